@@ -1,0 +1,44 @@
+"""The audit log: one JSON object a line for every action that changed something."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mosaic_diag.redact import redact_text
+
+DEFAULT_AUDIT_LOG = Path(".mosaic-diag/audit.log")
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in a container
+        return str(os.getuid())
+
+
+def append_audit(
+    path: Path,
+    record: Mapping[str, Any],
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    who: str | None = None,
+) -> dict[str, Any]:
+    """Append `record` with `when` and `who` to the audit log at `path`; return what was written.
+
+    The line is written with a single `write` on a file opened for appending, so concurrent
+    writers never interleave partial lines; secrets in string values are redacted.
+    """
+    entry: dict[str, Any] = {"when": clock().isoformat(), "who": who or _who()}
+    entry.update(record)
+    line = json.dumps(entry, default=str, sort_keys=False)
+    line = redact_text(line)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+    return entry

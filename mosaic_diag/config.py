@@ -1,0 +1,76 @@
+"""Configuration: `[tool.mosaic-diag]` in pyproject.toml or mosaic-diag.toml, env overrides.
+
+Precedence (lowest first): built-in defaults, the config file, environment variables
+(`MOSAIC_DIAG_<KEY>` with `-` and `.` written as `_`, upper case), command-line flags
+(the command passes them in). Every key's default is documented in the README.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mosaic_diag.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Config:
+    """The merged configuration of one target repository."""
+
+    root: Path
+    values: Mapping[str, Any] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    source: Path | None = None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """A key (dotted for nested tables), overridden by its environment variable."""
+        env_name = "MOSAIC_DIAG_" + key.upper().replace("-", "_").replace(".", "_")
+        if env_name in self.env:
+            raw = self.env[env_name]
+            if isinstance(default, bool):
+                return raw.strip().lower() in {"1", "true", "yes", "on"}
+            if isinstance(default, int) and not isinstance(default, bool):
+                try:
+                    return int(raw)
+                except ValueError as exc:
+                    raise ConfigError(f"{env_name} must be an integer, got {raw!r}") from exc
+            if isinstance(default, float):
+                try:
+                    return float(raw)
+                except ValueError as exc:
+                    raise ConfigError(f"{env_name} must be a number, got {raw!r}") from exc
+            if isinstance(default, list | tuple):
+                return [part.strip() for part in raw.split(",") if part.strip()]
+            return raw
+        node: Any = self.values
+        for part in key.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+
+def load_config(root: Path, env: Mapping[str, str] | None = None) -> Config:
+    """Read the config of the repository at `root` (a missing file means all defaults)."""
+    env = dict(env or {})
+    for name in ("mosaic-diag.toml", "pyproject.toml"):
+        path = root / name
+        if not path.is_file():
+            continue
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"invalid TOML: {exc}", path=str(path)) from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read: {exc}", path=str(path)) from exc
+        if name == "pyproject.toml":
+            data = data.get("tool", {}).get("mosaic-diag")
+            if data is None:
+                continue
+        if not isinstance(data, dict):
+            raise ConfigError("[tool.mosaic-diag] must be a table", path=str(path))
+        return Config(root=root, values=data, env=env, source=path)
+    return Config(root=root, values={}, env=env, source=None)

@@ -1,0 +1,46 @@
+"""Exit codes and the errors that map onto them (no traceback ever reaches a user)."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes shared by every command (design.md)."""
+
+    OK = 0
+    FINDINGS = 1
+    USAGE = 2
+    UNREACHABLE = 3
+
+
+class DiagError(Exception):
+    """An error with a one-line message and an exit code; the CLI prints it and exits."""
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        where = ""
+        if path is not None:
+            where = f"{path}:{line}: " if line is not None else f"{path}: "
+        super().__init__(f"{where}{message}")
+
+
+class UsageError(DiagError):
+    """Bad flag, bad argument value, missing input file."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(DiagError):
+    """Malformed configuration, rules, playbooks, cases."""
+
+    exit_code = ExitCode.USAGE
+
+
+class UnreachableError(DiagError):
+    """A target (database, app URL, git remote) could not be reached."""
+
+    exit_code = ExitCode.UNREACHABLE

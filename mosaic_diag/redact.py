@@ -1,0 +1,51 @@
+"""Secret redaction for every output: DSN passwords, API keys, bearer tokens."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+MASK = "***"
+
+_URL_PASSWORD = re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*:)(?P<pw>[^@/\s]+)(?=@)")
+_KEYWORD_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd)\s*=\s*('[^']*'|\"[^\"]*\"|[^\s'\"]+)")
+_API_KEYS = re.compile(
+    r"\b(sk-ant-[A-Za-z0-9_\-]{6,}|sk-(?:proj-)?[A-Za-z0-9_\-]{16,}|rnd_[A-Za-z0-9]{16,}"
+    r"|gh[pousr]_[A-Za-z0-9]{20,}|xox[abpr]-[A-Za-z0-9\-]{10,})"
+)
+_BEARER = re.compile(r"(?i)\b(bearer|x-api-key:?)\s+([A-Za-z0-9._\-]{8,})")
+
+
+def redact_text(text: str) -> str:
+    """Mask passwords in URLs and key=value pairs, API keys and bearer tokens in free text."""
+    if not text:
+        return text
+    text = _URL_PASSWORD.sub(lambda m: m.group("pre") + MASK, text)
+    text = _KEYWORD_PASSWORD.sub(lambda m: f"{m.group(1)}={MASK}", text)
+    text = _API_KEYS.sub(lambda m: m.group(1)[:3] + MASK, text)
+    return _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
+
+
+def redact_dsn(dsn: str) -> str:
+    """`postgresql://user:pw@host/db` -> `postgresql://user:***@host/db` (keyword DSNs too)."""
+    try:
+        parts = urlsplit(dsn)
+    except ValueError:
+        return redact_text(dsn)
+    if parts.scheme and parts.password is not None:
+        user = parts.username or ""
+        host = parts.hostname or ""
+        netloc = f"{user}:{MASK}@{host}"
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if port:
+            netloc += f":{port}"
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return redact_text(dsn)
+
+
+def presence(value: str | None) -> str | None:
+    """How an API key is shown: `***SET***` or None."""
+    return "***SET***" if value else None
