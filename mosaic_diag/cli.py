@@ -31,6 +31,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -59,19 +60,30 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+def _click_exceptions() -> tuple[type[BaseException], type[BaseException], type[BaseException]]:
+    """(ClickException, UsageError, Abort) of the click that Typer uses (vendored or not)."""
+    try:
+        from typer._click import exceptions as cx  # Typer >= 0.20 vendors click
+    except ImportError:  # pragma: no cover - older Typer
+        from click import exceptions as cx
+    return cx.ClickException, cx.UsageError, typer.Abort
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return (and, as a console script, exit with) the exit code."""
-    import click
-
+    click_error, usage_error, abort = _click_exceptions()
     try:
         rv = app(args=argv, prog_name="mosaic-diag", standalone_mode=False)
-    except click.exceptions.UsageError as exc:
-        where = f" ({exc.ctx.command_path})" if exc.ctx else ""
+    except usage_error as exc:
+        if not exc.format_message():  # no arguments at all: help was printed
+            return ExitCode.USAGE
+        ctx = getattr(exc, "ctx", None)
+        where = f" ({ctx.command_path})" if ctx is not None else ""
         return _fail(f"{exc.format_message()}{where}; see --help", ExitCode.USAGE)
-    except click.exceptions.Abort:
+    except abort:
         return _fail("aborted", ExitCode.FINDINGS)
-    except click.exceptions.ClickException as exc:
-        return _fail(exc.format_message(), exc.exit_code)
+    except click_error as exc:
+        return _fail(exc.format_message(), getattr(exc, "exit_code", ExitCode.USAGE))
     except DiagError as exc:
         return _fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:

@@ -1,0 +1,116 @@
+"""Anomalous error rates: per-label counts per window, EWMA of the mean and of the variance.
+
+For each label, the count of each window (default 5 minutes) is compared with that label's
+own baseline: the exponentially weighted mean `mu` and variance `var` of the windows before
+it (`mu += a*(x-mu)`, `var = (1-a)*(var + a*(x-mu)**2)`). The score is `(x - mu) / sigma`
+with `sigma = max(sqrt(var), sqrt(mu), 1)` (a floor so a quiet label's first errors are not
+infinitely surprising); a window is anomalous when the score reaches `threshold`, its count
+reaches `min_count`, and the label has at least `min_history` windows of baseline.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+
+@dataclass(frozen=True)
+class AnomalySettings:
+    """Tuning of the detector (config `anomaly.*`)."""
+
+    window_minutes: int = 5
+    alpha: float = 0.3
+    threshold: float = 3.0
+    min_count: int = 5
+    min_history: int = 2
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    """One label whose rate in one window is far above its baseline."""
+
+    label: str
+    window_start: datetime
+    window_end: datetime
+    count: int
+    baseline_rate: float  # errors per minute, EWMA before this window
+    observed_rate: float  # errors per minute in this window
+    score: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "label": self.label,
+            "window_start": self.window_start.isoformat(),
+            "window_end": self.window_end.isoformat(),
+            "count": self.count,
+            "baseline_rate": round(self.baseline_rate, 4),
+            "observed_rate": round(self.observed_rate, 4),
+            "score": round(self.score, 2),
+        }
+
+
+class RateSeries:
+    """Per-label counts per minute (constant memory per label and minute)."""
+
+    def __init__(self) -> None:
+        self.minutes: dict[str, Counter[int]] = defaultdict(Counter)
+        self.first: int | None = None
+        self.last: int | None = None
+
+    def add(self, label: str, ts: datetime) -> None:
+        minute = int(ts.timestamp() // 60)
+        self.minutes[label][minute] += 1
+        self.first = minute if self.first is None else min(self.first, minute)
+        self.last = minute if self.last is None else max(self.last, minute)
+
+    def peak(self, label: str, minutes: int) -> int:
+        """The highest count of `label` in any `minutes`-long sliding window."""
+        counts = self.minutes.get(label)
+        if not counts:
+            return 0
+        keys = sorted(counts)
+        best = running = 0
+        lo = 0
+        for hi, minute in enumerate(keys):
+            running += counts[minute]
+            while keys[lo] <= minute - minutes:
+                running -= counts[keys[lo]]
+                lo += 1
+            best = max(best, running)
+            _ = hi
+        return best
+
+    def detect(self, settings: AnomalySettings) -> list[Anomaly]:
+        """Every anomalous (label, window), oldest first."""
+        if self.first is None or self.last is None:
+            return []
+        width = settings.window_minutes
+        start_w = self.first // width
+        end_w = self.last // width
+        found: list[Anomaly] = []
+        for label, counts in self.minutes.items():
+            windows: Counter[int] = Counter()
+            for minute, n in counts.items():
+                windows[minute // width] += n
+            mu = var = 0.0
+            seen = 0
+            for w in range(start_w, end_w + 1):
+                x = float(windows.get(w, 0))
+                if seen >= settings.min_history and x >= settings.min_count:
+                    sigma = max(math.sqrt(var), math.sqrt(mu), 1.0)
+                    score = (x - mu) / sigma
+                    if score >= settings.threshold:
+                        begin = datetime.fromtimestamp(w * width * 60, UTC)
+                        found.append(Anomaly(label, begin, begin + timedelta(minutes=width),
+                                             int(x), mu / width, x / width, score))
+                if seen == 0:
+                    mu = x
+                else:
+                    diff = x - mu
+                    mu += settings.alpha * diff
+                    var = (1 - settings.alpha) * (var + settings.alpha * diff * diff)
+                seen += 1
+        found.sort(key=lambda a: (a.window_start, -a.score))
+        return found

@@ -1,0 +1,281 @@
+"""The one classifier: Evidence -> Classification, by the rules of the taxonomy (data)."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mosaic_diag.evidence import (
+    Evidence,
+    ExceptionInfo,
+    evidence_from_exception,
+    evidence_from_text,
+    hosts_in,
+    provider_of_context,
+)
+from mosaic_diag.taxonomy import UNKNOWN, Condition, Rule, Taxonomy, load_taxonomy
+
+_CACHE_LIMIT = 20_000
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One key of a rule and the text it matched."""
+
+    key: str
+    text: str
+    where: str
+
+    def describe(self) -> str:
+        return f"{self.key} matched {self.text!r} in {self.where}"
+
+
+@dataclass(frozen=True)
+class Classification:
+    """The label of one error event and why."""
+
+    label: str
+    category: str
+    severity: str
+    retryable: bool
+    rule_id: str | None
+    rule_source: str | None
+    exception_type: str | None
+    message: str
+    hits: tuple[Hit, ...] = ()
+
+    @property
+    def explanation(self) -> str:
+        if self.rule_id is None:
+            return "no rule matched: UNKNOWN_ERROR (grouped by fingerprint)"
+        why = "; ".join(hit.describe() for hit in self.hits)
+        return f"rule {self.rule_id} ({self.rule_source}) -> {self.label}: {why}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "category": self.category,
+            "severity": self.severity,
+            "retryable": self.retryable,
+            "rule": self.rule_id,
+            "rule_source": self.rule_source,
+            "exception_type": self.exception_type,
+            "message": self.message,
+            "hits": [{"key": h.key, "text": h.text, "where": h.where} for h in self.hits],
+            "explanation": self.explanation,
+        }
+
+
+def _type_regex(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+
+
+class _EventView:
+    """Lazily computed facts about one Evidence, shared by all rules."""
+
+    def __init__(self, evidence: Evidence) -> None:
+        self.evidence = evidence
+        self._provider: str | None | bool = False
+        self._hosts: tuple[str, ...] | None = None
+        self._text: str | None = None
+        self._frames: tuple[str, ...] | None = None
+        cands = list(evidence.exceptions)
+        if evidence.log_message:
+            cands.append(ExceptionInfo(None, evidence.log_message))
+        self.candidates: tuple[ExceptionInfo, ...] = tuple(cands) or (ExceptionInfo(None, ""),)
+
+    @property
+    def provider(self) -> str | None:
+        if self._provider is False:
+            self._provider = provider_of_context(self.evidence)
+        return self._provider  # type: ignore[return-value]
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            parts = [self.evidence.log_message or ""]
+            parts += [e.message for e in self.evidence.exceptions]
+            self._text = "\n".join(p for p in parts if p)
+        return self._text
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        if self._hosts is None:
+            self._hosts = hosts_in(self.text)
+        return self._hosts
+
+    @property
+    def frame_texts(self) -> tuple[str, ...]:
+        if self._frames is None:
+            self._frames = tuple(f.text() for f in self.evidence.frames)
+        return self._frames
+
+
+def _search(pattern: re.Pattern[str], texts: tuple[str, ...] | list[str]) -> str | None:
+    for text in texts:
+        m = pattern.search(text)
+        if m:
+            return m.group(0) or text[:60]
+    return None
+
+
+class Classifier:
+    """Labels evidence with the taxonomy's rules; the most specific (highest priority) wins."""
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self.taxonomy = taxonomy
+        self._types = {id(c): _type_regex(c.type) for r in taxonomy.rules for c in
+                       (*r.match, *r.unless) if c.type}
+        self._cache: dict[Evidence, Classification] = {}
+
+    @classmethod
+    def default(cls, rules: Path | None = None) -> Classifier:
+        """The classifier of the shipped taxonomy (plus a user rules file)."""
+        key = str(rules) if rules else ""
+        cached = _DEFAULTS.get(key)
+        if cached is None:
+            cached = _DEFAULTS[key] = cls(load_taxonomy(rules))
+        return cached
+
+    # -- entry points -------------------------------------------------------------------
+    def classify_exception(self, exc: BaseException, *, logger: str | None = None,
+                           log_message: str | None = None) -> Classification:
+        """Classify a live exception (its whole cause/context chain)."""
+        return self.classify(evidence_from_exception(exc, logger=logger, log_message=log_message))
+
+    def classify_text(self, text: str, *, logger: str | None = None, level: str | None = None
+                      ) -> Classification:
+        """Classify a traceback, an exception line, or a log message."""
+        return self.classify(evidence_from_text(text, logger=logger, level=level))
+
+    def classify(self, evidence: Evidence) -> Classification:
+        """The label of `evidence` (memoised: identical evidence is classified once)."""
+        try:
+            cached = self._cache.get(evidence)
+        except TypeError:  # unhashable (should not happen with frozen evidence)
+            cached = None
+        if cached is not None:
+            return cached
+        result = self._classify(evidence)
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[evidence] = result
+        return result
+
+    # -- the engine ---------------------------------------------------------------------
+    def _classify(self, evidence: Evidence) -> Classification:
+        view = _EventView(evidence)
+        for rule in self.taxonomy.rules:
+            found = self._rule_hits(rule, view)
+            if found is not None:
+                cand, hits = found
+                return self._result(rule.label, rule, cand, hits, evidence)
+        final = evidence.final
+        return self._result(UNKNOWN, None, final, (), evidence)
+
+    def _result(self, label_name: str, rule: Rule | None, cand: ExceptionInfo | None,
+                hits: tuple[Hit, ...], evidence: Evidence) -> Classification:
+        label = self.taxonomy.labels[label_name]
+        final = evidence.final
+        etype = (cand.type if cand is not None and cand.type else None) or (
+            final.type if final else None)
+        message = (cand.message if cand is not None and cand.message else "") or (
+            final.message if final else "") or (evidence.log_message or "")
+        return Classification(label.name, label.category, label.severity, label.retryable,
+                              rule.id if rule else None, rule.source if rule else None,
+                              etype, message, hits)
+
+    def _rule_hits(self, rule: Rule, view: _EventView
+                   ) -> tuple[ExceptionInfo, tuple[Hit, ...]] | None:
+        for cond in rule.match:
+            for cand in view.candidates:
+                hits = self._condition_hits(cond, cand, view)
+                if hits is None:
+                    continue
+                if any(self._condition_hits(u, c, view) is not None
+                       for u in rule.unless for c in view.candidates):
+                    continue
+                return cand, hits
+        return None
+
+    def _condition_hits(self, cond: Condition, cand: ExceptionInfo, view: _EventView
+                        ) -> tuple[Hit, ...] | None:
+        hits: list[Hit] = []
+        where = f"exception {cand.type}" if cand.type else "log message"
+        ev = view.evidence
+        if cond.type:
+            if not cand.type:
+                return None
+            short = cand.type.rsplit(".", 1)[-1]
+            rx = self._types[id(cond)]
+            if not (rx.match(cand.type) or rx.match(short)):
+                return None
+            hits.append(Hit("type", cand.type, where))
+        if cond.status:
+            if cand.status not in cond.status:
+                return None
+            hits.append(Hit("status", str(cand.status), where))
+        if cond.code:
+            common = cond.code & cand.codes
+            if not common:
+                return None
+            hits.append(Hit("code", sorted(common)[0], where))
+        if cond.provider:
+            provider = cand.provider or view.provider
+            if provider not in cond.provider:
+                return None
+            source = "its type/error body" if cand.provider else "frames/logger/host/text"
+            hits.append(Hit("provider", provider, source))
+        if cond.message is not None:
+            m = cond.message.search(cand.message)
+            if not m:
+                return None
+            hits.append(Hit("message", m.group(0), where))
+        if cond.frame is not None:
+            app = [f for f in cand.frames if f.is_application]
+            if not app:
+                return None
+            text = app[-1].text()
+            m = cond.frame.search(text)
+            if not m:
+                return None
+            hits.append(Hit("frame", m.group(0), f"innermost application frame {text}"))
+        if cond.frames is not None:
+            found = _search(cond.frames, view.frame_texts)
+            if found is None:
+                return None
+            hits.append(Hit("frames", found, "a traceback frame"))
+        if cond.host is not None:
+            found = _search(cond.host, list(view.hosts))
+            if found is None:
+                return None
+            hits.append(Hit("host", found, "a URL host"))
+        if cond.logger is not None:
+            if not ev.logger or not cond.logger.search(ev.logger):
+                return None
+            hits.append(Hit("logger", ev.logger, "logger name"))
+        if cond.log is not None:
+            m = cond.log.search(ev.log_message or "")
+            if not m:
+                return None
+            hits.append(Hit("log", m.group(0), "log message"))
+        if cond.level:
+            if (ev.level or "").upper() not in cond.level:
+                return None
+            hits.append(Hit("level", ev.level or "", "log level"))
+        if cond.kind:
+            if ev.kind not in cond.kind:
+                return None
+            hits.append(Hit("kind", ev.kind, "event kind"))
+        if cond.text is not None:
+            m = cond.text.search(view.text)
+            if not m:
+                return None
+            hits.append(Hit("text", m.group(0), "event text"))
+        return tuple(hits)
+
+
+_DEFAULTS: dict[str, Classifier] = {}

@@ -1,0 +1,60 @@
+"""`mosaic-diag classify TEXT`: label one error message or traceback, optionally explained."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mosaic_diag.commands._options import FormatOption, OutputFormat
+
+
+def classify(
+    text: Annotated[str, typer.Argument(help="An exception line, a log message, or - to read a "
+                                             "traceback from stdin.")],
+    explain: Annotated[bool, typer.Option("--explain", "-e",
+                                          help="Say which rule matched on which text.")] = False,
+    logger: Annotated[str | None, typer.Option(help="The logger that logged it.")] = None,
+    rules: Annotated[Path | None, typer.Option(help="A rules file that extends the taxonomy.")] = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> int:
+    """Classify one error (exit 0; UNKNOWN_ERROR when no rule matches)."""
+    from mosaic_diag.classify import Classifier
+    from mosaic_diag.redact import redact_text
+
+    if text == "-":
+        text = sys.stdin.read()
+    if not text.strip():
+        from mosaic_diag.errors import UsageError
+
+        raise UsageError("nothing to classify: the text is empty")
+    result = Classifier.default(rules).classify_text(text, logger=logger)
+    data = result.to_dict()
+    data["message"] = redact_text(data["message"])
+    if fmt is OutputFormat.json:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    elif fmt is OutputFormat.markdown:
+        sys.stdout.write(f"**{result.label}** ({result.category}, {result.severity})\n")
+        if explain:
+            sys.stdout.write(f"\n{result.explanation}\n")
+    else:
+        from mosaic_diag.render.console import SEVERITY_STYLE, out
+
+        style = SEVERITY_STYLE.get(result.severity, "")
+        out().print(f"[bold]{result.label}[/]  {result.category}  [{style}]{result.severity}[/]"
+                    f"  retryable={'yes' if result.retryable else 'no'}")
+        if explain:
+            if result.rule_id is None:
+                out().print("no rule matched: UNKNOWN_ERROR (grouped by fingerprint)")
+            else:
+                out().print(f"rule [bold]{result.rule_id}[/] ({result.rule_source})")
+                for hit in result.hits:
+                    out().print(f"  {hit.key}: {redact_text(hit.text)!r} in {hit.where}")
+    return 0
+
+
+def register(app: typer.Typer) -> None:
+    app.command("classify")(classify)

@@ -1,0 +1,58 @@
+"""`mosaic-diag labels`: the taxonomy, with categories, severities and aliases."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mosaic_diag.commands._options import FormatOption, OutputFormat
+
+
+def labels(
+    category: Annotated[str | None, typer.Option("--category", "-c", help="Only this category.")] = None,
+    rules: Annotated[Path | None, typer.Option(help="A rules file that extends the taxonomy.")] = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> int:
+    """List every label of the taxonomy."""
+    from mosaic_diag.errors import UsageError
+    from mosaic_diag.taxonomy import CATEGORIES, load_taxonomy
+
+    tax = load_taxonomy(rules)
+    if category is not None and category not in CATEGORIES:
+        raise UsageError(f"unknown category {category!r} (known: {', '.join(CATEGORIES)})")
+    rows = [lab for lab in tax.labels.values() if category in (None, lab.category)]
+    rules_per_label: dict[str, int] = {}
+    for rule in tax.rules:
+        rules_per_label[rule.label] = rules_per_label.get(rule.label, 0) + 1
+    if fmt is OutputFormat.json:
+        data = [{**lab.to_dict(), "rules": rules_per_label.get(lab.name, 0)} for lab in rows]
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    elif fmt is OutputFormat.markdown:
+        sys.stdout.write("| Label | Category | Severity | Retryable | Aliases | Description |\n"
+                         "|---|---|---|---|---|---|\n")
+        for lab in rows:
+            sys.stdout.write(f"| `{lab.name}` | {lab.category} | {lab.severity} | "
+                             f"{'yes' if lab.retryable else 'no'} | {', '.join(lab.aliases)} | "
+                             f"{lab.description} |\n")
+    else:
+        from rich.table import Table
+
+        from mosaic_diag.render.console import SEVERITY_STYLE, out
+
+        table = Table(title=f"{len(rows)} labels", title_justify="left")
+        for name in ("Label", "Category", "Severity", "Retry", "Aliases", "Description"):
+            table.add_column(name, overflow="fold")
+        for lab in rows:
+            table.add_row(lab.name, lab.category,
+                          f"[{SEVERITY_STYLE.get(lab.severity, '')}]{lab.severity}[/]",
+                          "yes" if lab.retryable else "no", ", ".join(lab.aliases), lab.description)
+        out().print(table)
+    return 0
+
+
+def register(app: typer.Typer) -> None:
+    app.command("labels")(labels)

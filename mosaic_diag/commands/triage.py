@@ -1,0 +1,70 @@
+"""`mosaic-diag triage <logfile|->`: find, label, group and rate every error event of a log."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mosaic_diag.commands._options import FormatOption, OutputFormat
+
+
+def triage(
+    logfile: Annotated[str, typer.Argument(help="A log file (plain or gzip), or - for stdin.")],
+    fmt: FormatOption = OutputFormat.table,
+    since: Annotated[str | None, typer.Option(help="Only events at/after this time "
+                                              "(ISO-8601, or a duration ago: 30m, 2h, 1d).")] = None,
+    until: Annotated[str | None, typer.Option(help="Only events at/before this time.")] = None,
+    label: Annotated[list[str] | None, typer.Option("--label", "-l",
+                                                    help="Only these labels (aliases accepted); repeatable.")] = None,
+    category: Annotated[list[str] | None, typer.Option("--category", "-c",
+                                                       help="Only these categories; repeatable.")] = None,
+    min_severity: Annotated[str | None, typer.Option(
+        help="Only events at least this severe: low, medium, high, critical.")] = None,
+    rules: Annotated[Path | None, typer.Option(help="A rules file that extends the taxonomy.")] = None,
+    playbooks: Annotated[Path | None, typer.Option(help="Playbook directory (default: shipped).")] = None,
+    no_playbooks: Annotated[bool, typer.Option("--no-playbooks", help="Do not plan playbooks.")] = False,
+    top: Annotated[int, typer.Option(help="Groups shown in the table.", min=1)] = 30,
+) -> int:
+    """Read a Render / uvicorn / JSON log and report every error event: labels, groups,
+    anomalous rates and the playbook each group would run (dry run)."""
+    from mosaic_diag.commands._common import config_here, parse_time
+    from mosaic_diag.triage import run_triage
+
+    cfg = config_here()
+    opts: dict[str, Any] = {
+        "since": parse_time(since, "--since"),
+        "until": parse_time(until, "--until"),
+        "labels": label or [],
+        "categories": category or [],
+        "min_severity": min_severity,
+        "rules": rules or (Path(cfg.get("rules")) if cfg.get("rules") else None),
+        "playbooks": None if no_playbooks else (playbooks or cfg.get("playbooks.dir")),
+        "use_playbooks": not no_playbooks,
+        "config": cfg,
+    }
+    if fmt is OutputFormat.json:
+        from mosaic_diag.render.triage import write_json
+
+        with run_triage(logfile, stdin=sys.stdin.buffer, **opts) as run:
+            report = write_json(run.events, run.finish, sys.stdout)
+    else:
+        with run_triage(logfile, stdin=sys.stdin.buffer, **opts) as run:
+            for _ in run.events:
+                pass
+            report = run.finish()
+        if fmt is OutputFormat.markdown:
+            from mosaic_diag.render.triage import write_markdown
+
+            write_markdown(report, sys.stdout)
+        else:
+            from mosaic_diag.render.triage import write_table
+
+            write_table(report, top=top)
+    return 1 if report.summary["events"] else 0
+
+
+def register(app: typer.Typer) -> None:
+    app.command("triage")(triage)

@@ -1,0 +1,267 @@
+"""Evidence: what the classifier looks at, built from a live exception or from log text."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from mosaic_diag.traceback_parse import ParsedException, parse_traceback_text
+
+_STATUS_PATTERNS = re.compile(
+    r"Error code: (\d{3})\b"
+    r"|\b(\d{3}) (?:Client|Server) Error\b"
+    r"|\b(?:Client|Server) error '(\d{3})\b"
+    r"|\bHTTP(?:/\d(?:\.\d)?)?\s+(\d{3})\b"
+    r"|\bstatus(?:_code| code)?[=: ]+(\d{3})\b"
+    r"|\bHTTPError: HTTP Error (\d{3})\b",
+    re.IGNORECASE,
+)
+_BODY_AFTER_CODE = re.compile(r"Error code: \d{3} - (\{.*\})\s*$", re.DOTALL)
+_CODE_FIELDS = re.compile(r"""['"](?:code|type)['"]\s*:\s*['"]([A-Za-z_][\w.-]{2,60})['"]""")
+_URL_HOST = re.compile(r"\b[a-z][a-z0-9+.-]*://(?:[^@/\s'\"]*@)?([A-Za-z0-9.-]+)", re.IGNORECASE)
+_POOL_HOST = re.compile(r"\bhost='([A-Za-z0-9.-]+)'")
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
+
+_OPENAI_CODES = frozenset({
+    "insufficient_quota", "rate_limit_exceeded", "invalid_api_key", "model_not_found",
+    "context_length_exceeded", "content_filter", "content_policy_violation",
+})
+_ANTHROPIC_CODES = frozenset({
+    "overloaded_error", "authentication_error", "not_found_error", "rate_limit_error",
+    "api_error", "permission_error",
+})
+_PROVIDER_HOSTS = (("openai", re.compile(r"(^|\.)openai\.(com|azure\.com)$")),
+                   ("anthropic", re.compile(r"(^|\.)anthropic\.com$")))
+_PROVIDER_WORDS = (("openai", re.compile(r"\b(openai|gpt-?[34o]\w*|text-embedding-[\w-]+)\b", re.I)),
+                   ("anthropic", re.compile(r"\b(anthropic|claude)\b", re.I)))
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One traceback frame."""
+
+    file: str
+    line: int
+    function: str
+    source: str = ""
+
+    @property
+    def is_application(self) -> bool:
+        f = self.file.replace("\\", "/")
+        if "site-packages/" in f or "dist-packages/" in f or f.startswith("<frozen"):
+            return False
+        return not re.search(r"/lib/python3\.\d+/", f)
+
+    def text(self) -> str:
+        return f"{self.file}:{self.function}: {self.source}"
+
+
+@dataclass(frozen=True)
+class ExceptionInfo:
+    """One exception of a chain: type as printed, message, HTTP status, provider codes."""
+
+    type: str | None
+    message: str
+    frames: tuple[Frame, ...] = ()
+    status: int | None = None
+    codes: frozenset[str] = frozenset()
+    provider: str | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Everything known about one error event."""
+
+    exceptions: tuple[ExceptionInfo, ...] = ()  # in printed order: root cause first
+    logger: str | None = None
+    level: str | None = None
+    log_message: str | None = None
+    kind: str = "error"
+
+    @property
+    def frames(self) -> tuple[Frame, ...]:
+        return tuple(f for exc in self.exceptions for f in exc.frames)
+
+    @property
+    def final(self) -> ExceptionInfo | None:
+        return self.exceptions[-1] if self.exceptions else None
+
+
+def _status_from_text(text: str) -> int | None:
+    m = _STATUS_PATTERNS.search(text)
+    if not m:
+        return None
+    value = next(g for g in m.groups() if g)
+    return int(value)
+
+
+def _collect_codes(obj: Any, out: set[str], depth: int = 0) -> None:
+    if depth > 4:
+        return
+    if isinstance(obj, dict):
+        for key in ("code", "type"):
+            value = obj.get(key)
+            if isinstance(value, str) and value and value != "error":
+                out.add(value)
+        for value in obj.values():
+            if isinstance(value, dict | list):
+                _collect_codes(value, out, depth + 1)
+    elif isinstance(obj, list):
+        for value in obj[:5]:
+            _collect_codes(value, out, depth + 1)
+
+
+def codes_from_text(text: str) -> frozenset[str]:
+    """Provider error codes/types from an error body in `text` (JSON or Python-dict style).
+
+    The dict style (`{'error': {'code': 'insufficient_quota'}}`) is read with
+    `ast.literal_eval`, which only accepts literals and never runs code.
+    """
+    found: set[str] = set()
+    m = _BODY_AFTER_CODE.search(text)
+    if m:
+        body = m.group(1)
+        parsed: Any = None
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            try:
+                parsed = ast.literal_eval(body) if len(body) < 20_000 else None
+            except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
+                parsed = None
+        _collect_codes(parsed, found)
+    if not found:
+        found.update(c for c in _CODE_FIELDS.findall(text[:20_000]) if c != "error")
+    return frozenset(found)
+
+
+def hosts_in(text: str) -> tuple[str, ...]:
+    """Hosts of URLs (and of urllib3's `host='…'`) in `text`, lower case, in order."""
+    hosts = [h.lower().rstrip(".") for h in _URL_HOST.findall(text)]
+    hosts += [h.lower() for h in _POOL_HOST.findall(text)]
+    return tuple(dict.fromkeys(hosts))
+
+
+def provider_of_codes(codes: frozenset[str]) -> str | None:
+    if codes & _OPENAI_CODES:
+        return "openai"
+    if codes & _ANTHROPIC_CODES:
+        return "anthropic"
+    return None
+
+
+def provider_of_type(type_name: str | None) -> str | None:
+    if not type_name:
+        return None
+    root = type_name.split(".", 1)[0]
+    return root if root in ("openai", "anthropic") else None
+
+
+def provider_of_context(evidence: Evidence) -> str | None:
+    """Attribute an event to a provider from frames, logger, hosts and words (URLs ignored)."""
+    for frame in reversed(evidence.frames):
+        path = frame.file.replace("\\", "/")
+        for name in ("openai", "anthropic"):
+            if f"/{name}/" in path and ("site-packages" in path or "dist-packages" in path):
+                return name
+    if evidence.logger:
+        for name in ("openai", "anthropic"):
+            if re.search(rf"(^|[._]){name}($|[._])", evidence.logger, re.I):
+                return name
+    texts = [evidence.log_message or ""] + [e.message for e in evidence.exceptions]
+    for text in texts:
+        for host in hosts_in(text):
+            for name, pattern in _PROVIDER_HOSTS:
+                if pattern.search(host):
+                    return name
+    for text in texts:
+        bare = _URL.sub(" ", text)
+        hits = [(m.start(), name) for name, pat in _PROVIDER_WORDS if (m := pat.search(bare))]
+        if hits:
+            return min(hits)[1]
+    return None
+
+
+def exception_info(type_name: str | None, message: str, frames: tuple[Frame, ...] = (),
+                   status: int | None = None, codes: frozenset[str] | None = None) -> ExceptionInfo:
+    """An ExceptionInfo with status, codes and provider filled in from its own text."""
+    if status is None:
+        status = _status_from_text(message)
+    if codes is None:
+        codes = codes_from_text(message)
+    provider = provider_of_type(type_name) or provider_of_codes(codes)
+    return ExceptionInfo(type_name, message, frames, status, codes, provider)
+
+
+def type_name_of(exc: BaseException) -> str:
+    """The type as Python prints it in a traceback (`psycopg2.errors.UndefinedColumn`)."""
+    cls = type(exc)
+    module = cls.__module__
+    return cls.__qualname__ if module in ("builtins", "__main__") else f"{module}.{cls.__qualname__}"
+
+
+def _live_status_and_codes(exc: BaseException) -> tuple[int | None, frozenset[str]]:
+    status = getattr(exc, "status_code", None)
+    if not isinstance(status, int):
+        response = getattr(exc, "response", None)
+        status = getattr(response, "status_code", None)
+        if not isinstance(status, int):
+            status = None
+    codes: set[str] = set()
+    body = getattr(exc, "body", None)
+    _collect_codes(body, codes)
+    for attr in ("code", "type"):
+        value = getattr(exc, attr, None)
+        if isinstance(value, str) and value and not value.isdigit() and value != "error":
+            codes.add(value)
+    return status, frozenset(codes)
+
+
+def evidence_from_exception(exc: BaseException, *, logger: str | None = None,
+                            level: str | None = "ERROR", log_message: str | None = None
+                            ) -> Evidence:
+    """Evidence of a live exception and its `__cause__` / `__context__` chain."""
+    import traceback
+
+    chain: list[BaseException] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append(current)
+        if current.__cause__ is not None:
+            current = current.__cause__
+        elif current.__context__ is not None and not current.__suppress_context__:
+            current = current.__context__
+        else:
+            current = None
+    infos = []
+    for item in reversed(chain):
+        frames = tuple(Frame(fs.filename, fs.lineno or 0, fs.name, (fs.line or "").strip())
+                       for fs in traceback.extract_tb(item.__traceback__))
+        message = str(item)
+        if isinstance(item, KeyError) and item.args:
+            message = repr(item.args[0])
+        status, codes = _live_status_and_codes(item)
+        text_codes = codes_from_text(message)
+        infos.append(exception_info(type_name_of(item), message, frames,
+                                    status if status is not None else None,
+                                    codes | text_codes))
+    return Evidence(tuple(infos), logger, level, log_message)
+
+
+def evidence_from_text(text: str, *, logger: str | None = None, level: str | None = None,
+                       log_message: str | None = None, kind: str = "error") -> Evidence:
+    """Evidence of a traceback, a `module.Type: message` line, or a plain log message."""
+    parsed: list[ParsedException] = parse_traceback_text(text)
+    infos = tuple(
+        exception_info(p.type, p.message,
+                       tuple(Frame(f.file, f.line, f.function, f.source) for f in p.frames))
+        for p in parsed
+    )
+    if not infos and log_message is None:
+        log_message = text.strip()
+    return Evidence(infos, logger, level, log_message, kind)

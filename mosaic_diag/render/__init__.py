@@ -1,0 +1,1 @@
+"""Output writers: Rich tables, JSON, Markdown (and JUnit where a command offers it)."""

@@ -1,0 +1,277 @@
+"""The label taxonomy: labels with category, severity and aliases, and the classifier's rules.
+
+Both live in `rules/taxonomy.yml` (data, not code). A user rules file (`--rules`, config
+`rules`) extends or overrides it: labels are merged field by field, a rule with an existing
+`id` replaces that rule, other rules are added.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from mosaic_diag.errors import ConfigError
+from mosaic_diag.yamlpos import line_of, load_yaml
+
+SHIPPED_RULES = Path(__file__).parent / "rules" / "taxonomy.yml"
+CATEGORIES = ("infrastructure", "data", "model", "prompt", "integration")
+SEVERITIES = ("critical", "high", "medium", "low")
+SEVERITY_RANK = {name: rank for rank, name in enumerate(reversed(SEVERITIES), start=1)}
+UNKNOWN = "UNKNOWN_ERROR"
+
+EXCEPTION_KEYS = frozenset({"type", "message", "status", "code", "provider", "frame"})
+EVENT_KEYS = frozenset({"host", "frames", "logger", "log", "level", "kind", "text"})
+MATCH_KEYS = EXCEPTION_KEYS | EVENT_KEYS
+PROVIDERS = ("openai", "anthropic")
+_LABEL_KEYS = {"category", "severity", "retryable", "description", "aliases"}
+_RULE_KEYS = {"id", "label", "priority", "match", "unless", "description"}
+_LABEL_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Label:
+    """One label of the taxonomy."""
+
+    name: str
+    category: str
+    severity: str
+    retryable: bool
+    description: str
+    aliases: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.name,
+            "category": self.category,
+            "severity": self.severity,
+            "retryable": self.retryable,
+            "description": self.description,
+            "aliases": list(self.aliases),
+        }
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One alternative of a rule's `match`: every key present must hold."""
+
+    type: tuple[str, ...] = ()
+    message: re.Pattern[str] | None = None
+    status: frozenset[int] = frozenset()
+    code: frozenset[str] = frozenset()
+    provider: frozenset[str] = frozenset()
+    frame: re.Pattern[str] | None = None
+    host: re.Pattern[str] | None = None
+    frames: re.Pattern[str] | None = None
+    logger: re.Pattern[str] | None = None
+    log: re.Pattern[str] | None = None
+    level: frozenset[str] = frozenset()
+    kind: frozenset[str] = frozenset()
+    text: re.Pattern[str] | None = None
+
+    @property
+    def needs_exception(self) -> bool:
+        return bool(self.type or self.message or self.status or self.code or self.frame)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule: any of `match` (alternatives) and none of `unless` -> `label`."""
+
+    id: str
+    label: str
+    priority: int
+    match: tuple[Condition, ...]
+    unless: tuple[Condition, ...] = ()
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """Labels by name, aliases, and rules sorted by priority (highest first)."""
+
+    labels: Mapping[str, Label]
+    rules: tuple[Rule, ...]
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()
+
+    def resolve(self, name: str) -> Label:
+        """A label by name or alias (case-insensitive); ConfigError for an unknown one."""
+        key = name.strip().upper()
+        key = self.aliases.get(key, key)
+        if key not in self.labels:
+            raise ConfigError(f"unknown label {name!r} (see `mosaic-diag labels`)")
+        return self.labels[key]
+
+    def is_label(self, name: str) -> bool:
+        key = name.strip().upper()
+        return self.aliases.get(key, key) in self.labels
+
+
+def _fail(msg: str, path: str, obj: Any, key: str | int | None = None) -> ConfigError:
+    return ConfigError(msg, path=path, line=line_of(obj, key))
+
+
+def _regex(value: Any, path: str, obj: Any, key: str) -> re.Pattern[str]:
+    items = value if isinstance(value, list) else [value]
+    parts = []
+    for item in items:
+        if not isinstance(item, str) or not item:
+            raise _fail(f"`{key}` must be a regex or a list of regexes", path, obj, key)
+        try:
+            re.compile(item)
+        except re.error as exc:
+            raise _fail(f"bad regex in `{key}`: {exc}", path, obj, key) from exc
+        parts.append(f"(?:{item})")
+    return re.compile("|".join(parts), re.IGNORECASE | re.MULTILINE)
+
+
+def _strings(value: Any, path: str, obj: Any, key: str) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(i, str) and i for i in items):
+        raise _fail(f"`{key}` must be a string or a list of strings", path, obj, key)
+    return tuple(items)
+
+
+def _condition(raw: Any, path: str) -> Condition:
+    if not isinstance(raw, dict) or not raw:
+        raise _fail("a match condition must be a non-empty mapping", path, raw)
+    unknown = set(raw) - MATCH_KEYS
+    if unknown:
+        name = sorted(map(str, unknown))[0]
+        raise _fail(f"unknown match key {name!r} (known: {', '.join(sorted(MATCH_KEYS))})",
+                    path, raw, name)
+    kw: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in {"message", "frame", "host", "frames", "logger", "log", "text"}:
+            kw[key] = _regex(value, path, raw, key)
+        elif key == "type":
+            kw[key] = _strings(value, path, raw, key)
+        elif key == "status":
+            items = value if isinstance(value, list) else [value]
+            if not all(isinstance(i, int) and 100 <= i <= 999 for i in items):
+                raise _fail("`status` must be HTTP status codes", path, raw, key)
+            kw[key] = frozenset(items)
+        elif key == "provider":
+            names = _strings(value, path, raw, key)
+            bad = [n for n in names if n not in PROVIDERS]
+            if bad:
+                raise _fail(f"unknown provider {bad[0]!r} (known: openai, anthropic)", path, raw, key)
+            kw[key] = frozenset(names)
+        elif key == "level":
+            kw[key] = frozenset(s.upper() for s in _strings(value, path, raw, key))
+        else:  # code, kind
+            kw[key] = frozenset(_strings(value, path, raw, key))
+    return Condition(**kw)
+
+
+def _conditions(raw: Any, path: str, holder: Any, key: str) -> tuple[Condition, ...]:
+    if isinstance(raw, list):
+        if not raw:
+            raise _fail(f"`{key}` must not be empty", path, holder, key)
+        return tuple(_condition(item, path) for item in raw)
+    return (_condition(raw, path),)
+
+
+def _parse_label(name: str, raw: Any, base: Label | None, path: str, holder: Any) -> Label:
+    if not isinstance(name, str) or not _LABEL_NAME.match(name):
+        raise _fail(f"label names are UPPER_SNAKE_CASE, got {name!r}", path, holder, name)
+    if not isinstance(raw, dict):
+        raise _fail(f"label {name} must be a mapping", path, holder, name)
+    unknown = set(raw) - _LABEL_KEYS
+    if unknown:
+        key = sorted(map(str, unknown))[0]
+        raise _fail(f"unknown key {key!r} in label {name}", path, raw, key)
+    category = raw.get("category", base.category if base else None)
+    severity = raw.get("severity", base.severity if base else None)
+    if category not in CATEGORIES:
+        raise _fail(f"label {name}: category must be one of {', '.join(CATEGORIES)}", path, raw,
+                    "category")
+    if severity not in SEVERITIES:
+        raise _fail(f"label {name}: severity must be one of {', '.join(SEVERITIES)}", path, raw,
+                    "severity")
+    retryable = raw.get("retryable", base.retryable if base else False)
+    if not isinstance(retryable, bool):
+        raise _fail(f"label {name}: retryable must be true or false", path, raw, "retryable")
+    description = raw.get("description", base.description if base else "")
+    if not isinstance(description, str):
+        raise _fail(f"label {name}: description must be text", path, raw, "description")
+    aliases = raw.get("aliases", list(base.aliases) if base else [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and _LABEL_NAME.match(a)
+                                                for a in aliases):
+        raise _fail(f"label {name}: aliases must be a list of UPPER_SNAKE_CASE names", path, raw,
+                    "aliases")
+    return Label(name, category, severity, retryable, description.strip(), tuple(aliases))
+
+
+def _parse_file(path: Path, labels: dict[str, Label], rules: dict[str, Rule]) -> None:
+    name = str(path)
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError("a rules file must be a mapping with `labels` and/or `rules`", path=name,
+                          line=line_of(data))
+    unknown = set(data) - {"version", "labels", "rules"}
+    if unknown:
+        key = sorted(map(str, unknown))[0]
+        raise _fail(f"unknown top-level key {key!r} (known: version, labels, rules)", name, data, key)
+    raw_labels = data.get("labels") or {}
+    if not isinstance(raw_labels, dict):
+        raise _fail("`labels` must be a mapping of label name to fields", name, data, "labels")
+    for label_name, raw in raw_labels.items():
+        labels[label_name] = _parse_label(label_name, raw, labels.get(label_name), name, raw_labels)
+    raw_rules = data.get("rules") or []
+    if not isinstance(raw_rules, list):
+        raise _fail("`rules` must be a list", name, data, "rules")
+    for index, raw in enumerate(raw_rules):
+        if not isinstance(raw, dict):
+            raise _fail("each rule must be a mapping", name, raw_rules, index)
+        unknown = set(raw) - _RULE_KEYS
+        if unknown:
+            key = sorted(map(str, unknown))[0]
+            raise _fail(f"unknown rule key {key!r} (known: {', '.join(sorted(_RULE_KEYS))})", name,
+                        raw, key)
+        for key in ("id", "label", "match"):
+            if key not in raw:
+                raise _fail(f"rule without `{key}`", name, raw)
+        rule_id, label = raw["id"], raw["label"]
+        if not isinstance(rule_id, str) or not rule_id:
+            raise _fail("rule `id` must be a non-empty string", name, raw, "id")
+        if not isinstance(label, str) or label.upper() not in labels:
+            raise _fail(f"rule {rule_id}: unknown label {label!r}", name, raw, "label")
+        priority = raw.get("priority", 50)
+        if not isinstance(priority, int) or isinstance(priority, bool):
+            raise _fail(f"rule {rule_id}: priority must be an integer", name, raw, "priority")
+        match = _conditions(raw["match"], name, raw, "match")
+        unless = _conditions(raw["unless"], name, raw, "unless") if "unless" in raw else ()
+        shown = f"mosaic_diag/rules/{path.name}" if path == SHIPPED_RULES else name
+        rules[rule_id] = Rule(rule_id, label.upper(), priority, match, unless,
+                              f"{shown}:{line_of(raw)}")
+
+
+@lru_cache(maxsize=8)
+def _load(paths: tuple[Path, ...]) -> Taxonomy:
+    labels: dict[str, Label] = {}
+    rules: dict[str, Rule] = {}
+    for path in paths:
+        _parse_file(path, labels, rules)
+    if UNKNOWN not in labels:
+        raise ConfigError(f"the taxonomy must define {UNKNOWN}", path=str(paths[0]))
+    aliases: dict[str, str] = {}
+    for label in labels.values():
+        for alias in label.aliases:
+            if alias in labels:
+                raise ConfigError(f"alias {alias} of {label.name} is itself a label",
+                                  path=str(paths[-1]))
+            aliases[alias] = label.name
+    ordered = sorted(enumerate(rules.values()), key=lambda item: (-item[1].priority, item[0]))
+    return Taxonomy(labels, tuple(rule for _, rule in ordered), aliases,
+                    tuple(str(p) for p in paths))
+
+
+def load_taxonomy(extra_rules: Path | None = None) -> Taxonomy:
+    """The shipped taxonomy, extended/overridden by `extra_rules` when given."""
+    paths = (SHIPPED_RULES,) if extra_rules is None else (SHIPPED_RULES, Path(extra_rules))
+    return _load(paths)

@@ -1,0 +1,99 @@
+"""YAML loading that remembers line numbers, so every validation error can say `file:line:`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mosaic_diag.errors import ConfigError
+
+
+class PosDict(dict):
+    """A mapping loaded from YAML: `.line` is its 1-based line, `.key_lines[key]` each key's."""
+
+    line: int = 0
+    key_lines: dict[str, int]
+
+
+class PosList(list):
+    """A sequence loaded from YAML: `.line` is its line, `.item_lines[i]` each item's."""
+
+    line: int = 0
+    item_lines: list[int]
+
+
+def _convert(node: Any, path: str) -> Any:
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        out = PosDict()
+        out.line = node.start_mark.line + 1
+        out.key_lines = {}
+        for key_node, value_node in node.value:
+            key = _convert(key_node, path)
+            if not isinstance(key, str | int | float | bool) or key is None:
+                raise ConfigError("mapping keys must be scalars", path=path,
+                                  line=key_node.start_mark.line + 1)
+            if key in out:
+                raise ConfigError(f"duplicate key {key!r}", path=path,
+                                  line=key_node.start_mark.line + 1)
+            out[key] = _convert(value_node, path)
+            out.key_lines[str(key)] = key_node.start_mark.line + 1
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        seq = PosList(_convert(item, path) for item in node.value)
+        seq.line = node.start_mark.line + 1
+        seq.item_lines = [item.start_mark.line + 1 for item in node.value]
+        return seq
+    return yaml.safe_load(yaml.serialize(node)) if node.tag != "tag:yaml.org,2002:str" else node.value
+
+
+def load_yaml(path: Path, *, max_bytes: int = 5_000_000) -> Any:
+    """Load one YAML document with positions; a one-line ConfigError on any problem."""
+
+    name = str(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError as exc:
+        raise ConfigError("no such file", path=name) from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", path=name) from exc
+    if path.is_dir():
+        raise ConfigError("is a directory, not a YAML file", path=name)
+    if size > max_bytes:
+        raise ConfigError(f"file too large ({size} bytes; limit {max_bytes})", path=name)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text ({exc.reason})", path=name) from exc
+    return load_yaml_text(text, name)
+
+
+def load_yaml_text(text: str, name: str) -> Any:
+    """Like load_yaml, from text; `name` is used in error messages."""
+    import yaml
+
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise ConfigError(f"invalid YAML: {exc.problem or exc.context}", path=name, line=line) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {exc}", path=name) from exc
+    if node is None:
+        return None
+    try:
+        return _convert(node, name)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML value: {exc}", path=name, line=node.start_mark.line + 1) from exc
+
+
+def line_of(obj: Any, key: str | int | None = None) -> int | None:
+    """The line of a loaded mapping/sequence, or of one of its keys/items."""
+    if key is not None:
+        if isinstance(obj, PosDict):
+            return obj.key_lines.get(str(key), obj.line)
+        if isinstance(obj, PosList) and isinstance(key, int) and key < len(obj.item_lines):
+            return obj.item_lines[key]
+    return getattr(obj, "line", None)
