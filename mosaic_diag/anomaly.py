@@ -95,8 +95,7 @@ class RateSeries:
             for minute, n in counts.items():
                 windows[minute // width] += n
             mu = var = 0.0
-            seen = 0
-            for w in range(start_w, end_w + 1):
+            for seen, w in enumerate(range(start_w, end_w + 1)):
                 x = float(windows.get(w, 0))
                 if seen >= settings.min_history and x >= settings.min_count:
                     sigma = max(math.sqrt(var), math.sqrt(mu), 1.0)
@@ -111,6 +110,5 @@ class RateSeries:
                     diff = x - mu
                     mu += settings.alpha * diff
                     var = (1 - settings.alpha) * (var + settings.alpha * diff * diff)
-                seen += 1
         found.sort(key=lambda a: (a.window_start, -a.score))
         return found
