@@ -62,6 +62,11 @@ class RateSeries:
     def add(self, label: str, ts: datetime) -> None:
         minute = int(ts.timestamp() // 60)
         self.minutes[label][minute] += 1
+        self.observe(ts)
+
+    def observe(self, ts: datetime) -> None:
+        """Extend the time range (quiet minutes of the log count as zero errors)."""
+        minute = int(ts.timestamp() // 60)
         self.first = minute if self.first is None else min(self.first, minute)
         self.last = minute if self.last is None else max(self.last, minute)
 

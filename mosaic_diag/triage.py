@@ -352,6 +352,9 @@ class TriageSession:
             "first_timestamp": st.first_ts.isoformat() if st.first_ts else None,
             "last_timestamp": st.last_ts.isoformat() if st.last_ts else None,
         }
+        for ts in (st.first_ts, st.last_ts):
+            if ts is not None:
+                self.run.rates.observe(ts)
         return self.run.finish(extra)
 
 

@@ -1,0 +1,99 @@
+"""The taxonomy file: complete against docs/taxonomy.md, valid, extensible, strict on errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from mosaic_diag.classify import Classifier
+from mosaic_diag.errors import ConfigError
+from mosaic_diag.taxonomy import CATEGORIES, SEVERITIES, load_taxonomy
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "taxonomy.md"
+
+
+def doc_labels() -> set[str]:
+    return set(re.findall(r"^\| `([A-Z0-9_]+)` \|", DOC.read_text(), re.MULTILINE))
+
+
+def test_every_documented_label_is_in_the_rules_file_and_back():
+    tax = load_taxonomy()
+    documented = doc_labels()
+    assert len(documented) > 50
+    assert documented == set(tax.labels)
+
+
+def test_every_label_has_category_severity_description_and_a_rule_or_derivation():
+    tax = load_taxonomy()
+    ruled = {rule.label for rule in tax.rules}
+    for label in tax.labels.values():
+        assert label.category in CATEGORIES
+        assert label.severity in SEVERITIES
+        assert label.description
+    derived = {"UNKNOWN_ERROR", "RENDER_RESTART_LOOP"}
+    assert set(tax.labels) - ruled == derived
+
+
+def test_railway_aliases_resolve():
+    tax = load_taxonomy()
+    assert tax.resolve("RAILWAY_ENV_VAR_MISSING").name == "ENV_VAR_MISSING"
+    assert tax.resolve("railway_db_ephemeral").name == "SQLITE_FALLBACK_ACTIVE"
+    assert tax.resolve("RAILWAY_TIMEOUT").name == "RENDER_HEALTHCHECK_TIMEOUT"
+    with pytest.raises(ConfigError, match="unknown label 'NOPE'"):
+        tax.resolve("NOPE")
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "rules.yml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        ("rules:\n  - id: x\n    label: PG_AUTH_FAILED\n    match: {message: ['(unclosed']}\n", 4, "bad regex"),
+        ("rules:\n  - id: x\n    label: NOT_A_LABEL\n    match: {message: ['a']}\n", 3, "unknown label"),
+        ("rules:\n  - id: x\n    label: PG_AUTH_FAILED\n    match: {mesage: ['a']}\n", 4, "unknown match key"),
+        ("labels:\n  NEW_ONE:\n    category: weather\n    severity: low\n", 3, "category must be"),
+        ("rules: [\n", 2, "invalid YAML"),
+        ("rules:\n  - id: x\n    label: PG_AUTH_FAILED\n    priority: high\n    match: {message: a}\n", 4,
+         "priority must be an integer"),
+        ("- just\n- a list\n", 1, "must be a mapping"),
+    ],
+)
+def test_malformed_rules_file_is_one_clear_error(tmp_path, text, line, reason):
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_taxonomy(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}:{line}: "), message
+    assert reason in message
+    assert "\n" not in message
+
+
+def test_user_rules_add_labels_and_override_rules(tmp_path):
+    import json
+
+    path = _write(tmp_path, """
+labels:
+  BILLING_WEBHOOK_FAILED: {category: integration, severity: high, description: Stripe webhook failed.}
+  PG_POOL_EXHAUSTED: {severity: critical}
+rules:
+  - id: billing.webhook
+    label: BILLING_WEBHOOK_FAILED
+    priority: 70
+    match: {type: ['json.decoder.JSONDecodeError'], logger: ['billing']}
+""")
+    try:
+        json.loads("{'not': json}")
+    except json.JSONDecodeError as exc:
+        error = exc
+    clf = Classifier.default(path)
+    assert clf.classify_exception(error, logger="api.billing").label == "BILLING_WEBHOOK_FAILED"
+    assert clf.classify_exception(error, logger="api.storage").label == "TYPE_MISMATCH"
+    assert clf.taxonomy.labels["PG_POOL_EXHAUSTED"].severity == "critical"
+    assert clf.taxonomy.labels["PG_POOL_EXHAUSTED"].category == "infrastructure"
+    assert Classifier.default().taxonomy.labels["PG_POOL_EXHAUSTED"].severity == "high"
