@@ -1,0 +1,79 @@
+"""The CLI as a user runs it: exit codes, one-line errors, no tracebacks, formats."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], input=stdin, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_version_and_help():
+    r = run("--version")
+    assert r.returncode == 0 and r.stdout.startswith("mosaic-diag ")
+    r = run("--help")
+    assert r.returncode == 0
+    for command in ("triage", "classify", "labels"):
+        assert command in r.stdout
+
+
+def test_unknown_flag_is_one_line_usage_error():
+    r = run("triage", "--bogus", "x.log")
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0
+    assert "No such option: --bogus" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_unknown_format_is_a_usage_error():
+    r = run("labels", "--format", "xml")
+    assert r.returncode == 2 and "xml" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_labels_json_lists_the_whole_taxonomy():
+    r = run("labels", "--format", "json")
+    assert r.returncode == 0
+    data = json.loads(r.stdout)
+    names = {row["label"] for row in data}
+    assert {"PG_SSL_REQUIRED", "OPENAI_QUOTA_EXCEEDED", "UNKNOWN_ERROR"} <= names
+    row = next(row for row in data if row["label"] == "SQLITE_FALLBACK_ACTIVE")
+    assert row["aliases"] == ["RAILWAY_DB_EPHEMERAL"] and row["severity"] == "critical"
+
+
+def test_labels_unknown_category():
+    r = run("labels", "--category", "weather")
+    assert r.returncode == 2 and "unknown category 'weather'" in r.stderr
+
+
+def test_classify_explain_from_stdin_traceback():
+    import traceback
+
+    try:
+        import csv
+        import io
+
+        list(csv.reader(io.StringIO('a,"b\nc'), strict=True))
+    except csv.Error as exc:
+        text = "".join(traceback.format_exception(exc)).replace("<string>", "api/prompts_loader.py")
+    r = run("classify", "-", "--explain", "--format", "json", stdin=text)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["label"] == "PROMPT_CSV_CORRUPT"
+    assert data["exception_type"] == "_csv.Error"
+    assert data["rule"] == "prompt.csv"
+
+
+def test_classify_empty_text_is_a_usage_error():
+    r = run("classify", "  ")
+    assert r.returncode == 2 and "empty" in r.stderr
+
+
+def test_classify_bad_rules_file_names_file_and_line(tmp_path):
+    rules = tmp_path / "r.yml"
+    rules.write_text("rules:\n  - id: a\n    label: PG_AUTH_FAILED\n    match: {message: ['(']}\n")
+    r = run("classify", "x", "--rules", str(rules))
+    assert r.returncode == 2
+    assert f"{rules}:4: bad regex" in r.stderr and "Traceback" not in r.stderr
