@@ -1,0 +1,94 @@
+"""TriageRun on reader events: classification, grouping, filters, the derived restart loop."""
+
+from __future__ import annotations
+
+import sqlite3
+import traceback
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from mosaic_diag.classify import Classifier
+from mosaic_diag.taxonomy import load_taxonomy
+from mosaic_diag.triage import TriageRun, build_options
+
+T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Raw:  # the shape of mosaic_diag.logs.RawEvent
+    kind: str
+    line: int
+    end_line: int
+    timestamp: datetime | None
+    shape: str = "render-text"
+    instance: str | None = "srv-1"
+    level: str | None = "ERROR"
+    logger: str | None = "api.storage"
+    message: str = ""
+    traceback: str | None = None
+
+
+def sqlite_traceback(table: str) -> str:
+    con = sqlite3.connect(":memory:")
+    try:
+        con.execute(f"SELECT * FROM {table}")
+    except sqlite3.OperationalError as exc:
+        return "".join(traceback.format_exception(exc))
+    raise AssertionError("no error")
+
+
+def start(line: int, minutes: float, instance: str = "srv-1") -> Raw:
+    return Raw("process_start", line, line, T0 + timedelta(minutes=minutes), instance=instance, level="INFO",
+               logger="uvicorn.error", message="Started server process [7]")
+
+
+def error(line: int, minutes: float, table: str = "sessions", instance: str = "srv-1") -> Raw:
+    tb = sqlite_traceback(table)
+    return Raw("error", line, line + tb.count("\n"), T0 + timedelta(minutes=minutes), instance=instance,
+               message="Database query failed", traceback=tb)
+
+
+def test_groups_by_fingerprint_and_counts():
+    run = TriageRun(Classifier.default())
+    events = list(run.process([error(1, 0, "sessions"), error(20, 1, "users"), error(40, 2, "sessions")]))
+    assert [e.label for e in events] == ["SQLITE_FALLBACK_ACTIVE"] * 3
+    assert [e.exception_type for e in events] == ["sqlite3.OperationalError"] * 3
+    report = run.finish()
+    assert [(g.count, g.template) for g in report.groups] == [(2, "no such table: sessions"),
+                                                              (1, "no such table: users")]
+    group = report.groups[0]
+    assert group.sample_line == 1 and group.fingerprint == events[0].fingerprint == events[2].fingerprint
+    assert group.first_seen == T0 and group.last_seen == T0 + timedelta(minutes=2)
+    assert group.rates["rate_5m"] == 3.0 and group.rates["rate_1m"] == 1.0
+    assert report.summary["labels"] == {"SQLITE_FALLBACK_ACTIVE": 3}
+
+
+def test_restart_loop_is_derived_with_errors_between():
+    raws = [start(1, 0), error(5, 1), start(30, 2), error(35, 3), start(60, 4), error(70, 5)]
+    run = TriageRun(Classifier.default())
+    events = list(run.process(raws))
+    loops = [e for e in events if e.label == "RENDER_RESTART_LOOP"]
+    assert len(loops) == 1
+    assert loops[0].line == 1 and loops[0].end_line == 60
+    assert loops[0].rule == "derived.restart-loop"
+
+
+def test_no_restart_loop_without_errors_or_outside_the_window():
+    quiet = [start(1, 0), start(2, 1), start(3, 2)]
+    assert not [e for e in TriageRun(Classifier.default()).process(quiet)]
+    slow = [start(1, 0), error(5, 1), start(30, 8), error(35, 9), start(60, 16)]
+    assert not [e for e in TriageRun(Classifier.default()).process(slow) if e.label == "RENDER_RESTART_LOOP"]
+    other_instances = [start(1, 0, "a"), error(5, 1, instance="a"), start(30, 2, "b"), error(35, 3, instance="b"),
+                       start(60, 4, "c")]
+    assert not [e for e in TriageRun(Classifier.default()).process(other_instances)
+                if e.label == "RENDER_RESTART_LOOP"]
+
+
+def test_filters_since_label_alias_and_severity():
+    tax = load_taxonomy()
+    opts = build_options(since=T0 + timedelta(minutes=1), labels=["RAILWAY_DB_EPHEMERAL"], taxonomy=tax)
+    run = TriageRun(Classifier.default(), opts)
+    kept = list(run.process([error(1, 0), error(20, 1), error(40, 2)]))
+    assert [e.line for e in kept] == [20, 40]
+    opts = build_options(min_severity="critical", categories=["data"], taxonomy=tax)
+    assert list(TriageRun(Classifier.default(), opts).process([error(1, 0)])) == []
