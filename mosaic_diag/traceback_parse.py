@@ -13,6 +13,10 @@ _SEPARATORS = (
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?\s*$')
 _MARKER = re.compile(r"^\s*[\^~\-+ ]*[\^~][\^~\-+ ]*$")
 _EXC_LINE = re.compile(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::(?: (?P<msg>.*)|$)|$)")
+_EMBEDDED = re.compile(
+    r"(?:^|[\s:(\[])(?P<type>[a-z_][\w]*(?:\.[A-Za-z_]\w*)*\.[A-Z]\w*(?:Error|Exception|Timeout|Warning))"
+    r"(?::\s(?P<msg>.*)|$)"
+)
 _EXC_SUFFIX = re.compile(
     r"(Error|Exception|Warning|Exit|Interrupt|Timeout|Iteration|Failure|Fault|Violation|"
     r"Exhausted|Refused|Closed|NotFound|Invalid)$"
@@ -60,10 +64,15 @@ def parse_traceback_text(text: str) -> list[ParsedException]:
     if not any(line.lstrip().startswith(_HEADER) for line in lines):
         for idx, line in enumerate(lines):
             m = looks_like_exception_line(line.strip())
+            rest = "\n".join(lines[idx + 1:]).rstrip()
             if m:
-                rest = "\n".join(lines[idx + 1:]).rstrip()
                 msg = m.group("msg") or ""
                 out.append(ParsedException(m.group("type"), f"{msg}\n{rest}" if rest else msg))
+                break
+            embedded = _EMBEDDED.search(line)
+            if embedded:  # "OpenAI call failed: openai.RateLimitError: Error code: 429 ..."
+                msg = embedded.group("msg") or ""
+                out.append(ParsedException(embedded.group("type"), f"{msg}\n{rest}" if rest else msg))
                 break
         return out
     while i < n:

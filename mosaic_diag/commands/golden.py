@@ -1,0 +1,218 @@
+"""`mosaic-diag golden`: run the golden cases (default), `bless` a baseline, `validate` cases."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from mosaic_diag.commands._options import FormatOption, OutputFormat
+
+if TYPE_CHECKING:
+    from mosaic_diag.golden.report import GoldenReport
+
+DEFAULT_STATE_DIR = Path(".mosaic-diag")
+DEFAULT_BASELINE = DEFAULT_STATE_DIR / "golden-baseline.json"
+
+golden_app = typer.Typer(
+                         no_args_is_help=False, invoke_without_command=True)
+
+CasesOption = Annotated[list[Path] | None, typer.Option(
+    "--cases", help="Case files or directories (default: golden/); repeatable.")]
+StateDirOption = Annotated[Path, typer.Option(
+    "--state-dir", help="Where the last run is kept (for --only-failed and bless).")]
+
+
+def _case_paths(cases: list[Path] | None) -> list[Path]:
+    from mosaic_diag.commands._common import config_here
+
+    if cases:
+        return cases
+    return [Path(p) for p in config_here().get("golden.cases", ["golden"])]
+
+
+@golden_app.callback(invoke_without_command=True)
+def golden(
+    ctx: typer.Context,
+    url: Annotated[str | None, typer.Option(help="Base URL of a running app.")] = None,
+    app: Annotated[str | None, typer.Option(
+        "--app", help="Run an ASGI app in-process: module:attr (examples.mosaic_app.main:app).")] = None,
+    cases: CasesOption = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Only cases with this tag; "
+                                                  "repeatable (any of them).")] = None,
+    keyword: Annotated[str | None, typer.Option("-k", help="Only cases whose id or description "
+                                                "contains this text.")] = None,
+    only_failed: Annotated[bool, typer.Option("--only-failed", help="Only the cases that were not ok "
+                                              "in the last run.")] = False,
+    repeat: Annotated[int, typer.Option(min=1, max=1000, help="Runs per case.")] = 1,
+    min_pass: Annotated[int | None, typer.Option(min=1, help="Runs that must pass (default: all); "
+                                                 "fewer passes than runs is reported as flaky.")] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, max=64, help="Requests in flight "
+                                                    "(default 4).")] = None,
+    timeout: Annotated[float | None, typer.Option(min=0.01, help="Seconds per request "
+                                                  "(default 30; a case's `timeout` wins).")] = None,
+    global_timeout: Annotated[float | None, typer.Option(min=0.01, help="Seconds for the whole run "
+                                                         "(default 600).")] = None,
+    retries: Annotated[int, typer.Option(min=0, max=10, help="Retries with backoff of a request "
+                                         "answered 429/5xx.")] = 2,
+    baseline: Annotated[Path | None, typer.Option(help="Compare with this baseline: fail only on "
+                                                  "regressions.")] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write a JUnit XML report here.")] = None,
+    state_dir: StateDirOption = DEFAULT_STATE_DIR,
+    fmt: FormatOption = OutputFormat.table,
+) -> int:
+    """Run the golden cases against --url or --app and report failures first.
+
+    Exit codes: 0 all ok, 1 a case failed (with --baseline: a regression), 2 bad cases or
+    options, 3 the app could not be reached.
+    """
+    if ctx.invoked_subcommand is not None:
+        return 0
+    from mosaic_diag.commands._common import config_here
+    from mosaic_diag.errors import UsageError
+    from mosaic_diag.golden import load_cases, open_target, run_cases, select
+    from mosaic_diag.golden.runner import RunOptions
+    from mosaic_diag.golden.state import (
+        compare,
+        failed_ids,
+        load_baseline,
+        load_last_run,
+        save_last_run,
+    )
+
+    cfg = config_here()
+    if min_pass is not None and min_pass > repeat:
+        raise UsageError(f"--min-pass {min_pass} is more than --repeat {repeat}")
+    url = url or (cfg.get("golden.url") if app is None else None)
+    if url is None and app is None:
+        raise UsageError("give --url http://HOST:PORT or --app module:attr (or golden.url in config)")
+    all_cases = load_cases(_case_paths(cases))
+    only = failed_ids(load_last_run(state_dir)) if only_failed else None
+    chosen = select(all_cases, tags=tag, keyword=keyword, only=only)
+    if not chosen:
+        if only is not None and not only:
+            sys.stderr.write("mosaic-diag: nothing to do: no case failed in the last run\n")
+            return 0
+        raise UsageError("no case matches the selection (--tag / -k / --only-failed)")
+    base = load_baseline(baseline) if baseline is not None else None
+    options = RunOptions(
+        concurrency=concurrency or int(cfg.get("golden.concurrency", 4)),
+        timeout=timeout or float(cfg.get("golden.timeout", 30.0)),
+        global_timeout=global_timeout or float(cfg.get("golden.global_timeout", 600.0)),
+        repeat=repeat, min_pass=min_pass, retries=retries,
+    )
+    target = open_target(url=url, app=app)
+    try:
+        report = run_cases(chosen, target, options)
+    finally:
+        target.close()
+    if base is not None:
+        report = report.with_baseline(compare(report.results, base, str(baseline)))
+    save_last_run(state_dir, report)
+    if junit is not None:
+        from mosaic_diag.golden.junit import write_junit
+
+        write_junit(report, junit)
+    _render(report, fmt)
+    return report.exit_code
+
+
+def _render(report: GoldenReport, fmt: OutputFormat) -> None:
+    if fmt is OutputFormat.json:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+        return
+    if fmt is OutputFormat.markdown:
+        from mosaic_diag.golden.markdown import render_markdown
+
+        sys.stdout.write(render_markdown(report))
+        return
+    from rich.table import Table
+
+    from mosaic_diag.render.console import SEVERITY_STYLE, out
+
+    style = {"pass": "green", "flaky": "yellow", "fail": "red", "error": "bold red"}
+    s = report.summary
+    table = Table(title=f"golden: {s['passed']} passed, {s['flaky']} flaky, {s['failed']} failed, "
+                        f"{s['errors']} errors ({report.target}, {report.duration_ms / 1000:.1f}s)",
+                  title_justify="left")
+    table.add_column("Result", no_wrap=True)
+    table.add_column("Case", overflow="fold", ratio=2)
+    table.add_column("Passes", justify="right", no_wrap=True)
+    table.add_column("p95 ms", justify="right", no_wrap=True)
+    table.add_column("Why", overflow="fold", ratio=3)
+    table.add_column("Label / playbook", overflow="fold", ratio=2)
+    for r in report.sorted_results():
+        e = r.explanation
+        result = f"[{style[r.outcome]}]{r.outcome.upper()}[/]" + ("" if r.ok else " ✗")
+        why = [_clip(msg) for msg in r.failures[:2]]
+        if len(r.failures) > 2:
+            why.append(f"[dim](+{len(r.failures) - 2} more: --format json)[/]")
+        label = (f"[{SEVERITY_STYLE.get(e.severity, '')}]{e.label}[/]\n"
+                 f"[dim]{e.playbook or 'no playbook'}[/]") if e else ""
+        table.add_row(result, f"{r.case_id}\n[dim]{r.where}[/]", f"{r.passes}/{r.runs}",
+                      f"{r.latency_p95_ms:.0f}", "\n".join(why), label)
+    console = out()
+    console.print(table)
+    if report.baseline is not None:
+        b = report.baseline
+        console.print(f"baseline {b.path}: [red]{len(b.regressions)} regressions[/] "
+                      f"{', '.join(b.regressions)}; [green]{len(b.fixes)} fixes[/] "
+                      f"{', '.join(b.fixes)}; [yellow]{len(b.newly_flaky)} newly flaky[/] "
+                      f"{', '.join(b.newly_flaky)}")
+
+
+def _clip(text: str, limit: int = 90) -> str:
+    from rich.markup import escape
+
+    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+@golden_app.command("validate")
+def validate_cmd(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Case files or directories "
+                                                       "(default: golden/).")] = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> int:
+    """Check the case files: every problem as file:line: message (exit 2 if any)."""
+    from mosaic_diag.errors import ExitCode
+    from mosaic_diag.golden import validate
+
+    found, errors = validate(_case_paths(paths))
+    if fmt is OutputFormat.json:
+        sys.stdout.write(json.dumps({
+            "ok": not errors, "cases": len(found),
+            "errors": [{"path": e.path, "line": e.line, "message": e.message} for e in errors],
+        }, indent=2) + "\n")
+    else:
+        for e in errors:
+            sys.stderr.write(f"{e}\n")
+        if not errors:
+            files = len({c.file for c in found})
+            sys.stdout.write(f"{len(found)} cases in {files} files: ok\n")
+    return ExitCode.USAGE if errors else ExitCode.OK
+
+
+@golden_app.command("bless")
+def bless_cmd(
+    baseline: Annotated[Path, typer.Option(help="The baseline to write.")] = DEFAULT_BASELINE,
+    state_dir: StateDirOption = DEFAULT_STATE_DIR,
+    fmt: FormatOption = OutputFormat.table,
+) -> int:
+    """Accept the last run's results as the baseline (merged into an existing one)."""
+    from datetime import UTC, datetime
+
+    from mosaic_diag.golden.state import bless, load_last_run
+
+    path, count = bless(load_last_run(state_dir), baseline, datetime.now(UTC).isoformat())
+    if fmt is OutputFormat.json:
+        sys.stdout.write(json.dumps({"baseline": str(path), "cases": count}) + "\n")
+    else:
+        sys.stdout.write(f"blessed {count} cases into {path}\n")
+    return 0
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(golden_app, name="golden")

@@ -1,0 +1,110 @@
+"""Check one answer against a case's assertions; check latency over all of a case's answers."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from mosaic_diag.golden.cases import Expect, JsonPathCheck, TextCheck
+from mosaic_diag.golden.jsonpath import MISSING, resolve
+
+_NO_JSON = object()
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _text(check: TextCheck, body: str) -> str | None:
+    fold = "icontains" in check.kind
+    hay = body.lower() if fold else body
+    present = [n for n in check.needles if (n.lower() if fold else n) in hay]
+    missing = [n for n in check.needles if n not in present]
+    if check.kind.startswith("not_"):
+        bad = present if check.mode == "any" else (present if not missing else [])
+        return f"{check.kind}: found {', '.join(map(repr, bad))}" if bad else None
+    if check.mode == "all" and missing:
+        return f"{check.kind}: missing {', '.join(map(repr, missing))}"
+    if check.mode == "any" and not present:
+        return f"{check.kind}: none of {', '.join(map(repr, check.needles))}"
+    return None
+
+
+def _json_path(check: JsonPathCheck, data: Any) -> str | None:
+    value = resolve(data, check.steps) if data is not _NO_JSON else MISSING
+    if check.op == "exists":
+        if (value is not MISSING) != check.value:
+            return f"json_path {check.path}: {'missing' if check.value else 'present'}"
+        return None
+    if value is MISSING:
+        return f"json_path {check.path}: missing"
+    if check.op == "equals" and value != check.value:
+        return f"json_path {check.path}: {_short(value)} != {_short(check.value)}"
+    if check.op == "matches":
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        if not re.search(check.value, text):
+            return f"json_path {check.path}: {_short(text)} does not match /{check.value}/"
+    return None
+
+
+def check_answer(expect: Expect, status: int, body: str) -> tuple[str, ...]:
+    """Every failed assertion of one answer, as short messages (empty: it passed)."""
+    failures: list[str] = []
+    if expect.status is not None:
+        if status not in expect.status:
+            want = " or ".join(map(str, expect.status))
+            failures.append(f"status: got {status}, want {want}")
+    elif not 200 <= status < 300:
+        failures.append(f"status: got {status}, want 2xx")
+    failures += [msg for msg in (_text(t, body) for t in expect.text) if msg]
+    failures += [f"regex: no match for /{p}/" for p in expect.regex if not re.search(p, body)]
+    data: Any = _NO_JSON
+    if expect.json_valid is not None or expect.json_path or expect.json_schema is not None:
+        try:
+            data = json.loads(body)
+        except ValueError as exc:
+            if expect.json_valid is not False:
+                failures.append(f"json_valid: the body is not JSON ({exc.msg} at char {exc.pos})")
+        else:
+            if expect.json_valid is False:
+                failures.append("json_valid: the body is JSON, expected it not to be")
+    failures += [msg for msg in (_json_path(j, data) for j in expect.json_path) if msg]
+    if expect.json_schema is not None and data is not _NO_JSON:
+        failures += _schema_errors(expect.json_schema, data)
+    if expect.max_chars is not None and len(body) > expect.max_chars:
+        failures.append(f"max_chars: {len(body)} > {expect.max_chars}")
+    return tuple(failures)
+
+
+def _schema_errors(schema: Any, data: Any) -> list[str]:
+    import jsonschema
+
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    out = []
+    for err in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))[:3]:
+        where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
+        out.append(f"json_schema: {where}: {err.message}")
+    return out
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile (0 for no values)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[max(math.ceil(pct / 100 * len(ordered)) - 1, 0)]
+
+
+def check_latency(expect: Expect, latencies: Sequence[float]) -> tuple[str, ...]:
+    """latency_ms limits over the latencies of every answer of a case."""
+    failures = []
+    for name, limit in expect.latency_ms:
+        observed = max(latencies) if name == "max" else percentile(latencies, float(name[1:]))
+        if latencies and observed > limit:
+            failures.append(f"latency_ms: {name} {observed:.0f} ms > {limit:.0f} ms "
+                            f"over {len(latencies)} answer(s)")
+    return tuple(failures)

@@ -1,0 +1,429 @@
+"""Golden cases: the YAML format, its validation (every error names file:line), the model.
+
+A case file holds `defaults` (optional) and `cases`:
+
+    defaults:
+      path: /wimd/ask
+      expect: {status: 200, json_valid: true}
+    cases:
+      - id: stuck-in-career
+        tags: [ps101]
+        prompt: "I feel stuck in my career..."
+        expect:
+          icontains: [PS101, step, question]
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mosaic_diag.errors import ConfigError
+from mosaic_diag.golden.jsonpath import parse_path
+from mosaic_diag.yamlpos import line_of, load_yaml
+
+CASE_KEYS = ("id", "description", "tags", "method", "path", "json", "prompt", "headers", "query",
+             "timeout", "expect")
+DEFAULT_KEYS = ("method", "path", "headers", "query", "timeout", "tags", "expect")
+TEXT_KINDS = ("contains", "icontains", "not_contains", "not_icontains")
+EXPECT_KEYS = ("status", *TEXT_KINDS, "regex", "json_valid",
+               "json_path", "json_schema", "max_chars", "latency_ms")
+JSON_PATH_OPS = ("exists", "equals", "matches")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+@dataclass(frozen=True)
+class CaseError:
+    """One problem in a case file."""
+
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class TextCheck:
+    """contains / icontains / not_contains / not_icontains with `all` or `any` of the needles."""
+
+    kind: str
+    mode: str
+    needles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class JsonPathCheck:
+    path: str
+    steps: tuple[str | int, ...]
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Expect:
+    """The assertions of a case (None / empty: not checked)."""
+
+    status: tuple[int, ...] | None = None
+    text: tuple[TextCheck, ...] = ()
+    regex: tuple[str, ...] = ()
+    json_valid: bool | None = None
+    json_path: tuple[JsonPathCheck, ...] = ()
+    json_schema: Mapping[str, Any] | None = None
+    max_chars: int | None = None
+    latency_ms: tuple[tuple[str, float], ...] = ()
+
+    def names(self) -> list[str]:
+        """Which assertions this case makes (for reports)."""
+        out = ["status"] + [t.kind for t in self.text]
+        out += ["regex"] * bool(self.regex) + ["json_valid"] * (self.json_valid is not None)
+        out += ["json_path"] * bool(self.json_path) + ["json_schema"] * (self.json_schema is not None)
+        out += ["max_chars"] * (self.max_chars is not None) + ["latency_ms"] * bool(self.latency_ms)
+        return out
+
+
+@dataclass(frozen=True)
+class Case:
+    """One golden case: a request and what its answer must satisfy."""
+
+    id: str
+    file: str
+    line: int
+    method: str
+    path: str
+    json: Any = None
+    headers: tuple[tuple[str, str], ...] = ()
+    query: tuple[tuple[str, str], ...] = ()
+    tags: tuple[str, ...] = ()
+    description: str = ""
+    timeout: float | None = None
+    expect: Expect = field(default_factory=Expect)
+
+
+class _Collector:
+    """Collects errors for one file; `at(obj, key)` gives the line of a key or item."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.errors: list[CaseError] = []
+
+    def add(self, obj: Any, key: Any, message: str) -> None:
+        self.errors.append(CaseError(self.path, line_of(obj, key), message))
+
+
+def _unknown_keys(c: _Collector, obj: Mapping[str, Any], allowed: Sequence[str], what: str) -> None:
+    for key in obj:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (allowed: {', '.join(allowed)})"
+            c.add(obj, key, f"unknown key {key!r} in {what}{hint}")
+
+
+def _str_list(c: _Collector, parent: Any, key: Any, value: Any, what: str) -> tuple[str, ...] | None:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    c.add(parent, key, f"{what} must be a string or a non-empty list of strings")
+    return None
+
+
+def _text_check(c: _Collector, expect: Any, kind: str) -> TextCheck | None:
+    value = expect[kind]
+    mode = "any" if kind.startswith("not_") else "all"
+    if isinstance(value, dict):
+        modes = [m for m in ("all", "any") if m in value]
+        extra = [k for k in value if k not in ("all", "any")]
+        if len(modes) != 1 or extra:
+            c.add(expect, kind, f"{kind} as a mapping takes exactly one of `all:` or `any:`")
+            return None
+        mode = modes[0]
+        value = value[mode]
+    needles = _str_list(c, expect, kind, value, kind)
+    return TextCheck(kind, mode, needles) if needles else None
+
+
+def _json_paths(c: _Collector, expect: Any) -> tuple[JsonPathCheck, ...]:
+    value = expect["json_path"]
+    if not isinstance(value, dict) or not value:
+        c.add(expect, "json_path", "json_path must map paths to checks, e.g. "
+              "{'$.answer': {exists: true}}")
+        return ()
+    checks = []
+    for path, spec in value.items():
+        try:
+            steps = parse_path(str(path))
+        except ValueError as exc:
+            c.add(value, path, str(exc))
+            continue
+        if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in JSON_PATH_OPS:
+            c.add(value, path, f"json_path {path!r} takes exactly one of {', '.join(JSON_PATH_OPS)}")
+            continue
+        op, arg = next(iter(spec.items()))
+        if op == "exists" and not isinstance(arg, bool):
+            c.add(spec, op, "exists takes true or false")
+            continue
+        if op == "matches" and not isinstance(arg, str):
+            c.add(spec, op, "matches takes a regular expression (a string)")
+            continue
+        if op == "matches" and not _regex_ok(c, spec, op, arg):
+            continue
+        checks.append(JsonPathCheck(str(path), steps, op, _plain(arg)))
+    return tuple(checks)
+
+
+def _plain(value: Any) -> Any:
+    """Loaded YAML (PosDict/PosList) as plain dicts and lists."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _regex_ok(c: _Collector, parent: Any, key: Any, pattern: str) -> bool:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        c.add(parent, key, f"bad regular expression {pattern!r}: {exc}")
+        return False
+    return True
+
+
+def _schema(c: _Collector, expect: Any, base: Path) -> Mapping[str, Any] | None:
+    import json
+
+    import jsonschema
+
+    value = expect["json_schema"]
+    if isinstance(value, str):
+        schema_path = (base / value).resolve()
+        try:
+            value = json.loads(schema_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            c.add(expect, "json_schema", f"cannot read JSON schema {value!r}: {exc}")
+            return None
+    if not isinstance(value, dict):
+        c.add(expect, "json_schema", "json_schema must be a schema mapping or a path to a JSON file")
+        return None
+    schema = _plain(value)
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        c.add(expect, "json_schema", f"invalid JSON schema: {exc.message}")
+        return None
+    return schema
+
+
+def _latency(c: _Collector, expect: Any) -> tuple[tuple[str, float], ...]:
+    value = expect["latency_ms"]
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return (("p95", float(value)),)
+    if isinstance(value, dict) and value and all(k in ("p50", "p95", "max") for k in value):
+        out = []
+        for k, v in value.items():
+            if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
+                c.add(value, k, f"latency_ms.{k} must be a positive number of milliseconds")
+            else:
+                out.append((str(k), float(v)))
+        return tuple(out)
+    c.add(expect, "latency_ms", "latency_ms takes a number (p95 limit) or {p50: ms, p95: ms, max: ms}")
+    return ()
+
+
+def _expect(c: _Collector, expect: Any, base: Path) -> Expect:
+    if not isinstance(expect, dict):
+        c.add(expect, None, "expect must be a mapping of assertions")
+        return Expect()
+    _unknown_keys(c, expect, EXPECT_KEYS, "expect")
+    kw: dict[str, Any] = {}
+    if "status" in expect:
+        status = expect["status"]
+        codes = status if isinstance(status, list) else [status]
+        if codes and all(isinstance(s, int) and not isinstance(s, bool) and 100 <= s <= 599
+                         for s in codes):
+            kw["status"] = tuple(codes)
+        else:
+            c.add(expect, "status", "status must be an HTTP status (100-599) or a list of them")
+    kw["text"] = tuple(t for t in (_text_check(c, expect, k) for k in TEXT_KINDS if k in expect) if t)
+    if "regex" in expect:
+        pats = _str_list(c, expect, "regex", expect["regex"], "regex") or ()
+        kw["regex"] = tuple(p for p in pats if _regex_ok(c, expect, "regex", p))
+    if "json_valid" in expect:
+        if isinstance(expect["json_valid"], bool):
+            kw["json_valid"] = expect["json_valid"]
+        else:
+            c.add(expect, "json_valid", "json_valid takes true or false")
+    if "json_path" in expect:
+        kw["json_path"] = _json_paths(c, expect)
+    if "json_schema" in expect:
+        kw["json_schema"] = _schema(c, expect, base)
+    if "max_chars" in expect:
+        mc = expect["max_chars"]
+        if isinstance(mc, int) and not isinstance(mc, bool) and mc > 0:
+            kw["max_chars"] = mc
+        else:
+            c.add(expect, "max_chars", "max_chars must be a positive integer")
+    if "latency_ms" in expect:
+        kw["latency_ms"] = _latency(c, expect)
+    return Expect(**kw)
+
+
+def _pairs(c: _Collector, parent: Any, key: str) -> tuple[tuple[str, str], ...]:
+    value = parent[key]
+    if not isinstance(value, dict) or not all(isinstance(v, str | int | float) and not
+                                              isinstance(v, bool) for v in value.values()):
+        c.add(parent, key, f"{key} must map names to strings")
+        return ()
+    return tuple((str(k), str(v)) for k, v in value.items())
+
+
+def _timeout(c: _Collector, parent: Any) -> float | None:
+    value = parent["timeout"]
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        c.add(parent, "timeout", "timeout must be a positive number of seconds")
+        return None
+    return float(value)
+
+
+def _merge_expect(defaults: Any, case: Any) -> Any:
+    """Case assertions override default ones of the same name; the positions stay the case's."""
+    if not isinstance(defaults, dict) or not isinstance(case, dict):
+        return case if case is not None else defaults
+    merged = type(case)(defaults)
+    merged.update(case)
+    merged.line = getattr(case, "line", getattr(defaults, "line", 0))
+    merged.key_lines = {**getattr(defaults, "key_lines", {}), **getattr(case, "key_lines", {})}
+    return merged
+
+
+def _case(c: _Collector, raw: Any, defaults: Mapping[str, Any], base: Path) -> Case | None:
+    if not isinstance(raw, dict):
+        c.add(raw, None, "each case must be a mapping with at least `id`")
+        return None
+    _unknown_keys(c, raw, CASE_KEYS, "a case")
+    errors_before = len(c.errors)
+    case_id = raw.get("id")
+    if not isinstance(case_id, str) or not _ID.match(case_id):
+        c.add(raw, "id" if "id" in raw else None,
+              "case needs an `id`: letters, digits, `.`, `_`, `-` (e.g. ps101-step-1)")
+    path = raw.get("path", defaults.get("path"))
+    if not isinstance(path, str) or not path.startswith("/"):
+        c.add(raw, "path" if "path" in raw else None,
+              "case needs a `path` starting with / (here or in defaults)")
+    if "json" in raw and "prompt" in raw:
+        c.add(raw, "prompt", "give either `json` or `prompt`, not both")
+    body = raw.get("json")
+    if "prompt" in raw:
+        if not isinstance(raw["prompt"], str) or not raw["prompt"]:
+            c.add(raw, "prompt", "prompt must be a non-empty string")
+        body = {"prompt": raw["prompt"]}
+    method = raw.get("method", defaults.get("method", "POST" if body is not None else "GET"))
+    if not isinstance(method, str) or method.upper() not in METHODS:
+        c.add(raw, "method" if "method" in raw else None, f"method must be one of {', '.join(METHODS)}")
+        method = "GET"
+    tags: list[str] = []
+    for src in (defaults, raw):
+        if "tags" in src:
+            tags += _str_list(c, src, "tags", src["tags"], "tags") or ()
+    headers = {}
+    query = {}
+    for src in (defaults, raw):
+        if "headers" in src:
+            headers.update(_pairs(c, src, "headers"))
+        if "query" in src:
+            query.update(_pairs(c, src, "query"))
+    timeout = None
+    for src in (defaults, raw):
+        if "timeout" in src:
+            timeout = _timeout(c, src)
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        c.add(raw, "description", "description must be a string")
+    expect_raw = _merge_expect(defaults.get("expect"), raw.get("expect"))
+    expect = _expect(c, expect_raw, base) if expect_raw is not None else Expect()
+    if len(c.errors) > errors_before:
+        return None
+    return Case(
+        id=case_id, file=c.path, line=line_of(raw) or 0, method=method.upper(), path=path,
+        json=_plain(body), headers=tuple(headers.items()), query=tuple(query.items()),
+        tags=tuple(dict.fromkeys(tags)), description=description, timeout=timeout, expect=expect,
+    )
+
+
+def parse_case_file(path: Path) -> tuple[list[Case], list[CaseError]]:
+    """The cases of one file and every problem found in it."""
+    name = str(path)
+    try:
+        doc = load_yaml(path)
+    except ConfigError as exc:
+        msg = str(exc).removeprefix(f"{name}:{exc.line}: " if exc.line else f"{name}: ")
+        return [], [CaseError(name, exc.line, msg)]
+    c = _Collector(name)
+    if not isinstance(doc, dict) or "cases" not in doc:
+        c.add(doc, None, "a case file is a mapping with `cases:` (a list) and optional `defaults:`")
+        return [], c.errors
+    _unknown_keys(c, doc, ("defaults", "cases"), "the file")
+    defaults = doc.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        c.add(doc, "defaults", "defaults must be a mapping")
+        defaults = {}
+    _unknown_keys(c, defaults, DEFAULT_KEYS, "defaults")
+    raw_cases = doc["cases"]
+    if not isinstance(raw_cases, list) or not raw_cases:
+        c.add(doc, "cases", "cases must be a non-empty list")
+        return [], c.errors
+    cases = [case for case in (_case(c, raw, defaults, path.parent) for raw in raw_cases) if case]
+    return cases, c.errors
+
+
+def case_files(paths: Iterable[Path]) -> list[Path]:
+    """Expand directories to their *.yml / *.yaml files (sorted); missing paths are errors."""
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found = sorted(q for q in p.rglob("*") if q.suffix in (".yml", ".yaml") and q.is_file())
+            if not found:
+                raise ConfigError("no case files (*.yml) in this directory", path=str(p))
+            files += found
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise ConfigError("no such file or directory", path=str(p))
+    return files
+
+
+def validate(paths: Iterable[Path]) -> tuple[list[Case], list[CaseError]]:
+    """All cases of all files, and all errors (duplicate ids across files included)."""
+    cases: list[Case] = []
+    errors: list[CaseError] = []
+    seen: dict[str, Case] = {}
+    for path in case_files(paths):
+        found, errs = parse_case_file(path)
+        errors += errs
+        for case in found:
+            if case.id in seen:
+                first = seen[case.id]
+                errors.append(CaseError(case.file, case.line, f"duplicate case id {case.id!r} "
+                                        f"(first at {first.file}:{first.line})"))
+                continue
+            seen[case.id] = case
+            cases.append(case)
+    return cases, errors
+
+
+def load_cases(paths: Iterable[Path]) -> list[Case]:
+    """Every case, or a ConfigError naming the first problem's file:line."""
+    cases, errors = validate(paths)
+    if errors:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more; run `mosaic-diag golden validate`)" if len(errors) > 1 else ""
+        raise ConfigError(first.message + more, path=first.path, line=first.line)
+    return cases

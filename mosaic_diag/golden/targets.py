@@ -1,0 +1,109 @@
+"""Where the cases go: an app at a URL (httpx) or an ASGI app in this process (TestClient)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from mosaic_diag.errors import UnreachableError, UsageError
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: str
+    headers: Mapping[str, str]
+
+
+class Target(Protocol):
+    """Something that answers HTTP requests; `send` may be called from several threads."""
+
+    name: str
+
+    def probe(self, path: str, timeout: float) -> None: ...
+
+    def send(self, method: str, path: str, *, json: Any, headers: Mapping[str, str],
+             params: Mapping[str, str], timeout: float) -> Answer: ...
+
+    def close(self) -> None: ...
+
+
+class _ClientTarget:
+    """Shared by both targets: an httpx.Client (TestClient is one)."""
+
+    name = ""
+    _client: Any
+
+    def send(self, method: str, path: str, *, json: Any, headers: Mapping[str, str],
+             params: Mapping[str, str], timeout: float) -> Answer:
+        response = self._client.request(method, path, json=json, headers=dict(headers),
+                                        params=dict(params), timeout=timeout)
+        return Answer(response.status_code, response.text, dict(response.headers))
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class UrlTarget(_ClientTarget):
+    """An app already running at `base_url`."""
+
+    def __init__(self, base_url: str) -> None:
+        import httpx
+
+        if not base_url.startswith(("http://", "https://")):
+            raise UsageError(f"--url must start with http:// or https://, got {base_url!r}")
+        self.name = base_url.rstrip("/")
+        self._client = httpx.Client(base_url=self.name, follow_redirects=False)
+
+    def probe(self, path: str, timeout: float) -> None:
+        """UnreachableError unless something answers HTTP at the base URL (any status will do)."""
+        import httpx
+
+        try:
+            self._client.get(path, timeout=timeout)
+        except httpx.TransportError as exc:
+            self._client.close()
+            raise UnreachableError(f"cannot reach {self.name}: {type(exc).__name__}: {exc}") from exc
+
+
+class AppTarget(_ClientTarget):
+    """An ASGI app imported from `module:attr`, run in-process with its lifespan."""
+
+    def __init__(self, spec: str, app_dir: Path) -> None:
+        module_name, _, attr = spec.partition(":")
+        if not module_name or not attr:
+            raise UsageError(f"--app takes module:attribute (e.g. examples.mosaic_app.main:app), "
+                             f"got {spec!r}")
+        if str(app_dir) not in sys.path:
+            sys.path.insert(0, str(app_dir))
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:  # any import-time failure of the user's app is a usage error
+            raise UsageError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}") from exc
+        app = getattr(module, attr, None)
+        if app is None:
+            raise UsageError(f"module {module_name!r} has no attribute {attr!r}")
+        try:
+            from starlette.testclient import TestClient
+        except ImportError as exc:
+            raise UsageError("--app needs starlette (pip install 'mosaic-diag[example]')") from exc
+        import logging
+
+        for noisy in ("httpx", "httpx2"):  # the in-process client's per-request INFO lines
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        self.name = f"app:{spec}"
+        self._client = TestClient(app, raise_server_exceptions=False)
+
+    def probe(self, path: str, timeout: float) -> None:
+        """Start the app (its lifespan); UnreachableError if it fails to start."""
+        try:
+            self._client.__enter__()
+        except Exception as exc:  # the app's own startup error, reported as "cannot start"
+            raise UnreachableError(f"the app failed to start: {type(exc).__name__}: {exc}") from exc
+
+    def close(self) -> None:
+        self._client.__exit__(None, None, None)

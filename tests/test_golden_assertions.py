@@ -1,0 +1,85 @@
+"""Assertions on one answer and latency over many; the messages say what was wrong."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mosaic_diag.golden.assertions import check_answer, check_latency, percentile
+from mosaic_diag.golden.cases import load_cases
+
+BODY = json.dumps({"answer": "Start with PS101 step 1", "ps101": {"step": 1, "title": "Problem"},
+                   "jobs": [{"url": "https://x"}], "refused": False})
+
+
+def expect_of(tmp_path: Path, expect_yaml: str):
+    path = tmp_path / "c.yml"
+    path.write_text("cases:\n  - id: a\n    path: /x\n    expect:\n"
+                    + "".join(f"      {line}\n" for line in expect_yaml.strip().splitlines()))
+    return load_cases([path])[0].expect
+
+
+def test_a_good_answer_passes_every_kind_of_assertion(tmp_path):
+    e = expect_of(tmp_path, """
+status: [200, 201]
+contains: [PS101, step]
+icontains: {any: [ps101, nothing-like-this]}
+not_contains: [Traceback]
+not_icontains: {all: [error, failed]}
+regex: ['step \\d']
+json_valid: true
+json_path:
+  $.ps101.step: {equals: 1}
+  $.jobs[0].url: {matches: '^https://'}
+  $.refused: {equals: false}
+  $.missing: {exists: false}
+json_schema: {type: object, required: [answer]}
+max_chars: 500
+""")
+    assert check_answer(e, 200, BODY) == ()
+
+
+def test_each_failure_is_named(tmp_path):
+    e = expect_of(tmp_path, """
+status: 200
+contains: {all: [PS101, Mosaic]}
+icontains: {any: [xyz, qqq]}
+not_contains: [step]
+regex: ['^nope']
+json_path:
+  $.ps101.step: {equals: 2}
+  $.ps101.title: {matches: '^Root'}
+  $.jobs[3].url: {exists: true}
+json_schema: {type: object, required: [question]}
+max_chars: 10
+""")
+    failures = check_answer(e, 503, BODY)
+    assert failures == (
+        "status: got 503, want 200",
+        "contains: missing 'Mosaic'",
+        "icontains: none of 'xyz', 'qqq'",
+        "not_contains: found 'step'",
+        "regex: no match for /^nope/",
+        "json_path $.ps101.step: 1 != 2",
+        "json_path $.ps101.title: 'Problem' does not match /^Root/",
+        "json_path $.jobs[3].url: missing",
+        "json_schema: $: 'question' is a required property",
+        f"max_chars: {len(BODY)} > 10",
+    )
+
+
+def test_not_json_and_default_status(tmp_path):
+    e = expect_of(tmp_path, "json_valid: true\njson_path: {$.a: {exists: true}}")
+    failures = check_answer(e, 500, "<html>Internal Server Error</html>")
+    assert failures[0] == "status: got 500, want 2xx"
+    assert failures[1].startswith("json_valid: the body is not JSON (Expecting value at char 0)")
+    assert failures[2] == "json_path $.a: missing"
+
+
+def test_latency_percentiles_over_repeats(tmp_path):
+    e = expect_of(tmp_path, "latency_ms: {p50: 100, p95: 300}")
+    assert percentile([10, 20, 30, 40, 1000], 50) == 30
+    assert percentile([10, 20, 30, 40, 1000], 95) == 1000
+    assert check_latency(e, [50, 60, 70, 80, 90]) == ()
+    assert check_latency(e, [50, 60, 70, 80, 900]) == (
+        "latency_ms: p95 900 ms > 300 ms over 5 answer(s)",)

@@ -1,0 +1,102 @@
+"""Golden case files: the shipped set validates; every bad file is one file:line error, exit 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mosaic_diag.cli import main
+from mosaic_diag.errors import ConfigError
+from mosaic_diag.golden import load_cases, validate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str, name: str = "cases.yml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_shipped_golden_set_is_valid_and_covers_the_issue():
+    cases = load_cases([ROOT / "golden"])
+    ids = {c.id for c in cases}
+    assert {"framework-stuck-in-career", "framework-find-a-job"} <= ids
+    assert {f"ps101-step-{n}" for n in range(1, 11)} <= ids
+    tags = {t for c in cases for t in c.tags}
+    assert {"ps101", "jobs", "safety", "shape", "framework"} <= tags
+    first = next(c for c in cases if c.id == "framework-stuck-in-career")
+    # defaults merged into the case: path, method, status and the schema from the defaults block
+    assert (first.method, first.path, first.json) == ("POST", "/wimd/ask",
+                                                       {"prompt": "I feel stuck in my career..."})
+    assert first.expect.status == (200,) and first.expect.json_schema["type"] == "object"
+    assert first.file.endswith("wimd.yml") and first.line == 14
+
+
+@pytest.mark.parametrize(("text", "line", "needle"), [
+    ("cases:\n  - id: a\n    path: /x\n    expect: {status: 200\n", 5, "invalid YAML"),
+    ("cases:\n  - id: a\n    path: /x\n    expect:\n      contians: [x]\n", 5,
+     "unknown key 'contians' in expect (did you mean 'contains'?)"),
+    ("cases:\n  - id: a\n    path: /x\n    expect:\n      regex: '(unclosed'\n", 5,
+     "bad regular expression"),
+    ("cases:\n  - id: a\n    path: /x\n    expect:\n      json_path:\n        $.a..b: {exists: true}\n",
+     6, "bad JSON path"),
+    ("cases:\n  - id: a\n    path: /x\n    expect:\n      json_path:\n        $.a: {equal: 1}\n",
+     6, "takes exactly one of exists, equals, matches"),
+    ("cases:\n  - id: a\n    path: /x\n  - id: a\n    path: /y\n", 4, "duplicate case id 'a'"),
+    ("cases:\n  - id: a\n    path: /x\n    expect:\n      json_schema: {type: 12}\n", 5,
+     "invalid JSON schema"),
+    ("cases:\n  - id: a\n    path: x\n", 3, "`path` starting with /"),
+    ("cases:\n  - id: 'a b'\n    path: /x\n", 2, "case needs an `id`"),
+    ("cases:\n  - id: a\n    path: /x\n    expect: {status: 999}\n", 4, "HTTP status"),
+    ("cases:\n  - id: a\n    path: /x\n    expect: {latency_ms: {p99: 3}}\n", 4, "latency_ms takes"),
+    ("defaults:\n  pth: /x\ncases:\n  - id: a\n    path: /x\n", 2, "did you mean 'path'"),
+    ("- id: a\n", 1, "a case file is a mapping with `cases:`"),
+])
+def test_bad_case_files_name_file_and_line(tmp_path, capsys, text, line, needle):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_cases([path])
+    assert info.value.line == line and needle in str(info.value)
+    assert main(["golden", "validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:{line}: " in err and needle in err and "Traceback" not in err
+
+
+def test_validate_reports_every_error_and_json(tmp_path, capsys):
+    path = write(tmp_path, "cases:\n  - id: a\n    path: /x\n    expect: {bogus: 1}\n"
+                           "  - id: b\n    path: /y\n    method: FETCH\n")
+    assert main(["golden", "validate", str(path), "--format", "json"]) == 2
+    data = json.loads(capsys.readouterr().out)
+    assert data["ok"] is False
+    assert [(e["line"], e["message"][:11]) for e in data["errors"]] == [
+        (4, "unknown key"), (7, "method must")]
+
+
+def test_run_with_bad_cases_exits_2_before_contacting_anything(tmp_path):
+    path = write(tmp_path, "cases:\n  - id: a\n    path: /x\n    expect: {max_chars: -1}\n")
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "golden", "--url",
+                        "http://127.0.0.1:9", "--cases", str(path)],
+                       capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == f"mosaic-diag: error: {path}:4: max_chars must be a positive integer"
+
+
+def test_missing_case_path_is_usage_error(tmp_path, capsys):
+    assert main(["golden", "validate", str(tmp_path / "nope")]) == 2
+    assert f"{tmp_path / 'nope'}: no such file or directory" in capsys.readouterr().err
+
+
+def test_schema_file_reference_is_resolved_next_to_the_case_file(tmp_path):
+    (tmp_path / "s.json").write_text(json.dumps({"type": "object", "required": ["a"]}))
+    path = write(tmp_path, "cases:\n  - id: a\n    path: /x\n    expect: {json_schema: s.json}\n")
+    (case,) = load_cases([path])
+    assert case.expect.json_schema == {"type": "object", "required": ["a"]}
+    path2 = write(tmp_path, "cases:\n  - id: b\n    path: /x\n    expect: {json_schema: t.json}\n",
+                  "other.yml")
+    _, errors = validate([path2])
+    assert errors and errors[0].line == 4 and "cannot read JSON schema" in errors[0].message

@@ -1,0 +1,218 @@
+"""The runner against a real loopback HTTP server: repeats, flaky, backoff, timeouts, baseline."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import xml.etree.ElementTree as ET
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from mosaic_diag.cli import main
+from mosaic_diag.errors import UnreachableError
+from mosaic_diag.golden import RunOptions, SystemClock, load_cases, open_target, run_cases
+
+
+class Scripted(BaseHTTPRequestHandler):
+    """Answers by path; `server.state` decides (counts per path, a switchable mode)."""
+
+    def log_message(self, *args):  # keep pytest output clean
+        return
+
+    def _answer(self):
+        state = self.server.state
+        with state["lock"]:
+            n = state["hits"][self.path] = state["hits"].get(self.path, 0) + 1
+        status, body, headers, delay = 200, {"a": 1, "text": "hello"}, {}, 0.0
+        if self.path == "/flaky" and n % 2 == 0:
+            body = {"text": "hello"}  # lost the key `a`
+        elif self.path == "/throttled" and n == 1:
+            status, headers = 429, {"Retry-After": "3"}
+            body = {"error": {"message": "slow down"}}
+        elif self.path.startswith("/slow"):
+            delay = 2.0
+        elif self.path == "/switch" and state["mode"] == "broken":
+            body = {"text": "hello"}
+        time.sleep(delay)
+        try:
+            self._send(status, body, headers)
+        except (BrokenPipeError, ConnectionResetError):  # the runner timed out and hung up
+            return
+
+    def _send(self, status, body, headers):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = _answer
+    do_POST = _answer
+
+
+@pytest.fixture
+def server():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
+    srv.daemon_threads = True
+    srv.state = {"hits": {}, "mode": "ok", "lock": threading.Lock()}
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def url_of(srv) -> str:
+    return f"http://127.0.0.1:{srv.server_address[1]}"
+
+
+CASES = """
+defaults:
+  expect:
+    json_path: {$.a: {equals: 1}}
+cases:
+  - {id: ok, path: /ok, tags: [basic]}
+  - {id: flaky, path: /flaky}
+  - {id: throttled, path: /throttled, tags: [basic]}
+  - {id: slow, path: /slow, timeout: 0.3}
+  - {id: switch, path: /switch, tags: [switch]}
+"""
+
+
+@pytest.fixture
+def cases_file(tmp_path) -> Path:
+    path = tmp_path / "cases.yml"
+    path.write_text(CASES)
+    return path
+
+
+class RecordingClock(SystemClock):
+    """Real time, but backoff sleeps are recorded instead of slept (the one allowed double)."""
+
+    def __init__(self) -> None:
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+
+def run(srv, cases_file, **opts):
+    clock = RecordingClock()
+    target = open_target(url=url_of(srv))
+    try:
+        report = run_cases(load_cases([cases_file]), target, RunOptions(explain=False, **opts), clock)
+    finally:
+        target.close()
+    return report, clock, {r.case_id: r for r in report.results}
+
+
+def test_repeat_flaky_backoff_and_timeout(server, cases_file):
+    report, clock, by_id = run(server, cases_file, repeat=4, min_pass=2, retries=1, concurrency=3)
+    assert (by_id["ok"].outcome, by_id["ok"].passes, by_id["ok"].ok) == ("pass", 4, True)
+    flaky = by_id["flaky"]
+    assert (flaky.outcome, flaky.passes, flaky.runs, flaky.ok) == ("flaky", 2, 4, True)
+    assert flaky.failures == ("json_path $.a: missing",)
+    # the first request of /throttled got 429 + Retry-After: 3, then passed on the retry
+    assert by_id["throttled"].outcome == "pass" and clock.sleeps == [3.0]
+    assert sum(a.retries for a in by_id["throttled"].attempts) == 1
+    slow = by_id["slow"]
+    assert slow.outcome == "error" and not slow.ok
+    assert slow.failures[0].startswith("timeout: no answer within 0.3s")
+    # failures first
+    assert [r.case_id for r in report.sorted_results()][:1] == ["slow"]
+    assert report.exit_code == 1
+
+
+def test_min_pass_defaults_to_every_run(server, cases_file):
+    _, _, by_id = run(server, cases_file, repeat=2, retries=0)
+    assert by_id["flaky"].outcome == "flaky" and not by_id["flaky"].ok
+
+
+def test_global_timeout_stops_the_run(server, tmp_path):
+    path = tmp_path / "slow.yml"
+    path.write_text("cases:\n" + "".join(f"  - {{id: s{i}, path: /slow{i}}}\n" for i in range(4)))
+    start = time.monotonic()
+    _, _, by_id = run(server, path, concurrency=1, global_timeout=0.5, timeout=5)
+    assert time.monotonic() - start < 2.5
+    assert all(not r.ok for r in by_id.values())
+    assert any("global timeout (0.5s)" in r.failures[0] for r in by_id.values())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_url_exits_3(cases_file, capsys):
+    port = free_port()
+    with pytest.raises(UnreachableError):
+        open_target(url=f"http://127.0.0.1:{port}")
+    assert main(["golden", "--url", f"http://127.0.0.1:{port}", "--cases", str(cases_file)]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith(f"mosaic-diag: error: cannot reach http://127.0.0.1:{port}: ConnectError")
+
+
+def test_cli_junit_baseline_bless_only_failed(server, cases_file, tmp_path, capsys):
+    state, junit, base = tmp_path / "state", tmp_path / "golden.xml", tmp_path / "base.json"
+    common = ["golden", "--url", url_of(server), "--cases", str(cases_file), "--state-dir", str(state),
+              "--retries", "0"]
+    # 1. only the `switch` case, good -> exit 0, bless it
+    assert main([*common, "-t", "switch", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["summary"]["total"] == 1 and data["exit_code"] == 0
+    assert main(["golden", "bless", "--baseline", str(base), "--state-dir", str(state)]) == 0
+    assert "blessed 1 cases" in capsys.readouterr().out
+    # 2. the app breaks: `switch` loses its key -> exit 1, junit names the case
+    server.state["mode"] = "broken"
+    assert main([*common, "-k", "switch", "--junit", str(junit)]) == 1
+    case = ET.parse(junit).getroot().find(".//testcase[@name='switch']")
+    assert case is not None and case.get("classname") == "cases"
+    failure = case.find("failure")
+    assert failure is not None and failure.get("message") == "json_path $.a: missing"
+    assert f"{cases_file}:" in failure.text
+    # 3. against the baseline it is a regression (exit 1); the markdown report says so
+    capsys.readouterr()
+    assert main([*common, "-k", "switch", "--baseline", str(base), "--format", "markdown"]) == 1
+    out = capsys.readouterr().out
+    assert "1 regressions" in out and "- **Regressions**: `switch`" in out
+    # 4. --only-failed runs just the failed case; fixed -> exit 0 and reported as a fix
+    server.state["mode"] = "ok"
+    assert main([*common, "--only-failed", "--baseline", str(base), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [c["id"] for c in data["cases"]] == ["switch"]
+    assert data["baseline"]["fixes"] == [] and data["baseline"]["regressions"] == []
+    # 5. a case the baseline knew as failing that now passes is a fix
+    bad = json.loads(base.read_text())
+    bad["cases"]["switch"].update(ok=False, outcome="fail")
+    base.write_text(json.dumps(bad))
+    assert main([*common, "-k", "switch", "--baseline", str(base), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["baseline"]["fixes"] == ["switch"]
+
+
+def test_newly_flaky_does_not_fail_against_baseline(server, cases_file, tmp_path, capsys):
+    state, base = tmp_path / "state", tmp_path / "base.json"
+    common = ["golden", "--url", url_of(server), "--cases", str(cases_file), "--state-dir", str(state),
+              "-k", "flaky"]
+    assert main([*common, "--repeat", "1"]) == 0  # the first hit of /flaky passes
+    assert main(["golden", "bless", "--baseline", str(base), "--state-dir", str(state)]) == 0
+    capsys.readouterr()
+    code = main([*common, "--repeat", "4", "--min-pass", "2", "--baseline", str(base), "-f", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["baseline"]["newly_flaky"] == ["flaky"]
+
+
+def test_selection_errors_are_usage_errors(server, cases_file, capsys):
+    assert main(["golden", "--url", url_of(server), "--cases", str(cases_file), "-t", "nope"]) == 2
+    assert "no case matches" in capsys.readouterr().err
+    assert main(["golden", "--url", url_of(server), "--cases", str(cases_file), "--repeat", "2",
+                 "--min-pass", "3"]) == 2
+    assert main(["golden", "--cases", str(cases_file)]) == 2
+    assert "give --url" in capsys.readouterr().err
