@@ -1,0 +1,106 @@
+"""Database: DATABASE_URL sanity, then a real psycopg2 connection (read-only, with a timeout)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from mosaic_diag.checks.dsn import SSL_ON, dsn_facts
+from mosaic_diag.checks.model import Check, CheckContext, CheckId, Message
+from mosaic_diag.redact import redact_dsn
+
+IDS = (
+    CheckId("MD-DB001", "error", "DATABASE_URL is not set: the app would run on the ephemeral SQLite fallback",
+            "set DATABASE_URL to the Render PostgreSQL internal URL (Dashboard > PostgreSQL > Connections)"),
+    CheckId("MD-DB002", "error", "DATABASE_URL is malformed (scheme, port, syntax)",
+            "use postgresql://USER:PASSWORD@HOST:5432/DBNAME?sslmode=require"),
+    CheckId("MD-DB003", "warning", "DATABASE_URL does not ask for SSL for a remote host",
+            "add ?sslmode=require (Render's external connections require SSL)"),
+    CheckId("MD-DB004", "info", "DATABASE_URL uses Render's public host",
+            "inside Render, use the internal URL (dpg-xxx-a): private network, no egress; the external URL "
+            "is for connecting from outside, with sslmode=require"),
+    CheckId("MD-DB005", "warning", "DATABASE_URL uses Render's internal host, which resolves only inside Render",
+            "to check from outside Render, run predeploy with the external URL; keep the internal one in the service"),
+    CheckId("MD-DB010", "error", "Cannot connect to PostgreSQL", "see the label's playbook"),
+)
+SCHEMES = {"postgres", "postgresql"}
+SSLMODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+
+
+def connect(dsn: str, timeout: float) -> Any:
+    """A psycopg2 connection with connect_timeout (libpq's minimum is 2 s), read-only session."""
+    import psycopg2
+
+    conn = psycopg2.connect(dsn, connect_timeout=max(2, int(timeout)), application_name="mosaic-diag predeploy")
+    conn.set_session(readonly=True, autocommit=True)
+    return conn
+
+
+def sanity(dsn: str) -> Iterator[Message]:
+    """The DSN findings that need no connection; MD-DB002 means: do not try to connect."""
+    import psycopg2
+    import psycopg2.extensions
+
+    facts = dsn_facts(dsn)
+    shown = redact_dsn(dsn)
+    if facts.scheme is not None and facts.scheme not in SCHEMES:
+        yield Message("MD-DB002", f"DATABASE_URL scheme is {facts.scheme!r}, not postgresql:// ({shown})",
+                      label="PG_URL_MALFORMED")
+        return
+    if facts.port_error:
+        yield Message("MD-DB002", f"DATABASE_URL port is not a number 1-65535 ({shown})", label="PG_URL_MALFORMED")
+        return
+    try:
+        psycopg2.extensions.parse_dsn(dsn)
+    except psycopg2.ProgrammingError as exc:
+        yield Message("MD-DB002", f"DATABASE_URL does not parse: {str(exc).strip()} ({shown})", exc=exc,
+                      label="PG_URL_MALFORMED")
+        return
+    if facts.sslmode is not None and facts.sslmode not in SSLMODES:
+        yield Message("MD-DB002", f"DATABASE_URL has an invalid sslmode value {facts.sslmode!r} ({shown})",
+                      label="PG_URL_MALFORMED")
+        return
+    if facts.render_public and facts.sslmode not in SSL_ON:
+        yield Message("MD-DB003", f"Render's public host needs sslmode=require, got sslmode={facts.sslmode} "
+                                  f"({shown})", level="error", label="PG_SSL_REQUIRED")
+    elif not facts.local and not facts.render_internal and facts.sslmode not in SSL_ON:
+        yield Message("MD-DB003", f"remote host {facts.host} without sslmode=require (sslmode={facts.sslmode})",
+                      label="PG_SSL_REQUIRED")
+    if facts.render_public:
+        yield Message("MD-DB004", f"public Render host {facts.host}")
+    if facts.render_internal:
+        yield Message("MD-DB005", f"internal Render host {facts.host}")
+
+
+def run(ctx: CheckContext) -> Iterator[Message]:
+    dsn = ctx.env.get("DATABASE_URL", "").strip()
+    if not dsn:
+        yield Message("MD-DB001", "DATABASE_URL is not set: the app would fall back to SQLite (data not persisted)",
+                      label="SQLITE_FALLBACK_ACTIVE")
+        return
+    found = list(sanity(dsn))
+    yield from found
+    if any(m.id == "MD-DB002" for m in found):
+        return
+    import psycopg2
+
+    try:
+        conn = connect(dsn, ctx.timeout)
+    except psycopg2.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        facts = dsn_facts(dsn)
+        hint = None
+        if facts.render_internal:
+            hint = "the internal Render host resolves only inside Render: check with the external URL from here"
+        yield Message("MD-DB010", f"cannot connect to {redact_dsn(dsn)}: {first}", exc=exc, hint=hint,
+                      facts={"host": facts.host, "port": facts.port, "sslmode": facts.sslmode})
+        return
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    finally:
+        conn.close()
+
+
+CHECK = Check("database", ("database", "db"), IDS, run, "DATABASE_URL is sane and PostgreSQL accepts a connection.")

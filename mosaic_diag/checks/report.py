@@ -1,0 +1,81 @@
+"""Predeploy reports as JSON, Markdown and JUnit XML (stdlib; the table is drawn by the command)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from mosaic_diag.checks.model import Report, Result, level_rank
+
+
+def as_json(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2) + "\n"
+
+
+def _advice(r: Result) -> str:
+    parts = [f"label {r.label}" if r.label else "", f"playbook {r.playbook}" if r.playbook else "",
+             r.diagnosis or "", r.recommendation or ""]
+    return "; ".join(p for p in parts if p)
+
+
+def as_markdown(report: Report) -> str:
+    rows = ["| check | status | id | level | message | where | hint / advice |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
+    for o in report.outcomes:
+        if not o.results:
+            rows.append(f"| {o.check} | {o.status} |  |  | {o.reason or ''} |  |  |")
+        for r in o.results:
+            status = "silenced" if r.silenced else o.status
+            cells = [o.check, status, r.id, r.level, r.message, r.location or "", "; ".join(
+                p for p in (r.hint, _advice(r)) if p)]
+            rows.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+    verdict = "FAILED" if report.exit_code else "passed"
+    return "\n".join(rows) + f"\n\n**{verdict}** ({len(report.failing)} at or above {report.fail_level}) " \
+                             f"in {report.wall_time:.2f}s\n"
+
+
+def as_junit(report: Report) -> str:
+    suite = ET.Element("testsuite", name="mosaic-diag predeploy", tests=str(len(report.outcomes)),
+                       time=f"{report.wall_time:.3f}")
+    failures = skipped = 0
+    for o in report.outcomes:
+        case = ET.SubElement(suite, "testcase", classname=f"predeploy.{o.check}", name=o.check,
+                             time=f"{o.duration:.3f}")
+        failing = [r for r in o.results if not r.silenced and level_rank(r.level) >= level_rank(report.fail_level)]
+        if o.status == "skipped":
+            skipped += 1
+            ET.SubElement(case, "skipped", message=o.reason or "skipped")
+        elif failing:
+            failures += 1
+            first = failing[0]
+            node = ET.SubElement(case, "failure", message=f"{first.id} {first.message}", type=first.label or first.id)
+            node.text = "\n".join(f"{r.id} [{r.level}] {r.location + ': ' if r.location else ''}{r.message}"
+                                  + (f"\n  hint: {r.hint}" if r.hint else "")
+                                  + (f"\n  {_advice(r)}" if _advice(r) else "") for r in failing)
+        others = [r for r in o.results if r not in failing]
+        if others:
+            ET.SubElement(case, "system-out").text = "\n".join(
+                f"{r.id} [{r.level}{', silenced' if r.silenced else ''}] {r.message}" for r in others)
+    suite.set("failures", str(failures))
+    suite.set("skipped", str(skipped))
+    suite.set("errors", "0")
+    root = ET.Element("testsuites")
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a file whole or not at all."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

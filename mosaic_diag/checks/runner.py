@@ -1,0 +1,108 @@
+"""Run the selected checks in parallel, each with a timeout; resolve levels, labels, silencing.
+
+Each check runs in a daemon thread of its own (not a ThreadPoolExecutor: its worker threads
+are joined at interpreter exit, so one hung check would hang the command after its timeout).
+The checks also pass the timeout to their clients (connect_timeout, HTTP timeouts), so a
+thread left behind ends by itself soon after.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from mosaic_diag.checks.advice import advise, classify
+from mosaic_diag.checks.model import (
+    LEVELS,
+    Check,
+    CheckContext,
+    Message,
+    Outcome,
+    Report,
+    Result,
+    Skip,
+    level_rank,
+)
+from mosaic_diag.checks.registry import Selection
+from mosaic_diag.redact import redact_text
+
+
+def _resolve(check: Check, msg: Message, silenced: frozenset[str]) -> Result:
+    info = check.id_info(msg.id)
+    level = msg.level or (info.level if info else "error")
+    label = msg.label
+    if label is None and msg.exc is not None:
+        label = classify(msg.exc)
+    adv = advise(label, dict(msg.facts))
+    return Result(
+        id=msg.id, level=level, message=redact_text(msg.message),
+        hint=redact_text(msg.hint if msg.hint is not None else (info.hint if info else "")),
+        location=msg.location, label=adv.label, category=adv.category, severity=adv.severity,
+        playbook=adv.playbook, diagnosis=adv.diagnosis, recommendation=adv.recommendation,
+        silenced=msg.id in silenced,
+    )
+
+
+def _status(results: tuple[Result, ...]) -> str:
+    live = [r for r in results if not r.silenced]
+    worst = max((level_rank(r.level) for r in live), default=-1)
+    return "failed" if worst == LEVELS.index("error") else "warning" if worst == LEVELS.index("warning") else "passed"
+
+
+def run_checks(selection: Selection, ctx: CheckContext, *, silence: Iterable[str] = (), fail_level: str = "error",
+               clock: Callable[[], float] = time.monotonic) -> Report:
+    """Run every selected check concurrently; a check past `ctx.timeout` seconds is a timeout."""
+    silenced = frozenset(silence)
+    done: queue.Queue[tuple[int, str, object, float]] = queue.Queue()
+    started = clock()
+
+    def work(index: int, check: Check) -> None:
+        t0 = clock()
+        try:
+            payload: object = list(check.run(ctx))
+            kind = "ok"
+        except Skip as skip:
+            payload, kind = str(skip), "skip"
+        except Exception as exc:  # noqa: BLE001 - a crashing check is a failed check, classified
+            payload, kind = exc, "crash"
+        done.put((index, kind, payload, clock() - t0))
+
+    checks = selection.checks
+    for index, check in enumerate(checks):
+        threading.Thread(target=work, args=(index, check), name=f"check-{check.name}", daemon=True).start()
+    raw: dict[int, tuple[str, object, float]] = {}
+    deadline = started + ctx.timeout
+    while len(raw) < len(checks):
+        remaining = deadline - clock()
+        if remaining <= 0:
+            break
+        try:
+            index, kind, payload, duration = done.get(timeout=remaining)
+        except queue.Empty:
+            break
+        raw[index] = (kind, payload, duration)
+
+    outcomes = []
+    for index, check in enumerate(checks):
+        if index not in raw:
+            primary = check.ids[0].id
+            msg = Message(primary, f"{check.name} check did not finish within {ctx.timeout:g}s", level="error",
+                          hint="raise predeploy.timeout or --timeout, or look at what it waits for")
+            outcomes.append(Outcome(check.name, check.tags, "timeout", ctx.timeout,
+                                    (_resolve(check, msg, silenced),)))
+            continue
+        kind, payload, duration = raw[index]
+        if kind == "skip":
+            outcomes.append(Outcome(check.name, check.tags, "skipped", duration, (), redact_text(str(payload))))
+            continue
+        if kind == "crash":
+            exc = payload if isinstance(payload, BaseException) else RuntimeError(str(payload))
+            messages: list[Message] = [Message(check.ids[0].id, f"{check.name} check failed: "
+                                               f"{type(exc).__name__}: {exc}", level="error", exc=exc)]
+        else:
+            messages = list(payload)  # type: ignore[call-overload]
+        results = tuple(_resolve(check, m, silenced) for m in messages if selection.keeps(check, m.id))
+        outcomes.append(Outcome(check.name, check.tags, _status(results), duration, results))
+    return Report(tuple(outcomes), clock() - started, fail_level)

@@ -1,0 +1,71 @@
+"""`mosaic-diag hook install|uninstall|run`: the git pre-commit hook that runs the code rules."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mosaic_diag.commands._options import FormatOption, OutputFormat
+
+hook_app = typer.Typer(help="The git pre-commit hook that lints staged Python files.", no_args_is_help=True)
+
+RepoOption = Annotated[Path | None, typer.Option("--repo", help="The repository (default: the current one).")]
+
+
+def _repo(repo: Path | None) -> Path:
+    from mosaic_diag.hook import _git
+
+    base = repo or Path.cwd()
+    return Path(_git(base, "rev-parse", "--show-toplevel").decode().strip())
+
+
+def _report(change: object, fmt: OutputFormat) -> None:
+    from dataclasses import asdict
+
+    data = {k: (str(v) if v is not None else None) for k, v in asdict(change).items()}  # type: ignore[call-overload]
+    if fmt is OutputFormat.json:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        return
+    line = f"{data['action']}: {data['hook']}"
+    if data.get("chained"):
+        line += f" (existing hook chained: {data['chained']})"
+    sys.stdout.write(("- " if fmt is OutputFormat.markdown else "") + line + "\n")
+
+
+@hook_app.command("install")
+def install(repo: RepoOption = None, fmt: FormatOption = OutputFormat.table) -> int:
+    """Install the pre-commit hook (idempotent; an existing hook is kept and runs first)."""
+    from mosaic_diag.hook import install as do_install
+
+    _report(do_install(_repo(repo)), fmt)
+    return 0
+
+
+@hook_app.command("uninstall")
+def uninstall(repo: RepoOption = None, fmt: FormatOption = OutputFormat.table) -> int:
+    """Remove the hook and restore the one it chained."""
+    from mosaic_diag.hook import uninstall as do_uninstall
+
+    _report(do_uninstall(_repo(repo)), fmt)
+    return 0
+
+
+@hook_app.command("run")
+def run(repo: RepoOption = None) -> int:
+    """Lint the staged Python files now, as the hook does (exit 1 on findings)."""
+    from mosaic_diag.hook import run_staged
+
+    code, report, errors = run_staged(_repo(repo), os.environ)
+    sys.stdout.write(report)
+    for line in errors:
+        sys.stderr.write(line + "\n")
+    return code
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(hook_app, name="hook")

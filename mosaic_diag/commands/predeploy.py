@@ -1,0 +1,73 @@
+"""`mosaic-diag predeploy`: the deploy gate (settings, database, schema, prompts, providers, golden, lint)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mosaic_diag.commands._options import FormatOption, OutputFormat
+
+_STATUS_STYLE = {"passed": "green", "failed": "bold red", "warning": "yellow", "skipped": "dim", "timeout": "red"}
+
+
+def predeploy(
+    only: Annotated[list[str] | None, typer.Option("--only", help="Checks, tags or ids to run (comma-separated).")]
+    = None,
+    skip: Annotated[list[str] | None, typer.Option("--skip", help="Checks, tags or ids to leave out.")] = None,
+    fail_level: Annotated[str | None, typer.Option("--fail-level", help="error (default), warning or info.")] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Seconds per check (default 10).")] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Also write a JUnit XML report here.")] = None,
+    root: Annotated[Path | None, typer.Option("--root", help="The app repository (default: here).")] = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> int:
+    """Run the predeploy checks; exit 1 if any check fails at the fail level."""
+    from mosaic_diag.checks.report import as_json, as_junit, as_markdown, write_atomic
+    from mosaic_diag.predeploy import predeploy as run
+
+    report = run((root or Path.cwd()).resolve(), os.environ, only=only or (), skip=skip or (),
+                 fail_level=fail_level, timeout=timeout)
+    if junit is not None:
+        write_atomic(junit, as_junit(report))
+    if fmt is OutputFormat.json:
+        sys.stdout.write(as_json(report))
+    elif fmt is OutputFormat.markdown:
+        sys.stdout.write(as_markdown(report))
+    else:
+        _table(report)
+    return report.exit_code
+
+
+def _table(report: object) -> None:
+    from rich.table import Table
+
+    from mosaic_diag.render.console import out
+
+    table = Table(show_lines=False, pad_edge=False)
+    for column in ("check", "status", "id", "message", "hint / advice"):
+        table.add_column(column, overflow="fold")
+    for o in report.outcomes:  # type: ignore[attr-defined]
+        style = _STATUS_STYLE.get(o.status, "")
+        if not o.results:
+            table.add_row(o.check, f"[{style}]{o.status}[/]", "", o.reason or "", "")
+        for r in o.results:
+            status = "silenced" if r.silenced else r.level
+            where = f"{r.location}: " if r.location else ""
+            advice = [r.hint] if r.hint else []
+            if r.label:
+                advice.append(f"label {r.label}" + (f" ({r.severity})" if r.severity else ""))
+            if r.playbook:
+                advice.append(f"playbook {r.playbook}")
+            advice += [t for t in (r.diagnosis, r.recommendation) if t]
+            table.add_row(o.check, f"[{style}]{status}[/]", r.id, where + r.message, "\n".join(advice))
+    out().print(table, markup=True, highlight=False)
+    verdict = "[bold red]FAILED[/]" if report.exit_code else "[green]passed[/]"  # type: ignore[attr-defined]
+    out().print(f"{verdict}: {len(report.failing)} at or above {report.fail_level}; "  # type: ignore[attr-defined]
+                f"wall time {report.wall_time:.2f}s")  # type: ignore[attr-defined]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("predeploy")(predeploy)

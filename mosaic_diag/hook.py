@@ -1,0 +1,206 @@
+"""The git pre-commit hook: install / uninstall it, and run the code rules on the staged files.
+
+`install` writes a small shell script into the hooks directory git uses (`core.hooksPath`
+honoured, via `git rev-parse --git-path hooks`). A pre-existing hook that is not ours is
+moved aside to `pre-commit.mosaic-diag-chained` and called first; `uninstall` puts it back.
+Installing twice changes nothing. `run` lints the STAGED content (blobs read from the index
+with one `git cat-file --batch`), not the working tree, and is kept light: stdlib plus the
+linter, no Typer, no Rich (`python -m mosaic_diag.hook run` starts in a few tens of ms).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mosaic_diag.errors import DiagError, UsageError
+
+HOOK_NAME = "pre-commit"
+CHAINED_NAME = "pre-commit.mosaic-diag-chained"
+MARKER = "# mosaic-diag-hook v1"
+
+_SCRIPT = """#!/bin/sh
+# mosaic-diag pre-commit hook: `mosaic-diag hook install` wrote it, `mosaic-diag hook uninstall` removes it.
+{marker}
+# A hook that was here before is kept beside this one and runs first.
+chained="$(dirname "$0")/{chained}"
+if [ -x "$chained" ]; then
+    "$chained" "$@" || exit $?
+fi
+exec {python} -m mosaic_diag.hook run
+"""
+
+
+@dataclass(frozen=True)
+class HookChange:
+    """What install/uninstall did."""
+
+    action: str            # installed | updated | unchanged | uninstalled | restored | absent
+    hook: Path
+    chained: Path | None = None
+
+
+def _git(repo: Path, *args: str, stdin: bytes | None = None, env: Mapping[str, str] | None = None) -> bytes:
+    try:
+        proc = subprocess.run(["git", *args], cwd=repo, input=stdin, capture_output=True, check=False,
+                              env=dict(env) if env is not None else None)
+    except FileNotFoundError as exc:
+        raise UsageError("git is not installed") from exc
+    if proc.returncode != 0:
+        message = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise UsageError(f"git {args[0]} failed: {message[-1] if message else proc.returncode}", path=str(repo))
+    return proc.stdout
+
+
+def hooks_dir(repo: Path) -> Path:
+    """The directory git runs hooks from (core.hooksPath or .git/hooks)."""
+    out = _git(repo, "rev-parse", "--git-path", "hooks").decode().strip()
+    path = Path(out)
+    return path if path.is_absolute() else (repo / path)
+
+
+def script(python: str) -> str:
+    return _SCRIPT.format(marker=MARKER, chained=CHAINED_NAME, python=shlex.quote(python))
+
+
+def _is_ours(path: Path) -> bool:
+    try:
+        return MARKER in path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+def _write_atomic(path: Path, text: str, mode: int = 0o755) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def install(repo: Path, *, python: str | None = None) -> HookChange:
+    """Install (or refresh) the hook; idempotent; an existing foreign hook is chained."""
+    directory = hooks_dir(repo)
+    hook, chained = directory / HOOK_NAME, directory / CHAINED_NAME
+    text = script(python or sys.executable)
+    if hook.exists() or hook.is_symlink():
+        if _is_ours(hook):
+            if hook.read_text(encoding="utf-8") == text:
+                return HookChange("unchanged", hook, chained if chained.exists() else None)
+            _write_atomic(hook, text)
+            return HookChange("updated", hook, chained if chained.exists() else None)
+        if chained.exists() or chained.is_symlink():
+            raise UsageError(f"both a foreign {HOOK_NAME} hook and {CHAINED_NAME} exist; move one away first",
+                             path=str(directory))
+        os.replace(hook, chained)
+        _write_atomic(hook, text)
+        return HookChange("installed", hook, chained)
+    _write_atomic(hook, text)
+    return HookChange("installed", hook, None)
+
+
+def uninstall(repo: Path) -> HookChange:
+    """Remove our hook and put a chained one back; a foreign hook is left alone."""
+    directory = hooks_dir(repo)
+    hook, chained = directory / HOOK_NAME, directory / CHAINED_NAME
+    if not hook.exists() and not hook.is_symlink():
+        return HookChange("absent", hook)
+    if not _is_ours(hook):
+        raise UsageError(f"{HOOK_NAME} is not a mosaic-diag hook; leaving it alone", path=str(hook))
+    if chained.exists() or chained.is_symlink():
+        os.replace(chained, hook)
+        return HookChange("restored", hook, chained)
+    hook.unlink()
+    return HookChange("uninstalled", hook)
+
+
+def staged_python_files(repo: Path) -> list[tuple[str, str]]:
+    """(path, blob id) of each staged .py file that is added, copied, modified or renamed."""
+    names = _git(repo, "diff", "--cached", "--name-only", "-z", "--diff-filter=ACMR").split(b"\0")
+    paths = [n.decode() for n in names if n.endswith(b".py")]
+    if not paths:
+        return []
+    listing = _git(repo, "ls-files", "-s", "-z", "--", *paths).split(b"\0")
+    out = []
+    for entry in listing:
+        if not entry:
+            continue
+        meta, _, path = entry.partition(b"\t")
+        _mode, blob, stage = meta.split()
+        if stage == b"0":
+            out.append((path.decode(), blob.decode()))
+    return out
+
+
+def read_blobs(repo: Path, blobs: Sequence[str]) -> list[bytes]:
+    """The contents of blobs, in order, with one `git cat-file --batch`."""
+    if not blobs:
+        return []
+    raw = _git(repo, "cat-file", "--batch", stdin=("\n".join(blobs) + "\n").encode())
+    out, pos = [], 0
+    for _ in blobs:
+        header_end = raw.index(b"\n", pos)
+        _sha, _kind, size = raw[pos:header_end].split()
+        start = header_end + 1
+        out.append(raw[start: start + int(size)])
+        pos = start + int(size) + 1
+    return out
+
+
+def run_staged(repo: Path, env: Mapping[str, str]) -> tuple[int, str, list[str]]:
+    """Lint the staged Python files: (exit code, report text, error lines)."""
+    from mosaic_diag.config import load_config
+    from mosaic_diag.lint.engine import Source, lint_sources, schema_tables, select_rules
+    from mosaic_diag.lint.report import as_text, failure_lines
+    from mosaic_diag.lint.settings import lint_settings
+
+    settings = lint_settings(load_config(repo, env))
+    files = staged_python_files(repo)
+    blobs = read_blobs(repo, [blob for _, blob in files])
+    sources = [Source(path, data.decode("utf-8", errors="replace")) for (path, _), data in zip(files, blobs,
+                                                                                                 strict=True)]
+    result = lint_sources(sources, rules=select_rules(settings.select, settings.ignore),
+                          tables=schema_tables(settings.schema_files), conn_factories=settings.conn_factories)
+    errors = failure_lines(result)
+    if result.failures:
+        return 2, as_text(result), errors
+    if result.findings:
+        advice = ("mosaic-diag: commit refused: fix the findings above (or silence one with "
+                  "`# mosaic-diag: ignore[CODE]` on its line)")
+        return 1, as_text(result), [advice]
+    return 0, "", []
+
+
+def _toplevel() -> Path:
+    return Path(_git(Path.cwd(), "rev-parse", "--show-toplevel").decode().strip())
+
+
+def main(argv: Sequence[str]) -> int:
+    """`python -m mosaic_diag.hook run` (what the installed hook executes)."""
+    if list(argv) != ["run"]:
+        sys.stderr.write("usage: python -m mosaic_diag.hook run\n")
+        return 2
+    try:
+        code, report, errors = run_staged(_toplevel(), os.environ)
+    except DiagError as exc:
+        sys.stderr.write(f"mosaic-diag: error: {exc}\n")
+        return exc.exit_code
+    sys.stdout.write(report)
+    for line in errors:
+        sys.stderr.write(line + "\n")
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

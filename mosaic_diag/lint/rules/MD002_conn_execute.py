@@ -1,0 +1,35 @@
+"""MD002 conn-execute."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from mosaic_diag.lint.context import PG, FileContext, call_name, dotted
+from mosaic_diag.lint.model import Hit, Rule
+
+
+class ConnExecute(Rule):
+    """`.execute()` called on a psycopg2 connection instead of a cursor.
+
+    sqlite3 connections have an `execute` shortcut; psycopg2 connections do not, so code
+    ported from SQLite fails at run time with `AttributeError: 'psycopg2.extensions.connection'
+    object has no attribute 'execute'` (label CONN_MISUSE). The framework: "PostgreSQL needs
+    `cursor = conn.cursor()` before executing".
+
+    A connection is a name bound from `get_conn()` (`with get_conn() as conn:` or
+    `conn = get_conn()`), `psycopg2.connect()` or `pool.getconn()`; `get_conn().execute(...)`
+    is caught too. Correct: `cursor = conn.cursor(); cursor.execute(...)`.
+    """
+
+    code = "MD002"
+    name = "conn-execute"
+
+    def check(self, ctx: FileContext) -> Iterator[Hit]:
+        for call in ctx.execute_calls():
+            assert isinstance(call.func, ast.Attribute)
+            if ctx.receiver_kind(call) != PG:
+                continue
+            receiver = dotted(call.func.value) or f"{call_name(call.func.value) or 'connection'}()"
+            yield Hit(call, f"{receiver}.{call.func.attr}() on a psycopg2 connection: use "
+                            f"`cursor = {receiver}.cursor()` and `cursor.{call.func.attr}(...)`")

@@ -1,0 +1,68 @@
+"""MD006 swallowed-exception."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from mosaic_diag.lint.context import FileContext, call_name, dotted
+from mosaic_diag.lint.model import Hit, Rule
+
+_BROAD = frozenset({"Exception", "BaseException", "builtins.Exception", "builtins.BaseException"})
+_LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal",
+                          "log", "print_exc", "print_exception", "capture_exception", "capture_message"})
+_QUIET_OK = frozenset({"ImportError", "ModuleNotFoundError"})
+
+
+class SwallowedException(Rule):
+    """An `except` that swallows the error without logging or re-raising it.
+
+    The framework: "Don't swallow exceptions without logging" — a silent failure is one
+    that no log, alert or triage can ever see. Flagged: a bare `except:` or `except
+    Exception` / `BaseException` whose body neither raises, nor logs (`logger.*`,
+    `logging.*`, `traceback.print_exc`, `warnings.warn`, `print`), nor uses the caught
+    exception (`except Exception as e: errors.append(e)` passes it on); and any `except`
+    whose body is only `pass` / `...` (except `ImportError`, the optional-import idiom).
+    """
+
+    code = "MD006"
+    name = "swallowed-exception"
+
+    def check(self, ctx: FileContext) -> Iterator[Hit]:
+        for node in ctx.nodes:
+            if not isinstance(node, ast.ExceptHandler):
+                continue
+            names = _caught(node.type)
+            only_pass = all(isinstance(s, ast.Pass) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+                            for s in node.body)
+            broad = node.type is None or bool(names & _BROAD)
+            if only_pass and not (names and names <= _QUIET_OK):
+                yield Hit(node, f"`except {_shown(node)}: pass` swallows the error: log it or re-raise")
+            elif broad and not _handles(node):
+                yield Hit(node, f"`except {_shown(node)}` swallows the error without logging or re-raising")
+
+
+def _caught(expr: ast.expr | None) -> frozenset[str]:
+    if expr is None:
+        return frozenset()
+    elts = expr.elts if isinstance(expr, ast.Tuple) else [expr]
+    return frozenset(n for n in (dotted(e) for e in elts) if n)
+
+
+def _shown(handler: ast.ExceptHandler) -> str:
+    return ast.unparse(handler.type) if handler.type is not None else ""
+
+
+def _handles(handler: ast.ExceptHandler) -> bool:
+    """Raises, logs, or uses the bound exception somewhere in its body."""
+    for stmt in handler.body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Raise):
+                return True
+            if isinstance(node, ast.Name) and handler.name and node.id == handler.name:
+                return True
+            if isinstance(node, ast.Call):
+                name = call_name(node)
+                if name in _LOG_METHODS or name == "print" or dotted(node.func) == "warnings.warn":
+                    return True
+    return False

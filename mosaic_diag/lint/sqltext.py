@@ -1,0 +1,103 @@
+"""Small, dependency-free helpers over SQL text: blank out literals and comments, find tokens.
+
+Blanking keeps every offset (each removed character becomes a space, newlines stay), so a
+match in the blanked text maps back to a line and column of the original.
+"""
+
+from __future__ import annotations
+
+import re
+
+_QUOTED_OR_COMMENT = re.compile(
+    r"'(?:[^']|'')*'?"          # 'string' ('' escapes; an unterminated one runs to the end)
+    r"|\$(?P<tag>[A-Za-z_]*)\$.*?(?:\$(?P=tag)\$|\Z)"  # $$dollar quoted$$
+    r"|--[^\n]*"                # -- comment
+    r"|/\*.*?(?:\*/|\Z)",       # /* comment */
+    re.DOTALL,
+)
+
+
+def _blank(match: re.Match[str]) -> str:
+    return re.sub(r"[^\n]", " ", match.group(0))
+
+
+def blank_literals(sql: str) -> str:
+    """The SQL with string literals and comments replaced by spaces (offsets kept)."""
+    return _QUOTED_OR_COMMENT.sub(_blank, sql)
+
+
+def blank_comments(sql: str) -> str:
+    """The SQL with only comments replaced by spaces (string literals kept, offsets kept)."""
+    def repl(m: re.Match[str]) -> str:
+        text = m.group(0)
+        return _blank(m) if text.startswith(("--", "/*")) else text
+
+    return _QUOTED_OR_COMMENT.sub(repl, sql)
+
+
+# A `?` used as a placeholder: not the jsonb operators `?|` / `?&`, and not `? 'key'` (jsonb `?`).
+_QMARK = re.compile(r"\?(?![|&])")
+_QUOTE_NEXT = re.compile(r"\s*'")
+_SQLITE_ONLY = (
+    ("AUTOINCREMENT", re.compile(r"\bAUTOINCREMENT\b", re.IGNORECASE), "use SERIAL / BIGSERIAL or "
+     "GENERATED ... AS IDENTITY"),
+    ("INSERT OR IGNORE", re.compile(r"\bINSERT\s+OR\s+IGNORE\b", re.IGNORECASE),
+     "use INSERT ... ON CONFLICT DO NOTHING"),
+    ("INSERT OR REPLACE", re.compile(r"\bINSERT\s+OR\s+REPLACE\b", re.IGNORECASE),
+     "use INSERT ... ON CONFLICT (...) DO UPDATE"),
+    ("REPLACE INTO", re.compile(r"^\s*REPLACE\s+INTO\b", re.IGNORECASE | re.MULTILINE),
+     "use INSERT ... ON CONFLICT (...) DO UPDATE"),
+    ("PRAGMA", re.compile(r"\bPRAGMA\b", re.IGNORECASE), "PRAGMA does not exist in PostgreSQL"),
+)
+
+
+def qmark_placeholders(sql: str) -> list[int]:
+    """Offsets of SQLite `?` placeholders (outside literals and comments)."""
+    text = blank_comments(sql)
+    return [m.start() for m in _QMARK.finditer(blank_literals(sql)) if not _QUOTE_NEXT.match(text, m.end())]
+
+
+def sqlite_only_constructs(sql: str) -> list[tuple[int, str, str]]:
+    """(offset, construct, advice) for each SQLite-only construct outside literals and comments."""
+    text = blank_literals(sql)
+    found = [(m.start(), name, advice) for name, rx, advice in _SQLITE_ONLY for m in rx.finditer(text)]
+    return sorted(found)
+
+
+_INSERT = re.compile(r"\bINSERT\s+(?:OR\s+\w+\s+)?INTO\s+(?P<table>(?:\"[^\"]+\"|[\w$]+)(?:\.(?:\"[^\"]+\"|[\w$]+))?)",
+                     re.IGNORECASE)
+_ON_CONFLICT = re.compile(r"\bON\s+CONFLICT\b", re.IGNORECASE)
+_INSERT_OR = re.compile(r"\bINSERT\s+OR\b", re.IGNORECASE)
+
+
+def insert_targets(sql: str) -> list[tuple[int, str, bool]]:
+    """(offset, table, has ON CONFLICT or INSERT OR ...) for each INSERT in the SQL text."""
+    text = blank_literals(sql)
+    out = []
+    for m in _INSERT.finditer(text):
+        # the statement runs to the next `;` (or the end)
+        end = text.find(";", m.end())
+        stmt = text[m.start(): end if end >= 0 else len(text)]
+        handled = bool(_ON_CONFLICT.search(stmt) or _INSERT_OR.match(stmt))
+        out.append((m.start(), normalize_name(m.group("table")), handled))
+    return out
+
+
+def normalize_name(name: str) -> str:
+    """`"Public"."Users"` -> `Public.Users`; unquoted names fold to lower case; schema dropped."""
+    parts = re.findall(r"\"([^\"]+)\"|([\w$]+)", name)
+    folded = [quoted if quoted else plain.lower() for quoted, plain in parts]
+    return folded[-1] if folded else name
+
+
+def line_col(text: str, offset: int) -> tuple[int, int]:
+    """1-based (line, column) of an offset in a text."""
+    line = text.count("\n", 0, offset) + 1
+    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return line, col
+
+
+def looks_like_sql(text: str) -> bool:
+    """A cheap test: does this string start like a SQL statement?"""
+    return bool(re.match(r"\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|WITH|PRAGMA|REPLACE)\b",
+                         text, re.IGNORECASE))

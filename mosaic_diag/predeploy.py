@@ -1,0 +1,38 @@
+"""`predeploy`: the deploy gate. Select checks, run them in parallel, return a frozen Report.
+
+Exit codes: 0 nothing at or above the fail level, 1 something failed (a database that
+cannot be reached is a failed check, so 1, not 3: the command itself reached everything it
+needed; 3 is for a target of the command proper, such as the golden app URL given on the
+command line), 2 usage or configuration errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from mosaic_diag.checks.model import LEVELS, CheckContext, Report
+from mosaic_diag.checks.registry import all_checks, select
+from mosaic_diag.checks.runner import run_checks
+from mosaic_diag.config import load_config
+from mosaic_diag.errors import ConfigError, UsageError
+
+DEFAULT_TIMEOUT = 10.0
+
+
+def predeploy(root: Path, env: Mapping[str, str], *, only: Iterable[str] = (), skip: Iterable[str] = (),
+              fail_level: str | None = None, timeout: float | None = None) -> Report:
+    """Run the predeploy checks of the repository at `root` with environment `env`."""
+    config = load_config(root, env)
+    level = (fail_level or str(config.get("predeploy.fail_level", "error"))).lower()
+    if level not in LEVELS:
+        raise UsageError(f"fail level must be one of {', '.join(LEVELS)}, got {level!r}")
+    silence = config.get("predeploy.silence", [])
+    if not isinstance(silence, list) or not all(isinstance(s, str) for s in silence):
+        raise ConfigError(f"predeploy.silence must be a list of check ids, got {silence!r}")
+    per_check = timeout if timeout is not None else float(config.get("predeploy.timeout", DEFAULT_TIMEOUT))
+    if per_check <= 0:
+        raise UsageError(f"timeout must be positive, got {per_check:g}")
+    selection = select(all_checks(), only or config.get("predeploy.only", []), skip or config.get("predeploy.skip", []))
+    ctx = CheckContext(root=root, env=dict(env), config=config, timeout=per_check)
+    return run_checks(selection, ctx, silence=silence, fail_level=level)

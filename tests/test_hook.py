@@ -1,0 +1,192 @@
+"""The git pre-commit hook with real repositories and real `git commit`; the pre-commit framework."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BAD = "def load(email):\n    conn = get_conn()\n    return conn\n"
+GOOD = "def load(email):\n    with get_conn() as conn:\n        return conn.cursor()\n"
+
+
+def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=check, timeout=60)
+
+
+def diag(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], cwd=repo, capture_output=True, text=True,
+                          timeout=60)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    path = tmp_path / "repo"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.email", "dev@example.com")
+    git(path, "config", "user.name", "Dev")
+    (path / "README.md").write_text("x\n")
+    git(path, "add", "README.md")
+    git(path, "commit", "-q", "-m", "init")
+    return path
+
+
+def commit(repo: Path, message: str = "change") -> subprocess.CompletedProcess[str]:
+    return git(repo, "commit", "-m", message, check=False)
+
+
+def test_commit_refused_on_staged_content_then_accepted(repo: Path) -> None:
+    r = diag(repo, "hook", "install")
+    assert r.returncode == 0 and r.stdout.startswith("installed: ")
+    (repo / "api").mkdir()
+    (repo / "api" / "storage.py").write_text(BAD)
+    git(repo, "add", "api/storage.py")
+    r = commit(repo)
+    assert r.returncode == 1
+    assert "api/storage.py:2:12 MD001 get_conn() used outside `with`" in r.stdout + r.stderr
+    assert "commit refused" in r.stderr
+    # fixed in the working tree but not staged: the staged blob is what counts
+    (repo / "api" / "storage.py").write_text(GOOD)
+    assert commit(repo).returncode == 1
+    git(repo, "add", "api/storage.py")
+    r = commit(repo)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert git(repo, "log", "--format=%s", "-1").stdout.strip() == "change"
+
+
+def test_only_staged_python_files_are_linted(repo: Path) -> None:
+    diag(repo, "hook", "install")
+    (repo / "notes.txt").write_text("conn = get_conn()\n")
+    (repo / "untracked.py").write_text(BAD)
+    git(repo, "add", "notes.txt")
+    assert commit(repo).returncode == 0
+    # a deletion of a bad file is fine too
+    (repo / "old.py").write_text("x = 1\n")
+    git(repo, "add", "old.py")
+    assert commit(repo).returncode == 0
+
+
+def test_unparsable_staged_file_refuses_with_its_line(repo: Path) -> None:
+    diag(repo, "hook", "install")
+    (repo / "broken.py").write_text("x = (\n")
+    git(repo, "add", "broken.py")
+    r = commit(repo)
+    assert r.returncode != 0 and "mosaic-diag: error: broken.py:1: cannot parse" in r.stderr
+
+
+def test_install_is_idempotent_and_uninstall_removes(repo: Path) -> None:
+    hook = repo / ".git" / "hooks" / "pre-commit"
+    diag(repo, "hook", "install")
+    first = hook.read_text()
+    r = diag(repo, "hook", "install", "--format", "json")
+    assert json.loads(r.stdout)["action"] == "unchanged" and hook.read_text() == first
+    assert os.access(hook, os.X_OK)
+    assert not (repo / ".git" / "hooks" / "pre-commit.mosaic-diag-chained").exists()
+    r = diag(repo, "hook", "uninstall")
+    assert r.returncode == 0 and r.stdout.startswith("uninstalled: ") and not hook.exists()
+    assert diag(repo, "hook", "uninstall").stdout.startswith("absent: ")
+
+
+def test_existing_hook_is_chained_first_and_restored(repo: Path) -> None:
+    hook = repo / ".git" / "hooks" / "pre-commit"
+    original = "#!/bin/sh\necho ran >> \"$(git rev-parse --show-toplevel)/.git/chained.log\"\nexit 0\n"
+    hook.write_text(original)
+    hook.chmod(0o755)
+    r = diag(repo, "hook", "install")
+    assert "existing hook chained" in r.stdout
+    (repo / "a.py").write_text(GOOD)
+    git(repo, "add", "a.py")
+    assert commit(repo).returncode == 0
+    assert (repo / ".git" / "chained.log").read_text() == "ran\n"
+    # the chained hook's failure refuses the commit although the lint is clean
+    chained = repo / ".git" / "hooks" / "pre-commit.mosaic-diag-chained"
+    chained.write_text("#!/bin/sh\necho chained says no >&2\nexit 3\n")
+    (repo / "b.py").write_text(GOOD)
+    git(repo, "add", "b.py")
+    r = commit(repo)
+    assert r.returncode != 0 and "chained says no" in r.stderr
+    chained.write_text(original)
+    assert diag(repo, "hook", "install").stdout.startswith("unchanged: ")
+    r = diag(repo, "hook", "uninstall")
+    assert r.stdout.startswith("restored: ") and hook.read_text() == original and not chained.exists()
+
+
+def test_foreign_hook_is_not_uninstalled(repo: Path) -> None:
+    hook = repo / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\nexit 0\n")
+    r = diag(repo, "hook", "uninstall")
+    assert r.returncode == 2 and "is not a mosaic-diag hook" in r.stderr and hook.exists()
+
+
+def test_core_hooks_path_is_honoured(repo: Path) -> None:
+    git(repo, "config", "core.hooksPath", ".githooks")
+    r = diag(repo, "hook", "install")
+    assert (repo / ".githooks" / "pre-commit").is_file(), r.stdout
+    assert not (repo / ".git" / "hooks" / "pre-commit").exists()
+    (repo / "bad.py").write_text(BAD)
+    git(repo, "add", "bad.py")
+    assert commit(repo).returncode == 1
+
+
+def test_hook_run_command_and_lint_config(repo: Path) -> None:
+    (repo / "bad.py").write_text(BAD)
+    git(repo, "add", "bad.py")
+    r = diag(repo, "hook", "run")
+    assert r.returncode == 1 and "bad.py:2:12 MD001" in r.stdout
+    (repo / "mosaic-diag.toml").write_text('[lint]\nignore = ["MD001"]\n')
+    assert diag(repo, "hook", "run").returncode == 0
+
+
+def _project_copy(dest: Path) -> Path:
+    """A committed copy of this project (what a user's `repo:` would point at)."""
+    dest.mkdir()
+    for name in ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml"):
+        shutil.copy2(ROOT / name, dest / name)
+    shutil.copytree(ROOT / "mosaic_diag", dest / "mosaic_diag", ignore=shutil.ignore_patterns("__pycache__"))
+    git(dest, "init", "-q")
+    git(dest, "add", "-A")
+    git(dest, "-c", "user.email=a@b", "-c", "user.name=t", "commit", "-q", "-m", "snapshot")
+    return dest
+
+
+def _pre_commit(repo: Path, *args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PRE_COMMIT_HOME": str(home)}
+    return subprocess.run([sys.executable, "-m", "pre_commit", *args], cwd=repo, capture_output=True, text=True,
+                          timeout=540, env=env)
+
+
+@pytest.mark.slow
+def test_pre_commit_try_repo_with_the_published_hook(repo: Path, tmp_path: Path) -> None:
+    """`language: python`: pre-commit builds a virtualenv and pip-installs this project into it
+    (it needs the package index for the dependencies)."""
+    project = _project_copy(tmp_path / "project")
+    (repo / "bad.py").write_text(BAD)
+    git(repo, "add", "bad.py")
+    r = _pre_commit(repo, "try-repo", str(project), "mosaic-diag-lint", "--all-files", home=tmp_path / "pc-home")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "mosaic-diag lint" in r.stdout and "bad.py:2:12 MD001" in r.stdout
+    (repo / "bad.py").write_text(GOOD)
+    git(repo, "add", "bad.py")
+    r = _pre_commit(repo, "try-repo", str(project), "mosaic-diag-lint", "--all-files", home=tmp_path / "pc-home")
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_pre_commit_local_system_hook(repo: Path, tmp_path: Path) -> None:
+    """The same entry as a `repo: local` / `language: system` hook (offline: no environment to build)."""
+    (repo / ".pre-commit-config.yaml").write_text(
+        "repos:\n- repo: local\n  hooks:\n  - id: mosaic-diag-lint\n    name: mosaic-diag lint\n"
+        f"    entry: {sys.executable} -m mosaic_diag lint\n    language: system\n    types: [python]\n")
+    (repo / "bad.py").write_text(BAD)
+    git(repo, "add", "bad.py", ".pre-commit-config.yaml")
+    r = _pre_commit(repo, "run", "--all-files", home=tmp_path / "pc-home")
+    assert r.returncode == 1 and "bad.py:2:12 MD001" in r.stdout, r.stdout + r.stderr
+    (repo / "bad.py").write_text(GOOD)
+    git(repo, "add", "bad.py")
+    assert _pre_commit(repo, "run", "--all-files", home=tmp_path / "pc-home").returncode == 0

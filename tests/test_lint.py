@@ -1,0 +1,127 @@
+"""The code rules: YAML cases per rule (tests/lint_cases/), the framework's patterns, the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mosaic_diag.lint.ddl import parse_ddl
+from mosaic_diag.lint.engine import Source, lint_sources, select_rules
+from mosaic_diag.lint.rules import all_rules
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES_DIR = Path(__file__).parent / "lint_cases"
+
+
+def _cases() -> list[tuple[str, dict, str]]:
+    out = []
+    for path in sorted(CASES_DIR.glob("*.yml")):
+        data = yaml.safe_load(path.read_text())
+        for case in data["cases"]:
+            schema = case.get("schema", data.get("schema", ""))
+            out.append(pytest.param(data["rule"], case, schema, id=f"{data['rule']}-{case['name']}"))
+    return out
+
+
+@pytest.mark.parametrize(("code", "case", "schema"), _cases())
+def test_rule_case(code: str, case: dict, schema: str) -> None:
+    result = lint_sources([Source("case.py", case["code"])], rules=select_rules([code]),
+                          tables=parse_ddl(schema))
+    assert not result.failures
+    assert [f"{f.line}:{f.col}" for f in result.findings] == case["expect"]
+    assert all(f.code == code for f in result.findings)
+
+
+def test_every_rule_is_documented_and_has_cases_both_ways() -> None:
+    rules = all_rules()
+    assert len({r.code for r in rules}) == len(rules) == 7
+    for rule in rules:
+        assert rule.code.startswith("MD") and rule.name and len((rule.__doc__ or "").split()) > 20
+        data = yaml.safe_load((CASES_DIR / f"{rule.code}.yml").read_text())
+        expects = [bool(c["expect"]) for c in data["cases"]]
+        assert True in expects and False in expects, rule.code
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], capture_output=True, text=True,
+                          timeout=60, cwd=cwd)
+
+
+BAD = """\
+import sqlite3
+
+
+def wrong(email):
+    conn = get_conn()
+    cursor = conn.execute("SELECT * FROM users WHERE email = ?", (email,))
+    return cursor
+"""
+
+
+def test_cli_text_output_and_exit_code(tmp_path: Path) -> None:
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "bad.py").write_text(BAD)
+    (tmp_path / "api" / "good.py").write_text("def ok():\n    with get_conn() as conn:\n        return conn.cursor()\n")
+    r = run("lint", "api", cwd=tmp_path)
+    assert r.returncode == 1, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[:3] == [
+        "api/bad.py:5:12 MD001 get_conn() used outside `with`: write `with get_conn() as conn:`",
+        "api/bad.py:6:14 MD002 conn.execute() on a psycopg2 connection: use `cursor = conn.cursor()` and "
+        "`cursor.execute(...)`",
+        "api/bad.py:6:62 MD003 SQLite placeholder `?` in SQL (1x): PostgreSQL (psycopg2) uses %s",
+    ]
+    assert lines[3] == "3 findings in 2 files"
+
+
+def test_cli_json_select_ignore_and_config(tmp_path: Path) -> None:
+    (tmp_path / "bad.py").write_text(BAD)
+    r = run("lint", "bad.py", "--format", "json", "--select", "MD001,MD003", cwd=tmp_path)
+    data = json.loads(r.stdout)
+    assert r.returncode == 1
+    assert [f["code"] for f in data["findings"]] == ["MD001", "MD003"]
+    assert data["summary"] == {"files": 1, "findings": 2, "unparsable": 0, "by_code": {"MD001": 1, "MD003": 1}}
+    (tmp_path / "pyproject.toml").write_text('[tool.mosaic-diag.lint]\nignore = ["MD001", "MD002"]\n')
+    r = run("lint", "bad.py", "--format", "json", cwd=tmp_path)
+    assert [f["code"] for f in json.loads(r.stdout)["findings"]] == ["MD003"]
+    r = run("lint", "bad.py", "--ignore", "MD003", cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout == ""
+    r = run("lint", "bad.py", "--format", "markdown", "--select", "sqlite-placeholder", cwd=tmp_path)
+    assert "| `bad.py:6:62` | MD003 | sqlite-placeholder |" in r.stdout
+
+
+def test_cli_unparsable_file_is_exit_2_named_with_line(tmp_path: Path) -> None:
+    (tmp_path / "broken.py").write_text("x = 1\ndef f(:\n    pass\n")
+    (tmp_path / "bad.py").write_text(BAD)
+    r = run("lint", ".", cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr.strip() == "mosaic-diag: error: broken.py:2: cannot parse: invalid syntax"
+    assert "bad.py:5:12 MD001" in r.stdout and "Traceback" not in r.stderr
+
+
+def test_cli_usage_errors(tmp_path: Path) -> None:
+    r = run("lint", "--select", "MD999", cwd=tmp_path)
+    assert r.returncode == 2 and "unknown rule 'MD999'" in r.stderr
+    r = run("lint", "missing_dir", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.strip() == "mosaic-diag: error: missing_dir: no such file or directory"
+
+
+def test_example_app_and_the_framework_correct_patterns_are_clean() -> None:
+    r = run("lint", "examples/mosaic_app", "--format", "json")
+    assert r.returncode == 0, r.stdout
+    assert json.loads(r.stdout)["summary"]["files"] >= 8
+
+
+def test_schema_from_config_feeds_md007(tmp_path: Path) -> None:
+    (tmp_path / "db").mkdir()
+    (tmp_path / "db" / "schema.sql").write_text("CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT UNIQUE);\n")
+    (tmp_path / "app.py").write_text('cur.execute("INSERT INTO users (id, email) VALUES (%s, %s)", (1, 2))\n')
+    assert run("lint", "app.py", cwd=tmp_path).returncode == 0  # no schema known: not judged
+    (tmp_path / "mosaic-diag.toml").write_text('[predeploy]\nschema = "db/schema.sql"\n')
+    r = run("lint", "app.py", cwd=tmp_path)
+    assert r.returncode == 1 and "app.py:1:14 MD007 INSERT INTO users without ON CONFLICT" in r.stdout

@@ -1,0 +1,153 @@
+"""`mosaic-diag predeploy` against the real PostgreSQL fixture (`pg`, `pg_db`) and the LLM stand-in (`llm`).
+
+Each failure comes from the real libpq / provider client in this run and is labelled by the
+shared classifier. A database that cannot be reached is a failed check: exit 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "examples" / "mosaic_app"
+
+
+def predeploy(repo: Path, env: dict[str, str], *args: str) -> tuple[int, dict]:
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("DATABASE_URL", "OPENAI_", "ANTHROPIC_", "CLAUDE_", "MOSAIC_DIAG_"))}
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "predeploy", "--format", "json", *args],
+                       cwd=repo, env={**base, **env}, capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in r.stderr, r.stderr
+    return r.returncode, json.loads(r.stdout)
+
+
+def results(data: dict, check: str) -> list[dict]:
+    return next(c for c in data["checks"] if c["check"] == check)["results"]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    path = tmp_path / "app"
+    shutil.copytree(APP, path, ignore=shutil.ignore_patterns("__pycache__"))
+    return path
+
+
+@pytest.mark.parametrize(("case", "label"), [
+    ("wrong_password", "PG_AUTH_FAILED"),
+    ("ssl_only_without_ssl", "PG_SSL_REQUIRED"),
+    ("unknown_database", "PG_CONNECTION_FAILED"),
+    ("nothing_listening", "PG_CONNECTION_FAILED"),
+    ("unresolvable_host", "PG_NETWORK_UNREACHABLE"),
+])
+def test_database_failures_are_classified(pg, repo: Path, case: str, label: str) -> None:
+    from socket import socket
+
+    with socket() as s:  # a loopback port that nobody listens on
+        s.bind(("127.0.0.1", 0))
+        free_port = s.getsockname()[1]
+    dsn = {
+        "wrong_password": pg.dsn("mosaic", password="not-the-password"),
+        "ssl_only_without_ssl": pg.dsn("mosaic_ssl", sslmode="disable"),
+        "unknown_database": pg.dsn("no_such_db"),
+        "nothing_listening": pg.dsn("mosaic", port=free_port),
+        "unresolvable_host": pg.dsn("mosaic", host="db.invalid"),
+    }[case]
+    code, data = predeploy(repo, {"DATABASE_URL": dsn}, "--only", "database", "--timeout", "8")
+    assert code == 1
+    db = [r for r in results(data, "database") if r["id"] == "MD-DB010"]
+    assert [r["label"] for r in db] == [label]
+    assert pg.password not in json.dumps(data)
+    schema = next(c for c in data["checks"] if c["check"] == "schema")
+    assert schema["status"] == "skipped" and "MD-DB010" in schema["reason"]
+
+
+def test_ssl_only_database_with_ssl_connects(pg, repo: Path) -> None:
+    code, data = predeploy(repo, {"DATABASE_URL": pg.dsn("mosaic_ssl", sslmode="require")}, "--only", "MD-DB010")
+    assert results(data, "database") == [] and code == 0
+
+
+def _apply(dsn: str, sql: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cursor:
+            cursor.execute(sql)
+    finally:
+        conn.close()
+
+
+def test_schema_in_step_then_missing_column(pg_db: str, repo: Path) -> None:
+    schema = (repo / "schema.sql").read_text()
+    _apply(pg_db, schema)
+    code, data = predeploy(repo, {"DATABASE_URL": pg_db}, "--only", "db")
+    assert code == 0, data
+    _apply(pg_db, "ALTER TABLE sessions DROP COLUMN user_data; "
+                  "ALTER TABLE ai_requests ALTER COLUMN latency_ms TYPE text")
+    code, data = predeploy(repo, {"DATABASE_URL": pg_db}, "--only", "schema")
+    assert code == 1
+    found = [(r["id"], r["label"], r["location"]) for r in results(data, "schema")]
+    assert found == [("MD-SCHEMA003", "TYPE_MISMATCH", "schema.sql:30:1"),
+                     ("MD-SCHEMA002", "MISSING_COLUMN", "schema.sql:14:1")]
+    (repo / "mosaic-diag.toml").write_text('[predeploy]\nsilence = ["MD-SCHEMA002", "MD-SCHEMA003"]\n')
+    code, data = predeploy(repo, {"DATABASE_URL": pg_db}, "--only", "schema")
+    assert code == 0 and all(r["silenced"] for r in results(data, "schema"))
+
+
+def test_schema_check_writes_nothing(pg_db: str, repo: Path) -> None:
+    code, data = predeploy(repo, {"DATABASE_URL": pg_db}, "--only", "schema")
+    assert code == 1 and {r["label"] for r in results(data, "schema")} == {"MISSING_TABLE"}
+    import psycopg2
+
+    conn = psycopg2.connect(pg_db)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")
+            assert cursor.fetchone() == (0,)
+    finally:
+        conn.close()
+
+
+def _llm_env(llm) -> dict[str, str]:
+    return {"OPENAI_API_KEY": "sk-test-key", "ANTHROPIC_API_KEY": "sk-ant-test-key",
+            "OPENAI_BASE_URL": llm.openai_base_url, "ANTHROPIC_BASE_URL": llm.anthropic_base_url,
+            "OPENAI_MODEL": "gpt-4o-mini", "ANTHROPIC_MODEL": "claude-3-5-sonnet-latest"}
+
+
+def test_providers_pass_against_the_stand_in(llm, repo: Path) -> None:
+    code, data = predeploy(repo, _llm_env(llm), "--only", "providers")
+    assert code == 0, data
+    paths = {r["path"] for r in llm.requests}
+    assert "/v1/models" in paths and "/v1/models/gpt-4o-mini" in paths
+
+
+@pytest.mark.parametrize(("provider", "mode", "env", "expect"), [
+    ("openai", None, {"OPENAI_API_KEY": "bad-key"}, ("MD-LLM001", "OPENAI_INVALID_KEY")),
+    ("anthropic", None, {"ANTHROPIC_API_KEY": "bad-key"}, ("MD-LLM003", "ANTHROPIC_INVALID_KEY")),
+    ("openai", None, {"OPENAI_MODEL": "gpt-nope"}, ("MD-LLM002", "OPENAI_MODEL_NOT_FOUND")),
+    ("anthropic", None, {"ANTHROPIC_MODEL": "claude-nope"}, ("MD-LLM004", "ANTHROPIC_MODEL_NOT_FOUND")),
+    ("openai", "server_error", {}, ("MD-LLM001", "OPENAI_SERVER_ERROR")),
+])
+def test_provider_failures_are_classified(llm, repo: Path, provider: str, mode: str | None,
+                                          env: dict[str, str], expect: tuple[str, str]) -> None:
+    if mode:
+        llm.set_failure(provider, mode)
+    code, data = predeploy(repo, {**_llm_env(llm), **env}, "--only", provider)
+    assert code == 1
+    assert [(r["id"], r["label"]) for r in results(data, provider)] == [expect]
+    assert "bad-key" not in json.dumps(data)
+
+
+def test_junit_file_and_wall_time(pg_db: str, repo: Path, tmp_path: Path) -> None:
+    junit = tmp_path / "out" / "predeploy.xml"
+    code, data = predeploy(repo, {"DATABASE_URL": pg_db}, "--only", "db,prompts", "--junit", str(junit))
+    assert code == 1 and data["summary"]["wall_time"] > 0
+    text = junit.read_text()
+    assert 'name="schema"' in text and "MISSING_TABLE" in text and "<failure" in text
