@@ -18,8 +18,8 @@ DEFAULT_AUDIT_LOG = Path(".mosaic-diag/audit.log")
 def _who() -> str:
     try:
         return getpass.getuser()
-    except Exception:  # no passwd entry in a container
-        return str(os.getuid())  # mosaic-diag: ignore[MD006]
+    except (OSError, KeyError):  # no passwd entry in a container
+        return str(os.getuid())
 
 
 def append_audit(
