@@ -17,12 +17,12 @@ COMMAND_MODULES = (
     "classify",
     "labels",
     # "playbook",
-    # "golden",
-    # "predeploy",
-    # "lint",
-    # "hook",
-    # "manifest",
-    # "rollback",
+    "golden",
+    "predeploy",
+    "lint",
+    "hook",
+    "manifest",
+    "rollback",
 )
 
 app = typer.Typer(

@@ -1,0 +1,215 @@
+"""`mosaic-diag manifest generate|diff|record|history`: what is (or would be) deployed."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from mosaic_diag.commands._options import FormatOption, OutputFormat
+
+if TYPE_CHECKING:
+    from mosaic_diag.manifest import Manifest, ManifestDiff
+
+manifest_app = typer.Typer(help="Deployment manifest: generate, diff, record, history.", no_args_is_help=True)
+FAIL_LEVELS = ("critical", "high", "medium", "low", "never")
+
+RepoOption = Annotated[Path, typer.Option("--repo", help="The target repository (default: here).")]
+LiveOption = Annotated[bool | None, typer.Option(
+    "--live-schema/--no-live-schema",
+    help="Hash the live database schema (default: when DATABASE_URL is set).")]
+
+
+def _manifest_for(repo: Path, ref: str | None, live: bool | None) -> Manifest:
+    import platform
+
+    from mosaic_diag.commands._common import config_here
+    from mosaic_diag.manifest import ManifestSettings, generate_manifest
+
+    cfg = config_here(repo)
+    db = os.environ.get("DATABASE_URL") if live is not False else None
+    if live and not db:
+        from mosaic_diag.errors import UsageError
+
+        raise UsageError("--live-schema needs DATABASE_URL")
+    return generate_manifest(repo, ref, settings=ManifestSettings.from_config(cfg), env=os.environ,
+                             python_version=platform.python_version(), database_url=db)
+
+
+def _warn_dirty(m: Manifest) -> None:
+    if m.dirty:
+        sys.stderr.write(f"mosaic-diag: WARNING: dirty tree: {len(m.dirty_paths)} uncommitted change(s) "
+                         f"({', '.join(m.dirty_paths[:5])}) are NOT in this manifest (it describes HEAD "
+                         f"{m.commit[:12]}, which is what deploys)\n")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _manifest_lines(m: Manifest, fmt: OutputFormat) -> str:
+    b = "**" if fmt is OutputFormat.markdown else ""
+    bullet = "- " if fmt is OutputFormat.markdown else "  "
+    lines = [f"{b}commit{b} {m.commit} ({m.branch or 'detached'}){'  DIRTY' if m.dirty else ''}",
+             f"{b}python{b} {m.python_declared or m.python_runtime}",
+             f"{b}schema{b} {(m.schema.hash or '(none)')[:16]} from {', '.join(m.schema.source) or '(no declaration)'}"
+             + (f"; live {m.schema.live_hash[:16]} ({m.schema.live_tables} tables)" if m.schema.live_hash else ""),
+             f"{b}models{b} " + (", ".join(f"{k}={v}" for k, v in sorted(m.models.items())) or "(none pinned)"),
+             f"{b}feature flags{b} ({m.flags_source or 'none'}) "
+             + ", ".join(f"{k}={v}" for k, v in sorted(m.feature_flags.items())),
+             f"{b}golden set{b} {len(m.golden)} file(s) {(m.golden_set_hash or '')[:16]}"]
+    for title, files in (("dependencies", m.dependencies), ("prompts", m.prompts)):
+        lines.append(f"{b}{title}{b}")
+        lines += [f"{bullet}{p}  {h[:16]}" for p, h in sorted(files.items())] or [f"{bullet}(none)"]
+    lines.append(f"{b}generated at{b} {m.generated_at}")
+    return "\n".join(lines) + "\n"
+
+
+@manifest_app.command("generate")
+def generate_cmd(
+    ref: Annotated[str | None, typer.Argument(help="A git ref (default: the working tree's HEAD).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the JSON here (atomically).")] = None,
+    repo: RepoOption = Path("."),
+    live: LiveOption = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", case_sensitive=False,
+                                              help="json (default here: a manifest is JSON), table or markdown."
+                                              )] = OutputFormat.json,
+) -> int:
+    """Print (or --out) the manifest of a ref; exit 1 when the working tree is dirty."""
+    m = _manifest_for(repo, ref, live)
+    _warn_dirty(m)
+    if out is not None:
+        _write_atomic(out, m.to_json())
+        sys.stderr.write(f"mosaic-diag: manifest of {m.commit[:12]} written to {out}\n")
+    if out is None or fmt is not OutputFormat.json:
+        sys.stdout.write(m.to_json() if fmt is OutputFormat.json else _manifest_lines(m, fmt))
+    return 1 if m.dirty else 0
+
+
+def _load_side(value: str, repo: Path, live: bool | None) -> Manifest:
+    from mosaic_diag.manifest import load_manifest
+
+    p = Path(value)
+    if value.endswith(".json") or p.is_file():
+        return load_manifest(p)
+    return _manifest_for(repo, value, False)
+
+
+def render_diff(d: ManifestDiff, fmt: OutputFormat) -> None:
+    """Print a manifest diff (shared with the rollback command)."""
+    if fmt is OutputFormat.json:
+        sys.stdout.write(json.dumps(d.to_dict(), indent=2, sort_keys=True) + "\n")
+        return
+    if fmt is OutputFormat.markdown:
+        sys.stdout.write(f"### {d.old_commit[:12]} -> {d.new_commit[:12]}\n\n")
+        for f in d.findings:
+            sys.stdout.write(f"- **{f.severity}** {f.message}\n")
+        if not d.findings:
+            sys.stdout.write("- no differences\n")
+        return
+    from rich.markup import escape
+
+    from mosaic_diag.render.console import SEVERITY_STYLE, out
+
+    out().print(f"[bold]manifest diff[/] {d.old_commit[:12]} -> {d.new_commit[:12]}")
+    for f in d.findings:
+        style = SEVERITY_STYLE.get(f.severity, "")
+        out().print(f"  [{style}]{f.severity:<8}[/] {escape(f.message)}")
+    if not d.findings:
+        out().print("  no differences")
+
+
+@manifest_app.command("diff")
+def diff_cmd(
+    old: Annotated[str, typer.Argument(help="A git ref or a manifest JSON file (the old side).")],
+    new: Annotated[str, typer.Argument(help="A git ref or a manifest JSON file (the new side).")],
+    repo: RepoOption = Path("."),
+    fail_on: Annotated[str, typer.Option("--fail-on", help="Exit 1 when a finding is at least this severe: "
+                                         "critical, high (default), medium, low or never.")] = "high",
+    fmt: FormatOption = OutputFormat.table,
+) -> int:
+    """What changed between two manifests or refs, with what it means."""
+    from mosaic_diag.errors import UsageError
+    from mosaic_diag.manifest import diff_manifests
+    from mosaic_diag.manifest.diff import SEVERITIES
+
+    if fail_on not in FAIL_LEVELS:
+        raise UsageError(f"--fail-on takes one of {', '.join(FAIL_LEVELS)}; got {fail_on!r}")
+    d = diff_manifests(_load_side(old, repo, None), _load_side(new, repo, None))
+    render_diff(d, fmt)
+    if fail_on == "never":
+        return 0
+    limit = SEVERITIES.index(fail_on)
+    return 1 if any(SEVERITIES.index(f.severity) <= limit for f in d.findings) else 0
+
+
+def open_store_here(repo: Path):
+    """The deploy store: PostgreSQL when DATABASE_URL is set, else `deploy_store` (a file)."""
+    from mosaic_diag.commands._common import config_here
+    from mosaic_diag.deploy_store import DEFAULT_FILE, open_store
+
+    cfg = config_here(repo)
+    return open_store(repo.resolve(), database_url=os.environ.get("DATABASE_URL"),
+                      path=Path(cfg.get("deploy_store", str(DEFAULT_FILE))))
+
+
+@manifest_app.command("record")
+def record_cmd(
+    ref: Annotated[str | None, typer.Argument(help="The deployed ref (default: HEAD).")] = None,
+    manifest_file: Annotated[Path | None, typer.Option("--manifest", help="Record this manifest file instead.")
+                             ] = None,
+    status: Annotated[str, typer.Option(help="deployed (default), rollback or bad.")] = "deployed",
+    note: Annotated[str | None, typer.Option(help="A note kept with the record.")] = None,
+    repo: RepoOption = Path("."),
+    live: LiveOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> int:
+    """Store a manifest as deployed (PostgreSQL if DATABASE_URL is set, else a local file)."""
+    from mosaic_diag.manifest import load_manifest
+
+    m = load_manifest(manifest_file) if manifest_file is not None else _manifest_for(repo, ref or "HEAD", live)
+    store = open_store_here(repo)
+    rec = store.record(m, status=status, note=note)
+    if fmt is OutputFormat.json:
+        sys.stdout.write(json.dumps({**rec.to_dict(), "store": store.description}, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write(f"recorded #{rec.id}: {rec.commit[:12]} {rec.status} in {store.description}\n")
+    return 0
+
+
+@manifest_app.command("history")
+def history_cmd(
+    limit: Annotated[int, typer.Option(help="How many records, newest first.")] = 20,
+    repo: RepoOption = Path("."),
+    fmt: FormatOption = OutputFormat.table,
+) -> int:
+    """The recorded deploys, newest first."""
+    store = open_store_here(repo)
+    records = store.history(limit)
+    if fmt is OutputFormat.json:
+        sys.stdout.write(json.dumps([r.to_dict() for r in records], indent=2, sort_keys=True) + "\n")
+    else:
+        for r in records:
+            sys.stdout.write(f"#{r.id} {r.recorded_at} {r.commit[:12]} {r.status}"
+                             + (f"  {r.note}" if r.note else "") + "\n")
+        if not records:
+            sys.stdout.write(f"no deploys recorded in {store.description}\n")
+    return 0
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(manifest_app, name="manifest")

@@ -1,0 +1,164 @@
+"""`mosaic-diag rollback [SHA] | --previous | --auto`: go back safely (exit codes: mosaic_diag.rollback)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from mosaic_diag.commands._options import FormatOption, OutputFormat
+
+if TYPE_CHECKING:
+    from mosaic_diag.rollback import ErrorBudgetReading, RollbackPlan
+
+_DURATION = re.compile(r"^(\d+)\s*([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def _duration(value: str) -> timedelta:
+    from mosaic_diag.errors import UsageError
+
+    m = _DURATION.match(value.strip())
+    if not m:
+        raise UsageError(f"--window takes a duration such as 15m, 1h; got {value!r}")
+    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+
+
+class _Report:
+    """Collects what the command says, printed as text as it goes or as one JSON object at the end."""
+
+    def __init__(self, fmt: OutputFormat) -> None:
+        self.fmt = fmt
+        self.data: dict[str, Any] = {}
+
+    def say(self, text: str) -> None:
+        if self.fmt is not OutputFormat.json:
+            sys.stdout.write(("- " if self.fmt is OutputFormat.markdown and text else "") + text + "\n")
+
+    def done(self, code: int, **fields: Any) -> int:
+        self.data.update(fields)
+        if self.fmt is OutputFormat.json:
+            self.data["exit_code"] = int(code)
+            sys.stdout.write(json.dumps(self.data, indent=2, sort_keys=True, default=str) + "\n")
+        return int(code)
+
+
+def _show_plan(plan: RollbackPlan, rep: _Report) -> None:
+    rep.data["plan"] = plan.to_dict()
+    if rep.fmt is OutputFormat.json:
+        return
+    if plan.diff is not None:
+        from mosaic_diag.commands.manifest import render_diff
+
+        render_diff(plan.diff, rep.fmt)
+    rep.say(f"plan ({plan.strategy}):")
+    for line in plan.describe():
+        rep.say(f"  {line}")
+
+
+def rollback(
+    sha: Annotated[str | None, typer.Argument(help="The commit to go back to.")] = None,
+    previous: Annotated[bool, typer.Option("--previous", help="Go back to the last recorded good deploy.")] = False,
+    strategy: Annotated[str, typer.Option(help="revert (default), reset or render-api.")] = "revert",
+    remote: Annotated[str | None, typer.Option(help="The deploy remote (config rollback.remote, "
+                                               "default origin).")] = None,
+    branch: Annotated[str | None, typer.Option(help="The deploy branch (config rollback.branch, "
+                                               "default main).")] = None,
+    allow_schema_change: Annotated[bool, typer.Option("--allow-schema-change",
+                                                      help="Go back across a schema change.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; change nothing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    auto: Annotated[bool, typer.Option("--auto", help="Roll back to the previous deploy when the error "
+                                       "budget is spent (a dry run unless --execute).")] = False,
+    health_url: Annotated[str | None, typer.Option("--health-url", help="The app's /health URL.")] = None,
+    log: Annotated[Path | None, typer.Option("--log", help="A log whose access lines give the error rate.")
+                   ] = None,
+    error_budget: Annotated[float | None, typer.Option("--error-budget", help="Allowed error rate (config "
+                                                       "rollback.error_budget, default 0.01).")] = None,
+    window: Annotated[str, typer.Option("--window", help="Log window (default 15m; /health has its own 5m).")
+                      ] = "15m",
+    min_requests: Annotated[int | None, typer.Option("--min-requests", help="Fewer requests than this: no "
+                                                     "verdict (config rollback.min_requests, default 10).")
+                            ] = None,
+    execute: Annotated[bool, typer.Option("--execute", help="With --auto: really roll back.")] = False,
+    render_deploy_id: Annotated[str | None, typer.Option("--render-deploy-id", help="render-api: roll back "
+                                                         "to this Render deploy instead of the commit.")] = None,
+    repo: Annotated[Path, typer.Option("--repo", help="The target repository (default: here).")] = Path("."),
+    fmt: FormatOption = OutputFormat.table,
+) -> int:
+    """Plan, show and (after asking) carry out a safe rollback of the deploy branch."""
+    from mosaic_diag.commands._common import config_here
+    from mosaic_diag.commands.manifest import open_store_here
+    from mosaic_diag.errors import ExitCode, UsageError
+    from mosaic_diag.manifest import ManifestSettings
+    from mosaic_diag.rollback import STRATEGIES, execute_rollback, plan_rollback
+
+    if sum((sha is not None, previous, auto)) != 1:
+        raise UsageError("give exactly one of SHA, --previous or --auto")
+    if strategy not in STRATEGIES:
+        raise UsageError(f"--strategy takes one of {', '.join(STRATEGIES)}; got {strategy!r}")
+    if auto and (health_url is None) == (log is None):
+        raise UsageError("--auto needs one of --health-url or --log")
+    if execute and not auto:
+        raise UsageError("--execute goes with --auto (otherwise the command asks, or takes --yes)")
+    cfg = config_here(repo)
+    env = os.environ
+    rep = _Report(fmt)
+
+    reading: ErrorBudgetReading | None = None
+    if auto:
+        from mosaic_diag.rollback import read_health, read_log
+
+        budget = float(error_budget if error_budget is not None else cfg.get("rollback.error_budget", 0.01))
+        floor = int(min_requests if min_requests is not None else cfg.get("rollback.min_requests", 10))
+        reading = (read_health(health_url, budget=budget, min_requests=floor) if health_url
+                   else read_log(log, budget=budget, window=_duration(window), min_requests=floor))
+        rep.data["reading"] = reading.to_dict()
+        rep.say(reading.verdict())
+        if not reading.over_budget:
+            return rep.done(ExitCode.OK, action="none")
+        previous = True
+
+    render = None
+    missing: tuple[str, ...] = ()
+    if strategy == "render-api":
+        from mosaic_diag.render_api import render_target_from
+
+        render, missing_list = render_target_from(cfg, env)
+        missing = tuple(missing_list)
+    store = open_store_here(repo)
+    plan = plan_rollback(
+        repo, sha, previous=previous, strategy=strategy,
+        remote=remote or str(cfg.get("rollback.remote", "origin")),
+        branch=branch or str(cfg.get("rollback.branch", "main")),
+        allow_schema_change=allow_schema_change, store=store, render=render, render_missing=missing,
+        render_deploy_id=render_deploy_id, settings=ManifestSettings.from_config(cfg), env=env,
+    )
+    _show_plan(plan, rep)
+    if not plan.ok:
+        return rep.done(plan.refusal_exit_code, action="refused")
+    if plan.nothing_to_do:
+        return rep.done(ExitCode.OK, action="none")
+    if dry_run or (auto and not execute):
+        rep.say("dry run: nothing changed" + (" (add --execute to roll back)" if auto else ""))
+        return rep.done(ExitCode.FINDINGS if auto else ExitCode.OK, action="dry-run")
+    question = f"Roll back {plan.remote}/{plan.branch} to {plan.target_sha[:12]} ({plan.strategy})?"
+    if not (yes or execute) and not typer.confirm(question, default=False, err=True):
+        rep.say("not confirmed: nothing changed")
+        return rep.done(ExitCode.FINDINGS, action="declined")
+    audit = Path(cfg.get("audit_log", ".mosaic-diag/audit.log"))
+    reason = reading.verdict() if reading else None
+    result = execute_rollback(plan, audit_path=audit if audit.is_absolute() else repo / audit, store=store,
+                              reason=reason)
+    rep.say(result.message)
+    return rep.done(ExitCode.OK, action="rolled-back", result=result.to_dict())
+
+
+def register(app: typer.Typer) -> None:
+    app.command("rollback")(rollback)

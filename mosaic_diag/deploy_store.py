@@ -1,0 +1,174 @@
+"""Manifest history: which commit was deployed when, and which ones were rolled away from.
+
+Two stores with one interface: PostgreSQL (a table created idempotently, used when
+`DATABASE_URL` is set) and a JSON-lines file (default `.mosaic-diag/deploys.jsonl`, config
+`deploy_store`). Records are only ever appended; a rollback appends a `bad` record for the
+commit it left, so `previous()` skips it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from mosaic_diag.errors import ConfigError, UnreachableError
+from mosaic_diag.manifest.model import Manifest
+from mosaic_diag.redact import redact_dsn, redact_text
+
+DEFAULT_FILE = Path(".mosaic-diag/deploys.jsonl")
+TABLE = "mosaic_diag_deploys"
+STATUSES = ("deployed", "rollback", "bad")
+CREATE_SQL = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    id BIGSERIAL PRIMARY KEY,
+    recorded_at TIMESTAMPTZ NOT NULL,
+    commit_sha TEXT NOT NULL,
+    branch TEXT,
+    status TEXT NOT NULL,
+    note TEXT,
+    manifest JSONB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS {TABLE}_recorded_at ON {TABLE} (recorded_at DESC, id DESC);
+"""
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class DeployRecord:
+    """One line of deploy history."""
+
+    id: int
+    recorded_at: str
+    commit: str
+    branch: str | None
+    status: str
+    note: str | None
+    manifest: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "recorded_at": self.recorded_at, "commit": self.commit, "branch": self.branch,
+                "status": self.status, "note": self.note}
+
+
+class DeployStore(Protocol):
+    """Where deploy records live."""
+
+    description: str
+
+    def record(self, manifest: Manifest, *, status: str = "deployed", note: str | None = None) -> DeployRecord: ...
+
+    def history(self, limit: int | None = None) -> list[DeployRecord]: ...
+
+
+def previous_deploy(records: Iterable[DeployRecord], current_commit: str | None) -> DeployRecord | None:
+    """The newest good record (not `bad`, not the current commit); records newest first."""
+    records = list(records)
+    bad = {r.commit for r in records if r.status == "bad"}
+    for r in records:
+        if r.status != "bad" and r.commit not in bad and r.commit != current_commit:
+            return r
+    return None
+
+
+def _check_status(status: str) -> None:
+    if status not in STATUSES:
+        raise ConfigError(f"unknown deploy status {status!r}; one of {', '.join(STATUSES)}")
+
+
+class FileDeployStore:
+    """Deploy history in a JSON-lines file (one `write` per record, append only)."""
+
+    def __init__(self, path: Path, clock: Clock = lambda: datetime.now(UTC)) -> None:
+        self.path = path
+        self.clock = clock
+        self.description = f"file {path}"
+
+    def _read(self) -> list[DeployRecord]:
+        if not self.path.exists():
+            return []
+        out = []
+        for n, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                d = json.loads(line)
+                out.append(DeployRecord(int(d["id"]), d["recorded_at"], d["commit"], d.get("branch"),
+                                        d["status"], d.get("note"), d.get("manifest") or {}))
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                raise ConfigError(f"bad deploy record: {exc}", path=str(self.path), line=n) from exc
+        return out
+
+    def record(self, manifest: Manifest, *, status: str = "deployed", note: str | None = None) -> DeployRecord:
+        _check_status(status)
+        existing = self._read()
+        rec = DeployRecord(max((r.id for r in existing), default=0) + 1, self.clock().isoformat(),
+                           manifest.commit, manifest.branch, status, redact_text(note) if note else None,
+                           manifest.to_dict())
+        line = json.dumps({**rec.to_dict(), "manifest": dict(rec.manifest)}, sort_keys=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+        return rec
+
+    def history(self, limit: int | None = None) -> list[DeployRecord]:
+        records = sorted(self._read(), key=lambda r: (r.recorded_at, r.id), reverse=True)
+        return records[:limit] if limit else records
+
+
+class PostgresDeployStore:
+    """Deploy history in a PostgreSQL table (created on first use, idempotently)."""
+
+    def __init__(self, dsn: str, clock: Clock = lambda: datetime.now(UTC)) -> None:
+        self.dsn = dsn
+        self.clock = clock
+        self.description = f"postgresql table {TABLE} at {redact_dsn(dsn)}"
+
+    def _run(self, sql: str, params: tuple[Any, ...] = (), fetch: bool = False) -> list[tuple[Any, ...]]:
+        import psycopg2
+
+        conn = None
+        try:
+            conn = psycopg2.connect(self.dsn, connect_timeout=5)
+            with conn, conn.cursor() as cur:
+                cur.execute(CREATE_SQL)
+                cur.execute(sql, params)
+                return cur.fetchall() if fetch else []
+        except psycopg2.OperationalError as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise UnreachableError(f"deploy store {redact_dsn(self.dsn)} unreachable: {redact_text(first)}") from exc
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def record(self, manifest: Manifest, *, status: str = "deployed", note: str | None = None) -> DeployRecord:
+        _check_status(status)
+        when = self.clock()
+        note = redact_text(note) if note else None
+        rows = self._run(
+            f"INSERT INTO {TABLE} (recorded_at, commit_sha, branch, status, note, manifest) "
+            "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+            (when, manifest.commit, manifest.branch, status, note, json.dumps(manifest.to_dict(), sort_keys=True)),
+            fetch=True)
+        return DeployRecord(int(rows[0][0]), when.isoformat(), manifest.commit, manifest.branch, status, note,
+                            manifest.to_dict())
+
+    def history(self, limit: int | None = None) -> list[DeployRecord]:
+        rows = self._run(f"SELECT id, recorded_at, commit_sha, branch, status, note, manifest FROM {TABLE} "
+                         "ORDER BY recorded_at DESC, id DESC" + (" LIMIT %s" if limit else ""),
+                         (limit,) if limit else (), fetch=True)
+        return [DeployRecord(int(r[0]), r[1].isoformat(), r[2], r[3], r[4], r[5],
+                             r[6] if isinstance(r[6], Mapping) else json.loads(r[6])) for r in rows]
+
+
+def open_store(root: Path, *, database_url: str | None = None, path: Path | None = None,
+               clock: Clock = lambda: datetime.now(UTC)) -> DeployStore:
+    """PostgreSQL when a database URL is given, else the file store under `root`."""
+    if database_url:
+        return PostgresDeployStore(database_url, clock)
+    p = path or DEFAULT_FILE
+    return FileDeployStore(p if p.is_absolute() else root / p, clock)

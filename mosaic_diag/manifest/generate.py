@@ -1,0 +1,169 @@
+"""Generate a manifest for a git ref by reading blobs (the working tree is never read).
+
+For the working tree (`ref=None`) the manifest describes HEAD, which is what Render builds,
+and flags local changes loudly (`dirty`, `dirty_paths`): they are not in what would deploy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mosaic_diag import gitops
+from mosaic_diag.errors import ConfigError, UnreachableError
+from mosaic_diag.manifest.model import Manifest, SchemaInfo
+from mosaic_diag.manifest.settings import PYTHON_DECLARATIONS, ManifestSettings, glob_match
+from mosaic_diag.redact import redact_dsn, redact_text
+
+LIVE_SCHEMA_SQL = """
+SELECT table_schema, table_name, column_name, data_type, is_nullable, COALESCE(column_default, '')
+FROM information_schema.columns
+WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_schema NOT LIKE 'pg_%%'
+ORDER BY table_schema, table_name, ordinal_position
+"""
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _set_hash(files: Mapping[str, str]) -> str | None:
+    if not files:
+        return None
+    return sha256("".join(f"{p}\0{h}\n" for p, h in sorted(files.items())).encode())
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {str(k): _redacted(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(v) for v in value]
+    return value
+
+
+def parse_flags(data: bytes, where: str) -> dict[str, Any]:
+    """A flags file (JSON, or YAML by extension) as a mapping; errors name file and line."""
+    text = data.decode("utf-8", errors="replace")
+    if where.endswith((".yml", ".yaml")):
+        import yaml
+
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', exc)}", path=where,
+                              line=mark.line + 1 if mark else None) from exc
+    else:
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"invalid JSON: {exc.msg}", path=where, line=exc.lineno) from exc
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError("feature flags must be a mapping of flag -> value", path=where, line=1)
+    return _redacted(value)
+
+
+def live_schema(database_url: str) -> tuple[str, int]:
+    """(hash, table count) of the live database's columns (information_schema)."""
+    import psycopg2
+
+    conn = None
+    try:
+        conn = psycopg2.connect(database_url, connect_timeout=5)
+        with conn.cursor() as cur:
+            cur.execute(LIVE_SCHEMA_SQL)
+            rows = cur.fetchall()
+    except psycopg2.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UnreachableError(f"database {redact_dsn(database_url)} unreachable for the live schema: "
+                               f"{redact_text(first)}") from exc
+    finally:
+        if conn is not None:
+            conn.close()
+    text = "\n".join("\t".join(str(c) for c in row) for row in rows)
+    return sha256(text.encode()), len({(r[0], r[1]) for r in rows})
+
+
+def generate_manifest(
+    repo_path: Path,
+    ref: str | None = None,
+    *,
+    settings: ManifestSettings | None = None,
+    env: Mapping[str, str] | None = None,
+    python_version: str,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    database_url: str | None = None,
+) -> Manifest:
+    """The manifest of `ref` (None: HEAD of the working tree, with the dirty flag)."""
+    settings = settings or ManifestSettings()
+    env = env or {}
+    repo = gitops.open_repo(repo_path)
+    commit = gitops.require_commit(repo, ref or "HEAD")
+    state = gitops.working_tree_state(repo) if ref is None else gitops.WorkingTreeState(False, ())
+    branch = gitops.current_branch(repo) if ref in (None, "HEAD") else _branch_name(repo, ref)
+
+    deps: dict[str, str] = {}
+    prompts: dict[str, str] = {}
+    golden: dict[str, str] = {}
+    blobs: dict[str, Any] = {}
+    for path, blob in gitops.iter_blobs(commit):
+        blobs[path] = blob
+        if glob_match(path, settings.dependencies):
+            deps[path] = sha256(gitops.read_blob(blob))
+        if glob_match(path, settings.prompts):
+            prompts[path] = sha256(gitops.read_blob(blob))
+        if glob_match(path, settings.golden):
+            golden[path] = sha256(gitops.read_blob(blob))
+
+    schema_files: dict[str, str] = {}
+    for pattern in settings.schema:
+        matched = sorted(p for p in blobs if glob_match(p, (pattern,)))
+        if matched:
+            schema_files = {p: sha256(gitops.read_blob(blobs[p])) for p in matched}
+            break
+    live_hash = live_tables = None
+    if database_url:
+        live_hash, live_tables = live_schema(database_url)
+    schema = SchemaInfo(tuple(sorted(schema_files)), _set_hash(schema_files), live_hash, live_tables)
+
+    flags: dict[str, Any] = {}
+    flags_source = None
+    for name in settings.flags:
+        if name in blobs:
+            flags_source = name
+            flags = parse_flags(gitops.read_blob(blobs[name]), f"{ref or 'HEAD'}:{name}")
+            break
+
+    declared = None
+    for name in PYTHON_DECLARATIONS:
+        if name in blobs:
+            declared = gitops.read_blob(blobs[name]).decode("utf-8", "replace").strip() or None
+            break
+
+    return Manifest(
+        commit=commit.hexsha, branch=branch, ref=ref, dirty=state.dirty, dirty_paths=state.paths,
+        python_runtime=python_version, python_declared=declared,
+        dependencies=deps, prompts=prompts, golden=golden, golden_set_hash=_set_hash(golden),
+        models=_redacted(settings.model_pins(env)), schema=schema,
+        feature_flags=flags, flags_source=flags_source, generated_at=clock().isoformat(),
+    )
+
+
+def _branch_name(repo: Any, ref: str) -> str | None:
+    """The branch a ref names, when it names one (`main`, `origin/main`)."""
+    for head in repo.heads:
+        if head.name == ref:
+            return head.name
+    for remote in repo.remotes:
+        for rref in remote.refs:
+            if rref.name == ref:
+                return rref.remote_head
+    return None

@@ -1,0 +1,51 @@
+"""Shared fixtures: a real PostgreSQL (`pg`, `pg_db`) and the LLM provider stand-in (`standin`, `llm`)."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections.abc import Iterator
+
+import pytest
+
+from examples.llm_standin import LLMStandIn
+from examples.pgtemp import TempPostgres
+
+_db_counter = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TempPostgres]:
+    """A started throwaway PostgreSQL server, stopped at session end whatever happened."""
+    server = TempPostgres(tmp_path_factory.mktemp("pg"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_db(pg: TempPostgres) -> str:
+    """The dsn of a fresh, empty database owned by `mosaic` (one per test)."""
+    return pg.create_database(f"t{next(_db_counter)}_{secrets.token_hex(3)}")
+
+
+@pytest.fixture(scope="session")
+def standin() -> Iterator[LLMStandIn]:
+    """The OpenAI/Anthropic stand-in on a loopback port, for the whole session."""
+    server = LLMStandIn().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def llm(standin: LLMStandIn) -> Iterator[LLMStandIn]:
+    """The session stand-in with no failures and an empty request log, reset again afterwards."""
+    standin.reset()
+    try:
+        yield standin
+    finally:
+        standin.reset()

@@ -1,0 +1,79 @@
+"""Deploy history: the file store and the PostgreSQL store (real server via the `pg_db` fixture)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from mosaic_diag.deploy_store import FileDeployStore, PostgresDeployStore, open_store, previous_deploy
+from mosaic_diag.errors import ConfigError, UnreachableError
+from mosaic_diag.manifest import generate_manifest
+from tests.test_manifest_support import deploy_repo, set_git_env
+
+
+@pytest.fixture
+def manifests(tmp_path, monkeypatch):
+    set_git_env(monkeypatch)
+    repo = deploy_repo(tmp_path)
+    return {name: generate_manifest(repo.work, sha, python_version="3.11.9") for name, sha in repo.commits.items()}
+
+
+class TickClock:
+    """A clock that moves one minute per call (records get distinct, ordered times)."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(minutes=1)
+        return self.now
+
+
+def exercise(store, manifests) -> None:
+    assert store.history() == []
+    for name in ("c2", "c4", "c5"):
+        store.record(manifests[name], note="deploy with password=hunter2secret")
+    history = store.history()
+    assert [r.commit for r in history] == [manifests[n].commit for n in ("c5", "c4", "c2")]
+    assert history[0].note == "deploy with password=***"
+    assert history[0].manifest["git"]["commit"] == manifests["c5"].commit
+    assert previous_deploy(history, manifests["c5"].commit).commit == manifests["c4"].commit
+    store.record(manifests["c4"], status="bad", note="rolled back")
+    assert previous_deploy(store.history(), manifests["c5"].commit).commit == manifests["c2"].commit
+    assert [r.commit for r in store.history(limit=2)] == [manifests["c4"].commit, manifests["c5"].commit]
+    with pytest.raises(ConfigError, match="unknown deploy status 'great'"):
+        store.record(manifests["c2"], status="great")
+
+
+def test_file_store(manifests, tmp_path):
+    path = tmp_path / "state" / "deploys.jsonl"
+    exercise(FileDeployStore(path, TickClock()), manifests)
+    lines = path.read_text().splitlines()
+    assert len(lines) == 4 and json.loads(lines[0])["status"] == "deployed"
+    path.write_text(path.read_text() + "{not json\n")
+    with pytest.raises(ConfigError, match=r"deploys.jsonl:5: bad deploy record"):
+        FileDeployStore(path).history()
+
+
+def test_open_store_picks_the_backend(tmp_path):
+    assert isinstance(open_store(tmp_path), FileDeployStore)
+    assert open_store(tmp_path).path == tmp_path / ".mosaic-diag" / "deploys.jsonl"
+    store = open_store(tmp_path, database_url="postgresql://u:sekret@127.0.0.1:1/db")
+    assert isinstance(store, PostgresDeployStore) and "sekret" not in store.description
+
+
+def test_postgres_store(manifests, pg_db):
+    exercise(PostgresDeployStore(pg_db, TickClock()), manifests)
+    again = PostgresDeployStore(pg_db)  # the table exists: creating it again is a no-op
+    assert len(again.history()) == 4
+
+
+def test_postgres_store_unreachable(manifests):
+    from examples.pgtemp import free_port
+
+    store = PostgresDeployStore(f"postgresql://mosaic:pw@127.0.0.1:{free_port()}/mosaic")
+    with pytest.raises(UnreachableError, match=r"deploy store postgresql://mosaic:\*\*\*@127.0.0.1:\d+/mosaic "
+                                               "unreachable"):
+        store.record(manifests["c5"])

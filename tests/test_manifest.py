@@ -1,0 +1,174 @@
+"""Manifest generation from git blobs, determinism, dirty flag, diff findings."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from mosaic_diag.errors import ConfigError, UsageError
+from mosaic_diag.manifest import ManifestSettings, diff_manifests, generate_manifest, load_manifest
+from tests.test_manifest_support import commit_all, deploy_repo, git, set_git_env, write
+
+PY = "3.11.9"
+
+
+def fixed_clock(hour: int = 12):
+    return lambda: datetime(2025, 1, 2, hour, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    set_git_env(monkeypatch)
+    return deploy_repo(tmp_path)
+
+
+def gen(repo, ref=None, **kw):
+    kw.setdefault("python_version", PY)
+    return generate_manifest(repo.work, ref, **kw)
+
+
+def test_manifest_reads_blobs_of_the_ref(repo):
+    m = gen(repo, repo.commits["c1"], env={"OPENAI_MODEL": "gpt-4"})
+    assert m.commit == repo.commits["c1"]
+    assert set(m.dependencies) == {"requirements.txt"}
+    assert set(m.prompts) == {"prompts/ps101_steps.json"}
+    assert set(m.golden) == {"golden/ps101.yml"}
+    assert m.schema.source == ("schema.sql",) and len(m.schema.hash) == 64
+    assert m.feature_flags == {"new_ui": False} and m.flags_source == "feature_flags.json"
+    assert m.models == {"openai": "gpt-4"}
+    assert m.dirty is False
+    # the schema hash of c1 differs from c5's (c4 changed schema.sql) though the working tree is at c5
+    assert m.schema.hash != gen(repo, repo.commits["c5"]).schema.hash
+
+
+def test_same_tree_same_manifest_but_for_the_time(repo):
+    a = gen(repo, "HEAD~1", clock=fixed_clock(1)).to_dict()
+    b = gen(repo, repo.commits["c4"], clock=fixed_clock(2)).to_dict()
+    assert a.pop("generated_at") != b.pop("generated_at")
+    a["git"].pop("ref"), b["git"].pop("ref")
+    assert a == b
+    text = gen(repo, "HEAD", clock=fixed_clock()).to_json()
+    assert text == gen(repo, "HEAD", clock=fixed_clock()).to_json()
+    assert list(json.loads(text)) == sorted(json.loads(text))
+
+
+def test_working_tree_dirty_is_flagged_and_hashes_come_from_head(repo):
+    clean = gen(repo, None)
+    assert clean.dirty is False and clean.branch == "main"
+    write(repo.work, "prompts/ps101_steps.json", "{}")
+    write(repo.work, "notes.txt", "scratch")
+    dirty = gen(repo, None)
+    assert dirty.dirty is True
+    assert dirty.dirty_paths == ("notes.txt", "prompts/ps101_steps.json")
+    assert dirty.prompts == clean.prompts  # what deploys is HEAD, not the working tree
+    finding = diff_manifests(clean, dirty).findings[0]
+    assert finding.code == "dirty_tree" and finding.severity == "high"
+    assert gen(repo, "HEAD").dirty is False  # an explicit ref ignores the working tree
+
+
+def test_unknown_ref_is_a_usage_error(repo):
+    with pytest.raises(UsageError, match="unknown git ref 'deadbeef'"):
+        gen(repo, "deadbeef")
+
+
+def test_diff_has_meaning(repo):
+    c = repo.commits
+    d = diff_manifests(gen(repo, c["c2"]), gen(repo, c["c3"]))
+    msgs = [f.message for f in d.findings]
+    assert "prompt ps101_steps.json changed but the golden set did not" in msgs
+    assert not d.schema_changed
+    d = diff_manifests(gen(repo, c["c3"]), gen(repo, c["c4"]))
+    assert d.schema_changed and d.findings[0].severity == "critical"
+    assert d.findings[0].message.startswith("schema changed: a rollback will not undo the database")
+    d = diff_manifests(gen(repo, c["c5"], env={"OPENAI_MODEL": "gpt-4"}),
+                       gen(repo, c["c5"], env={"OPENAI_MODEL": "gpt-4o"}))
+    assert [f.message for f in d.findings] == ["model pin changed: openai gpt-4 -> gpt-4o"]
+
+
+def test_dependencies_flags_and_golden_findings(repo):
+    base = gen(repo, "HEAD")
+    write(repo.work, "requirements.txt", "fastapi==0.111.0\n")
+    write(repo.work, "feature_flags.json", json.dumps({"new_ui": True}))
+    write(repo.work, "prompts/ps101_steps.json", "{}")
+    write(repo.work, "golden/ps101.yml", "cases: [1]\n")
+    commit_all(repo.work, "deps, flags, prompt + golden")
+    d = diff_manifests(base, gen(repo, "HEAD"))
+    codes = {f.code: f.message for f in d.findings}
+    assert codes["dependencies_changed"] == "dependencies changed: requirements.txt"
+    assert codes["feature_flag_changed"] == "feature flag new_ui: False -> True"
+    assert codes["prompt_changed"] == "prompt ps101_steps.json changed; the golden set changed too"
+    assert "prompt_changed_golden_unchanged" not in codes
+
+
+def test_settings_from_config_and_yaml_flags(repo):
+    from mosaic_diag.config import Config
+
+    write(repo.work, "db/001.sql", "CREATE TABLE a (x int);\n")
+    write(repo.work, "flags.yml", "beta: true\nkey: sk-proj-abcdefghijklmnopqrstuvwxyz\n")
+    commit_all(repo.work, "migrations + yaml flags")
+    cfg = Config(root=repo.work, values={"manifest": {"schema": ["db/*.sql"], "flags": "flags.yml",
+                                                      "models": {"openai": "gpt-4-0613"}}})
+    m = gen(repo, "HEAD", settings=ManifestSettings.from_config(cfg), env={"ANTHROPIC_MODEL": "claude-3-haiku"})
+    assert m.schema.source == ("db/001.sql",)
+    assert m.feature_flags["beta"] is True
+    assert "abcdefghijklmnop" not in m.to_json()  # secrets never in a manifest
+    assert m.models == {"openai": "gpt-4-0613", "anthropic": "claude-3-haiku"}
+
+
+def test_malformed_flags_names_file_and_line(repo):
+    write(repo.work, "feature_flags.json", '{\n  "a": true,\n  oops\n}')
+    commit_all(repo.work, "broken flags")
+    with pytest.raises(ConfigError) as info:
+        gen(repo, "HEAD")
+    assert str(info.value).startswith("HEAD:feature_flags.json:3: invalid JSON")
+
+
+def test_manifest_file_round_trip_and_bad_file(repo, tmp_path):
+    m = gen(repo, "HEAD")
+    p = tmp_path / "m.json"
+    p.write_text(m.to_json())
+    assert load_manifest(p).to_json() == m.to_json()
+    p.write_text("{\n\n nope")
+    with pytest.raises(ConfigError, match=r"m.json:3: invalid JSON"):
+        load_manifest(p)
+    with pytest.raises(UsageError, match="no such manifest file"):
+        load_manifest(tmp_path / "missing.json")
+
+
+def test_not_a_repository(tmp_path):
+    with pytest.raises(UsageError, match="not a git repository"):
+        generate_manifest(tmp_path, python_version=PY)
+
+
+def test_git_state_untouched(repo):
+    before = git(repo.work, "status", "--porcelain"), git(repo.work, "rev-parse", "HEAD")
+    gen(repo, repo.commits["c1"])
+    assert (git(repo.work, "status", "--porcelain"), git(repo.work, "rev-parse", "HEAD")) == before
+
+
+def test_live_schema_from_a_real_database(repo, pg_db):
+    import psycopg2
+
+    conn = psycopg2.connect(pg_db)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE users (id TEXT PRIMARY KEY)")
+    before = gen(repo, "HEAD", database_url=pg_db)
+    with conn.cursor() as cur:
+        cur.execute("ALTER TABLE users ADD COLUMN email TEXT")
+    conn.close()
+    after = gen(repo, "HEAD", database_url=pg_db)
+    assert before.schema.live_tables == 1 and before.schema.live_hash != after.schema.live_hash
+    assert before.schema.hash == after.schema.hash
+    assert [f.code for f in diff_manifests(before, after).findings] == ["live_schema_changed"]
+    assert "live" in json.loads(after.to_json())["schema"] and pg_db.split("@")[0] not in after.to_json()
+
+
+def test_live_schema_unreachable_is_exit_3(repo):
+    from examples.pgtemp import free_port
+    from mosaic_diag.errors import UnreachableError
+
+    with pytest.raises(UnreachableError, match=r"postgresql://mosaic:\*\*\*@127.0.0.1"):
+        gen(repo, "HEAD", database_url=f"postgresql://mosaic:pw@127.0.0.1:{free_port()}/mosaic")

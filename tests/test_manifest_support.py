@@ -1,0 +1,140 @@
+"""Real git repositories for the manifest and rollback tests (no tests here).
+
+`deploy_repo(tmp_path)` makes a bare `remote.git` (the deploy remote) and a clone `work` with
+five commits on main, all pushed: c1 base, c2 app change, c3 prompt change (golden untouched),
+c4 schema.sql change, c5 app change.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test Author", "GIT_AUTHOR_EMAIL": "author@example.invalid",
+    "GIT_COMMITTER_NAME": "Test Committer", "GIT_COMMITTER_EMAIL": "committer@example.invalid",
+    "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_TERMINAL_PROMPT": "0",
+}
+
+
+def set_git_env(monkeypatch) -> None:
+    for k, v in GIT_ENV.items():
+        monkeypatch.setenv(k, v)
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def write(root: Path, rel: str, text: str) -> None:
+    p = root / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(text, encoding="utf-8")
+
+
+def commit_all(work: Path, message: str) -> str:
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", message)
+    return git(work, "rev-parse", "HEAD")
+
+
+@dataclass(frozen=True)
+class DeployRepo:
+    remote: Path
+    work: Path
+    commits: dict[str, str]
+
+    def remote_head(self, branch: str = "main") -> str:
+        return git(self.remote, "rev-parse", f"refs/heads/{branch}")
+
+    def remote_tree(self, branch: str = "main") -> str:
+        return git(self.remote, "rev-parse", f"refs/heads/{branch}^{{tree}}")
+
+    def tree_of(self, sha: str) -> str:
+        return git(self.work, "rev-parse", f"{sha}^{{tree}}")
+
+
+def deploy_repo(tmp_path: Path) -> DeployRepo:
+    remote = tmp_path / "remote.git"
+    work = tmp_path / "work"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    git(tmp_path, "init", "-q", "-b", "main", str(work))
+    git(work, "remote", "add", "origin", str(remote))
+    commits: dict[str, str] = {}
+    write(work, "schema.sql", "CREATE TABLE users (id TEXT PRIMARY KEY);\n")
+    write(work, "requirements.txt", "fastapi==0.110.0\n")
+    write(work, "prompts/ps101_steps.json", json.dumps({"steps": [{"step": 1, "title": "Start"}]}))
+    write(work, "golden/ps101.yml", "cases: []\n")
+    write(work, "feature_flags.json", json.dumps({"new_ui": False}))
+    write(work, "app.py", "VERSION = 1\n")
+    commits["c1"] = commit_all(work, "c1 base")
+    write(work, "app.py", "VERSION = 2\n")
+    commits["c2"] = commit_all(work, "c2 app")
+    write(work, "prompts/ps101_steps.json", json.dumps({"steps": [{"step": 1, "title": "Begin"}]}))
+    commits["c3"] = commit_all(work, "c3 prompt")
+    write(work, "schema.sql", "CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT);\n")
+    commits["c4"] = commit_all(work, "c4 schema")
+    write(work, "app.py", "VERSION = 5\n")
+    commits["c5"] = commit_all(work, "c5 app")
+    git(work, "push", "-q", "origin", "main")
+    return DeployRepo(remote, work, commits)
+
+
+class RenderStandIn:
+    """A loopback HTTP server answering like Render's API; records every request it gets.
+
+    Known: PATCH /v1/services/{sid} (200 service), POST /v1/services/{sid}/deploys (201 deploy),
+    POST /v1/services/{sid}/rollback (201 deploy). Wrong key -> 401, other service -> 404.
+    """
+
+    def __init__(self, service_id: str = "srv-test123", api_key: str = "rnd_testkey0123456789abcdef") -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.service_id, self.api_key = service_id, api_key
+        self.requests: list[dict] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _answer(self, status: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                body = json.loads(raw) if raw else None
+                outer.requests.append({"method": self.command, "path": self.path,
+                                       "auth": self.headers.get("Authorization"), "body": body,
+                                       "content_type": self.headers.get("Content-Type")})
+                if self.headers.get("Authorization") != f"Bearer {outer.api_key}":
+                    return self._answer(401, {"id": "unauthorized", "message": "unauthorized"})
+                base = f"/v1/services/{outer.service_id}"
+                if self.command == "PATCH" and self.path == base:
+                    return self._answer(200, {"id": outer.service_id, "autoDeploy": body.get("autoDeploy")})
+                if self.command == "POST" and self.path == base + "/deploys":
+                    return self._answer(201, {"id": "dep-rollback1", "status": "created", "trigger": "api",
+                                              "commit": {"id": body.get("commitId")}})
+                if self.command == "POST" and self.path == base + "/rollback":
+                    return self._answer(201, {"id": "dep-rollback2", "status": "created", "trigger": "rollback"})
+                return self._answer(404, {"id": "not_found", "message": "service not found"})
+
+            do_PATCH = do_POST = do_GET = _handle  # noqa: N815
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

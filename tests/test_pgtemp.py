@@ -1,0 +1,86 @@
+"""The throwaway PostgreSQL: password auth, SSL-only database, fresh databases."""
+
+from __future__ import annotations
+
+import psycopg2
+import pytest
+
+from examples.pgtemp import TempPostgres
+
+
+def test_password_login_and_query(pg: TempPostgres):
+    conn = psycopg2.connect(pg.dsn())
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT current_user, current_database(), inet_server_port()")
+            assert cur.fetchone() == ("mosaic", "mosaic", pg.port)
+    finally:
+        conn.close()
+    assert pg.host == "127.0.0.1" and pg.user == "mosaic"
+
+
+def test_wrong_password_is_refused(pg: TempPostgres):
+    with pytest.raises(psycopg2.OperationalError, match='password authentication failed for user "mosaic"'):
+        psycopg2.connect(pg.dsn(password="wrong"))
+
+
+def test_ssl_database_accepts_ssl(pg: TempPostgres):
+    conn = psycopg2.connect(pg.dsn("mosaic_ssl", sslmode="require"))
+    try:
+        assert conn.info.ssl_in_use
+        with conn.cursor() as cur:
+            cur.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            assert cur.fetchone() == (True,)
+    finally:
+        conn.close()
+
+
+def test_ssl_database_refuses_plain_connections(pg: TempPostgres):
+    with pytest.raises(psycopg2.OperationalError) as info:
+        psycopg2.connect(pg.dsn("mosaic_ssl", sslmode="disable"))
+    assert "no pg_hba.conf entry" in str(info.value)
+    assert "no encryption" in str(info.value)
+
+
+def test_certificate_verifies_against_its_own_ca(pg: TempPostgres):
+    conn = psycopg2.connect(pg.dsn("mosaic", sslmode="verify-full") + f"&sslrootcert={pg.ca_file}")
+    try:
+        assert conn.info.ssl_in_use
+    finally:
+        conn.close()
+
+
+def test_pg_db_is_fresh_and_owned_by_mosaic(pg_db: str, pg: TempPostgres):
+    conn = psycopg2.connect(pg_db)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()")
+            assert cur.fetchone() == ("mosaic",)
+            cur.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")
+            assert cur.fetchone() == (0,)
+            cur.execute("CREATE TABLE t (id serial primary key)")
+        conn.commit()
+    finally:
+        conn.close()
+    assert pg_db.startswith(f"postgresql://mosaic:{pg.password}@127.0.0.1:{pg.port}/t")
+
+
+def test_superuser_dsn(pg: TempPostgres):
+    conn = psycopg2.connect(pg.superuser_dsn())
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            assert cur.fetchone() == (True,)
+    finally:
+        conn.close()
+
+
+def test_stop_removes_the_server(tmp_path):
+    server = TempPostgres(tmp_path).start()
+    dsn, directory = server.dsn(), server.dir
+    psycopg2.connect(dsn).close()
+    server.stop()
+    server.stop()
+    assert not directory.exists()
+    with pytest.raises(psycopg2.OperationalError, match="Connection refused"):
+        psycopg2.connect(dsn, connect_timeout=2)

@@ -1,0 +1,235 @@
+"""`mosaic-diag manifest` and `mosaic-diag rollback` as a user runs them, in a real clone."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.test_manifest_support import GIT_ENV, RenderStandIn, commit_all, deploy_repo, git, set_git_env, write
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    set_git_env(monkeypatch)
+    return deploy_repo(tmp_path)
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOSAIC_DIAG_", "RENDER_")) and k != "DATABASE_URL"}
+    env.update(GIT_ENV)
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra)
+    return env
+
+
+def run(repo, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], cwd=repo.work, input=stdin,
+                          capture_output=True, text=True, timeout=120, env=cli_env(**env))
+
+
+def test_manifest_generate_diff_record_history(repo):
+    r = run(repo, "manifest", "generate", "--out", "m5.json")
+    assert r.returncode == 0, r.stderr
+    m5 = json.loads((repo.work / "m5.json").read_text())
+    assert m5["git"]["commit"] == repo.commits["c5"]
+    (repo.work / "m5.json").unlink()
+    r = run(repo, "manifest", "generate", repo.commits["c2"], OPENAI_MODEL="gpt-4")
+    assert r.returncode == 0 and json.loads(r.stdout)["models"] == {"openai": "gpt-4"}
+    (repo.work / "m2.json").write_text(r.stdout)
+    r = run(repo, "manifest", "diff", "m2.json", "HEAD")
+    assert r.returncode == 1  # schema change (critical) and prompt without golden (high)
+    assert "prompt ps101_steps.json changed but the golden set did not" in r.stdout
+    assert "schema changed: a rollback will not undo the database" in r.stdout
+    assert "model pin changed: openai gpt-4 -> (none)" in r.stdout
+    r = run(repo, "manifest", "diff", repo.commits["c4"], "HEAD", "--format", "json")
+    assert r.returncode == 0 and [f["code"] for f in json.loads(r.stdout)["findings"]] == ["commit_changed"]
+    r = run(repo, "manifest", "generate", "--format", "table")
+    assert r.returncode == 1 and "WARNING: dirty tree" in r.stderr and "m2.json" in r.stderr
+    (repo.work / "m2.json").unlink()
+    assert run(repo, "manifest", "record", "HEAD~1").returncode == 0
+    r = run(repo, "manifest", "record", "--format", "json")
+    assert r.returncode == 0 and json.loads(r.stdout)["store"].startswith("file ")
+    r = run(repo, "manifest", "history", "--format", "json")
+    assert [x["commit"] for x in json.loads(r.stdout)] == [repo.commits["c5"], repo.commits["c4"]]
+    r = run(repo, "manifest", "diff", "nope", "HEAD")
+    assert r.returncode == 2 and r.stderr.startswith("mosaic-diag: error: unknown git ref 'nope'")
+
+
+def test_rollback_dry_run_then_yes(repo):
+    c = repo.commits
+    r = run(repo, "rollback", c["c4"], "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert "plan (revert):" in r.stdout and "dry run: nothing changed" in r.stdout
+    assert repo.remote_head() == c["c5"]
+    r = run(repo, "rollback", c["c4"])  # asks; no answer on stdin: aborted, nothing moves
+    assert r.returncode == 1 and repo.remote_head() == c["c5"]
+    r = run(repo, "rollback", c["c4"], stdin="n\n")
+    assert r.returncode == 1 and "not confirmed" in r.stdout and repo.remote_head() == c["c5"]
+    r = run(repo, "rollback", c["c4"], stdin="y\n")
+    assert r.returncode == 0, r.stderr
+    assert repo.remote_tree() == repo.tree_of(c["c4"])
+    audit = [json.loads(x) for x in (repo.work / ".mosaic-diag/audit.log").read_text().splitlines()]
+    assert [a["result"] for a in audit] == ["done"]
+    r = run(repo, "rollback", c["c4"], "--yes", "--format", "json")
+    # the remote head is the revert commit, not c4, but it has c4's tree: nothing to do, no empty commit
+    assert r.returncode == 0 and json.loads(r.stdout)["action"] == "none"
+    assert len(audit) == len((repo.work / ".mosaic-diag/audit.log").read_text().splitlines())
+
+
+def test_refusals_exit_codes(repo):
+    c = repo.commits
+    r = run(repo, "rollback", c["c3"], "--yes")
+    assert r.returncode == 1 and "refused: schema changed" in r.stdout
+    r = run(repo, "rollback", "0" * 40, "--yes")
+    assert r.returncode == 2 and "unknown commit" in r.stdout
+    r = run(repo, "rollback", c["c4"], "--strategy", "sideways")
+    assert r.returncode == 2 and r.stderr.startswith("mosaic-diag: error: --strategy takes one of")
+    r = run(repo, "rollback")
+    assert r.returncode == 2 and "exactly one of SHA, --previous or --auto" in r.stderr
+    write(repo.work, "app.py", "local edit\n")
+    r = run(repo, "rollback", c["c4"], "--yes", "--format", "json")
+    assert r.returncode == 1 and json.loads(r.stdout)["plan"]["refusals"][0]["code"] == "dirty_tree"
+    assert repo.remote_head() == c["c5"]
+    git(repo.work, "remote", "set-url", "origin", str(repo.remote.parent / "gone.git"))
+    git(repo.work, "checkout", "app.py")
+    r = run(repo, "rollback", c["c4"], "--yes")
+    assert r.returncode == 3 and "git remote 'origin' unreachable" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_reset_lease_fails_on_a_concurrent_push(repo, tmp_path):
+    c = repo.commits
+    proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "rollback", c["c4"], "--strategy", "reset"],
+                            cwd=repo.work, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=cli_env())
+    seen = ""
+    while "?" not in seen:  # wait for the question: the plan (with the seen sha) is made
+        ch = proc.stderr.read(1)
+        assert ch, f"no prompt; stdout={proc.stdout.read()}"
+        seen += ch
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(repo.remote), str(other))
+    write(other, "hotfix.txt", "x\n")
+    theirs = commit_all(other, "hotfix")
+    git(other, "push", "-q", "origin", "main")
+    out, err = proc.communicate("y\n", timeout=120)
+    assert proc.returncode == 1, (out, err)
+    assert "stale info" in err and "someone pushed to it since the plan was made" in err
+    assert repo.remote_head() == theirs
+    r = run(repo, "rollback", c["c4"], "--strategy", "reset", "--yes")
+    assert r.returncode == 0 and repo.remote_head() == c["c4"]
+
+
+class _Health:
+    def __init__(self, payload: dict) -> None:
+        outer = self
+        self.payload = payload
+
+        class H(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):  # noqa: N802
+                data = json.dumps(outer.payload).encode()
+                self.send_response(200 if self.path == "/health" else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/health"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def health_payload(rate: float, total: int, commit: str) -> dict:
+    return {"ok": True, "metrics": {"requests_total": total, "error_rate": rate, "p95_latency_ms": 12.0,
+                                    "invalid_json_rate": 0.0},
+            "deployment": {"git_commit": commit[:8], "git_commit_full": commit, "deployed_at": "x"}}
+
+
+def test_auto_rollback_from_health(repo):
+    c = repo.commits
+    assert run(repo, "manifest", "record", c["c4"]).returncode == 0
+    assert run(repo, "manifest", "record", c["c5"]).returncode == 0
+    health = _Health(health_payload(0.004, 500, c["c5"]))
+    try:
+        r = run(repo, "rollback", "--auto", "--health-url", health.url, "--error-budget", "0.01")
+        assert r.returncode == 0 and "error rate 0.40% <= budget 1.00%" in r.stdout
+        health.payload = health_payload(0.2, 500, c["c5"])
+        r = run(repo, "rollback", "--auto", "--health-url", health.url, "--format", "json")
+        data = json.loads(r.stdout)
+        assert r.returncode == 1 and data["action"] == "dry-run" and data["reading"]["over_budget"] is True
+        assert data["plan"]["target"] == c["c4"] and repo.remote_head() == c["c5"]
+        r = run(repo, "rollback", "--auto", "--health-url", health.url, "--execute")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert repo.remote_tree() == repo.tree_of(c["c4"])
+        audit = json.loads((repo.work / ".mosaic-diag/audit.log").read_text().splitlines()[-1])
+        assert audit["reason"].startswith("error rate 20.00% > budget 1.00%")
+    finally:
+        health.stop()
+    r = run(repo, "rollback", "--auto", "--health-url", health.url)
+    assert r.returncode == 3 and "health URL" in r.stderr and "unreachable" in r.stderr
+
+
+def test_auto_rollback_from_a_log(repo, tmp_path):
+    c = repo.commits
+    run(repo, "manifest", "record", c["c4"])
+    run(repo, "manifest", "record", c["c5"])
+    lines = []
+    for i in range(40):
+        status = 500 if i % 4 == 0 else 200
+        lines.append(f'2025-05-01T10:{i:02d}:00.000000Z INFO:     10.0.0.1:4000 - "POST /wimd/ask HTTP/1.1" {status}')
+    log = tmp_path / "app.log"
+    log.write_text("\n".join(lines) + "\n")
+    r = run(repo, "rollback", "--auto", "--log", str(log), "--window", "15m", "--format", "json")
+    data = json.loads(r.stdout)
+    assert r.returncode == 1 and data["reading"]["requests"] == 16 and data["reading"]["errors"] == 4
+    r = run(repo, "rollback", "--auto", "--log", str(log), "--window", "15m", "--error-budget", "0.5")
+    assert r.returncode == 0 and "25.00% <= budget 50.00%" in r.stdout
+    r = run(repo, "rollback", "--auto", "--log", str(tmp_path / "none.log"))
+    assert r.returncode == 2 and "no such log file" in r.stderr
+
+
+def test_render_api_strategy_from_the_cli(repo):
+    server = RenderStandIn()
+    try:
+        env = {"RENDER_API_KEY": server.api_key, "RENDER_SERVICE_ID": server.service_id,
+               "MOSAIC_DIAG_ROLLBACK_RENDER_API_URL": server.base_url}
+        r = run(repo, "rollback", repo.commits["c4"], "--strategy", "render-api", "--yes", **env)
+        assert r.returncode == 0, r.stderr
+        assert "dep-rollback1" in r.stdout and server.api_key not in r.stdout + r.stderr
+        assert [x["method"] for x in server.requests] == ["PATCH", "POST"]
+        assert repo.remote_head() == repo.commits["c5"]
+        r = run(repo, "rollback", repo.commits["c4"], "--strategy", "render-api", "--yes",
+                MOSAIC_DIAG_ROLLBACK_RENDER_API_URL=server.base_url)
+        assert r.returncode == 2 and "needs RENDER_SERVICE_ID and RENDER_API_KEY" in r.stdout
+    finally:
+        server.stop()
+
+
+def test_record_in_postgres_and_previous_from_it(repo, pg_db):
+    c = repo.commits
+    for ref in ("c4", "c5"):
+        r = run(repo, "manifest", "record", c[ref], "--no-live-schema", "--format", "json", DATABASE_URL=pg_db)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["store"].startswith("postgresql table mosaic_diag_deploys")
+    assert pg_db.split("//")[1].split("@")[0].split(":")[1] not in r.stdout  # the password is redacted
+    assert not (repo.work / ".mosaic-diag" / "deploys.jsonl").exists()
+    r = run(repo, "rollback", "--previous", "--yes", DATABASE_URL=pg_db)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert repo.remote_tree() == repo.tree_of(c["c4"])
+    r = run(repo, "manifest", "history", "--format", "json", DATABASE_URL=pg_db)
+    assert [(x["commit"], x["status"]) for x in json.loads(r.stdout)][:2] == [(c["c4"], "rollback"), (c["c5"], "bad")]
