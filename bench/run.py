@@ -1,0 +1,108 @@
+"""Time the log reader (and `mosaic-diag triage`) on the generated logs; run by hand, never in tests.
+
+    python bench/generate.py --lines 1000000 5000000
+    python bench/run.py                          # every bench/out/*.log
+    python bench/run.py bench/out/render-text-1M.log --no-triage
+
+Each measurement runs in a child process (peak RSS from resource.getrusage(RUSAGE_CHILDREN) of
+that child alone). `grep -c ERROR` on the same file gives a floor for comparison. Also times
+`mosaic-diag --help` (start-up) over 10 runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = Path(__file__).resolve().parent / "out"
+
+_READER = r"""
+import json, sys, time
+from mosaic_diag.logs import ReadStats, open_source, read_events
+t = time.perf_counter()
+stats = ReadStats(); n = 0
+with open_source(sys.argv[1]) as src:
+    for _ in read_events(src, stats, name=sys.argv[1]):
+        n += 1
+print(json.dumps({"seconds": time.perf_counter() - t, "lines": stats.lines, "events": n}))
+"""
+
+
+def run_child(cmd: list[str]) -> tuple[float, float, int, bytes]:
+    """(wall seconds, peak RSS MB, exit code, stdout) of `cmd`, measured through a helper process."""
+    helper = [sys.executable, "-c",
+              "import json,resource,subprocess,sys,time;"
+              "t=time.perf_counter();"
+              "p=subprocess.run(sys.argv[1:],stdout=subprocess.PIPE,stderr=subprocess.DEVNULL);"
+              "w=time.perf_counter()-t;"
+              "r=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss;"
+              "sys.stdout.buffer.write(json.dumps({'wall':w,'rss_kb':r,'rc':p.returncode}).encode()+b'\\n'+p.stdout)",
+              *cmd]
+    proc = subprocess.run(helper, stdout=subprocess.PIPE, cwd=ROOT, check=True)
+    head, _, rest = proc.stdout.partition(b"\n")
+    meta = json.loads(head)
+    return meta["wall"], meta["rss_kb"] / 1024, meta["rc"], rest
+
+
+def bench_file(path: Path, *, triage: bool) -> dict[str, object]:
+    row: dict[str, object] = {"file": path.name, "mb": round(path.stat().st_size / 1e6, 1)}
+    wall, rss, rc, out = run_child([sys.executable, "-c", _READER, str(path)])
+    res = json.loads(out)
+    row.update(lines=res["lines"], events=res["events"], reader_s=round(res["seconds"], 2),
+               reader_lines_per_s=int(res["lines"] / res["seconds"]), reader_rss_mb=round(rss, 1))
+    if shutil.which("grep"):
+        wall, _, _, _ = run_child(["grep", "-c", "ERROR", str(path)])
+        row["grep_c_s"] = round(wall, 2)
+    exe = shutil.which("mosaic-diag")
+    if triage and exe and _has_triage():
+        wall, rss, rc, out = run_child([exe, "triage", str(path), "--format", "json"])
+        row.update(triage_s=round(wall, 2), triage_lines_per_s=int(res["lines"] / wall),
+                   triage_rss_mb=round(rss, 1), triage_rc=rc)
+    return row
+
+
+def _has_triage() -> bool:
+    try:
+        import mosaic_diag.commands.triage  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def help_startup(runs: int = 10) -> dict[str, float] | None:
+    exe = shutil.which("mosaic-diag")
+    if not exe:
+        return None
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run([exe, "--help"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        times.append(time.perf_counter() - t)
+    return {"median_s": round(statistics.median(times), 3), "max_s": round(max(times), 3)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("files", nargs="*", type=Path)
+    ap.add_argument("--no-triage", action="store_true")
+    args = ap.parse_args(argv)
+    files = args.files or sorted(OUT.glob("*.log"))
+    if not files:
+        print("no logs: run python bench/generate.py first", file=sys.stderr)
+        return 2
+    print(json.dumps({"python": sys.version.split()[0], "cpus_used": 1}))
+    for path in files:
+        print(json.dumps(bench_file(path, triage=not args.no_triage)), flush=True)
+    print(json.dumps({"mosaic-diag --help": help_startup()}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

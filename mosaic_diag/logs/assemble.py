@@ -1,0 +1,216 @@
+"""Assemble parsed lines into events: a record with its traceback, chained tracebacks, per instance.
+
+Each stream (a Render instance, a syslog host/app, or the one stream of a plain file) has at most
+one open event. A line of that stream either extends it (a traceback line, a chained-exception
+separator, a continuation of the exception message) or closes it and is looked at afresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mosaic_diag.logs.lines import (
+    ERROR_LEVELS,
+    SEPARATORS,
+    TRACEBACK_HEADER,
+    Line,
+    is_continuation,
+    parse_ts,
+)
+from mosaic_diag.logs.model import RawEvent, ReadStats
+
+# states of an open event
+_REC, _TB, _EXC, _EXC_BLANK, _CHAIN = range(5)
+MAX_DETAIL_LINES = 50
+MAX_TRACEBACK_LINES = 2000
+MAX_BLANKS = 3
+
+
+class _Open:
+    __slots__ = ("line", "end", "ts", "shape", "stream", "level", "logger", "message", "tb", "detail",
+                 "state", "emit", "seen", "blanks")
+
+    def __init__(self, line: int, end: int, ln: Line, state: int, emit: bool, message: str | None) -> None:
+        self.line = line
+        self.end = end
+        self.ts = ln.ts
+        self.shape = ln.shape
+        self.stream = ln.stream
+        self.level = ln.level
+        self.logger = ln.logger
+        self.message = message
+        self.tb: list[str] = [ln.text] if state == _TB else []
+        self.detail: list[str] = []
+        self.state = state
+        self.emit = emit
+        self.seen = end
+        self.blanks = 0
+
+    def add(self, text: str, end: int) -> None:
+        if self.blanks:
+            self.tb.extend([""] * self.blanks)
+            self.blanks = 0
+        if len(self.tb) < MAX_TRACEBACK_LINES:
+            self.tb.append(text)
+        self.end = end
+
+
+def _exception_line(tb: list[str]) -> str:
+    """The last exception line of a traceback (the one its message is about)."""
+    for i in range(len(tb) - 1, -1, -1):
+        t = tb[i]
+        if t and t[0] not in " \t" and t not in SEPARATORS and not t.startswith(TRACEBACK_HEADER) \
+                and not is_continuation(t):
+            return t
+    return tb[-1] if tb else ""
+
+
+class Assembler:
+    """Feed it lines (`feed`), collect finished events from `out`; `finish` closes what is open."""
+
+    def __init__(self, stats: ReadStats, *, horizon: int = 200) -> None:
+        self.stats = stats
+        self.horizon = horizon
+        self.open: dict[str | None, _Open] = {}
+        self.out: list[RawEvent] = []
+        self.text_shape = "plain"
+        # set by the reader before each feed: returns the lines before the current one, newest first
+        self.lookback: Callable[[], list[Line]] | None = None
+
+    def feed(self, lineno: int, ln: Line, last: int = 0) -> None:
+        last = last or lineno
+        stats = self.stats
+        shape = ln.shape
+        if ln.record:
+            if shape in ("plain", "uvicorn"):
+                self.text_shape = shape
+            if ln.kind == "access":
+                stats.levels["access"] += 1
+            elif ln.level:
+                stats.levels[ln.level] += 1
+        stats.shapes[shape or self.text_shape] += 1
+        op = self.open.get(ln.stream)
+        if op is not None:
+            if self._extend(op, ln, last):
+                op.seen = last
+                return
+            self._close(op)
+        self._start(lineno, last, ln)
+        if self.open and not lineno & 31:
+            self.expire(lineno)
+
+    def expire(self, lineno: int) -> None:
+        """Close events whose stream has been silent for more than `horizon` lines."""
+        for op in [op for op in self.open.values() if lineno - op.seen > self.horizon]:
+            self._close(op)
+
+    def finish(self) -> None:
+        for op in list(self.open.values()):
+            self._close(op)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _extend(self, op: _Open, ln: Line, last: int) -> bool:
+        t = ln.text
+        st = op.state
+        if st == _REC:
+            if ln.record:
+                return False
+            if t.startswith(TRACEBACK_HEADER):
+                op.state = _TB
+                op.add(t, last)
+                return True
+            if t and is_continuation(t) and len(op.detail) < MAX_DETAIL_LINES:
+                op.detail.append(t)
+                op.end = last
+                return True
+            return False
+        if ln.record:
+            return False
+        blank = not t.strip()
+        if st == _TB:
+            if blank:
+                return False
+            if t[0] not in " \t":
+                op.state = _EXC
+            op.add(t, last)
+            return True
+        if st == _EXC:
+            if blank:
+                op.state = _EXC_BLANK
+                op.blanks = 1
+                return True
+            if t in SEPARATORS:
+                op.state = _CHAIN
+                op.add(t, last)
+                return True
+            if is_continuation(t):
+                op.add(t, last)
+                return True
+            return False
+        if blank:  # _EXC_BLANK / _CHAIN
+            op.blanks += 1
+            return op.blanks <= MAX_BLANKS
+        if st == _EXC_BLANK and t in SEPARATORS:
+            op.state = _CHAIN
+            op.add(t, last)
+            return True
+        if st == _CHAIN and t.startswith(TRACEBACK_HEADER):
+            op.state = _TB
+            op.add(t, last)
+            return True
+        return False
+
+    def _start(self, lineno: int, last: int, ln: Line) -> None:
+        kind = ln.kind
+        if kind == "process_start":
+            self._emit("process_start", lineno, last, ln, ln.message, None)
+            return
+        if kind == "platform_failure":
+            self._emit("platform", lineno, last, ln, ln.message, None)
+            return
+        if ln.record or kind == "labelled":
+            level = ln.level
+            if kind == "access":
+                return
+            if ln.shape == "json":
+                if level in ERROR_LEVELS or (level is None and ln.exc):
+                    self._emit("error", lineno, last, ln, ln.message, ln.exc)
+                return
+            if level in ERROR_LEVELS:
+                self.open[ln.stream] = _Open(lineno, last, ln, _REC, True, ln.message)
+            return
+        if ln.text.startswith(TRACEBACK_HEADER):
+            intro = self._intro(ln.stream)
+            # a traceback right after a WARNING record is that record's (logger.warning(..., exc_info=True),
+            # a retry notice): not an event. After INFO/DEBUG lines it is taken as a crash of its own
+            # (uvicorn prints INFO lines, then an uncaught exception's traceback).
+            emit = intro is None or intro.level != "WARNING"
+            op = _Open(lineno, last, ln, _TB, emit, None)
+            op.level = op.logger = None
+            self.open[ln.stream] = op
+
+    def _intro(self, stream: str | None) -> Line | None:
+        if self.lookback is None:
+            return None
+        for prev in self.lookback():
+            if prev.stream == stream:
+                return prev if prev.record or prev.kind == "labelled" else None
+        return None
+
+    def _close(self, op: _Open) -> None:
+        del self.open[op.stream]
+        if not op.emit:
+            return
+        tb = "\n".join(op.tb) if op.tb else None
+        message = op.message if op.message is not None else _exception_line(op.tb)
+        ts = parse_ts(op.ts)
+        self.stats.see_ts(ts)
+        self.out.append(RawEvent("error", op.line, op.end, ts, op.shape or self.text_shape, op.stream,
+                                 op.level, op.logger, message, tb, "\n".join(op.detail) or None))
+
+    def _emit(self, kind: str, lineno: int, last: int, ln: Line, message: str, tb: str | None) -> None:
+        ts = parse_ts(ln.ts)
+        self.stats.see_ts(ts)
+        self.out.append(RawEvent(kind, lineno, last, ts, ln.shape or self.text_shape, ln.stream, ln.level,
+                                 ln.logger, message, tb))

@@ -1,0 +1,259 @@
+"""Parse one log line of any supported shape into its parts (the slow path of the reader).
+
+A line has an outer shape (render-text, render-api, syslog, json, or none) and, inside it, the
+process's own line (stdlib logging with or without asctime, uvicorn, a Render ``==>`` line, a
+traceback line, anything else). `parse_line` returns the parts the event assembler needs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL", "FATAL")
+ERROR_LEVELS = frozenset({"ERROR", "CRITICAL", "FATAL"})
+_LEVEL_ALIASES = {"WARN": "WARNING", "ERR": "ERROR", "EXCEPTION": "ERROR", "CRIT": "CRITICAL",
+                  "NOTICE": "INFO", "TRACE": "DEBUG", "ALERT": "CRITICAL", "EMERGENCY": "CRITICAL"}
+TRACEBACK_HEADER = "Traceback (most recent call last):"
+
+_LEVEL_INITIALS = frozenset("DIWECF[")
+_LV = r"(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)"
+_TS = r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
+# Render text export: ISO-8601 timestamp, one space, the process's own line.
+_RENDER_TEXT = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) ?(.*)", re.S)
+# RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA [MSG]
+_SYSLOG = re.compile(r"<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) (-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: (.*))?", re.S)
+_ASC_LEVEL = re.compile(rf"({_TS})\s+\[?{_LV}\]?\s+(?:([^\s:]+):\s)?\s*(.*)", re.S)
+_ASC_DASHED = re.compile(rf"({_TS}) - (\S+) - {_LV} - (.*)", re.S)
+_BASIC = re.compile(rf"{_LV}:([^\s:]*):(.*)", re.S)
+_UVICORN = re.compile(rf"{_LV}:\s+(.*)", re.S)
+_ACCESS = re.compile(r'\S+ - "[A-Z]+ \S* HTTP/[\d.]+" \d{3}')
+_STARTED = re.compile(r"Started server process \[\d+\]")
+_CONTINUATION = re.compile(r"(?:LINE \d+|DETAIL|HINT|CONTEXT|QUERY|WHERE|STATEMENT|Is the server running)\b")
+SEPARATORS = (
+    "During handling of the above exception, another exception occurred:",
+    "The above exception was the direct cause of the following exception:",
+)
+# Render's own deploy / runtime lines that report a failure (the others, like "==> Build
+# successful" or "==> No open ports detected, continuing to scan...", are not events).
+PLATFORM_FAILURES = (
+    r"Build failed",
+    r"Exited with status [1-9]\d*",
+    r"Exited with status \d+ while (?:building|running)",
+    r"Port scan timeout reached",
+    r"Timed [Oo]ut",
+    r"Deploy(?:ment)? failed",
+    r"[Hh]ealth ?checks? (?:failed|timed out)",
+    r"Out of memory",
+    r"Instance failed",
+)
+_PLATFORM_FAILURE = re.compile("|".join(PLATFORM_FAILURES))
+
+_JSON_LEVEL_KEYS = ("level", "levelname", "severity", "log.level", "lvl")
+_JSON_MSG_KEYS = ("event", "message", "msg")
+_JSON_LOGGER_KEYS = ("logger", "name", "logger_name", "log.logger")
+_JSON_TS_KEYS = ("timestamp", "time", "@timestamp", "asctime", "ts")
+_JSON_EXC_KEYS = ("exception", "exc_info", "stack_trace", "stack", "traceback", "exc_text")
+
+
+class Line:
+    """The parts of one line (or one Render API entry)."""
+
+    __slots__ = ("shape", "stream", "ts", "level", "logger", "text", "message", "record", "kind", "exc",
+                 "corrupt")
+
+    def __init__(self, shape: str, stream: str | None, ts: str | None, level: str | None,
+                 logger: str | None, text: str, message: str, record: bool, kind: str | None = None,
+                 exc: str | None = None, corrupt: str | None = None) -> None:
+        self.shape = shape          # outer shape, or plain/uvicorn for a bare process line
+        self.stream = stream        # per-instance key for reassembly (None: one stream)
+        self.ts = ts                # raw timestamp text
+        self.level = level
+        self.logger = logger
+        self.text = text            # the process's own line, prefixes stripped
+        self.message = message      # the record's message (prefixes and level stripped)
+        self.record = record        # this line starts a new log record
+        self.kind = kind            # None | "access" | "platform" | "platform_failure" | "process_start"
+        self.exc = exc              # traceback text carried in a JSON field
+        self.corrupt = corrupt      # why the line could not be read, or None
+
+
+def parse_ts(text: str | None) -> datetime | None:
+    """An aware UTC datetime from ISO-8601 / asctime text (naive times are taken as UTC)."""
+    if not text:
+        return None
+    try:
+        ts = datetime.fromisoformat(text.replace(",", ".", 1) if "," in text else text)
+    except ValueError:
+        return None
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def norm_level(level: str | None) -> str | None:
+    if not level:
+        return None
+    up = level.upper()
+    return _LEVEL_ALIASES.get(up, up)
+
+
+def _record_kind(msg: str) -> str | None:
+    c = msg[:1]
+    if c.isdigit() and _ACCESS.match(msg):
+        return "access"
+    if c == "S" and _STARTED.match(msg):
+        return "process_start"
+    return None
+
+
+def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
+                  label_level: str | None = None) -> Line:
+    """The parts of a process's own line (after any Render / syslog wrapper was stripped)."""
+    c = text[:1]
+    if c.isdigit():
+        m = _ASC_LEVEL.match(text)
+        if m:
+            msg = m.group(4)
+            return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(2)), m.group(3), text,
+                        msg, True, _record_kind(msg))
+        m = _ASC_DASHED.match(text)
+        if m:
+            msg = m.group(4)
+            return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(3)), m.group(2), text,
+                        msg, True, _record_kind(msg))
+    elif c.isupper():
+        m = _BASIC.match(text)
+        if m:
+            msg = m.group(3)
+            return Line(shape or "plain", stream, ts, norm_level(m.group(1)), m.group(2) or "root", text,
+                        msg, True, _record_kind(msg))
+        m = _UVICORN.match(text)
+        if m:
+            msg = m.group(2)
+            level = norm_level(m.group(1))
+            kind = _record_kind(msg)
+            logger = "uvicorn.access" if kind == "access" else "uvicorn.error"
+            return Line(shape or "uvicorn", stream, ts, level, logger, text, msg, True, kind)
+    elif c == "=" and text.startswith("==> "):
+        kind = "platform_failure" if _PLATFORM_FAILURE.search(text) else "platform"
+        return Line(shape or "plain", stream, ts, None, "render", text, text[4:], True, kind)
+    if label_level is not None and c not in (" ", "\t", ""):
+        # no level of its own: a Render API entry still carries the level label Render gave it
+        return Line(shape, stream, ts, label_level, None, text, text, False, "labelled")
+    return Line(shape, stream, ts, None, None, text, text, False)
+
+
+def _first(obj: dict, keys: tuple[str, ...]) -> object:
+    for k in keys:
+        v = obj.get(k)
+        if v is not None:
+            return v
+    return None
+
+
+def _str(v: object) -> str | None:
+    if v is None:
+        return None
+    return v if isinstance(v, str) else str(v)
+
+
+def json_exception(obj: dict) -> str | None:
+    """The traceback text of a JSON log record (exception / exc_info / stack_trace / error.stack)."""
+    v = _first(obj, _JSON_EXC_KEYS)
+    if v is None:
+        err = obj.get("error")
+        if isinstance(err, dict):
+            v = _first(err, ("stack", "stack_trace", "traceback"))
+    if isinstance(v, list):  # some formatters emit the traceback as a list of lines
+        v = "".join(x if x.endswith("\n") else x + "\n" for x in v if isinstance(x, str))
+    if not isinstance(v, str) or not v.strip() or v in ("true", "True"):
+        return None
+    return v.rstrip("\n")
+
+
+def render_entry(obj: dict, default_stream: str | None = None) -> Line:
+    """A Render log API entry: its message is the process's own line."""
+    labels = obj.get("labels")
+    inst = res = label_level = None
+    if isinstance(labels, list):
+        for lab in labels:
+            if isinstance(lab, dict):
+                name = lab.get("name")
+                if name == "instance":
+                    inst = _str(lab.get("value"))
+                elif name == "resource":
+                    res = _str(lab.get("value"))
+                elif name == "level":
+                    label_level = norm_level(_str(lab.get("value")))
+    msg = _str(obj.get("message")) or ""
+    if msg.endswith("\n"):
+        msg = msg.rstrip("\r\n")
+    return parse_process(msg, "render-api", inst or res or default_stream, _str(obj.get("timestamp")),
+                         label_level)
+
+
+def json_record(obj: dict) -> Line:
+    """A structlog / python-json-logger record."""
+    level = _first(obj, _JSON_LEVEL_KEYS)
+    if level is None and isinstance(obj.get("log"), dict):
+        level = obj["log"].get("level")
+    msg = _str(_first(obj, _JSON_MSG_KEYS)) or ""
+    exc = json_exception(obj)
+    first = msg.split("\n", 1)[0]
+    return Line("json", None, _str(_first(obj, _JSON_TS_KEYS)), norm_level(_str(level)),
+                _str(_first(obj, _JSON_LOGGER_KEYS)), first, first, True, _record_kind(first), exc)
+
+
+def parse_json(text: str) -> list[Line]:
+    """The record(s) of a JSON line: a log record, a Render API entry or an API page of entries."""
+    try:
+        obj = json.loads(text)
+    except ValueError as e:
+        return [Line("json", None, None, None, None, text, text, True, None, None, f"invalid JSON: {e.msg}")]
+    if not isinstance(obj, dict):
+        return [Line("json", None, None, None, None, text, text, True, None, None, "JSON line is not an object")]
+    logs = obj.get("logs")
+    if isinstance(logs, list) and "message" not in obj:
+        return [render_entry(e) if isinstance(e, dict) else
+                Line("render-api", None, None, None, None, "", "", False, None, None, "page entry is not an object")
+                for e in logs]
+    if "labels" in obj and "message" in obj:
+        return [render_entry(obj)]
+    return [json_record(obj)]
+
+
+def parse_line(text: str) -> list[Line]:
+    """The parts of one decoded line (a list: a Render API page line holds many entries)."""
+    c = text[:1]
+    if c == "{":
+        return parse_json(text)
+    if c == "<":
+        m = _SYSLOG.match(text)
+        if m:
+            stream = f"{m.group(3)}/{m.group(4)}"
+            ts = m.group(2)
+            return [parse_process(m.group(8) or "", "syslog", stream, None if ts == "-" else ts)]
+    elif c == "2" or c.isdigit():
+        m = _RENDER_TEXT.match(text)
+        if m:
+            inner = m.group(2)
+            line = parse_process(inner, "render-text", None, m.group(1))
+            if line.record or inner[:1] not in _LEVEL_INITIALS or not _ASC_LEVEL.match(text):
+                return [line]
+    return [parse_process(text, "", None, None)]
+
+
+def is_continuation(text: str) -> bool:
+    """A line that continues an exception message or a multi-line log message (libpq's LINE 1:,
+    DETAIL:, HINT:, an indented line, a caret line)."""
+    c = text[:1]
+    return c in (" ", "\t") or bool(_CONTINUATION.match(text))
+
+
+def line_timestamp(text: str) -> datetime | None:
+    """The timestamp of a line of any shape, or None (used for first/last timestamps)."""
+    lines = parse_line(text)
+    for ln in lines:
+        if ln.ts:
+            return parse_ts(ln.ts)
+    return None

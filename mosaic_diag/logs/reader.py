@@ -1,0 +1,404 @@
+"""Stream error events out of a log: fast block scan, Python parsing only around candidate lines.
+
+The input is read in big blocks of whole lines. A handful of `bytes.find` calls locate candidate
+lines (ERROR / CRITICAL / FATAL, a traceback header, a JSON ``"error"`` level, Render's ``==>``
+lines, uvicorn's "Started server process"); lines between candidates are only counted (newlines,
+a level regex for the statistics). From a candidate on, lines are parsed one by one for as long as
+an event is open on any stream; then the scan jumps to the next candidate.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from mosaic_diag.logs.assemble import Assembler
+from mosaic_diag.logs.lines import (
+    Line,
+    json_record,
+    line_timestamp,
+    parse_line,
+    parse_ts,
+    render_entry,
+)
+from mosaic_diag.logs.model import RawEvent, ReadStats
+from mosaic_diag.logs.source import BLOCK_SIZE, LINE_CAP, iter_blocks
+
+NEEDLES = (b"ERROR", b"CRITICAL", b"Traceback (most recent call last)", b'"error"',
+           b'"critical"', b"==> ", b"Started server process")
+_INF = 1 << 62
+LOOKBACK_LINES = 32
+DOCUMENT_CAP = 256 << 20
+
+_CTRL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f]")
+# a JSON-looking line that does not end with "}": cut off or otherwise not one whole object
+_CUT_JSON = re.compile(rb"\n\{[^\n]*+(?<![\s}])(?=\r?\n)")
+# statistics of the lines that are only counted (no candidate in them)
+# (approximate: a level word anywhere in a line counts; such lines hold no error candidate)
+_TEXT_LEVELS = ((b"DEBUG", "DEBUG"), (b"INFO", "INFO"), (b"WARN", "WARNING"))
+_QUOTED_LEVELS = ((b'"debug"', "DEBUG"), (b'"info"', "INFO"), (b'"warning"', "WARNING"), (b'"DEBUG"', "DEBUG"),
+                  (b'"INFO"', "INFO"), (b'"WARNING"', "WARNING"))
+_RENDER_TEXT_START = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+_UVICORN_START = re.compile(rb"[A-Z]+:  ")
+_LOGS_ARRAY = re.compile(r'"logs"\s*:\s*\[')
+
+
+class _Finder:
+    """The next position of any needle at or after `pos`, with one `bytes.find` per needle and hit."""
+
+    __slots__ = ("block", "next")
+
+    def __init__(self, block: bytes) -> None:
+        self.block = block
+        self.next = [-1] * len(NEEDLES)
+
+    def search(self, pos: int) -> int:
+        nxt = self.next
+        best = _INF
+        for i, p in enumerate(nxt):
+            if p < pos:
+                p = self.block.find(NEEDLES[i], pos)
+                if p < 0:
+                    p = _INF
+                nxt[i] = p
+            if p < best:
+                best = p
+        return best
+
+
+def _sniff(block: bytes, a: int) -> str:
+    """The shape of the line starting at `a` (for the per-shape statistics of counted lines)."""
+    c = block[a:a + 1]
+    if c == b"{":
+        end = block.find(b"\n", a)
+        return "render-api" if block.find(b'"labels"', a, end if end >= 0 else len(block)) >= 0 else "json"
+    if c == b"<":
+        return "syslog"
+    if _RENDER_TEXT_START.match(block, a):
+        return "render-text"
+    if _UVICORN_START.match(block, a):
+        return "uvicorn"
+    return "plain"
+
+
+class _Reader:
+    def __init__(self, stream: BinaryIO, stats: ReadStats, block_size: int, line_cap: int, horizon: int) -> None:
+        self.stream = stream
+        self.stats = stats
+        self.block_size = block_size
+        self.line_cap = line_cap
+        self.asm = Assembler(stats, horizon=horizon)
+        self.asm.lookback = self._lookback
+        self.lineno = 0
+        self.prev_tail = b""
+        self.block = b""
+        self.cur = 0               # start of the line being parsed (for lookback)
+        self.bad: dict[int, str] = {}
+        self.levels: Counter[str] = Counter()
+        self._needle_keys: tuple = ()
+        self._needles: list[bytes] = []
+
+    # -- main loop ----------------------------------------------------------------------------
+
+    def events(self) -> Iterator[RawEvent]:
+        stats = self.stats
+        blocks = iter_blocks(self.stream, stats, block_size=self.block_size, line_cap=self.line_cap)
+        first = next(blocks, None)
+        if first is None:
+            return
+        if self._looks_like_document(first):
+            data = [first]
+            size = len(first)
+            for b in blocks:
+                data.append(b)
+                size += len(b)
+                if size > DOCUMENT_CAP:
+                    break
+            whole = b"".join(data)
+            done = yield from self._document(whole)
+            if done:
+                self._finish_stats()
+                return
+            blocks = _chain(whole, blocks)
+        else:
+            blocks = _chain(first, blocks)
+        self._first_ts(first)
+        asm = self.asm
+        out = asm.out
+        for block in blocks:
+            self._check_block(block)
+            self.block = block
+            n = len(block)
+            pos = 0
+            finder = _Finder(block)
+            run = runlines = -1     # start of a run of lines passed over while events are open
+            while pos < n:
+                opened = asm.open
+                if not opened:
+                    if run >= 0:
+                        self._skip(block, run, pos)
+                        run = -1
+                    hit = finder.search(pos)
+                    if hit >= n:
+                        self._skip(block, pos, n)
+                        break
+                    ls = block.rfind(b"\n", pos, hit)
+                    ls = pos if ls < 0 else ls + 1
+                    if ls > pos:
+                        self._skip(block, pos, ls)
+                    pos = ls
+                elif None not in opened:
+                    # only instances have open events: a line that names none of them and holds no
+                    # candidate cannot change anything, so it is only counted
+                    nl = block.find(b"\n", pos)
+                    end = n if nl < 0 else nl
+                    if finder.search(pos) > end and not any(
+                            block.find(k, pos, end) >= 0 for k in self._stream_needles(opened)):
+                        if run < 0:
+                            run, runlines = pos, 0
+                        pos = end + 1
+                        runlines += 1
+                        if runlines >= 32:  # count what was passed over, let silent instances expire
+                            self._skip(block, run, pos)
+                            run = -1
+                            asm.expire(self.lineno)
+                        continue
+                if run >= 0:
+                    self._skip(block, run, pos)
+                    run = -1
+                pos = self._parse_line(block, pos, n)
+                if out:
+                    yield from out
+                    out.clear()
+            if run >= 0:
+                self._skip(block, run, n)
+            self._last_ts(block)
+            self.prev_tail = block[-8192:]
+        asm.finish()
+        yield from out
+        out.clear()
+        self._finish_stats()
+
+    def _parse_line(self, block: bytes, pos: int, n: int) -> int:
+        nl = block.find(b"\n", pos)
+        end = n if nl < 0 else nl
+        self.lineno += 1
+        lineno = self.lineno
+        raw = block[pos:end] if end - pos <= self.line_cap else block[pos:pos + self.line_cap]
+        text = raw.decode("utf-8", "replace")
+        if text.endswith("\r"):
+            text = text[:-1]
+        self.cur = pos
+        for ln in parse_line(text):
+            if ln.corrupt is not None:
+                if lineno not in self.bad:
+                    self.bad[lineno] = ln.corrupt
+                    self.stats.add_corrupt(lineno, ln.corrupt)
+                continue
+            self.asm.feed(lineno, ln)
+        return end + 1
+
+    def _stream_needles(self, opened: dict) -> list[bytes]:
+        keys = tuple(opened)
+        if keys != self._needle_keys:
+            self._needle_keys = keys
+            self._needles = [k.split("/", 1)[0].encode() for k in keys if k]
+        return self._needles
+
+    def _skip(self, block: bytes, a: int, b: int) -> None:
+        """Count the lines of block[a:b] without parsing them."""
+        k = block.count(b"\n", a, b)
+        if a < b == len(block) and block[-1:] != b"\n":
+            k += 1
+        if not k:
+            return
+        self.lineno += k
+        stats = self.stats
+        shape = _sniff(block, a)
+        stats.shapes[shape] += k
+        levels = self.levels
+        cnt = block.count
+        if shape == "render-api" or shape == "json":
+            for needle, name in _QUOTED_LEVELS if shape == "json" else _QUOTED_LEVELS[:3]:
+                levels[name] += cnt(needle, a, b)
+            if shape == "json":
+                return
+        else:
+            for needle, name in _TEXT_LEVELS:
+                levels[name] += cnt(needle, a, b)
+        access = cnt(b" HTTP/1.", a, b)
+        if access:
+            levels["access"] += access
+            levels["INFO"] -= access
+
+    # -- statistics and corruption ----------------------------------------------------------
+
+    def _check_block(self, block: bytes) -> None:
+        """Count corrupt lines of a block: invalid UTF-8, NUL / control bytes, cut-off JSON lines."""
+        base = self.lineno
+        self.bad = bad = {}
+        where = [0, base + 1]  # last offset looked up, its line
+
+        def mark(off: int, reason: str, data: bytes | str = block) -> None:
+            if off < where[0]:
+                where[0], where[1] = 0, base + 1
+            where[1] += data.count("\n" if isinstance(data, str) else b"\n", where[0], off)
+            where[0] = off
+            if where[1] not in bad:
+                bad[where[1]] = reason
+                self.stats.add_corrupt(where[1], reason)
+
+        ascii_ok = block.isascii()
+        if not ascii_ok:
+            try:
+                block.decode("utf-8")
+            except UnicodeDecodeError:
+                text = block.decode("utf-8", "replace")
+                idx = text.find("\ufffd")
+                while idx >= 0:
+                    mark(idx, "invalid UTF-8", text)
+                    nl = text.find("\n", idx)
+                    idx = text.find("\ufffd", nl + 1) if nl >= 0 else -1
+                where[0], where[1] = 0, base + 1
+        # control bytes other than NUL are looked for only where the block is not clean text already
+        m = _CTRL.search(block) if not ascii_ok or block.find(b"\0") >= 0 else None
+        while m:
+            off = m.start()
+            mark(off, "NUL byte" if block[off] == 0 else "binary data")
+            nl = block.find(b"\n", off)
+            if nl < 0:
+                break
+            m = _CTRL.search(block, nl + 1)
+        if block[:1] == b"{":
+            end = block.find(b"\n")
+            first = block[:end if end >= 0 else len(block)].rstrip()
+            if not first.endswith(b"}"):
+                mark(0, "JSON line cut off or not one object")
+        for m in _CUT_JSON.finditer(block) if block.find(b"\n{") >= 0 else ():
+            mark(m.start() + 1, "JSON line cut off or not one object")
+
+    def _first_ts(self, block: bytes) -> None:
+        pos = 0
+        for _ in range(100):
+            nl = block.find(b"\n", pos)
+            end = len(block) if nl < 0 else nl
+            ts = line_timestamp(block[pos:min(end, pos + self.line_cap)].decode("utf-8", "replace"))
+            if ts is not None:
+                self.stats.see_ts(ts)
+                return
+            if nl < 0:
+                return
+            pos = nl + 1
+
+    def _last_ts(self, block: bytes) -> None:
+        end = len(block) - 1 if block.endswith(b"\n") else len(block)
+        for _ in range(100):
+            start = block.rfind(b"\n", 0, end) + 1
+            ts = line_timestamp(block[start:min(end, start + self.line_cap)].decode("utf-8", "replace"))
+            if ts is not None:
+                self.stats.see_ts(ts)
+                return
+            if start == 0:
+                return
+            end = start - 1
+
+    def _finish_stats(self) -> None:
+        stats = self.stats
+        stats.lines = self.lineno
+        stats.levels.update(self.levels)
+        for name in [k for k, v in stats.levels.items() if v <= 0]:
+            del stats.levels[name]
+
+    # -- lookback for a traceback without an ERROR record before it ---------------------------
+
+    def _lookback(self) -> list[Line]:
+        block, end = self.block, self.cur
+        lines: list[Line] = []
+        for _ in range(LOOKBACK_LINES):
+            if end <= 0:
+                if block is self.prev_tail or not self.prev_tail:
+                    break
+                block, end = self.prev_tail, len(self.prev_tail)
+                continue
+            start = block.rfind(b"\n", 0, end - 1) + 1
+            raw = block[start:end - 1] if block[end - 1:end] == b"\n" else block[start:end]
+            lines.extend(reversed(parse_line(raw[: self.line_cap].decode("utf-8", "replace").rstrip("\r"))))
+            end = start
+        return lines
+
+    # -- a pretty-printed JSON document (an API page or an array of entries) -------------------
+
+    @staticmethod
+    def _looks_like_document(block: bytes) -> bool:
+        head = block.lstrip()
+        end = head.find(b"\n")
+        first = head[: end if end >= 0 else len(head)].rstrip()
+        if first in (b"[", b"{"):
+            return True
+        return first.startswith(b"{") and first[1:].lstrip().startswith(b'"logs"') and not first.endswith(b"}")
+
+    def _document(self, data: bytes) -> Iterator[RawEvent]:
+        """Events of a whole JSON document; returns False (nothing yielded) when it is not one."""
+        text = data.decode("utf-8", "replace")
+        dec = json.JSONDecoder()
+        i = len(text) - len(text.lstrip())
+        items: list[tuple[int, int, object]] = []
+        try:
+            if text[i] == "[":
+                spans = [i + 1]
+            else:
+                spans = [m.end() for m in _LOGS_ARRAY.finditer(text)]
+                if not spans:
+                    return False
+            for pos in spans:
+                while True:
+                    while pos < len(text) and text[pos] in " \t\r\n,":
+                        pos += 1
+                    if pos >= len(text) or text[pos] == "]":
+                        break
+                    obj, end = dec.raw_decode(text, pos)
+                    items.append((pos, end, obj))
+                    pos = end
+        except (ValueError, IndexError):
+            return False
+        stats, asm = self.stats, self.asm
+        stats.lines = self.lineno = text.count("\n") + (0 if text.endswith("\n") else 1)
+        line, last_pos = 1, 0
+        for start, end, obj in items:
+            line += text.count("\n", last_pos, start)
+            end_line = line + text.count("\n", start, end)
+            last_pos = start
+            if not isinstance(obj, dict):
+                stats.add_corrupt(line, "JSON entry is not an object")
+                continue
+            ln = render_entry(obj) if "labels" in obj else json_record(obj)
+            asm.feed(line, ln, end_line)
+            if ln.ts:
+                stats.see_ts(parse_ts(ln.ts))
+            if asm.out:
+                yield from asm.out
+                asm.out.clear()
+        asm.finish()
+        yield from asm.out
+        asm.out.clear()
+        return True
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
+
+
+def read_events(src: BinaryIO, stats: ReadStats, *, name: str = "-", block_size: int = BLOCK_SIZE,
+                line_cap: int = LINE_CAP, horizon: int = 200) -> Iterator[RawEvent]:
+    """The events of the log in `src` (a binary stream, plain or gzip), in the order they close.
+
+    `stats` is filled as reading goes (complete when the iterator is exhausted). `name` is only
+    used in messages. `block_size` / `line_cap` / `horizon` (lines an open event of one instance
+    waits for that instance's next line) are tuning knobs; tests use a tiny `block_size`.
+    """
+    del name  # events carry line numbers; the caller knows the name
+    return _Reader(src, stats, block_size, line_cap, horizon).events()

@@ -1,0 +1,181 @@
+"""Open a log input (path or stdin) and read it as blocks of whole lines, gunzipping when needed.
+
+Gzip is detected by its magic bytes, not by the file name. A truncated or corrupt gzip stream
+ends the input with a warning; what was read before stays. Over-long lines are cut (the rest of
+the line is skipped, not kept in memory) so a 10 MB line costs neither memory nor time.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import BinaryIO
+
+from mosaic_diag.errors import UsageError
+from mosaic_diag.logs.model import ReadStats
+
+GZIP_MAGIC = b"\x1f\x8b"
+BLOCK_SIZE = 4 << 20
+LINE_CAP = 64 << 10
+
+
+@contextmanager
+def open_source(path: str, *, stdin: BinaryIO | None = None) -> Iterator[BinaryIO]:
+    """A binary stream for `path`, or for stdin when `path` is "-" (not closed on exit).
+
+    Raises UsageError (naming the path) for a missing file, a directory or an unreadable file.
+    """
+    if path == "-":
+        yield stdin if stdin is not None else sys.stdin.buffer
+        return
+    if os.path.isdir(path):
+        raise UsageError("is a directory, not a log file", path=path)
+    try:
+        f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        raise UsageError("no such file", path=path) from None
+    except PermissionError:
+        raise UsageError("permission denied", path=path) from None
+    except OSError as e:
+        raise UsageError(f"cannot open: {e.strerror or e}", path=path) from None
+    try:
+        yield f
+    finally:
+        f.close()
+
+
+class Input:
+    """Decoded (gunzipped) chunks of a binary stream; `problem` tells why it ended early."""
+
+    def __init__(self, stream: BinaryIO, chunk_size: int = BLOCK_SIZE) -> None:
+        self.stream = stream
+        self.chunk_size = chunk_size
+        self.problem: str | None = None
+        self.gzip = False
+
+    def _read(self) -> bytes:
+        try:
+            return self.stream.read(self.chunk_size) or b""
+        except OSError as e:
+            self.problem = f"read error: {e.strerror or e}"
+            return b""
+
+    def chunks(self) -> Iterator[bytes]:
+        first = self._read()
+        while 0 < len(first) < 2:
+            more = self._read()
+            if not more:
+                break
+            first += more
+        if first[:2] != GZIP_MAGIC:
+            while first:
+                yield first
+                first = self._read()
+            return
+        self.gzip = True
+        yield from self._gunzip(first)
+
+    def _gunzip(self, data: bytes) -> Iterator[bytes]:
+        size = self.chunk_size
+        d = zlib.decompressobj(31)
+        started = False         # the current member has had input
+        while True:
+            if not data:
+                data = self._read()
+                if not data:
+                    break
+            started = True
+            try:
+                out = d.decompress(data, size)
+            except zlib.error as e:
+                self.problem = f"corrupt gzip data ({e})"
+                return
+            if out:
+                yield out
+            if d.eof:  # end of a member: another one may follow
+                data = d.unused_data
+                d = zlib.decompressobj(31)
+                started = False
+                if data and data[:2] != GZIP_MAGIC:
+                    if data.strip(b"\0"):
+                        self.problem = "trailing data after the gzip stream ignored"
+                    return
+            else:
+                data = d.unconsumed_tail
+        if started:
+            try:
+                out = d.flush()
+            except zlib.error:
+                out = b""
+            if out:
+                yield out
+            if not d.eof:
+                self.problem = "truncated gzip"
+
+
+def iter_blocks(stream: BinaryIO, stats: ReadStats, *, block_size: int = BLOCK_SIZE,
+                line_cap: int = LINE_CAP) -> Iterator[bytes]:
+    """Blocks of whole lines (each block ends with b"\\n", except maybe the very last one).
+
+    Adds to `stats.bytes` and `stats.warnings` (cut lines, truncated gzip); line numbers in the
+    warnings count the newlines of the blocks yielded so far.
+    """
+    src = Input(stream, block_size)
+    carry = b""
+    skipping = False        # inside an over-long line, discarding until its newline
+    cut_from = 0            # length of the line being cut
+    lines_before = 0
+    cuts = 0
+    for chunk in src.chunks():
+        stats.bytes += len(chunk)
+        if skipping:
+            nl = chunk.find(b"\n")
+            if nl < 0:
+                cut_from += len(chunk)
+                continue
+            cut_from += nl
+            skipping = False
+            cuts += 1
+            if cuts <= 5:
+                stats.warnings.append(f"line {lines_before + 1} is {cut_from} bytes long: kept the first "
+                                      f"{line_cap} bytes")
+            chunk = carry + chunk[nl:]
+            carry = b""
+        else:
+            chunk = carry + chunk if carry else chunk
+            carry = b""
+        last_nl = chunk.rfind(b"\n")
+        if last_nl < 0:
+            if len(chunk) > line_cap:
+                carry = chunk[:line_cap]
+                cut_from = len(chunk)
+                skipping = True
+            else:
+                carry = chunk
+            continue
+        block = chunk[:last_nl + 1]
+        rest = chunk[last_nl + 1:]
+        if len(rest) > line_cap:
+            carry = rest[:line_cap]
+            cut_from = len(rest)
+            skipping = True
+        else:
+            carry = rest
+        lines_before += block.count(b"\n")
+        yield block
+    if skipping:
+        cuts += 1
+        if cuts <= 5:
+            stats.warnings.append(f"line {lines_before + 1} is {cut_from} bytes long: kept the first "
+                                  f"{line_cap} bytes")
+    if cuts > 5:
+        stats.warnings.append(f"{cuts} lines longer than {line_cap} bytes were cut")
+    if carry:
+        yield carry
+        lines_before += 1
+    if src.problem:
+        what = "gzip input" if src.gzip else "input"
+        stats.warnings.append(f"{src.problem} after line {lines_before}: {what} read up to there")

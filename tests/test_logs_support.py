@@ -1,0 +1,79 @@
+"""Build logs for the reader tests from examples/logshapes.py and real tracebacks."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from examples.logshapes import access_message, format_raw, format_record
+from mosaic_diag.logs import RawEvent, ReadStats, read_events
+
+T0 = datetime(2026, 11, 27, 14, 3, 11, 123456, tzinfo=UTC)
+
+
+@dataclass
+class Rec:
+    level: str
+    logger: str
+    message: str
+    exc: str | None = None
+    instance: str = "srv-d0abc-7f9c"
+    raw: list[str] | None = None  # raw process lines instead of a logging record
+
+
+@dataclass
+class Span:
+    rec: Rec
+    line: int
+    end_line: int
+    ts: datetime
+
+
+def render(shape: str, recs: list[Rec], *, interleave: bool = False) -> tuple[bytes, list[Span]]:
+    """The log text of `recs` in `shape` and where each record landed (1-based lines).
+
+    With `interleave`, the lines of records of different instances alternate one by one (as the
+    Render log API returns them); records of one instance stay in order.
+    """
+    per: dict[str, list[tuple[int, str]]] = {}
+    stamps = []
+    rendered = []
+    for i, rec in enumerate(recs):
+        ts = T0 + timedelta(seconds=i)
+        stamps.append(ts)
+        if rec.raw is not None:
+            lines = format_raw(shape, ts=ts, lines=rec.raw, level=rec.level, instance=rec.instance, seq=i)
+        else:
+            lines = format_record(shape, ts=ts, level=rec.level, logger=rec.logger, message=rec.message,
+                                  exc_text=rec.exc, instance=rec.instance, seq=i)
+        rendered.append(lines)
+        per.setdefault(rec.instance, []).extend((i, ln) for ln in lines)
+    out: list[tuple[int, str]] = []
+    if interleave:
+        queues = [list(reversed(v)) for v in per.values()]
+        while any(queues):
+            for q in queues:
+                if q:
+                    out.append(q.pop())
+    else:
+        for i, lines in enumerate(rendered):
+            out.extend((i, ln) for ln in lines)
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for n, (i, _) in enumerate(out, 1):
+        first.setdefault(i, n)
+        last[i] = n
+    spans = [Span(rec, first[i], last[i], stamps[i]) for i, rec in enumerate(recs)]
+    return ("\n".join(ln for _, ln in out) + "\n").encode(), spans
+
+
+def read(data: bytes, **kw) -> tuple[list[RawEvent], ReadStats]:
+    stats = ReadStats()
+    events = list(read_events(io.BytesIO(data), stats, **kw))
+    return events, stats
+
+
+def access(status: int = 500) -> Rec:
+    phrase = {200: "OK", 500: "Internal Server Error"}[status]
+    return Rec("INFO", "uvicorn.access", access_message("10.0.0.1:51234", "POST", "/wimd/ask", status, phrase))
