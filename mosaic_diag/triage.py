@@ -169,6 +169,9 @@ def _application_frame(evidence: Evidence, cls: Classification) -> str | None:
 def evidence_of(raw: RawEventLike) -> Evidence:
     """Evidence for a raw log event: its traceback (if any) plus its own log record."""
     message = raw.message or ""
+    detail = getattr(raw, "detail", None)
+    if detail:
+        message = f"{message}\n{detail}"
     kind = "platform" if raw.kind == "platform" else "error"
     if raw.traceback:
         return evidence_from_text(raw.traceback, logger=raw.logger, level=raw.level,
@@ -193,6 +196,7 @@ class TriageRun:
         self.untimed = 0
         self._restarts: dict[str | None, list[tuple[datetime | None, int, int]]] = {}
         self._loops_reported: set[tuple[str | None, int]] = set()
+        self._seen: dict[tuple[Any, ...], tuple[Classification, str, str]] = {}
         min_sev = self.options.min_severity
         self._min_rank = SEVERITY_RANK[min_sev] if min_sev else 0
 
@@ -217,14 +221,23 @@ class TriageRun:
                 self.filtered_out += 1
 
     def _event(self, raw: RawEventLike) -> ErrorEvent:
-        evidence = evidence_of(raw)
-        cls = self.classifier.classify(evidence)
-        message = redact_text(cls.message or raw.message or "")
-        first_line = message.strip().splitlines()[0] if message.strip() else ""
-        fp = fingerprint(cls.label, cls.exception_type, first_line,
-                         _application_frame(evidence, cls))
+        # The same failure repeats with the same text: parse and classify it once.
+        key = (raw.kind, raw.traceback, raw.message, getattr(raw, "detail", None), raw.logger, raw.level)
+        known = self._seen.get(key)
+        if known is None:
+            evidence = evidence_of(raw)
+            cls = self.classifier.classify(evidence)
+            message = redact_text(cls.message or raw.message or "")[:4000]
+            first_line = message.strip().splitlines()[0] if message.strip() else ""
+            fp = fingerprint(cls.label, cls.exception_type, first_line,
+                             _application_frame(evidence, cls))
+            known = (cls, message, fp)
+            if len(self._seen) >= 50_000:
+                self._seen.clear()
+            self._seen[key] = known
+        cls, message, fp = known
         return ErrorEvent(raw.line, raw.end_line, cls.label, cls.category, cls.severity,
-                          raw.timestamp, cls.exception_type, message[:4000], fp, cls.rule_id,
+                          raw.timestamp, cls.exception_type, message, fp, cls.rule_id,
                           raw.logger, raw.instance, raw.shape)
 
     def _keep(self, event: ErrorEvent) -> bool:

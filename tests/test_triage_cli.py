@@ -1,0 +1,193 @@
+"""`mosaic-diag triage` end to end, every log shape, through the real CLI in a subprocess.
+
+The tracebacks are made in the test by raising real exceptions (sqlite3, json, csv, psycopg2
+against a closed loopback port); the logs are rendered with examples/logshapes.py.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import socket
+import sqlite3
+import subprocess
+import sys
+import traceback
+
+import pytest
+
+from tests.test_logs_support import Rec, render
+
+
+def _tb(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc))
+
+
+def real_tracebacks() -> dict[str, str]:
+    out = {}
+    try:
+        sqlite3.connect(":memory:").execute("SELECT id FROM sessions")
+    except sqlite3.OperationalError as exc:
+        out["SQLITE_FALLBACK_ACTIVE"] = _tb(exc)
+    try:
+        list(csv.reader(io.StringIO('prompt,response\n"unterminated'), strict=True))
+    except csv.Error as exc:
+        out["PROMPT_CSV_CORRUPT"] = _tb(exc)
+    import psycopg2
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    try:
+        psycopg2.connect(host="127.0.0.1", port=port, dbname="mosaic", user="mosaic", password="pw",
+                         connect_timeout=3)
+    except psycopg2.OperationalError as exc:
+        out["PG_CONNECTION_FAILED"] = _tb(exc)
+    try:
+        try:
+            json.loads("{'step': 1,}")
+        except json.JSONDecodeError as exc:
+            raise RuntimeError("could not load prompts/ps101_steps.json") from exc
+    except RuntimeError as exc:
+        out["PS101_STEP_MALFORMED"] = _tb(exc)
+    return out
+
+
+TRACEBACKS = real_tracebacks()
+
+
+def records() -> list[Rec]:
+    recs = [Rec("INFO", "uvicorn.error", "Started server process [7]")]
+    for label, tb in TRACEBACKS.items():
+        recs.append(Rec("INFO", "uvicorn.access", '10.0.0.1:5000 - "GET /health HTTP/1.1" 200 OK'))
+        recs.append(Rec("ERROR", "api.storage", f"request failed ({label.lower()})", exc=tb))
+    recs.append(Rec("WARNING", "api.ai", "retrying in 2s"))
+    recs.append(Rec("ERROR", "api.auth", "password hash mismatch for user 42"))
+    return recs
+
+
+def triage(path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(path), *args], input=stdin,
+                          capture_output=True, timeout=120)
+
+
+@pytest.mark.parametrize("shape", ["render-text", "plain", "uvicorn", "json", "render-api", "syslog"])
+def test_every_shape_end_to_end(tmp_path, shape):
+    data, spans = render(shape, records(), interleave=shape in ("render-api", "syslog"))
+    log = tmp_path / f"{shape}.log"
+    log.write_bytes(data)
+    r = triage(log, "--format", "json")
+    assert r.returncode == 1, r.stderr
+    report = json.loads(r.stdout)
+    events = sorted(report["events"], key=lambda e: e["line"])
+    errors = [s for s in spans if s.rec.level == "ERROR"]
+    assert [(e["line"], e["end_line"]) for e in events] == [(s.line, s.end_line) for s in errors]
+    expected = [*TRACEBACKS, "AUTH_INVALID_CREDENTIALS"]
+    assert [e["label"] for e in events] == expected
+    by_label = {e["label"]: e for e in events}
+    assert by_label["PROMPT_CSV_CORRUPT"]["exception_type"] == "_csv.Error"
+    assert by_label["PG_CONNECTION_FAILED"]["exception_type"] == "psycopg2.OperationalError"
+    if shape != "uvicorn" and not (shape == "plain"):
+        assert all(e["timestamp"] for e in events)
+    assert report["summary"]["events"] == len(expected)
+    assert {g["label"] for g in report["groups"]} == set(expected)
+    for group in report["groups"]:
+        assert {"label", "fingerprint", "count", "first_seen", "last_seen", "sample_line", "playbook"} <= set(group)
+
+
+def test_gzip_and_stdin_give_the_same_report(tmp_path):
+    data, _ = render("render-text", records())
+    plain = tmp_path / "a.log"
+    plain.write_bytes(data)
+    gz = tmp_path / "a.log.gz"
+    gz.write_bytes(gzip.compress(data))
+    first = json.loads(triage(plain, "--format", "json").stdout)
+    second = json.loads(triage(gz, "--format", "json").stdout)
+    third = json.loads(triage("-", "--format", "json", stdin=gzip.compress(data)).stdout)
+    assert first["events"] == second["events"] == third["events"]
+    assert third["summary"]["input"] == "<stdin>"
+
+
+def test_table_and_markdown(tmp_path):
+    data, _ = render("render-text", records())
+    log = tmp_path / "a.log"
+    log.write_bytes(data)
+    table = triage(log)
+    assert table.returncode == 1
+    out = table.stdout.decode()
+    assert "SQLITE_FALLBACK_ACTIVE" in out and "Error groups" in out
+    md = triage(log, "--format", "markdown").stdout.decode()
+    assert md.startswith("# Triage: ") and "| critical | `SQLITE_FALLBACK_ACTIVE` | 1 |" in md
+
+
+def test_filters_through_the_cli(tmp_path):
+    data, _ = render("render-text", records())
+    log = tmp_path / "a.log"
+    log.write_bytes(data)
+    only = json.loads(triage(log, "--format", "json", "--label", "RAILWAY_DB_EPHEMERAL").stdout)
+    assert [e["label"] for e in only["events"]] == ["SQLITE_FALLBACK_ACTIVE"]
+    cat = json.loads(triage(log, "--format", "json", "--category", "prompt").stdout)
+    assert {e["label"] for e in cat["events"]} == {"PROMPT_CSV_CORRUPT", "PS101_STEP_MALFORMED"}
+    later = json.loads(triage(log, "--format", "json", "--since", "2026-11-27T14:03:16Z").stdout)
+    assert later["events"] and all(e["timestamp"] >= "2026-11-27T14:03:16" for e in later["events"])
+    none = triage(log, "--label", "OPENAI_RATE_LIMIT")
+    assert none.returncode == 0
+
+
+def test_unknown_events_are_candidates_with_a_template(tmp_path):
+    log = tmp_path / "u.log"
+    log.write_text("ERROR:api.billing:Invoice 12345 for ann@example.com could not be rendered\n"
+                   "ERROR:api.billing:Invoice 99 for bob@example.org could not be rendered\n")
+    report = json.loads(triage(log, "--format", "json").stdout)
+    assert [g["count"] for g in report["groups"]] == [2]
+    group = report["groups"][0]
+    assert group["label"] == "UNKNOWN_ERROR" and group["candidate_new_kind"] is True
+    assert group["template"] == "Invoice <n> for <email> could not be rendered"
+
+
+_GZ = gzip.compress("".join(f"ERROR:api.jobs:job {i * 7919 % 10007} failed\n" for i in range(5000)).encode())
+TRUNCATED_GZ = _GZ[: len(_GZ) // 2]
+
+
+@pytest.mark.parametrize(
+    ("setup", "code", "needle"),
+    [
+        (lambda p: None, 2, "no such file"),
+        (lambda p: p.mkdir(), 2, "directory"),
+        (lambda p: p.write_bytes(b""), 0, None),
+        (lambda p: p.write_bytes(TRUNCATED_GZ), 1, None),
+        (lambda p: p.write_bytes(bytes(range(256)) * 64 + b"\nERROR:api.storage:boom\n"), 1, None),
+    ],
+    ids=["missing", "directory", "empty", "truncated-gzip", "binary-garbage"],
+)
+def test_bad_input(tmp_path, setup, code, needle):
+    path = tmp_path / "input.log"
+    setup(path)
+    r = triage(path, "--format", "json")
+    assert b"Traceback" not in r.stderr
+    if code is not None:
+        assert r.returncode == code, r.stderr
+    if code == 2:
+        line = r.stderr.decode().strip()
+        assert line.count("\n") == 0 and str(path) in line and needle in line
+        return
+    report = json.loads(r.stdout)
+    if path.read_bytes()[:2] == b"\x1f\x8b":
+        assert any("truncated" in w for w in report["summary"]["warnings"])
+    if path.read_bytes()[:2] == b"\x1f\x8b":
+        assert 0 < report["summary"]["events"] < 5000
+    elif code == 1:
+        assert report["summary"]["corrupt_lines"] >= 1
+        assert report["events"][-1]["message"] == "boom"
+
+
+def test_secrets_are_redacted_in_every_format(tmp_path):
+    log = tmp_path / "s.log"
+    log.write_text("ERROR:api.storage:connect failed for postgresql://mosaic:hunter2secret@dpg-x-a/mosaic "
+                   "with key sk-proj-abcdefghijklmnopqrstuvwxyz012345\n")
+    for fmt in ("json", "table", "markdown"):
+        out = triage(log, "--format", fmt).stdout.decode()
+        assert "hunter2secret" not in out and "abcdefghijklmnopqrstuvwxyz012345" not in out
+    assert "postgresql://mosaic:***@dpg-x-a/mosaic" in triage(log, "--format", "json").stdout.decode()
