@@ -89,7 +89,7 @@ def test_every_shape_end_to_end(tmp_path, shape):
     by_label = {e["label"]: e for e in events}
     assert by_label["PROMPT_CSV_CORRUPT"]["exception_type"] == "_csv.Error"
     assert by_label["PG_CONNECTION_FAILED"]["exception_type"] == "psycopg2.OperationalError"
-    if shape != "uvicorn" and not (shape == "plain"):
+    if shape != "uvicorn":
         assert all(e["timestamp"] for e in events)
     assert report["summary"]["events"] == len(expected)
     assert {g["label"] for g in report["groups"]} == set(expected)
