@@ -4,6 +4,9 @@
 loopback port with scram-sha-256 password auth and a self-signed certificate, and creates
 two databases owned by the role `mosaic`: `mosaic` (SSL optional) and `mosaic_ssl` (hostssl
 only, so a non-SSL connection gets libpq's "no pg_hba.conf entry ... no encryption").
+Without SSL only known databases are reachable (so `sslmode=disable` to a missing database
+also reads "no pg_hba.conf entry"); with SSL (`require`, or libpq's default `prefer`) a
+missing database reads `database "..." does not exist`.
 When running as root, every server command runs as the `postgres` user.
 """
 
@@ -27,6 +30,7 @@ from urllib.parse import quote
 SUPERUSER = "postgres"
 USER = "mosaic"
 SSL_DB = "mosaic_ssl"
+UNKNOWN_ROLE = "mosaic_ghost"  # a role that is never created: connecting as it fails with "does not exist"
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _SOCKET_PATH_MAX = 90  # sun_path is 108 bytes; leave room for ".s.PGSQL.NNNNN"
 
@@ -181,7 +185,8 @@ class TempPostgres:
             log = ""
             with contextlib.suppress(OSError, AssertionError):
                 log = self.log_file.read_text()[-2000:]
-            raise RuntimeError(f"{' '.join(argv)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}\n{log}")
+            raise RuntimeError(f"{' '.join(argv)} failed ({result.returncode}):\n"
+                               f"{result.stdout}\n{result.stderr}\n{log}")
         return result
 
     def _write(self, path: Path, text: str, mode: int = 0o600) -> None:
@@ -218,11 +223,14 @@ class TempPostgres:
         assert self.dir is not None
         data = self.dir / "data"
         self._write(data / "allowed_dbs", "postgres\ntemplate1\nmosaic\n")
+        # Non-SSL connections only reach the databases listed in allowed_dbs (not mosaic_ssl);
+        # SSL reaches every database. UNKNOWN_ROLE (never created) gets "role ... does not exist".
         self._write(data / "pg_hba.conf", (
-            "# TYPE    DATABASE       USER  ADDRESS        METHOD\n"
-            "local     all            all                  scram-sha-256\n"
-            f"hostssl   {SSL_DB}      all   127.0.0.1/32   scram-sha-256\n"
-            "host      @allowed_dbs   all   127.0.0.1/32   scram-sha-256\n"))
+            "# TYPE    DATABASE       USER          ADDRESS        METHOD\n"
+            "local     all            all                          scram-sha-256\n"
+            f"host      all            {UNKNOWN_ROLE}  127.0.0.1/32   trust\n"
+            "hostssl   all            all           127.0.0.1/32   scram-sha-256\n"
+            "host      @allowed_dbs   all           127.0.0.1/32   scram-sha-256\n"))
         self.port = free_port()
         with (data / "postgresql.conf").open("a") as conf:
             conf.write(
@@ -231,6 +239,7 @@ class TempPostgres:
                 f"port = {self.port}\n"
                 f"unix_socket_directories = '{self.dir}'\n"
                 f"max_connections = {self.max_connections}\n"
+                f"superuser_reserved_connections = {3 if self.max_connections >= 10 else 0}\n"
                 "shared_buffers = 16MB\n"
                 "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
                 "ssl = on\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg2
 import pytest
 
-from examples.pgtemp import TempPostgres
+from examples.pgtemp import UNKNOWN_ROLE, TempPostgres
 
 
 def test_password_login_and_query(pg: TempPostgres):
@@ -84,3 +84,10 @@ def test_stop_removes_the_server(tmp_path):
     assert not directory.exists()
     with pytest.raises(psycopg2.OperationalError, match="Connection refused"):
         psycopg2.connect(dsn, connect_timeout=2)
+
+
+def test_unknown_role_and_unknown_database_messages(pg: TempPostgres):
+    with pytest.raises(psycopg2.OperationalError, match=f'role "{UNKNOWN_ROLE}" does not exist'):
+        psycopg2.connect(pg.dsn(user=UNKNOWN_ROLE, password=""))
+    with pytest.raises(psycopg2.OperationalError, match='database "nope" does not exist'):
+        psycopg2.connect(pg.dsn("nope", sslmode="require"))
