@@ -13,6 +13,7 @@ from mosaic_diag.evidence import (
     ExceptionInfo,
     evidence_from_exception,
     evidence_from_text,
+    exception_info,
     hosts_in,
     provider_of_context,
 )
@@ -84,7 +85,7 @@ class _EventView:
         self._frames: tuple[str, ...] | None = None
         cands = list(evidence.exceptions)
         if evidence.log_message:
-            cands.append(ExceptionInfo(None, evidence.log_message))
+            cands.append(exception_info(None, evidence.log_message))
         self.candidates: tuple[ExceptionInfo, ...] = tuple(cands) or (ExceptionInfo(None, ""),)
 
     @property

@@ -16,7 +16,8 @@ _STATUS_PATTERNS = re.compile(
     r"|\b(?:Client|Server) error '(\d{3})\b"
     r"|\bHTTP(?:/\d(?:\.\d)?)?\s+(\d{3})\b"
     r"|\bstatus(?:_code| code)?[=: ]+(\d{3})\b"
-    r"|\bHTTPError: HTTP Error (\d{3})\b",
+    r"|\bHTTPError: HTTP Error (\d{3})\b"
+    r"|\b[Ii]nvalid status code '(\d{3})\b",
     re.IGNORECASE,
 )
 _BODY_AFTER_CODE = re.compile(r"Error code: \d{3} - (\{.*\})\s*$", re.DOTALL)
@@ -256,6 +257,8 @@ def evidence_from_exception(exc: BaseException, *, logger: str | None = None,
 def evidence_from_text(text: str, *, logger: str | None = None, level: str | None = None,
                        log_message: str | None = None, kind: str = "error") -> Evidence:
     """Evidence of a traceback, a `module.Type: message` line, or a plain log message."""
+    if text.startswith("==> "):  # a Render platform line pasted as it is
+        text, kind, logger = text[4:], "platform", logger or "render"
     parsed: list[ParsedException] = parse_traceback_text(text)
     infos = tuple(
         exception_info(p.type, p.message,
