@@ -16,7 +16,7 @@ COMMAND_MODULES = (
     "triage",
     "classify",
     "labels",
-    # "playbook",
+    "playbook",
     "golden",
     "predeploy",
     "lint",

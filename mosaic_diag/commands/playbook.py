@@ -1,0 +1,280 @@
+"""`mosaic-diag playbook list|show|validate|run`: the playbook store, checked and dry-run by default.
+
+Exit codes: 0 fine; 1 `run` found failed diagnose checks, an executed action failed, or the
+user declined; 2 usage or configuration (a playbook that does not validate, unknown label,
+bad context file).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from mosaic_diag.commands._options import FormatOption, OutputFormat
+
+if TYPE_CHECKING:
+    from mosaic_diag.playbooks import Plan, PlaybookStore
+
+playbook_app = typer.Typer(help="Playbooks: list, show, validate, and run them (dry run by default).",
+                           no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+
+PlaybooksOption = Annotated[Path | None, typer.Option("--playbooks", help="Playbook directory (config "
+                                                      "playbooks.dir; default: the shipped set).")]
+
+
+def _store(directory: Path | None) -> PlaybookStore:
+    from mosaic_diag.commands._common import config_here
+    from mosaic_diag.playbooks import PlaybookStore
+
+    if directory is None:
+        configured = config_here().get("playbooks.dir", None)
+        directory = Path(configured) if configured else None
+    return PlaybookStore.load(directory)
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+@playbook_app.command("list")
+def list_cmd(playbooks: PlaybooksOption = None, fmt: FormatOption = OutputFormat.table) -> int:
+    """List every playbook: what it matches, its severity and actions."""
+    store = _store(playbooks)
+    rows = [(pb.id, ", ".join(pb.match.labels) or "category " + ", ".join(pb.match.categories),
+             ", ".join(pb.match.stages) or "any", pb.severity, ", ".join(r.action for r in pb.remediate), pb.where)
+            for pb in store]
+    if fmt is OutputFormat.json:
+        _json([pb.to_dict() for pb in store])
+    elif fmt is OutputFormat.markdown:
+        _out("| Playbook | Labels | Stage | Severity | Actions | Source |\n|---|---|---|---|---|---|")
+        for row in rows:
+            _out("| " + " | ".join(f"`{row[0]}`" if i == 0 else row[i] for i in range(len(row))) + " |")
+    else:
+        from rich.table import Table
+
+        from mosaic_diag.render.console import SEVERITY_STYLE, out
+
+        table = Table(title=f"{len(rows)} playbooks in {store.directory}", title_justify="left")
+        for name in ("Playbook", "Labels", "Stage", "Severity", "Actions", "Source"):
+            table.add_column(name, overflow="fold")
+        for row in rows:
+            table.add_row(row[0], row[1], row[2], f"[{SEVERITY_STYLE.get(row[3], '')}]{row[3]}[/]", row[4], row[5])
+        out().print(table)
+    return 0
+
+
+def _find(store: PlaybookStore, name: str, stage: str | None) -> Any:
+    from mosaic_diag.errors import UsageError
+
+    pb = store.get(name)
+    if pb is not None:
+        return pb
+    if not store.taxonomy.is_label(name):
+        raise UsageError(f"{name!r} is neither a playbook id nor a label (see `mosaic-diag playbook list`)")
+    pb = store.match(name, stage=stage)
+    if pb is None:
+        raise UsageError(f"no playbook matches {store.taxonomy.resolve(name).name}"
+                         + (f" at stage {stage}" if stage else ""))
+    return pb
+
+
+@playbook_app.command("show")
+def show_cmd(
+    name: Annotated[str, typer.Argument(help="A label (aliases accepted) or a playbook id.")],
+    stage: Annotated[str | None, typer.Option("--stage", help="The stage, to pick among playbooks.")] = None,
+    playbooks: PlaybooksOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> int:
+    """Show the playbook that answers a label (or a playbook by id)."""
+    from mosaic_diag.playbooks.vocabulary import GATHERER_BY_NAME
+
+    store = _store(playbooks)
+    pb = _find(store, name, stage)
+    if fmt is OutputFormat.json:
+        _json({**pb.to_dict(), "gathered_names": {g.gatherer: [f.name for f in GATHERER_BY_NAME[g.gatherer].facts]
+                                                  for g in pb.gather}})
+        return 0
+    md = fmt is OutputFormat.markdown
+    _out(f"{'# ' if md else ''}{pb.id}  ({pb.where})")
+    _out()
+    if pb.description:
+        _out(pb.description)
+        _out()
+    item = "- " if md else "  "
+    _out(f"match: labels {', '.join(pb.match.labels) or '-'}; stage {', '.join(pb.match.stages) or 'any'}"
+         + (f"; category {', '.join(pb.match.categories)}" if pb.match.categories else ""))
+    _out(f"severity: {pb.severity}" + (f"; alert: {pb.alert}" if pb.alert else ""))
+    if pb.gather:
+        _out("\ngather:")
+        for g in pb.gather:
+            spec = GATHERER_BY_NAME[g.gatherer]
+            args = ", ".join(f"{k}={v}" for k, v in g.params.items())
+            _out(f"{item}{g.gatherer}{f' ({args})' if args else ''}: {spec.doc}")
+    if pb.checks:
+        _out("\ndiagnose:")
+        for c in pb.checks:
+            _out(f"{item}{c.name}: {c.check.source}" + (f" -> {c.fail_label}" if c.fail_label else ""))
+            if c.recommendation:
+                _out(f"{item}    {c.recommendation}")
+    _out("\nremediate:")
+    for n, r in enumerate(pb.remediate, start=1):
+        params = ", ".join(f"{k}={v}" for k, v in r.params.items())
+        _out(f"{item}{n}. {r.action} when {r.when.source}{f' ({params})' if params else ''}"
+             + (f": {r.message or r.log}" if (r.message or r.log) else ""))
+    return 0
+
+
+@playbook_app.command("validate")
+def validate_cmd(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Playbook files or directories (default: the "
+                                                       "configured or shipped set).")] = None,
+    all_labels: Annotated[bool, typer.Option("--all-labels", help="Also require a playbook for every "
+                                             "label of the taxonomy.")] = False,
+    fmt: FormatOption = OutputFormat.table,
+) -> int:
+    """Validate playbooks; print every problem as `file:line: reason`; exit 2 on any."""
+    from mosaic_diag.commands._common import config_here
+    from mosaic_diag.errors import ConfigError
+    from mosaic_diag.playbooks import Issue, PlaybookStore
+    from mosaic_diag.playbooks.store import SHIPPED_DIR
+    from mosaic_diag.taxonomy import load_taxonomy
+
+    if not paths:
+        configured = config_here().get("playbooks.dir", None)
+        paths = [Path(configured) if configured else SHIPPED_DIR]
+    taxonomy = load_taxonomy()
+    issues: list[Issue] = []
+    found = []
+    for path in paths:
+        try:
+            pbs, problems = PlaybookStore.validate([path], taxonomy=taxonomy)
+        except ConfigError as exc:
+            problems, pbs = [Issue(exc.path or str(path), exc.line, str(exc).split(": ", 1)[-1])], []
+        found += pbs
+        issues += problems
+    if all_labels:
+        named = {label for pb in found for label in pb.match.labels}
+        issues += [Issue(", ".join(map(str, paths)), None, f"no playbook names label {name}")
+                   for name in taxonomy.labels if name not in named]
+    if fmt is OutputFormat.json:
+        _json({"ok": not issues, "playbooks": len(found), "issues": [
+            {"path": i.path, "line": i.line, "reason": i.reason} for i in issues]})
+    else:
+        for issue in issues:
+            _out(str(issue))
+        if not issues:
+            _out(f"{len(found)} playbooks OK")
+        else:
+            sys.stdout.flush()
+            sys.stderr.write(f"mosaic-diag: {len(issues)} problem(s) in playbooks\n")
+    return 2 if issues else 0
+
+
+def _render_plan(plan: Plan, fmt: OutputFormat, *, dry_run: bool) -> None:
+    md = fmt is OutputFormat.markdown
+    bullet = "- " if md else "  "
+    _out(f"{'# ' if md else ''}Playbook {plan.playbook} ({plan.source}) for {plan.label or '-'}: "
+         f"stage {plan.stage or '-'}, severity {plan.severity}" + (f", alert {plan.alert}" if plan.alert else ""))
+    if plan.gathered:
+        _out(f"\n{'## ' if md else ''}Gathered")
+        for g in plan.gathered:
+            state = "ok" if g.ok else f"FAILED: {g.error}"
+            _out(f"{bullet}{g.gatherer}: {state} ({g.elapsed_ms:.0f} ms)")
+            for key, value in g.facts.items():
+                _out(f"{bullet}    {key} = {json.dumps(value, default=str)}")
+    if plan.findings:
+        _out(f"\n{'## ' if md else ''}Diagnosis")
+        for f in plan.findings:
+            state = {True: "pass", False: "FAIL", None: "unknown"}[f.verdict.value]
+            _out(f"{bullet}{state:7} {f.name}: {f.verdict.reason}")
+            if f.failed:
+                _out(f"{bullet}        -> {f.fail_label or 'finding'}: {f.recommendation}")
+    _out(f"\n{'## ' if md else ''}Plan{' (dry run)' if dry_run else ''}")
+    for n, a in enumerate(plan.actions, start=1):
+        verdict = "would run" if a.would_run else "skipped"
+        _out(f"{bullet}{n}. {a.action}: {verdict} ({a.reason})")
+        _out(f"{bullet}     {a.effect.summary}")
+    if dry_run:
+        _out("\nDry run: nothing was done. Re-run with --execute to act.")
+
+
+@playbook_app.command("run")
+def run_cmd(
+    label: Annotated[str | None, typer.Argument(help="The label (aliases accepted); default: the context's.")
+                     ] = None,
+    stage: Annotated[str | None, typer.Option("--stage", help="startup, deploy, runtime, predeploy, golden.")
+                     ] = None,
+    context: Annotated[Path | None, typer.Option("--context", help="Incident JSON: facts (rate_5m, count, "
+                                                 "stage...) and optional pre-gathered `context`.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run/--execute", help="Dry run (default) or carry out the "
+                                          "actions whose `when` holds.")] = True,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="With --execute: do not ask.")] = False,
+    no_gather: Annotated[bool, typer.Option("--no-gather", help="Use only the facts given; run no gatherer.")
+                         ] = False,
+    log: Annotated[Path | None, typer.Option("--log", help="The log file for the log_tail gatherer.")] = None,
+    health_url: Annotated[str | None, typer.Option("--health-url", help="The app URL for the health "
+                                                   "gatherer (config playbooks.health_url).")] = None,
+    playbooks: PlaybooksOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> int:
+    """Run the playbook for LABEL: gather, diagnose, and show (or with --execute, do) the remediation."""
+    from mosaic_diag.commands._common import config_here
+    from mosaic_diag.errors import UsageError
+    from mosaic_diag.playbooks import PlaybookSettings, execute_plan, gather_and_plan
+    from mosaic_diag.playbooks.incident import load_incident
+    from mosaic_diag.playbooks.model import STAGES
+
+    facts: dict[str, Any] = {}
+    ctx_label = None
+    if context is not None:
+        ctx_label, facts = load_incident(context)
+    name = label or ctx_label
+    if not name:
+        raise UsageError("give a LABEL (or a context file with `label`)")
+    if stage is not None:
+        if stage not in STAGES:
+            raise UsageError(f"--stage takes one of {', '.join(STAGES)}; got {stage!r}")
+        facts["stage"] = stage
+    store = _store(playbooks)
+    resolved = store.taxonomy.resolve(name).name
+    facts["label"] = resolved
+    pb = store.match(resolved, stage=facts.get("stage") if isinstance(facts.get("stage"), str) else None)
+    if pb is None:
+        raise UsageError(f"no playbook matches {resolved}" + (f" at stage {facts.get('stage')}"
+                                                             if facts.get("stage") else ""))
+    cfg = config_here()
+    settings = PlaybookSettings.from_config(cfg, os.environ, health_url=health_url, log_file=log)
+    plan = gather_and_plan(pb, facts, settings, gather=not no_gather, taxonomy=store.taxonomy)
+    outcomes: tuple = ()
+    if not dry_run and plan.to_run:
+        if fmt is not OutputFormat.json:
+            _render_plan(plan, fmt, dry_run=False)
+        if not yes and not typer.confirm(f"Execute {len(plan.to_run)} action(s) of {plan.playbook}?",
+                                         default=False):
+            sys.stderr.write("mosaic-diag: nothing done\n")
+            return 1
+        outcomes = execute_plan(plan, settings)
+        if fmt is not OutputFormat.json:
+            _out(f"\n{'## ' if fmt is OutputFormat.markdown else ''}Executed")
+            for o in outcomes:
+                _out(f"  {o.action}: {'ok' if o.ok else 'FAILED'}: {o.detail}")
+            _out(f"\naudit log: {settings.path(settings.audit_log)}")
+    elif fmt is not OutputFormat.json:
+        _render_plan(plan, fmt, dry_run=dry_run)
+    if fmt is OutputFormat.json:
+        _json({**plan.to_dict(), "dry_run": dry_run, "executed": [o.to_dict() for o in outcomes]})
+    failed = plan.failed_checks or any(not o.ok for o in outcomes)
+    return 1 if failed else 0
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(playbook_app, name="playbook")

@@ -1,0 +1,149 @@
+"""Executors: the only code that performs an action's Effect (called only for `--execute`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from mosaic_diag.errors import DiagError
+from mosaic_diag.playbooks.model import Effect, Plan
+from mosaic_diag.playbooks.settings import PlaybookSettings
+from mosaic_diag.redact import redact_dsn, redact_text
+
+log = logging.getLogger("mosaic_diag.playbooks")
+HTTP_TIMEOUT = 10.0
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file in the same directory and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _post(effect: Effect) -> tuple[bool, str]:
+    import urllib.error
+    import urllib.request
+
+    url = effect.target or ""
+    if not url.startswith(("http://", "https://")):
+        return False, f"webhook URL must be http(s): {redact_dsn(url)}"
+    body = redact_text(json.dumps(dict(effect.payload), default=str)).encode()
+    req = urllib.request.Request(url, data=body, method="POST",
+                                 headers={"Content-Type": "application/json", "User-Agent": "mosaic-diag"})
+    try:
+        with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT) as resp:  # noqa: S310 - scheme checked above
+            return True, f"webhook answered {resp.status}"
+    except urllib.error.HTTPError as exc:
+        return False, f"webhook answered {exc.code} {exc.reason}"
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return False, f"webhook unreachable: {redact_text(str(reason))}"
+
+
+def _set_flag(effect: Effect, clock: Callable[[], datetime]) -> tuple[bool, str]:
+    path = Path(effect.target or "")
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = json.loads(path.read_text(encoding="utf-8") or "{}")
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return False, f"{path}: cannot read the flags file ({exc}); left unchanged"
+        if not isinstance(data, dict):
+            return False, f"{path}: the flags file is not a JSON object; left unchanged"
+    flags = data.setdefault("flags", {})
+    if not isinstance(flags, dict):
+        return False, f"{path}: `flags` is not a JSON object; left unchanged"
+    flag = str(effect.payload["flag"])
+    flags[flag] = {**dict(effect.payload["value"]), "updated_at": clock().isoformat(), "set_by": "mosaic-diag"}
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    return True, f"flag {flag!r} set in {path}"
+
+
+def incident_markdown(plan: Plan, title: str, when: datetime) -> str:
+    """The incident note: summary, findings, plan, facts and gathered context, all redacted."""
+    lines = [f"# {title}", "", f"- When: {when.isoformat()}", f"- Label: `{plan.label}`",
+             f"- Severity: {plan.severity}", f"- Stage: {plan.stage or '-'}",
+             f"- Playbook: `{plan.playbook}` ({plan.source})", ""]
+    if plan.findings:
+        lines += ["## Diagnosis", ""]
+        for f in plan.findings:
+            state = {True: "pass", False: "FAIL", None: "unknown"}[f.verdict.value]
+            lines.append(f"- {state}: `{f.check}` ({f.verdict.reason})"
+                         + (f" -> {f.fail_label}: {f.recommendation}" if f.failed else ""))
+        lines.append("")
+    lines += ["## Remediation plan", ""]
+    lines += [f"- {a.action}: {'runs' if a.would_run else 'skipped'} ({a.reason}) — {a.effect.summary}"
+              for a in plan.actions]
+    lines += ["", "## Facts", "", "```json", json.dumps(dict(plan.facts), indent=2, sort_keys=True, default=str),
+              "```", ""]
+    if plan.gathered:
+        lines += ["## Gathered context", ""]
+        for g in plan.gathered:
+            lines.append(f"### {g.gatherer} ({'ok' if g.ok else 'failed: ' + (g.error or '')})")
+            lines += ["", "```json", json.dumps(dict(g.facts), indent=2, sort_keys=True, default=str), "```", ""]
+    return redact_text("\n".join(lines))
+
+
+def _write_note(effect: Effect, plan: Plan, clock: Callable[[], datetime]) -> tuple[bool, str]:
+    directory = Path(effect.target or ".")
+    now = clock()
+    stem = f"{now:%Y%m%dT%H%M%SZ}-{plan.label or 'incident'}"
+    path = directory / f"{stem}.md"
+    n = 2
+    while path.exists():
+        path = directory / f"{stem}-{n}.md"
+        n += 1
+    write_atomic(path, incident_markdown(plan, str(effect.payload.get("title", plan.label)), now))
+    return True, f"incident note written: {path}"
+
+
+def _rollback(effect: Effect, settings: PlaybookSettings) -> tuple[bool, str]:
+    try:
+        from mosaic_diag.rollback import plan_rollback
+    except ImportError:
+        return True, f"rollback planner not installed; run `{effect.payload['command']}`"
+    from mosaic_diag.deploy_store import DEFAULT_FILE, open_store
+
+    try:
+        plan = plan_rollback(settings.root, previous=True, strategy=str(effect.payload["strategy"]),
+                             store=open_store(settings.root.resolve(), path=DEFAULT_FILE), env=settings.env)
+    except DiagError as exc:
+        return False, f"rollback plan failed: {exc}"
+    return plan.ok, "rollback plan (dry run; nothing changed): " + " | ".join(plan.describe())
+
+
+def execute_effect(effect: Effect, plan: Plan, settings: PlaybookSettings, *,
+                   clock: Callable[[], datetime]) -> tuple[bool, str]:
+    """Perform one effect; (ok, what happened). Failures are returned, not raised."""
+    try:
+        if effect.problem:
+            return False, effect.problem
+        if effect.kind == "http_post":
+            return _post(effect)
+        if effect.kind == "set_flag":
+            return _set_flag(effect, clock)
+        if effect.kind == "write_note":
+            return _write_note(effect, plan, clock)
+        if effect.kind == "log":
+            log.warning("%s", effect.payload.get("text"))
+            return True, f"logged: {effect.payload.get('text')}"
+        if effect.kind == "advice":
+            return True, f"advice only: {effect.payload.get('text')}"
+        if effect.kind == "rollback_plan":
+            return _rollback(effect, settings)
+        return False, f"no executor for effect kind {effect.kind!r}"
+    except OSError as exc:
+        return False, f"{effect.kind} failed: {redact_text(str(exc))}"

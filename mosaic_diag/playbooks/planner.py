@@ -1,0 +1,131 @@
+"""Planning: a playbook + facts -> a Plan (a dry run). Running: gather, plan, and only on request execute."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from mosaic_diag.playbooks.actions import describe
+from mosaic_diag.playbooks.model import Plan, PlannedAction, Playbook
+from mosaic_diag.playbooks.settings import PlaybookSettings
+from mosaic_diag.redact import redact_text
+
+
+def incident_facts(playbook: Playbook, facts: Mapping[str, Any], taxonomy: Any = None,
+                   label: str | None = None) -> dict[str, Any]:
+    """The facts with `label`, `category`, `severity` filled in when the caller did not give them."""
+    out = dict(facts)
+    name = label or out.get("label") or (playbook.match.labels[0] if playbook.match.labels else None)
+    if name is not None:
+        out.setdefault("label", name)
+    if taxonomy is not None and out.get("label") in taxonomy.labels:
+        out.setdefault("category", taxonomy.labels[out["label"]].category)
+    out.setdefault("severity", playbook.severity)
+    return out
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(v) for v in value]
+    return value
+
+
+def plan_playbook(playbook: Playbook, facts: Mapping[str, Any], settings: PlaybookSettings | None = None,
+                  gathered: tuple = ()) -> Plan:
+    """Evaluate every check and remediation step against `facts`; describe each effect; do nothing."""
+    settings = settings or PlaybookSettings()
+    findings = playbook.diagnose(facts)
+    actions = []
+    for step in playbook.remediate:
+        verdict = step.when.evaluate(facts)
+        effect = describe(step, facts, settings, verdict.reason)
+        actions.append(PlannedAction(step.action, step.when.source, verdict, effect, dict(step.params)))
+    return Plan(playbook.id, str(facts.get("label", "")), facts.get("stage"), playbook.severity, playbook.alert,
+                findings, tuple(actions), _redacted(dict(facts)), tuple(gathered), playbook.where)
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """What triage shows for a group: the playbook, its severity and the dry-run plan, as plain data."""
+
+    playbook: str
+    label: str
+    severity: str
+    alert: str | None
+    actions: tuple[dict[str, Any], ...]
+    findings: tuple[dict[str, Any], ...] = ()
+    source: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"playbook": self.playbook, "label": self.label, "severity": self.severity, "alert": self.alert,
+                "source": self.source, "actions": [dict(a) for a in self.actions],
+                "findings": [dict(f) for f in self.findings]}
+
+
+def plan_for(label: str, facts: Mapping[str, Any], store: Any,
+             settings: PlaybookSettings | None = None) -> PlanSummary | None:
+    """The dry-run plan of the playbook that answers `label` (stage from facts); no gathering, no I/O."""
+    stage = facts.get("stage")
+    playbook = store.match(label, stage=stage if isinstance(stage, str) else None)
+    if playbook is None:
+        return None
+    full = incident_facts(playbook, facts, store.taxonomy, store.taxonomy.resolve(label).name
+                          if store.taxonomy.is_label(label) else label)
+    plan = plan_playbook(playbook, full, settings)
+    return PlanSummary(plan.playbook, plan.label, plan.severity, plan.alert,
+                       tuple(a.to_dict() for a in plan.actions),
+                       tuple(f.to_dict() for f in plan.findings if f.verdict.value is not None), plan.source)
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    """What executing one action did."""
+
+    action: str
+    ok: bool
+    detail: str
+    record: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"action": self.action, "ok": self.ok, "detail": self.detail}
+
+
+def execute_plan(plan: Plan, settings: PlaybookSettings, *,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> tuple[ActionOutcome, ...]:
+    """Carry out the actions whose `when` holds, each appended to the audit log. The only effectful path."""
+    from mosaic_diag.audit import append_audit
+    from mosaic_diag.playbooks.executors import execute_effect
+
+    outcomes = []
+    for step in plan.to_run:
+        ok, detail = execute_effect(step.effect, plan, settings, clock=clock)
+        record = append_audit(settings.path(settings.audit_log), {
+            "label": plan.label, "playbook": plan.playbook, "action": step.action, "params": dict(step.params),
+            "reason": step.verdict.reason, "effect": step.effect.summary,
+            "outcome": "ok" if ok else "failed", "detail": detail,
+        }, clock=clock)
+        outcomes.append(ActionOutcome(step.action, ok, detail, record))
+    return tuple(outcomes)
+
+
+def gather_and_plan(playbook: Playbook, facts: Mapping[str, Any], settings: PlaybookSettings, *,
+                    gather: bool = True, taxonomy: Any = None, log_lines: tuple[str, ...] | None = None,
+                    classify: Callable[[BaseException], str] | None = None) -> Plan:
+    """Run the playbook's gatherers (unless `gather` is false), then plan. Facts given by the caller
+    win over gathered ones (a context file can pin a fact); gathered facts fill in the rest."""
+    from mosaic_diag.playbooks.gatherers import GatherContext, run_gatherers
+
+    full = incident_facts(playbook, facts, taxonomy)
+    results: tuple = ()
+    if gather and playbook.gather:
+        results = run_gatherers(playbook.gather, GatherContext(settings, log_lines, classify))
+        for result in results:
+            for key, value in result.facts.items():
+                full.setdefault(key, value)
+    return plan_playbook(playbook, full, settings, results)

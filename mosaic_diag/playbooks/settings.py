@@ -1,0 +1,55 @@
+"""Where actions and gatherers point: webhook, flags file, incident notes, audit log, health URL.
+
+Config keys (`[tool.mosaic-diag]`, env `MOSAIC_DIAG_<KEY>`), all optional:
+`playbooks.dir` (default: the shipped `playbooks/`), `playbooks.webhook_url` (also env
+`MOSAIC_DIAG_WEBHOOK_URL`), `playbooks.flags_file` (default `.mosaic-diag/flags.json`),
+`playbooks.incident_dir` (default `.mosaic-diag/incidents`), `playbooks.health_url` (default
+none), `playbooks.gather_timeout` (seconds, default: each gatherer's own), `audit_log`
+(default `.mosaic-diag/audit.log`). Relative paths are relative to the target repository.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_FLAGS_FILE = Path(".mosaic-diag/flags.json")
+DEFAULT_INCIDENT_DIR = Path(".mosaic-diag/incidents")
+DEFAULT_AUDIT_LOG = Path(".mosaic-diag/audit.log")
+
+
+@dataclass(frozen=True)
+class PlaybookSettings:
+    """The environment of a playbook run, passed in (tests give their own)."""
+
+    root: Path = Path(".")
+    webhook_url: str | None = None
+    flags_file: Path = DEFAULT_FLAGS_FILE
+    incident_dir: Path = DEFAULT_INCIDENT_DIR
+    audit_log: Path = DEFAULT_AUDIT_LOG
+    health_url: str | None = None
+    log_file: Path | None = None
+    gather_timeout: float | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    def path(self, p: Path) -> Path:
+        return p if p.is_absolute() else self.root / p
+
+    @classmethod
+    def from_config(cls, cfg: Any, env: Mapping[str, str], **overrides: Any) -> PlaybookSettings:
+        """From a mosaic_diag.config.Config (`cfg.root`, `cfg.get`) and the environment."""
+        timeout = cfg.get("playbooks.gather_timeout", 0.0)
+        values: dict[str, Any] = {
+            "root": Path(cfg.root),
+            "webhook_url": cfg.get("playbooks.webhook_url", None) or env.get("MOSAIC_DIAG_WEBHOOK_URL") or None,
+            "flags_file": Path(cfg.get("playbooks.flags_file", str(DEFAULT_FLAGS_FILE))),
+            "incident_dir": Path(cfg.get("playbooks.incident_dir", str(DEFAULT_INCIDENT_DIR))),
+            "audit_log": Path(cfg.get("audit_log", str(DEFAULT_AUDIT_LOG))),
+            "health_url": cfg.get("playbooks.health_url", None) or None,
+            "gather_timeout": float(timeout) if timeout else None,
+            "env": dict(env),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)

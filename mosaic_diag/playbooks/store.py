@@ -1,0 +1,94 @@
+"""The playbook store: every playbook of a directory, and which one answers a label.
+
+Precedence when several playbooks match (first wins):
+1. the label named in `match` and the stage named in `match` (stage given);
+2. the label named, no stage constraint;
+3. the label named with a stage constraint, when no stage was given;
+4. the same three tiers for playbooks that match by `category` only;
+then file order (files sorted by name, playbooks in the order they appear). A playbook whose
+`match.stage` does not include the given stage never matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mosaic_diag
+from mosaic_diag.playbooks.loader import Issue, PlaybookError, load_playbooks
+from mosaic_diag.playbooks.model import Playbook
+
+SHIPPED_DIR = Path(mosaic_diag.__file__).resolve().parent.parent / "playbooks"
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+@dataclass(frozen=True)
+class PlaybookStore:
+    """Validated playbooks in precedence-ready order."""
+
+    playbooks: tuple[Playbook, ...]
+    directory: Path
+    taxonomy: Any
+
+    @classmethod
+    def load(cls, directory: Path | None = None, *, taxonomy: Any = None) -> PlaybookStore:
+        """Load and validate `directory` (None: the shipped set); PlaybookError lists every problem."""
+        if taxonomy is None:
+            from mosaic_diag.taxonomy import load_taxonomy
+
+            taxonomy = load_taxonomy()
+        target = Path(directory) if directory is not None else SHIPPED_DIR
+        playbooks, issues = load_playbooks([target], taxonomy, shown=_shown)
+        if issues:
+            raise PlaybookError(issues)
+        return cls(tuple(playbooks), target, taxonomy)
+
+    @staticmethod
+    def validate(targets: list[Path], *, taxonomy: Any = None) -> tuple[list[Playbook], list[Issue]]:
+        return load_playbooks(targets, taxonomy, shown=_shown)
+
+    def __iter__(self) -> Iterator[Playbook]:
+        return iter(self.playbooks)
+
+    def __len__(self) -> int:
+        return len(self.playbooks)
+
+    def get(self, playbook_id: str) -> Playbook | None:
+        return next((p for p in self.playbooks if p.id == playbook_id), None)
+
+    def candidates(self, label: str, *, stage: str | None = None, category: str | None = None) -> list[Playbook]:
+        """Every playbook that matches, best first (see the module docstring)."""
+        name = self.taxonomy.resolve(label).name if self.taxonomy.is_label(label) else label
+        if category is None and name in self.taxonomy.labels:
+            category = self.taxonomy.labels[name].category
+        ranked = []
+        for pb in self.playbooks:
+            m = pb.match
+            if m.stages and stage is not None and stage not in m.stages:
+                continue
+            if name in m.labels:
+                base = 0
+            elif not m.labels and category is not None and category in m.categories:
+                base = 3
+            else:
+                continue
+            tier = base + (0 if (m.stages and stage is not None) else 1 if not m.stages else 2)
+            ranked.append((tier, pb.order, pb))
+        return [pb for _, _, pb in sorted(ranked, key=lambda t: (t[0], t[1]))]
+
+    def match(self, label: str, *, stage: str | None = None, category: str | None = None) -> Playbook | None:
+        found = self.candidates(label, stage=stage, category=category)
+        return found[0] if found else None
+
+    def labels_without_playbook(self) -> list[str]:
+        """Labels of the taxonomy that no playbook names explicitly."""
+        named = {label for pb in self.playbooks for label in pb.match.labels}
+        return [name for name in self.taxonomy.labels if name not in named]

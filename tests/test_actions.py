@@ -1,0 +1,203 @@
+"""Actions: a dry run sends nothing and writes nothing; --execute acts, asks first, and audits."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from mosaic_diag.cli import main
+
+PLAYBOOK = """\
+- id: pg-test
+  match: {label: PG_CONNECTION_FAILED}
+  severity: critical
+  remediate:
+    - action: fallback_sqlite
+      when: auto
+    - action: alert_ops
+      when: "rate_5m > 1"
+      message: "PostgreSQL failing ({rate_5m}/min)"
+    - action: circuit_breaker
+      when: "rate_5m > 5"
+      params: {disable_feature: user_registration, message: "Registration paused"}
+    - action: failover
+      when: "count >= 3"
+      params: {from: openai, to: anthropic}
+    - action: open_incident
+      when: always
+    - action: retry
+      when: "rate_5m > 100"
+"""
+SECRET = "s3cr3t-pa55"
+
+
+class Webhook:
+    """A loopback HTTP server that records every request it gets."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.requests: list[dict] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.requests.append({"path": self.path, "body": json.loads(body),
+                                       "type": self.headers.get("Content-Type")})
+                self.send_response(status)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/ops"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    hook = Webhook()
+    yield hook
+    hook.stop()
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A target repository dir: playbooks, an incident context, the cwd of the command."""
+    (tmp_path / "books").mkdir()
+    (tmp_path / "books" / "pg.yml").write_text(PLAYBOOK, encoding="utf-8")
+    (tmp_path / "incident.json").write_text(json.dumps({
+        "stage": "runtime", "rate_5m": 6.5, "count": 4,
+        "context": {"env": {"DATABASE_URL": {"value": f"postgresql://mosaic:{SECRET}@dpg-abc-a/mosaic"}}},
+    }), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    for name in list(__import__("os").environ):
+        if name.startswith("MOSAIC_DIAG_"):
+            monkeypatch.delenv(name)
+    return tmp_path
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def run(*extra: str) -> int:
+    return main(["playbook", "run", "PG_CONNECTION_FAILED", "--context", "incident.json", "--playbooks", "books",
+                 *extra])
+
+
+def test_dry_run_sends_nothing_and_changes_no_file(workspace: Path, webhook: Webhook,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("MOSAIC_DIAG_WEBHOOK_URL", webhook.url)
+    before = snapshot(workspace)
+    assert run() == 0
+    assert run("--dry-run", "--format", "json") == 0
+    out = capsys.readouterr().out
+    assert webhook.requests == []
+    assert snapshot(workspace) == before
+    assert not (workspace / ".mosaic-diag").exists()
+    plan = json.loads(out[out.index("\n{") + 1:])
+    steps = {a["action"]: a for a in plan["actions"]}
+    assert plan["dry_run"] is True and plan["executed"] == []
+    assert steps["alert_ops"]["would_run"] and steps["alert_ops"]["reason"] == "rate_5m 6.5 > 1"
+    assert steps["circuit_breaker"]["reason"] == "rate_5m 6.5 > 5"
+    assert steps["retry"] == {**steps["retry"], "would_run": False, "reason": "not: rate_5m 6.5 <= 100"}
+    assert SECRET not in out
+
+
+def test_execute_asks_and_a_no_changes_nothing(workspace: Path, webhook: Webhook, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("MOSAIC_DIAG_WEBHOOK_URL", webhook.url)
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    before = snapshot(workspace)
+    assert run("--execute") == 1
+    assert "Execute 5 action(s) of pg-test?" in capsys.readouterr().out
+    assert webhook.requests == []
+    assert snapshot(workspace) == before
+
+
+def test_execute_acts_and_audits(workspace: Path, webhook: Webhook, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("MOSAIC_DIAG_WEBHOOK_URL", webhook.url)
+    flags_file = workspace / ".mosaic-diag" / "flags.json"
+    flags_file.parent.mkdir()
+    flags_file.write_text(json.dumps({"flags": {"kept": {"enabled": True}}}), encoding="utf-8")
+    assert run("--execute", "--yes") == 0
+    out = capsys.readouterr().out
+    assert "alert_ops: ok: webhook answered 200" in out
+
+    assert len(webhook.requests) == 1
+    sent = webhook.requests[0]
+    assert sent["path"] == "/hooks/ops" and sent["type"] == "application/json"
+    assert sent["body"]["text"] == "[mosaic-diag] PostgreSQL failing (6.5/min)"
+    assert sent["body"]["label"] == "PG_CONNECTION_FAILED" and sent["body"]["reason"] == "rate_5m 6.5 > 1"
+
+    flags = json.loads(flags_file.read_text())["flags"]
+    assert flags["kept"] == {"enabled": True}
+    assert flags["user_registration"]["enabled"] is False
+    assert flags["user_registration"]["message"] == "Registration paused"
+    assert flags["llm.provider"]["primary"] == "anthropic" and flags["llm.provider"]["disabled"] == ["openai"]
+    assert [p.name for p in flags_file.parent.iterdir() if p.name.startswith(".flags")] == []  # no temp left
+
+    notes = list((workspace / ".mosaic-diag" / "incidents").glob("*-PG_CONNECTION_FAILED.md"))
+    assert len(notes) == 1
+    note = notes[0].read_text()
+    assert note.startswith("# PG_CONNECTION_FAILED (critical)")
+    assert "dpg-abc-a" in note and SECRET not in note
+
+    audit = [json.loads(line) for line in (workspace / ".mosaic-diag" / "audit.log").read_text().splitlines()]
+    assert [a["action"] for a in audit] == ["fallback_sqlite", "alert_ops", "circuit_breaker", "failover",
+                                            "open_incident"]
+    assert all(a["label"] == "PG_CONNECTION_FAILED" and a["outcome"] == "ok" and a["when"] and a["who"]
+               for a in audit)
+    assert audit[2]["params"] == {"disable_feature": "user_registration", "message": "Registration paused"}
+
+
+def test_failed_actions_are_reported_and_audited(workspace: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture) -> None:
+    hook = Webhook(status=500)
+    try:
+        monkeypatch.setenv("MOSAIC_DIAG_WEBHOOK_URL", hook.url)
+        flags_file = workspace / ".mosaic-diag" / "flags.json"
+        flags_file.parent.mkdir()
+        flags_file.write_text("{not json", encoding="utf-8")
+        assert run("--execute", "--yes") == 1
+    finally:
+        hook.stop()
+    out = capsys.readouterr().out
+    assert "alert_ops: FAILED: webhook answered 500" in out
+    assert "circuit_breaker: FAILED" in out and "left unchanged" in out
+    assert flags_file.read_text() == "{not json"
+    audit = [json.loads(line) for line in (workspace / ".mosaic-diag" / "audit.log").read_text().splitlines()]
+    assert {a["action"]: a["outcome"] for a in audit}["alert_ops"] == "failed"
+
+
+def test_no_webhook_configured_is_said_not_hidden(workspace: Path, capsys: pytest.CaptureFixture) -> None:
+    assert run() == 0
+    out = capsys.readouterr().out
+    assert "cannot run: no webhook configured" in out
+
+
+def test_bad_context_and_stage(workspace: Path, capsys: pytest.CaptureFixture) -> None:
+    (workspace / "bad.json").write_text('{"rate_5m": 1,\n "rate5m": 2}', encoding="utf-8")
+    assert main(["playbook", "run", "PG_CONNECTION_FAILED", "--context", "bad.json", "--playbooks", "books"]) == 2
+    assert "bad.json: unknown key 'rate5m'" in capsys.readouterr().err
+    (workspace / "broken.json").write_text('{"rate_5m": 1,\n oops}', encoding="utf-8")
+    assert main(["playbook", "run", "PG_CONNECTION_FAILED", "--context", "broken.json", "--playbooks", "books"]) == 2
+    assert "broken.json:2: invalid JSON" in capsys.readouterr().err
+    assert run("--stage", "lunch") == 2
+    assert "--stage takes one of" in capsys.readouterr().err
+    assert main(["playbook", "run", "NOT_A_LABEL", "--playbooks", "books"]) == 2
+    assert "unknown label 'NOT_A_LABEL'" in capsys.readouterr().err

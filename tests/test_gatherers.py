@@ -1,0 +1,240 @@
+"""Gatherers against real parts: PostgreSQL, a loopback /health, a git repo, DNS; failures as data."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from examples.pgtemp import SSL_DB, TempPostgres
+from mosaic_diag.playbooks import PlaybookSettings, PlaybookStore, gather_and_plan
+from mosaic_diag.playbooks.gatherers import GatherContext, run_gatherers
+from mosaic_diag.playbooks.model import GatherStep
+
+
+def gather(name: str, params: dict | None = None, *, env: dict | None = None, root: Path = Path("."),
+           **settings: object) -> dict:
+    ctx = GatherContext(PlaybookSettings(root=root, env=env or {}, **settings))
+    (result,) = run_gatherers((GatherStep(name, params or {}),), ctx)
+    return {"ok": result.ok, "error": result.error, **result.facts}
+
+
+# -- PostgreSQL --------------------------------------------------------------------------------------
+def test_postgres_reachable(pg: TempPostgres) -> None:
+    facts = gather("postgres", env={"DATABASE_URL": pg.dsn()})
+    assert facts["postgres.reachable"] is True and facts["postgres.label"] == ""
+    assert facts["postgres.server_version"].startswith("PostgreSQL ")
+    assert facts["postgres.ssl"] is False
+
+
+def test_postgres_failures_are_classified(pg: TempPostgres) -> None:
+    wrong = gather("postgres", env={"DATABASE_URL": pg.dsn(password="wrong-password")})
+    assert wrong["ok"] and wrong["postgres.reachable"] is False
+    assert wrong["postgres.label"] == "PG_AUTH_FAILED"
+    assert "password authentication failed" in wrong["postgres.error"]
+    assert "wrong-password" not in json.dumps(wrong)
+
+    no_ssl = gather("postgres", env={"DATABASE_URL": pg.dsn(SSL_DB, sslmode="disable")})
+    assert no_ssl["postgres.label"] == "PG_SSL_REQUIRED"
+    with_ssl = gather("postgres", env={"DATABASE_URL": pg.dsn(SSL_DB, sslmode="require")})
+    assert with_ssl["postgres.reachable"] is True and with_ssl["postgres.ssl"] is True
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free_port = s.getsockname()[1]
+    refused = gather("postgres", env={"DATABASE_URL": pg.dsn(port=free_port)})
+    assert refused["postgres.label"] == "PG_CONNECTION_FAILED"
+
+    unset = gather("postgres", env={})
+    assert unset["postgres.label"] == "ENV_VAR_MISSING"
+
+
+def test_database_url_facts_and_redaction() -> None:
+    url = "postgresql://mosaic:hunter2@dpg-abc123-a.oregon-postgres.render.com:5432/mosaic?sslmode=require"
+    facts = gather("database_url", env={"DATABASE_URL": url})
+    assert facts["database_url.scheme"] == "postgresql" and facts["database_url.sslmode"] == "require"
+    assert facts["database_url.render_public"] and not facts["database_url.render_internal"]
+    assert facts["database_url.ssl"] and facts["database_url.valid"]
+    assert facts["database_url.redacted"] == \
+        "postgresql://mosaic:***@dpg-abc123-a.oregon-postgres.render.com:5432/mosaic?sslmode=require"
+    bad = gather("database_url", env={"DATABASE_URL": "postgresql://u:p@host:notaport/db"})
+    assert bad["database_url.valid"] is False and "port" in bad["database_url.problem"]
+    internal = gather("database_url", env={"DATABASE_URL": "postgresql://u:p@dpg-abc123-a/db"})
+    assert internal["database_url.render_internal"] and internal["database_url.sslmode"] == ""
+
+
+def test_env_presence_and_redacted_values() -> None:
+    env = {"OPENAI_API_KEY": "sk-proj-abcdefghijklmnopqrstuvwxyz", "DATABASE_URL": "postgresql://u:pw1234@h/db",
+           "EMPTY": ""}
+    facts = gather("env", {"names": ["OPENAI_API_KEY", "DATABASE_URL", "EMPTY", "ABSENT"]}, env=env)
+    assert facts["env.OPENAI_API_KEY.set"] and facts["env.OPENAI_API_KEY.value"] == "***SET***"
+    assert facts["env.DATABASE_URL.value"] == "postgresql://u:***@h/db"
+    assert facts["env.EMPTY.set"] is False and facts["env.ABSENT.set"] is False
+    assert "pw1234" not in json.dumps(facts) and "abcdefghij" not in json.dumps(facts)
+
+
+# -- network ------------------------------------------------------------------------------------------
+def test_network_internal_host_does_not_resolve_here() -> None:
+    facts = gather("network", env={"DATABASE_URL": "postgresql://u:p@dpg-abc123-a/db"})
+    assert facts["ok"] and facts["network.internal_host"] is True and facts["network.public_host"] is False
+    assert facts["network.resolvable"] is False and facts["network.on_render"] is False
+    local = gather("network", {"host": "localhost"}, env={"RENDER": "true"})
+    assert local["network.resolvable"] is True and local["network.on_render"] is True
+    assert any(a in ("127.0.0.1", "::1") for a in local["network.addresses"])
+
+
+# -- /health -------------------------------------------------------------------------------------------
+class App:
+    """A loopback app answering /health like the example Mosaic app (optionally slowly)."""
+
+    def __init__(self, body: dict, status: int = 200, delay: float = 0.0) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                time.sleep(delay)
+                data = json.dumps(body).encode()
+                self.send_response(status if self.path == "/health" else 404)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def app() -> Iterator[App]:
+    server = App({"ok": True, "database": {"connected": False, "type": "sqlite", "fallback_active": True},
+                  "ai": {"openai_available": True, "anthropic_available": False},
+                  "deployment": {"git_commit": "abcdef12"}})
+    yield server
+    server.stop()
+
+
+def test_health_reads_the_apps_report(app: App) -> None:
+    facts = gather("health", {"url": app.url})
+    assert facts["health.url"] == app.url + "/health"
+    assert facts["health.ok"] is True and facts["health.status"] == 200
+    assert facts["health.fallback_active"] is True and facts["health.database_type"] == "sqlite"
+    assert facts["health.anthropic_available"] is False and facts["health.git_commit"] == "abcdef12"
+
+
+def test_health_unreachable_and_timeout_are_data() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    down = gather("health", {"url": f"http://127.0.0.1:{port}/health"})
+    assert down["ok"] and down["health.reachable"] is False and down["health.error"]
+    slow = App({"ok": True}, delay=3.0)
+    try:
+        start = time.perf_counter()
+        facts = gather("health", {"url": slow.url, "timeout": 0.5})
+        assert time.perf_counter() - start < 2.5
+    finally:
+        slow.stop()
+    assert facts["health.reachable"] is False or facts["ok"] is False
+    assert "timed out" in (facts.get("health.error") or facts["error"] or "")
+    missing = gather("health")
+    assert missing["ok"] is False and "no health URL" in missing["error"]
+
+
+# -- git and deploys -----------------------------------------------------------------------------------
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    work = tmp_path / "work"
+    work.mkdir()
+    git(work, "init", "-q", "-b", "main")
+    git(work, "config", "user.email", "t@example.com")
+    git(work, "config", "user.name", "T")
+    for n in (1, 2):
+        (work / "app.py").write_text(f"VERSION = {n}\n")
+        git(work, "add", "app.py")
+        git(work, "commit", "-q", "-m", f"release {n}")
+    return work
+
+
+def test_git_state_and_recent_deploys(repo: Path) -> None:
+    facts = gather("git", root=repo)
+    assert facts["git.available"] and facts["git.branch"] == "main" and facts["git.dirty"] is False
+    assert facts["git.head"] == git(repo, "rev-parse", "HEAD") and facts["git.subject"] == "release 2"
+    (repo / "app.py").write_text("VERSION = 3\n")
+    assert gather("git", root=repo)["git.dirty"] is True
+    deploys = gather("deploys", {"limit": 5}, root=repo)
+    assert deploys["deploys.source"] == "git" and deploys["deploys.count"] == 2
+    assert deploys["deploys.recent"][0].endswith("release 2")
+    nowhere = gather("git", root=repo.parent)
+    assert nowhere["git.available"] is False and nowhere["git.error"]
+
+
+# -- log tail and prompt files -------------------------------------------------------------------------
+def test_log_tail_and_prompts(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("INFO: started\nERROR:api.storage:Database init failed password=hunter22\n"
+                   "Traceback (most recent call last):\nINFO: ok\n")
+    facts = gather("log_tail", {"lines": 2}, log_file=log)
+    assert facts["log.lines"] == 2 and facts["log.error_lines"] == 1
+    assert facts["log.last_error"] == "Traceback (most recent call last):"
+    whole = gather("log_tail", {"lines": 10, "file": str(log)})
+    assert whole["log.lines"] == 4 and whole["log.error_lines"] == 2
+    first_two = tmp_path / "head.log"
+    first_two.write_text("".join(log.read_text().splitlines(keepends=True)[:2]))
+    assert gather("log_tail", log_file=first_two)["log.last_error"] == \
+        "ERROR:api.storage:Database init failed password=***"
+    assert gather("log_tail")["ok"] is False
+
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    (prompts / "prompts.csv").write_text('prompt,response\n"unclosed,quote\n')
+    (prompts / "ps101_steps.json").write_text('[{"step": 1},]')
+    bad = gather("prompts", {"dir": str(prompts)})
+    assert bad["prompts.csv_valid"] is False and "Error" in bad["prompts.csv_problem"]
+    assert bad["prompts.steps_valid"] is False and "JSONDecodeError" in bad["prompts.steps_problem"]
+    good = gather("prompts", {"dir": str(Path("examples/mosaic_app/prompts").resolve())})
+    assert good["prompts.csv_valid"] and good["prompts.csv_rows"] > 0 and good["prompts.steps_count"] >= 10
+
+
+# -- a shipped playbook end to end ---------------------------------------------------------------------
+def test_pg_network_playbook_diagnoses_the_internal_host(tmp_path: Path) -> None:
+    pb = PlaybookStore.load().match("PG_NETWORK_UNREACHABLE")
+    env = {"DATABASE_URL": "postgresql://mosaic:pw@dpg-abc123-a/mosaic"}
+    plan = gather_and_plan(pb, {"stage": "startup", "rate_5m": 0.5}, PlaybookSettings(root=tmp_path, env=env))
+    by_name = {f.name: f for f in plan.findings}
+    assert by_name["host-resolves"].failed and by_name["internal-host-off-render"].failed
+    assert by_name["internal-host-off-render"].verdict.reason == \
+        "network.internal_host is true and network.on_render is false"
+    assert by_name["same-region"].failed  # postgres.reachable false: the real connection attempt failed
+    actions = {a.action: a for a in plan.actions}
+    assert actions["fallback_sqlite"].would_run and actions["alert_ops"].would_run
+    assert {g.gatherer for g in plan.gathered} == {"env", "database_url", "network", "postgres"}
+
+
+def test_pg_ssl_playbook_with_a_real_server(pg: TempPostgres, tmp_path: Path) -> None:
+    pb = PlaybookStore.load().match("PG_SSL_REQUIRED")
+    env = {"DATABASE_URL": pg.dsn(SSL_DB, sslmode="disable")}
+    plan = gather_and_plan(pb, {"stage": "startup"}, PlaybookSettings(root=tmp_path, env=env))
+    by_name = {f.name: f for f in plan.findings}
+    assert by_name["connects"].failed
+    advise = next(a for a in plan.actions if a.action == "advise")
+    assert advise.would_run and advise.verdict.reason == "database_url.sslmode 'disable' in ['', 'disable', " \
+                                                         "'allow', 'prefer']"
+    fixed = gather_and_plan(pb, {"stage": "startup"}, PlaybookSettings(
+        root=tmp_path, env={"DATABASE_URL": pg.dsn(SSL_DB, sslmode="require")}))
+    assert not any(f.failed for f in fixed.findings)

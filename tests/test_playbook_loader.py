@@ -1,0 +1,231 @@
+"""Loading and validating playbooks: every problem as file:line, the shipped set, precedence."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mosaic_diag.cli import main
+from mosaic_diag.errors import ConfigError
+from mosaic_diag.playbooks import PlaybookError, PlaybookStore, plan_for
+from mosaic_diag.taxonomy import load_taxonomy
+
+GOOD = """\
+- id: first
+  match: {label: PG_CONNECTION_FAILED, stage: startup}
+  remediate:
+    - action: alert_ops
+      when: "rate_5m > 1"
+      message: "pg down"
+- id: second
+  match: {label: PG_CONNECTION_FAILED}
+  remediate:
+    - action: retry
+- id: third
+  match: {category: infrastructure}
+  remediate:
+    - action: advise
+      message: "look"
+"""
+
+BAD = """\
+- id: broken
+  match:
+    label: PG_NOT_A_LABEL
+    stage: lunchtime
+  severity: urgent
+  colour: red
+  gather:
+    - postgres: true
+    - crystal_ball: true
+    - log_tail: -5
+  diagnose:
+    - check: "__import__('os')"
+      fail_label: PG_AUTH_FAILED
+    - check: "network.resolvable"
+  remediate:
+    - action: reboot_the_world
+    - action: circuit_breaker
+      when: "rate_5m >"
+    - action: alert_ops
+      when: "rate_5m > 1"
+      params: {volume: 11}
+      message: "rate {no_such_fact}"
+- just a string
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def test_every_problem_is_reported_with_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "bad.yml", BAD)
+    _, issues = PlaybookStore.validate([path])
+    got = {(i.line, i.reason.split(" (")[0]) for i in issues}
+    assert all(i.path == str(path) for i in issues)
+    expected = {
+        (3, "unknown label 'PG_NOT_A_LABEL'"),
+        (4, "unknown stage 'lunchtime'"),
+        (5, "severity must be one of critical, high, medium, low"),
+        (6, "unknown key 'colour' in a playbook"),
+        (9, "unknown gatherer 'crystal_ball'"),
+        (10, "gatherer log_tail takes true, a positive integer or a mapping"),
+        (14, "network.resolvable comes from gatherer `network`, which this playbook does not gather"),
+        (16, "unknown action 'reboot_the_world'"),
+        (18, "bad condition 'rate_5m >': expected a value, a name or '(', found end of condition at column 10"),
+        (17, "action circuit_breaker needs params.disable_feature"),
+        (21, "unknown parameter 'volume' of action alert_ops"),
+        (22, "unknown placeholder {no_such_fact} in `message`"),
+        (23, "a playbook must be a mapping, got str"),
+    }
+    assert expected <= got, sorted(expected - got)
+    bad_call = [i for i in issues if i.line == 12]
+    assert bad_call and "calls are not part of the condition language" in bad_call[0].reason
+
+
+def test_store_load_refuses_a_directory_with_any_error(tmp_path: Path) -> None:
+    write(tmp_path, "a_good.yml", GOOD)
+    write(tmp_path, "b_bad.yml", BAD)
+    with pytest.raises(PlaybookError) as info:
+        PlaybookStore.load(tmp_path)
+    assert len(info.value.issues) >= 13
+    assert str(info.value).startswith(f"{tmp_path / 'b_bad.yml'}:3: unknown label")
+
+
+@pytest.mark.parametrize(("text", "line", "reason"), [
+    ("- id: x\n  match: {label: [unclosed\n", 3, "invalid YAML"),
+    ("match: {label: PG_AUTH_FAILED}\nremediate:\n  action: retry\n", 2, "`remediate` must be a list"),
+    ("- match: PG_AUTH_FAILED\n  remediate: [{action: retry}]\n", 1, "a playbook needs `match:` as a mapping"),
+    ("- match: {label: PG_AUTH_FAILED}\n", 1, "needs `diagnose` checks or `remediate` steps"),
+    ("- match: {stage: startup}\n  remediate: [{action: retry}]\n", 1, "match needs `label`, `labels` or `category`"),
+    ("- match: {label: PG_AUTH_FAILED}\n  remediate: [{action: retry, when: 3}]\n", 2,
+     "`when` must be a condition string"),
+    ("- match: {label: PG_AUTH_FAILED}\n  match: {label: PG_AUTH_FAILED}\n", 2, "duplicate key 'match'"),
+    ("", None, "empty playbook file"),
+])
+def test_malformed_files(tmp_path: Path, text: str, line: int | None, reason: str) -> None:
+    path = write(tmp_path, "p.yml", text)
+    _, issues = PlaybookStore.validate([path])
+    assert any(i.line == line and reason in i.reason for i in issues), [str(i) for i in issues]
+
+
+def test_huge_file_and_missing_directory(tmp_path: Path) -> None:
+    path = tmp_path / "huge.yml"
+    path.write_text("# " + "x" * 600_000 + "\n", encoding="utf-8")
+    _, issues = PlaybookStore.validate([path])
+    assert [i.reason.split(" (")[0] for i in issues] == ["file too large"]
+    with pytest.raises(ConfigError, match="no such playbook file or directory"):
+        PlaybookStore.load(tmp_path / "nope")
+
+
+def test_aliases_are_accepted_and_resolved(tmp_path: Path) -> None:
+    write(tmp_path, "p.yml", "- match: {label: RAILWAY_DB_EPHEMERAL}\n  remediate: [{action: fallback_sqlite}]\n")
+    store = PlaybookStore.load(tmp_path)
+    assert store.playbooks[0].match.labels == ("SQLITE_FALLBACK_ACTIVE",)
+    assert store.match("railway_db_ephemeral") is store.playbooks[0]
+    assert store.playbooks[0].id == "p"
+    assert store.playbooks[0].severity == "critical"  # the label's, when the playbook names none
+
+
+def test_precedence_stage_then_label_then_category(tmp_path: Path) -> None:
+    write(tmp_path, "p.yml", GOOD)
+    store = PlaybookStore.load(tmp_path)
+    assert store.match("PG_CONNECTION_FAILED", stage="startup").id == "first"
+    assert store.match("PG_CONNECTION_FAILED", stage="runtime").id == "second"
+    assert store.match("PG_CONNECTION_FAILED").id == "second"
+    assert store.match("PG_AUTH_FAILED").id == "third"  # category match
+    assert store.match("OPENAI_RATE_LIMIT") is None
+    assert [p.id for p in store.candidates("PG_CONNECTION_FAILED", stage="startup")] == ["first", "second", "third"]
+
+
+def test_shipped_playbooks_validate_and_cover_every_label() -> None:
+    store = PlaybookStore.load()
+    tax = load_taxonomy()
+    named = {label for pb in store for label in pb.match.labels}
+    assert set(tax.labels) - named == set()
+    assert len({pb.id for pb in store}) == len(store)
+    for name in tax.labels:
+        pb = store.match(name, stage="runtime")
+        assert pb is not None and name in pb.match.labels, name
+        assert pb.remediate, f"{pb.id} has no remediation"
+
+
+@pytest.mark.parametrize(("label", "facts", "expect"), [
+    ("PG_CONNECTION_FAILED", {"stage": "startup", "rate_5m": 3.2, "count": 1},
+     {"fallback_sqlite": True, "alert_ops": True, "circuit_breaker": False}),
+    ("OPENAI_QUOTA_EXCEEDED", {"stage": "runtime", "rate_5m": 0.2}, {"failover": True, "alert_ops": True}),
+    ("LINKEDIN_SCRAPE_BLOCKED", {"stage": "runtime", "count": 1}, {"circuit_breaker": True, "alert_ops": False}),
+    ("SQLITE_FALLBACK_ACTIVE", {"stage": "runtime"}, {"alert_ops": True, "open_incident": True}),
+])
+def test_shipped_plans_for_mosaic(label: str, facts: dict, expect: dict) -> None:
+    summary = plan_for(label, facts, PlaybookStore.load())
+    assert summary is not None
+    got = {a["action"]: a["would_run"] for a in summary.to_dict()["actions"]}
+    assert {k: got[k] for k in expect} == expect
+    if label == "SQLITE_FALLBACK_ACTIVE":
+        assert summary.severity == "critical"
+    if label == "LINKEDIN_SCRAPE_BLOCKED":
+        breaker = next(a for a in summary.actions if a["action"] == "circuit_breaker")
+        assert "job_source.linkedin" in breaker["description"]
+
+
+def test_plan_for_explains_each_verdict() -> None:
+    summary = plan_for("PG_CONNECTION_FAILED", {"stage": "startup", "rate_5m": 3.2, "count": 1},
+                       PlaybookStore.load())
+    data = summary.to_dict()
+    assert data["playbook"] == "pg-connection-failed-startup"
+    reasons = {a["action"]: a["reason"] for a in data["actions"]}
+    assert reasons["alert_ops"].startswith("rate_5m 3.2 > 1")
+    assert reasons["circuit_breaker"] == "not: rate_5m 3.2 <= 5"
+    assert reasons["open_incident"] == "not: count 1 < 3"
+
+
+def test_cli_validate_prints_every_error_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    write(tmp_path, "a_good.yml", GOOD)
+    bad = write(tmp_path, "b_bad.yml", BAD)
+    assert main(["playbook", "validate", str(tmp_path)]) == 2
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) >= 13
+    assert all(line.startswith(f"{bad}:") for line in out)
+    assert f"{bad}:9: unknown gatherer 'crystal_ball'" in "\n".join(out)
+
+
+def test_cli_validate_ok_and_missing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["playbook", "validate", "--all-labels"]) == 0
+    assert "playbooks OK" in capsys.readouterr().out
+    write(tmp_path, "p.yml", GOOD)
+    assert main(["playbook", "validate", "--all-labels", str(tmp_path)]) == 2
+    assert "no playbook names label OPENAI_RATE_LIMIT" in capsys.readouterr().out
+    assert main(["playbook", "validate", str(tmp_path / "missing")]) == 2
+    assert "no such playbook file or directory" in capsys.readouterr().out
+
+
+def test_cli_run_with_a_broken_store_runs_nothing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    write(tmp_path, "p.yml", "- match: {label: PG_AUTH_FAILED}\n  remediate:\n    - action: alert_ops\n"
+                             "      when: \"__import__('os')\"\n")
+    code = main(["playbook", "run", "PG_AUTH_FAILED", "--playbooks", str(tmp_path), "--execute", "--yes"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"{tmp_path / 'p.yml'}:4: bad condition" in err
+
+
+def test_cli_list_and_show(capsys: pytest.CaptureFixture) -> None:
+    assert main(["playbook", "list", "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {"pg-connection-failed-startup", "sqlite-fallback-active", "openai-quota-exceeded"} <= \
+        {p["id"] for p in listed}
+    assert main(["playbook", "show", "RAILWAY_DB_EPHEMERAL"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("sqlite-fallback-active  (playbooks/sqlite_fallback_active.yml:")
+    assert "1. fallback_sqlite when auto" in shown
+    assert main(["playbook", "show", "PG_CONNECTION_FAILED", "--stage", "startup", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["id"] == "pg-connection-failed-startup" and "postgres.reachable" in data["gathered_names"]["postgres"]
+    assert main(["playbook", "show", "NOPE"]) == 2
+    assert "neither a playbook id nor a label" in capsys.readouterr().err
