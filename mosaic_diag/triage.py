@@ -371,18 +371,20 @@ class TriageSession:
         return self.run.finish(extra)
 
 
-def _playbook_planner(directory: Any) -> PlanFn | None:
-    """plan_for from the playbook core, when it is installed and the store loads."""
-    try:
-        from mosaic_diag.playbooks import PlaybookStore, plan_for
-    except ImportError:
-        return None
+def _playbook_planner(directory: Any, config: Any = None) -> PlanFn | None:
+    """plan_for from the playbook core (no gathering: triage stays offline and fast)."""
+    import os
     from pathlib import Path
 
+    from mosaic_diag.playbooks import SHIPPED_DIR, PlaybookSettings, PlaybookStore, plan_for
+
+    if not directory and not SHIPPED_DIR.is_dir():  # installed without the shipped set
+        return None
     store = PlaybookStore.load(Path(directory) if directory else None)
+    settings = PlaybookSettings.from_config(config, os.environ) if config is not None else None
 
     def planner(label: str, facts: Mapping[str, Any]) -> tuple[str | None, Mapping[str, Any] | None]:
-        summary = plan_for(label, facts, store)
+        summary = plan_for(label, facts, store, settings)
         if summary is None:
             return None, None
         data = summary.to_dict()
@@ -439,7 +441,7 @@ class run_triage:  # noqa: N801 - used as a context manager, reads like a functi
         self.options = build_options(since=since, until=until, labels=labels,
                                      categories=categories, min_severity=min_severity,
                                      taxonomy=self.classifier.taxonomy, config=config)
-        self.planner = _playbook_planner(playbooks) if use_playbooks else None
+        self.planner = _playbook_planner(playbooks, config) if use_playbooks else None
         self._cm: Any = None
 
     def __enter__(self) -> TriageSession:

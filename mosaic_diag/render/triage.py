@@ -20,14 +20,17 @@ def _short(text: str, width: int = 90) -> str:
 
 
 def _plan_lines(group: Group) -> list[str]:
+    """One line per remediation step: what would run and why, or why not."""
     plan = group.plan or {}
     lines = []
     for step in plan.get("actions", []) or []:
-        verdict = "would run" if step.get("would_run") else "skipped"
+        action = step.get("action") or "?"
         reason = step.get("reason") or ""
-        what = step.get("description") or step.get("action")
-        lines.append(f"{step.get('action')}: {verdict}{f' ({reason})' if reason else ''}"
-                     f"{f' — {what}' if what and what != step.get('action') else ''}")
+        if step.get("would_run"):
+            what = step.get("description") or action
+            lines.append(f"→ {what}  [{reason}]" if reason else f"→ {what}")
+        else:
+            lines.append(f"· {action} skipped: {reason}")
     return lines
 
 
@@ -53,8 +56,14 @@ def write_json(events: Iterable[ErrorEvent], finish: Callable[[], TriageReport],
     return report
 
 
+def _clock(value: datetime | None, one_day: bool) -> str:
+    if value is None:
+        return "-"
+    return f"{value:%H:%M:%S}" if one_day else f"{value:%m-%d %H:%M}"
+
+
 def write_table(report: TriageReport, *, top: int = 30) -> None:
-    """Groups by severity and count, anomalies, candidate new failure kinds, reader notes."""
+    """Groups by severity and count, their playbook plans, anomalies, candidate new kinds, notes."""
     from rich.table import Table
     from rich.text import Text
 
@@ -70,36 +79,46 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
     )
     known = [g for g in report.groups if not g.is_candidate]
     if known:
-        table = Table(title="Error groups", title_justify="left", show_lines=False)
-        for name in ("Severity", "Label", "Count", "First seen", "Last seen", "Sample", "Playbook"):
-            table.add_column(name, overflow="fold", no_wrap=name in ("Label", "Severity"))
+        stamps = [t for g in known for t in (g.first_seen, g.last_seen) if t is not None]
+        one_day = bool(stamps) and min(stamps).date() == max(stamps).date()
+        title = "Error groups" + (f" ({min(stamps):%Y-%m-%d}, UTC)" if one_day else "")
+        table = Table(title=title, title_justify="left", expand=False)
+        table.add_column("Severity", no_wrap=True)
+        table.add_column("Label", no_wrap=True)
+        table.add_column("Count", justify="right")
+        table.add_column("First", no_wrap=True)
+        table.add_column("Last", no_wrap=True)
+        table.add_column("Line", justify="right")
+        table.add_column("Playbook", overflow="fold")
         for group in known[:top]:
-            plan = "\n".join(_plan_lines(group))
-            playbook = (group.playbook or "-") + (f"\n{plan}" if plan else "")
-            table.add_row(
-                Text(group.severity, style=SEVERITY_STYLE.get(group.severity, "")),
-                group.label, str(group.count), _ts(group.first_seen), _ts(group.last_seen),
-                f"line {group.sample_line}: {_short(group.message, 70)}", playbook)
+            table.add_row(Text(group.severity, style=SEVERITY_STYLE.get(group.severity, "")),
+                          group.label, str(group.count), _clock(group.first_seen, one_day),
+                          _clock(group.last_seen, one_day), str(group.sample_line), group.playbook or "-")
         console.print(table)
         if len(known) > top:
             console.print(f"… and {len(known) - top} more groups (--top, or --format json)")
+        console.print("[bold]Samples and playbook plans (dry run)[/]")
+        for group in known[:top]:
+            style = SEVERITY_STYLE.get(group.severity, "")
+            line = Text.assemble((group.label, f"bold {style}"), f"  line {group.sample_line}: ",
+                                 _short(group.message, 160))
+            console.print(line)
+            for step in _plan_lines(group):
+                console.print(Text("    " + step, style="dim" if step.startswith("·") else ""))
     if report.anomalies:
         table = Table(title="Anomalous rates", title_justify="left")
         for name in ("Label", "Window", "Count", "Baseline /min", "Observed /min", "Score"):
             table.add_column(name)
         for a in report.anomalies:
-            table.add_row(a.label, f"{_ts(a.window_start)} → {a.window_end:%H:%M}", str(a.count),
+            table.add_row(a.label, f"{a.window_start:%m-%d %H:%M}–{a.window_end:%H:%M}", str(a.count),
                           f"{a.baseline_rate:.2f}", f"{a.observed_rate:.2f}", f"{a.score:.1f}")
         console.print(table)
     candidates = [g for g in report.groups if g.is_candidate]
     if candidates:
-        table = Table(title="Unmatched: candidate new failure kinds", title_justify="left")
-        for name in ("Count", "Exception", "Message template", "First line"):
-            table.add_column(name, overflow="fold")
+        console.print("[bold]Unmatched: candidate new failure kinds[/] (no rule labelled them)")
         for group in candidates[:top]:
-            table.add_row(str(group.count), group.exception_type or "-", group.template,
-                          str(group.sample_line))
-        console.print(table)
+            console.print(Text(f"  {group.count} × {group.exception_type or '-'}: {group.template}"
+                               f"  (first at line {group.sample_line})"))
     for warning in s.get("warnings", []):
         console.print(f"[yellow]warning:[/] {warning}")
     for line, reason in s.get("corrupt_samples", [])[:5]:
