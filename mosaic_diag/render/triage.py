@@ -89,7 +89,7 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
         table.add_column("First", no_wrap=True)
         table.add_column("Last", no_wrap=True)
         table.add_column("Line", justify="right")
-        table.add_column("Playbook", overflow="fold")
+        table.add_column("Playbook", no_wrap=True)
         for group in known[:top]:
             table.add_row(Text(group.severity, style=SEVERITY_STYLE.get(group.severity, "")),
                           group.label, str(group.count), _clock(group.first_seen, one_day),
