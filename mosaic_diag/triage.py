@@ -6,6 +6,7 @@ per-group and per-minute counters, so memory does not grow with the length of th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -166,6 +167,24 @@ def _application_frame(evidence: Evidence, cls: Classification) -> str | None:
     return None
 
 
+_VOLATILE = re.compile(r"\d{4,}|\b[0-9a-f]{8,}\b")
+
+
+def _volatile(text: str | None) -> str | None:
+    """`text` with long digit runs and hex ids blanked (a cache key, nothing else)."""
+    return _VOLATILE.sub("#", text) if text else text
+
+
+def _exception_message(traceback_text: str, exception_type: str | None) -> str | None:
+    """The message of the exception `exception_type` in a traceback (the last one printed)."""
+    from mosaic_diag.traceback_parse import parse_traceback_text
+
+    for exc in reversed(parse_traceback_text(traceback_text)):
+        if exc.type == exception_type or exception_type is None:
+            return exc.message
+    return None
+
+
 def evidence_of(raw: RawEventLike) -> Evidence:
     """Evidence for a raw log event: its traceback (if any) plus its own log record."""
     message = raw.message or ""
@@ -221,8 +240,11 @@ class TriageRun:
                 self.filtered_out += 1
 
     def _event(self, raw: RawEventLike) -> ErrorEvent:
-        # The same failure repeats with the same text: parse and classify it once.
-        key = (raw.kind, raw.traceback, raw.message, getattr(raw, "detail", None), raw.logger, raw.level)
+        # The same failure repeats with the same text but for ids and counters: parse and
+        # classify it once. Long digit runs and long hex ids never decide a label (HTTP statuses
+        # have 3 digits), and the fingerprint's template replaces them anyway.
+        detail = getattr(raw, "detail", None)
+        key = (raw.kind, _volatile(raw.traceback), _volatile(raw.message), _volatile(detail), raw.logger, raw.level)
         known = self._seen.get(key)
         if known is None:
             evidence = evidence_of(raw)
@@ -231,11 +253,21 @@ class TriageRun:
             first_line = message.strip().splitlines()[0] if message.strip() else ""
             fp = fingerprint(cls.label, cls.exception_type, first_line,
                              _application_frame(evidence, cls))
-            known = (cls, message, fp)
+            from_log = bool(raw.message) and cls.message == (raw.message if not detail else f"{raw.message}\n{detail}")
+            known = (cls, fp, from_log)
             if len(self._seen) >= 50_000:
                 self._seen.clear()
             self._seen[key] = known
-        cls, message, fp = known
+        else:
+            message = ""
+        cls, fp, from_log = known
+        if not message:
+            text = cls.message
+            if from_log or not raw.traceback:
+                text = raw.message if not detail else f"{raw.message}\n{detail}"
+            elif raw.traceback:
+                text = _exception_message(raw.traceback, cls.exception_type) or cls.message
+            message = redact_text(text or raw.message or "")[:4000]
         return ErrorEvent(raw.line, raw.end_line, cls.label, cls.category, cls.severity,
                           raw.timestamp, cls.exception_type, message, fp, cls.rule_id,
                           raw.logger, raw.instance, raw.shape)
