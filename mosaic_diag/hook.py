@@ -14,11 +14,11 @@ import os
 import shlex
 import subprocess
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mosaic_diag.atomic import write_atomic
 from mosaic_diag.errors import DiagError, UsageError
 
 HOOK_NAME = "pre-commit"
@@ -76,17 +76,6 @@ def _is_ours(path: Path) -> bool:
         return False
 
 
-def _write_atomic(path: Path, text: str, mode: int = 0o755) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def install(repo: Path, *, python: str | None = None) -> HookChange:
@@ -98,15 +87,15 @@ def install(repo: Path, *, python: str | None = None) -> HookChange:
         if _is_ours(hook):
             if hook.read_text(encoding="utf-8") == text:
                 return HookChange("unchanged", hook, chained if chained.exists() else None)
-            _write_atomic(hook, text)
+            write_atomic(hook, text, mode=0o755)
             return HookChange("updated", hook, chained if chained.exists() else None)
         if chained.exists() or chained.is_symlink():
             raise UsageError(f"both a foreign {HOOK_NAME} hook and {CHAINED_NAME} exist; move one away first",
                              path=str(directory))
         os.replace(hook, chained)
-        _write_atomic(hook, text)
+        write_atomic(hook, text, mode=0o755)
         return HookChange("installed", hook, chained)
-    _write_atomic(hook, text)
+    write_atomic(hook, text, mode=0o755)
     return HookChange("installed", hook, None)
 
 

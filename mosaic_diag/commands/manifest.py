@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from mosaic_diag.atomic import write_atomic
 from mosaic_diag.commands._options import FormatOption, OutputFormat
 
 if TYPE_CHECKING:
@@ -47,18 +48,6 @@ def _warn_dirty(m: Manifest) -> None:
                          f"{m.commit[:12]}, which is what deploys)\n")
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _manifest_lines(m: Manifest, fmt: OutputFormat) -> str:
@@ -93,7 +82,7 @@ def generate_cmd(
     m = _manifest_for(repo, ref, live)
     _warn_dirty(m)
     if out is not None:
-        _write_atomic(out, m.to_json())
+        write_atomic(out, m.to_json())
         sys.stderr.write(f"mosaic-diag: manifest of {m.commit[:12]} written to {out}\n")
     if out is None or fmt is not OutputFormat.json:
         sys.stdout.write(m.to_json() if fmt is OutputFormat.json else _manifest_lines(m, fmt))

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mosaic_diag.atomic import write_atomic
 from mosaic_diag.errors import DiagError
 from mosaic_diag.playbooks.model import Effect, Plan
 from mosaic_diag.playbooks.settings import PlaybookSettings
@@ -20,17 +19,6 @@ log = logging.getLogger("mosaic_diag.playbooks")
 HTTP_TIMEOUT = 10.0
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same directory and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _post(effect: Effect) -> tuple[bool, str]:
