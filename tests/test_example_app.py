@@ -25,6 +25,7 @@ from examples.mosaic_app.settings import APP_DIR, Settings
 from mosaic_diag.classify import Classifier
 from mosaic_diag.cli import main
 from mosaic_diag.golden import load_cases
+from mosaic_diag.playbooks import PlaybookStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -127,6 +128,8 @@ def test_ask_fails_over_to_anthropic_and_logs_the_traceback(tmp_path, llm, caplo
         assert down.status_code == 503 and "429" in down.json()["detail"]
         health = client.get("/health").json()
         assert health["metrics"]["error_rate"] > 0 and health["ai"]["openai_available"] is True
+        llm.set_failure("openai", "quota")  # 429 too, but no answer will come: not available
+        assert client.get("/health").json()["ai"]["openai_available"] is False
 
 
 def test_golden_in_process_passes_then_names_the_rate_limit(tmp_path, llm, monkeypatch, capsys):
@@ -146,6 +149,8 @@ def test_golden_in_process_passes_then_names_the_rate_limit(tmp_path, llm, monke
     c = failed["framework-stuck-in-career"]
     assert c["failures"][0] == "status: got 503, want 200"
     assert c["classification"]["label"] == "OPENAI_RATE_LIMIT"
+    playbook = PlaybookStore.load(None).match("OPENAI_RATE_LIMIT")
+    assert playbook is not None and c["classification"]["playbook"] == playbook.id
     names = {tc.get("name") for tc in ET.parse(tmp_path / "g.xml").iter("testcase")
              if tc.find("failure") is not None}
     assert names == set(failed)
@@ -193,6 +198,8 @@ def test_golden_against_uvicorn_and_a_broken_provider(uvicorn_app, llm, tmp_path
     r = golden("--junit", str(tmp_path / "golden.xml"), "--baseline", str(tmp_path / "base.json"))
     assert r.returncode == 1, r.stdout + r.stderr
     assert "framework-stuck-in-career" in r.stdout and "RATE_LIMIT" in r.stdout
+    playbook = PlaybookStore.load(None).match("OPENAI_RATE_LIMIT")
+    assert f"OPENAI_RATE_LIMIT (high, model) → playbook {playbook.id}" in r.stdout
     failures = {tc.get("name"): tc.find("failure") for tc in
                 ET.parse(tmp_path / "golden.xml").iter("testcase")}
     assert failures["framework-stuck-in-career"] is not None

@@ -109,11 +109,11 @@ class MultiProviderLLM:
             messages=[{"role": "system", "content": system}, {"role": "user", "content": prompt}],
             response_format={"type": "json_object"},
             temperature=0.2,
-            max_tokens=600,
+            max_completion_tokens=600,  # openai>=3: max_tokens is deprecated
         )
         choice = response.choices[0]
         if choice.finish_reason == "content_filter":
-            raise openai.ContentFilterFinishReasonError()
+            raise openai.ContentFilterFinishReasonError(completion=response)
         return response.model or model, choice.message.content or ""
 
     def _call_anthropic(self, system: str, prompt: str) -> tuple[str, str]:
@@ -122,8 +122,7 @@ class MultiProviderLLM:
             model=model,
             system=system,
             messages=[{"role": "user", "content": prompt}],
-            max_tokens=600,
-            temperature=0.2,
+            max_tokens=600,  # anthropic>=2 has no sampling knobs (temperature) on create()
         )
         if response.stop_reason == "refusal":
             raise AnthropicRefusal("Anthropic response blocked: stop_reason=refusal")
@@ -144,11 +143,19 @@ class MultiProviderLLM:
         try:
             client.with_options(timeout=3.0, max_retries=0).models.list()
             ok = True
-        except Exception:
-            logger.warning("Health probe: %s is not available", provider, exc_info=True)
-            ok = False
+        except Exception as exc:
+            ok = _throttled(exc)
+            if ok:
+                logger.info("Health probe: %s is rate-limited but reachable", provider)
+            else:
+                logger.warning("Health probe: %s is not available", provider, exc_info=True)
         self._probe[provider] = (now, ok)
         return ok
+
+
+def _throttled(exc: Exception) -> bool:
+    """A 429 that is a rate limit, not exhausted quota: the provider answered and took the key."""
+    return getattr(exc, "status_code", None) == 429 and getattr(exc, "code", None) != "insufficient_quota"
 
 
 def parse_answer(text: str) -> tuple[dict[str, Any], bool]:

@@ -130,44 +130,53 @@ def _render(report: GoldenReport, fmt: OutputFormat) -> None:
         sys.stdout.write(render_markdown(report))
         return
     from rich.table import Table
+    from rich.text import Text
 
     from mosaic_diag.render.console import SEVERITY_STYLE, out
 
     style = {"pass": "green", "flaky": "yellow", "fail": "red", "error": "bold red"}
     s = report.summary
+    # Ids and labels are never folded (a grep for them must find them); what does not fit in
+    # the table goes to the lines under it, which wrap between words.
     table = Table(title=f"golden: {s['passed']} passed, {s['flaky']} flaky, {s['failed']} failed, "
                         f"{s['errors']} errors ({report.target}, {report.duration_ms / 1000:.1f}s)",
                   title_justify="left")
     table.add_column("Result", no_wrap=True)
-    table.add_column("Case", overflow="fold", ratio=2)
+    table.add_column("Case", no_wrap=True)
     table.add_column("Passes", justify="right", no_wrap=True)
     table.add_column("p95 ms", justify="right", no_wrap=True)
-    table.add_column("Why", overflow="fold", ratio=3)
-    table.add_column("Label / playbook", overflow="fold", ratio=2)
-    for r in report.sorted_results():
-        e = r.explanation
-        result = f"[{style[r.outcome]}]{r.outcome.upper()}[/]" + ("" if r.ok else " ✗")
-        why = [_clip(msg) for msg in r.failures[:2]]
-        if len(r.failures) > 2:
-            why.append(f"[dim](+{len(r.failures) - 2} more: --format json)[/]")
-        label = (f"[{SEVERITY_STYLE.get(e.severity, '')}]{e.label}[/]\n"
-                 f"[dim]{e.playbook or 'no playbook'}[/]") if e else ""
-        table.add_row(result, f"{r.case_id}\n[dim]{r.where}[/]", f"{r.passes}/{r.runs}",
-                      f"{r.latency_p95_ms:.0f}", "\n".join(why), label)
+    results = report.sorted_results()
+    for r in results:
+        result = Text(r.outcome.upper() + ("" if r.ok else " ✗"), style=style[r.outcome])
+        table.add_row(result, r.case_id, f"{r.passes}/{r.runs}", f"{r.latency_p95_ms:.0f}")
     console = out()
     console.print(table)
+    details = [r for r in results if r.outcome != "pass"]
+    if details:
+        console.print("[bold]Why, label and playbook[/]")
+    for r in details:
+        console.print(Text.assemble((r.case_id, f"bold {style[r.outcome]}"), f"  {r.where}"))
+        e = r.explanation
+        if e is not None:
+            console.print(Text.assemble(
+                "    ", (e.label, SEVERITY_STYLE.get(e.severity, "")), f" ({e.severity}, {e.category})",
+                f" → playbook {e.playbook}" if e.playbook else " (no playbook)"))
+        for msg in r.failures[:3]:
+            console.print(Text("    · " + _clip(msg)))
+        if len(r.failures) > 3:
+            console.print(Text(f"    (+{len(r.failures) - 3} more: --format json)", style="dim"))
     if report.baseline is not None:
         b = report.baseline
-        console.print(f"baseline {b.path}: [red]{len(b.regressions)} regressions[/] "
-                      f"{', '.join(b.regressions)}; [green]{len(b.fixes)} fixes[/] "
-                      f"{', '.join(b.fixes)}; [yellow]{len(b.newly_flaky)} newly flaky[/] "
-                      f"{', '.join(b.newly_flaky)}")
+        console.print(Text.assemble(
+            f"baseline {b.path}: ", (f"{len(b.regressions)} regressions", "red"),
+            f" {', '.join(b.regressions)}; ", (f"{len(b.fixes)} fixes", "green"),
+            f" {', '.join(b.fixes)}; ", (f"{len(b.newly_flaky)} newly flaky", "yellow"),
+            f" {', '.join(b.newly_flaky)}"))
 
 
-def _clip(text: str, limit: int = 90) -> str:
-    from rich.markup import escape
-
-    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
+def _clip(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @golden_app.command("validate")

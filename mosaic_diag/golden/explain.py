@@ -44,19 +44,14 @@ def _classifier() -> Any:
 
 @lru_cache(maxsize=1)
 def _playbooks() -> Any:
-    try:
-        from mosaic_diag.playbooks import PlaybookStore
-    except ImportError:
-        return None
-    return PlaybookStore.load()
+    from mosaic_diag.playbooks import PlaybookStore
+
+    return PlaybookStore.load(None)  # the shipped set; a broken one is a ConfigError (exit 2)
 
 
 def playbook_for(label: str) -> str | None:
-    """The id of the shipped playbook for `label`, or None when there is none."""
-    store = _playbooks()
-    if store is None:
-        return None
-    playbook = store.match(label)
+    """The id of the shipped playbook that matches `label` best, or None when none does."""
+    playbook = _playbooks().match(label)
     return playbook.id if playbook is not None else None
 
 
