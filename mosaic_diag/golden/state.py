@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from mosaic_diag.atomic import write_atomic
 from mosaic_diag.errors import ConfigError, UsageError
 from mosaic_diag.golden.report import BaselineDiff, CaseResult, GoldenReport
 
@@ -16,17 +15,6 @@ LAST_RUN = "golden-last-run.json"
 BASELINE_VERSION = 1
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file in the same directory, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _read_json(path: Path, what: str) -> Any:
