@@ -177,6 +177,12 @@ def _volatile(text: str | None) -> str | None:
 
 def _exception_message(traceback_text: str, exception_type: str | None) -> str | None:
     """The message of the exception `exception_type` in a traceback (the last one printed)."""
+    if exception_type:
+        at = traceback_text.rfind(f"\n{exception_type}: ")
+        if at >= 0:
+            start = at + len(exception_type) + 3
+            end = traceback_text.find("\n\n", start)
+            return traceback_text[start:end if end >= 0 else None].rstrip()
     from mosaic_diag.traceback_parse import parse_traceback_text
 
     for exc in reversed(parse_traceback_text(traceback_text)):
