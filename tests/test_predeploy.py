@@ -55,7 +55,7 @@ def test_database_failures_are_classified(pg, repo: Path, case: str, label: str)
     dsn = {
         "wrong_password": pg.dsn("mosaic", password="not-the-password"),
         "ssl_only_without_ssl": pg.dsn("mosaic_ssl", sslmode="disable"),
-        "unknown_database": pg.dsn("no_such_db"),
+        "unknown_database": pg.dsn("no_such_db", sslmode="require"),  # over SSL: pg_hba lets it reach the db check
         "nothing_listening": pg.dsn("mosaic", port=free_port),
         "unresolvable_host": pg.dsn("mosaic", host="db.invalid"),
     }[case]
