@@ -151,3 +151,18 @@ def test_junit_file_and_wall_time(pg_db: str, repo: Path, tmp_path: Path) -> Non
     assert code == 1 and data["summary"]["wall_time"] > 0
     text = junit.read_text()
     assert 'name="schema"' in text and "MISSING_TABLE" in text and "<failure" in text
+
+
+def test_a_database_failure_carries_its_playbook_and_recommendation(pg, repo: Path) -> None:
+    from mosaic_diag.playbooks import PlaybookStore
+
+    dsn = pg.dsn("mosaic", password="rotated-elsewhere")
+    code, data = predeploy(repo, {"DATABASE_URL": dsn}, "--only", "database", "--timeout", "8")
+    assert code == 1
+    [failure] = [r for r in results(data, "database") if r["id"] == "MD-DB010"]
+    playbook = PlaybookStore.load(None).match("PG_AUTH_FAILED")
+    assert failure["label"] == "PG_AUTH_FAILED"
+    assert failure["playbook"] == playbook.id
+    credentials = next(c for c in playbook.checks if c.fail_label == "PG_AUTH_FAILED")
+    assert failure["recommendation"] == credentials.recommendation
+    assert "rotated-elsewhere" not in json.dumps(data)

@@ -68,6 +68,18 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
+def _recommendation(pb: Any, facts: dict[str, Any]) -> str | None:
+    """The playbook's recommendations for the checks that fail on `facts`; else its advice steps."""
+    try:
+        failed = [r.recommendation for r in pb.diagnose(facts) if r.failed and r.recommendation]
+        if failed:
+            return _text(failed)
+        plan = pb.plan(facts)
+        return _text([a.effect.summary for a in plan.actions if a.would_run and a.action == "advise"])
+    except Exception:  # noqa: BLE001 - advice is best effort  # mosaic-diag: ignore[MD006]
+        return None
+
+
 def advise(label: str | None, facts: dict[str, Any] | None = None) -> Advice:
     """Category/severity from the taxonomy; diagnosis/recommendation from the matching playbook."""
     if label is None:
@@ -88,9 +100,10 @@ def advise(label: str | None, facts: dict[str, Any] | None = None) -> Advice:
         except Exception:  # noqa: BLE001  # mosaic-diag: ignore[MD006]
             pb = None
         if pb is not None:
-            playbook = getattr(pb, "id", None)
-            diagnosis = _text(getattr(pb, "diagnosis", None) or getattr(pb, "description", None))
-            recommendation = _text(getattr(pb, "recommendation", None))
+            playbook = pb.id
+            diagnosis = _text(pb.description)
+            recommendation = _recommendation(pb, {"label": label, "category": category, "severity": severity,
+                                                  "stage": "predeploy", **(facts or {})})
     return Advice(label, category, severity, playbook,
                   redact_text(diagnosis) if diagnosis else None,
                   redact_text(recommendation) if recommendation else None)

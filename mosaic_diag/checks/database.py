@@ -92,8 +92,15 @@ def run(ctx: CheckContext) -> Iterator[Message]:
         hint = None
         if facts.render_internal:
             hint = "the internal Render host resolves only inside Render: check with the external URL from here"
+        from mosaic_diag.checks.advice import classify
+
         yield Message("MD-DB010", f"cannot connect to {redact_dsn(dsn)}: {first}", exc=exc, hint=hint,
-                      facts={"host": facts.host, "port": facts.port, "sslmode": facts.sslmode})
+                      facts={"host": facts.host, "port": facts.port, "sslmode": facts.sslmode,
+                             # the playbooks' vocabulary, so their diagnose checks can judge this failure
+                             "env.DATABASE_URL.set": True, "postgres.reachable": False,
+                             "postgres.label": classify(exc), "database_url.host": facts.host or "",
+                             "database_url.sslmode": facts.sslmode or "",
+                             "database_url.set": True, "database_url.render_internal": bool(facts.render_internal)})
         return
     try:
         with conn.cursor() as cursor:
