@@ -166,3 +166,22 @@ def test_a_database_failure_carries_its_playbook_and_recommendation(pg, repo: Pa
     credentials = next(c for c in playbook.checks if c.fail_label == "PG_AUTH_FAILED")
     assert failure["recommendation"] == credentials.recommendation
     assert "rotated-elsewhere" not in json.dumps(data)
+
+
+def test_manifest_check_shows_the_commit_and_warns_on_a_dirty_tree(repo: Path) -> None:
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.com", "HOME": str(repo)}
+    code, data = predeploy(repo, env, "--only", "manifest")
+    assert results(data, "manifest") == [] and "not a git repository" in json.dumps(data)
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "first"]):
+        subprocess.run(["git", *args], cwd=repo, env={**os.environ, **env}, check=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    code, data = predeploy(repo, env, "--only", "manifest")
+    assert code == 0
+    [info] = results(data, "manifest")
+    assert info["id"] == "MD-MANIFEST001" and f"commit {head[:12]} on main" in info["message"]
+    (repo / "schema.sql").write_text((repo / "schema.sql").read_text() + "\n-- edited\n")
+    code, data = predeploy(repo, env, "--only", "manifest", "--fail-level", "warning")
+    assert code == 1
+    dirty = [r for r in results(data, "manifest") if r["id"] == "MD-MANIFEST002"]
+    assert dirty and "schema.sql" in dirty[0]["message"] and dirty[0]["level"] == "warning"

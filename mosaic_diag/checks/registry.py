@@ -9,7 +9,7 @@ from importlib import import_module
 from mosaic_diag.checks.model import Check
 from mosaic_diag.errors import UsageError
 
-CHECK_MODULES = ("settings", "database", "schema", "prompts", "providers", "golden", "lint")
+CHECK_MODULES = ("settings", "database", "schema", "prompts", "providers", "golden", "lint", "manifest")
 
 
 def all_checks() -> tuple[Check, ...]:
