@@ -233,3 +233,51 @@ def test_record_in_postgres_and_previous_from_it(repo, pg_db):
     assert repo.remote_tree() == repo.tree_of(c["c4"])
     r = run(repo, "manifest", "history", "--format", "json", DATABASE_URL=pg_db)
     assert [(x["commit"], x["status"]) for x in json.loads(r.stdout)][:2] == [(c["c4"], "rollback"), (c["c5"], "bad")]
+
+
+def _incident_log(shape: str) -> bytes:
+    """Requests every 20 s; in the last minutes a burst of real sqlite3 errors answered with 500s."""
+    import sqlite3
+    import traceback
+
+    from examples.logshapes import access_message
+    from tests.test_logs_support import Rec, render
+
+    try:
+        sqlite3.connect(":memory:").execute("SELECT * FROM sessions")
+    except sqlite3.OperationalError as exc:
+        tb = "".join(traceback.format_exception(exc))
+    recs = []
+    for i in range(60):
+        failing = i >= 45 and i % 2 == 0
+        if failing:
+            recs.append(Rec("ERROR", "api.storage", "session load failed", exc=tb))
+        status, phrase = (500, "Internal Server Error") if failing else (200, "OK")
+        recs.append(Rec("INFO", "uvicorn.access", access_message("10.0.0.1:4000", "POST", "/wimd/ask", status, phrase)))
+    data, _ = render(shape, recs)
+    return data
+
+
+@pytest.mark.parametrize("shape", ["render-text", "render-api"])
+def test_auto_rollback_from_a_log_names_what_failed(repo, tmp_path, shape):
+    c = repo.commits
+    run(repo, "manifest", "record", c["c4"])
+    run(repo, "manifest", "record", c["c5"])
+    log = tmp_path / "incident.log"
+    log.write_bytes(_incident_log(shape))
+    r = run(repo, "rollback", "--auto", "--log", str(log), "--window", "1m", "--format", "json")
+    data = json.loads(r.stdout)
+    assert r.returncode == 1, r.stderr
+    reading = data["reading"]
+    assert reading["over_budget"] and reading["labels"] == {"SQLITE_FALLBACK_ACTIVE": reading["errors"]}
+    assert reading["errors"] > 0
+    r = run(repo, "rollback", "--auto", "--log", str(log), "--window", "1m", "--error-budget", "0.9")
+    assert r.returncode == 0 and "SQLITE_FALLBACK_ACTIVE" in r.stdout
+    r = run(repo, "rollback", "--auto", "--log", str(log), "--window", "1m", "--min-requests", "1000")
+    assert r.returncode == 0 and "too few to judge" in r.stdout
+    before = repo.remote_head()
+    r = run(repo, "rollback", "--auto", "--log", str(log), "--window", "1m", "--execute", "--yes")
+    assert r.returncode == 0, r.stderr
+    assert repo.remote_head() != before
+    audit = [json.loads(line) for line in (repo.work / ".mosaic-diag" / "audit.log").read_text().splitlines()]
+    assert "SQLITE_FALLBACK_ACTIVE" in audit[-1]["reason"]

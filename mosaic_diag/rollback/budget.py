@@ -28,6 +28,7 @@ class ErrorBudgetReading:
     budget: float
     min_requests: int = 1
     deployed_commit: str | None = None
+    labels: tuple[tuple[str, int], ...] = ()  # error events of the window by label (from a log)
 
     @property
     def enough_traffic(self) -> bool:
@@ -41,14 +42,15 @@ class ErrorBudgetReading:
         if not self.enough_traffic:
             return f"{self.requests} request(s) in {self.window}: too few to judge (need {self.min_requests})"
         rel = ">" if self.over_budget else "<="
+        what = ", ".join(f"{label} {count}" for label, count in self.labels[:5])
         return (f"error rate {self.error_rate:.2%} {rel} budget {self.budget:.2%} over {self.window} "
-                f"({self.requests} requests, from {self.source})")
+                f"({self.requests} requests, from {self.source})" + (f": {what}" if what else ""))
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "error_rate": self.error_rate, "requests": self.requests,
                 "errors": self.errors, "window": self.window, "budget": self.budget,
                 "over_budget": self.over_budget, "enough_traffic": self.enough_traffic,
-                "deployed_commit": self.deployed_commit}
+                "deployed_commit": self.deployed_commit, "labels": dict(self.labels)}
 
 
 def read_health(url: str, *, budget: float, min_requests: int = 1, timeout: float = 10.0) -> ErrorBudgetReading:
@@ -85,33 +87,68 @@ def _parse_ts(text: str) -> datetime | None:
 
 def read_log(path: Path, *, budget: float, window: timedelta, min_requests: int = 1,
              now: datetime | None = None) -> ErrorBudgetReading:
-    """Count access lines (requests) and 5xx answers (errors) in the last `window` of a log.
+    """The error rate of the last `window` of a log (plain or gzip), and what failed in it.
 
-    The window ends at `now`, or at the newest timestamp in the log; lines without a
-    timestamp take the last one seen (all of them count when the log has none).
+    Requests are the access lines, errors the 5xx answers among them (the same rate /health
+    reports). The window ends at `now`, or at the newest timestamp in the log; lines without a
+    timestamp take the last one seen (all of them count when the log has none). The error events
+    of the window are labelled by the shared classifier (a triage of the window), so the verdict
+    says what went wrong, not only how much.
     """
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError as exc:
-        raise UsageError(f"no such log file: {path}") from exc
-    except OSError as exc:
-        raise UsageError(f"cannot read log: {exc}", path=str(path)) from exc
-    hits: list[tuple[datetime | None, int]] = []
+    from collections import deque
+
+    from mosaic_diag.logs import open_source
+    from mosaic_diag.logs.source import Input
+
+    hits: deque[tuple[datetime | None, int]] = deque()
     last_ts: datetime | None = None
-    for line in text.splitlines():
-        m = _TIMESTAMP.search(line[:64])
-        if m:
-            last_ts = _parse_ts(m.group(1)) or last_ts
-        a = _ACCESS.search(line)
-        if a:
-            hits.append((last_ts, int(a.group(1))))
+    name = str(path)
+    if not path.exists():
+        raise UsageError(f"no such log file: {path}")
+    with open_source(name) as raw:
+        pending = b""
+        for chunk in Input(raw).chunks():
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()
+            for line in lines:
+                last_ts = _scan(line.decode("utf-8", "replace"), hits, last_ts, window, now)
+        if pending:
+            last_ts = _scan(pending.decode("utf-8", "replace"), hits, last_ts, window, now)
     if not hits:
         raise UsageError(f"no request lines (access log) found in {path}: cannot compute an error rate")
     stamps = [t for t, _ in hits if t is not None]
     end = now or (max(stamps) if stamps else None)
+    start = end - window if end is not None else None
     if end is not None and stamps:
-        hits = [(t, s) for t, s in hits if t is not None and end - window <= t <= end]
+        hits = deque((t, s) for t, s in hits if t is not None and start <= t <= end)
     errors = sum(1 for _, s in hits if s >= 500)
     minutes = int(window.total_seconds() // 60)
+    labels = _labels(name, start, end)
     return ErrorBudgetReading(f"log {path.name}", errors / len(hits) if hits else 0.0, len(hits), errors,
-                              f"{minutes}m", budget, min_requests)
+                              f"{minutes}m", budget, min_requests, labels=labels)
+
+
+def _scan(line: str, hits: Any, last_ts: datetime | None, window: timedelta,
+          now: datetime | None) -> datetime | None:
+    """Note one line's timestamp and access status; keep only what can still be in the window."""
+    m = _TIMESTAMP.search(line[:64])
+    if m:
+        last_ts = _parse_ts(m.group(1)) or last_ts
+    a = _ACCESS.search(line)
+    if a:
+        hits.append((last_ts, int(a.group(1))))
+        if now is None and last_ts is not None:
+            while hits and hits[0][0] is not None and hits[0][0] < last_ts - window:
+                hits.popleft()
+    return last_ts
+
+
+def _labels(name: str, start: datetime | None, end: datetime | None) -> tuple[tuple[str, int], ...]:
+    """Error events of the window by label, most frequent first (the triage pipeline)."""
+    from mosaic_diag.triage import run_triage
+
+    with run_triage(name, since=start, until=end, use_playbooks=False) as session:
+        for _ in session.events:
+            pass
+        report = session.finish()
+    return tuple(report.summary["labels"].items())
