@@ -93,8 +93,15 @@ def test_every_shape_end_to_end(tmp_path, shape):
         assert all(e["timestamp"] for e in events)
     assert report["summary"]["events"] == len(expected)
     assert {g["label"] for g in report["groups"]} == set(expected)
+    from mosaic_diag.playbooks import PlaybookStore
+
+    store = PlaybookStore.load(None)
     for group in report["groups"]:
         assert {"label", "fingerprint", "count", "first_seen", "last_seen", "sample_line", "playbook"} <= set(group)
+        assert group["playbook"] == store.match(group["label"], stage="runtime").id
+        assert group["plan"]["playbook"] == group["playbook"] and group["plan"]["actions"]
+        for step in group["plan"]["actions"]:
+            assert isinstance(step["would_run"], bool) and step["reason"]
 
 
 def test_gzip_and_stdin_give_the_same_report(tmp_path):
