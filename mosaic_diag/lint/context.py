@@ -210,6 +210,15 @@ class FileContext:
                     and node.func.attr in EXECUTE_METHODS):
                 yield node
 
+    def postgres_sql(self) -> Iterator[SqlText]:
+        """The known SQL of every execute call that is not on a `sqlite3` connection or cursor."""
+        for call in self.execute_calls():
+            if self.receiver_kind(call) in {SQLITE, SQLITE_CURSOR}:
+                continue
+            sql = self.sql_of(call)
+            if sql is not None:
+                yield sql
+
     def receiver_kind(self, call: ast.Call) -> str | None:
         assert isinstance(call.func, ast.Attribute)
         return self.kind_of_value(call.func.value, call)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mosaic_diag.lint.context import SQLITE, SQLITE_CURSOR, FileContext
+from mosaic_diag.lint.context import FileContext
 from mosaic_diag.lint.model import Hit, Rule
 from mosaic_diag.lint.sqltext import qmark_placeholders
 
@@ -25,12 +25,7 @@ class SqlitePlaceholder(Rule):
     name = "sqlite-placeholder"
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
-        for call in ctx.execute_calls():
-            if ctx.receiver_kind(call) in {SQLITE, SQLITE_CURSOR}:
-                continue
-            sql = ctx.sql_of(call)
-            if sql is None:
-                continue
+        for sql in ctx.postgres_sql():
             offsets = qmark_placeholders(sql.text)
             if offsets:
                 line, col = ctx.sql_position(sql, offsets[0])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mosaic_diag.lint.context import SQLITE, SQLITE_CURSOR, FileContext
+from mosaic_diag.lint.context import FileContext
 from mosaic_diag.lint.model import Hit, Rule
 from mosaic_diag.lint.sqltext import sqlite_only_constructs
 
@@ -23,12 +23,7 @@ class SqliteOnlySql(Rule):
     name = "sqlite-only-sql"
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
-        for call in ctx.execute_calls():
-            if ctx.receiver_kind(call) in {SQLITE, SQLITE_CURSOR}:
-                continue
-            sql = ctx.sql_of(call)
-            if sql is None:
-                continue
+        for sql in ctx.postgres_sql():
             for offset, construct, advice in sqlite_only_constructs(sql.text):
                 line, col = ctx.sql_position(sql, offset)
                 yield Hit(sql.node, f"SQLite-only `{construct}` in SQL: {advice}", line, col)
