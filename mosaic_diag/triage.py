@@ -10,31 +10,17 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from mosaic_diag.anomaly import Anomaly, AnomalySettings, RateSeries
 from mosaic_diag.classify import Classification, Classifier
 from mosaic_diag.evidence import Evidence, evidence_from_text
 from mosaic_diag.fingerprint import fingerprint, template
+from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.redact import redact_text
 from mosaic_diag.taxonomy import SEVERITY_RANK, UNKNOWN
 
 RESTART_LABEL = "RENDER_RESTART_LOOP"
-
-
-class RawEventLike(Protocol):
-    """What the log readers yield (mosaic_diag.logs.RawEvent)."""
-
-    kind: str
-    line: int
-    end_line: int
-    timestamp: datetime | None
-    shape: str
-    instance: str | None
-    level: str | None
-    logger: str | None
-    message: str
-    traceback: str | None
 
 
 @dataclass(frozen=True)
@@ -191,10 +177,10 @@ def _exception_message(traceback_text: str, exception_type: str | None) -> str |
     return None
 
 
-def evidence_of(raw: RawEventLike) -> Evidence:
+def evidence_of(raw: RawEvent) -> Evidence:
     """Evidence for a raw log event: its traceback (if any) plus its own log record."""
     message = raw.message or ""
-    detail = getattr(raw, "detail", None)
+    detail = raw.detail
     if detail:
         message = f"{message}\n{detail}"
     kind = "platform" if raw.kind == "platform" else "error"
@@ -226,7 +212,7 @@ class TriageRun:
         self._min_rank = SEVERITY_RANK[min_sev] if min_sev else 0
 
     # -- streaming ------------------------------------------------------------------------
-    def process(self, raws: Iterable[RawEventLike]) -> Iterator[ErrorEvent]:
+    def process(self, raws: Iterable[RawEvent]) -> Iterator[ErrorEvent]:
         """Classify each error event, update the counters, yield those that pass the filters."""
         for raw in raws:
             if raw.kind == "process_start":
@@ -245,11 +231,11 @@ class TriageRun:
             else:
                 self.filtered_out += 1
 
-    def _event(self, raw: RawEventLike) -> ErrorEvent:
+    def _event(self, raw: RawEvent) -> ErrorEvent:
         # The same failure repeats with the same text but for ids and counters: parse and
         # classify it once. Long digit runs and long hex ids never decide a label (HTTP statuses
         # have 3 digits), and the fingerprint's template replaces them anyway.
-        detail = getattr(raw, "detail", None)
+        detail = raw.detail
         key = (raw.kind, _volatile(raw.traceback), _volatile(raw.message), _volatile(detail), raw.logger, raw.level)
         known = self._seen.get(key)
         if known is None:
@@ -317,7 +303,7 @@ class TriageRun:
             ts, line, errors = starts[-1]
             starts[-1] = (ts, line, errors + 1)
 
-    def _note_start(self, raw: RawEventLike) -> ErrorEvent | None:
+    def _note_start(self, raw: RawEvent) -> ErrorEvent | None:
         starts = self._restarts.setdefault(raw.instance, [])
         starts.append((raw.timestamp, raw.line, 0))
         window = self.options.restart_window

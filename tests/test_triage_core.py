@@ -15,7 +15,7 @@ T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
-class Raw:  # the shape of mosaic_diag.logs.RawEvent
+class Raw:  # mosaic_diag.logs.RawEvent with defaults, for brevity
     kind: str
     line: int
     end_line: int
@@ -26,6 +26,7 @@ class Raw:  # the shape of mosaic_diag.logs.RawEvent
     logger: str | None = "api.storage"
     message: str = ""
     traceback: str | None = None
+    detail: str | None = None
 
 
 def sqlite_traceback(table: str) -> str:
