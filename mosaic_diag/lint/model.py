@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -58,14 +59,15 @@ class Hit:
     col: int | None = None
 
 
-class Rule:
+class Rule(ABC):
     """A code rule: a stable `code`, a kebab-case `name`, and the class docstring as documentation."""
 
     code: ClassVar[str]
     name: ClassVar[str]
 
-    def check(self, ctx: FileContext) -> Iterator[Hit]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def check(self, ctx: FileContext) -> Iterator[Hit]:
+        """The findings of this rule in one file."""
 
     @classmethod
     def summary(cls) -> str:
