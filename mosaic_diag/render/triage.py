@@ -83,25 +83,29 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
         one_day = bool(stamps) and min(stamps).date() == max(stamps).date()
         title = "Error groups" + (f" ({min(stamps):%Y-%m-%d}, UTC)" if one_day else "")
         table = Table(title=title, title_justify="left", expand=False)
+        narrow = console.width < 100  # the plans below name the playbook in full anyway
         table.add_column("Severity", no_wrap=True)
         table.add_column("Label", no_wrap=True)
-        table.add_column("Count", justify="right")
+        table.add_column("Count", justify="right", no_wrap=True)
         table.add_column("First", no_wrap=True)
         table.add_column("Last", no_wrap=True)
-        table.add_column("Line", justify="right")
-        table.add_column("Playbook", no_wrap=True)
+        table.add_column("Line", justify="right", no_wrap=True)
+        if not narrow:
+            table.add_column("Playbook", no_wrap=True)
         for group in known[:top]:
-            table.add_row(Text(group.severity, style=SEVERITY_STYLE.get(group.severity, "")),
-                          group.label, str(group.count), _clock(group.first_seen, one_day),
-                          _clock(group.last_seen, one_day), str(group.sample_line), group.playbook or "-")
+            cells = [Text(group.severity, style=SEVERITY_STYLE.get(group.severity, "")), group.label,
+                     str(group.count), _clock(group.first_seen, one_day), _clock(group.last_seen, one_day),
+                     str(group.sample_line)]
+            table.add_row(*cells, *([] if narrow else [group.playbook or "-"]))
         console.print(table)
         if len(known) > top:
             console.print(f"… and {len(known) - top} more groups (--top, or --format json)")
         console.print("[bold]Samples and playbook plans (dry run)[/]")
         for group in known[:top]:
             style = SEVERITY_STYLE.get(group.severity, "")
-            line = Text.assemble((group.label, f"bold {style}"), f"  line {group.sample_line}: ",
-                                 _short(group.message, 160))
+            line = Text.assemble((group.label, f"bold {style}"),
+                                 f" → {group.playbook}" if group.playbook else "",
+                                 f"  line {group.sample_line}: ", _short(group.message, 160))
             console.print(line)
             for step in _plan_lines(group):
                 console.print(Text("    " + step, style="dim" if step.startswith("·") else ""))
