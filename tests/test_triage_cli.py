@@ -198,3 +198,23 @@ def test_secrets_are_redacted_in_every_format(tmp_path):
         out = triage(log, "--format", fmt).stdout.decode()
         assert "hunter2secret" not in out and "abcdefghijklmnopqrstuvwxyz012345" not in out
     assert "postgresql://mosaic:***@dpg-x-a/mosaic" in triage(log, "--format", "json").stdout.decode()
+
+
+def test_render_api_multiline_exception_message_is_one_event(tmp_path):
+    import httpx
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(502, text="bad gateway"))
+    try:
+        with httpx.Client(transport=transport) as client:
+            client.get("https://boards-api.greenhouse.io/v1/boards/mosaic/jobs").raise_for_status()
+    except httpx.HTTPStatusError as exc:
+        tb = _tb(exc)
+    assert "\nFor more information check: " in tb  # httpx's message has a second line
+    recs = [Rec("ERROR", "api.job_sources", "Job source request failed", exc=tb, instance="srv-a-1"),
+            Rec("INFO", "api.jobs", "serving cached results", instance="srv-a-2")]
+    data, spans = render("render-api", recs, interleave=True)
+    log = tmp_path / "api.jsonl"
+    log.write_bytes(data)
+    report = json.loads(triage(log, "--format", "json").stdout)
+    assert [e["label"] for e in report["events"]] == ["GREENHOUSE_API_DOWN"]
+    assert report["events"][0]["end_line"] == max(s.end_line for s in spans if s.rec.level == "ERROR")

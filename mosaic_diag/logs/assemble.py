@@ -120,7 +120,9 @@ class Assembler:
                 op.state = _TB
                 op.add(t, last)
                 return True
-            if t and is_continuation(t) and len(op.detail) < MAX_DETAIL_LINES:
+            # a line with no level of its own (Render API entries carry one in a label) right after an
+            # error record of the same stream is that record's next line, not a record of its own
+            if t and (is_continuation(t) or ln.kind == "labelled") and len(op.detail) < MAX_DETAIL_LINES:
                 op.detail.append(t)
                 op.end = last
                 return True
@@ -144,7 +146,7 @@ class Assembler:
                 op.state = _CHAIN
                 op.add(t, last)
                 return True
-            if is_continuation(t):
+            if is_continuation(t) or ln.kind == "labelled":  # the exception message's next line
                 op.add(t, last)
                 return True
             return False
