@@ -1,9 +1,10 @@
 """Benchmark: `mosaic-diag predeploy` on the example app, as a whole process. Target: < 5 s.
 
-Run by hand: `python bench/bench_predeploy.py [--repeat 5]`. It starts a temporary PostgreSQL
-(examples/pgtemp.py) with the app's schema.sql applied and the LLM stand-in
+Run by hand: `python bench/bench_predeploy.py [--repeat 5] [--golden]`. It starts a temporary
+PostgreSQL (examples/pgtemp.py) with the app's schema.sql applied and the LLM stand-in
 (examples/llm_standin.py), then times `mosaic-diag predeploy` in examples/mosaic_app (settings,
-database, schema, prompt files, providers, lint, manifest; golden is skipped unless configured).
+database, schema, prompt files, providers, lint, manifest; golden is skipped unless configured:
+`--golden` configures it through the environment, the app in-process against golden/).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--golden", action="store_true", help="also run the golden cases against the app")
     args = parser.parse_args()
     app = ROOT / "examples" / "mosaic_app"
     with tempfile.TemporaryDirectory() as tmp, TempPostgres(Path(tmp) / "pg") as pg:
@@ -39,6 +41,10 @@ def main() -> int:
         try:
             env = {**os.environ, "DATABASE_URL": dsn, "OPENAI_API_KEY": "sk-bench", "ANTHROPIC_API_KEY": "bench",
                    "OPENAI_BASE_URL": standin.openai_base_url, "ANTHROPIC_BASE_URL": standin.anthropic_base_url}
+            if args.golden:
+                env.update({"MOSAIC_DIAG_PREDEPLOY_GOLDEN_APP": "examples.mosaic_app.main:app",
+                            "MOSAIC_DIAG_PREDEPLOY_GOLDEN_CASES": str(ROOT / "golden"),
+                            "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), env.get("PYTHONPATH"))))})
             times, codes = [], set()
             for _ in range(args.repeat):
                 started = time.perf_counter()
@@ -49,7 +55,8 @@ def main() -> int:
             print(r.stdout[-2500:])
         finally:
             standin.stop()
-    print(f"predeploy on the example app: median {statistics.median(times):.2f} s, max {max(times):.2f} s "
+    what = "predeploy on the example app" + (" with golden" if args.golden else "")
+    print(f"{what}: median {statistics.median(times):.2f} s, max {max(times):.2f} s "
           f"over {args.repeat} runs (exit codes {sorted(codes)}); target < 5 s")
     return 0
 

@@ -1,7 +1,9 @@
 """The playbook `rollback` action hands over to the rollback planner: a plan, never a push.
 
 Real git: a bare deploy remote and a clone with commits (tests/test_manifest_support.py), deploys
-recorded with `mosaic-diag manifest record`, and a loopback webhook for `alert_ops`.
+recorded with `mosaic-diag manifest record` (in the file store, or in PostgreSQL when DATABASE_URL
+is set), and a loopback webhook for `alert_ops`. The remote is compared with `git ls-remote`
+before and after: a playbook plans a rollback, it never performs one.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def webhook():
 
 
 def run(cwd, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("MOSAIC_DIAG_", "DATABASE_URL"))}
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("MOSAIC_DIAG_", "DATABASE_URL", "RENDER_"))}
     return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], cwd=cwd, env={**base, **env},
                           capture_output=True, text=True, timeout=120)
 
@@ -56,28 +58,64 @@ def test_rollback_action_plans_and_never_pushes(repo, tmp_path, webhook):
         assert run(repo.work, "manifest", "record", sha).returncode == 0
     incident = tmp_path / "incident.json"
     incident.write_text(json.dumps({"label": "RENDER_RESTART_LOOP", "count": 3, "stage": "runtime"}))
-    remote_before = git(repo.remote, "for-each-ref")
+    remote_before = git(repo.remote, "ls-remote", str(repo.remote))
+    assert c["c5"] in remote_before
 
-    r = run(repo.work, "playbook", "run", "--context", str(incident), "--format", "json")
+    r = run(repo.work, "playbook", "run", "--context", str(incident), "--dry-run", "--format", "json")
     assert r.returncode == 0, r.stderr
     plan = json.loads(r.stdout)
     step = next(a for a in plan["actions"] if a["action"] == "rollback")
     assert step["would_run"] and step["reason"] == "count 3 >= 3"
     assert "--previous --strategy revert" in step["description"]
     assert plan["executed"] == [] and posts == []
+    assert git(repo.remote, "ls-remote", str(repo.remote)) == remote_before
+    assert not (repo.work / ".mosaic-diag" / "audit.log").exists()
 
     r = run(repo.work, "playbook", "run", "--context", str(incident), "--execute", "--yes", "--format", "json",
             MOSAIC_DIAG_WEBHOOK_URL=url)
     assert r.returncode == 0, r.stdout + r.stderr
     executed = {o["action"]: o for o in json.loads(r.stdout)["executed"]}
     assert executed["rollback"]["ok"], executed["rollback"]
-    assert "dry run; nothing changed" in executed["rollback"]["detail"]
-    assert c["c4"][:7] in executed["rollback"]["detail"]  # the previous recorded good deploy
+    detail = executed["rollback"]["detail"]
+    assert "dry run; nothing changed" in detail
+    assert f"deployed: origin/main at {c['c5'][:12]}" in detail
+    assert f"target:   {c['c4'][:12]} (previous deploy #1" in detail  # the previous recorded good deploy
+    assert "reverts the 1 commit(s)" in detail and "no force" in detail  # the revert strategy
     assert len(posts) == 1 and "restarting in a loop" in json.dumps(posts[0])
-    assert git(repo.remote, "for-each-ref") == remote_before
+    assert git(repo.remote, "ls-remote", str(repo.remote)) == remote_before
+    assert git(repo.work, "rev-parse", "HEAD") == c["c5"]  # no revert commit made locally either
     audit = [json.loads(line) for line in (repo.work / ".mosaic-diag" / "audit.log").read_text().splitlines()]
     assert [a["action"] for a in audit if a.get("playbook") == "render-restart-loop"] == [
         "alert_ops", "open_incident", "rollback"]
+    entry = audit[-1]
+    assert entry["outcome"] == "ok" and entry["params"] == {"strategy": "revert"} and entry["detail"] == detail
+
+
+def test_rollback_action_plans_like_the_rollback_command(repo, tmp_path, pg_db):
+    """Deploys recorded in PostgreSQL (DATABASE_URL) and a configured deploy branch are honoured."""
+    c = repo.commits
+    git(repo.work, "push", "-q", "origin", f"{c['c3']}:refs/heads/production")
+    env = {"DATABASE_URL": pg_db, "MOSAIC_DIAG_ROLLBACK_BRANCH": "production"}
+    for sha in (c["c2"], c["c3"]):
+        r = run(repo.work, "manifest", "record", sha, **env)
+        assert r.returncode == 0 and "in postgresql table" in r.stdout, r.stdout + r.stderr
+    assert not (repo.work / ".mosaic-diag" / "deploys.jsonl").exists()
+    incident = tmp_path / "incident.json"
+    incident.write_text(json.dumps({"label": "RENDER_RESTART_LOOP", "count": 4}))
+    remote_before = git(repo.remote, "ls-remote", str(repo.remote))
+
+    r = run(repo.work, "playbook", "run", "--context", str(incident), "--execute", "--yes", "--no-gather",
+            "--format", "json", **env)
+    executed = {o["action"]: o for o in json.loads(r.stdout)["executed"]}
+    detail = executed["rollback"]["detail"]
+    assert executed["rollback"]["ok"], detail
+    assert f"deployed: origin/production at {c['c3'][:12]}" in detail
+    assert f"target:   {c['c2'][:12]} (previous deploy #1" in detail
+    cmd = run(repo.work, "rollback", "--previous", "--dry-run", "--format", "json", **env)
+    assert cmd.returncode == 0, cmd.stdout + cmd.stderr
+    planned = json.loads(cmd.stdout)["plan"]
+    assert (planned["branch"], planned["deployed"], planned["target"]) == ("production", c["c3"], c["c2"])
+    assert git(repo.remote, "ls-remote", str(repo.remote)) == remote_before
 
 
 def test_rollback_action_outside_a_git_repository(tmp_path):
@@ -87,5 +125,6 @@ def test_rollback_action_outside_a_git_repository(tmp_path):
             "--format", "json")
     assert "Traceback" not in r.stderr
     executed = {o["action"]: o for o in json.loads(r.stdout)["executed"]}
-    assert executed["rollback"]["ok"] is False and "rollback plan failed" in executed["rollback"]["detail"]
+    assert executed["rollback"] == {**executed["rollback"], "ok": False,
+                                    "detail": f"rollback plan failed: not a git repository: {tmp_path}"}
     assert r.returncode == 1

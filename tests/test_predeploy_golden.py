@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -23,11 +25,18 @@ def predeploy(target: Path, env: dict[str, str]) -> tuple[int, dict]:
     return r.returncode, json.loads(r.stdout)
 
 
-def test_golden_check_passes_then_fails_with_the_providers_label(tmp_path, llm, pg_db):
+@pytest.mark.parametrize("cases", ["copied", "absolute"])
+def test_golden_check_passes_then_fails_with_the_providers_label(tmp_path, llm, pg_db, cases):
     target = tmp_path / "mosaic"
-    shutil.copytree(ROOT / "golden", target / "golden")
+    target.mkdir()
+    if cases == "copied":  # a relative `golden_cases`, resolved against the target repository
+        shutil.copytree(ROOT / "golden", target / "golden")
+        cases_dir = target / "golden"
+    else:  # an absolute one, outside the target
+        cases_dir = ROOT / "golden"
     (target / "pyproject.toml").write_text(
-        '[tool.mosaic-diag.predeploy]\ngolden_app = "examples.mosaic_app.main:app"\ngolden_cases = "golden"\n')
+        '[tool.mosaic-diag.predeploy]\ngolden_app = "examples.mosaic_app.main:app"\n'
+        f'golden_cases = "{"golden" if cases == "copied" else cases_dir}"\n')
     env = {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": llm.openai_base_url,
            "ANTHROPIC_API_KEY": "test", "ANTHROPIC_BASE_URL": llm.anthropic_base_url, "DATABASE_URL": pg_db,
            "LLM_MAX_RETRIES": "0"}
@@ -35,12 +44,33 @@ def test_golden_check_passes_then_fails_with_the_providers_label(tmp_path, llm, 
     golden = next(c for c in data["checks"] if c["check"] == "golden")
     assert code == 0, golden
     assert golden["status"] == "passed" and golden["results"] == []
+    assert any(r["path"] == "/v1/chat/completions" for r in llm.requests)  # the app really asked the stand-in
+
     llm.set_failure("all", "rate_limit")
     code, data = predeploy(target, env)
     golden = next(c for c in data["checks"] if c["check"] == "golden")
-    assert code == 1
+    assert code == 1 and golden["status"] == "failed" and data["summary"]["exit_code"] == 1
     failed = {r["message"].split(":")[0] for r in golden["results"]}
     assert "case framework-stuck-in-career" in failed
     assert {r["label"] for r in golden["results"]} == {"OPENAI_RATE_LIMIT"}
-    assert all(r["id"] == "MD-GOLDEN001" and r["location"].startswith("golden/") or "golden" in r["location"]
-               for r in golden["results"])
+    assert {r["id"] for r in golden["results"]} == {"MD-GOLDEN001"}
+    for r in golden["results"]:  # each failure points at its case: file:line of the `- id:` line
+        file, line = r["location"].rsplit(":", 1)
+        assert Path(file).resolve().parent == cases_dir.resolve()
+        case_id = r["message"].split(":")[0].removeprefix("case ")
+        assert Path(file).read_text().splitlines()[int(line) - 1].strip() == f"- id: {case_id}"
+
+
+def test_golden_check_with_a_broken_cases_file_is_golden002(tmp_path, llm, pg_db):
+    target = tmp_path / "mosaic"
+    (target / "golden").mkdir(parents=True)
+    (target / "golden" / "broken.yml").write_text("cases:\n  - id: a\n    request: [unclosed\n")
+    (target / "pyproject.toml").write_text(
+        '[tool.mosaic-diag.predeploy]\ngolden_app = "examples.mosaic_app.main:app"\n')
+    code, data = predeploy(target, {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": llm.openai_base_url,
+                                    "DATABASE_URL": pg_db})
+    golden = next(c for c in data["checks"] if c["check"] == "golden")
+    assert code == 1 and [r["id"] for r in golden["results"]] == ["MD-GOLDEN002"]
+    bad = golden["results"][0]
+    assert bad["location"] == f"{target / 'golden' / 'broken.yml'}:4" and bad["message"].startswith("invalid YAML")
+    assert llm.requests == []  # nothing was run

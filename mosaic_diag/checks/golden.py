@@ -30,7 +30,9 @@ def run(ctx: CheckContext) -> Iterator[Message]:
         target = open_target(url=url if url else None, app=None if url else str(app), app_dir=ctx.root,
                              probe_timeout=min(5.0, ctx.timeout))
     except DiagError as exc:
-        yield Message("MD-GOLDEN002", str(exc), exc=exc)
+        where = f"{exc.path}:{exc.line}" if exc.path and exc.line else exc.path
+        text = str(exc).removeprefix(f"{where}: ") if where else str(exc)  # the location column shows it
+        yield Message("MD-GOLDEN002", text, location=where, exc=exc)
         return
     try:
         report = run_cases(cases, target, RunOptions(timeout=ctx.timeout, global_timeout=ctx.timeout, retries=0))

@@ -99,17 +99,39 @@ def _write_note(effect: Effect, plan: Plan, clock: Callable[[], datetime]) -> tu
 
 
 def _rollback(effect: Effect, settings: PlaybookSettings) -> tuple[bool, str]:
+    """Plan (never perform) a rollback to the previous deploy, set up as `mosaic-diag rollback` does.
+
+    Same deploy store (PostgreSQL when DATABASE_URL is set, else config `deploy_store`), same
+    `rollback.remote` / `rollback.branch`, manifest settings and Render target, so the plan the
+    playbook shows is the plan `mosaic-diag rollback --previous` would carry out.
+    """
     try:
         from mosaic_diag.rollback import plan_rollback
     except ImportError:
         return True, f"rollback planner not installed; run `{effect.payload['command']}`"
+    from mosaic_diag.config import load_config
     from mosaic_diag.deploy_store import DEFAULT_FILE, open_store
+    from mosaic_diag.manifest import ManifestSettings
 
+    root = settings.root.resolve()
+    env = settings.env
     try:
-        plan = plan_rollback(settings.root, previous=True, strategy=str(effect.payload["strategy"]),
-                             store=open_store(settings.root.resolve(), path=DEFAULT_FILE), env=settings.env)
+        cfg = load_config(root, env)
+        strategy = str(effect.payload["strategy"])
+        render, missing = None, []
+        if strategy == "render-api":
+            from mosaic_diag.render_api import render_target_from
+
+            render, missing = render_target_from(cfg, env)
+        store = open_store(root, database_url=env.get("DATABASE_URL") or None,
+                           path=Path(cfg.get("deploy_store", str(DEFAULT_FILE))))
+        plan = plan_rollback(root, previous=True, strategy=strategy,
+                             remote=str(cfg.get("rollback.remote", "origin")),
+                             branch=str(cfg.get("rollback.branch", "main")),
+                             store=store, render=render, render_missing=tuple(missing),
+                             settings=ManifestSettings.from_config(cfg), env=env)
     except DiagError as exc:
-        return False, f"rollback plan failed: {exc}"
+        return False, f"rollback plan failed: {redact_text(str(exc))}"
     return plan.ok, "rollback plan (dry run; nothing changed): " + " | ".join(plan.describe())
 
 
