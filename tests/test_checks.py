@@ -199,3 +199,54 @@ def test_example_app_offline_checks_pass(tmp_path: Path) -> None:
     shutil.copytree(APP, repo, ignore=shutil.ignore_patterns("__pycache__"))
     report = predeploy(repo, {}, only=["prompts", "lint"])
     assert report.exit_code == 0, report.to_dict()
+
+
+PLAYBOOK = """\
+- id: predeploy-env
+  match:
+    label: ENV_VAR_MISSING
+    stage: predeploy
+  gather:
+    - env: [DATABASE_URL, OPENAI_API_KEY]
+  diagnose:
+    - name: db-url
+      check: "env.DATABASE_URL.set"
+      fail_label: ENV_VAR_MISSING
+      recommendation: "Link the database."
+    - name: openai
+      check: "env.OPENAI_API_KEY.set"
+      fail_label: ENV_VAR_MISSING
+      recommendation: "Set the OpenAI key."
+  remediate:
+    - action: advise
+      when: "stage == 'predeploy' and severity == 'critical'"
+      message: "fix the environment before {stage}"
+    - action: alert_ops
+      when: "stage == 'startup'"
+"""
+
+
+def test_failures_carry_the_configured_playbooks_advice_and_plan(tmp_path: Path) -> None:
+    (tmp_path / "pb").mkdir()
+    (tmp_path / "pb" / "env.yml").write_text(PLAYBOOK)
+    (tmp_path / "mosaic-diag.toml").write_text('[playbooks]\ndir = "pb"\n')
+    env = {"DATABASE_URL": "postgresql://u:p@127.0.0.1/db", "ANTHROPIC_API_KEY": "sk-ant-x"}
+    report = predeploy(tmp_path, env, only=["settings"])
+    [missing] = report.outcomes[0].results
+    assert (missing.id, missing.label, missing.playbook) == ("MD-ENV001", "ENV_VAR_MISSING", "predeploy-env")
+    assert missing.recommendation == "Set the OpenAI key."  # only the check that fails on the facts given
+    assert missing.plan == ("-> advise: advise: fix the environment before predeploy "
+                            "[stage 'predeploy' == 'predeploy' and severity 'critical' == 'critical']",
+                            "-- alert_ops skipped (not: stage 'predeploy' != 'startup')")
+    assert "plan -> advise" in as_markdown(report)
+
+
+def test_an_invalid_configured_playbook_set_is_a_located_config_error(tmp_path: Path) -> None:
+    from mosaic_diag.errors import ConfigError
+
+    (tmp_path / "pb").mkdir()
+    (tmp_path / "pb" / "bad.yml").write_text(PLAYBOOK.replace("env.OPENAI_API_KEY.set", "env.OPENAI_API_KEY.sett"))
+    (tmp_path / "mosaic-diag.toml").write_text('[playbooks]\ndir = "pb"\n')
+    with pytest.raises(ConfigError) as caught:
+        predeploy(tmp_path, {}, only=["settings"])
+    assert caught.value.path and caught.value.path.endswith("bad.yml") and caught.value.line == 13

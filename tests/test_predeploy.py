@@ -141,7 +141,12 @@ def test_provider_failures_are_classified(llm, repo: Path, provider: str, mode: 
         llm.set_failure(provider, mode)
     code, data = predeploy(repo, {**_llm_env(llm), **env}, "--only", provider)
     assert code == 1
-    assert [(r["id"], r["label"]) for r in results(data, provider)] == [expect]
+    [failure] = results(data, provider)
+    assert (failure["id"], failure["label"]) == expect
+    assert failure["playbook"] and failure["plan"]
+    if expect[1].endswith("MODEL_NOT_FOUND"):  # the plan's advice names the pinned model (env.*_MODEL.value)
+        model = env.get("OPENAI_MODEL") or env["ANTHROPIC_MODEL"]
+        assert any(line.startswith("-> advise") and f"({model})" in line for line in failure["plan"]), failure
     assert "bad-key" not in json.dumps(data)
 
 
@@ -165,7 +170,23 @@ def test_a_database_failure_carries_its_playbook_and_recommendation(pg, repo: Pa
     assert failure["playbook"] == playbook.id
     credentials = next(c for c in playbook.checks if c.fail_label == "PG_AUTH_FAILED")
     assert failure["recommendation"] == credentials.recommendation
+    # the dry-run plan: one line per remediation step, judged with stage=predeploy
+    assert [line.split()[1].rstrip(":") for line in failure["plan"]] == [step.action for step in playbook.remediate]
+    alert = next(line for line in failure["plan"] if line.split()[1].rstrip(":") == "alert_ops")
+    assert alert.startswith("-> ") and "(predeploy)" in alert  # `when: always`; {stage} filled in
+    startup_only = next(line for line in failure["plan"] if line.split()[1].rstrip(":") == "fallback_sqlite")
+    assert startup_only.startswith("-- ") and "'startup'" in startup_only
     assert "rotated-elsewhere" not in json.dumps(data)
+    # the table shows the same advice
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "MOSAIC_DIAG_"))}
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "predeploy", "--only", "database", "--timeout", "8"],
+                       cwd=repo, env={**base, "DATABASE_URL": dsn, "COLUMNS": "250"},
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    for text in (f"playbook {playbook.id}", "label PG_AUTH_FAILED (critical)", credentials.recommendation[:40],
+                 "plan -> alert_ops"):  # (the table folds long cells)
+        assert text in r.stdout, r.stdout
+    assert "rotated-elsewhere" not in r.stdout
 
 
 def test_manifest_check_shows_the_commit_and_warns_on_a_dirty_tree(repo: Path) -> None:
@@ -179,9 +200,14 @@ def test_manifest_check_shows_the_commit_and_warns_on_a_dirty_tree(repo: Path) -
     code, data = predeploy(repo, env, "--only", "manifest")
     assert code == 0
     [info] = results(data, "manifest")
-    assert info["id"] == "MD-MANIFEST001" and f"commit {head[:12]} on main" in info["message"]
+    assert info["id"] == "MD-MANIFEST001" and f"commit {head[:12]} on main, clean tree" in info["message"]
+    assert info["level"] == "info"
     (repo / "schema.sql").write_text((repo / "schema.sql").read_text() + "\n-- edited\n")
     code, data = predeploy(repo, env, "--only", "manifest", "--fail-level", "warning")
     assert code == 1
-    dirty = [r for r in results(data, "manifest") if r["id"] == "MD-MANIFEST002"]
-    assert dirty and "schema.sql" in dirty[0]["message"] and dirty[0]["level"] == "warning"
+    info, dirty = results(data, "manifest")
+    assert info["id"] == "MD-MANIFEST001" and f"commit {head[:12]} on main, dirty tree" in info["message"]
+    assert dirty["id"] == "MD-MANIFEST002" and dirty["level"] == "warning"
+    assert "1 uncommitted change(s): schema.sql" in dirty["message"] and "commit" in dirty["hint"]
+    code, data = predeploy(repo, env, "--only", "manifest")  # a warning does not fail the default gate
+    assert code == 0

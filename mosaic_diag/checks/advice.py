@@ -1,32 +1,33 @@
-"""Labels and playbook advice for check failures, through the shared classifier and playbooks.
+"""Labels and playbook advice for check failures, through the shared classifier and playbook core.
 
-Everything here degrades gracefully: when the taxonomy, the classifier or the playbook store
-is unavailable, a result simply carries less (never a crash of the predeploy run).
+A predeploy failure is an incident at stage `predeploy`: the playbook that answers its label
+(`PlaybookStore.match`) is evaluated against the facts the check already has (label, category,
+severity, stage and, for the database, `database_url.*` / `postgres.*`). Nothing is gathered:
+`Playbook.plan` is a dry run that judges the diagnose checks and describes each remediation step.
 """
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from mosaic_diag.redact import redact_text
 
-_lock = threading.Lock()
-_store: Any = None
-_store_loaded = False
+STAGE = "predeploy"
 
 
 @dataclass(frozen=True)
 class Advice:
-    """What the taxonomy and the playbooks say about one label."""
+    """What the taxonomy and the matching playbook say about one label, given the check's facts."""
 
     label: str | None
     category: str | None = None
     severity: str | None = None
     playbook: str | None = None
-    diagnosis: str | None = None
-    recommendation: str | None = None
+    diagnosis: str | None = None          # the playbook's description
+    recommendation: str | None = None     # the recommendations of its diagnose checks that fail
+    plan: tuple[str, ...] = ()            # the dry-run plan, one line per remediation step
 
 
 def classify(exc: BaseException) -> str | None:
@@ -39,71 +40,93 @@ def classify(exc: BaseException) -> str | None:
         return None
 
 
-def _playbooks() -> Any:
-    global _store, _store_loaded
-    with _lock:
-        if not _store_loaded:
-            _store_loaded = True
-            try:
-                from mosaic_diag.playbooks import PlaybookStore
-
-                _store = PlaybookStore.load()
-            except Exception:  # noqa: BLE001 - no playbooks yet / invalid set  # mosaic-diag: ignore[MD006]
-                _store = None
-        return _store
+def plan_lines(plan: Any) -> tuple[str, ...]:
+    """`Plan.actions` as text: what would run and why, or why a step would not."""
+    lines = []
+    for step in plan.actions:
+        if step.would_run:
+            lines.append(f"-> {step.action}: {step.effect.summary} [{step.reason}]")
+        else:
+            lines.append(f"-- {step.action} skipped ({step.reason})")
+    return tuple(redact_text(line) for line in lines)
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value.strip() or None
-    if isinstance(value, list | tuple):
-        parts = [t for t in (_text(v) for v in value) if t]
-        return "; ".join(parts) or None
-    for attr in ("text", "message", "summary", "description"):
-        inner = getattr(value, attr, None)
-        if isinstance(inner, str):
-            return inner
-    return str(value)
+def recommendations(plan: Any) -> str | None:
+    """The recommendations of the diagnose checks that fail on the facts (in playbook order, unique)."""
+    seen: list[str] = []
+    for finding in plan.findings:
+        if finding.failed and finding.recommendation and finding.recommendation not in seen:
+            seen.append(finding.recommendation)
+    return redact_text(" ".join(seen)) if seen else None
 
 
-def _recommendation(pb: Any, facts: dict[str, Any]) -> str | None:
-    """The playbook's recommendations for the checks that fail on `facts`; else its advice steps."""
-    try:
-        failed = [r.recommendation for r in pb.diagnose(facts) if r.failed and r.recommendation]
-        if failed:
-            return _text(failed)
-        plan = pb.plan(facts)
-        return _text([a.effect.summary for a in plan.actions if a.would_run and a.action == "advise"])
-    except Exception:  # noqa: BLE001 - advice is best effort  # mosaic-diag: ignore[MD006]
-        return None
+class Advisor:
+    """The playbook store and settings of one predeploy run; `advise` never raises."""
+
+    def __init__(self, store: Any = None, settings: Any = None, taxonomy: Any = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.taxonomy = taxonomy if taxonomy is not None else getattr(store, "taxonomy", None)
+
+    @classmethod
+    def for_config(cls, config: Any, env: Mapping[str, str]) -> Advisor:
+        """The store of `playbooks.dir` (an invalid configured set is a ConfigError naming file:line),
+        else the shipped one (missing or invalid: no playbook advice, labels only)."""
+        from pathlib import Path
+
+        from mosaic_diag.playbooks import SHIPPED_DIR, PlaybookError, PlaybookSettings, PlaybookStore
+
+        settings = PlaybookSettings.from_config(config, env)
+        configured = config.get("playbooks.dir", None)
+        if configured:
+            directory = Path(str(configured))
+            return cls(PlaybookStore.load(directory if directory.is_absolute() else config.root / directory),
+                       settings)
+        if not SHIPPED_DIR.is_dir():
+            return cls(None, settings, _taxonomy())
+        try:
+            return cls(PlaybookStore.load(None), settings)
+        except PlaybookError:
+            return cls(None, settings, _taxonomy())
+
+    def advise(self, label: str | None, facts: Mapping[str, Any] | None = None) -> Advice:
+        """Category/severity from the taxonomy; playbook id, failing checks' advice and the dry-run plan."""
+        if label is None:
+            return Advice(None)
+        category = severity = None
+        try:
+            info = self.taxonomy.resolve(label)
+            label, category, severity = info.name, info.category, info.severity
+        except Exception:  # noqa: BLE001 - unknown label or no taxonomy: keep the label  # mosaic-diag: ignore[MD006]
+            pass
+        if self.store is None:
+            return Advice(label, category, severity)
+        try:
+            pb = self.store.match(label, stage=STAGE, category=category)
+            if pb is None:
+                return Advice(label, category, severity)
+            full = {**(facts or {}), "label": label, "stage": STAGE}
+            full.update({k: v for k, v in (("category", category), ("severity", severity)) if v is not None})
+            plan = pb.plan(full, self.settings)
+        except Exception:  # noqa: BLE001 - advice is best effort  # mosaic-diag: ignore[MD006]
+            return Advice(label, category, severity)
+        description = " ".join(pb.description.split()) if pb.description else None
+        return Advice(label, category, severity, pb.id, redact_text(description) if description else None,
+                      recommendations(plan), plan_lines(plan))
 
 
-def advise(label: str | None, facts: dict[str, Any] | None = None) -> Advice:
-    """Category/severity from the taxonomy; diagnosis/recommendation from the matching playbook."""
-    if label is None:
-        return Advice(None)
-    category = severity = None
+def _taxonomy() -> Any:
     try:
         from mosaic_diag.taxonomy import load_taxonomy
 
-        info = load_taxonomy().resolve(label)
-        label, category, severity = info.name, info.category, info.severity
-    except Exception:  # noqa: BLE001 - unknown label or no taxonomy: keep the label  # mosaic-diag: ignore[MD006]
-        pass
-    store = _playbooks()
-    playbook = diagnosis = recommendation = None
-    if store is not None:
-        try:
-            pb = store.match(label, stage="predeploy", category=category)
-        except Exception:  # noqa: BLE001  # mosaic-diag: ignore[MD006]
-            pb = None
-        if pb is not None:
-            playbook = pb.id
-            diagnosis = _text(pb.description)
-            recommendation = _recommendation(pb, {"label": label, "category": category, "severity": severity,
-                                                  "stage": "predeploy", **(facts or {})})
-    return Advice(label, category, severity, playbook,
-                  redact_text(diagnosis) if diagnosis else None,
-                  redact_text(recommendation) if recommendation else None)
+        return load_taxonomy()
+    except Exception:  # noqa: BLE001 - labels without category/severity  # mosaic-diag: ignore[MD006]
+        return None
+
+
+def env_facts(env: Mapping[str, str], names: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """`env.<NAME>.set` (and the redacted `.value`) as the playbooks' `env` gatherer reports them."""
+    from mosaic_diag.playbooks.gatherers import GatherContext, gather_env
+    from mosaic_diag.playbooks.settings import PlaybookSettings
+
+    return gather_env({"names": list(names)}, GatherContext(PlaybookSettings(env=dict(env))))

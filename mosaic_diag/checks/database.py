@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mosaic_diag.checks.dsn import SSL_ON, dsn_facts
 from mosaic_diag.checks.model import Check, CheckContext, CheckId, Message
-from mosaic_diag.redact import redact_dsn
+from mosaic_diag.redact import redact_dsn, redact_text
 
 IDS = (
     CheckId("MD-DB001", "error", "DATABASE_URL is not set: the app would run on the ephemeral SQLite fallback",
@@ -36,6 +36,17 @@ def connect(dsn: str, timeout: float) -> Any:
     return conn
 
 
+def db_facts(dsn: str, more: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The playbooks' facts about DATABASE_URL (`env.DATABASE_URL.set`, `database_url.*`, parsed by the
+    playbook core's own offline `database_url` gatherer: no connection), plus `more` (`postgres.*`)."""
+    from mosaic_diag.playbooks.gatherers import GatherContext, gather_database_url
+    from mosaic_diag.playbooks.settings import PlaybookSettings
+
+    ctx = GatherContext(PlaybookSettings(env={"DATABASE_URL": dsn}))
+    return {"env.DATABASE_URL.set": bool(dsn.strip()), **gather_database_url({}, ctx),
+            **(more or {})}
+
+
 def sanity(dsn: str) -> Iterator[Message]:
     """The DSN findings that need no connection; MD-DB002 means: do not try to connect."""
     import psycopg2
@@ -43,29 +54,32 @@ def sanity(dsn: str) -> Iterator[Message]:
 
     facts = dsn_facts(dsn)
     shown = redact_dsn(dsn)
+    known = db_facts(dsn)
     if facts.scheme is not None and facts.scheme not in SCHEMES:
         yield Message("MD-DB002", f"DATABASE_URL scheme is {facts.scheme!r}, not postgresql:// ({shown})",
-                      label="PG_URL_MALFORMED")
+                      label="PG_URL_MALFORMED", facts=known)
         return
     if facts.port_error:
-        yield Message("MD-DB002", f"DATABASE_URL port is not a number 1-65535 ({shown})", label="PG_URL_MALFORMED")
+        yield Message("MD-DB002", f"DATABASE_URL port is not a number 1-65535 ({shown})", label="PG_URL_MALFORMED",
+                      facts=known)
         return
     try:
         psycopg2.extensions.parse_dsn(dsn)
     except psycopg2.ProgrammingError as exc:
         yield Message("MD-DB002", f"DATABASE_URL does not parse: {str(exc).strip()} ({shown})", exc=exc,
-                      label="PG_URL_MALFORMED")
+                      label="PG_URL_MALFORMED", facts=known)
         return
     if facts.sslmode is not None and facts.sslmode not in SSLMODES:
         yield Message("MD-DB002", f"DATABASE_URL has an invalid sslmode value {facts.sslmode!r} ({shown})",
-                      label="PG_URL_MALFORMED")
+                      label="PG_URL_MALFORMED", facts=known)
         return
     if facts.render_public and facts.sslmode not in SSL_ON:
         yield Message("MD-DB003", f"Render's public host needs sslmode=require, got sslmode={facts.sslmode} "
-                                  f"({shown})", level="error", label="PG_SSL_REQUIRED")
+                                  f"({shown})", level="error", label="PG_SSL_REQUIRED",
+                      facts=known)
     elif not facts.local and not facts.render_internal and facts.sslmode not in SSL_ON:
         yield Message("MD-DB003", f"remote host {facts.host} without sslmode=require (sslmode={facts.sslmode})",
-                      label="PG_SSL_REQUIRED")
+                      label="PG_SSL_REQUIRED", facts=known)
     if facts.render_public:
         yield Message("MD-DB004", f"public Render host {facts.host}")
     if facts.render_internal:
@@ -76,7 +90,7 @@ def run(ctx: CheckContext) -> Iterator[Message]:
     dsn = ctx.env.get("DATABASE_URL", "").strip()
     if not dsn:
         yield Message("MD-DB001", "DATABASE_URL is not set: the app would fall back to SQLite (data not persisted)",
-                      label="SQLITE_FALLBACK_ACTIVE")
+                      label="SQLITE_FALLBACK_ACTIVE", facts=db_facts(""))
         return
     found = list(sanity(dsn))
     yield from found
@@ -94,13 +108,10 @@ def run(ctx: CheckContext) -> Iterator[Message]:
             hint = "the internal Render host resolves only inside Render: check with the external URL from here"
         from mosaic_diag.checks.advice import classify
 
-        yield Message("MD-DB010", f"cannot connect to {redact_dsn(dsn)}: {first}", exc=exc, hint=hint,
-                      facts={"host": facts.host, "port": facts.port, "sslmode": facts.sslmode,
-                             # the playbooks' vocabulary, so their diagnose checks can judge this failure
-                             "env.DATABASE_URL.set": True, "postgres.reachable": False,
-                             "postgres.label": classify(exc), "database_url.host": facts.host or "",
-                             "database_url.sslmode": facts.sslmode or "",
-                             "database_url.set": True, "database_url.render_internal": bool(facts.render_internal)})
+        label = classify(exc)
+        yield Message("MD-DB010", f"cannot connect to {redact_dsn(dsn)}: {first}", exc=exc, hint=hint, label=label,
+                      facts=db_facts(dsn, {"postgres.reachable": False, "postgres.label": label or "",
+                                           "postgres.error": redact_text(first)}))
         return
     try:
         with conn.cursor() as cursor:

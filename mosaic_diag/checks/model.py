@@ -70,7 +70,7 @@ class Check:
 
 @dataclass(frozen=True)
 class Result:
-    """One reported message, resolved: level, hint, label, playbook advice, silenced or not."""
+    """One reported message, resolved: level, hint, label, playbook advice and plan, silenced or not."""
 
     id: str
     level: str
@@ -83,10 +83,11 @@ class Result:
     playbook: str | None
     diagnosis: str | None
     recommendation: str | None
+    plan: tuple[str, ...] = ()       # the playbook's dry-run plan, one line per remediation step
     silenced: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {**self.__dict__, "plan": list(self.plan)}
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from mosaic_diag.checks.advice import env_facts
 from mosaic_diag.checks.model import Check, CheckContext, CheckId, Message, Skip
 from mosaic_diag.errors import ConfigError
 
+KEY_NAMES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "CLAUDE_API_KEY")  # failover needs the other provider's key
 OPENAI_IDS = (
     CheckId("MD-LLM001", "error", "The OpenAI API does not accept the key (or cannot be reached)",
             "check OPENAI_API_KEY (and OPENAI_BASE_URL) in the service's environment"),
@@ -35,24 +37,32 @@ def _models(ctx: CheckContext, key: str, env_names: tuple[str, ...]) -> list[str
     return value
 
 
+def _model_vars(ctx: CheckContext, env_names: tuple[str, ...]) -> dict[str, str]:
+    """Which env var pins which model (the playbooks' `env.<NAME>.value`; model names are not secrets)."""
+    return {ctx.env[n].strip(): n for n in reversed(env_names) if ctx.env.get(n, "").strip()}
+
+
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
 def _probe(key_id: str, model_id: str, provider: str, list_models: Callable[[], Any],
-           retrieve: Callable[[str], Any], models: list[str], error_types: tuple[type[BaseException], ...]
-           ) -> Iterator[Message]:
+           retrieve: Callable[[str], Any], models: list[str], error_types: tuple[type[BaseException], ...],
+           facts: dict[str, Any], model_vars: dict[str, str]) -> Iterator[Message]:
+    """Key first (a models list), then each pinned model; `model_vars`: model -> the env var naming it."""
     try:
         list_models()
     except error_types as exc:
-        yield Message(key_id, f"{provider} models list failed: {type(exc).__name__}: {_first_line(exc)}", exc=exc)
+        yield Message(key_id, f"{provider} models list failed: {type(exc).__name__}: {_first_line(exc)}", exc=exc,
+                      facts=facts)
         return
     for model in models:
         try:
             retrieve(model)
         except error_types as exc:
+            named = {f"env.{model_vars[model]}.value": model} if model in model_vars else {}
             yield Message(model_id, f"{provider} model {model!r}: {type(exc).__name__}: {_first_line(exc)}",
-                          exc=exc, facts={"model": model})
+                          exc=exc, facts={**facts, **named})
 
 
 def run_openai(ctx: CheckContext) -> Iterator[Message]:
@@ -63,9 +73,11 @@ def run_openai(ctx: CheckContext) -> Iterator[Message]:
 
     client = openai.OpenAI(api_key=key, base_url=ctx.env.get("OPENAI_BASE_URL") or "https://api.openai.com/v1",
                            timeout=ctx.timeout, max_retries=0)
-    models = _models(ctx, "predeploy.openai_models", ("OPENAI_MODEL", "OPENAI_EMBEDDING_MODEL"))
+    model_env = ("OPENAI_MODEL", "OPENAI_EMBEDDING_MODEL")
+    models = _models(ctx, "predeploy.openai_models", model_env)
     yield from _probe("MD-LLM001", "MD-LLM002", "OpenAI", lambda: client.models.list(),
-                      lambda m: client.models.retrieve(m), models, (openai.OpenAIError,))
+                      lambda m: client.models.retrieve(m), models, (openai.OpenAIError,),
+                      env_facts(ctx.env, KEY_NAMES), _model_vars(ctx, model_env))
 
 
 def run_anthropic(ctx: CheckContext) -> Iterator[Message]:
@@ -76,9 +88,11 @@ def run_anthropic(ctx: CheckContext) -> Iterator[Message]:
 
     client = anthropic.Anthropic(api_key=key, base_url=ctx.env.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com",
                                  timeout=ctx.timeout, max_retries=0)
-    models = _models(ctx, "predeploy.anthropic_models", ("ANTHROPIC_MODEL",))
+    model_env = ("ANTHROPIC_MODEL",)
+    models = _models(ctx, "predeploy.anthropic_models", model_env)
     yield from _probe("MD-LLM003", "MD-LLM004", "Anthropic", lambda: client.models.list(limit=1),
-                      lambda m: client.models.retrieve(m), models, (anthropic.AnthropicError,))
+                      lambda m: client.models.retrieve(m), models, (anthropic.AnthropicError,),
+                      env_facts(ctx.env, KEY_NAMES), _model_vars(ctx, model_env))
 
 
 CHECKS = (

@@ -17,7 +17,7 @@ def as_json(report: Report) -> str:
 
 def _advice(r: Result) -> str:
     parts = [f"label {r.label}" if r.label else "", f"playbook {r.playbook}" if r.playbook else "",
-             r.diagnosis or "", r.recommendation or ""]
+             r.diagnosis or "", r.recommendation or "", *(f"plan {line}" for line in r.plan)]
     return "; ".join(p for p in parts if p)
 
 

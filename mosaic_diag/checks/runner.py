@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from mosaic_diag.checks.advice import advise, classify
+from mosaic_diag.checks.advice import Advisor, classify
 from mosaic_diag.checks.model import (
     LEVELS,
     Check,
@@ -29,18 +29,18 @@ from mosaic_diag.checks.registry import Selection
 from mosaic_diag.redact import redact_text
 
 
-def _resolve(check: Check, msg: Message, silenced: frozenset[str]) -> Result:
+def _resolve(check: Check, msg: Message, silenced: frozenset[str], advisor: Advisor) -> Result:
     info = check.id_info(msg.id)
     level = msg.level or (info.level if info else "error")
     label = msg.label
     if label is None and msg.exc is not None:
         label = classify(msg.exc)
-    adv = advise(label, dict(msg.facts))
+    adv = advisor.advise(label, dict(msg.facts))
     return Result(
         id=msg.id, level=level, message=redact_text(msg.message),
         hint=redact_text(msg.hint if msg.hint is not None else (info.hint if info else "")),
         location=msg.location, label=adv.label, category=adv.category, severity=adv.severity,
-        playbook=adv.playbook, diagnosis=adv.diagnosis, recommendation=adv.recommendation,
+        playbook=adv.playbook, diagnosis=adv.diagnosis, recommendation=adv.recommendation, plan=adv.plan,
         silenced=msg.id in silenced,
     )
 
@@ -52,8 +52,11 @@ def _status(results: tuple[Result, ...]) -> str:
 
 
 def run_checks(selection: Selection, ctx: CheckContext, *, silence: Iterable[str] = (), fail_level: str = "error",
-               clock: Callable[[], float] = time.monotonic) -> Report:
-    """Run every selected check concurrently; a check past `ctx.timeout` seconds is a timeout."""
+               clock: Callable[[], float] = time.monotonic, advisor: Advisor | None = None) -> Report:
+    """Run every selected check concurrently; a check past `ctx.timeout` seconds is a timeout.
+    Labelled results carry the advice of `advisor` (default: the playbooks of `ctx.config`)."""
+    if advisor is None:
+        advisor = Advisor.for_config(ctx.config, ctx.env)
     silenced = frozenset(silence)
     done: queue.Queue[tuple[int, str, object, float]] = queue.Queue()
     started = clock()
@@ -91,7 +94,7 @@ def run_checks(selection: Selection, ctx: CheckContext, *, silence: Iterable[str
             msg = Message(primary, f"{check.name} check did not finish within {ctx.timeout:g}s", level="error",
                           hint="raise predeploy.timeout or --timeout, or look at what it waits for")
             outcomes.append(Outcome(check.name, check.tags, "timeout", ctx.timeout,
-                                    (_resolve(check, msg, silenced),)))
+                                    (_resolve(check, msg, silenced, advisor),)))
             continue
         kind, payload, duration = raw[index]
         if kind == "skip":
@@ -103,6 +106,6 @@ def run_checks(selection: Selection, ctx: CheckContext, *, silence: Iterable[str
                                                f"{type(exc).__name__}: {exc}", level="error", exc=exc)]
         else:
             messages = list(payload)  # type: ignore[call-overload]
-        results = tuple(_resolve(check, m, silenced) for m in messages if selection.keeps(check, m.id))
+        results = tuple(_resolve(check, m, silenced, advisor) for m in messages if selection.keeps(check, m.id))
         outcomes.append(Outcome(check.name, check.tags, _status(results), duration, results))
     return Report(tuple(outcomes), clock() - started, fail_level)

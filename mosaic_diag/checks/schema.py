@@ -7,8 +7,9 @@ Reads information_schema only (read-only session); the declaration is `predeploy
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from mosaic_diag.checks.model import Check, CheckContext, CheckId, Message, Skip
 from mosaic_diag.lint.ddl import Table, parse_ddl
@@ -49,24 +50,27 @@ def live_columns(conn: object, db_schema: str) -> dict[str, dict[str, str]]:
     return out
 
 
-def drift(tables: dict[str, Table], live: dict[str, dict[str, str]], shown: str) -> Iterator[Message]:
-    """MISSING_TABLE / MISSING_COLUMN / TYPE_MISMATCH between a declaration and live columns."""
+def drift(tables: dict[str, Table], live: dict[str, dict[str, str]], shown: str,
+          facts: Mapping[str, Any] | None = None) -> Iterator[Message]:
+    """MISSING_TABLE / MISSING_COLUMN / TYPE_MISMATCH between a declaration and live columns
+    (`facts`: what the playbooks may know about the database, passed on with each message)."""
+    facts = dict(facts or {})
     for name, table in sorted(tables.items()):
         columns = live.get(name)
         if columns is None:
             yield Message("MD-SCHEMA001", f"MISSING_TABLE {name}: declared in {shown}, not in the database",
-                          location=f"{shown}:{table.line}:1", label="MISSING_TABLE")
+                          location=f"{shown}:{table.line}:1", label="MISSING_TABLE", facts=facts)
             continue
         for col in table.columns:
             actual = columns.get(col.name)
             if actual is None:
                 yield Message("MD-SCHEMA002", f"MISSING_COLUMN {name}.{col.name} ({col.data_type}): declared, "
                                               "not in the database", location=f"{shown}:{col.line}:1",
-                              label="MISSING_COLUMN")
+                              label="MISSING_COLUMN", facts=facts)
             elif actual != "USER-DEFINED" and actual != col.data_type:
                 yield Message("MD-SCHEMA003", f"TYPE_MISMATCH {name}.{col.name}: declared {col.data_type}, "
                                               f"database has {actual}", location=f"{shown}:{col.line}:1",
-                              label="TYPE_MISMATCH")
+                              label="TYPE_MISMATCH", facts=facts)
 
 
 def run(ctx: CheckContext) -> Iterator[Message]:
@@ -91,7 +95,7 @@ def run(ctx: CheckContext) -> Iterator[Message]:
         raise Skip("DATABASE_URL is not set (see MD-DB001)")
     import psycopg2
 
-    from mosaic_diag.checks.database import connect
+    from mosaic_diag.checks.database import connect, db_facts
 
     try:
         conn = connect(dsn, ctx.timeout)
@@ -101,7 +105,7 @@ def run(ctx: CheckContext) -> Iterator[Message]:
         live = live_columns(conn, str(ctx.config.get("predeploy.db_schema", "public")))
     finally:
         conn.close()
-    yield from drift(tables, live, shown)
+    yield from drift(tables, live, shown, db_facts(dsn, {"postgres.reachable": True}))
 
 
 CHECK = Check("schema", ("schema", "database", "db"), IDS, run,

@@ -42,6 +42,7 @@ def predeploy(
 
 
 def _table(report: object) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from mosaic_diag.render.console import out
@@ -52,7 +53,7 @@ def _table(report: object) -> None:
     for o in report.outcomes:  # type: ignore[attr-defined]
         style = _STATUS_STYLE.get(o.status, "")
         if not o.results:
-            table.add_row(o.check, f"[{style}]{o.status}[/]", "", o.reason or "", "")
+            table.add_row(o.check, f"[{style}]{o.status}[/]", "", escape(o.reason or ""), "")
         for r in o.results:
             status = "silenced" if r.silenced else r.level
             where = f"{r.location}: " if r.location else ""
@@ -62,7 +63,8 @@ def _table(report: object) -> None:
             if r.playbook:
                 advice.append(f"playbook {r.playbook}")
             advice += [t for t in (r.diagnosis, r.recommendation) if t]
-            table.add_row(o.check, f"[{style}]{status}[/]", r.id, where + r.message, "\n".join(advice))
+            advice += [f"plan {line}" for line in r.plan]
+            table.add_row(o.check, f"[{style}]{status}[/]", r.id, escape(where + r.message), escape("\n".join(advice)))
     out().print(table, markup=True, highlight=False)
     verdict = "[bold red]FAILED[/]" if report.exit_code else "[green]passed[/]"  # type: ignore[attr-defined]
     out().print(f"{verdict}: {len(report.failing)} at or above {report.fail_level}; "  # type: ignore[attr-defined]
