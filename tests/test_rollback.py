@@ -1,18 +1,25 @@
-"""Rollback core end to end with real git: a bare deploy remote, a clone, every strategy."""
+"""Rollback core end to end with real git (a bare deploy remote, a clone, every strategy), and the
+error budget of `--auto --log` read from real logs through the shared reader and classifier."""
 
 from __future__ import annotations
 
+import gzip
 import json
-from datetime import UTC, datetime
+import sqlite3
+import traceback
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from examples.logshapes import access_message, format_record
+from mosaic_diag.classify import Classifier
 from mosaic_diag.deploy_store import FileDeployStore
 from mosaic_diag.errors import ExitCode, UnreachableError, UsageError
 from mosaic_diag.gitops import PushRejected
 from mosaic_diag.manifest import generate_manifest
 from mosaic_diag.render_api import RenderTarget
-from mosaic_diag.rollback import execute_rollback, plan_rollback
+from mosaic_diag.rollback import execute_rollback, plan_rollback, read_log
 from tests.test_manifest_support import RenderStandIn, commit_all, deploy_repo, git, set_git_env, write
 
 
@@ -172,3 +179,149 @@ def test_render_api_strategy_end_to_end(repo, tmp_path):
         assert missing.refusal_exit_code == ExitCode.USAGE
     finally:
         server.stop()
+
+
+# -- the error budget of a log -------------------------------------------------------------------
+
+T_END = datetime(2026, 3, 2, 9, 40, 0, tzinfo=UTC)
+WINDOW = timedelta(minutes=15)
+STORAGE_LOGGER = "api.storage"
+
+
+def real_failures() -> dict[str, BaseException]:
+    """Exceptions raised now by the real libraries (their tracebacks go into the logs)."""
+    out: dict[str, BaseException] = {}
+    try:
+        sqlite3.connect(":memory:").execute("SELECT payload FROM sessions WHERE id = ?", (7,))
+    except sqlite3.OperationalError as exc:
+        out["sqlite"] = exc
+
+    def load_session(text: str) -> object:
+        return json.loads(text)
+
+    try:
+        load_session('{"user": 7,, "steps": []}')
+    except json.JSONDecodeError as exc:
+        out["json"] = exc
+    return out
+
+
+def traffic(in_window: tuple[str, ...], before_window: tuple[str, ...] = ()) -> list[tuple[datetime, str | None]]:
+    """A request every 30 s for 40 minutes up to T_END; (time, failure key or None) per request.
+
+    `in_window` failures land on every 4th request of the last 15 minutes, `before_window` ones on
+    every 4th request of the first 20 minutes.
+    """
+    start = T_END - timedelta(minutes=40)
+    plan: list[tuple[datetime, str | None]] = [(start + timedelta(seconds=30 * i), None) for i in range(81)]
+    early = [i for i, (ts, _) in enumerate(plan) if ts < start + timedelta(minutes=20)][::4]
+    late = [i for i, (ts, _) in enumerate(plan) if ts >= T_END - WINDOW][1::4]
+    for keys, slots in ((before_window, early), (in_window, late)):
+        assert len(keys) <= len(slots)
+        for key, i in zip(keys, slots, strict=False):
+            plan[i] = (plan[i][0], key)
+    return plan
+
+
+def build_log(shape: str, plan: list[tuple[datetime, str | None]]) -> bytes:
+    """The app's log for `plan` in `shape`: a failing request logs its real traceback, then answers 500."""
+    failures = real_failures()
+    lines: list[str] = []
+    seq = 0
+    for ts, key in plan:
+        if key is not None:
+            tb = "".join(traceback.format_exception(failures[key]))
+            lines += format_record(shape, ts=ts, level="ERROR", logger=STORAGE_LOGGER,
+                                   message="session load failed", exc_text=tb, seq=seq)
+            seq += 1
+        status, phrase = (500, "Internal Server Error") if key else (200, "OK")
+        lines += format_record(shape, ts=ts, level="INFO", logger="uvicorn.access",
+                               message=access_message("10.0.0.1:40312", "POST", "/wimd/ask", status, phrase),
+                               seq=seq)
+        seq += 1
+    return ("\n".join(lines) + "\n").encode()
+
+
+def expected_labels(keys) -> dict[str, int]:
+    """The labels the classifier gives the live exceptions (what the log pipeline must agree with)."""
+    failures = real_failures()
+    clf = Classifier.default()
+    return dict(Counter(clf.classify_exception(failures[k], logger=STORAGE_LOGGER).label for k in keys))
+
+
+INCIDENT = ("sqlite", "sqlite", "json", "sqlite", "json", "sqlite", "sqlite")
+
+
+@pytest.mark.parametrize("shape", ["render-text", "render-api"])
+def test_log_budget_counts_the_window_by_label(tmp_path, shape):
+    plan = traffic(INCIDENT, before_window=("json", "json", "json"))
+    log = tmp_path / "app.log"
+    log.write_bytes(build_log(shape, plan))
+    reading = read_log(log, budget=0.01, window=WINDOW, min_requests=10)
+    in_window = [key for ts, key in plan if ts >= T_END - WINDOW]
+    labels = expected_labels(INCIDENT)
+    assert labels == {"SQLITE_FALLBACK_ACTIVE": 5, "TYPE_MISMATCH": 2}  # the taxonomy names them so
+    assert reading.requests == len(in_window) and reading.errors == len(INCIDENT)
+    assert dict(reading.labels) == labels and list(dict(reading.labels)) == ["SQLITE_FALLBACK_ACTIVE", "TYPE_MISMATCH"]
+    assert reading.error_rate == pytest.approx(len(INCIDENT) / len(in_window))
+    assert (reading.start, reading.end) == (T_END - WINDOW, T_END)
+    assert reading.over_budget
+    verdict = reading.verdict()
+    assert verdict.startswith(f"error rate {len(INCIDENT) / len(in_window):.2%} > budget 1.00% over 15m: "
+                              "SQLITE_FALLBACK_ACTIVE 5, TYPE_MISMATCH 2")
+    # a window over the whole log takes the reader's own count, the early failures included
+    whole = read_log(log, budget=0.01, window=timedelta(hours=2))
+    assert whole.requests == len(plan) and whole.errors == len(INCIDENT) + 3
+    assert dict(whole.labels) == {"SQLITE_FALLBACK_ACTIVE": 5, "TYPE_MISMATCH": 5}
+
+
+def test_log_budget_failures_before_the_window_do_not_count(tmp_path):
+    plan = traffic((), before_window=("sqlite", "json", "sqlite", "json"))
+    log = tmp_path / "app.log.gz"
+    log.write_bytes(gzip.compress(build_log("render-text", plan)))
+    reading = read_log(log, budget=0.01, window=WINDOW, min_requests=10)
+    assert reading.errors == 0 and reading.labels == () and not reading.over_budget
+    assert reading.requests == sum(1 for ts, _ in plan if ts >= T_END - WINDOW)
+    assert reading.verdict().startswith("error rate 0.00% <= budget 1.00% over 15m (0 error(s) in ")
+
+
+def test_log_budget_too_few_requests_is_no_verdict(tmp_path):
+    plan = traffic(("sqlite", "sqlite"))
+    log = tmp_path / "app.log"
+    log.write_bytes(build_log("render-api", plan))
+    reading = read_log(log, budget=0.01, window=WINDOW, min_requests=1000)
+    assert not reading.enough_traffic and not reading.over_budget
+    assert reading.verdict().startswith(f"{reading.requests} request(s) in 15m: too few to judge (need 1000)")
+    assert "SQLITE_FALLBACK_ACTIVE 2" in reading.verdict()
+
+
+def test_log_budget_without_timestamps_is_one_window(tmp_path):
+    plan = traffic(("json", "sqlite"), before_window=("sqlite",))
+    log = tmp_path / "uvicorn.log"
+    log.write_bytes(build_log("uvicorn", plan))  # uvicorn's own format has no timestamps
+    reading = read_log(log, budget=0.5, window=WINDOW)
+    assert reading.requests == len(plan) and reading.errors == 3 and reading.start is None
+    assert dict(reading.labels) == {"SQLITE_FALLBACK_ACTIVE": 2, "TYPE_MISMATCH": 1}
+
+
+def test_log_budget_reads_a_json_document(tmp_path):
+    plan = traffic(INCIDENT)
+    entries = [json.loads(line) for line in build_log("render-api", plan).decode().splitlines()]
+    log = tmp_path / "page.json"
+    log.write_text(json.dumps(entries, indent=2))  # a saved API answer: one pretty-printed array
+    reading = read_log(log, budget=0.01, window=WINDOW)
+    assert reading.requests == sum(1 for ts, _ in plan if ts >= T_END - WINDOW)
+    assert dict(reading.labels) == expected_labels(INCIDENT)
+
+
+def test_log_budget_bad_inputs(tmp_path):
+    with pytest.raises(UsageError, match="no such file"):
+        read_log(tmp_path / "missing.log", budget=0.01, window=WINDOW)
+    failures = real_failures()
+    lines = format_record("render-text", ts=T_END, level="ERROR", logger=STORAGE_LOGGER, message="boom",
+                          exc_text="".join(traceback.format_exception(failures["sqlite"])))
+    log = tmp_path / "errors-only.log"
+    log.write_text("\n".join(lines) + "\n")
+    with pytest.raises(UsageError, match="no request lines") as info:
+        read_log(log, budget=0.01, window=WINDOW)
+    assert info.value.path == str(log)

@@ -184,23 +184,91 @@ def test_auto_rollback_from_health(repo):
     assert r.returncode == 3 and "health URL" in r.stderr and "unreachable" in r.stderr
 
 
-def test_auto_rollback_from_a_log(repo, tmp_path):
+def record_deploys(repo) -> None:
+    for ref in ("c4", "c5"):
+        assert run(repo, "manifest", "record", repo.commits[ref]).returncode == 0
+
+
+def audit_entries(repo) -> list[dict]:
+    path = repo.work / ".mosaic-diag" / "audit.log"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.mark.parametrize("shape", ["render-text", "render-api"])
+def test_auto_rollback_from_a_log_names_what_failed(repo, tmp_path, shape):
+    from tests.test_rollback import INCIDENT, T_END, WINDOW, build_log, expected_labels, traffic
+
     c = repo.commits
-    run(repo, "manifest", "record", c["c4"])
-    run(repo, "manifest", "record", c["c5"])
-    lines = []
-    for i in range(40):
-        status = 500 if i % 4 == 0 else 200
-        lines.append(f'2025-05-01T10:{i:02d}:00.000000Z INFO:     10.0.0.1:4000 - "POST /wimd/ask HTTP/1.1" {status}')
-    log = tmp_path / "app.log"
-    log.write_text("\n".join(lines) + "\n")
-    r = run(repo, "rollback", "--auto", "--log", str(log), "--window", "15m", "--format", "json")
+    record_deploys(repo)
+    plan = traffic(INCIDENT, before_window=("json",))
+    log = tmp_path / "incident.log"
+    log.write_bytes(build_log(shape, plan))
+    requests = sum(1 for ts, _ in plan if ts >= T_END - WINDOW)
+    labels = expected_labels(INCIDENT)
+    named = ", ".join(f"{k} {v}" for k, v in sorted(labels.items(), key=lambda kv: (-kv[1], kv[0])))
+    assert named == "SQLITE_FALLBACK_ACTIVE 5, TYPE_MISMATCH 2"
+
+    # over budget: a dry run that exits 1 and says what failed
+    r = run(repo, "rollback", "--auto", "--log", str(log), "--window", "15m")
+    assert r.returncode == 1, r.stdout + r.stderr
+    rate = len(INCIDENT) / requests
+    assert f"error rate {rate:.2%} > budget 1.00% over 15m: {named} ({len(INCIDENT)} error(s) in {requests}" in r.stdout
+    assert "dry run: nothing changed (add --execute to roll back)" in r.stdout
+    r = run(repo, "rollback", "--auto", "--log", str(log), "--format", "json")
     data = json.loads(r.stdout)
-    assert r.returncode == 1 and data["reading"]["requests"] == 16 and data["reading"]["errors"] == 4
-    r = run(repo, "rollback", "--auto", "--log", str(log), "--window", "15m", "--error-budget", "0.5")
-    assert r.returncode == 0 and "25.00% <= budget 50.00%" in r.stdout
+    assert r.returncode == 1 and data["action"] == "dry-run" and data["plan"]["target"] == c["c4"]
+    assert data["reading"]["labels"] == labels and data["reading"]["requests"] == requests
+    assert data["reading"]["errors"] == len(INCIDENT) and data["reading"]["over_budget"] is True
+    assert repo.remote_head() == c["c5"] and audit_entries(repo) == []
+
+    # within budget: exit 0, nothing planned
+    r = run(repo, "rollback", "--auto", "--log", str(log), "--error-budget", "0.5", "--format", "json")
+    data = json.loads(r.stdout)
+    assert r.returncode == 0 and data["action"] == "none" and "plan" not in data
+    assert data["reading"]["over_budget"] is False and data["reading"]["labels"] == labels
+
+    # too few requests: no verdict, exit 0
+    r = run(repo, "rollback", "--auto", "--log", str(log), "--min-requests", str(requests + 1))
+    assert r.returncode == 0 and f"{requests} request(s) in 15m: too few to judge (need {requests + 1})" in r.stdout
+    assert "plan (" not in r.stdout
+
+    # --execute rolls back, and the audit log says why
+    r = run(repo, "rollback", "--auto", "--log", str(log), "--execute")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert repo.remote_tree() == repo.tree_of(c["c4"])
+    [entry] = audit_entries(repo)
+    assert entry["result"] == "done"
+    assert entry["reason"].startswith(f"error rate {rate:.2%} > budget 1.00% over 15m: {named}")
+
+
+def test_auto_rollback_from_a_calm_log(repo, tmp_path):
+    """Failures long before the window, and 5xx answers without an error record, do not spend the budget."""
+    from tests.test_rollback import build_log, traffic
+
+    record_deploys(repo)
+    plan = traffic((), before_window=("sqlite", "json", "sqlite"))
+    log = tmp_path / "calm.log"
+    data = build_log("render-text", plan).decode()
+    data += data.splitlines()[-1].replace('" 200 OK', '" 503 Service Unavailable') + "\n"
+    log.write_text(data)
+    r = run(repo, "rollback", "--auto", "--log", str(log), "--window", "15m", "--format", "json")
+    reading = json.loads(r.stdout)["reading"]
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert reading["errors"] == 0 and reading["labels"] == {} and reading["requests"] > 10
+    r = run(repo, "rollback", "--auto", "--log", str(log), "--window", "1h")
+    assert r.returncode == 1 and "SQLITE_FALLBACK_ACTIVE 2, TYPE_MISMATCH 1" in r.stdout
+    assert repo.remote_head() == repo.commits["c5"]
+
+
+def test_auto_rollback_log_errors(repo, tmp_path):
     r = run(repo, "rollback", "--auto", "--log", str(tmp_path / "none.log"))
-    assert r.returncode == 2 and "no such log file" in r.stderr
+    assert r.returncode == 2 and r.stderr.startswith(f"mosaic-diag: error: {tmp_path / 'none.log'}: no such file")
+    quiet = tmp_path / "no-access.log"
+    quiet.write_text("2026-03-02T09:00:00.000000Z INFO:app:started\n")
+    r = run(repo, "rollback", "--auto", "--log", str(quiet))
+    assert r.returncode == 2 and "no request lines (access log) found" in r.stderr and "Traceback" not in r.stderr
+    r = run(repo, "rollback", "--auto", "--log", str(quiet), "--window", "soon")
+    assert r.returncode == 2 and "--window takes a duration" in r.stderr
 
 
 def test_render_api_strategy_from_the_cli(repo):
@@ -233,51 +301,3 @@ def test_record_in_postgres_and_previous_from_it(repo, pg_db):
     assert repo.remote_tree() == repo.tree_of(c["c4"])
     r = run(repo, "manifest", "history", "--format", "json", DATABASE_URL=pg_db)
     assert [(x["commit"], x["status"]) for x in json.loads(r.stdout)][:2] == [(c["c4"], "rollback"), (c["c5"], "bad")]
-
-
-def _incident_log(shape: str) -> bytes:
-    """Requests every 20 s; in the last minutes a burst of real sqlite3 errors answered with 500s."""
-    import sqlite3
-    import traceback
-
-    from examples.logshapes import access_message
-    from tests.test_logs_support import Rec, render
-
-    try:
-        sqlite3.connect(":memory:").execute("SELECT * FROM sessions")
-    except sqlite3.OperationalError as exc:
-        tb = "".join(traceback.format_exception(exc))
-    recs = []
-    for i in range(60):
-        failing = i >= 45 and i % 2 == 0
-        if failing:
-            recs.append(Rec("ERROR", "api.storage", "session load failed", exc=tb))
-        status, phrase = (500, "Internal Server Error") if failing else (200, "OK")
-        recs.append(Rec("INFO", "uvicorn.access", access_message("10.0.0.1:4000", "POST", "/wimd/ask", status, phrase)))
-    data, _ = render(shape, recs)
-    return data
-
-
-@pytest.mark.parametrize("shape", ["render-text", "render-api"])
-def test_auto_rollback_from_a_log_names_what_failed(repo, tmp_path, shape):
-    c = repo.commits
-    run(repo, "manifest", "record", c["c4"])
-    run(repo, "manifest", "record", c["c5"])
-    log = tmp_path / "incident.log"
-    log.write_bytes(_incident_log(shape))
-    r = run(repo, "rollback", "--auto", "--log", str(log), "--window", "1m", "--format", "json")
-    data = json.loads(r.stdout)
-    assert r.returncode == 1, r.stderr
-    reading = data["reading"]
-    assert reading["over_budget"] and reading["labels"] == {"SQLITE_FALLBACK_ACTIVE": reading["errors"]}
-    assert reading["errors"] > 0
-    r = run(repo, "rollback", "--auto", "--log", str(log), "--window", "1m", "--error-budget", "0.9")
-    assert r.returncode == 0 and "SQLITE_FALLBACK_ACTIVE" in r.stdout
-    r = run(repo, "rollback", "--auto", "--log", str(log), "--window", "1m", "--min-requests", "1000")
-    assert r.returncode == 0 and "too few to judge" in r.stdout
-    before = repo.remote_head()
-    r = run(repo, "rollback", "--auto", "--log", str(log), "--window", "1m", "--execute", "--yes")
-    assert r.returncode == 0, r.stderr
-    assert repo.remote_head() != before
-    audit = [json.loads(line) for line in (repo.work / ".mosaic-diag" / "audit.log").read_text().splitlines()]
-    assert "SQLITE_FALLBACK_ACTIVE" in audit[-1]["reason"]

@@ -77,7 +77,8 @@ def rollback(
     auto: Annotated[bool, typer.Option("--auto", help="Roll back to the previous deploy when the error "
                                        "budget is spent (a dry run unless --execute).")] = False,
     health_url: Annotated[str | None, typer.Option("--health-url", help="The app's /health URL.")] = None,
-    log: Annotated[Path | None, typer.Option("--log", help="A log whose access lines give the error rate.")
+    log: Annotated[Path | None, typer.Option("--log", help="A log (any shape triage reads, plain or gzip): "
+                                             "error events per access line in the window, by label.")
                    ] = None,
     error_budget: Annotated[float | None, typer.Option("--error-budget", help="Allowed error rate (config "
                                                        "rollback.error_budget, default 0.01).")] = None,
@@ -117,8 +118,12 @@ def rollback(
 
         budget = float(error_budget if error_budget is not None else cfg.get("rollback.error_budget", 0.01))
         floor = int(min_requests if min_requests is not None else cfg.get("rollback.min_requests", 10))
-        reading = (read_health(health_url, budget=budget, min_requests=floor) if health_url
-                   else read_log(log, budget=budget, window=_duration(window), min_requests=floor))
+        if health_url:
+            reading = read_health(health_url, budget=budget, min_requests=floor)
+        else:
+            rules = cfg.get("rules")
+            rules_path = (repo / rules if not Path(rules).is_absolute() else Path(rules)) if rules else None
+            reading = read_log(log, budget=budget, window=_duration(window), min_requests=floor, rules=rules_path)
         rep.data["reading"] = reading.to_dict()
         rep.say(reading.verdict())
         if not reading.over_budget:

@@ -1,24 +1,48 @@
-"""The error rate an automatic rollback decides on: from /health, or from a log's access lines."""
+"""The error rate an automatic rollback decides on: from /health, or from a log, by the shared pipeline.
+
+From a log, nothing is parsed or classified here: the log is read by `mosaic_diag.logs`
+(`open_source` + `read_events`, any shape, plain or gzip) and every error event is labelled by the
+triage core (`TriageRun` with the shared `Classifier`), so the verdict names what failed.
+
+    error rate = error events in the window / requests (access lines) in the window
+
+Error events are the triage's events (ERROR/CRITICAL records with their tracebacks, bare
+tracebacks, Render failure lines, derived restart loops), not 5xx statuses: the rate counts what
+the app reported as failing, and can pass 100% when requests log several errors each.
+
+The window is the last `window` before the log's newest timestamp (the reader's
+`ReadStats.last_ts`, or a newer event's): the log is judged as of its own end, not of the wall clock,
+so an exported log gives the same verdict later. A log without any timestamp is one window.
+Events without a timestamp in a timed log are left out (as `triage --since` does).
+
+Requests: the reader counts access lines (`ReadStats.levels["access"]`) over the whole file only;
+it has no per-window count and `mosaic_diag.logs` is not extended for this. So when the whole log
+lies in the window (or has no timestamps) that count is used as it is; otherwise a second pass
+counts the access lines of the window with the reader's own line parser
+(`mosaic_diag.logs.lines.parse_line` / `render_entry`, on the lines holding " HTTP/1." as the
+reader's count does; this finds access records and their times, it classifies nothing).
+A log without any access line gives no rate (UsageError).
+"""
 
 from __future__ import annotations
 
-import re
+import json
+from collections import Counter, deque
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from mosaic_diag.errors import UnreachableError, UsageError
 from mosaic_diag.redact import redact_text
 
-# An access line (uvicorn, Render's text export, JSON-escaped inside a message): "GET /x HTTP/1.1" 500
-_ACCESS = re.compile(r'\\?"(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) \S+ HTTP/[\d.]+\\?" (\d{3})\b')
-_TIMESTAMP = re.compile(r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)")
+TOP_LABELS = 5
 
 
 @dataclass(frozen=True)
 class ErrorBudgetReading:
-    """An observed error rate against the budget."""
+    """An observed error rate against the budget (`labels`: the window's error events by label)."""
 
     source: str
     error_rate: float
@@ -28,29 +52,44 @@ class ErrorBudgetReading:
     budget: float
     min_requests: int = 1
     deployed_commit: str | None = None
-    labels: tuple[tuple[str, int], ...] = ()  # error events of the window by label (from a log)
+    labels: tuple[tuple[str, int], ...] = ()
+    start: datetime | None = None
+    end: datetime | None = None
 
     @property
     def enough_traffic(self) -> bool:
-        return self.requests >= self.min_requests
+        """At least `min_requests` requests (and never zero: no requests, no rate)."""
+        return self.requests >= max(self.min_requests, 1)
 
     @property
     def over_budget(self) -> bool:
         return self.enough_traffic and self.error_rate > self.budget
 
+    def top_labels(self) -> str:
+        """`LABEL count, ...` of the most frequent labels (and how many more there are)."""
+        shown = ", ".join(f"{label} {count}" for label, count in self.labels[:TOP_LABELS])
+        more = len(self.labels) - TOP_LABELS
+        return shown + (f", +{more} more label(s)" if more > 0 else "")
+
     def verdict(self) -> str:
+        """One line for the user and the audit log's `reason`: the rate, the budget, what failed."""
+        what = self.top_labels()
         if not self.enough_traffic:
-            return f"{self.requests} request(s) in {self.window}: too few to judge (need {self.min_requests})"
+            return (f"{self.requests} request(s) in {self.window}: too few to judge (need "
+                    f"{max(self.min_requests, 1)})" + (f"; errors seen: {what}" if what else ""))
         rel = ">" if self.over_budget else "<="
-        what = ", ".join(f"{label} {count}" for label, count in self.labels[:5])
-        return (f"error rate {self.error_rate:.2%} {rel} budget {self.budget:.2%} over {self.window} "
-                f"({self.requests} requests, from {self.source})" + (f": {what}" if what else ""))
+        counts = (f"{self.errors} error(s) in {self.requests} requests" if self.errors is not None
+                  else f"{self.requests} requests")
+        return (f"error rate {self.error_rate:.2%} {rel} budget {self.budget:.2%} over {self.window}"
+                + (f": {what}" if what else "") + f" ({counts}, from {self.source})")
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "error_rate": self.error_rate, "requests": self.requests,
                 "errors": self.errors, "window": self.window, "budget": self.budget,
                 "over_budget": self.over_budget, "enough_traffic": self.enough_traffic,
-                "deployed_commit": self.deployed_commit, "labels": dict(self.labels)}
+                "deployed_commit": self.deployed_commit, "labels": dict(self.labels),
+                "start": self.start.isoformat() if self.start else None,
+                "end": self.end.isoformat() if self.end else None}
 
 
 def read_health(url: str, *, budget: float, min_requests: int = 1, timeout: float = 10.0) -> ErrorBudgetReading:
@@ -77,78 +116,103 @@ def read_health(url: str, *, budget: float, min_requests: int = 1, timeout: floa
                               budget, min_requests, str(commit) if commit else None)
 
 
-def _parse_ts(text: str) -> datetime | None:
+def read_log(path: Path, *, budget: float, window: timedelta, min_requests: int = 1,
+             rules: Path | None = None) -> ErrorBudgetReading:
+    """The error rate of the last `window` of a log and what failed in it (see the module docstring).
+
+    `rules` extends the shipped taxonomy (as `triage --rules`). Raises UsageError for a missing or
+    unreadable file and for a log without access lines.
+    """
+    from mosaic_diag.classify import Classifier
+    from mosaic_diag.logs import ReadStats, open_source, read_events
+    from mosaic_diag.triage import TriageRun
+
+    name = str(path)
+    stats = ReadStats()
+    run = TriageRun(Classifier.default(rules))
+    recent: deque[tuple[datetime | None, str]] = deque()  # events that can still be in the window
+    newest: datetime | None = None
+    with open_source(name) as src:
+        for event in run.process(read_events(src, stats, name=name)):
+            ts = event.timestamp
+            recent.append((ts, event.label))
+            if ts is not None and (newest is None or ts > newest):
+                newest = ts
+                while recent and recent[0][0] is not None and recent[0][0] < newest - window:
+                    recent.popleft()
+    total_requests = stats.levels.get("access", 0)
+    if not total_requests:
+        raise UsageError("no request lines (access log) found: cannot compute an error rate", path=name)
+    end = max((t for t in (stats.last_ts, newest) if t is not None), default=None)
+    start = end - window if end is not None else None
+    if end is None:  # no timestamps at all: the whole log is the window
+        labels = Counter(label for _, label in recent)
+        requests = total_requests
+    else:
+        labels = Counter(label for ts, label in recent if ts is not None and start <= ts <= end)
+        whole = stats.first_ts is not None and stats.first_ts >= start
+        requests = total_requests if whole else _access_lines_between(name, start, end)
+    errors = sum(labels.values())
+    minutes = int(window.total_seconds() // 60)
+    return ErrorBudgetReading(
+        f"log {path.name}", errors / requests if requests else 0.0, requests, errors,
+        f"{minutes}m" if minutes else f"{int(window.total_seconds())}s", budget, min_requests,
+        labels=tuple(sorted(labels.items(), key=lambda kv: (-kv[1], kv[0]))), start=start, end=end)
+
+
+def _access_lines_between(name: str, start: datetime, end: datetime) -> int:
+    """Access lines of the log timed within [start, end], parsed as the reader parses lines."""
+    from mosaic_diag.logs.lines import parse_ts
+
+    return sum(1 for ln in _access_lines(name) if (ts := parse_ts(ln.ts)) is not None and start <= ts <= end)
+
+
+def _access_lines(name: str) -> Iterator[Any]:
+    """The access records of a log (lines or a JSON document: an API page or an array of entries)."""
+    from mosaic_diag.logs import ReadStats, open_source
+    from mosaic_diag.logs.lines import json_record, parse_line, render_entry
+    from mosaic_diag.logs.source import iter_blocks
+
+    with open_source(name) as src:
+        blocks: Iterator[bytes] = iter_blocks(src, ReadStats())
+        first = next(blocks, b"")
+        if _is_document(first):
+            data = first + b"".join(blocks)
+            entries = _document_entries(data)
+            if entries is not None:
+                for obj in entries:
+                    ln = render_entry(obj) if "labels" in obj else json_record(obj)
+                    if ln.kind == "access":
+                        yield ln
+                return
+            blocks = iter(())
+            first = data
+        for block in _chain(first, blocks):
+            for raw in block.splitlines():
+                if b" HTTP/1." in raw:
+                    for ln in parse_line(raw.decode("utf-8", "replace")):
+                        if ln.kind == "access":
+                            yield ln
+
+
+def _document_entries(data: bytes) -> list[dict[str, Any]] | None:
+    """The entries of a JSON array or of an API page (`{"logs": [...]}`), or None."""
     try:
-        ts = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
+        doc = json.loads(data)
     except ValueError:
         return None
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+    entries = doc if isinstance(doc, list) else doc.get("logs") if isinstance(doc, dict) else None
+    return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else None
 
 
-def read_log(path: Path, *, budget: float, window: timedelta, min_requests: int = 1,
-             now: datetime | None = None) -> ErrorBudgetReading:
-    """The error rate of the last `window` of a log (plain or gzip), and what failed in it.
-
-    Requests are the access lines, errors the 5xx answers among them (the same rate /health
-    reports). The window ends at `now`, or at the newest timestamp in the log; lines without a
-    timestamp take the last one seen (all of them count when the log has none). The error events
-    of the window are labelled by the shared classifier (a triage of the window), so the verdict
-    says what went wrong, not only how much.
-    """
-    from collections import deque
-
-    from mosaic_diag.logs import open_source
-    from mosaic_diag.logs.source import Input
-
-    hits: deque[tuple[datetime | None, int]] = deque()
-    last_ts: datetime | None = None
-    name = str(path)
-    if not path.exists():
-        raise UsageError(f"no such log file: {path}")
-    with open_source(name) as raw:
-        pending = b""
-        for chunk in Input(raw).chunks():
-            lines = (pending + chunk).split(b"\n")
-            pending = lines.pop()
-            for line in lines:
-                last_ts = _scan(line.decode("utf-8", "replace"), hits, last_ts, window, now)
-        if pending:
-            last_ts = _scan(pending.decode("utf-8", "replace"), hits, last_ts, window, now)
-    if not hits:
-        raise UsageError(f"no request lines (access log) found in {path}: cannot compute an error rate")
-    stamps = [t for t, _ in hits if t is not None]
-    end = now or (max(stamps) if stamps else None)
-    start = end - window if end is not None else None
-    if end is not None and stamps:
-        hits = deque((t, s) for t, s in hits if t is not None and start <= t <= end)
-    errors = sum(1 for _, s in hits if s >= 500)
-    minutes = int(window.total_seconds() // 60)
-    labels = _labels(name, start, end)
-    return ErrorBudgetReading(f"log {path.name}", errors / len(hits) if hits else 0.0, len(hits), errors,
-                              f"{minutes}m", budget, min_requests, labels=labels)
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
 
 
-def _scan(line: str, hits: Any, last_ts: datetime | None, window: timedelta,
-          now: datetime | None) -> datetime | None:
-    """Note one line's timestamp and access status; keep only what can still be in the window."""
-    m = _TIMESTAMP.search(line[:64])
-    if m:
-        last_ts = _parse_ts(m.group(1)) or last_ts
-    a = _ACCESS.search(line)
-    if a:
-        hits.append((last_ts, int(a.group(1))))
-        if now is None and last_ts is not None:
-            while hits and hits[0][0] is not None and hits[0][0] < last_ts - window:
-                hits.popleft()
-    return last_ts
-
-
-def _labels(name: str, start: datetime | None, end: datetime | None) -> tuple[tuple[str, int], ...]:
-    """Error events of the window by label, most frequent first (the triage pipeline)."""
-    from mosaic_diag.triage import run_triage
-
-    with run_triage(name, since=start, until=end, use_playbooks=False) as session:
-        for _ in session.events:
-            pass
-        report = session.finish()
-    return tuple(report.summary["labels"].items())
+def _is_document(block: bytes) -> bool:
+    """A pretty-printed JSON document (as the reader takes it), not JSON lines."""
+    head = block.lstrip()
+    line = head[: head.find(b"\n")] if b"\n" in head else head
+    line = line.rstrip()
+    return line in (b"[", b"{") or (line.startswith(b"{") and not line.endswith(b"}"))
