@@ -124,18 +124,12 @@ def get_conn() -> Iterator[Any]:
     pool, path = _pool, _sqlite_path
     if pool is not None:
         conn = pool.getconn()
-        try:
-            yield conn
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
-        finally:
-            pool.putconn(conn)
-        return
-    if path is None:
+        release = pool.putconn
+    elif path is not None:
+        conn = SQLiteConnection(path)
+        release = SQLiteConnection.close
+    else:
         raise RuntimeError("database not initialised: call init_db() first")
-    conn = SQLiteConnection(path)
     try:
         yield conn
         conn.commit()
@@ -143,7 +137,7 @@ def get_conn() -> Iterator[Any]:
         conn.rollback()
         raise
     finally:
-        conn.close()
+        release(conn)
 
 
 def apply_schema(schema_path: Path = SCHEMA_PATH) -> None:
