@@ -51,6 +51,13 @@ def run_child(cmd: list[str]) -> tuple[float, float, int, bytes]:
     return meta["wall"], meta["rss_kb"] / 1024, meta["rc"], rest
 
 
+def _script() -> str | None:
+    """The installed console script: the one beside this interpreter (not a version manager's shim,
+    whose own start-up is not the command's), else whatever PATH finds."""
+    here = Path(sys.executable).parent / "mosaic-diag"
+    return str(here) if here.is_file() else shutil.which("mosaic-diag")
+
+
 def bench_file(path: Path, *, triage: bool) -> dict[str, object]:
     row: dict[str, object] = {"file": path.name, "mb": round(path.stat().st_size / 1e6, 1)}
     wall, rss, rc, out = run_child([sys.executable, "-c", _READER, str(path)])
@@ -60,7 +67,7 @@ def bench_file(path: Path, *, triage: bool) -> dict[str, object]:
     if shutil.which("grep"):
         wall, _, _, _ = run_child(["grep", "-c", "ERROR", str(path)])
         row["grep_c_s"] = round(wall, 2)
-    exe = shutil.which("mosaic-diag")
+    exe = _script()
     if triage and exe and _has_triage():
         wall, rss, rc, out = run_child([exe, "triage", str(path), "--format", "json"])
         row.update(triage_s=round(wall, 2), triage_lines_per_s=int(res["lines"] / wall),
@@ -77,7 +84,7 @@ def _has_triage() -> bool:
 
 
 def help_startup(runs: int = 10) -> dict[str, float] | None:
-    exe = shutil.which("mosaic-diag")
+    exe = _script()
     if not exe:
         return None
     times = []

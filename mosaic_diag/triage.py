@@ -208,6 +208,7 @@ class TriageRun:
         self._restarts: dict[str | None, list[tuple[datetime | None, int, int]]] = {}
         self._loops_reported: set[tuple[str | None, int]] = set()
         self._seen: dict[tuple[Any, ...], tuple[Classification, str, str]] = {}
+        self._volatile_tb: dict[str, str] = {}
         min_sev = self.options.min_severity
         self._min_rank = SEVERITY_RANK[min_sev] if min_sev else 0
 
@@ -236,7 +237,16 @@ class TriageRun:
         # classify it once. Long digit runs and long hex ids never decide a label (HTTP statuses
         # have 3 digits), and the fingerprint's template replaces them anyway.
         detail = raw.detail
-        key = (raw.kind, _volatile(raw.traceback), _volatile(raw.message), _volatile(detail), raw.logger, raw.level)
+        tb = raw.traceback
+        if tb:  # the same traceback text repeats exactly more often than not: blank its ids once
+            vtb = self._volatile_tb.get(tb)
+            if vtb is None:
+                if len(self._volatile_tb) >= 10_000:
+                    self._volatile_tb.clear()
+                vtb = self._volatile_tb[tb] = _VOLATILE.sub("#", tb)
+        else:
+            vtb = tb
+        key = (raw.kind, vtb, _volatile(raw.message), _volatile(detail), raw.logger, raw.level)
         known = self._seen.get(key)
         if known is None:
             evidence = evidence_of(raw)

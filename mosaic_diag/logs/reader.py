@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from mosaic_diag.logs import scan
 from mosaic_diag.logs.assemble import Assembler
 from mosaic_diag.logs.lines import (
     Line,
@@ -25,10 +26,14 @@ from mosaic_diag.logs.lines import (
     render_entry,
 )
 from mosaic_diag.logs.model import RawEvent, ReadStats
+from mosaic_diag.logs.scan import Needle
 from mosaic_diag.logs.source import BLOCK_SIZE, LINE_CAP, iter_blocks
 
-NEEDLES = (b"ERROR", b"CRITICAL", b"Traceback (most recent call last)", b'"error"',
-           b'"critical"', b"==> ", b"Started server process")
+# candidates of every shape; the JSON levels only in blocks that hold JSON lines
+TEXT_NEEDLES = (Needle(b"ERROR"), Needle(b"CRITICAL", 7), Needle(b"Traceback (most recent call last)"),
+                Needle(b"==> ", 2), Needle(b"Started server process"))
+JSON_NEEDLES = (Needle(b'"error"'), Needle(b'"critical"'))
+_JSON_LINE = Needle(b"\n{", 1)
 _INF = 1 << 62
 LOOKBACK_LINES = 32
 DOCUMENT_CAP = 256 << 20
@@ -36,37 +41,47 @@ DOCUMENT_CAP = 256 << 20
 _CTRL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f]")
 # a JSON-looking line that does not end with "}": cut off or otherwise not one whole object
 _CUT_JSON = re.compile(rb"\n\{[^\n]*+(?<![\s}])(?=\r?\n)")
-# statistics of the lines that are only counted (no candidate in them)
-# (approximate: a level word anywhere in a line counts; such lines hold no error candidate)
-_TEXT_LEVELS = ((b"DEBUG", "DEBUG"), (b"INFO", "INFO"), (b"WARN", "WARNING"))
+# statistics of the lines that are only counted (no candidate in them): a level word anywhere in
+# a line counts (such lines hold no error candidate); text lines with none of these are INFO
+_WARN, _DEBUG, _ACCESS = Needle(b"WARN", 0), Needle(b"DEBUG", 2), Needle(b" HTTP/1.")
 _QUOTED_LEVELS = ((b'"debug"', "DEBUG"), (b'"info"', "INFO"), (b'"warning"', "WARNING"), (b'"DEBUG"', "DEBUG"),
                   (b'"INFO"', "INFO"), (b'"WARNING"', "WARNING"))
 _RENDER_TEXT_START = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 _UVICORN_START = re.compile(rb"[A-Z]+:  ")
+# a run of indented, non-blank lines (traceback frames) of a Render text export / of a bare log
+_FRAMES_RENDER_TEXT = re.compile(
+    rb"(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d) [ \t]+\S[^\n]*\n)+")
+_FRAMES_BARE = re.compile(rb"(?:[ \t]+\S[^\n]*\n)+")
 _LOGS_ARRAY = re.compile(r'"logs"\s*:\s*\[')
 
 
 class _Finder:
-    """The next position of any needle at or after `pos`, with one `bytes.find` per needle and hit."""
+    """The next position of any needle at or after `pos`, with one search per needle and hit."""
 
-    __slots__ = ("block", "next")
+    __slots__ = ("block", "needles", "next")
 
-    def __init__(self, block: bytes) -> None:
+    def __init__(self, block: bytes, json_lines: bool) -> None:
         self.block = block
-        self.next = [-1] * len(NEEDLES)
+        self.needles = TEXT_NEEDLES + JSON_NEEDLES if json_lines else TEXT_NEEDLES
+        self.next = [-1] * len(self.needles)
 
     def search(self, pos: int) -> int:
         nxt = self.next
         best = _INF
         for i, p in enumerate(nxt):
             if p < pos:
-                p = self.block.find(NEEDLES[i], pos)
+                p = scan.find(self.block, self.needles[i], pos)
                 if p < 0:
                     p = _INF
                 nxt[i] = p
             if p < best:
                 best = p
         return best
+
+
+def _has_json_lines(block: bytes) -> bool:
+    """Whether a line of the block starts with "{" (a JSON record or a Render API entry)."""
+    return block[:1] == b"{" or scan.find(block, _JSON_LINE, 0) >= 0
 
 
 def _sniff(block: bytes, a: int) -> str:
@@ -129,11 +144,12 @@ class _Reader:
         asm = self.asm
         out = asm.out
         for block in blocks:
-            self._check_block(block)
+            json_lines = _has_json_lines(block)
+            self._check_block(block, json_lines)
             self.block = block
             n = len(block)
             pos = 0
-            finder = _Finder(block)
+            finder = _Finder(block, json_lines)
             run = runlines = -1     # start of a run of lines passed over while events are open
             while pos < n:
                 opened = asm.open
@@ -169,6 +185,12 @@ class _Reader:
                 if run >= 0:
                     self._skip(block, run, pos)
                     run = -1
+                op = asm.traceback_run()
+                if op is not None:
+                    end = self._frames(block, pos, op)
+                    if end > pos:
+                        pos = end
+                        continue
                 pos = self._parse_line(block, pos, n)
                 if out:
                     yield from out
@@ -201,6 +223,29 @@ class _Reader:
             self.asm.feed(lineno, ln)
         return end + 1
 
+    def _frames(self, block: bytes, pos: int, op: object) -> int:
+        """Hand a run of traceback frame lines at `pos` to the open event at once; the run's end."""
+        shape = op.shape  # type: ignore[attr-defined]
+        if shape == "render-text":
+            m = _FRAMES_RENDER_TEXT.match(block, pos)
+        elif shape in ("", "plain", "uvicorn"):
+            m = _FRAMES_BARE.match(block, pos)
+        else:
+            return pos
+        if m is None:
+            return pos
+        end = m.end()
+        lines = block[pos:end - 1].decode("utf-8", "replace").split("\n")
+        cap = self.line_cap
+        if shape == "render-text":
+            lines = [t[t.index(" ") + 1:] for t in lines]
+        if cap < end - pos:
+            lines = [t[:cap] for t in lines]
+        lines = [t[:-1] if t[-1:] == "\r" else t for t in lines]
+        self.lineno += len(lines)
+        self.asm.extend_frames(op, lines, self.lineno, shape)  # type: ignore[arg-type]
+        return end
+
     def _stream_needles(self, opened: dict) -> list[bytes]:
         keys = tuple(opened)
         if keys != self._needle_keys:
@@ -220,23 +265,28 @@ class _Reader:
         shape = _sniff(block, a)
         stats.shapes[shape] += k
         levels = self.levels
-        cnt = block.count
         if shape == "render-api" or shape == "json":
+            cnt = block.count
             for needle, name in _QUOTED_LEVELS if shape == "json" else _QUOTED_LEVELS[:3]:
                 levels[name] += cnt(needle, a, b)
             if shape == "json":
                 return
-        else:
-            for needle, name in _TEXT_LEVELS:
-                levels[name] += cnt(needle, a, b)
-        access = cnt(b" HTTP/1.", a, b)
-        if access:
-            levels["access"] += access
-            levels["INFO"] -= access
+            access = cnt(_ACCESS.text, a, b)
+            if access:
+                levels["access"] += access
+                levels["INFO"] -= access
+            return
+        warn = scan.count(block, _WARN, a, b)
+        debug = scan.count(block, _DEBUG, a, b)
+        access = block.count(_ACCESS.text, a, b)
+        levels["WARNING"] += warn
+        levels["DEBUG"] += debug
+        levels["access"] += access
+        levels["INFO"] += max(0, k - warn - debug - access)
 
     # -- statistics and corruption ----------------------------------------------------------
 
-    def _check_block(self, block: bytes) -> None:
+    def _check_block(self, block: bytes, json_lines: bool) -> None:
         """Count corrupt lines of a block: invalid UTF-8, NUL / control bytes, cut-off JSON lines."""
         base = self.lineno
         self.bad = bad = {}
@@ -251,10 +301,11 @@ class _Reader:
                 bad[where[1]] = reason
                 self.stats.add_corrupt(where[1], reason)
 
-        ascii_ok = block.isascii()
-        if not ascii_ok:
+        clean = block.isascii()
+        if not clean:
             try:
                 block.decode("utf-8")
+                clean = True
             except UnicodeDecodeError:
                 text = block.decode("utf-8", "replace")
                 idx = text.find("\ufffd")
@@ -263,8 +314,9 @@ class _Reader:
                     nl = text.find("\n", idx)
                     idx = text.find("\ufffd", nl + 1) if nl >= 0 else -1
                 where[0], where[1] = 0, base + 1
-        # control bytes other than NUL are looked for only where the block is not clean text already
-        m = _CTRL.search(block) if not ascii_ok or block.find(b"\0") >= 0 else None
+        # control bytes are looked for only where the block is not clean text already (ASCII or
+        # valid UTF-8 without NUL)
+        m = _CTRL.search(block) if not clean or block.find(b"\0") >= 0 else None
         while m:
             off = m.start()
             mark(off, "NUL byte" if block[off] == 0 else "binary data")
@@ -277,7 +329,7 @@ class _Reader:
             first = block[:end if end >= 0 else len(block)].rstrip()
             if not first.endswith(b"}"):
                 mark(0, "JSON line cut off or not one object")
-        for m in _CUT_JSON.finditer(block) if block.find(b"\n{") >= 0 else ():
+        for m in _CUT_JSON.finditer(block) if json_lines else ():
             mark(m.start() + 1, "JSON line cut off or not one object")
 
     def _first_ts(self, block: bytes) -> None:
