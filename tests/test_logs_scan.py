@@ -76,3 +76,15 @@ def test_level_statistics_of_passed_over_lines() -> None:
     _, stats = read(data)
     assert stats.lines == 16
     assert dict(stats.levels) == {"access": 7, "WARNING": 3, "DEBUG": 3, "INFO": 3}
+
+
+@pytest.mark.parametrize("shape", ["json", "render-api"])
+def test_level_statistics_of_passed_over_json_lines(shape: str) -> None:
+    # a Render API entry's message starts with the process's own "WARNING:" besides its "warning"
+    # label: counted once
+    recs = [access(200)] * 5 + [Rec("WARNING", "api.llm", "Retrying"), Rec("INFO", "api", "PS101 step 3 completed"),
+                                Rec("DEBUG", "api", "cache miss")] * 4
+    data, _ = render(shape, recs)
+    _, stats = read(data)
+    assert stats.lines == 17
+    assert dict(stats.levels) == {"access": 5, "WARNING": 4, "INFO": 4, "DEBUG": 4}

@@ -44,8 +44,10 @@ _CUT_JSON = re.compile(rb"\n\{[^\n]*+(?<![\s}])(?=\r?\n)")
 # statistics of the lines that are only counted (no candidate in them): a level word anywhere in
 # a line counts (such lines hold no error candidate); text lines with none of these are INFO
 _WARN, _DEBUG, _ACCESS = Needle(b"WARN", 0), Needle(b"DEBUG", 2), Needle(b" HTTP/1.")
-_QUOTED_LEVELS = ((b'"debug"', "DEBUG"), (b'"info"', "INFO"), (b'"warning"', "WARNING"), (b'"DEBUG"', "DEBUG"),
-                  (b'"INFO"', "INFO"), (b'"WARNING"', "WARNING"))
+# a JSON record's level value; Render API entries carry lower-case level labels (and their message
+# may start with the process's own "WARNING:", not counted twice)
+_QUOTED_WARN = (Needle(b'"warning"'), Needle(b'"WARNING"', 1), Needle(b'"warn"'), Needle(b'"WARN"', 1))
+_QUOTED_DEBUG = (Needle(b'"debug"'), Needle(b'"DEBUG"', 3))
 _RENDER_TEXT_START = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 _UVICORN_START = re.compile(rb"[A-Z]+:  ")
 # a run of indented, non-blank lines (traceback frames) of a Render text export / of a bare log
@@ -265,23 +267,20 @@ class _Reader:
         shape = _sniff(block, a)
         stats.shapes[shape] += k
         levels = self.levels
-        if shape == "render-api" or shape == "json":
-            cnt = block.count
-            for needle, name in _QUOTED_LEVELS if shape == "json" else _QUOTED_LEVELS[:3]:
-                levels[name] += cnt(needle, a, b)
-            if shape == "json":
-                return
-            access = cnt(_ACCESS.text, a, b)
-            if access:
-                levels["access"] += access
-                levels["INFO"] -= access
-            return
-        warn = scan.count(block, _WARN, a, b)
-        debug = scan.count(block, _DEBUG, a, b)
+        if shape == "render-api" or shape == "json":  # quoted levels (a level field or Render's label)
+            api = shape == "render-api"
+            warn = sum(scan.count(block, nd, a, b) for nd in (_QUOTED_WARN[:1] if api else _QUOTED_WARN))
+            debug = sum(scan.count(block, nd, a, b) for nd in (_QUOTED_DEBUG[:1] if api else _QUOTED_DEBUG))
+        else:
+            warn = scan.count(block, _WARN, a, b)
+            debug = scan.count(block, _DEBUG, a, b)
         access = block.count(_ACCESS.text, a, b)
-        levels["WARNING"] += warn
-        levels["DEBUG"] += debug
-        levels["access"] += access
+        if warn:
+            levels["WARNING"] += warn
+        if debug:
+            levels["DEBUG"] += debug
+        if access:
+            levels["access"] += access
         levels["INFO"] += max(0, k - warn - debug - access)
 
     # -- statistics and corruption ----------------------------------------------------------
