@@ -88,3 +88,13 @@ def test_level_statistics_of_passed_over_json_lines(shape: str) -> None:
     _, stats = read(data)
     assert stats.lines == 17
     assert dict(stats.levels) == {"access": 5, "WARNING": 4, "INFO": 4, "DEBUG": 4}
+
+
+def test_cut_line_warning_names_its_line_after_many_blocks() -> None:
+    data, _ = render("render-text", [access(200)] * 2000)
+    lines = data.split(b"\n")
+    huge = b"2026-11-27T14:03:11.123456Z INFO:api.app:" + b"x" * 100_000
+    blob = b"\n".join(lines[:1500] + [huge] + lines[1500:])
+    _, stats = read(blob, block_size=4096, line_cap=8192)
+    assert stats.lines == 2001
+    assert [w.split(" is ")[0] for w in stats.warnings] == ["line 1501"]

@@ -115,6 +115,7 @@ class _Reader:
         self.cur = 0               # start of the line being parsed (for lookback)
         self.bad: dict[int, str] = {}
         self.levels: Counter[str] = Counter()
+        self._pending_lines = 0
         self._needle_keys: tuple = ()
         self._needles: list[bytes] = []
 
@@ -122,18 +123,22 @@ class _Reader:
 
     def events(self) -> Iterator[RawEvent]:
         stats = self.stats
-        blocks = iter_blocks(self.stream, stats, block_size=self.block_size, line_cap=self.line_cap)
+        blocks = iter_blocks(self.stream, stats, block_size=self.block_size, line_cap=self.line_cap,
+                             lines_read=lambda: self.lineno + self._pending_lines)
         first = next(blocks, None)
         if first is None:
             return
         if self._looks_like_document(first):
             data = [first]
             size = len(first)
+            self._pending_lines = first.count(b"\n")  # read ahead, not counted yet
             for b in blocks:
                 data.append(b)
                 size += len(b)
+                self._pending_lines += b.count(b"\n")
                 if size > DOCUMENT_CAP:
                     break
+            self._pending_lines = 0
             whole = b"".join(data)
             done = yield from self._document(whole)
             if done:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
@@ -117,11 +117,12 @@ class Input:
 
 
 def iter_blocks(stream: BinaryIO, stats: ReadStats, *, block_size: int = BLOCK_SIZE,
-                line_cap: int = LINE_CAP) -> Iterator[bytes]:
+                line_cap: int = LINE_CAP, lines_read: Callable[[], int] | None = None) -> Iterator[bytes]:
     """Blocks of whole lines (each block ends with b"\\n", except maybe the very last one).
 
     Adds to `stats.bytes` and `stats.warnings` (cut lines, truncated gzip); line numbers in the
-    warnings count the newlines of the blocks yielded so far.
+    warnings count the newlines of the blocks yielded so far: `lines_read()` when the consumer
+    counts them anyway (it is asked when the next block is wanted), else counted here.
     """
     src = Input(stream, block_size)
     carry = b""
@@ -142,13 +143,11 @@ def iter_blocks(stream: BinaryIO, stats: ReadStats, *, block_size: int = BLOCK_S
             if cuts <= 5:
                 stats.warnings.append(f"line {lines_before + 1} is {cut_from} bytes long: kept the first "
                                       f"{line_cap} bytes")
-            chunk = carry + chunk[nl:]
-            carry = b""
-        else:
-            chunk = carry + chunk if carry else chunk
-            carry = b""
+            chunk = chunk[nl:]  # the kept head of the long line (carry) goes in front of its end
         last_nl = chunk.rfind(b"\n")
         if last_nl < 0:
+            chunk = carry + chunk
+            carry = b""
             if len(chunk) > line_cap:
                 carry = chunk[:line_cap]
                 cut_from = len(chunk)
@@ -156,7 +155,10 @@ def iter_blocks(stream: BinaryIO, stats: ReadStats, *, block_size: int = BLOCK_S
             else:
                 carry = chunk
             continue
-        block = chunk[:last_nl + 1]
+        if carry:  # one copy: the carried head and the chunk up to its last newline
+            block = b"".join((carry, memoryview(chunk)[:last_nl + 1]))
+        else:
+            block = chunk if last_nl + 1 == len(chunk) else chunk[:last_nl + 1]
         rest = chunk[last_nl + 1:]
         if len(rest) > line_cap:
             carry = rest[:line_cap]
@@ -164,8 +166,12 @@ def iter_blocks(stream: BinaryIO, stats: ReadStats, *, block_size: int = BLOCK_S
             skipping = True
         else:
             carry = rest
-        lines_before += block.count(b"\n")
-        yield block
+        if lines_read is None:
+            lines_before += block.count(b"\n")
+            yield block
+        else:
+            yield block
+            lines_before = lines_read()
     if skipping:
         cuts += 1
         if cuts <= 5:
