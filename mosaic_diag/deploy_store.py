@@ -128,16 +128,24 @@ class PostgresDeployStore:
         self.clock = clock
         self.description = f"postgresql table {TABLE} at {redact_dsn(dsn)}"
 
-    def _run(self, sql: str, params: tuple[Any, ...] = (), fetch: bool = False) -> list[tuple[Any, ...]]:
+    def _run(self, sql: str, params: tuple[Any, ...] = (), fetch: bool = False,
+             create: bool = True) -> list[tuple[Any, ...]]:
+        """Run one statement; with `create`, make the table first, else a missing table reads as empty."""
         import psycopg2
+        import psycopg2.errors
 
         conn = None
         try:
             conn = psycopg2.connect(self.dsn, connect_timeout=5)
             with conn, conn.cursor() as cur:
-                cur.execute(CREATE_SQL)
+                if create:
+                    cur.execute(CREATE_SQL)
                 cur.execute(sql, params)
                 return cur.fetchall() if fetch else []
+        except psycopg2.errors.UndefinedTable:
+            if create:
+                raise
+            return []
         except psycopg2.OperationalError as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise UnreachableError(f"deploy store {redact_dsn(self.dsn)} unreachable: {redact_text(first)}") from exc
@@ -160,9 +168,20 @@ class PostgresDeployStore:
     def history(self, limit: int | None = None) -> list[DeployRecord]:
         rows = self._run(f"SELECT id, recorded_at, commit_sha, branch, status, note, manifest FROM {TABLE} "
                          "ORDER BY recorded_at DESC, id DESC" + (" LIMIT %s" if limit else ""),
-                         (limit,) if limit else (), fetch=True)
+                         (limit,) if limit else (), fetch=True, create=False)
         return [DeployRecord(int(r[0]), r[1].isoformat(), r[2], r[3], r[4], r[5],
                              r[6] if isinstance(r[6], Mapping) else json.loads(r[6])) for r in rows]
+
+
+def configured_store(root: Path, env: Mapping[str, str], *, path: Path | None = None,
+                     clock: Clock | None = None) -> DeployStore:
+    """The store `mosaic-diag manifest record` / `rollback` use for the repository at `root`:
+    PostgreSQL when DATABASE_URL is set, else the file of config `deploy_store` (or `path`)."""
+    from mosaic_diag.config import load_config
+
+    file = path or Path(load_config(root, env).get("deploy_store", str(DEFAULT_FILE)))
+    kw = {"clock": clock} if clock is not None else {}
+    return open_store(root, database_url=env.get("DATABASE_URL") or None, path=file, **kw)
 
 
 def open_store(root: Path, *, database_url: str | None = None, path: Path | None = None,

@@ -184,6 +184,54 @@ def test_git_state_and_recent_deploys(repo: Path) -> None:
     assert nowhere["git.available"] is False and nowhere["git.error"]
 
 
+def _record(repo: Path, store, *refs: str, status: str = "deployed") -> list[str]:
+    from mosaic_diag.manifest import generate_manifest
+
+    shas = []
+    for ref in refs:
+        m = generate_manifest(repo, ref, python_version="3.11.7")
+        store.record(m, status=status)
+        shas.append(m.commit)
+    return shas
+
+
+def test_deploys_from_the_file_store_name_the_previous_good_deploy(repo: Path) -> None:
+    from mosaic_diag.deploy_store import configured_store
+
+    store = configured_store(repo, {})
+    first, second = _record(repo, store, "HEAD~1", "HEAD")
+    facts = gather("deploys", {"limit": 1}, root=repo)
+    assert facts["ok"] and facts["deploys.source"] == "store" and facts["deploys.count"] == 2
+    assert (facts["deploys.last_commit"], facts["deploys.previous_commit"]) == (second, first)
+    assert len(facts["deploys.recent"]) == 1 and facts["deploys.recent"][0].startswith(second[:8])
+    _record(repo, store, "HEAD~1", status="bad")  # a commit marked bad is never a target
+    assert "deploys.previous_commit" not in gather("deploys", root=repo)
+
+
+def test_deploys_from_the_postgresql_store_rollback_uses(repo: Path, pg_db: str, pg: TempPostgres) -> None:
+    import psycopg2
+
+    from mosaic_diag.deploy_store import TABLE, PostgresDeployStore
+
+    env = {"DATABASE_URL": pg_db}
+    empty = gather("deploys", env=env, root=repo)  # no table yet: git log, and nothing created
+    assert empty["ok"] and empty["deploys.source"] == "git" and empty["deploys.count"] == 2
+    with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+        cur.execute("SELECT to_regclass(%s)", (TABLE,))
+        assert cur.fetchone() == (None,)
+    first, second = _record(repo, PostgresDeployStore(pg_db), "HEAD~1", "HEAD")
+    (repo / ".mosaic-diag").mkdir()
+    (repo / ".mosaic-diag" / "deploys.jsonl").write_text("")  # the file store is not read when DATABASE_URL is set
+    facts = gather("deploys", env=env, root=repo)
+    assert facts["deploys.source"] == "store" and facts["deploys.count"] == 2
+    assert (facts["deploys.last_commit"], facts["deploys.previous_commit"]) == (second, first)
+
+    wrong = pg.dsn(pg_db.rsplit("/", 1)[1].split("?")[0], password="not-the-password-42")
+    failed = gather("deploys", env={"DATABASE_URL": wrong}, root=repo)
+    assert failed["ok"] is False and "unreachable" in failed["error"]
+    assert "not-the-password-42" not in json.dumps(failed)
+
+
 # -- log tail and prompt files -------------------------------------------------------------------------
 def test_log_tail_and_prompts(tmp_path: Path) -> None:
     log = tmp_path / "app.log"

@@ -67,6 +67,8 @@ def test_rollback_action_plans_and_never_pushes(repo, tmp_path, webhook):
     step = next(a for a in plan["actions"] if a["action"] == "rollback")
     assert step["would_run"] and step["reason"] == "count 3 >= 3"
     assert "--previous --strategy revert" in step["description"]
+    # the deploys gatherer read the same store: the dry run names where the rollback would go
+    assert f"plan a rollback to {c['c4'][:8]} (the previous good deploy, recorded " in step["description"]
     assert plan["executed"] == [] and posts == []
     assert git(repo.remote, "ls-remote", str(repo.remote)) == remote_before
     assert not (repo.work / ".mosaic-diag" / "audit.log").exists()
@@ -103,6 +105,13 @@ def test_rollback_action_plans_like_the_rollback_command(repo, tmp_path, pg_db):
     incident = tmp_path / "incident.json"
     incident.write_text(json.dumps({"label": "RENDER_RESTART_LOOP", "count": 4}))
     remote_before = git(repo.remote, "ls-remote", str(repo.remote))
+
+    dry = run(repo.work, "playbook", "run", "--context", str(incident), "--dry-run", "--format", "json", **env)
+    assert dry.returncode == 0, dry.stderr
+    plan = json.loads(dry.stdout)
+    step = next(a for a in plan["actions"] if a["action"] == "rollback")
+    assert f"plan a rollback to {c['c2'][:8]} (the previous good deploy" in step["description"]
+    assert pg_db.split("@")[0].split(":")[-1] not in dry.stdout  # the DSN's password is never shown
 
     r = run(repo.work, "playbook", "run", "--context", str(incident), "--execute", "--yes", "--no-gather",
             "--format", "json", **env)

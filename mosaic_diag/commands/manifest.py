@@ -148,12 +148,9 @@ def diff_cmd(
 
 def open_store_here(repo: Path):
     """The deploy store: PostgreSQL when DATABASE_URL is set, else `deploy_store` (a file)."""
-    from mosaic_diag.commands._common import config_here
-    from mosaic_diag.deploy_store import DEFAULT_FILE, open_store
+    from mosaic_diag.deploy_store import configured_store
 
-    cfg = config_here(repo)
-    return open_store(repo.resolve(), database_url=os.environ.get("DATABASE_URL"),
-                      path=Path(cfg.get("deploy_store", str(DEFAULT_FILE))))
+    return configured_store(repo.resolve(), os.environ)
 
 
 @manifest_app.command("record")

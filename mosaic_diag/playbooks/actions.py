@@ -106,8 +106,16 @@ def _incident(step: Remedy, facts: Mapping[str, Any], s: PlaybookSettings, why: 
 def _rollback(step: Remedy, facts: Mapping[str, Any], s: PlaybookSettings, why: str) -> Effect:
     strategy = step.params.get("strategy", "revert")
     command = f"mosaic-diag rollback --previous --strategy {strategy} --dry-run"
-    return Effect("rollback_plan", f"plan a rollback to the previous good deploy (dry run only; to act: "
-                  f"`{command.replace(' --dry-run', '')}`)", str(s.root), {"strategy": strategy, "command": command})
+    target = facts.get("deploys.previous_commit")
+    payload: dict[str, Any] = {"strategy": strategy, "command": command}
+    if isinstance(target, str) and target:
+        payload["target_commit"] = target
+        when = facts.get("deploys.previous_at")
+        what = f"{target[:8]} (the previous good deploy{f', recorded {when}' if when else ''})"
+    else:
+        what = "the previous good deploy"
+    return Effect("rollback_plan", f"plan a rollback to {what} (dry run only; to act: "
+                  f"`{command.replace(' --dry-run', '')}`)", str(s.root), payload)
 
 
 ACTIONS: dict[str, ActionSpec] = {a.name: a for a in (

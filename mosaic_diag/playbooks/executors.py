@@ -110,7 +110,7 @@ def _rollback(effect: Effect, settings: PlaybookSettings) -> tuple[bool, str]:
     except ImportError:
         return True, f"rollback planner not installed; run `{effect.payload['command']}`"
     from mosaic_diag.config import load_config
-    from mosaic_diag.deploy_store import DEFAULT_FILE, open_store
+    from mosaic_diag.deploy_store import configured_store
     from mosaic_diag.manifest import ManifestSettings
 
     root = settings.root.resolve()
@@ -123,8 +123,7 @@ def _rollback(effect: Effect, settings: PlaybookSettings) -> tuple[bool, str]:
             from mosaic_diag.render_api import render_target_from
 
             render, missing = render_target_from(cfg, env)
-        store = open_store(root, database_url=env.get("DATABASE_URL") or None,
-                           path=Path(cfg.get("deploy_store", str(DEFAULT_FILE))))
+        store = configured_store(root, env)
         plan = plan_rollback(root, previous=True, strategy=strategy,
                              remote=str(cfg.get("rollback.remote", "origin")),
                              branch=str(cfg.get("rollback.branch", "main")),

@@ -246,21 +246,32 @@ def gather_git(params: Mapping[str, Any], ctx: GatherContext, timeout: float = 5
 
 
 def gather_deploys(params: Mapping[str, Any], ctx: GatherContext, timeout: float = 5.0) -> dict[str, Any]:
-    limit = int(params.get("limit", 5))
-    store_file = ctx.settings.path(Path(params.get("path", ".mosaic-diag/deploys.jsonl")))
-    if store_file.is_file():
-        from mosaic_diag.deploy_store import FileDeployStore
+    """The deploy store `mosaic-diag rollback` uses (PostgreSQL when DATABASE_URL is set, else the
+    file), or git log when the store holds no record. Read only: a missing table reads as empty."""
+    from mosaic_diag.deploy_store import configured_store, previous_deploy
+    from mosaic_diag.errors import DiagError
 
-        records = FileDeployStore(store_file).history(limit)
-        out: dict[str, Any] = {"deploys.source": "store", "deploys.count": len(records),
-                               "deploys.recent": [f"{r.commit[:8]} {r.status} {r.recorded_at}" for r in records]}
-        if records:
-            out.update({"deploys.last_commit": records[0].commit, "deploys.last_at": records[0].recorded_at})
+    limit = int(params.get("limit", 5))
+    root = ctx.settings.root
+    try:
+        store = configured_store(root, ctx.env, path=Path(params["path"]) if params.get("path") else None)
+        records = store.history()
+    except DiagError as exc:
+        raise GatherFailed(_short(str(exc))) from None
+    if records:
+        recent = [f"{r.commit[:8]} {r.status} {r.recorded_at}" for r in records[:limit]]
+        out: dict[str, Any] = {"deploys.source": "store", "deploys.count": len(records), "deploys.recent": recent}
+        last = next((r for r in records if r.status != "bad"), None)  # a `bad` record marks, it does not deploy
+        if last is not None:
+            out.update({"deploys.last_commit": last.commit, "deploys.last_at": last.recorded_at})
+        prev = previous_deploy(records, last.commit if last else None)
+        if prev is not None:
+            out.update({"deploys.previous_commit": prev.commit, "deploys.previous_at": prev.recorded_at})
         return out
     try:
-        text = _git(ctx.settings.root, "log", f"-n{limit}", "--format=%H%x09%cI%x09%s", timeout=timeout)
+        text = _git(root, "log", f"-n{limit}", "--format=%H%x09%cI%x09%s", timeout=timeout)
     except FileNotFoundError as exc:
-        raise GatherFailed("no deploy store and git is not installed") from exc
+        raise GatherFailed("no deploy recorded and git is not installed") from exc
     rows = [line.split("\t", 2) for line in text.splitlines() if line.count("\t") >= 2]
     out = {"deploys.source": "git", "deploys.count": len(rows),
            "deploys.recent": [f"{sha[:8]} {_short(subject, 80)}" for sha, _, subject in rows]}

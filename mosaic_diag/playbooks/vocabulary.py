@@ -164,11 +164,15 @@ GATHERERS: tuple[GathererSpec, ...] = (
                ("subject", "string", "HEAD's commit subject")),
         params={"path": "string"}, shorthand="path", timeout=5.0),
     GathererSpec(
-        "deploys", "recent deploys: the deploy store's records when present, else git log",
+        "deploys", "recent deploys: the deploy store `rollback` uses (PostgreSQL when DATABASE_URL is set, "
+        "else the file), or git log when it holds no record",
         _facts("deploys", ("count", "number", "deploys found"), ("source", "string", "store or git"),
                ("last_commit", "string", "the newest deploy's commit"),
                ("last_at", "string", "when it was recorded/committed (ISO-8601)"),
-               ("recent", "list", "'sha subject' of the newest few")),
+               ("previous_commit", "string", "the newest good deploy before it (store only): "
+                "where `rollback --previous` would go"),
+               ("previous_at", "string", "when that deploy was recorded (ISO-8601)"),
+               ("recent", "list", "'sha status recorded_at' (store) or 'sha subject' (git) of the newest few")),
         params={"limit": "int", "path": "string"}, shorthand="limit", timeout=5.0),
     GathererSpec(
         "prompts", "do the prompt files parse: prompts.csv and ps101_steps.json",
