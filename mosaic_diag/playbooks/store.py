@@ -20,7 +20,9 @@ import mosaic_diag
 from mosaic_diag.playbooks.loader import Issue, PlaybookError, load_playbooks
 from mosaic_diag.playbooks.model import Playbook
 
-SHIPPED_DIR = Path(mosaic_diag.__file__).resolve().parent.parent / "playbooks"
+# the repository's top-level playbooks/ through the package's `shipped_playbooks` link (a source
+# checkout or an editable install), or the copy a wheel carries there
+SHIPPED_DIR = (Path(mosaic_diag.__file__).parent / "shipped_playbooks").resolve()
 
 
 def _shown(path: Path) -> str:
