@@ -156,6 +156,32 @@ def test_golden_in_process_passes_then_names_the_rate_limit(tmp_path, llm, monke
     assert names == set(failed)
 
 
+def test_golden_names_both_providers_when_the_failover_fails(tmp_path, llm, monkeypatch, capsys):
+    for key, value in app_env(tmp_path, llm).items():
+        monkeypatch.setenv(key, value)
+    llm.set_failure("openai", "rate_limit")
+    llm.set_failure("anthropic", "overloaded")
+    args = ["golden", "--app", "examples.mosaic_app.main:app", "--cases", str(ROOT / "golden"),
+            "--state-dir", str(tmp_path / "state"), "--retries", "0", "-k", "framework-stuck-in-career"]
+    assert main([*args, "--format", "json", "--junit", str(tmp_path / "g.xml")]) == 1
+    (case,) = [c for c in json.loads(capsys.readouterr().out)["cases"] if not c["ok"]]
+    got = case["classification"]
+    store = PlaybookStore.load(None)
+    want = [{"label": name, "playbook": store.match(name).id} for name in ("OPENAI_RATE_LIMIT", "ANTHROPIC_OVERLOADED")]
+    assert [{k: ref[k] for k in ("label", "playbook")} for ref in got["labels"]] == want
+    assert got["label"] == "OPENAI_RATE_LIMIT" and got["playbook"] == want[0]["playbook"]  # most severe, then first
+    assert "anthropic.InternalServerError" in got["explanation"] or "overloaded" in got["explanation"].lower()
+    failure = next(tc.find("failure") for tc in ET.parse(tmp_path / "g.xml").iter("testcase")
+                   if tc.get("name") == "framework-stuck-in-career")
+    assert failure.get("message").endswith("[OPENAI_RATE_LIMIT + ANTHROPIC_OVERLOADED]")
+    assert f"ANTHROPIC_OVERLOADED (model, high); playbook: {want[1]['playbook']}" in failure.text
+    assert main([*args, "--format", "markdown"]) == 1
+    assert "| OPENAI_RATE_LIMIT + ANTHROPIC_OVERLOADED |" in capsys.readouterr().out
+    assert main([*args, "--format", "table"]) == 1
+    table = capsys.readouterr().out
+    assert "OPENAI_RATE_LIMIT (high, model)" in table and "ANTHROPIC_OVERLOADED (high, model)" in table
+
+
 @pytest.fixture
 def uvicorn_app(tmp_path, llm, pg_db):
     port = free_port()

@@ -20,8 +20,9 @@ def predeploy(target: Path, env: dict[str, str]) -> tuple[int, dict]:
     r = subprocess.run([sys.executable, "-m", "mosaic_diag", "predeploy", "--only", "golden", "--format", "json",
                         "--timeout", "60"], cwd=target, env={**base, "PYTHONPATH": str(ROOT), **env},
                        capture_output=True, text=True, timeout=180)
-    # the app runs in-process and logs its own tracebacks on stderr; mosaic-diag's output is the JSON
+    # the app runs in-process: its log records are counted by the check, not printed
     assert "mosaic-diag: error" not in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and "ERROR:" not in r.stderr, r.stderr
     return r.returncode, json.loads(r.stdout)
 
 
@@ -50,11 +51,18 @@ def test_golden_check_passes_then_fails_with_the_providers_label(tmp_path, llm, 
     code, data = predeploy(target, env)
     golden = next(c for c in data["checks"] if c["check"] == "golden")
     assert code == 1 and golden["status"] == "failed" and data["summary"]["exit_code"] == 1
-    failed = {r["message"].split(":")[0] for r in golden["results"]}
+    logged = [r for r in golden["results"] if r["id"] == "MD-GOLDEN003"]
+    cases_failed = [r for r in golden["results"] if r["id"] != "MD-GOLDEN003"]
+    failed = {r["message"].split(":")[0] for r in cases_failed}
     assert "case framework-stuck-in-career" in failed
-    assert {r["label"] for r in golden["results"]} == {"OPENAI_RATE_LIMIT"}
-    assert {r["id"] for r in golden["results"]} == {"MD-GOLDEN001"}
-    for r in golden["results"]:  # each failure points at its case: file:line of the `- id:` line
+    # both providers fail: the first (most severe, then first seen) is the result's label; all are named
+    assert {r["label"] for r in cases_failed} == {"OPENAI_RATE_LIMIT"}
+    assert all(r["message"].endswith("(OPENAI_RATE_LIMIT + ANTHROPIC_RATE_LIMIT)") for r in cases_failed)
+    assert {r["id"] for r in cases_failed} == {"MD-GOLDEN001"}
+    (note,) = logged  # the app's own error records, counted (two per failed case: one per provider)
+    assert note["level"] == "info" and f"logged {2 * len(cases_failed)} error record(s)" in note["message"]
+    assert "openai.RateLimitError" in note["message"] and "sk-test" not in json.dumps(data)
+    for r in cases_failed:  # each failure points at its case: file:line of the `- id:` line
         file, line = r["location"].rsplit(":", 1)
         assert Path(file).resolve().parent == cases_dir.resolve()
         case_id = r["message"].split(":")[0].removeprefix("case ")

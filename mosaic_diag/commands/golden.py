@@ -156,11 +156,10 @@ def _render(report: GoldenReport, fmt: OutputFormat) -> None:
         console.print("[bold]Why, label and playbook[/]")
     for r in details:
         console.print(Text.assemble((r.case_id, f"bold {style[r.outcome]}"), f"  {r.where}"))
-        e = r.explanation
-        if e is not None:
+        for ref in r.explanation.all_labels if r.explanation is not None else ():
             console.print(Text.assemble(
-                "    ", (e.label, SEVERITY_STYLE.get(e.severity, "")), f" ({e.severity}, {e.category})",
-                f" → playbook {e.playbook}" if e.playbook else " (no playbook)"))
+                "    ", (ref.label, SEVERITY_STYLE.get(ref.severity, "")), f" ({ref.severity}, {ref.category})",
+                f" → playbook {ref.playbook}" if ref.playbook else " (no playbook)"))
         for msg in r.failures[:3]:
             console.print(Text("    · " + _clip(msg)))
         if len(r.failures) > 3:

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from typing import Any
 
-from mosaic_diag.golden.report import Attempt, Explanation
+from mosaic_diag.golden.report import Attempt, Explanation, LabelRef
+from mosaic_diag.taxonomy import SEVERITY_RANK, UNKNOWN
+
+# a line that starts an exception's report: `openai.RateLimitError: ...`, `KeyError: ...`
+_EXCEPTION_LINE = re.compile(r"^(?:(?:[A-Za-z_]\w*\.)+[A-Z]\w*|[A-Z]\w*(?:Error|Exception|Refusal|Timeout))(?=: )",
+                             re.MULTILINE)
 
 
 def _strings(value: Any) -> list[str]:
@@ -55,13 +61,35 @@ def playbook_for(label: str) -> str | None:
     return playbook.id if playbook is not None else None
 
 
+def error_parts(text: str) -> list[str]:
+    """The errors of a text that reports several (`module.Type: message` lines, each with the
+    lines that follow it), or the whole text when it holds fewer than two."""
+    starts = [m.start() for m in _EXCEPTION_LINE.finditer(text)]
+    if len(starts) < 2:
+        return [text]
+    return [text[a:b].strip() for a, b in zip(starts, [*starts[1:], len(text)], strict=True)]
+
+
 def explain(attempt: Attempt, body: str | None = None) -> Explanation | None:
-    """Label a failed attempt's error text; None when there is nothing to label."""
+    """Label a failed attempt's error text; None when there is nothing to label.
+
+    An error that reports several failures (both providers of a failover) gets every label.
+    """
     found = error_text(attempt, body)
     if found is None:
         return None
     text, is_error = found
-    c = _classifier().classify_text(text)
-    if not is_error and c.label == "UNKNOWN_ERROR":
+    classifier = _classifier()
+    found_labels: dict[str, Any] = {}
+    for part in error_parts(text):
+        c = classifier.classify_text(part)
+        found_labels.setdefault(c.label, c)
+    if len(found_labels) > 1:
+        found_labels.pop(UNKNOWN, None)
+    ranked = sorted(found_labels.values(), key=lambda c: -SEVERITY_RANK[c.severity])  # stable: first seen
+    primary = ranked[0]
+    if not is_error and primary.label == UNKNOWN:
         return None
-    return Explanation(c.label, c.category, c.severity, c.explanation, playbook_for(c.label))
+    refs = tuple(LabelRef(c.label, c.category, c.severity, playbook_for(c.label)) for c in ranked)
+    why = " | ".join(c.explanation for c in ranked)
+    return Explanation(primary.label, primary.category, primary.severity, why, refs[0].playbook, refs)

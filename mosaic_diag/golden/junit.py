@@ -25,11 +25,10 @@ def junit_xml(report: GoldenReport) -> str:
         detail = [f"{r.where}: {r.outcome} ({r.passes}/{r.runs} passed, {r.min_pass} required)"]
         detail += [f"  - {msg}" for msg in r.failures]
         if r.explanation:
-            e = r.explanation
-            detail.append(f"  classified: {e.label} ({e.category}, {e.severity}); playbook: "
-                          f"{e.playbook or 'no playbook'}")
+            detail += [f"  classified: {ref.label} ({ref.category}, {ref.severity}); playbook: "
+                       f"{ref.playbook or 'no playbook'}" for ref in r.explanation.all_labels]
         if not r.ok:
-            label = f" [{r.explanation.label}]" if r.explanation else ""
+            label = f" [{r.explanation.names}]" if r.explanation else ""
             message = (r.failures[0] if r.failures else r.outcome) + label
             failure = ET.SubElement(case, "failure", message=message, type=r.outcome)
             failure.text = "\n".join(detail)

@@ -31,5 +31,6 @@ def render_markdown(report: GoldenReport) -> str:
         lines.append(
             f"| `{r.case_id}` ({r.where}) | {ICON[r.outcome]}{'' if r.ok else ' (not ok)'} | "
             f"{r.passes}/{r.runs} | {r.latency_p95_ms:.0f} | {_cell('; '.join(r.failures))} | "
-            f"{e.label if e else ''} | {(e.playbook or 'no playbook') if e else ''} |")
+            f"{e.names if e else ''} | "
+            f"{' + '.join(ref.playbook or 'no playbook' for ref in e.all_labels) if e else ''} |")
     return "\n".join(lines) + "\n"

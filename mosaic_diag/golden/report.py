@@ -32,18 +32,47 @@ class Attempt:
 
 
 @dataclass(frozen=True)
+class LabelRef:
+    """One label found in a failed case's error, and the playbook for it."""
+
+    label: str
+    category: str
+    severity: str
+    playbook: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "category": self.category, "severity": self.severity,
+                "playbook": self.playbook}
+
+
+@dataclass(frozen=True)
 class Explanation:
-    """What the shared classifier made of a failed case's error, and the playbook for it."""
+    """What the shared classifier made of a failed case's error, and the playbook for it.
+
+    `label` .. `playbook` are the primary (most severe, then first) of `labels`: every distinct
+    label of the error (an app that failed over from one provider to another reports both).
+    """
 
     label: str
     category: str
     severity: str
     explanation: str
     playbook: str | None
+    labels: tuple[LabelRef, ...] = ()
+
+    @property
+    def all_labels(self) -> tuple[LabelRef, ...]:
+        return self.labels or (LabelRef(self.label, self.category, self.severity, self.playbook),)
+
+    @property
+    def names(self) -> str:
+        """The labels, primary first: `OPENAI_RATE_LIMIT + ANTHROPIC_OVERLOADED`."""
+        return " + ".join(ref.label for ref in self.all_labels)
 
     def to_dict(self) -> dict[str, Any]:
         return {"label": self.label, "category": self.category, "severity": self.severity,
-                "explanation": self.explanation, "playbook": self.playbook}
+                "explanation": self.explanation, "playbook": self.playbook,
+                "labels": [ref.to_dict() for ref in self.all_labels]}
 
 
 @dataclass(frozen=True)
