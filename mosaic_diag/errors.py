@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import IntEnum
 
 
@@ -12,6 +13,19 @@ class ExitCode(IntEnum):
     FINDINGS = 1
     USAGE = 2
     UNREACHABLE = 3
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """One problem found in an input file (a playbook, a golden case file): where and why."""
+
+    path: str
+    line: int | None  # 1-based; None: the file as a whole
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"{where}: {self.message}"
 
 
 class DiagError(Exception):

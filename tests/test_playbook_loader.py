@@ -67,7 +67,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 def test_every_problem_is_reported_with_its_line(tmp_path: Path) -> None:
     path = write(tmp_path, "bad.yml", BAD)
     _, issues = PlaybookStore.validate([path])
-    got = {(i.line, i.reason.split(" (")[0]) for i in issues}
+    got = {(i.line, i.message.split(" (")[0]) for i in issues}
     assert all(i.path == str(path) for i in issues)
     expected = {
         (3, "unknown label 'PG_NOT_A_LABEL'"),
@@ -86,7 +86,7 @@ def test_every_problem_is_reported_with_its_line(tmp_path: Path) -> None:
     }
     assert expected <= got, sorted(expected - got)
     bad_call = [i for i in issues if i.line == 12]
-    assert bad_call and "calls are not part of the condition language" in bad_call[0].reason
+    assert bad_call and "calls are not part of the condition language" in bad_call[0].message
 
 
 def test_store_load_refuses_a_directory_with_any_error(tmp_path: Path) -> None:
@@ -112,14 +112,14 @@ def test_store_load_refuses_a_directory_with_any_error(tmp_path: Path) -> None:
 def test_malformed_files(tmp_path: Path, text: str, line: int | None, reason: str) -> None:
     path = write(tmp_path, "p.yml", text)
     _, issues = PlaybookStore.validate([path])
-    assert any(i.line == line and reason in i.reason for i in issues), [str(i) for i in issues]
+    assert any(i.line == line and reason in i.message for i in issues), [str(i) for i in issues]
 
 
 def test_huge_file_and_missing_directory(tmp_path: Path) -> None:
     path = tmp_path / "huge.yml"
     path.write_text("# " + "x" * 600_000 + "\n", encoding="utf-8")
     _, issues = PlaybookStore.validate([path])
-    assert [i.reason.split(" (")[0] for i in issues] == ["file too large"]
+    assert [i.message.split(" (")[0] for i in issues] == ["file too large"]
     with pytest.raises(ConfigError, match="no such playbook file or directory"):
         PlaybookStore.load(tmp_path / "nope")
 

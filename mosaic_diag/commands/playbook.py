@@ -144,7 +144,7 @@ def validate_cmd(
     """Validate playbooks; print every problem as `file:line: reason`; exit 2 on any."""
     from mosaic_diag.commands._common import config_here
     from mosaic_diag.errors import ConfigError
-    from mosaic_diag.playbooks import Issue, PlaybookStore
+    from mosaic_diag.playbooks import FileProblem, PlaybookStore
     from mosaic_diag.playbooks.store import SHIPPED_DIR
     from mosaic_diag.taxonomy import load_taxonomy
 
@@ -152,22 +152,22 @@ def validate_cmd(
         configured = config_here().get("playbooks.dir", None)
         paths = [Path(configured) if configured else SHIPPED_DIR]
     taxonomy = load_taxonomy()
-    issues: list[Issue] = []
+    issues: list[FileProblem] = []
     found = []
     for path in paths:
         try:
             pbs, problems = PlaybookStore.validate([path], taxonomy=taxonomy)
         except ConfigError as exc:
-            problems, pbs = [Issue(exc.path or str(path), exc.line, str(exc).split(": ", 1)[-1])], []
+            problems, pbs = [FileProblem(exc.path or str(path), exc.line, str(exc).split(": ", 1)[-1])], []
         found += pbs
         issues += problems
     if all_labels:
         named = {label for pb in found for label in pb.match.labels}
-        issues += [Issue(", ".join(map(str, paths)), None, f"no playbook names label {name}")
+        issues += [FileProblem(", ".join(map(str, paths)), None, f"no playbook names label {name}")
                    for name in taxonomy.labels if name not in named]
     if fmt is OutputFormat.json:
         _json({"ok": not issues, "playbooks": len(found), "issues": [
-            {"path": i.path, "line": i.line, "reason": i.reason} for i in issues]})
+            {"path": i.path, "line": i.line, "reason": i.message} for i in issues]})
     else:
         for issue in issues:
             _out(str(issue))

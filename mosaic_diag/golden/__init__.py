@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mosaic_diag.golden.cases import Case, CaseError, load_cases, validate
+from mosaic_diag.golden.cases import Case, load_cases, validate
 from mosaic_diag.golden.report import CaseResult, GoldenReport
 from mosaic_diag.golden.runner import RunOptions, SystemClock, run_cases
 from mosaic_diag.golden.targets import Target
 
-__all__ = ["Case", "CaseError", "CaseResult", "GoldenReport", "RunOptions", "SystemClock",
+__all__ = ["Case", "CaseResult", "GoldenReport", "RunOptions", "SystemClock",
            "Target", "load_cases", "open_target", "run_cases", "select", "validate"]
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mosaic_diag.errors import ConfigError
+from mosaic_diag.errors import ConfigError, FileProblem
 from mosaic_diag.golden.jsonpath import parse_path
 from mosaic_diag.yamlpos import line_of, load_yaml
 
@@ -35,19 +35,6 @@ EXPECT_KEYS = ("status", *TEXT_KINDS, "regex", "json_valid",
 JSON_PATH_OPS = ("exists", "equals", "matches")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-
-
-@dataclass(frozen=True)
-class CaseError:
-    """One problem in a case file."""
-
-    path: str
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line is not None else self.path
-        return f"{where}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -112,10 +99,10 @@ class _Collector:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.errors: list[CaseError] = []
+        self.errors: list[FileProblem] = []
 
     def add(self, obj: Any, key: Any, message: str) -> None:
-        self.errors.append(CaseError(self.path, line_of(obj, key), message))
+        self.errors.append(FileProblem(self.path, line_of(obj, key), message))
 
 
 def _unknown_keys(c: _Collector, obj: Mapping[str, Any], allowed: Sequence[str], what: str) -> None:
@@ -358,14 +345,14 @@ def _case(c: _Collector, raw: Any, defaults: Mapping[str, Any], base: Path) -> C
     )
 
 
-def parse_case_file(path: Path) -> tuple[list[Case], list[CaseError]]:
+def parse_case_file(path: Path) -> tuple[list[Case], list[FileProblem]]:
     """The cases of one file and every problem found in it."""
     name = str(path)
     try:
         doc = load_yaml(path)
     except ConfigError as exc:
         msg = str(exc).removeprefix(f"{name}:{exc.line}: " if exc.line else f"{name}: ")
-        return [], [CaseError(name, exc.line, msg)]
+        return [], [FileProblem(name, exc.line, msg)]
     c = _Collector(name)
     if not isinstance(doc, dict) or "cases" not in doc:
         c.add(doc, None, "a case file is a mapping with `cases:` (a list) and optional `defaults:`")
@@ -400,10 +387,10 @@ def case_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def validate(paths: Iterable[Path]) -> tuple[list[Case], list[CaseError]]:
+def validate(paths: Iterable[Path]) -> tuple[list[Case], list[FileProblem]]:
     """All cases of all files, and all errors (duplicate ids across files included)."""
     cases: list[Case] = []
-    errors: list[CaseError] = []
+    errors: list[FileProblem] = []
     seen: dict[str, Case] = {}
     for path in case_files(paths):
         found, errs = parse_case_file(path)
@@ -411,7 +398,7 @@ def validate(paths: Iterable[Path]) -> tuple[list[Case], list[CaseError]]:
         for case in found:
             if case.id in seen:
                 first = seen[case.id]
-                errors.append(CaseError(case.file, case.line, f"duplicate case id {case.id!r} "
+                errors.append(FileProblem(case.file, case.line, f"duplicate case id {case.id!r} "
                                         f"(first at {first.file}:{first.line})"))
                 continue
             seen[case.id] = case

@@ -7,7 +7,7 @@
 """
 
 from mosaic_diag.playbooks.conditions import Condition, ConditionError, Verdict, parse
-from mosaic_diag.playbooks.loader import Issue, PlaybookError, load_playbooks
+from mosaic_diag.playbooks.loader import FileProblem, PlaybookError, load_playbooks
 from mosaic_diag.playbooks.model import Effect, GatherResult, Plan, PlannedAction, Playbook
 from mosaic_diag.playbooks.planner import (
     PlanSummary,
@@ -20,6 +20,6 @@ from mosaic_diag.playbooks.planner import (
 from mosaic_diag.playbooks.settings import PlaybookSettings
 from mosaic_diag.playbooks.store import SHIPPED_DIR, PlaybookStore
 
-__all__ = ["SHIPPED_DIR", "Condition", "ConditionError", "Effect", "GatherResult", "Issue", "Plan", "PlanSummary",
+__all__ = ["SHIPPED_DIR", "Condition", "ConditionError", "Effect", "GatherResult", "FileProblem", "Plan", "PlanSummary",
            "PlannedAction", "Playbook", "PlaybookError", "PlaybookSettings", "PlaybookStore", "Verdict",
            "execute_plan", "gather_and_plan", "incident_facts", "load_playbooks", "parse", "plan_for", "plan_playbook"]

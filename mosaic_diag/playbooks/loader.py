@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mosaic_diag.errors import ConfigError
+from mosaic_diag.errors import ConfigError, FileProblem
 from mosaic_diag.playbooks.actions import ACTIONS, PLACEHOLDER, param_problem
 from mosaic_diag.playbooks.conditions import Condition, ConditionError, parse
 from mosaic_diag.playbooks.model import STAGES, Check, GatherStep, Match, Playbook, Remedy
@@ -43,38 +42,26 @@ REMEDY_KEYS = ("action", "when", "params", "message", "log")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 
 
-@dataclass(frozen=True)
-class Issue:
-    """One validation problem."""
-
-    path: str
-    line: int | None
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.reason}" if self.line else f"{self.path}: {self.reason}"
-
-
 class PlaybookError(ConfigError):
     """Validation failed; `issues` holds every problem found."""
 
-    def __init__(self, issues: list[Issue]) -> None:
+    def __init__(self, issues: list[FileProblem]) -> None:
         self.issues = tuple(issues)
         first = issues[0]
         more = f" (and {len(issues) - 1} more; run `mosaic-diag playbook validate`)" if len(issues) > 1 else ""
-        super().__init__(first.reason + more, path=first.path, line=first.line)
+        super().__init__(first.message + more, path=first.path, line=first.line)
 
 
 class _Checker:
     """Validates one file's playbooks, collecting issues."""
 
-    def __init__(self, path: str, taxonomy: Any, issues: list[Issue]) -> None:
+    def __init__(self, path: str, taxonomy: Any, issues: list[FileProblem]) -> None:
         self.path = path
         self.tax = taxonomy
         self.issues = issues
 
     def bad(self, obj: Any, key: str | int | None, reason: str) -> None:
-        self.issues.append(Issue(self.path, line_of(obj, key), reason))
+        self.issues.append(FileProblem(self.path, line_of(obj, key), reason))
 
     def unknown_keys(self, raw: dict, known: tuple[str, ...], what: str) -> None:
         for key in raw:
@@ -289,7 +276,7 @@ class _Checker:
                         self.path, line_of(raw), order)
 
 
-def load_file(path: Path, taxonomy: Any, issues: list[Issue], *, order_start: int = 0,
+def load_file(path: Path, taxonomy: Any, issues: list[FileProblem], *, order_start: int = 0,
               shown: str | None = None) -> list[Playbook]:
     """The valid playbooks of one file; problems are appended to `issues`."""
     name = shown or str(path)
@@ -298,15 +285,15 @@ def load_file(path: Path, taxonomy: Any, issues: list[Issue], *, order_start: in
     except ConfigError as exc:
         reason = str(exc)
         prefix = f"{exc.path}:{exc.line}: " if exc.line else f"{exc.path}: "
-        issues.append(Issue(name, exc.line, reason[len(prefix):] if reason.startswith(prefix) else reason))
+        issues.append(FileProblem(name, exc.line, reason[len(prefix):] if reason.startswith(prefix) else reason))
         return []
     if data is None:
-        issues.append(Issue(name, None, "empty playbook file"))
+        issues.append(FileProblem(name, None, "empty playbook file"))
         return []
     checker = _Checker(name, taxonomy, issues)
     items = data if isinstance(data, list) else [data]
     if len(items) > MAX_PLAYBOOKS_PER_FILE:
-        issues.append(Issue(name, line_of(data), f"more than {MAX_PLAYBOOKS_PER_FILE} playbooks in one file"))
+        issues.append(FileProblem(name, line_of(data), f"more than {MAX_PLAYBOOKS_PER_FILE} playbooks in one file"))
         return []
     out = []
     for i, raw in enumerate(items):
@@ -327,23 +314,24 @@ def playbook_files(target: Path) -> list[Path]:
 
 
 def load_playbooks(targets: list[Path], taxonomy: Any = None,
-                   shown: Callable[[Path], str] = str) -> tuple[list[Playbook], list[Issue]]:
+                   shown: Callable[[Path], str] = str) -> tuple[list[Playbook], list[FileProblem]]:
     """Every valid playbook of `targets` and every problem found (ids must be unique across files)."""
     if taxonomy is None:
         from mosaic_diag.taxonomy import load_taxonomy
 
         taxonomy = load_taxonomy()
-    issues: list[Issue] = []
+    issues: list[FileProblem] = []
     playbooks: list[Playbook] = []
     files = [f for t in targets for f in playbook_files(t)]
     if not files:
-        issues.extend(Issue(str(t), None, "no playbook files (*.yml, *.yaml)") for t in targets)
+        issues.extend(FileProblem(str(t), None, "no playbook files (*.yml, *.yaml)") for t in targets)
     for f in files:
         playbooks += load_file(f, taxonomy, issues, order_start=len(playbooks), shown=shown(f))
     seen: dict[str, Playbook] = {}
     for pb in playbooks:
         if pb.id in seen:
-            issues.append(Issue(pb.source, pb.line, f"duplicate playbook id {pb.id!r} (first at {seen[pb.id].where})"))
+            issues.append(FileProblem(pb.source, pb.line,
+                                      f"duplicate playbook id {pb.id!r} (first at {seen[pb.id].where})"))
         else:
             seen[pb.id] = pb
     issues.sort(key=lambda i: (i.path, i.line or 0))

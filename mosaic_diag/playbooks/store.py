@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import mosaic_diag
-from mosaic_diag.playbooks.loader import Issue, PlaybookError, load_playbooks
+from mosaic_diag.playbooks.loader import FileProblem, PlaybookError, load_playbooks
 from mosaic_diag.playbooks.model import Playbook
 
 # the repository's top-level playbooks/ through the package's `shipped_playbooks` link (a source
@@ -54,7 +54,7 @@ class PlaybookStore:
         return cls(tuple(playbooks), target, taxonomy)
 
     @staticmethod
-    def validate(targets: list[Path], *, taxonomy: Any = None) -> tuple[list[Playbook], list[Issue]]:
+    def validate(targets: list[Path], *, taxonomy: Any = None) -> tuple[list[Playbook], list[FileProblem]]:
         return load_playbooks(targets, taxonomy, shown=_shown)
 
     def __iter__(self) -> Iterator[Playbook]:
