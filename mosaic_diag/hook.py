@@ -147,11 +147,12 @@ def read_blobs(repo: Path, blobs: Sequence[str]) -> list[bytes]:
     return out
 
 
-def run_staged(repo: Path, env: Mapping[str, str]) -> tuple[int, str, list[str]]:
-    """Lint the staged Python files: (exit code, report text, error lines)."""
+def run_staged(repo: Path, env: Mapping[str, str], fmt: str = "table") -> tuple[int, str, list[str]]:
+    """Lint the staged Python files: (exit code, report in `fmt`, error lines). The table report of
+    a clean run is empty (the hook stays quiet); json / markdown always say what was linted."""
     from mosaic_diag.config import load_config
     from mosaic_diag.lint.engine import Source, lint_sources, schema_tables, select_rules
-    from mosaic_diag.lint.report import as_text, failure_lines
+    from mosaic_diag.lint.report import failure_lines, render
     from mosaic_diag.lint.settings import lint_settings
 
     settings = lint_settings(load_config(repo, env))
@@ -162,13 +163,14 @@ def run_staged(repo: Path, env: Mapping[str, str]) -> tuple[int, str, list[str]]
     result = lint_sources(sources, rules=select_rules(settings.select, settings.ignore),
                           tables=schema_tables(settings.schema_files), conn_factories=settings.conn_factories)
     errors = failure_lines(result)
+    report = render(result, fmt)
     if result.failures:
-        return 2, as_text(result), errors
+        return 2, report, errors
     if result.findings:
         advice = ("mosaic-diag: commit refused: fix the findings above (or silence one with "
                   "`# mosaic-diag: ignore[CODE]` on its line)")
-        return 1, as_text(result), [advice]
-    return 0, "", []
+        return 1, report, [advice]
+    return 0, "" if fmt == "table" else report, []
 
 
 def _toplevel() -> Path:

@@ -140,8 +140,15 @@ def test_hook_run_command_and_lint_config(repo: Path) -> None:
     git(repo, "add", "bad.py")
     r = diag(repo, "hook", "run")
     assert r.returncode == 1 and "bad.py:2:12 MD001" in r.stdout
+    r = diag(repo, "hook", "run", "--format", "json")
+    assert r.returncode == 1
+    report = json.loads(r.stdout)
+    assert [(f["path"], f["line"], f["code"]) for f in report["findings"]] == [("bad.py", 2, "MD001")]
+    assert "| `bad.py:2:12` | MD001 |" in diag(repo, "hook", "run", "--format", "markdown").stdout
     (repo / "mosaic-diag.toml").write_text('[lint]\nignore = ["MD001"]\n')
     assert diag(repo, "hook", "run").returncode == 0
+    clean = diag(repo, "hook", "run", "--format", "json")
+    assert clean.returncode == 0 and json.loads(clean.stdout)["summary"]["findings"] == 0
 
 
 def _project_copy(dest: Path) -> Path:

@@ -56,11 +56,11 @@ def uninstall(repo: RepoOption = None, fmt: FormatOption = OutputFormat.table) -
 
 
 @hook_app.command("run")
-def run(repo: RepoOption = None) -> int:
+def run(repo: RepoOption = None, fmt: FormatOption = OutputFormat.table) -> int:
     """Lint the staged Python files now, as the hook does (exit 1 on findings)."""
     from mosaic_diag.hook import run_staged
 
-    code, report, errors = run_staged(_repo(repo), os.environ)
+    code, report, errors = run_staged(_repo(repo), os.environ, fmt.value)
     sys.stdout.write(report)
     for line in errors:
         sys.stderr.write(line + "\n")
