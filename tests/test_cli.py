@@ -77,3 +77,23 @@ def test_classify_bad_rules_file_names_file_and_line(tmp_path):
     r = run("classify", "x", "--rules", str(rules))
     assert r.returncode == 2
     assert f"{rules}:4: bad regex" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_every_command_has_a_format_option():
+    """Every leaf command takes `--format` (issue 2, part 1); groups only route."""
+    import typer.main
+
+    from mosaic_diag.cli import app
+
+    def leaves(cmd, path):
+        subs = getattr(cmd, "commands", None)
+        if subs:
+            for name, sub in subs.items():
+                yield from leaves(sub, [*path, name])
+        else:
+            yield " ".join(path), cmd
+
+    found = dict(leaves(typer.main.get_command(app), []))
+    assert {"triage", "hook run", "playbook validate", "manifest generate", "rollback"} <= set(found)
+    missing = [name for name, cmd in found.items() if not any("--format" in p.opts for p in cmd.params)]
+    assert missing == []
