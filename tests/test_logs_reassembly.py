@@ -118,3 +118,25 @@ def test_event_split_across_blocks_at_every_offset(tbs: dict[str, str]) -> None:
     for size in range(1, 400, 7):
         events, _ = read(data, block_size=size)
         assert [(e.line, e.end_line) for e in events] == want, size
+
+
+def test_render_api_second_line_of_an_error_record_is_its_detail() -> None:
+    """httpx's message has a second line; Render's API returns it as an entry of its own, labelled
+    `error` but without a level of its own: it continues that instance's record."""
+    import httpx
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(502, text="bad gateway"))
+    try:
+        with httpx.Client(transport=transport) as client:
+            client.get("https://boards-api.greenhouse.io/v1/boards/mosaic/jobs").raise_for_status()
+    except httpx.HTTPStatusError as exc:
+        first, second = str(exc).split("\n", 1)
+    recs = [Rec("ERROR", "api.jobs", "", raw=[f"ERROR:api.job_sources:Job source failed: {first}", second],
+                instance=A),
+            Rec("INFO", "api.app", "serving cached results", instance=B)]
+    data, spans = render("render-api", recs, interleave=True)
+    events, _ = read(data)
+    assert len(events) == 1
+    (ev,) = events
+    assert ev.message == f"Job source failed: {first}" and ev.detail == second
+    assert (ev.line, ev.end_line) == (spans[0].line, spans[0].end_line)
