@@ -99,15 +99,17 @@ class Assembler:
         if self.open and not lineno & 31:
             self.expire(lineno)
 
-    def traceback_run(self) -> _Open | None:
-        """The open event of the one stream of a text log while it is inside a traceback's frames
-        (the reader may then hand it a run of indented lines at once, `extend_frames`)."""
+    def frames_shape(self) -> str | None:
+        """The shape of the one stream's open event while it is inside a traceback's frames (the
+        reader may then hand it a run of indented lines at once, `extend_frames`), else None."""
         op = self.open.get(None)
-        return op if op is not None and op.state == _TB and len(self.open) == 1 else None
+        return op.shape if op is not None and op.state == _TB and len(self.open) == 1 else None
 
-    def extend_frames(self, op: _Open, texts: list[str], last: int, shape: str) -> None:
-        """Indented, non-blank lines of the one stream: what `feed` would do with each in turn."""
-        self.stats.shapes[shape or self.text_shape] += len(texts)
+    def extend_frames(self, texts: list[str], last: int) -> None:
+        """Indented, non-blank lines of the one stream (see `frames_shape`): what `feed` would do
+        with each in turn."""
+        op = self.open[None]
+        self.stats.shapes[op.shape or self.text_shape] += len(texts)
         room = MAX_TRACEBACK_LINES - len(op.tb)
         op.tb.extend(texts if room >= len(texts) else texts[:max(room, 0)])
         op.end = op.seen = last

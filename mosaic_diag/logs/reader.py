@@ -192,9 +192,9 @@ class _Reader:
                 if run >= 0:
                     self._skip(block, run, pos)
                     run = -1
-                op = asm.traceback_run()
-                if op is not None:
-                    end = self._frames(block, pos, op)
+                shape = asm.frames_shape()
+                if shape is not None:
+                    end = self._frames(block, pos, shape)
                     if end > pos:
                         pos = end
                         continue
@@ -230,9 +230,8 @@ class _Reader:
             self.asm.feed(lineno, ln)
         return end + 1
 
-    def _frames(self, block: bytes, pos: int, op: object) -> int:
+    def _frames(self, block: bytes, pos: int, shape: str) -> int:
         """Hand a run of traceback frame lines at `pos` to the open event at once; the run's end."""
-        shape = op.shape  # type: ignore[attr-defined]
         if shape == "render-text":
             m = _FRAMES_RENDER_TEXT.match(block, pos)
         elif shape in ("", "plain", "uvicorn"):
@@ -250,7 +249,7 @@ class _Reader:
             lines = [t[:cap] for t in lines]
         lines = [t[:-1] if t[-1:] == "\r" else t for t in lines]
         self.lineno += len(lines)
-        self.asm.extend_frames(op, lines, self.lineno, shape)  # type: ignore[arg-type]
+        self.asm.extend_frames(lines, self.lineno)
         return end
 
     def _stream_needles(self, opened: dict) -> list[bytes]:
