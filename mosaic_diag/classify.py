@@ -17,7 +17,7 @@ from mosaic_diag.evidence import (
     hosts_in,
     provider_of_context,
 )
-from mosaic_diag.taxonomy import UNKNOWN, Condition, Rule, Taxonomy, load_taxonomy
+from mosaic_diag.taxonomy import UNKNOWN, Condition, Regex, Rule, Taxonomy, load_taxonomy
 
 _CACHE_LIMIT = 20_000
 
@@ -115,7 +115,7 @@ class _EventView:
         return self._frames
 
 
-def _search(pattern: re.Pattern[str], texts: tuple[str, ...] | list[str]) -> str | None:
+def _search(pattern: Regex, texts: tuple[str, ...] | list[str]) -> str | None:
     for text in texts:
         m = pattern.search(text)
         if m:
@@ -128,8 +128,7 @@ class Classifier:
 
     def __init__(self, taxonomy: Taxonomy) -> None:
         self.taxonomy = taxonomy
-        self._types = {id(c): _type_regex(c.type) for r in taxonomy.rules for c in
-                       (*r.match, *r.unless) if c.type}
+        self._types: dict[int, re.Pattern[str]] = {}  # a condition's `type` globs, compiled at first use
         self._cache: dict[Evidence, Classification] = {}
 
     @classmethod
@@ -211,7 +210,9 @@ class Classifier:
             if not cand.type:
                 return None
             short = cand.type.rsplit(".", 1)[-1]
-            rx = self._types[id(cond)]
+            rx = self._types.get(id(cond))
+            if rx is None:
+                rx = self._types[id(cond)] = _type_regex(cond.type)
             if not (rx.match(cand.type) or rx.match(short)):
                 return None
             hits.append(Hit("type", cand.type, where))

@@ -54,23 +54,51 @@ class Label:
         }
 
 
+class Regex:
+    """A rule's regex (alternatives of a list joined), compiled at first use: most rules are
+    decided by cheaper keys first, so a run compiles few. A user's rules file is checked at load
+    (`validate`); a bad shipped one fails at first use with its file:line."""
+
+    __slots__ = ("_compiled", "line", "path", "pattern")
+
+    def __init__(self, pattern: str, path: str, line: int | None) -> None:
+        self.pattern = pattern
+        self.path = path
+        self.line = line
+        self._compiled: re.Pattern[str] | None = None
+
+    def compile(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            try:
+                self._compiled = re.compile(self.pattern, re.IGNORECASE | re.MULTILINE)
+            except re.error as exc:
+                raise ConfigError(f"bad regex: {exc}", path=self.path, line=self.line) from exc
+        return self._compiled
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return (self._compiled or self.compile()).search(text)
+
+    def __repr__(self) -> str:
+        return f"Regex({self.pattern!r})"
+
+
 @dataclass(frozen=True)
 class Condition:
     """One alternative of a rule's `match`: every key present must hold."""
 
     type: tuple[str, ...] = ()
-    message: re.Pattern[str] | None = None
+    message: Regex | None = None
     status: frozenset[int] = frozenset()
     code: frozenset[str] = frozenset()
     provider: frozenset[str] = frozenset()
-    frame: re.Pattern[str] | None = None
-    host: re.Pattern[str] | None = None
-    frames: re.Pattern[str] | None = None
-    logger: re.Pattern[str] | None = None
-    log: re.Pattern[str] | None = None
+    frame: Regex | None = None
+    host: Regex | None = None
+    frames: Regex | None = None
+    logger: Regex | None = None
+    log: Regex | None = None
     level: frozenset[str] = frozenset()
     kind: frozenset[str] = frozenset()
-    text: re.Pattern[str] | None = None
+    text: Regex | None = None
 
     @property
     def needs_exception(self) -> bool:
@@ -115,18 +143,22 @@ def _fail(msg: str, path: str, obj: Any, key: str | int | None = None) -> Config
     return ConfigError(msg, path=path, line=line_of(obj, key))
 
 
-def _regex(value: Any, path: str, obj: Any, key: str) -> re.Pattern[str]:
+def _regex(value: Any, path: str, obj: Any, key: str, validate: bool) -> Regex:
     items = value if isinstance(value, list) else [value]
     parts = []
     for item in items:
         if not isinstance(item, str) or not item:
             raise _fail(f"`{key}` must be a regex or a list of regexes", path, obj, key)
-        try:
-            re.compile(item)
-        except re.error as exc:
-            raise _fail(f"bad regex in `{key}`: {exc}", path, obj, key) from exc
+        if validate:
+            try:
+                re.compile(item)
+            except re.error as exc:
+                raise _fail(f"bad regex in `{key}`: {exc}", path, obj, key) from exc
         parts.append(f"(?:{item})")
-    return re.compile("|".join(parts), re.IGNORECASE | re.MULTILINE)
+    regex = Regex("|".join(parts), path, line_of(obj, key))
+    if validate:
+        regex.compile()
+    return regex
 
 
 def _strings(value: Any, path: str, obj: Any, key: str) -> tuple[str, ...]:
@@ -136,7 +168,7 @@ def _strings(value: Any, path: str, obj: Any, key: str) -> tuple[str, ...]:
     return tuple(items)
 
 
-def _condition(raw: Any, path: str) -> Condition:
+def _condition(raw: Any, path: str, validate: bool) -> Condition:
     if not isinstance(raw, dict) or not raw:
         raise _fail("a match condition must be a non-empty mapping", path, raw)
     unknown = set(raw) - MATCH_KEYS
@@ -147,7 +179,7 @@ def _condition(raw: Any, path: str) -> Condition:
     kw: dict[str, Any] = {}
     for key, value in raw.items():
         if key in {"message", "frame", "host", "frames", "logger", "log", "text"}:
-            kw[key] = _regex(value, path, raw, key)
+            kw[key] = _regex(value, path, raw, key, validate)
         elif key == "type":
             kw[key] = _strings(value, path, raw, key)
         elif key == "status":
@@ -168,12 +200,12 @@ def _condition(raw: Any, path: str) -> Condition:
     return Condition(**kw)
 
 
-def _conditions(raw: Any, path: str, holder: Any, key: str) -> tuple[Condition, ...]:
+def _conditions(raw: Any, path: str, holder: Any, key: str, validate: bool) -> tuple[Condition, ...]:
     if isinstance(raw, list):
         if not raw:
             raise _fail(f"`{key}` must not be empty", path, holder, key)
-        return tuple(_condition(item, path) for item in raw)
-    return (_condition(raw, path),)
+        return tuple(_condition(item, path, validate) for item in raw)
+    return (_condition(raw, path, validate),)
 
 
 def _parse_label(name: str, raw: Any, base: Label | None, path: str, holder: Any) -> Label:
@@ -244,8 +276,9 @@ def _parse_file(path: Path, labels: dict[str, Label], rules: dict[str, Rule]) ->
         priority = raw.get("priority", 50)
         if not isinstance(priority, int) or isinstance(priority, bool):
             raise _fail(f"rule {rule_id}: priority must be an integer", name, raw, "priority")
-        match = _conditions(raw["match"], name, raw, "match")
-        unless = _conditions(raw["unless"], name, raw, "unless") if "unless" in raw else ()
+        validate = path != SHIPPED_RULES  # the shipped file's regexes are checked by its tests
+        match = _conditions(raw["match"], name, raw, "match", validate)
+        unless = _conditions(raw["unless"], name, raw, "unless", validate) if "unless" in raw else ()
         shown = f"mosaic_diag/rules/{path.name}" if path == SHIPPED_RULES else name
         rules[rule_id] = Rule(rule_id, label.upper(), priority, match, unless,
                               f"{shown}:{line_of(raw)}")

@@ -97,3 +97,33 @@ rules:
     assert clf.taxonomy.labels["PG_POOL_EXHAUSTED"].severity == "critical"
     assert clf.taxonomy.labels["PG_POOL_EXHAUSTED"].category == "infrastructure"
     assert Classifier.default().taxonomy.labels["PG_POOL_EXHAUSTED"].severity == "high"
+
+
+def test_every_shipped_regex_is_valid_alone_and_joined():
+    """The shipped file's regexes are compiled at first use, not at load: they are checked here,
+    each alternative alone (so none can unbalance the joined pattern) and joined."""
+    import yaml
+
+    from mosaic_diag.taxonomy import SHIPPED_RULES
+
+    raw = yaml.safe_load(SHIPPED_RULES.read_text())
+    regex_keys = {"message", "frame", "host", "frames", "logger", "log", "text"}
+    items = [item for rule in raw["rules"] for key in ("match", "unless")
+             for cond in (rule.get(key) if isinstance(rule.get(key), list) else [rule.get(key) or {}])
+             for k, v in cond.items() if k in regex_keys for item in (v if isinstance(v, list) else [v])]
+    assert len(items) > 100
+    for item in items:
+        re.compile(item)
+    regexes = [getattr(c, k) for r in load_taxonomy().rules for c in (*r.match, *r.unless) for k in regex_keys
+               if getattr(c, k) is not None]
+    assert len(regexes) > 50
+    for rx in regexes:
+        assert rx.compile().pattern == rx.pattern
+
+
+def test_a_bad_regex_in_the_shipped_file_fails_at_first_use_with_its_line():
+    from mosaic_diag.taxonomy import Regex
+
+    rx = Regex("(?:(unclosed)", "mosaic_diag/rules/taxonomy.yml", 42)
+    with pytest.raises(ConfigError, match=r"^mosaic_diag/rules/taxonomy.yml:42: bad regex"):
+        rx.search("anything")

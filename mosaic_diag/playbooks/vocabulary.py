@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 _WILD = re.compile(r"^[A-Z][A-Z0-9_]*$")
@@ -190,6 +191,7 @@ GATHERER_BY_NAME: dict[str, GathererSpec] = {g.name: g for g in GATHERERS}
 GATHERER_ALIASES: dict[str, str] = {alias: g.name for g in GATHERERS for alias in g.aliases}
 
 
+@lru_cache(maxsize=1024)
 def gatherer_of(name: str) -> GathererSpec | None:
     """The gatherer that declares fact `name` (None for a base fact or an unknown name)."""
     for spec in GATHERERS:
