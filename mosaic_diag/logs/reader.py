@@ -46,8 +46,9 @@ _CUT_JSON = re.compile(rb"\n\{[^\n]*+(?<![\s}])(?=\r?\n)")
 _WARN, _DEBUG, _ACCESS = Needle(b"WARN", 0), Needle(b"DEBUG", 2), Needle(b" HTTP/1.")
 # a JSON record's level value; Render API entries carry lower-case level labels (and their message
 # may start with the process's own "WARNING:", not counted twice)
-_QUOTED_WARN = (Needle(b'"warning"'), Needle(b'"WARNING"', 1), Needle(b'"warn"'), Needle(b'"WARN"', 1))
-_QUOTED_DEBUG = (Needle(b'"debug"'), Needle(b'"DEBUG"', 3))
+_JSON_WARN = (Needle(b'"warn'), Needle(b'"WARN', 1))  # "warning", "WARN", ... (a value starting so)
+_JSON_DEBUG = (Needle(b'"debug"'), Needle(b'"DEBUG"', 3))
+_API_WARN, _API_DEBUG = (Needle(b'"warning"'),), (Needle(b'"debug"'),)
 _RENDER_TEXT_START = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 _UVICORN_START = re.compile(rb"[A-Z]+:  ")
 # a run of indented, non-blank lines (traceback frames) of a Render text export / of a bare log
@@ -273,8 +274,8 @@ class _Reader:
         levels = self.levels
         if shape == "render-api" or shape == "json":  # quoted levels (a level field or Render's label)
             api = shape == "render-api"
-            warn = sum(scan.count(block, nd, a, b) for nd in (_QUOTED_WARN[:1] if api else _QUOTED_WARN))
-            debug = sum(scan.count(block, nd, a, b) for nd in (_QUOTED_DEBUG[:1] if api else _QUOTED_DEBUG))
+            warn = sum(scan.count(block, nd, a, b) for nd in (_API_WARN if api else _JSON_WARN))
+            debug = sum(scan.count(block, nd, a, b) for nd in (_API_DEBUG if api else _JSON_DEBUG))
         else:
             warn = scan.count(block, _WARN, a, b)
             debug = scan.count(block, _DEBUG, a, b)
