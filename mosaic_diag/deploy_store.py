@@ -9,6 +9,7 @@ commit it left, so `previous()` skips it.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from typing import Any, Protocol
 
 from mosaic_diag.errors import ConfigError, UnreachableError
 from mosaic_diag.manifest.model import Manifest
-from mosaic_diag.redact import redact_dsn, redact_text
+from mosaic_diag.redact import redact_dsn, redact_text, redact_with_dsn
 
 DEFAULT_FILE = Path(".mosaic-diag/deploys.jsonl")
 TABLE = "mosaic_diag_deploys"
@@ -123,21 +124,30 @@ class FileDeployStore:
 class PostgresDeployStore:
     """Deploy history in a PostgreSQL table (created on first use, idempotently)."""
 
-    def __init__(self, dsn: str, clock: Clock = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, dsn: str, clock: Clock = lambda: datetime.now(UTC), *, timeout: float | None = None) -> None:
+        """`timeout` (seconds) bounds connecting and each statement; None: a 5 s connect timeout only."""
         self.dsn = dsn
         self.clock = clock
-        self.description = f"postgresql table {TABLE} at {redact_dsn(dsn)}"
+        self.timeout = timeout
+        self.shown_dsn = redact_with_dsn(redact_dsn(dsn), dsn)
+        self.description = f"postgresql table {TABLE} at {self.shown_dsn}"
 
     def _run(self, sql: str, params: tuple[Any, ...] = (), fetch: bool = False,
              create: bool = True) -> list[tuple[Any, ...]]:
-        """Run one statement; with `create`, make the table first, else a missing table reads as empty."""
+        """Run one statement; with `create`, make the table first, else a missing table reads as empty.
+
+        Every database error becomes a one-line DiagError that never shows the DSN's password."""
         import psycopg2
         import psycopg2.errors
 
         conn = None
+        start = time.monotonic()
         try:
-            conn = psycopg2.connect(self.dsn, connect_timeout=5)
+            conn = psycopg2.connect(self.dsn, connect_timeout=max(1, int(self.timeout)) if self.timeout else 5)
             with conn, conn.cursor() as cur:
+                if self.timeout:
+                    left_ms = int((self.timeout - (time.monotonic() - start)) * 1000)
+                    cur.execute("SET LOCAL statement_timeout = %s", (max(100, left_ms),))
                 if create:
                     cur.execute(CREATE_SQL)
                 cur.execute(sql, params)
@@ -147,11 +157,19 @@ class PostgresDeployStore:
                 raise
             return []
         except psycopg2.OperationalError as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise UnreachableError(f"deploy store {redact_dsn(self.dsn)} unreachable: {redact_text(first)}") from exc
+            raise UnreachableError(f"deploy store {self.shown_dsn} unreachable: {self._first_line(exc)}") from None
+        except psycopg2.Error as exc:
+            if conn is None:  # libpq refused the DSN itself (and quotes it)
+                raise ConfigError(f"deploy store: not a valid PostgreSQL connection string (DATABASE_URL): "
+                                  f"{self._first_line(exc)}") from None
+            raise ConfigError(f"deploy store {self.shown_dsn}: {self._first_line(exc)}") from None
         finally:
             if conn is not None:
                 conn.close()
+
+    def _first_line(self, exc: BaseException) -> str:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return redact_with_dsn(first, self.dsn)
 
     def record(self, manifest: Manifest, *, status: str = "deployed", note: str | None = None) -> DeployRecord:
         _check_status(status)
@@ -174,20 +192,21 @@ class PostgresDeployStore:
 
 
 def configured_store(root: Path, env: Mapping[str, str], *, path: Path | None = None,
-                     clock: Clock | None = None) -> DeployStore:
+                     clock: Clock | None = None, timeout: float | None = None) -> DeployStore:
     """The store `mosaic-diag manifest record` / `rollback` use for the repository at `root`:
     PostgreSQL when DATABASE_URL is set, else the file of config `deploy_store` (or `path`)."""
     from mosaic_diag.config import load_config
 
     file = path or Path(load_config(root, env).get("deploy_store", str(DEFAULT_FILE)))
     kw = {"clock": clock} if clock is not None else {}
-    return open_store(root, database_url=env.get("DATABASE_URL") or None, path=file, **kw)
+    return open_store(root, database_url=env.get("DATABASE_URL") or None, path=file, timeout=timeout, **kw)
 
 
 def open_store(root: Path, *, database_url: str | None = None, path: Path | None = None,
-               clock: Clock = lambda: datetime.now(UTC)) -> DeployStore:
-    """PostgreSQL when a database URL is given, else the file store under `root`."""
+               clock: Clock = lambda: datetime.now(UTC), timeout: float | None = None) -> DeployStore:
+    """PostgreSQL when a database URL is given (`timeout`: see PostgresDeployStore), else the file store
+    under `root`."""
     if database_url:
-        return PostgresDeployStore(database_url, clock)
+        return PostgresDeployStore(database_url, clock, timeout=timeout)
     p = path or DEFAULT_FILE
     return FileDeployStore(p if p.is_absolute() else root / p, clock)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 MASK = "***"
 
 _URL_PASSWORD = re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*:)(?P<pw>[^@/\s]+)(?=@)")
+_USERINFO_PASSWORD = re.compile(r":([^:@/\s]+)@")  # `user:pw@host`, with or without a scheme
 _KEYWORD_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd)\s*=\s*('[^']*'|\"[^\"]*\"|[^\s'\"]+)")
 _API_KEYS = re.compile(
     r"\b(sk-ant-[A-Za-z0-9_\-]{6,}|sk-(?:proj-)?[A-Za-z0-9_\-]{16,}|rnd_[A-Za-z0-9]{16,}"
@@ -46,6 +47,17 @@ def redact_dsn(dsn: str) -> str:
             netloc += f":{port}"
         return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
     return redact_text(dsn)
+
+
+def redact_with_dsn(text: str, dsn: str) -> str:
+    """`text` with the passwords written in `dsn` masked, even when `dsn` does not parse: libpq quotes a
+    malformed DSN in its errors, and without `scheme://` `redact_text` cannot tell a password there."""
+    found = {m.group(1) for m in _USERINFO_PASSWORD.finditer(dsn)}
+    found |= {m.group(2).strip("'\"") for m in _KEYWORD_PASSWORD.finditer(dsn)}
+    for secret in sorted(filter(None, found | {unquote(s) for s in found}), key=len, reverse=True):
+        # a very short password is masked where a DSN writes it, not in every word that contains it
+        text = text.replace(secret, MASK) if len(secret) >= 4 else text.replace(f":{secret}@", f":{MASK}@")
+    return redact_text(text)
 
 
 def presence(value: str | None) -> str | None:

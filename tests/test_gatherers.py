@@ -70,6 +70,17 @@ def test_database_url_facts_and_redaction() -> None:
     assert internal["database_url.render_internal"] and internal["database_url.sslmode"] == ""
 
 
+def test_a_malformed_dsn_never_shows_its_password(pg: TempPostgres) -> None:
+    """libpq quotes a DSN it cannot parse; without `scheme://` only the DSN itself tells where its password is."""
+    secret = "hunter2-hunter2"
+    env = {"DATABASE_URL": f"postgres//mosaic:{secret}@{pg.host}:{pg.port}/mosaic"}  # the scheme's ':' forgotten
+    facts = {**gather("postgres", env=env), **gather("database_url", env=env)}
+    assert facts["postgres.reachable"] is False and "invalid dsn" in facts["postgres.error"]
+    assert facts["database_url.valid"] is False and "invalid dsn" in facts["database_url.problem"]
+    assert "mosaic:***@" in facts["database_url.redacted"]
+    assert secret not in json.dumps(facts)
+
+
 def test_env_presence_and_redacted_values() -> None:
     env = {"OPENAI_API_KEY": "sk-proj-abcdefghijklmnopqrstuvwxyz", "DATABASE_URL": "postgresql://u:pw1234@h/db",
            "EMPTY": ""}
@@ -230,6 +241,39 @@ def test_deploys_from_the_postgresql_store_rollback_uses(repo: Path, pg_db: str,
     failed = gather("deploys", env={"DATABASE_URL": wrong}, root=repo)
     assert failed["ok"] is False and "unreachable" in failed["error"]
     assert "not-the-password-42" not in json.dumps(failed)
+
+
+
+def test_deploys_store_failures_are_one_line_without_the_password(repo: Path, pg: TempPostgres) -> None:
+    """Refused, keyword-form and malformed DATABASE_URLs: a failure fact, never the password, no git fallback."""
+    secret = "not-the-password-42"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free_port = s.getsockname()[1]
+    cases = ((pg.dsn(password=secret, port=free_port), "unreachable: connection to server at"),
+             (f"host=127.0.0.1 port={free_port} password={secret} dbname=mosaic", "unreachable"),
+             # the scheme's ':' forgotten: libpq quotes the whole DSN in its error, redact_text sees no URL
+             (f"postgres//mosaic:{secret}@{pg.host}:{pg.port}/mosaic", "not a valid PostgreSQL connection string"))
+    for dsn, why in cases:
+        facts = gather("deploys", env={"DATABASE_URL": dsn}, root=repo)
+        assert facts["ok"] is False and why in facts["deploys.error"], facts
+        assert "\n" not in facts["deploys.error"] and secret not in json.dumps(facts)
+        assert "deploys.count" not in facts and "deploys.source" not in facts
+
+
+def test_deploys_from_postgresql_stop_within_the_gatherer_timeout(repo: Path) -> None:
+    """A server that accepts and never answers: the store's own connect timeout fires inside the gatherer's."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel completes the handshake; nobody ever answers the startup packet
+        dsn = f"postgresql://mosaic:pw-1234@127.0.0.1:{silent.getsockname()[1]}/mosaic?sslmode=disable"
+        start = time.perf_counter()
+        facts = gather("deploys", {"timeout": 2.5}, env={"DATABASE_URL": dsn}, root=repo)
+        elapsed = time.perf_counter() - start
+    assert facts["ok"] is False, facts
+    assert "unreachable" in facts["deploys.error"] and "timeout expired" in facts["deploys.error"], facts
+    assert "timed out after" not in facts["deploys.error"] and elapsed < 3.0
+    assert "pw-1234" not in json.dumps(facts)
 
 
 # -- log tail and prompt files -------------------------------------------------------------------------

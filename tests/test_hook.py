@@ -156,7 +156,8 @@ def _project_copy(dest: Path) -> Path:
     dest.mkdir()
     for name in ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml"):
         shutil.copy2(ROOT / name, dest / name)
-    shutil.copytree(ROOT / "mosaic_diag", dest / "mosaic_diag", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("mosaic_diag", "playbooks"):  # the wheel maps playbooks/ into the package
+        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
     git(dest, "init", "-q")
     git(dest, "add", "-A")
     git(dest, "-c", "user.email=a@b", "-c", "user.name=t", "commit", "-q", "-m", "snapshot")

@@ -137,3 +137,47 @@ def test_rollback_action_outside_a_git_repository(tmp_path):
     assert executed["rollback"] == {**executed["rollback"], "ok": False,
                                     "detail": f"rollback plan failed: not a git repository: {tmp_path}"}
     assert r.returncode == 1
+
+
+def test_rollback_description_names_the_target_only_when_the_facts_carry_it(tmp_path):
+    from mosaic_diag.playbooks import PlaybookSettings
+    from mosaic_diag.playbooks.actions import describe
+    from mosaic_diag.playbooks.conditions import parse
+    from mosaic_diag.playbooks.model import Remedy
+
+    step = Remedy("rollback", parse("always", lambda name: True), {"strategy": "reset"})
+    settings = PlaybookSettings(root=tmp_path)
+    sha = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"
+    named = describe(step, {"deploys.previous_commit": sha, "deploys.previous_at": "2026-11-27T14:02:00+00:00"},
+                     settings, "always")
+    assert named.summary.startswith("plan a rollback to 1a2b3c4d (the previous good deploy, recorded "
+                                    "2026-11-27T14:02:00+00:00) (dry run only; to act: "
+                                    "`mosaic-diag rollback --previous --strategy reset`)")
+    assert named.payload["target_commit"] == sha
+    plain = describe(step, {"deploys.count": 0, "deploys.source": "git"}, settings, "always")
+    assert plain.summary.startswith("plan a rollback to the previous good deploy (dry run only")
+    assert "target_commit" not in plain.payload
+
+
+def test_a_malformed_database_url_never_shows_its_password(repo, tmp_path):
+    """libpq quotes a malformed DSN in its error: the gatherer, the dry run and `rollback` mask it."""
+    secret = "pa55-w0rd-never-shown"
+    env = {"DATABASE_URL": f"postgres//mosaic:{secret}@127.0.0.1:5432/mosaic"}  # the scheme's ':' forgotten
+    incident = tmp_path / "incident.json"
+    incident.write_text(json.dumps({"label": "RENDER_RESTART_LOOP", "count": 4}))
+
+    dry = run(repo.work, "playbook", "run", "--context", str(incident), "--dry-run", "--format", "json", **env)
+    assert dry.returncode == 0, dry.stderr
+    assert secret not in dry.stdout + dry.stderr and "Traceback" not in dry.stderr
+    plan = json.loads(dry.stdout)
+    deploys = next(g for g in plan["gathered"] if g["gatherer"] == "deploys")
+    assert deploys["ok"] is False
+    assert deploys["error"].startswith("deploy store: not a valid PostgreSQL connection string (DATABASE_URL)")
+    assert "mosaic:***@127.0.0.1" in deploys["error"]
+    step = next(a for a in plan["actions"] if a["action"] == "rollback")
+    assert step["description"].startswith("plan a rollback to the previous good deploy (dry run only")
+
+    cmd = run(repo.work, "rollback", "--previous", "--dry-run", **env)
+    assert cmd.returncode == 2, cmd.stdout + cmd.stderr
+    assert secret not in cmd.stdout + cmd.stderr and "Traceback" not in cmd.stderr
+    assert "not a valid PostgreSQL connection string" in cmd.stderr

@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from mosaic_diag.predeploy import predeploy as predeploy_in_process
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def predeploy(target: Path, env: dict[str, str]) -> tuple[int, dict]:
+def run_predeploy(target: Path, env: dict[str, str], *timeout: str) -> subprocess.CompletedProcess[str]:
+    """`mosaic-diag predeploy --only golden` as a user runs it, with only `env` of the app's variables."""
     base = {k: v for k, v in os.environ.items()
-            if not k.startswith(("DATABASE_URL", "OPENAI_", "ANTHROPIC_", "CLAUDE_", "MOSAIC_DIAG_"))}
-    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "predeploy", "--only", "golden", "--format", "json",
-                        "--timeout", "60"], cwd=target, env={**base, "PYTHONPATH": str(ROOT), **env},
-                       capture_output=True, text=True, timeout=180)
+            if not k.startswith(("DATABASE_URL", "OPENAI_", "ANTHROPIC_", "CLAUDE_", "MOSAIC_DIAG_", "LLM_"))}
+    return subprocess.run([sys.executable, "-m", "mosaic_diag", "predeploy", "--only", "golden", "--format", "json",
+                           *timeout], cwd=target, env={**base, "PYTHONPATH": str(ROOT), **env},
+                          capture_output=True, text=True, timeout=180)
+
+
+def predeploy(target: Path, env: dict[str, str]) -> tuple[int, dict]:
+    r = run_predeploy(target, env, "--timeout", "60")
     # the app runs in-process: its log records are counted by the check, not printed
     assert "mosaic-diag: error" not in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and "ERROR:" not in r.stderr, r.stderr
@@ -82,3 +91,115 @@ def test_golden_check_with_a_broken_cases_file_is_golden002(tmp_path, llm, pg_db
     bad = golden["results"][0]
     assert bad["location"] == f"{target / 'golden' / 'broken.yml'}:4" and bad["message"].startswith("invalid YAML")
     assert llm.requests == []  # nothing was run
+
+
+def test_rate_limited_golden_check_is_quiet_fast_and_keeps_the_app_errors(tmp_path, llm, pg_db):
+    """Both providers rate-limited, the default timeout and no LLM_MAX_RETRIES: the app's tracebacks
+    are counted in the check's details, not printed, and no SDK retries eat the 10 s timeout."""
+    target = tmp_path / "mosaic"
+    target.mkdir()
+    (target / "pyproject.toml").write_text(
+        '[tool.mosaic-diag.predeploy]\ngolden_app = "examples.mosaic_app.main:app"\n'
+        f'golden_cases = "{ROOT / "golden"}"\n')
+    env = {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": llm.openai_base_url,
+           "ANTHROPIC_API_KEY": "test", "ANTHROPIC_BASE_URL": llm.anthropic_base_url, "DATABASE_URL": pg_db}
+    llm.set_failure("all", "rate_limit")
+    start = time.monotonic()
+    r = run_predeploy(target, env)  # the default per-check timeout: 10 s
+    elapsed = time.monotonic() - start
+    assert r.stderr == "", r.stderr  # no traceback, no log line: nothing of the app on the terminal
+    data = json.loads(r.stdout)
+    (golden,) = data["checks"]
+    assert r.returncode == 1 and golden["status"] == "failed", golden
+    assert golden["duration"] < 5 and elapsed < 8, (golden["duration"], elapsed)  # well under the timeout
+    cases_failed = [x for x in golden["results"] if x["id"] == "MD-GOLDEN001"]
+    assert cases_failed and all(x["label"] == "OPENAI_RATE_LIMIT" for x in cases_failed)
+    # one request per provider and failed case: the in-process app ran without SDK retries
+    asked = [q["path"] for q in llm.requests]
+    assert asked.count("/v1/chat/completions") == asked.count("/v1/messages") == len(cases_failed)
+
+    (note,) = [x for x in golden["results"] if x["id"] == "MD-GOLDEN003"]
+    assert note["level"] == "info"
+    message = note["message"]
+    assert f"the app logged {2 * len(cases_failed)} error record(s)" in message  # a failover + a last resort
+    n = len(cases_failed)
+    assert ("ERROR:api.ai_clients:[FAILOVER] openai call failed, trying anthropic (openai.RateLimitError: "
+            "Error code: 429 - Rate limit reached for") in message
+    assert f") ({n}x) | ERROR:api.ai_clients:anthropic call failed; no provider left (anthropic.RateLimitError: " \
+           in message
+    assert "Traceback" not in message and "sk-test" not in r.stdout
+
+
+def test_a_user_set_llm_max_retries_is_kept(tmp_path, llm, pg_db):
+    """The user's LLM_MAX_RETRIES wins over the check's default of none: one SDK retry per provider."""
+    target = tmp_path / "mosaic"
+    (target / "golden").mkdir(parents=True)
+    (target / "golden" / "ask.yml").write_text(
+        'cases:\n  - id: ask\n    path: /wimd/ask\n    method: POST\n    prompt: "I feel stuck"\n'
+        '    expect: {status: 200}\n')
+    (target / "pyproject.toml").write_text(
+        '[tool.mosaic-diag.predeploy]\ngolden_app = "examples.mosaic_app.main:app"\n')
+    env = {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": llm.openai_base_url, "ANTHROPIC_API_KEY": "test",
+           "ANTHROPIC_BASE_URL": llm.anthropic_base_url, "DATABASE_URL": pg_db, "LLM_MAX_RETRIES": "1"}
+    llm.set_failure("all", "overloaded")  # retried by both SDKs, after a short backoff
+    r = run_predeploy(target, env, "--timeout", "30")
+    assert r.stderr == "", r.stderr
+    (golden,) = json.loads(r.stdout)["checks"]
+    assert [x["id"] for x in golden["results"]] == ["MD-GOLDEN001", "MD-GOLDEN003"], golden
+    asked = [q["path"] for q in llm.requests]
+    assert asked.count("/v1/chat/completions") == asked.count("/v1/messages") == 2
+
+
+def test_in_process_check_restores_logging_and_environment(tmp_path, llm, pg_db, monkeypatch, capfd):
+    """predeploy in this process: a terminal handler on the root logger and an app logger with a
+    handler of its own print nothing while the check runs, and everything is as before afterwards."""
+    target = tmp_path / "mosaic"
+    (target / "golden").mkdir(parents=True)
+    (target / "golden" / "ask.yml").write_text(
+        'cases:\n  - id: ask\n    path: /wimd/ask\n    method: POST\n    prompt: "I feel stuck"\n'
+        '    expect: {status: 200}\n')
+    (target / "pyproject.toml").write_text(
+        '[tool.mosaic-diag.predeploy]\ngolden_app = "examples.mosaic_app.main:app"\n')
+    for key, value in {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": llm.openai_base_url,
+                       "ANTHROPIC_API_KEY": "test", "ANTHROPIC_BASE_URL": llm.anthropic_base_url,
+                       "DATABASE_URL": pg_db, "SQLITE_PATH": str(tmp_path / "fallback.sqlite3")}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("LLM_MAX_RETRIES", raising=False)
+    llm.set_failure("openai", "rate_limit")
+    llm.set_failure("anthropic", "auth")
+
+    root, app_logger = logging.getLogger(), logging.getLogger("api")
+    terminal = logging.StreamHandler(sys.stderr)  # what `logging.basicConfig` puts on the root logger
+    own = logging.StreamHandler(sys.stderr)       # an app logger that prints by itself
+    root.addHandler(terminal)
+    app_logger.addHandler(own)
+    monkeypatch.setattr(app_logger, "propagate", False)
+    root_level = root.level
+    root.setLevel(logging.CRITICAL)  # a quiet root logger: the error records are still counted
+    before = (root.handlers[:], app_logger.handlers[:])
+    try:
+        capfd.readouterr()
+        report = predeploy_in_process(target, dict(os.environ), only=["golden"], timeout=10)
+        err = capfd.readouterr().err
+        after = (root.handlers[:], app_logger.handlers[:])
+        levels = root.level, app_logger.propagate
+    finally:
+        root.removeHandler(terminal)
+        app_logger.removeHandler(own)
+        root.setLevel(root_level)
+    assert err == "", err
+    assert after == before and levels == (logging.CRITICAL, False)
+    assert "LLM_MAX_RETRIES" not in os.environ
+    (outcome,) = report.outcomes
+    ids = [x.id for x in outcome.results]
+    assert ids == ["MD-GOLDEN001", "MD-GOLDEN003"], outcome
+    assert outcome.results[0].label == "ANTHROPIC_INVALID_KEY"  # most severe of the two
+    assert "ANTHROPIC_INVALID_KEY + OPENAI_RATE_LIMIT" in outcome.results[0].message
+    note = outcome.results[1].message
+    assert note.startswith("the app logged 2 error record(s)")
+    assert "(openai.RateLimitError: " in note and "(anthropic.AuthenticationError: " in note
+    assert [q["path"] for q in llm.requests].count("/v1/chat/completions") == 1  # no SDK retry
+
+    # afterwards the app's records reach the handlers again
+    logging.getLogger("api.ai_clients").error("after the check")
+    assert "after the check" in capfd.readouterr().err

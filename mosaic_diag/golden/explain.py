@@ -25,10 +25,11 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
-def error_text(attempt: Attempt, body: str | None = None) -> tuple[str, bool] | None:
-    """The text to classify and whether it is an error for sure (False: a 2xx answer)."""
+def error_texts(attempt: Attempt, body: str | None = None) -> tuple[list[str], bool] | None:
+    """The texts of a failed attempt (a JSON body's strings one by one) and whether it is an error
+    for sure (False: a 2xx answer)."""
     if attempt.error:
-        return attempt.error, True
+        return [attempt.error], True
     text = body if body is not None else attempt.body_excerpt
     if not text:
         return None
@@ -36,9 +37,14 @@ def error_text(attempt: Attempt, body: str | None = None) -> tuple[str, bool] | 
         data = json.loads(text)
     except ValueError:  # not JSON: classify the raw body
         data = None
-    if data is not None:
-        text = "\n".join(_strings(data)) or text
-    return text, attempt.status is not None and attempt.status >= 400
+    texts = _strings(data) if data is not None else []
+    return texts or [text], attempt.status is not None and attempt.status >= 400
+
+
+def error_text(attempt: Attempt, body: str | None = None) -> tuple[str, bool] | None:
+    """The text to classify and whether it is an error for sure (False: a 2xx answer)."""
+    found = error_texts(attempt, body)
+    return None if found is None else ("\n".join(found[0]), found[1])
 
 
 @lru_cache(maxsize=1)
@@ -61,13 +67,25 @@ def playbook_for(label: str) -> str | None:
     return playbook.id if playbook is not None else None
 
 
-def error_parts(text: str) -> list[str]:
-    """The errors of a text that reports several (`module.Type: message` lines, each with the
-    lines that follow it), or the whole text when it holds fewer than two."""
+def _exception_chunks(text: str) -> list[str]:
+    """The errors a text reports: each `module.Type: message` line with the lines after it, up to
+    the next such line (what comes before the first is not an error report)."""
     starts = [m.start() for m in _EXCEPTION_LINE.finditer(text)]
-    if len(starts) < 2:
-        return [text]
+    if not starts:
+        return []
     return [text[a:b].strip() for a, b in zip(starts, [*starts[1:], len(text)], strict=True)]
+
+
+def error_parts(texts: str | list[str]) -> list[str]:
+    """The errors of texts that report several (the app's failover error: one `module.Type:
+    message` line per provider), or the texts joined as one when they hold fewer than two.
+
+    A JSON body's strings are split one by one, so the fields after the failover `detail`
+    (the step, the question) do not end up in the last provider's error.
+    """
+    texts = [texts] if isinstance(texts, str) else texts
+    chunks = [chunk for text in texts for chunk in _exception_chunks(text)]
+    return chunks if len(chunks) >= 2 else ["\n".join(texts)]
 
 
 def explain(attempt: Attempt, body: str | None = None) -> Explanation | None:
@@ -75,13 +93,13 @@ def explain(attempt: Attempt, body: str | None = None) -> Explanation | None:
 
     An error that reports several failures (both providers of a failover) gets every label.
     """
-    found = error_text(attempt, body)
+    found = error_texts(attempt, body)
     if found is None:
         return None
-    text, is_error = found
+    texts, is_error = found
     classifier = _classifier()
-    found_labels: dict[str, Any] = {}
-    for part in error_parts(text):
+    found_labels: dict[str, Any] = {}  # label -> its first classification, in the order found
+    for part in error_parts(texts):
         c = classifier.classify_text(part)
         found_labels.setdefault(c.label, c)
     if len(found_labels) > 1:

@@ -93,8 +93,11 @@ class AppTarget(_ClientTarget):
             raise UsageError("--app needs starlette (pip install 'mosaic-diag[example]')") from exc
         import logging
 
-        for noisy in ("httpx", "httpx2"):  # the in-process client's per-request INFO lines
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+        # the in-process client's per-request INFO lines, quiet until close()
+        self._levels = {name: logging.getLogger(name).level for name in ("httpx", "httpx2")}
+        for name, level in self._levels.items():
+            if level < logging.WARNING:
+                logging.getLogger(name).setLevel(logging.WARNING)
         self.name = f"app:{spec}"
         self._client = TestClient(app, raise_server_exceptions=False)
 
@@ -111,7 +114,17 @@ class AppTarget(_ClientTarget):
         try:
             self._client.__enter__()
         except Exception as exc:  # the app's own startup error, reported as "cannot start"
+            self._restore_levels()  # no close() follows a failed start
             raise UnreachableError(f"the app failed to start: {type(exc).__name__}: {exc}") from exc
 
     def close(self) -> None:
-        self._client.__exit__(None, None, None)
+        try:
+            self._client.__exit__(None, None, None)
+        finally:
+            self._restore_levels()
+
+    def _restore_levels(self) -> None:
+        import logging
+
+        for name, level in self._levels.items():
+            logging.getLogger(name).setLevel(level)

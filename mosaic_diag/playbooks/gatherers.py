@@ -22,7 +22,7 @@ from typing import Any
 from mosaic_diag.playbooks.model import GatherResult, GatherStep
 from mosaic_diag.playbooks.settings import PlaybookSettings
 from mosaic_diag.playbooks.vocabulary import GATHERER_BY_NAME
-from mosaic_diag.redact import presence, redact_dsn, redact_text
+from mosaic_diag.redact import presence, redact_dsn, redact_text, redact_with_dsn
 
 _ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL|FATAL)\b|^Traceback \(most recent call last\)")
 _URLISH = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
@@ -107,7 +107,7 @@ def gather_database_url(params: Mapping[str, Any], ctx: GatherContext) -> dict[s
         "database_url.sslmode": f.sslmode or "", "database_url.ssl": (f.sslmode or "") in SSL_ON,
         "database_url.render_internal": bool(RENDER_INTERNAL.match(f.host)),
         "database_url.render_public": bool(RENDER_PUBLIC.match(f.host)) or f.host.endswith(".render.com"),
-        "database_url.local": f.local, "database_url.redacted": redact_dsn(dsn),
+        "database_url.local": f.local, "database_url.redacted": redact_with_dsn(redact_dsn(dsn), dsn),
     }
     try:
         from psycopg2.extensions import parse_dsn
@@ -118,7 +118,7 @@ def gather_database_url(params: Mapping[str, Any], ctx: GatherContext) -> dict[s
             out["database_url.problem"] = f.port_error
     except Exception as exc:  # psycopg2.ProgrammingError: libpq's own verdict on the DSN
         out["database_url.valid"] = False
-        out["database_url.problem"] = _short(str(exc))
+        out["database_url.problem"] = _short(redact_with_dsn(str(exc), dsn))
     return out
 
 
@@ -135,7 +135,8 @@ def gather_postgres(params: Mapping[str, Any], ctx: GatherContext, timeout: floa
         conn = psycopg2.connect(dsn, connect_timeout=max(1, int(timeout)))
     except Exception as exc:  # psycopg2.Error, or ValueError-ish DSN problems: all classified
         label = ctx.classify(exc) if ctx.classify else _default_classify(exc)
-        return {"postgres.reachable": False, "postgres.label": label, "postgres.error": _short(str(exc))}
+        return {"postgres.reachable": False, "postgres.label": label,
+                "postgres.error": _short(redact_with_dsn(str(exc), dsn))}
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT version()")
@@ -247,14 +248,16 @@ def gather_git(params: Mapping[str, Any], ctx: GatherContext, timeout: float = 5
 
 def gather_deploys(params: Mapping[str, Any], ctx: GatherContext, timeout: float = 5.0) -> dict[str, Any]:
     """The deploy store `mosaic-diag rollback` uses (PostgreSQL when DATABASE_URL is set, else the
-    file), or git log when the store holds no record. Read only: a missing table reads as empty."""
+    file), or git log when the store holds no record. Read only: a missing table reads as empty.
+    PostgreSQL is given `timeout` (connect and query); its failures are one redacted line."""
     from mosaic_diag.deploy_store import configured_store, previous_deploy
     from mosaic_diag.errors import DiagError
 
     limit = int(params.get("limit", 5))
     root = ctx.settings.root
     try:
-        store = configured_store(root, ctx.env, path=Path(params["path"]) if params.get("path") else None)
+        store = configured_store(root, ctx.env, path=Path(params["path"]) if params.get("path") else None,
+                                 timeout=timeout)
         records = store.history()
     except DiagError as exc:
         raise GatherFailed(_short(str(exc))) from None

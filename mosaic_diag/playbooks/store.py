@@ -20,9 +20,21 @@ import mosaic_diag
 from mosaic_diag.playbooks.loader import FileProblem, PlaybookError, load_playbooks
 from mosaic_diag.playbooks.model import Playbook
 
-# the repository's top-level playbooks/ through the package's `shipped_playbooks` link (a source
-# checkout or an editable install), or the copy a wheel carries there
-SHIPPED_DIR = (Path(mosaic_diag.__file__).parent / "shipped_playbooks").resolve()
+
+def _shipped_dir() -> Path:
+    """The shipped playbooks. `playbooks/` at the repository top is the one source: from a source
+    checkout (an editable install included) it is read there; a wheel carries a copy as the data
+    package `mosaic_diag.shipped_playbooks` (pyproject's package-dir maps it onto `playbooks/`).
+    Neither there: a path that does not exist, and triage runs without plans."""
+    checkout = Path(mosaic_diag.__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "playbooks").is_dir():
+        return checkout / "playbooks"
+    from importlib.resources import files  # only an installed package gets here
+
+    return Path(str(files(mosaic_diag) / "shipped_playbooks"))
+
+
+SHIPPED_DIR = _shipped_dir()
 
 
 def _shown(path: Path) -> str:
