@@ -130,8 +130,8 @@ def test_rate_limited_golden_check_is_quiet_fast_and_keeps_the_app_errors(tmp_pa
     assert "Traceback" not in message and "sk-test" not in r.stdout
 
 
-def test_a_user_set_llm_max_retries_is_kept(tmp_path, llm, pg_db):
-    """The user's LLM_MAX_RETRIES wins over the check's default of none: one SDK retry per provider."""
+def _one_case_target(tmp_path: Path) -> Path:
+    """A target repository with one golden case (POST /wimd/ask) against the in-process example app."""
     target = tmp_path / "mosaic"
     (target / "golden").mkdir(parents=True)
     (target / "golden" / "ask.yml").write_text(
@@ -139,6 +139,12 @@ def test_a_user_set_llm_max_retries_is_kept(tmp_path, llm, pg_db):
         '    expect: {status: 200}\n')
     (target / "pyproject.toml").write_text(
         '[tool.mosaic-diag.predeploy]\ngolden_app = "examples.mosaic_app.main:app"\n')
+    return target
+
+
+def test_a_user_set_llm_max_retries_is_kept(tmp_path, llm, pg_db):
+    """The user's LLM_MAX_RETRIES wins over the check's default of none: one SDK retry per provider."""
+    target = _one_case_target(tmp_path)
     env = {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": llm.openai_base_url, "ANTHROPIC_API_KEY": "test",
            "ANTHROPIC_BASE_URL": llm.anthropic_base_url, "DATABASE_URL": pg_db, "LLM_MAX_RETRIES": "1"}
     llm.set_failure("all", "overloaded")  # retried by both SDKs, after a short backoff
@@ -153,13 +159,7 @@ def test_a_user_set_llm_max_retries_is_kept(tmp_path, llm, pg_db):
 def test_in_process_check_restores_logging_and_environment(tmp_path, llm, pg_db, monkeypatch, capfd):
     """predeploy in this process: a terminal handler on the root logger and an app logger with a
     handler of its own print nothing while the check runs, and everything is as before afterwards."""
-    target = tmp_path / "mosaic"
-    (target / "golden").mkdir(parents=True)
-    (target / "golden" / "ask.yml").write_text(
-        'cases:\n  - id: ask\n    path: /wimd/ask\n    method: POST\n    prompt: "I feel stuck"\n'
-        '    expect: {status: 200}\n')
-    (target / "pyproject.toml").write_text(
-        '[tool.mosaic-diag.predeploy]\ngolden_app = "examples.mosaic_app.main:app"\n')
+    target = _one_case_target(tmp_path)
     for key, value in {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": llm.openai_base_url,
                        "ANTHROPIC_API_KEY": "test", "ANTHROPIC_BASE_URL": llm.anthropic_base_url,
                        "DATABASE_URL": pg_db, "SQLITE_PATH": str(tmp_path / "fallback.sqlite3")}.items():
