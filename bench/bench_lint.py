@@ -2,7 +2,7 @@
 
 Run by hand: `python bench/bench_lint.py [--files 50] [--repeat 5]`. It writes a throwaway git
 repository under a temp dir with generated Mosaic-like modules (about 120 lines each, a few
-findings), stages them, and times `python -m mosaic_diag.hook run` (what the installed hook
+findings), stages them, and times `python -m mosaic_diag.lint.hook run` (what the installed hook
 executes) and `mosaic-diag lint` over the same files, as whole processes. Target: < 0.5 s.
 """
 
@@ -93,7 +93,7 @@ def main() -> int:
         print(f"{args.files} staged files, {lines} lines")
         for label, cmd in (
             ("python -c pass (interpreter start)", [sys.executable, "-c", "pass"]),
-            ("hook run (python -m mosaic_diag.hook run)", [sys.executable, "-m", "mosaic_diag.hook", "run"]),
+            ("hook run (python -m mosaic_diag.lint.hook run)", [sys.executable, "-m", "mosaic_diag.lint.hook", "run"]),
             ("mosaic-diag lint . (full CLI)", [sys.executable, "-m", "mosaic_diag", "lint", "."]),
         ):
             median, best, code = timed(cmd, root, args.repeat)

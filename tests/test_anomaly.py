@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from mosaic_diag.anomaly import AnomalySettings, RateSeries
+from mosaic_diag.triage.anomaly import AnomalySettings, RateSeries
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

@@ -13,6 +13,7 @@ import pytest
 from mosaic_diag.checks.database import sanity
 from mosaic_diag.checks.lint import CHECK as LINT_CHECK
 from mosaic_diag.checks.model import Check, CheckContext, CheckId, Message
+from mosaic_diag.checks.predeploy import predeploy
 from mosaic_diag.checks.prompts import check_csv, check_steps
 from mosaic_diag.checks.registry import all_checks, select
 from mosaic_diag.checks.report import as_junit, as_markdown
@@ -21,7 +22,6 @@ from mosaic_diag.checks.schema import drift
 from mosaic_diag.config import load_config
 from mosaic_diag.errors import UsageError
 from mosaic_diag.lint.ddl import parse_ddl
-from mosaic_diag.predeploy import predeploy
 
 APP = Path(__file__).resolve().parent.parent / "examples" / "mosaic_app"
 

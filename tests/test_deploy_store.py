@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mosaic_diag.deploy_store import FileDeployStore, PostgresDeployStore, open_store, previous_deploy
 from mosaic_diag.errors import ConfigError, UnreachableError
 from mosaic_diag.manifest import generate_manifest
+from mosaic_diag.manifest.store import FileDeployStore, PostgresDeployStore, open_store, previous_deploy
 from tests.test_manifest_support import deploy_repo, set_git_env
 
 

@@ -22,7 +22,7 @@ from starlette.testclient import TestClient
 from examples.mosaic_app.main import create_app
 from examples.mosaic_app.metrics import RollingMetrics
 from examples.mosaic_app.settings import APP_DIR, Settings
-from mosaic_diag.classify import Classifier
+from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.cli import main
 from mosaic_diag.golden import load_cases
 from mosaic_diag.playbooks import PlaybookStore

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from mosaic_diag.fingerprint import fingerprint, template
+from mosaic_diag.triage.fingerprint import fingerprint, template
 
 
 def test_template_replaces_variable_parts():

@@ -207,7 +207,7 @@ def _record(repo: Path, store, *refs: str, status: str = "deployed") -> list[str
 
 
 def test_deploys_from_the_file_store_name_the_previous_good_deploy(repo: Path) -> None:
-    from mosaic_diag.deploy_store import configured_store
+    from mosaic_diag.manifest.store import configured_store
 
     store = configured_store(repo, {})
     first, second = _record(repo, store, "HEAD~1", "HEAD")
@@ -222,7 +222,7 @@ def test_deploys_from_the_file_store_name_the_previous_good_deploy(repo: Path) -
 def test_deploys_from_the_postgresql_store_rollback_uses(repo: Path, pg_db: str, pg: TempPostgres) -> None:
     import psycopg2
 
-    from mosaic_diag.deploy_store import TABLE, PostgresDeployStore
+    from mosaic_diag.manifest.store import TABLE, PostgresDeployStore
 
     env = {"DATABASE_URL": pg_db}
     empty = gather("deploys", env=env, root=repo)  # no table yet: git log, and nothing created

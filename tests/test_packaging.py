@@ -128,7 +128,7 @@ def test_wheel_lists_every_playbook_and_the_rules(wheel: Path, source: Path) -> 
     assert shipped
     missing = [n for n in shipped if f"mosaic_diag/shipped_playbooks/{n}" not in names]
     assert not missing, missing
-    assert "mosaic_diag/rules/taxonomy.yml" in names
+    assert "mosaic_diag/classifier/rules/taxonomy.yml" in names
     assert not [n for n in names if n.startswith("playbooks/")]  # no stray top-level folder
     # the packages are listed by hand in pyproject.toml (package-dir rules out packages.find): a
     # forgotten subpackage shows here

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from mosaic_diag.classifier.taxonomy import load_taxonomy
 from mosaic_diag.cli import main
 from mosaic_diag.errors import ConfigError
 from mosaic_diag.playbooks import PlaybookError, PlaybookStore, plan_for
-from mosaic_diag.taxonomy import load_taxonomy
 
 GOOD = """\
 - id: first

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mosaic_diag.predeploy import predeploy as predeploy_in_process
+from mosaic_diag.checks.predeploy import predeploy as predeploy_in_process
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -37,7 +37,7 @@ def test_scenario_raised_the_intended_exception(corpus, key):
 
 
 def test_corpus_covers_every_exception_label_of_the_taxonomy(corpus):
-    from mosaic_diag.taxonomy import load_taxonomy
+    from mosaic_diag.classifier.taxonomy import load_taxonomy
 
     labels = set(load_taxonomy().labels)
     derived_or_log_only = {"RENDER_DEPLOY_FAILED", "RENDER_HEALTHCHECK_TIMEOUT", "RENDER_RESTART_LOOP",
@@ -58,7 +58,7 @@ def test_chained_exceptions_are_kept(corpus):
 
 @pytest.mark.parametrize("key", KEYS)
 def test_classifier_labels_the_live_exception(corpus, key):
-    from mosaic_diag.classify import Classifier
+    from mosaic_diag.classifier.classify import Classifier
 
     error = corpus[key]
     assert Classifier.default().classify_exception(error.exc).label == error.label
@@ -66,7 +66,7 @@ def test_classifier_labels_the_live_exception(corpus, key):
 
 @pytest.mark.parametrize("key", KEYS)
 def test_classifier_labels_the_traceback_text(corpus, key):
-    from mosaic_diag.classify import Classifier
+    from mosaic_diag.classifier.classify import Classifier
 
     error = corpus[key]
     assert Classifier.default().classify_text(error.text).label == error.label
@@ -74,7 +74,7 @@ def test_classifier_labels_the_traceback_text(corpus, key):
 
 @pytest.mark.parametrize("key", KEYS)
 def test_classifier_labels_the_log_message(corpus, key):
-    from mosaic_diag.classify import Classifier
+    from mosaic_diag.classifier.classify import Classifier
 
     error = corpus[key]
     # a log record without traceback: its message, logger and level (taxonomy.md rule 4)
@@ -85,7 +85,7 @@ def test_classifier_labels_the_log_message(corpus, key):
 @pytest.mark.parametrize(("label", "logger", "level", "message"), APP_LOG_EXAMPLES,
                          ids=[f"{i}-{e[0]}" for i, e in enumerate(APP_LOG_EXAMPLES)])
 def test_classifier_labels_app_log_examples(label, logger, level, message):
-    from mosaic_diag.classify import Classifier
+    from mosaic_diag.classifier.classify import Classifier
 
     assert Classifier.default().classify_text(message, logger=logger, level=level).label == label
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mosaic_diag.redact import presence, redact_dsn, redact_text
+from mosaic_diag.platform.redact import presence, redact_dsn, redact_text
 
 SECRET_TEXTS = [
     ("connect to postgresql://mosaic:hunter2secret@dpg-x-a.oregon-postgres.render.com/mosaic failed",

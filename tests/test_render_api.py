@@ -6,7 +6,7 @@ import pytest
 
 from mosaic_diag.config import Config
 from mosaic_diag.errors import ConfigError, UnreachableError
-from mosaic_diag.render_api import RenderApi, RenderTarget, render_target_from
+from mosaic_diag.platform.render_api import RenderApi, RenderTarget, render_target_from
 from tests.test_manifest_support import RenderStandIn
 
 

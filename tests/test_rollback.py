@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from examples.logshapes import access_message, format_record
-from mosaic_diag.classify import Classifier
-from mosaic_diag.deploy_store import FileDeployStore
+from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.errors import ExitCode, UnreachableError, UsageError
-from mosaic_diag.gitops import PushRejected
 from mosaic_diag.manifest import generate_manifest
-from mosaic_diag.render_api import RenderTarget
+from mosaic_diag.manifest.store import FileDeployStore
+from mosaic_diag.platform.gitops import PushRejected
+from mosaic_diag.platform.render_api import RenderTarget
 from mosaic_diag.rollback import execute_rollback, plan_rollback, read_log
 from tests.test_manifest_support import RenderStandIn, commit_all, deploy_repo, git, set_git_env, write
 

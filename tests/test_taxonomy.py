@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mosaic_diag.classify import Classifier
+from mosaic_diag.classifier.classify import Classifier
+from mosaic_diag.classifier.taxonomy import CATEGORIES, SEVERITIES, load_taxonomy
 from mosaic_diag.errors import ConfigError
-from mosaic_diag.taxonomy import CATEGORIES, SEVERITIES, load_taxonomy
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "taxonomy.md"
 
@@ -104,7 +104,7 @@ def test_every_shipped_regex_is_valid_alone_and_joined():
     each alternative alone (so none can unbalance the joined pattern) and joined."""
     import yaml
 
-    from mosaic_diag.taxonomy import SHIPPED_RULES
+    from mosaic_diag.classifier.taxonomy import SHIPPED_RULES
 
     raw = yaml.safe_load(SHIPPED_RULES.read_text())
     regex_keys = {"message", "frame", "host", "frames", "logger", "log", "text"}
@@ -122,8 +122,8 @@ def test_every_shipped_regex_is_valid_alone_and_joined():
 
 
 def test_a_bad_regex_in_the_shipped_file_fails_at_first_use_with_its_line():
-    from mosaic_diag.taxonomy import Regex
+    from mosaic_diag.classifier.taxonomy import Regex
 
-    rx = Regex("(?:(unclosed)", "mosaic_diag/rules/taxonomy.yml", 42)
-    with pytest.raises(ConfigError, match=r"^mosaic_diag/rules/taxonomy.yml:42: bad regex"):
+    rx = Regex("(?:(unclosed)", "mosaic_diag/classifier/rules/taxonomy.yml", 42)
+    with pytest.raises(ConfigError, match=r"^mosaic_diag/classifier/rules/taxonomy.yml:42: bad regex"):
         rx.search("anything")

@@ -7,8 +7,8 @@ import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from mosaic_diag.classify import Classifier
-from mosaic_diag.taxonomy import load_taxonomy
+from mosaic_diag.classifier.classify import Classifier
+from mosaic_diag.classifier.taxonomy import load_taxonomy
 from mosaic_diag.triage import TriageRun, build_options
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)

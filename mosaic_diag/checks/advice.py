@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mosaic_diag.redact import redact_text
+from mosaic_diag.platform.redact import redact_text
 
 STAGE = "predeploy"
 
@@ -33,7 +33,7 @@ class Advice:
 def classify(exc: BaseException) -> str | None:
     """The shared classifier's label for a caught exception (None if the classifier fails)."""
     try:
-        from mosaic_diag.classify import Classifier
+        from mosaic_diag.classifier.classify import Classifier
 
         return Classifier.default().classify_exception(exc).label
     except Exception:  # noqa: BLE001 - classification is best effort here  # mosaic-diag: ignore[MD006]
@@ -117,7 +117,7 @@ class Advisor:
 
 def _taxonomy() -> Any:
     try:
-        from mosaic_diag.taxonomy import load_taxonomy
+        from mosaic_diag.classifier.taxonomy import load_taxonomy
 
         return load_taxonomy()
     except Exception:  # noqa: BLE001 - labels without category/severity  # mosaic-diag: ignore[MD006]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from mosaic_diag.checks.dsn import SSL_ON, dsn_facts
 from mosaic_diag.checks.model import Check, CheckContext, CheckId, Message
-from mosaic_diag.redact import redact_dsn, redact_text
+from mosaic_diag.platform.dsn import SSL_ON, dsn_facts
+from mosaic_diag.platform.redact import redact_dsn, redact_text
 
 IDS = (
     CheckId("MD-DB001", "error", "DATABASE_URL is not set: the app would run on the ephemeral SQLite fallback",

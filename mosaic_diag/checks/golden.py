@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mosaic_diag.checks.model import Check, CheckContext, CheckId, Message, Skip
 from mosaic_diag.errors import DiagError
-from mosaic_diag.redact import redact_text
+from mosaic_diag.platform.redact import redact_text
 
 SHOWN_RECORDS = 3
 

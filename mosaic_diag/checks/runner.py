@@ -26,7 +26,7 @@ from mosaic_diag.checks.model import (
     level_rank,
 )
 from mosaic_diag.checks.registry import Selection
-from mosaic_diag.redact import redact_text
+from mosaic_diag.platform.redact import redact_text
 
 
 def _resolve(check: Check, msg: Message, silenced: frozenset[str], advisor: Advisor) -> Result:

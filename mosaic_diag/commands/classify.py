@@ -22,8 +22,8 @@ def classify(
     fmt: FormatOption = OutputFormat.table,
 ) -> int:
     """Classify one error (exit 0; UNKNOWN_ERROR when no rule matches)."""
-    from mosaic_diag.classify import Classifier
-    from mosaic_diag.redact import redact_text
+    from mosaic_diag.classifier.classify import Classifier
+    from mosaic_diag.platform.redact import redact_text
 
     if text == "-":
         text = sys.stdin.read()

@@ -18,7 +18,7 @@ RepoOption = Annotated[Path | None, typer.Option("--repo", help="The repository 
 
 
 def _repo(repo: Path | None) -> Path:
-    from mosaic_diag.hook import _git
+    from mosaic_diag.lint.hook import _git
 
     base = repo or Path.cwd()
     return Path(_git(base, "rev-parse", "--show-toplevel").decode().strip())
@@ -40,7 +40,7 @@ def _report(change: object, fmt: OutputFormat) -> None:
 @hook_app.command("install")
 def install(repo: RepoOption = None, fmt: FormatOption = OutputFormat.table) -> int:
     """Install the pre-commit hook (idempotent; an existing hook is kept and runs first)."""
-    from mosaic_diag.hook import install as do_install
+    from mosaic_diag.lint.hook import install as do_install
 
     _report(do_install(_repo(repo)), fmt)
     return 0
@@ -49,7 +49,7 @@ def install(repo: RepoOption = None, fmt: FormatOption = OutputFormat.table) -> 
 @hook_app.command("uninstall")
 def uninstall(repo: RepoOption = None, fmt: FormatOption = OutputFormat.table) -> int:
     """Remove the hook and restore the one it chained."""
-    from mosaic_diag.hook import uninstall as do_uninstall
+    from mosaic_diag.lint.hook import uninstall as do_uninstall
 
     _report(do_uninstall(_repo(repo)), fmt)
     return 0
@@ -58,7 +58,7 @@ def uninstall(repo: RepoOption = None, fmt: FormatOption = OutputFormat.table) -
 @hook_app.command("run")
 def run(repo: RepoOption = None, fmt: FormatOption = OutputFormat.table) -> int:
     """Lint the staged Python files now, as the hook does (exit 1 on findings)."""
-    from mosaic_diag.hook import run_staged
+    from mosaic_diag.lint.hook import run_staged
 
     code, report, errors = run_staged(_repo(repo), os.environ, fmt.value)
     sys.stdout.write(report)

@@ -18,8 +18,8 @@ def labels(
     fmt: FormatOption = OutputFormat.table,
 ) -> int:
     """List every label of the taxonomy."""
+    from mosaic_diag.classifier.taxonomy import CATEGORIES, load_taxonomy
     from mosaic_diag.errors import UsageError
-    from mosaic_diag.taxonomy import CATEGORIES, load_taxonomy
 
     tax = load_taxonomy(rules)
     if category is not None and category not in CATEGORIES:

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mosaic_diag.atomic import write_atomic
 from mosaic_diag.commands._options import FormatOption, OutputFormat
+from mosaic_diag.platform.atomic import write_atomic
 
 if TYPE_CHECKING:
     from mosaic_diag.manifest import Manifest, ManifestDiff
@@ -148,7 +148,7 @@ def diff_cmd(
 
 def open_store_here(repo: Path):
     """The deploy store: PostgreSQL when DATABASE_URL is set, else `deploy_store` (a file)."""
-    from mosaic_diag.deploy_store import configured_store
+    from mosaic_diag.manifest.store import configured_store
 
     return configured_store(repo.resolve(), os.environ)
 

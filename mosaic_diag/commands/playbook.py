@@ -142,11 +142,11 @@ def validate_cmd(
     fmt: FormatOption = OutputFormat.table,
 ) -> int:
     """Validate playbooks; print every problem as `file:line: reason`; exit 2 on any."""
+    from mosaic_diag.classifier.taxonomy import load_taxonomy
     from mosaic_diag.commands._common import config_here
     from mosaic_diag.errors import ConfigError
     from mosaic_diag.playbooks import FileProblem, PlaybookStore
     from mosaic_diag.playbooks.store import SHIPPED_DIR
-    from mosaic_diag.taxonomy import load_taxonomy
 
     if not paths:
         configured = config_here().get("playbooks.dir", None)

@@ -25,8 +25,8 @@ def predeploy(
     fmt: FormatOption = OutputFormat.table,
 ) -> int:
     """Run the predeploy checks; exit 1 if any check fails at the fail level."""
+    from mosaic_diag.checks.predeploy import predeploy as run
     from mosaic_diag.checks.report import as_json, as_junit, as_markdown, write_atomic
-    from mosaic_diag.predeploy import predeploy as run
 
     report = run((root or Path.cwd()).resolve(), os.environ, only=only or (), skip=skip or (),
                  fail_level=fail_level, timeout=timeout)

@@ -133,7 +133,7 @@ def rollback(
     render = None
     missing: tuple[str, ...] = ()
     if strategy == "render-api":
-        from mosaic_diag.render_api import render_target_from
+        from mosaic_diag.platform.render_api import render_target_from
 
         render, missing_list = render_target_from(cfg, env)
         missing = tuple(missing_list)

@@ -31,7 +31,8 @@ def triage(
     """Read a Render / uvicorn / JSON log and report every error event: labels, groups,
     anomalous rates and the playbook each group would run (dry run)."""
     from mosaic_diag.commands._common import config_here, parse_time
-    from mosaic_diag.triage import run_triage
+    from mosaic_diag.plans import attach_plans, playbook_planner
+    from mosaic_diag.triage import open_triage
 
     cfg = config_here()
     opts: dict[str, Any] = {
@@ -41,20 +42,19 @@ def triage(
         "categories": category or [],
         "min_severity": min_severity,
         "rules": rules or (Path(cfg.get("rules")) if cfg.get("rules") else None),
-        "playbooks": None if no_playbooks else (playbooks or cfg.get("playbooks.dir")),
-        "use_playbooks": not no_playbooks,
         "config": cfg,
     }
+    planner = None if no_playbooks else playbook_planner(playbooks or cfg.get("playbooks.dir"), cfg)
     if fmt is OutputFormat.json:
         from mosaic_diag.render.triage import write_json
 
-        with run_triage(logfile, stdin=sys.stdin.buffer, **opts) as run:
-            report = write_json(run.events, run.finish, sys.stdout)
+        with open_triage(logfile, stdin=sys.stdin.buffer, **opts) as run:
+            report = write_json(run.events, lambda: attach_plans(run.finish(), planner), sys.stdout)
     else:
-        with run_triage(logfile, stdin=sys.stdin.buffer, **opts) as run:
+        with open_triage(logfile, stdin=sys.stdin.buffer, **opts) as run:
             for _ in run.events:
                 pass
-            report = run.finish()
+            report = attach_plans(run.finish(), planner)
         if fmt is OutputFormat.markdown:
             from mosaic_diag.render.triage import write_markdown
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from mosaic_diag.errors import ConfigError, FileProblem
 from mosaic_diag.golden.jsonpath import parse_path
-from mosaic_diag.yamlpos import line_of, load_yaml
+from mosaic_diag.platform.yamlpos import line_of, load_yaml
 
 CASE_KEYS = ("id", "description", "tags", "method", "path", "json", "prompt", "headers", "query",
              "timeout", "expect")

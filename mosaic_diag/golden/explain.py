@@ -7,8 +7,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from mosaic_diag.classifier.taxonomy import SEVERITY_RANK, UNKNOWN
 from mosaic_diag.golden.report import Attempt, Explanation, LabelRef
-from mosaic_diag.taxonomy import SEVERITY_RANK, UNKNOWN
 
 # a line that starts an exception's report: `openai.RateLimitError: ...`, `KeyError: ...`
 _EXCEPTION_LINE = re.compile(r"^(?:(?:[A-Za-z_]\w*\.)+[A-Z]\w*|[A-Z]\w*(?:Error|Exception|Refusal|Timeout))(?=: )",
@@ -49,7 +49,7 @@ def error_text(attempt: Attempt, body: str | None = None) -> tuple[str, bool] | 
 
 @lru_cache(maxsize=1)
 def _classifier() -> Any:
-    from mosaic_diag.classify import Classifier
+    from mosaic_diag.classifier.classify import Classifier
 
     return Classifier.default()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from mosaic_diag.atomic import write_atomic
 from mosaic_diag.golden.report import GoldenReport
+from mosaic_diag.platform.atomic import write_atomic
 
 
 def junit_xml(report: GoldenReport) -> str:

@@ -14,7 +14,7 @@ from mosaic_diag.golden.assertions import check_answer, check_latency, percentil
 from mosaic_diag.golden.cases import Case
 from mosaic_diag.golden.report import Attempt, CaseResult, Explanation, GoldenReport
 from mosaic_diag.golden.targets import Answer, Target
-from mosaic_diag.redact import redact_text
+from mosaic_diag.platform.redact import redact_text
 
 EXCERPT_CHARS = 2000
 

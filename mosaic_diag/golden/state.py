@@ -7,9 +7,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from mosaic_diag.atomic import write_atomic
 from mosaic_diag.errors import ConfigError, UsageError
 from mosaic_diag.golden.report import BaselineDiff, CaseResult, GoldenReport
+from mosaic_diag.platform.atomic import write_atomic
 
 LAST_RUN = "golden-last-run.json"
 BASELINE_VERSION = 1

@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mosaic_diag import gitops
 from mosaic_diag.errors import ConfigError, UnreachableError
 from mosaic_diag.manifest.model import Manifest, SchemaInfo
 from mosaic_diag.manifest.settings import PYTHON_DECLARATIONS, ManifestSettings, glob_match
-from mosaic_diag.redact import redact_dsn, redact_text
+from mosaic_diag.platform import gitops
+from mosaic_diag.platform.redact import redact_dsn, redact_text
 
 LIVE_SCHEMA_SQL = """
 SELECT table_schema, table_name, column_name, data_type, is_nullable, COALESCE(column_default, '')

@@ -11,10 +11,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mosaic_diag.platform.redact import redact_dsn, redact_text
 from mosaic_diag.playbooks.conditions import MISSING, lookup
 from mosaic_diag.playbooks.model import Effect, Remedy
 from mosaic_diag.playbooks.settings import PlaybookSettings
-from mosaic_diag.redact import redact_dsn, redact_text
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
 PROVIDERS = ("openai", "anthropic")

@@ -9,11 +9,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mosaic_diag.atomic import write_atomic
 from mosaic_diag.errors import DiagError
+from mosaic_diag.platform.atomic import write_atomic
+from mosaic_diag.platform.redact import redact_dsn, redact_text
 from mosaic_diag.playbooks.model import Effect, Plan
 from mosaic_diag.playbooks.settings import PlaybookSettings
-from mosaic_diag.redact import redact_dsn, redact_text
 
 log = logging.getLogger("mosaic_diag.playbooks")
 HTTP_TIMEOUT = 10.0
@@ -110,8 +110,8 @@ def _rollback(effect: Effect, settings: PlaybookSettings) -> tuple[bool, str]:
     except ImportError:
         return True, f"rollback planner not installed; run `{effect.payload['command']}`"
     from mosaic_diag.config import load_config
-    from mosaic_diag.deploy_store import configured_store
     from mosaic_diag.manifest import ManifestSettings
+    from mosaic_diag.manifest.store import configured_store
 
     root = settings.root.resolve()
     env = settings.env
@@ -120,7 +120,7 @@ def _rollback(effect: Effect, settings: PlaybookSettings) -> tuple[bool, str]:
         strategy = str(effect.payload["strategy"])
         render, missing = None, []
         if strategy == "render-api":
-            from mosaic_diag.render_api import render_target_from
+            from mosaic_diag.platform.render_api import render_target_from
 
             render, missing = render_target_from(cfg, env)
         store = configured_store(root, env)

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mosaic_diag.platform.redact import presence, redact_dsn, redact_text, redact_with_dsn
 from mosaic_diag.playbooks.model import GatherResult, GatherStep
 from mosaic_diag.playbooks.settings import PlaybookSettings
 from mosaic_diag.playbooks.vocabulary import GATHERER_BY_NAME
-from mosaic_diag.redact import presence, redact_dsn, redact_text, redact_with_dsn
 
 _ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL|FATAL)\b|^Traceback \(most recent call last\)")
 _URLISH = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
@@ -94,7 +94,7 @@ def gather_env(params: Mapping[str, Any], ctx: GatherContext) -> dict[str, Any]:
 
 
 def gather_database_url(params: Mapping[str, Any], ctx: GatherContext) -> dict[str, Any]:
-    from mosaic_diag.checks.dsn import RENDER_INTERNAL, RENDER_PUBLIC, SSL_ON, dsn_facts
+    from mosaic_diag.platform.dsn import RENDER_INTERNAL, RENDER_PUBLIC, SSL_ON, dsn_facts
 
     var = params.get("var", "DATABASE_URL")
     dsn = ctx.env.get(var) or ""
@@ -149,13 +149,13 @@ def gather_postgres(params: Mapping[str, Any], ctx: GatherContext, timeout: floa
 
 
 def _default_classify(exc: BaseException) -> str:
-    from mosaic_diag.classify import Classifier
+    from mosaic_diag.classifier.classify import Classifier
 
     return Classifier.default().classify_exception(exc).label
 
 
 def gather_network(params: Mapping[str, Any], ctx: GatherContext) -> dict[str, Any]:
-    from mosaic_diag.checks.dsn import RENDER_INTERNAL, RENDER_PUBLIC, dsn_facts
+    from mosaic_diag.platform.dsn import RENDER_INTERNAL, RENDER_PUBLIC, dsn_facts
 
     host = params.get("host")
     if not host:
@@ -250,8 +250,8 @@ def gather_deploys(params: Mapping[str, Any], ctx: GatherContext, timeout: float
     """The deploy store `mosaic-diag rollback` uses (PostgreSQL when DATABASE_URL is set, else the
     file), or git log when the store holds no record. Read only: a missing table reads as empty.
     PostgreSQL is given `timeout` (connect and query); its failures are one redacted line."""
-    from mosaic_diag.deploy_store import configured_store, previous_deploy
     from mosaic_diag.errors import DiagError
+    from mosaic_diag.manifest.store import configured_store, previous_deploy
 
     limit = int(params.get("limit", 5))
     root = ctx.settings.root

@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from mosaic_diag.errors import ConfigError, FileProblem
+from mosaic_diag.platform.yamlpos import line_of, load_yaml
 from mosaic_diag.playbooks.actions import ACTIONS, PLACEHOLDER, param_problem
 from mosaic_diag.playbooks.conditions import Condition, ConditionError, parse
 from mosaic_diag.playbooks.model import STAGES, Check, GatherStep, Match, Playbook, Remedy
 from mosaic_diag.playbooks.vocabulary import GATHERER_ALIASES, GATHERER_BY_NAME, gatherer_of, is_name
-from mosaic_diag.yamlpos import line_of, load_yaml
 
 MAX_FILE_BYTES = 512_000
 MAX_PLAYBOOKS_PER_FILE = 200
@@ -136,7 +136,7 @@ class _Checker:
             if stage not in STAGES:
                 self.bad(m, "stage", f"unknown stage {stage!r} (known: {', '.join(STAGES)})")
         cats = self.strings(m, "category", "match.category") if "category" in m else []
-        from mosaic_diag.taxonomy import CATEGORIES
+        from mosaic_diag.classifier.taxonomy import CATEGORIES
 
         for cat in cats or []:
             if cat not in CATEGORIES:
@@ -317,7 +317,7 @@ def load_playbooks(targets: list[Path], taxonomy: Any = None,
                    shown: Callable[[Path], str] = str) -> tuple[list[Playbook], list[FileProblem]]:
     """Every valid playbook of `targets` and every problem found (ids must be unique across files)."""
     if taxonomy is None:
-        from mosaic_diag.taxonomy import load_taxonomy
+        from mosaic_diag.classifier.taxonomy import load_taxonomy
 
         taxonomy = load_taxonomy()
     issues: list[FileProblem] = []

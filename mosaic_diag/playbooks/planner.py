@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from mosaic_diag.platform.redact import redact_text
 from mosaic_diag.playbooks.actions import describe
 from mosaic_diag.playbooks.model import Plan, PlannedAction, Playbook
 from mosaic_diag.playbooks.settings import PlaybookSettings
-from mosaic_diag.redact import redact_text
 
 
 def incident_facts(playbook: Playbook, facts: Mapping[str, Any], taxonomy: Any = None,
@@ -99,7 +99,7 @@ class ActionOutcome:
 def execute_plan(plan: Plan, settings: PlaybookSettings, *,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> tuple[ActionOutcome, ...]:
     """Carry out the actions whose `when` holds, each appended to the audit log. The only effectful path."""
-    from mosaic_diag.audit import append_audit
+    from mosaic_diag.platform.audit import append_audit
     from mosaic_diag.playbooks.executors import execute_effect
 
     outcomes = []

@@ -56,7 +56,7 @@ class PlaybookStore:
     def load(cls, directory: Path | None = None, *, taxonomy: Any = None) -> PlaybookStore:
         """Load and validate `directory` (None: the shipped set); PlaybookError lists every problem."""
         if taxonomy is None:
-            from mosaic_diag.taxonomy import load_taxonomy
+            from mosaic_diag.classifier.taxonomy import load_taxonomy
 
             taxonomy = load_taxonomy()
         target = Path(directory) if directory is not None else SHIPPED_DIR

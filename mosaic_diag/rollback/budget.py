@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from mosaic_diag.errors import UnreachableError, UsageError
-from mosaic_diag.redact import redact_text
+from mosaic_diag.platform.redact import redact_text
 
 TOP_LABELS = 5
 
@@ -123,7 +123,7 @@ def read_log(path: Path, *, budget: float, window: timedelta, min_requests: int 
     `rules` extends the shipped taxonomy (as `triage --rules`). Raises UsageError for a missing or
     unreadable file and for a log without access lines.
     """
-    from mosaic_diag.classify import Classifier
+    from mosaic_diag.classifier.classify import Classifier
     from mosaic_diag.logs import ReadStats, open_source, read_events
     from mosaic_diag.triage import TriageRun
 

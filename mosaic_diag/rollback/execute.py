@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mosaic_diag import gitops
-from mosaic_diag.audit import append_audit
-from mosaic_diag.deploy_store import DeployStore
 from mosaic_diag.errors import DiagError, UsageError
+from mosaic_diag.manifest.store import DeployStore
+from mosaic_diag.platform import gitops
+from mosaic_diag.platform.audit import append_audit
 from mosaic_diag.rollback.plan import RollbackPlan
 
 
@@ -71,7 +71,7 @@ def execute_rollback(
             remote_sha = gitops.remote_branch_sha(repo, plan.remote, plan.branch)
             message = f"moved {plan.remote} {plan.branch} to {plan.target_sha[:12]} (lease held)"
         else:
-            from mosaic_diag.render_api import RenderApi
+            from mosaic_diag.platform.render_api import RenderApi
 
             assert plan.render is not None
             api = RenderApi(plan.render)

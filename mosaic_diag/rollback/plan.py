@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mosaic_diag import gitops
-from mosaic_diag.deploy_store import DeployStore, previous_deploy
 from mosaic_diag.errors import ExitCode, UsageError
 from mosaic_diag.manifest import Manifest, ManifestDiff, ManifestSettings, diff_manifests, generate_manifest
-from mosaic_diag.render_api import RenderTarget
+from mosaic_diag.manifest.store import DeployStore, previous_deploy
+from mosaic_diag.platform import gitops
+from mosaic_diag.platform.render_api import RenderTarget
 
 STRATEGIES = ("revert", "reset", "render-api")
 # Refusal codes that are usage or configuration errors (exit 2); every other refusal exits 1.

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from mosaic_diag.errors import ConfigError, UnreachableError
 from mosaic_diag.manifest.model import Manifest
-from mosaic_diag.redact import redact_dsn, redact_text, redact_with_dsn
+from mosaic_diag.platform.redact import redact_dsn, redact_text, redact_with_dsn
 
 DEFAULT_FILE = Path(".mosaic-diag/deploys.jsonl")
 TABLE = "mosaic_diag_deploys"

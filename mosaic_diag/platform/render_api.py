@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mosaic_diag.errors import ConfigError, UnreachableError
-from mosaic_diag.redact import redact_text
+from mosaic_diag.platform.redact import redact_text
 
 DEFAULT_BASE_URL = "https://api.render.com"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mosaic_diag.errors import ConfigError
-from mosaic_diag.yamlpos import line_of, load_yaml
+from mosaic_diag.platform.yamlpos import line_of, load_yaml
 
 SHIPPED_RULES = Path(__file__).parent / "rules" / "taxonomy.yml"
 CATEGORIES = ("infrastructure", "data", "model", "prompt", "integration")
@@ -279,7 +279,7 @@ def _parse_file(path: Path, labels: dict[str, Label], rules: dict[str, Rule]) ->
         validate = path != SHIPPED_RULES  # the shipped file's regexes are checked by its tests
         match = _conditions(raw["match"], name, raw, "match", validate)
         unless = _conditions(raw["unless"], name, raw, "unless", validate) if "unless" in raw else ()
-        shown = f"mosaic_diag/rules/{path.name}" if path == SHIPPED_RULES else name
+        shown = f"mosaic_diag/classifier/rules/{path.name}" if path == SHIPPED_RULES else name
         rules[rule_id] = Rule(rule_id, label.upper(), priority, match, unless,
                               f"{shown}:{line_of(raw)}")
 

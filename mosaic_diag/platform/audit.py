@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mosaic_diag.redact import redact_text
+from mosaic_diag.platform.redact import redact_text
 
 DEFAULT_AUDIT_LOG = Path(".mosaic-diag/audit.log")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mosaic_diag.errors import DiagError, ExitCode, UnreachableError, UsageError
-from mosaic_diag.redact import redact_text
+from mosaic_diag.platform.redact import redact_text
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 _UNREACHABLE_HINTS = (

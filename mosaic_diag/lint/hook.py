@@ -5,7 +5,7 @@ honoured, via `git rev-parse --git-path hooks`). A pre-existing hook that is not
 moved aside to `pre-commit.mosaic-diag-chained` and called first; `uninstall` puts it back.
 Installing twice changes nothing. `run` lints the STAGED content (blobs read from the index
 with one `git cat-file --batch`), not the working tree, and is kept light: stdlib plus the
-linter, no Typer, no Rich (`python -m mosaic_diag.hook run` starts in a few tens of ms).
+linter, no Typer, no Rich (`python -m mosaic_diag.lint.hook run` starts in a few tens of ms).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mosaic_diag.atomic import write_atomic
 from mosaic_diag.errors import DiagError, UsageError
+from mosaic_diag.platform.atomic import write_atomic
 
 HOOK_NAME = "pre-commit"
 CHAINED_NAME = "pre-commit.mosaic-diag-chained"
@@ -33,7 +33,7 @@ chained="$(dirname "$0")/{chained}"
 if [ -x "$chained" ]; then
     "$chained" "$@" || exit $?
 fi
-exec {python} -m mosaic_diag.hook run
+exec {python} -m mosaic_diag.lint.hook run
 """
 
 
@@ -178,9 +178,9 @@ def _toplevel() -> Path:
 
 
 def main(argv: Sequence[str]) -> int:
-    """`python -m mosaic_diag.hook run` (what the installed hook executes)."""
+    """`python -m mosaic_diag.lint.hook run` (what the installed hook executes)."""
     if list(argv) != ["run"]:
-        sys.stderr.write("usage: python -m mosaic_diag.hook run\n")
+        sys.stderr.write("usage: python -m mosaic_diag.lint.hook run\n")
         return 2
     try:
         code, report, errors = run_staged(_toplevel(), os.environ)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mosaic_diag.evidence import (
+from mosaic_diag.classifier.evidence import (
     Evidence,
     ExceptionInfo,
     evidence_from_exception,
@@ -17,7 +17,7 @@ from mosaic_diag.evidence import (
     hosts_in,
     provider_of_context,
 )
-from mosaic_diag.taxonomy import UNKNOWN, Condition, Regex, Rule, Taxonomy, load_taxonomy
+from mosaic_diag.classifier.taxonomy import UNKNOWN, Condition, Regex, Rule, Taxonomy, load_taxonomy
 
 _CACHE_LIMIT = 20_000
 

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from mosaic_diag.traceback_parse import ParsedException, parse_traceback_text
+from mosaic_diag.classifier.tracebacks import ParsedException, parse_traceback_text
 
 _STATUS_PATTERNS = re.compile(
     r"Error code: (\d{3})\b"

@@ -1,0 +1,50 @@
+"""Triage groups joined to their playbooks' dry-run plans (above both the triage core and the playbooks)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from mosaic_diag.triage.model import Group, TriageReport
+
+PlanFn = Callable[[str, Mapping[str, Any]], tuple[str | None, Mapping[str, Any] | None]]
+
+
+def playbook_planner(directory: str | Path | None = None, config: Any = None) -> PlanFn | None:
+    """A planner from the playbook core (no gathering: triage stays offline and fast); None when
+    no directory is given and the shipped set is not installed. Raises on a malformed playbook."""
+    from mosaic_diag.playbooks import SHIPPED_DIR, PlaybookSettings, PlaybookStore, plan_for
+
+    if not directory and not SHIPPED_DIR.is_dir():
+        return None
+    store = PlaybookStore.load(Path(directory) if directory else None)
+    settings = PlaybookSettings.from_config(config, os.environ) if config is not None else None
+
+    def planner(label: str, facts: Mapping[str, Any]) -> tuple[str | None, Mapping[str, Any] | None]:
+        summary = plan_for(label, facts, store, settings)
+        if summary is None:
+            return None, None
+        data = summary.to_dict()
+        return data.get("playbook"), data
+
+    return planner
+
+
+def group_facts(group: Group) -> dict[str, Any]:
+    """The facts a runtime playbook sees for a triage group."""
+    return {**group.rates, "count": group.count, "label": group.label, "category": group.category,
+            "severity": group.severity, "stage": "runtime"}
+
+
+def attach_plans(report: TriageReport, planner: PlanFn | None) -> TriageReport:
+    """`report` with each group's playbook and dry-run plan filled in (unchanged without a planner)."""
+    if planner is None:
+        return report
+    groups = []
+    for group in report.groups:
+        playbook, plan = planner(group.label, group_facts(group))
+        groups.append(replace(group, playbook=playbook, plan=plan))
+    return replace(report, groups=tuple(groups))

@@ -1,0 +1,56 @@
+"""The derived restart loop: a process that starts `count` times within `window` with errors between."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from mosaic_diag.classifier.classify import Classifier
+from mosaic_diag.logs.model import RawEvent
+from mosaic_diag.triage.fingerprint import fingerprint
+from mosaic_diag.triage.model import RESTART_LABEL, ErrorEvent
+
+
+class RestartLoops:
+    """Per instance: recent process starts and the errors logged after each."""
+
+    def __init__(self, classifier: Classifier, count: int, window: timedelta) -> None:
+        self.classifier = classifier
+        self.count = count
+        self.window = window
+        self._starts: dict[str | None, list[tuple[datetime | None, int, int]]] = {}
+        self._reported: set[tuple[str | None, int]] = set()
+
+    def error_seen(self, instance: str | None) -> None:
+        """Count an error event against the instance's latest start."""
+        starts = self._starts.get(instance)
+        if starts:
+            ts, line, errors = starts[-1]
+            starts[-1] = (ts, line, errors + 1)
+
+    def start_seen(self, raw: RawEvent) -> ErrorEvent | None:
+        """Note a process start; the restart-loop event when this start completes one."""
+        starts = self._starts.setdefault(raw.instance, [])
+        starts.append((raw.timestamp, raw.line, 0))
+        if raw.timestamp is not None:
+            while starts and starts[0][0] is not None and raw.timestamp - starts[0][0] > self.window:
+                starts.pop(0)
+        need = self.count
+        if len(starts) > need:
+            del starts[: len(starts) - need]
+        if len(starts) < need:
+            return None
+        if not all(errors > 0 for _, _, errors in starts[:-1]):
+            return None
+        first_line = starts[0][1]
+        if (raw.instance, first_line) in self._reported:
+            return None
+        self._reported.add((raw.instance, first_line))
+        label = self.classifier.taxonomy.labels[RESTART_LABEL]
+        when = "" if raw.timestamp else " (no timestamps: the 10-minute window was not checked)"
+        message = (f"process started {need} times with errors between"
+                   f"{' on ' + raw.instance if raw.instance else ''}{when}")
+        fp = fingerprint(RESTART_LABEL, None, "restart loop", raw.instance)
+        starts.clear()
+        return ErrorEvent(first_line, raw.end_line, RESTART_LABEL, label.category, label.severity,
+                          raw.timestamp, None, message, fp, "derived.restart-loop", raw.logger,
+                          raw.instance, raw.shape)

@@ -1,0 +1,211 @@
+"""A triage run: raw log events in, classified events out (streamed), then groups, anomalies, summary.
+
+Streaming: `TriageRun.process` yields each classified event as it is read and keeps only
+per-group and per-minute counters, so memory does not grow with the length of the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mosaic_diag.classifier.classify import Classifier
+from mosaic_diag.classifier.taxonomy import SEVERITY_RANK, UNKNOWN
+from mosaic_diag.logs.model import RawEvent
+from mosaic_diag.triage.anomaly import AnomalySettings, RateSeries
+from mosaic_diag.triage.events import EventClassifier
+from mosaic_diag.triage.fingerprint import template
+from mosaic_diag.triage.model import ErrorEvent, Group, TriageOptions, TriageReport
+from mosaic_diag.triage.restarts import RestartLoops
+
+
+@dataclass
+class _GroupAcc:
+    label: str
+    category: str
+    severity: str
+    exception_type: str | None
+    message: str
+    sample_line: int
+    count: int = 0
+    first: datetime | None = None
+    last: datetime | None = None
+
+
+class TriageRun:
+    """One pass over a log: feed raw events, get classified events; then `finish()`."""
+
+    def __init__(self, classifier: Classifier, options: TriageOptions | None = None) -> None:
+        self.classifier = classifier
+        self.options = options or TriageOptions()
+        self.rates = RateSeries()
+        self.groups: dict[str, _GroupAcc] = {}
+        self.label_counts: dict[str, int] = {}
+        self.events = 0
+        self.filtered_out = 0
+        self.untimed = 0
+        self._events = EventClassifier(classifier)
+        self._restarts = RestartLoops(classifier, self.options.restart_count, self.options.restart_window)
+        min_sev = self.options.min_severity
+        self._min_rank = SEVERITY_RANK[min_sev] if min_sev else 0
+
+    def process(self, raws: Iterable[RawEvent]) -> Iterator[ErrorEvent]:
+        """Classify each error event, update the counters, yield those that pass the filters."""
+        for raw in raws:
+            if raw.kind == "process_start":
+                loop = self._restarts.start_seen(raw)
+                if loop is not None and self._keep(loop):
+                    self._count(loop)
+                    yield loop
+                continue
+            if raw.kind not in ("error", "platform"):
+                continue
+            event = self._events.event(raw)
+            self._restarts.error_seen(raw.instance)
+            if self._keep(event):
+                self._count(event)
+                yield event
+            else:
+                self.filtered_out += 1
+
+    def _keep(self, event: ErrorEvent) -> bool:
+        opts = self.options
+        if opts.since or opts.until:
+            if event.timestamp is None:
+                self.untimed += 1
+                return False
+            if opts.since and event.timestamp < opts.since:
+                return False
+            if opts.until and event.timestamp > opts.until:
+                return False
+        if opts.labels and event.label not in opts.labels:
+            return False
+        if opts.categories and event.category not in opts.categories:
+            return False
+        return SEVERITY_RANK[event.severity] >= self._min_rank
+
+    def _count(self, event: ErrorEvent) -> None:
+        self.events += 1
+        self.label_counts[event.label] = self.label_counts.get(event.label, 0) + 1
+        acc = self.groups.get(event.fingerprint)
+        if acc is None:
+            acc = self.groups[event.fingerprint] = _GroupAcc(
+                event.label, event.category, event.severity, event.exception_type,
+                event.message.strip().splitlines()[0] if event.message.strip() else "",
+                event.line)
+        acc.count += 1
+        ts = event.timestamp
+        if ts is not None:
+            acc.first = ts if acc.first is None or ts < acc.first else acc.first
+            acc.last = ts if acc.last is None or ts > acc.last else acc.last
+            self.rates.add(event.label, ts)
+
+    def finish(self, extra_summary: Mapping[str, Any] | None = None) -> TriageReport:
+        """Groups (worst first), anomalies and a summary of the whole run."""
+        groups = []
+        for fp, acc in self.groups.items():
+            rates = {
+                "rate_1m": float(self.rates.peak(acc.label, 1)),
+                "rate_5m": float(self.rates.peak(acc.label, 5)),
+                "rate_15m": float(self.rates.peak(acc.label, 15)),
+            }
+            groups.append(Group(acc.label, acc.category, acc.severity, fp, acc.count, acc.first,
+                                acc.last, acc.sample_line, acc.exception_type, acc.message,
+                                template(acc.message), rates=rates))
+        groups.sort(key=lambda g: (-SEVERITY_RANK[g.severity], -g.count, g.sample_line))
+        anomalies = tuple(self.rates.detect(self.options.anomaly))
+        summary: dict[str, Any] = {
+            "events": self.events,
+            "groups": len(groups),
+            "labels": dict(sorted(self.label_counts.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "unknown_events": self.label_counts.get(UNKNOWN, 0),
+            "anomalies": len(anomalies),
+            "filtered_out": self.filtered_out,
+        }
+        if self.untimed:
+            summary["untimed_excluded"] = self.untimed
+        summary.update(extra_summary or {})
+        return TriageReport(tuple(groups), anomalies, summary)
+
+
+@dataclass
+class TriageSession:
+    """An open input and its run: iterate `events`, then call `finish()`."""
+
+    run: TriageRun
+    stats: Any
+    name: str
+    events: Iterator[ErrorEvent]
+
+    def finish(self) -> TriageReport:
+        st = self.stats
+        extra: dict[str, Any] = {
+            "input": self.name,
+            "lines": st.lines,
+            "bytes": st.bytes,
+            "corrupt_lines": st.corrupt,
+            "corrupt_samples": [list(s) for s in st.corrupt_samples],
+            "warnings": list(st.warnings),
+            "shapes": dict(st.shapes),
+            "levels": dict(st.levels),
+            "first_timestamp": st.first_ts.isoformat() if st.first_ts else None,
+            "last_timestamp": st.last_ts.isoformat() if st.last_ts else None,
+        }
+        for ts in (st.first_ts, st.last_ts):
+            if ts is not None:
+                self.run.rates.observe(ts)
+        return self.run.finish(extra)
+
+
+def build_options(*, since: datetime | None = None, until: datetime | None = None,
+                  labels: Iterable[str] = (), categories: Iterable[str] = (),
+                  min_severity: str | None = None, taxonomy: Any, config: Any = None
+                  ) -> TriageOptions:
+    """Validated TriageOptions (labels by name or alias; config `anomaly.*` applied)."""
+    from mosaic_diag.classifier.taxonomy import CATEGORIES, SEVERITIES
+    from mosaic_diag.errors import UsageError
+
+    resolved = frozenset(taxonomy.resolve(name).name for name in labels)
+    cats = frozenset(c.lower() for c in categories)
+    bad = sorted(cats - set(CATEGORIES))
+    if bad:
+        raise UsageError(f"unknown category {bad[0]!r} (known: {', '.join(CATEGORIES)})")
+    if min_severity is not None and min_severity.lower() not in SEVERITIES:
+        raise UsageError(f"unknown severity {min_severity!r} (known: {', '.join(SEVERITIES)})")
+    if since and until and since > until:
+        raise UsageError("--since is after --until")
+    get = config.get if config is not None else (lambda key, default: default)
+    base = AnomalySettings()
+    anomaly = AnomalySettings(
+        window_minutes=int(get("anomaly.window_minutes", base.window_minutes)),
+        alpha=float(get("anomaly.alpha", base.alpha)),
+        threshold=float(get("anomaly.threshold", base.threshold)),
+        min_count=int(get("anomaly.min_count", base.min_count)),
+        min_history=int(get("anomaly.min_history", base.min_history)),
+    )
+    if anomaly.window_minutes < 1 or not 0 < anomaly.alpha <= 1:
+        raise UsageError("anomaly.window_minutes must be >= 1 and anomaly.alpha in (0, 1]")
+    return TriageOptions(since, until, resolved, cats,
+                         min_severity.lower() if min_severity else None, anomaly)
+
+
+@contextmanager
+def open_triage(source: str, *, stdin: Any = None, since: datetime | None = None,
+                until: datetime | None = None, labels: Iterable[str] = (),
+                categories: Iterable[str] = (), min_severity: str | None = None,
+                rules: Any = None, config: Any = None) -> Iterator[TriageSession]:
+    """Open `source` (a path or "-") and set up a triage run over it: iterate the session's
+    `events`, then call its `finish()`. Options are validated before the source is opened."""
+    from mosaic_diag.logs import ReadStats, open_source, read_events
+
+    classifier = Classifier.default(rules)
+    options = build_options(since=since, until=until, labels=labels, categories=categories,
+                            min_severity=min_severity, taxonomy=classifier.taxonomy, config=config)
+    with open_source(source, stdin=stdin) as src:
+        stats = ReadStats()
+        run = TriageRun(classifier, options)
+        name = "<stdin>" if source == "-" else source
+        yield TriageSession(run, stats, name, run.process(read_events(src, stats, name=source)))
