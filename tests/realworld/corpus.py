@@ -24,6 +24,7 @@ FAMILIES: tuple[str, ...] = (
     "data",
     "openai",
     "anthropic",
+    "model",
     "prompt",
     "jobsource",
     "negative",
