@@ -250,6 +250,21 @@ def is_continuation(text: str) -> bool:
     return c in (" ", "\t") or bool(_CONTINUATION.match(text))
 
 
+def is_frame(text: str) -> bool:
+    """A traceback frame line (`  File "…", line N, in f`), indented as Python prints it."""
+    return text[:1] in (" ", "\t") and text.lstrip().startswith('File "') and '", line ' in text
+
+
+def traceback_at(text: str) -> int:
+    """Where a traceback header starts in `text`: 0 at the start, > 0 glued to the end of another
+    line (Django's `Applying app.0099_x...Traceback (most recent call last):`), -1 for none."""
+    if text.startswith(TRACEBACK_HEADER):
+        return 0
+    if text.endswith(TRACEBACK_HEADER) or text.rstrip().endswith(TRACEBACK_HEADER):
+        return text.rfind(TRACEBACK_HEADER)
+    return -1
+
+
 def line_timestamp(text: str) -> datetime | None:
     """The timestamp of a line of any shape, or None (used for first/last timestamps)."""
     lines = parse_line(text)

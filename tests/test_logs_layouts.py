@@ -1,0 +1,159 @@
+"""Layouts of real-world logs: continuation lines, headerless / glued tracebacks, wrapping prefixes.
+
+The log text comes from the real libraries in the test run (stdlib logging, httpx against a
+loopback HTTP server, psycopg2 against the test PostgreSQL), then is laid out as users' logs are.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from mosaic_diag.classifier.classify import Classifier
+from mosaic_diag.triage.events import EventClassifier
+from tests.test_logs_support import read
+
+
+class _NotFound(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802
+        body = b'{"error": "no such board"}'
+        self.send_response(404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def board() -> Iterator[str]:
+    """A loopback job board that answers 404 to everything."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotFound)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def log_text(fmt: str, emit) -> str:
+    """What stdlib logging prints with `fmt` for the records `emit(logger)` logs."""
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.setFormatter(logging.Formatter(fmt))
+    logger = logging.getLogger("api.jobs")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        emit(logger)
+    finally:
+        logger.removeHandler(handler)
+    return buf.getvalue()
+
+
+def httpx_chain(board: str) -> BaseException:
+    import httpx
+
+    try:
+        try:
+            httpx.get(f"{board}/v1/boards/acme/jobs", timeout=5).raise_for_status()
+        except httpx.HTTPStatusError as exc:
+            raise RuntimeError("job board fetch failed") from exc
+    except RuntimeError as exc:
+        return exc
+    raise AssertionError("no error")
+
+
+def test_chain_stays_one_event_across_a_multi_line_exception_message(board: str) -> None:
+    exc = httpx_chain(board)
+
+    def emit(logger: logging.Logger) -> None:
+        logger.info("fetching jobs")
+        logger.error("Job fetch crashed", exc_info=exc)
+        logger.info("next request")
+
+    text = log_text("%(asctime)s %(levelname)s %(name)s: %(message)s", emit)
+    assert "For more information check:" in text  # httpx's second message line, unprefixed
+    events, _ = read(text.encode())
+    assert len(events) == 1
+    ev = events[0]
+    assert ev.message == "Job fetch crashed"
+    assert "httpx.HTTPStatusError: Client error '404 Not Found'" in ev.traceback
+    assert ev.traceback.rstrip().endswith("RuntimeError: job board fetch failed")
+    # the same chain printed by an uncaught exception (no record before it): still one event,
+    # and its message is the last exception of the chain
+    import traceback as tbm
+
+    bare = "INFO:     Started\n" + "".join(tbm.format_exception(exc)) + "INFO:     next\n"
+    events, _ = read(bare.encode())
+    assert [(e.line, e.message) for e in events] == [(2, "RuntimeError: job board fetch failed")]
+
+
+def test_lines_after_a_record_are_its_message_and_evidence(pg_db) -> None:
+    import psycopg2
+
+    with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+        try:
+            cur.execute("SELECT nosuchcol FROM pg_class")
+        except psycopg2.Error as e:
+            err = e
+    assert "\n" in str(err).strip()  # libpq's LINE 1: / caret lines
+
+    def emit(logger: logging.Logger) -> None:
+        logger.info("query")
+        logger.error("Database operation failed")
+        for line in str(err).rstrip("\n").split("\n"):  # a pasted str(e), one print per line
+            print(line, file=logger.handlers[0].stream)
+        logger.info("next")
+
+    text = log_text("%(asctime)s %(levelname)s %(name)s: %(message)s", emit)
+    events, _ = read(text.encode())
+    assert len(events) == 1 and events[0].detail is not None
+    assert 'column "nosuchcol" does not exist' in events[0].detail
+    ev = EventClassifier(Classifier.default()).event(events[0])
+    assert ev.label == "MISSING_COLUMN"
+
+
+def test_a_runaway_unprefixed_block_is_not_swallowed() -> None:
+    text = "2026-01-01 10:00:00,000 ERROR api.jobs: boom\n" + "".join(f"print {i}\n" for i in range(500))
+    text += "2026-01-01 10:00:01,000 ERROR api.jobs: second\n"
+    events, stats = read(text.encode())
+    assert [e.line for e in events] == [1, 502]
+    assert events[0].end_line <= 60 and stats.lines == 502
+
+
+def test_headerless_traceback_is_a_traceback(board: str) -> None:
+    import traceback as tbm
+
+    exc = httpx_chain(board).__cause__
+    lines = "".join(tbm.format_exception(exc)).splitlines()
+    assert lines[0].startswith("Traceback")
+    cut = "\n".join(lines[3:])  # a log that starts mid-traceback: frames, then the exception line
+    for text in (cut, "2026-01-01 10:00:00,000 INFO api.jobs: fetching\n" + cut):
+        events, _ = read((text + "\n").encode())
+        assert len(events) == 1
+        assert events[0].message.startswith("httpx.HTTPStatusError: Client error '404 Not Found'")
+        cls = Classifier.default().classify_text(cut)
+        assert cls.exception_type == "httpx.HTTPStatusError"
+
+
+def test_header_glued_to_another_line_starts_a_traceback() -> None:
+    import traceback as tbm
+
+    try:
+        int("x")
+    except ValueError as e:
+        tb = "".join(tbm.format_exception(e))
+    text = "  Applying jobs.0099_board_url..." + tb + "INFO other\n"
+    events, _ = read(text.encode())
+    assert len(events) == 1 and events[0].traceback.startswith("Traceback (most recent call last):")
+    assert events[0].message.startswith("ValueError: invalid literal")
+    cls = Classifier.default().classify_text(text)
+    assert cls.exception_type == "ValueError"
