@@ -51,10 +51,13 @@ def log_text(fmt: str, emit) -> str:
     logger = logging.getLogger("api.jobs")
     logger.addHandler(handler)
     logger.propagate = False
+    level = logger.level
+    logger.setLevel(logging.INFO)
     try:
         emit(logger)
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(level)
     return buf.getvalue()
 
 
@@ -157,3 +160,87 @@ def test_header_glued_to_another_line_starts_a_traceback() -> None:
     assert events[0].message.startswith("ValueError: invalid literal")
     cls = Classifier.default().classify_text(text)
     assert cls.exception_type == "ValueError"
+
+
+# -- prefixes that wrap every line ------------------------------------------------------------
+
+BASIC = "%(levelname)s:%(name)s:%(message)s"  # what logging.basicConfig() prints
+
+
+def _app_output(board: str, fmt: str) -> list[str]:
+    """Real logging output of a request that fails with a real chained httpx error."""
+    exc = httpx_chain(board)
+
+    def emit(logger: logging.Logger) -> None:
+        logger.info("GET /jobs")
+        logger.error("Job fetch crashed", exc_info=exc)
+        logger.warning("retrying in 5s")
+        logger.error("Database operation failed: column \"score\" does not exist")
+        logger.info("done")
+
+    return log_text(fmt, emit).splitlines()
+
+
+def _check(events, want_lines: list[int] | None = None) -> None:
+    assert len(events) == 2, events
+    crash, db = sorted(events, key=lambda e: e.line)
+    assert crash.message == "Job fetch crashed" and crash.logger == "api.jobs"
+    assert "httpx.HTTPStatusError: Client error '404 Not Found'" in crash.traceback
+    assert crash.traceback.rstrip().endswith("RuntimeError: job board fetch failed")
+    assert db.message.startswith("Database operation failed") and db.traceback is None
+    if want_lines:
+        assert [crash.line, db.line] == want_lines
+    labels = [EventClassifier(Classifier.default()).event(e).label for e in (crash, db)]
+    assert labels[1] == "MISSING_COLUMN"
+
+
+@pytest.mark.parametrize("fmt", [BASIC, "%(asctime)s " + BASIC, "%(asctime)s:" + BASIC])
+def test_stdlib_default_format_with_and_without_asctime(board: str, fmt: str) -> None:
+    lines = _app_output(board, fmt)
+    events, stats = read(("\n".join(lines) + "\n").encode())
+    _check(events, [2, len(lines) - 1])
+    assert stats.levels["WARNING"] == 1
+
+
+def test_docker_compose_prefixes_two_services_interleaved(board: str) -> None:
+    """`docker compose logs` pads service names to one width; v1 spells them web_1, v2 web-1."""
+    web = _app_output(board, "%(asctime)s %(levelname)s %(name)s: %(message)s")
+    worker = _app_output(board, BASIC)
+    for names in (("web-1", "worker-1"), ("web_1", "worker_1")):
+        width = max(map(len, names))
+        pre = [n.ljust(width) + "  | " for n in names]
+        out = []
+        for i in range(max(len(web), len(worker))):
+            if i < len(web):
+                out.append(pre[0] + web[i])
+            if i < len(worker):
+                out.append(pre[1] + worker[i])
+        events, _ = read(("\n".join(out) + "\n").encode())
+        assert sorted({e.instance for e in events}) == sorted(names)
+        for name in names:
+            _check([e for e in events if e.instance == name])
+
+
+def test_heroku_dyno_prefix(board: str) -> None:
+    lines = _app_output(board, BASIC)
+    out = [f"2026-11-27T14:03:{i % 60:02d}.{i:06d}+00:00 app[web.1]: {t}" for i, t in enumerate(lines)]
+    out.insert(3, "2026-11-27T14:03:02.500000+00:00 heroku[router]: at=info method=GET path=\"/jobs\" status=500")
+    events, _ = read(("\n".join(out) + "\n").encode())
+    _check(events)
+    assert {e.instance for e in events} == {"web.1"}
+    assert events[0].timestamp is not None
+
+
+def test_platform_timestamp_in_front_of_the_app_timestamp(board: str) -> None:
+    lines = _app_output(board, "%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for stamp in ("2026-11-27T14:03:11.123456Z ", "2026-11-27 14:03:11.123456+00:00 "):
+        events, _ = read(("\n".join(stamp + t for t in lines) + "\n").encode())
+        _check(events, [2, len(lines) - 1])
+
+
+def test_postgres_server_log_lines_are_records() -> None:
+    text = ("2024-09-27 13:40:00.833 UTC [277] LOG:  database system is ready to accept connections\n"
+            '2024-09-27 13:40:01.101 UTC [281] FATAL:  role "directus" does not exist\n')
+    events, stats = read(text.encode())
+    assert [(e.line, e.logger, e.message) for e in events] == [(2, "postgres", 'role "directus" does not exist')]
+    assert EventClassifier(Classifier.default()).event(events[0]).label == "PG_AUTH_FAILED"
