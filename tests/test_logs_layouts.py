@@ -244,3 +244,20 @@ def test_postgres_server_log_lines_are_records() -> None:
     events, stats = read(text.encode())
     assert [(e.line, e.logger, e.message) for e in events] == [(2, "postgres", 'role "directus" does not exist')]
     assert EventClassifier(Classifier.default()).event(events[0]).label == "PG_AUTH_FAILED"
+
+
+def test_error_bodies_printed_after_a_record_are_its_message() -> None:
+    """A provider's error body printed after the record (Python's repr of the dict, or pretty JSON)
+    starts with "{" but is not a JSON log record: it continues the record."""
+    import json
+
+    body = {"type": "error", "error": {"type": "invalid_request_error",
+                                       "message": "Your credit balance is too low to access the Anthropic API."}}
+    for printed in (repr(body), json.dumps(body), json.dumps(body, indent=2)):
+        text = "2026-01-01 10:00:00,000 ERROR api.ai_clients: Anthropic call failed\n" + printed + "\n"
+        text += "2026-01-01 10:00:01,000 INFO api.web: next\n"
+        for data in (text, "".join(f"web-1  | {t}\n" for t in text.splitlines())):
+            events, stats = read(data.encode())
+            assert len(events) == 1 and stats.corrupt == 0
+            assert "credit balance is too low" in events[0].detail
+            assert EventClassifier(Classifier.default()).event(events[0]).label == "ANTHROPIC_CREDIT_EXHAUSTED"

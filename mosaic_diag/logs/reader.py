@@ -224,6 +224,16 @@ class _Reader:
             text = text[:-1]
         self.cur = pos
         for ln in parse_line(text):
+            if ln.shape == "json" and ln.stream in self.asm.open and (ln.corrupt is not None or (
+                    ln.level is None and not ln.message and ln.exc is None)):
+                # a "{" line inside a text record's message (a pasted error body, a dict): not a JSON record
+                raw_text = text if ln.stream is None else text.split("| ", 1)[-1]  # behind a compose prefix
+                if self.bad.pop(lineno, None) is not None:  # the block scan took it for a cut-off JSON line
+                    stats = self.stats
+                    stats.corrupt -= 1
+                    stats.corrupt_samples[:] = [c for c in stats.corrupt_samples if c[0] != lineno]
+                self.asm.feed(lineno, Line("", ln.stream, None, None, None, raw_text, raw_text, False))
+                continue
             if ln.corrupt is not None:
                 if lineno not in self.bad:
                     self.bad[lineno] = ln.corrupt
