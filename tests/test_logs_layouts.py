@@ -202,7 +202,8 @@ def test_stdlib_default_format_with_and_without_asctime(board: str, fmt: str) ->
     assert stats.levels["WARNING"] == 1
 
 
-def test_docker_compose_prefixes_two_services_interleaved(board: str) -> None:
+@pytest.mark.parametrize("block_size", [4 << 20, 200, 1])
+def test_docker_compose_prefixes_two_services_interleaved(board: str, block_size: int) -> None:
     """`docker compose logs` pads service names to one width; v1 spells them web_1, v2 web-1."""
     web = _app_output(board, "%(asctime)s %(levelname)s %(name)s: %(message)s")
     worker = _app_output(board, BASIC)
@@ -215,10 +216,15 @@ def test_docker_compose_prefixes_two_services_interleaved(board: str) -> None:
                 out.append(pre[0] + web[i])
             if i < len(worker):
                 out.append(pre[1] + worker[i])
-        events, _ = read(("\n".join(out) + "\n").encode())
+        events, _ = read(("\n".join(out) + "\n").encode(), block_size=block_size)
         assert sorted({e.instance for e in events}) == sorted(names)
         for name in names:
             _check([e for e in events if e.instance == name])
+        # one service alone: its frame runs are taken in one go, with the same result
+        alone = [t for t in out if t.startswith(pre[0])]
+        events, stats = read(("\n".join(alone) + "\n").encode(), block_size=block_size)
+        _check(events)
+        assert sum(stats.shapes.values()) == len(alone)
 
 
 def test_heroku_dyno_prefix(board: str) -> None:

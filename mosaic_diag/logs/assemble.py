@@ -115,11 +115,19 @@ class Assembler:
         op = self.open.get(None)
         return op.shape if op is not None and op.state == _TB and len(self.open) == 1 else None
 
-    def extend_frames(self, texts: list[str], last: int) -> None:
+    def frames_stream(self) -> tuple[str, str] | None:
+        """(stream, shape) of the only open event when it is inside a traceback's frames and its
+        stream is a named one (a Docker Compose service), else None: see `frames_shape`."""
+        if len(self.open) != 1:
+            return None
+        (stream, op), = self.open.items()
+        return (stream, op.shape) if stream is not None and op.state == _TB else None
+
+    def extend_frames(self, texts: list[str], last: int, stream: str | None = None, shape: str | None = None) -> None:
         """Indented, non-blank lines of the one stream (see `frames_shape`): what `feed` would do
-        with each in turn."""
-        op = self.open[None]
-        self.stats.shapes[op.shape or self.text_shape] += len(texts)
+        with each in turn (`shape`: what those lines count as, else the event's shape)."""
+        op = self.open[stream]
+        self.stats.shapes[shape or op.shape or self.text_shape] += len(texts)
         room = MAX_TRACEBACK_LINES - len(op.tb)
         op.tb.extend(texts if room >= len(texts) else texts[:max(room, 0)])
         op.end = op.seen = last

@@ -119,6 +119,7 @@ class _Reader:
         self.levels: Counter[str] = Counter()
         self._pending_lines = 0
         self._needle_keys: tuple = ()
+        self._service_rx: dict[str, re.Pattern[bytes]] = {}
         self._needles: list[bytes] = []
 
     # -- main loop ----------------------------------------------------------------------------
@@ -200,6 +201,13 @@ class _Reader:
                     if end > pos:
                         pos = end
                         continue
+                elif opened:
+                    named = asm.frames_stream()
+                    if named is not None:
+                        end = self._service_frames(block, pos, *named)
+                        if end > pos:
+                            pos = end
+                            continue
                 pos = self._parse_line(block, pos, n)
                 if out:
                     yield from out
@@ -262,6 +270,30 @@ class _Reader:
         lines = [t[:-1] if t[-1:] == "\r" else t for t in lines]
         self.lineno += len(lines)
         self.asm.extend_frames(lines, self.lineno)
+        return end
+
+    def _service_frames(self, block: bytes, pos: int, stream: str, shape: str) -> int:
+        """`_frames` for a Docker Compose service's stream: a run of `web-1  |   File ...` lines."""
+        if shape not in ("plain", "uvicorn", "compose") or "/" in stream:
+            return pos
+        rx = self._service_rx.get(stream)
+        if rx is None:
+            if len(self._service_rx) > 64:
+                self._service_rx.clear()
+            rx = self._service_rx[stream] = re.compile(
+                rb"(?:" + re.escape(stream.encode()) + rb" +\| [ \t]+\S[^\n]*\n)+")
+        m = rx.match(block, pos)
+        if m is None:
+            return pos
+        end = m.end()
+        lines = block[pos:end - 1].decode("utf-8", "replace").split("\n")
+        lines = [t[t.index("|") + 2:] for t in lines]
+        cap = self.line_cap
+        if cap < end - pos:
+            lines = [t[:cap] for t in lines]
+        lines = [t[:-1] if t[-1:] == "\r" else t for t in lines]
+        self.lineno += len(lines)
+        self.asm.extend_frames(lines, self.lineno, stream, "compose")
         return end
 
     def _stream_needles(self, opened: dict) -> list[bytes]:
