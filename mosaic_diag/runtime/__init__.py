@@ -16,7 +16,7 @@ _EXPORTS = {
     "llm_call": "retry", "RetryPolicy": "retry", "retry_after": "retry", "SDK_CLIENT_OPTIONS": "retry",
     "breaker": "breakers", "Breaker": "breakers", "BreakerOpen": "breakers", "PostgresBreakerStorage": "breakers",
     "breaker_states": "breakers",
-    "failover": "failover", "FailoverResult": "failover", "ProvidersFailed": "failover",
+    "failover": "failovers", "FailoverResult": "failovers", "ProvidersFailed": "failovers",
     "schema_guard": "guard", "SchemaRejected": "guard", "DeadLetterStore": "guard", "open_dead_letters": "guard",
     "health_router": "health", "HealthConfig": "health",
     "instrument": "instrument", "RequestWindow": "instrument",
