@@ -14,7 +14,7 @@ from typing import Any
 _EXPORTS = {
     "classify_exception": "verdict", "Verdict": "verdict", "status_of": "verdict",
     "llm_call": "retry", "RetryPolicy": "retry", "retry_after": "retry", "SDK_CLIENT_OPTIONS": "retry",
-    "breaker": "breakers", "Breaker": "breakers", "BreakerOpen": "breakers", "PostgresBreakerStorage": "breakers",
+    "breaker": "breakers", "Breaker": "breakers", "BreakerOpen": "breakers", "SharedStorage": "breakers",
     "breaker_states": "breakers",
     "failover": "failovers", "FailoverResult": "failovers", "ProvidersFailed": "failovers",
     "schema_guard": "guard", "SchemaRejected": "guard", "DeadLetterStore": "guard", "open_dead_letters": "guard",
