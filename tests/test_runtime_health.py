@@ -65,7 +65,7 @@ def test_health_middleware_and_triage_under_uvicorn(kit_app, llm, tmp_path):
     assert health.status_code == 200
     body = health.json()
     assert body["status"] == "degraded" and body["ok"] is True  # 2 of 5 requests failed
-    assert body["deployment"] == {"git_commit": "feedc0defeed", "git_commit_full": "feedc0de" * 5,
+    assert body["deployment"] == {"git_commit": "feedc0de", "git_commit_full": "feedc0de" * 5,
                                   "manifest_hash": manifest_hash_of(manifest)}
     db = body["checks"]["database"]
     assert db["ok"] is True and db["configured"] is True and db["latency_ms"] >= 0

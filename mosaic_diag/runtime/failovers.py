@@ -80,8 +80,12 @@ def should_fail_over(exc: BaseException) -> tuple[bool, str]:
     return verdict.provider_wide, verdict.label
 
 
-def failover(*providers: Callable[..., T]) -> Callable[..., FailoverResult[T]]:
-    """Call the providers in order (see the module doc); each is usually an `llm_call` function."""
+def failover(*providers: Callable[..., T], on_failure: Callable[[Failure, str | None], None] | None = None
+             ) -> Callable[..., FailoverResult[T]]:
+    """Call the providers in order (see the module doc); each is usually an `llm_call` function.
+    `on_failure(failure, next_provider)` is called for each failure (next_provider None: nobody else
+    is asked) inside the `except` block, so it can log with `exc_info=True`; without it a failover is
+    logged as a WARNING on `mosaic.runtime.failover`."""
     if len(providers) < 2:
         raise ValueError("failover needs at least two providers")
 
@@ -94,18 +98,22 @@ def failover(*providers: Callable[..., T]) -> Callable[..., FailoverResult[T]]:
             except Exception as exc:
                 move_on, label = should_fail_over(exc)
                 note_label(label)
-                failures.append(Failure(name, label, exc))
+                failure = Failure(name, label, exc)
+                failures.append(failure)
                 last = index + 1 == len(providers)
+                if on_failure is not None:
+                    on_failure(failure, None if last or not move_on else provider_name(providers[index + 1]))
                 if not move_on:
                     if len(failures) == 1:
                         raise
                     raise ProvidersFailed(tuple(failures)) from exc
                 if last:
                     raise ProvidersFailed(tuple(failures)) from exc
-                logger.warning("failover: provider=%s label=%s next=%s", name, label,
-                               provider_name(providers[index + 1]),
-                               extra={"mosaic_failover": {"provider": name, "label": label,
-                                                          "next": provider_name(providers[index + 1])}})
+                if on_failure is None:
+                    logger.warning("failover: provider=%s label=%s next=%s", name, label,
+                                   provider_name(providers[index + 1]),
+                                   extra={"mosaic_failover": {"provider": name, "label": label,
+                                                              "next": provider_name(providers[index + 1])}})
                 continue
             return FailoverResult(name, value, tuple(failures))
         raise AssertionError("unreachable")

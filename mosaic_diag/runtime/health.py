@@ -3,17 +3,20 @@ request window; `ok | degraded | down` with HTTP 200 or 503.
 
     app.include_router(health_router(database=os.environ.get("DATABASE_URL")))
 
-- `deployment`: `git_commit` (12 characters), `git_commit_full` (the `commit` argument, else
+- `deployment`: `git_commit` (8 characters), `git_commit_full` (the `commit` argument (text or a
+  callable), else
   RENDER_GIT_COMMIT), `manifest_hash` (the argument, else MOSAIC_MANIFEST_HASH, else the sha256 of
   the manifest file in MOSAIC_MANIFEST).
-- `checks.database`: `SELECT 1` through the `database` argument (a DSN, a psycopg2 pool or a
-  callable returning a DB-API connection), its latency and, for a pool, its size and use.
+- `checks.database`: `SELECT 1` through the `database` argument (a DSN, a psycopg2 pool, or a
+  callable returning either, a DB-API connection (closed after) or None), its latency and, for a
+  pool, its size and use.
 - `breakers`: every breaker of `mosaic_diag.runtime.breaker` by name, as stored.
 - `metrics`: `requests_total`, `error_rate` (5xx), `p50_latency_ms`, `p95_latency_ms` and the
   labels met, over the instrumentation window (five minutes): what `rollback --auto` reads.
 - `status`: `down` (HTTP 503) when the database check fails; `degraded` when a breaker is not
   closed, the error rate passes `degraded_error_rate` or p95 passes `degraded_p95_ms`; else `ok`.
   `ok` is true unless down.
+- `extra()`: the app's own fields, merged into the body (a mapping merged into a mapping).
 - With `prometheus-client` installed, `{path}/metrics` serves the same figures for Prometheus.
 """
 
@@ -56,6 +59,8 @@ def manifest_hash_of(path: str | Path) -> str | None:
 
 
 def _database_check(database: Any, timeout: int) -> dict[str, Any]:
+    if callable(database) and not hasattr(database, "getconn"):
+        database = database()  # a pool, a DSN, a connection, or None, resolved per request
     if database is None:
         return {"configured": False, "ok": True}
     start = time.perf_counter()
@@ -74,7 +79,7 @@ def _database_check(database: Any, timeout: int) -> dict[str, Any]:
             conn = database.getconn()
             put_back = database.putconn
         else:
-            conn = database()
+            conn = database
         cur = conn.cursor()
         cur.execute("SELECT 1")
         cur.fetchone()
@@ -88,7 +93,7 @@ def _database_check(database: Any, timeout: int) -> dict[str, Any]:
             try:
                 if put_back is not None:
                     put_back(conn)
-                elif isinstance(database, str):
+                else:
                     conn.close()
             except Exception:  # noqa: S110 - closing a broken connection
                 pass
@@ -98,14 +103,16 @@ def _database_check(database: Any, timeout: int) -> dict[str, Any]:
     return result
 
 
-def health_payload(*, commit: str | None = None, manifest_hash: str | None = None, database: Any = None,
-                   breakers: Callable[[], dict[str, str]] | None = None, window: RequestWindow | None = None,
-                   config: HealthConfig | None = None, db_timeout: int = 3) -> tuple[int, dict[str, Any]]:
+def health_payload(*, commit: str | Callable[[], str] | None = None, manifest_hash: str | None = None,
+                   database: Any = None, breakers: Callable[[], dict[str, str]] | None = None,
+                   window: RequestWindow | None = None,
+                   config: HealthConfig | None = None, db_timeout: int = 3,
+                   extra: Callable[[], dict[str, Any]] | None = None) -> tuple[int, dict[str, Any]]:
     """(HTTP status, body) of /health (see the module doc)."""
     from mosaic_diag.runtime.breakers import breaker_states
 
     cfg = config or HealthConfig()
-    full = commit or os.environ.get("RENDER_GIT_COMMIT") or "unknown"
+    full = (commit() if callable(commit) else commit) or os.environ.get("RENDER_GIT_COMMIT") or "unknown"
     manifest = manifest_hash or os.environ.get("MOSAIC_MANIFEST_HASH") or (
         manifest_hash_of(os.environ["MOSAIC_MANIFEST"]) if os.environ.get("MOSAIC_MANIFEST") else None)
     db = _database_check(database, db_timeout)
@@ -126,11 +133,13 @@ def health_payload(*, commit: str | None = None, manifest_hash: str | None = Non
     body = {
         "status": status, "ok": status != "down", "reasons": reasons,
         "timestamp": datetime.now(UTC).isoformat(),
-        "deployment": {"git_commit": full[:12], "git_commit_full": full, "manifest_hash": manifest},
+        "deployment": {"git_commit": full[:8], "git_commit_full": full, "manifest_hash": manifest},
         "checks": {"database": db},
         "breakers": states,
         "metrics": stats.to_dict(),
     }
+    for key, value in (extra() if extra else {}).items():
+        body[key] = {**body[key], **value} if isinstance(body.get(key), dict) and isinstance(value, dict) else value
     return (503 if status == "down" else 200), body
 
 
@@ -152,9 +161,11 @@ def _prometheus(body: dict[str, Any]) -> str | None:
     return generate_latest(registry).decode()
 
 
-def health_router(*, path: str = "/health", commit: str | None = None, manifest_hash: str | None = None,
-                  database: Any = None, breakers: Callable[[], dict[str, str]] | None = None,
-                  window: RequestWindow | None = None, config: HealthConfig | None = None) -> Any:
+def health_router(*, path: str = "/health", commit: str | Callable[[], str] | None = None,
+                  manifest_hash: str | None = None, database: Any = None,
+                  breakers: Callable[[], dict[str, str]] | None = None,
+                  window: RequestWindow | None = None, config: HealthConfig | None = None,
+                  extra: Callable[[], dict[str, Any]] | None = None) -> Any:
     """A FastAPI APIRouter serving `path` (and `{path}/metrics` with prometheus-client)."""
     from fastapi import APIRouter
     from fastapi.responses import JSONResponse, PlainTextResponse
@@ -163,7 +174,7 @@ def health_router(*, path: str = "/health", commit: str | None = None, manifest_
 
     def payload() -> tuple[int, dict[str, Any]]:
         return health_payload(commit=commit, manifest_hash=manifest_hash, database=database, breakers=breakers,
-                              window=window, config=config)
+                              window=window, config=config, extra=extra)
 
     @router.get(path, include_in_schema=False)
     def health() -> JSONResponse:

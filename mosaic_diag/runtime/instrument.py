@@ -1,6 +1,6 @@
 """Request instrumentation: one JSON line per request, and the sliding window /health reads.
 
-    app.add_middleware(instrument.Middleware)            # lines to stdout, the default window
+    app.add_middleware(instrument.Middleware)            # lines to stderr, the default window
 
 Each line is a JSON log record triage reads: `message` is the request in uvicorn's access shape
 (`127.0.0.1:51234 - "GET /wimd/ask HTTP/1.1" 503`, so triage counts it as a request), plus
@@ -13,6 +13,7 @@ request is not counted twice. The middleware is plain ASGI (no Starlette base cl
 from __future__ import annotations
 
 import json
+import logging
 import math
 import sys
 import threading
@@ -90,9 +91,18 @@ class RequestWindow:
 DEFAULT_WINDOW = RequestWindow()
 
 
-def _stdout(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+def log_sink() -> Callable[[str], None]:
+    """The default sink: the logger `mosaic.request` at INFO, given (when it has none) a handler of
+    its own that writes the bare line to stderr, and not propagated (so the app's log format does
+    not wrap the JSON). A log capture that takes over the app's handlers takes this one too."""
+    logger = logging.getLogger(LOGGER)
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+        logger.setLevel(logging.INFO)
+    return logger.info
 
 
 def request_line(*, client: str, method: str, path: str, http_version: str, route: str, status: int,
@@ -113,7 +123,7 @@ class Middleware:
                  skip: tuple[str, ...] = ("/health",)) -> None:
         self.app = app
         self.window = window or DEFAULT_WINDOW
-        self.sink = sink or _stdout
+        self.sink = sink or log_sink()
         self.skip = skip
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
