@@ -214,7 +214,8 @@ class SharedStorage(pybreaker.CircuitBreakerStorage):
         self.backend.add("fail_counter", 1)
 
     def reset_counter(self) -> None:
-        self.backend.add("fail_counter", None)
+        if self.backend.get().fail_counter:  # a success after successes writes nothing
+            self.backend.add("fail_counter", None)
 
     def increment_success_counter(self) -> None:
         self.backend.add("success_counter", 1)

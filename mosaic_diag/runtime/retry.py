@@ -168,10 +168,22 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
     def decorate(fn: Callable[..., T]) -> Callable[..., T]:
         def retried(*args: Any, **kwargs: Any) -> T:
             run = _Run(chosen, provider, clock, rng)
+            try:  # the happy path costs one call: tenacity takes over at the first failure
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                first: Exception | None = exc
+
+            def attempt() -> T:
+                nonlocal first
+                if first is not None:  # attempt 1 already ran: its failure goes through the policy
+                    failed, first = first, None
+                    raise failed
+                return fn(*args, **kwargs)
+
             retrying = tenacity.Retrying(
                 retry=tenacity.retry_if_exception(run.should_retry), wait=run.wait, stop=run.stop,
                 sleep=sleep, reraise=True)
-            return retrying(fn, *args, **kwargs)
+            return retrying(attempt)
 
         call = retried if breaker is None else functools.partial(breaker.call, retried)
 

@@ -6,17 +6,15 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from mosaic_diag.classifier import Classifier
+if TYPE_CHECKING:
+    from mosaic_diag.classifier import Classifier
 
 _CACHE_LIMIT = 4096
-_VOLATILE = re.compile(
-    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # uuids
-    r"|\b(?:req|msg|chatcmpl|org)[-_][A-Za-z0-9]{6,}"                  # provider request/message ids
-    r"|\b[0-9a-f]{12,}\b"                                              # long hex
-    r"|\d+(?:\.\d+)?",                                                 # numbers (the status is in the key)
-    re.IGNORECASE,
-)
+# Runs that start with a digit (numbers, counts, ids, uuids, hex, times): one cheap pass. An id whose
+# first digit comes late keeps its prefix, which costs a cache miss, never a wrong label.
+_VOLATILE = re.compile(r"[0-9][0-9A-Za-z_.-]*")
 _MESSAGE_KEY_CHARS = 400
 
 
@@ -79,7 +77,9 @@ class VerdictCache:
 
     @property
     def classifier(self) -> Classifier:
-        if self._classifier is None:
+        if self._classifier is None:  # imported and loaded at the first failure (or warm_up)
+            from mosaic_diag.classifier import Classifier
+
             self._classifier = Classifier.default()
         return self._classifier
 
@@ -113,3 +113,8 @@ def classify_exception(exc: BaseException) -> Verdict:
     """The taxonomy label of a live exception (its cause chain included), cached by type, normalised
     message and status; with the label's `retryable` and `provider_wide` flags."""
     return DEFAULT_CACHE.classify(exc)
+
+
+def warm_up() -> None:
+    """Load the classifier and the taxonomy now (else the first failure pays for it, ~50 ms)."""
+    DEFAULT_CACHE.classifier.taxonomy.labels  # noqa: B018 - loads on access
