@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "manifest",
     "rollback",
     "dlq",
+    "watch",
 )
 
 app = typer.Typer(
