@@ -6,7 +6,8 @@ per-group and per-minute counters, so memory does not grow with the length of th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,8 +19,10 @@ from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.triage.anomaly import AnomalySettings, RateSeries
 from mosaic_diag.triage.events import EventClassifier
 from mosaic_diag.triage.fingerprint import template
-from mosaic_diag.triage.model import ErrorEvent, Group, TriageOptions, TriageReport
+from mosaic_diag.triage.model import ErrorEvent, Group, Marker, Timeline, TriageOptions, TriageReport
 from mosaic_diag.triage.restarts import RestartLoops
+
+MAX_MARKERS = 500
 
 
 @dataclass
@@ -33,6 +36,7 @@ class _GroupAcc:
     count: int = 0
     first: datetime | None = None
     last: datetime | None = None
+    minutes: Counter[int] | None = None  # events per minute (for the group's sparkline)
 
 
 class TriageRun:
@@ -47,6 +51,7 @@ class TriageRun:
         self.events = 0
         self.filtered_out = 0
         self.untimed = 0
+        self.markers: list[Marker] = []
         self._events = EventClassifier(classifier)
         self._restarts = RestartLoops(classifier, self.options.restart_count, self.options.restart_window)
         min_sev = self.options.min_severity
@@ -55,7 +60,11 @@ class TriageRun:
     def process(self, raws: Iterable[RawEvent]) -> Iterator[ErrorEvent]:
         """Classify each error event, update the counters, yield those that pass the filters."""
         for raw in raws:
+            if raw.kind == "deploy":
+                self._mark("deploy", raw)
+                continue
             if raw.kind == "process_start":
+                self._mark("start", raw)
                 loop = self._restarts.start_seen(raw)
                 if loop is not None and self._keep(loop):
                     self._count(loop)
@@ -70,6 +79,16 @@ class TriageRun:
                 yield event
             else:
                 self.filtered_out += 1
+
+    def _mark(self, kind: str, raw: RawEvent) -> None:
+        """Keep a timeline marker (the first MAX_MARKERS of the time range asked for)."""
+        ts = raw.timestamp
+        opts = self.options
+        if ts is None or len(self.markers) >= MAX_MARKERS:
+            return
+        if (opts.since and ts < opts.since) or (opts.until and ts > opts.until):
+            return
+        self.markers.append(Marker(kind, ts, raw.line, raw.message))
 
     def _keep(self, event: ErrorEvent) -> bool:
         opts = self.options
@@ -102,6 +121,9 @@ class TriageRun:
             acc.first = ts if acc.first is None or ts < acc.first else acc.first
             acc.last = ts if acc.last is None or ts > acc.last else acc.last
             self.rates.add(event.label, ts)
+            if acc.minutes is None:
+                acc.minutes = Counter()
+            acc.minutes[int(ts.timestamp() // 60)] += 1
 
     def finish(self, extra_summary: Mapping[str, Any] | None = None) -> TriageReport:
         """Groups (worst first), anomalies and a summary of the whole run."""
@@ -128,7 +150,11 @@ class TriageRun:
         if self.untimed:
             summary["untimed_excluded"] = self.untimed
         summary.update(extra_summary or {})
-        return TriageReport(tuple(groups), anomalies, summary)
+        timeline = Timeline(self.rates.first, self.rates.last,
+                            {label: dict(c) for label, c in self.rates.minutes.items()},
+                            {fp: dict(acc.minutes) for fp, acc in self.groups.items() if acc.minutes},
+                            tuple(sorted(self.markers, key=lambda m: (m.timestamp, m.line))))
+        return TriageReport(tuple(groups), anomalies, summary, timeline)
 
 
 @dataclass
@@ -196,15 +222,22 @@ def build_options(*, since: datetime | None = None, until: datetime | None = Non
 def open_triage(source: str, *, stdin: Any = None, since: datetime | None = None,
                 until: datetime | None = None, labels: Iterable[str] = (),
                 categories: Iterable[str] = (), min_severity: str | None = None,
-                rules: Any = None, config: Any = None) -> Iterator[TriageSession]:
+                rules: Any = None, config: Any = None,
+                on_progress: Callable[[int, int | None], None] | None = None) -> Iterator[TriageSession]:
     """Open `source` (a path or "-") and set up a triage run over it: iterate the session's
-    `events`, then call its `finish()`. Options are validated before the source is opened."""
+    `events`, then call its `finish()`. Options are validated before the source is opened.
+
+    `on_progress(done, total)` is called after each block read from the source: bytes read so far
+    and the size of the file (compressed bytes for gzip), or None for stdin and pipes."""
     from mosaic_diag.logs import ReadStats, open_source, read_events
+    from mosaic_diag.logs.source import ProgressStream
 
     classifier = Classifier.default(rules)
     options = build_options(since=since, until=until, labels=labels, categories=categories,
                             min_severity=min_severity, taxonomy=classifier.taxonomy, config=config)
     with open_source(source, stdin=stdin) as src:
+        if on_progress is not None:
+            src = ProgressStream(src, on_progress)
         stats = ReadStats()
         run = TriageRun(classifier, options)
         name = "<stdin>" if source == "-" else source
