@@ -145,21 +145,29 @@ class Timeline:
         """The end of the last minute of the range."""
         return None if self.last_minute is None else datetime.fromtimestamp((self.last_minute + 1) * 60, UTC)
 
+    def cell_minutes(self, n: int) -> int:
+        """Whole minutes per cell when the range is cut into at most `n` cells."""
+        return max(1, -(-self.minutes // max(n, 1)))
+
+    def cells(self, n: int) -> int:
+        """How many cells of `cell_minutes(n)` the range fills (at most `n`)."""
+        return -(-self.minutes // self.cell_minutes(n)) if self.minutes else 0
+
     def bucket(self, ts: datetime, n: int) -> int:
-        """The bucket (0..n-1) of `ts` when the range is cut into `n` equal buckets (clamped)."""
+        """The cell (0..n-1) of `ts`, cells of `cell_minutes(n)` from the start (clamped)."""
         if self.first_minute is None or n <= 0:
             return 0
         minute = int(ts.timestamp() // 60) - self.first_minute
-        return max(0, min(n - 1, minute * n // max(self.minutes, 1)))
+        return max(0, min(n - 1, minute // self.cell_minutes(n)))
 
     def buckets(self, counts: Mapping[int, int], n: int) -> list[int]:
-        """`counts` (per minute) summed into `n` equal buckets of the range."""
+        """`counts` (per minute) summed into `n` cells of `cell_minutes(n)`."""
         out = [0] * max(n, 0)
         if self.first_minute is None or n <= 0:
             return out
-        span = max(self.minutes, 1)
+        per = self.cell_minutes(n)
         for minute, k in counts.items():
-            i = (minute - self.first_minute) * n // span
+            i = (minute - self.first_minute) // per
             if 0 <= i < n:
                 out[i] += k
         return out

@@ -16,6 +16,7 @@ from typing import Any
 from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.classifier.taxonomy import SEVERITY_RANK, UNKNOWN
 from mosaic_diag.logs.model import RawEvent
+from mosaic_diag.platform.redact import redact_text
 from mosaic_diag.triage.anomaly import AnomalySettings, RateSeries
 from mosaic_diag.triage.events import EventClassifier
 from mosaic_diag.triage.fingerprint import template
@@ -88,7 +89,7 @@ class TriageRun:
             return
         if (opts.since and ts < opts.since) or (opts.until and ts > opts.until):
             return
-        self.markers.append(Marker(kind, ts, raw.line, raw.message))
+        self.markers.append(Marker(kind, ts, raw.line, redact_text(raw.message)))
 
     def _keep(self, event: ErrorEvent) -> bool:
         opts = self.options
