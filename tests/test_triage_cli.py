@@ -194,7 +194,7 @@ def test_secrets_are_redacted_in_every_format(tmp_path):
     log = tmp_path / "s.log"
     log.write_text("ERROR:api.storage:connect failed for postgresql://mosaic:hunter2secret@dpg-x-a/mosaic "
                    "with key sk-proj-abcdefghijklmnopqrstuvwxyz012345\n")
-    for fmt in ("json", "table", "markdown"):
+    for fmt in ("json", "table", "markdown", "html"):
         out = triage(log, "--format", fmt).stdout.decode()
         assert "hunter2secret" not in out and "abcdefghijklmnopqrstuvwxyz012345" not in out
     assert "postgresql://mosaic:***@dpg-x-a/mosaic" in triage(log, "--format", "json").stdout.decode()

@@ -51,7 +51,9 @@ def write_report(text: str, output: Path | None) -> None:
         return
     from mosaic_diag.platform.atomic import write_atomic
 
+    umask = os.umask(0)
+    os.umask(umask)
     try:
-        write_atomic(output, text)
+        write_atomic(output, text, mode=0o666 & ~umask)  # a report to share: the usual file mode
     except OSError as exc:
         raise UsageError(f"cannot write: {exc.strerror or exc}", path=str(output)) from None
