@@ -262,7 +262,8 @@ def triage_html(report: TriageReport) -> str:
     colours = series_colours(order)
     if report.anomalies:
         rows = "".join(
-            f"<tr><td><code>{_e(a.label)}</code></td><td>{_e(_ts(a.window_start))} – {a.window_end:%H:%M}</td>"
+            f"<tr><td><code>{_e(a.label)}</code></td><td>{a.window_start:{'%H:%M' if one_day else '%Y-%m-%d %H:%M'}}"
+            f" – {a.window_end:%H:%M}</td>"
             f"<td class=\"num\">{a.count}</td><td class=\"num\">{a.baseline_rate:.2f}</td>"
             f"<td class=\"num\">{a.observed_rate:.2f}</td><td class=\"num\">{a.score:.1f}</td></tr>"
             for a in report.anomalies)
