@@ -33,12 +33,13 @@ SAMPLE = ROOT / "examples" / "logs" / "render-sample.log"
 BAR = "━".encode()
 
 
-def run_in_pty(*args: str, cwd: Path | None = None) -> tuple[int, bytes, bytes]:
+def run_in_pty(*args: str, cwd: Path | None = None, stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
     """(exit code, stdout, what reached the terminal) of `mosaic-diag ARGS` with stderr on a pty."""
     master, slave = pty.openpty()
     env = {**os.environ, "COLUMNS": "100", "TERM": "xterm-256color"}
     env.pop("NO_COLOR", None)
-    proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", *args], stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", *args],
+                            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=slave, cwd=cwd, env=env)
     os.close(slave)
     chunks: list[bytes] = []
@@ -55,7 +56,7 @@ def run_in_pty(*args: str, cwd: Path | None = None) -> tuple[int, bytes, bytes]:
 
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
-    out, _ = proc.communicate(timeout=120)
+    out, _ = proc.communicate(stdin, timeout=120)
     reader.join(timeout=30)
     os.close(master)
     return proc.returncode, out, b"".join(chunks)
@@ -91,6 +92,8 @@ def test_triage_draws_a_bar_on_a_terminal_and_nowhere_else():
     size = SAMPLE.stat().st_size
     assert f"{size / 1000:.1f}/{size / 1000:.1f} kB".encode() in tty  # the whole file was read
     assert b"triage render-sample.log" not in out  # the bar is not part of the report
+    rc, out, tty = run_in_pty("triage", "-", stdin=gzip.compress(SAMPLE.read_bytes()))  # a pipe: lines
+    assert rc == 1 and b"triage stdin" in tty and b"1,690 lines" in tty
     rc, out, tty = run_in_pty("triage", str(SAMPLE), "--quiet")
     assert rc == 1 and b"Error groups" in out and tty == b""
     for fmt in ("json", "markdown"):
@@ -123,7 +126,7 @@ def test_the_triage_callback_counts_bytes_of_the_file(tmp_path):
     with open_triage("-", stdin=io.BytesIO(data), on_progress=lambda d, t: calls.append((d, t))) as s:
         for _ in s.events:
             pass
-    assert calls[-1] == (len(data), None)  # a pipe has no total
+    assert calls[-1] == (data.count(b"\n"), None)  # a pipe has no size: lines read
 
 
 class _Answer(BaseHTTPRequestHandler):

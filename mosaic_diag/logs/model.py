@@ -37,7 +37,7 @@ class RawEvent:
 
 @dataclass
 class ReadStats:
-    """Counters of one read; filled while `read_events` runs."""
+    """Counters of one read; filled while `read_events` runs (`lines` grows block by block)."""
 
     lines: int = 0
     bytes: int = 0

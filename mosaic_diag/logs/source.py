@@ -59,6 +59,7 @@ class ProgressStream:
         self.on_progress = on_progress
         self.done = 0
         self.total: int | None = None
+        self.ended = False
         try:
             st = os.fstat(stream.fileno())
             if stat.S_ISREG(st.st_mode):
@@ -70,6 +71,9 @@ class ProgressStream:
         data = self.stream.read(size)
         if data:
             self.done += len(data)
+            self.on_progress(self.done, self.total)
+        elif not self.ended:  # once more at the end: what was read before it is now counted
+            self.ended = True
             self.on_progress(self.done, self.total)
         return data
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import Any, TextIO
 
 ProgressFn = Callable[[int, "int | None"], None]
 
@@ -27,12 +27,26 @@ def progress_wanted(fmt: object, quiet: bool, stream: TextIO | None = None) -> b
         return False
 
 
+def _BytesOrLines(sizes: Any) -> Any:  # noqa: N802 - a column class, made lazily (Rich is imported here)
+    """A column: bytes read of the total, or lines read when there is no total (stdin)."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class Column(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            if task.total is None:
+                return Text(f"{int(task.completed):,} lines", style="progress.download")
+            return sizes.render(task)
+
+    return Column()
+
+
 @contextmanager
 def progress(description: str, *, enabled: bool, unit: str = "items") -> Iterator[ProgressFn | None]:
     """A callback `(done, total)` that moves a transient Rich bar on stderr, or None when disabled.
 
-    `unit` "bytes" shows sizes (a total of None: bytes read so far, for stdin); "items" shows
-    done/total (cases, checks)."""
+    `unit` "bytes" shows sizes read of the total, or, with a total of None (stdin), the count
+    given as lines read; "items" shows done/total (cases, checks)."""
     if not enabled:
         yield None
         return
@@ -48,7 +62,7 @@ def progress(description: str, *, enabled: bool, unit: str = "items") -> Iterato
 
     from mosaic_diag.render.console import err
 
-    count = DownloadColumn() if unit == "bytes" else MofNCompleteColumn()
+    count = _BytesOrLines(DownloadColumn()) if unit == "bytes" else MofNCompleteColumn()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), count, TimeElapsedColumn(),
                   TimeRemainingColumn(), console=err(), transient=True,
                   refresh_per_second=4) as bar:

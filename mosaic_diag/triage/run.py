@@ -229,7 +229,8 @@ def open_triage(source: str, *, stdin: Any = None, since: datetime | None = None
     `events`, then call its `finish()`. Options are validated before the source is opened.
 
     `on_progress(done, total)` is called after each block read from the source: bytes read so far
-    and the size of the file (compressed bytes for gzip), or None for stdin and pipes."""
+    and the size of the file (compressed bytes for gzip); for a pipe (no size to read towards)
+    `(lines read so far, None)`."""
     from mosaic_diag.logs import ReadStats, open_source, read_events
     from mosaic_diag.logs.source import ProgressStream
 
@@ -237,9 +238,11 @@ def open_triage(source: str, *, stdin: Any = None, since: datetime | None = None
     options = build_options(since=since, until=until, labels=labels, categories=categories,
                             min_severity=min_severity, taxonomy=classifier.taxonomy, config=config)
     with open_source(source, stdin=stdin) as src:
-        if on_progress is not None:
-            src = ProgressStream(src, on_progress)
         stats = ReadStats()
+        if on_progress is not None:
+            report = on_progress
+            src = ProgressStream(src, lambda done, total: report(done, total) if total is not None
+                                 else report(stats.lines, None))
         run = TriageRun(classifier, options)
         name = "<stdin>" if source == "-" else source
         yield TriageSession(run, stats, name, run.process(read_events(src, stats, name=source)))
