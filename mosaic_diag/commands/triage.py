@@ -12,7 +12,8 @@ from mosaic_diag.commands._options import OutputFileOption, QuietOption, ReportF
 
 
 def triage(
-    logfile: Annotated[str, typer.Argument(help="A log file (plain or gzip), or - for stdin.")],
+    logfile: Annotated[str | None, typer.Argument(
+        help="A log file (plain or gzip), or - for stdin (omit with --render).")] = None,
     fmt: ReportFormatOption = ReportFormat.table,
     output: OutputFileOption = None,
     quiet: QuietOption = False,
@@ -29,6 +30,10 @@ def triage(
     playbooks: Annotated[Path | None, typer.Option(help="Playbook directory (default: shipped).")] = None,
     no_playbooks: Annotated[bool, typer.Option("--no-playbooks", help="Do not plan playbooks.")] = False,
     top: Annotated[int, typer.Option(help="Groups shown in the table.", min=1)] = 30,
+    render: Annotated[bool, typer.Option("--render", help="Read the service's logs from Render's API "
+                                         "(RENDER_API_KEY; window: --since, default 1h, to --until).")] = False,
+    render_service: Annotated[str | None, typer.Option("--render-service", help="The Render service id "
+                                                       "(default: render.service_id or RENDER_SERVICE_ID).")] = None,
 ) -> int:
     """Read a Render / uvicorn / JSON log and report every error event: labels, groups,
     anomalous rates and the playbook each group would run (dry run)."""
@@ -39,7 +44,9 @@ def triage(
 
     check_output(fmt, output)
     cfg = config_here()
+    source, stream = _input(logfile, render, render_service, since, until, cfg)
     opts: dict[str, Any] = {
+        "stream": stream,
         "since": parse_time(since, "--since"),
         "until": parse_time(until, "--until"),
         "labels": label or [],
@@ -52,12 +59,12 @@ def triage(
     if fmt is ReportFormat.json:
         from mosaic_diag.render.triage import write_json
 
-        with open_triage(logfile, stdin=sys.stdin.buffer, **opts) as run:
+        with open_triage(source, stdin=sys.stdin.buffer, **opts) as run:
             report = write_json(run.events, lambda: attach_plans(run.finish(), planner), sys.stdout)
     else:
-        name = "stdin" if logfile == "-" else Path(logfile).name
+        name = "stdin" if source == "-" else "Render logs" if stream is not None else Path(source).name
         with progress(f"triage {name}", enabled=progress_wanted(fmt, quiet), unit="bytes") as on_progress, \
-                open_triage(logfile, stdin=sys.stdin.buffer, on_progress=on_progress, **opts) as run:
+                open_triage(source, stdin=sys.stdin.buffer, on_progress=on_progress, **opts) as run:
             for _ in run.events:
                 pass
             report = attach_plans(run.finish(), planner)
@@ -75,6 +82,43 @@ def triage(
 
             write_table(report, top=top)
     return 1 if report.summary["events"] else 0
+
+
+def _input(logfile: str | None, render: bool, service: str | None, since: str | None, until: str | None,
+           cfg: Any) -> tuple[str, Any]:
+    """The source name and, with --render, the stream of the API's entries (nothing fetched yet)."""
+    import os
+    from datetime import UTC, datetime, timedelta
+
+    from mosaic_diag.commands._common import parse_time
+    from mosaic_diag.errors import UsageError
+
+    if not render:
+        if service:
+            raise UsageError("--render-service needs --render")
+        if logfile is None:
+            raise UsageError("give a log file, - for stdin, or --render")
+        return logfile, None
+    if logfile is not None:
+        raise UsageError("give either a log file or --render, not both")
+    from mosaic_diag.errors import ConfigError
+    from mosaic_diag.platform.render_logs import EntryStream, RenderLogs
+    from mosaic_diag.platform.render_settings import RenderSettings
+
+    settings = RenderSettings.from_config(cfg, os.environ)
+    if service:
+        settings = RenderSettings(settings.api_url, service, settings.owner_id, settings.api_key, settings.notes)
+    missing = settings.missing()
+    if missing:
+        raise ConfigError(f"--render needs {', '.join(missing)}")
+    for note in settings.notes:
+        print(f"note: {note}", file=sys.stderr)
+    end = parse_time(until, "--until") or datetime.now(UTC)
+    start = parse_time(since, "--since") or end - timedelta(hours=1)
+    if start > end:
+        raise UsageError("--since is after --until")
+    logs = RenderLogs(settings, start, end)
+    return f"render:{settings.service_id}", EntryStream(logs.entries())
 
 
 def register(app: typer.Typer) -> None:
