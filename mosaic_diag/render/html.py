@@ -286,10 +286,11 @@ def triage_html(report: TriageReport) -> str:
         for g in known:
             colour = SEVERITY_COLOUR.get(g.severity, "#6b7280")
             plan = _plan_items(g)
+            events = f"{g.count} event{'' if g.count == 1 else 's'}"
             body.append(
                 f"<section class=\"group\" style=\"--c:{colour}\"><h3><code>{_e(g.label)}</code>"
                 + (f" → {_e(g.playbook)}" if g.playbook else "")
-                + f"</h3><div class=\"muted\">{g.count} events · {_e(g.category)} · {_e(g.severity)} · sample at "
+                + f"</h3><div class=\"muted\">{events} · {_e(g.category)} · {_e(g.severity)} · sample at "
                 f"line {g.sample_line}" + (f" · {_e(g.exception_type)}" if g.exception_type else "") + "</div>"
                 f"<pre>{_e(g.message)}</pre>"
                 + (f"<ul>{''.join(plan)}</ul>" if plan else "<div class=\"muted\">No playbook plan.</div>")
