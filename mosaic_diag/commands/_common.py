@@ -57,3 +57,14 @@ def write_report(text: str, output: Path | None) -> None:
         write_atomic(output, text, mode=0o666 & ~umask)  # a report to share: the usual file mode
     except OSError as exc:
         raise UsageError(f"cannot write: {exc.strerror or exc}", path=str(output)) from None
+
+
+def parse_duration(value: str, option: str) -> float:
+    """Seconds of a duration such as `90s`, `30m`, `2h`, `1d` (a bare number is seconds)."""
+    text = value.strip()
+    if text.replace(".", "", 1).isdigit():
+        return float(text)
+    m = _DURATION.match(text)
+    if not m:
+        raise UsageError(f"{option} takes a duration such as 90s, 30m, 2h; got {value!r}")
+    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}).total_seconds()

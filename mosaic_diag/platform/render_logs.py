@@ -151,20 +151,41 @@ def _sleep(seconds: float) -> None:
     time.sleep(seconds)
 
 
-class EntryStream:
-    """A read-only binary stream of JSON lines, one entry a line, for the log reader."""
+_END = object()
+IDLE: Any = None  # what poll_entries yields after a poll that read everything there was
 
-    def __init__(self, entries: Iterator[dict[str, Any]]) -> None:
+
+class EntryStream:
+    """A read-only binary stream of JSON lines, one entry a line, for the log reader. An `IDLE`
+    item of the entries (a poll that found nothing more) makes `read_some` answer None."""
+
+    def __init__(self, entries: Iterator[dict[str, Any] | None]) -> None:
         self._entries = entries
         self._buffer = bytearray()
         self._done = False
 
+    def read_some(self, size: int = -1, timeout: float | None = None) -> bytes | None:
+        while not self._done and not self._buffer:
+            entry = next(self._entries, _END)
+            if entry is _END:
+                self._done = True
+            elif entry is IDLE:
+                if timeout is not None:
+                    return None
+            elif isinstance(entry, dict):
+                self._buffer += json.dumps(entry, separators=(",", ":")).encode() + b"\n"
+        return self.read(size)
+
     def read(self, size: int = -1) -> bytes:
         while not self._done and (size < 0 or len(self._buffer) < size):
-            entry = next(self._entries, None)
-            if entry is None:
+            entry = next(self._entries, _END)
+            if entry is _END:
                 self._done = True
                 break
+            if entry is IDLE:
+                if self._buffer:
+                    break
+                continue
             self._buffer += json.dumps(entry, separators=(",", ":")).encode() + b"\n"
         if size < 0 or size >= len(self._buffer):
             out, self._buffer = bytes(self._buffer), bytearray()
@@ -172,3 +193,42 @@ class EntryStream:
         out = bytes(self._buffer[:size])
         del self._buffer[:size]
         return out
+
+
+def poll_entries(settings: RenderSettings, since: datetime, stop: Any, *, interval: float = 10.0,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 on_problem: Callable[[str], None] | None = None,
+                 sleep: Callable[[float], None] | None = None) -> Iterator[dict[str, Any] | None]:
+    """New entries forever (until `stop`, a threading.Event, is set): every `interval` seconds the
+    window from the newest entry seen to now, then `IDLE`. An outage is reported to `on_problem`
+    and polled again; a refused key (ConfigError) ends the watch."""
+    from collections import deque
+
+    cursor = since
+    recent: deque[Any] = deque(maxlen=10_000)  # ids near the cursor: windows overlap at their edge
+    seen: set[Any] = set()
+    while not stop.is_set():
+        end = clock()
+        try:
+            for entry in RenderLogs(settings, cursor, end, sleep=sleep).entries():
+                ident = entry.get("id")
+                if ident is not None:
+                    if ident in seen:
+                        continue
+                    if len(recent) == recent.maxlen:
+                        seen.discard(recent[0])
+                    recent.append(ident)
+                    seen.add(ident)
+                ts = entry.get("timestamp")
+                if isinstance(ts, str):
+                    try:
+                        when = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+                        cursor = max(cursor, when if when.tzinfo else when.replace(tzinfo=UTC))
+                    except ValueError:
+                        pass
+                yield entry
+        except UnreachableError as exc:
+            if on_problem is not None:
+                on_problem(str(exc))
+        yield IDLE
+        stop.wait(interval)

@@ -91,6 +91,15 @@ class TriageRun:
             return
         self.markers.append(Marker(kind, ts, raw.line, redact_text(raw.message)))
 
+    def prune_before(self, minute: int) -> None:
+        """Forget per-minute counts (per label and per group) before `minute`: a live watch keeps a
+        bounded tail."""
+        self.rates.prune_before(minute)
+        for acc in self.groups.values():
+            if acc.minutes:
+                for old in [m for m in acc.minutes if m < minute]:
+                    del acc.minutes[old]
+
     def _keep(self, event: ErrorEvent) -> bool:
         opts = self.options
         if opts.since or opts.until:
