@@ -50,7 +50,7 @@ def test_commit_refused_on_staged_content_then_accepted(repo: Path) -> None:
     git(repo, "add", "api/storage.py")
     r = commit(repo)
     assert r.returncode == 1
-    assert "api/storage.py:2:12 MD001 get_conn() used outside `with`" in r.stdout + r.stderr
+    assert "api/storage.py:2:12: MD001 get_conn() used outside `with`" in r.stdout + r.stderr
     assert "commit refused" in r.stderr
     # fixed in the working tree but not staged: the staged blob is what counts
     (repo / "api" / "storage.py").write_text(GOOD)
@@ -139,7 +139,7 @@ def test_hook_run_command_and_lint_config(repo: Path) -> None:
     (repo / "bad.py").write_text(BAD)
     git(repo, "add", "bad.py")
     r = diag(repo, "hook", "run")
-    assert r.returncode == 1 and "bad.py:2:12 MD001" in r.stdout
+    assert r.returncode == 1 and "bad.py:2:12: MD001" in r.stdout
     r = diag(repo, "hook", "run", "--format", "json")
     assert r.returncode == 1
     report = json.loads(r.stdout)
@@ -179,7 +179,7 @@ def test_pre_commit_try_repo_with_the_published_hook(repo: Path, tmp_path: Path)
     git(repo, "add", "bad.py")
     r = _pre_commit(repo, "try-repo", str(project), "mosaic-diag-lint", "--all-files", home=tmp_path / "pc-home")
     assert r.returncode == 1, r.stdout + r.stderr
-    assert "mosaic-diag lint" in r.stdout and "bad.py:2:12 MD001" in r.stdout
+    assert "mosaic-diag lint" in r.stdout and "bad.py:2:12: MD001" in r.stdout
     (repo / "bad.py").write_text(GOOD)
     git(repo, "add", "bad.py")
     r = _pre_commit(repo, "try-repo", str(project), "mosaic-diag-lint", "--all-files", home=tmp_path / "pc-home")
@@ -194,7 +194,7 @@ def test_pre_commit_local_system_hook(repo: Path, tmp_path: Path) -> None:
     (repo / "bad.py").write_text(BAD)
     git(repo, "add", "bad.py", ".pre-commit-config.yaml")
     r = _pre_commit(repo, "run", "--all-files", home=tmp_path / "pc-home")
-    assert r.returncode == 1 and "bad.py:2:12 MD001" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 1 and "bad.py:2:12: MD001" in r.stdout, r.stdout + r.stderr
     (repo / "bad.py").write_text(GOOD)
     git(repo, "add", "bad.py")
     assert _pre_commit(repo, "run", "--all-files", home=tmp_path / "pc-home").returncode == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -71,10 +72,10 @@ def test_cli_text_output_and_exit_code(tmp_path: Path) -> None:
     assert r.returncode == 1, r.stderr
     lines = r.stdout.splitlines()
     assert lines[:3] == [
-        "api/bad.py:5:12 MD001 get_conn() used outside `with`: write `with get_conn() as conn:`",
-        "api/bad.py:6:14 MD002 conn.execute() on a psycopg2 connection: use `cursor = conn.cursor()` and "
+        "api/bad.py:5:12: MD001 get_conn() used outside `with`: write `with get_conn() as conn:`",
+        "api/bad.py:6:14: MD002 conn.execute() on a psycopg2 connection: use `cursor = conn.cursor()` and "
         "`cursor.execute(...)`",
-        "api/bad.py:6:62 MD003 SQLite placeholder `?` in SQL (1x): PostgreSQL (psycopg2) uses %s",
+        "api/bad.py:6:62: MD003 SQLite placeholder `?` in SQL (1x): PostgreSQL (psycopg2) uses %s",
     ]
     assert lines[3] == "3 findings in 2 files"
 
@@ -101,7 +102,7 @@ def test_cli_unparsable_file_is_exit_2_named_with_line(tmp_path: Path) -> None:
     r = run("lint", ".", cwd=tmp_path)
     assert r.returncode == 2
     assert r.stderr.strip() == "mosaic-diag: error: broken.py:2: cannot parse: invalid syntax"
-    assert "bad.py:5:12 MD001" in r.stdout and "Traceback" not in r.stderr
+    assert "bad.py:5:12: MD001" in r.stdout and "Traceback" not in r.stderr
 
 
 def test_cli_usage_errors(tmp_path: Path) -> None:
@@ -124,4 +125,20 @@ def test_schema_from_config_feeds_md007(tmp_path: Path) -> None:
     assert run("lint", "app.py", cwd=tmp_path).returncode == 0  # no schema known: not judged
     (tmp_path / "mosaic-diag.toml").write_text('[predeploy]\nschema = "db/schema.sql"\n')
     r = run("lint", "app.py", cwd=tmp_path)
-    assert r.returncode == 1 and "app.py:1:14 MD007 INSERT INTO users without ON CONFLICT" in r.stdout
+    assert r.returncode == 1 and "app.py:1:14: MD007 INSERT INTO users without ON CONFLICT" in r.stdout
+
+
+# flake8's problem matcher as editors and CI use it (VS Code's `problemMatcher` / GitHub Actions' matcher
+# JSON): path, line, column, then `CODE message` after `: ` (ruff's and flake8's default format).
+FLAKE8_MATCHER = re.compile(r"^(.*):(\d+):(\d+):\s+([A-Z]+\d+)\s+(.*)$")
+
+
+def test_text_output_is_read_by_flake8s_problem_matcher(tmp_path: Path) -> None:
+    (tmp_path / "bad.py").write_text(BAD)
+    r = run("lint", "bad.py", cwd=tmp_path)
+    findings = [line for line in r.stdout.splitlines() if not line.endswith("file")]
+    matched = [FLAKE8_MATCHER.match(line) for line in findings]
+    assert findings and all(matched), findings
+    assert [(m.group(1), m.group(2), m.group(3), m.group(4)) for m in matched] == [
+        ("bad.py", "5", "12", "MD001"), ("bad.py", "6", "14", "MD002"), ("bad.py", "6", "62", "MD003")]
+    assert matched[0].group(5).startswith("get_conn() used outside `with`")

@@ -8,7 +8,7 @@ from mosaic_diag.checks.model import Check, CheckContext, CheckId, Message
 
 IDS = (
     CheckId("MD-LINT001", "error", "A code rule is violated (see `mosaic-diag lint --list-rules`)",
-            "fix it, or silence one line with `# mosaic-diag: ignore[CODE]`"),
+            "fix it, or silence one line with `# noqa: CODE`"),
     CheckId("MD-LINT002", "error", "A Python file does not parse", "fix the syntax error"),
 )
 _LABELS = {"MD001": "CONN_MISUSE", "MD002": "CONN_MISUSE", "MD003": "SQL_DIALECT_ERROR",

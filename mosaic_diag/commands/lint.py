@@ -1,4 +1,4 @@
-"""`mosaic-diag lint [PATHS...]`: the code rules, `file:line:col CODE message`."""
+"""`mosaic-diag lint [PATHS...]`: the code rules, `file:line:col: CODE message`."""
 
 from __future__ import annotations
 

@@ -20,7 +20,9 @@ from mosaic_diag.lint.ddl import Table
 PG, SQLITE = "pg", "sqlite"
 PG_CURSOR, SQLITE_CURSOR = "pg-cursor", "sqlite-cursor"
 EXECUTE_METHODS = frozenset({"execute", "executemany"})
-_SUPPRESS = re.compile(r"#\s*mosaic-diag:\s*ignore(?:\[(?P<codes>[^\]]*)\])?", re.IGNORECASE)
+# `# mosaic-diag: ignore[MD001,MD003]` (the project's own) and flake8/ruff's `# noqa` / `# noqa: MD001, MD003`
+_SUPPRESS = re.compile(r"#\s*mosaic-diag:\s*ignore(?:\[(?P<codes>[^\]]*)\])?"
+                       r"|#\s*noqa(?::\s*(?P<noqa>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.Module)
 _COMPOUND = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.AsyncFor, ast.While,
              ast.With, ast.AsyncWith, ast.Try, ast.Match)
@@ -85,16 +87,21 @@ class FileContext:
     def suppressions(self) -> dict[int, frozenset[str] | None]:
         """line -> codes ignored there (None: every code)."""
         out: dict[int, frozenset[str] | None] = {}
-        if "mosaic-diag" not in self.source:
+        lowered = self.source.lower()
+        if "mosaic-diag" not in lowered and "noqa" not in lowered:
             return out
         for number, text in enumerate(self.lines, 1):
             if "#" not in text:
                 continue
-            m = _SUPPRESS.search(text)
-            if m:
-                codes = m.group("codes")
-                out[number] = None if codes is None else frozenset(
-                    c.strip().upper() for c in codes.split(",") if c.strip())
+            ignored: set[str] | None = set()
+            for m in _SUPPRESS.finditer(text):
+                codes = m.group("codes") if m.group(0).lstrip("# \t").lower().startswith("mosaic") else m.group("noqa")
+                if codes is None:
+                    ignored = None
+                    break
+                ignored.update(c.upper() for c in re.split(r"[,\s]+", codes) if c)
+            if ignored is None or ignored:
+                out[number] = None if ignored is None else frozenset(ignored)
         return out
 
     def suppressed(self, code: str, first: int, last: int) -> bool:

@@ -168,7 +168,7 @@ def run_staged(repo: Path, env: Mapping[str, str], fmt: str = "table") -> tuple[
         return 2, report, errors
     if result.findings:
         advice = ("mosaic-diag: commit refused: fix the findings above (or silence one with "
-                  "`# mosaic-diag: ignore[CODE]` on its line)")
+                  "`# noqa: CODE` or `# mosaic-diag: ignore[CODE]` on its line)")
         return 1, report, [advice]
     return 0, "" if fmt == "table" else report, []
 

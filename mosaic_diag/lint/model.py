@@ -24,7 +24,7 @@ class Finding:
     name: str = ""
 
     def to_text(self) -> str:
-        return f"{self.path}:{self.line}:{self.col} {self.code} {self.message}"
+        return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "line": self.line, "col": self.col, "code": self.code,

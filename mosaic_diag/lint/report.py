@@ -1,4 +1,4 @@
-"""Lint output as text (`file:line:col CODE message`), JSON or Markdown; stdlib only."""
+"""Lint output as text (`file:line:col: CODE message`, ruff's and flake8's format), JSON or Markdown; stdlib only."""
 
 from __future__ import annotations
 
