@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mosaic_diag.lint.ddl import parse_ddl
 from mosaic_diag.lint.engine import Source, lint_sources, select_rules
+from mosaic_diag.lint.pgsql import tables_from_sql
 from mosaic_diag.lint.rules import all_rules
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +32,7 @@ def _cases() -> list[tuple[str, dict, str]]:
 @pytest.mark.parametrize(("code", "case", "schema"), _cases())
 def test_rule_case(code: str, case: dict, schema: str) -> None:
     result = lint_sources([Source("case.py", case["code"])], rules=select_rules([code]),
-                          tables=parse_ddl(schema))
+                          tables=tables_from_sql(schema), conn_factories=case.get("conn_factories", ("get_conn",)))
     assert not result.failures
     assert [f"{f.line}:{f.col}" for f in result.findings] == case["expect"]
     assert all(f.code == code for f in result.findings)
@@ -40,7 +40,7 @@ def test_rule_case(code: str, case: dict, schema: str) -> None:
 
 def test_every_rule_is_documented_and_has_cases_both_ways() -> None:
     rules = all_rules()
-    assert len({r.code for r in rules}) == len(rules) == 7
+    assert len({r.code for r in rules}) == len(rules) == 8
     for rule in rules:
         assert rule.code.startswith("MD") and rule.name and len((rule.__doc__ or "").split()) > 20
         data = yaml.safe_load((CASES_DIR / f"{rule.code}.yml").read_text())
@@ -118,14 +118,26 @@ def test_example_app_and_the_framework_correct_patterns_are_clean() -> None:
     assert json.loads(r.stdout)["summary"]["files"] >= 8
 
 
-def test_schema_from_config_feeds_md007(tmp_path: Path) -> None:
-    (tmp_path / "db").mkdir()
-    (tmp_path / "db" / "schema.sql").write_text("CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT UNIQUE);\n")
-    (tmp_path / "app.py").write_text('cur.execute("INSERT INTO users (id, email) VALUES (%s, %s)", (1, 2))\n')
-    assert run("lint", "app.py", cwd=tmp_path).returncode == 0  # no schema known: not judged
-    (tmp_path / "mosaic-diag.toml").write_text('[predeploy]\nschema = "db/schema.sql"\n')
-    r = run("lint", "app.py", cwd=tmp_path)
+def test_schema_found_from_the_repo_root_configured_or_said_missing(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()  # the repository root
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "app.py").write_text('cur.execute("INSERT INTO users (id, email) VALUES (%s, %s)", (1, 2))\n')
+    r = run("lint", "app.py", "--no-cache", cwd=tmp_path / "app")  # no schema anywhere: said, once
+    assert r.returncode == 0 and r.stderr.count("MD007: no schema found") == 1, r.stderr
+    (tmp_path / "db" / "migrations").mkdir(parents=True)
+    (tmp_path / "db" / "migrations" / "001_users.sql").write_text(
+        "CREATE TABLE users (id TEXT PRIMARY KEY);\nCREATE UNIQUE INDEX users_email ON users (email);\n")
+    r = run("lint", "app.py", "--no-cache", cwd=tmp_path / "app")  # found from the repository root
     assert r.returncode == 1 and "app.py:1:14: MD007 INSERT INTO users without ON CONFLICT" in r.stdout
+    assert "(id), (email)" in r.stdout and r.stderr == ""
+    (tmp_path / "app" / "mosaic-diag.toml").write_text('[lint]\nschema = "db/schema.sql"\n')
+    r = run("lint", "app.py", cwd=tmp_path / "app")  # configured and missing: a configuration error
+    assert r.returncode == 2 and "lint.schema:" in r.stderr and "db/schema.sql: no such file" in r.stderr
+    assert "Traceback" not in r.stderr
+    (tmp_path / "app" / "db").mkdir()
+    (tmp_path / "app" / "db" / "schema.sql").write_text("CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT);\n")
+    r = run("lint", "app.py", cwd=tmp_path / "app")
+    assert r.returncode == 1 and "the table has unique key(s) (id);" in r.stdout
 
 
 # flake8's problem matcher as editors and CI use it (VS Code's `problemMatcher` / GitHub Actions' matcher
