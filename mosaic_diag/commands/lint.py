@@ -37,6 +37,9 @@ def lint(
     = False,
     diff: Annotated[bool, typer.Option("--diff", help="Show the --fix rewrites as a diff; change nothing.")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the result cache.")] = False,
+    require_schema: Annotated[bool, typer.Option("--require-schema", help="Exit 2 when MD007 meets INSERTs it "
+                                                 "cannot judge for want of a schema (the pre-commit hook).")]
+    = False,
     fmt: Annotated[LintFormat, typer.Option("--format", "-f", case_sensitive=False,
                                             help="table/text (default), json, markdown, sarif or github.")]
     = LintFormat.table,
@@ -67,11 +70,16 @@ def lint(
         if changed:
             result = lint_paths(targets, cache_dir=cache, **options)  # type: ignore[arg-type]
     if settings.schema_note and result.unknown_tables:
-        sys.stderr.write(f"mosaic-diag: warning: {settings.schema_note}\n")
+        if require_schema:
+            from mosaic_diag.lint.hook import schema_errors
+
+            sys.stderr.write("\n".join(schema_errors(settings.schema_note, result.unknown_tables)) + "\n")
+        else:
+            sys.stderr.write(f"mosaic-diag: warning: {settings.schema_note}\n")
     sys.stdout.write(as_statistics(result) if statistics else render(result, fmt.value))
     for line in failure_lines(result):
         sys.stderr.write(line + "\n")
-    if result.failures:
+    if result.failures or (require_schema and settings.schema_note and result.unknown_tables):
         return 2
     return 1 if result.findings else 0
 

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -77,17 +77,44 @@ def read_sources(files: Sequence[Path]) -> list[Source]:
     return out
 
 
-def schema_tables(files: Iterable[Path]) -> dict[str, Table]:
-    """Tables declared in SQL files, read by PostgreSQL's parser (the settings made sure they exist)."""
-    from mosaic_diag.lint.pgsql import tables_from_sql
+class SchemaTables(Mapping[str, Table]):
+    """Tables declared in SQL files, read by PostgreSQL's parser on first use (a cached lint run
+    never parses them); `digest` identifies their content."""
 
-    tables: dict[str, Table] = {}
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.texts = tuple(texts)
+        self.digest = _digest(*self.texts)
+        self._tables: dict[str, Table] | None = None
+
+    @property
+    def tables(self) -> dict[str, Table]:
+        if self._tables is None:
+            from mosaic_diag.lint.pgsql import tables_from_sql
+
+            self._tables = {}
+            for text in self.texts:
+                self._tables.update(tables_from_sql(text))
+        return self._tables
+
+    def __getitem__(self, name: str) -> Table:
+        return self.tables[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.tables)
+
+    def __len__(self) -> int:
+        return len(self.tables)
+
+
+def schema_tables(files: Iterable[Path]) -> SchemaTables:
+    """Tables declared in SQL files (the settings made sure they exist), parsed when first needed."""
+    texts = []
     for path in files:
         try:
-            tables.update(tables_from_sql(path.read_text(encoding="utf-8")))
+            texts.append(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"cannot read the schema: {exc}", path=str(path)) from exc
-    return tables
+    return SchemaTables(texts)
 
 
 def _ddl_in_tree(tree: ast.Module) -> dict[str, Table]:
@@ -227,12 +254,15 @@ def lint_sources(sources: Sequence[Source], *, rules: Sequence[Rule] | None = No
         trees[src.path] = tree
         if _CREATE_TABLE.search(src.text):
             declared[src.path] = _ddl_in_tree(tree)
-    known: dict[str, Table] = dict(tables or {})
+    in_files: dict[str, Table] = {}
     for src in sources:
         for name, table in declared.get(src.path, {}).items():
-            known.setdefault(name, table)
-    env = _digest(CACHE_VERSION, ",".join(r.code for r in rules), ",".join(sorted(factories)),
-                  json.dumps(_tables_to_json(known), sort_keys=True))
+            in_files.setdefault(name, table)
+    base = tables.digest if isinstance(tables, SchemaTables) else json.dumps(_tables_to_json(tables or {}),
+                                                                             sort_keys=True)
+    env = _digest(CACHE_VERSION, ",".join(r.code for r in rules), ",".join(sorted(factories)), base,
+                  json.dumps(_tables_to_json(in_files), sort_keys=True))
+    known_tables: dict[str, Table] | None = None
     # 2. the findings of every file (from the cache when its environment is the same)
     findings: list[Finding] = []
     unknown: list[str] = []
@@ -258,7 +288,9 @@ def lint_sources(sources: Sequence[Source], *, rules: Sequence[Rule] | None = No
                     failures[src.path] = ParseFailure(src.path, getattr(exc, "lineno", None) or 1,
                                                       getattr(exc, "msg", str(exc)))
             if tree is not None:
-                file_findings, file_unknown = _lint_tree(src, tree, rules, known, factories, md007)
+                if known_tables is None:
+                    known_tables = {**in_files, **dict(tables or {})}
+                file_findings, file_unknown = _lint_tree(src, tree, rules, known_tables, factories, md007)
         findings.extend(file_findings)
         unknown.extend(file_unknown)
         failure = failures.get(src.path)
