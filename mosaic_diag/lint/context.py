@@ -53,6 +53,11 @@ _COMPOUND = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.Fo
 _DYNAMIC = "\x00"  # stands for an interpolated value inside recovered SQL text
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_LEAF_FIELDS = frozenset({"ctx", "id", "attr", "arg", "kind", "type_comment", "level", "module", "is_async",
+                          "conversion", "lineno", "col_offset"})
+
+
 @dataclass(frozen=True)
 class SqlText:
     """The SQL text a call receives, as far as it is known statically."""
@@ -113,10 +118,14 @@ class FileContext:
         self.nodes: list[ast.AST] = []
         stack: list[ast.AST] = [tree]
         parents, nodes, node_type = self.parents, self.nodes, ast.AST
-        while stack:  # ast.walk, without its per-node generator overhead
+        while stack:  # ast.walk without its generator overhead, and without the Load/Store contexts
             parent = stack.pop()
             nodes.append(parent)
-            for field in parent._fields:
+            kind = type(parent)
+            fields = _FIELDS.get(kind)
+            if fields is None:
+                fields = _FIELDS[kind] = tuple(f for f in kind._fields if f not in _LEAF_FIELDS)
+            for field in fields:
                 value = getattr(parent, field, None)
                 if isinstance(value, list):
                     for child in value:
@@ -264,6 +273,15 @@ class FileContext:
         return None
 
     @cached_property
+    def connection_call_names(self) -> frozenset[str]:
+        """The last names of calls that may make a connection (a cheap filter before resolving)."""
+        if not self.may_connect:
+            return frozenset()
+        names = {"connect", "getconn", "connection"} | {f.rsplit(".", 1)[-1] for f in self.conn_factories}
+        names |= {local for local, qual in self.imports.items() if qual.rsplit(".", 1)[-1] in names}
+        return frozenset(names | {n for n in self.local_functions if self._returns(n) in CONNECTIONS})
+
+    @cached_property
     def local_functions(self) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
         return {n.name: n for n in self.tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
 
@@ -345,6 +363,10 @@ class FileContext:
                     and node.func.attr in EXECUTE_METHODS):
                 yield node
 
+    @cached_property
+    def uses_sqlalchemy(self) -> bool:
+        return any(q.startswith("sqlalchemy") for q in self.imports.values())
+
     def is_text_call(self, node: ast.AST) -> bool:
         """SQLAlchemy's `text(...)` (resolved through the imports)."""
         return isinstance(node, ast.Call) and self.qualified(node.func) in _TEXT_FUNCTIONS
@@ -360,7 +382,7 @@ class FileContext:
                 sql = self.sql_of(node)
                 if sql is not None:
                     out.append(SqlSite(node, sql, self.receiver_kind(node)))
-            elif self.is_text_call(node):
+            elif self.uses_sqlalchemy and self.is_text_call(node):
                 sql = self.sql_of(node)
                 if sql is not None:
                     out.append(SqlSite(node, SqlText(sql.text, sql.dynamic, sql.node, sql.literal, sql.how,
@@ -421,7 +443,7 @@ class FileContext:
                 isinstance(k.value, ast.Constant) for k in expr.keywords)
             return SqlText(expr.func.value.value, not constant, expr, expr.func.value,
                            "" if constant else ".format()", ((0, expr.func.value),))
-        if self.is_text_call(expr) and isinstance(expr, ast.Call):  # execute(text("..."))
+        if self.uses_sqlalchemy and self.is_text_call(expr) and isinstance(expr, ast.Call):  # execute(text())
             return self.sql_of(expr)
         if isinstance(expr, ast.Name | ast.Attribute) and depth < 4:
             found = self._value_of(expr, at, depth + 1)

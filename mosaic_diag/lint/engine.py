@@ -243,17 +243,9 @@ def lint_sources(sources: Sequence[Source], *, rules: Sequence[Rule] | None = No
 
                 declared[src.path] = tables_from_sql(src.text)
             continue
-        try:
-            tree = ast.parse(src.text, filename=src.path)
-        except SyntaxError as exc:
-            failures[src.path] = ParseFailure(src.path, exc.lineno or 1, exc.msg)
-            continue
-        except ValueError as exc:  # source with NUL bytes
-            failures[src.path] = ParseFailure(src.path, 1, str(exc))
-            continue
-        trees[src.path] = tree
         if _CREATE_TABLE.search(src.text):
-            declared[src.path] = _ddl_in_tree(tree)
+            tree = trees[src.path] = _parsed(src)  # a file that does not parse is reported with the findings
+            declared[src.path] = _ddl_in_tree(tree) if tree is not None else {}
     in_files: dict[str, Table] = {}
     for src in sources:
         for name, table in declared.get(src.path, {}).items():
@@ -262,11 +254,11 @@ def lint_sources(sources: Sequence[Source], *, rules: Sequence[Rule] | None = No
                                                                              sort_keys=True)
     env = _digest(CACHE_VERSION, ",".join(r.code for r in rules), ",".join(sorted(factories)), base,
                   json.dumps(_tables_to_json(in_files), sort_keys=True))
-    known_tables: dict[str, Table] | None = None
     # 2. the findings of every file (from the cache when its environment is the same)
     findings: list[Finding] = []
     unknown: list[str] = []
     md007 = any(rule.code == "MD007" for rule in rules)
+    todo: list[Source] = []
     for src in sources:
         entry = cache.get(src.path, hashes[src.path])
         if entry is not None and entry.get("env") == env:
@@ -274,32 +266,77 @@ def lint_sources(sources: Sequence[Source], *, rules: Sequence[Rule] | None = No
             unknown.extend(entry["unknown"])
             if entry.get("failure"):
                 failures[src.path] = ParseFailure(src.path, *entry["failure"])
-            continue
-        file_findings: list[Finding] = []
-        file_unknown: list[str] = []
-        if src.path.endswith(".sql"):
-            file_findings = _lint_sql_file(src, rules)
-        elif src.path not in failures:
-            tree = trees.get(src.path)
-            if tree is None:
-                try:
-                    tree = ast.parse(src.text, filename=src.path)
-                except (SyntaxError, ValueError) as exc:
-                    failures[src.path] = ParseFailure(src.path, getattr(exc, "lineno", None) or 1,
-                                                      getattr(exc, "msg", str(exc)))
-            if tree is not None:
-                if known_tables is None:
-                    known_tables = {**in_files, **dict(tables or {})}
-                file_findings, file_unknown = _lint_tree(src, tree, rules, known_tables, factories, md007)
+        else:
+            todo.append(src)
+    known = {**in_files, **dict(tables or {})} if todo else {}  # the schema is parsed only when needed
+    job = _Job(tuple(rules), known, factories, md007)
+    for src, (file_findings, file_unknown, failure) in zip(todo, _run_jobs(job, todo, trees), strict=True):
         findings.extend(file_findings)
         unknown.extend(file_unknown)
-        failure = failures.get(src.path)
+        if failure is not None:
+            failures[src.path] = failure
         cache.put(src.path, {"hash": hashes[src.path], "env": env, "tables": _tables_to_json(declared[src.path]),
                              "findings": [_finding_to_json(f) for f in file_findings], "unknown": file_unknown,
                              "failure": [failure.line, failure.message] if failure else None})
     cache.save()
     ordered = tuple(failures[s.path] for s in sources if s.path in failures)
     return LintResult(tuple(sorted(set(findings))), ordered, len(sources), tuple(unknown))
+
+
+def _parsed(src: Source) -> ast.Module | None:
+    try:
+        return ast.parse(src.text, filename=src.path)
+    except (SyntaxError, ValueError):
+        return None
+
+
+PARALLEL_MIN_FILES = 48  # below this, starting worker processes costs more than it saves
+
+
+@dataclass(frozen=True)
+class _Job:
+    rules: tuple[Rule, ...]
+    known: dict[str, Table]
+    factories: frozenset[str]
+    md007: bool
+
+    def run(self, src: Source, tree: ast.Module | None = None) -> tuple[list[Finding], list[str],
+                                                                         ParseFailure | None]:
+        """One file: its findings, its INSERTs into unknown tables, or why it does not parse."""
+        if src.path.endswith(".sql"):
+            return _lint_sql_file(src, self.rules), [], None
+        if tree is None:
+            try:
+                tree = ast.parse(src.text, filename=src.path)
+            except SyntaxError as exc:
+                return [], [], ParseFailure(src.path, exc.lineno or 1, exc.msg)
+            except ValueError as exc:  # source with NUL bytes
+                return [], [], ParseFailure(src.path, 1, str(exc))
+        found, unknown = _lint_tree(src, tree, self.rules, self.known, self.factories, self.md007)
+        return found, unknown, None
+
+    def run_many(self, sources: Sequence[Source]) -> list[tuple[list[Finding], list[str], ParseFailure | None]]:
+        return [self.run(src) for src in sources]
+
+
+def _run_jobs(job: _Job, todo: Sequence[Source], trees: Mapping[str, ast.Module | None]) -> list[
+        tuple[list[Finding], list[str], ParseFailure | None]]:
+    """The files to lint, in worker processes when there are many and more than one CPU."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(todo) < PARALLEL_MIN_FILES or workers < 2:
+        return [job.run(src, trees.get(src.path)) for src in todo]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+    size = -(-len(todo) // (workers * 2))
+    chunks = [todo[i: i + size] for i in range(0, len(todo), size)]
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+            return [r for part in pool.map(job.run_many, chunks) for r in part]
+    except (OSError, RuntimeError) as exc:  # no processes here (a sandbox): in this one
+        logging.getLogger(__name__).debug("lint in one process: %s", exc)
+        return [job.run(src, trees.get(src.path)) for src in todo]
 
 
 def _lint_tree(src: Source, tree: ast.Module, rules: Sequence[Rule], known: Mapping[str, Table],

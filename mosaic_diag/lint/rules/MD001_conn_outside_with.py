@@ -32,8 +32,11 @@ class ConnOutsideWith(Rule):
     name = "conn-outside-with"
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
+        candidates = ctx.connection_call_names
+        if not candidates:
+            return
         for node in ctx.nodes:
-            if not isinstance(node, ast.Call) or call_name(node) in {"cursor", None}:
+            if not isinstance(node, ast.Call) or call_name(node) not in candidates:
                 continue
             if ctx.kind_of_value(node, node) not in CONNECTIONS or _managed(ctx, node):
                 continue
