@@ -304,3 +304,12 @@ def test_the_cache_gives_the_same_result_and_follows_edits(tmp_path: Path) -> No
     assert "MD003" not in edited.stdout and "MD001" in edited.stdout
     r = run("lint", "bad.py", "--ignore", "MD001", cwd=tmp_path)  # other rules: not the cached answer
     assert "MD001" not in r.stdout and "MD002" in r.stdout
+
+
+def test_help_and_wrong_options_go_through_typer(tmp_path: Path) -> None:
+    r = run("lint", "--help", cwd=tmp_path)
+    assert r.returncode == 0 and "--statistics" in r.stdout and "--require-schema" in r.stdout
+    r = run("lint", "--bogus", cwd=tmp_path)
+    assert r.returncode == 2 and "No such option: --bogus" in r.stderr and "Traceback" not in r.stderr
+    r = run("lint", "--format", "xml", cwd=tmp_path)
+    assert r.returncode == 2 and "xml" in r.stderr
