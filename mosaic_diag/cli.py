@@ -72,14 +72,7 @@ def _click_exceptions() -> tuple[type[BaseException], type[BaseException], type[
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return (and, as a console script, exit with) the exit code."""
     click_error, usage_error, abort = _click_exceptions()
-    args = sys.argv[1:] if argv is None else argv
     try:
-        if args[:1] == ["lint"]:  # the linter's own fast path (editors, CI, hooks run it often)
-            from mosaic_diag.commands.lint_run import fast_main
-
-            fast = fast_main(list(args[1:]))
-            if fast is not None:
-                return fast
         rv = app(args=argv, prog_name="mosaic-diag", standalone_mode=False)
     except usage_error as exc:
         if not exc.format_message():  # no arguments at all: help was printed
