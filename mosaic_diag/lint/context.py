@@ -12,9 +12,7 @@ and small on purpose.
 from __future__ import annotations
 
 import ast
-import io
 import re
-import tokenize
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -534,6 +532,9 @@ class FileContext:
         segment = self._segment(lit)
         if segment is None:
             return line, col, False
+        import io
+        import tokenize
+
         acc = 0
         try:
             tokens = [t for t in tokenize.generate_tokens(io.StringIO(segment).readline) if t.type == tokenize.STRING]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-import logging
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -205,6 +204,8 @@ class _Cache:
 
             write_atomic(self.path, json.dumps({"version": CACHE_VERSION, "files": self.entries}))
         except OSError as exc:  # a cache that cannot be written is no cache, not an error
+            import logging
+
             logging.getLogger(__name__).debug("lint cache not written: %s", exc)
 
 
@@ -335,6 +336,8 @@ def _run_jobs(job: _Job, todo: Sequence[Source], trees: Mapping[str, ast.Module 
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
             return [r for part in pool.map(job.run_many, chunks) for r in part]
     except (OSError, RuntimeError) as exc:  # no processes here (a sandbox): in this one
+        import logging
+
         logging.getLogger(__name__).debug("lint in one process: %s", exc)
         return [job.run(src, trees.get(src.path)) for src in todo]
 
