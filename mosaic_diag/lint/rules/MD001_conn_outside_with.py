@@ -41,6 +41,11 @@ class ConnOutsideWith(Rule):
             if ctx.kind_of_value(node, node) not in CONNECTIONS or _managed(ctx, node):
                 continue
             shown = dotted(node.func) or call_name(node)
+            if call_name(node) == "getconn" and not ctx.is_factory(node):
+                owner = dotted(node.func.value) if isinstance(node.func, ast.Attribute) else None
+                yield Hit(node, f"{shown}() never given back: `{owner or 'pool'}.putconn(conn)` in a `finally:` "
+                                "(a `with` does not return it to the pool)")
+                continue
             tail = "" if ctx.is_factory(node) else " (or release it in `finally:`)"
             yield Hit(node, f"{shown}() used outside `with`: write `with {shown}() as conn:`{tail}")
 
