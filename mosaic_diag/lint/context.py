@@ -28,6 +28,7 @@ PG, PG3, SQLITE = "pg", "pg3", "sqlite"
 PG_CURSOR, PG3_CURSOR, SQLITE_CURSOR = "pg-cursor", "pg3-cursor", "sqlite-cursor"
 PG_POOL, PG3_POOL = "pg-pool", "pg3-pool"
 CONNECTIONS = frozenset({PG, PG3})
+_PG_KINDS = frozenset({PG, PG3, PG_CURSOR, PG3_CURSOR})
 SQLITE_KINDS = frozenset({SQLITE, SQLITE_CURSOR})
 EXECUTE_METHODS = frozenset({"execute", "executemany", "mogrify"})
 _KNOWN_FACTORIES = {
@@ -388,8 +389,16 @@ class FileContext:
         return tuple(out)
 
     def postgres_sites(self) -> Iterator[SqlSite]:
-        """The SQL sites that do not go to a known SQLite connection or cursor."""
-        return (site for site in self.sql_sites if site.kind not in SQLITE_KINDS)
+        """The SQL sites judged as PostgreSQL: not on a known SQLite connection or cursor, and either
+        on a known PostgreSQL one, in SQLAlchemy `text()`, or a text that starts like SQL (so a
+        Cypher or GraphQL string given to some other `.execute` is not judged)."""
+        from mosaic_diag.lint.sqltext import looks_like_sql
+
+        for site in self.sql_sites:
+            if site.kind in SQLITE_KINDS:
+                continue
+            if site.kind in _PG_KINDS or site.sql.named or looks_like_sql(site.sql.text):
+                yield site
 
     def receiver_kind(self, call: ast.Call) -> str | None:
         assert isinstance(call.func, ast.Attribute)

@@ -99,5 +99,12 @@ def line_col(text: str, offset: int) -> tuple[int, int]:
 
 def looks_like_sql(text: str) -> bool:
     """A cheap test: does this string start like a SQL statement?"""
-    return bool(re.match(r"\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|WITH|PRAGMA|REPLACE)\b",
-                         text, re.IGNORECASE))
+    return bool(_SQL_START.match(text))
+
+
+_SQL_START = re.compile(
+    r"(?:\s|--[^\n]*\n|/\*.*?\*/|\()*(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|WITH|PRAGMA|REPLACE|MERGE|"
+    r"TRUNCATE|GRANT|REVOKE|BEGIN|START|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|SET|RESET|SHOW|EXPLAIN|ANALYZE|VACUUM|"
+    r"COPY|LOCK|DO|CALL|COMMENT|VALUES|TABLE|LISTEN|NOTIFY|DECLARE|FETCH|CLOSE|PREPARE|EXECUTE|DEALLOCATE|"
+    r"REFRESH|REINDEX|CLUSTER|DISCARD|ABORT|END|UPSERT|SEL)\b",
+    re.IGNORECASE | re.DOTALL)

@@ -60,6 +60,8 @@ def _managed(ctx: FileContext, call: ast.Call) -> bool:
         return True  # a factory of its own
     if isinstance(parent, ast.Attribute) and parent.attr == "close":
         return True  # connect(...).close()
+    if isinstance(parent, ast.Expr) and _expects_failure(ctx, parent):
+        return True  # a probe: `try: psycopg2.connect(bad) except OperationalError`, `with pytest.raises(...)`
     if isinstance(parent, ast.Call) and call in parent.args and call_name(parent) in _WRAPPERS:
         return _managed(ctx, parent) or call_name(parent) != "closing"
     if isinstance(call, ast.Call) and ctx.is_factory(call):
@@ -69,6 +71,20 @@ def _managed(ctx: FileContext, call: ast.Call) -> bool:
         names = {n for n in (dotted(t) for t in targets) if n}
         if names and _released(ctx, parent, names):
             return True
+    return False
+
+
+def _expects_failure(ctx: FileContext, stmt: ast.stmt) -> bool:
+    """The statement is in the body of a `try` with handlers, or of a `with ...raises(...)`."""
+    child: ast.AST = stmt
+    cur = ctx.parents.get(stmt)
+    while cur is not None and not isinstance(cur, ast.FunctionDef | ast.AsyncFunctionDef | ast.Module):
+        if isinstance(cur, ast.Try) and cur.handlers and child in cur.body:
+            return True
+        if isinstance(cur, ast.With) and any(call_name(i.context_expr) == "raises" for i in cur.items
+                                             if isinstance(i.context_expr, ast.Call)):
+            return True
+        child, cur = cur, ctx.parents.get(cur)
     return False
 
 

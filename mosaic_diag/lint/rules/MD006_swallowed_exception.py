@@ -42,7 +42,8 @@ class SwallowedException(Rule):
                 names = frozenset(n for n in (ctx.qualified(a) for a in node.args) if n)
                 if names and not names <= _QUIET_OK and not any(isinstance(a, ast.Starred) for a in node.args):
                     shown = ", ".join(ast.unparse(a) for a in node.args)
-                    yield Hit(node, f"`suppress({shown})` swallows the error (it is `except {shown}: pass`): "
+                    caught = shown if len(node.args) == 1 else f"({shown})"
+                    yield Hit(node, f"`suppress({shown})` swallows the error (it is `except {caught}: pass`): "
                                     "log it or re-raise")
                 continue
             if not isinstance(node, ast.ExceptHandler):
