@@ -152,6 +152,21 @@ CACHE_VERSION = "lint-cache-1"
 _CREATE_TABLE = re.compile(r"\bCREATE\s+(?:\w+\s+){0,3}TABLE\b", re.IGNORECASE)
 
 
+def _code_version() -> str:
+    """The linter's own version: the package version and the modification times of the linter's files
+    (a changed rule invalidates the cache, as a new ruff does)."""
+    from mosaic_diag import __version__
+
+    here = Path(__file__).parent
+    stamps = []
+    for path in (*here.glob("*.py"), *here.glob("rules/*.py")):
+        try:
+            stamps.append(f"{path.name}:{path.stat().st_mtime_ns}")
+        except OSError:
+            continue
+    return __version__ + "|" + ",".join(sorted(stamps))
+
+
 def _digest(*parts: str) -> str:
     h = hashlib.sha1(usedforsecurity=False)
     for part in parts:
@@ -253,7 +268,7 @@ def lint_sources(sources: Sequence[Source], *, rules: Sequence[Rule] | None = No
             in_files.setdefault(name, table)
     base = tables.digest if isinstance(tables, SchemaTables) else json.dumps(_tables_to_json(tables or {}),
                                                                              sort_keys=True)
-    env = _digest(CACHE_VERSION, ",".join(r.code for r in rules), ",".join(sorted(factories)), base,
+    env = _digest(CACHE_VERSION, _code_version(), ",".join(r.code for r in rules), ",".join(sorted(factories)), base,
                   json.dumps(_tables_to_json(in_files), sort_keys=True))
     # 2. the findings of every file (from the cache when its environment is the same)
     findings: list[Finding] = []
