@@ -251,7 +251,7 @@ class FileContext:
                 return None
             return self.kind_of_name(name, at, bindings) or self._annotated_kind(name, at)
         qual = self.qualified(value.func) or ""
-        if isinstance(value.func, ast.Name) and value.func.id in self.local_functions:
+        if isinstance(value.func, ast.Name) and value.func.id in self._may_return_connections:
             return self._returns(value.func.id)
         if qual in _KNOWN_FACTORIES:
             return _KNOWN_FACTORIES[qual]
@@ -278,7 +278,26 @@ class FileContext:
             return frozenset()
         names = {"connect", "getconn", "connection"} | {f.rsplit(".", 1)[-1] for f in self.conn_factories}
         names |= {local for local, qual in self.imports.items() if qual.rsplit(".", 1)[-1] in names}
-        return frozenset(names | {n for n in self.local_functions if self._returns(n) in CONNECTIONS})
+        return frozenset(names | {n for n in self._may_return_connections if self._returns(n) in CONNECTIONS})
+
+    @cached_property
+    def _may_return_connections(self) -> frozenset[str]:
+        """Module functions worth asking what they return: annotated with a connection type, or
+        holding a call that may make one."""
+        base = {"connect", "getconn", "connection"} | {f.rsplit(".", 1)[-1] for f in self.conn_factories}
+        base |= {local for local, qual in self.imports.items() if qual.rsplit(".", 1)[-1] in base}
+        out = {name for name, func in self.local_functions.items()
+               if func.returns is not None and self.qualified(func.returns) in _ANNOTATED}
+        for node in self.nodes:
+            if isinstance(node, ast.Call) and call_name(node) in base:
+                cur = self.parents.get(node)
+                while cur is not None and not isinstance(cur, ast.FunctionDef | ast.AsyncFunctionDef):
+                    cur = self.parents.get(cur)
+                while cur is not None and self.parents.get(cur) is not self.tree:
+                    cur = self.parents.get(cur)
+                if isinstance(cur, ast.FunctionDef | ast.AsyncFunctionDef):
+                    out.add(cur.name)
+        return frozenset(out)
 
     @cached_property
     def local_functions(self) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
@@ -318,24 +337,23 @@ class FileContext:
         out: dict[tuple[int, str], str] = {}
         if not self.may_connect:
             return out
+        pairs: list[tuple[ast.AST, str, ast.AST]] = []
+        for node in self.nodes:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                pairs.append((node, dotted(node.targets[0]) or "", node.value))
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                pairs.append((node, dotted(node.target) or "", node.value))
+            elif isinstance(node, ast.With | ast.AsyncWith):
+                pairs.extend((node, dotted(item.optional_vars) or "", item.context_expr) for item in node.items
+                             if item.optional_vars is not None)
+        # only what can hold a connection, a cursor or a pool: a call, a name, an await
+        pairs = [(n, t, v) for n, t, v in pairs if t and isinstance(v, ast.Call | ast.Name | ast.Attribute | ast.Await)]
         # two passes so that `cur = conn.cursor()` sees `conn` bound later in the walk order
         for _ in range(2):
-            for node in self.nodes:
-                pairs: list[tuple[ast.AST, ast.AST]] = []
-                if isinstance(node, ast.Assign) and len(node.targets) == 1:
-                    pairs.append((node.targets[0], node.value))
-                elif isinstance(node, ast.AnnAssign) and node.value is not None:
-                    pairs.append((node.target, node.value))
-                elif isinstance(node, ast.With | ast.AsyncWith):
-                    pairs.extend((item.optional_vars, item.context_expr) for item in node.items
-                                 if item.optional_vars is not None)
-                for target, value in pairs:
-                    name = dotted(target)
-                    if name is None:
-                        continue
-                    kind = self.kind_of_value(value, node, out)
-                    if kind is not None:
-                        out[(id(self._binding_scope(name, node)), name)] = kind
+            for node, name, value in pairs:
+                kind = self.kind_of_value(value, node, out)
+                if kind is not None:
+                    out[(id(self._binding_scope(name, node)), name)] = kind
         return out
 
     def _binding_scope(self, name: str, node: ast.AST) -> ast.AST:
