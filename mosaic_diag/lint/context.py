@@ -52,7 +52,7 @@ _COMPOUND = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.Fo
 _DYNAMIC = "\x00"  # stands for an interpolated value inside recovered SQL text
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
+_FIELDS: dict[type, tuple[str, ...]] = {ast.Constant: (), ast.Name: (), ast.Pass: (), ast.alias: ()}
 _LEAF_FIELDS = frozenset({"ctx", "id", "attr", "arg", "kind", "type_comment", "level", "module", "is_async",
                           "conversion", "lineno", "col_offset"})
 
@@ -117,10 +117,13 @@ class FileContext:
         self.nodes: list[ast.AST] = []
         stack: list[ast.AST] = [tree]
         parents, nodes, node_type = self.parents, self.nodes, ast.AST
+        import_nodes: list[ast.Import | ast.ImportFrom] = []
         while stack:  # ast.walk without its generator overhead, and without the Load/Store contexts
             parent = stack.pop()
             nodes.append(parent)
             kind = type(parent)
+            if kind is ast.Import or kind is ast.ImportFrom:
+                import_nodes.append(parent)  # type: ignore[arg-type]
             fields = _FIELDS.get(kind)
             if fields is None:
                 fields = _FIELDS[kind] = tuple(f for f in kind._fields if f not in _LEAF_FIELDS)
@@ -139,7 +142,7 @@ class FileContext:
         # nothing to track in a file that never names a way to get a connection
         self.may_connect = any(w in lowered for w in ("connect", "getconn", "cursor")) or any(
             f.rsplit(".", 1)[-1].lower() in lowered for f in conn_factories)
-        self.imports = self._imports()
+        self.imports = self._imports(import_nodes)
 
     # --- suppression -----------------------------------------------------------------------
     @cached_property
@@ -197,10 +200,11 @@ class FileContext:
             cur = self.parents.get(cur)
         return self.tree
 
-    def _imports(self) -> dict[str, str]:
+    @staticmethod
+    def _imports(import_nodes: list[ast.Import | ast.ImportFrom]) -> dict[str, str]:
         """Local name -> qualified name, from the module's imports (relative ones without dots)."""
         out: dict[str, str] = {}
-        for node in self.nodes:
+        for node in sorted(import_nodes, key=lambda n: n.lineno):
             if isinstance(node, ast.Import):
                 for a in node.names:
                     if a.asname:
