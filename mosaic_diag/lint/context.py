@@ -153,7 +153,7 @@ class FileContext:
         if "mosaic-diag" not in lowered and "noqa" not in lowered:
             return out
         for number, text in enumerate(self.lines, 1):
-            if "#" not in text:
+            if "#" not in text and "--" not in text:
                 continue
             ignored: set[str] | None = set()
             for m in _SUPPRESS.finditer(text):

@@ -144,7 +144,12 @@ def _lint_sql_file(src: Source, rules: Sequence[Rule]) -> list[Finding]:
             continue
         line, col = line_col(src.text, problem.offset)
         if not ctx.suppressed(problem.code, line, line):
-            out.append(Finding(src.path, line, col, problem.code, problem.message, codes[problem.code]))
+            fixes: tuple[Edit, ...] = ()
+            if problem.fix is not None:
+                start, end, new = problem.fix
+                fline, fcol = line_col(src.text, start)
+                fixes = (Edit(fline, fcol, src.text[start:end], new),)
+            out.append(Finding(src.path, line, col, problem.code, problem.message, codes[problem.code], fixes))
     return out
 
 
