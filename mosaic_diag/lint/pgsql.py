@@ -245,11 +245,6 @@ def _char_offsets(text: str) -> Any:
     return lambda offset: len(data[:offset].decode(errors="ignore"))
 
 
-def parses(sql: str) -> bool:
-    """True when PostgreSQL's grammar accepts the text as it is."""
-    return _parse(sql)[0] is not None
-
-
 _SERIALS = frozenset({"serial", "bigserial", "smallserial", "serial2", "serial4", "serial8"})
 
 
