@@ -17,7 +17,7 @@ from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.errors import ExitCode, UnreachableError, UsageError
 from mosaic_diag.manifest import generate_manifest
 from mosaic_diag.manifest.store import FileDeployStore
-from mosaic_diag.platform.gitops import PushRejected
+from mosaic_diag.platform.gitops import RemoteMoved
 from mosaic_diag.platform.render_api import RenderTarget
 from mosaic_diag.rollback import execute_rollback, plan_rollback, read_log
 from tests.test_manifest_support import RenderStandIn, commit_all, deploy_repo, git, set_git_env, write
@@ -42,7 +42,7 @@ def test_revert_end_to_end_keeps_history(repo, tmp_path):
     plan = plan_rollback(repo.work, c["c4"])
     assert plan.ok and plan.deployed_sha == c["c5"] and plan.target_sha == c["c4"]
     assert [s.action for s in plan.steps] == ["commit", "push"]
-    assert plan.undone == ((c["c5"], "c5 app"),)
+    assert plan.undone == ((c["c5"], "c5 app", "Test Author <author@example.invalid>"),)
     text = "\n".join(plan.describe())
     assert "deployed: origin/main at " + c["c5"][:12] in text and "fast-forward (no force)" in text
     audit = tmp_path / "audit.log"
@@ -52,7 +52,8 @@ def test_revert_end_to_end_keeps_history(repo, tmp_path):
     assert repo.remote_tree() == repo.tree_of(c["c4"])          # the remote's tree is the target's
     assert git(repo.remote, "rev-parse", f"{head}^") == c["c5"]  # history kept: a new commit on top
     assert git(repo.remote, "log", "-1", "--format=%s", head) == f"Roll back main to {c['c4'][:12]}"
-    [entry] = audit_lines(audit)
+    started, entry = audit_lines(audit)  # the intent before acting, the result after
+    assert started["result"] == "started" and started["to"] == c["c4"] and "commit" not in started
     assert entry["action"] == "rollback" and entry["result"] == "done" and entry["strategy"] == "revert"
     assert (entry["from"], entry["to"], entry["commit"]) == (c["c5"], c["c4"], head)
     assert entry["when"] == clock().isoformat()
@@ -103,13 +104,13 @@ def test_concurrent_push_makes_the_push_fail(repo, tmp_path, strategy):
     plan = plan_rollback(repo.work, repo.commits["c4"], strategy=strategy)
     theirs = concurrent_push(repo, tmp_path)
     audit = tmp_path / "audit.log"
-    with pytest.raises(PushRejected) as info:
+    with pytest.raises(RemoteMoved) as info:
         execute_rollback(plan, audit_path=audit)
     assert info.value.exit_code == ExitCode.FINDINGS
-    assert "someone pushed to it since the plan was made" in str(info.value)
-    assert ("stale info" if strategy == "reset" else "rejected") in str(info.value)
+    assert str(info.value) == (f"remote moved: origin main is no longer at {repo.commits['c5'][:12]} (someone "
+                               "pushed since the plan was made); nothing changed, look again and re-run")
     assert repo.remote_head() == theirs                      # their push survives
-    assert audit_lines(audit)[0]["result"] == "failed"
+    assert [e["result"] for e in audit_lines(audit)] == ["started", "failed"]
 
 
 def test_refusals_dirty_unknown_non_ancestor(repo, tmp_path):
@@ -144,9 +145,11 @@ def test_previous_uses_the_recorded_history(repo, tmp_path):
         store.record(generate_manifest(repo.work, c[ref], python_version="3.11.9"))
     plan = plan_rollback(repo.work, previous=True, store=store)
     assert plan.target_sha == c["c4"] and plan.target_ref.startswith("previous deploy #2")
-    execute_rollback(plan, audit_path=tmp_path / "audit.log", store=store)
+    result = execute_rollback(plan, audit_path=tmp_path / "audit.log", store=store)
     statuses = [(r.commit, r.status) for r in store.history()]
-    assert (c["c5"], "bad") in statuses and (c["c4"], "rollback") in statuses
+    # the commit now deployed is the revert commit (c4's tree): that is what the store records
+    assert statuses[:2] == [(result.remote_sha, "rollback"), (c["c5"], "bad")]
+    assert repo.tree_of(result.remote_sha) == repo.tree_of(c["c4"])
 
 
 def test_unreachable_remote(repo):
