@@ -51,6 +51,7 @@ class _Failure:
     status: int
     times: int
     message: str
+    skip: int = 0
 
 
 class RenderStandIn:
@@ -122,12 +123,13 @@ class RenderStandIn:
         self.deploys.insert(0, deploy)
         return deploy
 
-    def fail(self, method: str, path_suffix: str, status: int, *, times: int = 1, message: str = "") -> None:
-        """The next `times` requests of `method` whose path ends with `path_suffix` (after the service's
-        base path: "" for the service, "/deploys", "/rollback") answer `status`."""
+    def fail(self, method: str, path_suffix: str, status: int, *, times: int = 1, skip: int = 0,
+             message: str = "") -> None:
+        """After `skip` more matching requests, the next `times` requests of `method` to `path_suffix`
+        (after the service's base path: "" for the service, "/deploys", "/rollback") answer `status`."""
         with self._lock:
             self._failures.append(_Failure(method.upper(), path_suffix, status, times,
-                                           message or ("internal error" if status >= 500 else "bad request")))
+                                           message or ("internal error" if status >= 500 else "bad request"), skip))
 
     def clear(self) -> None:
         """Forget the request log (state stays)."""
@@ -152,6 +154,9 @@ class RenderStandIn:
             rest = path[len(base):]
             for f in self._failures:
                 if f.times > 0 and f.method == method and rest == f.path_suffix:
+                    if f.skip > 0:
+                        f.skip -= 1
+                        continue
                     f.times -= 1
                     return f.status, {"id": "error", "message": f.message}
             if rest == "" and method == "GET":

@@ -7,13 +7,21 @@ import os
 import subprocess
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from tests.test_manifest_support import GIT_ENV, RenderStandIn, commit_all, deploy_repo, git, set_git_env, write
+from tests.test_manifest_support import (
+    GIT_ENV,
+    commit_all,
+    deploy_repo,
+    git,
+    render_standin,
+    set_git_env,
+    write,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -248,8 +256,8 @@ def test_auto_rollback_from_a_log_names_what_failed(repo, tmp_path, shape):
     r = run(repo, "rollback", "--auto", "--log", str(log), "--execute")
     assert r.returncode == 0, r.stdout + r.stderr
     assert repo.remote_tree() == repo.tree_of(c["c4"])
-    [entry] = audit_entries(repo)
-    assert entry["result"] == "done"
+    started, entry = audit_entries(repo)
+    assert (started["result"], entry["result"]) == ("started", "done")
     assert entry["reason"].startswith(f"error rate {rate:.2%} > budget 1.00% over 15m: {named}")
 
 
@@ -295,16 +303,28 @@ def test_auto_rollback_log_errors(repo, tmp_path):
 
 
 def test_render_api_strategy_from_the_cli(repo):
-    server = RenderStandIn()
+    server = render_standin()
     try:
+        c = repo.commits
+        old = server.add_deploy(c["c4"])
+        server.add_deploy(c["c5"])
         env = {"RENDER_API_KEY": server.api_key, "RENDER_SERVICE_ID": server.service_id,
                "MOSAIC_DIAG_ROLLBACK_RENDER_API_URL": server.base_url}
-        r = run(repo, "rollback", repo.commits["c4"], "--strategy", "render-api", "--yes", **env)
+        r = run(repo, "rollback", c["c4"], "--strategy", "render-api", "--dry-run", **env)
+        assert r.returncode == 0 and f'{{"deployId": "{old["id"]}"}}' in r.stdout
+        assert {m for m, _ in server.calls()} == {"GET"}
+        r = run(repo, "rollback", c["c4"], "--strategy", "render-api", "--yes", **env)
         assert r.returncode == 0, r.stderr
-        assert "dep-rollback1" in r.stdout and server.api_key not in r.stdout + r.stderr
-        assert [x["method"] for x in server.requests] == ["PATCH", "POST"]
-        assert repo.remote_head() == repo.commits["c5"]
-        r = run(repo, "rollback", repo.commits["c4"], "--strategy", "render-api", "--yes",
+        assert f"Render rollback to deploy {old['id']}" in r.stdout and server.api_key not in r.stdout + r.stderr
+        assert "autodeploy was on and is now OFF" in r.stdout
+        assert [m for m, _ in server.calls()][-3:] == ["GET", "PATCH", "POST"]
+        assert server.deploys[0]["trigger"] == "rollback" and repo.remote_head() == c["c5"]
+        r = run(repo, "rollback", c["c4"], "--strategy", "render-api", "--yes", "--render-deploy-id",
+                server.deploys[1]["id"], **env)  # the c5 deploy: not a deploy of c4
+        assert r.returncode == 2 and f"is of commit {c['c5'][:12]}, not {c['c4'][:12]}" in r.stdout
+        r = run(repo, "rollback", c["c4"], "--render-deploy-id", old["id"], "--yes", **env)
+        assert r.returncode == 2 and "--render-deploy-id goes with --strategy render-api" in r.stderr
+        r = run(repo, "rollback", c["c4"], "--strategy", "render-api", "--yes",
                 MOSAIC_DIAG_ROLLBACK_RENDER_API_URL=server.base_url)
         assert r.returncode == 2 and "needs RENDER_SERVICE_ID and RENDER_API_KEY" in r.stdout
     finally:
