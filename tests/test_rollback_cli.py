@@ -40,8 +40,8 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run(repo, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], cwd=repo.work, input=stdin,
+def run(repo, *args: str, stdin: str = "", cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], cwd=cwd or repo.work, input=stdin,
                           capture_output=True, text=True, timeout=120, env=cli_env(**env))
 
 
