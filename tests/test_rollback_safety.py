@@ -307,3 +307,18 @@ def test_the_audit_records_intent_then_result_with_their_times(repo, tmp_path):
     execute_rollback(plan_rollback(repo.work, repo.commits["c4"]), audit_path=audit, clock=lambda: next(times))
     assert [json.loads(x)["when"] for x in audit.read_text().splitlines()] == ["2026-01-01T00:00:00+00:00",
                                                                                "2026-01-01T00:00:09+00:00"]
+
+
+def test_an_alembic_migration_is_a_schema_change(repo):
+    """schema.sql is untouched: the migration folder alone makes the schema change."""
+    write(repo.work, "alembic/versions/0001_users.py", "def upgrade():\n    op.create_table('users')\n")
+    before = commit_all(repo.work, "c6 first migration")
+    write(repo.work, "alembic/versions/0002_drop_email.py",
+          "def upgrade():\n    op.drop_column('users', 'email')\n")
+    write(repo.work, "alembic/versions/__init__.py", "")
+    commit_all(repo.work, "c7 drop a column")
+    git(repo.work, "push", "-q", "origin", "main")
+    plan = plan_rollback(repo.work, before)
+    assert [r.code for r in plan.refusals] == ["schema_change"]
+    assert "alembic/versions/0002_drop_email.py" in plan.diff.findings[0].message + str(plan.diff.to_dict())
+    assert plan_rollback(repo.work, before, allow_schema_change=True).ok
