@@ -196,13 +196,20 @@ def _judge(cfg: Any, root: Path, remote: str, branch: str, store: Any, health_ur
             rep.say(f"refused: {text}")
             rep.data["refusals"] = [{"code": "unjudged_deploy", "message": text}]
             return None, None
-        from datetime import datetime
+        from datetime import UTC, datetime
 
+        since = datetime.fromisoformat(record.recorded_at)
+        since = since if since.tzinfo else since.replace(tzinfo=UTC)
         rules = cfg.get("rules")
         rules_path = (root / rules if not Path(rules).is_absolute() else Path(rules)) if rules else None
-        paths = tuple(cfg.get("rollback.health_paths", ["/health", "/healthz"]))
+        paths = cfg.get("rollback.health_paths", ["/health", "/healthz"])
+        paths = (paths,) if isinstance(paths, str) else paths
+        if not isinstance(paths, list | tuple) or not all(isinstance(x, str) for x in paths):
+            from mosaic_diag.errors import ConfigError
+
+            raise ConfigError(f"rollback.health_paths must be a list of paths, got {paths!r}")
         reading = read_log(log, budget=budget, window=_duration(window), min_requests=floor, rules=rules_path,
-                           since=datetime.fromisoformat(record.recorded_at), health_paths=paths)
+                           since=since, health_paths=tuple(paths))
         judged = head
     rep.data["reading"] = reading.to_dict()
     rep.say(reading.verdict())
