@@ -103,9 +103,9 @@ def test_from_a_subdirectory_config_store_and_audit_are_the_repositorys(repo, tm
     write(repo.work, "src/app/module.py", "X = 1\n")
     c6 = commit_all(repo.work, "c6 config and src")
     git(repo.work, "push", "-q", "origin", "main", "main:prod")
-    FileDeployStore(repo.work / ".mosaic-diag" / "deploys.jsonl").record(
-        generate_manifest(repo.work, c["c5"], python_version="3.11.9"))
     sub = repo.work / "src" / "app"
+    r = run(repo, "manifest", "record", c["c5"], cwd=sub)
+    assert r.returncode == 0, r.stderr
     r = run(repo, "rollback", "--previous", "--yes", cwd=sub)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "origin/prod" in r.stdout
