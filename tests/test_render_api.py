@@ -98,3 +98,6 @@ def test_target_from_config_and_env():
     assert target is None and missing == ["RENDER_API_KEY"]
     target, _ = render_target_from(Config(root=None), {"RENDER_SERVICE_ID": "srv-e", "RENDER_API_KEY": "k"})
     assert target.base_url == "https://api.render.com"
+    cfg = Config(root=None, values={"render": {"api_url": "http://127.0.0.1:8/", "service_id": "srv-r"}})
+    target, _ = render_target_from(cfg, {"RENDER_API_KEY": "k"})  # the shared render.* keys
+    assert target.url() == "http://127.0.0.1:8/v1/services/srv-r"

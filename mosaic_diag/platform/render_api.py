@@ -10,8 +10,8 @@
 - `PATCH {base}/v1/services/{id}` with `{"autoDeploy": "no"}` stops the next push from undoing it.
 
 Authentication: `Authorization: Bearer $RENDER_API_KEY` (never printed). Base URL: config
-`rollback.render_api_url` (default https://api.render.com); service: config
-`rollback.render_service_id` or env `RENDER_SERVICE_ID`. A connection failure or a 5xx is
+`render.api_url` (alias `rollback.render_api_url`; default https://api.render.com); service: env
+`RENDER_SERVICE_ID` or config `render.service_id` (alias `rollback.render_service_id`). A connection failure or a 5xx is
 "unreachable" (exit 3); a 4xx (bad key, unknown service) is a configuration error (exit 2).
 """
 
@@ -45,14 +45,16 @@ class RenderTarget:
 
 
 def render_target_from(config: Any, env: Mapping[str, str]) -> tuple[RenderTarget | None, list[str]]:
-    """The target from config and env, or None and what is missing."""
-    base = str(config.get("rollback.render_api_url", DEFAULT_BASE_URL) or DEFAULT_BASE_URL)
-    service = env.get("RENDER_SERVICE_ID") or config.get("rollback.render_service_id")
-    key = env.get("RENDER_API_KEY")
-    missing = [name for name, v in (("RENDER_SERVICE_ID", service), ("RENDER_API_KEY", key)) if not v]
-    if missing:
+    """The target from config (`render.*`, or the older `rollback.render_*`) and env, or None and what
+    is missing."""
+    from mosaic_diag.platform.render_settings import RenderSettings
+
+    settings = RenderSettings.from_config(config, env)
+    missing = [name for name, v in (("RENDER_SERVICE_ID", settings.service_id), ("RENDER_API_KEY", settings.api_key))
+               if not v]
+    if missing or settings.service_id is None or settings.api_key is None:
         return None, missing
-    return RenderTarget(base, str(service), str(key)), []
+    return RenderTarget(settings.api_url, settings.service_id, settings.api_key), []
 
 
 class RenderApi:
