@@ -190,9 +190,14 @@ def test_auto_health_refuses_when_the_app_serves_another_commit(repo, tmp_path):
         assert refusal["code"] == "verdict_not_head"
         assert c["c5"][:12] in refusal["message"] and fix[:12] in refusal["message"]
         assert repo.remote_head() == fix and audit_of(repo.work) == []
-        health.payload = {"metrics": {"requests_total": 500, "error_rate": 0.3}}  # no commit reported
+        for deployment in ({}, {"git_commit": "unknown", "git_commit_full": "unknown"}):  # the app's placeholder
+            health.payload = {"metrics": {"requests_total": 500, "error_rate": 0.3}, "deployment": deployment}
+            r = run(repo, "rollback", "--auto", "--health-url", health.url, "--execute")
+            assert r.returncode == 1 and "reports no deployed commit" in r.stdout and repo.remote_head() == fix
+        health.payload = health_payload(0.3, 500, fix)  # the fix is what serves, and it fails too: act
         r = run(repo, "rollback", "--auto", "--health-url", health.url, "--execute")
-        assert r.returncode == 1 and "reports no deployed commit" in r.stdout and repo.remote_head() == fix
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert repo.remote_tree() == repo.tree_of(c["c5"])  # back to the previous recorded deploy
     finally:
         health.stop()
 

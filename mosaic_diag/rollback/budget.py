@@ -43,6 +43,7 @@ from mosaic_diag.platform.redact import redact_text
 
 TOP_LABELS = 5
 HEALTH_PATHS = ("/health", "/healthz")
+_COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
 _REQUEST = re.compile(r'"[A-Z]+ (?P<path>\S+) HTTP/[0-9.]+" (?P<status>\d{3})')
 
 
@@ -126,9 +127,11 @@ def read_health(url: str, *, budget: float, min_requests: int = 1, timeout: floa
     requests = int(requests) if isinstance(requests, int | float) else 0
     deployment = data.get("deployment") if isinstance(data.get("deployment"), dict) else {}
     commit = deployment.get("git_commit_full") or deployment.get("git_commit")
+    if not (isinstance(commit, str) and _COMMIT.match(commit.strip().lower())):
+        commit = None  # absent, or a placeholder such as "unknown": no commit to tie the verdict to
     rate = float(metrics["error_rate"])
     return ErrorBudgetReading("health", rate, requests, round(rate * requests) if requests else None, "5m",
-                              budget, min_requests, str(commit) if commit else None)
+                              budget, min_requests, commit.strip().lower() if commit else None)
 
 
 def read_log(path: Path, *, budget: float, window: timedelta, min_requests: int = 1,
