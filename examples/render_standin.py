@@ -10,7 +10,12 @@ It answers like https://api-docs.render.com does, on 127.0.0.1 only:
 - `POST /v1/services/{id}/deploys`            `{"commitId": sha, "clearCache": ...}` -> 201, a new deploy
   of that commit (status "created", trigger "api");
 - `POST /v1/services/{id}/rollback`           `{"deployId": id}` -> 201, a new deploy of that deploy's
-  commit (trigger "rollback"); 404 for an unknown deploy id.
+  commit (trigger "rollback"); 404 for an unknown deploy id;
+- `POST /v1/services/{id}/deploys/{deployId}/cancel`  cancels an unfinished deploy (409 when finished).
+
+Deploys created through the API start "created" and, with `progress` (e.g. ("build_in_progress",
+"live")), move one step along it each time they are read (GET of the deploy or of the list), so a
+client that polls sees them build and go live; `set_status()` sets one by hand.
 
 Every request needs `Authorization: Bearer <api_key>` (else 401); another service id is a 404.
 A deploy is `{"id", "commit": {"id", "message", "createdAt"}, "status", "trigger", "createdAt",
@@ -31,6 +36,7 @@ examples.render_standin` serves one on a free port until interrupted.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import threading
@@ -58,11 +64,15 @@ class RenderStandIn:
     """A threaded HTTP server with Render-like state: one service, its deploys, its autodeploy setting."""
 
     def __init__(self, service_id: str = "srv-test123", api_key: str = "rnd_testkey0123456789abcdef", *,
-                 autodeploy: bool = True, max_page: int = 100) -> None:
+                 autodeploy: bool = True, max_page: int = 100, progress: tuple[str, ...] = ()) -> None:
         self.service_id = service_id
         self.api_key = api_key
         self.autodeploy = autodeploy
         self.max_page = max_page
+        if any(st not in STATUSES for st in progress):
+            raise ValueError(f"unknown deploy status in {progress!r}")
+        self.progress = tuple(progress)
+        self._pending: dict[str, list[str]] = {}  # deploy id -> statuses still ahead of it
         self.deploys: list[dict[str, Any]] = []  # newest first, as the API lists them
         self.requests: list[dict[str, Any]] = []
         self._failures: list[_Failure] = []
@@ -123,6 +133,31 @@ class RenderStandIn:
         self.deploys.insert(0, deploy)
         return deploy
 
+    def set_status(self, deploy_id: str, status: str) -> dict[str, Any]:
+        """Set a deploy's status (a new `live` one deactivates the previous live one)."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown deploy status {status!r}")
+        with self._lock:
+            deploy = next(d for d in self.deploys if d["id"] == deploy_id)
+            self._set(deploy, status)
+            self._pending.pop(deploy_id, None)
+            return deploy
+
+    def _set(self, deploy: dict[str, Any], status: str) -> None:
+        if status == "live":
+            for d in self.deploys:
+                if d["status"] == "live" and d is not deploy:
+                    d["status"] = "deactivated"
+        deploy["status"] = status
+        deploy["updatedAt"] = self._now()
+        if status in ("live", "build_failed", "update_failed", "canceled"):
+            deploy["finishedAt"] = deploy["updatedAt"]
+
+    def _advance(self, deploy: dict[str, Any]) -> None:
+        ahead = self._pending.get(deploy["id"])
+        if ahead:
+            self._set(deploy, ahead.pop(0))
+
     def fail(self, method: str, path_suffix: str, status: int, *, times: int = 1, skip: int = 0,
              message: str = "") -> None:
         """After `skip` more matching requests, the next `times` requests of `method` to `path_suffix`
@@ -145,45 +180,69 @@ class RenderStandIn:
 
     def _answer(self, method: str, path: str, query: dict[str, list[str]], auth: str | None,
                 body: Any) -> tuple[int, Any]:
+        """(status, a copy of the answer) under the lock: the server's threads never share a half-built state."""
         with self._lock:
-            if auth != f"Bearer {self.api_key}":
-                return 401, {"id": "unauthorized", "message": "unauthorized"}
-            base = f"/v1/services/{self.service_id}"
-            if not (path == base or path.startswith(base + "/")):
-                return 404, {"id": "not_found", "message": "service not found"}
-            rest = path[len(base):]
-            for f in self._failures:
-                if f.times > 0 and f.method == method and rest == f.path_suffix:
-                    if f.skip > 0:
-                        f.skip -= 1
-                        continue
-                    f.times -= 1
-                    return f.status, {"id": "error", "message": f.message}
-            if rest == "" and method == "GET":
-                return 200, self._service()
-            if rest == "" and method == "PATCH":
-                value = (body or {}).get("autoDeploy") if isinstance(body, dict) else None
-                if value not in ("yes", "no"):
-                    return 400, {"id": "invalid", "message": "autoDeploy must be yes or no"}
-                self.autodeploy = value == "yes"
-                return 200, self._service()
-            if rest == "/deploys" and method == "GET":
-                return 200, self._page(query)
-            if rest.startswith("/deploys/") and method == "GET":
-                found = next((d for d in self.deploys if d["id"] == rest[len("/deploys/"):]), None)
-                return (200, found) if found else (404, {"id": "not_found", "message": "deploy not found"})
-            if rest == "/deploys" and method == "POST":
-                commit = body.get("commitId") if isinstance(body, dict) else None
-                if not isinstance(commit, str) or not commit:
-                    return 400, {"id": "invalid", "message": "commitId required"}
-                return 201, self._new_deploy(commit, "created", "api")
-            if rest == "/rollback" and method == "POST":
-                wanted = body.get("deployId") if isinstance(body, dict) else None
-                old = next((d for d in self.deploys if d["id"] == wanted), None)
-                if old is None:
-                    return 404, {"id": "not_found", "message": "deploy not found"}
-                return 201, self._new_deploy(old["commit"]["id"], "created", "rollback", old["commit"]["message"])
-            return 404, {"id": "not_found", "message": "not found"}
+            status, answer = self._route(method, path, query, auth, body)
+            return status, copy.deepcopy(answer)
+
+    def _route(self, method: str, path: str, query: dict[str, list[str]], auth: str | None,
+               body: Any) -> tuple[int, Any]:
+        if auth != f"Bearer {self.api_key}":
+            return 401, {"id": "unauthorized", "message": "unauthorized"}
+        base = f"/v1/services/{self.service_id}"
+        if not (path == base or path.startswith(base + "/")):
+            return 404, {"id": "not_found", "message": "service not found"}
+        rest = path[len(base):]
+        for f in self._failures:
+            if f.times > 0 and f.method == method and rest == f.path_suffix:
+                if f.skip > 0:
+                    f.skip -= 1
+                    continue
+                f.times -= 1
+                return f.status, {"id": "error", "message": f.message}
+        if rest == "" and method == "GET":
+            return 200, self._service()
+        if rest == "" and method == "PATCH":
+            value = (body or {}).get("autoDeploy") if isinstance(body, dict) else None
+            if value not in ("yes", "no"):
+                return 400, {"id": "invalid", "message": "autoDeploy must be yes or no"}
+            self.autodeploy = value == "yes"
+            return 200, self._service()
+        if rest == "/deploys" and method == "GET":
+            return 200, self._page(query)
+        if rest.startswith("/deploys/") and method == "GET":
+            found = next((d for d in self.deploys if d["id"] == rest[len("/deploys/"):]), None)
+            if found is None:
+                return 404, {"id": "not_found", "message": "deploy not found"}
+            self._advance(found)
+            return 200, found
+        if rest.startswith("/deploys/") and rest.endswith("/cancel") and method == "POST":
+            found = next((d for d in self.deploys if d["id"] == rest[len("/deploys/"):-len("/cancel")]), None)
+            if found is None:
+                return 404, {"id": "not_found", "message": "deploy not found"}
+            if found["finishedAt"]:
+                return 409, {"id": "conflict", "message": f"deploy is {found['status']}"}
+            self._pending.pop(found["id"], None)
+            self._set(found, "canceled")
+            return 200, found
+        if rest == "/deploys" and method == "POST":
+            commit = body.get("commitId") if isinstance(body, dict) else None
+            if not isinstance(commit, str) or not commit:
+                return 400, {"id": "invalid", "message": "commitId required"}
+            return 201, self._created(commit, "api")
+        if rest == "/rollback" and method == "POST":
+            wanted = body.get("deployId") if isinstance(body, dict) else None
+            old = next((d for d in self.deploys if d["id"] == wanted), None)
+            if old is None:
+                return 404, {"id": "not_found", "message": "deploy not found"}
+            return 201, self._created(old["commit"]["id"], "rollback", old["commit"]["message"])
+        return 404, {"id": "not_found", "message": "not found"}
+
+    def _created(self, commit: str, trigger: str, message: str = "") -> dict[str, Any]:
+        deploy = self._new_deploy(commit, "created", trigger, message)
+        if self.progress:
+            self._pending[deploy["id"]] = list(self.progress)
+        return dict(deploy)
 
     def _service(self) -> dict[str, Any]:
         return {"id": self.service_id, "name": "standin", "type": "web_service",
@@ -198,7 +257,10 @@ class RenderStandIn:
         start = 0
         if cursor:
             start = next((i + 1 for i, d in enumerate(self.deploys) if d["id"] == cursor), len(self.deploys))
-        return [{"deploy": d, "cursor": d["id"]} for d in self.deploys[start:start + limit]]
+        page = self.deploys[start:start + limit]
+        for d in page:
+            self._advance(d)
+        return [{"deploy": d, "cursor": d["id"]} for d in page]
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         outer = self

@@ -101,3 +101,29 @@ def test_target_from_config_and_env():
     cfg = Config(root=None, values={"render": {"api_url": "http://127.0.0.1:8/", "service_id": "srv-r"}})
     target, _ = render_target_from(cfg, {"RENDER_API_KEY": "k"})  # the shared render.* keys
     assert target.url() == "http://127.0.0.1:8/v1/services/srv-r"
+
+
+def test_standin_deploys_progress_when_polled_and_cancel():
+    """The stand-in itself (examples/render_standin.py), as a deploy command would poll it."""
+    import httpx
+
+    from examples.render_standin import RenderStandIn
+
+    with RenderStandIn(progress=("build_in_progress", "live")) as render:
+        first = render.add_deploy("1" * 40)
+        api = api_for(render)
+        new = api.deploy_commit("2" * 40)
+        assert new["status"] == "created"
+        assert [api.get_deploy(new["id"])["status"] for _ in range(3)] == ["build_in_progress", "live", "live"]
+        assert api.get_deploy(first["id"])["status"] == "deactivated"
+        other = api.deploy_commit("3" * 40)
+        headers = {"Authorization": f"Bearer {render.api_key}"}
+        cancel = f"{render.base_url}/v1/services/{render.service_id}/deploys/{other['id']}/cancel"
+        assert httpx.post(cancel, headers=headers).json()["status"] == "canceled"
+        assert httpx.post(cancel, headers=headers).status_code == 409
+        assert api.get_deploy(other["id"])["status"] == "canceled"  # a cancelled deploy stays so
+        wrong = httpx.get(f"{render.base_url}/v1/services/srv-other", headers=headers)
+        assert wrong.status_code == 404 and wrong.json()["message"] == "service not found"
+        assert render.calls()[-1] == ("GET", "/v1/services/srv-other")
+    with pytest.raises(ValueError):
+        RenderStandIn(progress=("done",))
