@@ -177,49 +177,27 @@ def _judge(cfg: Any, root: Path, remote: str, branch: str, store: Any, health_ur
            rep: _Report) -> tuple[ErrorBudgetReading | None, str | None]:
     """The error budget reading of the deployed head and the commit it judged; (None, None) after a
     refusal was reported (the verdict cannot be tied to the remote branch head)."""
-    from mosaic_diag.errors import UsageError
-    from mosaic_diag.rollback import deployed_record, read_health, read_log
+    from mosaic_diag.errors import ConfigError
+    from mosaic_diag.rollback.auto import judge_head
 
     budget = float(error_budget if error_budget is not None else cfg.get("rollback.error_budget", 0.01))
     floor = int(min_requests if min_requests is not None else cfg.get("rollback.min_requests", 10))
-    if health_url:
-        reading = read_health(health_url, budget=budget, min_requests=floor)
-        judged = reading.deployed_commit
-    else:
-        assert log is not None
-        if not log.exists():
-            raise UsageError("no such file", path=str(log))
-        head, record = deployed_record(root, remote, branch, store)
-        if record is None:
-            text = (f"{remote}/{branch} is at {(head or '(no branch)')[:12]}, which has no deploy record in "
-                    f"{store.description} (mosaic-diag manifest record): cannot tell which log lines are its own")
-            rep.say(f"refused: {text}")
-            rep.data["refusals"] = [{"code": "unjudged_deploy", "message": text}]
-            return None, None
-        from datetime import UTC, datetime
-
-        since = datetime.fromisoformat(record.recorded_at)
-        since = since if since.tzinfo else since.replace(tzinfo=UTC)
-        rules = cfg.get("rules")
-        rules_path = (root / rules if not Path(rules).is_absolute() else Path(rules)) if rules else None
-        paths = cfg.get("rollback.health_paths", ["/health", "/healthz"])
-        paths = (paths,) if isinstance(paths, str) else paths
-        if not isinstance(paths, list | tuple) or not all(isinstance(x, str) for x in paths):
-            from mosaic_diag.errors import ConfigError
-
-            raise ConfigError(f"rollback.health_paths must be a list of paths, got {paths!r}")
-        reading = read_log(log, budget=budget, window=_duration(window), min_requests=floor, rules=rules_path,
-                           since=since, health_paths=tuple(paths))
-        judged = head
-    rep.data["reading"] = reading.to_dict()
-    rep.say(reading.verdict())
-    if reading.over_budget and not judged:
-        text = ("/health reports no deployed commit (deployment.git_commit_full): the verdict cannot be tied to "
-                f"{remote}/{branch}; nothing is rolled back")
-        rep.say(f"refused: {text}")
-        rep.data["refusals"] = [{"code": "verdict_without_commit", "message": text}]
+    rules = cfg.get("rules")
+    paths = cfg.get("rollback.health_paths", ["/health", "/healthz"])
+    paths = [paths] if isinstance(paths, str) else paths
+    if not isinstance(paths, list | tuple) or not all(isinstance(x, str) for x in paths):
+        raise ConfigError(f"rollback.health_paths must be a list of paths, got {paths!r}")
+    verdict = judge_head(root, remote, branch, store, budget=budget, min_requests=floor, health_url=health_url,
+                         log=log, window=_duration(window), health_paths=tuple(paths),
+                         rules=(root / rules if not Path(rules).is_absolute() else Path(rules)) if rules else None)
+    if verdict.reading is not None:
+        rep.data["reading"] = verdict.reading.to_dict()
+        rep.say(verdict.reading.verdict())
+    if verdict.refusal is not None:
+        rep.say(f"refused: {verdict.refusal.message}")
+        rep.data["refusals"] = [verdict.refusal.to_dict()]
         return None, None
-    return reading, judged
+    return verdict.reading, verdict.judged_commit
 
 
 def register(app: typer.Typer) -> None:
