@@ -53,6 +53,22 @@ class Config:
         return node
 
 
+def find_root(start: Path | None = None) -> Path:
+    """The repository's top level (`git rev-parse --show-toplevel`) for `start` (default: the current
+    directory), whatever subdirectory it is; `start` itself when it is not in a git work tree."""
+    import subprocess
+
+    here = (start or Path.cwd()).resolve()
+    probe = here if here.is_dir() else here.parent
+    try:
+        proc = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=probe, capture_output=True, text=True,
+                              check=False, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return here
+    top = proc.stdout.strip()
+    return Path(top) if proc.returncode == 0 and top else here
+
+
 def load_config(root: Path, env: Mapping[str, str] | None = None) -> Config:
     """Read the config of the repository at `root` (a missing file means all defaults)."""
     env = dict(env or {})

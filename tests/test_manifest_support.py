@@ -12,6 +12,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from examples.render_standin import RenderStandIn
+
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author", "GIT_AUTHOR_EMAIL": "author@example.invalid",
     "GIT_COMMITTER_NAME": "Test Committer", "GIT_COMMITTER_EMAIL": "committer@example.invalid",
@@ -82,59 +84,6 @@ def deploy_repo(tmp_path: Path) -> DeployRepo:
     return DeployRepo(remote, work, commits)
 
 
-class RenderStandIn:
-    """A loopback HTTP server answering like Render's API; records every request it gets.
-
-    Known: PATCH /v1/services/{sid} (200 service), POST /v1/services/{sid}/deploys (201 deploy),
-    POST /v1/services/{sid}/rollback (201 deploy). Wrong key -> 401, other service -> 404.
-    """
-
-    def __init__(self, service_id: str = "srv-test123", api_key: str = "rnd_testkey0123456789abcdef") -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        self.service_id, self.api_key = service_id, api_key
-        self.requests: list[dict] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # quiet
-                pass
-
-            def _answer(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                body = json.loads(raw) if raw else None
-                outer.requests.append({"method": self.command, "path": self.path,
-                                       "auth": self.headers.get("Authorization"), "body": body,
-                                       "content_type": self.headers.get("Content-Type")})
-                if self.headers.get("Authorization") != f"Bearer {outer.api_key}":
-                    return self._answer(401, {"id": "unauthorized", "message": "unauthorized"})
-                base = f"/v1/services/{outer.service_id}"
-                if self.command == "PATCH" and self.path == base:
-                    return self._answer(200, {"id": outer.service_id, "autoDeploy": body.get("autoDeploy")})
-                if self.command == "POST" and self.path == base + "/deploys":
-                    return self._answer(201, {"id": "dep-rollback1", "status": "created", "trigger": "api",
-                                              "commit": {"id": body.get("commitId")}})
-                if self.command == "POST" and self.path == base + "/rollback":
-                    return self._answer(201, {"id": "dep-rollback2", "status": "created", "trigger": "rollback"})
-                return self._answer(404, {"id": "not_found", "message": "service not found"})
-
-            do_PATCH = do_POST = do_GET = _handle  # noqa: N815
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def render_standin(**kw) -> RenderStandIn:
+    """A started Render API stand-in (examples/render_standin.py); the caller stops it."""
+    return RenderStandIn(**kw).start()

@@ -181,3 +181,30 @@ def test_a_malformed_database_url_never_shows_its_password(repo, tmp_path):
     assert cmd.returncode == 2, cmd.stdout + cmd.stderr
     assert secret not in cmd.stdout + cmd.stderr and "Traceback" not in cmd.stderr
     assert "not a valid PostgreSQL connection string" in cmd.stderr
+
+
+def incident_in(repo, tmp_path):
+    for sha in (repo.commits["c4"], repo.commits["c5"]):
+        assert run(repo.work, "manifest", "record", sha).returncode == 0
+    incident = tmp_path / "incident.json"
+    incident.write_text(json.dumps({"label": "RENDER_RESTART_LOOP", "count": 3, "stage": "runtime"}))
+    return incident
+
+
+def test_rollback_action_plans_from_the_top_level_of_a_subdirectory(repo, tmp_path):
+    incident = incident_in(repo, tmp_path)
+    r = run(repo.work / "prompts", "playbook", "run", "--context", str(incident), "--execute", "--yes",
+            "--format", "json")
+    executed = {o["action"]: o for o in json.loads(r.stdout)["executed"]}
+    assert executed["rollback"]["ok"] and f"target:   {repo.commits['c4'][:12]}" in executed["rollback"]["detail"]
+    assert not (repo.work / "prompts" / ".mosaic-diag").exists()
+
+
+def test_rollback_action_refuses_an_injected_remote(repo, tmp_path):
+    incident = incident_in(repo, tmp_path)
+    r = run(repo.work, "playbook", "run", "--context", str(incident), "--execute", "--yes", "--format", "json",
+            MOSAIC_DIAG_ROLLBACK_REMOTE="--upload-pack=touch pwned;")
+    executed = {o["action"]: o for o in json.loads(r.stdout)["executed"]}
+    assert not executed["rollback"]["ok"] and "invalid git remote" in executed["rollback"]["detail"]
+    assert not (repo.work / "pwned").exists()
+    assert git(repo.remote, "rev-parse", "refs/heads/main") == repo.commits["c5"]

@@ -14,13 +14,13 @@ import pytest
 
 from examples.logshapes import access_message, format_record
 from mosaic_diag.classifier.classify import Classifier
-from mosaic_diag.errors import ExitCode, UnreachableError, UsageError
+from mosaic_diag.errors import ConfigError, ExitCode, UnreachableError, UsageError
 from mosaic_diag.manifest import generate_manifest
 from mosaic_diag.manifest.store import FileDeployStore
-from mosaic_diag.platform.gitops import PushRejected
+from mosaic_diag.platform.gitops import RemoteMoved
 from mosaic_diag.platform.render_api import RenderTarget
 from mosaic_diag.rollback import execute_rollback, plan_rollback, read_log
-from tests.test_manifest_support import RenderStandIn, commit_all, deploy_repo, git, set_git_env, write
+from tests.test_manifest_support import commit_all, deploy_repo, git, render_standin, set_git_env, write
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def test_revert_end_to_end_keeps_history(repo, tmp_path):
     plan = plan_rollback(repo.work, c["c4"])
     assert plan.ok and plan.deployed_sha == c["c5"] and plan.target_sha == c["c4"]
     assert [s.action for s in plan.steps] == ["commit", "push"]
-    assert plan.undone == ((c["c5"], "c5 app"),)
+    assert plan.undone == ((c["c5"], "c5 app", "Test Author <author@example.invalid>"),)
     text = "\n".join(plan.describe())
     assert "deployed: origin/main at " + c["c5"][:12] in text and "fast-forward (no force)" in text
     audit = tmp_path / "audit.log"
@@ -52,7 +52,8 @@ def test_revert_end_to_end_keeps_history(repo, tmp_path):
     assert repo.remote_tree() == repo.tree_of(c["c4"])          # the remote's tree is the target's
     assert git(repo.remote, "rev-parse", f"{head}^") == c["c5"]  # history kept: a new commit on top
     assert git(repo.remote, "log", "-1", "--format=%s", head) == f"Roll back main to {c['c4'][:12]}"
-    [entry] = audit_lines(audit)
+    started, entry = audit_lines(audit)  # the intent before acting, the result after
+    assert started["result"] == "started" and started["to"] == c["c4"] and "commit" not in started
     assert entry["action"] == "rollback" and entry["result"] == "done" and entry["strategy"] == "revert"
     assert (entry["from"], entry["to"], entry["commit"]) == (c["c5"], c["c4"], head)
     assert entry["when"] == clock().isoformat()
@@ -103,13 +104,13 @@ def test_concurrent_push_makes_the_push_fail(repo, tmp_path, strategy):
     plan = plan_rollback(repo.work, repo.commits["c4"], strategy=strategy)
     theirs = concurrent_push(repo, tmp_path)
     audit = tmp_path / "audit.log"
-    with pytest.raises(PushRejected) as info:
+    with pytest.raises(RemoteMoved) as info:
         execute_rollback(plan, audit_path=audit)
     assert info.value.exit_code == ExitCode.FINDINGS
-    assert "someone pushed to it since the plan was made" in str(info.value)
-    assert ("stale info" if strategy == "reset" else "rejected") in str(info.value)
+    assert str(info.value) == (f"remote moved: origin main is no longer at {repo.commits['c5'][:12]} (someone "
+                               "pushed since the plan was made); nothing changed, look again and re-run")
     assert repo.remote_head() == theirs                      # their push survives
-    assert audit_lines(audit)[0]["result"] == "failed"
+    assert [e["result"] for e in audit_lines(audit)] == ["started", "failed"]
 
 
 def test_refusals_dirty_unknown_non_ancestor(repo, tmp_path):
@@ -144,9 +145,11 @@ def test_previous_uses_the_recorded_history(repo, tmp_path):
         store.record(generate_manifest(repo.work, c[ref], python_version="3.11.9"))
     plan = plan_rollback(repo.work, previous=True, store=store)
     assert plan.target_sha == c["c4"] and plan.target_ref.startswith("previous deploy #2")
-    execute_rollback(plan, audit_path=tmp_path / "audit.log", store=store)
+    result = execute_rollback(plan, audit_path=tmp_path / "audit.log", store=store)
     statuses = [(r.commit, r.status) for r in store.history()]
-    assert (c["c5"], "bad") in statuses and (c["c4"], "rollback") in statuses
+    # the commit now deployed is the revert commit (c4's tree): that is what the store records
+    assert statuses[:2] == [(result.remote_sha, "rollback"), (c["c5"], "bad")]
+    assert repo.tree_of(result.remote_sha) == repo.tree_of(c["c4"])
 
 
 def test_unreachable_remote(repo):
@@ -155,30 +158,100 @@ def test_unreachable_remote(repo):
         plan_rollback(repo.work, repo.commits["c4"])
 
 
-def test_render_api_strategy_end_to_end(repo, tmp_path):
-    server = RenderStandIn()
-    try:
-        target = RenderTarget(server.base_url, server.service_id, server.api_key)
-        plan = plan_rollback(repo.work, repo.commits["c4"], strategy="render-api", render=target)
-        assert [s.action for s in plan.steps] == ["render-autodeploy-off", "render-deploy"]
-        assert server.requests == []  # planning calls nothing
-        audit = tmp_path / "audit.log"
-        result = execute_rollback(plan, audit_path=audit)
-        assert result.render_deploy == "dep-rollback1"
-        sid = server.service_id
-        assert [(r["method"], r["path"], r["body"]) for r in server.requests] == [
-            ("PATCH", f"/v1/services/{sid}", {"autoDeploy": "no"}),
-            ("POST", f"/v1/services/{sid}/deploys", {"commitId": repo.commits["c4"], "clearCache": "do_not_clear"}),
-        ]
-        assert all(r["auth"] == f"Bearer {server.api_key}" for r in server.requests)
-        assert repo.remote_head() == repo.commits["c5"]  # git untouched
-        assert server.api_key not in audit.read_text() and audit_lines(audit)[0]["render_deploy"] == "dep-rollback1"
-        missing = plan_rollback(repo.work, repo.commits["c4"], strategy="render-api",
-                                render_missing=("RENDER_API_KEY",))
-        assert [r.code for r in missing.refusals] == ["render_config"]
-        assert missing.refusal_exit_code == ExitCode.USAGE
-    finally:
-        server.stop()
+@pytest.fixture
+def render():
+    server = render_standin()
+    yield server
+    server.stop()
+
+
+def render_target(render) -> RenderTarget:
+    return RenderTarget(render.base_url, render.service_id, render.api_key)
+
+
+def test_render_api_rolls_back_to_renders_earlier_deploy(repo, tmp_path, render):
+    c = repo.commits
+    for ref in ("c2", "c4", "c4", "c5"):  # c4 was deployed twice: the newest deploy of it is taken
+        render.add_deploy(c[ref])
+    wanted = render.deploys[1]
+    plan = plan_rollback(repo.work, c["c4"], strategy="render-api", render=render_target(render))
+    assert plan.ok and plan.render_deploy_id == wanted["id"]
+    assert [s.action for s in plan.steps] == ["render-autodeploy-off", "render-rollback"]
+    assert {m for m, _ in render.calls()} == {"GET"}  # planning only reads
+    audit = tmp_path / "audit.log"
+    render.clear()
+    result = execute_rollback(plan, audit_path=audit)
+    sid = render.service_id
+    assert [(r["method"], r["path"], r["body"]) for r in render.requests] == [
+        ("GET", f"/v1/services/{sid}", None),
+        ("PATCH", f"/v1/services/{sid}", {"autoDeploy": "no"}),
+        ("POST", f"/v1/services/{sid}/rollback", {"deployId": wanted["id"]}),
+    ]
+    new = render.deploys[0]
+    assert new["trigger"] == "rollback" and new["commit"]["id"] == c["c4"] and result.render_deploy == new["id"]
+    assert render.autodeploy is False
+    assert f"Render rollback to deploy {wanted['id']}" in result.message
+    assert "autodeploy was on and is now OFF" in result.message
+    assert repo.remote_head() == c["c5"]  # git untouched
+    started, done = audit_lines(audit)
+    assert (started["result"], done["result"], done["autodeploy_before"]) == ("started", "done", "yes")
+    assert render.api_key not in audit.read_text() and done["render_deploy"] == new["id"]
+
+
+def test_render_api_rebuilds_by_commit_only_without_an_earlier_deploy(repo, tmp_path, render):
+    c = repo.commits
+    render.add_deploy(c["c4"], "build_failed")  # a failed build is not a deploy to go back to
+    render.add_deploy(c["c5"])
+    render.autodeploy = False
+    plan = plan_rollback(repo.work, c["c4"], strategy="render-api", render=render_target(render))
+    assert plan.ok and plan.render_deploy_id is None
+    assert [s.action for s in plan.steps] == ["render-autodeploy-off", "render-deploy"]
+    assert any("it will be rebuilt by commit" in w for w in plan.warnings)
+    result = execute_rollback(plan, audit_path=tmp_path / "audit.log")
+    assert ("PATCH", f"/v1/services/{render.service_id}") not in render.calls()  # already off: left alone
+    assert render.deploys[0]["trigger"] == "api" and render.deploys[0]["commit"]["id"] == c["c4"]
+    assert "rebuild by commit" in result.message and "autodeploy was already off" in result.message
+
+
+def test_render_api_hand_given_deploy_is_checked_against_the_commit(repo, render):
+    c = repo.commits
+    d2, d4 = render.add_deploy(c["c2"]), render.add_deploy(c["c4"])
+    render.add_deploy(c["c5"])
+    target = render_target(render)
+    plan = plan_rollback(repo.work, c["c4"], strategy="render-api", render=target, render_deploy_id=d2["id"])
+    assert [r.code for r in plan.refusals] == ["render_deploy_mismatch"] and plan.refusal_exit_code == ExitCode.USAGE
+    assert f"is of commit {c['c2'][:12]}, not {c['c4'][:12]}" in plan.refusals[0].message
+    plan = plan_rollback(repo.work, c["c4"], strategy="render-api", render=target, render_deploy_id=d4["id"])
+    assert plan.ok and plan.render_deploy_id == d4["id"]
+    with pytest.raises(ConfigError, match="answered 404"):
+        plan_rollback(repo.work, c["c4"], strategy="render-api", render=target, render_deploy_id="dep-gone")
+
+
+def test_render_api_failure_restores_autodeploy_or_says_it_is_off(repo, tmp_path, render):
+    c = repo.commits
+    render.add_deploy(c["c4"])
+    render.add_deploy(c["c5"])
+    plan = plan_rollback(repo.work, c["c4"], strategy="render-api", render=render_target(render))
+    audit = tmp_path / "audit.log"
+    render.fail("POST", "/rollback", 503)
+    with pytest.raises(UnreachableError) as info:
+        execute_rollback(plan, audit_path=audit)
+    assert "answered 503" in str(info.value) and str(info.value).endswith("autodeploy turned back on")
+    assert render.autodeploy is True and render.deploys[0]["commit"]["id"] == c["c5"]
+    render.fail("POST", "/rollback", 500)
+    render.fail("PATCH", "", 502, skip=1)  # turning it off works, turning it back on fails
+    with pytest.raises(UnreachableError) as info:
+        execute_rollback(plan, audit_path=audit)
+    assert f"AUTODEPLOY IS STILL OFF for service {render.service_id}" in str(info.value)
+    assert render.autodeploy is False
+    assert [e["result"] for e in audit_lines(audit)] == ["started", "failed", "started", "failed"]
+    assert "AUTODEPLOY IS STILL OFF" in audit_lines(audit)[-1]["error"]
+
+
+def test_render_api_without_its_configuration(repo):
+    missing = plan_rollback(repo.work, repo.commits["c4"], strategy="render-api", render_missing=("RENDER_API_KEY",))
+    assert [r.code for r in missing.refusals] == ["render_config"]
+    assert missing.refusal_exit_code == ExitCode.USAGE
 
 
 # -- the error budget of a log -------------------------------------------------------------------

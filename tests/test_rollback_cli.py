@@ -7,12 +7,21 @@ import os
 import subprocess
 import sys
 import threading
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from tests.test_manifest_support import GIT_ENV, RenderStandIn, commit_all, deploy_repo, git, set_git_env, write
+from tests.test_manifest_support import (
+    GIT_ENV,
+    commit_all,
+    deploy_repo,
+    git,
+    render_standin,
+    set_git_env,
+    write,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,8 +40,8 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run(repo, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], cwd=repo.work, input=stdin,
+def run(repo, *args: str, stdin: str = "", cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], cwd=cwd or repo.work, input=stdin,
                           capture_output=True, text=True, timeout=120, env=cli_env(**env))
 
 
@@ -78,7 +87,7 @@ def test_rollback_dry_run_then_yes(repo):
     assert r.returncode == 0, r.stderr
     assert repo.remote_tree() == repo.tree_of(c["c4"])
     audit = [json.loads(x) for x in (repo.work / ".mosaic-diag/audit.log").read_text().splitlines()]
-    assert [a["result"] for a in audit] == ["done"]
+    assert [a["result"] for a in audit] == ["started", "done"]
     r = run(repo, "rollback", c["c4"], "--yes", "--format", "json")
     # the remote head is the revert commit, not c4, but it has c4's tree: nothing to do, no empty commit
     assert r.returncode == 0 and json.loads(r.stdout)["action"] == "none"
@@ -122,7 +131,8 @@ def test_reset_lease_fails_on_a_concurrent_push(repo, tmp_path):
     git(other, "push", "-q", "origin", "main")
     out, err = proc.communicate("y\n", timeout=120)
     assert proc.returncode == 1, (out, err)
-    assert "stale info" in err and "someone pushed to it since the plan was made" in err
+    assert err == (f"mosaic-diag: error: remote moved: origin main is no longer at {c['c5'][:12]} (someone pushed "
+                   "since the plan was made); nothing changed, look again and re-run\n")
     assert repo.remote_head() == theirs
     r = run(repo, "rollback", c["c4"], "--strategy", "reset", "--yes")
     assert r.returncode == 0 and repo.remote_head() == c["c4"]
@@ -184,9 +194,19 @@ def test_auto_rollback_from_health(repo):
     assert r.returncode == 3 and "health URL" in r.stderr and "unreachable" in r.stderr
 
 
-def record_deploys(repo) -> None:
-    for ref in ("c4", "c5"):
-        assert run(repo, "manifest", "record", repo.commits[ref]).returncode == 0
+def record_deploys(repo, last_at=None) -> None:
+    """c4 then c5 recorded as deployed in the file store, c5 an hour before the test logs end
+    (T_END; or at `last_at`): log lines after that are c5's."""
+    from datetime import timedelta
+
+    from mosaic_diag.manifest import generate_manifest
+    from mosaic_diag.manifest.store import FileDeployStore
+    from tests.test_rollback import T_END
+
+    last_at = last_at or T_END - timedelta(hours=1)
+    for ref, at in (("c4", last_at - timedelta(hours=1)), ("c5", last_at)):
+        store = FileDeployStore(repo.work / ".mosaic-diag" / "deploys.jsonl", clock=lambda at=at: at)
+        store.record(generate_manifest(repo.work, repo.commits[ref], python_version="3.11.9"))
 
 
 def audit_entries(repo) -> list[dict]:
@@ -236,31 +256,42 @@ def test_auto_rollback_from_a_log_names_what_failed(repo, tmp_path, shape):
     r = run(repo, "rollback", "--auto", "--log", str(log), "--execute")
     assert r.returncode == 0, r.stdout + r.stderr
     assert repo.remote_tree() == repo.tree_of(c["c4"])
-    [entry] = audit_entries(repo)
-    assert entry["result"] == "done"
+    started, entry = audit_entries(repo)
+    assert (started["result"], entry["result"]) == ("started", "done")
     assert entry["reason"].startswith(f"error rate {rate:.2%} > budget 1.00% over 15m: {named}")
 
 
 def test_auto_rollback_from_a_calm_log(repo, tmp_path):
-    """Failures long before the window, and 5xx answers without an error record, do not spend the budget."""
+    """Failures long before the window do not spend the budget; /health probes are not requests; a 5xx
+    answer without an error record does spend it."""
     from tests.test_rollback import build_log, traffic
 
     record_deploys(repo)
     plan = traffic((), before_window=("sqlite", "json", "sqlite"))
     log = tmp_path / "calm.log"
     data = build_log("render-text", plan).decode()
-    data += data.splitlines()[-1].replace('" 200 OK', '" 503 Service Unavailable') + "\n"
-    log.write_text(data)
+    last = data.splitlines()[-1]
+    probe = last.replace("POST /wimd/ask", "GET /health")
+    assert probe != last
+    log.write_text(data + (probe + "\n") * 200)  # 200 health probes: they must not dilute the rate
     r = run(repo, "rollback", "--auto", "--log", str(log), "--window", "15m", "--format", "json")
     reading = json.loads(r.stdout)["reading"]
     assert r.returncode == 0, r.stdout + r.stderr
-    assert reading["errors"] == 0 and reading["labels"] == {} and reading["requests"] > 10
+    assert reading["errors"] == 0 and reading["labels"] == {} and reading["server_errors"] == 0
+    requests = reading["requests"]
+    assert requests == sum(1 for ts, _ in plan if ts >= plan[-1][0] - timedelta(minutes=15))
+    log.write_text(data + (probe + "\n") * 200 + last.replace('" 200 OK', '" 503 Service Unavailable') + "\n")
+    r = run(repo, "rollback", "--auto", "--log", str(log), "--window", "15m", "--format", "json")
+    reading = json.loads(r.stdout)["reading"]
+    assert r.returncode == 1 and reading["server_errors"] == 1 and reading["requests"] == requests + 1
+    assert reading["error_rate"] == pytest.approx(1 / (requests + 1)) and reading["over_budget"] is True
     r = run(repo, "rollback", "--auto", "--log", str(log), "--window", "1h")
     assert r.returncode == 1 and "SQLITE_FALLBACK_ACTIVE 2, TYPE_MISMATCH 1" in r.stdout
     assert repo.remote_head() == repo.commits["c5"]
 
 
 def test_auto_rollback_log_errors(repo, tmp_path):
+    record_deploys(repo)
     r = run(repo, "rollback", "--auto", "--log", str(tmp_path / "none.log"))
     assert r.returncode == 2 and r.stderr.startswith(f"mosaic-diag: error: {tmp_path / 'none.log'}: no such file")
     quiet = tmp_path / "no-access.log"
@@ -272,16 +303,28 @@ def test_auto_rollback_log_errors(repo, tmp_path):
 
 
 def test_render_api_strategy_from_the_cli(repo):
-    server = RenderStandIn()
+    server = render_standin()
     try:
+        c = repo.commits
+        old = server.add_deploy(c["c4"])
+        server.add_deploy(c["c5"])
         env = {"RENDER_API_KEY": server.api_key, "RENDER_SERVICE_ID": server.service_id,
                "MOSAIC_DIAG_ROLLBACK_RENDER_API_URL": server.base_url}
-        r = run(repo, "rollback", repo.commits["c4"], "--strategy", "render-api", "--yes", **env)
+        r = run(repo, "rollback", c["c4"], "--strategy", "render-api", "--dry-run", **env)
+        assert r.returncode == 0 and f'{{"deployId": "{old["id"]}"}}' in r.stdout
+        assert {m for m, _ in server.calls()} == {"GET"}
+        r = run(repo, "rollback", c["c4"], "--strategy", "render-api", "--yes", **env)
         assert r.returncode == 0, r.stderr
-        assert "dep-rollback1" in r.stdout and server.api_key not in r.stdout + r.stderr
-        assert [x["method"] for x in server.requests] == ["PATCH", "POST"]
-        assert repo.remote_head() == repo.commits["c5"]
-        r = run(repo, "rollback", repo.commits["c4"], "--strategy", "render-api", "--yes",
+        assert f"Render rollback to deploy {old['id']}" in r.stdout and server.api_key not in r.stdout + r.stderr
+        assert "autodeploy was on and is now OFF" in r.stdout
+        assert [m for m, _ in server.calls()][-3:] == ["GET", "PATCH", "POST"]
+        assert server.deploys[0]["trigger"] == "rollback" and repo.remote_head() == c["c5"]
+        r = run(repo, "rollback", c["c4"], "--strategy", "render-api", "--yes", "--render-deploy-id",
+                server.deploys[1]["id"], **env)  # the c5 deploy: not a deploy of c4
+        assert r.returncode == 2 and f"is of commit {c['c5'][:12]}, not {c['c4'][:12]}" in r.stdout
+        r = run(repo, "rollback", c["c4"], "--render-deploy-id", old["id"], "--yes", **env)
+        assert r.returncode == 2 and "--render-deploy-id goes with --strategy render-api" in r.stderr
+        r = run(repo, "rollback", c["c4"], "--strategy", "render-api", "--yes",
                 MOSAIC_DIAG_ROLLBACK_RENDER_API_URL=server.base_url)
         assert r.returncode == 2 and "needs RENDER_SERVICE_ID and RENDER_API_KEY" in r.stdout
     finally:
@@ -300,4 +343,5 @@ def test_record_in_postgres_and_previous_from_it(repo, pg_db):
     assert r.returncode == 0, r.stdout + r.stderr
     assert repo.remote_tree() == repo.tree_of(c["c4"])
     r = run(repo, "manifest", "history", "--format", "json", DATABASE_URL=pg_db)
-    assert [(x["commit"], x["status"]) for x in json.loads(r.stdout)][:2] == [(c["c4"], "rollback"), (c["c5"], "bad")]
+    assert [(x["commit"], x["status"]) for x in json.loads(r.stdout)][:2] == [(repo.remote_head(), "rollback"),
+                                                                             (c["c5"], "bad")]

@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from mosaic_diag.config import Config, load_config
+from mosaic_diag.config import Config, find_root, load_config
 from mosaic_diag.errors import UsageError
 
 _DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
@@ -15,8 +15,9 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 
 
 def config_here(root: Path | None = None) -> Config:
-    """The config of the repository in the current directory (env overrides included)."""
-    return load_config(root or Path.cwd(), os.environ)
+    """The config of the repository holding `root` (default: the current directory), read at its top
+    level (`git rev-parse --show-toplevel`) from any subdirectory; env overrides included."""
+    return load_config(find_root(root), os.environ)
 
 
 def parse_time(value: str | None, option: str, *, now: datetime | None = None) -> datetime | None:

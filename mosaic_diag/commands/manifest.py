@@ -147,10 +147,12 @@ def diff_cmd(
 
 
 def open_store_here(repo: Path):
-    """The deploy store: PostgreSQL when DATABASE_URL is set, else `deploy_store` (a file)."""
+    """The deploy store: PostgreSQL when DATABASE_URL is set, else `deploy_store` (a file under the
+    repository's top level, whatever subdirectory `repo` is)."""
+    from mosaic_diag.config import find_root
     from mosaic_diag.manifest.store import configured_store
 
-    return configured_store(repo.resolve(), os.environ)
+    return configured_store(find_root(repo), os.environ)
 
 
 @manifest_app.command("record")

@@ -63,22 +63,27 @@ def _show_plan(plan: RollbackPlan, rep: _Report) -> None:
 
 
 def rollback(
-    sha: Annotated[str | None, typer.Argument(help="The commit to go back to.")] = None,
+    sha: Annotated[str | None, typer.Argument(help="The commit to go back to (HEAD, main~N: read on the remote "
+                                              "branch).")] = None,
     previous: Annotated[bool, typer.Option("--previous", help="Go back to the last recorded good deploy.")] = False,
     strategy: Annotated[str, typer.Option(help="revert (default), reset or render-api.")] = "revert",
-    remote: Annotated[str | None, typer.Option(help="The deploy remote (config rollback.remote, "
-                                               "default origin).")] = None,
+    remote: Annotated[str | None, typer.Option(help="The deploy remote: a remote name or URL (config "
+                                               "rollback.remote, default origin).")] = None,
     branch: Annotated[str | None, typer.Option(help="The deploy branch (config rollback.branch, "
                                                "default main).")] = None,
     allow_schema_change: Annotated[bool, typer.Option("--allow-schema-change",
                                                       help="Go back across a schema change.")] = False,
+    allow_off_branch: Annotated[bool, typer.Option("--allow-off-branch", help="Accept a target that was never "
+                                                   "the branch head (reached only through a merge).")] = False,
+    allow_recorded_bad: Annotated[bool, typer.Option("--allow-recorded-bad", help="Accept a target the deploy "
+                                                     "store records as bad.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; change nothing.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
     auto: Annotated[bool, typer.Option("--auto", help="Roll back to the previous deploy when the error "
-                                       "budget is spent (a dry run unless --execute).")] = False,
+                                       "budget of the deployed head is spent (a dry run unless --execute).")] = False,
     health_url: Annotated[str | None, typer.Option("--health-url", help="The app's /health URL.")] = None,
     log: Annotated[Path | None, typer.Option("--log", help="A log (any shape triage reads, plain or gzip): "
-                                             "error events per access line in the window, by label.")
+                                             "error events and 5xx per request in the window, by label.")
                    ] = None,
     error_budget: Annotated[float | None, typer.Option("--error-budget", help="Allowed error rate (config "
                                                        "rollback.error_budget, default 0.01).")] = None,
@@ -89,8 +94,10 @@ def rollback(
                             ] = None,
     execute: Annotated[bool, typer.Option("--execute", help="With --auto: really roll back.")] = False,
     render_deploy_id: Annotated[str | None, typer.Option("--render-deploy-id", help="render-api: roll back "
-                                                         "to this Render deploy instead of the commit.")] = None,
-    repo: Annotated[Path, typer.Option("--repo", help="The target repository (default: here).")] = Path("."),
+                                                         "to this Render deploy (checked against the commit).")
+                                ] = None,
+    repo: Annotated[Path, typer.Option("--repo", help="The target repository (default: the one holding the "
+                                       "current directory; its top level is used).")] = Path("."),
     fmt: FormatOption = OutputFormat.table,
 ) -> int:
     """Plan, show and (after asking) carry out a safe rollback of the deploy branch."""
@@ -108,24 +115,23 @@ def rollback(
         raise UsageError("--auto needs one of --health-url or --log")
     if execute and not auto:
         raise UsageError("--execute goes with --auto (otherwise the command asks, or takes --yes)")
+    if render_deploy_id is not None and strategy != "render-api":
+        raise UsageError("--render-deploy-id goes with --strategy render-api")
     cfg = config_here(repo)
+    root = cfg.root  # the repository's top level: config, store and audit log are found from it
     env = os.environ
     rep = _Report(fmt)
+    remote = remote or str(cfg.get("rollback.remote", "origin"))
+    branch = branch or str(cfg.get("rollback.branch", "main"))
+    store = open_store_here(root)
 
     reading: ErrorBudgetReading | None = None
+    judged: str | None = None
     if auto:
-        from mosaic_diag.rollback import read_health, read_log
-
-        budget = float(error_budget if error_budget is not None else cfg.get("rollback.error_budget", 0.01))
-        floor = int(min_requests if min_requests is not None else cfg.get("rollback.min_requests", 10))
-        if health_url:
-            reading = read_health(health_url, budget=budget, min_requests=floor)
-        else:
-            rules = cfg.get("rules")
-            rules_path = (repo / rules if not Path(rules).is_absolute() else Path(rules)) if rules else None
-            reading = read_log(log, budget=budget, window=_duration(window), min_requests=floor, rules=rules_path)
-        rep.data["reading"] = reading.to_dict()
-        rep.say(reading.verdict())
+        reading, judged = _judge(cfg, root, remote, branch, store, health_url, log, error_budget, min_requests,
+                                 window, rep)
+        if reading is None:
+            return rep.done(ExitCode.FINDINGS, action="refused")
         if not reading.over_budget:
             return rep.done(ExitCode.OK, action="none")
         previous = True
@@ -137,13 +143,12 @@ def rollback(
 
         render, missing_list = render_target_from(cfg, env)
         missing = tuple(missing_list)
-    store = open_store_here(repo)
     plan = plan_rollback(
-        repo, sha, previous=previous, strategy=strategy,
-        remote=remote or str(cfg.get("rollback.remote", "origin")),
-        branch=branch or str(cfg.get("rollback.branch", "main")),
-        allow_schema_change=allow_schema_change, store=store, render=render, render_missing=missing,
-        render_deploy_id=render_deploy_id, settings=ManifestSettings.from_config(cfg), env=env,
+        root, sha, previous=previous, strategy=strategy, remote=remote, branch=branch,
+        allow_schema_change=allow_schema_change, allow_off_branch=allow_off_branch,
+        allow_recorded_bad=allow_recorded_bad, judged_commit=judged, store=store, render=render,
+        render_missing=missing, render_deploy_id=render_deploy_id, settings=ManifestSettings.from_config(cfg),
+        env=env,
     )
     _show_plan(plan, rep)
     if not plan.ok:
@@ -159,10 +164,40 @@ def rollback(
         return rep.done(ExitCode.FINDINGS, action="declined")
     audit = Path(cfg.get("audit_log", ".mosaic-diag/audit.log"))
     reason = reading.verdict() if reading else None
-    result = execute_rollback(plan, audit_path=audit if audit.is_absolute() else repo / audit, store=store,
+    result = execute_rollback(plan, audit_path=audit if audit.is_absolute() else root / audit, store=store,
                               reason=reason)
     rep.say(result.message)
+    for warning in result.warnings:
+        sys.stderr.write(f"mosaic-diag: warning: {warning}\n")
     return rep.done(ExitCode.OK, action="rolled-back", result=result.to_dict())
+
+
+def _judge(cfg: Any, root: Path, remote: str, branch: str, store: Any, health_url: str | None, log: Path | None,
+           error_budget: float | None, min_requests: int | None, window: str,
+           rep: _Report) -> tuple[ErrorBudgetReading | None, str | None]:
+    """The error budget reading of the deployed head and the commit it judged; (None, None) after a
+    refusal was reported (the verdict cannot be tied to the remote branch head)."""
+    from mosaic_diag.errors import ConfigError
+    from mosaic_diag.rollback.auto import judge_head
+
+    budget = float(error_budget if error_budget is not None else cfg.get("rollback.error_budget", 0.01))
+    floor = int(min_requests if min_requests is not None else cfg.get("rollback.min_requests", 10))
+    rules = cfg.get("rules")
+    paths = cfg.get("rollback.health_paths", ["/health", "/healthz"])
+    paths = [paths] if isinstance(paths, str) else paths
+    if not isinstance(paths, list | tuple) or not all(isinstance(x, str) for x in paths):
+        raise ConfigError(f"rollback.health_paths must be a list of paths, got {paths!r}")
+    verdict = judge_head(root, remote, branch, store, budget=budget, min_requests=floor, health_url=health_url,
+                         log=log, window=_duration(window), health_paths=tuple(paths),
+                         rules=(root / rules if not Path(rules).is_absolute() else Path(rules)) if rules else None)
+    if verdict.reading is not None:
+        rep.data["reading"] = verdict.reading.to_dict()
+        rep.say(verdict.reading.verdict())
+    if verdict.refusal is not None:
+        rep.say(f"refused: {verdict.refusal.message}")
+        rep.data["refusals"] = [verdict.refusal.to_dict()]
+        return None, None
+    return verdict.reading, verdict.judged_commit
 
 
 def register(app: typer.Typer) -> None:

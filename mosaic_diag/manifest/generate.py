@@ -129,6 +129,8 @@ def generate_manifest(
         if matched:
             schema_files = {p: sha256(gitops.read_blob(blobs[p])) for p in matched}
             break
+    schema_files.update({p: sha256(gitops.read_blob(b)) for p, b in blobs.items()
+                         if glob_match(p, settings.migrations) and not p.endswith("/__init__.py")})
     live_hash = live_tables = None
     if database_url:
         live_hash, live_tables = live_schema(database_url)

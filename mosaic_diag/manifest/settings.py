@@ -8,6 +8,9 @@ Keys (all optional, under `[tool.mosaic-diag.manifest]`):
 - `golden`: globs of the golden set (default `golden/**`).
 - `schema`: the schema declaration: a glob or a list tried in order, the first that matches
   files wins (default schema.sql, db/schema.sql, **/schema.sql, api/storage.py, **/storage.py).
+- `migrations`: globs of migration files, always part of the schema next to the declaration
+  (default Alembic's `alembic/versions/*.py`, `migrations/**` .py/.sql (Alembic, Django, plain
+  SQL), at any depth): a migration added or changed between two commits is a schema change.
 - `flags`: the feature-flags file(s), first found wins (default feature_flags.json, flags.yml,
   flags.yaml; JSON or YAML, a mapping).
 - `models`: a table of pinned model names (`openai = "gpt-4o"`); the environment variables in
@@ -31,6 +34,8 @@ DEPENDENCY_GLOBS = ("requirements*.txt", "**/requirements*.txt", "requirements/*
 PROMPT_GLOBS = ("prompts/**", "**/prompts/**")
 GOLDEN_GLOBS = ("golden/**",)
 SCHEMA_CANDIDATES = ("schema.sql", "db/schema.sql", "**/schema.sql", "api/storage.py", "**/storage.py")
+MIGRATION_GLOBS = ("alembic/versions/*.py", "**/alembic/versions/*.py", "migrations/**/*.py", "**/migrations/**/*.py",
+                   "migrations/**/*.sql", "**/migrations/**/*.sql", "db/migrate/**")
 FLAGS_FILES = ("feature_flags.json", "flags.yml", "flags.yaml")
 MODEL_ENV = ("OPENAI_MODEL", "OPENAI_EMBEDDING_MODEL", "ANTHROPIC_MODEL", "CLAUDE_MODEL", "EMBEDDING_MODEL")
 PYTHON_DECLARATIONS = (".python-version", "runtime.txt")
@@ -81,6 +86,7 @@ class ManifestSettings:
     prompts: tuple[str, ...] = PROMPT_GLOBS
     golden: tuple[str, ...] = GOLDEN_GLOBS
     schema: tuple[str, ...] = SCHEMA_CANDIDATES
+    migrations: tuple[str, ...] = MIGRATION_GLOBS
     flags: tuple[str, ...] = FLAGS_FILES
     models: Mapping[str, str] = field(default_factory=dict)
     model_env: tuple[str, ...] = MODEL_ENV
@@ -96,6 +102,7 @@ class ManifestSettings:
             prompts=_strings(config.get("manifest.prompts"), "prompts", PROMPT_GLOBS),
             golden=_strings(config.get("manifest.golden"), "golden", GOLDEN_GLOBS),
             schema=_strings(config.get("manifest.schema"), "schema", SCHEMA_CANDIDATES),
+            migrations=_strings(config.get("manifest.migrations"), "migrations", MIGRATION_GLOBS),
             flags=_strings(config.get("manifest.flags"), "flags", FLAGS_FILES),
             models=dict(models),
             model_env=_strings(config.get("manifest.model_env"), "model_env", MODEL_ENV),

@@ -8,7 +8,9 @@ commit the caller saw (`--force-with-lease=<ref>:<sha>`).
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,8 @@ from mosaic_diag.errors import DiagError, ExitCode, UnreachableError, UsageError
 from mosaic_diag.platform.redact import redact_text
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
+_URL = re.compile(r"^(https?|ssh|git|file)://[^\s]+$")
+_SCP = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$")
 _UNREACHABLE_HINTS = (
     "could not read from remote", "does not appear to be a git repository", "could not resolve host",
     "connection refused", "unable to access", "repository not found", "no such remote",
@@ -26,7 +30,7 @@ _UNREACHABLE_HINTS = (
 
 
 class PushRejected(DiagError):
-    """The remote refused the update (it moved since we looked): nothing changed."""
+    """The remote refused the update (a hook or a protected branch said no): nothing changed."""
 
     exit_code = ExitCode.FINDINGS
 
@@ -119,23 +123,60 @@ def commits_between(repo: Any, base: str, head: str) -> list[Any]:
     return list(repo.iter_commits(f"{base}..{head}"))
 
 
-def _remote_error(exc: Any, remote: str) -> DiagError:
-    text = _git_error_text(exc)
+def _remote_error(text: str, remote: str) -> DiagError:
     lowered = text.lower()
     if any(hint in lowered for hint in _UNREACHABLE_HINTS):
         return UnreachableError(f"git remote {remote!r} unreachable: {text}")
     return UnreachableError(f"git remote {remote!r}: {text}")
 
 
+def _run_git(repo: Any, args: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run git in the repository with `args` as they are (no shell, no prompt, C locale for parsing)."""
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "LANGUAGE": "C"}
+    return subprocess.run(["git", "-c", "protocol.ext.allow=never", *args], cwd=repo.working_dir or repo.git_dir,
+                          capture_output=True, text=True, env=env, check=False)
+
+
+def validate_remote(repo: Any, remote: str) -> str:
+    """`remote` if it is a configured remote's name or a repository URL/path; a UsageError otherwise.
+
+    Nothing starting with `-` (git would read it as an option) and no `<transport>::` helper syntax.
+    """
+    if not remote or remote.startswith("-") or any(ch.isspace() or ord(ch) < 32 for ch in remote):
+        raise UsageError(f"invalid git remote {remote!r}: a configured remote name or a repository URL, "
+                         "never starting with '-' or holding spaces")
+    if any(r.name == remote for r in repo.remotes):
+        return remote
+    if "::" in remote:
+        raise UsageError(f"invalid git remote {remote!r}: transport helpers ('<helper>::') are not allowed")
+    if _URL.match(remote) or remote.startswith("/") or _SCP.match(remote):
+        return remote
+    raise UsageError(f"unknown git remote {remote!r}: not a remote of {repo.working_dir} "
+                     "(git remote -v) and not a repository URL")
+
+
+def validate_branch(repo: Any, branch: str) -> str:
+    """`branch` if `git check-ref-format --branch` accepts it unchanged; a UsageError otherwise."""
+    if not branch or branch.startswith("-") or "@{" in branch or branch == "HEAD" or branch.startswith("refs/"):
+        raise UsageError(f"invalid branch name {branch!r}")
+    proc = _run_git(repo, ["check-ref-format", "--branch", branch])
+    if proc.returncode != 0 or proc.stdout.strip() != branch:
+        raise UsageError(f"invalid branch name {branch!r} (git check-ref-format --branch refuses it)")
+    return branch
+
+
+class RemoteMoved(DiagError):
+    """The remote branch changed while we looked at it or before our push: nothing changed."""
+
+    exit_code = ExitCode.FINDINGS
+
+
 def remote_branch_sha(repo: Any, remote: str, branch: str) -> str | None:
     """The sha the remote's branch points at now (ls-remote), None if the branch is absent."""
-    import git
-
-    try:
-        out = repo.git.ls_remote(remote, f"refs/heads/{branch}")
-    except git.GitCommandError as exc:
-        raise _remote_error(exc, remote) from exc
-    for line in out.splitlines():
+    proc = _run_git(repo, ["ls-remote", "--end-of-options", remote, f"refs/heads/{branch}"])
+    if proc.returncode != 0:
+        raise _remote_error(_clean(proc.stderr), remote)
+    for line in proc.stdout.splitlines():
         sha, _, ref = line.partition("\t")
         if ref.strip() == f"refs/heads/{branch}" and _SHA.match(sha.strip()):
             return sha.strip()
@@ -144,12 +185,37 @@ def remote_branch_sha(repo: Any, remote: str, branch: str) -> str | None:
 
 def fetch_branch(repo: Any, remote: str, branch: str) -> None:
     """Fetch the remote branch's objects (updates only FETCH_HEAD and remote-tracking refs)."""
-    import git
+    proc = _run_git(repo, ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--end-of-options", remote,
+                           f"refs/heads/{branch}"])
+    if proc.returncode != 0:
+        text = _clean(proc.stderr)
+        if "couldn't find remote ref" in text.lower():
+            return
+        raise _remote_error(text, remote)
 
-    try:
-        repo.git.fetch("--no-tags", remote, f"refs/heads/{branch}")
-    except git.GitCommandError as exc:
-        raise _remote_error(exc, remote) from exc
+
+def has_commit(repo: Any, sha: str) -> bool:
+    return bool(_SHA.match(sha)) and _run_git(repo, ["cat-file", "-e", f"{sha}^{{commit}}"]).returncode == 0
+
+
+def deployed_head(repo: Any, remote: str, branch: str) -> str | None:
+    """Fetch the remote branch and return its head (None: no such branch); RemoteMoved on a race."""
+    fetch_branch(repo, remote, branch)
+    sha = remote_branch_sha(repo, remote, branch)
+    if sha is not None and not has_commit(repo, sha):
+        raise RemoteMoved(f"remote moved: {remote} {branch} changed while it was read (now {sha[:12]}); "
+                          "nothing changed, run again")
+    return sha
+
+
+def first_parent_history(repo: Any, head: str) -> Iterator[str]:
+    """The shas of `head`'s first-parent history, newest first."""
+    proc = _run_git(repo, ["rev-list", "--first-parent", head, "--"])
+    yield from proc.stdout.split()
+
+
+def _clean(text: str) -> str:
+    return redact_text(" ".join(text.split()))
 
 
 def commit_tree(repo: Any, tree_of: str, parent: str, message: str) -> str:
@@ -168,30 +234,44 @@ def commit_tree(repo: Any, tree_of: str, parent: str, message: str) -> str:
         raise DiagError(f"git commit-tree failed: {text}") from exc
 
 
-def _push(repo: Any, remote: str, args: list[str], what: str) -> None:
-    import git
-
-    try:
-        repo.git.push(*args)
-    except git.GitCommandError as exc:
-        text = _git_error_text(exc)
-        lowered = text.lower()
-        if "stale info" in lowered or "rejected" in lowered or "fetch first" in lowered:
-            raise PushRejected(f"the remote refused {what}: {text}; someone pushed to it since the "
-                               "plan was made; nothing changed, look again and re-run") from exc
-        raise _remote_error(exc, remote) from exc
+def _remote_says(stderr: str) -> str:
+    """The `remote:` lines of a push's stderr (what a hook printed), joined on one line."""
+    lines = [ln[len("remote:"):].strip() for ln in stderr.splitlines() if ln.startswith("remote:")]
+    return redact_text("; ".join(ln for ln in lines if ln))
 
 
-def push_fast_forward(repo: Any, remote: str, sha: str, branch: str) -> None:
-    """Push `sha` to the remote branch; refused by the remote unless it is a fast-forward."""
-    _push(repo, remote, [remote, f"{sha}:refs/heads/{branch}"], f"the push to {branch}")
+def _push(repo: Any, remote: str, args: list[str], branch: str, expected: str) -> None:
+    proc = _run_git(repo, ["push", "--porcelain", *args])
+    if proc.returncode == 0:
+        return
+    out = proc.stdout + "\n" + proc.stderr
+    lowered = out.lower()
+    if "[remote rejected]" in lowered or "hook declined" in lowered:
+        said = _remote_says(proc.stderr)
+        reason = re.search(r"\[remote rejected\][^(]*\(([^)]*)\)", out)
+        raise PushRejected(f"the remote {remote!r} rejected the push to {branch}"
+                           + (f" ({reason.group(1)})" if reason else "")
+                           + (f": {said}" if said else "") + "; nothing changed")
+    if "stale info" in lowered or "[rejected]" in lowered or "fetch first" in lowered or "non-fast-forward" in lowered:
+        raise RemoteMoved(f"remote moved: {remote} {branch} is no longer at {expected[:12]} (someone pushed since "
+                          "the plan was made); nothing changed, look again and re-run")
+    raise _remote_error(_clean(proc.stderr), remote)
+
+
+def push_fast_forward(repo: Any, remote: str, sha: str, branch: str, expected: str) -> None:
+    """Push `sha` to the remote branch, only while it is at `expected` (and as a fast-forward)."""
+    _push(repo, remote, [f"--force-with-lease=refs/heads/{branch}:{expected}", "--end-of-options", remote,
+                         f"{sha}:refs/heads/{branch}"], branch, expected)
 
 
 def push_with_lease(repo: Any, remote: str, sha: str, branch: str, expected: str) -> None:
     """Move the remote branch to `sha` only if it still points at `expected`."""
-    _push(repo, remote, [f"--force-with-lease=refs/heads/{branch}:{expected}", remote,
-                         f"{sha}:refs/heads/{branch}"], f"moving {branch} (lease on {expected[:12]})")
+    _push(repo, remote, [f"--force-with-lease=refs/heads/{branch}:{expected}", "--end-of-options", remote,
+                         f"{sha}:refs/heads/{branch}"], branch, expected)
 
 
-def has_remote(repo: Any, remote: str) -> bool:
-    return any(r.name == remote for r in repo.remotes) or "://" in remote or remote.startswith("/")
+def author_ident(repo: Any) -> str | None:
+    """`Name <email>` of who would author a commit here, or None."""
+    proc = _run_git(repo, ["var", "GIT_AUTHOR_IDENT"])
+    m = re.match(r"^(.*?>)", proc.stdout.strip())
+    return m.group(1) if proc.returncode == 0 and m else None

@@ -1,19 +1,24 @@
 """A small client for the Render API calls a rollback needs (httpx, imported lazily).
 
+- `GET {base}/v1/services/{id}/deploys?limit=N[&cursor=C]` lists deploys newest first, as
+  `[{"deploy": {...}, "cursor": "..."}]`; the last item's cursor asks for the next page;
+- `GET {base}/v1/services/{id}/deploys/{deployId}` one deploy (`commit.id`, `status`);
+- `GET {base}/v1/services/{id}` the service (`autoDeploy`: "yes" or "no");
 - `POST {base}/v1/services/{id}/deploys` with `{"commitId": sha, "clearCache": "do_not_clear"}`
   deploys one commit (it does not turn autodeploy off by itself);
 - `POST {base}/v1/services/{id}/rollback` with `{"deployId": id}` rolls back to an earlier deploy;
 - `PATCH {base}/v1/services/{id}` with `{"autoDeploy": "no"}` stops the next push from undoing it.
 
 Authentication: `Authorization: Bearer $RENDER_API_KEY` (never printed). Base URL: config
-`rollback.render_api_url` (default https://api.render.com); service: config
-`rollback.render_service_id` or env `RENDER_SERVICE_ID`. A connection failure or a 5xx is
+`render.api_url` (alias `rollback.render_api_url`; default https://api.render.com); service: env
+`RENDER_SERVICE_ID` or config `render.service_id` (alias `rollback.render_service_id`). A connection failure or a 5xx is
 "unreachable" (exit 3); a 4xx (bad key, unknown service) is a configuration error (exit 2).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +26,9 @@ from mosaic_diag.errors import ConfigError, UnreachableError
 from mosaic_diag.platform.redact import redact_text
 
 DEFAULT_BASE_URL = "https://api.render.com"
+# Deploy statuses of a deploy that went live (the one serving, or an earlier one since replaced).
+LIVE_STATUSES = ("live", "deactivated")
+_DEPLOY_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 
 @dataclass(frozen=True)
@@ -37,30 +45,34 @@ class RenderTarget:
 
 
 def render_target_from(config: Any, env: Mapping[str, str]) -> tuple[RenderTarget | None, list[str]]:
-    """The target from config and env, or None and what is missing."""
-    base = str(config.get("rollback.render_api_url", DEFAULT_BASE_URL) or DEFAULT_BASE_URL)
-    service = env.get("RENDER_SERVICE_ID") or config.get("rollback.render_service_id")
-    key = env.get("RENDER_API_KEY")
-    missing = [name for name, v in (("RENDER_SERVICE_ID", service), ("RENDER_API_KEY", key)) if not v]
-    if missing:
+    """The target from config (`render.*`, or the older `rollback.render_*`) and env, or None and what
+    is missing."""
+    from mosaic_diag.platform.render_settings import RenderSettings
+
+    settings = RenderSettings.from_config(config, env)
+    missing = [name for name, v in (("RENDER_SERVICE_ID", settings.service_id), ("RENDER_API_KEY", settings.api_key))
+               if not v]
+    if missing or settings.service_id is None or settings.api_key is None:
         return None, missing
-    return RenderTarget(base, str(service), str(key)), []
+    return RenderTarget(settings.api_url, settings.service_id, settings.api_key), []
 
 
 class RenderApi:
-    """The three calls, each returning the decoded JSON answer."""
+    """The calls, each returning the decoded JSON answer."""
 
     def __init__(self, target: RenderTarget, *, timeout: float = 15.0) -> None:
         self.target = target
         self.timeout = timeout
 
-    def _call(self, method: str, url: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def _call(self, method: str, url: str, body: Mapping[str, Any] | None,
+              params: Mapping[str, Any] | None = None) -> Any:
         import httpx
 
         headers = {"Authorization": f"Bearer {self.target.api_key}", "Accept": "application/json"}
         try:
             with httpx.Client(timeout=self.timeout) as client:
-                resp = client.request(method, url, json=dict(body), headers=headers)
+                resp = client.request(method, url, json=dict(body) if body is not None else None,
+                                      params=dict(params) if params else None, headers=headers)
         except httpx.HTTPError as exc:
             raise UnreachableError(f"Render API {self.target.base_url} unreachable: "
                                    f"{redact_text(str(exc)) or type(exc).__name__}") from exc
@@ -72,14 +84,57 @@ class RenderApi:
             msg = redact_text(str(data.get("message") if isinstance(data, dict) else data) or resp.reason_phrase)
             text = f"Render API {method} {url} answered {resp.status_code}: {msg}"
             raise (UnreachableError(text) if resp.status_code >= 500 else ConfigError(text))
+        return data
+
+    def _object(self, method: str, url: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        data = self._call(method, url, body)
         return data if isinstance(data, dict) else {"data": data}
+
+    def get_service(self) -> dict[str, Any]:
+        return self._object("GET", self.target.url())
+
+    def autodeploy_enabled(self) -> bool:
+        """Whether the service redeploys on every push (`autoDeploy` "yes")."""
+        return str(self.get_service().get("autoDeploy", "yes")).lower() == "yes"
+
+    def get_deploy(self, deploy_id: str) -> dict[str, Any]:
+        if not _DEPLOY_ID.match(deploy_id):
+            raise ConfigError(f"not a Render deploy id: {deploy_id!r}")
+        return self._object("GET", self.target.url(f"/deploys/{deploy_id}"))
+
+    def iter_deploys(self, *, page_size: int = 20, max_pages: int = 50) -> Iterator[dict[str, Any]]:
+        """Every deploy of the service, newest first, page by page (`cursor` paging)."""
+        cursor: str | None = None
+        for _ in range(max_pages):
+            params: dict[str, Any] = {"limit": page_size}
+            if cursor:
+                params["cursor"] = cursor
+            page = self._call("GET", self.target.url("/deploys"), None, params)
+            if not isinstance(page, list) or not page:
+                return
+            for item in page:
+                deploy = item.get("deploy") if isinstance(item, dict) else None
+                if isinstance(deploy, dict):
+                    yield deploy
+            last = page[-1].get("cursor") if isinstance(page[-1], dict) else None
+            if not last or last == cursor or len(page) < page_size:
+                return
+            cursor = str(last)
+
+    def find_deploy_of(self, sha: str) -> dict[str, Any] | None:
+        """The newest deploy of commit `sha` that went live (`live` or `deactivated`), or None."""
+        for deploy in self.iter_deploys():
+            commit = deploy.get("commit") if isinstance(deploy.get("commit"), dict) else {}
+            if commit.get("id") == sha and deploy.get("status") in LIVE_STATUSES:
+                return deploy
+        return None
 
     def deploy_commit(self, sha: str) -> dict[str, Any]:
         body = {"commitId": sha, "clearCache": "clear" if self.target.clear_cache else "do_not_clear"}
-        return self._call("POST", self.target.url("/deploys"), body)
+        return self._object("POST", self.target.url("/deploys"), body)
 
     def rollback_to_deploy(self, deploy_id: str) -> dict[str, Any]:
-        return self._call("POST", self.target.url("/rollback"), {"deployId": deploy_id})
+        return self._object("POST", self.target.url("/rollback"), {"deployId": deploy_id})
 
     def set_autodeploy(self, enabled: bool) -> dict[str, Any]:
-        return self._call("PATCH", self.target.url(), {"autoDeploy": "yes" if enabled else "no"})
+        return self._object("PATCH", self.target.url(), {"autoDeploy": "yes" if enabled else "no"})

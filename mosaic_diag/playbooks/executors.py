@@ -109,11 +109,11 @@ def _rollback(effect: Effect, settings: PlaybookSettings) -> tuple[bool, str]:
         from mosaic_diag.rollback import plan_rollback
     except ImportError:
         return True, f"rollback planner not installed; run `{effect.payload['command']}`"
-    from mosaic_diag.config import load_config
+    from mosaic_diag.config import find_root, load_config
     from mosaic_diag.manifest import ManifestSettings
     from mosaic_diag.manifest.store import configured_store
 
-    root = settings.root.resolve()
+    root = find_root(settings.root)
     env = settings.env
     try:
         cfg = load_config(root, env)

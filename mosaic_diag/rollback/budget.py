@@ -7,26 +7,30 @@ triage core (`TriageRun` with the shared `Classifier`), so the verdict names wha
     error rate = error events in the window / requests (access lines) in the window
 
 Error events are the triage's events (ERROR/CRITICAL records with their tracebacks, bare
-tracebacks, Render failure lines, derived restart loops), not 5xx statuses: the rate counts what
-the app reported as failing, and can pass 100% when requests log several errors each.
+tracebacks, Render failure lines, derived restart loops). Requests are the access lines of the
+window, health probes (`/health`, `/healthz`, config `rollback.health_paths`) left out; 5xx answers
+among them are counted too, and the rate is the larger of the two counts over the requests (a
+failing request usually both logs an error and answers 500: it is not counted twice).
 
 The window is the last `window` before the log's newest timestamp (the reader's
 `ReadStats.last_ts`, or a newer event's): the log is judged as of its own end, not of the wall clock,
 so an exported log gives the same verdict later. A log without any timestamp is one window.
 Events without a timestamp in a timed log are left out (as `triage --since` does).
 
-Requests: the reader counts access lines (`ReadStats.levels["access"]`) over the whole file only;
-it has no per-window count and `mosaic_diag.logs` is not extended for this. So when the whole log
-lies in the window (or has no timestamps) that count is used as it is; otherwise a second pass
-counts the access lines of the window with the reader's own line parser
+`since` (the recorded time of the deploy being judged) cuts the window: nothing older counts, and a
+log that ends before it is stale (StaleLog, exit 1); a log without timestamps cannot be judged
+against a deploy (UsageError).
+
+Requests are counted in a second pass with the reader's own line parser
 (`mosaic_diag.logs.lines.parse_line` / `render_entry`, on the lines holding " HTTP/1." as the
-reader's count does; this finds access records and their times, it classifies nothing).
-A log without any access line gives no rate (UsageError).
+reader's count does; this finds access records, their times, paths and statuses; it classifies
+nothing). A log without any access line gives no rate (UsageError).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,10 +38,19 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from mosaic_diag.errors import UnreachableError, UsageError
+from mosaic_diag.errors import DiagError, ExitCode, UnreachableError, UsageError
 from mosaic_diag.platform.redact import redact_text
 
 TOP_LABELS = 5
+HEALTH_PATHS = ("/health", "/healthz")
+_COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
+_REQUEST = re.compile(r'"[A-Z]+ (?P<path>\S+) HTTP/[0-9.]+" (?P<status>\d{3})')
+
+
+class StaleLog(DiagError):
+    """The log ends before the deploy it should judge: no verdict on that deploy."""
+
+    exit_code = ExitCode.FINDINGS
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,7 @@ class ErrorBudgetReading:
     labels: tuple[tuple[str, int], ...] = ()
     start: datetime | None = None
     end: datetime | None = None
+    server_errors: int | None = None
 
     @property
     def enough_traffic(self) -> bool:
@@ -80,6 +94,8 @@ class ErrorBudgetReading:
         rel = ">" if self.over_budget else "<="
         counts = (f"{self.errors} error(s) in {self.requests} requests" if self.errors is not None
                   else f"{self.requests} requests")
+        if self.server_errors is not None:
+            counts += f", {self.server_errors} 5xx answer(s)"
         return (f"error rate {self.error_rate:.2%} {rel} budget {self.budget:.2%} over {self.window}"
                 + (f": {what}" if what else "") + f" ({counts}, from {self.source})")
 
@@ -89,7 +105,7 @@ class ErrorBudgetReading:
                 "over_budget": self.over_budget, "enough_traffic": self.enough_traffic,
                 "deployed_commit": self.deployed_commit, "labels": dict(self.labels),
                 "start": self.start.isoformat() if self.start else None,
-                "end": self.end.isoformat() if self.end else None}
+                "end": self.end.isoformat() if self.end else None, "server_errors": self.server_errors}
 
 
 def read_health(url: str, *, budget: float, min_requests: int = 1, timeout: float = 10.0) -> ErrorBudgetReading:
@@ -111,17 +127,21 @@ def read_health(url: str, *, budget: float, min_requests: int = 1, timeout: floa
     requests = int(requests) if isinstance(requests, int | float) else 0
     deployment = data.get("deployment") if isinstance(data.get("deployment"), dict) else {}
     commit = deployment.get("git_commit_full") or deployment.get("git_commit")
+    if not (isinstance(commit, str) and _COMMIT.match(commit.strip().lower())):
+        commit = None  # absent, or a placeholder such as "unknown": no commit to tie the verdict to
     rate = float(metrics["error_rate"])
     return ErrorBudgetReading("health", rate, requests, round(rate * requests) if requests else None, "5m",
-                              budget, min_requests, str(commit) if commit else None)
+                              budget, min_requests, commit.strip().lower() if commit else None)
 
 
 def read_log(path: Path, *, budget: float, window: timedelta, min_requests: int = 1,
-             rules: Path | None = None) -> ErrorBudgetReading:
-    """The error rate of the last `window` of a log and what failed in it (see the module docstring).
+             rules: Path | None = None, since: datetime | None = None,
+             health_paths: tuple[str, ...] = HEALTH_PATHS) -> ErrorBudgetReading:
+    """The error rate of the last `window` of a log (after `since`) and what failed in it (see the module
+    docstring).
 
     `rules` extends the shipped taxonomy (as `triage --rules`). Raises UsageError for a missing or
-    unreadable file and for a log without access lines.
+    unreadable file and for a log without access lines, StaleLog for a log that ends before `since`.
     """
     from mosaic_diag.classifier.classify import Classifier
     from mosaic_diag.logs import ReadStats, open_source, read_events
@@ -140,31 +160,51 @@ def read_log(path: Path, *, budget: float, window: timedelta, min_requests: int 
                 newest = ts
                 while recent and recent[0][0] is not None and recent[0][0] < newest - window:
                     recent.popleft()
-    total_requests = stats.levels.get("access", 0)
-    if not total_requests:
+    if not stats.levels.get("access", 0):
         raise UsageError("no request lines (access log) found: cannot compute an error rate", path=name)
     end = max((t for t in (stats.last_ts, newest) if t is not None), default=None)
+    if since is not None and end is None:
+        raise UsageError("the log has no timestamps: cannot tell its lines after the deploy "
+                         f"(recorded {since.isoformat()}) from older ones", path=name)
+    if since is not None and end is not None and end < since:
+        raise StaleLog(f"stale log: it ends at {end.isoformat()}, before the deploy it should judge was recorded "
+                       f"({since.isoformat()}); no verdict", path=name)
     start = end - window if end is not None else None
+    if start is not None and since is not None and since > start:
+        start = since
     if end is None:  # no timestamps at all: the whole log is the window
         labels = Counter(label for _, label in recent)
-        requests = total_requests
     else:
         labels = Counter(label for ts, label in recent if ts is not None and start <= ts <= end)
-        whole = stats.first_ts is not None and stats.first_ts >= start
-        requests = total_requests if whole else _access_lines_between(name, start, end)
+    requests, server_errors = _count_requests(name, start, end, health_paths)
     errors = sum(labels.values())
     minutes = int(window.total_seconds() // 60)
     return ErrorBudgetReading(
-        f"log {path.name}", errors / requests if requests else 0.0, requests, errors,
+        f"log {path.name}", max(errors, server_errors) / requests if requests else 0.0, requests, errors,
         f"{minutes}m" if minutes else f"{int(window.total_seconds())}s", budget, min_requests,
-        labels=tuple(sorted(labels.items(), key=lambda kv: (-kv[1], kv[0]))), start=start, end=end)
+        labels=tuple(sorted(labels.items(), key=lambda kv: (-kv[1], kv[0]))), start=start, end=end,
+        server_errors=server_errors)
 
 
-def _access_lines_between(name: str, start: datetime, end: datetime) -> int:
-    """Access lines of the log timed within [start, end], parsed as the reader parses lines."""
+def _count_requests(name: str, start: datetime | None, end: datetime | None,
+                    health_paths: tuple[str, ...]) -> tuple[int, int]:
+    """(requests, 5xx answers) of the access lines timed within [start, end] (all when the log has no
+    timestamps), health probes left out."""
     from mosaic_diag.logs.lines import parse_ts
 
-    return sum(1 for ln in _access_lines(name) if (ts := parse_ts(ln.ts)) is not None and start <= ts <= end)
+    requests = server_errors = 0
+    for ln in _access_lines(name):
+        if end is not None:
+            ts = parse_ts(ln.ts) if ln.ts else None
+            if ts is None or not (start is None or start <= ts) or ts > end:
+                continue
+        m = _REQUEST.search(ln.message or ln.text or "")
+        if m and m.group("path").split("?", 1)[0] in health_paths:
+            continue
+        requests += 1
+        if m and m.group("status").startswith("5"):
+            server_errors += 1
+    return requests, server_errors
 
 
 def _access_lines(name: str) -> Iterator[Any]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mosaic_diag.errors import DiagError, UsageError
+from mosaic_diag.errors import ConfigError, DiagError, UsageError
 from mosaic_diag.manifest.store import DeployStore
 from mosaic_diag.platform import gitops
 from mosaic_diag.platform.audit import append_audit
@@ -17,26 +17,58 @@ from mosaic_diag.rollback.plan import RollbackPlan
 
 @dataclass(frozen=True)
 class RollbackResult:
-    """What a rollback did."""
+    """What a rollback did; `warnings`: what failed after the push (or Render's rollback) succeeded."""
 
     plan: RollbackPlan
     executed: bool
     remote_sha: str | None
     message: str
     render_deploy: str | None = None
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"executed": self.executed, "remote_sha": self.remote_sha, "message": self.message,
-                "render_deploy": self.render_deploy, "plan": self.plan.to_dict()}
+                "render_deploy": self.render_deploy, "warnings": list(self.warnings), "plan": self.plan.to_dict()}
 
 
 def _commit_message(plan: RollbackPlan) -> str:
     assert plan.target_sha is not None
     lines = [f"Roll back {plan.branch} to {plan.target_sha[:12]}", "",
              f"Reverts the {len(plan.undone)} commit(s) after {plan.target_sha}:"]
-    lines += [f"- {sha[:12]} {summary}" for sha, summary in plan.undone]
+    lines += [f"- {sha[:12]} {summary} ({author})" for sha, summary, author in plan.undone]
     lines += ["", "Made by mosaic-diag rollback (strategy revert)."]
     return "\n".join(lines)
+
+
+def _render_rollback(plan: RollbackPlan, record: dict[str, Any]) -> tuple[str | None, str]:
+    """Autodeploy off, then Render's rollback (or a rebuild by commit); on failure autodeploy is restored,
+    or the error says loudly that it is still off."""
+    from mosaic_diag.platform.render_api import RenderApi
+
+    assert plan.render is not None and plan.target_sha is not None
+    api = RenderApi(plan.render)
+    was_on = api.autodeploy_enabled()
+    record["autodeploy_before"] = "yes" if was_on else "no"
+    if was_on:
+        api.set_autodeploy(False)
+    try:
+        answer = (api.rollback_to_deploy(plan.render_deploy_id) if plan.render_deploy_id
+                  else api.deploy_commit(plan.target_sha))
+    except DiagError as exc:
+        if not was_on:
+            raise
+        try:
+            api.set_autodeploy(True)
+        except DiagError as again:
+            raise type(exc)(f"{exc}; AUTODEPLOY IS STILL OFF for service {plan.render.service_id}: turning it "
+                            f"back on failed ({again}); turn it on in the Render dashboard") from exc
+        raise type(exc)(f"{exc}; autodeploy turned back on") from exc
+    deploy = str(answer.get("id") or "") or None
+    how = (f"Render rollback to deploy {plan.render_deploy_id}" if plan.render_deploy_id
+           else "Render rebuild by commit (no earlier deploy of it on Render)")
+    state = ("autodeploy was on and is now OFF until you turn it back on" if was_on
+             else "autodeploy was already off")
+    return deploy, f"{how}: deploy {deploy or '(no id)'} of {plan.target_sha[:12]} started; {state}"
 
 
 def execute_rollback(
@@ -47,7 +79,12 @@ def execute_rollback(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     reason: str | None = None,
 ) -> RollbackResult:
-    """Do what the plan says. Refuses (UsageError) a plan with refusals; nothing-to-do is a no-op."""
+    """Do what the plan says. Refuses (UsageError) a plan with refusals; nothing-to-do is a no-op.
+
+    The audit log gets the intent before anything is done (unwritable: ConfigError, nothing done) and
+    the result after. Once the push (or Render's rollback) succeeded, nothing raises: a failed check,
+    deploy store or audit write is a warning of the result.
+    """
     if not plan.ok:
         raise UsageError("refusing to execute a rollback plan that has refusals")
     if plan.nothing_to_do:
@@ -56,37 +93,57 @@ def execute_rollback(
     record: dict[str, Any] = {"action": "rollback", "strategy": plan.strategy, "remote": plan.remote,
                               "branch": plan.branch, "from": plan.deployed_sha, "to": plan.target_sha,
                               "undone": len(plan.undone), "reason": reason}
+    try:
+        append_audit(audit_path, {**record, "result": "started"}, clock=clock)
+    except OSError as exc:
+        raise ConfigError(f"audit log {audit_path} cannot be written ({exc.strerror or exc}): "
+                          "nothing was done") from None
+    warnings: list[str] = []
+
+    def audit(fields: dict[str, Any]) -> None:
+        try:
+            append_audit(audit_path, {**record, **fields}, clock=clock)
+        except OSError as exc:
+            warnings.append(f"audit log {audit_path}: the result could not be written ({exc.strerror or exc})")
+
     repo = gitops.open_repo(plan.repo_path)
-    remote_sha: str | None = None
     render_deploy = None
+    pushed: str | None = None
     try:
         if plan.strategy == "revert":
-            new = gitops.commit_tree(repo, plan.target_sha, plan.deployed_sha, _commit_message(plan))
-            record["commit"] = new
-            gitops.push_fast_forward(repo, plan.remote, new, plan.branch)
-            remote_sha = gitops.remote_branch_sha(repo, plan.remote, plan.branch)
-            message = f"pushed revert commit {new[:12]} to {plan.remote} {plan.branch}"
+            pushed = gitops.commit_tree(repo, plan.target_sha, plan.deployed_sha, _commit_message(plan))
+            record["commit"] = pushed
+            gitops.push_fast_forward(repo, plan.remote, pushed, plan.branch, plan.deployed_sha)
+            message = f"pushed revert commit {pushed[:12]} to {plan.remote} {plan.branch}"
         elif plan.strategy == "reset":
+            pushed = plan.target_sha
             gitops.push_with_lease(repo, plan.remote, plan.target_sha, plan.branch, plan.deployed_sha)
-            remote_sha = gitops.remote_branch_sha(repo, plan.remote, plan.branch)
             message = f"moved {plan.remote} {plan.branch} to {plan.target_sha[:12]} (lease held)"
         else:
-            from mosaic_diag.platform.render_api import RenderApi
-
-            assert plan.render is not None
-            api = RenderApi(plan.render)
-            api.set_autodeploy(False)
-            answer = (api.rollback_to_deploy(plan.render_deploy_id) if plan.render_deploy_id
-                      else api.deploy_commit(plan.target_sha))
-            render_deploy = str(answer.get("id") or "") or None
+            render_deploy, message = _render_rollback(plan, record)
             record["render_deploy"] = render_deploy
-            message = (f"Render deploy {render_deploy or '(no id)'} of {plan.target_sha[:12]} started; "
-                       "autodeploy is off until you turn it back on")
     except DiagError as exc:
-        append_audit(audit_path, {**record, "result": "failed", "error": str(exc)}, clock=clock)
+        audit({"result": "failed", "error": str(exc)})
         raise
-    append_audit(audit_path, {**record, "result": "done", "remote_sha": remote_sha}, clock=clock)
+    # The rollback happened: from here on every failure is a warning.
+    remote_sha: str | None = None
+    if pushed is not None:
+        try:
+            remote_sha = gitops.remote_branch_sha(repo, plan.remote, plan.branch)
+            if remote_sha != pushed:
+                warnings.append(f"{plan.remote} {plan.branch} is now at {(remote_sha or '(gone)')[:12]}, not at the "
+                                f"pushed {pushed[:12]}: someone pushed after the rollback")
+        except DiagError as exc:
+            warnings.append(f"the push succeeded; checking {plan.remote} {plan.branch} afterwards failed: {exc}")
     if store is not None and plan.deployed_manifest is not None and plan.target_manifest is not None:
-        store.record(plan.deployed_manifest, status="bad", note=f"rolled back to {plan.target_sha[:12]}")
-        store.record(plan.target_manifest, status="rollback", note=f"rollback from {plan.deployed_sha[:12]}")
-    return RollbackResult(plan, True, remote_sha, message, render_deploy)
+        try:
+            store.record(plan.deployed_manifest, status="bad", note=f"rolled back to {plan.target_sha[:12]}")
+            # the commit now deployed: the revert commit (the target's tree) or the target itself
+            now = replace(plan.target_manifest, commit=pushed) if pushed else plan.target_manifest
+            note = f"rollback from {plan.deployed_sha[:12]}" + (f" to {plan.target_sha[:12]}" if pushed and
+                                                                 pushed != plan.target_sha else "")
+            store.record(now, status="rollback", note=note)
+        except (DiagError, OSError) as exc:
+            warnings.append(f"deploy store {store.description}: the rollback is not recorded ({exc})")
+    audit({"result": "done", "remote_sha": remote_sha, **({"warnings": list(warnings)} if warnings else {})})
+    return RollbackResult(plan, True, remote_sha, message, render_deploy, tuple(warnings))

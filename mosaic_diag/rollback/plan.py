@@ -10,13 +10,13 @@ from typing import Any
 
 from mosaic_diag.errors import ExitCode, UsageError
 from mosaic_diag.manifest import Manifest, ManifestDiff, ManifestSettings, diff_manifests, generate_manifest
-from mosaic_diag.manifest.store import DeployStore, previous_deploy
+from mosaic_diag.manifest.store import DeployRecord, DeployStore, previous_deploy
 from mosaic_diag.platform import gitops
 from mosaic_diag.platform.render_api import RenderTarget
 
 STRATEGIES = ("revert", "reset", "render-api")
 # Refusal codes that are usage or configuration errors (exit 2); every other refusal exits 1.
-USAGE_REFUSALS = frozenset({"unknown_sha", "render_config", "no_store"})
+USAGE_REFUSALS = frozenset({"unknown_sha", "render_config", "no_store", "render_deploy_mismatch"})
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class RollbackPlan:
     deployed_sha: str | None
     target_sha: str | None
     target_ref: str | None
-    undone: tuple[tuple[str, str], ...] = ()
+    undone: tuple[tuple[str, str, str], ...] = ()  # (sha, summary, author) newest first
     steps: tuple[Step, ...] = ()
     refusals: tuple[Refusal, ...] = ()
     warnings: tuple[str, ...] = ()
@@ -61,6 +61,7 @@ class RollbackPlan:
     target_manifest: Manifest | None = field(default=None, repr=False)
     render: RenderTarget | None = field(default=None, repr=False)
     render_deploy_id: str | None = None
+    render_deploy_note: str | None = None
     same_tree: bool = False
 
     @property
@@ -84,8 +85,8 @@ class RollbackPlan:
         lines = [f"deployed: {self.remote}/{self.branch} at {_short(self.deployed_sha)}",
                  f"target:   {_short(self.target_sha)}{named}"]
         if self.undone:
-            lines.append(f"undoes {len(self.undone)} commit(s): "
-                         + "; ".join(f"{sha[:8]} {summary}" for sha, summary in self.undone))
+            lines.append(f"undoes {len(self.undone)} commit(s):")
+            lines += [f"  {sha[:8]} {summary} ({author})" for sha, summary, author in self.undone]
         lines += [f"warning: {w}" for w in self.warnings]
         if self.refusals:
             lines += [f"refused: {r.message}" for r in self.refusals]
@@ -100,10 +101,10 @@ class RollbackPlan:
         return {
             "strategy": self.strategy, "remote": self.remote, "branch": self.branch,
             "deployed": self.deployed_sha, "target": self.target_sha, "target_ref": self.target_ref,
-            "undone": [{"commit": s, "summary": m} for s, m in self.undone],
+            "undone": [{"commit": s, "summary": m, "author": a} for s, m, a in self.undone],
             "steps": [s.to_dict() for s in self.steps], "refusals": [r.to_dict() for r in self.refusals],
             "warnings": list(self.warnings), "nothing_to_do": self.nothing_to_do,
-            "diff": self.diff.to_dict() if self.diff else None,
+            "diff": self.diff.to_dict() if self.diff else None, "render_deploy_id": self.render_deploy_id,
         }
 
 
@@ -111,21 +112,38 @@ def _short(sha: str | None) -> str:
     return sha[:12] if sha else "(unknown)"
 
 
-def _strategy_steps(strategy: str, remote: str, branch: str, deployed: str, target: str, n: int,
+def _strategy_steps(plan_args: dict[str, Any], deployed: str, target: str, n: int,
                     render: RenderTarget | None, deploy_id: str | None) -> list[Step]:
+    strategy, remote, branch = plan_args["strategy"], plan_args["remote"], plan_args["branch"]
     if strategy == "revert":
         return [Step("commit", f"create a commit on top of {deployed[:12]} whose tree is {target[:12]}'s "
                                f"(reverts the {n} commit(s) after it; history is kept)"),
-                Step("push", f"push it to {remote} {branch} as a fast-forward (no force); Render redeploys it")]
+                Step("push", f"push it to {remote} {branch} as a fast-forward (no force), only while the branch "
+                             f"is still at {deployed[:12]}; Render redeploys it")]
     if strategy == "reset":
         return [Step("push", f"move {remote} {branch} from {deployed[:12]} to {target[:12]} with "
                              f"--force-with-lease=refs/heads/{branch}:{deployed} (fails if anyone pushed since)")]
     assert render is not None
-    deploy = (Step("render-rollback", f"POST {render.url('/rollback')} {{\"deployId\": \"{deploy_id}\"}}")
+    deploy = (Step("render-rollback", f"POST {render.url('/rollback')} {{\"deployId\": \"{deploy_id}\"}} "
+                                      f"(Render's rollback to its earlier deploy of {target[:12]})")
               if deploy_id else
-              Step("render-deploy", f"POST {render.url('/deploys')} {{\"commitId\": \"{target}\"}}"))
+              Step("render-deploy", f"POST {render.url('/deploys')} {{\"commitId\": \"{target}\"}} (a rebuild: "
+                                    f"Render has no earlier deploy of {target[:12]})"))
     return [Step("render-autodeploy-off", f"PATCH {render.url()} {{\"autoDeploy\": \"no\"}} so the next push "
-                                          "does not undo the rollback"), deploy]
+                                          "does not undo the rollback (restored if the rollback call fails)"),
+            deploy]
+
+
+def _resolve_target(repo: Any, target: str, remote: str, branch: str, deployed: str) -> tuple[Any | None, str]:
+    """The commit `target` names, with HEAD / the branch's own name (and `~N`/`^` after them) read on the
+    remote branch head `deployed`, never on the local clone; and how it was read."""
+    names = ("HEAD", "@", branch, f"{remote}/{branch}", f"refs/heads/{branch}", f"refs/remotes/{remote}/{branch}")
+    for name in sorted(names, key=len, reverse=True):
+        rest = target[len(name):]
+        if target.startswith(name) and (not rest or rest[0] in "~^"):
+            return (gitops.resolve_commit(repo, deployed + rest),
+                    f"{target} read on {remote}/{branch} at {deployed[:12]}")
+    return gitops.resolve_commit(repo, target), target
 
 
 def plan_rollback(
@@ -137,6 +155,9 @@ def plan_rollback(
     remote: str = "origin",
     branch: str = "main",
     allow_schema_change: bool = False,
+    allow_off_branch: bool = False,
+    allow_recorded_bad: bool = False,
+    judged_commit: str | None = None,
     store: DeployStore | None = None,
     render: RenderTarget | None = None,
     render_missing: tuple[str, ...] = (),
@@ -147,43 +168,55 @@ def plan_rollback(
 ) -> RollbackPlan:
     """Decide a rollback of `remote`/`branch` to `target` (or the previous recorded deploy).
 
-    Changes nothing but the local remote-tracking objects (a `git fetch`). Raises
-    UnreachableError when the remote cannot be read; every safety problem is a Refusal.
+    Remote and branch are validated first (UsageError; nothing runs). Changes nothing but the local
+    remote-tracking objects (a `git fetch`); render-api plans read (GET) Render's deploy list.
+    Raises UnreachableError when the remote cannot be read, RemoteMoved when it changes while read;
+    every safety problem is a Refusal. `judged_commit` (with --auto): the commit the error rate was
+    measured on, which must be the remote branch head.
     """
     if strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy {strategy!r}; one of {', '.join(STRATEGIES)}")
     if (target is None) == (not previous):
         raise UsageError("give a target sha or --previous (not both)")
     repo = gitops.open_repo(repo_path)
+    gitops.validate_remote(repo, remote)
+    gitops.validate_branch(repo, branch)
     base = dict(repo_path=Path(repo.working_dir), strategy=strategy, remote=remote, branch=branch)
     refusals: list[Refusal] = []
+    warnings: list[str] = []
     state = gitops.working_tree_state(repo)
     if state.dirty:
         refusals.append(Refusal("dirty_tree", f"the working tree has {len(state.paths)} uncommitted change(s) "
                                 f"({', '.join(state.paths[:3])}{'...' if len(state.paths) > 3 else ''}); "
                                 "commit or stash them first"))
-    gitops.fetch_branch(repo, remote, branch)
-    deployed = gitops.remote_branch_sha(repo, remote, branch)
+    deployed = gitops.deployed_head(repo, remote, branch)
     if deployed is None:
         return RollbackPlan(**base, deployed_sha=None, target_sha=None, target_ref=target,
                             refusals=(*refusals, Refusal("no_branch", f"{remote} has no branch {branch!r}")))
+    if judged_commit is not None and not (len(judged_commit) >= 7 and deployed.startswith(judged_commit.lower())):
+        return RollbackPlan(**base, deployed_sha=deployed, target_sha=None, target_ref=target or "previous",
+                            refusals=(*refusals, Refusal(
+                                "verdict_not_head", f"the error rate was measured on {judged_commit[:12]} but "
+                                f"{remote}/{branch} is at {deployed[:12]}: the head is not yet judged (a newer push "
+                                "is building, or the app serves an older commit); nothing is rolled back")))
+    history = store.history() if store is not None else []
     if previous:
         if store is None:
             return RollbackPlan(**base, deployed_sha=deployed, target_sha=None, target_ref="previous",
                                 refusals=(*refusals, Refusal("no_store", "--previous needs a deploy store")))
-        rec = previous_deploy(store.history(), deployed)
+        rec = previous_deploy(history, deployed)
         if rec is None:
             return RollbackPlan(**base, deployed_sha=deployed, target_sha=None, target_ref="previous",
                                 refusals=(*refusals, Refusal("no_previous", "no earlier good deploy is recorded "
                                                              f"in {store.description}")))
-        target = rec.commit
+        commit = gitops.resolve_commit(repo, rec.commit)
         target_ref = f"previous deploy #{rec.id} recorded {rec.recorded_at}"
     else:
-        target_ref = target
-    commit = gitops.resolve_commit(repo, target)
+        assert target is not None
+        commit, target_ref = _resolve_target(repo, target, remote, branch, deployed)
     if commit is None:
         return RollbackPlan(**base, deployed_sha=deployed, target_sha=None, target_ref=target_ref,
-                            refusals=(*refusals, Refusal("unknown_sha", f"unknown commit {target!r}")))
+                            refusals=(*refusals, Refusal("unknown_sha", f"unknown commit {target_ref!r}")))
     target_sha = commit.hexsha
     if target_sha == deployed:
         return RollbackPlan(**base, deployed_sha=deployed, target_sha=target_sha, target_ref=target_ref,
@@ -193,16 +226,35 @@ def plan_rollback(
                                 f"({deployed[:12]}): a rollback only goes back along the deployed history"))
         return RollbackPlan(**base, deployed_sha=deployed, target_sha=target_sha, target_ref=target_ref,
                             refusals=tuple(refusals))
+    if target_sha not in set(gitops.first_parent_history(repo, deployed)):
+        text = (f"{target_sha[:12]} was never the head of {remote}/{branch}: it is reached only through a merge "
+                "(a feature-branch commit), not on the branch's first-parent history")
+        if allow_off_branch:
+            warnings.append(text + " (allowed by --allow-off-branch)")
+        else:
+            refusals.append(Refusal("off_branch", text + "; re-run with --allow-off-branch if you mean it"))
+    bad = [r for r in history if r.commit == target_sha and r.status == "bad"]
+    if bad:
+        text = (f"{target_sha[:12]} is recorded as bad (deploy #{bad[0].id} at {bad[0].recorded_at}"
+                + (f": {bad[0].note}" if bad[0].note else "") + ")")
+        if allow_recorded_bad:
+            warnings.append(text + "; going back to it anyway (--allow-recorded-bad)")
+        else:
+            refusals.append(Refusal("recorded_bad", text + "; re-run with --allow-recorded-bad if you mean it"))
 
     if commit.tree.hexsha == repo.commit(deployed).tree.hexsha:
         return RollbackPlan(**base, deployed_sha=deployed, target_sha=target_sha, target_ref=target_ref,
-                            refusals=tuple(refusals), same_tree=True)
-    undone = tuple((c.hexsha, c.summary) for c in gitops.commits_between(repo, target_sha, deployed))
+                            refusals=tuple(refusals), warnings=tuple(warnings), same_tree=True)
+    undone = tuple((c.hexsha, c.summary, f"{c.author.name} <{c.author.email}>")
+                   for c in gitops.commits_between(repo, target_sha, deployed))
+    me = gitops.author_ident(repo)
+    others = sorted({a for _, _, a in undone if a != me})
+    if others:
+        warnings.append(f"it undoes commit(s) by {', '.join(others)}")
     pyver = python_version or platform.python_version()
     deployed_m = generate_manifest(Path(repo.working_dir), deployed, settings=settings, env=env, python_version=pyver)
     target_m = generate_manifest(Path(repo.working_dir), target_sha, settings=settings, env=env, python_version=pyver)
     diff = diff_manifests(deployed_m, target_m)
-    warnings: list[str] = []
     if diff.schema_changed:
         if allow_schema_change:
             warnings.append("schema changed: a rollback will not undo the database (allowed by "
@@ -210,12 +262,53 @@ def plan_rollback(
         else:
             refusals.append(Refusal("schema_change", "schema changed between the two: a rollback will not undo "
                                     "the database; re-run with --allow-schema-change if the old code copes"))
+    note = None
     if strategy == "render-api" and render is None:
         refusals.append(Refusal("render_config", "the render-api strategy needs "
                                 + " and ".join(render_missing or ("RENDER_SERVICE_ID", "RENDER_API_KEY"))))
-    steps = () if refusals else tuple(_strategy_steps(strategy, remote, branch, deployed, target_sha, len(undone),
+    elif strategy == "render-api" and not refusals:
+        render_deploy_id, note, problem = _render_deploy(render, target_sha, render_deploy_id)
+        if problem:
+            refusals.append(problem)
+        elif note:
+            warnings.append(note)
+    steps = () if refusals else tuple(_strategy_steps(base, deployed, target_sha, len(undone),
                                                       render, render_deploy_id))
     return RollbackPlan(**base, deployed_sha=deployed, target_sha=target_sha, target_ref=target_ref, undone=undone,
                         steps=steps, refusals=tuple(refusals), warnings=tuple(warnings), diff=diff,
                         deployed_manifest=deployed_m, target_manifest=target_m, render=render,
-                        render_deploy_id=render_deploy_id)
+                        render_deploy_id=render_deploy_id, render_deploy_note=note)
+
+
+def _render_deploy(render: RenderTarget | None, target_sha: str,
+                   given: str | None) -> tuple[str | None, str | None, Refusal | None]:
+    """(deploy id to roll back to, a note, a refusal): the given deploy checked against the commit, or
+    Render's newest successful deploy of it (None: no earlier deploy, it will be rebuilt by commit)."""
+    from mosaic_diag.platform.render_api import RenderApi
+
+    assert render is not None
+    api = RenderApi(render)
+    if given:
+        deploy = api.get_deploy(given)
+        commit = str((deploy.get("commit") or {}).get("id") or "")
+        if commit != target_sha:
+            return None, None, Refusal("render_deploy_mismatch", f"Render deploy {given} is of commit "
+                                       f"{commit[:12] or '(none)'}, not {target_sha[:12]}")
+        return given, None, None
+    found = api.find_deploy_of(target_sha)
+    if found is None:
+        return None, (f"Render has no earlier successful deploy of {target_sha[:12]}: it will be rebuilt by "
+                      "commit (POST /deploys), not rolled back"), None
+    return str(found["id"]), None, None
+
+
+def deployed_record(repo_path: Path, remote: str, branch: str,
+                    store: DeployStore | None) -> tuple[str | None, DeployRecord | None]:
+    """The remote branch head (validated remote and branch, fetched) and its newest deploy record (or None)."""
+    repo = gitops.open_repo(repo_path)
+    gitops.validate_remote(repo, remote)
+    gitops.validate_branch(repo, branch)
+    head = gitops.deployed_head(repo, remote, branch)
+    if head is None or store is None:
+        return head, None
+    return head, next((r for r in store.history() if r.commit == head), None)
