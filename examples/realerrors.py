@@ -612,6 +612,13 @@ def _embeddings_dimensions(ctx: Context) -> object:
     return embeddings.embed_texts(ctx.openai(), ["Senior data analyst, remote"], dimensions=256)
 
 
+@scenario("model_answer_invalid", "MODEL_ANSWER_INVALID", AI, "mosaic_diag.runtime.guard.SchemaRejected",
+          "^model answer rejected by schema CoachAnswer", "Model answer rejected: {exc}")
+def _model_answer_invalid(ctx: Context) -> object:
+    ctx.standin.set_failure("openai", "malformed")  # a 200 whose JSON answer is cut in half
+    return ai_clients.ask_openai_guarded(ctx.openai(), QUESTION + " Reply with a JSON object.")
+
+
 # ================================================================ Anthropic
 ANTHROPIC_LOG = "Anthropic call failed: {exc}"
 

@@ -215,6 +215,10 @@ class Assembler:
         if kind == "platform_failure":
             self._emit("platform", lineno, last, ln, ln.message, None)
             return
+        if kind == "platform":
+            if ln.message.startswith("Deploying"):  # a deploy marker for timelines, not an error
+                self._emit("deploy", lineno, last, ln, ln.message, None)
+            return
         if ln.record or kind == "labelled":
             level = ln.level
             if kind == "access":

@@ -215,6 +215,7 @@ class _Reader:
             if run >= 0:
                 self._skip(block, run, n)
             self._last_ts(block)
+            stats.lines = self.lineno  # lines so far (progress on stdin); final in _finish_stats
             self.prev_tail = block[-8192:]
         asm.finish()
         yield from out
