@@ -176,3 +176,18 @@ def test_job_source_error_only_for_job_sources(forbidden: str) -> None:
     assert clf().classify(ev).label == "UNKNOWN_ERROR"  # a helpdesk API, not a job board
     assert clf().classify_exception(exc, logger="api.job_sources").label == "JOB_SOURCE_ERROR"
     assert clf().classify_text(text_of(exc)).label == "UNKNOWN_ERROR"
+
+
+def test_a_pasted_traceback_behind_line_prefixes(pg_db) -> None:
+    """`docker compose logs` or a Render text export pasted into `classify -`: the prefixes are
+    peeled and the exception type is read as in the bare traceback."""
+    import psycopg2
+
+    def run() -> None:
+        with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+            cur.execute("SELECT nosuchcol FROM pg_class")
+
+    lines = text_of(raised(run)).rstrip("\n").splitlines()
+    for prefix in ("web-1  | ", "api_1     | ", "2026-11-27T14:03:11.123456Z "):
+        got = clf().classify_text("\n".join(prefix + line for line in lines))
+        assert (got.label, got.exception_type) == ("MISSING_COLUMN", "psycopg2.errors.UndefinedColumn")

@@ -306,11 +306,34 @@ def evidence_from_exception(exc: BaseException, *, logger: str | None = None,
     return Evidence(with_wrapped(tuple(infos)), logger, level, log_message)
 
 
+# prefixes a paste may carry on every line: Docker Compose's "web-1  | ", a platform's timestamp
+_LINE_PREFIXES = (re.compile(r"([A-Za-z0-9][\w.-]{0,62}) +\| ?"),
+                  re.compile(r"(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?) ?"))
+
+
+def peel_prefixes(text: str) -> str:
+    """`text` without a prefix that wraps (nearly) every line of it: a pasted `docker compose logs`
+    or Render text export reads like the process's own output."""
+    lines = text.splitlines()
+    if len(lines) < 2:
+        return text
+    for rx in _LINE_PREFIXES:
+        m = rx.match(lines[0])
+        if m is None:
+            continue
+        hits = [rx.match(line) for line in lines]
+        if sum(1 for h in hits if h is not None) * 5 >= len(lines) * 4:
+            return "\n".join(line[h.end():] if h is not None else line for line, h in zip(lines, hits, strict=True))
+    return text
+
+
 def evidence_from_text(text: str, *, logger: str | None = None, level: str | None = None,
                        log_message: str | None = None, kind: str = "error") -> Evidence:
     """Evidence of a traceback, a `module.Type: message` line, or a plain log message."""
     if text.startswith("==> "):  # a Render platform line pasted as it is
         text, kind, logger = text[4:], "platform", logger or "render"
+    if kind == "error" and "\n" in text:
+        text = peel_prefixes(text)
     parsed: list[ParsedException] = parse_traceback_text(text)
     infos = with_wrapped(tuple(
         exception_info(p.type, p.message,

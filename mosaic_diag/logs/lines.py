@@ -42,7 +42,6 @@ _HEROKU = re.compile(r"(?:app|heroku)\[([\w.-]+)\]: ?(.*)", re.S)
 _UVICORN = re.compile(rf"{_LV}:\s+(.*)", re.S)
 _ACCESS = re.compile(r'\S+ - "[A-Z]+ \S* HTTP/[\d.]+" \d{3}')
 _STARTED = re.compile(r"Started server process \[\d+\]")
-_CONTINUATION = re.compile(r"(?:LINE \d+|DETAIL|HINT|CONTEXT|QUERY|WHERE|STATEMENT|Is the server running)\b")
 SEPARATORS = (
     "During handling of the above exception, another exception occurred:",
     "The above exception was the direct cause of the following exception:",
@@ -290,13 +289,6 @@ def _in_stream(ln: Line, service: str) -> Line:
     if not ln.shape:
         ln.shape = "compose"
     return ln
-
-
-def is_continuation(text: str) -> bool:
-    """A line that continues an exception message or a multi-line log message (libpq's LINE 1:,
-    DETAIL:, HINT:, an indented line, a caret line)."""
-    c = text[:1]
-    return c in (" ", "\t") or bool(_CONTINUATION.match(text))
 
 
 def is_frame(text: str) -> bool:
