@@ -532,6 +532,23 @@ for _key, _mode, _label, _type, _msg in [
     scenario(_key, _label, AI, _type, _msg, OPENAI_LOG)(_openai_failing(_mode))
 
 
+@scenario("model_answer_invalid", "MODEL_ANSWER_INVALID", AI, "mosaic_diag.runtime.guard.SchemaRejected",
+          r"model answer rejected by schema CoachAnswer \(provider openai\): .*Invalid JSON",
+          "Model answer rejected: {exc}")
+def _model_answer_invalid(ctx: Context) -> object:
+    from pydantic import BaseModel
+
+    from mosaic_diag.runtime import schema_guard
+
+    class CoachAnswer(BaseModel):
+        answer: str
+        question: str
+
+    ctx.standin.set_failure("openai", "malformed")  # half an answer: not the JSON object the schema wants
+    text = ai_clients.ask_openai(ctx.openai(), QUESTION)
+    return schema_guard(CoachAnswer, provider="openai")(text)
+
+
 @scenario("openai_invalid_key", "OPENAI_INVALID_KEY", AI, "openai.AuthenticationError",
           r"Incorrect API key provided: bad\*+", OPENAI_LOG)
 def _openai_invalid_key(ctx: Context) -> object:
