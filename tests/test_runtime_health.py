@@ -77,6 +77,7 @@ def test_health_middleware_and_triage_under_uvicorn(kit_app, llm, tmp_path):
 
     reading = read_health(f"{url}/health", budget=0.5)  # what `rollback --auto` reads
     assert (reading.error_rate, reading.requests, reading.deployed_commit) == (0.4, 5, "feedc0de" * 5)
+    assert dict(reading.labels) == {"TYPE_MISMATCH": 1, "OPENAI_SERVER_ERROR": 1}
 
     lines = request_lines(log_path)
     assert [(r["route"], r["status"], r["label"]) for r in lines] == [

@@ -112,8 +112,12 @@ def read_health(url: str, *, budget: float, min_requests: int = 1, timeout: floa
     deployment = data.get("deployment") if isinstance(data.get("deployment"), dict) else {}
     commit = deployment.get("git_commit_full") or deployment.get("git_commit")
     rate = float(metrics["error_rate"])
+    raw_labels = metrics.get("labels")  # the runtime kit's /health: the failed requests' labels
+    labels = {str(k): int(v) for k, v in raw_labels.items() if isinstance(v, int)} if isinstance(
+        raw_labels, dict) else {}
     return ErrorBudgetReading("health", rate, requests, round(rate * requests) if requests else None, "5m",
-                              budget, min_requests, str(commit) if commit else None)
+                              budget, min_requests, str(commit) if commit else None,
+                              tuple(sorted(labels.items(), key=lambda kv: (-kv[1], kv[0]))))
 
 
 def read_log(path: Path, *, budget: float, window: timedelta, min_requests: int = 1,
