@@ -35,7 +35,7 @@ from typing import Any
 
 PROVIDERS = ("openai", "anthropic")
 MODES = ("ok", "auth", "rate_limit", "quota", "model_not_found", "context_overflow", "server_error",
-         "overloaded", "slow", "refusal", "malformed")
+         "overloaded", "slow", "refusal", "permission", "malformed")
 ENDPOINTS = ("chat", "embeddings", "messages", "models")
 OPENAI_MODELS = ("gpt-4", "gpt-4o-mini", "text-embedding-3-small", "text-embedding-ada-002")
 ANTHROPIC_MODELS = ("claude-3-5-sonnet-latest", "claude-3-haiku-20240307")
@@ -163,6 +163,8 @@ def openai_error(mode: str, *, model: str, endpoint: str, key: str, retry_after:
         return Reply(400, body(message, "invalid_request_error", "context_length_exceeded", "messages"))
     if mode == "overloaded":
         return Reply(503, body("The engine is currently overloaded, please try again later.", "server_error", None))
+    if mode == "permission":
+        return Reply(403, body("You are not allowed to sample from this model", "invalid_request_error", None))
     return Reply(500, body("The server had an error while processing your request. Sorry about that!",
                            "server_error", None))
 
@@ -197,6 +199,9 @@ def anthropic_error(mode: str, *, model: str, endpoint: str, key: str, retry_aft
         return Reply(400, body("invalid_request_error", "prompt is too long: 210000 tokens > 200000 maximum"))
     if mode == "overloaded":
         return Reply(529, body("overloaded_error", "Overloaded"))
+    if mode == "permission":
+        return Reply(403, body("permission_error", "Your API key does not have permission to use the specified "
+                               "resource."))
     return Reply(500, body("api_error", "Internal server error"))
 
 

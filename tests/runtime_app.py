@@ -38,7 +38,7 @@ def item(item: int) -> dict:
 
 
 @app.get("/boom")
-def boom() -> dict:
+def load_session() -> dict:  # session code: its JSONDecodeError is TYPE_MISMATCH (taxonomy rule 8)
     return json.loads("{\"truncated\": ")
 
 

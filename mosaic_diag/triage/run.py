@@ -186,8 +186,9 @@ def build_options(*, since: datetime | None = None, until: datetime | None = Non
         min_count=int(get("anomaly.min_count", base.min_count)),
         min_history=int(get("anomaly.min_history", base.min_history)),
     )
-    if anomaly.window_minutes < 1 or not 0 < anomaly.alpha <= 1:
-        raise UsageError("anomaly.window_minutes must be >= 1 and anomaly.alpha in (0, 1]")
+    if anomaly.window_minutes < 1 or not 0 < anomaly.alpha <= 1 or anomaly.threshold <= 0 or anomaly.min_count < 1:
+        raise UsageError("anomaly.window_minutes and anomaly.min_count must be >= 1, anomaly.alpha in (0, 1] "
+                         "and anomaly.threshold > 0")
     return TriageOptions(since, until, resolved, cats,
                          min_severity.lower() if min_severity else None, anomaly)
 
