@@ -323,6 +323,7 @@ class LLMStandIn:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._counter = 0
+        self.generation = 0  # bumped by reset(): a slow answer begun before it is not logged after it
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -394,10 +395,11 @@ class LLMStandIn:
                     self._failures[(p, key_endpoint)] = Failure(mode, float(delay), times)
 
     def reset(self) -> None:
-        """Clear every failure and the request log."""
+        """Clear every failure and the request log (a request still being answered is not logged)."""
         with self._lock:
             self._failures.clear()
             self._requests.clear()
+            self.generation += 1
 
     def failure_for(self, provider: str, endpoint: str) -> Failure | None:
         """The failure this request gets (a counted one is used up by it)."""
@@ -414,9 +416,10 @@ class LLMStandIn:
                 return failure
             return None
 
-    def record(self, request: ReceivedRequest) -> None:
+    def record(self, request: ReceivedRequest, generation: int | None = None) -> None:
         with self._lock:
-            self._requests.append(request)
+            if generation is None or generation == self.generation:
+                self._requests.append(request)
 
     def next_request_id(self) -> str:
         """A request id like the providers' (`req_...`), deterministic per server run."""
@@ -555,8 +558,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(standin.admin(method, route, body), "admin")
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
+        generation = standin.generation
         provider, endpoint, reply = standin.answer(method, self.path, headers, body)
-        standin.record(ReceivedRequest(method, route, provider, endpoint, body, reply.status))
+        standin.record(ReceivedRequest(method, route, provider, endpoint, body, reply.status), generation)
         self._send(reply, provider)
 
     def _send(self, reply: Reply, provider: str) -> None:

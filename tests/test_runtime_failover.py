@@ -111,3 +111,29 @@ def test_a_secondary_bad_request_after_failover_reports_both(llm):
         ask("hello")
     assert [f.label for f in info.value.failures] == ["OPENAI_QUOTA_EXCEEDED", "ANTHROPIC_CONTEXT_OVERFLOW"]
     assert count(llm, "openai") == 1  # quota is not retried
+
+
+def test_on_failure_sees_each_failure_and_the_next_provider(llm):
+    llm.set_failure("openai", "overloaded")
+    llm.set_failure("anthropic", "context_overflow")
+    oc = openai.OpenAI(api_key="sk-test-key", base_url=llm.openai_base_url, max_retries=0, timeout=5)
+    ac = anthropic.Anthropic(api_key="sk-ant-test", base_url=llm.anthropic_base_url, max_retries=0, timeout=5)
+    seen: list[tuple[str, str, str | None, bool]] = []
+
+    def on_failure(failure, next_provider):
+        import sys
+
+        seen.append((failure.provider, failure.label, next_provider, sys.exc_info()[1] is failure.exception))
+
+    @llm_call(provider="openai", policy=RetryPolicy(attempts=1))
+    def ask_openai():
+        return oc.chat.completions.create(**CHAT)
+
+    @llm_call(provider="anthropic", policy=RetryPolicy(attempts=1))
+    def ask_claude():
+        return ac.messages.create(**MESSAGE)
+
+    with pytest.raises(ProvidersFailed):
+        failover(ask_openai, ask_claude, on_failure=on_failure)()
+    assert seen == [("openai", "OPENAI_SERVER_ERROR", "anthropic", True),
+                    ("anthropic", "ANTHROPIC_CONTEXT_OVERFLOW", None, True)]

@@ -164,3 +164,11 @@ def test_dlq_bad_input_is_one_clear_line(tmp_path, pg):
     assert r.returncode == 2 and "no dead letter 99" in r.stderr
     r = run("dlq", "purge", "--older-than", "soon", "--db", str(tmp_path / "d.sqlite"))
     assert r.returncode == 2 and "--older-than" in r.stderr
+
+
+def test_a_file_that_is_not_sqlite_is_one_clear_line(tmp_path):
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not a database at all\n" * 50)
+    r = run("dlq", "list", "--db", str(bad))
+    assert r.returncode == 2 and "notes.txt" in r.stderr and "Traceback" not in r.stderr
+    assert r.stderr.count("\n") == 1

@@ -77,6 +77,7 @@ def test_health_middleware_and_triage_under_uvicorn(kit_app, llm, tmp_path):
 
     reading = read_health(f"{url}/health", budget=0.5)  # what `rollback --auto` reads
     assert (reading.error_rate, reading.requests, reading.deployed_commit) == (0.4, 5, "feedc0de" * 5)
+    assert dict(reading.labels) == {"TYPE_MISMATCH": 1, "OPENAI_SERVER_ERROR": 1}
 
     lines = request_lines(log_path)
     assert [(r["route"], r["status"], r["label"]) for r in lines] == [
@@ -138,3 +139,25 @@ def test_a_request_line_is_an_access_record_to_triage(tmp_path):
                         route="/wimd/ask", status=503, latency_ms=12.345, label="OPENAI_RATE_LIMIT")
     [parsed] = parse_line(line)
     assert (parsed.shape, parsed.kind, parsed.level, parsed.logger) == ("json", "access", "INFO", "mosaic.request")
+
+
+def test_prometheus_exposition_when_installed():
+    from fastapi import FastAPI
+    from starlette.testclient import TestClient
+
+    from mosaic_diag.runtime import health_router
+
+    window = RequestWindow()
+    window.record(10.0, 200)
+    window.record(30.0, 503, "OPENAI_RATE_LIMIT")
+    app = FastAPI()
+    app.include_router(health_router(commit="abc", breakers=lambda: {"openai": "open"}, window=window))
+    with TestClient(app) as client:
+        r = client.get("/health/metrics")
+    try:
+        import prometheus_client  # noqa: F401
+    except ImportError:
+        assert r.status_code == 404 and "prometheus-client is not installed" in r.text
+        return
+    assert r.status_code == 200
+    assert "mosaic_error_rate 0.5" in r.text and 'mosaic_breaker_open{name="openai"} 1.0' in r.text

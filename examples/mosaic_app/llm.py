@@ -67,14 +67,10 @@ class MultiProviderLLM:
         kind = self.settings.llm_breaker
         if kind in ("", "off"):
             return None
-        from mosaic_diag.runtime.breakers import Breaker, SharedStorage, _Memory, _Postgres
+        from mosaic_diag.runtime import breaker
 
-        if kind == "postgres" and self.settings.database_url:
-            backend: Any = _Postgres(f"llm-{provider}", self.settings.database_url)
-        else:
-            backend = _Memory()
-        return Breaker(f"llm-{provider}", SharedStorage(backend, f"llm-{provider}"), fail_max=5,
-                       reset_timeout=30.0)
+        storage = self.settings.database_url if kind == "postgres" and self.settings.database_url else "memory"
+        return breaker(f"llm-{provider}", storage=storage, fail_max=5, reset_timeout=30.0, register=False)
 
     def breaker_states(self) -> dict[str, str]:
         """The providers' breakers for /health (none when LLM_BREAKER is off)."""

@@ -130,8 +130,12 @@ def read_health(url: str, *, budget: float, min_requests: int = 1, timeout: floa
     if not (isinstance(commit, str) and _COMMIT.match(commit.strip().lower())):
         commit = None  # absent, or a placeholder such as "unknown": no commit to tie the verdict to
     rate = float(metrics["error_rate"])
+    raw_labels = metrics.get("labels")  # the runtime kit's /health: the failed requests' labels
+    labels = {str(k): int(v) for k, v in raw_labels.items() if isinstance(v, int)} if isinstance(
+        raw_labels, dict) else {}
     return ErrorBudgetReading("health", rate, requests, round(rate * requests) if requests else None, "5m",
-                              budget, min_requests, commit.strip().lower() if commit else None)
+                              budget, min_requests, commit.strip().lower() if commit else None,
+                              tuple(sorted(labels.items(), key=lambda kv: (-kv[1], kv[0]))))
 
 
 def read_log(path: Path, *, budget: float, window: timedelta, min_requests: int = 1,

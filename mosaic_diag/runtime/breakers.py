@@ -285,16 +285,20 @@ _REGISTRY_LOCK = threading.Lock()
 
 
 def breaker(name: str, *, storage: str = "memory", fail_max: int = 5, reset_timeout: float = 30.0,
-            counts: Callable[[BaseException], bool] = is_breaker_failure) -> Breaker:
+            counts: Callable[[BaseException], bool] = is_breaker_failure, register: bool = True) -> Breaker:
     """The breaker `name` of this process (made on first use): `storage` is "memory" or a PostgreSQL
-    DSN (state shared by every process that uses the same database and name)."""
+    DSN (state shared by every process that uses the same database and name). With `register=False`
+    a new breaker is made each time and left out of `breaker_states()` (an app object that owns its
+    breakers reports them itself)."""
     with _REGISTRY_LOCK:
-        found = _REGISTRY.get(name)
+        found = _REGISTRY.get(name) if register else None
         if found is not None:
             return found
         backend: _Backend = _Memory() if storage == "memory" else _Postgres(name, storage)
-        made = _REGISTRY[name] = Breaker(name, SharedStorage(backend, name), fail_max=fail_max,
-                                         reset_timeout=reset_timeout, counts=counts)
+        made = Breaker(name, SharedStorage(backend, name), fail_max=fail_max, reset_timeout=reset_timeout,
+                       counts=counts)
+        if register:
+            _REGISTRY[name] = made
         return made
 
 

@@ -12,6 +12,7 @@ overflow (truncate instead), filtered content, a bad request of ours. When both 
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
 from collections.abc import Callable
@@ -83,39 +84,57 @@ def should_fail_over(exc: BaseException) -> tuple[bool, str]:
 def failover(*providers: Callable[..., T], on_failure: Callable[[Failure, str | None], None] | None = None
              ) -> Callable[..., FailoverResult[T]]:
     """Call the providers in order (see the module doc); each is usually an `llm_call` function.
+    With an `async def` among them the result is an async function (await it).
     `on_failure(failure, next_provider)` is called for each failure (next_provider None: nobody else
     is asked) inside the `except` block, so it can log with `exc_info=True`; without it a failover is
     logged as a WARNING on `mosaic.runtime.failover`."""
     if len(providers) < 2:
         raise ValueError("failover needs at least two providers")
 
+    def failed(index: int, exc: Exception, failures: list[Failure]) -> None:
+        """Record a provider's failure; raise unless the next provider is to be asked."""
+        name = provider_name(providers[index])
+        move_on, label = should_fail_over(exc)
+        note_label(label)
+        failure = Failure(name, label, exc)
+        failures.append(failure)
+        last = index + 1 == len(providers)
+        following = None if last or not move_on else provider_name(providers[index + 1])
+        if on_failure is not None:
+            on_failure(failure, following)
+        if not move_on and len(failures) == 1:
+            raise exc
+        if following is None:
+            raise ProvidersFailed(tuple(failures)) from exc
+        if on_failure is None:
+            logger.warning("failover: provider=%s label=%s next=%s", name, label, following,
+                           extra={"mosaic_failover": {"provider": name, "label": label, "next": following}})
+
+    if any(inspect.iscoroutinefunction(fn) for fn in providers):
+        async def call_async(*args: Any, **kwargs: Any) -> FailoverResult[Any]:
+            failures: list[Failure] = []
+            for index, fn in enumerate(providers):
+                try:
+                    value = fn(*args, **kwargs)
+                    if inspect.isawaitable(value):
+                        value = await value
+                except Exception as exc:
+                    failed(index, exc, failures)
+                    continue
+                return FailoverResult(provider_name(fn), value, tuple(failures))
+            raise AssertionError("unreachable")
+
+        return call_async  # type: ignore[return-value]
+
     def call(*args: Any, **kwargs: Any) -> FailoverResult[T]:
         failures: list[Failure] = []
         for index, fn in enumerate(providers):
-            name = provider_name(fn)
             try:
                 value = fn(*args, **kwargs)
             except Exception as exc:
-                move_on, label = should_fail_over(exc)
-                note_label(label)
-                failure = Failure(name, label, exc)
-                failures.append(failure)
-                last = index + 1 == len(providers)
-                if on_failure is not None:
-                    on_failure(failure, None if last or not move_on else provider_name(providers[index + 1]))
-                if not move_on:
-                    if len(failures) == 1:
-                        raise
-                    raise ProvidersFailed(tuple(failures)) from exc
-                if last:
-                    raise ProvidersFailed(tuple(failures)) from exc
-                if on_failure is None:
-                    logger.warning("failover: provider=%s label=%s next=%s", name, label,
-                                   provider_name(providers[index + 1]),
-                                   extra={"mosaic_failover": {"provider": name, "label": label,
-                                                              "next": provider_name(providers[index + 1])}})
+                failed(index, exc, failures)
                 continue
-            return FailoverResult(name, value, tuple(failures))
+            return FailoverResult(provider_name(fn), value, tuple(failures))
         raise AssertionError("unreachable")
 
     return call

@@ -140,6 +140,18 @@ class DeadLetterStore:
         return conn
 
     def _run(self, sql: str, params: tuple[Any, ...] = (), *, fetch: str = "") -> Any:
+        """One statement; a driver error becomes one clear DiagError (no traceback in the CLI)."""
+        try:
+            return self._execute(sql, params, fetch)
+        except sqlite3.Error as exc:
+            raise UsageError(f"not a usable dead-letter database: {exc}", path=self.target) from exc
+        except Exception as exc:
+            if type(exc).__module__.startswith("psycopg2"):
+                raise UnreachableError(f"dead-letter database {self.shown}: "
+                                       f"{redact_with_dsn(str(exc).strip().splitlines()[0], self.target)}") from exc
+            raise
+
+    def _execute(self, sql: str, params: tuple[Any, ...], fetch: str) -> Any:
         sql = sql.replace("?", self.param)
         with self._lock:
             conn = self._connect()

@@ -12,7 +12,7 @@ request window; `ok | degraded | down` with HTTP 200 or 503.
   pool, its size and use.
 - `breakers`: every breaker of `mosaic_diag.runtime.breaker` by name, as stored.
 - `metrics`: `requests_total`, `error_rate` (5xx), `p50_latency_ms`, `p95_latency_ms` and the
-  labels met, over the instrumentation window (five minutes): what `rollback --auto` reads.
+  labels of the failed (5xx) requests, over the instrumentation window (five minutes): what `rollback --auto` reads.
 - `status`: `down` (HTTP 503) when the database check fails; `degraded` when a breaker is not
   closed, the error rate passes `degraded_error_rate` or p95 passes `degraded_p95_ms`; else `ok`.
   `ok` is true unless down.

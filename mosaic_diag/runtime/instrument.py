@@ -33,7 +33,7 @@ LOGGER = "mosaic.request"
 
 @dataclass(frozen=True)
 class WindowStats:
-    """Requests of the window: count, 5xx rate, latency percentiles, labels met."""
+    """Requests of the window: count, 5xx rate, latency percentiles, the labels of the 5xx requests."""
 
     requests_total: int
     errors: int
@@ -78,7 +78,7 @@ class RequestWindow:
             items = list(self._items)
         latencies = sorted(i[1] for i in items)
         errors = sum(1 for i in items if i[2] >= 500)
-        labels = Counter(i[3] for i in items if i[3])
+        labels = Counter(i[3] for i in items if i[3] and i[2] >= 500)  # what the failed requests met
         total = len(items)
         return WindowStats(total, errors, errors / total if total else 0.0, _percentile(latencies, 0.5),
                            _percentile(latencies, 0.95), self.seconds, dict(labels.most_common(10)))

@@ -15,6 +15,7 @@ build the clients with `max_retries=0` (`SDK_CLIENT_OPTIONS`) so the two do not 
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import random
 import time
@@ -185,6 +186,12 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
                 sleep=sleep, reraise=True)
             return retrying(attempt)
 
+        if inspect.iscoroutinefunction(fn):
+            if breaker is not None:
+                raise TypeError("llm_call: breaker= guards sync calls only (pybreaker has no asyncio support); "
+                                "wrap the async call without a breaker")
+            return _decorate_async(fn, provider, chosen, sleep, clock, rng)
+
         call = retried if breaker is None else functools.partial(breaker.call, retried)
 
         @functools.wraps(fn)
@@ -196,3 +203,43 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
         return wrapper
 
     return decorate
+
+
+def _decorate_async(fn: Callable[..., Any], provider: str, policy: RetryPolicy, sleep: Callable[[float], Any],
+                    clock: Callable[[], float], rng: Callable[[], float]) -> Callable[..., Any]:
+    """`llm_call` of an `async def` provider call: the same policy on tenacity's AsyncRetrying."""
+    import asyncio
+
+    import tenacity
+
+    async def pause(seconds: float) -> None:
+        if sleep is time.sleep:  # the default: do not block the event loop
+            await asyncio.sleep(seconds)
+            return
+        result = sleep(seconds)
+        if inspect.isawaitable(result):
+            await result
+
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        run = _Run(policy, provider, clock, rng)
+        try:
+            return await fn(*args, **kwargs)
+        except Exception as exc:
+            first: Exception | None = exc
+
+        async def attempt() -> Any:
+            nonlocal first
+            if first is not None:
+                failed, first = first, None
+                raise failed
+            return await fn(*args, **kwargs)
+
+        retrying = tenacity.AsyncRetrying(
+            retry=tenacity.retry_if_exception(run.should_retry), wait=run.wait, stop=run.stop, sleep=pause,
+            reraise=True)
+        return await retrying(attempt)
+
+    wrapper.__mosaic_provider__ = provider  # type: ignore[attr-defined]
+    wrapper.__mosaic_breaker__ = None  # type: ignore[attr-defined]
+    return wrapper
