@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
+from examples.loopback import QuietServer
 from mosaic_diag.cli import main
 
 PLAYBOOK = """\
@@ -56,13 +56,11 @@ class Webhook:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/ops"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = QuietServer.start_on_loopback(Handler)
+        self.url = self.server.url + "/hooks/ops"
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
 
 @pytest.fixture
