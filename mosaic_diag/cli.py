@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from importlib import import_module
 
@@ -60,6 +61,44 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+class _OutputClosed(Exception):
+    """stdout's reader went away; raised instead of BrokenPipeError, which Typer and Rich turn into a bare exit 1."""
+
+
+class _GuardedStdout:
+    """sys.stdout for the length of one CLI run: a closed pipe becomes `_OutputClosed`."""
+
+    def __init__(self, stream: object) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)  # type: ignore[attr-defined]
+        except BrokenPipeError as exc:
+            raise _OutputClosed() from exc
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()  # type: ignore[attr-defined]
+        except BrokenPipeError as exc:
+            raise _OutputClosed() from exc
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+
+def _broken_pipe() -> int:
+    """stdout was closed by its reader (`| head`): say so once on stderr, exit 2, and keep Python's
+    exit-time flush of the dead pipe from printing its own "Exception ignored" message."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return _fail("output closed early (broken pipe)", ExitCode.USAGE)
+
+
 def _click_exceptions() -> tuple[type[BaseException], type[BaseException], type[BaseException]]:
     """(ClickException, UsageError, Abort) of the click that Typer uses (vendored or not)."""
     try:
@@ -71,6 +110,19 @@ def _click_exceptions() -> tuple[type[BaseException], type[BaseException], type[
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return (and, as a console script, exit with) the exit code."""
+    stdout = sys.stdout
+    sys.stdout = _GuardedStdout(stdout)  # type: ignore[assignment]
+    try:
+        code = _run(argv)
+        sys.stdout.flush()  # a reader that went away is found here, not at interpreter exit
+        return code
+    except _OutputClosed:
+        return _broken_pipe()
+    finally:
+        sys.stdout = stdout
+
+
+def _run(argv: list[str] | None) -> int:
     click_error, usage_error, abort = _click_exceptions()
     try:
         rv = app(args=argv, prog_name="mosaic-diag", standalone_mode=False)
@@ -88,6 +140,11 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
-    except BrokenPipeError:
-        return ExitCode.OK
+    except (BrokenPipeError, _OutputClosed):
+        return _broken_pipe()
+    except RecursionError:
+        return _fail("input nested too deeply", ExitCode.USAGE)
+    except OSError as exc:  # an output path that cannot be written, a directory that cannot be made
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _fail(f"{where}{exc.strerror or exc}", ExitCode.USAGE)
     return int(rv) if isinstance(rv, int) else ExitCode.OK
