@@ -7,7 +7,10 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 MASK = "***"
 
-_URL_PASSWORD = re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*:)(?P<pw>[^@/\s]+)(?=@)")
+# the password runs to the LAST '@' of the authority: an unescaped '@' in it must not leave its tail showing
+_URL_PASSWORD = re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*:)(?P<pw>[^/?#\s]+)(?=@[^@/?#\s]*)")
+# libpq's error about a DSN with an unescaped '@': `could not translate host name "TAIL@host"`
+_HOST_WITH_AT = re.compile(r'(host name ")[^"\s]*@')
 _USERINFO_PASSWORD = re.compile(r":([^:@/\s]+)@")  # `user:pw@host`, with or without a scheme
 _KEYWORD_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd)\s*=\s*('[^']*'|\"[^\"]*\"|[^\s'\"]+)")
 _API_KEYS = re.compile(
@@ -16,7 +19,7 @@ _API_KEYS = re.compile(
 )
 _BEARER = re.compile(r"(?i)\b(bearer|x-api-key:?)\s+([A-Za-z0-9._\-]{8,})")
 # text none of the patterns above can match (one search instead of four substitutions)
-_MAYBE_SECRET = re.compile(r"(?i)://|pass|pwd|sk-|rnd_|gh[pousr]_|xox|bearer|x-api-key")
+_MAYBE_SECRET = re.compile(r"(?i)://|pass|pwd|sk-|rnd_|gh[pousr]_|xox|bearer|x-api-key|host name")
 
 
 def redact_text(text: str) -> str:
@@ -24,6 +27,7 @@ def redact_text(text: str) -> str:
     if not text or not _MAYBE_SECRET.search(text):
         return text
     text = _URL_PASSWORD.sub(lambda m: m.group("pre") + MASK, text)
+    text = _HOST_WITH_AT.sub(lambda m: f"{m.group(1)}{MASK}@", text)
     text = _KEYWORD_PASSWORD.sub(lambda m: f"{m.group(1)}={MASK}", text)
     text = _API_KEYS.sub(lambda m: m.group(1)[:3] + MASK, text)
     return _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
