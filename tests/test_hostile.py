@@ -14,8 +14,8 @@ import pytest
 from examples.loopback import QuietServer
 from mosaic_diag.cli import main
 from mosaic_diag.errors import ConfigError
-from mosaic_diag.playbooks.conditions import ConditionError, parse
 from mosaic_diag.platform.yamlpos import MAX_ALIAS_NODES, load_yaml_text
+from mosaic_diag.playbooks.conditions import ConditionError, parse
 
 # 530 bytes, 9**9 (387 million) strings once expanded
 BOMB = "".join(f"{c}: &{c} [{', '.join([f'*{p}'] * 9) if p else ', '.join(['lol'] * 9)}]\n"

@@ -107,10 +107,11 @@ class TriageRun:
         """Groups (worst first), anomalies and a summary of the whole run."""
         groups = []
         for fp, acc in self.groups.items():
+            # counts: the most errors of the label in any 1/5/15-minute window; rates: those per minute
+            counts = {minutes: self.rates.peak(acc.label, minutes) for minutes in (1, 5, 15)}
             rates = {
-                "rate_1m": float(self.rates.peak(acc.label, 1)),
-                "rate_5m": float(self.rates.peak(acc.label, 5)),
-                "rate_15m": float(self.rates.peak(acc.label, 15)),
+                **{f"count_{m}m": float(n) for m, n in counts.items()},
+                **{f"rate_{m}m": round(n / m, 3) for m, n in counts.items()},
             }
             groups.append(Group(acc.label, acc.category, acc.severity, fp, acc.count, acc.first,
                                 acc.last, acc.sample_line, acc.exception_type, acc.message,
