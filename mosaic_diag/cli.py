@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from importlib import import_module
@@ -57,7 +58,8 @@ for _name in COMMAND_MODULES:
 
 
 def _fail(message: str, code: int) -> int:
-    sys.stderr.write(f"mosaic-diag: error: {message}\n")
+    with contextlib.suppress(OSError, _OutputClosed):  # stderr gone too: the exit code is all that is left
+        sys.stderr.write(f"mosaic-diag: error: {message}\n")
     return code
 
 
@@ -66,16 +68,20 @@ class _OutputClosed(Exception):
 
 
 class _GuardedStdout:
-    """sys.stdout for the length of one CLI run: a closed pipe becomes `_OutputClosed`."""
+    """sys.stdout (or stderr) for the length of one CLI run: everything written goes through the one
+    redactor (a net under the core's own redaction), and a closed pipe becomes `_OutputClosed`."""
 
     def __init__(self, stream: object) -> None:
         self._stream = stream
 
     def write(self, text: str) -> int:
+        from mosaic_diag.platform.redact import redact_text
+
         try:
-            return self._stream.write(text)  # type: ignore[attr-defined]
+            self._stream.write(redact_text(text) if isinstance(text, str) else text)  # type: ignore[attr-defined]
         except BrokenPipeError as exc:
             raise _OutputClosed() from exc
+        return len(text)
 
     def flush(self) -> None:
         try:
@@ -110,16 +116,18 @@ def _click_exceptions() -> tuple[type[BaseException], type[BaseException], type[
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return (and, as a console script, exit with) the exit code."""
-    stdout = sys.stdout
+    stdout, stderr = sys.stdout, sys.stderr
     sys.stdout = _GuardedStdout(stdout)  # type: ignore[assignment]
+    sys.stderr = _GuardedStdout(stderr)  # type: ignore[assignment]
     try:
         code = _run(argv)
         sys.stdout.flush()  # a reader that went away is found here, not at interpreter exit
         return code
     except _OutputClosed:
+        sys.stderr = stderr
         return _broken_pipe()
     finally:
-        sys.stdout = stdout
+        sys.stdout, sys.stderr = stdout, stderr
 
 
 def _run(argv: list[str] | None) -> int:

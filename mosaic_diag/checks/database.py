@@ -59,6 +59,10 @@ def sanity(dsn: str) -> Iterator[Message]:
         yield Message("MD-DB002", f"DATABASE_URL scheme is {facts.scheme!r}, not postgresql:// ({shown})",
                       label="PG_URL_MALFORMED", facts=known)
         return
+    if facts.url_error:
+        yield Message("MD-DB002", f"DATABASE_URL does not parse: {facts.url_error} ({shown})",
+                      label="PG_URL_MALFORMED", facts=known)
+        return
     if facts.unescaped_at:
         yield Message("MD-DB002", f"DATABASE_URL has {UNESCAPED_AT} ({shown})", label="PG_URL_MALFORMED",
                       facts=known)

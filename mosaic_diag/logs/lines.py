@@ -209,7 +209,10 @@ def parse_json(text: str) -> list[Line]:
     try:
         obj = json.loads(text)
     except ValueError as e:
-        return [Line("json", None, None, None, None, text, text, True, None, None, f"invalid JSON: {e.msg}")]
+        return [Line("json", None, None, None, None, text, text, True, None, None,
+                     f"invalid JSON: {getattr(e, 'msg', e)}")]
+    except RecursionError:  # a hostile line of nested brackets
+        return [Line("json", None, None, None, None, text, text, True, None, None, "invalid JSON: nested too deeply")]
     if not isinstance(obj, dict):
         return [Line("json", None, None, None, None, text, text, True, None, None, "JSON line is not an object")]
     logs = obj.get("logs")

@@ -24,6 +24,7 @@ class DsnFacts:
     sslmode: str | None
     port_error: str | None = None
     unescaped_at: bool = False  # libpq split at the first `@`: the rest of the password became the host
+    url_error: str | None = None  # not even a URL parser can read it
 
     @property
     def render_internal(self) -> bool:
@@ -71,12 +72,17 @@ def dsn_facts(dsn: str) -> DsnFacts:
         return DsnFacts(scheme, host.rpartition("@")[2], port, split.get("dbname", ""), split.get("sslmode"),
                         port_error, unescaped_at="@" in host)
     if scheme is not None:
-        parts = urlsplit(dsn)
+        try:
+            parts = urlsplit(dsn)
+        except ValueError as exc:  # "Invalid IPv6 URL": an unbalanced '[' in the host
+            return DsnFacts(scheme, "", None, "", None, url_error=str(exc))
         port, port_error = None, None
         try:
             port = parts.port
         except ValueError as exc:
             port_error = str(exc)
+        if port == 0:
+            port, port_error = None, "invalid port '0'"
         query = parse_qs(parts.query)
         sslmode = query.get("sslmode", [None])[-1]
         host = parts.hostname or query.get("host", [""])[-1]

@@ -113,7 +113,7 @@ def gather_database_url(params: Mapping[str, Any], ctx: GatherContext) -> dict[s
         from psycopg2.extensions import parse_dsn
 
         parse_dsn(dsn)
-        problem = UNESCAPED_AT if f.unescaped_at else f.port_error
+        problem = f.url_error or (UNESCAPED_AT if f.unescaped_at else f.port_error)
         out["database_url.valid"] = problem is None
         if problem:
             out["database_url.problem"] = problem

@@ -40,6 +40,12 @@ class PlaybookSettings:
     state_file: Path = DEFAULT_STATE_FILE
     cooldown: float = DEFAULT_COOLDOWN
 
+    def __post_init__(self) -> None:
+        # for Slack or Teams the webhook URL is the credential: masked in every output from now on
+        from mosaic_diag.platform.redact import register_secret
+
+        register_secret(self.webhook_url)
+
     def path(self, p: Path) -> Path:
         return p if p.is_absolute() else self.root / p
 
