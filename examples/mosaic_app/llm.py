@@ -31,7 +31,8 @@ class Completion:
 
 
 class MultiProviderLLM:
-    """Generate with failover; clients are built lazily and reused (they are thread-safe)."""
+    """Generate with failover; clients are built once (at startup by `warm_up`, else on first use) and reused
+    (they are thread-safe)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -64,6 +65,12 @@ class MultiProviderLLM:
                     max_retries=self.settings.llm_max_retries,
                 )
             return self._clients["anthropic"]
+
+    def warm_up(self) -> None:
+        """Build the clients of the providers with a key now (at startup): importing an SDK takes a second
+        or more on a busy machine, which must not land in the first request's latency (`/health`)."""
+        for provider in self.providers():
+            self._openai() if provider == "openai" else self._anthropic()
 
     def providers(self) -> list[str]:
         """Providers with a key, in failover order."""

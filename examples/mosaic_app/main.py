@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     git_commit=_git_commit(current),
                     started_at=datetime.now(UTC).isoformat(),
                 )
+                holder["state"].llm.warm_up()
                 logger.info("Mosaic example app ready: database=%s, AI providers=%s", db_type,
                             ",".join(holder["state"].llm.providers()) or "none")
             return holder["state"]

@@ -35,6 +35,14 @@ class _GroupAcc:
     last: datetime | None = None
 
 
+def rate_facts(rates: RateSeries, label: str) -> dict[str, float]:
+    """The playbook facts of `label`'s rates, each with its unit: `count_Nm` the most errors in any N-minute
+    window (a count), `rate_Nm` the same per minute (count / N)."""
+    counts = {minutes: rates.peak(label, minutes) for minutes in (1, 5, 15)}
+    return {**{f"count_{m}m": float(n) for m, n in counts.items()},
+            **{f"rate_{m}m": round(n / m, 3) for m, n in counts.items()}}
+
+
 class TriageRun:
     """One pass over a log: feed raw events, get classified events; then `finish()`."""
 
@@ -107,12 +115,7 @@ class TriageRun:
         """Groups (worst first), anomalies and a summary of the whole run."""
         groups = []
         for fp, acc in self.groups.items():
-            # counts: the most errors of the label in any 1/5/15-minute window; rates: those per minute
-            counts = {minutes: self.rates.peak(acc.label, minutes) for minutes in (1, 5, 15)}
-            rates = {
-                **{f"count_{m}m": float(n) for m, n in counts.items()},
-                **{f"rate_{m}m": round(n / m, 3) for m, n in counts.items()},
-            }
+            rates = rate_facts(self.rates, acc.label)
             groups.append(Group(acc.label, acc.category, acc.severity, fp, acc.count, acc.first,
                                 acc.last, acc.sample_line, acc.exception_type, acc.message,
                                 template(acc.message), rates=rates))
