@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "hook",
     "manifest",
     "rollback",
+    "dlq",
     "watch",
 )
 

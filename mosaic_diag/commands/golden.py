@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mosaic_diag.commands._options import FormatOption, OutputFormat
+from mosaic_diag.commands._options import (
+    FormatOption,
+    OutputFileOption,
+    OutputFormat,
+    QuietOption,
+    ReportFormat,
+    ReportFormatOption,
+)
 
 if TYPE_CHECKING:
     from mosaic_diag.golden.report import GoldenReport
@@ -62,7 +69,9 @@ def golden(
                                                   "regressions.")] = None,
     junit: Annotated[Path | None, typer.Option(help="Write a JUnit XML report here.")] = None,
     state_dir: StateDirOption = DEFAULT_STATE_DIR,
-    fmt: FormatOption = OutputFormat.table,
+    fmt: ReportFormatOption = ReportFormat.table,
+    output: OutputFileOption = None,
+    quiet: QuietOption = False,
 ) -> int:
     """Run the golden cases against --url or --app and report failures first.
 
@@ -71,7 +80,7 @@ def golden(
     """
     if ctx.invoked_subcommand is not None:
         return 0
-    from mosaic_diag.commands._common import config_here
+    from mosaic_diag.commands._common import check_output, config_here
     from mosaic_diag.errors import UsageError
     from mosaic_diag.golden import load_cases, open_target, run_cases, select
     from mosaic_diag.golden.runner import RunOptions
@@ -83,6 +92,7 @@ def golden(
         save_last_run,
     )
 
+    check_output(fmt, output)
     cfg = config_here()
     if min_pass is not None and min_pass > repeat:
         raise UsageError(f"--min-pass {min_pass} is more than --repeat {repeat}")
@@ -104,9 +114,12 @@ def golden(
         global_timeout=global_timeout or float(cfg.get("golden.global_timeout", 600.0)),
         repeat=repeat, min_pass=min_pass, retries=retries,
     )
+    from mosaic_diag.render.progress import progress, progress_wanted
+
     target = open_target(url=url, app=app)
     try:
-        report = run_cases(chosen, target, options)
+        with progress("golden", enabled=progress_wanted(fmt, quiet)) as on_progress:
+            report = run_cases(chosen, target, options, on_progress=on_progress)
     finally:
         target.close()
     if base is not None:
@@ -116,15 +129,21 @@ def golden(
         from mosaic_diag.golden.junit import write_junit
 
         write_junit(report, junit)
-    _render(report, fmt)
+    _render(report, fmt, output)
     return report.exit_code
 
 
-def _render(report: GoldenReport, fmt: OutputFormat) -> None:
-    if fmt is OutputFormat.json:
+def _render(report: GoldenReport, fmt: ReportFormat, output: Path | None = None) -> None:
+    if fmt is ReportFormat.json:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
         return
-    if fmt is OutputFormat.markdown:
+    if fmt is ReportFormat.html:
+        from mosaic_diag.commands._common import write_report
+        from mosaic_diag.render.html import golden_html
+
+        write_report(golden_html(report), output)
+        return
+    if fmt is ReportFormat.markdown:
         from mosaic_diag.golden.markdown import render_markdown
 
         sys.stdout.write(render_markdown(report))

@@ -172,8 +172,11 @@ def _aggregate(case: Case, outcomes: Sequence[_Outcome], options: RunOptions) ->
 
 
 def run_cases(cases: Sequence[Case], target: Target, options: RunOptions,
-              clock: Clock | None = None) -> GoldenReport:
-    """Run every case `options.repeat` times against a started target (see `open_target`)."""
+              clock: Clock | None = None,
+              on_progress: Callable[[int, int], None] | None = None) -> GoldenReport:
+    """Run every case `options.repeat` times against a started target (see `open_target`).
+
+    `on_progress(done, total)` is called (from this thread) as runs finish: runs done, runs in all."""
     clock = clock or SystemClock()
     started_at = clock.now().isoformat()
     t0 = clock.monotonic()
@@ -186,6 +189,8 @@ def run_cases(cases: Sequence[Case], target: Target, options: RunOptions,
         for case, i in work
     }
     pending = set(futures)
+    if on_progress is not None:
+        on_progress(0, len(work))
     try:
         while pending:
             remaining = deadline - clock.monotonic()
@@ -194,6 +199,8 @@ def run_cases(cases: Sequence[Case], target: Target, options: RunOptions,
             done, pending = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
             for fut in done:
                 results[futures[fut]] = fut.result()
+            if on_progress is not None:
+                on_progress(len(results), len(work))
     finally:
         pool.shutdown(wait=not pending, cancel_futures=True)
     late = Attempt(None, 0.0, error=f"not finished: the global timeout "
