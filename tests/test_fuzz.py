@@ -160,3 +160,12 @@ def test_yaml_from_any_text(text: str) -> None:
         load_yaml_text(text, "f.yml")
     except ConfigError as exc:
         assert str(exc).startswith("f.yml")
+
+
+@FUZZ
+@given(st.integers(min_value=1, max_value=5000),
+       st.sampled_from(["2026-01-01 12:00:00 ", "web | ", "2026-01-01T00:00:00Z web-1  | ", "app[web.1]: "]))
+def test_lines_of_many_wrappers(n: int, prefix: str) -> None:
+    """Thousands of leading timestamps or Compose prefixes: read as text, never a RecursionError."""
+    for line in parse_line(prefix * n + "ERROR api: boom"):
+        assert isinstance(line.message, str)
