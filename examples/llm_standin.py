@@ -27,6 +27,7 @@ import hashlib
 import json
 import math
 import struct
+import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -320,10 +321,11 @@ class LLMStandIn:
         self.retry_after_ms = retry_after_ms
         self._failures: dict[tuple[str, str | None], Failure] = {}
         self._requests: list[ReceivedRequest] = []
+        self._epoch = 0  # bumped by reset(): a request is logged only in the epoch it arrived in
+        self.server_errors: list[str] = []  # handler exceptions, kept here instead of printed to stderr
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._counter = 0
-        self.generation = 0  # bumped by reset(): a slow answer begun before it is not logged after it
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -354,8 +356,9 @@ class LLMStandIn:
         if self._server is not None:
             return self
         self._stopping.clear()
-        server = ThreadingHTTPServer((self.host, self.port), _Handler)
+        server = _Server((self.host, self.port), _Handler)
         server.daemon_threads = True
+        server.accepted_in = {}  # type: ignore[attr-defined]
         server.standin = self  # type: ignore[attr-defined]
         self._server = server
         self.port = server.server_address[1]
@@ -395,11 +398,17 @@ class LLMStandIn:
                     self._failures[(p, key_endpoint)] = Failure(mode, float(delay), times)
 
     def reset(self) -> None:
-        """Clear every failure and the request log (a request still being answered is not logged)."""
+        """Clear every failure and the request log; a request still in flight from before is never logged."""
         with self._lock:
             self._failures.clear()
             self._requests.clear()
-            self.generation += 1
+            self._epoch += 1
+
+    @property
+    def epoch(self) -> int:
+        """The request log's generation: requests are logged only into the generation they arrived in."""
+        with self._lock:
+            return self._epoch
 
     def failure_for(self, provider: str, endpoint: str) -> Failure | None:
         """The failure this request gets (a counted one is used up by it)."""
@@ -416,9 +425,10 @@ class LLMStandIn:
                 return failure
             return None
 
-    def record(self, request: ReceivedRequest, generation: int | None = None) -> None:
+    def record(self, request: ReceivedRequest, epoch: int | None = None) -> None:
+        """Log `request`, unless the log was reset since it arrived (`epoch`): no test sees another's request."""
         with self._lock:
-            if generation is None or generation == self.generation:
+            if epoch is None or epoch == self._epoch:
                 self._requests.append(request)
 
     def next_request_id(self) -> str:
@@ -532,6 +542,28 @@ def _bad_json(provider: str) -> Reply:
                                  "type": "invalid_request_error", "param": None, "code": None}})
 
 
+class _Server(ThreadingHTTPServer):
+    """A threading server whose handler errors are kept on the stand-in, never printed: a client that
+    hung up on a slow answer must not put a traceback into whatever stderr is current (a test's capture)."""
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Note the log generation at accept time, before the handler thread even starts."""
+        self.accepted_in[request] = self.standin.epoch  # type: ignore[attr-defined]
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        self.accepted_in.pop(request, None)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError):
+            return
+        standin: LLMStandIn = self.standin  # type: ignore[attr-defined]
+        with standin._lock:
+            standin.server_errors.append(f"{client_address}: {type(exc).__name__}: {exc}")
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "llm-standin/1.0"
@@ -547,6 +579,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str) -> None:
         standin: LLMStandIn = self.server.standin  # type: ignore[attr-defined]
+        # the first request of a connection belongs to the generation it was accepted in, later ones
+        # (keep-alive) to the one current when they are read
+        epoch = self.server.accepted_in.pop(self.request, None)  # type: ignore[attr-defined]
+        epoch = standin.epoch if epoch is None else epoch
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length else b""
         try:
@@ -560,7 +596,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         generation = standin.generation
         provider, endpoint, reply = standin.answer(method, self.path, headers, body)
-        standin.record(ReceivedRequest(method, route, provider, endpoint, body, reply.status), generation)
+        standin.record(ReceivedRequest(method, route, provider, endpoint, body, reply.status), epoch)
         self._send(reply, provider)
 
     def _send(self, reply: Reply, provider: str) -> None:

@@ -50,7 +50,29 @@ class Config:
             if not isinstance(node, Mapping) or part not in node:
                 return default
             node = node[part]
-        return node
+        return self._checked(key, node, default)
+
+    def _checked(self, key: str, value: Any, default: Any) -> Any:
+        """`value` from the file when it has the type of `default`; else a one-line ConfigError."""
+        if default is None or value is None:
+            return value
+        if isinstance(default, bool):
+            ok, want = isinstance(value, bool), "true or false"
+        elif isinstance(default, int | float):
+            ok, want = isinstance(value, int | float) and not isinstance(value, bool), "a number"
+        elif isinstance(default, str):
+            ok, want = isinstance(value, str), "a string"
+        elif isinstance(default, list | tuple):
+            ok, want = isinstance(value, list | tuple), "a list"
+        elif isinstance(default, Mapping):
+            ok, want = isinstance(value, Mapping), "a table"
+        else:
+            return value
+        if not ok:
+            shown = repr(value) if not isinstance(value, Mapping | list) else type(value).__name__
+            raise ConfigError(f"{key} must be {want}, got {shown}",
+                              path=str(self.source) if self.source else None)
+        return value
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -80,6 +102,8 @@ def load_config(root: Path, env: Mapping[str, str] | None = None) -> Config:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"invalid TOML: {exc}", path=str(path)) from exc
+        except RecursionError as exc:
+            raise ConfigError("invalid TOML: arrays or tables nested too deeply", path=str(path)) from exc
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read: {exc}", path=str(path)) from exc
         if name == "pyproject.toml":

@@ -36,7 +36,7 @@ def playbook_planner(directory: str | Path | None = None, config: Any = None) ->
 def group_facts(group: Group) -> dict[str, Any]:
     """The facts a runtime playbook sees for a triage group."""
     return {**group.rates, "count": group.count, "label": group.label, "category": group.category,
-            "severity": group.severity, "stage": "runtime"}
+            "severity": group.severity, "stage": "runtime", "fingerprint": group.fingerprint}
 
 
 def attach_plans(report: TriageReport, planner: PlanFn | None) -> TriageReport:
@@ -53,13 +53,16 @@ def attach_plans(report: TriageReport, planner: PlanFn | None) -> TriageReport:
 ExecuteFn = Callable[[str, Mapping[str, Any]], tuple[str | None, tuple[Mapping[str, Any], ...]]]
 
 
-def playbook_executor(directory: str | Path | None = None, config: Any = None) -> ExecuteFn:
+def playbook_executor(directory: str | Path | None = None, config: Any = None,
+                      cooldown: float | None = None) -> ExecuteFn:
     """Gather, plan and carry out the runtime playbook of a label (each action audited); returns the
-    playbook id and the outcomes. The caller decides whether it may act (cool-downs, --execute)."""
+    playbook id and the outcomes. The caller decides whether it may act (cool-downs, --execute);
+    `cooldown` (seconds) replaces `playbooks.cooldown` for the action ledger, so the caller's cool-down
+    is the one that counts."""
     from mosaic_diag.playbooks import PlaybookSettings, PlaybookStore, execute_plan, gather_and_plan
 
     store = PlaybookStore.load(Path(directory) if directory else None)
-    settings = PlaybookSettings.from_config(config, os.environ)
+    settings = PlaybookSettings.from_config(config, os.environ, cooldown=cooldown)
 
     def execute(label: str, facts: Mapping[str, Any]) -> tuple[str | None, tuple[Mapping[str, Any], ...]]:
         playbook = store.match(label, stage="runtime")

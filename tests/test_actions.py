@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
+from examples.loopback import QuietServer
 from mosaic_diag.cli import main
 
 PLAYBOOK = """\
@@ -56,13 +56,11 @@ class Webhook:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/ops"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = QuietServer.start_on_loopback(Handler)
+        self.url = self.server.url + "/hooks/ops"
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
 
 @pytest.fixture
@@ -158,11 +156,11 @@ def test_execute_acts_and_audits(workspace: Path, webhook: Webhook, monkeypatch:
     assert "dpg-abc-a" in note and SECRET not in note
 
     audit = [json.loads(line) for line in (workspace / ".mosaic-diag" / "audit.log").read_text().splitlines()]
-    assert [a["action"] for a in audit] == ["fallback_sqlite", "alert_ops", "circuit_breaker", "failover",
-                                            "open_incident"]
-    assert all(a["label"] == "PG_CONNECTION_FAILED" and a["outcome"] == "ok" and a["when"] and a["who"]
-               for a in audit)
-    assert audit[2]["params"] == {"disable_feature": "user_registration", "message": "Registration paused"}
+    actions = ["fallback_sqlite", "alert_ops", "circuit_breaker", "failover", "open_incident"]
+    # each action audited before it ran (intent) and after (its result)
+    assert [(a["action"], a["outcome"]) for a in audit] == [(x, o) for x in actions for o in ("intent", "ok")]
+    assert all(a["label"] == "PG_CONNECTION_FAILED" and a["when"] and a["who"] for a in audit)
+    assert audit[4]["params"] == {"disable_feature": "user_registration", "message": "Registration paused"}
 
 
 def test_failed_actions_are_reported_and_audited(workspace: Path, monkeypatch: pytest.MonkeyPatch,
@@ -181,7 +179,7 @@ def test_failed_actions_are_reported_and_audited(workspace: Path, monkeypatch: p
     assert "circuit_breaker: FAILED" in out and "left unchanged" in out
     assert flags_file.read_text() == "{not json"
     audit = [json.loads(line) for line in (workspace / ".mosaic-diag" / "audit.log").read_text().splitlines()]
-    assert {a["action"]: a["outcome"] for a in audit}["alert_ops"] == "failed"
+    assert [a["outcome"] for a in audit if a["action"] == "alert_ops"] == ["intent", "failed"]
 
 
 def test_no_webhook_configured_is_said_not_hidden(workspace: Path, capsys: pytest.CaptureFixture) -> None:
@@ -201,3 +199,109 @@ def test_bad_context_and_stage(workspace: Path, capsys: pytest.CaptureFixture) -
     assert "--stage takes one of" in capsys.readouterr().err
     assert main(["playbook", "run", "NOT_A_LABEL", "--playbooks", "books"]) == 2
     assert "unknown label 'NOT_A_LABEL'" in capsys.readouterr().err
+
+
+# -- audit before acting, once per incident, one run at a time ----------------------------------------------
+def test_an_unwritable_audit_log_stops_before_the_first_action(workspace: Path, webhook: Webhook,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("MOSAIC_DIAG_WEBHOOK_URL", webhook.url)
+    (workspace / "blocker").write_text("a file where the audit log's directory should be")
+    monkeypatch.setenv("MOSAIC_DIAG_AUDIT_LOG", str(workspace / "blocker" / "audit.log"))
+    assert run("--execute", "--yes") == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mosaic-diag: error: {workspace / 'blocker' / 'audit.log'}: cannot write the audit log")
+    assert "fallback_sqlite and the actions after it were not run (0 ran before" in err
+    assert webhook.requests == [] and not (workspace / ".mosaic-diag" / "flags.json").exists()
+    assert not (workspace / ".mosaic-diag" / "incidents").exists()
+
+
+def test_three_identical_runs_act_once_within_the_cooldown(workspace: Path, webhook: Webhook,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("MOSAIC_DIAG_WEBHOOK_URL", webhook.url)
+    for _ in range(3):
+        assert run("--execute", "--yes") == 0
+    out = capsys.readouterr().out
+    assert len(webhook.requests) == 1
+    assert len(list((workspace / ".mosaic-diag" / "incidents").glob("*.md"))) == 1
+    assert out.count("alert_ops: skipped: already done at") == 2 and "cool-down 900s" in out
+    audit = [json.loads(line) for line in (workspace / ".mosaic-diag" / "audit.log").read_text().splitlines()]
+    assert [a["outcome"] for a in audit if a["action"] == "alert_ops"] == ["intent", "ok", "skipped", "skipped"]
+    assert [a["outcome"] for a in audit if a["action"] == "fallback_sqlite"].count("ok") == 3  # changes nothing
+    # another incident of the same label (another triage fingerprint) is acted on
+    ctx = json.loads((workspace / "incident.json").read_text())
+    (workspace / "other.json").write_text(json.dumps({**ctx, "fingerprint": "f00dcafe"}))
+    assert main(["playbook", "run", "PG_CONNECTION_FAILED", "--context", "other.json", "--playbooks", "books",
+                 "--execute", "--yes"]) == 0
+    assert len(webhook.requests) == 2
+    # no cool-down: every run acts
+    monkeypatch.setenv("MOSAIC_DIAG_PLAYBOOKS_COOLDOWN", "0")
+    assert run("--execute", "--yes") == 0
+    assert len(webhook.requests) == 3
+
+
+def test_concurrent_runs_wait_for_each_other(workspace: Path, webhook: Webhook) -> None:
+    """A run that starts while another holds the ledger waits, then reads the flags file as the other left it:
+    no flag update is lost."""
+    import os
+    import subprocess
+    import sys
+
+    from mosaic_diag.playbooks.ledger import open_ledger
+
+    flags_file = workspace / ".mosaic-diag" / "flags.json"
+    env = {**os.environ, "MOSAIC_DIAG_WEBHOOK_URL": webhook.url, "PYTHONPATH": ":".join(sys.path)}
+    with open_ledger(workspace / ".mosaic-diag" / "actions.json"):  # another run is acting
+        proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "playbook", "run", "PG_CONNECTION_FAILED",
+                                 "--context", "incident.json", "--playbooks", "books", "--execute", "--yes"],
+                                cwd=workspace, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=2)  # it cannot finish while the ledger is held
+        assert webhook.requests == [] and not flags_file.exists()
+        flags_file.write_text(json.dumps({"flags": {"set_by_the_other_run": {"enabled": False}}}))
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out + err
+    flags = json.loads(flags_file.read_text())["flags"]
+    assert {"set_by_the_other_run", "user_registration", "llm.provider"} <= set(flags)
+    assert len(webhook.requests) == 1
+
+
+def test_execute_json_never_prompts_into_the_json(workspace: Path, webhook: Webhook,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("MOSAIC_DIAG_WEBHOOK_URL", webhook.url)
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))  # not a terminal
+    assert run("--execute", "--format", "json") == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "add --yes" in captured.err and "Execute" not in captured.err
+    assert webhook.requests == [] and not (workspace / ".mosaic-diag").exists()
+    assert run("--execute", "--format", "json", "--yes") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [o["action"] for o in data["executed"]][:2] == ["fallback_sqlite", "alert_ops"]
+
+
+def test_the_ledger_lives_in_postgresql_when_database_url_is_set(workspace: Path, webhook: Webhook, pg_db: str,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    import psycopg2
+
+    monkeypatch.setenv("MOSAIC_DIAG_WEBHOOK_URL", webhook.url)
+    monkeypatch.setenv("DATABASE_URL", pg_db)
+    for _ in range(2):
+        assert run("--execute", "--yes") == 0
+    assert len(webhook.requests) == 1
+    assert not (workspace / ".mosaic-diag" / "actions.json").exists()
+    with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+        cur.execute("SELECT key FROM mosaic_diag_actions ORDER BY key")
+        keys = [r[0] for r in cur.fetchall()]
+    conn.close()
+    assert any(k.startswith("pg-test|PG_CONNECTION_FAILED@runtime|alert_ops|") for k in keys)
+    assert "postgresql table mosaic_diag_actions" in (workspace / ".mosaic-diag" / "audit.log").read_text()
+    # the database down (the incident itself, perhaps): the file keeps the state, and the run says so
+    monkeypatch.setenv("DATABASE_URL", "postgresql://mosaic:pw@127.0.0.1:1/mosaic")
+    monkeypatch.setenv("MOSAIC_DIAG_PLAYBOOKS_COOLDOWN", "60")
+    capsys.readouterr()
+    assert run("--execute", "--yes") == 0
+    assert "the database is unreachable" in capsys.readouterr().out
+    assert (workspace / ".mosaic-diag" / "actions.json").exists() and len(webhook.requests) == 2

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
+from examples.loopback import QuietServer
 from examples.pgtemp import SSL_DB, TempPostgres
 from mosaic_diag.playbooks import PlaybookSettings, PlaybookStore, gather_and_plan
 from mosaic_diag.playbooks.gatherers import GatherContext, run_gatherers
@@ -108,7 +108,7 @@ class App:
     def __init__(self, body: dict, status: int = 200, delay: float = 0.0) -> None:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
-                time.sleep(delay)
+                self.server.stopping.wait(delay)  # type: ignore[attr-defined]  # cut short by stop()
                 data = json.dumps(body).encode()
                 self.send_response(status if self.path == "/health" else 404)
                 self.send_header("Content-Type", "application/json")
@@ -118,13 +118,11 @@ class App:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = QuietServer.start_on_loopback(Handler)  # a hung-up client prints no traceback
+        self.url = self.server.url
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
 
 @pytest.fixture

@@ -7,11 +7,12 @@ import socket
 import threading
 import time
 import xml.etree.ElementTree as ET
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
+from examples.loopback import QuietServer
 from mosaic_diag.cli import main
 from mosaic_diag.errors import UnreachableError
 from mosaic_diag.golden import RunOptions, SystemClock, load_cases, open_target, run_cases
@@ -37,7 +38,7 @@ class Scripted(BaseHTTPRequestHandler):
             delay = 2.0
         elif self.path == "/switch" and state["mode"] == "broken":
             body = {"text": "hello"}
-        time.sleep(delay)
+        self.server.stopping.wait(delay)  # cut short when the fixture stops the server
         try:
             self._send(status, body, headers)
         except (BrokenPipeError, ConnectionResetError):  # the runner timed out and hung up
@@ -59,14 +60,10 @@ class Scripted(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
-    srv.daemon_threads = True
+    srv = QuietServer.start_on_loopback(Scripted)  # handler threads joined, their errors kept off stderr
     srv.state = {"hits": {}, "mode": "ok", "lock": threading.Lock()}
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
     yield srv
-    srv.shutdown()
-    srv.server_close()
+    srv.stop()
 
 
 def url_of(srv) -> str:

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import re
+import socket
 import struct
 import subprocess
 import sys
@@ -19,7 +20,7 @@ import httpx
 import openai
 import pytest
 
-from examples.llm_standin import LLMStandIn
+from examples.llm_standin import LLMStandIn, ReceivedRequest
 from examples.pgtemp import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -260,6 +261,28 @@ def test_admin_http_api(llm):
         assert http.post("/_standin/reset").status_code == 200
         assert http.get("/_standin/requests").json() == {"requests": []}
     assert oai(llm).chat.completions.create(**CHAT).choices
+
+
+def test_a_request_from_before_a_reset_is_never_logged(llm):
+    """A request still in flight when a test ends (a client that timed out on a slow answer) belongs to
+    the log generation it arrived in: the next test's log never shows it, however late it finishes."""
+    arrived_in = llm.epoch
+    llm.reset()  # the next test starts
+    llm.record(ReceivedRequest("POST", "/v1/chat/completions", "openai", "chat", {"model": "gpt-4"}, 200), arrived_in)
+    assert llm.requests == []
+    oai(llm).chat.completions.create(**CHAT)
+    assert [r["path"] for r in llm.requests] == ["/v1/chat/completions"]
+
+
+def test_a_handler_error_is_kept_not_printed(llm, capfd):
+    """A handler thread that raises prints no traceback into whatever stderr is current (a test's capture)."""
+    before = len(llm.server_errors)
+    with socket.create_connection(("127.0.0.1", llm.port), timeout=10) as sock:
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: many\r\n\r\n")
+        while sock.recv(4096):  # the server closes the connection once its error handler ran
+            pass
+    assert capfd.readouterr().err == ""
+    assert any("ValueError" in e for e in llm.server_errors[before:])
 
 
 def test_cli_starts_with_a_failure():

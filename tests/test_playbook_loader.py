@@ -157,9 +157,12 @@ def test_shipped_playbooks_validate_and_cover_every_label() -> None:
 
 
 @pytest.mark.parametrize(("label", "facts", "expect"), [
-    ("PG_CONNECTION_FAILED", {"stage": "startup", "rate_5m": 3.2, "count": 1},
+    ("PG_CONNECTION_FAILED", {"stage": "startup", "count_5m": 3, "count": 1},
      {"fallback_sqlite": True, "alert_ops": True, "circuit_breaker": False}),
-    ("OPENAI_QUOTA_EXCEEDED", {"stage": "runtime", "rate_5m": 0.2}, {"failover": True, "alert_ops": True}),
+    # the shipped thresholds are counts in 5 minutes: 3.2/min over 5 minutes is 16 errors, past 5
+    ("PG_CONNECTION_FAILED", {"stage": "startup", "rate_5m": 3.2, "count": 1},
+     {"alert_ops": True, "circuit_breaker": True}),
+    ("OPENAI_QUOTA_EXCEEDED", {"stage": "runtime", "count_5m": 1}, {"failover": True, "alert_ops": True}),
     ("LINKEDIN_SCRAPE_BLOCKED", {"stage": "runtime", "count": 1}, {"circuit_breaker": True, "alert_ops": False}),
     ("SQLITE_FALLBACK_ACTIVE", {"stage": "runtime"}, {"alert_ops": True, "open_incident": True}),
 ])
@@ -176,14 +179,33 @@ def test_shipped_plans_for_mosaic(label: str, facts: dict, expect: dict) -> None
 
 
 def test_plan_for_explains_each_verdict() -> None:
-    summary = plan_for("PG_CONNECTION_FAILED", {"stage": "startup", "rate_5m": 3.2, "count": 1},
+    summary = plan_for("PG_CONNECTION_FAILED", {"stage": "startup", "count_5m": 3, "count": 1},
                        PlaybookStore.load())
     data = summary.to_dict()
     assert data["playbook"] == "pg-connection-failed-startup"
     reasons = {a["action"]: a["reason"] for a in data["actions"]}
-    assert reasons["alert_ops"].startswith("rate_5m 3.2 > 1")
-    assert reasons["circuit_breaker"] == "not: rate_5m 3.2 <= 5"
+    assert reasons["alert_ops"].startswith("count_5m 3 > 1")
+    assert reasons["circuit_breaker"] == "not: count_5m 3 <= 5"
     assert reasons["open_incident"] == "not: count 1 < 3"
+
+
+def test_rates_carry_their_unit(tmp_path: Path) -> None:
+    """A triage group's counts and per-minute rates reach the playbook; an alert never calls a count "/min",
+    and a playbook that does is refused."""
+    from mosaic_diag.playbooks import incident_facts
+
+    pb = PlaybookStore.load().match("PG_CONNECTION_FAILED", stage="runtime")
+    facts = incident_facts(pb, {"count_1m": 3, "count_5m": 11})
+    assert facts["rate_1m"] == 3 and facts["rate_5m"] == 2.2 and "rate_15m" not in facts
+    plan = plan_for("PG_CONNECTION_FAILED", {"stage": "runtime", "count_1m": 3, "count_5m": 11},
+                    PlaybookStore.load())
+    alert = next(a for a in plan.actions if a["action"] == "alert_ops")
+    assert "11 in 5 min" in alert["description"] and "/min" not in alert["description"]
+    bad = GOOD.replace('message: "pg down"', 'message: "pg down {count_5m}/min"')
+    assert bad != GOOD
+    write(tmp_path, "units.yml", bad)
+    _, problems = PlaybookStore.validate([tmp_path])
+    assert any("{count_5m} is a count (errors in 5 minutes), not per minute" in p.message for p in problems)
 
 
 def test_cli_validate_prints_every_error_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -87,7 +87,7 @@ def test_rollback_action_plans_and_never_pushes(repo, tmp_path, webhook):
     assert git(repo.remote, "ls-remote", str(repo.remote)) == remote_before
     assert git(repo.work, "rev-parse", "HEAD") == c["c5"]  # no revert commit made locally either
     audit = [json.loads(line) for line in (repo.work / ".mosaic-diag" / "audit.log").read_text().splitlines()]
-    assert [a["action"] for a in audit if a.get("playbook") == "render-restart-loop"] == [
+    assert [a["action"] for a in audit if a.get("playbook") == "render-restart-loop" and a["outcome"] != "intent"] == [
         "alert_ops", "open_incident", "rollback"]
     entry = audit[-1]
     assert entry["outcome"] == "ok" and entry["params"] == {"strategy": "revert"} and entry["detail"] == detail

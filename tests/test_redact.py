@@ -40,3 +40,34 @@ def test_dsn_password_is_masked_in_url_and_keyword_forms() -> None:
     assert "s3cret" not in redact_dsn("host=localhost password=s3cret dbname=mosaic")
     assert redact_dsn("postgresql://localhost/mosaic") == "postgresql://localhost/mosaic"
     assert presence("sk-anything") == "***SET***" and presence("") is None
+
+
+def test_the_configured_webhook_url_is_masked_everywhere_after_registration() -> None:
+    from mosaic_diag.platform.redact import redact_url, register_secret
+
+    url = "https://hooks.example.org/incoming/Zx9WebhookPathSecret"
+    register_secret(url)
+    assert redact_text(f"POST {url} answered 500") == "POST https://hooks.example.org/*** answered 500"
+    assert redact_url("https://outlook.office.com/webhook/abc") == "https://outlook.office.com/***"
+
+
+@pytest.mark.parametrize(("text", "secret"), [
+    (r'{"body": "{\"password\": \"Esc4pedPw\"}"}', "Esc4pedPw"),
+    ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z\nqq\n-----END RSA PRIVATE KEY-----", "MIIEowIBAAKCAQEA0Z"),
+    ("https://hooks.slack.com/services/T0AAA/B0BBB/xyzSlackSecret", "xyzSlackSecret"),
+    ("clone https://Tok3nAsUserName0123456789@git.example.com/r.git", "Tok3nAsUserName0123456789"),
+    ("Authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA"),
+])
+def test_more_kinds(text: str, secret: str) -> None:
+    assert secret not in redact_text(text)
+
+
+@pytest.mark.parametrize("text", [
+    "commit 1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b at https://github.com/o/r/commit/1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b",
+    "request 123e4567-e89b-12d3-a456-426614174000 at https://api.example.com/v1/items/123e4567-e89b-12d3-a456-426614174000",
+    "KeyError: 'OPENAI_API_KEY'",
+    "the token expired; token verification failed for user 5",
+    "max_tokens: 100 and input_tokens=42",
+])
+def test_what_is_not_a_secret_stays(text: str) -> None:
+    assert redact_text(text) == text

@@ -60,7 +60,10 @@ def test_groups_by_fingerprint_and_counts():
     group = report.groups[0]
     assert group.sample_line == 1 and group.fingerprint == events[0].fingerprint == events[2].fingerprint
     assert group.first_seen == T0 and group.last_seen == T0 + timedelta(minutes=2)
-    assert group.rates["rate_5m"] == 3.0 and group.rates["rate_1m"] == 1.0
+    # 3 errors in the busiest 5 minutes = 0.6 per minute; 1 in the busiest minute
+    assert group.rates["count_5m"] == 3.0 and group.rates["rate_5m"] == 0.6
+    assert group.rates["count_1m"] == 1.0 and group.rates["rate_1m"] == 1.0
+    assert group.rates["count_15m"] == 3.0 and group.rates["rate_15m"] == 0.2
     assert report.summary["labels"] == {"SQLITE_FALLBACK_ACTIVE": 3}
 
 

@@ -280,7 +280,7 @@ def test_watch_execute_acts_once_per_cooldown_over_tls(tmp_path: Path, sample_li
     notes = list((tmp_path / ".mosaic-diag" / "incidents").glob("*"))
     assert len(notes) == 1, notes
     audit = (tmp_path / ".mosaic-diag" / "audit.log").read_text().splitlines()
-    assert len([a for a in audit if "open_incident" in a]) == 1
+    assert len([a for a in audit if "open_incident" in a and '"outcome": "intent"' not in a]) == 1
     acted = [i for i in w.seen if i.get("label") == "PG_AUTH_FAILED" and i["type"] == "alert"]
     assert acted[0]["executed"] and acted[0]["executed"][0]["action"] == "open_incident"
 

@@ -46,7 +46,7 @@ class MultiProviderLLM:
     """Generate with the runtime kit: each provider call retried by `llm_call` (what the taxonomy
     calls retryable, `1 + LLM_MAX_RETRIES` attempts; the SDKs' own retries off), then `failover` to
     the next provider on a provider-wide error or an open breaker (LLM_BREAKER=memory|postgres).
-    Clients are built lazily and reused (they are thread-safe)."""
+    Clients are built once (at startup by `warm_up`, else on first use) and reused (they are thread-safe)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -106,6 +106,12 @@ class MultiProviderLLM:
                     **SDK_CLIENT_OPTIONS,
                 )
             return self._clients["anthropic"]
+
+    def warm_up(self) -> None:
+        """Build the clients of the providers with a key now (at startup): importing an SDK takes a second
+        or more on a busy machine, which must not land in the first request's latency (`/health`)."""
+        for provider in self.providers():
+            self._openai() if provider == "openai" else self._anthropic()
 
     def providers(self) -> list[str]:
         """Providers with a key, in failover order."""

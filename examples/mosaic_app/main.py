@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 dead_letters = open_dead_letters(current.database_url if db_type == "postgresql"
                                                  else current.sqlite_path)
                 holder["state"].guard = schema_guard(CoachAnswer, store=dead_letters)
+                holder["state"].llm.warm_up()
                 logger.info("Mosaic example app ready: database=%s, AI providers=%s", db_type,
                             ",".join(holder["state"].llm.providers()) or "none")
             return holder["state"]

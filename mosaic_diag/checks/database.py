@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mosaic_diag.checks.model import Check, CheckContext, CheckId, Message
-from mosaic_diag.platform.dsn import SSL_ON, dsn_facts
+from mosaic_diag.platform.dsn import SSL_ON, UNESCAPED_AT, dsn_facts
 from mosaic_diag.platform.redact import redact_dsn, redact_text
 
 IDS = (
@@ -58,6 +58,14 @@ def sanity(dsn: str) -> Iterator[Message]:
     if facts.scheme is not None and facts.scheme not in SCHEMES:
         yield Message("MD-DB002", f"DATABASE_URL scheme is {facts.scheme!r}, not postgresql:// ({shown})",
                       label="PG_URL_MALFORMED", facts=known)
+        return
+    if facts.url_error:
+        yield Message("MD-DB002", f"DATABASE_URL does not parse: {facts.url_error} ({shown})",
+                      label="PG_URL_MALFORMED", facts=known)
+        return
+    if facts.unescaped_at:
+        yield Message("MD-DB002", f"DATABASE_URL has {UNESCAPED_AT} ({shown})", label="PG_URL_MALFORMED",
+                      facts=known)
         return
     if facts.port_error:
         yield Message("MD-DB002", f"DATABASE_URL port is not a number 1-65535 ({shown})", label="PG_URL_MALFORMED",

@@ -207,6 +207,13 @@ def _render_plan(plan: Plan, fmt: OutputFormat, *, dry_run: bool) -> None:
         _out("\nDry run: nothing was done. Re-run with --execute to act.")
 
 
+def _executed(outcomes: tuple, fmt: OutputFormat) -> None:
+    _out(f"\n{'## ' if fmt is OutputFormat.markdown else ''}Executed")
+    for o in outcomes:
+        state = "skipped" if o.skipped else ("ok" if o.ok else "FAILED")
+        _out(f"  {o.action}: {state}: {o.detail}")
+
+
 @playbook_app.command("run")
 def run_cmd(
     label: Annotated[str | None, typer.Argument(help="The label (aliases accepted); default: the context's.")
@@ -232,6 +239,7 @@ def run_cmd(
     from mosaic_diag.playbooks import PlaybookSettings, execute_plan, gather_and_plan
     from mosaic_diag.playbooks.incident import load_incident
     from mosaic_diag.playbooks.model import STAGES
+    from mosaic_diag.playbooks.planner import ActionsStopped
 
     facts: dict[str, Any] = {}
     ctx_label = None
@@ -256,17 +264,25 @@ def run_cmd(
     plan = gather_and_plan(pb, facts, settings, gather=not no_gather, taxonomy=store.taxonomy)
     outcomes: tuple = ()
     if not dry_run and plan.to_run:
-        if fmt is not OutputFormat.json:
+        as_json = fmt is OutputFormat.json
+        if not as_json:
             _render_plan(plan, fmt, dry_run=False)
-        if not yes and not typer.confirm(f"Execute {len(plan.to_run)} action(s) of {plan.playbook}?",
-                                         default=False):
-            sys.stderr.write("mosaic-diag: nothing done\n")
-            return 1
-        outcomes = execute_plan(plan, settings)
-        if fmt is not OutputFormat.json:
-            _out(f"\n{'## ' if fmt is OutputFormat.markdown else ''}Executed")
-            for o in outcomes:
-                _out(f"  {o.action}: {'ok' if o.ok else 'FAILED'}: {o.detail}")
+        if not yes:
+            question = f"Execute {len(plan.to_run)} action(s) of {plan.playbook}?"
+            if as_json and not sys.stdin.isatty():  # a prompt would land in the JSON, an answer cannot come
+                raise UsageError("--execute --format json asks nothing: add --yes to act (or drop --format json "
+                                 "to be asked)")
+            if not typer.confirm(question, default=False, err=as_json):  # JSON: the question goes to stderr
+                sys.stderr.write("mosaic-diag: nothing done\n")
+                return 1
+        try:
+            outcomes = execute_plan(plan, settings)
+        except ActionsStopped as stopped:
+            if not as_json:
+                _executed(stopped.outcomes, fmt)
+            raise
+        if not as_json:
+            _executed(outcomes, fmt)
             _out(f"\naudit log: {settings.path(settings.audit_log)}")
     elif fmt is not OutputFormat.json:
         _render_plan(plan, fmt, dry_run=dry_run)

@@ -62,7 +62,7 @@ def watch(
     options = build_options(taxonomy=classifier.taxonomy, config=cfg)
     directory = playbooks or cfg.get("playbooks.dir")
     planner = None if no_playbooks else playbook_planner(directory, cfg)
-    executor = playbook_executor(directory, cfg) if execute and not no_playbooks else None
+    executor = playbook_executor(directory, cfg, cooldown=cool) if execute and not no_playbooks else None
     state = WatchState.open(state_file or Path(cfg.root) / ".mosaic-diag" / "watch-state.json")
     stop = threading.Event()
     source_name, stream, closer, problems = _open(file, from_start, syslog, tls_cert, tls_key, render,

@@ -117,8 +117,12 @@ def _record_kind(msg: str) -> str | None:
     return None
 
 
+MAX_WRAPPERS = 4  # wrappers (a leading timestamp, a Compose prefix) unwrapped per line: a hostile line of
+# thousands of them is read as text, not recursed into
+
+
 def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
-                  label_level: str | None = None) -> Line:
+                  label_level: str | None = None, _depth: int = 0) -> Line:
     """The parts of a process's own line (after any Render / syslog wrapper was stripped)."""
     c = text[:1]
     if c.isdigit():
@@ -144,9 +148,9 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
             return Line(shape or "plain", stream, ts or m.group(1),
                         "DEBUG" if level.startswith("DEBUG") else _PG_LEVELS.get(level, level), "postgres", text, msg,
                         True)
-        m = _LEAD_TS.match(text)
+        m = _LEAD_TS.match(text) if _depth < MAX_WRAPPERS else None
         if m:  # a platform's timestamp before the app's own line: read that line
-            inner = parse_process(text[m.end():], shape, stream, ts or m.group(1), label_level)
+            inner = parse_process(text[m.end():], shape, stream, ts or m.group(1), label_level, _depth + 1)
             if inner.ts is None:
                 inner.ts = m.group(1)
             return inner
@@ -238,7 +242,10 @@ def parse_json(text: str) -> list[Line]:
     try:
         obj = json.loads(text)
     except ValueError as e:
-        return [Line("json", None, None, None, None, text, text, True, None, None, f"invalid JSON: {e.msg}")]
+        return [Line("json", None, None, None, None, text, text, True, None, None,
+                     f"invalid JSON: {getattr(e, 'msg', e)}")]
+    except RecursionError:  # a hostile line of nested brackets
+        return [Line("json", None, None, None, None, text, text, True, None, None, "invalid JSON: nested too deeply")]
     if not isinstance(obj, dict):
         return [Line("json", None, None, None, None, text, text, True, None, None, "JSON line is not an object")]
     logs = obj.get("logs")
@@ -251,7 +258,7 @@ def parse_json(text: str) -> list[Line]:
     return [json_record(obj)]
 
 
-def parse_line(text: str) -> list[Line]:
+def parse_line(text: str, _depth: int = 0) -> list[Line]:
     """The parts of one decoded line (a list: a Render API page line holds many entries)."""
     c = text[:1]
     if c == "{":
@@ -276,10 +283,10 @@ def parse_line(text: str) -> list[Line]:
             line = parse_process(inner, "render-text", None, m.group(1))
             if line.record or inner[:1] not in _LEVEL_INITIALS or not _ASC_LEVEL.match(text):
                 return [line]
-    if " |" in text[:80]:
+    if " |" in text[:80] and _depth < MAX_WRAPPERS:
         m = _COMPOSE.match(text)
         if m and not m.group(1).isdigit():
-            return [_in_stream(ln, m.group(1)) for ln in parse_line(m.group(2))]
+            return [_in_stream(ln, m.group(1)) for ln in parse_line(m.group(2), _depth + 1)]
     return [parse_process(text, "", None, None)]
 
 

@@ -18,6 +18,7 @@ from mosaic_diag.manifest.model import Manifest, SchemaInfo
 from mosaic_diag.manifest.settings import PYTHON_DECLARATIONS, ManifestSettings, glob_match
 from mosaic_diag.platform import gitops
 from mosaic_diag.platform.redact import redact_dsn, redact_text
+from mosaic_diag.platform.yamlpos import load_yaml_text
 
 LIVE_SCHEMA_SQL = """
 SELECT table_schema, table_name, column_name, data_type, is_nullable, COALESCE(column_default, '')
@@ -51,14 +52,7 @@ def parse_flags(data: bytes, where: str) -> dict[str, Any]:
     """A flags file (JSON, or YAML by extension) as a mapping; errors name file and line."""
     text = data.decode("utf-8", errors="replace")
     if where.endswith((".yml", ".yaml")):
-        import yaml
-
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', exc)}", path=where,
-                              line=mark.line + 1 if mark else None) from exc
+        value = load_yaml_text(text, where)  # refuses alias bombs and deep nesting with file:line
     else:
         try:
             value = json.loads(text)

@@ -8,15 +8,24 @@ from pathlib import Path
 
 
 def write_atomic(path: Path, text: str, *, mode: int | None = None) -> None:
-    """Replace `path` with `text` atomically (readers see the old or the new file, never half)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Replace `path` with `text` atomically (readers see the old or the new file, never half).
+
+    An OSError names `path` itself (not the temporary file or a parent), so one line says what failed.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot write ({exc.strerror or exc})", str(path)) from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         if mode is not None:
             os.chmod(tmp, mode)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(exc.errno, f"cannot write ({exc.strerror or exc})", str(path)) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

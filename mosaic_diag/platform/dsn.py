@@ -14,7 +14,8 @@ SSL_ON = {"require", "verify-ca", "verify-full"}
 
 @dataclass(frozen=True)
 class DsnFacts:
-    """What a DSN says, as far as a URL parser can tell (keyword DSNs: only what libpq parsed)."""
+    """What a DSN says, split the way libpq splits it (psycopg2's `parse_dsn`); a URL parser only for
+    what libpq refuses (another scheme, a syntax error), so the facts match what a connection would use."""
 
     scheme: str | None
     host: str
@@ -22,6 +23,8 @@ class DsnFacts:
     dbname: str
     sslmode: str | None
     port_error: str | None = None
+    unescaped_at: bool = False  # libpq split at the first `@`: the rest of the password became the host
+    url_error: str | None = None  # not even a URL parser can read it
 
     @property
     def render_internal(self) -> bool:
@@ -36,21 +39,59 @@ class DsnFacts:
         return self.host in LOOPBACK or self.host.startswith("/")
 
 
+def _port(raw: str | None) -> tuple[int | None, str | None]:
+    """(port, error) of libpq's port value (the first of a comma list)."""
+    if raw is None or raw == "":
+        return None, None
+    first = raw.split(",")[0].strip()
+    if first.isdigit() and 0 < int(first) < 65536:
+        return int(first), None
+    return None, f"invalid port {first!r}"
+
+
+def libpq_split(dsn: str) -> dict[str, str] | None:
+    """libpq's own reading of `dsn` (URL or keyword form), or None when libpq refuses it."""
+    try:
+        from psycopg2.extensions import parse_dsn
+    except ImportError:  # pragma: no cover - psycopg2 is a dependency
+        return None
+    try:
+        return dict(parse_dsn(dsn))
+    except Exception:  # noqa: BLE001 - psycopg2.ProgrammingError: libpq's verdict, reported by the checks
+        return None
+
+
 def dsn_facts(dsn: str) -> DsnFacts:
     """Facts of a URL DSN (`postgresql://...`) or a keyword DSN (`host=... dbname=...`)."""
-    if "://" in dsn:
-        parts = urlsplit(dsn)
+    scheme = dsn.split("://", 1)[0].lower() if "://" in dsn else None
+    split = libpq_split(dsn) if scheme in (None, "postgres", "postgresql") else None
+    if split is not None:
+        host = split.get("host", "").split(",")[0]
+        port, port_error = _port(split.get("port"))
+        # an '@' in libpq's host is the tail of the password: never shown, the meant host is after the last '@'
+        return DsnFacts(scheme, host.rpartition("@")[2], port, split.get("dbname", ""), split.get("sslmode"),
+                        port_error, unescaped_at="@" in host)
+    if scheme is not None:
+        try:
+            parts = urlsplit(dsn)
+        except ValueError as exc:  # "Invalid IPv6 URL": an unbalanced '[' in the host
+            return DsnFacts(scheme, "", None, "", None, url_error=str(exc))
         port, port_error = None, None
         try:
             port = parts.port
         except ValueError as exc:
             port_error = str(exc)
+        if port == 0:
+            port, port_error = None, "invalid port '0'"
         query = parse_qs(parts.query)
         sslmode = query.get("sslmode", [None])[-1]
         host = parts.hostname or query.get("host", [""])[-1]
-        return DsnFacts(parts.scheme.lower(), host, port, parts.path.lstrip("/"), sslmode, port_error)
+        at = parts.netloc.count("@") > 1
+        return DsnFacts(scheme, host, port, parts.path.lstrip("/"), sslmode, port_error, unescaped_at=at)
     pairs = dict(re.findall(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", dsn))
-    raw_port = pairs.get("port")
-    port = int(raw_port) if raw_port and raw_port.isdigit() else None
-    return DsnFacts(None, pairs.get("host", ""), port, pairs.get("dbname", ""), pairs.get("sslmode"),
-                    None if raw_port is None or port is not None else f"invalid port {raw_port!r}")
+    port, port_error = _port(pairs.get("port"))
+    return DsnFacts(None, pairs.get("host", ""), port, pairs.get("dbname", ""), pairs.get("sslmode"), port_error)
+
+
+UNESCAPED_AT = ("an unescaped '@' in its password (or user name): libpq ends the password at the first '@'; "
+                "percent-encode it as %40")

@@ -1,32 +1,257 @@
-"""Secret redaction for every output: DSN passwords, API keys, bearer tokens."""
+"""Secret redaction for every output: one redactor for tables, JSON, Markdown, JUnit, the audit log,
+incident notes and webhook bodies.
+
+`redact_text` masks, in this order:
+
+- secrets registered at run time (`register_secret`: the configured webhook URL, which for Slack or
+  Teams *is* the credential), wherever they appear;
+- private key blocks; credentials in URLs (`scheme://user:password@host`, a token as the user name),
+  tokens in URL queries (`?token=`, `&api_key=`, `sig=` ...) and in URL paths (chat webhooks, long
+  random path segments);
+- `password=`/`pwd=` pairs, environment-style assignments (`PGPASSWORD=`, `AWS_SECRET_ACCESS_KEY=`,
+  `*_TOKEN=`, `*_API_KEY=`), JSON and Python-dict style `"password": "..."`, bearer tokens and
+  `x-api-key` headers, JWTs, provider keys (`sk-...`, `sk_live_...`, `rnd_...`, `ghp_...`, `xox...`);
+- then whatever the regex detectors of detect-secrets (a maintained secret-detection library: AWS,
+  GitHub, GitLab, Slack, Stripe, OpenAI, SendGrid, npm, PyPI, Twilio, Azure ... keys) still find.
+
+Fast path: text with no hint of a secret (a few substring tests) is returned as is, and in longer text only
+the lines with a hint are scanned; detect-secrets is imported only when a line has a hint.
+"""
 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 MASK = "***"
 
-_URL_PASSWORD = re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*:)(?P<pw>[^@/\s]+)(?=@)")
+# the password runs to the LAST '@' of the authority: an unescaped '@' in it must not leave its tail showing
+_URL_PASSWORD = re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*:)(?P<pw>[^/?#\s]+)(?=@[^@/?#\s]*)")
+_URL_TOKEN_USER = re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<tok>[A-Za-z0-9_\-.~]{20,})(?=@)")
+# libpq's error about a DSN with an unescaped '@': `could not translate host name "TAIL@host"`
+_HOST_WITH_AT = re.compile(r'(host name ")[^"\s]*@')
 _USERINFO_PASSWORD = re.compile(r":([^:@/\s]+)@")  # `user:pw@host`, with or without a scheme
 _KEYWORD_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd)\s*=\s*('[^']*'|\"[^\"]*\"|[^\s'\"]+)")
+_SECRET_WORDS = (r"password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
+                 r"client[_-]?secret|auth[_-]?token|access[_-]?token|refresh[_-]?token|authorization|credentials?")
+# PGPASSWORD=..., AWS_SECRET_ACCESS_KEY=..., GITHUB_TOKEN: ..., export STRIPE_API_KEY="..."
+_ENV_SECRET = re.compile(r"(?i)\b(?P<name>[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|ACCESS_KEY|"
+                         r"PRIVATE_KEY|SECRET_KEY|CREDENTIALS))(?P<sep>\s*[=:]\s*)"
+                         r"(?P<val>'[^']*'|\"[^\"]*\"|[^\s'\",;&]+)")
+# "password": "...", 'api_key': '...', "token":"..."
+_QUOTED_SECRET = re.compile(r"(?i)(?P<key>[\"'][A-Za-z0-9_\-]*(?:" + _SECRET_WORDS + r")[\"'])(?P<sep>\s*:\s*)"
+                            r"(?P<q>[\"'])(?P<val>(?:(?!(?P=q))[^\\]|\\.)*)(?P=q)")
+# the same inside a JSON string (a JSON body quoted in a JSON report): \"password\": \"...\"
+_ESCAPED_SECRET = re.compile(r'(?i)(?P<key>\\"[A-Za-z0-9_\-]*(?:' + _SECRET_WORDS + r')\\")(?P<sep>\s*:\s*)'
+                             r'(?P<q>\\")(?P<val>.*?)\\"')
+_QUERY_TOKEN = re.compile(r"(?i)(?P<pre>[?&;](?:[A-Za-z0-9_\-]*(?:" + _SECRET_WORDS + r")|key|sig|signature|"
+                          r"code|auth|x-amz-signature|x-amz-credential)=)(?P<val>[^&#\s\"'<>]+)")
+# chat webhooks: the path is the credential
+_WEBHOOK_PATH = re.compile(r"(?i)(?P<pre>https?://(?:hooks\.slack\.com/(?:services|workflows|triggers)|"
+                           r"(?:[a-z0-9-]+\.)?discord(?:app)?\.com/api/webhooks|"
+                           r"[a-z0-9-]+\.webhook\.office\.com|outlook\.office(?:365)?\.com/webhook|"
+                           r"api\.telegram\.org/bot))(?P<val>[^\s\"'<>?#]+)")
+# a long random path segment (letters and digits, not a plain hex digest or a word): a token in the path
+_PATH_TOKEN = re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s\"'<>]+(?:/[^/\s\"'<>?#]*)*?/)"
+                         r"(?P<val>(?=[A-Za-z0-9_\-]*[0-9])(?=[A-Za-z0-9_\-]*[A-Za-z])(?![0-9a-fA-F\-]+(?:[/?#\s\"'<>]|$))"
+                         r"[A-Za-z0-9_\-]{28,})")
 _API_KEYS = re.compile(
     r"\b(sk-ant-[A-Za-z0-9_\-]{6,}|sk-(?:proj-)?[A-Za-z0-9_\-]{16,}|rnd_[A-Za-z0-9]{16,}"
-    r"|gh[pousr]_[A-Za-z0-9]{20,}|xox[abpr]-[A-Za-z0-9\-]{10,})"
+    r"|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_\-]{20,}"
+    r"|xox[abposr]-[A-Za-z0-9\-]{10,}|[rs]k_(?:live|test)_[A-Za-z0-9]{10,}|(?:AKIA|ASIA)[0-9A-Z]{16})"
 )
-_BEARER = re.compile(r"(?i)\b(bearer|x-api-key:?)\s+([A-Za-z0-9._\-]{8,})")
-# text none of the patterns above can match (one search instead of four substitutions)
-_MAYBE_SECRET = re.compile(r"(?i)://|pass|pwd|sk-|rnd_|gh[pousr]_|xox|bearer|x-api-key")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*")
+_BEARER = re.compile(r"(?i)\b(bearer|x-api-key:?|authorization:\s*(?:basic|token)?)\s+([A-Za-z0-9._\-+/=~]{8,})")
+_PRIVATE_KEY = re.compile(r"-----BEGIN (?P<kind>[A-Z0-9 ]*)PRIVATE KEY-----.*?"
+                          r"(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.DOTALL)
+
+_KEY_PREFIXES = ("sk-", "rnd_", "gh", "glpat-", "xox", "sk_", "rk_", "akia", "asia")
+_SECRET_LITERALS = ("pass", "pwd", "secret", "token", "key", "auth", "credential")  # every _SECRET_WORDS word
+_ENV_LITERALS = ("password", "passwd", "secret", "token", "api_key", "apikey", "access_key", "private_key",
+                 "credentials")
+
+# a line with none of these (lower-cased) can match no pattern here nor any detector below: one pass of
+# substring tests instead of a regex search per pattern
+_HINTS = (
+    "://", "pass", "pwd", "secret", "token", "key", "auth", "bearer", "credential", "signature", "sig=", "code=",
+    "host name", "sk-", "sk_", "rk_", "rnd_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat", "glpat-",
+    "gldt-", "glptt-", "glrt-", "glsoat-", "glft-", "glimt-", "glagent-", "gloas-", "glcbt-", "gr1348941", "xox",
+    "eyj", "akia", "asia", "abia", "acca", "a3t", "sg.", "npm_", "pypi-", "-us", "hooks.", "webhook", "cloudant",
+    "sq0", "private key", "aws", "accountkey", "ibm", "hmac", "softlayer", "t3blbkfj", "_authtoken",
+)
+
+
+def _found(line: str) -> frozenset[str]:
+    """The hint literals in `line` (empty: nothing to redact). One set comprehension of C substring tests."""
+    low = line.lower()
+    return frozenset(h for h in _ALL_LITERALS if h in low)
+
+
+# detect-secrets' regex detectors this redactor runs: (module, class, literals one of which a line must hold,
+# lower-cased, for the detector to be worth running); every literal is also in _HINTS
+_DETECTORS = (
+    ("aws", "AWSKeyDetector", ("akia", "asia", "abia", "acca", "a3t", "aws")),
+    ("azure_storage_key", "AzureStorageKeyDetector", ("accountkey",)),
+    ("basic_auth", "BasicAuthDetector", ("://",)),
+    ("cloudant", "CloudantDetector", ("cloudant",)),
+    ("github_token", "GitHubTokenDetector", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")),
+    ("gitlab_token", "GitLabTokenDetector", ("glpat-", "gldt-", "glptt-", "glrt-", "glsoat-", "glft-", "glimt-",
+                                             "glagent-", "gloas-", "glcbt-", "gr1348941")),
+    ("ibm_cloud_iam", "IbmCloudIamDetector", ("ibm",)),
+    ("ibm_cos_hmac", "IbmCosHmacDetector", ("ibm", "hmac")),
+    ("jwt", "JwtTokenDetector", ("eyj",)),
+    ("mailchimp", "MailchimpDetector", ("-us",)),
+    ("npm", "NpmDetector", ("npm_", "_authtoken")),
+    ("openai", "OpenAIDetector", ("t3blbkfj",)),
+    ("pypi_token", "PypiTokenDetector", ("pypi-",)),
+    ("sendgrid", "SendGridDetector", ("sg.",)),
+    ("slack", "SlackDetector", ("xox", "hooks.slack.com")),
+    ("softlayer", "SoftlayerDetector", ("softlayer",)),
+    ("square_oauth", "SquareOAuthDetector", ("sq0",)),
+    ("stripe", "StripeDetector", ("sk_live_", "rk_live_")),
+)
+
+_BEARER_LITERALS = frozenset({"bearer", "x-api-key", "authorization"})
+_ALL_LITERALS = tuple(sorted(set(_HINTS) | set(_KEY_PREFIXES) | set(_SECRET_LITERALS) | set(_ENV_LITERALS)
+                             | _BEARER_LITERALS | {lit for _, _, lits in _DETECTORS for lit in lits}))
+
+_known_lock = threading.Lock()
+_known: dict[str, str] = {}  # secret -> how it is shown
+
+
+def register_secret(value: str | None, shown: str | None = None) -> None:
+    """Mask `value` wherever it appears in any later output (e.g. the configured webhook URL)."""
+    if not value or len(value) < 6:
+        return
+    with _known_lock:
+        _known[value] = shown if shown is not None else (redact_url(value) if "://" in value else MASK)
+
+
+def redact_url(url: str) -> str:
+    """`https://hooks.slack.com/services/T0/B0/XYZ` -> `https://hooks.slack.com/***`: scheme and host only."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return MASK
+    if not parts.scheme or not host:
+        return MASK
+    return f"{parts.scheme}://{host}{port}/{MASK}"
+
+
+@lru_cache(maxsize=1)
+def _detector_patterns() -> tuple[tuple[tuple[str, ...], tuple[re.Pattern[str], ...]], ...]:
+    """(literals, compiled denylist regexes) of each detect-secrets detector (imported on first need)."""
+    from importlib import import_module
+
+    out = []
+    for module, name, literals in _DETECTORS:
+        try:
+            cls = getattr(import_module(f"detect_secrets.plugins.{module}"), name)
+        except (ImportError, AttributeError):  # an older or newer detect-secrets: use what it has
+            continue
+        out.append((literals, tuple(p for p in cls.denylist if isinstance(p, re.Pattern))))
+    return tuple(out)
+
+
+def _mask_match(m: re.Match[str]) -> str:
+    """A detector match masked: its secret group when it has a long one (basic auth's password), else all
+    of it but a short prefix that names the kind (`ghp_`, `AKIA`, `eyJh`)."""
+    text = m.group(0)
+    groups = [(m.start(i), m.end(i)) for i in range(1, (m.re.groups or 0) + 1) if m.group(i)]
+    if groups:
+        start, end = max(groups, key=lambda span: span[1] - span[0])
+        if end - start >= 8:
+            base = m.start(0)
+            return text[:start - base] + MASK + text[end - base:]
+    return (text[:4] if len(text) >= 20 else "") + MASK
+
+
+def _redact_line(text: str, found: frozenset[str]) -> str:
+    """`text` (one line) with its secrets masked; `found`: its hint literals (each pattern runs only when
+    a literal it needs is there)."""
+    if "private key" in found:  # a key written on one line (JSON-escaped newlines)
+        text = _PRIVATE_KEY.sub(lambda m: f"-----BEGIN {m.group('kind')}PRIVATE KEY----- {MASK}", text)
+    if "://" in found:
+        text = _URL_PASSWORD.sub(lambda m: m.group("pre") + MASK, text)
+        text = _URL_TOKEN_USER.sub(lambda m: m.group("pre") + MASK, text)
+        text = _WEBHOOK_PATH.sub(lambda m: m.group("pre") + ("" if m.group("pre").endswith("/") else "/") + MASK,
+                                 text)
+        text = _PATH_TOKEN.sub(lambda m: m.group("pre") + MASK, text)
+    if "host name" in found:
+        text = _HOST_WITH_AT.sub(lambda m: f"{m.group(1)}{MASK}@", text)
+    if "=" in text:
+        text = _QUERY_TOKEN.sub(lambda m: m.group("pre") + MASK, text)
+    if "eyj" in found:
+        text = _JWT.sub(lambda m: m.group(0)[:3] + MASK, text)
+    if not found.isdisjoint(_KEY_PREFIXES):
+        text = _API_KEYS.sub(lambda m: m.group(1)[:3] + MASK, text)
+    if not found.isdisjoint(_SECRET_LITERALS):
+        if ":" in text and '\\"' in text:
+            text = _ESCAPED_SECRET.sub(lambda m: f"{m.group('key')}{m.group('sep')}{m.group('q')}{MASK}{m.group('q')}"
+                                       if m.group("val") and MASK not in m.group("val") else m.group(0), text)
+        if ":" in text:
+            text = _QUOTED_SECRET.sub(lambda m: f"{m.group('key')}{m.group('sep')}{m.group('q')}{MASK}{m.group('q')}"
+                                      if m.group("val") and MASK not in m.group("val") else m.group(0), text)
+        if "=" in text or ":" in text:
+            if "pass" in found or "pwd" in found:
+                text = _KEYWORD_PASSWORD.sub(lambda m: f"{m.group(1)}={MASK}", text)
+            if not found.isdisjoint(_ENV_LITERALS):
+                text = _ENV_SECRET.sub(lambda m: f"{m.group('name')}{m.group('sep')}{MASK}"
+                                       if MASK not in m.group("val") else m.group(0), text)
+    if not found.isdisjoint(_BEARER_LITERALS):
+        text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}" if not m.group(2).startswith(MASK) else m.group(0),
+                           text)
+    for literals, patterns in _detector_patterns():
+        if not found.isdisjoint(literals):
+            for pattern in patterns:
+                text = pattern.sub(_mask_match, text)
+    return text
 
 
 def redact_text(text: str) -> str:
-    """Mask passwords in URLs and key=value pairs, API keys and bearer tokens in free text."""
-    if not text or not _MAYBE_SECRET.search(text):
+    """Mask every secret the redactor knows or detects in free text (see the module doc)."""
+    if not text:
         return text
-    text = _URL_PASSWORD.sub(lambda m: m.group("pre") + MASK, text)
-    text = _KEYWORD_PASSWORD.sub(lambda m: f"{m.group(1)}={MASK}", text)
-    text = _API_KEYS.sub(lambda m: m.group(1)[:3] + MASK, text)
-    return _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
+    if _known:
+        with _known_lock:
+            known = sorted(_known.items(), key=lambda kv: len(kv[0]), reverse=True)
+        for secret, shown in known:
+            if secret in text:
+                text = text.replace(secret, shown)
+    if "\n" not in text:
+        found = _found(text)
+        return _redact_line(text, found) if found else text
+    original = text
+    if "PRIVATE KEY-----" in text:
+        text = _PRIVATE_KEY.sub(lambda m: f"-----BEGIN {m.group('kind')}PRIVATE KEY----- {MASK}", text)
+    lines = text.split("\n")
+    changed = text is not original
+    for n, line in enumerate(lines):
+        found = _found(line)
+        if found:
+            masked = _redact_line(line, found)
+            changed = changed or masked != line
+            lines[n] = masked
+    return "\n".join(lines) if changed else original
+
+
+def redact_value(value: Any, redact: Callable[[str], str] = redact_text) -> Any:
+    """`value` with every string inside it (mappings, lists, tuples) redacted."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: redact_value(v, redact) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_value(v, redact) for v in value]
+    if isinstance(value, tuple):
+        return tuple(redact_value(v, redact) for v in value)
+    return value
 
 
 def redact_dsn(dsn: str) -> str:
@@ -45,7 +270,7 @@ def redact_dsn(dsn: str) -> str:
             port = None
         if port:
             netloc += f":{port}"
-        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+        return redact_text(urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)))
     return redact_text(dsn)
 
 
@@ -63,3 +288,9 @@ def redact_with_dsn(text: str, dsn: str) -> str:
 def presence(value: str | None) -> str | None:
     """How an API key is shown: `***SET***` or None."""
     return "***SET***" if value else None
+
+
+def known_secrets() -> Iterable[str]:
+    """The secrets registered so far (for tests and diagnostics: never print them)."""
+    with _known_lock:
+        return tuple(_known)

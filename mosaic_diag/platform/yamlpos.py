@@ -1,4 +1,9 @@
-"""YAML loading that remembers line numbers, so every validation error can say `file:line:`."""
+"""YAML loading that remembers line numbers, so every validation error can say `file:line:`.
+
+Hostile files are refused with one `file:line:` error before anything is built: nesting deeper than
+MAX_DEPTH (libyaml's composer recurses and crashes the process on a few thousand levels) and aliases
+that expand to more than MAX_ALIAS_NODES nodes (a "billion laughs" bomb of a few hundred bytes).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from mosaic_diag.errors import ConfigError
+
+MAX_DEPTH = 100
+MAX_ALIAS_NODES = 50_000
 
 
 class PosDict(dict):
@@ -71,12 +79,55 @@ def load_yaml(path: Path, *, max_bytes: int = 5_000_000) -> Any:
     return load_yaml_text(text, name)
 
 
+def _refuse_hostile(text: str, name: str, loader: Any) -> None:
+    """Walk the event stream (flat, no recursion): refuse deep nesting and alias bombs with file:line."""
+    import yaml
+
+    depth = 0
+    sizes: dict[str, int] = {}  # anchor -> nodes its value expands to
+    open_nodes: list[list[Any]] = []  # [anchor, size] per open collection
+    expanded = 0
+    events = loader(text)
+    try:
+        while events.check_event():
+            event = events.get_event()
+            size = 0
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise ConfigError(f"YAML nested deeper than {MAX_DEPTH} levels", path=name,
+                                      line=event.start_mark.line + 1)
+                open_nodes.append([event.anchor, 1])
+                continue
+            if isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+                anchor, size = open_nodes.pop()
+                if anchor is not None:
+                    sizes[anchor] = size
+            elif isinstance(event, yaml.ScalarEvent):
+                size = 1
+                if event.anchor is not None:
+                    sizes[event.anchor] = 1
+            elif isinstance(event, yaml.AliasEvent):
+                size = sizes.get(event.anchor, 1)
+                expanded += size
+                if expanded > MAX_ALIAS_NODES:
+                    raise ConfigError(f"YAML aliases expand to more than {MAX_ALIAS_NODES} nodes "
+                                      f"(an alias bomb?) at *{event.anchor}", path=name, line=event.start_mark.line + 1)
+            if open_nodes and size:
+                open_nodes[-1][1] += size
+    finally:
+        events.dispose()
+
+
 def load_yaml_text(text: str, name: str) -> Any:
     """Like load_yaml, from text; `name` is used in error messages."""
     import yaml
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        _refuse_hostile(text, name, loader)
+        node = yaml.compose(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

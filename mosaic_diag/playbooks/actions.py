@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mosaic_diag.platform.redact import redact_dsn, redact_text
+from mosaic_diag.platform.redact import redact_text, redact_url
 from mosaic_diag.playbooks.conditions import MISSING, lookup
 from mosaic_diag.playbooks.model import Effect, Remedy
 from mosaic_diag.playbooks.settings import PlaybookSettings
@@ -43,7 +43,8 @@ def fill(template: str, facts: Mapping[str, Any]) -> str:
 
 
 def _context(facts: Mapping[str, Any]) -> dict[str, Any]:
-    keys = ("label", "stage", "severity", "count", "rate_1m", "rate_5m", "rate_15m", "error_rate")
+    keys = ("label", "stage", "severity", "count", "rate_1m", "rate_5m", "rate_15m", "count_1m", "count_5m",
+            "count_15m", "error_rate", "fingerprint")
     return {k: facts[k] for k in keys if k in facts}
 
 
@@ -56,7 +57,7 @@ def _alert(step: Remedy, facts: Mapping[str, Any], s: PlaybookSettings, why: str
     if not s.webhook_url:
         return Effect("http_post", f"post to the ops webhook: {text!r}", None, payload,
                       problem="no webhook configured (playbooks.webhook_url or MOSAIC_DIAG_WEBHOOK_URL)")
-    return Effect("http_post", f"POST to {redact_dsn(s.webhook_url)}: {text!r}", s.webhook_url, payload)
+    return Effect("http_post", f"POST to {redact_url(s.webhook_url)}: {text!r}", s.webhook_url, payload)
 
 
 def _breaker(step: Remedy, facts: Mapping[str, Any], s: PlaybookSettings, why: str) -> Effect:

@@ -282,6 +282,9 @@ class _Parser:
         self.take()
         items: list[Any] = []
         while not self.at("punct", "]"):
+            if self.at("punct", "[") or self.at("punct", "("):  # refused before recursing: no deep nesting
+                raise ConditionError(f"list items must be numbers, strings, true, false or null "
+                                     f"(lists do not nest), at column {self.tok.pos + 1}")
             node = self.operand()
             if not isinstance(node, Const) or isinstance(node.value, tuple):
                 raise ConditionError("list items must be numbers, strings, true, false or null")

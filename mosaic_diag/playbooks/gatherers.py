@@ -94,7 +94,7 @@ def gather_env(params: Mapping[str, Any], ctx: GatherContext) -> dict[str, Any]:
 
 
 def gather_database_url(params: Mapping[str, Any], ctx: GatherContext) -> dict[str, Any]:
-    from mosaic_diag.platform.dsn import RENDER_INTERNAL, RENDER_PUBLIC, SSL_ON, dsn_facts
+    from mosaic_diag.platform.dsn import RENDER_INTERNAL, RENDER_PUBLIC, SSL_ON, UNESCAPED_AT, dsn_facts
 
     var = params.get("var", "DATABASE_URL")
     dsn = ctx.env.get(var) or ""
@@ -113,9 +113,10 @@ def gather_database_url(params: Mapping[str, Any], ctx: GatherContext) -> dict[s
         from psycopg2.extensions import parse_dsn
 
         parse_dsn(dsn)
-        out["database_url.valid"] = f.port_error is None
-        if f.port_error:
-            out["database_url.problem"] = f.port_error
+        problem = f.url_error or (UNESCAPED_AT if f.unescaped_at else f.port_error)
+        out["database_url.valid"] = problem is None
+        if problem:
+            out["database_url.problem"] = problem
     except Exception as exc:  # psycopg2.ProgrammingError: libpq's own verdict on the DSN
         out["database_url.valid"] = False
         out["database_url.problem"] = _short(redact_with_dsn(str(exc), dsn))

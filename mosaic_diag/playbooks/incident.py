@@ -3,8 +3,9 @@
     {"label": "OPENAI_RATE_LIMIT", "stage": "runtime", "rate_5m": 3.2, "count": 12,
      "context": {"env": {"ANTHROPIC_API_KEY": {"set": true}}, "postgres.reachable": false}}
 
-Top-level keys are the base facts (rate_1m, rate_5m, rate_15m, count, error_rate, stage,
-severity, label, category) and `context`; context keys are gathered names, flat (`postgres.reachable`)
+Top-level keys are the base facts (rate_1m, rate_5m, rate_15m: per minute; count_1m, count_5m,
+count_15m, count: counts; error_rate, stage, severity, label, category, fingerprint) and
+`context`; context keys are gathered names, flat (`postgres.reachable`)
 or nested. Any other name is an error (a typo would otherwise silently make a condition unknown).
 """
 
@@ -47,7 +48,7 @@ def parse_incident(data: Any, name: str) -> tuple[str | None, dict[str, Any]]:
                                       "the names each gatherer produces)", path=name)
             facts.update(flat)
         elif key in base:
-            numeric = key.startswith("rate_") or key in ("count", "error_rate")
+            numeric = key.startswith(("rate_", "count")) or key == "error_rate"
             if numeric and (not isinstance(value, int | float) or isinstance(value, bool)):
                 raise ConfigError(f"{key} must be a number, got {value!r}", path=name)
             facts[key] = value
@@ -70,6 +71,8 @@ def load_incident(path: Path) -> tuple[str | None, dict[str, Any]]:
         raise ConfigError(f"cannot read: {exc}", path=name) from exc
     try:
         data = json.loads(text)
+    except RecursionError as exc:
+        raise ConfigError("JSON nested too deeply", path=name) from exc
     except json.JSONDecodeError as exc:
         raise ConfigError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=name, line=exc.lineno) from exc
     return parse_incident(data, name)

@@ -41,6 +41,9 @@ CHECK_KEYS = ("name", "check", "fail_label", "recommendation")
 REMEDY_KEYS = ("action", "when", "params", "message", "log")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 
+_RATE_AS_COUNT = re.compile(r"\{rate_(1m|5m|15m)\}\s*in\s*\d+\s*min")
+_COUNT_PER_MINUTE = re.compile(r"\{count_(1m|5m|15m)\}\s*(?:/|per)\s*min")
+
 
 class PlaybookError(ConfigError):
     """Validation failed; `issues` holds every problem found."""
@@ -90,6 +93,13 @@ class _Checker:
         for m in PLACEHOLDER.finditer(value):
             if not is_name(m.group(1)):
                 self.bad(raw, key, f"unknown placeholder {{{m.group(1)}}} in `{key}`")
+        for m in _RATE_AS_COUNT.finditer(value):  # a per-minute rate shown as a count of the window
+            self.bad(raw, key, f"{{rate_{m.group(1)}}} is per minute, not a count: write {{count_{m.group(1)}}} "
+                               f"in {m.group(1).rstrip('m')} min or {{rate_{m.group(1)}}}/min")
+        for m in _COUNT_PER_MINUTE.finditer(value):  # a count shown as a rate: "11/min" when the peak minute had 3
+            window = m.group(1)
+            self.bad(raw, key, f"{{count_{window}}} is a count (errors in {window.rstrip('m')} minutes), not per "
+                               f"minute: write {{rate_{window}}}/min or {{count_{window}}} in {window.rstrip('m')} min")
 
     def label(self, raw: dict, key: str, name: Any) -> str | None:
         if not isinstance(name, str) or not self.tax.is_label(name):

@@ -86,7 +86,10 @@ class Effect:
     problem: str | None = None  # set when the action cannot run (e.g. no webhook configured)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "summary": self.summary, "target": self.target, "problem": self.problem}
+        from mosaic_diag.platform.redact import redact_text
+
+        return {"kind": self.kind, "summary": redact_text(self.summary), "target": redact_text(self.target or "")
+                or None, "problem": redact_text(self.problem or "") or None}
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from mosaic_diag.errors import DiagError
 from mosaic_diag.platform.redact import redact_text
 from mosaic_diag.playbooks.actions import describe
 from mosaic_diag.playbooks.model import Plan, PlannedAction, Playbook
@@ -23,7 +24,17 @@ def incident_facts(playbook: Playbook, facts: Mapping[str, Any], taxonomy: Any =
     if taxonomy is not None and out.get("label") in taxonomy.labels:
         out.setdefault("category", taxonomy.labels[out["label"]].category)
     out.setdefault("severity", playbook.severity)
+    for minutes in (1, 5, 15):  # a context that gives one of a window's count and rate gives the other
+        count, rate = f"count_{minutes}m", f"rate_{minutes}m"
+        if _number(out.get(rate)) and count not in out:
+            out[count] = out[rate] * minutes
+        elif _number(out.get(count)) and rate not in out:
+            out[rate] = round(out[count] / minutes, 3)
     return out
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _redacted(value: Any) -> Any:
@@ -85,32 +96,94 @@ def plan_for(label: str, facts: Mapping[str, Any], store: Any,
 
 @dataclass(frozen=True)
 class ActionOutcome:
-    """What executing one action did."""
+    """What executing one action did (`skipped`: done within the cool-down, not repeated)."""
 
     action: str
     ok: bool
     detail: str
     record: Mapping[str, Any] = field(default_factory=dict)
+    skipped: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"action": self.action, "ok": self.ok, "detail": self.detail}
+        return {"action": self.action, "ok": self.ok, "detail": self.detail, "skipped": self.skipped}
+
+
+class ActionsStopped(DiagError):
+    """The audit log could not be written: no further action was run (`outcomes`: what ran before)."""
+
+    def __init__(self, message: str, outcomes: tuple[ActionOutcome, ...], *, path: str | None = None) -> None:
+        super().__init__(message, path=path)
+        self.outcomes = outcomes
+
+
+def incident_fingerprint(plan: Plan) -> str:
+    """What makes two runs "the same incident": the triage fingerprint when given, else label and stage."""
+    given = plan.facts.get("fingerprint")
+    if isinstance(given, str) and given:
+        return given
+    return f"{plan.label or '-'}@{plan.stage or '-'}"
 
 
 def execute_plan(plan: Plan, settings: PlaybookSettings, *,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> tuple[ActionOutcome, ...]:
-    """Carry out the actions whose `when` holds, each appended to the audit log. The only effectful path."""
+    """Carry out the actions whose `when` holds. The only effectful path.
+
+    Runs are serialised (the ledger's lock); each action is audited BEFORE it runs (an audit log that cannot
+    be written stops the run before that action) and its result after; an effectful action already done for
+    the same playbook and incident within the cool-down is skipped, not repeated.
+    """
     from mosaic_diag.platform.audit import append_audit
     from mosaic_diag.playbooks.executors import execute_effect
+    from mosaic_diag.playbooks.ledger import DEDUP_KINDS, action_key, open_ledger
 
-    outcomes = []
-    for step in plan.to_run:
-        ok, detail = execute_effect(step.effect, plan, settings, clock=clock)
-        record = append_audit(settings.path(settings.audit_log), {
-            "label": plan.label, "playbook": plan.playbook, "action": step.action, "params": dict(step.params),
-            "reason": step.verdict.reason, "effect": step.effect.summary,
-            "outcome": "ok" if ok else "failed", "detail": detail,
-        }, clock=clock)
-        outcomes.append(ActionOutcome(step.action, ok, detail, record))
+    audit_path = settings.path(settings.audit_log)
+    fingerprint = incident_fingerprint(plan)
+    outcomes: list[ActionOutcome] = []
+
+    def audit(step: Any, **record: Any) -> dict[str, Any]:
+        try:
+            return append_audit(audit_path, {
+                "label": plan.label, "playbook": plan.playbook, "fingerprint": fingerprint, "action": step.action,
+                "params": dict(step.params), "reason": step.verdict.reason, "effect": step.effect.summary, **record,
+            }, clock=clock)
+        except OSError as exc:
+            done = sum(1 for o in outcomes if not o.skipped)
+            raise ActionsStopped(f"cannot write the audit log ({exc.strerror or exc}): {step.action} and the "
+                                 f"actions after it were not run ({done} ran before, each audited)",
+                                 tuple(outcomes), path=str(audit_path)) from exc
+
+    database_url = settings.env.get("DATABASE_URL") or None
+    with open_ledger(settings.path(settings.state_file), database_url) as ledger:
+        for step in plan.to_run:
+            effect = step.effect
+            key = action_key(plan.playbook, fingerprint, step.action, effect.target)
+            dedup = effect.kind in DEDUP_KINDS and settings.cooldown > 0
+            now = clock()
+            last = ledger.last_done(key) if dedup else None
+            if last is not None and now - last < timedelta(seconds=settings.cooldown):
+                until = last + timedelta(seconds=settings.cooldown)
+                detail = (f"already done at {last.isoformat()} for this incident; cool-down "
+                          f"{settings.cooldown:g}s (until {until.isoformat()})")
+                record = audit(step, outcome="skipped", detail=detail)
+                outcomes.append(ActionOutcome(step.action, True, detail, record, skipped=True))
+                continue
+            audit(step, outcome="intent", detail=f"about to run ({ledger.where})")
+            ok, detail = execute_effect(effect, plan, settings, clock=clock)
+            if ok and dedup:
+                try:
+                    ledger.record(key, now)
+                except Exception as exc:  # noqa: BLE001 - the action ran; not remembering it is a warning
+                    detail += f" (WARNING: not remembered in {ledger.where}: {redact_text(str(exc))})"
+            if ledger.note:
+                detail += f" (note: {ledger.note})"
+                ledger.note = None
+            try:
+                record = audit(step, outcome="ok" if ok else "failed", detail=detail)
+            except ActionsStopped as stopped:  # the action ran and its intent is audited: report it, then stop
+                outcomes.append(ActionOutcome(step.action, ok, detail + " (result not audited)"))
+                raise ActionsStopped(str(stopped).split(": ", 1)[-1], tuple(outcomes),
+                                     path=str(audit_path)) from stopped
+            outcomes.append(ActionOutcome(step.action, ok, detail, record))
     return tuple(outcomes)
 
 

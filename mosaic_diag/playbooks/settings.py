@@ -1,7 +1,9 @@
 """Where actions and gatherers point: webhook, flags file, incident notes, audit log, health URL.
 
 Config keys (`[tool.mosaic-diag]`, env `MOSAIC_DIAG_<KEY>`), all optional:
-`playbooks.dir` (default: the shipped `playbooks/`), `playbooks.webhook_url` (also env
+`playbooks.dir` (default: the shipped `playbooks/`), `playbooks.cooldown` (seconds an executed action
+is not repeated for the same incident, default 900; 0 repeats), `playbooks.state_file` (default
+`.mosaic-diag/actions.json`), `playbooks.webhook_url` (also env
 `MOSAIC_DIAG_WEBHOOK_URL`), `playbooks.flags_file` (default `.mosaic-diag/flags.json`),
 `playbooks.incident_dir` (default `.mosaic-diag/incidents`), `playbooks.health_url` (default
 none), `playbooks.gather_timeout` (seconds, default: each gatherer's own), `audit_log`
@@ -18,6 +20,8 @@ from typing import Any
 DEFAULT_FLAGS_FILE = Path(".mosaic-diag/flags.json")
 DEFAULT_INCIDENT_DIR = Path(".mosaic-diag/incidents")
 DEFAULT_AUDIT_LOG = Path(".mosaic-diag/audit.log")
+DEFAULT_STATE_FILE = Path(".mosaic-diag/actions.json")
+DEFAULT_COOLDOWN = 900.0
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,14 @@ class PlaybookSettings:
     log_file: Path | None = None
     gather_timeout: float | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    state_file: Path = DEFAULT_STATE_FILE
+    cooldown: float = DEFAULT_COOLDOWN
+
+    def __post_init__(self) -> None:
+        # for Slack or Teams the webhook URL is the credential: masked in every output from now on
+        from mosaic_diag.platform.redact import register_secret
+
+        register_secret(self.webhook_url)
 
     def path(self, p: Path) -> Path:
         return p if p.is_absolute() else self.root / p
@@ -49,6 +61,8 @@ class PlaybookSettings:
             "audit_log": Path(cfg.get("audit_log", str(DEFAULT_AUDIT_LOG))),
             "health_url": cfg.get("playbooks.health_url", None) or None,
             "gather_timeout": float(timeout) if timeout else None,
+            "state_file": Path(cfg.get("playbooks.state_file", str(DEFAULT_STATE_FILE))),
+            "cooldown": float(cfg.get("playbooks.cooldown", DEFAULT_COOLDOWN)),
             "env": dict(env),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -89,10 +89,16 @@ def _facts(prefix: str, *items: tuple[str, str, str]) -> tuple[Fact, ...]:
 
 
 BASE_FACTS: tuple[Fact, ...] = (
-    Fact("rate_1m", "number", "peak errors of this label per minute over 1 minute"),
-    Fact("rate_5m", "number", "peak errors of this label per minute, averaged over 5 minutes"),
-    Fact("rate_15m", "number", "peak errors of this label per minute, averaged over 15 minutes"),
+    Fact("rate_1m", "number", "errors of this label per minute: the busiest minute (= count_1m)"),
+    Fact("rate_5m", "number", "errors of this label per minute, averaged over the busiest 5 minutes (count_5m / 5)"),
+    Fact("rate_15m", "number", "errors of this label per minute, averaged over the busiest 15 minutes "
+                               "(count_15m / 15)"),
+    Fact("count_1m", "number", "errors of this label in the busiest minute (a count)"),
+    Fact("count_5m", "number", "errors of this label in the busiest 5 minutes (a count, not per minute)"),
+    Fact("count_15m", "number", "errors of this label in the busiest 15 minutes (a count, not per minute)"),
     Fact("count", "number", "error events of this label in the incident"),
+    Fact("fingerprint", "string", "the triage group's fingerprint: executed actions are not repeated for it "
+                                  "within the cool-down"),
     Fact("error_rate", "number", "failed requests / all requests (0..1), when known"),
     Fact("stage", "string", "startup, deploy, runtime, predeploy or golden"),
     Fact("severity", "string", "the label's (or playbook's) severity: critical, high, medium, low"),

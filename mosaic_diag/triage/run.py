@@ -40,6 +40,14 @@ class _GroupAcc:
     minutes: Counter[int] | None = None  # events per minute (for the group's sparkline)
 
 
+def rate_facts(rates: RateSeries, label: str) -> dict[str, float]:
+    """The playbook facts of `label`'s rates, each with its unit: `count_Nm` the most errors in any N-minute
+    window (a count), `rate_Nm` the same per minute (count / N)."""
+    counts = {minutes: rates.peak(label, minutes) for minutes in (1, 5, 15)}
+    return {**{f"count_{m}m": float(n) for m, n in counts.items()},
+            **{f"rate_{m}m": round(n / m, 3) for m, n in counts.items()}}
+
+
 class TriageRun:
     """One pass over a log: feed raw events, get classified events; then `finish()`."""
 
@@ -139,11 +147,7 @@ class TriageRun:
         """Groups (worst first), anomalies and a summary of the whole run."""
         groups = []
         for fp, acc in self.groups.items():
-            rates = {
-                "rate_1m": float(self.rates.peak(acc.label, 1)),
-                "rate_5m": float(self.rates.peak(acc.label, 5)),
-                "rate_15m": float(self.rates.peak(acc.label, 15)),
-            }
+            rates = rate_facts(self.rates, acc.label)
             groups.append(Group(acc.label, acc.category, acc.severity, fp, acc.count, acc.first,
                                 acc.last, acc.sample_line, acc.exception_type, acc.message,
                                 template(acc.message), rates=rates))

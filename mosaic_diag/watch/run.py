@@ -11,7 +11,7 @@ from typing import Any
 from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.triage.model import RESTART_LABEL, ErrorEvent, TriageOptions
-from mosaic_diag.triage.run import TriageRun
+from mosaic_diag.triage.run import TriageRun, rate_facts
 from mosaic_diag.watch.live import LiveRates
 from mosaic_diag.watch.state import WatchState
 
@@ -92,8 +92,8 @@ class Watcher:
         acc = self.run.groups.get(event.fingerprint)
         rates = self.run.rates
         return {"label": event.label, "category": event.category, "severity": event.severity, "stage": "runtime",
-                "count": acc.count if acc else 1, "rate_1m": float(rates.peak(event.label, 1)),
-                "rate_5m": float(rates.peak(event.label, 5)), "rate_15m": float(rates.peak(event.label, 15))}
+                "count": acc.count if acc else 1, "fingerprint": event.fingerprint,
+                **rate_facts(rates, event.label)}
 
     def _alerts_of(self, event: ErrorEvent) -> Iterator[Alert]:
         when = event.timestamp or self.clock()

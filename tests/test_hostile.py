@@ -1,0 +1,151 @@
+"""Hostile files and hostile surroundings: alias bombs, deep nesting, unwritable output paths, a closed
+stdout and config values of the wrong type each give one line naming the culprit and exit 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+
+from examples.loopback import QuietServer
+from mosaic_diag.cli import main
+from mosaic_diag.errors import ConfigError
+from mosaic_diag.platform.yamlpos import MAX_ALIAS_NODES, load_yaml_text
+from mosaic_diag.playbooks.conditions import ConditionError, parse
+
+# 530 bytes, 9**9 (387 million) strings once expanded
+BOMB = "".join(f"{c}: &{c} [{', '.join([f'*{p}'] * 9) if p else ', '.join(['lol'] * 9)}]\n"
+               for p, c in zip(["", *"abcdefgh"], "abcdefghi", strict=True))
+DEEP_FLOW = "x: " + "[" * 5000 + "]" * 5000 + "\n"
+DEEP_BLOCK = "a:\n" + "".join("  " * (i + 1) + "a:\n" for i in range(300))
+
+
+def one_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def cli(*args: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout)
+
+
+# -- YAML ------------------------------------------------------------------------------------------
+def test_the_loader_refuses_an_alias_bomb_and_deep_nesting_with_file_and_line() -> None:
+    assert len(BOMB.encode()) < 600
+    with pytest.raises(ConfigError, match=r"^b\.yml:5: YAML aliases expand to more than \d+ nodes"):
+        load_yaml_text(BOMB, "b.yml")
+    with pytest.raises(ConfigError, match=r"^d\.yml:1: YAML nested deeper than 100 levels"):
+        load_yaml_text(DEEP_FLOW, "d.yml")  # libyaml's composer would crash the process on this
+    with pytest.raises(ConfigError, match=r"^d\.yml:101: YAML nested deeper than 100 levels"):
+        load_yaml_text(DEEP_BLOCK, "d.yml")
+
+
+def test_modest_anchors_and_aliases_still_load() -> None:
+    data = load_yaml_text("base: &b {timeout: 5, tags: [x]}\ncases:\n  - *b\n  - *b\n", "ok.yml")
+    assert data["cases"] == [{"timeout": 5, "tags": ["x"]}] * 2
+    wide = "a: &a [" + ", ".join(["1"] * 100) + "]\nb: [" + ", ".join(["*a"] * (MAX_ALIAS_NODES // 101)) + "]\n"
+    assert len(load_yaml_text(wide, "wide.yml")["b"]) == MAX_ALIAS_NODES // 101
+
+
+@pytest.mark.parametrize("kind", ["playbook", "golden", "rules"])
+@pytest.mark.parametrize("text", [BOMB, DEEP_FLOW], ids=["bomb", "deep"])
+def test_every_yaml_loader_refuses_hostile_files(tmp_path: Path, kind: str, text: str) -> None:
+    path = tmp_path / "hostile" / "x.yml"
+    path.parent.mkdir()
+    path.write_text(text)
+    args = {"playbook": ["playbook", "validate", str(path.parent)], "golden": ["golden", "validate", str(path)],
+            "rules": ["labels", "--rules", str(path)]}[kind]
+    r = cli(*args, cwd=tmp_path, timeout=30)
+    assert r.returncode == 2, r.stdout + r.stderr
+    said = r.stdout + r.stderr  # `validate` lists problems on stdout
+    assert "hostile/x.yml:" in said and ("alias" in said or "nested deeper" in said), said
+    assert "Traceback" not in said and "MemoryError" not in said
+
+
+def test_flags_yaml_of_the_manifest_is_refused_too() -> None:
+    from mosaic_diag.manifest.generate import parse_flags
+
+    with pytest.raises(ConfigError, match=r"^flags\.yml:5: YAML aliases"):
+        parse_flags(BOMB.encode(), "flags.yml")
+
+
+# -- conditions ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text", ["x in " + "[" * 400 + "]" * 400, "x in [1, [2]]", "(" * 300 + "x" + ")" * 300,
+                                  "not " * 200 + "x", "x in " + "[" * 5000])
+def test_deeply_nested_conditions_are_one_line_errors(text: str) -> None:
+    with pytest.raises(ConditionError) as info:
+        parse(text, lambda name: name == "x")
+    assert "\n" not in str(info.value)
+
+
+# -- config ----------------------------------------------------------------------------------------
+def test_a_config_value_of_the_wrong_type_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "mosaic-diag.toml").write_text('[predeploy]\ntimeout = "fast"\n')
+    r = cli("predeploy", "--only", "settings", cwd=tmp_path)
+    assert r.returncode == 2
+    assert one_error_line(r.stderr) == \
+        f"mosaic-diag: error: {tmp_path / 'mosaic-diag.toml'}: predeploy.timeout must be a number, got 'fast'"
+
+
+def test_a_deeply_nested_toml_config_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "mosaic-diag.toml").write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+    r = cli("predeploy", "--only", "settings", cwd=tmp_path)
+    assert r.returncode == 2 and "mosaic-diag.toml: invalid TOML" in one_error_line(r.stderr)
+
+
+# -- output ----------------------------------------------------------------------------------------
+class _Ok(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802
+        data = json.dumps({"a": 1}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def app() -> QuietServer:
+    server = QuietServer.start_on_loopback(_Ok)
+    yield server
+    server.stop()
+
+
+def test_unwritable_output_paths_are_one_line(app: QuietServer, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture) -> None:
+    cases = tmp_path / "cases.yml"
+    cases.write_text("cases:\n  - {id: ok, path: /ok, expect: {json_path: {$.a: {equals: 1}}}}\n")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    common = ["golden", "--url", app.url, "--cases", str(cases)]
+    assert main([*common, "--state-dir", str(tmp_path / "state"), "--junit", str(blocker / "junit.xml")]) == 2
+    assert one_error_line(capsys.readouterr().err).startswith(
+        f"mosaic-diag: error: {blocker / 'junit.xml'}: cannot write (")
+    assert main([*common, "--state-dir", str(blocker / "state")]) == 2
+    assert f"{blocker / 'state'}" in one_error_line(capsys.readouterr().err)
+    assert main([*common, "--state-dir", str(tmp_path / "state")]) == 0
+    capsys.readouterr()
+    assert main(["golden", "bless", "--state-dir", str(tmp_path / "state"), "--baseline",
+                 str(blocker / "base.json")]) == 2
+    assert one_error_line(capsys.readouterr().err).startswith(f"mosaic-diag: error: {blocker / 'base.json'}: ")
+    assert main(["predeploy", "--only", "settings", "--junit", str(blocker / "p.xml")]) in (2,)
+    assert "p.xml: cannot write" in one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_a_closed_stdout_is_one_line(tmp_path: Path, fmt: str) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "labels", "--format", fmt],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    proc.stdout.close()  # the reader went away before the first byte (`| head -0`)
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 2
+    assert one_error_line(err) == "mosaic-diag: error: output closed early (broken pipe)"

@@ -1,0 +1,184 @@
+"""One redactor for every output: each kind of secret is planted where a real run would meet it (log lines,
+a classified text, the environment predeploy checks, an app's answer to a golden case, a playbook's
+incident context and its configured webhook), and every output format is grepped for it: triage,
+classify, predeploy and golden as table, JSON and Markdown, the JUnit reports, the audit log, the
+incident notes and the webhook bodies."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+
+from examples.loopback import QuietServer
+from mosaic_diag.platform.redact import redact_text
+
+JWT_PAYLOAD = "eyJzdWIiOiJqd3QtdXNlci05OSJ9"
+# kind -> (text as it appears in the wild, the part that must never be printed)
+SECRETS: dict[str, tuple[str, str]] = {
+    "url_basic_auth": ("https://admin:Sup3rS3cretPw@internal.example.com/x", "Sup3rS3cretPw"),
+    "url_query_token": ("https://api.example.com/cb?access_token=QtokQueryAbc123xyz&x=1", "QtokQueryAbc123xyz"),
+    "url_path_token": ("https://api.example.com/v1/reset/Pth8f7Hk2LmN9pQ4rS6tU1vW3xY5zA0bC",
+                       "Pth8f7Hk2LmN9pQ4rS6tU1vW"),
+    "json_password": ('{"password": "JsonPw-77x9q", "user": "a"}', "JsonPw-77x9q"),
+    "pgpassword": ("PGPASSWORD=PgEnvPw_5521 psql", "PgEnvPw_5521"),
+    "aws_access_key": ("AKIAQWERTYUIOPASDFGH", "QWERTYUIOPASDFGH"),
+    "aws_secret_key": ("aws_secret_access_key=wJalrXUtnFEMIxK7MDENGxbPxRfiCYzEXAMPLEKEY", "wJalrXUtnFEMIxK7MDENG"),
+    "stripe_live": ("sk_live_51HxyzABCDEFGHIJKLMNOPqrstuv", "51HxyzABCDEFGHIJKLMNOPqrstuv"),
+    "jwt": (f"eyJhbGciOiJIUzI1NiJ9.{JWT_PAYLOAD}.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c", JWT_PAYLOAD),
+    "github_token": ("ghp_R4nd0mG1tHubT0kenAbCdEfGhIjKlMnOpQr", "R4nd0mG1tHubT0ken"),
+    "gitlab_token": ("glpat-Gl4bT0kenXyZ0123456789", "Gl4bT0kenXyZ0123456789"),
+    "dsn_password": ("postgresql://mosaic:DsnPw-Zq81x@db.example.com:5432/mosaic", "DsnPw-Zq81x"),
+    "openai_key": ("sk-proj-Op3nAiK3yAbCdEfGhIjKlMnOpQrStUv", "Op3nAiK3yAbCdEfGhIjKlMnOpQrStUv"),
+}
+WEBHOOK_SECRET = "TWhkS3cr3tP4thB0000XyZ"  # the path of the configured webhook: the credential
+EVERY_SECRET = [part for _, part in SECRETS.values()] + [WEBHOOK_SECRET]
+PLANTED = " ; ".join(text for text, _ in SECRETS.values())
+
+
+def leaks(text: str) -> list[str]:
+    return [s for s in EVERY_SECRET if s in text]
+
+
+def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], capture_output=True, text=True, cwd=cwd,
+                          env=full, timeout=120)
+
+
+@pytest.mark.parametrize("kind", sorted(SECRETS))
+def test_the_redactor_masks_each_kind(kind: str) -> None:
+    text, part = SECRETS[kind]
+    assert part not in redact_text(f"error while calling {text} (retrying)"), kind
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "markdown"])
+def test_triage_and_classify(tmp_path: Path, fmt: str) -> None:
+    log = tmp_path / "app.log"
+    lines = [f"2026-01-01 12:00:{n:02d},000 ERROR api.main: request failed: {text}"
+             for n, (text, _) in enumerate(SECRETS.values())]
+    log.write_text("\n".join(lines) + "\n")
+    r = cli("triage", str(log), "--format", fmt, cwd=tmp_path)
+    assert r.returncode in (0, 1), r.stderr
+    assert "request failed" in r.stdout and leaks(r.stdout + r.stderr) == []
+    r = cli("classify", f"RuntimeError: upstream refused {PLANTED}", "--explain", "--format", fmt, cwd=tmp_path)
+    assert r.returncode in (0, 1), r.stderr
+    assert r.stdout and leaks(r.stdout + r.stderr) == []
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "markdown"])
+def test_predeploy_and_its_junit(tmp_path: Path, fmt: str) -> None:
+    env = {"DATABASE_URL": SECRETS["dsn_password"][0].replace("db.example.com", "127.0.0.1:1"),
+           "OPENAI_API_KEY": SECRETS["openai_key"][0], "MOSAIC_APP_SECRET": PLANTED}
+    junit = tmp_path / "predeploy.xml"
+    r = cli("predeploy", "--only", "settings,database", "--timeout", "3", "--format", fmt, "--junit", str(junit),
+            cwd=tmp_path, env=env)
+    assert r.returncode in (0, 1), r.stderr
+    out = r.stdout + r.stderr + junit.read_text()
+    assert "MD-DB" in out and leaks(out) == []
+
+
+class _Leaky(BaseHTTPRequestHandler):
+    """An app whose answer carries secrets (a debug page, an echoed request)."""
+
+    def do_GET(self) -> None:  # noqa: N802
+        data = json.dumps({"a": 2, "debug": PLANTED}).encode()
+        self.send_response(500)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_golden_reports_and_junit(tmp_path: Path) -> None:
+    app = QuietServer.start_on_loopback(_Leaky)
+    try:
+        cases = tmp_path / "cases.yml"
+        cases.write_text("cases:\n  - id: leaky\n    path: /debug\n    expect:\n      status: 200\n"
+                         "      json_path: {$.a: {equals: 1}}\n      contains: [never-there]\n")
+        junit = tmp_path / "golden.xml"
+        outs = []
+        for fmt in ("table", "json", "markdown"):
+            r = cli("golden", "--url", app.url, "--cases", str(cases), "--retries", "0", "--format", fmt,
+                    "--junit", str(junit), "--state-dir", str(tmp_path / "state"), cwd=tmp_path)
+            assert r.returncode == 1, r.stdout + r.stderr
+            outs.append(r.stdout + r.stderr + junit.read_text())
+        outs.append((tmp_path / "state" / "golden-last-run.json").read_text()
+                    if (tmp_path / "state" / "golden-last-run.json").exists() else "")
+    finally:
+        app.stop()
+    assert "leaky" in outs[0]
+    assert [leaks(o) for o in outs] == [[]] * len(outs)
+
+
+class _Hook(BaseHTTPRequestHandler):
+    bodies: list[str] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        _Hook.bodies.append(self.rfile.read(int(self.headers.get("Content-Length", 0))).decode())
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+PLAYBOOK = """\
+- id: leak-test
+  match: {label: UNKNOWN_ERROR}
+  severity: high
+  gather:
+    - env: [MOSAIC_APP_SECRET, DATABASE_URL]
+  remediate:
+    - action: alert_ops
+      when: always
+      message: "incident: {log.last_error}"
+    - action: open_incident
+      when: always
+    - action: advise
+      when: always
+      message: "seen: {log.last_error}"
+"""
+
+
+def test_playbook_plan_audit_notes_and_webhook_bodies(tmp_path: Path) -> None:
+    _Hook.bodies = []
+    hook = QuietServer.start_on_loopback(_Hook)
+    try:
+        webhook_url = f"{hook.url}/hooks/{WEBHOOK_SECRET}"
+        (tmp_path / "books").mkdir()
+        (tmp_path / "books" / "leak.yml").write_text(PLAYBOOK)
+        (tmp_path / "mosaic-diag.toml").write_text(f'[playbooks]\nwebhook_url = "{webhook_url}"\n')
+        (tmp_path / "incident.json").write_text(json.dumps({
+            "stage": "runtime", "count": 3, "context": {"log": {"last_error": PLANTED}}}))
+        env = {"MOSAIC_APP_SECRET": PLANTED, "DATABASE_URL": SECRETS["dsn_password"][0]}
+        outs = []
+        for fmt in ("table", "json", "markdown"):
+            r = cli("playbook", "run", "UNKNOWN_ERROR", "--context", "incident.json", "--playbooks", "books",
+                    "--format", fmt, cwd=tmp_path, env=env)
+            assert r.returncode == 0, r.stdout + r.stderr
+            outs.append(r.stdout + r.stderr)
+        r = cli("playbook", "run", "UNKNOWN_ERROR", "--context", "incident.json", "--playbooks", "books",
+                "--execute", "--yes", cwd=tmp_path, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        outs.append(r.stdout + r.stderr)
+    finally:
+        hook.stop()
+    assert "webhook answered 200" in outs[-1]
+    assert len(_Hook.bodies) == 1 and "incident:" in _Hook.bodies[0]
+    state = tmp_path / ".mosaic-diag"
+    audit = (state / "audit.log").read_text()
+    notes = [p.read_text() for p in (state / "incidents").glob("*.md")]
+    assert len(notes) == 1 and "## Facts" in notes[0]
+    assert f"{hook.url.split('//')[1].split(':')[0]}" in outs[0]  # the webhook's host is shown, not its path
+    everything = {"plan/table": outs[0], "plan/json": outs[1], "plan/markdown": outs[2], "execute": outs[3],
+                  "audit": audit, "note": notes[0], "webhook body": _Hook.bodies[0]}
+    assert {name: leaks(text) for name, text in everything.items()} == {name: [] for name in everything}
