@@ -594,7 +594,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(standin.admin(method, route, body), "admin")
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
-        generation = standin.generation
         provider, endpoint, reply = standin.answer(method, self.path, headers, body)
         standin.record(ReceivedRequest(method, route, provider, endpoint, body, reply.status), epoch)
         self._send(reply, provider)

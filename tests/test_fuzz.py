@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from mosaic_diag.checks.database import sanity
 from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.errors import ConfigError
-from mosaic_diag.logs.lines import is_continuation, line_timestamp, parse_line
+from mosaic_diag.logs.lines import line_timestamp, parse_line
 from mosaic_diag.logs.model import ReadStats
 from mosaic_diag.logs.reader import read_events
 from mosaic_diag.platform.dsn import dsn_facts
@@ -114,7 +114,6 @@ def test_log_lines_from_any_text(text: str) -> None:
     for line in parse_line(text):
         assert isinstance(line.message, str)
     line_timestamp(text)
-    is_continuation(text)
 
 
 @FUZZ

@@ -4,8 +4,7 @@ Per label: the current window's count and the EWMA mean / variance of the window
 same update and score as `RateSeries.detect`. Every label's history starts at the first window
 the watch saw (quiet windows count as zero, as in a batch run). A window alarms once, as soon as
 its count crosses the threshold, not when it closes. A run of empty windows is applied in closed
-form for the mean and stepped for at most `MAX_STEPS` windows for the variance (after that it has
-decayed below any threshold), so a quiet week costs nothing.
+form (mean and variance exactly), so a quiet week costs nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 
 from mosaic_diag.triage.anomaly import Anomaly, AnomalySettings
 
-MAX_STEPS = 200
 
 
 @dataclass
@@ -52,11 +50,15 @@ class LiveRates:
             return
         self._close(st, float(st.count))
         empty = window - st.window - 1
-        for _ in range(min(empty, MAX_STEPS)):
-            self._close(st, 0.0)
-        if empty > MAX_STEPS:
-            st.seen += empty - MAX_STEPS
-            st.mu *= (1 - self.settings.alpha) ** (empty - MAX_STEPS)
+        if empty:
+            if st.seen == 0:  # the first window of the history is an empty one: it sets the mean
+                self._close(st, 0.0)
+                empty -= 1
+            # k empty windows at once (x = 0 each): mu_k = b^k mu, var_k = b^k var + b^k (1 - b^k) mu^2
+            bk = (1 - self.settings.alpha) ** empty
+            st.var = bk * st.var + bk * (1 - bk) * st.mu * st.mu
+            st.mu *= bk
+            st.seen += empty
         st.window, st.count, st.alerted = window, 0, False
 
     def add(self, label: str, when: datetime) -> Anomaly | None:
