@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from mosaic_diag.triage.anomaly import Anomaly, AnomalySettings
 
 
-
 @dataclass
 class _LabelRate:
     window: int
