@@ -108,3 +108,31 @@ def test_secrets_in_the_payload_are_redacted_on_the_wire(receiver: Receiver) -> 
 def test_a_non_http_url_is_refused_without_a_request() -> None:
     d = post_webhook("file:///etc/passwd", {"message": "x"})
     assert not d.ok and d.attempts == 0
+
+
+def test_the_alert_ops_action_posts_through_it_signed_retried_and_keyed(receiver: Receiver, tmp_path) -> None:
+    """A playbook's alert_ops, executed: the 503 is retried, the body is signed and carries the incident's key."""
+    from mosaic_diag.playbooks import PlaybookSettings, PlaybookStore, execute_plan, plan_playbook
+
+    pb = tmp_path / "pb"
+    pb.mkdir()
+    (pb / "alert.yml").write_text("- id: rate-alert\n  match:\n    label: OPENAI_RATE_LIMIT\n  severity: high\n"
+                                  "  remediate:\n    - action: alert_ops\n      when: always\n"
+                                  "      message: \"rate limited {count_5m} times in 5 min\"\n")
+    store = PlaybookStore.load(pb)
+    settings = PlaybookSettings(root=tmp_path, webhook_url=receiver.url, webhook_secret="whsec_test",
+                                webhook_format="slack")
+    playbook = store.match("OPENAI_RATE_LIMIT", stage="runtime")
+    facts = {"label": "OPENAI_RATE_LIMIT", "severity": "high", "stage": "runtime", "count_5m": 11,
+             "fingerprint": "fp0123456789"}
+    receiver.script = [(503, {})]
+    outcomes = execute_plan(plan_playbook(playbook, facts, settings), settings)
+    assert [(o.action, o.ok) for o in outcomes] == [("alert_ops", True)]
+    assert "after 2 attempts" in outcomes[0].detail and "XXXXsecretpath" not in outcomes[0].detail
+    assert len(receiver.got) == 2
+    headers, body = receiver.got[-1]
+    assert headers["x-mosaic-dedup-key"] == "rate-alert|fp0123456789"
+    stamp = headers["x-mosaic-timestamp"]
+    assert headers["x-mosaic-signature"] == "sha256=" + hmac.new(
+        b"whsec_test", stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    assert json.loads(body)["text"] == "[mosaic-diag] rate limited 11 times in 5 min"

@@ -55,9 +55,10 @@ def is_slack(url: str) -> bool:
 
 def slack_body(payload: Mapping[str, Any]) -> dict[str, Any]:
     """Slack's incoming-webhook shape: a `text` fallback and a section block per part."""
-    title = str(payload.get("message") or payload.get("title") or payload.get("label") or "mosaic-diag alert")
+    title = str(payload.get("text") or payload.get("message") or payload.get("title") or payload.get("label")
+                or "mosaic-diag alert")
     fields = [f"*{k}*: {v}" for k, v in payload.items()
-              if k not in ("message", "title") and isinstance(v, str | int | float) and v != ""]
+              if k not in ("text", "message", "title") and isinstance(v, str | int | float) and v != ""]
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": title[:2900]}}]
     if fields:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(fields)[:2900]}})

@@ -21,24 +21,20 @@ HTTP_TIMEOUT = 10.0
 
 
 
-def _post(effect: Effect) -> tuple[bool, str]:
-    import urllib.error
-    import urllib.request
+def _post(effect: Effect, plan: Plan, settings: PlaybookSettings) -> tuple[bool, str]:
+    """The webhook POST: retried with backoff, signed when a secret is set, keyed for dedup by the
+    playbook and the incident (platform.webhook); a failure is reported, never raised."""
+    from mosaic_diag.platform.webhook import post_webhook
+    from mosaic_diag.playbooks.planner import incident_fingerprint
 
     url = effect.target or ""
     if not url.startswith(("http://", "https://")):
         return False, f"webhook URL must be http(s): {redact_dsn(url)}"
-    body = redact_text(json.dumps(dict(effect.payload), default=str)).encode()
-    req = urllib.request.Request(url, data=body, method="POST",
-                                 headers={"Content-Type": "application/json", "User-Agent": "mosaic-diag"})
-    try:
-        with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT) as resp:  # noqa: S310 - scheme checked above
-            return True, f"webhook answered {resp.status}"
-    except urllib.error.HTTPError as exc:
-        return False, f"webhook answered {exc.code} {exc.reason}"
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return False, f"webhook unreachable: {redact_text(str(reason))}"
+    fmt = settings.webhook_format if settings.webhook_format in ("auto", "slack", "json") else "auto"
+    delivery = post_webhook(url, dict(effect.payload), secret=settings.webhook_secret,
+                            dedup_key=f"{plan.playbook}|{incident_fingerprint(plan)}", fmt=fmt)
+    tries = f" after {delivery.attempts} attempts" if delivery.attempts > 1 and delivery.ok else ""
+    return delivery.ok, redact_text(delivery.detail + tries)
 
 
 def _set_flag(effect: Effect, clock: Callable[[], datetime]) -> tuple[bool, str]:
@@ -141,7 +137,7 @@ def execute_effect(effect: Effect, plan: Plan, settings: PlaybookSettings, *,
         if effect.problem:
             return False, effect.problem
         if effect.kind == "http_post":
-            return _post(effect)
+            return _post(effect, plan, settings)
         if effect.kind == "set_flag":
             return _set_flag(effect, clock)
         if effect.kind == "write_note":

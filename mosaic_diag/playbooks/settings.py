@@ -39,12 +39,15 @@ class PlaybookSettings:
     env: Mapping[str, str] = field(default_factory=dict)
     state_file: Path = DEFAULT_STATE_FILE
     cooldown: float = DEFAULT_COOLDOWN
+    webhook_secret: str | None = field(default=None, repr=False)  # env MOSAIC_DIAG_WEBHOOK_SECRET only
+    webhook_format: str = "auto"  # auto (Slack's shape for a Slack URL) | slack | json
 
     def __post_init__(self) -> None:
         # for Slack or Teams the webhook URL is the credential: masked in every output from now on
         from mosaic_diag.platform.redact import register_secret
 
         register_secret(self.webhook_url)
+        register_secret(self.webhook_secret)
 
     def path(self, p: Path) -> Path:
         return p if p.is_absolute() else self.root / p
@@ -63,6 +66,8 @@ class PlaybookSettings:
             "gather_timeout": float(timeout) if timeout else None,
             "state_file": Path(cfg.get("playbooks.state_file", str(DEFAULT_STATE_FILE))),
             "cooldown": float(cfg.get("playbooks.cooldown", DEFAULT_COOLDOWN)),
+            "webhook_secret": env.get("MOSAIC_DIAG_WEBHOOK_SECRET") or None,
+            "webhook_format": str(cfg.get("playbooks.webhook_format", "auto")),
             "env": dict(env),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
