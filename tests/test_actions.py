@@ -201,3 +201,22 @@ def test_bad_context_and_stage(workspace: Path, capsys: pytest.CaptureFixture) -
     assert "--stage takes one of" in capsys.readouterr().err
     assert main(["playbook", "run", "NOT_A_LABEL", "--playbooks", "books"]) == 2
     assert "unknown label 'NOT_A_LABEL'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("template", "facts", "expect"), [
+    ("set sslmode=require in DATABASE_URL (now {database_url.sslmode}) and redeploy", {"database_url.sslmode": ""},
+     "set sslmode=require in DATABASE_URL and redeploy"),
+    ("set sslmode=require in DATABASE_URL (now {database_url.sslmode}) and redeploy",
+     {"database_url.sslmode": "disable"}, "set sslmode=require in DATABASE_URL (now disable) and redeploy"),
+    ("ANTHROPIC_MODEL ({env.ANTHROPIC_MODEL.value}) does not exist: use a current model id", {},
+     "ANTHROPIC_MODEL does not exist: use a current model id"),
+    ("fix DATABASE_URL ({database_url.redacted}): {database_url.problem}", {"database_url.redacted": "pg://h/db",
+                                                                            "database_url.problem": None},
+     "fix DATABASE_URL (pg://h/db)"),
+    ("prompts.csv: {prompts.csv_problem}", {}, "prompts.csv"),
+    ("First. Then {x} happens. Last.", {}, "First. Last."),
+])
+def test_fill_leaves_out_what_is_not_known(template: str, facts: dict, expect: str) -> None:
+    from mosaic_diag.playbooks.actions import fill
+
+    assert fill(template, facts) == expect

@@ -95,7 +95,10 @@ def run(ctx: CheckContext) -> Iterator[Message]:
         raise Skip("DATABASE_URL is not set (see MD-DB001)")
     import psycopg2
 
-    from mosaic_diag.checks.database import connect, db_facts
+    from mosaic_diag.checks.database import connect, db_facts, sanity
+
+    if any(m.id == "MD-DB002" for m in sanity(dsn)):
+        raise Skip("DATABASE_URL is malformed (see MD-DB002)")
 
     try:
         conn = connect(dsn, ctx.timeout)
