@@ -124,7 +124,10 @@ def test_repeat_flaky_backoff_and_timeout(server, cases_file):
     assert sum(a.retries for a in by_id["throttled"].attempts) == 1
     slow = by_id["slow"]
     assert slow.outcome == "error" and not slow.ok
-    assert slow.failures[0].startswith("timeout: no answer within 0.3s")
+    assert slow.failures[0].startswith("timeout: the app did not answer within 0.3s")
+    from mosaic_diag.golden.explain import explain
+
+    assert explain(slow.attempts[0]).label == "APP_TIMEOUT"  # the harness's timeout, not UNKNOWN_ERROR
     # failures first
     assert [r.case_id for r in report.sorted_results()][:1] == ["slow"]
     assert report.exit_code == 1

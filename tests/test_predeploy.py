@@ -272,3 +272,13 @@ def test_manifest_check_shows_the_commit_and_warns_on_a_dirty_tree(repo: Path) -
     assert "1 uncommitted change(s): schema.sql" in dirty["message"] and "commit" in dirty["hint"]
     code, data = predeploy(repo, env, "--only", "manifest")  # a warning does not fail the default gate
     assert code == 0
+
+
+@pytest.mark.parametrize("kind", ["missing", "file"])
+def test_root_must_be_a_directory(repo: Path, kind: str) -> None:
+    root = repo / "no-such-dir" if kind == "missing" else repo / "schema.sql"
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "predeploy", "--root", str(root)],
+                       cwd=repo, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and r.stdout == ""
+    [line] = r.stderr.strip().splitlines()
+    assert str(root) in line and ("no such directory" if kind == "missing" else "not a directory") in line

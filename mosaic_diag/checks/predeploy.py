@@ -23,6 +23,10 @@ DEFAULT_TIMEOUT = 10.0
 def predeploy(root: Path, env: Mapping[str, str], *, only: Iterable[str] = (), skip: Iterable[str] = (),
               fail_level: str | None = None, timeout: float | None = None) -> Report:
     """Run the predeploy checks of the repository at `root` with environment `env`."""
+    if not root.exists():
+        raise UsageError(f"--root {root}: no such directory")
+    if not root.is_dir():
+        raise UsageError(f"--root {root}: not a directory")
     config = load_config(root, env)
     level = (fail_level or str(config.get("predeploy.fail_level", "error"))).lower()
     if level not in LEVELS:

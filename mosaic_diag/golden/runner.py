@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from mosaic_diag.golden.assertions import check_answer, check_latency, percentile
 from mosaic_diag.golden.cases import Case
 from mosaic_diag.golden.report import Attempt, CaseResult, Explanation, GoldenReport
-from mosaic_diag.golden.targets import Answer, Target
+from mosaic_diag.golden.targets import Answer, AppTimeoutError, Target
 from mosaic_diag.platform.redact import redact_text
 
 EXCERPT_CHARS = 2000
@@ -80,7 +80,7 @@ def _call_with_timeout(fn: Callable[[], Answer], timeout: float) -> Answer:
     worker.start()
     worker.join(timeout)
     if worker.is_alive():
-        raise TimeoutError(f"no answer within {timeout:g}s")
+        raise AppTimeoutError(timeout)
     if "error" in box:
         raise box["error"]
     return box["value"]
@@ -96,8 +96,8 @@ def _retry_after(headers: Any) -> float | None:
 
 def _error_text(exc: BaseException, timeout: float) -> str:
     name = f"{type(exc).__module__}.{type(exc).__name__}".removeprefix("builtins.")
-    if isinstance(exc, TimeoutError) or type(exc).__name__.endswith("Timeout"):
-        return f"timeout: no answer within {timeout:g}s ({name})"
+    if isinstance(exc, TimeoutError) or type(exc).__name__.endswith("Timeout"):  # APP_TIMEOUT by the classifier
+        return f"timeout: the app did not answer within {timeout:g}s ({name})"
     return redact_text(f"{name}: {exc}")
 
 

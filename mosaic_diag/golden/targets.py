@@ -12,6 +12,13 @@ from typing import Any, Protocol
 from mosaic_diag.errors import UnreachableError, UsageError
 
 
+class AppTimeoutError(TimeoutError):
+    """The harness's own request got no answer in time (taxonomy: APP_TIMEOUT)."""
+
+    def __init__(self, timeout: float, what: str = "") -> None:
+        super().__init__(f"the app did not answer within {timeout:g}s" + (f" ({what})" if what else ""))
+
+
 @dataclass(frozen=True)
 class Answer:
     status: int
