@@ -6,6 +6,7 @@ shared classifier. A database that cannot be reached is a failed check: exit 1.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -282,3 +283,46 @@ def test_root_must_be_a_directory(repo: Path, kind: str) -> None:
     assert r.returncode == 2 and "Traceback" not in r.stderr and r.stdout == ""
     [line] = r.stderr.strip().splitlines()
     assert str(root) in line and ("no such directory" if kind == "missing" else "not a directory") in line
+
+
+def test_schema_drift_that_breaks_writes(pg_db: str, repo: Path) -> None:
+    """Drift psql shows to break every write: an added NOT NULL column without a default, a dropped
+    UNIQUE that `ON CONFLICT (email)` needs, a dropped foreign key; each reported at the statement."""
+    import psycopg2
+
+    from mosaic_diag.checks.appsql import app_inserts
+
+    _apply(pg_db, (repo / "schema.sql").read_text())
+    code, data = predeploy(repo, {"DATABASE_URL": pg_db}, "--only", "schema")
+    assert code == 0 and results(data, "schema") == [], data
+    _apply(pg_db, "ALTER TABLE users ADD COLUMN nickname text NOT NULL; "
+                  "ALTER TABLE users ADD COLUMN plan text NOT NULL DEFAULT 'free'; "   # has a default: fine
+                  "ALTER TABLE users DROP CONSTRAINT users_email_key; "
+                  "CREATE UNIQUE INDEX users_email_partial ON users (email) WHERE email <> ''; "  # partial: no use
+                  "ALTER TABLE sessions DROP CONSTRAINT sessions_user_id_fkey")
+    code, data = predeploy(repo, {"DATABASE_URL": pg_db}, "--only", "schema")
+    assert code == 1
+    register = next(i for i in app_inserts(repo) if i.table == "users")
+    assert register.where == "auth.py:65:1" and register.conflict == ("email",)
+    found = [(r["id"], r["level"], r["location"]) for r in results(data, "schema")]
+    assert found == [("MD-SCHEMA005", "error", "auth.py:65:1"), ("MD-SCHEMA006", "error", "auth.py:65:1"),
+                     ("MD-SCHEMA007", "warning", "schema.sql:13:1")]
+    messages = [r["message"] for r in results(data, "schema")]
+    assert "users.nickname" in messages[0] and "plan" not in messages[0]
+    assert "ON CONFLICT (email)" in messages[1] and "sessions (user_id) -> users" in messages[2]
+    # the diagnosis holds: the app's own statement fails on this database as reported
+    sql = next(c.value for c in ast.walk(ast.parse((repo / "auth.py").read_text()))
+               if isinstance(c, ast.Constant) and getattr(c, "lineno", None) == 65)
+    row = ("u1", "a@example.com", "h", "2026-01-01")
+    conn = psycopg2.connect(pg_db)
+    try:
+        with pytest.raises(psycopg2.errors.InvalidColumnReference), conn.cursor() as cursor:
+            cursor.execute(sql, row)
+        conn.rollback()
+        _apply(pg_db, "CREATE UNIQUE INDEX users_email ON users (email)")
+        with pytest.raises(psycopg2.errors.NotNullViolation), conn.cursor() as cursor:
+            cursor.execute(sql, row)
+    finally:
+        conn.close()
+    code, data = predeploy(repo, {"DATABASE_URL": pg_db}, "--only", "schema")
+    assert [r["id"] for r in results(data, "schema")] == ["MD-SCHEMA005", "MD-SCHEMA007"]
