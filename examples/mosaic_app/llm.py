@@ -74,9 +74,16 @@ class MultiProviderLLM:
             order.append("anthropic")
         return order
 
-    def generate(self, system: str, prompt: str) -> Completion:
-        """Ask the first provider; on any error log it with its traceback and fail over."""
+    def generate(self, system: str, prompt: str, only: str | None = None) -> Completion:
+        """Ask the first provider; on any error log it with its traceback and fail over.
+        `only` (a test harness's X-Mosaic-LLM-Provider header): that provider, no failover."""
         providers = self.providers()
+        if only is not None:
+            if only not in ("openai", "anthropic"):
+                raise ProviderUnavailable(f"ValueError: unknown provider {only!r} (openai or anthropic)")
+            if only not in providers:
+                raise ProviderUnavailable(f"ValueError: {only} was asked for but has no API key set")
+            providers = [only]
         if not providers:  # let the client say what is missing, as Mosaic does
             logger.warning("No AI provider key set (OPENAI_API_KEY, ANTHROPIC_API_KEY)")
             providers = ["openai"]
@@ -170,5 +177,8 @@ def parse_answer(text: str) -> tuple[dict[str, Any], bool]:
         return {"answer": text}, False
     if not isinstance(data, dict):
         logger.warning("Model answer is JSON but not an object; wrapping it")
+        return {"answer": text}, False
+    if not isinstance(data.get("answer"), str):
+        logger.warning("Model answer is a JSON object without an `answer` string; wrapping it")
         return {"answer": text}, False
     return data, True
