@@ -326,3 +326,23 @@ def test_schema_drift_that_breaks_writes(pg_db: str, repo: Path) -> None:
         conn.close()
     code, data = predeploy(repo, {"DATABASE_URL": pg_db}, "--only", "schema")
     assert [r["id"] for r in results(data, "schema")] == ["MD-SCHEMA005", "MD-SCHEMA007"]
+
+
+def test_providers_import_their_sdk_only_when_a_call_fails(llm, repo: Path) -> None:
+    """The key and model calls go out through the standard library; a provider SDK (a second to
+    import) is loaded only to repeat a failing call through the real client."""
+    script = ("import json, os, sys\nfrom pathlib import Path\nfrom mosaic_diag.checks.predeploy import predeploy\n"
+              "report = predeploy(Path(sys.argv[1]), dict(os.environ), only=['providers'])\n"
+              "print(json.dumps([[r.label for o in report.outcomes for r in o.results],"
+              " 'openai' in sys.modules, 'anthropic' in sys.modules]))\n")
+
+    def run(env: dict[str, str]) -> list:
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_", "MOSAIC_DIAG_"))}
+        r = subprocess.run([sys.executable, "-c", script, str(repo)], env={**base, **_llm_env(llm), **env},
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    assert run({}) == [[], False, False]
+    assert run({"OPENAI_API_KEY": "bad-key"}) == [["OPENAI_INVALID_KEY"], True, False]
+    assert run({"ANTHROPIC_MODEL": "claude-nope"}) == [["ANTHROPIC_MODEL_NOT_FOUND"], False, True]
