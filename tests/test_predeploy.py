@@ -109,18 +109,23 @@ def test_database_failures_are_classified(pg, repo: Path, case: str, label: str,
     ("space_in_password", "whitespace in the password"),
     ("space_in_host", "whitespace in the host"),
     ("no_database", "no database name"),
+    ("slash_in_password", "unescaped '/' before the host"),
+    ("hash_in_password", "unescaped '#' before the host"),
 ])
 def test_malformed_urls_libpq_accepts_are_flagged_before_connecting(pg, repo: Path, case: str, says: str) -> None:
     good = pg.dsn("mosaic")
     dsn = {"space_in_password": good.replace(f":{pg.password}@", f":{pg.password[:4]} {pg.password[4:]}@"),
            "space_in_host": good.replace("@127.0.0.1:", "@127.0.0.1 :"),
-           "no_database": good.replace("/mosaic?", "?")}[case]
+           "no_database": good.replace("/mosaic?", "?"),
+           "slash_in_password": good.replace(f":{pg.password}@", f":{pg.password[:4]}/{pg.password[4:]}@"),
+           "hash_in_password": good.replace(f":{pg.password}@", f":{pg.password[:4]}#{pg.password[4:]}@")}[case]
     code, data = predeploy(repo, {"DATABASE_URL": dsn}, "--only", "database", "--timeout", "8")
     assert code == 1
     [found] = results(data, "database")
     assert (found["id"], found["label"]) == ("MD-DB002", "PG_URL_MALFORMED")
     assert says in found["message"] and found["recommendation"]
     assert ("whitespace" in found["recommendation"]) == case.startswith("space")
+    assert ("names no database" in found["recommendation"]) == (case == "no_database")
     assert_no_unfilled_advice(data)
     assert pg.password[4:] not in json.dumps(data)
     schema = next(c for c in data["checks"] if c["check"] == "schema")

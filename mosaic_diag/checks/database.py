@@ -6,7 +6,14 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mosaic_diag.checks.model import Check, CheckContext, CheckId, Message
-from mosaic_diag.platform.dsn import SSL_ON, dsn_facts, needs_ssl_retry, retry_with_ssl, url_shape_problems
+from mosaic_diag.platform.dsn import (
+    SSL_ON,
+    dsn_facts,
+    needs_ssl_retry,
+    retry_with_ssl,
+    unescaped_in_userinfo,
+    url_shape_problems,
+)
 from mosaic_diag.platform.redact import redact_dsn, redact_text
 
 IDS = (
@@ -58,6 +65,17 @@ def sanity(dsn: str) -> Iterator[Message]:
     if facts.scheme is not None and facts.scheme not in SCHEMES:
         yield Message("MD-DB002", f"DATABASE_URL scheme is {facts.scheme!r}, not postgresql:// ({shown})",
                       label="PG_URL_MALFORMED", facts=known)
+        return
+    bad = unescaped_in_userinfo(dsn)
+    if bad:  # the URL does not split: mask everything between the user name and the last @ ourselves
+        code = {"/": "%2F", "?": "%3F", "#": "%23"}[bad]
+        scheme, rest = dsn.split("://", 1)
+        userinfo, host = rest.rsplit("@", 1)
+        masked = f"{scheme}://{userinfo.split(':', 1)[0].split('/', 1)[0]}:***@{host}"
+        yield Message("MD-DB002", f"DATABASE_URL has an unescaped {bad!r} before the host (in the password?): "
+                                  f"the URL splits there; percent-encode it as {code} ({masked})",
+                      label="PG_URL_MALFORMED", facts={**known, "database_url.redacted": masked,
+                                                       "database_url.problem": f"percent-encode {bad!r} as {code}"})
         return
     if facts.port_error:
         yield Message("MD-DB002", f"DATABASE_URL port is not a number 1-65535 ({shown})", label="PG_URL_MALFORMED",

@@ -59,9 +59,13 @@ def dsn_facts(dsn: str) -> DsnFacts:
 def url_shape_problems(dsn: str) -> tuple[tuple[str, str], ...]:
     """What libpq accepts in a URL DSN but is almost surely a mistake, as (kind, text) pairs that
     name the part, never its value: whitespace in a part (`space`), no database name (`no_database`)."""
-    if "://" not in dsn:
+    if "://" not in dsn or unescaped_in_userinfo(dsn):
         return ()
     parts = urlsplit(dsn)
+    try:
+        _ = parts.port
+    except ValueError:  # does not split into its parts: the shape says nothing
+        return ()
     netloc = parts.netloc
     userinfo, _, hostport = netloc.rpartition("@")
     user, _, password = userinfo.partition(":")
@@ -90,3 +94,15 @@ def retry_with_ssl(dsn: str, timeout: float) -> str | None:
 def needs_ssl_retry(dsn: str, error: str) -> bool:
     """A pg_hba rejection of a connection without encryption, from a DSN that did not ask for SSL."""
     return "pg_hba.conf" in error and "no encryption" in error and (dsn_facts(dsn).sslmode or "") not in SSL_ON
+
+
+def unescaped_in_userinfo(dsn: str) -> str | None:
+    """The first `/`, `?` or `#` between `://` and the last `@` of a URL DSN: a password holding one
+    must be percent-encoded, or the URL splits there (the host, port and database become nonsense)."""
+    if "://" not in dsn:
+        return None
+    rest = dsn.split("://", 1)[1]
+    if "@" not in rest:
+        return None
+    userinfo = rest.rsplit("@", 1)[0]
+    return next((c for c in userinfo if c in "/?#"), None)
