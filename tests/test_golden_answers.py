@@ -142,3 +142,16 @@ def test_an_app_that_fails_to_start_is_classified(tmp_path, capsys, monkeypatch)
     assert code == 3 and "Traceback" not in err
     assert "the app failed to start: KeyError: 'MOSAIC_TEST_REQUIRED_SETTING'" in err
     assert "[label ENV_VAR_MISSING, playbook " in err
+
+
+def test_the_stand_in_answer_modes_spoil_the_json_each_its_own_way():
+    from examples.llm_standin import answer_text
+
+    good = json.loads(answer_text("q", as_json=True))
+    assert set(good) == {"answer", "question"}
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(answer_text("q", as_json=True, shape="truncated_json"))
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(answer_text("q", as_json=True, shape="prose"))
+    assert isinstance(json.loads(answer_text("q", as_json=True, shape="json_array")), list)
+    assert "answer" not in json.loads(answer_text("q", as_json=True, shape="wrong_shape"))
