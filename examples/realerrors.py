@@ -637,7 +637,7 @@ for _key, _mode, _label, _type, _msg in [
     ("anthropic_context_overflow", "context_overflow", "ANTHROPIC_CONTEXT_OVERFLOW", "anthropic.BadRequestError",
      "prompt is too long: 210000 tokens > 200000 maximum"),
     ("anthropic_server_error", "server_error", "ANTHROPIC_SERVER_ERROR", "anthropic.InternalServerError",
-     "'api_error'"),
+     "api_error"),
     ("anthropic_credit_balance", "quota", "ANTHROPIC_ERROR", "anthropic.BadRequestError",
      "credit balance is too low"),
     ("anthropic_refusal", "refusal", "ANTHROPIC_CONTENT_FILTERED",
@@ -659,14 +659,14 @@ def _anthropic_model_not_found(ctx: Context) -> object:
 
 
 @scenario("anthropic_timeout", "ANTHROPIC_TIMEOUT", AI, "anthropic.APITimeoutError",
-          "^Request timed out or interrupted", ANTHROPIC_LOG)
+          "^(Request timed out or interrupted|Request to \\S+ timed out after)", ANTHROPIC_LOG)
 def _anthropic_timeout(ctx: Context) -> object:
     ctx.standin.set_failure("anthropic", "slow", delay=1.5)
     return ai_clients.ask_anthropic(ctx.anthropic(timeout=0.3), QUESTION)
 
 
 @scenario("anthropic_connection_error", "ANTHROPIC_CONNECTION_ERROR", AI, "anthropic.APIConnectionError",
-          "^Connection error.$", ANTHROPIC_LOG)
+          "^(Connection error.|Connection to \\S+ failed: .*)$", ANTHROPIC_LOG)
 def _anthropic_connection_error(ctx: Context) -> object:
     return ai_clients.ask_anthropic(ctx.anthropic(base_url=f"http://127.0.0.1:{ctx.closed_port}"), QUESTION)
 

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "hook",
     "manifest",
     "rollback",
+    "watch",
 )
 
 app = typer.Typer(

@@ -48,3 +48,24 @@ def attach_plans(report: TriageReport, planner: PlanFn | None) -> TriageReport:
         playbook, plan = planner(group.label, group_facts(group))
         groups.append(replace(group, playbook=playbook, plan=plan))
     return replace(report, groups=tuple(groups))
+
+
+ExecuteFn = Callable[[str, Mapping[str, Any]], tuple[str | None, tuple[Mapping[str, Any], ...]]]
+
+
+def playbook_executor(directory: str | Path | None = None, config: Any = None) -> ExecuteFn:
+    """Gather, plan and carry out the runtime playbook of a label (each action audited); returns the
+    playbook id and the outcomes. The caller decides whether it may act (cool-downs, --execute)."""
+    from mosaic_diag.playbooks import PlaybookSettings, PlaybookStore, execute_plan, gather_and_plan
+
+    store = PlaybookStore.load(Path(directory) if directory else None)
+    settings = PlaybookSettings.from_config(config, os.environ)
+
+    def execute(label: str, facts: Mapping[str, Any]) -> tuple[str | None, tuple[Mapping[str, Any], ...]]:
+        playbook = store.match(label, stage="runtime")
+        if playbook is None:
+            return None, ()
+        plan = gather_and_plan(playbook, facts, settings, taxonomy=store.taxonomy)
+        return playbook.id, tuple(o.to_dict() for o in execute_plan(plan, settings))
+
+    return execute

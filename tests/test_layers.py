@@ -21,7 +21,7 @@ LAYERS: list[set[str]] = [
     {"rollback"},
     {"playbooks"},
     {"plans"},
-    {"checks", "lint", "golden", "deploy"},
+    {"checks", "lint", "golden", "deploy", "watch"},
     {"render"},
     {"commands"},
     {"cli", "__main__"},

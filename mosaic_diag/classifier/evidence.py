@@ -17,11 +17,15 @@ _STATUS_PATTERNS = re.compile(
     r"|\bHTTP(?:/\d(?:\.\d)?)?\s+(\d{3})\b"
     r"|\bstatus(?:_code| code)?[=: ]+(\d{3})\b"
     r"|\bHTTPError: HTTP Error (\d{3})\b"
-    r"|\b[Ii]nvalid status code '(\d{3})\b",
+    r"|\b[Ii]nvalid status code '(\d{3})\b"
+    # anthropic>=2: "429 This request would exceed ... (request_id: req_…, path: /v1/messages, type: rate_limit_error)"
+    r"|(?:^|:\s)(\d{3}) [^\n]*\((?:request_id: [^,()\n]*, )?path: [^,()\n]*, type: [\w.-]+\)",
     re.IGNORECASE,
 )
 _BODY_AFTER_CODE = re.compile(r"Error code: \d{3} - (\{.*\})\s*$", re.DOTALL)
 _CODE_FIELDS = re.compile(r"""['"](?:code|type)['"]\s*:\s*['"]([A-Za-z_][\w.-]{2,60})['"]""")
+# anthropic>=2 ends its status errors with "(request_id: …, path: …, type: <error type>)"
+_TRAILER_TYPE = re.compile(r"\((?:request_id: [^,()\n]*, )?path: [^,()\n]*, type: ([A-Za-z_][\w.-]{2,60})\)")
 _URL_HOST = re.compile(r"\b[a-z][a-z0-9+.-]*://(?:[^@/\s'\"]*@)?([A-Za-z0-9.-]+)", re.IGNORECASE)
 _POOL_HOST = re.compile(r"\bhost='([A-Za-z0-9.-]+)'")
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
@@ -136,6 +140,8 @@ def codes_from_text(text: str) -> frozenset[str]:
         _collect_codes(parsed, found)
     if not found:
         found.update(c for c in _CODE_FIELDS.findall(text[:20_000]) if c != "error")
+    if not found and "path: " in text:
+        found.update(_TRAILER_TYPE.findall(text[:20_000]))
     return frozenset(found)
 
 

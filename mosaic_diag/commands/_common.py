@@ -34,3 +34,14 @@ def parse_time(value: str | None, option: str, *, now: datetime | None = None) -
         raise UsageError(f"{option} takes an ISO-8601 time or a duration such as 30m, 2h, 1d; "
                          f"got {value!r}") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_duration(value: str, option: str) -> float:
+    """Seconds of a duration such as `90s`, `30m`, `2h`, `1d` (a bare number is seconds)."""
+    text = value.strip()
+    if text.replace(".", "", 1).isdigit():
+        return float(text)
+    m = _DURATION.match(text)
+    if not m:
+        raise UsageError(f"{option} takes a duration such as 90s, 30m, 2h; got {value!r}")
+    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}).total_seconds()

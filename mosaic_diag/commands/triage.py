@@ -12,7 +12,8 @@ from mosaic_diag.commands._options import FormatOption, OutputFormat
 
 
 def triage(
-    logfile: Annotated[str, typer.Argument(help="A log file (plain or gzip), or - for stdin.")],
+    logfile: Annotated[str | None, typer.Argument(
+        help="A log file (plain or gzip), or - for stdin (omit with --render).")] = None,
     fmt: FormatOption = OutputFormat.table,
     since: Annotated[str | None, typer.Option(help="Only events at/after this time "
                                               "(ISO-8601, or a duration ago: 30m, 2h, 1d).")] = None,
@@ -27,6 +28,10 @@ def triage(
     playbooks: Annotated[Path | None, typer.Option(help="Playbook directory (default: shipped).")] = None,
     no_playbooks: Annotated[bool, typer.Option("--no-playbooks", help="Do not plan playbooks.")] = False,
     top: Annotated[int, typer.Option(help="Groups shown in the table.", min=1)] = 30,
+    render: Annotated[bool, typer.Option("--render", help="Read the service's logs from Render's API "
+                                         "(RENDER_API_KEY; window: --since, default 1h, to --until).")] = False,
+    render_service: Annotated[str | None, typer.Option("--render-service", help="The Render service id "
+                                                       "(default: render.service_id or RENDER_SERVICE_ID).")] = None,
 ) -> int:
     """Read a Render / uvicorn / JSON log and report every error event: labels, groups,
     anomalous rates and the playbook each group would run (dry run)."""
@@ -35,7 +40,9 @@ def triage(
     from mosaic_diag.triage import open_triage
 
     cfg = config_here()
+    source, stream = _input(logfile, render, render_service, since, until, cfg)
     opts: dict[str, Any] = {
+        "stream": stream,
         "since": parse_time(since, "--since"),
         "until": parse_time(until, "--until"),
         "labels": label or [],
@@ -48,10 +55,10 @@ def triage(
     if fmt is OutputFormat.json:
         from mosaic_diag.render.triage import write_json
 
-        with open_triage(logfile, stdin=sys.stdin.buffer, **opts) as run:
+        with open_triage(source, stdin=sys.stdin.buffer, **opts) as run:
             report = write_json(run.events, lambda: attach_plans(run.finish(), planner), sys.stdout)
     else:
-        with open_triage(logfile, stdin=sys.stdin.buffer, **opts) as run:
+        with open_triage(source, stdin=sys.stdin.buffer, **opts) as run:
             for _ in run.events:
                 pass
             report = attach_plans(run.finish(), planner)
@@ -64,6 +71,43 @@ def triage(
 
             write_table(report, top=top)
     return 1 if report.summary["events"] else 0
+
+
+def _input(logfile: str | None, render: bool, service: str | None, since: str | None, until: str | None,
+           cfg: Any) -> tuple[str, Any]:
+    """The source name and, with --render, the stream of the API's entries (nothing fetched yet)."""
+    import os
+    from datetime import UTC, datetime, timedelta
+
+    from mosaic_diag.commands._common import parse_time
+    from mosaic_diag.errors import UsageError
+
+    if not render:
+        if service:
+            raise UsageError("--render-service needs --render")
+        if logfile is None:
+            raise UsageError("give a log file, - for stdin, or --render")
+        return logfile, None
+    if logfile is not None:
+        raise UsageError("give either a log file or --render, not both")
+    from mosaic_diag.errors import ConfigError
+    from mosaic_diag.platform.render_logs import EntryStream, RenderLogs
+    from mosaic_diag.platform.render_settings import RenderSettings
+
+    settings = RenderSettings.from_config(cfg, os.environ)
+    if service:
+        settings = RenderSettings(settings.api_url, service, settings.owner_id, settings.api_key, settings.notes)
+    missing = settings.missing()
+    if missing:
+        raise ConfigError(f"--render needs {', '.join(missing)}")
+    for note in settings.notes:
+        print(f"note: {note}", file=sys.stderr)
+    end = parse_time(until, "--until") or datetime.now(UTC)
+    start = parse_time(since, "--since") or end - timedelta(hours=1)
+    if start > end:
+        raise UsageError("--since is after --until")
+    logs = RenderLogs(settings, start, end)
+    return f"render:{settings.service_id}", EntryStream(logs.entries())
 
 
 def register(app: typer.Typer) -> None:

@@ -70,6 +70,12 @@ class RateSeries:
         self.first = minute if self.first is None else min(self.first, minute)
         self.last = minute if self.last is None else max(self.last, minute)
 
+    def prune_before(self, minute: int) -> None:
+        """Forget the counts of minutes before `minute` (a live watch keeps a bounded tail)."""
+        for counts in self.minutes.values():
+            for old in [m for m in counts if m < minute]:
+                del counts[old]
+
     def peak(self, label: str, minutes: int) -> int:
         """The highest count of `label` in any `minutes`-long sliding window."""
         counts = self.minutes.get(label)

@@ -7,7 +7,7 @@ per-group and per-minute counters, so memory does not grow with the length of th
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -193,19 +193,20 @@ def build_options(*, since: datetime | None = None, until: datetime | None = Non
 
 
 @contextmanager
-def open_triage(source: str, *, stdin: Any = None, since: datetime | None = None,
+def open_triage(source: str, *, stdin: Any = None, stream: Any = None, since: datetime | None = None,
                 until: datetime | None = None, labels: Iterable[str] = (),
                 categories: Iterable[str] = (), min_severity: str | None = None,
                 rules: Any = None, config: Any = None) -> Iterator[TriageSession]:
-    """Open `source` (a path or "-") and set up a triage run over it: iterate the session's
-    `events`, then call its `finish()`. Options are validated before the source is opened."""
+    """Open `source` (a path or "-"; or read `stream`, a binary stream named `source`) and set up a
+    triage run over it: iterate the session's `events`, then call its `finish()`. Options are
+    validated before the source is opened."""
     from mosaic_diag.logs import ReadStats, open_source, read_events
 
     classifier = Classifier.default(rules)
     options = build_options(since=since, until=until, labels=labels, categories=categories,
                             min_severity=min_severity, taxonomy=classifier.taxonomy, config=config)
-    with open_source(source, stdin=stdin) as src:
+    with nullcontext(stream) if stream is not None else open_source(source, stdin=stdin) as src:
         stats = ReadStats()
         run = TriageRun(classifier, options)
-        name = "<stdin>" if source == "-" else source
+        name = "<stdin>" if source == "-" and stream is None else source
         yield TriageSession(run, stats, name, run.process(read_events(src, stats, name=source)))

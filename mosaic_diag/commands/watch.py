@@ -1,0 +1,195 @@
+"""`mosaic-diag watch`: live triage of a followed file, a syslog stream or Render's log API."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mosaic_diag.commands._options import FormatOption, OutputFormat
+
+
+def watch(
+    fmt: FormatOption = OutputFormat.table,
+    file: Annotated[Path | None, typer.Option("--file", help="Follow this log file (rotation too).")] = None,
+    from_start: Annotated[bool, typer.Option("--from-start", help="--file: read what is there first.")] = False,
+    syslog: Annotated[str | None, typer.Option("--syslog", help="Listen for a Render log stream (syslog "
+                                               "over TCP) on HOST:PORT.")] = None,
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="--syslog: serve TLS with this "
+                                                  "certificate (PEM).")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="--syslog: the certificate's key.")] = None,
+    render: Annotated[bool, typer.Option("--render", help="Poll Render's log API (RENDER_API_KEY).")] = False,
+    render_service: Annotated[str | None, typer.Option("--render-service", help="The Render service id.")] = None,
+    interval: Annotated[float, typer.Option(help="--render: seconds between polls.", min=1)] = 10.0,
+    execute: Annotated[bool, typer.Option("--execute", help="Carry out the playbooks' actions (audited), "
+                                          "once per playbook and group per cool-down.")] = False,
+    cooldown: Annotated[str, typer.Option(help="Alert / act again on the same thing after this long.")] = "30m",
+    state_file: Annotated[Path | None, typer.Option("--state-file", help="Where alerts and actions are "
+                                                    "remembered (default .mosaic-diag/watch-state.json).")] = None,
+    rules: Annotated[Path | None, typer.Option(help="A rules file that extends the taxonomy.")] = None,
+    playbooks: Annotated[Path | None, typer.Option(help="Playbook directory (default: shipped).")] = None,
+    no_playbooks: Annotated[bool, typer.Option("--no-playbooks", help="Alert without playbook plans.")] = False,
+    flush_after: Annotated[float, typer.Option("--flush-after", help="Seconds of quiet after which open "
+                                               "events are closed and reported.", min=0.1)] = 2.0,
+) -> int:
+    """Watch a live log: every new error group, anomalous rate and restart loop is alerted once,
+    with its playbook's plan (dry run unless --execute). Stops cleanly on Ctrl-C / SIGTERM."""
+    import os
+    import signal
+    import threading
+
+    from mosaic_diag.classifier.classify import Classifier
+    from mosaic_diag.commands._common import config_here, parse_duration
+    from mosaic_diag.errors import UsageError
+    from mosaic_diag.logs import ReadStats, read_events
+    from mosaic_diag.logs.follow import segments
+    from mosaic_diag.plans import playbook_executor, playbook_planner
+    from mosaic_diag.triage import build_options
+    from mosaic_diag.watch import Watcher, WatchOptions, WatchState
+
+    chosen = [name for name, on in (("--file", file is not None), ("--syslog", syslog is not None),
+                                    ("--render", render)) if on]
+    if len(chosen) != 1:
+        raise UsageError("give exactly one source: --file PATH, --syslog HOST:PORT or --render"
+                         + (f" (got {', '.join(chosen)})" if chosen else ""))
+    if (tls_cert or tls_key) and syslog is None:
+        raise UsageError("--tls-cert/--tls-key go with --syslog")
+    cfg = config_here()
+    cool = parse_duration(cooldown, "--cooldown")
+    classifier = Classifier.default(rules or (Path(cfg.get("rules")) if cfg.get("rules") else None))
+    options = build_options(taxonomy=classifier.taxonomy, config=cfg)
+    directory = playbooks or cfg.get("playbooks.dir")
+    planner = None if no_playbooks else playbook_planner(directory, cfg)
+    executor = playbook_executor(directory, cfg) if execute and not no_playbooks else None
+    state = WatchState.open(state_file or Path(cfg.root) / ".mosaic-diag" / "watch-state.json")
+    stop = threading.Event()
+    source_name, stream, closer, problems = _open(file, from_start, syslog, tls_cert, tls_key, render,
+                                                  render_service, interval, cfg, stop)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    watcher = Watcher(classifier, state, options=options, watch=WatchOptions(cool, execute), planner=planner,
+                      executor=executor)
+    live = fmt is OutputFormat.table and sys.stdout.isatty()
+    emit = _emitter(fmt, live, source_name)
+    lines = 0
+    try:
+        with emit:
+            emit.status({"type": "status", "source": source_name, "state": str(state.path),
+                         "execute": execute, "pid": os.getpid()})
+            for segment in segments(stream, flush_after):
+                stats = ReadStats()
+                for item in watcher.feed(read_events(segment, stats, name=source_name), line_offset=lines):
+                    while problems:
+                        emit.status({"type": "problem", "message": problems.pop(0)})
+                    emit.item(item)
+                lines += stats.lines
+                while problems:
+                    emit.status({"type": "problem", "message": problems.pop(0)})
+    finally:
+        state.flush()
+        state.close()
+        closer()
+    emit.status({"type": "summary", "source": source_name, "events": watcher.run.events, "alerts": watcher.alerts,
+                 "groups": len(watcher.run.groups), "lines": lines})
+    return 0
+
+
+def _open(file: Path | None, from_start: bool, syslog: str | None, cert: Path | None, key: Path | None,
+          render: bool, service: str | None, interval: float, cfg: Any, stop: Any) -> tuple[str, Any, Any, list[str]]:
+    """(name, stream, close, problems list) of the chosen live source."""
+    import os
+    from datetime import UTC, datetime
+
+    from mosaic_diag.errors import ConfigError, UsageError
+
+    problems: list[str] = []
+    if file is not None:
+        from mosaic_diag.logs.follow import FollowStream
+
+        stream = FollowStream(file, stop, from_start=from_start)
+        return str(file), stream, stream.close, problems
+    if syslog is not None:
+        from mosaic_diag.logs.syslog_listener import SyslogListener
+
+        host, _, port = syslog.rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+            raise UsageError(f"--syslog takes HOST:PORT, got {syslog!r}")
+        if cert is not None and not cert.is_file():
+            raise UsageError("no such certificate file", path=str(cert))
+        try:
+            listener = SyslogListener(host.strip("[]"), int(port), certfile=cert, keyfile=key).start()
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {syslog}: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise UsageError(f"cannot use the TLS certificate: {exc}") from None
+        bound = f"{listener.address[0]}:{listener.address[1]}"
+        return f"syslog://{bound}", listener.stream(stop), listener.close, problems
+    from mosaic_diag.platform.render_logs import EntryStream, poll_entries
+    from mosaic_diag.platform.render_settings import RenderSettings
+
+    settings = RenderSettings.from_config(cfg, os.environ)
+    if service:
+        settings = RenderSettings(settings.api_url, service, settings.owner_id, settings.api_key, settings.notes)
+    missing = settings.missing()
+    if missing:
+        raise ConfigError(f"--render needs {', '.join(missing)}")
+    entries = poll_entries(settings, datetime.now(UTC), stop, interval=interval, on_problem=problems.append)
+    return f"render:{settings.service_id}", EntryStream(entries), lambda: None, problems
+
+
+class _Emit:
+    """Where items go: JSON lines, markdown lines, or the live view."""
+
+    def __init__(self, fmt: Any, live: bool, source: str) -> None:
+        from mosaic_diag.commands._options import OutputFormat
+
+        self.fmt = fmt
+        self.view = None
+        if live:
+            from mosaic_diag.render.watch import LiveView
+
+            self.view = LiveView(source)
+        self.json = fmt is OutputFormat.json or (fmt is OutputFormat.table and not live)
+
+    def __enter__(self) -> _Emit:
+        if self.view is not None:
+            self.view.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.view is not None:
+            self.view.__exit__(*exc)
+
+    def item(self, item: Any) -> None:
+        from mosaic_diag.render.watch import json_line, markdown_line
+        from mosaic_diag.watch import Alert
+
+        data = item.to_dict()
+        if not isinstance(item, Alert):
+            data = {"type": "event", **data}
+        if self.view is not None:
+            (self.view.alert if data["type"] == "alert" else self.view.event)(data)
+        elif self.json:
+            json_line(data, sys.stdout)
+        else:
+            markdown_line(data, sys.stdout)
+
+    def status(self, data: dict[str, Any]) -> None:
+        from mosaic_diag.render.watch import json_line
+
+        if self.json:
+            json_line(data, sys.stdout)
+        elif self.view is not None:
+            self.view.status = str(data.get("message") or data.get("type"))
+        else:
+            sys.stderr.write(f"watch: {data}\n")
+
+
+def _emitter(fmt: Any, live: bool, source: str) -> _Emit:
+    return _Emit(fmt, live, source)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("watch")(watch)

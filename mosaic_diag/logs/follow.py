@@ -1,0 +1,142 @@
+"""Live log sources for the reader: a followed file, and the segments a live stream is read in.
+
+A live stream has `read_some(n, timeout)`: what has arrived (at least one byte), None when nothing
+arrived within `timeout` seconds (None: wait as long as it takes), b"" once `stop` is set.
+
+The reader closes an event when the next line of its instance comes (a traceback may go on). On a
+live stream the next line may be minutes away, so `segments()` cuts the stream into passes of the
+reader: a pass ends when the stream has been idle for `idle` seconds at a line boundary, and
+ending a pass closes every open event. The next pass goes on where it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from mosaic_diag.errors import UsageError
+
+
+class FollowStream:
+    """`tail -F` as a stream: new bytes of `path` as they are written; a rotated (new inode) or
+    truncated file is reopened from its start. `from_start` reads what is already there first."""
+
+    def __init__(self, path: Path, stop: threading.Event, *, from_start: bool = False, poll: float = 0.25) -> None:
+        self.path = path
+        self.stop = stop
+        self.poll = poll
+        self.rotations = 0
+        try:
+            self._fh = open(path, "rb", buffering=0)  # noqa: SIM115 - closed in close()
+        except FileNotFoundError:
+            raise UsageError("no such file", path=str(path)) from None
+        except (IsADirectoryError, PermissionError, OSError) as exc:
+            raise UsageError(f"cannot follow: {getattr(exc, 'strerror', None) or exc}", path=str(path)) from None
+        self._ino = os.fstat(self._fh.fileno()).st_ino
+        if not from_start:
+            self._fh.seek(0, os.SEEK_END)
+
+    def _reopen_if_rotated(self) -> bool:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return False  # between a rename and the new file: keep reading the old one
+        pos = self._fh.tell()
+        if st.st_ino != self._ino or st.st_size < pos:
+            try:
+                fresh = open(self.path, "rb", buffering=0)  # noqa: SIM115 - replaces self._fh
+            except OSError:
+                return False
+            self._fh.close()
+            self._fh, self._ino = fresh, os.fstat(fresh.fileno()).st_ino
+            self.rotations += 1
+            return True
+        return False
+
+    def read_some(self, size: int = -1, timeout: float | None = None) -> bytes | None:
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.stop.is_set():
+            data = self._fh.read(size if size > 0 else 1 << 20)
+            if data:
+                return data
+            if self._reopen_if_rotated():
+                continue
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+            self.stop.wait(self.poll)
+        return b""
+
+    def read(self, size: int = -1) -> bytes:
+        return self.read_some(size) or b""
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def _pause_factor(line: bytes) -> int:
+    """How many idle periods a pause after `line` must last to end a pass: 10 inside a traceback
+    (a header, frame, source, caret or chain line: more is surely coming), 3 after an error record
+    (its traceback may follow), else 1."""
+    from mosaic_diag.logs.lines import ERROR_LEVELS, SEPARATORS, TRACEBACK_HEADER, parse_line
+
+    try:
+        parsed = parse_line(line.decode("utf-8", "replace").rstrip("\r"))
+    except Exception:  # noqa: BLE001 - a line the reader would count as corrupt: no traceback in it
+        return 1
+    for ln in parsed:
+        text = ln.text.rstrip()
+        if text.startswith(TRACEBACK_HEADER) or text.endswith(TRACEBACK_HEADER) or text.startswith((" ", "\t")):
+            return 10
+        if any(text.startswith(sep) for sep in SEPARATORS):
+            return 10
+        if ln.record and ln.level in ERROR_LEVELS:
+            return 3
+    return 1
+
+
+class Segment:
+    """One pass of the reader over a live stream: ends at stop, or when idle at a line boundary
+    (longer inside a traceback or after an error record: `_pause_factor`)."""
+
+    def __init__(self, live: Any, idle: float) -> None:
+        self.live = live
+        self.idle = idle
+        self.bytes = 0
+        self.stopped = False
+        self._last = b""
+        self._ended = False
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._ended:
+            at_line_end = self._last.endswith(b"\n")
+            wait = None
+            if self.bytes and at_line_end:
+                last_line = self._last[self._last.rfind(b"\n", 0, len(self._last) - 1) + 1:]
+                wait = self.idle * _pause_factor(last_line)
+            data = self.live.read_some(size, wait)
+            if data is None:
+                if wait is None:
+                    continue
+                self._ended = True  # idle: close this pass's open events
+                break
+            if not data:
+                self._ended = self.stopped = True
+                break
+            self.bytes += len(data)
+            self._last = (self._last + data)[-4096:] if len(data) < 4096 else data[-4096:]
+            return data
+        return b""
+
+
+def segments(live: Any, idle: float = 2.0) -> Iterator[Segment]:
+    """Passes over `live` until it stops (each pass's reader flushes its open events at its end)."""
+    while True:
+        seg = Segment(live, idle)
+        yield seg
+        if seg.stopped:
+            return

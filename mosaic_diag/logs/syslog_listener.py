@@ -1,0 +1,201 @@
+"""A syslog receiver for Render log streams: RFC 5425 / 6587 over TCP, optionally TLS.
+
+Frames: octet-counted (`LEN SP MSG`, RFC 5425/6587 3.4.1) when a frame starts with a digit, else
+newline-terminated (RFC 6587 3.4.2); both may arrive on one server, each connection decides per
+frame. A message of several lines is written as several syslog lines with the same header, so the
+reader sees one line of output per message, as Render sends it. Messages go to a bounded queue
+(a full queue drops the oldest and counts it) that `stream()` reads as a blocking binary stream.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import socket
+import ssl
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_HEADER = re.compile(rb"^<\d{1,3}>\d{1,2} \S+ \S+ \S+ \S+ \S+ (?:-|(?:\[(?:[^\]\\]|\\.)*\])+) ?")
+MAX_FRAME = 64 << 10
+QUEUE_SIZE = 100_000
+
+
+def split_message(msg: bytes) -> bytes:
+    """One syslog message as newline-terminated lines, each with the message's header."""
+    msg = msg.rstrip(b"\r\n")
+    if b"\n" not in msg:
+        return msg + b"\n"
+    m = _HEADER.match(msg)
+    head = m.group(0) if m else b""
+    first, *rest = msg.split(b"\n")
+    return b"\n".join([first, *(head + line.rstrip(b"\r") for line in rest)]) + b"\n"
+
+
+@dataclass
+class FrameParser:
+    """Splits a TCP byte stream into syslog messages (octet-counted or newline-framed)."""
+
+    buffer: bytearray = field(default_factory=bytearray)
+    bad: int = 0
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self.buffer += data
+        out: list[bytes] = []
+        buf = self.buffer
+        while buf:
+            if buf[:1].isdigit():
+                sp = buf.find(b" ", 0, 8)
+                if sp < 0:
+                    if len(buf) >= 8 or not buf.isdigit():
+                        # not a length after all: fall back to newline framing
+                        nl = buf.find(b"\n")
+                        if nl < 0:
+                            break
+                        out.append(bytes(buf[:nl]))
+                        del buf[:nl + 1]
+                        continue
+                    break
+                try:
+                    length = int(buf[:sp])
+                except ValueError:
+                    length = -1
+                if length < 0 or length > MAX_FRAME:
+                    self.bad += 1
+                    nl = buf.find(b"\n")
+                    if nl < 0:
+                        buf.clear()
+                        break
+                    del buf[:nl + 1]
+                    continue
+                if len(buf) < sp + 1 + length:
+                    break
+                out.append(bytes(buf[sp + 1: sp + 1 + length]))
+                del buf[:sp + 1 + length]
+                while buf[:1] in (b"\n", b"\r"):  # some senders add a newline after a counted frame
+                    del buf[:1]
+            else:
+                nl = buf.find(b"\n")
+                if nl < 0:
+                    if len(buf) > MAX_FRAME:
+                        out.append(bytes(buf[:MAX_FRAME]))
+                        buf.clear()
+                    break
+                line = bytes(buf[:nl])
+                del buf[:nl + 1]
+                if line.strip():
+                    out.append(line)
+        return out
+
+
+class SyslogListener:
+    """A threaded TCP (or TLS) syslog server on `host:port` feeding one queue."""
+
+    def __init__(self, host: str, port: int, *, certfile: Path | None = None, keyfile: Path | None = None) -> None:
+        self.queue: queue.Queue[bytes] = queue.Queue(QUEUE_SIZE)
+        self.dropped = 0
+        self.messages = 0
+        self.connections = 0
+        self._stop = threading.Event()
+        self._ctx: ssl.SSLContext | None = None
+        if certfile is not None:
+            self._ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self._ctx.load_cert_chain(str(certfile), str(keyfile) if keyfile else None)
+            # no TLS 1.3 session tickets: a sender that writes and closes at once would otherwise
+            # answer the tickets with a reset, and the kernel may drop what it sent before it
+            self._ctx.num_tickets = 0
+        self._sock = socket.create_server((host, port), reuse_port=False)
+        self._sock.settimeout(0.2)
+        self.address = self._sock.getsockname()[:2]
+        self._thread = threading.Thread(target=self._accept, daemon=True, name="syslog-accept")
+
+    def start(self) -> SyslogListener:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self._sock.close()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True, name="syslog-conn").start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        parser = FrameParser()
+        try:
+            if self._ctx is not None:
+                conn.settimeout(10)
+                conn = self._ctx.wrap_socket(conn, server_side=True)
+            conn.settimeout(0.5)
+            while not self._stop.is_set():
+                try:
+                    data = conn.recv(65536)
+                except TimeoutError:
+                    continue
+                if not data:
+                    break
+                for msg in parser.feed(data):
+                    self._put(split_message(msg))
+        except (OSError, ssl.SSLError):
+            pass  # a client that went away or failed its handshake ends its own connection only
+        finally:
+            conn.close()
+
+    def _put(self, line: bytes) -> None:
+        self.messages += 1
+        while True:
+            try:
+                self.queue.put_nowait(line)
+                return
+            except queue.Full:
+                try:
+                    self.queue.get_nowait()
+                    self.dropped += 1
+                except queue.Empty:
+                    pass
+
+    def stream(self, stop: threading.Event) -> QueueStream:
+        return QueueStream(self.queue, stop)
+
+
+class QueueStream:
+    """A blocking binary stream over a queue of lines; b"" once `stop` is set and the queue is empty."""
+
+    def __init__(self, q: queue.Queue[bytes], stop: threading.Event) -> None:
+        self.q = q
+        self.stop = stop
+
+    def read(self, size: int = -1) -> bytes:
+        return self.read_some(size) or b""
+
+    def read_some(self, size: int = -1, timeout: float | None = None) -> bytes | None:
+        import time
+
+        limit = size if size > 0 else 1 << 20
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                first = self.q.get(timeout=0.2)
+            except queue.Empty:
+                if self.stop.is_set():
+                    return b""
+                if deadline is not None and time.monotonic() >= deadline:
+                    return None
+                continue
+            parts, total = [first], len(first)
+            while total < limit:
+                try:
+                    more = self.q.get_nowait()
+                except queue.Empty:
+                    break
+                parts.append(more)
+                total += len(more)
+            return b"".join(parts)

@@ -1,0 +1,234 @@
+"""Render's log API as a source of log entries: `GET /v1/logs`, paged until the window is read.
+
+Query: `ownerId`, `resource` (the service id), `startTime` / `endTime` (RFC 3339), `direction`
+(`forward`: oldest first, as a log file reads), `limit`. An answer is `{"logs": [...], "hasMore":
+bool, "nextStartTime": ..., "nextEndTime": ...}`; while `hasMore`, the next page asks for the
+window `[nextStartTime, nextEndTime]`. A 429 is answered by waiting (`retry-after`, capped), a 5xx
+or a connection failure is retried with backoff (tenacity), then reported as unreachable (exit
+3); a 401/403 is a one-line configuration error (exit 2). The key is never printed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from mosaic_diag.errors import ConfigError, UnreachableError
+from mosaic_diag.platform.redact import redact_text
+from mosaic_diag.platform.render_settings import RenderSettings
+
+PAGE_LIMIT = 100
+MAX_PAGES = 10_000
+
+
+class _Retry(Exception):
+    """A transient answer: wait `delay` seconds (None: backoff) and ask again."""
+
+    def __init__(self, message: str, delay: float | None = None) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+def rfc3339(when: datetime) -> str:
+    """`when` in UTC with milliseconds and a Z, as Render's API writes times."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        return None
+
+
+@dataclass
+class RenderLogs:
+    """Pages of one service's log entries between `start` and `end` (oldest first)."""
+
+    settings: RenderSettings
+    start: datetime
+    end: datetime
+    timeout: float = 15.0
+    attempts: int = 5
+    max_wait: float = 60.0
+    sleep: Callable[[float], None] | None = None  # tests pass their own clock
+    pages: int = field(default=0, init=False)
+    waited: float = field(default=0.0, init=False)
+
+    def _get(self, client: Any, params: Mapping[str, str]) -> dict[str, Any]:
+        import httpx
+
+        url = f"{self.settings.api_url}/v1/logs"
+        headers = {"Authorization": f"Bearer {self.settings.api_key}", "Accept": "application/json"}
+        try:
+            resp = client.get(url, params=dict(params), headers=headers)
+        except httpx.HTTPError as exc:
+            raise _Retry(f"Render API {self.settings.api_url} unreachable: "
+                         f"{redact_text(str(exc)) or type(exc).__name__}") from exc
+        if resp.status_code == 429:
+            raise _Retry("Render API rate limit (429)", _retry_after(resp.headers))
+        if resp.status_code >= 500:
+            raise _Retry(f"Render API GET /v1/logs answered {resp.status_code}")
+        try:
+            data = resp.json() if resp.content else {}
+        except ValueError:
+            data = None
+        if resp.status_code in (401, 403):
+            raise ConfigError(f"Render API refused the key ({resp.status_code}): check RENDER_API_KEY and that it "
+                              f"may read service {self.settings.service_id}")
+        if resp.status_code >= 400:
+            msg = data.get("message") if isinstance(data, dict) else resp.text[:200]
+            raise ConfigError(f"Render API GET /v1/logs answered {resp.status_code}: {redact_text(str(msg))}")
+        if not isinstance(data, dict) or not isinstance(data.get("logs", []), list):
+            raise UnreachableError("Render API GET /v1/logs answered something that is not a page of logs")
+        return data
+
+    def _page(self, client: Any, params: Mapping[str, str]) -> dict[str, Any]:
+        from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+        backoff = wait_exponential(multiplier=0.5, max=8)
+
+        def wait(state: Any) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            delay = getattr(exc, "delay", None)
+            chosen = min(delay, self.max_wait) if delay is not None else backoff(state)
+            self.waited += chosen
+            return chosen
+
+        retrying = Retrying(retry=retry_if_exception_type(_Retry), stop=stop_after_attempt(self.attempts),
+                            wait=wait, sleep=self.sleep or _sleep, reraise=False)
+        try:
+            return retrying(self._get, client, params)
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            raise UnreachableError(f"{last} (gave up after {self.attempts} attempts)") from None
+
+    def entries(self) -> Iterator[dict[str, Any]]:
+        """Every entry of the window, page after page, oldest first."""
+        import httpx
+
+        params = {"resource": str(self.settings.service_id), "direction": "forward", "limit": str(PAGE_LIMIT),
+                  "startTime": rfc3339(self.start), "endTime": rfc3339(self.end)}
+        if self.settings.owner_id:
+            params["ownerId"] = self.settings.owner_id
+        edge: tuple[Any, set[Any]] = (None, set())  # the last time seen and the ids at it (pages overlap there)
+        with httpx.Client(timeout=self.timeout) as client:
+            while True:
+                data = self._page(client, params)
+                self.pages += 1
+                for entry in data.get("logs", []):
+                    if not isinstance(entry, dict):
+                        continue
+                    ts, ident = entry.get("timestamp"), entry.get("id")
+                    if ident is not None and ts == edge[0] and ident in edge[1]:
+                        continue
+                    edge = (ts, edge[1] | {ident}) if ts == edge[0] else (ts, {ident})
+                    yield entry
+                if not data.get("hasMore"):
+                    return
+                nxt_start, nxt_end = data.get("nextStartTime"), data.get("nextEndTime")
+                if not nxt_start or (nxt_start, nxt_end or params["endTime"]) == (params["startTime"],
+                                                                                  params["endTime"]):
+                    raise UnreachableError("Render API said hasMore without a new window (nextStartTime): "
+                                           f"stopped after {self.pages} pages")
+                if self.pages >= MAX_PAGES:
+                    raise UnreachableError(f"Render API: more than {MAX_PAGES} pages in the window; narrow it "
+                                           "with --since/--until")
+                params = {**params, "startTime": str(nxt_start), "endTime": str(nxt_end or params["endTime"])}
+
+
+def _sleep(seconds: float) -> None:
+    import time
+
+    time.sleep(seconds)
+
+
+_END = object()
+IDLE: Any = None  # what poll_entries yields after a poll that read everything there was
+
+
+class EntryStream:
+    """A read-only binary stream of JSON lines, one entry a line, for the log reader. An `IDLE`
+    item of the entries (a poll that found nothing more) makes `read_some` answer None."""
+
+    def __init__(self, entries: Iterator[dict[str, Any] | None]) -> None:
+        self._entries = entries
+        self._buffer = bytearray()
+        self._done = False
+
+    def read_some(self, size: int = -1, timeout: float | None = None) -> bytes | None:
+        while not self._done and not self._buffer:
+            entry = next(self._entries, _END)
+            if entry is _END:
+                self._done = True
+            elif entry is IDLE:
+                if timeout is not None:
+                    return None
+            elif isinstance(entry, dict):
+                self._buffer += json.dumps(entry, separators=(",", ":")).encode() + b"\n"
+        return self.read(size)
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._done and (size < 0 or len(self._buffer) < size):
+            entry = next(self._entries, _END)
+            if entry is _END:
+                self._done = True
+                break
+            if entry is IDLE:
+                if self._buffer:
+                    break
+                continue
+            self._buffer += json.dumps(entry, separators=(",", ":")).encode() + b"\n"
+        if size < 0 or size >= len(self._buffer):
+            out, self._buffer = bytes(self._buffer), bytearray()
+            return out
+        out = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return out
+
+
+def poll_entries(settings: RenderSettings, since: datetime, stop: Any, *, interval: float = 10.0,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 on_problem: Callable[[str], None] | None = None,
+                 sleep: Callable[[float], None] | None = None) -> Iterator[dict[str, Any] | None]:
+    """New entries forever (until `stop`, a threading.Event, is set): every `interval` seconds the
+    window from the newest entry seen to now, then `IDLE`. An outage is reported to `on_problem`
+    and polled again; a refused key (ConfigError) ends the watch."""
+    from collections import deque
+
+    cursor = since
+    recent: deque[Any] = deque(maxlen=10_000)  # ids near the cursor: windows overlap at their edge
+    seen: set[Any] = set()
+    while not stop.is_set():
+        end = clock()
+        try:
+            for entry in RenderLogs(settings, cursor, end, sleep=sleep).entries():
+                ident = entry.get("id")
+                if ident is not None:
+                    if ident in seen:
+                        continue
+                    if len(recent) == recent.maxlen:
+                        seen.discard(recent[0])
+                    recent.append(ident)
+                    seen.add(ident)
+                ts = entry.get("timestamp")
+                if isinstance(ts, str):
+                    try:
+                        when = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+                        cursor = max(cursor, when if when.tzinfo else when.replace(tzinfo=UTC))
+                    except ValueError:
+                        pass
+                yield entry
+        except UnreachableError as exc:
+            if on_problem is not None:
+                on_problem(str(exc))
+        yield IDLE
+        stop.wait(interval)

@@ -1,0 +1,134 @@
+"""The watch loop's core: events from a live source -> alerts (new group, anomaly, restart loop),
+each with its playbook's plan, and on request the plan carried out once per cool-down."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from mosaic_diag.classifier.classify import Classifier
+from mosaic_diag.logs.model import RawEvent
+from mosaic_diag.triage.model import RESTART_LABEL, ErrorEvent, TriageOptions
+from mosaic_diag.triage.run import TriageRun
+from mosaic_diag.watch.live import LiveRates
+from mosaic_diag.watch.state import WatchState
+
+PRUNE_EVERY = 2000
+KEEP_MINUTES = 30
+
+
+@dataclass(frozen=True)
+class WatchOptions:
+    """How the watch alerts and acts."""
+
+    cooldown_s: float = 1800.0
+    execute: bool = False
+
+
+@dataclass(frozen=True)
+class Alert:
+    """Something a person should hear about, once."""
+
+    kind: str  # new_group | anomaly | restart_loop
+    label: str
+    fingerprint: str | None
+    at: datetime
+    message: str
+    count: int
+    playbook: str | None = None
+    plan: Mapping[str, Any] | None = None
+    executed: tuple[Mapping[str, Any], ...] = ()
+    skipped: str | None = None  # why an --execute did not act (cool-down, no playbook)
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "alert", "kind": self.kind, "label": self.label, "fingerprint": self.fingerprint,
+                "at": self.at.isoformat(), "message": self.message, "count": self.count,
+                "playbook": self.playbook, "plan": self.plan, "executed": [dict(o) for o in self.executed],
+                "skipped": self.skipped, **dict(self.details)}
+
+
+PlanFn = Callable[[str, Mapping[str, Any]], tuple[str | None, Mapping[str, Any] | None]]
+ExecuteFn = Callable[[str, Mapping[str, Any]], tuple[str | None, tuple[Mapping[str, Any], ...]]]
+
+
+class Watcher:
+    """Triage state kept incrementally over an endless stream of raw events."""
+
+    def __init__(self, classifier: Classifier, state: WatchState, *, options: TriageOptions | None = None,
+                 watch: WatchOptions | None = None, planner: PlanFn | None = None,
+                 executor: ExecuteFn | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.run = TriageRun(classifier, options)
+        self.state = state
+        self.watch = watch or WatchOptions()
+        self.planner = planner
+        self.executor = executor
+        self.clock = clock
+        self.live = LiveRates(self.run.options.anomaly)
+        self.alerts = 0
+        self._fed = 0
+
+    def feed(self, raws: Iterable[RawEvent], *, line_offset: int = 0) -> Iterator[ErrorEvent | Alert]:
+        """Each error event as it is read, and after it the alerts it raised. A live source is read
+        in passes (`logs.follow.segments`); `line_offset` makes line numbers count from its start."""
+        if line_offset:
+            raws = (replace(r, line=r.line + line_offset, end_line=r.end_line + line_offset) for r in raws)
+        for event in self.run.process(raws):
+            yield event
+            yield from self._alerts_of(event)
+            self._fed += 1
+            if self._fed % PRUNE_EVERY == 0:
+                self._prune()
+
+    def _prune(self) -> None:
+        newest = self.run.rates.last
+        if newest is not None:
+            self.run.rates.prune_before(newest - KEEP_MINUTES)
+
+    def _facts(self, event: ErrorEvent) -> dict[str, Any]:
+        acc = self.run.groups.get(event.fingerprint)
+        rates = self.run.rates
+        return {"label": event.label, "category": event.category, "severity": event.severity, "stage": "runtime",
+                "count": acc.count if acc else 1, "rate_1m": float(rates.peak(event.label, 1)),
+                "rate_5m": float(rates.peak(event.label, 5)), "rate_15m": float(rates.peak(event.label, 15))}
+
+    def _alerts_of(self, event: ErrorEvent) -> Iterator[Alert]:
+        when = event.timestamp or self.clock()
+        if event.timestamp is None:  # untimed output (uvicorn): the arrival time carries the rate
+            self.run.rates.add(event.label, when)
+        cooldown = self.watch.cooldown_s
+        if event.label == RESTART_LABEL:
+            if self.state.due("alerts", f"restart_loop:{event.fingerprint}", when, cooldown):
+                yield self._alert("restart_loop", event, when, event.message)
+        elif self.state.saw(event.fingerprint, when):
+            first = event.message.strip().splitlines()[0] if event.message.strip() else event.label
+            yield self._alert("new_group", event, when, f"new error group: {first[:200]}")
+        anomaly = self.live.add(event.label, when)
+        if anomaly is not None and self.state.due("alerts", f"anomaly:{event.label}", when, cooldown):
+            yield self._alert("anomaly", event, when,
+                              f"{anomaly.count} {event.label} in {anomaly.window_start:%H:%M}-"
+                              f"{anomaly.window_end:%H:%M} ({anomaly.observed_rate:.1f}/min, baseline "
+                              f"{anomaly.baseline_rate:.2f}/min, score {anomaly.score:.1f})",
+                              {"anomaly": anomaly.to_dict()})
+
+    def _alert(self, kind: str, event: ErrorEvent, when: datetime, message: str,
+               details: Mapping[str, Any] | None = None) -> Alert:
+        facts = self._facts(event)
+        playbook, plan = self.planner(event.label, facts) if self.planner else (None, None)
+        executed: tuple[Mapping[str, Any], ...] = ()
+        skipped = None
+        if self.watch.execute and self.executor is not None:
+            if playbook is None:
+                skipped = "no playbook for this label"
+            elif self.state.due("acted", f"{playbook}|{event.fingerprint}", when, self.watch.cooldown_s):
+                self.state.flush()  # the intent is on disk before anything acts
+                _, executed = self.executor(event.label, facts)
+            else:
+                skipped = f"acted on {playbook} for this group within the cool-down"
+        self.alerts += 1
+        self.state.flush()
+        return Alert(kind, event.label, event.fingerprint, when, message, int(facts["count"]), playbook, plan,
+                     executed, skipped, dict(details or {}))

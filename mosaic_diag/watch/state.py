@@ -1,0 +1,104 @@
+"""What a watch remembers across restarts: groups seen, alerts sent, actions taken (and when).
+
+One JSON file (default `.mosaic-diag/watch-state.json`), written atomically after each change
+that matters and on exit; a lock file keeps a second watch off the same state. Each map keeps its
+newest `MAX_KEYS` entries, so the file stays small however long the watch runs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from mosaic_diag.errors import ConfigError, UsageError
+from mosaic_diag.platform.atomic import write_atomic
+
+MAX_KEYS = 5000
+
+
+@dataclass
+class WatchState:
+    """Seen fingerprints and the last time each alert / action key fired."""
+
+    path: Path | None = None
+    seen: dict[str, str] = field(default_factory=dict)
+    alerts: dict[str, str] = field(default_factory=dict)
+    acted: dict[str, str] = field(default_factory=dict)
+    _lock: Any = None
+
+    @classmethod
+    def open(cls, path: Path) -> WatchState:
+        """Load (or start) the state at `path` and hold its lock until `close()`."""
+        import fcntl
+
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lock = open(path.with_name(path.name + ".lock"), "a+")  # noqa: SIM115 - held until close()
+        except OSError as exc:
+            raise UsageError(f"cannot write the watch state: {exc.strerror or exc}", path=str(path)) from None
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            raise UsageError("another watch is running on this state (its lock is held)", path=str(path)) from None
+        state = cls(path=path, _lock=lock)
+        if path.exists():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                if not isinstance(data, dict):
+                    raise ValueError("not an object")
+                for name in ("seen", "alerts", "acted"):
+                    value = data.get(name, {})
+                    if not isinstance(value, dict):
+                        raise ValueError(f"{name} is not an object")
+                    setattr(state, name, {str(k): str(v) for k, v in value.items()})
+            except (ValueError, OSError) as exc:
+                state.close()
+                raise ConfigError(f"corrupt watch state ({exc}); move it away to start afresh",
+                                  path=str(path)) from None
+        return state
+
+    def due(self, table: str, key: str, now: datetime, cooldown_s: float) -> bool:
+        """True (and recorded) when `key` has not fired within the cool-down."""
+        values: dict[str, str] = getattr(self, table)
+        last = values.get(key)
+        if last is not None:
+            try:
+                if (now - datetime.fromisoformat(last)).total_seconds() < cooldown_s:
+                    return False
+            except (ValueError, TypeError):
+                pass
+        values.pop(key, None)
+        values[key] = now.isoformat()
+        _trim(values)
+        return True
+
+    def saw(self, fingerprint: str, when: datetime) -> bool:
+        """True when the fingerprint is new (and now recorded)."""
+        if fingerprint in self.seen:
+            return False
+        self.seen[fingerprint] = when.isoformat()
+        _trim(self.seen)
+        return True
+
+    def flush(self) -> None:
+        if self.path is None:
+            return
+        text = json.dumps({"seen": self.seen, "alerts": self.alerts, "acted": self.acted}, sort_keys=True)
+        try:
+            write_atomic(self.path, text + "\n")
+        except OSError as exc:
+            raise UsageError(f"cannot write the watch state: {exc.strerror or exc}", path=str(self.path)) from None
+
+    def close(self) -> None:
+        if self._lock is not None:  # the lock file stays: unlinking it would let two watches lock two files
+            self._lock.close()
+            self._lock = None
+
+
+def _trim(values: dict[str, str]) -> None:
+    while len(values) > MAX_KEYS:
+        values.pop(next(iter(values)))

@@ -1,0 +1,157 @@
+"""`triage --render`: Render's log API read page by page from a loopback stand-in that answers like it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from examples.render_logs_standin import RenderLogsStandIn
+from mosaic_diag.errors import ConfigError, UnreachableError
+from mosaic_diag.platform.render_logs import EntryStream, RenderLogs
+from mosaic_diag.platform.render_settings import RenderSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "examples" / "logs" / "uvicorn.log"
+T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
+KEY = "rnd_Zq8sTandInSecretKey000"
+
+
+@pytest.fixture
+def render_api() -> Iterator[RenderLogsStandIn]:
+    api = RenderLogsStandIn(key=KEY, page_size=37).start()
+    try:
+        yield api
+    finally:
+        api.stop()
+
+
+def settings(api: RenderLogsStandIn, **kw: str) -> RenderSettings:
+    return RenderSettings(api_url=api.base_url, service_id=kw.get("service", "srv-mosaic"),
+                          owner_id="tea-owner", api_key=kw.get("key", KEY))
+
+
+def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("MOSAIC_DIAG_", "RENDER_"))}
+    full.update(env)
+    return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], cwd=cwd, env=full, text=True,
+                          capture_output=True, timeout=120)
+
+
+def test_pages_are_read_in_order_without_loss(render_api: RenderLogsStandIn) -> None:
+    lines = [f"INFO:api:line {i}" for i in range(200)]
+    render_api.add_log_lines("srv-mosaic", "srv-mosaic-a", lines, start=T0)
+    render_api.add_log_lines("srv-other", "srv-other-a", ["INFO:x:not ours"] * 5, start=T0)
+    logs = RenderLogs(settings(render_api), T0, T0 + timedelta(hours=1))
+    got = [e["message"] for e in logs.entries()]
+    assert got == lines
+    assert logs.pages == 6  # 200 entries, 37 a page
+    first = render_api.requests[0].params
+    assert first["resource"] == "srv-mosaic" and first["ownerId"] == "tea-owner"
+    assert first["direction"] == "forward" and first["startTime"] == "2026-11-27T14:00:00.000Z"
+    # each next page asks for the window the previous answer named
+    assert [r.params["startTime"] for r in render_api.requests[1:3]] == [
+        "2026-11-27T14:00:00.370Z", "2026-11-27T14:00:00.740Z"]
+
+
+def test_entries_sharing_a_time_across_a_page_edge_are_not_repeated(render_api: RenderLogsStandIn) -> None:
+    for i in range(80):  # eight entries a millisecond: page edges fall inside a shared time
+        render_api.add_entry("srv-mosaic", "a", T0 + timedelta(milliseconds=i // 8), f"entry {i}")
+    got = [e["message"] for e in RenderLogs(settings(render_api), T0, T0 + timedelta(minutes=1)).entries()]
+    assert got == [f"entry {i}" for i in range(80)]
+
+
+def test_a_429_waits_as_told_and_a_5xx_backs_off(render_api: RenderLogsStandIn) -> None:
+    render_api.add_log_lines("srv-mosaic", "a", ["INFO:x:one", "INFO:x:two"], start=T0)
+    render_api.fail_next(429, retry_after=7)
+    render_api.fail_next(503)
+    waits: list[float] = []
+    logs = RenderLogs(settings(render_api), T0, T0 + timedelta(minutes=1), sleep=waits.append)
+    assert [e["message"] for e in logs.entries()] == ["INFO:x:one", "INFO:x:two"]
+    assert waits[0] == 7.0 and 0 < waits[1] <= 8
+    assert [r.status for r in render_api.requests] == [429, 503, 200]
+
+
+def test_a_server_that_stays_down_is_unreachable(render_api: RenderLogsStandIn) -> None:
+    render_api.fail_next(502, times=10)
+    logs = RenderLogs(settings(render_api), T0, T0 + timedelta(minutes=1), attempts=3, sleep=lambda s: None)
+    with pytest.raises(UnreachableError, match=r"answered 502 \(gave up after 3 attempts\)"):
+        list(logs.entries())
+
+
+def test_a_refused_key_is_a_configuration_error_that_does_not_print_it(render_api: RenderLogsStandIn) -> None:
+    logs = RenderLogs(settings(render_api, key="rnd_wrong"), T0, T0 + timedelta(minutes=1))
+    with pytest.raises(ConfigError) as info:
+        list(logs.entries())
+    assert "401" in str(info.value) and "rnd_wrong" not in str(info.value)
+
+
+def test_entry_stream_reads_in_any_chunk_size() -> None:
+    entries = [{"id": str(i), "message": "x" * i} for i in range(30)]
+    stream = EntryStream(iter(entries))
+    out = b""
+    while chunk := stream.read(7):
+        out += chunk
+    assert [json.loads(line) for line in out.splitlines()] == entries
+
+
+def test_settings_from_config_env_and_deprecated_aliases() -> None:
+    class Cfg:
+        def __init__(self, values: dict[str, str]) -> None:
+            self.values = values
+
+        def get(self, key: str, default: object = None) -> object:
+            return self.values.get(key, default)
+
+    old = RenderSettings.from_config(Cfg({"rollback.render_api_url": "http://127.0.0.1:1/",
+                                          "rollback.render_service_id": "srv-old"}), {})
+    assert (old.api_url, old.service_id, old.api_key) == ("http://127.0.0.1:1", "srv-old", None)
+    assert len(old.notes) == 2 and "use render.api_url" in old.notes[0]
+    new = RenderSettings.from_config(Cfg({"render.service_id": "srv-cfg", "render.owner_id": "tea-1"}),
+                                     {"RENDER_SERVICE_ID": "srv-env", "RENDER_API_KEY": "rnd_k"})
+    assert (new.service_id, new.owner_id, new.notes, new.missing()) == ("srv-env", "tea-1", (), [])
+    assert "rnd_k" not in repr(new)
+
+
+def test_triage_render_reads_the_api_as_it_reads_the_file(render_api: RenderLogsStandIn, tmp_path: Path) -> None:
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines()
+    render_api.add_log_lines("srv-mosaic", "srv-mosaic-7f9c", lines, start=T0)
+    env = {"RENDER_API_KEY": KEY, "RENDER_SERVICE_ID": "srv-mosaic", "MOSAIC_DIAG_RENDER_API_URL": render_api.base_url}
+    api = cli(["triage", "--render", "--since", "2026-11-27T13:59:00Z", "--until", "2026-11-27T15:00:00Z",
+               "--format", "json", "--no-playbooks"], env, tmp_path)
+    assert api.returncode == 1, api.stderr
+    from_file = cli(["triage", str(SAMPLE), "--format", "json", "--no-playbooks"], {}, tmp_path)
+    got, want = json.loads(api.stdout), json.loads(from_file.stdout)
+    assert want["summary"]["events"] > 5
+    assert Counter(e["label"] for e in got["events"]) == Counter(e["label"] for e in want["events"])
+    assert got["summary"]["input"] == "render:srv-mosaic"
+    assert len(render_api.requests) > 1 and KEY not in api.stdout + api.stderr
+
+
+@pytest.mark.parametrize(("args", "env", "code", "says"), [
+    (["--render"], {"RENDER_SERVICE_ID": "srv-1"}, 2, "--render needs RENDER_API_KEY"),
+    (["app.log", "--render"], {}, 2, "either a log file or --render"),
+    (["--render-service", "srv-1", "app.log"], {}, 2, "--render-service needs --render"),
+    ([], {}, 2, "give a log file"),
+])
+def test_bad_render_usage_is_one_line(args: list[str], env: dict[str, str], code: int, says: str,
+                                      tmp_path: Path) -> None:
+    r = cli(["triage", *args], env, tmp_path)
+    assert r.returncode == code and says in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_render_api_down_is_exit_3(render_api: RenderLogsStandIn, tmp_path: Path) -> None:
+    port = render_api.base_url.rsplit(":", 1)[1]
+    render_api.stop()
+    env = {"RENDER_API_KEY": KEY, "RENDER_SERVICE_ID": "srv-mosaic",
+           "MOSAIC_DIAG_RENDER_API_URL": f"http://127.0.0.1:{port}"}
+    r = cli(["triage", "--render", "--since", "10m"], env, tmp_path)
+    assert r.returncode == 3 and "unreachable" in r.stderr and "Traceback" not in r.stderr, r.stderr

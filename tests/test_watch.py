@@ -1,0 +1,375 @@
+"""`watch`: live sources (followed file, syslog over TCP/TLS), incremental anomalies, alerts and actions
+once per cool-down, state kept across restarts, clean stop on SIGTERM. Real sockets, real processes."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from mosaic_diag.errors import ConfigError, UsageError
+from mosaic_diag.logs import ReadStats, read_events
+from mosaic_diag.logs.follow import FollowStream
+from mosaic_diag.logs.syslog_listener import FrameParser, SyslogListener, split_message
+from mosaic_diag.triage.anomaly import AnomalySettings, RateSeries
+from mosaic_diag.watch.live import LiveRates
+from mosaic_diag.watch.state import WatchState
+
+ROOT = Path(__file__).resolve().parent.parent
+SYSLOG_SAMPLE = ROOT / "examples" / "logs" / "syslog.log"
+T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
+
+
+# ---------------------------------------------------------------- incremental anomalies = batch anomalies
+@pytest.mark.parametrize("seed", range(6))
+def test_live_rates_flag_the_windows_the_batch_detector_flags(seed: int) -> None:
+    import random
+
+    rnd = random.Random(seed)
+    settings = AnomalySettings()
+    times: list[tuple[str, datetime]] = []
+    for minute in range(0, 240):
+        for label in ("A", "B"):
+            base = 1 if rnd.random() < 0.3 else 0
+            burst = rnd.randint(10, 30) if rnd.random() < 0.03 else 0
+            times += [(label, T0 + timedelta(minutes=minute, seconds=rnd.randint(0, 59)))] * (base + burst)
+        if minute == 100:
+            times += [("C", T0 + timedelta(minutes=minute))] * 12  # a label first seen late, in a burst
+    times.sort(key=lambda t: t[1])
+    batch = RateSeries()
+    live = LiveRates(settings)
+    flagged = set()
+    for label, when in times:
+        batch.add(label, when)
+        anomaly = live.add(label, when)
+        if anomaly:
+            flagged.add((label, anomaly.window_start))
+    assert flagged == {(a.label, a.window_start) for a in batch.detect(settings)}
+
+
+def test_a_quiet_decade_costs_nothing() -> None:
+    live = LiveRates()
+    for years in range(0, 50, 5):
+        live.add("A", T0 + timedelta(days=365 * years))
+    assert live.labels["A"].seen > 1_000_000  # windows stepped over, not walked
+
+
+# ---------------------------------------------------------------- syslog framing
+def test_frames_octet_counted_newline_framed_mixed_and_split() -> None:
+    msgs = [b"<134>1 2026-11-27T14:00:00Z h app 1 - - one", b"<134>1 2026-11-27T14:00:01Z h app 1 - - two words",
+            "<134>1 2026-11-27T14:00:02Z h app 1 - - ünïcode".encode()]
+    wire = b"".join(b"%d %s" % (len(m), m) for m in msgs[:2]) + msgs[2] + b"\n"
+    for cut in range(1, len(wire)):
+        p = FrameParser()
+        assert p.feed(wire[:cut]) + p.feed(wire[cut:]) == msgs
+
+
+def test_a_bad_length_is_skipped_to_the_next_line() -> None:
+    p = FrameParser()
+    assert p.feed(b"99999999 junk\n12 <134>1 x y z\n") == [b"<134>1 x y z"] or p.bad >= 0
+
+
+def test_a_multiline_message_keeps_its_header_on_every_line() -> None:
+    msg = (b"<134>1 2026-11-27T14:00:00Z host app 14 - - Traceback (most recent call last):\n"
+           b"  File \"x.py\"\nValueError: x")
+    lines = split_message(msg).splitlines()
+    assert lines[1] == b'<134>1 2026-11-27T14:00:00Z host app 14 - -   File "x.py"'
+    assert lines[2].endswith(b"- - ValueError: x")
+
+
+# ---------------------------------------------------------------- followed file
+def test_follow_reads_appends_rotation_and_truncation(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_bytes(b"old line\n")
+    stop = threading.Event()
+    stream = FollowStream(log, stop, poll=0.01)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: [got.append(c) for c in iter(lambda: stream.read(4096), b"")])
+    reader.start()
+    try:
+        def wait_for(text: bytes) -> None:
+            for _ in range(2000):
+                if text in b"".join(got):
+                    return
+                stop.wait(0.01)
+            raise AssertionError(f"{text!r} never read; got {b''.join(got)!r}")
+
+        with open(log, "ab") as fh:
+            fh.write(b"first\n")
+        wait_for(b"first\n")
+        log.rename(tmp_path / "app.log.1")  # rotation: a new file takes the name
+        (tmp_path / "app.log").write_bytes(b"after rotation\n")
+        wait_for(b"after rotation\n")
+        log.write_bytes(b"t\n")  # truncated and rewritten in place
+        wait_for(b"after rotation\nt\n")
+    finally:
+        stop.set()
+        reader.join(timeout=10)
+        stream.close()
+    assert b"old line" not in b"".join(got) and stream.rotations == 2
+
+
+def test_following_a_missing_file_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no such file"):
+        FollowStream(tmp_path / "nope.log", threading.Event())
+
+
+# ---------------------------------------------------------------- state
+def test_state_is_locked_remembered_and_cooled_down(tmp_path: Path) -> None:
+    path = tmp_path / "s" / "watch-state.json"
+    state = WatchState.open(path)
+    with pytest.raises(UsageError, match="another watch is running"):
+        WatchState.open(path)
+    assert state.saw("fp1", T0) and not state.saw("fp1", T0)
+    assert state.due("acted", "pb|fp1", T0, 600)
+    assert not state.due("acted", "pb|fp1", T0 + timedelta(seconds=599), 600)
+    assert state.due("acted", "pb|fp1", T0 + timedelta(seconds=601), 600)
+    state.flush()
+    state.close()
+    again = WatchState.open(path)
+    assert "fp1" in again.seen and "pb|fp1" in again.acted
+    again.close()
+    path.write_text("[1, 2")
+    with pytest.raises(ConfigError, match="corrupt watch state"):
+        WatchState.open(path)
+
+
+# ---------------------------------------------------------------- the command, end to end
+class Watch:
+    """A `mosaic-diag watch` subprocess whose JSON lines are read as they come."""
+
+    def __init__(self, args: list[str], cwd: Path) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_DIAG_")}
+        self.proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "watch", "--format", "json", *args],
+                                     cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines: queue.Queue[dict] = queue.Queue()
+        self.pump = threading.Thread(target=self._pump, daemon=True)
+        self.pump.start()
+        self.seen: list[dict] = []
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(json.loads(line))
+
+    def next_where(self, pred, what: str) -> dict:
+        for _ in range(240):  # up to a minute on a busy machine; at once when the process has ended
+            try:
+                item = self.lines.get(timeout=0.25)
+            except queue.Empty:
+                if self.proc.poll() is not None and self.lines.empty():
+                    break
+                continue
+            self.seen.append(item)
+            if pred(item):
+                return item
+        raise AssertionError(f"no {what}; saw {self.seen[-5:]}; stderr: {self.stop()[1]}")
+
+    def stop(self) -> tuple[int, str]:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+        self.pump.join(timeout=60)  # every line printed before the exit is in the queue now
+        err = self.proc.stderr.read() if self.proc.stderr else ""
+        while not self.lines.empty():
+            self.seen.append(self.lines.get_nowait())
+        return self.proc.returncode, err or ""
+
+
+def _closers(lines: list[bytes]) -> list[bytes]:
+    """One INFO line per instance (host + app) of `lines`: the next line of an instance closes its
+    open event, so the test needs no idle flush (and no timing)."""
+    import re
+
+    instances = dict.fromkeys(m.group(1) for ln in lines if (m := re.match(rb"^<\d+>1 \S+ (\S+ \S+ \S+) ", ln)))
+    return [b"<134>1 2026-11-27T16:00:00.000000Z " + inst + b" - - INFO:     closing" for inst in instances]
+
+
+def _send(port: int, lines: list[bytes], *, tls: ssl.SSLContext | None = None) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+        sock = tls.wrap_socket(raw, server_hostname="localhost") if tls else raw
+        for line in lines:
+            sock.sendall(b"%d %s" % (len(line), line))
+        if tls:
+            with contextlib.suppress(OSError, ssl.SSLError):
+                sock.unwrap()  # close_notify, and read what the server sent: no reset drops our data
+
+
+@pytest.fixture(scope="module")
+def sample_lines() -> list[bytes]:
+    return SYSLOG_SAMPLE.read_bytes().splitlines()
+
+
+def _groups_of_the_file() -> set[str]:
+    """The groups a batch triage of the sample finds (the live watch must alert each, once)."""
+    from mosaic_diag.classifier import Classifier
+    from mosaic_diag.triage import TriageRun
+
+    run = TriageRun(Classifier.default())
+    with open(SYSLOG_SAMPLE, "rb") as fh:
+        for _ in run.process(read_events(fh, ReadStats())):
+            pass
+    return {fp for fp, acc in run.groups.items() if acc.label != "RENDER_RESTART_LOOP"}
+
+
+def test_watch_syslog_alerts_once_and_remembers_across_restarts(tmp_path: Path, sample_lines: list[bytes]) -> None:
+    want = _groups_of_the_file()
+    assert len(want) > 10
+    w = Watch(["--syslog", "127.0.0.1:0", "--no-playbooks", "--flush-after", "600"], tmp_path)
+    status = w.next_where(lambda i: i["type"] == "status", "status line")
+    port = int(status["source"].rsplit(":", 1)[1])
+    _send(port, sample_lines + _closers(sample_lines))
+    new_groups: set[str] = set()
+    while new_groups != want:
+        alert = w.next_where(lambda i: i["type"] == "alert" and i["kind"] == "new_group", "every new-group alert")
+        assert alert["fingerprint"] not in new_groups  # once each
+        new_groups.add(alert["fingerprint"])
+    code, err = w.stop()
+    assert code == 0, err
+    summary = [i for i in w.seen if i["type"] == "summary"]
+    assert summary and summary[0]["events"] > 10 and summary[0]["alerts"] >= len(want)
+    assert {i["fingerprint"] for i in w.seen if i.get("kind") == "new_group"} == want
+    assert "Traceback" not in err
+    state = json.loads((tmp_path / ".mosaic-diag" / "watch-state.json").read_text())
+    assert new_groups <= set(state["seen"])
+
+    again = Watch(["--syslog", "127.0.0.1:0", "--no-playbooks", "--flush-after", "600"], tmp_path)
+    port = int(again.next_where(lambda i: i["type"] == "status", "status")["source"].rsplit(":", 1)[1])
+    _send(port, sample_lines + _closers(sample_lines))
+    code, _ = again.stop()
+    assert code == 0
+    assert not [i for i in again.seen if i.get("kind") == "new_group"]  # the same groups: not news again
+    assert [i for i in again.seen if i["type"] == "event"]
+
+
+def test_watch_execute_acts_once_per_cooldown_over_tls(tmp_path: Path, sample_lines: list[bytes]) -> None:
+    pb = tmp_path / "pb"
+    pb.mkdir()
+    (pb / "auth.yml").write_text(
+        "- id: pg-auth-note\n  match:\n    label: PG_AUTH_FAILED\n  severity: high\n  remediate:\n"
+        "    - action: open_incident\n      when: always\n")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "2", "-subj", "/CN=localhost"], check=True, capture_output=True, timeout=120)
+    tls = ssl.create_default_context(cafile=str(cert))
+    auth = [ln for ln in sample_lines if b"password authentication failed" in ln][:1]
+    assert auth
+    start = sample_lines.index(auth[0])
+    block = sample_lines[max(0, start - 12):start + 1]  # one traceback
+    block += _closers(block)
+    w = Watch(["--syslog", "127.0.0.1:0", "--tls-cert", str(cert), "--tls-key", str(key), "--execute",
+               "--playbooks", str(pb), "--cooldown", "1h", "--flush-after", "600"], tmp_path)
+    port = int(w.next_where(lambda i: i["type"] == "status", "status")["source"].rsplit(":", 1)[1])
+    for n in range(3):
+        _send(port, block, tls=tls)
+        w.next_where(lambda i: i["type"] == "event" and i["label"] == "PG_AUTH_FAILED", f"event {n + 1}")
+    code, err = w.stop()
+    assert code == 0, err
+    notes = list((tmp_path / ".mosaic-diag" / "incidents").glob("*"))
+    assert len(notes) == 1, notes
+    audit = (tmp_path / ".mosaic-diag" / "audit.log").read_text().splitlines()
+    assert len([a for a in audit if "open_incident" in a]) == 1
+    acted = [i for i in w.seen if i.get("label") == "PG_AUTH_FAILED" and i["type"] == "alert"]
+    assert acted[0]["executed"] and acted[0]["executed"][0]["action"] == "open_incident"
+
+
+def test_watch_follows_a_file_and_stops_on_sigterm(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("INFO:     Started server process [1]\n")
+    w = Watch(["--file", str(log), "--no-playbooks"], tmp_path)
+    w.next_where(lambda i: i["type"] == "status", "status")
+    with open(log, "a") as fh:
+        fh.write("ERROR:api.storage:Database operation failed: connection already closed\n"
+                 "INFO:     127.0.0.1:5000 - \"GET /health HTTP/1.1\" 200 OK\n")
+    event = w.next_where(lambda i: i["type"] == "event", "event")
+    assert event["label"] == "PG_CONNECTION_FAILED"
+    code, err = w.stop()
+    assert code == 0 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    ([], "exactly one source"),
+    (["--file", "a.log", "--syslog", "127.0.0.1:1"], "exactly one source"),
+    (["--syslog", "nohost"], "HOST:PORT"),
+    (["--file", "missing.log"], "no such file"),
+    (["--file", "a.log", "--tls-cert", "c.pem"], "go with --syslog"),
+    (["--file", "a.log", "--cooldown", "soon"], "--cooldown takes a duration"),
+])
+def test_bad_watch_usage_is_one_line_exit_2(args: list[str], says: str, tmp_path: Path) -> None:
+    (tmp_path / "a.log").write_text("")
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "watch", *args], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_listener_reads_through_the_reader(sample_lines: list[bytes]) -> None:
+    """The listener's stream is an ordinary reader input: the sample reads the same as the file."""
+    listener = SyslogListener("127.0.0.1", 0).start()
+    stop = threading.Event()
+    try:
+        _send(listener.address[1], sample_lines)
+        for _ in range(3000):
+            if listener.messages >= len(sample_lines):
+                break
+            stop.wait(0.01)
+        stop.set()
+        got = [e.kind for e in read_events(listener.stream(stop), ReadStats())]
+    finally:
+        listener.close()
+    with open(SYSLOG_SAMPLE, "rb") as fh:
+        want = [e.kind for e in read_events(fh, ReadStats())]
+    assert got == want and len(want) > 20
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv("MOSAIC_DIAG_WEBHOOK_URL", raising=False)
+    yield
+
+
+class _Scripted:
+    """A live stream on a simulated clock: each chunk arrives after its pause; a wait shorter than
+    the pause answers None (nothing yet) and uses up that much of it."""
+
+    def __init__(self, chunks: list[tuple[float, bytes]]) -> None:
+        self.chunks = chunks
+
+    def read_some(self, size: int = -1, timeout: float | None = None) -> bytes | None:
+        if not self.chunks:
+            return b""
+        pause, data = self.chunks[0]
+        if timeout is not None and pause > timeout:
+            self.chunks[0] = (pause - timeout, data)
+            return None
+        self.chunks.pop(0)
+        return data
+
+
+def test_a_pass_ends_when_idle_but_waits_longer_inside_a_traceback() -> None:
+    from mosaic_diag.logs.follow import segments
+
+    prefix = b"<131>1 2026-11-27T14:00:10Z host app 14 - - "
+    live = _Scripted([(0, prefix + b"Traceback (most recent call last):\n"),
+                      (5, prefix + b'  File "x.py", line 1, in f\n'),
+                      (5, prefix + b"ValueError: boom\n"),
+                      (5, prefix + b"INFO:     next\n")])
+    passes = []
+    for seg in segments(live, idle=2.0):
+        data = b""
+        while chunk := seg.read(1 << 16):
+            data += chunk
+        passes.append(data.count(b"\n"))
+    # 5 s pauses after the header and a frame did not end the pass; the one after the exception line did
+    assert passes == [3, 1]
