@@ -337,7 +337,7 @@ def test_providers_import_their_sdk_only_when_a_call_fails(llm, repo: Path) -> N
     """The key and model calls go out through the standard library; a provider SDK (a second to
     import) is loaded only to repeat a failing call through the real client."""
     script = ("import json, os, sys\nfrom pathlib import Path\nfrom mosaic_diag.checks.predeploy import predeploy\n"
-              "report = predeploy(Path(sys.argv[1]), dict(os.environ), only=["providers"], timeout=60)\n"
+              "report = predeploy(Path(sys.argv[1]), dict(os.environ), only=['providers'], timeout=60)\n"
               "print(json.dumps([[r.label for o in report.outcomes for r in o.results],"
               " 'openai' in sys.modules, 'anthropic' in sys.modules]))\n")
 
