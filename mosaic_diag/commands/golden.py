@@ -83,6 +83,10 @@ def golden(
     """
     if ctx.invoked_subcommand is not None:
         return 0
+    import dataclasses
+    import time
+
+    started = time.monotonic()  # the global timeout counts loading the cases and starting the app too
     from mosaic_diag.commands._common import config_here
     from mosaic_diag.errors import UsageError
     from mosaic_diag.golden import load_cases, open_target, run_cases, select
@@ -134,10 +138,11 @@ def golden(
     env = {"LLM_MAX_RETRIES": str(int(wanted) if wanted is not None else 0)} if app else {}
     with app_env(env, force=sdk_retries is not None):  # the flag wins over the environment
         target = open_target(url=url, app=app)
+        report: GoldenReport | None = None
         try:
-            report = run_cases(chosen, target, options)
-        finally:
-            _close_within(target, 1.0)
+            report = run_cases(chosen, target, dataclasses.replace(options, spent=time.monotonic() - started))
+        finally:  # requests still in flight at the global timeout: do not wait for them
+            _close_within(target, 1.0 if report is not None and not _unfinished(report) else 0.2)
     if response_cache is not None:
         response_cache.save()
     if base is not None:
@@ -149,6 +154,11 @@ def golden(
         write_junit(report, junit)
     _render(report, fmt)
     return report.exit_code
+
+
+def _unfinished(report: GoldenReport) -> bool:
+    return any(a.error and a.error.startswith(("not finished", "not run")) for r in report.results
+               for a in r.attempts)
 
 
 def _close_within(target: object, seconds: float) -> None:

@@ -47,6 +47,7 @@ class RunOptions:
     provider_header: str = PROVIDER_HEADER
     cache: ResponseCache | None = None
     pass_rate: float | None = None  # the suite passes when the weighted pass rate reaches it
+    spent: float = 0.0  # seconds of the global timeout already used (starting the app)
 
     @property
     def required_passes(self) -> int:
@@ -229,7 +230,7 @@ def run_cases(cases: Sequence[Case], target: Target, options: RunOptions,
     clock = clock or SystemClock()
     started_at = clock.now().isoformat()
     t0 = clock.monotonic()
-    deadline = t0 + options.global_timeout
+    deadline = t0 + max(0.0, options.global_timeout - options.spent)
     work = [(case, provider, i) for case in cases for provider in options.providers for i in range(options.repeat)]
     results: dict[tuple[str, str | None, int], _Outcome] = {}
     done: queue.Queue[tuple[tuple[str, str | None, int], _Outcome]] = queue.Queue()
