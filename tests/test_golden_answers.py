@@ -76,9 +76,12 @@ def test_provider_matrix_makes_a_failover_visible(tmp_path, env, capsys):
 
 
 def test_the_harness_timeout_is_app_timeout_and_a_junit_error(tmp_path, env, capsys):
-    env.set_failure("all", "slow", delay=5)
+    env.set_failure("all", "slow", delay=2)
     junit = tmp_path / "g.xml"
     code, data = run_json(capsys, golden(tmp_path, "-k", SHAPE_CASE, "--timeout", "0.5", "--junit", str(junit)))
+    deadline = time.monotonic() + 20  # the app's call still in flight: let it land before the next test
+    while not any(r["path"] == "/v1/chat/completions" for r in env.requests) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert code == 1
     [case] = data["cases"]
     assert case["outcome"] == "error" and case["classification"]["label"] == "APP_TIMEOUT"
