@@ -2,6 +2,11 @@
 
     python bench/generate.py                    # all shapes, 1M and 5M lines, into bench/out/
     python bench/generate.py --lines 1000000 --shapes render-text render-api
+    python bench/generate.py --lines 1000000 --shapes render-text --profile incident
+
+The calm profile: about 1% of records are errors, half of them with a traceback. The incident
+profile (`<shape>-incident-<N>.log`): one record in 50 is an error, every one with a real chained
+traceback through a deep call stack, so that about a third of the lines are traceback lines.
 
 Records are rendered with examples/logshapes.py. Tracebacks are real: produced by raising real
 exceptions (json.loads of bad text, chained exceptions, os.environ KeyError, a psycopg2 connect to
@@ -41,13 +46,53 @@ ERROR_MESSAGES = (
 )
 
 
-def records(rng: random.Random, tracebacks: list[tuple[str, str, str]], error_rate: float):
+def _deep(depth: int, fn):
+    """Call `fn` `depth` frames down (a realistic stack: handlers, services, clients)."""
+    return fn() if depth <= 0 else _deep(depth - 1, fn)
+
+
+def incident_tracebacks() -> list[tuple[str, str, str]]:
+    """Real chained tracebacks through deep stacks, as an incident's log is full of them."""
+    import json
+    import os
+    import traceback
+
+    def chain(depth: int, inner, outer: str) -> str:
+        try:
+            try:
+                _deep(depth, inner)
+            except Exception as exc:
+                raise RuntimeError(outer) from exc
+        except RuntimeError as exc:
+            return "".join(traceback.format_exception(exc)).rstrip("\n")
+        raise AssertionError("no error")
+
+    def during(depth: int) -> str:
+        try:
+            try:
+                _deep(depth, lambda: json.loads("{'goals': ['ux']}"))
+            except ValueError:
+                _deep(depth // 2, lambda: {}["user_id"])
+        except KeyError as exc:
+            return "".join(traceback.format_exception(exc)).rstrip("\n")
+        raise AssertionError("no error")
+
+    return [
+        ("api.session", "Session handler crashed", chain(3, lambda: json.loads("{'goals': 1}"), "session load failed")),
+        ("api.config", "Missing configuration", chain(3, lambda: os.environ["MOSAIC_NO_SUCH_VAR"], "settings failed")),
+        ("uvicorn.error", "Exception in ASGI application", during(2)),
+        ("api.metrics", "Metrics failed", chain(3, lambda: 1 / 0, "metrics export failed")),
+    ]
+
+
+def records(rng: random.Random, tracebacks: list[tuple[str, str, str]], error_rate: float,
+            traceback_share: float = 0.5):
     """Endless (level, logger, message, exc_text) records."""
     n = 0
     while True:
         n += 1
         r = rng.random()
-        if r < error_rate / 2:
+        if r < error_rate * traceback_share:
             logger, message, exc = tracebacks[rng.randrange(len(tracebacks))]
             yield "ERROR", logger, message, exc
         elif r < error_rate:
@@ -63,10 +108,11 @@ def records(rng: random.Random, tracebacks: list[tuple[str, str, str]], error_ra
             yield "INFO", "api.app", rng.choice(INFO_MESSAGES).format(n=n), None
 
 
-def generate(shape: str, total: int, path: Path, seed: int = 7, error_rate: float = 0.01) -> dict[str, int]:
+def generate(shape: str, total: int, path: Path, seed: int = 7, error_rate: float = 0.01,
+             profile: str = "calm") -> dict[str, int]:
     rng = random.Random(seed)
     tbs = make_tracebacks()
-    tracebacks = [
+    tracebacks = incident_tracebacks() if profile == "incident" else [
         ("uvicorn.error", "Exception in ASGI application", tbs["chained_from"]),
         ("api.storage", "Database init failed", tbs["psycopg2_refused"]),
         ("api.ps101", "Could not load PS101 steps", tbs["json_decode"]),
@@ -74,9 +120,12 @@ def generate(shape: str, total: int, path: Path, seed: int = 7, error_rate: floa
         ("api.session", "Session handler crashed", tbs["chained_during"]),
         ("api.metrics", "Metrics failed", tbs["zero_division"]),
     ]
-    gen = records(rng, tracebacks, error_rate)
+    if profile == "incident":
+        gen = records(rng, tracebacks, 0.02, traceback_share=1.0)
+    else:
+        gen = records(rng, tracebacks, error_rate)
     t0 = datetime(2026, 11, 27, 0, 0, 0, tzinfo=UTC)
-    counts = {"lines": 0, "records": 0, "error_records": 0}
+    counts = {"lines": 0, "records": 0, "error_records": 0, "traceback_lines": 0}
     interleave = shape in ("render-api", "syslog")
     pending: dict[str, list[str]] = {i: [] for i in INSTANCES}
     seq = 0
@@ -99,6 +148,7 @@ def generate(shape: str, total: int, path: Path, seed: int = 7, error_rate: floa
                 else:
                     level, logger, message, exc = next(gen)
                     counts["error_records"] += level == "ERROR"
+                    counts["traceback_lines"] += exc.count("\n") + 1 if exc else 0
                     lines = format_record(shape, ts=ts, level=level, logger=logger, message=message, exc_text=exc,
                                           instance=instance, seq=seq)
                 counts["records"] += 1
@@ -127,13 +177,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=SHAPES)
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--error-rate", type=float, default=0.01)
+    ap.add_argument("--profile", choices=("calm", "incident"), default="calm")
     args = ap.parse_args(argv)
     for total in args.lines:
         for shape in args.shapes:
-            path = args.out / f"{shape}-{total // 1_000_000 or total}{'M' if total >= 1_000_000 else ''}.log"
-            counts = generate(shape, total, path, error_rate=args.error_rate)
+            tag = "-incident" if args.profile == "incident" else ""
+            path = args.out / f"{shape}{tag}-{total // 1_000_000 or total}{'M' if total >= 1_000_000 else ''}.log"
+            counts = generate(shape, total, path, error_rate=args.error_rate, profile=args.profile)
             print(f"{path}: {counts['lines']} lines, {counts['records']} records, "
-                  f"{counts['error_records']} error records", flush=True)
+                  f"{counts['error_records']} error records, "
+                  f"{counts['traceback_lines'] / max(counts['lines'], 1):.0%} of lines in tracebacks", flush=True)
     return 0
 
 

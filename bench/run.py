@@ -4,9 +4,12 @@
     python bench/run.py                          # every bench/out/*.log
     python bench/run.py bench/out/render-text-1M.log --no-triage
 
-Each measurement runs in a child process (peak RSS from resource.getrusage(RUSAGE_CHILDREN) of
-that child alone). `grep -c ERROR` on the same file gives a floor for comparison. Also times
-`mosaic-diag --help` (start-up) over 10 runs.
+Each measurement runs in a child process (peak RSS and CPU time from
+resource.getrusage(RUSAGE_CHILDREN) of that child alone). `grep -c ERROR` on the same file gives a
+floor for comparison; the framework document's per-line `classify_error` loop (bench/naive.py) is
+the baseline: `triage_vs_naive` is triage's CPU over the naive loop's CPU, both whole processes, in
+the same run; `per_line_vs_naive` subtracts each command's CPU on an empty file (start-up) first.
+Also times `mosaic-diag --help` (start-up) over 10 runs.
 """
 
 from __future__ import annotations
@@ -35,19 +38,25 @@ print(json.dumps({"seconds": time.perf_counter() - t, "lines": stats.lines, "eve
 """
 
 
+LAST_CPU = [0.0]  # CPU seconds (user + system) of the last run_child
+
+
 def run_child(cmd: list[str]) -> tuple[float, float, int, bytes]:
-    """(wall seconds, peak RSS MB, exit code, stdout) of `cmd`, measured through a helper process."""
+    """(wall seconds, peak RSS MB, exit code, stdout) of `cmd`, measured through a helper process
+    (its CPU seconds in LAST_CPU[0])."""
     helper = [sys.executable, "-c",
               "import json,resource,subprocess,sys,time;"
               "t=time.perf_counter();"
               "p=subprocess.run(sys.argv[1:],stdout=subprocess.PIPE,stderr=subprocess.DEVNULL);"
               "w=time.perf_counter()-t;"
-              "r=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss;"
-              "sys.stdout.buffer.write(json.dumps({'wall':w,'rss_kb':r,'rc':p.returncode}).encode()+b'\\n'+p.stdout)",
+              "u=resource.getrusage(resource.RUSAGE_CHILDREN);"
+              "sys.stdout.buffer.write(json.dumps({'wall':w,'rss_kb':u.ru_maxrss,'cpu':u.ru_utime+u.ru_stime,"
+              "'rc':p.returncode}).encode()+b'\\n'+p.stdout)",
               *cmd]
     proc = subprocess.run(helper, stdout=subprocess.PIPE, cwd=ROOT, check=True)
     head, _, rest = proc.stdout.partition(b"\n")
     meta = json.loads(head)
+    LAST_CPU[0] = meta["cpu"]
     return meta["wall"], meta["rss_kb"] / 1024, meta["rc"], rest
 
 
@@ -67,12 +76,38 @@ def bench_file(path: Path, *, triage: bool) -> dict[str, object]:
     if shutil.which("grep"):
         wall, _, _, _ = run_child(["grep", "-c", "ERROR", str(path)])
         row["grep_c_s"] = round(wall, 2)
+    run_child([sys.executable, str(NAIVE), str(path)])
+    naive_cpu = LAST_CPU[0]
+    row["naive_cpu_s"] = round(naive_cpu, 2)
     exe = _script()
     if triage and exe and _has_triage():
         wall, rss, rc, out = run_child([exe, "triage", str(path), "--format", "json"])
-        row.update(triage_s=round(wall, 2), triage_lines_per_s=int(res["lines"] / wall),
-                   triage_rss_mb=round(rss, 1), triage_rc=rc)
+        cpu = LAST_CPU[0]
+        row.update(triage_s=round(wall, 2), triage_cpu_s=round(cpu, 2), triage_lines_per_s=int(res["lines"] / wall),
+                   triage_rss_mb=round(rss, 1), triage_rc=rc, triage_vs_naive=round(cpu / naive_cpu, 2))
+        start = _startup_cpu(exe)
+        row["per_line_vs_naive"] = round((cpu - start["triage"]) / max(naive_cpu - start["naive"], 1e-9), 2)
     return row
+
+
+NAIVE = Path(__file__).resolve().parent / "naive.py"
+_STARTUP: dict[str, float] = {}
+
+
+def _startup_cpu(exe: str) -> dict[str, float]:
+    """CPU seconds of triage and of the naive loop on an empty file (the median of 3 runs each)."""
+    if not _STARTUP:
+        empty = OUT / "empty.txt"
+        empty.parent.mkdir(parents=True, exist_ok=True)
+        empty.write_text("")
+        for name, cmd in (("triage", [exe, "triage", str(empty), "--format", "json"]),
+                          ("naive", [sys.executable, str(NAIVE), str(empty)])):
+            cpus = []
+            for _ in range(3):
+                run_child(cmd)
+                cpus.append(LAST_CPU[0])
+            _STARTUP[name] = statistics.median(cpus)
+    return _STARTUP
 
 
 def _has_triage() -> bool:

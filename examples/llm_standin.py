@@ -13,6 +13,10 @@ and JSON error bodies the real providers send, so the clients raise their real e
 Out of process: `python -m examples.llm_standin --port 8090 --fail openai=quota` and the
 admin API `POST /_standin/failure {"provider", "mode", "endpoint", "delay"}`,
 `POST /_standin/reset`, `GET /_standin/requests`.
+
+A failure can be limited to the next `times` requests (then the provider answers again), and
+`retry_after_ms` adds the `retry-after-ms` header OpenAI sends next to `retry-after`. Mode
+`malformed` answers 200 with text that is not the JSON object the caller asked for.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ PROVIDERS = ("openai", "anthropic")
 # answer modes: a 200 whose text is not the JSON object asked for (as a real model sometimes answers)
 ANSWER_MODES = ("truncated_json", "prose", "json_array", "wrong_shape")
 MODES = ("ok", "auth", "rate_limit", "quota", "model_not_found", "context_overflow", "server_error",
-         "overloaded", "slow", "refusal", *ANSWER_MODES)
+         "overloaded", "slow", "refusal", "permission", "malformed", *ANSWER_MODES)
 ENDPOINTS = ("chat", "embeddings", "messages", "models")
 OPENAI_MODELS = ("gpt-4", "gpt-4o-mini", "text-embedding-3-small", "text-embedding-ada-002")
 ANTHROPIC_MODELS = ("claude-3-5-sonnet-latest", "claude-3-haiku-20240307")
@@ -66,6 +70,7 @@ class ReceivedRequest:
 class Failure:
     mode: str
     delay: float = 0.0
+    times: int | None = None  # None: until cleared; n: the next n requests only
 
 
 @dataclass(frozen=True)
@@ -120,7 +125,8 @@ def _request_id(prefix: str, seed: str) -> str:
 
 # -- error bodies, as the providers send them -------------------------------------------------
 
-def openai_error(mode: str, *, model: str, endpoint: str, key: str, retry_after: int) -> Reply:
+def openai_error(mode: str, *, model: str, endpoint: str, key: str, retry_after: int,
+                 retry_after_ms: int | None = None) -> Reply:
     """The OpenAI error reply for a failure mode."""
     def body(message: str, type_: str, code: str | None, param: str | None = None) -> dict[str, Any]:
         return {"error": {"message": message, "type": type_, "param": param, "code": code}}
@@ -138,6 +144,8 @@ def openai_error(mode: str, *, model: str, endpoint: str, key: str, retry_after:
                    "Visit https://platform.openai.com/account/rate-limits to learn more.")
         headers = {"retry-after": str(retry_after), "x-ratelimit-limit-tokens": str(limit),
                    "x-ratelimit-remaining-tokens": "0", "x-ratelimit-reset-tokens": f"{retry_after}s"}
+        if retry_after_ms is not None:
+            headers["retry-after-ms"] = str(retry_after_ms)
         return Reply(429, body(message, "tokens", "rate_limit_exceeded"), headers)
     if mode == "quota":
         return Reply(429, body("You exceeded your current quota, please check your plan and billing details. "
@@ -157,11 +165,14 @@ def openai_error(mode: str, *, model: str, endpoint: str, key: str, retry_after:
         return Reply(400, body(message, "invalid_request_error", "context_length_exceeded", "messages"))
     if mode == "overloaded":
         return Reply(503, body("The engine is currently overloaded, please try again later.", "server_error", None))
+    if mode == "permission":
+        return Reply(403, body("You are not allowed to sample from this model", "invalid_request_error", None))
     return Reply(500, body("The server had an error while processing your request. Sorry about that!",
                            "server_error", None))
 
 
-def anthropic_error(mode: str, *, model: str, endpoint: str, key: str, retry_after: int) -> Reply:
+def anthropic_error(mode: str, *, model: str, endpoint: str, key: str, retry_after: int,
+                    retry_after_ms: int | None = None) -> Reply:
     """The Anthropic error reply for a failure mode."""
     def body(type_: str, message: str) -> dict[str, Any]:
         return {"type": "error", "error": {"type": type_, "message": message}}
@@ -178,6 +189,8 @@ def anthropic_error(mode: str, *, model: str, endpoint: str, key: str, retry_aft
                    "options for a rate limit increase.")
         headers = {"retry-after": str(retry_after), "anthropic-ratelimit-input-tokens-limit": "50000",
                    "anthropic-ratelimit-input-tokens-remaining": "0"}
+        if retry_after_ms is not None:
+            headers["retry-after-ms"] = str(retry_after_ms)
         return Reply(429, body("rate_limit_error", message), headers)
     if mode == "quota":
         return Reply(400, body("invalid_request_error", "Your credit balance is too low to access the Anthropic "
@@ -188,6 +201,9 @@ def anthropic_error(mode: str, *, model: str, endpoint: str, key: str, retry_aft
         return Reply(400, body("invalid_request_error", "prompt is too long: 210000 tokens > 200000 maximum"))
     if mode == "overloaded":
         return Reply(529, body("overloaded_error", "Overloaded"))
+    if mode == "permission":
+        return Reply(403, body("permission_error", "Your API key does not have permission to use the specified "
+                               "resource."))
     return Reply(500, body("api_error", "Internal server error"))
 
 
@@ -306,10 +322,12 @@ def _anthropic_model(model: str) -> dict[str, Any]:
 class LLMStandIn:
     """The stand-in server; see the module doc."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, retry_after: int = 1) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, retry_after: int = 1,
+                 retry_after_ms: int | None = None) -> None:
         self.host = host
         self.port = port
         self.retry_after = retry_after
+        self.retry_after_ms = retry_after_ms
         self._failures: dict[tuple[str, str | None], Failure] = {}
         self._requests: list[ReceivedRequest] = []
         self._lock = threading.Lock()
@@ -365,8 +383,9 @@ class LLMStandIn:
             self._thread.join(timeout=5)
 
     def set_failure(self, provider: str, mode: str | None, *, endpoint: str | None = None,
-                    delay: float = 0.0) -> None:
-        """Make `provider` ("openai" | "anthropic" | "all") fail with `mode`; None or "ok" clears it."""
+                    delay: float = 0.0, times: int | None = None) -> None:
+        """Make `provider` ("openai" | "anthropic" | "all") fail with `mode`; None or "ok" clears it.
+        With `times`, only the next `times` requests of that provider (and endpoint) fail."""
         providers = PROVIDERS if provider == "all" else (provider,)
         if any(p not in PROVIDERS for p in providers):
             raise ValueError(f"unknown provider {provider!r}: expected openai, anthropic or all")
@@ -375,12 +394,14 @@ class LLMStandIn:
         key_endpoint = endpoint_of(endpoint) if endpoint else None
         if key_endpoint is not None and key_endpoint not in ENDPOINTS:
             raise ValueError(f"unknown endpoint {endpoint!r}: expected one of {', '.join(ENDPOINTS)}")
+        if times is not None and (not isinstance(times, int) or times < 1):
+            raise ValueError(f"times must be a positive integer, got {times!r}")
         with self._lock:
             for p in providers:
                 if mode in (None, "ok"):
                     self._failures.pop((p, key_endpoint), None)
                 else:
-                    self._failures[(p, key_endpoint)] = Failure(mode, float(delay))
+                    self._failures[(p, key_endpoint)] = Failure(mode, float(delay), times)
 
     def reset(self) -> None:
         """Clear every failure and the request log."""
@@ -389,8 +410,19 @@ class LLMStandIn:
             self._requests.clear()
 
     def failure_for(self, provider: str, endpoint: str) -> Failure | None:
+        """The failure this request gets (a counted one is used up by it)."""
         with self._lock:
-            return self._failures.get((provider, endpoint)) or self._failures.get((provider, None))
+            for key in ((provider, endpoint), (provider, None)):
+                failure = self._failures.get(key)
+                if failure is None:
+                    continue
+                if failure.times is not None:
+                    if failure.times <= 1:
+                        del self._failures[key]
+                    else:
+                        self._failures[key] = Failure(failure.mode, failure.delay, failure.times - 1)
+                return failure
+            return None
 
     def record(self, request: ReceivedRequest) -> None:
         with self._lock:
@@ -423,7 +455,7 @@ class LLMStandIn:
 
         def error(mode: str) -> Reply:
             return make_error(mode, model=model or "unknown", endpoint=endpoint, key=key,
-                              retry_after=self.retry_after)
+                              retry_after=self.retry_after, retry_after_ms=self.retry_after_ms)
 
         known = {"openai": ("/v1/chat/completions", "/v1/embeddings", "/v1/models"),
                  "anthropic": ("/v1/messages", "/v1/models")}[provider]
@@ -438,8 +470,10 @@ class LLMStandIn:
         if mode == "slow":
             self.wait(failure.delay if failure else 0.0)
             mode = "ok"
-        shape = mode if mode in ANSWER_MODES and endpoint in ("chat", "messages") else "ok"
-        if mode in ANSWER_MODES:
+        # "malformed" (half of the JSON answer) is the same as the answer mode truncated_json
+        shape = {"malformed": "truncated_json"}.get(mode, mode)
+        shape = shape if shape in ANSWER_MODES and endpoint in ("chat", "messages") else "ok"
+        if mode in (*ANSWER_MODES, "malformed"):
             mode = "ok"
         if mode not in ("ok", "refusal"):
             return provider, endpoint, error(mode)
@@ -470,7 +504,7 @@ class LLMStandIn:
         if method == "POST" and route == "/_standin/failure" and isinstance(body, dict):
             try:
                 self.set_failure(body.get("provider", "all"), body.get("mode"), endpoint=body.get("endpoint"),
-                                 delay=float(body.get("delay") or 0.0))
+                                 delay=float(body.get("delay") or 0.0), times=body.get("times"))
             except (TypeError, ValueError) as exc:
                 return Reply(400, {"error": str(exc)})
             return Reply(200, {"ok": True})
@@ -571,8 +605,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fail", action="append", default=[], metavar="PROVIDER[.ENDPOINT]=MODE",
                         help="start with a failure, e.g. openai=quota or anthropic.messages=overloaded")
     parser.add_argument("--delay", type=float, default=5.0, help="seconds a `slow` answer waits")
+    parser.add_argument("--retry-after", type=int, default=1, help="the `retry-after` seconds of a 429")
+    parser.add_argument("--retry-after-ms", type=int, default=None, help="also send `retry-after-ms`")
     args = parser.parse_args(argv)
-    standin = LLMStandIn(args.host, args.port)
+    standin = LLMStandIn(args.host, args.port, retry_after=args.retry_after, retry_after_ms=args.retry_after_ms)
     for spec in args.fail:
         target, _, mode = spec.partition("=")
         provider, _, endpoint = target.partition(".")

@@ -139,9 +139,15 @@ def _pg_ssl_required(ctx: Context) -> object:
     return storage.connect(ctx.pg.dsn("mosaic_ssl", sslmode="disable"))
 
 
-@scenario("pg_access_denied", "PG_ACCESS_DENIED", STORAGE, "psycopg2.OperationalError",
-          r"pg_hba\.conf rejects connection for host .* SSL encryption", PG_LOG)
+@scenario("pg_access_denied", "PG_ACCESS_DENIED", STORAGE, "psycopg2.errors.InsufficientPrivilege",
+          "must be owner of database", "Database maintenance failed: {exc}")
 def _pg_access_denied(ctx: Context) -> object:
+    return storage.describe_database(ctx.conn, "postgres", "Mosaic's maintenance database")
+
+
+@scenario("pg_hba_rejects_either_way", "PG_ACCESS_DENIED", STORAGE, "psycopg2.OperationalError",
+          r"pg_hba\.conf rejects connection for host .* SSL encryption", PG_LOG)
+def _pg_hba_rejects_either_way(ctx: Context) -> object:
     # libpq's default sslmode (prefer): rejected with SSL, then without: not an encryption problem
     return storage.connect(ctx.pg.dsn(DENIED_DB, sslmode=None))
 
@@ -517,6 +523,13 @@ def _upload_missing(ctx: Context) -> object:
     return uploads.read_upload(ctx.workdir / "uploads", "resume-42.pdf")
 
 
+@scenario("memory_error", "RENDER_OUT_OF_MEMORY", "api.uploads", "MemoryError", r"^$",
+          "Could not buffer upload: {exc_type}")
+def _memory_error(ctx: Context) -> object:
+    # far beyond any address space: the allocator refuses at once, nothing is really allocated
+    return uploads.buffer_upload(1 << 62)
+
+
 @scenario("prompts_csv_corrupt", "PROMPT_CSV_CORRUPT", "api.prompts", "_csv.Error",
           r"field larger than field limit \(131072\)", "Could not load prompts.csv: {exc_type}: {exc}")
 def _prompts_csv_corrupt(ctx: Context) -> object:
@@ -620,6 +633,13 @@ def _embeddings_dimensions(ctx: Context) -> object:
     return embeddings.embed_texts(ctx.openai(), ["Senior data analyst, remote"], dimensions=256)
 
 
+@scenario("model_answer_invalid", "MODEL_ANSWER_INVALID", AI, "mosaic_diag.runtime.guard.SchemaRejected",
+          "^model answer rejected by schema CoachAnswer", "Model answer rejected: {exc}")
+def _model_answer_invalid(ctx: Context) -> object:
+    ctx.standin.set_failure("openai", "malformed")  # a 200 whose JSON answer is cut in half
+    return ai_clients.ask_openai_guarded(ctx.openai(), QUESTION + " Reply with a JSON object.")
+
+
 # ================================================================ Anthropic
 ANTHROPIC_LOG = "Anthropic call failed: {exc}"
 
@@ -638,8 +658,10 @@ for _key, _mode, _label, _type, _msg in [
      "prompt is too long: 210000 tokens > 200000 maximum"),
     ("anthropic_server_error", "server_error", "ANTHROPIC_SERVER_ERROR", "anthropic.InternalServerError",
      "api_error"),
-    ("anthropic_credit_balance", "quota", "ANTHROPIC_ERROR", "anthropic.BadRequestError",
+    ("anthropic_credit_balance", "quota", "ANTHROPIC_CREDIT_EXHAUSTED", "anthropic.BadRequestError",
      "credit balance is too low"),
+    ("anthropic_permission_denied", "permission", "ANTHROPIC_ERROR", "anthropic.PermissionDeniedError",
+     "permission_error"),
     ("anthropic_refusal", "refusal", "ANTHROPIC_CONTENT_FILTERED",
      "examples.realerrors_api.ai_clients.AnthropicRefusal", "stop_reason=refusal"),
 ]:
@@ -769,6 +791,7 @@ APP_LOG_EXAMPLES: list[tuple[str, str, str, str]] = [
     ("ENV_VAR_MISSING", "api.settings", "CRITICAL", "DATABASE_URL is not set; refusing to start in production"),
     ("PS101_STATE_CORRUPT", "api.ps101", "ERROR", "PS101 progress out of range: prompt_index 7 > len(prompts) 3"),
     ("RENDER_DEPLOY_FAILED", "render", "ERROR", "==> Build failed 😞"),
+    ("RENDER_OUT_OF_MEMORY", "render", "ERROR", "==> Ran out of memory (used over 512MB) while running your code."),
     ("RENDER_DEPLOY_FAILED", "render", "ERROR", "==> Exited with status 1 while running your code."),
     ("RENDER_HEALTHCHECK_TIMEOUT", "render", "ERROR",
      "==> Timed out: Port scan timeout reached, no open ports detected. Bind your service to at least one port. "

@@ -1,5 +1,5 @@
 """`python -m mosaic_diag`."""
 
-from mosaic_diag.cli import main
+from mosaic_diag.entry import main
 
 raise SystemExit(main())

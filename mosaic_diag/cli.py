@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "hook",
     "manifest",
     "rollback",
+    "dlq",
     "watch",
 )
 

@@ -53,3 +53,59 @@ def test_peak_sliding_window():
     assert rs.peak("X", 5) == 3
     assert rs.peak("X", 15) == 6
     assert rs.peak("Y", 5) == 0
+
+
+def _walk(counts: dict[int, int], first: int, last: int, s: AnomalySettings) -> list[tuple[int, int, float]]:
+    """The EWMA walked over every window (the definition the closed form must equal)."""
+    mu = var = 0.0
+    out = []
+    for seen, w in enumerate(range(first, last + 1)):
+        x = float(counts.get(w, 0))
+        if seen >= s.min_history and x >= s.min_count:
+            sigma = max(var ** 0.5, mu ** 0.5, 1.0)
+            score = (x - mu) / sigma
+            if score >= s.threshold:
+                out.append((w, int(x), round(score, 9)))
+        if seen == 0:
+            mu = x
+        else:
+            diff = x - mu
+            mu += s.alpha * diff
+            var = (1 - s.alpha) * (var + s.alpha * diff * diff)
+    return out
+
+
+def test_quiet_stretches_fold_into_the_ewma_exactly():
+    import random
+
+    rnd = random.Random(7)
+    s = AnomalySettings(min_count=3)
+    for _ in range(40):
+        rs = RateSeries()
+        counts: dict[int, int] = {}
+        first = rnd.randrange(0, 5)
+        rs.observe(T0 + timedelta(minutes=5 * first))
+        for _ in range(rnd.randrange(1, 30)):
+            w = rnd.randrange(first, first + 80)
+            n = rnd.choice((1, 1, 2, 5, 12, 30))
+            counts[w] = counts.get(w, 0) + n
+            for i in range(n):
+                rs.add("X", T0 + timedelta(minutes=5 * w, seconds=i % 290))
+        last = max(counts) + rnd.randrange(0, 10)
+        rs.observe(T0 + timedelta(minutes=5 * last))
+        base = int(T0.timestamp() // 60) // 5
+        got = [(int(a.window_start.timestamp() // 60) // 5 - base, a.count, round(a.score, 9))
+               for a in rs.detect(s)]
+        assert got == _walk(counts, first, last, s)
+
+
+def test_cost_grows_with_events_not_with_the_time_spanned():
+    """200 errors whose timestamps span 50 years: the detector takes steps per busy window, not
+    one per 5-minute window of the 50 years (5 million of them)."""
+    rs = RateSeries()
+    start = datetime(1976, 1, 1, tzinfo=UTC)
+    for i in range(200):
+        rs.add("X" if i % 2 else "Y", start + timedelta(days=i * 91, seconds=i))
+    rs.observe(start + timedelta(days=365 * 50))
+    rs.detect(AnomalySettings())
+    assert 0 < rs.work <= 2 * 200 + 2

@@ -24,12 +24,12 @@ LAYERS: list[set[str]] = [
     {"checks", "lint", "golden", "deploy", "watch"},
     {"render"},
     {"commands"},
-    {"cli", "__main__"},
+    {"cli", "__main__", "entry"},
 ]
 # The kit the app imports sits beside the core: it may use only these (and itself).
 RUNTIME_MAY_USE = {"", "errors", "config", "platform", "classifier", "runtime"}
 RUNTIME_LAYER = 9  # who may import it: checks, deploy and above
-UI_PACKAGES = {"commands", "render", "cli", "__main__"}
+UI_PACKAGES = {"commands", "render", "cli", "__main__", "entry"}
 
 
 def layer_of(part: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mosaic_diag.lint.ddl import parse_ddl
 from mosaic_diag.lint.engine import Source, lint_sources, select_rules
+from mosaic_diag.lint.pgsql import tables_from_sql
 from mosaic_diag.lint.rules import all_rules
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +32,7 @@ def _cases() -> list[tuple[str, dict, str]]:
 @pytest.mark.parametrize(("code", "case", "schema"), _cases())
 def test_rule_case(code: str, case: dict, schema: str) -> None:
     result = lint_sources([Source("case.py", case["code"])], rules=select_rules([code]),
-                          tables=parse_ddl(schema))
+                          tables=tables_from_sql(schema), conn_factories=case.get("conn_factories", ("get_conn",)))
     assert not result.failures
     assert [f"{f.line}:{f.col}" for f in result.findings] == case["expect"]
     assert all(f.code == code for f in result.findings)
@@ -39,7 +40,7 @@ def test_rule_case(code: str, case: dict, schema: str) -> None:
 
 def test_every_rule_is_documented_and_has_cases_both_ways() -> None:
     rules = all_rules()
-    assert len({r.code for r in rules}) == len(rules) == 7
+    assert len({r.code for r in rules}) == len(rules) == 8
     for rule in rules:
         assert rule.code.startswith("MD") and rule.name and len((rule.__doc__ or "").split()) > 20
         data = yaml.safe_load((CASES_DIR / f"{rule.code}.yml").read_text())
@@ -71,10 +72,10 @@ def test_cli_text_output_and_exit_code(tmp_path: Path) -> None:
     assert r.returncode == 1, r.stderr
     lines = r.stdout.splitlines()
     assert lines[:3] == [
-        "api/bad.py:5:12 MD001 get_conn() used outside `with`: write `with get_conn() as conn:`",
-        "api/bad.py:6:14 MD002 conn.execute() on a psycopg2 connection: use `cursor = conn.cursor()` and "
+        "api/bad.py:5:12: MD001 get_conn() used outside `with`: write `with get_conn() as conn:`",
+        "api/bad.py:6:14: MD002 conn.execute() on a psycopg2 connection: use `cursor = conn.cursor()` and "
         "`cursor.execute(...)`",
-        "api/bad.py:6:62 MD003 SQLite placeholder `?` in SQL (1x): PostgreSQL (psycopg2) uses %s",
+        "api/bad.py:6:62: MD003 SQLite placeholder `?` in SQL (1x): PostgreSQL (psycopg2) uses %s",
     ]
     assert lines[3] == "3 findings in 2 files"
 
@@ -101,7 +102,7 @@ def test_cli_unparsable_file_is_exit_2_named_with_line(tmp_path: Path) -> None:
     r = run("lint", ".", cwd=tmp_path)
     assert r.returncode == 2
     assert r.stderr.strip() == "mosaic-diag: error: broken.py:2: cannot parse: invalid syntax"
-    assert "bad.py:5:12 MD001" in r.stdout and "Traceback" not in r.stderr
+    assert "bad.py:5:12: MD001" in r.stdout and "Traceback" not in r.stderr
 
 
 def test_cli_usage_errors(tmp_path: Path) -> None:
@@ -117,11 +118,203 @@ def test_example_app_and_the_framework_correct_patterns_are_clean() -> None:
     assert json.loads(r.stdout)["summary"]["files"] >= 8
 
 
-def test_schema_from_config_feeds_md007(tmp_path: Path) -> None:
-    (tmp_path / "db").mkdir()
-    (tmp_path / "db" / "schema.sql").write_text("CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT UNIQUE);\n")
-    (tmp_path / "app.py").write_text('cur.execute("INSERT INTO users (id, email) VALUES (%s, %s)", (1, 2))\n')
-    assert run("lint", "app.py", cwd=tmp_path).returncode == 0  # no schema known: not judged
-    (tmp_path / "mosaic-diag.toml").write_text('[predeploy]\nschema = "db/schema.sql"\n')
-    r = run("lint", "app.py", cwd=tmp_path)
-    assert r.returncode == 1 and "app.py:1:14 MD007 INSERT INTO users without ON CONFLICT" in r.stdout
+def test_schema_found_from_the_repo_root_configured_or_said_missing(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()  # the repository root
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "app.py").write_text('cur.execute("INSERT INTO users (id, email) VALUES (%s, %s)", (1, 2))\n')
+    r = run("lint", "app.py", "--no-cache", cwd=tmp_path / "app")  # no schema anywhere: said, once
+    assert r.returncode == 0 and r.stderr.count("MD007: no schema found") == 1, r.stderr
+    (tmp_path / "db" / "migrations").mkdir(parents=True)
+    (tmp_path / "db" / "migrations" / "001_users.sql").write_text(
+        "CREATE TABLE users (id TEXT PRIMARY KEY);\nCREATE UNIQUE INDEX users_email ON users (email);\n")
+    r = run("lint", "app.py", "--no-cache", cwd=tmp_path / "app")  # found from the repository root
+    assert r.returncode == 1 and "app.py:1:14: MD007 INSERT INTO users without ON CONFLICT" in r.stdout
+    assert "(id), (email)" in r.stdout and r.stderr == ""
+    (tmp_path / "app" / "mosaic-diag.toml").write_text('[lint]\nschema = "db/schema.sql"\n')
+    r = run("lint", "app.py", cwd=tmp_path / "app")  # configured and missing: a configuration error
+    assert r.returncode == 2 and "lint.schema:" in r.stderr and "db/schema.sql: no such file" in r.stderr
+    assert "Traceback" not in r.stderr
+    (tmp_path / "app" / "db").mkdir()
+    (tmp_path / "app" / "db" / "schema.sql").write_text("CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT);\n")
+    r = run("lint", "app.py", cwd=tmp_path / "app")
+    assert r.returncode == 1 and "the table has unique key(s) (id);" in r.stdout
+
+
+# flake8's problem matcher as editors and CI use it (VS Code's `problemMatcher` / GitHub Actions' matcher
+# JSON): path, line, column, then `CODE message` after `: ` (ruff's and flake8's default format).
+FLAKE8_MATCHER = re.compile(r"^(.*):(\d+):(\d+):\s+([A-Z]+\d+)\s+(.*)$")
+
+
+def test_text_output_is_read_by_flake8s_problem_matcher(tmp_path: Path) -> None:
+    (tmp_path / "bad.py").write_text(BAD)
+    r = run("lint", "bad.py", cwd=tmp_path)
+    findings = [line for line in r.stdout.splitlines() if not line.endswith("file")]
+    matched = [FLAKE8_MATCHER.match(line) for line in findings]
+    assert findings and all(matched), findings
+    assert [(m.group(1), m.group(2), m.group(3), m.group(4)) for m in matched] == [
+        ("bad.py", "5", "12", "MD001"), ("bad.py", "6", "14", "MD002"), ("bad.py", "6", "62", "MD003")]
+    assert matched[0].group(5).startswith("get_conn() used outside `with`")
+
+
+# --- every SQL finding confirmed by PostgreSQL itself ------------------------------------------------------
+SQL_RULES = ("MD003", "MD004", "MD008")
+_DRIVER_PLACEHOLDER = re.compile(r"%\([^)]*\)s|%s|(?<![:\w]):[A-Za-z_]\w*")
+
+
+def _sql_cases() -> list:
+    out = []
+    for rule in SQL_RULES:
+        data = yaml.safe_load((CASES_DIR / f"{rule}.yml").read_text())
+        for case in data["cases"]:
+            if case["expect"]:
+                out.append(pytest.param(rule, data["pg_setup"], case, id=f"{rule}-{case['name']}"))
+    return out
+
+
+def _judged_sql(rule: str, code: str) -> list[str]:
+    """The SQL texts the linter reported `rule` on, with driver placeholders made NULL (as sent)."""
+    import ast
+
+    from mosaic_diag.lint.context import FileContext
+
+    ctx = FileContext("case.py", code, ast.parse(code))
+    texts = [site.sql.text for site in ctx.postgres_sites()
+             if any(p.code == rule for p in ctx.sql_analysis(site).problems)]
+    return list(dict.fromkeys(_DRIVER_PLACEHOLDER.sub("NULL", t) for t in texts))
+
+
+@pytest.mark.parametrize(("rule", "setup", "case"), _sql_cases())
+def test_every_sql_finding_fails_on_postgresql_and_its_fix_runs(rule: str, setup: str, case: dict,
+                                                                pg_db: str) -> None:
+    import psycopg2
+
+    assert case.get("pg_fixed"), f"{rule} {case['name']}: a case with findings names its corrected SQL"
+    bad = _judged_sql(rule, case["code"])
+    assert bad
+    findings = lint_sources([Source("case.py", case["code"])], rules=select_rules([rule])).findings
+    conn = psycopg2.connect(pg_db)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(setup)
+        conn.commit()
+        for sql in bad:
+            with conn.cursor() as cur, pytest.raises(psycopg2.Error) as failed:
+                cur.execute(sql)
+            conn.rollback()
+            # a syntax error, or SQLite's datetime() that PostgreSQL does not have: never a missing table
+            assert failed.value.pgcode in {"42601", "42883"}, (sql, failed.value.pgcode, str(failed.value))
+            if rule == "MD008":  # the linter's message is the server's
+                assert any(str(failed.value).splitlines()[0] in f.message for f in findings), \
+                    (str(failed.value), [f.message for f in findings])
+        for sql in case["pg_fixed"]:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+            conn.commit()
+            fixed_code = f"cursor.execute({sql!r})\n"
+            assert lint_sources([Source("fixed.py", fixed_code)], rules=select_rules([rule])).findings == ()
+    finally:
+        conn.close()
+
+
+PORTED = '''\
+import psycopg2
+
+SCHEMA = """CREATE TABLE notes (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT, tags JSONB)"""
+
+
+def setup(dsn):
+    with psycopg2.connect(dsn) as conn:
+        cur = conn.cursor()
+        cur.execute(SCHEMA)
+        cur.execute("INSERT INTO notes (body, tags) VALUES (?, ?)", ("hi", '{"a": 1}'))
+        cur.execute("SELECT id FROM notes WHERE tags ? 'a' AND body = ?", ("hi",))
+        return cur.fetchall()
+'''
+
+
+def test_fix_and_diff_rewrite_only_the_safe_cases_and_the_result_runs_on_postgresql(tmp_path: Path,
+                                                                                    pg_db: str) -> None:
+    import runpy
+
+    path = tmp_path / "ported.py"
+    path.write_text(PORTED)
+    r = run("lint", "ported.py", "--statistics", "--no-cache", cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stdout.splitlines() == ["    2\tMD003\t[*] sqlite-placeholder", "    1\tMD004\t[*] sqlite-only-sql"]
+    r = run("lint", "ported.py", "--diff", "--no-cache", cwd=tmp_path)
+    assert r.returncode == 1 and path.read_text() == PORTED  # --diff changes nothing
+    assert "-SCHEMA = \"\"\"CREATE TABLE notes (id INTEGER PRIMARY KEY AUTOINCREMENT" in r.stdout
+    assert "+SCHEMA = \"\"\"CREATE TABLE notes (id INTEGER PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY" in r.stdout
+    assert "+        cur.execute(\"INSERT INTO notes (body, tags) VALUES (%s, %s)\"" in r.stdout
+    with pytest.raises(Exception) as before:  # noqa: B017 - what the original does on PostgreSQL
+        runpy.run_path(str(path))["setup"](pg_db)
+    assert "AUTOINCREMENT" in str(before.value)
+    r = run("lint", "ported.py", "--fix", "--no-cache", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "fixed 1 finding(s)" not in r.stderr and "fixed 3 finding(s) in ported.py" in r.stderr
+    text = path.read_text()
+    assert "tags ? 'a' AND body = %s" in text  # the jsonb operator is left alone
+    assert runpy.run_path(str(path))["setup"](pg_db) == [(1,)]  # the fixed module runs on PostgreSQL
+
+
+def test_sarif_github_and_json_formats(tmp_path: Path) -> None:
+    (tmp_path / "bad.py").write_text(BAD)
+    r = run("lint", "bad.py", "--format", "sarif", "--no-cache", cwd=tmp_path)
+    sarif = json.loads(r.stdout)
+    assert r.returncode == 1 and sarif["version"] == "2.1.0"
+    driver = sarif["runs"][0]["tool"]["driver"]
+    assert [rule["id"] for rule in driver["rules"]] == [f"MD00{i}" for i in range(1, 9)]
+    results = sarif["runs"][0]["results"]
+    assert [(x["ruleId"], x["locations"][0]["physicalLocation"]["region"]) for x in results] == [
+        ("MD001", {"startLine": 5, "startColumn": 12}), ("MD002", {"startLine": 6, "startColumn": 14}),
+        ("MD003", {"startLine": 6, "startColumn": 62})]
+    assert all(driver["rules"][x["ruleIndex"]]["id"] == x["ruleId"] for x in results)
+    r = run("lint", "bad.py", "--format", "github", "--no-cache", cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stdout.splitlines()[0] == ("::error file=bad.py,line=5,col=12,title=MD001 conn-outside-with::MD001 "
+                                        "get_conn() used outside `with`: write `with get_conn() as conn:`")
+    assert "%25s" in r.stdout.splitlines()[2]  # `%s` in the message escaped as GitHub wants
+    r = run("lint", "bad.py", "--format", "json", "--no-cache", cwd=tmp_path)
+    assert [f["fixable"] for f in json.loads(r.stdout)["findings"]] == [False, False, True]
+
+
+def test_sql_files_are_judged_and_noqa_in_sql(tmp_path: Path) -> None:
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "migrations" / "001.sql").write_text(
+        "CREATE TABLE a (id BIGSERIAL PRIMARY KEY);\n"
+        "CREATE TABLE b (id INTEGER PRIMARY KEY AUTOINCREMENT);\n"
+        "SELECT 1 FROM a WHERE;\n")
+    (tmp_path / "migrations" / "002.sql").write_text("PRAGMA foreign_keys = ON; -- noqa: MD004\n")
+    r = run("lint", "migrations", "--no-cache", cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stdout.splitlines() == [
+        "migrations/001.sql:2:40: MD004 SQLite's `AUTOINCREMENT` does not exist in PostgreSQL: use "
+        "`GENERATED BY DEFAULT AS IDENTITY` (or BIGSERIAL)",
+        "migrations/001.sql:3:22: MD008 PostgreSQL cannot parse this SQL: syntax error at or near \";\"",
+        "2 findings in 2 files"]  # 002.sql's PRAGMA is silenced by its `-- noqa: MD004`
+    r = run("lint", "migrations", "--fix", "--no-cache", cwd=tmp_path)  # AUTOINCREMENT rewritten, MD008 stays
+    assert r.returncode == 1 and "MD004" not in r.stdout and "001.sql:3:22: MD008" in r.stdout
+    fixed = (tmp_path / "migrations" / "001.sql").read_text()
+    assert "b (id INTEGER PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY);" in fixed
+
+
+def test_the_cache_gives_the_same_result_and_follows_edits(tmp_path: Path) -> None:
+    (tmp_path / "bad.py").write_text(BAD)
+    cold = run("lint", "bad.py", cwd=tmp_path)
+    assert list((tmp_path / ".mosaic-diag" / "lint-cache").glob("*.json"))
+    warm = run("lint", "bad.py", cwd=tmp_path)
+    assert cold.stdout == warm.stdout and warm.returncode == 1 and "MD003" in warm.stdout
+    (tmp_path / "bad.py").write_text(BAD.replace("= ?", "= %s"))
+    edited = run("lint", "bad.py", cwd=tmp_path)
+    assert "MD003" not in edited.stdout and "MD001" in edited.stdout
+    r = run("lint", "bad.py", "--ignore", "MD001", cwd=tmp_path)  # other rules: not the cached answer
+    assert "MD001" not in r.stdout and "MD002" in r.stdout
+
+
+def test_help_and_wrong_options_go_through_typer(tmp_path: Path) -> None:
+    r = run("lint", "--help", cwd=tmp_path)
+    assert r.returncode == 0 and "--statistics" in r.stdout and "--require-schema" in r.stdout
+    r = run("lint", "--bogus", cwd=tmp_path)
+    assert r.returncode == 2 and "No such option: --bogus" in r.stderr and "Traceback" not in r.stderr
+    r = run("lint", "--format", "xml", cwd=tmp_path)
+    assert r.returncode == 2 and "xml" in r.stderr

@@ -178,3 +178,9 @@ def test_editable_install_reads_the_top_level_playbooks(source: Path, outside: P
     got = _triage([str(venv / "bin" / "mosaic-diag")], outside)
     assert all(g["playbook"] and g["plan"] for g in got["groups"])
     assert [g["playbook"] for g in got["groups"]] == [g["playbook"] for g in checkout_run["groups"]]
+
+
+@pytest.fixture(autouse=True)
+def _no_pythonpath(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The venvs must import the installed copy, not a checkout named by PYTHONPATH (a worktree's run)."""
+    monkeypatch.delenv("PYTHONPATH", raising=False)

@@ -194,7 +194,7 @@ def test_secrets_are_redacted_in_every_format(tmp_path):
     log = tmp_path / "s.log"
     log.write_text("ERROR:api.storage:connect failed for postgresql://mosaic:hunter2secret@dpg-x-a/mosaic "
                    "with key sk-proj-abcdefghijklmnopqrstuvwxyz012345\n")
-    for fmt in ("json", "table", "markdown"):
+    for fmt in ("json", "table", "markdown", "html"):
         out = triage(log, "--format", fmt).stdout.decode()
         assert "hunter2secret" not in out and "abcdefghijklmnopqrstuvwxyz012345" not in out
     assert "postgresql://mosaic:***@dpg-x-a/mosaic" in triage(log, "--format", "json").stdout.decode()
@@ -218,3 +218,66 @@ def test_render_api_multiline_exception_message_is_one_event(tmp_path):
     report = json.loads(triage(log, "--format", "json").stdout)
     assert [e["label"] for e in report["events"]] == ["GREENHOUSE_API_DOWN"]
     assert report["events"][0]["end_line"] == max(s.end_line for s in spans if s.rec.level == "ERROR")
+
+
+SAMPLE_LOG = __import__("pathlib").Path(__file__).resolve().parent.parent / "examples" / "logs" / "render-sample.log"
+
+
+def _table_rows(out: str, label: str) -> list[dict[str, str]]:
+    """The rows naming `label`, as {header: cell} without the cells' one-space padding (not
+    stripped: a timeline's blanks are its positions)."""
+    rows, header = [], []
+    for line in out.splitlines():
+        if line.startswith("┃"):
+            header = [c.strip() for c in line.split("┃")[1:-1]]
+        elif line.startswith("│") and f" {label} " in line:
+            rows.append(dict(zip(header, [c[1:-1] for c in line.split("│")[1:-1]], strict=True)))
+    return rows
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_timelines_fit_and_share_one_scale(columns):
+    """Sparklines per group, anomaly windows and deploy markers on one scale, within the width."""
+    import os
+
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(SAMPLE_LOG), "--no-playbooks"],
+                       capture_output=True, timeout=120, env={**os.environ, "COLUMNS": str(columns)})
+    assert r.returncode == 1
+    out = r.stdout.decode()
+    table_lines = [ln for ln in out.splitlines() if ln[:1] in "┏┃┡│├└"]
+    assert table_lines and max(len(ln) for ln in table_lines) <= columns
+    # the log: deploys at 14:00 and 14:30, restarts after the second; the rate limit burst 14:20-14:25
+    [deploys, again] = _table_rows(out, "deploys")
+    track = deploys["Timeline"]
+    assert again["Timeline"] == track and track.count("▼") == 2 and "↻" in track and track.startswith("▼")
+    [anomaly] = [row for row in _table_rows(out, "OPENAI_RATE_LIMIT") if row.get("Window", "").strip() == "14:20–14:25"]
+    window = anomaly["Timeline"]
+    assert set(window) == {"·", "█"} and len(window) == len(track)
+    sparks = [row["Timeline"] for row in _table_rows(out, "OPENAI_RATE_LIMIT") if row.get("Severity", "").strip()]
+    first_group = sparks[0]  # 9 events 14:20:09-14:25:35: the cells of the window, not before
+    lit = [i for i, c in enumerate(first_group) if c.strip()]
+    marked = [i for i, c in enumerate(window) if c == "█"]
+    assert lit and lit[0] == marked[0] and set(lit) <= set(marked) | {marked[-1] + 1}
+    failed = [row for row in _table_rows(out, "RENDER_DEPLOY_FAILED") if row.get("Severity")][0]["Timeline"]
+    second_deploy = track.index("▼", 1)
+    assert failed.index(next(c for c in failed if c.strip())) == second_deploy  # the failure follows the deploy
+    assert "Timeline 14:00–" in out and "per cell; ▼ deploy, ↻ process start" in out
+
+
+def test_sparkline_and_tracks():
+    from datetime import UTC, datetime
+
+    from mosaic_diag.render.triage import marker_track, sparkline, window_track
+    from mosaic_diag.triage.model import Marker, Timeline
+
+    assert sparkline([0, 1, 4, 8]) == " ▁▄█"
+    assert sparkline([0, 0]) == "  " and sparkline([1, 1000])[0] == "▁"  # any error shows
+    t0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
+    first = int(t0.timestamp() // 60)
+    tl = Timeline(first, first + 59, {}, {}, (Marker("start", t0.replace(minute=30), 5, "x"),
+                                              Marker("deploy", t0.replace(minute=31), 4, "y"),
+                                              Marker("start", t0.replace(minute=59), 6, "z")))
+    assert tl.cell_minutes(20) == 3 and tl.cells(20) == 20 and tl.cells(16) == 15
+    assert marker_track(tl, 20) == " " * 10 + "▼" + " " * 8 + "↻"  # a deploy wins its cell
+    assert tl.buckets({first: 2, first + 2: 1, first + 3: 5, first + 59: 1}, 20) == [3, 5] + [0] * 17 + [1]
+    assert window_track(tl, t0.replace(minute=20), t0.replace(minute=25), 20) == "······███···········"  # 18-27

@@ -93,3 +93,23 @@ def test_filters_since_label_alias_and_severity():
     assert [e.line for e in kept] == [20, 40]
     opts = build_options(min_severity="critical", categories=["data"], taxonomy=tax)
     assert list(TriageRun(Classifier.default(), opts).process([error(1, 0)])) == []
+
+
+def test_timeline_per_label_and_group_markers_and_pruning():
+    deploy = Raw("deploy", 1, 1, T0, level=None, logger="render", message="Deploying...")
+    raws = [deploy, start(2, 0.1), error(3, 0, "sessions"), error(20, 1, "users"), error(40, 1.5, "sessions"),
+            error(60, 30, "sessions")]
+    run = TriageRun(Classifier.default())
+    events = list(run.process(raws))
+    report = run.finish()
+    tl = report.timeline
+    m0 = int(T0.timestamp() // 60)
+    assert (tl.first_minute, tl.last_minute) == (m0, m0 + 30)
+    assert tl.labels == {"SQLITE_FALLBACK_ACTIVE": {m0: 1, m0 + 1: 2, m0 + 30: 1}}
+    sessions = events[0].fingerprint
+    assert tl.groups[sessions] == {m0: 1, m0 + 1: 1, m0 + 30: 1}
+    assert [(m.kind, m.line) for m in tl.markers] == [("deploy", 1), ("start", 2)]
+    assert tl.buckets(tl.groups[sessions], 4) == [2, 0, 0, 1]  # cells of 8 minutes
+    run.prune_before(m0 + 2)  # a live watch keeps only a tail of per-minute counts
+    assert run.finish().timeline.groups[sessions] == {m0 + 30: 1}
+    assert run.rates.minutes["SQLITE_FALLBACK_ACTIVE"] == {m0 + 30: 1}

@@ -14,7 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     uvicorn.run("examples.mosaic_app.main:app", host=args.host, port=args.port,
-                log_level=args.log_level)
+                log_level=args.log_level, access_log=False)  # the kit's middleware writes one line a request
     return 0
 
 

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+
 from examples.mosaic_app.settings import Settings
+from mosaic_diag.runtime import (
+    ProvidersFailed,
+    RetryPolicy,
+    SchemaRejected,
+    classify_exception,
+    failover,
+    llm_call,
+    schema_guard,
+)
+from mosaic_diag.runtime.failovers import Failure
+from mosaic_diag.runtime.retry import SDK_CLIENT_OPTIONS
 
 logger = logging.getLogger("api.ai_clients")
 
@@ -31,13 +43,47 @@ class Completion:
 
 
 class MultiProviderLLM:
-    """Generate with failover; clients are built lazily and reused (they are thread-safe)."""
+    """Generate with the runtime kit: each provider call retried by `llm_call` (what the taxonomy
+    calls retryable, `1 + LLM_MAX_RETRIES` attempts; the SDKs' own retries off), then `failover` to
+    the next provider on a provider-wide error or an open breaker (LLM_BREAKER=memory|postgres).
+    Clients are built lazily and reused (they are thread-safe)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._probe: dict[str, tuple[float, bool]] = {}
+        policy = RetryPolicy(attempts=1 + max(settings.llm_max_retries, 0), base=0.5, cap=10.0,
+                             budget=max(settings.llm_timeout * 2, 30.0))
+        self._calls = {
+            "openai": llm_call("openai", policy=policy, breaker=self._breaker("openai"))(self._call_openai),
+            "anthropic": llm_call("anthropic", policy=policy, breaker=self._breaker("anthropic"))(
+                self._call_anthropic),
+        }
+
+    def _breaker(self, provider: str) -> Any:
+        """A breaker per provider when LLM_BREAKER asks for one: `memory` (this app object) or
+        `postgres` (shared by every instance through DATABASE_URL)."""
+        kind = self.settings.llm_breaker
+        if kind in ("", "off"):
+            return None
+        from mosaic_diag.runtime.breakers import Breaker, SharedStorage, _Memory, _Postgres
+
+        if kind == "postgres" and self.settings.database_url:
+            backend: Any = _Postgres(f"llm-{provider}", self.settings.database_url)
+        else:
+            backend = _Memory()
+        return Breaker(f"llm-{provider}", SharedStorage(backend, f"llm-{provider}"), fail_max=5,
+                       reset_timeout=30.0)
+
+    def breaker_states(self) -> dict[str, str]:
+        """The providers' breakers for /health (none when LLM_BREAKER is off)."""
+        found = {}
+        for provider, call in self._calls.items():
+            breaker = getattr(call, "__mosaic_breaker__", None)
+            if breaker is not None:
+                found[provider] = breaker.shared_state
+        return found
 
     def _openai(self) -> Any:
         with self._lock:
@@ -48,7 +94,7 @@ class MultiProviderLLM:
                     api_key=self.settings.openai_api_key,
                     base_url=self.settings.openai_base_url,
                     timeout=self.settings.llm_timeout,
-                    max_retries=self.settings.llm_max_retries,
+                    **SDK_CLIENT_OPTIONS,  # max_retries=0: the kit retries
                 )
             return self._clients["openai"]
 
@@ -61,7 +107,7 @@ class MultiProviderLLM:
                     api_key=self.settings.anthropic_api_key,
                     base_url=self.settings.anthropic_base_url,
                     timeout=self.settings.llm_timeout,
-                    max_retries=self.settings.llm_max_retries,
+                    **SDK_CLIENT_OPTIONS,
                 )
             return self._clients["anthropic"]
 
@@ -75,7 +121,7 @@ class MultiProviderLLM:
         return order
 
     def generate(self, system: str, prompt: str, only: str | None = None) -> Completion:
-        """Ask the first provider; on any error log it with its traceback and fail over.
+        """Ask the providers in failover order; each failure is logged with its traceback.
         `only` (a test harness's X-Mosaic-LLM-Provider header): that provider, no failover."""
         providers = self.providers()
         if only is not None:
@@ -87,25 +133,25 @@ class MultiProviderLLM:
         if not providers:  # let the client say what is missing, as Mosaic does
             logger.warning("No AI provider key set (OPENAI_API_KEY, ANTHROPIC_API_KEY)")
             providers = ["openai"]
-        errors: list[str] = []
-        for i, provider in enumerate(providers):
-            start = time.perf_counter()
-            try:
-                if provider == "openai":
-                    model, text = self._call_openai(system, prompt)
-                else:
-                    model, text = self._call_anthropic(system, prompt)
-            except Exception as exc:
-                name = f"{type(exc).__module__}.{type(exc).__name__}".removeprefix("builtins.")
-                errors.append(f"{name}: {exc}")
-                if i + 1 < len(providers):
-                    logger.error("[FAILOVER] %s call failed, trying %s", provider,
-                                 providers[i + 1], exc_info=True)
-                else:
-                    logger.error("%s call failed; no provider left", provider, exc_info=True)
-                continue
-            return Completion(provider, model, text, (time.perf_counter() - start) * 1000)
-        raise ProviderUnavailable("\n".join(errors))
+        start = time.perf_counter()
+        calls = [self._calls[p] for p in providers]
+        try:
+            if len(calls) == 1:
+                try:
+                    provider, (model, text) = providers[0], calls[0](system, prompt)
+                except Exception as exc:
+                    _log_failure(Failure(providers[0], classify_exception(exc).label, exc), None)
+                    raise ProviderUnavailable(_describe(exc)) from exc
+            else:
+                result = failover(*calls, on_failure=_log_failure)(system, prompt)
+                provider, (model, text) = result.provider, result.value
+        except ProvidersFailed as exc:
+            raise ProviderUnavailable("\n".join(_describe(f.exception) for f in exc.failures)) from exc
+        except ProviderUnavailable:
+            raise
+        except Exception as exc:  # not provider-wide (a request of ours): no failover
+            raise ProviderUnavailable(_describe(exc)) from exc
+        return Completion(provider, model, text, (time.perf_counter() - start) * 1000)
 
     def _call_openai(self, system: str, prompt: str) -> tuple[str, str]:
         import openai
@@ -160,25 +206,44 @@ class MultiProviderLLM:
         return ok
 
 
+def _describe(exc: BaseException) -> str:
+    """`module.Type: message`, one line per provider in the 503's detail."""
+    name = f"{type(exc).__module__}.{type(exc).__name__}".removeprefix("builtins.")
+    return f"{name}: {exc}"
+
+
+def _log_failure(failure: Failure, next_provider: str | None) -> None:
+    """The app's log of a provider failure, with the traceback (called inside the except block)."""
+    if next_provider is not None:
+        logger.error("[FAILOVER] %s call failed, trying %s", failure.provider, next_provider, exc_info=True)
+    elif failure.label == "BREAKER_OPEN" or classify_exception(failure.exception).provider_wide:
+        logger.error("%s call failed; no provider left", failure.provider, exc_info=True)
+    else:
+        logger.error("%s call failed (%s: no failover, another provider would fail the same)", failure.provider,
+                     failure.label, exc_info=True)
+
+
 def _throttled(exc: Exception) -> bool:
     """A 429 that is a rate limit, not exhausted quota: the provider answered and took the key."""
     return getattr(exc, "status_code", None) == 429 and getattr(exc, "code", None) != "insufficient_quota"
 
 
-def parse_answer(text: str) -> tuple[dict[str, Any], bool]:
-    """The model's JSON object, or the raw text wrapped as {"answer": text} and False."""
-    cleaned = text.strip()
-    if cleaned.startswith("```"):
-        cleaned = cleaned.strip("`").removeprefix("json").strip()
+class CoachAnswer(BaseModel):
+    """What the system prompt asks the model for (other fields are ignored)."""
+
+    answer: str
+    question: str | None = None
+
+
+def parse_answer(text: str, guard: Any = None, *, provider: str | None = None,
+                 prompt_id: str | None = None) -> tuple[dict[str, Any], bool]:
+    """The model's answer through the schema guard (a rejected one is dead-lettered), or the raw
+    text wrapped as {"answer": text} and False."""
+    guard = guard or schema_guard(CoachAnswer)
     try:
-        data = json.loads(cleaned)
-    except json.JSONDecodeError:
-        logger.warning("Model answer is not valid JSON (%d chars); wrapping it", len(text))
+        value = guard(text, provider=provider, prompt_id=prompt_id)
+    except SchemaRejected as exc:
+        logger.warning("Model answer failed its schema (%d chars), dead letter %s; wrapping it", len(text),
+                       exc.dead_letter_id)
         return {"answer": text}, False
-    if not isinstance(data, dict):
-        logger.warning("Model answer is JSON but not an object; wrapping it")
-        return {"answer": text}, False
-    if not isinstance(data.get("answer"), str):
-        logger.warning("Model answer is a JSON object without an `answer` string; wrapping it")
-        return {"answer": text}, False
-    return data, True
+    return value.model_dump(), True

@@ -10,22 +10,22 @@ from __future__ import annotations
 import logging
 import subprocess
 import threading
-import time
 import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import FastAPI, Header, HTTPException, Request
+from fastapi import FastAPI, Header, HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from examples.mosaic_app import auth, jobs, ps101, safety, storage
-from examples.mosaic_app.llm import MultiProviderLLM, ProviderUnavailable, parse_answer
+from examples.mosaic_app.llm import CoachAnswer, MultiProviderLLM, ProviderUnavailable, parse_answer
 from examples.mosaic_app.metrics import RollingMetrics
 from examples.mosaic_app.settings import APP_DIR, Settings
 from examples.mosaic_app.storage import get_conn
+from mosaic_diag.runtime import HealthConfig, RequestWindow, health_router, instrument, open_dead_letters, schema_guard
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s:%(name)s:%(message)s")
 logger = logging.getLogger("api.index")
@@ -60,6 +60,7 @@ class AppState:
     metrics: RollingMetrics
     git_commit: str
     started_at: str
+    guard: Any = None  # the schema guard of model answers (dead letters in the app's database)
 
 
 def _git_commit(settings: Settings) -> str:
@@ -96,6 +97,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     git_commit=_git_commit(current),
                     started_at=datetime.now(UTC).isoformat(),
                 )
+                dead_letters = open_dead_letters(current.database_url if db_type == "postgresql"
+                                                 else current.sqlite_path)
+                holder["state"].guard = schema_guard(CoachAnswer, store=dead_letters)
                 logger.info("Mosaic example app ready: database=%s, AI providers=%s", db_type,
                             ",".join(holder["state"].llm.providers()) or "none")
             return holder["state"]
@@ -104,29 +108,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI):
         state()
         yield
+        guard = holder["state"].guard if "state" in holder else None
+        if guard is not None and guard.store is not None:
+            guard.store.close()
         storage.close_db()
         holder.clear()
 
     app = FastAPI(title="Mosaic (example)", lifespan=lifespan)
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next):
-        start = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            if request.url.path != "/health":
-                metrics.record_request((time.perf_counter() - start) * 1000, status)
+    window = RequestWindow()
+    app.add_middleware(instrument.Middleware, window=window)
 
-    @app.get("/health")
-    def health() -> dict[str, Any]:
+    def database() -> Any:
+        state()
+        return storage.current_pool()  # None on the SQLite fallback: reported under `database`
+
+    def app_health() -> dict[str, Any]:
         st = state()
         return {
-            "ok": True,
-            "timestamp": datetime.now(UTC).isoformat(),
             "database": {
                 "connected": storage.check_postgres_connection(),
                 "type": storage.database_type(),
@@ -136,13 +135,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "openai_available": st.llm.available("openai"),
                 "anthropic_available": st.llm.available("anthropic"),
             },
-            "metrics": st.metrics.snapshot().to_dict(),
-            "deployment": {
-                "git_commit": st.git_commit[:8],
-                "git_commit_full": st.git_commit,
-                "deployed_at": st.started_at,
-            },
+            "metrics": {"invalid_json_rate": round(st.metrics.snapshot().invalid_json_rate, 4)},
+            "deployment": {"deployed_at": st.started_at},
         }
+
+    app.include_router(health_router(commit=lambda: state().git_commit, database=database, window=window,
+                                     extra=app_health, breakers=lambda: state().llm.breaker_states(),
+                                     config=HealthConfig(degraded_error_rate=0.05)))
 
     @app.post("/wimd/ask")
     def ask(body: AskRequest, x_session_id: str | None = Header(default=None),
@@ -178,8 +177,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             completion = st.llm.generate(system, body.prompt, only=x_mosaic_llm_provider)
         except ProviderUnavailable as exc:
             return JSONResponse(status_code=503, content={
-                "error": "ai_unavailable", "detail": safety.sanitize_output(str(exc)), **base})
-        data, valid = parse_answer(completion.text)
+                "error": "ai_unavailable", "detail": safety.sanitize_error(str(exc)), **base})
+        data, valid = parse_answer(completion.text, st.guard, provider=completion.provider,
+                                   prompt_id=f"ps101-step-{step.step}")
         st.metrics.record_answer(valid)
         _record_ai_request(completion.provider, completion.model, completion.latency_ms, valid)
         answer = data.get("answer")

@@ -25,6 +25,7 @@ class Settings:
     anthropic_model: str
     llm_timeout: float
     llm_max_retries: int
+    llm_breaker: str
     health_probe_ttl: float
     git_commit: str | None
     prompts_dir: Path
@@ -46,6 +47,7 @@ class Settings:
             anthropic_model=env.get("ANTHROPIC_MODEL", "claude-3-5-sonnet-latest"),
             llm_timeout=float(env.get("LLM_TIMEOUT", "30")),
             llm_max_retries=int(env.get("LLM_MAX_RETRIES", "2")),
+            llm_breaker=(env.get("LLM_BREAKER") or "off").strip().lower(),
             health_probe_ttl=float(env.get("HEALTH_AI_PROBE_TTL", "30")),
             git_commit=env.get("RENDER_GIT_COMMIT") or None,
             prompts_dir=Path(env.get("MOSAIC_PROMPTS_DIR") or APP_DIR / "prompts"),

@@ -108,6 +108,11 @@ def close_db() -> None:
         pool.closeall()
 
 
+def current_pool() -> Any:
+    """The psycopg2 pool, or None on the SQLite fallback (for the kit's /health database check)."""
+    return _pool
+
+
 def database_type() -> str:
     """`postgresql` or `sqlite`."""
     return "postgresql" if _pool is not None else "sqlite"

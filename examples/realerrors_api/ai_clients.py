@@ -30,6 +30,19 @@ def ask_openai(client: Any, prompt: str, *, model: str = "gpt-4") -> str:
     return response.choices[0].message.content or ""
 
 
+def ask_openai_guarded(client: Any, prompt: str, *, model: str = "gpt-4") -> Any:
+    """An answer checked by the runtime kit's schema guard (a JSON object with `answer`)."""
+    from pydantic import BaseModel
+
+    from mosaic_diag.runtime import schema_guard
+
+    class CoachAnswer(BaseModel):
+        answer: str
+
+    text = ask_openai(client, prompt, model=model)
+    return schema_guard(CoachAnswer, provider="openai")(text)
+
+
 def ask_openai_structured(client: Any, prompt: str, *, model: str = "gpt-4o-mini") -> Any:
     completion = client.chat.completions.parse(model=model, messages=[{"role": "user", "content": prompt}])
     return completion.choices[0].message.parsed

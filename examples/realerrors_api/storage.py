@@ -64,6 +64,19 @@ def ping(conn: Any) -> None:
     cursor.execute("SELECT 1")
 
 
+def describe_database(conn: Any, name: str, text: str) -> None:
+    """Set a database's comment (only its owner may)."""
+    from psycopg2 import sql
+
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("COMMENT ON DATABASE {} IS %s").format(sql.Identifier(name)), (text,))
+        conn.commit()
+    except Exception:
+        conn.rollback()
+        raise
+
+
 def create_user(conn: Any, email: str, password_hash: str) -> int:
     with conn:
         cursor = conn.cursor()

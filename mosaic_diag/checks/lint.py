@@ -8,11 +8,13 @@ from mosaic_diag.checks.model import Check, CheckContext, CheckId, Message
 
 IDS = (
     CheckId("MD-LINT001", "error", "A code rule is violated (see `mosaic-diag lint --list-rules`)",
-            "fix it, or silence one line with `# mosaic-diag: ignore[CODE]`"),
+            "fix it, or silence one line with `# noqa: CODE`"),
     CheckId("MD-LINT002", "error", "A Python file does not parse", "fix the syntax error"),
+    CheckId("MD-LINT003", "warning", "MD007 cannot judge INSERTs: no schema was found",
+            "set lint.schema (or keep schema.sql / migrations/*.sql in the repository)"),
 )
 _LABELS = {"MD001": "CONN_MISUSE", "MD002": "CONN_MISUSE", "MD003": "SQL_DIALECT_ERROR",
-           "MD004": "SQL_DIALECT_ERROR", "MD007": "DUPLICATE_KEY"}
+           "MD004": "SQL_DIALECT_ERROR", "MD007": "DUPLICATE_KEY", "MD008": "SQL_DIALECT_ERROR"}
 
 
 def run(ctx: CheckContext) -> Iterator[Message]:
@@ -21,7 +23,11 @@ def run(ctx: CheckContext) -> Iterator[Message]:
 
     settings = lint_settings(ctx.config)
     result = lint_paths([ctx.root / p for p in settings.paths], rules=select_rules(settings.select, settings.ignore),
-                        tables=schema_tables(settings.schema_files), conn_factories=settings.conn_factories)
+                        tables=schema_tables(settings.schema_files), conn_factories=settings.conn_factories,
+                        cache_dir=settings.cache_dir)
+    if settings.schema_note and result.unknown_tables:
+        yield Message("MD-LINT003", f"{settings.schema_note} ({len(result.unknown_tables)} INSERTs, first "
+                                    f"{_rel(ctx, result.unknown_tables[0])})")
     for failure in result.failures:
         yield Message("MD-LINT002", f"{failure.message}", location=f"{_rel(ctx, failure.path)}:{failure.line}:1")
     for f in result.findings:

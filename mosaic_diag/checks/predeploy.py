@@ -8,7 +8,7 @@ command line), 2 usage or configuration errors.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from mosaic_diag.checks.model import LEVELS, CheckContext, Report
@@ -21,8 +21,10 @@ DEFAULT_TIMEOUT = 10.0
 
 
 def predeploy(root: Path, env: Mapping[str, str], *, only: Iterable[str] = (), skip: Iterable[str] = (),
-              fail_level: str | None = None, timeout: float | None = None) -> Report:
-    """Run the predeploy checks of the repository at `root` with environment `env`."""
+              fail_level: str | None = None, timeout: float | None = None,
+              on_progress: Callable[[int, int], None] | None = None) -> Report:
+    """Run the predeploy checks of the repository at `root` with environment `env`
+    (`on_progress(done, total)` as checks finish)."""
     if not root.exists():
         raise UsageError(f"--root {root}: no such directory")
     if not root.is_dir():
@@ -39,4 +41,6 @@ def predeploy(root: Path, env: Mapping[str, str], *, only: Iterable[str] = (), s
         raise UsageError(f"timeout must be positive, got {per_check:g}")
     selection = select(all_checks(), only or config.get("predeploy.only", []), skip or config.get("predeploy.skip", []))
     ctx = CheckContext(root=root, env=dict(env), config=config, timeout=per_check)
-    return run_checks(selection, ctx, silence=silence, fail_level=level)
+    if on_progress is not None:
+        on_progress(0, len(selection.checks))
+    return run_checks(selection, ctx, silence=silence, fail_level=level, on_progress=on_progress)

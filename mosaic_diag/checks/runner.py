@@ -52,9 +52,11 @@ def _status(results: tuple[Result, ...]) -> str:
 
 
 def run_checks(selection: Selection, ctx: CheckContext, *, silence: Iterable[str] = (), fail_level: str = "error",
-               clock: Callable[[], float] = time.monotonic, advisor: Advisor | None = None) -> Report:
+               clock: Callable[[], float] = time.monotonic, advisor: Advisor | None = None,
+               on_progress: Callable[[int, int], None] | None = None) -> Report:
     """Run every selected check concurrently; a check past `ctx.timeout` seconds is a timeout.
-    Labelled results carry the advice of `advisor` (default: the playbooks of `ctx.config`)."""
+    Labelled results carry the advice of `advisor` (default: the playbooks of `ctx.config`).
+    `on_progress(done, total)` is called (from this thread) as each check finishes."""
     if advisor is None:
         advisor = Advisor.for_config(ctx.config, ctx.env)
     silenced = frozenset(silence)
@@ -86,6 +88,8 @@ def run_checks(selection: Selection, ctx: CheckContext, *, silence: Iterable[str
         except queue.Empty:
             break
         raw[index] = (kind, payload, duration)
+        if on_progress is not None:
+            on_progress(len(raw), len(checks))
 
     outcomes = []
     for index, check in enumerate(checks):

@@ -213,7 +213,7 @@ class Classifier:
             rx = self._types.get(id(cond))
             if rx is None:
                 rx = self._types[id(cond)] = _type_regex(cond.type)
-            if not (rx.match(cand.type) or rx.match(short)):
+            if not (rx.match(cand.type) or rx.match(short) or any(rx.match(a) for a in cand.aliases)):
                 return None
             hits.append(Hit("type", cand.type, where))
         if cond.status:

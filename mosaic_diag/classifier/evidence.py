@@ -10,6 +10,8 @@ from typing import Any
 
 from mosaic_diag.classifier.tracebacks import ParsedException, parse_traceback_text
 
+_TRACEBACK_HEADER = "Traceback (most recent call last):"
+
 _STATUS_PATTERNS = re.compile(
     r"Error code: (\d{3})\b"
     r"|\b(\d{3}) (?:Client|Server) Error\b"
@@ -19,11 +21,15 @@ _STATUS_PATTERNS = re.compile(
     r"|\bHTTPError: HTTP Error (\d{3})\b"
     r"|\b[Ii]nvalid status code '(\d{3})\b"
     # anthropic>=2: "429 This request would exceed ... (request_id: req_…, path: /v1/messages, type: rate_limit_error)"
-    r"|(?:^|:\s)(\d{3}) [^\n]*\((?:request_id: [^,()\n]*, )?path: [^,()\n]*, type: [\w.-]+\)",
+    r"|(?:^|:\s)(\d{3}) [^\n]*\((?:request_id: [^,()\n]*, )?path: [^,()\n]*, type: [\w.-]+\)"
+    r"|\bAPI error:? (\d{3})\b"
+    r"|\b([45]\d\d) (?:Bad Request|Unauthorized|Payment Required|Forbidden|Not Found|Request Timeout|Conflict|Too Many "
+    r"Requests|Internal Server Error|Bad Gateway|Service Unavailable|Gateway Time-?out)\b",
     re.IGNORECASE,
 )
 _BODY_AFTER_CODE = re.compile(r"Error code: \d{3} - (\{.*\})\s*$", re.DOTALL)
-_CODE_FIELDS = re.compile(r"""['"](?:code|type)['"]\s*:\s*['"]([A-Za-z_][\w.-]{2,60})['"]""")
+# quoted JSON / dict fields, also with escaped quotes (a JSON body inside a JSON string)
+_CODE_FIELDS = re.compile(r"""\\?['"](?:code|type)\\?['"]\s*:\s*\\?['"]([A-Za-z_][\w.-]{2,60})\\?['"]""")
 # anthropic>=2 ends its status errors with "(request_id: …, path: …, type: <error type>)"
 _TRAILER_TYPE = re.compile(r"\((?:request_id: [^,()\n]*, )?path: [^,()\n]*, type: ([A-Za-z_][\w.-]{2,60})\)")
 _URL_HOST = re.compile(r"\b[a-z][a-z0-9+.-]*://(?:[^@/\s'\"]*@)?([A-Za-z0-9.-]+)", re.IGNORECASE)
@@ -40,6 +46,14 @@ _ANTHROPIC_CODES = frozenset({
 })
 _PROVIDER_HOSTS = (("openai", re.compile(r"(^|\.)openai\.(com|azure\.com)$")),
                    ("anthropic", re.compile(r"(^|\.)anthropic\.com$")))
+# wrappers name the provider: litellm's "AnthropicException - Overloaded", "OpenAIException - Error code: 429"
+_WRAPPER_PROVIDER = re.compile(r"\b(Anthropic|OpenAI|AzureOpenAI)(?:Exception|Error) - ")
+# a driver error carried by a wrapper: "(psycopg2.errors.UndefinedColumn) column ..." (SQLAlchemy)
+_WRAPPED = re.compile(r"\((?P<type>[A-Za-z_]\w*(?:\.\w+)*\.[A-Z]\w*)\)\s+(?P<msg>.+)", re.S)
+# openai<1.0 raised openai.error.*; the names the rules use are those of openai>=1
+_OPENAI_LEGACY = {"Timeout": "APITimeoutError", "InvalidRequestError": "BadRequestError",
+                  "ServiceUnavailableError": "InternalServerError", "TryAgain": "InternalServerError",
+                  "APIError": "APIError", "SignatureVerificationError": "APIError"}
 _PROVIDER_WORDS = (("openai", re.compile(r"\b(openai|gpt-?[34o]\w*|text-embedding-[\w-]+)\b", re.I)),
                    ("anthropic", re.compile(r"\b(anthropic|claude)\b", re.I)))
 
@@ -74,6 +88,7 @@ class ExceptionInfo:
     status: int | None = None
     codes: frozenset[str] = frozenset()
     provider: str | None = None
+    aliases: tuple[str, ...] = ()  # other names of the type: openai<1.0's, a litellm wrapper's
 
 
 @dataclass(frozen=True)
@@ -192,6 +207,19 @@ def provider_of_context(evidence: Evidence) -> str | None:
     return None
 
 
+def _aliases(type_name: str | None, wrapper: str | None) -> tuple[str, ...]:
+    """Other names of a type: openai<1.0's `openai.error.RateLimitError` is `openai.RateLimitError`;
+    a litellm wrapper's `litellm.RateLimitError` about Anthropic is `anthropic.RateLimitError`."""
+    if not type_name:
+        return ()
+    short = type_name.rsplit(".", 1)[-1]
+    if type_name.startswith("openai.error."):
+        return (f"openai.{_OPENAI_LEGACY.get(short, short)}",)
+    if wrapper and not type_name.startswith(f"{wrapper}."):
+        return (f"{wrapper}.{short}",)
+    return ()
+
+
 def exception_info(type_name: str | None, message: str, frames: tuple[Frame, ...] = (),
                    status: int | None = None, codes: frozenset[str] | None = None) -> ExceptionInfo:
     """An ExceptionInfo with status, codes and provider filled in from its own text."""
@@ -199,8 +227,26 @@ def exception_info(type_name: str | None, message: str, frames: tuple[Frame, ...
         status = _status_from_text(message)
     if codes is None:
         codes = codes_from_text(message)
-    provider = provider_of_type(type_name) or provider_of_codes(codes)
-    return ExceptionInfo(type_name, message, frames, status, codes, provider)
+    wrapper = None
+    if " - " in message:
+        m = _WRAPPER_PROVIDER.search(message[:2000])
+        if m:
+            wrapper = "anthropic" if m.group(1) == "Anthropic" else "openai"
+    provider = provider_of_type(type_name) or provider_of_codes(codes) or wrapper
+    return ExceptionInfo(type_name, message, frames, status, codes, provider, _aliases(type_name, wrapper))
+
+
+def with_wrapped(infos: tuple[ExceptionInfo, ...]) -> tuple[ExceptionInfo, ...]:
+    """`infos` with the driver errors their messages carry (taxonomy rule 7): SQLAlchemy's
+    `(psycopg2.errors.UndefinedColumn) column …` is evidence as if that type had been raised."""
+    out: list[ExceptionInfo] = []
+    for info in infos:
+        out.append(info)
+        if "(" in info.message:
+            m = _WRAPPED.search(info.message[:4000])
+            if m and m.group("type") != info.type:
+                out.append(exception_info(m.group("type"), m.group("msg"), info.frames))
+    return tuple(out)
 
 
 def type_name_of(exc: BaseException) -> str:
@@ -257,7 +303,7 @@ def evidence_from_exception(exc: BaseException, *, logger: str | None = None,
         infos.append(exception_info(type_name_of(item), message, frames,
                                     status if status is not None else None,
                                     codes | text_codes))
-    return Evidence(tuple(infos), logger, level, log_message)
+    return Evidence(with_wrapped(tuple(infos)), logger, level, log_message)
 
 
 def evidence_from_text(text: str, *, logger: str | None = None, level: str | None = None,
@@ -266,11 +312,17 @@ def evidence_from_text(text: str, *, logger: str | None = None, level: str | Non
     if text.startswith("==> "):  # a Render platform line pasted as it is
         text, kind, logger = text[4:], "platform", logger or "render"
     parsed: list[ParsedException] = parse_traceback_text(text)
-    infos = tuple(
+    infos = with_wrapped(tuple(
         exception_info(p.type, p.message,
                        tuple(Frame(f.file, f.line, f.function, f.source) for f in p.frames))
         for p in parsed
-    )
-    if not infos and log_message is None:
-        log_message = text.strip()
+    ))
+    if log_message is None:
+        if not infos:
+            log_message = text.strip()
+        else:  # what was printed before a traceback (a pasted log line, a wrapper's message) is evidence too
+            at = text.find(_TRACEBACK_HEADER)
+            lead = text[:at].strip() if at > 0 else ""
+            if lead:
+                log_message = lead[-4000:]
     return Evidence(infos, logger, level, log_message, kind)

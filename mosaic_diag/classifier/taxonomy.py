@@ -27,7 +27,7 @@ EXCEPTION_KEYS = frozenset({"type", "message", "status", "code", "provider", "fr
 EVENT_KEYS = frozenset({"host", "frames", "logger", "log", "level", "kind", "text"})
 MATCH_KEYS = EXCEPTION_KEYS | EVENT_KEYS
 PROVIDERS = ("openai", "anthropic")
-_LABEL_KEYS = {"category", "severity", "retryable", "description", "aliases"}
+_LABEL_KEYS = {"category", "severity", "retryable", "provider_wide", "description", "aliases"}
 _RULE_KEYS = {"id", "label", "priority", "match", "unless", "description"}
 _LABEL_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
@@ -42,6 +42,7 @@ class Label:
     retryable: bool
     description: str
     aliases: tuple[str, ...] = ()
+    provider_wide: bool = False  # the dependency fails, not this request: a breaker failure, a failover cause
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +50,7 @@ class Label:
             "category": self.category,
             "severity": self.severity,
             "retryable": self.retryable,
+            "provider_wide": self.provider_wide,
             "description": self.description,
             "aliases": list(self.aliases),
         }
@@ -228,6 +230,9 @@ def _parse_label(name: str, raw: Any, base: Label | None, path: str, holder: Any
     retryable = raw.get("retryable", base.retryable if base else False)
     if not isinstance(retryable, bool):
         raise _fail(f"label {name}: retryable must be true or false", path, raw, "retryable")
+    provider_wide = raw.get("provider_wide", base.provider_wide if base else False)
+    if not isinstance(provider_wide, bool):
+        raise _fail(f"label {name}: provider_wide must be true or false", path, raw, "provider_wide")
     description = raw.get("description", base.description if base else "")
     if not isinstance(description, str):
         raise _fail(f"label {name}: description must be text", path, raw, "description")
@@ -236,7 +241,7 @@ def _parse_label(name: str, raw: Any, base: Label | None, path: str, holder: Any
                                                 for a in aliases):
         raise _fail(f"label {name}: aliases must be a list of UPPER_SNAKE_CASE names", path, raw,
                     "aliases")
-    return Label(name, category, severity, retryable, description.strip(), tuple(aliases))
+    return Label(name, category, severity, retryable, description.strip(), tuple(aliases), provider_wide)
 
 
 def _parse_file(path: Path, labels: dict[str, Label], rules: dict[str, Rule]) -> None:

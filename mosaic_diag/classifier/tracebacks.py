@@ -38,8 +38,13 @@ class ParsedException:
     frames: list[ParsedFrame] = field(default_factory=list)
 
 
+_CAMEL = re.compile(r"[A-Z][a-z0-9]+(?:[A-Z][A-Za-z0-9]*)+$")
+_DECORATION = "*`> "  # markdown bold / code / quote marks around a pasted line
+
+
 def looks_like_exception_line(line: str, *, strict: bool = True) -> re.Match[str] | None:
-    """`module.Type: message` with a name that looks like an exception type."""
+    """`module.Type: message` with a name that looks like an exception type (qualified, an
+    exception-like suffix, or an unqualified CamelCase name such as `UndefinedColumn`)."""
     m = _EXC_LINE.match(line)
     if not m:
         return None
@@ -49,32 +54,65 @@ def looks_like_exception_line(line: str, *, strict: bool = True) -> re.Match[str
     short = name.rsplit(".", 1)[-1]
     if "." in name and short[:1].isupper() or _EXC_SUFFIX.search(short) and short != "Error":
         return m
+    if "." not in name and m.group("msg") and _CAMEL.match(name):
+        return m
     return None
+
+
+def _exceptions_in_lines(lines: list[str]) -> list[ParsedException]:
+    """Every exception line of a text without a traceback header (a log message, a cut paste, an
+    error tracker's page), each with the lines after it up to the next exception or frame line."""
+    found: list[tuple[str, list[str]]] = []
+    current: list[str] | None = None
+    for line in lines:
+        stripped = line.strip().strip(_DECORATION)
+        if _FRAME.match(line):
+            current = None
+            continue
+        m = looks_like_exception_line(stripped)
+        if m is None:
+            m = _EMBEDDED.search(line)  # "OpenAI call failed: openai.RateLimitError: Error code: 429 ..."
+        if m is not None:
+            current = [m.group("msg") or ""]
+            found.append((m.group("type"), current))
+        elif current is not None and len(current) < 50:
+            current.append(line)
+    return [ParsedException(etype, "\n".join(msg).rstrip()) for etype, msg in found]
+
+
+def _unglue(lines: list[str]) -> list[str]:
+    """Lines with a traceback header glued to the end of another line split in two."""
+    out = []
+    for line in lines:
+        at = line.find(_HEADER)
+        if at > 0 and line[:at].strip():
+            out += [line[:at], line[at:]]
+        else:
+            out.append(line)
+    return out
 
 
 def parse_traceback_text(text: str) -> list[ParsedException]:
     """The exceptions of a traceback, root cause first; [] when `text` holds none.
 
-    Also accepts a bare exception line (`openai.RateLimitError: Error code: 429 - ...`),
-    whose following lines are taken as the rest of its message.
+    Also accepts a bare exception line (`openai.RateLimitError: Error code: 429 - ...`), whose
+    following lines are taken as the rest of its message, a traceback without its header (frames,
+    then the exception line) and exceptions named in the lines before a traceback.
     """
     lines = text.splitlines()
-    out: list[ParsedException] = []
-    i, n = 0, len(lines)
-    if not any(line.lstrip().startswith(_HEADER) for line in lines):
-        for idx, line in enumerate(lines):
-            m = looks_like_exception_line(line.strip())
-            rest = "\n".join(lines[idx + 1:]).rstrip()
-            if m:
-                msg = m.group("msg") or ""
-                out.append(ParsedException(m.group("type"), f"{msg}\n{rest}" if rest else msg))
-                break
-            embedded = _EMBEDDED.search(line)
-            if embedded:  # "OpenAI call failed: openai.RateLimitError: Error code: 429 ..."
-                msg = embedded.group("msg") or ""
-                out.append(ParsedException(embedded.group("type"), f"{msg}\n{rest}" if rest else msg))
-                break
-        return out
+    if _HEADER in text:
+        lines = _unglue(lines)
+    start = next((k for k, line in enumerate(lines) if line.lstrip().startswith(_HEADER)), -1)
+    if start < 0:
+        first_frame = next((k for k, line in enumerate(lines) if _FRAME.match(line)), -1)
+        if first_frame < 0 or not any(
+                looks_like_exception_line(line.strip().strip(_DECORATION)) for line in lines[first_frame:]):
+            return _exceptions_in_lines(lines)
+        # frames without a header: a cut traceback; read it as if the header were there
+        lines = [*lines[:first_frame], _HEADER, *lines[first_frame:]]
+        start = first_frame
+    out: list[ParsedException] = _exceptions_in_lines(lines[:start]) if start > 0 else []
+    i, n = start, len(lines)
     while i < n:
         if not lines[i].lstrip().startswith(_HEADER):
             i += 1
@@ -112,7 +150,7 @@ def parse_traceback_text(text: str) -> list[ParsedException]:
         while exc_lines and not exc_lines[-1].strip():
             exc_lines.pop()
         if exc_lines:
-            m = looks_like_exception_line(exc_lines[0].strip(), strict=False)
+            m = looks_like_exception_line(exc_lines[0].strip().strip(_DECORATION), strict=False)
             if m:
                 first = m.group("msg") or ""
                 etype: str | None = m.group("type")

@@ -36,6 +36,29 @@ def parse_time(value: str | None, option: str, *, now: datetime | None = None) -
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def check_output(fmt: object, output: Path | None) -> None:
+    """`--output` goes with `--format html` only (the other formats stream to stdout)."""
+    if output is not None and str(getattr(fmt, "value", fmt)) != "html":
+        raise UsageError("--output/-o is for --format html (the other formats write to stdout)")
+
+
+def write_report(text: str, output: Path | None) -> None:
+    """A whole report to `output` (atomically: the old file or the new one, never half) or stdout."""
+    import sys
+
+    if output is None:
+        sys.stdout.write(text)
+        return
+    from mosaic_diag.platform.atomic import write_atomic
+
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        write_atomic(output, text, mode=0o666 & ~umask)  # a report to share: the usual file mode
+    except OSError as exc:
+        raise UsageError(f"cannot write: {exc.strerror or exc}", path=str(output)) from None
+
+
 def parse_duration(value: str, option: str) -> float:
     """Seconds of a duration such as `90s`, `30m`, `2h`, `1d` (a bare number is seconds)."""
     text = value.strip()

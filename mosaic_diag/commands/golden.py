@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mosaic_diag.commands._options import FormatOption, OutputFormat
+from mosaic_diag.commands._options import (
+    FormatOption,
+    OutputFileOption,
+    OutputFormat,
+    QuietOption,
+    ReportFormat,
+    ReportFormatOption,
+)
 
 if TYPE_CHECKING:
     from mosaic_diag.golden.report import GoldenReport
@@ -74,7 +81,9 @@ def golden(
                                                   "regressions.")] = None,
     junit: Annotated[Path | None, typer.Option(help="Write a JUnit XML report here.")] = None,
     state_dir: StateDirOption = DEFAULT_STATE_DIR,
-    fmt: FormatOption = OutputFormat.table,
+    fmt: ReportFormatOption = ReportFormat.table,
+    output: OutputFileOption = None,
+    quiet: QuietOption = False,
 ) -> int:
     """Run the golden cases against --url or --app and report failures first.
 
@@ -87,7 +96,7 @@ def golden(
     import time
 
     started = time.monotonic()  # the global timeout counts loading the cases and starting the app too
-    from mosaic_diag.commands._common import config_here
+    from mosaic_diag.commands._common import check_output, config_here
     from mosaic_diag.errors import UsageError
     from mosaic_diag.golden import load_cases, open_target, run_cases, select
     from mosaic_diag.golden.runner import RunOptions
@@ -99,6 +108,7 @@ def golden(
         save_last_run,
     )
 
+    check_output(fmt, output)
     cfg = config_here()
     if min_pass is not None and min_pass > repeat:
         raise UsageError(f"--min-pass {min_pass} is more than --repeat {repeat}")
@@ -136,11 +146,15 @@ def golden(
     # the in-process app's SDK retries: 0 unless asked (--sdk-retries, golden.sdk_retries, LLM_MAX_RETRIES)
     wanted = sdk_retries if sdk_retries is not None else cfg.get("golden.sdk_retries", None)
     env = {"LLM_MAX_RETRIES": str(int(wanted) if wanted is not None else 0)} if app else {}
+    from mosaic_diag.render.progress import progress, progress_wanted
+
     with app_env(env, force=sdk_retries is not None):  # the flag wins over the environment
         target = open_target(url=url, app=app)
         report: GoldenReport | None = None
         try:
-            report = run_cases(chosen, target, dataclasses.replace(options, spent=time.monotonic() - started))
+            with progress("golden", enabled=progress_wanted(fmt, quiet)) as on_progress:
+                report = run_cases(chosen, target, dataclasses.replace(options, spent=time.monotonic() - started),
+                                   on_progress=on_progress)
         finally:  # requests still in flight at the global timeout: do not wait for them
             _close_within(target, 1.0 if report is not None and not _unfinished(report) else 0.2)
     if response_cache is not None:
@@ -152,7 +166,7 @@ def golden(
         from mosaic_diag.golden.junit import write_junit
 
         write_junit(report, junit)
-    _render(report, fmt)
+    _render(report, fmt, output)
     return report.exit_code
 
 
@@ -171,11 +185,17 @@ def _close_within(target: object, seconds: float) -> None:
     closer.join(seconds)
 
 
-def _render(report: GoldenReport, fmt: OutputFormat) -> None:
-    if fmt is OutputFormat.json:
+def _render(report: GoldenReport, fmt: ReportFormat, output: Path | None = None) -> None:
+    if fmt is ReportFormat.json:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
         return
-    if fmt is OutputFormat.markdown:
+    if fmt is ReportFormat.html:
+        from mosaic_diag.commands._common import write_report
+        from mosaic_diag.render.html import golden_html
+
+        write_report(golden_html(report), output)
+        return
+    if fmt is ReportFormat.markdown:
         from mosaic_diag.golden.markdown import render_markdown
 
         sys.stdout.write(render_markdown(report))

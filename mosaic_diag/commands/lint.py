@@ -1,18 +1,23 @@
-"""`mosaic-diag lint [PATHS...]`: the code rules, `file:line:col CODE message`."""
+"""`mosaic-diag lint [PATHS...]`: the code rules, `file:line:col: CODE message` (ruff's format)."""
 
 from __future__ import annotations
 
-import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mosaic_diag.commands._options import FormatOption, OutputFormat
 
+class LintFormat(str, Enum):
+    """How `lint` renders its findings."""
 
-def _split(values: list[str] | None) -> list[str]:
-    return [part.strip() for v in values or [] for part in v.split(",") if part.strip()]
+    table = "table"
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+    sarif = "sarif"
+    github = "github"
 
 
 def lint(
@@ -22,31 +27,24 @@ def lint(
     ignore: Annotated[list[str] | None, typer.Option("--ignore", help="Skip these rules (adds to lint.ignore).")]
     = None,
     list_rules: Annotated[bool, typer.Option("--list-rules", help="Describe the rules and exit.")] = False,
-    fmt: FormatOption = OutputFormat.table,
+    statistics: Annotated[bool, typer.Option("--statistics", help="Count the findings per rule.")] = False,
+    fix: Annotated[bool, typer.Option("--fix", help="Apply the certainly-safe rewrites ([*] in --statistics).")]
+    = False,
+    diff: Annotated[bool, typer.Option("--diff", help="Show the --fix rewrites as a diff; change nothing.")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the result cache.")] = False,
+    require_schema: Annotated[bool, typer.Option("--require-schema", help="Exit 2 when MD007 meets INSERTs it "
+                                                 "cannot judge for want of a schema (the pre-commit hook).")]
+    = False,
+    fmt: Annotated[LintFormat, typer.Option("--format", "-f", case_sensitive=False,
+                                            help="table/text (default), json, markdown, sarif or github.")]
+    = LintFormat.table,
 ) -> int:
-    """Lint Python files for the Mosaic database and error-handling rules (exit 1 on findings,
-    2 when a file does not parse)."""
-    from mosaic_diag.commands._common import config_here
-    from mosaic_diag.lint.engine import lint_paths, schema_tables, select_rules
-    from mosaic_diag.lint.report import failure_lines, render
-    from mosaic_diag.lint.settings import lint_settings
+    """Lint Python and SQL files for the Mosaic database and error-handling rules (exit 1 on findings,
+    2 when a file does not parse or the configuration is wrong)."""
+    from mosaic_diag.commands.lint_run import LintOptions, run_lint, split
 
-    config = config_here()
-    settings = lint_settings(config, select=_split(select), ignore=_split(ignore))
-    rules = select_rules(settings.select, settings.ignore)
-    if list_rules:
-        for rule in rules:
-            sys.stdout.write(f"{rule.code} {rule.name}: {type(rule).summary()}\n")
-        return 0
-    targets = list(paths) if paths else [config.root / p for p in settings.paths]
-    result = lint_paths(targets, rules=rules, tables=schema_tables(settings.schema_files),
-                        conn_factories=settings.conn_factories)
-    sys.stdout.write(render(result, fmt.value))
-    for line in failure_lines(result):
-        sys.stderr.write(line + "\n")
-    if result.failures:
-        return 2
-    return 1 if result.findings else 0
+    return run_lint(LintOptions(tuple(paths or ()), split(select), split(ignore), list_rules, statistics, fix, diff,
+                                no_cache, require_schema, fmt.value))
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from mosaic_diag.commands._options import FormatOption, OutputFormat
+from mosaic_diag.commands._options import OutputFileOption, QuietOption, ReportFormat, ReportFormatOption
 
 _STATUS_STYLE = {"passed": "green", "failed": "bold red", "warning": "yellow", "skipped": "dim", "timeout": "red"}
 
@@ -22,20 +22,30 @@ def predeploy(
     timeout: Annotated[float | None, typer.Option("--timeout", help="Seconds per check (default 10).")] = None,
     junit: Annotated[Path | None, typer.Option("--junit", help="Also write a JUnit XML report here.")] = None,
     root: Annotated[Path | None, typer.Option("--root", help="The app repository (default: here).")] = None,
-    fmt: FormatOption = OutputFormat.table,
+    fmt: ReportFormatOption = ReportFormat.table,
+    output: OutputFileOption = None,
+    quiet: QuietOption = False,
 ) -> int:
     """Run the predeploy checks; exit 1 if any check fails at the fail level."""
     from mosaic_diag.checks.predeploy import predeploy as run
     from mosaic_diag.checks.report import as_json, as_junit, as_markdown, write_atomic
+    from mosaic_diag.commands._common import check_output, write_report
+    from mosaic_diag.render.progress import progress, progress_wanted
 
-    report = run((root or Path.cwd()).resolve(), os.environ, only=only or (), skip=skip or (),
-                 fail_level=fail_level, timeout=timeout)
+    check_output(fmt, output)
+    with progress("predeploy checks", enabled=progress_wanted(fmt, quiet)) as on_progress:
+        report = run((root or Path.cwd()).resolve(), os.environ, only=only or (), skip=skip or (),
+                     fail_level=fail_level, timeout=timeout, on_progress=on_progress)
     if junit is not None:
         write_atomic(junit, as_junit(report))
-    if fmt is OutputFormat.json:
+    if fmt is ReportFormat.json:
         sys.stdout.write(as_json(report))
-    elif fmt is OutputFormat.markdown:
+    elif fmt is ReportFormat.markdown:
         sys.stdout.write(as_markdown(report))
+    elif fmt is ReportFormat.html:
+        from mosaic_diag.render.html import predeploy_html
+
+        write_report(predeploy_html(report), output)
     else:
         _table(report)
     return report.exit_code

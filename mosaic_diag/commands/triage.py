@@ -8,13 +8,15 @@ from typing import Annotated, Any
 
 import typer
 
-from mosaic_diag.commands._options import FormatOption, OutputFormat
+from mosaic_diag.commands._options import OutputFileOption, QuietOption, ReportFormat, ReportFormatOption
 
 
 def triage(
     logfile: Annotated[str | None, typer.Argument(
         help="A log file (plain or gzip), or - for stdin (omit with --render).")] = None,
-    fmt: FormatOption = OutputFormat.table,
+    fmt: ReportFormatOption = ReportFormat.table,
+    output: OutputFileOption = None,
+    quiet: QuietOption = False,
     since: Annotated[str | None, typer.Option(help="Only events at/after this time "
                                               "(ISO-8601, or a duration ago: 30m, 2h, 1d).")] = None,
     until: Annotated[str | None, typer.Option(help="Only events at/before this time.")] = None,
@@ -35,10 +37,12 @@ def triage(
 ) -> int:
     """Read a Render / uvicorn / JSON log and report every error event: labels, groups,
     anomalous rates and the playbook each group would run (dry run)."""
-    from mosaic_diag.commands._common import config_here, parse_time
+    from mosaic_diag.commands._common import check_output, config_here, parse_time
     from mosaic_diag.plans import attach_plans, playbook_planner
+    from mosaic_diag.render.progress import progress, progress_wanted
     from mosaic_diag.triage import open_triage
 
+    check_output(fmt, output)
     cfg = config_here()
     source, stream = _input(logfile, render, render_service, since, until, cfg)
     opts: dict[str, Any] = {
@@ -52,20 +56,27 @@ def triage(
         "config": cfg,
     }
     planner = None if no_playbooks else playbook_planner(playbooks or cfg.get("playbooks.dir"), cfg)
-    if fmt is OutputFormat.json:
+    if fmt is ReportFormat.json:
         from mosaic_diag.render.triage import write_json
 
         with open_triage(source, stdin=sys.stdin.buffer, **opts) as run:
             report = write_json(run.events, lambda: attach_plans(run.finish(), planner), sys.stdout)
     else:
-        with open_triage(source, stdin=sys.stdin.buffer, **opts) as run:
+        name = "stdin" if source == "-" else "Render logs" if stream is not None else Path(source).name
+        with progress(f"triage {name}", enabled=progress_wanted(fmt, quiet), unit="bytes") as on_progress, \
+                open_triage(source, stdin=sys.stdin.buffer, on_progress=on_progress, **opts) as run:
             for _ in run.events:
                 pass
             report = attach_plans(run.finish(), planner)
-        if fmt is OutputFormat.markdown:
+        if fmt is ReportFormat.markdown:
             from mosaic_diag.render.triage import write_markdown
 
             write_markdown(report, sys.stdout)
+        elif fmt is ReportFormat.html:
+            from mosaic_diag.commands._common import write_report
+            from mosaic_diag.render.html import triage_html
+
+            write_report(triage_html(report), output)
         else:
             from mosaic_diag.render.triage import write_table
 

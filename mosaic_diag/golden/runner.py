@@ -223,10 +223,13 @@ def _aggregate(case: Case, outcomes: Sequence[_Outcome], options: RunOptions,
 
 
 def run_cases(cases: Sequence[Case], target: Target, options: RunOptions,
-              clock: Clock | None = None) -> GoldenReport:
+              clock: Clock | None = None,
+              on_progress: Callable[[int, int], None] | None = None) -> GoldenReport:
     """Run every case `options.repeat` times (per provider of `options.providers`) against a started
     target (see `open_target`). Each request runs in a daemon thread: at the global timeout the run
-    returns at once, whatever is still in flight (reported as not finished)."""
+    returns at once, whatever is still in flight (reported as not finished).
+
+    `on_progress(done, total)` is called (from this thread) as runs finish: runs done, runs in all."""
     clock = clock or SystemClock()
     started_at = clock.now().isoformat()
     t0 = clock.monotonic()
@@ -244,6 +247,8 @@ def run_cases(cases: Sequence[Case], target: Target, options: RunOptions,
 
     queued = iter(work)
     running = 0
+    if on_progress is not None:
+        on_progress(0, len(work))
     while len(results) < len(work):
         while running < max(1, options.concurrency):
             item = next(queued, None)
@@ -260,6 +265,8 @@ def run_cases(cases: Sequence[Case], target: Target, options: RunOptions,
             break
         results[key] = outcome
         running -= 1
+        if on_progress is not None:
+            on_progress(len(results), len(work))
     late = Attempt(None, 0.0, error=f"not finished: the global timeout "
                                     f"({options.global_timeout:g}s) was reached")
     out = []

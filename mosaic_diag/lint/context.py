@@ -1,10 +1,12 @@
-"""What the rules know about one parsed file: parents, scopes, which names hold connections,
-and the SQL text passed to `.execute` / `.executemany`.
+"""What the rules know about one parsed file: parents, scopes, imports, which names hold
+connections, and the SQL text passed to `execute` / `executemany` / `mogrify` / SQLAlchemy `text()`.
 
-The connection tracking is flow-insensitive and deliberately small: a name (or `self.attr`)
-bound from `get_conn()` (`x = get_conn()` or `with get_conn() as x`), `psycopg2.connect()`
-or `pool.getconn()` holds a PostgreSQL connection; from `sqlite3.connect()`, a SQLite one;
-`x.cursor()` of either holds a cursor of the same kind.
+Names are resolved through the module's imports (`from psycopg2 import pool` makes `pool.X` mean
+`psycopg2.pool.X`), so a connection is known by what made it: `psycopg2.connect()`, a psycopg2
+pool's `getconn()` or a configured factory (`lint.conn_factories`, default `get_conn`) give a
+psycopg2 connection; `psycopg.connect()` / a `psycopg_pool` pool a psycopg 3 one; `sqlite3.connect()`
+a SQLite one; `x.cursor()` of either a cursor of the same kind. The tracking is flow-insensitive
+and small on purpose.
 """
 
 from __future__ import annotations
@@ -14,28 +16,67 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from mosaic_diag.lint.ddl import Table
+from mosaic_diag.lint.model import Edit
 
-PG, SQLITE = "pg", "sqlite"
-PG_CURSOR, SQLITE_CURSOR = "pg-cursor", "sqlite-cursor"
-EXECUTE_METHODS = frozenset({"execute", "executemany"})
-_SUPPRESS = re.compile(r"#\s*mosaic-diag:\s*ignore(?:\[(?P<codes>[^\]]*)\])?", re.IGNORECASE)
+if TYPE_CHECKING:
+    from mosaic_diag.lint.pgsql import SqlAnalysis
+
+PG, PG3, SQLITE = "pg", "pg3", "sqlite"
+PG_CURSOR, PG3_CURSOR, SQLITE_CURSOR = "pg-cursor", "pg3-cursor", "sqlite-cursor"
+PG_POOL, PG3_POOL = "pg-pool", "pg3-pool"
+CONNECTIONS = frozenset({PG, PG3})
+_PG_KINDS = frozenset({PG, PG3, PG_CURSOR, PG3_CURSOR})
+SQLITE_KINDS = frozenset({SQLITE, SQLITE_CURSOR})
+EXECUTE_METHODS = frozenset({"execute", "executemany", "mogrify"})
+_KNOWN_FACTORIES = {
+    "psycopg2.connect": PG, "psycopg2.extras.connect": PG,
+    "psycopg.connect": PG3, "psycopg.Connection.connect": PG3, "psycopg.AsyncConnection.connect": PG3,
+    "sqlite3.connect": SQLITE, "sqlite3.dbapi2.connect": SQLITE, "aiosqlite.connect": SQLITE,
+}
+_ANNOTATED = {
+    "sqlite3.Connection": SQLITE, "sqlite3.Cursor": SQLITE_CURSOR,
+    "psycopg2.extensions.connection": PG, "psycopg2.extensions.cursor": PG_CURSOR,
+    "psycopg.Connection": PG3, "psycopg.Cursor": PG3_CURSOR,
+}
+_POOL_MODULES = (("psycopg2.pool.", PG_POOL), ("psycopg_pool.", PG3_POOL))
+_TEXT_FUNCTIONS = frozenset({"sqlalchemy.text", "sqlalchemy.sql.text", "sqlalchemy.sql.expression.text"})
+# the project's own `mosaic-diag: ignore[MD001,MD003]` comment, and flake8/ruff's noqa (bare, or with codes)
+_SUPPRESS = re.compile(r"(?:#|--)\s*mosaic-diag:\s*ignore(?:\[(?P<codes>[^\]]*)\])?"
+                       r"|(?:#|--)\s*noqa(?::\s*(?P<noqa>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.Module)
 _COMPOUND = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.AsyncFor, ast.While,
              ast.With, ast.AsyncWith, ast.Try, ast.Match)
 _DYNAMIC = "\x00"  # stands for an interpolated value inside recovered SQL text
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {ast.Constant: (), ast.Name: (), ast.Pass: (), ast.alias: ()}
+_LEAF_FIELDS = frozenset({"ctx", "id", "attr", "arg", "kind", "type_comment", "level", "module", "is_async",
+                          "conversion", "lineno", "col_offset"})
+
+
 @dataclass(frozen=True)
 class SqlText:
-    """The SQL text an execute call receives, as far as it is known statically."""
+    """The SQL text a call receives, as far as it is known statically."""
 
     text: str          # literal parts; interpolated values appear as \\x00
-    dynamic: bool      # built from a non-constant value (f-string, %, +, .format)
+    dynamic: bool      # built from a non-constant value (f-string, %, +, +=, .format)
     node: ast.expr     # the expression that holds it (the literal, or the variable)
-    literal: ast.expr  # the string literal it came from (same as node unless via a variable)
-    how: str = ""      # "f-string", "% formatting", "+ concatenation", ".format()" when dynamic
+    literal: ast.expr  # the first string literal it came from
+    how: str = ""      # "f-string", "% formatting", "+ concatenation", "+=", ".format()" when dynamic
+    pieces: tuple[tuple[int, ast.expr], ...] = ()  # (offset in text, literal starting there)
+    named: bool = False  # SQLAlchemy text(): `:name` binds
+
+
+@dataclass(frozen=True)
+class SqlSite:
+    """A call that sends SQL to a database, the SQL it sends, and the receiver's kind."""
+
+    call: ast.Call
+    sql: SqlText
+    kind: str | None
 
 
 def dotted(expr: ast.AST) -> str | None:
@@ -74,27 +115,55 @@ class FileContext:
         self.lines = source.splitlines()
         self.parents: dict[ast.AST, ast.AST] = {}
         self.nodes: list[ast.AST] = []
-        for parent in ast.walk(tree):
-            self.nodes.append(parent)
-            for child in ast.iter_child_nodes(parent):
-                self.parents[child] = parent
-        self._sqlite_connect = self._sqlite_connect_names()
+        stack: list[ast.AST] = [tree]
+        parents, nodes, node_type = self.parents, self.nodes, ast.AST
+        import_nodes: list[ast.Import | ast.ImportFrom] = []
+        while stack:  # ast.walk without its generator overhead, and without the Load/Store contexts
+            parent = stack.pop()
+            nodes.append(parent)
+            kind = type(parent)
+            if kind is ast.Import or kind is ast.ImportFrom:
+                import_nodes.append(parent)  # type: ignore[arg-type]
+            fields = _FIELDS.get(kind)
+            if fields is None:
+                fields = _FIELDS[kind] = tuple(f for f in kind._fields if f not in _LEAF_FIELDS)
+            for field in fields:
+                value = getattr(parent, field, None)
+                if isinstance(value, list):
+                    for child in value:
+                        if isinstance(child, node_type):
+                            parents[child] = parent
+                            stack.append(child)
+                elif isinstance(value, node_type):
+                    parents[value] = parent
+                    stack.append(value)
+        nodes.reverse()
+        lowered = source.lower()
+        # nothing to track in a file that never names a way to get a connection
+        self.may_connect = any(w in lowered for w in ("connect", "getconn", "cursor")) or any(
+            f.rsplit(".", 1)[-1].lower() in lowered for f in conn_factories)
+        self.imports = self._imports(import_nodes)
 
     # --- suppression -----------------------------------------------------------------------
     @cached_property
     def suppressions(self) -> dict[int, frozenset[str] | None]:
         """line -> codes ignored there (None: every code)."""
         out: dict[int, frozenset[str] | None] = {}
-        if "mosaic-diag" not in self.source:
+        lowered = self.source.lower()
+        if "mosaic-diag" not in lowered and "noqa" not in lowered:
             return out
         for number, text in enumerate(self.lines, 1):
-            if "#" not in text:
+            if "#" not in text and "--" not in text:
                 continue
-            m = _SUPPRESS.search(text)
-            if m:
-                codes = m.group("codes")
-                out[number] = None if codes is None else frozenset(
-                    c.strip().upper() for c in codes.split(",") if c.strip())
+            ignored: set[str] | None = set()
+            for m in _SUPPRESS.finditer(text):
+                codes = m.group("codes") if m.group(0).lstrip("#- \t").lower().startswith("mosaic") else m.group("noqa")
+                if codes is None:
+                    ignored = None
+                    break
+                ignored.update(c.upper() for c in re.split(r"[,\s]+", codes) if c)
+            if ignored is None or ignored:
+                out[number] = None if ignored is None else frozenset(ignored)
         return out
 
     def suppressed(self, code: str, first: int, last: int) -> bool:
@@ -131,59 +200,164 @@ class FileContext:
             cur = self.parents.get(cur)
         return self.tree
 
-    def _sqlite_connect_names(self) -> frozenset[str]:
-        names = {"sqlite3.connect"}
-        for node in self.nodes:
-            if isinstance(node, ast.ImportFrom) and node.module == "sqlite3":
-                names.update(a.asname or a.name for a in node.names if a.name == "connect")
-            elif isinstance(node, ast.Import):
-                names.update(f"{a.asname}.connect" for a in node.names if a.name == "sqlite3" and a.asname)
-        return frozenset(names)
+    @staticmethod
+    def _imports(import_nodes: list[ast.Import | ast.ImportFrom]) -> dict[str, str]:
+        """Local name -> qualified name, from the module's imports (relative ones without dots)."""
+        out: dict[str, str] = {}
+        for node in sorted(import_nodes, key=lambda n: n.lineno):
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.asname:
+                        out[a.asname] = a.name
+                    else:
+                        out[a.name.split(".")[0]] = a.name.split(".")[0]
+            elif isinstance(node, ast.ImportFrom):
+                for a in node.names:
+                    out[a.asname or a.name] = f"{node.module}.{a.name}" if node.module else a.name
+        return out
+
+    def qualified(self, expr: ast.AST) -> str | None:
+        """The dotted name of an expression resolved through the imports (`pg.connect` with
+        `import psycopg2 as pg` -> `psycopg2.connect`)."""
+        name = dotted(expr)
+        if name is None:
+            return None
+        head, _, rest = name.partition(".")
+        base = self.imports.get(head, head)
+        return f"{base}.{rest}" if rest else base
+
+    @cached_property
+    def default_driver(self) -> str:
+        """psycopg 3 when the module imports psycopg / psycopg_pool and not psycopg2, else psycopg2."""
+        modules = {q.split(".")[0] for q in self.imports.values()}
+        return PG3 if ({"psycopg", "psycopg_pool"} & modules and "psycopg2" not in modules) else PG
+
+    def is_factory(self, call: ast.Call) -> bool:
+        """True when the call is a configured connection factory (`lint.conn_factories`)."""
+        name = dotted(call.func)
+        qual = self.qualified(call.func)
+        if name is None or qual is None:
+            return False
+        if qual in _KNOWN_FACTORIES:
+            return False
+        return any(qual == f or qual.endswith("." + f) or name == f for f in self.conn_factories)
 
     def kind_of_value(self, value: ast.AST, at: ast.AST,
                       bindings: dict[tuple[int, str], str] | None = None) -> str | None:
-        """The connection kind an expression evaluates to (pg, sqlite, their cursors) or None."""
+        """The kind an expression evaluates to (connections, cursors, pools of each driver) or None."""
+        if not self.may_connect:
+            return None
         if isinstance(value, ast.Await):
             value = value.value
         if not isinstance(value, ast.Call):
             name = dotted(value)
-            return self.kind_of_name(name, at, bindings) if name else None
-        func_name = dotted(value.func) or ""
-        last = call_name(value)
-        if last in self.conn_factories or func_name in {"psycopg2.connect", "psycopg.connect"} or last == "getconn":
+            if not name:
+                return None
+            return self.kind_of_name(name, at, bindings) or self._annotated_kind(name, at)
+        qual = self.qualified(value.func) or ""
+        if isinstance(value.func, ast.Name) and value.func.id in self._may_return_connections:
+            return self._returns(value.func.id)
+        if qual in _KNOWN_FACTORIES:
+            return _KNOWN_FACTORIES[qual]
+        for prefix, kind in _POOL_MODULES:
+            if qual.startswith(prefix):
+                return kind
+        if self.is_factory(value):
             return PG
-        if func_name in self._sqlite_connect:
-            return SQLITE
-        if last == "cursor" and isinstance(value.func, ast.Attribute):
+        last = call_name(value)
+        if isinstance(value.func, ast.Attribute) and last in {"getconn", "connection", "cursor"}:
             base = self.kind_of_value(value.func.value, at, bindings)
-            if base == PG:
-                return PG_CURSOR
-            if base == SQLITE:
-                return SQLITE_CURSOR
+            if last == "cursor":
+                return {PG: PG_CURSOR, PG3: PG3_CURSOR, SQLITE: SQLITE_CURSOR}.get(base or "")
+            if base == PG3_POOL or (base is None and last == "getconn" and self.default_driver == PG3):
+                return PG3
+            if last == "getconn":
+                return PG
+        return None
+
+    @cached_property
+    def connection_call_names(self) -> frozenset[str]:
+        """The last names of calls that may make a connection (a cheap filter before resolving)."""
+        if not self.may_connect:
+            return frozenset()
+        names = {"connect", "getconn", "connection"} | {f.rsplit(".", 1)[-1] for f in self.conn_factories}
+        names |= {local for local, qual in self.imports.items() if qual.rsplit(".", 1)[-1] in names}
+        return frozenset(names | {n for n in self._may_return_connections if self._returns(n) in CONNECTIONS})
+
+    @cached_property
+    def _may_return_connections(self) -> frozenset[str]:
+        """Module functions worth asking what they return: annotated with a connection type, or
+        holding a call that may make one."""
+        base = {"connect", "getconn", "connection"} | {f.rsplit(".", 1)[-1] for f in self.conn_factories}
+        base |= {local for local, qual in self.imports.items() if qual.rsplit(".", 1)[-1] in base}
+        out = {name for name, func in self.local_functions.items()
+               if func.returns is not None and self.qualified(func.returns) in _ANNOTATED}
+        for node in self.nodes:
+            if isinstance(node, ast.Call) and call_name(node) in base:
+                cur = self.parents.get(node)
+                while cur is not None and not isinstance(cur, ast.FunctionDef | ast.AsyncFunctionDef):
+                    cur = self.parents.get(cur)
+                while cur is not None and self.parents.get(cur) is not self.tree:
+                    cur = self.parents.get(cur)
+                if isinstance(cur, ast.FunctionDef | ast.AsyncFunctionDef):
+                    out.add(cur.name)
+        return frozenset(out)
+
+    @cached_property
+    def local_functions(self) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
+        return {n.name: n for n in self.tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+
+    def _returns(self, name: str) -> str | None:
+        """The kind a module function returns: its return annotation, else what its `return`s give."""
+        cache: dict[str, str | None] = self.__dict__.setdefault("_return_kinds", {})
+        if name in cache:
+            return cache[name]
+        cache[name] = None  # recursion guard
+        func = self.local_functions[name]
+        kind = _ANNOTATED.get(self.qualified(func.returns) or "") if func.returns is not None else None
+        if kind is None:
+            for node in ast.walk(func):
+                if isinstance(node, ast.Return) and node.value is not None and self.scope_of(node) is func:
+                    kind = self.kind_of_value(node.value, node)
+                    if kind is not None:
+                        break
+        cache[name] = kind
+        return kind
+
+    def _annotated_kind(self, name: str, at: ast.AST) -> str | None:
+        """The kind of a parameter from its annotation (`conn: sqlite3.Connection`)."""
+        scope = self.scope_of(at)
+        if not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
+            return None
+        args = scope.args
+        for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs):
+            if arg.arg == name and arg.annotation is not None:
+                return _ANNOTATED.get(self.qualified(arg.annotation) or "")
         return None
 
     @cached_property
     def bindings(self) -> dict[tuple[int, str], str]:
         """(id of scope node, dotted name) -> kind, for every tracked binding in the file."""
         out: dict[tuple[int, str], str] = {}
+        if not self.may_connect:
+            return out
+        pairs: list[tuple[ast.AST, str, ast.AST]] = []
+        for node in self.nodes:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                pairs.append((node, dotted(node.targets[0]) or "", node.value))
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                pairs.append((node, dotted(node.target) or "", node.value))
+            elif isinstance(node, ast.With | ast.AsyncWith):
+                pairs.extend((node, dotted(item.optional_vars) or "", item.context_expr) for item in node.items
+                             if item.optional_vars is not None)
+        # only what can hold a connection, a cursor or a pool: a call, a name, an await
+        pairs = [(n, t, v) for n, t, v in pairs if t and isinstance(v, ast.Call | ast.Name | ast.Attribute | ast.Await)]
         # two passes so that `cur = conn.cursor()` sees `conn` bound later in the walk order
         for _ in range(2):
-            for node in self.nodes:
-                pairs: list[tuple[ast.AST, ast.AST]] = []
-                if isinstance(node, ast.Assign) and len(node.targets) == 1:
-                    pairs.append((node.targets[0], node.value))
-                elif isinstance(node, ast.AnnAssign) and node.value is not None:
-                    pairs.append((node.target, node.value))
-                elif isinstance(node, ast.With | ast.AsyncWith):
-                    pairs.extend((item.optional_vars, item.context_expr) for item in node.items
-                                 if item.optional_vars is not None)
-                for target, value in pairs:
-                    name = dotted(target)
-                    if name is None:
-                        continue
-                    kind = self.kind_of_value(value, node, out)
-                    if kind is not None:
-                        out[(id(self._binding_scope(name, node)), name)] = kind
+            for node, name, value in pairs:
+                kind = self.kind_of_value(value, node, out)
+                if kind is not None:
+                    out[(id(self._binding_scope(name, node)), name)] = kind
         return out
 
     def _binding_scope(self, name: str, node: ast.AST) -> ast.AST:
@@ -202,39 +376,68 @@ class FileContext:
                 return kind
             scope = self.scope_of(scope)
 
-    # --- execute calls and their SQL ---------------------------------------------------------
+    # --- SQL sent to the database ------------------------------------------------------------
     def execute_calls(self) -> Iterator[ast.Call]:
-        """Every `X.execute(...)` / `X.executemany(...)` call in the file."""
+        """Every `X.execute(...)` / `X.executemany(...)` / `X.mogrify(...)` call in the file."""
         for node in self.nodes:
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                     and node.func.attr in EXECUTE_METHODS):
                 yield node
 
-    def postgres_sql(self) -> Iterator[SqlText]:
-        """The known SQL of every execute call that is not on a `sqlite3` connection or cursor."""
-        for call in self.execute_calls():
-            if self.receiver_kind(call) in {SQLITE, SQLITE_CURSOR}:
+    @cached_property
+    def uses_sqlalchemy(self) -> bool:
+        return any(q.startswith("sqlalchemy") for q in self.imports.values())
+
+    def is_text_call(self, node: ast.AST) -> bool:
+        """SQLAlchemy's `text(...)` (resolved through the imports)."""
+        return isinstance(node, ast.Call) and self.qualified(node.func) in _TEXT_FUNCTIONS
+
+    @cached_property
+    def sql_sites(self) -> tuple[SqlSite, ...]:
+        """Every call that sends SQL whose text is (partly) known: execute-like methods and `text()`."""
+        out = []
+        for node in self.nodes:
+            if not isinstance(node, ast.Call):
                 continue
-            sql = self.sql_of(call)
-            if sql is not None:
-                yield sql
+            if isinstance(node.func, ast.Attribute) and node.func.attr in EXECUTE_METHODS:
+                sql = self.sql_of(node)
+                if sql is not None:
+                    out.append(SqlSite(node, sql, self.receiver_kind(node)))
+            elif self.uses_sqlalchemy and self.is_text_call(node):
+                sql = self.sql_of(node)
+                if sql is not None:
+                    out.append(SqlSite(node, SqlText(sql.text, sql.dynamic, sql.node, sql.literal, sql.how,
+                                                     sql.pieces, named=True), None))
+        return tuple(out)
+
+    def postgres_sites(self) -> Iterator[SqlSite]:
+        """The SQL sites judged as PostgreSQL: not on a known SQLite connection or cursor, and either
+        on a known PostgreSQL one, in SQLAlchemy `text()`, or a text that starts like SQL (so a
+        Cypher or GraphQL string given to some other `.execute` is not judged)."""
+        from mosaic_diag.lint.sqltext import looks_like_sql
+
+        for site in self.sql_sites:
+            if site.kind in SQLITE_KINDS:
+                continue
+            if site.kind in _PG_KINDS or site.sql.named or looks_like_sql(site.sql.text):
+                yield site
 
     def receiver_kind(self, call: ast.Call) -> str | None:
         assert isinstance(call.func, ast.Attribute)
         return self.kind_of_value(call.func.value, call)
 
     def sql_of(self, call: ast.Call) -> SqlText | None:
-        """The SQL text of an execute call's first argument (or `query=` / `sql=`), if known."""
+        """The SQL text of a call's first argument (or `query=` / `sql=` / `text=`), if known."""
         arg: ast.expr | None = call.args[0] if call.args else None
         if arg is None:
-            arg = next((k.value for k in call.keywords if k.arg in {"query", "sql", "operation"}), None)
+            arg = next((k.value for k in call.keywords if k.arg in {"query", "sql", "operation", "text"}), None)
         if arg is None:
             return None
         return self._sql_text(arg, call, depth=0)
 
     def _sql_text(self, expr: ast.expr, at: ast.AST, depth: int) -> SqlText | None:
         if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
-            return SqlText(expr.value, False, expr, expr)
+            return SqlText(expr.value, False, expr, expr, pieces=((0, expr),))
         if isinstance(expr, ast.JoinedStr):
             parts, dynamic = [], False
             for value in expr.values:
@@ -242,20 +445,19 @@ class FileContext:
                     parts.append(value.value)
                 elif isinstance(value, ast.FormattedValue) and isinstance(value.value, ast.Constant):
                     parts.append(str(value.value.value))
+                elif (isinstance(value, ast.FormattedValue) and isinstance(value.value, ast.Name) and depth < 4
+                      and (known := self._value_of(value.value, at, depth + 1)) is not None and not known.dynamic):
+                    parts.append(known.text)  # a module constant (a table name)
                 else:
                     parts.append(_DYNAMIC)
                     dynamic = True
-            return SqlText("".join(parts), dynamic, expr, expr, "f-string" if dynamic else "")
+            return SqlText("".join(parts), dynamic, expr, expr, "f-string" if dynamic else "", ((0, expr),))
         if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
             left = self._sql_text(expr.left, at, depth)
             right = self._sql_text(expr.right, at, depth)
             if left is None and right is None:
                 return None
-            text = (left.text if left else _DYNAMIC) + (right.text if right else _DYNAMIC)
-            dynamic = left is None or right is None or left.dynamic or right.dynamic
-            literal = (left or right).literal  # type: ignore[union-attr]
-            how = next((p.how for p in (left, right) if p and p.how), "+ concatenation" if dynamic else "")
-            return SqlText(text, dynamic, expr, literal, how)
+            return _concat(left, right, expr, "+ concatenation")
         if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Mod):
             left = self._sql_text(expr.left, at, depth)
             if left is None:
@@ -263,57 +465,160 @@ class FileContext:
             constant = isinstance(expr.right, ast.Constant) or (
                 isinstance(expr.right, ast.Tuple) and all(isinstance(e, ast.Constant) for e in expr.right.elts))
             return SqlText(left.text, True if not constant else left.dynamic, expr, left.literal,
-                           "% formatting" if not constant else left.how)
+                           "% formatting" if not constant else left.how, left.pieces)
         if (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "format"
                 and isinstance(expr.func.value, ast.Constant) and isinstance(expr.func.value.value, str)):
             constant = all(isinstance(a, ast.Constant) for a in expr.args) and all(
                 isinstance(k.value, ast.Constant) for k in expr.keywords)
             return SqlText(expr.func.value.value, not constant, expr, expr.func.value,
-                           "" if constant else ".format()")
-        if isinstance(expr, ast.Name) and depth < 3:
-            value = self._last_assignment(expr.id, at)
-            if value is not None:
-                found = self._sql_text(value, value, depth + 1)
-                if found is not None:
-                    return SqlText(found.text, found.dynamic, expr, found.literal, found.how)
+                           "" if constant else ".format()", ((0, expr.func.value),))
+        if self.uses_sqlalchemy and self.is_text_call(expr) and isinstance(expr, ast.Call):  # execute(text())
+            return self.sql_of(expr)
+        if isinstance(expr, ast.Name | ast.Attribute) and depth < 4:
+            found = self._value_of(expr, at, depth + 1)
+            if found is not None:
+                return SqlText(found.text, found.dynamic, expr, found.literal, found.how, found.pieces)
         return None
 
-    def _last_assignment(self, name: str, at: ast.AST) -> ast.expr | None:
-        """The value last assigned to a plain name in the same scope before node `at`."""
-        scope = self.scope_of(at)
-        line = getattr(at, "lineno", 10**9)
-        best: ast.Assign | ast.AnnAssign | None = None
-        for node in ast.walk(scope):
-            if not isinstance(node, ast.Assign | ast.AnnAssign) or node.lineno >= line:
-                continue
-            if self.scope_of(node) is not scope or node.value is None:
+    def _value_of(self, expr: ast.Name | ast.Attribute, at: ast.AST, depth: int) -> SqlText | None:
+        """The SQL a name holds at `at`: its last assignment in the same function (then `+=` on it),
+        else a module constant; `self.X` / `cls.X` / `Class.X`: a class attribute."""
+        name = dotted(expr)
+        if name is None:
+            return None
+        if isinstance(expr, ast.Name):
+            scope = self.scope_of(at)
+            found = self._fold_assignments(name, scope, getattr(at, "lineno", 10**9), depth)
+            if found is None and scope is not self.tree and not self._local(name, scope):
+                found = self._fold_assignments(name, self.tree, 10**9, depth)
+            return found
+        owner, _, attr = name.rpartition(".")
+        if "." in owner:
+            return None
+        klass: ast.AST | None = None
+        if owner in {"self", "cls"}:
+            klass = self.scope_of(at, klass=True)
+        else:
+            klass = next((n for n in self.tree.body if isinstance(n, ast.ClassDef) and n.name == owner), None)
+        if not isinstance(klass, ast.ClassDef):
+            return None
+        return self._fold_assignments(attr, klass, 10**9, depth)
+
+    def _local(self, name: str, scope: ast.AST) -> bool:
+        """True when `name` is a parameter of the function or bound anywhere in it."""
+        if isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            args = scope.args
+            if name in {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg)
+                        if a is not None}:
+                return True
+        return any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store)
+                   and self.scope_of(n) is scope for n in ast.walk(scope))
+
+    def _fold_assignments(self, name: str, scope: ast.AST, before: int, depth: int) -> SqlText | None:
+        """The last `name = ...` directly in `scope` before line `before`, with the `name += ...`
+        that follow it."""
+        events: list[tuple[int, ast.AST]] = []
+        direct = isinstance(scope, ast.Module | ast.ClassDef)
+        nodes = scope.body if direct else ast.walk(scope)  # type: ignore[attr-defined]
+        for node in nodes:
+            if not isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign) or node.lineno >= before:
                 continue
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if any(isinstance(t, ast.Name) and t.id == name for t in targets) and (
-                    best is None or node.lineno > best.lineno):
-                best = node
-        return best.value if best is not None else None
+            if not any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                continue
+            if not direct and self.scope_of(node) is not scope:
+                continue
+            events.append((node.lineno, node))
+        events.sort(key=lambda e: e[0])
+        current: SqlText | None = None
+        for _line, node in events:
+            if isinstance(node, ast.AugAssign):
+                if not isinstance(node.op, ast.Add) or current is None:
+                    current = None
+                    continue
+                current = _concat(current, self._sql_text(node.value, node, depth), node.value, "+=")
+            elif node.value is not None:  # type: ignore[union-attr]
+                current = self._sql_text(node.value, node, depth)  # type: ignore[union-attr,arg-type]
+        return current
 
+    # --- positions -----------------------------------------------------------------------------
     def sql_position(self, sql: SqlText, offset: int) -> tuple[int, int]:
-        """Source (line, col) of an offset in a SqlText: exact inside a single literal written
-        without escapes (one-line or triple-quoted), else the start of the literal."""
-        lit = sql.literal
-        line, col = lit.lineno, lit.col_offset + 1
+        """Source (line, col) of an offset in a SqlText."""
+        line, col, _exact = self.sql_location(sql, offset)
+        return line, col
+
+    def sql_location(self, sql: SqlText, offset: int) -> tuple[int, int, bool]:
+        """Source (line, col, exact) of an offset in a SqlText: exact inside a string literal piece
+        written without escapes (implicitly concatenated pieces each mapped), else the start of the
+        literal holding it (exact=False)."""
+        pieces = sql.pieces or ((0, sql.literal),)
+        start, lit = pieces[0]
+        for begin, node in pieces:
+            if begin <= offset:
+                start, lit = begin, node
+        local = offset - start
+        line, col = lit.lineno, self._char_col(lit.lineno, lit.col_offset) + 1
+        if not isinstance(lit, ast.Constant) or not isinstance(lit.value, str):
+            return line, col, False
         segment = self._segment(lit)
-        if segment is None or not isinstance(lit, ast.Constant) or not isinstance(lit.value, str):
-            return line, col
-        m = re.match(r"[rRuU]?('\'\'|\"\"\"|'|\")", segment)
-        if m is None or offset > len(lit.value):
-            return line, col
-        quote = m.group(1)
-        body = segment[m.end(): len(segment) - len(quote)]
-        if body != lit.value or not segment.endswith(quote):
-            return line, col
-        before = segment[: m.end() + offset]
-        nl = before.count("\n")
-        if nl == 0:
-            return line, col + len(before)
-        return line + nl, len(before) - before.rfind("\n")
+        if segment is None:
+            return line, col, False
+        import io
+        import tokenize
+
+        acc = 0
+        try:
+            tokens = [t for t in tokenize.generate_tokens(io.StringIO(segment).readline) if t.type == tokenize.STRING]
+        except (tokenize.TokenError, SyntaxError):
+            return line, col, False
+        for tok in tokens:
+            try:
+                value = ast.literal_eval(tok.string)
+            except (ValueError, SyntaxError):
+                return line, col, False
+            if not isinstance(value, str):
+                return line, col, False
+            tok_line = line + tok.start[0] - 1
+            tok_col = (col + tok.start[1]) if tok.start[0] == 1 else tok.start[1] + 1
+            if local < acc + len(value) or tok is tokens[-1]:
+                m = re.match(r"[rRuU]*('\'\'|\"\"\"|'|\")", tok.string)
+                if m is None:
+                    return tok_line, tok_col, False
+                body = tok.string[m.end(): len(tok.string) - len(m.group(1))]
+                if body != value or local - acc > len(value):
+                    return tok_line, tok_col, False
+                before = tok.string[: m.end() + local - acc]
+                nl = before.count("\n")
+                if nl == 0:
+                    return tok_line, tok_col + len(before), True
+                return tok_line + nl, len(before) - before.rfind("\n"), True
+            acc += len(value)
+        return line, col, False
+
+    def sql_analysis(self, site: SqlSite) -> SqlAnalysis:
+        """What PostgreSQL's parser finds in the SQL of a site (cached per text)."""
+        from mosaic_diag.lint.pgsql import analyse
+
+        return analyse(site.sql.text, dynamic=site.sql.dynamic, named=site.sql.named)
+
+    def edit_for(self, sql: SqlText, fix: tuple[int, int, str] | None) -> tuple[Edit, ...]:
+        """The source edit of a SQL rewrite, only where the SQL offset maps exactly onto the source
+        and the source there reads what the SQL does."""
+        if fix is None:
+            return ()
+        start, end, new = fix
+        line, col, exact = self.sql_location(sql, start)
+        old = sql.text[start:end]
+        if not exact or "\n" in old or not 0 < line <= len(self.lines):
+            return ()
+        if self.lines[line - 1][col - 1: col - 1 + len(old)] != old:
+            return ()
+        return (Edit(line, col, old, new),)
+
+    def _char_col(self, lineno: int, col_offset: int) -> int:
+        """The character column of an ast byte offset on a line."""
+        text = self.lines[lineno - 1] if 0 < lineno <= len(self.lines) else ""
+        return col_offset if text.isascii() else len(text.encode()[:col_offset].decode(errors="replace"))
 
     def _segment(self, node: ast.AST) -> str | None:
         """The source text of a node (columns are UTF-8 byte offsets in the ast)."""
@@ -328,3 +633,14 @@ class FileContext:
         rows[0] = rows[0][node.col_offset:]  # type: ignore[attr-defined]
         rows[-1] = rows[-1][:end_col]
         return b"\n".join(rows).decode(errors="replace")
+
+
+def _concat(left: SqlText | None, right: SqlText | None, node: ast.expr, how: str) -> SqlText:
+    """Two pieces of SQL one after the other (a side not known statically is an interpolated value)."""
+    ltext = left.text if left else _DYNAMIC
+    rtext = right.text if right else _DYNAMIC
+    dynamic = left is None or right is None or left.dynamic or right.dynamic
+    literal = (left or right).literal  # type: ignore[union-attr]
+    pieces = (left.pieces if left else ()) + tuple((o + len(ltext), n) for o, n in (right.pieces if right else ()))
+    reason = next((p.how for p in (left, right) if p and p.how), how if dynamic else "")
+    return SqlText(ltext + rtext, dynamic, node, literal, reason, pieces)

@@ -1,20 +1,25 @@
 """Run the code rules over sources: parse, collect the declared tables, apply rules and suppressions.
 
-Light on purpose (the pre-commit hook starts an interpreter per commit): stdlib only.
+Light on purpose (the pre-commit hook starts an interpreter per commit): stdlib only, plus pglast
+imported when a file holds SQL. Python files go through the rules; `.sql` files (schema,
+migrations) through PostgreSQL's parser (MD004, MD008) and feed the declared tables.
 """
 
 from __future__ import annotations
 
 import ast
+import hashlib
+import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mosaic_diag.errors import UsageError
 from mosaic_diag.lint.context import FileContext
-from mosaic_diag.lint.ddl import Table, parse_ddl
-from mosaic_diag.lint.model import Finding, LintResult, ParseFailure, Rule
+from mosaic_diag.lint.ddl import Column, Table
+from mosaic_diag.lint.model import Edit, Finding, LintResult, ParseFailure, Rule
 from mosaic_diag.lint.rules import all_rules
 
 SKIP_DIRS = frozenset({".git", ".hg", ".venv", "venv", "env", ".env", "node_modules", "__pycache__", ".tox",
@@ -47,7 +52,7 @@ def select_rules(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> tupl
 
 
 def discover(paths: Sequence[Path]) -> list[Path]:
-    """The Python files under `paths` (files given explicitly are taken whatever their name)."""
+    """The Python and SQL files under `paths` (files given explicitly are taken whatever their name)."""
     found: list[Path] = []
     for path in paths:
         if path.is_file():
@@ -57,7 +62,7 @@ def discover(paths: Sequence[Path]) -> list[Path]:
             raise UsageError("no such file or directory", path=str(path))
         for dirpath, dirnames, filenames in os.walk(path):
             dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info"))
-            found.extend(Path(dirpath) / f for f in sorted(filenames) if f.endswith(".py"))
+            found.extend(Path(dirpath) / f for f in sorted(filenames) if f.endswith((".py", ".sql")))
     return found
 
 
@@ -71,62 +76,314 @@ def read_sources(files: Sequence[Path]) -> list[Source]:
     return out
 
 
-def schema_tables(files: Iterable[Path]) -> dict[str, Table]:
-    """Tables declared in SQL files (missing files are skipped: the schema is optional to lint)."""
-    tables: dict[str, Table] = {}
+class SchemaTables(Mapping[str, Table]):
+    """Tables declared in SQL files, read by PostgreSQL's parser on first use (a cached lint run
+    never parses them); `digest` identifies their content."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.texts = tuple(texts)
+        self.digest = _digest(*self.texts)
+        self._tables: dict[str, Table] | None = None
+
+    @property
+    def tables(self) -> dict[str, Table]:
+        if self._tables is None:
+            from mosaic_diag.lint.pgsql import tables_from_sql
+
+            self._tables = {}
+            for text in self.texts:
+                self._tables.update(tables_from_sql(text))
+        return self._tables
+
+    def __getitem__(self, name: str) -> Table:
+        return self.tables[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.tables)
+
+    def __len__(self) -> int:
+        return len(self.tables)
+
+
+def schema_tables(files: Iterable[Path]) -> SchemaTables:
+    """Tables declared in SQL files (the settings made sure they exist), parsed when first needed."""
+    texts = []
     for path in files:
         try:
-            tables.update(parse_ddl(path.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError):
-            continue
-    return tables
+            texts.append(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read the schema: {exc}", path=str(path)) from exc
+    return SchemaTables(texts)
 
 
 def _ddl_in_tree(tree: ast.Module) -> dict[str, Table]:
+    from mosaic_diag.lint.pgsql import tables_from_sql
+
     tables: dict[str, Table] = {}
     for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and "CREATE" in node.value.upper() \
-                and "TABLE" in node.value.upper():
-            tables.update(parse_ddl(node.value, first_line=node.lineno))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and _CREATE_TABLE.search(node.value):
+            tables.update(tables_from_sql(node.value, first_line=node.lineno))
     return tables
+
+
+_SQL_FILE_CODES = frozenset({"MD004", "MD008"})
+
+
+def _lint_sql_file(src: Source, rules: Sequence[Rule]) -> list[Finding]:
+    """A `.sql` file through PostgreSQL's parser: the MD004 / MD008 findings, `-- noqa` honoured."""
+    from mosaic_diag.lint.pgsql import analyse
+    from mosaic_diag.lint.sqltext import line_col
+
+    codes = {r.code: r.name for r in rules if r.code in _SQL_FILE_CODES}
+    if not codes or not src.text.strip():
+        return []
+    ctx = FileContext(src.path, src.text, ast.Module(body=[], type_ignores=[]))
+    out = []
+    for problem in analyse(src.text).problems:
+        if problem.code not in codes:
+            continue
+        line, col = line_col(src.text, problem.offset)
+        if not ctx.suppressed(problem.code, line, line):
+            fixes: tuple[Edit, ...] = ()
+            if problem.fix is not None:
+                start, end, new = problem.fix
+                fline, fcol = line_col(src.text, start)
+                fixes = (Edit(fline, fcol, src.text[start:end], new),)
+            out.append(Finding(src.path, line, col, problem.code, problem.message, codes[problem.code], fixes))
+    return out
+
+
+CACHE_VERSION = "lint-cache-1"
+_CREATE_TABLE = re.compile(r"\bCREATE\s+(?:\w+\s+){0,3}TABLE\b", re.IGNORECASE)
+
+
+def _code_version() -> str:
+    """The linter's own version: the package version and the modification times of the linter's files
+    (a changed rule invalidates the cache, as a new ruff does)."""
+    from mosaic_diag import __version__
+
+    here = Path(__file__).parent
+    stamps = []
+    for path in (*here.glob("*.py"), *here.glob("rules/*.py")):
+        try:
+            stamps.append(f"{path.name}:{path.stat().st_mtime_ns}")
+        except OSError:
+            continue
+    return __version__ + "|" + ",".join(sorted(stamps))
+
+
+def _digest(*parts: str) -> str:
+    h = hashlib.sha1(usedforsecurity=False)
+    for part in parts:
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _tables_to_json(tables: Mapping[str, Table]) -> dict[str, object]:
+    return {name: asdict(t) for name, t in tables.items()}
+
+
+def _tables_from_json(data: Mapping[str, dict]) -> dict[str, Table]:  # type: ignore[type-arg]
+    return {name: Table(t["name"], t["line"], tuple(Column(**c) for c in t["columns"]),
+                        tuple(tuple(k) for k in t["unique_keys"])) for name, t in data.items()}
+
+
+class _Cache:
+    """Results per file, keyed by a hash of its content (ruff's idea): a JSON file under the cache dir."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.path = directory / f"{CACHE_VERSION}.json" if directory else None
+        self.entries: dict[str, dict] = {}  # type: ignore[type-arg]
+        self.dirty = False
+        if self.path is not None:
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+                if isinstance(data, dict) and data.get("version") == CACHE_VERSION:
+                    self.entries = data.get("files", {})
+            except (OSError, ValueError):
+                self.entries = {}
+
+    def get(self, path: str, content: str) -> dict | None:  # type: ignore[type-arg]
+        entry = self.entries.get(path)
+        return entry if entry is not None and entry.get("hash") == content else None
+
+    def put(self, path: str, entry: dict) -> None:  # type: ignore[type-arg]
+        self.entries[path] = entry
+        self.dirty = True
+
+    def save(self) -> None:
+        if self.path is None or not self.dirty:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            ignore = self.path.parent / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text("# written by mosaic-diag lint\n*\n", encoding="utf-8")
+            from mosaic_diag.platform.atomic import write_atomic
+
+            write_atomic(self.path, json.dumps({"version": CACHE_VERSION, "files": self.entries}))
+        except OSError as exc:  # a cache that cannot be written is no cache, not an error
+            import logging
+
+            logging.getLogger(__name__).debug("lint cache not written: %s", exc)
+
+
+def _finding_to_json(f: Finding) -> list[object]:
+    return [f.line, f.col, f.code, f.message, f.name, [[e.line, e.col, e.old, e.new] for e in f.fixes]]
+
+
+def _finding_from_json(path: str, row: list) -> Finding:  # type: ignore[type-arg]
+    line, col, code, message, name, fixes = row
+    return Finding(path, line, col, code, message, name, tuple(Edit(*e) for e in fixes))
 
 
 def lint_sources(sources: Sequence[Source], *, rules: Sequence[Rule] | None = None,
                  tables: Mapping[str, Table] | None = None,
-                 conn_factories: Iterable[str] = ("get_conn",)) -> LintResult:
-    """Lint in-memory sources (the hook passes staged blobs; the CLI passes files)."""
+                 conn_factories: Iterable[str] = ("get_conn",), cache_dir: Path | None = None) -> LintResult:
+    """Lint in-memory sources (the hook passes staged blobs; the CLI passes files). With a
+    `cache_dir`, a file whose content, rules, factories and known tables are unchanged is not
+    parsed again."""
     rules = select_rules() if rules is None else rules
     factories = frozenset(conn_factories)
-    parsed: list[tuple[Source, ast.Module]] = []
-    failures: list[ParseFailure] = []
-    known: dict[str, Table] = dict(tables or {})
+    cache = _Cache(cache_dir)
+    hashes = {src.path: _digest(src.text) for src in sources}
+    # 1. the tables every file declares (from the cache, else by parsing it)
+    trees: dict[str, ast.Module | None] = {}
+    failures: dict[str, ParseFailure] = {}
+    declared: dict[str, dict[str, Table]] = {}
     for src in sources:
-        try:
-            tree = ast.parse(src.text, filename=src.path)
-        except SyntaxError as exc:
-            failures.append(ParseFailure(src.path, exc.lineno or 1, exc.msg))
+        entry = cache.get(src.path, hashes[src.path])
+        if entry is not None:
+            declared[src.path] = _tables_from_json(entry["tables"])
             continue
-        except ValueError as exc:  # source with NUL bytes
-            failures.append(ParseFailure(src.path, 1, str(exc)))
+        declared[src.path] = {}
+        if src.path.endswith(".sql"):
+            if "TABLE" in src.text.upper():
+                from mosaic_diag.lint.pgsql import tables_from_sql
+
+                declared[src.path] = tables_from_sql(src.text)
             continue
-        parsed.append((src, tree))
-        if "TABLE" in src.text.upper():
-            for name, table in _ddl_in_tree(tree).items():
-                known.setdefault(name, table)
+        if _CREATE_TABLE.search(src.text):
+            tree = trees[src.path] = _parsed(src)  # a file that does not parse is reported with the findings
+            declared[src.path] = _ddl_in_tree(tree) if tree is not None else {}
+    in_files: dict[str, Table] = {}
+    for src in sources:
+        for name, table in declared.get(src.path, {}).items():
+            in_files.setdefault(name, table)
+    base = tables.digest if isinstance(tables, SchemaTables) else json.dumps(_tables_to_json(tables or {}),
+                                                                             sort_keys=True)
+    env = _digest(CACHE_VERSION, _code_version(), ",".join(r.code for r in rules), ",".join(sorted(factories)), base,
+                  json.dumps(_tables_to_json(in_files), sort_keys=True))
+    # 2. the findings of every file (from the cache when its environment is the same)
     findings: list[Finding] = []
-    for src, tree in parsed:
-        ctx = FileContext(src.path, src.text, tree, tables=known, conn_factories=factories)
-        for rule in rules:
-            for hit in rule.check(ctx):
-                first, last = ctx.statement_span(hit.node)
-                line = hit.line if hit.line is not None else first
-                col = hit.col if hit.col is not None else getattr(hit.node, "col_offset", 0) + 1
-                if ctx.suppressed(rule.code, min(first, line), max(last, line)):
-                    continue
-                findings.append(Finding(src.path, line, col, rule.code, hit.message, rule.name))
-    return LintResult(tuple(sorted(set(findings))), tuple(failures), len(sources))
+    unknown: list[str] = []
+    md007 = any(rule.code == "MD007" for rule in rules)
+    todo: list[Source] = []
+    for src in sources:
+        entry = cache.get(src.path, hashes[src.path])
+        if entry is not None and entry.get("env") == env:
+            findings.extend(_finding_from_json(src.path, row) for row in entry["findings"])
+            unknown.extend(entry["unknown"])
+            if entry.get("failure"):
+                failures[src.path] = ParseFailure(src.path, *entry["failure"])
+        else:
+            todo.append(src)
+    known = {**in_files, **dict(tables or {})} if todo else {}  # the schema is parsed only when needed
+    job = _Job(tuple(rules), known, factories, md007)
+    for src, (file_findings, file_unknown, failure) in zip(todo, _run_jobs(job, todo, trees), strict=True):
+        findings.extend(file_findings)
+        unknown.extend(file_unknown)
+        if failure is not None:
+            failures[src.path] = failure
+        cache.put(src.path, {"hash": hashes[src.path], "env": env, "tables": _tables_to_json(declared[src.path]),
+                             "findings": [_finding_to_json(f) for f in file_findings], "unknown": file_unknown,
+                             "failure": [failure.line, failure.message] if failure else None})
+    cache.save()
+    ordered = tuple(failures[s.path] for s in sources if s.path in failures)
+    return LintResult(tuple(sorted(set(findings))), ordered, len(sources), tuple(unknown))
+
+
+def _parsed(src: Source) -> ast.Module | None:
+    try:
+        return ast.parse(src.text, filename=src.path)
+    except (SyntaxError, ValueError):
+        return None
+
+
+PARALLEL_MIN_FILES = 48  # below this, starting worker processes costs more than it saves
+
+
+@dataclass(frozen=True)
+class _Job:
+    rules: tuple[Rule, ...]
+    known: dict[str, Table]
+    factories: frozenset[str]
+    md007: bool
+
+    def run(self, src: Source, tree: ast.Module | None = None) -> tuple[list[Finding], list[str],
+                                                                         ParseFailure | None]:
+        """One file: its findings, its INSERTs into unknown tables, or why it does not parse."""
+        if src.path.endswith(".sql"):
+            return _lint_sql_file(src, self.rules), [], None
+        if tree is None:
+            try:
+                tree = ast.parse(src.text, filename=src.path)
+            except SyntaxError as exc:
+                return [], [], ParseFailure(src.path, exc.lineno or 1, exc.msg)
+            except ValueError as exc:  # source with NUL bytes
+                return [], [], ParseFailure(src.path, 1, str(exc))
+        found, unknown = _lint_tree(src, tree, self.rules, self.known, self.factories, self.md007)
+        return found, unknown, None
+
+    def run_many(self, sources: Sequence[Source]) -> list[tuple[list[Finding], list[str], ParseFailure | None]]:
+        return [self.run(src) for src in sources]
+
+
+def _run_jobs(job: _Job, todo: Sequence[Source], trees: Mapping[str, ast.Module | None]) -> list[
+        tuple[list[Finding], list[str], ParseFailure | None]]:
+    """The files to lint, in worker processes when there are many and more than one CPU."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(todo) < PARALLEL_MIN_FILES or workers < 2:
+        return [job.run(src, trees.get(src.path)) for src in todo]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+    size = -(-len(todo) // (workers * 2))
+    chunks = [todo[i: i + size] for i in range(0, len(todo), size)]
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+            return [r for part in pool.map(job.run_many, chunks) for r in part]
+    except (OSError, RuntimeError) as exc:  # no processes here (a sandbox): in this one
+        import logging
+
+        logging.getLogger(__name__).debug("lint in one process: %s", exc)
+        return [job.run(src, trees.get(src.path)) for src in todo]
+
+
+def _lint_tree(src: Source, tree: ast.Module, rules: Sequence[Rule], known: Mapping[str, Table],
+               factories: frozenset[str], md007: bool) -> tuple[list[Finding], list[str]]:
+    """The findings of the rules in one parsed Python file, and its INSERTs into unknown tables."""
+    ctx = FileContext(src.path, src.text, tree, tables=known, conn_factories=factories)
+    unknown = []
+    if md007 and "INSERT" in src.text.upper():
+        for site in ctx.postgres_sites():
+            for insert in ctx.sql_analysis(site).inserts:
+                if insert.table not in known:
+                    unknown.append(f"{src.path}:{ctx.sql_position(site.sql, insert.offset)[0]}: {insert.table}")
+    findings = []
+    for rule in rules:
+        for hit in rule.check(ctx):
+            first, last = ctx.statement_span(hit.node)
+            line = hit.line if hit.line is not None else first
+            col = hit.col if hit.col is not None else ctx._char_col(first, getattr(hit.node, "col_offset", 0)) + 1
+            if ctx.suppressed(rule.code, min(first, line), max(last, line)):
+                continue
+            findings.append(Finding(src.path, line, col, rule.code, hit.message, rule.name, hit.fixes))
+    return findings, unknown
 
 
 def lint_paths(paths: Sequence[Path], **kwargs: object) -> LintResult:
-    """Lint the Python files under `paths`."""
+    """Lint the Python and SQL files under `paths`."""
     return lint_sources(read_sources(discover(paths)), **kwargs)  # type: ignore[arg-type]

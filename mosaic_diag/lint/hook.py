@@ -3,9 +3,10 @@
 `install` writes a small shell script into the hooks directory git uses (`core.hooksPath`
 honoured, via `git rev-parse --git-path hooks`). A pre-existing hook that is not ours is
 moved aside to `pre-commit.mosaic-diag-chained` and called first; `uninstall` puts it back.
-Installing twice changes nothing. `run` lints the STAGED content (blobs read from the index
-with one `git cat-file --batch`), not the working tree, and is kept light: stdlib plus the
-linter, no Typer, no Rich (`python -m mosaic_diag.lint.hook run` starts in a few tens of ms).
+Installing twice changes nothing. `run` lints the STAGED content of .py and .sql files (blobs read from
+the index with one `git cat-file --batch`), not the working tree, through the content-hash cache,
+and is kept light: stdlib plus the linter, no Typer, no Rich, pglast only when a file holds SQL.
+INSERTs that MD007 cannot judge because no schema was found refuse the commit (exit 2).
 """
 
 from __future__ import annotations
@@ -115,9 +116,9 @@ def uninstall(repo: Path) -> HookChange:
 
 
 def staged_python_files(repo: Path) -> list[tuple[str, str]]:
-    """(path, blob id) of each staged .py file that is added, copied, modified or renamed."""
+    """(path, blob id) of each staged .py / .sql file that is added, copied, modified or renamed."""
     names = _git(repo, "diff", "--cached", "--name-only", "-z", "--diff-filter=ACMR").split(b"\0")
-    paths = [n.decode() for n in names if n.endswith(b".py")]
+    paths = [n.decode() for n in names if n.endswith((b".py", b".sql"))]
     if not paths:
         return []
     listing = _git(repo, "ls-files", "-s", "-z", "--", *paths).split(b"\0")
@@ -161,16 +162,26 @@ def run_staged(repo: Path, env: Mapping[str, str], fmt: str = "table") -> tuple[
     sources = [Source(path, data.decode("utf-8", errors="replace")) for (path, _), data in zip(files, blobs,
                                                                                                  strict=True)]
     result = lint_sources(sources, rules=select_rules(settings.select, settings.ignore),
-                          tables=schema_tables(settings.schema_files), conn_factories=settings.conn_factories)
-    errors = failure_lines(result)
+                          tables=schema_tables(settings.schema_files), conn_factories=settings.conn_factories,
+                          cache_dir=settings.cache_dir)
+    errors = failure_lines(result) + schema_errors(settings.schema_note, result.unknown_tables)
     report = render(result, fmt)
-    if result.failures:
+    if result.failures or errors:
         return 2, report, errors
     if result.findings:
         advice = ("mosaic-diag: commit refused: fix the findings above (or silence one with "
-                  "`# mosaic-diag: ignore[CODE]` on its line)")
+                  "`# noqa: CODE` or `# mosaic-diag: ignore[CODE]` on its line)")
         return 1, report, [advice]
     return 0, "" if fmt == "table" else report, []
+
+
+def schema_errors(note: str, unknown: Sequence[str]) -> list[str]:
+    """MD007 never passes silently: INSERTs into tables of a schema that was not found refuse the commit."""
+    if not note or not unknown:
+        return []
+    shown = ", ".join(unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+    return [f"mosaic-diag: error: {note}", f"mosaic-diag: error: MD007 cannot judge INSERT INTO {shown}: set "
+            "lint.schema, or `lint.ignore = [\"MD007\"]` to lint without it"]
 
 
 def _toplevel() -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -22,13 +22,14 @@ class Finding:
     code: str
     message: str
     name: str = ""
+    fixes: tuple[Edit, ...] = field(default=(), compare=False)
 
     def to_text(self) -> str:
-        return f"{self.path}:{self.line}:{self.col} {self.code} {self.message}"
+        return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "line": self.line, "col": self.col, "code": self.code,
-                "name": self.name, "message": self.message}
+                "name": self.name, "message": self.message, "fixable": bool(self.fixes)}
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,17 @@ class LintResult:
     findings: tuple[Finding, ...]
     failures: tuple[ParseFailure, ...]
     files: int
+    unknown_tables: tuple[str, ...] = ()  # `path:line: table` of INSERTs into tables no schema declares
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A certainly-safe rewrite: at line:col (1-based, characters) the text `old` becomes `new`."""
+
+    line: int
+    col: int
+    old: str
+    new: str
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,7 @@ class Hit:
     message: str
     line: int | None = None
     col: int | None = None
+    fixes: tuple[Edit, ...] = ()
 
 
 class Rule(ABC):

@@ -1,4 +1,4 @@
-"""Lint output as text (`file:line:col CODE message`), JSON or Markdown; stdlib only."""
+"""Lint output as text (`file:line:col: CODE message`, ruff's and flake8's format), JSON or Markdown; stdlib only."""
 
 from __future__ import annotations
 
@@ -43,5 +43,57 @@ def failure_lines(result: LintResult) -> list[str]:
     return [f"mosaic-diag: error: {e.path}:{e.line}: cannot parse: {e.message}" for e in result.failures]
 
 
+def as_statistics(result: LintResult) -> str:
+    """ruff's `--statistics`: count, code, `[*]` when fixable, rule name; most frequent first."""
+    counts = Counter((f.code, f.name) for f in result.findings)
+    fixable = {f.code for f in result.findings if f.fixes}
+    rows = [f"{n:>5}\t{code}\t{'[*] ' if code in fixable else ''}{name}"
+            for (code, name), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return "\n".join(rows) + ("\n" if rows else "")
+
+
+def _gh_escape(text: str, *, prop: bool = False) -> str:
+    out = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return out.replace(":", "%3A").replace(",", "%2C") if prop else out
+
+
+def as_github(result: LintResult) -> str:
+    """GitHub Actions workflow commands: one `::error file=…,line=…,col=…,title=…::message` each."""
+    lines = [f"::error file={_gh_escape(f.path, prop=True)},line={f.line},col={f.col},"
+             f"title={_gh_escape(f'{f.code} {f.name}', prop=True)}::{_gh_escape(f'{f.code} {f.message}')}"
+             for f in result.findings]
+    lines += [f"::error file={_gh_escape(e.path, prop=True)},line={e.line},title=cannot parse::"
+              f"{_gh_escape(e.message)}" for e in result.failures]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def as_sarif(result: LintResult) -> str:
+    """SARIF 2.1.0 (GitHub code scanning): the rules that ran as the driver's rules, one result each."""
+    from mosaic_diag.lint.rules import all_rules
+
+    rules = [{"id": r.code, "name": r.name, "shortDescription": {"text": r.summary()},
+              "fullDescription": {"text": " ".join((r.__doc__ or "").split())},
+              "defaultConfiguration": {"level": "error"}} for r in all_rules()]
+    index = {r["id"]: i for i, r in enumerate(rules)}
+    results = [{
+        "ruleId": f.code, "ruleIndex": index.get(f.code, 0), "level": "error",
+        "message": {"text": f.message},
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": f.path.replace("\\", "/")},
+                                            "region": {"startLine": f.line, "startColumn": f.col}}}],
+    } for f in result.findings]
+    notifications = [{"level": "error", "message": {"text": f"cannot parse: {e.message}"},
+                      "locations": [{"physicalLocation": {"artifactLocation": {"uri": e.path},
+                                                          "region": {"startLine": e.line}}}]}
+                     for e in result.failures]
+    run = {"tool": {"driver": {"name": "mosaic-diag", "informationUri": "https://example.invalid/mosaic-diag",
+                               "rules": rules}},
+           "results": results,
+           "invocations": [{"executionSuccessful": not result.failures,
+                            "toolExecutionNotifications": notifications}]}
+    data = {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0", "runs": [run]}
+    return json.dumps(data, indent=2) + "\n"
+
+
 def render(result: LintResult, fmt: str) -> str:
-    return {"json": as_json, "markdown": as_markdown}.get(fmt, as_text)(result)
+    return {"json": as_json, "markdown": as_markdown, "sarif": as_sarif,
+            "github": as_github}.get(fmt, as_text)(result)

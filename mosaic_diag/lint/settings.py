@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 from mosaic_diag.config import Config
 
 DEFAULT_SCHEMA = "schema.sql"
+_SEARCH_SKIP = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", "build", "dist", ".tox",
+                          "site-packages", "tests", "test"})
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,8 @@ class LintSettings:
     conn_factories: tuple[str, ...]
     schema_files: tuple[Path, ...]
     paths: tuple[str, ...]
+    schema_note: str = ""  # why MD007 has no schema, when it has none (said once, never silently)
+    cache_dir: Path | None = None  # `lint.cache_dir`, default .mosaic-diag/lint-cache at the repository root
 
 
 def _strings(value: object, key: str) -> tuple[str, ...]:
@@ -34,11 +39,50 @@ def _strings(value: object, key: str) -> tuple[str, ...]:
     raise ConfigError(f"{key} must be a list of strings, got {value!r}")
 
 
+def repo_root(start: Path) -> Path:
+    """The repository holding `start` (the nearest directory up with `.git`), else `start`."""
+    start = start.resolve()
+    for path in (start, *start.parents):
+        if (path / ".git").exists():
+            return path
+    return start
+
+
+def find_schema(root: Path) -> tuple[Path, ...]:
+    """The default schema from the repository root: `schema.sql` there, else the `schema.sql`
+    files and the `.sql` files of `migrations/` directories found below it (tests excluded)."""
+    if (root / DEFAULT_SCHEMA).is_file():
+        return (root / DEFAULT_SCHEMA,)
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SEARCH_SKIP and not d.startswith("."))
+        here = Path(dirpath)
+        in_migrations = "migrations" in here.relative_to(root).parts
+        found.extend(here / f for f in sorted(filenames)
+                     if f == DEFAULT_SCHEMA or (in_migrations and f.endswith(".sql")))
+    return tuple(found)
+
+
 def lint_settings(config: Config, *, select: Iterable[str] = (), ignore: Iterable[str] = ()) -> LintSettings:
-    """Config keys `lint.select`, `lint.ignore`, `lint.conn_factories`, `lint.schema`
-    (default: `predeploy.schema`, default `schema.sql`), `lint.paths`; flags add to them."""
-    schema = config.get("lint.schema", None) or config.get("predeploy.schema", DEFAULT_SCHEMA)
-    schema_files = tuple(config.root / s for s in _strings(schema, "lint.schema"))
+    """Config keys `lint.select`, `lint.ignore`, `lint.conn_factories`, `lint.schema` (default:
+    `predeploy.schema`, else `schema.sql` or migrations found from the repository root), `lint.paths`;
+    flags add to them. A configured schema file that does not exist is a configuration error."""
+    from mosaic_diag.errors import ConfigError
+
+    configured = config.get("lint.schema", None) or config.get("predeploy.schema", None)
+    note = ""
+    root = repo_root(config.root)
+    cache_dir = config.get("lint.cache_dir", None)
+    if configured:
+        schema_files = tuple(config.root / s for s in _strings(configured, "lint.schema"))
+        for path in schema_files:
+            if not path.is_file():
+                raise ConfigError(f"lint.schema: {path}: no such file (MD007 needs the schema's unique keys)")
+    else:
+        schema_files = find_schema(root)
+        if not schema_files:
+            note = (f"MD007: no schema found from {root} (no schema.sql, no migrations/*.sql): set lint.schema; "
+                    "INSERTs are judged only against the CREATE TABLE of the linted files")
     flag_select = tuple(select)
     return LintSettings(
         select=flag_select or _strings(config.get("lint.select", []), "lint.select"),
@@ -46,4 +90,6 @@ def lint_settings(config: Config, *, select: Iterable[str] = (), ignore: Iterabl
         conn_factories=_strings(config.get("lint.conn_factories", ["get_conn"]), "lint.conn_factories"),
         schema_files=schema_files,
         paths=_strings(config.get("lint.paths", ["."]), "lint.paths"),
+        schema_note=note,
+        cache_dir=(config.root / str(cache_dir)) if cache_dir else root / ".mosaic-diag" / "lint-cache",
     )

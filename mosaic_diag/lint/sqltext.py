@@ -35,35 +35,6 @@ def blank_comments(sql: str) -> str:
     return _QUOTED_OR_COMMENT.sub(repl, sql)
 
 
-# A `?` used as a placeholder: not the jsonb operators `?|` / `?&`, and not `? 'key'` (jsonb `?`).
-_QMARK = re.compile(r"\?(?![|&])")
-_QUOTE_NEXT = re.compile(r"\s*'")
-_SQLITE_ONLY = (
-    ("AUTOINCREMENT", re.compile(r"\bAUTOINCREMENT\b", re.IGNORECASE), "use SERIAL / BIGSERIAL or "
-     "GENERATED ... AS IDENTITY"),
-    ("INSERT OR IGNORE", re.compile(r"\bINSERT\s+OR\s+IGNORE\b", re.IGNORECASE),
-     "use INSERT ... ON CONFLICT DO NOTHING"),
-    ("INSERT OR REPLACE", re.compile(r"\bINSERT\s+OR\s+REPLACE\b", re.IGNORECASE),
-     "use INSERT ... ON CONFLICT (...) DO UPDATE"),
-    ("REPLACE INTO", re.compile(r"^\s*REPLACE\s+INTO\b", re.IGNORECASE | re.MULTILINE),
-     "use INSERT ... ON CONFLICT (...) DO UPDATE"),
-    ("PRAGMA", re.compile(r"\bPRAGMA\b", re.IGNORECASE), "PRAGMA does not exist in PostgreSQL"),
-)
-
-
-def qmark_placeholders(sql: str) -> list[int]:
-    """Offsets of SQLite `?` placeholders (outside literals and comments)."""
-    text = blank_comments(sql)
-    return [m.start() for m in _QMARK.finditer(blank_literals(sql)) if not _QUOTE_NEXT.match(text, m.end())]
-
-
-def sqlite_only_constructs(sql: str) -> list[tuple[int, str, str]]:
-    """(offset, construct, advice) for each SQLite-only construct outside literals and comments."""
-    text = blank_literals(sql)
-    found = [(m.start(), name, advice) for name, rx, advice in _SQLITE_ONLY for m in rx.finditer(text)]
-    return sorted(found)
-
-
 _INSERT = re.compile(r"\bINSERT\s+(?:OR\s+\w+\s+)?INTO\s+(?P<table>(?:\"[^\"]+\"|[\w$]+)(?:\.(?:\"[^\"]+\"|[\w$]+))?)",
                      re.IGNORECASE)
 _ON_CONFLICT = re.compile(r"\bON\s+CONFLICT\b", re.IGNORECASE)
@@ -99,5 +70,12 @@ def line_col(text: str, offset: int) -> tuple[int, int]:
 
 def looks_like_sql(text: str) -> bool:
     """A cheap test: does this string start like a SQL statement?"""
-    return bool(re.match(r"\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|WITH|PRAGMA|REPLACE)\b",
-                         text, re.IGNORECASE))
+    return bool(_SQL_START.match(text))
+
+
+_SQL_START = re.compile(
+    r"(?:\s|--[^\n]*\n|/\*.*?\*/|\()*(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|WITH|PRAGMA|REPLACE|MERGE|"
+    r"TRUNCATE|GRANT|REVOKE|BEGIN|START|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|SET|RESET|SHOW|EXPLAIN|ANALYZE|VACUUM|"
+    r"COPY|LOCK|DO|CALL|COMMENT|VALUES|TABLE|LISTEN|NOTIFY|DECLARE|FETCH|CLOSE|PREPARE|EXECUTE|DEALLOCATE|"
+    r"REFRESH|REINDEX|CLUSTER|DISCARD|ABORT|END|UPSERT|SEL)\b",
+    re.IGNORECASE | re.DOTALL)

@@ -2,7 +2,12 @@
 
 Each stream (a Render instance, a syslog host/app, or the one stream of a plain file) has at most
 one open event. A line of that stream either extends it (a traceback line, a chained-exception
-separator, a continuation of the exception message) or closes it and is looked at afresh.
+separator, a continuation of the record's or the exception's message) or closes it and is looked
+at afresh. A line without a record prefix of its stream continues the open record or exception
+message (psycopg2's DETAIL:, httpx's "For more information check: …", a pasted multi-line
+``str(e)``), up to `MAX_DETAIL_LINES`: a runaway unprefixed block does not swallow a log.
+A traceback may start without its header (frames, then ``module.Type: message``) or with a
+header glued to the end of another line.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ from mosaic_diag.logs.lines import (
     SEPARATORS,
     TRACEBACK_HEADER,
     Line,
-    is_continuation,
+    is_frame,
     parse_ts,
+    traceback_at,
 )
 from mosaic_diag.logs.model import RawEvent, ReadStats
 
@@ -28,7 +34,7 @@ MAX_BLANKS = 3
 
 class _Open:
     __slots__ = ("line", "end", "ts", "shape", "stream", "level", "logger", "message", "tb", "detail",
-                 "state", "emit", "seen", "blanks")
+                 "state", "emit", "seen", "blanks", "exc_at", "cont")
 
     def __init__(self, line: int, end: int, ln: Line, state: int, emit: bool, message: str | None) -> None:
         self.line = line
@@ -45,6 +51,8 @@ class _Open:
         self.emit = emit
         self.seen = end
         self.blanks = 0
+        self.exc_at = -1  # index in tb of the last exception line
+        self.cont = 0     # continuation lines taken since the last record / exception line
 
     def add(self, text: str, end: int) -> None:
         if self.blanks:
@@ -55,12 +63,14 @@ class _Open:
         self.end = end
 
 
-def _exception_line(tb: list[str]) -> str:
+def _exception_line(op: _Open) -> str:
     """The last exception line of a traceback (the one its message is about)."""
+    tb = op.tb
+    if 0 <= op.exc_at < len(tb):
+        return tb[op.exc_at]
     for i in range(len(tb) - 1, -1, -1):
         t = tb[i]
-        if t and t[0] not in " \t" and t not in SEPARATORS and not t.startswith(TRACEBACK_HEADER) \
-                and not is_continuation(t):
+        if t and t[0] not in " \t" and t not in SEPARATORS and traceback_at(t) < 0:
             return t
     return tb[-1] if tb else ""
 
@@ -105,11 +115,19 @@ class Assembler:
         op = self.open.get(None)
         return op.shape if op is not None and op.state == _TB and len(self.open) == 1 else None
 
-    def extend_frames(self, texts: list[str], last: int) -> None:
+    def frames_stream(self) -> tuple[str, str] | None:
+        """(stream, shape) of the only open event when it is inside a traceback's frames and its
+        stream is a named one (a Docker Compose service), else None: see `frames_shape`."""
+        if len(self.open) != 1:
+            return None
+        (stream, op), = self.open.items()
+        return (stream, op.shape) if stream is not None and op.state == _TB else None
+
+    def extend_frames(self, texts: list[str], last: int, stream: str | None = None, shape: str | None = None) -> None:
         """Indented, non-blank lines of the one stream (see `frames_shape`): what `feed` would do
-        with each in turn."""
-        op = self.open[None]
-        self.stats.shapes[op.shape or self.text_shape] += len(texts)
+        with each in turn (`shape`: what those lines count as, else the event's shape)."""
+        op = self.open[stream]
+        self.stats.shapes[shape or op.shape or self.text_shape] += len(texts)
         room = MAX_TRACEBACK_LINES - len(op.tb)
         op.tb.extend(texts if room >= len(texts) else texts[:max(room, 0)])
         op.end = op.seen = last
@@ -126,23 +144,29 @@ class Assembler:
     # -- internals -------------------------------------------------------------------------
 
     def _extend(self, op: _Open, ln: Line, last: int) -> bool:
+        if ln.record:
+            return False
         t = ln.text
         st = op.state
         if st == _REC:
-            if ln.record:
-                return False
-            if t.startswith(TRACEBACK_HEADER):
+            if not t.strip():
+                op.blanks += 1
+                return op.blanks <= MAX_BLANKS
+            at = traceback_at(t)
+            if at >= 0 or is_frame(t):
                 op.state = _TB
-                op.add(t, last)
+                op.blanks = 0
+                op.add(t[at:] if at > 0 else t, last)
                 return True
-            # a line with no level of its own (Render API entries carry one in a label) right after an
-            # error record of the same stream is that record's next line, not a record of its own
-            if t and (is_continuation(t) or ln.kind == "labelled") and len(op.detail) < MAX_DETAIL_LINES:
+            # a line with no record prefix of its stream right after an error record continues it
+            if op.cont < MAX_DETAIL_LINES:
+                if op.blanks:
+                    op.detail.extend([""] * op.blanks)
+                    op.blanks = 0
                 op.detail.append(t)
+                op.cont += 1
                 op.end = last
                 return True
-            return False
-        if ln.record:
             return False
         blank = not t.strip()
         if st == _TB:
@@ -150,6 +174,8 @@ class Assembler:
                 return False
             if t[0] not in " \t":
                 op.state = _EXC
+                op.exc_at = len(op.tb) + op.blanks
+                op.cont = 0
             op.add(t, last)
             return True
         if st == _EXC:
@@ -161,7 +187,10 @@ class Assembler:
                 op.state = _CHAIN
                 op.add(t, last)
                 return True
-            if is_continuation(t) or ln.kind == "labelled":  # the exception message's next line
+            if traceback_at(t) >= 0:  # a new traceback without a separator: a new event
+                return False
+            if op.cont < MAX_DETAIL_LINES:  # the exception message's next line
+                op.cont += 1
                 op.add(t, last)
                 return True
             return False
@@ -186,6 +215,10 @@ class Assembler:
         if kind == "platform_failure":
             self._emit("platform", lineno, last, ln, ln.message, None)
             return
+        if kind == "platform":
+            if ln.message.startswith("Deploying"):  # a deploy marker for timelines, not an error
+                self._emit("deploy", lineno, last, ln, ln.message, None)
+            return
         if ln.record or kind == "labelled":
             level = ln.level
             if kind == "access":
@@ -197,13 +230,18 @@ class Assembler:
             if level in ERROR_LEVELS:
                 self.open[ln.stream] = _Open(lineno, last, ln, _REC, True, ln.message)
             return
-        if ln.text.startswith(TRACEBACK_HEADER):
+        t = ln.text
+        at = traceback_at(t)
+        if at >= 0 or is_frame(t):
+            # a traceback: its header (maybe glued to the end of another line), or frames without one
             intro = self._intro(ln.stream)
             # a traceback right after a WARNING record is that record's (logger.warning(..., exc_info=True),
             # a retry notice): not an event. After INFO/DEBUG lines it is taken as a crash of its own
             # (uvicorn prints INFO lines, then an uncaught exception's traceback).
             emit = intro is None or intro.level != "WARNING"
             op = _Open(lineno, last, ln, _TB, emit, None)
+            if at > 0:
+                op.tb[0] = t[at:]
             op.level = op.logger = None
             self.open[ln.stream] = op
 
@@ -220,7 +258,7 @@ class Assembler:
         if not op.emit:
             return
         tb = "\n".join(op.tb) if op.tb else None
-        message = op.message if op.message is not None else _exception_line(op.tb)
+        message = op.message if op.message is not None else _exception_line(op)
         ts = parse_ts(op.ts)
         self.stats.see_ts(ts)
         self.out.append(RawEvent("error", op.line, op.end, ts, op.shape or self.text_shape, op.stream,

@@ -27,6 +27,18 @@ _SYSLOG = re.compile(r"<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) (-|(?:\[(?:[^\
 _ASC_LEVEL = re.compile(rf"({_TS})\s+\[?{_LV}\]?\s+(?:([^\s:]+):\s)?\s*(.*)", re.S)
 _ASC_DASHED = re.compile(rf"({_TS}) - (\S+) - {_LV} - (.*)", re.S)
 _BASIC = re.compile(rf"{_LV}:([^\s:]*):(.*)", re.S)
+# stdlib logging's default format after an asctime: "2026-… ERROR:api.storage:message" (or "…,123:ERROR:…")
+_ASC_BASIC = re.compile(rf"({_TS})[ :]\s*{_LV}:([^\s:]*):(.*)", re.S)
+# PostgreSQL's own log (log_line_prefix '%m [%p] '): "2024-09-27 13:40:00.833 UTC [277] FATAL:  message"
+_PG_SERVER = re.compile(rf"({_TS})(?: [A-Z]{{2,5}})? \[\d+\](?: [^\s:]+)? "
+                        r"(DEBUG\d?|LOG|INFO|NOTICE|WARNING|ERROR|FATAL|PANIC):  (.*)", re.S)
+_PG_LEVELS = {"LOG": "INFO", "NOTICE": "INFO", "PANIC": "CRITICAL"}
+# a platform's timestamp in front of the app's own line that starts with a timestamp too
+_LEAD_TS = re.compile(rf"({_TS}) ?")
+# wrappers around every line of another shape: Docker Compose's "web-1  | " (padded service
+# names, "web_1" with Compose v1) and Heroku's "app[web.1]: " after its timestamp
+_COMPOSE = re.compile(r"([A-Za-z0-9][\w.-]{0,62}) +\| ?(.*)", re.S)
+_HEROKU = re.compile(r"(?:app|heroku)\[([\w.-]+)\]: ?(.*)", re.S)
 _UVICORN = re.compile(rf"{_LV}:\s+(.*)", re.S)
 _ACCESS = re.compile(r'\S+ - "[A-Z]+ \S* HTTP/[\d.]+" \d{3}')
 _STARTED = re.compile(r"Started server process \[\d+\]")
@@ -121,6 +133,24 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
             msg = m.group(4)
             return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(3)), m.group(2), text,
                         msg, True, _record_kind(msg))
+        m = _ASC_BASIC.match(text)
+        if m:
+            msg = m.group(4)
+            return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(2)), m.group(3) or "root",
+                        text, msg, True, _record_kind(msg))
+        m = _PG_SERVER.match(text)
+        if m:
+            msg = m.group(3)
+            level = m.group(2)
+            return Line(shape or "plain", stream, ts or m.group(1),
+                        "DEBUG" if level.startswith("DEBUG") else _PG_LEVELS.get(level, level), "postgres", text, msg,
+                        True)
+        m = _LEAD_TS.match(text)
+        if m:  # a platform's timestamp before the app's own line: read that line
+            inner = parse_process(text[m.end():], shape, stream, ts or m.group(1), label_level)
+            if inner.ts is None:
+                inner.ts = m.group(1)
+            return inner
     elif c.isupper():
         m = _BASIC.match(text)
         if m:
@@ -233,14 +263,33 @@ def parse_line(text: str) -> list[Line]:
             stream = f"{m.group(3)}/{m.group(4)}"
             ts = m.group(2)
             return [parse_process(m.group(8) or "", "syslog", stream, None if ts == "-" else ts)]
-    elif c == "2" or c.isdigit():
+    elif c.isdigit():
         m = _RENDER_TEXT.match(text)
         if m:
             inner = m.group(2)
+            if inner[:1] in "ah":
+                h = _HEROKU.match(inner)
+                if h:  # Heroku: "TIMESTAMP app[web.1]: line", one stream per dyno
+                    ln = parse_process(h.group(2), "heroku", h.group(1), m.group(1))
+                    if ln.ts is None or not ln.record:
+                        ln.ts = m.group(1)
+                    return [ln]
             line = parse_process(inner, "render-text", None, m.group(1))
             if line.record or inner[:1] not in _LEVEL_INITIALS or not _ASC_LEVEL.match(text):
                 return [line]
+    if " |" in text[:80]:
+        m = _COMPOSE.match(text)
+        if m and not m.group(1).isdigit():
+            return [_in_stream(ln, m.group(1)) for ln in parse_line(m.group(2))]
     return [parse_process(text, "", None, None)]
+
+
+def _in_stream(ln: Line, service: str) -> Line:
+    """A line behind a Docker Compose prefix: its stream is the service (and the inner stream)."""
+    ln.stream = service if ln.stream is None else f"{service}/{ln.stream}"
+    if not ln.shape:
+        ln.shape = "compose"
+    return ln
 
 
 def is_continuation(text: str) -> bool:
@@ -248,6 +297,21 @@ def is_continuation(text: str) -> bool:
     DETAIL:, HINT:, an indented line, a caret line)."""
     c = text[:1]
     return c in (" ", "\t") or bool(_CONTINUATION.match(text))
+
+
+def is_frame(text: str) -> bool:
+    """A traceback frame line (`  File "…", line N, in f`), indented as Python prints it."""
+    return text[:1] in (" ", "\t") and text.lstrip().startswith('File "') and '", line ' in text
+
+
+def traceback_at(text: str) -> int:
+    """Where a traceback header starts in `text`: 0 at the start, > 0 glued to the end of another
+    line (Django's `Applying app.0099_x...Traceback (most recent call last):`), -1 for none."""
+    if text.startswith(TRACEBACK_HEADER):
+        return 0
+    if text.endswith(TRACEBACK_HEADER) or text.rstrip().endswith(TRACEBACK_HEADER):
+        return text.rfind(TRACEBACK_HEADER)
+    return -1
 
 
 def line_timestamp(text: str) -> datetime | None:

@@ -14,9 +14,10 @@ class RawEvent:
     """One event of a log, before classification.
 
     kind: "error" (an ERROR/CRITICAL record, or a traceback block with the line that introduced
-    it), "platform" (a Render deploy / health check failure line) or "process_start" (uvicorn's
-    "Started server process [N]"). `line`/`end_line` are 1-based and inclusive, in the input after
-    gunzip. `message` is the record's own message (its first line, prefixes stripped); `traceback`
+    it), "platform" (a Render deploy / health check failure line), "process_start" (uvicorn's
+    "Started server process [N]") or "deploy" (Render's "==> Deploying...", a timeline marker).
+    `line`/`end_line` are 1-based and inclusive, in the input after gunzip. `message` is the
+    record's own message (its first line, prefixes stripped); `traceback`
     the whole traceback as Python printed it (chained parts included), or None; `detail` the
     continuation lines of a multi-line message without traceback (e.g. libpq's second line), or None.
     """
@@ -36,7 +37,7 @@ class RawEvent:
 
 @dataclass
 class ReadStats:
-    """Counters of one read; filled while `read_events` runs."""
+    """Counters of one read; filled while `read_events` runs (`lines` grows block by block)."""
 
     lines: int = 0
     bytes: int = 0

@@ -31,7 +31,8 @@ from mosaic_diag.logs.source import BLOCK_SIZE, LINE_CAP, iter_blocks
 
 # candidates of every shape; the JSON levels only in blocks that hold JSON lines
 TEXT_NEEDLES = (Needle(b"ERROR"), Needle(b"CRITICAL", 7), Needle(b"Traceback (most recent call last)"),
-                Needle(b"==> ", 2), Needle(b"Started server process"))
+                Needle(b"==> ", 2), Needle(b"Started server process"), Needle(b'File "'),
+                Needle(b"FATAL"))
 JSON_NEEDLES = (Needle(b'"error"'), Needle(b'"critical"'))
 _JSON_LINE = Needle(b"\n{", 1)
 _INF = 1 << 62
@@ -118,6 +119,7 @@ class _Reader:
         self.levels: Counter[str] = Counter()
         self._pending_lines = 0
         self._needle_keys: tuple = ()
+        self._service_rx: dict[str, re.Pattern[bytes]] = {}
         self._needles: list[bytes] = []
 
     # -- main loop ----------------------------------------------------------------------------
@@ -199,6 +201,13 @@ class _Reader:
                     if end > pos:
                         pos = end
                         continue
+                elif opened:
+                    named = asm.frames_stream()
+                    if named is not None:
+                        end = self._service_frames(block, pos, *named)
+                        if end > pos:
+                            pos = end
+                            continue
                 pos = self._parse_line(block, pos, n)
                 if out:
                     yield from out
@@ -206,6 +215,7 @@ class _Reader:
             if run >= 0:
                 self._skip(block, run, n)
             self._last_ts(block)
+            stats.lines = self.lineno  # lines so far (progress on stdin); final in _finish_stats
             self.prev_tail = block[-8192:]
         asm.finish()
         yield from out
@@ -223,6 +233,16 @@ class _Reader:
             text = text[:-1]
         self.cur = pos
         for ln in parse_line(text):
+            if ln.shape == "json" and ln.stream in self.asm.open and (ln.corrupt is not None or (
+                    ln.level is None and not ln.message and ln.exc is None)):
+                # a "{" line inside a text record's message (a pasted error body, a dict): not a JSON record
+                raw_text = text if ln.stream is None else text.split("| ", 1)[-1]  # behind a compose prefix
+                if self.bad.pop(lineno, None) is not None:  # the block scan took it for a cut-off JSON line
+                    stats = self.stats
+                    stats.corrupt -= 1
+                    stats.corrupt_samples[:] = [c for c in stats.corrupt_samples if c[0] != lineno]
+                self.asm.feed(lineno, Line("", ln.stream, None, None, None, raw_text, raw_text, False))
+                continue
             if ln.corrupt is not None:
                 if lineno not in self.bad:
                     self.bad[lineno] = ln.corrupt
@@ -251,6 +271,30 @@ class _Reader:
         lines = [t[:-1] if t[-1:] == "\r" else t for t in lines]
         self.lineno += len(lines)
         self.asm.extend_frames(lines, self.lineno)
+        return end
+
+    def _service_frames(self, block: bytes, pos: int, stream: str, shape: str) -> int:
+        """`_frames` for a Docker Compose service's stream: a run of `web-1  |   File ...` lines."""
+        if shape not in ("plain", "uvicorn", "compose") or "/" in stream:
+            return pos
+        rx = self._service_rx.get(stream)
+        if rx is None:
+            if len(self._service_rx) > 64:
+                self._service_rx.clear()
+            rx = self._service_rx[stream] = re.compile(
+                rb"(?:" + re.escape(stream.encode()) + rb" +\| [ \t]+\S[^\n]*\n)+")
+        m = rx.match(block, pos)
+        if m is None:
+            return pos
+        end = m.end()
+        lines = block[pos:end - 1].decode("utf-8", "replace").split("\n")
+        lines = [t[t.index("|") + 2:] for t in lines]
+        cap = self.line_cap
+        if cap < end - pos:
+            lines = [t[:cap] for t in lines]
+        lines = [t[:-1] if t[-1:] == "\r" else t for t in lines]
+        self.lineno += len(lines)
+        self.asm.extend_frames(lines, self.lineno, stream, "compose")
         return end
 
     def _stream_needles(self, opened: dict) -> list[bytes]:

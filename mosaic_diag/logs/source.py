@@ -8,6 +8,7 @@ the line is skipped, not kept in memory) so a 10 MB line costs neither memory no
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import zlib
 from collections.abc import Callable, Iterator
@@ -45,6 +46,36 @@ def open_source(path: str, *, stdin: BinaryIO | None = None) -> Iterator[BinaryI
         yield f
     finally:
         f.close()
+
+
+class ProgressStream:
+    """A binary stream that reports `on_progress(bytes read, total or None)` after each read.
+
+    The total is the size of a regular file (None for a pipe, a terminal or stdin); one call per
+    read, and the readers read big blocks, so the cost does not show."""
+
+    def __init__(self, stream: BinaryIO, on_progress: Callable[[int, int | None], None]) -> None:
+        self.stream = stream
+        self.on_progress = on_progress
+        self.done = 0
+        self.total: int | None = None
+        self.ended = False
+        try:
+            st = os.fstat(stream.fileno())
+            if stat.S_ISREG(st.st_mode):
+                self.total = st.st_size - stream.tell()
+        except (AttributeError, OSError, ValueError):
+            self.total = None
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        if data:
+            self.done += len(data)
+            self.on_progress(self.done, self.total)
+        elif not self.ended:  # once more at the end: what was read before it is now counted
+            self.ended = True
+            self.on_progress(self.done, self.total)
+        return data
 
 
 class Input:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TextIO
 
 from mosaic_diag.triage import ErrorEvent, Group, TriageReport
+from mosaic_diag.triage.model import Timeline
 
 
 def _ts(value: datetime | None) -> str:
@@ -36,7 +37,7 @@ def _plan_lines(group: Group) -> list[str]:
 
 def write_json(events: Iterable[ErrorEvent], finish: Callable[[], TriageReport],
                out: TextIO) -> TriageReport:
-    """Stream `{"events": [...], "groups": [...], "anomalies": [...], "summary": {...}}`."""
+    """Stream `{"events": [...], "groups": [...], "anomalies": [...], "summary": {...}, "timeline": {...}}`."""
     out.write('{"events": [')
     first = True
     for event in events:
@@ -49,6 +50,7 @@ def write_json(events: Iterable[ErrorEvent], finish: Callable[[], TriageReport],
         "groups": [g.to_dict() for g in report.groups],
         "anomalies": [a.to_dict() for a in report.anomalies],
         "summary": dict(report.summary),
+        "timeline": report.timeline.to_dict(),
     }
     body = json.dumps(rest, indent=2, ensure_ascii=False, default=str)
     out.write(body[1:].lstrip("\n") if body.startswith("{") else body)
@@ -62,14 +64,68 @@ def _clock(value: datetime | None, one_day: bool) -> str:
     return f"{value:%H:%M:%S}" if one_day else f"{value:%m-%d %H:%M}"
 
 
+SPARK = "▁▂▃▄▅▆▇█"
+DEPLOY_MARK, START_MARK = "▼", "↻"
+MAX_TIMELINE = 40
+MIN_TIMELINE = 10   # cells: narrower, no timeline
+WANT_TIMELINE = 20  # cells kept before optional columns come in
+
+
+def sparkline(values: list[int]) -> str:
+    """One cell per value: blank for 0, else ▁..█ scaled to the largest (any error shows)."""
+    top = max(values, default=0)
+    if top <= 0:
+        return " " * len(values)
+    steps = len(SPARK)
+    return "".join(" " if v <= 0 else SPARK[min(steps - 1, max(0, -(-v * steps // top) - 1))] for v in values)
+
+
+def marker_track(timeline: Timeline, width: int) -> str:
+    """Deploys (▼) and process starts (↻) on the timeline's scale; a deploy wins its cell."""
+    cells = [" "] * width
+    for m in timeline.markers:
+        i = timeline.bucket(m.timestamp, width)
+        if m.kind == "deploy" or cells[i] == " ":
+            cells[i] = DEPLOY_MARK if m.kind == "deploy" else START_MARK
+    return "".join(cells)
+
+
+def window_track(timeline: Timeline, start: datetime, end: datetime, width: int) -> str:
+    """█ over the cells of [start, end), · elsewhere."""
+    a = timeline.bucket(start, width)
+    b = timeline.bucket(end - timedelta(seconds=1), width)
+    return "".join("█" if a <= i <= b else "·" for i in range(width))
+
+
+def _scale(timeline: Timeline, width: int) -> str:
+    start = timeline.start()
+    if start is None:
+        return ""
+    per = timeline.cell_minutes(width)
+    end = start + timedelta(minutes=per * width)
+    per_text = f"{per} min" if per < 120 or per % 60 else f"{per // 60} h"
+    fmt = "%H:%M" if start.date() == (end - timedelta(seconds=1)).date() else "%m-%d %H:%M"
+    text = f"Timeline {start:{fmt}}–{end:{fmt}} UTC, {per_text} per cell"
+    if timeline.markers:
+        text += f"; {DEPLOY_MARK} deploy, {START_MARK} process start"
+    return text
+
+
+def _table_width(widths: list[int]) -> int:
+    """Columns of a Rich table with the default box: padding and a rule around each cell."""
+    return sum(widths) + 3 * len(widths) + 1
+
+
 def write_table(report: TriageReport, *, top: int = 30) -> None:
-    """Groups by severity and count, their playbook plans, anomalies, candidate new kinds, notes."""
+    """Groups by severity and count (each with a sparkline of its rate over the log's time range),
+    their playbook plans, anomalies (their window on the same scale), candidate new kinds, notes."""
     from rich.table import Table
     from rich.text import Text
 
     from mosaic_diag.render.console import SEVERITY_STYLE, out
 
     console = out()
+    timeline = report.timeline
     s = report.summary
     console.print(
         f"[bold]{s.get('input', 'input')}[/]: {s.get('lines', 0):,} lines, "
@@ -78,25 +134,68 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
         + (f", [yellow]{s['corrupt_lines']} corrupt lines[/]" if s.get("corrupt_lines") else "")
     )
     known = [g for g in report.groups if not g.is_candidate]
+    shown = known[:top]
+    stamps = [t for g in known for t in (g.first_seen, g.last_seen) if t is not None]
+    one_day = bool(stamps) and min(stamps).date() == max(stamps).date()
+    # Columns by priority: the first four always; the timeline (at least MIN_TIMELINE cells when
+    # the log has a time range) before the optional ones, which come in while the width allows.
+    # The groups' and the anomalies' timelines share one width, so one scale.
+    marks = "deploys" if timeline.markers else ""
+    labels_w = max([len(g.label) for g in shown] + [len(a.label) for a in report.anomalies] + [5, len(marks)])
+    count_w = max([len(str(g.count)) for g in shown] + [len(str(a.count)) for a in report.anomalies] + [5])
+    line_w = max([len(str(g.sample_line)) for g in shown] + [4])
+    clock_w = 8 if one_day else 11
+    playbook_w = max([len(g.playbook or "-") for g in shown] + [8])
+    group_cols = [8, labels_w, count_w, line_w]
+    anomaly_cols = [labels_w, 11 if one_day else 17, count_w, 5]
+    timed = timeline.minutes > 0
+    reserve = (WANT_TIMELINE + 3) if timed else 0
+
+    def fits(cols: list[int], extra: int) -> bool:
+        return _table_width(cols + [extra]) + reserve <= console.width
+
+    group_opt = [name for name, w in (("Playbook", playbook_w), ("First", clock_w), ("Last", clock_w))
+                 if fits(group_cols, w) and not group_cols.append(w)]
+    anomaly_opt = ["Baseline /min", "Observed /min"] if fits(anomaly_cols, 13 + 3 + 13) else []
+    anomaly_cols += [13, 13] if anomaly_opt else []
+    room = console.width - max(_table_width(group_cols + [0]), _table_width(anomaly_cols + [0]) if
+                               report.anomalies else 0)
+    width = timeline.cells(min(MAX_TIMELINE, room)) if timed and room >= MIN_TIMELINE else 0
+    caption = _scale(timeline, width) if width else None
+    track = Text(marker_track(timeline, width), style="magenta") if width and timeline.markers else None
     if known:
-        stamps = [t for g in known for t in (g.first_seen, g.last_seen) if t is not None]
-        one_day = bool(stamps) and min(stamps).date() == max(stamps).date()
         title = "Error groups" + (f" ({min(stamps):%Y-%m-%d}, UTC)" if one_day else "")
-        table = Table(title=title, title_justify="left", expand=False)
-        narrow = console.width < 100  # the plans below name the playbook in full anyway
+        table = Table(title=title, title_justify="left", expand=False, caption=caption, caption_justify="left")
         table.add_column("Severity", no_wrap=True)
         table.add_column("Label", no_wrap=True)
         table.add_column("Count", justify="right", no_wrap=True)
-        table.add_column("First", no_wrap=True)
-        table.add_column("Last", no_wrap=True)
+        for name in ("First", "Last"):
+            if name in group_opt:
+                table.add_column(name, no_wrap=True)
         table.add_column("Line", justify="right", no_wrap=True)
-        if not narrow:
+        if width:
+            table.add_column("Timeline", no_wrap=True)
+        if "Playbook" in group_opt:
             table.add_column("Playbook", no_wrap=True)
-        for group in known[:top]:
-            cells = [Text(group.severity, style=SEVERITY_STYLE.get(group.severity, "")), group.label,
-                     str(group.count), _clock(group.first_seen, one_day), _clock(group.last_seen, one_day),
-                     str(group.sample_line)]
-            table.add_row(*cells, *([] if narrow else [group.playbook or "-"]))
+        blanks = [""] * sum(1 for n in ("First", "Last") if n in group_opt)
+        if track is not None:
+            table.add_row("", Text(marks, style="dim"), "", *blanks, "", track,
+                          *([""] if "Playbook" in group_opt else []), end_section=True)
+        for group in shown:
+            cells: list[str | Text] = [Text(group.severity, style=SEVERITY_STYLE.get(group.severity, "")),
+                                       group.label, str(group.count)]
+            if "First" in group_opt:
+                cells.append(_clock(group.first_seen, one_day))
+            if "Last" in group_opt:
+                cells.append(_clock(group.last_seen, one_day))
+            cells.append(str(group.sample_line))
+            if width:
+                counts = timeline.groups.get(group.fingerprint, {})
+                cells.append(Text(sparkline(timeline.buckets(counts, width)),
+                                  style=SEVERITY_STYLE.get(group.severity, "")))
+            if "Playbook" in group_opt:
+                cells.append(group.playbook or "-")
+            table.add_row(*cells)
         console.print(table)
         if len(known) > top:
             console.print(f"… and {len(known) - top} more groups (--top, or --format json)")
@@ -110,12 +209,26 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
             for step in _plan_lines(group):
                 console.print(Text("    " + step, style="dim" if step.startswith("·") else ""))
     if report.anomalies:
-        table = Table(title="Anomalous rates", title_justify="left")
-        for name in ("Label", "Window", "Count", "Baseline /min", "Observed /min", "Score"):
-            table.add_column(name)
+        table = Table(title="Anomalous rates", title_justify="left", caption=caption, caption_justify="left")
+        table.add_column("Label", no_wrap=True)
+        table.add_column("Window", no_wrap=True)
+        table.add_column("Count", justify="right", no_wrap=True)
+        table.add_column("Score", justify="right", no_wrap=True)
+        for name in anomaly_opt:
+            table.add_column(name, justify="right", no_wrap=True)
+        if width:
+            table.add_column("Timeline", no_wrap=True)
+        if track is not None:
+            table.add_row(Text(marks, style="dim"), "", "", "", *[""] * len(anomaly_opt), track, end_section=True)
         for a in report.anomalies:
-            table.add_row(a.label, f"{a.window_start:%m-%d %H:%M}–{a.window_end:%H:%M}", str(a.count),
-                          f"{a.baseline_rate:.2f}", f"{a.observed_rate:.2f}", f"{a.score:.1f}")
+            window = (f"{a.window_start:%H:%M}–{a.window_end:%H:%M}" if one_day
+                      else f"{a.window_start:%m-%d %H:%M}–{a.window_end:%H:%M}")
+            cells = [a.label, window, str(a.count), f"{a.score:.1f}"]
+            rates = {"Baseline /min": f"{a.baseline_rate:.2f}", "Observed /min": f"{a.observed_rate:.2f}"}
+            cells += [rates[name] for name in anomaly_opt]
+            if width:
+                cells.append(Text(window_track(timeline, a.window_start, a.window_end, width), style="bold red"))
+            table.add_row(*cells)
         console.print(table)
     candidates = [g for g in report.groups if g.is_candidate]
     if candidates:

@@ -58,6 +58,7 @@ class RateSeries:
         self.minutes: dict[str, Counter[int]] = defaultdict(Counter)
         self.first: int | None = None
         self.last: int | None = None
+        self.work = 0  # steps of the last `detect` (a measure of its cost)
 
     def add(self, label: str, ts: datetime) -> None:
         minute = int(ts.timestamp() // 60)
@@ -94,32 +95,57 @@ class RateSeries:
         return best
 
     def detect(self, settings: AnomalySettings) -> list[Anomaly]:
-        """Every anomalous (label, window), oldest first."""
+        """Every anomalous (label, window), oldest first.
+
+        The cost grows with the windows that hold errors, not with the time the log spans: a run
+        of k empty windows is folded into the EWMA in one step (closed form, below), and `work`
+        counts the steps taken (windows with errors plus runs of empty ones).
+        """
+        self.work = 0
         if self.first is None or self.last is None:
             return []
         width = settings.window_minutes
         start_w = self.first // width
-        end_w = self.last // width
+        a = settings.alpha
+        b = 1.0 - a
         found: list[Anomaly] = []
         for label, counts in self.minutes.items():
             windows: Counter[int] = Counter()
             for minute, n in counts.items():
                 windows[minute // width] += n
             mu = var = 0.0
-            for seen, w in enumerate(range(start_w, end_w + 1)):
-                x = float(windows.get(w, 0))
+            seen = 0     # windows of baseline folded in so far (from start_w on)
+            w = start_w  # the next window not folded in yet
+            for busy in sorted(windows):
+                if busy > w:
+                    # k empty windows (x = 0): mu_k = b^k mu, var_k = b^k var + b^k (1 - b^k) mu^2.
+                    # An empty window is never anomalous (its score is <= 0); the first window of
+                    # the series sets mu = x = 0 instead of updating it.
+                    k = busy - w
+                    if seen == 0:
+                        mu, var, k, seen = 0.0, 0.0, k - 1, 1
+                    bk = b ** k
+                    var = bk * var + bk * (1.0 - bk) * mu * mu
+                    mu *= bk
+                    seen += k
+                    self.work += 1
+                x = float(windows[busy])
+                self.work += 1
                 if seen >= settings.min_history and x >= settings.min_count:
                     sigma = max(math.sqrt(var), math.sqrt(mu), 1.0)
                     score = (x - mu) / sigma
                     if score >= settings.threshold:
-                        begin = datetime.fromtimestamp(w * width * 60, UTC)
+                        begin = datetime.fromtimestamp(busy * width * 60, UTC)
                         found.append(Anomaly(label, begin, begin + timedelta(minutes=width),
                                              int(x), mu / width, x / width, score))
                 if seen == 0:
                     mu = x
                 else:
                     diff = x - mu
-                    mu += settings.alpha * diff
-                    var = (1 - settings.alpha) * (var + settings.alpha * diff * diff)
+                    mu += a * diff
+                    var = b * (var + a * diff * diff)
+                seen += 1
+                w = busy + 1
+        # windows after a label's last busy one cannot be anomalous (their counts are 0)
         found.sort(key=lambda a: (a.window_start, -a.score))
         return found

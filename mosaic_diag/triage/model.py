@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mosaic_diag.classifier.taxonomy import UNKNOWN
@@ -108,9 +108,82 @@ class Group:
 
 
 @dataclass(frozen=True)
+class Marker:
+    """A moment worth drawing on a timeline: a deploy (Render's "==> Deploying") or a process start."""
+
+    kind: str  # "deploy" | "start"
+    timestamp: datetime
+    line: int
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "timestamp": self.timestamp.isoformat(), "line": self.line, "text": self.text}
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Error counts per minute over the log's time range (minutes since the epoch, UTC), per label
+    and per group (by fingerprint), and the deploy / process start markers of the log."""
+
+    first_minute: int | None = None
+    last_minute: int | None = None
+    labels: Mapping[str, Mapping[int, int]] = field(default_factory=dict)
+    groups: Mapping[str, Mapping[int, int]] = field(default_factory=dict)
+    markers: tuple[Marker, ...] = ()
+
+    @property
+    def minutes(self) -> int:
+        """Minutes the range spans (0 when nothing was timed)."""
+        if self.first_minute is None or self.last_minute is None:
+            return 0
+        return self.last_minute - self.first_minute + 1
+
+    def start(self) -> datetime | None:
+        return None if self.first_minute is None else datetime.fromtimestamp(self.first_minute * 60, UTC)
+
+    def end(self) -> datetime | None:
+        """The end of the last minute of the range."""
+        return None if self.last_minute is None else datetime.fromtimestamp((self.last_minute + 1) * 60, UTC)
+
+    def cell_minutes(self, n: int) -> int:
+        """Whole minutes per cell when the range is cut into at most `n` cells."""
+        return max(1, -(-self.minutes // max(n, 1)))
+
+    def cells(self, n: int) -> int:
+        """How many cells of `cell_minutes(n)` the range fills (at most `n`)."""
+        return -(-self.minutes // self.cell_minutes(n)) if self.minutes else 0
+
+    def bucket(self, ts: datetime, n: int) -> int:
+        """The cell (0..n-1) of `ts`, cells of `cell_minutes(n)` from the start (clamped)."""
+        if self.first_minute is None or n <= 0:
+            return 0
+        minute = int(ts.timestamp() // 60) - self.first_minute
+        return max(0, min(n - 1, minute // self.cell_minutes(n)))
+
+    def buckets(self, counts: Mapping[int, int], n: int) -> list[int]:
+        """`counts` (per minute) summed into `n` cells of `cell_minutes(n)`."""
+        out = [0] * max(n, 0)
+        if self.first_minute is None or n <= 0:
+            return out
+        per = self.cell_minutes(n)
+        for minute, k in counts.items():
+            i = (minute - self.first_minute) // per
+            if 0 <= i < n:
+                out[i] += k
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The range and the markers (the per-minute counts stay out of the JSON: they can be long)."""
+        start, end = self.start(), self.end()
+        return {"start": start.isoformat() if start else None, "end": end.isoformat() if end else None,
+                "markers": [m.to_dict() for m in self.markers]}
+
+
+@dataclass(frozen=True)
 class TriageReport:
     """Everything but the events (those are streamed)."""
 
     groups: tuple[Group, ...]
     anomalies: tuple[Anomaly, ...]
     summary: Mapping[str, Any]
+    timeline: Timeline = field(default_factory=Timeline)

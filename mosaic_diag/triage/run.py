@@ -6,7 +6,8 @@ per-group and per-minute counters, so memory does not grow with the length of th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,11 +16,14 @@ from typing import Any
 from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.classifier.taxonomy import SEVERITY_RANK, UNKNOWN
 from mosaic_diag.logs.model import RawEvent
+from mosaic_diag.platform.redact import redact_text
 from mosaic_diag.triage.anomaly import AnomalySettings, RateSeries
 from mosaic_diag.triage.events import EventClassifier
 from mosaic_diag.triage.fingerprint import template
-from mosaic_diag.triage.model import ErrorEvent, Group, TriageOptions, TriageReport
+from mosaic_diag.triage.model import ErrorEvent, Group, Marker, Timeline, TriageOptions, TriageReport
 from mosaic_diag.triage.restarts import RestartLoops
+
+MAX_MARKERS = 500
 
 
 @dataclass
@@ -33,6 +37,7 @@ class _GroupAcc:
     count: int = 0
     first: datetime | None = None
     last: datetime | None = None
+    minutes: Counter[int] | None = None  # events per minute (for the group's sparkline)
 
 
 class TriageRun:
@@ -47,6 +52,7 @@ class TriageRun:
         self.events = 0
         self.filtered_out = 0
         self.untimed = 0
+        self.markers: list[Marker] = []
         self._events = EventClassifier(classifier)
         self._restarts = RestartLoops(classifier, self.options.restart_count, self.options.restart_window)
         min_sev = self.options.min_severity
@@ -55,7 +61,11 @@ class TriageRun:
     def process(self, raws: Iterable[RawEvent]) -> Iterator[ErrorEvent]:
         """Classify each error event, update the counters, yield those that pass the filters."""
         for raw in raws:
+            if raw.kind == "deploy":
+                self._mark("deploy", raw)
+                continue
             if raw.kind == "process_start":
+                self._mark("start", raw)
                 loop = self._restarts.start_seen(raw)
                 if loop is not None and self._keep(loop):
                     self._count(loop)
@@ -70,6 +80,25 @@ class TriageRun:
                 yield event
             else:
                 self.filtered_out += 1
+
+    def _mark(self, kind: str, raw: RawEvent) -> None:
+        """Keep a timeline marker (the first MAX_MARKERS of the time range asked for)."""
+        ts = raw.timestamp
+        opts = self.options
+        if ts is None or len(self.markers) >= MAX_MARKERS:
+            return
+        if (opts.since and ts < opts.since) or (opts.until and ts > opts.until):
+            return
+        self.markers.append(Marker(kind, ts, raw.line, redact_text(raw.message)))
+
+    def prune_before(self, minute: int) -> None:
+        """Forget per-minute counts (per label and per group) before `minute`: a live watch keeps a
+        bounded tail."""
+        self.rates.prune_before(minute)
+        for acc in self.groups.values():
+            if acc.minutes:
+                for old in [m for m in acc.minutes if m < minute]:
+                    del acc.minutes[old]
 
     def _keep(self, event: ErrorEvent) -> bool:
         opts = self.options
@@ -102,6 +131,9 @@ class TriageRun:
             acc.first = ts if acc.first is None or ts < acc.first else acc.first
             acc.last = ts if acc.last is None or ts > acc.last else acc.last
             self.rates.add(event.label, ts)
+            if acc.minutes is None:
+                acc.minutes = Counter()
+            acc.minutes[int(ts.timestamp() // 60)] += 1
 
     def finish(self, extra_summary: Mapping[str, Any] | None = None) -> TriageReport:
         """Groups (worst first), anomalies and a summary of the whole run."""
@@ -128,7 +160,11 @@ class TriageRun:
         if self.untimed:
             summary["untimed_excluded"] = self.untimed
         summary.update(extra_summary or {})
-        return TriageReport(tuple(groups), anomalies, summary)
+        timeline = Timeline(self.rates.first, self.rates.last,
+                            {label: dict(c) for label, c in self.rates.minutes.items()},
+                            {fp: dict(acc.minutes) for fp, acc in self.groups.items() if acc.minutes},
+                            tuple(sorted(self.markers, key=lambda m: (m.timestamp, m.line))))
+        return TriageReport(tuple(groups), anomalies, summary, timeline)
 
 
 @dataclass
@@ -186,8 +222,9 @@ def build_options(*, since: datetime | None = None, until: datetime | None = Non
         min_count=int(get("anomaly.min_count", base.min_count)),
         min_history=int(get("anomaly.min_history", base.min_history)),
     )
-    if anomaly.window_minutes < 1 or not 0 < anomaly.alpha <= 1:
-        raise UsageError("anomaly.window_minutes must be >= 1 and anomaly.alpha in (0, 1]")
+    if anomaly.window_minutes < 1 or not 0 < anomaly.alpha <= 1 or anomaly.threshold <= 0 or anomaly.min_count < 1:
+        raise UsageError("anomaly.window_minutes and anomaly.min_count must be >= 1, anomaly.alpha in (0, 1] "
+                         "and anomaly.threshold > 0")
     return TriageOptions(since, until, resolved, cats,
                          min_severity.lower() if min_severity else None, anomaly)
 
@@ -196,17 +233,27 @@ def build_options(*, since: datetime | None = None, until: datetime | None = Non
 def open_triage(source: str, *, stdin: Any = None, stream: Any = None, since: datetime | None = None,
                 until: datetime | None = None, labels: Iterable[str] = (),
                 categories: Iterable[str] = (), min_severity: str | None = None,
-                rules: Any = None, config: Any = None) -> Iterator[TriageSession]:
+                rules: Any = None, config: Any = None,
+                on_progress: Callable[[int, int | None], None] | None = None) -> Iterator[TriageSession]:
     """Open `source` (a path or "-"; or read `stream`, a binary stream named `source`) and set up a
     triage run over it: iterate the session's `events`, then call its `finish()`. Options are
-    validated before the source is opened."""
+    validated before the source is opened.
+
+    `on_progress(done, total)` is called after each block read from the source: bytes read so far
+    and the size of the file (compressed bytes for gzip); for a pipe or a stream (no size to read
+    towards) `(lines read so far, None)`."""
     from mosaic_diag.logs import ReadStats, open_source, read_events
+    from mosaic_diag.logs.source import ProgressStream
 
     classifier = Classifier.default(rules)
     options = build_options(since=since, until=until, labels=labels, categories=categories,
                             min_severity=min_severity, taxonomy=classifier.taxonomy, config=config)
     with nullcontext(stream) if stream is not None else open_source(source, stdin=stdin) as src:
         stats = ReadStats()
+        if on_progress is not None:
+            report = on_progress
+            src = ProgressStream(src, lambda done, total: report(done, total) if total is not None
+                                 else report(stats.lines, None))
         run = TriageRun(classifier, options)
         name = "<stdin>" if source == "-" and stream is None else source
         yield TriageSession(run, stats, name, run.process(read_events(src, stats, name=source)))

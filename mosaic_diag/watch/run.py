@@ -86,7 +86,7 @@ class Watcher:
     def _prune(self) -> None:
         newest = self.run.rates.last
         if newest is not None:
-            self.run.rates.prune_before(newest - KEEP_MINUTES)
+            self.run.prune_before(newest - KEEP_MINUTES)
 
     def _facts(self, event: ErrorEvent) -> dict[str, Any]:
         acc = self.run.groups.get(event.fingerprint)

@@ -5,41 +5,104 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from mosaic_diag.lint.context import FileContext, call_name
+from mosaic_diag.lint.context import CONNECTIONS, FileContext, call_name, dotted
 from mosaic_diag.lint.model import Hit, Rule
 
 _WRAPPERS = frozenset({"closing", "enter_context", "enter_async_context"})
 
 
 class ConnOutsideWith(Rule):
-    """A connection from `get_conn()` used outside a `with` statement.
+    """A database connection made outside a `with` statement and never given back.
 
     The framework's rule: every database operation runs inside `with get_conn() as conn:`,
     so the connection is committed or rolled back and given back to the pool. `conn =
     get_conn()` leaks it (and, with a context-manager `get_conn`, is not a connection at
-    all: `'_GeneratorContextManager' object has no attribute 'cursor'`).
+    all: `'_GeneratorContextManager' object has no attribute 'cursor'`). Connections are known
+    by what makes them, resolved through the imports: `psycopg2.connect()`, a pool's `getconn()`,
+    `psycopg.connect()`, and the factories of `lint.conn_factories` (default `get_conn`; plain or
+    qualified names such as `myapp.db.get_conn`). `sqlite3.connect()` is not one of them.
 
-    Correct: `with get_conn() as conn:` (also `async with`, `stack.enter_context(get_conn())`,
-    `with closing(get_conn()) as conn:`). Configure other factory names with
-    `lint.conn_factories`.
+    Correct: `with get_conn() as conn:` (also `async with`, `stack.enter_context(...)`,
+    `with closing(...) as conn:`); for the driver's own calls also a factory that returns or
+    yields the connection, and `conn = pool.getconn()` released in a `finally:`
+    (`pool.putconn(conn)` / `conn.close()`).
     """
 
     code = "MD001"
     name = "conn-outside-with"
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
+        candidates = ctx.connection_call_names
+        if not candidates:
+            return
         for node in ctx.nodes:
-            if not isinstance(node, ast.Call) or call_name(node) not in ctx.conn_factories:
+            if not isinstance(node, ast.Call) or call_name(node) not in candidates:
                 continue
-            if _managed(ctx, node):
+            if ctx.kind_of_value(node, node) not in CONNECTIONS or _managed(ctx, node):
                 continue
-            yield Hit(node, f"{call_name(node)}() used outside `with`: write `with {call_name(node)}() as conn:`")
+            shown = dotted(node.func) or call_name(node)
+            if call_name(node) == "getconn" and not ctx.is_factory(node):
+                owner = dotted(node.func.value) if isinstance(node.func, ast.Attribute) else None
+                yield Hit(node, f"{shown}() never given back: `{owner or 'pool'}.putconn(conn)` in a `finally:` "
+                                "(a `with` does not return it to the pool)")
+                continue
+            tail = "" if ctx.is_factory(node) else " (or release it in `finally:`)"
+            yield Hit(node, f"{shown}() used outside `with`: write `with {shown}() as conn:`{tail}")
 
 
 def _managed(ctx: FileContext, call: ast.Call) -> bool:
     parent = ctx.parents.get(call)
+    if isinstance(parent, ast.Await):
+        call, parent = parent, ctx.parents.get(parent)  # type: ignore[assignment]
     if isinstance(parent, ast.withitem) and parent.context_expr is call:
         return True
+    if isinstance(parent, ast.Return | ast.Yield | ast.YieldFrom):
+        return True  # a factory of its own
+    if isinstance(parent, ast.Attribute) and parent.attr == "close":
+        return True  # connect(...).close()
+    if isinstance(parent, ast.Expr) and _expects_failure(ctx, parent):
+        return True  # a probe: `try: psycopg2.connect(bad) except OperationalError`, `with pytest.raises(...)`
     if isinstance(parent, ast.Call) and call in parent.args and call_name(parent) in _WRAPPERS:
         return _managed(ctx, parent) or call_name(parent) != "closing"
+    if isinstance(call, ast.Call) and ctx.is_factory(call):
+        return False  # the app's factory is a context manager: only `with` is right
+    if isinstance(parent, ast.Assign | ast.AnnAssign):
+        targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
+        names = {n for n in (dotted(t) for t in targets) if n}
+        if names and _released(ctx, parent, names):
+            return True
+    return False
+
+
+def _expects_failure(ctx: FileContext, stmt: ast.stmt) -> bool:
+    """The statement is in the body of a `try` with handlers, or of a `with ...raises(...)`."""
+    child: ast.AST = stmt
+    cur = ctx.parents.get(stmt)
+    while cur is not None and not isinstance(cur, ast.FunctionDef | ast.AsyncFunctionDef | ast.Module):
+        if isinstance(cur, ast.Try) and cur.handlers and child in cur.body:
+            return True
+        if isinstance(cur, ast.With) and any(call_name(i.context_expr) == "raises" for i in cur.items
+                                             if isinstance(i.context_expr, ast.Call)):
+            return True
+        child, cur = cur, ctx.parents.get(cur)
+    return False
+
+
+def _released(ctx: FileContext, assign: ast.AST, names: set[str]) -> bool:
+    """The name is released in the same function (or, for `self.x`, the class): used in a `finally:`,
+    closed, handed to a `with`, or returned to the caller."""
+    attr = any(n.startswith("self.") for n in names)
+    scope = ctx.scope_of(assign, klass=attr)
+    for node in ast.walk(scope):
+        if isinstance(node, ast.Return | ast.Yield) and dotted(node.value) in names:  # type: ignore[arg-type]
+            return True  # handed to the caller
+        if isinstance(node, ast.withitem) and dotted(node.context_expr) in names:
+            return True  # `with conn:` later
+        if attr and isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and dotted(node.func.value) in names and node.func.attr == "close":
+            return True
+        if isinstance(node, ast.Try) and node.finalbody:
+            for stmt in node.finalbody:
+                if any(dotted(n) in names for n in ast.walk(stmt) if isinstance(n, ast.Name | ast.Attribute)):
+                    return True
     return False

@@ -17,9 +17,11 @@ class ConnExecute(Rule):
     object has no attribute 'execute'` (label CONN_MISUSE). The framework: "PostgreSQL needs
     `cursor = conn.cursor()` before executing".
 
-    A connection is a name bound from `get_conn()` (`with get_conn() as conn:` or
-    `conn = get_conn()`), `psycopg2.connect()` or `pool.getconn()`; `get_conn().execute(...)`
-    is caught too. Correct: `cursor = conn.cursor(); cursor.execute(...)`.
+    A psycopg2 connection is a name bound from a configured factory (`lint.conn_factories`,
+    default `get_conn`), `psycopg2.connect()` or a psycopg2 pool's `getconn()`, resolved through
+    the imports; `get_conn().execute(...)` is caught too. psycopg 3 connections
+    (`psycopg.connect()`, `psycopg_pool`) do have `execute` and sqlite3 ones too: both are left
+    alone. Correct: `cursor = conn.cursor(); cursor.execute(...)`.
     """
 
     code = "MD002"

@@ -6,28 +6,33 @@ from collections.abc import Iterator
 
 from mosaic_diag.lint.context import FileContext
 from mosaic_diag.lint.model import Hit, Rule
-from mosaic_diag.lint.sqltext import qmark_placeholders
 
 
 class SqlitePlaceholder(Rule):
-    """A SQLite `?` placeholder in SQL passed to `execute`.
+    """A SQLite `?` placeholder in SQL sent to PostgreSQL.
 
     psycopg2 uses `%s` (or `%(name)s`); a `?` reaches PostgreSQL as-is and fails with
     `syntax error at or near "?"` or, with parameters, `not all arguments converted during
-    string formatting` (label SQL_DIALECT_ERROR). The SQL is the first argument of
-    `.execute` / `.executemany` (a literal, implicitly concatenated or triple-quoted, or a
-    variable assigned a literal in the same function). Question marks inside SQL string
-    literals and comments, and the jsonb operators `?|`, `?&`, `? 'key'`, are not
-    placeholders. Calls on a known `sqlite3` connection or cursor are left alone.
+    string formatting` (label SQL_DIALECT_ERROR). The SQL is what `.execute` / `.executemany` /
+    `.mogrify` / SQLAlchemy `text()` receive: a literal, a variable or module/class constant
+    assigned one, concatenations and `+=`. PostgreSQL's own parser decides: a `?` is a
+    placeholder when the statement does not parse with it and does with a value in its place, so
+    the jsonb operators `?`, `?|`, `?&` stay operators, and `?` inside literals and comments is
+    text. Calls on a known `sqlite3` connection or cursor are left alone. `--fix` writes `%s`
+    when the SQL has no `%` of its own.
     """
 
     code = "MD003"
     name = "sqlite-placeholder"
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
-        for sql in ctx.postgres_sql():
-            offsets = qmark_placeholders(sql.text)
-            if offsets:
-                line, col = ctx.sql_position(sql, offsets[0])
-                yield Hit(sql.node, f"SQLite placeholder `?` in SQL ({len(offsets)}x): PostgreSQL "
-                                    "(psycopg2) uses %s", line, col)
+        for site in ctx.postgres_sites():
+            marks = [p for p in ctx.sql_analysis(site).problems if p.code == self.code]
+            if not marks:
+                continue
+            line, col = ctx.sql_position(site.sql, marks[0].offset)
+            fixes = tuple(e for p in marks for e in ctx.edit_for(site.sql, p.fix))
+            if len(fixes) != len(marks):
+                fixes = ()
+            yield Hit(site.sql.node, f"SQLite placeholder `?` in SQL ({len(marks)}x): PostgreSQL (psycopg2) "
+                                     "uses %s", line, col, fixes)

@@ -11,7 +11,10 @@ from mosaic_diag.lint.model import Hit, Rule
 _BROAD = frozenset({"Exception", "BaseException", "builtins.Exception", "builtins.BaseException"})
 _LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal",
                           "log", "print_exc", "print_exception", "capture_exception", "capture_message"})
-_QUIET_OK = frozenset({"ImportError", "ModuleNotFoundError"})
+# not errors to report: the optional-import idiom, and the ways a program is asked to stop
+_QUIET_OK = frozenset({"ImportError", "ModuleNotFoundError", "KeyboardInterrupt", "SystemExit", "BrokenPipeError",
+                       "GeneratorExit", "StopIteration", "StopAsyncIteration", "asyncio.CancelledError"})
+_SUPPRESS = frozenset({"contextlib.suppress", "contextlib.AsyncExitStack.suppress"})
 
 
 class SwallowedException(Rule):
@@ -21,19 +24,33 @@ class SwallowedException(Rule):
     that no log, alert or triage can ever see. Flagged: a bare `except:` or `except
     Exception` / `BaseException` whose body neither raises, nor logs (`logger.*`,
     `logging.*`, `traceback.print_exc`, `warnings.warn`, `print`), nor uses the caught
-    exception (`except Exception as e: errors.append(e)` passes it on); and any `except`
-    whose body is only `pass` / `...` (except `ImportError`, the optional-import idiom).
+    exception (`except Exception as e: errors.append(e)` passes it on); any `except`
+    whose body is only `pass` / `...` / `continue`; and `with contextlib.suppress(X):` for the
+    same exceptions (it is `except X: pass`: ruff's SIM105 rewrite does not hide the finding).
+    Not swallowing: `ImportError` (the optional-import idiom), and `KeyboardInterrupt`,
+    `SystemExit`, `BrokenPipeError`, `GeneratorExit`, `StopIteration`, `CancelledError` (a
+    program asked to stop).
     """
 
     code = "MD006"
     name = "swallowed-exception"
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
+        suppress = "suppress" in ctx.source
         for node in ctx.nodes:
+            if suppress and isinstance(node, ast.Call) and ctx.qualified(node.func) in _SUPPRESS:
+                names = frozenset(n for n in (ctx.qualified(a) for a in node.args) if n)
+                if names and not names <= _QUIET_OK and not any(isinstance(a, ast.Starred) for a in node.args):
+                    shown = ", ".join(ast.unparse(a) for a in node.args)
+                    caught = shown if len(node.args) == 1 else f"({shown})"
+                    yield Hit(node, f"`suppress({shown})` swallows the error (it is `except {caught}: pass`): "
+                                    "log it or re-raise")
+                continue
             if not isinstance(node, ast.ExceptHandler):
                 continue
             names = _caught(node.type)
-            only_pass = all(isinstance(s, ast.Pass) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+            only_pass = all(isinstance(s, ast.Pass | ast.Continue) or (isinstance(s, ast.Expr)
+                                                                         and isinstance(s.value, ast.Constant))
                             for s in node.body)
             broad = node.type is None or bool(names & _BROAD)
             if only_pass and not (names and names <= _QUIET_OK):
@@ -46,7 +63,7 @@ def _caught(expr: ast.expr | None) -> frozenset[str]:
     if expr is None:
         return frozenset()
     elts = expr.elts if isinstance(expr, ast.Tuple) else [expr]
-    return frozenset(n for n in (dotted(e) for e in elts) if n)
+    return frozenset(n.removeprefix("builtins.") for n in (dotted(e) for e in elts) if n)
 
 
 def _shown(handler: ast.ExceptHandler) -> str:

@@ -15,10 +15,11 @@ class InsertWithoutOnConflict(Rule):
     The framework's "Idempotent Operations": a write that can run twice (a retry, a
     double-click, a replayed job) must not fail with `duplicate key value violates unique
     constraint` (label DUPLICATE_KEY); use `ON CONFLICT (...) DO NOTHING` or `DO UPDATE`.
-    The unique keys come from the schema declaration (`predeploy.schema`, default
-    `schema.sql`) and from any `CREATE TABLE` found in the linted files; a primary key that
-    the database generates (SERIAL, IDENTITY) does not count. Tables the linter knows nothing
-    about are not flagged.
+    The INSERT is read by PostgreSQL's parser (a CTE's INSERT counts, an `INSERT` inside a
+    literal does not). The unique keys come from the parsed DDL of the schema (`lint.schema`,
+    default `schema.sql` or the migrations found from the repository root; the linter says when
+    it finds none) and of any `CREATE TABLE` in the linted files; a primary key that the database
+    generates (SERIAL, IDENTITY) does not count.
     """
 
     code = "MD007"
@@ -27,11 +28,12 @@ class InsertWithoutOnConflict(Rule):
     def check(self, ctx: FileContext) -> Iterator[Hit]:
         if not ctx.tables:
             return
-        for call in ctx.execute_calls():
-            sql = ctx.sql_of(call)
-            if sql is None:
-                continue
-            for offset, table, handled in insert_targets(sql.text):
+        for site in ctx.postgres_sites():
+            sql = site.sql
+            analysis = ctx.sql_analysis(site)
+            inserts = ([(i.offset, i.table, i.handled) for i in analysis.inserts] if analysis.parsed
+                       else insert_targets(sql.text))
+            for offset, table, handled in inserts:
                 info = ctx.tables.get(table)
                 if handled or info is None or not info.has_conflict_key:
                     continue

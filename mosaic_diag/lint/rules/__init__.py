@@ -14,6 +14,7 @@ _MODULES = (
     ("MD005_sql_injection", "SqlStringBuilding"),
     ("MD006_swallowed_exception", "SwallowedException"),
     ("MD007_insert_without_on_conflict", "InsertWithoutOnConflict"),
+    ("MD008_sql_syntax", "SqlSyntaxError"),
 )
 
 

@@ -1,0 +1,207 @@
+"""`mosaic-diag dlq list|show|replay|purge`: the answers the runtime schema guard rejected."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from mosaic_diag.commands._options import FormatOption, OutputFormat
+
+if TYPE_CHECKING:
+    from mosaic_diag.runtime.guard import DeadLetter, DeadLetterStore
+
+dlq_app = typer.Typer(help="Dead letters: model answers the schema guard rejected.", no_args_is_help=True)
+
+DbOption = Annotated[str | None, typer.Option(
+    "--db", help="A PostgreSQL DSN or a SQLite file (default: MOSAIC_DLQ, else DATABASE_URL).")]
+
+
+def _store(db: str | None, *, must_exist: bool = True) -> DeadLetterStore:
+    from pathlib import Path
+
+    from mosaic_diag.errors import UsageError
+    from mosaic_diag.runtime.guard import open_dead_letters
+
+    target = db or os.environ.get("MOSAIC_DLQ") or os.environ.get("DATABASE_URL")
+    if not target:
+        raise UsageError("no dead-letter database: pass --db, or set MOSAIC_DLQ or DATABASE_URL")
+    store = open_dead_letters(target)
+    if not store.postgres and must_exist and not Path(target).is_file():
+        raise UsageError("no such SQLite dead-letter file", path=target)
+    return store
+
+
+def _redacted(letter: DeadLetter, *, payload: bool) -> dict[str, Any]:
+    from mosaic_diag.runtime.text import safe_output
+
+    data = letter.to_dict(payload=payload)
+    data["error"] = safe_output(data["error"]).text
+    if payload:
+        data["payload"] = safe_output(letter.payload).text
+    return data
+
+
+def _write_rows(rows: list[dict[str, Any]], fmt: OutputFormat, title: str) -> None:
+    columns = ("id", "created_at", "provider", "prompt_id", "label", "model", "replayed_at")
+    if fmt is OutputFormat.json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    elif fmt is OutputFormat.markdown:
+        sys.stdout.write(f"**{title}**\n\n| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n")
+        for row in rows:
+            sys.stdout.write("| " + " | ".join(str(row.get(c) or "") for c in columns) + " |\n")
+    else:
+        from rich.table import Table
+
+        from mosaic_diag.render.console import out
+
+        table = Table(title=title, title_justify="left")
+        for name in columns:
+            table.add_column(name, overflow="fold")
+        for row in rows:
+            table.add_row(*(str(row.get(c) or "") for c in columns))
+        out().print(table)
+
+
+@dlq_app.command("list")
+def list_letters(
+    db: DbOption = None,
+    label: Annotated[str | None, typer.Option(help="Only this label.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10000, help="At most this many, newest first.")] = 50,
+    fmt: FormatOption = OutputFormat.table,
+) -> int:
+    """List dead letters, newest first (payloads not shown: see `dlq show`)."""
+    store = _store(db)
+    try:
+        rows = [_redacted(r, payload=False) for r in store.list(limit=limit, label=label)]
+    finally:
+        store.close()
+    _write_rows(rows, fmt, f"{len(rows)} dead letters in {store.shown}")
+    return 0
+
+
+@dlq_app.command("show")
+def show(
+    row_id: Annotated[int, typer.Argument(metavar="ID", help="The dead letter's id.")],
+    db: DbOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> int:
+    """Show one dead letter: payload and validation error, secrets and personal data redacted."""
+    from mosaic_diag.errors import UsageError
+
+    store = _store(db)
+    try:
+        letter = store.get(row_id)
+    finally:
+        store.close()
+    if letter is None:
+        raise UsageError(f"no dead letter {row_id} in {store.shown}")
+    data = _redacted(letter, payload=True)
+    if fmt is OutputFormat.json:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    elif fmt is OutputFormat.markdown:
+        sys.stdout.write(f"### Dead letter {letter.id}\n\n")
+        for key in ("created_at", "provider", "prompt_id", "label", "model", "replayed_at"):
+            sys.stdout.write(f"- **{key}**: {data[key] or ''}\n")
+        sys.stdout.write(f"\nError:\n\n```\n{data['error']}\n```\n\nPayload:\n\n```\n{data['payload']}\n```\n")
+    else:
+        from mosaic_diag.render.console import out
+
+        console = out()
+        console.print(f"[bold]Dead letter {letter.id}[/] {data['label']} ({data['model']}, provider "
+                      f"{data['provider'] or '-'}, prompt {data['prompt_id'] or '-'}, {data['created_at']})",
+                      markup=True, highlight=False)
+        console.print("error:", data["error"], markup=False, highlight=False)
+        console.print("payload:", data["payload"], markup=False, highlight=False)
+    return 0
+
+
+def _validator(spec: str) -> type:
+    import importlib
+
+    from mosaic_diag.errors import UsageError
+
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise UsageError(f"--validator takes module:Model, got {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UsageError(f"--validator: cannot import {module_name}: {exc}") from exc
+    model = getattr(module, attr, None)
+    if not isinstance(model, type) or not hasattr(model, "model_validate_json"):
+        raise UsageError(f"--validator: {spec} is not a Pydantic model")
+    return model
+
+
+@dlq_app.command("replay")
+def replay(
+    row_id: Annotated[int, typer.Argument(metavar="ID", help="The dead letter's id.")],
+    validator: Annotated[str, typer.Option("--validator", help="The Pydantic model, as module:Model.")],
+    db: DbOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> int:
+    """Validate a dead letter's payload again (e.g. with a fixed model); exit 1 if it is still rejected."""
+    from pydantic import ValidationError
+
+    from mosaic_diag.errors import UsageError
+    from mosaic_diag.runtime.guard import describe_error, validate
+    from mosaic_diag.runtime.text import safe_output
+
+    model = _validator(validator)
+    store = _store(db)
+    try:
+        letter = store.get(row_id)
+        if letter is None:
+            raise UsageError(f"no dead letter {row_id} in {store.shown}")
+        try:
+            value = validate(model, letter.payload)
+        except ValidationError as exc:
+            result: dict[str, Any] = {"id": row_id, "valid": False, "error": safe_output(describe_error(exc)).text}
+        else:
+            store.mark_replayed(row_id)
+            result = {"id": row_id, "valid": True,
+                      "value": json.loads(safe_output(value.model_dump_json()).text or "null")}
+    finally:
+        store.close()
+    if fmt is OutputFormat.json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    elif fmt is OutputFormat.markdown:
+        sys.stdout.write(f"Dead letter {row_id}: **{'valid' if result['valid'] else 'still rejected'}** "
+                         f"by `{validator}`\n\n```\n{result.get('error') or json.dumps(result.get('value'))}\n```\n")
+    else:
+        sys.stdout.write(f"dead letter {row_id}: {'valid' if result['valid'] else 'still rejected'} by {validator}\n"
+                         f"{result.get('error') or json.dumps(result.get('value'))}\n")
+    return 0 if result["valid"] else 1
+
+
+@dlq_app.command("purge")
+def purge(
+    older_than: Annotated[str, typer.Option("--older-than", help="Delete rows older than this: 7d, 12h, or a time.")],
+    db: DbOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> int:
+    """Delete dead letters older than a duration (or an ISO-8601 time)."""
+    from mosaic_diag.commands._common import parse_time
+
+    cutoff = parse_time(older_than, "--older-than")
+    assert cutoff is not None
+    store = _store(db)
+    try:
+        deleted = store.purge(cutoff)
+    finally:
+        store.close()
+    if fmt is OutputFormat.json:
+        sys.stdout.write(json.dumps({"deleted": deleted, "older_than": cutoff.isoformat()}) + "\n")
+    elif fmt is OutputFormat.markdown:
+        sys.stdout.write(f"Purged **{deleted}** dead letters created before {cutoff.isoformat()}.\n")
+    else:
+        sys.stdout.write(f"purged {deleted} dead letters created before {cutoff.isoformat()}\n")
+    return 0
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(dlq_app, name="dlq")

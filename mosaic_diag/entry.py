@@ -1,0 +1,30 @@
+"""The console script: `mosaic-diag lint ...` is routed to the linter before the Typer app is even
+imported (editors, CI and hooks run it often, and a warm run is a few milliseconds of work);
+everything else, `lint --help` and malformed `lint` arguments included, goes to `cli.main`."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["lint"]:
+        from mosaic_diag.commands.lint_run import fast_main
+        from mosaic_diag.errors import DiagError
+
+        try:
+            code = fast_main(list(args[1:]))
+        except DiagError as exc:
+            sys.stderr.write(f"mosaic-diag: error: {exc}\n")
+            return exc.exit_code
+        except KeyboardInterrupt:
+            sys.stderr.write("mosaic-diag: error: interrupted\n")
+            return 130
+        except BrokenPipeError:
+            return 0
+        if code is not None:
+            return code
+    from mosaic_diag.cli import main as cli_main
+
+    return cli_main(argv)

@@ -1,0 +1,31 @@
+"""MD008 sql-syntax-error."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from mosaic_diag.lint.context import FileContext
+from mosaic_diag.lint.model import Hit, Rule
+
+
+class SqlSyntaxError(Rule):
+    """SQL that PostgreSQL's own parser rejects, with the parser's message.
+
+    The SQL is parsed by pglast (libpg_query: the grammar of the PostgreSQL server itself), so
+    what this rule rejects the database rejects too (`psycopg2.errors.SyntaxError`, label
+    SQL_DIALECT_ERROR). The position is the parser's, mapped to file:line:col inside the string.
+    Driver placeholders (`%s`, `%(name)s`, SQLAlchemy `:name`) are made neutral first; the
+    SQLite/MySQL constructs of MD003/MD004 are reported there, not twice here. An f-string or
+    `.format()` skeleton that does not parse is not reported (the interpolated piece may be what
+    completes it; MD005 speaks about it).
+    """
+
+    code = "MD008"
+    name = "sql-syntax-error"
+
+    def check(self, ctx: FileContext) -> Iterator[Hit]:
+        for site in ctx.postgres_sites():
+            for problem in ctx.sql_analysis(site).problems:
+                if problem.code == self.code:
+                    line, col = ctx.sql_position(site.sql, problem.offset)
+                    yield Hit(site.sql.node, problem.message, line, col)

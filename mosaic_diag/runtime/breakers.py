@@ -1,0 +1,311 @@
+"""Circuit breakers on pybreaker whose state every instance of the app shares.
+
+    openai_breaker = breaker("openai", storage=os.environ["DATABASE_URL"])   # or storage="memory"
+
+Which failures count is taxonomy data: only labels marked `provider_wide` (rate limit, overloaded,
+5xx, timeout, connection, quota, a rejected key) count toward `fail_max`; any other exception (a
+bad request of ours, a context overflow) passes through and counts as the provider answering.
+
+With a PostgreSQL DSN the state lives in one row of `mosaic_breakers` (state, counters, opened_at,
+the half-open trial's owner): counters change with `UPDATE ... SET n = n + 1`, and the move from
+open to half-open is one conditional UPDATE, so after `reset_timeout` exactly one call of all the
+instances makes the trial while the others keep failing fast (a trial whose owner died is taken
+over after another `reset_timeout`). If the database cannot be reached the breaker reads closed
+(it never takes the app down) and logs a warning. Unlike pybreaker's own `call`, the breaker's
+lock is not held while the guarded call runs, so concurrent requests are not serialised.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import pybreaker
+
+from mosaic_diag.runtime.verdict import classify_exception
+
+T = TypeVar("T")
+logger = logging.getLogger("mosaic.runtime.breaker")
+
+CLOSED, OPEN, HALF_OPEN = pybreaker.STATE_CLOSED, pybreaker.STATE_OPEN, pybreaker.STATE_HALF_OPEN
+TABLE = "mosaic_breakers"
+_DDL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+    name text PRIMARY KEY,
+    state text NOT NULL DEFAULT 'closed',
+    fail_counter integer NOT NULL DEFAULT 0,
+    success_counter integer NOT NULL DEFAULT 0,
+    opened_at timestamptz,
+    trial_owner text,
+    trial_at timestamptz,
+    updated_at timestamptz NOT NULL DEFAULT now()
+)"""
+
+
+class BreakerOpen(pybreaker.CircuitBreakerError):
+    """The breaker is open (or another call makes the half-open trial): the call was not made."""
+
+
+@dataclass(frozen=True)
+class Row:
+    state: str = CLOSED
+    fail_counter: int = 0
+    success_counter: int = 0
+    opened_at: datetime | None = None
+    trial_owner: str | None = None
+    trial_at: datetime | None = None
+
+
+class _Backend:
+    def get(self) -> Row: ...
+    def set_state(self, state: str) -> None: ...
+    def add(self, field: str, delta: int | None) -> None: ...  # delta None: reset to 0
+    def set_opened_at(self, when: datetime) -> None: ...
+    def claim(self, owner: str, now: datetime, timeout: float) -> bool: ...
+
+
+class _Memory(_Backend):
+    """One process's state (threads share it)."""
+
+    def __init__(self) -> None:
+        self.row = Row()
+        self.lock = threading.Lock()
+
+    def get(self) -> Row:
+        return self.row
+
+    def _update(self, **changes: Any) -> None:
+        with self.lock:
+            self.row = Row(**{**self.row.__dict__, **changes})
+
+    def set_state(self, state: str) -> None:
+        self._update(state=state, trial_owner=None, trial_at=None)
+
+    def add(self, field: str, delta: int | None) -> None:
+        with self.lock:
+            value = 0 if delta is None else getattr(self.row, field) + delta
+            self.row = Row(**{**self.row.__dict__, field: value})
+
+    def set_opened_at(self, when: datetime) -> None:
+        self._update(opened_at=when)
+
+    def claim(self, owner: str, now: datetime, timeout: float) -> bool:
+        with self.lock:
+            if not _claimable(self.row, now, timeout):
+                return False
+            self.row = Row(HALF_OPEN, self.row.fail_counter, 0, self.row.opened_at, owner, now)
+            return True
+
+
+def _claimable(row: Row, now: datetime, timeout: float) -> bool:
+    limit = now - timedelta(seconds=timeout)
+    if row.state == OPEN:
+        return row.opened_at is None or row.opened_at <= limit
+    return row.state == HALF_OPEN and (row.trial_at is None or row.trial_at <= limit)
+
+
+class _Postgres(_Backend):
+    """The state in one row of `mosaic_breakers`; every change is one statement."""
+
+    def __init__(self, name: str, dsn: str, connect_timeout: int = 3) -> None:
+        self.name = name
+        self.dsn = dsn
+        self.connect_timeout = connect_timeout
+        self.lock = threading.Lock()
+        self.conn: Any = None
+        self.fallback = Row()
+        self._execute(_DDL)
+        self._execute(f"INSERT INTO {TABLE} (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", (name,))
+
+    def _connection(self) -> Any:
+        import psycopg2
+
+        if self.conn is None or self.conn.closed:
+            self.conn = psycopg2.connect(self.dsn, connect_timeout=self.connect_timeout)
+            self.conn.autocommit = True
+        return self.conn
+
+    def _execute(self, sql: str, params: tuple[Any, ...] = (), fetch: bool = False) -> Any:
+        import psycopg2
+
+        with self.lock:
+            for attempt in (1, 2):
+                try:
+                    with self._connection().cursor() as cur:
+                        cur.execute(sql, params)
+                        return cur.fetchone() if fetch else None
+                except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+                    if self.conn is not None:
+                        self.conn.close()
+                    self.conn = None
+                    if attempt == 2:
+                        logger.warning("breaker %s: state store unreachable, reading closed: %s", self.name,
+                                       classify_exception(exc).label)
+                        return None
+        return None
+
+    def get(self) -> Row:
+        found = self._execute(f"SELECT state, fail_counter, success_counter, opened_at, trial_owner, trial_at "
+                              f"FROM {TABLE} WHERE name = %s", (self.name,), fetch=True)
+        return Row(*found) if found else self.fallback
+
+    def set_state(self, state: str) -> None:
+        self._execute(f"UPDATE {TABLE} SET state = %s, trial_owner = NULL, trial_at = NULL, updated_at = now() "
+                      "WHERE name = %s", (state, self.name))
+
+    def add(self, field: str, delta: int | None) -> None:
+        assert field in ("fail_counter", "success_counter")
+        expr = "0" if delta is None else f"{field} + {int(delta)}"
+        self._execute(f"UPDATE {TABLE} SET {field} = {expr}, updated_at = now() WHERE name = %s", (self.name,))
+
+    def set_opened_at(self, when: datetime) -> None:
+        self._execute(f"UPDATE {TABLE} SET opened_at = %s, updated_at = now() WHERE name = %s", (when, self.name))
+
+    def claim(self, owner: str, now: datetime, timeout: float) -> bool:
+        limit = now - timedelta(seconds=timeout)
+        found = self._execute(
+            f"UPDATE {TABLE} SET state = %s, success_counter = 0, trial_owner = %s, trial_at = %s, updated_at = now() "
+            "WHERE name = %s AND ((state = %s AND (opened_at IS NULL OR opened_at <= %s)) "
+            "OR (state = %s AND (trial_at IS NULL OR trial_at <= %s))) RETURNING name",
+            (HALF_OPEN, owner, now, self.name, OPEN, limit, HALF_OPEN, limit), fetch=True)
+        return found is not None
+
+
+class SharedStorage(pybreaker.CircuitBreakerStorage):
+    """pybreaker's storage interface over a backend; the half-open state belongs to the one call
+    (process and thread) that claimed the trial: every other caller reads it as open."""
+
+    def __init__(self, backend: _Backend, name: str) -> None:
+        super().__init__(name)
+        self.backend = backend
+        self.instance = uuid.uuid4().hex[:12]
+        self.reset_timeout = 60.0
+
+    def owner(self) -> str:
+        return f"{self.instance}:{os.getpid()}:{threading.get_ident()}"
+
+    @property
+    def state(self) -> str:
+        row = self.backend.get()
+        if row.state == HALF_OPEN and row.trial_owner != self.owner():
+            return OPEN
+        return row.state
+
+    @state.setter
+    def state(self, state: str) -> None:
+        if state == HALF_OPEN:  # reached only through Breaker.half_open, which claims first
+            return
+        self.backend.set_state(state)
+
+    @property
+    def shared_state(self) -> str:
+        """The stored state as every instance sees it (half-open while a trial runs)."""
+        return self.backend.get().state
+
+    def claim_trial(self) -> bool:
+        return self.backend.claim(self.owner(), datetime.now(UTC), self.reset_timeout)
+
+    def increment_counter(self) -> None:
+        self.backend.add("fail_counter", 1)
+
+    def reset_counter(self) -> None:
+        if self.backend.get().fail_counter:  # a success after successes writes nothing
+            self.backend.add("fail_counter", None)
+
+    def increment_success_counter(self) -> None:
+        self.backend.add("success_counter", 1)
+
+    def reset_success_counter(self) -> None:
+        """A no-op: claiming a trial zeroes the success counter in the same statement (a reset from an
+        instance that merely noticed a state change must not erase the trial's success)."""
+
+    @property
+    def counter(self) -> int:
+        return self.backend.get().fail_counter
+
+    @property
+    def success_counter(self) -> int:
+        return self.backend.get().success_counter
+
+    @property
+    def opened_at(self) -> datetime | None:
+        return self.backend.get().opened_at
+
+    @opened_at.setter
+    def opened_at(self, when: datetime) -> None:
+        self.backend.set_opened_at(when)
+
+
+def is_breaker_failure(exc: BaseException) -> bool:
+    """Whether an exception counts toward a breaker: its label is `provider_wide` in the taxonomy."""
+    return classify_exception(exc).provider_wide
+
+
+class Breaker(pybreaker.CircuitBreaker):
+    """A pybreaker circuit breaker over a `SharedStorage` (see the module doc)."""
+
+    _state_storage: SharedStorage
+
+    def __init__(self, name: str, storage: SharedStorage, *, fail_max: int = 5, reset_timeout: float = 30.0,
+                 counts: Callable[[BaseException], bool] = is_breaker_failure,
+                 listeners: Iterable[pybreaker.CircuitBreakerListener] = ()) -> None:
+        storage.reset_timeout = reset_timeout
+        super().__init__(fail_max=fail_max, reset_timeout=reset_timeout, exclude=[lambda exc: not counts(exc)],
+                         listeners=list(listeners), state_storage=storage, name=name,
+                         throw_new_error_on_trip=False)
+
+    def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call through the breaker without holding its lock during `func` (pybreaker holds it)."""
+        try:
+            return self.state.call(func, *args, **kwargs)
+        except pybreaker.CircuitBreakerError as exc:
+            if isinstance(exc, BreakerOpen):
+                raise
+            raise BreakerOpen(f"breaker {self.name} is open: {exc}") from None
+
+    def half_open(self) -> None:
+        if not self._state_storage.claim_trial():
+            raise BreakerOpen(f"breaker {self.name} is open (another call makes the half-open trial)")
+        with self._lock:
+            self.state = HALF_OPEN  # type: ignore[assignment]
+
+    @property
+    def shared_state(self) -> str:
+        """closed | open | half-open, as stored (what /health reports)."""
+        return self._state_storage.shared_state
+
+
+_REGISTRY: dict[str, Breaker] = {}
+_REGISTRY_LOCK = threading.Lock()
+
+
+def breaker(name: str, *, storage: str = "memory", fail_max: int = 5, reset_timeout: float = 30.0,
+            counts: Callable[[BaseException], bool] = is_breaker_failure) -> Breaker:
+    """The breaker `name` of this process (made on first use): `storage` is "memory" or a PostgreSQL
+    DSN (state shared by every process that uses the same database and name)."""
+    with _REGISTRY_LOCK:
+        found = _REGISTRY.get(name)
+        if found is not None:
+            return found
+        backend: _Backend = _Memory() if storage == "memory" else _Postgres(name, storage)
+        made = _REGISTRY[name] = Breaker(name, SharedStorage(backend, name), fail_max=fail_max,
+                                         reset_timeout=reset_timeout, counts=counts)
+        return made
+
+
+def breaker_states() -> dict[str, str]:
+    """Every registered breaker's stored state, by name."""
+    with _REGISTRY_LOCK:
+        breakers = list(_REGISTRY.values())
+    return {b.name or "": b.shared_state for b in breakers}
+
+
+def forget_breakers() -> None:
+    """Drop the registry (tests; a new `breaker(name)` is made fresh)."""
+    with _REGISTRY_LOCK:
+        _REGISTRY.clear()

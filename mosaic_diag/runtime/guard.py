@@ -1,0 +1,274 @@
+"""The schema guard: model answers validated against Pydantic models, rejects dead-lettered.
+
+    guard = schema_guard(Answer, store=open_dead_letters(os.environ["DATABASE_URL"]))
+    answer = guard(text, provider="openai", prompt_id="ps101-3")   # an Answer, or SchemaRejected
+
+A rejected answer becomes one row of `mosaic_dead_letters` (payload, validation error, label,
+provider, prompt id, model, time) in PostgreSQL, or in a local SQLite file when the app has no
+PostgreSQL; the caller gets `SchemaRejected` (label MODEL_ANSWER_INVALID in the taxonomy, so
+triage labels its traceback the same). `mosaic-diag dlq` lists, shows, replays and purges the rows.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from mosaic_diag.errors import UnreachableError, UsageError
+from mosaic_diag.platform.redact import redact_dsn, redact_with_dsn
+from mosaic_diag.runtime.context import note_label
+from mosaic_diag.runtime.verdict import classify_exception
+
+M = TypeVar("M")
+TABLE = "mosaic_dead_letters"
+_COLUMNS = "id, created_at, provider, prompt_id, label, model, error, payload, replayed_at"
+_PG_DDL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+    id bigserial PRIMARY KEY,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    provider text,
+    prompt_id text,
+    label text NOT NULL,
+    model text NOT NULL,
+    error text NOT NULL,
+    payload text NOT NULL,
+    replayed_at timestamptz
+)"""
+_SQLITE_DDL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at TEXT NOT NULL,
+    provider TEXT,
+    prompt_id TEXT,
+    label TEXT NOT NULL,
+    model TEXT NOT NULL,
+    error TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    replayed_at TEXT
+)"""
+
+
+class SchemaRejected(Exception):
+    """A model answer failed its schema; `dead_letter_id` is its row (None without a store)."""
+
+    def __init__(self, model: str, error: str, *, provider: str | None = None, prompt_id: str | None = None,
+                 dead_letter_id: int | None = None) -> None:
+        self.model = model
+        self.error = error
+        self.provider = provider
+        self.prompt_id = prompt_id
+        self.dead_letter_id = dead_letter_id
+        self.label = "MODEL_ANSWER_INVALID"
+        first = error.strip().splitlines()[0] if error.strip() else "invalid"
+        super().__init__(f"model answer rejected by schema {model} (provider {provider or 'unknown'}): {first}")
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One rejected answer."""
+
+    id: int
+    created_at: datetime
+    provider: str | None
+    prompt_id: str | None
+    label: str
+    model: str
+    error: str
+    payload: str
+    replayed_at: datetime | None = None
+
+    def to_dict(self, *, payload: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id, "created_at": self.created_at.isoformat(), "provider": self.provider,
+            "prompt_id": self.prompt_id, "label": self.label, "model": self.model, "error": self.error,
+            "replayed_at": self.replayed_at.isoformat() if self.replayed_at else None}
+        if payload:
+            data["payload"] = self.payload
+        return data
+
+
+def _aware(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _row(found: tuple[Any, ...]) -> DeadLetter:
+    return DeadLetter(int(found[0]), _aware(found[1]) or datetime.now(UTC), found[2], found[3], found[4], found[5],
+                      found[6], found[7], _aware(found[8]))
+
+
+class DeadLetterStore:
+    """The dead-letter table in PostgreSQL (a DSN) or SQLite (a file path)."""
+
+    def __init__(self, target: str) -> None:
+        self.target = str(target)
+        self.postgres = self.target.startswith(("postgres://", "postgresql://")) or (
+            "=" in self.target and "dbname" in self.target)
+        self.param = "%s" if self.postgres else "?"
+        self._lock = threading.Lock()
+        self._conn: Any = None
+
+    @property
+    def shown(self) -> str:
+        return redact_dsn(self.target) if self.postgres else self.target
+
+    def _connect(self) -> Any:
+        if self._conn is not None:
+            return self._conn
+        if self.postgres:
+            import psycopg2
+
+            try:
+                conn = psycopg2.connect(self.target, connect_timeout=5)
+            except psycopg2.Error as exc:
+                raise UnreachableError(f"dead-letter database {self.shown} unreachable: "
+                                       f"{redact_with_dsn(str(exc).strip(), self.target)}") from exc
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(_PG_DDL)
+        else:
+            conn = sqlite3.connect(self.target, check_same_thread=False, isolation_level=None)
+            conn.execute(_SQLITE_DDL)
+        self._conn = conn
+        return conn
+
+    def _run(self, sql: str, params: tuple[Any, ...] = (), *, fetch: str = "") -> Any:
+        sql = sql.replace("?", self.param)
+        with self._lock:
+            conn = self._connect()
+            if self.postgres:
+                with conn.cursor() as cur:
+                    cur.execute(sql, params)
+                    if fetch == "one":
+                        return cur.fetchone()
+                    if fetch == "all":
+                        return cur.fetchall()
+                    return cur.rowcount
+            cur = conn.execute(sql, params)
+            if fetch == "one":
+                return cur.fetchone()
+            if fetch == "all":
+                return cur.fetchall()
+            return cur.rowcount
+
+    def add(self, *, payload: str, error: str, label: str, model: str, provider: str | None = None,
+            prompt_id: str | None = None) -> int:
+        """Store one rejected answer; its id."""
+        now = datetime.now(UTC)
+        created: Any = now if self.postgres else now.isoformat()
+        found = self._run(f"INSERT INTO {TABLE} (created_at, provider, prompt_id, label, model, error, payload) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                          (created, provider, prompt_id, label, model, error, payload), fetch="one")
+        return int(found[0])
+
+    def list(self, *, limit: int = 50, label: str | None = None) -> list[DeadLetter]:
+        """The newest rows first."""
+        where, params = ("WHERE label = ?", (label,)) if label else ("", ())
+        rows = self._run(f"SELECT {_COLUMNS} FROM {TABLE} {where} ORDER BY id DESC LIMIT ?", (*params, limit),
+                         fetch="all")
+        return [_row(r) for r in rows]
+
+    def get(self, row_id: int) -> DeadLetter | None:
+        found = self._run(f"SELECT {_COLUMNS} FROM {TABLE} WHERE id = ?", (row_id,), fetch="one")
+        return _row(found) if found else None
+
+    def mark_replayed(self, row_id: int) -> None:
+        now = datetime.now(UTC)
+        self._run(f"UPDATE {TABLE} SET replayed_at = ? WHERE id = ?",
+                  (now if self.postgres else now.isoformat(), row_id))
+
+    def purge(self, older_than: datetime) -> int:
+        """Delete the rows created before `older_than`; how many."""
+        when: Any = older_than if self.postgres else older_than.astimezone(UTC).isoformat()
+        return int(self._run(f"DELETE FROM {TABLE} WHERE created_at < ?", (when,)))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+def open_dead_letters(target: str | Path) -> DeadLetterStore:
+    """The store at a PostgreSQL DSN or a SQLite file path (created on first write)."""
+    if not str(target).strip():
+        raise UsageError("no dead-letter database: give a PostgreSQL DSN or a SQLite file path")
+    return DeadLetterStore(str(target))
+
+
+def _text_of(answer: Any) -> str:
+    if isinstance(answer, str | bytes):
+        return answer.decode("utf-8", "replace") if isinstance(answer, bytes) else answer
+    return json.dumps(answer, default=str)
+
+
+def _strip_fences(text: str) -> str:
+    cleaned = text.strip()
+    if cleaned.startswith("```"):
+        cleaned = cleaned.strip("`").strip()
+        if cleaned[:4].lower() == "json":
+            cleaned = cleaned[4:]
+    return cleaned.strip()
+
+
+def validate(model: type[M], answer: Any) -> M:
+    """`answer` (JSON text, bytes, or a decoded object) as `model`; pydantic's ValidationError if not."""
+    if isinstance(answer, str | bytes):
+        text = _text_of(answer)
+        return model.model_validate_json(_strip_fences(text))  # type: ignore[attr-defined]
+    return model.model_validate(answer)  # type: ignore[attr-defined]
+
+
+def describe_error(exc: Any) -> str:
+    """A ValidationError as `location: message [type]` lines, without the input values (which would
+    copy parts of the payload, secrets included, into the error column)."""
+    lines = []
+    for err in exc.errors(include_input=False, include_url=False):
+        where = ".".join(str(p) for p in err.get("loc", ())) or "(answer)"
+        lines.append(f"{where}: {err.get('msg', 'invalid')} [type={err.get('type', '?')}]")
+    return "\n".join(lines) or str(exc).splitlines()[0]
+
+
+class SchemaGuard(Generic[M]):
+    """Validate answers against one Pydantic model; dead-letter the rejects (see the module doc)."""
+
+    def __init__(self, model: type[M], *, store: DeadLetterStore | None = None, provider: str | None = None,
+                 prompt_id: str | None = None) -> None:
+        self.model = model
+        self.store = store
+        self.provider = provider
+        self.prompt_id = prompt_id
+
+    def __call__(self, answer: Any, *, provider: str | None = None, prompt_id: str | None = None) -> M:
+        if hasattr(answer, "provider") and hasattr(answer, "value"):  # a FailoverResult
+            provider = provider or answer.provider
+            answer = answer.value
+        provider = provider or self.provider
+        prompt_id = prompt_id or self.prompt_id
+        from pydantic import ValidationError
+
+        try:
+            return validate(self.model, answer)
+        except ValidationError as exc:
+            error = describe_error(exc)
+        name = self.model.__name__
+        rejected = SchemaRejected(name, error, provider=provider, prompt_id=prompt_id)
+        label = classify_exception(rejected).label
+        note_label(label)
+        if self.store is not None:
+            rejected.dead_letter_id = self.store.add(payload=_text_of(answer), error=error, label=label, model=name,
+                                                     provider=provider, prompt_id=prompt_id)
+        raise rejected
+
+
+def schema_guard(model: type[M], *, store: DeadLetterStore | None = None, provider: str | None = None,
+                 prompt_id: str | None = None) -> Callable[..., M]:
+    """A validator of answers for `model` that dead-letters what it rejects into `store`."""
+    return SchemaGuard(model, store=store, provider=provider, prompt_id=prompt_id)

@@ -1,0 +1,191 @@
+"""`/health` for FastAPI: the deployed commit and manifest, the database, the breakers, the
+request window; `ok | degraded | down` with HTTP 200 or 503.
+
+    app.include_router(health_router(database=os.environ.get("DATABASE_URL")))
+
+- `deployment`: `git_commit` (8 characters), `git_commit_full` (the `commit` argument (text or a
+  callable), else
+  RENDER_GIT_COMMIT), `manifest_hash` (the argument, else MOSAIC_MANIFEST_HASH, else the sha256 of
+  the manifest file in MOSAIC_MANIFEST).
+- `checks.database`: `SELECT 1` through the `database` argument (a DSN, a psycopg2 pool, or a
+  callable returning either, a DB-API connection (closed after) or None), its latency and, for a
+  pool, its size and use.
+- `breakers`: every breaker of `mosaic_diag.runtime.breaker` by name, as stored.
+- `metrics`: `requests_total`, `error_rate` (5xx), `p50_latency_ms`, `p95_latency_ms` and the
+  labels met, over the instrumentation window (five minutes): what `rollback --auto` reads.
+- `status`: `down` (HTTP 503) when the database check fails; `degraded` when a breaker is not
+  closed, the error rate passes `degraded_error_rate` or p95 passes `degraded_p95_ms`; else `ok`.
+  `ok` is true unless down.
+- `extra()`: the app's own fields, merged into the body (a mapping merged into a mapping).
+- With `prometheus-client` installed, `{path}/metrics` serves the same figures for Prometheus.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mosaic_diag.platform.redact import redact_text
+from mosaic_diag.runtime.instrument import DEFAULT_WINDOW, RequestWindow
+from mosaic_diag.runtime.verdict import classify_exception
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    """Thresholds of `degraded`."""
+
+    degraded_error_rate: float = 0.05
+    degraded_p95_ms: float | None = None
+    min_requests: int = 5          # an error rate over fewer requests does not degrade
+
+
+def manifest_hash_of(path: str | Path) -> str | None:
+    """The sha256 (16 hex) of a manifest file's canonical JSON, or of its bytes when not JSON."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError:
+        return None
+    with contextlib.suppress(ValueError):
+        raw = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def _database_check(database: Any, timeout: int) -> dict[str, Any]:
+    if callable(database) and not hasattr(database, "getconn"):
+        database = database()  # a pool, a DSN, a connection, or None, resolved per request
+    if database is None:
+        return {"configured": False, "ok": True}
+    start = time.perf_counter()
+    pool_state: dict[str, Any] | None = None
+    conn = None
+    put_back: Callable[[Any], None] | None = None
+    try:
+        if isinstance(database, str):
+            import psycopg2
+
+            conn = psycopg2.connect(database, connect_timeout=timeout)
+        elif hasattr(database, "getconn"):  # a psycopg2 pool
+            pool_state = {"max": getattr(database, "maxconn", None), "min": getattr(database, "minconn", None),
+                          "in_use": len(getattr(database, "_used", {}) or {}),
+                          "idle": len(getattr(database, "_pool", []) or [])}
+            conn = database.getconn()
+            put_back = database.putconn
+        else:
+            conn = database
+        cur = conn.cursor()
+        cur.execute("SELECT 1")
+        cur.fetchone()
+        cur.close()
+        result: dict[str, Any] = {"configured": True, "ok": True}
+    except Exception as exc:  # any driver error: the check reports it, /health answers
+        result = {"configured": True, "ok": False, "label": classify_exception(exc).label,
+                  "error": redact_text(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)}
+    finally:
+        if conn is not None:
+            try:
+                if put_back is not None:
+                    put_back(conn)
+                else:
+                    conn.close()
+            except Exception:  # noqa: S110 - closing a broken connection
+                pass
+    result["latency_ms"] = round((time.perf_counter() - start) * 1000, 1)
+    if pool_state is not None:
+        result["pool"] = pool_state
+    return result
+
+
+def health_payload(*, commit: str | Callable[[], str] | None = None, manifest_hash: str | None = None,
+                   database: Any = None, breakers: Callable[[], dict[str, str]] | None = None,
+                   window: RequestWindow | None = None,
+                   config: HealthConfig | None = None, db_timeout: int = 3,
+                   extra: Callable[[], dict[str, Any]] | None = None) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, body) of /health (see the module doc)."""
+    from mosaic_diag.runtime.breakers import breaker_states
+
+    cfg = config or HealthConfig()
+    full = (commit() if callable(commit) else commit) or os.environ.get("RENDER_GIT_COMMIT") or "unknown"
+    manifest = manifest_hash or os.environ.get("MOSAIC_MANIFEST_HASH") or (
+        manifest_hash_of(os.environ["MOSAIC_MANIFEST"]) if os.environ.get("MOSAIC_MANIFEST") else None)
+    db = _database_check(database, db_timeout)
+    states = (breakers or breaker_states)()
+    stats = (window or DEFAULT_WINDOW).stats()
+    reasons: list[str] = []
+    if not db["ok"]:
+        reasons.append(f"database: {db.get('label')}")
+    status = "down" if reasons else "ok"
+    if status == "ok":
+        reasons += [f"breaker {name} {state}" for name, state in states.items() if state != "closed"]
+        if stats.requests_total >= cfg.min_requests and stats.error_rate > cfg.degraded_error_rate:
+            reasons.append(f"error rate {stats.error_rate:.1%}")
+        if cfg.degraded_p95_ms is not None and stats.p95_latency_ms > cfg.degraded_p95_ms:
+            reasons.append(f"p95 {stats.p95_latency_ms:.0f} ms")
+        if reasons:
+            status = "degraded"
+    body = {
+        "status": status, "ok": status != "down", "reasons": reasons,
+        "timestamp": datetime.now(UTC).isoformat(),
+        "deployment": {"git_commit": full[:8], "git_commit_full": full, "manifest_hash": manifest},
+        "checks": {"database": db},
+        "breakers": states,
+        "metrics": stats.to_dict(),
+    }
+    for key, value in (extra() if extra else {}).items():
+        body[key] = {**body[key], **value} if isinstance(body.get(key), dict) and isinstance(value, dict) else value
+    return (503 if status == "down" else 200), body
+
+
+def _prometheus(body: dict[str, Any]) -> str | None:
+    try:
+        from prometheus_client import CollectorRegistry, Gauge, generate_latest
+    except ImportError:
+        return None
+    registry = CollectorRegistry()
+    metrics = body["metrics"]
+    for name, key in (("requests", "requests_total"), ("error_rate", "error_rate"),
+                      ("p50_latency_ms", "p50_latency_ms"), ("p95_latency_ms", "p95_latency_ms")):
+        Gauge(f"mosaic_{name}", f"{key} over the window", registry=registry).set(metrics[key])
+    up = Gauge("mosaic_up", "1 unless /health is down", registry=registry)
+    up.set(0 if body["status"] == "down" else 1)
+    breaker = Gauge("mosaic_breaker_open", "1 when the breaker is not closed", ["name"], registry=registry)
+    for name, state in body["breakers"].items():
+        breaker.labels(name=name).set(0 if state == "closed" else 1)
+    return generate_latest(registry).decode()
+
+
+def health_router(*, path: str = "/health", commit: str | Callable[[], str] | None = None,
+                  manifest_hash: str | None = None, database: Any = None,
+                  breakers: Callable[[], dict[str, str]] | None = None,
+                  window: RequestWindow | None = None, config: HealthConfig | None = None,
+                  extra: Callable[[], dict[str, Any]] | None = None) -> Any:
+    """A FastAPI APIRouter serving `path` (and `{path}/metrics` with prometheus-client)."""
+    from fastapi import APIRouter
+    from fastapi.responses import JSONResponse, PlainTextResponse
+
+    router = APIRouter()
+
+    def payload() -> tuple[int, dict[str, Any]]:
+        return health_payload(commit=commit, manifest_hash=manifest_hash, database=database, breakers=breakers,
+                              window=window, config=config, extra=extra)
+
+    @router.get(path, include_in_schema=False)
+    def health() -> JSONResponse:
+        code, body = payload()
+        return JSONResponse(body, status_code=code)
+
+    @router.get(path.rstrip("/") + "/metrics", include_in_schema=False)
+    def metrics() -> PlainTextResponse:
+        text = _prometheus(payload()[1])
+        if text is None:
+            return PlainTextResponse("prometheus-client is not installed\n", status_code=404)
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+
+    return router

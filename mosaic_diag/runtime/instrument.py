@@ -1,0 +1,159 @@
+"""Request instrumentation: one JSON line per request, and the sliding window /health reads.
+
+    app.add_middleware(instrument.Middleware)            # lines to stderr, the default window
+
+Each line is a JSON log record triage reads: `message` is the request in uvicorn's access shape
+(`127.0.0.1:51234 - "GET /wimd/ask HTTP/1.1" 503`, so triage counts it as a request), plus
+`route` (the route template), `method`, `status`, `latency_ms` and `label`: the taxonomy label of
+the error the request met (an exception that escaped, or what `llm_call`, `failover` and
+`schema_guard` classified while serving it), else null. Run uvicorn with `--no-access-log` so a
+request is not counted twice. The middleware is plain ASGI (no Starlette base class).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from mosaic_diag.runtime.context import close_labels, open_labels
+from mosaic_diag.runtime.verdict import classify_exception
+
+WINDOW_SECONDS = 300.0
+LOGGER = "mosaic.request"
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    """Requests of the window: count, 5xx rate, latency percentiles, labels met."""
+
+    requests_total: int
+    errors: int
+    error_rate: float
+    p50_latency_ms: float
+    p95_latency_ms: float
+    window_seconds: float
+    labels: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"requests_total": self.requests_total, "errors": self.errors,
+                "error_rate": round(self.error_rate, 4), "p50_latency_ms": round(self.p50_latency_ms, 1),
+                "p95_latency_ms": round(self.p95_latency_ms, 1), "window_seconds": self.window_seconds,
+                "labels": dict(self.labels)}
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    if not ordered:
+        return 0.0
+    return ordered[max(math.ceil(q * len(ordered)) - 1, 0)]
+
+
+class RequestWindow:
+    """The requests of the last `seconds` (thread-safe)."""
+
+    def __init__(self, seconds: float = WINDOW_SECONDS, clock: Callable[[], float] = time.monotonic,
+                 limit: int = 100_000) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._items: deque[tuple[float, float, int, str | None]] = deque(maxlen=limit)
+        self._lock = threading.Lock()
+
+    def record(self, latency_ms: float, status: int, label: str | None = None) -> None:
+        with self._lock:
+            self._items.append((self._clock(), latency_ms, status, label))
+
+    def stats(self) -> WindowStats:
+        cutoff = self._clock() - self.seconds
+        with self._lock:
+            while self._items and self._items[0][0] < cutoff:
+                self._items.popleft()
+            items = list(self._items)
+        latencies = sorted(i[1] for i in items)
+        errors = sum(1 for i in items if i[2] >= 500)
+        labels = Counter(i[3] for i in items if i[3])
+        total = len(items)
+        return WindowStats(total, errors, errors / total if total else 0.0, _percentile(latencies, 0.5),
+                           _percentile(latencies, 0.95), self.seconds, dict(labels.most_common(10)))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+DEFAULT_WINDOW = RequestWindow()
+
+
+def log_sink() -> Callable[[str], None]:
+    """The default sink: the logger `mosaic.request` at INFO, given (when it has none) a handler of
+    its own that writes the bare line to stderr, and not propagated (so the app's log format does
+    not wrap the JSON). A log capture that takes over the app's handlers takes this one too."""
+    logger = logging.getLogger(LOGGER)
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+        logger.setLevel(logging.INFO)
+    return logger.info
+
+
+def request_line(*, client: str, method: str, path: str, http_version: str, route: str, status: int,
+                 latency_ms: float, label: str | None, when: datetime | None = None) -> str:
+    """The JSON line of one request (see the module doc)."""
+    stamp = (when or datetime.now(UTC)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return json.dumps({
+        "timestamp": stamp, "level": "INFO", "logger": LOGGER,
+        "message": f'{client} - "{method} {path} HTTP/{http_version}" {status}',
+        "route": route, "method": method, "status": status, "latency_ms": round(latency_ms, 2), "label": label,
+    }, separators=(",", ":"))
+
+
+class Middleware:
+    """ASGI middleware: a JSON line per request and the window of /health (see the module doc)."""
+
+    def __init__(self, app: Any, *, window: RequestWindow | None = None, sink: Callable[[str], None] | None = None,
+                 skip: tuple[str, ...] = ("/health",)) -> None:
+        self.app = app
+        self.window = window or DEFAULT_WINDOW
+        self.sink = sink or log_sink()
+        self.skip = skip
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+        labels, token = open_labels()
+
+        async def send_status(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message.get("type") == "http.response.start":
+                status = int(message.get("status", 500))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        except Exception as exc:
+            labels.append(classify_exception(exc).label)
+            raise
+        finally:
+            close_labels(token)
+            latency = (time.perf_counter() - start) * 1000
+            path = scope.get("path", "")
+            if path not in self.skip:
+                label = labels[-1] if labels else None
+                self.window.record(latency, status, label)
+                route = getattr(scope.get("route"), "path", None) or path
+                client = scope.get("client") or ("-", 0)
+                self.sink(request_line(client=f"{client[0]}:{client[1]}", method=scope.get("method", "GET"),
+                                       path=path, http_version=scope.get("http_version", "1.1"), route=route,
+                                       status=status, latency_ms=latency, label=label))

@@ -1,0 +1,198 @@
+"""Retry on tenacity, driven by the taxonomy: only labels marked `retryable` are retried.
+
+    @llm_call(provider="openai")
+    def ask(prompt): return client.chat.completions.create(...)   # client built with max_retries=0
+
+The wait before retry n is the provider's `retry-after-ms` / `retry-after` header when the
+exception's response carries one, else full jitter: uniform(0, min(cap, base * 2**(n-1))). A
+`retry-after` longer than `cap`, or a wait that would pass the total `budget`, ends the retries
+(the caller fails over instead of sleeping). Each failed attempt logs one WARNING record on the
+logger `mosaic.runtime.retry` (provider, label, attempt, delay): triage counts it as a warning, a
+retry notice, never as an error event. The SDKs retry on their own (openai and anthropic: twice);
+build the clients with `max_retries=0` (`SDK_CLIENT_OPTIONS`) so the two do not multiply.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+
+from mosaic_diag.runtime.context import note_label
+from mosaic_diag.runtime.verdict import Verdict, classify_exception
+
+T = TypeVar("T")
+logger = logging.getLogger("mosaic.runtime.retry")
+
+SDK_CLIENT_OPTIONS: dict[str, Any] = {"max_retries": 0}
+"""Pass to `openai.OpenAI(**SDK_CLIENT_OPTIONS, ...)` / `anthropic.Anthropic(...)`: the kit retries."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry a retryable failure."""
+
+    attempts: int = 4              # attempts in all, the first one included
+    base: float = 0.5              # seconds: the jitter ceiling of the first retry
+    cap: float = 20.0              # seconds: the longest single wait (jitter ceiling, retry-after limit)
+    budget: float = 60.0           # seconds: attempts and waits together
+    honour_retry_after: bool = True
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or self.base < 0 or self.cap < 0 or self.budget < 0:
+            raise ValueError("RetryPolicy: attempts >= 1 and non-negative base, cap, budget")
+
+    def ceiling(self, retry_number: int) -> float:
+        """The full-jitter ceiling of the n-th retry (1-based)."""
+        return min(self.cap, self.base * 2 ** (retry_number - 1))
+
+
+def retry_after(exc: BaseException, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds the provider asked to wait: `retry-after-ms`, else `retry-after` (seconds or an HTTP
+    date) of the exception's response; None without one."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms is not None:
+        try:
+            value = float(raw_ms) / 1000
+            if value >= 0:
+                return value
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+        return value if value >= 0 else None
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(raw).timestamp() - now())
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One failed attempt, as logged."""
+
+    provider: str
+    label: str
+    attempt: int
+    attempts: int
+    delay: float | None          # None: no retry follows
+    retry_after: float | None
+    reason: str  # retrying | not_retryable | attempts_exhausted | budget_exhausted | retry_after_too_long
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"provider": self.provider, "label": self.label, "attempt": self.attempt,
+                "attempts": self.attempts, "delay": None if self.delay is None else round(self.delay, 3),
+                "retry_after": self.retry_after, "reason": self.reason}
+
+
+def _log(record: Attempt) -> None:
+    delay = "none" if record.delay is None else f"{record.delay:.3f}s"
+    logger.warning("llm retry notice: provider=%s label=%s attempt=%d/%d delay=%s reason=%s", record.provider,
+                   record.label, record.attempt, record.attempts, delay, record.reason,
+                   extra={"mosaic_retry": record.to_dict()})
+
+
+class _Run:
+    """The state of one retried call: its start, the verdict and wait of the last failure."""
+
+    __slots__ = ("attempt", "clock", "delay", "policy", "provider", "rng", "start", "verdict", "wanted")
+
+    def __init__(self, policy: RetryPolicy, provider: str, clock: Callable[[], float],
+                 rng: Callable[[], float]) -> None:
+        self.policy, self.provider, self.clock, self.rng = policy, provider, clock, rng
+        self.start = clock()
+        self.verdict: Verdict | None = None
+        self.delay = 0.0
+        self.wanted: float | None = None
+        self.attempt = 1
+
+    def should_retry(self, exc: BaseException) -> bool:
+        self.verdict = classify_exception(exc)
+        note_label(self.verdict.label)
+        if not self.verdict.retryable:
+            _log(Attempt(self.provider, self.verdict.label, self.attempt, self.policy.attempts, None, None,
+                         "not_retryable"))
+        return self.verdict.retryable
+
+    def wait(self, state: Any) -> float:
+        exc = state.outcome.exception()
+        self.wanted = retry_after(exc) if self.policy.honour_retry_after else None
+        if self.wanted is not None:
+            self.delay = self.wanted
+        else:
+            self.delay = self.rng() * self.policy.ceiling(state.attempt_number)
+        return self.delay
+
+    def stop(self, state: Any) -> bool:
+        policy, number = self.policy, state.attempt_number
+        label = self.verdict.label if self.verdict else "UNKNOWN_ERROR"
+        reason = "retrying"
+        if number >= policy.attempts:
+            reason = "attempts_exhausted"
+        elif self.wanted is not None and self.wanted > policy.cap:
+            reason = "retry_after_too_long"
+        elif self.clock() - self.start + self.delay > policy.budget:
+            reason = "budget_exhausted"
+        stop = reason != "retrying"
+        _log(Attempt(self.provider, label, number, policy.attempts, None if stop else self.delay, self.wanted,
+                     reason))
+        self.attempt = number + 1
+        return stop
+
+
+def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any = None,
+             sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+             rng: Callable[[], float] = random.random) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Decorate a provider call: retry what the taxonomy calls retryable (see the module doc), inside
+    `breaker` when given (a breaker counts the call's final outcome, once). The wrapped function
+    carries `provider` as `__mosaic_provider__` (failover names the provider that answered with it).
+    `sleep`, `clock` and `rng` are for tests."""
+    import tenacity
+
+    chosen = policy or RetryPolicy()
+
+    def decorate(fn: Callable[..., T]) -> Callable[..., T]:
+        def retried(*args: Any, **kwargs: Any) -> T:
+            run = _Run(chosen, provider, clock, rng)
+            try:  # the happy path costs one call: tenacity takes over at the first failure
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                first: Exception | None = exc
+
+            def attempt() -> T:
+                nonlocal first
+                if first is not None:  # attempt 1 already ran: its failure goes through the policy
+                    failed, first = first, None
+                    raise failed
+                return fn(*args, **kwargs)
+
+            retrying = tenacity.Retrying(
+                retry=tenacity.retry_if_exception(run.should_retry), wait=run.wait, stop=run.stop,
+                sleep=sleep, reraise=True)
+            return retrying(attempt)
+
+        call = retried if breaker is None else functools.partial(breaker.call, retried)
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> T:
+            return call(*args, **kwargs)
+
+        wrapper.__mosaic_provider__ = provider  # type: ignore[attr-defined]
+        wrapper.__mosaic_breaker__ = breaker  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate

@@ -1,0 +1,120 @@
+"""`classify_exception`: the triage classifier on a live exception, cached, with what the runtime
+does about its label (retry it? count it toward a breaker? fail over?) read from the taxonomy."""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mosaic_diag.classifier import Classifier
+
+_CACHE_LIMIT = 4096
+# Runs that start with a digit (numbers, counts, ids, uuids, hex, times): one cheap pass. An id whose
+# first digit comes late keeps its prefix, which costs a cache miss, never a wrong label.
+_VOLATILE = re.compile(r"[0-9][0-9A-Za-z_.-]*")
+_MESSAGE_KEY_CHARS = 400
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The label of one exception and what the runtime does about it (all taxonomy data)."""
+
+    label: str
+    category: str
+    severity: str
+    retryable: bool        # retrying the same call can help
+    provider_wide: bool    # the dependency fails, not this request: a breaker failure, a failover cause
+    exception_type: str
+    status: int | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"label": self.label, "category": self.category, "severity": self.severity,
+                "retryable": self.retryable, "provider_wide": self.provider_wide,
+                "exception_type": self.exception_type, "status": self.status}
+
+
+def status_of(exc: BaseException) -> int | None:
+    """The HTTP status an SDK exception carries (`status_code`, or its `response.status_code`)."""
+    status = getattr(exc, "status_code", None)
+    if not isinstance(status, int):
+        response = getattr(exc, "response", None)
+        status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _qualname(exc: BaseException) -> str:
+    cls = type(exc)
+    return f"{cls.__module__}.{cls.__qualname__}".removeprefix("builtins.")
+
+
+def cache_key(exc: BaseException) -> tuple[object, ...]:
+    """Type, normalised message and status of the exception and of its causes: the same failure with
+    other ids, counts or numbers has the same key."""
+    parts: list[object] = [status_of(exc)]
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(seen) < 4:
+        seen.add(id(current))
+        parts.append(_qualname(current))
+        parts.append(_VOLATILE.sub("#", str(current)[:_MESSAGE_KEY_CHARS]))
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return tuple(parts)
+
+
+class VerdictCache:
+    """A bounded, thread-safe cache of verdicts in front of one classifier."""
+
+    def __init__(self, classifier: Classifier | None = None, limit: int = _CACHE_LIMIT) -> None:
+        self._classifier = classifier
+        self._limit = limit
+        self._cache: dict[tuple[object, ...], Verdict] = {}
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def classifier(self) -> Classifier:
+        if self._classifier is None:  # imported and loaded at the first failure (or warm_up)
+            from mosaic_diag.classifier import Classifier
+
+            self._classifier = Classifier.default()
+        return self._classifier
+
+    def classify(self, exc: BaseException) -> Verdict:
+        key = cache_key(exc)
+        found = self._cache.get(key)
+        if found is not None:
+            self.hits += 1
+            return found
+        self.misses += 1
+        result = self.classifier.classify_exception(exc)
+        label = self.classifier.taxonomy.labels[result.label]
+        verdict = Verdict(label.name, label.category, label.severity, label.retryable, label.provider_wide,
+                          _qualname(exc), status_of(exc))
+        with self._lock:
+            if len(self._cache) >= self._limit:
+                self._cache.clear()
+            self._cache[key] = verdict
+        return verdict
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+            self.hits = self.misses = 0
+
+
+DEFAULT_CACHE = VerdictCache()
+
+
+def classify_exception(exc: BaseException) -> Verdict:
+    """The taxonomy label of a live exception (its cause chain included), cached by type, normalised
+    message and status; with the label's `retryable` and `provider_wide` flags."""
+    return DEFAULT_CACHE.classify(exc)
+
+
+def warm_up() -> None:
+    """Load the classifier and the taxonomy now (else the first failure pays for it, ~50 ms)."""
+    DEFAULT_CACHE.classifier.taxonomy.labels  # noqa: B018 - loads on access

@@ -1,0 +1,51 @@
+"""A small FastAPI app with the runtime kit, for tests/test_runtime_health.py under real uvicorn:
+`python -m uvicorn tests.runtime_app:app --no-access-log` (env: DATABASE_URL, OPENAI_BASE_URL)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import openai
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from mosaic_diag.runtime import RetryPolicy, breaker, health_router, instrument, llm_call
+
+logging.basicConfig(level=logging.INFO, format="%(levelname)s:%(name)s:%(message)s")
+app = FastAPI()
+app.add_middleware(instrument.Middleware)
+app.include_router(health_router(database=os.environ.get("DATABASE_URL") or None, commit="feedc0de" * 5))
+client = openai.OpenAI(api_key="sk-test-key", base_url=os.environ.get("OPENAI_BASE_URL"), max_retries=0, timeout=5)
+openai_breaker = breaker("openai", fail_max=100)
+
+
+@llm_call(provider="openai", policy=RetryPolicy(attempts=2, base=0.01, cap=0.01), breaker=openai_breaker)
+def ask(prompt: str) -> str:
+    return client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}]
+                                          ).choices[0].message.content or ""
+
+
+@app.get("/ok")
+def ok() -> dict:
+    return {"ok": True}
+
+
+@app.get("/items/{item}")
+def item(item: int) -> dict:
+    return {"item": item}
+
+
+@app.get("/boom")
+def load_session() -> dict:  # session code: its JSONDecodeError is TYPE_MISMATCH (taxonomy rule 8)
+    return json.loads("{\"truncated\": ")
+
+
+@app.get("/ask")
+def ask_route(q: str = "hello") -> JSONResponse:
+    try:
+        return JSONResponse({"answer": ask(q)})
+    except openai.APIError:
+        logging.getLogger("app.llm").exception("LLM call failed")
+        return JSONResponse({"error": "ai_unavailable"}, status_code=503)

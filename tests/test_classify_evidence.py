@@ -1,0 +1,178 @@
+"""Evidence across a text, wrappers, legacy and unqualified names, scope (taxonomy rules 2, 7, 8).
+
+The exception texts come from the real libraries in the test run (SQLAlchemy over sqlite3 and
+psycopg2, csv, json, requests against a loopback server); the layouts around them are the ones
+users paste (a cut traceback, an error tracker's title, a bare ``str(exc)`` logged).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+import traceback
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from mosaic_diag.classifier.classify import Classifier
+from mosaic_diag.classifier.evidence import evidence_from_exception
+
+
+def clf() -> Classifier:
+    return Classifier.default()
+
+
+def text_of(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc))
+
+
+def raised(fn) -> BaseException:
+    try:
+        fn()
+    except Exception as exc:  # noqa: BLE001 - the exception is the test's material
+        return exc
+    raise AssertionError("nothing raised")
+
+
+# -- wrappers (rule 7) --------------------------------------------------------------------------
+
+def test_sqlalchemy_wrapped_sqlite_error_is_the_sqlite_fallback(tmp_path) -> None:
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'app.db'}")
+
+    def run() -> None:
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("SELECT * FROM sessions"))
+
+    exc = raised(run)
+    first = str(exc).splitlines()[0]
+    assert first.startswith("(sqlite3.OperationalError) no such table")
+    for text in (text_of(exc), f"sqlalchemy.exc.OperationalError: {str(exc)}"):
+        assert clf().classify_text(text).label == "SQLITE_FALLBACK_ACTIVE"
+    # logged as a message only, under any logger
+    assert clf().classify_text(f"Query failed: {first}", logger="api.web", level="ERROR").label == \
+        "SQLITE_FALLBACK_ACTIVE"
+
+
+def test_sqlalchemy_wrapped_psycopg2_error_is_the_wrapped_type(pg_db) -> None:
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    engine = sqlalchemy.create_engine(pg_db.replace("postgresql://", "postgresql+psycopg2://", 1))
+
+    def run() -> None:
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("SELECT nosuchcol FROM pg_class"))
+
+    exc = raised(run)
+    assert str(exc).startswith("(psycopg2.errors.UndefinedColumn) column")
+    assert clf().classify_exception(exc).label == "MISSING_COLUMN"
+    assert clf().classify_text(text_of(exc)).label == "MISSING_COLUMN"
+    # an error tracker's title: the unqualified type name and the message
+    tracker = f"UndefinedColumn: {str(exc.orig).strip()}"
+    result = clf().classify_text(tracker)
+    assert (result.label, result.exception_type) == ("MISSING_COLUMN", "UndefinedColumn")
+    engine.dispose()
+
+
+# -- evidence across a text (rule 2) ------------------------------------------------------------
+
+def test_a_later_generic_exception_does_not_wipe_an_earlier_specific_cause(pg_db) -> None:
+    import psycopg2
+
+    def run() -> None:
+        with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+            cur.execute("SELECT nosuchcol FROM pg_class")
+
+    specific = text_of(raised(run))
+    generic = text_of(raised(lambda: {}["step"]))
+    # the user pasted the cause, then a cut second traceback of a generic error
+    cut = generic.splitlines()
+    paste = specific + "\n" + "\n".join(cut[1:])  # header of the second one lost
+    assert clf().classify_text(paste).label == "MISSING_COLUMN"
+    # the specific error printed in the log line before a generic traceback
+    lead = f"ERROR api.storage: query failed: {str(raised(run)).strip()}\n{generic}"
+    assert clf().classify_text(lead).label == "MISSING_COLUMN"
+
+
+# -- message-only records: a bare str(exc) under a logger (rule 4) ------------------------------
+
+def test_bare_str_of_exceptions_under_their_logger() -> None:
+    key = raised(lambda: {"prompt_index": 3}["step"])
+    assert str(key) == "'step'"
+    assert clf().classify_text(str(key), logger="api.session", level="ERROR").label == "SESSION_DATA_CORRUPT"
+    assert clf().classify_text(str(key), logger="api.web", level="ERROR").label == "UNKNOWN_ERROR"
+
+    data = "prompt,response\n" + '"' + "x" * 200_000 + "\n"
+    field = raised(lambda: list(csv.reader(io.StringIO(data))))
+    assert "field larger than field limit" in str(field)
+    assert clf().classify_text(f"Could not load prompts: {field}", level="ERROR").label == "PROMPT_CSV_CORRUPT"
+
+    decode = raised(lambda: json.loads(""))
+    assert str(decode).startswith("Expecting value")
+    assert clf().classify_text(str(decode), logger="api.ps101", level="ERROR").label == "PS101_STEP_MALFORMED"
+    assert clf().classify_text(str(decode), logger="api.web", level="ERROR").label == "UNKNOWN_ERROR"
+
+
+def test_psycopg2_detail_line_alone(pg_db) -> None:
+    import psycopg2
+
+    with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE u (email text PRIMARY KEY)")
+        cur.execute("INSERT INTO u VALUES ('a@example.com')")
+        try:
+            cur.execute("INSERT INTO u VALUES ('a@example.com')")
+        except psycopg2.Error as e:
+            detail = [line for line in str(e).splitlines() if line.startswith("DETAIL:")][0]
+    assert clf().classify_text(detail, level="ERROR").label == "DUPLICATE_KEY"
+
+
+# -- scope (rule 8) -----------------------------------------------------------------------------
+
+def download_satellite_index(raw: str) -> object:
+    return json.loads(raw)
+
+
+def load_session_row(raw: str) -> object:
+    return json.loads(raw)
+
+
+def test_json_decode_error_is_type_mismatch_only_in_session_or_db_code() -> None:
+    outside = raised(lambda: download_satellite_index("<html>503</html>"))
+    inside = raised(lambda: load_session_row("{'goals': []}"))
+    assert clf().classify_exception(outside).label == "UNKNOWN_ERROR"
+    assert clf().classify_text(text_of(outside)).label == "UNKNOWN_ERROR"
+    assert clf().classify_exception(inside).label == "TYPE_MISMATCH"
+    assert clf().classify_text(text_of(inside)).label == "TYPE_MISMATCH"
+
+
+class _Forbidden(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802
+        self.send_response(403)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def forbidden() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Forbidden)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://localhost:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_job_source_error_only_for_job_sources(forbidden: str) -> None:
+    requests = pytest.importorskip("requests")
+
+    exc = raised(lambda: requests.get(f"{forbidden}/api/v2/help_center/categories.json", timeout=5)
+                 .raise_for_status())
+    assert "403 Client Error" in str(exc)
+    ev = evidence_from_exception(exc)
+    assert clf().classify(ev).label == "UNKNOWN_ERROR"  # a helpdesk API, not a job board
+    assert clf().classify_exception(exc, logger="api.job_sources").label == "JOB_SOURCE_ERROR"
+    assert clf().classify_text(text_of(exc)).label == "UNKNOWN_ERROR"

@@ -1,0 +1,82 @@
+"""The example app on the runtime kit: breakers in PostgreSQL, failover decisions, dead letters,
+the /health shape, through the real clients against the stand-in."""
+
+from __future__ import annotations
+
+import psycopg2
+from starlette.testclient import TestClient
+
+from examples.mosaic_app.main import create_app
+from examples.mosaic_app.settings import Settings
+from tests.test_example_app import app_env
+
+ASK = {"prompt": "I feel stuck in my career"}
+
+
+def query(dsn: str, sql: str) -> list[tuple]:
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute(sql)
+        rows = cur.fetchall()
+    conn.close()
+    return rows
+
+
+def asked(llm, provider: str) -> int:
+    return sum(1 for r in llm.requests if r.provider == provider)
+
+
+def test_the_openai_breaker_opens_in_postgres_and_the_app_fails_over(tmp_path, llm, pg_db):
+    env = {**app_env(tmp_path, llm, database_url=pg_db), "LLM_BREAKER": "postgres"}
+    with TestClient(create_app(Settings.from_env(env))) as client:
+        llm.set_failure("openai", "server_error")
+        for _ in range(5):
+            r = client.post("/wimd/ask", json=ASK)
+            assert r.status_code == 200 and r.json()["provider"] == "anthropic"
+        assert query(pg_db, "SELECT name, state FROM mosaic_breakers ORDER BY name") == [
+            ("llm-anthropic", "closed"), ("llm-openai", "open")]
+        before = asked(llm, "openai")
+        r = client.post("/wimd/ask", json=ASK)
+        assert r.json()["provider"] == "anthropic" and asked(llm, "openai") == before  # failed fast
+        health = client.get("/health")
+        assert health.status_code == 200
+        body = health.json()
+        assert body["status"] == "degraded" and body["breakers"] == {"openai": "open", "anthropic": "closed"}
+        assert body["database"]["type"] == "postgresql" and body["checks"]["database"]["ok"] is True
+        assert body["deployment"]["git_commit"] == "01234567" and "invalid_json_rate" in body["metrics"]
+
+
+def test_no_failover_on_a_context_overflow(tmp_path, llm, pg_db):
+    with TestClient(create_app(Settings.from_env(app_env(tmp_path, llm, database_url=pg_db)))) as client:
+        llm.set_failure("openai", "context_overflow")
+        r = client.post("/wimd/ask", json=ASK)
+        assert r.status_code == 503 and "context length" in r.json()["detail"]
+        assert asked(llm, "anthropic") == 0
+
+
+def test_retries_follow_llm_max_retries(tmp_path, llm, pg_db):
+    env = {**app_env(tmp_path, llm, database_url=pg_db), "LLM_MAX_RETRIES": "1"}
+    with TestClient(create_app(Settings.from_env(env))) as client:
+        llm.set_failure("anthropic", "overloaded")
+        llm.set_failure("openai", "server_error", times=1)  # the retry answers
+        r = client.post("/wimd/ask", json=ASK)
+        assert r.status_code == 200 and r.json()["provider"] == "openai"
+        assert (asked(llm, "openai"), asked(llm, "anthropic")) == (2, 0)
+
+
+def test_a_malformed_answer_is_dead_lettered(tmp_path, llm, pg_db):
+    with TestClient(create_app(Settings.from_env(app_env(tmp_path, llm, database_url=pg_db)))) as client:
+        llm.set_failure("openai", "malformed")
+        r = client.post("/wimd/ask", json=ASK)
+        assert r.status_code == 200 and r.json()["json_valid"] is False
+    [(provider, prompt_id, label, model)] = query(
+        pg_db, "SELECT provider, prompt_id, label, model FROM mosaic_dead_letters")
+    assert (provider, label, model) == ("openai", "MODEL_ANSWER_INVALID", "CoachAnswer")
+    assert prompt_id.startswith("ps101-step-")
+
+
+def test_an_answer_with_personal_data_is_filtered(tmp_path, llm):
+    with TestClient(create_app(Settings.from_env(app_env(tmp_path, llm)))) as client:
+        r = client.post("/wimd/ask", json={"prompt": "email me at jane.doe@example.com about my career"})
+        assert r.status_code == 200
+        answer = r.json()["answer"]
+        assert "jane.doe@example.com" not in answer and "[email]" in answer  # the stand-in echoes the prompt

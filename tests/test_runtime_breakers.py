@@ -1,0 +1,162 @@
+"""Circuit breakers: the taxonomy decides what counts; with PostgreSQL two real processes share one
+breaker (one trips it, the other fails fast; half-open lets exactly one trial through)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import openai
+import psycopg2
+import pytest
+
+from mosaic_diag.runtime import breaker
+from mosaic_diag.runtime.breakers import BreakerOpen, forget_breakers
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.fixture(autouse=True)
+def fresh_registry():
+    forget_breakers()
+    yield
+    forget_breakers()
+
+
+def client(llm) -> openai.OpenAI:
+    return openai.OpenAI(api_key="sk-test-key", base_url=llm.openai_base_url, max_retries=0, timeout=10)
+
+
+def worker(dsn: str, llm, action: str, arg: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "tests.breaker_worker", dsn, llm.openai_base_url, action, arg],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def result(proc: subprocess.Popen) -> dict:
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def row(dsn: str) -> tuple:
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT state, fail_counter, trial_owner FROM mosaic_breakers WHERE name = 'openai-shared'")
+        found = cur.fetchone()
+    conn.close()
+    return found
+
+
+def chat_requests(llm) -> int:
+    return sum(1 for r in llm.requests if r.endpoint == "chat")
+
+
+def test_memory_breaker_trips_on_provider_wide_labels_only(llm):
+    c = client(llm)
+    b = breaker("mem", fail_max=2)
+    llm.set_failure("openai", "context_overflow")
+    for _ in range(4):  # a request of ours that is too long: the provider is fine
+        with pytest.raises(openai.BadRequestError):
+            b.call(c.chat.completions.create, **CHAT)
+    assert b.shared_state == "closed"
+    llm.set_failure("openai", "server_error")
+    for _ in range(2):
+        with pytest.raises(openai.InternalServerError):
+            b.call(c.chat.completions.create, **CHAT)
+    assert b.shared_state == "open"
+    before = chat_requests(llm)
+    with pytest.raises(BreakerOpen):
+        b.call(c.chat.completions.create, **CHAT)
+    assert chat_requests(llm) == before  # failed fast: no request made
+
+
+def test_memory_half_open_lets_one_thread_try(llm):
+    c = client(llm)
+    b = breaker("mem-trial", fail_max=1, reset_timeout=60)
+    llm.set_failure("openai", "server_error")
+    with pytest.raises(openai.InternalServerError):
+        b.call(c.chat.completions.create, **CHAT)
+    assert b.shared_state == "open"
+    with pytest.raises(BreakerOpen):
+        b.call(c.chat.completions.create, **CHAT)
+    b._state_storage.backend.set_opened_at(datetime.now(UTC) - timedelta(minutes=2))  # reset_timeout passed
+    llm.set_failure("openai", None)
+    inside, release = threading.Event(), threading.Event()
+
+    def trial() -> str:
+        inside.set()
+        release.wait(30)
+        return c.chat.completions.create(**CHAT).choices[0].message.content
+
+    outcome: list[str] = []
+    t = threading.Thread(target=lambda: outcome.append(b.call(trial)))
+    t.start()
+    assert inside.wait(30)
+    assert b.shared_state == "half-open"
+    with pytest.raises(BreakerOpen):  # another thread while the trial runs
+        b.call(c.chat.completions.create, **CHAT)
+    release.set()
+    t.join(30)
+    assert not t.is_alive()
+    assert outcome and "Thanks" in outcome[0]
+    assert b.shared_state == "closed"
+
+
+def test_two_processes_share_one_breaker_through_postgres(pg_db, llm):
+    llm.set_failure("openai", "server_error")
+    tripped = result(worker(pg_db, llm, "calls", "3"))
+    assert tripped["outcomes"] == ["OPENAI_SERVER_ERROR"] * 3
+    assert row(pg_db)[0] == "open"
+    before = chat_requests(llm)
+    other = result(worker(pg_db, llm, "calls", "2"))
+    assert other["outcomes"] == ["open", "open"]
+    assert chat_requests(llm) == before  # the second process never called the provider
+
+
+def test_bad_requests_do_not_open_the_shared_breaker(pg_db, llm):
+    llm.set_failure("openai", "context_overflow")
+    out = result(worker(pg_db, llm, "calls", "4"))
+    assert out["outcomes"] == ["OPENAI_CONTEXT_OVERFLOW"] * 4
+    assert row(pg_db)[:2] == ("closed", 0)
+
+
+def test_half_open_lets_one_trial_through_across_processes(pg_db, llm, tmp_path):
+    llm.set_failure("openai", "server_error")
+    result(worker(pg_db, llm, "calls", "3"))
+    assert row(pg_db)[0] == "open"
+    llm.set_failure("openai", None)
+    with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:  # reset_timeout (60 s) has passed
+        cur.execute("UPDATE mosaic_breakers SET opened_at = now() - interval '2 minutes'")
+    conn.close()
+    go = tmp_path / "go"
+    trial = worker(pg_db, llm, "trial", str(go))
+    deadline = time.monotonic() + 60
+    while row(pg_db)[0] != "half-open":
+        assert time.monotonic() < deadline, "the trial never claimed the half-open state"
+        assert trial.poll() is None, trial.communicate()
+        time.sleep(0.05)
+    assert row(pg_db)[2]  # the trial's owner is recorded
+    before = chat_requests(llm)
+    assert result(worker(pg_db, llm, "calls", "1"))["outcomes"] == ["open"]
+    assert chat_requests(llm) == before
+    go.write_text("go")
+    assert result(trial)["outcomes"] == ["ok"]
+    assert row(pg_db)[0] == "closed"
+    assert result(worker(pg_db, llm, "calls", "1"))["outcomes"] == ["ok"]
+
+
+def test_an_unreachable_state_store_reads_closed(llm, caplog):
+    from examples.pgtemp import free_port
+
+    dsn = f"postgresql://mosaic:pw@127.0.0.1:{free_port()}/mosaic?connect_timeout=1"
+    b = breaker("nowhere", storage=dsn, fail_max=1)
+    assert b.shared_state == "closed"
+    assert "Thanks" in b.call(lambda: client(llm).chat.completions.create(**CHAT).choices[0].message.content)
+    assert any("state store unreachable" in r.getMessage() for r in caplog.records)

@@ -1,0 +1,166 @@
+"""The schema guard and its dead letters (PostgreSQL and SQLite), and `mosaic-diag dlq`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import openai
+import psycopg2
+import pytest
+from pydantic import BaseModel
+
+from mosaic_diag.runtime import SchemaRejected, classify_exception, failover, llm_call, schema_guard
+from mosaic_diag.runtime.guard import open_dead_letters
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Answer(BaseModel):
+    answer: str
+    question: str
+
+
+def ask(llm) -> str:
+    client = openai.OpenAI(api_key="sk-test-key", base_url=llm.openai_base_url, max_retries=0, timeout=5)
+    return client.chat.completions.create(
+        model="gpt-4o-mini", response_format={"type": "json_object"},
+        messages=[{"role": "system", "content": "Reply in JSON"},
+                  {"role": "user", "content": "mail me at jane.doe@example.com please"}]).choices[0].message.content
+
+
+def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **env})
+
+
+def test_a_valid_answer_passes(llm, tmp_path):
+    store = open_dead_letters(tmp_path / "dlq.sqlite")
+    value = schema_guard(Answer, store=store)(ask(llm), provider="openai")
+    assert isinstance(value, Answer) and value.question
+    assert store.list() == []
+
+
+@pytest.mark.parametrize("backend", ["postgres", "sqlite"])
+def test_a_malformed_answer_is_dead_lettered_and_typed(llm, backend, request, tmp_path):
+    target = request.getfixturevalue("pg_db") if backend == "postgres" else str(tmp_path / "dlq.sqlite")
+    store = open_dead_letters(target)
+    llm.set_failure("openai", "malformed")
+    text = ask(llm)
+    with pytest.raises(SchemaRejected) as info:
+        schema_guard(Answer, store=store, prompt_id="ps101-3")(text, provider="openai")
+    rejected = info.value
+    assert classify_exception(rejected).label == "MODEL_ANSWER_INVALID"
+    assert rejected.dead_letter_id is not None
+    [row] = store.list()
+    assert (row.id, row.provider, row.prompt_id, row.label, row.model) == (
+        rejected.dead_letter_id, "openai", "ps101-3", "MODEL_ANSWER_INVALID", "Answer")
+    assert row.payload == text and "Invalid JSON" in row.error and "json_invalid" in row.error
+    if backend == "postgres":
+        with psycopg2.connect(target) as conn, conn.cursor() as cur:
+            cur.execute("SELECT count(*), max(label) FROM mosaic_dead_letters")
+            assert cur.fetchone() == (1, "MODEL_ANSWER_INVALID")
+        conn.close()
+    store.close()
+
+
+def test_the_guard_reads_a_failover_result_and_its_provider(llm, tmp_path):
+    llm.set_failure("openai", "server_error")
+    llm.set_failure("anthropic", "malformed")
+    import anthropic
+
+    oc = openai.OpenAI(api_key="sk-test-key", base_url=llm.openai_base_url, max_retries=0, timeout=5)
+    ac = anthropic.Anthropic(api_key="sk-ant-test", base_url=llm.anthropic_base_url, max_retries=0, timeout=5)
+
+    @llm_call(provider="openai", sleep=lambda s: None)
+    def ask_openai(p):
+        return oc.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": p}])
+
+    @llm_call(provider="anthropic", sleep=lambda s: None)
+    def ask_claude(p):
+        return ac.messages.create(model="claude-3-haiku-20240307", max_tokens=100, system="Reply in JSON",
+                                  messages=[{"role": "user", "content": p}]).content[0].text
+
+    store = open_dead_letters(tmp_path / "d.sqlite")
+    with pytest.raises(SchemaRejected):
+        schema_guard(Answer, store=store)(failover(ask_openai, ask_claude)("hello"))
+    assert store.list()[0].provider == "anthropic"
+
+
+def test_dlq_commands_list_show_replay_purge(llm, pg_db, tmp_path):
+    store = open_dead_letters(pg_db)
+    llm.set_failure("openai", "malformed")
+    with pytest.raises(SchemaRejected):
+        schema_guard(Answer, store=store, provider="openai")(ask(llm))
+    # an answer the old schema rejected and a relaxed one accepts
+    relaxed = '{"answer": "write to jane.doe@example.com", "api_key": "sk-proj-abcdefghijklmnop1234"}'
+    with pytest.raises(SchemaRejected) as info:
+        schema_guard(Answer, store=store, provider="anthropic")(relaxed)
+    second = info.value.dead_letter_id
+    store.close()
+
+    r = run("dlq", "list", "--db", pg_db, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert [row["provider"] for row in rows] == ["anthropic", "openai"]
+    assert all(row["label"] == "MODEL_ANSWER_INVALID" for row in rows)
+    assert "payload" not in rows[0]
+
+    r = run("dlq", "show", str(second), "--format", "json", DATABASE_URL=pg_db)
+    assert r.returncode == 0, r.stderr
+    shown = json.loads(r.stdout)
+    assert "jane.doe@example.com" not in shown["payload"] and "[email]" in shown["payload"]
+    assert "abcdefghijklmnop1234" not in r.stdout
+    for fmt in ("table", "markdown"):
+        r = run("dlq", "show", str(second), "--format", fmt, "--db", pg_db)
+        assert r.returncode == 0 and "[email]" in r.stdout and "jane.doe" not in r.stdout
+
+    (tmp_path / "relaxed_models.py").write_text(
+        "from pydantic import BaseModel\n\nclass Relaxed(BaseModel):\n    answer: str\n")
+    env = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    r = run("dlq", "replay", str(second), "--validator", "relaxed_models:Relaxed", "--db", pg_db, "--format",
+            "json", **env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["valid"] is True
+    r = run("dlq", "replay", str(second), "--validator", "tests.test_runtime_guard:Answer", "--db", pg_db, **env)
+    assert r.returncode == 1 and "still rejected" in r.stdout
+    r = run("dlq", "list", "--db", pg_db, "--format", "json")
+    assert [row["replayed_at"] is not None for row in json.loads(r.stdout)] == [True, False]
+
+    r = run("dlq", "purge", "--older-than", "1d", "--db", pg_db, "--format", "json")
+    assert json.loads(r.stdout)["deleted"] == 0
+    with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+        cur.execute("UPDATE mosaic_dead_letters SET created_at = now() - interval '10 days' WHERE id = %s",
+                    (second,))
+    conn.close()
+    r = run("dlq", "purge", "--older-than", "7d", "--db", pg_db, "--format", "markdown")
+    assert r.returncode == 0 and "Purged **1**" in r.stdout
+    r = run("dlq", "list", "--db", pg_db, "--format", "markdown")
+    assert r.returncode == 0 and "| openai |" in r.stdout and "anthropic" not in r.stdout
+
+
+def test_dlq_bad_input_is_one_clear_line(tmp_path, pg):
+    from examples.pgtemp import free_port
+
+    env = {"DATABASE_URL": "", "MOSAIC_DLQ": ""}
+    r = run("dlq", "list", **env)
+    assert r.returncode == 2 and "no dead-letter database" in r.stderr and "Traceback" not in r.stderr
+    r = run("dlq", "list", "--db", str(tmp_path / "missing.sqlite"))
+    assert r.returncode == 2 and "missing.sqlite" in r.stderr and r.stderr.count("\n") == 1
+    dsn = f"postgresql://mosaic:s3cret-pw@127.0.0.1:{free_port()}/x?connect_timeout=1"
+    r = run("dlq", "list", "--db", dsn)
+    assert r.returncode == 3 and "unreachable" in r.stderr and "s3cret-pw" not in r.stderr
+    store = open_dead_letters(tmp_path / "d.sqlite")
+    store.add(payload="{}", error="e", label="MODEL_ANSWER_INVALID", model="Answer")
+    store.close()
+    r = run("dlq", "replay", "1", "--validator", "nope", "--db", str(tmp_path / "d.sqlite"))
+    assert r.returncode == 2 and "module:Model" in r.stderr
+    r = run("dlq", "replay", "1", "--validator", "json:loads", "--db", str(tmp_path / "d.sqlite"))
+    assert r.returncode == 2 and "not a Pydantic model" in r.stderr
+    r = run("dlq", "show", "99", "--db", str(tmp_path / "d.sqlite"))
+    assert r.returncode == 2 and "no dead letter 99" in r.stderr
+    r = run("dlq", "purge", "--older-than", "soon", "--db", str(tmp_path / "d.sqlite"))
+    assert r.returncode == 2 and "--older-than" in r.stderr

@@ -1,0 +1,140 @@
+"""/health and the request middleware of the runtime kit, under a real uvicorn; triage reads the
+middleware's lines, and `rollback --auto`'s reader reads the /health payload."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from examples.pgtemp import free_port
+from mosaic_diag.rollback.budget import read_health
+from mosaic_diag.runtime.health import HealthConfig, health_payload, manifest_hash_of
+from mosaic_diag.runtime.instrument import RequestWindow, request_line
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def kit_app(tmp_path, llm, pg_db):
+    port = free_port()
+    log_path = tmp_path / "app.log"
+    log = log_path.open("w")
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text('{"b": 1, "a": 2}')
+    env = {**os.environ, "OPENAI_BASE_URL": llm.openai_base_url, "DATABASE_URL": pg_db,
+           "MOSAIC_MANIFEST": str(manifest), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "tests.runtime_app:app", "--port", str(port),
+                             "--no-access-log"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(f"{url}/health", timeout=5)
+            break
+        except httpx.TransportError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(log_path.read_text()) from None
+            time.sleep(0.1)
+    yield url, log_path, manifest
+    proc.terminate()
+    proc.wait(timeout=10)
+    log.close()
+
+
+def request_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.startswith('{"timestamp"')]
+
+
+def test_health_middleware_and_triage_under_uvicorn(kit_app, llm, tmp_path):
+    url, log_path, manifest = kit_app
+    assert httpx.get(f"{url}/ok").status_code == 200
+    assert httpx.get(f"{url}/items/7").status_code == 200
+    assert httpx.get(f"{url}/boom").status_code == 500
+    assert httpx.get(f"{url}/ask").status_code == 200
+    llm.set_failure("openai", "server_error")
+    assert httpx.get(f"{url}/ask").status_code == 503
+
+    health = httpx.get(f"{url}/health")
+    assert health.status_code == 200
+    body = health.json()
+    assert body["status"] == "degraded" and body["ok"] is True  # 2 of 5 requests failed
+    assert body["deployment"] == {"git_commit": "feedc0de", "git_commit_full": "feedc0de" * 5,
+                                  "manifest_hash": manifest_hash_of(manifest)}
+    db = body["checks"]["database"]
+    assert db["ok"] is True and db["configured"] is True and db["latency_ms"] >= 0
+    assert body["breakers"] == {"openai": "closed"}
+    metrics = body["metrics"]
+    assert metrics["requests_total"] == 5 and metrics["errors"] == 2 and metrics["error_rate"] == 0.4
+    assert 0 < metrics["p50_latency_ms"] <= metrics["p95_latency_ms"]
+    assert metrics["labels"] == {"TYPE_MISMATCH": 1, "OPENAI_SERVER_ERROR": 1}
+
+    reading = read_health(f"{url}/health", budget=0.5)  # what `rollback --auto` reads
+    assert (reading.error_rate, reading.requests, reading.deployed_commit) == (0.4, 5, "feedc0de" * 5)
+
+    lines = request_lines(log_path)
+    assert [(r["route"], r["status"], r["label"]) for r in lines] == [
+        ("/ok", 200, None), ("/items/{item}", 200, None), ("/boom", 500, "TYPE_MISMATCH"), ("/ask", 200, None),
+        ("/ask", 503, "OPENAI_SERVER_ERROR")]
+    assert all(r["latency_ms"] >= 0 and r["logger"] == "mosaic.request" for r in lines)
+
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(log_path), "--format", "json"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stderr
+    summary = json.loads(r.stdout)["summary"]
+    assert summary["levels"]["access"] == 5  # every request line is a request to triage
+    assert summary["labels"] == {"TYPE_MISMATCH": 1, "OPENAI_SERVER_ERROR": 1}  # retry notices are no events
+    assert "llm retry notice: provider=openai label=OPENAI_SERVER_ERROR attempt=1/2" in log_path.read_text()
+
+
+def test_health_is_down_with_503_when_the_database_is_unreachable():
+    dsn = f"postgresql://mosaic:pw-secret@127.0.0.1:{free_port()}/mosaic"
+    code, body = health_payload(database=dsn, commit="abc", breakers=dict, window=RequestWindow())
+    assert code == 503 and body["status"] == "down" and body["ok"] is False
+    db = body["checks"]["database"]
+    assert db["ok"] is False and db["label"] == "PG_CONNECTION_FAILED"  # refused: the server is not there
+    assert "pw-secret" not in json.dumps(body)
+
+
+def test_pool_state_and_degraded_by_breaker(pg_db):
+    from psycopg2.pool import ThreadedConnectionPool
+
+    pool = ThreadedConnectionPool(1, 4, pg_db)
+    held = pool.getconn()
+    try:
+        code, body = health_payload(database=pool, commit="abc", breakers=lambda: {"openai": "open"},
+                                    window=RequestWindow())
+    finally:
+        pool.putconn(held)
+        pool.closeall()
+    assert code == 200 and body["status"] == "degraded" and body["reasons"] == ["breaker openai open"]
+    assert body["checks"]["database"]["pool"] == {"max": 4, "min": 1, "in_use": 1, "idle": 0}
+
+
+def test_window_thresholds_and_percentiles():
+    now = [0.0]
+    window = RequestWindow(seconds=60, clock=lambda: now[0])
+    for ms in range(1, 101):
+        window.record(float(ms), 200)
+    stats = window.stats()
+    assert (stats.p50_latency_ms, stats.p95_latency_ms, stats.error_rate) == (50.0, 95.0, 0.0)
+    code, body = health_payload(breakers=dict, window=window, config=HealthConfig(degraded_p95_ms=90))
+    assert code == 200 and body["status"] == "degraded" and body["reasons"] == ["p95 95 ms"]
+    now[0] = 61.0  # the window slid past every request
+    assert window.stats().requests_total == 0
+    assert health_payload(breakers=dict, window=window)[1]["status"] == "ok"
+
+
+def test_a_request_line_is_an_access_record_to_triage(tmp_path):
+    from mosaic_diag.logs.lines import parse_line
+
+    line = request_line(client="10.0.0.1:5000", method="POST", path="/wimd/ask", http_version="1.1",
+                        route="/wimd/ask", status=503, latency_ms=12.345, label="OPENAI_RATE_LIMIT")
+    [parsed] = parse_line(line)
+    assert (parsed.shape, parsed.kind, parsed.level, parsed.logger) == ("json", "access", "INFO", "mosaic.request")

@@ -1,0 +1,218 @@
+"""The runtime kit's classifier entry and retry policy, with the real openai/anthropic clients
+(SDK retries off) against the loopback stand-in; waits go to an injected sleep, never slept."""
+
+from __future__ import annotations
+
+import logging
+
+import anthropic
+import openai
+import pytest
+
+from mosaic_diag.runtime import RetryPolicy, classify_exception, llm_call
+from mosaic_diag.runtime.retry import SDK_CLIENT_OPTIONS
+from mosaic_diag.runtime.verdict import DEFAULT_CACHE, cache_key
+
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}
+MESSAGE = {"model": "claude-3-haiku-20240307", "max_tokens": 50, "messages": [{"role": "user", "content": "hello"}]}
+
+
+def openai_client(llm, timeout: float = 5.0) -> openai.OpenAI:
+    return openai.OpenAI(api_key="sk-test-key", base_url=llm.openai_base_url, timeout=timeout, **SDK_CLIENT_OPTIONS)
+
+
+def anthropic_client(llm, timeout: float = 5.0) -> anthropic.Anthropic:
+    return anthropic.Anthropic(api_key="sk-ant-test", base_url=llm.anthropic_base_url, timeout=timeout,
+                               **SDK_CLIENT_OPTIONS)
+
+
+class Sleeps(list):
+    """An injected sleep: records the waits instead of sleeping."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def ask_openai(llm, sleeps, policy=None, **kw):
+    client = openai_client(llm, **kw)
+
+    @llm_call(provider="openai", policy=policy or RetryPolicy(), sleep=sleeps)
+    def ask() -> str:
+        return client.chat.completions.create(**CHAT).choices[0].message.content
+
+    return ask
+
+
+def ask_anthropic(llm, sleeps, policy=None, **kw):
+    client = anthropic_client(llm, **kw)
+
+    @llm_call(provider="anthropic", policy=policy or RetryPolicy(), sleep=sleeps)
+    def ask() -> str:
+        return client.messages.create(**MESSAGE).content[0].text
+
+    return ask
+
+
+def attempts(llm, provider: str) -> int:
+    return sum(1 for r in llm.requests if r.provider == provider)
+
+
+def test_429_with_retry_after_waits_what_the_provider_says_then_succeeds(llm):
+    llm.set_failure("openai", "rate_limit", times=2)
+    sleeps = Sleeps()
+    assert "Thanks for sharing" in ask_openai(llm, sleeps)()
+    assert attempts(llm, "openai") == 3
+    assert sleeps == [1.0, 1.0]  # the stand-in's retry-after: 1
+
+
+def test_retry_after_ms_wins_over_retry_after(llm):
+    llm.retry_after_ms = 250
+    try:
+        llm.set_failure("anthropic", "rate_limit", times=1)
+        sleeps = Sleeps()
+        ask_anthropic(llm, sleeps)()
+    finally:
+        llm.retry_after_ms = None
+    assert sleeps == [0.25]
+    assert attempts(llm, "anthropic") == 2
+
+
+def test_529_without_retry_after_uses_full_jitter_under_the_cap(llm):
+    llm.set_failure("anthropic", "overloaded")
+    sleeps = Sleeps()
+    policy = RetryPolicy(attempts=5, base=0.5, cap=1.5)
+    with pytest.raises(anthropic.APIStatusError) as info:
+        ask_anthropic(llm, sleeps, policy)()
+    assert info.value.status_code == 529
+    assert attempts(llm, "anthropic") == 5
+    assert len(sleeps) == 4
+    for n, wait in enumerate(sleeps, start=1):
+        assert 0 <= wait <= min(1.5, 0.5 * 2 ** (n - 1))
+    assert len(set(sleeps)) > 1  # jittered, not a fixed schedule
+
+
+def test_full_jitter_ceilings_with_a_fixed_random(llm):
+    llm.set_failure("openai", "server_error")
+    sleeps = Sleeps()
+    client = openai_client(llm)
+
+    @llm_call(provider="openai", policy=RetryPolicy(attempts=4, base=1.0, cap=3.0), sleep=sleeps, rng=lambda: 1.0)
+    def ask() -> None:
+        client.chat.completions.create(**CHAT)
+
+    with pytest.raises(openai.InternalServerError):
+        ask()
+    assert sleeps == [1.0, 2.0, 3.0]
+    assert attempts(llm, "openai") == 4
+
+
+@pytest.mark.parametrize(("provider", "mode", "error"), [
+    ("openai", "quota", openai.RateLimitError),
+    ("openai", "auth", openai.AuthenticationError),
+    ("openai", "model_not_found", openai.NotFoundError),
+    ("openai", "context_overflow", openai.BadRequestError),
+    ("anthropic", "context_overflow", anthropic.BadRequestError),
+    ("anthropic", "model_not_found", anthropic.NotFoundError),
+])
+def test_what_the_taxonomy_calls_not_retryable_is_tried_once(llm, provider, mode, error):
+    llm.set_failure(provider, mode)
+    sleeps = Sleeps()
+    ask = (ask_openai if provider == "openai" else ask_anthropic)(llm, sleeps)
+    with pytest.raises(error):
+        ask()
+    assert attempts(llm, provider) == 1
+    assert sleeps == []
+
+
+def test_a_timeout_is_retried(llm, caplog):
+    llm.set_failure("openai", "slow", delay=1.0, times=1)
+    caplog.set_level(logging.WARNING, logger="mosaic.runtime.retry")
+    sleeps = Sleeps()
+    assert ask_openai(llm, sleeps, timeout=0.3)()  # the second attempt is answered at once
+    assert len(sleeps) == 1 and 0 <= sleeps[0] <= 0.5
+    assert [r.mosaic_retry["label"] for r in caplog.records if r.name == "mosaic.runtime.retry"] == ["OPENAI_TIMEOUT"]
+
+
+def test_the_total_budget_ends_the_retries(llm):
+    llm.set_failure("openai", "server_error")
+    now = [0.0]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    client = openai_client(llm)
+
+    @llm_call(provider="openai", policy=RetryPolicy(attempts=10, base=4.0, cap=4.0, budget=10.0), sleep=sleep,
+              clock=lambda: now[0], rng=lambda: 1.0)
+    def ask() -> None:
+        client.chat.completions.create(**CHAT)
+
+    with pytest.raises(openai.InternalServerError):
+        ask()
+    assert sleeps == [4.0, 4.0]  # a third wait would end at 12 s > 10 s
+    assert attempts(llm, "openai") == 3
+
+
+def test_a_retry_after_longer_than_the_cap_is_not_waited(llm):
+    llm.set_failure("openai", "rate_limit")
+    sleeps = Sleeps()
+    with pytest.raises(openai.RateLimitError):
+        ask_openai(llm, sleeps, RetryPolicy(cap=0.5))()
+    assert sleeps == []
+    assert attempts(llm, "openai") == 1
+
+
+def test_each_attempt_logs_one_structured_retry_notice(llm, caplog):
+    llm.set_failure("openai", "rate_limit", times=2)
+    caplog.set_level(logging.WARNING, logger="mosaic.runtime.retry")
+    ask_openai(llm, Sleeps())()
+    records = [r for r in caplog.records if r.name == "mosaic.runtime.retry"]
+    assert [r.mosaic_retry["attempt"] for r in records] == [1, 2]
+    assert {r.mosaic_retry["label"] for r in records} == {"OPENAI_RATE_LIMIT"}
+    assert [r.mosaic_retry["delay"] for r in records] == [1.0, 1.0]
+    assert all(r.levelno == logging.WARNING for r in records)
+    assert "label=OPENAI_RATE_LIMIT attempt=1/4 delay=1.000s" in records[0].getMessage()
+
+
+def test_a_final_failure_is_logged_with_its_reason(llm, caplog):
+    llm.set_failure("openai", "quota")
+    caplog.set_level(logging.WARNING, logger="mosaic.runtime.retry")
+    with pytest.raises(openai.RateLimitError):
+        ask_openai(llm, Sleeps())()
+    [record] = [r for r in caplog.records if r.name == "mosaic.runtime.retry"]
+    assert record.mosaic_retry["reason"] == "not_retryable"
+    assert record.mosaic_retry["label"] == "OPENAI_QUOTA_EXCEEDED"
+
+
+def test_classify_exception_is_cached_across_request_ids(llm):
+    client = openai_client(llm)
+    llm.set_failure("openai", "rate_limit")
+    errors = []
+    for _ in range(2):
+        try:
+            client.chat.completions.create(**CHAT)
+        except openai.RateLimitError as exc:
+            errors.append(exc)
+    assert cache_key(errors[0]) == cache_key(errors[1])
+    DEFAULT_CACHE.clear()
+    first = classify_exception(errors[0])
+    second = classify_exception(errors[1])
+    assert first is second
+    assert (DEFAULT_CACHE.misses, DEFAULT_CACHE.hits) == (1, 1)
+    assert first.label == "OPENAI_RATE_LIMIT" and first.retryable and first.provider_wide and first.status == 429
+
+
+def test_cache_keys_differ_by_status_and_type(llm):
+    client = openai_client(llm)
+    found = {}
+    for mode in ("server_error", "overloaded", "quota"):
+        llm.set_failure("openai", mode)
+        try:
+            client.chat.completions.create(**CHAT)
+        except openai.APIStatusError as exc:
+            found[mode] = exc
+    assert len({cache_key(e) for e in found.values()}) == 3
+    assert classify_exception(found["quota"]).label == "OPENAI_QUOTA_EXCEEDED"
+    assert not classify_exception(found["quota"]).retryable

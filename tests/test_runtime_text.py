@@ -1,0 +1,90 @@
+"""Truncation by salience (JSON never cut) and the output safety filter."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mosaic_diag.runtime import estimate_tokens, safe_output, truncate
+from mosaic_diag.runtime.text import segments
+
+
+def test_token_estimate_is_bytes_over_four():
+    assert estimate_tokens("") == 0
+    assert estimate_tokens("abcd") == 1
+    assert estimate_tokens("abcde") == 2
+    assert estimate_tokens("é" * 4) == 2  # two bytes a character: more tokens, the safe side
+
+
+def test_text_within_budget_is_untouched():
+    result = truncate("short text", 100)
+    assert result.text == "short text" and not result.truncated
+
+
+def test_head_and_tail_are_kept_and_salient_middle_wins():
+    filler = [f"Background paragraph {chr(65 + i)} about the weather and the sea." for i in range(10)]
+    middle = filler[:5] + ["Traceback: psycopg2 error 42P01 failed at step 7?"] + filler[5:]
+    text = "\n\n".join(["HEAD: the user's goal is a new career.", *middle, "TAIL: what should I do next?"])
+    result = truncate(text, 60)
+    assert result.truncated and result.tokens <= 60
+    assert result.text.startswith("HEAD:") and result.text.rstrip().endswith("TAIL: what should I do next?")
+    assert "Traceback: psycopg2 error 42P01" in result.text
+    assert "omitted" in result.text
+    assert result.dropped >= 5
+
+
+def test_a_json_block_is_kept_whole_or_left_out_whole():
+    answer = json.dumps({"answer": "x" * 120, "question": "why?"})
+    text = "\n\n".join(["Intro line.", "```json\n" + answer + "\n```", "Filler " * 40, "Closing line?"])
+    assert [s.json for s in segments(text)] == [False, True, False, False]
+    for budget in (20, 45, 80, 120):
+        out = truncate(text, budget).text
+        if '{"answer"' in out:
+            assert answer in out  # whole
+        assert out.count("{") == out.count("}")
+
+
+def test_a_bare_json_paragraph_is_a_block_too():
+    blob = json.dumps({"steps": list(range(50))})
+    parts = segments(f"before\n\n{blob}\n\nafter")
+    assert [p.json for p in parts] == [False, True, False]
+    assert blob not in truncate(f"before\n\n{blob}\n\nafter", 20).text
+
+
+def test_one_huge_prose_paragraph_is_cut_in_its_middle():
+    text = "START " + "word " * 2000 + " END"
+    result = truncate(text, 100)
+    assert result.cut and result.tokens <= 100
+    assert result.text.startswith("START") and result.text.endswith("END")
+
+
+def test_keep_words_raise_salience():
+    parts = [f"Paragraph number {i} of plain narrative text here." for i in range(12)]
+    parts[6] = "Paragraph about the coaching plan the user is on now, plain."
+    text = "\n\n".join(parts)
+    assert "coaching plan" in truncate(text, 55, keep=["Coaching Plan"]).text
+    assert "coaching plan" not in truncate(text, 55).text
+
+
+def test_bad_budget():
+    with pytest.raises(ValueError):
+        truncate("x", 0)
+
+
+def test_safe_output_redacts_with_detectors_and_says_what():
+    text = ("Contact jane.doe@example.com or +1 (415) 555-0134. Card 4111 1111 1111 1111, not 4111 1111 1111 1112. "
+            "SSN 123-45-6789. Key sk-proj-abcdefghijklmnopqrstuv, db postgresql://app:hunter22@db.internal/app. "
+            "Step 3 of 10 on 2026-11-27, order 12345.")
+    out = safe_output(text)
+    for secret in ("jane.doe@example.com", "555-0134", "4111 1111 1111 1111", "123-45-6789", "abcdefghijklmnop",
+                   "hunter22"):
+        assert secret not in out.text
+    assert "4111 1111 1111 1112" in out.text  # fails the Luhn check: not a card number
+    assert "Step 3 of 10 on 2026-11-27, order 12345." in out.text
+    assert out.removed == {"secret": 2, "email": 1, "card": 1, "ssn": 1, "phone": 1}
+
+
+def test_safe_output_leaves_clean_text_alone():
+    out = safe_output("Let's take one small step: write down what you want to change.")
+    assert not out.changed and out.removed == {}

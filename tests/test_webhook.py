@@ -1,0 +1,110 @@
+"""Webhook notifications against a loopback receiver: retries, signature, dedup key, Slack shape."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from mosaic_diag.platform.webhook import is_slack, post_webhook, slack_body
+
+
+class Receiver:
+    """Answers the scripted statuses in order (then 200) and keeps every request."""
+
+    def __init__(self) -> None:
+        self.script: list[tuple[int, dict[str, str]]] = []
+        self.got: list[tuple[dict[str, str], bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                return
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                receiver.got.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                status, headers = receiver.script.pop(0) if receiver.script else (200, {})
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook/T000/B000/XXXXsecretpath"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    try:
+        yield r
+    finally:
+        r.close()
+
+
+def test_retries_5xx_and_429_then_delivers_signed_once_keyed(receiver: Receiver) -> None:
+    receiver.script = [(503, {}), (429, {"Retry-After": "7"}), (200, {})]
+    waits: list[float] = []
+    d = post_webhook(receiver.url, {"message": "OPENAI_RATE_LIMIT 3/min", "label": "OPENAI_RATE_LIMIT"},
+                     secret="s3cret", dedup_key="openai-rate-limit|abc123", sleep=waits.append,
+                     clock=lambda: 1700000000)
+    assert (d.ok, d.attempts, d.status) == (True, 3, 200)
+    assert len(waits) == 2 and 0 <= waits[0] <= 30 and waits[1] == 7.0
+    bodies = {body for _, body in receiver.got}
+    assert len(bodies) == 1  # every attempt sends the same body
+    headers, body = receiver.got[-1]
+    assert headers["x-mosaic-dedup-key"] == "openai-rate-limit|abc123"
+    assert json.loads(body)["dedup_key"] == "openai-rate-limit|abc123"
+    stamp = headers["x-mosaic-timestamp"]
+    assert stamp == "1700000000"
+    want = hmac.new(b"s3cret", stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    assert headers["x-mosaic-signature"] == f"sha256={want}"
+
+
+def test_a_4xx_is_final_and_a_dead_receiver_gives_up(receiver: Receiver) -> None:
+    receiver.script = [(404, {})]
+    d = post_webhook(receiver.url, {"message": "x"}, sleep=lambda s: None)
+    assert (d.ok, d.attempts, d.status) == (False, 1, 404) and "not retried" in d.detail
+    url = receiver.url
+    receiver.close()
+    d = post_webhook(url, {"message": "x"}, attempts=3, sleep=lambda s: None)
+    assert not d.ok and d.attempts == 3 and "gave up after 3 attempts" in d.detail
+    assert "XXXXsecretpath" not in d.detail
+
+
+def test_slack_shape_and_detection(receiver: Receiver) -> None:
+    assert is_slack("https://hooks.slack.com/services/T0/B0/abc")
+    assert not is_slack("https://example.org/hooks.slack.com/x")
+    d = post_webhook(receiver.url, {"message": "PG_AUTH_FAILED: password authentication failed",
+                                    "label": "PG_AUTH_FAILED", "count": 3}, fmt="slack", sleep=lambda s: None)
+    assert d.ok
+    body = json.loads(receiver.got[-1][1])
+    assert body["text"].startswith("PG_AUTH_FAILED") and body["blocks"][0]["type"] == "section"
+    assert "*count*: 3" in body["blocks"][1]["text"]["text"]
+    assert slack_body({})["text"] == "mosaic-diag alert"
+
+
+def test_secrets_in_the_payload_are_redacted_on_the_wire(receiver: Receiver) -> None:
+    post_webhook(receiver.url, {"message": "connect failed: postgresql://mosaic:Hunter2pw@db.internal/app"},
+                 sleep=lambda s: None)
+    assert b"Hunter2pw" not in receiver.got[-1][1]
+
+
+def test_a_non_http_url_is_refused_without_a_request() -> None:
+    d = post_webhook("file:///etc/passwd", {"message": "x"})
+    assert not d.ok and d.attempts == 0
