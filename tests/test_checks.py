@@ -283,3 +283,16 @@ def test_every_config_key_the_code_reads_is_known() -> None:
         read |= set(key.findall(path.read_text()))
     read |= set(re.findall(r'get\("(anomaly\.[a-z_]+)"', (ROOT / "mosaic_diag/triage/run.py").read_text()))
     assert len(read) > 40 and read - KNOWN_KEYS == set()
+
+
+def test_every_documented_config_key_is_known() -> None:
+    import re
+
+    from mosaic_diag.config import KNOWN_KEYS
+
+    text = (ROOT / "README.md").read_text()
+    table = text[text.index("## Configuration"):]
+    rows = re.findall(r"^\| (`[^|]+`) \|", table, re.MULTILINE)
+    documented = {k for row in rows for k in re.findall(r"`([a-z_]+(?:\.[a-z_]+)?)`", row)
+                  if "." in k or k in ("rules", "deploy_store", "audit_log")}
+    assert len(documented) > 40 and documented - KNOWN_KEYS == set()
