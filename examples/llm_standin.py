@@ -35,8 +35,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 PROVIDERS = ("openai", "anthropic")
+# answer modes: a 200 whose text is not the JSON object asked for (as a real model sometimes answers)
+ANSWER_MODES = ("truncated_json", "prose", "json_array", "wrong_shape")
 MODES = ("ok", "auth", "rate_limit", "quota", "model_not_found", "context_overflow", "server_error",
-         "overloaded", "slow", "refusal", "permission", "malformed")
+         "overloaded", "slow", "refusal", "permission", "malformed", *ANSWER_MODES)
 ENDPOINTS = ("chat", "embeddings", "messages", "models")
 OPENAI_MODELS = ("gpt-4", "gpt-4o-mini", "text-embedding-3-small", "text-embedding-ada-002")
 ANTHROPIC_MODELS = ("claude-3-5-sonnet-latest", "claude-3-haiku-20240307")
@@ -219,15 +221,25 @@ def _last_user_text(messages: Any) -> str:
     return ""
 
 
-def answer_text(question: str, *, as_json: bool) -> str:
-    """The deterministic answer: a JSON object when the caller asked for JSON."""
+def answer_text(question: str, *, as_json: bool, shape: str = "ok") -> str:
+    """The deterministic answer: a JSON object when the caller asked for JSON; `shape` (an answer
+    mode) spoils it: cut off mid-string, prose, an array, an object with other keys."""
     topic = " ".join(question.split())[:120] or "your question"
     answer = (f"Thanks for sharing: \"{topic}\". Let's take one small, concrete step: write down what you "
               "want to change and one experiment you could try this week.")
     follow_up = "What would a good outcome look like for you in three months?"
-    if as_json:
-        return json.dumps({"answer": answer, "question": follow_up})
-    return f"{answer} {follow_up}"
+    if shape == "prose":
+        return f"Sure! Here is my advice. {answer} {follow_up}"
+    if not as_json:
+        return f"{answer} {follow_up}"
+    if shape == "truncated_json":  # max_tokens reached inside the answer string
+        text = json.dumps({"answer": answer, "question": follow_up})
+        return text[: len(text) // 2]
+    if shape == "json_array":
+        return json.dumps([{"answer": answer, "question": follow_up}])
+    if shape == "wrong_shape":
+        return json.dumps({"response": answer, "follow_up": [follow_up]})
+    return json.dumps({"answer": answer, "question": follow_up})
 
 
 def _wants_json(body: dict[str, Any], system: str) -> bool:
@@ -237,21 +249,20 @@ def _wants_json(body: dict[str, Any], system: str) -> bool:
     return "json" in system.lower()
 
 
-def openai_chat(body: dict[str, Any], *, refusal: bool, malformed: bool = False) -> dict[str, Any]:
+def openai_chat(body: dict[str, Any], *, refusal: bool, shape: str = "ok") -> dict[str, Any]:
     messages = body.get("messages") or []
     system = " ".join(m.get("content", "") for m in messages
                       if isinstance(m, dict) and m.get("role") in ("system", "developer")
                       and isinstance(m.get("content"), str))
     question = _last_user_text(messages)
-    content = "" if refusal else answer_text(question, as_json=_wants_json(body, system))
-    if malformed:
-        content = content[: len(content) // 2]
+    content = "" if refusal else answer_text(question, as_json=_wants_json(body, system), shape=shape)
     prompt_tokens, completion_tokens = count_tokens(messages), count_tokens(content)
     return {
         "id": _request_id("chatcmpl-", json.dumps(body, sort_keys=True)), "object": "chat.completion",
         "created": CREATED, "model": body.get("model"), "system_fingerprint": "fp_standin",
         "choices": [{"index": 0, "logprobs": None,
-                     "finish_reason": "content_filter" if refusal else "stop",
+                     "finish_reason": "content_filter" if refusal else "length" if shape == "truncated_json"
+                     else "stop",
                      "message": {"role": "assistant", "content": content, "refusal": None}}],
         "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                   "total_tokens": prompt_tokens + completion_tokens},
@@ -275,18 +286,17 @@ def openai_embeddings(body: dict[str, Any]) -> dict[str, Any]:
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
 
 
-def anthropic_message(body: dict[str, Any], *, refusal: bool, malformed: bool = False) -> dict[str, Any]:
+def anthropic_message(body: dict[str, Any], *, refusal: bool, shape: str = "ok") -> dict[str, Any]:
     system = body.get("system") or ""
     if isinstance(system, list):
         system = " ".join(b.get("text", "") for b in system if isinstance(b, dict))
     question = _last_user_text(body.get("messages"))
-    text = answer_text(question, as_json="json" in str(system).lower())
-    if malformed:
-        text = text[: len(text) // 2]
+    text = answer_text(question, as_json="json" in str(system).lower(), shape=shape)
     return {
         "id": _request_id("msg_", json.dumps(body, sort_keys=True)), "type": "message", "role": "assistant",
         "model": body.get("model"), "content": [] if refusal else [{"type": "text", "text": text}],
-        "stop_reason": "refusal" if refusal else "end_turn", "stop_sequence": None,
+        "stop_reason": "refusal" if refusal else "max_tokens" if shape == "truncated_json" else "end_turn",
+        "stop_sequence": None,
         "usage": {"input_tokens": count_tokens(body.get("messages")) + count_tokens(system),
                   "output_tokens": 0 if refusal else count_tokens(text)},
     }
@@ -473,7 +483,12 @@ class LLMStandIn:
         if mode == "slow":
             self.wait(failure.delay if failure else 0.0)
             mode = "ok"
-        if mode not in ("ok", "refusal", "malformed"):
+        # "malformed" (half of the JSON answer) is the same as the answer mode truncated_json
+        shape = {"malformed": "truncated_json"}.get(mode, mode)
+        shape = shape if shape in ANSWER_MODES and endpoint in ("chat", "messages") else "ok"
+        if mode in (*ANSWER_MODES, "malformed"):
+            mode = "ok"
+        if mode not in ("ok", "refusal"):
             return provider, endpoint, error(mode)
         invalid = _invalid_request(provider, endpoint, body)
         if invalid is not None:
@@ -487,9 +502,9 @@ class LLMStandIn:
         elif endpoint == "embeddings":
             payload = openai_embeddings(body)
         elif endpoint == "messages":
-            payload = anthropic_message(body, refusal=mode == "refusal", malformed=mode == "malformed")
+            payload = anthropic_message(body, refusal=mode == "refusal", shape=shape)
         else:
-            payload = openai_chat(body, refusal=mode == "refusal", malformed=mode == "malformed")
+            payload = openai_chat(body, refusal=mode == "refusal", shape=shape)
         return provider, endpoint, Reply(200, payload)
 
     def admin(self, method: str, route: str, body: Any) -> Reply:

@@ -30,6 +30,7 @@ from urllib.parse import quote
 SUPERUSER = "postgres"
 USER = "mosaic"
 SSL_DB = "mosaic_ssl"
+DENIED_DB = "mosaic_private"  # pg_hba.conf rejects every login to it, with or without SSL
 UNKNOWN_ROLE = "mosaic_ghost"  # a role that is never created: connecting as it fails with "does not exist"
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _SOCKET_PATH_MAX = 90  # sun_path is 108 bytes; leave room for ".s.PGSQL.NNNNN"
@@ -224,11 +225,13 @@ class TempPostgres:
         data = self.dir / "data"
         self._write(data / "allowed_dbs", "postgres\ntemplate1\nmosaic\n")
         # Non-SSL connections only reach the databases listed in allowed_dbs (not mosaic_ssl);
-        # SSL reaches every database. UNKNOWN_ROLE (never created) gets "role ... does not exist".
+        # SSL reaches every database but DENIED_DB (rejected whatever the encryption).
+        # UNKNOWN_ROLE (never created) gets "role ... does not exist".
         self._write(data / "pg_hba.conf", (
             "# TYPE    DATABASE       USER          ADDRESS        METHOD\n"
             "local     all            all                          scram-sha-256\n"
             f"host      all            {UNKNOWN_ROLE}  127.0.0.1/32   trust\n"
+            f"host      {DENIED_DB} all           127.0.0.1/32   reject\n"
             "hostssl   all            all           127.0.0.1/32   scram-sha-256\n"
             "host      @allowed_dbs   all           127.0.0.1/32   scram-sha-256\n"))
         self.port = free_port()

@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from examples.llm_standin import LLMStandIn
-from examples.pgtemp import UNKNOWN_ROLE, TempPostgres, free_port
+from examples.pgtemp import DENIED_DB, UNKNOWN_ROLE, TempPostgres, free_port
 from examples.realerrors_api import (
     ai_clients,
     embeddings,
@@ -145,6 +145,13 @@ def _pg_access_denied(ctx: Context) -> object:
     return storage.describe_database(ctx.conn, "postgres", "Mosaic's maintenance database")
 
 
+@scenario("pg_hba_rejects_either_way", "PG_ACCESS_DENIED", STORAGE, "psycopg2.OperationalError",
+          r"pg_hba\.conf rejects connection for host .* SSL encryption", PG_LOG)
+def _pg_hba_rejects_either_way(ctx: Context) -> object:
+    # libpq's default sslmode (prefer): rejected with SSL, then without: not an encryption problem
+    return storage.connect(ctx.pg.dsn(DENIED_DB, sslmode=None))
+
+
 @scenario("pg_host_unresolvable", "PG_NETWORK_UNREACHABLE", STORAGE, "psycopg2.OperationalError",
           'could not translate host name "db.invalid"', PG_LOG)
 def _pg_host_unresolvable(ctx: Context) -> object:
@@ -163,6 +170,20 @@ def _pg_render_internal_host(ctx: Context) -> object:
 def _pg_connect_timeout(ctx: Context) -> object:
     # a loopback port that accepts TCP (kernel backlog) but never answers
     return storage.connect(ctx.pg.dsn(port=ctx.silent_port), connect_timeout=2)
+
+
+@scenario("app_timeout", "APP_TIMEOUT", "mosaic_diag.golden", "mosaic_diag.golden.targets.AppTimeoutError",
+          r"the app did not answer within 0\.5s", "golden case wimd-basic: {exc}")
+def _app_timeout(ctx: Context) -> object:
+    # the golden harness's own request to an app that accepts the connection and never answers
+    import httpx
+
+    from mosaic_diag.golden.targets import AppTimeoutError
+
+    try:
+        return httpx.get(f"http://127.0.0.1:{ctx.silent_port}/api/wimd", timeout=0.5)
+    except httpx.TimeoutException as exc:
+        raise AppTimeoutError(0.5, "GET /api/wimd") from exc
 
 
 @scenario("pg_connection_refused", "PG_CONNECTION_FAILED", STORAGE, "psycopg2.OperationalError",

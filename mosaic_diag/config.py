@@ -114,3 +114,63 @@ def load_config(root: Path, env: Mapping[str, str] | None = None) -> Config:
             raise ConfigError("[tool.mosaic-diag] must be a table", path=str(path))
         return Config(root=root, values=data, env=env, source=path)
     return Config(root=root, values={}, env=env, source=None)
+
+
+# Every key the commands read (README "Configuration"); a table named in FREE_TABLES takes any keys.
+KNOWN_KEYS = frozenset({
+    "rules", "deploy_store", "audit_log",
+    "anomaly.window_minutes", "anomaly.alpha", "anomaly.threshold", "anomaly.min_count", "anomaly.min_history",
+    "playbooks.dir", "playbooks.webhook_url", "playbooks.flags_file", "playbooks.incident_dir",
+    "playbooks.health_url", "playbooks.gather_timeout",
+    "golden.cases", "golden.url", "golden.concurrency", "golden.timeout", "golden.global_timeout",
+    "golden.provider", "golden.cache", "golden.pass_rate", "golden.sdk_retries",
+    "predeploy.required_env", "predeploy.schema", "predeploy.db_schema", "predeploy.ps101_steps",
+    "predeploy.prompts_csv", "predeploy.prompts_max_field", "predeploy.openai_models",
+    "predeploy.anthropic_models", "predeploy.golden_url", "predeploy.golden_app", "predeploy.golden_cases",
+    "predeploy.silence", "predeploy.fail_level", "predeploy.timeout", "predeploy.only", "predeploy.skip",
+    "predeploy.app_sql",
+    "lint.ignore", "lint.select", "lint.conn_factories", "lint.paths", "lint.schema", "lint.cache_dir",
+    "render.api_url", "render.service_id", "render.owner_id",
+    "manifest.dependencies", "manifest.prompts", "manifest.golden", "manifest.schema", "manifest.flags",
+    "manifest.models", "manifest.model_env",
+    "rollback.remote", "rollback.branch", "rollback.error_budget", "rollback.min_requests",
+    "rollback.render_api_url", "rollback.render_service_id",
+})
+FREE_TABLES = frozenset({"manifest.models"})
+
+
+@dataclass(frozen=True)
+class UnknownKey:
+    """A configuration key no command reads, with the nearest known key (difflib) and its line."""
+
+    key: str
+    suggestion: str | None
+    line: int | None = None
+
+
+def _flatten(values: Mapping[str, Any], prefix: str = "") -> list[str]:
+    out: list[str] = []
+    for name, value in values.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, Mapping) and key not in KNOWN_KEYS and key not in FREE_TABLES:
+            out.extend(_flatten(value, key + "."))
+        else:
+            out.append(key)
+    return out
+
+
+def unknown_keys(config: Config) -> tuple[UnknownKey, ...]:
+    """The keys of the config file that no command reads (a typo is silently ignored otherwise)."""
+    import difflib
+    import re
+
+    lines = config.source.read_text(encoding="utf-8").splitlines() if config.source else []
+    out = []
+    for key in _flatten(config.values):
+        if key in KNOWN_KEYS or any(key.startswith(t + ".") for t in FREE_TABLES):
+            continue
+        near = difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1, cutoff=0.75)
+        leaf = re.compile(rf"^\s*[\"']?{re.escape(key.rsplit('.', 1)[-1])}[\"']?\s*=")
+        line = next((i for i, text in enumerate(lines, 1) if leaf.match(text)), None)
+        out.append(UnknownKey(key, near[0] if near else None, line))
+    return tuple(out)

@@ -305,3 +305,22 @@ def test_the_ledger_lives_in_postgresql_when_database_url_is_set(workspace: Path
     assert run("--execute", "--yes") == 0
     assert "the database is unreachable" in capsys.readouterr().out
     assert (workspace / ".mosaic-diag" / "actions.json").exists() and len(webhook.requests) == 2
+
+
+@pytest.mark.parametrize(("template", "facts", "expect"), [
+    ("set sslmode=require in DATABASE_URL (now {database_url.sslmode}) and redeploy", {"database_url.sslmode": ""},
+     "set sslmode=require in DATABASE_URL and redeploy"),
+    ("set sslmode=require in DATABASE_URL (now {database_url.sslmode}) and redeploy",
+     {"database_url.sslmode": "disable"}, "set sslmode=require in DATABASE_URL (now disable) and redeploy"),
+    ("ANTHROPIC_MODEL ({env.ANTHROPIC_MODEL.value}) does not exist: use a current model id", {},
+     "ANTHROPIC_MODEL does not exist: use a current model id"),
+    ("fix DATABASE_URL ({database_url.redacted}): {database_url.problem}", {"database_url.redacted": "pg://h/db",
+                                                                            "database_url.problem": None},
+     "fix DATABASE_URL (pg://h/db)"),
+    ("prompts.csv: {prompts.csv_problem}", {}, "prompts.csv"),
+    ("First. Then {x} happens. Last.", {}, "First. Last."),
+])
+def test_fill_leaves_out_what_is_not_known(template: str, facts: dict, expect: str) -> None:
+    from mosaic_diag.playbooks.actions import fill
+
+    assert fill(template, facts) == expect

@@ -23,7 +23,8 @@ from mosaic_diag.config import load_config
 from mosaic_diag.errors import UsageError
 from mosaic_diag.lint.ddl import parse_ddl
 
-APP = Path(__file__).resolve().parent.parent / "examples" / "mosaic_app"
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "examples" / "mosaic_app"
 
 
 def ctx(root: Path, env: dict[str, str] | None = None, timeout: float = 5.0) -> CheckContext:
@@ -165,11 +166,15 @@ def test_runner_parallel_timeout_silence_fail_level_and_crash(tmp_path: Path) ->
     report = run_checks(sel, ctx(tmp_path, timeout=0.5), silence=["MD-T003"], fail_level="error")
     assert time.monotonic() - t0 < 2.0  # the sleeping check is abandoned at its timeout
     by = {o.check: o for o in report.outcomes}
-    assert by["slow"].status == "timeout" and by["slow"].results[0].id == "MD-T001"
+    [timed_out] = by["slow"].results  # its own id, naming the check: not the check's first id
+    assert by["slow"].status == "timeout" and timed_out.id == "MD-TIMEOUT" and "the slow check" in timed_out.message
     assert by["warn"].status == "warning" and [r.silenced for r in by["warn"].results] == [False, True]
     crash = by["crash"].results[0]
     assert by["crash"].status == "failed" and "ValueError" in crash.message and crash.label
-    assert report.exit_code == 1 and {r.id for r in report.failing} == {"MD-T001", "MD-T004"}
+    assert report.exit_code == 1 and {r.id for r in report.failing} == {"MD-TIMEOUT", "MD-T004"}
+    suite = ET.fromstring(as_junit(report)).find("testsuite")
+    assert suite is not None and (suite.get("errors"), suite.get("failures")) == ("1", "1")
+    assert suite.find("testcase[@name='slow']/error") is not None
     only_warn = run_checks(select(TEST_CHECKS, ["warn"]), ctx(tmp_path), silence=["MD-T003"], fail_level="error")
     assert only_warn.exit_code == 0
     assert run_checks(select(TEST_CHECKS, ["warn"]), ctx(tmp_path), silence=["MD-T003"],
@@ -236,8 +241,8 @@ def test_failures_carry_the_configured_playbooks_advice_and_plan(tmp_path: Path)
     assert (missing.id, missing.label, missing.playbook) == ("MD-ENV001", "ENV_VAR_MISSING", "predeploy-env")
     assert missing.recommendation == "Set the OpenAI key."  # only the check that fails on the facts given
     assert missing.plan == ("-> advise: advise: fix the environment before predeploy "
-                            "[stage 'predeploy' == 'predeploy' and severity 'critical' == 'critical']",
-                            "-- alert_ops skipped (not: stage 'predeploy' != 'startup')")
+                            "[stage 'predeploy' == 'predeploy' and severity 'critical' == 'critical']",)
+    # (alert_ops `when: stage == 'startup'` does not hold before a deploy: not shown)
     assert "plan -> advise" in as_markdown(report)
 
 
@@ -250,3 +255,44 @@ def test_an_invalid_configured_playbook_set_is_a_located_config_error(tmp_path: 
     with pytest.raises(ConfigError) as caught:
         predeploy(tmp_path, {}, only=["settings"])
     assert caught.value.path and caught.value.path.endswith("bad.yml") and caught.value.line == 13
+
+
+def test_unknown_config_keys_are_warned_with_the_nearest_known_key(tmp_path: Path) -> None:
+    (tmp_path / "mosaic-diag.toml").write_text('[predeploy]\ntimeout = 5\ntimout = 3\n\n[golden]\nconcurency = 2\n'
+                                               'zzz = 1\n[manifest.models]\nchat = "gpt-4o-mini"\n')
+    report = run_checks(select(all_checks(), ["config"]), ctx(tmp_path), fail_level="warning")
+    found = [(r.id, r.level, r.message, r.location) for o in report.outcomes for r in o.results]
+    assert found == [
+        ("MD-CONFIG001", "warning", "unknown configuration key 'predeploy.timout': did you mean 'predeploy.timeout'?",
+         "mosaic-diag.toml:3:1"),
+        ("MD-CONFIG001", "warning", "unknown configuration key 'golden.concurency': did you mean "
+                                    "'golden.concurrency'?", "mosaic-diag.toml:6:1"),
+        ("MD-CONFIG001", "warning", "unknown configuration key 'golden.zzz'", "mosaic-diag.toml:7:1"),
+    ]
+    assert report.exit_code == 1
+
+
+def test_every_config_key_the_code_reads_is_known() -> None:
+    import re
+
+    from mosaic_diag.config import KNOWN_KEYS
+
+    read = set()
+    key = re.compile(r"""(?:config|cfg|get)\.?get\(\s*["']([a-z_]+\.[a-z_]+|rules|audit_log|deploy_store)["']""")
+    for path in (ROOT / "mosaic_diag").rglob("*.py"):
+        read |= set(key.findall(path.read_text()))
+    read |= set(re.findall(r'get\("(anomaly\.[a-z_]+)"', (ROOT / "mosaic_diag/triage/run.py").read_text()))
+    assert len(read) > 40 and read - KNOWN_KEYS == set()
+
+
+def test_every_documented_config_key_is_known() -> None:
+    import re
+
+    from mosaic_diag.config import KNOWN_KEYS
+
+    text = (ROOT / "README.md").read_text()
+    table = text[text.index("## Configuration"):]
+    rows = re.findall(r"^\| (`[^|]+`) \|", table, re.MULTILINE)
+    documented = {k for row in rows for k in re.findall(r"`([a-z_]+(?:\.[a-z_]+)?)`", row)
+                  if "." in k or k in ("rules", "deploy_store", "audit_log")}
+    assert len(documented) > 40 and documented - KNOWN_KEYS == set()

@@ -83,3 +83,40 @@ def test_latency_percentiles_over_repeats(tmp_path):
     assert check_latency(e, [50, 60, 70, 80, 90]) == ()
     assert check_latency(e, [50, 60, 70, 80, 900]) == (
         "latency_ms: p95 900 ms > 300 ms over 5 answer(s)",)
+
+
+def test_numeric_json_paths_and_not_matches(tmp_path):
+    body = json.dumps({"score": 0.82, "count": 3, "label": "ok", "flag": True, "answer": '{"raw": 1}'})
+    e = expect_of(tmp_path, """
+json_path:
+  $.score: {gte: 0.8}
+  $.count: {lt: 3}
+  $.label: {gt: 1}
+  $.flag: {lte: 1}
+  $.answer: {not_matches: '^\\s*[\\[{]'}
+""")
+    assert check_answer(e, 200, body) == (
+        "json_path $.count: 3 is not < 3",
+        "json_path $.label: 'ok' is not a number (gt 1)",
+        "json_path $.flag: true is not a number (lte 1)",  # a boolean is not a number
+        """json_path $.answer: '{"raw": 1}' matches /^\\s*[\\[{]/""",
+    )
+
+
+def test_contains_json_in_the_body_or_at_a_path_with_a_schema(tmp_path):
+    prose = 'Sure! Here it is: {"answer": "x", "question": "y?"} Hope that helps.'
+    assert check_answer(expect_of(tmp_path, "contains_json: true"), 200, prose) == ()
+    assert check_answer(expect_of(tmp_path, "contains_json: true"), 200, "no json {here") == (
+        "contains_json: no JSON object or array in the body",)
+    e = expect_of(tmp_path, """
+contains_json:
+  path: $.answer
+  schema: {type: object, required: [answer, question]}
+""")
+    good = json.dumps({"answer": prose})
+    assert check_answer(e, 200, good) == ()
+    wrong = json.dumps({"answer": 'Here: {"response": "x"}'})
+    assert check_answer(e, 200, wrong) == (
+        "contains_json ($.answer): $: 'answer' is a required property",
+        "contains_json ($.answer): $: 'question' is a required property")
+    assert check_answer(e, 200, json.dumps({"other": 1})) == ("contains_json: $.answer: missing",)

@@ -46,7 +46,7 @@ def test_shipped_golden_set_is_valid_and_covers_the_issue():
     ("cases:\n  - id: a\n    path: /x\n    expect:\n      json_path:\n        $.a..b: {exists: true}\n",
      6, "bad JSON path"),
     ("cases:\n  - id: a\n    path: /x\n    expect:\n      json_path:\n        $.a: {equal: 1}\n",
-     6, "takes exactly one of exists, equals, matches"),
+     6, "takes exactly one of exists, equals, matches, not_matches, gt, gte, lt, lte"),
     ("cases:\n  - id: a\n    path: /x\n  - id: a\n    path: /y\n", 4, "duplicate case id 'a'"),
     ("cases:\n  - id: a\n    path: /x\n    expect:\n      json_schema: {type: 12}\n", 5,
      "invalid JSON schema"),
@@ -56,6 +56,13 @@ def test_shipped_golden_set_is_valid_and_covers_the_issue():
     ("cases:\n  - id: a\n    path: /x\n    expect: {latency_ms: {p99: 3}}\n", 4, "latency_ms takes"),
     ("defaults:\n  pth: /x\ncases:\n  - id: a\n    path: /x\n", 2, "did you mean 'path'"),
     ("- id: a\n", 1, "a case file is a mapping with `cases:`"),
+    ("cases:\n  - id: a\n    path: /x\n    expect:\n      json_path:\n        $.n: {gt: '3'}\n", 6,
+     "gt takes a number"),
+    ("cases:\n  - id: a\n    path: /x\n    weight: -1\n", 4, "weight must be a number >= 0"),
+    ("cases:\n  - id: a\n    path: /x\n    expect:\n      contains_json: {where: $.a}\n", 5,
+     "contains_json takes true or"),
+    ("cases:\n  - id: a\n    path: /x\n    expect:\n      contains_json: {schema: {type: 12}}\n", 5,
+     "invalid JSON schema"),
 ])
 def test_bad_case_files_name_file_and_line(tmp_path, capsys, text, line, needle):
     path = write(tmp_path, text)

@@ -121,7 +121,10 @@ def test_repeat_flaky_backoff_and_timeout(server, cases_file):
     assert sum(a.retries for a in by_id["throttled"].attempts) == 1
     slow = by_id["slow"]
     assert slow.outcome == "error" and not slow.ok
-    assert slow.failures[0].startswith("timeout: no answer within 0.3s")
+    assert slow.failures[0].startswith("timeout: the app did not answer within 0.3s")
+    from mosaic_diag.golden.explain import explain
+
+    assert explain(slow.attempts[0]).label == "APP_TIMEOUT"  # the harness's timeout, not UNKNOWN_ERROR
     # failures first
     assert [r.case_id for r in report.sorted_results()][:1] == ["slow"]
     assert report.exit_code == 1
@@ -213,3 +216,119 @@ def test_selection_errors_are_usage_errors(server, cases_file, capsys):
                  "--min-pass", "3"]) == 2
     assert main(["golden", "--cases", str(cases_file)]) == 2
     assert "give --url" in capsys.readouterr().err
+
+
+def test_global_timeout_is_honoured_within_a_second(server, cases_file, tmp_path, capsys):
+    """Requests still in flight at --global-timeout do not hold the run (the server answers /slow
+    after 2 s; the per-request timeout is 30 s)."""
+    slow = tmp_path / "slow.yml"
+    slow.write_text("cases:\n" + "".join(f"  - {{id: s{i}, path: /slow{i}}}\n" for i in range(6)))
+    start = time.monotonic()
+    code = main(["golden", "--url", url_of(server), "--cases", str(slow), "--state-dir", str(tmp_path / "st"),
+                 "--timeout", "30", "--global-timeout", "0.5", "--concurrency", "2", "--format", "json"])
+    elapsed = time.monotonic() - start
+    data = json.loads(capsys.readouterr().out)
+    assert code == 1 and elapsed < 1.5, elapsed
+    assert {c["outcome"] for c in data["cases"]} == {"error"}
+    errors = {a["error"] for c in data["cases"] for a in c["attempts"]}
+    assert any("not finished: the global timeout (0.5s)" in e or "did not answer within 0.5s" in e for e in errors)
+
+
+def _junit_schema():
+    xmlschema = pytest.importorskip("xmlschema")
+    return xmlschema.XMLSchema(str(Path(__file__).with_name("junit.xsd")))
+
+
+def test_junit_errors_failures_and_control_characters_validate_against_the_xsd(tmp_path):
+    from mosaic_diag.golden.junit import junit_xml
+    from mosaic_diag.golden.report import Attempt, CaseResult, GoldenReport
+
+    def result(case_id: str, outcome: str, message: str) -> CaseResult:
+        ok = outcome == "pass"
+        attempt = Attempt(None if outcome == "error" else 200, 12.0, () if ok or outcome == "error" else (message,),
+                          message if outcome == "error" else None)
+        return CaseResult(case_id, "golden/x.yml", 3, (), outcome, ok, int(ok), 1, 1,
+                          () if ok else (message,), 12.0, 12.0, (attempt,))
+
+    report = GoldenReport("app:x", "2026-12-06T03:00:00.123456+00:00", 40.0, (
+        result("fine", "pass", ""),
+        result("wrong", "fail", "json_path $.answer: 'bell \x07 esc \x1b[31m nul \x00' does not match"),
+        result("timed-out", "error", "timeout: the app did not answer within 0.5s (AppTimeoutError)"),
+    ))
+    text = junit_xml(report)
+    root = ET.fromstring(text)  # well-formed although the message held control characters
+    suite = root.find("testsuite")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("3", "1", "1")
+    assert (root.get("failures"), root.get("errors")) == ("1", "1")
+    assert root.find(".//testcase[@name='timed-out']/error") is not None
+    assert root.find(".//testcase[@name='timed-out']/failure") is None
+    failure = root.find(".//testcase[@name='wrong']/failure")
+    assert "\\x07" in failure.get("message") and "\\x1b[31m" in failure.get("message") and "\\x00" in failure.text
+    _junit_schema().validate(text)
+
+
+def test_predeploy_junit_validates_against_the_xsd(tmp_path):
+    from mosaic_diag.checks.model import Check, CheckContext, CheckId, Message
+    from mosaic_diag.checks.registry import select
+    from mosaic_diag.checks.report import as_junit
+    from mosaic_diag.checks.runner import run_checks
+    from mosaic_diag.config import load_config
+
+    def bad(_: CheckContext) -> list[Message]:
+        return [Message("MD-X001", "a \x1b[1mcontrol\x1b[0m character\x00")]
+
+    def hang(_: CheckContext) -> list[Message]:
+        time.sleep(2)
+        return []
+
+    checks = (Check("bad", ("x",), (CheckId("MD-X001", "error", "x"),), bad),
+              Check("hang", ("x",), (CheckId("MD-X002", "error", "x"),), hang))
+    report = run_checks(select(checks), CheckContext(tmp_path, {}, load_config(tmp_path, {}), 0.3))
+    text = as_junit(report)
+    suite = ET.fromstring(text).find("testsuite")
+    assert (suite.get("failures"), suite.get("errors")) == ("1", "1")
+    _junit_schema().validate(text)
+
+
+def test_weighted_pass_rate_decides_the_exit_code(server, cases_file, tmp_path, capsys):
+    weighted = tmp_path / "weighted.yml"
+    weighted.write_text("defaults:\n  expect:\n    json_path: {$.a: {gte: 1}}\ncases:\n"
+                        "  - {id: heavy, path: /ok, weight: 3}\n"
+                        "  - {id: light, path: /switch, weight: 1}\n")
+    server.state["mode"] = "broken"  # /switch loses `a`: the light case fails
+    common = ["golden", "--url", url_of(server), "--cases", str(weighted), "--state-dir", str(tmp_path / "st"),
+              "--retries", "0", "--format", "json"]
+    assert main(common) == 1  # by default every case must pass
+    assert main([*common, "--pass-rate", "0.75"]) == 0  # 3 of 4 weight units
+    data = json.loads(capsys.readouterr().out.split("\n}\n")[-2] + "\n}")
+    assert data["summary"]["pass_rate"] == 0.75 and data["summary"]["pass_rate_min"] == 0.75
+    assert main([*common, "--pass-rate", "0.8"]) == 1
+
+
+def test_response_cache_answers_unchanged_requests(server, cases_file, tmp_path, capsys):
+    state = tmp_path / "st"
+    common = ["golden", "--url", url_of(server), "--cases", str(cases_file), "--state-dir", str(state),
+              "-k", "ok", "--retries", "0", "--format", "json"]
+    assert main([*common, "--cache"]) == 0
+    assert server.state["hits"]["/ok"] == 1 and (state / "golden-cache.json").is_file()
+    assert main([*common, "--cache"]) == 0  # every case answered from the cache (only /health is probed)
+    assert {k: v for k, v in server.state["hits"].items() if k != "/health"} == {"/ok": 1}
+    assert main(common) == 0  # off by default: the app is asked again
+    assert server.state["hits"]["/ok"] == 2
+    changed = tmp_path / "changed.yml"  # another request (a header): not cached
+    changed.write_text("cases:\n  - {id: ok, path: /ok, headers: {X-Try: '2'}}\n")
+    assert main(["golden", "--url", url_of(server), "--cases", str(changed), "--state-dir", str(state),
+                 "--cache"]) == 0
+    assert server.state["hits"]["/ok"] == 3
+
+
+def test_a_failover_is_visible_with_a_provider_matrix() -> None:
+    from mosaic_diag.golden.runner import _provider_failures
+    from mosaic_diag.golden.targets import Answer
+
+    answer = Answer(200, json.dumps({"provider": "anthropic", "answer": "x"}), {})
+    assert _provider_failures(None, answer) == ()
+    assert _provider_failures("anthropic", answer) == ()
+    assert _provider_failures("openai", answer) == ("provider: answered by anthropic, not openai "
+                                                    "(the app failed over)",)
+    assert _provider_failures("openai", Answer(503, '{"provider": "anthropic"}', {})) == ()

@@ -6,6 +6,7 @@ shared classifier. A database that cannot be reached is a failed check: exit 1.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -39,15 +40,38 @@ def repo(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("case", "label"), [
-    ("wrong_password", "PG_AUTH_FAILED"),
-    ("ssl_only_without_ssl", "PG_SSL_REQUIRED"),
-    ("unknown_database", "PG_CONNECTION_FAILED"),
-    ("nothing_listening", "PG_CONNECTION_FAILED"),
-    ("unresolvable_host", "PG_NETWORK_UNREACHABLE"),
+ADVICE_FIELDS = ("message", "hint", "diagnosis", "recommendation")
+
+
+def assert_no_unfilled_advice(data: dict) -> None:
+    """No result shows a raw `{placeholder}`, a `None` or an empty `(now )`; plan lines only for actions
+    that can apply before a deploy (none skipped, none that acts on a running app)."""
+    import re
+
+    for check in data["checks"]:
+        for r in check["results"]:
+            for text in [*(r[f] or "" for f in ADVICE_FIELDS), *r["plan"]]:
+                assert not re.search(r"\{[A-Za-z_][\w.]*\}", text), text
+                assert "None" not in text and "()" not in text and "(now )" not in text, text
+            for line in r["plan"]:
+                assert line.startswith("-> ") and line.split()[1].rstrip(":") in {"advise", "alert_ops",
+                                                                                  "open_incident"}, line
+
+
+@pytest.mark.parametrize(("case", "label", "says"), [
+    ("wrong_password", "PG_AUTH_FAILED", None),
+    ("ssl_only_without_ssl", "PG_SSL_REQUIRED", "Add ?sslmode=require"),
+    ("denied_without_ssl", "PG_ACCESS_DENIED", "whatever the encryption"),
+    ("denied_default_sslmode", "PG_ACCESS_DENIED", "changing sslmode will not help"),
+    ("denied_with_ssl", "PG_ACCESS_DENIED", "changing sslmode will not help"),
+    ("unknown_database", "PG_CONNECTION_FAILED", "does not exist: create it or fix the name"),
+    ("nothing_listening", "PG_CONNECTION_FAILED", "The server does not answer now"),
+    ("unresolvable_host", "PG_NETWORK_UNREACHABLE", "check it for a typo"),
 ])
-def test_database_failures_are_classified(pg, repo: Path, case: str, label: str) -> None:
+def test_database_failures_are_classified(pg, repo: Path, case: str, label: str, says: str | None) -> None:
     from socket import socket
+
+    from examples.pgtemp import DENIED_DB
 
     with socket() as s:  # a loopback port that nobody listens on
         s.bind(("127.0.0.1", 0))
@@ -55,17 +79,57 @@ def test_database_failures_are_classified(pg, repo: Path, case: str, label: str)
     dsn = {
         "wrong_password": pg.dsn("mosaic", password="not-the-password"),
         "ssl_only_without_ssl": pg.dsn("mosaic_ssl", sslmode="disable"),
+        "denied_without_ssl": pg.dsn(DENIED_DB, sslmode="disable"),  # reads "no encryption": SSL is tried too
+        "denied_default_sslmode": pg.dsn(DENIED_DB, sslmode=None),   # libpq's prefer: SSL and plain both refused
+        "denied_with_ssl": pg.dsn(DENIED_DB, sslmode="require"),
         "unknown_database": pg.dsn("no_such_db", sslmode="require"),  # over SSL: pg_hba lets it reach the db check
         "nothing_listening": pg.dsn("mosaic", port=free_port),
-        "unresolvable_host": pg.dsn("mosaic", host="db.invalid"),
+        "unresolvable_host": pg.dsn("mosaic", host="db.mosaic-typo.invalid"),
     }[case]
     code, data = predeploy(repo, {"DATABASE_URL": dsn}, "--only", "database", "--timeout", "8")
     assert code == 1
     db = [r for r in results(data, "database") if r["id"] == "MD-DB010"]
     assert [r["label"] for r in db] == [label]
+    advice = " ".join(filter(None, [db[0]["recommendation"], *db[0]["plan"]]))
+    if says:
+        assert says in advice, advice
+    if label == "PG_ACCESS_DENIED":
+        assert "sslmode=require" not in advice.replace("with sslmode=require", "")  # no SSL advice
+    if case == "unknown_database":
+        assert "does not answer" not in advice
+    if case == "unresolvable_host":  # not a Render host: no Render region / internal host advice
+        assert "Render" not in advice and "region" not in advice, advice
+    assert_no_unfilled_advice(data)
     assert pg.password not in json.dumps(data)
     schema = next(c for c in data["checks"] if c["check"] == "schema")
     assert schema["status"] == "skipped" and "MD-DB010" in schema["reason"]
+
+
+@pytest.mark.parametrize(("case", "says"), [
+    ("space_in_password", "whitespace in the password"),
+    ("space_in_host", "whitespace in the host"),
+    ("no_database", "no database name"),
+    ("slash_in_password", "unescaped '/' before the host"),
+    ("hash_in_password", "unescaped '#' before the host"),
+])
+def test_malformed_urls_libpq_accepts_are_flagged_before_connecting(pg, repo: Path, case: str, says: str) -> None:
+    good = pg.dsn("mosaic")
+    dsn = {"space_in_password": good.replace(f":{pg.password}@", f":{pg.password[:4]} {pg.password[4:]}@"),
+           "space_in_host": good.replace("@127.0.0.1:", "@127.0.0.1 :"),
+           "no_database": good.replace("/mosaic?", "?"),
+           "slash_in_password": good.replace(f":{pg.password}@", f":{pg.password[:4]}/{pg.password[4:]}@"),
+           "hash_in_password": good.replace(f":{pg.password}@", f":{pg.password[:4]}#{pg.password[4:]}@")}[case]
+    code, data = predeploy(repo, {"DATABASE_URL": dsn}, "--only", "database", "--timeout", "8")
+    assert code == 1
+    [found] = results(data, "database")
+    assert (found["id"], found["label"]) == ("MD-DB002", "PG_URL_MALFORMED")
+    assert says in found["message"] and found["recommendation"]
+    assert ("whitespace" in found["recommendation"]) == case.startswith("space")
+    assert ("names no database" in found["recommendation"]) == (case == "no_database")
+    assert_no_unfilled_advice(data)
+    assert pg.password[4:] not in json.dumps(data)
+    schema = next(c for c in data["checks"] if c["check"] == "schema")
+    assert schema["status"] == "skipped" and "MD-DB002" in schema["reason"]
 
 
 def test_ssl_only_database_with_ssl_connects(pg, repo: Path) -> None:
@@ -143,7 +207,10 @@ def test_provider_failures_are_classified(llm, repo: Path, provider: str, mode: 
     assert code == 1
     [failure] = results(data, provider)
     assert (failure["id"], failure["label"]) == expect
-    assert failure["playbook"] and failure["plan"]
+    assert failure["playbook"]
+    if mode != "server_error":  # a transient error's steps (retry, alert on a rate) act on a running app
+        assert failure["plan"] or failure["recommendation"]
+    assert_no_unfilled_advice(data)
     if expect[1].endswith("MODEL_NOT_FOUND"):  # the plan's advice names the pinned model (env.*_MODEL.value)
         model = env.get("OPENAI_MODEL") or env["ANTHROPIC_MODEL"]
         assert any(line.startswith("-> advise") and f"({model})" in line for line in failure["plan"]), failure
@@ -170,12 +237,12 @@ def test_a_database_failure_carries_its_playbook_and_recommendation(pg, repo: Pa
     assert failure["playbook"] == playbook.id
     credentials = next(c for c in playbook.checks if c.fail_label == "PG_AUTH_FAILED")
     assert failure["recommendation"] == credentials.recommendation
-    # the dry-run plan: one line per remediation step, judged with stage=predeploy
-    assert [line.split()[1].rstrip(":") for line in failure["plan"]] == [step.action for step in playbook.remediate]
-    alert = next(line for line in failure["plan"] if line.split()[1].rstrip(":") == "alert_ops")
+    # the dry-run plan: only the steps that apply before a deploy (judged with stage=predeploy)
+    assert [line.split()[1].rstrip(":") for line in failure["plan"]] == ["alert_ops"]
+    assert {"alert_ops", "fallback_sqlite"} <= {step.action for step in playbook.remediate}
+    alert = failure["plan"][0]
     assert alert.startswith("-> ") and "(predeploy)" in alert  # `when: always`; {stage} filled in
-    startup_only = next(line for line in failure["plan"] if line.split()[1].rstrip(":") == "fallback_sqlite")
-    assert startup_only.startswith("-- ") and "'startup'" in startup_only
+    assert_no_unfilled_advice(data)
     assert "rotated-elsewhere" not in json.dumps(data)
     # the table shows the same advice
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "MOSAIC_DIAG_"))}
@@ -211,3 +278,76 @@ def test_manifest_check_shows_the_commit_and_warns_on_a_dirty_tree(repo: Path) -
     assert "1 uncommitted change(s): schema.sql" in dirty["message"] and "commit" in dirty["hint"]
     code, data = predeploy(repo, env, "--only", "manifest")  # a warning does not fail the default gate
     assert code == 0
+
+
+@pytest.mark.parametrize("kind", ["missing", "file"])
+def test_root_must_be_a_directory(repo: Path, kind: str) -> None:
+    root = repo / "no-such-dir" if kind == "missing" else repo / "schema.sql"
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "predeploy", "--root", str(root)],
+                       cwd=repo, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and r.stdout == ""
+    [line] = r.stderr.strip().splitlines()
+    assert str(root) in line and ("no such directory" if kind == "missing" else "not a directory") in line
+
+
+def test_schema_drift_that_breaks_writes(pg_db: str, repo: Path) -> None:
+    """Drift psql shows to break every write: an added NOT NULL column without a default, a dropped
+    UNIQUE that `ON CONFLICT (email)` needs, a dropped foreign key; each reported at the statement."""
+    import psycopg2
+
+    from mosaic_diag.checks.appsql import app_inserts
+
+    _apply(pg_db, (repo / "schema.sql").read_text())
+    code, data = predeploy(repo, {"DATABASE_URL": pg_db}, "--only", "schema")
+    assert code == 0 and results(data, "schema") == [], data
+    _apply(pg_db, "ALTER TABLE users ADD COLUMN nickname text NOT NULL; "
+                  "ALTER TABLE users ADD COLUMN plan text NOT NULL DEFAULT 'free'; "   # has a default: fine
+                  "ALTER TABLE users DROP CONSTRAINT users_email_key; "
+                  "CREATE UNIQUE INDEX users_email_partial ON users (email) WHERE email <> ''; "  # partial: no use
+                  "ALTER TABLE sessions DROP CONSTRAINT sessions_user_id_fkey")
+    code, data = predeploy(repo, {"DATABASE_URL": pg_db}, "--only", "schema")
+    assert code == 1
+    register = next(i for i in app_inserts(repo) if i.table == "users")
+    assert register.where == "auth.py:65:1" and register.conflict == ("email",)
+    found = [(r["id"], r["level"], r["location"]) for r in results(data, "schema")]
+    assert found == [("MD-SCHEMA005", "error", "auth.py:65:1"), ("MD-SCHEMA006", "error", "auth.py:65:1"),
+                     ("MD-SCHEMA007", "warning", "schema.sql:13:1")]
+    messages = [r["message"] for r in results(data, "schema")]
+    assert "users.nickname" in messages[0] and "plan" not in messages[0]
+    assert "ON CONFLICT (email)" in messages[1] and "sessions (user_id) -> users" in messages[2]
+    # the diagnosis holds: the app's own statement fails on this database as reported
+    sql = next(c.value for c in ast.walk(ast.parse((repo / "auth.py").read_text()))
+               if isinstance(c, ast.Constant) and getattr(c, "lineno", None) == 65)
+    row = ("u1", "a@example.com", "h", "2026-01-01")
+    conn = psycopg2.connect(pg_db)
+    try:
+        with pytest.raises(psycopg2.errors.InvalidColumnReference), conn.cursor() as cursor:
+            cursor.execute(sql, row)
+        conn.rollback()
+        _apply(pg_db, "CREATE UNIQUE INDEX users_email ON users (email)")
+        with pytest.raises(psycopg2.errors.NotNullViolation), conn.cursor() as cursor:
+            cursor.execute(sql, row)
+    finally:
+        conn.close()
+    code, data = predeploy(repo, {"DATABASE_URL": pg_db}, "--only", "schema")
+    assert [r["id"] for r in results(data, "schema")] == ["MD-SCHEMA005", "MD-SCHEMA007"]
+
+
+def test_providers_import_their_sdk_only_when_a_call_fails(llm, repo: Path) -> None:
+    """The key and model calls go out through the standard library; a provider SDK (a second to
+    import) is loaded only to repeat a failing call through the real client."""
+    script = ("import json, os, sys\nfrom pathlib import Path\nfrom mosaic_diag.checks.predeploy import predeploy\n"
+              "report = predeploy(Path(sys.argv[1]), dict(os.environ), only=['providers'], timeout=60)\n"
+              "print(json.dumps([[r.label for o in report.outcomes for r in o.results],"
+              " 'openai' in sys.modules, 'anthropic' in sys.modules]))\n")
+
+    def run(env: dict[str, str]) -> list:
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_", "MOSAIC_DIAG_"))}
+        r = subprocess.run([sys.executable, "-c", script, str(repo)], env={**base, **_llm_env(llm), **env},
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    assert run({}) == [[], False, False]
+    assert run({"OPENAI_API_KEY": "bad-key"}) == [["OPENAI_INVALID_KEY"], True, False]
+    assert run({"ANTHROPIC_MODEL": "claude-nope"}) == [["ANTHROPIC_MODEL_NOT_FOUND"], False, True]

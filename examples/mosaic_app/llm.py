@@ -122,9 +122,16 @@ class MultiProviderLLM:
             order.append("anthropic")
         return order
 
-    def generate(self, system: str, prompt: str) -> Completion:
-        """Ask the providers in failover order; each failure is logged with its traceback."""
+    def generate(self, system: str, prompt: str, only: str | None = None) -> Completion:
+        """Ask the providers in failover order; each failure is logged with its traceback.
+        `only` (a test harness's X-Mosaic-LLM-Provider header): that provider, no failover."""
         providers = self.providers()
+        if only is not None:
+            if only not in ("openai", "anthropic"):
+                raise ProviderUnavailable(f"ValueError: unknown provider {only!r} (openai or anthropic)")
+            if only not in providers:
+                raise ProviderUnavailable(f"ValueError: {only} was asked for but has no API key set")
+            providers = [only]
         if not providers:  # let the client say what is missing, as Mosaic does
             logger.warning("No AI provider key set (OPENAI_API_KEY, ANTHROPIC_API_KEY)")
             providers = ["openai"]

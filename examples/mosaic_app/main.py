@@ -145,7 +145,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                      config=HealthConfig(degraded_error_rate=0.05)))
 
     @app.post("/wimd/ask")
-    def ask(body: AskRequest, x_session_id: str | None = Header(default=None)) -> JSONResponse:
+    def ask(body: AskRequest, x_session_id: str | None = Header(default=None),
+            x_mosaic_llm_provider: str | None = Header(default=None)) -> JSONResponse:
         st = state()
         session_id = body.session_id or x_session_id
         user = auth.user_for_session(session_id) if session_id else None
@@ -174,7 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if example is not None:
             system += f" Example of a good answer to {example.prompt!r}: {example.response}"
         try:
-            completion = st.llm.generate(system, body.prompt)
+            completion = st.llm.generate(system, body.prompt, only=x_mosaic_llm_provider)
         except ProviderUnavailable as exc:
             return JSONResponse(status_code=503, content={
                 "error": "ai_unavailable", "detail": safety.sanitize_error(str(exc)), **base})

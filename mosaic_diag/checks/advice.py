@@ -40,15 +40,14 @@ def classify(exc: BaseException) -> str | None:
         return None
 
 
+PREDEPLOY_ACTIONS = frozenset({"advise", "alert_ops", "open_incident"})  # the rest act on a running app
+
+
 def plan_lines(plan: Any) -> tuple[str, ...]:
-    """`Plan.actions` as text: what would run and why, or why a step would not."""
-    lines = []
-    for step in plan.actions:
-        if step.would_run:
-            lines.append(f"-> {step.action}: {step.effect.summary} [{step.reason}]")
-        else:
-            lines.append(f"-- {step.action} skipped ({step.reason})")
-    return tuple(redact_text(line) for line in lines)
+    """The plan's steps that can apply before a deploy, as text: an action that acts on a running app
+    (fallback, retry, breaker, failover, rollback) or whose `when` does not hold here is left out."""
+    return tuple(redact_text(f"-> {step.action}: {step.effect.summary} [{step.reason}]")
+                 for step in plan.actions if step.would_run and step.action in PREDEPLOY_ACTIONS)
 
 
 def recommendations(plan: Any) -> str | None:

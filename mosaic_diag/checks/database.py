@@ -6,7 +6,15 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mosaic_diag.checks.model import Check, CheckContext, CheckId, Message
-from mosaic_diag.platform.dsn import SSL_ON, UNESCAPED_AT, dsn_facts
+from mosaic_diag.platform.dsn import (
+    SSL_ON,
+    UNESCAPED_AT,
+    dsn_facts,
+    needs_ssl_retry,
+    retry_with_ssl,
+    unescaped_in_userinfo,
+    url_shape_problems,
+)
 from mosaic_diag.platform.redact import redact_dsn, redact_text
 
 IDS = (
@@ -67,6 +75,17 @@ def sanity(dsn: str) -> Iterator[Message]:
         yield Message("MD-DB002", f"DATABASE_URL has {UNESCAPED_AT} ({shown})", label="PG_URL_MALFORMED",
                       facts=known)
         return
+    bad = unescaped_in_userinfo(dsn)
+    if bad:  # the URL does not split: mask everything between the user name and the last @ ourselves
+        code = {"/": "%2F", "?": "%3F", "#": "%23"}[bad]
+        scheme, rest = dsn.split("://", 1)
+        userinfo, host = rest.rsplit("@", 1)
+        masked = f"{scheme}://{userinfo.split(':', 1)[0].split('/', 1)[0]}:***@{host}"
+        yield Message("MD-DB002", f"DATABASE_URL has an unescaped {bad!r} before the host (in the password?): "
+                                  f"the URL splits there; percent-encode it as {code} ({masked})",
+                      label="PG_URL_MALFORMED", facts={**known, "database_url.redacted": masked,
+                                                       "database_url.problem": f"percent-encode {bad!r} as {code}"})
+        return
     if facts.port_error:
         yield Message("MD-DB002", f"DATABASE_URL port is not a number 1-65535 ({shown})", label="PG_URL_MALFORMED",
                       facts=known)
@@ -77,21 +96,55 @@ def sanity(dsn: str) -> Iterator[Message]:
         yield Message("MD-DB002", f"DATABASE_URL does not parse: {str(exc).strip()} ({shown})", exc=exc,
                       label="PG_URL_MALFORMED", facts=known)
         return
+    shape = url_shape_problems(dsn)
+    if shape:
+        kinds = sorted({kind for kind, _ in shape})
+        yield Message("MD-DB002", f"DATABASE_URL is malformed: {'; '.join(text for _, text in shape)} ({shown})",
+                      label="PG_URL_MALFORMED",
+                      hint="remove the whitespace (a line break or space pasted in) or percent-encode it (%20)"
+                      if "space" in kinds else "add the database name after the host and port: ...:5432/DBNAME",
+                      facts={**known, "database_url.problem": "; ".join(t for _, t in shape)})
+        return
     if facts.sslmode is not None and facts.sslmode not in SSLMODES:
         yield Message("MD-DB002", f"DATABASE_URL has an invalid sslmode value {facts.sslmode!r} ({shown})",
                       label="PG_URL_MALFORMED", facts=known)
         return
     if facts.render_public and facts.sslmode not in SSL_ON:
-        yield Message("MD-DB003", f"Render's public host needs sslmode=require, got sslmode={facts.sslmode} "
+        yield Message("MD-DB003", f"Render's public host needs sslmode=require, {_sslmode_now(facts.sslmode)} "
                                   f"({shown})", level="error", label="PG_SSL_REQUIRED",
                       facts=known)
     elif not facts.local and not facts.render_internal and facts.sslmode not in SSL_ON:
-        yield Message("MD-DB003", f"remote host {facts.host} without sslmode=require (sslmode={facts.sslmode})",
+        yield Message("MD-DB003", f"remote host {facts.host} without sslmode=require ({_sslmode_now(facts.sslmode)})",
                       label="PG_SSL_REQUIRED", facts=known)
     if facts.render_public:
         yield Message("MD-DB004", f"public Render host {facts.host}")
     if facts.render_internal:
         yield Message("MD-DB005", f"internal Render host {facts.host}")
+
+
+SSL_CONNECTS = "connects with sslmode=require"
+
+
+def _sslmode_now(sslmode: str | None) -> str:
+    return f"got sslmode={sslmode}" if sslmode else "no sslmode set (libpq's default: prefer)"
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def confirm_ssl_label(dsn: str, label: str | None, error: str, timeout: float) -> tuple[str | None, str | None]:
+    """A `no encryption` pg_hba rejection reads the same whether SSL would help or not: try once more
+    with sslmode=require. Rejected again (or no SSL at the server): PG_ACCESS_DENIED. Returns the label
+    and a note on what the second attempt showed (None when no second attempt was made)."""
+    if label != "PG_SSL_REQUIRED" or not needs_ssl_retry(dsn, error):
+        return label, None
+    again = retry_with_ssl(dsn, timeout)
+    if again is None:
+        return label, SSL_CONNECTS
+    if "pg_hba.conf" in again or "does not support SSL" in again:
+        return "PG_ACCESS_DENIED", "refused with sslmode=require too: not an encryption problem"
+    return label, f"with sslmode=require: {again}"
 
 
 def run(ctx: CheckContext) -> Iterator[Message]:
@@ -109,16 +162,19 @@ def run(ctx: CheckContext) -> Iterator[Message]:
     try:
         conn = connect(dsn, ctx.timeout)
     except psycopg2.Error as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = _first_line(exc)
         facts = dsn_facts(dsn)
         hint = None
         if facts.render_internal:
             hint = "the internal Render host resolves only inside Render: check with the external URL from here"
         from mosaic_diag.checks.advice import classify
 
-        label = classify(exc)
+        label, note = confirm_ssl_label(dsn, classify(exc), str(exc), ctx.timeout)
+        more = {"postgres.ssl_connects": note == SSL_CONNECTS}
+        if note:
+            first = f"{first} ({redact_text(note)})"
         yield Message("MD-DB010", f"cannot connect to {redact_dsn(dsn)}: {first}", exc=exc, hint=hint, label=label,
-                      facts=db_facts(dsn, {"postgres.reachable": False, "postgres.label": label or "",
+                      facts=db_facts(dsn, {**more, "postgres.reachable": False, "postgres.label": label or "",
                                            "postgres.error": redact_text(first)}))
         return
     try:

@@ -25,6 +25,10 @@ def predeploy(root: Path, env: Mapping[str, str], *, only: Iterable[str] = (), s
               on_progress: Callable[[int, int], None] | None = None) -> Report:
     """Run the predeploy checks of the repository at `root` with environment `env`
     (`on_progress(done, total)` as checks finish)."""
+    if not root.exists():
+        raise UsageError(f"--root {root}: no such directory")
+    if not root.is_dir():
+        raise UsageError(f"--root {root}: not a directory")
     config = load_config(root, env)
     level = (fail_level or str(config.get("predeploy.fail_level", "error"))).lower()
     if level not in LEVELS:

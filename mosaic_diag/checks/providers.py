@@ -1,6 +1,7 @@
-"""LLM providers: each key works (a models list through the real client) and each pinned model
-exists (a model retrieve); `OPENAI_BASE_URL` / `ANTHROPIC_BASE_URL` are honoured. Failures are
-classified by the shared classifier (OPENAI_INVALID_KEY, ANTHROPIC_MODEL_NOT_FOUND, ...)."""
+"""LLM providers: each key works (a models list) and each pinned model exists (a model retrieve);
+`OPENAI_BASE_URL` / `ANTHROPIC_BASE_URL` are honoured. The calls go out through plain httpx first;
+only when one does not answer 200 is the provider's SDK imported and the calls repeated through the
+real client, whose exception the shared classifier labels (OPENAI_INVALID_KEY, ...)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from mosaic_diag.checks.advice import env_facts
 from mosaic_diag.checks.model import Check, CheckContext, CheckId, Message, Skip
 from mosaic_diag.errors import ConfigError
 
+ANTHROPIC_VERSION = "2023-06-01"  # the API version header the anthropic client sends
 KEY_NAMES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "CLAUDE_API_KEY")  # failover needs the other provider's key
 OPENAI_IDS = (
     CheckId("MD-LLM001", "error", "The OpenAI API does not accept the key (or cannot be reached)",
@@ -65,16 +67,44 @@ def _probe(key_id: str, model_id: str, provider: str, list_models: Callable[[], 
                           exc=exc, facts={**facts, **named})
 
 
+def all_answer(base_url: str, headers: dict[str, str], paths: list[str], timeout: float) -> bool:
+    """Whether every GET answers 200, through the standard library: the fast path. Importing a
+    provider SDK (or even httpx) costs about a second; the SDK is imported only when something
+    fails, to repeat the failing call through the real client (its real exception, classified)."""
+    import urllib.error
+    import urllib.request
+
+    base = base_url.rstrip("/")
+    try:
+        for path in paths:
+            request = urllib.request.Request(base + path, headers={**headers, "Accept": "application/json"})
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - the provider's URL
+                if response.status != 200:
+                    return False
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+    return True
+
+
+def _model_path(prefix: str, model: str) -> str:
+    from urllib.parse import quote
+
+    return f"{prefix}/{quote(model, safe=':')}"
+
+
 def run_openai(ctx: CheckContext) -> Iterator[Message]:
     key = ctx.env.get("OPENAI_API_KEY", "").strip()
     if not key:
         raise Skip("OPENAI_API_KEY is not set (see MD-ENV001)")
-    import openai
-
-    client = openai.OpenAI(api_key=key, base_url=ctx.env.get("OPENAI_BASE_URL") or "https://api.openai.com/v1",
-                           timeout=ctx.timeout, max_retries=0)
+    base = ctx.env.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
     model_env = ("OPENAI_MODEL", "OPENAI_EMBEDDING_MODEL")
     models = _models(ctx, "predeploy.openai_models", model_env)
+    if all_answer(base, {"Authorization": f"Bearer {key}"},
+                  ["/models", *(_model_path("/models", m) for m in models)], ctx.timeout):
+        return
+    import openai
+
+    client = openai.OpenAI(api_key=key, base_url=base, timeout=ctx.timeout, max_retries=0)
     yield from _probe("MD-LLM001", "MD-LLM002", "OpenAI", lambda: client.models.list(),
                       lambda m: client.models.retrieve(m), models, (openai.OpenAIError,),
                       env_facts(ctx.env, KEY_NAMES), _model_vars(ctx, model_env))
@@ -84,12 +114,15 @@ def run_anthropic(ctx: CheckContext) -> Iterator[Message]:
     key = (ctx.env.get("ANTHROPIC_API_KEY") or ctx.env.get("CLAUDE_API_KEY") or "").strip()
     if not key:
         raise Skip("neither ANTHROPIC_API_KEY nor CLAUDE_API_KEY is set (see MD-ENV001)")
-    import anthropic
-
-    client = anthropic.Anthropic(api_key=key, base_url=ctx.env.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com",
-                                 timeout=ctx.timeout, max_retries=0)
+    base = ctx.env.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com"
     model_env = ("ANTHROPIC_MODEL",)
     models = _models(ctx, "predeploy.anthropic_models", model_env)
+    if all_answer(base, {"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION},
+                  ["/v1/models?limit=1", *(_model_path("/v1/models", m) for m in models)], ctx.timeout):
+        return
+    import anthropic
+
+    client = anthropic.Anthropic(api_key=key, base_url=base, timeout=ctx.timeout, max_retries=0)
     yield from _probe("MD-LLM003", "MD-LLM004", "Anthropic", lambda: client.models.list(limit=1),
                       lambda m: client.models.retrieve(m), models, (anthropic.AnthropicError,),
                       env_facts(ctx.env, KEY_NAMES), _model_vars(ctx, model_env))

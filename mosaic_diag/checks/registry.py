@@ -6,10 +6,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import import_module
 
-from mosaic_diag.checks.model import Check
+from mosaic_diag.checks.model import Check, CheckId
 from mosaic_diag.errors import UsageError
 
-CHECK_MODULES = ("settings", "database", "schema", "prompts", "providers", "golden", "lint", "manifest")
+CHECK_MODULES = ("config", "settings", "database", "schema", "prompts", "providers", "golden", "lint", "manifest")
+
+
+TIMEOUT_ID = CheckId("MD-TIMEOUT", "error", "A check did not finish within its timeout (the check is named)",
+                     "raise predeploy.timeout or --timeout, or look at what the check waits for")
 
 
 def all_checks() -> tuple[Check, ...]:

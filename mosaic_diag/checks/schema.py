@@ -1,6 +1,7 @@
-"""Schema drift: every table, column and type the app declares exists in the live database.
+"""Schema drift: every table, column and type the app declares exists in the live database, and the
+writes the app makes (its INSERTs, read with pglast) are ones the live database accepts.
 
-Reads information_schema only (read-only session); the declaration is `predeploy.schema`
+Reads information_schema and pg_catalog only (read-only session); the declaration is `predeploy.schema`
 (default `schema.sql`): a SQL file, or a Python module whose string constants hold the DDL.
 """
 
@@ -8,10 +9,13 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mosaic_diag.checks.appsql import ForeignKey, Insert, app_inserts, declared_foreign_keys
 from mosaic_diag.checks.model import Check, CheckContext, CheckId, Message, Skip
+from mosaic_diag.errors import ConfigError
 from mosaic_diag.lint.ddl import Table, parse_ddl
 
 IDS = (
@@ -22,7 +26,26 @@ IDS = (
     CheckId("MD-SCHEMA003", "error", "A column's type differs from the declaration (TYPE_MISMATCH)",
             "migrate the column (ALTER TABLE ... ALTER COLUMN ... TYPE ...) or fix the declaration"),
     CheckId("MD-SCHEMA004", "error", "The schema declaration cannot be read", "set predeploy.schema to the DDL file"),
+    CheckId("MD-SCHEMA005", "error", "An INSERT of the app leaves out a column the database has as NOT NULL "
+                                     "without a default: every such INSERT fails",
+            "give the column a DEFAULT (or make it nullable) in a migration, or name it in the INSERT"),
+    CheckId("MD-SCHEMA006", "error", "An INSERT's ON CONFLICT (...) target has no unique index or constraint in "
+                                     "the database: the INSERT fails",
+            "restore the unique constraint (CREATE UNIQUE INDEX CONCURRENTLY ... then ALTER TABLE ... ADD "
+            "CONSTRAINT ... UNIQUE USING INDEX), after removing duplicates"),
+    CheckId("MD-SCHEMA007", "warning", "A declared foreign key is missing in the database (orphan rows can appear)",
+            "add it with ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID, then VALIDATE CONSTRAINT"),
 )
+_NOT_NULL = ("SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s "
+             "AND is_nullable = 'NO' AND column_default IS NULL AND is_identity = 'NO' AND is_generated = 'NEVER'")
+_UNIQUE = ("SELECT t.relname, ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = t.oid "
+           "AND a.attnum = ANY(i.indkey)), i.indpred IS NULL AND i.indexprs IS NULL "
+           "FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace "
+           "WHERE i.indisunique AND n.nspname = %s")
+_FOREIGN = ("SELECT t.relname, ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(num, ord) "
+            "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.num ORDER BY k.ord), r.relname "
+            "FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_class r ON r.oid = c.confrelid "
+            "JOIN pg_namespace n ON n.oid = t.relnamespace WHERE c.contype = 'f' AND n.nspname = %s")
 DEFAULT_SCHEMA = "schema.sql"
 _QUERY = ("SELECT table_name, column_name, data_type FROM information_schema.columns "
           "WHERE table_schema = %s ORDER BY table_name, ordinal_position")
@@ -48,6 +71,66 @@ def live_columns(conn: object, db_schema: str) -> dict[str, dict[str, str]]:
     for table, column, data_type in rows:
         out.setdefault(table, {})[column] = data_type
     return out
+
+
+@dataclass(frozen=True)
+class WriteSchema:
+    """What the live database enforces on writes: NOT NULL columns without a default, full unique
+    indexes (column sets), foreign keys (table, columns, referenced table)."""
+
+    not_null: dict[str, frozenset[str]]
+    unique: dict[str, tuple[frozenset[str], ...]]
+    foreign: frozenset[tuple[str, tuple[str, ...], str]]
+
+
+def live_write_schema(conn: object, db_schema: str) -> WriteSchema:
+    with conn.cursor() as cursor:  # type: ignore[attr-defined]
+        cursor.execute(_NOT_NULL, (db_schema,))
+        not_null: dict[str, set[str]] = {}
+        for table, column in cursor.fetchall():
+            not_null.setdefault(table, set()).add(column)
+        cursor.execute(_UNIQUE, (db_schema,))
+        unique: dict[str, list[frozenset[str]]] = {}
+        for table, columns, full in cursor.fetchall():
+            if full:  # a partial or expression index does not answer a plain ON CONFLICT (cols)
+                unique.setdefault(table, []).append(frozenset(columns))
+        cursor.execute(_FOREIGN, (db_schema,))
+        foreign = frozenset((t, tuple(cols), ref) for t, cols, ref in cursor.fetchall())
+    return WriteSchema({t: frozenset(c) for t, c in not_null.items()}, {t: tuple(u) for t, u in unique.items()},
+                       foreign)
+
+
+def write_drift(inserts: tuple[Insert, ...], fks: tuple[ForeignKey, ...], live: WriteSchema,
+                live_tables: set[str], shown: str, facts: Mapping[str, Any] | None = None) -> Iterator[Message]:
+    """The writes the live database will refuse (MD-SCHEMA005/006) and declared foreign keys it lacks
+    (MD-SCHEMA007), each at the file:line of the statement or declaration."""
+    facts = dict(facts or {})
+    seen: set[tuple[str, str]] = set()
+    for ins in inserts:
+        if ins.table not in live_tables:
+            continue
+        if ins.columns is not None:
+            for column in sorted(live.not_null.get(ins.table, frozenset()) - set(ins.columns)):
+                if (ins.where, column) not in seen:
+                    seen.add((ins.where, column))
+                    yield Message("MD-SCHEMA005", f"INSERT INTO {ins.table} does not name {ins.table}.{column}, "
+                                                  "which the database has as NOT NULL without a default: it fails "
+                                                  "with a not-null violation", location=ins.where, facts=facts)
+        if ins.conflict is not None and frozenset(ins.conflict) not in live.unique.get(ins.table, ()):
+            target = ", ".join(ins.conflict)
+            if (ins.where, f"({target})") not in seen:
+                seen.add((ins.where, f"({target})"))
+                yield Message("MD-SCHEMA006", f"INSERT INTO {ins.table} ... ON CONFLICT ({target}): the database "
+                                              f"has no unique index or constraint on {ins.table} ({target}), so it "
+                                              "fails (no unique or exclusion constraint matching the ON CONFLICT "
+                                              "specification)", location=ins.where, facts=facts)
+    live_fk = {(t, frozenset(cols), ref) for t, cols, ref in live.foreign}
+    for fk in fks:
+        if fk.table in live_tables and fk.ref_table in live_tables and \
+                (fk.table, frozenset(fk.columns), fk.ref_table) not in live_fk:
+            yield Message("MD-SCHEMA007", f"foreign key {fk.table} ({', '.join(fk.columns)}) -> {fk.ref_table} is "
+                                          "declared, not in the database", location=f"{shown}:{fk.line}:1",
+                          facts=facts)
 
 
 def drift(tables: dict[str, Table], live: dict[str, dict[str, str]], shown: str,
@@ -95,17 +178,31 @@ def run(ctx: CheckContext) -> Iterator[Message]:
         raise Skip("DATABASE_URL is not set (see MD-DB001)")
     import psycopg2
 
-    from mosaic_diag.checks.database import connect, db_facts
+    from mosaic_diag.checks.database import connect, db_facts, sanity
+
+    if any(m.id == "MD-DB002" for m in sanity(dsn)):
+        raise Skip("DATABASE_URL is malformed (see MD-DB002)")
 
     try:
         conn = connect(dsn, ctx.timeout)
     except psycopg2.Error as exc:
         raise Skip("the database cannot be reached (see MD-DB010)") from exc
+    db_schema = str(ctx.config.get("predeploy.db_schema", "public"))
     try:
-        live = live_columns(conn, str(ctx.config.get("predeploy.db_schema", "public")))
+        live = live_columns(conn, db_schema)
+        writes = live_write_schema(conn, db_schema)
     finally:
         conn.close()
-    yield from drift(tables, live, shown, db_facts(dsn, {"postgres.reachable": True}))
+    facts = db_facts(dsn, {"postgres.reachable": True})
+    yield from drift(tables, live, shown, facts)
+    patterns = ctx.config.get("predeploy.app_sql", ["**/*.py"])
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise ConfigError(f"predeploy.app_sql must be a list of globs, got {patterns!r}")
+    try:
+        fks = declared_foreign_keys(path)
+    except (OSError, UnicodeDecodeError, SyntaxError):
+        fks = ()
+    yield from write_drift(app_inserts(ctx.root, patterns), fks, writes, set(live), shown, facts)
 
 
 CHECK = Check("schema", ("schema", "database", "db"), IDS, run,

@@ -65,6 +65,18 @@ def golden(
                                                          "(default 600).")] = None,
     retries: Annotated[int, typer.Option(min=0, max=10, help="Retries with backoff of a request "
                                          "answered 429/5xx.")] = 2,
+    provider: Annotated[str | None, typer.Option(
+        "--provider", help="openai, anthropic or all: each case once per provider, the app told which one to "
+        "use (header X-Mosaic-LLM-Provider); an answer from another provider (a failover) fails.")] = None,
+    sdk_retries: Annotated[int | None, typer.Option(
+        "--sdk-retries", min=0, max=10, help="The in-process app's LLM SDK retries (LLM_MAX_RETRIES; default 0: "
+        "a rate limit fails fast instead of multiplying retries).")] = None,
+    pass_rate: Annotated[float | None, typer.Option(
+        "--pass-rate", min=0.0, max=1.0, help="Pass when the weighted share of ok cases reaches this "
+        "(cases' `weight`, default 1); default: every case must be ok.")] = None,
+    cache: Annotated[bool, typer.Option(
+        "--cache", help="Answer unchanged requests from the response cache (.mosaic-diag/golden-cache.json) "
+        "and keep new 2xx answers there.")] = False,
     baseline: Annotated[Path | None, typer.Option(help="Compare with this baseline: fail only on "
                                                   "regressions.")] = None,
     junit: Annotated[Path | None, typer.Option(help="Write a JUnit XML report here.")] = None,
@@ -80,6 +92,10 @@ def golden(
     """
     if ctx.invoked_subcommand is not None:
         return 0
+    import dataclasses
+    import time
+
+    started = time.monotonic()  # the global timeout counts loading the cases and starting the app too
     from mosaic_diag.commands._common import check_output, config_here
     from mosaic_diag.errors import UsageError
     from mosaic_diag.golden import load_cases, open_target, run_cases, select
@@ -108,20 +124,41 @@ def golden(
             return 0
         raise UsageError("no case matches the selection (--tag / -k / --only-failed)")
     base = load_baseline(baseline) if baseline is not None else None
+    from mosaic_diag.golden.cache import CACHE_FILE, FileCache
+    from mosaic_diag.golden.runner import PROVIDERS
+    from mosaic_diag.golden.targets import app_env
+
+    chosen_provider = provider or cfg.get("golden.provider", None)
+    if chosen_provider is not None and chosen_provider not in (*PROVIDERS, "all"):
+        raise UsageError(f"--provider must be openai, anthropic or all, got {chosen_provider!r}")
+    providers = PROVIDERS if chosen_provider == "all" else (chosen_provider,)
+    rate = pass_rate if pass_rate is not None else cfg.get("golden.pass_rate", None)
+    if rate is not None and not (isinstance(rate, int | float) and 0 <= float(rate) <= 1):
+        raise UsageError(f"golden.pass_rate must be a number from 0 to 1, got {rate!r}")
+    response_cache = FileCache(state_dir / CACHE_FILE) if cache or cfg.get("golden.cache", False) else None
     options = RunOptions(
         concurrency=concurrency or int(cfg.get("golden.concurrency", 4)),
         timeout=timeout or float(cfg.get("golden.timeout", 30.0)),
         global_timeout=global_timeout or float(cfg.get("golden.global_timeout", 600.0)),
-        repeat=repeat, min_pass=min_pass, retries=retries,
+        repeat=repeat, min_pass=min_pass, retries=retries, providers=providers, cache=response_cache,
+        pass_rate=float(rate) if rate is not None else None,
     )
+    # the in-process app's SDK retries: 0 unless asked (--sdk-retries, golden.sdk_retries, LLM_MAX_RETRIES)
+    wanted = sdk_retries if sdk_retries is not None else cfg.get("golden.sdk_retries", None)
+    env = {"LLM_MAX_RETRIES": str(int(wanted) if wanted is not None else 0)} if app else {}
     from mosaic_diag.render.progress import progress, progress_wanted
 
-    target = open_target(url=url, app=app)
-    try:
-        with progress("golden", enabled=progress_wanted(fmt, quiet)) as on_progress:
-            report = run_cases(chosen, target, options, on_progress=on_progress)
-    finally:
-        target.close()
+    with app_env(env, force=sdk_retries is not None):  # the flag wins over the environment
+        target = open_target(url=url, app=app)
+        report: GoldenReport | None = None
+        try:
+            with progress("golden", enabled=progress_wanted(fmt, quiet)) as on_progress:
+                report = run_cases(chosen, target, dataclasses.replace(options, spent=time.monotonic() - started),
+                                   on_progress=on_progress)
+        finally:  # requests still in flight at the global timeout: do not wait for them
+            _close_within(target, 1.0 if report is not None and not _unfinished(report) else 0.2)
+    if response_cache is not None:
+        response_cache.save()
     if base is not None:
         report = report.with_baseline(compare(report.results, base, str(baseline)))
     save_last_run(state_dir, report)
@@ -131,6 +168,21 @@ def golden(
         write_junit(report, junit)
     _render(report, fmt, output)
     return report.exit_code
+
+
+def _unfinished(report: GoldenReport) -> bool:
+    return any(a.error and a.error.startswith(("not finished", "not run")) for r in report.results
+               for a in r.attempts)
+
+
+def _close_within(target: object, seconds: float) -> None:
+    """Close the target, but wait at most `seconds`: requests still in flight at the global timeout
+    must not hold the run (an in-process app's shutdown waits for them)."""
+    import threading
+
+    closer = threading.Thread(target=target.close, daemon=True, name="golden-close")  # type: ignore[attr-defined]
+    closer.start()
+    closer.join(seconds)
 
 
 def _render(report: GoldenReport, fmt: ReportFormat, output: Path | None = None) -> None:
@@ -157,8 +209,10 @@ def _render(report: GoldenReport, fmt: ReportFormat, output: Path | None = None)
     s = report.summary
     # Ids and labels are never folded (a grep for them must find them); what does not fit in
     # the table goes to the lines under it, which wrap between words.
+    rate = (f", pass rate {s['pass_rate']:.0%} (min {s['pass_rate_min']:.0%})"
+            if s["pass_rate_min"] is not None else "")
     table = Table(title=f"golden: {s['passed']} passed, {s['flaky']} flaky, {s['failed']} failed, "
-                        f"{s['errors']} errors ({report.target}, {report.duration_ms / 1000:.1f}s)",
+                        f"{s['errors']} errors{rate} ({report.target}, {report.duration_ms / 1000:.1f}s)",
                   title_justify="left")
     table.add_column("Result", no_wrap=True)
     table.add_column("Case", no_wrap=True)

@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from mosaic_diag.golden.cases import Expect, JsonPathCheck, TextCheck
+from mosaic_diag.golden.cases import ContainsJson, Expect, JsonPathCheck, TextCheck
 from mosaic_diag.golden.jsonpath import MISSING, resolve
 
 _NO_JSON = object()
@@ -44,11 +44,53 @@ def _json_path(check: JsonPathCheck, data: Any) -> str | None:
         return f"json_path {check.path}: missing"
     if check.op == "equals" and value != check.value:
         return f"json_path {check.path}: {_short(value)} != {_short(check.value)}"
-    if check.op == "matches":
+    if check.op in ("matches", "not_matches"):
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        if not re.search(check.value, text):
+        found = re.search(check.value, text)
+        if check.op == "matches" and not found:
             return f"json_path {check.path}: {_short(text)} does not match /{check.value}/"
+        if check.op == "not_matches" and found:
+            return f"json_path {check.path}: {_short(text)} matches /{check.value}/"
+    if check.op in _NUMERIC:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"json_path {check.path}: {_short(value)} is not a number ({check.op} {check.value:g})"
+        symbol, holds = _NUMERIC[check.op]
+        if not holds(value, check.value):
+            return f"json_path {check.path}: {value:g} is not {symbol} {check.value:g}"
     return None
+
+
+_NUMERIC = {"gt": (">", lambda a, b: a > b), "gte": (">=", lambda a, b: a >= b),
+            "lt": ("<", lambda a, b: a < b), "lte": ("<=", lambda a, b: a <= b)}
+
+
+def find_json(text: str) -> Any:
+    """The first JSON object or array inside `text` (prose around it allowed), or _NO_JSON."""
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"[\[{]", text):
+        try:
+            return decoder.raw_decode(text, match.start())[0]
+        except ValueError:
+            continue
+    return _NO_JSON
+
+
+def _contains_json(check: ContainsJson, body: str, data: Any) -> list[str]:
+    where = "the body"
+    text: Any = body
+    if check.path is not None:
+        where = check.path
+        text = resolve(data, check.steps) if data is not _NO_JSON else MISSING
+        if text is MISSING:
+            return [f"contains_json: {where}: missing"]
+        if not isinstance(text, str):
+            text = json.dumps(text)
+    found = find_json(text)
+    if found is _NO_JSON:
+        return [f"contains_json: no JSON object or array in {where}"]
+    if check.schema is not None:
+        return [m.replace("json_schema:", f"contains_json ({where}):", 1) for m in _schema_errors(check.schema, found)]
+    return []
 
 
 def check_answer(expect: Expect, status: int, body: str) -> tuple[str, ...]:
@@ -63,7 +105,8 @@ def check_answer(expect: Expect, status: int, body: str) -> tuple[str, ...]:
     failures += [msg for msg in (_text(t, body) for t in expect.text) if msg]
     failures += [f"regex: no match for /{p}/" for p in expect.regex if not re.search(p, body)]
     data: Any = _NO_JSON
-    if expect.json_valid is not None or expect.json_path or expect.json_schema is not None:
+    if expect.json_valid is not None or expect.json_path or expect.json_schema is not None or \
+            (expect.contains_json is not None and expect.contains_json.path is not None):
         try:
             data = json.loads(body)
         except ValueError as exc:
@@ -75,6 +118,8 @@ def check_answer(expect: Expect, status: int, body: str) -> tuple[str, ...]:
     failures += [msg for msg in (_json_path(j, data) for j in expect.json_path) if msg]
     if expect.json_schema is not None and data is not _NO_JSON:
         failures += _schema_errors(expect.json_schema, data)
+    if expect.contains_json is not None:
+        failures += _contains_json(expect.contains_json, body, data)
     if expect.max_chars is not None and len(body) > expect.max_chars:
         failures.append(f"max_chars: {len(body)} > {expect.max_chars}")
     return tuple(failures)

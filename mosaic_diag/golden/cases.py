@@ -27,12 +27,13 @@ from mosaic_diag.golden.jsonpath import parse_path
 from mosaic_diag.platform.yamlpos import line_of, load_yaml
 
 CASE_KEYS = ("id", "description", "tags", "method", "path", "json", "prompt", "headers", "query",
-             "timeout", "expect")
-DEFAULT_KEYS = ("method", "path", "headers", "query", "timeout", "tags", "expect")
+             "timeout", "weight", "expect")
+DEFAULT_KEYS = ("method", "path", "headers", "query", "timeout", "tags", "weight", "expect")
 TEXT_KINDS = ("contains", "icontains", "not_contains", "not_icontains")
 EXPECT_KEYS = ("status", *TEXT_KINDS, "regex", "json_valid",
-               "json_path", "json_schema", "max_chars", "latency_ms")
-JSON_PATH_OPS = ("exists", "equals", "matches")
+               "json_path", "json_schema", "contains_json", "max_chars", "latency_ms")
+NUMERIC_OPS = ("gt", "gte", "lt", "lte")
+JSON_PATH_OPS = ("exists", "equals", "matches", "not_matches", *NUMERIC_OPS)
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
@@ -55,6 +56,16 @@ class JsonPathCheck:
 
 
 @dataclass(frozen=True)
+class ContainsJson:
+    """promptfoo's `contains-json`: the text (the body, or the string at `path`) holds a JSON
+    object or array somewhere, valid for `schema` when one is given."""
+
+    path: str | None = None
+    steps: tuple[str | int, ...] = ()
+    schema: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class Expect:
     """The assertions of a case (None / empty: not checked)."""
 
@@ -64,6 +75,7 @@ class Expect:
     json_valid: bool | None = None
     json_path: tuple[JsonPathCheck, ...] = ()
     json_schema: Mapping[str, Any] | None = None
+    contains_json: ContainsJson | None = None
     max_chars: int | None = None
     latency_ms: tuple[tuple[str, float], ...] = ()
 
@@ -72,6 +84,7 @@ class Expect:
         out = ["status"] + [t.kind for t in self.text]
         out += ["regex"] * bool(self.regex) + ["json_valid"] * (self.json_valid is not None)
         out += ["json_path"] * bool(self.json_path) + ["json_schema"] * (self.json_schema is not None)
+        out += ["contains_json"] * (self.contains_json is not None)
         out += ["max_chars"] * (self.max_chars is not None) + ["latency_ms"] * bool(self.latency_ms)
         return out
 
@@ -92,6 +105,7 @@ class Case:
     description: str = ""
     timeout: float | None = None
     expect: Expect = field(default_factory=Expect)
+    weight: float = 1.0  # its share of the suite's pass rate (golden --pass-rate)
 
 
 class _Collector:
@@ -157,10 +171,13 @@ def _json_paths(c: _Collector, expect: Any) -> tuple[JsonPathCheck, ...]:
         if op == "exists" and not isinstance(arg, bool):
             c.add(spec, op, "exists takes true or false")
             continue
-        if op == "matches" and not isinstance(arg, str):
-            c.add(spec, op, "matches takes a regular expression (a string)")
+        if op in ("matches", "not_matches") and not isinstance(arg, str):
+            c.add(spec, op, f"{op} takes a regular expression (a string)")
             continue
-        if op == "matches" and not _regex_ok(c, spec, op, arg):
+        if op in ("matches", "not_matches") and not _regex_ok(c, spec, op, arg):
+            continue
+        if op in NUMERIC_OPS and (isinstance(arg, bool) or not isinstance(arg, int | float)):
+            c.add(spec, op, f"{op} takes a number")
             continue
         checks.append(JsonPathCheck(str(path), steps, op, _plain(arg)))
     return tuple(checks)
@@ -184,29 +201,49 @@ def _regex_ok(c: _Collector, parent: Any, key: Any, pattern: str) -> bool:
     return True
 
 
-def _schema(c: _Collector, expect: Any, base: Path) -> Mapping[str, Any] | None:
+def _schema(c: _Collector, expect: Any, base: Path, key: str = "json_schema") -> Mapping[str, Any] | None:
     import json
 
     import jsonschema
 
-    value = expect["json_schema"]
+    value = expect[key]
     if isinstance(value, str):
         schema_path = (base / value).resolve()
         try:
             value = json.loads(schema_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            c.add(expect, "json_schema", f"cannot read JSON schema {value!r}: {exc}")
+            c.add(expect, key, f"cannot read JSON schema {value!r}: {exc}")
             return None
     if not isinstance(value, dict):
-        c.add(expect, "json_schema", "json_schema must be a schema mapping or a path to a JSON file")
+        c.add(expect, key, f"{key} must be a schema mapping or a path to a JSON file")
         return None
     schema = _plain(value)
     try:
         jsonschema.validators.validator_for(schema).check_schema(schema)
     except jsonschema.SchemaError as exc:
-        c.add(expect, "json_schema", f"invalid JSON schema: {exc.message}")
+        c.add(expect, key, f"invalid JSON schema: {exc.message}")
         return None
     return schema
+
+
+def _contains_json(c: _Collector, expect: Any, base: Path) -> ContainsJson | None:
+    value = expect["contains_json"]
+    if value is True:
+        return ContainsJson()
+    if not isinstance(value, dict) or not value or any(k not in ("path", "schema") for k in value):
+        c.add(expect, "contains_json", "contains_json takes true or {path: $.field, schema: file-or-mapping}")
+        return None
+    path, steps = value.get("path"), ()
+    if path is not None:
+        try:
+            steps = parse_path(str(path))
+        except ValueError as exc:
+            c.add(value, "path", str(exc))
+            return None
+    schema = _schema(c, value, base, "schema") if "schema" in value else None
+    if "schema" in value and schema is None:
+        return None
+    return ContainsJson(str(path) if path is not None else None, steps, schema)
 
 
 def _latency(c: _Collector, expect: Any) -> tuple[tuple[str, float], ...]:
@@ -252,6 +289,8 @@ def _expect(c: _Collector, expect: Any, base: Path) -> Expect:
         kw["json_path"] = _json_paths(c, expect)
     if "json_schema" in expect:
         kw["json_schema"] = _schema(c, expect, base)
+    if "contains_json" in expect:
+        kw["contains_json"] = _contains_json(c, expect, base)
     if "max_chars" in expect:
         mc = expect["max_chars"]
         if isinstance(mc, int) and not isinstance(mc, bool) and mc > 0:
@@ -328,9 +367,16 @@ def _case(c: _Collector, raw: Any, defaults: Mapping[str, Any], base: Path) -> C
         if "query" in src:
             query.update(_pairs(c, src, "query"))
     timeout = None
+    weight = 1.0
     for src in (defaults, raw):
         if "timeout" in src:
             timeout = _timeout(c, src)
+        if "weight" in src:
+            w = src["weight"]
+            if isinstance(w, bool) or not isinstance(w, int | float) or w < 0:
+                c.add(src, "weight", "weight must be a number >= 0 (its share of the pass rate)")
+            else:
+                weight = float(w)
     description = raw.get("description", "")
     if not isinstance(description, str):
         c.add(raw, "description", "description must be a string")
@@ -342,6 +388,7 @@ def _case(c: _Collector, raw: Any, defaults: Mapping[str, Any], base: Path) -> C
         id=case_id, file=c.path, line=line_of(raw) or 0, method=method.upper(), path=path,
         json=_plain(body), headers=tuple(headers.items()), query=tuple(query.items()),
         tags=tuple(dict.fromkeys(tags)), description=description, timeout=timeout, expect=expect,
+        weight=weight,
     )
 
 

@@ -93,6 +93,7 @@ class CaseResult:
     latency_p95_ms: float
     attempts: tuple[Attempt, ...] = ()
     explanation: Explanation | None = None
+    weight: float = 1.0
 
     @property
     def where(self) -> str:
@@ -104,6 +105,7 @@ class CaseResult:
             "outcome": self.outcome, "ok": self.ok, "passes": self.passes, "runs": self.runs,
             "min_pass": self.min_pass, "failures": list(self.failures),
             "latency_ms": {"p50": round(self.latency_p50_ms, 1), "p95": round(self.latency_p95_ms, 1)},
+            "weight": self.weight,
             "classification": self.explanation.to_dict() if self.explanation else None,
             "attempts": [a.to_dict() for a in self.attempts],
         }
@@ -135,20 +137,30 @@ class GoldenReport:
     duration_ms: float
     results: tuple[CaseResult, ...]
     baseline: BaselineDiff | None = None
+    pass_rate_min: float | None = None  # None: every case must be ok
 
     @property
-    def summary(self) -> dict[str, int]:
+    def pass_rate(self) -> float:
+        """The weighted share of ok cases (1.0 when there is no weight at all)."""
+        total = sum(r.weight for r in self.results)
+        return sum(r.weight for r in self.results if r.ok) / total if total else 1.0
+
+    @property
+    def summary(self) -> dict[str, Any]:
         counts = {k: 0 for k in ("pass", "flaky", "fail", "error")}
         for r in self.results:
             counts[r.outcome] += 1
         return {"total": len(self.results), "passed": counts["pass"], "flaky": counts["flaky"],
                 "failed": counts["fail"], "errors": counts["error"],
-                "not_ok": sum(1 for r in self.results if not r.ok)}
+                "not_ok": sum(1 for r in self.results if not r.ok),
+                "pass_rate": round(self.pass_rate, 4), "pass_rate_min": self.pass_rate_min}
 
     @property
     def exit_code(self) -> int:
         if self.baseline is not None:
             return ExitCode.FINDINGS if self.baseline.regressions else ExitCode.OK
+        if self.pass_rate_min is not None:
+            return ExitCode.FINDINGS if self.pass_rate + 1e-9 < self.pass_rate_min else ExitCode.OK
         return ExitCode.FINDINGS if any(not r.ok for r in self.results) else ExitCode.OK
 
     def sorted_results(self) -> list[CaseResult]:
@@ -156,7 +168,7 @@ class GoldenReport:
         return sorted(self.results, key=lambda r: (r.ok, OUTCOME_ORDER[r.outcome], r.file, r.line))
 
     def with_baseline(self, diff: BaselineDiff) -> GoldenReport:
-        return GoldenReport(self.target, self.started_at, self.duration_ms, self.results, diff)
+        return GoldenReport(self.target, self.started_at, self.duration_ms, self.results, diff, self.pass_rate_min)
 
     def to_dict(self) -> dict[str, Any]:
         return {

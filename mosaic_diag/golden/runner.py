@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -13,10 +13,20 @@ from typing import Any, Protocol
 from mosaic_diag.golden.assertions import check_answer, check_latency, percentile
 from mosaic_diag.golden.cases import Case
 from mosaic_diag.golden.report import Attempt, CaseResult, Explanation, GoldenReport
-from mosaic_diag.golden.targets import Answer, Target
+from mosaic_diag.golden.targets import Answer, AppTimeoutError, Target
 from mosaic_diag.platform.redact import redact_text
 
 EXCERPT_CHARS = 2000
+PROVIDER_HEADER = "X-Mosaic-LLM-Provider"  # tells the app which LLM provider to use (no failover)
+PROVIDERS = ("openai", "anthropic")
+
+
+class ResponseCache(Protocol):
+    """Answers kept by request (golden --cache): `get` None when not cached."""
+
+    def get(self, key: str) -> Answer | None: ...
+
+    def put(self, key: str, answer: Answer) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,11 @@ class RunOptions:
     backoff_max: float = 8.0
     probe_path: str = "/health"
     explain: bool = True
+    providers: tuple[str | None, ...] = (None,)  # a provider matrix: each case once per provider
+    provider_header: str = PROVIDER_HEADER
+    cache: ResponseCache | None = None
+    pass_rate: float | None = None  # the suite passes when the weighted pass rate reaches it
+    spent: float = 0.0  # seconds of the global timeout already used (starting the app)
 
     @property
     def required_passes(self) -> int:
@@ -80,7 +95,7 @@ def _call_with_timeout(fn: Callable[[], Answer], timeout: float) -> Answer:
     worker.start()
     worker.join(timeout)
     if worker.is_alive():
-        raise TimeoutError(f"no answer within {timeout:g}s")
+        raise AppTimeoutError(timeout)
     if "error" in box:
         raise box["error"]
     return box["value"]
@@ -96,26 +111,60 @@ def _retry_after(headers: Any) -> float | None:
 
 def _error_text(exc: BaseException, timeout: float) -> str:
     name = f"{type(exc).__module__}.{type(exc).__name__}".removeprefix("builtins.")
-    if isinstance(exc, TimeoutError) or type(exc).__name__.endswith("Timeout"):
-        return f"timeout: no answer within {timeout:g}s ({name})"
+    if isinstance(exc, TimeoutError) or type(exc).__name__.endswith("Timeout"):  # APP_TIMEOUT by the classifier
+        return f"timeout: the app did not answer within {timeout:g}s ({name})"
     return redact_text(f"{name}: {exc}")
 
 
+def request_key(target: str, case: Case, headers: dict[str, str]) -> str:
+    """What identifies a request for the response cache: target, method, path, query, headers, body."""
+    import hashlib
+    import json
+
+    blob = json.dumps([target, case.method, case.path, sorted(case.query), sorted(headers.items()), case.json],
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _provider_failures(provider: str | None, answer: Answer) -> tuple[str, ...]:
+    """With a provider matrix: a 2xx answer must come from the provider asked for (a failover is
+    visible, not a pass)."""
+    import json
+
+    if provider is None or not 200 <= answer.status < 300:
+        return ()
+    try:
+        data = json.loads(answer.body)
+    except ValueError:
+        return ()
+    answered = data.get("provider") if isinstance(data, dict) else None
+    if answered is not None and answered != provider:
+        return (f"provider: answered by {answered}, not {provider} (the app failed over)",)
+    return ()
+
+
 def _attempt(case: Case, target: Target, options: RunOptions, clock: Clock,
-             deadline: float) -> _Outcome:
+             deadline: float, provider: str | None = None) -> _Outcome:
     if clock.monotonic() >= deadline:
         return _Outcome(Attempt(None, 0.0, error="not run: the global timeout was reached"), None)
-    timeout = case.timeout or options.timeout
+    timeout = min(case.timeout or options.timeout, max(0.01, deadline - clock.monotonic()))
+    headers = dict(case.headers)
+    if provider is not None:
+        headers[options.provider_header] = provider
+    key = request_key(target.name, case, headers) if options.cache is not None else ""
     retries = 0
     while True:
         start = clock.monotonic()
+        cached = options.cache.get(key) if options.cache is not None else None
         try:
-            answer = _call_with_timeout(lambda: target.send(
-                case.method, case.path, json=case.json, headers=dict(case.headers),
+            answer = cached or _call_with_timeout(lambda: target.send(
+                case.method, case.path, json=case.json, headers=headers,
                 params=dict(case.query), timeout=timeout), timeout)
         except Exception as exc:  # transport errors and timeouts are the case's result
             return _Outcome(Attempt(None, (clock.monotonic() - start) * 1000,
                                     error=_error_text(exc, timeout), retries=retries), None)
+        if options.cache is not None and cached is None and 200 <= answer.status < 300:
+            options.cache.put(key, answer)
         latency = (clock.monotonic() - start) * 1000
         expected = case.expect.status or ()
         retryable = (answer.status == 429 or answer.status >= 500) and answer.status not in expected
@@ -128,13 +177,14 @@ def _attempt(case: Case, target: Target, options: RunOptions, clock: Clock,
                 clock.sleep(delay)
                 retries += 1
                 continue
-        failures = check_answer(case.expect, answer.status, answer.body)
+        failures = check_answer(case.expect, answer.status, answer.body) + _provider_failures(provider, answer)
         excerpt = redact_text(answer.body[:EXCERPT_CHARS])
         return _Outcome(Attempt(answer.status, latency, failures, None, excerpt, retries),
                         answer.body)
 
 
-def _aggregate(case: Case, outcomes: Sequence[_Outcome], options: RunOptions) -> CaseResult:
+def _aggregate(case: Case, outcomes: Sequence[_Outcome], options: RunOptions,
+               provider: str | None = None) -> CaseResult:
     attempts = tuple(o.attempt for o in outcomes)
     latencies = [a.latency_ms for a in attempts if a.status is not None]
     latency_failures = check_latency(case.expect, latencies)
@@ -164,7 +214,8 @@ def _aggregate(case: Case, outcomes: Sequence[_Outcome], options: RunOptions) ->
         if failed:
             explanation = explain(failed[-1].attempt, failed[-1].body)
     return CaseResult(
-        case_id=case.id, file=case.file, line=case.line, tags=case.tags, outcome=outcome, ok=ok,
+        case_id=case.id if provider is None else f"{case.id}[{provider}]", file=case.file, line=case.line,
+        tags=case.tags, outcome=outcome, ok=ok, weight=case.weight,
         passes=passes, runs=runs, min_pass=required, failures=tuple(failures),
         latency_p50_ms=percentile(latencies, 50), latency_p95_ms=percentile(latencies, 95),
         attempts=attempts, explanation=explanation,
@@ -174,40 +225,55 @@ def _aggregate(case: Case, outcomes: Sequence[_Outcome], options: RunOptions) ->
 def run_cases(cases: Sequence[Case], target: Target, options: RunOptions,
               clock: Clock | None = None,
               on_progress: Callable[[int, int], None] | None = None) -> GoldenReport:
-    """Run every case `options.repeat` times against a started target (see `open_target`).
+    """Run every case `options.repeat` times (per provider of `options.providers`) against a started
+    target (see `open_target`). Each request runs in a daemon thread: at the global timeout the run
+    returns at once, whatever is still in flight (reported as not finished).
 
     `on_progress(done, total)` is called (from this thread) as runs finish: runs done, runs in all."""
     clock = clock or SystemClock()
     started_at = clock.now().isoformat()
     t0 = clock.monotonic()
-    deadline = t0 + options.global_timeout
-    work = [(case, i) for case in cases for i in range(options.repeat)]
-    results: dict[tuple[str, int], _Outcome] = {}
-    pool = ThreadPoolExecutor(max_workers=max(1, options.concurrency), thread_name_prefix="golden")
-    futures: dict[Future[_Outcome], tuple[str, int]] = {
-        pool.submit(_attempt, case, target, options, clock, deadline): (case.id, i)
-        for case, i in work
-    }
-    pending = set(futures)
+    deadline = t0 + max(0.0, options.global_timeout - options.spent)
+    work = [(case, provider, i) for case in cases for provider in options.providers for i in range(options.repeat)]
+    results: dict[tuple[str, str | None, int], _Outcome] = {}
+    done: queue.Queue[tuple[tuple[str, str | None, int], _Outcome]] = queue.Queue()
+
+    def one(case: Case, provider: str | None, i: int) -> None:
+        try:
+            outcome = _attempt(case, target, options, clock, deadline, provider)
+        except Exception as exc:  # noqa: BLE001 - a harness bug is this case's error, not a crash of the run
+            outcome = _Outcome(Attempt(None, 0.0, error=redact_text(f"{type(exc).__name__}: {exc}")), None)
+        done.put(((case.id, provider, i), outcome))
+
+    queued = iter(work)
+    running = 0
     if on_progress is not None:
         on_progress(0, len(work))
-    try:
-        while pending:
-            remaining = deadline - clock.monotonic()
-            if remaining <= 0:
+    while len(results) < len(work):
+        while running < max(1, options.concurrency):
+            item = next(queued, None)
+            if item is None:
                 break
-            done, pending = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
-            for fut in done:
-                results[futures[fut]] = fut.result()
-            if on_progress is not None:
-                on_progress(len(results), len(work))
-    finally:
-        pool.shutdown(wait=not pending, cancel_futures=True)
+            threading.Thread(target=one, args=item, daemon=True, name="golden-case").start()
+            running += 1
+        remaining = deadline - clock.monotonic()
+        if remaining <= 0:
+            break
+        try:
+            key, outcome = done.get(timeout=remaining)
+        except queue.Empty:
+            break
+        results[key] = outcome
+        running -= 1
+        if on_progress is not None:
+            on_progress(len(results), len(work))
     late = Attempt(None, 0.0, error=f"not finished: the global timeout "
                                     f"({options.global_timeout:g}s) was reached")
     out = []
     for case in cases:
-        outcomes = [results.get((case.id, i), _Outcome(late, None)) for i in range(options.repeat)]
-        out.append(_aggregate(case, outcomes, options))
+        for provider in options.providers:
+            outcomes = [results.get((case.id, provider, i), _Outcome(late, None)) for i in range(options.repeat)]
+            out.append(_aggregate(case, outcomes, options, provider))
     return GoldenReport(target=target.name, started_at=started_at,
-                        duration_ms=(clock.monotonic() - t0) * 1000, results=tuple(out))
+                        duration_ms=(clock.monotonic() - t0) * 1000, results=tuple(out),
+                        pass_rate_min=options.pass_rate)

@@ -3,13 +3,53 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from mosaic_diag.errors import UnreachableError, UsageError
+
+
+def startup_label(exc: BaseException) -> str:
+    """` [label X, playbook P]` for an app's start-up exception (the shared classifier), or ``."""
+    try:
+        from mosaic_diag.classifier.classify import Classifier
+        from mosaic_diag.golden.explain import playbook_for
+
+        label = Classifier.default().classify_exception(exc).label
+        playbook = playbook_for(label)
+    except Exception:  # noqa: BLE001 - the label is a help, the failure is reported anyway  # mosaic-diag: ignore[MD006]
+        return ""
+    return f" [label {label}" + (f", playbook {playbook}" if playbook else "") + "]"
+
+
+@contextmanager
+def app_env(values: Mapping[str, str], *, force: bool = False) -> Iterator[dict[str, str]]:
+    """`values` in os.environ (which an in-process app reads at start-up) for the duration, except the
+    variables already set (unless `force`); yields those it set. The previous values come back."""
+    ours = {k: v for k, v in values.items() if force or k not in os.environ}
+    before = {k: os.environ.get(k) for k in ours}
+    os.environ.update(ours)
+    try:
+        yield ours
+    finally:
+        for key, value in ours.items():
+            if os.environ.get(key) == value:  # still ours: not changed meanwhile
+                if before[key] is None:
+                    del os.environ[key]
+                else:
+                    os.environ[key] = before[key]  # type: ignore[assignment]
+
+
+class AppTimeoutError(TimeoutError):
+    """The harness's own request got no answer in time (taxonomy: APP_TIMEOUT)."""
+
+    def __init__(self, timeout: float, what: str = "") -> None:
+        super().__init__(f"the app did not answer within {timeout:g}s" + (f" ({what})" if what else ""))
 
 
 @dataclass(frozen=True)
@@ -113,9 +153,10 @@ class AppTarget(_ClientTarget):
         """Start the app (its lifespan); UnreachableError if it fails to start."""
         try:
             self._client.__enter__()
-        except Exception as exc:  # the app's own startup error, reported as "cannot start"
+        except Exception as exc:  # the app's own startup error, reported as "cannot start", classified
             self._restore_levels()  # no close() follows a failed start
-            raise UnreachableError(f"the app failed to start: {type(exc).__name__}: {exc}") from exc
+            raise UnreachableError(f"the app failed to start: {type(exc).__name__}: {exc}"
+                                   f"{startup_label(exc)}") from exc
 
     def close(self) -> None:
         try:

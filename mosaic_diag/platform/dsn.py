@@ -95,3 +95,55 @@ def dsn_facts(dsn: str) -> DsnFacts:
 
 UNESCAPED_AT = ("an unescaped '@' in its password (or user name): libpq ends the password at the first '@'; "
                 "percent-encode it as %40")
+
+
+def url_shape_problems(dsn: str) -> tuple[tuple[str, str], ...]:
+    """What libpq accepts in a URL DSN but is almost surely a mistake, as (kind, text) pairs that
+    name the part, never its value: whitespace in a part (`space`), no database name (`no_database`)."""
+    if "://" not in dsn or unescaped_in_userinfo(dsn):
+        return ()
+    parts = urlsplit(dsn)
+    try:
+        _ = parts.port
+    except ValueError:  # does not split into its parts: the shape says nothing
+        return ()
+    netloc = parts.netloc
+    userinfo, _, hostport = netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    pieces = (("user name", user), ("password", password), ("host", hostport),
+              ("database name", parts.path.lstrip("/")), ("query", parts.query), ("scheme", parts.scheme))
+    out = [("space", f"whitespace in the {name}") for name, value in pieces if re.search(r"\s", value)]
+    if not parts.path.lstrip("/").strip():
+        out.append(("no_database", "no database name after the host"))
+    return tuple(out)
+
+
+def retry_with_ssl(dsn: str, timeout: float) -> str | None:
+    """After a `no encryption` pg_hba rejection: try once with sslmode=require. None when it connects,
+    else the first line of libpq's error (a `no encryption` rejection reads the same whether SSL
+    would help or not)."""
+    import psycopg2
+
+    try:
+        psycopg2.connect(dsn, sslmode="require", connect_timeout=max(2, int(timeout)),
+                         application_name="mosaic-diag ssl probe").close()
+    except psycopg2.Error as exc:
+        return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return None
+
+
+def needs_ssl_retry(dsn: str, error: str) -> bool:
+    """A pg_hba rejection of a connection without encryption, from a DSN that did not ask for SSL."""
+    return "pg_hba.conf" in error and "no encryption" in error and (dsn_facts(dsn).sslmode or "") not in SSL_ON
+
+
+def unescaped_in_userinfo(dsn: str) -> str | None:
+    """The first `/`, `?` or `#` between `://` and the last `@` of a URL DSN: a password holding one
+    must be percent-encoded, or the URL splits there (the host, port and database become nonsense)."""
+    if "://" not in dsn:
+        return None
+    rest = dsn.split("://", 1)[1]
+    if "@" not in rest:
+        return None
+    userinfo = rest.rsplit("@", 1)[0]
+    return next((c for c in userinfo if c in "/?#"), None)

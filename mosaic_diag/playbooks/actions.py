@@ -31,15 +31,42 @@ class ActionSpec:
     needs_message: bool = False
 
 
+_PAREN = re.compile(r"\s?\([^()]*\)")
+_CLAUSE = re.compile(r"([.;!?]\s+|:\s+|\s+-\s+)")
+
+
+def _known(value: Any) -> bool:
+    return value is not MISSING and value is not None and value != ""
+
+
+def drop_unknown(template: str, facts: Mapping[str, Any]) -> str:
+    """The template without the parenthesis, else the clause (sentence, `; ...`, `: ...`), that holds a
+    placeholder whose fact is not known (missing, None or empty): advice never shows `{x}` or `None`."""
+    def unknown(text: str) -> bool:
+        return any(not _known(lookup(facts, m.group(1))) for m in PLACEHOLDER.finditer(text))
+
+    text = _PAREN.sub(lambda m: "" if unknown(m.group(0)) else m.group(0), template)
+    parts = _CLAUSE.split(text)  # [clause, separator, clause, separator, ...]
+    kept: list[str] = []
+    for i in range(0, len(parts), 2):
+        if unknown(parts[i]):
+            if kept and i + 1 >= len(parts):
+                kept.pop()  # the separator before a dropped last clause
+            continue
+        kept.append(parts[i])
+        if i + 1 < len(parts):
+            kept.append(parts[i + 1])
+    return "".join(kept).strip()
+
+
 def fill(template: str, facts: Mapping[str, Any]) -> str:
-    """Replace `{name}` placeholders with facts (unknown ones stay as written); redacted."""
+    """Replace `{name}` placeholders with facts; a part whose fact is not known is left out
+    (`drop_unknown`), so no `{name}` or `None` is ever shown; redacted."""
     def one(m: re.Match[str]) -> str:
         value = lookup(facts, m.group(1))
-        if value is MISSING or value is None:
-            return m.group(0)
         return f"{value:g}" if isinstance(value, float) else str(value)
 
-    return redact_text(PLACEHOLDER.sub(one, template))
+    return redact_text(PLACEHOLDER.sub(one, drop_unknown(template, facts)))
 
 
 def _context(facts: Mapping[str, Any]) -> dict[str, Any]:

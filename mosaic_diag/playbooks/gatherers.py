@@ -109,6 +109,7 @@ def gather_database_url(params: Mapping[str, Any], ctx: GatherContext) -> dict[s
         "database_url.render_public": bool(RENDER_PUBLIC.match(f.host)) or f.host.endswith(".render.com"),
         "database_url.local": f.local, "database_url.redacted": redact_with_dsn(redact_dsn(dsn), dsn),
     }
+    out.update(_url_shape(dsn))
     try:
         from psycopg2.extensions import parse_dsn
 
@@ -121,6 +122,14 @@ def gather_database_url(params: Mapping[str, Any], ctx: GatherContext) -> dict[s
         out["database_url.valid"] = False
         out["database_url.problem"] = _short(redact_with_dsn(str(exc), dsn))
     return out
+
+
+def _url_shape(dsn: str) -> dict[str, Any]:
+    """`database_url.shape`: what libpq accepts but is a mistake (whitespace in a part, no database)."""
+    from mosaic_diag.platform.dsn import url_shape_problems
+
+    problems = url_shape_problems(dsn)
+    return {"database_url.shape": problems[0][0] if problems else "ok"}
 
 
 def gather_postgres(params: Mapping[str, Any], ctx: GatherContext, timeout: float = 10.0) -> dict[str, Any]:
@@ -137,7 +146,8 @@ def gather_postgres(params: Mapping[str, Any], ctx: GatherContext, timeout: floa
     except Exception as exc:  # psycopg2.Error, or ValueError-ish DSN problems: all classified
         label = ctx.classify(exc) if ctx.classify else _default_classify(exc)
         return {"postgres.reachable": False, "postgres.label": label,
-                "postgres.error": _short(redact_with_dsn(str(exc), dsn))}
+                "postgres.error": _short(redact_with_dsn(str(exc), dsn)),
+                "postgres.ssl_connects": _ssl_connects(dsn, str(exc), timeout)}
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT version()")
@@ -147,6 +157,13 @@ def gather_postgres(params: Mapping[str, Any], ctx: GatherContext, timeout: floa
         conn.close()
     return {"postgres.reachable": True, "postgres.label": "", "postgres.server_version": str(version),
             "postgres.ssl": ssl, "postgres.latency_ms": round((time.perf_counter() - start) * 1000, 1)}
+
+
+def _ssl_connects(dsn: str, error: str, timeout: float) -> bool:
+    """After a `no encryption` pg_hba rejection: does sslmode=require connect?"""
+    from mosaic_diag.platform.dsn import needs_ssl_retry, retry_with_ssl
+
+    return needs_ssl_retry(dsn, error) and retry_with_ssl(dsn, timeout) is None
 
 
 def _default_classify(exc: BaseException) -> str:

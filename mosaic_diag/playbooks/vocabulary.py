@@ -132,7 +132,8 @@ GATHERERS: tuple[GathererSpec, ...] = (
                ("local", "bool", "the host is loopback or a socket directory"),
                ("redacted", "string", "the URL without its password"),
                ("valid", "bool", "libpq parses it (psycopg2.extensions.parse_dsn) and the port is a number"),
-               ("problem", "string", "libpq's reason when it does not parse")),
+               ("problem", "string", "libpq's reason when it does not parse"),
+               ("shape", "string", "ok, or a mistake libpq accepts: space (whitespace in a part), no_database")),
         params={"var": "string"}, shorthand="var", timeout=1.0),
     GathererSpec(
         "postgres", "a real connection attempt (psycopg2, SELECT version()), its failure classified",
@@ -140,6 +141,7 @@ GATHERERS: tuple[GathererSpec, ...] = (
                ("label", "string", "the classifier's label for the failure ('' when reachable)"),
                ("server_version", "string", "the server's version string"),
                ("ssl", "bool", "the connection uses SSL"),
+               ("ssl_connects", "bool", "after a `no encryption` pg_hba rejection, sslmode=require connects"),
                ("latency_ms", "number", "time to connect and answer")),
         params={"var": "string"}, shorthand="var", aliases=("postgres_service_status",), timeout=10.0),
     GathererSpec(
