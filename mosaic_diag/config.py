@@ -121,7 +121,8 @@ KNOWN_KEYS = frozenset({
     "rules", "deploy_store", "audit_log",
     "anomaly.window_minutes", "anomaly.alpha", "anomaly.threshold", "anomaly.min_count", "anomaly.min_history",
     "playbooks.dir", "playbooks.webhook_url", "playbooks.flags_file", "playbooks.incident_dir",
-    "playbooks.health_url", "playbooks.gather_timeout",
+    "playbooks.health_url", "playbooks.gather_timeout", "playbooks.cooldown", "playbooks.state_file",
+    "playbooks.webhook_format",
     "golden.cases", "golden.url", "golden.concurrency", "golden.timeout", "golden.global_timeout",
     "golden.provider", "golden.cache", "golden.pass_rate", "golden.sdk_retries",
     "predeploy.required_env", "predeploy.schema", "predeploy.db_schema", "predeploy.ps101_steps",
@@ -132,8 +133,8 @@ KNOWN_KEYS = frozenset({
     "lint.ignore", "lint.select", "lint.conn_factories", "lint.paths", "lint.schema", "lint.cache_dir",
     "render.api_url", "render.service_id", "render.owner_id",
     "manifest.dependencies", "manifest.prompts", "manifest.golden", "manifest.schema", "manifest.flags",
-    "manifest.models", "manifest.model_env",
-    "rollback.remote", "rollback.branch", "rollback.error_budget", "rollback.min_requests",
+    "manifest.models", "manifest.model_env", "manifest.migrations",
+    "rollback.remote", "rollback.branch", "rollback.error_budget", "rollback.min_requests", "rollback.health_paths",
     "rollback.render_api_url", "rollback.render_service_id",
 })
 FREE_TABLES = frozenset({"manifest.models"})

@@ -77,7 +77,7 @@ def sanity(dsn: str) -> Iterator[Message]:
         return
     bad = unescaped_in_userinfo(dsn)
     if bad:  # the URL does not split: mask everything between the user name and the last @ ourselves
-        code = {"/": "%2F", "?": "%3F", "#": "%23"}[bad]
+        code = "%2F"
         scheme, rest = dsn.split("://", 1)
         userinfo, host = rest.rsplit("@", 1)
         masked = f"{scheme}://{userinfo.split(':', 1)[0].split('/', 1)[0]}:***@{host}"

@@ -138,12 +138,14 @@ def needs_ssl_retry(dsn: str, error: str) -> bool:
 
 
 def unescaped_in_userinfo(dsn: str) -> str | None:
-    """The first `/`, `?` or `#` between `://` and the last `@` of a URL DSN: a password holding one
-    must be percent-encoded, or the URL splits there (the host, port and database become nonsense)."""
+    """The first `/` between `://` and the last `@` of a URL DSN: libpq ends the user and password part
+    there, so the host, port and database become nonsense; a password holding one must be
+    percent-encoded. (`?` and `#` in a password are read as part of it by libpq, as psycopg2's
+    `parse_dsn` shows: not a problem for the app, though other URL parsers would split there.)"""
     if "://" not in dsn:
         return None
     rest = dsn.split("://", 1)[1]
     if "@" not in rest:
         return None
     userinfo = rest.rsplit("@", 1)[0]
-    return next((c for c in userinfo if c in "/?#"), None)
+    return "/" if "/" in userinfo else None
