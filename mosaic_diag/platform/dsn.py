@@ -102,10 +102,10 @@ def url_shape_problems(dsn: str) -> tuple[tuple[str, str], ...]:
     name the part, never its value: whitespace in a part (`space`), no database name (`no_database`)."""
     if "://" not in dsn or unescaped_in_userinfo(dsn):
         return ()
-    parts = urlsplit(dsn)
     try:
+        parts = urlsplit(dsn)
         _ = parts.port
-    except ValueError:  # does not split into its parts: the shape says nothing
+    except ValueError:  # does not split into its parts (a bad port, a stray '['): the shape says nothing
         return ()
     netloc = parts.netloc
     userinfo, _, hostport = netloc.rpartition("@")
