@@ -101,16 +101,10 @@ def _input(logfile: str | None, render: bool, service: str | None, since: str | 
         return logfile, None
     if logfile is not None:
         raise UsageError("give either a log file or --render, not both")
-    from mosaic_diag.errors import ConfigError
     from mosaic_diag.platform.render_logs import EntryStream, RenderLogs
-    from mosaic_diag.platform.render_settings import RenderSettings
+    from mosaic_diag.platform.render_settings import render_settings_for
 
-    settings = RenderSettings.from_config(cfg, os.environ)
-    if service:
-        settings = RenderSettings(settings.api_url, service, settings.owner_id, settings.api_key, settings.notes)
-    missing = settings.missing()
-    if missing:
-        raise ConfigError(f"--render needs {', '.join(missing)}")
+    settings = render_settings_for(cfg, os.environ, service)
     for note in settings.notes:
         print(f"note: {note}", file=sys.stderr)
     end = parse_time(until, "--until") or datetime.now(UTC)

@@ -102,7 +102,7 @@ def _open(file: Path | None, from_start: bool, syslog: str | None, cert: Path | 
     import os
     from datetime import UTC, datetime
 
-    from mosaic_diag.errors import ConfigError, UsageError
+    from mosaic_diag.errors import UsageError
 
     problems: list[str] = []
     if file is not None:
@@ -127,14 +127,9 @@ def _open(file: Path | None, from_start: bool, syslog: str | None, cert: Path | 
         bound = f"{listener.address[0]}:{listener.address[1]}"
         return f"syslog://{bound}", listener.stream(stop), listener.close, problems
     from mosaic_diag.platform.render_logs import EntryStream, poll_entries
-    from mosaic_diag.platform.render_settings import RenderSettings
+    from mosaic_diag.platform.render_settings import render_settings_for
 
-    settings = RenderSettings.from_config(cfg, os.environ)
-    if service:
-        settings = RenderSettings(settings.api_url, service, settings.owner_id, settings.api_key, settings.notes)
-    missing = settings.missing()
-    if missing:
-        raise ConfigError(f"--render needs {', '.join(missing)}")
+    settings = render_settings_for(cfg, os.environ, service)
     entries = poll_entries(settings, datetime.now(UTC), stop, interval=interval, on_problem=problems.append)
     return f"render:{settings.service_id}", EntryStream(entries), lambda: None, problems
 

@@ -54,3 +54,19 @@ class RenderSettings:
         if not self.api_key:
             names.append("RENDER_API_KEY")
         return names
+
+
+def render_settings_for(config: Any, env: Mapping[str, str], service: str | None = None) -> RenderSettings:
+    """The settings a `--render` command reads with (a `--render-service` wins), or a ConfigError
+    naming what is missing."""
+    from dataclasses import replace
+
+    from mosaic_diag.errors import ConfigError
+
+    settings = RenderSettings.from_config(config, env)
+    if service:
+        settings = replace(settings, service_id=service)
+    missing = settings.missing()
+    if missing:
+        raise ConfigError(f"--render needs {', '.join(missing)}")
+    return settings
