@@ -197,7 +197,7 @@ def _llm_env(llm) -> dict[str, str]:
 
 
 def test_providers_pass_against_the_stand_in(llm, repo: Path) -> None:
-    code, data = predeploy(repo, _llm_env(llm), "--only", "providers")
+    code, data = predeploy(repo, _llm_env(llm), "--only", "providers", "--timeout", "60")  # a busy box
     assert code == 0, data
     paths = {r["path"] for r in llm.requests}
     assert "/v1/models" in paths and "/v1/models/gpt-4o-mini" in paths
@@ -214,7 +214,7 @@ def test_provider_failures_are_classified(llm, repo: Path, provider: str, mode: 
                                           env: dict[str, str], expect: tuple[str, str]) -> None:
     if mode:
         llm.set_failure(provider, mode)
-    code, data = predeploy(repo, {**_llm_env(llm), **env}, "--only", provider)
+    code, data = predeploy(repo, {**_llm_env(llm), **env}, "--only", provider, "--timeout", "60")
     assert code == 1
     [failure] = results(data, provider)
     assert (failure["id"], failure["label"]) == expect
