@@ -373,3 +373,27 @@ def test_a_pass_ends_when_idle_but_waits_longer_inside_a_traceback() -> None:
         passes.append(data.count(b"\n"))
     # 5 s pauses after the header and a frame did not end the pass; the one after the exception line did
     assert passes == [3, 1]
+
+
+def test_an_action_that_cannot_be_audited_is_skipped_and_the_watch_goes_on(tmp_path: Path) -> None:
+    """An unwritable audit log stops that playbook's actions (said in the alert), not the watch."""
+    from mosaic_diag.classifier import Classifier
+    from mosaic_diag.playbooks.planner import ActionsStopped
+    from mosaic_diag.watch import Watcher, WatchOptions
+
+    def executor(label: str, facts: dict) -> tuple:
+        raise ActionsStopped("cannot write the audit log (Permission denied): open_incident and the actions "
+                             "after it were not run (0 ran before, each audited)", ())
+
+    state = WatchState.open(tmp_path / "state.json")
+    try:
+        watcher = Watcher(Classifier.default(), state, watch=WatchOptions(600, execute=True),
+                          planner=lambda label, facts: ("pb", {}), executor=executor)
+        with open(SYSLOG_SAMPLE, "rb") as fh:
+            items = list(watcher.feed(read_events(fh, ReadStats())))
+    finally:
+        state.close()
+    alerts = [i for i in items if getattr(i, "kind", None)]
+    assert len(alerts) > 10  # every group still alerted
+    assert all(a.skipped and a.skipped.startswith("actions stopped: cannot write the audit log") for a in alerts
+               if a.kind == "new_group")

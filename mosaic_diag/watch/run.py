@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mosaic_diag.classifier.classify import Classifier
+from mosaic_diag.errors import DiagError
 from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.triage.model import RESTART_LABEL, ErrorEvent, TriageOptions
 from mosaic_diag.triage.run import TriageRun, rate_facts
@@ -125,7 +126,11 @@ class Watcher:
                 skipped = "no playbook for this label"
             elif self.state.due("acted", f"{playbook}|{event.fingerprint}", when, self.watch.cooldown_s):
                 self.state.flush()  # the intent is on disk before anything acts
-                _, executed = self.executor(event.label, facts)
+                try:
+                    _, executed = self.executor(event.label, facts)
+                except DiagError as exc:  # e.g. the audit log cannot be written: nothing more acts, the watch goes on
+                    executed = tuple(o.to_dict() for o in getattr(exc, "outcomes", ()))
+                    skipped = f"actions stopped: {exc}"
             else:
                 skipped = f"acted on {playbook} for this group within the cool-down"
         self.alerts += 1
