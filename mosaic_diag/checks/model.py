@@ -89,6 +89,16 @@ class Result:
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "plan": list(self.plan)}
 
+    def advice(self) -> list[str]:
+        """What a reader should do, one line each: hint, label, playbook, diagnosis, recommendation, plan."""
+        lines = [self.hint] if self.hint else []
+        if self.label:
+            lines.append(f"label {self.label}" + (f" ({self.severity})" if self.severity else ""))
+        if self.playbook:
+            lines.append(f"playbook {self.playbook}")
+        lines += [t for t in (self.diagnosis, self.recommendation) if t]
+        return lines + [f"plan {line}" for line in self.plan]
+
 
 @dataclass(frozen=True)
 class Outcome:

@@ -67,13 +67,7 @@ def _table(report: object) -> None:
         for r in o.results:
             status = "silenced" if r.silenced else r.level
             where = f"{r.location}: " if r.location else ""
-            advice = [r.hint] if r.hint else []
-            if r.label:
-                advice.append(f"label {r.label}" + (f" ({r.severity})" if r.severity else ""))
-            if r.playbook:
-                advice.append(f"playbook {r.playbook}")
-            advice += [t for t in (r.diagnosis, r.recommendation) if t]
-            advice += [f"plan {line}" for line in r.plan]
+            advice = r.advice()
             table.add_row(o.check, f"[{style}]{status}[/]", r.id, escape(where + r.message), escape("\n".join(advice)))
     out().print(table, markup=True, highlight=False)
     verdict = "[bold red]FAILED[/]" if report.exit_code else "[green]passed[/]"  # type: ignore[attr-defined]

@@ -391,13 +391,7 @@ def predeploy_html(report: Any) -> str:
             rows.append(f"<tr><td>{_e(o.check)}</td><td>{badge}</td><td></td><td>{_e(o.reason or '')}</td><td></td>"
                         f"<td class=\"num\">{o.duration:.2f}</td></tr>")
         for r in o.results:
-            advice = [r.hint] if r.hint else []
-            if r.label:
-                advice.append(f"label {r.label}" + (f" ({r.severity})" if r.severity else ""))
-            if r.playbook:
-                advice.append(f"playbook {r.playbook}")
-            advice += [t for t in (r.diagnosis, r.recommendation) if t]
-            advice += [f"plan {line}" for line in r.plan]
+            advice = r.advice()
             where = f"{r.location}: " if r.location else ""
             level = "silenced" if r.silenced else r.level
             rows.append(f"<tr><td>{_e(o.check)}</td><td>{badge} <span class=\"muted\">{_e(level)}</span></td>"
