@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "rollback",
     "dlq",
     "watch",
+    "deploy",
 )
 
 app = typer.Typer(

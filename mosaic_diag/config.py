@@ -136,6 +136,8 @@ KNOWN_KEYS = frozenset({
     "manifest.models", "manifest.model_env", "manifest.migrations",
     "rollback.remote", "rollback.branch", "rollback.error_budget", "rollback.min_requests", "rollback.health_paths",
     "rollback.render_api_url", "rollback.render_service_id",
+    "deploy.remote", "deploy.branch", "deploy.health_url", "deploy.watch", "deploy.wait_timeout",
+    "deploy.poll_interval", "deploy.fail_severity", "deploy.rollback_strategy", "deploy.skip",
 })
 FREE_TABLES = frozenset({"manifest.models"})
 

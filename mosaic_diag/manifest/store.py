@@ -3,7 +3,8 @@
 Two stores with one interface: PostgreSQL (a table created idempotently, used when
 `DATABASE_URL` is set) and a JSON-lines file (default `.mosaic-diag/deploys.jsonl`, config
 `deploy_store`). Records are only ever appended; a rollback appends a `bad` record for the
-commit it left, so `previous()` skips it.
+commit it left, so `previous()` skips it. `mosaic-diag deploy` records `pending` before it pushes,
+then `deployed` (judged good) or `bad`; a pending record is never a rollback target.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from mosaic_diag.platform.redact import redact_dsn, redact_text, redact_with_dsn
 
 DEFAULT_FILE = Path(".mosaic-diag/deploys.jsonl")
 TABLE = "mosaic_diag_deploys"
-STATUSES = ("deployed", "rollback", "bad")
+STATUSES = ("pending", "deployed", "rollback", "bad")
 CREATE_SQL = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
     id BIGSERIAL PRIMARY KEY,
@@ -67,11 +68,12 @@ class DeployStore(Protocol):
 
 
 def previous_deploy(records: Iterable[DeployRecord], current_commit: str | None) -> DeployRecord | None:
-    """The newest good record (not `bad`, not the current commit); records newest first."""
+    """The newest good record (not `bad`, not `pending`: a deploy never judged, not the current commit);
+    records newest first."""
     records = list(records)
     bad = {r.commit for r in records if r.status == "bad"}
     for r in records:
-        if r.status != "bad" and r.commit not in bad and r.commit != current_commit:
+        if r.status not in ("bad", "pending") and r.commit not in bad and r.commit != current_commit:
             return r
     return None
 

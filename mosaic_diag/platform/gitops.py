@@ -264,6 +264,12 @@ def push_fast_forward(repo: Any, remote: str, sha: str, branch: str, expected: s
                          f"{sha}:refs/heads/{branch}"], branch, expected)
 
 
+def push_branch(repo: Any, remote: str, sha: str, branch: str, expected: str | None) -> None:
+    """Push `sha` to the remote branch as a plain push: never forced, so git itself refuses anything but
+    a fast-forward (RemoteMoved when someone pushed since `expected` was read)."""
+    _push(repo, remote, ["--end-of-options", remote, f"{sha}:refs/heads/{branch}"], branch, expected or "(none)")
+
+
 def push_with_lease(repo: Any, remote: str, sha: str, branch: str, expected: str) -> None:
     """Move the remote branch to `sha` only if it still points at `expected`."""
     _push(repo, remote, [f"--force-with-lease=refs/heads/{branch}:{expected}", "--end-of-options", remote,

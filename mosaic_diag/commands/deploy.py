@@ -1,0 +1,156 @@
+"""`mosaic-diag deploy`: gate, record, push, wait, watch, judge, roll back if bad (exit codes:
+mosaic_diag.deploy)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from mosaic_diag.commands._options import FormatOption, OutputFormat
+
+if TYPE_CHECKING:
+    from mosaic_diag.deploy import DeployOptions
+
+_MARKS = {"ok": "ok", "failed": "FAILED", "skipped": "skipped", "planned": "plan", "running": "..."}
+
+
+def deploy(
+    remote: Annotated[str | None, typer.Option(help="The deploy remote (config deploy.remote, else "
+                                               "rollback.remote, else origin).")] = None,
+    branch: Annotated[str | None, typer.Option(help="The deploy branch (config deploy.branch, else "
+                                               "rollback.branch, else main).")] = None,
+    watch: Annotated[str | None, typer.Option("--watch", help="How long to watch the new deploy (default 5m; "
+                                              "config deploy.watch).")] = None,
+    wait_timeout: Annotated[str | None, typer.Option("--wait-timeout", help="How long the service may take to "
+                                                     "run the pushed commit (default 10m).")] = None,
+    poll_interval: Annotated[str | None, typer.Option("--poll-interval", help="Between two looks at Render and "
+                                                      "/health (default 10s).")] = None,
+    health_url: Annotated[str | None, typer.Option("--health-url", help="The app's /health (config "
+                                                   "deploy.health_url).")] = None,
+    log: Annotated[Path | None, typer.Option("--log", help="Judge from this log (any shape triage reads) "
+                                             "instead of Render's log API.")] = None,
+    render_service: Annotated[str | None, typer.Option("--render-service", help="The Render service id.")] = None,
+    no_rollback: Annotated[bool, typer.Option("--no-rollback", help="A bad deploy is recorded, not rolled "
+                                              "back.")] = False,
+    strategy: Annotated[str | None, typer.Option(help="Rollback strategy: revert (default), reset or "
+                                                 "render-api (config deploy.rollback_strategy).")] = None,
+    allow_schema_change: Annotated[bool, typer.Option("--allow-schema-change", help="Roll back across a schema "
+                                                      "change.")] = False,
+    skip: Annotated[list[str] | None, typer.Option("--skip", help="Predeploy checks, tags or ids to leave out.")
+                    ] = None,
+    execute_playbooks: Annotated[bool, typer.Option("--execute-playbooks", help="Carry out the playbooks of "
+                                                    "the labels found (audited); default: planned only.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; record, push and deploy nothing.")
+                       ] = False,
+    repo: Annotated[Path, typer.Option("--repo", help="The repository to deploy (default: here).")] = Path("."),
+    fmt: FormatOption = OutputFormat.table,
+) -> int:
+    """Deploy HEAD: predeploy, record (pending), git push (never forced), wait until the service runs it,
+    watch, judge; a bad deploy is rolled back to the last good one unless --no-rollback."""
+    from mosaic_diag.commands._common import config_here
+    from mosaic_diag.deploy import run_deploy
+
+    cfg = config_here(repo)
+    env = dict(os.environ)
+    if render_service:
+        env["RENDER_SERVICE_ID"] = render_service
+    opts = _options(cfg, remote, branch, watch, wait_timeout, poll_interval, health_url, log, no_rollback,
+                    strategy, allow_schema_change, skip, execute_playbooks, dry_run)
+    printer = _Printer(fmt)
+    printer.header(opts, cfg.root)
+    report = run_deploy(cfg.root, env, opts, config=cfg, on_step=printer.step)
+    printer.done(report)
+    return report.exit_code
+
+
+def _options(cfg: Any, remote: str | None, branch: str | None, watch: str | None, wait_timeout: str | None,
+             poll: str | None, health_url: str | None, log: Path | None, no_rollback: bool, strategy: str | None,
+             allow_schema_change: bool, skip: list[str] | None, execute_playbooks: bool,
+             dry_run: bool) -> DeployOptions:
+    from mosaic_diag.commands._common import parse_duration
+    from mosaic_diag.deploy import DeployOptions
+    from mosaic_diag.deploy.model import SEVERITIES
+    from mosaic_diag.errors import ConfigError, UsageError
+    from mosaic_diag.rollback import STRATEGIES
+
+    def seconds(flag: str, value: str | None, key: str, default: str) -> float:
+        raw = value if value is not None else str(cfg.get(key, default))
+        got = parse_duration(raw, flag if value is not None else key)
+        if got < 0:
+            raise UsageError(f"{flag} must not be negative")
+        return got
+
+    chosen = strategy or str(cfg.get("deploy.rollback_strategy", "revert"))
+    if chosen not in STRATEGIES:
+        raise UsageError(f"--strategy takes one of {', '.join(STRATEGIES)}; got {chosen!r}")
+    severity = str(cfg.get("deploy.fail_severity", "high")).lower()
+    if severity not in SEVERITIES:
+        raise ConfigError(f"deploy.fail_severity must be one of {', '.join(SEVERITIES)}; got {severity!r}")
+    if log is not None and not log.is_file():
+        raise UsageError("no such file", path=str(log))
+    poll_s = seconds("--poll-interval", poll, "deploy.poll_interval", "10s")
+    if poll_s <= 0:
+        raise UsageError("--poll-interval must be positive")
+    config_skip = cfg.get("deploy.skip", [])
+    if not isinstance(config_skip, list | tuple) or not all(isinstance(x, str) for x in config_skip):
+        raise ConfigError(f"deploy.skip must be a list of predeploy check ids, got {config_skip!r}")
+    return DeployOptions(
+        remote=remote or str(cfg.get("deploy.remote", cfg.get("rollback.remote", "origin"))),
+        branch=branch or str(cfg.get("deploy.branch", cfg.get("rollback.branch", "main"))),
+        watch_s=seconds("--watch", watch, "deploy.watch", "5m"),
+        wait_timeout_s=seconds("--wait-timeout", wait_timeout, "deploy.wait_timeout", "10m"),
+        poll_s=poll_s,
+        health_url=health_url or cfg.get("deploy.health_url") or None,
+        log=log, rollback=not no_rollback, strategy=chosen, allow_schema_change=allow_schema_change,
+        error_budget=float(cfg.get("rollback.error_budget", 0.01)),
+        min_requests=int(cfg.get("rollback.min_requests", 10)),
+        fail_severity=severity, predeploy_skip=tuple([*config_skip, *(skip or [])]),
+        execute_playbooks=execute_playbooks, dry_run=dry_run,
+    )
+
+
+class _Printer:
+    """Each step as it starts and ends (table, markdown), or the whole report as one JSON object."""
+
+    def __init__(self, fmt: OutputFormat) -> None:
+        self.fmt = fmt
+
+    def _say(self, text: str) -> None:
+        if self.fmt is not OutputFormat.json:
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+
+    def header(self, opts: DeployOptions, root: Path) -> None:
+        what = "dry run of a deploy" if opts.dry_run else "deploy"
+        self._say(("## " if self.fmt is OutputFormat.markdown else "") + f"{what} of {root} to "
+                  f"{opts.remote}/{opts.branch}")
+
+    def step(self, step: Any, event: str) -> None:
+        md = self.fmt is OutputFormat.markdown
+        if event == "start":
+            if not md:
+                self._say(f"[{step.name}] ...")
+        elif event == "end":
+            mark = _MARKS.get(step.status, step.status)
+            self._say(f"- **{step.name}** {mark}: {step.message}" if md
+                      else f"[{step.name}] {mark}: {step.message} ({step.seconds:.1f}s)")
+        elif not md:
+            self._say(f"[{step.name}]   {event}")
+
+    def done(self, report: Any) -> None:
+        if self.fmt is OutputFormat.json:
+            sys.stdout.write(json.dumps(report.to_dict(), indent=2, sort_keys=True, default=str) + "\n")
+            return
+        verdict = (report.verdict or "?").upper()
+        self._say(("**" if self.fmt is OutputFormat.markdown else "") + f"verdict: {verdict}"
+                  + ("**" if self.fmt is OutputFormat.markdown else "")
+                  + f" ({(report.commit or '')[:12]}): {report.reason} [exit {report.exit_code}]")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("deploy")(deploy)

@@ -1,0 +1,123 @@
+"""Wait until the service runs a commit: Render's deploy status (live, or a `*_failed` status) and/or
+the runtime kit's `/health` (`deployment.git_commit_full`), polled until a deadline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from mosaic_diag.platform.redact import redact_text
+
+FAILED_STATUSES = ("build_failed", "update_failed", "pre_deploy_failed", "canceled")
+Clock = Callable[[], datetime]
+Sleep = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class WaitOutcome:
+    """`state`: live, failed (Render says the deploy failed), superseded (a newer deploy replaced it)
+    or timeout. `since`: when it went live (or when its deploy started, for a failure)."""
+
+    state: str
+    message: str
+    since: datetime
+    deploy: Mapping[str, Any] | None = None
+    status: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"state": self.state, "message": self.message, "since": self.since.isoformat(),
+                "render_deploy": dict(self.deploy) if self.deploy else None, "render_status": self.status}
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An RFC 3339 time as Render writes it, or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def health_commit(url: str, *, timeout: float = 5.0) -> tuple[str | None, str]:
+    """(the full commit /health reports, or None; what went wrong, for the message)."""
+    import httpx
+
+    try:
+        resp = httpx.get(url, timeout=timeout, follow_redirects=True)
+        data = resp.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        return None, redact_text(str(exc)) or type(exc).__name__
+    deployment = data.get("deployment") if isinstance(data, dict) else None
+    commit = deployment.get("git_commit_full") if isinstance(deployment, dict) else None
+    if not isinstance(commit, str):
+        return None, f"{resp.status_code} without deployment.git_commit_full"
+    return commit.strip().lower(), f"{resp.status_code}, commit {commit.strip()[:12]}"
+
+
+def newest_deploy_of(api: Any, sha: str) -> Mapping[str, Any] | None:
+    """The newest Render deploy of `sha` (any status), from the first pages of the deploy list."""
+    for n, deploy in enumerate(api.iter_deploys(page_size=20, max_pages=3)):
+        commit = deploy.get("commit") if isinstance(deploy.get("commit"), dict) else {}
+        if commit.get("id") == sha:
+            return deploy
+        if n >= 59:
+            break
+    return None
+
+
+def wait_for_commit(sha: str, *, api: Any = None, health_url: str | None = None, timeout_s: float,
+                    poll_s: float, clock: Clock, sleep: Sleep,
+                    on_wait: Callable[[str], None] | None = None) -> WaitOutcome:
+    """Poll until `sha` serves (Render's deploy of it is live, then /health reports it), Render
+    reports its deploy failed, or `timeout_s` passes. Render API errors raise (DiagError); /health
+    that cannot be reached is polled again (the app restarts while it deploys)."""
+    if api is None and health_url is None:
+        raise ValueError("wait_for_commit needs a Render API or a health URL")
+    start = clock()
+    deadline = start + timedelta(seconds=timeout_s)
+    deploy: Mapping[str, Any] | None = None
+    said = ""
+
+    def note(text: str) -> None:
+        nonlocal said
+        if text != said and on_wait is not None:
+            on_wait(text)
+        said = text
+
+    while api is not None:
+        deploy = newest_deploy_of(api, sha)
+        status = str(deploy.get("status")) if deploy else None
+        if status == "live":
+            break
+        if status in FAILED_STATUSES:
+            assert deploy is not None
+            return WaitOutcome("failed", f"Render deploy {deploy.get('id')} of {sha[:12]} ended {status}",
+                               parse_time(deploy.get("createdAt")) or start, deploy, status)
+        if status == "deactivated":
+            assert deploy is not None
+            return WaitOutcome("superseded", f"Render deploy {deploy.get('id')} of {sha[:12]} was replaced by a "
+                               "newer deploy", parse_time(deploy.get("finishedAt")) or start, deploy, status)
+        note(f"Render: {status or 'no deploy of ' + sha[:12] + ' yet'}")
+        if clock() >= deadline:
+            return WaitOutcome("timeout", f"no live Render deploy of {sha[:12]} after {timeout_s:g}s "
+                               f"(last status: {status or 'none'})", start, deploy, status)
+        sleep(poll_s)
+    live_at = parse_time((deploy or {}).get("finishedAt")) if deploy else None
+    status = str(deploy.get("status")) if deploy else None
+    if health_url is None:
+        return WaitOutcome("live", f"Render deploy {deploy.get('id') if deploy else '?'} of {sha[:12]} is live",
+                           live_at or clock(), deploy, status)
+    while True:
+        commit, how = health_commit(health_url)
+        if commit is not None and (commit == sha or (len(commit) >= 7 and sha.startswith(commit))):
+            return WaitOutcome("live", f"{redact_text(health_url)} reports {sha[:12]}", live_at or clock(), deploy,
+                               status)
+        note(f"/health: {how}")
+        if clock() >= deadline:
+            return WaitOutcome("timeout", f"{redact_text(health_url)} did not report {sha[:12]} within "
+                               f"{timeout_s:g}s (last: {how})", start, deploy, status)
+        sleep(poll_s)

@@ -1,0 +1,419 @@
+"""`mosaic-diag deploy` as one guarded run: preflight -> predeploy -> record (pending) -> push (never
+forced) -> wait until the service runs the commit -> watch -> verdict -> rollback if bad.
+
+Every step is reported as it starts and ends (`on_step`) and kept in the DeployReport. Nothing is
+pushed before the gate (a clean tree, a fast-forward, a reachable remote and Render API, predeploy)
+passes; the push and the rollback are audited before they run.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from mosaic_diag.deploy.judge import Judgement, LogTriage, labels_of, triage_render_window, watch_and_judge
+from mosaic_diag.deploy.model import DeployOptions, DeployReport, StepRecord
+from mosaic_diag.deploy.wait import WaitOutcome, parse_time, wait_for_commit
+from mosaic_diag.errors import ConfigError, DiagError, ExitCode
+from mosaic_diag.platform.audit import append_audit
+
+StepHook = Callable[[StepRecord, str], None]  # (step, "start" | "end" | a progress line)
+STEPS = ("preflight", "predeploy", "record", "push", "wait", "watch", "verdict", "rollback", "playbooks")
+
+
+class _Stop(Exception):
+    """Ends the run early with the report as it stands."""
+
+
+@dataclass
+class _Context:
+    root: Path
+    env: Mapping[str, str]
+    opts: DeployOptions
+    config: Any
+    report: DeployReport
+    on_step: StepHook | None
+    clock: Callable[[], datetime]
+    sleep: Callable[[float], None]
+    repo: Any = None
+    sha: str = ""
+    remote_head: str | None = None
+    render_settings: Any = None
+    api: Any = None
+    autodeploy: bool | None = None
+    manifest: Any = None
+    store: Any = None
+
+    # -- steps ---------------------------------------------------------------------------------
+    def begin(self, name: str) -> StepRecord:
+        step = StepRecord(name)
+        step.details["_t0"] = time.monotonic()
+        self.report.steps.append(step)
+        if self.on_step is not None:
+            self.on_step(step, "start")
+        return step
+
+    def end(self, step: StepRecord, status: str, text: str, **details: Any) -> StepRecord:
+        step.seconds = time.monotonic() - step.details.pop("_t0", time.monotonic())
+        step.status, step.message = status, text
+        step.details.update({k: v for k, v in details.items() if v is not None and k != "message"})
+        if self.on_step is not None:
+            self.on_step(step, "end")
+        return step
+
+    def progress(self, step: StepRecord) -> Callable[[str], None]:
+        return lambda text: self.on_step(step, text) if self.on_step is not None else None
+
+    def finish(self, verdict: str, reason: str, code: int) -> None:
+        self.report.verdict, self.report.reason, self.report.exit_code = verdict, reason, int(code)
+
+    def audit(self, record: Mapping[str, Any]) -> None:
+        path = Path(self.config.get("audit_log", ".mosaic-diag/audit.log"))
+        path = path if path.is_absolute() else self.root / path
+        try:
+            append_audit(path, {"action": "deploy", "commit": self.sha, "remote": self.opts.remote,
+                                "branch": self.opts.branch, **record}, clock=self.clock)
+        except OSError as exc:
+            raise ConfigError(f"audit log {path} cannot be written ({exc.strerror or exc}): nothing was done"
+                              ) from None
+
+
+def run_deploy(root: Path, env: Mapping[str, str], opts: DeployOptions, *, config: Any,
+               on_step: StepHook | None = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+               sleep: Callable[[float], None] = time.sleep) -> DeployReport:
+    """Deploy HEAD of the repository at `root` (see the module docstring). Usage and configuration
+    errors found before any step raise (exit 2); later errors end the report with the step's error."""
+    from mosaic_diag.platform import gitops
+    from mosaic_diag.platform.render_settings import RenderSettings
+
+    repo = gitops.open_repo(root)
+    gitops.validate_remote(repo, opts.remote)
+    gitops.validate_branch(repo, opts.branch)
+    settings = RenderSettings.from_config(config, env)
+    render_ready = bool(settings.service_id and settings.api_key)
+    if opts.health_url is None and not render_ready:
+        raise ConfigError("deploy cannot tell when the new commit serves: give --health-url (or deploy.health_url) "
+                          "or the Render service (RENDER_SERVICE_ID or render.service_id, and RENDER_API_KEY)")
+    if opts.strategy == "render-api" and not render_ready:
+        raise ConfigError(f"the render-api rollback strategy needs {', '.join(settings.missing())}")
+    try:
+        sha = repo.head.commit.hexsha
+    except ValueError:
+        raise ConfigError(f"{root}: the repository has no commit to deploy") from None
+    report = DeployReport(sha, opts.remote, opts.branch, opts.dry_run)
+    ctx = _Context(Path(repo.working_dir), env, opts, config, report, on_step, clock, sleep, repo=repo, sha=sha,
+                   render_settings=settings if render_ready else None)
+    current: StepRecord | None = None
+    original_hook = ctx.on_step
+
+    def track(step: StepRecord, event: str) -> None:
+        nonlocal current
+        current = step
+        if original_hook is not None:
+            original_hook(step, event)
+
+    ctx.on_step = track
+    try:
+        _preflight(ctx)
+        if opts.dry_run:
+            _plan_only(ctx)
+            return report
+        _predeploy(ctx)
+        _record(ctx)
+        _push(ctx)
+        outcome = _wait(ctx)
+        if outcome.state != "live":
+            _failed_deploy(ctx, outcome)
+            return report
+        judgement = _watch(ctx, outcome)
+        _verdict(ctx, judgement)
+    except _Stop:
+        pass
+    except DiagError as exc:
+        if current is not None and current.status == "running":
+            ctx.end(current, "failed", str(exc))
+        ctx.finish("error", str(exc), exc.exit_code)
+    return report
+
+
+# -- the steps ---------------------------------------------------------------------------------------
+def _preflight(ctx: _Context) -> None:
+    from mosaic_diag.platform import gitops
+
+    step = ctx.begin("preflight")
+    opts, repo = ctx.opts, ctx.repo
+    state = gitops.working_tree_state(repo)
+    if state.dirty:
+        ctx.end(step, "failed", f"the working tree has {len(state.paths)} uncommitted change(s) "
+                f"({', '.join(state.paths[:3])}{'...' if len(state.paths) > 3 else ''}): they would not be deployed; "
+                "commit or stash them first", paths=list(state.paths))
+        ctx.finish("blocked", step.message, ExitCode.FINDINGS)
+        raise _Stop
+    ctx.remote_head = gitops.deployed_head(repo, opts.remote, opts.branch)
+    head = ctx.remote_head
+    if head is not None and head != ctx.sha and not gitops.is_ancestor(repo, head, ctx.sha):
+        ctx.end(step, "failed", f"{opts.remote}/{opts.branch} is at {head[:12]}, which {ctx.sha[:12]} does not "
+                "contain: a push would not be a fast-forward (deploy never forces); pull or rebase first",
+                remote_head=head)
+        ctx.finish("blocked", step.message, ExitCode.FINDINGS)
+        raise _Stop
+    said = [f"{opts.remote}/{opts.branch} at {head[:12] if head else '(no branch yet)'}"]
+    if head == ctx.sha:
+        said.append(f"{ctx.sha[:12]} is already pushed")
+    elif head is not None:
+        said.append(f"{len(gitops.commits_between(repo, head, ctx.sha))} new commit(s)")
+    if ctx.render_settings is not None:
+        from mosaic_diag.platform.render_api import RenderApi, RenderTarget
+
+        s = ctx.render_settings
+        ctx.api = RenderApi(RenderTarget(s.api_url, s.service_id, s.api_key))
+        ctx.autodeploy = ctx.api.autodeploy_enabled()
+        said.append(f"Render service {s.service_id}: autodeploy {'on' if ctx.autodeploy else 'OFF'}")
+    ctx.end(step, "ok", "; ".join(said), remote_head=head, autodeploy=ctx.autodeploy)
+
+
+def _plan_only(ctx: _Context) -> None:
+    opts, sha = ctx.opts, ctx.sha
+    where = f"{opts.remote} {opts.branch}"
+    plans = [("predeploy", "run the predeploy checks; stop on a failure"),
+             ("record", f"record {sha[:12]} as pending in the deploy store"),
+             ("push", f"git push {where} ({sha[:12]}, a fast-forward; never forced)"
+              + ("; then ask Render to deploy it (autodeploy is off)" if ctx.autodeploy is False else "")),
+             ("wait", f"wait up to {opts.wait_timeout_s:g}s until the service runs {sha[:12]}"
+              + (" (Render's deploy status" + (", then /health)" if opts.health_url else ")") if ctx.api
+                 else " (/health)")),
+             ("watch", f"watch {opts.watch_s:g}s: error budget {opts.error_budget:g}"
+              + (" from /health" if opts.health_url else "") + ", then triage the new deploy's logs"
+              + (f" ({opts.log})" if opts.log else " (Render's log API)" if ctx.render_settings else "")),
+             ("verdict", "good: recorded as the last good deploy; bad: recorded bad"
+              + (f", then rolled back ({opts.strategy}) to the previous good deploy" if opts.rollback
+                 else " (--no-rollback: left as it is)"))]
+    for name, text in plans:
+        step = ctx.begin(name)
+        ctx.end(step, "planned", text)
+    ctx.finish("dry-run", "dry run: nothing was recorded, pushed or deployed", ExitCode.OK)
+
+
+def _predeploy(ctx: _Context) -> None:
+    from mosaic_diag.checks.predeploy import predeploy
+
+    step = ctx.begin("predeploy")
+    result = predeploy(ctx.root, ctx.env, skip=ctx.opts.predeploy_skip)
+    failing = [{"id": r.id, "level": r.level, "message": r.message, "location": r.location, "label": r.label,
+                "playbook": r.playbook} for r in result.failing]
+    if failing:
+        first = failing[0]
+        ctx.end(step, "failed", f"{len(failing)} check result(s) at or above {result.fail_level}: {first['id']} "
+                f"{first['message']}" + (f" [{first['label']}]" if first["label"] else ""), failing=failing)
+        ctx.report.labels = [{"label": f["label"], "check": f["id"], "playbook": f["playbook"]}
+                             for f in failing if f["label"]]
+        ctx.finish("blocked", "predeploy failed: nothing was pushed", ExitCode.FINDINGS)
+        raise _Stop
+    ctx.end(step, "ok", f"{len(result.outcomes)} checks passed at fail level {result.fail_level} "
+            f"({result.wall_time:.1f}s)")
+
+
+def _record(ctx: _Context) -> None:
+    from mosaic_diag.manifest import ManifestSettings, generate_manifest
+    from mosaic_diag.manifest.store import configured_store
+
+    step = ctx.begin("record")
+    ctx.manifest = generate_manifest(ctx.root, ctx.sha, settings=ManifestSettings.from_config(ctx.config),
+                                     env=ctx.env, python_version=platform.python_version())
+    ctx.store = configured_store(ctx.root, ctx.env)
+    rec = ctx.store.record(ctx.manifest, status="pending",
+                           note=f"mosaic-diag deploy to {ctx.opts.remote}/{ctx.opts.branch}: not judged yet")
+    ctx.end(step, "ok", f"#{rec.id} {ctx.sha[:12]} pending in {ctx.store.description}", record=rec.to_dict())
+
+
+def _push(ctx: _Context) -> None:
+    from mosaic_diag.platform import gitops
+
+    step = ctx.begin("push")
+    opts = ctx.opts
+    said = []
+    if ctx.remote_head == ctx.sha:
+        said.append(f"{opts.remote}/{opts.branch} already at {ctx.sha[:12]}: nothing to push")
+    else:
+        ctx.audit({"step": "push", "from": ctx.remote_head, "result": "started"})
+        try:
+            gitops.push_branch(ctx.repo, opts.remote, ctx.sha, opts.branch, ctx.remote_head)
+        except DiagError as exc:
+            ctx.audit({"step": "push", "result": "failed", "error": str(exc)})
+            raise
+        ctx.audit({"step": "push", "result": "done"})
+        said.append(f"pushed {ctx.sha[:12]} to {opts.remote} {opts.branch}")
+    if ctx.api is not None and ctx.autodeploy is False:
+        ctx.audit({"step": "render-deploy", "result": "started"})
+        deploy = ctx.api.deploy_commit(ctx.sha)
+        ctx.audit({"step": "render-deploy", "result": "done", "render_deploy": deploy.get("id")})
+        said.append(f"autodeploy is off: asked Render to deploy it (deploy {deploy.get('id')})")
+    ctx.end(step, "ok", "; ".join(said))
+
+
+def _wait(ctx: _Context) -> WaitOutcome:
+    step = ctx.begin("wait")
+    outcome = wait_for_commit(ctx.sha, api=ctx.api, health_url=ctx.opts.health_url,
+                              timeout_s=ctx.opts.wait_timeout_s, poll_s=ctx.opts.poll_s, clock=ctx.clock,
+                              sleep=ctx.sleep, on_wait=ctx.progress(step))
+    ctx.end(step, "ok" if outcome.state == "live" else "failed", outcome.message, **outcome.to_dict())
+    return outcome
+
+
+def _failed_deploy(ctx: _Context, outcome: WaitOutcome) -> None:
+    """The new commit never served: triage what its deploy logged (the build log tail), record it bad;
+    nothing to roll back (the previous deploy keeps serving)."""
+    logs: LogTriage | None = None
+    step = ctx.begin("watch")
+    if outcome.state == "failed" and ctx.render_settings is not None and ctx.opts.log is None:
+        deploy = outcome.deploy or {}
+        start = (parse_time(deploy.get("createdAt")) or outcome.since) - timedelta(seconds=1)
+        end = (parse_time(deploy.get("finishedAt")) or ctx.clock()) + timedelta(seconds=2)
+        logs = triage_render_window(ctx.render_settings, start, end, config=ctx.config, rules=_rules(ctx),
+                                    planner=_planner(ctx))
+    elif ctx.opts.log is not None:
+        from mosaic_diag.deploy.judge import triage_log_file
+
+        logs = triage_log_file(ctx.opts.log, outcome.since, config=ctx.config, rules=_rules(ctx),
+                               planner=_planner(ctx))
+    ctx.report.labels = labels_of(logs)
+    found = ", ".join(f"{e['label']} x{e['count']}" for e in ctx.report.labels[:5]) or "no error events"
+    ctx.end(step, "failed", f"the deploy's logs: {found}",
+            groups=logs.group_dicts() if logs else [], log_tail=list(logs.tail) if logs else [])
+    step = ctx.begin("verdict")
+    reason = {"failed": f"the deploy failed ({outcome.status}); the previous deploy keeps serving",
+              "timeout": f"the service did not run {ctx.sha[:12]} in time",
+              "superseded": "a newer deploy replaced it before it was judged"}.get(outcome.state, outcome.message)
+    _store(ctx, "bad", reason)
+    ctx.end(step, "failed", f"BAD: {reason}; nothing rolled back (the new commit never served)")
+    _playbooks(ctx, logs)
+    ctx.finish("bad", reason, ExitCode.FINDINGS)
+
+
+def _watch(ctx: _Context, outcome: WaitOutcome) -> Judgement:
+    step = ctx.begin("watch")
+    judgement = watch_and_judge(ctx.sha, outcome.since, ctx.opts, render_settings=ctx.render_settings,
+                                config=ctx.config, rules=_rules(ctx), planner=_planner(ctx), clock=ctx.clock,
+                                sleep=ctx.sleep, on_wait=ctx.progress(step))
+    ctx.report.labels = labels_of(judgement.logs)
+    found = ", ".join(f"{e['label']} x{e['count']}" for e in ctx.report.labels[:5]) or "no error events"
+    budget = judgement.reading.verdict() if judgement.reading is not None else "no error budget reading"
+    ctx.end(step, "ok" if judgement.verdict == "good" else "failed", f"{budget}; logs: {found}",
+            **judgement.to_dict())
+    return judgement
+
+
+def _verdict(ctx: _Context, judgement: Judgement) -> None:
+    step = ctx.begin("verdict")
+    if judgement.verdict == "good":
+        rec = _store(ctx, "deployed", f"mosaic-diag deploy: good after a {ctx.opts.watch_s:g}s watch")
+        ctx.end(step, "ok", f"GOOD: {ctx.sha[:12]} recorded as the last good deploy"
+                + (f" (#{rec.id})" if rec is not None else ""))
+        ctx.finish("good", "no error group at or above the fail severity and the error budget holds",
+                   ExitCode.OK)
+        return
+    reason = "; ".join(judgement.reasons)
+    if not ctx.opts.rollback:
+        _store(ctx, "bad", reason)
+    ctx.end(step, "failed", f"BAD: {reason}")
+    if ctx.opts.rollback:
+        _rollback(ctx, reason)
+    else:
+        skipped = ctx.begin("rollback")
+        ctx.end(skipped, "skipped", "--no-rollback: the bad deploy stays; roll back with mosaic-diag rollback "
+                "--previous")
+    _playbooks(ctx, judgement.logs)
+    ctx.finish("bad", reason, ExitCode.FINDINGS)
+
+
+def _rollback(ctx: _Context, reason: str) -> None:
+    from mosaic_diag.manifest import ManifestSettings
+    from mosaic_diag.platform.render_api import RenderTarget
+    from mosaic_diag.rollback import execute_rollback, plan_rollback
+
+    step = ctx.begin("rollback")
+    opts = ctx.opts
+    render = None
+    if ctx.render_settings is not None:
+        s = ctx.render_settings
+        render = RenderTarget(s.api_url, s.service_id, s.api_key)
+    plan = plan_rollback(ctx.root, previous=True, strategy=opts.strategy, remote=opts.remote, branch=opts.branch,
+                         allow_schema_change=opts.allow_schema_change, judged_commit=ctx.sha, store=ctx.store,
+                         render=render, settings=ManifestSettings.from_config(ctx.config), env=ctx.env)
+    ctx.report.rollback = {"plan": plan.to_dict()}
+    if not plan.ok or plan.nothing_to_do:
+        why = "; ".join(r.message for r in plan.refusals) or "nothing to do: the target is what is deployed"
+        _store(ctx, "bad", reason)
+        ctx.end(step, "failed" if not plan.ok else "skipped", f"not rolled back: {why}")
+        return
+    audit = Path(ctx.config.get("audit_log", ".mosaic-diag/audit.log"))
+    result = execute_rollback(plan, audit_path=audit if audit.is_absolute() else ctx.root / audit,
+                              store=ctx.store, reason=f"mosaic-diag deploy judged {ctx.sha[:12]} bad: {reason}")
+    ctx.report.rollback["result"] = result.to_dict()
+    serving = result.remote_sha if plan.strategy != "render-api" else plan.target_sha
+    said = [result.message, *result.warnings]
+    if serving and plan.strategy != "render-api" and ctx.api is not None and ctx.autodeploy is False:
+        deploy = ctx.api.deploy_commit(serving)  # autodeploy is off: the pushed rollback deploys only on request
+        said.append(f"asked Render to deploy {serving[:12]} (deploy {deploy.get('id')})")
+    if serving:
+        back = wait_for_commit(serving, api=ctx.api, health_url=opts.health_url, timeout_s=opts.wait_timeout_s,
+                               poll_s=opts.poll_s, clock=ctx.clock, sleep=ctx.sleep, on_wait=ctx.progress(step))
+        ctx.report.rollback["serving"] = back.to_dict()
+        said.append(back.message if back.state == "live" else f"the rollback did not go live: {back.message}")
+        ctx.end(step, "ok" if back.state == "live" else "failed",
+                f"rolled back to {plan.target_sha[:12] if plan.target_sha else '?'}: " + "; ".join(said))
+        return
+    ctx.end(step, "ok", "; ".join(said))
+
+
+def _playbooks(ctx: _Context, logs: LogTriage | None) -> None:
+    """The runtime playbooks of the labels found: planned (dry run) or carried out with --execute-playbooks."""
+    if logs is None or not logs.report.groups:
+        return
+    step = ctx.begin("playbooks")
+    planned = [{"label": g.label, "playbook": g.playbook, "plan": g.plan} for g in logs.report.groups if g.playbook]
+    if not planned:
+        ctx.end(step, "skipped", "no playbook matches the labels found")
+        return
+    if not ctx.opts.execute_playbooks:
+        names = ", ".join(dict.fromkeys(f"{p['playbook']} ({p['label']})" for p in planned))
+        ctx.end(step, "planned", f"dry run (add --execute-playbooks to act): {names}", planned=planned)
+        return
+    from mosaic_diag.plans import group_facts, playbook_executor
+
+    executor = playbook_executor(ctx.config.get("playbooks.dir"), ctx.config)
+    done: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for group in logs.report.groups:
+        if not group.playbook or group.playbook in seen:
+            continue
+        seen.add(group.playbook)
+        playbook, outcomes = executor(group.label, group_facts(group))
+        done.append({"label": group.label, "playbook": playbook, "outcomes": [dict(o) for o in outcomes]})
+    ctx.end(step, "ok", f"carried out {len(done)} playbook(s): " + ", ".join(d["playbook"] for d in done),
+            executed=done)
+
+
+# -- helpers -----------------------------------------------------------------------------------------
+def _store(ctx: _Context, status: str, note: str) -> Any:
+    if ctx.store is None or ctx.manifest is None:
+        return None
+    return ctx.store.record(ctx.manifest, status=status, note=note[:500])
+
+
+def _rules(ctx: _Context) -> Path | None:
+    rules = ctx.config.get("rules")
+    if not rules:
+        return None
+    return Path(rules) if Path(rules).is_absolute() else ctx.root / rules
+
+
+def _planner(ctx: _Context) -> Any:
+    from mosaic_diag.plans import playbook_planner
+
+    return playbook_planner(ctx.config.get("playbooks.dir"), ctx.config)

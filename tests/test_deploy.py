@@ -1,0 +1,256 @@
+"""`mosaic-diag deploy` on a real git repository with a bare remote, Render's API stand-in
+(examples/render_standin.py: deploys move build_in_progress -> live, or fail, as they are read) and a
+log the app "writes" while the deploy is watched (real psycopg2 failures, logged by `logging`).
+The whole workflow against the local Render and the example app under uvicorn: test_deploy_e2e.py."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from mosaic_diag.config import load_config
+from mosaic_diag.deploy import DeployOptions, run_deploy
+from mosaic_diag.manifest.store import FileDeployStore
+from tests.test_manifest_support import GIT_ENV, commit_all, git, render_standin, set_git_env, write
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = """[tool.mosaic-diag]
+deploy_store = ".mosaic-diag/deploys.jsonl"
+[tool.mosaic-diag.predeploy]
+skip = ["settings", "database", "prompts"]
+"""
+
+
+class FakeClock:
+    """Deadlines advance only when the workflow sleeps; `on_sleep` runs the app's side meanwhile."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+        self.on_sleep = lambda: None
+        self.slept = 0.0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept += seconds
+        self.now += timedelta(seconds=seconds)
+        self.on_sleep()
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def app_log(path: Path, *, fail: bool) -> None:
+    """What the app logs for one request: an access line, and with `fail` a real psycopg2 failure."""
+    import psycopg2
+
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log = logging.getLogger(f"mosaic.deploytest.{path.name}")
+    log.propagate = False
+    log.addHandler(handler)
+    try:
+        if fail:
+            try:
+                psycopg2.connect(host="127.0.0.1", port=closed_port(), dbname="mosaic", user="app",
+                                 password="pw", connect_timeout=3)
+            except psycopg2.OperationalError:
+                log.exception("database unavailable while loading the user's session")
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    set_git_env(monkeypatch)
+    for name in ("DATABASE_URL", "RENDER_API_KEY", "RENDER_SERVICE_ID", "RENDER_OWNER_ID"):
+        monkeypatch.delenv(name, raising=False)
+    remote, work = tmp_path / "remote.git", tmp_path / "work"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    git(tmp_path, "init", "-q", "-b", "main", str(work))
+    write(work, "pyproject.toml", CONFIG)
+    write(work, ".gitignore", ".mosaic-diag/\napp.log\n")
+    write(work, "app/main.py", "VERSION = 1\n")
+    first = commit_all(work, "first")
+    git(work, "remote", "add", "origin", str(remote))
+    git(work, "push", "-q", "origin", "main")
+    render = render_standin(autodeploy=False, progress=("build_in_progress", "live"))
+    render.add_deploy(first, "live")
+    monkeypatch.setenv("RENDER_API_KEY", render.api_key)
+    monkeypatch.setenv("RENDER_SERVICE_ID", render.service_id)
+    monkeypatch.setenv("MOSAIC_DIAG_RENDER_API_URL", render.base_url)
+    store = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl")
+    from mosaic_diag.manifest import generate_manifest
+
+    store.record(generate_manifest(work, first, python_version="3.11.7"), status="deployed", note="first deploy")
+    yield work, remote, render, first
+    render.stop()
+
+
+def deploy(work: Path, clock: FakeClock, **kw) -> object:
+    import os
+
+    opts = DeployOptions(**{"watch_s": 30.0, "poll_s": 5.0, "wait_timeout_s": 120.0, "log": work / "app.log",
+                            "min_requests": 1, **kw})
+    return run_deploy(work, os.environ, opts, config=load_config(work, os.environ), clock=clock, sleep=clock.sleep)
+
+
+def audit_lines(work: Path) -> list[dict]:
+    path = work / ".mosaic-diag" / "audit.log"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_a_good_deploy_is_pushed_waited_for_watched_and_recorded_good(project):
+    work, remote, render, first = project
+    (work / "app.log").touch()
+    write(work, "app/main.py", "VERSION = 2\n")
+    second = commit_all(work, "second")
+    clock = FakeClock()
+    clock.on_sleep = lambda: app_log(work / "app.log", fail=False)
+    report = deploy(work, clock)
+    assert report.exit_code == 0 and report.verdict == "good", report.to_dict()
+    assert [s.name for s in report.steps] == ["preflight", "predeploy", "record", "push", "wait", "watch", "verdict"]
+    assert all(s.status == "ok" for s in report.steps), [s.to_dict() for s in report.steps]
+    assert git(work, "ls-remote", str(remote), "refs/heads/main").split()[0] == second
+    assert ("POST", f"/v1/services/{render.service_id}/deploys") in render.calls()  # autodeploy off: asked
+    assert render.deploys[0]["commit"]["id"] == second and render.deploys[0]["status"] == "live"
+    history = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()
+    assert [(r.commit, r.status) for r in history[:2]] == [(second, "deployed"), (second, "pending")]
+    steps = [(a["step"], a["result"]) for a in audit_lines(work) if a.get("action") == "deploy"]
+    assert steps[:2] == [("push", "started"), ("push", "done")]
+    assert clock.slept >= 30  # watched the whole window
+
+
+def test_a_bad_deploy_is_rolled_back_to_the_last_good_one(project):
+    work, remote, render, first = project
+    (work / "app.log").touch()
+    write(work, "app/main.py", "VERSION = 'broken'\n")
+    bad = commit_all(work, "break the database code")
+    clock = FakeClock()
+    clock.on_sleep = lambda: app_log(work / "app.log", fail=True)
+    report = deploy(work, clock)
+    data = report.to_dict()
+    assert report.exit_code == 1 and report.verdict == "bad", data
+    assert [s.name for s in report.steps][-3:] == ["verdict", "rollback", "playbooks"]
+    labels = [e["label"] for e in data["labels"]]
+    assert labels and labels[0].startswith("PG_"), data["labels"]
+    assert "error group(s) at or above high" in report.reason
+    rollback = next(s for s in report.steps if s.name == "rollback")
+    assert rollback.status == "ok", rollback.to_dict()
+    head = git(work, "ls-remote", str(remote), "refs/heads/main").split()[0]
+    assert head not in (bad, first)  # a revert commit on top: history kept, never forced
+    assert git(work, "rev-parse", f"{head}^{{tree}}") == git(work, "rev-parse", f"{first}^{{tree}}")
+    assert git(work, "rev-parse", f"{head}^") == bad
+    assert render.deploys[0]["commit"]["id"] == head and render.deploys[0]["status"] == "live"
+    assert data["rollback"]["serving"]["state"] == "live"
+    statuses = [(r.commit, r.status) for r in FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()]
+    assert (bad, "bad") in statuses and (head, "rollback") in statuses and (bad, "deployed") not in statuses
+    playbooks = next(s for s in report.steps if s.name == "playbooks")
+    assert playbooks.status == "planned" and playbooks.details["planned"]
+    actions = [(a.get("action"), a.get("result")) for a in audit_lines(work)]
+    assert ("rollback", "started") in actions and ("rollback", "done") in actions
+    assert actions.index(("rollback", "started")) < actions.index(("rollback", "done"))
+
+
+def test_no_rollback_records_bad_and_leaves_the_branch(project):
+    work, remote, render, first = project
+    (work / "app.log").touch()
+    write(work, "app/main.py", "VERSION = 'broken'\n")
+    bad = commit_all(work, "break it")
+    clock = FakeClock()
+    clock.on_sleep = lambda: app_log(work / "app.log", fail=True)
+    report = deploy(work, clock, rollback=False)
+    assert report.exit_code == 1 and report.verdict == "bad"
+    assert next(s for s in report.steps if s.name == "rollback").status == "skipped"
+    assert git(work, "ls-remote", str(remote), "refs/heads/main").split()[0] == bad
+    history = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()
+    assert (history[0].commit, history[0].status) == (bad, "bad")
+
+
+def test_a_failed_build_is_bad_and_nothing_is_rolled_back(project):
+    work, remote, render, first = project
+    render.progress = ("build_in_progress", "build_failed")
+    (work / "app.log").touch()
+    write(work, "app/main.py", "VERSION = 5\n")
+    broken = commit_all(work, "a build Render cannot finish")
+    clock = FakeClock()
+    report = deploy(work, clock)
+    assert report.exit_code == 1 and report.verdict == "bad"
+    wait = next(s for s in report.steps if s.name == "wait")
+    assert wait.status == "failed" and "build_failed" in wait.message
+    assert "rollback" not in [s.name for s in report.steps]
+    assert "previous deploy keeps serving" in report.reason
+    assert git(work, "ls-remote", str(remote), "refs/heads/main").split()[0] == broken
+    history = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()
+    assert (history[0].commit, history[0].status) == (broken, "bad")
+
+
+def test_blocked_before_the_push(project, tmp_path):
+    work, remote, render, first = project
+    write(work, "app/main.py", "VERSION = 3\n")
+    commit_all(work, "third")
+    write(work, "app/main.py", "VERSION = 'uncommitted'\n")
+    report = deploy(work, FakeClock())
+    assert (report.verdict, report.exit_code) == ("blocked", 1) and "uncommitted" in report.reason
+    git(work, "checkout", "--", "app/main.py")
+    write(work, "app/main.py", "VERSION = (\n")
+    commit_all(work, "a syntax error")
+    report = deploy(work, FakeClock())
+    assert (report.verdict, report.exit_code) == ("blocked", 1) and "predeploy failed" in report.reason
+    predeploy = next(s for s in report.steps if s.name == "predeploy")
+    assert predeploy.status == "failed" and "app/main.py" in json.dumps(predeploy.details["failing"])
+    git(work, "reset", "-q", "--hard", "HEAD~1")
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(remote), str(other))
+    write(other, "README", "someone else\n")
+    commit_all(other, "someone pushed")
+    git(other, "push", "-q", "origin", "main")
+    report = deploy(work, FakeClock())
+    assert (report.verdict, report.exit_code) == ("blocked", 1) and "fast-forward" in report.reason
+    assert git(work, "ls-remote", str(remote), "refs/heads/main").split()[0] == git(other, "rev-parse", "HEAD")
+    assert not [a for a in audit_lines(work) if a.get("step") == "push"]
+
+
+def run_cli(work: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    import os
+
+    full = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_DIAG_")}
+    full.update(GIT_ENV, PYTHONPATH=str(ROOT), **env)
+    return subprocess.run([sys.executable, "-m", "mosaic_diag", "deploy", *args], cwd=work, env=full,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_dry_run_touches_nothing_and_api_down_is_exit_3(project):
+    work, remote, render, first = project
+    write(work, "app/main.py", "VERSION = 4\n")
+    fourth = commit_all(work, "fourth")
+    api = {"MOSAIC_DIAG_RENDER_API_URL": render.base_url}
+    r = run_cli(work, "--dry-run", **api)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "[push] plan: git push origin main" in r.stdout and "verdict: DRY-RUN" in r.stdout
+    assert git(work, "ls-remote", str(remote), "refs/heads/main").split()[0] == first
+    assert len(FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()) == 1
+    down = {"MOSAIC_DIAG_RENDER_API_URL": f"http://127.0.0.1:{closed_port()}"}
+    r = run_cli(work, "--format", "json", "--skip", "lint,manifest,config", **down)
+    assert r.returncode == 3, r.stdout + r.stderr
+    data = json.loads(r.stdout)
+    assert data["verdict"] == "error" and "unreachable" in data["reason"]
+    assert [s["step"] for s in data["steps"]] == ["preflight"]
+    assert git(work, "ls-remote", str(remote), "refs/heads/main").split()[0] == first != fourth
+    assert render.api_key not in r.stdout + r.stderr
+    r = run_cli(work, "--watch", "soon", **api)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--watch" in r.stderr
+    r = run_cli(work, RENDER_SERVICE_ID="", RENDER_API_KEY="")
+    assert r.returncode == 2 and "--health-url" in r.stderr and "Traceback" not in r.stderr
