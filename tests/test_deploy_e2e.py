@@ -66,7 +66,8 @@ def render(tmp_path, pg_db, llm):
 def run_deploy(local: LocalRender, work: Path, env: dict[str, str], *args: str,
                api_url: str | None = None) -> tuple[subprocess.CompletedProcess[str], dict]:
     full = {k: v for k, v in os.environ.items() if not k.startswith(("MOSAIC_DIAG_", "RENDER_"))}
-    full.update(GIT_ENV, env, PYTHONPATH=str(ROOT), RENDER_API_KEY=local.api_key,
+    full.update(GIT_ENV)
+    full.update(env, PYTHONPATH=str(ROOT), RENDER_API_KEY=local.api_key,
                 RENDER_SERVICE_ID=local.service_id, MOSAIC_DIAG_RENDER_API_URL=api_url or local.base_url,
                 MOSAIC_DIAG_ROLLBACK_MIN_REQUESTS="5")
     r = subprocess.run([sys.executable, "-m", "mosaic_diag", "deploy", "--health-url", f"{local.app_url}/health",

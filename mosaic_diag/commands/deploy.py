@@ -119,6 +119,7 @@ class _Printer:
 
     def __init__(self, fmt: OutputFormat) -> None:
         self.fmt = fmt
+        self.tty = sys.stdout.isatty()
 
     def _say(self, text: str) -> None:
         if self.fmt is not OutputFormat.json:
@@ -133,7 +134,7 @@ class _Printer:
     def step(self, step: Any, event: str) -> None:
         md = self.fmt is OutputFormat.markdown
         if event == "start":
-            if not md:
+            if self.tty and not md:
                 self._say(f"[{step.name}] ...")
         elif event == "end":
             mark = _MARKS.get(step.status, step.status)

@@ -214,8 +214,7 @@ def _predeploy(ctx: _Context) -> None:
                              for f in failing if f["label"]]
         ctx.finish("blocked", "predeploy failed: nothing was pushed", ExitCode.FINDINGS)
         raise _Stop
-    ctx.end(step, "ok", f"{len(result.outcomes)} checks passed at fail level {result.fail_level} "
-            f"({result.wall_time:.1f}s)")
+    ctx.end(step, "ok", f"{len(result.outcomes)} checks passed at fail level {result.fail_level}")
 
 
 def _record(ctx: _Context) -> None:
