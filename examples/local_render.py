@@ -409,6 +409,8 @@ class LocalRender:
         if self._switch(job.deploy_id, job.commit, build):
             self._set(job.deploy_id, "live")
             return
+        if self._stopping.is_set():
+            return
         if previous is not None and (old := self._artifact(previous["id"])) is not None:
             self._switch(previous["id"], previous["commit"]["id"], old, announce=False)
         self._set(job.deploy_id, "update_failed")
@@ -481,7 +483,8 @@ class LocalRender:
             self._log(instance, "==> Deploying...")
         cmd = [sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1", "--port", str(self.app_port),
                "--no-access-log"]
-        self._log(instance, f"==> Running 'uvicorn {self.app} --host 0.0.0.0 --port {self.app_port}'")
+        self._log(instance, f"==> Running 'python -m uvicorn {self.app} --host 127.0.0.1 --port {self.app_port} "
+                            "--no-access-log'")
         proc = subprocess.Popen(cmd, cwd=build, env=self._proc_env(build, commit), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         reader = threading.Thread(target=self._read_output, args=(proc, instance), daemon=True,
