@@ -36,6 +36,10 @@ What it does, as Render does it:
   `set_api_down(True)` makes every API request a 503; pushes still deploy.
 
 Timestamps (deploys, logs) are real UTC times, so a client can ask for the logs since a deploy.
+Beyond the contract: `api` is the RenderStandIn (its `fail()` switches and `requests` log work as
+usual), `logs` the RenderLogsStandIn (`fail_next()`, `requests`), `app_port` the app's port.
+Not modelled: a live app that exits on its own is not restarted, and deploys asked for while one
+runs wait their turn (none is superseded).
 """
 
 from __future__ import annotations
