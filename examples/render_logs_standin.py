@@ -31,6 +31,11 @@ def _fmt(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def level_of(line: str) -> str:
+    """The `level` label the stand-in gives a process's line: "error" for an error or a traceback."""
+    return "error" if "ERROR" in line or "Traceback" in line else "info"
+
+
 @dataclass(frozen=True)
 class Request:
     """One request the stand-in answered."""
@@ -71,8 +76,7 @@ class RenderLogsStandIn:
                       step: timedelta = timedelta(milliseconds=10)) -> None:
         """One entry per line (as Render splits a process's output), `step` apart."""
         for i, line in enumerate(lines):
-            level = "error" if "ERROR" in line or "Traceback" in line else "info"
-            self.add_entry(resource, instance, start + i * step, line, level=level)
+            self.add_entry(resource, instance, start + i * step, line, level=level_of(line))
 
     def fail_next(self, status: int, *, retry_after: float | None = None, times: int = 1) -> None:
         """Answer the next `times` requests with `status` (and a retry-after header when given)."""
@@ -93,7 +97,7 @@ class RenderLogsStandIn:
                 return
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                status, body, headers = standin._answer(self.path, self.headers.get("Authorization", ""))
+                status, body, headers = standin.handle(self.path, self.headers.get("Authorization", ""))
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -114,7 +118,9 @@ class RenderLogsStandIn:
             self._server.server_close()
             self._server = None
 
-    def _answer(self, raw_path: str, auth: str) -> tuple[int, Any, dict[str, str]]:
+    def handle(self, raw_path: str, auth: str) -> tuple[int, Any, dict[str, str]]:
+        """Record one GET and answer it: (status, the JSON body, extra headers). The server's handler
+        calls this; a dispatcher serving several stand-ins on one port (examples/local_render.py) too."""
         parts = urlsplit(raw_path)
         params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         status, body, headers = self._decide(parts.path, params, auth)

@@ -178,6 +178,21 @@ class RenderStandIn:
 
     # -- the HTTP side -------------------------------------------------------------------------
 
+    def handle(self, method: str, raw_path: str, auth: str | None, raw_body: bytes,
+               content_type: str | None = None) -> tuple[int, Any]:
+        """Record one HTTP request and answer it: (status, the JSON answer). The server's handler calls
+        this; a dispatcher serving several stand-ins on one port (examples/local_render.py) too."""
+        try:
+            body = json.loads(raw_body) if raw_body else None
+        except ValueError:
+            body = raw_body.decode("utf-8", "replace")
+        parts = urlsplit(raw_path)
+        query = parse_qs(parts.query)
+        with self._lock:
+            self.requests.append({"method": method, "path": parts.path, "query": query, "auth": auth,
+                                  "body": body, "content_type": content_type})
+        return self._answer(method, parts.path, query, auth, body)
+
     def _answer(self, method: str, path: str, query: dict[str, list[str]], auth: str | None,
                 body: Any) -> tuple[int, Any]:
         """(status, a copy of the answer) under the lock: the server's threads never share a half-built state."""
@@ -272,18 +287,8 @@ class RenderStandIn:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                try:
-                    body = json.loads(raw) if raw else None
-                except ValueError:
-                    body = raw.decode("utf-8", "replace")
-                parts = urlsplit(self.path)
-                query = parse_qs(parts.query)
-                with outer._lock:
-                    outer.requests.append({"method": self.command, "path": parts.path, "query": query,
-                                           "auth": self.headers.get("Authorization"), "body": body,
-                                           "content_type": self.headers.get("Content-Type")})
-                status, answer = outer._answer(self.command, parts.path, query, self.headers.get("Authorization"),
-                                               body)
+                status, answer = outer.handle(self.command, self.path, self.headers.get("Authorization"), raw,
+                                              self.headers.get("Content-Type"))
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
