@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from examples.local_render import LocalRender, seed_app_repo
 
+from examples.local_render import LocalRender, seed_app_repo
 from tests.test_example_app import app_env
 from tests.test_manifest_support import GIT_ENV, commit_all, git
 
