@@ -254,3 +254,65 @@ def test_cli_dry_run_touches_nothing_and_api_down_is_exit_3(project):
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--watch" in r.stderr
     r = run_cli(work, RENDER_SERVICE_ID="", RENDER_API_KEY="")
     assert r.returncode == 2 and "--health-url" in r.stderr and "Traceback" not in r.stderr
+
+
+class HealthServer:
+    """An app's plain /health (no runtime-kit metrics) reporting `commit`."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.commit = "0" * 40
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                body = json.dumps({"status": "ok", "deployment": {"git_commit_full": owner.commit}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/health"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_health_only_deploys_judge_by_the_logs_and_a_commit_that_never_serves_times_out(project, monkeypatch):
+    work, remote, render, first = project
+    for name in ("RENDER_API_KEY", "RENDER_SERVICE_ID"):
+        monkeypatch.delenv(name)
+    health = HealthServer()
+    try:
+        (work / "app.log").touch()
+        write(work, "app/main.py", "VERSION = 6\n")
+        sixth = commit_all(work, "sixth")
+        health.commit = sixth  # the platform deployed it on the push
+        clock = FakeClock()
+        clock.on_sleep = lambda: app_log(work / "app.log", fail=False)
+        report = deploy(work, clock, health_url=health.url)
+        assert (report.verdict, report.exit_code) == ("good", 0), report.to_dict()
+        watch = next(s for s in report.steps if s.name == "watch")
+        assert any("no error budget from /health" in n for n in watch.details["notes"])
+        assert clock.slept >= 30  # the whole window, judged by the log
+        write(work, "app/main.py", "VERSION = 7\n")
+        seventh = commit_all(work, "seventh")
+        clock = FakeClock()
+        report = deploy(work, clock, health_url=health.url, wait_timeout_s=20.0)  # /health keeps the sixth
+        assert (report.verdict, report.exit_code) == ("bad", 1)
+        wait = next(s for s in report.steps if s.name == "wait")
+        assert wait.status == "failed" and "did not report" in wait.message and sixth[:12] in wait.message
+        assert "rollback" not in [s.name for s in report.steps]
+        history = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()
+        assert (history[0].commit, history[0].status) == (seventh, "bad")
+    finally:
+        health.stop()

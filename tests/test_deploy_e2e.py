@@ -20,7 +20,7 @@ from tests.test_example_app import app_env
 from tests.test_manifest_support import GIT_ENV, commit_all, git
 
 ROOT = Path(__file__).resolve().parent.parent
-WATCH = ["--watch", "8s", "--poll-interval", "1s", "--wait-timeout", "180s"]
+WATCH = ["--watch", "5s", "--poll-interval", "1s", "--wait-timeout", "180s"]
 
 
 class Traffic:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mosaic_diag.deploy.model import SEVERITIES, DeployOptions
-from mosaic_diag.errors import DiagError
+from mosaic_diag.errors import DiagError, UnreachableError
 from mosaic_diag.platform.redact import redact_text
 
 TAIL_LINES = 20
@@ -114,15 +114,18 @@ def watch_and_judge(sha: str, since: datetime, opts: DeployOptions, *, render_se
                 on_wait(got.verdict())
             if reading is not None and reading.over_budget:
                 break
-        except DiagError as exc:
+        except UnreachableError as exc:
             unreachable = str(exc)
             if on_wait is not None:
                 on_wait(f"/health: {exc}")
+        except DiagError as exc:  # not the runtime kit's /health (no metrics): judge by the logs alone
+            notes.append(f"no error budget from /health: {exc}")
+            break
         left = (deadline - clock()).total_seconds()
         if left <= 0:
             break
         sleep(min(opts.poll_s, left))
-    if opts.health_url is None:
+    if opts.health_url is None or (reading is None and unreachable is None):
         left = (deadline - clock()).total_seconds()
         while left > 0:
             sleep(min(opts.poll_s, left))

@@ -269,7 +269,7 @@ def _failed_deploy(ctx: _Context, outcome: WaitOutcome) -> None:
     nothing to roll back (the previous deploy keeps serving)."""
     logs: LogTriage | None = None
     step = ctx.begin("watch")
-    if outcome.state == "failed" and ctx.render_settings is not None and ctx.opts.log is None:
+    if outcome.state in ("failed", "timeout") and ctx.render_settings is not None and ctx.opts.log is None:
         deploy = outcome.deploy or {}
         start = (parse_time(deploy.get("createdAt")) or outcome.since) - timedelta(seconds=1)
         end = (parse_time(deploy.get("finishedAt")) or ctx.clock()) + timedelta(seconds=2)
