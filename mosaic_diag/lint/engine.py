@@ -21,9 +21,7 @@ from mosaic_diag.lint.context import FileContext
 from mosaic_diag.lint.ddl import Column, Table
 from mosaic_diag.lint.model import Edit, Finding, LintResult, ParseFailure, Rule
 from mosaic_diag.lint.rules import all_rules
-
-SKIP_DIRS = frozenset({".git", ".hg", ".venv", "venv", "env", ".env", "node_modules", "__pycache__", ".tox",
-                       ".nox", ".mypy_cache", ".ruff_cache", ".pytest_cache", "build", "dist", "site-packages"})
+from mosaic_diag.lint.runcache import code_digest, discover
 
 
 @dataclass(frozen=True)
@@ -49,21 +47,6 @@ def select_rules(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> tupl
 
     chosen = [r for r in rules if (not select or matches(r, select)) and not matches(r, ignore)]
     return tuple(r() for r in chosen)
-
-
-def discover(paths: Sequence[Path]) -> list[Path]:
-    """The Python and SQL files under `paths` (files given explicitly are taken whatever their name)."""
-    found: list[Path] = []
-    for path in paths:
-        if path.is_file():
-            found.append(path)
-            continue
-        if not path.exists():
-            raise UsageError("no such file or directory", path=str(path))
-        for dirpath, dirnames, filenames in os.walk(path):
-            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info"))
-            found.extend(Path(dirpath) / f for f in sorted(filenames) if f.endswith((".py", ".sql")))
-    return found
 
 
 def read_sources(files: Sequence[Path]) -> list[Source]:
@@ -155,21 +138,6 @@ def _lint_sql_file(src: Source, rules: Sequence[Rule]) -> list[Finding]:
 
 CACHE_VERSION = "lint-cache-1"
 _CREATE_TABLE = re.compile(r"\bCREATE\s+(?:\w+\s+){0,3}TABLE\b", re.IGNORECASE)
-
-
-def _code_version() -> str:
-    """The linter's own version: the package version and the modification times of the linter's files
-    (a changed rule invalidates the cache, as a new ruff does)."""
-    from mosaic_diag import __version__
-
-    here = Path(__file__).parent
-    stamps = []
-    for path in (*here.glob("*.py"), *here.glob("rules/*.py")):
-        try:
-            stamps.append(f"{path.name}:{path.stat().st_mtime_ns}")
-        except OSError:
-            continue
-    return __version__ + "|" + ",".join(sorted(stamps))
 
 
 def _digest(*parts: str) -> str:
@@ -273,7 +241,7 @@ def lint_sources(sources: Sequence[Source], *, rules: Sequence[Rule] | None = No
             in_files.setdefault(name, table)
     base = tables.digest if isinstance(tables, SchemaTables) else json.dumps(_tables_to_json(tables or {}),
                                                                              sort_keys=True)
-    env = _digest(CACHE_VERSION, _code_version(), ",".join(r.code for r in rules), ",".join(sorted(factories)), base,
+    env = _digest(CACHE_VERSION, code_digest(), ",".join(r.code for r in rules), ",".join(sorted(factories)), base,
                   json.dumps(_tables_to_json(in_files), sort_keys=True))
     # 2. the findings of every file (from the cache when its environment is the same)
     findings: list[Finding] = []
