@@ -103,10 +103,28 @@ def _ddl_in_tree(tree: ast.Module) -> dict[str, Table]:
     from mosaic_diag.lint.pgsql import tables_from_sql
 
     tables: dict[str, Table] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and _CREATE_TABLE.search(node.value):
+    for node in _string_constants(tree):
+        if _CREATE_TABLE.search(node.value):
             tables.update(tables_from_sql(node.value, first_line=node.lineno))
     return tables
+
+
+def _string_constants(tree: ast.AST) -> list[ast.Constant]:
+    """The string constants of a tree in `ast.walk`'s order (a walk without its generators)."""
+    out: list[ast.Constant] = []
+    queue, node_type, constant = [tree], ast.AST, ast.Constant
+    for node in queue:  # breadth first, as ast.walk
+        if type(node) is constant:
+            if isinstance(node.value, str):  # type: ignore[attr-defined]
+                out.append(node)  # type: ignore[arg-type]
+            continue
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, list):
+                queue.extend(v for v in value if isinstance(v, node_type))
+            elif isinstance(value, node_type):
+                queue.append(value)
+    return out
 
 
 _SQL_FILE_CODES = frozenset({"MD004", "MD008"})
@@ -211,7 +229,23 @@ def lint_sources(sources: Sequence[Source], *, rules: Sequence[Rule] | None = No
                  conn_factories: Iterable[str] = ("get_conn",), cache_dir: Path | None = None) -> LintResult:
     """Lint in-memory sources (the hook passes staged blobs; the CLI passes files). With a
     `cache_dir`, a file whose content, rules, factories and known tables are unchanged is not
-    parsed again."""
+    parsed again. The cyclic garbage collector pauses meanwhile: syntax trees are many small
+    objects without cycles, and its passes over them cost a third of the parsing."""
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _lint_sources(sources, rules=rules, tables=tables, conn_factories=conn_factories,
+                             cache_dir=cache_dir)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _lint_sources(sources: Sequence[Source], *, rules: Sequence[Rule] | None,
+                  tables: Mapping[str, Table] | None, conn_factories: Iterable[str],
+                  cache_dir: Path | None) -> LintResult:
     rules = select_rules() if rules is None else rules
     factories = frozenset(conn_factories)
     cache = _Cache(cache_dir)
@@ -279,7 +313,7 @@ def _parsed(src: Source) -> ast.Module | None:
         return None
 
 
-PARALLEL_MIN_FILES = 48  # below this, starting worker processes costs more than it saves
+PARALLEL_MIN_BYTES = 96 * 1024  # below this much source, a second process costs more than it saves
 
 
 @dataclass(frozen=True)
@@ -308,26 +342,101 @@ class _Job:
         return [self.run(src) for src in sources]
 
 
-def _run_jobs(job: _Job, todo: Sequence[Source], trees: Mapping[str, ast.Module | None]) -> list[
-        tuple[list[Finding], list[str], ParseFailure | None]]:
-    """The files to lint, in worker processes when there are many and more than one CPU."""
-    workers = min(os.cpu_count() or 1, 8)
-    if len(todo) < PARALLEL_MIN_FILES or workers < 2:
-        return [job.run(src, trees.get(src.path)) for src in todo]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+Outcome = tuple[list[Finding], list[str], ParseFailure | None]
 
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-    size = -(-len(todo) // (workers * 2))
-    chunks = [todo[i: i + size] for i in range(0, len(todo), size)]
+
+def _run_jobs(job: _Job, todo: Sequence[Source], trees: Mapping[str, ast.Module | None]) -> list[Outcome]:
+    """The files to lint, shared with forked copies of this process when there is much source and
+    more than one CPU (a fork inherits the sources, the rules and the imported modules: only the
+    findings travel back); in this process alone where fork is not available or not safe."""
+    workers = min(_cpus(), 8, len(todo))
+    if workers < 2 or sum(len(src.text) for src in todo) < PARALLEL_MIN_BYTES or not _can_fork():
+        return [job.run(src, trees.get(src.path)) for src in todo]
+    if any(src.path.endswith(".sql") or _SQL_HINT.search(src.text) for src in todo):
+        import pglast  # noqa: F401  (once here rather than once per process)
+    shares: list[list[int]] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    for index in sorted(range(len(todo)), key=lambda i: -len(todo[i].text)):  # the biggest files first
+        least = loads.index(min(loads))
+        shares[least].append(index)
+        loads[least] += len(todo[index].text)
+    children = [(share, _fork(job, todo, trees, share)) for share in shares[1:]]
     try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-            return [r for part in pool.map(job.run_many, chunks) for r in part]
-    except (OSError, RuntimeError) as exc:  # no processes here (a sandbox): in this one
+        out: dict[int, Outcome] = {i: job.run(todo[i], trees.get(todo[i].path)) for i in shares[0]}
+    except BaseException:
+        for _share, child in children:  # closing the pipe ends the child (EPIPE); then reap it
+            if child is not None:
+                os.close(child[1])
+                os.waitpid(child[0], 0)
+        raise
+    for share, child in children:
+        results = _collect(*child) if child is not None else None
+        if results is None or len(results) != len(share):  # a worker that failed: its files here
+            results = [job.run(todo[i], trees.get(todo[i].path)) for i in share]
+        out.update(zip(share, results, strict=True))
+    return [out[i] for i in range(len(todo))]
+
+
+_SQL_HINT = re.compile(r"execute|mogrify|sqlalchemy|CREATE\s", re.IGNORECASE)
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _can_fork() -> bool:
+    """fork() exists and this process runs no other thread (forking a threaded process can deadlock)."""
+    import sys
+
+    if not hasattr(os, "fork") or sys.platform in {"darwin", "win32"}:
+        return False
+    threading = sys.modules.get("threading")
+    return threading is None or threading.active_count() == 1
+
+
+def _fork(job: _Job, todo: Sequence[Source], trees: Mapping[str, ast.Module | None],
+          share: list[int]) -> tuple[int, int] | None:
+    """A child that lints `share` and pickles its outcomes into a pipe: (pid, read end), or None."""
+    try:
+        read, write = os.pipe()
+        pid = os.fork()
+    except OSError:
+        return None
+    if pid:
+        os.close(write)
+        return pid, read
+    status = 1
+    try:  # the child: never back into the caller's code, never flush the parent's buffers
+        os.close(read)
+        import pickle
+
+        data = pickle.dumps([job.run(todo[i], trees.get(todo[i].path)) for i in share], pickle.HIGHEST_PROTOCOL)
+        with os.fdopen(write, "wb") as pipe:
+            pipe.write(data)
+        status = 0
+    finally:
+        os._exit(status)
+
+
+def _collect(pid: int, read: int) -> list[Outcome] | None:
+    """The outcomes a child sent, or None when it failed."""
+    import pickle
+
+    with os.fdopen(read, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        return None
+    try:
+        return pickle.loads(data)  # noqa: S301  (our own child's data)
+    except Exception as exc:  # noqa: BLE001  (truncated data: lint those files here)
         import logging
 
-        logging.getLogger(__name__).debug("lint in one process: %s", exc)
-        return [job.run(src, trees.get(src.path)) for src in todo]
+        logging.getLogger(__name__).debug("lint worker %d sent no result: %s", pid, exc)
+        return None
 
 
 def _lint_tree(src: Source, tree: ast.Module, rules: Sequence[Rule], known: Mapping[str, Table],
