@@ -406,10 +406,18 @@ def test_forked_workers_give_the_findings_of_one_process(monkeypatch: pytest.Mon
     if not engine._can_fork():
         pytest.skip("no fork() here")
     files = engine.discover([ROOT / "mosaic_diag", ROOT / "examples", ROOT / "tests" / "realworld"])
-    sources = engine.read_sources(files)
+    # workers start before the CREATE TABLEs are read, on files without the word INSERT: one they
+    # meet all the same is judged by this process (ins.py, the biggest file, is the first a worker takes)
+    planted = [Source("ddl.py", 'DDL = """CREATE TABLE planted (id TEXT PRIMARY KEY, n INT)"""\n'),
+               Source("ins.py", 'def add(cur):\n    cur.execute("INS" "ERT INTO planted (id) VALUES (%s)", (1,))\n'
+                                + "# padding\n" * 8000),
+               Source("other.py", 'def add(cur):\n    cur.execute("INSERT INTO nowhere (id) VALUES (%s)", (1,))\n')]
+    sources = [*planted, *engine.read_sources(files)]
     assert sum(len(s.text) for s in sources) > engine.PARALLEL_MIN_BYTES
     tables = engine.schema_tables([ROOT / "examples" / "mosaic_app" / "schema.sql"])
     forked = lint_sources(sources, tables=tables)
     monkeypatch.setattr(engine, "PARALLEL_MIN_BYTES", 10**12)
     alone = lint_sources(sources, tables=tables)
     assert forked == alone and forked.findings
+    assert [(f.path, f.line, f.code) for f in forked.findings if f.path == "ins.py"] == [("ins.py", 2, "MD007")]
+    assert "other.py:2: nowhere" in forked.unknown_tables

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import struct
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -104,7 +105,7 @@ def _ddl_in_tree(tree: ast.Module) -> dict[str, Table]:
 
     tables: dict[str, Table] = {}
     for node in _string_constants(tree):
-        if _CREATE_TABLE.search(node.value):
+        if _declares_table(node.value):
             tables.update(tables_from_sql(node.value, first_line=node.lineno))
     return tables
 
@@ -156,6 +157,23 @@ def _lint_sql_file(src: Source, rules: Sequence[Rule]) -> list[Finding]:
 
 CACHE_VERSION = "lint-cache-1"
 _CREATE_TABLE = re.compile(r"\bCREATE\s+(?:\w+\s+){0,3}TABLE\b", re.IGNORECASE)
+_CREATE_TABLE_LOWER = re.compile(r"create\s+(?:\w+\s+){0,3}table\b")
+_WORD = re.compile(r"\w")
+
+
+def _declares_table(text: str) -> bool:
+    """`_CREATE_TABLE.search(text)`, at memchr speed: an ignore-case regex over all the source is
+    the slowest part of a run's preparation, so ASCII text (the lower case keeps its offsets) is
+    searched for `create` and the regex tried there only."""
+    if not text.isascii():
+        return _CREATE_TABLE.search(text) is not None
+    lowered = text.lower()
+    at = lowered.find("create")
+    while at >= 0:
+        if (at == 0 or not _WORD.match(lowered, at - 1)) and _CREATE_TABLE_LOWER.match(lowered, at):
+            return True
+        at = lowered.find("create", at + 1)
+    return False
 
 
 def _digest(*parts: str) -> str:
@@ -250,6 +268,27 @@ def _lint_sources(sources: Sequence[Source], *, rules: Sequence[Rule] | None,
     factories = frozenset(conn_factories)
     cache = _Cache(cache_dir)
     hashes = {src.path: _digest(src.text) for src in sources}
+    md007 = any(rule.code == "MD007" for rule in rules)
+    workers = None
+    if all(cache.get(src.path, hashes[src.path]) is None for src in sources):
+        # every file is to lint: workers start now on the files that neither declare a table nor
+        # insert into one, while this process reads the CREATE TABLEs then lints those (an INSERT
+        # a worker meets all the same, built from pieces, comes back here)
+        shared = {i for i, src in enumerate(sources) if not src.path.endswith(".sql")
+                  and not (md007 and "INSERT" in src.text.upper()) and not _declares_table(src.text)}
+        workers = _Workers.start(_Job(tuple(rules), _PendingTables(), factories, md007), sources, {}, shared,
+                                 fixed=set(range(len(sources))) - shared)
+    try:
+        return _lint_with(sources, rules, tables, factories, cache, hashes, md007, workers)
+    finally:
+        if workers is not None:
+            workers.close()
+
+
+def _lint_with(sources: Sequence[Source], rules: Sequence[Rule], tables: Mapping[str, Table] | None,
+               factories: frozenset[str], cache: _Cache, hashes: dict[str, str], md007: bool,
+               workers: _Workers | None) -> LintResult:
+    """The body of `lint_sources`, with the workers started before the files' tables are known."""
     # 1. the tables every file declares (from the cache, else by parsing it)
     trees: dict[str, ast.Module | None] = {}
     failures: dict[str, ParseFailure] = {}
@@ -266,7 +305,7 @@ def _lint_sources(sources: Sequence[Source], *, rules: Sequence[Rule] | None,
 
                 declared[src.path] = tables_from_sql(src.text)
             continue
-        if _CREATE_TABLE.search(src.text):
+        if _declares_table(src.text):
             tree = trees[src.path] = _parsed(src)  # a file that does not parse is reported with the findings
             declared[src.path] = _ddl_in_tree(tree) if tree is not None else {}
     in_files: dict[str, Table] = {}
@@ -280,7 +319,6 @@ def _lint_sources(sources: Sequence[Source], *, rules: Sequence[Rule] | None,
     # 2. the findings of every file (from the cache when its environment is the same)
     findings: list[Finding] = []
     unknown: list[str] = []
-    md007 = any(rule.code == "MD007" for rule in rules)
     todo: list[Source] = []
     for src in sources:
         entry = cache.get(src.path, hashes[src.path])
@@ -293,7 +331,8 @@ def _lint_sources(sources: Sequence[Source], *, rules: Sequence[Rule] | None,
             todo.append(src)
     known = {**in_files, **dict(tables or {})} if todo else {}  # the schema is parsed only when needed
     job = _Job(tuple(rules), known, factories, md007)
-    for src, (file_findings, file_unknown, failure) in zip(todo, _run_jobs(job, todo, trees), strict=True):
+    assert workers is None or len(todo) == len(sources)  # started when no file was cached
+    for src, (file_findings, file_unknown, failure) in zip(todo, _run_jobs(job, todo, trees, workers), strict=True):
         findings.extend(file_findings)
         unknown.extend(file_unknown)
         if failure is not None:
@@ -314,17 +353,38 @@ def _parsed(src: Source) -> ast.Module | None:
 
 
 PARALLEL_MIN_BYTES = 96 * 1024  # below this much source, a second process costs more than it saves
+Outcome = tuple[list[Finding], list[str], ParseFailure | None]
+
+
+class _NeedsTables(BaseException):  # noqa: N818  (a signal, not an error: no `except Exception` may stop it)
+    """A file whose findings depend on the declared tables, linted before they were known."""
+
+
+class _PendingTables(Mapping[str, Table]):
+    """The tables of a worker started before the files' CREATE TABLEs were read: any lookup (an
+    INSERT to judge) sends that file back to the parent, which lints it once the tables are known."""
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __getitem__(self, name: str) -> Table:
+        raise _NeedsTables(name)
+
+    def __iter__(self) -> Iterator[str]:
+        raise _NeedsTables("")
+
+    def __len__(self) -> int:
+        raise _NeedsTables("")
 
 
 @dataclass(frozen=True)
 class _Job:
     rules: tuple[Rule, ...]
-    known: dict[str, Table]
+    known: Mapping[str, Table]
     factories: frozenset[str]
     md007: bool
 
-    def run(self, src: Source, tree: ast.Module | None = None) -> tuple[list[Finding], list[str],
-                                                                         ParseFailure | None]:
+    def run(self, src: Source, tree: ast.Module | None = None) -> Outcome:
         """One file: its findings, its INSERTs into unknown tables, or why it does not parse."""
         if src.path.endswith(".sql"):
             return _lint_sql_file(src, self.rules), [], None
@@ -338,46 +398,90 @@ class _Job:
         found, unknown = _lint_tree(src, tree, self.rules, self.known, self.factories, self.md007)
         return found, unknown, None
 
-    def run_many(self, sources: Sequence[Source]) -> list[tuple[list[Finding], list[str], ParseFailure | None]]:
-        return [self.run(src) for src in sources]
 
-
-Outcome = tuple[list[Finding], list[str], ParseFailure | None]
-
-
-def _run_jobs(job: _Job, todo: Sequence[Source], trees: Mapping[str, ast.Module | None]) -> list[Outcome]:
-    """The files to lint, shared with forked copies of this process when there is much source and
-    more than one CPU (a fork inherits the sources, the rules and the imported modules: only the
-    findings travel back); in this process alone where fork is not available or not safe."""
-    workers = min(_cpus(), 8, len(todo))
-    if workers < 2 or sum(len(src.text) for src in todo) < PARALLEL_MIN_BYTES or not _can_fork():
+def _run_jobs(job: _Job, todo: Sequence[Source], trees: Mapping[str, ast.Module | None],
+              workers: _Workers | None = None) -> list[Outcome]:
+    """The outcome of every file to lint, shared with `workers` (forked copies of this process) when
+    there are: the parent lints what they must not (`workers.fixed`), then pulls from the same queue."""
+    if workers is None:
+        workers = _Workers.start(job, todo, trees, set(range(len(todo))), fixed=set())
+    if workers is None:
         return [job.run(src, trees.get(src.path)) for src in todo]
-    if any(src.path.endswith(".sql") or _SQL_HINT.search(src.text) for src in todo):
-        import pglast  # noqa: F401  (once here rather than once per process)
-    shares: list[list[int]] = [[] for _ in range(workers)]
-    loads = [0] * workers
-    for index in sorted(range(len(todo)), key=lambda i: -len(todo[i].text)):  # the biggest files first
-        least = loads.index(min(loads))
-        shares[least].append(index)
-        loads[least] += len(todo[index].text)
-    children = [(share, _fork(job, todo, trees, share)) for share in shares[1:]]
-    try:
-        out: dict[int, Outcome] = {i: job.run(todo[i], trees.get(todo[i].path)) for i in shares[0]}
-    except BaseException:
-        for _share, child in children:  # closing the pipe ends the child (EPIPE); then reap it
+    return workers.finish(job, todo, trees)
+
+
+_SQL_HINTS = ("execute", "mogrify", "sqlalchemy", "create")  # pglast needed, likely
+_INDEX = struct.Struct("=I")
+
+
+class _Workers:
+    """Forked copies of this process that lint files pulled from a shared queue (a pipe of file
+    indices, biggest files first: whoever is free takes the next one). A fork inherits the sources,
+    the rules and the imported modules; only the outcomes travel back, pickled. A worker that fails
+    loses nothing: the parent lints every file no worker answered for."""
+
+    def __init__(self, queue: int, children: list[tuple[int, int]], fixed: set[int]) -> None:
+        self.queue = queue
+        self.children = children
+        self.fixed = fixed
+
+    @classmethod
+    def start(cls, job: _Job, todo: Sequence[Source], trees: Mapping[str, ast.Module | None], shared: set[int],
+              fixed: set[int]) -> _Workers | None:
+        """Workers for the files `shared`, or None when one process is better (little source, one
+        CPU, no safe fork); `fixed`: the files the parent lints itself, first."""
+        count = min(_cpus(), 8)
+        size = sum(len(todo[i].text) for i in shared)
+        if count < 2 or len(shared) < 2 or size < PARALLEL_MIN_BYTES or len(shared) * _INDEX.size > 60_000 \
+                or not _can_fork():
+            return None
+        if any(hint in todo[i].text.lower() for i in shared for hint in _SQL_HINTS):
+            import pglast  # noqa: F401  (once here rather than once per process)
+        order = sorted(shared, key=lambda i: -len(todo[i].text))
+        try:
+            read, write = os.pipe()
+        except OSError:
+            return None
+        with os.fdopen(write, "wb") as pipe:
+            pipe.write(b"".join(_INDEX.pack(i) for i in order))
+        children = []
+        for _ in range(count - 1):
+            child = _fork(job, todo, trees, read)
             if child is not None:
-                os.close(child[1])
-                os.waitpid(child[0], 0)
-        raise
-    for share, child in children:
-        results = _collect(*child) if child is not None else None
-        if results is None or len(results) != len(share):  # a worker that failed: its files here
-            results = [job.run(todo[i], trees.get(todo[i].path)) for i in share]
-        out.update(zip(share, results, strict=True))
-    return [out[i] for i in range(len(todo))]
+                children.append(child)
+        return cls(read, children, fixed)
 
+    def pull(self) -> int | None:
+        """The next file index of the queue, or None when it is empty."""
+        data = os.read(self.queue, _INDEX.size)
+        return _INDEX.unpack(data)[0] if len(data) == _INDEX.size else None
 
-_SQL_HINT = re.compile(r"execute|mogrify|sqlalchemy|CREATE\s", re.IGNORECASE)
+    def finish(self, job: _Job, todo: Sequence[Source], trees: Mapping[str, ast.Module | None]) -> list[Outcome]:
+        out: dict[int, Outcome] = {}
+        try:
+            for i in sorted(self.fixed):
+                out[i] = job.run(todo[i], trees.get(todo[i].path))
+            while (i := self.pull()) is not None:
+                out[i] = job.run(todo[i], trees.get(todo[i].path))
+            while self.children:
+                pid, results = self.children.pop()
+                out.update((i, r) for i, r in (_collect(pid, results) or {}).items() if r is not None)
+        finally:
+            self.close()
+        for i in range(len(todo)):  # sent back (an INSERT to judge), or its worker failed: linted here
+            if i not in out:
+                out[i] = job.run(todo[i], trees.get(todo[i].path))
+        return [out[i] for i in range(len(todo))]
+
+    def close(self) -> None:
+        """Stop: the queue closed, every child reaped (a closed result pipe ends a child's write)."""
+        if self.queue >= 0:
+            os.close(self.queue)
+            self.queue = -1
+        for pid, results in self.children:
+            os.close(results)
+            os.waitpid(pid, 0)
+        self.children = []
 
 
 def _cpus() -> int:
@@ -398,8 +502,9 @@ def _can_fork() -> bool:
 
 
 def _fork(job: _Job, todo: Sequence[Source], trees: Mapping[str, ast.Module | None],
-          share: list[int]) -> tuple[int, int] | None:
-    """A child that lints `share` and pickles its outcomes into a pipe: (pid, read end), or None."""
+          queue: int) -> tuple[int, int] | None:
+    """A child that lints the files it pulls from `queue` and pickles {index: outcome or None (sent
+    back)} into a pipe: (pid, read end of that pipe), or None when no process can be started."""
     try:
         read, write = os.pipe()
         pid = os.fork()
@@ -413,15 +518,21 @@ def _fork(job: _Job, todo: Sequence[Source], trees: Mapping[str, ast.Module | No
         os.close(read)
         import pickle
 
-        data = pickle.dumps([job.run(todo[i], trees.get(todo[i].path)) for i in share], pickle.HIGHEST_PROTOCOL)
+        out: dict[int, Outcome | None] = {}
+        while len(data := os.read(queue, _INDEX.size)) == _INDEX.size:
+            index = _INDEX.unpack(data)[0]
+            try:
+                out[index] = job.run(todo[index], trees.get(todo[index].path))
+            except _NeedsTables:
+                out[index] = None
         with os.fdopen(write, "wb") as pipe:
-            pipe.write(data)
+            pipe.write(pickle.dumps(out, pickle.HIGHEST_PROTOCOL))
         status = 0
     finally:
         os._exit(status)
 
 
-def _collect(pid: int, read: int) -> list[Outcome] | None:
+def _collect(pid: int, read: int) -> dict[int, Outcome | None] | None:
     """The outcomes a child sent, or None when it failed."""
     import pickle
 
