@@ -438,12 +438,21 @@ class _Workers:
         if any(hint in todo[i].text.lower() for i in shared for hint in _SQL_HINTS):
             import pglast  # noqa: F401  (once here rather than once per process)
         order = sorted(shared, key=lambda i: -len(todo[i].text))
+        data = b"".join(_INDEX.pack(i) for i in order)
         try:
             read, write = os.pipe()
         except OSError:
             return None
-        with os.fdopen(write, "wb") as pipe:
-            pipe.write(b"".join(_INDEX.pack(i) for i in order))
+        try:  # all of it at once, never blocking (a pipe can be smaller than 64 KiB): else one process
+            os.set_blocking(write, False)
+            written = os.write(write, data)
+        except OSError:
+            written = 0
+        finally:
+            os.close(write)
+        if written != len(data):
+            os.close(read)
+            return None
         children = []
         for _ in range(count - 1):
             child = _fork(job, todo, trees, read)
