@@ -18,7 +18,7 @@ from pathlib import Path
 
 RUN_CACHE_VERSION = "lint-run-1"
 RUN_CACHE_FILE = f"{RUN_CACHE_VERSION}.json"
-MAX_RUNS = 16  # the outcomes kept: the CLI's formats, the hook's staged sets, other working directories
+MAX_RUNS = 8  # the outcomes kept: the CLI's formats, the hook's staged sets, other working directories
 
 SKIP_DIRS = frozenset({".git", ".hg", ".venv", "venv", "env", ".env", "node_modules", "__pycache__", ".tox",
                        ".nox", ".mypy_cache", ".ruff_cache", ".pytest_cache", "build", "dist", "site-packages"})
