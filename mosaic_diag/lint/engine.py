@@ -430,7 +430,7 @@ class _Workers:
               fixed: set[int]) -> _Workers | None:
         """Workers for the files `shared`, or None when one process is better (little source, one
         CPU, no safe fork); `fixed`: the files the parent lints itself, first."""
-        count = min(_cpus(), 8)
+        count = _workers_wanted()
         size = sum(len(todo[i].text) for i in shared)
         if count < 2 or len(shared) < 2 or size < PARALLEL_MIN_BYTES or len(shared) * _INDEX.size > 60_000 \
                 or not _can_fork():
@@ -493,11 +493,19 @@ class _Workers:
         self.children = []
 
 
-def _cpus() -> int:
+def _workers_wanted() -> int:
+    """The processes worth running: the CPUs this process may use (8 at most), fewer when the load
+    average says other work holds them (as `make -l` does: two processes time-sharing one CPU cost
+    more than one process)."""
     try:
-        return len(os.sched_getaffinity(0))
+        cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    try:
+        spare = int(cpus + 1 - os.getloadavg()[0])
+    except (AttributeError, OSError):
+        spare = cpus
+    return max(1, min(cpus, spare, 8))
 
 
 def _can_fork() -> bool:
