@@ -10,11 +10,17 @@ start included, medians over `--repeat` runs, all in one run of this script:
 2. a throwaway git repository with `--files` generated Mosaic-like modules (about 120 lines each, a
    few findings), staged: `python -m mosaic_diag.lint.hook run` (what the installed hook executes)
    cold and warm, and `mosaic-diag lint` over the same files. Target: < 0.5 s.
+
+The commands run with their bytecode cached (`PYTHONPYCACHEPREFIX` in a temporary directory, each
+command run once untimed first), as an installed package has it; `--no-bytecode-cache` keeps the
+environment as it is (with `PYTHONDONTWRITEBYTECODE=1` every run compiles the modules it imports).
+The load average is printed before and after: on a shared machine, read the figures with it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import shutil
 import statistics
@@ -80,6 +86,7 @@ def make_repo(root: Path, files: int) -> None:
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
 
 
+ENV: dict[str, str] = dict(os.environ)  # the environment of the timed commands (see main)
 CPU: list[float] = []  # CPU seconds (user + sys, children included) of the last timed() call, per run
 
 
@@ -91,7 +98,7 @@ def timed(cmd: list[str], cwd: Path, repeat: int) -> tuple[float, float, int]:
     for _ in range(repeat):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        code = subprocess.run(cmd, cwd=cwd, capture_output=True).returncode
+        code = subprocess.run(cmd, cwd=cwd, capture_output=True, env=ENV).returncode
         times.append(time.perf_counter() - start)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
@@ -107,20 +114,18 @@ def project(repeat: int) -> None:
     files = sum(1 for t in targets for p in (ROOT / t).rglob("*") if p.suffix in {".py", ".sql"})
     print(f"project: {' + '.join(targets)} ({files} .py/.sql files)")
     ruff = shutil.which("ruff")
-    rows: list[tuple[str, list[str], bool]] = [
-        ("python -c pass (interpreter start)", [sys.executable, "-c", "pass"], False),
-        ("mosaic-diag lint --no-cache (cold)", [sys.executable, "-m", "mosaic_diag", "lint", "--no-cache", *targets],
-         False),
-        ("mosaic-diag lint (warm cache)", [sys.executable, "-m", "mosaic_diag", "lint", *targets], True),
+    rows: list[tuple[str, list[str]]] = [
+        ("python -c pass (interpreter start)", [sys.executable, "-c", "pass"]),
+        ("mosaic-diag lint --no-cache (cold)", [sys.executable, "-m", "mosaic_diag", "lint", "--no-cache", *targets]),
+        ("mosaic-diag lint (warm cache)", [sys.executable, "-m", "mosaic_diag", "lint", *targets]),
     ]
     if ruff:
-        rows += [("ruff check --no-cache", [ruff, "check", "--no-cache", "-q", *targets], False),
-                 ("ruff check (warm cache)", [ruff, "check", "-q", *targets], True)]
+        rows += [("ruff check --no-cache", [ruff, "check", "--no-cache", "-q", *targets]),
+                 ("ruff check (warm cache)", [ruff, "check", "-q", *targets])]
     figures: dict[str, float] = {}
     cpu: dict[str, float] = {}
-    for label, cmd, prime in rows:
-        if prime:
-            subprocess.run(cmd, cwd=ROOT, capture_output=True)
+    for label, cmd in rows:
+        subprocess.run(cmd, cwd=ROOT, capture_output=True, env=ENV)  # the cache primed, the bytecode written
         median, best, code = timed(cmd, ROOT, repeat)
         figures[label] = median
         cpu[label] = statistics.median(CPU)
@@ -138,7 +143,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--files", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-bytecode-cache", action="store_true",
+                        help="run the commands in this environment as it is (PYTHONDONTWRITEBYTECODE kept)")
     args = parser.parse_args()
+    pycache = tempfile.TemporaryDirectory()
+    if not args.no_bytecode_cache:
+        ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+        ENV["PYTHONPYCACHEPREFIX"] = pycache.name
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs; bytecode "
+          f"{'as the environment has it' if args.no_bytecode_cache else 'cached'}")
     project(args.repeat)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -153,6 +166,7 @@ def main() -> int:
             ("mosaic-diag lint . (full CLI, warm)", [sys.executable, "-m", "mosaic_diag", "lint", "."], False),
         ):
             times, cpus = [], []
+            subprocess.run(cmd, cwd=root, capture_output=True, env=ENV)  # the bytecode written
             for _ in range(args.repeat):
                 if cold:
                     shutil.rmtree(root / ".mosaic-diag", ignore_errors=True)
@@ -161,6 +175,8 @@ def main() -> int:
                 cpus.extend(CPU)
             print(f"  {label:42s} median {statistics.median(times) * 1000:7.1f} ms  best {min(times) * 1000:7.1f} ms"
                   f"  cpu {statistics.median(cpus) * 1000:7.1f} ms  exit {code}")
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    pycache.cleanup()
     return 0
 
 

@@ -237,3 +237,22 @@ def test_pre_commit_framework_entry_requires_the_schema(repo: Path) -> None:
     assert r.returncode == 2 and "cannot judge INSERT INTO" in r.stderr
     r = diag(repo, "lint", "app.py")  # by hand: said once, exit code from the findings
     assert r.returncode == 0 and r.stderr.count("no schema found") == 1
+
+
+def test_hook_run_cache_follows_the_staged_blobs_and_the_config(repo: Path) -> None:
+    (repo / "bad.py").write_text(BAD)
+    git(repo, "add", "bad.py")
+    first = diag(repo, "hook", "run")
+    assert first.returncode == 1 and "bad.py:2:12: MD001" in first.stdout
+    assert (repo / ".mosaic-diag" / "lint-cache" / "lint-run-1.json").is_file()
+    again = diag(repo, "hook", "run")  # the same staged blob: the same answer, replayed
+    assert (again.returncode, again.stdout, again.stderr) == (first.returncode, first.stdout, first.stderr)
+    (repo / "bad.py").write_text(GOOD)  # changed but not staged: still the staged blob's answer
+    assert diag(repo, "hook", "run").returncode == 1
+    git(repo, "add", "bad.py")
+    assert diag(repo, "hook", "run").returncode == 0
+    (repo / "bad.py").write_text(BAD)
+    git(repo, "add", "bad.py")
+    assert diag(repo, "hook", "run").returncode == 1
+    (repo / "mosaic-diag.toml").write_text('[lint]\nignore = ["MD001"]\n')
+    assert diag(repo, "hook", "run").returncode == 0

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -318,3 +320,105 @@ def test_help_and_wrong_options_go_through_typer(tmp_path: Path) -> None:
     assert r.returncode == 2 and "No such option: --bogus" in r.stderr and "Traceback" not in r.stderr
     r = run("lint", "--format", "xml", cwd=tmp_path)
     assert r.returncode == 2 and "xml" in r.stderr
+
+
+# --- the caches and the parallel run (issue 15, part 6) ---------------------------------------------------
+def _run_with(package_root: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`mosaic-diag lint` with the package imported from `package_root` (a copy that a test may edit)."""
+    env = {**os.environ, "PYTHONPATH": str(package_root)}
+    return subprocess.run([sys.executable, "-m", "mosaic_diag", "lint", *args], capture_output=True, text=True,
+                          timeout=60, cwd=cwd, env=env)
+
+
+def test_the_run_cache_is_invalidated_by_a_file_a_rule_file_the_schema_and_the_config(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    shutil.copytree(ROOT / "mosaic_diag", package / "mosaic_diag", ignore=shutil.ignore_patterns("__pycache__"))
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / ".git").mkdir()
+    (app / "bad.py").write_text(BAD)
+    (app / "schema.sql").write_text("CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT);\n")
+    first = _run_with(package, "bad.py", cwd=app)
+    assert first.returncode == 1 and "bad.py:6:62: MD003" in first.stdout
+    assert (app / ".mosaic-diag" / "lint-cache" / "lint-run-1.json").is_file()
+    assert _run_with(package, "bad.py", cwd=app).stdout == first.stdout  # replayed
+    # a changed rule file: the run and every file's cached findings are thrown away
+    rule = package / "mosaic_diag" / "lint" / "rules" / "MD003_sqlite_placeholder.py"
+    rule.write_text(rule.read_text().replace("SQLite placeholder `?` in SQL", "Edited placeholder message"))
+    edited_rule = _run_with(package, "bad.py", cwd=app)
+    assert "bad.py:6:62: MD003 Edited placeholder message" in edited_rule.stdout, edited_rule.stdout
+    # a changed file
+    (app / "bad.py").write_text(BAD.replace("= ?", "= %s"))
+    edited = _run_with(package, "bad.py", cwd=app)
+    assert "MD003" not in edited.stdout and "MD001" in edited.stdout
+    # a changed schema: MD007 judges the INSERT against the table's unique keys of the moment
+    (app / "ins.py").write_text('def add(cur):\n    cur.execute("INSERT INTO users (id) VALUES (%s)", (1,))\n')
+    assert "ins.py:2:18: MD007" in _run_with(package, "ins.py", cwd=app).stdout
+    (app / "schema.sql").write_text("CREATE TABLE users (id TEXT, email TEXT);\n")
+    assert "MD007" not in _run_with(package, "ins.py", cwd=app).stdout
+    # a changed configuration, and a changed format: not the cached answer
+    (app / "mosaic-diag.toml").write_text('[lint]\nignore = ["MD007"]\n')
+    assert _run_with(package, "ins.py", cwd=app).returncode == 0
+    report = json.loads(_run_with(package, "bad.py", "--format", "json", cwd=app).stdout)
+    assert {f["code"] for f in report["findings"]} == {"MD001", "MD002"}
+
+
+def test_a_warm_run_replays_warnings_and_errors_in_order(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "ins.py").write_text('cur.execute("INSERT INTO users (id) VALUES (%s)", (1,))\n')
+    (tmp_path / "broken.py").write_text("x = (\n")
+    cold = run("lint", ".", cwd=tmp_path)
+    warm = run("lint", ".", cwd=tmp_path)
+    assert cold.returncode == warm.returncode == 2
+    assert (cold.stdout, cold.stderr) == (warm.stdout, warm.stderr)
+    assert "MD007: no schema found" in warm.stderr and "broken.py:1: cannot parse" in warm.stderr
+    strict = run("lint", ".", "--require-schema", cwd=tmp_path)  # another option: not the cached answer
+    assert strict.returncode == 2 and "MD007 cannot judge INSERT INTO ins.py:1: users" in strict.stderr
+
+
+def test_the_config_root_is_the_one_git_gives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mosaic_diag.config import find_root
+    from mosaic_diag.lint.settings import config_root
+
+    def git(cwd: Path, *args: str) -> None:
+        subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+    real = tmp_path / "real"
+    (real / "a" / "b").mkdir(parents=True)
+    git(real, "init", "-q")
+    git(real, "-c", "user.email=a@b", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "init")
+    git(real, "worktree", "add", "-q", str(tmp_path / "wt"))
+    (tmp_path / "wt" / "sub").mkdir()
+    (real / "a" / "fake" / ".git").mkdir(parents=True)  # not a repository: git looks further up
+    (tmp_path / "bogus").mkdir()
+    (tmp_path / "bogus" / ".git").write_text("gitdir: /nonexistent\n")  # git stops: not a repository
+    (tmp_path / "outside").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    for where in (real, real / "a" / "b", real / "a" / "fake", tmp_path / "wt" / "sub", tmp_path / "bogus",
+                  tmp_path / "outside"):
+        monkeypatch.chdir(where)
+        assert config_root(env) == find_root(where), where
+
+
+def test_forked_workers_give_the_findings_of_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mosaic_diag.lint import engine
+
+    if not engine._can_fork():
+        pytest.skip("no fork() here")
+    monkeypatch.setattr(engine, "_workers_wanted", lambda: 2)  # whatever the load of the machine
+    files = engine.discover([ROOT / "mosaic_diag", ROOT / "examples", ROOT / "tests" / "realworld"])
+    # workers start before the CREATE TABLEs are read, on files without the word INSERT: one they
+    # meet all the same is judged by this process (ins.py, the biggest file, is the first a worker takes)
+    planted = [Source("ddl.py", 'DDL = """CREATE TABLE planted (id TEXT PRIMARY KEY, n INT)"""\n'),
+               Source("ins.py", 'def add(cur):\n    cur.execute("INS" "ERT INTO planted (id) VALUES (%s)", (1,))\n'
+                                + "# padding\n" * 8000),
+               Source("other.py", 'def add(cur):\n    cur.execute("INSERT INTO nowhere (id) VALUES (%s)", (1,))\n')]
+    sources = [*planted, *engine.read_sources(files)]
+    assert sum(len(s.text) for s in sources) > engine.PARALLEL_MIN_BYTES
+    tables = engine.schema_tables([ROOT / "examples" / "mosaic_app" / "schema.sql"])
+    forked = lint_sources(sources, tables=tables)
+    monkeypatch.setattr(engine, "PARALLEL_MIN_BYTES", 10**12)
+    alone = lint_sources(sources, tables=tables)
+    assert forked == alone and forked.findings
+    assert [(f.path, f.line, f.code) for f in forked.findings if f.path == "ins.py"] == [("ins.py", 2, "MD007")]
+    assert "other.py:2: nowhere" in forked.unknown_tables

@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mosaic_diag.lint.settings import LintSettings
 
 FORMATS = ("table", "text", "json", "markdown", "sarif", "github")
 
@@ -34,23 +39,61 @@ def split(values: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
 
 
 def run_lint(opts: LintOptions) -> int:
-    """Lint, render, and return the exit code (1 findings, 2 unparsable file or configuration)."""
-    from mosaic_diag.commands._common import config_here
+    """Lint, render, and return the exit code (1 findings, 2 unparsable file or configuration).
+
+    With the cache on, a run whose inputs (the linter, the options, the settings, the schema and
+    every file's content) are those of a recent run replays that run's output (`lint.runcache`):
+    no file parsed, no rule imported. `--fix` / `--diff` / `--list-rules` always run."""
+    import os
+
+    from mosaic_diag.config import load_config
+    from mosaic_diag.errors import DiagError
+    from mosaic_diag.lint.settings import config_root, lint_settings
+
+    config = load_config(config_root(os.environ), os.environ)
+    settings = lint_settings(config, select=opts.select, ignore=opts.ignore)
+    targets = list(opts.paths) if opts.paths else [config.root / p for p in settings.paths]
+    cache = None if opts.no_cache else settings.cache_dir
+    if cache is None or opts.fix or opts.diff or opts.list_rules:
+        return _run(opts, settings, targets, cache, _direct)
+    from mosaic_diag.lint.runcache import RunCache, RunKey, discover, replay
+
+    key = RunKey(os.getcwd(), opts.paths, opts.select, opts.ignore, opts.statistics, opts.require_schema, opts.fmt,
+                 settings)
+    key.add_files(settings.schema_files)
+    try:
+        key.add_files(discover(targets))
+    except DiagError:  # a missing path: said by the run itself, after what it checks first
+        return _run(opts, settings, targets, cache, _direct)
+    runs = RunCache(cache)
+    hit = runs.get(key.hexdigest())
+    if hit is not None:
+        replay(hit[1])
+        return hit[0]
+    output: list[tuple[int, str]] = []
+    code = _run(opts, settings, targets, cache, lambda stream, text: output.append((stream, text)))
+    runs.put(key.hexdigest(), code, output)
+    replay(output)
+    return code
+
+
+def _direct(stream: int, text: str) -> None:
+    (sys.stdout if stream == 1 else sys.stderr).write(text)
+
+
+def _run(opts: LintOptions, settings: LintSettings, targets: list[Path], cache: Path | None,
+         emit: Callable[[int, str], None]) -> int:
+    """The lint itself, its output through `emit(1 | 2, text)` (stdout | stderr)."""
     from mosaic_diag.lint.engine import lint_paths, schema_tables, select_rules
     from mosaic_diag.lint.report import as_statistics, failure_lines, render
-    from mosaic_diag.lint.settings import lint_settings
 
-    config = config_here()
-    settings = lint_settings(config, select=opts.select, ignore=opts.ignore)
     rules = select_rules(settings.select, settings.ignore)
     if opts.list_rules:
         for rule in rules:
-            sys.stdout.write(f"{rule.code} {rule.name}: {type(rule).summary()}\n")
+            emit(1, f"{rule.code} {rule.name}: {type(rule).summary()}\n")
         return 0
-    targets = list(opts.paths) if opts.paths else [config.root / p for p in settings.paths]
     options = {"rules": rules, "tables": schema_tables(settings.schema_files),
                "conn_factories": settings.conn_factories}
-    cache = None if opts.no_cache else settings.cache_dir
     result = lint_paths(targets, cache_dir=cache, **options)  # type: ignore[arg-type]
     if opts.fix or opts.diff:
         changed = _fix(result, opts.diff)
@@ -62,12 +105,12 @@ def run_lint(opts: LintOptions) -> int:
     if unjudged and opts.require_schema:
         from mosaic_diag.lint.hook import schema_errors
 
-        sys.stderr.write("\n".join(schema_errors(settings.schema_note, result.unknown_tables)) + "\n")
+        emit(2, "\n".join(schema_errors(settings.schema_note, result.unknown_tables)) + "\n")
     elif unjudged:
-        sys.stderr.write(f"mosaic-diag: warning: {settings.schema_note}\n")
-    sys.stdout.write(as_statistics(result) if opts.statistics else render(result, opts.fmt))
+        emit(2, f"mosaic-diag: warning: {settings.schema_note}\n")
+    emit(1, as_statistics(result) if opts.statistics else render(result, opts.fmt))
     for line in failure_lines(result):
-        sys.stderr.write(line + "\n")
+        emit(2, line + "\n")
     if result.failures or (unjudged and opts.require_schema):
         return 2
     return 1 if result.findings else 0

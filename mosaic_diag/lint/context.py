@@ -53,6 +53,9 @@ _DYNAMIC = "\x00"  # stands for an interpolated value inside recovered SQL text
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {ast.Constant: (), ast.Name: (), ast.Pass: (), ast.alias: ()}
+_BODY_FIELDS: dict[type, tuple[str, ...]] = {}
+_BODIES = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})  # the fields that hold statements
+_CALL_WORDS = ("execute", "mogrify", "sqlalchemy", "suppress")  # calls the rules look at (with connections)
 _LEAF_FIELDS = frozenset({"ctx", "id", "attr", "arg", "kind", "type_comment", "level", "module", "is_async",
                           "conversion", "lineno", "col_offset"})
 
@@ -113,16 +116,46 @@ class FileContext:
         self.tables: Mapping[str, Table] = tables or {}
         self.conn_factories = conn_factories
         self.lines = source.splitlines()
+        lowered = source.lower()
+        # nothing to track in a file that never names a way to get a connection
+        self.may_connect = any(w in lowered for w in ("connect", "getconn", "cursor")) or any(
+            f.rsplit(".", 1)[-1].lower() in lowered for f in conn_factories)
+        self.handlers: list[ast.ExceptHandler] = []  # the `except` clauses, in the order of `nodes`
+        # Every node (`nodes`, `calls`, `parents`) is walked only in a file whose calls may matter (a
+        # way to get a connection, execute-like methods, SQLAlchemy, `suppress`); elsewhere the
+        # rules need the `except` clauses and the imports, which live in statements: walked alone.
+        if self.may_connect or any(w in lowered for w in _CALL_WORDS):
+            import_nodes = self._walk_all()
+        else:
+            import_nodes = self._walk_statements()
+        self.imports = self._imports(import_nodes)
+
+    def __getattr__(self, name: str) -> object:
+        """`nodes`, `calls`, `parents` of a file whose statements alone were walked: walked now."""
+        if name in {"nodes", "calls", "parents"} and "handlers" in self.__dict__:
+            self._walk_all()
+            return self.__dict__[name]
+        raise AttributeError(name)
+
+    def _walk_all(self) -> list[ast.Import | ast.ImportFrom]:
+        """Every node, its parent, the calls and `except` clauses among them; returns the imports."""
         self.parents: dict[ast.AST, ast.AST] = {}
-        self.nodes: list[ast.AST] = []
-        stack: list[ast.AST] = [tree]
+        self.nodes: list[ast.AST] = []  # every node, in the order of the file (roughly)
+        self.calls: list[ast.Call] = []  # the calls among them, in the same order
+        self.handlers = []
+        stack: list[ast.AST] = [self.tree]
         parents, nodes, node_type = self.parents, self.nodes, ast.AST
+        calls, handlers, call_type, handler_type = self.calls, self.handlers, ast.Call, ast.ExceptHandler
         import_nodes: list[ast.Import | ast.ImportFrom] = []
         while stack:  # ast.walk without its generator overhead, and without the Load/Store contexts
             parent = stack.pop()
             nodes.append(parent)
             kind = type(parent)
-            if kind is ast.Import or kind is ast.ImportFrom:
+            if kind is call_type:
+                calls.append(parent)  # type: ignore[arg-type]
+            elif kind is handler_type:
+                handlers.append(parent)  # type: ignore[arg-type]
+            elif kind is ast.Import or kind is ast.ImportFrom:
                 import_nodes.append(parent)  # type: ignore[arg-type]
             fields = _FIELDS.get(kind)
             if fields is None:
@@ -138,11 +171,30 @@ class FileContext:
                     parents[value] = parent
                     stack.append(value)
         nodes.reverse()
-        lowered = source.lower()
-        # nothing to track in a file that never names a way to get a connection
-        self.may_connect = any(w in lowered for w in ("connect", "getconn", "cursor")) or any(
-            f.rsplit(".", 1)[-1].lower() in lowered for f in conn_factories)
-        self.imports = self._imports(import_nodes)
+        calls.reverse()
+        handlers.reverse()
+        return import_nodes
+
+    def _walk_statements(self) -> list[ast.Import | ast.ImportFrom]:
+        """The same walk through statement bodies only (no expression holds a statement): the
+        `except` clauses in the order `_walk_all` gives them; returns the imports."""
+        stack: list[ast.AST] = [self.tree]
+        handlers, handler_type = self.handlers, ast.ExceptHandler
+        import_nodes: list[ast.Import | ast.ImportFrom] = []
+        while stack:
+            parent = stack.pop()
+            kind = type(parent)
+            if kind is handler_type:
+                handlers.append(parent)  # type: ignore[arg-type]
+            elif kind is ast.Import or kind is ast.ImportFrom:
+                import_nodes.append(parent)  # type: ignore[arg-type]
+            fields = _BODY_FIELDS.get(kind)
+            if fields is None:
+                fields = _BODY_FIELDS[kind] = tuple(f for f in kind._fields if f in _BODIES)
+            for field in fields:
+                stack.extend(getattr(parent, field, None) or ())
+        handlers.reverse()
+        return import_nodes
 
     # --- suppression -----------------------------------------------------------------------
     @cached_property
@@ -292,8 +344,8 @@ class FileContext:
         base |= {local for local, qual in self.imports.items() if qual.rsplit(".", 1)[-1] in base}
         out = {name for name, func in self.local_functions.items()
                if func.returns is not None and self.qualified(func.returns) in _ANNOTATED}
-        for node in self.nodes:
-            if isinstance(node, ast.Call) and call_name(node) in base:
+        for node in self.calls:
+            if call_name(node) in base:
                 cur = self.parents.get(node)
                 while cur is not None and not isinstance(cur, ast.FunctionDef | ast.AsyncFunctionDef):
                     cur = self.parents.get(cur)
@@ -379,9 +431,10 @@ class FileContext:
     # --- SQL sent to the database ------------------------------------------------------------
     def execute_calls(self) -> Iterator[ast.Call]:
         """Every `X.execute(...)` / `X.executemany(...)` / `X.mogrify(...)` call in the file."""
-        for node in self.nodes:
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr in EXECUTE_METHODS):
+        if "calls" not in self.__dict__:  # the file names none of them (`_CALL_WORDS`)
+            return
+        for node in self.calls:
+            if isinstance(node.func, ast.Attribute) and node.func.attr in EXECUTE_METHODS:
                 yield node
 
     @cached_property
@@ -395,10 +448,10 @@ class FileContext:
     @cached_property
     def sql_sites(self) -> tuple[SqlSite, ...]:
         """Every call that sends SQL whose text is (partly) known: execute-like methods and `text()`."""
+        if "calls" not in self.__dict__:  # the file names none of them (`_CALL_WORDS`)
+            return ()
         out = []
-        for node in self.nodes:
-            if not isinstance(node, ast.Call):
-                continue
+        for node in self.calls:
             if isinstance(node.func, ast.Attribute) and node.func.attr in EXECUTE_METHODS:
                 sql = self.sql_of(node)
                 if sql is not None:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import struct
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,9 +22,7 @@ from mosaic_diag.lint.context import FileContext
 from mosaic_diag.lint.ddl import Column, Table
 from mosaic_diag.lint.model import Edit, Finding, LintResult, ParseFailure, Rule
 from mosaic_diag.lint.rules import all_rules
-
-SKIP_DIRS = frozenset({".git", ".hg", ".venv", "venv", "env", ".env", "node_modules", "__pycache__", ".tox",
-                       ".nox", ".mypy_cache", ".ruff_cache", ".pytest_cache", "build", "dist", "site-packages"})
+from mosaic_diag.lint.runcache import code_digest, discover
 
 
 @dataclass(frozen=True)
@@ -49,21 +48,6 @@ def select_rules(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> tupl
 
     chosen = [r for r in rules if (not select or matches(r, select)) and not matches(r, ignore)]
     return tuple(r() for r in chosen)
-
-
-def discover(paths: Sequence[Path]) -> list[Path]:
-    """The Python and SQL files under `paths` (files given explicitly are taken whatever their name)."""
-    found: list[Path] = []
-    for path in paths:
-        if path.is_file():
-            found.append(path)
-            continue
-        if not path.exists():
-            raise UsageError("no such file or directory", path=str(path))
-        for dirpath, dirnames, filenames in os.walk(path):
-            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info"))
-            found.extend(Path(dirpath) / f for f in sorted(filenames) if f.endswith((".py", ".sql")))
-    return found
 
 
 def read_sources(files: Sequence[Path]) -> list[Source]:
@@ -120,10 +104,28 @@ def _ddl_in_tree(tree: ast.Module) -> dict[str, Table]:
     from mosaic_diag.lint.pgsql import tables_from_sql
 
     tables: dict[str, Table] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and _CREATE_TABLE.search(node.value):
+    for node in _string_constants(tree):
+        if _declares_table(node.value):
             tables.update(tables_from_sql(node.value, first_line=node.lineno))
     return tables
+
+
+def _string_constants(tree: ast.AST) -> list[ast.Constant]:
+    """The string constants of a tree in `ast.walk`'s order (a walk without its generators)."""
+    out: list[ast.Constant] = []
+    queue, node_type, constant = [tree], ast.AST, ast.Constant
+    for node in queue:  # breadth first, as ast.walk
+        if type(node) is constant:
+            if isinstance(node.value, str):  # type: ignore[attr-defined]
+                out.append(node)  # type: ignore[arg-type]
+            continue
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, list):
+                queue.extend(v for v in value if isinstance(v, node_type))
+            elif isinstance(value, node_type):
+                queue.append(value)
+    return out
 
 
 _SQL_FILE_CODES = frozenset({"MD004", "MD008"})
@@ -155,21 +157,23 @@ def _lint_sql_file(src: Source, rules: Sequence[Rule]) -> list[Finding]:
 
 CACHE_VERSION = "lint-cache-1"
 _CREATE_TABLE = re.compile(r"\bCREATE\s+(?:\w+\s+){0,3}TABLE\b", re.IGNORECASE)
+_CREATE_TABLE_LOWER = re.compile(r"create\s+(?:\w+\s+){0,3}table\b")
+_WORD = re.compile(r"\w")
 
 
-def _code_version() -> str:
-    """The linter's own version: the package version and the modification times of the linter's files
-    (a changed rule invalidates the cache, as a new ruff does)."""
-    from mosaic_diag import __version__
-
-    here = Path(__file__).parent
-    stamps = []
-    for path in (*here.glob("*.py"), *here.glob("rules/*.py")):
-        try:
-            stamps.append(f"{path.name}:{path.stat().st_mtime_ns}")
-        except OSError:
-            continue
-    return __version__ + "|" + ",".join(sorted(stamps))
+def _declares_table(text: str) -> bool:
+    """`_CREATE_TABLE.search(text)`, at memchr speed: an ignore-case regex over all the source is
+    the slowest part of a run's preparation, so ASCII text (the lower case keeps its offsets) is
+    searched for `create` and the regex tried there only."""
+    if not text.isascii():
+        return _CREATE_TABLE.search(text) is not None
+    lowered = text.lower()
+    at = lowered.find("create")
+    while at >= 0:
+        if (at == 0 or not _WORD.match(lowered, at - 1)) and _CREATE_TABLE_LOWER.match(lowered, at):
+            return True
+        at = lowered.find("create", at + 1)
+    return False
 
 
 def _digest(*parts: str) -> str:
@@ -243,11 +247,48 @@ def lint_sources(sources: Sequence[Source], *, rules: Sequence[Rule] | None = No
                  conn_factories: Iterable[str] = ("get_conn",), cache_dir: Path | None = None) -> LintResult:
     """Lint in-memory sources (the hook passes staged blobs; the CLI passes files). With a
     `cache_dir`, a file whose content, rules, factories and known tables are unchanged is not
-    parsed again."""
+    parsed again. The cyclic garbage collector pauses meanwhile: syntax trees are many small
+    objects without cycles, and its passes over them cost a third of the parsing."""
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _lint_sources(sources, rules=rules, tables=tables, conn_factories=conn_factories,
+                             cache_dir=cache_dir)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _lint_sources(sources: Sequence[Source], *, rules: Sequence[Rule] | None,
+                  tables: Mapping[str, Table] | None, conn_factories: Iterable[str],
+                  cache_dir: Path | None) -> LintResult:
     rules = select_rules() if rules is None else rules
     factories = frozenset(conn_factories)
     cache = _Cache(cache_dir)
     hashes = {src.path: _digest(src.text) for src in sources}
+    md007 = any(rule.code == "MD007" for rule in rules)
+    workers = None
+    if all(cache.get(src.path, hashes[src.path]) is None for src in sources):
+        # every file is to lint: workers start now on the files that neither declare a table nor
+        # insert into one, while this process reads the CREATE TABLEs then lints those (an INSERT
+        # a worker meets all the same, built from pieces, comes back here)
+        shared = {i for i, src in enumerate(sources) if not src.path.endswith(".sql")
+                  and not (md007 and "INSERT" in src.text.upper()) and not _declares_table(src.text)}
+        workers = _Workers.start(_Job(tuple(rules), _PendingTables(), factories, md007), sources, {}, shared,
+                                 fixed=set(range(len(sources))) - shared)
+    try:
+        return _lint_with(sources, rules, tables, factories, cache, hashes, md007, workers)
+    finally:
+        if workers is not None:
+            workers.close()
+
+
+def _lint_with(sources: Sequence[Source], rules: Sequence[Rule], tables: Mapping[str, Table] | None,
+               factories: frozenset[str], cache: _Cache, hashes: dict[str, str], md007: bool,
+               workers: _Workers | None) -> LintResult:
+    """The body of `lint_sources`, with the workers started before the files' tables are known."""
     # 1. the tables every file declares (from the cache, else by parsing it)
     trees: dict[str, ast.Module | None] = {}
     failures: dict[str, ParseFailure] = {}
@@ -264,7 +305,7 @@ def lint_sources(sources: Sequence[Source], *, rules: Sequence[Rule] | None = No
 
                 declared[src.path] = tables_from_sql(src.text)
             continue
-        if _CREATE_TABLE.search(src.text):
+        if _declares_table(src.text):
             tree = trees[src.path] = _parsed(src)  # a file that does not parse is reported with the findings
             declared[src.path] = _ddl_in_tree(tree) if tree is not None else {}
     in_files: dict[str, Table] = {}
@@ -273,12 +314,11 @@ def lint_sources(sources: Sequence[Source], *, rules: Sequence[Rule] | None = No
             in_files.setdefault(name, table)
     base = tables.digest if isinstance(tables, SchemaTables) else json.dumps(_tables_to_json(tables or {}),
                                                                              sort_keys=True)
-    env = _digest(CACHE_VERSION, _code_version(), ",".join(r.code for r in rules), ",".join(sorted(factories)), base,
+    env = _digest(CACHE_VERSION, code_digest(), ",".join(r.code for r in rules), ",".join(sorted(factories)), base,
                   json.dumps(_tables_to_json(in_files), sort_keys=True))
     # 2. the findings of every file (from the cache when its environment is the same)
     findings: list[Finding] = []
     unknown: list[str] = []
-    md007 = any(rule.code == "MD007" for rule in rules)
     todo: list[Source] = []
     for src in sources:
         entry = cache.get(src.path, hashes[src.path])
@@ -291,7 +331,8 @@ def lint_sources(sources: Sequence[Source], *, rules: Sequence[Rule] | None = No
             todo.append(src)
     known = {**in_files, **dict(tables or {})} if todo else {}  # the schema is parsed only when needed
     job = _Job(tuple(rules), known, factories, md007)
-    for src, (file_findings, file_unknown, failure) in zip(todo, _run_jobs(job, todo, trees), strict=True):
+    assert workers is None or len(todo) == len(sources)  # started when no file was cached
+    for src, (file_findings, file_unknown, failure) in zip(todo, _run_jobs(job, todo, trees, workers), strict=True):
         findings.extend(file_findings)
         unknown.extend(file_unknown)
         if failure is not None:
@@ -311,18 +352,39 @@ def _parsed(src: Source) -> ast.Module | None:
         return None
 
 
-PARALLEL_MIN_FILES = 48  # below this, starting worker processes costs more than it saves
+PARALLEL_MIN_BYTES = 96 * 1024  # below this much source, a second process costs more than it saves
+Outcome = tuple[list[Finding], list[str], ParseFailure | None]
+
+
+class _NeedsTables(BaseException):  # noqa: N818  (a signal, not an error: no `except Exception` may stop it)
+    """A file whose findings depend on the declared tables, linted before they were known."""
+
+
+class _PendingTables(Mapping[str, Table]):
+    """The tables of a worker started before the files' CREATE TABLEs were read: any lookup (an
+    INSERT to judge) sends that file back to the parent, which lints it once the tables are known."""
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __getitem__(self, name: str) -> Table:
+        raise _NeedsTables(name)
+
+    def __iter__(self) -> Iterator[str]:
+        raise _NeedsTables("")
+
+    def __len__(self) -> int:
+        raise _NeedsTables("")
 
 
 @dataclass(frozen=True)
 class _Job:
     rules: tuple[Rule, ...]
-    known: dict[str, Table]
+    known: Mapping[str, Table]
     factories: frozenset[str]
     md007: bool
 
-    def run(self, src: Source, tree: ast.Module | None = None) -> tuple[list[Finding], list[str],
-                                                                         ParseFailure | None]:
+    def run(self, src: Source, tree: ast.Module | None = None) -> Outcome:
         """One file: its findings, its INSERTs into unknown tables, or why it does not parse."""
         if src.path.endswith(".sql"):
             return _lint_sql_file(src, self.rules), [], None
@@ -336,30 +398,173 @@ class _Job:
         found, unknown = _lint_tree(src, tree, self.rules, self.known, self.factories, self.md007)
         return found, unknown, None
 
-    def run_many(self, sources: Sequence[Source]) -> list[tuple[list[Finding], list[str], ParseFailure | None]]:
-        return [self.run(src) for src in sources]
 
-
-def _run_jobs(job: _Job, todo: Sequence[Source], trees: Mapping[str, ast.Module | None]) -> list[
-        tuple[list[Finding], list[str], ParseFailure | None]]:
-    """The files to lint, in worker processes when there are many and more than one CPU."""
-    workers = min(os.cpu_count() or 1, 8)
-    if len(todo) < PARALLEL_MIN_FILES or workers < 2:
+def _run_jobs(job: _Job, todo: Sequence[Source], trees: Mapping[str, ast.Module | None],
+              workers: _Workers | None = None) -> list[Outcome]:
+    """The outcome of every file to lint, shared with `workers` (forked copies of this process) when
+    there are: the parent lints what they must not (`workers.fixed`), then pulls from the same queue."""
+    if workers is None:
+        workers = _Workers.start(job, todo, trees, set(range(len(todo))), fixed=set())
+    if workers is None:
         return [job.run(src, trees.get(src.path)) for src in todo]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    return workers.finish(job, todo, trees)
 
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-    size = -(-len(todo) // (workers * 2))
-    chunks = [todo[i: i + size] for i in range(0, len(todo), size)]
+
+_SQL_HINTS = ("execute", "mogrify", "sqlalchemy", "create")  # pglast needed, likely
+_INDEX = struct.Struct("=I")
+
+
+class _Workers:
+    """Forked copies of this process that lint files pulled from a shared queue (a pipe of file
+    indices, biggest files first: whoever is free takes the next one). A fork inherits the sources,
+    the rules and the imported modules; only the outcomes travel back, pickled. A worker that fails
+    loses nothing: the parent lints every file no worker answered for."""
+
+    def __init__(self, queue: int, children: list[tuple[int, int]], fixed: set[int]) -> None:
+        self.queue = queue
+        self.children = children
+        self.fixed = fixed
+
+    @classmethod
+    def start(cls, job: _Job, todo: Sequence[Source], trees: Mapping[str, ast.Module | None], shared: set[int],
+              fixed: set[int]) -> _Workers | None:
+        """Workers for the files `shared`, or None when one process is better (little source, one
+        CPU, no safe fork); `fixed`: the files the parent lints itself, first."""
+        count = _workers_wanted()
+        size = sum(len(todo[i].text) for i in shared)
+        if count < 2 or len(shared) < 2 or size < PARALLEL_MIN_BYTES or len(shared) * _INDEX.size > 60_000 \
+                or not _can_fork():
+            return None
+        if any(hint in todo[i].text.lower() for i in shared for hint in _SQL_HINTS):
+            import pglast  # noqa: F401  (once here rather than once per process)
+        order = sorted(shared, key=lambda i: -len(todo[i].text))
+        data = b"".join(_INDEX.pack(i) for i in order)
+        try:
+            read, write = os.pipe()
+        except OSError:
+            return None
+        try:  # all of it at once, never blocking (a pipe can be smaller than 64 KiB): else one process
+            os.set_blocking(write, False)
+            written = os.write(write, data)
+        except OSError:
+            written = 0
+        finally:
+            os.close(write)
+        if written != len(data):
+            os.close(read)
+            return None
+        children = []
+        for _ in range(count - 1):
+            child = _fork(job, todo, trees, read)
+            if child is not None:
+                children.append(child)
+        return cls(read, children, fixed)
+
+    def pull(self) -> int | None:
+        """The next file index of the queue, or None when it is empty."""
+        data = os.read(self.queue, _INDEX.size)
+        return _INDEX.unpack(data)[0] if len(data) == _INDEX.size else None
+
+    def finish(self, job: _Job, todo: Sequence[Source], trees: Mapping[str, ast.Module | None]) -> list[Outcome]:
+        out: dict[int, Outcome] = {}
+        try:
+            for i in sorted(self.fixed):
+                out[i] = job.run(todo[i], trees.get(todo[i].path))
+            while (i := self.pull()) is not None:
+                out[i] = job.run(todo[i], trees.get(todo[i].path))
+            while self.children:
+                pid, results = self.children.pop()
+                out.update((i, r) for i, r in (_collect(pid, results) or {}).items() if r is not None)
+        finally:
+            self.close()
+        for i in range(len(todo)):  # sent back (an INSERT to judge), or its worker failed: linted here
+            if i not in out:
+                out[i] = job.run(todo[i], trees.get(todo[i].path))
+        return [out[i] for i in range(len(todo))]
+
+    def close(self) -> None:
+        """Stop: the queue closed, every child reaped (a closed result pipe ends a child's write)."""
+        if self.queue >= 0:
+            os.close(self.queue)
+            self.queue = -1
+        for pid, results in self.children:
+            os.close(results)
+            os.waitpid(pid, 0)
+        self.children = []
+
+
+def _workers_wanted() -> int:
+    """The processes worth running: the CPUs this process may use (8 at most), fewer when the load
+    average says other work holds them (as `make -l` does: two processes time-sharing one CPU cost
+    more than one process)."""
     try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-            return [r for part in pool.map(job.run_many, chunks) for r in part]
-    except (OSError, RuntimeError) as exc:  # no processes here (a sandbox): in this one
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    try:
+        spare = int(cpus + 1 - os.getloadavg()[0])
+    except (AttributeError, OSError):
+        spare = cpus
+    return max(1, min(cpus, spare, 8))
+
+
+def _can_fork() -> bool:
+    """fork() exists and this process runs no other thread (forking a threaded process can deadlock)."""
+    import sys
+
+    if not hasattr(os, "fork") or sys.platform in {"darwin", "win32"}:
+        return False
+    threading = sys.modules.get("threading")
+    return threading is None or threading.active_count() == 1
+
+
+def _fork(job: _Job, todo: Sequence[Source], trees: Mapping[str, ast.Module | None],
+          queue: int) -> tuple[int, int] | None:
+    """A child that lints the files it pulls from `queue` and pickles {index: outcome or None (sent
+    back)} into a pipe: (pid, read end of that pipe), or None when no process can be started."""
+    try:
+        read, write = os.pipe()
+        pid = os.fork()
+    except OSError:
+        return None
+    if pid:
+        os.close(write)
+        return pid, read
+    status = 1
+    try:  # the child: never back into the caller's code, never flush the parent's buffers
+        os.close(read)
+        import pickle
+
+        out: dict[int, Outcome | None] = {}
+        while len(data := os.read(queue, _INDEX.size)) == _INDEX.size:
+            index = _INDEX.unpack(data)[0]
+            try:
+                out[index] = job.run(todo[index], trees.get(todo[index].path))
+            except _NeedsTables:
+                out[index] = None
+        with os.fdopen(write, "wb") as pipe:
+            pipe.write(pickle.dumps(out, pickle.HIGHEST_PROTOCOL))
+        status = 0
+    finally:
+        os._exit(status)
+
+
+def _collect(pid: int, read: int) -> dict[int, Outcome | None] | None:
+    """The outcomes a child sent, or None when it failed."""
+    import pickle
+
+    with os.fdopen(read, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        return None
+    try:
+        return pickle.loads(data)  # noqa: S301  (our own child's data)
+    except Exception as exc:  # noqa: BLE001  (truncated data: lint those files here)
         import logging
 
-        logging.getLogger(__name__).debug("lint in one process: %s", exc)
-        return [job.run(src, trees.get(src.path)) for src in todo]
+        logging.getLogger(__name__).debug("lint worker %d sent no result: %s", pid, exc)
+        return None
 
 
 def _lint_tree(src: Source, tree: ast.Module, rules: Sequence[Rule], known: Mapping[str, Table],

@@ -18,9 +18,13 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mosaic_diag.errors import DiagError, UsageError
 from mosaic_diag.platform.atomic import write_atomic
+
+if TYPE_CHECKING:
+    from mosaic_diag.lint.settings import LintSettings
 
 HOOK_NAME = "pre-commit"
 CHAINED_NAME = "pre-commit.mosaic-diag-chained"
@@ -150,14 +154,33 @@ def read_blobs(repo: Path, blobs: Sequence[str]) -> list[bytes]:
 
 def run_staged(repo: Path, env: Mapping[str, str], fmt: str = "table") -> tuple[int, str, list[str]]:
     """Lint the staged Python files: (exit code, report in `fmt`, error lines). The table report of
-    a clean run is empty (the hook stays quiet); json / markdown always say what was linted."""
+    a clean run is empty (the hook stays quiet); json / markdown always say what was linted.
+    Staged blobs identical to a recent run's (git's blob ids are content hashes), with the same
+    settings, schema and linter, give that run's answer without reading a blob (`lint.runcache`)."""
     from mosaic_diag.config import load_config
-    from mosaic_diag.lint.engine import Source, lint_sources, schema_tables, select_rules
-    from mosaic_diag.lint.report import failure_lines, render
+    from mosaic_diag.lint.runcache import RunCache, RunKey
     from mosaic_diag.lint.settings import lint_settings
 
     settings = lint_settings(load_config(repo, env))
     files = staged_python_files(repo)
+    key = RunKey("hook", str(repo), fmt, settings, files)
+    key.add_files(settings.schema_files)
+    runs = RunCache(settings.cache_dir) if settings.cache_dir is not None else None
+    hit = runs.get(key.hexdigest()) if runs is not None else None
+    if hit is not None:
+        code, output = hit
+        return code, "".join(t for s, t in output if s == 1), [t for s, t in output if s == 2]
+    code, report, errors = _lint_staged(repo, settings, files, fmt)
+    if runs is not None:
+        runs.put(key.hexdigest(), code, [(1, report), *((2, line) for line in errors)])
+    return code, report, errors
+
+
+def _lint_staged(repo: Path, settings: LintSettings, files: list[tuple[str, str]],
+                 fmt: str) -> tuple[int, str, list[str]]:
+    from mosaic_diag.lint.engine import Source, lint_sources, schema_tables, select_rules
+    from mosaic_diag.lint.report import failure_lines, render
+
     blobs = read_blobs(repo, [blob for _, blob in files])
     sources = [Source(path, data.decode("utf-8", errors="replace")) for (path, _), data in zip(files, blobs,
                                                                                                  strict=True)]

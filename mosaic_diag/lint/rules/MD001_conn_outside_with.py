@@ -35,8 +35,8 @@ class ConnOutsideWith(Rule):
         candidates = ctx.connection_call_names
         if not candidates:
             return
-        for node in ctx.nodes:
-            if not isinstance(node, ast.Call) or call_name(node) not in candidates:
+        for node in ctx.calls:
+            if call_name(node) not in candidates:
                 continue
             if ctx.kind_of_value(node, node) not in CONNECTIONS or _managed(ctx, node):
                 continue

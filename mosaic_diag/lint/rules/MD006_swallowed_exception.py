@@ -36,18 +36,15 @@ class SwallowedException(Rule):
     name = "swallowed-exception"
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
-        suppress = "suppress" in ctx.source
-        for node in ctx.nodes:
-            if suppress and isinstance(node, ast.Call) and ctx.qualified(node.func) in _SUPPRESS:
+        for node in ctx.calls if "suppress" in ctx.source else ():
+            if ctx.qualified(node.func) in _SUPPRESS:
                 names = frozenset(n for n in (ctx.qualified(a) for a in node.args) if n)
                 if names and not names <= _QUIET_OK and not any(isinstance(a, ast.Starred) for a in node.args):
                     shown = ", ".join(ast.unparse(a) for a in node.args)
                     caught = shown if len(node.args) == 1 else f"({shown})"
                     yield Hit(node, f"`suppress({shown})` swallows the error (it is `except {caught}: pass`): "
                                     "log it or re-raise")
-                continue
-            if not isinstance(node, ast.ExceptHandler):
-                continue
+        for node in ctx.handlers:
             names = _caught(node.type)
             only_pass = all(isinstance(s, ast.Pass | ast.Continue) or (isinstance(s, ast.Expr)
                                                                          and isinstance(s.value, ast.Constant))
