@@ -212,6 +212,11 @@ def test_blocked_before_the_push(project, tmp_path):
     predeploy = next(s for s in report.steps if s.name == "predeploy")
     assert predeploy.status == "failed" and "app/main.py" in json.dumps(predeploy.details["failing"])
     git(work, "reset", "-q", "--hard", "HEAD~1")
+    git(work, "checkout", "-q", "-b", "feature-x")
+    report = deploy(work, FakeClock())
+    assert (report.verdict, report.exit_code) == ("blocked", 1)
+    assert "'feature-x', not the deploy branch" in report.reason
+    git(work, "checkout", "-q", "main")
     other = tmp_path / "other"
     git(tmp_path, "clone", "-q", str(remote), str(other))
     write(other, "README", "someone else\n")

@@ -47,6 +47,8 @@ def deploy(
                                                     "the labels found (audited); default: planned only.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; record, push and deploy nothing.")
                        ] = False,
+    allow_other_branch: Annotated[bool, typer.Option("--allow-other-branch", help="Deploy HEAD although it is "
+                                                     "on another local branch than the deploy branch.")] = False,
     repo: Annotated[Path, typer.Option("--repo", help="The repository to deploy (default: here).")] = Path("."),
     fmt: FormatOption = OutputFormat.table,
 ) -> int:
@@ -61,6 +63,10 @@ def deploy(
         env["RENDER_SERVICE_ID"] = render_service
     opts = _options(cfg, remote, branch, watch, wait_timeout, poll_interval, health_url, log, no_rollback,
                     strategy, allow_schema_change, skip, execute_playbooks, dry_run)
+    if allow_other_branch:
+        from dataclasses import replace
+
+        opts = replace(opts, allow_other_branch=True)
     printer = _Printer(fmt)
     printer.header(opts, cfg.root)
     report = run_deploy(cfg.root, env, opts, config=cfg, on_step=printer.step)

@@ -32,6 +32,7 @@ class DeployOptions:
     predeploy_skip: tuple[str, ...] = ()
     execute_playbooks: bool = False
     dry_run: bool = False
+    allow_other_branch: bool = False
 
 
 @dataclass

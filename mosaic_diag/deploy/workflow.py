@@ -154,6 +154,13 @@ def _preflight(ctx: _Context) -> None:
                 "commit or stash them first", paths=list(state.paths))
         ctx.finish("blocked", step.message, ExitCode.FINDINGS)
         raise _Stop
+    local = gitops.current_branch(repo)
+    if local is not None and local != opts.branch and not opts.allow_other_branch:
+        ctx.end(step, "failed", f"HEAD is on branch {local!r}, not the deploy branch {opts.branch!r}: deploying it "
+                f"would put {local}'s commits on {opts.remote}/{opts.branch}; check out {opts.branch} (or pass "
+                "--allow-other-branch if you mean it)", local_branch=local)
+        ctx.finish("blocked", step.message, ExitCode.FINDINGS)
+        raise _Stop
     ctx.remote_head = gitops.deployed_head(repo, opts.remote, opts.branch)
     head = ctx.remote_head
     if head is not None and head != ctx.sha and not gitops.is_ancestor(repo, head, ctx.sha):
