@@ -46,7 +46,36 @@ def refs(path: Path) -> str:
 
 # -- no option injection --------------------------------------------------------------------------
 
-def test_remote_from_config_cannot_run_a_command(repo, tmp_path):
+class Ran:
+    """What an in-process run of the CLI returned and printed (the shape of a CompletedProcess)."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+@pytest.fixture
+def inproc(monkeypatch, capsys):
+    """The CLI run in this process from the repository's work tree (the first case of each loop still
+    runs as a whole process, through `run`): the same entry point and error handler, without a
+    second of interpreter and import start-up per case."""
+    from mosaic_diag.cli import main
+
+    def runner(repo, *args: str, **env: str) -> Ran:
+        with monkeypatch.context() as m:
+            m.chdir(repo.work)
+            for name in ("DATABASE_URL", "RENDER_API_KEY", "RENDER_SERVICE_ID"):
+                m.delenv(name, raising=False)
+            for key, value in env.items():
+                m.setenv(key, value)
+            capsys.readouterr()
+            code = main(list(args))
+            out, err = capsys.readouterr()
+        return Ran(code, out, err)
+
+    return runner
+
+
+def test_remote_from_config_cannot_run_a_command(repo, tmp_path, inproc):
     c = repo.commits
     pwned = [repo.work / "pwned", tmp_path / "pwned", repo.remote / "pwned"]
     (repo.work / ".mosaic-diag").mkdir()
@@ -56,10 +85,10 @@ def test_remote_from_config_cannot_run_a_command(repo, tmp_path):
                    "-oProxyCommand=touch pwned"):
         env = {"MOSAIC_DIAG_ROLLBACK_REMOTE": remote}
         for args in ((c["c4"], "--dry-run"), (c["c4"], "--yes"), ("--previous", "--yes")):
-            r = run(repo, "rollback", *args, **env)
+            r = (run if remote.startswith("--upload") else inproc)(repo, "rollback", *args, **env)
             assert r.returncode == 2, (remote, args, r.stdout, r.stderr)
             assert "invalid git remote" in r.stderr and "Traceback" not in r.stderr
-        r = run(repo, "rollback", c["c4"], "--remote", remote, "--dry-run")
+        r = inproc(repo, "rollback", c["c4"], "--remote", remote, "--dry-run")
         assert r.returncode == 2 and "invalid git remote" in r.stderr
     assert not any(p.exists() for p in pwned)
     assert (refs(repo.work), refs(repo.remote)) == before
@@ -69,16 +98,16 @@ def test_remote_from_config_cannot_run_a_command(repo, tmp_path):
     assert r.returncode == 0, r.stderr
 
 
-def test_branch_cannot_be_a_refspec_or_an_option(repo, tmp_path):
+def test_branch_cannot_be_a_refspec_or_an_option(repo, tmp_path, inproc):
     c = repo.commits
     before = (refs(repo.work), refs(repo.remote))
     for branch in ("main:refs/heads/x", "+main:refs/heads/x", "--upload-pack=touch pwned", "-x", "@{-1}",
                    "main..x", "refs/heads/main", "HEAD", "ma in"):
         for args in (("--dry-run",), ("--yes",)):
-            r = run(repo, "rollback", c["c4"], "--branch", branch, *args)
+            r = (run if branch.startswith("--") else inproc)(repo, "rollback", c["c4"], "--branch", branch, *args)
             assert r.returncode == 2, (branch, r.stdout, r.stderr)
             assert "invalid branch name" in r.stderr and "Traceback" not in r.stderr
-        r = run(repo, "rollback", c["c4"], "--dry-run", MOSAIC_DIAG_ROLLBACK_BRANCH=branch)
+        r = inproc(repo, "rollback", c["c4"], "--dry-run", MOSAIC_DIAG_ROLLBACK_BRANCH=branch)
         assert r.returncode == 2 and "invalid branch name" in r.stderr
     assert (refs(repo.work), refs(repo.remote)) == before  # no branch x, nothing moved
     assert not (repo.work / "pwned").exists()
