@@ -126,6 +126,7 @@ class _Printer:
     def __init__(self, fmt: OutputFormat) -> None:
         self.fmt = fmt
         self.tty = sys.stdout.isatty()
+        self.pending = ""
 
     def _say(self, text: str) -> None:
         if self.fmt is not OutputFormat.json:
@@ -133,11 +134,15 @@ class _Printer:
             sys.stdout.flush()
 
     def header(self, opts: DeployOptions, root: Path) -> None:
+        """Said before the first step (not before an error found while the options are checked)."""
         what = "dry run of a deploy" if opts.dry_run else "deploy"
-        self._say(("## " if self.fmt is OutputFormat.markdown else "") + f"{what} of {root} to "
-                  f"{opts.remote}/{opts.branch}")
+        self.pending = (("## " if self.fmt is OutputFormat.markdown else "") + f"{what} of {root} to "
+                        f"{opts.remote}/{opts.branch}")
 
     def step(self, step: Any, event: str) -> None:
+        if self.pending:
+            self._say(self.pending)
+            self.pending = ""
         md = self.fmt is OutputFormat.markdown
         if event == "start":
             if self.tty and not md:
