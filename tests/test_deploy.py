@@ -321,3 +321,22 @@ def test_health_only_deploys_judge_by_the_logs_and_a_commit_that_never_serves_ti
         assert (history[0].commit, history[0].status) == (seventh, "bad")
     finally:
         health.stop()
+
+
+def test_ctrl_c_while_watching_reports_how_far_it_got(project):
+    work, remote, render, first = project
+    (work / "app.log").touch()
+    write(work, "app/main.py", "VERSION = 8\n")
+    eighth = commit_all(work, "eighth")
+    clock = FakeClock()
+
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    clock.on_sleep = interrupt
+    report = deploy(work, clock)
+    assert (report.verdict, report.exit_code) == ("error", 130)
+    assert report.steps[-1].status == "failed" and report.steps[-1].message == "interrupted"
+    assert report.reason.startswith("interrupted during wait")  # stopped while Render built it
+    history = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()
+    assert (history[0].commit, history[0].status) == (eighth, "pending")

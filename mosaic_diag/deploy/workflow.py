@@ -138,6 +138,10 @@ def run_deploy(root: Path, env: Mapping[str, str], opts: DeployOptions, *, confi
         if current is not None and current.status == "running":
             ctx.end(current, "failed", str(exc))
         ctx.finish("error", str(exc), exc.exit_code)
+    except KeyboardInterrupt:  # Ctrl-C: the report says how far it got (a pending record stays pending)
+        if current is not None and current.status == "running":
+            ctx.end(current, "failed", "interrupted")
+        ctx.finish("error", f"interrupted during {current.name if current else 'the start'}", 130)
     return report
 
 
