@@ -86,9 +86,21 @@ _HINTS = (
 
 
 def _found(line: str) -> frozenset[str]:
-    """The hint literals in `line` (empty: nothing to redact). One set comprehension of C substring tests."""
+    """The hint literals in `line` (empty: nothing to redact). One set comprehension of C substring tests,
+    done once per line shape: lines that differ only in their digits (line numbers, timestamps, counters
+    of one event after another) share the tests of the literals without a digit (no literal holds the `#`
+    the digits become, so blanking them neither makes nor breaks such a literal); the few literals with
+    a digit are tested on every line."""
     low = line.lower()
-    return frozenset(h for h in _ALL_LITERALS if h in low)
+    key = low.encode("utf-8", "surrogatepass").translate(_DIGITS_BLANKED)
+    found = _found_cache.get(key)
+    if found is None:
+        if len(_found_cache) >= 4096:
+            _found_cache.clear()
+        found = _found_cache[key] = frozenset(h for h in _PLAIN_LITERALS if h in low)
+    if any(d in low for d in _DIGIT_LITERALS):
+        return found | frozenset(h for h in _DIGIT_LITERALS if h in low)
+    return found
 
 
 # detect-secrets' regex detectors this redactor runs: (module, class, literals one of which a line must hold,
@@ -118,6 +130,24 @@ _DETECTORS = (
 _BEARER_LITERALS = frozenset({"bearer", "x-api-key", "authorization"})
 _ALL_LITERALS = tuple(sorted(set(_HINTS) | set(_KEY_PREFIXES) | set(_SECRET_LITERALS) | set(_ENV_LITERALS)
                              | _BEARER_LITERALS | {lit for _, _, lits in _DETECTORS for lit in lits}))
+_DETECTOR_LITERALS = frozenset(lit for _, _, lits in _DETECTORS for lit in lits)
+_DIGIT_LITERALS = tuple(h for h in _ALL_LITERALS if any(c.isdigit() for c in h))
+_PLAIN_LITERALS = tuple(h for h in _ALL_LITERALS if h not in _DIGIT_LITERALS)
+_DIGITS_BLANKED = bytes.maketrans(b"0123456789", b"##########")
+_found_cache: dict[bytes, frozenset[str]] = {}
+# the words a _QUOTED_SECRET / _ESCAPED_SECRET key ends with, by the hint literal each holds: such a key
+# is a quoted name ending in one of them, so one of them stands right before a quote or a backslash
+_KEY_ENDS = {"pass": ("password", "passwd"), "pwd": ("pwd",), "secret": ("secret",), "token": ("token",),
+             "key": ("key",), "auth": ("authorization",), "credential": ("credential", "credentials")}
+
+
+def _quoted_key(text: str, found: frozenset[str]) -> bool:
+    """Whether `text` may hold a quoted secret key (`"api_key":`, `\\"password\\":`): exact for ASCII text
+    (the patterns are case-insensitive, the test is on the lower-cased text); other text is always tried."""
+    if not text.isascii():
+        return True
+    low = text.lower()
+    return any(end + q in low for lit in found.intersection(_KEY_ENDS) for end in _KEY_ENDS[lit] for q in "\"'\\")
 
 _known_lock = threading.Lock()
 _known: dict[str, str] = {}  # secret -> how it is shown
@@ -192,10 +222,11 @@ def _redact_line(text: str, found: frozenset[str]) -> str:
     if not found.isdisjoint(_KEY_PREFIXES):
         text = _API_KEYS.sub(lambda m: m.group(1)[:3] + MASK, text)
     if not found.isdisjoint(_SECRET_LITERALS):
-        if ":" in text and '\\"' in text:
+        quoted = ":" in text and _quoted_key(text, found)
+        if quoted and '\\"' in text:
             text = _ESCAPED_SECRET.sub(lambda m: f"{m.group('key')}{m.group('sep')}{m.group('q')}{MASK}{m.group('q')}"
                                        if m.group("val") and MASK not in m.group("val") else m.group(0), text)
-        if ":" in text:
+        if quoted:
             text = _QUOTED_SECRET.sub(lambda m: f"{m.group('key')}{m.group('sep')}{m.group('q')}{MASK}{m.group('q')}"
                                       if m.group("val") and MASK not in m.group("val") else m.group(0), text)
         if "=" in text or ":" in text:
@@ -207,6 +238,8 @@ def _redact_line(text: str, found: frozenset[str]) -> str:
     if not found.isdisjoint(_BEARER_LITERALS):
         text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}" if not m.group(2).startswith(MASK) else m.group(0),
                            text)
+    if found.isdisjoint(_DETECTOR_LITERALS):  # detect-secrets is not even imported
+        return text
     for literals, patterns in _detector_patterns():
         if not found.isdisjoint(literals):
             for pattern in patterns:
