@@ -154,7 +154,7 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
             if inner.ts is None:
                 inner.ts = m.group(1)
             return inner
-    elif c.isupper():
+    elif c.isupper() and text.startswith(LEVELS):  # both patterns start with a level word
         m = _BASIC.match(text)
         if m:
             msg = m.group(3)

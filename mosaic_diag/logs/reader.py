@@ -254,8 +254,15 @@ class _Reader:
     def _frames(self, block: bytes, pos: int, shape: str) -> int:
         """Hand a run of traceback frame lines at `pos` to the open event at once; the run's end."""
         if shape == "render-text":
+            # the first space of such a line ends its timestamp and an indent follows it: a line that is
+            # no frame (the exception line after the frames) is told without running the pattern
+            sp = block.find(b" ", pos)
+            if sp < 0 or block[sp + 1:sp + 2] not in b" \t" or sp + 1 >= len(block):
+                return pos
             m = _FRAMES_RENDER_TEXT.match(block, pos)
         elif shape in ("", "plain", "uvicorn"):
+            if block[pos:pos + 1] not in b" \t" or pos >= len(block):
+                return pos
             m = _FRAMES_BARE.match(block, pos)
         else:
             return pos
