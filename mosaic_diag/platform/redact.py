@@ -98,9 +98,8 @@ def _found(line: str) -> frozenset[str]:
         if len(_found_cache) >= 4096:
             _found_cache.clear()
         found = _found_cache[key] = frozenset(h for h in _PLAIN_LITERALS if h in low)
-    if any(d in low for d in _DIGIT_LITERALS):
-        return found | frozenset(h for h in _DIGIT_LITERALS if h in low)
-    return found
+    digits = [h for h in _DIGIT_LITERALS if h in low]
+    return found.union(digits) if digits else found
 
 
 # detect-secrets' regex detectors this redactor runs: (module, class, literals one of which a line must hold,
@@ -257,6 +256,8 @@ def redact_text(text: str) -> str:
         for secret, shown in known:
             if secret in text:
                 text = text.replace(secret, shown)
+    if text.isspace():  # a separator or an indent: no pattern matches whitespace alone
+        return text
     if "\n" not in text:
         found = _found(text)
         return _redact_line(text, found) if found else text
@@ -266,6 +267,8 @@ def redact_text(text: str) -> str:
     lines = text.split("\n")
     changed = text is not original
     for n, line in enumerate(lines):
+        if not line or line.isspace():
+            continue
         found = _found(line)
         if found:
             masked = _redact_line(line, found)

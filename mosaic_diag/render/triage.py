@@ -38,11 +38,12 @@ def _plan_lines(group: Group) -> list[str]:
 def write_json(events: Iterable[ErrorEvent], finish: Callable[[], TriageReport],
                out: TextIO) -> TriageReport:
     """Stream `{"events": [...], "groups": [...], "anomalies": [...], "summary": {...}, "timeline": {...}}`."""
+    encode = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False), built once
     out.write('{"events": [')
     first = True
     for event in events:
         out.write("\n  " if first else ",\n  ")
-        out.write(json.dumps(event.to_dict(), ensure_ascii=False))
+        out.write(encode(event.to_dict()))
         first = False
     report = finish()
     out.write("\n],\n")
