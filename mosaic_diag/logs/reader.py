@@ -53,8 +53,11 @@ _API_WARN, _API_DEBUG = (Needle(b'"warning"'),), (Needle(b'"debug"'),)
 _RENDER_TEXT_START = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 _UVICORN_START = re.compile(rb"[A-Z]+:  ")
 # a run of indented, non-blank lines (traceback frames) of a Render text export / of a bare log
+# (the lines of one traceback mostly share their timestamp: after the first line of a run the pattern
+# compares the same text again instead of reading a timestamp, and a run goes on across a new timestamp
+# by matching again from there)
 _FRAMES_RENDER_TEXT = re.compile(
-    rb"(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d) [ \t]+\S[^\n]*\n)+")
+    rb"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) [ \t]+\S[^\n]*\n(?:\1 [ \t]+\S[^\n]*\n)*")
 _FRAMES_BARE = re.compile(rb"(?:[ \t]+\S[^\n]*\n)+")
 _LOGS_ARRAY = re.compile(r'"logs"\s*:\s*\[')
 
@@ -260,15 +263,21 @@ class _Reader:
             if sp < 0 or block[sp + 1:sp + 2] not in b" \t" or sp + 1 >= len(block):
                 return pos
             m = _FRAMES_RENDER_TEXT.match(block, pos)
+            if m is None:
+                return pos
+            end = m.end()
+            while m is not None:
+                end = m.end()
+                m = _FRAMES_RENDER_TEXT.match(block, end)
         elif shape in ("", "plain", "uvicorn"):
             if block[pos:pos + 1] not in b" \t" or pos >= len(block):
                 return pos
             m = _FRAMES_BARE.match(block, pos)
+            if m is None:
+                return pos
+            end = m.end()
         else:
             return pos
-        if m is None:
-            return pos
-        end = m.end()
         lines = block[pos:end - 1].decode("utf-8", "replace").split("\n")
         cap = self.line_cap
         if shape == "render-text":

@@ -69,6 +69,9 @@ _BEARER = re.compile(r"(?i)\b(bearer|x-api-key:?|authorization:\s*(?:basic|token
 _PRIVATE_KEY = re.compile(r"-----BEGIN (?P<kind>[A-Z0-9 ]*)PRIVATE KEY-----.*?"
                           r"(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.DOTALL)
 
+# how each alternative of _API_KEYS (case-sensitive) starts: text without any of them holds no such key
+_API_KEY_STARTS = ("sk-", "rnd_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xoxa-", "xoxb-",
+                   "xoxp-", "xoxo-", "xoxs-", "xoxr-", "rk_live_", "rk_test_", "sk_live_", "sk_test_", "AKIA", "ASIA")
 _KEY_PREFIXES = ("sk-", "rnd_", "gh", "glpat-", "xox", "sk_", "rk_", "akia", "asia")
 _SECRET_LITERALS = ("pass", "pwd", "secret", "token", "key", "auth", "credential")  # every _SECRET_WORDS word
 _ENV_LITERALS = ("password", "passwd", "secret", "token", "api_key", "apikey", "access_key", "private_key",
@@ -218,7 +221,7 @@ def _redact_line(text: str, found: frozenset[str]) -> str:
         text = _QUERY_TOKEN.sub(lambda m: m.group("pre") + MASK, text)
     if "eyj" in found:
         text = _JWT.sub(lambda m: m.group(0)[:3] + MASK, text)
-    if not found.isdisjoint(_KEY_PREFIXES):
+    if not found.isdisjoint(_KEY_PREFIXES) and any(start in text for start in _API_KEY_STARTS):
         text = _API_KEYS.sub(lambda m: m.group(1)[:3] + MASK, text)
     if not found.isdisjoint(_SECRET_LITERALS):
         quoted = ":" in text and _quoted_key(text, found)
