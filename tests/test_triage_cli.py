@@ -338,3 +338,29 @@ def test_fast_path_broken_pipe(tmp_path):
         err = proc.stderr.read().decode()
         assert proc.wait(timeout=120) == 2
         assert err == "mosaic-diag: error: output closed early (broken pipe)\n"
+
+
+def test_event_lines_are_what_json_dumps_writes():
+    """The JSON report's event lines (strings encoded once) are byte for byte json.dumps of the event."""
+    import random
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from mosaic_diag.render.triage import EventLines
+    from mosaic_diag.triage.model import ErrorEvent
+
+    rnd = random.Random(5)
+    texts = ["", "a", 'q"uote', "back\\slash", "nl\nx", "tab\t", "ctl\x01\x1f", "ünïcødé", "emoji 😀", "\u2028",
+             "sk-...852", "x" * 300]
+    times = [None, datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, 3, 4, 5, 123456,
+                                                                 tzinfo=timezone(timedelta(hours=5))),
+             datetime(2026, 1, 1)]
+    lines = EventLines(limit=7)  # the cache of encoded strings is emptied now and then too
+    for _ in range(3000):
+        maybe = [None, *texts]
+        event = ErrorEvent(rnd.randint(0, 10**7), rnd.randint(0, 10**7), rnd.choice(texts), rnd.choice(texts),
+                           rnd.choice(texts), rnd.choice(times), rnd.choice(maybe), rnd.choice(texts),
+                           rnd.choice(texts), rnd.choice(maybe), rnd.choice(maybe), rnd.choice(maybe),
+                           rnd.choice(maybe))
+        assert lines.line(event) == json.dumps(event.to_dict(), ensure_ascii=False)
+    odd = ErrorEvent(True, 2, "L", "c", "s", None, 5, "m", "f")  # type: ignore[arg-type]  # not what the fields say
+    assert lines.line(odd) == json.dumps(odd.to_dict(), ensure_ascii=False)
