@@ -265,7 +265,16 @@ class _Reader:
             m = _FRAMES_RENDER_TEXT.match(block, pos)
             if m is None:
                 return pos
+            stamp = m.group(1)
             end = m.end()
+            m = _FRAMES_RENDER_TEXT.match(block, end)
+            if m is None and b"\r" not in block[pos:end] and self.line_cap >= end - pos:
+                # one timestamp on every line (the usual case): cut it off all of them at once
+                run = block[pos + len(stamp) + 1:end - 1].replace(b"\n" + stamp + b" ", b"\n")
+                lines = run.decode("utf-8", "replace").split("\n")
+                self.lineno += len(lines)
+                self.asm.extend_frames(lines, self.lineno)
+                return end
             while m is not None:
                 end = m.end()
                 m = _FRAMES_RENDER_TEXT.match(block, end)
