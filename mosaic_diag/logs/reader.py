@@ -204,7 +204,7 @@ class _Reader:
                     if end > pos:
                         pos = end
                         continue
-                elif opened:
+                elif opened and None not in opened:  # (the one unnamed stream has no named frames)
                     named = asm.frames_stream()
                     if named is not None:
                         end = self._service_frames(block, pos, *named)
