@@ -92,17 +92,24 @@ def _found(line: str) -> frozenset[str]:
     """The hint literals in `line` (empty: nothing to redact). One set comprehension of C substring tests,
     done once per line shape: lines that differ only in their digits (line numbers, timestamps, counters
     of one event after another) share the tests of the literals without a digit (no literal holds the `#`
-    the digits become, so blanking them neither makes nor breaks such a literal); the few literals with
-    a digit are tested on every line."""
-    low = line.lower()
-    key = low.encode("utf-8", "surrogatepass").translate(_DIGITS_BLANKED)
-    found = _found_cache.get(key)
-    if found is None:
+    the digits become, so blanking them neither makes nor breaks such a literal, and lower-casing does the
+    same to both lines but for their digits); a literal with a digit is tested on a line only when its
+    shape has the literal's letters in place."""
+    key = line.encode("utf-8", "surrogatepass").translate(_DIGITS_BLANKED)
+    known = _found_cache.get(key)
+    if known is None:
         if len(_found_cache) >= 4096:
             _found_cache.clear()
-        found = _found_cache[key] = frozenset(h for h in _PLAIN_LITERALS if h in low)
-    digits = [h for h in _DIGIT_LITERALS if h in low]
-    return found.union(digits) if digits else found
+        low = line.lower()
+        shape = low.translate(_DIGITS_BLANKED_STR)
+        known = _found_cache[key] = (frozenset(h for h in _PLAIN_LITERALS if h in low),
+                                     tuple(h for h in _DIGIT_LITERALS if h.translate(_DIGITS_BLANKED_STR) in shape))
+    found, maybe = known
+    if maybe:
+        low = line.lower()
+        digits = [h for h in maybe if h in low]
+        return found.union(digits) if digits else found
+    return found
 
 
 # detect-secrets' regex detectors this redactor runs: (module, class, literals one of which a line must hold,
@@ -136,7 +143,8 @@ _DETECTOR_LITERALS = frozenset(lit for _, _, lits in _DETECTORS for lit in lits)
 _DIGIT_LITERALS = tuple(h for h in _ALL_LITERALS if any(c.isdigit() for c in h))
 _PLAIN_LITERALS = tuple(h for h in _ALL_LITERALS if h not in _DIGIT_LITERALS)
 _DIGITS_BLANKED = bytes.maketrans(b"0123456789", b"##########")
-_found_cache: dict[bytes, frozenset[str]] = {}
+_DIGITS_BLANKED_STR = str.maketrans("0123456789", "##########")
+_found_cache: dict[bytes, tuple[frozenset[str], tuple[str, ...]]] = {}
 # the words a _QUOTED_SECRET / _ESCAPED_SECRET key ends with, by the hint literal each holds: such a key
 # is a quoted name ending in one of them, so one of them stands right before a quote or a backslash
 _KEY_ENDS = {"pass": ("password", "passwd"), "pwd": ("pwd",), "secret": ("secret",), "token": ("token",),
