@@ -104,7 +104,8 @@ def bench_file(path: Path, *, triage: bool, repeat: int = 3) -> dict[str, object
                triage_rc=rc, triage_vs_naive=round(ratios[mid], 2),
                runs=[f"{n:.2f}/{t:.2f}" for n, t, *_ in runs])
     start = _startup_cpu(exe)
-    row["per_line_vs_naive"] = round((cpu - start["triage"]) / max(naive_cpu - start["naive"], 1e-9), 2)
+    row.update(startup_cpu_s={k: round(v, 3) for k, v in start.items()},
+               per_line_vs_naive=round((cpu - start["triage"]) / max(naive_cpu - start["naive"], 1e-9), 2))
     return row
 
 
