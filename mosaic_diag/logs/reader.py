@@ -59,6 +59,16 @@ _UVICORN_START = re.compile(rb"[A-Z]+:  ")
 _FRAMES_RENDER_TEXT = re.compile(
     rb"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) [ \t]+\S[^\n]*\n(?:\1 [ \t]+\S[^\n]*\n)*")
 _FRAMES_BARE = re.compile(rb"(?:[ \t]+\S[^\n]*\n)+")
+# what follows the frames of a chained traceback in a Render text export, under one timestamp: the
+# exception line (a plain line: its first character cannot start a record), a blank, a chain separator, a
+# blank and the next traceback's header
+_CHAIN_RENDER_TEXT = re.compile(
+    rb"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) ([^\x00-\x20\x7f-\xff0-9DIWECF\[=ah][^\n\r]*)\n"
+    rb"\1 ?\n"
+    rb"\1 (During handling of the above exception, another exception occurred:"
+    rb"|The above exception was the direct cause of the following exception:)\n"
+    rb"\1 ?\n"
+    rb"\1 (Traceback \(most recent call last\):[^\n\r]*)\n")
 _LOGS_ARRAY = re.compile(r'"logs"\s*:\s*\[')
 
 
@@ -201,6 +211,8 @@ class _Reader:
                 shape = asm.frames_shape()
                 if shape is not None:
                     end = self._frames(block, pos, shape)
+                    if end == pos and shape == "render-text":
+                        end = self._chain(block, pos)
                     if end > pos:
                         pos = end
                         continue
@@ -297,6 +309,17 @@ class _Reader:
         self.lineno += len(lines)
         self.asm.extend_frames(lines, self.lineno)
         return end
+
+    def _chain(self, block: bytes, pos: int) -> int:
+        """After a frame run of a Render text export: hand the five lines that chain it to the next
+        traceback to the open event at once (`Assembler.chained`); the end of them, or `pos`."""
+        m = _CHAIN_RENDER_TEXT.match(block, pos)
+        if m is None or m.end() - pos > self.line_cap:
+            return pos
+        first = self.lineno + 1
+        self.lineno += 5
+        self.asm.chained(m.group(2).decode("utf-8", "replace"), m.group(3).decode(), m.group(4).decode(), first)
+        return m.end()
 
     def _service_frames(self, block: bytes, pos: int, stream: str, shape: str) -> int:
         """`_frames` for a Docker Compose service's stream: a run of `web-1  |   File ...` lines."""
