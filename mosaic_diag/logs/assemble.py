@@ -132,6 +132,33 @@ class Assembler:
         op.tb.extend(texts if room >= len(texts) else texts[:max(room, 0)])
         op.end = op.seen = last
 
+    def record_shape(self) -> str | None:
+        """The shape of the one stream's open event while it is its error record alone (no traceback,
+        no continuation line yet: the reader may then hand it a traceback header, `header`), else None."""
+        op = self.open.get(None)
+        return op.shape if op is not None and op.state == _REC and not op.blanks and len(self.open) == 1 else None
+
+    def header(self, text: str, lineno: int) -> None:
+        """A traceback header (its shape's plain line) right after the error record (see `record_shape`):
+        what `feed` does with it."""
+        op = self.open[None]
+        self.stats.shapes[op.shape or self.text_shape] += 1
+        op.state = _TB
+        op.blanks = 0
+        op.add(text, lineno)
+        op.seen = lineno
+
+    def exception_line(self, text: str, lineno: int) -> None:
+        """The exception line after a traceback's frames (see `frames_shape`; its shape's plain line, not
+        blank, not indented): what `feed` does with it."""
+        op = self.open[None]
+        self.stats.shapes[op.shape or self.text_shape] += 1
+        op.state = _EXC
+        op.exc_at = len(op.tb) + op.blanks
+        op.cont = 0
+        op.add(text, lineno)
+        op.seen = lineno
+
     def chained(self, exception: str, separator: str, header: str, first: int) -> None:
         """Five lines of the one stream's event while it is inside a traceback's frames (see
         `frames_shape`), its shape's plain lines: the exception line, a blank, a chain `separator`, a

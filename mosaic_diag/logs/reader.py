@@ -69,6 +69,12 @@ _CHAIN_RENDER_TEXT = re.compile(
     rb"|The above exception was the direct cause of the following exception:)\n"
     rb"\1 ?\n"
     rb"\1 (Traceback \(most recent call last\):[^\n\r]*)\n")
+# the last exception line after the frames (a plain line, as above), and a traceback's header right after
+# the error record it belongs to
+_EXCEPTION_RENDER_TEXT = re.compile(
+    rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d) ([^\x00-\x20\x7f-\xff0-9DIWECF\[=ah][^\n\r]*)\n")
+_HEADER_RENDER_TEXT = re.compile(
+    rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d) (Traceback \(most recent call last\):[^\n\r]*)\n")
 _LOGS_ARRAY = re.compile(r'"logs"\s*:\s*\[')
 
 
@@ -216,6 +222,13 @@ class _Reader:
                     if end > pos:
                         pos = end
                         continue
+                elif asm.record_shape() == "render-text":
+                    m = _HEADER_RENDER_TEXT.match(block, pos)
+                    if m is not None and m.end() - pos <= self.line_cap:
+                        self.lineno += 1
+                        asm.header(m.group(1).decode("utf-8", "replace"), self.lineno)
+                        pos = m.end()
+                        continue
                 elif opened and None not in opened:  # (the one unnamed stream has no named frames)
                     named = asm.frames_stream()
                     if named is not None:
@@ -312,13 +325,20 @@ class _Reader:
 
     def _chain(self, block: bytes, pos: int) -> int:
         """After a frame run of a Render text export: hand the five lines that chain it to the next
-        traceback to the open event at once (`Assembler.chained`); the end of them, or `pos`."""
+        traceback to the open event at once (`Assembler.chained`), or else its exception line
+        (`Assembler.exception_line`); the end of them, or `pos`."""
         m = _CHAIN_RENDER_TEXT.match(block, pos)
         if m is None or m.end() - pos > self.line_cap:
-            return pos
+            m = _EXCEPTION_RENDER_TEXT.match(block, pos)
+            if m is None or m.end() - pos > self.line_cap:
+                return pos
+            self.lineno += 1
+            self.asm.exception_line(m.group(1).decode("utf-8", "replace"), self.lineno)
+            return m.end()
         first = self.lineno + 1
         self.lineno += 5
-        self.asm.chained(m.group(2).decode("utf-8", "replace"), m.group(3).decode(), m.group(4).decode(), first)
+        self.asm.chained(m.group(2).decode("utf-8", "replace"), m.group(3).decode(),
+                          m.group(4).decode("utf-8", "replace"), first)
         return m.end()
 
     def _service_frames(self, block: bytes, pos: int, stream: str, shape: str) -> int:
