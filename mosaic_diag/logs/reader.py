@@ -215,10 +215,26 @@ class _Reader:
                     self._skip(block, run, pos)
                     run = -1
                 shape = asm.frames_shape()
-                if shape is not None:
+                if shape == "render-text":
+                    # frames, the lines chaining the next traceback, its frames ... its exception line:
+                    # each step is what the next turn of this loop would take (none of them closes an event)
                     end = self._frames(block, pos, shape)
-                    if end == pos and shape == "render-text":
-                        end = self._chain(block, pos)
+                    while True:
+                        after = self._chain(block, end)
+                        if after == end:
+                            break
+                        end = after
+                        if asm.frames_shape() is None:  # the exception line: the traceback is done
+                            break
+                        after = self._frames(block, end, shape)
+                        if after == end:
+                            break
+                        end = after
+                    if end > pos:
+                        pos = end
+                        continue
+                elif shape is not None:
+                    end = self._frames(block, pos, shape)
                     if end > pos:
                         pos = end
                         continue
