@@ -13,7 +13,8 @@ Also times `mosaic-diag --help` (start-up) over 10 runs.
 
 `--repeat N` (default 3) runs the naive loop and triage N times each on every file, alternating, and
 reports the median of the N ratios (`triage_vs_naive`, with each run's `naive/triage` CPU seconds in
-`runs`): on a shared box a neighbour's burst then hits both sides of a ratio alike. The load average
+`runs`) and the ratio of the least CPU each took (`min_vs_min`: a neighbour's burst only ever adds CPU
+time, so the least of N runs is the least disturbed). The load average
 is printed before and after. Children run with bytecode caching on (PYTHONDONTWRITEBYTECODE dropped,
 the package compiled first), as an installed package runs.
 """
@@ -102,6 +103,7 @@ def bench_file(path: Path, *, triage: bool, repeat: int = 3) -> dict[str, object
     row.update(naive_cpu_s=round(naive_cpu, 2), triage_s=round(wall, 2), triage_cpu_s=round(cpu, 2),
                triage_lines_per_s=int(res["lines"] / wall), triage_rss_mb=round(max(r[3] for r in runs), 1),
                triage_rc=rc, triage_vs_naive=round(ratios[mid], 2),
+               min_vs_min=round(min(r[1] for r in runs) / min(r[0] for r in runs), 2),
                runs=[f"{n:.2f}/{t:.2f}" for n, t, *_ in runs])
     start = _startup_cpu(exe)
     row.update(startup_cpu_s={k: round(v, 3) for k, v in start.items()},
