@@ -1,6 +1,7 @@
 """The console script: `mosaic-diag lint ...` is routed to the linter before the Typer app is even
-imported (editors, CI and hooks run it often, and a warm run is a few milliseconds of work);
-everything else, `lint --help` and malformed `lint` arguments included, goes to `cli.main`."""
+imported (editors, CI and hooks run it often, and a warm run is a few milliseconds of work), and so is
+the common `mosaic-diag triage FILE [--format json|table]` (a triage's start-up is part of its cost);
+everything else, `lint --help` and malformed `lint` / `triage` arguments included, goes to `cli.main`."""
 
 from __future__ import annotations
 
@@ -23,6 +24,12 @@ def main(argv: list[str] | None = None) -> int:
             return 130
         except BrokenPipeError:
             return 0
+        if code is not None:
+            return code
+    if args[:1] == ["triage"]:
+        from mosaic_diag.commands.triage_run import fast_main as triage_main
+
+        code = triage_main(list(args[1:]))
         if code is not None:
             return code
     from mosaic_diag.cli import main as cli_main

@@ -140,3 +140,18 @@ def test_render_api_second_line_of_an_error_record_is_its_detail() -> None:
     (ev,) = events
     assert ev.message == f"Job source failed: {first}" and ev.detail == second
     assert (ev.line, ev.end_line) == (spans[0].line, spans[0].end_line)
+
+
+@pytest.mark.parametrize("name", ["chained_from", "chained_during", "json_decode", "key_error"])
+def test_render_text_traceback_read_in_runs_as_line_by_line(name: str, tbs: dict[str, str]) -> None:
+    """A Render text traceback's frames and the lines that chain two tracebacks are handed over in runs;
+    the events are those of the same log read line by line (CRLF line ends keep the reader off the runs)."""
+    recs = [Rec("INFO", "api.app", "warming up"), Rec("ERROR", "api.session", "Session handler crashed", tbs[name]),
+            Rec("INFO", "api.app", "done"), Rec("ERROR", "api.session", "again", tbs[name]), access(200)]
+    data, spans = render("render-text", recs)
+    fast, fast_stats = read(data)
+    slow, slow_stats = read(data.replace(b"\n", b"\r\n"))
+    assert fast == slow and fast_stats.shapes == slow_stats.shapes and fast_stats.lines == slow_stats.lines
+    errors = [s for s in spans if s.rec.level == "ERROR"]
+    assert [(e.line, e.end_line) for e in fast] == [(s.line, s.end_line) for s in errors]
+    assert fast[0].traceback == tbs[name].rstrip("\n")

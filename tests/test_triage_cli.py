@@ -281,3 +281,86 @@ def test_sparkline_and_tracks():
     assert marker_track(tl, 20) == " " * 10 + "▼" + " " * 8 + "↻"  # a deploy wins its cell
     assert tl.buckets({first: 2, first + 2: 1, first + 3: 5, first + 59: 1}, 20) == [3, 5] + [0] * 17 + [1]
     assert window_track(tl, t0.replace(minute=20), t0.replace(minute=25), 20) == "······███···········"  # 18-27
+
+
+_TYPER = "import sys; from mosaic_diag.cli import main; raise SystemExit(main(sys.argv[1:]))"
+
+
+def _typer_triage(*args: str) -> subprocess.CompletedProcess[bytes]:
+    """The same command through the Typer app (`cli.main`), bypassing the console script's fast path."""
+    return subprocess.run([sys.executable, "-c", _TYPER, "triage", *args], capture_output=True, timeout=120)
+
+
+@pytest.mark.parametrize("args", [
+    ("--format", "json"), (), ("-f", "JSON", "--no-playbooks"), ("--format=table", "-q"), ("--format", "json", "-q"),
+])
+def test_fast_path_answers_as_the_typer_app(tmp_path, args):
+    """`mosaic-diag triage FILE [--format json|table] ...` skips Typer: same output, stderr and exit code."""
+    data, _ = render("render-text", records())
+    log = tmp_path / "a.log"
+    log.write_bytes(data + b"2026-11-27T15:00:00Z ERROR:api.storage:connect failed for "
+                           b"postgresql://mosaic:hunter2secret@dpg-x-a/mosaic\n")
+    fast, slow = triage(log, *args), _typer_triage(str(log), *args)
+    assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout, slow.stderr)
+    assert fast.returncode == 1 and b"hunter2secret" not in fast.stdout and b"Traceback" not in fast.stderr
+
+
+@pytest.mark.parametrize("setup", [lambda p: None, lambda p: p.mkdir(), lambda p: p.write_bytes(b"")],
+                         ids=["missing", "directory", "empty"])
+def test_fast_path_errors_as_the_typer_app(tmp_path, setup):
+    path = tmp_path / "input.log"
+    setup(path)
+    fast, slow = triage(path, "--format", "json"), _typer_triage(str(path), "--format", "json")
+    assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout, slow.stderr)
+
+
+def test_fast_path_leaves_other_arguments_to_typer():
+    from mosaic_diag.commands.triage_run import TriageArgs, parse_fast
+
+    assert parse_fast(["a.log", "-f", "Json", "--no-playbooks"]) == TriageArgs("a.log", "json", no_playbooks=True)
+    assert parse_fast(["-", "--format=table", "-q"]) == TriageArgs("-", "table", quiet=True)
+    for argv in (["a.log", "--label", "X"], ["a.log", "--format", "markdown"], ["a.log", "b.log"], [],
+                 ["--help"], ["a.log", "--format"], ["--", "a.log"], ["-x.log"]):
+        assert parse_fast(argv) is None, argv
+
+
+def test_fast_path_broken_pipe(tmp_path):
+    """A reader that goes away: one message on stderr, exit 2, as through the Typer app."""
+    data, _ = render("render-text", records() * 200)
+    log = tmp_path / "big.log"
+    log.write_bytes(data)
+    for cmd in ([sys.executable, "-m", "mosaic_diag", "triage", str(log), "--format", "json"],
+                [sys.executable, "-c", _TYPER, "triage", str(log), "--format", "json"]):
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.read(10)
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=120) == 2
+        assert err == "mosaic-diag: error: output closed early (broken pipe)\n"
+
+
+def test_event_lines_are_what_json_dumps_writes():
+    """The JSON report's event lines (strings encoded once) are byte for byte json.dumps of the event."""
+    import random
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from mosaic_diag.render.triage import EventLines
+    from mosaic_diag.triage.model import ErrorEvent
+
+    rnd = random.Random(5)
+    texts = ["", "a", 'q"uote', "back\\slash", "nl\nx", "tab\t", "ctl\x01\x1f", "ünïcødé", "emoji 😀", "\u2028",
+             "sk-...852", "x" * 300]
+    times = [None, datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, 3, 4, 5, 123456,
+                                                                 tzinfo=timezone(timedelta(hours=5))),
+             datetime(2026, 1, 1)]
+    lines = EventLines(limit=7)  # the cache of encoded strings is emptied now and then too
+    for _ in range(3000):
+        maybe = [None, *texts]
+        event = ErrorEvent(rnd.randint(0, 10**7), rnd.randint(0, 10**7), rnd.choice(texts), rnd.choice(texts),
+                           rnd.choice(texts), rnd.choice(times), rnd.choice(maybe), rnd.choice(texts),
+                           rnd.choice(texts), rnd.choice(maybe), rnd.choice(maybe), rnd.choice(maybe),
+                           rnd.choice(maybe))
+        assert lines.line(event) == json.dumps(event.to_dict(), ensure_ascii=False)
+    odd = ErrorEvent(True, 2, "L", "c", "s", None, 5, "m", "f")  # type: ignore[arg-type]  # not what the fields say
+    assert lines.line(odd) == json.dumps(odd.to_dict(), ensure_ascii=False)

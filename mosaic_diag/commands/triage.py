@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -37,82 +36,12 @@ def triage(
 ) -> int:
     """Read a Render / uvicorn / JSON log and report every error event: labels, groups,
     anomalous rates and the playbook each group would run (dry run)."""
-    from mosaic_diag.commands._common import check_output, config_here, parse_time
-    from mosaic_diag.plans import attach_plans, playbook_planner
-    from mosaic_diag.render.progress import progress, progress_wanted
-    from mosaic_diag.triage import open_triage
+    from mosaic_diag.commands.triage_run import TriageArgs, run_triage
 
-    check_output(fmt, output)
-    cfg = config_here()
-    source, stream = _input(logfile, render, render_service, since, until, cfg)
-    opts: dict[str, Any] = {
-        "stream": stream,
-        "since": parse_time(since, "--since"),
-        "until": parse_time(until, "--until"),
-        "labels": label or [],
-        "categories": category or [],
-        "min_severity": min_severity,
-        "rules": rules or (Path(cfg.get("rules")) if cfg.get("rules") else None),
-        "config": cfg,
-    }
-    planner = None if no_playbooks else playbook_planner(playbooks or cfg.get("playbooks.dir"), cfg)
-    if fmt is ReportFormat.json:
-        from mosaic_diag.render.triage import write_json
-
-        with open_triage(source, stdin=sys.stdin.buffer, **opts) as run:
-            report = write_json(run.events, lambda: attach_plans(run.finish(), planner), sys.stdout)
-    else:
-        name = "stdin" if source == "-" else "Render logs" if stream is not None else Path(source).name
-        with progress(f"triage {name}", enabled=progress_wanted(fmt, quiet), unit="bytes") as on_progress, \
-                open_triage(source, stdin=sys.stdin.buffer, on_progress=on_progress, **opts) as run:
-            for _ in run.events:
-                pass
-            report = attach_plans(run.finish(), planner)
-        if fmt is ReportFormat.markdown:
-            from mosaic_diag.render.triage import write_markdown
-
-            write_markdown(report, sys.stdout)
-        elif fmt is ReportFormat.html:
-            from mosaic_diag.commands._common import write_report
-            from mosaic_diag.render.html import triage_html
-
-            write_report(triage_html(report), output)
-        else:
-            from mosaic_diag.render.triage import write_table
-
-            write_table(report, top=top)
-    return 1 if report.summary["events"] else 0
-
-
-def _input(logfile: str | None, render: bool, service: str | None, since: str | None, until: str | None,
-           cfg: Any) -> tuple[str, Any]:
-    """The source name and, with --render, the stream of the API's entries (nothing fetched yet)."""
-    import os
-    from datetime import UTC, datetime, timedelta
-
-    from mosaic_diag.commands._common import parse_time
-    from mosaic_diag.errors import UsageError
-
-    if not render:
-        if service:
-            raise UsageError("--render-service needs --render")
-        if logfile is None:
-            raise UsageError("give a log file, - for stdin, or --render")
-        return logfile, None
-    if logfile is not None:
-        raise UsageError("give either a log file or --render, not both")
-    from mosaic_diag.platform.render_logs import EntryStream, RenderLogs
-    from mosaic_diag.platform.render_settings import render_settings_for
-
-    settings = render_settings_for(cfg, os.environ, service)
-    for note in settings.notes:
-        print(f"note: {note}", file=sys.stderr)
-    end = parse_time(until, "--until") or datetime.now(UTC)
-    start = parse_time(since, "--since") or end - timedelta(hours=1)
-    if start > end:
-        raise UsageError("--since is after --until")
-    logs = RenderLogs(settings, start, end)
-    return f"render:{settings.service_id}", EntryStream(logs.entries())
+    return run_triage(TriageArgs(
+        logfile=logfile, fmt=fmt.value, output=output, quiet=quiet, since=since, until=until,
+        labels=tuple(label or ()), categories=tuple(category or ()), min_severity=min_severity, rules=rules,
+        playbooks=playbooks, no_playbooks=no_playbooks, top=top, render=render, render_service=render_service))
 
 
 def register(app: typer.Typer) -> None:

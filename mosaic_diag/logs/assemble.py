@@ -132,6 +132,52 @@ class Assembler:
         op.tb.extend(texts if room >= len(texts) else texts[:max(room, 0)])
         op.end = op.seen = last
 
+    def record_shape(self) -> str | None:
+        """The shape of the one stream's open event while it is its error record alone (no traceback,
+        no continuation line yet: the reader may then hand it a traceback header, `header`), else None."""
+        op = self.open.get(None)
+        return op.shape if op is not None and op.state == _REC and not op.blanks and len(self.open) == 1 else None
+
+    def header(self, text: str, lineno: int) -> None:
+        """A traceback header (its shape's plain line) right after the error record (see `record_shape`):
+        what `feed` does with it."""
+        op = self.open[None]
+        self.stats.shapes[op.shape or self.text_shape] += 1
+        op.state = _TB
+        op.blanks = 0
+        op.add(text, lineno)
+        op.seen = lineno
+
+    def exception_line(self, text: str, lineno: int) -> None:
+        """The exception line after a traceback's frames (see `frames_shape`; its shape's plain line, not
+        blank, not indented): what `feed` does with it."""
+        op = self.open[None]
+        self.stats.shapes[op.shape or self.text_shape] += 1
+        op.state = _EXC
+        op.exc_at = len(op.tb) + op.blanks
+        op.cont = 0
+        op.add(text, lineno)
+        op.seen = lineno
+
+    def chained(self, exception: str, separator: str, header: str, first: int) -> None:
+        """Five lines of the one stream's event while it is inside a traceback's frames (see
+        `frames_shape`), its shape's plain lines: the exception line, a blank, a chain `separator`, a
+        blank, the next traceback's `header` (lines `first` to `first + 4`): what `feed` does with each."""
+        op = self.open[None]
+        self.stats.shapes[op.shape or self.text_shape] += 5
+        op.state = _EXC  # the exception line
+        op.exc_at = len(op.tb) + op.blanks
+        op.cont = 0
+        op.add(exception, first)
+        op.state = _EXC_BLANK  # a blank
+        op.blanks = 1
+        op.state = _CHAIN  # the separator
+        op.add(separator, first + 2)
+        op.blanks += 1  # a blank
+        op.state = _TB  # the header
+        op.add(header, first + 4)
+        op.seen = first + 4
+
     def expire(self, lineno: int) -> None:
         """Close events whose stream has been silent for more than `horizon` lines."""
         for op in [op for op in self.open.values() if lineno - op.seen > self.horizon]:

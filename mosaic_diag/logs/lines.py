@@ -18,6 +18,9 @@ _LEVEL_ALIASES = {"WARN": "WARNING", "ERR": "ERROR", "EXCEPTION": "ERROR", "CRIT
 TRACEBACK_HEADER = "Traceback (most recent call last):"
 
 _LEVEL_INITIALS = frozenset("DIWECF[")
+# first characters of a Render text line's own text that may make it more than plain text: a level word's
+# initial (or "[" of "[ERROR]"), "==> ", Heroku's "app[" / "heroku[" (digits: an app timestamp, looked at too)
+_NOT_PLAIN = frozenset("DIWECF[=ah")
 _LV = r"(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)"
 _TS = r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
 # Render text export: ISO-8601 timestamp, one space, the process's own line.
@@ -154,7 +157,7 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
             if inner.ts is None:
                 inner.ts = m.group(1)
             return inner
-    elif c.isupper():
+    elif c.isupper() and text.startswith(LEVELS):  # both patterns start with a level word
         m = _BASIC.match(text)
         if m:
             msg = m.group(3)
@@ -273,7 +276,12 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
         m = _RENDER_TEXT.match(text)
         if m:
             inner = m.group(2)
-            if inner[:1] in "ah":
+            first = inner[:1]
+            if not first or (first not in _NOT_PLAIN and not first.isdigit()):
+                # what parse_process makes of a line that cannot start a record (a traceback's exception
+                # line, a blank, a chain separator): its plain text
+                return [Line("render-text", None, m.group(1), None, None, inner, inner, False)]
+            if first in "ah":
                 h = _HEROKU.match(inner)
                 if h:  # Heroku: "TIMESTAMP app[web.1]: line", one stream per dyno
                     ln = parse_process(h.group(2), "heroku", h.group(1), m.group(1))

@@ -30,9 +30,9 @@ from mosaic_diag.logs.scan import Needle
 from mosaic_diag.logs.source import BLOCK_SIZE, LINE_CAP, iter_blocks
 
 # candidates of every shape; the JSON levels only in blocks that hold JSON lines
-TEXT_NEEDLES = (Needle(b"ERROR"), Needle(b"CRITICAL", 7), Needle(b"Traceback (most recent call last)"),
+TEXT_NEEDLES = (Needle(b"ERROR", 1), Needle(b"CRITICAL", 7), Needle(b"Traceback (most recent call last)"),
                 Needle(b"==> ", 2), Needle(b"Started server process"), Needle(b'File "'),
-                Needle(b"FATAL"))
+                Needle(b"FATAL", 4))
 JSON_NEEDLES = (Needle(b'"error"'), Needle(b'"critical"'))
 _JSON_LINE = Needle(b"\n{", 1)
 _INF = 1 << 62
@@ -53,9 +53,28 @@ _API_WARN, _API_DEBUG = (Needle(b'"warning"'),), (Needle(b'"debug"'),)
 _RENDER_TEXT_START = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 _UVICORN_START = re.compile(rb"[A-Z]+:  ")
 # a run of indented, non-blank lines (traceback frames) of a Render text export / of a bare log
+# (the lines of one traceback mostly share their timestamp: after the first line of a run the pattern
+# compares the same text again instead of reading a timestamp, and a run goes on across a new timestamp
+# by matching again from there)
 _FRAMES_RENDER_TEXT = re.compile(
-    rb"(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d) [ \t]+\S[^\n]*\n)+")
+    rb"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) [ \t]+\S[^\n]*\n(?:\1 [ \t]+\S[^\n]*\n)*")
 _FRAMES_BARE = re.compile(rb"(?:[ \t]+\S[^\n]*\n)+")
+# what follows the frames of a chained traceback in a Render text export, under one timestamp: the
+# exception line (a plain line: its first character cannot start a record), a blank, a chain separator, a
+# blank and the next traceback's header
+_CHAIN_RENDER_TEXT = re.compile(
+    rb"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) ([^\x00-\x20\x7f-\xff0-9DIWECF\[=ah][^\n\r]*)\n"
+    rb"\1 ?\n"
+    rb"\1 (During handling of the above exception, another exception occurred:"
+    rb"|The above exception was the direct cause of the following exception:)\n"
+    rb"\1 ?\n"
+    rb"\1 (Traceback \(most recent call last\):[^\n\r]*)\n")
+# the last exception line after the frames (a plain line, as above), and a traceback's header right after
+# the error record it belongs to
+_EXCEPTION_RENDER_TEXT = re.compile(
+    rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d) ([^\x00-\x20\x7f-\xff0-9DIWECF\[=ah][^\n\r]*)\n")
+_HEADER_RENDER_TEXT = re.compile(
+    rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d) (Traceback \(most recent call last\):[^\n\r]*)\n")
 _LOGS_ARRAY = re.compile(r'"logs"\s*:\s*\[')
 
 
@@ -196,12 +215,37 @@ class _Reader:
                     self._skip(block, run, pos)
                     run = -1
                 shape = asm.frames_shape()
-                if shape is not None:
+                if shape == "render-text":
+                    # frames, the lines chaining the next traceback, its frames ... its exception line:
+                    # each step is what the next turn of this loop would take (none of them closes an event)
+                    end = self._frames(block, pos, shape)
+                    while True:
+                        after = self._chain(block, end)
+                        if after == end:
+                            break
+                        end = after
+                        if asm.frames_shape() is None:  # the exception line: the traceback is done
+                            break
+                        after = self._frames(block, end, shape)
+                        if after == end:
+                            break
+                        end = after
+                    if end > pos:
+                        pos = end
+                        continue
+                elif shape is not None:
                     end = self._frames(block, pos, shape)
                     if end > pos:
                         pos = end
                         continue
-                elif opened:
+                elif asm.record_shape() == "render-text":
+                    m = _HEADER_RENDER_TEXT.match(block, pos)
+                    if m is not None and m.end() - pos <= self.line_cap:
+                        self.lineno += 1
+                        asm.header(m.group(1).decode("utf-8", "replace"), self.lineno)
+                        pos = m.end()
+                        continue
+                elif opened and None not in opened:  # (the one unnamed stream has no named frames)
                     named = asm.frames_stream()
                     if named is not None:
                         end = self._service_frames(block, pos, *named)
@@ -254,14 +298,36 @@ class _Reader:
     def _frames(self, block: bytes, pos: int, shape: str) -> int:
         """Hand a run of traceback frame lines at `pos` to the open event at once; the run's end."""
         if shape == "render-text":
+            # the first space of such a line ends its timestamp and an indent follows it: a line that is
+            # no frame (the exception line after the frames) is told without running the pattern
+            sp = block.find(b" ", pos)
+            if sp < 0 or block[sp + 1:sp + 2] not in b" \t" or sp + 1 >= len(block):
+                return pos
             m = _FRAMES_RENDER_TEXT.match(block, pos)
+            if m is None:
+                return pos
+            stamp = m.group(1)
+            end = m.end()
+            m = _FRAMES_RENDER_TEXT.match(block, end)
+            if m is None and b"\r" not in block[pos:end] and self.line_cap >= end - pos:
+                # one timestamp on every line (the usual case): cut it off all of them at once
+                run = block[pos + len(stamp) + 1:end - 1].replace(b"\n" + stamp + b" ", b"\n")
+                lines = run.decode("utf-8", "replace").split("\n")
+                self.lineno += len(lines)
+                self.asm.extend_frames(lines, self.lineno)
+                return end
+            while m is not None:
+                end = m.end()
+                m = _FRAMES_RENDER_TEXT.match(block, end)
         elif shape in ("", "plain", "uvicorn"):
+            if block[pos:pos + 1] not in b" \t" or pos >= len(block):
+                return pos
             m = _FRAMES_BARE.match(block, pos)
+            if m is None:
+                return pos
+            end = m.end()
         else:
             return pos
-        if m is None:
-            return pos
-        end = m.end()
         lines = block[pos:end - 1].decode("utf-8", "replace").split("\n")
         cap = self.line_cap
         if shape == "render-text":
@@ -272,6 +338,24 @@ class _Reader:
         self.lineno += len(lines)
         self.asm.extend_frames(lines, self.lineno)
         return end
+
+    def _chain(self, block: bytes, pos: int) -> int:
+        """After a frame run of a Render text export: hand the five lines that chain it to the next
+        traceback to the open event at once (`Assembler.chained`), or else its exception line
+        (`Assembler.exception_line`); the end of them, or `pos`."""
+        m = _CHAIN_RENDER_TEXT.match(block, pos)
+        if m is None or m.end() - pos > self.line_cap:
+            m = _EXCEPTION_RENDER_TEXT.match(block, pos)
+            if m is None or m.end() - pos > self.line_cap:
+                return pos
+            self.lineno += 1
+            self.asm.exception_line(m.group(1).decode("utf-8", "replace"), self.lineno)
+            return m.end()
+        first = self.lineno + 1
+        self.lineno += 5
+        self.asm.chained(m.group(2).decode("utf-8", "replace"), m.group(3).decode(),
+                          m.group(4).decode("utf-8", "replace"), first)
+        return m.end()
 
     def _service_frames(self, block: bytes, pos: int, stream: str, shape: str) -> int:
         """`_frames` for a Docker Compose service's stream: a run of `web-1  |   File ...` lines."""

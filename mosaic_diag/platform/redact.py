@@ -69,6 +69,9 @@ _BEARER = re.compile(r"(?i)\b(bearer|x-api-key:?|authorization:\s*(?:basic|token
 _PRIVATE_KEY = re.compile(r"-----BEGIN (?P<kind>[A-Z0-9 ]*)PRIVATE KEY-----.*?"
                           r"(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.DOTALL)
 
+# how each alternative of _API_KEYS (case-sensitive) starts: text without any of them holds no such key
+_API_KEY_STARTS = ("sk-", "rnd_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xoxa-", "xoxb-",
+                   "xoxp-", "xoxo-", "xoxs-", "xoxr-", "rk_live_", "rk_test_", "sk_live_", "sk_test_", "AKIA", "ASIA")
 _KEY_PREFIXES = ("sk-", "rnd_", "gh", "glpat-", "xox", "sk_", "rk_", "akia", "asia")
 _SECRET_LITERALS = ("pass", "pwd", "secret", "token", "key", "auth", "credential")  # every _SECRET_WORDS word
 _ENV_LITERALS = ("password", "passwd", "secret", "token", "api_key", "apikey", "access_key", "private_key",
@@ -86,9 +89,27 @@ _HINTS = (
 
 
 def _found(line: str) -> frozenset[str]:
-    """The hint literals in `line` (empty: nothing to redact). One set comprehension of C substring tests."""
-    low = line.lower()
-    return frozenset(h for h in _ALL_LITERALS if h in low)
+    """The hint literals in `line` (empty: nothing to redact). One set comprehension of C substring tests,
+    done once per line shape: lines that differ only in their digits (line numbers, timestamps, counters
+    of one event after another) share the tests of the literals without a digit (no literal holds the `#`
+    the digits become, so blanking them neither makes nor breaks such a literal, and lower-casing does the
+    same to both lines but for their digits); a literal with a digit is tested on a line only when its
+    shape has the literal's letters in place."""
+    key = line.encode("utf-8", "surrogatepass").translate(_DIGITS_BLANKED)
+    known = _found_cache.get(key)
+    if known is None:
+        if len(_found_cache) >= 4096:
+            _found_cache.clear()
+        low = line.lower()
+        shape = low.translate(_DIGITS_BLANKED_STR)
+        known = _found_cache[key] = (frozenset(h for h in _PLAIN_LITERALS if h in low),
+                                     tuple(h for h in _DIGIT_LITERALS if h.translate(_DIGITS_BLANKED_STR) in shape))
+    found, maybe = known
+    if maybe:
+        low = line.lower()
+        digits = [h for h in maybe if h in low]
+        return found.union(digits) if digits else found
+    return found
 
 
 # detect-secrets' regex detectors this redactor runs: (module, class, literals one of which a line must hold,
@@ -118,6 +139,25 @@ _DETECTORS = (
 _BEARER_LITERALS = frozenset({"bearer", "x-api-key", "authorization"})
 _ALL_LITERALS = tuple(sorted(set(_HINTS) | set(_KEY_PREFIXES) | set(_SECRET_LITERALS) | set(_ENV_LITERALS)
                              | _BEARER_LITERALS | {lit for _, _, lits in _DETECTORS for lit in lits}))
+_DETECTOR_LITERALS = frozenset(lit for _, _, lits in _DETECTORS for lit in lits)
+_DIGIT_LITERALS = tuple(h for h in _ALL_LITERALS if any(c.isdigit() for c in h))
+_PLAIN_LITERALS = tuple(h for h in _ALL_LITERALS if h not in _DIGIT_LITERALS)
+_DIGITS_BLANKED = bytes.maketrans(b"0123456789", b"##########")
+_DIGITS_BLANKED_STR = str.maketrans("0123456789", "##########")
+_found_cache: dict[bytes, tuple[frozenset[str], tuple[str, ...]]] = {}
+# the words a _QUOTED_SECRET / _ESCAPED_SECRET key ends with, by the hint literal each holds: such a key
+# is a quoted name ending in one of them, so one of them stands right before a quote or a backslash
+_KEY_ENDS = {"pass": ("password", "passwd"), "pwd": ("pwd",), "secret": ("secret",), "token": ("token",),
+             "key": ("key",), "auth": ("authorization",), "credential": ("credential", "credentials")}
+
+
+def _quoted_key(text: str, found: frozenset[str]) -> bool:
+    """Whether `text` may hold a quoted secret key (`"api_key":`, `\\"password\\":`): exact for ASCII text
+    (the patterns are case-insensitive, the test is on the lower-cased text); other text is always tried."""
+    if not text.isascii():
+        return True
+    low = text.lower()
+    return any(end + q in low for lit in found.intersection(_KEY_ENDS) for end in _KEY_ENDS[lit] for q in "\"'\\")
 
 _known_lock = threading.Lock()
 _known: dict[str, str] = {}  # secret -> how it is shown
@@ -189,13 +229,14 @@ def _redact_line(text: str, found: frozenset[str]) -> str:
         text = _QUERY_TOKEN.sub(lambda m: m.group("pre") + MASK, text)
     if "eyj" in found:
         text = _JWT.sub(lambda m: m.group(0)[:3] + MASK, text)
-    if not found.isdisjoint(_KEY_PREFIXES):
+    if not found.isdisjoint(_KEY_PREFIXES) and any(start in text for start in _API_KEY_STARTS):
         text = _API_KEYS.sub(lambda m: m.group(1)[:3] + MASK, text)
     if not found.isdisjoint(_SECRET_LITERALS):
-        if ":" in text and '\\"' in text:
+        quoted = ":" in text and _quoted_key(text, found)
+        if quoted and '\\"' in text:
             text = _ESCAPED_SECRET.sub(lambda m: f"{m.group('key')}{m.group('sep')}{m.group('q')}{MASK}{m.group('q')}"
                                        if m.group("val") and MASK not in m.group("val") else m.group(0), text)
-        if ":" in text:
+        if quoted:
             text = _QUOTED_SECRET.sub(lambda m: f"{m.group('key')}{m.group('sep')}{m.group('q')}{MASK}{m.group('q')}"
                                       if m.group("val") and MASK not in m.group("val") else m.group(0), text)
         if "=" in text or ":" in text:
@@ -207,6 +248,8 @@ def _redact_line(text: str, found: frozenset[str]) -> str:
     if not found.isdisjoint(_BEARER_LITERALS):
         text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}" if not m.group(2).startswith(MASK) else m.group(0),
                            text)
+    if found.isdisjoint(_DETECTOR_LITERALS):  # detect-secrets is not even imported
+        return text
     for literals, patterns in _detector_patterns():
         if not found.isdisjoint(literals):
             for pattern in patterns:
@@ -224,6 +267,8 @@ def redact_text(text: str) -> str:
         for secret, shown in known:
             if secret in text:
                 text = text.replace(secret, shown)
+    if text.isspace():  # a separator or an indent: no pattern matches whitespace alone
+        return text
     if "\n" not in text:
         found = _found(text)
         return _redact_line(text, found) if found else text
@@ -233,6 +278,8 @@ def redact_text(text: str) -> str:
     lines = text.split("\n")
     changed = text is not original
     for n, line in enumerate(lines):
+        if not line or line.isspace():
+            continue
         found = _found(line)
         if found:
             masked = _redact_line(line, found)

@@ -121,7 +121,20 @@ def _refuse_hostile(text: str, name: str, loader: Any) -> None:
 
 
 def load_yaml_text(text: str, name: str) -> Any:
-    """Like load_yaml, from text; `name` is used in error messages."""
+    """Like load_yaml, from text; `name` is used in error messages. A text loaded before (the shipped
+    taxonomy and playbooks, a user's rules file) comes from the on-disk cache (`yamlcache`)."""
+    from mosaic_diag.platform import yamlcache
+
+    key = yamlcache.key_of(text)
+    found = yamlcache.get(key)
+    if found is not yamlcache.MISS:
+        return found
+    data = _load_yaml_text(text, name)
+    yamlcache.put(key, data)
+    return data
+
+
+def _load_yaml_text(text: str, name: str) -> Any:
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -35,14 +35,56 @@ def _plan_lines(group: Group) -> list[str]:
     return lines
 
 
+class _NotPlain(Exception):
+    """A field of another type than the dataclass says: the event goes through `json` as a whole."""
+
+
+class EventLines:
+    """The JSON line of an event exactly as `json.dumps(event.to_dict(), ensure_ascii=False)` writes it,
+    with the strings that repeat from event to event (label, type, logger, rule, message ...) encoded once."""
+
+    def __init__(self, limit: int = 20_000) -> None:
+        self._encoded: dict[str, str] = {}
+        self._limit = limit
+        self._encode = json.JSONEncoder(ensure_ascii=False).encode
+
+    def _str(self, value: str | None) -> str:
+        if value is None:
+            return "null"
+        done = self._encoded.get(value)
+        if done is None:
+            if type(value) is not str:
+                raise _NotPlain
+            if len(self._encoded) >= self._limit:
+                self._encoded.clear()
+            done = self._encoded[value] = self._encode(value)
+        return done
+
+    def line(self, e: ErrorEvent) -> str:
+        ts = e.timestamp
+        if type(e.line) is not int or type(e.end_line) is not int or not (ts is None or type(ts) is datetime):
+            return self._encode(e.to_dict())
+        s = self._str
+        try:
+            return (f'{{"line": {e.line}, "end_line": {e.end_line}, "label": {s(e.label)}, '
+                    f'"category": {s(e.category)}, "severity": {s(e.severity)}, '
+                    f'"timestamp": {self._encode(ts.isoformat()) if ts else "null"}, '
+                    f'"exception_type": {s(e.exception_type)}, "message": {s(e.message)}, '
+                    f'"fingerprint": {s(e.fingerprint)}, "rule": {s(e.rule)}, "logger": {s(e.logger)}, '
+                    f'"instance": {s(e.instance)}, "shape": {s(e.shape)}}}')
+        except _NotPlain:
+            return self._encode(e.to_dict())
+
+
 def write_json(events: Iterable[ErrorEvent], finish: Callable[[], TriageReport],
                out: TextIO) -> TriageReport:
     """Stream `{"events": [...], "groups": [...], "anomalies": [...], "summary": {...}, "timeline": {...}}`."""
+    line = EventLines().line
     out.write('{"events": [')
     first = True
     for event in events:
         out.write("\n  " if first else ",\n  ")
-        out.write(json.dumps(event.to_dict(), ensure_ascii=False))
+        out.write(line(event))
         first = False
     report = finish()
     out.write("\n],\n")

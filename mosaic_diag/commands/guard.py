@@ -1,0 +1,95 @@
+"""What every CLI run goes through, Typer or not: stdout and stderr behind the one redactor, a closed
+pipe turned into one message and exit 2, and the core's errors turned into one line and their exit code
+(no traceback ever reaches a user). `cli.main` and the Typer-free fast paths of `entry` share it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable
+
+from mosaic_diag.errors import DiagError, ExitCode
+
+
+def fail(message: str, code: int) -> int:
+    """Say `message` on stderr (if it is still there) and return `code`."""
+    with contextlib.suppress(OSError, OutputClosed):  # stderr gone too: the exit code is all that is left
+        sys.stderr.write(f"mosaic-diag: error: {message}\n")
+    return code
+
+
+class OutputClosed(Exception):
+    """stdout's reader went away; raised instead of BrokenPipeError, which Typer and Rich turn into a bare exit 1."""
+
+
+class GuardedStdout:
+    """sys.stdout (or stderr) for the length of one CLI run: everything written goes through the one
+    redactor (a net under the core's own redaction), and a closed pipe becomes `OutputClosed`."""
+
+    def __init__(self, stream: object) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        from mosaic_diag.platform.redact import redact_text
+
+        try:
+            self._stream.write(redact_text(text) if isinstance(text, str) else text)  # type: ignore[attr-defined]
+        except BrokenPipeError as exc:
+            raise OutputClosed() from exc
+        return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()  # type: ignore[attr-defined]
+        except BrokenPipeError as exc:
+            raise OutputClosed() from exc
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+
+def broken_pipe() -> int:
+    """stdout was closed by its reader (`| head`): say so once on stderr, exit 2, and keep Python's
+    exit-time flush of the dead pipe from printing its own "Exception ignored" message."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return fail("output closed early (broken pipe)", ExitCode.USAGE)
+
+
+def handled(body: Callable[[], int]) -> int:
+    """`body()`, with the errors of any command turned into a message and an exit code."""
+    try:
+        return body()
+    except DiagError as exc:
+        return fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        return fail("interrupted", 130)
+    except (BrokenPipeError, OutputClosed):
+        return broken_pipe()
+    except RecursionError:
+        return fail("input nested too deeply", ExitCode.USAGE)
+    except OSError as exc:  # an output path that cannot be written, a directory that cannot be made
+        where = f"{exc.filename}: " if exc.filename else ""
+        return fail(f"{where}{exc.strerror or exc}", ExitCode.USAGE)
+
+
+def guarded(body: Callable[[], int]) -> int:
+    """Run `body` (which returns the exit code) with stdout and stderr guarded; a reader that went away
+    is found by the final flush, not at interpreter exit."""
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout = GuardedStdout(stdout)  # type: ignore[assignment]
+    sys.stderr = GuardedStdout(stderr)  # type: ignore[assignment]
+    try:
+        code = body()
+        sys.stdout.flush()
+        return code
+    except OutputClosed:
+        sys.stderr = stderr
+        return broken_pipe()
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr

@@ -1,0 +1,157 @@
+"""The body of `mosaic-diag triage`, without Typer: the Typer command calls `run_triage`, and the console
+script (`entry.main`) calls `fast_main` first, so that the common `mosaic-diag triage FILE [--format
+json|table] [--no-playbooks] [--quiet]` skips importing Typer and its per-invocation parameter machinery.
+Anything else (another option, `--help`, a malformed argument) goes the ordinary way and gets the
+ordinary messages."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+FORMATS = ("table", "json", "markdown", "html")
+
+
+@dataclass(frozen=True)
+class TriageArgs:
+    """What `mosaic-diag triage` was asked (the Typer command's parameters, formats as strings)."""
+
+    logfile: str | None = None
+    fmt: str = "table"
+    output: Path | None = None
+    quiet: bool = False
+    since: str | None = None
+    until: str | None = None
+    labels: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    min_severity: str | None = None
+    rules: Path | None = None
+    playbooks: Path | None = None
+    no_playbooks: bool = False
+    top: int = 30
+    render: bool = False
+    render_service: str | None = None
+
+
+def run_triage(args: TriageArgs) -> int:
+    """Triage, render, and return the exit code (1: error events found)."""
+    from mosaic_diag.commands._common import check_output, config_here, parse_time
+    from mosaic_diag.plans import attach_plans, playbook_planner
+    from mosaic_diag.triage import open_triage
+
+    fmt = args.fmt
+    check_output(fmt, args.output)
+    cfg = config_here()
+    source, stream = _input(args.logfile, args.render, args.render_service, args.since, args.until, cfg)
+    opts: dict[str, Any] = {
+        "stream": stream,
+        "since": parse_time(args.since, "--since"),
+        "until": parse_time(args.until, "--until"),
+        "labels": list(args.labels),
+        "categories": list(args.categories),
+        "min_severity": args.min_severity,
+        "rules": args.rules or (Path(cfg.get("rules")) if cfg.get("rules") else None),
+        "config": cfg,
+    }
+    planner = None if args.no_playbooks else playbook_planner(args.playbooks or cfg.get("playbooks.dir"), cfg)
+    if fmt == "json":
+        from mosaic_diag.render.triage import write_json
+
+        with open_triage(source, stdin=sys.stdin.buffer, **opts) as run:
+            report = write_json(run.events, lambda: attach_plans(run.finish(), planner), sys.stdout)
+    else:
+        from mosaic_diag.render.progress import progress, progress_wanted
+
+        name = "stdin" if source == "-" else "Render logs" if stream is not None else Path(source).name
+        with progress(f"triage {name}", enabled=progress_wanted(fmt, args.quiet), unit="bytes") as on_progress, \
+                open_triage(source, stdin=sys.stdin.buffer, on_progress=on_progress, **opts) as run:
+            for _ in run.events:
+                pass
+            report = attach_plans(run.finish(), planner)
+        if fmt == "markdown":
+            from mosaic_diag.render.triage import write_markdown
+
+            write_markdown(report, sys.stdout)
+        elif fmt == "html":
+            from mosaic_diag.commands._common import write_report
+            from mosaic_diag.render.html import triage_html
+
+            write_report(triage_html(report), args.output)
+        else:
+            from mosaic_diag.render.triage import write_table
+
+            write_table(report, top=args.top)
+    return 1 if report.summary["events"] else 0
+
+
+def _input(logfile: str | None, render: bool, service: str | None, since: str | None, until: str | None,
+           cfg: Any) -> tuple[str, Any]:
+    """The source name and, with --render, the stream of the API's entries (nothing fetched yet)."""
+    import os
+    from datetime import UTC, datetime, timedelta
+
+    from mosaic_diag.commands._common import parse_time
+    from mosaic_diag.errors import UsageError
+
+    if not render:
+        if service:
+            raise UsageError("--render-service needs --render")
+        if logfile is None:
+            raise UsageError("give a log file, - for stdin, or --render")
+        return logfile, None
+    if logfile is not None:
+        raise UsageError("give either a log file or --render, not both")
+    from mosaic_diag.platform.render_logs import EntryStream, RenderLogs
+    from mosaic_diag.platform.render_settings import render_settings_for
+
+    settings = render_settings_for(cfg, os.environ, service)
+    for note in settings.notes:
+        print(f"note: {note}", file=sys.stderr)
+    end = parse_time(until, "--until") or datetime.now(UTC)
+    start = parse_time(since, "--since") or end - timedelta(hours=1)
+    if start > end:
+        raise UsageError("--since is after --until")
+    logs = RenderLogs(settings, start, end)
+    return f"render:{settings.service_id}", EntryStream(logs.entries())
+
+
+def parse_fast(argv: list[str]) -> TriageArgs | None:
+    """The arguments of `triage` (argv without the command) when they are one log file and only
+    `--format/-f json|table`, `--no-playbooks`, `--quiet/-q`; else None (Typer parses them)."""
+    logfile: str | None = None
+    fmt = "table"
+    quiet = no_playbooks = False
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("--format", "-f") and i + 1 < len(argv):
+            fmt = argv[i + 1].lower()
+            i += 2
+            continue
+        if arg.startswith("--format="):
+            fmt = arg.split("=", 1)[1].lower()
+        elif arg in ("--quiet", "-q"):
+            quiet = True
+        elif arg == "--no-playbooks":
+            no_playbooks = True
+        elif logfile is None and arg and (arg == "-" or not arg.startswith("-")):
+            logfile = arg
+        else:
+            return None
+        i += 1
+    if logfile is None or fmt not in ("json", "table"):
+        return None
+    return TriageArgs(logfile=logfile, fmt=fmt, quiet=quiet, no_playbooks=no_playbooks)
+
+
+def fast_main(argv: list[str]) -> int | None:
+    """`run_triage` for arguments `parse_fast` takes (guarded as `cli.main` guards every command); None:
+    leave them to the Typer app."""
+    args = parse_fast(argv)
+    if args is None:
+        return None
+    from mosaic_diag.commands.guard import guarded, handled
+
+    return guarded(lambda: handled(lambda: run_triage(args)))

@@ -1,0 +1,131 @@
+"""An on-disk cache of loaded YAML (`yamlpos.load_yaml_text`): the taxonomy and the playbooks are read on
+every triage, and parsing them (and importing PyYAML) is a good part of a run's start-up.
+
+An entry is keyed on the text itself (SHA-256), the cache format and the installed PyYAML; it holds the
+loaded mappings and sequences with their line numbers, in `marshal` form (plain values only: a text with
+a timestamp or another constructed value is not cached). Only what loaded without error is cached, so a
+bad file fails the same way every time. The directory is `$MOSAIC_DIAG_CACHE_DIR`, else
+`$XDG_CACHE_HOME/mosaic-diag`, else `~/.cache/mosaic-diag`; it is used only when it belongs to the user
+and nobody else may write to it (made so when it is created); `MOSAIC_DIAG_CACHE_DIR=` (empty) turns the
+cache off. Entries are written atomically and any entry that cannot be read is a miss."""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import stat
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from mosaic_diag.platform.yamlpos import PosDict, PosList
+
+FORMAT = "yamlpos-1"  # the cache's own format and yamlpos's limits: a change makes every key new
+MISS = object()
+_PLAIN = (str, int, float, bool, bytes, type(None))
+
+
+class _NotPlain(Exception):
+    """A value marshal would not keep as it is (a datetime)."""
+
+
+def cache_dir() -> Path | None:
+    env = os.environ.get("MOSAIC_DIAG_CACHE_DIR")
+    if env is not None:
+        return Path(env) if env else None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "mosaic-diag"
+
+
+@lru_cache(maxsize=1)
+def _yaml_stamp() -> str:
+    """Which PyYAML is installed (where, when, how big), without importing it."""
+    from importlib.util import find_spec
+
+    try:
+        spec = find_spec("yaml")
+        origin = spec.origin if spec is not None else None
+        st = os.stat(origin) if origin else None
+    except (ImportError, ValueError, OSError):
+        return "-"
+    return f"{origin}:{st.st_mtime_ns}:{st.st_size}" if st is not None else "-"
+
+
+def key_of(text: str) -> str:
+    h = hashlib.sha256(f"{FORMAT}\0{_yaml_stamp()}\0".encode())
+    h.update(text.encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def _private(path: Path) -> bool:
+    st = os.stat(path)
+    return st.st_uid == os.getuid() and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _pack(obj: Any) -> Any:
+    if isinstance(obj, PosDict):
+        return ("d", obj.line, dict(obj.key_lines), [(k, _pack(v)) for k, v in obj.items()])
+    if isinstance(obj, PosList):
+        return ("l", obj.line, list(obj.item_lines), [_pack(v) for v in obj])
+    if type(obj) not in _PLAIN:
+        raise _NotPlain
+    return obj
+
+
+def _unpack(obj: Any) -> Any:
+    if type(obj) is not tuple:
+        return obj
+    kind, line, lines, items = obj
+    if kind == "d":
+        out = PosDict()
+        out.line, out.key_lines = line, lines
+        for k, v in items:
+            out[k] = _unpack(v)
+        return out
+    seq = PosList(_unpack(v) for v in items)
+    seq.line, seq.item_lines = line, lines
+    return seq
+
+
+def get(key: str) -> Any:
+    """The data cached under `key`, or MISS."""
+    where = cache_dir()
+    if where is None:
+        return MISS
+    try:
+        with open(where / f"{key}.marshal", "rb") as f:
+            st = os.fstat(f.fileno())
+            if st.st_uid != os.getuid() or not _private(where):
+                return MISS
+            stored_key, data = marshal.loads(f.read())
+        if stored_key != key:
+            return MISS
+        return _unpack(data)
+    except (OSError, EOFError, ValueError, TypeError):
+        return MISS
+
+
+def put(key: str, data: Any) -> None:
+    """Cache `data` under `key` (quietly nothing when it cannot be)."""
+    where = cache_dir()
+    if where is None:
+        return
+    try:
+        blob = marshal.dumps((key, _pack(data)))
+    except (_NotPlain, ValueError, RecursionError):
+        return
+    try:
+        where.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _private(where):
+            return
+        tmp = where / f".{key}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(blob)
+            os.replace(tmp, where / f"{key}.marshal")
+        except OSError:
+            tmp.unlink(missing_ok=True)
+    except OSError:
+        return

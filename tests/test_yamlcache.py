@@ -1,0 +1,76 @@
+"""The on-disk cache of loaded YAML: the same data and line numbers as a fresh load, only for what loads,
+only in a private directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from mosaic_diag.classifier.taxonomy import SHIPPED_RULES
+from mosaic_diag.errors import ConfigError
+from mosaic_diag.platform import yamlcache
+from mosaic_diag.platform.yamlpos import PosDict, PosList, _load_yaml_text, load_yaml_text
+from mosaic_diag.playbooks import SHIPPED_DIR
+
+
+def _shape(obj: object) -> object:
+    """Everything a loaded document carries: values, types, order and every line number."""
+    if isinstance(obj, PosDict):
+        return ("d", obj.line, obj.key_lines, [(k, type(k), _shape(v)) for k, v in obj.items()])
+    if isinstance(obj, PosList):
+        return ("l", obj.line, obj.item_lines, [_shape(v) for v in obj])
+    return (type(obj), obj)
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    where = tmp_path / "cache"
+    monkeypatch.setenv("MOSAIC_DIAG_CACHE_DIR", str(where))
+    return where
+
+
+def test_cached_load_is_the_fresh_load(cache: Path) -> None:
+    texts = [SHIPPED_RULES.read_text(), *(p.read_text() for p in sorted(SHIPPED_DIR.glob("*.yml"))),
+             "a: 1\nb: [1.5, true, null, 'x', !!binary aGk=]\n1: one\n'1': two\nc: {d: [ {e: f} ]}\n"]
+    for text in texts:
+        fresh = _load_yaml_text(text, "t.yml")
+        first = load_yaml_text(text, "t.yml")   # parsed, then cached
+        second = load_yaml_text(text, "t.yml")  # from the cache
+        assert _shape(first) == _shape(second) == _shape(fresh)
+    assert len(list(cache.glob("*.marshal"))) == len(texts)
+    assert (os.stat(cache).st_mode & 0o777) == 0o700
+
+
+def test_an_entry_is_what_is_read(cache: Path) -> None:
+    text = "a: 1\n"
+    load_yaml_text(text, "t.yml")
+    key = yamlcache.key_of(text)
+    yamlcache.put(key, _load_yaml_text("a: 2\n", "t.yml"))  # the entry, not the text, answers now
+    assert load_yaml_text(text, "t.yml") == {"a": 2}
+    (cache / f"{key}.marshal").write_bytes(b"not marshal")  # a broken entry is a miss
+    assert load_yaml_text(text, "t.yml") == {"a": 1}
+
+
+def test_errors_and_constructed_values_are_not_cached(cache: Path) -> None:
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="invalid YAML"):
+            load_yaml_text("a: [1\n", "bad.yml")
+        assert str(load_yaml_text("when: 2026-01-02 03:04:05\n", "t.yml")["when"]) == "2026-01-02 03:04:05"
+    assert not cache.exists() or not list(cache.glob("*.marshal"))
+
+
+def test_a_directory_others_may_write_is_not_used(cache: Path) -> None:
+    cache.mkdir(mode=0o777)
+    os.chmod(cache, 0o777)
+    load_yaml_text("a: 1\n", "t.yml")
+    assert not list(cache.iterdir())
+
+
+def test_an_empty_setting_turns_the_cache_off(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("MOSAIC_DIAG_CACHE_DIR", "")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert yamlcache.cache_dir() is None
+    assert load_yaml_text("a: 1\n", "t.yml") == {"a": 1}
+    assert not list(tmp_path.iterdir())
