@@ -400,12 +400,14 @@ def test_the_config_root_is_the_one_git_gives(tmp_path: Path, monkeypatch: pytes
         assert config_root(env) == find_root(where), where
 
 
-def test_forked_workers_give_the_findings_of_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+def forked_vs_alone() -> None:
+    """Lint the same sources with forked workers and in one process; raise if they differ. Run in a
+    fresh process (the test below): forking is refused in a process with other threads, and the test
+    session has server threads."""
     from mosaic_diag.lint import engine
 
-    if not engine._can_fork():
-        pytest.skip("no fork() here")
-    monkeypatch.setattr(engine, "_workers_wanted", lambda: 2)  # whatever the load of the machine
+    assert engine._can_fork(), "fork() refused in the child"
+    engine._workers_wanted = lambda: 2  # whatever the load of the machine
     files = engine.discover([ROOT / "mosaic_diag", ROOT / "examples", ROOT / "tests" / "realworld"])
     # workers start before the CREATE TABLEs are read, on files without the word INSERT: one they
     # meet all the same is judged by this process (ins.py, the biggest file, is the first a worker takes)
@@ -417,8 +419,16 @@ def test_forked_workers_give_the_findings_of_one_process(monkeypatch: pytest.Mon
     assert sum(len(s.text) for s in sources) > engine.PARALLEL_MIN_BYTES
     tables = engine.schema_tables([ROOT / "examples" / "mosaic_app" / "schema.sql"])
     forked = lint_sources(sources, tables=tables)
-    monkeypatch.setattr(engine, "PARALLEL_MIN_BYTES", 10**12)
+    engine.PARALLEL_MIN_BYTES = 10**12
     alone = lint_sources(sources, tables=tables)
     assert forked == alone and forked.findings
     assert [(f.path, f.line, f.code) for f in forked.findings if f.path == "ins.py"] == [("ins.py", 2, "MD007")]
     assert "other.py:2: nowhere" in forked.unknown_tables
+    print("same findings:", len(forked.findings))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or sys.platform in {"darwin", "win32"}, reason="no fork() here")
+def test_forked_workers_give_the_findings_of_one_process() -> None:
+    r = subprocess.run([sys.executable, "-c", "from tests.test_lint import forked_vs_alone; forked_vs_alone()"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.startswith("same findings: "), r.stdout + r.stderr
