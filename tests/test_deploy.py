@@ -107,6 +107,17 @@ def deploy(work: Path, clock: FakeClock, **kw) -> object:
     return run_deploy(work, os.environ, opts, config=load_config(work, os.environ), clock=clock, sleep=clock.sleep)
 
 
+def change(work: Path, version: str, message: str) -> str:
+    """A new commit of the app (and an empty app.log for the watch to read)."""
+    (work / "app.log").touch()
+    write(work, "app/main.py", f"VERSION = {version}\n")
+    return commit_all(work, message)
+
+
+def remote_head(work: Path, remote: Path) -> str:
+    return remote_head(work, remote)
+
+
 def audit_lines(work: Path) -> list[dict]:
     path = work / ".mosaic-diag" / "audit.log"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
@@ -114,16 +125,14 @@ def audit_lines(work: Path) -> list[dict]:
 
 def test_a_good_deploy_is_pushed_waited_for_watched_and_recorded_good(project):
     work, remote, render, first = project
-    (work / "app.log").touch()
-    write(work, "app/main.py", "VERSION = 2\n")
-    second = commit_all(work, "second")
+    second = change(work, "2", "second")
     clock = FakeClock()
     clock.on_sleep = lambda: app_log(work / "app.log", fail=False)
     report = deploy(work, clock)
     assert report.exit_code == 0 and report.verdict == "good", report.to_dict()
     assert [s.name for s in report.steps] == ["preflight", "predeploy", "record", "push", "wait", "watch", "verdict"]
     assert all(s.status == "ok" for s in report.steps), [s.to_dict() for s in report.steps]
-    assert git(work, "ls-remote", str(remote), "refs/heads/main").split()[0] == second
+    assert remote_head(work, remote) == second
     assert ("POST", f"/v1/services/{render.service_id}/deploys") in render.calls()  # autodeploy off: asked
     assert render.deploys[0]["commit"]["id"] == second and render.deploys[0]["status"] == "live"
     history = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()
@@ -135,9 +144,7 @@ def test_a_good_deploy_is_pushed_waited_for_watched_and_recorded_good(project):
 
 def test_a_bad_deploy_is_rolled_back_to_the_last_good_one(project):
     work, remote, render, first = project
-    (work / "app.log").touch()
-    write(work, "app/main.py", "VERSION = 'broken'\n")
-    bad = commit_all(work, "break the database code")
+    bad = change(work, "'broken'", "break the database code")
     clock = FakeClock()
     clock.on_sleep = lambda: app_log(work / "app.log", fail=True)
     report = deploy(work, clock)
@@ -149,7 +156,7 @@ def test_a_bad_deploy_is_rolled_back_to_the_last_good_one(project):
     assert "error group(s) at or above high" in report.reason
     rollback = next(s for s in report.steps if s.name == "rollback")
     assert rollback.status == "ok", rollback.to_dict()
-    head = git(work, "ls-remote", str(remote), "refs/heads/main").split()[0]
+    head = remote_head(work, remote)
     assert head not in (bad, first)  # a revert commit on top: history kept, never forced
     assert git(work, "rev-parse", f"{head}^{{tree}}") == git(work, "rev-parse", f"{first}^{{tree}}")
     assert git(work, "rev-parse", f"{head}^") == bad
@@ -166,15 +173,13 @@ def test_a_bad_deploy_is_rolled_back_to_the_last_good_one(project):
 
 def test_no_rollback_records_bad_and_leaves_the_branch(project):
     work, remote, render, first = project
-    (work / "app.log").touch()
-    write(work, "app/main.py", "VERSION = 'broken'\n")
-    bad = commit_all(work, "break it")
+    bad = change(work, "'broken'", "break it")
     clock = FakeClock()
     clock.on_sleep = lambda: app_log(work / "app.log", fail=True)
     report = deploy(work, clock, rollback=False)
     assert report.exit_code == 1 and report.verdict == "bad"
     assert next(s for s in report.steps if s.name == "rollback").status == "skipped"
-    assert git(work, "ls-remote", str(remote), "refs/heads/main").split()[0] == bad
+    assert remote_head(work, remote) == bad
     history = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()
     assert (history[0].commit, history[0].status) == (bad, "bad")
 
@@ -182,9 +187,7 @@ def test_no_rollback_records_bad_and_leaves_the_branch(project):
 def test_a_failed_build_is_bad_and_nothing_is_rolled_back(project):
     work, remote, render, first = project
     render.progress = ("build_in_progress", "build_failed")
-    (work / "app.log").touch()
-    write(work, "app/main.py", "VERSION = 5\n")
-    broken = commit_all(work, "a build Render cannot finish")
+    broken = change(work, "5", "a build Render cannot finish")
     clock = FakeClock()
     report = deploy(work, clock)
     assert report.exit_code == 1 and report.verdict == "bad"
@@ -192,7 +195,7 @@ def test_a_failed_build_is_bad_and_nothing_is_rolled_back(project):
     assert wait.status == "failed" and "build_failed" in wait.message
     assert "rollback" not in [s.name for s in report.steps]
     assert "previous deploy keeps serving" in report.reason
-    assert git(work, "ls-remote", str(remote), "refs/heads/main").split()[0] == broken
+    assert remote_head(work, remote) == broken
     history = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()
     assert (history[0].commit, history[0].status) == (broken, "bad")
 
@@ -224,7 +227,7 @@ def test_blocked_before_the_push(project, tmp_path):
     git(other, "push", "-q", "origin", "main")
     report = deploy(work, FakeClock())
     assert (report.verdict, report.exit_code) == ("blocked", 1) and "fast-forward" in report.reason
-    assert git(work, "ls-remote", str(remote), "refs/heads/main").split()[0] == git(other, "rev-parse", "HEAD")
+    assert remote_head(work, remote) == git(other, "rev-parse", "HEAD")
     assert not [a for a in audit_lines(work) if a.get("step") == "push"]
 
 
@@ -245,7 +248,7 @@ def test_cli_dry_run_touches_nothing_and_api_down_is_exit_3(project):
     r = run_cli(work, "--dry-run", **api)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "[push] plan: git push origin main" in r.stdout and "verdict: DRY-RUN" in r.stdout
-    assert git(work, "ls-remote", str(remote), "refs/heads/main").split()[0] == first
+    assert remote_head(work, remote) == first
     assert len(FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()) == 1
     down = {"MOSAIC_DIAG_RENDER_API_URL": f"http://127.0.0.1:{closed_port()}"}
     r = run_cli(work, "--format", "json", "--skip", "lint,manifest,config", **down)
@@ -253,7 +256,7 @@ def test_cli_dry_run_touches_nothing_and_api_down_is_exit_3(project):
     data = json.loads(r.stdout)
     assert data["verdict"] == "error" and "unreachable" in data["reason"]
     assert [s["step"] for s in data["steps"]] == ["preflight"]
-    assert git(work, "ls-remote", str(remote), "refs/heads/main").split()[0] == first != fourth
+    assert remote_head(work, remote) == first != fourth
     assert render.api_key not in r.stdout + r.stderr
     r = run_cli(work, "--watch", "soon", **api)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--watch" in r.stderr
@@ -325,9 +328,7 @@ def test_health_only_deploys_judge_by_the_logs_and_a_commit_that_never_serves_ti
 
 def test_ctrl_c_while_watching_reports_how_far_it_got(project):
     work, remote, render, first = project
-    (work / "app.log").touch()
-    write(work, "app/main.py", "VERSION = 8\n")
-    eighth = commit_all(work, "eighth")
+    eighth = change(work, "8", "eighth")
     clock = FakeClock()
 
     def interrupt() -> None:
