@@ -115,7 +115,7 @@ def change(work: Path, version: str, message: str) -> str:
 
 
 def remote_head(work: Path, remote: Path) -> str:
-    return remote_head(work, remote)
+    return git(work, "ls-remote", str(remote), "refs/heads/main").split()[0]
 
 
 def audit_lines(work: Path) -> list[dict]:
