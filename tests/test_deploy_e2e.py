@@ -63,15 +63,20 @@ def render(tmp_path, pg_db, llm):
         yield local, tmp_path / "work", first, env
 
 
-def run_deploy(local: LocalRender, work: Path, env: dict[str, str], *args: str,
-               api_url: str | None = None) -> tuple[subprocess.CompletedProcess[str], dict]:
+def cli_env(local: LocalRender, env: dict[str, str], api_url: str | None = None) -> dict[str, str]:
     full = {k: v for k, v in os.environ.items() if not k.startswith(("MOSAIC_DIAG_", "RENDER_"))}
     full.update(GIT_ENV)
     full.update(env, PYTHONPATH=str(ROOT), RENDER_API_KEY=local.api_key,
                 RENDER_SERVICE_ID=local.service_id, MOSAIC_DIAG_RENDER_API_URL=api_url or local.base_url,
                 MOSAIC_DIAG_ROLLBACK_MIN_REQUESTS="5")
+    return full
+
+
+def run_deploy(local: LocalRender, work: Path, env: dict[str, str], *args: str,
+               api_url: str | None = None) -> tuple[subprocess.CompletedProcess[str], dict]:
     r = subprocess.run([sys.executable, "-m", "mosaic_diag", "deploy", "--health-url", f"{local.app_url}/health",
-                        "--format", "json", *args], cwd=work, env=full, capture_output=True, text=True, timeout=600)
+                        "--format", "json", *args], cwd=work, env=cli_env(local, env, api_url), capture_output=True,
+                       text=True, timeout=600)
     try:
         return r, json.loads(r.stdout)
     except json.JSONDecodeError:
@@ -115,11 +120,11 @@ def test_good_deploy_then_a_bad_one_is_rolled_back(render):
     assert triggers == ["new_commit", "new_commit"]  # the bad push, then the revert push, each deployed
 
 
-def test_a_failed_build_is_reported_and_an_unreachable_api_pushes_nothing(render):
+def test_a_failed_build_then_renders_own_rollback_then_an_unreachable_api(render):
     local, work, first, env = render
     (work / "examples" / "mosaic_app" / "jobs.py").write_text(
         (work / "examples" / "mosaic_app" / "jobs.py").read_text() + "\n# needs a new wheel\n")
-    broken = commit_all(work, "a dependency the build cannot install")
+    commit_all(work, "a dependency the build cannot install")
     local.fail_next_build("ERROR: Could not find a version that satisfies the requirement mosaic-wheel==9.9")
     r, report = run_deploy(local, work, env, *WATCH)
     data = json.dumps(report, indent=1)
@@ -131,6 +136,24 @@ def test_a_failed_build_is_reported_and_an_unreachable_api_pushes_nothing(render
     assert any("mosaic-wheel==9.9" in line for line in tail), tail
     assert "rollback" not in [s["step"] for s in report["steps"]]
     assert health_commit(local) == first == local.live_commit()  # the previous deploy keeps serving
+    # Render's own rollback (render-api): the exact earlier commit serves again, autodeploy is left off
+    record = subprocess.run([sys.executable, "-m", "mosaic_diag", "manifest", "record", first, "--note", "seed"],
+                            cwd=work, env=cli_env(local, env), capture_output=True, text=True, timeout=120)
+    assert record.returncode == 0, record.stdout + record.stderr
+    auth = work / "examples" / "mosaic_app" / "auth.py"
+    auth.write_text(auth.read_text().replace("SELECT id, email, password_hash FROM users",
+                                             "SELECT id, email, password_digest FROM users"))
+    bad = commit_all(work, "read the password digest")
+    with Traffic(local.app_url):
+        r, report = run_deploy(local, work, env, *WATCH, "--strategy", "render-api")
+    data = json.dumps(report, indent=1)
+    assert r.returncode == 1 and report["verdict"] == "bad", data
+    assert next(s for s in report["steps"] if s["step"] == "rollback")["status"] == "ok", data
+    assert health_commit(local) == first == local.live_commit(), data  # the previous commit itself
+    assert local.deploys()[0]["trigger"] == "rollback"
+    assert local.api.autodeploy is False  # off, so the next push does not undo it (the report says so)
+    assert "autodeploy was on and is now OFF" in report["rollback"]["result"]["message"]
+    assert git(work, "ls-remote", str(local.remote), "refs/heads/main").split()[0] == bad  # git untouched
     # the API is down: nothing is pushed, exit 3
     (work / "examples" / "mosaic_app" / "jobs.py").write_text(
         (work / "examples" / "mosaic_app" / "jobs.py").read_text() + "\n# once more\n")
@@ -139,10 +162,10 @@ def test_a_failed_build_is_reported_and_an_unreachable_api_pushes_nothing(render
     r, report = run_deploy(local, work, env, *WATCH)
     assert r.returncode == 3 and report["verdict"] == "error", json.dumps(report, indent=1)
     assert [s["step"] for s in report["steps"]] == ["preflight"]
-    assert git(work, "ls-remote", str(local.remote), "refs/heads/main").split()[0] == broken
+    assert git(work, "ls-remote", str(local.remote), "refs/heads/main").split()[0] == bad
     with socket.socket() as s:  # a closed port: unreachable the other way
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     r, report = run_deploy(local, work, env, *WATCH, api_url=f"http://127.0.0.1:{port}")
-    assert r.returncode == 3 and git(work, "ls-remote", str(local.remote), "refs/heads/main").split()[0] == broken
+    assert r.returncode == 3 and git(work, "ls-remote", str(local.remote), "refs/heads/main").split()[0] == bad
     assert local.api_key not in r.stdout + r.stderr
