@@ -62,11 +62,7 @@ def deploy(
     if render_service:
         env["RENDER_SERVICE_ID"] = render_service
     opts = _options(cfg, remote, branch, watch, wait_timeout, poll_interval, health_url, log, no_rollback,
-                    strategy, allow_schema_change, skip, execute_playbooks, dry_run)
-    if allow_other_branch:
-        from dataclasses import replace
-
-        opts = replace(opts, allow_other_branch=True)
+                    strategy, allow_schema_change, skip, execute_playbooks, dry_run, allow_other_branch)
     printer = _Printer(fmt)
     printer.header(opts, cfg.root)
     report = run_deploy(cfg.root, env, opts, config=cfg, on_step=printer.step)
@@ -77,7 +73,7 @@ def deploy(
 def _options(cfg: Any, remote: str | None, branch: str | None, watch: str | None, wait_timeout: str | None,
              poll: str | None, health_url: str | None, log: Path | None, no_rollback: bool, strategy: str | None,
              allow_schema_change: bool, skip: list[str] | None, execute_playbooks: bool,
-             dry_run: bool) -> DeployOptions:
+             dry_run: bool, allow_other_branch: bool) -> DeployOptions:
     from mosaic_diag.commands._common import parse_duration
     from mosaic_diag.deploy import DeployOptions
     from mosaic_diag.deploy.model import SEVERITIES
@@ -116,7 +112,7 @@ def _options(cfg: Any, remote: str | None, branch: str | None, watch: str | None
         error_budget=float(cfg.get("rollback.error_budget", 0.01)),
         min_requests=int(cfg.get("rollback.min_requests", 10)),
         fail_severity=severity, predeploy_skip=tuple([*config_skip, *(skip or [])]),
-        execute_playbooks=execute_playbooks, dry_run=dry_run,
+        execute_playbooks=execute_playbooks, dry_run=dry_run, allow_other_branch=allow_other_branch,
     )
 
 

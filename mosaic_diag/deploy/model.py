@@ -44,6 +44,7 @@ class StepRecord:
     message: str = ""
     seconds: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)
+    started: float = field(default=0.0, repr=False)  # time.monotonic() when it began
 
     def to_dict(self) -> dict[str, Any]:
         return {"step": self.name, "status": self.status, "message": self.message,

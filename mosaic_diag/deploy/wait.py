@@ -60,12 +60,10 @@ def health_commit(url: str, *, timeout: float = 5.0) -> tuple[str | None, str]:
 
 def newest_deploy_of(api: Any, sha: str) -> Mapping[str, Any] | None:
     """The newest Render deploy of `sha` (any status), from the first pages of the deploy list."""
-    for n, deploy in enumerate(api.iter_deploys(page_size=20, max_pages=3)):
+    for deploy in api.iter_deploys(page_size=20, max_pages=3):
         commit = deploy.get("commit") if isinstance(deploy.get("commit"), dict) else {}
         if commit.get("id") == sha:
             return deploy
-        if n >= 59:
-            break
     return None
 
 

@@ -44,6 +44,7 @@ class _Context:
     sha: str = ""
     remote_head: str | None = None
     render_settings: Any = None
+    target: Any = None  # the RenderTarget, when Render is configured
     api: Any = None
     autodeploy: bool | None = None
     manifest: Any = None
@@ -51,15 +52,14 @@ class _Context:
 
     # -- steps ---------------------------------------------------------------------------------
     def begin(self, name: str) -> StepRecord:
-        step = StepRecord(name)
-        step.details["_t0"] = time.monotonic()
+        step = StepRecord(name, started=time.monotonic())
         self.report.steps.append(step)
         if self.on_step is not None:
             self.on_step(step, "start")
         return step
 
     def end(self, step: StepRecord, status: str, text: str, **details: Any) -> StepRecord:
-        step.seconds = time.monotonic() - step.details.pop("_t0", time.monotonic())
+        step.seconds = time.monotonic() - step.started
         step.status, step.message = status, text
         step.details.update({k: v for k, v in details.items() if v is not None and k != "message"})
         if self.on_step is not None:
@@ -69,12 +69,23 @@ class _Context:
     def progress(self, step: StepRecord) -> Callable[[str], None]:
         return lambda text: self.on_step(step, text) if self.on_step is not None else None
 
+    def fail_running(self, text: str) -> StepRecord | None:
+        """End the step that was running when an error stopped the run (it is the last one)."""
+        step = self.report.steps[-1] if self.report.steps else None
+        if step is not None and step.status == "running":
+            self.end(step, "failed", text)
+        return step
+
     def finish(self, verdict: str, reason: str, code: int) -> None:
         self.report.verdict, self.report.reason, self.report.exit_code = verdict, reason, int(code)
 
-    def audit(self, record: Mapping[str, Any]) -> None:
+    @property
+    def audit_path(self) -> Path:
         path = Path(self.config.get("audit_log", ".mosaic-diag/audit.log"))
-        path = path if path.is_absolute() else self.root / path
+        return path if path.is_absolute() else self.root / path
+
+    def audit(self, record: Mapping[str, Any]) -> None:
+        path = self.audit_path
         try:
             append_audit(path, {"action": "deploy", "commit": self.sha, "remote": self.opts.remote,
                                 "branch": self.opts.branch, **record}, clock=self.clock)
@@ -108,16 +119,6 @@ def run_deploy(root: Path, env: Mapping[str, str], opts: DeployOptions, *, confi
     report = DeployReport(sha, opts.remote, opts.branch, opts.dry_run)
     ctx = _Context(Path(repo.working_dir), env, opts, config, report, on_step, clock, sleep, repo=repo, sha=sha,
                    render_settings=settings if render_ready else None)
-    current: StepRecord | None = None
-    original_hook = ctx.on_step
-
-    def track(step: StepRecord, event: str) -> None:
-        nonlocal current
-        current = step
-        if original_hook is not None:
-            original_hook(step, event)
-
-    ctx.on_step = track
     try:
         _preflight(ctx)
         if opts.dry_run:
@@ -135,13 +136,11 @@ def run_deploy(root: Path, env: Mapping[str, str], opts: DeployOptions, *, confi
     except _Stop:
         pass
     except DiagError as exc:
-        if current is not None and current.status == "running":
-            ctx.end(current, "failed", str(exc))
+        ctx.fail_running(str(exc))
         ctx.finish("error", str(exc), exc.exit_code)
     except KeyboardInterrupt:  # Ctrl-C: the report says how far it got (a pending record stays pending)
-        if current is not None and current.status == "running":
-            ctx.end(current, "failed", "interrupted")
-        ctx.finish("error", f"interrupted during {current.name if current else 'the start'}", 130)
+        step = ctx.fail_running("interrupted")
+        ctx.finish("error", f"interrupted during {step.name if step else 'the start'}", 130)
     return report
 
 
@@ -182,7 +181,8 @@ def _preflight(ctx: _Context) -> None:
         from mosaic_diag.platform.render_api import RenderApi, RenderTarget
 
         s = ctx.render_settings
-        ctx.api = RenderApi(RenderTarget(s.api_url, s.service_id, s.api_key))
+        ctx.target = RenderTarget(s.api_url, s.service_id, s.api_key)
+        ctx.api = RenderApi(ctx.target)
         ctx.autodeploy = ctx.api.autodeploy_enabled()
         said.append(f"Render service {s.service_id}: autodeploy {'on' if ctx.autodeploy else 'OFF'}")
     ctx.end(step, "ok", "; ".join(said), remote_head=head, autodeploy=ctx.autodeploy)
@@ -343,27 +343,21 @@ def _verdict(ctx: _Context, judgement: Judgement) -> None:
 
 def _rollback(ctx: _Context, reason: str) -> None:
     from mosaic_diag.manifest import ManifestSettings
-    from mosaic_diag.platform.render_api import RenderTarget
     from mosaic_diag.rollback import execute_rollback, plan_rollback
 
     step = ctx.begin("rollback")
     opts = ctx.opts
-    render = None
-    if ctx.render_settings is not None:
-        s = ctx.render_settings
-        render = RenderTarget(s.api_url, s.service_id, s.api_key)
     plan = plan_rollback(ctx.root, previous=True, strategy=opts.strategy, remote=opts.remote, branch=opts.branch,
                          allow_schema_change=opts.allow_schema_change, judged_commit=ctx.sha, store=ctx.store,
-                         render=render, settings=ManifestSettings.from_config(ctx.config), env=ctx.env)
+                         render=ctx.target, settings=ManifestSettings.from_config(ctx.config), env=ctx.env)
     ctx.report.rollback = {"plan": plan.to_dict()}
     if not plan.ok or plan.nothing_to_do:
         why = "; ".join(r.message for r in plan.refusals) or "nothing to do: the target is what is deployed"
         _store(ctx, "bad", reason)
         ctx.end(step, "failed" if not plan.ok else "skipped", f"not rolled back: {why}")
         return
-    audit = Path(ctx.config.get("audit_log", ".mosaic-diag/audit.log"))
-    result = execute_rollback(plan, audit_path=audit if audit.is_absolute() else ctx.root / audit,
-                              store=ctx.store, reason=f"mosaic-diag deploy judged {ctx.sha[:12]} bad: {reason}")
+    result = execute_rollback(plan, audit_path=ctx.audit_path, store=ctx.store,
+                              reason=f"mosaic-diag deploy judged {ctx.sha[:12]} bad: {reason}")
     ctx.report.rollback["result"] = result.to_dict()
     serving = result.remote_sha if plan.strategy != "render-api" else plan.target_sha
     said = [result.message, *result.warnings]
