@@ -52,6 +52,17 @@ class Config:
             node = node[part]
         return self._checked(key, node, default)
 
+    def path(self, key: str, default: str | None = None) -> Path | None:
+        """A key naming a file or directory, relative to the repository root (not to the directory the
+        command runs in); None when it is not set."""
+        value = self.get(key, default)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str | Path):
+            raise ConfigError(f"{key} must be a path, got {value!r}")
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.root / path
+
     def _checked(self, key: str, value: Any, default: Any) -> Any:
         """`value` from the file when it has the type of `default`; else a one-line ConfigError."""
         if default is None or value is None:

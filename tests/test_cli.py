@@ -97,3 +97,35 @@ def test_every_command_has_a_format_option():
     assert {"triage", "hook run", "playbook validate", "manifest generate", "rollback"} <= set(found)
     missing = [name for name, cmd in found.items() if not any("--format" in p.opts for p in cmd.params)]
     assert missing == []
+
+
+def test_config_paths_are_relative_to_the_repository_root(tmp_path):
+    """`rules` and `playbooks.dir` in mosaic-diag.toml name files from the repository root, whatever
+    subdirectory the command runs in (they used to be read from the current directory)."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "app").mkdir()
+    (tmp_path / "diag" / "playbooks").mkdir(parents=True)
+    (tmp_path / "mosaic-diag.toml").write_text('rules = "diag/rules.yml"\n[playbooks]\ndir = "diag/playbooks"\n')
+    (tmp_path / "diag" / "rules.yml").write_text(
+        "rules:\n  - id: zebra\n    label: PG_AUTH_FAILED\n    match: {message: ['zebra-unicorn']}\n")
+    (tmp_path / "diag" / "playbooks" / "zebra.yml").write_text(
+        "- id: zebra-playbook\n  match:\n    label: PG_AUTH_FAILED\n  severity: critical\n"
+        "  remediate:\n    - action: alert_ops\n      when: always\n      message: zebra\n")
+    (tmp_path / "app" / "x.log").write_text("2026-11-27T00:00:00Z ERROR:api.app:zebra-unicorn failure\n")
+
+    def here(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], capture_output=True, text=True,
+                              timeout=60, cwd=tmp_path / "app")
+
+    r = here("triage", "x.log", "--format", "json")
+    assert r.returncode == 1, r.stderr
+    report = json.loads(r.stdout)
+    assert [(e["label"], e["rule"]) for e in report["events"]] == [("PG_AUTH_FAILED", "zebra")], r.stdout
+    groups = report["groups"]
+    assert [g["playbook"] for g in groups] == ["zebra-playbook"], r.stdout
+    assert groups[0]["plan"]["source"] == f"{tmp_path / 'diag' / 'playbooks' / 'zebra.yml'}:1"
+    r = here("playbook", "validate", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    (tmp_path / "diag" / "playbooks" / "zebra.yml").write_text("- id: broken\n")
+    r = here("playbook", "validate")
+    assert r.returncode == 2 and f"{tmp_path / 'diag' / 'playbooks' / 'zebra.yml'}:1:" in r.stdout

@@ -71,16 +71,13 @@ class Advisor:
     def for_config(cls, config: Any, env: Mapping[str, str]) -> Advisor:
         """The store of `playbooks.dir` (an invalid configured set is a ConfigError naming file:line),
         else the shipped one (missing or invalid: no playbook advice, labels only)."""
-        from pathlib import Path
 
         from mosaic_diag.playbooks import SHIPPED_DIR, PlaybookError, PlaybookSettings, PlaybookStore
 
         settings = PlaybookSettings.from_config(config, env)
-        configured = config.get("playbooks.dir", None)
-        if configured:
-            directory = Path(str(configured))
-            return cls(PlaybookStore.load(directory if directory.is_absolute() else config.root / directory),
-                       settings)
+        configured = config.path("playbooks.dir")
+        if configured is not None:
+            return cls(PlaybookStore.load(configured), settings)
         if not SHIPPED_DIR.is_dir():
             return cls(None, settings, _taxonomy())
         try:

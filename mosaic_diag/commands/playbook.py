@@ -32,8 +32,7 @@ def _store(directory: Path | None) -> PlaybookStore:
     from mosaic_diag.playbooks import PlaybookStore
 
     if directory is None:
-        configured = config_here().get("playbooks.dir", None)
-        directory = Path(configured) if configured else None
+        directory = config_here().path("playbooks.dir")
     return PlaybookStore.load(directory)
 
 
@@ -149,8 +148,7 @@ def validate_cmd(
     from mosaic_diag.playbooks.store import SHIPPED_DIR
 
     if not paths:
-        configured = config_here().get("playbooks.dir", None)
-        paths = [Path(configured) if configured else SHIPPED_DIR]
+        paths = [config_here().path("playbooks.dir") or SHIPPED_DIR]
     taxonomy = load_taxonomy()
     issues: list[FileProblem] = []
     found = []

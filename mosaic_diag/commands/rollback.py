@@ -162,9 +162,9 @@ def rollback(
     if not (yes or execute) and not typer.confirm(question, default=False, err=True):
         rep.say("not confirmed: nothing changed")
         return rep.done(ExitCode.FINDINGS, action="declined")
-    audit = Path(cfg.get("audit_log", ".mosaic-diag/audit.log"))
+    audit = cfg.path("audit_log", ".mosaic-diag/audit.log")
     reason = reading.verdict() if reading else None
-    result = execute_rollback(plan, audit_path=audit if audit.is_absolute() else root / audit, store=store,
+    result = execute_rollback(plan, audit_path=audit, store=store,
                               reason=reason)
     rep.say(result.message)
     for warning in result.warnings:
@@ -182,14 +182,14 @@ def _judge(cfg: Any, root: Path, remote: str, branch: str, store: Any, health_ur
 
     budget = float(error_budget if error_budget is not None else cfg.get("rollback.error_budget", 0.01))
     floor = int(min_requests if min_requests is not None else cfg.get("rollback.min_requests", 10))
-    rules = cfg.get("rules")
+    rules = cfg.path("rules")
     paths = cfg.get("rollback.health_paths", ["/health", "/healthz"])
     paths = [paths] if isinstance(paths, str) else paths
     if not isinstance(paths, list | tuple) or not all(isinstance(x, str) for x in paths):
         raise ConfigError(f"rollback.health_paths must be a list of paths, got {paths!r}")
     verdict = judge_head(root, remote, branch, store, budget=budget, min_requests=floor, health_url=health_url,
                          log=log, window=_duration(window), health_paths=tuple(paths),
-                         rules=(root / rules if not Path(rules).is_absolute() else Path(rules)) if rules else None)
+                         rules=rules)
     if verdict.reading is not None:
         rep.data["reading"] = verdict.reading.to_dict()
         rep.say(verdict.reading.verdict())

@@ -52,10 +52,10 @@ def run_triage(args: TriageArgs) -> int:
         "labels": list(args.labels),
         "categories": list(args.categories),
         "min_severity": args.min_severity,
-        "rules": args.rules or (Path(cfg.get("rules")) if cfg.get("rules") else None),
+        "rules": args.rules or cfg.path("rules"),
         "config": cfg,
     }
-    planner = None if args.no_playbooks else playbook_planner(args.playbooks or cfg.get("playbooks.dir"), cfg)
+    planner = None if args.no_playbooks else playbook_planner(args.playbooks or cfg.path("playbooks.dir"), cfg)
     if fmt == "json":
         from mosaic_diag.render.triage import write_json
 

@@ -58,9 +58,9 @@ def watch(
         raise UsageError("--tls-cert/--tls-key go with --syslog")
     cfg = config_here()
     cool = parse_duration(cooldown, "--cooldown")
-    classifier = Classifier.default(rules or (Path(cfg.get("rules")) if cfg.get("rules") else None))
+    classifier = Classifier.default(rules or cfg.path("rules"))
     options = build_options(taxonomy=classifier.taxonomy, config=cfg)
-    directory = playbooks or cfg.get("playbooks.dir")
+    directory = playbooks or cfg.path("playbooks.dir")
     planner = None if no_playbooks else playbook_planner(directory, cfg)
     executor = playbook_executor(directory, cfg, cooldown=cool) if execute and not no_playbooks else None
     state = WatchState.open(state_file or Path(cfg.root) / ".mosaic-diag" / "watch-state.json")

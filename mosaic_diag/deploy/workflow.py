@@ -81,8 +81,7 @@ class _Context:
 
     @property
     def audit_path(self) -> Path:
-        path = Path(self.config.get("audit_log", ".mosaic-diag/audit.log"))
-        return path if path.is_absolute() else self.root / path
+        return self.config.path("audit_log", ".mosaic-diag/audit.log")
 
     def audit(self, record: Mapping[str, Any]) -> None:
         path = self.audit_path
@@ -390,7 +389,7 @@ def _playbooks(ctx: _Context, logs: LogTriage | None) -> None:
         return
     from mosaic_diag.plans import group_facts, playbook_executor
 
-    executor = playbook_executor(ctx.config.get("playbooks.dir"), ctx.config)
+    executor = playbook_executor(ctx.config.path("playbooks.dir"), ctx.config)
     done: list[dict[str, Any]] = []
     seen: set[str] = set()
     for group in logs.report.groups:
@@ -411,13 +410,10 @@ def _store(ctx: _Context, status: str, note: str) -> Any:
 
 
 def _rules(ctx: _Context) -> Path | None:
-    rules = ctx.config.get("rules")
-    if not rules:
-        return None
-    return Path(rules) if Path(rules).is_absolute() else ctx.root / rules
+    return ctx.config.path("rules")
 
 
 def _planner(ctx: _Context) -> Any:
     from mosaic_diag.plans import playbook_planner
 
-    return playbook_planner(ctx.config.get("playbooks.dir"), ctx.config)
+    return playbook_planner(ctx.config.path("playbooks.dir"), ctx.config)

@@ -125,7 +125,7 @@ def lint_settings(config: Config, *, select: Iterable[str] = (), ignore: Iterabl
     configured = config.get("lint.schema", None) or config.get("predeploy.schema", None)
     note = ""
     root = repo_root(config.root)
-    cache_dir = config.get("lint.cache_dir", None)
+    cache_dir = config.path("lint.cache_dir")
     if configured:
         schema_files = tuple(config.root / s for s in _strings(configured, "lint.schema"))
         for path in schema_files:
@@ -144,5 +144,5 @@ def lint_settings(config: Config, *, select: Iterable[str] = (), ignore: Iterabl
         schema_files=schema_files,
         paths=_strings(config.get("lint.paths", ["."]), "lint.paths"),
         schema_note=note,
-        cache_dir=(config.root / str(cache_dir)) if cache_dir else root / ".mosaic-diag" / "lint-cache",
+        cache_dir=cache_dir or root / ".mosaic-diag" / "lint-cache",
     )
