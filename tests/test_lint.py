@@ -313,6 +313,19 @@ def test_the_cache_gives_the_same_result_and_follows_edits(tmp_path: Path) -> No
     assert "MD001" not in r.stdout and "MD002" in r.stdout
 
 
+def test_the_cache_forgets_files_that_are_gone(tmp_path: Path) -> None:
+    (tmp_path / "bad.py").write_text(BAD)
+    (tmp_path / "old.py").write_text(BAD)
+    run("lint", "bad.py", "old.py", cwd=tmp_path)
+    cache = next(p for p in (tmp_path / ".mosaic-diag" / "lint-cache").glob("*.json") if "run" not in p.name)
+    assert set(json.loads(cache.read_text())["files"]) == {"bad.py", "old.py"}
+    (tmp_path / "old.py").unlink()  # renamed away
+    (tmp_path / "bad.py").write_text(BAD + "\n")
+    r = run("lint", ".", cwd=tmp_path)
+    assert r.returncode == 1 and "old.py" not in r.stdout
+    assert set(json.loads(cache.read_text())["files"]) == {"bad.py"}
+
+
 def test_help_and_wrong_options_go_through_typer(tmp_path: Path) -> None:
     r = run("lint", "--help", cwd=tmp_path)
     assert r.returncode == 0 and "--statistics" in r.stdout and "--require-schema" in r.stdout

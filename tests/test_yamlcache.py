@@ -74,3 +74,19 @@ def test_an_empty_setting_turns_the_cache_off(monkeypatch: pytest.MonkeyPatch, t
     assert yamlcache.cache_dir() is None
     assert load_yaml_text("a: 1\n", "t.yml") == {"a": 1}
     assert not list(tmp_path.iterdir())
+
+
+def test_the_cache_stays_bounded_and_keeps_what_is_used(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past MAX_ENTRIES a write removes the least recently used entries (by mtime; a hit refreshes it)."""
+    monkeypatch.setattr(yamlcache, "MAX_ENTRIES", 8)
+    texts = [f"n: {i}\n" for i in range(8)]
+    for i, text in enumerate(texts):
+        load_yaml_text(text, "t.yml")
+        os.utime(cache / f"{yamlcache.key_of(text)}.marshal", ns=(i * 10**9, i * 10**9))  # n: 0 is the oldest
+    assert load_yaml_text(texts[0], "t.yml") == {"n": 0}  # a hit: now the most recently used
+    load_yaml_text("n: 8\n", "t.yml")  # the ninth entry: prune down to 6
+    left = {p.name for p in cache.glob("*.marshal")}
+    assert len(left) == 6
+    kept = {t for t in [*texts, "n: 8\n"] if f"{yamlcache.key_of(t)}.marshal" in left}
+    assert kept == {texts[0], *texts[4:], "n: 8\n"}
+    assert not list(cache.glob(".*.tmp"))

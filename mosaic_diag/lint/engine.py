@@ -217,8 +217,10 @@ class _Cache:
         self.dirty = True
 
     def save(self) -> None:
+        """Write the entries back, without those of files that no longer exist (renamed, deleted)."""
         if self.path is None or not self.dirty:
             return
+        self.entries = {p: e for p, e in self.entries.items() if os.path.exists(p)}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             ignore = self.path.parent / ".gitignore"

@@ -4,10 +4,12 @@ every triage, and parsing them (and importing PyYAML) is a good part of a run's 
 An entry is keyed on the text itself (SHA-256), the cache format and the installed PyYAML; it holds the
 loaded mappings and sequences with their line numbers, in `marshal` form (plain values only: a text with
 a timestamp or another constructed value is not cached). Only what loaded without error is cached, so a
-bad file fails the same way every time. The directory is `$MOSAIC_DIAG_CACHE_DIR`, else
-`$XDG_CACHE_HOME/mosaic-diag`, else `~/.cache/mosaic-diag`; it is used only when it belongs to the user
-and nobody else may write to it (made so when it is created); `MOSAIC_DIAG_CACHE_DIR=` (empty) turns the
-cache off. Entries are written atomically and any entry that cannot be read is a miss."""
+bad file fails the same way every time. The directory keeps at most MAX_ENTRIES entries: a write that
+goes past it removes the least recently used (by modification time, which a hit refreshes). The directory
+is `$MOSAIC_DIAG_CACHE_DIR`, else `$XDG_CACHE_HOME/mosaic-diag`, else `~/.cache/mosaic-diag`; it is used
+only when it belongs to the user and nobody else may write to it (made so when it is created);
+`MOSAIC_DIAG_CACHE_DIR=` (empty) turns the cache off. Entries are written atomically and any entry that
+cannot be read is a miss."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import hashlib
 import marshal
 import os
 import stat
+from contextlib import suppress
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from mosaic_diag.platform.yamlpos import PosDict, PosList
 
 FORMAT = "yamlpos-1"  # the cache's own format and yamlpos's limits: a change makes every key new
 MISS = object()
+MAX_ENTRIES = 256  # the shipped taxonomy and playbooks are about 20 texts; edits and other checkouts add more
 _PLAIN = (str, int, float, bool, bytes, type(None))
 
 
@@ -99,8 +103,10 @@ def get(key: str) -> Any:
             if st.st_uid != os.getuid() or not _private(where):
                 return MISS
             stored_key, data = marshal.loads(f.read())
-        if stored_key != key:
-            return MISS
+            if stored_key != key:
+                return MISS
+            with suppress(OSError):
+                os.utime(f.fileno())  # recently used: the last to be pruned
         return _unpack(data)
     except (OSError, EOFError, ValueError, TypeError):
         return MISS
@@ -127,5 +133,31 @@ def put(key: str, data: Any) -> None:
             os.replace(tmp, where / f"{key}.marshal")
         except OSError:
             tmp.unlink(missing_ok=True)
+            return
+        prune(where, MAX_ENTRIES)
     except OSError:
         return
+
+
+def prune(where: Path, keep: int) -> int:
+    """Remove the least recently used entries of the cache directory `where` beyond `keep`, down to
+    three quarters of it (so that the next writes do not prune again at once); returns how many."""
+    entries: list[tuple[int, str]] = []
+    with os.scandir(where) as it:
+        for entry in it:
+            if entry.name.endswith(".marshal"):
+                try:
+                    entries.append((entry.stat().st_mtime_ns, entry.path))
+                except OSError:
+                    continue
+    if len(entries) <= keep:
+        return 0
+    entries.sort()
+    removed = 0
+    for _, path in entries[: len(entries) - keep * 3 // 4]:
+        try:
+            os.unlink(path)
+            removed += 1
+        except OSError:
+            continue
+    return removed
