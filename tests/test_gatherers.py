@@ -142,6 +142,49 @@ def test_health_reads_the_apps_report(app: App) -> None:
     assert facts["health.anthropic_available"] is False and facts["health.git_commit"] == "abcdef12"
 
 
+def test_health_reads_the_runtime_kits_report(pg: TempPostgres) -> None:
+    """The body of `mosaic_diag.runtime`'s own /health (a real pool on the test server, a breaker
+    open, failed requests in the window): its status, reasons, database check, pool, breakers and
+    metrics become facts; with the wrong password the check's label comes through."""
+    from psycopg2.pool import ThreadedConnectionPool
+
+    from mosaic_diag.runtime.health import health_payload
+    from mosaic_diag.runtime.instrument import RequestWindow
+
+    window = RequestWindow()
+    for status in (200, 200, 500, 200):
+        window.record(12.0, status, "OPENAI_RATE_LIMIT" if status == 500 else None)
+    pool = ThreadedConnectionPool(1, 3, pg.dsn())
+    held = pool.getconn()
+    try:
+        code, body = health_payload(database=pool, commit="0123456789abcdef0123", manifest_hash="m-1",
+                                    breakers=lambda: {"openai": "open", "anthropic": "closed"}, window=window)
+    finally:
+        pool.putconn(held)
+        pool.closeall()
+    served = App(body, status=code)
+    try:
+        facts = gather("health", {"url": served.url})
+    finally:
+        served.stop()
+    assert facts["health.ok"] is True and facts["health.state"] == "degraded"
+    assert facts["health.reasons"] == body["reasons"] == ["breaker openai open"]
+    assert facts["health.database_connected"] is True and facts["health.database_latency_ms"] >= 0
+    assert (facts["health.pool_in_use"], facts["health.pool_max"]) == (1, 3)
+    assert facts["health.breakers_open"] == ["openai"]
+    assert (facts["health.error_rate"], facts["health.requests_total"]) == (0.25, 4)
+    assert (facts["health.git_commit"], facts["health.manifest_hash"]) == ("0123456789abcdef0123", "m-1")
+
+    code, body = health_payload(database=pg.dsn(password="wrong-password"), breakers=dict, window=RequestWindow())
+    served = App(body, status=code)
+    try:
+        facts = gather("health", {"url": served.url})
+    finally:
+        served.stop()
+    assert facts["health.status"] == 503 and facts["health.ok"] is False and facts["health.state"] == "down"
+    assert facts["health.database_connected"] is False and facts["health.database_label"] == "PG_AUTH_FAILED"
+
+
 def test_health_unreachable_and_timeout_are_data() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -331,3 +374,37 @@ def test_pg_ssl_playbook_with_a_real_server(pg: TempPostgres, tmp_path: Path) ->
     fixed = gather_and_plan(pb, {"stage": "startup"}, PlaybookSettings(
         root=tmp_path, env={"DATABASE_URL": pg.dsn(SSL_DB, sslmode="require")}))
     assert not any(f.failed for f in fixed.findings)
+
+
+def test_pool_exhausted_playbook_reads_the_pool_from_health(pg: TempPostgres, tmp_path: Path) -> None:
+    """Every connection of a real pool handed out: the kit's /health says so (503, PG_POOL_EXHAUSTED) and
+    the shipped PG_POOL_EXHAUSTED playbook's `pool-has-room` check fails, while `database-up` is not
+    blamed (a full pool says nothing about the database); with a connection free both pass."""
+    from psycopg2.pool import ThreadedConnectionPool
+
+    from mosaic_diag.runtime.health import health_payload
+    from mosaic_diag.runtime.instrument import RequestWindow
+
+    pb = PlaybookStore.load().match("PG_POOL_EXHAUSTED")
+    pool = ThreadedConnectionPool(1, 2, pg.dsn())
+    held = [pool.getconn()]
+    try:
+        room = health_payload(database=pool, breakers=dict, window=RequestWindow())
+        held.append(pool.getconn())
+        full = health_payload(database=pool, breakers=dict, window=RequestWindow())
+    finally:
+        for conn in held:
+            pool.putconn(conn)
+        pool.closeall()
+    assert full[0] == 503 and full[1]["checks"]["database"]["label"] == "PG_POOL_EXHAUSTED"
+    for (code, body), exhausted in ((room, False), (full, True)):
+        served = App(body, status=code)
+        try:
+            plan = gather_and_plan(pb, {"stage": "runtime", "count_5m": 1},
+                                   PlaybookSettings(root=tmp_path, env={}, health_url=served.url))
+        finally:
+            served.stop()
+        by_name = {f.name: f for f in plan.findings}
+        assert by_name["pool-has-room"].failed is exhausted
+        assert not by_name["database-up"].failed
+        assert ("health.database_connected" in plan.facts) is not exhausted

@@ -225,17 +225,50 @@ def gather_health(params: Mapping[str, Any], ctx: GatherContext, timeout: float 
     except ValueError:
         body = {}
     body = body if isinstance(body, dict) else {}
-    db, ai, dep = (body.get(k) if isinstance(body.get(k), dict) else {} for k in ("database", "ai", "deployment"))
     out.update({"health.reachable": True, "health.status": status,
                 "health.ok": 200 <= status < 300 and body.get("ok") is not False})
-    for fact, value in (("database_connected", db.get("connected")), ("database_type", db.get("type")),
-                        ("fallback_active", db.get("fallback_active")),
-                        ("openai_available", ai.get("openai_available")),
-                        ("anthropic_available", ai.get("anthropic_available")),
-                        ("git_commit", dep.get("git_commit"))):
-        if value is not None:
-            out[f"health.{fact}"] = value
+    out.update({f"health.{fact}": value for fact, value in _health_facts(body).items() if value is not None})
     return out
+
+
+def _health_facts(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What a /health body says, in the framework document's shape (`database`, `ai`, `deployment`) or the
+    runtime kit's (`status`, `reasons`, `checks.database`, `breakers`, `metrics`, `deployment`); a value of
+    the wrong type is left out."""
+    def table(obj: Any, key: str) -> Mapping[str, Any]:
+        value = obj.get(key) if isinstance(obj, Mapping) else None
+        return value if isinstance(value, Mapping) else {}
+
+    def typed(value: Any, *kinds: type) -> Any:
+        return value if isinstance(value, kinds) and not (bool not in kinds and isinstance(value, bool)) else None
+
+    db, ai, dep, metrics = (table(body, k) for k in ("database", "ai", "deployment", "metrics"))
+    check = table(table(body, "checks"), "database")
+    pool = table(check, "pool")
+    connected = typed(db.get("connected"), bool)
+    if connected is None and check.get("configured") is True and check.get("label") != "PG_POOL_EXHAUSTED":
+        connected = typed(check.get("ok"), bool)  # a full pool says nothing about the database itself
+    breakers = table(body, "breakers")
+    reasons = body.get("reasons")
+    return {
+        "state": typed(body.get("status"), str),
+        "reasons": [str(r) for r in reasons] if isinstance(reasons, list) else None,
+        "database_connected": connected,
+        "database_label": typed(check.get("label"), str),
+        "database_latency_ms": typed(check.get("latency_ms"), int, float),
+        "pool_in_use": typed(pool.get("in_use"), int),
+        "pool_max": typed(pool.get("max"), int),
+        "database_type": typed(db.get("type"), str),
+        "fallback_active": typed(db.get("fallback_active"), bool),
+        "openai_available": typed(ai.get("openai_available"), bool),
+        "anthropic_available": typed(ai.get("anthropic_available"), bool),
+        "breakers_open": sorted(str(n) for n, st in breakers.items() if st != "closed") if breakers else None,
+        "error_rate": typed(metrics.get("error_rate"), int, float),
+        "requests_total": typed(metrics.get("requests_total"), int),
+        "p95_latency_ms": typed(metrics.get("p95_latency_ms"), int, float),
+        "git_commit": typed(dep.get("git_commit_full") or dep.get("git_commit"), str),
+        "manifest_hash": typed(dep.get("manifest_hash"), str),
+    }
 
 
 def _git(path: Path, *args: str, timeout: float) -> str:
