@@ -259,6 +259,35 @@ def test_fix_and_diff_rewrite_only_the_safe_cases_and_the_result_runs_on_postgre
     assert runpy.run_path(str(path))["setup"](pg_db) == [(1,)]  # the fixed module runs on PostgreSQL
 
 
+def test_files_are_read_as_python_reads_them_and_fix_keeps_their_bytes(tmp_path: Path) -> None:
+    """A PEP 263 `coding:` comment, a BOM, CRLF line ends and a form feed: linted like any file, and
+    `--fix` changes only the fixed text (same encoding, BOM, line ends). A file that is not text in its
+    encoding is one error of that file: the other files are still linted."""
+    query = b'    return conn.execute("SELECT * FROM users WHERE email = ?", (email,))'
+    files = {
+        "latin.py": b"# -*- coding: latin-1 -*-\nNAME = 'caf\xe9'\n\n\ndef f(conn, email):\n" + query + b"\n",
+        "bom.py": b"\xef\xbb\xbfdef f(conn, email):\r\n" + query + b"\r\n",
+        "feed.py": b"X = 1\n\x0c\n\ndef f(conn, email):\n" + query + b"\n",
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "noise.py").write_bytes(b"NAME = 'caf\xe9'\n")  # latin-1 without saying so
+    r = run("lint", ".", "--no-cache", "--select", "MD003", cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert sorted(r.stdout.splitlines()[:-1]) == [
+        "bom.py:2:60: MD003 SQLite placeholder `?` in SQL (1x): PostgreSQL (psycopg2) uses %s",
+        "feed.py:5:60: MD003 SQLite placeholder `?` in SQL (1x): PostgreSQL (psycopg2) uses %s",
+        "latin.py:6:60: MD003 SQLite placeholder `?` in SQL (1x): PostgreSQL (psycopg2) uses %s"]
+    assert "mosaic-diag: error: noise.py:1: cannot parse: not valid utf-8 (byte 0xe9)" in r.stderr
+    assert "Traceback" not in r.stderr
+    (tmp_path / "noise.py").unlink()
+    r = run("lint", ".", "--no-cache", "--select", "MD003", "--fix", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for name, data in files.items():
+        assert (tmp_path / name).read_bytes() == data.replace(b"= ?", b"= %s"), name
+    assert run("lint", ".", "--no-cache", "--select", "MD003", cwd=tmp_path).returncode == 0
+
+
 def test_sarif_github_and_json_formats(tmp_path: Path) -> None:
     (tmp_path / "bad.py").write_text(BAD)
     r = run("lint", "bad.py", "--format", "sarif", "--no-cache", cwd=tmp_path)
@@ -428,7 +457,7 @@ def forked_vs_alone() -> None:
                Source("ins.py", 'def add(cur):\n    cur.execute("INS" "ERT INTO planted (id) VALUES (%s)", (1,))\n'
                                 + "# padding\n" * 8000),
                Source("other.py", 'def add(cur):\n    cur.execute("INSERT INTO nowhere (id) VALUES (%s)", (1,))\n')]
-    sources = [*planted, *engine.read_sources(files)]
+    sources = [*planted, *engine.read_sources(files)[0]]
     assert sum(len(s.text) for s in sources) > engine.PARALLEL_MIN_BYTES
     tables = engine.schema_tables([ROOT / "examples" / "mosaic_app" / "schema.sql"])
     forked = lint_sources(sources, tables=tables)

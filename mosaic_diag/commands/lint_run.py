@@ -120,13 +120,15 @@ def _fix(result: object, diff: bool) -> int:
     """Apply (or, with `diff`, show) the fixes; the number of files changed."""
     from itertools import groupby
 
-    from mosaic_diag.lint.fix import apply_fixes
+    from mosaic_diag.lint.engine import decode_source
+    from mosaic_diag.lint.fix import apply_fixes, encode_like
     from mosaic_diag.platform.atomic import write_atomic
 
     changed = 0
     fixable = [f for f in result.findings if f.fixes]  # type: ignore[attr-defined]
     for path, group in groupby(sorted(fixable, key=lambda f: f.path), key=lambda f: f.path):
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
+        text = decode_source(path, data)  # as the linter read it: its encoding, its line endings
         fixed = apply_fixes(path, text, group)
         if fixed.after == text:
             continue
@@ -134,7 +136,8 @@ def _fix(result: object, diff: bool) -> int:
         if diff:
             sys.stdout.write(fixed.diff())
         else:
-            write_atomic(Path(path), fixed.after, mode=Path(path).stat().st_mode & 0o7777)
+            write_atomic(Path(path), encode_like(path, fixed.after, data),
+                         mode=Path(path).stat().st_mode & 0o7777)
             sys.stderr.write(f"mosaic-diag: fixed {fixed.fixed} finding(s) in {path}\n")
     return changed
 

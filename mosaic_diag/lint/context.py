@@ -44,6 +44,18 @@ _ANNOTATED = {
 _POOL_MODULES = (("psycopg2.pool.", PG_POOL), ("psycopg_pool.", PG3_POOL))
 _TEXT_FUNCTIONS = frozenset({"sqlalchemy.text", "sqlalchemy.sql.text", "sqlalchemy.sql.expression.text"})
 # the project's own `mosaic-diag: ignore[MD001,MD003]` comment, and flake8/ruff's noqa (bare, or with codes)
+_PY_LINE_END = re.compile(r"\r\n|\r|\n")
+_OTHER_LINE_ENDS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # str.splitlines ends lines there, Python does not
+
+
+def python_lines(source: str) -> list[str]:
+    """The lines of `source` as Python numbers them (a form feed or U+2028 does not end a line)."""
+    if any(c in source for c in _OTHER_LINE_ENDS):
+        lines = _PY_LINE_END.split(source)
+        return lines[:-1] if lines and not lines[-1] else lines
+    return source.splitlines()
+
+
 _SUPPRESS = re.compile(r"(?:#|--)\s*mosaic-diag:\s*ignore(?:\[(?P<codes>[^\]]*)\])?"
                        r"|(?:#|--)\s*noqa(?::\s*(?P<noqa>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.Module)
@@ -115,7 +127,7 @@ class FileContext:
         self.tree = tree
         self.tables: Mapping[str, Table] = tables or {}
         self.conn_factories = conn_factories
-        self.lines = source.splitlines()
+        self.lines = python_lines(source)
         lowered = source.lower()
         # nothing to track in a file that never names a way to get a connection
         self.may_connect = any(w in lowered for w in ("connect", "getconn", "cursor")) or any(

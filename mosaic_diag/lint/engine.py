@@ -50,14 +50,55 @@ def select_rules(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> tupl
     return tuple(r() for r in chosen)
 
 
-def read_sources(files: Sequence[Path]) -> list[Source]:
-    out = []
+def decode_source(path: str, data: bytes) -> str:
+    """The text of a file as Python reads it: in the encoding its PEP 263 `coding:` comment or its BOM
+    names, else UTF-8 (a `.sql` file: UTF-8, BOM or not). Raises UnicodeDecodeError, LookupError (an
+    unknown encoding) or SyntaxError (a cookie that contradicts the BOM)."""
+    head = data[:data.find(b"\n", data.find(b"\n") + 1) + 1 or len(data)]  # the first two lines
+    if path.endswith(".py") and (b"coding" in head or data.startswith(b"\xef\xbb\xbf")):
+        import io
+        import tokenize
+
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        return data.decode(encoding)
+    return data.decode("utf-8-sig")
+
+
+def source_of(path: str, data: bytes) -> Source | ParseFailure:
+    """A file's bytes as a Source to lint, or why they cannot be read as text (one failure of that file,
+    as a file that does not parse is: the other files are linted)."""
+    try:
+        return Source(path, decode_source(path, data))
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return ParseFailure(path, line, f"not valid {exc.encoding} (byte {data[exc.start]:#04x}); "
+                                        "declare the file's encoding (PEP 263) or save it as UTF-8")
+    except (LookupError, SyntaxError) as exc:
+        return ParseFailure(path, getattr(exc, "lineno", None) or 1, str(getattr(exc, "msg", None) or exc))
+
+
+def read_sources(files: Sequence[Path]) -> tuple[list[Source], list[ParseFailure]]:
+    """The files to lint, and those that cannot be read as text."""
+    sources: list[Source] = []
+    failures: list[ParseFailure] = []
     for path in files:
         try:
-            out.append(Source(str(path), path.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read: {exc}", path=str(path)) from exc
-    return out
+            data = path.read_bytes()
+        except OSError as exc:
+            failures.append(ParseFailure(str(path), 1, f"cannot read: {exc.strerror or exc}"))
+            continue
+        got = source_of(str(path), data)
+        (sources if isinstance(got, Source) else failures).append(got)  # type: ignore[arg-type]
+    return sources, failures
+
+
+def with_failures(result: LintResult, failures: Sequence[ParseFailure], order: Sequence[str]) -> LintResult:
+    """`result` with the files that could not be read among its failures, in the files' order."""
+    if not failures:
+        return result
+    rank = {path: i for i, path in enumerate(order)}
+    merged = sorted((*result.failures, *failures), key=lambda f: rank.get(f.path, len(rank)))
+    return LintResult(result.findings, tuple(merged), result.files + len(failures), result.unknown_tables)
 
 
 class SchemaTables(Mapping[str, Table]):
@@ -593,4 +634,7 @@ def _lint_tree(src: Source, tree: ast.Module, rules: Sequence[Rule], known: Mapp
 
 def lint_paths(paths: Sequence[Path], **kwargs: object) -> LintResult:
     """Lint the Python and SQL files under `paths`."""
-    return lint_sources(read_sources(discover(paths)), **kwargs)  # type: ignore[arg-type]
+    files = discover(paths)
+    sources, unreadable = read_sources(files)
+    result = lint_sources(sources, **kwargs)  # type: ignore[arg-type]
+    return with_failures(result, unreadable, [str(f) for f in files])

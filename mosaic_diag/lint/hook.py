@@ -178,15 +178,16 @@ def run_staged(repo: Path, env: Mapping[str, str], fmt: str = "table") -> tuple[
 
 def _lint_staged(repo: Path, settings: LintSettings, files: list[tuple[str, str]],
                  fmt: str) -> tuple[int, str, list[str]]:
-    from mosaic_diag.lint.engine import Source, lint_sources, schema_tables, select_rules
+    from mosaic_diag.lint.engine import Source, lint_sources, schema_tables, select_rules, source_of, with_failures
     from mosaic_diag.lint.report import failure_lines, render
 
     blobs = read_blobs(repo, [blob for _, blob in files])
-    sources = [Source(path, data.decode("utf-8", errors="replace")) for (path, _), data in zip(files, blobs,
-                                                                                                 strict=True)]
-    result = lint_sources(sources, rules=select_rules(settings.select, settings.ignore),
+    read = [source_of(path, data) for (path, _), data in zip(files, blobs, strict=True)]
+    result = lint_sources([s for s in read if isinstance(s, Source)],
+                          rules=select_rules(settings.select, settings.ignore),
                           tables=schema_tables(settings.schema_files), conn_factories=settings.conn_factories,
                           cache_dir=settings.cache_dir)
+    result = with_failures(result, [s for s in read if not isinstance(s, Source)], [path for path, _ in files])
     errors = failure_lines(result) + schema_errors(settings.schema_note, result.unknown_tables)
     report = render(result, fmt)
     if result.failures or errors:

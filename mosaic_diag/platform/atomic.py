@@ -7,8 +7,9 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: Path, text: str, *, mode: int | None = None) -> None:
-    """Replace `path` with `text` atomically (readers see the old or the new file, never half).
+def write_atomic(path: Path, text: str | bytes, *, mode: int | None = None) -> None:
+    """Replace `path` with `text` atomically (readers see the old or the new file, never half); a str
+    is written as UTF-8, bytes as they are.
 
     An OSError names `path` itself (not the temporary file or a parent), so one line says what failed.
     """
@@ -18,8 +19,8 @@ def write_atomic(path: Path, text: str, *, mode: int | None = None) -> None:
     except OSError as exc:
         raise OSError(exc.errno, f"cannot write ({exc.strerror or exc})", str(path)) from exc
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode("utf-8") if isinstance(text, str) else text)
         if mode is not None:
             os.chmod(tmp, mode)
         os.replace(tmp, path)
