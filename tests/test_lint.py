@@ -415,7 +415,7 @@ def test_a_warm_run_replays_warnings_and_errors_in_order(tmp_path: Path) -> None
     assert (cold.stdout, cold.stderr) == (warm.stdout, warm.stderr)
     assert "MD007: no schema found" in warm.stderr and "broken.py:1: cannot parse" in warm.stderr
     strict = run("lint", ".", "--require-schema", cwd=tmp_path)  # another option: not the cached answer
-    assert strict.returncode == 2 and "MD007 cannot judge INSERT INTO ins.py:1: users" in strict.stderr
+    assert strict.returncode == 2 and "MD007 cannot judge INSERT INTO users (ins.py:1)" in strict.stderr
 
 
 def test_the_config_root_is_the_one_git_gives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -203,7 +203,11 @@ def schema_errors(note: str, unknown: Sequence[str]) -> list[str]:
     """MD007 never passes silently: INSERTs into tables of a schema that was not found refuse the commit."""
     if not note or not unknown:
         return []
-    shown = ", ".join(unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+    def one(item: str) -> str:  # "path:line: table" -> "table (path:line)"
+        where, _, table = item.rpartition(": ")
+        return f"{table} ({where})" if where else item
+
+    shown = ", ".join(one(u) for u in unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
     return [f"mosaic-diag: error: {note}", f"mosaic-diag: error: MD007 cannot judge INSERT INTO {shown}: set "
             "lint.schema, or `lint.ignore = [\"MD007\"]` to lint without it"]
 
