@@ -362,3 +362,17 @@ def test_providers_import_their_sdk_only_when_a_call_fails(llm, repo: Path) -> N
     assert run({}) == [[], False, False]
     assert run({"OPENAI_API_KEY": "bad-key"}) == [["OPENAI_INVALID_KEY"], True, False]
     assert run({"ANTHROPIC_MODEL": "claude-nope"}) == [["ANTHROPIC_MODEL_NOT_FOUND"], False, True]
+
+
+def test_the_table_says_each_playbooks_advice_once(repo: Path) -> None:
+    """Three missing settings share one playbook: the table names it in each row and its advice and plan
+    follow the table once, for all three."""
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("DATABASE_URL", "OPENAI", "ANTHROPIC", "CLAUDE", "MOSAIC_DIAG_"))}
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "predeploy", "--only", "settings"],
+                       cwd=repo, env={**base, "COLUMNS": "200"}, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert r.stdout.count("label ENV_VAR_MISSING (critical), playbook env-var-missing") == 3, r.stdout
+    assert r.stdout.count("playbook env-var-missing for MD-ENV001 (3 results): label ENV_VAR_MISSING") == 1
+    assert r.stdout.count("Set OPENAI_API_KEY in the Render environment group") == 1
+    assert r.stdout.count("plan -> advise") == 1

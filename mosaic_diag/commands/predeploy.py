@@ -52,14 +52,19 @@ def predeploy(
 
 
 def _table(report: object) -> None:
+    """One row per result (its hint, label and playbook), then what each playbook says, once: the same
+    advice repeated in every row of a folded column was unreadable in 80 columns."""
     from rich.markup import escape
     from rich.table import Table
 
     from mosaic_diag.render.console import out
 
     table = Table(show_lines=False, pad_edge=False)
-    for column in ("check", "status", "id", "message", "hint / advice"):
-        table.add_column(column, overflow="fold")
+    for column in ("check", "status", "id"):
+        table.add_column(column, no_wrap=True)
+    for column in ("message", "hint"):
+        table.add_column(column, overflow="fold", ratio=1)
+    advice: dict[tuple[object, ...], list[str]] = {}  # the playbook blocks, in order, and the ids they serve
     for o in report.outcomes:  # type: ignore[attr-defined]
         style = _STATUS_STYLE.get(o.status, "")
         if not o.results:
@@ -67,12 +72,25 @@ def _table(report: object) -> None:
         for r in o.results:
             status = "silenced" if r.silenced else r.level
             where = f"{r.location}: " if r.location else ""
-            advice = r.advice()
-            table.add_row(o.check, f"[{style}]{status}[/]", r.id, escape(where + r.message), escape("\n".join(advice)))
-    out().print(table, markup=True, highlight=False)
+            hint = [r.hint] if r.hint else []
+            if r.label:
+                hint.append(f"label {r.label}" + (f" ({r.severity})" if r.severity else "")
+                            + (f", playbook {r.playbook}" if r.playbook else ""))
+            table.add_row(o.check, f"[{style}]{status}[/]", r.id, escape(where + r.message), escape("\n".join(hint)))
+            block = (r.playbook, r.label, r.severity, r.diagnosis, r.recommendation, tuple(r.plan))
+            if r.playbook and (r.diagnosis or r.recommendation or r.plan):
+                advice.setdefault(block, []).append(r.id)
+    console = out()
+    console.print(table, markup=True, highlight=False)
+    for (playbook, label, severity, diagnosis, recommendation, plan), ids in advice.items():
+        served = ", ".join(dict.fromkeys(ids)) + (f" ({len(ids)} results)" if len(ids) > 1 else "")
+        console.print(f"\n[bold]playbook {escape(str(playbook))}[/] for {escape(served)}: label {label}"
+                      + (f" ({severity})" if severity else ""), markup=True, highlight=False)
+        for line in [t for t in (diagnosis, recommendation) if t] + [f"plan {p}" for p in plan]:
+            console.print(f"  {escape(line)}", markup=True, highlight=False)
     verdict = "[bold red]FAILED[/]" if report.exit_code else "[green]passed[/]"  # type: ignore[attr-defined]
-    out().print(f"{verdict}: {len(report.failing)} at or above {report.fail_level}; "  # type: ignore[attr-defined]
-                f"wall time {report.wall_time:.2f}s")  # type: ignore[attr-defined]
+    console.print(f"{chr(10) if advice else ''}{verdict}: {len(report.failing)} at or above {report.fail_level}; "  # type: ignore[attr-defined]
+                  f"wall time {report.wall_time:.2f}s")  # type: ignore[attr-defined]
 
 
 def register(app: typer.Typer) -> None:
