@@ -10,7 +10,8 @@ _SEPARATORS = (
     "During handling of the above exception, another exception occurred:",
     "The above exception was the direct cause of the following exception:",
 )
-_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?\s*$')
+# (loguru marks the frame where the exception was caught: `> File "…"`)
+_FRAME = re.compile(r'^\s*(?:> )?File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?\s*$')
 _MARKER = re.compile(r"^\s*[\^~\-+ ]*[\^~][\^~\-+ ]*$")
 _EXC_LINE = re.compile(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::(?: (?P<msg>.*)|$)|$)")
 _EMBEDDED = re.compile(
@@ -92,6 +93,51 @@ def _unglue(lines: list[str]) -> list[str]:
     return out
 
 
+# a frame in a Rich traceback box: "/app/api/x.py:12 in handler", "in load:9" (no file), or the file and
+# line alone when the box wrapped the function name onto the next line ("in loads")
+_RICH_FRAME = re.compile(r"(?:(?P<file>\S+):(?P<line>\d+)(?: in (?P<func>\S+))?|in (?P<func2>\S+):(?P<line2>\d+))$")
+_RICH_IN = re.compile(r"in (?P<func>\S+)$")
+
+
+def _parse_rich(lines: list[str]) -> list[ParsedException]:
+    """The exceptions of Rich traceback boxes (`╭─ Traceback (most recent call last) ─╮` ... `╰─╯`, then
+    the exception line after each box, maybe wrapped), root cause first."""
+    out: list[ParsedException] = []
+    i, n = 0, len(lines)
+    while i < n:
+        s = lines[i].strip()
+        if not (s.startswith("╭") and "Traceback" in s):
+            i += 1
+            continue
+        frames: list[ParsedFrame] = []
+        i += 1
+        while i < n and not lines[i].strip().startswith("╰"):
+            inner = lines[i].strip().strip("│").strip()
+            m = _RICH_FRAME.match(inner)
+            if m and not inner[:1].isdigit():
+                frames.append(ParsedFrame(m.group("file") or "<unknown>", int(m.group("line") or m.group("line2")),
+                                          m.group("func") or m.group("func2") or ""))
+            elif frames and not frames[-1].function and (w := _RICH_IN.match(inner)):
+                frames[-1].function = w.group("func")
+            i += 1
+        i += 1  # the bottom edge
+        exc_lines: list[str] = []
+        while i < n:
+            s = lines[i].strip()
+            if not s or s in _SEPARATORS or s.startswith("╭"):
+                break
+            exc_lines.append(s)
+            i += 1
+        if exc_lines:
+            m = looks_like_exception_line(exc_lines[0].strip(_DECORATION), strict=False)
+            first, etype = (m.group("msg") or "", m.group("type")) if m else (exc_lines[0], None)
+            # Rich wraps the message to the box's width: its lines are one message again
+            out.append(ParsedException(etype, " ".join([first, *exc_lines[1:]]).strip(), frames))
+        elif frames:
+            out.append(ParsedException(None, "", frames))
+    return out
+
+
 def parse_traceback_text(text: str) -> list[ParsedException]:
     """The exceptions of a traceback, root cause first; [] when `text` holds none.
 
@@ -100,6 +146,10 @@ def parse_traceback_text(text: str) -> list[ParsedException]:
     then the exception line) and exceptions named in the lines before a traceback.
     """
     lines = text.splitlines()
+    if "╭" in text and "Traceback" in text:
+        rich = _parse_rich(lines)
+        if rich:
+            return rich
     if _HEADER in text:
         lines = _unglue(lines)
     start = next((k for k, line in enumerate(lines) if line.lstrip().startswith(_HEADER)), -1)

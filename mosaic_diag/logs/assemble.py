@@ -20,13 +20,14 @@ from mosaic_diag.logs.lines import (
     TRACEBACK_HEADER,
     Line,
     is_frame,
+    is_rich_header,
     parse_ts,
     traceback_at,
 )
 from mosaic_diag.logs.model import RawEvent, ReadStats
 
-# states of an open event
-_REC, _TB, _EXC, _EXC_BLANK, _CHAIN = range(5)
+# states of an open event (_RICH: inside a Rich traceback box; _RICH_END: after it, before its exception line)
+_REC, _TB, _EXC, _EXC_BLANK, _CHAIN, _RICH, _RICH_END = range(7)
 MAX_DETAIL_LINES = 50
 MAX_TRACEBACK_LINES = 2000
 MAX_BLANKS = 3
@@ -67,7 +68,7 @@ def _exception_line(op: _Open) -> str:
     """The last exception line of a traceback (the one its message is about)."""
     tb = op.tb
     if 0 <= op.exc_at < len(tb):
-        return tb[op.exc_at]
+        return tb[op.exc_at].strip()
     for i in range(len(tb) - 1, -1, -1):
         t = tb[i]
         if t and t[0] not in " \t" and t not in SEPARATORS and traceback_at(t) < 0:
@@ -194,10 +195,17 @@ class Assembler:
             return False
         t = ln.text
         st = op.state
+        if st >= _RICH:
+            return self._extend_rich(op, t, last)
         if st == _REC:
             if not t.strip():
                 op.blanks += 1
                 return op.blanks <= MAX_BLANKS
+            if is_rich_header(t):
+                op.state = _RICH
+                op.blanks = 0
+                op.add(t, last)
+                return True
             at = traceback_at(t)
             if at >= 0 or is_frame(t):
                 op.state = _TB
@@ -217,8 +225,13 @@ class Assembler:
         blank = not t.strip()
         if st == _TB:
             if blank:
+                # loguru's tracebacks have a blank line after the header and after a frame's variable notes
+                # (`│ └ value`); Python's own have none: anywhere else a blank ends the traceback
+                if not op.blanks and (len(op.tb) == 1 or op.tb[-1].lstrip()[:1] in ("│", "└")):
+                    op.blanks = 1
+                    return True
                 return False
-            if t[0] not in " \t":
+            if t[0] not in " \t" and not t.startswith('> File "'):
                 op.state = _EXC
                 op.exc_at = len(op.tb) + op.blanks
                 op.cont = 0
@@ -229,11 +242,11 @@ class Assembler:
                 op.state = _EXC_BLANK
                 op.blanks = 1
                 return True
-            if t in SEPARATORS:
+            if t.strip() in SEPARATORS:
                 op.state = _CHAIN
                 op.add(t, last)
                 return True
-            if traceback_at(t) >= 0:  # a new traceback without a separator: a new event
+            if traceback_at(t) >= 0 or is_rich_header(t):  # a new traceback without a separator: a new event
                 return False
             if op.cont < MAX_DETAIL_LINES:  # the exception message's next line
                 op.cont += 1
@@ -243,7 +256,7 @@ class Assembler:
         if blank:  # _EXC_BLANK / _CHAIN
             op.blanks += 1
             return op.blanks <= MAX_BLANKS
-        if st == _EXC_BLANK and t in SEPARATORS:
+        if st == _EXC_BLANK and t.strip() in SEPARATORS:
             op.state = _CHAIN
             op.add(t, last)
             return True
@@ -251,7 +264,31 @@ class Assembler:
             op.state = _TB
             op.add(t, last)
             return True
+        if st == _CHAIN and is_rich_header(t):
+            op.state = _RICH
+            op.add(t, last)
+            return True
         return False
+
+    @staticmethod
+    def _extend_rich(op: _Open, t: str, last: int) -> bool:
+        """A Rich traceback (`rich.traceback`, RichHandler, structlog's console with Rich installed): a box
+        of frames, then the exception line (`JSONDecodeError: ...`, maybe wrapped) after its bottom edge."""
+        s = t.strip()
+        if op.state == _RICH:
+            if not s:
+                return False  # a box has no blank line: it was cut
+            if s[0] == "╰":
+                op.state = _RICH_END
+            op.add(t, last)
+            return True
+        if not s:
+            return False
+        op.state = _EXC
+        op.exc_at = len(op.tb)
+        op.cont = 0
+        op.add(t, last)
+        return True
 
     def _start(self, lineno: int, last: int, ln: Line) -> None:
         kind = ln.kind
@@ -278,7 +315,8 @@ class Assembler:
             return
         t = ln.text
         at = traceback_at(t)
-        if at >= 0 or is_frame(t):
+        rich = at < 0 and is_rich_header(t)
+        if at >= 0 or rich or is_frame(t):
             # a traceback: its header (maybe glued to the end of another line), or frames without one
             intro = self._intro(ln.stream)
             # a traceback right after a WARNING record is that record's (logger.warning(..., exc_info=True),
@@ -286,6 +324,8 @@ class Assembler:
             # (uvicorn prints INFO lines, then an uncaught exception's traceback).
             emit = intro is None or intro.level != "WARNING"
             op = _Open(lineno, last, ln, _TB, emit, None)
+            if rich:
+                op.state = _RICH
             if at > 0:
                 op.tb[0] = t[at:]
             op.level = op.logger = None
@@ -305,6 +345,10 @@ class Assembler:
             return
         tb = "\n".join(op.tb) if op.tb else None
         message = op.message if op.message is not None else _exception_line(op)
+        if op.shape == "rich" and op.detail and op.message is not None:
+            # RichHandler wraps a long message onto the lines under it: one message again
+            message = " ".join([message.rstrip(), *(d.strip() for d in op.detail if d.strip())])
+            op.detail = []
         ts = parse_ts(op.ts)
         self.stats.see_ts(ts)
         self.out.append(RawEvent("error", op.line, op.end, ts, op.shape or self.text_shape, op.stream,

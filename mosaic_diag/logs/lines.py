@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 LEVELS = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL", "FATAL")
 ERROR_LEVELS = frozenset({"ERROR", "CRITICAL", "FATAL"})
 _LEVEL_ALIASES = {"WARN": "WARNING", "ERR": "ERROR", "EXCEPTION": "ERROR", "CRIT": "CRITICAL",
-                  "NOTICE": "INFO", "TRACE": "DEBUG", "ALERT": "CRITICAL", "EMERGENCY": "CRITICAL"}
+                  "NOTICE": "INFO", "TRACE": "DEBUG", "ALERT": "CRITICAL", "EMERGENCY": "CRITICAL",
+                  "SUCCESS": "INFO", "NOTSET": "DEBUG"}
 TRACEBACK_HEADER = "Traceback (most recent call last):"
 
 _LEVEL_INITIALS = frozenset("DIWECF[")
@@ -36,6 +37,16 @@ _ASC_BASIC = re.compile(rf"({_TS})[ :]\s*{_LV}:([^\s:]*):(.*)", re.S)
 _PG_SERVER = re.compile(rf"({_TS})(?: [A-Z]{{2,5}})? \[\d+\](?: [^\s:]+)? "
                         r"(DEBUG\d?|LOG|INFO|NOTICE|WARNING|ERROR|FATAL|PANIC):  (.*)", re.S)
 _PG_LEVELS = {"LOG": "INFO", "NOTICE": "INFO", "PANIC": "CRITICAL"}
+# loguru's default format: "2026-12-06 08:27:44.208 | ERROR    | api.storage:save:42 - message"
+_LOGURU = re.compile(rf"({_TS}) \| (TRACE|DEBUG|INFO|SUCCESS|WARNING|ERROR|CRITICAL) *\| "
+                     r"([^\s:]+):[^\s]*?:\d+ - (.*)", re.S)
+# structlog's ConsoleRenderer: "[error    ] event   key=value [logger]" (after its timestamp, if any)
+_STRUCTLOG = re.compile(r"\[(debug|info|warning|warn|error|exception|critical|fatal|notset) *\] ?(.*)", re.S)
+# rich.logging.RichHandler: "[12/06/26 08:29:26] ERROR    message     file.py:15": the time column in brackets
+# (left blank when it repeats), the level padded to 8, the source at the right
+_RICH_RECORD = re.compile(r"(?:\[(\d[^\]\n]{3,30})\]|( +)) ?(DEBUG|INFO|WARNING|ERROR|CRITICAL)( +)([^\s=].*?)"
+                          r"(?: {2,}[\w.<>-]+:\d+)? *$", re.S)
+_STRUCTLOG_LOGGER = re.compile(r" \[([A-Za-z_][\w.]*)\](?= |$)")
 # a platform's timestamp in front of the app's own line that starts with a timestamp too
 _LEAD_TS = re.compile(rf"({_TS}) ?")
 # wrappers around every line of another shape: Docker Compose's "web-1  | " (padded service
@@ -144,6 +155,11 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
             msg = m.group(4)
             return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(2)), m.group(3) or "root",
                         text, msg, True, _record_kind(msg))
+        m = _LOGURU.match(text)
+        if m:
+            msg = m.group(4)
+            return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(2)), m.group(3), text, msg,
+                        True, _record_kind(msg))
         m = _PG_SERVER.match(text)
         if m:
             msg = m.group(3)
@@ -170,6 +186,19 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
             kind = _record_kind(msg)
             logger = "uvicorn.access" if kind == "access" else "uvicorn.error"
             return Line(shape or "uvicorn", stream, ts, level, logger, text, msg, True, kind)
+    elif c == "[" and text[1:2].islower():
+        m = _STRUCTLOG.match(text)
+        if m:
+            msg = m.group(2)
+            lm = _STRUCTLOG_LOGGER.search(msg)
+            return Line(shape or "plain", stream, ts, norm_level(m.group(1)), lm.group(1) if lm else None, text,
+                        msg, True, _record_kind(msg))
+    elif (c == "[" and text[1:2].isdigit()) or (c == " " and text.lstrip()[:1] in "DIWEC"):
+        m = _RICH_RECORD.match(text)
+        if m and len(m.group(3)) + len(m.group(4)) == 9:  # RichHandler's level column: 8 wide, then a space
+            msg = m.group(5)
+            return Line(shape or "rich", stream, ts or m.group(1), m.group(3), None, text, msg, True,
+                        _record_kind(msg))
     elif c == "=" and text.startswith("==> "):
         kind = "platform_failure" if _PLATFORM_FAILURE.search(text) else "platform"
         return Line(shape or "plain", stream, ts, None, "render", text, text[4:], True, kind)
@@ -307,8 +336,16 @@ def _in_stream(ln: Line, service: str) -> Line:
 
 
 def is_frame(text: str) -> bool:
-    """A traceback frame line (`  File "…", line N, in f`), indented as Python prints it."""
-    return text[:1] in (" ", "\t") and text.lstrip().startswith('File "') and '", line ' in text
+    """A traceback frame line (`  File "…", line N, in f`), indented as Python prints it, or loguru's
+    marked frame (`> File "…", line N, in f`: where the exception was caught)."""
+    return ((text[:1] in (" ", "\t") and text.lstrip().startswith('File "')) or text.startswith('> File "')) \
+        and '", line ' in text
+
+
+def is_rich_header(text: str) -> bool:
+    """The top edge of a Rich traceback box (`╭──── Traceback (most recent call last) ────╮`)."""
+    s = text.lstrip()
+    return s[:1] == "╭" and "Traceback" in s
 
 
 def traceback_at(text: str) -> int:

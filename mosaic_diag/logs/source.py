@@ -2,12 +2,14 @@
 
 Gzip is detected by its magic bytes, not by the file name. A truncated or corrupt gzip stream
 ends the input with a warning; what was read before stays. Over-long lines are cut (the rest of
-the line is skipped, not kept in memory) so a 10 MB line costs neither memory nor time.
+the line is skipped, not kept in memory) so a 10 MB line costs neither memory nor time. Terminal
+colour codes (ANSI escape sequences) are removed.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 import sys
 import zlib
@@ -19,6 +21,9 @@ from mosaic_diag.errors import UsageError
 from mosaic_diag.logs.model import ReadStats
 
 GZIP_MAGIC = b"\x1f\x8b"
+# terminal colours and styles (uvicorn's and loguru's coloured levels, `docker compose logs` of a service
+# with a tty): CSI sequences, OSC sequences (hyperlinks) and two-byte escapes; a log is read without them
+_ANSI = re.compile(rb"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b\n]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 BLOCK_SIZE = 4 << 20
 LINE_CAP = 64 << 10
 
@@ -197,6 +202,8 @@ def iter_blocks(stream: BinaryIO, stats: ReadStats, *, block_size: int = BLOCK_S
             skipping = True
         else:
             carry = rest
+        if b"\x1b" in block:
+            block = _ANSI.sub(b"", block)
         if lines_read is None:
             lines_before += block.count(b"\n")
             yield block
@@ -211,7 +218,7 @@ def iter_blocks(stream: BinaryIO, stats: ReadStats, *, block_size: int = BLOCK_S
     if cuts > 5:
         stats.warnings.append(f"{cuts} lines longer than {line_cap} bytes were cut")
     if carry:
-        yield carry
+        yield _ANSI.sub(b"", carry) if b"\x1b" in carry else carry
         lines_before += 1
     if src.problem:
         what = "gzip input" if src.gzip else "input"
