@@ -31,6 +31,7 @@ _REC, _TB, _EXC, _EXC_BLANK, _CHAIN, _RICH, _RICH_END = range(7)
 MAX_DETAIL_LINES = 50
 MAX_TRACEBACK_LINES = 2000
 MAX_BLANKS = 3
+_LOGURU_NOTES = frozenset({"│ ", "└ ", "| ", "->"})  # how loguru's notes of a frame's values start
 
 
 class _Open:
@@ -62,6 +63,17 @@ class _Open:
         if len(self.tb) < MAX_TRACEBACK_LINES:
             self.tb.append(text)
         self.end = end
+
+
+def _starts_separator(s: str) -> bool:
+    """A chain separator, or its start when a narrow terminal wrapped it."""
+    return s in SEPARATORS or (len(s) >= 20 and any(sep.startswith(s + " ") for sep in SEPARATORS))
+
+
+def _continues_separator(before: str, s: str) -> bool:
+    """`s` is the wrapped rest of the separator that `before` started."""
+    joined = f"{before} {s}"
+    return before not in SEPARATORS and any(sep.startswith(joined) for sep in SEPARATORS)
 
 
 def _exception_line(op: _Open) -> str:
@@ -129,6 +141,9 @@ class Assembler:
         with each in turn (`shape`: what those lines count as, else the event's shape)."""
         op = self.open[stream]
         self.stats.shapes[shape or op.shape or self.text_shape] += len(texts)
+        if op.blanks:  # a blank kept inside the traceback (loguru's) goes in before them
+            op.tb.extend([""] * op.blanks)
+            op.blanks = 0
         room = MAX_TRACEBACK_LINES - len(op.tb)
         op.tb.extend(texts if room >= len(texts) else texts[:max(room, 0)])
         op.end = op.seen = last
@@ -226,8 +241,9 @@ class Assembler:
         if st == _TB:
             if blank:
                 # loguru's tracebacks have a blank line after the header and after a frame's variable notes
-                # (`│ └ value`); Python's own have none: anywhere else a blank ends the traceback
-                if not op.blanks and (len(op.tb) == 1 or op.tb[-1].lstrip()[:1] in ("│", "└")):
+                # (`│ └ value`, or `| -> value` on a stream that is not UTF-8); Python's own have none:
+                # anywhere else a blank ends the traceback
+                if not op.blanks and (len(op.tb) == 1 or op.tb[-1].lstrip()[:2] in _LOGURU_NOTES):
                     op.blanks = 1
                     return True
                 return False
@@ -256,9 +272,12 @@ class Assembler:
         if blank:  # _EXC_BLANK / _CHAIN
             op.blanks += 1
             return op.blanks <= MAX_BLANKS
-        if st == _EXC_BLANK and t.strip() in SEPARATORS:
+        if st == _EXC_BLANK and _starts_separator(t.strip()):
             op.state = _CHAIN
             op.add(t, last)
+            return True
+        if st == _CHAIN and not op.blanks and _continues_separator(op.tb[-1].strip(), t.strip()):
+            op.add(t, last)  # the rest of a separator wrapped to the terminal's width (RichHandler)
             return True
         if st == _CHAIN and t.startswith(TRACEBACK_HEADER):
             op.state = _TB

@@ -1,0 +1,248 @@
+"""Logs written by the logging libraries Python apps use besides stdlib logging: loguru, structlog's
+console renderer, Rich's RichHandler and traceback boxes, uvicorn's coloured levels.
+
+Every text is printed by the real library in the test run, around real failures (psycopg2 against the
+test PostgreSQL, `json.loads` of a bad PS101 file), then read as a file and as a stream cut into tiny
+blocks (the reader's candidate search), and classified.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from examples.pgtemp import TempPostgres
+from mosaic_diag.classifier.classify import Classifier
+from mosaic_diag.classifier.tracebacks import parse_traceback_text
+from mosaic_diag.logs.model import RawEvent
+from mosaic_diag.triage.events import EventClassifier
+from tests.test_logs_support import read
+
+
+def _pg_failure(dsn: str) -> Callable[[], None]:
+    def connect() -> None:
+        import psycopg2
+
+        psycopg2.connect(dsn, connect_timeout=10).close()
+
+    return connect
+
+
+def _bad_steps() -> None:
+    json.loads('{"steps": [{"id": 1,}]}')
+
+
+def _label(event: RawEvent) -> str:
+    return EventClassifier(Classifier.default()).event(event).label
+
+
+def _events(text: str) -> list[RawEvent]:
+    """The error events of `text`, read whole and read in 7-byte blocks: the same either way."""
+    data = text.encode()
+    events, _ = read(data)
+    small, _ = read(data, block_size=7)
+    assert [(e.line, e.end_line, e.message) for e in small] == [(e.line, e.end_line, e.message) for e in events]
+    return [e for e in events if e.kind == "error"]
+
+
+def _filler(n: int) -> str:
+    return "".join(f"2026-12-06 08:00:{i % 60:02d}.000 | INFO     | api.app:serve:10 - served {i}\n" for i in range(n))
+
+
+# -- loguru -------------------------------------------------------------------------------------------------
+
+class _Utf8IO(io.StringIO):
+    """A text sink that says it is UTF-8 (loguru then draws its notes with box characters)."""
+
+    encoding = "utf-8"
+
+
+def _loguru_text(pg: TempPostgres, *, colorize: bool, utf8: bool = True) -> str:
+    from loguru import logger
+
+    buf = _Utf8IO() if utf8 else io.StringIO()
+    sink = logger.add(buf, colorize=colorize, backtrace=True, diagnose=True)
+    try:
+        log = logger.bind()
+        log.info("served /health")
+        try:
+            _pg_failure(pg.dsn(password="wrong-password"))()
+        except Exception:
+            log.exception("Database operation failed")
+        try:
+            _bad_steps()
+        except ValueError:
+            log.opt(exception=True).error("PS101 step file unreadable")
+        log.warning("slow request")
+        log.error("Upstream failed: {}", "rate limit")
+    finally:
+        logger.remove(sink)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(("colorize", "utf8"), [(False, True), (True, True), (False, False)])
+def test_loguru_records_and_tracebacks(pg: TempPostgres, colorize: bool, utf8: bool) -> None:
+    text = _loguru_text(pg, colorize=colorize, utf8=utf8)
+    assert ("\x1b[" in text) is colorize
+    assert "> File" in text and ("└" in text) is utf8  # loguru's own traceback: marked frame, variable notes
+    db, steps, upstream = _events(text)
+    assert db.level == "ERROR" and db.message == "Database operation failed"
+    assert db.logger == __name__ and db.timestamp is not None
+    assert 'FATAL:  password authentication failed for user "mosaic"' in db.traceback
+    assert _label(db) == "PG_AUTH_FAILED"
+    assert steps.message == "PS101 step file unreadable" and steps.line > db.end_line
+    assert steps.traceback.rstrip().splitlines()[-1].startswith("json.decoder.JSONDecodeError: Expecting")
+    cls = Classifier.default().classify_text(steps.traceback)
+    assert cls.exception_type == "json.decoder.JSONDecodeError"
+    assert upstream.message == "Upstream failed: rate limit" and upstream.traceback is None
+    assert upstream.line == text.count("\n")  # the last line: the warning before it is not an event
+
+
+def test_loguru_errors_among_many_lines_are_found(pg: TempPostgres) -> None:
+    text = _filler(3000) + _loguru_text(pg, colorize=False) + _filler(3000)
+    assert [e.message for e in _events(text)] == ["Database operation failed", "PS101 step file unreadable",
+                                                 "Upstream failed: rate limit"]
+
+
+# -- structlog's console renderer ---------------------------------------------------------------------------
+
+def _structlog_text(pg: TempPostgres, *, formatter: str, colors: bool, timestamp: bool) -> str:
+    import structlog
+
+    buf = io.StringIO()
+    processors: list = [structlog.processors.add_log_level]
+    if timestamp:
+        processors.append(structlog.processors.TimeStamper(fmt="iso"))
+    exc_formatter = {"plain": structlog.dev.plain_traceback, "rich": structlog.dev.rich_traceback}[formatter]
+    processors.append(structlog.dev.ConsoleRenderer(colors=colors, exception_formatter=exc_formatter))
+    log = structlog.wrap_logger(structlog.PrintLogger(buf), processors=processors)
+    log.info("request served", path="/health")
+    log.error("Database operation failed", error='column "score" does not exist')
+    try:
+        _pg_failure(pg.dsn(password="wrong-password"))()
+    except Exception:
+        log.exception("login failed", user="mosaic")
+    log.warning("slow")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(("formatter", "colors", "timestamp"),
+                         [("plain", False, True), ("rich", False, True), ("plain", True, False),
+                          ("rich", True, False)])
+def test_structlog_console_records_and_tracebacks(pg: TempPostgres, formatter: str, colors: bool,
+                                                  timestamp: bool) -> None:
+    text = _structlog_text(pg, formatter=formatter, colors=colors, timestamp=timestamp)
+    assert ("╭" in text) is (formatter == "rich")
+    column, login = _events(text)
+    assert column.line == 2 and column.level == "ERROR" and column.traceback is None
+    assert (column.timestamp is not None) is timestamp
+    assert column.message.startswith("Database operation failed") and 'column "score" does not exist' in column.message
+    assert _label(column) == "MISSING_COLUMN"
+    assert login.line == 3 and login.message.startswith("login failed")
+    assert "password authentication failed" in login.traceback
+    assert _label(login) == "PG_AUTH_FAILED"
+    lines = text.splitlines()
+    last = max(i for i, line in enumerate(lines[:-1], 1) if line.strip())  # the traceback runs up to the warning
+    assert login.end_line == last and "slow" in lines[-1]
+
+
+# -- Rich: RichHandler and its traceback boxes --------------------------------------------------------------
+
+def test_rich_handler_records_wrapped_messages_and_traceback_boxes(pg: TempPostgres) -> None:
+    from rich.console import Console
+    from rich.logging import RichHandler
+
+    buf = io.StringIO()
+    handler = RichHandler(console=Console(file=buf, width=100), rich_tracebacks=True)
+    log = logging.getLogger("api.storage")
+    log.addHandler(handler)
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    refused = pg.dsn(port=1)
+    try:
+        log.info("starting")
+        try:
+            _pg_failure(refused)()
+        except Exception as exc:
+            log.error("Database operation failed: %s", str(exc).strip())  # wrapped over three lines
+        try:
+            try:
+                _bad_steps()
+            except ValueError as exc:
+                raise RuntimeError("PS101 steps unreadable") from exc
+        except RuntimeError:
+            log.exception("could not load the PS101 steps")
+        log.warning("slow")
+    finally:
+        log.removeHandler(handler)
+    text = buf.getvalue()
+    lines = text.splitlines()
+    assert lines[1].startswith(" ") and "ERROR" in lines[1]  # the time column left blank: same second
+    failed, steps = _events(text)
+    assert failed.line == 2 and failed.level == "ERROR" and failed.traceback is None
+    assert "Connection refused" in failed.message and "Is the server running" in failed.message
+    assert _label(failed) == "PG_CONNECTION_FAILED"
+    assert steps.message == "could not load the PS101 steps"
+    assert steps.traceback.count("Traceback (most recent call last)") == 2
+    cls = Classifier.default().classify_text(steps.traceback)
+    assert cls.exception_type == "RuntimeError"
+    chain = parse_traceback_text(steps.traceback)
+    assert [(e.type, len(e.frames) > 0) for e in chain] == [("JSONDecodeError", True), ("RuntimeError", True)]
+    assert chain[0].message == "Expecting property name enclosed in double quotes: line 1 column 21 (char 20)"
+    assert lines[steps.end_line].lstrip().startswith(("WARNING", "[")) and "slow" in lines[steps.end_line]
+
+
+# -- uvicorn's coloured levels ------------------------------------------------------------------------------
+
+def test_uvicorn_coloured_levels(pg: TempPostgres) -> None:
+    from uvicorn.logging import DefaultFormatter
+
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.setFormatter(DefaultFormatter("%(levelprefix)s %(message)s", use_colors=True))
+    log = logging.getLogger("uvicorn.error")
+    log.addHandler(handler)
+    level, propagate = log.level, log.propagate
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        log.info("Started server process [8]")
+        try:
+            _pg_failure(pg.dsn(password="wrong-password"))()
+        except Exception:
+            log.exception("Exception in ASGI application")
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+        log.propagate = propagate
+    text = buf.getvalue()
+    assert "\x1b[" in text
+    (crash,) = _events(text)
+    assert crash.line == 2 and crash.logger == "uvicorn.error" and crash.message == "Exception in ASGI application"
+    assert _label(crash) == "PG_AUTH_FAILED"
+
+
+def test_triage_of_a_loguru_log_shows_no_password_from_its_value_notes(pg: TempPostgres, tmp_path: Path) -> None:
+    """loguru's `diagnose` notes print the values of a frame's variables, the DSN and its password among
+    them: the triage report names the events and shows none of it."""
+    text = _loguru_text(pg, colorize=True)
+    assert "wrong-password" in text
+    log = tmp_path / "app.log"
+    log.write_text(text)
+    for fmt in ("json", "table"):
+        r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(log), "--format", fmt],
+                           capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"})
+        assert r.returncode == 1, r.stderr
+        assert "wrong-password" not in r.stdout + r.stderr
+        assert "PG_AUTH_FAILED" in r.stdout
+    report = json.loads(subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(log), "--format", "json"],
+                                       capture_output=True, text=True, timeout=60).stdout)
+    assert [e["line"] for e in report["events"]] == [e.line for e in _events(text)]
