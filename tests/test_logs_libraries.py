@@ -246,3 +246,27 @@ def test_triage_of_a_loguru_log_shows_no_password_from_its_value_notes(pg: TempP
     report = json.loads(subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(log), "--format", "json"],
                                        capture_output=True, text=True, timeout=60).stdout)
     assert [e["line"] for e in report["events"]] == [e.line for e in _events(text)]
+
+
+def test_loguru_serialized_json(pg: TempPostgres) -> None:
+    """loguru's `serialize=True`: one JSON object a line, the formatted text (traceback included) and the
+    record (level, message, logger, time) in it."""
+    from loguru import logger
+
+    buf = io.StringIO()
+    sink = logger.add(buf, serialize=True)
+    try:
+        logger.info("served /health")
+        try:
+            _pg_failure(pg.dsn(password="wrong-password"))()
+        except Exception:
+            logger.exception("Database operation failed")
+        logger.error("Upstream failed: rate limit")
+    finally:
+        logger.remove(sink)
+    text = buf.getvalue()
+    db, upstream = _events(text)
+    assert (db.line, db.level, db.logger, db.message) == (2, "ERROR", __name__, "Database operation failed")
+    assert db.timestamp is not None and db.traceback.startswith("Traceback (most recent call last):")
+    assert _label(db) == "PG_AUTH_FAILED"
+    assert (upstream.line, upstream.message, upstream.traceback) == (3, "Upstream failed: rate limit", None)

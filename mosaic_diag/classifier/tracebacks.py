@@ -95,7 +95,8 @@ def _unglue(lines: list[str]) -> list[str]:
 
 # a frame in a Rich traceback box: "/app/api/x.py:12 in handler", "in load:9" (no file), or the file and
 # line alone when the box wrapped the function name onto the next line ("in loads")
-_RICH_FRAME = re.compile(r"(?:(?P<file>\S+):(?P<line>\d+)(?: in(?: (?P<func>\S+))?)?|in (?P<func2>\S+):(?P<line2>\d+))$")
+_RICH_FRAME = re.compile(r"(?:(?P<file>\S+):(?P<line>\d+)(?: in(?: (?P<func>\S+))?)?"
+                         r"|in (?P<func2>\S+):(?P<line2>\d+))$")
 _RICH_IN = re.compile(r"in (?P<func>\S+)$")
 
 

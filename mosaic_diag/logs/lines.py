@@ -257,8 +257,23 @@ def render_entry(obj: dict, default_stream: str | None = None) -> Line:
                          label_level)
 
 
+def _loguru_json(text: str, rec: dict) -> Line:
+    """A record of loguru's `serialize=True`: the formatted `text` (traceback included) and its `record`."""
+    level, when = rec.get("level"), rec.get("time")
+    level = level.get("name") if isinstance(level, dict) else level
+    ts = when.get("repr") if isinstance(when, dict) else when
+    msg = (_str(rec.get("message")) or "").split("\n", 1)[0]
+    at = text.find(TRACEBACK_HEADER) if rec.get("exception") is not None else -1
+    exc = text[at:].rstrip("\n") if at >= 0 else None
+    return Line("json", None, _str(ts), norm_level(_str(level)), _str(rec.get("name")), msg, msg, True,
+                _record_kind(msg), exc)
+
+
 def json_record(obj: dict) -> Line:
-    """A structlog / python-json-logger record."""
+    """A structlog / python-json-logger / loguru (`serialize=True`) record."""
+    rec = obj.get("record")
+    if isinstance(rec, dict) and isinstance(obj.get("text"), str):
+        return _loguru_json(obj["text"], rec)
     level = _first(obj, _JSON_LEVEL_KEYS)
     if level is None and isinstance(obj.get("log"), dict):
         level = obj["log"].get("level")
