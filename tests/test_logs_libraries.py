@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -270,3 +271,117 @@ def test_loguru_serialized_json(pg: TempPostgres) -> None:
     assert db.timestamp is not None and db.traceback.startswith("Traceback (most recent call last):")
     assert _label(db) == "PG_AUTH_FAILED"
     assert (upstream.line, upstream.message, upstream.traceback) == (3, "Upstream failed: rate limit", None)
+
+
+# -- gunicorn's error log -----------------------------------------------------------------------------------
+
+_WSGI_APP = '''
+import os, time
+
+
+def app(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path == "/hang":
+        time.sleep(120)
+    if path == "/db":
+        import psycopg2
+        psycopg2.connect(os.environ["BAD_DSN"], connect_timeout=10)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+'''
+
+
+def _wait_for(path: Path, needle: str, count: int = 1, deadline: float = 90.0) -> str:
+    """The log once `needle` is in it `count` times (polled; the deadline only stops a hung test)."""
+    import time
+
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        text = path.read_text(errors="replace") if path.exists() else ""
+        if text.count(needle) >= count:
+            return text
+        time.sleep(0.1)
+    raise AssertionError(f"{needle!r} x{count} never logged:\n{path.read_text(errors='replace')}")
+
+
+def test_gunicorn_error_log(pg: TempPostgres, tmp_path: Path) -> None:
+    """gunicorn's own records (`[TS] [pid] [LEVEL] message`) around a request that fails on PostgreSQL, a worker
+    killed for not answering within --timeout, and a worker killed by SIGKILL as the OOM killer does."""
+    import signal
+    import socket
+    import threading
+    import urllib.error
+    import urllib.request
+
+    (tmp_path / "wsgiapp.py").write_text(_WSGI_APP)
+    log = tmp_path / "error.log"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "BAD_DSN": pg.dsn(port=1), "HOME": str(tmp_path), "PYTHONPATH": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+                             "--timeout", "2", "--error-logfile", str(log), "wsgiapp:app"],
+                            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(log, "Booting worker with pid")
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/db", timeout=60)
+
+        hung: list[OSError] = []
+
+        def hang() -> None:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/hang", timeout=60)
+            except OSError as exc:  # the worker is killed under this request
+                hung.append(exc)
+
+        threading.Thread(target=hang, daemon=True).start()
+        text = _wait_for(log, "Booting worker with pid", count=2)  # the timed-out worker was replaced
+        worker = int(re.findall(r"Booting worker with pid: (\d+)", text)[-1])
+        os.kill(worker, signal.SIGKILL)
+        _wait_for(log, "was sent SIGKILL")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    text = log.read_text()
+    events = _events(text)
+    by_label = {}
+    for e in events:
+        by_label.setdefault(_label(e), []).append(e)
+    (db,) = by_label["PG_CONNECTION_FAILED"]
+    assert db.message == "Error handling request GET /db" and db.level == "ERROR" and db.timestamp is not None
+    assert "psycopg2.OperationalError" in db.traceback
+    timeouts = by_label["APP_TIMEOUT"]
+    assert any(e.message.startswith("WORKER TIMEOUT (pid:") and e.level == "CRITICAL" for e in timeouts)
+    # (the arbiter may SIGKILL the timed-out worker too, and says "Perhaps out of memory?" for that one as well)
+    oom = [e for e in by_label["RENDER_OUT_OF_MEMORY"] if f"(pid:{worker})" in e.message]
+    assert [e.message for e in oom] == [f"Worker (pid:{worker}) was sent SIGKILL! Perhaps out of memory?"]
+    assert oom[0].level == "ERROR"
+    assert set(by_label) <= {"PG_CONNECTION_FAILED", "APP_TIMEOUT", "RENDER_OUT_OF_MEMORY"}, by_label
+    # triage: a SIGKILL of the worker that timed out (if the arbiter had to send one) is the timeout's
+    report = json.loads(subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(log), "--format", "json"],
+                                       capture_output=True, text=True, timeout=60).stdout)
+    kills = {re.search(r"pid:(\d+)", e["message"]).group(1): e["label"] for e in report["events"]
+             if "was sent SIGKILL" in e["message"]}
+    timed_out = {re.search(r"pid:(\d+)", e["message"]).group(1) for e in report["events"]
+                 if e["message"].startswith("WORKER TIMEOUT")}
+    assert kills[str(worker)] == "RENDER_OUT_OF_MEMORY" and str(worker) not in timed_out
+    assert all(label == "APP_TIMEOUT" for pid, label in kills.items() if pid in timed_out)
+
+
+def test_gunicorn_kill_of_a_timed_out_worker_is_the_timeout(tmp_path: Path) -> None:
+    """As pasted in https://github.com/open-runtimes/open-runtimes/pull/330 (the maintainers' finding: the
+    worker timed out, it did not run out of memory), then a later SIGKILL of another worker (the OOM killer)."""
+    log = tmp_path / "gunicorn.log"
+    kill = "[ERROR] Worker (pid:{}) was sent SIGKILL! Perhaps out of memory?"
+    log.write_text("[2024-11-05 09:25:59 +0000] [16] [CRITICAL] WORKER TIMEOUT (pid:17)\n"
+                   f"[2024-11-05 09:26:00 +0000] [16] {kill.format(17)}\n"
+                   f"[2024-11-05 09:41:00 +0000] [16] {kill.format(18)}\n"
+                   "[2024-11-05 09:45:00 +0000] [16] [CRITICAL] WORKER TIMEOUT (pid:19)\n"
+                   f"[2024-11-05 09:55:00 +0000] [16] {kill.format(19)}\n")
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(log), "--format", "json"],
+                       capture_output=True, text=True, timeout=60)
+    events = json.loads(r.stdout)["events"]
+    assert [(e["line"], e["label"], e["severity"]) for e in events] == [
+        (1, "APP_TIMEOUT", "high"), (2, "APP_TIMEOUT", "high"), (3, "RENDER_OUT_OF_MEMORY", "critical"),
+        (4, "APP_TIMEOUT", "high"), (5, "RENDER_OUT_OF_MEMORY", "critical")]  # (10 minutes later: not the kill)

@@ -42,6 +42,10 @@ _LOGURU = re.compile(rf"({_TS}) \| (TRACE|DEBUG|INFO|SUCCESS|WARNING|ERROR|CRITI
                      r"([^\s:]+):[^\s]*?:\d+ - (.*)", re.S)
 # structlog's ConsoleRenderer: "[error    ] event   key=value [logger]" (after its timestamp, if any)
 _STRUCTLOG = re.compile(r"\[(debug|info|warning|warn|error|exception|critical|fatal|notset) *\] ?(.*)", re.S)
+# a timestamp in brackets first: gunicorn's "[2026-12-06 08:00:05 +0000] [7] [ERROR] message", Flask's
+# "[2026-12-06 08:00:00,123] ERROR in app: message", and "[TS] LEVEL message" / "[TS] [LEVEL] message"
+_BRACKET_TS = re.compile(rf"\[(\d{{4}}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: ?(?:Z|[+-]\d\d:?\d\d))?)\] "
+                         rf"(?:\[\d+\] )?\[?{_LV}\]?(?: in ([\w.]+))?:? +(.*)", re.S)
 # rich.logging.RichHandler: "[12/06/26 08:29:26] ERROR    message     file.py:15": the time column in brackets
 # (left blank when it repeats), the level padded to 8, the source at the right
 _RICH_RECORD = re.compile(r"(?:\[(\d[^\]\n]{3,30})\]|( +)) ?(DEBUG|INFO|WARNING|ERROR|CRITICAL)( +)([^\s=].*?)"
@@ -194,6 +198,11 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
             return Line(shape or "plain", stream, ts, norm_level(m.group(1)), lm.group(1) if lm else None, text,
                         msg, True, _record_kind(msg))
     elif (c == "[" and text[1:2].isdigit()) or (c == " " and text.lstrip()[:1] in "DIWEC"):
+        m = _BRACKET_TS.match(text) if c == "[" else None
+        if m:
+            msg = m.group(4)
+            return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(2)), m.group(3), text, msg,
+                        True, _record_kind(msg))
         m = _RICH_RECORD.match(text)
         if m and len(m.group(3)) + len(m.group(4)) == 9:  # RichHandler's level column: 8 wide, then a space
             msg = m.group(5)

@@ -22,6 +22,7 @@ from mosaic_diag.triage.events import EventClassifier
 from mosaic_diag.triage.fingerprint import template
 from mosaic_diag.triage.model import ErrorEvent, Group, Marker, Timeline, TriageOptions, TriageReport
 from mosaic_diag.triage.restarts import RestartLoops
+from mosaic_diag.triage.workers import WorkerTimeouts
 
 MAX_MARKERS = 500
 
@@ -63,6 +64,7 @@ class TriageRun:
         self.markers: list[Marker] = []
         self._events = EventClassifier(classifier)
         self._restarts = RestartLoops(classifier, self.options.restart_count, self.options.restart_window)
+        self._workers = WorkerTimeouts(classifier)
         min_sev = self.options.min_severity
         self._min_rank = SEVERITY_RANK[min_sev] if min_sev else 0
 
@@ -81,7 +83,7 @@ class TriageRun:
                 continue
             if raw.kind not in ("error", "platform"):
                 continue
-            event = self._events.event(raw)
+            event = self._workers.seen(self._events.event(raw))
             self._restarts.error_seen(raw.instance)
             if self._keep(event):
                 self._count(event)
