@@ -385,3 +385,31 @@ def test_gunicorn_kill_of_a_timed_out_worker_is_the_timeout(tmp_path: Path) -> N
     assert [(e["line"], e["label"], e["severity"]) for e in events] == [
         (1, "APP_TIMEOUT", "high"), (2, "APP_TIMEOUT", "high"), (3, "RENDER_OUT_OF_MEMORY", "critical"),
         (4, "APP_TIMEOUT", "high"), (5, "RENDER_OUT_OF_MEMORY", "critical")]  # (10 minutes later: not the kill)
+
+
+def test_journald_lines_of_a_gunicorn_service(tmp_path: Path) -> None:
+    """`journalctl` output of a gunicorn service, as pasted in https://github.com/benoitc/gunicorn/issues/3233:
+    the journal's prefix is peeled (one stream per process), gunicorn's records are read under it, and what
+    the arbiter says of the timed-out worker afterwards is the timeout's."""
+    text = (
+        "Jul 05 09:13:44 webapps wsgi.sh[3129704]: [2024-07-05 09:13:44 +0200] [3129704] [CRITICAL] WORKER TIMEOUT "
+        "(pid:3129714)\n"
+        "Jul 05 09:13:44 webapps wsgi.sh[3129714]: [2024-07-05 09:13:44 +0200] [3129714] [INFO] Worker exiting "
+        "(pid: 3129714)\n"
+        "Jul 05 09:13:44 webapps wsgi.sh[3129714]: Aiwa gunicorn (env production), with bind unix:aiwa.sock\n"
+        "Jul 05 09:13:44 webapps wsgi.sh[3129704]: [2024-07-05 09:13:44 +0200] [3129704] [ERROR] Worker "
+        "(pid:3129714) exited with code 1\n"
+        "Jul 05 09:13:44 webapps wsgi.sh[3129704]: [2024-07-05 09:13:44 +0200] [3129704] [ERROR] Worker "
+        "(pid:3129714) exited with code 1.\n"
+        "Jul 05 09:13:44 webapps wsgi.sh[3154335]: [2024-07-05 09:13:44 +0200] [3154335] [INFO] Booting worker with "
+        "pid: 3154335\n")
+    events = _events(text)
+    assert [(e.line, e.level, e.instance) for e in events] == [
+        (1, "CRITICAL", "wsgi.sh[3129704]"), (4, "ERROR", "wsgi.sh[3129704]"), (5, "ERROR", "wsgi.sh[3129704]")]
+    assert events[0].timestamp is not None and events[0].timestamp.utcoffset() is not None
+    log = tmp_path / "journal.log"
+    log.write_text(text)
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(log), "--format", "json"],
+                       capture_output=True, text=True, timeout=60)
+    assert [(e["line"], e["label"]) for e in json.loads(r.stdout)["events"]] == [
+        (1, "APP_TIMEOUT"), (4, "APP_TIMEOUT"), (5, "APP_TIMEOUT")]

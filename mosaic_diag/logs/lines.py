@@ -57,6 +57,10 @@ _LEAD_TS = re.compile(rf"({_TS}) ?")
 # names, "web_1" with Compose v1) and Heroku's "app[web.1]: " after its timestamp
 _COMPOSE = re.compile(r"([A-Za-z0-9][\w.-]{0,62}) +\| ?(.*)", re.S)
 _HEROKU = re.compile(r"(?:app|heroku)\[([\w.-]+)\]: ?(.*)", re.S)
+# journald / BSD syslog (`journalctl -u app`, /var/log/syslog): "Jul 05 09:13:44 host tag[pid]: line", one
+# stream per process (the lines of a traceback come from the process that logged its record)
+_JOURNAL = re.compile(r"((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d) (\S+) "
+                      r"([^\s\[:]+)(\[\d+\])?: ?(.*)", re.S)
 _UVICORN = re.compile(rf"{_LV}:\s+(.*)", re.S)
 _ACCESS = re.compile(r'\S+ - "[A-Z]+ \S* HTTP/[\d.]+" \d{3}')
 _STARTED = re.compile(r"Started server process \[\d+\]")
@@ -344,6 +348,11 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
             line = parse_process(inner, "render-text", None, m.group(1))
             if line.record or inner[:1] not in _LEVEL_INITIALS or not _ASC_LEVEL.match(text):
                 return [line]
+    elif c in "ADFJMNOS" and _depth < MAX_WRAPPERS:
+        m = _JOURNAL.match(text)
+        if m:
+            return [_in_stream(ln, m.group(3) + (m.group(4) or ""), "journal")
+                    for ln in parse_line(m.group(5), _depth + 1)]
     if " |" in text[:80] and _depth < MAX_WRAPPERS:
         m = _COMPOSE.match(text)
         if m and not m.group(1).isdigit():
@@ -351,11 +360,11 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
     return [parse_process(text, "", None, None)]
 
 
-def _in_stream(ln: Line, service: str) -> Line:
-    """A line behind a Docker Compose prefix: its stream is the service (and the inner stream)."""
+def _in_stream(ln: Line, service: str, shape: str = "compose") -> Line:
+    """A line behind a Docker Compose (or journald) prefix: its stream is the service (and the inner stream)."""
     ln.stream = service if ln.stream is None else f"{service}/{ln.stream}"
     if not ln.shape:
-        ln.shape = "compose"
+        ln.shape = shape
     return ln
 
 

@@ -1,8 +1,8 @@
-"""gunicorn's kill of a timed-out worker: the arbiter logs `WORKER TIMEOUT (pid:N)`, then, when the worker
-does not exit at once, SIGKILLs it and logs `Worker (pid:N) was sent SIGKILL! Perhaps out of memory?`.
-That "perhaps" is wrong then: the worker was killed for not answering, so the kill of a worker that timed
-out just before is `APP_TIMEOUT`, not `RENDER_OUT_OF_MEMORY`. A SIGKILL with no timeout before it (the
-kernel's OOM killer) keeps its label."""
+"""gunicorn's kill of a timed-out worker: the arbiter logs `WORKER TIMEOUT (pid:N)`, then `Worker (pid:N)
+exited with code 1` or, when the worker does not exit at once, SIGKILLs it and logs `Worker (pid:N) was sent
+SIGKILL! Perhaps out of memory?`. That "perhaps" is wrong then: the worker was killed for not answering, so
+what the arbiter says of a worker that timed out just before is `APP_TIMEOUT`, not `RENDER_OUT_OF_MEMORY`
+(nor an unknown error). A SIGKILL with no timeout before it (the kernel's OOM killer) keeps its label."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from mosaic_diag.triage.model import ErrorEvent
 
 TIMEOUT_LABEL = "APP_TIMEOUT"
 _TIMEOUT = re.compile(r"\bWORKER TIMEOUT \(pid:(\d+)\)")
-_KILLED = re.compile(r"\bWorker \(pid:(\d+)\) was sent SIGKILL!")
+# what the arbiter logs about that worker next: the kill, or its exit code (the worker's own abort)
+_KILLED = re.compile(r"\bWorker \(pid:(\d+)\) (?:was sent SIG[A-Z]+!|exited with code \d+)")
+_AFTERMATH_LABELS = frozenset({"RENDER_OUT_OF_MEMORY", "UNKNOWN_ERROR"})
 WINDOW = timedelta(minutes=2)  # gunicorn kills a timed-out worker within its graceful timeout
 MAX_PIDS = 1000
 
@@ -37,10 +39,10 @@ class WorkerTimeouts:
                     self._timed_out.clear()
                 self._timed_out[(event.instance, m.group(1))] = event.timestamp
             return event
-        m = _KILLED.search(event.message) if event.label == "RENDER_OUT_OF_MEMORY" else None
+        m = _KILLED.search(event.message) if event.label in _AFTERMATH_LABELS else None
         if m is None or (event.instance, m.group(1)) not in self._timed_out:
             return event
-        when = self._timed_out.pop((event.instance, m.group(1)))
+        when = self._timed_out[(event.instance, m.group(1))]
         if when is not None and event.timestamp is not None and not timedelta(0) <= event.timestamp - when <= WINDOW:
             return event
         label = self.classifier.taxonomy.labels[TIMEOUT_LABEL]
