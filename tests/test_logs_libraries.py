@@ -413,3 +413,97 @@ def test_journald_lines_of_a_gunicorn_service(tmp_path: Path) -> None:
                        capture_output=True, text=True, timeout=60)
     assert [(e["line"], e["label"]) for e in json.loads(r.stdout)["events"]] == [
         (1, "APP_TIMEOUT"), (4, "APP_TIMEOUT"), (5, "APP_TIMEOUT")]
+
+# -- forms seen in users' pastes (tests/realworld/layouts.yml) -------------------------------------------------
+
+def _frozen_frames() -> None:
+    import runpy
+
+    runpy.run_path("/nonexistent/steps.py")  # frames of <frozen runpy>: no source line to print
+
+
+def test_loguru_traceback_with_frames_without_source_or_notes_is_one_event() -> None:
+    """loguru puts a blank line after every frame; a frame with no source (`<frozen runpy>`) or no notes
+    (`diagnose=False`) is still followed by one: the traceback goes on to its exception line."""
+    from loguru import logger
+
+    for diagnose in (True, False):
+        buf = io.StringIO()
+        sink = logger.add(buf, colorize=False, backtrace=True, diagnose=diagnose)
+        try:
+            try:
+                _frozen_frames()
+            except Exception:
+                logger.exception("")
+        finally:
+            logger.remove(sink)
+        text = buf.getvalue()
+        assert '\n\n  File "<frozen runpy>"' in text or not diagnose
+        (event,) = _events(text)
+        assert (event.line, event.level, event.message) == (1, "ERROR", "")
+        assert event.end_line == len(text.splitlines())
+        assert event.traceback.rstrip().endswith("No such file or directory: '/nonexistent/steps.py'")
+
+
+@pytest.mark.parametrize("fmt", [
+    "{time:YYYY-MM-DD HH:mm:ss} | {level} | \"{file.path}:{line}\": {function} - {message}",
+    "{time} | {level} | {message}",
+])
+def test_loguru_custom_formats_that_keep_time_and_level_in_front(fmt: str) -> None:
+    from loguru import logger
+
+    buf = io.StringIO()
+    sink = logger.add(buf, colorize=False, format=fmt)
+    try:
+        logger.info("start, try: 2")
+        logger.error("failed to generate script: Error code: 503")
+        logger.warning("trying again... 1")
+    finally:
+        logger.remove(sink)
+    (event,) = _events(buf.getvalue())
+    assert (event.line, event.level, event.message) == (2, "ERROR", "failed to generate script: Error code: 503")
+
+
+def test_an_uncaught_exception_in_a_thread_starts_at_pythons_own_line() -> None:
+    import contextlib
+    import threading
+
+    def worker() -> None:
+        _bad_steps()
+
+    buf = io.StringIO()
+    hook = threading.excepthook  # (pytest puts its own in place: Python's prints the lines users see)
+    threading.excepthook = threading.__excepthook__
+    try:
+        with contextlib.redirect_stderr(buf):
+            t = threading.Thread(target=worker, name="Thread-10 (_output_queue_loop)")
+            t.start()
+            t.join()
+    finally:
+        threading.excepthook = hook
+    text = "2026-12-06 08:00:01,000 INFO app: started\n" + buf.getvalue()
+    assert text.splitlines()[1].startswith("Exception in thread Thread-10")
+    (event,) = _events(text)
+    assert event.line == 2 and event.message.startswith("json.decoder.JSONDecodeError")
+
+
+def test_a_rich_traceback_box_cut_at_its_top_is_still_a_traceback() -> None:
+    from rich.console import Console
+    from rich.panel import Panel
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=100, color_system=None)
+    try:
+        _bad_steps()
+    except ValueError:
+        console.print_exception()
+    lines = buf.getvalue().splitlines()
+    body = lines.index(next(s for s in lines if s.startswith("│ ") and ".py:" in s))
+    cut = "\n".join(lines[body + 1:]) + "\n"  # the paste starts inside the box
+    (event,) = _events(cut)
+    assert event.line == 1 and event.message.startswith("JSONDecodeError: Expecting property name")
+    # a box that is not a traceback, and a traceback box that never closes, are no events
+    buf = io.StringIO()
+    Console(file=buf, width=60, color_system=None).print(Panel("Deploy finished: 3 services"))
+    assert _events("\n".join(buf.getvalue().splitlines()[1:]) + "\nDone: ok\n") == []
+    assert _events("\n".join(lines[body + 1:body + 6]) + "\n") == []

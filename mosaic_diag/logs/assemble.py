@@ -12,6 +12,7 @@ header glued to the end of another line.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from mosaic_diag.logs.lines import (
@@ -31,12 +32,21 @@ _REC, _TB, _EXC, _EXC_BLANK, _CHAIN, _RICH, _RICH_END = range(7)
 MAX_DETAIL_LINES = 50
 MAX_TRACEBACK_LINES = 2000
 MAX_BLANKS = 3
+_PY_INTRO = re.compile(r"(?:Exception in thread \S.*|Exception ignored in: .*|Error in atexit\._run_exitfuncs):$")
+# the exception line under a Rich box that came without its top edge: only a type that names itself an error
+_RICH_EXC = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failure|Warning)(?::|$)")
 _LOGURU_NOTES = frozenset({"│ ", "└ ", "| ", "->"})  # how loguru's notes of a frame's values start
+
+
+def _is_box_side(t: str) -> bool:
+    """A line inside a Rich box: `│ … │`, maybe indented."""
+    s = t.strip()
+    return len(s) > 2 and s[0] == "│" and s[-1] == "│"
 
 
 class _Open:
     __slots__ = ("line", "end", "ts", "shape", "stream", "level", "logger", "message", "tb", "detail",
-                 "state", "emit", "seen", "blanks", "exc_at", "cont")
+                 "state", "emit", "seen", "blanks", "exc_at", "cont", "headless")
 
     def __init__(self, line: int, end: int, ln: Line, state: int, emit: bool, message: str | None) -> None:
         self.line = line
@@ -55,6 +65,7 @@ class _Open:
         self.blanks = 0
         self.exc_at = -1  # index in tb of the last exception line
         self.cont = 0     # continuation lines taken since the last record / exception line
+        self.headless = False  # a Rich box whose top (and header) the text does not have
 
     def add(self, text: str, end: int) -> None:
         if self.blanks:
@@ -240,10 +251,12 @@ class Assembler:
         blank = not t.strip()
         if st == _TB:
             if blank:
-                # loguru's tracebacks have a blank line after the header and after a frame's variable notes
-                # (`│ └ value`, or `| -> value` on a stream that is not UTF-8); Python's own have none:
-                # anywhere else a blank ends the traceback
-                if not op.blanks and (len(op.tb) == 1 or op.tb[-1].lstrip()[:2] in _LOGURU_NOTES):
+                # loguru's tracebacks have a blank line after the header and after each frame (after its
+                # variable notes `│ └ value` / `| -> value`, its source line, or the frame line itself when
+                # Python has no source for it, `<frozen runpy>`); Python's own have none: a traceback that
+                # did not start with loguru's blank ends at a blank, unless it follows loguru's notes
+                if not op.blanks and (len(op.tb) == 1 or (len(op.tb) > 1 and not op.tb[1])
+                                      or op.tb[-1].lstrip()[:2] in _LOGURU_NOTES):
                     op.blanks = 1
                     return True
                 return False
@@ -297,11 +310,13 @@ class Assembler:
         if op.state == _RICH:
             if not s:
                 return False  # a box has no blank line: it was cut
+            if op.headless and s[0] not in "│╰":
+                return False  # box-like lines that did not end in a traceback's bottom edge
             if s[0] == "╰":
                 op.state = _RICH_END
             op.add(t, last)
             return True
-        if not s:
+        if not s or (op.headless and not _RICH_EXC.match(s)):
             return False
         op.state = _EXC
         op.exc_at = len(op.tb)
@@ -347,6 +362,22 @@ class Assembler:
                 op.state = _RICH
             if at > 0:
                 op.tb[0] = t[at:]
+            elif at == 0 and self.lookback is not None:
+                # Python's own line before an uncaught exception's traceback (`Exception in thread T (f):`
+                # from threading's excepthook, `Exception ignored in: <obj>`) starts the event
+                prev = next(iter(self.lookback()), None)
+                if prev is not None and prev.stream == ln.stream and not prev.record \
+                        and _PY_INTRO.match(prev.text):
+                    op.line = lineno - 1
+                    op.tb.insert(0, prev.text)
+            op.level = op.logger = None
+            self.open[ln.stream] = op
+        elif _is_box_side(t):
+            # a paste or log that starts inside a Rich traceback box (its top edge and header cut off): an
+            # event only if the box closes and an exception line follows (see `_close`)
+            op = _Open(lineno, last, ln, _TB, True, None)
+            op.state = _RICH
+            op.headless = True
             op.level = op.logger = None
             self.open[ln.stream] = op
 
@@ -360,7 +391,7 @@ class Assembler:
 
     def _close(self, op: _Open) -> None:
         del self.open[op.stream]
-        if not op.emit:
+        if not op.emit or (op.headless and op.exc_at < 0):
             return
         tb = "\n".join(op.tb) if op.tb else None
         message = op.message if op.message is not None else _exception_line(op)

@@ -32,7 +32,8 @@ from mosaic_diag.logs.source import BLOCK_SIZE, LINE_CAP, iter_blocks
 # candidates of every shape; the JSON levels only in blocks that hold JSON lines
 TEXT_NEEDLES = (Needle(b"ERROR", 1), Needle(b"CRITICAL", 7), Needle(b"Traceback (most recent call last)"),
                 Needle(b"==> ", 2), Needle(b"Started server process"), Needle(b'File "'),
-                Needle(b"FATAL", 4), Needle(b"[error", 0), Needle(b"[critical", 0))  # (structlog's console)
+                Needle(b"FATAL", 4), Needle(b"[error", 0), Needle(b"[critical", 0),  # (structlog's console)
+                Needle("│ ".encode()))  # a Rich traceback box's side, its top maybe cut off
 JSON_NEEDLES = (Needle(b'"error"'), Needle(b'"critical"'))
 _JSON_LINE = Needle(b"\n{", 1)
 _INF = 1 << 62

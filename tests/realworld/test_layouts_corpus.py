@@ -1,0 +1,143 @@
+"""The log reader judged on whole log excerpts that real users pasted (``layouts.yml``): loguru,
+structlog's console renderer, Rich's RichHandler and traceback boxes.
+
+Each text is read whole and in 7-byte blocks (the same events either way); the error events found are
+compared with the ones an operator reads in the text (line, level, message prefix). The reader must find
+at least 90% of all expected events exactly, and report no error event where a text expects none.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mosaic_diag.logs.model import RawEvent
+from tests.test_logs_support import read
+
+LAYOUTS_PATH = Path(__file__).with_name("layouts.yml")
+LAYOUTS = ("loguru", "structlog", "rich", "ansi")
+LEVELS = ("ERROR", "CRITICAL")
+MIN_FOUND = 0.9
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_KEYS = {"id", "layout", "source", "cut", "text", "events"}
+
+
+@dataclass(frozen=True)
+class Expected:
+    line: int
+    level: str
+    message_starts: str
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    id: str
+    layout: str
+    source: str
+    cut: bool
+    text: str
+    events: tuple[Expected, ...]
+
+
+def _event(raw: Any, where: str, n_lines: int) -> Expected:
+    assert isinstance(raw, dict) and set(raw) == {"line", "level", "message_starts"}, f"{where}: event keys"
+    line, level, prefix = raw["line"], raw["level"], raw["message_starts"]
+    assert isinstance(line, int) and 1 <= line <= n_lines, f"{where}: line {line!r} outside the text"
+    assert level in LEVELS, f"{where}: level {level!r}"
+    assert isinstance(prefix, str), f"{where}: message_starts"
+    return Expected(line, level, prefix)
+
+
+def load_layouts(path: Path = LAYOUTS_PATH) -> list[Excerpt]:
+    """The excerpts of `path`, their shape checked."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(data, list) and data, "a non-empty list of entries"
+    out: list[Excerpt] = []
+    for i, raw in enumerate(data):
+        where = f"entry {i}"
+        assert isinstance(raw, dict) and set(raw) == _KEYS, f"{where}: keys {sorted(raw)}"
+        where = raw["id"]
+        assert isinstance(where, str) and _ID.match(where), f"{where!r}: id"
+        assert raw["layout"] in LAYOUTS, f"{where}: layout"
+        assert isinstance(raw["source"], str) and raw["source"].startswith("https://"), f"{where}: source"
+        assert isinstance(raw["cut"], bool), f"{where}: cut"
+        text = raw["text"]
+        assert isinstance(text, str) and text.strip() and not text.endswith("\n"), f"{where}: text"
+        assert isinstance(raw["events"], list), f"{where}: events"
+        events = tuple(_event(e, where, len(text.splitlines())) for e in raw["events"])
+        assert [e.line for e in events] == sorted({e.line for e in events}), f"{where}: event lines"
+        out.append(Excerpt(where, raw["layout"], raw["source"], raw["cut"], text, events))
+    ids = [e.id for e in out]
+    assert len(ids) == len(set(ids)), "ids are unique"
+    return out
+
+
+def _errors(text: str) -> list[RawEvent]:
+    data = text.encode()
+    events, _ = read(data)
+    small, _ = read(data, block_size=7)
+    assert [(e.line, e.end_line, e.level, e.message) for e in small] == \
+        [(e.line, e.end_line, e.level, e.message) for e in events], "whole and 7-byte blocks differ"
+    return [e for e in events if e.kind == "error"]
+
+
+def _matches(want: Expected, got: RawEvent) -> bool:
+    # a traceback with no record before it has no level of its own: it is an error
+    return got.line == want.line and (got.level or "ERROR") == want.level \
+        and got.message.startswith(want.message_starts)
+
+
+def test_layouts_file_shape() -> None:
+    excerpts = load_layouts()
+    assert len(excerpts) >= 12
+    assert {e.layout for e in excerpts} >= {"loguru", "structlog", "rich"}
+    # the texts are the YAML's exactly: a dump and load keeps them
+    for e in excerpts:
+        assert yaml.safe_load(yaml.safe_dump(e.text, allow_unicode=True)) == e.text
+
+
+def test_reader_finds_the_events_users_see() -> None:
+    excerpts = load_layouts()
+    expected = found = 0
+    misses: list[str] = []
+    extras: list[str] = []
+    for ex in excerpts:
+        got = _errors(ex.text)
+        for want in ex.events:
+            expected += 1
+            if any(_matches(want, g) for g in got):
+                found += 1
+            else:
+                near = [(g.line, g.level, g.message[:60]) for g in got]
+                misses.append(f"{ex.id} [{ex.layout}] line {want.line} {want.level} {want.message_starts!r}: "
+                              f"found {near}")
+        wanted = {w.line for w in ex.events}
+        for g in got:
+            if g.line not in wanted:
+                extras.append(f"{ex.id} [{ex.layout}] line {g.line}-{g.end_line} {g.level} {g.message[:60]!r}")
+    rate = found / expected if expected else 1.0
+    print(f"\nlayouts corpus: {found}/{expected} expected error events found ({rate:.0%})")
+    for m in misses:
+        print("  missed:", m)
+    for x in extras:
+        print("  extra: ", x)
+    assert not extras, "error events where the texts have none:\n" + "\n".join(extras)
+    assert rate >= MIN_FOUND, "missed:\n" + "\n".join(misses)
+
+
+@pytest.mark.parametrize("bad", [
+    [{"id": "x", "layout": "log4j", "source": "https://e.org", "cut": False, "text": "a", "events": []}],
+    [{"id": "x", "layout": "rich", "source": "https://e.org", "cut": False, "text": "a",
+      "events": [{"line": 2, "level": "ERROR", "message_starts": ""}]}],
+    [{"id": "x", "layout": "rich", "source": "https://e.org", "cut": "no", "text": "a", "events": []}],
+])
+def test_shape_errors_are_caught(tmp_path: Path, bad: list[dict[str, Any]]) -> None:
+    path = tmp_path / "layouts.yml"
+    path.write_text(yaml.safe_dump(bad), encoding="utf-8")
+    with pytest.raises(AssertionError):
+        load_layouts(path)
