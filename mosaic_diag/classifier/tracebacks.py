@@ -97,7 +97,44 @@ def _unglue(lines: list[str]) -> list[str]:
 # line alone when the box wrapped the function name onto the next line ("in loads")
 _RICH_FRAME = re.compile(r"(?:(?P<file>\S+):(?P<line>\d+)(?: in(?: (?P<func>\S+))?)?"
                          r"|in (?P<func2>\S+):(?P<line2>\d+))$")
-_RICH_IN = re.compile(r"in (?P<func>\S+)$")
+
+
+def _rich_content(line: str) -> tuple[str, bool] | None:
+    """The text inside one line of a Rich box and whether it fills the box's width (Rich pads a line to
+    the width: a full line was folded inside a word, and its next line goes on without a space); None
+    for a line that is not inside a box."""
+    s = line.strip()
+    if len(s) < 4 or s[0] != "│" or s[-1] != "│":
+        return None
+    content = s[2:-2]  # "│ " + text padded to the width + " │"
+    return content.strip(), bool(content) and not content.endswith(" ")
+
+
+def _unfold(parts: list[tuple[str, bool]]) -> str:
+    """The lines of one paragraph of a Rich box as the one line they were before Rich folded them."""
+    out = ""
+    for k, (text, _) in enumerate(parts):
+        out += text if k == 0 or parts[k - 1][1] else " " + text
+    return out
+
+
+def _rich_frames(box: list[str]) -> list[ParsedFrame]:
+    """The frames of one Rich traceback box: each paragraph (lines between blank ones) that reads as a
+    frame's location, `path:line in function` (or `in function:line`), folded over lines or not."""
+    frames: list[ParsedFrame] = []
+    parts: list[tuple[str, bool]] = []
+    for line in [*box, "│  │"]:
+        got = _rich_content(line)
+        if got is not None and got[0]:
+            parts.append(got)
+            continue
+        text = _unfold(parts)
+        parts = []
+        m = _RICH_FRAME.match(text)
+        if m and not text[:1].isdigit():
+            frames.append(ParsedFrame(m.group("file") or "<unknown>", int(m.group("line") or m.group("line2")),
+                                      m.group("func") or m.group("func2") or ""))
+    return frames
 
 
 def _parse_rich(lines: list[str]) -> list[ParsedException]:
@@ -110,17 +147,11 @@ def _parse_rich(lines: list[str]) -> list[ParsedException]:
         if not (s.startswith("╭") and "Traceback" in s):
             i += 1
             continue
-        frames: list[ParsedFrame] = []
         i += 1
+        top = i
         while i < n and not lines[i].strip().startswith("╰"):
-            inner = lines[i].strip().strip("│").strip()
-            m = _RICH_FRAME.match(inner)
-            if m and not inner[:1].isdigit():
-                frames.append(ParsedFrame(m.group("file") or "<unknown>", int(m.group("line") or m.group("line2")),
-                                          m.group("func") or m.group("func2") or ""))
-            elif frames and not frames[-1].function and (w := _RICH_IN.match(inner)):
-                frames[-1].function = w.group("func")
             i += 1
+        frames = _rich_frames(lines[top:i])
         i += 1  # the bottom edge
         exc_lines: list[str] = []
         while i < n:

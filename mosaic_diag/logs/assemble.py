@@ -81,6 +81,19 @@ def _starts_separator(s: str) -> bool:
     return s in SEPARATORS or (len(s) >= 20 and any(sep.startswith(s + " ") for sep in SEPARATORS))
 
 
+def _separator_so_far(tb: list[str]) -> str:
+    """The chain separator at the end of `tb` as far as it goes (a narrow terminal wraps it over lines)."""
+    parts: list[str] = []
+    for line in reversed(tb[-4:]):
+        s = line.strip()
+        if not s:
+            break
+        parts.insert(0, s)
+        if _starts_separator(" ".join(parts)):
+            return " ".join(parts)
+    return ""
+
+
 def _continues_separator(before: str, s: str) -> bool:
     """`s` is the wrapped rest of the separator that `before` started."""
     joined = f"{before} {s}"
@@ -289,7 +302,7 @@ class Assembler:
             op.state = _CHAIN
             op.add(t, last)
             return True
-        if st == _CHAIN and not op.blanks and _continues_separator(op.tb[-1].strip(), t.strip()):
+        if st == _CHAIN and not op.blanks and _continues_separator(_separator_so_far(op.tb), t.strip()):
             op.add(t, last)  # the rest of a separator wrapped to the terminal's width (RichHandler)
             return True
         if st == _CHAIN and t.startswith(TRACEBACK_HEADER):
