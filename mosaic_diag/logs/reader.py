@@ -108,6 +108,19 @@ def _has_json_lines(block: bytes) -> bool:
     return block[:1] == b"{" or scan.find(block, _JSON_LINE, 0) >= 0
 
 
+def _check_utf8(block: bytes, step: int = 1 << 18) -> None:
+    """Raise UnicodeDecodeError unless `block` is valid UTF-8: decoded a piece of whole lines at a time (no
+    sequence spans a newline), so that one emoji makes a small piece four bytes a character, not the block."""
+    view = memoryview(block)
+    n = len(block)
+    start = 0
+    while start < n:
+        nl = block.find(b"\n", start + step)
+        end = n if nl < 0 else nl + 1
+        str(view[start:end], "utf-8")
+        start = end
+
+
 def _sniff(block: bytes, a: int) -> str:
     """The shape of the line starting at `a` (for the per-shape statistics of counted lines)."""
     c = block[a:a + 1]
@@ -443,7 +456,7 @@ class _Reader:
         clean = block.isascii()
         if not clean:
             try:
-                block.decode("utf-8")
+                _check_utf8(block)
                 clean = True
             except UnicodeDecodeError:
                 text = block.decode("utf-8", "replace")
