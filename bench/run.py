@@ -7,7 +7,8 @@
 The code measured is the `mosaic_diag` this interpreter imports (printed first): run with
 `PYTHONPATH=<tree>` to measure a worktree or an export of another commit; the children, the installed
 `mosaic-diag` script included, inherit the environment, and a path on PYTHONPATH comes before an
-editable install.
+editable install (the reader's child runs with `-P`: its working directory, this checkout, would come
+first otherwise).
 
 Each measurement runs in a child process (peak RSS and CPU time from
 resource.getrusage(RUSAGE_CHILDREN) of that child alone). `grep -c ERROR` on the same file gives a
@@ -84,7 +85,8 @@ def _script() -> str | None:
 
 def bench_file(path: Path, *, triage: bool, repeat: int = 3) -> dict[str, object]:
     row: dict[str, object] = {"file": path.name, "mb": round(path.stat().st_size / 1e6, 1)}
-    wall, rss, rc, out = run_child([sys.executable, "-c", _READER, str(path)])
+    # -P: the current directory (the worktree run.py sits in) does not come before PYTHONPATH's tree
+    wall, rss, rc, out = run_child([sys.executable, "-P", "-c", _READER, str(path)])
     res = json.loads(out)
     row.update(lines=res["lines"], events=res["events"], reader_s=round(res["seconds"], 2),
                reader_lines_per_s=int(res["lines"] / res["seconds"]), reader_rss_mb=round(rss, 1))
