@@ -4,6 +4,12 @@
     python bench/run.py                          # every bench/out/*.log
     python bench/run.py bench/out/render-text-1M.log --no-triage
 
+The code measured is the `mosaic_diag` this interpreter imports (printed first): run with
+`PYTHONPATH=<tree>` to measure a worktree or an export of another commit; the children, the installed
+`mosaic-diag` script included, inherit the environment, and a path on PYTHONPATH comes before an
+editable install (the reader's child runs with `-P`: its working directory, this checkout, would come
+first otherwise).
+
 Each measurement runs in a child process (peak RSS and CPU time from
 resource.getrusage(RUSAGE_CHILDREN) of that child alone). `grep -c ERROR` on the same file gives a
 floor for comparison; the framework document's per-line `classify_error` loop (bench/naive.py) is
@@ -79,7 +85,8 @@ def _script() -> str | None:
 
 def bench_file(path: Path, *, triage: bool, repeat: int = 3) -> dict[str, object]:
     row: dict[str, object] = {"file": path.name, "mb": round(path.stat().st_size / 1e6, 1)}
-    wall, rss, rc, out = run_child([sys.executable, "-c", _READER, str(path)])
+    # -P: the current directory (the worktree run.py sits in) does not come before PYTHONPATH's tree
+    wall, rss, rc, out = run_child([sys.executable, "-P", "-c", _READER, str(path)])
     res = json.loads(out)
     row.update(lines=res["lines"], events=res["events"], reader_s=round(res["seconds"], 2),
                reader_lines_per_s=int(res["lines"] / res["seconds"]), reader_rss_mb=round(rss, 1))
@@ -163,8 +170,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import mosaic_diag
 
-    compileall.compile_dir(str(Path(mosaic_diag.__file__).parent), quiet=1)
-    print(json.dumps({"python": sys.version.split()[0], "cpus_used": 1, "load_average": os.getloadavg()}))
+    package = Path(mosaic_diag.__file__).parent  # the code measured: PYTHONPATH's first (children inherit it)
+    compileall.compile_dir(str(package), quiet=1)
+    print(json.dumps({"python": sys.version.split()[0], "cpus_used": 1, "load_average": os.getloadavg(),
+                      "mosaic_diag": str(package)}))
     for path in files:
         print(json.dumps(bench_file(path, triage=not args.no_triage, repeat=args.repeat)), flush=True)
     print(json.dumps({"mosaic-diag --help": help_startup(), "load_average": os.getloadavg()}))

@@ -141,3 +141,26 @@ def test_mutated_logs_read_the_same_at_any_block_size() -> None:
             seen.append(([(e.line, e.end_line, e.message, e.traceback, e.detail) for e in events], stats.lines))
         assert seen[0] == seen[1]
         assert seen[0][1] == data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+
+
+@pytest.mark.parametrize("step", [1, 7, 64, 1 << 18])
+def test_utf8_is_checked_piece_by_piece_as_a_whole(step: int) -> None:
+    """The block check decodes pieces of whole lines: valid or not exactly as the whole block decodes."""
+    from mosaic_diag.logs.reader import _check_utf8
+
+    rng = random.Random(5)
+    parts = [b"plain line\n", "caf\u00e9 \U0001f389 ok\n".encode(), b"\xe2\x82\n", b"\xff\n", b"tail \xf0\x9f",
+             "\u20ac\n".encode(), b"\n"]
+    for _ in range(300):
+        block = b"".join(rng.choice(parts) for _ in range(rng.randint(1, 12)))
+        try:
+            block.decode("utf-8")
+            whole = True
+        except UnicodeDecodeError:
+            whole = False
+        try:
+            _check_utf8(block, step)
+            pieces = True
+        except UnicodeDecodeError:
+            pieces = False
+        assert pieces == whole, block

@@ -71,3 +71,17 @@ def test_more_kinds(text: str, secret: str) -> None:
 ])
 def test_what_is_not_a_secret_stays(text: str) -> None:
     assert redact_text(text) == text
+
+
+def test_the_memo_gives_redact_texts_answer_and_sees_a_secret_registered_later() -> None:
+    from mosaic_diag.platform.redact import RedactMemo, register_secret
+
+    memo = RedactMemo(limit=2)
+    texts = ["password=hunter22 rejected", "plain words", "token=abc123def456 rejected", "plain words"]
+    for text in texts * 2:
+        assert memo(text) == redact_text(text)
+    assert "hunter22" not in memo(texts[0])
+    later = "connect to Mem0LaterRegisteredValue failed"
+    assert memo(later) == later
+    register_secret("Mem0LaterRegisteredValue")
+    assert "Mem0LaterRegisteredValue" not in memo(later)

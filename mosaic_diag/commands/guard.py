@@ -29,12 +29,16 @@ class GuardedStdout:
 
     def __init__(self, stream: object) -> None:
         self._stream = stream
+        self._redact: Callable[[str], str] | None = None  # redact_text, imported on the first write
 
     def write(self, text: str) -> int:
-        from mosaic_diag.platform.redact import redact_text
+        redact = self._redact
+        if redact is None:
+            from mosaic_diag.platform.redact import redact_text
 
+            redact = self._redact = redact_text
         try:
-            self._stream.write(redact_text(text) if isinstance(text, str) else text)  # type: ignore[attr-defined]
+            self._stream.write(redact(text) if isinstance(text, str) else text)  # type: ignore[attr-defined]
         except BrokenPipeError as exc:
             raise OutputClosed() from exc
         return len(text)

@@ -87,6 +87,12 @@ PLATFORM_FAILURES = (
     r"Instance failed",
 )
 _PLATFORM_FAILURE = re.compile("|".join(PLATFORM_FAILURES))
+# the two commonest Render text records, each read with one pattern: stdlib logging's default format
+# ("TIMESTAMP LEVEL:logger:message") and uvicorn's ("TIMESTAMP LEVEL:     message"); what _RENDER_TEXT and
+# then parse_process's _BASIC / _UVICORN make of such a line (the timestamp part matches one way only)
+_RENDER_TS = r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) "
+_RENDER_BASIC = re.compile(rf"{_RENDER_TS}({_LV}:([^\s:]*):(.*))", re.S)
+_RENDER_UVICORN = re.compile(rf"{_RENDER_TS}({_LV}:\s+(.*))", re.S)
 
 _JSON_LEVEL_KEYS = ("level", "levelname", "severity", "log.level", "lvl")
 _JSON_MSG_KEYS = ("event", "message", "msg")
@@ -343,6 +349,9 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
             ts = m.group(2)
             return [parse_process(m.group(8) or "", "syslog", stream, None if ts == "-" else ts)]
     elif c.isdigit():
+        line = _render_record(text)
+        if line is not None:
+            return [line]
         m = _RENDER_TEXT.match(text)
         if m:
             inner = m.group(2)
@@ -371,6 +380,23 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
         if m and not m.group(1).isdigit():
             return [_in_stream(ln, m.group(1)) for ln in parse_line(m.group(2), _depth + 1)]
     return [parse_process(text, "", None, None)]
+
+
+def _render_record(text: str) -> Line | None:
+    """`parse_line(text)`'s one Line for a Render text line holding a stdlib logging record without asctime or
+    a uvicorn record (the shortcut for the commonest records), else None."""
+    m = _RENDER_BASIC.match(text)
+    if m is not None:  # parse_process tries _BASIC first
+        msg = m.group(5)
+        return Line("render-text", None, m.group(1), norm_level(m.group(3)), m.group(4) or "root", m.group(2), msg,
+                    True, _record_kind(msg))
+    m = _RENDER_UVICORN.match(text)
+    if m is not None:  # _BASIC does not match the same text after the same timestamp
+        msg = m.group(4)
+        kind = _record_kind(msg)
+        return Line("render-text", None, m.group(1), norm_level(m.group(3)),
+                    "uvicorn.access" if kind == "access" else "uvicorn.error", m.group(2), msg, True, kind)
+    return None
 
 
 def _in_stream(ln: Line, service: str, shape: str = "compose") -> Line:

@@ -108,6 +108,19 @@ def _has_json_lines(block: bytes) -> bool:
     return block[:1] == b"{" or scan.find(block, _JSON_LINE, 0) >= 0
 
 
+def _check_utf8(block: bytes, step: int = 1 << 18) -> None:
+    """Raise UnicodeDecodeError unless `block` is valid UTF-8: decoded a piece of whole lines at a time (no
+    sequence spans a newline), so that one emoji makes a small piece four bytes a character, not the block."""
+    view = memoryview(block)
+    n = len(block)
+    start = 0
+    while start < n:
+        nl = block.find(b"\n", start + step)
+        end = n if nl < 0 else nl + 1
+        str(view[start:end], "utf-8")
+        start = end
+
+
 def _sniff(block: bytes, a: int) -> str:
     """The shape of the line starting at `a` (for the per-shape statistics of counted lines)."""
     c = block[a:a + 1]
@@ -217,20 +230,7 @@ class _Reader:
                     run = -1
                 shape = asm.frames_shape()
                 if shape == "render-text":
-                    # frames, the lines chaining the next traceback, its frames ... its exception line:
-                    # each step is what the next turn of this loop would take (none of them closes an event)
-                    end = self._frames(block, pos, shape)
-                    while True:
-                        after = self._chain(block, end)
-                        if after == end:
-                            break
-                        end = after
-                        if asm.frames_shape() is None:  # the exception line: the traceback is done
-                            break
-                        after = self._frames(block, end, shape)
-                        if after == end:
-                            break
-                        end = after
+                    end = self._render_text_traceback(block, pos)
                     if end > pos:
                         pos = end
                         continue
@@ -244,7 +244,8 @@ class _Reader:
                     if m is not None and m.end() - pos <= self.line_cap:
                         self.lineno += 1
                         asm.header(m.group(1).decode("utf-8", "replace"), self.lineno)
-                        pos = m.end()
+                        # the event is inside the traceback's frames now: what the next turn would take
+                        pos = self._render_text_traceback(block, m.end())
                         continue
                 elif opened and None not in opened:  # (the one unnamed stream has no named frames)
                     named = asm.frames_stream()
@@ -296,6 +297,24 @@ class _Reader:
             self.asm.feed(lineno, ln)
         return end + 1
 
+    def _render_text_traceback(self, block: bytes, pos: int) -> int:
+        """While the one stream's event of a Render text export is inside a traceback's frames: its frames,
+        the lines chaining the next traceback, its frames ... its exception line, each handed to the event as
+        the reader's loop would take them one step a turn (none of them closes an event); the end of them."""
+        asm = self.asm
+        end = self._frames(block, pos, "render-text")
+        while True:
+            after = self._chain(block, end)
+            if after == end:
+                return end
+            end = after
+            if asm.frames_shape() is None:  # the exception line: the traceback is done
+                return end
+            after = self._frames(block, end, "render-text")
+            if after == end:
+                return end
+            end = after
+
     def _frames(self, block: bytes, pos: int, shape: str) -> int:
         """Hand a run of traceback frame lines at `pos` to the open event at once; the run's end."""
         if shape == "render-text":
@@ -310,7 +329,7 @@ class _Reader:
             stamp = m.group(1)
             end = m.end()
             m = _FRAMES_RENDER_TEXT.match(block, end)
-            if m is None and b"\r" not in block[pos:end] and self.line_cap >= end - pos:
+            if m is None and self.line_cap >= end - pos and block.find(b"\r", pos, end) < 0:
                 # one timestamp on every line (the usual case): cut it off all of them at once
                 run = block[pos + len(stamp) + 1:end - 1].replace(b"\n" + stamp + b" ", b"\n")
                 lines = run.decode("utf-8", "replace").split("\n")
@@ -437,7 +456,7 @@ class _Reader:
         clean = block.isascii()
         if not clean:
             try:
-                block.decode("utf-8")
+                _check_utf8(block)
                 clean = True
             except UnicodeDecodeError:
                 text = block.decode("utf-8", "replace")

@@ -288,6 +288,26 @@ def redact_text(text: str) -> str:
     return "\n".join(lines) if changed else original
 
 
+class RedactMemo:
+    """`redact_text` for texts that repeat (the message of one event after another): each distinct text is
+    redacted once and its result kept (up to `limit` texts), while no secret is registered (a registered
+    secret is masked wherever it appears: then every text is redacted anew)."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._done: dict[str, str] = {}
+        self._limit = limit
+
+    def __call__(self, text: str) -> str:
+        if _known:
+            return redact_text(text)
+        done = self._done.get(text)
+        if done is None:
+            if len(self._done) >= self._limit:
+                self._done.clear()
+            done = self._done[text] = redact_text(text)
+        return done
+
+
 def redact_value(value: Any, redact: Callable[[str], str] = redact_text) -> Any:
     """`value` with every string inside it (mappings, lists, tuples) redacted."""
     if isinstance(value, str):

@@ -41,7 +41,8 @@ class _NotPlain(Exception):
 
 class EventLines:
     """The JSON line of an event exactly as `json.dumps(event.to_dict(), ensure_ascii=False)` writes it,
-    with the strings that repeat from event to event (label, type, logger, rule, message ...) encoded once."""
+    with the strings that repeat from event to event (label, type, logger, rule, message ...) encoded once
+    (a datetime's ISO text holds nothing JSON escapes: it is only quoted)."""
 
     def __init__(self, limit: int = 20_000) -> None:
         self._encoded: dict[str, str] = {}
@@ -65,10 +66,11 @@ class EventLines:
         if type(e.line) is not int or type(e.end_line) is not int or not (ts is None or type(ts) is datetime):
             return self._encode(e.to_dict())
         s = self._str
+        stamp = f'"{ts.isoformat()}"' if ts else "null"
         try:
             return (f'{{"line": {e.line}, "end_line": {e.end_line}, "label": {s(e.label)}, '
                     f'"category": {s(e.category)}, "severity": {s(e.severity)}, '
-                    f'"timestamp": {self._encode(ts.isoformat()) if ts else "null"}, '
+                    f'"timestamp": {stamp}, '
                     f'"exception_type": {s(e.exception_type)}, "message": {s(e.message)}, '
                     f'"fingerprint": {s(e.fingerprint)}, "rule": {s(e.rule)}, "logger": {s(e.logger)}, '
                     f'"instance": {s(e.instance)}, "shape": {s(e.shape)}}}')

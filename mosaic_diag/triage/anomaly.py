@@ -60,16 +60,23 @@ class RateSeries:
         self.last: int | None = None
         self.work = 0  # steps of the last `detect` (a measure of its cost)
 
-    def add(self, label: str, ts: datetime) -> None:
+    def add(self, label: str, ts: datetime) -> int:
+        """Count an event of `label` at `ts`; its minute (minutes since the epoch) is returned."""
         minute = int(ts.timestamp() // 60)
         self.minutes[label][minute] += 1
-        self.observe(ts)
+        self._observe(minute)
+        return minute
 
     def observe(self, ts: datetime) -> None:
         """Extend the time range (quiet minutes of the log count as zero errors)."""
-        minute = int(ts.timestamp() // 60)
-        self.first = minute if self.first is None else min(self.first, minute)
-        self.last = minute if self.last is None else max(self.last, minute)
+        self._observe(int(ts.timestamp() // 60))
+
+    def _observe(self, minute: int) -> None:
+        first, last = self.first, self.last
+        if first is None or minute < first:
+            self.first = minute
+        if last is None or minute > last:
+            self.last = minute
 
     def prune_before(self, minute: int) -> None:
         """Forget the counts of minutes before `minute` (a live watch keeps a bounded tail)."""

@@ -8,7 +8,7 @@ from typing import Any
 from mosaic_diag.classifier.classify import Classification, Classifier
 from mosaic_diag.classifier.evidence import Evidence, evidence_from_text
 from mosaic_diag.logs.model import RawEvent
-from mosaic_diag.platform.redact import redact_text
+from mosaic_diag.platform.redact import RedactMemo, redact_text
 from mosaic_diag.triage.fingerprint import fingerprint
 from mosaic_diag.triage.model import ErrorEvent
 
@@ -69,6 +69,19 @@ class EventClassifier:
         self.classifier = classifier
         self._seen: dict[tuple[Any, ...], tuple[Classification, str, bool]] = {}
         self._volatile_tb: dict[str, str] = {}
+        self._volatile_msg: dict[str, str] = {}
+        self._redact = RedactMemo()
+
+    def _volatile_message(self, text: str | None) -> str | None:
+        """`_volatile(text)`, each distinct message blanked once."""
+        if not text:
+            return text
+        done = self._volatile_msg.get(text)
+        if done is None:
+            if len(self._volatile_msg) >= 10_000:
+                self._volatile_msg.clear()
+            done = self._volatile_msg[text] = _VOLATILE.sub("#", text)
+        return done
 
     def event(self, raw: RawEvent) -> ErrorEvent:
         """The classified ErrorEvent of one raw error event."""
@@ -85,7 +98,7 @@ class EventClassifier:
                 vtb = self._volatile_tb[tb] = _VOLATILE.sub("#", tb)
         else:
             vtb = tb
-        key = (raw.kind, vtb, _volatile(raw.message), _volatile(detail), raw.logger, raw.level)
+        key = (raw.kind, vtb, self._volatile_message(raw.message), _volatile(detail), raw.logger, raw.level)
         known = self._seen.get(key)
         if known is None:
             evidence = evidence_of(raw)
@@ -108,7 +121,7 @@ class EventClassifier:
                 text = raw.message if not detail else f"{raw.message}\n{detail}"
             elif raw.traceback:
                 text = _exception_message(raw.traceback, cls.exception_type) or cls.message
-            message = redact_text(text or raw.message or "")[:4000]
+            message = self._redact(text or raw.message or "")[:4000]
         return ErrorEvent(raw.line, raw.end_line, cls.label, cls.category, cls.severity,
                           raw.timestamp, cls.exception_type, message, fp, cls.rule_id,
                           raw.logger, raw.instance, raw.shape)

@@ -140,10 +140,10 @@ class TriageRun:
         if ts is not None:
             acc.first = ts if acc.first is None or ts < acc.first else acc.first
             acc.last = ts if acc.last is None or ts > acc.last else acc.last
-            self.rates.add(event.label, ts)
+            minute = self.rates.add(event.label, ts)
             if acc.minutes is None:
                 acc.minutes = Counter()
-            acc.minutes[int(ts.timestamp() // 60)] += 1
+            acc.minutes[minute] += 1
 
     def finish(self, extra_summary: Mapping[str, Any] | None = None) -> TriageReport:
         """Groups (worst first), anomalies and a summary of the whole run."""
