@@ -85,3 +85,17 @@ def test_the_memo_gives_redact_texts_answer_and_sees_a_secret_registered_later()
     assert memo(later) == later
     register_secret("Mem0LaterRegisteredValue")
     assert "Mem0LaterRegisteredValue" not in memo(later)
+
+
+@pytest.mark.parametrize("start", ["sk-", "sk-proj-", "sk-ant-", "rnd_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_",
+                                   "github_pat_", "glpat-", "xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxs-", "xoxr-",
+                                   "rk_live_", "rk_test_", "sk_live_", "sk_test_", "AKIA", "ASIA"])
+def test_every_kind_of_provider_key_is_masked_standing_alone(start: str) -> None:
+    """A key in a line with no other hint of a secret (no "token", no other key kind) is masked too: a
+    GitHub fine-grained token (`github_pat_…`) alone once came back unchanged."""
+    body = "Q7XK2M9ZP4R8T1VW6YB3NC5D" if start in ("AKIA", "ASIA") else "A1b2C3d4E5f6G7h8I9j0K1l2"
+    key = start + body[:16] if start in ("AKIA", "ASIA") else start + body
+    for text in (key, f"clone failed with {key} at 10:42", f"[{key}]"):
+        out = redact_text(text)
+        assert body[4:16] not in out, (text, out)
+        assert "***" in out

@@ -72,7 +72,7 @@ _PRIVATE_KEY = re.compile(r"-----BEGIN (?P<kind>[A-Z0-9 ]*)PRIVATE KEY-----.*?"
 # how each alternative of _API_KEYS (case-sensitive) starts: text without any of them holds no such key
 _API_KEY_STARTS = ("sk-", "rnd_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xoxa-", "xoxb-",
                    "xoxp-", "xoxo-", "xoxs-", "xoxr-", "rk_live_", "rk_test_", "sk_live_", "sk_test_", "AKIA", "ASIA")
-_KEY_PREFIXES = ("sk-", "rnd_", "gh", "glpat-", "xox", "sk_", "rk_", "akia", "asia")
+_KEY_PREFIXES = ("sk-", "rnd_", "gh", "github_pat", "glpat-", "xox", "sk_", "rk_", "akia", "asia")
 _SECRET_LITERALS = ("pass", "pwd", "secret", "token", "key", "auth", "credential")  # every _SECRET_WORDS word
 _ENV_LITERALS = ("password", "passwd", "secret", "token", "api_key", "apikey", "access_key", "private_key",
                  "credentials")
