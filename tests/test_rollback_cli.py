@@ -310,6 +310,11 @@ def test_render_api_strategy_from_the_cli(repo):
         server.add_deploy(c["c5"])
         env = {"RENDER_API_KEY": server.api_key, "RENDER_SERVICE_ID": server.service_id,
                "MOSAIC_DIAG_ROLLBACK_RENDER_API_URL": server.base_url}
+        r = run(repo, "predeploy", "--only", "render", "--format", "json", **env)  # autodeploy on: nothing to say
+        assert r.returncode == 0 and [o["status"] for o in json.loads(r.stdout)["checks"]] == ["passed"], r.stdout
+        r = run(repo, "predeploy", "--only", "render", "--format", "json")  # no service configured: skipped
+        [outcome] = json.loads(r.stdout)["checks"]
+        assert outcome["status"] == "skipped" and "RENDER_SERVICE_ID" in outcome["reason"]
         r = run(repo, "rollback", c["c4"], "--strategy", "render-api", "--dry-run", **env)
         assert r.returncode == 0 and f'{{"deployId": "{old["id"]}"}}' in r.stdout
         assert {m for m, _ in server.calls()} == {"GET"}
@@ -319,6 +324,15 @@ def test_render_api_strategy_from_the_cli(repo):
         assert "autodeploy was on and is now OFF" in r.stdout
         assert [m for m, _ in server.calls()][-3:] == ["GET", "PATCH", "POST"]
         assert server.deploys[0]["trigger"] == "rollback" and repo.remote_head() == c["c5"]
+        # predeploy now warns that a push deploys nothing, naming the rollback that turned autodeploy off
+        r = run(repo, "predeploy", "--only", "render", "--format", "json", **env)
+        assert r.returncode == 0, r.stderr  # a warning: the default gate passes
+        [msg] = [m for o in json.loads(r.stdout)["checks"] for m in o["results"]]
+        assert msg["id"] == "MD-RENDER001" and msg["level"] == "warning"
+        assert f"turned off by the render-api rollback to {c['c4'][:12]}" in msg["message"]
+        assert server.api_key not in r.stdout
+        r = run(repo, "predeploy", "--only", "render", "--fail-level", "warning", **env)
+        assert r.returncode == 1 and "MD-RENDER001" in r.stdout
         r = run(repo, "rollback", c["c4"], "--strategy", "render-api", "--yes", "--render-deploy-id",
                 server.deploys[1]["id"], **env)  # the c5 deploy: not a deploy of c4
         assert r.returncode == 2 and f"is of commit {c['c5'][:12]}, not {c['c4'][:12]}" in r.stdout
@@ -327,6 +341,10 @@ def test_render_api_strategy_from_the_cli(repo):
         r = run(repo, "rollback", c["c4"], "--strategy", "render-api", "--yes",
                 MOSAIC_DIAG_ROLLBACK_RENDER_API_URL=server.base_url)
         assert r.returncode == 2 and "needs RENDER_SERVICE_ID and RENDER_API_KEY" in r.stdout
+        server.stop()  # Render's API down: predeploy says it could not look, and the gate still passes
+        r = run(repo, "predeploy", "--only", "render", "--format", "json", **env)
+        [msg] = [m for o in json.loads(r.stdout)["checks"] for m in o["results"]]
+        assert r.returncode == 0 and msg["id"] == "MD-RENDER002" and "unreachable" in msg["message"]
     finally:
         server.stop()
 

@@ -9,7 +9,8 @@ from importlib import import_module
 from mosaic_diag.checks.model import Check, CheckId
 from mosaic_diag.errors import UsageError
 
-CHECK_MODULES = ("config", "settings", "database", "schema", "prompts", "providers", "golden", "lint", "manifest")
+CHECK_MODULES = ("config", "settings", "database", "schema", "prompts", "providers", "golden", "lint", "manifest",
+                 "render")
 
 
 TIMEOUT_ID = CheckId("MD-TIMEOUT", "error", "A check did not finish within its timeout (the check is named)",
