@@ -34,14 +34,20 @@ def _rollback_that_turned_it_off(path: Path) -> dict[str, Any] | None:
     except OSError:
         return None
     for line in reversed(lines):
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(entry, dict) and entry.get("action") == "rollback" and entry.get("strategy") == "render-api" \
+        entry = _json_object(line)
+        if entry is not None and entry.get("action") == "rollback" and entry.get("strategy") == "render-api" \
                 and entry.get("autodeploy_before") == "yes" and entry.get("result") == "done":
             return entry
     return None
+
+
+def _json_object(line: str) -> dict[str, Any] | None:
+    """One audit line as an object; None for a cut or foreign line (the tail read may start mid-line)."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None
+    return entry if isinstance(entry, dict) else None
 
 
 def run(ctx: CheckContext) -> Iterator[Message]:
