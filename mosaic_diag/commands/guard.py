@@ -14,7 +14,8 @@ from mosaic_diag.errors import DiagError, ExitCode
 
 def fail(message: str, code: int) -> int:
     """Say `message` on stderr (if it is still there) and return `code`."""
-    with contextlib.suppress(OSError, OutputClosed):  # stderr gone too: the exit code is all that is left
+    # stderr gone too: the exit code is all that is left
+    with contextlib.suppress(OSError, OutputClosed):  # mosaic-diag: ignore[MD006]
         sys.stderr.write(f"mosaic-diag: error: {message}\n")
     return code
 
@@ -60,7 +61,7 @@ def broken_pipe() -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # mosaic-diag: ignore[MD006]
         pass
     return fail("output closed early (broken pipe)", ExitCode.USAGE)
 

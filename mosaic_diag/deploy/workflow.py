@@ -132,7 +132,7 @@ def run_deploy(root: Path, env: Mapping[str, str], opts: DeployOptions, *, confi
             return report
         judgement = _watch(ctx, outcome)
         _verdict(ctx, judgement)
-    except _Stop:
+    except _Stop:  # mosaic-diag: ignore[MD006]
         pass
     except DiagError as exc:
         ctx.fail_running(str(exc))

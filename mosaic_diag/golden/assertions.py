@@ -70,7 +70,7 @@ def find_json(text: str) -> Any:
     for match in re.finditer(r"[\[{]", text):
         try:
             return decoder.raw_decode(text, match.start())[0]
-        except ValueError:
+        except ValueError:  # mosaic-diag: ignore[MD006]
             continue
     return _NO_JSON
 

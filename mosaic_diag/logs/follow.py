@@ -86,7 +86,8 @@ def _pause_factor(line: bytes) -> int:
 
     try:
         parsed = parse_line(line.decode("utf-8", "replace").rstrip("\r"))
-    except Exception:  # noqa: BLE001 - a line the reader would count as corrupt: no traceback in it
+    # a line the reader would count as corrupt: no traceback in it
+    except Exception:  # noqa: BLE001  # mosaic-diag: ignore[MD006]
         return 1
     for ln in parsed:
         text = ln.text.rstrip()

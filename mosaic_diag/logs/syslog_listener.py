@@ -123,7 +123,7 @@ class SyslogListener:
         while not self._stop.is_set():
             try:
                 conn, _ = self._sock.accept()
-            except (TimeoutError, OSError):
+            except (TimeoutError, OSError):  # mosaic-diag: ignore[MD006]
                 continue
             self.connections += 1
             threading.Thread(target=self._serve, args=(conn,), daemon=True, name="syslog-conn").start()
@@ -138,13 +138,13 @@ class SyslogListener:
             while not self._stop.is_set():
                 try:
                     data = conn.recv(65536)
-                except TimeoutError:
+                except TimeoutError:  # mosaic-diag: ignore[MD006]
                     continue
                 if not data:
                     break
                 for msg in parser.feed(data):
                     self._put(split_message(msg))
-        except (OSError, ssl.SSLError):
+        except (OSError, ssl.SSLError):  # mosaic-diag: ignore[MD006]
             pass  # a client that went away or failed its handshake ends its own connection only
         finally:
             conn.close()
@@ -159,7 +159,7 @@ class SyslogListener:
                 try:
                     self.queue.get_nowait()
                     self.dropped += 1
-                except queue.Empty:
+                except queue.Empty:  # mosaic-diag: ignore[MD006]
                     pass
 
     def stream(self, stop: threading.Event) -> QueueStream:

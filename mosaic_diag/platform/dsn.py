@@ -57,7 +57,8 @@ def libpq_split(dsn: str) -> dict[str, str] | None:
         return None
     try:
         return dict(parse_dsn(dsn))
-    except Exception:  # noqa: BLE001 - psycopg2.ProgrammingError: libpq's verdict, reported by the checks
+    # psycopg2.ProgrammingError: libpq's verdict, reported by the checks
+    except Exception:  # noqa: BLE001  # mosaic-diag: ignore[MD006]
         return None
 
 

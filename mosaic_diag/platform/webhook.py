@@ -106,7 +106,7 @@ def post_webhook(url: str, payload: Mapping[str, Any], *, secret: str | None = N
             raise _Transient(f"webhook unreachable: {redact_text(str(exc)) or type(exc).__name__}") from None
         if resp.status_code == 429 or resp.status_code >= 500:
             wait = None
-            with contextlib.suppress(ValueError):
+            with contextlib.suppress(ValueError):  # mosaic-diag: ignore[MD006]
                 wait = float(resp.headers.get("retry-after", ""))
             raise _Transient(f"webhook answered {resp.status_code}", resp.status_code, wait)
         if resp.status_code >= 400:

@@ -105,7 +105,7 @@ def get(key: str) -> Any:
             stored_key, data = marshal.loads(f.read())
             if stored_key != key:
                 return MISS
-            with suppress(OSError):
+            with suppress(OSError):  # mosaic-diag: ignore[MD006]
                 os.utime(f.fileno())  # recently used: the last to be pruned
         return _unpack(data)
     except (OSError, EOFError, ValueError, TypeError):
@@ -148,7 +148,7 @@ def prune(where: Path, keep: int) -> int:
             if entry.name.endswith(".marshal"):
                 try:
                     entries.append((entry.stat().st_mtime_ns, entry.path))
-                except OSError:
+                except OSError:  # mosaic-diag: ignore[MD006]
                     continue
     if len(entries) <= keep:
         return 0
@@ -158,6 +158,6 @@ def prune(where: Path, keep: int) -> int:
         try:
             os.unlink(path)
             removed += 1
-        except OSError:
+        except OSError:  # mosaic-diag: ignore[MD006]
             continue
     return removed

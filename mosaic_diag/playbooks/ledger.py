@@ -125,7 +125,9 @@ def _pg(dsn: str, timeout: float = 5.0) -> tuple[PgLedger | None, str | None]:
     try:
         import psycopg2
 
-        conn = psycopg2.connect(dsn, connect_timeout=max(2, int(timeout)), application_name="mosaic-diag actions")
+        # handed to PgLedger, which open_ledger closes when its block ends
+        conn = psycopg2.connect(dsn, connect_timeout=max(2, int(timeout)),  # mosaic-diag: ignore[MD001]
+                                application_name="mosaic-diag actions")
         conn.autocommit = True
         return PgLedger(conn), None
     except Exception as exc:  # noqa: BLE001 - psycopg2.Error or a malformed DSN: fall back to the file

