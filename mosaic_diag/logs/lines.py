@@ -37,13 +37,12 @@ _ASC_BASIC = re.compile(rf"({_TS})[ :]\s*{_LV}:([^\s:]*):(.*)", re.S)
 _PG_SERVER = re.compile(rf"({_TS})(?: [A-Z]{{2,5}})? \[\d+\](?: [^\s:]+)? "
                         r"(DEBUG\d?|LOG|INFO|NOTICE|WARNING|ERROR|FATAL|PANIC):  (.*)", re.S)
 _PG_LEVELS = {"LOG": "INFO", "NOTICE": "INFO", "PANIC": "CRITICAL"}
-# loguru's default format: "2026-12-06 08:27:44.208 | ERROR    | api.storage:save:42 - message"
-_LOGURU = re.compile(rf"({_TS}) \| (TRACE|DEBUG|INFO|SUCCESS|WARNING|ERROR|CRITICAL) *\| "
-                     r"([^\s:]+):[^\s]*?:\d+ - (.*)", re.S)
-# loguru with its format changed but its "{time} | {level} | " front kept (the common custom formats):
-# "2024-07-07 14:26:53 | ERROR | "./app/llm.py:294": generate_script - message"; the message follows the
-# first " - " when a code location (":line") comes before it, else it is the whole rest
-_LOGURU_ANY = re.compile(rf"({_TS}) \| (TRACE|DEBUG|INFO|SUCCESS|WARNING|ERROR|CRITICAL) *\| (.*)", re.S)
+# loguru: "{time} | {level} | " in front; then, in its default format, "name:function:line - message"
+# ("2026-12-06 08:27:44.208 | ERROR    | api.storage:save:42 - message": the logger is the name); in the
+# common custom formats another code location ("./app/llm.py:294": generate_script - message): the message
+# follows the first " - " after it; else the message is the whole rest
+_LOGURU = re.compile(rf"({_TS}) \| (TRACE|DEBUG|INFO|SUCCESS|WARNING|ERROR|CRITICAL) *\| (.*)", re.S)
+_LOGURU_DEFAULT = re.compile(r"([^\s:]+):[^\s]*?:\d+ - ")
 _LOGURU_LOCATION = re.compile(r"[^ ]*:\d+\b.*? - ")
 # structlog's ConsoleRenderer: "[error    ] event   key=value [logger]" (after its timestamp, if any)
 _STRUCTLOG = re.compile(r"\[(debug|info|warning|warn|error|exception|critical|fatal|notset) *\] ?(.*)", re.S)
@@ -176,16 +175,15 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
                         text, msg, True, _record_kind(msg))
         m = _LOGURU.match(text)
         if m:
-            msg = m.group(4)
-            return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(2)), m.group(3), text, msg,
-                        True, _record_kind(msg))
-        m = _LOGURU_ANY.match(text)
-        if m:
-            msg = m.group(3)
-            loc = _LOGURU_LOCATION.match(msg)
+            msg, logger = m.group(3), None
+            loc = _LOGURU_DEFAULT.match(msg)
+            if loc:
+                logger = loc.group(1)
+            else:
+                loc = _LOGURU_LOCATION.match(msg)
             if loc:
                 msg = msg[loc.end():]
-            return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(2)), None, text, msg, True,
+            return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(2)), logger, text, msg, True,
                         _record_kind(msg))
         m = _PG_SERVER.match(text)
         if m:
