@@ -120,8 +120,8 @@ def _fix(result: object, diff: bool) -> int:
     """Apply (or, with `diff`, show) the fixes; the number of files changed."""
     from itertools import groupby
 
-    from mosaic_diag.lint.engine import decode_source
-    from mosaic_diag.lint.fix import apply_fixes, encode_like
+    from mosaic_diag.lint.engine import decode_source, encode_source
+    from mosaic_diag.lint.fix import apply_fixes
     from mosaic_diag.platform.atomic import write_atomic
 
     changed = 0
@@ -136,7 +136,7 @@ def _fix(result: object, diff: bool) -> int:
         if diff:
             sys.stdout.write(fixed.diff())
         else:
-            write_atomic(Path(path), encode_like(path, fixed.after, data),
+            write_atomic(Path(path), encode_source(path, fixed.after, data),
                          mode=Path(path).stat().st_mode & 0o7777)
             sys.stderr.write(f"mosaic-diag: fixed {fixed.fixed} finding(s) in {path}\n")
     return changed

@@ -19,7 +19,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from mosaic_diag.lint.ddl import Table
-from mosaic_diag.lint.model import Edit
+from mosaic_diag.lint.model import PY_LINE_END, Edit
 
 if TYPE_CHECKING:
     from mosaic_diag.lint.pgsql import SqlAnalysis
@@ -44,14 +44,13 @@ _ANNOTATED = {
 _POOL_MODULES = (("psycopg2.pool.", PG_POOL), ("psycopg_pool.", PG3_POOL))
 _TEXT_FUNCTIONS = frozenset({"sqlalchemy.text", "sqlalchemy.sql.text", "sqlalchemy.sql.expression.text"})
 # the project's own `mosaic-diag: ignore[MD001,MD003]` comment, and flake8/ruff's noqa (bare, or with codes)
-_PY_LINE_END = re.compile(r"\r\n|\r|\n")
 _OTHER_LINE_ENDS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # str.splitlines ends lines there, Python does not
 
 
 def python_lines(source: str) -> list[str]:
     """The lines of `source` as Python numbers them (a form feed or U+2028 does not end a line)."""
     if any(c in source for c in _OTHER_LINE_ENDS):
-        lines = _PY_LINE_END.split(source)
+        lines = PY_LINE_END.split(source)
         return lines[:-1] if lines and not lines[-1] else lines
     return source.splitlines()
 

@@ -50,18 +50,30 @@ def select_rules(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> tupl
     return tuple(r() for r in chosen)
 
 
-def decode_source(path: str, data: bytes) -> str:
-    """The text of a file as Python reads it: in the encoding its PEP 263 `coding:` comment or its BOM
-    names, else UTF-8 (a `.sql` file: UTF-8, BOM or not). Raises UnicodeDecodeError, LookupError (an
-    unknown encoding) or SyntaxError (a cookie that contradicts the BOM)."""
+def source_encoding(path: str, data: bytes) -> str:
+    """The encoding Python reads a file's bytes in: the one its PEP 263 `coding:` comment or its BOM names,
+    else UTF-8 (`utf-8-sig`: a BOM, if any, is not text; a `.sql` file: UTF-8, BOM or not). Raises
+    SyntaxError for a cookie that contradicts the BOM."""
     head = data[:data.find(b"\n", data.find(b"\n") + 1) + 1 or len(data)]  # the first two lines
     if path.endswith(".py") and (b"coding" in head or data.startswith(b"\xef\xbb\xbf")):
         import io
         import tokenize
 
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-        return data.decode(encoding)
-    return data.decode("utf-8-sig")
+        return tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+    return "utf-8-sig"
+
+
+def decode_source(path: str, data: bytes) -> str:
+    """The text of a file as Python reads it (`source_encoding`). Raises UnicodeDecodeError, LookupError (an
+    unknown encoding) or SyntaxError."""
+    return data.decode(source_encoding(path, data))
+
+
+def encode_source(path: str, text: str, original: bytes) -> bytes:
+    """`text` encoded as the file's `original` bytes were: in their encoding, with their BOM if they had one."""
+    encoding = source_encoding(path, original)
+    bom = original.startswith(b"\xef\xbb\xbf")
+    return (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8" if encoding == "utf-8-sig" else encoding)
 
 
 def source_of(path: str, data: bytes) -> Source | ParseFailure:

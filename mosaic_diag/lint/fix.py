@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from mosaic_diag.lint.model import Finding
-
-_LINE_END = re.compile(r"\r\n|\r|\n")
+from mosaic_diag.lint.model import PY_LINE_END, Finding
 
 
 @dataclass(frozen=True)
@@ -28,7 +25,7 @@ class FixedFile:
 
 def apply_fixes(path: str, text: str, findings: Iterable[Finding]) -> FixedFile:
     """The text with every fix applied whose old text is still where it says, none overlapping."""
-    starts = [0] + [m.end() for m in _LINE_END.finditer(text)]  # Python's own line ends, not str.splitlines's
+    starts = [0] + [m.end() for m in PY_LINE_END.finditer(text)]  # not str.splitlines's
     starts.append(len(text))
     edits: list[tuple[int, int, str, Finding]] = []
     for finding in findings:
@@ -48,17 +45,3 @@ def apply_fixes(path: str, text: str, findings: Iterable[Finding]) -> FixedFile:
         fixed.add(finding)
     return FixedFile(path, text, out, len(fixed))
 
-
-def encode_like(path: str, text: str, original: bytes) -> bytes:
-    """`text` encoded as `original` was: the encoding its PEP 263 comment names (else UTF-8) and its BOM."""
-    import io
-    import tokenize
-
-    encoding = "utf-8"
-    if path.endswith(".py"):
-        try:
-            encoding, _ = tokenize.detect_encoding(io.BytesIO(original).readline)
-        except SyntaxError:
-            encoding = "utf-8"
-    bom = original.startswith(b"\xef\xbb\xbf")
-    return (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8" if encoding == "utf-8-sig" else encoding)

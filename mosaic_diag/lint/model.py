@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -10,6 +11,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from mosaic_diag.lint.context import FileContext
+
+# where Python ends a line (line numbers and columns count by these; str.splitlines also ends lines at a form
+# feed, U+2028 and others)
+PY_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True, order=True)
