@@ -94,12 +94,6 @@ def _separator_so_far(tb: list[str]) -> str:
     return ""
 
 
-def _continues_separator(before: str, s: str) -> bool:
-    """`s` is the wrapped rest of the separator that `before` started."""
-    joined = f"{before} {s}"
-    return before not in SEPARATORS and any(sep.startswith(joined) for sep in SEPARATORS)
-
-
 def _exception_line(op: _Open) -> str:
     """The last exception line of a traceback (the one its message is about)."""
     tb = op.tb
@@ -302,7 +296,8 @@ class Assembler:
             op.state = _CHAIN
             op.add(t, last)
             return True
-        if st == _CHAIN and not op.blanks and _continues_separator(_separator_so_far(op.tb), t.strip()):
+        if st == _CHAIN and not op.blanks and (so_far := _separator_so_far(op.tb)) and so_far not in SEPARATORS \
+                and _starts_separator(f"{so_far} {t.strip()}"):
             op.add(t, last)  # the rest of a separator wrapped to the terminal's width (RichHandler)
             return True
         if st == _CHAIN and t.startswith(TRACEBACK_HEADER):
