@@ -191,3 +191,43 @@ def test_a_pasted_traceback_behind_line_prefixes(pg_db) -> None:
     for prefix in ("web-1  | ", "api_1     | ", "2026-11-27T14:03:11.123456Z "):
         got = clf().classify_text("\n".join(prefix + line for line in lines))
         assert (got.label, got.exception_type) == ("MISSING_COLUMN", "psycopg2.errors.UndefinedColumn")
+
+
+# -- pydantic settings: a required setting absent --------------------------------------------------
+
+
+def test_pydantic_settings_missing_field_is_env_var_missing(monkeypatch) -> None:
+    """A Settings class (or an UPPER_SNAKE field, an environment variable's name) missing a required
+    field is ENV_VAR_MISSING, from the live exception, its traceback and its one-line str(); a model's
+    missing lower-case field and a Settings class's *extra* input are not."""
+    pydantic = pytest.importorskip("pydantic")
+    settings = pytest.importorskip("pydantic_settings")
+    monkeypatch.delenv("API_HASH", raising=False)
+    monkeypatch.delenv("database_url", raising=False)
+
+    class Settings(settings.BaseSettings):
+        database_url: str
+
+    class Config(settings.BaseSettings):
+        API_HASH: str
+
+    class Answer(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(extra="forbid")
+        summary: str
+
+    def raised(make) -> BaseException:
+        try:
+            make()
+        except pydantic.ValidationError as e:
+            return e
+        raise AssertionError("no ValidationError")
+
+    c = clf()
+    for exc in (raised(Settings), raised(Config)):
+        text = "".join(traceback.format_exception(exc))
+        assert c.classify_exception(exc).label == "ENV_VAR_MISSING"
+        assert c.classify_text(text).label == "ENV_VAR_MISSING"
+    assert c.classify_text(f"Failed to start: {raised(Config)}").label == "ENV_VAR_MISSING"
+    for exc in (raised(lambda: Answer()), raised(lambda: Settings(database_url="x", other=1))):
+        text = "".join(traceback.format_exception(exc))
+        assert c.classify_text(text).label != "ENV_VAR_MISSING", text

@@ -162,6 +162,30 @@ def test_header_glued_to_another_line_starts_a_traceback() -> None:
     assert cls.exception_type == "ValueError"
 
 
+
+def test_traceback_flattened_onto_one_line_is_read_again() -> None:
+    """A traceback whose line breaks were lost (a markdown quote joins its lines with spaces) still
+    gives its frames and its qualified exception."""
+    import json
+    import traceback as tbm
+
+    from mosaic_diag.classifier.tracebacks import parse_traceback_text
+
+    def load_settings(raw: str) -> object:
+        return json.loads(raw)
+
+    try:
+        load_settings("{oops")
+    except json.JSONDecodeError as e:
+        tb = "".join(tbm.format_exception(e))
+    flat = " ".join(line.strip() for line in tb.splitlines())
+    [exc] = parse_traceback_text(flat)
+    assert exc.type == "json.decoder.JSONDecodeError"
+    assert exc.message.startswith("Expecting property name enclosed in double quotes")
+    assert [f.function for f in exc.frames] == [f.function for f in parse_traceback_text(tb)[0].frames]
+    assert any(f.function == "load_settings" and f.source == "return json.loads(raw)" for f in exc.frames)
+    assert Classifier.default().classify_text(flat).exception_type == "json.decoder.JSONDecodeError"
+
 # -- prefixes that wrap every line ------------------------------------------------------------
 
 BASIC = "%(levelname)s:%(name)s:%(message)s"  # what logging.basicConfig() prints

@@ -82,15 +82,50 @@ def _exceptions_in_lines(lines: list[str]) -> list[ParsedException]:
 
 
 def _unglue(lines: list[str]) -> list[str]:
-    """Lines with a traceback header glued to the end of another line split in two."""
+    """Lines with a traceback header glued to the end of another line split in two, and a traceback
+    flattened onto its header's line (its line breaks lost) split into its lines again."""
     out = []
     for line in lines:
         at = line.find(_HEADER)
         if at > 0 and line[:at].strip():
-            out += [line[:at], line[at:]]
-        else:
-            out.append(line)
+            out.append(line[:at])
+            line = line[at:]
+        out += _unflatten(line) if at >= 0 else [line]
     return out
+
+
+_FLAT_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+) ?(?P<rest>.*)')
+
+
+def _unflatten(line: str) -> list[str]:
+    """`Traceback (most recent call last): File "a.py", line 1, in f src File ... mod.Error: msg` as
+    the lines Python printed: the header, each frame and its source line, then the exception line
+    (found as a qualified `module.Type: message` in the last frame's text)."""
+    at = line.find(_HEADER)
+    rest = line[at + len(_HEADER):]
+    chunks = re.split(r'\s+(?=File "[^"]+", line \d+, in \S)', rest)
+    if len(chunks) < 2 or chunks[0].strip():
+        return [line]
+    out = [line[:at + len(_HEADER)]]
+    for chunk in chunks[1:]:
+        m = _FLAT_FRAME.match(chunk)
+        if m is None:
+            return [line]
+        file, lineno, func = m.group("file", "line", "func")
+        out.append(f'  File "{file}", line {lineno}, in {func}')
+        source = m.group("rest")
+        exc = _EMBEDDED.search(source) if chunk is chunks[-1] else None
+        if exc is not None:
+            source, exc_line = source[:exc.start("type")], source[exc.start("type"):]
+        source = _FLAT_MARKERS.sub("", source).strip()  # Python 3.11+'s ^^^^ under the source line
+        if source:
+            out.append(f"    {source}")
+        if exc is not None:
+            out.append(exc_line)
+    return out
+
+
+_FLAT_MARKERS = re.compile(r"(?:\s+[\^~\-+]*[\^~][\^~\-+]*)+\s*$")
 
 
 # a frame in a Rich traceback box: "/app/api/x.py:12 in handler", "in load:9" (no file), or the file and
