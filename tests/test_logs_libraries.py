@@ -155,6 +155,40 @@ def test_structlog_console_records_and_tracebacks(pg: TempPostgres, formatter: s
     assert login.end_line == last and "slow" in lines[-1]
 
 
+@pytest.mark.parametrize("colors", [False, True])
+def test_structlog_console_levels_are_counted_by_their_level(tmp_path: Path, colors: bool) -> None:
+    """structlog writes its levels lower-case and padded (`[warning  ]`, `[debug    ]`): the lines passed
+    over between error candidates are counted by that level in the triage report, not as INFO."""
+    import structlog
+
+    buf = io.StringIO()
+    log = structlog.wrap_logger(structlog.PrintLogger(buf), processors=[
+        structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso"),
+        structlog.dev.ConsoleRenderer(colors=colors)])
+    for half in range(2):
+        for i in range(40):
+            log.info("request served", path="/health", n=i)
+            log.warning("slow request", ms=1200 + i)
+            log.debug("cache miss", key=f"k{i}")
+        if not half:
+            try:
+                _bad_steps()
+            except ValueError:
+                log.exception("PS101 step file unreadable")
+    text = buf.getvalue()
+    assert ("\x1b[" in text) is colors and "[warning  ]" in re.sub(r"\x1b\[[0-9;]*m", "", text)
+    want = {"INFO": 80, "WARNING": 80, "DEBUG": 80, "ERROR": 1}
+    for block_size in (1 << 20, 7):
+        _, stats = read(text.encode(), block_size=block_size)
+        assert dict(stats.levels) == want, block_size
+    log_path = tmp_path / "app.log"
+    log_path.write_text(text)
+    report = json.loads(subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(log_path), "--format",
+                                        "json"], capture_output=True, text=True, timeout=60).stdout)
+    assert report["summary"]["levels"] == want
+    assert [e["line"] for e in report["events"]] == [121]
+
+
 # -- Rich: RichHandler and its traceback boxes --------------------------------------------------------------
 
 @pytest.mark.parametrize("width", [80, 100, 200])  # narrow boxes fold a frame's path and function name

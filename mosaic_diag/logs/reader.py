@@ -44,8 +44,11 @@ _CTRL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f]")
 # a JSON-looking line that does not end with "}": cut off or otherwise not one whole object
 _CUT_JSON = re.compile(rb"\n\{[^\n]*+(?<![\s}])(?=\r?\n)")
 # statistics of the lines that are only counted (no candidate in them): a level word anywhere in
-# a line counts (such lines hold no error candidate); text lines with none of these are INFO
+# a line counts (such lines hold no error candidate), upper-case or structlog's bracketed lower-case one;
+# text lines with none of these are INFO
 _WARN, _DEBUG, _ACCESS = Needle(b"WARN", 0), Needle(b"DEBUG", 2), Needle(b" HTTP/1.")
+# structlog's console renderer writes its levels lower-case in brackets ("[warning  ]", "[debug    ]")
+_BRACKET_LOWER = (b"[warn", b"[debug")
 # a JSON record's level value; Render API entries carry lower-case level labels (and their message
 # may start with the process's own "WARNING:", not counted twice)
 _JSON_WARN = (Needle(b'"warn'), Needle(b'"WARN', 1))  # "warning", "WARN", ... (a value starting so)
@@ -425,8 +428,9 @@ class _Reader:
             warn = sum(scan.count(block, nd, a, b) for nd in (_API_WARN if api else _JSON_WARN))
             debug = sum(scan.count(block, nd, a, b) for nd in (_API_DEBUG if api else _JSON_DEBUG))
         else:
-            warn = scan.count(block, _WARN, a, b)
-            debug = scan.count(block, _DEBUG, a, b)
+            warn, debug = scan.count_each(block, _BRACKET_LOWER, a, b)
+            warn += scan.count(block, _WARN, a, b)
+            debug += scan.count(block, _DEBUG, a, b)
         access = block.count(_ACCESS.text, a, b)
         if warn:
             levels["WARNING"] += warn
