@@ -500,6 +500,36 @@ def test_loguru_custom_formats_that_keep_time_and_level_in_front(fmt: str) -> No
     assert (event.line, event.level, event.message) == (2, "ERROR", "failed to generate script: Error code: 503")
 
 
+@pytest.mark.parametrize("fmt", [
+    "{time} | {level} | {name}:{function}:{line} - {message}",
+    "{time} | {level} | {name}:{function}:{line} | {message}",
+    "{time} | {level: <8} | {name}:{line} - {message}",
+    "{time} | {level} | {module}.{function}:{line} - {message}",
+    "{time} | {level} | {file}:{line} - {message}",
+    "{time:YYYY-MM-DD HH:mm:ss} | {level} | \"{file.path}:{line}\": {function} - {message}",
+    "{time} | {level} | {message}",
+])
+def test_loguru_message_is_split_only_at_its_location_fields_separator(fmt: str) -> None:
+    """The message starts after the " - " (or " | ") that ends the location field; a " - " in the message
+    itself (after a `host:5432`, a DSN) does not cut it, and a message with no location field is kept whole."""
+    from loguru import logger
+
+    messages = ["connect to db.internal:5432 - connection refused - retry 3",
+                "postgres://app@db.internal:5432/wimd - connection refused",
+                "Upstream failed: api.openai.com:443 timed out - giving up"]
+    buf = io.StringIO()
+    sink = logger.add(buf, colorize=False, format=fmt)
+    try:
+        for m in messages:
+            logger.error(m)
+    finally:
+        logger.remove(sink)
+    events = _events(buf.getvalue())
+    assert [(e.line, e.level, e.message) for e in events] == [(i, "ERROR", m) for i, m in enumerate(messages, 1)]
+    if "{name}:{function}" in fmt:
+        assert {e.logger for e in events} == {__name__}
+
+
 def test_an_uncaught_exception_in_a_thread_starts_at_pythons_own_line() -> None:
     import contextlib
     import threading

@@ -39,11 +39,14 @@ _PG_SERVER = re.compile(rf"({_TS})(?: [A-Z]{{2,5}})? \[\d+\](?: [^\s:]+)? "
 _PG_LEVELS = {"LOG": "INFO", "NOTICE": "INFO", "PANIC": "CRITICAL"}
 # loguru: "{time} | {level} | " in front; then, in its default format, "name:function:line - message"
 # ("2026-12-06 08:27:44.208 | ERROR    | api.storage:save:42 - message": the logger is the name); in the
-# common custom formats another code location ("./app/llm.py:294": generate_script - message): the message
-# follows the first " - " after it; else the message is the whole rest
+# common custom formats another code location field: a file ("app.py:294", quoted: "./app/llm.py:294"), a
+# module ("api.storage:42"), maybe then a function ("./app/llm.py:294": generate_script - message). The
+# message follows the " - " (or " | ") that ends that field, never one further on (a message's own
+# "host:5432 - refused"); with no location field the message is the whole rest. (A message-only format
+# whose message starts "db.example.com:5432 - " reads like "{name}:{line} - ": that host is taken as one.)
 _LOGURU = re.compile(rf"({_TS}) \| (TRACE|DEBUG|INFO|SUCCESS|WARNING|ERROR|CRITICAL) *\| (.*)", re.S)
-_LOGURU_DEFAULT = re.compile(r"([^\s:]+):[^\s]*?:\d+ - ")
-_LOGURU_LOCATION = re.compile(r"[^ ]*:\d+\b.*? - ")
+_LOGURU_DEFAULT = re.compile(r"([^\s:/\"|]+):([\w<>]+):\d+ [-|] ")
+_LOGURU_LOCATION = re.compile(r'"?(?:[^\s"|]*(?:\.pyw?|>)|[A-Za-z_][\w.]*):\d+"?(?::? ?[\w<>.]+)? [-|] ')
 # structlog's ConsoleRenderer: "[error    ] event   key=value [logger]" (after its timestamp, if any)
 _STRUCTLOG = re.compile(r"\[(debug|info|warning|warn|error|exception|critical|fatal|notset) *\] ?(.*)", re.S)
 # a timestamp in brackets first: gunicorn's "[2026-12-06 08:00:05 +0000] [7] [ERROR] message", Flask's
