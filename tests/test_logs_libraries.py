@@ -189,6 +189,58 @@ def test_structlog_console_levels_are_counted_by_their_level(tmp_path: Path, col
     assert [e["line"] for e in report["events"]] == [121]
 
 
+_PREFECT_1_FORMAT = ("[%(asctime)s] %(levelname)s - %(name)s | %(message)s", "%Y-%m-%d %H:%M:%S%z")
+
+
+@pytest.mark.parametrize("formatter", ["plain", "rich"])
+def test_structlog_records_inside_prefect_1_records(pg: TempPostgres, formatter: str) -> None:
+    """Prefect 1 logs each line a ShellTask's command prints as a record of its own at INFO (its format string,
+    `[TS] INFO - prefect.ShellTask | line`; as pasted in https://github.com/meltano/meltano/issues/7333, see
+    tests/realworld/layouts.yml): the structlog records inside are read with their own level, a traceback printed
+    line by line stays one event, and Prefect's own ERROR record with its traceback under it is one event too."""
+    inner = _structlog_text(pg, formatter=formatter, colors=False, timestamp=True)
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.setFormatter(logging.Formatter(*_PREFECT_1_FORMAT))
+    runner, shell = logging.getLogger("prefect.CloudTaskRunner"), logging.getLogger("prefect.ShellTask")
+    for lg in (runner, shell):
+        lg.addHandler(handler)
+        lg.propagate = False
+        lg.setLevel(logging.INFO)
+    try:
+        runner.info("Task 'ShellTask': Starting task run...")
+        for line in inner.splitlines():  # what a ShellTask does with its command's output
+            shell.info(line)
+        shell.error("Command failed with exit code 1")
+        try:
+            _bad_steps()
+        except ValueError:
+            runner.exception("Task 'ShellTask': Exception encountered during task execution!")
+        runner.info("Task 'ShellTask': Finished task run for task with final state: 'Failed'")
+    finally:
+        for lg in (runner, shell):
+            lg.removeHandler(handler)
+    text = buf.getvalue()
+    lines = text.splitlines()
+    assert lines[2].startswith("[") and " INFO - prefect.ShellTask | " in lines[2] and "[error    ]" in lines[2]
+    column, login, command, task = _events(text)
+    assert (column.line, column.level, column.logger) == (3, "ERROR", "prefect.ShellTask")
+    assert column.message.startswith("Database operation failed") and column.timestamp is not None
+    assert _label(column) == "MISSING_COLUMN"
+    assert login.line == 4 and login.message.startswith("login failed") and login.level == "ERROR"
+    assert "password authentication failed" in login.traceback and _label(login) == "PG_AUTH_FAILED"
+    warning = next(i for i, line in enumerate(lines, 1) if "[warning  ] slow" in line)
+    assert login.end_line == max(i for i, line in enumerate(lines[:warning - 1], 1)
+                                 if line.split(" | ", 1)[1].strip())  # the traceback runs up to the warning
+    assert (command.line, command.level, command.message) == (warning + 1, "ERROR", "Command failed with exit code 1")
+    assert task.line == warning + 2 and task.message.startswith("Task 'ShellTask': Exception encountered")
+    assert task.traceback.rstrip().splitlines()[-1].startswith("json.decoder.JSONDecodeError: Expecting")
+    assert task.end_line == len(lines) - 1  # not Prefect's next record
+    for block_size in (1 << 20, 7):
+        _, stats = read(text.encode(), block_size=block_size)
+        assert stats.levels["WARNING"] == 1 and stats.levels["ERROR"] == 4, block_size
+
+
 # -- Rich: RichHandler and its traceback boxes --------------------------------------------------------------
 
 @pytest.mark.parametrize("width", [80, 100, 200])  # narrow boxes fold a frame's path and function name

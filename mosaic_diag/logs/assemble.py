@@ -46,7 +46,7 @@ def _is_box_side(t: str) -> bool:
 
 class _Open:
     __slots__ = ("line", "end", "ts", "shape", "stream", "level", "logger", "message", "tb", "detail",
-                 "state", "emit", "seen", "blanks", "exc_at", "cont", "headless")
+                 "state", "emit", "seen", "blanks", "exc_at", "cont", "headless", "via")
 
     def __init__(self, line: int, end: int, ln: Line, state: int, emit: bool, message: str | None) -> None:
         self.line = line
@@ -66,6 +66,7 @@ class _Open:
         self.exc_at = -1  # index in tb of the last exception line
         self.cont = 0     # continuation lines taken since the last record / exception line
         self.headless = False  # a Rich box whose top (and header) the text does not have
+        self.via = ln.via      # the logger of the tool's record it came inside (Prefect's), or None
 
     def add(self, text: str, end: int) -> None:
         if self.blanks:
@@ -224,8 +225,8 @@ class Assembler:
     # -- internals -------------------------------------------------------------------------
 
     def _extend(self, op: _Open, ln: Line, last: int) -> bool:
-        if ln.record:
-            return False
+        if ln.record or (ln.via is not None and ln.via != op.via):
+            return False  # (a line inside another logger's record of a wrapping tool is not this event's)
         t = ln.text
         st = op.state
         if st >= _RICH:
