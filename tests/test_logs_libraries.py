@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -287,6 +288,86 @@ def test_rich_handler_records_wrapped_messages_and_traceback_boxes(pg: TempPostg
     assert [(e.type, len(e.frames) > 0) for e in chain] == [("JSONDecodeError", True), ("RuntimeError", True)]
     assert chain[0].message == "Expecting property name enclosed in double quotes: line 1 column 21 (char 20)"
     assert lines[steps.end_line].lstrip().startswith(("WARNING", "[")) and "slow" in lines[steps.end_line]
+
+
+def _rich_log_at(stamps: list[tuple[datetime, int, str]], time_format: str, head: str = "") -> str:
+    """RichHandler's output of records logged at the given local times (level, message): the real handler,
+    its clock set through `record.created`."""
+    from rich.console import Console
+    from rich.logging import RichHandler
+
+    buf = io.StringIO(head)
+    buf.seek(len(head))
+    handler = RichHandler(console=Console(file=buf, width=120), log_time_format=time_format)
+    when = iter(stamps)
+
+    def at(record: logging.LogRecord) -> bool:
+        record.created = next(when)[0].timestamp()
+        return True
+
+    handler.addFilter(at)
+    log = logging.getLogger("api.jobs")
+    log.addHandler(handler)
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    try:
+        for _, level, message in stamps:
+            log.log(level, message)
+    finally:
+        log.removeHandler(handler)
+    return buf.getvalue()
+
+
+_NIGHT = datetime(2026, 12, 5, 23, 59, 10)  # local times, as RichHandler writes them
+_OVER_MIDNIGHT = [(_NIGHT, logging.INFO, "nightly export started"),
+                  (_NIGHT + timedelta(seconds=48), logging.ERROR, "export failed: connection reset"),  # 23:59:58
+                  (_NIGHT + timedelta(seconds=53), logging.INFO, "retrying"),  # 00:00:03, the next day
+                  (_NIGHT + timedelta(seconds=54), logging.ERROR, "export failed again"),
+                  (_NIGHT + timedelta(seconds=54, microseconds=500), logging.ERROR, "giving up"),  # same second
+                  (_NIGHT + timedelta(minutes=30, seconds=50), logging.ERROR, "cleanup failed")]  # 00:30:00
+_OVER_MIDNIGHT_ERRORS = [(i, t) for i, (t, level, _) in enumerate(_OVER_MIDNIGHT) if level == logging.ERROR]
+
+
+def _utc(local: datetime) -> datetime:
+    return local.replace(microsecond=0, tzinfo=UTC)  # the reader takes naive times as UTC
+
+
+@pytest.mark.parametrize("time_format", ["[%x %X]", "[%X]"])
+def test_rich_handler_time_column_dates_its_records_over_midnight(time_format: str) -> None:
+    """RichHandler's time column: `[%x %X]` (its default) dates a record; `[%X]` writes the time of day alone,
+    dated from the last full timestamp before it (here stdlib logging's asctime), a day later after midnight;
+    a blank column (the same second again) is the time last written."""
+    head = "2026-12-05 23:58:30,000 INFO api: starting\n"
+    text = _rich_log_at(_OVER_MIDNIGHT, time_format, head)
+    lines = text.splitlines()
+    assert lines[5].startswith(" ") and "giving up" in lines[5]  # the column left blank
+    assert ("[12/05/26 23:59:58]" in text) is (time_format == "[%x %X]")
+    assert "[00:30:00]" in text.replace("[12/06/26 ", "[")
+    want = [(i + 2, _utc(t)) for i, t in _OVER_MIDNIGHT_ERRORS]
+    for block_size in (1 << 20, 7):
+        events, stats = read(text.encode(), block_size=block_size)
+        assert [(e.line, e.timestamp) for e in events] == want, block_size
+        assert (stats.first_ts, stats.last_ts) == (datetime(2026, 12, 5, 23, 58, 30, tzinfo=UTC), want[-1][1])
+
+
+def test_rich_handler_times_of_day_alone_are_dated_by_the_files_last_write(tmp_path: Path) -> None:
+    """A log of times of day with no date anywhere: the file's mtime dates them (the day before for the times
+    later in the day than the last write, so a log written over midnight is dated right); from stdin, where
+    there is no file to ask, they stay undated."""
+    text = _rich_log_at(_OVER_MIDNIGHT, "[%X]")
+    assert "/" not in text and "[23:59:58]" in text
+    log = tmp_path / "worker.log"
+    log.write_text(text)
+    written = (_OVER_MIDNIGHT[-1][0] + timedelta(minutes=1)).timestamp()
+    os.utime(log, (written, written))
+
+    def triage(*args: str, stdin: str | None = None) -> list[tuple[int, str | None]]:
+        r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", *args, "--format", "json"], input=stdin,
+                           capture_output=True, text=True, timeout=60)
+        return [(e["line"], e["timestamp"]) for e in json.loads(r.stdout)["events"]]
+
+    assert triage(str(log)) == [(i + 1, _utc(t).isoformat()) for i, t in _OVER_MIDNIGHT_ERRORS]
+    assert triage("-", stdin=text) == [(i + 1, None) for i, _ in _OVER_MIDNIGHT_ERRORS]
 
 
 # -- uvicorn's coloured levels ------------------------------------------------------------------------------

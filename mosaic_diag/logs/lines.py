@@ -53,6 +53,7 @@ _STRUCTLOG = re.compile(r"\[(debug|info|warning|warn|error|exception|critical|fa
 # "[2026-12-06 08:00:00,123] ERROR in app: message", and "[TS] LEVEL message" / "[TS] [LEVEL] message"
 _BRACKET_TS = re.compile(rf"\[(\d{{4}}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: ?(?:Z|[+-]\d\d:?\d\d))?)\] "
                          rf"(?:\[\d+\] )?\[?{_LV}\]?(?: in ([\w.]+))?:? +(.*)", re.S)
+_MDY = re.compile(r"(\d\d)/(\d\d)/(\d\d|\d{4}) (\d\d:\d\d:\d\d(?:[.,]\d+)?)")
 # rich.logging.RichHandler: "[12/06/26 08:29:26] ERROR    message     file.py:15": the time column in brackets
 # (left blank when it repeats), the level padded to 8, the source at the right
 _RICH_RECORD = re.compile(r"(?:\[(\d[^\]\n]{3,30})\]|( +)) ?(DEBUG|INFO|WARNING|ERROR|CRITICAL)( +)([^\s=].*?)"
@@ -130,13 +131,21 @@ class Line:
 
 
 def parse_ts(text: str | None) -> datetime | None:
-    """An aware UTC datetime from ISO-8601 / asctime text (naive times are taken as UTC)."""
+    """An aware UTC datetime from ISO-8601 / asctime text, or Rich's `12/06/26 08:29:26` (its default `%x %X`
+    in the C locale: month/day/year); naive times are taken as UTC. A time of day alone: see logs.clock."""
     if not text:
         return None
     try:
         ts = datetime.fromisoformat(text.replace(",", ".", 1) if "," in text else text)
     except ValueError:
-        return None
+        m = _MDY.fullmatch(text) if text[2:3] == "/" else None
+        if m is None:
+            return None
+        mo, d, y, rest = m.groups()
+        try:
+            ts = datetime.fromisoformat(f"{int(y) + 2000 if len(y) == 2 else y}-{mo}-{d} {rest.replace(',', '.')}")
+        except ValueError:
+            return None
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 

@@ -13,14 +13,15 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime
 from typing import BinaryIO
 
 from mosaic_diag.logs import scan
 from mosaic_diag.logs.assemble import Assembler
+from mosaic_diag.logs.clock import Clock, file_mtime
 from mosaic_diag.logs.lines import (
     Line,
     json_record,
-    line_timestamp,
     parse_line,
     parse_ts,
     render_entry,
@@ -147,6 +148,7 @@ class _Reader:
         self.line_cap = line_cap
         self.asm = Assembler(stats, horizon=horizon)
         self.asm.lookback = self._lookback
+        self.clock = self.asm.clock = Clock(file_mtime(stream))
         self.lineno = 0
         self.prev_tail = b""
         self.block = b""
@@ -493,7 +495,7 @@ class _Reader:
         for _ in range(100):
             nl = block.find(b"\n", pos)
             end = len(block) if nl < 0 else nl
-            ts = line_timestamp(block[pos:min(end, pos + self.line_cap)].decode("utf-8", "replace"))
+            ts = self._stamp(block[pos:min(end, pos + self.line_cap)].decode("utf-8", "replace"))
             if ts is not None:
                 self.stats.see_ts(ts)
                 return
@@ -505,13 +507,20 @@ class _Reader:
         end = len(block) - 1 if block.endswith(b"\n") else len(block)
         for _ in range(100):
             start = block.rfind(b"\n", 0, end) + 1
-            ts = line_timestamp(block[start:min(end, start + self.line_cap)].decode("utf-8", "replace"))
+            ts = self._stamp(block[start:min(end, start + self.line_cap)].decode("utf-8", "replace"))
             if ts is not None:
                 self.stats.see_ts(ts)
                 return
             if start == 0:
                 return
             end = start - 1
+
+    def _stamp(self, text: str) -> datetime | None:
+        """The timestamp of a line of any shape (a time of day dated by the clock), or None."""
+        for ln in parse_line(text):
+            if ln.ts:
+                return self.clock.at(ln.ts)
+        return None
 
     def _finish_stats(self) -> None:
         stats = self.stats
