@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -155,6 +156,92 @@ def test_structlog_console_records_and_tracebacks(pg: TempPostgres, formatter: s
     assert login.end_line == last and "slow" in lines[-1]
 
 
+@pytest.mark.parametrize("colors", [False, True])
+def test_structlog_console_levels_are_counted_by_their_level(tmp_path: Path, colors: bool) -> None:
+    """structlog writes its levels lower-case and padded (`[warning  ]`, `[debug    ]`): the lines passed
+    over between error candidates are counted by that level in the triage report, not as INFO."""
+    import structlog
+
+    buf = io.StringIO()
+    log = structlog.wrap_logger(structlog.PrintLogger(buf), processors=[
+        structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso"),
+        structlog.dev.ConsoleRenderer(colors=colors)])
+    for half in range(2):
+        for i in range(40):
+            log.info("request served", path="/health", n=i)
+            log.warning("slow request", ms=1200 + i)
+            log.debug("cache miss", key=f"k{i}")
+        if not half:
+            try:
+                _bad_steps()
+            except ValueError:
+                log.exception("PS101 step file unreadable")
+    text = buf.getvalue()
+    assert ("\x1b[" in text) is colors and "[warning  ]" in re.sub(r"\x1b\[[0-9;]*m", "", text)
+    want = {"INFO": 80, "WARNING": 80, "DEBUG": 80, "ERROR": 1}
+    for block_size in (1 << 20, 7):
+        _, stats = read(text.encode(), block_size=block_size)
+        assert dict(stats.levels) == want, block_size
+    log_path = tmp_path / "app.log"
+    log_path.write_text(text)
+    report = json.loads(subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(log_path), "--format",
+                                        "json"], capture_output=True, text=True, timeout=60).stdout)
+    assert report["summary"]["levels"] == want
+    assert [e["line"] for e in report["events"]] == [121]
+
+
+_PREFECT_1_FORMAT = ("[%(asctime)s] %(levelname)s - %(name)s | %(message)s", "%Y-%m-%d %H:%M:%S%z")
+
+
+@pytest.mark.parametrize("formatter", ["plain", "rich"])
+def test_structlog_records_inside_prefect_1_records(pg: TempPostgres, formatter: str) -> None:
+    """Prefect 1 logs each line a ShellTask's command prints as a record of its own at INFO (its format string,
+    `[TS] INFO - prefect.ShellTask | line`; as pasted in https://github.com/meltano/meltano/issues/7333, see
+    tests/realworld/layouts.yml): the structlog records inside are read with their own level, a traceback printed
+    line by line stays one event, and Prefect's own ERROR record with its traceback under it is one event too."""
+    inner = _structlog_text(pg, formatter=formatter, colors=False, timestamp=True)
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.setFormatter(logging.Formatter(*_PREFECT_1_FORMAT))
+    runner, shell = logging.getLogger("prefect.CloudTaskRunner"), logging.getLogger("prefect.ShellTask")
+    for lg in (runner, shell):
+        lg.addHandler(handler)
+        lg.propagate = False
+        lg.setLevel(logging.INFO)
+    try:
+        runner.info("Task 'ShellTask': Starting task run...")
+        for line in inner.splitlines():  # what a ShellTask does with its command's output
+            shell.info(line)
+        shell.error("Command failed with exit code 1")
+        try:
+            _bad_steps()
+        except ValueError:
+            runner.exception("Task 'ShellTask': Exception encountered during task execution!")
+        runner.info("Task 'ShellTask': Finished task run for task with final state: 'Failed'")
+    finally:
+        for lg in (runner, shell):
+            lg.removeHandler(handler)
+    text = buf.getvalue()
+    lines = text.splitlines()
+    assert lines[2].startswith("[") and " INFO - prefect.ShellTask | " in lines[2] and "[error    ]" in lines[2]
+    column, login, command, task = _events(text)
+    assert (column.line, column.level, column.logger) == (3, "ERROR", "prefect.ShellTask")
+    assert column.message.startswith("Database operation failed") and column.timestamp is not None
+    assert _label(column) == "MISSING_COLUMN"
+    assert login.line == 4 and login.message.startswith("login failed") and login.level == "ERROR"
+    assert "password authentication failed" in login.traceback and _label(login) == "PG_AUTH_FAILED"
+    warning = next(i for i, line in enumerate(lines, 1) if "[warning  ] slow" in line)
+    assert login.end_line == max(i for i, line in enumerate(lines[:warning - 1], 1)
+                                 if line.split(" | ", 1)[1].strip())  # the traceback runs up to the warning
+    assert (command.line, command.level, command.message) == (warning + 1, "ERROR", "Command failed with exit code 1")
+    assert task.line == warning + 2 and task.message.startswith("Task 'ShellTask': Exception encountered")
+    assert task.traceback.rstrip().splitlines()[-1].startswith("json.decoder.JSONDecodeError: Expecting")
+    assert task.end_line == len(lines) - 1  # not Prefect's next record
+    for block_size in (1 << 20, 7):
+        _, stats = read(text.encode(), block_size=block_size)
+        assert stats.levels["WARNING"] == 1 and stats.levels["ERROR"] == 4, block_size
+
+
 # -- Rich: RichHandler and its traceback boxes --------------------------------------------------------------
 
 @pytest.mark.parametrize("width", [80, 100, 200])  # narrow boxes fold a frame's path and function name
@@ -201,6 +288,86 @@ def test_rich_handler_records_wrapped_messages_and_traceback_boxes(pg: TempPostg
     assert [(e.type, len(e.frames) > 0) for e in chain] == [("JSONDecodeError", True), ("RuntimeError", True)]
     assert chain[0].message == "Expecting property name enclosed in double quotes: line 1 column 21 (char 20)"
     assert lines[steps.end_line].lstrip().startswith(("WARNING", "[")) and "slow" in lines[steps.end_line]
+
+
+def _rich_log_at(stamps: list[tuple[datetime, int, str]], time_format: str, head: str = "") -> str:
+    """RichHandler's output of records logged at the given local times (level, message): the real handler,
+    its clock set through `record.created`."""
+    from rich.console import Console
+    from rich.logging import RichHandler
+
+    buf = io.StringIO(head)
+    buf.seek(len(head))
+    handler = RichHandler(console=Console(file=buf, width=120), log_time_format=time_format)
+    when = iter(stamps)
+
+    def at(record: logging.LogRecord) -> bool:
+        record.created = next(when)[0].timestamp()
+        return True
+
+    handler.addFilter(at)
+    log = logging.getLogger("api.jobs")
+    log.addHandler(handler)
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    try:
+        for _, level, message in stamps:
+            log.log(level, message)
+    finally:
+        log.removeHandler(handler)
+    return buf.getvalue()
+
+
+_NIGHT = datetime(2026, 12, 5, 23, 59, 10)  # local times, as RichHandler writes them
+_OVER_MIDNIGHT = [(_NIGHT, logging.INFO, "nightly export started"),
+                  (_NIGHT + timedelta(seconds=48), logging.ERROR, "export failed: connection reset"),  # 23:59:58
+                  (_NIGHT + timedelta(seconds=53), logging.INFO, "retrying"),  # 00:00:03, the next day
+                  (_NIGHT + timedelta(seconds=54), logging.ERROR, "export failed again"),
+                  (_NIGHT + timedelta(seconds=54, microseconds=500), logging.ERROR, "giving up"),  # same second
+                  (_NIGHT + timedelta(minutes=30, seconds=50), logging.ERROR, "cleanup failed")]  # 00:30:00
+_OVER_MIDNIGHT_ERRORS = [(i, t) for i, (t, level, _) in enumerate(_OVER_MIDNIGHT) if level == logging.ERROR]
+
+
+def _utc(local: datetime) -> datetime:
+    return local.replace(microsecond=0, tzinfo=UTC)  # the reader takes naive times as UTC
+
+
+@pytest.mark.parametrize("time_format", ["[%x %X]", "[%X]"])
+def test_rich_handler_time_column_dates_its_records_over_midnight(time_format: str) -> None:
+    """RichHandler's time column: `[%x %X]` (its default) dates a record; `[%X]` writes the time of day alone,
+    dated from the last full timestamp before it (here stdlib logging's asctime), a day later after midnight;
+    a blank column (the same second again) is the time last written."""
+    head = "2026-12-05 23:58:30,000 INFO api: starting\n"
+    text = _rich_log_at(_OVER_MIDNIGHT, time_format, head)
+    lines = text.splitlines()
+    assert lines[5].startswith(" ") and "giving up" in lines[5]  # the column left blank
+    assert ("[12/05/26 23:59:58]" in text) is (time_format == "[%x %X]")
+    assert "[00:30:00]" in text.replace("[12/06/26 ", "[")
+    want = [(i + 2, _utc(t)) for i, t in _OVER_MIDNIGHT_ERRORS]
+    for block_size in (1 << 20, 7):
+        events, stats = read(text.encode(), block_size=block_size)
+        assert [(e.line, e.timestamp) for e in events] == want, block_size
+        assert (stats.first_ts, stats.last_ts) == (datetime(2026, 12, 5, 23, 58, 30, tzinfo=UTC), want[-1][1])
+
+
+def test_rich_handler_times_of_day_alone_are_dated_by_the_files_last_write(tmp_path: Path) -> None:
+    """A log of times of day with no date anywhere: the file's mtime dates them (the day before for the times
+    later in the day than the last write, so a log written over midnight is dated right); from stdin, where
+    there is no file to ask, they stay undated."""
+    text = _rich_log_at(_OVER_MIDNIGHT, "[%X]")
+    assert "/" not in text and "[23:59:58]" in text
+    log = tmp_path / "worker.log"
+    log.write_text(text)
+    written = (_OVER_MIDNIGHT[-1][0] + timedelta(minutes=1)).timestamp()
+    os.utime(log, (written, written))
+
+    def triage(*args: str, stdin: str | None = None) -> list[tuple[int, str | None]]:
+        r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", *args, "--format", "json"], input=stdin,
+                           capture_output=True, text=True, timeout=60)
+        return [(e["line"], e["timestamp"]) for e in json.loads(r.stdout)["events"]]
+
+    assert triage(str(log)) == [(i + 1, _utc(t).isoformat()) for i, t in _OVER_MIDNIGHT_ERRORS]
+    assert triage("-", stdin=text) == [(i + 1, None) for i, _ in _OVER_MIDNIGHT_ERRORS]
 
 
 # -- uvicorn's coloured levels ------------------------------------------------------------------------------
@@ -464,6 +631,36 @@ def test_loguru_custom_formats_that_keep_time_and_level_in_front(fmt: str) -> No
         logger.remove(sink)
     (event,) = _events(buf.getvalue())
     assert (event.line, event.level, event.message) == (2, "ERROR", "failed to generate script: Error code: 503")
+
+
+@pytest.mark.parametrize("fmt", [
+    "{time} | {level} | {name}:{function}:{line} - {message}",
+    "{time} | {level} | {name}:{function}:{line} | {message}",
+    "{time} | {level: <8} | {name}:{line} - {message}",
+    "{time} | {level} | {module}.{function}:{line} - {message}",
+    "{time} | {level} | {file}:{line} - {message}",
+    "{time:YYYY-MM-DD HH:mm:ss} | {level} | \"{file.path}:{line}\": {function} - {message}",
+    "{time} | {level} | {message}",
+])
+def test_loguru_message_is_split_only_at_its_location_fields_separator(fmt: str) -> None:
+    """The message starts after the " - " (or " | ") that ends the location field; a " - " in the message
+    itself (after a `host:5432`, a DSN) does not cut it, and a message with no location field is kept whole."""
+    from loguru import logger
+
+    messages = ["connect to db.internal:5432 - connection refused - retry 3",
+                "postgres://app@db.internal:5432/wimd - connection refused",
+                "Upstream failed: api.openai.com:443 timed out - giving up"]
+    buf = io.StringIO()
+    sink = logger.add(buf, colorize=False, format=fmt)
+    try:
+        for m in messages:
+            logger.error(m)
+    finally:
+        logger.remove(sink)
+    events = _events(buf.getvalue())
+    assert [(e.line, e.level, e.message) for e in events] == [(i, "ERROR", m) for i, m in enumerate(messages, 1)]
+    if "{name}:{function}" in fmt:
+        assert {e.logger for e in events} == {__name__}
 
 
 def test_an_uncaught_exception_in_a_thread_starts_at_pythons_own_line() -> None:

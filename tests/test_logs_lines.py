@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from examples.logshapes import access_message, format_record, make_tracebacks
 from mosaic_diag.logs import lines
-from mosaic_diag.logs.lines import Line, parse_line
+from mosaic_diag.logs.clock import Clock, time_of_day
+from mosaic_diag.logs.lines import Line, parse_line, parse_ts
 
 TS = ("2026-11-27T00:00:09.176000Z", "2026-11-27T00:00:09Z", "2026-11-27T00:00:09.5+02:00", "2026-11-27T00:00:09.1",
       "2026-11-27 00:00:09.176Z", "٢٠٢٦-11-27T00:00:09.176000Z")
@@ -76,3 +77,25 @@ def test_the_shortcut_reads_generated_render_logs_as_the_general_path() -> None:
        st.text(alphabet=": \t\n\r.aZ0[]|{-\u00a0\u2028", max_size=20))
 def test_the_shortcut_matches_on_fuzzed_records(ts: str, sep: str, level: str, rest: str) -> None:
     _same(f"{ts}{sep}{level}{rest}")
+
+
+def test_rich_dates_and_times_of_day() -> None:
+    assert parse_ts("12/06/26 08:29:26") == datetime(2026, 12, 6, 8, 29, 26, tzinfo=UTC)  # %x %X: month/day/year
+    assert parse_ts("13/06/26 08:29:26") is None and parse_ts("08:29:26") is None
+    assert time_of_day("08:29:26.5") == datetime(2026, 1, 1, 8, 29, 26, 500000).time()
+    assert time_of_day("24:00:00") is None and time_of_day("8:29:26") is None
+
+
+def test_clock_dates_times_of_day_in_reading_order() -> None:
+    day = datetime(2026, 12, 5, tzinfo=UTC)
+    clock = Clock()
+    assert clock.at("23:59:58") is None  # nothing to date it by: no file, no timestamp before it
+    assert clock.at("2026-12-05T23:50:00Z") == day + timedelta(hours=23, minutes=50)
+    assert clock.at("23:59:58") == day + timedelta(hours=23, minutes=59, seconds=58)
+    assert clock.at("23:30:00") == day + timedelta(hours=23, minutes=30)  # a little back: the same day
+    assert clock.at("00:00:03") == day + timedelta(days=1, seconds=3)  # midnight passed
+    assert clock.at("00:00:01") == day + timedelta(days=1, seconds=1)
+    assert clock.last == day + timedelta(days=1, seconds=3)
+    written = day + timedelta(days=1, minutes=5)  # the file's last write: 00:05 the next day
+    assert Clock(written).at("23:59:58") == day + timedelta(hours=23, minutes=59, seconds=58)
+    assert Clock(written).at("00:04:00") == day + timedelta(days=1, minutes=4)

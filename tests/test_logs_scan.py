@@ -37,6 +37,19 @@ def test_find_and_count_agree_with_bytes_methods(dense: bool) -> None:
             assert scan.count(data, needle, start, end) == data.count(needle.text, start, end), (needle, start, end)
 
 
+@pytest.mark.parametrize("dense", [False, True])
+def test_count_each_agrees_with_bytes_count(dense: bool) -> None:
+    texts = (b"[warn", b"[debug")
+    pieces = [b"[", b"[warn", b"[warning  ] ", b"[debug    ] ", b"[deb", b"[info     ] ", b"x" * 40, b"\n"]
+    rng = random.Random(20261206 + dense)
+    for _ in range(300):
+        weights = [20 if dense and p == b"[" else 1 for p in pieces]
+        data = b"".join(rng.choices(pieces, weights, k=rng.randint(0, 3000 if dense else 300)))
+        start = rng.randint(0, len(data))
+        end = rng.randint(start, len(data))
+        assert scan.count_each(data, texts, start, end) == [data.count(t, start, end) for t in texts]
+
+
 def test_find_falls_back_when_the_anchor_is_common() -> None:
     data = b">" * 100_000 + b"==> Build failed"
     assert scan.find(data, Needle(b"==> ", 2), 0) == 100_000

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 
+from mosaic_diag.logs.clock import Clock
 from mosaic_diag.logs.lines import (
     ERROR_LEVELS,
     SEPARATORS,
@@ -22,7 +24,6 @@ from mosaic_diag.logs.lines import (
     Line,
     is_frame,
     is_rich_header,
-    parse_ts,
     traceback_at,
 )
 from mosaic_diag.logs.model import RawEvent, ReadStats
@@ -46,12 +47,12 @@ def _is_box_side(t: str) -> bool:
 
 class _Open:
     __slots__ = ("line", "end", "ts", "shape", "stream", "level", "logger", "message", "tb", "detail",
-                 "state", "emit", "seen", "blanks", "exc_at", "cont", "headless")
+                 "state", "emit", "seen", "blanks", "exc_at", "cont", "headless", "via")
 
     def __init__(self, line: int, end: int, ln: Line, state: int, emit: bool, message: str | None) -> None:
         self.line = line
         self.end = end
-        self.ts = ln.ts
+        self.ts: datetime | None = None  # set by the assembler (Assembler._when)
         self.shape = ln.shape
         self.stream = ln.stream
         self.level = ln.level
@@ -66,6 +67,7 @@ class _Open:
         self.exc_at = -1  # index in tb of the last exception line
         self.cont = 0     # continuation lines taken since the last record / exception line
         self.headless = False  # a Rich box whose top (and header) the text does not have
+        self.via = ln.via      # the logger of the tool's record it came inside (Prefect's), or None
 
     def add(self, text: str, end: int) -> None:
         if self.blanks:
@@ -117,6 +119,7 @@ class Assembler:
         self.text_shape = "plain"
         # set by the reader before each feed: returns the lines before the current one, newest first
         self.lookback: Callable[[], list[Line]] | None = None
+        self.clock = Clock()  # the reader's (it dates times of day from the file's other timestamps)
 
     def feed(self, lineno: int, ln: Line, last: int = 0) -> None:
         last = last or lineno
@@ -224,8 +227,8 @@ class Assembler:
     # -- internals -------------------------------------------------------------------------
 
     def _extend(self, op: _Open, ln: Line, last: int) -> bool:
-        if ln.record:
-            return False
+        if ln.record or (ln.via is not None and ln.via != op.via):
+            return False  # (a line inside another logger's record of a wrapping tool is not this event's)
         t = ln.text
         st = op.state
         if st >= _RICH:
@@ -353,7 +356,8 @@ class Assembler:
                     self._emit("error", lineno, last, ln, ln.message, ln.exc)
                 return
             if level in ERROR_LEVELS:
-                self.open[ln.stream] = _Open(lineno, last, ln, _REC, True, ln.message)
+                op = self.open[ln.stream] = _Open(lineno, last, ln, _REC, True, ln.message)
+                op.ts = self._when(ln)
             return
         t = ln.text
         at = traceback_at(t)
@@ -379,6 +383,7 @@ class Assembler:
                     op.line = lineno - 1
                     op.tb.insert(0, prev.text)
             op.level = op.logger = None
+            op.ts = self._when(ln)
             self.open[ln.stream] = op
         elif _is_box_side(t):
             # a paste or log that starts inside a Rich traceback box (its top edge and header cut off): an
@@ -387,7 +392,19 @@ class Assembler:
             op.state = _RICH
             op.headless = True
             op.level = op.logger = None
+            op.ts = self._when(ln)
             self.open[ln.stream] = op
+
+    def _when(self, ln: Line) -> datetime | None:
+        """The datetime of a line that starts an event, read in order (`clock`). RichHandler leaves its time
+        column blank while the second repeats: such a record has the time of the last one written."""
+        text = ln.ts
+        if text is None and ln.shape == "rich":
+            if self.lookback is not None:
+                text = next((p.ts for p in self.lookback() if p.stream == ln.stream and p.ts), None)
+            if text is None:
+                return self.clock.last
+        return self.clock.at(text)
 
     def _intro(self, stream: str | None) -> Line | None:
         if self.lookback is None:
@@ -407,13 +424,13 @@ class Assembler:
             # RichHandler wraps a long message onto the lines under it: one message again
             message = " ".join([message.rstrip(), *(d.strip() for d in op.detail if d.strip())])
             op.detail = []
-        ts = parse_ts(op.ts)
+        ts = op.ts
         self.stats.see_ts(ts)
         self.out.append(RawEvent("error", op.line, op.end, ts, op.shape or self.text_shape, op.stream,
                                  op.level, op.logger, message, tb, "\n".join(op.detail) or None))
 
     def _emit(self, kind: str, lineno: int, last: int, ln: Line, message: str, tb: str | None) -> None:
-        ts = parse_ts(ln.ts)
+        ts = self._when(ln)
         self.stats.see_ts(ts)
         self.out.append(RawEvent(kind, lineno, last, ts, ln.shape or self.text_shape, ln.stream, ln.level,
                                  ln.logger, message, tb))

@@ -39,21 +39,28 @@ _PG_SERVER = re.compile(rf"({_TS})(?: [A-Z]{{2,5}})? \[\d+\](?: [^\s:]+)? "
 _PG_LEVELS = {"LOG": "INFO", "NOTICE": "INFO", "PANIC": "CRITICAL"}
 # loguru: "{time} | {level} | " in front; then, in its default format, "name:function:line - message"
 # ("2026-12-06 08:27:44.208 | ERROR    | api.storage:save:42 - message": the logger is the name); in the
-# common custom formats another code location ("./app/llm.py:294": generate_script - message): the message
-# follows the first " - " after it; else the message is the whole rest
+# common custom formats another code location field: a file ("app.py:294", quoted: "./app/llm.py:294"), a
+# module ("api.storage:42"), maybe then a function ("./app/llm.py:294": generate_script - message). The
+# message follows the " - " (or " | ") that ends that field, never one further on (a message's own
+# "host:5432 - refused"); with no location field the message is the whole rest. (A message-only format
+# whose message starts "db.example.com:5432 - " reads like "{name}:{line} - ": that host is taken as one.)
 _LOGURU = re.compile(rf"({_TS}) \| (TRACE|DEBUG|INFO|SUCCESS|WARNING|ERROR|CRITICAL) *\| (.*)", re.S)
-_LOGURU_DEFAULT = re.compile(r"([^\s:]+):[^\s]*?:\d+ - ")
-_LOGURU_LOCATION = re.compile(r"[^ ]*:\d+\b.*? - ")
+_LOGURU_DEFAULT = re.compile(r"([^\s:/\"|]+):([\w<>]+):\d+ [-|] ")
+_LOGURU_LOCATION = re.compile(r'"?(?:[^\s"|]*(?:\.pyw?|>)|[A-Za-z_][\w.]*):\d+"?(?::? ?[\w<>.]+)? [-|] ')
 # structlog's ConsoleRenderer: "[error    ] event   key=value [logger]" (after its timestamp, if any)
 _STRUCTLOG = re.compile(r"\[(debug|info|warning|warn|error|exception|critical|fatal|notset) *\] ?(.*)", re.S)
 # a timestamp in brackets first: gunicorn's "[2026-12-06 08:00:05 +0000] [7] [ERROR] message", Flask's
 # "[2026-12-06 08:00:00,123] ERROR in app: message", and "[TS] LEVEL message" / "[TS] [LEVEL] message"
 _BRACKET_TS = re.compile(rf"\[(\d{{4}}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: ?(?:Z|[+-]\d\d:?\d\d))?)\] "
                          rf"(?:\[\d+\] )?\[?{_LV}\]?(?: in ([\w.]+))?:? +(.*)", re.S)
+_MDY = re.compile(r"(\d\d)/(\d\d)/(\d\d|\d{4}) (\d\d:\d\d:\d\d(?:[.,]\d+)?)")
 # rich.logging.RichHandler: "[12/06/26 08:29:26] ERROR    message     file.py:15": the time column in brackets
 # (left blank when it repeats), the level padded to 8, the source at the right
 _RICH_RECORD = re.compile(r"(?:\[(\d[^\]\n]{3,30})\]|( +)) ?(DEBUG|INFO|WARNING|ERROR|CRITICAL)( +)([^\s=].*?)"
                           r"(?: +(?:[\w.-]+\.pyw?|<[\w-]+>):\d+)? *$", re.S)  # the source: "app.py:15", "<stdin>:3"
+# Prefect 1's records ("[%(asctime)s] %(levelname)s - %(name)s | %(message)s"): after the bracketed timestamp
+# and level, "- logger | " and a line of its own (a ShellTask logs each line its command prints, at INFO)
+_PREFECT = re.compile(r"- ([\w.-]+) \| ?(.*)", re.S)
 _STRUCTLOG_LOGGER = re.compile(r" \[([A-Za-z_][\w.]*)\](?= |$)")
 # a platform's timestamp in front of the app's own line that starts with a timestamp too
 _LEAD_TS = re.compile(rf"({_TS}) ?")
@@ -104,11 +111,11 @@ class Line:
     """The parts of one line (or one Render API entry)."""
 
     __slots__ = ("shape", "stream", "ts", "level", "logger", "text", "message", "record", "kind", "exc",
-                 "corrupt")
+                 "corrupt", "via")
 
     def __init__(self, shape: str, stream: str | None, ts: str | None, level: str | None,
                  logger: str | None, text: str, message: str, record: bool, kind: str | None = None,
-                 exc: str | None = None, corrupt: str | None = None) -> None:
+                 exc: str | None = None, corrupt: str | None = None, via: str | None = None) -> None:
         self.shape = shape          # outer shape, or plain/uvicorn for a bare process line
         self.stream = stream        # per-instance key for reassembly (None: one stream)
         self.ts = ts                # raw timestamp text
@@ -120,16 +127,25 @@ class Line:
         self.kind = kind            # None | "access" | "platform" | "platform_failure" | "process_start"
         self.exc = exc              # traceback text carried in a JSON field
         self.corrupt = corrupt      # why the line could not be read, or None
+        self.via = via              # the logger of the tool (Prefect) whose record held this line of a command's output
 
 
 def parse_ts(text: str | None) -> datetime | None:
-    """An aware UTC datetime from ISO-8601 / asctime text (naive times are taken as UTC)."""
+    """An aware UTC datetime from ISO-8601 / asctime text, or Rich's `12/06/26 08:29:26` (its default `%x %X`
+    in the C locale: month/day/year); naive times are taken as UTC. A time of day alone: see logs.clock."""
     if not text:
         return None
     try:
         ts = datetime.fromisoformat(text.replace(",", ".", 1) if "," in text else text)
     except ValueError:
-        return None
+        m = _MDY.fullmatch(text) if text[2:3] == "/" else None
+        if m is None:
+            return None
+        mo, d, y, rest = m.groups()
+        try:
+            ts = datetime.fromisoformat(f"{int(y) + 2000 if len(y) == 2 else y}-{mo}-{d} {rest.replace(',', '.')}")
+        except ValueError:
+            return None
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
@@ -222,6 +238,11 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
         m = _BRACKET_TS.match(text) if c == "[" else None
         if m:
             msg = m.group(4)
+            if msg[:2] == "- " and _depth < MAX_WRAPPERS:
+                w = _PREFECT.match(msg)
+                if w:
+                    return _wrapped(w.group(2), w.group(1), ts or m.group(1), norm_level(m.group(2)) or "INFO",
+                                    shape, stream, _depth)
             return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(2)), m.group(3), text, msg,
                         True, _record_kind(msg))
         m = _RICH_RECORD.match(text)
@@ -236,6 +257,28 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
         # no level of its own: a Render API entry still carries the level label Render gave it
         return Line(shape, stream, ts, label_level, None, text, text, False, "labelled")
     return Line(shape, stream, ts, None, None, text, text, False)
+
+
+def _wrapped(text: str, via: str, ts: str, level: str, shape: str, stream: str | None, depth: int) -> Line:
+    """The line inside another tool's record (Prefect's "[TS] LEVEL - logger | line"): a record of its own
+    (a structlog / loguru / stdlib line a command printed) keeps its level when the outer one is only INFO,
+    the one its tool gave it else; other text is the tool's own record when that is a warning or worse, else
+    a line without a record prefix (a traceback's, a Rich box's). Lines of the command's output carry the
+    tool's logger (`via`): such a line continues only an event opened by that logger's output (Assembler)."""
+    inner = parse_process(text, shape or "prefect", stream, None, None, depth + 1)
+    inner.via = via
+    if inner.ts is None:
+        inner.ts = ts
+    if inner.record:
+        if level != "INFO" or not inner.level:
+            inner.level = level
+        if inner.logger is None:
+            inner.logger = via
+        return inner
+    if level in ("INFO", "DEBUG"):
+        return inner
+    # the tool's own record (its message, then maybe its traceback on lines of no record): not "via" it
+    return Line(shape or "prefect", stream, ts, level, via, text, text, True, _record_kind(text))
 
 
 def _first(obj: dict, keys: tuple[str, ...]) -> object:

@@ -13,14 +13,15 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime
 from typing import BinaryIO
 
 from mosaic_diag.logs import scan
 from mosaic_diag.logs.assemble import Assembler
+from mosaic_diag.logs.clock import Clock, file_mtime
 from mosaic_diag.logs.lines import (
     Line,
     json_record,
-    line_timestamp,
     parse_line,
     parse_ts,
     render_entry,
@@ -44,8 +45,11 @@ _CTRL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f]")
 # a JSON-looking line that does not end with "}": cut off or otherwise not one whole object
 _CUT_JSON = re.compile(rb"\n\{[^\n]*+(?<![\s}])(?=\r?\n)")
 # statistics of the lines that are only counted (no candidate in them): a level word anywhere in
-# a line counts (such lines hold no error candidate); text lines with none of these are INFO
+# a line counts (such lines hold no error candidate), upper-case or structlog's bracketed lower-case one;
+# text lines with none of these are INFO
 _WARN, _DEBUG, _ACCESS = Needle(b"WARN", 0), Needle(b"DEBUG", 2), Needle(b" HTTP/1.")
+# structlog's console renderer writes its levels lower-case in brackets ("[warning  ]", "[debug    ]")
+_BRACKET_LOWER = (b"[warn", b"[debug")
 # a JSON record's level value; Render API entries carry lower-case level labels (and their message
 # may start with the process's own "WARNING:", not counted twice)
 _JSON_WARN = (Needle(b'"warn'), Needle(b'"WARN', 1))  # "warning", "WARN", ... (a value starting so)
@@ -144,6 +148,7 @@ class _Reader:
         self.line_cap = line_cap
         self.asm = Assembler(stats, horizon=horizon)
         self.asm.lookback = self._lookback
+        self.clock = self.asm.clock = Clock(file_mtime(stream))
         self.lineno = 0
         self.prev_tail = b""
         self.block = b""
@@ -425,8 +430,9 @@ class _Reader:
             warn = sum(scan.count(block, nd, a, b) for nd in (_API_WARN if api else _JSON_WARN))
             debug = sum(scan.count(block, nd, a, b) for nd in (_API_DEBUG if api else _JSON_DEBUG))
         else:
-            warn = scan.count(block, _WARN, a, b)
-            debug = scan.count(block, _DEBUG, a, b)
+            warn, debug = scan.count_each(block, _BRACKET_LOWER, a, b)
+            warn += scan.count(block, _WARN, a, b)
+            debug += scan.count(block, _DEBUG, a, b)
         access = block.count(_ACCESS.text, a, b)
         if warn:
             levels["WARNING"] += warn
@@ -489,7 +495,7 @@ class _Reader:
         for _ in range(100):
             nl = block.find(b"\n", pos)
             end = len(block) if nl < 0 else nl
-            ts = line_timestamp(block[pos:min(end, pos + self.line_cap)].decode("utf-8", "replace"))
+            ts = self._stamp(block[pos:min(end, pos + self.line_cap)].decode("utf-8", "replace"))
             if ts is not None:
                 self.stats.see_ts(ts)
                 return
@@ -501,13 +507,20 @@ class _Reader:
         end = len(block) - 1 if block.endswith(b"\n") else len(block)
         for _ in range(100):
             start = block.rfind(b"\n", 0, end) + 1
-            ts = line_timestamp(block[start:min(end, start + self.line_cap)].decode("utf-8", "replace"))
+            ts = self._stamp(block[start:min(end, start + self.line_cap)].decode("utf-8", "replace"))
             if ts is not None:
                 self.stats.see_ts(ts)
                 return
             if start == 0:
                 return
             end = start - 1
+
+    def _stamp(self, text: str) -> datetime | None:
+        """The timestamp of a line of any shape (a time of day dated by the clock), or None."""
+        for ln in parse_line(text):
+            if ln.ts:
+                return self.clock.at(ln.ts)
+        return None
 
     def _finish_stats(self) -> None:
         stats = self.stats

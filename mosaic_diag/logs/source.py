@@ -72,6 +72,10 @@ class ProgressStream:
         except (AttributeError, OSError, ValueError):
             self.total = None
 
+    def fileno(self) -> int:
+        """The file descriptor of the stream read (the reader asks a file's mtime through it)."""
+        return self.stream.fileno()
+
     def read(self, size: int = -1) -> bytes:
         data = self.stream.read(size)
         if data:

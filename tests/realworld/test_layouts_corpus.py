@@ -130,6 +130,17 @@ def test_reader_finds_the_events_users_see() -> None:
     assert rate >= MIN_FOUND, "missed:\n" + "\n".join(misses)
 
 
+def test_structlog_record_inside_a_prefect_record_is_found() -> None:
+    """The Prefect 1 excerpt (https://github.com/meltano/meltano/issues/7333): structlog's error record and the
+    Rich traceback box under it, each line inside Prefect's own INFO record, are one ERROR event."""
+    (ex,) = [e for e in load_layouts() if e.id == "structlog-meltano-rich-box-under-prefect"]
+    assert ex.source == "https://github.com/meltano/meltano/issues/7333"
+    (event,) = _errors(ex.text)
+    assert (event.line, event.end_line, event.level, event.message) == (2, 8, "ERROR", "")
+    assert event.traceback.startswith("╭") and "output_logger.py" in event.traceback
+    assert event.timestamp is not None and event.timestamp.isoformat().startswith("2023-02-17T10:52:40.324374")
+
+
 @pytest.mark.parametrize("bad", [
     [{"id": "x", "layout": "log4j", "source": "https://e.org", "cut": False, "text": "a", "events": []}],
     [{"id": "x", "layout": "rich", "source": "https://e.org", "cut": False, "text": "a",
