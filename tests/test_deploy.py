@@ -140,6 +140,9 @@ def test_a_good_deploy_is_pushed_waited_for_watched_and_recorded_good(project):
     steps = [(a["step"], a["result"]) for a in audit_lines(work) if a.get("action") == "deploy"]
     assert steps[:2] == [("push", "started"), ("push", "done")]
     assert clock.slept >= 30  # watched the whole window
+    # autodeploy was off and --resume-autodeploy was not given: it stays off, and the verdict says so
+    assert "autodeploy stays OFF" in report.steps[-1].message
+    assert not [c for c in render.calls() if c[0] == "PATCH"]
 
 
 def test_a_bad_deploy_is_rolled_back_to_the_last_good_one(project):
@@ -245,9 +248,11 @@ def test_cli_dry_run_touches_nothing_and_api_down_is_exit_3(project):
     write(work, "app/main.py", "VERSION = 4\n")
     fourth = commit_all(work, "fourth")
     api = {"MOSAIC_DIAG_RENDER_API_URL": render.base_url}
-    r = run_cli(work, "--dry-run", **api)
+    r = run_cli(work, "--dry-run", "--resume-autodeploy", **api)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "[push] plan: git push origin main" in r.stdout and "verdict: DRY-RUN" in r.stdout
+    assert "good: Render autodeploy turned back on" in r.stdout
+    assert not [c for c in render.calls() if c[0] == "PATCH"]
     assert remote_head(work, remote) == first
     assert len(FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()) == 1
     down = {"MOSAIC_DIAG_RENDER_API_URL": f"http://127.0.0.1:{closed_port()}"}

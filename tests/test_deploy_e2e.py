@@ -154,6 +154,18 @@ def test_a_failed_build_then_renders_own_rollback_then_an_unreachable_api(render
     assert local.api.autodeploy is False  # off, so the next push does not undo it (the report says so)
     assert "autodeploy was on and is now OFF" in report["rollback"]["result"]["message"]
     assert git(work, "ls-remote", str(local.remote), "refs/heads/main").split()[0] == bad  # git untouched
+    # the fix, deployed while autodeploy is off: Render is asked to deploy it; judged good, autodeploy is back on
+    auth.write_text(auth.read_text().replace("password_digest", "password_hash"))
+    fixed = commit_all(work, "read the password hash again")
+    r, report = run_deploy(local, work, env, *WATCH, "--resume-autodeploy")
+    data = json.dumps(report, indent=1)
+    assert r.returncode == 0 and report["verdict"] == "good", data + local.log_text()[-3000:]
+    assert health_commit(local) == fixed == local.live_commit() and local.deploys()[0]["trigger"] == "api", data
+    assert local.api.autodeploy is True, data
+    assert "autodeploy turned back on" in next(s for s in report["steps"] if s["step"] == "verdict")["message"]
+    audit = [json.loads(line) for line in (work / ".mosaic-diag" / "audit.log").read_text().splitlines()]
+    assert [a["result"] for a in audit if a.get("step") == "autodeploy-on"] == ["started", "done"]
+    bad = fixed
     # the API is down: nothing is pushed, exit 3
     (work / "examples" / "mosaic_app" / "jobs.py").write_text(
         (work / "examples" / "mosaic_app" / "jobs.py").read_text() + "\n# once more\n")

@@ -16,7 +16,8 @@ from mosaic_diag.errors import DiagError
 IDS = (
     CheckId("MD-RENDER001", "warning", "Render autodeploy is off: a plain `git push` deploys nothing",
             "turn Auto-Deploy back on in the service's settings on Render once the rollback that turned it off "
-            "is settled, or deploy with `mosaic-diag deploy` (it asks Render to deploy the commit)"),
+            "is settled (`mosaic-diag deploy --resume-autodeploy` does it after a good deploy), or deploy with "
+            "`mosaic-diag deploy` (it asks Render to deploy the commit)"),
     CheckId("MD-RENDER002", "warning", "The Render service could not be read (key, service id or API down)",
             "check RENDER_API_KEY and RENDER_SERVICE_ID (or render.service_id, render.api_url)"),
 )

@@ -49,6 +49,9 @@ def deploy(
                        ] = False,
     allow_other_branch: Annotated[bool, typer.Option("--allow-other-branch", help="Deploy HEAD although it is "
                                                      "on another local branch than the deploy branch.")] = False,
+    resume_autodeploy: Annotated[bool, typer.Option("--resume-autodeploy", help="When the deploy is judged "
+                                                    "good and the Render service's autodeploy is off (a render-api "
+                                                    "rollback turned it off), turn it back on (audited).")] = False,
     repo: Annotated[Path, typer.Option("--repo", help="The repository to deploy (default: here).")] = Path("."),
     fmt: FormatOption = OutputFormat.table,
 ) -> int:
@@ -62,7 +65,8 @@ def deploy(
     if render_service:
         env["RENDER_SERVICE_ID"] = render_service
     opts = _options(cfg, remote, branch, watch, wait_timeout, poll_interval, health_url, log, no_rollback,
-                    strategy, allow_schema_change, skip, execute_playbooks, dry_run, allow_other_branch)
+                    strategy, allow_schema_change, skip, execute_playbooks, dry_run, allow_other_branch,
+                    resume_autodeploy)
     printer = _Printer(fmt)
     printer.header(opts, cfg.root)
     report = run_deploy(cfg.root, env, opts, config=cfg, on_step=printer.step)
@@ -73,7 +77,7 @@ def deploy(
 def _options(cfg: Any, remote: str | None, branch: str | None, watch: str | None, wait_timeout: str | None,
              poll: str | None, health_url: str | None, log: Path | None, no_rollback: bool, strategy: str | None,
              allow_schema_change: bool, skip: list[str] | None, execute_playbooks: bool,
-             dry_run: bool, allow_other_branch: bool) -> DeployOptions:
+             dry_run: bool, allow_other_branch: bool, resume_autodeploy: bool = False) -> DeployOptions:
     from mosaic_diag.commands._common import parse_duration
     from mosaic_diag.deploy import DeployOptions
     from mosaic_diag.deploy.model import SEVERITIES
@@ -113,6 +117,7 @@ def _options(cfg: Any, remote: str | None, branch: str | None, watch: str | None
         min_requests=int(cfg.get("rollback.min_requests", 10)),
         fail_severity=severity, predeploy_skip=tuple([*config_skip, *(skip or [])]),
         execute_playbooks=execute_playbooks, dry_run=dry_run, allow_other_branch=allow_other_branch,
+        resume_autodeploy=resume_autodeploy,
     )
 
 

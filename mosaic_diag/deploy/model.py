@@ -33,6 +33,7 @@ class DeployOptions:
     execute_playbooks: bool = False
     dry_run: bool = False
     allow_other_branch: bool = False
+    resume_autodeploy: bool = False  # a good verdict turns Render's autodeploy back on (it was off)
 
 
 @dataclass

@@ -202,7 +202,9 @@ def _plan_only(ctx: _Context) -> None:
               + (f" ({opts.log})" if opts.log else " (Render's log API)" if ctx.render_settings else "")),
              ("verdict", "good: recorded as the last good deploy; bad: recorded bad"
               + (f", then rolled back ({opts.strategy}) to the previous good deploy" if opts.rollback
-                 else " (--no-rollback: left as it is)"))]
+                 else " (--no-rollback: left as it is)")
+              + ("; good: Render autodeploy turned back on" if opts.resume_autodeploy and ctx.autodeploy is False
+                 else ""))]
     for name, text in plans:
         step = ctx.begin(name)
         ctx.end(step, "planned", text)
@@ -317,12 +319,30 @@ def _watch(ctx: _Context, outcome: WaitOutcome) -> Judgement:
     return judgement
 
 
+def _resume_autodeploy(ctx: _Context) -> str:
+    """With --resume-autodeploy, after a good verdict: Render's autodeploy back on when it was off
+    (audited before and after); the words the verdict adds about it."""
+    if ctx.api is None or ctx.autodeploy is not False:
+        return ""
+    if not ctx.opts.resume_autodeploy:
+        return "; Render autodeploy stays OFF (--resume-autodeploy turns it back on after a good deploy)"
+    ctx.audit({"step": "autodeploy-on", "service": ctx.render_settings.service_id, "result": "started"})
+    try:
+        ctx.api.set_autodeploy(True)
+    except DiagError as exc:
+        ctx.audit({"step": "autodeploy-on", "result": "failed", "error": str(exc)})
+        return f"; Render autodeploy could NOT be turned back on ({exc})"
+    ctx.audit({"step": "autodeploy-on", "result": "done"})
+    ctx.autodeploy = True
+    return "; Render autodeploy turned back on"
+
+
 def _verdict(ctx: _Context, judgement: Judgement) -> None:
     step = ctx.begin("verdict")
     if judgement.verdict == "good":
         rec = _store(ctx, "deployed", f"mosaic-diag deploy: good after a {ctx.opts.watch_s:g}s watch")
         ctx.end(step, "ok", f"GOOD: {ctx.sha[:12]} recorded as the last good deploy"
-                + (f" (#{rec.id})" if rec is not None else ""))
+                + (f" (#{rec.id})" if rec is not None else "") + _resume_autodeploy(ctx))
         ctx.finish("good", "no error group at or above the fail severity and the error budget holds",
                    ExitCode.OK)
         return
