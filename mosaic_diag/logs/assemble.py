@@ -270,7 +270,7 @@ class Assembler:
                     op.blanks = 1
                     return True
                 return False
-            if t[0] not in " \t" and not t.startswith('> File "'):
+            if t[0] not in " \t" and not is_frame(t):
                 op.state = _EXC
                 op.exc_at = len(op.tb) + op.blanks
                 op.cont = 0
@@ -287,6 +287,13 @@ class Assembler:
                 return True
             if traceback_at(t) >= 0 or is_rich_header(t):  # a new traceback without a separator: a new event
                 return False
+            if t[0] == "F" and op.cont == 0 and is_frame(t):
+                # a frame right after the "exception line": that was a source line of a traceback whose lines
+                # all lost their indentation (`File "…", line 231, in run` / `self.halt(…)` / `File …`)
+                op.state = _TB
+                op.exc_at = -1
+                op.add(t, last)
+                return True
             if op.cont < MAX_DETAIL_LINES:  # the exception message's next line
                 op.cont += 1
                 op.add(t, last)
@@ -297,6 +304,15 @@ class Assembler:
             return op.blanks <= MAX_BLANKS
         if st == _EXC_BLANK and _starts_separator(t.strip()):
             op.state = _CHAIN
+            op.add(t, last)
+            return True
+        if st == _EXC_BLANK and 0 < op.exc_at <= len(op.tb) - 1 and op.tb[op.exc_at - 1].startswith('File "') \
+                and _RICH_EXC.match(t):
+            # a traceback whose lines lost their indentation, a blank between them: the "exception line" after
+            # its last frame was that frame's source line, this is the exception
+            op.state = _EXC
+            op.exc_at = len(op.tb) + op.blanks
+            op.cont = 0
             op.add(t, last)
             return True
         if st == _CHAIN and not op.blanks and (so_far := _separator_so_far(op.tb)) and so_far not in SEPARATORS \
