@@ -258,7 +258,12 @@ class Assembler:
                 op.end = last
                 return True
             return False
-        blank = not t.strip()
+        s = t.strip()
+        if st != _TB and s[-1:] == ",":
+            # after an exception line: a log viewer's copy that puts "," after every line (Portainer's) leaves
+            # the blank and the chain separator of a chained traceback as "," and "During handling …:,"
+            s = s[:-1].rstrip()
+        blank = not s
         if st == _TB:
             if blank:
                 # loguru's tracebacks have a blank line after the header and after each frame (after its
@@ -281,7 +286,7 @@ class Assembler:
                 op.state = _EXC_BLANK
                 op.blanks = 1
                 return True
-            if t.strip() in SEPARATORS:
+            if s in SEPARATORS:
                 op.state = _CHAIN
                 op.add(t, last)
                 return True
@@ -302,7 +307,7 @@ class Assembler:
         if blank:  # _EXC_BLANK / _CHAIN
             op.blanks += 1
             return op.blanks <= MAX_BLANKS
-        if st == _EXC_BLANK and _starts_separator(t.strip()):
+        if st == _EXC_BLANK and _starts_separator(s):
             op.state = _CHAIN
             op.add(t, last)
             return True

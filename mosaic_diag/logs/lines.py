@@ -78,6 +78,8 @@ _LOGFMT_MSG_KEYS = frozenset({"msg", "message", "event"})
 _LOGFMT_TS_KEYS = frozenset({"time", "ts", "timestamp", "asctime"})
 _LOGFMT_LOGGER_KEYS = frozenset({"logger", "name", "logger_name"})
 _TS_AT = re.compile(_TS)
+_PIPE_NAME = re.compile(r"([\w.-]+) \| (.*)", re.S)
+_STD_STREAMS = frozenset({"stdout", "stderr"})
 _STRUCTLOG_LOGGER = re.compile(r" \[([A-Za-z_][\w.]*)\](?= |$)")
 # a platform's timestamp in front of the app's own line that starts with a timestamp too
 _LEAD_TS = re.compile(rf"({_TS}) ?")
@@ -214,6 +216,14 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
                 logger = loc.group(1)
             else:
                 loc = _LOGURU_LOCATION.match(msg)
+                col = _PIPE_NAME.match(msg) if loc is None and " | " in msg else None
+                if col:  # FastChat's "TS | LEVEL | name | message": the third column is the logger
+                    if col.group(1) in _STD_STREAMS and _depth < MAX_WRAPPERS:
+                        # a redirected stdout / stderr logs each line it gets at one level: the line is the
+                        # process's own (a record of its own, or a traceback's line continuing the one before)
+                        return _wrapped(col.group(2), col.group(1), ts or m.group(1), "INFO", shape or "plain", stream,
+                                        _depth)
+                    logger, msg = col.group(1), col.group(2)
             if loc:
                 msg = msg[loc.end():]
             return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(2)), logger, text, msg, True,
