@@ -36,6 +36,8 @@ MAX_BLANKS = 3
 _PY_INTRO = re.compile(r"(?:Exception in thread \S.*|Exception ignored in: .*|Error in atexit\._run_exitfuncs):$")
 # the exception line under a Rich box that came without its top edge: only a type that names itself an error
 _RICH_EXC = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failure|Warning)(?::|$)")
+# an exception line's start: a (qualified) class name, then ":" or the line's end (`gunicorn.errors.HaltServer: …`)
+_EXC_NAME = re.compile(r"(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?::|$)")
 _LOGURU_NOTES = frozenset({"│ ", "└ ", "| ", "->"})  # how loguru's notes of a frame's values start
 
 
@@ -292,13 +294,18 @@ class Assembler:
                 return True
             if traceback_at(t) >= 0 or is_rich_header(t):  # a new traceback without a separator: a new event
                 return False
-            if t[0] == "F" and op.cont == 0 and is_frame(t):
-                # a frame right after the "exception line": that was a source line of a traceback whose lines
-                # all lost their indentation (`File "…", line 231, in run` / `self.halt(…)` / `File …`)
-                op.state = _TB
-                op.exc_at = -1
-                op.add(t, last)
-                return True
+            if op.cont == 0 and op.exc_at > 0 and op.tb[op.exc_at - 1].startswith('File "'):
+                # after a frame that lost its indentation (`File "…", line 231, in run`) the "exception line"
+                # was that frame's source line (`self.halt(…)`) when a frame or an exception line follows
+                if t[0] == "F" and is_frame(t):
+                    op.state = _TB
+                    op.exc_at = -1
+                    op.add(t, last)
+                    return True
+                if _EXC_NAME.match(t):
+                    op.exc_at = len(op.tb) + op.blanks
+                    op.add(t, last)
+                    return True
             if op.cont < MAX_DETAIL_LINES:  # the exception message's next line
                 op.cont += 1
                 op.add(t, last)
@@ -312,7 +319,7 @@ class Assembler:
             op.add(t, last)
             return True
         if st == _EXC_BLANK and 0 < op.exc_at <= len(op.tb) - 1 and op.tb[op.exc_at - 1].startswith('File "') \
-                and _RICH_EXC.match(t):
+                and _EXC_NAME.match(t):
             # a traceback whose lines lost their indentation, a blank between them: the "exception line" after
             # its last frame was that frame's source line, this is the exception
             op.state = _EXC
