@@ -214,3 +214,27 @@ ProcessLookupError: [Errno 3] No such process,
 def test_a_comma_after_every_line_keeps_the_chain_whole(block_size: int | None) -> None:
     (e,) = _errors(PORTAINER, block_size)
     assert (e.line, e.end_line) == (1, 11)
+
+
+# https://github.com/realpython/flask-boilerplate/issues/14 (`heroku logs` in an 80-column Windows console)
+HEROKU_WRAPPED = """\
+2021-01-11T15:02:54.217181+00:00 app[web.1]: [2021-01-11 15:02:54 +0000] [10] [I
+NFO] Booting worker with pid: 10
+2021-01-11T15:02:54.234018+00:00 app[web.1]: [2021-01-11 15:02:54 +0000] [10] [E
+RROR] Exception in worker process
+2021-01-11T15:02:54.234035+00:00 app[web.1]: Traceback (most recent call last):
+2021-01-11T15:02:54.234040+00:00 app[web.1]: File "/app/.heroku/python/lib/pytho
+n3.6/site-packages/gunicorn/arbiter.py", line 583, in spawn_worker
+2021-01-11T15:02:54.234045+00:00 app[web.1]: worker.init_process()
+"""
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_an_error_record_wrapped_by_the_terminal_before_its_traceback(block_size: int | None) -> None:
+    (e,) = _errors(HEROKU_WRAPPED, block_size)
+    assert (e.line, e.level, e.message, e.instance) == (3, "ERROR", "Exception in worker process", "web.1")
+    assert e.traceback is not None and e.traceback.startswith("Traceback (most recent call last):")
+    # an INFO record wrapped the same way stays no event; a wrapped line alone is no record
+    assert _errors(HEROKU_WRAPPED.replace("[E\nRROR]", "[I\nNFO]")) != []  # the traceback is still a crash
+    (crash,) = _errors(HEROKU_WRAPPED.replace("[E\nRROR]", "[I\nNFO]"))
+    assert (crash.line, crash.level) == (5, None)

@@ -121,6 +121,8 @@ class Assembler:
         self.text_shape = "plain"
         # set by the reader before each feed: returns the lines before the current one, newest first
         self.lookback: Callable[[], list[Line]] | None = None
+        # set by the reader: the error record a terminal wrapped over the two lines before the current one
+        self.wrapped_record: Callable[[str | None], Line | None] | None = None
         self.clock = Clock()  # the reader's (it dates times of day from the file's other timestamps)
 
     def feed(self, lineno: int, ln: Line, last: int = 0) -> None:
@@ -411,6 +413,11 @@ class Assembler:
                     op.line = lineno - 1
                     op.tb.insert(0, prev.text)
             op.level = op.logger = None
+            if intro is None and at == 0 and op.line == lineno and self.wrapped_record is not None:
+                rec = self.wrapped_record(ln.stream)
+                if rec is not None:  # the error record before it, wrapped by a terminal: the event starts there
+                    op.line = lineno - 2
+                    op.level, op.logger, op.message = rec.level, rec.logger, rec.message
             op.ts = self._when(ln)
             self.open[ln.stream] = op
         elif _is_box_side(t):

@@ -72,6 +72,7 @@ _BRACKET_LEVEL = re.compile(rf"\[{_LV}\][ \t]+(.*)", re.S)
 # logfmt: "level=ERROR ts=2026-03-04 14:03:46,952 module=log … message=Internal Server Error: /",
 # 'time=… level=error msg="…"' (a line starting with one of these keys)
 _LOGFMT_START = re.compile(r"(?:level|lvl|severity|time|ts|timestamp)=")
+_LOGFMT_INITIALS = frozenset("lst")  # (a set: "" is in every str)
 _LOGFMT_PAIR = re.compile(r'([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
 _LOGFMT_LEVEL_KEYS = frozenset({"level", "lvl", "severity", "levelname"})
 _LOGFMT_MSG_KEYS = frozenset({"msg", "message", "event"})
@@ -287,7 +288,7 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
             msg = m.group(5)
             return Line(shape or "rich", stream, ts or m.group(1), m.group(3), None, text, msg, True,
                         _record_kind(msg))
-    elif c in "lst" and _LOGFMT_START.match(text):
+    elif c in _LOGFMT_INITIALS and _LOGFMT_START.match(text):
         line = _logfmt(text, shape, stream, ts)
         if line is not None:
             return line
