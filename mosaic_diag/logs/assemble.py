@@ -36,6 +36,8 @@ MAX_BLANKS = 3
 _PY_INTRO = re.compile(r"(?:Exception in thread \S.*|Exception ignored in: .*|Error in atexit\._run_exitfuncs):$")
 # the exception line under a Rich box that came without its top edge: only a type that names itself an error
 _RICH_EXC = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failure|Warning)(?::|$)")
+# an exception line's start: a (qualified) class name, then ":" or the line's end (`gunicorn.errors.HaltServer: …`)
+_EXC_NAME = re.compile(r"(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?::|$)")
 _LOGURU_NOTES = frozenset({"│ ", "└ ", "| ", "->"})  # how loguru's notes of a frame's values start
 
 
@@ -119,6 +121,8 @@ class Assembler:
         self.text_shape = "plain"
         # set by the reader before each feed: returns the lines before the current one, newest first
         self.lookback: Callable[[], list[Line]] | None = None
+        # set by the reader: the error record a terminal wrapped over the two lines before the current one
+        self.wrapped_record: Callable[[str | None], Line | None] | None = None
         self.clock = Clock()  # the reader's (it dates times of day from the file's other timestamps)
 
     def feed(self, lineno: int, ln: Line, last: int = 0) -> None:
@@ -258,7 +262,12 @@ class Assembler:
                 op.end = last
                 return True
             return False
-        blank = not t.strip()
+        s = t.strip()
+        if st != _TB and s[-1:] == ",":
+            # after an exception line: a log viewer's copy that puts "," after every line (Portainer's) leaves
+            # the blank and the chain separator of a chained traceback as "," and "During handling …:,"
+            s = s[:-1].rstrip()
+        blank = not s
         if st == _TB:
             if blank:
                 # loguru's tracebacks have a blank line after the header and after each frame (after its
@@ -270,7 +279,7 @@ class Assembler:
                     op.blanks = 1
                     return True
                 return False
-            if t[0] not in " \t" and not t.startswith('> File "'):
+            if t[0] not in " \t" and not is_frame(t):
                 op.state = _EXC
                 op.exc_at = len(op.tb) + op.blanks
                 op.cont = 0
@@ -281,12 +290,24 @@ class Assembler:
                 op.state = _EXC_BLANK
                 op.blanks = 1
                 return True
-            if t.strip() in SEPARATORS:
+            if s in SEPARATORS:
                 op.state = _CHAIN
                 op.add(t, last)
                 return True
             if traceback_at(t) >= 0 or is_rich_header(t):  # a new traceback without a separator: a new event
                 return False
+            if op.cont == 0 and op.exc_at > 0 and op.tb[op.exc_at - 1].startswith('File "'):
+                # after a frame that lost its indentation (`File "…", line 231, in run`) the "exception line"
+                # was that frame's source line (`self.halt(…)`) when a frame or an exception line follows
+                if t[0] == "F" and is_frame(t):
+                    op.state = _TB
+                    op.exc_at = -1
+                    op.add(t, last)
+                    return True
+                if _EXC_NAME.match(t):
+                    op.exc_at = len(op.tb) + op.blanks
+                    op.add(t, last)
+                    return True
             if op.cont < MAX_DETAIL_LINES:  # the exception message's next line
                 op.cont += 1
                 op.add(t, last)
@@ -295,8 +316,17 @@ class Assembler:
         if blank:  # _EXC_BLANK / _CHAIN
             op.blanks += 1
             return op.blanks <= MAX_BLANKS
-        if st == _EXC_BLANK and _starts_separator(t.strip()):
+        if st == _EXC_BLANK and _starts_separator(s):
             op.state = _CHAIN
+            op.add(t, last)
+            return True
+        if st == _EXC_BLANK and 0 < op.exc_at <= len(op.tb) - 1 and op.tb[op.exc_at - 1].startswith('File "') \
+                and _EXC_NAME.match(t):
+            # a traceback whose lines lost their indentation, a blank between them: the "exception line" after
+            # its last frame was that frame's source line, this is the exception
+            op.state = _EXC
+            op.exc_at = len(op.tb) + op.blanks
+            op.cont = 0
             op.add(t, last)
             return True
         if st == _CHAIN and not op.blanks and (so_far := _separator_so_far(op.tb)) and so_far not in SEPARATORS \
@@ -383,6 +413,11 @@ class Assembler:
                     op.line = lineno - 1
                     op.tb.insert(0, prev.text)
             op.level = op.logger = None
+            if intro is None and at == 0 and op.line == lineno and self.wrapped_record is not None:
+                rec = self.wrapped_record(ln.stream)
+                if rec is not None:  # the error record before it, wrapped by a terminal: the event starts there
+                    op.line = lineno - 2
+                    op.level, op.logger, op.message = rec.level, rec.logger, rec.message
             op.ts = self._when(ln)
             self.open[ln.stream] = op
         elif _is_box_side(t):

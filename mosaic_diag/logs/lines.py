@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL", "FATAL")
 ERROR_LEVELS = frozenset({"ERROR", "CRITICAL", "FATAL"})
+_ALL_LEVELS = frozenset(LEVELS) | {"WARNING"}
 _LEVEL_ALIASES = {"WARN": "WARNING", "ERR": "ERROR", "EXCEPTION": "ERROR", "CRIT": "CRITICAL",
                   "NOTICE": "INFO", "TRACE": "DEBUG", "ALERT": "CRITICAL", "EMERGENCY": "CRITICAL",
                   "SUCCESS": "INFO", "NOTSET": "DEBUG"}
@@ -28,7 +29,10 @@ _TS = r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
 _RENDER_TEXT = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) ?(.*)", re.S)
 # RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA [MSG]
 _SYSLOG = re.compile(r"<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) (-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: (.*))?", re.S)
-_ASC_LEVEL = re.compile(rf"({_TS})\s+\[?{_LV}\]?\s+(?:([^\s:]+):\s)?\s*(.*)", re.S)
+# "%(asctime)s %(levelname)s %(name)s: %(message)s", or the logger without its colon when it is a dotted module
+# path ("2021-06-26 14:08:07,371 ERROR kube_hunter.modules.discovery Failed to ...")
+_ASC_LEVEL = re.compile(rf"({_TS})\s+\[?{_LV}\]?\s+(?:([^\s:]+):\s|([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)+) (?=\S))?"
+                        r"\s*(.*)", re.S)
 _ASC_DASHED = re.compile(rf"({_TS}) - (\S+) - {_LV} - (.*)", re.S)
 _BASIC = re.compile(rf"{_LV}:([^\s:]*):(.*)", re.S)
 # stdlib logging's default format after an asctime: "2026-… ERROR:api.storage:message" (or "…,123:ERROR:…")
@@ -61,6 +65,22 @@ _RICH_RECORD = re.compile(r"(?:\[(\d[^\]\n]{3,30})\]|( +)) ?(DEBUG|INFO|WARNING|
 # Prefect 1's records ("[%(asctime)s] %(levelname)s - %(name)s | %(message)s"): after the bracketed timestamp
 # and level, "- logger | " and a line of its own (a ShellTask logs each line its command prints, at INFO)
 _PREFECT = re.compile(r"- ([\w.-]+) \| ?(.*)", re.S)
+# Celery's worker: "[2019-02-20 13:58:35,634: ERROR/MainProcess] message" (a task's: "…/ForkPoolWorker-2] task[id]: …")
+_CELERY = re.compile(rf"\[({_TS}): {_LV}/[^\]\s]+\] ?(.*)", re.S)
+# the level first in brackets: "[ERROR] 25/Sep/2017:16:17:34 +0000 - …", AWS Lambda's "[ERROR]\t2019-…Z\t<id>\t…"
+_BRACKET_LEVEL = re.compile(rf"\[{_LV}\][ \t]+(.*)", re.S)
+# logfmt: "level=ERROR ts=2026-03-04 14:03:46,952 module=log … message=Internal Server Error: /",
+# 'time=… level=error msg="…"' (a line starting with one of these keys)
+_LOGFMT_START = re.compile(r"(?:level|lvl|severity|time|ts|timestamp)=")
+_LOGFMT_INITIALS = frozenset("lst")  # (a set: "" is in every str)
+_LOGFMT_PAIR = re.compile(r'([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
+_LOGFMT_LEVEL_KEYS = frozenset({"level", "lvl", "severity", "levelname"})
+_LOGFMT_MSG_KEYS = frozenset({"msg", "message", "event"})
+_LOGFMT_TS_KEYS = frozenset({"time", "ts", "timestamp", "asctime"})
+_LOGFMT_LOGGER_KEYS = frozenset({"logger", "name", "logger_name"})
+_TS_AT = re.compile(_TS)
+_PIPE_NAME = re.compile(r"([\w.-]+) \| (.*)", re.S)
+_STD_STREAMS = frozenset({"stdout", "stderr"})
 _STRUCTLOG_LOGGER = re.compile(r" \[([A-Za-z_][\w.]*)\](?= |$)")
 # a platform's timestamp in front of the app's own line that starts with a timestamp too
 _LEAD_TS = re.compile(rf"({_TS}) ?")
@@ -176,9 +196,9 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
     if c.isdigit():
         m = _ASC_LEVEL.match(text)
         if m:
-            msg = m.group(4)
-            return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(2)), m.group(3), text,
-                        msg, True, _record_kind(msg))
+            msg = m.group(5)
+            return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(2)), m.group(3) or m.group(4),
+                        text, msg, True, _record_kind(msg))
         m = _ASC_DASHED.match(text)
         if m:
             msg = m.group(4)
@@ -197,6 +217,14 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
                 logger = loc.group(1)
             else:
                 loc = _LOGURU_LOCATION.match(msg)
+                col = _PIPE_NAME.match(msg) if loc is None and " | " in msg else None
+                if col:  # FastChat's "TS | LEVEL | name | message": the third column is the logger
+                    if col.group(1) in _STD_STREAMS and _depth < MAX_WRAPPERS:
+                        # a redirected stdout / stderr logs each line it gets at one level: the line is the
+                        # process's own (a record of its own, or a traceback's line continuing the one before)
+                        return _wrapped(col.group(2), col.group(1), ts or m.group(1), "INFO", shape or "plain", stream,
+                                        _depth)
+                    logger, msg = col.group(1), col.group(2)
             if loc:
                 msg = msg[loc.end():]
             return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(2)), logger, text, msg, True,
@@ -227,6 +255,11 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
             kind = _record_kind(msg)
             logger = "uvicorn.access" if kind == "access" else "uvicorn.error"
             return Line(shape or "uvicorn", stream, ts, level, logger, text, msg, True, kind)
+    elif c == "[" and text[1:2].isupper():
+        m = _BRACKET_LEVEL.match(text)
+        if m:
+            msg = m.group(2)
+            return Line(shape or "plain", stream, ts, norm_level(m.group(1)), None, text, msg, True, _record_kind(msg))
     elif c == "[" and text[1:2].islower():
         m = _STRUCTLOG.match(text)
         if m:
@@ -245,11 +278,20 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
                                     shape, stream, _depth)
             return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(2)), m.group(3), text, msg,
                         True, _record_kind(msg))
+        m = _CELERY.match(text) if c == "[" else None
+        if m:
+            msg = m.group(3)
+            return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(2)), None, text, msg, True,
+                        _record_kind(msg))
         m = _RICH_RECORD.match(text)
         if m and len(m.group(3)) + len(m.group(4)) == 9:  # RichHandler's level column: 8 wide, then a space
             msg = m.group(5)
             return Line(shape or "rich", stream, ts or m.group(1), m.group(3), None, text, msg, True,
                         _record_kind(msg))
+    elif c in _LOGFMT_INITIALS and _LOGFMT_START.match(text):
+        line = _logfmt(text, shape, stream, ts)
+        if line is not None:
+            return line
     elif c == "=" and text.startswith("==> "):
         kind = "platform_failure" if _PLATFORM_FAILURE.search(text) else "platform"
         return Line(shape or "plain", stream, ts, None, "render", text, text[4:], True, kind)
@@ -279,6 +321,33 @@ def _wrapped(text: str, via: str, ts: str, level: str, shape: str, stream: str |
         return inner
     # the tool's own record (its message, then maybe its traceback on lines of no record): not "via" it
     return Line(shape or "prefect", stream, ts, level, via, text, text, True, _record_kind(text))
+
+
+def _logfmt(text: str, shape: str, stream: str | None, ts: str | None) -> Line | None:
+    """A logfmt record (`key=value` pairs, a level among them), else None. An unquoted message runs to the
+    next ` key=` (or the line's end: custom formats put a message with spaces last)."""
+    level = msg = logger = when = None
+    for m in _LOGFMT_PAIR.finditer(text):
+        key, value = m.group(1).lower(), m.group(2)
+        if key in _LOGFMT_LEVEL_KEYS:
+            level = level or value.strip('"')
+        elif key in _LOGFMT_MSG_KEYS and msg is None:
+            if value.startswith('"'):
+                msg = value[1:-1].replace('\\"', '"')
+            else:
+                nxt = _LOGFMT_PAIR.search(text, m.end())
+                while nxt is not None and text[nxt.start() - 1] not in " \t":
+                    nxt = _LOGFMT_PAIR.search(text, nxt.end())
+                msg = text[m.start(2):nxt.start() if nxt else len(text)].rstrip()
+        elif key in _LOGFMT_TS_KEYS and when is None:
+            t = _TS_AT.match(text, m.start(2) + (value[:1] == '"'))
+            when = t.group(0) if t else value.strip('"')
+        elif key in _LOGFMT_LOGGER_KEYS and logger is None:
+            logger = value.strip('"')
+    if level is None or norm_level(level) not in _ALL_LEVELS:
+        return None
+    msg = msg or ""
+    return Line(shape or "plain", stream, ts or when, norm_level(level), logger, text, msg, True, _record_kind(msg))
 
 
 def _first(obj: dict, keys: tuple[str, ...]) -> object:
@@ -450,9 +519,10 @@ def _in_stream(ln: Line, service: str, shape: str = "compose") -> Line:
 
 def is_frame(text: str) -> bool:
     """A traceback frame line (`  File "…", line N, in f`), indented as Python prints it, or loguru's
-    marked frame (`> File "…", line N, in f`: where the exception was caught)."""
-    return ((text[:1] in (" ", "\t") and text.lstrip().startswith('File "')) or text.startswith('> File "')) \
-        and '", line ' in text
+    marked frame (`> File "…", line N, in f`: where the exception was caught), or one that lost its
+    indentation (a log service that strips lines: `app[web.1]: File "…", line 231, in run`)."""
+    return ((text[:1] in (" ", "\t") and text.lstrip().startswith('File "'))
+            or text.startswith(('> File "', 'File "'))) and '", line ' in text
 
 
 def is_rich_header(text: str) -> bool:

@@ -20,6 +20,7 @@ from mosaic_diag.logs import scan
 from mosaic_diag.logs.assemble import Assembler
 from mosaic_diag.logs.clock import Clock, file_mtime
 from mosaic_diag.logs.lines import (
+    ERROR_LEVELS,
     Line,
     json_record,
     parse_line,
@@ -148,6 +149,7 @@ class _Reader:
         self.line_cap = line_cap
         self.asm = Assembler(stats, horizon=horizon)
         self.asm.lookback = self._lookback
+        self.asm.wrapped_record = self._wrapped_record
         self.clock = self.asm.clock = Clock(file_mtime(stream))
         self.lineno = 0
         self.prev_tail = b""
@@ -267,7 +269,8 @@ class _Reader:
                 self._skip(block, run, n)
             self._last_ts(block)
             stats.lines = self.lineno  # lines so far (progress on stdin); final in _finish_stats
-            self.prev_tail = block[-8192:]
+            # the last 8 KB read (of this block and the ones before when blocks are small: stdin, a follow)
+            self.prev_tail = block[-8192:] if len(block) >= 8192 else (self.prev_tail + block)[-8192:]
         asm.finish()
         yield from out
         out.clear()
@@ -532,9 +535,15 @@ class _Reader:
     # -- lookback for a traceback without an ERROR record before it ---------------------------
 
     def _lookback(self) -> list[Line]:
-        block, end = self.block, self.cur
         lines: list[Line] = []
-        for _ in range(LOOKBACK_LINES):
+        for text in self._texts_before(LOOKBACK_LINES):
+            lines.extend(reversed(parse_line(text)))
+        return lines
+
+    def _texts_before(self, count: int) -> Iterator[str]:
+        """The texts of up to `count` lines before the current one, newest first."""
+        block, end = self.block, self.cur
+        while count > 0:
             if end <= 0:
                 if block is self.prev_tail or not self.prev_tail:
                     break
@@ -542,9 +551,26 @@ class _Reader:
                 continue
             start = block.rfind(b"\n", 0, end - 1) + 1
             raw = block[start:end - 1] if block[end - 1:end] == b"\n" else block[start:end]
-            lines.extend(reversed(parse_line(raw[: self.line_cap].decode("utf-8", "replace").rstrip("\r"))))
+            yield raw[: self.line_cap].decode("utf-8", "replace").rstrip("\r")
+            count -= 1
             end = start
-        return lines
+
+    def _wrapped_record(self, stream: str | None) -> Line | None:
+        """The record that a terminal wrapped over the two lines before the current one, else None: the older
+        line has its stream's prefix but reads as no record, the newer one has no prefix at all, and the two
+        joined are an error record of that stream (Heroku's CLI at 80 columns: `… app[web.1]: [2021-01-11
+        15:02:54 +0000] [10] [E` / `RROR] Exception in worker process`)."""
+        texts = list(self._texts_before(2))
+        if len(texts) < 2 or not texts[0][:1].strip():
+            return None
+        newer, older = (parse_line(t) for t in texts)
+        if len(newer) != 1 or len(older) != 1 or newer[0].record or newer[0].shape or older[0].record \
+                or not older[0].shape or older[0].stream != stream:
+            return None
+        joined = parse_line(texts[1] + texts[0])
+        if len(joined) == 1 and joined[0].record and joined[0].level in ERROR_LEVELS and joined[0].stream == stream:
+            return joined[0]
+        return None
 
     # -- a pretty-printed JSON document (an API page or an array of entries) -------------------
 

@@ -1,9 +1,12 @@
 """The log reader judged on whole log excerpts that real users pasted (``layouts.yml``): loguru,
-structlog's console renderer, Rich's RichHandler and traceback boxes.
+structlog's console renderer, Rich's RichHandler and traceback boxes, and the logs of deployed web apps
+(Heroku, gunicorn, uvicorn, Docker, Kubernetes, Celery, CloudWatch).
 
 Each text is read whole and in 7-byte blocks (the same events either way); the error events found are
 compared with the ones an operator reads in the text (line, level, message prefix). The reader must find
-at least 90% of all expected events exactly, and report no error event where a text expects none.
+at least 90% of all expected events exactly, and report no error event where a text expects none. Events
+that carry the taxonomy's `label` (with its `alternatives`) are classified as triage does: at least 90% of
+them must be found with an accepted label.
 """
 
 from __future__ import annotations
@@ -16,15 +19,21 @@ from typing import Any
 import pytest
 import yaml
 
+from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.logs.model import RawEvent
+from mosaic_diag.triage.events import EventClassifier
 from tests.test_logs_support import read
 
 LAYOUTS_PATH = Path(__file__).with_name("layouts.yml")
-LAYOUTS = ("loguru", "structlog", "rich", "ansi")
+LAYOUTS = ("loguru", "structlog", "rich", "ansi", "heroku", "gunicorn", "uvicorn", "compose", "docker", "kubernetes",
+           "celery", "cloudwatch", "plain")
 LEVELS = ("ERROR", "CRITICAL")
 MIN_FOUND = 0.9
+MIN_LABELLED = 0.9
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _KEYS = {"id", "layout", "source", "cut", "text", "events"}
+_EVENT_KEYS = {"line", "level", "message_starts"}
+_LABEL = re.compile(r"^[A-Z][A-Z0-9_]+$")
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,12 @@ class Expected:
     line: int
     level: str
     message_starts: str
+    label: str | None = None          # the taxonomy's label for the event, when the entry gives one
+    alternatives: tuple[str, ...] = ()  # other labels the spec honestly allows
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return () if self.label is None else (self.label, *self.alternatives)
 
 
 @dataclass(frozen=True)
@@ -45,12 +60,20 @@ class Excerpt:
 
 
 def _event(raw: Any, where: str, n_lines: int) -> Expected:
-    assert isinstance(raw, dict) and set(raw) == {"line", "level", "message_starts"}, f"{where}: event keys"
+    assert isinstance(raw, dict) and _EVENT_KEYS <= set(raw) <= _EVENT_KEYS | {"label", "alternatives"}, \
+        f"{where}: event keys"
     line, level, prefix = raw["line"], raw["level"], raw["message_starts"]
     assert isinstance(line, int) and 1 <= line <= n_lines, f"{where}: line {line!r} outside the text"
     assert level in LEVELS, f"{where}: level {level!r}"
     assert isinstance(prefix, str), f"{where}: message_starts"
-    return Expected(line, level, prefix)
+    label = raw.get("label")
+    assert label is None or (isinstance(label, str) and _LABEL.match(label)), f"{where}: label {label!r}"
+    alts = raw.get("alternatives", [])
+    assert label is not None or not alts, f"{where}: alternatives without a label"
+    assert isinstance(alts, list) and all(
+        isinstance(a, dict) and set(a) == {"label", "reason"} and _LABEL.match(str(a["label"]))
+        and isinstance(a["reason"], str) and a["reason"] for a in alts), f"{where}: alternatives"
+    return Expected(line, level, prefix, label, tuple(a["label"] for a in alts))
 
 
 def load_layouts(path: Path = LAYOUTS_PATH) -> list[Excerpt]:
@@ -141,11 +164,42 @@ def test_structlog_record_inside_a_prefect_record_is_found() -> None:
     assert event.timestamp is not None and event.timestamp.isoformat().startswith("2023-02-17T10:52:40.324374")
 
 
+def test_triage_labels_the_events_users_see() -> None:
+    """The events that carry a label: found exactly and classified as triage does, with an accepted label."""
+    classify = EventClassifier(Classifier.default())
+    labelled = right = 0
+    misses: list[str] = []
+    for ex in load_layouts():
+        wants = [w for w in ex.events if w.label is not None]
+        if not wants:
+            continue
+        got = _errors(ex.text)
+        for want in wants:
+            labelled += 1
+            found = [g for g in got if _matches(want, g)]
+            label = classify.event(found[0]).label if found else None
+            if label in want.labels:
+                right += 1
+            else:
+                misses.append(f"{ex.id} line {want.line}: expected {'/'.join(want.labels)}, got {label or 'no event'}")
+    rate = right / labelled if labelled else 1.0
+    print(f"\nlayouts corpus: {right}/{labelled} labelled events found with an accepted label ({rate:.0%})")
+    for m in misses:
+        print("  missed:", m)
+    assert labelled >= 30
+    assert rate >= MIN_LABELLED, "missed:\n" + "\n".join(misses)
+
+
 @pytest.mark.parametrize("bad", [
     [{"id": "x", "layout": "log4j", "source": "https://e.org", "cut": False, "text": "a", "events": []}],
     [{"id": "x", "layout": "rich", "source": "https://e.org", "cut": False, "text": "a",
       "events": [{"line": 2, "level": "ERROR", "message_starts": ""}]}],
     [{"id": "x", "layout": "rich", "source": "https://e.org", "cut": "no", "text": "a", "events": []}],
+    [{"id": "x", "layout": "heroku", "source": "https://e.org", "cut": False, "text": "a",
+      "events": [{"line": 1, "level": "ERROR", "message_starts": "", "label": "pg auth"}]}],
+    [{"id": "x", "layout": "heroku", "source": "https://e.org", "cut": False, "text": "a",
+      "events": [{"line": 1, "level": "ERROR", "message_starts": "", "label": "UNKNOWN_ERROR",
+                  "alternatives": [{"label": "PG_AUTH_FAILED"}]}]}],
 ])
 def test_shape_errors_are_caught(tmp_path: Path, bad: list[dict[str, Any]]) -> None:
     path = tmp_path / "layouts.yml"
