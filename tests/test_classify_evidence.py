@@ -231,3 +231,69 @@ def test_pydantic_settings_missing_field_is_env_var_missing(monkeypatch) -> None
     for exc in (raised(lambda: Answer()), raised(lambda: Settings(database_url="x", other=1))):
         text = "".join(traceback.format_exception(exc))
         assert c.classify_text(text).label != "ENV_VAR_MISSING", text
+
+
+# -- held-out round 3: shapes of the thin families ---------------------------------------------------
+
+
+def test_csv_writer_and_sniffer_messages_logged_without_their_type() -> None:
+    """The csv module's writer and Sniffer errors, logged as `str(e)` or with the class repr
+    (`<class '_csv.Error'>`), are PROMPT_CSV_CORRUPT like the reader's."""
+    escape = raised(lambda: csv.writer(io.StringIO(), quoting=csv.QUOTE_NONE).writerow(['a,"b"']))
+    sniff = raised(lambda: csv.Sniffer().sniff("a\nb\n"))
+    assert "need to escape" in str(escape) and "Could not determine delimiter" in str(sniff)
+    c = clf()
+    assert c.classify_text(f"ERROR writing rows: {type(escape)} {escape}").label == "PROMPT_CSV_CORRUPT"
+    assert c.classify_text(f"Could not load prompts: {sniff}", level="ERROR").label == "PROMPT_CSV_CORRUPT"
+    assert c.classify_text(text_of(escape)).label == "PROMPT_CSV_CORRUPT"
+
+
+def test_a_chained_traceback_flattened_onto_one_line(pg_db) -> None:
+    """An error tracker's page joins a chained traceback's lines with spaces: the cause (a psycopg2
+    type that does not end in `Error`) is read from the middle of the line, also when the paste was
+    cut before the last exception."""
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    engine = sqlalchemy.create_engine(pg_db.replace("postgresql://", "postgresql+psycopg2://", 1))
+
+    def run() -> None:
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("CREATE TEMP TABLE parent (id int PRIMARY KEY)"))
+            conn.execute(sqlalchemy.text("CREATE TEMP TABLE child (pid int REFERENCES parent(id))"))
+            conn.execute(sqlalchemy.text("INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1)"))
+            conn.execute(sqlalchemy.text("DELETE FROM parent"))
+
+    exc = raised(run)
+    text = text_of(exc)
+    assert "psycopg2.errors.ForeignKeyViolation: update or delete on table" in text
+    assert "The above exception was the direct cause" in text
+    flat = " ".join(line.strip() for line in text.splitlines() if line.strip())
+    assert clf().classify_text(text).label == "SESSION_ORPHANED"
+    # cut before the wrapper's own exception line: only the cause, mid-line, names the violation
+    cut = flat[:flat.rindex("sqlalchemy.exc.IntegrityError")]
+    assert "\n" not in cut and "(psycopg2.errors.ForeignKeyViolation)" not in cut
+    got = clf().classify_text(cut)
+    assert (got.label, got.exception_type) == ("SESSION_ORPHANED", "psycopg2.errors.ForeignKeyViolation")
+    engine.dispose()
+
+
+def test_linkedin_named_by_the_record_with_an_anti_bot_status(forbidden: str) -> None:
+    """Without a linkedin.com URL, a record that names LinkedIn and carries 403/429/999 is LinkedIn's
+    block; the same requests error under another name is not, and LinkedIn's 401 is not a block."""
+    requests = pytest.importorskip("requests")
+    exc = raised(lambda: requests.get(f"{forbidden}/v2/get", timeout=5).raise_for_status())
+    c = clf()
+    assert c.classify_text(f"07:01:17  linkedin_get_error: {exc}").label == "LINKEDIN_SCRAPE_BLOCKED"
+    assert c.classify_text(f"07:01:17  helpdesk_get_error: {exc}").label == "UNKNOWN_ERROR"
+    unauthorized = str(exc).replace("403 Client Error: Forbidden", "401 Client Error: Unauthorized")
+    assert c.classify_text(f"linkedin_get_error: {unauthorized}").label == "UNKNOWN_ERROR"
+
+
+class CrossEncoder:
+    """Stands in for an old sentence-transformers CrossEncoder: loaded, without `rank`."""
+
+
+def test_a_crossencoder_that_loaded_is_not_an_unavailable_reranker() -> None:
+    exc = raised(lambda: CrossEncoder().rank)  # type: ignore[attr-defined]
+    assert str(exc) == "'CrossEncoder' object has no attribute 'rank'"
+    assert clf().classify_text(f"AttributeError: {exc}").label == "UNKNOWN_ERROR"
+    assert clf().classify_text(text_of(exc)).label == "UNKNOWN_ERROR"

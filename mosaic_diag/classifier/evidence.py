@@ -18,6 +18,7 @@ _STATUS_PATTERNS = re.compile(
     r"|\b(?:Client|Server) error '(\d{3})\b"
     r"|\bHTTP(?:/\d(?:\.\d)?)?\s+(\d{3})\b"
     r"|\bstatus(?:_code| code)?[=: ]+(\d{3})\b"
+    r"|\bresponse[ _]code[=: ]+(\d{3})\b"  # "Response Code: 429" (airbyte_cdk), "response_code=503"
     r"|\bHTTPError: HTTP Error (\d{3})\b"
     r"|\b[Ii]nvalid status code '(\d{3})\b"
     # anthropic>=2: "429 This request would exceed ... (request_id: req_…, path: /v1/messages, type: rate_limit_error)"

@@ -15,7 +15,10 @@ _FRAME = re.compile(r'^\s*(?:> )?File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, 
 _MARKER = re.compile(r"^\s*[\^~\-+ ]*[\^~][\^~\-+ ]*$")
 _EXC_LINE = re.compile(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::(?: (?P<msg>.*)|$)|$)")
 _EMBEDDED = re.compile(
-    r"(?:^|[\s:(\[])(?P<type>[a-z_][\w]*(?:\.[A-Za-z_]\w*)*\.[A-Z]\w*(?:Error|Exception|Timeout|Warning))"
+    r"(?:^|[\s:(\[])(?P<type>[a-z_][\w]*(?:\.[A-Za-z_]\w*)*\."
+    # a class named as an error, or any class of a module that holds only exceptions (psycopg2.errors.
+    # ForeignKeyViolation, asyncpg.exceptions.UniqueViolationError: named after SQLSTATE conditions)
+    r"(?:[A-Z]\w*(?:Error|Exception|Timeout|Warning)|(?<=errors\.)[A-Z]\w*|(?<=exceptions\.)[A-Z]\w*))"
     r"(?::\s(?P<msg>.*)|$)"
 )
 _EXC_SUFFIX = re.compile(
@@ -90,8 +93,21 @@ def _unglue(lines: list[str]) -> list[str]:
         if at > 0 and line[:at].strip():
             out.append(line[:at])
             line = line[at:]
-        out += _unflatten(line) if at >= 0 else [line]
+        if at < 0:
+            out.append(line)
+            continue
+        # a chained traceback flattened too: each traceback of the chain, then its separator line
+        for k, part in enumerate(_FLAT_SEPARATOR.split(line)):
+            if k % 2:
+                out += ["", part, ""]
+            elif part.strip():
+                out += _unflatten(part.strip())
     return out
+
+
+_FLAT_SEPARATOR = re.compile(r"\s+(The above exception was the direct cause of the following exception:"
+                             r"|During handling of the above exception, another exception occurred:)\s+"
+                             r"(?=Traceback \(most recent call last\):)")
 
 
 _FLAT_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+) ?(?P<rest>.*)')
