@@ -105,11 +105,12 @@ def _unglue(lines: list[str]) -> list[str]:
     return out
 
 
-_FLAT_SEPARATOR = re.compile(r"\s+(The above exception was the direct cause of the following exception:"
+_FLAT_SEPARATOR = re.compile(r"(?<!\s)\s+(The above exception was the direct cause of the following exception:"
                              r"|During handling of the above exception, another exception occurred:)\s+"
                              r"(?=Traceback \(most recent call last\):)")
-
-
+# (a split only at the start of a run of blanks: from every blank of a long run the lookahead would be tried
+# after each shorter tail of the run, quadratic in the run)
+_FLAT_SPLIT = re.compile(r'(?<!\s)\s+(?=File "[^"]+", line \d+, in \S)')
 _FLAT_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+) ?(?P<rest>.*)')
 
 
@@ -119,7 +120,7 @@ def _unflatten(line: str) -> list[str]:
     (found as a qualified `module.Type: message` in the last frame's text)."""
     at = line.find(_HEADER)
     rest = line[at + len(_HEADER):]
-    chunks = re.split(r'\s+(?=File "[^"]+", line \d+, in \S)', rest)
+    chunks = _FLAT_SPLIT.split(rest)
     if len(chunks) < 2 or chunks[0].strip():
         return [line]
     out = [line[:at + len(_HEADER)]]
@@ -133,7 +134,7 @@ def _unflatten(line: str) -> list[str]:
         exc = _EMBEDDED.search(source) if chunk is chunks[-1] else None
         if exc is not None:
             source, exc_line = source[:exc.start("type")], source[exc.start("type"):]
-        source = _FLAT_MARKERS.sub("", source).strip()  # Python 3.11+'s ^^^^ under the source line
+        source = _without_markers(source)  # Python 3.11+'s ^^^^ under the source line
         if source:
             out.append(f"    {source}")
         if exc is not None:
@@ -141,7 +142,24 @@ def _unflatten(line: str) -> list[str]:
     return out
 
 
-_FLAT_MARKERS = re.compile(r"(?:\s+[\^~\-+]*[\^~][\^~\-+]*)+\s*$")
+_MARKER_CHARS = frozenset("^~-+")
+
+
+def _without_markers(source: str) -> str:
+    """A flattened frame's source without the words of Python 3.11+'s position markers after it (`^^^^`,
+    `~~~^^^`: words of ^ ~ - + holding a ^ or ~, each after a blank), stripped; one pass from the end (a
+    pattern of such words repeated is ambiguous: exponential on a hostile run of them)."""
+    end = len(source)
+    while True:
+        while end and source[end - 1].isspace():
+            end -= 1
+        start = end
+        while start and not source[start - 1].isspace():
+            start -= 1
+        word = source[start:end]
+        if not start or not word or not _MARKER_CHARS.issuperset(word) or ("^" not in word and "~" not in word):
+            return source[:end].strip()
+        end = start
 
 
 # a frame in a Rich traceback box: "/app/api/x.py:12 in handler", "in load:9" (no file), or the file and

@@ -24,6 +24,7 @@ from mosaic_diag.logs.lines import (
     Line,
     is_frame,
     is_rich_header,
+    rich_join,
     traceback_at,
 )
 from mosaic_diag.logs.model import RawEvent, ReadStats
@@ -49,7 +50,7 @@ def _is_box_side(t: str) -> bool:
 
 class _Open:
     __slots__ = ("line", "end", "ts", "shape", "stream", "level", "logger", "message", "tb", "detail",
-                 "state", "emit", "seen", "blanks", "exc_at", "cont", "headless", "via")
+                 "state", "emit", "seen", "blanks", "exc_at", "cont", "headless", "via", "first")
 
     def __init__(self, line: int, end: int, ln: Line, state: int, emit: bool, message: str | None) -> None:
         self.line = line
@@ -70,6 +71,7 @@ class _Open:
         self.cont = 0     # continuation lines taken since the last record / exception line
         self.headless = False  # a Rich box whose top (and header) the text does not have
         self.via = ln.via      # the logger of the tool's record it came inside (Prefect's), or None
+        self.first = ln.text if ln.shape == "rich" else None  # a RichHandler record's line (its columns)
 
     def add(self, text: str, end: int) -> None:
         if self.blanks:
@@ -457,7 +459,7 @@ class Assembler:
         message = op.message if op.message is not None else _exception_line(op)
         if op.shape == "rich" and op.detail and op.message is not None:
             # RichHandler wraps a long message onto the lines under it: one message again
-            message = " ".join([message.rstrip(), *(d.strip() for d in op.detail if d.strip())])
+            message = rich_join(op.first or "", message, op.detail)
             op.detail = []
         ts = op.ts
         self.stats.see_ts(ts)

@@ -9,7 +9,8 @@ in which nothing was read for more than a day cannot tell). With nothing dated b
 of day takes the date of the file's last write (its mtime, the local time of this machine, as the app's
 local time): the day before when that time of day is later than the write's, since nothing in a file is
 written after its mtime. Read from stdin (no mtime), such a log's times of day stay undated: no timestamp.
-Naive times are taken as UTC, as everywhere in the reader.
+Naive times are taken as UTC, as everywhere in the reader; a date outside the reader's years (`lines.in_range`)
+is no timestamp, so that a day more or less is always one.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import stat
 from datetime import UTC, datetime, time, timedelta
 from typing import BinaryIO
 
-from mosaic_diag.logs.lines import parse_ts
+from mosaic_diag.logs.lines import in_range, parse_ts
 
 _TIME_OF_DAY = re.compile(r"(\d\d):(\d\d):(\d\d)(?:[.,](\d{1,6}))?")
 _DAY = timedelta(days=1)
@@ -47,7 +48,10 @@ def file_mtime(stream: BinaryIO) -> datetime | None:
         return None
     if not stat.S_ISREG(st.st_mode):
         return None
-    return datetime.fromtimestamp(st.st_mtime).replace(tzinfo=UTC)
+    try:
+        return in_range(datetime.fromtimestamp(st.st_mtime).replace(tzinfo=UTC))
+    except (OverflowError, OSError, ValueError):  # a write dated outside years 1-9999 (touch -d, a bad clock)
+        return None
 
 
 class Clock:
@@ -68,7 +72,7 @@ class Clock:
             tod = time_of_day(text)
             if tod is None:
                 return None
-            ts = self._dated(tod)
+            ts = in_range(self._dated(tod))  # (times of day going back on every line move on a day each)
             if ts is None:
                 return None
         if self.last is None or ts > self.last:

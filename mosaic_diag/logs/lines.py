@@ -59,9 +59,11 @@ _BRACKET_TS = re.compile(rf"\[(\d{{4}}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?
                          rf"(?:\[\d+\] )?\[?{_LV}\]?(?: in ([\w.]+))?:? +(.*)", re.S)
 _MDY = re.compile(r"(\d\d)/(\d\d)/(\d\d|\d{4}) (\d\d:\d\d:\d\d(?:[.,]\d+)?)")
 # rich.logging.RichHandler: "[12/06/26 08:29:26] ERROR    message     file.py:15": the time column in brackets
-# (left blank when it repeats), the level padded to 8, the source at the right
-_RICH_RECORD = re.compile(r"(?:\[(\d[^\]\n]{3,30})\]|( +)) ?(DEBUG|INFO|WARNING|ERROR|CRITICAL)( +)([^\s=].*?)"
-                          r"(?: +(?:[\w.-]+\.pyw?|<[\w-]+>):\d+)? *$", re.S)  # the source: "app.py:15", "<stdin>:3"
+# (left blank when it repeats), the level padded to 8, the source at the right ("app.py:15", "<stdin>:3": the
+# last word, cut off in Python, `rich_message`: a pattern looking for it after a lazy message would try every
+# position of a long run of spaces against the rest of the run, quadratic in a hostile line)
+_RICH_RECORD = re.compile(r"(?:\[(\d[^\]\n]{3,30})\]|( +)) ?(DEBUG|INFO|WARNING|ERROR|CRITICAL)( +)([^\s=].*)", re.S)
+_RICH_SOURCE = re.compile(r"(?:[\w.-]+\.pyw?|<[\w-]+>):\d+")
 # Prefect 1's records ("[%(asctime)s] %(levelname)s - %(name)s | %(message)s"): after the bracketed timestamp
 # and level, "- logger | " and a line of its own (a ShellTask logs each line its command prints, at INFO)
 _PREFECT = re.compile(r"- ([\w.-]+) \| ?(.*)", re.S)
@@ -166,7 +168,17 @@ def parse_ts(text: str | None) -> datetime | None:
             ts = datetime.fromisoformat(f"{int(y) + 2000 if len(y) == 2 else y}-{mo}-{d} {rest.replace(',', '.')}")
         except ValueError:
             return None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    try:
+        return in_range(ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC))
+    except OverflowError:  # an offset that moves it outside years 1-9999 (0001-01-01T00:00+01:00)
+        return None
+
+
+def in_range(ts: datetime | None) -> datetime | None:
+    """`ts` when it leaves a year of room on both sides of what a datetime can hold, else None: a timestamp
+    of year 1 or 9999 is no log's (corrupt or hostile), and the reader and the report count days, minutes
+    and windows on from the timestamps read (the next day of a time of day, a timeline's last cell)."""
+    return ts if ts is not None and 1 < ts.year < 9999 else None
 
 
 def norm_level(level: str | None) -> str | None:
@@ -285,7 +297,7 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
                         _record_kind(msg))
         m = _RICH_RECORD.match(text)
         if m and len(m.group(3)) + len(m.group(4)) == 9:  # RichHandler's level column: 8 wide, then a space
-            msg = m.group(5)
+            msg = rich_message(m.group(5))
             return Line(shape or "rich", stream, ts or m.group(1), m.group(3), None, text, msg, True,
                         _record_kind(msg))
     elif c in _LOGFMT_INITIALS and _LOGFMT_START.match(text):
@@ -299,6 +311,40 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
         # no level of its own: a Render API entry still carries the level label Render gave it
         return Line(shape, stream, ts, label_level, None, text, text, False, "labelled")
     return Line(shape, stream, ts, None, None, text, text, False)
+
+
+def rich_message(text: str) -> str:
+    """A RichHandler record's message column: `text` without its source column (a last word `app.py:15`
+    after spaces) and the padding (linear in the text's length)."""
+    msg = text.rstrip(" ")
+    sp = msg.rfind(" ")
+    if sp > 0 and _RICH_SOURCE.fullmatch(msg, sp + 1):
+        msg = msg[:sp].rstrip(" ")
+    return msg
+
+
+def rich_join(first: str, message: str, detail: list[str]) -> str:
+    """A RichHandler record's message wrapped onto the lines under its first line (`first`, its message
+    `message`) one message again. Rich breaks between words, but a word longer than the message column (a
+    URL, a DSN, a key) it folds: cut at the column's edge, each piece a line of its own, that word's pieces
+    are joined without a space (a secret stays whole, so that it is redacted whole). The column's width: up
+    to the source column of the first line (`app.py:15`), else the width lines are padded to."""
+    pieces = [message.rstrip(), *(d.strip() for d in detail if d.strip())]
+    m = _RICH_RECORD.match(first)
+    if m is None or len(pieces) < 2:
+        return " ".join(pieces)
+    left = m.start(5)
+    text = first.rstrip(" ")
+    sp = text.rfind(" ")
+    if sp > left and _RICH_SOURCE.fullmatch(text, sp + 1):
+        width = sp - left
+    else:
+        width = max(len(first), *(len(d) for d in detail)) - left
+    out = [pieces[0]]
+    for prev, piece in zip(pieces, pieces[1:], strict=False):
+        folded = len(prev) == width and len(prev.split(None, 1)) == 1
+        out.append(piece if folded else " " + piece)
+    return "".join(out)
 
 
 def _wrapped(text: str, via: str, ts: str, level: str, shape: str, stream: str | None, depth: int) -> Line:

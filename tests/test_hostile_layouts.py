@@ -1,0 +1,297 @@
+"""Hostile input for the reader's newer layouts: RichHandler records and their time-only stamps, Prefect 1's
+prefix, loguru's custom formats, a traceback flattened onto one line. Pathological lines are read in linear
+time (sizes at which a quadratic or exponential pattern takes hours; the suite's timeout is the bound, no
+test measures time), timestamps at the edge of what a datetime holds never crash the reader or the report,
+and a secret inside each layout is redacted in every output."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import stat
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from mosaic_diag.classifier.tracebacks import parse_traceback_text
+from mosaic_diag.logs.clock import Clock, file_mtime
+from mosaic_diag.logs.lines import parse_line, parse_ts
+from tests.test_logs_support import read
+
+HEADER = "Traceback (most recent call last):"
+DSN_PASSWORD = "Hunter2SecretPasswordLong"
+DSN = f"postgresql://app:{DSN_PASSWORD}@db.internal.example.com:5432/app"
+KEY_TAIL = "Abcdefghijklmnopqrstuvwxyz0123456789abcdefghij"
+KEY = f"sk-proj-{KEY_TAIL}"
+HOOK_TAIL = "AbCdEfGhIjKlMnOpQrStUvWx"
+HOOK = f"https://hooks.slack.com/services/T0ABCDEF1/B0ABCDEF2/{HOOK_TAIL}"
+SECRETS = f"{DSN} key={KEY} hook={HOOK}"
+# what may not be shown of them (pieces a fold or a split could leave behind too)
+LEAKS = (DSN_PASSWORD[:8], DSN_PASSWORD[-6:], KEY_TAIL[:10], KEY_TAIL[-10:], HOOK_TAIL[:10])
+
+
+def cli(*args: str, stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], capture_output=True, text=True,
+                          input=stdin, timeout=timeout)
+
+
+def one_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def no_traceback(r: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback (most recent call last)" not in r.stderr and "Error:" not in r.stderr, r.stderr
+
+
+# -- pathological lines: linear in their length ------------------------------------------------------
+def test_a_rich_record_with_a_megabyte_run_of_spaces_is_one_pass() -> None:
+    # a lazy message before an optional source column and trailing spaces tried every position of the run
+    # against the rest of it: hours for this line
+    for lead in ("[12/06/26 08:29:26]", " " * 19):
+        (ln,) = parse_line(f"{lead} ERROR    boom" + " " * (1 << 20) + "tail")
+        assert ln.level == "ERROR" and ln.message.startswith("boom ") and ln.message.endswith(" tail")
+        (ln,) = parse_line(f"{lead} ERROR    boom" + " " * (1 << 20) + "app.py:15" + " " * 1000)
+        assert ln.message == "boom"  # the source column cut off, as before
+
+
+def test_a_flattened_traceback_with_a_megabyte_of_blanks_is_one_pass() -> None:
+    # a split before each frame tried from every blank of a run: quadratic in the run
+    text = HEADER + ' File "app.py", line 1, in f' + " " * (1 << 20) + "x = 1" + " " * (1 << 20) + \
+        'File "db.py", line 2, in connect raise X psycopg2.OperationalError: could not connect'
+    (exc,) = parse_traceback_text(text)
+    assert exc.type == "psycopg2.OperationalError" and exc.message == "could not connect"
+    assert [(f.file, f.source) for f in exc.frames] == [("app.py", "x = 1"), ("db.py", "raise X")]
+
+
+def test_position_markers_repeated_in_a_flattened_traceback_are_one_pass() -> None:
+    # words of ^ ~ - + with a ^ in them, repeated: a pattern of them repeated was exponential (2**60 here)
+    text = HEADER + ' File "app.py", line 1, in f x = g()' + " ^^" * 60 + " ~~^^" * 60 + \
+        ' File "g.py", line 9, in g y' + " ^^ " * 60 + "z mod.BadError: no"
+    (exc,) = parse_traceback_text(text)
+    assert [f.source for f in exc.frames] == ["x = g()", "y" + " ^^ " * 60 + "z"]  # (not at the end: kept)
+    assert (exc.type, exc.message) == ("mod.BadError", "no")
+
+
+def test_many_unclosed_file_quotes_and_nested_prefixes_are_one_pass() -> None:
+    (exc,) = parse_traceback_text(HEADER + ' File "a' * 200_000 + " mod.BadError: x") or [None]
+    assert exc is None or exc.type == "mod.BadError"
+    prefect = "[2026-12-06 08:00:00,123] INFO - prefect.ShellTask | "
+    (ln,) = parse_line(prefect * 100_000 + "ERROR:app:deep")  # unwrapped 4 deep, then read as text
+    assert ln.via == "prefect.ShellTask" and ln.level == "INFO"
+
+
+def test_hostile_layouts_through_triage_stay_bounded(tmp_path: Path) -> None:
+    """Lines of every hostile kind at the reader's line cap (64 KiB), a line of megabytes without a newline,
+    NUL bytes, invalid UTF-8 and CRLF: triage reports them (minutes each before the patterns were linear)."""
+    big = 60_000
+    lines = [f"[12/06/26 08:29:{i:02}] ERROR    rich {i}" + " " * big + "y" for i in range(6)]
+    lines += [f"2026-12-06 08:30:0{i} ERROR app: failed {HEADER} " + 'File "a.py", line 1, in f' + " " * big +
+              "x psycopg2.OperationalError: down" for i in range(6)]
+    lines += [f"2026-12-06 08:31:00 ERROR app: {HEADER} " + 'File "a.py", line 1, in f x' + " ^^" * 50 + " x"]
+    data = "\n".join(lines).encode() + b"\r\nERROR boom\x00\n\xff\xfe ERROR bad\r\n" + \
+        b"[2026-12-06 08:00:00] INFO - prefect.ShellTask | " * 100_000  # 5 MB, no newline at the end
+    path = tmp_path / "hostile.log"
+    path.write_bytes(data)
+    r = cli("triage", "--format", "json", str(path))
+    no_traceback(r)
+    assert r.returncode == 1, r.stderr
+    report = json.loads(r.stdout)
+    lines_of = {e["line"] for e in report["events"]}
+    assert set(range(1, 14)) <= lines_of
+    assert report["summary"]["corrupt_lines"] >= 2 and report["summary"]["warnings"]  # (the 5 MB line cut)
+
+
+def test_a_prefect_command_output_opens_no_unbounded_event() -> None:
+    """A structlog error inside Prefect's ShellTask record and then 100 000 lines of its output: the event
+    takes the reader's bound of continuation lines (50), not the log."""
+    prefect = "[2026-12-06 08:00:01,123] INFO - prefect.ShellTask | "
+    text = prefect + "2026-12-06 08:00:00 [error    ] connect failed\n" + \
+        "".join(f"{prefect}  continuation {i}\n" for i in range(100_000))
+    events, stats = read(text.encode())
+    assert len(events) == 1 and events[0].end_line - events[0].line <= 50
+    assert stats.lines == 100_001
+
+
+# -- timestamps at the edges --------------------------------------------------------------------------
+def test_timestamps_at_the_edge_of_a_datetime_are_no_timestamps() -> None:
+    assert parse_ts("0001-01-01T00:00:00+01:00") is None  # astimezone raised OverflowError
+    assert parse_ts("9999-12-31T23:59:59-01:00") is None
+    assert parse_ts("9999-12-31T23:59:59Z") is None and parse_ts("0001-01-01T00:00:00") is None
+    assert parse_ts("9998-12-31T23:59:59Z") == datetime(9998, 12, 31, 23, 59, 59, tzinfo=UTC)
+    assert parse_ts("13/45/26 08:00:00") is None and parse_ts("12/06/26 08:00:00") is not None
+    clock = Clock()
+    assert clock.at("12/31/9998 23:59:59") is not None
+    assert clock.at("00:00:01") is None  # the next day is 9999's: no timestamp (it raised OverflowError)
+    assert clock.at("99:99:99") is None
+
+
+def test_times_of_day_going_back_on_every_line_never_overflow() -> None:
+    clock = Clock(datetime(9990, 1, 1, 12, tzinfo=UTC))
+    dated = [clock.at("12:00:00" if i % 2 else "10:00:00") for i in range(2 * 366 * 10)]
+    assert dated[0] == datetime(9990, 1, 1, 10, tzinfo=UTC)
+    assert None in dated[-2:] and all(d is None or 1 < d.year < 9999 for d in dated)  # (its last day, at most)
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "markdown", "html"])
+def test_a_log_dated_at_year_9999_is_reported(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / "far.log"
+    rich = ["[12/31/9998 23:59:59] ERROR    rich one          app.py:1"]
+    rich += [f"[{'00:30:00' if i % 2 else '22:00:00'}] ERROR    rich {i}          app.py:2" for i in range(4)]
+    path.write_text("2026-12-06T08:00:00Z ERROR:app:boom\n9999-12-31T23:59:59Z ERROR:app:boom2\n"
+                    "0001-01-01T00:00:00+01:00 ERROR:app:boom3\n" + "\n".join(rich) + "\n")
+    r = cli("triage", "--format", fmt, str(path))
+    no_traceback(r)
+    assert r.returncode == 1 and "boom2" in r.stdout, r.stderr
+
+
+def _mtime_file(tmp_path: Path, when: float) -> Path | None:
+    """A file whose mtime is `when`, on a file system that keeps it (tmpfs does; ext4 stops at 2446)."""
+    for base in (Path("/dev/shm"), tmp_path):
+        if not base.is_dir() or not os.access(base, os.W_OK):
+            continue
+        path = base / f"mosaic-hostile-{os.getpid()}-{int(when)}.log"
+        path.write_text("[23:30:00] ERROR    late          app.py:1\n[00:10:00] ERROR    early          app.py:1\n")
+        try:
+            os.utime(path, (0, when))
+        except (OverflowError, OSError, ValueError):
+            path.unlink()
+            continue
+        if path.stat().st_mtime == when:
+            return path
+        path.unlink()
+    return None
+
+
+@pytest.mark.parametrize("when", [0.0, -1e10, 1e13])
+def test_a_file_dated_anywhere_dates_its_times_of_day_or_leaves_them(tmp_path: Path, when: float) -> None:
+    path = _mtime_file(tmp_path, when)
+    if path is None:
+        pytest.skip("no file system here keeps such an mtime")
+    try:
+        with path.open("rb") as f:
+            written = file_mtime(f)  # 1e13 (year 318857) raised ValueError
+        assert (written is None) == (when > 1e12)
+        r = cli("triage", "--format", "json", str(path))
+        no_traceback(r)
+        stamps = [e["timestamp"] for e in json.loads(r.stdout)["events"]]
+        assert len(stamps) == 2 and (stamps[0] is None) == (when > 1e12)
+    finally:
+        path.unlink()
+
+
+# -- wrong data and odd files -------------------------------------------------------------------------
+def test_broken_prefect_and_rich_records_are_events_not_errors(tmp_path: Path) -> None:
+    text = ("[2026-12-06 08:00:00,123] ERROR - prefect.TaskRunner | \n"
+            "[2026-12-06 08:00:01,123] ERROR - | no logger\n"
+            "[2026-12-06 08:00:02,123] INFO - prefect.ShellTask | [error    \n"
+            "[2026-12-06 08:00:03,123] INFO - prefect.ShellTask | 2026-12-06 08:27:44.208 | ERROR    | \n"
+            "[13/45/26 08:00:00] ERROR    a month 13          app.py:1\n"
+            "[99:99:99] ERROR    no time of day          app.py:1\n")
+    events, _ = read(text.encode())
+    assert [e.line for e in events] == [1, 2, 4, 5, 6]
+    assert events[3].timestamp is None and events[3].message == "a month 13"
+
+
+def test_odd_files_for_triage(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.log"
+    empty.write_bytes(b"")
+    r = cli("triage", str(empty))
+    assert r.returncode == 0 and "0 lines" in r.stdout, r.stderr
+    folder = tmp_path / "dir.log"
+    folder.mkdir()
+    r = cli("triage", str(folder))
+    assert r.returncode == 2 and "dir.log" in one_error_line(r.stderr)
+    fifo = tmp_path / "pipe.log"
+    os.mkfifo(fifo)
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "triage", "--format", "json", str(fifo)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with fifo.open("w") as w:  # a pipe has no mtime: its times of day stay undated
+        w.write("[23:30:00] ERROR    late          app.py:1\n[00:10:00] ERROR    early          app.py:1\n")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    assert [e["timestamp"] for e in json.loads(out)["events"]] == [None, None]
+
+
+# -- secrets inside every new layout ------------------------------------------------------------------
+def _rich_wrapped(**options: object) -> str:
+    from rich.console import Console
+    from rich.logging import RichHandler
+
+    buf = io.StringIO()
+    handler = RichHandler(console=Console(file=buf, width=80, color_system=None), **options)
+    log = logging.getLogger(f"hostile.rich.{sorted(options.items())}")
+    log.handlers[:] = [handler]
+    log.propagate = False
+    log.error(f"connection failed for {DSN} and {KEY} then {HOOK}")
+    log.error("abc def ghi jkl mno pqr stu vwx yza bcd efg hij klm nop qrs tuv wxy zab cde fgh ijk lmn opq")
+    return buf.getvalue()
+
+
+LAYOUTS = {
+    "prefect": "[2026-12-06 08:00:00,123] INFO - prefect.ShellTask | "
+               f"2026-12-06 08:00:00 [error    ] failed {SECRETS}\n"
+               f"[2026-12-06 08:00:01,123] INFO - prefect.ShellTask | {HEADER}\n"
+               '[2026-12-06 08:00:01,123] INFO - prefect.ShellTask |   File "a.py", line 1, in f\n'
+               f"[2026-12-06 08:00:01,123] INFO - prefect.ShellTask | psycopg2.OperationalError: down {SECRETS}\n"
+               f"[2026-12-06 08:00:02,123] ERROR - prefect.TaskRunner | Task failed {SECRETS}\n",
+    "flattened": f'2026-12-06 08:00:00,000 ERROR app: failed {HEADER} File "a.py", line 1, in f conn = connect("{DSN}")'
+                 f' File "b.py", line 2, in connect raise X psycopg2.OperationalError: could not connect {SECRETS}\n',
+    "loguru": f"2026-12-06 08:27:44.208 | ERROR    | api.storage:save:42 - db:5432 - {SECRETS}\n"
+              f'2026-12-06 08:27:45.208 | ERROR    | "./app/llm.py:294": generate - {KEY} - {SECRETS}\n',
+    "rich": f"[12/06/26 08:29:26] ERROR    failed {SECRETS}          app.py:15\n"
+            f"[08:29:27] ERROR    failed {SECRETS}          app.py:15\n"
+            f"                    ERROR    again {SECRETS}          app.py:15\n",
+}
+
+
+def _layout(name: str) -> str:
+    if name.startswith("rich-wrapped"):
+        options = {"rich-wrapped": {}, "rich-wrapped-nopath": {"show_path": False},
+                   "rich-wrapped-time": {"log_time_format": "[%X]"}}[name]
+        text = _rich_wrapped(**options)
+        return "\n".join(line.rstrip() for line in text.splitlines()) if name.endswith("time") else text
+    return LAYOUTS[name]
+
+
+ALL_LAYOUTS = [*LAYOUTS, "rich-wrapped", "rich-wrapped-nopath", "rich-wrapped-time"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "table", "markdown", "html"])
+@pytest.mark.parametrize("layout", ALL_LAYOUTS)
+def test_secrets_in_every_layout_are_redacted_in_triage(tmp_path: Path, layout: str, fmt: str) -> None:
+    """RichHandler folds a word longer than its message column (a DSN, a key) onto the next lines: its
+    pieces were joined with a space, and neither piece was a whole secret for the redactor."""
+    path = tmp_path / "secrets.log"
+    path.write_text(_layout(layout))
+    r = cli("triage", "--format", fmt, str(path))
+    no_traceback(r)
+    assert r.returncode == 1, r.stderr
+    shown = r.stdout + r.stderr
+    assert not [leak for leak in LEAKS if leak in shown], shown
+
+
+def test_a_folded_rich_message_is_one_message_again(tmp_path: Path) -> None:
+    for options in ({}, {"show_path": False}, {"log_time_format": "[%X]"}):
+        text = _rich_wrapped(**options)
+        for data in (text, "\n".join(line.rstrip() for line in text.splitlines())):
+            events, _ = read(data.encode())
+            assert [e.message for e in events] == [
+                f"connection failed for {DSN} and {KEY} then {HOOK}",
+                "abc def ghi jkl mno pqr stu vwx yza bcd efg hij klm nop qrs tuv wxy zab cde fgh ijk lmn opq"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "table", "markdown"])
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_secrets_in_every_layout_are_redacted_by_classify_explain(layout: str, fmt: str) -> None:
+    r = cli("classify", "--explain", "--format", fmt, "-", stdin=LAYOUTS[layout])
+    no_traceback(r)
+    assert r.returncode == 0, r.stderr
+    assert not [leak for leak in LEAKS if leak in r.stdout + r.stderr], r.stdout
