@@ -284,9 +284,51 @@ def redact_text(text: str) -> str:
         found = _found(line)
         if found:
             masked = _redact_line(line, found)
-            changed = changed or masked != line
-            lines[n] = masked
+            changed = _unfold_secret(lines, n, line, masked) or changed or masked != line
+            if lines[n] is line:
+                lines[n] = masked
     return "\n".join(lines) if changed else original
+
+
+_FOLD_PIECES = 8  # how many lines one folded word may run over
+
+
+def _unfold_secret(lines: list[str], n: int, line: str, masked: str) -> bool:
+    """A word cut at the end of line `n` by a terminal or a log renderer that folds long words (RichHandler,
+    a narrow console: `postgresql://u:pa` / `ssword@host/db`, a key over three lines) can hide a secret that
+    no piece shows whole. The last word of `line` joined with the first word of the next line (and of the
+    lines after it while each is one word ending at the same column, the fold's edge) is redacted whole;
+    when that masks more than the pieces did, the joined word, masked, ends line `n` (`masked`: the line
+    redacted alone) and the pieces leave the lines below. True when lines changed."""
+    edge = len(line.rstrip())
+    tail = line[max(line.rfind(" ", 0, edge), line.rfind("\t", 0, edge)) + 1:edge]
+    if not tail:
+        return False
+    pieces: list[tuple[int, str]] = []
+    for k in range(n + 1, min(len(lines), n + 1 + _FOLD_PIECES)):
+        words = lines[k].split(None, 1)
+        if not words:
+            break
+        pieces.append((k, words[0]))
+        if len(words) > 1 or len(lines[k].rstrip()) != edge:
+            break
+    if not pieces:
+        return False
+    rest = "".join(word for _, word in pieces)
+    joined = tail + rest
+    found = _found(joined)
+    whole = _redact_line(joined, found) if found else joined
+    alone = _found(tail)
+    if whole == joined or whole == (_redact_line(tail, alone) if alone else tail) + rest:
+        return False
+    cut = len(masked.rstrip())
+    start = max(masked.rfind(" ", 0, cut), masked.rfind("\t", 0, cut)) + 1
+    lines[n] = masked[:start] + whole + masked[cut:]
+    last = pieces[-1][0]
+    for k, word in pieces:
+        at = lines[k].index(word)
+        lines[k] = lines[k][:at] + lines[k][at + len(word):].lstrip(" \t") if k == last else ""
+    return True
 
 
 class RedactMemo:
