@@ -135,8 +135,12 @@ def test_timestamps_at_the_edge_of_a_datetime_are_no_timestamps() -> None:
 def test_times_of_day_going_back_on_every_line_never_overflow() -> None:
     clock = Clock(datetime(9990, 1, 1, 12, tzinfo=UTC))
     dated = [clock.at("12:00:00" if i % 2 else "10:00:00") for i in range(2 * 366 * 10)]
-    assert dated[0] == datetime(9990, 1, 1, 10, tzinfo=UTC)
-    assert None in dated[-2:] and all(d is None or 1 < d.year < 9999 for d in dated)  # (its last day, at most)
+    assert set(dated) == {datetime(9990, 1, 1, 10, tzinfo=UTC), datetime(9990, 1, 1, 12, tzinfo=UTC)}  # no drift
+    # a clock eight hours on at every line: a day every three lines, up to the reader's last year
+    clock = Clock(datetime(9990, 1, 1, 12, tzinfo=UTC))
+    dated = [clock.at(("00:00:00", "08:00:00", "16:00:00")[i % 3]) for i in range(3 * 366 * 10)]
+    assert dated[:4] == [datetime(9990, 1, 1, h, tzinfo=UTC) for h in (0, 8, 16)] + [datetime(9990, 1, 2, tzinfo=UTC)]
+    assert None in dated[-3:] and all(d is None or 1 < d.year < 9999 for d in dated)  # (its last day, at most)
 
 
 @pytest.mark.parametrize("fmt", ["table", "json", "markdown", "html"])

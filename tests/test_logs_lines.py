@@ -96,6 +96,12 @@ def test_clock_dates_times_of_day_in_reading_order() -> None:
     assert clock.at("00:00:03") == day + timedelta(days=1, seconds=3)  # midnight passed
     assert clock.at("00:00:01") == day + timedelta(days=1, seconds=1)
     assert clock.last == day + timedelta(days=1, seconds=3)
+    assert clock.at("23:00:00") == day + timedelta(hours=23)  # an hour back over midnight: the day before
+    assert clock.at("11:00:00") == day + timedelta(days=1, hours=11)  # 11 h on: the same day
+    assert clock.at("09:00:00") == day + timedelta(days=1, hours=9)  # 2 h back (out of order): no day added
+    assert clock.at("23:30:00") == day + timedelta(hours=23, minutes=30)  # 11.5 h back is nearer than 12.5 h on
+    assert clock.at("22:59:00") == day + timedelta(days=1, hours=22, minutes=59)  # 11 h 59 on: the same day
+    assert clock.at("10:00:00") == day + timedelta(days=2, hours=10)  # 12 h 59 back: midnight passed
     written = day + timedelta(days=1, minutes=5)  # the file's last write: 00:05 the next day
     assert Clock(written).at("23:59:58") == day + timedelta(hours=23, minutes=59, seconds=58)
     assert Clock(written).at("00:04:00") == day + timedelta(days=1, minutes=4)

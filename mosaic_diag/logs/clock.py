@@ -4,8 +4,10 @@ Rich's RichHandler writes its time column as `[%x %X]` by default (`[12/06/26 08
 the C locale Python runs in) and, configured with `log_time_format="[%X]"` or in `Console.log`, as a time
 of day alone (`[08:29:26]`); it leaves the column blank while the second does not change. A time of day
 gets its date from the last timestamp read before it (any line's full timestamp, or an earlier time of day
-already dated), and moves to the next day when it goes back by more than an hour (midnight passed; a log
-in which nothing was read for more than a day cannot tell). With nothing dated before it, the first time
+already dated), on the day that puts it nearest to that timestamp: the next day when it goes back by more
+than twelve hours (midnight passed), the day before when it goes forward by more (a line a little out of
+order just after midnight), else the same day (no drift into later days; a log in which nothing was read
+for more than twelve hours cannot tell). With nothing dated before it, the first time
 of day takes the date of the file's last write (its mtime, the local time of this machine, as the app's
 local time): the day before when that time of day is later than the write's, since nothing in a file is
 written after its mtime. Read from stdin (no mtime), such a log's times of day stay undated: no timestamp.
@@ -25,7 +27,7 @@ from mosaic_diag.logs.lines import in_range, parse_ts
 
 _TIME_OF_DAY = re.compile(r"(\d\d):(\d\d):(\d\d)(?:[.,](\d{1,6}))?")
 _DAY = timedelta(days=1)
-_BACK = timedelta(hours=1)  # how far a time of day may go back (lines of two processes a little out of order)
+_BACK = timedelta(hours=12)  # further back than this, a time of day is the next day's (the nearer reading)
 
 
 def time_of_day(text: str) -> time | None:
@@ -88,4 +90,6 @@ class Clock:
             ts = datetime.combine(written.date(), tod, UTC)
             return ts - _DAY if ts > written else ts
         ts = datetime.combine(last.date(), tod, last.tzinfo)
-        return ts + _DAY if ts < last - _BACK else ts
+        if ts < last - _BACK:
+            return ts + _DAY
+        return ts - _DAY if ts > last + _BACK else ts
