@@ -297,3 +297,59 @@ def test_a_crossencoder_that_loaded_is_not_an_unavailable_reranker() -> None:
     assert str(exc) == "'CrossEncoder' object has no attribute 'rank'"
     assert clf().classify_text(f"AttributeError: {exc}").label == "UNKNOWN_ERROR"
     assert clf().classify_text(text_of(exc)).label == "UNKNOWN_ERROR"
+
+
+@pytest.mark.parametrize(("mode", "label"), [
+    ("server_error", "ANTHROPIC_SERVER_ERROR"),
+    ("context_overflow", "ANTHROPIC_CONTEXT_OVERFLOW"),
+    ("overloaded", "ANTHROPIC_OVERLOADED"),
+    ("quota", "ANTHROPIC_CREDIT_EXHAUSTED"),
+])
+def test_anthropic_error_logged_without_its_type_is_attributed_by_its_shape(llm, mode: str, label: str) -> None:
+    """`logger.error(f"...: {e}")` of a real anthropic error names no provider word: the SDK's shape attributes it
+    (anthropic>=2's `(request_id: …, path: …, type: …)` trailer, older ones' `{'type': 'error', 'error': {…}}`
+    envelope), not the word `api_error`, which OpenAI-compatible servers use too."""
+    anthropic = pytest.importorskip("anthropic")
+    llm.set_failure("anthropic", mode)
+    client = anthropic.Anthropic(api_key="sk-ant-test", base_url=llm.anthropic_base_url, max_retries=0)
+    with pytest.raises(anthropic.APIStatusError) as info:
+        client.messages.create(model="claude-3-5-haiku-latest", max_tokens=16,
+                               messages=[{"role": "user", "content": "hi"}])
+    assert clf().classify_text(f"Request failed: {info.value}").label == label
+
+
+class _OpenAICompatibleNotFound(BaseHTTPRequestHandler):
+    """An OpenAI-compatible server (Ollama's /v1) answering a model it does not have, in its own words."""
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        body = json.dumps({"error": {"message": 'model "llama3.1" not found, try pulling it first',
+                                     "type": "api_error", "param": None, "code": None}}).encode()
+        self.send_response(404)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_an_openai_compatible_servers_api_error_is_not_anthropic() -> None:
+    """The word `api_error` in OpenAI's `{'error': {…}}` envelope is no Anthropic 5xx: the real openai client's
+    404 from such a server is the OpenAI client's model-not-found with its type, and no label without it."""
+    openai = pytest.importorskip("openai")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _OpenAICompatibleNotFound)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        client = openai.OpenAI(api_key="ollama", base_url=f"http://127.0.0.1:{server.server_port}/v1",
+                               max_retries=0)
+        with pytest.raises(openai.NotFoundError) as info:
+            client.chat.completions.create(model="llama3.1", messages=[{"role": "user", "content": "hi"}])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert clf().classify_text(str(info.value)).label == "UNKNOWN_ERROR"
+    assert clf().classify_text(f"openai.NotFoundError: {info.value}").label == "OPENAI_MODEL_NOT_FOUND"

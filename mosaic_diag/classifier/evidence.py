@@ -41,12 +41,16 @@ _OPENAI_CODES = frozenset({
     "insufficient_quota", "rate_limit_exceeded", "invalid_api_key", "model_not_found",
     "context_length_exceeded", "content_filter", "content_policy_violation",
 })
+# Anthropic's own error types; its generic `api_error` (a 500) is no evidence alone: OpenAI-compatible
+# servers (Ollama, vLLM, proxies) use the same word in OpenAI's {'error': {…}} envelope
 _ANTHROPIC_CODES = frozenset({
-    "overloaded_error", "authentication_error", "not_found_error", "rate_limit_error",
-    "api_error", "permission_error",
+    "overloaded_error", "authentication_error", "not_found_error", "rate_limit_error", "permission_error",
 })
+# Anthropic's body envelope {"type": "error", "error": {…}} (JSON, dict, or escaped inside a JSON string)
+_ANTHROPIC_ENVELOPE = re.compile(
+    r"""\\?['"]type\\?['"]\s*:\s*\\?['"]error\\?['"]\s*,\s*\\?['"]error\\?['"]\s*:\s*\{""")
 _PROVIDER_HOSTS = (("openai", re.compile(r"(^|\.)openai\.(com|azure\.com)$")),
-                   ("anthropic", re.compile(r"(^|\.)anthropic\.com$")))
+                   ("anthropic", re.compile(r"(^|\.)(anthropic\.com|claude\.(com|ai))$")))
 # wrappers name the provider: litellm's "AnthropicException - Overloaded", "OpenAIException - Error code: 429"
 _WRAPPER_PROVIDER = re.compile(r"\b(Anthropic|OpenAI|AzureOpenAI)(?:Exception|Error) - ")
 # a driver error carried by a wrapper: "(psycopg2.errors.UndefinedColumn) column ..." (SQLAlchemy)
@@ -234,6 +238,9 @@ def exception_info(type_name: str | None, message: str, frames: tuple[Frame, ...
         if m:
             wrapper = "anthropic" if m.group(1) == "Anthropic" else "openai"
     provider = provider_of_type(type_name) or provider_of_codes(codes) or wrapper
+    if provider is None and (_ANTHROPIC_ENVELOPE.search(message[:20_000])
+                             or ("path: " in message and _TRAILER_TYPE.search(message[:20_000]))):
+        provider = "anthropic"  # its body's envelope, or anthropic>=2's "(request_id: …, path: …, type: …)"
     return ExceptionInfo(type_name, message, frames, status, codes, provider, _aliases(type_name, wrapper))
 
 
