@@ -175,6 +175,25 @@ def test_json_prefix_reads_the_whole_pairs_first(text: str, want: dict) -> None:
     assert json_prefix(text) == want
 
 
+TB = 'Traceback (most recent call last):\n  File "app.py", line 3, in f\nValueError: boom'
+
+
+@pytest.mark.parametrize("record", [
+    {"@timestamp": "2026-12-06T08:00:00.000Z", "log.level": "error", "message": "m", "error.stack_trace": TB},
+    {"@timestamp": "2026-12-06T08:00:00.000Z", "log.level": "error", "message": "m", "error": {"stack_trace": TB}},
+    {"timestamp": "2026-12-06T08:00:00Z", "status": "error", "level": "ERROR", "message": "m", "error.stack": TB},
+    {"timestamp": "2026-12-06T08:00:00Z", "log_level": "ERROR", "errorMessage": "boom", "message": "m",
+     "stackTrace": None, "traceback": TB},
+    {"message": "m", "level": "ERROR", "stacktrace": TB},
+])
+def test_the_key_table_reads_each_formatters_level_and_traceback(record: dict) -> None:
+    """ECS (dotted and nested), Datadog's `error.stack`, AWS Lambda's `log_level`, litellm's `stacktrace`."""
+    import json
+
+    (event,) = _errors(json.dumps(record))
+    assert (event.level, event.message, event.traceback) == ("ERROR", "m", TB)
+
+
 def test_a_dict_repr_and_a_cut_record_without_level_are_no_records() -> None:
     """Prefect's old `JsonFormatter` wrote a Python dict repr (not JSON): corrupt, no record; the same for a cut
     record whose first pairs hold no level."""
