@@ -50,7 +50,7 @@ def _is_box_side(t: str) -> bool:
 
 class _Open:
     __slots__ = ("line", "end", "ts", "shape", "stream", "level", "logger", "message", "tb", "detail",
-                 "state", "emit", "seen", "blanks", "exc_at", "cont", "headless", "via", "first")
+                 "state", "emit", "seen", "blanks", "exc_at", "cont", "headless", "via", "first", "own_tb")
 
     def __init__(self, line: int, end: int, ln: Line, state: int, emit: bool, message: str | None) -> None:
         self.line = line
@@ -72,6 +72,7 @@ class _Open:
         self.headless = False  # a Rich box whose top (and header) the text does not have
         self.via = ln.via      # the logger of the tool's record it came inside (Prefect's), or None
         self.first = ln.text if ln.shape == "rich" else None  # a RichHandler record's line (its columns)
+        self.own_tb: str | None = None  # a JSON record's traceback field: the event's, whatever follows it
 
     def add(self, text: str, end: int) -> None:
         if self.blanks:
@@ -385,7 +386,11 @@ class Assembler:
                 return
             if ln.shape == "json":
                 if level in ERROR_LEVELS or (level is None and ln.exc):
-                    self._emit("error", lineno, last, ln, ln.message, ln.exc)
+                    # open like a text record: lines after it with no record prefix continue it (a traceback
+                    # a second handler printed after the JSON, the rest of a record broken over lines)
+                    op = self.open[ln.stream] = _Open(lineno, last, ln, _REC, True, ln.message)
+                    op.own_tb = ln.exc
+                    op.ts = self._when(ln)
                 return
             if level in ERROR_LEVELS:
                 op = self.open[ln.stream] = _Open(lineno, last, ln, _REC, True, ln.message)
@@ -455,7 +460,7 @@ class Assembler:
         del self.open[op.stream]
         if not op.emit or (op.headless and op.exc_at < 0):
             return
-        tb = "\n".join(op.tb) if op.tb else None
+        tb = op.own_tb if op.own_tb is not None else "\n".join(op.tb) if op.tb else None
         message = op.message if op.message is not None else _exception_line(op)
         if op.shape == "rich" and op.detail and op.message is not None:
             # RichHandler wraps a long message onto the lines under it: one message again

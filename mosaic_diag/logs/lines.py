@@ -122,11 +122,23 @@ _RENDER_TS = r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) "
 _RENDER_BASIC = re.compile(rf"{_RENDER_TS}({_LV}:([^\s:]*):(.*))", re.S)
 _RENDER_UVICORN = re.compile(rf"{_RENDER_TS}({_LV}:\s+(.*))", re.S)
 
-_JSON_LEVEL_KEYS = ("level", "levelname", "severity", "log.level", "lvl")
+# the keys JSON log formatters write a record's parts under, first found first: stdlib-based formatters
+# (python-json-logger's `levelname`/`message`/`exc_info`, json-log-formatter's `exc_info`, litellm's `stacktrace`,
+# a custom `traceback`), structlog's JSONRenderer (`event`, `level`, `exception`), Google Cloud's `severity`, ECS
+# (`log.level`, `error.stack_trace`, flattened or nested), Datadog (`error.stack`), AWS Lambda's runtime (`log_level`)
+_JSON_LEVEL_KEYS = ("level", "levelname", "severity", "log.level", "lvl", "log_level")
 _JSON_MSG_KEYS = ("event", "message", "msg")
 _JSON_LOGGER_KEYS = ("logger", "name", "logger_name", "log.logger")
 _JSON_TS_KEYS = ("timestamp", "time", "@timestamp", "asctime", "ts")
-_JSON_EXC_KEYS = ("exception", "exc_info", "stack_trace", "stack", "traceback", "exc_text")
+_JSON_EXC_KEYS = ("exception", "exc_info", "stack_trace", "stacktrace", "stack", "traceback", "exc_text",
+                  "error.stack_trace", "error.stack")
+_JSON_ERROR_EXC_KEYS = ("stack", "stack_trace", "traceback")  # inside a nested "error" object (ECS, Datadog)
+# a record's whole formatted line, read as the process's own line when the record has no level key: loguru's
+# `serialize=True` `text` (its `record` cut off or missing)
+_JSON_LINE_KEYS = ("text",)
+_DECODER = json.JSONDecoder()
+_JSON_WS = re.compile(r"[ \t\r]*")
+_CUT_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\(?:u[0-9a-fA-F]{0,3})?$")  # an escape the line's end cut
 
 
 class Line:
@@ -416,7 +428,7 @@ def json_exception(obj: dict) -> str | None:
     if v is None:
         err = obj.get("error")
         if isinstance(err, dict):
-            v = _first(err, ("stack", "stack_trace", "traceback"))
+            v = _first(err, _JSON_ERROR_EXC_KEYS)
     if isinstance(v, list):  # some formatters emit the traceback as a list of lines
         v = "".join(x if x.endswith("\n") else x + "\n" for x in v if isinstance(x, str))
     if not isinstance(v, str) or not v.strip() or v in ("true", "True"):
@@ -465,11 +477,77 @@ def json_record(obj: dict) -> Line:
     level = _first(obj, _JSON_LEVEL_KEYS)
     if level is None and isinstance(obj.get("log"), dict):
         level = obj["log"].get("level")
-    msg = _str(_first(obj, _JSON_MSG_KEYS)) or ""
     exc = json_exception(obj)
+    if level is None:
+        line = _json_line_record(obj, exc)
+        if line is not None:
+            return line
+    msg = _str(_first(obj, _JSON_MSG_KEYS)) or ""
     first = msg.split("\n", 1)[0]
     return Line("json", None, _str(_first(obj, _JSON_TS_KEYS)), norm_level(_str(level)),
                 _str(_first(obj, _JSON_LOGGER_KEYS)), first, first, True, _record_kind(first), exc)
+
+
+def _json_line_record(obj: dict, exc: str | None) -> Line | None:
+    """A record with no level key whose formatted line (`_JSON_LINE_KEYS`) is a record with a level: that
+    record, a traceback after its first line its traceback; else None."""
+    v = _first(obj, _JSON_LINE_KEYS)
+    if not isinstance(v, str):
+        return None
+    head, _, rest = v.partition("\n")
+    inner = parse_process(head, "json", None, None)
+    if not inner.record or inner.level is None:
+        return None
+    at = rest.find(TRACEBACK_HEADER[:9])  # ("Traceback": the header itself may be cut)
+    if exc is None and at >= 0:
+        exc = rest[at:].rstrip("\n")
+    ts = _str(_first(obj, _JSON_TS_KEYS)) or inner.ts
+    return Line("json", None, ts, inner.level, inner.logger, inner.message, inner.message, True, inner.kind, exc)
+
+
+def json_prefix(text: str) -> dict:
+    """The whole `"key": value` pairs at the start of a `{` line that is not one whole JSON object (cut off by
+    the paste's or a line limit's end, broken over lines inside a string, a user's `...` in it); a string value
+    that the line's end cuts is taken as far as it goes. Stops at the first pair it cannot read."""
+    obj: dict = {}
+    pos = 1
+    try:
+        while True:
+            pos = _skip_ws(text, pos)
+            if text[pos:pos + 1] != '"':
+                break
+            key, pos = _DECODER.raw_decode(text, pos)
+            pos = _skip_ws(text, pos)
+            if text[pos:pos + 1] != ":":
+                break
+            pos = _skip_ws(text, pos + 1)
+            try:
+                obj[key], pos = _DECODER.raw_decode(text, pos)
+            except ValueError:
+                if text[pos:pos + 1] == '"':
+                    obj[key] = _cut_string(text[pos:])
+                break
+            pos = _skip_ws(text, pos)
+            if text[pos:pos + 1] != ",":
+                break
+            pos += 1
+    except (ValueError, RecursionError):
+        pass
+    return {k: v for k, v in obj.items() if v is not None}
+
+
+def _skip_ws(text: str, pos: int) -> int:
+    m = _JSON_WS.match(text, pos)
+    return pos if m is None else m.end()
+
+
+def _cut_string(quoted: str) -> str | None:
+    """A JSON string value the line's end cut (`"…` with no closing quote), as far as it goes, or None."""
+    try:
+        value = json.loads(_CUT_ESCAPE.sub(r"\1", quoted.rstrip()) + '"')
+    except ValueError:
+        return None
+    return value if isinstance(value, str) else None
 
 
 def parse_json(text: str) -> list[Line]:
@@ -477,8 +555,14 @@ def parse_json(text: str) -> list[Line]:
     try:
         obj = json.loads(text)
     except ValueError as e:
-        return [Line("json", None, None, None, None, text, text, True, None, None,
-                     f"invalid JSON: {getattr(e, 'msg', e)}")]
+        why = f"invalid JSON: {getattr(e, 'msg', e)}"
+        # a record cut off or broken over lines: still a record when its first pairs give it a level
+        part = json_prefix(text)
+        line = json_record(part) if part else None
+        if line is not None and line.level is not None:
+            line.corrupt = why
+            return [line]
+        return [Line("json", None, None, None, None, text, text, True, None, None, why)]
     except RecursionError:  # a hostile line of nested brackets
         return [Line("json", None, None, None, None, text, text, True, None, None, "invalid JSON: nested too deeply")]
     if not isinstance(obj, dict):

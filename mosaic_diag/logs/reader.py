@@ -287,8 +287,9 @@ class _Reader:
             text = text[:-1]
         self.cur = pos
         for ln in parse_line(text):
-            if ln.shape == "json" and ln.stream in self.asm.open and (ln.corrupt is not None or (
-                    ln.level is None and not ln.message and ln.exc is None)):
+            if ln.shape == "json" and ln.level is None and ln.stream in self.asm.open \
+                    and self.asm.open[ln.stream].shape != "json" and (
+                    ln.corrupt is not None or (not ln.message and ln.exc is None)):
                 # a "{" line inside a text record's message (a pasted error body, a dict): not a JSON record
                 raw_text = text if ln.stream is None else text.split("| ", 1)[-1]  # behind a compose prefix
                 if self.bad.pop(lineno, None) is not None:  # the block scan took it for a cut-off JSON line
@@ -301,7 +302,8 @@ class _Reader:
                 if lineno not in self.bad:
                     self.bad[lineno] = ln.corrupt
                     self.stats.add_corrupt(lineno, ln.corrupt)
-                continue
+                if ln.level is None:  # (a cut-off JSON record whose first pairs give its level is still read)
+                    continue
             self.asm.feed(lineno, ln)
         return end + 1
 
