@@ -531,7 +531,7 @@ def json_prefix(text: str) -> dict:
             if text[pos:pos + 1] != ",":
                 break
             pos += 1
-    except (ValueError, RecursionError):
+    except (ValueError, RecursionError):  # mosaic-diag: ignore[MD006] -- the pairs read so far are the answer
         pass
     return {k: v for k, v in obj.items() if v is not None}
 
