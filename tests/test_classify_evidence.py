@@ -353,3 +353,17 @@ def test_an_openai_compatible_servers_api_error_is_not_anthropic() -> None:
         thread.join(timeout=5)
     assert clf().classify_text(str(info.value)).label == "UNKNOWN_ERROR"
     assert clf().classify_text(f"openai.NotFoundError: {info.value}").label == "OPENAI_MODEL_NOT_FOUND"
+
+
+@pytest.mark.parametrize(("second", "label"), [
+    ("[2024-11-05 09:26:00 +0000] [16] [ERROR] Worker (pid:17) was sent SIGKILL! Perhaps out of memory?",
+     "APP_TIMEOUT"),
+    ("[2024-11-05 09:26:00 +0000] [16] [ERROR] Worker (pid:17) exited with code 1", "APP_TIMEOUT"),
+    ("[2024-11-05 09:26:00 +0000] [16] [ERROR] Worker (pid:23) was sent SIGKILL! Perhaps out of memory?",
+     "RENDER_OUT_OF_MEMORY"),
+])
+def test_gunicorn_kill_of_the_worker_that_timed_out_in_one_text(second: str, label: str) -> None:
+    """gunicorn's arbiter SIGKILLs (or reaps) the worker it reported timed out: in one text that is APP_TIMEOUT, as
+    triage derives it across a log; the kill of another worker keeps its OOM reading (open-runtimes#330)."""
+    text = "[2024-11-05 09:25:59 +0000] [16] [CRITICAL] WORKER TIMEOUT (pid:17)\n" + second
+    assert Classifier.default().classify_text(text).label == label

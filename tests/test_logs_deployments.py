@@ -238,3 +238,21 @@ def test_an_error_record_wrapped_by_the_terminal_before_its_traceback(block_size
     assert _errors(HEROKU_WRAPPED.replace("[E\nRROR]", "[I\nNFO]")) != []  # the traceback is still a crash
     (crash,) = _errors(HEROKU_WRAPPED.replace("[E\nRROR]", "[I\nNFO]"))
     assert (crash.line, crash.level) == (5, None)
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_render_failure_sentences_without_the_deploy_log_marker(block_size: int | None) -> None:
+    """Render's dashboard event and notification e-mail say it without `==> ` (FlowiseAI/Flowise#1932,
+    documenso/documenso#931); in Render's text export or alone, each is a platform failure line. The same words
+    inside prose, and Render's progress and live notices, are not events (held-out round 6)."""
+    text = ("Server unhealthy. Ran out of memory (used over 2GB) while running your code.\n"
+            "2026-12-06T10:00:00Z Exited with status 1 while building your code. Check your deploy logs for more information.\n"
+            "Port scan timeout reached, no open ports detected. Bind your service to at least one port.\n"
+            "the deploy said Exited with status 1 while running your code\n"
+            "Your service is live 🎉\n"
+            "==> No open ports detected, continuing to scan...\n")
+    events, _ = read(text.encode(), **({} if block_size is None else {"block_size": block_size}))
+    platform = [e for e in events if e.kind == "platform"]
+    assert [e.line for e in platform] == [1, 2, 3]
+    assert [e.kind for e in events if e.kind in ("error", "platform")] == ["platform"] * 3
+    assert [_label(e) for e in platform] == ["RENDER_OUT_OF_MEMORY", "RENDER_DEPLOY_FAILED", "RENDER_HEALTHCHECK_TIMEOUT"]

@@ -21,8 +21,9 @@ TRACEBACK_HEADER = "Traceback (most recent call last):"
 
 _LEVEL_INITIALS = frozenset("DIWECF[")
 # first characters of a Render text line's own text that may make it more than plain text: a level word's
-# initial (or "[" of "[ERROR]"), "==> ", Heroku's "app[" / "heroku[" (digits: an app timestamp, looked at too)
-_NOT_PLAIN = frozenset("DIWECF[=ah")
+# initial (or "[" of "[ERROR]"), "==> ", Heroku's "app[" / "heroku[" (digits: an app timestamp, looked at too), and
+# Render's own failure sentences without the marker ("Server unhealthy. Ran out of memory …", "Port scan …")
+_NOT_PLAIN = frozenset("DIWECF[=ahSRP")
 _LV = r"(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)"
 _TS = r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
 # Render text export: ISO-8601 timestamp, one space, the process's own line.
@@ -115,6 +116,13 @@ PLATFORM_FAILURES = (
     r"Instance failed",
 )
 _PLATFORM_FAILURE = re.compile("|".join(PLATFORM_FAILURES))
+# Render's own failure sentences as its dashboard events and notification e-mails write them, without the "==> "
+# marker of the deploy log: still a platform failure line when a line starts with one
+_RENDER_BARE_FAILURE = re.compile(
+    r"(?:Server unhealthy\. )?Ran out of memory \(used over [\d.]+\s*[MG]i?B\) while running your code"
+    r"|Exited with status [1-9]\d* while (?:building|running) your code"
+    r"|Port scan timeout reached, no open ports detected"
+    r"|Deploy failed for \w+: ")
 # the two commonest Render text records, each read with one pattern: stdlib logging's default format
 # ("TIMESTAMP LEVEL:logger:message") and uvicorn's ("TIMESTAMP LEVEL:     message"); what _RENDER_TEXT and
 # then parse_process's _BASIC / _UVICORN make of such a line (the timestamp part matches one way only)
@@ -319,6 +327,8 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
     elif c == "=" and text.startswith("==> "):
         kind = "platform_failure" if _PLATFORM_FAILURE.search(text) else "platform"
         return Line(shape or "plain", stream, ts, None, "render", text, text[4:], True, kind)
+    if c in "SREPD" and _RENDER_BARE_FAILURE.match(text):
+        return Line(shape or "plain", stream, ts, None, "render", text, text, True, "platform_failure")
     if label_level is not None and c not in (" ", "\t", ""):
         # no level of its own: a Render API entry still carries the level label Render gave it
         return Line(shape, stream, ts, label_level, None, text, text, False, "labelled")

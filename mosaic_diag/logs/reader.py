@@ -35,7 +35,9 @@ from mosaic_diag.logs.source import BLOCK_SIZE, LINE_CAP, iter_blocks
 TEXT_NEEDLES = (Needle(b"ERROR", 1), Needle(b"CRITICAL", 7), Needle(b"Traceback (most recent call last)"),
                 Needle(b"==> ", 2), Needle(b"Started server process"), Needle(b'File "'),
                 Needle(b"FATAL", 4), Needle(b"[error", 0), Needle(b"[critical", 0),  # (structlog's console)
-                Needle("│ ".encode(), 0))  # a Rich traceback box's side, its top maybe cut off (its lead byte: rare)
+                Needle("│ ".encode(), 0),  # a Rich traceback box's side, its top maybe cut off (its lead byte: rare)
+                # Render's failure sentences without the "==> " marker (dashboard events, notification e-mails)
+                Needle(b" your code"), Needle(b"Port scan timeout reached"), Needle(b"Deploy failed for "))
 JSON_NEEDLES = (Needle(b'"error"'), Needle(b'"critical"'))
 _JSON_LINE = Needle(b"\n{", 1)
 _INF = 1 << 62
