@@ -367,3 +367,12 @@ def test_gunicorn_kill_of_the_worker_that_timed_out_in_one_text(second: str, lab
     triage derives it across a log; the kill of another worker keeps its OOM reading (open-runtimes#330)."""
     text = "[2024-11-05 09:25:59 +0000] [16] [CRITICAL] WORKER TIMEOUT (pid:17)\n" + second
     assert Classifier.default().classify_text(text).label == label
+
+
+def test_many_worker_timeouts_in_one_text_are_one_pass() -> None:
+    """The timeout-then-kill rule matched from every WORKER TIMEOUT to the end of the text (quadratic: an
+    hour for this one); its gap now stops at the next WORKER TIMEOUT."""
+    text = "".join(f"[2024-11-05 09:25:59 +0000] [16] [CRITICAL] WORKER TIMEOUT (pid:{i})\n" for i in range(40_000))
+    text += "[2024-11-05 09:26:00 +0000] [16] [ERROR] Worker (pid:39999) was sent SIGKILL! Perhaps out of memory?\n"
+    got = Classifier.default().classify_text(text)
+    assert got.label == "APP_TIMEOUT" and got.rule_id == "app.timeout-kill", got.rule_id
