@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import secrets
 import threading
 import traceback
 from collections.abc import Iterator
@@ -376,3 +377,99 @@ def test_many_worker_timeouts_in_one_text_are_one_pass() -> None:
     text += "[2024-11-05 09:26:00 +0000] [16] [ERROR] Worker (pid:39999) was sent SIGKILL! Perhaps out of memory?\n"
     got = Classifier.default().classify_text(text)
     assert got.label == "APP_TIMEOUT" and got.rule_id == "app.timeout-kill", got.rule_id
+
+
+# -- held-out round 7: database shapes (real psycopg2 against the test server) -------------------
+
+def test_a_role_connection_limit_is_a_connection_failure(pg, pg_db) -> None:
+    import psycopg2
+
+    role = f"capped_{secrets.token_hex(3)}"
+    admin = psycopg2.connect(pg.superuser_dsn(), connect_timeout=10)
+    try:
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'pw' CONNECTION LIMIT 0")
+        exc = raised(lambda: psycopg2.connect(pg.dsn(pg_db.rsplit("/", 1)[1].split("?")[0], user=role,
+                                                       password="pw"), connect_timeout=10))
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP ROLE IF EXISTS {role}")
+        admin.close()
+    assert f'too many connections for role "{role}"' in str(exc)
+    assert clf().classify_text(text_of(exc)).label == "PG_CONNECTION_FAILED"
+    # an issue title that dropped the role's name
+    assert clf().classify_text("psycopg2.OperationalError: FATAL: too many connections for role").label == \
+        "PG_CONNECTION_FAILED"
+
+
+def test_a_not_null_violation_is_a_value_that_does_not_fit_its_column(pg_db) -> None:
+    import psycopg2
+
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE sessions (id serial PRIMARY KEY, user_data text NOT NULL)")
+    engine = sqlalchemy.create_engine(pg_db.replace("postgresql://", "postgresql+psycopg2://", 1))
+
+    def run() -> None:
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text("INSERT INTO sessions (user_data) VALUES (NULL)"))
+
+    exc = raised(run)
+    engine.dispose()
+    assert str(exc).startswith("(psycopg2.errors.NotNullViolation) null value in column")
+    assert clf().classify_exception(exc).label == "TYPE_MISMATCH"
+    assert clf().classify_text(text_of(exc)).label == "TYPE_MISMATCH"
+    # the wrapper's first line alone, and the bare libpq message under a logger
+    assert clf().classify_text(str(exc).splitlines()[0]).label == "TYPE_MISMATCH"
+    bare = str(exc.orig).splitlines()[0]
+    assert clf().classify_text(f"Error executing query: {bare}", logger="app.db", level="ERROR").label == \
+        "TYPE_MISMATCH"
+
+
+def test_other_integrity_errors_stay_their_own_labels(pg_db) -> None:
+    """Adding not-null to TYPE_MISMATCH must not take a unique or foreign-key violation."""
+    import psycopg2
+
+    with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE users (id int PRIMARY KEY)")
+        cur.execute("CREATE TABLE sessions (id int PRIMARY KEY, user_id int NOT NULL REFERENCES users(id))")
+        cur.execute("INSERT INTO users VALUES (1)")
+    texts = {}
+    for name, sql in (("dup", "INSERT INTO users VALUES (1)"), ("fk", "INSERT INTO sessions VALUES (1, 99)")):
+        def run(sql: str = sql) -> None:
+            with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+                cur.execute(sql)
+        texts[name] = text_of(raised(run))
+    assert clf().classify_text(texts["dup"]).label == "DUPLICATE_KEY"
+    assert clf().classify_text(texts["fk"]).label == "SESSION_ORPHANED"
+
+
+def test_a_pooler_that_does_not_know_the_user_is_an_auth_failure_not_an_app_login() -> None:
+    # Supavisor's FATAL (no public pooler in the test run: the wording from the libpq message it sends)
+    text = ('psycopg2.OperationalError: connection to server at "127.0.0.1", port 5432 failed: '
+            "FATAL:  Tenant or user not found")
+    assert clf().classify_text(text).label == "PG_AUTH_FAILED"
+    # the app's own login log keeps its label
+    assert clf().classify_text("login failed: user not found for email a@example.com", logger="api.auth",
+                               level="WARNING").label == "AUTH_USER_NOT_FOUND"
+
+
+def test_sqlite_locked_database_from_real_sqlite3(tmp_path) -> None:
+    import sqlite3
+
+    path = tmp_path / "app.db"
+    holder = sqlite3.connect(path)
+    holder.execute("CREATE TABLE t (x int)")
+    holder.commit()
+    holder.execute("BEGIN EXCLUSIVE")
+    other = sqlite3.connect(path, timeout=0)
+    exc = raised(lambda: other.execute("SELECT * FROM t"))
+    holder.rollback()
+    holder.close()
+    other.close()
+    assert str(exc) == "database is locked"
+    assert clf().classify_text(text_of(exc)).label == "SQLITE_FALLBACK_ACTIVE"
+    # quoted inside prose (a user's sentence around the type and message)
+    assert clf().classify_text(f'I get "sqlite3.OperationalError: {exc}" when I run it').label == \
+        "SQLITE_FALLBACK_ACTIVE"
