@@ -301,3 +301,26 @@ def test_secrets_in_every_layout_are_redacted_by_classify_explain(layout: str, f
     no_traceback(r)
     assert r.returncode == 0, r.stderr
     assert not [leak for leak in LEAKS if leak in r.stdout + r.stderr], r.stdout
+
+
+# -- the layouts added with the held-out rounds: logfmt, Celery, FastChat, cut JSON, wrapped records -------------
+def test_a_logfmt_line_of_one_long_word_is_one_pass() -> None:
+    # a key tried at every character of a word ran to the word's end from each: hours for a megabyte
+    for text in ("level=error msg=x " + "a" * (1 << 20), "level=error " + "a1." * (1 << 18) + " msg=late"):
+        (ln,) = parse_line(text)
+        assert ln.level == "ERROR"
+    assert ln.message == "late"
+
+
+def test_logfmt_error_records_of_lower_case_levels_are_events() -> None:
+    """`level=error` has no upper-case ERROR for the block scan to find: its own candidates; a `level=error`
+    inside a quoted message, or after the record's own level, is no error record."""
+    text = ("time=2026-12-06T08:00:00Z level=info msg=started\n"
+            'time=2026-12-06T08:00:01Z level=error msg="db down" err=timeout\n'
+            'time=2026-12-06T08:00:02Z level=info msg="user set level=error in config"\n'
+            "level=info msg=payload level=error\n"
+            'time=2026-12-06T08:00:03Z lvl=crit msg="disk full"\n'
+            'severity="error" message="quoted level"\n')
+    events, _ = read(text.encode())
+    assert [(e.line, e.level, e.message) for e in events] == [
+        (2, "ERROR", "db down"), (5, "CRITICAL", "disk full"), (6, "ERROR", "quoted level")]

@@ -37,7 +37,10 @@ TEXT_NEEDLES = (Needle(b"ERROR", 1), Needle(b"CRITICAL", 7), Needle(b"Traceback 
                 Needle(b"FATAL", 4), Needle(b"[error", 0), Needle(b"[critical", 0),  # (structlog's console)
                 Needle("│ ".encode(), 0),  # a Rich traceback box's side, its top maybe cut off (its lead byte: rare)
                 # Render's failure sentences without the "==> " marker (dashboard events, notification e-mails)
-                Needle(b" your code"), Needle(b"Port scan timeout reached"), Needle(b"Deploy failed for "))
+                Needle(b" your code"), Needle(b"Port scan timeout reached"), Needle(b"Deploy failed for "),
+                # logfmt's lower-case error levels (`level=error`, `lvl=crit`, `severity="error"`, `level=ERR`)
+                Needle(b"=err"), Needle(b'="err'), Needle(b"=crit"), Needle(b'="crit'), Needle(b"=fatal"),
+                Needle(b"=ERR"))
 JSON_NEEDLES = (Needle(b'"error"'), Needle(b'"critical"'))
 _JSON_LINE = Needle(b"\n{", 1)
 _INF = 1 << 62
