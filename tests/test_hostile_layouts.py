@@ -324,3 +324,23 @@ def test_logfmt_error_records_of_lower_case_levels_are_events() -> None:
     events, _ = read(text.encode())
     assert [(e.line, e.level, e.message) for e in events] == [
         (2, "ERROR", "db down"), (5, "CRITICAL", "disk full"), (6, "ERROR", "quoted level")]
+
+
+def test_a_traceback_after_every_record_parses_a_line_a_few_times(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before a traceback's header the assembler looks back for its record (and a wrapped one): it stops at
+    the first line of its stream, so the lines before are parsed when asked for, not 32 of them each time (a
+    log of a traceback after every record was read 10x slower). Counted through the real parser."""
+    from mosaic_diag.logs import reader
+
+    calls = [0]
+    real = reader.parse_line
+
+    def counted(text: str, _depth: int = 0) -> list:
+        calls[0] += 1
+        return real(text, _depth)
+
+    monkeypatch.setattr(reader, "parse_line", counted)
+    n = 500
+    text = "".join(f'INFO:app:step {i}\n{HEADER}\n  File "a.py", line 1, in f\nValueError: v{i}\n' for i in range(n))
+    events, _ = read(text.encode())
+    assert len(events) == n and calls[0] <= 8 * n

@@ -13,7 +13,7 @@ header glued to the end of another line.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from mosaic_diag.logs.clock import Clock
@@ -123,7 +123,7 @@ class Assembler:
         self.out: list[RawEvent] = []
         self.text_shape = "plain"
         # set by the reader before each feed: returns the lines before the current one, newest first
-        self.lookback: Callable[[], list[Line]] | None = None
+        self.lookback: Callable[[], Iterator[Line]] | None = None
         # set by the reader: the error record a terminal wrapped over the two lines before the current one
         self.wrapped_record: Callable[[str | None], Line | None] | None = None
         self.clock = Clock()  # the reader's (it dates times of day from the file's other timestamps)
@@ -414,7 +414,7 @@ class Assembler:
             elif at == 0 and self.lookback is not None:
                 # Python's own line before an uncaught exception's traceback (`Exception in thread T (f):`
                 # from threading's excepthook, `Exception ignored in: <obj>`) starts the event
-                prev = next(iter(self.lookback()), None)
+                prev = next(self.lookback(), None)
                 if prev is not None and prev.stream == ln.stream and not prev.record \
                         and _PY_INTRO.match(prev.text):
                     op.line = lineno - 1

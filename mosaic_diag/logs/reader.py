@@ -541,11 +541,11 @@ class _Reader:
 
     # -- lookback for a traceback without an ERROR record before it ---------------------------
 
-    def _lookback(self) -> list[Line]:
-        lines: list[Line] = []
+    def _lookback(self) -> Iterator[Line]:
+        """The lines before the current one, newest first, each parsed only when asked for (callers stop at the
+        first line of their stream: a traceback header on every line parses one line back, not 32)."""
         for text in self._texts_before(LOOKBACK_LINES):
-            lines.extend(reversed(parse_line(text)))
-        return lines
+            yield from reversed(parse_line(text))
 
     def _texts_before(self, count: int) -> Iterator[str]:
         """The texts of up to `count` lines before the current one, newest first."""
