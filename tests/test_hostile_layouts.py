@@ -344,3 +344,16 @@ def test_a_traceback_after_every_record_parses_a_line_a_few_times(monkeypatch: p
     text = "".join(f'INFO:app:step {i}\n{HEADER}\n  File "a.py", line 1, in f\nValueError: v{i}\n' for i in range(n))
     events, _ = read(text.encode())
     assert len(events) == n and calls[0] <= 8 * n
+
+
+@pytest.mark.parametrize("block_size", [1 << 20, 8224])
+def test_the_lookback_across_a_block_start_reads_whole_lines_only(block_size: int) -> None:
+    """The lookback keeps the last 8 KB of the block before: a long line cut at its front was read from its
+    middle, and a `WARNING:` there was taken for the record of the traceback after it (no event). At 8224 bytes
+    the first block ends right after that line."""
+    intro = "WARNING:app:fake intro "
+    head = "INFO:app:start\n" + "INFO:app:payload " + intro + "z" * (8192 - len(intro) - 1) + "\n"
+    assert len(head) == 8224 and head.encode()[-8192:].startswith(intro.encode())
+    events, _ = read((head + f'{HEADER}\n  File "a.py", line 1, in f\nValueError: boom\n').encode(),
+                     block_size=block_size)
+    assert [(e.line, e.message) for e in events] == [(3, "ValueError: boom")]

@@ -46,6 +46,7 @@ _JSON_LINE = Needle(b"\n{", 1)
 _INF = 1 << 62
 LOOKBACK_LINES = 32
 DOCUMENT_CAP = 256 << 20
+TAIL_BYTES = 8192
 
 _CTRL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f]")
 # a JSON-looking line that does not end with "}": cut off or otherwise not one whole object
@@ -274,8 +275,7 @@ class _Reader:
                 self._skip(block, run, n)
             self._last_ts(block)
             stats.lines = self.lineno  # lines so far (progress on stdin); final in _finish_stats
-            # the last 8 KB read (of this block and the ones before when blocks are small: stdin, a follow)
-            self.prev_tail = block[-8192:] if len(block) >= 8192 else (self.prev_tail + block)[-8192:]
+            self.prev_tail = _tail(block if len(block) >= TAIL_BYTES else self.prev_tail + block)
         asm.finish()
         yield from out
         out.clear()
@@ -635,6 +635,19 @@ class _Reader:
         yield from asm.out
         asm.out.clear()
         return True
+
+
+def _tail(data: bytes) -> bytes:
+    """The whole lines in the last `TAIL_BYTES` of `data` (the last block read, and the ones before when blocks
+    are small: stdin, a follow), kept for the lookback across a block's start: a line cut at the front would
+    be read from its middle (a `WARNING:` inside a long line taken for the record a traceback belongs to)."""
+    if len(data) <= TAIL_BYTES:
+        return data
+    tail = data[-TAIL_BYTES:]
+    if data[-TAIL_BYTES - 1:-TAIL_BYTES] == b"\n":
+        return tail
+    nl = tail.find(b"\n")
+    return b"" if nl < 0 else tail[nl + 1:]
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
