@@ -357,3 +357,26 @@ def test_the_lookback_across_a_block_start_reads_whole_lines_only(block_size: in
     events, _ = read((head + f'{HEADER}\n  File "a.py", line 1, in f\nValueError: boom\n').encode(),
                      block_size=block_size)
     assert [(e.line, e.message) for e in events] == [(3, "ValueError: boom")]
+
+
+SPLIT_DSN = ("postgresql://app:Hunter2Secret", "PasswordLong@db.internal.example.com:5432/app")
+
+
+@pytest.mark.parametrize("key", ["message", "exc_info"])
+@pytest.mark.parametrize("fmt", ["json", "markdown", "html"])
+def test_a_json_record_broken_inside_a_secret_is_read_whole(tmp_path: Path, key: str, fmt: str) -> None:
+    """A JSON record broken over two lines inside a string, in the middle of a DSN's password: its first line was
+    read by its first pairs (the message or traceback ending `app:Hunter2Secret`) and the second line kept apart
+    as detail, so no field held the DSN whole for the redactor. Together the lines are one object: read whole."""
+    value = f"connection to {SPLIT_DSN[0]}\n{SPLIT_DSN[1]} failed"
+    if key == "exc_info":
+        value = f'{HEADER}\\n  File \\"a.py\\", line 1, in f\\npsycopg2.OperationalError: {value}\\n'
+    text = '{"level": "error", "message": "db failed", "' + key + '": "' + value + '", "x": 1}\n'
+    if key == "message":
+        text = text.replace('"message": "db failed", ', "")
+    path = tmp_path / "split.log"
+    path.write_text(text)
+    r = cli("triage", "--format", fmt, str(path))
+    no_traceback(r)
+    assert r.returncode == 1, r.stderr
+    assert "Hunter2S" not in r.stdout and "ordLong" not in r.stdout and "db.internal" in r.stdout, r.stdout

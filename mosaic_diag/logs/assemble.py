@@ -24,6 +24,9 @@ from mosaic_diag.logs.lines import (
     Line,
     is_frame,
     is_rich_header,
+    json_message,
+    json_record,
+    json_rejoined,
     rich_join,
     traceback_at,
 )
@@ -50,7 +53,8 @@ def _is_box_side(t: str) -> bool:
 
 class _Open:
     __slots__ = ("line", "end", "ts", "shape", "stream", "level", "logger", "message", "tb", "detail",
-                 "state", "emit", "seen", "blanks", "exc_at", "cont", "headless", "via", "first", "own_tb")
+                 "state", "emit", "seen", "blanks", "exc_at", "cont", "headless", "via", "first", "own_tb", "raw",
+                 "more")
 
     def __init__(self, line: int, end: int, ln: Line, state: int, emit: bool, message: str | None) -> None:
         self.line = line
@@ -73,6 +77,8 @@ class _Open:
         self.via = ln.via      # the logger of the tool's record it came inside (Prefect's), or None
         self.first = ln.text if ln.shape == "rich" else None  # a RichHandler record's line (its columns)
         self.own_tb: str | None = None  # a JSON record's traceback field: the event's, whatever follows it
+        self.raw = ln.raw  # a JSON record that is not one whole line: that line, and the lines after it (`more`)
+        self.more: list[str] = []
 
     def add(self, text: str, end: int) -> None:
         if self.blanks:
@@ -113,6 +119,22 @@ def _exception_line(op: _Open) -> str:
     return tb[-1] if tb else ""
 
 
+def _rejoin(op: _Open) -> None:
+    """A JSON record whose line was cut inside a string and the lines after it that continued it: read as the
+    one record they are when together they make one object (its message and traceback whole, a secret in them
+    not split between the record and the lines after it); what follows the object stays the detail."""
+    whole = json_rejoined(op.raw or "", op.more)
+    if whole is None:
+        return
+    obj, after = whole
+    rec = json_record(obj)
+    msg = json_message(obj).rstrip("\n")  # all its lines: the breaks inside it may be a wrap's, not its own
+    op.message = msg if rec.message and msg.startswith(rec.message) else rec.message
+    op.own_tb = rec.exc
+    op.tb = []
+    op.detail = after.strip("\n").split("\n") if after.strip() else []
+
+
 class Assembler:
     """Feed it lines (`feed`), collect finished events from `out`; `finish` closes what is open."""
 
@@ -144,6 +166,8 @@ class Assembler:
         if op is not None:
             if self._extend(op, ln, last):
                 op.seen = last
+                if op.raw is not None and len(op.more) < MAX_TRACEBACK_LINES:
+                    op.more.append(ln.text)
                 return
             self._close(op)
         self._start(lineno, last, ln)
@@ -460,6 +484,8 @@ class Assembler:
         del self.open[op.stream]
         if not op.emit or (op.headless and op.exc_at < 0):
             return
+        if op.raw is not None and op.more:
+            _rejoin(op)
         tb = op.own_tb if op.own_tb is not None else "\n".join(op.tb) if op.tb else None
         message = op.message if op.message is not None else _exception_line(op)
         if op.shape == "rich" and op.detail and op.message is not None:
