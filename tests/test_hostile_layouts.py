@@ -380,3 +380,15 @@ def test_a_json_record_broken_inside_a_secret_is_read_whole(tmp_path: Path, key:
     no_traceback(r)
     assert r.returncode == 1, r.stderr
     assert "Hunter2S" not in r.stdout and "ordLong" not in r.stdout and "db.internal" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("fmt", ["json", "table", "markdown"])
+def test_classify_redacts_its_message_where_it_stands_in_the_text(fmt: str) -> None:
+    """`classify -` of a JSON record broken inside a DSN's password: the message it took out of the text starts
+    with the password's second half, which alone is no secret for the redactor; redacted with the line before."""
+    text = ('{"level": "error", "message": "db failed", "exc_info": "' + HEADER + '\\n  File \\"a.py\\", line 1, in f'
+            f'\\npsycopg2.OperationalError: connection to {SPLIT_DSN[0]}\n{SPLIT_DSN[1]} failed\\n", "x": 1}}\n')
+    r = cli("classify", "--explain", "--format", fmt, "-", stdin=text)
+    no_traceback(r)
+    assert r.returncode == 0, r.stderr
+    assert "Hunter2S" not in r.stdout and "ordLong" not in r.stdout, r.stdout
