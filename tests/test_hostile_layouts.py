@@ -312,18 +312,23 @@ def test_a_logfmt_line_of_one_long_word_is_one_pass() -> None:
     assert ln.message == "late"
 
 
-def test_logfmt_error_records_of_lower_case_levels_are_events() -> None:
-    """`level=error` has no upper-case ERROR for the block scan to find: its own candidates; a `level=error`
-    inside a quoted message, or after the record's own level, is no error record."""
+@pytest.mark.parametrize("block_size", [1 << 20, 7])
+def test_logfmt_error_records_of_lower_case_levels_are_events(block_size: int) -> None:
+    """`level=error` has no upper-case ERROR for the block scan to find: its own candidates (in blocks from the
+    first whose head has a logfmt level key); a `level=error` inside a quoted message, or after the record's own
+    level, is no error record. A log of other lines first (a megabyte) finds them too."""
     text = ("time=2026-12-06T08:00:00Z level=info msg=started\n"
             'time=2026-12-06T08:00:01Z level=error msg="db down" err=timeout\n'
             'time=2026-12-06T08:00:02Z level=info msg="user set level=error in config"\n'
             "level=info msg=payload level=error\n"
             'time=2026-12-06T08:00:03Z lvl=crit msg="disk full"\n'
             'severity="error" message="quoted level"\n')
-    events, _ = read(text.encode())
+    events, _ = read(text.encode(), block_size=block_size)
     assert [(e.line, e.level, e.message) for e in events] == [
         (2, "ERROR", "db down"), (5, "CRITICAL", "disk full"), (6, "ERROR", "quoted level")]
+    if block_size > 7:
+        events, _ = read(b"plain line of text\n" * 60_000 + text.encode(), block_size=block_size)
+        assert [(e.line, e.level) for e in events] == [(60_002, "ERROR"), (60_005, "CRITICAL"), (60_006, "ERROR")]
 
 
 def test_a_traceback_after_every_record_parses_a_line_a_few_times(monkeypatch: pytest.MonkeyPatch) -> None:

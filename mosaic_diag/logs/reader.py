@@ -37,11 +37,15 @@ TEXT_NEEDLES = (Needle(b"ERROR", 1), Needle(b"CRITICAL", 7), Needle(b"Traceback 
                 Needle(b"FATAL", 4), Needle(b"[error", 0), Needle(b"[critical", 0),  # (structlog's console)
                 Needle("│ ".encode(), 0),  # a Rich traceback box's side, its top maybe cut off (its lead byte: rare)
                 # Render's failure sentences without the "==> " marker (dashboard events, notification e-mails)
-                Needle(b" your code"), Needle(b"Port scan timeout reached"), Needle(b"Deploy failed for "),
-                # logfmt's lower-case error levels (`level=error`, `lvl=crit`, `severity="error"`, `level=ERR`)
-                Needle(b"=err"), Needle(b'="err'), Needle(b"=crit"), Needle(b'="crit'), Needle(b"=fatal"),
-                Needle(b"=ERR"))
+                Needle(b" your code"), Needle(b"Port scan timeout reached"), Needle(b"Deploy failed for "))
 JSON_NEEDLES = (Needle(b'"error"'), Needle(b'"critical"'))
+# logfmt's lower-case error levels (`level=error`, `lvl=crit`, `severity="error"`, `level=ERR`): each needle is a
+# search of the whole block, made from the first block with a `level=` (or, in its first `LOGFMT_PROBE` bytes, a
+# rarer level key) on: a log of other lines pays one search a block
+LOGFMT_NEEDLES = (Needle(b"=err"), Needle(b'="err'), Needle(b"=crit"), Needle(b'="crit'), Needle(b"=fatal"),
+                  Needle(b"=ERR"))
+_LOGFMT_KEYS = (b"lvl=", b"severity=")
+LOGFMT_PROBE = 1 << 16
 _JSON_LINE = Needle(b"\n{", 1)
 _INF = 1 << 62
 LOOKBACK_LINES = 32
@@ -95,9 +99,10 @@ class _Finder:
 
     __slots__ = ("block", "needles", "next")
 
-    def __init__(self, block: bytes, json_lines: bool) -> None:
+    def __init__(self, block: bytes, json_lines: bool, logfmt: bool) -> None:
         self.block = block
-        self.needles = TEXT_NEEDLES + JSON_NEEDLES if json_lines else TEXT_NEEDLES
+        needles = TEXT_NEEDLES + JSON_NEEDLES if json_lines else TEXT_NEEDLES
+        self.needles = needles + LOGFMT_NEEDLES if logfmt else needles
         self.next = [-1] * len(self.needles)
 
     def search(self, pos: int) -> int:
@@ -199,13 +204,15 @@ class _Reader:
         self._first_ts(first)
         asm = self.asm
         out = asm.out
+        logfmt = False  # a logfmt level key seen: its lower-case error levels are candidates from then on
         for block in blocks:
             json_lines = _has_json_lines(block)
             self._check_block(block, json_lines)
             self.block = block
             n = len(block)
             pos = 0
-            finder = _Finder(block, json_lines)
+            logfmt = logfmt or b"level=" in block or any(block.find(k, 0, LOGFMT_PROBE) >= 0 for k in _LOGFMT_KEYS)
+            finder = _Finder(block, json_lines, logfmt)
             run = runlines = -1     # start of a run of lines passed over while events are open
             while pos < n:
                 opened = asm.open
