@@ -397,3 +397,13 @@ def test_classify_redacts_its_message_where_it_stands_in_the_text(fmt: str) -> N
     no_traceback(r)
     assert r.returncode == 0, r.stderr
     assert "Hunter2S" not in r.stdout and "ordLong" not in r.stdout, r.stdout
+
+
+def test_a_broken_json_record_with_a_traceback_after_it_keeps_that_traceback() -> None:
+    """A cut JSON record whose next line closes it, then a traceback another handler printed: the record is
+    not read whole over the traceback's lines (they stay its traceback, bounded as ever)."""
+    text = '{"level": "error", "message": "cut here\n still", "x": 1}\n' + \
+        "".join(f'  File "a.py", line {i}, in f\n' for i in range(3000))
+    (event,) = read(text.encode())[0]
+    assert event.message == "cut here" and event.traceback is not None
+    assert event.traceback.count("\n") + 1 <= 2000 and event.traceback.startswith('  File "a.py", line 0,')

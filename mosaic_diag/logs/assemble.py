@@ -121,18 +121,19 @@ def _exception_line(op: _Open) -> str:
 
 def _rejoin(op: _Open) -> None:
     """A JSON record whose line was cut inside a string and the lines after it that continued it: read as the
-    one record they are when together they make one object (its message and traceback whole, a secret in them
-    not split between the record and the lines after it); what follows the object stays the detail."""
+    one record they are when together they make one object and nothing follows it (its message and traceback
+    whole, a secret in them not split between the record and the lines after it); else left as read (lines after
+    the object, a traceback another handler printed, keep their place)."""
     whole = json_rejoined(op.raw or "", op.more)
-    if whole is None:
+    if whole is None or whole[1].strip():
         return
-    obj, after = whole
+    obj, _ = whole
     rec = json_record(obj)
     msg = json_message(obj).rstrip("\n")  # all its lines: the breaks inside it may be a wrap's, not its own
     op.message = msg if rec.message and msg.startswith(rec.message) else rec.message
     op.own_tb = rec.exc
     op.tb = []
-    op.detail = after.strip("\n").split("\n") if after.strip() else []
+    op.detail = []
 
 
 class Assembler:
