@@ -301,3 +301,109 @@ def test_secrets_in_every_layout_are_redacted_by_classify_explain(layout: str, f
     no_traceback(r)
     assert r.returncode == 0, r.stderr
     assert not [leak for leak in LEAKS if leak in r.stdout + r.stderr], r.stdout
+
+
+# -- the layouts added with the held-out rounds: logfmt, Celery, FastChat, cut JSON, wrapped records -------------
+def test_a_logfmt_line_of_one_long_word_is_one_pass() -> None:
+    # a key tried at every character of a word ran to the word's end from each: hours for a megabyte
+    for text in ("level=error msg=x " + "a" * (1 << 20), "level=error " + "a1." * (1 << 18) + " msg=late"):
+        (ln,) = parse_line(text)
+        assert ln.level == "ERROR"
+    assert ln.message == "late"
+
+
+@pytest.mark.parametrize("block_size", [1 << 20, 7])
+def test_logfmt_error_records_of_lower_case_levels_are_events(block_size: int) -> None:
+    """`level=error` has no upper-case ERROR for the block scan to find: its own candidates (in blocks from the
+    first whose head has a logfmt level key); a `level=error` inside a quoted message, or after the record's own
+    level, is no error record. A log of other lines first (a megabyte) finds them too."""
+    text = ("time=2026-12-06T08:00:00Z level=info msg=started\n"
+            'time=2026-12-06T08:00:01Z level=error msg="db down" err=timeout\n'
+            'time=2026-12-06T08:00:02Z level=info msg="user set level=error in config"\n'
+            "level=info msg=payload level=error\n"
+            'time=2026-12-06T08:00:03Z lvl=crit msg="disk full"\n'
+            'severity="error" message="quoted level"\n')
+    events, _ = read(text.encode(), block_size=block_size)
+    assert [(e.line, e.level, e.message) for e in events] == [
+        (2, "ERROR", "db down"), (5, "CRITICAL", "disk full"), (6, "ERROR", "quoted level")]
+    if block_size > 7:
+        events, _ = read(b"plain line of text\n" * 60_000 + text.encode(), block_size=block_size)
+        assert [(e.line, e.level) for e in events] == [(60_002, "ERROR"), (60_005, "CRITICAL"), (60_006, "ERROR")]
+
+
+def test_a_traceback_after_every_record_parses_a_line_a_few_times(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before a traceback's header the assembler looks back for its record (and a wrapped one): it stops at
+    the first line of its stream, so the lines before are parsed when asked for, not 32 of them each time (a
+    log of a traceback after every record was read 10x slower). Counted through the real parser."""
+    from mosaic_diag.logs import reader
+
+    calls = [0]
+    real = reader.parse_line
+
+    def counted(text: str, _depth: int = 0) -> list:
+        calls[0] += 1
+        return real(text, _depth)
+
+    monkeypatch.setattr(reader, "parse_line", counted)
+    n = 500
+    text = "".join(f'INFO:app:step {i}\n{HEADER}\n  File "a.py", line 1, in f\nValueError: v{i}\n' for i in range(n))
+    events, _ = read(text.encode())
+    assert len(events) == n and calls[0] <= 8 * n
+
+
+@pytest.mark.parametrize("block_size", [1 << 20, 8224])
+def test_the_lookback_across_a_block_start_reads_whole_lines_only(block_size: int) -> None:
+    """The lookback keeps the last 8 KB of the block before: a long line cut at its front was read from its
+    middle, and a `WARNING:` there was taken for the record of the traceback after it (no event). At 8224 bytes
+    the first block ends right after that line."""
+    intro = "WARNING:app:fake intro "
+    head = "INFO:app:start\n" + "INFO:app:payload " + intro + "z" * (8192 - len(intro) - 1) + "\n"
+    assert len(head) == 8224 and head.encode()[-8192:].startswith(intro.encode())
+    events, _ = read((head + f'{HEADER}\n  File "a.py", line 1, in f\nValueError: boom\n').encode(),
+                     block_size=block_size)
+    assert [(e.line, e.message) for e in events] == [(3, "ValueError: boom")]
+
+
+SPLIT_DSN = ("postgresql://app:Hunter2Secret", "PasswordLong@db.internal.example.com:5432/app")
+
+
+@pytest.mark.parametrize("key", ["message", "exc_info"])
+@pytest.mark.parametrize("fmt", ["json", "markdown", "html"])
+def test_a_json_record_broken_inside_a_secret_is_read_whole(tmp_path: Path, key: str, fmt: str) -> None:
+    """A JSON record broken over two lines inside a string, in the middle of a DSN's password: its first line was
+    read by its first pairs (the message or traceback ending `app:Hunter2Secret`) and the second line kept apart
+    as detail, so no field held the DSN whole for the redactor. Together the lines are one object: read whole."""
+    value = f"connection to {SPLIT_DSN[0]}\n{SPLIT_DSN[1]} failed"
+    if key == "exc_info":
+        value = f'{HEADER}\\n  File \\"a.py\\", line 1, in f\\npsycopg2.OperationalError: {value}\\n'
+    text = '{"level": "error", "message": "db failed", "' + key + '": "' + value + '", "x": 1}\n'
+    if key == "message":
+        text = text.replace('"message": "db failed", ', "")
+    path = tmp_path / "split.log"
+    path.write_text(text)
+    r = cli("triage", "--format", fmt, str(path))
+    no_traceback(r)
+    assert r.returncode == 1, r.stderr
+    assert "Hunter2S" not in r.stdout and "ordLong" not in r.stdout and "db.internal" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("fmt", ["json", "table", "markdown"])
+def test_classify_redacts_its_message_where_it_stands_in_the_text(fmt: str) -> None:
+    """`classify -` of a JSON record broken inside a DSN's password: the message it took out of the text starts
+    with the password's second half, which alone is no secret for the redactor; redacted with the line before."""
+    text = ('{"level": "error", "message": "db failed", "exc_info": "' + HEADER + '\\n  File \\"a.py\\", line 1, in f'
+            f'\\npsycopg2.OperationalError: connection to {SPLIT_DSN[0]}\n{SPLIT_DSN[1]} failed\\n", "x": 1}}\n')
+    r = cli("classify", "--explain", "--format", fmt, "-", stdin=text)
+    no_traceback(r)
+    assert r.returncode == 0, r.stderr
+    assert "Hunter2S" not in r.stdout and "ordLong" not in r.stdout, r.stdout
+
+
+def test_a_broken_json_record_with_a_traceback_after_it_keeps_that_traceback() -> None:
+    """A cut JSON record whose next line closes it, then a traceback another handler printed: the record is
+    not read whole over the traceback's lines (they stay its traceback, bounded as ever)."""
+    text = '{"level": "error", "message": "cut here\n still", "x": 1}\n' + \
+        "".join(f'  File "a.py", line {i}, in f\n' for i in range(3000))
+    (event,) = read(text.encode())[0]
+    assert event.message == "cut here" and event.traceback is not None
+    assert event.traceback.count("\n") + 1 <= 2000 and event.traceback.startswith('  File "a.py", line 0,')

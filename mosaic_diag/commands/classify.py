@@ -23,7 +23,7 @@ def classify(
 ) -> int:
     """Classify one error (exit 0; UNKNOWN_ERROR when no rule matches)."""
     from mosaic_diag.classifier.classify import Classifier
-    from mosaic_diag.platform.redact import redact_text
+    from mosaic_diag.platform.redact import redact_excerpt
 
     if text == "-":
         text = sys.stdin.read()
@@ -33,7 +33,7 @@ def classify(
         raise UsageError("nothing to classify: the text is empty")
     result = Classifier.default(rules).classify_text(text, logger=logger)
     data = result.to_dict()
-    data["message"] = redact_text(data["message"])
+    data["message"] = redact_excerpt(data["message"], text)
     if fmt is OutputFormat.json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     elif fmt is OutputFormat.markdown:
@@ -52,7 +52,7 @@ def classify(
             else:
                 out().print(f"rule [bold]{result.rule_id}[/] ({result.rule_source})")
                 for hit in result.hits:
-                    out().print(f"  {hit.key}: {redact_text(hit.text)!r} in {hit.where}")
+                    out().print(f"  {hit.key}: {redact_excerpt(hit.text, text)!r} in {hit.where}")
     return 0
 
 

@@ -13,7 +13,7 @@ header glued to the end of another line.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from mosaic_diag.logs.clock import Clock
@@ -24,6 +24,9 @@ from mosaic_diag.logs.lines import (
     Line,
     is_frame,
     is_rich_header,
+    json_message,
+    json_record,
+    json_rejoined,
     rich_join,
     traceback_at,
 )
@@ -50,7 +53,8 @@ def _is_box_side(t: str) -> bool:
 
 class _Open:
     __slots__ = ("line", "end", "ts", "shape", "stream", "level", "logger", "message", "tb", "detail",
-                 "state", "emit", "seen", "blanks", "exc_at", "cont", "headless", "via", "first", "own_tb")
+                 "state", "emit", "seen", "blanks", "exc_at", "cont", "headless", "via", "first", "own_tb", "raw",
+                 "more")
 
     def __init__(self, line: int, end: int, ln: Line, state: int, emit: bool, message: str | None) -> None:
         self.line = line
@@ -73,6 +77,8 @@ class _Open:
         self.via = ln.via      # the logger of the tool's record it came inside (Prefect's), or None
         self.first = ln.text if ln.shape == "rich" else None  # a RichHandler record's line (its columns)
         self.own_tb: str | None = None  # a JSON record's traceback field: the event's, whatever follows it
+        self.raw = ln.raw  # a JSON record that is not one whole line: that line, and the lines after it (`more`)
+        self.more: list[str] = []
 
     def add(self, text: str, end: int) -> None:
         if self.blanks:
@@ -113,6 +119,23 @@ def _exception_line(op: _Open) -> str:
     return tb[-1] if tb else ""
 
 
+def _rejoin(op: _Open) -> None:
+    """A JSON record whose line was cut inside a string and the lines after it that continued it: read as the
+    one record they are when together they make one object and nothing follows it (its message and traceback
+    whole, a secret in them not split between the record and the lines after it); else left as read (lines after
+    the object, a traceback another handler printed, keep their place)."""
+    whole = json_rejoined(op.raw or "", op.more)
+    if whole is None or whole[1].strip():
+        return
+    obj, _ = whole
+    rec = json_record(obj)
+    msg = json_message(obj).rstrip("\n")  # all its lines: the breaks inside it may be a wrap's, not its own
+    op.message = msg if rec.message and msg.startswith(rec.message) else rec.message
+    op.own_tb = rec.exc
+    op.tb = []
+    op.detail = []
+
+
 class Assembler:
     """Feed it lines (`feed`), collect finished events from `out`; `finish` closes what is open."""
 
@@ -123,7 +146,7 @@ class Assembler:
         self.out: list[RawEvent] = []
         self.text_shape = "plain"
         # set by the reader before each feed: returns the lines before the current one, newest first
-        self.lookback: Callable[[], list[Line]] | None = None
+        self.lookback: Callable[[], Iterator[Line]] | None = None
         # set by the reader: the error record a terminal wrapped over the two lines before the current one
         self.wrapped_record: Callable[[str | None], Line | None] | None = None
         self.clock = Clock()  # the reader's (it dates times of day from the file's other timestamps)
@@ -144,6 +167,8 @@ class Assembler:
         if op is not None:
             if self._extend(op, ln, last):
                 op.seen = last
+                if op.raw is not None and len(op.more) < MAX_TRACEBACK_LINES:
+                    op.more.append(ln.text)
                 return
             self._close(op)
         self._start(lineno, last, ln)
@@ -414,7 +439,7 @@ class Assembler:
             elif at == 0 and self.lookback is not None:
                 # Python's own line before an uncaught exception's traceback (`Exception in thread T (f):`
                 # from threading's excepthook, `Exception ignored in: <obj>`) starts the event
-                prev = next(iter(self.lookback()), None)
+                prev = next(self.lookback(), None)
                 if prev is not None and prev.stream == ln.stream and not prev.record \
                         and _PY_INTRO.match(prev.text):
                     op.line = lineno - 1
@@ -460,6 +485,8 @@ class Assembler:
         del self.open[op.stream]
         if not op.emit or (op.headless and op.exc_at < 0):
             return
+        if op.raw is not None and op.more:
+            _rejoin(op)
         tb = op.own_tb if op.own_tb is not None else "\n".join(op.tb) if op.tb else None
         message = op.message if op.message is not None else _exception_line(op)
         if op.shape == "rich" and op.detail and op.message is not None:

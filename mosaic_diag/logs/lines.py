@@ -76,7 +76,9 @@ _BRACKET_LEVEL = re.compile(rf"\[{_LV}\][ \t]+(.*)", re.S)
 # 'time=… level=error msg="…"' (a line starting with one of these keys)
 _LOGFMT_START = re.compile(r"(?:level|lvl|severity|time|ts|timestamp)=")
 _LOGFMT_INITIALS = frozenset("lst")  # (a set: "" is in every str)
-_LOGFMT_PAIR = re.compile(r'([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
+# a key starts a word: tried inside a long word at each of its characters, the key pattern would run to the word's
+# end from every one (quadratic in a line of one long word)
+_LOGFMT_PAIR = re.compile(r'(?<![\w.-])([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
 _LOGFMT_LEVEL_KEYS = frozenset({"level", "lvl", "severity", "levelname"})
 _LOGFMT_MSG_KEYS = frozenset({"msg", "message", "event"})
 _LOGFMT_TS_KEYS = frozenset({"time", "ts", "timestamp", "asctime"})
@@ -145,6 +147,7 @@ _JSON_ERROR_EXC_KEYS = ("stack", "stack_trace", "traceback")  # inside a nested 
 # `serialize=True` `text` (its `record` cut off or missing)
 _JSON_LINE_KEYS = ("text",)
 _DECODER = json.JSONDecoder()
+_LENIENT = json.JSONDecoder(strict=False)  # raw control characters (a line break) inside strings
 _JSON_WS = re.compile(r"[ \t\r]*")
 _CUT_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\(?:u[0-9a-fA-F]{0,3})?$")  # an escape the line's end cut
 
@@ -153,7 +156,7 @@ class Line:
     """The parts of one line (or one Render API entry)."""
 
     __slots__ = ("shape", "stream", "ts", "level", "logger", "text", "message", "record", "kind", "exc",
-                 "corrupt", "via")
+                 "corrupt", "via", "raw")
 
     def __init__(self, shape: str, stream: str | None, ts: str | None, level: str | None,
                  logger: str | None, text: str, message: str, record: bool, kind: str | None = None,
@@ -170,6 +173,7 @@ class Line:
         self.exc = exc              # traceback text carried in a JSON field
         self.corrupt = corrupt      # why the line could not be read, or None
         self.via = via              # the logger of the tool (Prefect) whose record held this line of a command's output
+        self.raw: str | None = None  # a JSON record read from its first pairs: its whole line (see `json_rejoined`)
 
 
 def parse_ts(text: str | None) -> datetime | None:
@@ -492,10 +496,14 @@ def json_record(obj: dict) -> Line:
         line = _json_line_record(obj, exc)
         if line is not None:
             return line
-    msg = _str(_first(obj, _JSON_MSG_KEYS)) or ""
-    first = msg.split("\n", 1)[0]
+    first = json_message(obj).split("\n", 1)[0]
     return Line("json", None, _str(_first(obj, _JSON_TS_KEYS)), norm_level(_str(level)),
                 _str(_first(obj, _JSON_LOGGER_KEYS)), first, first, True, _record_kind(first), exc)
+
+
+def json_message(obj: dict) -> str:
+    """The whole message of a JSON log record (all its lines), or ""."""
+    return _str(_first(obj, _JSON_MSG_KEYS)) or ""
 
 
 def _json_line_record(obj: dict, exc: str | None) -> Line | None:
@@ -560,6 +568,24 @@ def _cut_string(quoted: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def json_rejoined(raw: str, more: list[str]) -> tuple[dict, str] | None:
+    """A JSON record broken over lines inside a string (a formatter that writes a traceback's newlines as they
+    are, a console or viewer that wraps long lines): its first line `raw` and the lines after it read as one
+    object; that object and the text after its end, else None. Lines of one width but the last are a terminal's
+    hard wrap: joined as they were before it (a break inside a word or a number); else each break is the text's."""
+    pieces = [raw, *more]
+    fixed = len(pieces) > 2 and len({len(p) for p in pieces[:-1]}) == 1 and len(pieces[-1]) <= len(raw)
+    for sep in ("", "\n") if fixed else ("\n", ""):
+        text = sep.join(pieces)
+        try:
+            obj, end = _LENIENT.raw_decode(text)
+        except (ValueError, RecursionError):  # mosaic-diag: ignore[MD006] -- not one object this way
+            continue
+        if isinstance(obj, dict):
+            return obj, text[end:]
+    return None
+
+
 def parse_json(text: str) -> list[Line]:
     """The record(s) of a JSON line: a log record, a Render API entry or an API page of entries."""
     try:
@@ -571,6 +597,7 @@ def parse_json(text: str) -> list[Line]:
         line = json_record(part) if part else None
         if line is not None and line.level is not None:
             line.corrupt = why
+            line.raw = text
             return [line]
         return [Line("json", None, None, None, None, text, text, True, None, None, why)]
     except RecursionError:  # a hostile line of nested brackets

@@ -39,10 +39,18 @@ TEXT_NEEDLES = (Needle(b"ERROR", 1), Needle(b"CRITICAL", 7), Needle(b"Traceback 
                 # Render's failure sentences without the "==> " marker (dashboard events, notification e-mails)
                 Needle(b" your code"), Needle(b"Port scan timeout reached"), Needle(b"Deploy failed for "))
 JSON_NEEDLES = (Needle(b'"error"'), Needle(b'"critical"'))
+# logfmt's lower-case error levels (`level=error`, `lvl=crit`, `severity="error"`, `level=ERR`): each needle is a
+# search of the whole block, made from the first block with a `level=` (or, in its first `LOGFMT_PROBE` bytes, a
+# rarer level key) on: a log of other lines pays one search a block
+LOGFMT_NEEDLES = (Needle(b"=err"), Needle(b'="err'), Needle(b"=crit"), Needle(b'="crit'), Needle(b"=fatal"),
+                  Needle(b"=ERR"))
+_LOGFMT_KEYS = (b"lvl=", b"severity=")
+LOGFMT_PROBE = 1 << 16
 _JSON_LINE = Needle(b"\n{", 1)
 _INF = 1 << 62
 LOOKBACK_LINES = 32
 DOCUMENT_CAP = 256 << 20
+TAIL_BYTES = 8192
 
 _CTRL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f]")
 # a JSON-looking line that does not end with "}": cut off or otherwise not one whole object
@@ -91,9 +99,10 @@ class _Finder:
 
     __slots__ = ("block", "needles", "next")
 
-    def __init__(self, block: bytes, json_lines: bool) -> None:
+    def __init__(self, block: bytes, json_lines: bool, logfmt: bool) -> None:
         self.block = block
-        self.needles = TEXT_NEEDLES + JSON_NEEDLES if json_lines else TEXT_NEEDLES
+        needles = TEXT_NEEDLES + JSON_NEEDLES if json_lines else TEXT_NEEDLES
+        self.needles = needles + LOGFMT_NEEDLES if logfmt else needles
         self.next = [-1] * len(self.needles)
 
     def search(self, pos: int) -> int:
@@ -195,13 +204,15 @@ class _Reader:
         self._first_ts(first)
         asm = self.asm
         out = asm.out
+        logfmt = False  # a logfmt level key seen: its lower-case error levels are candidates from then on
         for block in blocks:
             json_lines = _has_json_lines(block)
             self._check_block(block, json_lines)
             self.block = block
             n = len(block)
             pos = 0
-            finder = _Finder(block, json_lines)
+            logfmt = logfmt or b"level=" in block or any(block.find(k, 0, LOGFMT_PROBE) >= 0 for k in _LOGFMT_KEYS)
+            finder = _Finder(block, json_lines, logfmt)
             run = runlines = -1     # start of a run of lines passed over while events are open
             while pos < n:
                 opened = asm.open
@@ -271,8 +282,7 @@ class _Reader:
                 self._skip(block, run, n)
             self._last_ts(block)
             stats.lines = self.lineno  # lines so far (progress on stdin); final in _finish_stats
-            # the last 8 KB read (of this block and the ones before when blocks are small: stdin, a follow)
-            self.prev_tail = block[-8192:] if len(block) >= 8192 else (self.prev_tail + block)[-8192:]
+            self.prev_tail = _tail(block if len(block) >= TAIL_BYTES else self.prev_tail + block)
         asm.finish()
         yield from out
         out.clear()
@@ -538,11 +548,11 @@ class _Reader:
 
     # -- lookback for a traceback without an ERROR record before it ---------------------------
 
-    def _lookback(self) -> list[Line]:
-        lines: list[Line] = []
+    def _lookback(self) -> Iterator[Line]:
+        """The lines before the current one, newest first, each parsed only when asked for (callers stop at the
+        first line of their stream: a traceback header on every line parses one line back, not 32)."""
         for text in self._texts_before(LOOKBACK_LINES):
-            lines.extend(reversed(parse_line(text)))
-        return lines
+            yield from reversed(parse_line(text))
 
     def _texts_before(self, count: int) -> Iterator[str]:
         """The texts of up to `count` lines before the current one, newest first."""
@@ -632,6 +642,19 @@ class _Reader:
         yield from asm.out
         asm.out.clear()
         return True
+
+
+def _tail(data: bytes) -> bytes:
+    """The whole lines in the last `TAIL_BYTES` of `data` (the last block read, and the ones before when blocks
+    are small: stdin, a follow), kept for the lookback across a block's start: a line cut at the front would
+    be read from its middle (a `WARNING:` inside a long line taken for the record a traceback belongs to)."""
+    if len(data) <= TAIL_BYTES:
+        return data
+    tail = data[-TAIL_BYTES:]
+    if data[-TAIL_BYTES - 1:-TAIL_BYTES] == b"\n":
+        return tail
+    nl = tail.find(b"\n")
+    return b"" if nl < 0 else tail[nl + 1:]
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

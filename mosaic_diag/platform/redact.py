@@ -290,6 +290,21 @@ def redact_text(text: str) -> str:
     return "\n".join(lines) if changed else original
 
 
+def redact_excerpt(excerpt: str, source: str) -> str:
+    """`excerpt` redacted as it stands in `source` (the message a classifier took out of a text): when it starts a
+    line of `source`, the line before it may end in the first piece of a secret a line break folded
+    (`…app:Hunter2Se` / `cretPassword@host failed`), which `redact_text` of the excerpt alone cannot tell. The
+    two are redacted together; a piece that then moves up into the masked word leaves the excerpt as `***`."""
+    at = source.find(excerpt) if excerpt else -1
+    if at <= 0 or source[at - 1] != "\n":
+        return redact_text(excerpt)
+    prev = source[source.rfind("\n", 0, at - 1) + 1:at - 1]
+    head, sep, rest = redact_text(f"{prev}\n{excerpt}").partition("\n")
+    if not sep:
+        return redact_text(excerpt)
+    return rest if head == redact_text(prev) else f"{MASK} {rest}".rstrip()
+
+
 _FOLD_PIECES = 8  # how many lines one folded word may run over
 
 
