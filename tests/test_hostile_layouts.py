@@ -315,7 +315,7 @@ def test_a_logfmt_line_of_one_long_word_is_one_pass() -> None:
 @pytest.mark.parametrize("block_size", [1 << 20, 7])
 def test_logfmt_error_records_of_lower_case_levels_are_events(block_size: int) -> None:
     """`level=error` has no upper-case ERROR for the block scan to find: its own candidates (in blocks from the
-    first whose head has a logfmt level key); a `level=error` inside a quoted message, or after the record's own
+    first whose head or tail has a logfmt level key); a `level=error` inside a quoted message, or after the record's own
     level, is no error record. A log of other lines first (a megabyte) finds them too."""
     text = ("time=2026-12-06T08:00:00Z level=info msg=started\n"
             'time=2026-12-06T08:00:01Z level=error msg="db down" err=timeout\n'
@@ -329,6 +329,16 @@ def test_logfmt_error_records_of_lower_case_levels_are_events(block_size: int) -
     if block_size > 7:
         events, _ = read(b"plain line of text\n" * 60_000 + text.encode(), block_size=block_size)
         assert [(e.line, e.level) for e in events] == [(60_002, "ERROR"), (60_005, "CRITICAL"), (60_006, "ERROR")]
+
+
+@pytest.mark.parametrize("block_size", [1 << 20, 7])
+def test_render_wording_after_a_megabyte_of_other_lines_is_an_event(block_size: int) -> None:
+    """Render's failure sentences are candidates from the first block whose head or tail holds one (a search
+    of every block for them cost every log three passes): at the end of a long log, and first in a block."""
+    said = b"Exited with status 1 while running your code.\n"
+    for data, line in ((b"plain line of text\n" * 60_000 + said, 60_001), (said + b"plain line of text\n" * 60_000, 1)):
+        events, _ = read(data, block_size=block_size)
+        assert [e.line for e in events] == [line]
 
 
 def test_a_traceback_after_every_record_parses_a_line_a_few_times(monkeypatch: pytest.MonkeyPatch) -> None:

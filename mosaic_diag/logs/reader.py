@@ -35,17 +35,28 @@ from mosaic_diag.logs.source import BLOCK_SIZE, LINE_CAP, iter_blocks
 TEXT_NEEDLES = (Needle(b"ERROR", 1), Needle(b"CRITICAL", 7), Needle(b"Traceback (most recent call last)"),
                 Needle(b"==> ", 2), Needle(b"Started server process"), Needle(b'File "'),
                 Needle(b"FATAL", 4), Needle(b"[error", 0), Needle(b"[critical", 0),  # (structlog's console)
-                Needle("│ ".encode(), 0),  # a Rich traceback box's side, its top maybe cut off (its lead byte: rare)
-                # Render's failure sentences without the "==> " marker (dashboard events, notification e-mails)
-                Needle(b" your code"), Needle(b"Port scan timeout reached"), Needle(b"Deploy failed for "))
+                Needle("│ ".encode(), 0))  # a Rich traceback box's side, its top maybe cut off (its lead byte: rare)
+# Render's failure sentences without the "==> " marker (dashboard events, notification e-mails: texts of their
+# own, pasted or saved): each a search of the whole block, made from the first block whose head or tail
+# (`_probe`) holds one of them on (a log of other lines pays six searches of 64 KB a block)
+WORDING_NEEDLES = (Needle(b" your code"), Needle(b"Port scan timeout reached"), Needle(b"Deploy failed for "))
+_WORDING = tuple(k.text for k in WORDING_NEEDLES)
 JSON_NEEDLES = (Needle(b'"error"'), Needle(b'"critical"'))
 # logfmt's lower-case error levels (`level=error`, `lvl=crit`, `severity="error"`, `level=ERR`): each needle is a
-# search of the whole block, made from the first block with a `level=` (or, in its first `LOGFMT_PROBE` bytes, a
-# rarer level key) on: a log of other lines pays one search a block
+# search of the whole block, made from the first block whose head or tail (`_probe`) has a logfmt level key on:
+# a log of other lines pays a few searches of 64 KB a block (a logfmt run only in a block's middle, after
+# other lines and before them again, is missed until a block's head or tail shows one)
 LOGFMT_NEEDLES = (Needle(b"=err"), Needle(b'="err'), Needle(b"=crit"), Needle(b'="crit'), Needle(b"=fatal"),
                   Needle(b"=ERR"))
-_LOGFMT_KEYS = (b"lvl=", b"severity=")
-LOGFMT_PROBE = 1 << 16
+_LOGFMT_KEYS = (b"level=", b"lvl=", b"severity=")
+PROBE = 1 << 16
+
+
+def _probe(block: bytes, keys: tuple[bytes, ...]) -> bool:
+    """Whether the block's first or last `PROBE` bytes hold one of `keys` (a layout that starts, or has
+    started, in this block)."""
+    tail = max(0, len(block) - PROBE)
+    return any(block.find(k, 0, PROBE) >= 0 or block.find(k, tail) >= 0 for k in keys)
 _JSON_LINE = Needle(b"\n{", 1)
 _INF = 1 << 62
 LOOKBACK_LINES = 32
@@ -99,10 +110,11 @@ class _Finder:
 
     __slots__ = ("block", "needles", "next")
 
-    def __init__(self, block: bytes, json_lines: bool, logfmt: bool) -> None:
+    def __init__(self, block: bytes, json_lines: bool, logfmt: bool, wording: bool = False) -> None:
         self.block = block
         needles = TEXT_NEEDLES + JSON_NEEDLES if json_lines else TEXT_NEEDLES
-        self.needles = needles + LOGFMT_NEEDLES if logfmt else needles
+        needles = needles + LOGFMT_NEEDLES if logfmt else needles
+        self.needles = needles + WORDING_NEEDLES if wording else needles
         self.next = [-1] * len(self.needles)
 
     def search(self, pos: int) -> int:
@@ -205,14 +217,16 @@ class _Reader:
         asm = self.asm
         out = asm.out
         logfmt = False  # a logfmt level key seen: its lower-case error levels are candidates from then on
+        wording = False  # one of Render's failure sentences seen: they are candidates from then on
         for block in blocks:
             json_lines = _has_json_lines(block)
             self._check_block(block, json_lines)
             self.block = block
             n = len(block)
             pos = 0
-            logfmt = logfmt or b"level=" in block or any(block.find(k, 0, LOGFMT_PROBE) >= 0 for k in _LOGFMT_KEYS)
-            finder = _Finder(block, json_lines, logfmt)
+            logfmt = logfmt or _probe(block, _LOGFMT_KEYS)
+            wording = wording or _probe(block, _WORDING)
+            finder = _Finder(block, json_lines, logfmt, wording)
             run = runlines = -1     # start of a run of lines passed over while events are open
             while pos < n:
                 opened = asm.open
