@@ -453,6 +453,12 @@ def test_a_pooler_that_does_not_know_the_user_is_an_auth_failure_not_an_app_logi
     # the app's own login log keeps its label
     assert clf().classify_text("login failed: user not found for email a@example.com", logger="api.auth",
                                level="WARNING").label == "AUTH_USER_NOT_FOUND"
+    # "user not found" alone is said by LDAP, shells, other apps: a login or email beside it, or the auth logger
+    assert clf().classify_text("ldap_bind: user not found (uid=jdoe)").label != "AUTH_USER_NOT_FOUND"
+    assert clf().classify_text("ERROR: user not found", logger="worker.sync").label != "AUTH_USER_NOT_FOUND"
+    assert clf().classify_text("ERROR: user not found", logger="api.auth").label == "AUTH_USER_NOT_FOUND"
+    assert clf().classify_text("Login failed: user not found in users table (email=a@b.c)").label == \
+        "AUTH_USER_NOT_FOUND"
 
 
 def test_sqlite_locked_database_from_real_sqlite3(tmp_path) -> None:
