@@ -79,7 +79,7 @@ _LOGFMT_INITIALS = frozenset("lst")  # (a set: "" is in every str)
 # a key starts a word: tried inside a long word at each of its characters, the key pattern would run to the word's
 # end from every one (quadratic in a line of one long word)
 _LOGFMT_PAIR = re.compile(r'(?<![\w.-])([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
-_LOGFMT_LEVEL_KEYS = frozenset({"level", "lvl", "severity", "levelname"})
+LOGFMT_LEVEL_KEYS = frozenset({"level", "lvl", "severity", "levelname"})
 _LOGFMT_MSG_KEYS = frozenset({"msg", "message", "event"})
 _LOGFMT_TS_KEYS = frozenset({"time", "ts", "timestamp", "asctime"})
 _LOGFMT_LOGGER_KEYS = frozenset({"logger", "name", "logger_name"})
@@ -401,7 +401,7 @@ def _logfmt(text: str, shape: str, stream: str | None, ts: str | None) -> Line |
     level = msg = logger = when = None
     for m in _LOGFMT_PAIR.finditer(text):
         key, value = m.group(1).lower(), m.group(2)
-        if key in _LOGFMT_LEVEL_KEYS:
+        if key in LOGFMT_LEVEL_KEYS:
             level = level or value.strip('"')
         elif key in _LOGFMT_MSG_KEYS and msg is None:
             if value.startswith('"'):

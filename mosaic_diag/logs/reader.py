@@ -21,6 +21,7 @@ from mosaic_diag.logs.assemble import Assembler
 from mosaic_diag.logs.clock import Clock, file_mtime
 from mosaic_diag.logs.lines import (
     ERROR_LEVELS,
+    LOGFMT_LEVEL_KEYS,
     Line,
     json_record,
     parse_line,
@@ -48,7 +49,7 @@ JSON_NEEDLES = (Needle(b'"error"'), Needle(b'"critical"'))
 # other lines and before them again, is missed until a block's head or tail shows one)
 LOGFMT_NEEDLES = (Needle(b"=err"), Needle(b'="err'), Needle(b"=crit"), Needle(b'="crit'), Needle(b"=fatal"),
                   Needle(b"=ERR"))
-_LOGFMT_KEYS = (b"level=", b"lvl=", b"severity=")
+_LOGFMT_KEYS = tuple(sorted(f"{k}=".encode() for k in LOGFMT_LEVEL_KEYS))  # the keys the parser reads a level from
 PROBE = 1 << 16
 
 
