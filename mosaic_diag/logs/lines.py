@@ -20,10 +20,12 @@ _LEVEL_ALIASES = {"WARN": "WARNING", "ERR": "ERROR", "EXCEPTION": "ERROR", "CRIT
 TRACEBACK_HEADER = "Traceback (most recent call last):"
 
 _LEVEL_INITIALS = frozenset("DIWECF[")
-# first characters of a Render text line's own text that may make it more than plain text: a level word's
-# initial (or "[" of "[ERROR]"), "==> ", Heroku's "app[" / "heroku[" (digits: an app timestamp, looked at too), and
-# Render's own failure sentences without the marker ("Server unhealthy. Ran out of memory …", "Port scan …")
-_NOT_PLAIN = frozenset("DIWECF[=ahSRP")
+# first characters of a Render text line's own text that may start a record: a level word's initial (or "[" of
+# "[ERROR]"), "==> ", Heroku's "app[" / "heroku[" (digits: an app timestamp, looked at too)
+RECORD_INITIALS = _LEVEL_INITIALS | frozenset("=ah")
+# ... and those that may make it more than plain text: Render's own failure sentences without the marker
+# ("Server unhealthy. Ran out of memory …", "Port scan …") too
+NOT_PLAIN = RECORD_INITIALS | frozenset("SRP")
 _LV = r"(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)"
 _TS = r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
 # Render text export: ISO-8601 timestamp, one space, the process's own line.
@@ -72,6 +74,9 @@ _PREFECT = re.compile(r"- ([\w.-]+) \| ?(.*)", re.S)
 _CELERY = re.compile(rf"\[({_TS}): {_LV}/[^\]\s]+\] ?(.*)", re.S)
 # the level first in brackets: "[ERROR] 25/Sep/2017:16:17:34 +0000 - …", AWS Lambda's "[ERROR]\t2019-…Z\t<id>\t…"
 _BRACKET_LEVEL = re.compile(rf"\[{_LV}\][ \t]+(.*)", re.S)
+_LAMBDA_RECORD = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)\t[\w-]+\t(.*)", re.S)
+# AWS Lambda's own lines around every invocation: records of the platform, none of them an error
+_LAMBDA_RUNTIME = ("START RequestId: ", "END RequestId: ", "REPORT RequestId: ", "INIT_START ", "INIT_REPORT ")
 # logfmt: "level=ERROR ts=2026-03-04 14:03:46,952 module=log … message=Internal Server Error: /",
 # 'time=… level=error msg="…"' (a line starting with one of these keys)
 _LOGFMT_START = re.compile(r"(?:level|lvl|severity|time|ts|timestamp)=")
@@ -295,6 +300,9 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
         m = _BRACKET_LEVEL.match(text)
         if m:
             msg = m.group(2)
+            own = _LAMBDA_RECORD.match(msg) if msg[:1].isdigit() else None
+            if own:  # AWS Lambda's Python runtime: "[LEVEL]\tTIME\tREQUEST_ID\tmessage"
+                ts, msg = ts or own.group(1), own.group(2)
             return Line(shape or "plain", stream, ts, norm_level(m.group(1)), None, text, msg, True, _record_kind(msg))
     elif c == "[" and text[1:2].islower():
         m = _STRUCTLOG.match(text)
@@ -331,6 +339,8 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
     elif c == "=" and text.startswith("==> "):
         kind = "platform_failure" if _PLATFORM_FAILURE.search(text) else "platform"
         return Line(shape or "plain", stream, ts, None, "render", text, text[4:], True, kind)
+    if c in "SEIR" and text.startswith(_LAMBDA_RUNTIME):
+        return Line(shape or "plain", stream, ts, None, "lambda", text, text, True)
     if c in "SREPD" and _RENDER_BARE_FAILURE.match(text):
         return Line(shape or "plain", stream, ts, None, "render", text, text, True, "platform_failure")
     if label_level is not None and c not in (" ", "\t", ""):
@@ -471,6 +481,37 @@ def render_entry(obj: dict, default_stream: str | None = None) -> Line:
                          label_level)
 
 
+# the keys only CloudWatch Logs' events carry beside `timestamp` (epoch ms) and `message` (get-log-events,
+# filter-log-events, a subscription's `logEvents`)
+CLOUDWATCH_KEYS = ("ingestionTime", "logStreamName", "eventId")
+
+
+def is_cloudwatch_event(obj: dict) -> bool:
+    """A CloudWatch Logs event: its `message` is what the process wrote, `timestamp` its epoch milliseconds."""
+    return isinstance(obj.get("message"), str) and any(k in obj for k in CLOUDWATCH_KEYS) \
+        and isinstance(obj.get("timestamp"), int) and not any(k in obj for k in _JSON_LEVEL_KEYS)
+
+
+def cloudwatch_event(obj: dict) -> list[Line]:
+    """The lines of a CloudWatch Logs event's message (one or several: Lambda's runtime writes a logged
+    traceback into one event), each read as the process's own line, stamped with the event's time when
+    the line has none; its stream is the event's log stream."""
+    try:
+        ts: str | None = datetime.fromtimestamp(obj["timestamp"] / 1000, tz=UTC).isoformat()
+    except (OverflowError, OSError, ValueError):
+        ts = None
+    stream = _str(obj.get("logStreamName"))
+    out = []
+    for part in obj["message"].rstrip("\r\n").split("\n"):
+        for ln in parse_line(part.rstrip("\r")):
+            if ln.ts is None:
+                ln.ts = ts
+            if stream is not None:
+                ln.stream = stream if ln.stream is None else f"{stream}/{ln.stream}"
+            out.append(ln)
+    return out
+
+
 def _loguru_json(text: str, rec: dict) -> Line:
     """A record of loguru's `serialize=True`: the formatted `text` (traceback included) and its `record`."""
     level, when = rec.get("level"), rec.get("time")
@@ -604,13 +645,28 @@ def parse_json(text: str) -> list[Line]:
         return [Line("json", None, None, None, None, text, text, True, None, None, "invalid JSON: nested too deeply")]
     if not isinstance(obj, dict):
         return [Line("json", None, None, None, None, text, text, True, None, None, "JSON line is not an object")]
-    logs = obj.get("logs")
-    if isinstance(logs, list) and "message" not in obj:
-        return [render_entry(e) if isinstance(e, dict) else
-                Line("render-api", None, None, None, None, "", "", False, None, None, "page entry is not an object")
-                for e in logs]
-    if "labels" in obj and "message" in obj:
+    if "message" not in obj:
+        for key in DOCUMENT_ARRAYS:
+            entries = obj.get(key)
+            if isinstance(entries, list):  # an API page or an export of entries, on one line
+                return [ln for e in entries for ln in (entry_lines(e, key) if isinstance(e, dict) else [
+                    Line("render-api" if key == "logs" else "json", None, None, None, None, "", "", False, None,
+                         None, "page entry is not an object")])]
+    return entry_lines(obj)
+
+
+# the arrays of entries an export wraps in an object: Render's log API pages (`logs`), CloudWatch Logs'
+# get-log-events / filter-log-events (`events`), Google Cloud Logging's entries.list (`entries`)
+DOCUMENT_ARRAYS = ("logs", "events", "entries")
+
+
+def entry_lines(obj: dict, key: str | None = None) -> list[Line]:
+    """The line(s) of one JSON entry: a Render API entry (any entry of a `logs` page), a CloudWatch Logs event
+    (the lines of its message), else a log record."""
+    if key == "logs" or ("labels" in obj and "message" in obj):
         return [render_entry(obj)]
+    if is_cloudwatch_event(obj):
+        return cloudwatch_event(obj)
     return [json_record(obj)]
 
 
@@ -633,7 +689,7 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
         if m:
             inner = m.group(2)
             first = inner[:1]
-            if not first or (first not in _NOT_PLAIN and not first.isdigit()):
+            if not first or (first not in NOT_PLAIN and not first.isdigit()):
                 # what parse_process makes of a line that cannot start a record (a traceback's exception
                 # line, a blank, a chain separator): its plain text
                 return [Line("render-text", None, m.group(1), None, None, inner, inner, False)]

@@ -20,13 +20,14 @@ from mosaic_diag.logs import scan
 from mosaic_diag.logs.assemble import Assembler
 from mosaic_diag.logs.clock import Clock, file_mtime
 from mosaic_diag.logs.lines import (
+    DOCUMENT_ARRAYS,
     ERROR_LEVELS,
     LOGFMT_LEVEL_KEYS,
+    RECORD_INITIALS,
     Line,
-    json_record,
+    entry_lines,
     parse_line,
     parse_ts,
-    render_entry,
 )
 from mosaic_diag.logs.model import RawEvent, ReadStats
 from mosaic_diag.logs.scan import Needle
@@ -99,11 +100,13 @@ _CHAIN_RENDER_TEXT = re.compile(
     rb"\1 (Traceback \(most recent call last\):[^\n\r]*)\n")
 # the last exception line after the frames (a plain line, as above), and a traceback's header right after
 # the error record it belongs to
+# (a line that cannot start a record, `lines.RECORD_INITIALS`: right after a traceback's frames such a line is
+# its exception line, even one that starts like Render's failure sentences)
 _EXCEPTION_RENDER_TEXT = re.compile(
-    rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d) ([^\x00-\x20\x7f-\xff0-9DIWECF\[=ah][^\n\r]*)\n")
+    rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d) ([^\x00-\x20\x7f-\xff0-9"
+    + re.escape("".join(sorted(RECORD_INITIALS))).encode() + rb"][^\n\r]*)\n")
 _HEADER_RENDER_TEXT = re.compile(
     rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d) (Traceback \(most recent call last\):[^\n\r]*)\n")
-_LOGS_ARRAY = re.compile(r'"logs"\s*:\s*\[')
 
 
 class _Finder:
@@ -610,46 +613,31 @@ class _Reader:
         first = head[: end if end >= 0 else len(head)].rstrip()
         if first in (b"[", b"{"):
             return True
-        return first.startswith(b"{") and first[1:].lstrip().startswith(b'"logs"') and not first.endswith(b"}")
+        return first.startswith(b"{") and not first.endswith(b"}") \
+            and first[1:].lstrip().startswith(tuple(f'"{k}"'.encode() for k in DOCUMENT_ARRAYS))
 
     def _document(self, data: bytes) -> Iterator[RawEvent]:
-        """Events of a whole JSON document; returns False (nothing yielded) when it is not one."""
+        """Events of a whole JSON document: an array of entries, objects that wrap one (`DOCUMENT_ARRAYS`:
+        API pages, exports), or records pretty-printed one after another (`jq .`'s output); returns False
+        (nothing yielded) when it is not one."""
         text = data.decode("utf-8", "replace")
-        dec = json.JSONDecoder()
-        i = len(text) - len(text.lstrip())
-        items: list[tuple[int, int, object]] = []
-        try:
-            if text[i] == "[":
-                spans = [i + 1]
-            else:
-                spans = [m.end() for m in _LOGS_ARRAY.finditer(text)]
-                if not spans:
-                    return False
-            for pos in spans:
-                while True:
-                    while pos < len(text) and text[pos] in " \t\r\n,":
-                        pos += 1
-                    if pos >= len(text) or text[pos] == "]":
-                        break
-                    obj, end = dec.raw_decode(text, pos)
-                    items.append((pos, end, obj))
-                    pos = end
-        except (ValueError, IndexError):
+        items = _document_items(text)
+        if items is None:
             return False
         stats, asm = self.stats, self.asm
         stats.lines = self.lineno = text.count("\n") + (0 if text.endswith("\n") else 1)
         line, last_pos = 1, 0
-        for start, end, obj in items:
+        for start, end, obj, key in items:
             line += text.count("\n", last_pos, start)
             end_line = line + text.count("\n", start, end)
             last_pos = start
             if not isinstance(obj, dict):
                 stats.add_corrupt(line, "JSON entry is not an object")
                 continue
-            ln = render_entry(obj) if "labels" in obj else json_record(obj)
-            asm.feed(line, ln, end_line)
-            if ln.ts:
-                stats.see_ts(parse_ts(ln.ts))
+            for ln in entry_lines(obj, key):
+                asm.feed(line, ln, end_line)
+                if ln.ts:
+                    stats.see_ts(parse_ts(ln.ts))
             if asm.out:
                 yield from asm.out
                 asm.out.clear()
@@ -657,6 +645,69 @@ class _Reader:
         yield from asm.out
         asm.out.clear()
         return True
+
+
+Item = tuple[int, int, object, str | None]  # an entry of a JSON document: start, end, value, the array's key
+
+
+def _document_items(text: str) -> list[Item] | None:
+    """Every entry of a JSON document (see `_Reader._document`), or None when the text is not one (a value
+    that does not decode, a top-level value that is neither an array nor an object)."""
+    dec = json.JSONDecoder()
+    items: list[Item] = []
+    n = len(text)
+    pos = _skip_space(text, 0)
+    try:
+        while pos < n:
+            if text[pos] == "[":
+                pos = _array_items(text, pos + 1, dec, items, None)
+            else:
+                obj, end = dec.raw_decode(text, pos)
+                if not isinstance(obj, dict):
+                    return None
+                key = next((k for k in DOCUMENT_ARRAYS if isinstance(obj.get(k), list)), None)
+                if key is None:
+                    items.append((pos, end, obj, None))  # a record of its own
+                else:
+                    items.extend(_wrapped_items(text, pos, end, obj[key], key, dec))
+                pos = end
+            pos = _skip_space(text, pos)
+    except (ValueError, IndexError, RecursionError):
+        return None
+    return items
+
+
+def _skip_space(text: str, pos: int) -> int:
+    n = len(text)
+    while pos < n and text[pos] in " \t\r\n,":
+        pos += 1
+    return pos
+
+
+def _array_items(text: str, pos: int, dec: json.JSONDecoder, items: list[Item], key: str | None) -> int:
+    """Append the values of the array whose `[` is just before `pos`; the position after its `]`."""
+    while True:
+        pos = _skip_space(text, pos)
+        if text[pos] == "]":
+            return pos + 1
+        obj, end = dec.raw_decode(text, pos)
+        items.append((pos, end, obj, key))
+        pos = end
+
+
+def _wrapped_items(text: str, start: int, end: int, entries: list, key: str, dec: json.JSONDecoder) -> list[Item]:
+    """The entries of the object at text[start:end] under `key`, with their positions when the first
+    `"key": [` in the object is that array (else each at the object's own position)."""
+    m = re.compile(rf'"{key}"\s*:\s*\[').search(text, start, end)
+    if m is not None:
+        found: list[Item] = []
+        try:
+            _array_items(text, m.end(), dec, found, key)
+        except (ValueError, IndexError):
+            found = []
+        if [item[2] for item in found] == entries:
+            return found
+    return [(start, end, obj, key) for obj in entries]
 
 
 def _tail(data: bytes) -> bytes:

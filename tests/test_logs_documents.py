@@ -1,0 +1,142 @@
+"""Whole JSON documents read as logs: records pretty-printed one after another (structlog's
+`JSONRenderer(indent=2)`, `jq .`'s output) and CloudWatch Logs' exports (`aws logs get-log-events` /
+`filter-log-events`), besides the Render API pages of test_logs_reassembly.py."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.test_logs_support import read
+
+# the CloudWatch Logs export shape, as the AWS CLI documents `aws logs get-log-events` (its keys, their order,
+# the tokens around the events): awscli/examples/logs/get-log-events.rst
+_TOKENS = {"nextForwardToken": "f/31961209122447488583055879464742346735121166569214640130",
+           "nextBackwardToken": "b/31961209122358285602261756944988674324553373268216709120"}
+# a Lambda function's import failure as its runtime wrote it into one CloudWatch event (pasted in
+# https://github.com/jkehler/awslambda-psycopg2/issues/88)
+_IMPORT_FAILURE = ("[ERROR] Runtime.ImportModuleError: Unable to import module 'lambda_load': "
+                   "/var/task/psycopg2/_psycopg.so: file too short\nTraceback (most recent call last):")
+
+
+def _structlog_pretty(exc_source: str) -> str:
+    """Three records rendered by structlog's JSONRenderer with `indent=2` (an INFO, an ERROR with the
+    traceback of a real json error, an INFO), as a process writes them one after another."""
+    import structlog
+
+    buf = io.StringIO()
+    log = structlog.wrap_logger(structlog.PrintLogger(buf), processors=[
+        structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso"),
+        structlog.processors.format_exc_info, structlog.processors.JSONRenderer(indent=2)])
+    log.info("loading steps", path="prompts/ps101_steps.json")
+    try:
+        json.loads(exc_source)
+    except json.JSONDecodeError:
+        log.exception("PS101 steps could not be read")
+    log.info("serving")
+    return buf.getvalue()
+
+
+def test_records_pretty_printed_one_after_another_are_read_as_records() -> None:
+    text = _structlog_pretty('{"steps": [1, 2,]}')
+    lines = text.splitlines()
+    assert lines[0] == "{" and sum(1 for ln in lines if ln == "{") == 3  # three records over many lines each
+    events, stats = read(text.encode())
+    (ev,) = events
+    starts = [i for i, ln in enumerate(lines, 1) if ln == "{"]
+    ends = [i for i, ln in enumerate(lines, 1) if ln == "}"]
+    assert (ev.line, ev.end_line) == (starts[1], ends[1])
+    assert (ev.level, ev.message) == ("ERROR", "PS101 steps could not be read")
+    assert ev.traceback is not None and ev.traceback.startswith("Traceback (most recent call last):")
+    assert ev.traceback.splitlines()[-1].startswith("json.decoder.JSONDecodeError: Expecting value")
+    assert stats.lines == len(lines) and stats.corrupt == 0
+    assert stats.levels["INFO"] == 2 and stats.levels["ERROR"] == 1
+
+
+def test_a_pretty_record_followed_by_text_is_read_as_lines() -> None:
+    """A `{` first line that does not start a JSON document: the file is read line by line, as before."""
+    data = b'{\n  "not": "closed"\nERROR:api.storage:Database init failed\n'
+    events, stats = read(data)
+    assert [(e.line, e.message) for e in events] == [(3, "Database init failed")]
+    assert stats.lines == 3
+
+
+def _lambda_record(request_id: str, when: datetime) -> str:
+    """What Lambda's Python runtime writes for `logger.exception(...)`: its own record format
+    (`[LEVEL]\\tTIME\\tREQUEST_ID\\tmessage`), the traceback after it, all in one CloudWatch event."""
+    fmt = logging.Formatter("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+                            "%Y-%m-%dT%H:%M:%S")
+    fmt.converter = lambda *_: when.timetuple()  # type: ignore[method-assign,assignment]
+    try:
+        {"user_id": 7}["session"]  # noqa: B018  (the real KeyError and its traceback)
+    except KeyError:
+        import sys
+
+        record = logging.LogRecord("root", logging.ERROR, __file__, 1, "Session load failed", None, sys.exc_info())
+    record.aws_request_id = request_id
+    record.created, record.msecs = when.timestamp(), when.microsecond // 1000
+    return fmt.format(record) + "\n"
+
+
+def _event(ms: int, message: str, **extra: object) -> dict[str, object]:
+    return {**extra, "ingestionTime": ms + 312, "timestamp": ms, "message": message}
+
+
+def test_cloudwatch_get_log_events_export() -> None:
+    t0 = int(datetime(2026, 11, 27, 14, 3, 11, tzinfo=UTC).timestamp() * 1000)
+    rid = "593f9067-4e23-4a54-b777-39acdb2cd723"
+    events = [
+        _event(t0, f"START RequestId: {rid} Version: $LATEST\n"),
+        _event(t0 + 5, _lambda_record(rid, datetime(2026, 11, 27, 14, 3, 11, 5000, tzinfo=UTC))),
+        _event(t0 + 9, f"END RequestId: {rid}\n"),
+        _event(t0 + 9, f"REPORT RequestId: {rid}\tDuration: 8.93 ms\tBilled Duration: 9 ms\n"),
+        _event(t0 + 60_000, _IMPORT_FAILURE),
+    ]
+    doc = {"nextForwardToken": _TOKENS["nextForwardToken"], "events": events,
+           "nextBackwardToken": _TOKENS["nextBackwardToken"]}
+    text = json.dumps(doc, indent=4)  # as the AWS CLI prints it
+    lines = text.splitlines()
+    starts = [i for i, ln in enumerate(lines, 1) if ln == "        {"]
+    ends = [i for i, ln in enumerate(lines, 1) if ln in ("        }", "        },")]
+    got, stats = read(text.encode())
+    assert [(e.line, e.end_line, e.level) for e in got] == [(starts[1], ends[1], "ERROR"),
+                                                            (starts[4], ends[4], "ERROR")]
+    session, module = got
+    assert session.message == "Session load failed"  # Lambda's time and request id are its record's prefix
+    assert session.traceback is not None and session.traceback.splitlines()[-1] == "KeyError: 'session'"
+    assert session.timestamp == datetime(2026, 11, 27, 14, 3, 11, 5000, tzinfo=UTC)
+    assert module.message.startswith("Runtime.ImportModuleError: Unable to import module 'lambda_load'")
+    assert module.timestamp == datetime(2026, 11, 27, 14, 4, 11, tzinfo=UTC)  # the event's own time
+    assert stats.lines == len(lines) and stats.corrupt == 0
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_cloudwatch_filter_log_events_streams_are_reassembled(indent: int | None) -> None:
+    """filter-log-events interleaves the streams it searched: each event keeps its stream, so a traceback
+    written line by line into one stream is one event although another stream's lines come between."""
+    t0 = int(datetime(2026, 11, 27, 14, 3, 11, tzinfo=UTC).timestamp() * 1000)
+    try:
+        json.loads("{")
+    except json.JSONDecodeError:
+        import traceback
+
+        tb = traceback.format_exc().rstrip("\n").split("\n")
+    a, b = "2026/11/27/[$LATEST]7f9c2k4m", "2026/11/27/[$LATEST]x81qd0ab"
+    ours = ["2026-11-27 14:03:11,001 ERROR api.ps101 Steps file unreadable", *tb]
+    others = [f"2026-11-27 14:03:11,00{i} INFO api.app request {i}" for i in range(len(ours))]
+    events = []
+    for i, (mine, theirs) in enumerate(zip(ours, others, strict=True)):
+        events.append(_event(t0 + i, mine + "\n", logStreamName=a, eventId=f"3713485123456789012345678{i}"))
+        events.append(_event(t0 + i, theirs + "\n", logStreamName=b, eventId=f"3713485123456789012345679{i}"))
+    doc = {"events": events, "searchedLogStreams": [{"logStreamName": a, "searchedCompletely": True},
+                                                    {"logStreamName": b, "searchedCompletely": True}]}
+    text = json.dumps(doc, indent=indent)
+    got, stats = read(text.encode())
+    (ev,) = got
+    assert ev.message == "Steps file unreadable" and ev.instance == a
+    assert ev.traceback == "\n".join(tb)
+    assert stats.corrupt == 0 and stats.levels["INFO"] == len(others)
