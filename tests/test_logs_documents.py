@@ -140,3 +140,16 @@ def test_cloudwatch_filter_log_events_streams_are_reassembled(indent: int | None
     assert ev.message == "Steps file unreadable" and ev.instance == a
     assert ev.traceback == "\n".join(tb)
     assert stats.corrupt == 0 and stats.levels["INFO"] == len(others)
+
+
+def test_lambda_console_text_its_runtime_lines_end_a_record() -> None:
+    """The same invocation as Lambda's console and `sam logs` print it, one line after another: the
+    runtime's `END` / `REPORT` lines are records of the platform, not the record's continuation."""
+    rid = "593f9067-4e23-4a54-b777-39acdb2cd723"
+    record = _lambda_record(rid, datetime(2026, 11, 27, 14, 3, 11, 5000, tzinfo=UTC))
+    text = (f"START RequestId: {rid} Version: $LATEST\n{record}END RequestId: {rid}\n"
+            f"REPORT RequestId: {rid}\tDuration: 8.93 ms\tBilled Duration: 9 ms\n")
+    (ev,), _ = read(text.encode())
+    assert (ev.line, ev.end_line, ev.message) == (2, len(record.splitlines()) + 1, "Session load failed")
+    assert ev.timestamp == datetime(2026, 11, 27, 14, 3, 11, 5000, tzinfo=UTC)
+    assert ev.traceback is not None and ev.traceback.endswith("KeyError: 'session'")
