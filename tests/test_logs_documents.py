@@ -153,3 +153,43 @@ def test_lambda_console_text_its_runtime_lines_end_a_record() -> None:
     assert (ev.line, ev.end_line, ev.message) == (2, len(record.splitlines()) + 1, "Session load failed")
     assert ev.timestamp == datetime(2026, 11, 27, 14, 3, 11, 5000, tzinfo=UTC)
     assert ev.traceback is not None and ev.traceback.endswith("KeyError: 'session'")
+
+
+def test_a_document_then_lines_reads_both() -> None:
+    """Pretty records, then the process's own text lines (a container that switched its formatter, a
+    file appended to by hand): the records are read as a document, the rest as lines, numbered on."""
+    pretty = _structlog_pretty("[1,")
+    doc_lines = len(pretty.splitlines())
+    tail = "INFO:api.app:restarted\nERROR:api.storage:Database init failed\n"
+    events, stats = read((pretty + tail).encode())
+    assert [(e.line, e.message) for e in events] == [
+        (events[0].line, "PS101 steps could not be read"), (doc_lines + 2, "Database init failed")]
+    assert stats.lines == doc_lines + 2 and stats.levels["ERROR"] == 2 and stats.levels["INFO"] == 3
+
+
+def test_a_cut_export_keeps_its_whole_entries_and_reads_the_rest_as_lines() -> None:
+    t0 = int(datetime(2026, 11, 27, 14, 3, 11, tzinfo=UTC).timestamp() * 1000)
+    events = [_event(t0 + i, f"2026-11-27 14:03:1{i},000 ERROR api.llm call {i} failed\n") for i in range(3)]
+    text = json.dumps({"events": events}, indent=4)
+    cut = text[: text.index("call 2") + 3]  # a paste cut inside the last entry
+    got, stats = read(cut.encode())
+    assert [e.message for e in got] == ["call 0 failed", "call 1 failed"]  # once each, none from the cut entry
+    assert stats.lines == len(cut.splitlines())
+
+
+def test_a_long_document_is_read_one_entry_at_a_time() -> None:
+    """Memory: an array of entries is decoded entry by entry, never held whole as Python objects (which
+    take several times the text's size)."""
+    import tracemalloc
+
+    entries = [{"timestamp": f"2026-11-27T14:03:{i % 60:02d}Z", "level": "info", "message": f"request {i} ok",
+                "logger": "api.app"} for i in range(20_000)]
+    data = json.dumps(entries, indent=2).encode()
+    tracemalloc.start()
+    try:
+        got, stats = read(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert got == [] and stats.levels["INFO"] == len(entries)
+    assert peak < 4 * len(data), (peak, len(data))  # its bytes and text (3x), not 20,000 dicts (9x)

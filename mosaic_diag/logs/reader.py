@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import datetime
 from typing import BinaryIO
 
@@ -210,10 +210,13 @@ class _Reader:
                     break
             self._pending_lines = 0
             whole = b"".join(data)
-            done = yield from self._document(whole)
-            if done:
+            rest = yield from self._document(whole)
+            if rest is None:
                 self._finish_stats()
                 return
+            if rest:  # a document, then lines that are not one: read from the line where it stopped decoding
+                self.lineno = whole.count(b"\n", 0, rest)
+                whole = whole[rest:]
             blocks = _chain(whole, blocks)
         else:
             blocks = _chain(first, blocks)
@@ -616,18 +619,26 @@ class _Reader:
         return first.startswith(b"{") and not first.endswith(b"}") \
             and first[1:].lstrip().startswith(tuple(f'"{k}"'.encode() for k in DOCUMENT_ARRAYS))
 
-    def _document(self, data: bytes) -> Iterator[RawEvent]:
+    def _document(self, data: bytes) -> Generator[RawEvent, None, int | None]:
         """Events of a whole JSON document: an array of entries, objects that wrap one (`DOCUMENT_ARRAYS`:
-        API pages, exports), or records pretty-printed one after another (`jq .`'s output); returns False
-        (nothing yielded) when it is not one."""
+        API pages, exports), or records pretty-printed one after another (`jq .`'s output), read one entry at
+        a time. Returns None when all of `data` was one; else the byte offset of the line from which the rest
+        is to be read as lines (0: no document at all, nothing yielded)."""
         text = data.decode("utf-8", "replace")
-        items = _document_items(text)
-        if items is None:
-            return False
         stats, asm = self.stats, self.asm
-        stats.lines = self.lineno = text.count("\n") + (0 if text.endswith("\n") else 1)
-        line, last_pos = 1, 0
-        for start, end, obj, key in items:
+        line, last_pos, started = 1, 0, False
+        items = _document_items(text)
+        while True:
+            try:
+                start, end, obj, key = next(items)
+            except StopIteration:
+                break
+            except _NotDocument as exc:
+                if not started:
+                    return 0
+                at = text.rfind("\n", 0, exc.pos) + 1  # the line where decoding stopped, read as lines
+                return _line_offset(data, text.count("\n", 0, at))
+            started = True
             line += text.count("\n", last_pos, start)
             end_line = line + text.count("\n", start, end)
             last_pos = start
@@ -641,40 +652,43 @@ class _Reader:
             if asm.out:
                 yield from asm.out
                 asm.out.clear()
+        stats.lines = self.lineno = text.count("\n") + (0 if text.endswith("\n") else 1)
         asm.finish()
         yield from asm.out
         asm.out.clear()
-        return True
+        return None
 
 
 Item = tuple[int, int, object, str | None]  # an entry of a JSON document: start, end, value, the array's key
+_RECORD_KEYS = frozenset({"level", "levelname", "severity", "message", "msg", "event", "timestamp", "time"})
 
 
-def _document_items(text: str) -> list[Item] | None:
-    """Every entry of a JSON document (see `_Reader._document`), or None when the text is not one (a value
-    that does not decode, a top-level value that is neither an array nor an object)."""
+class _NotDocument(Exception):  # noqa: N818  (a signal: where a JSON document stops decoding)
+    def __init__(self, pos: int) -> None:
+        super().__init__(pos)
+        self.pos = pos
+
+
+def _document_items(text: str) -> Iterator[Item]:
+    """The entries of a JSON document (see `_Reader._document`), one at a time: the values of a top-level
+    array, of an object's array under a `DOCUMENT_ARRAYS` key (an array of objects, before any key of a
+    record), or an object of its own (a record). Raises _NotDocument(position of the top-level value that
+    does not decode) where the text stops being one."""
     dec = json.JSONDecoder()
-    items: list[Item] = []
     n = len(text)
     pos = _skip_space(text, 0)
-    try:
-        while pos < n:
+    while pos < n:
+        top = pos
+        try:
             if text[pos] == "[":
-                pos = _array_items(text, pos + 1, dec, items, None)
+                pos = yield from _array_items(text, pos + 1, dec, None)
+            elif text[pos] == "{":
+                pos = yield from _object_items(text, pos, dec)
             else:
-                obj, end = dec.raw_decode(text, pos)
-                if not isinstance(obj, dict):
-                    return None
-                key = next((k for k in DOCUMENT_ARRAYS if isinstance(obj.get(k), list)), None)
-                if key is None:
-                    items.append((pos, end, obj, None))  # a record of its own
-                else:
-                    items.extend(_wrapped_items(text, pos, end, obj[key], key, dec))
-                pos = end
-            pos = _skip_space(text, pos)
-    except (ValueError, IndexError, RecursionError):
-        return None
-    return items
+                raise ValueError("not an array or an object")
+        except (ValueError, IndexError, RecursionError) as exc:
+            raise _NotDocument(top) from exc
+        pos = _skip_space(text, pos)
 
 
 def _skip_space(text: str, pos: int) -> int:
@@ -684,30 +698,69 @@ def _skip_space(text: str, pos: int) -> int:
     return pos
 
 
-def _array_items(text: str, pos: int, dec: json.JSONDecoder, items: list[Item], key: str | None) -> int:
-    """Append the values of the array whose `[` is just before `pos`; the position after its `]`."""
+def _ws(text: str, pos: int) -> int:
+    n = len(text)
+    while pos < n and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
+
+
+def _array_items(text: str, pos: int, dec: json.JSONDecoder, key: str | None) -> Generator[Item, None, int]:
+    """The values of the array whose `[` is just before `pos`; returns the position after its `]`."""
     while True:
-        pos = _skip_space(text, pos)
-        if text[pos] == "]":
-            return pos + 1
-        obj, end = dec.raw_decode(text, pos)
-        items.append((pos, end, obj, key))
+        try:
+            pos = _skip_space(text, pos)
+            if text[pos] == "]":
+                return pos + 1
+            obj, end = dec.raw_decode(text, pos)
+        except (ValueError, IndexError, RecursionError) as exc:
+            raise _NotDocument(pos) from exc  # the values before it were entries
+        yield pos, end, obj, key
         pos = end
 
 
-def _wrapped_items(text: str, start: int, end: int, entries: list, key: str, dec: json.JSONDecoder) -> list[Item]:
-    """The entries of the object at text[start:end] under `key`, with their positions when the first
-    `"key": [` in the object is that array (else each at the object's own position)."""
-    m = re.compile(rf'"{key}"\s*:\s*\[').search(text, start, end)
-    if m is not None:
-        found: list[Item] = []
-        try:
-            _array_items(text, m.end(), dec, found, key)
-        except (ValueError, IndexError):
-            found = []
-        if [item[2] for item in found] == entries:
-            return found
-    return [(start, end, obj, key) for obj in entries]
+def _object_items(text: str, start: int, dec: json.JSONDecoder) -> Generator[Item, None, int]:
+    """The entries of the top-level object at `start`: those of its wrapped array, or the object itself;
+    returns the position after its `}`. Its pairs are decoded one by one, so that a wrapped array of any
+    length is never held whole."""
+    obj: dict[str, object] = {}
+    wrapped = False
+    pos = start + 1
+    try:
+        pos = _ws(text, pos)
+        while text[pos] != "}":
+            key, pos = dec.raw_decode(text, pos)
+            if not isinstance(key, str):
+                raise ValueError("an object's key is not a string")
+            pos = _ws(text, pos)
+            if text[pos] != ":":
+                raise ValueError("':' expected")
+            pos = _ws(text, pos + 1)
+            if not wrapped and key in DOCUMENT_ARRAYS and text[pos] == "[" and text[_ws(text, pos + 1)] in "{]" \
+                    and not _RECORD_KEYS & obj.keys():
+                pos = yield from _array_items(text, pos + 1, dec, key)
+                wrapped = True
+            else:
+                obj[key], pos = dec.raw_decode(text, pos)
+            pos = _ws(text, pos)
+            if text[pos] == ",":
+                pos = _ws(text, pos + 1)
+            elif text[pos] != "}":
+                raise ValueError("',' or '}' expected")
+    except (ValueError, IndexError, RecursionError) as exc:
+        raise _NotDocument(pos if wrapped else start) from exc  # after its entries, or the object as lines
+    pos += 1
+    if not wrapped:
+        yield start, pos, obj, None  # a record of its own
+    return pos
+
+
+def _line_offset(data: bytes, lines: int) -> int:
+    """The byte offset of line `lines` + 1 of `data` (after its `lines`-th newline)."""
+    pos = 0
+    for _ in range(lines):
+        pos = data.index(b"\n", pos) + 1
+    return pos
 
 
 def _tail(data: bytes) -> bytes:
