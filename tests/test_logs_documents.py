@@ -193,3 +193,37 @@ def test_a_long_document_is_read_one_entry_at_a_time() -> None:
         tracemalloc.stop()
     assert got == [] and stats.levels["INFO"] == len(entries)
     assert peak < 4 * len(data), (peak, len(data))  # its bytes and text (3x), not 20,000 dicts (9x)
+
+
+@pytest.mark.parametrize("text", [
+    "[" * 100_000,                                    # nested past the decoder's recursion limit
+    "{\n" + '"a": [' * 50_000,                        # an object nesting arrays, never closed
+    "[\n" + "1,\n" * 10_000 + "]\n",                  # entries that are not objects
+    "{\n" + '"events": [' + "{}, " * 10_000 + "]}\n",   # wrapped entries with nothing in them
+    '{\n"events": [\n{"timestamp": 1, "message": 5, "eventId": "x"}\n]\n}\n',  # a message that is no text
+    '{\n"events": [\n{"timestamp": 99999999999999999999, "message": "ERROR:x:y", "eventId": "x"}\n]\n}\n',
+    '"just a string"\n',
+])
+def test_hostile_documents_are_read_or_refused_as_documents_without_error(text: str) -> None:
+    events, stats = read(text.encode())
+    assert stats.lines == len(text.splitlines())
+    assert all(e.kind == "error" for e in events)
+
+
+def test_a_secret_in_a_cloudwatch_event_is_redacted_in_every_output(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    password, key_tail = "Hunter2SecretPasswordLong", "Abcdefghijklmnopqrstuvwxyz0123456789abcdefghij"
+    t0 = int(datetime(2026, 11, 27, 14, 3, 11, tzinfo=UTC).timestamp() * 1000)
+    events = [_event(t0, f"2026-11-27 14:03:11,001 ERROR api.storage postgresql://app:{password}@db:5432/app "
+                         "refused\n", logStreamName="s"),
+              _event(t0 + 1, f"[ERROR]\t2026-11-27T14:03:11.002Z\tabc-1\tOpenAI key sk-proj-{key_tail} refused\n",
+                     logStreamName="s")]
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps({"events": events}, indent=4), encoding="utf-8")
+    for fmt in ("table", "json", "markdown"):
+        r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(path), "--format", fmt],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 1, r.stderr
+        assert "refused" in r.stdout and password[:8] not in r.stdout and key_tail[:10] not in r.stdout
