@@ -479,3 +479,110 @@ def test_sqlite_locked_database_from_real_sqlite3(tmp_path) -> None:
     # quoted inside prose (a user's sentence around the type and message)
     assert clf().classify_text(f'I get "sqlite3.OperationalError: {exc}" when I run it').label == \
         "SQLITE_FALLBACK_ACTIVE"
+
+
+# -- held-out round 8: thin labels (real psycopg2, SQLAlchemy, contextlib, openai) ----------------
+
+def test_a_cursor_used_after_it_or_its_connection_closed_is_conn_misuse(pg_db) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(pg_db)
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1")
+    after_block = raised(lambda: cur.execute("SELECT 1"))  # the cursor outlived its `with` block
+    cur2 = conn.cursor()
+    conn.close()
+    after_close = raised(lambda: cur2.execute("SELECT 1"))
+    closed_conn = raised(conn.cursor)
+    for exc in (after_block, after_close):
+        assert str(exc) == "cursor already closed"
+        assert clf().classify_text(text_of(exc)).label == "CONN_MISUSE"
+    # the connection itself used after close keeps the spec's PG_CONNECTION_FAILED
+    assert str(closed_conn) == "connection already closed"
+    assert clf().classify_text(text_of(closed_conn)).label == "PG_CONNECTION_FAILED"
+
+
+def test_a_cursor_closed_by_a_dropped_connection_is_a_connection_failure(pg_db) -> None:
+    """The server ends the session under the cursor; retried in the handler, psycopg2 says `cursor already
+    closed` too: in one chained event the server's own words decide (PG_CONNECTION_FAILED)."""
+    import psycopg2
+
+    conn = psycopg2.connect(pg_db)
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("SELECT pg_backend_pid()")
+    pid = cur.fetchone()[0]
+    with psycopg2.connect(pg_db) as admin, admin.cursor() as acur:
+        acur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    admin.close()
+
+    def query_then_retry() -> None:
+        try:
+            cur.execute("SELECT 1")
+        except psycopg2.OperationalError:
+            cur.execute("SELECT 1")
+
+    exc = raised(query_then_retry)
+    conn.close()
+    assert str(exc) == "cursor already closed"
+    assert "terminating connection" in text_of(exc) or "closed the connection" in text_of(exc)
+    assert clf().classify_text(text_of(exc)).label == "PG_CONNECTION_FAILED"
+
+
+def test_a_context_manager_used_without_with_is_conn_misuse() -> None:
+    import contextlib
+
+    @contextlib.contextmanager
+    def get_session() -> Iterator[object]:
+        yield object()
+
+    @contextlib.asynccontextmanager
+    async def get_conn():  # noqa: ANN202 - an async generator context manager
+        yield object()
+
+    for exc in (raised(lambda: get_session().query("users")), raised(lambda: get_conn().execute("SELECT 1"))):
+        assert "GeneratorContextManager' object has no attribute" in str(exc)
+        assert clf().classify_text(text_of(exc)).label == "CONN_MISUSE"
+    # another attribute of a context manager (not a DB connection, cursor or session method) is not this label
+    other = raised(lambda: get_session().span_id)
+    assert clf().classify_text(text_of(other)).label == "UNKNOWN_ERROR"
+
+
+def test_sqlalchemys_queuepool_limit_is_the_pool_exhausted(pg_db) -> None:
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    engine = sqlalchemy.create_engine(pg_db.replace("postgresql://", "postgresql+psycopg2://", 1),
+                                      pool_size=1, max_overflow=0, pool_timeout=0.1)
+    held = engine.connect()
+    try:
+        exc = raised(engine.connect)
+    finally:
+        held.close()
+        engine.dispose()
+    assert "QueuePool limit of size 1 overflow 0 reached" in str(exc)
+    assert clf().classify_exception(exc).label == "PG_POOL_EXHAUSTED"
+    assert clf().classify_text(text_of(exc)).label == "PG_POOL_EXHAUSTED"
+    # another database's engine named in the event is not PostgreSQL's pool (rule 6)
+    line = str(exc).splitlines()[0]
+    assert clf().classify_text(f"engine mysql+pymysql://app@db/app: {line}", level="ERROR").label != \
+        "PG_POOL_EXHAUSTED"
+
+
+def test_openais_content_filter_error_by_its_class_or_class_repr() -> None:
+    openai = pytest.importorskip("openai")
+    exc = openai.ContentFilterFinishReasonError()
+    assert clf().classify_text(f"{type(exc)} {exc}", level="ERROR").label == "OPENAI_CONTENT_FILTERED"
+    assert clf().classify_text(f"ContentFilterFinishReasonError: {exc}").label == "OPENAI_CONTENT_FILTERED"
+    # its sibling for a length cut is not a content filter
+    assert clf().classify_text(f"{openai.LengthFinishReasonError}", level="ERROR").label != \
+        "OPENAI_CONTENT_FILTERED"
+
+
+def test_claude_codes_safeguard_block_is_a_content_filter_only_for_anthropic() -> None:
+    block = ("API Error: Opus 5's safeguards flagged this message (https://www.anthropic.com/legal/aup). "
+             "Claude Code can't respond to this message with Opus 5.")
+    assert clf().classify_text(block).label == "ANTHROPIC_CONTENT_FILTERED"
+    assert clf().classify_text("⏺ Claude Opus 5.5's safeguards stopped the response above").label == \
+        "ANTHROPIC_CONTENT_FILTERED"
+    # the same words from an unattributed tool are no Anthropic evidence (rule 6)
+    assert clf().classify_text("moderation: our safeguards flagged this message, please rephrase").label == \
+        "UNKNOWN_ERROR"
