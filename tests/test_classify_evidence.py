@@ -479,3 +479,31 @@ def test_sqlite_locked_database_from_real_sqlite3(tmp_path) -> None:
     # quoted inside prose (a user's sentence around the type and message)
     assert clf().classify_text(f'I get "sqlite3.OperationalError: {exc}" when I run it').label == \
         "SQLITE_FALLBACK_ACTIVE"
+
+
+# -- an HTTP client's DNS failure is not PostgreSQL's (rule 6) -----------------------------------------
+
+
+def test_an_http_clients_dns_failure_is_not_postgres() -> None:
+    """httpx's `ConnectError: [Errno -2] Name or service not known` (or `-3 Temporary failure in name
+    resolution` without a resolver) carries libpq's socket words: whole, cut before its exception line
+    under a worker's record, and its frames gone; psycopg2's own DNS failure stays PG_NETWORK_UNREACHABLE."""
+    httpx = pytest.importorskip("httpx")
+    import psycopg2
+
+    exc = raised(lambda: httpx.get("http://mosaic-diag-test.invalid/health", timeout=5))
+    text = text_of(exc)
+    assert type(exc).__name__ == "ConnectError" and "/httpx/" in text
+    assert clf().classify_text(text).label == "UNKNOWN_ERROR"
+    assert clf().classify_exception(exc).label == "UNKNOWN_ERROR"
+    lines = text.rstrip("\n").splitlines()
+    frames_only = "\n".join(lines[:-1])  # the paste cut before `httpx.ConnectError: …`
+    record = f"Task sync raised unexpected: ConnectError({str(exc)!r})\n{frames_only}"
+    assert clf().classify_text(record, logger="celery.app.trace", level="ERROR").label == "UNKNOWN_ERROR"
+
+    pg_exc = raised(lambda: psycopg2.connect("host=mosaic-diag-test.invalid dbname=app connect_timeout=5"))
+    assert "could not translate host name" in str(pg_exc)
+    assert clf().classify_text(text_of(pg_exc)).label == "PG_NETWORK_UNREACHABLE"
+    # the libpq message with its socket words alone, logged by the app
+    assert clf().classify_text(f"Database init failed: {pg_exc}", logger="api.storage",
+                               level="ERROR").label == "PG_NETWORK_UNREACHABLE"
