@@ -507,3 +507,48 @@ def test_an_http_clients_dns_failure_is_not_postgres() -> None:
     # the libpq message with its socket words alone, logged by the app
     assert clf().classify_text(f"Database init failed: {pg_exc}", logger="api.storage",
                                level="ERROR").label == "PG_NETWORK_UNREACHABLE"
+
+
+# -- the app server could not load the app -------------------------------------------------------------
+
+
+def _gunicorn_output(tmp_path, app_source: str) -> str:
+    """What a real gunicorn prints when its worker cannot load `app:app` (loopback, an ephemeral port)."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("gunicorn")
+    (tmp_path / "app.py").write_text(app_source)
+    env = {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    done = subprocess.run([sys.executable, "-m", "gunicorn", "-b", "127.0.0.1:0", "app:app"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    return done.stderr
+
+
+def test_gunicorn_that_cannot_boot_its_worker_is_a_failed_deploy(tmp_path) -> None:
+    """gunicorn's arbiter halts with `Reason: Worker failed to boot.` (`HaltServer 'Worker failed to boot.' 3`
+    on a platform's log): the server could not load the app, as uvicorn's `Error loading ASGI app`. A cause
+    in the same text that has its own label (a setting absent) is more specific and wins (rule 2)."""
+    from mosaic_diag.logs import ReadStats, read_events
+    from mosaic_diag.triage.events import EventClassifier
+
+    out = _gunicorn_output(tmp_path, "import no_such_dependency\napp = None\n")
+    assert "Reason: Worker failed to boot." in out and "ModuleNotFoundError" in out
+    assert clf().classify_text(out).label == "RENDER_DEPLOY_FAILED"
+    reason = next(line for line in out.splitlines() if "Reason: " in line)
+    assert clf().classify_text(reason, logger="gunicorn.error", level="ERROR").label == "RENDER_DEPLOY_FAILED"
+    assert clf().classify_text(
+        "gunicorn.errors.HaltServer: <HaltServer 'Worker failed to boot.' 3>").label == "RENDER_DEPLOY_FAILED"
+    events = [EventClassifier(clf()).event(raw) for raw in read_events(io.BytesIO(out.encode()), ReadStats())
+              if raw.kind in ("error", "platform")]
+    assert "RENDER_DEPLOY_FAILED" in [ev.label for ev in events]
+    assert {ev.label for ev in events} <= {"RENDER_DEPLOY_FAILED", "UNKNOWN_ERROR"}
+
+    out = _gunicorn_output(tmp_path, "import os\nDATABASE_URL = os.environ['DATABASE_URL']\napp = None\n")
+    assert "KeyError: 'DATABASE_URL'" in out and "Reason: Worker failed to boot." in out
+    assert clf().classify_text(out).label == "ENV_VAR_MISSING"
+    # the words alone, in prose, are no halt
+    assert clf().classify_text("the worker failed to boot once, then it came up").label == "UNKNOWN_ERROR"
