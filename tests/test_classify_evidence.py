@@ -552,3 +552,37 @@ def test_gunicorn_that_cannot_boot_its_worker_is_a_failed_deploy(tmp_path) -> No
     assert clf().classify_text(out).label == "ENV_VAR_MISSING"
     # the words alone, in prose, are no halt
     assert clf().classify_text("the worker failed to boot once, then it came up").label == "UNKNOWN_ERROR"
+
+
+def test_a_flattened_chain_cut_before_its_first_header() -> None:
+    """A loguru/error-tracker paste joined onto one line and cut before its first `Traceback (most recent call
+    last):`, so that it starts at a frame: the cause mid-line is read as the chain's first exception, by
+    `classify` and by triage under an ERROR record (where the line is the record's traceback)."""
+    import socket
+
+    import psycopg2
+
+    from mosaic_diag.logs import ReadStats, read_events
+    from mosaic_diag.triage.events import EventClassifier
+
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def run() -> None:
+        try:
+            psycopg2.connect(host="127.0.0.1", port=port, dbname="app", connect_timeout=5)
+        except psycopg2.OperationalError as exc:
+            raise RuntimeError("dispatch failed") from exc
+
+    text = text_of(raised(run))
+    assert "Connection refused" in text and "The above exception was the direct cause" in text
+    flat = " ".join(line.strip() for line in text.splitlines() if line.strip())
+    cut = flat[flat.index('File "'):]
+    assert cut.startswith('File "') and "RuntimeError" in cut
+    got = clf().classify_text(cut)
+    assert (got.label, got.exception_type) == ("PG_CONNECTION_FAILED", "psycopg2.OperationalError")
+    log = f"2026-11-27 14:00:00,500 ERROR app.web: Request failed\n{cut}\n2026-11-27 14:00:01,000 INFO app.web: ok\n"
+    events = [EventClassifier(clf()).event(raw) for raw in read_events(io.BytesIO(log.encode()), ReadStats())
+              if raw.kind == "error"]
+    assert [ev.label for ev in events] == ["PG_CONNECTION_FAILED"]
