@@ -586,3 +586,108 @@ def test_claude_codes_safeguard_block_is_a_content_filter_only_for_anthropic() -
     # the same words from an unattributed tool are no Anthropic evidence (rule 6)
     assert clf().classify_text("moderation: our safeguards flagged this message, please rephrase").label == \
         "UNKNOWN_ERROR"
+# -- an HTTP client's DNS failure is not PostgreSQL's (rule 6) -----------------------------------------
+
+
+def test_an_http_clients_dns_failure_is_not_postgres() -> None:
+    """httpx's `ConnectError: [Errno -2] Name or service not known` (or `-3 Temporary failure in name
+    resolution` without a resolver) carries libpq's socket words: whole, cut before its exception line
+    under a worker's record, and its frames gone; psycopg2's own DNS failure stays PG_NETWORK_UNREACHABLE."""
+    httpx = pytest.importorskip("httpx")
+    import psycopg2
+
+    exc = raised(lambda: httpx.get("http://mosaic-diag-test.invalid/health", timeout=5))
+    text = text_of(exc)
+    assert type(exc).__name__ == "ConnectError" and "/httpx/" in text
+    assert clf().classify_text(text).label == "UNKNOWN_ERROR"
+    assert clf().classify_exception(exc).label == "UNKNOWN_ERROR"
+    lines = text.rstrip("\n").splitlines()
+    frames_only = "\n".join(lines[:-1])  # the paste cut before `httpx.ConnectError: …`
+    record = f"Task sync raised unexpected: ConnectError({str(exc)!r})\n{frames_only}"
+    assert clf().classify_text(record, logger="celery.app.trace", level="ERROR").label == "UNKNOWN_ERROR"
+
+    pg_exc = raised(lambda: psycopg2.connect("host=mosaic-diag-test.invalid dbname=app connect_timeout=5"))
+    assert "could not translate host name" in str(pg_exc)
+    assert clf().classify_text(text_of(pg_exc)).label == "PG_NETWORK_UNREACHABLE"
+    # the libpq message with its socket words alone, logged by the app
+    assert clf().classify_text(f"Database init failed: {pg_exc}", logger="api.storage",
+                               level="ERROR").label == "PG_NETWORK_UNREACHABLE"
+
+
+# -- the app server could not load the app -------------------------------------------------------------
+
+
+def _gunicorn_output(tmp_path, app_source: str) -> str:
+    """What a real gunicorn prints when its worker cannot load `app:app` (loopback, an ephemeral port)."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("gunicorn")
+    (tmp_path / "app.py").write_text(app_source)
+    env = {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    done = subprocess.run([sys.executable, "-m", "gunicorn", "-b", "127.0.0.1:0", "app:app"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    return done.stderr
+
+
+def test_gunicorn_that_cannot_boot_its_worker_is_a_failed_deploy(tmp_path) -> None:
+    """gunicorn's arbiter halts with `Reason: Worker failed to boot.` (`HaltServer 'Worker failed to boot.' 3`
+    on a platform's log): the server could not load the app, as uvicorn's `Error loading ASGI app`. A cause
+    in the same text that has its own label (a setting absent) is more specific and wins (rule 2)."""
+    from mosaic_diag.logs import ReadStats, read_events
+    from mosaic_diag.triage.events import EventClassifier
+
+    out = _gunicorn_output(tmp_path, "import no_such_dependency\napp = None\n")
+    assert "Reason: Worker failed to boot." in out and "ModuleNotFoundError" in out
+    assert clf().classify_text(out).label == "RENDER_DEPLOY_FAILED"
+    reason = next(line for line in out.splitlines() if "Reason: " in line)
+    assert clf().classify_text(reason, logger="gunicorn.error", level="ERROR").label == "RENDER_DEPLOY_FAILED"
+    assert clf().classify_text(
+        "gunicorn.errors.HaltServer: <HaltServer 'Worker failed to boot.' 3>").label == "RENDER_DEPLOY_FAILED"
+    events = [EventClassifier(clf()).event(raw) for raw in read_events(io.BytesIO(out.encode()), ReadStats())
+              if raw.kind in ("error", "platform")]
+    assert "RENDER_DEPLOY_FAILED" in [ev.label for ev in events]
+    assert {ev.label for ev in events} <= {"RENDER_DEPLOY_FAILED", "UNKNOWN_ERROR"}
+
+    out = _gunicorn_output(tmp_path, "import os\nDATABASE_URL = os.environ['DATABASE_URL']\napp = None\n")
+    assert "KeyError: 'DATABASE_URL'" in out and "Reason: Worker failed to boot." in out
+    assert clf().classify_text(out).label == "ENV_VAR_MISSING"
+    # the words alone, in prose, are no halt
+    assert clf().classify_text("the worker failed to boot once, then it came up").label == "UNKNOWN_ERROR"
+
+
+def test_a_flattened_chain_cut_before_its_first_header() -> None:
+    """A loguru/error-tracker paste joined onto one line and cut before its first `Traceback (most recent call
+    last):`, so that it starts at a frame: the cause mid-line is read as the chain's first exception, by
+    `classify` and by triage under an ERROR record (where the line is the record's traceback)."""
+    import socket
+
+    import psycopg2
+
+    from mosaic_diag.logs import ReadStats, read_events
+    from mosaic_diag.triage.events import EventClassifier
+
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def run() -> None:
+        try:
+            psycopg2.connect(host="127.0.0.1", port=port, dbname="app", connect_timeout=5)
+        except psycopg2.OperationalError as exc:
+            raise RuntimeError("dispatch failed") from exc
+
+    text = text_of(raised(run))
+    assert "Connection refused" in text and "The above exception was the direct cause" in text
+    flat = " ".join(line.strip() for line in text.splitlines() if line.strip())
+    cut = flat[flat.index('File "'):]
+    assert cut.startswith('File "') and "RuntimeError" in cut
+    got = clf().classify_text(cut)
+    assert (got.label, got.exception_type) == ("PG_CONNECTION_FAILED", "psycopg2.OperationalError")
+    log = f"2026-11-27 14:00:00,500 ERROR app.web: Request failed\n{cut}\n2026-11-27 14:00:01,000 INFO app.web: ok\n"
+    events = [EventClassifier(clf()).event(raw) for raw in read_events(io.BytesIO(log.encode()), ReadStats())
+              if raw.kind == "error"]
+    assert [ev.label for ev in events] == ["PG_CONNECTION_FAILED"]

@@ -114,6 +114,17 @@ _FLAT_SPLIT = re.compile(r'(?<!\s)\s+(?=File "[^"]+", line \d+, in \S)')
 _FLAT_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+) ?(?P<rest>.*)')
 
 
+def _flattened_without_header(line: str) -> bool:
+    """A traceback flattened onto one line whose header was cut off (a paste that starts at its first frame):
+    `File "a.py", line 1, in f src File … mod.Error: msg`, a chain's separator and next traceback after it
+    too. A frame line as Python prints it has nothing after its function name."""
+    m = _FLAT_FRAME.match(line.strip())
+    if m is None or not m.group("rest").strip():
+        return False
+    rest = m.group("rest")
+    return _FLAT_SPLIT.search(rest) is not None or _EMBEDDED.search(rest) is not None
+
+
 def _unflatten(line: str) -> list[str]:
     """`Traceback (most recent call last): File "a.py", line 1, in f src File ... mod.Error: msg` as
     the lines Python printed: the header, each frame and its source line, then the exception line
@@ -251,7 +262,10 @@ def parse_traceback_text(text: str) -> list[ParsedException]:
         rich = _parse_rich(lines)
         if rich:
             return rich
-    if _HEADER in text:
+    flat = [_flattened_without_header(line) for line in lines]
+    if any(flat):  # read as if its header were there, as a cut traceback of several lines is below
+        lines = [_HEADER + " " + line.strip() if f else line for line, f in zip(lines, flat, strict=True)]
+    if _HEADER in text or any(flat):
         lines = _unglue(lines)
     start = next((k for k, line in enumerate(lines) if line.lstrip().startswith(_HEADER)), -1)
     if start < 0:
