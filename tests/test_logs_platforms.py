@@ -116,6 +116,12 @@ def test_fly_logs(block_size: int | None) -> None:
     (init,) = parse_line("2023-11-15T03:55:24.063 app[683d92dce34dd8] lhr [info] INFO Main child exited normally with code: 1")
     assert (init.stream, init.level, init.text) == ("683d92dce34dd8", None, "INFO Main child exited normally with code: 1")
     assert init.ts == "2023-11-15T03:55:24.063"
+    # https://github.com/bitjerry/Microsoft-365-bot/issues/1 (older flyctl: a zoned timestamp, no space after the level)
+    (runner,) = parse_line("2022-09-06T11:20:43Z runner[f7d972e9] nrt [info]Configuring virtual machine")
+    assert (runner.stream, runner.level, runner.text) == ("runner/f7d972e9", None, "Configuring virtual machine")
+    proxy = "2022-09-06T11:20:50Z proxy[f7d972e9] nrt [error]could not make HTTP request to instance: connection error: timed out\n"
+    (p,) = _errors(proxy, block_size)
+    assert (p.level, p.instance, p.message) == ("ERROR", "proxy/f7d972e9", "could not make HTTP request to instance: connection error: timed out")
 
 
 # https://github.com/Azure-Samples/azure-search-openai-demo/issues/963 (App Service's platform log, blank lines between)

@@ -731,6 +731,9 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
             inner = m.group(2)
             first = inner[:1]
             if not first or (first not in NOT_PLAIN and not first.isdigit()):
+                f = _FLY.match(inner) if first in "rp" else None  # (Fly's platform lines: `runner[…]`, `proxy[…]`)
+                if f:
+                    return [_fly(f, m.group(1))]
                 # what parse_process makes of a line that cannot start a record (a traceback's exception
                 # line, a blank, a chain separator): its plain text
                 return [Line("render-text", None, m.group(1), None, None, inner, inner, False)]
