@@ -16,7 +16,8 @@ ERROR_LEVELS = frozenset({"ERROR", "CRITICAL", "FATAL"})
 _ALL_LEVELS = frozenset(LEVELS) | {"WARNING"}
 _LEVEL_ALIASES = {"WARN": "WARNING", "ERR": "ERROR", "EXCEPTION": "ERROR", "CRIT": "CRITICAL",
                   "NOTICE": "INFO", "TRACE": "DEBUG", "ALERT": "CRITICAL", "EMERGENCY": "CRITICAL",
-                  "SUCCESS": "INFO", "NOTSET": "DEBUG"}
+                  "SUCCESS": "INFO", "NOTSET": "DEBUG",
+                  "ERRO": "ERROR", "DEBG": "DEBUG", "TRAC": "DEBUG", "BLAT": "DEBUG"}  # (supervisord's four letters)
 TRACEBACK_HEADER = "Traceback (most recent call last):"
 
 _LEVEL_INITIALS = frozenset("DIWECF[")
@@ -33,9 +34,11 @@ _RENDER_TEXT = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d
 # RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA [MSG]
 _SYSLOG = re.compile(r"<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) (-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: (.*))?", re.S)
 # "%(asctime)s %(levelname)s %(name)s: %(message)s", or the logger without its colon when it is a dotted module
-# path ("2021-06-26 14:08:07,371 ERROR kube_hunter.modules.discovery Failed to ...")
-_ASC_LEVEL = re.compile(rf"({_TS})\s+\[?{_LV}\]?\s+(?:([^\s:]+):\s|([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)+) (?=\S))?"
-                        r"\s*(.*)", re.S)
+# path ("2021-06-26 14:08:07,371 ERROR kube_hunter.modules.discovery Failed to ..."); "%(levelname)s - %(message)s"
+# (Azure App Service's platform log: "2023-11-16T11:17:54.469Z ERROR - Container … has exited"); supervisord's own
+# four-letter levels ("2015-02-13 01:32:25,470 CRIT Supervisor running as root", ERRO, DEBG, TRAC, BLAT)
+_ASC_LEVEL = re.compile(rf"({_TS})\s+\[?(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL|CRIT|ERRO|DEBG|TRAC|BLAT)\]?\s+"
+                        r"(?:- +)?(?:([^\s:]+):\s|([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)+) (?=\S))?\s*(.*)", re.S)
 _ASC_DASHED = re.compile(rf"({_TS}) - (\S+) - {_LV} - (.*)", re.S)
 _BASIC = re.compile(rf"{_LV}:([^\s:]*):(.*)", re.S)
 # stdlib logging's default format after an asctime: "2026-… ERROR:api.storage:message" (or "…,123:ERROR:…")
@@ -95,13 +98,21 @@ _STRUCTLOG_LOGGER = re.compile(r" \[([A-Za-z_][\w.]*)\](?= |$)")
 # a platform's timestamp in front of the app's own line that starts with a timestamp too
 _LEAD_TS = re.compile(rf"({_TS}) ?")
 # wrappers around every line of another shape: Docker Compose's "web-1  | " (padded service
-# names, "web_1" with Compose v1) and Heroku's "app[web.1]: " after its timestamp
-_COMPOSE = re.compile(r"([A-Za-z0-9][\w.-]{0,62}) +\| ?(.*)", re.S)
+# names, "web_1" with Compose v1), pm2's "0|app  | " (the process's id and name) and Heroku's "app[web.1]: " after
+# its timestamp
+_COMPOSE = re.compile(r"((?:\d+\|)?[A-Za-z0-9][\w.-]{0,62}) +\| ?(.*)", re.S)
 _HEROKU = re.compile(r"(?:app|heroku)\[([\w.-]+)\]: ?(.*)", re.S)
 # journald / BSD syslog (`journalctl -u app`, /var/log/syslog): "Jul 05 09:13:44 host tag[pid]: line", one
-# stream per process (the lines of a traceback come from the process that logged its record)
-_JOURNAL = re.compile(r"((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d) (\S+) "
-                      r"([^\s\[:]+)(\[\d+\])?: ?(.*)", re.S)
+# stream per process (the lines of a traceback come from the process that logged its record); the month as the
+# locale names it ("Dez 28 06:43:00": journalctl under LANG=de_DE; "déc. 28", "Mär 3")
+_JOURNAL = re.compile(r"([^\W\d_]{3,4}\.? [ \d]\d \d\d:\d\d:\d\d) (\S+) ([^\s\[:]+)(\[\d+\])?: ?(.*)", re.S)
+# Fly.io (`fly logs`): "TIMESTAMP app[MACHINE] REGION [level]line" (the timestamp with or without its zone; the
+# machine's id one stream); `health[…]`, `runner[…]`, `proxy[…]` are the platform's own lines. The level is Fly's for
+# the whole line: the app's output is always [info], its line may carry a level of its own
+# (older flyctl writes no space after the level: "[info]  File …" keeps its indent; one space that is not an indent's
+# is the separator of newer ones, "[info] INFO Starting init")
+_FLY = re.compile(r"(app|health|runner|proxy)\[([\w.-]+)\] [a-z0-9]+ \[(\w+)\](?: (?! ))?(.*)", re.S)
+_FLY_TS = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?) (?=[ahpr])")
 _UVICORN = re.compile(rf"{_LV}:\s+(.*)", re.S)
 _ACCESS = re.compile(r'\S+ - "[A-Z]+ \S* HTTP/[\d.]+" \d{3}')
 _STARTED = re.compile(r"Started server process \[\d+\]")
@@ -142,7 +153,7 @@ _RENDER_UVICORN = re.compile(rf"{_RENDER_TS}({_LV}:\s+(.*))", re.S)
 # a custom `traceback`), structlog's JSONRenderer (`event`, `level`, `exception`), Google Cloud's `severity`, ECS
 # (`log.level`, `error.stack_trace`, flattened or nested), Datadog (`error.stack`), AWS Lambda's runtime (`log_level`)
 _JSON_LEVEL_KEYS = ("level", "levelname", "severity", "log.level", "lvl", "log_level")
-_JSON_MSG_KEYS = ("event", "message", "msg")
+_JSON_MSG_KEYS = ("event", "message", "msg", "textPayload")  # (Google Cloud Logging's LogEntry: `textPayload`)
 _JSON_LOGGER_KEYS = ("logger", "name", "logger_name", "log.logger")
 _JSON_TS_KEYS = ("timestamp", "time", "@timestamp", "asctime", "ts")
 _JSON_EXC_KEYS = ("exception", "exc_info", "stack_trace", "stacktrace", "stack", "traceback", "exc_text",
@@ -537,7 +548,14 @@ def json_record(obj: dict) -> Line:
         line = _json_line_record(obj, exc)
         if line is not None:
             return line
-    first = json_message(obj).split("\n", 1)[0]
+    whole = json_message(obj)
+    first = whole.split("\n", 1)[0]
+    if exc is None and first != whole:
+        # no traceback key: a traceback written into the message itself (Twisted's / eliot's `"message": "main
+        # function encountered error\nTraceback (most recent call last):\n…"`) is the record's traceback
+        at = whole.find(TRACEBACK_HEADER)
+        if at > 0 and whole[at - 1] == "\n":
+            exc = whole[at:].rstrip("\n")
     return Line("json", None, _str(_first(obj, _JSON_TS_KEYS)), norm_level(_str(level)),
                 _str(_first(obj, _JSON_LOGGER_KEYS)), first, first, True, _record_kind(first), exc)
 
@@ -633,10 +651,10 @@ def parse_json(text: str) -> list[Line]:
         obj = json.loads(text)
     except ValueError as e:
         why = f"invalid JSON: {getattr(e, 'msg', e)}"
-        # a record cut off or broken over lines: still a record when its first pairs give it a level
+        # a record cut off or broken over lines: still a record when its first pairs give it a level (or a traceback)
         part = json_prefix(text)
         line = json_record(part) if part else None
-        if line is not None and line.level is not None:
+        if line is not None and (line.level is not None or line.exc is not None):
             line.corrupt = why
             line.raw = text
             return [line]
@@ -667,7 +685,30 @@ def entry_lines(obj: dict, key: str | None = None) -> list[Line]:
         return [render_entry(obj)]
     if is_cloudwatch_event(obj):
         return cloudwatch_event(obj)
+    if "log" in obj and is_docker_json(obj):
+        return docker_json_lines(obj)
     return [json_record(obj)]
+
+
+def is_docker_json(obj: dict) -> bool:
+    """A line of Docker's json-file log driver (`/var/lib/docker/containers/<id>/<id>-json.log`): `log` is one line
+    the container wrote (its newline kept), `stream` its stdout or stderr, `time` when Docker read it."""
+    return isinstance(obj.get("log"), str) and obj.get("stream") in _STD_STREAMS and "time" in obj
+
+
+def docker_json_lines(obj: dict) -> list[Line]:
+    """The container's own line of a json-file entry, read as any line is (a traceback's line, a record, a JSON
+    record), stamped with Docker's time when it has none; stdout and stderr are streams of their own."""
+    ts, std = _str(obj.get("time")), obj["stream"]
+    out = []
+    for ln in parse_line(obj["log"].rstrip("\r\n")):
+        if ln.ts is None:
+            ln.ts = ts
+        ln.stream = std if ln.stream is None else f"{std}/{ln.stream}"
+        if not ln.shape:
+            ln.shape = "docker"
+        out.append(ln)
+    return out
 
 
 def parse_line(text: str, _depth: int = 0) -> list[Line]:
@@ -690,6 +731,9 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
             inner = m.group(2)
             first = inner[:1]
             if not first or (first not in NOT_PLAIN and not first.isdigit()):
+                f = _FLY.match(inner) if first in "rp" else None  # (Fly's platform lines: `runner[…]`, `proxy[…]`)
+                if f:
+                    return [_fly(f, m.group(1))]
                 # what parse_process makes of a line that cannot start a record (a traceback's exception
                 # line, a blank, a chain separator): its plain text
                 return [Line("render-text", None, m.group(1), None, None, inner, inner, False)]
@@ -700,10 +744,18 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
                     if ln.ts is None or not ln.record:
                         ln.ts = m.group(1)
                     return [ln]
+                f = _FLY.match(inner)
+                if f:
+                    return [_fly(f, m.group(1))]
             line = parse_process(inner, "render-text", None, m.group(1))
             if line.record or inner[:1] not in _LEVEL_INITIALS or not _ASC_LEVEL.match(text):
                 return [line]
-    elif c in "ADFJMNOS" and _depth < MAX_WRAPPERS:
+        else:
+            t = _FLY_TS.match(text)  # Fly's timestamp without its zone
+            f = _FLY.match(text, t.end()) if t is not None else None
+            if f:
+                return [_fly(f, t.group(1))]
+    elif c.isalpha() and _depth < MAX_WRAPPERS:
         m = _JOURNAL.match(text)
         if m:
             return [_in_stream(ln, m.group(3) + (m.group(4) or ""), "journal")
@@ -713,6 +765,18 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
         if m and not m.group(1).isdigit():
             return [_in_stream(ln, m.group(1)) for ln in parse_line(m.group(2), _depth + 1)]
     return [parse_process(text, "", None, None)]
+
+
+def _fly(f: re.Match[str], ts: str) -> Line:
+    """The line of a Fly.io log line (`_FLY`'s match): the process's own line, in its machine's stream (the platform's
+    lines in one of their own). Fly's level stands for the line's when it is a warning or worse (`health[…]
+    [error] Health check … has failed`); [info] says nothing (all of the app's output is)."""
+    source, machine, level = f.group(1), f.group(2), norm_level(f.group(3))
+    label = level if level == "WARNING" or level in ERROR_LEVELS else None
+    ln = parse_process(f.group(4), "fly", machine if source == "app" else f"{source}/{machine}", ts, label)
+    if ln.ts is None or not ln.record:
+        ln.ts = ts
+    return ln
 
 
 def _render_record(text: str) -> Line | None:

@@ -44,6 +44,11 @@ TEXT_NEEDLES = (Needle(b"ERROR", 1), Needle(b"CRITICAL", 7), Needle(b"Traceback 
 WORDING_NEEDLES = (Needle(b" your code"), Needle(b"Port scan timeout reached"), Needle(b"Deploy failed for "))
 _WORDING = tuple(k.text for k in WORDING_NEEDLES)
 JSON_NEEDLES = (Needle(b'"error"'), Needle(b'"critical"'))
+# supervisord's own log writes its levels in four letters ("… CRIT Supervisor running as root", "… ERRO …"): each
+# needle a search of the whole block, made from the first block whose head or tail (`_probe`) shows supervisord's
+# log (one of its level words) on
+SUPERVISORD_NEEDLES = (Needle(b" CRIT "), Needle(b" ERRO "))
+_SUPERVISORD = (b" CRIT ", b" ERRO ", b" DEBG ", b" INFO spawned: ")
 # logfmt's lower-case error levels (`level=error`, `lvl=crit`, `severity="error"`, `level=ERR`): each needle is a
 # search of the whole block, made from the first block whose head or tail (`_probe`) has a logfmt level key on:
 # a log of other lines pays a few searches of 64 KB a block (a logfmt run only in a block's middle, after
@@ -114,11 +119,13 @@ class _Finder:
 
     __slots__ = ("block", "needles", "next")
 
-    def __init__(self, block: bytes, json_lines: bool, logfmt: bool, wording: bool = False) -> None:
+    def __init__(self, block: bytes, json_lines: bool, logfmt: bool, wording: bool = False,
+                 supervisord: bool = False) -> None:
         self.block = block
         needles = TEXT_NEEDLES + JSON_NEEDLES if json_lines else TEXT_NEEDLES
         needles = needles + LOGFMT_NEEDLES if logfmt else needles
-        self.needles = needles + WORDING_NEEDLES if wording else needles
+        needles = needles + WORDING_NEEDLES if wording else needles
+        self.needles = needles + SUPERVISORD_NEEDLES if supervisord else needles
         self.next = [-1] * len(self.needles)
 
     def search(self, pos: int) -> int:
@@ -225,6 +232,7 @@ class _Reader:
         out = asm.out
         logfmt = False  # a logfmt level key seen: its lower-case error levels are candidates from then on
         wording = False  # one of Render's failure sentences seen: they are candidates from then on
+        supervisord = False  # supervisord's log seen: its four-letter error levels are candidates from then on
         for block in blocks:
             json_lines = _has_json_lines(block)
             self._check_block(block, json_lines)
@@ -233,7 +241,8 @@ class _Reader:
             pos = 0
             logfmt = logfmt or _probe(block, _LOGFMT_KEYS)
             wording = wording or _probe(block, _WORDING)
-            finder = _Finder(block, json_lines, logfmt, wording)
+            supervisord = supervisord or _probe(block, _SUPERVISORD)
+            finder = _Finder(block, json_lines, logfmt, wording, supervisord)
             run = runlines = -1     # start of a run of lines passed over while events are open
             while pos < n:
                 opened = asm.open
@@ -335,8 +344,8 @@ class _Reader:
                 if lineno not in self.bad:
                     self.bad[lineno] = ln.corrupt
                     self.stats.add_corrupt(lineno, ln.corrupt)
-                if ln.level is None:  # (a cut-off JSON record whose first pairs give its level is still read)
-                    continue
+                if ln.level is None and ln.exc is None:  # (a cut-off JSON record whose first pairs give its level,
+                    continue                              # or a traceback, is still read)
             self.asm.feed(lineno, ln)
         return end + 1
 
@@ -435,7 +444,7 @@ class _Reader:
             return pos
         end = m.end()
         lines = block[pos:end - 1].decode("utf-8", "replace").split("\n")
-        lines = [t[t.index("|") + 2:] for t in lines]
+        lines = [t[t.index("|", len(stream)) + 2:] for t in lines]  # (pm2's "0|app  | ": past the name's own "|")
         cap = self.line_cap
         if cap < end - pos:
             lines = [t[:cap] for t in lines]

@@ -1,0 +1,246 @@
+# ruff: noqa: E501  (the real lines are kept whole, as the users pasted them)
+"""Log layouts of hosting platforms and process managers (held-out round 9, tests/realworld/README.md): journald
+in the locale's language, Fly.io's `fly logs`, Azure App Service's platform log, supervisord's own log, pm2's
+prefix, Docker's json-file lines, Google Cloud Logging entries, a JSON record with its traceback in its message.
+
+Each text is a real user's paste (its thread above it), shortened to the lines a test needs;
+`tests/realworld/layouts.yml` holds the whole excerpts. Every text is read whole and in 7-byte blocks.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mosaic_diag.logs.lines import parse_line
+from mosaic_diag.logs.model import RawEvent
+from tests.test_logs_support import read
+
+BLOCKS = (None, 7)
+
+
+def _errors(text: str, block_size: int | None = None) -> list[RawEvent]:
+    kw = {} if block_size is None else {"block_size": block_size}
+    events, _ = read(text.encode(), **kw)
+    return [e for e in events if e.kind == "error"]
+
+
+# https://github.com/systemd-cron/systemd-cron/issues/58 (journalctl under a German locale)
+JOURNAL_DE = """\
+Dez 28 06:43:00 XXX systemd[1]: Starting systemd-cron OnFailure for cron-XXX-root-5...
+Dez 28 06:43:00 XXX mail_on_failure[9777]: Traceback (most recent call last):
+Dez 28 06:43:00 XXX mail_on_failure[9777]:   File "/lib/systemd-cron/mail_on_failure", line 50, in <module>
+Dez 28 06:43:00 XXX mail_on_failure[9777]:     systemctl = subprocess.check_output(['systemctl','status',job], universal_newlines=True)
+Dez 28 06:43:00 XXX mail_on_failure[9777]:   File "/usr/lib/python3.5/subprocess.py", line 385, in run
+Dez 28 06:43:00 XXX mail_on_failure[9777]:     stdout, stderr = process.communicate(input, timeout=timeout)
+Dez 28 06:43:00 XXX systemd[1]: cron-failure@cron-XXX-root-5.service: Main process exited, code=exited, status=1/FAILURE
+Dez 28 06:43:00 XXX systemd[1]: Failed to start systemd-cron OnFailure for cron-XXX-root-5.
+"""
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_journal_month_in_the_locale_s_language(block_size: int | None) -> None:
+    """`journalctl` names the month as the locale does (`Dez`): the prefix is peeled, the traceback is its process's
+    stream, systemd's own lines are not in it."""
+    (e,) = _errors(JOURNAL_DE, block_size)
+    assert (e.line, e.end_line, e.instance) == (2, 6, "mail_on_failure[9777]")
+    assert e.traceback is not None and e.traceback.startswith(
+        'Traceback (most recent call last):\n  File "/lib/systemd-cron/mail_on_failure", line 50, in <module>\n')
+    assert "systemd[1]" not in e.traceback and "Main process exited" not in e.traceback
+    (ln,) = parse_line("déc. 28 06:43:00 host app[12]: ERROR:root:boom")
+    assert (ln.stream, ln.level, ln.message) == ("app[12]", "ERROR", "boom")
+    (prose,) = parse_line("Note 12 10:00:00 is when the job ran")
+    assert (prose.shape, prose.record) == ("", False)
+
+
+# https://github.com/ClusterHQ/flocker/pull/1420 (Twisted's log through eliot, in the journal; the paste is cut)
+TWISTED_JSON = """\
+May 18 11:36:43 node1 flocker-dataset-agent[2012]: {"task_uuid": "0e08892a-7221-4396-b6e0-5505061814d4", "error": false, "timestamp": 1431974203.083844, "message": "Main loop terminated.", "message_type": "twisted:log", "task_level": [4]}
+May 18 11:36:43 node1 flocker-dataset-agent[2012]: {"task_uuid": "0e08892a-7221-4396-b6e0-5505061814d4", "error": true, "timestamp": 1431974203.083727, "message": "main function encountered error\\nTraceback (most recent call last):\\n  File \\"/opt/flocker/lib/python2.7/site-packages/flocker/node/script.py\\", line 275,
+...
+"""
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_a_json_record_with_its_traceback_in_its_message(block_size: int | None) -> None:
+    """No traceback key, no level: the traceback written into the message is the record's, an error event (also when
+    the line is cut off); the record's message is the first line."""
+    (e,) = _errors(TWISTED_JSON, block_size)
+    assert (e.line, e.end_line, e.level, e.message) == (2, 2, None, "main function encountered error")
+    assert e.traceback is not None and e.traceback.startswith("Traceback (most recent call last):\n  File \"/opt/flocker/")
+    whole = {"message": "main function encountered error\nTraceback (most recent call last):\n  File \"x.py\", line 1, in f\nKeyError: 'k'\n"}
+    (w,) = _errors(json.dumps(whole) + "\n", block_size)
+    assert w.traceback is not None and w.traceback.endswith("KeyError: 'k'")
+    assert _errors(json.dumps({**whole, "level": "info"}) + "\n", block_size) == []
+    assert _errors(json.dumps({"message": "see Traceback (most recent call last): in the docs"}) + "\n") == []
+
+
+# https://github.com/zauberzeug/fly_fastapi_socketio (README: the app's `fly logs`)
+FLY = """\
+2023-07-30T07:13:11Z app[6e82932a759e18] fra [info]ERROR:    Exception in ASGI application
+2023-07-30T07:13:11Z app[6e82932a759e18] fra [info]Traceback (most recent call last):
+2023-07-30T07:13:11Z app[6e82932a759e18] fra [info]  File "/usr/local/lib/python3.11/site-packages/uvicorn/protocols/websockets/websockets_impl.py", line 247, in run_asgi
+2023-07-30T07:13:11Z app[6e82932a759e18] fra [info]    result = await self.app(self.scope, self.asgi_receive, self.asgi_send)
+2023-07-30T07:13:11Z app[6e82932a759e18] fra [info]             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+2023-07-30T07:13:11Z app[6e82932a759e18] fra [info]  File "/usr/local/lib/python3.11/site-packages/uvicorn/protocols/websockets/websockets_impl.py", line 310, in asgi_send
+2023-07-30T07:13:11Z app[6e82932a759e18] fra [info]    raise RuntimeError(msg % message_type)
+2023-07-30T07:13:11Z app[6e82932a759e18] fra [info]RuntimeError: Expected ASGI message 'websocket.accept' or 'websocket.close', but got 'http.response.start'.
+2023-07-30T07:13:11Z app[6e82932a759e18] fra [info]INFO:     connection open
+"""
+# https://github.com/remix-run/indie-stack/issues/200 and https://github.com/dwyl/phoenix-liveview-todo-list-tutorial/issues/66
+# (newer flyctl: the timestamp without its zone, a space after the level)
+FLY_PLATFORM = """\
+2023-03-13T17:20:22.736 app[ff091a8a] gdl [info] npm WARN exec The following package was not found and will be installed: prisma@4.11.0
+
+2023-03-13T17:20:26.836 health[ff091a8a] gdl [error] Health check on port 8080 has failed. Your app is not responding properly. Services exposed on ports [80, 443] will have intermittent failures until the health check passes.
+
+2023-11-15T03:55:24.067 app[683d92dce34dd8] lhr [info] WARN hallpass exited, pid: 306, status: signal: 15 (SIGTERM)
+
+2023-11-15T03:55:25.830 runner[683d92dce34dd8] lhr [info] machine has reached its max restart count (10)
+"""
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_fly_logs(block_size: int | None) -> None:
+    """`TIMESTAMP app[MACHINE] REGION [level]line`: the app's line is read as its own (uvicorn's record, a traceback
+    keeping its indent), one stream per machine; Fly's [info] says nothing, its [error] is the line's level."""
+    (e,) = _errors(FLY, block_size)
+    assert (e.line, e.end_line, e.level, e.message, e.instance) == (1, 8, "ERROR", "Exception in ASGI application", "6e82932a759e18")
+    assert e.traceback is not None and e.traceback.startswith("Traceback (most recent call last):\n  File \"/usr/local/lib/python3.11/")
+    assert e.traceback.endswith("but got 'http.response.start'.")
+    assert e.timestamp is not None and e.timestamp.isoformat() == "2023-07-30T07:13:11+00:00"
+    (h,) = _errors(FLY_PLATFORM, block_size)
+    assert (h.line, h.level, h.instance) == (3, "ERROR", "health/ff091a8a")
+    assert h.message.startswith("Health check on port 8080 has failed.")
+    (init,) = parse_line("2023-11-15T03:55:24.063 app[683d92dce34dd8] lhr [info] INFO Main child exited normally with code: 1")
+    assert (init.stream, init.level, init.text) == ("683d92dce34dd8", None, "INFO Main child exited normally with code: 1")
+    assert init.ts == "2023-11-15T03:55:24.063"
+    # https://github.com/bitjerry/Microsoft-365-bot/issues/1 (older flyctl: a zoned timestamp, no space after the level)
+    (runner,) = parse_line("2022-09-06T11:20:43Z runner[f7d972e9] nrt [info]Configuring virtual machine")
+    assert (runner.stream, runner.level, runner.text) == ("runner/f7d972e9", None, "Configuring virtual machine")
+    proxy = "2022-09-06T11:20:50Z proxy[f7d972e9] nrt [error]could not make HTTP request to instance: connection error: timed out\n"
+    (p,) = _errors(proxy, block_size)
+    assert (p.level, p.instance, p.message) == ("ERROR", "proxy/f7d972e9", "could not make HTTP request to instance: connection error: timed out")
+
+
+# https://github.com/Azure-Samples/azure-search-openai-demo/issues/963 (App Service's platform log, blank lines between)
+AZURE = """\
+2023-11-16T11:17:33.812Z INFO - Initiating warmup request to container app-backend-sbha6da264jow_0_0d51af4d for site app-backend-sbha6da264jow
+
+2023-11-16T11:17:54.469Z ERROR - Container app-backend-sbha6da264jow_0_0d51af4d for site app-backend-sbha6da264jow has exited, failing site start
+
+2023-11-16T11:17:57.123Z ERROR - Container app-backend-sbha6da264jow_0_0d51af4d didn't respond to HTTP pings on port: 8000, failing site star
+"""
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_level_then_a_dash_before_the_message(block_size: int | None) -> None:
+    """`%(asctime)s %(levelname)s - %(message)s` (Azure App Service's platform log): the dash is no part of the message."""
+    got = _errors(AZURE, block_size)
+    assert [(e.line, e.level, e.message[:48]) for e in got] == [
+        (3, "ERROR", "Container app-backend-sbha6da264jow_0_0d51af4d f"),
+        (5, "ERROR", "Container app-backend-sbha6da264jow_0_0d51af4d d")]
+
+
+# https://github.com/Supervisor/supervisor/issues/578
+SUPERVISORD = """\
+2015-02-13 01:32:25,470 CRIT Supervisor running as root (no user in config file)
+2015-02-13 01:32:25,471 INFO RPC interface 'supervisor' initialized
+2015-02-13 01:32:25,471 CRIT Server 'unix_http_server' running without any HTTP authentication checking
+2015-02-13 01:32:26,564 INFO exited: shadowsocks (exit status 1; not expected)
+2015-02-13 01:32:33,846 INFO gave up: shadowsocks entered FATAL state, too many start retries too quickly
+"""
+SPAWNED = "2015-02-13 01:32:26,473 INFO spawned: 'shadowsocks' with pid 9378\n"
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_supervisord_four_letter_levels(block_size: int | None) -> None:
+    """supervisord's CRIT / ERRO are its critical and error levels: records, found by the block scan once its log is
+    seen (a CRIT line among a long run of its INFO lines, no other candidate in the block); DEBG is debug."""
+    got = _errors(SUPERVISORD, block_size)
+    assert [(e.line, e.level, e.message[:26]) for e in got] == [
+        (1, "CRITICAL", "Supervisor running as root"), (3, "CRITICAL", "Server 'unix_http_server' ")]
+    long = SPAWNED * 3000 + "2015-02-13 01:32:27,001 ERRO pool listener event buffer overflowed\n" + SPAWNED * 3000
+    (e,) = _errors(long, block_size if block_size is None else 1 << 14)
+    assert (e.line, e.level, e.message) == (3001, "ERROR", "pool listener event buffer overflowed")
+    (ln,) = parse_line("2012-03-08 12:06:36,177 DEBG received SIGCLD indicating a child quit")
+    assert (ln.record, ln.level) == (True, "DEBUG")
+
+
+# https://github.com/Unitech/pm2/issues/4817 (`pm2 logs`, a blank line after every line)
+PM2 = """\
+--- Logging error ---
+0|tc-c  | Traceback (most recent call last):
+
+0|tc-c  |   File "C:\\Users\\p1875\\AppData\\Local\\Programs\\Python\\Python39\\lib\\logging\\__init__.py", line 1086, in emit
+
+0|tc-c  |     stream.write(msg + self.terminator)
+
+0|tc-c  | ValueError: underlying buffer has been detached
+"""
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_pm2_prefix(block_size: int | None) -> None:
+    """pm2's `ID|NAME  | ` prefix is peeled like Docker Compose's: one stream per process, so the blank lines between
+    (no prefix) do not cut its traceback."""
+    (e,) = _errors(PM2, block_size)
+    assert (e.line, e.end_line, e.instance, e.message) == (2, 8, "0|tc-c", "ValueError: underlying buffer has been detached")
+    assert e.traceback == ("Traceback (most recent call last):\n"
+                           '  File "C:\\Users\\p1875\\AppData\\Local\\Programs\\Python\\Python39\\lib\\logging\\__init__.py", line 1086, in emit\n'
+                           "    stream.write(msg + self.terminator)\n"
+                           "ValueError: underlying buffer has been detached")
+
+
+# https://github.com/moby/moby/issues/16386 and https://github.com/docker-library/docker/issues/224
+DOCKER_JSON = """\
+{"log":"Error\\n","stream":"stderr","time":"2015-09-18T04:27:28.135894927Z"}
+{"log":"All Good\\n","stream":"stdout","time":"2015-09-18T04:27:28.136186603Z"}
+{"log":"time=\\"2020-04-10T14:04:50.847895963Z\\" level=info msg=\\"stopping event stream following graceful shutdown\\" error=\\"context canceled\\" module=libcontainerd namespace=moby\\n","stream":"stderr","time":"2020-04-10T14:04:50.849264619Z"}
+"""
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_docker_json_file_lines(block_size: int | None) -> None:
+    """Docker's json-file driver: each entry's `log` is a line the container wrote, read as such (dockerd's logfmt
+    record at info; a traceback over several entries of stderr), stamped with the entry's time."""
+    events, stats = read(DOCKER_JSON.encode(), **({} if block_size is None else {"block_size": block_size}))
+    assert [e for e in events if e.kind == "error"] == []
+    assert stats.corrupt == 0 and stats.levels["INFO"] >= 1
+    tb = ["ERROR:    Exception in ASGI application", "Traceback (most recent call last):",
+          '  File "/var/task/vc__handler__python.py", line 67, in vc_handler', "    res = conn.getresponse()",
+          "http.client.RemoteDisconnected: Remote end closed connection without response"]
+    lines = [json.dumps({"log": t + "\n", "stream": "stderr", "time": f"2024-06-20T10:00:0{i}.5Z"}) for i, t in enumerate(tb)]
+    lines.insert(2, json.dumps({"log": "print from the handler\n", "stream": "stdout", "time": "2024-06-20T10:00:01.7Z"}))
+    (e,) = _errors("\n".join(lines) + "\n", block_size)
+    assert (e.line, e.end_line, e.level, e.message, e.instance) == (1, 6, "ERROR", "Exception in ASGI application", "stderr")
+    assert e.traceback is not None and e.traceback.endswith("RemoteDisconnected: Remote end closed connection without response")
+    assert e.timestamp is not None and e.timestamp.isoformat() == "2024-06-20T10:00:00.500000+00:00"
+
+
+# https://github.com/1Password/scim-examples/issues/309 (a Cloud Logging entry copied from the Logs Explorer)
+CLOUD_LOGGING = """\
+{
+  "textPayload": "Default STARTUP TCP probe failed 1 time consecutively for container \\"scim\\" on port 3002. The instance was not started.",
+  "insertId": "66546baa000ef654df0930ba",
+  "resource": {
+    "type": "cloud_run_revision",
+    "labels": {
+      "service_name": "op-scim-bridge"
+    }
+  },
+  "timestamp": "2024-05-27T11:16:58.980564Z",
+  "severity": "ERROR",
+  "logName": "projects/one-password-bridge-400219/logs/run.googleapis.com%2Fvarlog%2Fsystem"
+}
+"""
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_cloud_logging_entry_text_payload(block_size: int | None) -> None:
+    """Google Cloud Logging's LogEntry: `severity` its level, `textPayload` its message."""
+    (e,) = _errors(CLOUD_LOGGING, block_size)
+    assert (e.line, e.end_line, e.level) == (1, 13, "ERROR")
+    assert e.message.startswith('Default STARTUP TCP probe failed 1 time consecutively for container "scim"')
+    assert _errors(CLOUD_LOGGING.replace('"ERROR"', '"INFO"'), block_size) == []
