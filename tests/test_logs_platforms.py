@@ -244,3 +244,36 @@ def test_cloud_logging_entry_text_payload(block_size: int | None) -> None:
     assert (e.line, e.end_line, e.level) == (1, 13, "ERROR")
     assert e.message.startswith('Default STARTUP TCP probe failed 1 time consecutively for container "scim"')
     assert _errors(CLOUD_LOGGING.replace('"ERROR"', '"INFO"'), block_size) == []
+
+
+# -- the kernel's OOM killer, and the layouts probed for (after round 9) ------------------------------------------
+def _oom_kill_texts() -> list[tuple[str, str]]:
+    from tests.realworld.corpus import load_corpus
+
+    return [(e.id, e.text) for e in load_corpus()
+            if e.expected == "RENDER_OUT_OF_MEMORY" and "ut of memory: Kill" in e.text]
+
+
+@pytest.mark.parametrize(("entry", "text"), _oom_kill_texts())
+def test_the_kernel_s_oom_kill_line_is_an_event_of_its_own(entry: str, text: str) -> None:
+    """dmesg (uptime or `-T` time first), journald's `kernel: `, Fly's `[info]` line, a bare notice: the line
+    that says the kernel killed the app for memory is a platform failure event, labelled by the classifier."""
+    from mosaic_diag.classifier.classify import Classifier
+    from mosaic_diag.triage.events import EventClassifier
+
+    events, _ = read(text.encode())
+    kills = [e for e in events if e.kind == "platform" and "Out of memory: Kill" in e.message]
+    assert len(kills) == text.count("Out of memory: Kill"), (entry, events)
+    assert {EventClassifier(Classifier.default()).event(k).label for k in kills} == {"RENDER_OUT_OF_MEMORY"}
+
+
+def test_a_platform_sentence_in_the_middle_of_a_log_is_found() -> None:
+    """Render's failure sentences without `==> `, logfmt's lower-case levels and supervisord's levels are looked
+    for only where a probe saw them: in the whole first block, so a log up to a block's size (here 400 KB of
+    other lines around each) misses none of them."""
+    filler = "".join(f"2026-11-27 14:03:{i % 60:02d},000 INFO api.app request {i} ok\n" for i in range(5000))
+    middle = ("Exited with status 1 while running your code.\n"
+              'time=2026-11-27T14:04:01Z level=error msg="worker lost its queue"\n')
+    events, _ = read((filler + middle + filler).encode())
+    assert [(e.line, e.kind) for e in events] == [(5001, "platform"), (5002, "error")]
+    assert events[1].message == "worker lost its queue"

@@ -141,6 +141,9 @@ _RENDER_BARE_FAILURE = re.compile(
     r"|Exited with status [1-9]\d* while (?:building|running) your code"
     r"|Port scan timeout reached, no open ports detected"
     r"|Deploy failed for \w+: ")
+# the kernel's OOM killer ending a process, anywhere in a line that is no record (after dmesg's uptime or `-T` time,
+# journald's "kernel: ", Fly's "[info]"): the platform killed the app for memory (Fly's VMs, a container host)
+_KERNEL_OOM = re.compile(r"(?:Memory cgroup )?Out of memory: Kill(?:ed)? process \d+")
 # the two commonest Render text records, each read with one pattern: stdlib logging's default format
 # ("TIMESTAMP LEVEL:logger:message") and uvicorn's ("TIMESTAMP LEVEL:     message"); what _RENDER_TEXT and
 # then parse_process's _BASIC / _UVICORN make of such a line (the timestamp part matches one way only)
@@ -354,6 +357,8 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
         return Line(shape or "plain", stream, ts, None, "lambda", text, text, True)
     if c in "SREPD" and _RENDER_BARE_FAILURE.match(text):
         return Line(shape or "plain", stream, ts, None, "render", text, text, True, "platform_failure")
+    if "ut of memory: Kill" in text and _KERNEL_OOM.search(text):
+        return Line(shape or "plain", stream, ts, None, "kernel", text, text, True, "platform_failure")
     if label_level is not None and c not in (" ", "\t", ""):
         # no level of its own: a Render API entry still carries the level label Render gave it
         return Line(shape, stream, ts, label_level, None, text, text, False, "labelled")

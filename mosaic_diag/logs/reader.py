@@ -41,7 +41,8 @@ TEXT_NEEDLES = (Needle(b"ERROR", 1), Needle(b"CRITICAL", 7), Needle(b"Traceback 
 # Render's failure sentences without the "==> " marker (dashboard events, notification e-mails: texts of their
 # own, pasted or saved): each a search of the whole block, made from the first block whose head or tail
 # (`_probe`) holds one of them on (a log of other lines pays six searches of 64 KB a block)
-WORDING_NEEDLES = (Needle(b" your code"), Needle(b"Port scan timeout reached"), Needle(b"Deploy failed for "))
+WORDING_NEEDLES = (Needle(b" your code"), Needle(b"Port scan timeout reached"), Needle(b"Deploy failed for "),
+                   Needle(b"ut of memory: Kill"))  # (the kernel's OOM killer, as a platform's log shows it)
 _WORDING = tuple(k.text for k in WORDING_NEEDLES)
 JSON_NEEDLES = (Needle(b'"error"'), Needle(b'"critical"'))
 # supervisord's own log writes its levels in four letters ("… CRIT Supervisor running as root", "… ERRO …"): each
@@ -51,19 +52,25 @@ SUPERVISORD_NEEDLES = (Needle(b" CRIT "), Needle(b" ERRO "))
 _SUPERVISORD = (b" CRIT ", b" ERRO ", b" DEBG ", b" INFO spawned: ")
 # logfmt's lower-case error levels (`level=error`, `lvl=crit`, `severity="error"`, `level=ERR`): each needle is a
 # search of the whole block, made from the first block whose head or tail (`_probe`) has a logfmt level key on:
-# a log of other lines pays a few searches of 64 KB a block (a logfmt run only in a block's middle, after
-# other lines and before them again, is missed until a block's head or tail shows one)
+# a log of other lines pays a few searches of 64 KB a block, and of its whole first block (a logfmt run only in
+# the middle of a later block, after other lines and before them again, is missed until a block's head or tail
+# shows one)
 LOGFMT_NEEDLES = (Needle(b"=err"), Needle(b'="err'), Needle(b"=crit"), Needle(b'="crit'), Needle(b"=fatal"),
                   Needle(b"=ERR"))
 _LOGFMT_KEYS = tuple(sorted(f"{k}=".encode() for k in LOGFMT_LEVEL_KEYS))  # the keys the parser reads a level from
 PROBE = 1 << 16
 
 
-def _probe(block: bytes, keys: tuple[bytes, ...]) -> bool:
-    """Whether the block's first or last `PROBE` bytes hold one of `keys` (a layout that starts, or has
+def _probe(block: bytes, keys: tuple[bytes, ...], whole: bool = False) -> bool:
+    """Whether the block's first or last `PROBE` bytes (all of it when `whole`: the first block of a log,
+    where a log of up to a block's size is read whole) hold one of `keys` (a layout that starts, or has
     started, in this block)."""
+    if whole:
+        return any(k in block for k in keys)
     tail = max(0, len(block) - PROBE)
     return any(block.find(k, 0, PROBE) >= 0 or block.find(k, tail) >= 0 for k in keys)
+
+
 _JSON_LINE = Needle(b"\n{", 1)
 _INF = 1 << 62
 LOOKBACK_LINES = 32
@@ -233,15 +240,17 @@ class _Reader:
         logfmt = False  # a logfmt level key seen: its lower-case error levels are candidates from then on
         wording = False  # one of Render's failure sentences seen: they are candidates from then on
         supervisord = False  # supervisord's log seen: its four-letter error levels are candidates from then on
+        first_block = True  # probed whole: a log of up to a block's size misses none of these layouts
         for block in blocks:
             json_lines = _has_json_lines(block)
             self._check_block(block, json_lines)
             self.block = block
             n = len(block)
             pos = 0
-            logfmt = logfmt or _probe(block, _LOGFMT_KEYS)
-            wording = wording or _probe(block, _WORDING)
-            supervisord = supervisord or _probe(block, _SUPERVISORD)
+            logfmt = logfmt or _probe(block, _LOGFMT_KEYS, first_block)
+            wording = wording or _probe(block, _WORDING, first_block)
+            supervisord = supervisord or _probe(block, _SUPERVISORD, first_block)
+            first_block = False
             finder = _Finder(block, json_lines, logfmt, wording, supervisord)
             run = runlines = -1     # start of a run of lines passed over while events are open
             while pos < n:
