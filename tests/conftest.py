@@ -1,9 +1,11 @@
-"""Shared fixtures: a real PostgreSQL (`pg`, `pg_db`) and the LLM provider stand-in (`standin`, `llm`)."""
+"""Shared fixtures: a real PostgreSQL (`pg`, `pg_db`), the LLM provider stand-in (`standin`, `llm`) and a loopback
+port that refuses connections (`refused_port`)."""
 
 from __future__ import annotations
 
 import itertools
 import secrets
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -49,3 +51,12 @@ def llm(standin: LLMStandIn) -> Iterator[LLMStandIn]:
         yield standin
     finally:
         standin.reset()
+
+
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A loopback port that refuses every connection for the length of the test: bound by this process and never
+    listening, so no server another test starts meanwhile can take it (as it can take a port merely found free)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        yield s.getsockname()[1]

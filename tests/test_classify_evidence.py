@@ -659,20 +659,16 @@ def test_gunicorn_that_cannot_boot_its_worker_is_a_failed_deploy(tmp_path) -> No
     assert clf().classify_text("the worker failed to boot once, then it came up").label == "UNKNOWN_ERROR"
 
 
-def test_a_flattened_chain_cut_before_its_first_header() -> None:
+def test_a_flattened_chain_cut_before_its_first_header(refused_port: int) -> None:
     """A loguru/error-tracker paste joined onto one line and cut before its first `Traceback (most recent call
     last):`, so that it starts at a frame: the cause mid-line is read as the chain's first exception, by
     `classify` and by triage under an ERROR record (where the line is the record's traceback)."""
-    import socket
-
     import psycopg2
 
     from mosaic_diag.logs import ReadStats, read_events
     from mosaic_diag.triage.events import EventClassifier
 
-    with socket.socket() as s:  # a loopback port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = refused_port
 
     def run() -> None:
         try:

@@ -70,10 +70,8 @@ def test_postgres_store(manifests, pg_db):
     assert len(again.history()) == 4
 
 
-def test_postgres_store_unreachable(manifests):
-    from examples.pgtemp import free_port
-
-    store = PostgresDeployStore(f"postgresql://mosaic:pw@127.0.0.1:{free_port()}/mosaic")
+def test_postgres_store_unreachable(manifests, refused_port):
+    store = PostgresDeployStore(f"postgresql://mosaic:pw@127.0.0.1:{refused_port}/mosaic")
     with pytest.raises(UnreachableError, match=r"deploy store postgresql://mosaic:\*\*\*@127.0.0.1:\d+/mosaic "
                                                "unreachable"):
         store.record(manifests["c5"])

@@ -76,8 +76,8 @@ def test_rolling_metrics_window_p95_and_invalid_json():
     assert m.snapshot().requests_total == 0 and m.snapshot().invalid_json_rate == 0.0
 
 
-def test_sqlite_fallback_is_logged_and_visible_in_health(tmp_path, caplog):
-    port = free_port()  # nothing listens: psycopg2 fails for real
+def test_sqlite_fallback_is_logged_and_visible_in_health(tmp_path, caplog, refused_port):
+    port = refused_port  # psycopg2 fails for real
     env = app_env(tmp_path, database_url=f"postgresql://mosaic:pw@127.0.0.1:{port}/mosaic")
     with caplog.at_level(logging.INFO), TestClient(create_app(Settings.from_env(env))) as client:
         health = client.get("/health").json()

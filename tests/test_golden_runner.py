@@ -151,8 +151,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_unreachable_url_exits_3(cases_file, capsys):
-    port = free_port()
+def test_unreachable_url_exits_3(cases_file, capsys, refused_port):
+    port = refused_port
     with pytest.raises(UnreachableError):
         open_target(url=f"http://127.0.0.1:{port}")
     assert main(["golden", "--url", f"http://127.0.0.1:{port}", "--cases", str(cases_file)]) == 3

@@ -159,8 +159,8 @@ def test_openai_slow_times_out_and_then_answers(llm):
     assert time.monotonic() - start >= 0.9
 
 
-def test_openai_connection_error_on_a_closed_port():
-    client = openai.OpenAI(api_key="sk-test", base_url=f"http://127.0.0.1:{free_port()}/v1", max_retries=0)
+def test_openai_connection_error_on_a_closed_port(refused_port):
+    client = openai.OpenAI(api_key="sk-test", base_url=f"http://127.0.0.1:{refused_port}/v1", max_retries=0)
     with pytest.raises(openai.APIConnectionError, match="Connection error"):
         client.chat.completions.create(**CHAT)
 

@@ -166,9 +166,8 @@ def test_live_schema_from_a_real_database(repo, pg_db):
     assert "live" in json.loads(after.to_json())["schema"] and pg_db.split("@")[0] not in after.to_json()
 
 
-def test_live_schema_unreachable_is_exit_3(repo):
-    from examples.pgtemp import free_port
+def test_live_schema_unreachable_is_exit_3(repo, refused_port):
     from mosaic_diag.errors import UnreachableError
 
     with pytest.raises(UnreachableError, match=r"postgresql://mosaic:\*\*\*@127.0.0.1"):
-        gen(repo, "HEAD", database_url=f"postgresql://mosaic:pw@127.0.0.1:{free_port()}/mosaic")
+        gen(repo, "HEAD", database_url=f"postgresql://mosaic:pw@127.0.0.1:{refused_port}/mosaic")

@@ -152,10 +152,8 @@ def test_half_open_lets_one_trial_through_across_processes(pg_db, llm, tmp_path)
     assert result(worker(pg_db, llm, "calls", "1"))["outcomes"] == ["ok"]
 
 
-def test_an_unreachable_state_store_reads_closed(llm, caplog):
-    from examples.pgtemp import free_port
-
-    dsn = f"postgresql://mosaic:pw@127.0.0.1:{free_port()}/mosaic?connect_timeout=1"
+def test_an_unreachable_state_store_reads_closed(llm, caplog, refused_port):
+    dsn = f"postgresql://mosaic:pw@127.0.0.1:{refused_port}/mosaic?connect_timeout=1"
     b = breaker("nowhere", storage=dsn, fail_max=1)
     assert b.shared_state == "closed"
     assert "Thanks" in b.call(lambda: client(llm).chat.completions.create(**CHAT).choices[0].message.content)

@@ -142,15 +142,13 @@ def test_dlq_commands_list_show_replay_purge(llm, pg_db, tmp_path):
     assert r.returncode == 0 and "| openai |" in r.stdout and "anthropic" not in r.stdout
 
 
-def test_dlq_bad_input_is_one_clear_line(tmp_path, pg):
-    from examples.pgtemp import free_port
-
+def test_dlq_bad_input_is_one_clear_line(tmp_path, pg, refused_port):
     env = {"DATABASE_URL": "", "MOSAIC_DLQ": ""}
     r = run("dlq", "list", **env)
     assert r.returncode == 2 and "no dead-letter database" in r.stderr and "Traceback" not in r.stderr
     r = run("dlq", "list", "--db", str(tmp_path / "missing.sqlite"))
     assert r.returncode == 2 and "missing.sqlite" in r.stderr and r.stderr.count("\n") == 1
-    dsn = f"postgresql://mosaic:s3cret-pw@127.0.0.1:{free_port()}/x?connect_timeout=1"
+    dsn = f"postgresql://mosaic:s3cret-pw@127.0.0.1:{refused_port}/x?connect_timeout=1"
     r = run("dlq", "list", "--db", dsn)
     assert r.returncode == 3 and "unreachable" in r.stderr and "s3cret-pw" not in r.stderr
     store = open_dead_letters(tmp_path / "d.sqlite")

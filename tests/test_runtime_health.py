@@ -94,8 +94,8 @@ def test_health_middleware_and_triage_under_uvicorn(kit_app, llm, tmp_path):
     assert "llm retry notice: provider=openai label=OPENAI_SERVER_ERROR attempt=1/2" in log_path.read_text()
 
 
-def test_health_is_down_with_503_when_the_database_is_unreachable():
-    dsn = f"postgresql://mosaic:pw-secret@127.0.0.1:{free_port()}/mosaic"
+def test_health_is_down_with_503_when_the_database_is_unreachable(refused_port):
+    dsn = f"postgresql://mosaic:pw-secret@127.0.0.1:{refused_port}/mosaic"
     code, body = health_payload(database=dsn, commit="abc", breakers=dict, window=RequestWindow())
     assert code == 503 and body["status"] == "down" and body["ok"] is False
     db = body["checks"]["database"]
