@@ -227,3 +227,31 @@ def test_a_secret_in_a_cloudwatch_event_is_redacted_in_every_output(tmp_path) ->
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 1, r.stderr
         assert "refused" in r.stdout and password[:8] not in r.stdout and key_tail[:10] not in r.stdout
+
+
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_cloud_logging_entries_with_a_traceback_as_their_text_payload(refused_port: int, wrapped: bool) -> None:
+    """`gcloud logging read --format=json` (an array of LogEntry objects) or an entries.list page: a Cloud Run
+    entry of the process's stderr whose `textPayload` is a whole traceback (a real psycopg2 refusal) is an
+    event whose traceback is that text and whose message is its exception line."""
+    import traceback
+
+    import psycopg2
+
+    try:
+        psycopg2.connect(host="127.0.0.1", port=refused_port, dbname="app", connect_timeout=5)
+    except psycopg2.OperationalError:
+        tb = traceback.format_exc()
+    run = {"type": "cloud_run_revision", "labels": {"service_name": "mosaic-api"}}
+    entries = [{"insertId": "6571c2b5000a1", "textPayload": "Listening at: http://0.0.0.0:8080 (1)", "resource": run,
+                "timestamp": "2026-11-27T14:03:10.000000Z", "severity": "INFO",
+                "logName": "projects/p/logs/run.googleapis.com%2Fstdout"},
+               {"insertId": "6571c2b5000a2", "textPayload": tb, "resource": run,
+                "timestamp": "2026-11-27T14:03:11.000000Z", "severity": "ERROR",
+                "logName": "projects/p/logs/run.googleapis.com%2Fstderr"}]
+    doc = {"entries": entries, "nextPageToken": "EAA4suKu3qnLwbtr"} if wrapped else entries
+    (ev,), stats = read(json.dumps(doc, indent=2).encode())
+    assert ev.traceback == tb.rstrip("\n")
+    assert ev.message.startswith("psycopg2.OperationalError: connection to server at") \
+        and ev.message.endswith("Connection refused")  # the exception's line (its message's first line)
+    assert ev.timestamp == datetime(2026, 11, 27, 14, 3, 11, tzinfo=UTC) and stats.levels["INFO"] == 1

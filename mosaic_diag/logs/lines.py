@@ -561,6 +561,11 @@ def json_record(obj: dict) -> Line:
         at = whole.find(TRACEBACK_HEADER)
         if at > 0 and whole[at - 1] == "\n":
             exc = whole[at:].rstrip("\n")
+        elif at == 0:
+            # the message is a traceback and nothing else (a platform's entry of a process's stderr: Cloud Logging's
+            # textPayload, a CloudWatch message): its exception line is the record's message
+            exc = whole.rstrip("\n")
+            first = next((ln for ln in reversed(exc.split("\n")) if ln[:1] not in ("", " ", "\t")), first)
     return Line("json", None, _str(_first(obj, _JSON_TS_KEYS)), norm_level(_str(level)),
                 _str(_first(obj, _JSON_LOGGER_KEYS)), first, first, True, _record_kind(first), exc)
 
