@@ -277,3 +277,40 @@ def test_a_platform_sentence_in_the_middle_of_a_log_is_found() -> None:
     events, _ = read((filler + middle + filler).encode())
     assert [(e.line, e.kind) for e in events] == [(5001, "platform"), (5002, "error")]
     assert events[1].message == "worker lost its queue"
+
+
+# the kernel's OOM killer in a container's memory cgroup: dmesg (https://github.com/reportportal/kubernetes/issues/203),
+# journald with dmesg's uptime (https://github.com/docker/for-linux/issues/1001), an older kernel's "Kill process …
+# or sacrifice child" under `dmesg -T` (https://github.com/DFO-Ocean-Navigator/Ocean-Data-Map-Project/issues/771)
+CGROUP_OOM = [
+    """\
+[ 7063.247407] Memory cgroup out of memory: Killed process 63214 (uwsgi) total-vm:3149468kB, anon-rss:164992kB, file-rss:52176kB, shmem-rss:92kB, UID:0 pgtables:1372kB oom_score_adj:986
+[ 7063.263325] oom_reaper: reaped process 63214 (uwsgi), now anon-rss:0kB, file-rss:0kB, shmem-rss:92kB
+[ 7093.543707] uwsgi invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=986
+[ 7093.543711] CPU: 4 PID: 63635 Comm: uwsgi Not tainted 5.4.0-77-generic #86-Ubuntu
+[ 7093.543712] Call Trace:
+[ 7093.543721]  dump_stack+0x6d/0x8b
+""",
+    """\
+May 15 23:09:27 ubuntu-s-1vcpu-2gb-ams3-01 kernel: [  514.682838] Memory cgroup out of memory: Killed process 15617 (python3) total-vm:11892kB, anon-rss:4292kB, file-rss:3428kB, shmem-rss:0kB
+May 15 23:09:27 ubuntu-s-1vcpu-2gb-ams3-01 kernel: [  514.686093] oom_reaper: reaped process 15617 (python3), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB
+May 15 23:09:27 ubuntu-s-1vcpu-2gb-ams3-01 kernel: [  514.686269] Memory cgroup out of memory: Killed process 15674 (python3) total-vm:11892kB, anon-rss:4292kB, file-rss:3424kB, shmem-rss:0kB
+""",
+    """\
+[Wed Dec  2 05:51:21 2020] Memory cgroup out of memory: Kill process 12744 (gunicorn) score 107 or sacrifice child
+[Wed Dec  2 05:51:58 2020] Memory cgroup out of memory: Kill process 16026 (gunicorn) score 109 or sacrifice child
+""",
+]
+
+
+@pytest.mark.parametrize("text", CGROUP_OOM)
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_memory_cgroup_oom_kills(text: str, block_size: int | None) -> None:
+    from mosaic_diag.classifier.classify import Classifier
+    from mosaic_diag.triage.events import EventClassifier
+
+    kw = {} if block_size is None else {"block_size": block_size}
+    events, _ = read(text.encode(), **kw)
+    kills = [i for i, line in enumerate(text.splitlines(), 1) if "ut of memory: Kill" in line]
+    assert [(e.line, e.kind) for e in events] == [(i, "platform") for i in kills]
+    assert {EventClassifier(Classifier.default()).event(e).label for e in events} == {"RENDER_OUT_OF_MEMORY"}

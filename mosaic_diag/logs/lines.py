@@ -143,7 +143,7 @@ _RENDER_BARE_FAILURE = re.compile(
     r"|Deploy failed for \w+: ")
 # the kernel's OOM killer ending a process, anywhere in a line that is no record (after dmesg's uptime or `-T` time,
 # journald's "kernel: ", Fly's "[info]"): the platform killed the app for memory (Fly's VMs, a container host)
-_KERNEL_OOM = re.compile(r"(?:Memory cgroup )?Out of memory: Kill(?:ed)? process \d+")
+_KERNEL_OOM = re.compile(r"[Oo]ut of memory: Kill(?:ed)? process \d+")  # ("Memory cgroup out of memory: …" too)
 # the two commonest Render text records, each read with one pattern: stdlib logging's default format
 # ("TIMESTAMP LEVEL:logger:message") and uvicorn's ("TIMESTAMP LEVEL:     message"); what _RENDER_TEXT and
 # then parse_process's _BASIC / _UVICORN make of such a line (the timestamp part matches one way only)
