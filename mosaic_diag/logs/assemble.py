@@ -22,6 +22,7 @@ from mosaic_diag.logs.lines import (
     SEPARATORS,
     TRACEBACK_HEADER,
     Line,
+    flattened_traceback_at,
     is_frame,
     is_rich_header,
     json_message,
@@ -423,6 +424,8 @@ class Assembler:
             return
         t = ln.text
         at = traceback_at(t)
+        if at < 0 and "Traceback (" in t:
+            at = flattened_traceback_at(t)
         rich = at < 0 and is_rich_header(t)
         if at >= 0 or rich or is_frame(t):
             # a traceback: its header (maybe glued to the end of another line), or frames without one

@@ -141,6 +141,14 @@ _RENDER_BARE_FAILURE = re.compile(
     r"|Exited with status [1-9]\d* while (?:building|running) your code"
     r"|Port scan timeout reached, no open ports detected"
     r"|Deploy failed for \w+: ")
+# Heroku's own error lines (its router's logfmt `at=error code=H12 desc="Request timeout" …`, the older router's and the
+# dyno manager's `Error R14 (Memory quota exceeded)`, `Error H12 (Request timeout) -> …`): an error record of the
+# platform, its message the whole line (the code and its description are the evidence); a syslog drain's copy may
+# keep a space before it
+_HEROKU_ERROR = re.compile(r" ?(?:at=error code=|Error [HRL]\d\d \()")
+# Ruby's Logger (unicorn, Rails on Heroku): "E, [2013-08-27T16:10:56.820747 #2] ERROR -- : message" (`progname: `)
+_RUBY_LOGGER = re.compile(r"[DIWEF], \[(\d{4}-\d\d-\d\dT[\d:.]+) #\d+\] +(DEBUG|INFO|WARN|ERROR|FATAL) -- ([^:]*): "
+                          r"(.*)", re.S)
 # the kernel's OOM killer ending a process, anywhere in a line that is no record (after dmesg's uptime or `-T` time,
 # journald's "kernel: ", Fly's "[info]"): the platform killed the app for memory (Fly's VMs, a container host)
 _KERNEL_OOM = re.compile(r"[Oo]ut of memory: Kill(?:ed)? process \d+")  # ("Memory cgroup out of memory: …" too)
@@ -357,6 +365,15 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
         return Line(shape or "plain", stream, ts, None, "lambda", text, text, True)
     if c in "SREPD" and _RENDER_BARE_FAILURE.match(text):
         return Line(shape or "plain", stream, ts, None, "render", text, text, True, "platform_failure")
+    if (c in "aE" or (c == " " and text[1:2] in "aE")) and _HEROKU_ERROR.match(text):
+        msg = text.strip()
+        return Line(shape or "plain", stream, ts, "ERROR", "heroku", text, msg, True)
+    if text[1:4] == ", [" and c in "DIWEF":
+        m = _RUBY_LOGGER.match(text)
+        if m:
+            msg = m.group(4)
+            return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(2)), m.group(3) or None, text,
+                        msg, True, _record_kind(msg))
     if "ut of memory: Kill" in text and _KERNEL_OOM.search(text):
         return Line(shape or "plain", stream, ts, None, "kernel", text, text, True, "platform_failure")
     if label_level is not None and c not in (" ", "\t", ""):
@@ -835,6 +852,16 @@ def traceback_at(text: str) -> int:
         return 0
     if text.endswith(TRACEBACK_HEADER) or text.rstrip().endswith(TRACEBACK_HEADER):
         return text.rfind(TRACEBACK_HEADER)
+    return -1
+
+
+def flattened_traceback_at(text: str) -> int:
+    """Where a traceback flattened onto one line starts inside other text (a dashboard's copy that lost the line
+    breaks: `…(ASGI)[ERROR] AttributeError: …Traceback (most recent call last):  File "…", line 288, in …`): its
+    header, followed by a frame; -1 for none."""
+    at = text.find(TRACEBACK_HEADER, 1)
+    if at > 0 and text[at + len(TRACEBACK_HEADER):at + len(TRACEBACK_HEADER) + 12].lstrip(" ").startswith('File "'):
+        return at
     return -1
 
 

@@ -50,6 +50,11 @@ JSON_NEEDLES = (Needle(b'"error"'), Needle(b'"critical"'))
 # log (one of its level words) on
 SUPERVISORD_NEEDLES = (Needle(b" CRIT "), Needle(b" ERRO "))
 _SUPERVISORD = (b" CRIT ", b" ERRO ", b" DEBG ", b" INFO spawned: ")
+# Heroku's own error lines carry no level word (`heroku[router]: at=error code=H12 …`, `heroku[web.1]: Error R14 (Memory
+# quota exceeded)`): each needle a search of the whole block, made from the first block whose head or tail (`_probe`)
+# shows Heroku's log (its `heroku[…]` source, a syslog drain's `heroku/…` tag) on
+HEROKU_NEEDLES = (Needle(b"at=error code="), Needle(b"Error H"), Needle(b"Error R1"), Needle(b"Error L1"))
+_HEROKU = (b"heroku[", b" heroku/")
 # logfmt's lower-case error levels (`level=error`, `lvl=crit`, `severity="error"`, `level=ERR`): each needle is a
 # search of the whole block, made from the first block whose head or tail (`_probe`) has a logfmt level key on:
 # a log of other lines pays a few searches of 64 KB a block, and of its whole first block (a logfmt run only in
@@ -127,12 +132,13 @@ class _Finder:
     __slots__ = ("block", "needles", "next")
 
     def __init__(self, block: bytes, json_lines: bool, logfmt: bool, wording: bool = False,
-                 supervisord: bool = False) -> None:
+                 supervisord: bool = False, heroku: bool = False) -> None:
         self.block = block
         needles = TEXT_NEEDLES + JSON_NEEDLES if json_lines else TEXT_NEEDLES
         needles = needles + LOGFMT_NEEDLES if logfmt else needles
         needles = needles + WORDING_NEEDLES if wording else needles
-        self.needles = needles + SUPERVISORD_NEEDLES if supervisord else needles
+        needles = needles + SUPERVISORD_NEEDLES if supervisord else needles
+        self.needles = needles + HEROKU_NEEDLES if heroku else needles
         self.next = [-1] * len(self.needles)
 
     def search(self, pos: int) -> int:
@@ -240,6 +246,7 @@ class _Reader:
         logfmt = False  # a logfmt level key seen: its lower-case error levels are candidates from then on
         wording = False  # one of Render's failure sentences seen: they are candidates from then on
         supervisord = False  # supervisord's log seen: its four-letter error levels are candidates from then on
+        heroku = False  # Heroku's log seen: its platform's error lines are candidates from then on
         first_block = True  # probed whole: a log of up to a block's size misses none of these layouts
         for block in blocks:
             json_lines = _has_json_lines(block)
@@ -250,8 +257,9 @@ class _Reader:
             logfmt = logfmt or _probe(block, _LOGFMT_KEYS, first_block)
             wording = wording or _probe(block, _WORDING, first_block)
             supervisord = supervisord or _probe(block, _SUPERVISORD, first_block)
+            heroku = heroku or _probe(block, _HEROKU, first_block)
             first_block = False
-            finder = _Finder(block, json_lines, logfmt, wording, supervisord)
+            finder = _Finder(block, json_lines, logfmt, wording, supervisord, heroku)
             run = runlines = -1     # start of a run of lines passed over while events are open
             while pos < n:
                 opened = asm.open
