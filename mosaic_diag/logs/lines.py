@@ -770,6 +770,10 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
                     ln = parse_process(h.group(2), "heroku", h.group(1), m.group(1))
                     if ln.ts is None or not ln.record:
                         ln.ts = m.group(1)
+                    if first == "h" and not ln.record and ln.text[:1] not in (" ", "\t", ""):
+                        # the platform's own line (`heroku[web.1]: State changed from up to crashed`) is a record of
+                        # its own: it continues no record or traceback of the dyno's
+                        ln.record = True
                     return [ln]
                 f = _FLY.match(inner)
                 if f:

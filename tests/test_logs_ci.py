@@ -1,0 +1,172 @@
+# ruff: noqa: E501  (the real lines are kept whole, as the users pasted them)
+"""Logs of CI runners and more platforms (held-out round 11, tests/realworld/README.md): Heroku's own lines (its
+router's logfmt `at=error code=H12 …`, the older `Error H12 (…) -> …`, the dyno manager's `Error R14` / `Error R15`,
+through a syslog drain too), Ruby's Logger records among them, GitHub Actions job logs (`##[group]`, seven-digit
+fractions), and a Vercel dashboard copy whose traceback lost its line breaks.
+
+Each text is a real user's paste (its thread above it), shortened to the lines a test needs;
+`tests/realworld/layouts.yml` holds the whole excerpts. Every text is read whole and in 7-byte blocks.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mosaic_diag.classifier.classify import Classifier
+from mosaic_diag.logs.lines import flattened_traceback_at, parse_line
+from mosaic_diag.logs.model import RawEvent
+from mosaic_diag.triage.events import EventClassifier
+from tests.test_logs_support import read
+
+BLOCKS = (None, 7)
+
+
+def _errors(text: str, block_size: int | None = None) -> list[RawEvent]:
+    kw = {} if block_size is None else {"block_size": block_size}
+    events, _ = read(text.encode(), **kw)
+    # (in line order: an event is emitted when its stream's next record closes it, streams interleave)
+    return sorted((e for e in events if e.kind == "error"), key=lambda e: e.line)
+
+
+def _labels(events: list[RawEvent]) -> list[str]:
+    classify = EventClassifier(Classifier.default())
+    return [classify.event(e).label for e in events]
+
+
+# https://github.com/rails-girls-summer-of-code/rgsoc-teams/issues/49 (unicorn on Heroku: the router's H12, Ruby's Logger)
+HEROKU_ROUTER = """\
+2013-08-27T16:10:25.513588+00:00 app[web.1]: Started GET "/users" for xxx.xxx.xxx.xxx at 2013-08-27 16:10:25 +0000
+2013-08-27T16:10:37.244807+00:00 heroku[router]: at=error code=H12 desc="Request timeout" method=GET path=/users?sort=&direction=&role= host=teams.railsgirlssummerofcode.org fwd="xxx.xxx.xxx.xxx" dyno=web.1 connect=65ms service=30008ms status=503 bytes=0
+2013-08-27T16:10:55.848055+00:00 app[web.1]: Started GET "/users" for xxx.xxx.xxx.xxx at 2013-08-27 16:10:55 +0000
+2013-08-27T16:10:56.821128+00:00 app[web.1]: E, [2013-08-27T16:10:56.820747 #2] ERROR -- : worker=0 PID:7773 timeout (31s > 30s), killing
+2013-08-27T16:10:56.885656+00:00 app[web.1]: E, [2013-08-27T16:10:56.885362 #2] ERROR -- : reaped #<Process::Status: pid 7773 SIGKILL (signal 9)> worker=0
+"""
+# https://github.com/rjjfox/ab-test-calculator/issues/3 (the router's at=info lines are access lines, not events)
+HEROKU_H10 = """\
+2020-12-02T17:55:32.004219+00:00 heroku[router]: at=info method=GET path="/stream" host=abtestcalculator.herokuapp.com request_id=a07d1d46-eeb0-4f56-b346-372e71abaa39 fwd="86.26.169.205" dyno=web.1 connect=3ms service=7089ms status=101 bytes=3704 protocol=https
+2020-12-02T18:31:57.909981+00:00 heroku[web.1]: Process exited with status 0
+2020-12-04T23:48:36.484998+00:00 heroku[router]: at=error code=H10 desc="App crashed" method=GET path="/robots.txt" host=testcalculator.rfoxdata.co.uk request_id=e6332438-f459-4454-95a5-da0723859f0a fwd="66.249.64.131" dyno= connect= service= status=503 bytes= protocol=http
+"""
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_heroku_router_error_lines(block_size: int | None) -> None:
+    """`at=error code=…` is the router's error record, its whole line the message (the code and description are the
+    evidence): H12 is the app not answering in time, H10 a crashed app (no label of its own); `at=info` is no event.
+    Ruby's Logger records (`E, [TS #pid] ERROR -- : message`) are records with their level."""
+    got = _errors(HEROKU_ROUTER, block_size)
+    assert [(e.line, e.end_line, e.level, e.instance) for e in got] == [
+        (2, 2, "ERROR", "router"), (4, 4, "ERROR", "web.1"), (5, 5, "ERROR", "web.1")]
+    assert got[0].message.startswith('at=error code=H12 desc="Request timeout" method=GET path=/users')
+    assert got[0].logger == "heroku"
+    assert got[1].message == "worker=0 PID:7773 timeout (31s > 30s), killing"
+    assert got[2].message.startswith("reaped #<Process::Status: pid 7773 SIGKILL")
+    assert got[0].timestamp is not None and got[0].timestamp.isoformat() == "2013-08-27T16:10:37.244807+00:00"
+    assert _labels(got) == ["APP_TIMEOUT", "APP_TIMEOUT", "UNKNOWN_ERROR"]
+    (h10,) = _errors(HEROKU_H10, block_size)
+    assert (h10.line, h10.level) == (3, "ERROR") and h10.message.startswith('at=error code=H10 desc="App crashed"')
+    assert _labels([h10]) == ["UNKNOWN_ERROR"]
+
+
+# https://github.com/ukd1/node-twilio/issues/20 (the router's older wording)
+HEROKU_OLD_ROUTER = """\
+2012-01-20T02:10:47+00:00 heroku[router]: Error H12 (Request timeout) -> POST morning-dawn-8986.herokuapp.com/autoprovision/58 dyno=web.1 queue= wait= service=30000ms status=503 bytes=0
+2012-01-20T02:10:48+00:00 heroku[router]: Error H12 (Request timeout) -> POST morning-dawn-8986.herokuapp.com/autoprovision/59 dyno=web.1 queue= wait= service=30000ms status=503 bytes=0
+"""
+# https://github.com/fayasnoushad/gofile-bot/issues/37 (a Python worker: R14 warns, R15 kills)
+HEROKU_MEMORY = """\
+2024-03-29T07:45:49.417152+00:00 heroku[worker.1]: Process running mem=1022M(199.7%)
+2024-03-29T07:45:49.419070+00:00 heroku[worker.1]: Error R14 (Memory quota exceeded)
+2024-03-29T07:46:09.722737+00:00 heroku[worker.1]: Process running mem=1189M(232.4%)
+2024-03-29T07:46:09.724617+00:00 heroku[worker.1]: Error R15 (Memory quota vastly exceeded)
+2024-03-29T07:46:09.726312+00:00 heroku[worker.1]: Stopping process with SIGKILL
+2024-03-29T07:46:09.878167+00:00 heroku[worker.1]: Process exited with status 137
+2024-03-29T07:46:09.905294+00:00 heroku[worker.1]: State changed from up to crashed
+"""
+# https://github.com/mrluanma/shadowsocks-heroku/issues/2 (a syslog drain: `heroku/web.1:` and two spaces)
+HEROKU_DRAIN = (  # (the drain's lines end with a space)
+    "Jan 08 10:55:11 warm-cliffs-8392 heroku/web.1:  Process running mem=1210M(236.5%) \n"
+    "Jan 08 10:55:11 warm-cliffs-8392 heroku/web.1:  Error R14 (Memory quota exceeded) \n"
+)
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_heroku_error_codes_without_a_level(block_size: int | None) -> None:
+    """`Error H12 (Request timeout) -> …`, `Error R14 (Memory quota exceeded)`: Heroku's own error lines carry no level
+    word, they are error records all the same (also behind a syslog drain's prefix). R15 is the dyno killed for
+    memory (RENDER_OUT_OF_MEMORY); R14 only warns that it swaps (no label of its own)."""
+    old = _errors(HEROKU_OLD_ROUTER, block_size)
+    assert [(e.line, e.level, e.message[:27]) for e in old] == [
+        (1, "ERROR", "Error H12 (Request timeout)"), (2, "ERROR", "Error H12 (Request timeout)")]
+    assert _labels(old) == ["APP_TIMEOUT", "APP_TIMEOUT"]
+    mem = _errors(HEROKU_MEMORY, block_size)
+    assert [(e.line, e.end_line, e.message) for e in mem] == [
+        (2, 2, "Error R14 (Memory quota exceeded)"), (4, 4, "Error R15 (Memory quota vastly exceeded)")]
+    assert _labels(mem) == ["UNKNOWN_ERROR", "RENDER_OUT_OF_MEMORY"]
+    (drain,) = _errors(HEROKU_DRAIN, block_size)
+    assert (drain.line, drain.level, drain.message, drain.instance) == (
+        2, "ERROR", "Error R14 (Memory quota exceeded)", "heroku/web.1")
+
+
+def test_heroku_lines_are_found_in_the_middle_of_a_long_log() -> None:
+    """The block scan looks for Heroku's error lines from the block whose head or tail shows Heroku's log on: in the
+    whole first block, so a log up to a block's size misses none of them; a log that never shows it pays nothing."""
+    filler = "".join(f"2024-03-29T07:4{i % 10}:00.000000+00:00 app[web.1]: GET /items/{i} 200\n" for i in range(5000))
+    events, _ = read((filler + HEROKU_MEMORY + filler).encode())
+    assert [(e.line, e.kind) for e in events if e.kind == "error"] == [(5002, "error"), (5004, "error")]
+    plain = filler.replace("app[web.1]: ", "")
+    events, _ = read((plain + "2024-03-29T07:45:49.419070+00:00 Error R14 (Memory quota exceeded)\n" + plain).encode())
+    # (no Heroku source in sight: the line is no candidate of the block scan, as before)
+    assert [e for e in events if e.kind == "error"] == []
+
+
+def test_heroku_and_ruby_shapes_stay_narrow() -> None:
+    """Only Heroku's error codes (H, R, L and two digits, then the description in parentheses) and Ruby's Logger prefix
+    read so; prose that starts alike stays plain text."""
+    for text in ("Error handling request /x", "Error H1 (x)", "at=error msg=boom", "Error R14 memory",
+                 "E, [not a time #2] ERROR -- : x", "E, [2013-08-27T16:10:56.820747 #2] LOUD -- : x"):
+        (ln,) = parse_line(text)
+        assert (ln.record, ln.level) == (False, None), text
+    (ln,) = parse_line("W, [2013-08-27T16:10:56.820747 #2]  WARN -- app: slow")
+    assert (ln.level, ln.logger, ln.message, ln.ts) == ("WARNING", "app", "slow", "2013-08-27T16:10:56.820747")
+
+
+# https://github.com/anmol098/waka-readme-stats/issues/425 (a GitHub Actions job log: seven-digit fractions, ##[group])
+GITHUB_ACTIONS = """\
+2023-05-25T03:14:07.8472674Z Current runner version: '2.304.0'
+2023-05-25T03:14:07.8523417Z ##[group]Operating System
+2023-05-25T03:14:07.8524245Z Ubuntu
+2023-05-25T03:14:07.8524711Z 22.04.2
+2023-05-25T03:14:07.8525672Z ##[endgroup]
+2023-05-25T03:14:07.8526574Z Image: ubuntu-22.04
+"""
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_github_actions_group_lines_are_no_events(block_size: int | None) -> None:
+    """The runner's timestamp (seven-digit fraction) is Render's shape; `##[group]` / `##[endgroup]` lines are plain."""
+    events, stats = read(GITHUB_ACTIONS.encode(), **({} if block_size is None else {"block_size": block_size}))
+    assert events == [] and stats.lines == 6
+    (ln,) = parse_line("2023-05-25T03:14:07.8523417Z ##[group]Operating System")
+    assert (ln.record, ln.level, ln.text) == (False, None, "##[group]Operating System")
+
+
+# https://github.com/itsdeka/vercelfastapi/issues/1 (Vercel's dashboard copy: the line breaks of the record lost)
+VERCEL_FLAT = """\
+[GET] /
+11:12:06:33
+
+using Asynchronous Server Gateway Interface (ASGI)[ERROR] AttributeError: 'list' object has no attribute 'encode'Traceback (most recent call last):  File "/var/task/vc__handler__python.py", line 288, in vc_handler    'headers': [[k.lower().encode(), v.encode()] for k, v in headers.items()],  File "/var/task/vc__handler__python.py", line 288, in <listcomp>    'headers': [[k.lower().encode(), v.encode()] for k, v in headers.items()],
+"""
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_a_traceback_flattened_after_other_text_starts_an_event(block_size: int | None) -> None:
+    """A header inside a line with a frame right after it (the traceback flattened onto the line) is a traceback
+    glued to other text, as one glued to a line's end; a header named in prose is not."""
+    (e,) = _errors(VERCEL_FLAT, block_size)
+    assert (e.line, e.end_line) == (4, 4)
+    assert e.traceback is not None and e.traceback.startswith('Traceback (most recent call last):  File "/var/task/')
+    assert flattened_traceback_at("see Traceback (most recent call last): in the docs") == -1
+    assert flattened_traceback_at('x Traceback (most recent call last): File "a.py", line 1, in f') == 2
+    assert _errors("see Traceback (most recent call last): in the docs\n", block_size) == []
