@@ -2,7 +2,8 @@
 """Logs of CI runners and more platforms (held-out round 11, tests/realworld/README.md): Heroku's own lines (its
 router's logfmt `at=error code=H12 …`, the older `Error H12 (…) -> …`, the dyno manager's `Error R14` / `Error R15`,
 through a syslog drain too), Ruby's Logger records among them, GitHub Actions job logs (`##[group]`, seven-digit
-fractions), and a Vercel dashboard copy whose traceback lost its line breaks.
+fractions, the runner's `##[error]` after a step's traceback), and a Vercel dashboard copy whose traceback lost its line
+breaks.
 
 Each text is a real user's paste (its thread above it), shortened to the lines a test needs;
 `tests/realworld/layouts.yml` holds the whole excerpts. Every text is read whole and in 7-byte blocks.
@@ -149,6 +150,35 @@ def test_github_actions_group_lines_are_no_events(block_size: int | None) -> Non
     assert events == [] and stats.lines == 6
     (ln,) = parse_line("2023-05-25T03:14:07.8523417Z ##[group]Operating System")
     assert (ln.record, ln.level, ln.text) == (False, None, "##[group]Operating System")
+
+
+# https://github.com/maltfield/awesome-lemmy-instances/issues/39 (a Python step's traceback, then the runner's error)
+GITHUB_ACTIONS_ERROR = """\
+2023-08-19T06:34:24.0560176Z Traceback (most recent call last):
+2023-08-19T06:34:24.0564873Z   File "/home/runner/work/awesome-lemmy-instances/awesome-lemmy-instances/./generate_readme.py", line 114, in <module>
+2023-08-19T06:34:24.0565728Z     instances_with_blocked = [x for x in data['instance_details'] if x['federated_instances']['federated_instances']['blocked'] != [] ]
+2023-08-19T06:34:24.0569114Z KeyError: 'federated_instances'
+2023-08-19T06:34:25.0501530Z ##[error]Process completed with exit code 1.
+"""
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_github_actions_error_annotation_after_a_step_s_traceback(block_size: int | None) -> None:
+    """The step's traceback is an event of its own; the runner's `##[error]` line is an error record (its `##[warning]`
+    a warning), as a platform's failure line after a crash is. A dict's lower-case KeyError is no environment
+    variable (the rule's upper-case name is matched as written)."""
+    tb, runner = _errors(GITHUB_ACTIONS_ERROR, block_size)
+    assert (tb.line, tb.end_line, tb.level) == (1, 4, None)
+    assert tb.traceback is not None and tb.traceback.endswith("KeyError: 'federated_instances'")
+    assert (runner.line, runner.end_line, runner.level, runner.message) == (
+        5, 5, "ERROR", "Process completed with exit code 1.")
+    assert _labels([tb, runner]) == ["UNKNOWN_ERROR", "UNKNOWN_ERROR"]
+    env = "Traceback (most recent call last):\n  File \"app.py\", line 3, in <module>\n    x = cfg['DATABASE_URL']\nKeyError: 'DATABASE_URL'\n"
+    assert _labels(_errors(env, block_size)) == ["ENV_VAR_MISSING"]
+    (warn,) = parse_line("2023-08-19T06:34:25.0501530Z ##[warning]The process '/usr/bin/git' failed with exit code 128")
+    assert (warn.record, warn.level) == (True, "WARNING")
+    (plain,) = parse_line("##[error]Process completed with exit code 2.")
+    assert (plain.level, plain.message) == ("ERROR", "Process completed with exit code 2.")
 
 
 # https://github.com/itsdeka/vercelfastapi/issues/1 (Vercel's dashboard copy: the line breaks of the record lost)

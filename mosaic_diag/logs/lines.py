@@ -146,6 +146,9 @@ _RENDER_BARE_FAILURE = re.compile(
 # platform, its message the whole line (the code and its description are the evidence); a syslog drain's copy may
 # keep a space before it
 _HEROKU_ERROR = re.compile(r" ?(?:at=error code=|Error [HRL]\d\d \()")
+# the GitHub Actions runner's annotations in a job log: "##[error]Process completed with exit code 1." (its `##[group]`,
+# `##[endgroup]`, `##[section]`, `##[command]` lines are plain text)
+_GHA_LEVEL = re.compile(r"##\[(error|warning)\](.*)", re.S)
 # Ruby's Logger (unicorn, Rails on Heroku): "E, [2013-08-27T16:10:56.820747 #2] ERROR -- : message" (`progname: `)
 _RUBY_LOGGER = re.compile(r"[DIWEF], \[(\d{4}-\d\d-\d\dT[\d:.]+) #\d+\] +(DEBUG|INFO|WARN|ERROR|FATAL) -- ([^:]*): "
                           r"(.*)", re.S)
@@ -358,6 +361,11 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
         line = _logfmt(text, shape, stream, ts)
         if line is not None:
             return line
+    elif c == "#" and text.startswith("##["):
+        m = _GHA_LEVEL.match(text)
+        if m:
+            msg = m.group(2)
+            return Line(shape or "plain", stream, ts, norm_level(m.group(1)), "github-actions", text, msg, True)
     elif c == "=" and text.startswith("==> "):
         kind = "platform_failure" if _PLATFORM_FAILURE.search(text) else "platform"
         return Line(shape or "plain", stream, ts, None, "render", text, text[4:], True, kind)
@@ -761,6 +769,8 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
                 f = _FLY.match(inner) if first in "rp" else None  # (Fly's platform lines: `runner[…]`, `proxy[…]`)
                 if f:
                     return [_fly(f, m.group(1))]
+                if first == "#" and inner[:3] == "##[":  # (the GitHub Actions runner's `##[error]…`)
+                    return [parse_process(inner, "render-text", None, m.group(1))]
                 # what parse_process makes of a line that cannot start a record (a traceback's exception
                 # line, a blank, a chain separator): its plain text
                 return [Line("render-text", None, m.group(1), None, None, inner, inner, False)]
