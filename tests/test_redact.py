@@ -99,3 +99,42 @@ def test_every_kind_of_provider_key_is_masked_standing_alone(start: str) -> None
         out = redact_text(text)
         assert body[4:16] not in out, (text, out)
         assert "***" in out
+
+
+# -- redaction after JSON encoding (the output guard redacts every line written, JSON reports included) ----------
+_FRAGMENTS = ["password=", "PGPASSWORD=", "GITHUB_TOKEN=", "?token=", "&api_key=", "hunter2secret", "RUNE-B1A",
+              '"', "'", "\\", "\\\\", " ", "=", ":", "@", "postgresql://app:", "@db/x", "Bearer ", "***", "\n", "é"]
+
+
+def _secretless(text: str) -> bool:
+    return "hunter2secret" not in text and "RUNE-B1A" not in text
+
+
+@pytest.mark.parametrize("message", [
+    'fetch failed path="/jobs?token=RUNE-B1A" status=503',      # a real paste's shape (a Heroku router line)
+    'connect password="hunter2secret" host=db',
+    'export GITHUB_TOKEN="hunter2secret" done',
+    "PGPASSWORD=hunter2secret\\ more",
+    'path="/jobs?token=***" status=503',                        # already redacted, then JSON-encoded
+])
+def test_a_json_line_stays_json_when_redacted(message: str) -> None:
+    import json
+
+    line = json.dumps({"message": message})
+    out = redact_text(line)
+    assert _secretless(out) and json.loads(out)["message"] == redact_text(message)
+
+
+def test_redacting_any_json_encoded_text_keeps_it_json() -> None:
+    import json
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.sampled_from(_FRAGMENTS), max_size=12))
+    def check(parts: list[str]) -> None:
+        text = "".join(parts)
+        json.loads(redact_text(json.dumps({"message": text})))  # never a half-cut escape
+
+    check()

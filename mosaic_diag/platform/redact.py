@@ -35,13 +35,17 @@ _URL_TOKEN_USER = re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<tok>[A-Z
 # libpq's error about a DSN with an unescaped '@': `could not translate host name "TAIL@host"`
 _HOST_WITH_AT = re.compile(r'(host name ")[^"\s]*@')
 _USERINFO_PASSWORD = re.compile(r":([^:@/\s]+)@")  # `user:pw@host`, with or without a scheme
-_KEYWORD_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd)\s*=\s*('[^']*'|\"[^\"]*\"|[^\s'\"]+)")
+# (values in quotes escaped as a JSON string holds them, `password=\"…\"`, are quoted values too; a bare value stops
+# before a backslash, so that a JSON string's escape is never cut in half: the output stays valid JSON)
+_ESCAPED_QUOTED = r'\\"(?:[^"\\]|\\[^"])*\\"'
+_KEYWORD_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd)\s*=\s*(" + _ESCAPED_QUOTED
+                               + r"|'[^']*'|\"[^\"]*\"|[^\s'\"\\]+)")
 _SECRET_WORDS = (r"password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
                  r"client[_-]?secret|auth[_-]?token|access[_-]?token|refresh[_-]?token|authorization|credentials?")
 # PGPASSWORD=..., AWS_SECRET_ACCESS_KEY=..., GITHUB_TOKEN: ..., export STRIPE_API_KEY="..."
 _ENV_SECRET = re.compile(r"(?i)\b(?P<name>[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|ACCESS_KEY|"
                          r"PRIVATE_KEY|SECRET_KEY|CREDENTIALS))(?P<sep>\s*[=:]\s*)"
-                         r"(?P<val>'[^']*'|\"[^\"]*\"|[^\s'\",;&]+)")
+                         r"(?P<val>" + _ESCAPED_QUOTED + r"|'[^']*'|\"[^\"]*\"|[^\s'\",;&\\]+)")
 # "password": "...", 'api_key': '...', "token":"..."
 _QUOTED_SECRET = re.compile(r"(?i)(?P<key>[\"'][A-Za-z0-9_\-]*(?:" + _SECRET_WORDS + r")[\"'])(?P<sep>\s*:\s*)"
                             r"(?P<q>[\"'])(?P<val>(?:(?!(?P=q))[^\\]|\\.)*)(?P=q)")
@@ -49,7 +53,7 @@ _QUOTED_SECRET = re.compile(r"(?i)(?P<key>[\"'][A-Za-z0-9_\-]*(?:" + _SECRET_WOR
 _ESCAPED_SECRET = re.compile(r'(?i)(?P<key>\\"[A-Za-z0-9_\-]*(?:' + _SECRET_WORDS + r')\\")(?P<sep>\s*:\s*)'
                              r'(?P<q>\\")(?P<val>.*?)\\"')
 _QUERY_TOKEN = re.compile(r"(?i)(?P<pre>[?&;](?:[A-Za-z0-9_\-]*(?:" + _SECRET_WORDS + r")|key|sig|signature|"
-                          r"code|auth|x-amz-signature|x-amz-credential)=)(?P<val>[^&#\s\"'<>]+)")
+                          r"code|auth|x-amz-signature|x-amz-credential)=)(?P<val>[^&#\s\"'<>\\]+)")
 # chat webhooks: the path is the credential
 _WEBHOOK_PATH = re.compile(r"(?i)(?P<pre>https?://(?:hooks\.slack\.com/(?:services|workflows|triggers)|"
                            r"(?:[a-z0-9-]+\.)?discord(?:app)?\.com/api/webhooks|"
