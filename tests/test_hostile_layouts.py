@@ -417,3 +417,19 @@ def test_a_broken_json_record_with_a_traceback_after_it_keeps_that_traceback() -
     (event,) = read(text.encode())[0]
     assert event.message == "cut here" and event.traceback is not None
     assert event.traceback.count("\n") + 1 <= 2000 and event.traceback.startswith('  File "a.py", line 0,')
+
+
+# -- JSON documents and platform entries (CloudWatch, Cloud Logging, Docker json-file) -----------------------------
+def test_a_docker_entry_of_odd_types_is_a_json_record_not_a_crash(tmp_path: Path) -> None:
+    """A Docker json-file look-alike whose `stream` is a list or an object (unhashable) was looked up in a set of
+    stream names: a TypeError out of the reader, a traceback printed by `triage`."""
+    lines = ['{"log": "ERROR:app:boom\\n", "stream": ["stderr"], "time": "2024-01-01T00:00:00Z", "level": "error"}',
+             '{"log": "ERROR:app:boom\\n", "stream": {"a": 1}, "time": "2024-01-01T00:00:00Z", "level": "error"}']
+    for text in lines:
+        (ln,) = parse_line(text)
+        assert (ln.shape, ln.level) == ("json", "ERROR")
+    path = tmp_path / "docker.log"
+    path.write_text("\n".join(lines) + "\n")
+    r = cli("triage", "--format", "json", str(path))
+    no_traceback(r)
+    assert r.returncode == 1 and len(json.loads(r.stdout)["events"]) == 2, r.stderr

@@ -698,7 +698,8 @@ def entry_lines(obj: dict, key: str | None = None) -> list[Line]:
 def is_docker_json(obj: dict) -> bool:
     """A line of Docker's json-file log driver (`/var/lib/docker/containers/<id>/<id>-json.log`): `log` is one line
     the container wrote (its newline kept), `stream` its stdout or stderr, `time` when Docker read it."""
-    return isinstance(obj.get("log"), str) and obj.get("stream") in _STD_STREAMS and "time" in obj
+    stream = obj.get("stream")  # (any JSON value: a list or an object is no stream, and unhashable)
+    return isinstance(obj.get("log"), str) and isinstance(stream, str) and stream in _STD_STREAMS and "time" in obj
 
 
 def docker_json_lines(obj: dict) -> list[Line]:
