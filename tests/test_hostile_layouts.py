@@ -433,3 +433,21 @@ def test_a_docker_entry_of_odd_types_is_a_json_record_not_a_crash(tmp_path: Path
     r = cli("triage", "--format", "json", str(path))
     no_traceback(r)
     assert r.returncode == 1 and len(json.loads(r.stdout)["events"]) == 2, r.stderr
+
+
+@pytest.mark.parametrize("key", ["entries", "events", "logs"])
+@pytest.mark.parametrize("block_size", [None, 7])
+def test_a_record_with_a_field_named_like_a_page_of_entries_is_a_record(key: str, block_size: int | None) -> None:
+    """An error record carrying a list under `entries` / `events` / `logs` (structlog's `log.error("batch failed",
+    entries=[...])`) was read as an API page: its items became the records, the error itself was lost. One per
+    line, and pretty-printed with sorted keys (`JSONRenderer(indent=2, sort_keys=True)`, `jq -S .`), where the
+    list comes before the record's keys."""
+    record = {"event": "batch failed", "level": "error", "timestamp": "2026-12-06T08:00:00Z", key: [{"id": 1}]}
+    after = {"event": "ok", "level": "info"}
+    kw = {} if block_size is None else {"block_size": block_size}
+    one_line = json.dumps(record) + "\n" + json.dumps(after) + "\n"
+    pretty = json.dumps(record, indent=2, sort_keys=True) + "\n" + json.dumps(after, indent=2)
+    for text, lines in ((one_line, (1, 1)), (pretty, (1, pretty.splitlines().index("}") + 1))):
+        events, stats = read(text.encode(), **kw)
+        assert [(e.line, e.end_line, e.level, e.message) for e in events] == [(*lines, "ERROR", "batch failed")], text
+        assert stats.corrupt == 0

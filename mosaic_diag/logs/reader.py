@@ -24,6 +24,7 @@ from mosaic_diag.logs.lines import (
     ERROR_LEVELS,
     LOGFMT_LEVEL_KEYS,
     RECORD_INITIALS,
+    RECORD_KEYS,
     Line,
     entry_lines,
     parse_line,
@@ -657,7 +658,10 @@ class _Reader:
                 at = text.rfind("\n", 0, exc.pos) + 1  # the line where decoding stopped, read as lines
                 return _line_offset(data, text.count("\n", 0, at))
             started = True
-            line += text.count("\n", last_pos, start)
+            if start >= last_pos:
+                line += text.count("\n", last_pos, start)
+            else:  # (an object after the entries of its own list: the record they were a field of)
+                line -= text.count("\n", start, last_pos)
             end_line = line + text.count("\n", start, end)
             last_pos = start
             if not isinstance(obj, dict):
@@ -678,7 +682,6 @@ class _Reader:
 
 
 Item = tuple[int, int, object, str | None]  # an entry of a JSON document: start, end, value, the array's key
-_RECORD_KEYS = frozenset({"level", "levelname", "severity", "message", "msg", "event", "timestamp", "time"})
 
 
 class _NotDocument(Exception):  # noqa: N818  (a signal: where a JSON document stops decoding)
@@ -738,9 +741,9 @@ def _array_items(text: str, pos: int, dec: json.JSONDecoder, key: str | None) ->
 
 
 def _object_items(text: str, start: int, dec: json.JSONDecoder) -> Generator[Item, None, int]:
-    """The entries of the top-level object at `start`: those of its wrapped array, or the object itself;
-    returns the position after its `}`. Its pairs are decoded one by one, so that a wrapped array of any
-    length is never held whole."""
+    """The entries of the top-level object at `start`: those of its wrapped array, or the object itself (after
+    them too when it has a record's keys: the array was a field of a record); returns the position after its
+    `}`. Its pairs are decoded one by one, so that a wrapped array of any length is never held whole."""
     obj: dict[str, object] = {}
     wrapped = False
     pos = start + 1
@@ -755,7 +758,7 @@ def _object_items(text: str, start: int, dec: json.JSONDecoder) -> Generator[Ite
                 raise ValueError("':' expected")
             pos = _ws(text, pos + 1)
             if not wrapped and key in DOCUMENT_ARRAYS and text[pos] == "[" and text[_ws(text, pos + 1)] in "{]" \
-                    and not _RECORD_KEYS & obj.keys():
+                    and not RECORD_KEYS & obj.keys():
                 pos = yield from _array_items(text, pos + 1, dec, key)
                 wrapped = True
             else:
@@ -768,8 +771,9 @@ def _object_items(text: str, start: int, dec: json.JSONDecoder) -> Generator[Ite
     except (ValueError, IndexError, RecursionError) as exc:
         raise _NotDocument(pos if wrapped else start) from exc  # after its entries, or the object as lines
     pos += 1
-    if not wrapped:
-        yield start, pos, obj, None  # a record of its own
+    if not wrapped or RECORD_KEYS & obj.keys():
+        # a record of its own; one whose list came before its own keys (`sort_keys`: "entries" < "event") too
+        yield start, pos, obj, None
     return pos
 
 
