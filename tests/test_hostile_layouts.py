@@ -451,3 +451,36 @@ def test_a_record_with_a_field_named_like_a_page_of_entries_is_a_record(key: str
         events, stats = read(text.encode(), **kw)
         assert [(e.line, e.end_line, e.level, e.message) for e in events] == [(*lines, "ERROR", "batch failed")], text
         assert stats.corrupt == 0
+
+
+_STOPS_MID_LINE = {  # a document that stops decoding in a line after entries of that same line
+    "array": b'[\n{"level": "error", "message": "a"}, {"level": "error", "message": "b"}, oops\n]\n'
+             b"ERROR:app:after\n",
+    "invalid UTF-8": b'[\n{"level": "error", "message": "a \xff\xfe"}, {"level": "error", "message": "b \xc3\xa9"}, '
+                     b"\xff oops\n]\nERROR:app:after\n",
+    "records": b'{\n  "level": "error", "message": "a"\n}\n{"level": "error", "message": "b"} '
+               b'{"level": "error", "message": "c"\nERROR:app:after\n',
+}
+
+
+@pytest.mark.parametrize("block_size", [None, 7, 64])
+@pytest.mark.parametrize("name", list(_STOPS_MID_LINE))
+def test_a_document_that_stops_mid_line_reads_each_entry_once(name: str, block_size: int | None) -> None:
+    """The rest of a document that stops decoding was read from the start of the line where it stopped: the entries
+    already read on that line were read again (an event twice, its line counted twice)."""
+    data = _STOPS_MID_LINE[name]
+    events, stats = read(data, **({} if block_size is None else {"block_size": block_size}))
+    got = [(e.line, e.message.split(" ")[0]) for e in events]
+    if name == "records":
+        assert got == [(1, "a"), (4, "b"), (4, "c"), (5, "after")]
+    else:
+        assert got == [(2, "a"), (2, "b"), (4, "after")]
+    assert stats.lines == data.count(b"\n")
+
+
+def test_a_document_that_stops_mid_line_over_stdin_reports_each_entry_once() -> None:
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", "--format", "json", "-"], capture_output=True,
+                       input=_STOPS_MID_LINE["invalid UTF-8"], timeout=120)
+    assert r.returncode == 1, r.stderr
+    report = json.loads(r.stdout)
+    assert [e["line"] for e in report["events"]] == [2, 2, 4] and report["summary"]["lines"] == 4

@@ -653,10 +653,9 @@ class _Reader:
             except StopIteration:
                 break
             except _NotDocument as exc:
-                if not started:
-                    return 0
-                at = text.rfind("\n", 0, exc.pos) + 1  # the line where decoding stopped, read as lines
-                return _line_offset(data, text.count("\n", 0, at))
+                # read as lines from where decoding stopped (not its line's start: entries before it on its line
+                # were read)
+                return _byte_offset(data, text, exc.pos) if started else 0
             started = True
             if start >= last_pos:
                 line += text.count("\n", last_pos, start)
@@ -775,6 +774,28 @@ def _object_items(text: str, start: int, dec: json.JSONDecoder) -> Generator[Ite
         # a record of its own; one whose list came before its own keys (`sort_keys`: "entries" < "event") too
         yield start, pos, obj, None
     return pos
+
+
+def _byte_offset(data: bytes, text: str, pos: int) -> int:
+    """The offset in `data` of character `pos` of `text`, `data` decoded with errors replaced (the newlines are
+    the same: found from the start of its line)."""
+    at = text.rfind("\n", 0, pos) + 1
+    start = _line_offset(data, text.count("\n", 0, at))
+    head = text[at:pos].encode()
+    if data.startswith(head, start):
+        return start + len(head)
+    # invalid UTF-8 before it on its line (a U+FFFD each): the longest prefix of the line's bytes that decodes to no
+    # more characters than come before it (a longer one holds some of its bytes: one character more at least)
+    end = data.find(b"\n", start)
+    want = pos - at
+    lo, hi = 0, (len(data) if end < 0 else end) - start + 1  # the first length that decodes to more, or past the line
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if len(data[start:start + mid].decode("utf-8", "replace")) > want:
+            hi = mid
+        else:
+            lo = mid + 1
+    return start + lo - 1
 
 
 def _line_offset(data: bytes, lines: int) -> int:
