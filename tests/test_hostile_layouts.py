@@ -484,3 +484,30 @@ def test_a_document_that_stops_mid_line_over_stdin_reports_each_entry_once() -> 
     assert r.returncode == 1, r.stderr
     report = json.loads(r.stdout)
     assert [e["line"] for e in report["events"]] == [2, 2, 4] and report["summary"]["lines"] == 4
+
+
+def _documents_over_the_cap() -> dict[str, bytes]:
+    recs = [{"level": "error", "message": f"m{i}", "timestamp": f"2026-12-06T08:00:{i:02d}Z"} for i in range(40)]
+    events = [{"timestamp": 1765008000000 + i, "message": f"[ERROR]\t2026-12-06T08:00:{i:02d}.000Z\tid\tm{i}\n",
+               "ingestionTime": 1765008000000 + i, "eventId": str(i)} for i in range(40)]
+    return {"pretty records": "".join(json.dumps(r, indent=2) + "\n" for r in recs).encode(),
+            "array": json.dumps(recs, indent=2).encode() + b"\n",
+            "cloudwatch": json.dumps({"events": events, "nextForwardToken": "f/1"}, indent=4).encode() + b"\n"}
+
+
+@pytest.mark.parametrize("block_size", [7, 64])
+@pytest.mark.parametrize("name", list(_documents_over_the_cap()))
+def test_a_document_over_the_size_read_whole_loses_no_entry(monkeypatch: pytest.MonkeyPatch, name: str,
+                                                            block_size: int) -> None:
+    """A JSON document is decoded from memory up to `DOCUMENT_CAP` bytes (256 MB). Past it, the rest was read as
+    lines (a pretty-printed entry's lines are no records: lost, counted corrupt) or, when the cap fell between two
+    records, not read at all (every line after it lost, silently). The cap is made small here to reach it (above
+    an entry's size: a longer entry is read as lines)."""
+    import mosaic_diag.logs.reader as reader
+
+    data = _documents_over_the_cap()[name]
+    for cap in range(300, 1500, 23):
+        monkeypatch.setattr(reader, "DOCUMENT_CAP", cap)
+        events, stats = read(data, block_size=block_size)
+        assert [e.message.split("\t")[-1] for e in events] == [f"m{i}" for i in range(40)], cap
+        assert stats.lines == data.count(b"\n") and stats.corrupt == 0, cap

@@ -214,25 +214,11 @@ class _Reader:
         if first is None:
             return
         if self._looks_like_document(first):
-            data = [first]
-            size = len(first)
-            self._pending_lines = first.count(b"\n")  # read ahead, not counted yet
-            for b in blocks:
-                data.append(b)
-                size += len(b)
-                self._pending_lines += b.count(b"\n")
-                if size > DOCUMENT_CAP:
-                    break
-            self._pending_lines = 0
-            whole = b"".join(data)
-            rest = yield from self._document(whole)
+            rest = yield from self._documents(first, blocks)
             if rest is None:
                 self._finish_stats()
                 return
-            if rest:  # a document, then lines that are not one: read from the line where it stopped decoding
-                self.lineno = whole.count(b"\n", 0, rest)
-                whole = whole[rest:]
-            blocks = _chain(whole, blocks)
+            blocks = _chain(rest, blocks)
         else:
             blocks = _chain(first, blocks)
         self._first_ts(first)
@@ -638,14 +624,50 @@ class _Reader:
         return first.startswith(b"{") and not first.endswith(b"}") \
             and first[1:].lstrip().startswith(tuple(f'"{k}"'.encode() for k in DOCUMENT_ARRAYS))
 
+    def _documents(self, first: bytes, blocks: Iterator[bytes]) -> Generator[RawEvent, None, bytes | None]:
+        """Events of a JSON document (`_document`) decoded from memory `DOCUMENT_CAP` bytes at a time: a window's
+        last entry cut off goes in front of the next window (read as a record of its own, an array's entry too;
+        the array's end then stops the document: read as lines). Returns None when all of the input was one, else
+        the bytes from which the rest is read as lines (an entry longer than a window, a document broken)."""
+        carry = first
+        while True:
+            data = [carry]
+            size = len(carry)
+            self._pending_lines = carry.count(b"\n")  # read ahead, not counted yet
+            more = False
+            for b in blocks:
+                data.append(b)
+                size += len(b)
+                self._pending_lines += b.count(b"\n")
+                if size > len(carry) + DOCUMENT_CAP:  # (an entry cut off by the last window, and as much again)
+                    more = True
+                    break
+            self._pending_lines = 0
+            window = b"".join(data)
+            del data
+            rest = yield from self._document(window)
+            if rest == 0:  # no entry decodes there: lines
+                return window
+            if rest is None and not more:
+                self.lineno += window.count(b"\n") + (0 if window.endswith(b"\n") or not window else 1)
+                self.asm.finish()
+                yield from self.asm.out
+                self.asm.out.clear()
+                return None
+            rest = len(window) if rest is None else rest
+            self.lineno += window.count(b"\n", 0, rest)
+            if not more:  # a document, then lines that are not one: read from where it stopped decoding
+                return window[rest:]
+            carry = window[rest:]
+
     def _document(self, data: bytes) -> Generator[RawEvent, None, int | None]:
         """Events of a whole JSON document: an array of entries, objects that wrap one (`DOCUMENT_ARRAYS`:
         API pages, exports), or records pretty-printed one after another (`jq .`'s output), read one entry at
-        a time. Returns None when all of `data` was one; else the byte offset of the line from which the rest
-        is to be read as lines (0: no document at all, nothing yielded)."""
+        a time, numbered on from `self.lineno`. Returns None when all of `data` was one; else the byte offset from
+        which the rest is to be read as lines (0: no document at all, nothing yielded)."""
         text = data.decode("utf-8", "replace")
         stats, asm = self.stats, self.asm
-        line, last_pos, started = 1, 0, False
+        line, last_pos, started = self.lineno + 1, 0, False
         items = _document_items(text)
         while True:
             try:
@@ -673,10 +695,6 @@ class _Reader:
             if asm.out:
                 yield from asm.out
                 asm.out.clear()
-        stats.lines = self.lineno = text.count("\n") + (0 if text.endswith("\n") else 1)
-        asm.finish()
-        yield from asm.out
-        asm.out.clear()
         return None
 
 
