@@ -499,7 +499,7 @@ def _documents_over_the_cap() -> dict[str, bytes]:
 @pytest.mark.parametrize("name", list(_documents_over_the_cap()))
 def test_a_document_over_the_size_read_whole_loses_no_entry(monkeypatch: pytest.MonkeyPatch, name: str,
                                                             block_size: int) -> None:
-    """A JSON document is decoded from memory up to `DOCUMENT_CAP` bytes (256 MB). Past it, the rest was read as
+    """A JSON document is decoded from memory up to `DOCUMENT_CAP` bytes. Past it, the rest was read as
     lines (a pretty-printed entry's lines are no records: lost, counted corrupt) or, when the cap fell between two
     records, not read at all (every line after it lost, silently). The cap is made small here to reach it (above
     an entry's size: a longer entry is read as lines)."""

@@ -75,7 +75,9 @@ def _probe(block: bytes, keys: tuple[bytes, ...], whole: bool = False) -> bool:
 _JSON_LINE = Needle(b"\n{", 1)
 _INF = 1 << 62
 LOOKBACK_LINES = 32
-DOCUMENT_CAP = 256 << 20
+# a JSON document is decoded from memory this many bytes at a time (about 3 times that in memory: the bytes, their
+# text, the blocks read): an entry cut off by a window goes in front of the next one (`_Reader._documents`)
+DOCUMENT_CAP = 32 << 20
 TAIL_BYTES = 8192
 
 _CTRL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f]")
