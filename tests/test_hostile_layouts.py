@@ -511,3 +511,45 @@ def test_a_document_over_the_size_read_whole_loses_no_entry(monkeypatch: pytest.
         events, stats = read(data, block_size=block_size)
         assert [e.message.split("\t")[-1] for e in events] == [f"m{i}" for i in range(40)], cap
         assert stats.lines == data.count(b"\n") and stats.corrupt == 0, cap
+
+
+def _todays_layouts() -> dict[str, str]:
+    """A secret in each layout of the hosting platforms (Fly.io, pm2, journald in German, supervisord, Azure, Lambda,
+    Docker json-file, Cloud Logging's textPayload, a traceback inside a JSON message, the kernel's OOM line), and
+    in CloudWatch / Cloud Logging documents (a DSN and a key split over three CloudWatch events)."""
+    tb = [HEADER, '  File "a.py", line 1, in f', f'    connect("{DSN}")', f"psycopg2.OperationalError: no {SECRETS}"]
+    docker = [{"log": f"ERROR:app:failed {SECRETS}\n", "stream": "stderr", "time": "2026-12-06T08:00:00.1Z"}] + [
+        {"log": t + "\n", "stream": "stderr", "time": "2026-12-06T08:00:00.2Z"} for t in tb]
+    text = "".join([
+        f"2026-12-06T08:00:00Z app[e784079b] ams [info]ERROR failed {SECRETS}\n",
+        *(f"2026-12-06T08:00:00Z app[e784079b] ams [info]{t}\n" for t in tb),
+        f"2026-12-06T08:00:01.123 app[e784079c] ams [error] failed {SECRETS}\n",
+        f"0|api  | ERROR:app:failed {SECRETS}\n", *(f"0|api  | {t}\n" for t in tb),
+        f"Dez 06 08:00:02 host app[12]: ERROR:app:failed {SECRETS}\n",
+        f"2026-12-06 08:00:03,470 CRIT failed {SECRETS}\n",
+        f"2026-12-06T08:00:04.469Z ERROR - Container failed {SECRETS}\n",
+        f"[ERROR]\t2026-12-06T08:00:05.000Z\t8f5e-11\tfailed {SECRETS}\n",
+        *(json.dumps(d) + "\n" for d in docker),
+        json.dumps({"textPayload": f"failed {SECRETS}\n" + "\n".join(tb), "severity": "ERROR"}) + "\n",
+        json.dumps({"level": "error", "message": f"main failed {SECRETS}\n" + "\n".join(tb)}) + "\n",
+        f"[  12.345678] Out of memory: Killed process 4242 (python) {SECRETS}\n"])
+    cut = [f"[ERROR]\t2026-12-06T08:00:06.000Z\t8f5e-12\tfailed postgresql://app:{DSN_PASSWORD[:12]}",
+           f"{DSN_PASSWORD[12:]}@db.internal.example.com:5432/app key={KEY[:15]}", f"{KEY[15:]} hook={HOOK}"]
+    cloudwatch = {"events": [{"timestamp": 1765008006000, "message": m, "ingestionTime": 1765008006100,
+                              "eventId": str(i)} for i, m in enumerate(cut)]}
+    entries = {"entries": [{"textPayload": f"failed {SECRETS}", "severity": "ERROR", "logName": "projects/p/logs/x"}]}
+    return {"text": text, "cloudwatch": json.dumps(cloudwatch, indent=2) + "\n",
+            "cloud-logging": json.dumps(entries, indent=2) + "\n"}
+
+
+@pytest.mark.parametrize("fmt", ["json", "table", "markdown", "html"])
+def test_secrets_in_the_platforms_layouts_are_redacted_in_triage(tmp_path: Path, fmt: str) -> None:
+    for name, text in _todays_layouts().items():
+        path = tmp_path / f"{name}.log"
+        path.write_text(text)
+        r = cli("triage", "--format", fmt, str(path))
+        no_traceback(r)
+        assert r.returncode == 1, r.stderr
+        shown = r.stdout + r.stderr
+        assert "sk-***" in shown or fmt != "json", shown  # (the secrets reached the report, redacted)
+        assert not [leak for leak in LEAKS if leak in shown], (name, shown)
