@@ -478,6 +478,16 @@ def test_a_document_that_stops_mid_line_reads_each_entry_once(name: str, block_s
     assert stats.lines == data.count(b"\n")
 
 
+@pytest.mark.parametrize("block_size", [None, 7])
+def test_a_document_cut_after_an_entry_counts_its_last_line(block_size: int | None) -> None:
+    """A document cut off after an entry of its last line, with no newline at its end: nothing was left to read as
+    lines, and that line went uncounted (an event on line 2 of a log of 1 line)."""
+    for data in (b'[\n{"level": "error", "message": "a"}', b'[\n{"level": "error", "message": "a"}, ',
+                 b'{\n"events": [{"timestamp": 1, "message": "ERROR:app:a", "eventId": "1"}]'):
+        events, stats = read(data, **({} if block_size is None else {"block_size": block_size}))
+        assert [(e.line, e.message) for e in events] == [(2, "a")] and stats.lines == 2, data
+
+
 def test_a_document_that_stops_mid_line_over_stdin_reports_each_entry_once() -> None:
     r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", "--format", "json", "-"], capture_output=True,
                        input=_STOPS_MID_LINE["invalid UTF-8"], timeout=120)

@@ -659,6 +659,8 @@ class _Reader:
             rest = len(window) if rest is None else rest
             self.lineno += window.count(b"\n", 0, rest)
             if not more:  # a document, then lines that are not one: read from where it stopped decoding
+                if rest == len(window) and not window.endswith(b"\n"):
+                    self.lineno += 1  # (cut after an entry of its last line: nothing left to count that line)
                 return window[rest:]
             carry = window[rest:]
 
