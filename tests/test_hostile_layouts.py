@@ -87,6 +87,20 @@ def test_many_unclosed_file_quotes_and_nested_prefixes_are_one_pass() -> None:
     assert ln.via == "prefect.ShellTask" and ln.level == "INFO"
 
 
+def test_frame_paths_repeating_an_http_client_package_are_one_pass() -> None:
+    """The rule that tells an HTTP client's DNS failure from PostgreSQL's looked for `/requests/…/x.py:` from every
+    `/requests/` of a frame's path to the path's end: 20 seconds a 250 KB path, minutes for these frames."""
+    from mosaic_diag.classifier import Classifier
+
+    path = "/requests" * 28000 + "/x"
+    frames = "".join(f'  File "{path}{i}", line {i}, in f\n    x()\n' for i in range(20))
+    text = f"{HEADER}\n{frames}socket.gaierror: [Errno -2] Name or service not known\n"
+    assert Classifier.default().classify_text(text).label == "PG_NETWORK_UNREACHABLE"
+    # (a frame of the package is still one: an HTTP client's failure, not PostgreSQL's)
+    text = text.replace(f"{path}19", "/usr/lib/python3/site-packages/requests/adapters.py")
+    assert Classifier.default().classify_text(text).label != "PG_NETWORK_UNREACHABLE"
+
+
 def test_hostile_layouts_through_triage_stay_bounded(tmp_path: Path) -> None:
     """Lines of every hostile kind at the reader's line cap (64 KiB), a line of megabytes without a newline,
     NUL bytes, invalid UTF-8 and CRLF: triage reports them (minutes each before the patterns were linear)."""
