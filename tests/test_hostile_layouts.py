@@ -101,6 +101,20 @@ def test_frame_paths_repeating_an_http_client_package_are_one_pass() -> None:
     assert Classifier.default().classify_text(text).label != "PG_NETWORK_UNREACHABLE"
 
 
+def test_a_frame_source_of_many_quotes_after_execute_is_one_pass() -> None:
+    """Rule data.dialect-source (a TypeError or SyntaxError whose frame runs SQLite's SQL: `execute(` then a quote then
+    `?` / AUTOINCREMENT / PRAGMA) tried every quote of a source line with every position after it: a minute a 64 KB
+    line of quotes, minutes for these frames."""
+    from mosaic_diag.classifier import Classifier
+
+    source = "cur.execute(" + "' x" * 21000
+    frames = "".join(f'  File "a.py", line {i}, in f\n    {source}\n' for i in range(5))
+    assert Classifier.default().classify_text(f"{HEADER}\n{frames}TypeError: boom\n").label == "UNKNOWN_ERROR"
+    sqlite = '  File "db.py", line 9, in save\n    cur.execute("INSERT OR IGNORE INTO t VALUES (?)", (1,))\n'
+    text = f"{HEADER}\n{frames}{sqlite}psycopg2.errors.SyntaxError: syntax error at or near \"OR\"\n"
+    assert Classifier.default().classify_text(text).label == "SQL_DIALECT_ERROR"
+
+
 def test_hostile_layouts_through_triage_stay_bounded(tmp_path: Path) -> None:
     """Lines of every hostile kind at the reader's line cap (64 KiB), a line of megabytes without a newline,
     NUL bytes, invalid UTF-8 and CRLF: triage reports them (minutes each before the patterns were linear)."""
