@@ -115,6 +115,18 @@ def test_a_frame_source_of_many_quotes_after_execute_is_one_pass() -> None:
     assert Classifier.default().classify_text(text).label == "SQL_DIALECT_ERROR"
 
 
+def test_a_message_of_many_key_value_brackets_is_one_pass() -> None:
+    """PostgreSQL's `DETAIL:  Key (col)=(val) is not present in table` / `already exists` (rules data.foreign-key and
+    data.unique) was read trying every `)=(` with every position after it: 5 s a 64 KB line, minutes this one."""
+    from mosaic_diag.classifier import Classifier
+
+    line = "DETAIL:  Key (" + ")=(" * 170000
+    assert Classifier.default().classify_text(line).label == "UNKNOWN_ERROR"
+    for detail, label in (('Key (session_id)=(7) is not present in table "sessions".', "SESSION_ORPHANED"),
+                          ("Key (email)=(a@b.c) already exists.", "DUPLICATE_KEY")):
+        assert Classifier.default().classify_text(f"{line}\nERROR: boom DETAIL:  {detail}").label == label
+
+
 def test_hostile_layouts_through_triage_stay_bounded(tmp_path: Path) -> None:
     """Lines of every hostile kind at the reader's line cap (64 KiB), a line of megabytes without a newline,
     NUL bytes, invalid UTF-8 and CRLF: triage reports them (minutes each before the patterns were linear)."""
