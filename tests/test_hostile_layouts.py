@@ -87,6 +87,46 @@ def test_many_unclosed_file_quotes_and_nested_prefixes_are_one_pass() -> None:
     assert ln.via == "prefect.ShellTask" and ln.level == "INFO"
 
 
+def test_frame_paths_repeating_an_http_client_package_are_one_pass() -> None:
+    """The rule that tells an HTTP client's DNS failure from PostgreSQL's looked for `/requests/…/x.py:` from every
+    `/requests/` of a frame's path to the path's end: 20 seconds a 250 KB path, minutes for these frames."""
+    from mosaic_diag.classifier import Classifier
+
+    path = "/requests" * 28000 + "/x"
+    frames = "".join(f'  File "{path}{i}", line {i}, in f\n    x()\n' for i in range(20))
+    text = f"{HEADER}\n{frames}socket.gaierror: [Errno -2] Name or service not known\n"
+    assert Classifier.default().classify_text(text).label == "PG_NETWORK_UNREACHABLE"
+    # (a frame of the package is still one: an HTTP client's failure, not PostgreSQL's)
+    text = text.replace(f"{path}19", "/usr/lib/python3/site-packages/requests/adapters.py")
+    assert Classifier.default().classify_text(text).label != "PG_NETWORK_UNREACHABLE"
+
+
+def test_a_frame_source_of_many_quotes_after_execute_is_one_pass() -> None:
+    """Rule data.dialect-source (a TypeError or SyntaxError whose frame runs SQLite's SQL: `execute(` then a quote then
+    `?` / AUTOINCREMENT / PRAGMA) tried every quote of a source line with every position after it: a minute a 64 KB
+    line of quotes, minutes for these frames."""
+    from mosaic_diag.classifier import Classifier
+
+    source = "cur.execute(" + "' x" * 21000
+    frames = "".join(f'  File "a.py", line {i}, in f\n    {source}\n' for i in range(5))
+    assert Classifier.default().classify_text(f"{HEADER}\n{frames}TypeError: boom\n").label == "UNKNOWN_ERROR"
+    sqlite = '  File "db.py", line 9, in save\n    cur.execute("INSERT OR IGNORE INTO t VALUES (?)", (1,))\n'
+    text = f"{HEADER}\n{frames}{sqlite}psycopg2.errors.SyntaxError: syntax error at or near \"OR\"\n"
+    assert Classifier.default().classify_text(text).label == "SQL_DIALECT_ERROR"
+
+
+def test_a_message_of_many_key_value_brackets_is_one_pass() -> None:
+    """PostgreSQL's `DETAIL:  Key (col)=(val) is not present in table` / `already exists` (rules data.foreign-key and
+    data.unique) was read trying every `)=(` with every position after it: 5 s a 64 KB line, minutes this one."""
+    from mosaic_diag.classifier import Classifier
+
+    line = "DETAIL:  Key (" + ")=(" * 170000
+    assert Classifier.default().classify_text(line).label == "UNKNOWN_ERROR"
+    for detail, label in (('Key (session_id)=(7) is not present in table "sessions".', "SESSION_ORPHANED"),
+                          ("Key (email)=(a@b.c) already exists.", "DUPLICATE_KEY")):
+        assert Classifier.default().classify_text(f"{line}\nERROR: boom DETAIL:  {detail}").label == label
+
+
 def test_hostile_layouts_through_triage_stay_bounded(tmp_path: Path) -> None:
     """Lines of every hostile kind at the reader's line cap (64 KiB), a line of megabytes without a newline,
     NUL bytes, invalid UTF-8 and CRLF: triage reports them (minutes each before the patterns were linear)."""
@@ -417,3 +457,149 @@ def test_a_broken_json_record_with_a_traceback_after_it_keeps_that_traceback() -
     (event,) = read(text.encode())[0]
     assert event.message == "cut here" and event.traceback is not None
     assert event.traceback.count("\n") + 1 <= 2000 and event.traceback.startswith('  File "a.py", line 0,')
+
+
+# -- JSON documents and platform entries (CloudWatch, Cloud Logging, Docker json-file) -----------------------------
+def test_a_docker_entry_of_odd_types_is_a_json_record_not_a_crash(tmp_path: Path) -> None:
+    """A Docker json-file look-alike whose `stream` is a list or an object (unhashable) was looked up in a set of
+    stream names: a TypeError out of the reader, a traceback printed by `triage`."""
+    lines = ['{"log": "ERROR:app:boom\\n", "stream": ["stderr"], "time": "2024-01-01T00:00:00Z", "level": "error"}',
+             '{"log": "ERROR:app:boom\\n", "stream": {"a": 1}, "time": "2024-01-01T00:00:00Z", "level": "error"}']
+    for text in lines:
+        (ln,) = parse_line(text)
+        assert (ln.shape, ln.level) == ("json", "ERROR")
+    path = tmp_path / "docker.log"
+    path.write_text("\n".join(lines) + "\n")
+    r = cli("triage", "--format", "json", str(path))
+    no_traceback(r)
+    assert r.returncode == 1 and len(json.loads(r.stdout)["events"]) == 2, r.stderr
+
+
+@pytest.mark.parametrize("key", ["entries", "events", "logs"])
+@pytest.mark.parametrize("block_size", [None, 7])
+def test_a_record_with_a_field_named_like_a_page_of_entries_is_a_record(key: str, block_size: int | None) -> None:
+    """An error record carrying a list under `entries` / `events` / `logs` (structlog's `log.error("batch failed",
+    entries=[...])`) was read as an API page: its items became the records, the error itself was lost. One per
+    line, and pretty-printed with sorted keys (`JSONRenderer(indent=2, sort_keys=True)`, `jq -S .`), where the
+    list comes before the record's keys."""
+    record = {"event": "batch failed", "level": "error", "timestamp": "2026-12-06T08:00:00Z", key: [{"id": 1}]}
+    after = {"event": "ok", "level": "info"}
+    kw = {} if block_size is None else {"block_size": block_size}
+    one_line = json.dumps(record) + "\n" + json.dumps(after) + "\n"
+    pretty = json.dumps(record, indent=2, sort_keys=True) + "\n" + json.dumps(after, indent=2)
+    for text, lines in ((one_line, (1, 1)), (pretty, (1, pretty.splitlines().index("}") + 1))):
+        events, stats = read(text.encode(), **kw)
+        assert [(e.line, e.end_line, e.level, e.message) for e in events] == [(*lines, "ERROR", "batch failed")], text
+        assert stats.corrupt == 0
+
+
+_STOPS_MID_LINE = {  # a document that stops decoding in a line after entries of that same line
+    "array": b'[\n{"level": "error", "message": "a"}, {"level": "error", "message": "b"}, oops\n]\n'
+             b"ERROR:app:after\n",
+    "invalid UTF-8": b'[\n{"level": "error", "message": "a \xff\xfe"}, {"level": "error", "message": "b \xc3\xa9"}, '
+                     b"\xff oops\n]\nERROR:app:after\n",
+    "records": b'{\n  "level": "error", "message": "a"\n}\n{"level": "error", "message": "b"} '
+               b'{"level": "error", "message": "c"\nERROR:app:after\n',
+}
+
+
+@pytest.mark.parametrize("block_size", [None, 7, 64])
+@pytest.mark.parametrize("name", list(_STOPS_MID_LINE))
+def test_a_document_that_stops_mid_line_reads_each_entry_once(name: str, block_size: int | None) -> None:
+    """The rest of a document that stops decoding was read from the start of the line where it stopped: the entries
+    already read on that line were read again (an event twice, its line counted twice)."""
+    data = _STOPS_MID_LINE[name]
+    events, stats = read(data, **({} if block_size is None else {"block_size": block_size}))
+    got = [(e.line, e.message.split(" ")[0]) for e in events]
+    if name == "records":
+        assert got == [(1, "a"), (4, "b"), (4, "c"), (5, "after")]
+    else:
+        assert got == [(2, "a"), (2, "b"), (4, "after")]
+    assert stats.lines == data.count(b"\n")
+
+
+@pytest.mark.parametrize("block_size", [None, 7])
+def test_a_document_cut_after_an_entry_counts_its_last_line(block_size: int | None) -> None:
+    """A document cut off after an entry of its last line, with no newline at its end: nothing was left to read as
+    lines, and that line went uncounted (an event on line 2 of a log of 1 line)."""
+    for data in (b'[\n{"level": "error", "message": "a"}', b'[\n{"level": "error", "message": "a"}, ',
+                 b'{\n"events": [{"timestamp": 1, "message": "ERROR:app:a", "eventId": "1"}]'):
+        events, stats = read(data, **({} if block_size is None else {"block_size": block_size}))
+        assert [(e.line, e.message) for e in events] == [(2, "a")] and stats.lines == 2, data
+
+
+def test_a_document_that_stops_mid_line_over_stdin_reports_each_entry_once() -> None:
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", "--format", "json", "-"], capture_output=True,
+                       input=_STOPS_MID_LINE["invalid UTF-8"], timeout=120)
+    assert r.returncode == 1, r.stderr
+    report = json.loads(r.stdout)
+    assert [e["line"] for e in report["events"]] == [2, 2, 4] and report["summary"]["lines"] == 4
+
+
+def _documents_over_the_cap() -> dict[str, bytes]:
+    recs = [{"level": "error", "message": f"m{i}", "timestamp": f"2026-12-06T08:00:{i:02d}Z"} for i in range(40)]
+    events = [{"timestamp": 1765008000000 + i, "message": f"[ERROR]\t2026-12-06T08:00:{i:02d}.000Z\tid\tm{i}\n",
+               "ingestionTime": 1765008000000 + i, "eventId": str(i)} for i in range(40)]
+    return {"pretty records": "".join(json.dumps(r, indent=2) + "\n" for r in recs).encode(),
+            "array": json.dumps(recs, indent=2).encode() + b"\n",
+            "cloudwatch": json.dumps({"events": events, "nextForwardToken": "f/1"}, indent=4).encode() + b"\n"}
+
+
+@pytest.mark.parametrize("block_size", [7, 64])
+@pytest.mark.parametrize("name", list(_documents_over_the_cap()))
+def test_a_document_over_the_size_read_whole_loses_no_entry(monkeypatch: pytest.MonkeyPatch, name: str,
+                                                            block_size: int) -> None:
+    """A JSON document is decoded from memory up to `DOCUMENT_CAP` bytes. Past it, the rest was read as
+    lines (a pretty-printed entry's lines are no records: lost, counted corrupt) or, when the cap fell between two
+    records, not read at all (every line after it lost, silently). The cap is made small here to reach it (above
+    an entry's size: a longer entry is read as lines)."""
+    import mosaic_diag.logs.reader as reader
+
+    data = _documents_over_the_cap()[name]
+    for cap in range(300, 1500, 23):
+        monkeypatch.setattr(reader, "DOCUMENT_CAP", cap)
+        events, stats = read(data, block_size=block_size)
+        assert [e.message.split("\t")[-1] for e in events] == [f"m{i}" for i in range(40)], cap
+        assert stats.lines == data.count(b"\n") and stats.corrupt == 0, cap
+
+
+def _todays_layouts() -> dict[str, str]:
+    """A secret in each layout of the hosting platforms (Fly.io, pm2, journald in German, supervisord, Azure, Lambda,
+    Docker json-file, Cloud Logging's textPayload, a traceback inside a JSON message, the kernel's OOM line), and
+    in CloudWatch / Cloud Logging documents (a DSN and a key split over three CloudWatch events)."""
+    tb = [HEADER, '  File "a.py", line 1, in f', f'    connect("{DSN}")', f"psycopg2.OperationalError: no {SECRETS}"]
+    docker = [{"log": f"ERROR:app:failed {SECRETS}\n", "stream": "stderr", "time": "2026-12-06T08:00:00.1Z"}] + [
+        {"log": t + "\n", "stream": "stderr", "time": "2026-12-06T08:00:00.2Z"} for t in tb]
+    text = "".join([
+        f"2026-12-06T08:00:00Z app[e784079b] ams [info]ERROR failed {SECRETS}\n",
+        *(f"2026-12-06T08:00:00Z app[e784079b] ams [info]{t}\n" for t in tb),
+        f"2026-12-06T08:00:01.123 app[e784079c] ams [error] failed {SECRETS}\n",
+        f"0|api  | ERROR:app:failed {SECRETS}\n", *(f"0|api  | {t}\n" for t in tb),
+        f"Dez 06 08:00:02 host app[12]: ERROR:app:failed {SECRETS}\n",
+        f"2026-12-06 08:00:03,470 CRIT failed {SECRETS}\n",
+        f"2026-12-06T08:00:04.469Z ERROR - Container failed {SECRETS}\n",
+        f"[ERROR]\t2026-12-06T08:00:05.000Z\t8f5e-11\tfailed {SECRETS}\n",
+        *(json.dumps(d) + "\n" for d in docker),
+        json.dumps({"textPayload": f"failed {SECRETS}\n" + "\n".join(tb), "severity": "ERROR"}) + "\n",
+        json.dumps({"level": "error", "message": f"main failed {SECRETS}\n" + "\n".join(tb)}) + "\n",
+        f"[  12.345678] Out of memory: Killed process 4242 (python) {SECRETS}\n"])
+    cut = [f"[ERROR]\t2026-12-06T08:00:06.000Z\t8f5e-12\tfailed postgresql://app:{DSN_PASSWORD[:12]}",
+           f"{DSN_PASSWORD[12:]}@db.internal.example.com:5432/app key={KEY[:15]}", f"{KEY[15:]} hook={HOOK}"]
+    cloudwatch = {"events": [{"timestamp": 1765008006000, "message": m, "ingestionTime": 1765008006100,
+                              "eventId": str(i)} for i, m in enumerate(cut)]}
+    entries = {"entries": [{"textPayload": f"failed {SECRETS}", "severity": "ERROR", "logName": "projects/p/logs/x"}]}
+    return {"text": text, "cloudwatch": json.dumps(cloudwatch, indent=2) + "\n",
+            "cloud-logging": json.dumps(entries, indent=2) + "\n"}
+
+
+@pytest.mark.parametrize("fmt", ["json", "table", "markdown", "html"])
+def test_secrets_in_the_platforms_layouts_are_redacted_in_triage(tmp_path: Path, fmt: str) -> None:
+    for name, text in _todays_layouts().items():
+        path = tmp_path / f"{name}.log"
+        path.write_text(text)
+        r = cli("triage", "--format", fmt, str(path))
+        no_traceback(r)
+        assert r.returncode == 1, r.stderr
+        shown = r.stdout + r.stderr
+        assert "sk-***" in shown or fmt != "json", shown  # (the secrets reached the report, redacted)
+        assert not [leak for leak in LEAKS if leak in shown], (name, shown)

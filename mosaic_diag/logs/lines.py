@@ -698,7 +698,7 @@ def parse_json(text: str) -> list[Line]:
         return [Line("json", None, None, None, None, text, text, True, None, None, "invalid JSON: nested too deeply")]
     if not isinstance(obj, dict):
         return [Line("json", None, None, None, None, text, text, True, None, None, "JSON line is not an object")]
-    if "message" not in obj:
+    if not RECORD_KEYS & obj.keys():  # (a record's own field named so is no page: `log.error(…, entries=[…])`)
         for key in DOCUMENT_ARRAYS:
             entries = obj.get(key)
             if isinstance(entries, list):  # an API page or an export of entries, on one line
@@ -711,6 +711,8 @@ def parse_json(text: str) -> list[Line]:
 # the arrays of entries an export wraps in an object: Render's log API pages (`logs`), CloudWatch Logs'
 # get-log-events / filter-log-events (`events`), Google Cloud Logging's entries.list (`entries`)
 DOCUMENT_ARRAYS = ("logs", "events", "entries")
+# the keys of a log record (its level, message, time): an object with one is a record, whatever lists it holds
+RECORD_KEYS = frozenset(_JSON_LEVEL_KEYS + _JSON_MSG_KEYS + _JSON_TS_KEYS)
 
 
 def entry_lines(obj: dict, key: str | None = None) -> list[Line]:
@@ -728,7 +730,8 @@ def entry_lines(obj: dict, key: str | None = None) -> list[Line]:
 def is_docker_json(obj: dict) -> bool:
     """A line of Docker's json-file log driver (`/var/lib/docker/containers/<id>/<id>-json.log`): `log` is one line
     the container wrote (its newline kept), `stream` its stdout or stderr, `time` when Docker read it."""
-    return isinstance(obj.get("log"), str) and obj.get("stream") in _STD_STREAMS and "time" in obj
+    stream = obj.get("stream")  # (any JSON value: a list or an object is no stream, and unhashable)
+    return isinstance(obj.get("log"), str) and isinstance(stream, str) and stream in _STD_STREAMS and "time" in obj
 
 
 def docker_json_lines(obj: dict) -> list[Line]:

@@ -24,6 +24,7 @@ from mosaic_diag.logs.lines import (
     ERROR_LEVELS,
     LOGFMT_LEVEL_KEYS,
     RECORD_INITIALS,
+    RECORD_KEYS,
     Line,
     entry_lines,
     parse_line,
@@ -79,7 +80,9 @@ def _probe(block: bytes, keys: tuple[bytes, ...], whole: bool = False) -> bool:
 _JSON_LINE = Needle(b"\n{", 1)
 _INF = 1 << 62
 LOOKBACK_LINES = 32
-DOCUMENT_CAP = 256 << 20
+# a JSON document is decoded from memory this many bytes at a time (about 3 times that in memory: the bytes, their
+# text, the blocks read): an entry cut off by a window goes in front of the next one (`_Reader._documents`)
+DOCUMENT_CAP = 32 << 20
 TAIL_BYTES = 8192
 
 _CTRL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f]")
@@ -219,25 +222,11 @@ class _Reader:
         if first is None:
             return
         if self._looks_like_document(first):
-            data = [first]
-            size = len(first)
-            self._pending_lines = first.count(b"\n")  # read ahead, not counted yet
-            for b in blocks:
-                data.append(b)
-                size += len(b)
-                self._pending_lines += b.count(b"\n")
-                if size > DOCUMENT_CAP:
-                    break
-            self._pending_lines = 0
-            whole = b"".join(data)
-            rest = yield from self._document(whole)
+            rest = yield from self._documents(first, blocks)
             if rest is None:
                 self._finish_stats()
                 return
-            if rest:  # a document, then lines that are not one: read from the line where it stopped decoding
-                self.lineno = whole.count(b"\n", 0, rest)
-                whole = whole[rest:]
-            blocks = _chain(whole, blocks)
+            blocks = _chain(rest, blocks)
         else:
             blocks = _chain(first, blocks)
         self._first_ts(first)
@@ -645,14 +634,52 @@ class _Reader:
         return first.startswith(b"{") and not first.endswith(b"}") \
             and first[1:].lstrip().startswith(tuple(f'"{k}"'.encode() for k in DOCUMENT_ARRAYS))
 
+    def _documents(self, first: bytes, blocks: Iterator[bytes]) -> Generator[RawEvent, None, bytes | None]:
+        """Events of a JSON document (`_document`) decoded from memory `DOCUMENT_CAP` bytes at a time: a window's
+        last entry cut off goes in front of the next window (read as a record of its own, an array's entry too;
+        the array's end then stops the document: read as lines). Returns None when all of the input was one, else
+        the bytes from which the rest is read as lines (an entry longer than a window, a document broken)."""
+        carry = first
+        while True:
+            data = [carry]
+            size = len(carry)
+            self._pending_lines = carry.count(b"\n")  # read ahead, not counted yet
+            more = False
+            for b in blocks:
+                data.append(b)
+                size += len(b)
+                self._pending_lines += b.count(b"\n")
+                if size > len(carry) + DOCUMENT_CAP:  # (an entry cut off by the last window, and as much again)
+                    more = True
+                    break
+            self._pending_lines = 0
+            window = b"".join(data)
+            del data
+            rest = yield from self._document(window)
+            if rest == 0:  # no entry decodes there: lines
+                return window
+            if rest is None and not more:
+                self.lineno += window.count(b"\n") + (0 if window.endswith(b"\n") or not window else 1)
+                self.asm.finish()
+                yield from self.asm.out
+                self.asm.out.clear()
+                return None
+            rest = len(window) if rest is None else rest
+            self.lineno += window.count(b"\n", 0, rest)
+            if not more:  # a document, then lines that are not one: read from where it stopped decoding
+                if rest == len(window) and not window.endswith(b"\n"):
+                    self.lineno += 1  # (cut after an entry of its last line: nothing left to count that line)
+                return window[rest:]
+            carry = window[rest:]
+
     def _document(self, data: bytes) -> Generator[RawEvent, None, int | None]:
         """Events of a whole JSON document: an array of entries, objects that wrap one (`DOCUMENT_ARRAYS`:
         API pages, exports), or records pretty-printed one after another (`jq .`'s output), read one entry at
-        a time. Returns None when all of `data` was one; else the byte offset of the line from which the rest
-        is to be read as lines (0: no document at all, nothing yielded)."""
+        a time, numbered on from `self.lineno`. Returns None when all of `data` was one; else the byte offset from
+        which the rest is to be read as lines (0: no document at all, nothing yielded)."""
         text = data.decode("utf-8", "replace")
         stats, asm = self.stats, self.asm
-        line, last_pos, started = 1, 0, False
+        line, last_pos, started = self.lineno + 1, 0, False
         items = _document_items(text)
         while True:
             try:
@@ -660,12 +687,14 @@ class _Reader:
             except StopIteration:
                 break
             except _NotDocument as exc:
-                if not started:
-                    return 0
-                at = text.rfind("\n", 0, exc.pos) + 1  # the line where decoding stopped, read as lines
-                return _line_offset(data, text.count("\n", 0, at))
+                # read as lines from where decoding stopped (not its line's start: entries before it on its line
+                # were read)
+                return _byte_offset(data, text, exc.pos) if started else 0
             started = True
-            line += text.count("\n", last_pos, start)
+            if start >= last_pos:
+                line += text.count("\n", last_pos, start)
+            else:  # (an object after the entries of its own list: the record they were a field of)
+                line -= text.count("\n", start, last_pos)
             end_line = line + text.count("\n", start, end)
             last_pos = start
             if not isinstance(obj, dict):
@@ -678,15 +707,10 @@ class _Reader:
             if asm.out:
                 yield from asm.out
                 asm.out.clear()
-        stats.lines = self.lineno = text.count("\n") + (0 if text.endswith("\n") else 1)
-        asm.finish()
-        yield from asm.out
-        asm.out.clear()
         return None
 
 
 Item = tuple[int, int, object, str | None]  # an entry of a JSON document: start, end, value, the array's key
-_RECORD_KEYS = frozenset({"level", "levelname", "severity", "message", "msg", "event", "timestamp", "time"})
 
 
 class _NotDocument(Exception):  # noqa: N818  (a signal: where a JSON document stops decoding)
@@ -746,9 +770,9 @@ def _array_items(text: str, pos: int, dec: json.JSONDecoder, key: str | None) ->
 
 
 def _object_items(text: str, start: int, dec: json.JSONDecoder) -> Generator[Item, None, int]:
-    """The entries of the top-level object at `start`: those of its wrapped array, or the object itself;
-    returns the position after its `}`. Its pairs are decoded one by one, so that a wrapped array of any
-    length is never held whole."""
+    """The entries of the top-level object at `start`: those of its wrapped array, or the object itself (after
+    them too when it has a record's keys: the array was a field of a record); returns the position after its
+    `}`. Its pairs are decoded one by one, so that a wrapped array of any length is never held whole."""
     obj: dict[str, object] = {}
     wrapped = False
     pos = start + 1
@@ -763,7 +787,7 @@ def _object_items(text: str, start: int, dec: json.JSONDecoder) -> Generator[Ite
                 raise ValueError("':' expected")
             pos = _ws(text, pos + 1)
             if not wrapped and key in DOCUMENT_ARRAYS and text[pos] == "[" and text[_ws(text, pos + 1)] in "{]" \
-                    and not _RECORD_KEYS & obj.keys():
+                    and not RECORD_KEYS & obj.keys():
                 pos = yield from _array_items(text, pos + 1, dec, key)
                 wrapped = True
             else:
@@ -776,9 +800,32 @@ def _object_items(text: str, start: int, dec: json.JSONDecoder) -> Generator[Ite
     except (ValueError, IndexError, RecursionError) as exc:
         raise _NotDocument(pos if wrapped else start) from exc  # after its entries, or the object as lines
     pos += 1
-    if not wrapped:
-        yield start, pos, obj, None  # a record of its own
+    if not wrapped or RECORD_KEYS & obj.keys():
+        # a record of its own; one whose list came before its own keys (`sort_keys`: "entries" < "event") too
+        yield start, pos, obj, None
     return pos
+
+
+def _byte_offset(data: bytes, text: str, pos: int) -> int:
+    """The offset in `data` of character `pos` of `text`, `data` decoded with errors replaced (the newlines are
+    the same: found from the start of its line)."""
+    at = text.rfind("\n", 0, pos) + 1
+    start = _line_offset(data, text.count("\n", 0, at))
+    head = text[at:pos].encode()
+    if data.startswith(head, start):
+        return start + len(head)
+    # invalid UTF-8 before it on its line (a U+FFFD each): the longest prefix of the line's bytes that decodes to no
+    # more characters than come before it (a longer one holds some of its bytes: one character more at least)
+    end = data.find(b"\n", start)
+    want = pos - at
+    lo, hi = 0, (len(data) if end < 0 else end) - start + 1  # the first length that decodes to more, or past the line
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if len(data[start:start + mid].decode("utf-8", "replace")) > want:
+            hi = mid
+        else:
+            lo = mid + 1
+    return start + lo - 1
 
 
 def _line_offset(data: bytes, lines: int) -> int:
