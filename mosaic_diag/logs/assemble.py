@@ -176,11 +176,17 @@ class Assembler:
         if self.open and not lineno & 31:
             self.expire(lineno)
 
+    def rejoining(self, stream: str | None) -> bool:
+        """The stream's open event is a JSON record broken over lines, being read on to its end."""
+        op = self.open.get(stream)
+        return op is not None and op.raw is not None
+
     def frames_shape(self) -> str | None:
         """The shape of the one stream's open event while it is inside a traceback's frames (the
-        reader may then hand it a run of indented lines at once, `extend_frames`), else None."""
+        reader may then hand it a run of indented lines at once, `extend_frames`), else None (also while a JSON
+        record broken over lines is read on: each of its lines is kept to rejoin it, `feed`)."""
         op = self.open.get(None)
-        return op.shape if op is not None and op.state == _TB and len(self.open) == 1 else None
+        return op.shape if op is not None and op.state == _TB and len(self.open) == 1 and op.raw is None else None
 
     def frames_stream(self) -> tuple[str, str] | None:
         """(stream, shape) of the only open event when it is inside a traceback's frames and its
@@ -188,7 +194,7 @@ class Assembler:
         if len(self.open) != 1:
             return None
         (stream, op), = self.open.items()
-        return (stream, op.shape) if stream is not None and op.state == _TB else None
+        return (stream, op.shape) if stream is not None and op.state == _TB and op.raw is None else None
 
     def extend_frames(self, texts: list[str], last: int, stream: str | None = None, shape: str | None = None) -> None:
         """Indented, non-blank lines of the one stream (see `frames_shape`): what `feed` would do
@@ -206,7 +212,8 @@ class Assembler:
         """The shape of the one stream's open event while it is its error record alone (no traceback,
         no continuation line yet: the reader may then hand it a traceback header, `header`), else None."""
         op = self.open.get(None)
-        return op.shape if op is not None and op.state == _REC and not op.blanks and len(self.open) == 1 else None
+        return op.shape if op is not None and op.state == _REC and not op.blanks and len(self.open) == 1 \
+            and op.raw is None else None
 
     def header(self, text: str, lineno: int) -> None:
         """A traceback header (its shape's plain line) right after the error record (see `record_shape`):

@@ -335,6 +335,12 @@ class _Reader:
             text = text[:-1]
         self.cur = pos
         for ln in parse_line(text):
+            if ln.stream is not None and not ln.record and ln.stream not in self.asm.open \
+                    and self.asm.rejoining(None):
+                # a piece of a JSON record broken over lines that looks like another stream's line ("n     | …": a
+                # wrap before a Rich-style "|" column) is the record's next line
+                self.asm.feed(lineno, Line("", None, None, None, None, text, text, False))
+                continue
             if ln.shape == "json" and ln.level is None and ln.stream in self.asm.open \
                     and self.asm.open[ln.stream].shape != "json" and (
                     ln.corrupt is not None or (not ln.message and ln.exc is None)):
@@ -351,7 +357,11 @@ class _Reader:
                     self.bad[lineno] = ln.corrupt
                     self.stats.add_corrupt(lineno, ln.corrupt)
                 if ln.level is None and ln.exc is None:  # (a cut-off JSON record whose first pairs give its level,
-                    continue                              # or a traceback, is still read)
+                    if self.asm.rejoining(ln.stream):     # or a traceback, is still read)
+                        # a piece of the JSON record being read on that starts with "{" (a terminal's wrap before
+                        # a nested object): the record's next line, not a record of its own
+                        self.asm.feed(lineno, Line("", ln.stream, None, None, None, text, text, False))
+                    continue
             self.asm.feed(lineno, ln)
         return end + 1
 
