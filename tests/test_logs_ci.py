@@ -17,16 +17,9 @@ from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.logs.lines import flattened_traceback_at, parse_line
 from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.triage.events import EventClassifier
-from tests.test_logs_support import read
+from tests.test_logs_support import BLOCKS, error_events, read
 
-BLOCKS = (None, 7)
-
-
-def _errors(text: str, block_size: int | None = None) -> list[RawEvent]:
-    kw = {} if block_size is None else {"block_size": block_size}
-    events, _ = read(text.encode(), **kw)
-    # (in line order: an event is emitted when its stream's next record closes it, streams interleave)
-    return sorted((e for e in events if e.kind == "error"), key=lambda e: e.line)
+_errors = error_events
 
 
 def _labels(events: list[RawEvent]) -> list[str]:

@@ -14,16 +14,9 @@ import json
 import pytest
 
 from mosaic_diag.logs.lines import parse_line
-from mosaic_diag.logs.model import RawEvent
-from tests.test_logs_support import read
+from tests.test_logs_support import BLOCKS, error_events, read
 
-BLOCKS = (None, 7)
-
-
-def _errors(text: str, block_size: int | None = None) -> list[RawEvent]:
-    kw = {} if block_size is None else {"block_size": block_size}
-    events, _ = read(text.encode(), **kw)
-    return [e for e in events if e.kind == "error"]
+_errors = error_events
 
 
 # https://github.com/systemd-cron/systemd-cron/issues/58 (journalctl under a German locale)

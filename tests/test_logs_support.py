@@ -77,3 +77,14 @@ def read(data: bytes, **kw) -> tuple[list[RawEvent], ReadStats]:
 def access(status: int = 500) -> Rec:
     phrase = {200: "OK", 500: "Internal Server Error"}[status]
     return Rec("INFO", "uvicorn.access", access_message("10.0.0.1:51234", "POST", "/wimd/ask", status, phrase))
+
+
+BLOCKS = (None, 7)  # a text read whole, and in 7-byte blocks
+
+
+def error_events(text: str, block_size: int | None = None) -> list[RawEvent]:
+    """The error events of `text`, in line order (an event is emitted when its stream's next record closes it:
+    streams interleave)."""
+    kw = {} if block_size is None else {"block_size": block_size}
+    events, _ = read(text.encode(), **kw)
+    return sorted((e for e in events if e.kind == "error"), key=lambda e: e.line)
