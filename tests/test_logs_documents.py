@@ -255,3 +255,47 @@ def test_cloud_logging_entries_with_a_traceback_as_their_text_payload(refused_po
     assert ev.message.startswith("psycopg2.OperationalError: connection to server at") \
         and ev.message.endswith("Connection refused")  # the exception's line (its message's first line)
     assert ev.timestamp == datetime(2026, 11, 27, 14, 3, 11, tzinfo=UTC) and stats.levels["INFO"] == 1
+
+
+# Lambda's timeouts as users pasted them: the console's lines (https://github.com/awslabs/aws-lambda-redshift-loader/
+# issues/80), a Logs Insights query's rows (https://github.com/DataBiosphere/azul/issues/5622 and, REPORT's status
+# on a newer runtime, https://github.com/DataBiosphere/azul/issues/8140)
+LAMBDA_CONSOLE = "".join(f"{line}\n" for line in (  # (the paste's trailing spaces kept)
+    "START RequestId: b47cde10-029a-11e6-b5d6-1f01b70b94b2 Version: $LATEST ",
+    "END RequestId: b47cde10-029a-11e6-b5d6-1f01b70b94b2 ",
+    "REPORT RequestId: b47cde10-029a-11e6-b5d6-1f01b70b94b2  Duration: 120000.64 ms  Billed Duration: 120000 ms "
+    "Memory Size: 128 MB  Max Memory Used: 23 MB  ",
+    "2016-04-14T23:52:45.715Z b47cde10-029a-11e6-b5d6-1f01b70b94b2 Task timed out after 120.00 seconds "))
+LAMBDA_INSIGHTS = """\
+[
+    {
+        "@timestamp": "2023-10-20 16:27:46.827",
+        "@message": "START RequestId: 4299ee26-8d1d-4ea9-bd43-77b85ed96cfe Version: $LATEST\\n",
+        "lambda": "azul-indexer-anvilprod-forward_s3_logs"
+    },
+    {
+        "@timestamp": "2023-10-20 16:28:17.840",
+        "@message": "2023-10-20T16:28:17.840Z 4299ee26-8d1d-4ea9-bd43-77b85ed96cfe Task timed out after 31.01 seconds\\n\\n",
+        "lambda": "azul-indexer-anvilprod-forward_s3_logs"
+    },
+    {
+        "@timestamp": "2023-10-20 16:28:17.840",
+        "@message": "END RequestId: 4299ee26-8d1d-4ea9-bd43-77b85ed96cfe\\n",
+        "lambda": "azul-indexer-anvilprod-forward_s3_logs"
+    },
+    {
+        "@timestamp": "2026-06-25 23:59:41.096",
+        "@message": "REPORT RequestId: 4725a167-21a7-5731-99c2-c3d0e3dfd770\\tDuration: 180000.00 ms\\tBilled Duration: 180000 ms\\tMemory Size: 1280 MB\\tMax Memory Used: 1201 MB\\tStatus: timeout\\n"
+    }
+]
+"""  # noqa: E501
+
+
+@pytest.mark.parametrize(("text", "lines"), [(LAMBDA_CONSOLE, [4]), (LAMBDA_INSIGHTS, [7, 17])])
+def test_lambda_timeouts_are_app_timeout_events(text: str, lines: list[int]) -> None:
+    from mosaic_diag.classifier.classify import Classifier
+    from mosaic_diag.triage.events import EventClassifier
+
+    events, _ = read(text.encode())
+    assert sorted(e.line for e in events) == lines and {e.kind for e in events} == {"platform"}
+    assert {EventClassifier(Classifier.default()).event(e).label for e in events} == {"APP_TIMEOUT"}

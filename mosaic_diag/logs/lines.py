@@ -80,6 +80,15 @@ _BRACKET_LEVEL = re.compile(rf"\[{_LV}\][ \t]+(.*)", re.S)
 _LAMBDA_RECORD = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)\t[\w-]+\t(.*)", re.S)
 # AWS Lambda's own lines around every invocation: records of the platform, none of them an error
 _LAMBDA_RUNTIME = ("START RequestId: ", "END RequestId: ", "REPORT RequestId: ", "INIT_START ", "INIT_REPORT ")
+# ... and the line it writes when it ends an invocation that ran past the function's timeout ("2016-04-14T23:52:45.715Z
+# <request id> Task timed out after 120.00 seconds"): a platform failure, as Render's "Timed out"
+_LAMBDA_TIMEOUT = re.compile(r"\bTask timed out after [\d.]+ seconds")
+
+
+def _in_any_line(text: str) -> bool:
+    """The text holds one of the platforms' failure lines read wherever they stand in a line that is no record
+    (the kernel's OOM kill, Lambda's timeout): worth reading as more than plain text."""
+    return "ut of memory: Kill" in text or "Task timed out after " in text
 # logfmt: "level=ERROR ts=2026-03-04 14:03:46,952 module=log … message=Internal Server Error: /",
 # 'time=… level=error msg="…"' (a line starting with one of these keys)
 _LOGFMT_START = re.compile(r"(?:level|lvl|severity|time|ts|timestamp)=")
@@ -370,7 +379,8 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
         kind = "platform_failure" if _PLATFORM_FAILURE.search(text) else "platform"
         return Line(shape or "plain", stream, ts, None, "render", text, text[4:], True, kind)
     if c in "SEIR" and text.startswith(_LAMBDA_RUNTIME):
-        return Line(shape or "plain", stream, ts, None, "lambda", text, text, True)
+        kind = "platform_failure" if c == "R" and "\tStatus: timeout" in text else None  # (newer runtimes' REPORT)
+        return Line(shape or "plain", stream, ts, None, "lambda", text, text, True, kind)
     if c in "SREPD" and _RENDER_BARE_FAILURE.match(text):
         return Line(shape or "plain", stream, ts, None, "render", text, text, True, "platform_failure")
     if (c in "aE" or (c == " " and text[1:2] in "aE")) and _HEROKU_ERROR.match(text):
@@ -382,8 +392,9 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
             msg = m.group(4)
             return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(2)), m.group(3) or None, text,
                         msg, True, _record_kind(msg))
-    if "ut of memory: Kill" in text and _KERNEL_OOM.search(text):
-        return Line(shape or "plain", stream, ts, None, "kernel", text, text, True, "platform_failure")
+    if ("ut of memory: Kill" in text and _KERNEL_OOM.search(text)) \
+            or ("Task timed out after " in text and _LAMBDA_TIMEOUT.search(text)):
+        return Line(shape or "plain", stream, ts, None, "platform", text, text, True, "platform_failure")
     if label_level is not None and c not in (" ", "\t", ""):
         # no level of its own: a Render API entry still carries the level label Render gave it
         return Line(shape, stream, ts, label_level, None, text, text, False, "labelled")
@@ -528,22 +539,31 @@ CLOUDWATCH_KEYS = ("ingestionTime", "logStreamName", "eventId")
 
 
 def is_cloudwatch_event(obj: dict) -> bool:
-    """A CloudWatch Logs event: its `message` is what the process wrote, `timestamp` its epoch milliseconds."""
+    """A CloudWatch Logs event: its `message` is what the process wrote, `timestamp` its epoch milliseconds; or a
+    row of a Logs Insights query (`@message`, `@timestamp` as text, `@logStream`)."""
+    if any(k in obj for k in _JSON_LEVEL_KEYS):
+        return False
+    if isinstance(obj.get("@message"), str):
+        return True
     return isinstance(obj.get("message"), str) and any(k in obj for k in CLOUDWATCH_KEYS) \
-        and isinstance(obj.get("timestamp"), int) and not any(k in obj for k in _JSON_LEVEL_KEYS)
+        and isinstance(obj.get("timestamp"), int)
 
 
 def cloudwatch_event(obj: dict) -> list[Line]:
     """The lines of a CloudWatch Logs event's message (one or several: Lambda's runtime writes a logged
     traceback into one event), each read as the process's own line, stamped with the event's time when
     the line has none; its stream is the event's log stream."""
-    try:
-        ts: str | None = datetime.fromtimestamp(obj["timestamp"] / 1000, tz=UTC).isoformat()
-    except (OverflowError, OSError, ValueError):
-        ts = None
-    stream = _str(obj.get("logStreamName"))
+    insights = isinstance(obj.get("@message"), str)
+    if insights:
+        message, ts, stream = obj["@message"], _str(obj.get("@timestamp")), _str(obj.get("@logStream"))
+    else:
+        message, stream = obj["message"], _str(obj.get("logStreamName"))
+        try:
+            ts = datetime.fromtimestamp(obj["timestamp"] / 1000, tz=UTC).isoformat()
+        except (OverflowError, OSError, ValueError, TypeError):
+            ts = None
     out = []
-    for part in obj["message"].rstrip("\r\n").split("\n"):
+    for part in message.rstrip("\r\n").split("\n"):
         for ln in parse_line(part.rstrip("\r")):
             if ln.ts is None:
                 ln.ts = ts
@@ -772,7 +792,8 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
                 f = _FLY.match(inner) if first in "rp" else None  # (Fly's platform lines: `runner[…]`, `proxy[…]`)
                 if f:
                     return [_fly(f, m.group(1))]
-                if first == "#" and inner[:3] == "##[":  # (the GitHub Actions runner's `##[error]…`)
+                if (first == "#" and inner[:3] == "##[") or _in_any_line(inner):
+                    # (the GitHub Actions runner's `##[error]…`; a platform's failure line: Lambda's timeout)
                     return [parse_process(inner, "render-text", None, m.group(1))]
                 # what parse_process makes of a line that cannot start a record (a traceback's exception
                 # line, a blank, a chain separator): its plain text
