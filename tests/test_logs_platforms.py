@@ -262,7 +262,7 @@ def test_the_kernel_s_oom_kill_line_is_an_event_of_its_own(entry: str, text: str
 
 def test_a_platform_sentence_in_the_middle_of_a_log_is_found() -> None:
     """Render's failure sentences without `==> `, logfmt's lower-case levels and supervisord's levels are looked
-    for only where a probe saw them: in the whole first block, so a log up to a block's size (here 400 KB of
+    for only where a probe saw them: in the first megabyte of a log, so a log up to 1 MB (here 225 KB of
     other lines around each) misses none of them."""
     filler = "".join(f"2026-11-27 14:03:{i % 60:02d},000 INFO api.app request {i} ok\n" for i in range(5000))
     middle = ("Exited with status 1 while running your code.\n"

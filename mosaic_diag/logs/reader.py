@@ -60,23 +60,23 @@ HEROKU_NEEDLES = (Needle(b"at=error code="), Needle(b"Error H"), Needle(b"Error 
 _HEROKU = (b"heroku[", b" heroku/")
 # logfmt's lower-case error levels (`level=error`, `lvl=crit`, `severity="error"`, `level=ERR`): each needle is a
 # search of the whole block, made from the first block whose head or tail (`_probe`) has a logfmt level key on:
-# a log of other lines pays a few searches of 64 KB a block, and of its whole first block (a logfmt run only in
-# the middle of a later block, after other lines and before them again, is missed until a block's head or tail
+# a log of other lines pays a few searches of 64 KB a block, and of its first 1 MB (a logfmt run only in the
+# middle of a block past that, after other lines and before them again, is missed until a block's head or tail
 # shows one)
 LOGFMT_NEEDLES = (Needle(b"=err"), Needle(b'="err'), Needle(b"=crit"), Needle(b'="crit'), Needle(b"=fatal"),
                   Needle(b"=ERR"))
 _LOGFMT_KEYS = tuple(sorted(f"{k}=".encode() for k in LOGFMT_LEVEL_KEYS))  # the keys the parser reads a level from
 PROBE = 1 << 16
+FIRST_PROBE = 1 << 20  # the head of a log's first block probed: all of a log up to 1 MB (a few ms of searches)
 
 
-def _probe(block: bytes, keys: tuple[bytes, ...], whole: bool = False) -> bool:
-    """Whether the block's first or last `PROBE` bytes (all of it when `whole`: the first block of a log,
-    where a log of up to a block's size is read whole) hold one of `keys` (a layout that starts, or has
-    started, in this block)."""
-    if whole:
-        return any(k in block for k in keys)
-    tail = max(0, len(block) - PROBE)
-    return any(block.find(k, 0, PROBE) >= 0 or block.find(k, tail) >= 0 for k in keys)
+def _probe(block: bytes, keys: tuple[bytes, ...], first: bool = False) -> bool:
+    """Whether the block's first `PROBE` bytes (`FIRST_PROBE` in the first block of a log, so that a log of up to
+    1 MB is probed whole) or its last `PROBE` bytes hold one of `keys` (a layout that starts, or has started, in
+    this block)."""
+    head = FIRST_PROBE if first else PROBE
+    tail = max(head, len(block) - PROBE)
+    return any(block.find(k, 0, head) >= 0 or block.find(k, tail) >= 0 for k in keys)
 
 
 _JSON_LINE = Needle(b"\n{", 1)
@@ -238,7 +238,7 @@ class _Reader:
         wording = False  # one of Render's failure sentences seen: they are candidates from then on
         supervisord = False  # supervisord's log seen: its four-letter error levels are candidates from then on
         heroku = False  # Heroku's log seen: its platform's error lines are candidates from then on
-        first_block = True  # probed whole: a log of up to a block's size misses none of these layouts
+        first_block = True  # probed further: a log of up to 1 MB misses none of these layouts
         for block in blocks:
             json_lines = _has_json_lines(block)
             self._check_block(block, json_lines)
