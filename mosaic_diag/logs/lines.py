@@ -85,10 +85,15 @@ _LAMBDA_RUNTIME = ("START RequestId: ", "END RequestId: ", "REPORT RequestId: ",
 _LAMBDA_TIMEOUT = re.compile(r"\bTask timed out after [\d.]+ seconds")
 
 
+# what the platforms' failure lines read wherever they stand in a line that is no record hold (the kernel's OOM kill,
+# Lambda's timeout): the reader's candidates for them too
+ANY_LINE_FAILURES = ("ut of memory: Kill", "Task timed out after ")
+
+
 def _in_any_line(text: str) -> bool:
-    """The text holds one of the platforms' failure lines read wherever they stand in a line that is no record
-    (the kernel's OOM kill, Lambda's timeout): worth reading as more than plain text."""
-    return "ut of memory: Kill" in text or "Task timed out after " in text
+    """The text may hold one of the platforms' failure lines (`ANY_LINE_FAILURES`): worth reading as more than
+    plain text."""
+    return any(k in text for k in ANY_LINE_FAILURES)
 # logfmt: "level=ERROR ts=2026-03-04 14:03:46,952 module=log … message=Internal Server Error: /",
 # 'time=… level=error msg="…"' (a line starting with one of these keys)
 _LOGFMT_START = re.compile(r"(?:level|lvl|severity|time|ts|timestamp)=")
@@ -392,8 +397,7 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
             msg = m.group(4)
             return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(2)), m.group(3) or None, text,
                         msg, True, _record_kind(msg))
-    if ("ut of memory: Kill" in text and _KERNEL_OOM.search(text)) \
-            or ("Task timed out after " in text and _LAMBDA_TIMEOUT.search(text)):
+    if _in_any_line(text) and (_KERNEL_OOM.search(text) or _LAMBDA_TIMEOUT.search(text)):
         return Line(shape or "plain", stream, ts, None, "platform", text, text, True, "platform_failure")
     if label_level is not None and c not in (" ", "\t", ""):
         # no level of its own: a Render API entry still carries the level label Render gave it
@@ -567,9 +571,7 @@ def cloudwatch_event(obj: dict) -> list[Line]:
         for ln in parse_line(part.rstrip("\r")):
             if ln.ts is None:
                 ln.ts = ts
-            if stream is not None:
-                ln.stream = stream if ln.stream is None else f"{stream}/{ln.stream}"
-            out.append(ln)
+            out.append(ln if stream is None else _in_stream(ln, stream, ""))
     return out
 
 

@@ -20,6 +20,7 @@ from mosaic_diag.logs import scan
 from mosaic_diag.logs.assemble import Assembler
 from mosaic_diag.logs.clock import Clock, file_mtime
 from mosaic_diag.logs.lines import (
+    ANY_LINE_FAILURES,
     DOCUMENT_ARRAYS,
     ERROR_LEVELS,
     LOGFMT_LEVEL_KEYS,
@@ -43,9 +44,8 @@ TEXT_NEEDLES = (Needle(b"ERROR", 1), Needle(b"CRITICAL", 7), Needle(b"Traceback 
 # own, pasted or saved): each a search of the whole block, made from the first block whose head or tail
 # (`_probe`) holds one of them on (a log of other lines pays six searches of 64 KB a block)
 WORDING_NEEDLES = (Needle(b" your code"), Needle(b"Port scan timeout reached"), Needle(b"Deploy failed for "),
-                   Needle(b"ut of memory: Kill"),  # (the kernel's OOM killer, as a platform's log shows it)
-                   Needle(b"Task timed out after "), Needle(b"\tStatus: timeout"))  # (AWS Lambda ending an
-# invocation past its timeout: its own line, newer runtimes' REPORT line)
+                   *(Needle(k.encode()) for k in ANY_LINE_FAILURES),  # (the kernel's OOM kill, Lambda's timeout)
+                   Needle(b"\tStatus: timeout"))  # (a newer Lambda runtime's REPORT line of a timeout)
 _WORDING = tuple(k.text for k in WORDING_NEEDLES)
 JSON_NEEDLES = (Needle(b'"error"'), Needle(b'"critical"'))
 # supervisord's own log writes its levels in four letters ("… CRIT Supervisor running as root", "… ERRO …"): each
