@@ -756,6 +756,28 @@ def is_docker_json(obj: dict) -> bool:
     return isinstance(obj.get("log"), str) and isinstance(stream, str) and stream in _STD_STREAMS and "time" in obj
 
 
+DOCKER_PREFIXES = ('{"log":', '{"log": ')
+_DOCKER_WHOLE = ('\\n","stream"', '\\n", "stream"')
+
+
+def docker_entry(text: str) -> dict | None:
+    """The entry of a line Docker's json-file driver wrote (`{"log":"…","stream":"stderr","time":"…"}`), else None."""
+    if not text.startswith(DOCKER_PREFIXES):
+        return None
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return obj if isinstance(obj, dict) and is_docker_json(obj) else None
+
+
+def docker_piece(text: str) -> bool:
+    """Whether a line may be a piece of a longer line that Docker's json-file driver split (at 16 KB): an entry
+    whose `log` does not end with a newline. False for certain only where the text shows the newline before the
+    `stream` key (Docker writes `log` then `stream`); else the entry has to be decoded to tell."""
+    return text.startswith(DOCKER_PREFIXES) and not any(w in text for w in _DOCKER_WHOLE)
+
+
 def docker_json_lines(obj: dict) -> list[Line]:
     """The container's own line of a json-file entry, read as any line is (a traceback's line, a record, a JSON
     record), stamped with Docker's time when it has none; stdout and stderr are streams of their own."""

@@ -21,12 +21,15 @@ from mosaic_diag.logs.assemble import Assembler
 from mosaic_diag.logs.clock import Clock, file_mtime
 from mosaic_diag.logs.lines import (
     ANY_LINE_FAILURES,
+    DOCKER_PREFIXES,
     DOCUMENT_ARRAYS,
     ERROR_LEVELS,
     LOGFMT_LEVEL_KEYS,
     RECORD_INITIALS,
     RECORD_KEYS,
     Line,
+    docker_entry,
+    docker_piece,
     entry_lines,
     parse_line,
     parse_ts,
@@ -48,6 +51,10 @@ WORDING_NEEDLES = (Needle(b" your code"), Needle(b"Port scan timeout reached"), 
                    Needle(b"\tStatus: timeout"))  # (a newer Lambda runtime's REPORT line of a timeout)
 _WORDING = tuple(k.text for k in WORDING_NEEDLES)
 JSON_NEEDLES = (Needle(b'"error"'), Needle(b'"critical"'))
+# the same levels of a JSON record written inside another JSON line's string (an app's JSON record in the `log` of
+# Docker's json-file driver, in a CloudWatch event's `message`): searched only in blocks that hold such a string
+ESCAPED_JSON_NEEDLES = (Needle(b'\\"error\\"', 0), Needle(b'\\"critical\\"', 0))
+_ESCAPED_JSON = b'"{\\"'  # a JSON string that starts with an object's `{"`
 # supervisord's own log writes its levels in four letters ("… CRIT Supervisor running as root", "… ERRO …"): each
 # needle a search of the whole block, made from the first block whose head or tail (`_probe`) shows supervisord's
 # log (one of its level words) on
@@ -140,6 +147,7 @@ class _Finder:
                  supervisord: bool = False, heroku: bool = False) -> None:
         self.block = block
         needles = TEXT_NEEDLES + JSON_NEEDLES if json_lines else TEXT_NEEDLES
+        needles = needles + ESCAPED_JSON_NEEDLES if json_lines and block.find(_ESCAPED_JSON) >= 0 else needles
         needles = needles + LOGFMT_NEEDLES if logfmt else needles
         needles = needles + WORDING_NEEDLES if wording else needles
         needles = needles + SUPERVISORD_NEEDLES if supervisord else needles
@@ -213,6 +221,9 @@ class _Reader:
         self._needle_keys: tuple = ()
         self._service_rx: dict[str, re.Pattern[bytes]] = {}
         self._needles: list[bytes] = []
+        # per Docker stream: the first line and the entry of a line that Docker's json-file driver split, its
+        # pieces so far (`_docker_joined`)
+        self.pieces: dict[str, tuple[int, dict]] = {}
 
     # -- main loop ----------------------------------------------------------------------------
 
@@ -254,7 +265,9 @@ class _Reader:
             run = runlines = -1     # start of a run of lines passed over while events are open
             while pos < n:
                 opened = asm.open
-                if not opened:
+                if self.pieces:  # a split line is being joined: every line is read
+                    pass
+                elif not opened:
                     if run >= 0:
                         self._skip(block, run, pos)
                         run = -1
@@ -318,9 +331,13 @@ class _Reader:
                     out.clear()
             if run >= 0:
                 self._skip(block, run, n)
+            self._keep_pieces(block)
             self._last_ts(block)
             stats.lines = self.lineno  # lines so far (progress on stdin); final in _finish_stats
             self.prev_tail = _tail(block if len(block) >= TAIL_BYTES else self.prev_tail + block)
+        for first, obj in self.pieces.values():  # a log that ends in the middle of a split line: its pieces so far
+            self._feed(json.dumps(obj), first, self.lineno)
+        self.pieces.clear()
         asm.finish()
         yield from out
         out.clear()
@@ -336,6 +353,83 @@ class _Reader:
         if text.endswith("\r"):
             text = text[:-1]
         self.cur = pos
+        first = lineno
+        if text.startswith(DOCKER_PREFIXES) and (self.pieces or docker_piece(text) or self._piece_before()):
+            joined = self._docker_joined(text, lineno)
+            if joined is None:
+                return end + 1
+            text, first = joined
+        self._feed(text, first, lineno)
+        return end + 1
+
+    def _piece_before(self) -> bool:
+        """Whether one of the few lines before the current one may be a piece of a split Docker line."""
+        return any(docker_piece(t) for t in self._texts_before(4))
+
+    def _docker_joined(self, text: str, lineno: int) -> tuple[str, int] | None:
+        """A line longer than 16 KB that Docker's json-file driver split into entries whose `log` has no newline
+        but the last one's: the text of the whole entry and the line of its first piece (kept from the lines read
+        before, or found on the lines just before it: a piece with no candidate in it was passed over); None while
+        the line is a piece that the next entry of its stream goes on. The joined `log` keeps its first
+        `line_cap` characters, as a long line does."""
+        obj = docker_entry(text)
+        if obj is None:
+            return text, lineno
+        std = obj["stream"]
+        log = obj["log"]
+        kept = self.pieces.pop(std, None)
+        if kept is not None:
+            first, head, when = kept[0], kept[1]["log"], kept[1]["time"]
+        else:
+            first, pieces, when = self._pieces_before(lineno, std).get(std, (lineno, [], None))
+            head = "".join(reversed(pieces))
+        whole = log.endswith("\n")
+        if head:  # (the time Docker read the line's first piece)
+            log = head + log if len(head) < self.line_cap else head
+            obj["log"], obj["time"] = log[: self.line_cap], when
+        if not whole:
+            self.pieces[std] = (first, obj)
+            return None
+        return (text if first == lineno else json.dumps(obj)), first
+
+    def _pieces_before(self, lineno: int, only: str | None = None) -> dict[str, tuple[int, list[str], object]]:
+        """Per Docker stream (or stream `only`), the pieces of a split line on the lines before the current one
+        `lineno` (passed over by the scan, their statistics taken back; none of a stream being joined), newest
+        first, with the line and the time of the first piece: those after the stream's last whole entry among the
+        `LOOKBACK_LINES` lines before."""
+        found: dict[str, tuple[int, list[str], object]] = {}
+        closed: set[str] = set()
+        for back, prev in enumerate(self._texts_before(LOOKBACK_LINES), 1):
+            obj = docker_entry(prev)
+            if obj is None:
+                break
+            std = obj["stream"]
+            if std in closed or std in self.pieces or (only is not None and std != only):
+                continue
+            if obj["log"].endswith("\n"):
+                if std == only:
+                    break
+                closed.add(std)
+                continue
+            pieces = found[std][1] if std in found else []
+            pieces.append(obj["log"])
+            self._uncount(prev)
+            found[std] = (lineno - back, pieces, obj["time"])
+        return found
+
+    def _keep_pieces(self, block: bytes) -> None:
+        """At a block's end: the pieces of split Docker lines that end it (each stream's not already being
+        joined) are kept for the next block, whose lines before a candidate `_texts_before` cannot reach."""
+        nl = block.rfind(b"\n", 0, len(block) - 1) + 1
+        if not docker_piece(block[nl:].decode("utf-8", "replace").rstrip("\r\n")):
+            return
+        self.cur = len(block)
+        for std, (first, pieces, when) in self._pieces_before(self.lineno + 1).items():
+            self.pieces[std] = (first, {"log": "".join(reversed(pieces))[: self.line_cap], "stream": std,
+                                        "time": when})
+
+    def _feed(self, text: str, first: int, lineno: int) -> None:
+        """Parse one line's text and feed its parts to the assembler (`first`: the line it starts on)."""
         for ln in parse_line(text):
             if ln.stream is not None and not ln.record and ln.stream not in self.asm.open \
                     and self.asm.rejoining(None):
@@ -364,8 +458,7 @@ class _Reader:
                         # a nested object): the record's next line, not a record of its own
                         self.asm.feed(lineno, Line("", ln.stream, None, None, None, text, text, False))
                     continue
-            self.asm.feed(lineno, ln)
-        return end + 1
+            self.asm.feed(first, ln, lineno)
 
     def _render_text_traceback(self, block: bytes, pos: int) -> int:
         """While the one stream's event of a Render text export is inside a traceback's frames: its frames,
@@ -486,9 +579,13 @@ class _Reader:
         if not k:
             return
         self.lineno += k
-        stats = self.stats
+        self._count(block, a, b, k)
+
+    def _count(self, block: bytes, a: int, b: int, k: int) -> None:
+        """The statistics of `k` lines passed over (negative: taken back, `_uncount`)."""
         shape = _sniff(block, a)
-        stats.shapes[shape] += k
+        self.stats.shapes[shape] += k
+        sign, k = (1, k) if k > 0 else (-1, -k)
         levels = self.levels
         if shape == "render-api" or shape == "json":  # quoted levels (a level field or Render's label)
             api = shape == "render-api"
@@ -500,12 +597,17 @@ class _Reader:
             debug += scan.count(block, _DEBUG, a, b)
         access = block.count(_ACCESS.text, a, b)
         if warn:
-            levels["WARNING"] += warn
+            levels["WARNING"] += sign * warn
         if debug:
-            levels["DEBUG"] += debug
+            levels["DEBUG"] += sign * debug
         if access:
-            levels["access"] += access
-        levels["INFO"] += max(0, k - warn - debug - access)
+            levels["access"] += sign * access
+        levels["INFO"] += sign * max(0, k - warn - debug - access)
+
+    def _uncount(self, text: str) -> None:
+        """Take back what `_skip` counted for a line it passed over that is now read (a piece of a split line)."""
+        raw = text.encode("utf-8", "replace")
+        self._count(raw, 0, len(raw), -1)
 
     # -- statistics and corruption ----------------------------------------------------------
 
