@@ -108,6 +108,8 @@ _LOGFMT_LOGGER_KEYS = frozenset({"logger", "name", "logger_name"})
 _TS_AT = re.compile(_TS)
 _PIPE_NAME = re.compile(r"([\w.-]+) \| (.*)", re.S)
 _STD_STREAMS = frozenset({"stdout", "stderr"})
+# the rest of a CRI log line (containerd, CRI-O: `pieces.CRI`) after its timestamp: the stream, the tag, the line
+_CRI_REST = re.compile(r"(stdout|stderr) [PF](?: (.*)|$)", re.S)
 _STRUCTLOG_LOGGER = re.compile(r" \[([A-Za-z_][\w.]*)\](?= |$)")
 # a platform's timestamp in front of the app's own line that starts with a timestamp too
 _LEAD_TS = re.compile(rf"({_TS}) ?")
@@ -812,6 +814,13 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
         if m:
             inner = m.group(2)
             first = inner[:1]
+            if first == "{":  # a JSON record behind the platform's timestamp (an app that logs JSON, on Render)
+                return [_stamped(ln, m.group(1)) for ln in parse_json(inner)]
+            if first == "s" and _depth < MAX_WRAPPERS:
+                c = _CRI_REST.match(inner)
+                if c:  # containerd / CRI-O: "TIMESTAMP STREAM F|P line", stdout and stderr streams of their own
+                    return [_stamped(_in_stream(ln, c.group(1), "cri"), m.group(1))
+                            for ln in parse_line(c.group(2) or "", _depth + 1)]
             if not first or (first not in NOT_PLAIN and not first.isdigit()):
                 f = _FLY.match(inner) if first in "rp" else None  # (Fly's platform lines: `runner[…]`, `proxy[…]`)
                 if f:
@@ -854,6 +863,13 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
         if m and not m.group(1).isdigit():
             return [_in_stream(ln, m.group(1)) for ln in parse_line(m.group(2), _depth + 1)]
     return [parse_process(text, "", None, None)]
+
+
+def _stamped(ln: Line, ts: str) -> Line:
+    """A wrapped line stamped with the wrapper's time when it has none of its own."""
+    if ln.ts is None:
+        ln.ts = ts
+    return ln
 
 
 def _fly(f: re.Match[str], ts: str) -> Line:

@@ -16,20 +16,17 @@ from collections.abc import Generator, Iterator
 from datetime import datetime
 from typing import BinaryIO
 
-from mosaic_diag.logs import scan
+from mosaic_diag.logs import pieces, scan
 from mosaic_diag.logs.assemble import Assembler
 from mosaic_diag.logs.clock import Clock, file_mtime
 from mosaic_diag.logs.lines import (
     ANY_LINE_FAILURES,
-    DOCKER_PREFIXES,
     DOCUMENT_ARRAYS,
     ERROR_LEVELS,
     LOGFMT_LEVEL_KEYS,
     RECORD_INITIALS,
     RECORD_KEYS,
     Line,
-    docker_entry,
-    docker_piece,
     entry_lines,
     parse_line,
     parse_ts,
@@ -55,6 +52,9 @@ JSON_NEEDLES = (Needle(b'"error"'), Needle(b'"critical"'))
 # Docker's json-file driver, in a CloudWatch event's `message`): searched only in blocks that hold such a string
 ESCAPED_JSON_NEEDLES = (Needle(b'\\"error\\"', 0), Needle(b'\\"critical\\"', 0))
 _ESCAPED_JSON = b'"{\\"'  # a JSON string that starts with an object's `{"`
+# a JSON record behind a line prefix (a platform's timestamp, a Compose service's `web-1  | `, journald's, CRI's
+# `stdout F `): the JSON levels are searched from the first block whose head or tail (`_probe`) shows one on
+_PREFIXED_JSON = (b' {"',)
 # supervisord's own log writes its levels in four letters ("… CRIT Supervisor running as root", "… ERRO …"): each
 # needle a search of the whole block, made from the first block whose head or tail (`_probe`) shows supervisord's
 # log (one of its level words) on
@@ -221,9 +221,9 @@ class _Reader:
         self._needle_keys: tuple = ()
         self._service_rx: dict[str, re.Pattern[bytes]] = {}
         self._needles: list[bytes] = []
-        # per Docker stream: the first line and the entry of a line that Docker's json-file driver split, its
-        # pieces so far (`_docker_joined`)
-        self.pieces: dict[str, tuple[int, dict]] = {}
+        # per stream: the first line of a line that a container runtime split, and its pieces so far joined
+        # (`_joined`)
+        self.pieces: dict[str, tuple[int, pieces.Piece]] = {}
 
     # -- main loop ----------------------------------------------------------------------------
 
@@ -249,10 +249,12 @@ class _Reader:
         wording = False  # one of Render's failure sentences seen: they are candidates from then on
         supervisord = False  # supervisord's log seen: its four-letter error levels are candidates from then on
         heroku = False  # Heroku's log seen: its platform's error lines are candidates from then on
+        prefixed_json = False  # a JSON record behind a line prefix seen: JSON levels are candidates from then on
         first_block = True  # probed further: a log of up to 1 MB misses none of these layouts
         for block in blocks:
             json_lines = _has_json_lines(block)
             self._check_block(block, json_lines)
+            prefixed_json = prefixed_json or _probe(block, _PREFIXED_JSON, first_block)
             self.block = block
             n = len(block)
             pos = 0
@@ -261,7 +263,7 @@ class _Reader:
             supervisord = supervisord or _probe(block, _SUPERVISORD, first_block)
             heroku = heroku or _probe(block, _HEROKU, first_block)
             first_block = False
-            finder = _Finder(block, json_lines, logfmt, wording, supervisord, heroku)
+            finder = _Finder(block, json_lines or prefixed_json, logfmt, wording, supervisord, heroku)
             run = runlines = -1     # start of a run of lines passed over while events are open
             while pos < n:
                 opened = asm.open
@@ -335,8 +337,8 @@ class _Reader:
             self._last_ts(block)
             stats.lines = self.lineno  # lines so far (progress on stdin); final in _finish_stats
             self.prev_tail = _tail(block if len(block) >= TAIL_BYTES else self.prev_tail + block)
-        for first, obj in self.pieces.values():  # a log that ends in the middle of a split line: its pieces so far
-            self._feed(json.dumps(obj), first, self.lineno)
+        for first, p in self.pieces.values():  # a log that ends in the middle of a split line: its pieces so far
+            self._feed(pieces.line_of(p), first, self.lineno)
         self.pieces.clear()
         asm.finish()
         yield from out
@@ -354,8 +356,8 @@ class _Reader:
             text = text[:-1]
         self.cur = pos
         first = lineno
-        if text.startswith(DOCKER_PREFIXES) and (self.pieces or docker_piece(text) or self._piece_before()):
-            joined = self._docker_joined(text, lineno)
+        if self.pieces or pieces.partial(text) or (pieces.may_be_piece(text) and self._piece_before()):
+            joined = self._joined(text, lineno)
             if joined is None:
                 return end + 1
             text, first = joined
@@ -363,70 +365,63 @@ class _Reader:
         return end + 1
 
     def _piece_before(self) -> bool:
-        """Whether one of the few lines before the current one may be a piece of a split Docker line."""
-        return any(docker_piece(t) for t in self._texts_before(4))
+        """Whether one of the few lines before the current one may be a piece of a split line."""
+        return any(pieces.partial(t) for t in self._texts_before(4))
 
-    def _docker_joined(self, text: str, lineno: int) -> tuple[str, int] | None:
-        """A line longer than 16 KB that Docker's json-file driver split into entries whose `log` has no newline
-        but the last one's: the text of the whole entry and the line of its first piece (kept from the lines read
-        before, or found on the lines just before it: a piece with no candidate in it was passed over); None while
-        the line is a piece that the next entry of its stream goes on. The joined `log` keeps its first
-        `line_cap` characters, as a long line does."""
-        obj = docker_entry(text)
-        if obj is None:
+    def _joined(self, text: str, lineno: int) -> tuple[str, int] | None:
+        """A line longer than 16 KB that a container runtime (Docker's json-file driver, containerd, CRI-O) split
+        into entries marked partial but the last: the text of the whole entry and the line of its first piece (kept
+        from the lines read before, or found on the lines just before it: a piece with no candidate in it was
+        passed over); None while the line is a piece that the next entry of its stream goes on. The joined line
+        keeps its first `line_cap` characters, as a long line does."""
+        p = pieces.piece(text)
+        if p is None:
             return text, lineno
-        std = obj["stream"]
-        log = obj["log"]
-        kept = self.pieces.pop(std, None)
+        kept = self.pieces.pop(p.stream, None)
         if kept is not None:
-            first, head, when = kept[0], kept[1]["log"], kept[1]["time"]
+            first, head = kept
         else:
-            first, pieces, when = self._pieces_before(lineno, std).get(std, (lineno, [], None))
-            head = "".join(reversed(pieces))
-        whole = log.endswith("\n")
-        if head:  # (the time Docker read the line's first piece)
-            log = head + log if len(head) < self.line_cap else head
-            obj["log"], obj["time"] = log[: self.line_cap], when
-        if not whole:
-            self.pieces[std] = (first, obj)
+            first, head = self._pieces_before(lineno, p.stream).get(p.stream, (lineno, None))
+        if head is not None:  # (the time the runtime read the line's first piece)
+            joined = head.text + p.text if len(head.text) < self.line_cap else head.text
+            p = p._replace(text=joined[: self.line_cap], time=head.time)
+        if not p.whole:
+            self.pieces[p.stream] = (first, p)
             return None
-        return (text if first == lineno else json.dumps(obj)), first
+        return (text if head is None else pieces.line_of(p)), first
 
-    def _pieces_before(self, lineno: int, only: str | None = None) -> dict[str, tuple[int, list[str], object]]:
-        """Per Docker stream (or stream `only`), the pieces of a split line on the lines before the current one
-        `lineno` (passed over by the scan, their statistics taken back; none of a stream being joined), newest
-        first, with the line and the time of the first piece: those after the stream's last whole entry among the
-        `LOOKBACK_LINES` lines before."""
-        found: dict[str, tuple[int, list[str], object]] = {}
+    def _pieces_before(self, lineno: int, only: str | None = None) -> dict[str, tuple[int, pieces.Piece]]:
+        """Per stream (or stream `only`), the pieces of a split line on the lines before the current one `lineno`
+        (passed over by the scan, their statistics taken back; none of a stream being joined), joined, and the
+        line of the first: those after the stream's last whole entry among the `LOOKBACK_LINES` lines before."""
+        found: dict[str, tuple[int, list[pieces.Piece]]] = {}
         closed: set[str] = set()
         for back, prev in enumerate(self._texts_before(LOOKBACK_LINES), 1):
-            obj = docker_entry(prev)
-            if obj is None:
+            p = pieces.piece(prev)
+            if p is None:
                 break
-            std = obj["stream"]
+            std = p.stream
             if std in closed or std in self.pieces or (only is not None and std != only):
                 continue
-            if obj["log"].endswith("\n"):
+            if p.whole:
                 if std == only:
                     break
                 closed.add(std)
                 continue
-            pieces = found[std][1] if std in found else []
-            pieces.append(obj["log"])
+            older = found[std][1] if std in found else []
+            older.append(p)
+            found[std] = (lineno - back, older)
             self._uncount(prev)
-            found[std] = (lineno - back, pieces, obj["time"])
-        return found
+        return {std: (first, ps[-1]._replace(text="".join(q.text for q in reversed(ps))[: self.line_cap]))
+                for std, (first, ps) in found.items()}
 
     def _keep_pieces(self, block: bytes) -> None:
-        """At a block's end: the pieces of split Docker lines that end it (each stream's not already being
-        joined) are kept for the next block, whose lines before a candidate `_texts_before` cannot reach."""
+        """At a block's end: the pieces of split lines that end it (each stream's not already being joined) are
+        kept for the next block, whose lines before a candidate `_texts_before` cannot reach."""
         nl = block.rfind(b"\n", 0, len(block) - 1) + 1
-        if not docker_piece(block[nl:].decode("utf-8", "replace").rstrip("\r\n")):
-            return
-        self.cur = len(block)
-        for std, (first, pieces, when) in self._pieces_before(self.lineno + 1).items():
-            self.pieces[std] = (first, {"log": "".join(reversed(pieces))[: self.line_cap], "stream": std,
-                                        "time": when})
+        if pieces.partial(block[nl:].decode("utf-8", "replace").rstrip("\r\n")):
+            self.cur = len(block)
+            self.pieces.update(self._pieces_before(self.lineno + 1))
 
     def _feed(self, text: str, first: int, lineno: int) -> None:
         """Parse one line's text and feed its parts to the assembler (`first`: the line it starts on)."""

@@ -1,7 +1,10 @@
-"""Docker's json-file log driver: an app's JSON records inside `log`, and lines longer than 16 KB that the
-driver splits into several entries (each piece's `log` without a newline but the last one's), read back as the
-one line the app wrote. The errors are real (psycopg2 refused by a closed port, `json.loads`), logged by real
-structlog and stdlib logging; the framing is the driver's (compact JSON, Go's HTML-safe escapes, 16 KB pieces)."""
+# ruff: noqa: E501  (the real lines are kept whole, as the users pasted them)
+"""Container runtimes' logs: Docker's json-file driver (an app's JSON records inside `log`) and the CRI format of
+containerd and CRI-O (`TIMESTAMP STREAM F|P line`), whose lines longer than 16 KB are split into several entries
+(each but the last marked partial) and read back as the one line the app wrote; and JSON records behind a line
+prefix (Render's timestamp, a Compose service, journald, CRI). The errors are real (psycopg2 refused by a closed
+port, `json.loads`), logged by real structlog and stdlib logging; the framing is the runtimes' (Docker's compact
+JSON with Go's HTML-safe escapes, CRI's RFC 3339 nanosecond stamps, 16 KB pieces)."""
 
 from __future__ import annotations
 
@@ -156,3 +159,109 @@ def test_a_line_that_never_ends_is_capped_and_the_other_stream_read() -> None:
     assert a.message.startswith("runaway output www") and len(a.message) <= LINE_CAP
     assert (b.line, b.level, b.message) == (151, "CRITICAL", "out of file descriptors")
     assert stats.lines == 301
+
+
+def _cri(lines: list[tuple[str, str]], t0: int = 0) -> list[str]:
+    """The CRI log lines of `(stream, line)` pairs, as containerd writes them: a line longer than `PIECE` in
+    pieces tagged `P` but the last (`F`)."""
+    out = []
+    for i, (std, text) in enumerate(lines, t0):
+        for line in text.split("\n"):
+            parts = [line[k:k + PIECE] for k in range(0, len(line), PIECE)] or [""]
+            for j, part in enumerate(parts):
+                tag = "F" if j == len(parts) - 1 else "P"
+                out.append(f"2026-12-06T10:00:{i:02d}.123456789+00:00 {std} {tag} {part}")
+    return out
+
+
+# a Python 3.11 traceback in a CRI log, pasted in https://github.com/fluent/fluent-bit/issues/11516 (cut there)
+CRI_PASTE = """\
+2026-03-02T13:23:38.768156672+00:00 stderr F 2026-03-02 13:23:38,767   ERROR  yaook.op.daemon.infra.yaook.cloud/v1.mysqlusers.yaook.nova-api-api-5g8hd failed to reconcile state <yaook.op.infra.resources.MySQLUser component='user'>
+2026-03-02T13:23:38.768156672+00:00 stderr F Traceback (most recent call last):
+2026-03-02T13:23:38.768156672+00:00 stderr F   File "/usr/local/lib/python3.11/site-packages/yaook/statemachine/statemachine.py", line 81, in _ensure_state
+2026-03-02T13:23:38.768156672+00:00 stderr F     await state.reconcile(
+"""
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_cri_lines_are_the_process_lines_of_their_stream(block_size: int | None) -> None:
+    """A real CRI paste: the runtime's time, stream and tag are peeled, the app's record and its traceback are one
+    event of the stream."""
+    (e,), stats = _errors(CRI_PASTE, block_size)
+    assert (e.line, e.end_line, e.level, e.instance) == (1, 4, "ERROR", "stderr")
+    assert e.message.startswith("yaook.op.daemon.infra.yaook.cloud/v1.mysqlusers")
+    assert e.traceback is not None and e.traceback.startswith("Traceback (most recent call last):\n  File ")
+    assert e.timestamp is not None and e.timestamp.isoformat() == "2026-03-02T13:23:38.767000+00:00"
+    assert stats.corrupt == 0
+
+
+@pytest.mark.parametrize("block_size", (*BLOCKS, 20_000))
+def test_cri_records_split_into_pieces_and_json_behind_the_prefix(block_size: int | None, refused_port: int) -> None:
+    """containerd's CRI log of an app: a stdlib traceback of a real psycopg2 refusal on stderr, a 40 KB record split
+    into P/F pieces with the cause at its end, and structlog's JSON error record (a lower-case level) on stdout."""
+    import psycopg2
+
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log = logging.getLogger("test_logs_containers.cri")
+    log.propagate = False
+    log.addHandler(handler)
+    try:
+        psycopg2.connect(host="127.0.0.1", port=refused_port, dbname="m", user="u", password="p", connect_timeout=5)
+    except psycopg2.OperationalError as e:
+        log.exception("session store unavailable")
+        cause = str(e).split("\n")[0]
+    finally:
+        log.removeHandler(handler)
+    lines = [("stdout", "INFO:     Started server process [1]")]
+    lines += [("stderr", ln) for ln in buf.getvalue().rstrip("\n").split("\n")]
+    lines += [("stderr", f"2026-12-06 10:00:05,000 ERROR api.db: retry {'r' * 40_000} failed: {cause}"),
+              ("stdout", _structlog_line("chat failed", error="Expecting value: line 1 column 1 (char 0)")),
+              ("stdout", "INFO:     done")]
+    text = "\n".join(_cri(lines)) + "\n"
+    events, stats = _errors(text, block_size)
+    split_at = next(i for i, ln in enumerate(text.splitlines(), 1) if " stderr P " in ln)
+    assert [(e.line, e.level, e.instance) for e in events] == [
+        (2, "ERROR", "stderr"), (split_at, "ERROR", "stderr"), (split_at + 3, "ERROR", "stdout")]
+    tb, long, rec = events
+    assert tb.message == "session store unavailable" and tb.traceback is not None
+    assert tb.traceback.splitlines()[-2].startswith("psycopg2.OperationalError: connection to server at")
+    assert long.end_line == split_at + 2 and long.message.startswith("retry rrr")
+    assert long.message.endswith(cause) or len(long.message) >= 40_000  # (the joined line, up to the line cap)
+    assert rec.message == "chat failed"
+    assert stats.corrupt == 0 and stats.lines == len(text.splitlines())
+
+
+def _structlog_json_error() -> str:
+    """structlog's JSON record of a real `json.loads` failure with its traceback (a lower-case level, no time)."""
+    import structlog
+
+    buf = io.StringIO()
+    log = structlog.wrap_logger(structlog.PrintLogger(buf), processors=[
+        structlog.processors.add_log_level, structlog.processors.format_exc_info, structlog.processors.JSONRenderer()])
+    try:
+        json.loads("")
+    except json.JSONDecodeError:
+        log.exception("PS101 steps could not be read")
+    return buf.getvalue().rstrip("\n")
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+@pytest.mark.parametrize("prefix", ("2026-12-06T10:00:01.500000Z ", "web-1  | ", "Dec 06 10:00:01 host app[12]: ",
+                                    "2026-12-06T10:00:01.500000000Z stdout F "))
+def test_json_records_behind_a_line_prefix(prefix: str, block_size: int | None) -> None:
+    """An app that logs JSON, behind Render's timestamp, a Compose service, journald or CRI: its lower-case error
+    level is found behind the prefix, its record read as JSON, its traceback the real one; Render's and CRI's time
+    stamp a record that has none."""
+    info = json.dumps({"event": "serving", "level": "info"})
+    bare = _structlog_line("quota exhausted")  # (no traceback: only its level tells)
+    text = "".join(f"{prefix}{r}\n" for r in (info, _structlog_json_error(), info, bare))
+    (e, b), stats = _errors(text, block_size)
+    assert (b.line, b.level, b.message) == (4, "ERROR", "quota exhausted")
+    assert (e.line, e.end_line, e.level, e.message) == (2, 2, "ERROR", "PS101 steps could not be read")
+    assert e.traceback is not None and e.traceback.splitlines()[-1].startswith(
+        "json.decoder.JSONDecodeError: Expecting value")
+    if prefix[0].isdigit():
+        assert e.timestamp is not None and e.timestamp.isoformat().startswith("2026-12-06T10:00:01.5")
+    assert stats.levels["INFO"] == 2 and stats.levels["ERROR"] == 2
