@@ -16,6 +16,11 @@ CRI = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d))
                  re.S)
 
 
+def _cri(line: str) -> re.Match[str] | None:
+    """The CRI match of a line (a substring test first: most lines that start with a digit are other layouts')."""
+    return CRI.match(line) if line[:1].isdigit() and line.find(" std", 19, 40) >= 0 else None
+
+
 class Piece(NamedTuple):
     """One entry of a container runtime's log: its stream, its part of the line, whether the line ends with it,
     when the runtime read it, and which runtime's layout it has (`docker` | `cri`)."""
@@ -35,13 +40,13 @@ def piece(line: str) -> Piece | None:
             return None
         log = obj["log"]
         return Piece(obj["stream"], log, log.endswith("\n"), obj.get("time"), "docker")
-    m = CRI.match(line) if line[:1].isdigit() else None
+    m = _cri(line)
     return None if m is None else Piece(m.group(2), m.group(4) or "", m.group(3) == "F", m.group(1), "cri")
 
 
 def may_be_piece(line: str) -> bool:
     """Whether a line is in one of the runtimes' layouts (cheap: no decoding)."""
-    return line.startswith(DOCKER_PREFIXES) or (line[:1].isdigit() and CRI.match(line) is not None)
+    return line.startswith(DOCKER_PREFIXES) or _cri(line) is not None
 
 
 def partial(line: str) -> bool:
@@ -49,7 +54,7 @@ def partial(line: str) -> bool:
     by `piece` only when its text does not show the newline at the end of its `log`)."""
     if line.startswith(DOCKER_PREFIXES):
         return docker_piece(line)
-    m = CRI.match(line) if line[:1].isdigit() else None
+    m = _cri(line)
     return m is not None and m.group(3) == "P"
 
 

@@ -356,7 +356,8 @@ class _Reader:
             text = text[:-1]
         self.cur = pos
         first = lineno
-        if self.pieces or pieces.partial(text) or (pieces.may_be_piece(text) and self._piece_before()):
+        if self.pieces or ((text[:1] == "{" or text.find(" std", 19, 40) >= 0)  # (Docker's, CRI's, cheaply)
+                           and (pieces.partial(text) or (pieces.may_be_piece(text) and self._piece_before()))):
             joined = self._joined(text, lineno)
             if joined is None:
                 return end + 1
