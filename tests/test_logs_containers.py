@@ -265,3 +265,47 @@ def test_json_records_behind_a_line_prefix(prefix: str, block_size: int | None) 
     if prefix[0].isdigit():
         assert e.timestamp is not None and e.timestamp.isoformat().startswith("2026-12-06T10:00:01.5")
     assert stats.levels["INFO"] == 2 and stats.levels["ERROR"] == 2
+
+
+def _env_traceback_lines() -> list[str]:
+    """stdlib logging's record of a real `os.environ` KeyError with its traceback, line by line."""
+    import os
+
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
+    log = logging.getLogger("test_logs_containers.env")
+    log.propagate = False
+    log.addHandler(handler)
+    try:
+        os.environ["MOSAIC_DIAG_TEST_NEVER_SET_KEY"]
+    except KeyError:
+        log.exception("could not start the chat client")
+    finally:
+        log.removeHandler(handler)
+    return buf.getvalue().rstrip("\n").split("\n")
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+@pytest.mark.parametrize("layout", ("kubectl", "kubectl-timestamps", "logcli"))
+def test_kubectl_prefix_and_loki_labels_are_streams(layout: str, block_size: int | None) -> None:
+    """`kubectl logs --prefix` (`[pod/NAME/CONTAINER] `, with `--timestamps` too) and Loki's `logcli query` (`TS
+    {labels} `): each pod's container or label set is a stream of its own, so two pods' lines interleaved keep their
+    records and tracebacks apart."""
+    tb = _env_traceback_lines()
+    other = ["INFO:uvicorn.access:10.0.0.2:5000 - \"GET /health HTTP/1.1\" 200"] * len(tb)
+    pods = {"a": "web-5d9c7-abcde", "b": "web-5d9c7-fghij"}
+
+    def prefix(pod: str, i: int) -> str:
+        if layout == "kubectl":
+            return f"[pod/{pods[pod]}/web] "
+        if layout == "kubectl-timestamps":
+            return f"[pod/{pods[pod]}/web] 2026-12-06T10:00:{i:02d}.123456789Z "
+        return f'2026-12-06T10:00:{i:02d}Z {{app="web", pod="{pods[pod]}"}} '
+
+    lines = [prefix(p, i) + t for i, (a, b) in enumerate(zip(tb, other, strict=True)) for p, t in (("a", a), ("b", b))]
+    (e,), stats = _errors("\n".join(lines) + "\n", block_size)
+    assert (e.line, e.end_line, e.level, e.message) == (1, 2 * len(tb) - 1, "ERROR", "could not start the chat client")
+    assert e.instance is not None and pods["a"] in e.instance
+    assert e.traceback is not None and e.traceback.endswith("KeyError: 'MOSAIC_DIAG_TEST_NEVER_SET_KEY'")
+    assert stats.corrupt == 0 and stats.levels["access"] == len(tb)

@@ -110,6 +110,10 @@ _PIPE_NAME = re.compile(r"([\w.-]+) \| (.*)", re.S)
 _STD_STREAMS = frozenset({"stdout", "stderr"})
 # the rest of a CRI log line (containerd, CRI-O: `pieces.CRI`) after its timestamp: the stream, the tag, the line
 _CRI_REST = re.compile(r"(stdout|stderr) [PF](?: (.*)|$)", re.S)
+# `kubectl logs --prefix` (a pod's container) and Grafana Loki's `logcli query` (the stream's label set) in front of
+# each line
+_KUBECTL = re.compile(r"\[(pod/[\w.-]+/[\w.-]+)\] ?(.*)", re.S)
+_LOKI = re.compile(r'\{([A-Za-z_]\w*="(?:[^"\\]|\\.)*"(?:, ?[A-Za-z_]\w*="(?:[^"\\]|\\.)*")*)\}(?: (.*)|$)', re.S)
 _STRUCTLOG_LOGGER = re.compile(r" \[([A-Za-z_][\w.]*)\](?= |$)")
 # a platform's timestamp in front of the app's own line that starts with a timestamp too
 _LEAD_TS = re.compile(rf"({_TS}) ?")
@@ -814,8 +818,13 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
         if m:
             inner = m.group(2)
             first = inner[:1]
-            if first == "{":  # a JSON record behind the platform's timestamp (an app that logs JSON, on Render)
-                return [_stamped(ln, m.group(1)) for ln in parse_json(inner)]
+            if first == "{" and _depth < MAX_WRAPPERS:
+                if inner[1:2] == '"':  # a JSON record behind the platform's timestamp (an app that logs JSON)
+                    return [_stamped(ln, m.group(1)) for ln in parse_json(inner)]
+                k = _LOKI.match(inner)
+                if k:  # Grafana Loki's logcli: "TIMESTAMP {app="web", pod="…"} line", one stream per label set
+                    return [_stamped(_in_stream(ln, k.group(1), "loki"), m.group(1))
+                            for ln in parse_line(k.group(2) or "", _depth + 1)]
             if first == "s" and _depth < MAX_WRAPPERS:
                 c = _CRI_REST.match(inner)
                 if c:  # containerd / CRI-O: "TIMESTAMP STREAM F|P line", stdout and stderr streams of their own
@@ -858,6 +867,10 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
         if m:
             return [_in_stream(ln, m.group(3) + (m.group(4) or ""), "journal")
                     for ln in parse_line(m.group(5), _depth + 1)]
+    if c == "[" and text.startswith("[pod/") and _depth < MAX_WRAPPERS:
+        m = _KUBECTL.match(text)
+        if m:  # `kubectl logs --prefix`: "[pod/NAME/CONTAINER] line", one stream per pod's container
+            return [_in_stream(ln, m.group(1), "kubectl") for ln in parse_line(m.group(2), _depth + 1)]
     if " |" in text[:80] and _depth < MAX_WRAPPERS:
         m = _COMPOSE.match(text)
         if m and not m.group(1).isdigit():
