@@ -41,6 +41,17 @@ _ASC_LEVEL = re.compile(rf"({_TS})\s+\[?(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|
                         r"(?:- +)?(?:([^\s:]+):\s|([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)+) (?=\S))?\s*(.*)", re.S)
 _ASC_DASHED = re.compile(rf"({_TS}) - (\S+) - {_LV} - (.*)", re.S)
 _BASIC = re.compile(rf"{_LV}:([^\s:]*):(.*)", re.S)
+# a record in a layout no pattern here names (`_any_record`): a time stamp (a date and time in the common forms, with
+# or without a zone after a space, or a time of day), up to three short words (a pid, a thread, a logger, bracketed
+# or not), a level word (bracketed or not), then the message: stdlib logging's formats with another `datefmt` or
+# field order. Django's "verbose" format starts with the level (`ERROR 2026-12-06 15:27:36,262 views 17 140 msg`)
+_STAMP = (r"(?:\d{4}[-/]\d\d[-/]\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: ?(?:Z|[+-]\d\d:?\d\d|UTC|GMT))?"
+          r"|\d\d/[A-Z][a-z]{2}/\d{4}[: ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: [+-]\d{4})?"
+          r"|(?:\d\d-\d\d )?\d\d:\d\d:\d\d(?:[.,]\d+)?)")
+_ANY_RECORD = re.compile(
+    rf"\[?({_STAMP})\]?((?:[ \t]+\S{{1,64}}){{0,3}}?)[ \t]+[\[(]?{_LV} *[\])]?:?(?:[ \t]+|$)(.*)", re.S)
+_LEVEL_FIRST = re.compile(rf"{_LV}[ \t]+\[?({_STAMP})\]?(?:[ \t]+|$)(.*)", re.S)
+_ANY_TAIL = re.compile(r"(?:- +)?(?:([A-Za-z_][\w.]*)(?::\s| - ))?\s*(.*)", re.S)
 # stdlib logging's default format after an asctime: "2026-… ERROR:api.storage:message" (or "…,123:ERROR:…")
 _ASC_BASIC = re.compile(rf"({_TS})[ :]\s*{_LV}:([^\s:]*):(.*)", re.S)
 # PostgreSQL's own log (log_line_prefix '%m [%p] '): "2024-09-27 13:40:00.833 UTC [277] FATAL:  message"
@@ -234,6 +245,15 @@ def parse_ts(text: str | None) -> datetime | None:
     try:
         ts = datetime.fromisoformat(text.replace(",", ".", 1) if "," in text else text)
     except ValueError:
+        if text[4:5] == "/":  # (2026/12/06 15:27:36)
+            return parse_ts(text.replace("/", "-", 2))
+        if text[2:3] == "/" and text[3:4].isalpha():  # (06/Dec/2026 15:27:36, 06/Dec/2026:15:27:36 +0000)
+            try:
+                head = text[:20]
+                ts = datetime.strptime(head[:11] + " " + head[12:] if head[11:12] == ":" else head, "%d/%b/%Y %H:%M:%S")
+            except ValueError:
+                return None
+            return in_range(ts.replace(tzinfo=UTC))
         m = _MDY.fullmatch(text) if text[2:3] == "/" else None
         if m is None:
             return None
@@ -327,7 +347,12 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
             inner = parse_process(text[m.end():], shape, stream, ts or m.group(1), label_level, _depth + 1)
             if inner.ts is None:
                 inner.ts = m.group(1)
-            return inner
+            if inner.record:
+                return inner
+            return _any_record(text, shape, stream, ts) or inner
+        line = _any_record(text, shape, stream, ts)
+        if line is not None:
+            return line
     elif c.isupper() and text.startswith(LEVELS):  # both patterns start with a level word
         m = _BASIC.match(text)
         if m:
@@ -341,6 +366,12 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
             kind = _record_kind(msg)
             logger = "uvicorn.access" if kind == "access" else "uvicorn.error"
             return Line(shape or "uvicorn", stream, ts, level, logger, text, msg, True, kind)
+        m = _LEVEL_FIRST.match(text)
+        if m:
+            t = _ANY_TAIL.match(m.group(3))
+            msg = t.group(2)
+            return Line(shape or "plain", stream, ts or m.group(2), norm_level(m.group(1)), t.group(1), text, msg,
+                        True, _record_kind(msg))
     elif c == "[" and text[1:2].isupper():
         m = _BRACKET_LEVEL.match(text)
         if m:
@@ -377,6 +408,9 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
             msg = rich_message(m.group(5))
             return Line(shape or "rich", stream, ts or m.group(1), m.group(3), None, text, msg, True,
                         _record_kind(msg))
+        line = _any_record(text, shape, stream, ts) if c == "[" else None
+        if line is not None:
+            return line
     elif c in _LOGFMT_INITIALS and _LOGFMT_START.match(text):
         line = _logfmt(text, shape, stream, ts)
         if line is not None:
@@ -409,6 +443,17 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
         # no level of its own: a Render API entry still carries the level label Render gave it
         return Line(shape, stream, ts, label_level, None, text, text, False, "labelled")
     return Line(shape, stream, ts, None, None, text, text, False)
+
+
+def _any_record(text: str, shape: str, stream: str | None, ts: str | None) -> Line | None:
+    """A record of a layout no other pattern names (`_ANY_RECORD`), else None."""
+    m = _ANY_RECORD.match(text)
+    if m is None:
+        return None
+    t = _ANY_TAIL.match(m.group(4))
+    msg = t.group(2)
+    return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(3)), t.group(1), text, msg, True,
+                _record_kind(msg))
 
 
 def rich_message(text: str) -> str:
