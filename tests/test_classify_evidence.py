@@ -289,6 +289,20 @@ def test_linkedin_named_by_the_record_with_an_anti_bot_status(forbidden: str) ->
     assert c.classify_text(f"linkedin_get_error: {unauthorized}").label == "UNKNOWN_ERROR"
 
 
+def test_linkedin_named_on_another_line_than_the_status_is_not_its_block(forbidden: str) -> None:
+    """JobSpy names every site it crawls on an INFO line; another board's 403 below it is that board's failure,
+    not LinkedIn's block (round 13, ApplyPilot#46). LinkedIn named on the status's own line still is."""
+    requests = pytest.importorskip("requests")
+    exc = raised(lambda: requests.get(f"{forbidden}/jobs", timeout=5).raise_for_status())
+    c = clf()
+    crawl = ("12:39:29 - INFO - Sites: indeed, linkedin, zip_recruiter | Results/site: 50\n"
+             f"2026-04-14 12:39:30,585 - ERROR - JobSpy:ZipRecruiter - {exc}\n"
+             "2026-04-14 12:40:35,074 - INFO - JobSpy:Linkedin - finished scraping")
+    assert c.classify_text(crawl).label == "JOB_SOURCE_ERROR"
+    assert c.classify_text(f"linkedin: 0 new jobs\nhelpdesk_get_error: {exc}").label == "UNKNOWN_ERROR"
+    assert c.classify_text(f"2026-04-14 12:39:30,585 - ERROR - linkedin - {exc}").label == "LINKEDIN_SCRAPE_BLOCKED"
+
+
 class CrossEncoder:
     """Stands in for an old sentence-transformers CrossEncoder: loaded, without `rank`."""
 

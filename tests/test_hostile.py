@@ -149,3 +149,30 @@ def test_a_closed_stdout_is_one_line(tmp_path: Path, fmt: str) -> None:
     err = proc.stderr.read()
     assert proc.wait(timeout=60) == 2
     assert one_error_line(err) == "mosaic-diag: error: output closed early (broken pipe)"
+
+
+# -- rules' patterns on pathological lines (held-out round 13) -------------------------------------
+# A 500 KB line built against each pattern family round 13 added is classified in one pass (linear: the
+# suite's timeout is the bound, no test measures time), and the label is still read where it belongs.
+HALF_MB = 500_000
+
+
+@pytest.mark.parametrize(("text", "label"), [
+    # python-decouple's wordings after a half-megabyte name, and repeated without their ending
+    ("x" * HALF_MB + " not found. Declare it as envvar or define a default value.", "ENV_VAR_MISSING"),
+    ("ERROR " + "CIS_TABLE option not found and default value " * (HALF_MB // 45 + 1), "UNKNOWN_ERROR"),
+    # LinkedIn and an anti-bot status on one line: a run of statuses before the name, names before a status,
+    # and a name with a half-megabyte digit run that holds no status
+    ("ERROR " + "403 Client Error " * (HALF_MB // 17) + "linkedin", "LINKEDIN_SCRAPE_BLOCKED"),
+    ("ERROR 429 Client Error " + "linkedin " * (HALF_MB // 9), "LINKEDIN_SCRAPE_BLOCKED"),
+    ("ERROR linkedin " + "4" * HALF_MB, "UNKNOWN_ERROR"),
+    # pgvector's dimension check: a half-megabyte number, and the wording repeated
+    ("ValueError: expected " + "1" * HALF_MB + " dimensions, not 3", "UNKNOWN_ERROR"),
+    ("ValueError: " + "expected 1536 dimensions, not " * (HALF_MB // 30) + "3072", "TYPE_MISMATCH"),
+], ids=["decouple-name", "decouple-repeated", "statuses-then-linkedin", "linkedin-repeated", "linkedin-digits",
+        "pgvector-number", "pgvector-repeated"])
+def test_round_13_patterns_read_a_half_megabyte_line_in_one_pass(text: str, label: str) -> None:
+    from mosaic_diag.classifier.classify import Classifier
+
+    assert len(text) >= HALF_MB - 100
+    assert Classifier.default().classify_text(text).label == label
