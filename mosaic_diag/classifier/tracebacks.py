@@ -6,6 +6,14 @@ import re
 from dataclasses import dataclass, field
 
 _HEADER = "Traceback (most recent call last):"
+_GROUP_HEADER = "Exception Group Traceback (most recent call last):"
+# PEP 654's exception group, as Python 3.11+ prints it: each line of a group behind a gutter (its depth's indent,
+# then `+` or `|` and a space), each sub-exception in a box opened by `+-+---- 1 ----` / `+---- 2 ----` (`...`: the
+# sub-exceptions not shown, `and N more exceptions`) and the last one closed by `+------------------------------------`
+_GROUP_BOX = re.compile(r"\s*(?:\+-)?\+-{3,} (?P<title>\d+|\.\.\.) -{3,}\s*$")
+_GROUP_BOX_ANY = re.compile(r"^\s*(?:\+-)?\+-{3,} (?:\d+|\.\.\.) -{3,}\s*$", re.M)
+_GROUP_END = re.compile(r"\s*\+-{20,}\s*$")
+_GUTTER = re.compile(r"\s*[|+](?: |$)")
 _SEPARATORS = (
     "During handling of the above exception, another exception occurred:",
     "The above exception was the direct cause of the following exception:",
@@ -250,14 +258,60 @@ def _parse_rich(lines: list[str]) -> list[ParsedException]:
     return out
 
 
+def is_group_text(text: str) -> bool:
+    """The text holds an exception group as Python prints it (its header, or a sub-exception's box)."""
+    return "Exception Group Traceback" in text or ("---- " in text and _GROUP_BOX_ANY.search(text) is not None)
+
+
+def _ungroup(lines: list[str]) -> list[str]:
+    """An exception group's lines as the plain tracebacks they hold, in printed order: the group's own (its
+    header, frames, `ExceptionGroup: … (N sub-exceptions)` line), then each sub-exception's, at any depth (a
+    nested group the same way), each starting with a header (one is written for a sub-exception that was
+    never raised: its exception line alone). The gutter is taken off; chains inside a box stay chains; the
+    `and N more exceptions` box is dropped; lines outside the group (a chain's separator and the traceback
+    after it) are kept as they are."""
+    out: list[str] = []
+    fresh = skip = False  # a box just opened (its first line wants a header); inside the `...` box
+    for line in lines:
+        box = _GROUP_BOX.match(line)
+        if box is not None:
+            out.append("")
+            fresh, skip = True, box.group("title") == "..."
+            continue
+        if _GROUP_END.match(line):
+            out.append("")
+            fresh = skip = False
+            continue
+        m = _GUTTER.match(line)
+        if m is None:
+            out.append(line)
+            continue
+        if skip:
+            continue
+        content = line[m.end():]
+        if content.startswith(_GROUP_HEADER):
+            content = _HEADER
+            if out and out[-1].strip():
+                out.append("")
+        if fresh and content.strip():
+            if not content.startswith(_HEADER):
+                out.append(_HEADER)
+            fresh = False
+        out.append(content)
+    return out
+
+
 def parse_traceback_text(text: str) -> list[ParsedException]:
     """The exceptions of a traceback, root cause first; [] when `text` holds none.
 
+    An exception group's exceptions come in printed order: the group's, then its sub-exceptions' (`_ungroup`).
     Also accepts a bare exception line (`openai.RateLimitError: Error code: 429 - ...`), whose
     following lines are taken as the rest of its message, a traceback without its header (frames,
     then the exception line) and exceptions named in the lines before a traceback.
     """
     lines = text.splitlines()
+    if is_group_text(text):
+        lines = _ungroup(lines)
     if "╭" in text and "Traceback" in text:
         rich = _parse_rich(lines)
         if rich:

@@ -20,10 +20,10 @@ from mosaic_diag.logs.clock import Clock
 from mosaic_diag.logs.lines import (
     ERROR_LEVELS,
     SEPARATORS,
-    TRACEBACK_HEADER,
     Line,
     flattened_traceback_at,
     is_frame,
+    is_group_end,
     is_rich_header,
     json_message,
     json_record,
@@ -117,6 +117,10 @@ def _exception_line(op: _Open) -> str:
         t = tb[i]
         if t and t[0] not in " \t" and t not in SEPARATORS and traceback_at(t) < 0:
             return t
+    for t in tb:  # an exception group's lines are all behind its gutter: the group's own exception line
+        s = t.lstrip(" ")
+        if s[:2] == "| " and _EXC_NAME.match(s, 2):
+            return s[2:]
     return tb[-1] if tb else ""
 
 
@@ -314,6 +318,12 @@ class Assembler:
                                       or op.tb[-1].lstrip()[:2] in _LOGURU_NOTES):
                     op.blanks = 1
                     return True
+                if not op.blanks and is_group_end(op.tb[-1]):
+                    # an exception group's end: its lines are all indented (a gutter), so no exception line
+                    # closed its frames; a chain's separator may follow, as after an exception line
+                    op.state = _EXC_BLANK
+                    op.blanks = 1
+                    return True
                 return False
             if t[0] not in " \t" and not is_frame(t):
                 op.state = _EXC
@@ -369,7 +379,7 @@ class Assembler:
                 and _starts_separator(f"{so_far} {t.strip()}"):
             op.add(t, last)  # the rest of a separator wrapped to the terminal's width (RichHandler)
             return True
-        if st == _CHAIN and t.startswith(TRACEBACK_HEADER):
+        if st == _CHAIN and traceback_at(t) == 0:  # (an exception group's header too)
             op.state = _TB
             op.add(t, last)
             return True

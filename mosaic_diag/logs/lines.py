@@ -886,13 +886,24 @@ def is_rich_header(text: str) -> bool:
 
 
 def traceback_at(text: str) -> int:
-    """Where a traceback header starts in `text`: 0 at the start, > 0 glued to the end of another
-    line (Django's `Applying app.0099_x...Traceback (most recent call last):`), -1 for none."""
+    """Where a traceback header starts in `text`: 0 at the start (an exception group's `  + Exception Group
+    Traceback (most recent call last):` too), > 0 glued to the end of another line (Django's
+    `Applying app.0099_x...Traceback (most recent call last):`), -1 for none."""
     if text.startswith(TRACEBACK_HEADER):
         return 0
     if text.endswith(TRACEBACK_HEADER) or text.rstrip().endswith(TRACEBACK_HEADER):
-        return text.rfind(TRACEBACK_HEADER)
+        at = text.rfind(TRACEBACK_HEADER)
+        if text[at - 16:at] == "Exception Group " and not text[:at - 16].strip(" +|"):
+            return 0  # an exception group's header (`  + Exception Group Traceback …`): the whole line is the header
+        return at
     return -1
+
+
+def is_group_end(text: str) -> bool:
+    """The line that closes an exception group's last sub-exception box (`    +------------------------------------`):
+    a group's last line, a chain's separator may follow it after a blank."""
+    s = text.strip()
+    return len(s) > 20 and s[0] == "+" and s.count("-") == len(s) - 1
 
 
 def flattened_traceback_at(text: str) -> int:
