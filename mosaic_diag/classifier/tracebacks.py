@@ -71,14 +71,45 @@ def looks_like_exception_line(line: str, *, strict: bool = True) -> re.Match[str
     return None
 
 
+# IPython's / Jupyter's frames (its traceback has no `Traceback (most recent call last):` line of Python's): IPython 8's
+# `File ~/…/openai/api_requestor.py:687, in APIRequestor._interpret_response_line(self, …)` and `Cell In[3], line 1`;
+# IPython 7's and Colab's `/usr/…/openai/_base_client.py in _request(self, …)`, `<ipython-input-59-ab94…> in <module>`
+# (Colab's copy makes the file a markdown link: `[<ipython-input-…>](https://localhost:8080/#) in <cell line: 49>()`)
+_IPY_FRAME = re.compile(r"\s*File (?P<file>[^\s\"][^\"]*?):(?P<line>\d+), in (?P<func>[\w.<>]+)"
+                        r"|\s*(?P<cell>Cell In\[\d+\]), line (?P<cline>\d+)"
+                        r"|\[?(?P<file7>(?:/|~|[A-Za-z]:\\|<ipython-input-)[^\s\]]*?)(?:\]\([^)\s]*\))?"
+                        r" in (?P<func7><cell line: \d+>|[\w.<>]+)\(")
+
+
+def _ipython_frame(line: str) -> ParsedFrame | None:
+    """The frame of an IPython traceback line (`_IPY_FRAME`), else None."""
+    if " in " not in line and "Cell In[" not in line:
+        return None
+    m = _IPY_FRAME.match(line)
+    if m is None:
+        return None
+    if m.group("cell"):
+        return ParsedFrame(m.group("cell"), int(m.group("cline")), "<cell>")
+    if m.group("file"):
+        return ParsedFrame(m.group("file"), int(m.group("line")), m.group("func"))
+    return ParsedFrame(m.group("file7"), 0, m.group("func7"))
+
+
 def _exceptions_in_lines(lines: list[str]) -> list[ParsedException]:
     """Every exception line of a text without a traceback header (a log message, a cut paste, an
-    error tracker's page), each with the lines after it up to the next exception or frame line."""
-    found: list[tuple[str, list[str]]] = []
+    error tracker's page, IPython's traceback), each with the lines after it up to the next exception or
+    frame line, and IPython's frames before it."""
+    found: list[tuple[str, list[str], list[ParsedFrame]]] = []
     current: list[str] | None = None
+    frames: list[ParsedFrame] = []
     for line in lines:
         stripped = line.strip().strip(_DECORATION)
         if _FRAME.match(line):
+            current = None
+            continue
+        frame = _ipython_frame(line)
+        if frame is not None:
+            frames.append(frame)
             current = None
             continue
         m = looks_like_exception_line(stripped)
@@ -86,10 +117,11 @@ def _exceptions_in_lines(lines: list[str]) -> list[ParsedException]:
             m = _EMBEDDED.search(line)  # "OpenAI call failed: openai.RateLimitError: Error code: 429 ..."
         if m is not None:
             current = [m.group("msg") or ""]
-            found.append((m.group("type"), current))
+            found.append((m.group("type"), current, frames))
+            frames = []
         elif current is not None and len(current) < 50:
             current.append(line)
-    return [ParsedException(etype, "\n".join(msg).rstrip()) for etype, msg in found]
+    return [ParsedException(etype, "\n".join(msg).rstrip(), fr) for etype, msg, fr in found]
 
 
 def _unglue(lines: list[str]) -> list[str]:

@@ -873,10 +873,15 @@ def _in_stream(ln: Line, service: str, shape: str = "compose") -> Line:
 
 def is_frame(text: str) -> bool:
     """A traceback frame line (`  File "…", line N, in f`), indented as Python prints it, or loguru's
-    marked frame (`> File "…", line N, in f`: where the exception was caught), or one that lost its
-    indentation (a log service that strips lines: `app[web.1]: File "…", line 231, in run`)."""
-    return ((text[:1] in (" ", "\t") and text.lstrip().startswith('File "'))
-            or text.startswith(('> File "', 'File "'))) and '", line ' in text
+    marked frame (`> File "…", line N, in f`: where the exception was caught), one behind an exception
+    group's gutter (`  |   File …`), or one that lost its indentation (a log service that strips lines:
+    `app[web.1]: File "…", line 231, in run`)."""
+    if text[:1] in (" ", "\t"):
+        s = text.lstrip()
+        if s[:1] == "|":  # a frame behind an exception group's gutter (`  |   File "…", line 8, in f`)
+            s = s[1:].lstrip()
+        return s.startswith('File "') and '", line ' in text
+    return text.startswith(('> File "', 'File "')) and '", line ' in text
 
 
 def is_rich_header(text: str) -> bool:
