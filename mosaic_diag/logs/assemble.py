@@ -486,6 +486,8 @@ class Assembler:
                     op.line = lineno - len(lead)
                     op.tb[:0] = lead
                     op.fault = at < 0
+                    if len(lead) == 2 and at == 0:  # asyncio's: the message of the record it logged, its first line
+                        op.message = lead[0]
             op.level = op.logger = None
             if intro is None and at == 0 and op.line == lineno and self.wrapped_record is not None:
                 rec = self.wrapped_record(ln.stream)
