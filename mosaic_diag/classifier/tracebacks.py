@@ -75,7 +75,7 @@ def looks_like_exception_line(line: str, *, strict: bool = True) -> re.Match[str
 # `File ~/…/openai/api_requestor.py:687, in APIRequestor._interpret_response_line(self, …)` and `Cell In[3], line 1`;
 # IPython 7's and Colab's `/usr/…/openai/_base_client.py in _request(self, …)`, `<ipython-input-59-ab94…> in <module>`
 # (Colab's copy makes the file a markdown link: `[<ipython-input-…>](https://localhost:8080/#) in <cell line: 49>()`)
-_IPY_FRAME = re.compile(r"\s*File (?P<file>[^\s\"][^\"]*?):(?P<line>\d+), in (?P<func>[\w.<>]+)"
+_IPY_FRAME = re.compile(r"\s*File (?P<file>[^\s\"][^\"]*?):(?P<line>\d+)(?:, in (?P<func>[\w.<>]+)|\s*$)"
                         r"|\s*(?P<cell>Cell In\[\d+\]), line (?P<cline>\d+)"
                         r"|\[?(?P<file7>(?:/|~|[A-Za-z]:\\|<ipython-input-)[^\s\]]*?)(?:\]\([^)\s]*\))?"
                         r" in (?P<func7><cell line: \d+>|[\w.<>]+)\(")
@@ -83,7 +83,7 @@ _IPY_FRAME = re.compile(r"\s*File (?P<file>[^\s\"][^\"]*?):(?P<line>\d+), in (?P
 
 def _ipython_frame(line: str) -> ParsedFrame | None:
     """The frame of an IPython traceback line (`_IPY_FRAME`), else None."""
-    if " in " not in line and "Cell In[" not in line:
+    if " in " not in line and "Cell In[" not in line and "File " not in line:
         return None
     m = _IPY_FRAME.match(line)
     if m is None:
@@ -91,7 +91,7 @@ def _ipython_frame(line: str) -> ParsedFrame | None:
     if m.group("cell"):
         return ParsedFrame(m.group("cell"), int(m.group("cline")), "<cell>")
     if m.group("file"):
-        return ParsedFrame(m.group("file"), int(m.group("line")), m.group("func"))
+        return ParsedFrame(m.group("file"), int(m.group("line")), m.group("func") or "<module>")
     return ParsedFrame(m.group("file7"), 0, m.group("func7"))
 
 
