@@ -11,7 +11,7 @@ _GROUP_HEADER = "Exception Group Traceback (most recent call last):"
 # then `+` or `|` and a space), each sub-exception in a box opened by `+-+---- 1 ----` / `+---- 2 ----` (`...`: the
 # sub-exceptions not shown, `and N more exceptions`) and the last one closed by `+------------------------------------`
 _GROUP_BOX = re.compile(r"\s*(?:\+-)?\+-{3,} (?P<title>\d+|\.\.\.) -{3,}\s*$")
-_GROUP_BOX_ANY = re.compile(r"^\s*(?:\+-)?\+-{3,} (?:\d+|\.\.\.) -{3,}\s*$", re.M)
+_GROUP_BOX_ANY = re.compile(r"^[ \t]*(?:\+-)?\+-{3,} (?:\d+|\.\.\.) -{3,}[ \t]*$", re.M)  # (no \s: not across lines)
 _GROUP_END = re.compile(r"\s*\+-{20,}\s*$")
 _GUTTER = re.compile(r"\s*[|+](?: |$)")
 _SEPARATORS = (
