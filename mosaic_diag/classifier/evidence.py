@@ -284,23 +284,12 @@ def _live_status_and_codes(exc: BaseException) -> tuple[int | None, frozenset[st
 def evidence_from_exception(exc: BaseException, *, logger: str | None = None,
                             level: str | None = "ERROR", log_message: str | None = None
                             ) -> Evidence:
-    """Evidence of a live exception and its `__cause__` / `__context__` chain."""
+    """Evidence of a live exception and its `__cause__` / `__context__` chain; an exception group's sub-exceptions
+    (and their chains, nested groups too) follow the group, as Python prints them."""
     import traceback
 
-    chain: list[BaseException] = []
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        chain.append(current)
-        if current.__cause__ is not None:
-            current = current.__cause__
-        elif current.__context__ is not None and not current.__suppress_context__:
-            current = current.__context__
-        else:
-            current = None
     infos = []
-    for item in reversed(chain):
+    for item in _printed_order(exc, set()):
         frames = tuple(Frame(fs.filename, fs.lineno or 0, fs.name, (fs.line or "").strip())
                        for fs in traceback.extract_tb(item.__traceback__))
         message = str(item)
@@ -312,6 +301,34 @@ def evidence_from_exception(exc: BaseException, *, logger: str | None = None,
                                     status if status is not None else None,
                                     codes | text_codes))
     return Evidence(with_wrapped(tuple(infos)), logger, level, log_message)
+
+
+_MAX_LIVE_EXCEPTIONS = 100
+
+
+def _printed_order(exc: BaseException, seen: set[int]) -> list[BaseException]:
+    """`exc`'s chain root cause first, each exception group followed by its sub-exceptions' chains (at most
+    `_MAX_LIVE_EXCEPTIONS` in all; each exception once)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append(current)
+        if current.__cause__ is not None:
+            current = current.__cause__
+        elif current.__context__ is not None and not current.__suppress_context__:
+            current = current.__context__
+        else:
+            current = None
+    out: list[BaseException] = []
+    for item in reversed(chain):
+        out.append(item)
+        if isinstance(item, BaseExceptionGroup):
+            for sub in item.exceptions:
+                if len(out) >= _MAX_LIVE_EXCEPTIONS:
+                    break
+                out += _printed_order(sub, seen)
+    return out[:_MAX_LIVE_EXCEPTIONS]
 
 
 # prefixes a paste may carry on every line: Docker Compose's "web-1  | ", a platform's timestamp

@@ -6,6 +6,14 @@ import re
 from dataclasses import dataclass, field
 
 _HEADER = "Traceback (most recent call last):"
+_GROUP_HEADER = "Exception Group Traceback (most recent call last):"
+# PEP 654's exception group, as Python 3.11+ prints it: each line of a group behind a gutter (its depth's indent,
+# then `+` or `|` and a space), each sub-exception in a box opened by `+-+---- 1 ----` / `+---- 2 ----` (`...`: the
+# sub-exceptions not shown, `and N more exceptions`) and the last one closed by `+------------------------------------`
+_GROUP_BOX = re.compile(r"\s*(?:\+-)?\+-{3,} (?P<title>\d+|\.\.\.) -{3,}\s*$")
+_GROUP_BOX_ANY = re.compile(r"^[ \t]*(?:\+-)?\+-{3,} (?:\d+|\.\.\.) -{3,}[ \t]*$", re.M)  # (no \s: not across lines)
+_GROUP_END = re.compile(r"\s*\+-{20,}\s*$")
+_GUTTER = re.compile(r"\s*[|+](?: |$)")
 _SEPARATORS = (
     "During handling of the above exception, another exception occurred:",
     "The above exception was the direct cause of the following exception:",
@@ -63,14 +71,45 @@ def looks_like_exception_line(line: str, *, strict: bool = True) -> re.Match[str
     return None
 
 
+# IPython's / Jupyter's frames (its traceback has no `Traceback (most recent call last):` line of Python's): IPython 8's
+# `File ~/…/openai/api_requestor.py:687, in APIRequestor._interpret_response_line(self, …)` and `Cell In[3], line 1`;
+# IPython 7's and Colab's `/usr/…/openai/_base_client.py in _request(self, …)`, `<ipython-input-59-ab94…> in <module>`
+# (Colab's copy makes the file a markdown link: `[<ipython-input-…>](https://localhost:8080/#) in <cell line: 49>()`)
+_IPY_FRAME = re.compile(r"\s*File (?P<file>[^\s\"][^\"]*?):(?P<line>\d+)(?:, in (?P<func>[\w.<>]+)|\s*$)"
+                        r"|\s*(?P<cell>Cell In\[\d+\]), line (?P<cline>\d+)"
+                        r"|\[?(?P<file7>(?:/|~|[A-Za-z]:\\|<ipython-input-)[^\s\]]*?)(?:\]\([^)\s]*\))?"
+                        r" in (?P<func7><cell line: \d+>|[\w.<>]+)\(")
+
+
+def _ipython_frame(line: str) -> ParsedFrame | None:
+    """The frame of an IPython traceback line (`_IPY_FRAME`), else None."""
+    if " in " not in line and "Cell In[" not in line and "File " not in line:
+        return None
+    m = _IPY_FRAME.match(line)
+    if m is None:
+        return None
+    if m.group("cell"):
+        return ParsedFrame(m.group("cell"), int(m.group("cline")), "<cell>")
+    if m.group("file"):
+        return ParsedFrame(m.group("file"), int(m.group("line")), m.group("func") or "<module>")
+    return ParsedFrame(m.group("file7"), 0, m.group("func7"))
+
+
 def _exceptions_in_lines(lines: list[str]) -> list[ParsedException]:
     """Every exception line of a text without a traceback header (a log message, a cut paste, an
-    error tracker's page), each with the lines after it up to the next exception or frame line."""
-    found: list[tuple[str, list[str]]] = []
+    error tracker's page, IPython's traceback), each with the lines after it up to the next exception or
+    frame line, and IPython's frames before it."""
+    found: list[tuple[str, list[str], list[ParsedFrame]]] = []
     current: list[str] | None = None
+    frames: list[ParsedFrame] = []
     for line in lines:
         stripped = line.strip().strip(_DECORATION)
         if _FRAME.match(line):
+            current = None
+            continue
+        frame = _ipython_frame(line)
+        if frame is not None:
+            frames.append(frame)
             current = None
             continue
         m = looks_like_exception_line(stripped)
@@ -78,10 +117,11 @@ def _exceptions_in_lines(lines: list[str]) -> list[ParsedException]:
             m = _EMBEDDED.search(line)  # "OpenAI call failed: openai.RateLimitError: Error code: 429 ..."
         if m is not None:
             current = [m.group("msg") or ""]
-            found.append((m.group("type"), current))
+            found.append((m.group("type"), current, frames))
+            frames = []
         elif current is not None and len(current) < 50:
             current.append(line)
-    return [ParsedException(etype, "\n".join(msg).rstrip()) for etype, msg in found]
+    return [ParsedException(etype, "\n".join(msg).rstrip(), fr) for etype, msg, fr in found]
 
 
 def _unglue(lines: list[str]) -> list[str]:
@@ -250,14 +290,60 @@ def _parse_rich(lines: list[str]) -> list[ParsedException]:
     return out
 
 
+def is_group_text(text: str) -> bool:
+    """The text holds an exception group as Python prints it (its header, or a sub-exception's box)."""
+    return "Exception Group Traceback" in text or ("---- " in text and _GROUP_BOX_ANY.search(text) is not None)
+
+
+def _ungroup(lines: list[str]) -> list[str]:
+    """An exception group's lines as the plain tracebacks they hold, in printed order: the group's own (its
+    header, frames, `ExceptionGroup: … (N sub-exceptions)` line), then each sub-exception's, at any depth (a
+    nested group the same way), each starting with a header (one is written for a sub-exception that was
+    never raised: its exception line alone). The gutter is taken off; chains inside a box stay chains; the
+    `and N more exceptions` box is dropped; lines outside the group (a chain's separator and the traceback
+    after it) are kept as they are."""
+    out: list[str] = []
+    fresh = skip = False  # a box just opened (its first line wants a header); inside the `...` box
+    for line in lines:
+        box = _GROUP_BOX.match(line)
+        if box is not None:
+            out.append("")
+            fresh, skip = True, box.group("title") == "..."
+            continue
+        if _GROUP_END.match(line):
+            out.append("")
+            fresh = skip = False
+            continue
+        m = _GUTTER.match(line)
+        if m is None:
+            out.append(line)
+            continue
+        if skip:
+            continue
+        content = line[m.end():]
+        if content.startswith(_GROUP_HEADER):
+            content = _HEADER
+            if out and out[-1].strip():
+                out.append("")
+        if fresh and content.strip():
+            if not content.startswith(_HEADER):
+                out.append(_HEADER)
+            fresh = False
+        out.append(content)
+    return out
+
+
 def parse_traceback_text(text: str) -> list[ParsedException]:
     """The exceptions of a traceback, root cause first; [] when `text` holds none.
 
+    An exception group's exceptions come in printed order: the group's, then its sub-exceptions' (`_ungroup`).
     Also accepts a bare exception line (`openai.RateLimitError: Error code: 429 - ...`), whose
     following lines are taken as the rest of its message, a traceback without its header (frames,
     then the exception line) and exceptions named in the lines before a traceback.
     """
     lines = text.splitlines()
+    if is_group_text(text):
+        lines = _ungroup(lines)
     if "╭" in text and "Traceback" in text:
         rich = _parse_rich(lines)
         if rich:

@@ -20,10 +20,10 @@ from mosaic_diag.logs.clock import Clock
 from mosaic_diag.logs.lines import (
     ERROR_LEVELS,
     SEPARATORS,
-    TRACEBACK_HEADER,
     Line,
     flattened_traceback_at,
     is_frame,
+    is_group_end,
     is_rich_header,
     json_message,
     json_record,
@@ -38,7 +38,18 @@ _REC, _TB, _EXC, _EXC_BLANK, _CHAIN, _RICH, _RICH_END = range(7)
 MAX_DETAIL_LINES = 50
 MAX_TRACEBACK_LINES = 2000
 MAX_BLANKS = 3
-_PY_INTRO = re.compile(r"(?:Exception in thread \S.*|Exception ignored in: .*|Error in atexit\._run_exitfuncs):$")
+# Python's own line before an uncaught exception's traceback when no logging prints it: threading's excepthook
+# (`Exception in thread T (f):`), the unraisable hook (`Exception ignored in: <obj>`; 3.13+ `Exception ignored while
+# calling deallocator <f>:`), atexit (`Error in atexit._run_exitfuncs:`, Python 2's `Error in sys.exitfunc:`) and
+# asyncio's default handler without logging configured (`Task exception was never retrieved`, then `future: <Task …>`)
+_PY_INTRO = re.compile(r"Exception in thread \S.*:|Exception ignored (?:in: .+|\S.*:)"
+                       r"|Error in (?:atexit\._run_exitfuncs|sys\.exitfunc):"
+                       r"|(?:Task|Future) exception was never retrieved")
+_ASYNCIO_FUTURE = re.compile(r"future: <(?:Task|Future) ")
+# faulthandler's dump (`PYTHONFAULTHANDLER`, a crash in a C extension): `Fatal Python error: Segmentation fault`, a
+# blank, then a thread's frames under `Current thread 0x… (most recent call first):` (`Thread 0x…`: the other threads)
+_FAULT_INTRO = re.compile(r"(?:Fatal )?Python error: \S")
+_FAULT_THREAD = re.compile(r"(?:Current thread|Thread) 0x[0-9a-fA-F]+ \(most recent call first\):")
 # the exception line under a Rich box that came without its top edge: only a type that names itself an error
 _RICH_EXC = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failure|Warning)(?::|$)")
 # an exception line's start: a (qualified) class name, then ":" or the line's end (`gunicorn.errors.HaltServer: …`)
@@ -55,7 +66,7 @@ def _is_box_side(t: str) -> bool:
 class _Open:
     __slots__ = ("line", "end", "ts", "shape", "stream", "level", "logger", "message", "tb", "detail",
                  "state", "emit", "seen", "blanks", "exc_at", "cont", "headless", "via", "first", "own_tb", "raw",
-                 "more")
+                 "more", "fault")
 
     def __init__(self, line: int, end: int, ln: Line, state: int, emit: bool, message: str | None) -> None:
         self.line = line
@@ -80,6 +91,7 @@ class _Open:
         self.own_tb: str | None = None  # a JSON record's traceback field: the event's, whatever follows it
         self.raw = ln.raw  # a JSON record that is not one whole line: that line, and the lines after it (`more`)
         self.more: list[str] = []
+        self.fault = False  # faulthandler's dump: its threads' frames, blanks and thread headers, no exception line
 
     def add(self, text: str, end: int) -> None:
         if self.blanks:
@@ -117,6 +129,10 @@ def _exception_line(op: _Open) -> str:
         t = tb[i]
         if t and t[0] not in " \t" and t not in SEPARATORS and traceback_at(t) < 0:
             return t
+    for t in tb:  # an exception group's lines are all behind its gutter: the group's own exception line
+        s = t.lstrip(" ")
+        if s[:2] == "| " and _EXC_NAME.match(s, 2):
+            return s[2:]
     return tb[-1] if tb else ""
 
 
@@ -305,6 +321,14 @@ class Assembler:
             s = s[:-1].rstrip()
         blank = not s
         if st == _TB:
+            if op.fault:
+                if blank:  # (its threads' dumps are apart by a blank)
+                    op.blanks += 1
+                    return op.blanks <= 1
+                if t[0] not in " \t" and not _FAULT_THREAD.fullmatch(t):
+                    return False  # no exception line: what follows its frames is another line's
+                op.add(t, last)
+                return True
             if blank:
                 # loguru's tracebacks have a blank line after the header and after each frame (after its
                 # variable notes `│ └ value` / `| -> value`, its source line, or the frame line itself when
@@ -312,6 +336,12 @@ class Assembler:
                 # did not start with loguru's blank ends at a blank, unless it follows loguru's notes
                 if not op.blanks and (len(op.tb) == 1 or (len(op.tb) > 1 and not op.tb[1])
                                       or op.tb[-1].lstrip()[:2] in _LOGURU_NOTES):
+                    op.blanks = 1
+                    return True
+                if not op.blanks and is_group_end(op.tb[-1]):
+                    # an exception group's end: its lines are all indented (a gutter), so no exception line
+                    # closed its frames; a chain's separator may follow, as after an exception line
+                    op.state = _EXC_BLANK
                     op.blanks = 1
                     return True
                 return False
@@ -331,6 +361,8 @@ class Assembler:
                 op.add(t, last)
                 return True
             if traceback_at(t) >= 0 or is_rich_header(t):  # a new traceback without a separator: a new event
+                return False
+            if t[0] in "EFT" and _PY_INTRO.fullmatch(t):  # Python's line before the next uncaught exception's traceback
                 return False
             if op.cont == 0 and op.exc_at > 0 and op.tb[op.exc_at - 1].startswith('File "'):
                 # after a frame that lost its indentation (`File "…", line 231, in run`) the "exception line"
@@ -369,7 +401,7 @@ class Assembler:
                 and _starts_separator(f"{so_far} {t.strip()}"):
             op.add(t, last)  # the rest of a separator wrapped to the terminal's width (RichHandler)
             return True
-        if st == _CHAIN and t.startswith(TRACEBACK_HEADER):
+        if st == _CHAIN and traceback_at(t) == 0:  # (an exception group's header too)
             op.state = _TB
             op.add(t, last)
             return True
@@ -446,14 +478,16 @@ class Assembler:
                 op.state = _RICH
             if at > 0:
                 op.tb[0] = t[at:]
-            elif at == 0 and self.lookback is not None:
-                # Python's own line before an uncaught exception's traceback (`Exception in thread T (f):`
-                # from threading's excepthook, `Exception ignored in: <obj>`) starts the event
-                prev = next(self.lookback(), None)
-                if prev is not None and prev.stream == ln.stream and not prev.record \
-                        and _PY_INTRO.match(prev.text):
-                    op.line = lineno - 1
-                    op.tb.insert(0, prev.text)
+            if at == 0 or (at < 0 and not rich):
+                # Python's own lines before an uncaught exception's traceback (`_PY_INTRO`) or faulthandler's frames
+                # start the event
+                lead = self._python_intro(ln, at == 0)
+                if lead:
+                    op.line = lineno - len(lead)
+                    op.tb[:0] = lead
+                    op.fault = at < 0
+                    if len(lead) == 2 and at == 0:  # asyncio's: the message of the record it logged, its first line
+                        op.message = lead[0]
             op.level = op.logger = None
             if intro is None and at == 0 and op.line == lineno and self.wrapped_record is not None:
                 rec = self.wrapped_record(ln.stream)
@@ -471,6 +505,33 @@ class Assembler:
             op.level = op.logger = None
             op.ts = self._when(ln)
             self.open[ln.stream] = op
+
+    def _python_intro(self, ln: Line, header: bool) -> list[str]:
+        """The lines Python printed before a traceback that starts an event (its `header`, else its first frame),
+        oldest first: `_PY_INTRO`'s line (asyncio's with its `future: <Task …>` line), or faulthandler's `Fatal Python
+        error: …` with the blank and thread line under it; [] for none. Only the lines just before, of its stream."""
+        if self.lookback is None:
+            return []
+        before: list[str] = []
+        for prev in self.lookback():  # (parsed one at a time: a line further back only when the nearer ones fit)
+            if prev.stream != ln.stream or prev.record:
+                return []
+            t = prev.text
+            before.append(t)
+            k = len(before)
+            if header:
+                if _PY_INTRO.fullmatch(t):
+                    return before[::-1]
+                if k > 1 or not _ASYNCIO_FUTURE.match(t):
+                    return []
+            else:
+                if k == 1 and not _FAULT_THREAD.fullmatch(t):
+                    return []
+                if k > 1 and _FAULT_INTRO.match(t):
+                    return before[::-1]
+                if k > 2 or (k == 2 and t.strip()):  # (a blank between them, as faulthandler prints it, or none)
+                    return []
+        return []
 
     def _when(self, ln: Line) -> datetime | None:
         """The datetime of a line that starts an event, read in order (`clock`). RichHandler leaves its time

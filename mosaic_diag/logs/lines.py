@@ -58,6 +58,13 @@ _ASC_BASIC = re.compile(rf"({_TS})[ :]\s*{_LV}:([^\s:]*):(.*)", re.S)
 _PG_SERVER = re.compile(rf"({_TS})(?: [A-Z]{{2,5}})? \[\d+\](?: [^\s:]+)? "
                         r"(DEBUG\d?|LOG|INFO|NOTICE|WARNING|ERROR|FATAL|PANIC):  (.*)", re.S)
 _PG_LEVELS = {"LOG": "INFO", "NOTICE": "INFO", "PANIC": "CRITICAL"}
+# Home Assistant's records ("%(asctime)s %(levelname)s (%(threadName)s) [%(name)s] %(message)s"): a two-digit year
+# ("21-05-24 20:23:32 ERROR (MainThread) [asyncio] message", `%y-%m-%d`; newer ones write four digits and a fraction,
+# read by _ASC_LEVEL, the thread and logger columns by _THREAD_LOGGER)
+_HA_RECORD = re.compile(rf"(\d\d-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?) {_LV} (.*)", re.S)
+_THREAD_LOGGER = re.compile(r"\(([^()\s]+)\) \[([^\[\]\s]+)\] (.*)", re.S)
+# "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s" (and without the " - ")
+_BRACKET_COLUMNS = re.compile(rf"\[({_TS})\]\[([^\[\]\s]+)\]\[{_LV}\](?: -)? ?(.*)", re.S)
 # loguru: "{time} | {level} | " in front; then, in its default format, "name:function:line - message"
 # ("2026-12-06 08:27:44.208 | ERROR    | api.storage:save:42 - message": the logger is the name); in the
 # common custom formats another code location field: a file ("app.py:294", quoted: "./app/llm.py:294"), a
@@ -302,8 +309,12 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
     if c.isdigit():
         m = _ASC_LEVEL.match(text)
         if m:
-            msg = m.group(5)
-            return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(2)), m.group(3) or m.group(4),
+            msg, logger = m.group(5), m.group(3) or m.group(4)
+            if msg[:1] == "(" and logger is None:
+                tl = _THREAD_LOGGER.match(msg)  # Home Assistant's "(MainThread) [asyncio] message"
+                if tl:
+                    logger, msg = tl.group(2), tl.group(3)
+            return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(2)), logger,
                         text, msg, True, _record_kind(msg))
         m = _ASC_DASHED.match(text)
         if m:
@@ -342,6 +353,14 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
             return Line(shape or "plain", stream, ts or m.group(1),
                         "DEBUG" if level.startswith("DEBUG") else _PG_LEVELS.get(level, level), "postgres", text, msg,
                         True)
+        m = _HA_RECORD.match(text) if text[2:3] == "-" else None
+        if m:
+            msg, logger = m.group(3), None
+            tl = _THREAD_LOGGER.match(msg)
+            if tl:
+                logger, msg = tl.group(2), tl.group(3)
+            return Line(shape or "plain", stream, ts or "20" + m.group(1), norm_level(m.group(2)), logger, text, msg,
+                        True, _record_kind(msg))
         m = _LEAD_TS.match(text) if _depth < MAX_WRAPPERS else None
         if m:  # a platform's timestamp before the app's own line: read that line
             inner = parse_process(text[m.end():], shape, stream, ts or m.group(1), label_level, _depth + 1)
@@ -387,6 +406,12 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
             lm = _STRUCTLOG_LOGGER.search(msg)
             return Line(shape or "plain", stream, ts, norm_level(m.group(1)), lm.group(1) if lm else None, text,
                         msg, True, _record_kind(msg))
+    elif c == " " and text[1:2].isdigit() and _depth < MAX_WRAPPERS:
+        # a record behind one blank (a paste indented by a space: " 2022-06-01 19:37:14,799 - asyncio - ERROR - …"): the
+        # record, when the rest reads as one with its timestamp
+        inner = parse_process(text[1:], shape, stream, ts, label_level, _depth + 1)
+        if inner.record and inner.ts:
+            return inner
     elif (c == "[" and text[1:2].isdigit()) or (c == " " and text.lstrip()[:1] in "DIWEC"):
         m = _BRACKET_TS.match(text) if c == "[" else None
         if m:
@@ -398,6 +423,11 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
                                     shape, stream, _depth)
             return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(2)), m.group(3), text, msg,
                         True, _record_kind(msg))
+        m = _BRACKET_COLUMNS.match(text) if c == "[" else None
+        if m:
+            msg = m.group(4)
+            return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(3)), m.group(2), text, msg, True,
+                        _record_kind(msg))
         m = _CELERY.match(text) if c == "[" else None
         if m:
             msg = m.group(3)
@@ -907,6 +937,10 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
             f = _FLY.match(text, t.end()) if t is not None else None
             if f:
                 return [_fly(f, t.group(1))]
+    elif c == "s" and text[3:8] in ("err: ", "out: ") and text[:3] == "std" and _depth < MAX_WRAPPERS:
+        # a runner that tags each line of a child process with its stream ("stderr: Traceback …"): the child's line,
+        # its stdout and stderr streams of their own (as Docker's json-file entries)
+        return [_in_stream(ln, text[:6], "plain") for ln in parse_line(text[8:], _depth + 1)]
     elif c.isalpha() and _depth < MAX_WRAPPERS:
         m = _JOURNAL.match(text)
         if m:
@@ -969,10 +1003,15 @@ def _in_stream(ln: Line, service: str, shape: str = "compose") -> Line:
 
 def is_frame(text: str) -> bool:
     """A traceback frame line (`  File "…", line N, in f`), indented as Python prints it, or loguru's
-    marked frame (`> File "…", line N, in f`: where the exception was caught), or one that lost its
-    indentation (a log service that strips lines: `app[web.1]: File "…", line 231, in run`)."""
-    return ((text[:1] in (" ", "\t") and text.lstrip().startswith('File "'))
-            or text.startswith(('> File "', 'File "'))) and '", line ' in text
+    marked frame (`> File "…", line N, in f`: where the exception was caught), one behind an exception
+    group's gutter (`  |   File …`), or one that lost its indentation (a log service that strips lines:
+    `app[web.1]: File "…", line 231, in run`)."""
+    if text[:1] in (" ", "\t"):
+        s = text.lstrip()
+        if s[:1] == "|":  # a frame behind an exception group's gutter (`  |   File "…", line 8, in f`)
+            s = s[1:].lstrip()
+        return s.startswith('File "') and '", line ' in text
+    return text.startswith(('> File "', 'File "')) and '", line ' in text
 
 
 def is_rich_header(text: str) -> bool:
@@ -982,13 +1021,24 @@ def is_rich_header(text: str) -> bool:
 
 
 def traceback_at(text: str) -> int:
-    """Where a traceback header starts in `text`: 0 at the start, > 0 glued to the end of another
-    line (Django's `Applying app.0099_x...Traceback (most recent call last):`), -1 for none."""
+    """Where a traceback header starts in `text`: 0 at the start (an exception group's `  + Exception Group
+    Traceback (most recent call last):` too), > 0 glued to the end of another line (Django's
+    `Applying app.0099_x...Traceback (most recent call last):`), -1 for none."""
     if text.startswith(TRACEBACK_HEADER):
         return 0
     if text.endswith(TRACEBACK_HEADER) or text.rstrip().endswith(TRACEBACK_HEADER):
-        return text.rfind(TRACEBACK_HEADER)
+        at = text.rfind(TRACEBACK_HEADER)
+        if text[at - 16:at] == "Exception Group " and not text[:at - 16].strip(" +|"):
+            return 0  # an exception group's header (`  + Exception Group Traceback …`): the whole line is the header
+        return at
     return -1
+
+
+def is_group_end(text: str) -> bool:
+    """The line that closes an exception group's last sub-exception box (`    +------------------------------------`):
+    a group's last line, a chain's separator may follow it after a blank."""
+    s = text.strip()
+    return len(s) > 20 and s[0] == "+" and s.count("-") == len(s) - 1
 
 
 def flattened_traceback_at(text: str) -> int:

@@ -1,0 +1,342 @@
+"""The forms Python itself prints around an exception, produced by the real libraries in the test run and read by
+the log reader and the classifier: PEP 654 exception groups (anyio's TaskGroup), asyncio's `Task exception was never
+retrieved`, threading's excepthook, the unraisable hook, faulthandler's dump and IPython's traceback; then the real
+pasted texts of held-out round 12 (tests/realworld/layouts.yml)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+import openai
+import psycopg2
+import pytest
+import yaml
+
+from mosaic_diag.classifier.classify import Classifier
+from mosaic_diag.classifier.evidence import evidence_from_exception
+from mosaic_diag.classifier.tracebacks import parse_traceback_text
+from mosaic_diag.logs.model import RawEvent
+from mosaic_diag.triage.events import EventClassifier
+from tests.test_logs_support import BLOCKS, error_events
+
+STAMP = "2026-12-06T15:09:52.136214Z"
+MISSING = "MOSAIC_PYFORMS_TEST_API_KEY"  # an upper-case setting that is not in the environment
+
+
+def _classify(event: RawEvent) -> tuple[str, str | None]:
+    got = EventClassifier(Classifier.default()).event(event)
+    return got.label, got.exception_type
+
+
+def _logged(exc: BaseException, fmt: str, message: str = "Exception in ASGI application",
+            name: str = "api.chat") -> str:
+    """What stdlib logging writes for `logger.exception(message)` while `exc` is handled, in format `fmt`."""
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logging.Formatter(fmt))
+    logger = logging.getLogger(f"pyforms.{name}")
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        try:
+            raise exc
+        except BaseException:
+            logger.exception(message)
+    finally:
+        logger.removeHandler(handler)
+    return out.getvalue()
+
+
+# the layouts a record and its traceback take: stdlib's basicConfig, uvicorn's, an asctime format; each bare, behind
+# Render's text-export timestamp and behind a Docker Compose prefix
+_FORMATS = {"basic": "%(levelname)s:%(name)s:%(message)s", "uvicorn": "%(levelname)s:    %(message)s",
+            "asctime": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+_WRAPPERS: dict[str, Callable[[str], str]] = {"bare": lambda line: line,
+                                               "render": lambda line: f"{STAMP} {line}",
+                                               "compose": lambda line: f"web-1  | {line}"}
+
+
+def _logs(exc: BaseException) -> list[tuple[str, str]]:
+    """(name, log text) of `exc` logged in every format and wrapper, between an INFO line before and after."""
+    out = []
+    for fname, fmt in _FORMATS.items():
+        body = _logged(exc, fmt).rstrip("\n").split("\n")
+        lines = ["INFO:uvicorn.access:127.0.0.1:5000 - \"GET / HTTP/1.1\" 200", *body, "INFO:app:next request"]
+        for wname, wrap in _WRAPPERS.items():
+            out.append((f"{fname}-{wname}", "\n".join(wrap(line) for line in lines) + "\n"))
+    return out
+
+
+def _group_of(*tasks: Callable[[], object]) -> BaseExceptionGroup:
+    """The exception group anyio's TaskGroup raises when `tasks` (run in it as async tasks) fail."""
+    async def run(fn: Callable[[], object]) -> None:
+        fn()
+
+    async def main() -> None:
+        async with anyio.create_task_group() as tg:
+            for fn in tasks:
+                tg.start_soon(run, fn)
+
+    try:
+        anyio.run(main)
+    except BaseExceptionGroup as group:
+        return group
+    raise AssertionError("the task group raised no exception group")
+
+
+def _env_setting() -> str:
+    return os.environ[MISSING]
+
+
+def _check_one_event(text: str, first: int, label: str, etype: str | None) -> None:
+    for block in BLOCKS:
+        (event,) = error_events(text, block)
+        assert event.line == first, (block, event.line)
+        assert event.end_line == len(text.rstrip("\n").split("\n")) - 1  # (the INFO line after it is not the event's)
+        assert _classify(event) == (label, etype), block
+
+
+@pytest.fixture
+def env_group(monkeypatch: pytest.MonkeyPatch) -> BaseExceptionGroup:
+    monkeypatch.delenv(MISSING, raising=False)
+    return _group_of(lambda: json.loads("{'a': 1}"), _env_setting)
+
+
+def test_a_task_group_of_a_json_error_and_a_missing_setting_is_one_env_event(env_group: BaseExceptionGroup) -> None:
+    """The brief's example, made by anyio: one event on the record's line; the missing setting decides, its
+    KeyError is the event's type (the most specific sub-exception's)."""
+    assert [type(e).__name__ for e in env_group.exceptions] == ["JSONDecodeError", "KeyError"]
+    for name, text in _logs(env_group):
+        assert "+-+---------------- 1 ----------------" in text and "Exception Group Traceback" in text, name
+        _check_one_event(text, 2, "ENV_VAR_MISSING", "KeyError")
+
+
+def test_a_task_group_of_a_refused_postgres_connection_is_pg_connection_failed(refused_port: int) -> None:
+    group = _group_of(lambda: psycopg2.connect(host="127.0.0.1", port=refused_port, user="x", dbname="x",
+                                               connect_timeout=5))
+    for name, text in _logs(group):
+        assert "psycopg2.OperationalError" in text, name
+        _check_one_event(text, 2, "PG_CONNECTION_FAILED", "psycopg2.OperationalError")
+
+
+def test_a_task_group_of_an_openai_rate_limit_nested_in_a_group_is_openai_rate_limit(llm) -> None:
+    """A group nested in a group (the outer task group's sub-exception is the inner one's group), the OpenAI
+    client's 429 from the stand-in at the bottom, the outer group raised while another exception was handled."""
+    llm.set_failure("openai", "rate_limit")
+    client = openai.OpenAI(api_key="sk-test-key", base_url=llm.openai_base_url, max_retries=0, timeout=10)
+
+    def chat() -> None:
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+
+    inner = _group_of(chat)
+    try:
+        try:
+            raise RuntimeError("request failed")
+        except RuntimeError:
+            raise ExceptionGroup("unhandled errors in a TaskGroup", [inner]) from None
+    except ExceptionGroup as outer:
+        group = outer
+    for name, text in _logs(group):
+        assert "    | Exception Group Traceback" in text and "openai.RateLimitError" in text, name
+        _check_one_event(text, 2, "OPENAI_RATE_LIMIT", "openai.RateLimitError")
+
+
+def test_a_group_chained_to_the_next_exception_is_one_event(env_group: BaseExceptionGroup) -> None:
+    """`raise ValueError(...) from group`: the group, the blank, the chain's separator and the next traceback are
+    one event (the group's lines all indented: its last box line ends it, then the separator goes on)."""
+    try:
+        raise ValueError("settings could not be loaded") from env_group
+    except ValueError as exc:
+        chained = exc
+    for name, text in _logs(chained):
+        assert "The above exception was the direct cause" in text, name
+        _check_one_event(text, 2, "ENV_VAR_MISSING", "KeyError")
+
+
+def test_an_uncaught_group_without_a_record_and_a_group_of_nothing_known(env_group: BaseExceptionGroup) -> None:
+    """sys.excepthook's print of a group (no record: the event starts at its header) is an event; a group of
+    errors no rule knows is UNKNOWN_ERROR, its type the last sub-exception's."""
+    text = "INFO:app:started\n" + "".join(__import__("traceback").format_exception(env_group)) + "INFO:app:next\n"
+    _check_one_event(text, 2, "ENV_VAR_MISSING", "KeyError")
+    unknown = _group_of(lambda: json.loads("{'a': 1}"), lambda: [][1])
+    text = "INFO:app:started\n" + "".join(__import__("traceback").format_exception(unknown)) + "INFO:app:next\n"
+    _check_one_event(text, 2, "UNKNOWN_ERROR", "IndexError")
+
+
+def test_a_live_exception_group_is_classified_by_its_sub_exceptions(env_group: BaseExceptionGroup) -> None:
+    evidence = evidence_from_exception(env_group)
+    assert [e.type for e in evidence.exceptions] == ["ExceptionGroup", "json.decoder.JSONDecodeError", "KeyError"]
+    got = Classifier.default().classify(evidence)
+    assert (got.label, got.exception_type) == ("ENV_VAR_MISSING", "KeyError")
+
+
+def test_group_text_parses_every_sub_exception_in_printed_order(env_group: BaseExceptionGroup) -> None:
+    text = "".join(__import__("traceback").format_exception(env_group))
+    parsed = parse_traceback_text(text)
+    assert [p.type for p in parsed] == ["ExceptionGroup", "json.decoder.JSONDecodeError", "KeyError"]
+    assert parsed[0].message == "unhandled errors in a TaskGroup (2 sub-exceptions)"
+    assert parsed[2].frames[-1].function == "__getitem__" and parsed[2].message == f"'{MISSING}'"
+
+
+def _never_retrieved(refused_port: int) -> logging.LogRecord:
+    """The record asyncio's default exception handler logs for a task whose exception nobody retrieved (a refused
+    PostgreSQL connection)."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep()
+    log = logging.getLogger("asyncio")
+    log.addHandler(handler)
+    try:
+        async def connect() -> None:
+            psycopg2.connect(host="127.0.0.1", port=refused_port, user="x", dbname="x", connect_timeout=5)
+
+        async def main() -> None:
+            asyncio.get_running_loop().create_task(connect())
+            await asyncio.sleep(0.05)
+
+        asyncio.run(main())
+        gc.collect()
+    finally:
+        log.removeHandler(handler)
+    (record,) = [r for r in records if r.getMessage().startswith("Task exception was never retrieved")]
+    return record
+
+
+def test_asyncio_task_exception_never_retrieved(refused_port: int) -> None:
+    """Logged through logging (basicConfig's, an asctime format) and with no logging configured (logging's last
+    resort: the message and the traceback alone): one event on its first line, the refused connection decides."""
+    record = _never_retrieved(refused_port)
+    for fmt in ("%(levelname)s:%(name)s:%(message)s", "%(asctime)s - %(name)s - %(levelname)s - %(message)s",
+                "%(message)s"):
+        body = logging.Formatter(fmt).format(record)
+        assert "\nfuture: <Task finished" in body and "Traceback (most recent call last):" in body
+        for wname, wrap in _WRAPPERS.items():
+            lines = ["INFO:app:started", *body.rstrip("\n").split("\n"), "INFO:app:next"]
+            text = "\n".join(wrap(line) for line in lines) + "\n"
+            for block in BLOCKS:
+                (event,) = error_events(text, block)
+                assert (event.line, event.end_line) == (2, len(lines) - 1), (fmt, wname, block)
+                assert event.message.startswith("Task exception was never retrieved"), (fmt, wname)
+                assert _classify(event) == ("PG_CONNECTION_FAILED", "psycopg2.OperationalError"), (fmt, wname)
+
+
+def _stderr_of(fn: Callable[[], None]) -> str:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        fn()
+    return err.getvalue()
+
+
+def test_threading_excepthook_and_the_unraisable_hook(refused_port: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`Exception in thread T (f):` and `Exception ignored in: <…>` start the events of the tracebacks under them;
+    two of them one after another are two events (Python's own hooks, not pytest's that catch them in a test)."""
+    monkeypatch.setattr(threading, "excepthook", threading.__excepthook__)
+    monkeypatch.setattr(sys, "unraisablehook", sys.__unraisablehook__)
+    def work() -> None:
+        psycopg2.connect(host="127.0.0.1", port=refused_port, user="x", dbname="x", connect_timeout=5)
+
+    def in_thread() -> None:
+        t = threading.Thread(target=work)
+        t.start()
+        t.join()
+
+    class Holder:
+        def __del__(self) -> None:
+            json.loads("{'a': 1}")
+
+    def unraisable() -> None:
+        Holder()  # (dropped at once: its __del__ runs here)
+
+    thread_text = _stderr_of(in_thread)
+    del_text = _stderr_of(unraisable)
+    assert thread_text.startswith("Exception in thread Thread-") and del_text.startswith("Exception ignored in: <")
+    for wname, wrap in _WRAPPERS.items():
+        lines = ["INFO:app:started", *thread_text.rstrip("\n").split("\n"), *del_text.rstrip("\n").split("\n"),
+                 "INFO:app:next"]
+        text = "\n".join(wrap(line) for line in lines) + "\n"
+        second = 2 + len(thread_text.rstrip("\n").split("\n"))
+        for block in BLOCKS:
+            first, other = error_events(text, block)
+            assert (first.line, first.end_line, other.line, other.end_line) == (2, second - 1, second, len(lines) - 1)
+            assert _classify(first) == ("PG_CONNECTION_FAILED", "psycopg2.OperationalError"), wname
+            assert _classify(other) == ("UNKNOWN_ERROR", "json.decoder.JSONDecodeError"), wname
+
+
+def test_faulthandler_dump_is_one_event_from_its_fatal_error_line() -> None:
+    """A real crash (a NULL read through ctypes) with faulthandler on: `Fatal Python error: Segmentation fault`, a
+    blank, `Current thread 0x… (most recent call first):` and its frames are one event, from the first line."""
+    proc = subprocess.run([sys.executable, "-X", "faulthandler", "-c",
+                           "import ctypes\ndef crash():\n    ctypes.string_at(0)\ncrash()"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode != 0 and "Fatal Python error: Segmentation fault" in proc.stderr
+    dump = proc.stderr.rstrip("\n").split("\n")
+    frames_end = max(k for k, line in enumerate(dump) if line.startswith("  File ")) + 1
+    lines = ["INFO:app:started", *dump[:frames_end]]
+    text = "\n".join(lines) + "\n"
+    for block in BLOCKS:
+        (event,) = error_events(text, block)
+        assert (event.line, event.end_line) == (2, len(lines)), block
+        assert event.traceback.startswith("Fatal Python error: Segmentation fault")
+        assert _classify(event)[0] == "UNKNOWN_ERROR"
+
+
+def test_ipython_traceback_of_an_openai_quota_error_is_openai_quota_exceeded(llm) -> None:
+    """IPython's traceback (`File ~/…/openai/_base_client.py:1047, in SyncAPIClient.request(…)` frames, the short type
+    name): the frames in the openai package attribute the quota error to OpenAI."""
+    from IPython.core.ultratb import FormattedTB
+
+    llm.set_failure("openai", "quota")
+    client = openai.OpenAI(api_key="sk-test-key", base_url=llm.openai_base_url, max_retries=0, timeout=10)
+    try:
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    except openai.RateLimitError:
+        etype, value, tb = sys.exc_info()
+    text = FormattedTB(mode="Context", color_scheme="NoColor").text(etype, value, tb)
+    assert "Traceback (most recent call last)" in text and "RateLimitError: Error code: 429" in text
+    text = text.replace("insufficient_quota", "quota_word_removed")  # (the frames must attribute it, not the code)
+    got = Classifier.default().classify_text(text)
+    assert got.label == "OPENAI_QUOTA_EXCEEDED"
+    assert any("/openai/" in f.file for p in parse_traceback_text(text) for f in p.frames)
+
+
+# -- the real pasted texts of held-out round 12 ---------------------------------------------------------------------
+
+_LAYOUTS = {e["id"]: e for e in yaml.safe_load(
+    (Path(__file__).parent / "realworld" / "layouts.yml").read_text(encoding="utf-8"))}
+
+
+@pytest.mark.parametrize(("entry", "spans"), [
+    ("r12-dbgpt-uvicorn-exception-group-taskgroup", [(1, 15)]),
+    ("r12-postgres-mcp-exception-group-nested-cut", [(1, 20)]),
+    ("r12-anycorn-exception-group-indented-cut", [(1, 16)]),
+    ("r12-psycopg3-unraisable-three-at-exit", [(1, 6), (7, 10), (11, 15)]),
+    ("r12-cdat-atexit-and-sys-exitfunc", [(1, 7), (8, 14)]),
+    ("r12-psycopg3-faulthandler-segfault-connect", [(2, 9)]),
+    ("r12-tg-signer-stderr-task-exception-sqlite-closed", [(1, 11)]),
+])
+def test_real_pastes_read_as_their_events(entry: str, spans: list[tuple[int, int]]) -> None:
+    text = _LAYOUTS[entry]["text"] + "\n"
+    for block in BLOCKS:
+        assert [(e.line, e.end_line) for e in error_events(text, block)] == spans, block
+
+
+def test_real_paste_of_a_thread_exception_is_openai_quota() -> None:
+    (event,) = error_events(_LAYOUTS["r12-ai-waifu-thread-exception-openai-quota"]["text"] + "\n")
+    assert event.line == 1 and event.traceback.startswith("Exception in thread Thread-1 (preparation):")
+    assert _classify(event) == ("OPENAI_QUOTA_EXCEEDED", "openai.error.RateLimitError")
