@@ -131,6 +131,13 @@ _CRI_REST = re.compile(r"(stdout|stderr) [PF](?: (.*)|$)", re.S)
 # `kubectl logs --prefix` (a pod's container) and Grafana Loki's `logcli query` (the stream's label set) in front of
 # each line
 _KUBECTL = re.compile(r"\[(pod/[\w.-]+/[\w.-]+)\] ?(.*)", re.S)
+# Fluent Bit's `stdout` output: "[0] TAG: [EPOCH, {"log"=>"line", "stream"=>"stderr", …}]" (v2 writes
+# "[[EPOCH, {}], {…}]"); the record is a Ruby-style hash whose strings are not escaped, so a value ends at a quote
+# before the next key or the hash's end (or at the line's end: a multi-line value goes on, unprefixed)
+_FLUENTBIT = re.compile(r"\[\d{1,9}\] ([^\s\[\]]{1,512}): \[\[?(\d{9,10}(?:\.\d{1,9})?)(?:, \{\}\])?, \{(.*)", re.S)
+_FLUENTBIT_VALUE = re.compile(r'"(?:log|message)"=>"')
+_FLUENTBIT_END = re.compile(r'"(?=, "[^"\s]{1,64}"=>|\}|$)')
+_FLUENTBIT_STREAM = re.compile(r'"stream"=>"(stdout|stderr)"')
 _LOKI = re.compile(r'\{([A-Za-z_]\w*="(?:[^"\\]|\\.)*"(?:, ?[A-Za-z_]\w*="(?:[^"\\]|\\.)*")*)\}(?: (.*)|$)', re.S)
 _STRUCTLOG_LOGGER = re.compile(r" \[([A-Za-z_][\w.]*)\](?= |$)")
 # a platform's timestamp in front of the app's own line that starts with a timestamp too
@@ -946,6 +953,10 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
         if m:
             return [_in_stream(ln, m.group(3) + (m.group(4) or ""), "journal")
                     for ln in parse_line(m.group(5), _depth + 1)]
+    if c == "[" and text[1:2].isdigit() and _depth < MAX_WRAPPERS:
+        m = _FLUENTBIT.match(text)
+        if m:
+            return _fluent_bit(m, _depth)
     if c == "[" and text.startswith("[pod/") and _depth < MAX_WRAPPERS:
         m = _KUBECTL.match(text)
         if m:  # `kubectl logs --prefix`: "[pod/NAME/CONTAINER] line", one stream per pod's container
@@ -955,6 +966,25 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
         if m and not m.group(1).isdigit():
             return [_in_stream(ln, m.group(1)) for ln in parse_line(m.group(2), _depth + 1)]
     return [parse_process(text, "", None, None)]
+
+
+def _fluent_bit(m: re.Match[str], depth: int) -> list[Line]:
+    """The app's line in a Fluent Bit `stdout` record (`_FLUENTBIT`'s match), one stream per tag (and its
+    stdout / stderr), stamped with the record's time; a record without a `log` / `message` value is plain text."""
+    rest = m.group(3)
+    v = _FLUENTBIT_VALUE.search(rest)
+    try:
+        ts = datetime.fromtimestamp(float(m.group(2)), UTC).isoformat()
+    except (OverflowError, ValueError):
+        ts = None
+    if v is None:
+        return [Line("fluent-bit", m.group(1), ts, None, None, rest, rest, True)]
+    e = _FLUENTBIT_END.search(rest, v.end())
+    value = rest[v.end():] if e is None else rest[v.end():e.start()]
+    s = _FLUENTBIT_STREAM.search(rest)
+    stream = m.group(1) if s is None else f"{m.group(1)}/{s.group(1)}"
+    out = [_in_stream(ln, stream, "fluent-bit") for ln in parse_line(value, depth + 1)]
+    return [ln if ts is None else _stamped(ln, ts) for ln in out]
 
 
 def _stamped(ln: Line, ts: str) -> Line:

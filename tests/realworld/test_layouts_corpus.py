@@ -2,7 +2,8 @@
 structlog's console renderer, Rich's RichHandler and traceback boxes, the logs of deployed web apps
 (Heroku, gunicorn, uvicorn, Docker, Kubernetes, Celery, CloudWatch), JSON-lines logs and hosting platforms' logs
 (journald, Fly.io, Azure App Service, Vercel, pm2, Docker json-file, Google Cloud Logging, supervisord), Heroku's router
-and error codes, GitHub Actions job logs.
+and error codes, GitHub Actions job logs, and what log sinks print or export (Fluent Bit's stdout output, a Datadog CSV
+export, Elasticsearch hits, RFC 5424 syslog lines).
 
 Each text is read whole and in 7-byte blocks (the same events either way); the error events found are
 compared with the ones an operator reads in the text (line, level, message prefix). The reader must find
@@ -29,7 +30,7 @@ from tests.test_logs_support import read
 LAYOUTS_PATH = Path(__file__).with_name("layouts.yml")
 LAYOUTS = ("loguru", "structlog", "rich", "ansi", "heroku", "gunicorn", "uvicorn", "compose", "docker", "kubernetes",
            "celery", "cloudwatch", "plain", "json", "journal", "fly", "azure", "vercel", "pm2", "docker-json", "gcp",
-           "supervisord", "github-actions", "python", "cri")
+           "supervisord", "github-actions", "python", "cri", "fluent-bit", "datadog", "elasticsearch", "syslog")
 LEVELS = ("ERROR", "CRITICAL")
 MIN_FOUND = 0.9
 MIN_LABELLED = 0.9
