@@ -36,6 +36,7 @@ def test_interleaved_instances_are_reassembled(shape: str, block_size: int, tbs:
     events, stats = read(data, block_size=block_size)
     want = sorted((s for s in spans if s.rec.level == "ERROR"), key=lambda s: s.line)
     got = sorted(events, key=lambda e: e.line)
+    assert events == got  # in the order of their first lines, though the overlapping ones close in another
     assert [(e.line, e.end_line, e.message) for e in got] == [(s.line, s.end_line, s.rec.message) for s in want]
     for ev, span in zip(got, want, strict=True):
         assert ev.traceback == (span.rec.exc.rstrip("\n") if span.rec.exc else None)

@@ -9,6 +9,7 @@ an event is open on any stream; then the scan jumps to the next candidate.
 
 from __future__ import annotations
 
+import heapq
 import json
 import re
 from collections import Counter
@@ -224,6 +225,8 @@ class _Reader:
         # per stream: the first line of a line that a container runtime split, and its pieces so far joined
         # (`_joined`)
         self.pieces: dict[str, tuple[int, pieces.Piece]] = {}
+        self.held: list[tuple[int, int, RawEvent]] = []  # closed events waiting for an earlier one (`_release`)
+        self._seq = 0
 
     # -- main loop ----------------------------------------------------------------------------
 
@@ -329,8 +332,7 @@ class _Reader:
                             continue
                 pos = self._parse_line(block, pos, n)
                 if out:
-                    yield from out
-                    out.clear()
+                    yield from self._release(out)
             if run >= 0:
                 self._skip(block, run, n)
             self._keep_pieces(block)
@@ -341,9 +343,31 @@ class _Reader:
             self._feed(pieces.line_of(p), first, self.lineno)
         self.pieces.clear()
         asm.finish()
-        yield from out
-        out.clear()
+        yield from self._release(out, final=True)
         self._finish_stats()
+
+    def _release(self, out: list[RawEvent], final: bool = False) -> Iterator[RawEvent]:
+        """The events closed so far (`out`, emptied) in the order of their first lines: an event that closed while
+        one that started before it is still open (another stream's, interleaved; a split line being joined) waits
+        for it. What waits is bounded: an open event closes once its stream is silent for the assembler's horizon,
+        and what one record absorbs is capped."""
+        held = self.held
+        if final:
+            mark = _INF
+        else:
+            mark = min((op.line for op in self.asm.open.values()), default=_INF)
+            if self.pieces:
+                mark = min(mark, *(first for first, _ in self.pieces.values()))
+        if not held and len(out) == 1 and out[0].line < mark:  # (the common case: nothing to wait for)
+            yield out[0]
+            out.clear()
+            return
+        for ev in out:
+            heapq.heappush(held, (ev.line, self._seq, ev))
+            self._seq += 1
+        out.clear()
+        while held and held[0][0] < mark:
+            yield heapq.heappop(held)[2]
 
     def _parse_line(self, block: bytes, pos: int, n: int) -> int:
         nl = block.find(b"\n", pos)
@@ -771,8 +795,7 @@ class _Reader:
             if rest is None and not more:
                 self.lineno += window.count(b"\n") + (0 if window.endswith(b"\n") or not window else 1)
                 self.asm.finish()
-                yield from self.asm.out
-                self.asm.out.clear()
+                yield from self._release(self.asm.out, final=True)
                 return None
             rest = len(window) if rest is None else rest
             self.lineno += window.count(b"\n", 0, rest)
@@ -815,8 +838,7 @@ class _Reader:
                 if ln.ts:
                     stats.see_ts(parse_ts(ln.ts))
             if asm.out:
-                yield from asm.out
-                asm.out.clear()
+                yield from self._release(asm.out)
         return None
 
 
