@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from examples.llm_standin import LLMStandIn
-from examples.pgtemp import DENIED_DB, UNKNOWN_ROLE, TempPostgres, free_port
+from examples.pgtemp import DENIED_DB, UNKNOWN_ROLE, TempPostgres
 from examples.realerrors_api import (
     ai_clients,
     embeddings,
@@ -811,7 +811,10 @@ def _prepare(ctx: Context) -> None:
     storage.save_session(ctx.conn, "s-null", user_id, None)
     storage.save_session(ctx.conn, "s-badjson", user_id, "{'goals': ['switch to UX research']}")
 
-    ctx.closed_port = free_port()
+    closed = socket.socket()  # bound and held, never listening: it refuses, and no other server can take it
+    closed.bind(("127.0.0.1", 0))
+    ctx.closed_port = closed.getsockname()[1]
+    ctx.cleanups.append(closed.close)
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(16)  # never accept(): connects complete in the kernel, then nothing answers

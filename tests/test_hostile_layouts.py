@@ -365,7 +365,7 @@ def test_logfmt_error_records_of_lower_case_levels_are_events(block_size: int) -
             'severity="error" message="quoted level"\n')
     events, _ = read(text.encode(), block_size=block_size)
     assert [(e.line, e.level, e.message) for e in events] == [
-        (2, "ERROR", "db down"), (5, "CRITICAL", "disk full"), (6, "ERROR", "quoted level")]
+        (2, "ERROR", "db down: timeout"), (5, "CRITICAL", "disk full"), (6, "ERROR", "quoted level")]
     if block_size > 7:
         events, _ = read(b"plain line of text\n" * 60_000 + text.encode(), block_size=block_size)
         assert [(e.line, e.level) for e in events] == [(60_002, "ERROR"), (60_005, "CRITICAL"), (60_006, "ERROR")]

@@ -208,3 +208,44 @@ def test_a_dict_repr_and_a_cut_record_without_level_are_no_records() -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_a_records_error_field_is_its_evidence(refused_port: int) -> None:
+    """The error of a structured record kept beside its message (structlog's `log.error("…", error=str(e))`, an
+    ECS-style `error` object of `type` and `message`, logfmt's `err=`), not in a traceback: read as `message: error`,
+    so that it decides the label. An error body printed after a text record (no level) is no record's field."""
+    import json
+    import logging
+
+    import psycopg2
+    import structlog
+
+    try:
+        psycopg2.connect(host="127.0.0.1", port=refused_port, dbname="m", user="u", password="p", connect_timeout=5)
+    except psycopg2.OperationalError as e:
+        exc = e
+    buf = io.StringIO()
+    log = structlog.wrap_logger(structlog.PrintLogger(buf), processors=[
+        structlog.processors.add_log_level, structlog.processors.JSONRenderer()])
+    log.error("session store unavailable", error=str(exc))
+    ecs = json.dumps({"log.level": "error", "message": "session store unavailable",
+                      "error": {"type": f"{type(exc).__module__}.{type(exc).__name__}", "message": str(exc)}})
+    try:
+        json.loads("")
+    except json.JSONDecodeError as e:
+        decode = e
+    handler = logging.StreamHandler(buf)
+    handler.setFormatter(logging.Formatter(f'level=%(levelname)s msg="%(message)s" err="{decode}"'))
+    logger = logging.getLogger("test_logs_json_records.logfmt")
+    logger.propagate = False
+    logger.addHandler(handler)
+    logger.error("PS101 steps could not be read")
+    logger.removeHandler(handler)
+    text = buf.getvalue().replace("}\n", "}\n" + ecs + "\n", 1)
+    events, _ = read(text.encode())
+    clf = EventClassifier(Classifier.default())
+    got = [(e.line, e.message.split(":")[0], clf.event(e).label) for e in events]
+    assert got[:2] == [(1, "session store unavailable", "PG_CONNECTION_FAILED"),
+                       (2, "session store unavailable", "PG_CONNECTION_FAILED")]
+    assert got[2][:2] == (3, "PS101 steps could not be read")
+    assert events[2].message.endswith("Expecting value: line 1 column 1 (char 0)")

@@ -123,6 +123,7 @@ LOGFMT_LEVEL_KEYS = frozenset({"level", "lvl", "severity", "levelname"})
 _LOGFMT_MSG_KEYS = frozenset({"msg", "message", "event"})
 _LOGFMT_TS_KEYS = frozenset({"time", "ts", "timestamp", "asctime"})
 _LOGFMT_LOGGER_KEYS = frozenset({"logger", "name", "logger_name"})
+_LOGFMT_ERROR_KEYS = frozenset({"error", "err", "exc", "exception"})
 _TS_AT = re.compile(_TS)
 _PIPE_NAME = re.compile(r"([\w.-]+) \| (.*)", re.S)
 _STD_STREAMS = frozenset({"stdout", "stderr"})
@@ -218,6 +219,10 @@ _JSON_TS_KEYS = ("timestamp", "time", "@timestamp", "asctime", "ts")
 _JSON_EXC_KEYS = ("exception", "exc_info", "stack_trace", "stacktrace", "stack", "traceback", "exc_text",
                   "error.stack_trace", "error.stack")
 _JSON_ERROR_EXC_KEYS = ("stack", "stack_trace", "traceback")  # inside a nested "error" object (ECS, Datadog)
+# a record's error as text beside its message, no traceback (structlog's `log.error("db down", error=str(e))`, pino's
+# and ECS's `err` / `error` object of `type` and `message`, Lambda's `errorMessage`): evidence of the record, read
+# as `message: error` (as `logger.error(f"db down: {e}")` prints it)
+_JSON_ERROR_KEYS = ("error", "err", "exc", "error_message", "errorMessage", "error.message")
 # a record's whole formatted line, read as the process's own line when the record has no level key: loguru's
 # `serialize=True` `text` (its `record` cut off or missing)
 _JSON_LINE_KEYS = ("text",)
@@ -552,10 +557,12 @@ def _wrapped(text: str, via: str, ts: str, level: str, shape: str, stream: str |
 def _logfmt(text: str, shape: str, stream: str | None, ts: str | None) -> Line | None:
     """A logfmt record (`key=value` pairs, a level among them), else None. An unquoted message runs to the
     next ` key=` (or the line's end: custom formats put a message with spaces last)."""
-    level = msg = logger = when = None
+    level = msg = logger = when = err = None
     for m in _LOGFMT_PAIR.finditer(text):
         key, value = m.group(1).lower(), m.group(2)
-        if key in LOGFMT_LEVEL_KEYS:
+        if key in _LOGFMT_ERROR_KEYS and err is None:
+            err = value[1:-1].replace('\\"', '"') if value.startswith('"') else value
+        elif key in LOGFMT_LEVEL_KEYS:
             level = level or value.strip('"')
         elif key in _LOGFMT_MSG_KEYS and msg is None:
             if value.startswith('"'):
@@ -573,6 +580,8 @@ def _logfmt(text: str, shape: str, stream: str | None, ts: str | None) -> Line |
     if level is None or norm_level(level) not in _ALL_LEVELS:
         return None
     msg = msg or ""
+    if err and err not in msg:  # (the record's error beside its message: `msg="db down" err="…"`)
+        msg = f"{msg}: {err}" if msg else err
     return Line(shape or "plain", stream, ts or when, norm_level(level), logger, text, msg, True, _record_kind(msg))
 
 
@@ -701,8 +710,26 @@ def json_record(obj: dict) -> Line:
             # textPayload, a CloudWatch message): its exception line is the record's message
             exc = whole.rstrip("\n")
             first = next((ln for ln in reversed(exc.split("\n")) if ln[:1] not in ("", " ", "\t")), first)
+    msg = first
+    if exc is None and level is not None:  # (a record's: an error body printed after a text record has no level)
+        err = _json_error_text(obj)
+        if err and err not in whole:
+            msg = f"{first}: {err}" if first else err
     return Line("json", None, _str(_first(obj, _JSON_TS_KEYS)), norm_level(_str(level)),
-                _str(_first(obj, _JSON_LOGGER_KEYS)), first, first, True, _record_kind(first), exc)
+                _str(_first(obj, _JSON_LOGGER_KEYS)), msg, msg, True, _record_kind(msg), exc)
+
+
+def _json_error_text(obj: dict) -> str | None:
+    """The text of a record's error field (`_JSON_ERROR_KEYS`): a string, or an object's `type: message`."""
+    for key in _JSON_ERROR_KEYS:
+        v = obj.get(key)
+        if isinstance(v, dict):
+            m, t = v.get("message"), v.get("type") or v.get("kind")
+            if isinstance(m, str) and m.strip():
+                return f"{t}: {m}".strip() if isinstance(t, str) and t and not m.startswith(t) else m.strip()
+        elif isinstance(v, str) and v.strip() and v.strip().lower() not in ("none", "null", "false"):
+            return v.strip()
+    return None
 
 
 def json_message(obj: dict) -> str:
@@ -916,8 +943,10 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
                 f = _FLY.match(inner) if first in "rp" else None  # (Fly's platform lines: `runner[…]`, `proxy[…]`)
                 if f:
                     return [_fly(f, m.group(1))]
-                if (first == "#" and inner[:3] == "##[") or _in_any_line(inner):
-                    # (the GitHub Actions runner's `##[error]…`; a platform's failure line: Lambda's timeout)
+                if (first == "#" and inner[:3] == "##[") or _in_any_line(inner) or (
+                        first in _LOGFMT_INITIALS and _LOGFMT_START.match(inner)):
+                    # (the GitHub Actions runner's `##[error]…`; a platform's failure line: Lambda's timeout; a
+                    # logfmt record behind the platform's timestamp)
                     return [parse_process(inner, "render-text", None, m.group(1))]
                 # what parse_process makes of a line that cannot start a record (a traceback's exception
                 # line, a blank, a chain separator): its plain text
