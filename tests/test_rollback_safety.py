@@ -124,6 +124,26 @@ def test_a_target_cannot_be_an_option(repo):
     assert [x.code for x in plan.refusals] == ["unknown_sha"]
 
 
+def test_a_tag_named_like_a_sha_cannot_stand_for_another_commit(repo, inproc):
+    c = repo.commits
+    short = c["c4"][:10]
+    git(repo.work, "tag", short, c["c2"])  # git would read `short` as the tag: c2, three commits further back
+    before = (refs(repo.work), refs(repo.remote))
+    for args in ((short, "--dry-run"), (short, "--yes")):
+        r = inproc(repo, "rollback", *args, "--allow-schema-change")
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert f"ambiguous git ref {args[0]!r}" in r.stderr and "Traceback" not in r.stderr
+    assert (refs(repo.work), refs(repo.remote)) == before
+    with pytest.raises(UsageError, match="ambiguous git ref"):
+        plan_rollback(repo.work, short)
+    # the full sha wins over a tag of that name (git reads a whole sha as the object), and the tag by its full name
+    assert plan_rollback(repo.work, c["c4"], allow_schema_change=True).target_sha == c["c4"]
+    assert plan_rollback(repo.work, f"refs/tags/{short}").target_sha == c["c2"]
+    git(repo.work, "tag", "cafe", c["c3"])  # a hex tag that is no object's prefix is only a tag
+    if not any(sha.startswith("cafe") for sha in c.values()):
+        assert plan_rollback(repo.work, "cafe").target_sha == c["c3"]
+
+
 # -- one root -------------------------------------------------------------------------------------
 
 def test_from_a_subdirectory_config_store_and_audit_are_the_repositorys(repo, tmp_path):
