@@ -144,6 +144,17 @@ def test_a_tag_named_like_a_sha_cannot_stand_for_another_commit(repo, inproc):
         assert plan_rollback(repo.work, "cafe").target_sha == c["c3"]
 
 
+def test_a_hostile_commit_message_cannot_drive_the_terminal(repo, inproc):
+    write(repo.work, "app.py", "VERSION = 6\n")
+    commit_all(repo.work, "c6 \x1bc\x1b]52;c;cm0gLXJm\x07 \u009b2J hidden\x08\x08 \u202eevil")
+    git(repo.work, "push", "-q", "origin", "main")
+    for fmt in ("table", "markdown", "json"):
+        r = inproc(repo, "rollback", "HEAD~1", "--dry-run", "--format", fmt)
+        assert r.returncode == 0, r.stderr
+        assert "c6 " in r.stdout
+        assert not [ch for ch in ("\x1b", "\x07", "\x08", "\u009b", "\u202e") if ch in r.stdout + r.stderr]
+
+
 # -- one root -------------------------------------------------------------------------------------
 
 def test_from_a_subdirectory_config_store_and_audit_are_the_repositorys(repo, tmp_path):
