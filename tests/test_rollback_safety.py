@@ -387,3 +387,17 @@ def test_an_alembic_migration_is_a_schema_change(repo):
     assert [r.code for r in plan.refusals] == ["schema_change"]
     assert "alembic/versions/0002_drop_email.py" in plan.diff.findings[0].message + str(plan.diff.to_dict())
     assert plan_rollback(repo.work, before, allow_schema_change=True).ok
+
+
+def test_an_audit_record_cut_off_by_a_crash_keeps_its_text_and_the_next_record_its_own_line(tmp_path):
+    from mosaic_diag.platform.audit import append_audit
+
+    path = tmp_path / "audit.log"
+    append_audit(path, {"action": "rollback", "result": "started"})
+    torn = '{"when": "2026-12-06T10:00:00+00:00", "action": "rollback", "res'
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(torn)  # the process died half-way through its write
+    append_audit(path, {"action": "rollback", "result": "done"})
+    lines = path.read_text().splitlines()
+    assert lines[1] == torn  # an audit trail is never cut, even its torn line
+    assert json.loads(lines[2])["result"] == "done"
