@@ -113,3 +113,21 @@ def test_a_record_cut_off_by_an_interrupted_write_is_not_glued_to_the_next(manif
     store.record(manifests["c4"])
     assert [r.commit for r in store.history()] == [manifests["c4"].commit, manifests["c2"].commit]
     assert path.read_text().count("\n") == 2 and path.read_text().endswith("\n")
+
+
+def test_a_store_file_with_bytes_that_are_not_utf8_is_one_line_naming_file_and_line(manifests, tmp_path, capsys,
+                                                                                     monkeypatch) -> None:
+    from mosaic_diag.cli import main
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+
+    path = tmp_path / ".mosaic-diag" / "deploys.jsonl"
+    FileDeployStore(path, TickClock()).record(manifests["c2"])
+    with open(path, "ab") as fh:
+        fh.write(b'{"id": 2, "note": "\xff\xfe"}\n')
+    with pytest.raises(ConfigError, match=r"deploys\.jsonl:2: bad deploy record: not UTF-8"):
+        FileDeployStore(path).history()
+    capsys.readouterr()
+    assert main(["manifest", "history", "--repo", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "deploys.jsonl:2: bad deploy record: not UTF-8" in err

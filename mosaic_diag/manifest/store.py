@@ -118,17 +118,19 @@ class FileDeployStore:
         if not self.path.exists():
             return []
         out = []
-        text = self.path.read_text(encoding="utf-8")
-        lines = text.splitlines()
-        if lines and not text.endswith("\n"):
-            lines.pop()  # a record is a whole line: a tail without its newline is a write cut off (or under way)
+        data = self.path.read_bytes()
+        lines = data.split(b"\n")
+        lines.pop()  # after the last newline: nothing, or a write cut off (or under way): a record is a whole line
         for n, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
-                d = json.loads(line)
+                d = json.loads(line.decode("utf-8"))
                 out.append(DeployRecord(int(d["id"]), d["recorded_at"], d["commit"], d.get("branch"),
                                         d["status"], d.get("note"), d.get("manifest") or {}))
+            except UnicodeDecodeError as exc:
+                raise ConfigError(f"bad deploy record: not UTF-8 text ({exc.reason})", path=str(self.path),
+                                  line=n) from exc
             except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
                 raise ConfigError(f"bad deploy record: {exc}", path=str(self.path), line=n) from exc
         return out
