@@ -182,6 +182,18 @@ def test_failed_actions_are_reported_and_audited(workspace: Path, monkeypatch: p
     assert [a["outcome"] for a in audit if a["action"] == "alert_ops"] == ["intent", "failed"]
 
 
+@pytest.mark.parametrize("url", ["http://[::1/hooks/ops", "http://ops.example.com:8o/hooks/ops"])
+def test_a_malformed_webhook_url_is_a_failed_action_not_a_crash(workspace: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture, url: str) -> None:
+    monkeypatch.setenv("MOSAIC_DIAG_WEBHOOK_URL", url)
+    assert run("--execute", "--yes") == 1
+    out, err = capsys.readouterr()
+    assert "alert_ops: FAILED: http_post failed: " in out and "Traceback" not in out + err
+    assert "circuit_breaker: ok" in out  # the actions after it still ran
+    audit = [json.loads(line) for line in (workspace / ".mosaic-diag" / "audit.log").read_text().splitlines()]
+    assert [a["outcome"] for a in audit if a["action"] == "alert_ops"] == ["intent", "failed"]
+
+
 def test_no_webhook_configured_is_said_not_hidden(workspace: Path, capsys: pytest.CaptureFixture) -> None:
     assert run() == 0
     out = capsys.readouterr().out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +76,58 @@ def test_postgres_store_unreachable(manifests, refused_port):
     with pytest.raises(UnreachableError, match=r"deploy store postgresql://mosaic:\*\*\*@127.0.0.1:\d+/mosaic "
                                                "unreachable"):
         store.record(manifests["c5"])
+
+
+def _record_many(path: str, manifest_json: str, n: int) -> None:
+    from mosaic_diag.manifest.model import Manifest
+
+    store = FileDeployStore(Path(path))
+    manifest = Manifest.from_dict(json.loads(manifest_json))
+    for _ in range(n):
+        store.record(manifest, status="deployed")
+
+
+def test_concurrent_writers_of_the_file_store_get_distinct_ids(manifests, tmp_path) -> None:
+    import multiprocessing
+
+    path = tmp_path / "deploys.jsonl"
+    doc = json.dumps(manifests["c5"].to_dict())
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_record_many, args=(str(path), doc, 25)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    ids = [r.id for r in FileDeployStore(path).history()]
+    assert len(ids) == 100 and sorted(ids) == list(range(1, 101))
+
+
+def test_a_record_cut_off_by_an_interrupted_write_is_not_glued_to_the_next(manifests, tmp_path) -> None:
+    path = tmp_path / "deploys.jsonl"
+    store = FileDeployStore(path, TickClock())
+    store.record(manifests["c2"])
+    whole = path.read_text()
+    path.write_text(whole + whole[: len(whole) // 2])  # the process died half-way through its write
+    assert [r.commit for r in store.history()] == [manifests["c2"].commit]  # the torn tail is no record
+    store.record(manifests["c4"])
+    assert [r.commit for r in store.history()] == [manifests["c4"].commit, manifests["c2"].commit]
+    assert path.read_text().count("\n") == 2 and path.read_text().endswith("\n")
+
+
+def test_a_store_file_with_bytes_that_are_not_utf8_is_one_line_naming_file_and_line(manifests, tmp_path, capsys,
+                                                                                     monkeypatch) -> None:
+    from mosaic_diag.cli import main
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+
+    path = tmp_path / ".mosaic-diag" / "deploys.jsonl"
+    FileDeployStore(path, TickClock()).record(manifests["c2"])
+    with open(path, "ab") as fh:
+        fh.write(b'{"id": 2, "note": "\xff\xfe"}\n')
+    with pytest.raises(ConfigError, match=r"deploys\.jsonl:2: bad deploy record: not UTF-8"):
+        FileDeployStore(path).history()
+    capsys.readouterr()
+    assert main(["manifest", "history", "--repo", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "deploys.jsonl:2: bad deploy record: not UTF-8" in err

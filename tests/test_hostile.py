@@ -176,3 +176,43 @@ def test_round_13_patterns_read_a_half_megabyte_line_in_one_pass(text: str, labe
 
     assert len(text) >= HALF_MB - 100
     assert Classifier.default().classify_text(text).label == label
+
+
+# -- terminal controls ----------------------------------------------------------------------------
+
+# a reset (RIS), a DCS string, a C1 CSI (clear screen), a status report the terminal would type back, an OSC 52
+# clipboard write, backspaces that hide text, a bell, DEL, a bidi override
+HOSTILE = ("could not connect A\x1bcB \x1bP1;2qD\x1b\\ \u009b2J \x1b[6n \x1b]52;c;cm0gLXJm\x07 x\x08\x08y "
+           "\x7f \u202eevil")
+_RAW_CONTROLS = ("\x1bc", "\x1bP", "\u009b", "\x1b[6n", "\x1b]", "\x07", "\x08", "\x7f", "\u202e")
+
+
+def _no_raw_controls(text: str) -> None:
+    assert not [c for c in _RAW_CONTROLS if c in text], repr(text)
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "json"])
+def test_hostile_log_lines_cannot_drive_the_terminal(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                     fmt: str) -> None:
+    log = tmp_path / "hostile.log"
+    log.write_text(f"2026-12-06T10:00:00Z ERROR psycopg2.OperationalError: {HOSTILE}\n", encoding="utf-8")
+    code = main(["triage", str(log), "--format", fmt])
+    out, err = capsys.readouterr()
+    assert code in (0, 1), err
+    _no_raw_controls(out + err)
+    assert "could not connect A" in out  # the line is still shown, its controls as escapes
+    if fmt == "json":
+        shown = json.dumps(json.loads(out), ensure_ascii=False)  # valid JSON, the controls in its strings kept
+        assert "\u009b2J" in shown and "\u202eevil" in shown
+    else:
+        assert "\\u001bc" in out and "\\u009b2J" in out
+
+
+def test_only_the_sequences_rich_writes_pass() -> None:
+    from mosaic_diag.platform.terminal import neutralize_controls
+
+    kept = "\x1b[1;31mred\x1b[0m\r\x1b[2K\x1b[1A\x1b[?25l\x1b[?25h\tok\n"
+    assert neutralize_controls(kept) == kept
+    assert neutralize_controls(HOSTILE + kept).endswith(kept)
+    _no_raw_controls(neutralize_controls(HOSTILE + kept))
+    assert neutralize_controls("café – naïve 日本") == "café – naïve 日本"

@@ -124,6 +124,37 @@ def test_a_target_cannot_be_an_option(repo):
     assert [x.code for x in plan.refusals] == ["unknown_sha"]
 
 
+def test_a_tag_named_like_a_sha_cannot_stand_for_another_commit(repo, inproc):
+    c = repo.commits
+    short = c["c4"][:10]
+    git(repo.work, "tag", short, c["c2"])  # git would read `short` as the tag: c2, three commits further back
+    before = (refs(repo.work), refs(repo.remote))
+    for args in ((short, "--dry-run"), (short, "--yes")):
+        r = inproc(repo, "rollback", *args, "--allow-schema-change")
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert f"ambiguous git ref {args[0]!r}" in r.stderr and "Traceback" not in r.stderr
+    assert (refs(repo.work), refs(repo.remote)) == before
+    with pytest.raises(UsageError, match="ambiguous git ref"):
+        plan_rollback(repo.work, short)
+    # the full sha wins over a tag of that name (git reads a whole sha as the object), and the tag by its full name
+    assert plan_rollback(repo.work, c["c4"], allow_schema_change=True).target_sha == c["c4"]
+    assert plan_rollback(repo.work, f"refs/tags/{short}").target_sha == c["c2"]
+    git(repo.work, "tag", "cafe", c["c3"])  # a hex tag that is no object's prefix is only a tag
+    if not any(sha.startswith("cafe") for sha in c.values()):
+        assert plan_rollback(repo.work, "cafe").target_sha == c["c3"]
+
+
+def test_a_hostile_commit_message_cannot_drive_the_terminal(repo, inproc):
+    write(repo.work, "app.py", "VERSION = 6\n")
+    commit_all(repo.work, "c6 \x1bc\x1b]52;c;cm0gLXJm\x07 \u009b2J hidden\x08\x08 \u202eevil")
+    git(repo.work, "push", "-q", "origin", "main")
+    for fmt in ("table", "markdown", "json"):
+        r = inproc(repo, "rollback", "HEAD~1", "--dry-run", "--format", fmt)
+        assert r.returncode == 0, r.stderr
+        assert "c6 " in r.stdout
+        assert not [ch for ch in ("\x1b", "\x07", "\x08", "\u009b", "\u202e") if ch in r.stdout + r.stderr]
+
+
 # -- one root -------------------------------------------------------------------------------------
 
 def test_from_a_subdirectory_config_store_and_audit_are_the_repositorys(repo, tmp_path):
@@ -356,3 +387,17 @@ def test_an_alembic_migration_is_a_schema_change(repo):
     assert [r.code for r in plan.refusals] == ["schema_change"]
     assert "alembic/versions/0002_drop_email.py" in plan.diff.findings[0].message + str(plan.diff.to_dict())
     assert plan_rollback(repo.work, before, allow_schema_change=True).ok
+
+
+def test_an_audit_record_cut_off_by_a_crash_keeps_its_text_and_the_next_record_its_own_line(tmp_path):
+    from mosaic_diag.platform.audit import append_audit
+
+    path = tmp_path / "audit.log"
+    append_audit(path, {"action": "rollback", "result": "started"})
+    torn = '{"when": "2026-12-06T10:00:00+00:00", "action": "rollback", "res'
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(torn)  # the process died half-way through its write
+    append_audit(path, {"action": "rollback", "result": "done"})
+    lines = path.read_text().splitlines()
+    assert lines[1] == torn  # an audit trail is never cut, even its torn line
+    assert json.loads(lines[2])["result"] == "done"

@@ -170,3 +170,36 @@ def test_a_file_that_is_not_sqlite_is_one_clear_line(tmp_path):
     r = run("dlq", "list", "--db", str(bad))
     assert r.returncode == 2 and "notes.txt" in r.stderr and "Traceback" not in r.stderr
     assert r.stderr.count("\n") == 1
+
+
+def test_a_dsn_of_any_spelling_goes_to_postgresql_never_to_a_local_file(pg_db, tmp_path, monkeypatch):
+    from urllib.parse import urlsplit
+
+    monkeypatch.chdir(tmp_path)
+    url = urlsplit(pg_db)
+    keywords = (f"host={url.hostname} port={url.port} user={url.username} password={url.password} "
+                f"dbname={url.path.lstrip('/')} sslmode=disable")
+    for target in (pg_db.replace("postgresql://", "postgresql+psycopg2://", 1), keywords,
+                   keywords.replace(f" dbname={url.path.lstrip('/')}", "")):  # libpq's default dbname: the user's
+        store = open_dead_letters(target)
+        try:
+            store.add(payload="{}", error="e", label="MODEL_ANSWER_INVALID", model="Answer")
+        except Exception as exc:  # noqa: BLE001 - a database error is fine; a local file is not
+            assert url.password not in str(exc), exc
+        finally:
+            store.close()
+    assert list(tmp_path.iterdir()) == []  # no SQLite file named after the DSN (and its password)
+    with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM mosaic_dead_letters")
+        assert cur.fetchone() == (2,)
+    conn.close()
+    with pytest.raises(Exception, match="not a PostgreSQL URL or a SQLite file path") as caught:
+        open_dead_letters("mysql://app:S3cretPw0rd@db/app")
+    assert "S3cretPw0rd" not in str(caught.value)
+
+
+def test_a_sqlite_dead_letter_file_is_readable_by_its_owner_only(tmp_path):
+    store = open_dead_letters(tmp_path / "dead.sqlite")
+    store.add(payload='{"email": "jane.doe@example.com"}', error="e", label="MODEL_ANSWER_INVALID", model="Answer")
+    store.close()
+    assert (tmp_path / "dead.sqlite").stat().st_mode & 0o077 == 0

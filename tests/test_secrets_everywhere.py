@@ -182,3 +182,51 @@ def test_playbook_plan_audit_notes_and_webhook_bodies(tmp_path: Path) -> None:
     everything = {"plan/table": outs[0], "plan/json": outs[1], "plan/markdown": outs[2], "execute": outs[3],
                   "audit": audit, "note": notes[0], "webhook body": _Hook.bodies[0]}
     assert {name: leaks(text) for name, text in everything.items()} == {name: [] for name in everything}
+
+
+# generated passwords hold '/', '+', '?', '#' and '@' (base64, pwgen -y): written unescaped in a DSN, libpq reads the
+# part after '/' as the path (and may quote the part before as a port), urlsplit does the same
+@pytest.mark.parametrize("password", ["Sup3r/Sec+ret9", "Sup3r?Sec+ret9", "Sup3r#Sec+ret9", "Sup3r@Sec+ret9",
+                                      "ab/Sec+ret9/xyzw"])
+def test_a_dsn_password_with_url_delimiters_is_masked_everywhere(password: str, inproc_cli) -> None:
+    from mosaic_diag.manifest.store import PostgresDeployStore
+    from mosaic_diag.platform.redact import redact_dsn
+    from mosaic_diag.runtime.guard import open_dead_letters
+    from mosaic_diag.runtime.health import _database_check
+
+    dsn = f"postgresql://app:{password}@127.0.0.1:1/app"
+    pieces = [p for p in password.replace("?", "/").replace("#", "/").replace("@", "/").split("/") if len(p) >= 4]
+
+    def clean(text: str) -> None:
+        assert not [p for p in pieces if p in text], text
+
+    clean(redact_text(f"connecting to {dsn} failed"))
+    clean(redact_dsn(dsn))
+    store = PostgresDeployStore(dsn, timeout=2)
+    clean(store.description)
+    with pytest.raises(Exception) as caught:
+        store.history()
+    clean(str(caught.value))
+    with pytest.raises(Exception) as caught:
+        open_dead_letters(dsn).add(payload="{}", error="e", label="l", model="M")
+    clean(str(caught.value))
+    clean(json.dumps(_database_check(dsn, 2)))
+    code, out, err = inproc_cli(["manifest", "history"], DATABASE_URL=dsn)
+    assert code == 3, err
+    clean(out + err)
+
+
+@pytest.fixture
+def inproc_cli(monkeypatch, capsys, tmp_path):
+    from mosaic_diag.cli import main
+
+    def runner(args: list[str], **env: str) -> tuple[int, str, str]:
+        monkeypatch.chdir(tmp_path)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        capsys.readouterr()
+        code = main(args)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return runner

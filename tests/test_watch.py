@@ -397,3 +397,19 @@ def test_an_action_that_cannot_be_audited_is_skipped_and_the_watch_goes_on(tmp_p
     assert len(alerts) > 10  # every group still alerted
     assert all(a.skipped and a.skipped.startswith("actions stopped: cannot write the audit log") for a in alerts
                if a.kind == "new_group")
+
+
+def test_a_hostile_line_reaches_the_markdown_alert_without_its_terminal_controls(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_bytes("2026-12-06T10:00:00Z ERROR psycopg2.OperationalError: boom A\x1bcB \u009b2J x\x08y "
+                    "\x1b]52;c;cm0gLXJm\x07 \u202eevil\n".encode())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_DIAG_")}
+    proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "watch", "--format", "markdown", "--file", str(log),
+                             "--from-start", "--no-playbooks", "--flush-after", "0.1"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # the new-group alert (flushed as it happens)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert "new_group" in line and "boom A" in line, (line, err)
+    assert not [c for c in ("\x1b", "\x07", "\x08", "\u009b", "\u202e") if c in line + out + err], repr(line + out)

@@ -1,6 +1,7 @@
-"""What every CLI run goes through, Typer or not: stdout and stderr behind the one redactor, a closed
-pipe turned into one message and exit 2, and the core's errors turned into one line and their exit code
-(no traceback ever reaches a user). `cli.main` and the Typer-free fast paths of `entry` share it."""
+"""What every CLI run goes through, Typer or not: stdout and stderr behind the one redactor and the
+terminal-control filter (platform.terminal), a closed pipe turned into one message and exit 2, and the
+core's errors turned into one line and their exit code (no traceback ever reaches a user). `cli.main` and
+the Typer-free fast paths of `entry` share it."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ class OutputClosed(Exception):
 
 class GuardedStdout:
     """sys.stdout (or stderr) for the length of one CLI run: everything written goes through the one
-    redactor (a net under the core's own redaction), and a closed pipe becomes `OutputClosed`."""
+    redactor (a net under the core's own redaction) and has its terminal controls shown as escapes (a
+    hostile log line cannot drive the terminal), and a closed pipe becomes `OutputClosed`."""
 
     def __init__(self, stream: object) -> None:
         self._stream = stream
@@ -36,8 +38,9 @@ class GuardedStdout:
         redact = self._redact
         if redact is None:
             from mosaic_diag.platform.redact import redact_text
+            from mosaic_diag.platform.terminal import neutralize_controls
 
-            redact = self._redact = redact_text
+            redact = self._redact = lambda t: neutralize_controls(redact_text(t))
         try:
             self._stream.write(redact(text) if isinstance(text, str) else text)  # type: ignore[attr-defined]
         except BrokenPipeError as exc:

@@ -83,8 +83,31 @@ def _check_status(status: str) -> None:
         raise ConfigError(f"unknown deploy status {status!r}; one of {', '.join(STATUSES)}")
 
 
+def _drop_torn_tail(fh: Any) -> None:
+    """Cut a last line without its newline (a write cut off by a crash) from the file open for appending
+    (the caller holds its lock), so that the next record is not glued to it."""
+    size = fh.seek(0, 2)
+    if size == 0:
+        return
+    with open(fh.name, "rb") as rd:
+        rd.seek(max(0, size - 1))
+        if rd.read(1) == b"\n":
+            return
+        pos = size
+        while pos > 0:
+            start = max(0, pos - 65536)
+            rd.seek(start)
+            nl = rd.read(pos - start).rfind(b"\n")
+            if nl >= 0:
+                fh.truncate(start + nl + 1)
+                return
+            pos = start
+    fh.truncate(0)
+
+
 class FileDeployStore:
-    """Deploy history in a JSON-lines file (one `write` per record, append only)."""
+    """Deploy history in a JSON-lines file (one `write` per record, append only, under an exclusive lock; a
+    last line cut off by a crash is no record, and the next write drops it)."""
 
     def __init__(self, path: Path, clock: Clock = lambda: datetime.now(UTC)) -> None:
         self.path = path
@@ -95,27 +118,37 @@ class FileDeployStore:
         if not self.path.exists():
             return []
         out = []
-        for n, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), start=1):
+        data = self.path.read_bytes()
+        lines = data.split(b"\n")
+        lines.pop()  # after the last newline: nothing, or a write cut off (or under way): a record is a whole line
+        for n, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
-                d = json.loads(line)
+                d = json.loads(line.decode("utf-8"))
                 out.append(DeployRecord(int(d["id"]), d["recorded_at"], d["commit"], d.get("branch"),
                                         d["status"], d.get("note"), d.get("manifest") or {}))
+            except UnicodeDecodeError as exc:
+                raise ConfigError(f"bad deploy record: not UTF-8 text ({exc.reason})", path=str(self.path),
+                                  line=n) from exc
             except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
                 raise ConfigError(f"bad deploy record: {exc}", path=str(self.path), line=n) from exc
         return out
 
     def record(self, manifest: Manifest, *, status: str = "deployed", note: str | None = None) -> DeployRecord:
+        import fcntl
+
         _check_status(status)
-        existing = self._read()
-        rec = DeployRecord(max((r.id for r in existing), default=0) + 1, self.clock().isoformat(),
-                           manifest.commit, manifest.branch, status, redact_text(note) if note else None,
-                           manifest.to_dict())
-        line = json.dumps({**rec.to_dict(), "manifest": dict(rec.manifest)}, sort_keys=True)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
+        with open(self.path, "ab") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # concurrent writers: one read-then-append at a time
+            _drop_torn_tail(fh)
+            existing = self._read()
+            rec = DeployRecord(max((r.id for r in existing), default=0) + 1, self.clock().isoformat(),
+                               manifest.commit, manifest.branch, status, redact_text(note) if note else None,
+                               manifest.to_dict())
+            line = json.dumps({**rec.to_dict(), "manifest": dict(rec.manifest)}, sort_keys=True)
+            fh.write((line + "\n").encode("utf-8"))
         return rec
 
     def history(self, limit: int | None = None) -> list[DeployRecord]:

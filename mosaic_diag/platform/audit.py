@@ -32,13 +32,19 @@ def append_audit(
     """Append `record` with `when` and `who` to the audit log at `path`; return what was written.
 
     The line is written with a single `write` on a file opened for appending, so concurrent
-    writers never interleave partial lines; secrets in string values are redacted.
+    writers never interleave partial lines; secrets in string values are redacted. After a line a crash
+    cut off (no newline at the end) the record starts a line of its own: the torn text stays, unglued.
     """
     entry: dict[str, Any] = {"when": clock().isoformat(), "who": who or _who()}
     entry.update(record)
     line = json.dumps(entry, default=str, sort_keys=False)
     line = redact_text(line)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(line + "\n")
+    with open(path, "a+b") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        torn = False
+        if size:
+            fh.seek(size - 1)
+            torn = fh.read(1) != b"\n"
+        fh.write((("\n" if torn else "") + line + "\n").encode("utf-8"))
     return entry

@@ -20,6 +20,7 @@ from mosaic_diag.errors import DiagError, ExitCode, UnreachableError, UsageError
 from mosaic_diag.platform.redact import redact_text
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
+_SHORT_HEX = re.compile(r"^[0-9a-fA-F]{4,39}$")
 _URL = re.compile(r"^(https?|ssh|git|file)://[^\s]+$")
 _SCP = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$")
 _UNREACHABLE_HINTS = (
@@ -62,7 +63,10 @@ def open_repo(path: Path) -> Any:
 
 
 def resolve_commit(repo: Any, ref: str) -> Any | None:
-    """The commit `ref` names (sha, branch, tag, `HEAD~3`), or None when it names none."""
+    """The commit `ref` names (sha, branch, tag, `HEAD~3`), or None when it names none.
+
+    A short hex `ref` that is both a branch or tag name and the start of an object's name is a UsageError:
+    git would take the ref (a tag named `1a2b3c4` would stand for another commit than the sha meant)."""
     import git
 
     if not ref or ref.startswith("-"):
@@ -71,7 +75,15 @@ def resolve_commit(repo: Any, ref: str) -> Any | None:
         sha = repo.git.rev_parse("--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}").strip()
     except git.GitCommandError:
         return None
-    return repo.commit(sha) if _SHA.match(sha) else None
+    if not _SHA.match(sha):
+        return None
+    if _SHORT_HEX.match(ref) and not sha.startswith(ref.lower()):
+        objects = _run_git(repo, ["rev-parse", f"--disambiguate={ref.lower()}"]).stdout.split()
+        if objects:
+            raise UsageError(f"ambiguous git ref {ref!r}: a branch or tag of that name points at {sha[:12]}, "
+                             f"but it is also the start of object {objects[0][:12]}; give the full sha, "
+                             f"or refs/tags/{ref} (refs/heads/{ref}) for the ref")
+    return repo.commit(sha)
 
 
 def require_commit(repo: Any, ref: str) -> Any:

@@ -31,6 +31,10 @@ MASK = "***"
 
 # the password runs to the LAST '@' of the authority: an unescaped '@' in it must not leave its tail showing
 _URL_PASSWORD = re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*:)(?P<pw>[^/?#\s]+)(?=@[^@/?#\s]*)")
+# a database URL's password may hold '/', '?', '#' and '@' unescaped (a generated password, written as it is): it runs
+# to the last '@' before the host, so that no part of it shows (libpq and urlsplit cut it at the '/')
+_DSN_PASSWORD = re.compile(r"(?P<pre>\b(?:postgres(?:ql)?|mysql|mariadb|redis|rediss|amqps?|mongodb(?:\+srv)?)"
+                           r"(?:\+[A-Za-z0-9]+)?://[^:/?#@\s]*:)(?P<pw>[^\s'\"<>]+)(?=@[^@/?#\s'\"<>]*)")
 _URL_TOKEN_USER = re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<tok>[A-Za-z0-9_\-.~]{20,})(?=@)")
 # libpq's error about a DSN with an unescaped '@': `could not translate host name "TAIL@host"`
 _HOST_WITH_AT = re.compile(r'(host name ")[^"\s]*@')
@@ -223,6 +227,7 @@ def _redact_line(text: str, found: frozenset[str]) -> str:
     if "private key" in found:  # a key written on one line (JSON-escaped newlines)
         text = _PRIVATE_KEY.sub(lambda m: f"-----BEGIN {m.group('kind')}PRIVATE KEY----- {MASK}", text)
     if "://" in found:
+        text = _DSN_PASSWORD.sub(lambda m: m.group("pre") + MASK, text)
         text = _URL_PASSWORD.sub(lambda m: m.group("pre") + MASK, text)
         text = _URL_TOKEN_USER.sub(lambda m: m.group("pre") + MASK, text)
         text = _WEBHOOK_PATH.sub(lambda m: m.group("pre") + ("" if m.group("pre").endswith("/") else "/") + MASK,
@@ -385,6 +390,7 @@ def redact_value(value: Any, redact: Callable[[str], str] = redact_text) -> Any:
 
 def redact_dsn(dsn: str) -> str:
     """`postgresql://user:pw@host/db` -> `postgresql://user:***@host/db` (keyword DSNs too)."""
+    dsn = _DSN_PASSWORD.sub(lambda m: m.group("pre") + MASK, dsn)  # before urlsplit cuts the password at a '/'
     try:
         parts = urlsplit(dsn)
     except ValueError:
@@ -408,6 +414,8 @@ def redact_with_dsn(text: str, dsn: str) -> str:
     malformed DSN in its errors, and without `scheme://` `redact_text` cannot tell a password there."""
     found = {m.group(1) for m in _USERINFO_PASSWORD.finditer(dsn)}
     found |= {m.group(2).strip("'\"") for m in _KEYWORD_PASSWORD.finditer(dsn)}
+    for m in _DSN_PASSWORD.finditer(dsn):  # and the pieces libpq may quote of a password cut at '/', '?', '#', '@'
+        found |= {m.group("pw"), *(piece for piece in re.split(r"[/?#@:]", m.group("pw")) if len(piece) >= 4)}
     for secret in sorted(filter(None, found | {unquote(s) for s in found}), key=len, reverse=True):
         # a very short password is masked where a DSN writes it, not in every word that contains it
         text = text.replace(secret, MASK) if len(secret) >= 4 else text.replace(f":{secret}@", f":{MASK}@")

@@ -132,7 +132,8 @@ def _rollback(effect: Effect, settings: PlaybookSettings) -> tuple[bool, str]:
 
 def execute_effect(effect: Effect, plan: Plan, settings: PlaybookSettings, *,
                    clock: Callable[[], datetime]) -> tuple[bool, str]:
-    """Perform one effect; (ok, what happened). Failures are returned, not raised."""
+    """Perform one effect; (ok, what happened). Failures, whatever they are, are returned, not raised: the
+    intent is already audited, and its result must be too (a watch goes on)."""
     try:
         if effect.problem:
             return False, effect.problem
@@ -152,3 +153,5 @@ def execute_effect(effect: Effect, plan: Plan, settings: PlaybookSettings, *,
         return False, f"no executor for effect kind {effect.kind!r}"
     except OSError as exc:
         return False, f"{effect.kind} failed: {redact_text(str(exc))}"
+    except Exception as exc:  # noqa: BLE001 - e.g. a malformed webhook URL: the action failed (and is audited so)
+        return False, f"{effect.kind} failed: {type(exc).__name__}: {redact_text(str(exc))}"

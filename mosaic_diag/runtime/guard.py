@@ -11,7 +11,10 @@ triage labels its traceback the same). `mosaic-diag dlq` lists, shows, replays a
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -109,15 +112,18 @@ class DeadLetterStore:
 
     def __init__(self, target: str) -> None:
         self.target = str(target)
-        self.postgres = self.target.startswith(("postgres://", "postgresql://")) or (
-            "=" in self.target and "dbname" in self.target)
+        self.postgres = _is_postgres(self.target)
+        if self.postgres:  # SQLAlchemy's `postgresql+psycopg2://` is libpq's `postgresql://`
+            self.target = _PG_DRIVER.sub(r"\1://", self.target, count=1)
+        elif _SCHEME.match(self.target):
+            raise UsageError(f"{redact_dsn(self.target)}: not a PostgreSQL URL or a SQLite file path")
         self.param = "%s" if self.postgres else "?"
         self._lock = threading.Lock()
         self._conn: Any = None
 
     @property
     def shown(self) -> str:
-        return redact_dsn(self.target) if self.postgres else self.target
+        return redact_dsn(self.target)
 
     def _connect(self) -> Any:
         if self._conn is not None:
@@ -134,6 +140,7 @@ class DeadLetterStore:
             with conn.cursor() as cur:
                 cur.execute(_PG_DDL)
         else:
+            _create_private(self.target)  # rejected answers hold user data: the owner's alone
             conn = sqlite3.connect(self.target, check_same_thread=False, isolation_level=None)
             conn.execute(_SQLITE_DDL)
         self._conn = conn
@@ -144,7 +151,7 @@ class DeadLetterStore:
         try:
             return self._execute(sql, params, fetch)
         except sqlite3.Error as exc:
-            raise UsageError(f"not a usable dead-letter database: {exc}", path=self.target) from exc
+            raise UsageError(f"not a usable dead-letter database: {exc}", path=self.shown) from exc
         except Exception as exc:
             if type(exc).__module__.startswith("psycopg2"):
                 raise UnreachableError(f"dead-letter database {self.shown}: "
@@ -206,6 +213,25 @@ class DeadLetterStore:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+_PG_DRIVER = re.compile(r"^(postgres(?:ql)?)\+[A-Za-z0-9_]+://")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# libpq's keyword/value form (`host=db user=app password=...`): any of its usual keywords, dbname or not
+_PG_KEYWORDS = re.compile(r"(?:^|\s)(?:host|hostaddr|port|dbname|user|password|passfile|service|sslmode|"
+                          r"connect_timeout|options|application_name)\s*=")
+
+
+def _is_postgres(target: str) -> bool:
+    return bool(re.match(r"^postgres(?:ql)?(?:\+[A-Za-z0-9_]+)?://", target) or _PG_KEYWORDS.search(target))
+
+
+def _create_private(path: str) -> None:
+    """Create the SQLite file mode 0600 if it is not there (SQLite gives its journals the file's mode)."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    with contextlib.suppress(OSError):  # mosaic-diag: ignore[MD006] - there already, or sqlite3 says why
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def open_dead_letters(target: str | Path) -> DeadLetterStore:

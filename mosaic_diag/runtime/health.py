@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mosaic_diag.platform.redact import redact_text
+from mosaic_diag.platform.redact import redact_text, redact_with_dsn
 from mosaic_diag.runtime.instrument import DEFAULT_WINDOW, RequestWindow
 from mosaic_diag.runtime.verdict import classify_exception
 
@@ -86,8 +86,9 @@ def _database_check(database: Any, timeout: int) -> dict[str, Any]:
         cur.close()
         result: dict[str, Any] = {"configured": True, "ok": True}
     except Exception as exc:  # any driver error: the check reports it, /health answers
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         result = {"configured": True, "ok": False, "label": classify_exception(exc).label,
-                  "error": redact_text(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)}
+                  "error": redact_with_dsn(first, database) if isinstance(database, str) else redact_text(first)}
     finally:
         if conn is not None:
             try:

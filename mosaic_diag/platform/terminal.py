@@ -1,0 +1,37 @@
+"""Text made safe to print: the control characters a hostile log line, commit message or payload could
+carry to a terminal (a reset, a title or clipboard write, a status report the terminal types back, a
+backspace or a bidi override that hides text) are shown as escapes (`\\u001b`, `\\u009b`, `\\u202e`) instead:
+JSON's own escapes, so a JSON document stays valid JSON (a raw control may stand only inside its strings).
+
+Kept as they are: tab, newline, carriage return, and the few CSI sequences Rich itself writes to a
+terminal (colours and styles, cursor moves and line erasure of a live view, cursor show/hide and the
+alternate screen), which neither report anything nor change the terminal beyond the screen.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 controls but tab, newline and carriage return; DEL; C1 controls; bidi embeddings, overrides and isolates
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_KEPT_CSI = re.compile(r"\x1b\[(?:[0-9;]*[mABCDGHK]|\?(?:25|1049)[hl])")
+
+
+def _shown(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def neutralize_controls(text: str) -> str:
+    """`text` with every terminal control but the kept ones (see the module doc) written as an escape."""
+    if _UNSAFE.search(text) is None:
+        return text
+    if "\x1b" not in text:
+        return _UNSAFE.sub(_shown, text)
+    out: list[str] = []
+    pos = 0
+    for m in _KEPT_CSI.finditer(text):
+        out.append(_UNSAFE.sub(_shown, text[pos:m.start()]))
+        out.append(m.group())
+        pos = m.end()
+    out.append(_UNSAFE.sub(_shown, text[pos:]))
+    return "".join(out)
