@@ -155,3 +155,33 @@ def test_render_api_down_is_exit_3(render_api: RenderLogsStandIn, tmp_path: Path
            "MOSAIC_DIAG_RENDER_API_URL": f"http://127.0.0.1:{port}"}
     r = cli(["triage", "--render", "--since", "10m"], env, tmp_path)
     assert r.returncode == 3 and "unreachable" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize(("config", "args", "says"), [
+    ('[tool.mosaic-diag.render]\napi_url = "https://api.render.com.example.net"\n', [], "is not Render's API"),
+    ('[tool.mosaic-diag.render]\napi_url = "http://api.render.com"\n', [], "is not Render's API"),
+    ('[tool.mosaic-diag.rollback]\nrender_api_url = "https://user:pw@collector.example.org/x"\n', [],
+     "is not Render's API"),
+    ("", ["--render-service", "srv-1/../../owners"], "is not a Render id"),
+    ('[tool.mosaic-diag.render]\nowner_id = "tea-1?x=1"\n', [], "is not a Render id"),
+])
+def test_a_committed_config_cannot_send_the_key_elsewhere(config: str, args: list[str], says: str,
+                                                          tmp_path: Path) -> None:
+    """A repository's config (committed by anyone) naming another host than Render's API gets one line and exit 2
+    before any request: RENDER_API_KEY goes only to https://api.render.com, a loopback stand-in, or a URL the
+    environment names; the ids become URL paths, so they are Render ids."""
+    (tmp_path / "pyproject.toml").write_text(config)
+    env = {"RENDER_API_KEY": KEY, "RENDER_SERVICE_ID": "srv-mosaic"}
+    r = cli(["triage", "--render", *args, "--since", "10m"], env, tmp_path)
+    assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and KEY not in r.stderr + r.stdout and "pw@" not in r.stderr
+
+
+def test_the_environment_may_name_another_api_host() -> None:
+    from mosaic_diag.platform.render_settings import RenderSettings, trusted_api_url
+
+    assert trusted_api_url("https://api.render.com") and trusted_api_url("http://127.0.0.1:8123")
+    assert trusted_api_url("http://[::1]:8123") and trusted_api_url("http://localhost:1")
+    assert not trusted_api_url("https://api.render.com@evil.example") and not trusted_api_url("file:///etc/passwd")
+    s = RenderSettings.from_config(None, {"MOSAIC_DIAG_RENDER_API_URL": "https://proxy.internal.example/render"})
+    assert s.api_url == "https://api.render.com"  # (without a config the variable is read by Config, not here)

@@ -1,19 +1,28 @@
 """Render settings in one place: `[tool.mosaic-diag.render]` (api_url, service_id, owner_id).
 
-The API key comes only from the environment (`RENDER_API_KEY`) and is never printed. The older
+The API key comes only from the environment (`RENDER_API_KEY`) and is never printed. It is sent only to Render's
+API (`https://api.render.com`), to a loopback address (a local stand-in), or to a URL the environment names
+(`MOSAIC_DIAG_RENDER_API_URL`): a committed config cannot point it at another host. The service and owner ids
+are Render ids (letters, digits, `-`, `_`), since they become parts of the API's paths. The older
 `rollback.render_api_url` / `rollback.render_service_id` keys still work as aliases; using one
 adds a deprecation note to `notes`.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 DEFAULT_API_URL = "https://api.render.com"
 ALIASES = {"api_url": "rollback.render_api_url", "service_id": "rollback.render_service_id"}
 ENV = {"service_id": "RENDER_SERVICE_ID", "owner_id": "RENDER_OWNER_ID"}
+# the variables through which the environment (not a committed file) names the API's URL
+API_URL_ENV = ("MOSAIC_DIAG_RENDER_API_URL", "MOSAIC_DIAG_ROLLBACK_RENDER_API_URL")
+_RENDER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -41,7 +50,10 @@ class RenderSettings:
                 if value:
                     notes.append(f"config key {ALIASES[key]} is deprecated: use render.{key}")
             values[key] = str(value).strip() if value else None
-        return cls(api_url=(values["api_url"] or DEFAULT_API_URL).rstrip("/"), service_id=values["service_id"],
+        api_url = (values["api_url"] or DEFAULT_API_URL).rstrip("/")
+        named_by_env = any(name in env or name in getattr(config, "env", {}) for name in API_URL_ENV)
+        _check(api_url, values["service_id"], values["owner_id"], named_by_env)
+        return cls(api_url=api_url, service_id=values["service_id"],
                    owner_id=values["owner_id"], api_key=env.get("RENDER_API_KEY") or None, notes=tuple(notes))
 
     def missing(self, *, need_owner: bool = False) -> list[str]:
@@ -56,6 +68,45 @@ class RenderSettings:
         return names
 
 
+def _check(api_url: str, service_id: str | None, owner_id: str | None, named_by_env: bool) -> None:
+    """A ConfigError for an API URL the key must not go to, or an id that is no Render id."""
+    from mosaic_diag.errors import ConfigError
+
+    if not named_by_env and not trusted_api_url(api_url):
+        raise ConfigError(f"render.api_url {_redacted(api_url)} is not Render's API (https://api.render.com) nor a "
+                          "loopback address: RENDER_API_KEY is not sent there; to use another host, name it in "
+                          "MOSAIC_DIAG_RENDER_API_URL")
+    for name, value in (("render.service_id / RENDER_SERVICE_ID", service_id), ("render.owner_id / RENDER_OWNER_ID",
+                                                                                 owner_id)):
+        if value is not None and not _RENDER_ID.fullmatch(value):
+            raise ConfigError(f"{name} {value[:80]!r} is not a Render id (letters, digits, '-', '_')")
+
+
+def trusted_api_url(url: str) -> bool:
+    """Render's own API over https, or any http(s) URL on a loopback address (a local stand-in)."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return False
+    if parts.scheme == "https" and host == "api.render.com" and parts.username is None:
+        return True
+    if parts.scheme not in ("http", "https"):
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _redacted(url: str) -> str:
+    from mosaic_diag.platform.redact import redact_text
+
+    return redact_text(url)[:200]
+
+
 def render_settings_for(config: Any, env: Mapping[str, str], service: str | None = None) -> RenderSettings:
     """The settings a `--render` command reads with (a `--render-service` wins), or a ConfigError
     naming what is missing."""
@@ -66,6 +117,7 @@ def render_settings_for(config: Any, env: Mapping[str, str], service: str | None
     settings = RenderSettings.from_config(config, env)
     if service:
         settings = replace(settings, service_id=service)
+        _check(settings.api_url, service, None, named_by_env=True)  # (the URL was checked with the config)
     missing = settings.missing()
     if missing:
         raise ConfigError(f"--render needs {', '.join(missing)}")
