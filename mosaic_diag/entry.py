@@ -11,19 +11,27 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["lint"]:
+        from mosaic_diag.commands.guard import GuardedStdout, OutputClosed
         from mosaic_diag.commands.lint_run import fast_main
         from mosaic_diag.errors import DiagError
 
+        stdout, stderr = sys.stdout, sys.stderr
+        # (the one redactor and terminal filter, as every command's output: a file name or a string in the code
+        # linted is the repository's text, which may be hostile)
+        sys.stdout, sys.stderr = GuardedStdout(stdout), GuardedStdout(stderr)  # type: ignore[assignment]
         try:
             code = fast_main(list(args[1:]))
+            sys.stdout.flush()
         except DiagError as exc:
             sys.stderr.write(f"mosaic-diag: error: {exc}\n")
             return exc.exit_code
         except KeyboardInterrupt:
             sys.stderr.write("mosaic-diag: error: interrupted\n")
             return 130
-        except BrokenPipeError:
+        except (BrokenPipeError, OutputClosed):
             return 0
+        finally:
+            sys.stdout, sys.stderr = stdout, stderr
         if code is not None:
             return code
     if args[:1] == ["triage"]:

@@ -208,6 +208,24 @@ def test_hostile_log_lines_cannot_drive_the_terminal(tmp_path: Path, capsys: pyt
         assert "\\u001bc" in out and "\\u009b2J" in out
 
 
+@pytest.mark.parametrize("fmt", ["text", "json", "github"])
+def test_a_hostile_file_name_cannot_drive_the_terminal_through_lint(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                   fmt: str) -> None:
+    """A repository's own text reaches lint's output (a file name, a finding's SQL): through the same filter as
+    every command's, so a file named with controls cannot drive the terminal of whoever lints the checkout."""
+    from mosaic_diag.entry import main as entry_main
+
+    name = "m\x1b]0;pwned\x07\x1b[2J\u202e.py"
+    (tmp_path / name).write_text("def f():\n    try:\n        pass\n    except Exception:\n        pass\n")
+    code = entry_main(["lint", str(tmp_path), "--no-cache", "--format", fmt])
+    out, err = capsys.readouterr()
+    assert code == 1, err
+    assert "MD006" in out
+    _no_raw_controls(out + err)
+    if fmt == "json":
+        json.loads(out)
+
+
 def test_only_the_sequences_rich_writes_pass() -> None:
     from mosaic_diag.platform.terminal import neutralize_controls
 
