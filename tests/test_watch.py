@@ -413,3 +413,42 @@ def test_a_hostile_line_reaches_the_markdown_alert_without_its_terminal_controls
     out, err = proc.communicate(timeout=60)
     assert "new_group" in line and "boom A" in line, (line, err)
     assert not [c for c in ("\x1b", "\x07", "\x08", "\u009b", "\u202e") if c in line + out + err], repr(line + out)
+
+
+def test_listener_serves_a_bounded_number_of_connections(monkeypatch: pytest.MonkeyPatch,
+                                                          sample_lines: list[bytes]) -> None:
+    """A flood of idle connections takes at most MAX_CONNECTIONS threads: one more is closed at once and counted,
+    and once a connection ends, a sender is served again."""
+    import socket
+
+    from mosaic_diag.logs import syslog_listener
+
+    monkeypatch.setattr(syslog_listener, "MAX_CONNECTIONS", 3)
+    listener = SyslogListener("127.0.0.1", 0).start()
+    stop = threading.Event()
+    idle = [socket.create_connection(("127.0.0.1", listener.address[1]), timeout=10) for _ in range(3)]
+    try:
+        for _ in range(3000):  # (the accept thread takes them in its own time)
+            if listener.connections == 3:
+                break
+            stop.wait(0.01)
+        extra = socket.create_connection(("127.0.0.1", listener.address[1]), timeout=10)
+        try:
+            assert extra.recv(1) == b""  # closed by the listener, unread
+        except ConnectionResetError:
+            pass
+        finally:
+            extra.close()
+        assert listener.refused == 1 and listener.connections == 3
+        idle.pop().close()
+        for _ in range(3000):
+            with contextlib.suppress(OSError):  # (refused while the closed one's thread has not yet ended)
+                _send(listener.address[1], sample_lines[:1])
+            if listener.messages:
+                break
+            stop.wait(0.01)
+        assert listener.messages >= 1
+    finally:
+        for s in idle:
+            s.close()
+        listener.close()

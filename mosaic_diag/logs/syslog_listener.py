@@ -19,6 +19,9 @@ from pathlib import Path
 
 _HEADER = re.compile(rb"^<\d{1,3}>\d{1,2} \S+ \S+ \S+ \S+ \S+ (?:-|(?:\[(?:[^\]\\]|\\.)*\])+) ?")
 MAX_FRAME = 64 << 10
+# connections served at once (a thread each): a sender past these is closed at once and counted in `refused`, so that
+# a flood of connections cannot exhaust the watcher's threads (Render's log stream holds one or a few)
+MAX_CONNECTIONS = 64
 QUEUE_SIZE = 100_000
 
 
@@ -97,6 +100,8 @@ class SyslogListener:
         self.dropped = 0
         self.messages = 0
         self.connections = 0
+        self.refused = 0
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._stop = threading.Event()
         self._ctx: ssl.SSLContext | None = None
         if certfile is not None:
@@ -125,6 +130,10 @@ class SyslogListener:
                 conn, _ = self._sock.accept()
             except (TimeoutError, OSError):  # mosaic-diag: ignore[MD006]
                 continue
+            if not self._slots.acquire(blocking=False):
+                self.refused += 1
+                conn.close()
+                continue
             self.connections += 1
             threading.Thread(target=self._serve, args=(conn,), daemon=True, name="syslog-conn").start()
 
@@ -148,6 +157,7 @@ class SyslogListener:
             pass  # a client that went away or failed its handshake ends its own connection only
         finally:
             conn.close()
+            self._slots.release()
 
     def _put(self, line: bytes) -> None:
         self.messages += 1
