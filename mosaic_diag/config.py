@@ -108,6 +108,8 @@ def load_config(root: Path, env: Mapping[str, str] | None = None) -> Config:
     for name in ("mosaic-diag.toml", "pyproject.toml"):
         path = root / name
         if not path.is_file():
+            if name == "mosaic-diag.toml" and path.exists():  # (a directory of that name: not a config to skip)
+                raise ConfigError("is not a file", path=str(path))
             continue
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))

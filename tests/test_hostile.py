@@ -99,6 +99,15 @@ def test_a_deeply_nested_toml_config_is_one_line(tmp_path: Path) -> None:
     assert r.returncode == 2 and "mosaic-diag.toml: invalid TOML" in one_error_line(r.stderr)
 
 
+def test_a_directory_named_like_the_config_is_one_line_not_skipped(tmp_path: Path) -> None:
+    """A `mosaic-diag.toml` that is a directory is no config to skip for pyproject.toml's (which may say less)."""
+    (tmp_path / "mosaic-diag.toml").mkdir()
+    (tmp_path / "pyproject.toml").write_text('[tool.mosaic-diag.predeploy]\ntimeout = 5\n')
+    r = cli("predeploy", "--only", "settings", cwd=tmp_path)
+    assert r.returncode == 2
+    assert one_error_line(r.stderr) == f"mosaic-diag: error: {tmp_path / 'mosaic-diag.toml'}: is not a file"
+
+
 # -- output ----------------------------------------------------------------------------------------
 class _Ok(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
