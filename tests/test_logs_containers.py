@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Callable
 
 import pytest
 
@@ -57,6 +58,30 @@ def _structlog_line(event: str, **kw: object) -> str:
         structlog.processors.add_log_level, structlog.processors.JSONRenderer()])
     log.error(event, **kw)
     return buf.getvalue().rstrip("\n")
+
+
+def _logged(fmt: str, fail: Callable[[], object], message: str, *args: object) -> str:
+    """What stdlib logging writes for `logger.exception(message, *args)` of the real exception `fail()` raises."""
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.setFormatter(logging.Formatter(fmt))
+    log = logging.getLogger("test_logs_containers")
+    log.propagate = False
+    log.addHandler(handler)
+    try:
+        fail()
+    except Exception:  # noqa: BLE001 - the exception is the test's material
+        log.exception(message, *args)
+    finally:
+        log.removeHandler(handler)
+    return buf.getvalue()
+
+
+def _pg_connect(port: int) -> Callable[[], object]:
+    import psycopg2
+
+    return lambda: psycopg2.connect(host="127.0.0.1", port=port, dbname="m", user="u", password="p",
+                                    connect_timeout=5)
 
 
 def _errors(text: str, block_size: int | None):
@@ -121,22 +146,9 @@ def test_split_pieces_with_the_other_stream_between(block_size: int | None, refu
 def test_a_long_line_then_its_traceback_in_entries(refused_port: int) -> None:
     """stdlib logging's `logger.exception` whose message line is over 16 KB, then its traceback's lines, each
     an entry of stderr: one event, the traceback's exception the real one."""
-    import psycopg2
-
-    buf = io.StringIO()
-    handler = logging.StreamHandler(buf)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    log = logging.getLogger("test_logs_docker.long")
-    log.propagate = False
-    log.addHandler(handler)
-    try:
-        psycopg2.connect(host="127.0.0.1", port=refused_port, dbname="mosaic", user="u", password="p",
-                         connect_timeout=5)
-    except psycopg2.OperationalError:
-        log.exception("could not connect with options %s", "o" * 17_000)
-    finally:
-        log.removeHandler(handler)
-    lines = [("stderr", ln) for ln in buf.getvalue().splitlines()]
+    text = _logged("%(asctime)s %(levelname)s %(name)s: %(message)s", _pg_connect(refused_port),
+                   "could not connect with options %s", "o" * 17_000)
+    lines = [("stderr", ln) for ln in text.splitlines()]
     entries = _entries(lines)
     assert len(entries) == len(lines) + 1
     (e,), _ = _errors("\n".join(entries) + "\n", None)
@@ -200,23 +212,11 @@ def test_cri_lines_are_the_process_lines_of_their_stream(block_size: int | None)
 def test_cri_records_split_into_pieces_and_json_behind_the_prefix(block_size: int | None, refused_port: int) -> None:
     """containerd's CRI log of an app: a stdlib traceback of a real psycopg2 refusal on stderr, a 40 KB record split
     into P/F pieces with the cause at its end, and structlog's JSON error record (a lower-case level) on stdout."""
-    import psycopg2
-
-    buf = io.StringIO()
-    handler = logging.StreamHandler(buf)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    log = logging.getLogger("test_logs_containers.cri")
-    log.propagate = False
-    log.addHandler(handler)
-    try:
-        psycopg2.connect(host="127.0.0.1", port=refused_port, dbname="m", user="u", password="p", connect_timeout=5)
-    except psycopg2.OperationalError as e:
-        log.exception("session store unavailable")
-        cause = str(e).split("\n")[0]
-    finally:
-        log.removeHandler(handler)
+    logged = _logged("%(asctime)s %(levelname)s %(name)s: %(message)s", _pg_connect(refused_port),
+                     "session store unavailable")
+    cause = _pg_refused(refused_port).split("\n")[0].split(": ", 1)[1]
     lines = [("stdout", "INFO:     Started server process [1]")]
-    lines += [("stderr", ln) for ln in buf.getvalue().rstrip("\n").split("\n")]
+    lines += [("stderr", ln) for ln in logged.rstrip("\n").split("\n")]
     lines += [("stderr", f"2026-12-06 10:00:05,000 ERROR api.db: retry {'r' * 40_000} failed: {cause}"),
               ("stdout", _structlog_line("chat failed", error="Expecting value: line 1 column 1 (char 0)")),
               ("stdout", "INFO:     done")]
@@ -272,19 +272,8 @@ def _env_traceback_lines() -> list[str]:
     """stdlib logging's record of a real `os.environ` KeyError with its traceback, line by line."""
     import os
 
-    buf = io.StringIO()
-    handler = logging.StreamHandler(buf)
-    handler.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
-    log = logging.getLogger("test_logs_containers.env")
-    log.propagate = False
-    log.addHandler(handler)
-    try:
-        os.environ["MOSAIC_DIAG_TEST_NEVER_SET_KEY"]
-    except KeyError:
-        log.exception("could not start the chat client")
-    finally:
-        log.removeHandler(handler)
-    return buf.getvalue().rstrip("\n").split("\n")
+    return _logged("%(levelname)s:%(name)s:%(message)s", lambda: os.environ["MOSAIC_DIAG_TEST_NEVER_SET_KEY"],
+                   "could not start the chat client").rstrip("\n").split("\n")
 
 
 @pytest.mark.parametrize("block_size", BLOCKS)

@@ -16,18 +16,11 @@ from pathlib import Path
 import pytest
 
 from mosaic_diag.classifier.classify import Classifier
+from tests.test_classify_evidence import raised
 
 
 def clf() -> Classifier:
     return Classifier.default()
-
-
-def raised(fn) -> BaseException:
-    try:
-        fn()
-    except Exception as exc:  # noqa: BLE001 - the exception is the test's material
-        return exc
-    raise AssertionError("nothing raised")
 
 
 def text_of(exc: BaseException) -> str:
