@@ -46,8 +46,13 @@ class Config:
                 return [part.strip() for part in raw.split(",") if part.strip()]
             return raw
         node: Any = self.values
-        for part in key.split("."):
-            if not isinstance(node, Mapping) or part not in node:
+        parts = key.split(".")
+        for i, part in enumerate(parts):
+            if not isinstance(node, Mapping):  # (`playbooks = "diag/playbooks"` where a table is read)
+                table = ".".join(parts[:i])
+                raise ConfigError(f"{table} must be a table (write [{table}] and {parts[i]} = … under it), "
+                                  f"got {str(node)[:60]!r}", path=str(self.source) if self.source else None)
+            if part not in node:
                 return default
             node = node[part]
         return self._checked(key, node, default)

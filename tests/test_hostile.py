@@ -99,6 +99,16 @@ def test_a_deeply_nested_toml_config_is_one_line(tmp_path: Path) -> None:
     assert r.returncode == 2 and "mosaic-diag.toml: invalid TOML" in one_error_line(r.stderr)
 
 
+def test_a_value_where_a_table_is_read_is_one_line(tmp_path: Path) -> None:
+    """`playbooks = "diag/playbooks"` (a careless operator's shortcut for `[playbooks] dir = …`) is not ignored."""
+    (tmp_path / "mosaic-diag.toml").write_text('playbooks = "diag/playbooks"\n')
+    (tmp_path / "app.log").write_text("2026-12-06T10:00:00Z ERROR api: boom\n")
+    r = cli("triage", "app.log", cwd=tmp_path)
+    assert r.returncode == 2
+    assert one_error_line(r.stderr) == (f"mosaic-diag: error: {tmp_path / 'mosaic-diag.toml'}: playbooks must be a "
+                                        "table (write [playbooks] and dir = … under it), got 'diag/playbooks'")
+
+
 def test_a_directory_named_like_the_config_is_one_line_not_skipped(tmp_path: Path) -> None:
     """A `mosaic-diag.toml` that is a directory is no config to skip for pyproject.toml's (which may say less)."""
     (tmp_path / "mosaic-diag.toml").mkdir()
