@@ -34,7 +34,7 @@ def test_postgres_reachable(pg: TempPostgres) -> None:
     assert facts["postgres.ssl"] is False
 
 
-def test_postgres_failures_are_classified(pg: TempPostgres) -> None:
+def test_postgres_failures_are_classified(pg: TempPostgres, refused_port: int) -> None:
     wrong = gather("postgres", env={"DATABASE_URL": pg.dsn(password="wrong-password")})
     assert wrong["ok"] and wrong["postgres.reachable"] is False
     assert wrong["postgres.label"] == "PG_AUTH_FAILED"
@@ -46,10 +46,7 @@ def test_postgres_failures_are_classified(pg: TempPostgres) -> None:
     with_ssl = gather("postgres", env={"DATABASE_URL": pg.dsn(SSL_DB, sslmode="require")})
     assert with_ssl["postgres.reachable"] is True and with_ssl["postgres.ssl"] is True
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        free_port = s.getsockname()[1]
-    refused = gather("postgres", env={"DATABASE_URL": pg.dsn(port=free_port)})
+    refused = gather("postgres", env={"DATABASE_URL": pg.dsn(port=refused_port)})
     assert refused["postgres.label"] == "PG_CONNECTION_FAILED"
 
     unset = gather("postgres", env={})
@@ -285,14 +282,12 @@ def test_deploys_from_the_postgresql_store_rollback_uses(repo: Path, pg_db: str,
 
 
 
-def test_deploys_store_failures_are_one_line_without_the_password(repo: Path, pg: TempPostgres) -> None:
+def test_deploys_store_failures_are_one_line_without_the_password(repo: Path, pg: TempPostgres,
+                                                                  refused_port: int) -> None:
     """Refused, keyword-form and malformed DATABASE_URLs: a failure fact, never the password, no git fallback."""
     secret = "not-the-password-42"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        free_port = s.getsockname()[1]
-    cases = ((pg.dsn(password=secret, port=free_port), "unreachable: connection to server at"),
-             (f"host=127.0.0.1 port={free_port} password={secret} dbname=mosaic", "unreachable"),
+    cases = ((pg.dsn(password=secret, port=refused_port), "unreachable: connection to server at"),
+             (f"host=127.0.0.1 port={refused_port} password={secret} dbname=mosaic", "unreachable"),
              # the scheme's ':' forgotten: libpq quotes the whole DSN in its error, redact_text sees no URL
              (f"postgres//mosaic:{secret}@{pg.host}:{pg.port}/mosaic", "not a valid PostgreSQL connection string"))
     for dsn, why in cases:

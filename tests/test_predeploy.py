@@ -68,14 +68,10 @@ def assert_no_unfilled_advice(data: dict) -> None:
     ("nothing_listening", "PG_CONNECTION_FAILED", "The server does not answer now"),
     ("unresolvable_host", "PG_NETWORK_UNREACHABLE", "check it for a typo"),
 ])
-def test_database_failures_are_classified(pg, repo: Path, case: str, label: str, says: str | None) -> None:
-    from socket import socket
-
+def test_database_failures_are_classified(pg, repo: Path, case: str, label: str, says: str | None,
+                                          refused_port: int) -> None:
     from examples.pgtemp import DENIED_DB
 
-    with socket() as s:  # a loopback port that nobody listens on
-        s.bind(("127.0.0.1", 0))
-        free_port = s.getsockname()[1]
     dsn = {
         "wrong_password": pg.dsn("mosaic", password="not-the-password"),
         "ssl_only_without_ssl": pg.dsn("mosaic_ssl", sslmode="disable"),
@@ -83,7 +79,7 @@ def test_database_failures_are_classified(pg, repo: Path, case: str, label: str,
         "denied_default_sslmode": pg.dsn(DENIED_DB, sslmode=None),   # libpq's prefer: SSL and plain both refused
         "denied_with_ssl": pg.dsn(DENIED_DB, sslmode="require"),
         "unknown_database": pg.dsn("no_such_db", sslmode="require"),  # over SSL: pg_hba lets it reach the db check
-        "nothing_listening": pg.dsn("mosaic", port=free_port),
+        "nothing_listening": pg.dsn("mosaic", port=refused_port),
         "unresolvable_host": pg.dsn("mosaic", host="db.mosaic-typo.invalid"),
     }[case]
     code, data = predeploy(repo, {"DATABASE_URL": dsn}, "--only", "database", "--timeout", "8")
