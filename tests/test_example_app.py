@@ -11,11 +11,9 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -26,6 +24,7 @@ from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.cli import main
 from mosaic_diag.golden import load_cases
 from mosaic_diag.playbooks import PlaybookStore
+from tests.app_servers import start_uvicorn, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -184,25 +183,11 @@ def test_golden_names_both_providers_when_the_failover_fails(tmp_path, llm, monk
 
 @pytest.fixture
 def uvicorn_app(tmp_path, llm, pg_db):
-    port = free_port()
-    log = (tmp_path / "app.log").open("w")
     env = {**os.environ, **app_env(tmp_path, llm, database_url=pg_db)}
-    proc = subprocess.Popen([sys.executable, "-m", "examples.mosaic_app", "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((tmp_path / "app.log").read_text()) from None
-            time.sleep(0.2)
+    proc, url = start_uvicorn(lambda port: [sys.executable, "-m", "examples.mosaic_app", "--port", str(port)],
+                              env=env, cwd=ROOT, log_path=tmp_path / "app.log")
     yield url, tmp_path / "app.log"
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+    stop(proc)
 
 
 def test_golden_against_uvicorn_and_a_broken_provider(uvicorn_app, llm, tmp_path):

@@ -7,45 +7,30 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from examples.pgtemp import free_port
 from mosaic_diag.rollback.budget import read_health
 from mosaic_diag.runtime.health import HealthConfig, health_payload, manifest_hash_of
 from mosaic_diag.runtime.instrument import RequestWindow, request_line
+from tests.app_servers import start_uvicorn, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def kit_app(tmp_path, llm, pg_db):
-    port = free_port()
     log_path = tmp_path / "app.log"
-    log = log_path.open("w")
     manifest = tmp_path / "manifest.json"
     manifest.write_text('{"b": 1, "a": 2}')
     env = {**os.environ, "OPENAI_BASE_URL": llm.openai_base_url, "DATABASE_URL": pg_db,
            "MOSAIC_MANIFEST": str(manifest), "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "tests.runtime_app:app", "--port", str(port),
-                             "--no-access-log"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(f"{url}/health", timeout=5)
-            break
-        except httpx.TransportError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(log_path.read_text()) from None
-            time.sleep(0.1)
+    proc, url = start_uvicorn(lambda port: [sys.executable, "-m", "uvicorn", "tests.runtime_app:app", "--port",
+                                            str(port), "--no-access-log"], env=env, cwd=ROOT, log_path=log_path)
     yield url, log_path, manifest
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+    stop(proc)
 
 
 def request_lines(path: Path) -> list[dict]:

@@ -1,0 +1,54 @@
+"""Start an app under uvicorn in a child process on a free loopback port, for tests: ready only when the child
+itself says it listens on that port (another test's server that took the port meanwhile answers the health
+check too), and started again on another port when the child could not bind the one found free."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import httpx
+
+from examples.pgtemp import free_port
+
+TRIES = 3
+
+
+def start_uvicorn(argv: Callable[[int], list[str]], *, env: Mapping[str, str], cwd: Path, log_path: Path,
+                  health: str = "/health", deadline_s: float = 60.0) -> tuple[subprocess.Popen[bytes], str]:
+    """The running child (`argv(port)`, its output in `log_path`) and its base URL."""
+    for attempt in range(TRIES):
+        port = free_port()
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(argv(port), cwd=cwd, env=dict(env), stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        listening = f"running on {url}"
+        give_up = time.monotonic() + deadline_s  # (a liveness bound, not a measured time)
+        while True:
+            out = log_path.read_text(encoding="utf-8", errors="replace")
+            if proc.poll() is not None:
+                if "address already in use" in out.lower() and attempt + 1 < TRIES:
+                    break  # the port was taken between finding it free and binding it: another one
+                raise RuntimeError(out)
+            if listening in out:
+                try:
+                    httpx.get(url + health, timeout=5)
+                    return proc, url
+                except httpx.TransportError:
+                    pass
+            if time.monotonic() > give_up:
+                proc.terminate()
+                raise RuntimeError(out)
+            time.sleep(0.1)
+    raise RuntimeError("no port could be bound")  # (not reached: the last try raises with the child's output)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
