@@ -21,7 +21,6 @@ import openai
 import pytest
 
 from examples.llm_standin import LLMStandIn, ReceivedRequest
-from examples.pgtemp import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAT = {"model": "gpt-4", "messages": [{"role": "user", "content": "I feel stuck in my career"}]}
@@ -286,13 +285,14 @@ def test_a_handler_error_is_kept_not_printed(llm, capfd):
 
 
 def test_cli_starts_with_a_failure():
-    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "examples.llm_standin", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "examples.llm_standin", "--port", "0",  # (the port it binds)
                              "--fail", "openai=quota", "--fail", "anthropic.messages=overloaded"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert f"http://127.0.0.1:{port}" in proc.stdout.readline()
+        said = re.search(r"on http://127\.0\.0\.1:(\d+) ", proc.stdout.readline())
+        assert said is not None
+        port = int(said.group(1))
         client = openai.OpenAI(api_key="sk-x", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0)
         with pytest.raises(openai.RateLimitError, match="exceeded your current quota"):
             client.chat.completions.create(**CHAT)
