@@ -338,6 +338,10 @@ def test_health_only_deploys_judge_by_the_logs_and_a_commit_that_never_serves_ti
         assert "rollback" not in [s.name for s in report.steps]
         history = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()
         assert (history[0].commit, history[0].status) == (seventh, "bad")
+        # without a log or the Render service no log was read: the watch says so, not "no error events"
+        report = deploy(work, FakeClock(), health_url=health.url, wait_timeout_s=20.0, log=None)
+        watch = next(s for s in report.steps if s.name == "watch")
+        assert (report.exit_code, watch.status) == (1, "skipped") and "no deploy logs to read" in watch.message
     finally:
         health.stop()
 
