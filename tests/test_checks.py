@@ -296,3 +296,25 @@ def test_every_documented_config_key_is_known() -> None:
     documented = {k for row in rows for k in re.findall(r"`([a-z_]+(?:\.[a-z_]+)?)`", row)
                   if "." in k or k in ("rules", "deploy_store", "audit_log")}
     assert len(documented) > 40 and documented - KNOWN_KEYS == set()
+
+
+def test_every_known_config_key_is_documented() -> None:
+    """The README's Configuration table names every key the commands read (`a.b` / `c`: `a.c`)."""
+    import re
+
+    from mosaic_diag.config import KNOWN_KEYS
+
+    text = (ROOT / "README.md").read_text()
+    table = text[text.index("## Configuration"):]
+    documented: set[str] = set()
+    for row in re.findall(r"^\| (`[^|]+`) \|", table, re.MULTILINE):
+        table_name = None
+        for key in re.findall(r"`([a-z_0-9]+(?:\.[a-z_0-9]+)?)`", row):
+            if "." in key:
+                table_name = key.split(".")[0]
+                documented.add(key)
+            elif table_name is not None:
+                documented.add(f"{table_name}.{key}")
+            else:
+                documented.add(key)
+    assert KNOWN_KEYS - documented == set()

@@ -66,6 +66,22 @@ def test_classify_explain_from_stdin_traceback():
     assert data["rule"] == "prompt.csv"
 
 
+def test_classify_explain_shows_brackets_of_the_text_as_they_are():
+    """A pasted error's `[/]` or `[red]` is its text: printed as it is, not read as Rich markup (nor a crash)."""
+    r = run("classify", 'column "x[/]y [red]z" does not exist', "--explain")
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert "MISSING_COLUMN" in r.stdout and 'column "x[/]y [red]z" does not exist' in r.stdout
+
+
+def test_labels_table_shows_a_rules_files_brackets_as_they_are(tmp_path):
+    rules = tmp_path / "r.yml"
+    rules.write_text("labels:\n  MY_LABEL:\n    category: data\n    severity: low\n"
+                     "    description: 'the [bold]x[/] field'\n")
+    r = run("labels", "--rules", str(rules), "--category", "data")
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert "the [bold]x[/] field" in " ".join(r.stdout.replace("│", " ").split())
+
+
 def test_classify_empty_text_is_a_usage_error():
     r = run("classify", "  ")
     assert r.returncode == 2 and "empty" in r.stderr

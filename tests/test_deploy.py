@@ -51,6 +51,17 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
+def test_the_wait_ends_at_its_timeout_not_a_poll_interval_later() -> None:
+    """`--wait-timeout 3s` with the default 10s poll: a /health that never answers is given up after 3s."""
+    from mosaic_diag.deploy.wait import wait_for_commit
+
+    clock = FakeClock()
+    got = wait_for_commit("a" * 40, health_url=f"http://127.0.0.1:{closed_port()}/health", timeout_s=3.0,
+                          poll_s=10.0, clock=clock, sleep=clock.sleep)
+    assert got.state == "timeout" and "within 3s" in got.message
+    assert clock.slept == 3.0
+
+
 def app_log(path: Path, *, fail: bool) -> None:
     """What the app logs for one request: an access line, and with `fail` a real psycopg2 failure."""
     import psycopg2
@@ -327,6 +338,10 @@ def test_health_only_deploys_judge_by_the_logs_and_a_commit_that_never_serves_ti
         assert "rollback" not in [s.name for s in report.steps]
         history = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()
         assert (history[0].commit, history[0].status) == (seventh, "bad")
+        # without a log or the Render service no log was read: the watch says so, not "no error events"
+        report = deploy(work, FakeClock(), health_url=health.url, wait_timeout_s=20.0, log=None)
+        watch = next(s for s in report.steps if s.name == "watch")
+        assert (report.exit_code, watch.status) == (1, "skipped") and "no deploy logs to read" in watch.message
     finally:
         health.stop()
 

@@ -147,6 +147,20 @@ def test_an_app_that_fails_to_start_is_classified(tmp_path, capsys, monkeypatch)
     assert "[label ENV_VAR_MISSING, playbook " in err
 
 
+def test_an_app_that_fails_at_import_is_classified_too(tmp_path, capsys, monkeypatch):
+    """A required setting read at module level: exit 2 (cannot import), with its label as a failed start has."""
+    (tmp_path / "bad_import_app.py").write_text("import os\n\nDSN = os.environ['MOSAIC_TEST_REQUIRED_SETTING']\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MOSAIC_TEST_REQUIRED_SETTING", raising=False)
+    common = ["--cases", str(ROOT / "golden" / "wimd.yml"), "--state-dir", str(tmp_path / "state")]
+    assert main(["golden", "--app", "bad_import_app:app", *common]) == 2
+    err = capsys.readouterr().err
+    assert "cannot import 'bad_import_app': KeyError: 'MOSAIC_TEST_REQUIRED_SETTING' [label ENV_VAR_MISSING" in err
+    assert main(["golden", "--app", "no_such_app_module:app", *common]) == 2
+    err = capsys.readouterr().err
+    assert "ModuleNotFoundError" in err and "[label" not in err
+
+
 def test_the_stand_in_answer_modes_spoil_the_json_each_its_own_way():
     from examples.llm_standin import answer_text
 

@@ -197,6 +197,17 @@ def test_cli_junit_baseline_bless_only_failed(server, cases_file, tmp_path, caps
     assert json.loads(capsys.readouterr().out)["baseline"]["fixes"] == ["switch"]
 
 
+def test_the_table_shows_case_ids_as_they_are(server, tmp_path, capsys):
+    """A provider matrix's ids (`case[openai]`, README) are text in the table, not Rich markup."""
+    cases = tmp_path / "cases.yml"
+    cases.write_text("cases:\n  - {id: ok, path: /ok}\n")
+    assert main(["golden", "--url", url_of(server), "--cases", str(cases), "--state-dir", str(tmp_path / "state"),
+                 "--provider", "all", "--format", "table"]) == 0
+    out = capsys.readouterr().out
+    for provider in ("openai", "anthropic"):
+        assert f"ok[{provider}]" in out
+
+
 def test_newly_flaky_does_not_fail_against_baseline(server, cases_file, tmp_path, capsys):
     state, base = tmp_path / "state", tmp_path / "base.json"
     common = ["golden", "--url", url_of(server), "--cases", str(cases_file), "--state-dir", str(state),

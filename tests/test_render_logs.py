@@ -137,6 +137,7 @@ def test_triage_render_reads_the_api_as_it_reads_the_file(render_api: RenderLogs
 
 @pytest.mark.parametrize(("args", "env", "code", "says"), [
     (["--render"], {"RENDER_SERVICE_ID": "srv-1"}, 2, "--render needs RENDER_API_KEY"),
+    (["--render"], {}, 2, "--render needs --render-service, RENDER_SERVICE_ID or render.service_id; RENDER_API_KEY"),
     (["app.log", "--render"], {}, 2, "either a log file or --render"),
     (["--render-service", "srv-1", "app.log"], {}, 2, "--render-service needs --render"),
     ([], {}, 2, "give a log file"),

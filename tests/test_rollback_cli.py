@@ -45,6 +45,25 @@ def run(repo, *args: str, stdin: str = "", cwd: Path | None = None, **env: str) 
                           capture_output=True, text=True, timeout=120, env=cli_env(**env))
 
 
+def test_manifest_generate_into_a_file_of_the_clean_checkout_is_clean(repo):
+    """`manifest generate > manifest.json` (README) and `--out` again: the output file is the command's own,
+    not a change the manifest misses; any other change still makes it dirty (exit 1)."""
+    target = repo.work / "manifest.json"
+    for _ in range(2):  # the second time the file is there before the command runs
+        with target.open("w") as stdout:
+            r = subprocess.run([sys.executable, "-m", "mosaic_diag", "manifest", "generate"], cwd=repo.work,
+                               stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=120, env=cli_env())
+        assert r.returncode == 0 and "dirty" not in r.stderr, r.stderr
+        assert json.loads(target.read_text())["git"] == {"commit": repo.commits["c5"], "branch": "main",
+                                                         "ref": None, "dirty": False, "dirty_paths": []}
+        r = run(repo, "manifest", "generate", "--out", "manifest.json")
+        assert r.returncode == 0 and "dirty" not in r.stderr, r.stderr
+    (repo.work / "notes.txt").write_text("x\n")
+    r = run(repo, "manifest", "generate", "--out", "manifest.json")
+    assert r.returncode == 1 and "(notes.txt)" in r.stderr
+    assert json.loads(target.read_text())["git"]["dirty_paths"] == ["notes.txt"]
+
+
 def test_manifest_generate_diff_record_history(repo):
     r = run(repo, "manifest", "generate", "--out", "m5.json")
     assert r.returncode == 0, r.stderr

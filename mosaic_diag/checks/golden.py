@@ -137,7 +137,8 @@ def run(ctx: CheckContext) -> Iterator[Message]:
     url = ctx.config.get("predeploy.golden_url", None) or ctx.env.get("MOSAIC_APP_URL") or None
     app = ctx.config.get("predeploy.golden_app", None)
     if not url and not app:
-        raise Skip("no app URL or import path configured (predeploy.golden_url or predeploy.golden_app)")
+        raise Skip("no app URL or import path configured (predeploy.golden_url, MOSAIC_APP_URL or "
+                   "predeploy.golden_app)")
     cases_dir = ctx.root / str(ctx.config.get("predeploy.golden_cases", "golden"))
     if url:
         yield from _run(cases_dir, url, app, ctx, None)

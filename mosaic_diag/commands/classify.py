@@ -41,18 +41,21 @@ def classify(
         if explain:
             sys.stdout.write(f"\n{result.explanation}\n")
     else:
+        from rich.markup import escape
+
         from mosaic_diag.render.console import SEVERITY_STYLE, out
 
         style = SEVERITY_STYLE.get(result.severity, "")
-        out().print(f"[bold]{result.label}[/]  {result.category}  [{style}]{result.severity}[/]"
+        out().print(f"[bold]{escape(result.label)}[/]  {escape(result.category)}  [{style}]{result.severity}[/]"
                     f"  retryable={'yes' if result.retryable else 'no'}")
         if explain:
             if result.rule_id is None:
                 out().print("no rule matched: UNKNOWN_ERROR (grouped by fingerprint)")
             else:
-                out().print(f"rule [bold]{result.rule_id}[/] ({result.rule_source})")
+                # the text and a rules file's ids are the user's: shown as they are, never read as markup
+                out().print(f"rule [bold]{escape(str(result.rule_id))}[/] ({escape(str(result.rule_source))})")
                 for hit in result.hits:
-                    out().print(f"  {hit.key}: {redact_excerpt(hit.text, text)!r} in {hit.where}")
+                    out().print(escape(f"  {hit.key}: {redact_excerpt(hit.text, text)!r} in {hit.where}"))
     return 0
 
 

@@ -55,14 +55,15 @@ def _write_rows(rows: list[dict[str, Any]], fmt: OutputFormat, title: str) -> No
             sys.stdout.write("| " + " | ".join(str(row.get(c) or "") for c in columns) + " |\n")
     else:
         from rich.table import Table
+        from rich.text import Text
 
         from mosaic_diag.render.console import out
 
-        table = Table(title=title, title_justify="left")
+        table = Table(title=Text(title), title_justify="left")
         for name in columns:
             table.add_column(name, overflow="fold")
-        for row in rows:
-            table.add_row(*(str(row.get(c) or "") for c in columns))
+        for row in rows:  # stored answers and errors are text, never Rich markup
+            table.add_row(*(Text(str(row.get(c) or "")) for c in columns))
         out().print(table)
 
 
@@ -108,12 +109,14 @@ def show(
             sys.stdout.write(f"- **{key}**: {data[key] or ''}\n")
         sys.stdout.write(f"\nError:\n\n```\n{data['error']}\n```\n\nPayload:\n\n```\n{data['payload']}\n```\n")
     else:
+        from rich.markup import escape
+
         from mosaic_diag.render.console import out
 
         console = out()
-        console.print(f"[bold]Dead letter {letter.id}[/] {data['label']} ({data['model']}, provider "
-                      f"{data['provider'] or '-'}, prompt {data['prompt_id'] or '-'}, {data['created_at']})",
-                      markup=True, highlight=False)
+        console.print(f"[bold]Dead letter {letter.id}[/] " + escape(
+            f"{data['label']} ({data['model']}, provider {data['provider'] or '-'}, prompt {data['prompt_id'] or '-'}, "
+            f"{data['created_at']})"), markup=True, highlight=False)
         console.print("error:", data["error"], markup=False, highlight=False)
         console.print("payload:", data["payload"], markup=False, highlight=False)
     return 0

@@ -211,8 +211,8 @@ def _render(report: GoldenReport, fmt: ReportFormat, output: Path | None = None)
     # the table goes to the lines under it, which wrap between words.
     rate = (f", pass rate {s['pass_rate']:.0%} (min {s['pass_rate_min']:.0%})"
             if s["pass_rate_min"] is not None else "")
-    table = Table(title=f"golden: {s['passed']} passed, {s['flaky']} flaky, {s['failed']} failed, "
-                        f"{s['errors']} errors{rate} ({report.target}, {report.duration_ms / 1000:.1f}s)",
+    table = Table(title=Text(f"golden: {s['passed']} passed, {s['flaky']} flaky, {s['failed']} failed, "
+                             f"{s['errors']} errors{rate} ({report.target}, {report.duration_ms / 1000:.1f}s)"),
                   title_justify="left")
     table.add_column("Result", no_wrap=True)
     table.add_column("Case", no_wrap=True)
@@ -221,7 +221,8 @@ def _render(report: GoldenReport, fmt: ReportFormat, output: Path | None = None)
     results = report.sorted_results()
     for r in results:
         result = Text(r.outcome.upper() + ("" if r.ok else " ✗"), style=style[r.outcome])
-        table.add_row(result, r.case_id, f"{r.passes}/{r.runs}", f"{r.latency_p95_ms:.0f}")
+        # a case id is text (`case[openai]` of a provider matrix), never Rich markup
+        table.add_row(result, Text(r.case_id), f"{r.passes}/{r.runs}", f"{r.latency_p95_ms:.0f}")
     console = out()
     console.print(table)
     details = [r for r in results if r.outcome != "pass"]

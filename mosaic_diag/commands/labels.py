@@ -40,16 +40,16 @@ def labels(
                              f"{lab.description} |\n")
     else:
         from rich.table import Table
+        from rich.text import Text
 
         from mosaic_diag.render.console import SEVERITY_STYLE, out
 
         table = Table(title=f"{len(rows)} labels", title_justify="left")
         for name in ("Label", "Category", "Severity", "Retry", "Aliases", "Description"):
             table.add_column(name, overflow="fold")
-        for lab in rows:
-            table.add_row(lab.name, lab.category,
-                          f"[{SEVERITY_STYLE.get(lab.severity, '')}]{lab.severity}[/]",
-                          "yes" if lab.retryable else "no", ", ".join(lab.aliases), lab.description)
+        for lab in rows:  # a rules file's text is text, never Rich markup
+            table.add_row(Text(lab.name), Text(lab.category), Text(lab.severity, SEVERITY_STYLE.get(lab.severity, "")),
+                          "yes" if lab.retryable else "no", Text(", ".join(lab.aliases)), Text(lab.description))
         out().print(table)
     return 0
 

@@ -50,6 +50,41 @@ def _warn_dirty(m: Manifest) -> None:
 
 
 
+def _without_own_output(m: Manifest, repo: Path, out: Path | None) -> Manifest:
+    """The manifest without its own output file among the dirty paths: the `--out` file or the file stdout
+    goes to (`manifest generate > manifest.json`: the shell made it before the command ran) is what this
+    command writes, not a change the manifest misses."""
+    import dataclasses
+    import io
+    import stat
+
+    from mosaic_diag.platform import gitops
+
+    own: set[tuple[int, int]] = set()
+    try:
+        st = os.fstat(sys.stdout.fileno())
+        if stat.S_ISREG(st.st_mode):
+            own.add((st.st_dev, st.st_ino))
+    except (OSError, ValueError, io.UnsupportedOperation):  # a captured or closed stdout has no file
+        pass
+    if out is not None and out.is_file():
+        st = out.stat()
+        own.add((st.st_dev, st.st_ino))
+    if not m.dirty_paths or not own:
+        return m
+    top = Path(gitops.open_repo(repo).working_tree_dir)
+
+    def is_own(path: str) -> bool:
+        try:
+            st = (top / path).stat()
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) in own
+
+    kept = tuple(p for p in m.dirty_paths if not is_own(p))
+    return dataclasses.replace(m, dirty=bool(kept), dirty_paths=kept)
+
+
 def _manifest_lines(m: Manifest, fmt: OutputFormat) -> str:
     b = "**" if fmt is OutputFormat.markdown else ""
     bullet = "- " if fmt is OutputFormat.markdown else "  "
@@ -79,7 +114,7 @@ def generate_cmd(
                                               )] = OutputFormat.json,
 ) -> int:
     """Print (or --out) the manifest of a ref; exit 1 when the working tree is dirty."""
-    m = _manifest_for(repo, ref, live)
+    m = _without_own_output(_manifest_for(repo, ref, live), repo, out)
     _warn_dirty(m)
     if out is not None:
         write_atomic(out, m.to_json())

@@ -59,14 +59,15 @@ def list_cmd(playbooks: PlaybooksOption = None, fmt: FormatOption = OutputFormat
             _out("| " + " | ".join(f"`{row[0]}`" if i == 0 else row[i] for i in range(len(row))) + " |")
     else:
         from rich.table import Table
+        from rich.text import Text
 
         from mosaic_diag.render.console import SEVERITY_STYLE, out
 
-        table = Table(title=f"{len(rows)} playbooks in {store.directory}", title_justify="left")
+        table = Table(title=Text(f"{len(rows)} playbooks in {store.directory}"), title_justify="left")
         for name in ("Playbook", "Labels", "Stage", "Severity", "Actions", "Source"):
             table.add_column(name, overflow="fold")
-        for row in rows:
-            table.add_row(row[0], row[1], row[2], f"[{SEVERITY_STYLE.get(row[3], '')}]{row[3]}[/]", row[4], row[5])
+        for row in rows:  # a playbook file's text and path are text, never Rich markup
+            table.add_row(*(Text(cell, SEVERITY_STYLE.get(cell, "") if i == 3 else "") for i, cell in enumerate(row)))
         out().print(table)
     return 0
 

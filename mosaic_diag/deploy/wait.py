@@ -86,6 +86,10 @@ def wait_for_commit(sha: str, *, api: Any = None, health_url: str | None = None,
             on_wait(text)
         said = text
 
+    def pause() -> None:
+        """One poll interval, never past the deadline (`--wait-timeout 3s` waits 3s, not a 10s poll)."""
+        sleep(max(0.0, min(poll_s, (deadline - clock()).total_seconds())))
+
     while api is not None:
         deploy = newest_deploy_of(api, sha)
         status = str(deploy.get("status")) if deploy else None
@@ -103,7 +107,7 @@ def wait_for_commit(sha: str, *, api: Any = None, health_url: str | None = None,
         if clock() >= deadline:
             return WaitOutcome("timeout", f"no live Render deploy of {sha[:12]} after {timeout_s:g}s "
                                f"(last status: {status or 'none'})", start, deploy, status)
-        sleep(poll_s)
+        pause()
     live_at = parse_time((deploy or {}).get("finishedAt")) if deploy else None
     status = str(deploy.get("status")) if deploy else None
     if health_url is None:
@@ -118,4 +122,4 @@ def wait_for_commit(sha: str, *, api: Any = None, health_url: str | None = None,
         if clock() >= deadline:
             return WaitOutcome("timeout", f"{redact_text(health_url)} did not report {sha[:12]} within "
                                f"{timeout_s:g}s (last: {how})", start, deploy, status)
-        sleep(poll_s)
+        pause()

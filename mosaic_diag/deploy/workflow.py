@@ -294,8 +294,10 @@ def _failed_deploy(ctx: _Context, outcome: WaitOutcome) -> None:
                                planner=_planner(ctx))
     ctx.report.labels = labels_of(logs)
     found = ", ".join(f"{e['label']} x{e['count']}" for e in ctx.report.labels[:5]) or "no error events"
-    ctx.end(step, "failed", f"the deploy's logs: {found}",
-            groups=logs.group_dicts() if logs else [], log_tail=list(logs.tail) if logs else [])
+    if logs is None:  # nothing was read: say so, not "no error events"
+        ctx.end(step, "skipped", "no deploy logs to read (--log FILE or the Render service)", groups=[], log_tail=[])
+    else:
+        ctx.end(step, "failed", f"the deploy's logs: {found}", groups=logs.group_dicts(), log_tail=list(logs.tail))
     step = ctx.begin("verdict")
     reason = {"failed": f"the deploy failed ({outcome.status}); the previous deploy keeps serving",
               "timeout": f"the service did not run {ctx.sha[:12]} in time",

@@ -123,7 +123,10 @@ class AppTarget(_ClientTarget):
         try:
             module = importlib.import_module(module_name)
         except Exception as exc:  # any import-time failure of the user's app is a usage error
-            raise UsageError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}") from exc
+            # the app's own code failing at import (a required setting read at module level) is classified
+            # as a start-up failure is; a module that is not there is only a bad --app
+            label = "" if isinstance(exc, ImportError) and exc.name == module_name else startup_label(exc)
+            raise UsageError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}{label}") from exc
         app = getattr(module, attr, None)
         if app is None:
             raise UsageError(f"module {module_name!r} has no attribute {attr!r}")

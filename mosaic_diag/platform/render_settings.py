@@ -56,11 +56,13 @@ class RenderSettings:
         return cls(api_url=api_url, service_id=values["service_id"],
                    owner_id=values["owner_id"], api_key=env.get("RENDER_API_KEY") or None, notes=tuple(notes))
 
-    def missing(self, *, need_owner: bool = False) -> list[str]:
-        """The names of what a call needs and is not set (env names, as a user sets them)."""
+    def missing(self, *, need_owner: bool = False, service_flag: str | None = None) -> list[str]:
+        """The names of what a call needs and is not set (env names, as a user sets them; the command's
+        flag for the service first when it has one)."""
         names = []
         if not self.service_id:
-            names.append("RENDER_SERVICE_ID (or render.service_id)")
+            names.append(f"{service_flag}, RENDER_SERVICE_ID or render.service_id" if service_flag
+                         else "RENDER_SERVICE_ID (or render.service_id)")
         if need_owner and not self.owner_id:
             names.append("RENDER_OWNER_ID (or render.owner_id)")
         if not self.api_key:
@@ -118,7 +120,7 @@ def render_settings_for(config: Any, env: Mapping[str, str], service: str | None
     if service:
         settings = replace(settings, service_id=service)
         _check(settings.api_url, service, None, named_by_env=True)  # (the URL was checked with the config)
-    missing = settings.missing()
+    missing = settings.missing(service_flag="--render-service")
     if missing:
-        raise ConfigError(f"--render needs {', '.join(missing)}")
+        raise ConfigError(f"--render needs {'; '.join(missing)}")
     return settings
