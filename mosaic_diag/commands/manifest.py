@@ -65,8 +65,8 @@ def _without_own_output(m: Manifest, repo: Path, out: Path | None) -> Manifest:
         st = os.fstat(sys.stdout.fileno())
         if stat.S_ISREG(st.st_mode):
             own.add((st.st_dev, st.st_ino))
-    except (OSError, ValueError, io.UnsupportedOperation):  # a captured or closed stdout has no file
-        pass
+    except (OSError, ValueError, io.UnsupportedOperation):  # mosaic-diag: ignore[MD006] -- a captured or closed
+        pass  # stdout has no file of its own to leave out
     if out is not None and out.is_file():
         st = out.stat()
         own.add((st.st_dev, st.st_ino))

@@ -17,7 +17,7 @@ def as_text(result: LintResult) -> str:
     lines = [f.to_text() for f in result.findings]
     if result.findings:
         n = len(result.findings)
-        lines.append(f"{n} finding{'s' if n != 1 else ''} in {result.files} file{'s' if result.files != 1 else ''}")
+        lines.append(f"{n} finding{'s' if n != 1 else ''} ({_checked(result.files)})")
     return "\n".join(lines) + ("\n" if lines else "")
 
 
@@ -30,12 +30,17 @@ def as_json(result: LintResult) -> str:
 
 def as_markdown(result: LintResult) -> str:
     if not result.findings:
-        return f"No findings in {result.files} files.\n"
+        return f"No findings ({_checked(result.files)}).\n"
     rows = ["| location | code | rule | message |", "| --- | --- | --- | --- |"]
     for f in result.findings:
         message = f.message.replace("|", "\\|")
         rows.append(f"| `{f.path}:{f.line}:{f.col}` | {f.code} | {f.name} | {message} |")
-    return "\n".join(rows) + f"\n\n{len(result.findings)} findings in {result.files} files.\n"
+    return "\n".join(rows) + f"\n\n{len(result.findings)} findings ({_checked(result.files)}).\n"
+
+
+def _checked(files: int) -> str:
+    """How many files were linted (not how many hold a finding: `path:line:col` rows say which)."""
+    return f"{files} file{'s' if files != 1 else ''} checked"
 
 
 def failure_lines(result: LintResult) -> list[str]:
