@@ -64,7 +64,7 @@ _SUPERVISORD = (b" CRIT ", b" ERRO ", b" DEBG ", b" INFO spawned: ")
 # "%(levelname)-5.5s [%(name)s] %(message)s" (Alembic's default) writes CRITICAL as "CRITI [": a search of the whole
 # block, made from the first block whose head or tail (`_probe`) shows that layout's other levels on
 FIVE_LETTER_NEEDLES = (Needle(b"CRITI ["),)
-_FIVE_LETTER = (b"INFO  [", b"WARNI [", b"DEBUG [")
+_FIVE_LETTER = (b"INFO  [", b"WARNI [")
 # Heroku's own error lines carry no level word (`heroku[router]: at=error code=H12 …`, `heroku[web.1]: Error R14 (Memory
 # quota exceeded)`): each needle a search of the whole block, made from the first block whose head or tail (`_probe`)
 # shows Heroku's log (its `heroku[…]` source, a syslog drain's `heroku/…` tag) on
