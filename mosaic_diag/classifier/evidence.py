@@ -55,6 +55,9 @@ _PROVIDER_HOSTS = (("openai", re.compile(r"(^|\.)openai\.(com|azure\.com)$")),
 _WRAPPER_PROVIDER = re.compile(r"\b(Anthropic|OpenAI|AzureOpenAI)(?:Exception|Error) - ")
 # a driver error carried by a wrapper: "(psycopg2.errors.UndefinedColumn) column ..." (SQLAlchemy)
 _WRAPPED = re.compile(r"\((?P<type>[A-Za-z_]\w*(?:\.\w+)*\.[A-Z]\w*)\)\s+(?P<msg>.+)", re.S)
+# ... and the driver's own error behind an async adapter's: "(sqlalchemy.dialects.postgresql.asyncpg.IntegrityError)
+# <class 'asyncpg.exceptions.UniqueViolationError'>: duplicate key value …" (SQLAlchemy's asyncpg dialect)
+_CLASS_REPR = re.compile(r"<class '(?P<type>[A-Za-z_]\w*(?:\.\w+)*)'>:\s*(?P<msg>.*)", re.S)
 # openai<1.0 raised openai.error.*; the names the rules use are those of openai>=1
 _OPENAI_LEGACY = {"Timeout": "APITimeoutError", "InvalidRequestError": "BadRequestError",
                   "ServiceUnavailableError": "InternalServerError", "TryAgain": "InternalServerError",
@@ -246,7 +249,8 @@ def exception_info(type_name: str | None, message: str, frames: tuple[Frame, ...
 
 def with_wrapped(infos: tuple[ExceptionInfo, ...]) -> tuple[ExceptionInfo, ...]:
     """`infos` with the driver errors their messages carry (taxonomy rule 7): SQLAlchemy's
-    `(psycopg2.errors.UndefinedColumn) column …` is evidence as if that type had been raised."""
+    `(psycopg2.errors.UndefinedColumn) column …` is evidence as if that type had been raised, and so is the
+    `<class 'asyncpg.exceptions.UniqueViolationError'>: …` its async adapter's error names."""
     out: list[ExceptionInfo] = []
     for info in infos:
         out.append(info)
@@ -254,6 +258,9 @@ def with_wrapped(infos: tuple[ExceptionInfo, ...]) -> tuple[ExceptionInfo, ...]:
             m = _WRAPPED.search(info.message[:4000])
             if m and m.group("type") != info.type:
                 out.append(exception_info(m.group("type"), m.group("msg"), info.frames))
+                inner = _CLASS_REPR.match(m.group("msg"))
+                if inner:
+                    out.append(exception_info(inner.group("type"), inner.group("msg"), info.frames))
     return tuple(out)
 
 

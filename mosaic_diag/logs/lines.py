@@ -12,12 +12,14 @@ import re
 from datetime import UTC, datetime
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL", "FATAL")
+_LEVEL_STARTS = (*LEVELS, "CRITI")  # (a level cut to five letters: "%(levelname)-5.5s")
 ERROR_LEVELS = frozenset({"ERROR", "CRITICAL", "FATAL"})
 _ALL_LEVELS = frozenset(LEVELS) | {"WARNING"}
 _LEVEL_ALIASES = {"WARN": "WARNING", "ERR": "ERROR", "EXCEPTION": "ERROR", "CRIT": "CRITICAL",
                   "NOTICE": "INFO", "TRACE": "DEBUG", "ALERT": "CRITICAL", "EMERGENCY": "CRITICAL",
                   "SUCCESS": "INFO", "NOTSET": "DEBUG",
-                  "ERRO": "ERROR", "DEBG": "DEBUG", "TRAC": "DEBUG", "BLAT": "DEBUG"}  # (supervisord's four letters)
+                  "ERRO": "ERROR", "DEBG": "DEBUG", "TRAC": "DEBUG", "BLAT": "DEBUG",  # (supervisord's four letters)
+                  "WARNI": "WARNING", "CRITI": "CRITICAL"}  # (a level cut to five letters: "%(levelname)-5.5s")
 TRACEBACK_HEADER = "Traceback (most recent call last):"
 
 _LEVEL_INITIALS = frozenset("DIWECF[")
@@ -51,7 +53,11 @@ _STAMP = (r"(?:\d{4}[-/]\d\d[-/]\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: ?(?:Z|[+-]
 _ANY_RECORD = re.compile(
     rf"\[?({_STAMP})\]?((?:[ \t]+\S{{1,64}}){{0,3}}?)[ \t]+[\[(]?{_LV} *[\])]?:?(?:[ \t]+|$)(.*)", re.S)
 _LEVEL_FIRST = re.compile(rf"{_LV}[ \t]+\[?({_STAMP})\]?(?:[ \t]+|$)(.*)", re.S)
-_ANY_TAIL = re.compile(r"(?:- +)?(?:([A-Za-z_][\w.]*)(?::\s| - ))?\s*(.*)", re.S)
+_ANY_TAIL = re.compile(r"(?:[-:] +)?(?:([A-Za-z_][\w.]*)(?::\s| - ))?\s*(.*)", re.S)  # ("- " / ": " a separator)
+# "%(levelname)-5.5s [%(name)s] %(message)s" (Alembic's default, and apps that copy it: Open WebUI): the level cut to
+# five letters and padded ("INFO  [alembic.runtime.migration] …", "WARNI […]", "ERROR […]"), the logger in brackets
+# (the five-letter column exactly: "WARN [Ctx] …", another layout's, stays what it was)
+_LEVEL_LOGGER = re.compile(r"(DEBUG|INFO |WARNI|ERROR|CRITI) \[([^\[\]\s]{1,256})\] (.*)", re.S)
 # stdlib logging's default format after an asctime: "2026-… ERROR:api.storage:message" (or "…,123:ERROR:…")
 _ASC_BASIC = re.compile(rf"({_TS})[ :]\s*{_LV}:([^\s:]*):(.*)", re.S)
 # PostgreSQL's own log (log_line_prefix '%m [%p] '): "2024-09-27 13:40:00.833 UTC [277] FATAL:  message"
@@ -141,8 +147,9 @@ _FLUENTBIT_END = re.compile(r'"(?=, "[^"\s]{1,64}"=>|\}|$)')
 _FLUENTBIT_STREAM = re.compile(r'"stream"=>"(stdout|stderr)"')
 _LOKI = re.compile(r'\{([A-Za-z_]\w*="(?:[^"\\]|\\.)*"(?:, ?[A-Za-z_]\w*="(?:[^"\\]|\\.)*")*)\}(?: (.*)|$)', re.S)
 _STRUCTLOG_LOGGER = re.compile(r" \[([A-Za-z_][\w.]*)\](?= |$)")
-# a platform's timestamp in front of the app's own line that starts with a timestamp too
-_LEAD_TS = re.compile(rf"({_TS}) ?")
+# a platform's timestamp in front of the app's own line that starts with a timestamp too; a log viewer's time
+# column may end in a bar ("api  | 2026-03-30 16:12:10.818 | [2026-03-30 14:12:10 +0000] [24] [ERROR] …")
+_LEAD_TS = re.compile(rf"({_TS}) ?(?:\| ?)?")
 # wrappers around every line of another shape: Docker Compose's "web-1  | " (padded service
 # names, "web_1" with Compose v1), pm2's "0|app  | " (the process's id and name) and Heroku's "app[web.1]: " after
 # its timestamp
@@ -384,7 +391,7 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
         line = _any_record(text, shape, stream, ts)
         if line is not None:
             return line
-    elif c.isupper() and text.startswith(LEVELS):  # both patterns start with a level word
+    elif c.isupper() and text.startswith(_LEVEL_STARTS):  # these patterns start with a level word
         m = _BASIC.match(text)
         if m:
             msg = m.group(3)
@@ -403,6 +410,11 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
             msg = t.group(2)
             return Line(shape or "plain", stream, ts or m.group(2), norm_level(m.group(1)), t.group(1), text, msg,
                         True, _record_kind(msg))
+        m = _LEVEL_LOGGER.match(text)
+        if m:
+            msg = m.group(3)
+            return Line(shape or "plain", stream, ts, norm_level(m.group(1).rstrip()), m.group(2), text, msg, True,
+                        _record_kind(msg))
     elif c == "[" and text[1:2].isupper():
         m = _BRACKET_LEVEL.match(text)
         if m:

@@ -61,6 +61,10 @@ _PREFIXED_JSON = (b' {"',)
 # log (one of its level words) on
 SUPERVISORD_NEEDLES = (Needle(b" CRIT "), Needle(b" ERRO "))
 _SUPERVISORD = (b" CRIT ", b" ERRO ", b" DEBG ", b" INFO spawned: ")
+# "%(levelname)-5.5s [%(name)s] %(message)s" (Alembic's default) writes CRITICAL as "CRITI [": a search of the whole
+# block, made from the first block whose head or tail (`_probe`) shows that layout's other levels on
+FIVE_LETTER_NEEDLES = (Needle(b"CRITI ["),)
+_FIVE_LETTER = (b"INFO  [", b"WARNI [")
 # Heroku's own error lines carry no level word (`heroku[router]: at=error code=H12 …`, `heroku[web.1]: Error R14 (Memory
 # quota exceeded)`): each needle a search of the whole block, made from the first block whose head or tail (`_probe`)
 # shows Heroku's log (its `heroku[…]` source, a syslog drain's `heroku/…` tag) on
@@ -145,13 +149,14 @@ class _Finder:
     __slots__ = ("block", "needles", "next")
 
     def __init__(self, block: bytes, json_lines: bool, logfmt: bool, wording: bool = False,
-                 supervisord: bool = False, heroku: bool = False) -> None:
+                 supervisord: bool = False, heroku: bool = False, five_letter: bool = False) -> None:
         self.block = block
         needles = TEXT_NEEDLES + JSON_NEEDLES if json_lines else TEXT_NEEDLES
         needles = needles + ESCAPED_JSON_NEEDLES if json_lines and block.find(_ESCAPED_JSON) >= 0 else needles
         needles = needles + LOGFMT_NEEDLES if logfmt else needles
         needles = needles + WORDING_NEEDLES if wording else needles
         needles = needles + SUPERVISORD_NEEDLES if supervisord else needles
+        needles = needles + FIVE_LETTER_NEEDLES if five_letter else needles
         self.needles = needles + HEROKU_NEEDLES if heroku else needles
         self.next = [-1] * len(self.needles)
 
@@ -252,6 +257,7 @@ class _Reader:
         wording = False  # one of Render's failure sentences seen: they are candidates from then on
         supervisord = False  # supervisord's log seen: its four-letter error levels are candidates from then on
         heroku = False  # Heroku's log seen: its platform's error lines are candidates from then on
+        five_letter = False  # five-letter levels seen ("INFO  [alembic…]"): "CRITI [" is a candidate from then on
         prefixed_json = False  # a JSON record behind a line prefix seen: JSON levels are candidates from then on
         first_block = True  # probed further: a log of up to 1 MB misses none of these layouts
         for block in blocks:
@@ -265,8 +271,9 @@ class _Reader:
             wording = wording or _probe(block, _WORDING, first_block)
             supervisord = supervisord or _probe(block, _SUPERVISORD, first_block)
             heroku = heroku or _probe(block, _HEROKU, first_block)
+            five_letter = five_letter or _probe(block, _FIVE_LETTER, first_block)
             first_block = False
-            finder = _Finder(block, json_lines or prefixed_json, logfmt, wording, supervisord, heroku)
+            finder = _Finder(block, json_lines or prefixed_json, logfmt, wording, supervisord, heroku, five_letter)
             run = runlines = -1     # start of a run of lines passed over while events are open
             while pos < n:
                 opened = asm.open

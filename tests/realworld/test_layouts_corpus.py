@@ -47,6 +47,7 @@ class Expected:
     message_starts: str
     label: str | None = None          # the taxonomy's label for the event, when the entry gives one
     alternatives: tuple[str, ...] = ()  # other labels the spec honestly allows
+    end_line: int | None = None  # the event's last line, when the entry gives it
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -64,7 +65,7 @@ class Excerpt:
 
 
 def _event(raw: Any, where: str, n_lines: int) -> Expected:
-    assert isinstance(raw, dict) and _EVENT_KEYS <= set(raw) <= _EVENT_KEYS | {"label", "alternatives"}, \
+    assert isinstance(raw, dict) and _EVENT_KEYS <= set(raw) <= _EVENT_KEYS | {"label", "alternatives", "end_line"}, \
         f"{where}: event keys"
     line, level, prefix = raw["line"], raw["level"], raw["message_starts"]
     assert isinstance(line, int) and 1 <= line <= n_lines, f"{where}: line {line!r} outside the text"
@@ -77,7 +78,9 @@ def _event(raw: Any, where: str, n_lines: int) -> Expected:
     assert isinstance(alts, list) and all(
         isinstance(a, dict) and set(a) == {"label", "reason"} and _LABEL.match(str(a["label"]))
         and isinstance(a["reason"], str) and a["reason"] for a in alts), f"{where}: alternatives"
-    return Expected(line, level, prefix, label, tuple(a["label"] for a in alts))
+    end = raw.get("end_line")
+    assert end is None or (isinstance(end, int) and line <= end <= n_lines), f"{where}: end_line {end!r}"
+    return Expected(line, level, prefix, label, tuple(a["label"] for a in alts), end)
 
 
 def load_layouts(path: Path = LAYOUTS_PATH) -> list[Excerpt]:
@@ -130,15 +133,23 @@ def test_layouts_file_shape() -> None:
 
 def test_reader_finds_the_events_users_see() -> None:
     excerpts = load_layouts()
-    expected = found = 0
+    expected = found = ends = ends_right = 0
     misses: list[str] = []
     extras: list[str] = []
     for ex in excerpts:
         got = _errors(ex.text)
         for want in ex.events:
             expected += 1
-            if any(_matches(want, g) for g in got):
+            hit = [g for g in got if _matches(want, g)]
+            if hit:
                 found += 1
+                if want.end_line is not None:
+                    ends += 1
+                    if hit[0].end_line == want.end_line:
+                        ends_right += 1
+                    else:
+                        misses.append(f"{ex.id} [{ex.layout}] line {want.line}: ends at {hit[0].end_line}, "
+                                      f"expected {want.end_line}")
             else:
                 near = [(g.line, g.level, g.message[:60]) for g in got]
                 misses.append(f"{ex.id} [{ex.layout}] line {want.line} {want.level} {want.message_starts!r}: "
@@ -148,13 +159,16 @@ def test_reader_finds_the_events_users_see() -> None:
             if g.line not in wanted:
                 extras.append(f"{ex.id} [{ex.layout}] line {g.line}-{g.end_line} {g.level} {g.message[:60]!r}")
     rate = found / expected if expected else 1.0
-    print(f"\nlayouts corpus: {found}/{expected} expected error events found ({rate:.0%})")
+    end_rate = ends_right / ends if ends else 1.0
+    print(f"\nlayouts corpus: {found}/{expected} expected error events found ({rate:.0%}); "
+          f"{ends_right}/{ends} of those that give an end line end there ({end_rate:.0%})")
     for m in misses:
         print("  missed:", m)
     for x in extras:
         print("  extra: ", x)
     assert not extras, "error events where the texts have none:\n" + "\n".join(extras)
     assert rate >= MIN_FOUND, "missed:\n" + "\n".join(misses)
+    assert end_rate >= MIN_FOUND, "missed:\n" + "\n".join(misses)
 
 
 def test_structlog_record_inside_a_prefect_record_is_found() -> None:
@@ -201,6 +215,8 @@ def test_triage_labels_the_events_users_see() -> None:
     [{"id": "x", "layout": "rich", "source": "https://e.org", "cut": "no", "text": "a", "events": []}],
     [{"id": "x", "layout": "heroku", "source": "https://e.org", "cut": False, "text": "a",
       "events": [{"line": 1, "level": "ERROR", "message_starts": "", "label": "pg auth"}]}],
+    [{"id": "x", "layout": "heroku", "source": "https://e.org", "cut": False, "text": "a\nb\nc",
+      "events": [{"line": 2, "end_line": 1, "level": "ERROR", "message_starts": ""}]}],
     [{"id": "x", "layout": "heroku", "source": "https://e.org", "cut": False, "text": "a",
       "events": [{"line": 1, "level": "ERROR", "message_starts": "", "label": "UNKNOWN_ERROR",
                   "alternatives": [{"label": "PG_AUTH_FAILED"}]}]}],
