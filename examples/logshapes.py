@@ -206,13 +206,13 @@ def make_tracebacks(*, closed_port: int | None = None) -> dict[str, str]:
 
     import psycopg2
 
-    if closed_port is None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            closed_port = s.getsockname()[1]
-    try:
-        psycopg2.connect(host="127.0.0.1", port=closed_port, dbname="mosaic", user="mosaic",
-                         password="x", connect_timeout=3)
-    except psycopg2.OperationalError as e:
-        out["psycopg2_refused"] = _format(e)
+    with socket.socket() as held:  # a port bound and never listening refuses, and no other server can take it
+        if closed_port is None:
+            held.bind(("127.0.0.1", 0))
+            closed_port = held.getsockname()[1]
+        try:
+            psycopg2.connect(host="127.0.0.1", port=closed_port, dbname="mosaic", user="mosaic",
+                             password="x", connect_timeout=3)
+        except psycopg2.OperationalError as e:
+            out["psycopg2_refused"] = _format(e)
     return out

@@ -45,10 +45,17 @@ class FakeClock:
         self.on_sleep()
 
 
+_HELD: list[socket.socket] = []
+
+
 def closed_port() -> int:
-    with socket.socket() as s:
+    """A loopback port that refuses every connection: bound by this process for its whole life and never
+    listening (a port merely found free could be taken by another test's server meanwhile)."""
+    if not _HELD:
+        s = socket.socket()
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        _HELD.append(s)
+    return _HELD[0].getsockname()[1]
 
 
 def test_the_wait_ends_at_its_timeout_not_a_poll_interval_later() -> None:

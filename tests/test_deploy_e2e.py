@@ -175,9 +175,8 @@ def test_a_failed_build_then_renders_own_rollback_then_an_unreachable_api(render
     assert r.returncode == 3 and report["verdict"] == "error", json.dumps(report, indent=1)
     assert [s["step"] for s in report["steps"]] == ["preflight"]
     assert git(work, "ls-remote", str(local.remote), "refs/heads/main").split()[0] == bad
-    with socket.socket() as s:  # a closed port: unreachable the other way
+    with socket.socket() as s:  # a closed port, held while the deploy runs: unreachable the other way
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    r, report = run_deploy(local, work, env, *WATCH, api_url=f"http://127.0.0.1:{port}")
+        r, report = run_deploy(local, work, env, *WATCH, api_url=f"http://127.0.0.1:{s.getsockname()[1]}")
     assert r.returncode == 3 and git(work, "ls-remote", str(local.remote), "refs/heads/main").split()[0] == bad
     assert local.api_key not in r.stdout + r.stderr

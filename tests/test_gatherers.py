@@ -183,10 +183,9 @@ def test_health_reads_the_runtime_kits_report(pg: TempPostgres) -> None:
 
 
 def test_health_unreachable_and_timeout_are_data() -> None:
-    with socket.socket() as s:
+    with socket.socket() as s:  # (held while gathering: it refuses, and no other server can take it)
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    down = gather("health", {"url": f"http://127.0.0.1:{port}/health"})
+        down = gather("health", {"url": f"http://127.0.0.1:{s.getsockname()[1]}/health"})
     assert down["ok"] and down["health.reachable"] is False and down["health.error"]
     slow = App({"ok": True}, delay=3.0)
     try:

@@ -37,14 +37,13 @@ def real_tracebacks() -> dict[str, str]:
         out["PROMPT_CSV_CORRUPT"] = _tb(exc)
     import psycopg2
 
-    with socket.socket() as s:
+    with socket.socket() as s:  # (held while connecting: it refuses, and no other server can take it)
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    try:
-        psycopg2.connect(host="127.0.0.1", port=port, dbname="mosaic", user="mosaic", password="pw",
-                         connect_timeout=3)
-    except psycopg2.OperationalError as exc:
-        out["PG_CONNECTION_FAILED"] = _tb(exc)
+        try:
+            psycopg2.connect(host="127.0.0.1", port=s.getsockname()[1], dbname="mosaic", user="mosaic",
+                             password="pw", connect_timeout=3)
+        except psycopg2.OperationalError as exc:
+            out["PG_CONNECTION_FAILED"] = _tb(exc)
     try:
         try:
             json.loads("{'step': 1,}")
