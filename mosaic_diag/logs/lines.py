@@ -133,8 +133,9 @@ _LOGFMT_ERROR_KEYS = frozenset({"error", "err", "exc", "exception"})
 _TS_AT = re.compile(_TS)
 _PIPE_NAME = re.compile(r"([\w.-]+) \| (.*)", re.S)
 _STD_STREAMS = frozenset({"stdout", "stderr"})
-# the rest of a CRI log line (containerd, CRI-O: `pieces.CRI`) after its timestamp: the stream, the tag, the line
-_CRI_REST = re.compile(r"(stdout|stderr) [PF](?: (.*)|$)", re.S)
+# the rest of a CRI log line (containerd, CRI-O: `pieces.CRI`) after its timestamp: the stream, the tag (`F` a
+# whole line or a split line's last piece, `P` a piece before it), the line
+CRI_REST = re.compile(r"(stdout|stderr) ([PF])(?: (.*)|$)", re.S)
 # `kubectl logs --prefix` (a pod's container) and Grafana Loki's `logcli query` (the stream's label set) in front of
 # each line
 _KUBECTL = re.compile(r"\[(pod/[\w.-]+/[\w.-]+)\] ?(.*)", re.S)
@@ -883,41 +884,11 @@ def is_docker_json(obj: dict) -> bool:
     return isinstance(obj.get("log"), str) and isinstance(stream, str) and stream in _STD_STREAMS and "time" in obj
 
 
-DOCKER_PREFIXES = ('{"log":', '{"log": ')
-_DOCKER_WHOLE = ('\\n","stream"', '\\n", "stream"')
-
-
-def docker_entry(text: str) -> dict | None:
-    """The entry of a line Docker's json-file driver wrote (`{"log":"…","stream":"stderr","time":"…"}`), else None."""
-    if not text.startswith(DOCKER_PREFIXES):
-        return None
-    try:
-        obj = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    return obj if isinstance(obj, dict) and is_docker_json(obj) else None
-
-
-def docker_piece(text: str) -> bool:
-    """Whether a line may be a piece of a longer line that Docker's json-file driver split (at 16 KB): an entry
-    whose `log` does not end with a newline. False for certain only where the text shows the newline before the
-    `stream` key (Docker writes `log` then `stream`); else the entry has to be decoded to tell."""
-    return text.startswith(DOCKER_PREFIXES) and not any(w in text for w in _DOCKER_WHOLE)
-
-
 def docker_json_lines(obj: dict) -> list[Line]:
     """The container's own line of a json-file entry, read as any line is (a traceback's line, a record, a JSON
     record), stamped with Docker's time when it has none; stdout and stderr are streams of their own."""
-    ts, std = _str(obj.get("time")), obj["stream"]
-    out = []
-    for ln in parse_line(obj["log"].rstrip("\r\n")):
-        if ln.ts is None:
-            ln.ts = ts
-        ln.stream = std if ln.stream is None else f"{std}/{ln.stream}"
-        if not ln.shape:
-            ln.shape = "docker"
-        out.append(ln)
-    return out
+    ts = _str(obj.get("time"))
+    return [_stamped(_in_stream(ln, obj["stream"], "docker"), ts) for ln in parse_line(obj["log"].rstrip("\r\n"))]
 
 
 def parse_line(text: str, _depth: int = 0) -> list[Line]:
@@ -947,10 +918,10 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
                     return [_stamped(_in_stream(ln, k.group(1), "loki"), m.group(1))
                             for ln in parse_line(k.group(2) or "", _depth + 1)]
             if first == "s" and _depth < MAX_WRAPPERS:
-                c = _CRI_REST.match(inner)
+                c = CRI_REST.match(inner)
                 if c:  # containerd / CRI-O: "TIMESTAMP STREAM F|P line", stdout and stderr streams of their own
                     return [_stamped(_in_stream(ln, c.group(1), "cri"), m.group(1))
-                            for ln in parse_line(c.group(2) or "", _depth + 1)]
+                            for ln in parse_line(c.group(3) or "", _depth + 1)]
             if not first or (first not in NOT_PLAIN and not first.isdigit()):
                 f = _FLY.match(inner) if first in "rp" else None  # (Fly's platform lines: `runner[…]`, `proxy[…]`)
                 if f:

@@ -8,12 +8,24 @@ import json
 import re
 from typing import NamedTuple
 
-from mosaic_diag.logs.lines import DOCKER_PREFIXES, docker_entry, docker_piece
+from mosaic_diag.logs.lines import CRI_REST, is_docker_json
 
-# containerd / CRI-O: "TIMESTAMP STREAM TAG MESSAGE", the tag `F` (a full line, or a split line's last piece) or `P`
-# (a partial one); an empty message leaves "… stdout F" with nothing after it
-CRI = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) (stdout|stderr) ([PF])(?: (.*)|$)",
-                 re.S)
+# containerd / CRI-O: "TIMESTAMP STREAM TAG MESSAGE" (an empty message leaves "… stdout F" with nothing after it)
+CRI = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) " + CRI_REST.pattern, re.S)
+# Docker's json-file driver writes `log` first, then `stream`: a whole line's `log` ends with the escaped newline
+DOCKER_PREFIXES = ('{"log":', '{"log": ')
+_DOCKER_WHOLE = ('\\n","stream"', '\\n", "stream"')
+
+
+def docker_entry(text: str) -> dict | None:
+    """The entry of a line Docker's json-file driver wrote (`{"log":"…","stream":"stderr","time":"…"}`), else None."""
+    if not text.startswith(DOCKER_PREFIXES):
+        return None
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return obj if isinstance(obj, dict) and is_docker_json(obj) else None
 
 
 def _cri(line: str) -> re.Match[str] | None:
@@ -52,8 +64,8 @@ def may_be_piece(line: str) -> bool:
 def partial(line: str) -> bool:
     """Whether a line may be a piece that the next entry of its stream goes on (cheap: a Docker entry is decoded
     by `piece` only when its text does not show the newline at the end of its `log`)."""
-    if line.startswith(DOCKER_PREFIXES):
-        return docker_piece(line)
+    if line.startswith(DOCKER_PREFIXES):  # (false for certain only where the text shows the newline before `stream`)
+        return not any(w in line for w in _DOCKER_WHOLE)
     m = _cri(line)
     return m is not None and m.group(3) == "P"
 
