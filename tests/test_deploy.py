@@ -353,6 +353,39 @@ def test_health_only_deploys_judge_by_the_logs_and_a_commit_that_never_serves_ti
         health.stop()
 
 
+def test_a_health_url_that_never_answers_is_not_judged_but_one_that_answered_before_is(project, monkeypatch):
+    """A wrong --health-url (a closed port: nothing ever answers) must not judge a deploy bad and roll it back:
+    exit 3, the record left pending. A /health that answered before the push and not after: bad, exit 1."""
+    work, remote, render, first = project
+    for name in ("RENDER_API_KEY", "RENDER_SERVICE_ID"):
+        monkeypatch.delenv(name)
+    ninth = change(work, "9", "ninth")
+    wrong = f"http://127.0.0.1:{closed_port()}/health"
+    report = deploy(work, FakeClock(), health_url=wrong, wait_timeout_s=20.0)
+    assert (report.verdict, report.exit_code) == ("error", 3), json.dumps(report.to_dict())[:3000]
+    assert [s.name for s in report.steps][-2:] == ["wait", "verdict"]
+    preflight = report.steps[0]
+    assert "/health:" in preflight.message and "may be down" in preflight.message
+    assert "never reported a commit" in report.reason and "--health-url" in report.reason
+    history = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()
+    assert (history[0].commit, history[0].status) == (ninth, "pending")
+    assert remote_head(work, remote) == ninth  # pushed (nothing said it was wrong before), not rolled back
+    health = HealthServer()
+    try:
+        health.commit = ninth
+        tenth = change(work, "10", "tenth")
+        clock = FakeClock()
+        clock.on_sleep = health.stop  # it served the ninth before the push and never answers after it
+        report = deploy(work, clock, health_url=health.url, wait_timeout_s=20.0, rollback=False)
+        assert (report.verdict, report.exit_code) == ("bad", 1), report.to_dict()
+        assert f"/health reports {ninth[:12]}" in report.steps[0].message
+        history = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()
+        assert (history[0].commit, history[0].status) == (tenth, "bad")
+    finally:
+        if health.server.socket.fileno() != -1:
+            health.stop()
+
+
 def test_ctrl_c_while_watching_reports_how_far_it_got(project):
     work, remote, render, first = project
     eighth = change(work, "8", "eighth")

@@ -18,13 +18,15 @@ Sleep = Callable[[float], None]
 @dataclass(frozen=True)
 class WaitOutcome:
     """`state`: live, failed (Render says the deploy failed), superseded (a newer deploy replaced it)
-    or timeout. `since`: when it went live (or when its deploy started, for a failure)."""
+    or timeout. `since`: when it went live (or when its deploy started, for a failure).
+    `health_answered`: whether /health ever reported a commit while it was polled (None: not polled)."""
 
     state: str
     message: str
     since: datetime
     deploy: Mapping[str, Any] | None = None
     status: str | None = None
+    health_answered: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"state": self.state, "message": self.message, "since": self.since.isoformat(),
@@ -113,13 +115,15 @@ def wait_for_commit(sha: str, *, api: Any = None, health_url: str | None = None,
     if health_url is None:
         return WaitOutcome("live", f"Render deploy {deploy.get('id') if deploy else '?'} of {sha[:12]} is live",
                            live_at or clock(), deploy, status)
+    answered = False
     while True:
         commit, how = health_commit(health_url)
+        answered = answered or commit is not None
         if commit is not None and (commit == sha or (len(commit) >= 7 and sha.startswith(commit))):
             return WaitOutcome("live", f"{redact_text(health_url)} reports {sha[:12]}", live_at or clock(), deploy,
-                               status)
+                               status, True)
         note(f"/health: {how}")
         if clock() >= deadline:
             return WaitOutcome("timeout", f"{redact_text(health_url)} did not report {sha[:12]} within "
-                               f"{timeout_s:g}s (last: {how})", start, deploy, status)
+                               f"{timeout_s:g}s (last: {how})", start, deploy, status, answered)
         pause()

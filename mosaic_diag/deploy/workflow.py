@@ -49,6 +49,7 @@ class _Context:
     autodeploy: bool | None = None
     manifest: Any = None
     store: Any = None
+    health_before: bool = False  # /health reported a commit before the push (so its URL is right)
 
     # -- steps ---------------------------------------------------------------------------------
     def begin(self, name: str) -> StepRecord:
@@ -127,6 +128,9 @@ def run_deploy(root: Path, env: Mapping[str, str], opts: DeployOptions, *, confi
         _record(ctx)
         _push(ctx)
         outcome = _wait(ctx)
+        if outcome.health_answered is False and not ctx.health_before:
+            _unjudged(ctx, outcome)
+            return report
         if outcome.state != "live":
             _failed_deploy(ctx, outcome)
             return report
@@ -184,6 +188,12 @@ def _preflight(ctx: _Context) -> None:
         ctx.api = RenderApi(ctx.target)
         ctx.autodeploy = ctx.api.autodeploy_enabled()
         said.append(f"Render service {s.service_id}: autodeploy {'on' if ctx.autodeploy else 'OFF'}")
+    if opts.health_url is not None:
+        from mosaic_diag.deploy.wait import health_commit
+
+        serving, how = health_commit(opts.health_url)
+        ctx.health_before = serving is not None
+        said.append(f"/health reports {serving[:12]}" if serving else f"/health: {how} (the app may be down)")
     ctx.end(step, "ok", "; ".join(said), remote_head=head, autodeploy=ctx.autodeploy)
 
 
@@ -306,6 +316,18 @@ def _failed_deploy(ctx: _Context, outcome: WaitOutcome) -> None:
     ctx.end(step, "failed", f"BAD: {reason}; nothing rolled back (the new commit never served)")
     _playbooks(ctx, logs)
     ctx.finish("bad", reason, ExitCode.FINDINGS)
+
+
+def _unjudged(ctx: _Context, outcome: WaitOutcome) -> None:
+    """/health never reported a commit, before the push or after: its URL may be wrong as well as the
+    app down, so nothing is judged (exit 3): the record stays pending, nothing is rolled back."""
+    from mosaic_diag.platform.redact import redact_text
+
+    step = ctx.begin("verdict")
+    reason = (f"{redact_text(ctx.opts.health_url or '')} never reported a commit, before the push or after it "
+              f"({outcome.message}): the deploy is not judged; check --health-url (or deploy.health_url)")
+    ctx.end(step, "failed", f"NOT JUDGED: {reason}; the record stays pending, nothing rolled back")
+    ctx.finish("error", reason, ExitCode.UNREACHABLE)
 
 
 def _watch(ctx: _Context, outcome: WaitOutcome) -> Judgement:
