@@ -185,13 +185,24 @@ def unknown_keys(config: Config) -> tuple[UnknownKey, ...]:
     import difflib
     import re
 
+    keys = [key for key in _flatten(config.values)
+            if key not in KNOWN_KEYS and not any(key.startswith(t + ".") for t in FREE_TABLES)]
+    if not keys:
+        return ()
     lines = config.source.read_text(encoding="utf-8").splitlines() if config.source else []
     out = []
-    for key in _flatten(config.values):
-        if key in KNOWN_KEYS or any(key.startswith(t + ".") for t in FREE_TABLES):
-            continue
+    for key in keys:
         near = difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1, cutoff=0.75)
         leaf = re.compile(rf"^\s*[\"']?{re.escape(key.rsplit('.', 1)[-1])}[\"']?\s*=")
         line = next((i for i, text in enumerate(lines, 1) if leaf.match(text)), None)
         out.append(UnknownKey(key, near[0] if near else None, line))
     return tuple(out)
+
+
+def unknown_key_warnings(config: Config) -> list[str]:
+    """One line per unknown key, `FILE:LINE: unknown configuration key 'k' (did you mean 'x'?): ignored`,
+    for the commands to show (predeploy fails on them: MD-CONFIG001)."""
+    where = str(config.source) if config.source else "config"
+    return [(f"{where}:{u.line}" if u.line else where) + f": unknown configuration key {u.key!r}"
+            + (f" (did you mean {u.suggestion!r}?)" if u.suggestion else "") + ": ignored"
+            for u in unknown_keys(config)]

@@ -257,6 +257,26 @@ def test_an_invalid_configured_playbook_set_is_a_located_config_error(tmp_path: 
     assert caught.value.path and caught.value.path.endswith("bad.yml") and caught.value.line == 13
 
 
+def test_every_command_warns_of_unknown_config_keys_once_on_stderr(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "mosaic-diag.toml").write_text('[lint]\nschemaa = "db.sql"\n')
+    (tmp_path / "ok.py").write_text("X = 1\n")
+    (tmp_path / "app.log").write_text("INFO:app:started\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_DIAG_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    want = (f"mosaic-diag: warning: {tmp_path / 'mosaic-diag.toml'}:2: unknown configuration key 'lint.schemaa' "
+            "(did you mean 'lint.schema'?): ignored\n")
+    for args in (["lint", "--no-cache", "ok.py"], ["triage", "app.log"], ["triage", "app.log", "--label", "X"]):
+        r = subprocess.run([sys.executable, "-m", "mosaic_diag", *args], cwd=tmp_path, env=env, capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode in (0, 2), (args, r.stderr)
+        assert r.stderr.count(want) == 1, (args, r.stderr)
+        assert "Traceback" not in r.stderr
+
+
 def test_unknown_config_keys_are_warned_with_the_nearest_known_key(tmp_path: Path) -> None:
     (tmp_path / "mosaic-diag.toml").write_text('[predeploy]\ntimeout = 5\ntimout = 3\n\n[golden]\nconcurency = 2\n'
                                                'zzz = 1\n[manifest.models]\nchat = "gpt-4o-mini"\n')

@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from mosaic_diag.config import Config, find_root, load_config
+from mosaic_diag.config import Config, find_root, load_config, unknown_key_warnings
 from mosaic_diag.errors import UsageError
 
 _DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
@@ -16,8 +16,24 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 
 def config_here(root: Path | None = None) -> Config:
     """The config of the repository holding `root` (default: the current directory), read at its top
-    level (`git rev-parse --show-toplevel`) from any subdirectory; env overrides included."""
-    return load_config(find_root(root), os.environ)
+    level (`git rev-parse --show-toplevel`) from any subdirectory; env overrides included. Its unknown
+    keys (a typo is otherwise silently ignored) are warned about on stderr."""
+    config = load_config(find_root(root), os.environ)
+    warn_unknown_keys(config)
+    return config
+
+
+_WARNED: set[str] = set()
+
+
+def warn_unknown_keys(config: Config) -> None:
+    """`mosaic-diag: warning: FILE:LINE: unknown configuration key …` on stderr, once per process."""
+    import sys
+
+    for line in unknown_key_warnings(config):
+        if line not in _WARNED:
+            _WARNED.add(line)
+            sys.stderr.write(f"mosaic-diag: warning: {line}\n")
 
 
 def parse_time(value: str | None, option: str, *, now: datetime | None = None) -> datetime | None:

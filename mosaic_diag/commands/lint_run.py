@@ -46,11 +46,13 @@ def run_lint(opts: LintOptions) -> int:
     no file parsed, no rule imported. `--fix` / `--diff` / `--list-rules` always run."""
     import os
 
+    from mosaic_diag.commands._common import warn_unknown_keys
     from mosaic_diag.config import load_config
     from mosaic_diag.errors import DiagError
     from mosaic_diag.lint.settings import config_root, lint_settings
 
     config = load_config(config_root(os.environ), os.environ)
+    warn_unknown_keys(config)
     settings = lint_settings(config, select=opts.select, ignore=opts.ignore)
     targets = list(opts.paths) if opts.paths else [config.root / p for p in settings.paths]
     cache = None if opts.no_cache else settings.cache_dir
