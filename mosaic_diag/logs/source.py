@@ -105,18 +105,17 @@ class Input:
 
     def chunks(self) -> Iterator[bytes]:
         first = self._read()
-        while 0 < len(first) < 2:
+        while 0 < len(first) < 256:  # enough to tell gzip and UTF-16 (without a BOM) from the first chunk
             more = self._read()
             if not more:
                 break
             first += more
         if first[:2] != GZIP_MAGIC:
-            while first:
-                yield first
-                first = self._read()
+            yield from _as_utf8(first, iter(self._read, b""))
             return
         self.gzip = True
-        yield from self._gunzip(first)
+        gunzipped = self._gunzip(first)
+        yield from _as_utf8(next(gunzipped, b""), gunzipped)
 
     def _gunzip(self, data: bytes) -> Iterator[bytes]:
         size = self.chunk_size
@@ -154,6 +153,54 @@ class Input:
                 yield out
             if not d.eof:
                 self.problem = "truncated gzip"
+
+
+def utf16_of(head: bytes) -> str | None:
+    """The codec of a log written in UTF-16 (PowerShell 5's `>` and `Out-File` write UTF-16LE with a BOM:
+    `docker logs web > web.log` on Windows), else None: a BOM, or, without one, the first 256 bytes read as
+    lines of mostly Latin text whose every other byte is NUL."""
+    if head[:4] in (b"\xff\xfe\0\0", b"\0\0\xfe\xff"):
+        return "utf-32"
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf-16"
+    sample = head[:256]
+    if len(sample) < 16 or len(sample) % 2:
+        sample = sample[:len(sample) - len(sample) % 2]
+        if len(sample) < 16:
+            return None
+    even, odd = sample[0::2], sample[1::2]
+    for text, high, codec in ((even, odd, "utf-16-le"), (odd, even, "utf-16-be")):
+        # the high bytes of Latin text are NUL; its low bytes never are
+        if high.count(0) >= 0.8 * len(high) and text.count(0) <= len(text) // 50:
+            return codec
+    return None
+
+
+def _as_utf8(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    """`first` and the chunks after it, re-encoded as UTF-8 when they are UTF-16 or UTF-32 (decoded
+    incrementally: a character split between chunks is whole in the output); else as they are."""
+    if first[:1] in (b"\xff", b"\xfe", b"\0") or first[1:2] == b"\0":
+        while len(first) < 256 and (more := next(rest, b"")):  # (a small first chunk: gunzipped in pieces)
+            first += more
+        codec = utf16_of(first)
+    else:
+        codec = None
+    if codec is None:
+        if first:
+            yield first
+        yield from rest
+        return
+    import codecs
+    import itertools
+
+    decoder = codecs.getincrementaldecoder(codec)(errors="replace")
+    for chunk in itertools.chain((first,), rest):
+        text = decoder.decode(chunk)
+        if text:
+            yield text.encode("utf-8", "surrogatepass")
+    tail = decoder.decode(b"", final=True)
+    if tail:
+        yield tail.encode("utf-8", "surrogatepass")
 
 
 def iter_blocks(stream: BinaryIO, stats: ReadStats, *, block_size: int = BLOCK_SIZE,

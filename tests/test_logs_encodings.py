@@ -1,0 +1,81 @@
+"""Logs written in UTF-16 or UTF-32: PowerShell 5's `>` and `Out-File` write UTF-16LE with a BOM (so
+`docker logs web > web.log` on Windows), and a handler opened with `encoding="utf-16"` does the same. They are
+read as the UTF-8 text they hold, plain or gzip, whole or in small blocks; read as bytes they were all NULs
+between letters: no event was found and triage said "no error events" (exit 0). The records are written by
+real stdlib logging, the error is a real `json.loads` failure."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mosaic_diag.logs.source import utf16_of
+from tests.test_logs_support import BLOCKS, read
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _log(path: Path, encoding: str) -> None:
+    """Two records and an ERROR with its traceback, written by a FileHandler in `encoding`."""
+    handler = logging.FileHandler(path, encoding=encoding)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log = logging.getLogger(f"mosaic.ps101.{encoding}")
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    log.addHandler(handler)
+    try:
+        log.info("loading prompts/ps101_steps.json (café, naïve: not ASCII)")
+        try:
+            json.loads('{"step": 1,,}')
+        except json.JSONDecodeError:
+            log.exception("PS101 step file unreadable")
+        log.info("served /health")
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_a_log_in_utf16_or_utf32_is_read_as_its_text(tmp_path: Path, encoding: str, block_size: int | None) -> None:
+    path = tmp_path / "app.log"
+    _log(path, encoding)
+    data = path.read_bytes()
+    utf8 = data.decode(encoding).encode("utf-8")
+    kw = {"block_size": block_size} if block_size else {}
+    for raw in (data, gzip.compress(data)):
+        events, stats = read(raw, **kw)
+        want, want_stats = read(utf8, **kw)
+        assert [(e.kind, e.line, e.end_line, e.message, e.traceback) for e in events] == \
+               [(e.kind, e.line, e.end_line, e.message, e.traceback) for e in want]
+        assert stats.lines == want_stats.lines == utf8.count(b"\n")
+        [error] = [e for e in events if e.kind == "error"]
+        assert error.message == "PS101 step file unreadable"
+        assert error.traceback and "json.decoder.JSONDecodeError: Expecting property name" in error.traceback
+
+
+def test_what_is_not_utf16_is_read_as_it_is() -> None:
+    assert utf16_of(b"ERROR app: boom\n") is None
+    assert utf16_of(b"\0" * 4096) is None  # a copytruncate'd log's leading NULs: not UTF-16
+    assert utf16_of(bytes(range(256))) is None
+    assert utf16_of("caf\u00e9 na\u00efve\n".encode("utf-16-le") * 20) == "utf-16-le"
+    assert utf16_of("ERROR app: boom\n".encode("utf-16-le")) == "utf-16-le"
+    assert utf16_of("ERROR app: boom\n".encode("utf-16-be")) == "utf-16-be"
+
+
+def test_triage_of_a_powershell_redirected_log_finds_its_error(tmp_path: Path) -> None:
+    path = tmp_path / "web.log"
+    _log(path, "utf-16")  # BOM + UTF-16LE, as PowerShell 5 writes a redirected stream
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(path), "--format", "json"],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                       env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)})
+    assert r.returncode == 1, r.stderr
+    [event] = json.loads(r.stdout)["events"]
+    assert (event["label"], event["exception_type"], event["line"]) == \
+           ("PS101_STEP_MALFORMED", "json.decoder.JSONDecodeError", 2)
