@@ -82,7 +82,7 @@ def rollback(
     auto: Annotated[bool, typer.Option("--auto", help="Roll back to the previous deploy when the error "
                                        "budget of the deployed head is spent (a dry run unless --execute).")] = False,
     health_url: Annotated[str | None, typer.Option("--health-url", help="The app's /health URL.")] = None,
-    log: Annotated[Path | None, typer.Option("--log", help="A log (any shape triage reads, plain or gzip): "
+    log: Annotated[Path | None, typer.Option("--log", help="A log (any shape triage reads, plain or compressed): "
                                              "error events and 5xx per request in the window, by label.")
                    ] = None,
     error_budget: Annotated[float | None, typer.Option("--error-budget", help="Allowed error rate (config "

@@ -12,7 +12,7 @@ from mosaic_diag.commands._options import OutputFileOption, QuietOption, ReportF
 
 def triage(
     logfile: Annotated[str | None, typer.Argument(
-        help="A log file (plain or gzip), or - for stdin (omit with --render).")] = None,
+        help="A log file (plain, gzip, bzip2 or xz), or - for stdin (omit with --render).")] = None,
     fmt: ReportFormatOption = ReportFormat.table,
     output: OutputFileOption = None,
     quiet: QuietOption = False,

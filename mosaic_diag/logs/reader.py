@@ -34,7 +34,7 @@ from mosaic_diag.logs.lines import (
 )
 from mosaic_diag.logs.model import RawEvent, ReadStats
 from mosaic_diag.logs.scan import Needle
-from mosaic_diag.logs.source import BLOCK_SIZE, LINE_CAP, iter_blocks
+from mosaic_diag.logs.source import BLOCK_SIZE, LINE_CAP, UnreadableInput, iter_blocks
 
 # candidates of every shape; the JSON levels only in blocks that hold JSON lines
 TEXT_NEEDLES = (Needle(b"ERROR", 1), Needle(b"CRITICAL", 7), Needle(b"Traceback (most recent call last)"),
@@ -1001,5 +1001,15 @@ def read_events(src: BinaryIO, stats: ReadStats, *, name: str = "-", block_size:
     used in messages. `block_size` / `line_cap` / `horizon` (lines an open event of one instance
     waits for that instance's next line) are tuning knobs; tests use a tiny `block_size`.
     """
-    del name  # events carry line numbers; the caller knows the name
-    return _Reader(src, stats, block_size, line_cap, horizon).events()
+    return _named(_Reader(src, stats, block_size, line_cap, horizon).events(), name)
+
+
+def _named(events: Iterator[RawEvent], name: str) -> Iterator[RawEvent]:
+    """`events`; input that cannot be read at all (a compression without a codec here) is a one-line
+    error naming the input (events carry line numbers; only this error needs the name)."""
+    try:
+        yield from events
+    except UnreadableInput as exc:
+        if exc.path is None:
+            raise UnreadableInput(str(exc), path="<stdin>" if name == "-" else name) from None
+        raise

@@ -1,7 +1,8 @@
-"""Open a log input (path or stdin) and read it as blocks of whole lines, gunzipping when needed.
+"""Open a log input (path or stdin) and read it as blocks of whole lines, decompressing when needed.
 
-Gzip is detected by its magic bytes, not by the file name. A truncated or corrupt gzip stream
-ends the input with a warning; what was read before stays. Over-long lines are cut (the rest of
+Gzip, bzip2 and xz are detected by their magic bytes, not by the file name (zstd, zip, 7z and lz4 are
+named in a one-line error); UTF-16 and UTF-32 text is re-encoded as UTF-8. A truncated or corrupt
+compressed stream ends the input with a warning; what was read before stays. Over-long lines are cut (the rest of
 the line is skipped, not kept in memory) so a 10 MB line costs neither memory nor time. Terminal
 colour codes (ANSI escape sequences) are removed.
 """
@@ -15,7 +16,7 @@ import sys
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from mosaic_diag.errors import UsageError
 from mosaic_diag.logs.model import ReadStats
@@ -87,6 +88,44 @@ class ProgressStream:
         return data
 
 
+class UnreadableInput(UsageError):
+    """Input this reader cannot read (a compression it has no codec for): one line, exit 2."""
+
+
+def _decompressor(packed: str) -> tuple[Any, tuple[type[Exception], ...]]:
+    """A new decompressor for `packed` (bzip2 or xz) and the errors it raises on corrupt data."""
+    if packed == "bzip2":
+        import bz2
+
+        return bz2.BZ2Decompressor(), (OSError, EOFError)
+    import lzma
+
+    return lzma.LZMADecompressor(), (lzma.LZMAError, EOFError)
+
+
+_UNPACK = {"zstd": "zstd -dc", "zip": "unzip -p", "7z": "7z x -so", "lz4": "lz4 -dc"}
+
+
+def compression_of(head: bytes) -> str | None:
+    """The compression a stream starting with `head` is in, by its magic bytes (not its name): gzip,
+    bzip2 and xz are read; zstd, zip, 7z and lz4 are named so that the error can say how to read them."""
+    if head[:2] == GZIP_MAGIC:
+        return "gzip"
+    if head[:3] == b"BZh" and head[3:4].isdigit() and head[4:10] in (b"1AY&SY", b"\x17rE8P\x90"):
+        return "bzip2"
+    if head[:6] == b"\xfd7zXZ\x00":
+        return "xz"
+    if head[:4] == b"\x28\xb5\x2f\xfd":
+        return "zstd"
+    if head[:4] == b"PK\x03\x04":
+        return "zip"
+    if head[:6] == b"7z\xbc\xaf\x27\x1c":
+        return "7z"
+    if head[:4] == b"\x04\x22\x4d\x18":
+        return "lz4"
+    return None
+
+
 class Input:
     """Decoded (gunzipped) chunks of a binary stream; `problem` tells why it ended early."""
 
@@ -94,7 +133,7 @@ class Input:
         self.stream = stream
         self.chunk_size = chunk_size
         self.problem: str | None = None
-        self.gzip = False
+        self.packed: str | None = None  # the compression read through: gzip, bzip2, xz
 
     def _read(self) -> bytes:
         try:
@@ -110,12 +149,47 @@ class Input:
             if not more:
                 break
             first += more
-        if first[:2] != GZIP_MAGIC:
+        packed = compression_of(first)
+        if packed is None:
             yield from _as_utf8(first, iter(self._read, b""))
             return
-        self.gzip = True
-        gunzipped = self._gunzip(first)
-        yield from _as_utf8(next(gunzipped, b""), gunzipped)
+        if packed in _UNPACK:
+            raise UnreadableInput(f"{packed}-compressed: decompress it first (for example "
+                                  f"`{_UNPACK[packed]} FILE | mosaic-diag triage -`)")
+        self.packed = packed
+        unpacked = self._gunzip(first) if packed == "gzip" else self._unpack(first, packed)
+        yield from _as_utf8(next(unpacked, b""), unpacked)
+
+    def _unpack(self, data: bytes, packed: str) -> Iterator[bytes]:
+        """bzip2 or xz, decompressed in pieces of at most a chunk (constant memory); concatenated streams
+        are read on, a corrupt or truncated one ends the input with its `problem`."""
+        size = self.chunk_size
+        d, errors = _decompressor(packed)
+        while True:
+            if d.needs_input and not data:
+                data = self._read()
+                if not data:
+                    self.problem = f"truncated {packed}"
+                    return
+            try:
+                out = d.decompress(data, size)
+            except errors as e:
+                self.problem = f"corrupt {packed} data ({e})"
+                return
+            data = b""
+            if out:
+                yield out
+            if d.eof:
+                data = d.unused_data
+                while len(data) < 10 and (more := self._read()):
+                    data += more
+                if not data:
+                    return
+                if compression_of(data) != packed:
+                    if data.strip(b"\0"):
+                        self.problem = f"trailing data after the {packed} stream ignored"
+                    return
+                d, errors = _decompressor(packed)
 
     def _gunzip(self, data: bytes) -> Iterator[bytes]:
         size = self.chunk_size
@@ -272,5 +346,5 @@ def iter_blocks(stream: BinaryIO, stats: ReadStats, *, block_size: int = BLOCK_S
         yield _ANSI.sub(b"", carry) if b"\x1b" in carry else carry
         lines_before += 1
     if src.problem:
-        what = "gzip input" if src.gzip else "input"
+        what = f"{src.packed} input" if src.packed else "input"
         stats.warnings.append(f"{src.problem} after line {lines_before}: {what} read up to there")

@@ -1,4 +1,6 @@
-"""Logs written in UTF-16 or UTF-32: PowerShell 5's `>` and `Out-File` write UTF-16LE with a BOM (so
+"""Logs as files come: compressed with bzip2 or xz (read like gzip), or with zstd, zip, 7z or lz4 (a one-line
+error that says how to read them, exit 2; they were read as bytes: no event, exit 0); and logs written in UTF-16
+or UTF-32: PowerShell 5's `>` and `Out-File` write UTF-16LE with a BOM (so
 `docker logs web > web.log` on Windows), and a handler opened with `encoding="utf-16"` does the same. They are
 read as the UTF-8 text they hold, plain or gzip, whole or in small blocks; read as bytes they were all NULs
 between letters: no event was found and triage said "no error events" (exit 0). The records are written by
@@ -79,3 +81,48 @@ def test_triage_of_a_powershell_redirected_log_finds_its_error(tmp_path: Path) -
     [event] = json.loads(r.stdout)["events"]
     assert (event["label"], event["exception_type"], event["line"]) == \
            ("PS101_STEP_MALFORMED", "json.decoder.JSONDecodeError", 2)
+
+
+@pytest.mark.parametrize("packed", ["bzip2", "xz"])
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_bzip2_and_xz_logs_are_read_like_gzip(tmp_path: Path, packed: str, block_size: int | None) -> None:
+    import bz2
+    import lzma
+
+    path = tmp_path / "app.log"
+    _log(path, "utf-8")
+    for _ in range(3):
+        _log(path, "utf-8")  # (a FileHandler appends: four errors)
+    data = path.read_bytes()
+    compress = bz2.compress if packed == "bzip2" else lzma.compress
+    kw = {"block_size": block_size} if block_size else {}
+    want, want_stats = read(data, **kw)
+    half = len(data) // 2
+    cut = data.rfind(b"\n", 0, half) + 1
+    for raw in (compress(data), compress(data[:cut]) + compress(data[cut:])):  # one stream, or two concatenated
+        events, stats = read(raw, **kw)
+        assert [(e.kind, e.line, e.message, e.traceback) for e in events] == \
+               [(e.kind, e.line, e.message, e.traceback) for e in want]
+        assert (stats.lines, stats.warnings) == (want_stats.lines, [])
+    events, stats = read(compress(data)[:-20], **kw)  # cut short: what was read stays, a warning says so
+    assert len(events) <= len(want) and stats.warnings and f"truncated {packed}" in stats.warnings[-1]
+
+
+def test_compressions_without_a_codec_here_are_one_line_naming_the_file(tmp_path: Path) -> None:
+    import zipfile
+
+    path = tmp_path / "app.log"
+    _log(path, "utf-8")
+    with zipfile.ZipFile(tmp_path / "logs.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        z.write(path, "app.log")
+    (tmp_path / "app.log.zst").write_bytes(b"\x28\xb5\x2f\xfd\x24\x00\x01\x00\x00")  # a zstd frame header
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
+    for name, tool in (("logs.zip", "unzip -p"), ("app.log.zst", "zstd -dc")):
+        r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", name], capture_output=True, text=True,
+                           cwd=tmp_path, timeout=120, env=env)
+        assert r.returncode == 2 and r.stdout == "", r.stdout + r.stderr
+        assert r.stderr.startswith(f"mosaic-diag: error: {name}: ") and r.stderr.count("\n") == 1
+        assert tool in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", "-"], input=(tmp_path / "logs.zip").read_bytes(),
+                       capture_output=True, cwd=tmp_path, timeout=120, env=env)
+    assert r.returncode == 2 and r.stderr.startswith(b"mosaic-diag: error: <stdin>: zip-compressed")
