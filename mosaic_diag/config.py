@@ -185,8 +185,9 @@ def unknown_keys(config: Config) -> tuple[UnknownKey, ...]:
     import difflib
     import re
 
-    keys = [key for key in _flatten(config.values)
-            if key not in KNOWN_KEYS and not any(key.startswith(t + ".") for t in FREE_TABLES)]
+    tables = {known.rsplit(".", 1)[0] for known in KNOWN_KEYS if "." in known} | FREE_TABLES
+    keys = [key for key in _flatten(config.values)  # (a value where a table is read: its own error, not a typo)
+            if key not in KNOWN_KEYS and key not in tables and not any(key.startswith(t + ".") for t in FREE_TABLES)]
     if not keys:
         return ()
     lines = config.source.read_text(encoding="utf-8").splitlines() if config.source else []
