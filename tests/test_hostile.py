@@ -197,6 +197,28 @@ def test_round_13_patterns_read_a_half_megabyte_line_in_one_pass(text: str, labe
     assert Classifier.default().classify_text(text).label == label
 
 
+# -- round 16's patterns ----------------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "label"), [
+    # Node's ENOENT: many before the uploads path, and one before a half-megabyte path with no closing quote
+    ("Error: " + "ENOENT, open 'a' " * (HALF_MB // 16) + "ENOENT, open 'uploads/x.png'", "UPLOAD_PATH_MISSING"),
+    ("Error: ENOENT, open '" + "a" * HALF_MB, "UNKNOWN_ERROR"),
+    # a Hub download: hosts repeated before a cross-encoder's path, and a half-megabyte path segment
+    ("ProxyError: " + "huggingface.co/" * (HALF_MB // 15) + "cross-encoder/m/resolve/main/config.json",
+     "RERANKER_UNAVAILABLE"),
+    ("ProxyError: huggingface.co/" + "a" * HALF_MB, "UNKNOWN_ERROR"),
+    ("ValueError: " + "Unrecognized model in " * (HALF_MB // 22) + "/m/cross-encoder/x", "RERANKER_UNAVAILABLE"),
+    # the content-filter wording across a half-megabyte wrap, and PostgreSQL's privilege wording repeated
+    ("API Error: 400 Output" + " " * HALF_MB + "blocked by content filtering policy", "ANTHROPIC_CONTENT_FILTERED"),
+    ("ERROR:  " + "permission denied for " * (HALF_MB // 22) + "table docs", "PG_ACCESS_DENIED"),
+], ids=["enoent-repeated", "enoent-open-quote", "hub-hosts-repeated", "hub-long-segment", "unrecognized-repeated",
+        "content-filter-wrap", "privilege-repeated"])
+def test_round_16_patterns_read_a_half_megabyte_line_in_one_pass(text: str, label: str) -> None:
+    from mosaic_diag.classifier.classify import Classifier
+
+    assert len(text) >= HALF_MB - 100
+    assert Classifier.default().classify_text(text).label == label
+
+
 # -- terminal controls ----------------------------------------------------------------------------
 
 # a reset (RIS), a DCS string, a C1 CSI (clear screen), a status report the terminal would type back, an OSC 52
