@@ -343,3 +343,57 @@ def test_a_failover_is_visible_with_a_provider_matrix() -> None:
     assert _provider_failures("openai", answer) == ("provider: answered by anthropic, not openai "
                                                     "(the app failed over)",)
     assert _provider_failures("openai", Answer(503, '{"provider": "anthropic"}', {})) == ()
+
+
+class Endless(BaseHTTPRequestHandler):
+    """Answers /endless with a chunked body that never ends (and /health with a short one); counts what
+    it wrote before the client hung up."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        return
+
+    def do_GET(self):
+        if self.path == "/health":
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        chunk = b"x" * 65536
+        frame = b"%x\r\n%s\r\n" % (len(chunk), chunk)
+        try:
+            while not self.server.stopping.is_set():
+                self.wfile.write(frame)
+                self.server.written += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):  # the runner stopped reading and hung up
+            return
+
+
+def test_an_endless_answer_is_cut_at_the_cap_not_read_into_memory(tmp_path):
+    """A hostile or broken app answering forever: the runner stops reading at MAX_ANSWER_BYTES, the case
+    errors saying so, and the connection is closed (the server is not read on after the run)."""
+    from mosaic_diag.golden.targets import MAX_ANSWER_BYTES
+
+    srv = QuietServer.start_on_loopback(Endless)
+    srv.written = 0
+    cases = tmp_path / "cases.yml"
+    cases.write_text("cases:\n  - {id: endless, path: /endless, timeout: 60, expect: {status: 200}}\n")
+    try:
+        target = open_target(url=url_of(srv))
+        try:
+            report = run_cases(load_cases([cases]), target, RunOptions(explain=False), RecordingClock())
+        finally:
+            target.close()
+        [result] = report.results
+        assert result.outcome == "error"
+        assert any(f"larger than {MAX_ANSWER_BYTES // 2**20} MiB" in f for f in result.failures), result.failures
+        written = srv.written
+    finally:
+        srv.stop()
+    assert written < MAX_ANSWER_BYTES + 8 * 2**20  # (socket buffers): the body was not read on
