@@ -64,14 +64,35 @@ _NUMERIC = {"gt": (">", lambda a, b: a > b), "gte": (">=", lambda a, b: a >= b),
             "lt": ("<", lambda a, b: a < b), "lte": ("<=", lambda a, b: a <= b)}
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# JSON as RFC 8259 has it: Python's parser takes NaN and Infinity, which a browser's JSON.parse (and most
+# parsers) refuse, so an answer holding them is not the JSON a client can read
+_STRICT = json.JSONDecoder(parse_constant=_not_json)
+
+
+def loads_strict(text: str) -> Any:
+    """`text` as JSON; ValueError (`the body is not JSON (...)` material) for NaN / Infinity and for
+    nesting deeper than the parser goes, as for any other text that is not JSON."""
+    try:
+        return _STRICT.decode(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{exc.msg} at char {exc.pos}") from None
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def find_json(text: str) -> Any:
     """The first JSON object or array inside `text` (prose around it allowed), or _NO_JSON."""
-    decoder = json.JSONDecoder()
     for match in re.finditer(r"[\[{]", text):
         try:
-            return decoder.raw_decode(text, match.start())[0]
+            return _STRICT.raw_decode(text, match.start())[0]
         except ValueError:  # mosaic-diag: ignore[MD006]
             continue
+        except RecursionError:  # nested past the parser here, so at each bracket inside too: no JSON
+            return _NO_JSON
     return _NO_JSON
 
 
@@ -108,10 +129,10 @@ def check_answer(expect: Expect, status: int, body: str) -> tuple[str, ...]:
     if expect.json_valid is not None or expect.json_path or expect.json_schema is not None or \
             (expect.contains_json is not None and expect.contains_json.path is not None):
         try:
-            data = json.loads(body)
+            data = loads_strict(body)
         except ValueError as exc:
             if expect.json_valid is not False:
-                failures.append(f"json_valid: the body is not JSON ({exc.msg} at char {exc.pos})")
+                failures.append(f"json_valid: the body is not JSON ({exc})")
         else:
             if expect.json_valid is False:
                 failures.append("json_valid: the body is JSON, expected it not to be")
