@@ -10,6 +10,7 @@ from typing import Any
 
 from mosaic_diag.golden.cases import ContainsJson, Expect, JsonPathCheck, TextCheck
 from mosaic_diag.golden.jsonpath import MISSING, resolve
+from mosaic_diag.platform.httpjson import loads_strict, refuse_constant
 
 _NO_JSON = object()
 
@@ -64,24 +65,9 @@ _NUMERIC = {"gt": (">", lambda a, b: a > b), "gte": (">=", lambda a, b: a >= b),
             "lt": ("<", lambda a, b: a < b), "lte": ("<=", lambda a, b: a <= b)}
 
 
-def _not_json(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 # JSON as RFC 8259 has it: Python's parser takes NaN and Infinity, which a browser's JSON.parse (and most
 # parsers) refuse, so an answer holding them is not the JSON a client can read
-_STRICT = json.JSONDecoder(parse_constant=_not_json)
-
-
-def loads_strict(text: str) -> Any:
-    """`text` as JSON; ValueError (`the body is not JSON (...)` material) for NaN / Infinity and for
-    nesting deeper than the parser goes, as for any other text that is not JSON."""
-    try:
-        return _STRICT.decode(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{exc.msg} at char {exc.pos}") from None
-    except RecursionError:
-        raise ValueError("nested too deeply") from None
+_STRICT = json.JSONDecoder(parse_constant=refuse_constant)
 
 
 def find_json(text: str) -> Any:
