@@ -197,6 +197,26 @@ def test_cli_junit_baseline_bless_only_failed(server, cases_file, tmp_path, caps
     assert json.loads(capsys.readouterr().out)["baseline"]["fixes"] == ["switch"]
 
 
+def test_bless_after_a_run_that_got_no_answers_leaves_those_cases_out(server, cases_file, tmp_path, capsys):
+    """A careless bless: the last run timed out (or the app was down), so a case got no answer at all. Blessed
+    as a known failure it would hide every later regression of that case; it is left out (its earlier entry
+    kept) and named, unless --include-errors."""
+    state, base = tmp_path / "state", tmp_path / "base.json"
+    common = ["golden", "--url", url_of(server), "--cases", str(cases_file), "--state-dir", str(state),
+              "--retries", "0"]
+    assert main([*common, "-k", "ok"]) == 0  # `ok` passes: bless it
+    assert main(["golden", "bless", "--baseline", str(base), "--state-dir", str(state)]) == 0
+    assert main([*common, "-k", "slow"]) == 1  # `slow` times out: no answer
+    capsys.readouterr()
+    assert main(["golden", "bless", "--baseline", str(base), "--state-dir", str(state), "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"baseline": str(base), "cases": 0, "not_blessed": ["slow"]}
+    assert "1 case(s) got no answer" in err and "slow" in err
+    assert set(json.loads(base.read_text())["cases"]) == {"ok"}
+    assert main(["golden", "bless", "--baseline", str(base), "--state-dir", str(state), "--include-errors"]) == 0
+    assert json.loads(base.read_text())["cases"]["slow"]["outcome"] == "error"
+
+
 def test_the_table_shows_case_ids_as_they_are(server, tmp_path, capsys):
     """A provider matrix's ids (`case[openai]`, README) are text in the table, not Rich markup."""
     cases = tmp_path / "cases.yml"
