@@ -182,6 +182,18 @@ def test_health_reads_the_runtime_kits_report(pg: TempPostgres) -> None:
     assert facts["health.database_connected"] is False and facts["health.database_label"] == "PG_AUTH_FAILED"
 
 
+def test_health_with_a_nan_rate_gives_no_facts_from_its_body() -> None:
+    """`"error_rate": NaN` (Python's json writes it; JSON.parse refuses it) would be a fact no condition is
+    ever true of (`health.error_rate > 0.05` silently false): the body is not JSON, so its facts are unknown."""
+    served = App({"ok": True, "metrics": {"error_rate": float("nan"), "requests_total": 10}})
+    try:
+        facts = gather("health", {"url": served.url})
+    finally:
+        served.stop()
+    assert facts["health.reachable"] is True and "health.error_rate" not in facts
+    assert "health.requests_total" not in facts
+
+
 def test_health_unreachable_and_timeout_are_data() -> None:
     with socket.socket() as s:  # (held while gathering: it refuses, and no other server can take it)
         s.bind(("127.0.0.1", 0))

@@ -76,6 +76,23 @@ def test_not_json_and_default_status(tmp_path):
     assert failures[2] == "json_path $.a: missing"
 
 
+def test_json_a_browser_would_refuse_is_not_json_and_nothing_raises(tmp_path):
+    """NaN / Infinity (Python's parser takes them, JSON.parse does not) and nesting deeper than the parser
+    goes are 'not JSON' failures of the case, not an exception that turns it into an error."""
+    e = expect_of(tmp_path, "json_valid: true\njson_path: {$.a: {exists: true}}")
+    deep = "[" * 100_000 + "]" * 100_000
+    for body, why in (('{"a": NaN}', "NaN is not JSON"), ('{"a": [Infinity]}', "Infinity is not JSON"),
+                      ('{"a": -Infinity}', "-Infinity is not JSON"), (deep, "nested too deeply")):
+        failures = check_answer(e, 200, body)
+        assert failures == (f"json_valid: the body is not JSON ({why})", "json_path $.a: missing"), failures
+    assert check_answer(e, 200, '{"a": 1e400}') == ()  # a number too big for a float is still JSON
+    c = expect_of(tmp_path, "contains_json: true")
+    none = ("contains_json: no JSON object or array in the body",)
+    assert check_answer(c, 200, 'the answer: {"a": NaN} and more') == none
+    assert check_answer(c, 200, "[" * 100_000) == none
+    assert check_answer(c, 200, 'prose {"a": 1} prose') == ()
+
+
 def test_latency_percentiles_over_repeats(tmp_path):
     e = expect_of(tmp_path, "latency_ms: {p50: 100, p95: 300}")
     assert percentile([10, 20, 30, 40, 1000], 50) == 30

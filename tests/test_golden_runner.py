@@ -197,6 +197,26 @@ def test_cli_junit_baseline_bless_only_failed(server, cases_file, tmp_path, caps
     assert json.loads(capsys.readouterr().out)["baseline"]["fixes"] == ["switch"]
 
 
+def test_bless_after_a_run_that_got_no_answers_leaves_those_cases_out(server, cases_file, tmp_path, capsys):
+    """A careless bless: the last run timed out (or the app was down), so a case got no answer at all. Blessed
+    as a known failure it would hide every later regression of that case; it is left out (its earlier entry
+    kept) and named, unless --include-errors."""
+    state, base = tmp_path / "state", tmp_path / "base.json"
+    common = ["golden", "--url", url_of(server), "--cases", str(cases_file), "--state-dir", str(state),
+              "--retries", "0"]
+    assert main([*common, "-k", "ok"]) == 0  # `ok` passes: bless it
+    assert main(["golden", "bless", "--baseline", str(base), "--state-dir", str(state)]) == 0
+    assert main([*common, "-k", "slow"]) == 1  # `slow` times out: no answer
+    capsys.readouterr()
+    assert main(["golden", "bless", "--baseline", str(base), "--state-dir", str(state), "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"baseline": str(base), "cases": 0, "not_blessed": ["slow"]}
+    assert "1 case(s) got no answer" in err and "slow" in err
+    assert set(json.loads(base.read_text())["cases"]) == {"ok"}
+    assert main(["golden", "bless", "--baseline", str(base), "--state-dir", str(state), "--include-errors"]) == 0
+    assert json.loads(base.read_text())["cases"]["slow"]["outcome"] == "error"
+
+
 def test_the_table_shows_case_ids_as_they_are(server, tmp_path, capsys):
     """A provider matrix's ids (`case[openai]`, README) are text in the table, not Rich markup."""
     cases = tmp_path / "cases.yml"
@@ -343,3 +363,57 @@ def test_a_failover_is_visible_with_a_provider_matrix() -> None:
     assert _provider_failures("openai", answer) == ("provider: answered by anthropic, not openai "
                                                     "(the app failed over)",)
     assert _provider_failures("openai", Answer(503, '{"provider": "anthropic"}', {})) == ()
+
+
+class Endless(BaseHTTPRequestHandler):
+    """Answers /endless with a chunked body that never ends (and /health with a short one); counts what
+    it wrote before the client hung up."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        return
+
+    def do_GET(self):
+        if self.path == "/health":
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        chunk = b"x" * 65536
+        frame = b"%x\r\n%s\r\n" % (len(chunk), chunk)
+        try:
+            while not self.server.stopping.is_set():
+                self.wfile.write(frame)
+                self.server.written += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):  # the runner stopped reading and hung up
+            return
+
+
+def test_an_endless_answer_is_cut_at_the_cap_not_read_into_memory(tmp_path):
+    """A hostile or broken app answering forever: the runner stops reading at MAX_ANSWER_BYTES, the case
+    errors saying so, and the connection is closed (the server is not read on after the run)."""
+    from mosaic_diag.golden.targets import MAX_ANSWER_BYTES
+
+    srv = QuietServer.start_on_loopback(Endless)
+    srv.written = 0
+    cases = tmp_path / "cases.yml"
+    cases.write_text("cases:\n  - {id: endless, path: /endless, timeout: 60, expect: {status: 200}}\n")
+    try:
+        target = open_target(url=url_of(srv))
+        try:
+            report = run_cases(load_cases([cases]), target, RunOptions(explain=False), RecordingClock())
+        finally:
+            target.close()
+        [result] = report.results
+        assert result.outcome == "error"
+        assert any(f"larger than {MAX_ANSWER_BYTES // 2**20} MiB" in f for f in result.failures), result.failures
+        written = srv.written
+    finally:
+        srv.stop()
+    assert written < MAX_ANSWER_BYTES + 8 * 2**20  # (socket buffers): the body was not read on

@@ -275,3 +275,22 @@ def test_only_the_sequences_rich_writes_pass() -> None:
     assert neutralize_controls(HOSTILE + kept).endswith(kept)
     _no_raw_controls(neutralize_controls(HOSTILE + kept))
     assert neutralize_controls("café – naïve 日本") == "café – naïve 日本"
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "json", "html", "html-o"])
+def test_a_lone_surrogate_escaped_in_a_json_record_is_shown_not_fatal(tmp_path: Path, fmt: str) -> None:
+    """A JSON log record may spell a lone surrogate (`"\\ud800"`): json.loads gives a str UTF-8 cannot encode.
+    Every format (and -o) shows it as its escape; no traceback, the JSON output stays JSON; -o's file
+    goes through the same net as stdout (a raw ESC of the line is an escape in the file too)."""
+    log = tmp_path / "app.log"
+    log.write_text('{"timestamp": "2026-12-06T10:00:00Z", "level": "error", "message": '
+                   '"bad \\ud800 high \\udc00 low \\u001b]0;title\\u0007 ok"}\n', encoding="utf-8")
+    out_file = tmp_path / "r.html"
+    args = ["--format", "html", "-o", str(out_file)] if fmt == "html-o" else ["--format", fmt]
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(log), *args, "--no-playbooks"],
+                       capture_output=True, cwd=tmp_path, timeout=60)
+    assert r.returncode == 1 and b"Traceback" not in r.stderr, r.stderr.decode(errors="replace")
+    out = (out_file.read_bytes() if fmt == "html-o" else r.stdout).decode("utf-8")  # valid UTF-8
+    assert "\\ud800" in out and "\\udc00" in out and "\x1b" not in out and "\x07" not in out
+    if fmt == "json":
+        assert "bad \ud800 high" in json.loads(out)["events"][0]["message"]

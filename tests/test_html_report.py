@@ -154,6 +154,19 @@ def test_output_goes_with_html_only_and_bad_paths_are_one_line(tmp_path):
     assert r.returncode == 2  # only the commands with a report to share take html
 
 
+def test_output_replaces_a_symlink_planted_in_its_place(tmp_path):
+    """-o onto a symlink (planted, or left by someone): the link is replaced by the report, the file it
+    named is never written through (a shared /tmp path cannot be turned into a write elsewhere)."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    out = tmp_path / "incident.html"
+    out.symlink_to(victim)
+    r = mosaic("triage", str(SAMPLE), "--format", "html", "-o", str(out))
+    assert r.returncode == 1, r.stderr
+    assert victim.read_text() == "keep me\n"
+    assert not out.is_symlink() and out.read_text().startswith("<!doctype html>")
+
+
 class _App(BaseHTTPRequestHandler):
     def log_message(self, *args):
         return

@@ -481,3 +481,15 @@ def test_the_project_passes_its_own_rules() -> None:
     `# mosaic-diag: ignore[CODE]` where the code means it (a fallback that returns, a handle passed on)."""
     r = run("lint", "mosaic_diag", "--no-cache", cwd=ROOT)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_fix_writes_through_a_symlink_once_and_keeps_it_a_symlink(tmp_path: Path) -> None:
+    """A repository file that is a symlink (to a shared module): --fix rewrites the file it points to, once
+    (the same file reached by both names), and the link stays a link."""
+    (tmp_path / "real.py").write_text('def f(cur, i):\n    cur.execute("SELECT name FROM users WHERE id = ?", (i,))\n')
+    (tmp_path / "link.py").symlink_to("real.py")
+    r = run("lint", ".", "--no-cache", "--select", "MD003", "--fix", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (tmp_path / "link.py").is_symlink() and os.readlink(tmp_path / "link.py") == "real.py"
+    assert (tmp_path / "real.py").read_text().count("id = %s") == 1
+    assert r.stderr.count("fixed 1 finding(s)") == 1, r.stderr

@@ -372,3 +372,54 @@ def test_the_table_says_each_playbooks_advice_once(repo: Path) -> None:
     assert r.stdout.count("playbook env-var-missing for MD-ENV001 (3 results): label ENV_VAR_MISSING") == 1
     assert r.stdout.count("Set OPENAI_API_KEY in the Render environment group") == 1
     assert r.stdout.count("plan -> advise") == 1
+
+
+def test_a_redirecting_provider_url_never_carries_the_key_elsewhere(repo: Path) -> None:
+    """OPENAI_BASE_URL / ANTHROPIC_BASE_URL answering 3xx to another host: neither the stdlib fast path nor
+    the SDK's repeat sends the key there (urllib and httpx carry `x-api-key`, urllib `Authorization` too)."""
+    from http.server import BaseHTTPRequestHandler
+
+    from examples.loopback import QuietServer
+
+    seen: list[dict[str, str]] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            return
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            seen.append({k.lower(): v for k, v in self.headers.items()})
+            body = b'{"data": [], "id": "gpt-4o-mini", "object": "model"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    collector = QuietServer.start_on_loopback(Collector)
+    elsewhere = f"http://localhost:{collector.server_address[1]}"
+
+    class Redirector(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            return
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(307)
+            self.send_header("Location", elsewhere + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    redirector = QuietServer.start_on_loopback(Redirector)
+    try:
+        env = {"OPENAI_API_KEY": "sk-redirect-me-0123456789", "ANTHROPIC_API_KEY": "sk-ant-redirect-me-0123456789",
+               "OPENAI_BASE_URL": redirector.url + "/v1", "ANTHROPIC_BASE_URL": redirector.url,
+               "OPENAI_MODEL": "gpt-4o-mini", "ANTHROPIC_MODEL": "claude-3-5-sonnet-latest"}
+        code, data = predeploy(repo, env, "--only", "providers", "--timeout", "60")
+    finally:
+        redirector.stop()
+        collector.stop()
+    leaked = [h for h in seen if "redirect-me" in json.dumps(h)]
+    assert not leaked, leaked
+    assert code == 1, data  # a provider URL that sends us elsewhere is not a working provider
+    assert "redirect-me" not in json.dumps(data)
+    assert "307" in json.dumps(results(data, "openai"))

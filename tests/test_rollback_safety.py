@@ -155,6 +155,20 @@ def test_a_hostile_commit_message_cannot_drive_the_terminal(repo, inproc):
         assert not [ch for ch in ("\x1b", "\x07", "\x08", "\u009b", "\u202e") if ch in r.stdout + r.stderr]
 
 
+def test_a_hostile_commit_message_is_text_in_the_markdown_plan(repo, inproc):
+    """The plan lists the commits it undoes: a subject with HTML, an image or a link is text in --format
+    markdown (rendered by a real CommonMark parser), not markup that loads or links anything."""
+    from markdown_it import MarkdownIt
+
+    write(repo.work, "app.py", "VERSION = 7\n")
+    commit_all(repo.work, "c7 <img src=http://evil.invalid/x.png> ![i](http://evil.invalid/y.png) [x](javascript:1)")
+    git(repo.work, "push", "-q", "origin", "main")
+    r = inproc(repo, "rollback", "HEAD~1", "--dry-run", "--format", "markdown")
+    assert r.returncode == 0, r.stderr
+    html = MarkdownIt("commonmark").render(r.stdout)
+    assert "c7 " in html and "<img" not in html and "<a " not in html, html
+
+
 # -- one root -------------------------------------------------------------------------------------
 
 def test_from_a_subdirectory_config_store_and_audit_are_the_repositorys(repo, tmp_path):

@@ -136,7 +136,7 @@ def test_dlq_commands_list_show_replay_purge(llm, pg_db, tmp_path):
         cur.execute("UPDATE mosaic_dead_letters SET created_at = now() - interval '10 days' WHERE id = %s",
                     (second,))
     conn.close()
-    r = run("dlq", "purge", "--older-than", "7d", "--db", pg_db, "--format", "markdown")
+    r = run("dlq", "purge", "--older-than", "7d", "--db", pg_db, "--format", "markdown", "--yes")
     assert r.returncode == 0 and "Purged **1**" in r.stdout
     r = run("dlq", "list", "--db", pg_db, "--format", "markdown")
     assert r.returncode == 0 and "| openai |" in r.stdout and "anthropic" not in r.stdout
@@ -162,6 +162,32 @@ def test_dlq_bad_input_is_one_clear_line(tmp_path, pg, refused_port):
     assert r.returncode == 2 and "no dead letter 99" in r.stderr
     r = run("dlq", "purge", "--older-than", "soon", "--db", str(tmp_path / "d.sqlite"))
     assert r.returncode == 2 and "--older-than" in r.stderr
+
+
+def test_purge_asks_first_refuses_a_future_time_and_counts_on_a_dry_run(tmp_path):
+    """A careless purge: a time in the future (it would delete everything) is refused; without a terminal
+    to ask on, nothing is deleted unless --yes; --dry-run only counts."""
+    db = str(tmp_path / "d.sqlite")
+    store = open_dead_letters(db)
+    for _ in range(3):
+        store.add(payload="{}", error="e", label="MODEL_ANSWER_INVALID", model="Answer")
+    store.close()
+
+    def left() -> int:
+        return len(json.loads(run("dlq", "list", "--db", db, "--format", "json").stdout))
+
+    r = run("dlq", "purge", "--older-than", "2999-01-01", "--db", db, "--yes")
+    assert r.returncode == 2 and "in the future" in r.stderr and left() == 3
+    r = run("dlq", "purge", "--older-than", "0s", "--db", db)  # stdin is no terminal: nobody to ask
+    assert r.returncode == 2 and "3 dead letter(s)" in r.stderr and "--yes" in r.stderr and left() == 3
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    r = run("dlq", "purge", "--older-than", "0s", "--db", db, "--dry-run", "--format", "json")
+    assert r.returncode == 0 and json.loads(r.stdout) == {**json.loads(r.stdout), "deleted": 0, "would_delete": 3}
+    assert left() == 3
+    r = run("dlq", "purge", "--older-than", "7d", "--db", db)  # nothing that old: nothing to ask about
+    assert r.returncode == 0 and "purged 0" in r.stdout
+    r = run("dlq", "purge", "--older-than", "0s", "--db", db, "--yes", "--format", "json")
+    assert r.returncode == 0 and json.loads(r.stdout)["deleted"] == 3 and left() == 0
 
 
 def test_a_file_that_is_not_sqlite_is_one_clear_line(tmp_path):

@@ -146,3 +146,81 @@ def test_prometheus_exposition_when_installed():
         return
     assert r.status_code == 200
     assert "mosaic_error_rate 0.5" in r.text and 'mosaic_breaker_open{name="openai"} 1.0' in r.text
+
+
+class _HostileHealth:
+    """A /health that answers what each path names: NaN rates, endless bodies, deep nesting."""
+
+    BODIES = {
+        "/nan": b'{"metrics": {"error_rate": NaN, "requests_total": 50}}',
+        "/inf-requests": b'{"metrics": {"error_rate": 0.5, "requests_total": 1e400}}',
+        "/huge-rate": b'{"metrics": {"error_rate": 1e400, "requests_total": 50}}',
+        "/negative": b'{"metrics": {"error_rate": -0.5, "requests_total": 50}}',
+        "/deep": b"[" * 100_000 + b"]" * 100_000,
+        "/commit-nan": b'{"deployment": {"git_commit_full": "' + b"a" * 40 + b'"}, "x": NaN}',
+    }
+
+
+def _hostile_server():
+    from http.server import BaseHTTPRequestHandler
+
+    from examples.loopback import QuietServer
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            return
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            if self.path == "/endless":  # a body that never ends, chunk after chunk
+                self.send_response(200)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                frame = b"%x\r\n%s\r\n" % (65536, b" " * 65536)
+                try:
+                    while not self.server.stopping.is_set():
+                        self.wfile.write(frame)
+                except (BrokenPipeError, ConnectionResetError):
+                    return
+                return
+            body = _HostileHealth.BODIES[self.path]
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return QuietServer.start_on_loopback(Handler)
+
+
+@pytest.mark.parametrize(("path", "says"), [
+    ("/nan", "NaN is not JSON"), ("/huge-rate", "not a rate"), ("/negative", "not a rate"),
+    ("/deep", "nested too deeply"), ("/endless", "longer than"),
+])
+def test_a_hostile_health_answer_is_no_verdict_never_within_budget(path: str, says: str) -> None:
+    """`rollback --auto` / `deploy`'s reader: a NaN rate compared with the budget was silently 'within
+    budget' (and round(NaN) a traceback); an endless body was read into memory; deep nesting a RecursionError.
+    Each is now a one-line DiagError: no verdict."""
+    from mosaic_diag.errors import DiagError
+
+    srv = _hostile_server()
+    try:
+        with pytest.raises(DiagError, match=says):
+            read_health(srv.url + path, budget=0.01, timeout=30)
+        reading = read_health(srv.url + "/inf-requests", budget=0.01, timeout=30)
+        assert reading.over_budget is False and reading.requests == 0  # an impossible count is none
+    finally:
+        srv.stop()
+
+
+def test_health_commit_reads_only_json_a_client_can_read() -> None:
+    from mosaic_diag.deploy.wait import health_commit
+
+    srv = _hostile_server()
+    try:
+        assert health_commit(srv.url + "/commit-nan", timeout=30) == (None, "NaN is not JSON")
+        commit, why = health_commit(srv.url + "/endless", timeout=30)
+        assert commit is None and "longer than" in why
+    finally:
+        srv.stop()

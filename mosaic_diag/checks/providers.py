@@ -75,15 +75,34 @@ def all_answer(base_url: str, headers: dict[str, str], paths: list[str], timeout
     import urllib.request
 
     base = base_url.rstrip("/")
+    opener = _opener()
     try:
         for path in paths:
             request = urllib.request.Request(base + path, headers={**headers, "Accept": "application/json"})
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - the provider's URL
+            with opener.open(request, timeout=timeout) as response:  # noqa: S310 - the provider's URL
                 if response.status != 200:
                     return False
     except (urllib.error.URLError, OSError, ValueError):
         return False
     return True
+
+
+def _opener() -> Any:
+    """An opener that follows no redirect: a 3xx is an answer, not a place to go (urllib's redirect
+    carries the request's headers, the key's among them, to whatever host the answer names)."""
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    return urllib.request.build_opener(NoRedirect)
+
+
+def sdk_http_client(module: Any, timeout: float) -> Any:
+    """The SDK's own httpx client, but never following a redirect: the SDKs follow them, and httpx keeps
+    `x-api-key` (it drops only `Authorization`) on the way to another host. A 3xx fails the call."""
+    return module.DefaultHttpxClient(follow_redirects=False, timeout=timeout)
 
 
 def _model_path(prefix: str, model: str) -> str:
@@ -104,7 +123,8 @@ def run_openai(ctx: CheckContext) -> Iterator[Message]:
         return
     import openai
 
-    client = openai.OpenAI(api_key=key, base_url=base, timeout=ctx.timeout, max_retries=0)
+    client = openai.OpenAI(api_key=key, base_url=base, timeout=ctx.timeout, max_retries=0,
+                           http_client=sdk_http_client(openai, ctx.timeout))
     yield from _probe("MD-LLM001", "MD-LLM002", "OpenAI", lambda: client.models.list(),
                       lambda m: client.models.retrieve(m), models, (openai.OpenAIError,),
                       env_facts(ctx.env, KEY_NAMES), _model_vars(ctx, model_env))
@@ -122,7 +142,8 @@ def run_anthropic(ctx: CheckContext) -> Iterator[Message]:
         return
     import anthropic
 
-    client = anthropic.Anthropic(api_key=key, base_url=base, timeout=ctx.timeout, max_retries=0)
+    client = anthropic.Anthropic(api_key=key, base_url=base, timeout=ctx.timeout, max_retries=0,
+                                 http_client=sdk_http_client(anthropic, ctx.timeout))
     yield from _probe("MD-LLM003", "MD-LLM004", "Anthropic", lambda: client.models.list(limit=1),
                       lambda m: client.models.retrieve(m), models, (anthropic.AnthropicError,),
                       env_facts(ctx.env, KEY_NAMES), _model_vars(ctx, model_env))

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 
 from mosaic_diag.checks.model import Report, Result, level_rank
 from mosaic_diag.platform.atomic import write_atomic
+from mosaic_diag.platform.mdtext import md_text
 from mosaic_diag.platform.xmltext import xml_safe
 
 __all__ = ["write_atomic"]  # re-exported: commands write the JUnit report with it
@@ -27,12 +28,12 @@ def as_markdown(report: Report) -> str:
             "| --- | --- | --- | --- | --- | --- | --- |"]
     for o in report.outcomes:
         if not o.results:
-            rows.append(f"| {o.check} | {o.status} |  |  | {o.reason or ''} |  |  |")
+            rows.append(f"| {md_text(o.check)} | {md_text(o.status)} |  |  | {md_text(o.reason or '')} |  |  |")
         for r in o.results:
             status = "silenced" if r.silenced else o.status
             cells = [o.check, status, r.id, r.level, r.message, r.location or "", "; ".join(
                 p for p in (r.hint, _advice(r)) if p)]
-            rows.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+            rows.append("| " + " | ".join(md_text(c) for c in cells) + " |")
     verdict = "FAILED" if report.exit_code else "passed"
     return "\n".join(rows) + f"\n\n**{verdict}** ({len(report.failing)} at or above {report.fail_level}) " \
                              f"in {report.wall_time:.2f}s\n"

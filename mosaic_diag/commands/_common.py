@@ -67,6 +67,10 @@ def write_report(text: str, output: Path | None) -> None:
         sys.stdout.write(text)
         return
     from mosaic_diag.platform.atomic import write_atomic
+    from mosaic_diag.platform.redact import redact_text
+    from mosaic_diag.platform.terminal import neutralize_controls
+
+    text = neutralize_controls(redact_text(text))  # the net stdout's writes go through (commands.guard)
 
     umask = os.umask(0)
     os.umask(umask)

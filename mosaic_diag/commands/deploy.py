@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from mosaic_diag.commands._options import FormatOption, OutputFormat
+from mosaic_diag.platform.mdtext import md_text
 
 if TYPE_CHECKING:
     from mosaic_diag.deploy import DeployOptions
@@ -137,8 +138,8 @@ class _Printer:
     def header(self, opts: DeployOptions, root: Path) -> None:
         """Said before the first step (not before an error found while the options are checked)."""
         what = "dry run of a deploy" if opts.dry_run else "deploy"
-        self.pending = (("## " if self.fmt is OutputFormat.markdown else "") + f"{what} of {root} to "
-                        f"{opts.remote}/{opts.branch}")
+        where = f"{what} of {root} to {opts.remote}/{opts.branch}"
+        self.pending = f"## {md_text(where)}" if self.fmt is OutputFormat.markdown else where
 
     def step(self, step: Any, event: str) -> None:
         if self.pending:
@@ -150,7 +151,7 @@ class _Printer:
                 self._say(f"[{step.name}] ...")
         elif event == "end":
             mark = _MARKS.get(step.status, step.status)
-            self._say(f"- **{step.name}** {mark}: {step.message}" if md
+            self._say(f"- **{step.name}** {mark}: {md_text(step.message)}" if md
                       else f"[{step.name}] {mark}: {step.message} ({step.seconds:.1f}s)")
         elif not md:
             self._say(f"[{step.name}]   {event}")
@@ -160,9 +161,10 @@ class _Printer:
             sys.stdout.write(json.dumps(report.to_dict(), indent=2, sort_keys=True, default=str) + "\n")
             return
         verdict = (report.verdict or "?").upper()
-        self._say(("**" if self.fmt is OutputFormat.markdown else "") + f"verdict: {verdict}"
-                  + ("**" if self.fmt is OutputFormat.markdown else "")
-                  + f" ({(report.commit or '')[:12]}): {report.reason} [exit {report.exit_code}]")
+        md = self.fmt is OutputFormat.markdown
+        self._say(("**" if md else "") + f"verdict: {verdict}" + ("**" if md else "")
+                  + f" ({(report.commit or '')[:12]}): {md_text(report.reason) if md else report.reason} "
+                  f"[exit {report.exit_code}]")
 
 
 def register(app: typer.Typer) -> None:

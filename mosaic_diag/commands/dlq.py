@@ -50,9 +50,11 @@ def _write_rows(rows: list[dict[str, Any]], fmt: OutputFormat, title: str) -> No
     if fmt is OutputFormat.json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
     elif fmt is OutputFormat.markdown:
-        sys.stdout.write(f"**{title}**\n\n| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n")
-        for row in rows:
-            sys.stdout.write("| " + " | ".join(str(row.get(c) or "") for c in columns) + " |\n")
+        from mosaic_diag.platform.mdtext import md_text
+
+        sys.stdout.write(f"**{md_text(title)}**\n\n| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n")
+        for row in rows:  # stored answers are text, never Markdown
+            sys.stdout.write("| " + " | ".join(md_text(row.get(c) or "") for c in columns) + " |\n")
     else:
         from rich.table import Table
         from rich.text import Text
@@ -104,10 +106,12 @@ def show(
     if fmt is OutputFormat.json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     elif fmt is OutputFormat.markdown:
+        from mosaic_diag.platform.mdtext import md_fence, md_text
+
         sys.stdout.write(f"### Dead letter {letter.id}\n\n")
         for key in ("created_at", "provider", "prompt_id", "label", "model", "replayed_at"):
-            sys.stdout.write(f"- **{key}**: {data[key] or ''}\n")
-        sys.stdout.write(f"\nError:\n\n```\n{data['error']}\n```\n\nPayload:\n\n```\n{data['payload']}\n```\n")
+            sys.stdout.write(f"- **{key}**: {md_text(data[key] or '')}\n")
+        sys.stdout.write(f"\nError:\n\n{md_fence(data['error'])}\n\nPayload:\n\n{md_fence(data['payload'])}\n")
     else:
         from rich.markup import escape
 
@@ -173,8 +177,11 @@ def replay(
     if fmt is OutputFormat.json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     elif fmt is OutputFormat.markdown:
+        from mosaic_diag.platform.mdtext import md_code, md_fence
+
         sys.stdout.write(f"Dead letter {row_id}: **{'valid' if result['valid'] else 'still rejected'}** "
-                         f"by `{validator}`\n\n```\n{result.get('error') or json.dumps(result.get('value'))}\n```\n")
+                         f"by {md_code(validator)}\n\n"
+                         f"{md_fence(result.get('error') or json.dumps(result.get('value')))}\n")
     else:
         sys.stdout.write(f"dead letter {row_id}: {'valid' if result['valid'] else 'still rejected'} by {validator}\n"
                          f"{result.get('error') or json.dumps(result.get('value'))}\n")
@@ -185,24 +192,47 @@ def replay(
 def purge(
     older_than: Annotated[str, typer.Option("--older-than", help="Delete rows older than this: 7d, 12h, or a time.")],
     db: DbOption = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (scripts, cron).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say how many would be deleted.")] = False,
     fmt: FormatOption = OutputFormat.table,
 ) -> int:
-    """Delete dead letters older than a duration (or an ISO-8601 time)."""
+    """Delete dead letters older than a duration (or an ISO-8601 time): asks first, `--yes` for scripts.
+
+    A time in the future is refused (it would delete every dead letter); without a terminal to ask on and
+    without `--yes`, nothing is deleted (exit 2)."""
+    from datetime import UTC, datetime
+
     from mosaic_diag.commands._common import parse_time
+    from mosaic_diag.errors import UsageError
 
     cutoff = parse_time(older_than, "--older-than")
     assert cutoff is not None
+    if cutoff > datetime.now(UTC):
+        raise UsageError(f"--older-than {older_than!r} is in the future ({cutoff.isoformat()}): it would delete "
+                         "every dead letter; give a duration (7d) or a past time")
     store = _store(db)
     try:
-        deleted = store.purge(cutoff)
+        found = store.count_before(cutoff)
+        if found and not (yes or dry_run):
+            question = f"delete {found} dead letter(s) created before {cutoff.isoformat()} from {store.shown}?"
+            if not sys.stdin.isatty():  # nobody to ask: a script says --yes
+                raise UsageError(f"{found} dead letter(s) created before {cutoff.isoformat()} would be deleted from "
+                                 f"{store.shown}: add --yes to delete them (--dry-run only counts); nothing deleted")
+            if not typer.confirm(question, default=False, err=True):
+                sys.stderr.write("mosaic-diag: not confirmed: nothing deleted\n")
+                return 1
+        deleted = store.purge(cutoff) if found and not dry_run else 0
     finally:
         store.close()
+    verb = "would purge" if dry_run else "purged"
+    count = found if dry_run else deleted
     if fmt is OutputFormat.json:
-        sys.stdout.write(json.dumps({"deleted": deleted, "older_than": cutoff.isoformat()}) + "\n")
+        sys.stdout.write(json.dumps({"deleted": deleted, "older_than": cutoff.isoformat(),
+                                     **({"would_delete": found} if dry_run else {})}) + "\n")
     elif fmt is OutputFormat.markdown:
-        sys.stdout.write(f"Purged **{deleted}** dead letters created before {cutoff.isoformat()}.\n")
+        sys.stdout.write(f"{verb.capitalize()} **{count}** dead letters created before {cutoff.isoformat()}.\n")
     else:
-        sys.stdout.write(f"purged {deleted} dead letters created before {cutoff.isoformat()}\n")
+        sys.stdout.write(f"{verb} {count} dead letters created before {cutoff.isoformat()}\n")
     return 0
 
 

@@ -281,18 +281,27 @@ def validate_cmd(
 def bless_cmd(
     baseline: Annotated[Path, typer.Option(help="The baseline to write.")] = DEFAULT_BASELINE,
     state_dir: StateDirOption = DEFAULT_STATE_DIR,
+    include_errors: Annotated[bool, typer.Option(
+        "--include-errors", help="Bless the cases that got no answer (outcome error) too.")] = False,
     fmt: FormatOption = OutputFormat.table,
 ) -> int:
-    """Accept the last run's results as the baseline (merged into an existing one)."""
+    """Accept the last run's results as the baseline (merged into an existing one). Cases that got no
+    answer at all (the app was down, the run timed out) are left out unless --include-errors."""
     from datetime import UTC, datetime
 
     from mosaic_diag.golden.state import bless, load_last_run
 
-    path, count = bless(load_last_run(state_dir), baseline, datetime.now(UTC).isoformat())
+    path, count, skipped = bless(load_last_run(state_dir), baseline, datetime.now(UTC).isoformat(),
+                                 include_errors=include_errors)
     if fmt is OutputFormat.json:
-        sys.stdout.write(json.dumps({"baseline": str(path), "cases": count}) + "\n")
+        sys.stdout.write(json.dumps({"baseline": str(path), "cases": count, "not_blessed": skipped}) + "\n")
     else:
         sys.stdout.write(f"blessed {count} cases into {path}\n")
+    if skipped:
+        shown = ", ".join(skipped[:10]) + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
+        sys.stderr.write(f"mosaic-diag: warning: {len(skipped)} case(s) got no answer in the last run and were "
+                         f"not blessed (a known failure would hide their regressions): {shown}; run again, or "
+                         "--include-errors\n")
     return 0
 
 

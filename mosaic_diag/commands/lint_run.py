@@ -127,9 +127,14 @@ def _fix(result: object, diff: bool) -> int:
     from mosaic_diag.platform.atomic import write_atomic
 
     changed = 0
+    seen: set[Path] = set()  # a file reached through a symlink too is fixed once, where it lives
     fixable = [f for f in result.findings if f.fixes]  # type: ignore[attr-defined]
     for path, group in groupby(sorted(fixable, key=lambda f: f.path), key=lambda f: f.path):
-        data = Path(path).read_bytes()
+        real = Path(path).resolve()  # the file itself: a symlink stays a symlink
+        if real in seen:
+            continue
+        seen.add(real)
+        data = real.read_bytes()
         text = decode_source(path, data)  # as the linter read it: its encoding, its line endings
         fixed = apply_fixes(path, text, group)
         if fixed.after == text:
@@ -138,8 +143,7 @@ def _fix(result: object, diff: bool) -> int:
         if diff:
             sys.stdout.write(fixed.diff())
         else:
-            write_atomic(Path(path), encode_source(path, fixed.after, data),
-                         mode=Path(path).stat().st_mode & 0o7777)
+            write_atomic(real, encode_source(path, fixed.after, data), mode=real.stat().st_mode & 0o7777)
             sys.stderr.write(f"mosaic-diag: fixed {fixed.fixed} finding(s) in {path}\n")
     return changed
 

@@ -139,9 +139,11 @@ def render_diff(d: ManifestDiff, fmt: OutputFormat) -> None:
         sys.stdout.write(json.dumps(d.to_dict(), indent=2, sort_keys=True) + "\n")
         return
     if fmt is OutputFormat.markdown:
-        sys.stdout.write(f"### {d.old_commit[:12]} -> {d.new_commit[:12]}\n\n")
-        for f in d.findings:
-            sys.stdout.write(f"- **{f.severity}** {f.message}\n")
+        from mosaic_diag.platform.mdtext import md_text
+
+        sys.stdout.write(f"### {md_text(d.old_commit[:12])} -> {md_text(d.new_commit[:12])}\n\n")
+        for f in d.findings:  # file names and model pins are text, not markup
+            sys.stdout.write(f"- **{md_text(f.severity)}** {md_text(f.message)}\n")
         if not d.findings:
             sys.stdout.write("- no differences\n")
         return

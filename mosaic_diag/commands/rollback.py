@@ -39,7 +39,11 @@ class _Report:
 
     def say(self, text: str) -> None:
         if self.fmt is not OutputFormat.json:
-            sys.stdout.write(("- " if self.fmt is OutputFormat.markdown and text else "") + text + "\n")
+            if self.fmt is OutputFormat.markdown and text:  # commit subjects and authors are text, not markup
+                from mosaic_diag.platform.mdtext import md_text
+
+                text = "- " + md_text(text)
+            sys.stdout.write(text + "\n")
 
     def done(self, code: int, **fields: Any) -> int:
         self.data.update(fields)

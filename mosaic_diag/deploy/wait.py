@@ -48,16 +48,17 @@ def health_commit(url: str, *, timeout: float = 5.0) -> tuple[str | None, str]:
     """(the full commit /health reports, or None; what went wrong, for the message)."""
     import httpx
 
+    from mosaic_diag.platform.httpjson import NotJson, get_json
+
     try:
-        resp = httpx.get(url, timeout=timeout, follow_redirects=True)
-        data = resp.json()
-    except (httpx.HTTPError, ValueError) as exc:
+        status, data = get_json(url, timeout=timeout)
+    except (httpx.HTTPError, NotJson) as exc:
         return None, redact_text(str(exc)) or type(exc).__name__
     deployment = data.get("deployment") if isinstance(data, dict) else None
     commit = deployment.get("git_commit_full") if isinstance(deployment, dict) else None
     if not isinstance(commit, str):
-        return None, f"{resp.status_code} without deployment.git_commit_full"
-    return commit.strip().lower(), f"{resp.status_code}, commit {commit.strip()[:12]}"
+        return None, f"{status} without deployment.git_commit_full"
+    return commit.strip().lower(), f"{status}, commit {commit.strip()[:12]}"
 
 
 def newest_deploy_of(api: Any, sha: str) -> Mapping[str, Any] | None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from mosaic_diag.golden.cases import ContainsJson, Expect, JsonPathCheck, TextCheck
 from mosaic_diag.golden.jsonpath import MISSING, resolve
+from mosaic_diag.platform.httpjson import loads_strict, refuse_constant
 
 _NO_JSON = object()
 
@@ -64,14 +65,20 @@ _NUMERIC = {"gt": (">", lambda a, b: a > b), "gte": (">=", lambda a, b: a >= b),
             "lt": ("<", lambda a, b: a < b), "lte": ("<=", lambda a, b: a <= b)}
 
 
+# JSON as RFC 8259 has it: Python's parser takes NaN and Infinity, which a browser's JSON.parse (and most
+# parsers) refuse, so an answer holding them is not the JSON a client can read
+_STRICT = json.JSONDecoder(parse_constant=refuse_constant)
+
+
 def find_json(text: str) -> Any:
     """The first JSON object or array inside `text` (prose around it allowed), or _NO_JSON."""
-    decoder = json.JSONDecoder()
     for match in re.finditer(r"[\[{]", text):
         try:
-            return decoder.raw_decode(text, match.start())[0]
+            return _STRICT.raw_decode(text, match.start())[0]
         except ValueError:  # mosaic-diag: ignore[MD006]
             continue
+        except RecursionError:  # nested past the parser here, so at each bracket inside too: no JSON
+            return _NO_JSON
     return _NO_JSON
 
 
@@ -108,10 +115,10 @@ def check_answer(expect: Expect, status: int, body: str) -> tuple[str, ...]:
     if expect.json_valid is not None or expect.json_path or expect.json_schema is not None or \
             (expect.contains_json is not None and expect.contains_json.path is not None):
         try:
-            data = json.loads(body)
+            data = loads_strict(body)
         except ValueError as exc:
             if expect.json_valid is not False:
-                failures.append(f"json_valid: the body is not JSON ({exc.msg} at char {exc.pos})")
+                failures.append(f"json_valid: the body is not JSON ({exc})")
         else:
             if expect.json_valid is False:
                 failures.append("json_valid: the body is JSON, expected it not to be")

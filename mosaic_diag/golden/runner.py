@@ -135,7 +135,7 @@ def _provider_failures(provider: str | None, answer: Answer) -> tuple[str, ...]:
         return ()
     try:
         data = json.loads(answer.body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON (or nested past the parser): no provider said
         return ()
     answered = data.get("provider") if isinstance(data, dict) else None
     if answered is not None and answered != provider:

@@ -52,17 +52,23 @@ def _entry(case: Mapping[str, Any]) -> dict[str, Any]:
             "runs": case["runs"]}
 
 
-def bless(last_run: Mapping[str, Any], baseline_path: Path, now: str) -> tuple[Path, int]:
-    """Write the baseline from the last run (merged into an existing baseline); returns count."""
+def bless(last_run: Mapping[str, Any], baseline_path: Path, now: str, *,
+          include_errors: bool = False) -> tuple[Path, int, list[str]]:
+    """Write the baseline from the last run (merged into an existing baseline); returns the path, how many
+    cases were blessed and the ids left out: a case that got no answer at all (outcome `error`: the app was
+    down, the run timed out) is no verdict on the app, and blessed as a known failure it would hide every
+    later regression of that case. `include_errors` blesses them too."""
     existing: dict[str, Any] = {}
     if baseline_path.exists():
         existing = dict(load_baseline(baseline_path)["cases"])
-    for case in last_run["cases"]:
+    skipped = [c["id"] for c in last_run["cases"] if c.get("outcome") == "error" and not include_errors]
+    blessed = [c for c in last_run["cases"] if c["id"] not in skipped]
+    for case in blessed:
         existing[case["id"]] = _entry(case)
     doc = {"version": BASELINE_VERSION, "blessed_at": now, "target": last_run.get("target"),
            "cases": dict(sorted(existing.items()))}
     write_atomic(baseline_path, json.dumps(doc, indent=2) + "\n")
-    return baseline_path, len(last_run["cases"])
+    return baseline_path, len(blessed), skipped
 
 
 def load_baseline(path: Path) -> dict[str, Any]:

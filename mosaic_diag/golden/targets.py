@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,6 +51,31 @@ class AppTimeoutError(TimeoutError):
 
     def __init__(self, timeout: float, what: str = "") -> None:
         super().__init__(f"the app did not answer within {timeout:g}s" + (f" ({what})" if what else ""))
+
+
+MAX_ANSWER_BYTES = 16 * 2**20  # an answer body read at most (decoded): an app that answers forever is cut here
+
+
+class AnswerTooLarge(Exception):
+    """The app's answer went on past MAX_ANSWER_BYTES: not read further, the connection closed."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the answer is larger than {limit // 2**20} MiB: not read further")
+
+
+def read_capped(chunks: Iterator[bytes], *, limit: int, deadline: float, timeout: float) -> bytes:
+    """The body from `chunks`, at most `limit` bytes (AnswerTooLarge past it), and only until `deadline`
+    (AppTimeoutError: a body that trickles in forever ends the read too, not just the wait for it)."""
+    parts: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise AnswerTooLarge(limit)
+        if time.monotonic() > deadline:
+            raise AppTimeoutError(timeout, "the answer was still coming")
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 @dataclass(frozen=True)
@@ -99,12 +125,24 @@ class UrlTarget(_ClientTarget):
         self.name = base_url.rstrip("/")
         self._client = httpx.Client(base_url=self.name, follow_redirects=False)
 
+    def send(self, method: str, path: str, *, json: Any, headers: Mapping[str, str],
+             params: Mapping[str, str], timeout: float) -> Answer:
+        """The answer, its body read as it streams in: at most MAX_ANSWER_BYTES, within `timeout` in all."""
+        deadline = time.monotonic() + timeout
+        with self._client.stream(method, path, json=json, headers=dict(headers), params=dict(params),
+                                 timeout=timeout) as response:
+            body = read_capped(response.iter_bytes(), limit=MAX_ANSWER_BYTES, deadline=deadline, timeout=timeout)
+            text = body.decode(response.encoding or "utf-8", errors="replace")
+            return Answer(response.status_code, text, dict(response.headers))
+
     def probe(self, path: str, timeout: float) -> None:
-        """UnreachableError unless something answers HTTP at the base URL (any status will do)."""
+        """UnreachableError unless something answers HTTP at the base URL (any status will do; its body
+        is not read)."""
         import httpx
 
         try:
-            self._client.get(path, timeout=timeout)
+            with self._client.stream("GET", path, timeout=timeout):
+                pass
         except httpx.TransportError as exc:
             self._client.close()
             raise UnreachableError(f"cannot reach {self.name}: {type(exc).__name__}: {exc}") from exc

@@ -6,6 +6,7 @@ import json
 from collections import Counter
 
 from mosaic_diag.lint.model import LintResult
+from mosaic_diag.platform.mdtext import md_code, md_text
 
 
 def summary(result: LintResult) -> dict[str, object]:
@@ -33,8 +34,8 @@ def as_markdown(result: LintResult) -> str:
         return f"No findings ({_checked(result.files)}).\n"
     rows = ["| location | code | rule | message |", "| --- | --- | --- | --- |"]
     for f in result.findings:
-        message = f.message.replace("|", "\\|")
-        rows.append(f"| `{f.path}:{f.line}:{f.col}` | {f.code} | {f.name} | {message} |")
+        rows.append(f"| {md_code(f'{f.path}:{f.line}:{f.col}', table=True)} | {f.code} | {f.name} | "
+                    f"{md_text(f.message)} |")
     return "\n".join(rows) + f"\n\n{len(result.findings)} findings ({_checked(result.files)}).\n"
 
 

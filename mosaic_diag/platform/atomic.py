@@ -9,7 +9,7 @@ from pathlib import Path
 
 def write_atomic(path: Path, text: str | bytes, *, mode: int | None = None) -> None:
     """Replace `path` with `text` atomically (readers see the old or the new file, never half); a str
-    is written as UTF-8, bytes as they are.
+    is written as UTF-8 (a lone surrogate, which UTF-8 cannot hold, as its `\\udXXXX` escape), bytes as they are.
 
     An OSError names `path` itself (not the temporary file or a parent), so one line says what failed.
     """
@@ -20,7 +20,7 @@ def write_atomic(path: Path, text: str | bytes, *, mode: int | None = None) -> N
         raise OSError(exc.errno, f"cannot write ({exc.strerror or exc})", str(path)) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode("utf-8") if isinstance(text, str) else text)
+            fh.write(text.encode("utf-8", "backslashreplace") if isinstance(text, str) else text)
         if mode is not None:
             os.chmod(tmp, mode)
         os.replace(tmp, path)

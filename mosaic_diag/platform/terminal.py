@@ -2,6 +2,8 @@
 carry to a terminal (a reset, a title or clipboard write, a status report the terminal types back, a
 backspace or a bidi override that hides text) are shown as escapes (`\\u001b`, `\\u009b`, `\\u202e`) instead:
 JSON's own escapes, so a JSON document stays valid JSON (a raw control may stand only inside its strings).
+So is a lone surrogate (`\\ud800`, which a JSON record can spell): UTF-8 cannot encode it, and printing it
+would end the run with a traceback.
 
 Kept as they are: tab, newline, carriage return, and the few CSI sequences Rich itself writes to a
 terminal (colours and styles, cursor moves and line erasure of a live view, cursor show/hide and the
@@ -12,8 +14,9 @@ from __future__ import annotations
 
 import re
 
-# C0 controls but tab, newline and carriage return; DEL; C1 controls; bidi embeddings, overrides and isolates
-_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# C0 controls but tab, newline and carriage return; DEL; C1 controls; bidi embeddings, overrides and isolates;
+# surrogates (in a str, always lone: a pair is one code point)
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _KEPT_CSI = re.compile(r"\x1b\[(?:[0-9;]*[mABCDGHK]|\?(?:25|1049)[hl])")
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from mosaic_diag.errors import DiagError
 from mosaic_diag.platform.atomic import write_atomic
+from mosaic_diag.platform.mdtext import md_code, md_fence, md_text
 from mosaic_diag.platform.redact import redact_dsn, redact_text
 from mosaic_diag.playbooks.model import Effect, Plan
 from mosaic_diag.playbooks.settings import PlaybookSettings
@@ -57,27 +58,28 @@ def _set_flag(effect: Effect, clock: Callable[[], datetime]) -> tuple[bool, str]
 
 
 def incident_markdown(plan: Plan, title: str, when: datetime) -> str:
-    """The incident note: summary, findings, plan, facts and gathered context, all redacted."""
-    lines = [f"# {title}", "", f"- When: {when.isoformat()}", f"- Label: `{plan.label}`",
-             f"- Severity: {plan.severity}", f"- Stage: {plan.stage or '-'}",
-             f"- Playbook: `{plan.playbook}` ({plan.source})", ""]
+    """The incident note: summary, findings, plan, facts and gathered context, all redacted; every text
+    from a log, a fact or a playbook is Markdown text, a code span or a fenced block, never markup."""
+    lines = [f"# {md_text(title)}", "", f"- When: {when.isoformat()}", f"- Label: {md_code(plan.label)}",
+             f"- Severity: {md_text(plan.severity)}", f"- Stage: {md_text(plan.stage or '-')}",
+             f"- Playbook: {md_code(plan.playbook)} ({md_text(plan.source)})", ""]
     if plan.findings:
         lines += ["## Diagnosis", ""]
         for f in plan.findings:
             state = {True: "pass", False: "FAIL", None: "unknown"}[f.verdict.value]
-            lines.append(f"- {state}: `{f.check}` ({f.verdict.reason})"
-                         + (f" -> {f.fail_label}: {f.recommendation}" if f.failed else ""))
+            lines.append(f"- {state}: {md_code(f.check)} ({md_text(f.verdict.reason)})"
+                         + (f" -> {md_text(f.fail_label)}: {md_text(f.recommendation)}" if f.failed else ""))
         lines.append("")
     lines += ["## Remediation plan", ""]
-    lines += [f"- {a.action}: {'runs' if a.would_run else 'skipped'} ({a.reason}) — {a.effect.summary}"
-              for a in plan.actions]
-    lines += ["", "## Facts", "", "```json", json.dumps(dict(plan.facts), indent=2, sort_keys=True, default=str),
-              "```", ""]
+    lines += [f"- {md_text(a.action)}: {'runs' if a.would_run else 'skipped'} ({md_text(a.reason)}) — "
+              f"{md_text(a.effect.summary)}" for a in plan.actions]
+    lines += ["", "## Facts", "", md_fence(json.dumps(dict(plan.facts), indent=2, sort_keys=True, default=str), "json"),
+              ""]
     if plan.gathered:
         lines += ["## Gathered context", ""]
         for g in plan.gathered:
-            lines.append(f"### {g.gatherer} ({'ok' if g.ok else 'failed: ' + (g.error or '')})")
-            lines += ["", "```json", json.dumps(dict(g.facts), indent=2, sort_keys=True, default=str), "```", ""]
+            lines.append(f"### {md_text(g.gatherer)} ({'ok' if g.ok else 'failed: ' + md_text(g.error or '')})")
+            lines += ["", md_fence(json.dumps(dict(g.facts), indent=2, sort_keys=True, default=str), "json"), ""]
     return redact_text("\n".join(lines))
 
 

@@ -220,8 +220,10 @@ def gather_health(params: Mapping[str, Any], ctx: GatherContext, timeout: float 
         out.update({"health.reachable": False, "health.ok": False,
                     "health.error": _short(str(getattr(exc, "reason", exc)))})
         return out
+    from mosaic_diag.platform.httpjson import loads_strict
+
     try:
-        body = json.loads(raw or b"{}")
+        body = loads_strict(raw or b"{}")  # NaN / Infinity, too deep: not JSON, so no facts (never a NaN rate)
     except ValueError:
         body = {}
     body = body if isinstance(body, dict) else {}

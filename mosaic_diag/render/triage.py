@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
+from mosaic_diag.platform.mdtext import md_code, md_text
 from mosaic_diag.triage import ErrorEvent, Group, TriageReport
 from mosaic_diag.triage.model import Timeline
 
@@ -289,9 +290,10 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
 
 
 def write_markdown(report: TriageReport, out: TextIO) -> None:
-    """An incident ticket: summary, groups with their playbooks and plans, anomalies."""
+    """An incident ticket: summary, groups with their playbooks and plans, anomalies. Every text from the
+    log (and the rules and playbooks) is Markdown text or a code span, never markup (platform.mdtext)."""
     s = report.summary
-    out.write(f"# Triage: {s.get('input', 'input')}\n\n")
+    out.write(f"# Triage: {md_text(s.get('input', 'input'))}\n\n")
     out.write(f"- Lines read: {s.get('lines', 0)}\n- Error events: {s['events']} in "
               f"{s['groups']} groups\n- Anomalies: {s['anomalies']}\n")
     if s.get("corrupt_lines"):
@@ -300,25 +302,25 @@ def write_markdown(report: TriageReport, out: TextIO) -> None:
         out.write("\n## Groups\n\n| Severity | Label | Count | First seen | Last seen | Sample "
                   "| Playbook |\n|---|---|---|---|---|---|---|\n")
         for g in report.groups:
-            msg = _short(g.message, 80).replace("|", "\\|")
-            out.write(f"| {g.severity} | `{g.label}` | {g.count} | {_ts(g.first_seen)} | "
-                      f"{_ts(g.last_seen)} | line {g.sample_line}: {msg} | {g.playbook or '-'} |\n")
+            msg = md_text(_short(g.message, 80))
+            out.write(f"| {md_text(g.severity)} | {md_code(g.label, table=True)} | {g.count} | {_ts(g.first_seen)} | "
+                      f"{_ts(g.last_seen)} | line {g.sample_line}: {msg} | {md_text(g.playbook or '-')} |\n")
         planned = [g for g in report.groups if _plan_lines(g)]
         if planned:
             out.write("\n## Playbook plans (dry run)\n")
             for g in planned:
-                out.write(f"\n### {g.label} — {g.playbook}\n\n")
+                out.write(f"\n### {md_text(g.label)} — {md_text(g.playbook)}\n\n")
                 for line in _plan_lines(g):
-                    out.write(f"- {line}\n")
+                    out.write(f"- {md_text(line)}\n")
     if report.anomalies:
         out.write("\n## Anomalous rates\n\n| Label | Window | Count | Baseline /min | Observed /min"
                   " | Score |\n|---|---|---|---|---|---|\n")
         for a in report.anomalies:
-            out.write(f"| `{a.label}` | {_ts(a.window_start)} – {a.window_end:%H:%M} | {a.count} | "
+            out.write(f"| {md_code(a.label, table=True)} | {_ts(a.window_start)} – {a.window_end:%H:%M} | {a.count} | "
                       f"{a.baseline_rate:.2f} | {a.observed_rate:.2f} | {a.score:.1f} |\n")
     candidates = [g for g in report.groups if g.is_candidate]
     if candidates:
         out.write("\n## Candidate new failure kinds\n\n")
         for g in candidates:
-            out.write(f"- {g.count} × `{g.exception_type or '-'}`: `{g.template}` "
+            out.write(f"- {g.count} × {md_code(g.exception_type or '-')}: {md_code(g.template)} "
                       f"(first at line {g.sample_line})\n")

@@ -6,6 +6,7 @@ import json
 from collections import Counter, deque
 from typing import Any, TextIO
 
+from mosaic_diag.platform.mdtext import md_code, md_text
 from mosaic_diag.platform.redact import redact_text
 
 
@@ -17,8 +18,9 @@ def json_line(item: dict[str, Any], out: TextIO) -> None:
 
 def markdown_line(item: dict[str, Any], out: TextIO) -> None:
     if item.get("type") == "alert":
-        plan = f" -> playbook `{item['playbook']}`" if item.get("playbook") else ""
-        out.write(redact_text(f"- **{item['kind']}** `{item['label']}` {item['at']}: {item['message']}{plan}") + "\n")
+        plan = f" -> playbook {md_code(item['playbook'])}" if item.get("playbook") else ""
+        out.write(redact_text(f"- **{md_text(item['kind'])}** {md_code(item['label'])} {md_text(item['at'])}: "
+                              f"{md_text(item['message'])}{plan}") + "\n")
         out.flush()
 
 

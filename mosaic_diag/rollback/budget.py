@@ -112,24 +112,27 @@ def read_health(url: str, *, budget: float, min_requests: int = 1, timeout: floa
     """GET the app's enhanced /health and read `metrics.error_rate` (its own 5-minute window)."""
     import httpx
 
+    from mosaic_diag.platform.httpjson import NotJson, get_json
+
     try:
-        resp = httpx.get(url, timeout=timeout, follow_redirects=True)
+        _status, data = get_json(url, timeout=timeout)
+    except NotJson as exc:
+        raise UnreachableError(f"health URL {redact_text(url)} answered without JSON: {exc}") from exc
     except httpx.HTTPError as exc:
         raise UnreachableError(f"health URL {redact_text(url)} unreachable: {redact_text(str(exc))}") from exc
-    try:
-        data = resp.json()
-    except ValueError as exc:
-        raise UnreachableError(f"health URL {redact_text(url)} answered {resp.status_code} without JSON") from exc
     metrics = data.get("metrics") if isinstance(data, dict) else None
-    if not isinstance(metrics, dict) or not isinstance(metrics.get("error_rate"), int | float):
+    rate = metrics.get("error_rate") if isinstance(metrics, dict) else None
+    if not isinstance(rate, int | float) or isinstance(rate, bool):
         raise UsageError(f"health URL {redact_text(url)} has no metrics.error_rate (the enhanced /health payload)")
-    requests = metrics.get("requests_total")
-    requests = int(requests) if isinstance(requests, int | float) else 0
+    if not 0 <= rate <= 1:  # a rate the budget cannot be compared with (1e400 read as inf) is no verdict
+        raise UsageError(f"health URL {redact_text(url)}: metrics.error_rate {rate!r} is not a rate between 0 and 1")
+    requests = metrics.get("requests_total")  # type: ignore[union-attr]
+    requests = int(requests) if isinstance(requests, int | float) and 0 <= requests < 2**63 else 0
     deployment = data.get("deployment") if isinstance(data.get("deployment"), dict) else {}
     commit = deployment.get("git_commit_full") or deployment.get("git_commit")
     if not (isinstance(commit, str) and _COMMIT.match(commit.strip().lower())):
         commit = None  # absent, or a placeholder such as "unknown": no commit to tie the verdict to
-    rate = float(metrics["error_rate"])
+    rate = float(rate)
     raw_labels = metrics.get("labels")  # the runtime kit's /health: the failed requests' labels
     labels = {str(k): int(v) for k, v in raw_labels.items() if isinstance(v, int)} if isinstance(
         raw_labels, dict) else {}

@@ -203,6 +203,11 @@ class DeadLetterStore:
         self._run(f"UPDATE {TABLE} SET replayed_at = ? WHERE id = ?",
                   (now if self.postgres else now.isoformat(), row_id))
 
+    def count_before(self, older_than: datetime) -> int:
+        """How many rows were created before `older_than` (what `purge` would delete)."""
+        when: Any = older_than if self.postgres else older_than.astimezone(UTC).isoformat()
+        return int(self._run(f"SELECT count(*) FROM {TABLE} WHERE created_at < ?", (when,), fetch="one")[0])
+
     def purge(self, older_than: datetime) -> int:
         """Delete the rows created before `older_than`; how many."""
         when: Any = older_than if self.postgres else older_than.astimezone(UTC).isoformat()

@@ -1,0 +1,54 @@
+"""Text from a log, an app, a case file or a dead letter put into Markdown as text, never as markup.
+
+A Markdown report is read where it is rendered (a ticket, a PR comment, a CI summary): a log line's `<img
+src=...>` would load from its host there, `[x](javascript:...)` would be a link, a backtick would end a code
+span and a newline would start a heading, a list or a table row of its own. Three forms:
+
+- `md_text`: inline text on one line; Markdown's and HTML's punctuation backslash-escaped (CommonMark reads
+  `\\<` as `<`), a block marker at its start made text; `|` escaped, so it can stand in a table cell;
+- `md_code`: an inline code span whose backtick fence is longer than any run of backticks in the text;
+- `md_fence`: a fenced code block whose fence is longer than any run of backticks at the start of a line.
+"""
+
+from __future__ import annotations
+
+import re
+
+# the punctuation that starts inline markup or HTML (`&` an entity; `>` closes a tag only after `<`), and `|`;
+# `-`, `#`, `>`, `!` and the like are left alone: they are markup only at the start of a line (_LEAD) or after `[`
+_INLINE = re.compile(r"([\\`*\[\]<|~&]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")  # `_` within a word is text
+_LEAD = re.compile(r"^(?:([-+=>#])|(\d+)([.)]))")  # a list, a setext line, a quote, a heading, an ordered list
+_LINES = re.compile(r"\s*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+\s*")
+_TICKS = re.compile(r"`+")
+_FENCE_TICKS = re.compile(r"^ {0,3}(`{3,})", re.M)  # what could close a backtick fence
+
+
+def one_line(value: object) -> str:
+    """The text with its line breaks (any Unicode line separator) as single spaces."""
+    return _LINES.sub(" ", "" if value is None else str(value)).strip()
+
+
+def md_text(value: object) -> str:
+    """Inline text, shown as it is: no markup, no HTML, no link, one line, safe in a table cell."""
+    text = _INLINE.sub(r"\\\1", one_line(value))
+    return _LEAD.sub(lambda m: "\\" + m.group(1) if m.group(1) else m.group(2) + "\\" + m.group(3), text)
+
+
+def md_code(value: object, *, table: bool = False) -> str:
+    """An inline code span of the text (one line); `table`: `|` escaped, as a GFM table cell needs even
+    inside a code span."""
+    text = one_line(value)
+    longest = max((len(run) for run in _TICKS.findall(text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    span = f"{fence}{pad}{text}{pad}{fence}"
+    return span.replace("|", "\\|") if table else span
+
+
+def md_fence(value: object, info: str = "") -> str:
+    """A fenced code block holding the text (several lines) whole: its fence is longer than any fence-like
+    run of backticks in it, so nothing in the text can close it."""
+    text = "" if value is None else str(value)
+    longest = max((len(run) for run in _FENCE_TICKS.findall(text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text.rstrip(chr(10))}\n{fence}"
