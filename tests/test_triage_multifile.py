@@ -9,6 +9,7 @@ time from a simulated clock, so that the log spans hours in a moment.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import logging
 import logging.handlers
@@ -291,3 +292,28 @@ def test_table_markdown_and_html_name_the_file_of_each_line(incident, tmp_path):
     triage(incident, *files, "--format", "html", "-o", str(out), "--no-playbooks")
     page = out.read_text()
     assert "<li>app.log.2.gz: " in page and "line app.log." in page
+
+
+def test_progress_runs_over_all_files_to_their_total_size(incident):
+    """The progress of a run over several files: bytes read of all the files' sizes (compressed bytes for the
+    gzip), growing; with stdin among them (no size to read towards), lines read so far, growing."""
+    from mosaic_diag.triage import open_triage
+
+    files = [str(incident / n) for n in ("app.log", "app.log.1", "app.log.2.gz")]
+    seen: list[tuple[int, int | None]] = []
+    with open_triage(files, on_progress=lambda done, total: seen.append((done, total))) as run:
+        for _ in run.events:
+            pass
+        report = run.finish()
+    total = sum((incident / n).stat().st_size for n in ("app.log", "app.log.1", "app.log.2.gz"))
+    assert {t for _, t in seen} == {total} and seen[-1][0] == total
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    seen.clear()
+    stdin = io.BytesIO((incident / "app.log.2.gz").read_bytes())  # (no file behind it, as a pipe)
+    with open_triage([files[0], "-"], stdin=stdin, on_progress=lambda d, t: seen.append((d, t))) as run:
+        for _ in run.events:
+            pass
+        piped = run.finish()
+    assert {t for _, t in seen} == {None}
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert seen[-1][0] == piped.summary["lines"] < report.summary["lines"]
