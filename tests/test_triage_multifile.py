@@ -317,3 +317,65 @@ def test_progress_runs_over_all_files_to_their_total_size(incident):
     assert {t for _, t in seen} == {None}
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
     assert seen[-1][0] == piped.summary["lines"] < report.summary["lines"]
+
+
+class _JsonLines(logging.Formatter):
+    """A JSON-lines formatter (what python-json-logger writes): time, level, logger, message, exc_info."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
+               "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            out["exc_info"] = self.formatException(record.exc_info)
+        return json.dumps(out)
+
+
+def test_notes_on_the_input_name_their_file(tmp_path):
+    """A truncated gzip and a JSON record cut mid-line: the warning starts with its file's name, the corrupt
+    sample is [line, reason, file], and the table says NAME:LINE."""
+    log = RotatedLog(tmp_path)
+    log.handler.setFormatter(_JsonLines())
+    for m in range(0, 40):
+        log.log(m, "api.steps", logging.ERROR, "could not load prompts/ps101_steps.json", _json_error(m))
+        if m == 19:
+            log.rotate()
+    log.close(gzip_from=1)
+    packed = tmp_path / "app.log.1.gz"
+    packed.write_bytes(packed.read_bytes()[:-30])  # copied while logrotate was still writing it
+    lines = (tmp_path / "app.log").read_text().splitlines(keepends=True)
+    lines[4] = lines[4][:60] + "\n"
+    (tmp_path / "app.log").write_text("".join(lines))
+    report = _json(triage(tmp_path, "app.log", "app.log.1.gz", "--format", "json"))
+    s = report["summary"]
+    assert [w.split(":")[0] for w in s["warnings"]] == ["app.log.1.gz"] and "truncated gzip" in s["warnings"][0]
+    # (the gzip's last line, cut by the truncation, is a corrupt line of its own)
+    assert [c[2] for c in s["corrupt_samples"]] == ["app.log.1.gz", "app.log"] == [i["input"] for i in s["inputs"]]
+    assert s["corrupt_samples"][1][:2] == [5, "JSON line cut off or not one object"]
+    assert s["corrupt_samples"][0][0] == s["inputs"][0]["lines"] > 1
+    table = triage(tmp_path, "app.log", "app.log.1.gz", "--no-playbooks").stdout.decode()
+    assert "warning: app.log.1.gz: truncated gzip" in table and "corrupt line app.log:5: " in table
+
+
+def test_a_pipe_among_the_files_is_read_once(incident, tmp_path):
+    """`mosaic-diag triage <(zcat app.log.2.gz) app.log.1 app.log`: a named pipe's head is peeked at and read
+    again, not lost (a pipe cannot be opened twice)."""
+    import os
+    import threading
+
+    fifo = tmp_path / "old.fifo"
+    os.mkfifo(fifo)
+    data = gzip.decompress((incident / "app.log.2.gz").read_bytes())
+
+    def write() -> None:
+        with open(fifo, "wb") as w:
+            w.write(data)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    report = _json(triage(incident, "app.log", str(fifo), "app.log.1", "--format", "json"))
+    writer.join(10)
+    alone = _json(triage(incident, "app.log.2.gz", "--format", "json"))
+    inputs = report["summary"]["inputs"]
+    assert [i["input"] for i in inputs] == [str(fifo), "app.log.1", "app.log"]
+    assert (inputs[0]["lines"], inputs[0]["bytes"]) == (alone["summary"]["lines"], len(data))
+    assert [e["line"] for e in report["events"] if e["source"] == str(fifo)] == [e["line"] for e in alone["events"]]

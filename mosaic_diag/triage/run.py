@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -253,8 +253,8 @@ def build_options(*, since: datetime | None = None, until: datetime | None = Non
 @dataclass
 class LogFile:
     """One input of a run over several: the path given ("-": stdin), its name in the output, the first
-    timestamp of its head, its size (None: not a regular file) and, for stdin, the stream its head is
-    read again from."""
+    timestamp of its head, its size (None: not a regular file) and, for stdin or a pipe (read once only),
+    the open stream its head is read again from."""
 
     path: str
     name: str
@@ -263,12 +263,12 @@ class LogFile:
     stream: Any = None
 
 
-def plan_inputs(paths: Sequence[str], stdin: Any = None) -> list[LogFile]:
+def plan_inputs(paths: Sequence[str], stack: ExitStack, stdin: Any = None) -> list[LogFile]:
     """The files of a run over several, in the order they are read: by the first timestamp of each file's
     head (so that time runs forward across them: logrotate's names glob newest first), files without one
-    after them in the order given. Each is opened (and closed) to peek at it: a missing, unreadable or
-    undecodable file, a file given twice or stdin given twice is a UsageError naming it, before anything
-    is read."""
+    after them in the order given. Each is opened to peek at it, then closed; stdin and a pipe (`<(zcat
+    x.gz)`) stay open in `stack`, their head kept to be read again. A missing, unreadable or undecodable
+    file, a file given twice or stdin given twice is a UsageError naming it, before anything is read."""
     import os
     import stat as st
     import sys
@@ -284,26 +284,32 @@ def plan_inputs(paths: Sequence[str], stdin: Any = None) -> list[LogFile]:
     seen: dict[tuple[int, int], str] = {}
     for path in paths:
         name = "<stdin>" if path == "-" else path
-        stream = Rewindable(stdin if stdin is not None else sys.stdin.buffer) if path == "-" else None
-        with open_source(path, stdin=stream) as src:
-            size = None
-            try:
-                info = os.fstat(src.fileno())
-            except (AttributeError, OSError, ValueError):
-                info = None
-            if info is not None and st.S_ISREG(info.st_mode):
-                size = info.st_size
-                if path != "-":
-                    other = seen.setdefault((info.st_dev, info.st_ino), path)
-                    if other != path or any(f.path == path for f in files):
-                        raise UsageError(f"given twice (as {other})" if other != path else "given twice", path=path)
+        opened = open_source(path, stdin=stdin if stdin is not None else sys.stdin.buffer)
+        src = opened.__enter__()
+        try:
+            info = os.fstat(src.fileno())
+        except (AttributeError, OSError, ValueError):
+            info = None
+        regular = info is not None and st.S_ISREG(info.st_mode)
+        kept = None
+        if path == "-" or not regular:  # read once only: kept open, its head read again
+            stack.push(opened)
+            src = kept = Rewindable(src)
+        try:
+            if kept is None:
+                other = seen.setdefault((info.st_dev, info.st_ino), path)  # type: ignore[union-attr]
+                if other != path or any(f.path == path for f in files):
+                    raise UsageError(f"given twice (as {other})" if other != path else "given twice", path=path)
             try:
                 first = first_timestamp(src)
             except UnreadableInput as exc:
                 raise UnreadableInput(str(exc), path=name) from None
-        if stream is not None:
-            stream.rewind()
-        files.append(LogFile(path, name, first, size, stream))
+        finally:
+            if kept is None:
+                opened.__exit__(None, None, None)
+        if kept is not None:
+            kept.rewind()
+        files.append(LogFile(path, name, first, info.st_size if regular else None, kept))  # type: ignore[union-attr]
     files.sort(key=lambda f: (f.first is None, f.first.timestamp() if f.first else 0.0))
     return files
 
@@ -332,7 +338,7 @@ class MultiTriageSession:
         for f in self.files:
             stats = ReadStats()
             self.reads.append((f, stats))
-            with open_source(f.path, stdin=f.stream) as src:
+            with nullcontext(f.stream) if f.stream is not None else open_source(f.path) as src:
                 report = self.on_progress
                 if report is not None:
                     def step(n: int, _: int | None, before: int = done, lines_before: int = lines,
@@ -410,12 +416,13 @@ def open_triage(source: str | Sequence[str], *, stdin: Any = None, stream: Any =
                             min_severity=min_severity, taxonomy=classifier.taxonomy, config=config)
     if not isinstance(source, str):
         if len(source) != 1:
-            files = plan_inputs(source, stdin)
-            session = MultiTriageSession(TriageRun(classifier, options), files, on_progress)
-            try:
-                yield session
-            finally:
-                session.close()
+            with ExitStack() as stack:
+                files = plan_inputs(source, stack, stdin)
+                session = MultiTriageSession(TriageRun(classifier, options), files, on_progress)
+                try:
+                    yield session
+                finally:
+                    session.close()
             return
         source = source[0]
     with nullcontext(stream) if stream is not None else open_source(source, stdin=stdin) as src:
