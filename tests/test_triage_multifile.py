@@ -379,3 +379,39 @@ def test_a_pipe_among_the_files_is_read_once(incident, tmp_path):
     assert [i["input"] for i in inputs] == [str(fifo), "app.log.1", "app.log"]
     assert (inputs[0]["lines"], inputs[0]["bytes"]) == (alone["summary"]["lines"], len(data))
     assert [e["line"] for e in report["events"] if e["source"] == str(fifo)] == [e["line"] for e in alone["events"]]
+
+
+def _deep_error(depth: int) -> Exception:
+    """A real exception raised under `depth` alternating frames (a long traceback Python does not fold)."""
+
+    def a(n: int) -> object:
+        return json.loads("{'step': 1,}") if n == 0 else b(n - 1)
+
+    def b(n: int) -> object:
+        return a(n - 1)
+
+    try:
+        a(depth)
+    except json.JSONDecodeError as exc:
+        return exc
+    raise AssertionError("json.loads took a malformed document")
+
+
+def test_a_file_that_starts_mid_traceback_is_still_placed_by_its_first_timestamp(tmp_path):
+    """copytruncate can leave a file starting inside a long traceback: hundreds of lines without a timestamp
+    come before its first record's."""
+    log = RotatedLog(tmp_path)
+    log.log(0, "api.steps", logging.ERROR, "could not load prompts/ps101_steps.json", _deep_error(300))
+    log.log(1, "api.storage", logging.ERROR, "database unavailable")
+    log.rotate()
+    log.log(5, "api.storage", logging.ERROR, "database unavailable")
+    log.close(gzip_from=None)
+    old = tmp_path / "app.log.1"
+    lines = old.read_text().splitlines(keepends=True)
+    assert len(lines) > 500
+    old.write_text("".join(lines[200:]))
+    report = _json(triage(tmp_path, "app.log", "app.log.1", "--format", "json"))
+    assert [i["input"] for i in report["summary"]["inputs"]] == ["app.log.1", "app.log"]
+    # the traceback's tail (an event without a time) first, then the records in time order
+    assert [(e["source"], e["timestamp"] and e["timestamp"][11:16]) for e in report["events"]] == [
+        ("app.log.1", None), ("app.log.1", "10:01"), ("app.log", "10:05")]

@@ -994,16 +994,17 @@ def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
 
 
 def first_timestamp(src: BinaryIO, head: int = 64 << 10) -> datetime | None:
-    """The first timestamp of the log in `src` (plain or compressed, as `read_events` reads it), among its first
-    100 lines in its first `head` bytes of text, dated as the reader dates it; None when they hold none. Raises
-    UnreadableInput (no path) for a compression without a codec here."""
+    """The first timestamp of the log in `src` (plain or compressed, as `read_events` reads it) in its first
+    `head` bytes of text (a file cut mid-traceback by `copytruncate` starts with lines without one), dated as
+    the reader dates it; None when they hold none. Raises UnreadableInput (no path) for a compression
+    without a codec here."""
     from mosaic_diag.logs.source import _ANSI, Input
 
     clock = Clock(file_mtime(src))
     block = next(Input(src, head).chunks(), b"")[:head]
     if b"\x1b" in block:
         block = _ANSI.sub(b"", block)
-    for raw in block.split(b"\n", 100)[:100]:
+    for raw in block.split(b"\n"):
         for ln in parse_line(raw[:LINE_CAP].decode("utf-8", "replace")):
             if ln.ts:
                 ts = clock.at(ln.ts)
