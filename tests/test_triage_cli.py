@@ -316,9 +316,10 @@ def test_fast_path_errors_as_the_typer_app(tmp_path, setup):
 def test_fast_path_leaves_other_arguments_to_typer():
     from mosaic_diag.commands.triage_run import TriageArgs, parse_fast
 
-    assert parse_fast(["a.log", "-f", "Json", "--no-playbooks"]) == TriageArgs("a.log", "json", no_playbooks=True)
-    assert parse_fast(["-", "--format=table", "-q"]) == TriageArgs("-", "table", quiet=True)
-    for argv in (["a.log", "--label", "X"], ["a.log", "--format", "markdown"], ["a.log", "b.log"], [],
+    assert parse_fast(["a.log", "-f", "Json", "--no-playbooks"]) == TriageArgs(("a.log",), "json", no_playbooks=True)
+    assert parse_fast(["-", "--format=table", "-q"]) == TriageArgs(("-",), "table", quiet=True)
+    assert parse_fast(["a.log.1", "-f", "json", "a.log", "-"]) == TriageArgs(("a.log.1", "a.log", "-"), "json")
+    for argv in (["a.log", "--label", "X"], ["a.log", "--format", "markdown"], ["a.log", "b.log", "--top", "3"], [],
                  ["--help"], ["a.log", "--format"], ["--", "a.log"], ["-x.log"]):
         assert parse_fast(argv) is None, argv
 

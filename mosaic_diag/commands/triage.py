@@ -1,4 +1,5 @@
-"""`mosaic-diag triage <logfile|->`: find, label, group and rate every error event of a log."""
+"""`mosaic-diag triage <logfile|->...`: find, label, group and rate every error event of a log (or of several
+files read as one log: rotated logs)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from mosaic_diag.commands._options import OutputFileOption, QuietOption, ReportF
 
 
 def triage(
-    logfile: Annotated[str | None, typer.Argument(
-        help="A log file (plain, gzip, bzip2 or xz), or - for stdin (omit with --render).")] = None,
+    logfiles: Annotated[list[str] | None, typer.Argument(
+        metavar="logfile", show_default=False,
+        help="Log files (plain, gzip, bzip2 or xz), or - for stdin (once at most); several are triaged as one "
+             "log, read in the order of their first timestamps (omit with --render).")] = None,
     fmt: ReportFormatOption = ReportFormat.table,
     output: OutputFileOption = None,
     quiet: QuietOption = False,
@@ -35,11 +38,16 @@ def triage(
                                                        "(default: render.service_id or RENDER_SERVICE_ID).")] = None,
 ) -> int:
     """Read a Render / uvicorn / JSON log and report every error event: labels, groups,
-    anomalous rates and the playbook each group would run (dry run)."""
+    anomalous rates and the playbook each group would run (dry run).
+
+    Several files (app.log.2.gz app.log.1 app.log, or logs/*.log*: rotated logs) are one triage, as if
+    one log: each is decompressed on its own and read in the order of the first timestamp in its head
+    (files without one last, in the order given); every event, sample and marker names its file
+    (NAME:LINE, JSON "source"), line numbers counted within that file."""
     from mosaic_diag.commands.triage_run import TriageArgs, run_triage
 
     return run_triage(TriageArgs(
-        logfile=logfile, fmt=fmt.value, output=output, quiet=quiet, since=since, until=until,
+        logfiles=tuple(logfiles or ()), fmt=fmt.value, output=output, quiet=quiet, since=since, until=until,
         labels=tuple(label or ()), categories=tuple(category or ()), min_severity=min_severity, rules=rules,
         playbooks=playbooks, no_playbooks=no_playbooks, top=top, render=render, render_service=render_service))
 

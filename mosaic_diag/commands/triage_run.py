@@ -1,5 +1,5 @@
 """The body of `mosaic-diag triage`, without Typer: the Typer command calls `run_triage`, and the console
-script (`entry.main`) calls `fast_main` first, so that the common `mosaic-diag triage FILE [--format
+script (`entry.main`) calls `fast_main` first, so that the common `mosaic-diag triage FILE... [--format
 json|table] [--no-playbooks] [--quiet]` skips importing Typer and its per-invocation parameter machinery.
 Anything else (another option, `--help`, a malformed argument) goes the ordinary way and gets the
 ordinary messages."""
@@ -18,7 +18,7 @@ FORMATS = ("table", "json", "markdown", "html")
 class TriageArgs:
     """What `mosaic-diag triage` was asked (the Typer command's parameters, formats as strings)."""
 
-    logfile: str | None = None
+    logfiles: tuple[str, ...] = ()
     fmt: str = "table"
     output: Path | None = None
     quiet: bool = False
@@ -44,7 +44,7 @@ def run_triage(args: TriageArgs) -> int:
     fmt = args.fmt
     check_output(fmt, args.output)
     cfg = config_here()
-    source, stream = _input(args.logfile, args.render, args.render_service, args.since, args.until, cfg)
+    source, stream = _input(args.logfiles, args.render, args.render_service, args.since, args.until, cfg)
     opts: dict[str, Any] = {
         "stream": stream,
         "since": parse_time(args.since, "--since"),
@@ -64,7 +64,8 @@ def run_triage(args: TriageArgs) -> int:
     else:
         from mosaic_diag.render.progress import progress, progress_wanted
 
-        name = "stdin" if source == "-" else "Render logs" if stream is not None else Path(source).name
+        name = ("Render logs" if stream is not None else f"{len(source)} files" if len(source) > 1
+                else "stdin" if source[0] == "-" else Path(source[0]).name)
         with progress(f"triage {name}", enabled=progress_wanted(fmt, args.quiet), unit="bytes") as on_progress, \
                 open_triage(source, stdin=sys.stdin.buffer, on_progress=on_progress, **opts) as run:
             for _ in run.events:
@@ -86,9 +87,10 @@ def run_triage(args: TriageArgs) -> int:
     return 1 if report.summary["events"] else 0
 
 
-def _input(logfile: str | None, render: bool, service: str | None, since: str | None, until: str | None,
-           cfg: Any) -> tuple[str, Any]:
-    """The source name and, with --render, the stream of the API's entries (nothing fetched yet)."""
+def _input(logfiles: tuple[str, ...], render: bool, service: str | None, since: str | None, until: str | None,
+           cfg: Any) -> tuple[Any, Any]:
+    """The log files (paths, "-" for stdin) or, with --render, the source name and the stream of the API's
+    entries (nothing fetched yet)."""
     import os
     from datetime import UTC, datetime, timedelta
 
@@ -98,10 +100,12 @@ def _input(logfile: str | None, render: bool, service: str | None, since: str | 
     if not render:
         if service:
             raise UsageError("--render-service needs --render")
-        if logfile is None:
+        if not logfiles:
             raise UsageError("give a log file, - for stdin, or --render")
-        return logfile, None
-    if logfile is not None:
+        if logfiles.count("-") > 1:
+            raise UsageError("- (stdin) is given more than once")
+        return logfiles, None
+    if logfiles:
         raise UsageError("give either a log file or --render, not both")
     from mosaic_diag.platform.render_logs import EntryStream, RenderLogs
     from mosaic_diag.platform.render_settings import render_settings_for
@@ -118,9 +122,9 @@ def _input(logfile: str | None, render: bool, service: str | None, since: str | 
 
 
 def parse_fast(argv: list[str]) -> TriageArgs | None:
-    """The arguments of `triage` (argv without the command) when they are one log file and only
+    """The arguments of `triage` (argv without the command) when they are log files and only
     `--format/-f json|table`, `--no-playbooks`, `--quiet/-q`; else None (Typer parses them)."""
-    logfile: str | None = None
+    logfiles: list[str] = []
     fmt = "table"
     quiet = no_playbooks = False
     i = 0
@@ -136,14 +140,14 @@ def parse_fast(argv: list[str]) -> TriageArgs | None:
             quiet = True
         elif arg == "--no-playbooks":
             no_playbooks = True
-        elif logfile is None and arg and (arg == "-" or not arg.startswith("-")):
-            logfile = arg
+        elif arg and (arg == "-" or not arg.startswith("-")):
+            logfiles.append(arg)
         else:
             return None
         i += 1
-    if logfile is None or fmt not in ("json", "table"):
+    if not logfiles or fmt not in ("json", "table"):
         return None
-    return TriageArgs(logfile=logfile, fmt=fmt, quiet=quiet, no_playbooks=no_playbooks)
+    return TriageArgs(logfiles=tuple(logfiles), fmt=fmt, quiet=quiet, no_playbooks=no_playbooks)
 
 
 def fast_main(argv: list[str]) -> int | None:

@@ -993,6 +993,26 @@ def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield from rest
 
 
+def first_timestamp(src: BinaryIO, head: int = 64 << 10) -> datetime | None:
+    """The first timestamp of the log in `src` (plain or compressed, as `read_events` reads it) in its first
+    `head` bytes of text (a file cut mid-traceback by `copytruncate` starts with lines without one), dated as
+    the reader dates it; None when they hold none. Raises UnreadableInput (no path) for a compression
+    without a codec here."""
+    from mosaic_diag.logs.source import _ANSI, Input
+
+    clock = Clock(file_mtime(src))
+    block = next(Input(src, head).chunks(), b"")[:head]
+    if b"\x1b" in block:
+        block = _ANSI.sub(b"", block)
+    for raw in block.split(b"\n"):
+        for ln in parse_line(raw[:LINE_CAP].decode("utf-8", "replace")):
+            if ln.ts:
+                ts = clock.at(ln.ts)
+                if ts is not None:
+                    return ts
+    return None
+
+
 def read_events(src: BinaryIO, stats: ReadStats, *, name: str = "-", block_size: int = BLOCK_SIZE,
                 line_cap: int = LINE_CAP, horizon: int = 200) -> Iterator[RawEvent]:
     """The events of the log in `src` (a binary stream, plain or gzip), in the order they close.

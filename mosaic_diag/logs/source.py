@@ -348,3 +348,34 @@ def iter_blocks(stream: BinaryIO, stats: ReadStats, *, block_size: int = BLOCK_S
     if src.problem:
         what = f"{src.packed} input" if src.packed else "input"
         stats.warnings.append(f"{src.problem} after line {lines_before}: {what} read up to there")
+
+
+class Rewindable:
+    """A binary stream (stdin) whose first bytes can be read twice: what is read before `rewind()` is kept
+    and read again after it, then the rest of the stream (a peek at a pipe's head without losing it)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.kept = bytearray()
+        self.recording = True
+
+    def rewind(self) -> None:
+        self.recording = False
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    def tell(self) -> int:
+        return self.stream.tell() - (0 if self.recording else len(self.kept))
+
+    def read(self, size: int = -1) -> bytes:
+        if self.recording:
+            data = self.stream.read(size) or b""
+            self.kept += data
+            return data
+        if self.kept:
+            n = len(self.kept) if size < 0 else min(size, len(self.kept))
+            data = bytes(self.kept[:n])
+            del self.kept[:n]
+            return data
+        return self.stream.read(size) or b""

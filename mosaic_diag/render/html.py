@@ -16,6 +16,7 @@ from typing import Any
 
 from mosaic_diag import __version__
 from mosaic_diag.platform.redact import redact_text
+from mosaic_diag.render.triage import input_line, sample_where
 from mosaic_diag.triage.model import Group, Timeline, TriageReport
 
 # Distinct, print-safe colours (Tableau 10), one per label in order of count; the rest is "other".
@@ -177,12 +178,12 @@ def timeline_svg(report: TriageReport) -> str:
         if m.kind == "deploy":
             parts.append(f"<line class=\"deploy\" x1=\"{x:.1f}\" x2=\"{x:.1f}\" y1=\"{top - 14}\" "
                          f"y2=\"{top + ph}\" stroke=\"#7c3aed\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\">"
-                         f"<title>{m.timestamp:%H:%M:%S} line {m.line}: {_e(m.text)}</title></line>"
+                         f"<title>{m.timestamp:%H:%M:%S} line {_e(m.where)}: {_e(m.text)}</title></line>"
                          f"<text x=\"{x + 3:.1f}\" y=\"{top - 18}\" font-size=\"11\" fill=\"#7c3aed\">deploy "
                          f"{m.timestamp:%H:%M}</text>")
         else:
             parts.append(f"<path class=\"start\" d=\"M{x:.1f} {top + ph + 1} l-4 7 h8 z\" fill=\"#475569\">"
-                         f"<title>{m.timestamp:%H:%M:%S} line {m.line}: {_e(m.text)}</title></path>")
+                         f"<title>{m.timestamp:%H:%M:%S} line {_e(m.where)}: {_e(m.text)}</title></path>")
     parts.append(f"<line x1=\"{left}\" x2=\"{width - right}\" y1=\"{top + ph}\" y2=\"{top + ph}\" stroke=\"#9ca3af\"/>")
     step = _nice_step(span)
     first_tick = -(-tl.first_minute // step) * step
@@ -249,6 +250,9 @@ def triage_html(report: TriageReport) -> str:
     def when(value: datetime | None) -> str:
         return "-" if value is None else f"{value:%H:%M:%S}" if one_day else _ts(value)
     body = [f"<h1>Incident report: {_e(name)}</h1>", f"<p class=\"sub\">{_e(span)}</p>"]
+    if s.get("inputs"):
+        body.append("<ul class=\"muted\">" + "".join(f"<li>{_e(input_line(item))}</li>" for item in s["inputs"])
+                    + "</ul>")
     deploys = sum(1 for m in tl.markers if m.kind == "deploy")
     starts = sum(1 for m in tl.markers if m.kind == "start")
     body.append(_cards([("error events", s.get("events", 0)), ("groups", s.get("groups", 0)),
@@ -291,7 +295,7 @@ def triage_html(report: TriageReport) -> str:
                 f"<section class=\"group\" style=\"--c:{colour}\"><h3><code>{_e(g.label)}</code>"
                 + (f" → {_e(g.playbook)}" if g.playbook else "")
                 + f"</h3><div class=\"muted\">{events} · {_e(g.category)} · {_e(g.severity)} · sample at "
-                f"line {g.sample_line}" + (f" · {_e(g.exception_type)}" if g.exception_type else "") + "</div>"
+                f"line {_e(g.where)}" + (f" · {_e(g.exception_type)}" if g.exception_type else "") + "</div>"
                 f"<pre>{_e(g.message)}</pre>"
                 + (f"<ul>{''.join(plan)}</ul>" if plan else "<div class=\"muted\">No playbook plan.</div>")
                 + "</section>")
@@ -299,15 +303,15 @@ def triage_html(report: TriageReport) -> str:
     if candidates:
         rows = "".join(
             f"<tr><td class=\"num\">{g.count}</td><td><code>{_e(g.exception_type or '-')}</code></td>"
-            f"<td><code>{_e(g.template)}</code><pre>{_e(g.message)}</pre></td><td class=\"num\">{g.sample_line}</td>"
+            f"<td><code>{_e(g.template)}</code><pre>{_e(g.message)}</pre></td><td class=\"num\">{_e(g.where)}</td>"
             "</tr>" for g in candidates)
         body.append("<h2>Unknown: candidate new failure kinds</h2><p class=\"muted\">No rule labelled these; each "
                     "template is a rule to write.</p><table><thead><tr><th class=\"num\">Count</th><th>Exception"
                     "</th><th>Template and first sample</th><th class=\"num\">First line</th></tr></thead>"
                     f"<tbody>{rows}</tbody></table>")
     notes = [f"<li class=\"warn\">{_e(w)}</li>" for w in s.get("warnings", [])]
-    notes += [f"<li class=\"warn\">corrupt line {_e(line)}: {_e(reason)}</li>"
-              for line, reason in s.get("corrupt_samples", [])[:10]]
+    notes += [f"<li class=\"warn\">corrupt line {_e(sample_where(sample))}: {_e(sample[1])}</li>"
+              for sample in s.get("corrupt_samples", [])[:10]]
     if notes:
         body.append(f"<h2>Notes on the input</h2><ul>{''.join(notes)}</ul>")
     if not report.groups:

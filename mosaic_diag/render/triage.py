@@ -69,7 +69,8 @@ class EventLines:
         s = self._str
         stamp = f'"{ts.isoformat()}"' if ts else "null"
         try:
-            return (f'{{"line": {e.line}, "end_line": {e.end_line}, "label": {s(e.label)}, '
+            where = f'"line": {e.line}' if e.source is None else f'"line": {e.line}, "source": {s(e.source)}'
+            return (f'{{{where}, "end_line": {e.end_line}, "label": {s(e.label)}, '
                     f'"category": {s(e.category)}, "severity": {s(e.severity)}, '
                     f'"timestamp": {stamp}, '
                     f'"exception_type": {s(e.exception_type)}, "message": {s(e.message)}, '
@@ -172,12 +173,16 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
     console = out()
     timeline = report.timeline
     s = report.summary
+    inputs = s.get("inputs")
     console.print(
-        f"[bold]{s.get('input', 'input')}[/]: {s.get('lines', 0):,} lines, "
+        (f"[bold]{len(inputs)} files[/]" if inputs else f"[bold]{s.get('input', 'input')}[/]")
+        + f": {s.get('lines', 0):,} lines, "
         f"[bold]{s['events']}[/] error events in {s['groups']} groups, "
         f"{s['anomalies']} anomalies"
         + (f", [yellow]{s['corrupt_lines']} corrupt lines[/]" if s.get("corrupt_lines") else "")
     )
+    for item in inputs or ():
+        console.print(Text(f"  {input_line(item)}"), soft_wrap=True)
     known = [g for g in report.groups if not g.is_candidate]
     shown = known[:top]
     stamps = [t for g in known for t in (g.first_seen, g.last_seen) if t is not None]
@@ -188,7 +193,7 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
     marks = "deploys" if timeline.markers else ""
     labels_w = max([len(g.label) for g in shown] + [len(a.label) for a in report.anomalies] + [5, len(marks)])
     count_w = max([len(str(g.count)) for g in shown] + [len(str(a.count)) for a in report.anomalies] + [5])
-    line_w = max([len(str(g.sample_line)) for g in shown] + [4])
+    line_w = max([len(g.where) for g in shown] + [4])
     clock_w = 8 if one_day else 11
     playbook_w = max([len(g.playbook or "-") for g in shown] + [8])
     group_cols = [8, labels_w, count_w, line_w]
@@ -233,7 +238,7 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
                 cells.append(_clock(group.first_seen, one_day))
             if "Last" in group_opt:
                 cells.append(_clock(group.last_seen, one_day))
-            cells.append(str(group.sample_line))
+            cells.append(group.where)
             if width:
                 counts = timeline.groups.get(group.fingerprint, {})
                 cells.append(Text(sparkline(timeline.buckets(counts, width)),
@@ -249,7 +254,7 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
             style = SEVERITY_STYLE.get(group.severity, "")
             line = Text.assemble((group.label, f"bold {style}"),
                                  f" → {group.playbook}" if group.playbook else "",
-                                 f"  line {group.sample_line}: ", _short(group.message, 160))
+                                 f"  line {group.where}: ", _short(group.message, 160))
             console.print(line)
             for step in _plan_lines(group):
                 console.print(Text("    " + step, style="dim" if step.startswith("·") else ""))
@@ -280,20 +285,40 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
         console.print("[bold]Unmatched: candidate new failure kinds[/] (no rule labelled them)")
         for group in candidates[:top]:
             console.print(Text(f"  {group.count} × {group.exception_type or '-'}: {group.template}"
-                               f"  (first at line {group.sample_line})"))
+                               f"  (first at line {group.where})"))
     for warning in s.get("warnings", []):
         console.print(f"[yellow]warning:[/] {warning}")
-    for line, reason in s.get("corrupt_samples", [])[:5]:
-        console.print(f"[yellow]corrupt line {line}:[/] {reason}")
+    for sample in s.get("corrupt_samples", [])[:5]:
+        console.print(f"[yellow]corrupt line {sample_where(sample)}:[/] {sample[1]}")
     if not report.groups:
         console.print("[green]No error events.[/]")
+
+
+def input_line(item: dict[str, Any]) -> str:
+    """One input of a run over several files: its name, lines, bytes and time range."""
+    first, last = item.get("first_timestamp"), item.get("last_timestamp")
+    span = ""
+    if first and last:
+        a, b = datetime.fromisoformat(first), datetime.fromisoformat(last)
+        span = f", {_ts(a)} – {_ts(b) if a.date() != b.date() else f'{b:%H:%M:%S}'}"
+    return f"{item['input']}: {item['lines']:,} lines, {item['bytes']:,} bytes{span}"
+
+
+def sample_where(sample: list[Any]) -> str:
+    """A corrupt line sample's `LINE`, or `NAME:LINE` in a run over several files."""
+    return f"{sample[2]}:{sample[0]}" if len(sample) > 2 else str(sample[0])
 
 
 def write_markdown(report: TriageReport, out: TextIO) -> None:
     """An incident ticket: summary, groups with their playbooks and plans, anomalies. Every text from the
     log (and the rules and playbooks) is Markdown text or a code span, never markup (platform.mdtext)."""
     s = report.summary
-    out.write(f"# Triage: {md_text(s.get('input', 'input'))}\n\n")
+    inputs = s.get("inputs")
+    out.write(f"# Triage: {f'{len(inputs)} files' if inputs else md_text(s.get('input', 'input'))}\n\n")
+    if inputs:
+        out.write("- Inputs, in the order read:\n")
+        for item in inputs:
+            out.write(f"  - {md_text(input_line(item))}\n")
     out.write(f"- Lines read: {s.get('lines', 0)}\n- Error events: {s['events']} in "
               f"{s['groups']} groups\n- Anomalies: {s['anomalies']}\n")
     if s.get("corrupt_lines"):
@@ -304,7 +329,7 @@ def write_markdown(report: TriageReport, out: TextIO) -> None:
         for g in report.groups:
             msg = md_text(_short(g.message, 80))
             out.write(f"| {md_text(g.severity)} | {md_code(g.label, table=True)} | {g.count} | {_ts(g.first_seen)} | "
-                      f"{_ts(g.last_seen)} | line {g.sample_line}: {msg} | {md_text(g.playbook or '-')} |\n")
+                      f"{_ts(g.last_seen)} | line {md_text(g.where)}: {msg} | {md_text(g.playbook or '-')} |\n")
         planned = [g for g in report.groups if _plan_lines(g)]
         if planned:
             out.write("\n## Playbook plans (dry run)\n")
@@ -323,4 +348,4 @@ def write_markdown(report: TriageReport, out: TextIO) -> None:
         out.write("\n## Candidate new failure kinds\n\n")
         for g in candidates:
             out.write(f"- {g.count} × {md_code(g.exception_type or '-')}: {md_code(g.template)} "
-                      f"(first at line {g.sample_line})\n")
+                      f"(first at line {md_text(g.where)})\n")

@@ -44,10 +44,19 @@ class ErrorEvent:
     logger: str | None = None
     instance: str | None = None
     shape: str | None = None
+    source: str | None = None  # the input file, when a run reads more than one (lines are the file's own)
+
+    @property
+    def where(self) -> str:
+        """`NAME:LINE` when the run read several files, else the line number."""
+        return f"{self.source}:{self.line}" if self.source is not None else str(self.line)
 
     def to_dict(self) -> dict[str, Any]:
+        head: dict[str, Any] = {"line": self.line}
+        if self.source is not None:
+            head["source"] = self.source
         return {
-            "line": self.line,
+            **head,
             "end_line": self.end_line,
             "label": self.label,
             "category": self.category,
@@ -81,6 +90,12 @@ class Group:
     playbook: str | None = None
     plan: Mapping[str, Any] | None = None
     rates: Mapping[str, float] = field(default_factory=dict)
+    sample_source: str | None = None  # the sample's input file, when a run reads more than one
+
+    @property
+    def where(self) -> str:
+        """The sample's `NAME:LINE` when the run read several files, else its line number."""
+        return f"{self.sample_source}:{self.sample_line}" if self.sample_source is not None else str(self.sample_line)
 
     @property
     def is_candidate(self) -> bool:
@@ -97,6 +112,7 @@ class Group:
             "first_seen": self.first_seen.isoformat() if self.first_seen else None,
             "last_seen": self.last_seen.isoformat() if self.last_seen else None,
             "sample_line": self.sample_line,
+            **({"sample_source": self.sample_source} if self.sample_source is not None else {}),
             "exception_type": self.exception_type,
             "message": self.message,
             "template": self.template,
@@ -115,9 +131,16 @@ class Marker:
     timestamp: datetime
     line: int
     text: str
+    source: str | None = None  # the input file, when a run reads more than one
+
+    @property
+    def where(self) -> str:
+        """`NAME:LINE` when the run read several files, else the line number."""
+        return f"{self.source}:{self.line}" if self.source is not None else str(self.line)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "timestamp": self.timestamp.isoformat(), "line": self.line, "text": self.text}
+        return {"kind": self.kind, "timestamp": self.timestamp.isoformat(), "line": self.line,
+                **({"source": self.source} if self.source is not None else {}), "text": self.text}
 
 
 @dataclass(frozen=True)

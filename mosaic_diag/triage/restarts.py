@@ -17,20 +17,21 @@ class RestartLoops:
         self.classifier = classifier
         self.count = count
         self.window = window
-        self._starts: dict[str | None, list[tuple[datetime | None, int, int]]] = {}
-        self._reported: set[tuple[str | None, int]] = set()
+        self._starts: dict[str | None, list[tuple[datetime | None, int, int, str | None]]] = {}
+        self._reported: set[tuple[str | None, int, str | None]] = set()
+        self.source: str | None = None  # the input file read, when a run reads several
 
     def error_seen(self, instance: str | None) -> None:
         """Count an error event against the instance's latest start."""
         starts = self._starts.get(instance)
         if starts:
-            ts, line, errors = starts[-1]
-            starts[-1] = (ts, line, errors + 1)
+            ts, line, errors, source = starts[-1]
+            starts[-1] = (ts, line, errors + 1, source)
 
     def start_seen(self, raw: RawEvent) -> ErrorEvent | None:
         """Note a process start; the restart-loop event when this start completes one."""
         starts = self._starts.setdefault(raw.instance, [])
-        starts.append((raw.timestamp, raw.line, 0))
+        starts.append((raw.timestamp, raw.line, 0, self.source))
         if raw.timestamp is not None:
             while starts and starts[0][0] is not None and raw.timestamp - starts[0][0] > self.window:
                 starts.pop(0)
@@ -39,12 +40,12 @@ class RestartLoops:
             del starts[: len(starts) - need]
         if len(starts) < need:
             return None
-        if not all(errors > 0 for _, _, errors in starts[:-1]):
+        if not all(errors > 0 for _, _, errors, _ in starts[:-1]):
             return None
-        first_line = starts[0][1]
-        if (raw.instance, first_line) in self._reported:
+        _, first_line, _, first_source = starts[0]
+        if (raw.instance, first_line, first_source) in self._reported:
             return None
-        self._reported.add((raw.instance, first_line))
+        self._reported.add((raw.instance, first_line, first_source))
         label = self.classifier.taxonomy.labels[RESTART_LABEL]
         when = "" if raw.timestamp else " (no timestamps: the 10-minute window was not checked)"
         message = (f"process started {need} times with errors between"
@@ -53,4 +54,4 @@ class RestartLoops:
         starts.clear()
         return ErrorEvent(first_line, raw.end_line, RESTART_LABEL, label.category, label.severity,
                           raw.timestamp, None, message, fp, "derived.restart-loop", raw.logger,
-                          raw.instance, raw.shape)
+                          raw.instance, raw.shape, first_source)

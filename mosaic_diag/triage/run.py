@@ -7,9 +7,9 @@ per-group and per-minute counters, so memory does not grow with the length of th
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager, nullcontext
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +35,7 @@ class _GroupAcc:
     exception_type: str | None
     message: str
     sample_line: int
+    sample_source: str | None = None
     count: int = 0
     first: datetime | None = None
     last: datetime | None = None
@@ -62,14 +63,24 @@ class TriageRun:
         self.filtered_out = 0
         self.untimed = 0
         self.markers: list[Marker] = []
+        # the input file being read, when a run reads several (events, samples and markers name it), and
+        # the files in the order read (to order samples and markers of different files)
+        self.source: str | None = None
+        self.sources: dict[str | None, int] = {None: 0}
         self._events = EventClassifier(classifier)
         self._restarts = RestartLoops(classifier, self.options.restart_count, self.options.restart_window)
         self._workers = WorkerTimeouts(classifier)
         min_sev = self.options.min_severity
         self._min_rank = SEVERITY_RANK[min_sev] if min_sev else 0
 
+    def read_from(self, source: str) -> None:
+        """Events processed from now on come from the input file `source` (a run over several files)."""
+        self.source = self._restarts.source = source
+        self.sources.setdefault(source, len(self.sources))
+
     def process(self, raws: Iterable[RawEvent]) -> Iterator[ErrorEvent]:
         """Classify each error event, update the counters, yield those that pass the filters."""
+        source = self.source
         for raw in raws:
             if raw.kind == "deploy":
                 self._mark("deploy", raw)
@@ -84,6 +95,8 @@ class TriageRun:
             if raw.kind not in ("error", "platform"):
                 continue
             event = self._workers.seen(self._events.event(raw))
+            if source is not None:
+                event = replace(event, source=source)
             self._restarts.error_seen(raw.instance)
             if self._keep(event):
                 self._count(event)
@@ -99,7 +112,7 @@ class TriageRun:
             return
         if (opts.since and ts < opts.since) or (opts.until and ts > opts.until):
             return
-        self.markers.append(Marker(kind, ts, raw.line, redact_text(raw.message)))
+        self.markers.append(Marker(kind, ts, raw.line, redact_text(raw.message), self.source))
 
     def prune_before(self, minute: int) -> None:
         """Forget per-minute counts (per label and per group) before `minute`: a live watch keeps a
@@ -134,7 +147,7 @@ class TriageRun:
             acc = self.groups[event.fingerprint] = _GroupAcc(
                 event.label, event.category, event.severity, event.exception_type,
                 event.message.strip().splitlines()[0] if event.message.strip() else "",
-                event.line)
+                event.line, event.source)
         acc.count += 1
         ts = event.timestamp
         if ts is not None:
@@ -152,8 +165,10 @@ class TriageRun:
             rates = rate_facts(self.rates, acc.label)
             groups.append(Group(acc.label, acc.category, acc.severity, fp, acc.count, acc.first,
                                 acc.last, acc.sample_line, acc.exception_type, acc.message,
-                                template(acc.message), rates=rates))
-        groups.sort(key=lambda g: (-SEVERITY_RANK[g.severity], -g.count, g.sample_line))
+                                template(acc.message), rates=rates, sample_source=acc.sample_source))
+        order = self.sources
+        groups.sort(key=lambda g: (-SEVERITY_RANK[g.severity], -g.count, order.get(g.sample_source, 0),
+                                   g.sample_line))
         anomalies = tuple(self.rates.detect(self.options.anomaly))
         summary: dict[str, Any] = {
             "events": self.events,
@@ -169,7 +184,7 @@ class TriageRun:
         timeline = Timeline(self.rates.first, self.rates.last,
                             {label: dict(c) for label, c in self.rates.minutes.items()},
                             {fp: dict(acc.minutes) for fp, acc in self.groups.items() if acc.minutes},
-                            tuple(sorted(self.markers, key=lambda m: (m.timestamp, m.line))))
+                            tuple(sorted(self.markers, key=lambda m: (m.timestamp, order.get(m.source, 0), m.line))))
         return TriageReport(tuple(groups), anomalies, summary, timeline)
 
 
@@ -235,15 +250,160 @@ def build_options(*, since: datetime | None = None, until: datetime | None = Non
                          min_severity.lower() if min_severity else None, anomaly)
 
 
+@dataclass
+class LogFile:
+    """One input of a run over several: the path given ("-": stdin), its name in the output, the first
+    timestamp of its head, its size (None: not a regular file) and, for stdin or a pipe (read once only),
+    the open stream its head is read again from."""
+
+    path: str
+    name: str
+    first: datetime | None
+    size: int | None
+    stream: Any = None
+
+
+def plan_inputs(paths: Sequence[str], stack: ExitStack, stdin: Any = None) -> list[LogFile]:
+    """The files of a run over several, in the order they are read: by the first timestamp of each file's
+    head (so that time runs forward across them: logrotate's names glob newest first), files without one
+    after them in the order given. Each is opened to peek at it, then closed; stdin and a pipe (`<(zcat
+    x.gz)`) stay open in `stack`, their head kept to be read again. A missing, unreadable or undecodable
+    file, a file given twice or stdin given twice is a UsageError naming it, before anything is read."""
+    import os
+    import stat as st
+    import sys
+
+    from mosaic_diag.errors import UsageError
+    from mosaic_diag.logs import open_source
+    from mosaic_diag.logs.reader import first_timestamp
+    from mosaic_diag.logs.source import Rewindable, UnreadableInput
+
+    if sum(1 for p in paths if p == "-") > 1:
+        raise UsageError("- (stdin) is given more than once")
+    files: list[LogFile] = []
+    seen: dict[tuple[int, int], str] = {}
+    for path in paths:
+        name = "<stdin>" if path == "-" else path
+        opened = open_source(path, stdin=stdin if stdin is not None else sys.stdin.buffer)
+        src = opened.__enter__()
+        try:
+            info = os.fstat(src.fileno())
+        except (AttributeError, OSError, ValueError):
+            info = None
+        regular = info is not None and st.S_ISREG(info.st_mode)
+        kept = None
+        if path == "-" or not regular:  # read once only: kept open, its head read again
+            stack.push(opened)
+            src = kept = Rewindable(src)
+        try:
+            if kept is None:
+                other = seen.setdefault((info.st_dev, info.st_ino), path)  # type: ignore[union-attr]
+                if other != path or any(f.path == path for f in files):
+                    raise UsageError(f"given twice (as {other})" if other != path else "given twice", path=path)
+            try:
+                first = first_timestamp(src)
+            except UnreadableInput as exc:
+                raise UnreadableInput(str(exc), path=name) from None
+        finally:
+            if kept is None:
+                opened.__exit__(None, None, None)
+        if kept is not None:
+            kept.rewind()
+        files.append(LogFile(path, name, first, info.st_size if regular else None, kept))  # type: ignore[union-attr]
+    files.sort(key=lambda f: (f.first is None, f.first.timestamp() if f.first else 0.0))
+    return files
+
+
+class MultiTriageSession:
+    """A run over several files read one after another as one log (each decompressed on its own; a last
+    line without a newline stays in its file): iterate `events`, then call `finish()`."""
+
+    def __init__(self, run: TriageRun, files: list[LogFile],
+                 on_progress: Callable[[int, int | None], None] | None = None) -> None:
+        self.run = run
+        self.files = files
+        self.name = ", ".join(f.name for f in files)
+        self.reads: list[tuple[LogFile, Any]] = []
+        self.on_progress = on_progress
+        self.events: Iterator[ErrorEvent] = self._events()
+
+    def _events(self) -> Iterator[ErrorEvent]:
+        from mosaic_diag.logs import ReadStats, open_source, read_events
+        from mosaic_diag.logs.source import ProgressStream
+
+        sizes = [f.size for f in self.files]
+        total = None if None in sizes else sum(s or 0 for s in sizes)
+        done = 0   # bytes of the files read before this one
+        lines = 0  # lines of the files read before this one
+        for f in self.files:
+            stats = ReadStats()
+            self.reads.append((f, stats))
+            with nullcontext(f.stream) if f.stream is not None else open_source(f.path) as src:
+                report = self.on_progress
+                if report is not None:
+                    def step(n: int, _: int | None, before: int = done, lines_before: int = lines,
+                             stats: Any = stats, report: Callable[[int, int | None], None] = report) -> None:
+                        if total is not None:
+                            report(before + n, total)
+                        else:
+                            report(lines_before + stats.lines, None)
+                    src = ProgressStream(src, step)
+                self.run.read_from(f.name)
+                yield from self.run.process(read_events(src, stats, name=f.path))
+            done += f.size or 0
+            lines += stats.lines
+
+    def close(self) -> None:
+        """Close the file being read, if a consumer stopped before the end."""
+        self.events.close()  # type: ignore[attr-defined]
+
+    def finish(self) -> TriageReport:
+        from mosaic_diag.logs.model import MAX_CORRUPT_SAMPLES
+
+        inputs: list[dict[str, Any]] = []
+        shapes: Counter[str] = Counter()
+        levels: Counter[str] = Counter()
+        samples: list[list[Any]] = []
+        warnings: list[str] = []
+        stamps: list[datetime] = []
+        for f, st in self.reads:
+            inputs.append({"input": f.name, "lines": st.lines, "bytes": st.bytes,
+                           "first_timestamp": st.first_ts.isoformat() if st.first_ts else None,
+                           "last_timestamp": st.last_ts.isoformat() if st.last_ts else None})
+            shapes.update(st.shapes)
+            levels.update(st.levels)
+            samples += [[line, reason, f.name] for line, reason in st.corrupt_samples]
+            warnings += [f"{f.name}: {w}" for w in st.warnings]
+            stamps += [ts for ts in (st.first_ts, st.last_ts) if ts is not None]
+        for ts in stamps:
+            self.run.rates.observe(ts)
+        extra: dict[str, Any] = {
+            "input": self.name,
+            "inputs": inputs,
+            "lines": sum(st.lines for _, st in self.reads),
+            "bytes": sum(st.bytes for _, st in self.reads),
+            "corrupt_lines": sum(st.corrupt for _, st in self.reads),
+            "corrupt_samples": samples[:MAX_CORRUPT_SAMPLES],
+            "warnings": warnings,
+            "shapes": dict(shapes),
+            "levels": dict(levels),
+            "first_timestamp": min(stamps).isoformat() if stamps else None,
+            "last_timestamp": max(stamps).isoformat() if stamps else None,
+        }
+        return self.run.finish(extra)
+
+
 @contextmanager
-def open_triage(source: str, *, stdin: Any = None, stream: Any = None, since: datetime | None = None,
+def open_triage(source: str | Sequence[str], *, stdin: Any = None, stream: Any = None, since: datetime | None = None,
                 until: datetime | None = None, labels: Iterable[str] = (),
                 categories: Iterable[str] = (), min_severity: str | None = None,
                 rules: Any = None, config: Any = None,
-                on_progress: Callable[[int, int | None], None] | None = None) -> Iterator[TriageSession]:
-    """Open `source` (a path or "-"; or read `stream`, a binary stream named `source`) and set up a
-    triage run over it: iterate the session's `events`, then call its `finish()`. Options are
-    validated before the source is opened.
+                on_progress: Callable[[int, int | None], None] | None = None
+                ) -> Iterator[TriageSession | MultiTriageSession]:
+    """Open `source` (a path or "-"; or read `stream`, a binary stream named `source`; or several paths, one
+    of them "-" at most, read as one log: `plan_inputs`, `MultiTriageSession`) and set up a triage run over
+    it: iterate the session's `events`, then call its `finish()`. Options are validated before the source
+    is opened.
 
     `on_progress(done, total)` is called after each block read from the source: bytes read so far
     and the size of the file (compressed bytes for gzip); for a pipe or a stream (no size to read
@@ -254,6 +414,17 @@ def open_triage(source: str, *, stdin: Any = None, stream: Any = None, since: da
     classifier = Classifier.default(rules)
     options = build_options(since=since, until=until, labels=labels, categories=categories,
                             min_severity=min_severity, taxonomy=classifier.taxonomy, config=config)
+    if not isinstance(source, str):
+        if len(source) != 1:
+            with ExitStack() as stack:
+                files = plan_inputs(source, stack, stdin)
+                session = MultiTriageSession(TriageRun(classifier, options), files, on_progress)
+                try:
+                    yield session
+                finally:
+                    session.close()
+            return
+        source = source[0]
     with nullcontext(stream) if stream is not None else open_source(source, stdin=stdin) as src:
         stats = ReadStats()
         if on_progress is not None:
