@@ -168,8 +168,8 @@ class Assembler:
         self.wrapped_record: Callable[[str | None], Line | None] | None = None
         self.clock = Clock()  # the reader's (it dates times of day from the file's other timestamps)
 
-    def feed(self, lineno: int, ln: Line, last: int = 0) -> None:
-        last = last or lineno
+    def feed(self, lineno: int, ln: Line, last: int | None = None) -> None:
+        last = lineno if last is None else last  # (0 and below: a line of a live stream's pass before)
         stats = self.stats
         shape = ln.shape
         if ln.record:

@@ -208,7 +208,8 @@ def _sniff(block: bytes, a: int) -> str:
 
 
 class _Reader:
-    def __init__(self, stream: BinaryIO, stats: ReadStats, block_size: int, line_cap: int, horizon: int) -> None:
+    def __init__(self, stream: BinaryIO, stats: ReadStats, block_size: int, line_cap: int, horizon: int,
+                 carry: pieces.Carry | None = None) -> None:
         self.stream = stream
         self.stats = stats
         self.block_size = block_size
@@ -229,7 +230,8 @@ class _Reader:
         self._needles: list[bytes] = []
         # per stream: the first line of a line that a container runtime split, and its pieces so far joined
         # (`_joined`)
-        self.pieces: dict[str, tuple[int, pieces.Piece]] = {}
+        self.pieces: dict[str, tuple[int, pieces.Piece]] = {} if carry is None else carry.take()
+        self.carry = carry
         self.held: list[tuple[int, int, RawEvent]] = []  # closed events waiting for an earlier one (`_release`)
         self._seq = 0
 
@@ -241,6 +243,10 @@ class _Reader:
                              lines_read=lambda: self.lineno + self._pending_lines)
         first = next(blocks, None)
         if first is None:
+            if self.pieces:  # a live stream that stopped with no more lines: the pieces an earlier pass handed on
+                self._end_pieces()
+                self.asm.finish()
+                yield from self._release(self.asm.out, final=True)
             return
         if self._looks_like_document(first):
             rest = yield from self._documents(first, blocks)
@@ -346,12 +352,20 @@ class _Reader:
             self._last_ts(block)
             stats.lines = self.lineno  # lines so far (progress on stdin); final in _finish_stats
             self.prev_tail = _tail(block if len(block) >= TAIL_BYTES else self.prev_tail + block)
-        for first, p in self.pieces.values():  # a log that ends in the middle of a split line: its pieces so far
-            self._feed(pieces.line_of(p), first, self.lineno)
-        self.pieces.clear()
+        self._end_pieces()
         asm.finish()
         yield from self._release(out, final=True)
         self._finish_stats()
+
+    def _end_pieces(self) -> None:
+        """At the end of the input: the lines a container runtime split and has not finished, read as they are (a log
+        that ends in the middle of a split line), or handed on to the next pass over a live stream (`carry`)."""
+        if self.carry is not None and not self.carry.ended:
+            self.carry.keep(self.pieces, self.lineno)
+        else:
+            for first, p in self.pieces.values():
+                self._feed(pieces.line_of(p), first, self.lineno)
+        self.pieces.clear()
 
     def _release(self, out: list[RawEvent], final: bool = False) -> Iterator[RawEvent]:
         """The events closed so far (`out`, emptied) in the order of their first lines: an event that closed while
@@ -994,12 +1008,15 @@ def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
 
 
 def read_events(src: BinaryIO, stats: ReadStats, *, name: str = "-", block_size: int = BLOCK_SIZE,
-                line_cap: int = LINE_CAP, horizon: int = 200) -> Iterator[RawEvent]:
+                line_cap: int = LINE_CAP, horizon: int = 200, carry: pieces.Carry | None = None) -> Iterator[RawEvent]:
     """The events of the log in `src` (a binary stream, plain or gzip), in the order they close.
 
     `stats` is filled as reading goes (complete when the iterator is exhausted). `name` is only
     used in messages. `block_size` / `line_cap` / `horizon` (lines an open event of one instance
     waits for that instance's next line) are tuning knobs; tests use a tiny `block_size`.
+    `carry`: `src` is one pass over a live stream (`logs.follow.segments`): a line a container runtime split
+    whose last piece has not come yet is handed on to the next pass (its line numbered from this one's
+    end, 0 and below), not read as it is.
     """
     del name  # events carry line numbers; the caller knows the name
-    return _Reader(src, stats, block_size, line_cap, horizon).events()
+    return _Reader(src, stats, block_size, line_cap, horizon, carry).events()
