@@ -203,6 +203,31 @@ _HEROKU_ERROR = re.compile(r" ?(?:at=error code=|Error [HRL]\d\d \()")
 # the GitHub Actions runner's annotations in a job log: "##[error]Process completed with exit code 1." (its `##[group]`,
 # `##[endgroup]`, `##[section]`, `##[command]` lines are plain text)
 _GHA_LEVEL = re.compile(r"##\[(error|warning)\](.*)", re.S)
+# pytest's report (a CI job's log): a failure section's header `____ test_db ____` (`____ TestX.test_y[1] ____`,
+# `____ ERROR at setup of test_z ____`, `____ ERROR collecting tests/test_x.py ____`: the title centred in underscores)
+# starts an error event whose evidence is the section's `E   ` lines; the short summary's `FAILED tests/x.py::test_db -
+# psycopg2.OperationalError: …` / `ERROR tests/x.py::test_z - …` is one when no section of that test was read
+# (`--tb=no`)
+_PYTEST_SECTION = re.compile(r"_+ ((?:(?:ERROR|FAILED) at (?:setup|teardown) of |ERROR collecting |\[doctest\] )?"
+                             r"([\w./\\-]+(?:\[.*\])?)) _+")
+_PYTEST_SUMMARY = re.compile(r"(FAILED|ERROR) ([\w./\\-]+\.py(?:::.+?)?)(?: - (.*))?")
+# a line of pytest's report of the exception (`E       psycopg2.OperationalError: …`, `E       assert 1 == 2`) and the
+# location line under it (`test_db.py:7: OperationalError`)
+PYTEST_E = re.compile(r"E(?: +(.*)|\t(.*)|$)")
+PYTEST_LOCATION = re.compile(r"\S+:\d+: ((?:[A-Za-z_]\w*\.)*[A-Z]\w*)")
+PYTEST_BANNER = "=" * 4  # (a banner of pytest's, `==== short test summary info ====`: a section's end)
+
+
+def pytest_key(title: str) -> str:
+    """The test a failure section's title or a summary line's node id names (`TestX.test_y[1]` either way)."""
+    for lead in ("ERROR at setup of ", "ERROR at teardown of ", "FAILED at setup of ", "FAILED at teardown of ",
+                 "ERROR collecting "):
+        if title.startswith(lead):
+            return title[len(lead):]
+    head, sep, rest = title.partition("::")
+    return rest.replace("::", ".") if sep else head
+
+
 # Ruby's Logger (unicorn, Rails on Heroku): "E, [2013-08-27T16:10:56.820747 #2] ERROR -- : message" (`progname: `)
 _RUBY_LOGGER = re.compile(r"[DIWEF], \[(\d{4}-\d\d-\d\dT[\d:.]+) #\d+\] +(DEBUG|INFO|WARN|ERROR|FATAL) -- ([^:]*): "
                           r"(.*)", re.S)
@@ -486,6 +511,15 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
     if (c in "aE" or (c == " " and text[1:2] in "aE")) and _HEROKU_ERROR.match(text):
         msg = text.strip()
         return Line(shape or "plain", stream, ts, "ERROR", "heroku", text, msg, True)
+    if c == "_" and text[-1:] == "_":
+        m = _PYTEST_SECTION.fullmatch(text)
+        if m:
+            return Line(shape or "plain", stream, ts, "ERROR", "pytest", text, m.group(1), True, "pytest_section")
+    if c in "FE" and text.startswith(("FAILED ", "ERROR ")):
+        m = _PYTEST_SUMMARY.fullmatch(text)
+        if m:
+            return Line(shape or "plain", stream, ts, "ERROR", "pytest", text, m.group(3) or text, True,
+                        "pytest_summary")
     if text[1:4] == ", [" and c in "DIWEF":
         m = _RUBY_LOGGER.match(text)
         if m:
@@ -927,9 +961,10 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
                 if f:
                     return [_fly(f, m.group(1))]
                 if (first == "#" and inner[:3] == "##[") or _in_any_line(inner) or (
-                        first in _LOGFMT_INITIALS and _LOGFMT_START.match(inner)):
+                        first in _LOGFMT_INITIALS and _LOGFMT_START.match(inner)) or (
+                        first == "_" and inner[-1:] == "_"):
                     # (the GitHub Actions runner's `##[error]…`; a platform's failure line: Lambda's timeout; a
-                    # logfmt record behind the platform's timestamp)
+                    # logfmt record behind the platform's timestamp; pytest's failure section in a CI job's log)
                     return [parse_process(inner, "render-text", None, m.group(1))]
                 # what parse_process makes of a line that cannot start a record (a traceback's exception
                 # line, a blank, a chain separator): its plain text

@@ -77,6 +77,11 @@ _HEROKU = (b"heroku[", b" heroku/")
 # shows one)
 LOGFMT_NEEDLES = (Needle(b"=err"), Needle(b'="err'), Needle(b"=crit"), Needle(b'="crit'), Needle(b"=fatal"),
                   Needle(b"=ERR"))
+# pytest's report in a CI job's log: its failure sections' headers (`____ test_db ____`) end in an underscore, its short
+# summary's lines start with `FAILED ` (`ERROR ` ones are candidates anyway): each needle a search of the whole block,
+# made from the first block whose head or tail (`_probe`) shows one of pytest's banners on
+PYTEST_NEEDLES = (Needle(b"_\n"), Needle(b"_\r\n"), Needle(b"FAILED ", 0))
+_PYTEST = (b"= FAILURES =", b"= ERRORS =", b" short test summary info =", b".py::")  # (a node id)
 _LOGFMT_KEYS = tuple(sorted(f"{k}=".encode() for k in LOGFMT_LEVEL_KEYS))  # the keys the parser reads a level from
 PROBE = 1 << 16
 FIRST_PROBE = 1 << 20  # the head of a log's first block probed: all of a log up to 1 MB (a few ms of searches)
@@ -149,7 +154,8 @@ class _Finder:
     __slots__ = ("block", "needles", "next")
 
     def __init__(self, block: bytes, json_lines: bool, logfmt: bool, wording: bool = False,
-                 supervisord: bool = False, heroku: bool = False, five_letter: bool = False) -> None:
+                 supervisord: bool = False, heroku: bool = False, five_letter: bool = False,
+                 pytest: bool = False) -> None:
         self.block = block
         needles = TEXT_NEEDLES + JSON_NEEDLES if json_lines else TEXT_NEEDLES
         needles = needles + ESCAPED_JSON_NEEDLES if json_lines and block.find(_ESCAPED_JSON) >= 0 else needles
@@ -157,6 +163,7 @@ class _Finder:
         needles = needles + WORDING_NEEDLES if wording else needles
         needles = needles + SUPERVISORD_NEEDLES if supervisord else needles
         needles = needles + FIVE_LETTER_NEEDLES if five_letter else needles
+        needles = needles + PYTEST_NEEDLES if pytest else needles
         self.needles = needles + HEROKU_NEEDLES if heroku else needles
         self.next = [-1] * len(self.needles)
 
@@ -265,6 +272,7 @@ class _Reader:
         heroku = False  # Heroku's log seen: its platform's error lines are candidates from then on
         five_letter = False  # five-letter levels seen ("INFO  [alembic…]"): "CRITI [" is a candidate from then on
         prefixed_json = False  # a JSON record behind a line prefix seen: JSON levels are candidates from then on
+        pytest = False  # pytest's report seen: its failure sections' headers and summary lines are candidates
         first_block = True  # probed further: a log of up to 1 MB misses none of these layouts
         for block in blocks:
             json_lines = _has_json_lines(block)
@@ -278,8 +286,10 @@ class _Reader:
             supervisord = supervisord or _probe(block, _SUPERVISORD, first_block)
             heroku = heroku or _probe(block, _HEROKU, first_block)
             five_letter = five_letter or _probe(block, _FIVE_LETTER, first_block)
+            pytest = pytest or _probe(block, _PYTEST, first_block)
             first_block = False
-            finder = _Finder(block, json_lines or prefixed_json, logfmt, wording, supervisord, heroku, five_letter)
+            finder = _Finder(block, json_lines or prefixed_json, logfmt, wording, supervisord, heroku, five_letter,
+                             pytest)
             run = runlines = -1     # start of a run of lines passed over while events are open
             while pos < n:
                 opened = asm.open
