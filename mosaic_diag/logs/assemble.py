@@ -25,6 +25,7 @@ from mosaic_diag.logs.lines import (
     SEPARATORS,
     Line,
     flattened_traceback_at,
+    in_group_gutter,
     is_frame,
     is_group_end,
     is_rich_header,
@@ -134,7 +135,7 @@ def _exception_line(op: _Open) -> str:
         return tb[op.exc_at].strip()
     for i in range(len(tb) - 1, -1, -1):
         t = tb[i]
-        if t and t[0] not in " \t" and t not in SEPARATORS and traceback_at(t) < 0:
+        if t and t[0] not in " \t" and t not in SEPARATORS and traceback_at(t) < 0 and not in_group_gutter(t):
             return t
     for t in tb:  # an exception group's lines are all behind its gutter: the group's own exception line
         s = t.lstrip(" ")
@@ -355,7 +356,8 @@ class Assembler:
                     op.blanks = 1
                     return True
                 return False
-            if t[0] not in " \t" and not is_frame(t):
+            if t[0] not in " \t" and not is_frame(t) and not in_group_gutter(t):
+                # (an exception group's lines stay in its traceback, their indentation stripped too)
                 op.state = _EXC
                 op.exc_at = len(op.tb) + op.blanks
                 op.cont = 0

@@ -1083,9 +1083,9 @@ def is_frame(text: str) -> bool:
     marked frame (`> File "…", line N, in f`: where the exception was caught), one behind an exception
     group's gutter (`  |   File …`), or one that lost its indentation (a log service that strips lines:
     `app[web.1]: File "…", line 231, in run`)."""
-    if text[:1] in (" ", "\t"):
+    if text[:1] in (" ", "\t", "|"):
         s = text.lstrip()
-        if s[:1] == "|":  # a frame behind an exception group's gutter (`  |   File "…", line 8, in f`)
+        if s[:1] == "|":  # a frame behind an exception group's gutter (`  |   File "…", line 8, in f`, unindented too)
             s = s[1:].lstrip()
         return s.startswith('File "') and '", line ' in text
     return text.startswith(('> File "', 'File "')) and '", line ' in text
@@ -1109,6 +1109,19 @@ def traceback_at(text: str) -> int:
             return 0  # an exception group's header (`  + Exception Group Traceback …`): the whole line is the header
         return at
     return -1
+
+
+_GROUP_EDGE = re.compile(r"\+-[-+]*(?: (?:\d+|\.\.\.) -+)?")
+
+
+def in_group_gutter(text: str) -> bool:
+    """A line of an exception group's traceback whose indentation was stripped (a paste, a log shipper that strips
+    lines): behind its gutter (`| …`, a nested group's `| + Exception Group Traceback …` too) or a box's edge
+    (`+-+---------------- 1 ----------------`, `+---------------- 2 ----------------`, `+------------`)."""
+    c = text[:1]
+    if c == "|":
+        return text[1:2] in (" ", "")
+    return c == "+" and _GROUP_EDGE.fullmatch(text.rstrip()) is not None
 
 
 def is_group_end(text: str) -> bool:

@@ -131,7 +131,7 @@ _FRAMES_BARE = re.compile(rb"(?:[ \t]+\S[^\n]*\n)+")
 # exception line (a plain line: its first character cannot start a record), a blank, a chain separator, a
 # blank and the next traceback's header
 _CHAIN_RENDER_TEXT = re.compile(
-    rb"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) ([^\x00-\x20\x7f-\xff0-9DIWECF\[=ah][^\n\r]*)\n"
+    rb"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) ([^\x00-\x20\x7f-\xff0-9DIWECF\[=ah|+][^\n\r]*)\n"
     rb"\1 ?\n"
     rb"\1 (During handling of the above exception, another exception occurred:"
     rb"|The above exception was the direct cause of the following exception:)\n"
@@ -140,9 +140,10 @@ _CHAIN_RENDER_TEXT = re.compile(
 # the last exception line after the frames (a plain line, as above), and a traceback's header right after
 # the error record it belongs to
 # (a line that cannot start a record, `lines.RECORD_INITIALS`: right after a traceback's frames such a line is
-# its exception line, even one that starts like Render's failure sentences)
+# its exception line, even one that starts like Render's failure sentences; not an exception group's line whose
+# indentation was stripped, `|` / `+`: read one by one, `lines.in_group_gutter`)
 _EXCEPTION_RENDER_TEXT = re.compile(
-    rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d) ([^\x00-\x20\x7f-\xff0-9"
+    rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d) ([^\x00-\x20\x7f-\xff0-9|+"
     + re.escape("".join(sorted(RECORD_INITIALS))).encode() + rb"][^\n\r]*)\n")
 _HEADER_RENDER_TEXT = re.compile(
     rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d) (Traceback \(most recent call last\):[^\n\r]*)\n")
