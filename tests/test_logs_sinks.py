@@ -139,3 +139,39 @@ def test_hostile_fluent_bit_lines_are_one_pass() -> None:
         assert lines and all(ln.level is None or ln.level == "ERROR" for ln in lines)
     (ln,) = parse_line("[1] " + "t" * 500_000 + ": [1700000000.5, {")
     assert ln.shape != "fluent-bit"
+
+
+def _layout_text(ident: str) -> str:
+    """A real excerpt of `tests/realworld/layouts.yml` (its thread in its `source`)."""
+    from pathlib import Path
+
+    import yaml
+
+    entries = yaml.safe_load((Path(__file__).parent / "realworld" / "layouts.yml").read_text(encoding="utf-8"))
+    return next(e["text"] for e in entries if e["id"] == ident) + "\n"
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_an_elasticsearch_hit_cut_mid_document_is_read_by_its_message_line(block_size: int | None) -> None:
+    """A hit of Logstash's index pasted from Elasticsearch and cut inside its `message` string
+    (https://github.com/Solinea/goldstone-server/pull/580): no document decodes, so its lines are read as lines; the
+    `"message": "…"` line holds the record rsyslog forwarded (`<131>2016-05-31T23:42:23.368785+00:00 rdo-kilo journal:
+    …`, BSD syslog with an RFC 3339 time): one ERROR event on that line, its host and tag the stream."""
+    (e,) = _errors(_layout_text("elasticsearch-hit-logstash-syslog-nova-error-mysql-refused"), block_size)
+    assert (e.line, e.level, e.instance) == (8, "ERROR", "rdo-kilo/journal")
+    assert e.message.startswith("nova.openstack.common.periodic_task [req-223ceac5-7c7d-4fa2-aad9-65a624d8a48e")
+    assert e.timestamp is not None and e.timestamp.isoformat() == "2016-05-31T23:42:23.368785+00:00"
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_a_document_s_message_lines_that_hold_no_record_stay_as_they_are(block_size: int | None) -> None:
+    """A CloudWatch export cut at its top (https://github.com/NHSDigital/spine-core-aws-common/issues/32): its
+    `"message"` lines hold a traceback's lines one entry each, with the document's keys between them: no traceback
+    event is made of them (nor of the `},` after them)."""
+    text = _layout_text("cloudwatch-get-log-events-json-export")
+    assert '"message": "Traceback (most recent call last):",' in text
+    assert [e for e in _errors(text, block_size) if e.line > 4] == []
+    (ln,) = parse_line('<131>2016-05-31T23:42:23.368785+00:00 rdo-kilo nova-compute[4156]: 2016-05-31 23:42:23.364 4156 '
+                       'ERROR nova.compute.manager [-] boom')
+    assert (ln.record, ln.level, ln.stream, ln.ts) == (True, "ERROR", "rdo-kilo/nova-compute",
+                                                       "2016-05-31T23:42:23.368785+00:00")

@@ -35,6 +35,10 @@ _TS = r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
 _RENDER_TEXT = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) ?(.*)", re.S)
 # RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA [MSG]
 _SYSLOG = re.compile(r"<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) (-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: (.*))?", re.S)
+# BSD syslog (RFC 3164) with an RFC 3339 time, as rsyslog forwards it: "<131>2016-05-31T23:42:23.368785+00:00 host
+# tag[pid]: message", one stream per host and tag
+_SYSLOG_BSD = re.compile(r"<\d{1,3}>(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) (\S+) ([^\s\[:]+)"
+                         r"(?:\[\d+\])?: ?(.*)", re.S)
 # "%(asctime)s %(levelname)s %(name)s: %(message)s", or the logger without its colon when it is a dotted module
 # path ("2021-06-26 14:08:07,371 ERROR kube_hunter.modules.discovery Failed to ..."); "%(levelname)s - %(message)s"
 # (Azure App Service's platform log: "2023-11-16T11:17:54.469Z ERROR - Container … has exited"); supervisord's own
@@ -146,6 +150,9 @@ _FLUENTBIT = re.compile(r"\[\d{1,9}\] ([^\s\[\]]{1,512}): \[\[?(\d{9,10}(?:\.\d{
 _FLUENTBIT_VALUE = re.compile(r'"(?:log|message)"=>"')
 _FLUENTBIT_END = re.compile(r'"(?=, "[^"\s]{1,64}"=>|\}|$)')
 _FLUENTBIT_STREAM = re.compile(r'"stream"=>"(stdout|stderr)"')
+# a line of a pretty-printed JSON document read as lines (Elasticsearch's hits, an export cut mid-document): its
+# message key's string is the app's line
+_DOCUMENT_MESSAGE = re.compile(r'[ \t]*"(?:message|log|msg|@message|textPayload)"[ \t]*:[ \t]*"')
 _LOKI = re.compile(r'\{([A-Za-z_]\w*="(?:[^"\\]|\\.)*"(?:, ?[A-Za-z_]\w*="(?:[^"\\]|\\.)*")*)\}(?: (.*)|$)', re.S)
 _STRUCTLOG_LOGGER = re.compile(r" \[([A-Za-z_][\w.]*)\](?= |$)")
 # a platform's timestamp in front of the app's own line that starts with a timestamp too; a log viewer's time
@@ -936,6 +943,9 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
             stream = f"{m.group(3)}/{m.group(4)}"
             ts = m.group(2)
             return [parse_process(m.group(8) or "", "syslog", stream, None if ts == "-" else ts)]
+        m = _SYSLOG_BSD.match(text)
+        if m:
+            return [parse_process(m.group(4), "syslog", f"{m.group(2)}/{m.group(3)}", m.group(1))]
     elif c.isdigit():
         line = _render_record(text)
         if line is not None:
@@ -1012,6 +1022,25 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
         m = _COMPOSE.match(text)
         if m and not m.group(1).isdigit():
             return [_in_stream(ln, m.group(1)) for ln in parse_line(m.group(2), _depth + 1)]
+    if (c == '"' or (c in " \t" and text.lstrip(" \t")[:1] == '"')) and _depth < MAX_WRAPPERS:
+        m = _DOCUMENT_MESSAGE.match(text)
+        if m:
+            return _document_message(text, m.end() - 1, _depth)
+    return [parse_process(text, "", None, None)]
+
+
+def _document_message(text: str, quote: int, depth: int) -> list[Line]:
+    """A pretty-printed JSON document's `"message": "…"` line (`_DOCUMENT_MESSAGE`) read as lines (a paste of search
+    hits cut mid-document): the record its string holds (decoded, as far as it goes when the line cuts it), else the
+    line as it is (a traceback's line there has the document's other lines around it, no traceback's)."""
+    try:
+        value, _ = _DECODER.raw_decode(text, quote)
+    except (ValueError, RecursionError):
+        value = _cut_string(text[quote:])
+    if isinstance(value, str):
+        lines = parse_line(value.rstrip("\r\n"), depth + 1)
+        if any(ln.record for ln in lines):
+            return lines
     return [parse_process(text, "", None, None)]
 
 
