@@ -78,10 +78,13 @@ _HEROKU = (b"heroku[", b" heroku/")
 LOGFMT_NEEDLES = (Needle(b"=err"), Needle(b'="err'), Needle(b"=crit"), Needle(b'="crit'), Needle(b"=fatal"),
                   Needle(b"=ERR"))
 # pytest's report in a CI job's log: its failure sections' headers (`____ test_db ____`) end in an underscore, its short
-# summary's lines start with `FAILED ` (`ERROR ` ones are candidates anyway): each needle a search of the whole block,
-# made from the first block whose head or tail (`_probe`) shows one of pytest's banners on
+# summary's lines start with `FAILED ` (its `ERROR ` lines and `____ ERROR at setup of … ____` headers are candidates
+# anyway): each needle a search of the whole block, made from the first block whose head or tail (`_probe`) shows
+# one of pytest's banners on, or a test's node id in the first (`tests/x.py::test_db`: a pasted summary; a short key,
+# slower to search for)
 PYTEST_NEEDLES = (Needle(b"_\n"), Needle(b"_\r\n"), Needle(b"FAILED ", 0))
-_PYTEST = (b"= FAILURES =", b"= ERRORS =", b" short test summary info =", b".py::")  # (a node id)
+_PYTEST = (b"= FAILURES =", b" short test summary info ")
+_PYTEST_FIRST = (b".py::",)
 _LOGFMT_KEYS = tuple(sorted(f"{k}=".encode() for k in LOGFMT_LEVEL_KEYS))  # the keys the parser reads a level from
 PROBE = 1 << 16
 FIRST_PROBE = 1 << 20  # the head of a log's first block probed: all of a log up to 1 MB (a few ms of searches)
@@ -287,7 +290,8 @@ class _Reader:
             supervisord = supervisord or _probe(block, _SUPERVISORD, first_block)
             heroku = heroku or _probe(block, _HEROKU, first_block)
             five_letter = five_letter or _probe(block, _FIVE_LETTER, first_block)
-            pytest = pytest or _probe(block, _PYTEST, first_block)
+            pytest = pytest or _probe(block, _PYTEST, first_block) or (
+                first_block and _probe(block, _PYTEST_FIRST, True))
             first_block = False
             finder = _Finder(block, json_lines or prefixed_json, logfmt, wording, supervisord, heroku, five_letter,
                              pytest)
