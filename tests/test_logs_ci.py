@@ -336,3 +336,6 @@ def test_lines_that_only_look_like_pytest_s_are_no_events(block_size: int | None
     (e,) = _errors(text, block_size)
     assert (e.line, e.logger, e.traceback is not None) == (5, None, True)
     assert e.traceback.endswith("_pickle.UnpicklingError: x")
+    # a traceback whose header was cut, right under such a banner: its frames are no section's
+    (e,) = _errors("= FAILURES =\n_____ setup _____\n  File \"a.py\", line 1, in <module>\nValueError: x\n", block_size)
+    assert (e.line, e.logger) == (3, None) and e.traceback is not None and e.traceback.endswith("ValueError: x")

@@ -435,9 +435,10 @@ class Assembler:
         t = ln.text
         if t.startswith(PYTEST_BANNER):
             return False
-        if not op.runs and (ln.record or traceback_at(t) == 0 or last - op.line > MAX_TRACEBACK_LINES):
+        if not op.runs and (ln.record or traceback_at(t) == 0 or is_frame(t) or last - op.line > MAX_TRACEBACK_LINES):
             # before its first `E` line: a record, a Python traceback (`--tb=native` prints one under the header: it
-            # is the event then) or a long run of lines is no section's (a line that only looked like its header)
+            # is the event then; pytest's own frames are `path:N: in f` lines) or a long run of lines is no section's
+            # (a line that only looked like its header)
             return False
         op.end = last
         if t[:1] == "E":

@@ -150,6 +150,10 @@ _FLUENTBIT = re.compile(r"\[\d{1,9}\] ([^\s\[\]]{1,512}): \[\[?(\d{9,10}(?:\.\d{
 _FLUENTBIT_VALUE = re.compile(r'"(?:log|message)"=>"')
 _FLUENTBIT_END = re.compile(r'"(?=, "[^"\s]{1,64}"=>|\}|$)')
 _FLUENTBIT_STREAM = re.compile(r'"stream"=>"(stdout|stderr)"')
+# where a value that went on past its record's line ends (Fluent Bit writes a value's newlines as they are): its quote
+# before the record's next key or its end (`…boom\n", "stream"=>"stderr", …}]`, `…"}]`)
+_FLUENTBIT_VALUE_END = re.compile(r'"(?=, "[^"\s]{1,64}"=>|\}+\]?\s*$)')
+MAX_VALUE_LINES = 2000  # lines a Fluent Bit value that never closes is read on for
 # a line of a pretty-printed JSON document read as lines (Elasticsearch's hits, an export cut mid-document): its
 # message key's string is the app's line
 _DOCUMENT_MESSAGE = re.compile(r'[ \t]*"(?:message|log|msg|@message|textPayload)"[ \t]*:[ \t]*"')
@@ -1061,6 +1065,29 @@ def _fluent_bit(m: re.Match[str], depth: int) -> list[Line]:
     stream = m.group(1) if s is None else f"{m.group(1)}/{s.group(1)}"
     out = [_in_stream(ln, stream, "fluent-bit") for ln in parse_line(value, depth + 1)]
     return [ln if ts is None else _stamped(ln, ts) for ln in out]
+
+
+def fluent_bit_open(text: str) -> str | None:
+    """The stream of a Fluent Bit `stdout` record whose `log` / `message` value goes on past the line (no closing
+    quote on it: the app's line held newlines, a multiline filter joined a traceback), else None."""
+    m = _FLUENTBIT.match(text)
+    if m is None:
+        return None
+    rest = m.group(3)
+    v = _FLUENTBIT_VALUE.search(rest)
+    if v is None or _FLUENTBIT_END.search(rest, v.end()) is not None:
+        return None
+    s = _FLUENTBIT_STREAM.search(rest)
+    return m.group(1) if s is None else f"{m.group(1)}/{s.group(1)}"
+
+
+def fluent_bit_more(text: str, stream: str) -> tuple[list[Line], bool]:
+    """A line of a Fluent Bit value that went on past its record's line (`fluent_bit_open`): the app's lines in it, in
+    the record's stream, and whether the value ends on it."""
+    e = _FLUENTBIT_VALUE_END.search(text)
+    value = text if e is None else text[:e.start()]
+    lines = [_in_stream(ln, stream, "fluent-bit") for ln in parse_line(value)] if value or e is None else []
+    return lines, e is not None
 
 
 def _stamped(ln: Line, ts: str) -> Line:

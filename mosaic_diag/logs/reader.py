@@ -25,10 +25,13 @@ from mosaic_diag.logs.lines import (
     DOCUMENT_ARRAYS,
     ERROR_LEVELS,
     LOGFMT_LEVEL_KEYS,
+    MAX_VALUE_LINES,
     RECORD_INITIALS,
     RECORD_KEYS,
     Line,
     entry_lines,
+    fluent_bit_more,
+    fluent_bit_open,
     parse_line,
     parse_ts,
 )
@@ -243,6 +246,8 @@ class _Reader:
         # (`_joined`)
         self.pieces: dict[str, tuple[int, pieces.Piece]] = {} if carry is None else carry.take()
         self.carry = carry
+        # a Fluent Bit record's value that went on past its line: its stream and how many more lines it may take
+        self.value: tuple[str, int] | None = None
         self.held: list[tuple[int, int, RawEvent]] = []  # closed events waiting for an earlier one (`_release`)
         self._seq = 0
 
@@ -298,7 +303,7 @@ class _Reader:
             run = runlines = -1     # start of a run of lines passed over while events are open
             while pos < n:
                 opened = asm.open
-                if self.pieces:  # a split line is being joined: every line is read
+                if self.pieces or self.value:  # a split line is being joined, a value read on: every line is read
                     pass
                 elif not opened:
                     if run >= 0:
@@ -486,6 +491,17 @@ class _Reader:
 
     def _feed(self, text: str, first: int, lineno: int) -> None:
         """Parse one line's text and feed its parts to the assembler (`first`: the line it starts on)."""
+        if self.value is not None:  # the next line of a Fluent Bit value: the app's line, in the record's stream
+            stream, left = self.value
+            more, closed = fluent_bit_more(text, stream)
+            self.value = None if closed or left <= 1 else (stream, left - 1)
+            for ln in more:
+                self.asm.feed(first, ln, lineno)
+            return
+        if text[:1] == "[" and "=>" in text:
+            stream = fluent_bit_open(text)
+            if stream is not None:
+                self.value = (stream, MAX_VALUE_LINES)
         for ln in parse_line(text):
             if ln.stream is not None and not ln.record and ln.stream not in self.asm.open \
                     and self.asm.rejoining(None):
