@@ -193,3 +193,149 @@ def test_a_traceback_flattened_after_other_text_starts_an_event(block_size: int 
     assert flattened_traceback_at("see Traceback (most recent call last): in the docs") == -1
     assert flattened_traceback_at('x Traceback (most recent call last): File "a.py", line 1, in f') == 2
     assert _errors("see Traceback (most recent call last): in the docs\n", block_size) == []
+
+
+# ------------------------------------------------------------------ pytest's report in a CI job's log
+PYTEST_TESTS = '''\
+import json
+import logging
+import os
+
+import psycopg2
+import pytest
+
+
+def connect():
+    return psycopg2.connect(host="127.0.0.1", port={port}, dbname="m", user="u", password="p", connect_timeout=5)
+
+
+def test_db():
+    logging.getLogger("api.db").error("session store unavailable")
+    connect()
+
+
+class TestConfig:
+    @pytest.mark.parametrize("raw", ["", "{{"])
+    def test_load(self, raw):
+        json.loads(raw)
+
+
+def test_count():
+    assert [1, 2] == [1, 3]
+
+
+@pytest.fixture
+def database_url():
+    return os.environ["MOSAIC_DATABASE_URL"]
+
+
+def test_env(database_url):
+    assert database_url
+
+
+def test_ok():
+    assert True
+'''
+
+
+def _pytest_report(tmp_path, port: int, *args: str, columns: int = 80) -> str:
+    """What a real pytest run of `PYTEST_TESTS` prints (a psycopg2 refusal, two JSON errors, an assertion, a fixture's
+    KeyError), as a CI job's log holds it (`columns`: the terminal's width, 80 on a CI runner)."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "test_app.py").write_text(PYTEST_TESTS.format(port=port))
+    env = {k: v for k, v in os.environ.items() if k != "MOSAIC_DATABASE_URL" and not k.startswith("PYTEST_")}
+    env["COLUMNS"] = str(columns)
+    r = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:randomly",
+                        *args, "test_app.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "4 failed, 1 passed, 1 error" in r.stdout, r.stdout + r.stderr
+    return r.stdout
+
+
+_PYTEST_LABELS = ["ENV_VAR_MISSING", "PG_CONNECTION_FAILED", "UNKNOWN_ERROR", "UNKNOWN_ERROR", "UNKNOWN_ERROR"]
+
+
+@pytest.mark.parametrize("tb", ("auto", "short"))
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_pytest_failure_sections_are_events_with_their_e_lines(tb: str, block_size: int | None, tmp_path,
+                                                               refused_port: int) -> None:
+    """Each failure section of pytest's report (`____ test_db ____`, `____ ERROR at setup of test_env ____`) is one
+    error event from its header to its end, its `E` lines the evidence (the exception whose location line names the
+    type: `AssertionError: assert …`), the test's captured log under them (`ERROR    api.db:…`) its own; the short
+    summary's `FAILED …` / `ERROR …` lines repeat them: no events."""
+    text = _pytest_report(tmp_path, refused_port, f"--tb={tb}")
+    lines = text.splitlines()
+    events = _errors(text, block_size)
+    headers = [i for i, ln in enumerate(lines, 1) if ln.startswith("_") and ln.endswith("_") and " _ _" not in ln]
+    assert [e.line for e in events] == headers and len(headers) == 5, text
+    summary = next(i for i, ln in enumerate(lines, 1) if "short test summary info" in ln)
+    assert all(e.end_line < summary for e in events) and {e.logger for e in events} == {"pytest"}
+    env, db, load1, load2, count = events
+    assert env.message == "KeyError: 'MOSAIC_DATABASE_URL'"
+    assert db.message.startswith('psycopg2.OperationalError: connection to server at "127.0.0.1"')
+    assert db.detail is not None and "Is the server running on that host" in db.detail
+    assert load1.message == "json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)"
+    assert load2.message.startswith("json.decoder.JSONDecodeError: Expecting property name enclosed in double quotes")
+    assert count.message == "AssertionError: assert [1, 2] == [1, 3]"
+    assert _labels(events) == _PYTEST_LABELS
+
+
+@pytest.mark.parametrize("tb", ("no", "line"))
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_pytest_summary_lines_are_events_when_no_section_was_printed(tb: str, block_size: int | None, tmp_path,
+                                                                      refused_port: int) -> None:
+    """`--tb=no` prints no failure sections (`--tb=line` only the setup error's): each `FAILED …` / `ERROR …` line of
+    the short summary with no section of its test read is the test's error event, its message the exception it names
+    (as wide as the terminal lets pytest print it)."""
+    text = _pytest_report(tmp_path, refused_port, f"--tb={tb}", "-rfE", columns=200)
+    lines = text.splitlines()
+    events = _errors(text, block_size)
+    summary = {i for i, ln in enumerate(lines, 1) if ln.startswith(("FAILED ", "ERROR "))}
+    sections = {i for i, ln in enumerate(lines, 1) if ln.startswith("_") and ln.endswith("_")}
+    assert len(events) == 5 and all(e.line in summary | sections for e in events), text
+    assert len([e for e in events if e.line in summary]) == (5 if tb == "no" else 4)
+    db = next(e for e in events if "psycopg2" in e.message)
+    assert db.message.startswith('psycopg2.OperationalError: connection to server at "127.0.0.1"')
+    assert sorted(_labels(events)) == sorted(_PYTEST_LABELS)
+
+
+def test_pytest_report_behind_the_runner_s_timestamps(tmp_path, refused_port: int) -> None:
+    """The same report in a GitHub Actions job log (the runner's seven-digit timestamp on every line) reads the same."""
+    text = _pytest_report(tmp_path, refused_port)
+    stamped = "".join(f"2023-08-19T06:34:{i % 60:02d}.0560176Z {ln}\n" for i, ln in enumerate(text.splitlines()))
+    plain, ci = _errors(text), _errors(stamped)
+    assert [(e.line, e.message) for e in ci] == [(e.line, e.message) for e in plain] and len(ci) == 5
+    assert _labels(ci) == _PYTEST_LABELS
+
+
+# https://github.com/psycopg/psycopg/issues/53 (a packager's run of psycopg2 2.8.6's test suite with no server)
+PYTEST_SUMMARY_PASTE = """\
+FAILED tests/test_sql.py::ComposedTest::test_sum_inplace - psycopg2.OperationalError: could not connect to server: No such file or directory
+FAILED tests/test_sql.py::PlaceholderTest::test_repr - psycopg2.OperationalError: could not connect to server: No such file or directory
+FAILED tests/test_transaction.py::TransactionTests::test_commit - psycopg2.OperationalError: could not connect to server: No such file or directory
+"""
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_a_pasted_pytest_summary_is_one_event_a_line(block_size: int | None) -> None:
+    events = _errors(PYTEST_SUMMARY_PASTE, block_size)
+    assert [(e.line, e.level, e.logger) for e in events] == [(1, "ERROR", "pytest"), (2, "ERROR", "pytest"),
+                                                            (3, "ERROR", "pytest")]
+    assert events[0].message == "psycopg2.OperationalError: could not connect to server: No such file or directory"
+    assert _labels(events) == ["PG_CONNECTION_FAILED"] * 3
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_lines_that_only_look_like_pytest_s_are_no_events(block_size: int | None) -> None:
+    """A banner centred in underscores with no `E` line under it, a `FAILED` word with no node id, an exception line
+    whose type starts with an underscore: no events of pytest's."""
+    text = ("= FAILURES =\n_____ setup _____\nnothing to see\nFAILED to start worker\n"
+            "Traceback (most recent call last):\n  File \"a.py\", line 1, in <module>\n_pickle.UnpicklingError: x\n")
+    (e,) = _errors(text, block_size)
+    assert (e.line, e.logger, e.traceback is not None) == (5, None, True)
+    assert e.traceback.endswith("_pickle.UnpicklingError: x")
+    # a traceback whose header was cut, right under such a banner: its frames are no section's
+    (e,) = _errors("= FAILURES =\n_____ setup _____\n  File \"a.py\", line 1, in <module>\nValueError: x\n", block_size)
+    assert (e.line, e.logger) == (3, None) and e.traceback is not None and e.traceback.endswith("ValueError: x")

@@ -173,7 +173,10 @@ def test_a_cut_export_keeps_its_whole_entries_and_reads_the_rest_as_lines() -> N
     text = json.dumps({"events": events}, indent=4)
     cut = text[: text.index("call 2") + 3]  # a paste cut inside the last entry
     got, stats = read(cut.encode())
-    assert [e.message for e in got] == ["call 0 failed", "call 1 failed"]  # once each, none from the cut entry
+    # the whole entries once each; the cut one, read as lines, by its `"message"` line: the record as far as the paste
+    # goes (as a JSON record cut off mid-object is read)
+    assert [e.message for e in got] == ["call 0 failed", "call 1 failed", "cal"]
+    assert got[2].line == max(i for i, ln in enumerate(cut.splitlines(), 1) if '"message"' in ln)
     assert stats.lines == len(cut.splitlines())
 
 

@@ -68,11 +68,14 @@ _WRAPPERS: dict[str, Callable[[str], str]] = {"bare": lambda line: line,
                                                "compose": lambda line: f"web-1  | {line}"}
 
 
-def _logs(exc: BaseException) -> list[tuple[str, str]]:
-    """(name, log text) of `exc` logged in every format and wrapper, between an INFO line before and after."""
+def _logs(exc: BaseException, strip: bool = False) -> list[tuple[str, str]]:
+    """(name, log text) of `exc` logged in every format and wrapper, between an INFO line before and after (`strip`:
+    each line's leading blanks stripped, as a paste or a log shipper that trims lines leaves them)."""
     out = []
     for fname, fmt in _FORMATS.items():
         body = _logged(exc, fmt).rstrip("\n").split("\n")
+        if strip:
+            body = [line.lstrip(" \t") for line in body]
         lines = ["INFO:uvicorn.access:127.0.0.1:5000 - \"GET / HTTP/1.1\" 200", *body, "INFO:app:next request"]
         for wname, wrap in _WRAPPERS.items():
             out.append((f"{fname}-{wname}", "\n".join(wrap(line) for line in lines) + "\n"))
@@ -129,6 +132,32 @@ def test_a_task_group_of_a_refused_postgres_connection_is_pg_connection_failed(r
     for name, text in _logs(group):
         assert "psycopg2.OperationalError" in text, name
         _check_one_event(text, 2, "PG_CONNECTION_FAILED", "psycopg2.OperationalError")
+
+
+def test_an_exception_group_whose_indentation_was_stripped_is_one_event(env_group: BaseExceptionGroup,
+                                                                         refused_port: int) -> None:
+    """A group's lines with their leading blanks stripped (`+ Exception Group Traceback …`, `| …` gutter lines, the
+    `+-+---- 1 ----` box edges at the line's start): still one event with every sub-exception as evidence, logged,
+    nested in another group, chained to the next exception, or printed uncaught."""
+    pg = _group_of(lambda: psycopg2.connect(host="127.0.0.1", port=refused_port, user="x", dbname="x",
+                                            connect_timeout=5))
+    try:
+        raise ExceptionGroup("unhandled errors in a TaskGroup", [env_group])
+    except ExceptionGroup as outer:
+        nested = outer
+    try:
+        raise ValueError("settings could not be loaded") from env_group
+    except ValueError as exc:
+        chained = exc
+    for group, label, etype in ((env_group, "ENV_VAR_MISSING", "KeyError"), (nested, "ENV_VAR_MISSING", "KeyError"),
+                                (chained, "ENV_VAR_MISSING", "KeyError"),
+                                (pg, "PG_CONNECTION_FAILED", "psycopg2.OperationalError")):
+        for name, text in _logs(group, strip=True):
+            assert "+-+---------------- 1 ----------------" in text and "\n  " not in text, name
+            _check_one_event(text, 2, label, etype)
+    printed = "".join(__import__("traceback").format_exception(env_group)).split("\n")
+    text = "INFO:app:started\n" + "\n".join(line.lstrip(" ") for line in printed).rstrip("\n") + "\nINFO:app:next\n"
+    _check_one_event(text, 2, "ENV_VAR_MISSING", "KeyError")
 
 
 def test_a_task_group_of_an_openai_rate_limit_nested_in_a_group_is_openai_rate_limit(llm) -> None:

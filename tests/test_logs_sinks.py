@@ -59,6 +59,9 @@ def test_a_value_with_no_closing_quote_is_read_to_its_line_s_end(block_size: int
     (e,) = _errors(JAVA_ERROR, block_size)
     assert (e.line, e.level) == (1, "ERROR")
     assert e.message.startswith("[http-nio-8080-exec-4] c.v.s.w.c.IgniteRestController: Failed to parse query.")
+    # the value's next lines are the record's, in its stream (no prefix of their own): its detail, to the paste's end
+    assert e.end_line == 5 and e.detail is not None
+    assert e.detail.split("\n")[1].startswith("java.sql.SQLException: Failed to parse query.")
 
 
 def test_fluent_bit_s_v2_metadata_and_records_without_a_log_value() -> None:
@@ -139,3 +142,72 @@ def test_hostile_fluent_bit_lines_are_one_pass() -> None:
         assert lines and all(ln.level is None or ln.level == "ERROR" for ln in lines)
     (ln,) = parse_line("[1] " + "t" * 500_000 + ": [1700000000.5, {")
     assert ln.shape != "fluent-bit"
+
+
+def _layout_text(ident: str) -> str:
+    """A real excerpt of `tests/realworld/layouts.yml` (its thread in its `source`)."""
+    from pathlib import Path
+
+    import yaml
+
+    entries = yaml.safe_load((Path(__file__).parent / "realworld" / "layouts.yml").read_text(encoding="utf-8"))
+    return next(e["text"] for e in entries if e["id"] == ident) + "\n"
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_an_elasticsearch_hit_cut_mid_document_is_read_by_its_message_line(block_size: int | None) -> None:
+    """A hit of Logstash's index pasted from Elasticsearch and cut inside its `message` string
+    (https://github.com/Solinea/goldstone-server/pull/580): no document decodes, so its lines are read as lines; the
+    `"message": "…"` line holds the record rsyslog forwarded (`<131>2016-05-31T23:42:23.368785+00:00 rdo-kilo journal:
+    …`, BSD syslog with an RFC 3339 time): one ERROR event on that line, its host and tag the stream."""
+    (e,) = _errors(_layout_text("elasticsearch-hit-logstash-syslog-nova-error-mysql-refused"), block_size)
+    assert (e.line, e.level, e.instance) == (8, "ERROR", "rdo-kilo/journal")
+    assert e.message.startswith("nova.openstack.common.periodic_task [req-223ceac5-7c7d-4fa2-aad9-65a624d8a48e")
+    assert e.timestamp is not None and e.timestamp.isoformat() == "2016-05-31T23:42:23.368785+00:00"
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_a_document_s_message_lines_that_hold_no_record_stay_as_they_are(block_size: int | None) -> None:
+    """A CloudWatch export cut at its top (https://github.com/NHSDigital/spine-core-aws-common/issues/32): its
+    `"message"` lines hold a traceback's lines one entry each, with the document's keys between them: no traceback
+    event is made of them (nor of the `},` after them)."""
+    text = _layout_text("cloudwatch-get-log-events-json-export")
+    assert '"message": "Traceback (most recent call last):",' in text
+    assert [e for e in _errors(text, block_size) if e.line > 4] == []
+    (ln,) = parse_line('<131>2016-05-31T23:42:23.368785+00:00 rdo-kilo nova-compute[4156]: 2016-05-31 23:42:23.364 4156 '
+                       'ERROR nova.compute.manager [-] boom')
+    assert (ln.record, ln.level, ln.stream, ln.ts) == (True, "ERROR", "rdo-kilo/nova-compute",
+                                                       "2016-05-31T23:42:23.368785+00:00")
+
+
+def _fluent_bit_joined(text: str, i: int = 0, stream: str = "stderr") -> str:
+    """One Fluent Bit `stdout` record whose `log` value holds `text`'s lines (a multiline filter joined them; Fluent
+    Bit writes the value's newlines as they are, its closing quote on the last line before the record's next key)."""
+    return (f'[{i}] kube.var.log.containers.web-7d4_default_web-1.log: [{1765008000 + i}.25, {{"log"=>"{text}", '
+            f'"stream"=>"{stream}", "time"=>"2026-12-06T08:00:0{i % 10}.25Z"}}]\n')
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_a_record_whose_value_spans_lines_is_one_event_of_its_stream(block_size: int | None,
+                                                                      refused_port: int) -> None:
+    """stdlib logging's record of a real psycopg2 refusal with its traceback, joined into one record by a multiline
+    filter: its lines after the record's first are the value's (its stream's: the traceback's frames and exception),
+    up to the closing quote before `"stream"=>`; the next record, on another stream between, stays its own."""
+    from mosaic_diag.classifier.classify import Classifier
+    from mosaic_diag.triage.events import EventClassifier
+
+    psycopg2 = pytest.importorskip("psycopg2")
+    try:
+        psycopg2.connect(host="127.0.0.1", port=refused_port, dbname="x", user="x", connect_timeout=3)
+    except psycopg2.OperationalError as e:
+        logged = "\n".join(_logged(e, "db connect failed"))
+    text = (_fluent_bit_joined("INFO:api:serving", 0, "stdout") + _fluent_bit_joined(logged + "\n", 1)
+            + _fluent_bit_joined("WARNING:api:retrying", 2, "stdout"))
+    last = next(i for i, ln in enumerate(text.splitlines(), 1) if "Is the server running" in ln)
+    (e,) = _errors(text, block_size)
+    # (to the value's last text: the blank after psycopg2's message and the closing quote's line hold none of it)
+    assert (e.line, e.end_line, e.level, e.message) == (2, last, "ERROR", "db connect failed")
+    assert e.instance == "kube.var.log.containers.web-7d4_default_web-1.log"  # (its `stream` comes after the value)
+    assert e.traceback is not None and e.traceback.startswith("Traceback (most recent call last):\n  File ")
+    assert e.traceback.splitlines()[-2].startswith("psycopg2.OperationalError: connection to server at")
+    assert EventClassifier(Classifier.default()).event(e).label == "PG_CONNECTION_FAILED"

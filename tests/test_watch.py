@@ -452,3 +452,55 @@ def test_listener_serves_a_bounded_number_of_connections(monkeypatch: pytest.Mon
         for s in idle:
             s.close()
         listener.close()
+
+
+@pytest.mark.parametrize("runtime", ("docker", "cri"))
+def test_a_split_line_whose_last_piece_comes_after_a_quiet_pass_is_one_line(runtime: str, tmp_path: Path,
+                                                                           refused_port: int) -> None:
+    """A container runtime's log of a 40 KB error line (a real psycopg2 refusal at its end) in 16 KB pieces, the
+    last of which arrives after a pause that ends the watch's pass: the pass hands its pieces on to the next, and
+    the watch reads the one line the app wrote (one event, on its first piece's line, with the cause), not a
+    first piece and a stray rest."""
+    from mosaic_diag.classifier import Classifier
+    from mosaic_diag.watch import Watcher
+    from tests.test_logs_containers import _cri, _entries, _pg_refused
+
+    cause = _pg_refused(refused_port).split("\n")[0]
+    frame = _entries if runtime == "docker" else _cri
+    lines = frame([("stderr", "INFO:     Started server process [1]"),
+                   ("stderr", f"2026-12-06 10:00:05,000 ERROR api.db: retry {'r' * 40_000} failed: {cause}"),
+                   ("stderr", "INFO:     127.0.0.1:5000 - \"GET /health HTTP/1.1\" 200 OK")])
+    assert len(lines) == 5
+    live = _Scripted([(0, "\n".join(lines[:3]).encode() + b"\n"), (60, lines[3].encode() + b"\n"),
+                      (0, lines[4].encode() + b"\n")])
+    state = WatchState.open(tmp_path / "state.json")
+    try:
+        watcher = Watcher(Classifier.default(), state)
+        items = list(watcher.follow(live, 2.0))
+    finally:
+        state.close()
+    assert items.count(None) == 2  # (two passes: the pause ended the first)
+    events = [i for i in items if i is not None and not hasattr(i, "kind")]
+    assert [(e.line, e.end_line, e.label) for e in events] == [(2, 4, "PG_CONNECTION_FAILED")], events
+    assert events[0].message == cause.split(": ", 1)[1]  # (the cause, read from the last piece)
+    assert watcher.lines == 5
+
+
+def test_a_split_line_still_open_when_the_stream_stops_is_read_as_it_is(tmp_path: Path, refused_port: int) -> None:
+    """The pieces a pass hands on are read by the last pass when the stream stops (a container killed mid-line):
+    not lost."""
+    from mosaic_diag.classifier import Classifier
+    from mosaic_diag.watch import Watcher
+    from tests.test_logs_containers import _entries, _pg_refused
+
+    cause = _pg_refused(refused_port).split("\n")[0]
+    lines = _entries([("stderr", f"2026-12-06 10:00:05,000 ERROR api.db: {cause} {'r' * 40_000}")])
+    live = _Scripted([(0, "\n".join(lines[:2]).encode() + b"\n"), (60, b"")])
+    state = WatchState.open(tmp_path / "state.json")
+    try:
+        watcher = Watcher(Classifier.default(), state)
+        items = list(watcher.follow(live, 2.0))
+    finally:
+        state.close()
+    events = [i for i in items if i is not None and not hasattr(i, "kind")]
+    assert [(e.line, e.end_line, e.label) for e in events] == [(1, 2, "PG_CONNECTION_FAILED")], events

@@ -43,8 +43,6 @@ def watch(
     from mosaic_diag.classifier.classify import Classifier
     from mosaic_diag.commands._common import config_here, parse_duration
     from mosaic_diag.errors import UsageError
-    from mosaic_diag.logs import ReadStats, read_events
-    from mosaic_diag.logs.follow import segments
     from mosaic_diag.plans import playbook_executor, playbook_planner
     from mosaic_diag.triage import build_options
     from mosaic_diag.watch import Watcher, WatchOptions, WatchState
@@ -73,26 +71,21 @@ def watch(
                       executor=executor)
     live = fmt is OutputFormat.table and sys.stdout.isatty()
     emit = _emitter(fmt, live, source_name)
-    lines = 0
     try:
         with emit:
             emit.status({"type": "status", "source": source_name, "state": str(state.path),
                          "execute": execute, "pid": os.getpid()})
-            for segment in segments(stream, flush_after):
-                stats = ReadStats()
-                for item in watcher.feed(read_events(segment, stats, name=source_name), line_offset=lines):
-                    while problems:
-                        emit.status({"type": "problem", "message": problems.pop(0)})
-                    emit.item(item)
-                lines += stats.lines
+            for item in watcher.follow(stream, flush_after, name=source_name):
                 while problems:
                     emit.status({"type": "problem", "message": problems.pop(0)})
+                if item is not None:  # (None: a pass over the stream ended)
+                    emit.item(item)
     finally:
         state.flush()
         state.close()
         closer()
     emit.status({"type": "summary", "source": source_name, "events": watcher.run.events, "alerts": watcher.alerts,
-                 "groups": len(watcher.run.groups), "lines": lines})
+                 "groups": len(watcher.run.groups), "lines": watcher.lines})
     return 0
 
 

@@ -19,22 +19,29 @@ from datetime import datetime
 from mosaic_diag.logs.clock import Clock
 from mosaic_diag.logs.lines import (
     ERROR_LEVELS,
+    PYTEST_BANNER,
+    PYTEST_E,
+    PYTEST_LOCATION,
     SEPARATORS,
     Line,
     flattened_traceback_at,
+    in_group_gutter,
     is_frame,
     is_group_end,
     is_rich_header,
     json_message,
     json_record,
     json_rejoined,
+    pytest_key,
     rich_join,
     traceback_at,
 )
 from mosaic_diag.logs.model import RawEvent, ReadStats
 
-# states of an open event (_RICH: inside a Rich traceback box; _RICH_END: after it, before its exception line)
-_REC, _TB, _EXC, _EXC_BLANK, _CHAIN, _RICH, _RICH_END = range(7)
+# states of an open event (_RICH: inside a Rich traceback box; _RICH_END: after it, before its exception line; _PYTEST:
+# inside a failure section of pytest's report)
+_REC, _TB, _EXC, _EXC_BLANK, _CHAIN, _RICH, _RICH_END, _PYTEST = range(8)
+MAX_PYTEST_TESTS = 4096  # failure sections' tests remembered (their summary lines are no events of their own)
 MAX_DETAIL_LINES = 50
 MAX_TRACEBACK_LINES = 2000
 MAX_BLANKS = 3
@@ -66,7 +73,7 @@ def _is_box_side(t: str) -> bool:
 class _Open:
     __slots__ = ("line", "end", "ts", "shape", "stream", "level", "logger", "message", "tb", "detail",
                  "state", "emit", "seen", "blanks", "exc_at", "cont", "headless", "via", "first", "own_tb", "raw",
-                 "more", "fault")
+                 "more", "fault", "runs")
 
     def __init__(self, line: int, end: int, ln: Line, state: int, emit: bool, message: str | None) -> None:
         self.line = line
@@ -92,6 +99,7 @@ class _Open:
         self.raw = ln.raw  # a JSON record that is not one whole line: that line, and the lines after it (`more`)
         self.more: list[str] = []
         self.fault = False  # faulthandler's dump: its threads' frames, blanks and thread headers, no exception line
+        self.runs: list[list[str]] = []  # a pytest failure section's runs of `E` lines, each led by its exception type
 
     def add(self, text: str, end: int) -> None:
         if self.blanks:
@@ -127,7 +135,7 @@ def _exception_line(op: _Open) -> str:
         return tb[op.exc_at].strip()
     for i in range(len(tb) - 1, -1, -1):
         t = tb[i]
-        if t and t[0] not in " \t" and t not in SEPARATORS and traceback_at(t) < 0:
+        if t and t[0] not in " \t" and t not in SEPARATORS and traceback_at(t) < 0 and not in_group_gutter(t):
             return t
     for t in tb:  # an exception group's lines are all behind its gutter: the group's own exception line
         s = t.lstrip(" ")
@@ -167,9 +175,10 @@ class Assembler:
         # set by the reader: the error record a terminal wrapped over the two lines before the current one
         self.wrapped_record: Callable[[str | None], Line | None] | None = None
         self.clock = Clock()  # the reader's (it dates times of day from the file's other timestamps)
+        self.pytest_tests: dict[str, None] = {}  # the tests whose failure section was read (newest last)
 
-    def feed(self, lineno: int, ln: Line, last: int = 0) -> None:
-        last = last or lineno
+    def feed(self, lineno: int, ln: Line, last: int | None = None) -> None:
+        last = lineno if last is None else last  # (0 and below: a line of a live stream's pass before)
         stats = self.stats
         shape = ln.shape
         if ln.record:
@@ -283,6 +292,8 @@ class Assembler:
     # -- internals -------------------------------------------------------------------------
 
     def _extend(self, op: _Open, ln: Line, last: int) -> bool:
+        if op.state == _PYTEST:
+            return self._extend_pytest(op, ln, last)
         if ln.record or (ln.via is not None and ln.via != op.via):
             return False  # (a line inside another logger's record of a wrapping tool is not this event's)
         t = ln.text
@@ -345,7 +356,8 @@ class Assembler:
                     op.blanks = 1
                     return True
                 return False
-            if t[0] not in " \t" and not is_frame(t):
+            if t[0] not in " \t" and not is_frame(t) and not in_group_gutter(t):
+                # (an exception group's lines stay in its traceback, their indentation stripped too)
                 op.state = _EXC
                 op.exc_at = len(op.tb) + op.blanks
                 op.cont = 0
@@ -412,6 +424,41 @@ class Assembler:
         return False
 
     @staticmethod
+    def _extend_pytest(op: _Open, ln: Line, last: int) -> bool:
+        """A failure section of pytest's report: every line up to the next section, its short summary or a banner
+        (its source, frames, captured output after its `E` lines: records and tracebacks of the test's logging too) is
+        the event's;
+        its `E` lines, in runs (one an exception a chain printed), with the type its location line names, are the
+        evidence (`_close`)."""
+        if ln.kind in ("pytest_section", "pytest_summary"):
+            return False
+        t = ln.text
+        if t.startswith(PYTEST_BANNER):
+            return False
+        if not op.runs and (ln.record or traceback_at(t) == 0 or is_frame(t) or last - op.line > MAX_TRACEBACK_LINES):
+            # before its first `E` line: a record, a Python traceback (`--tb=native` prints one under the header: it
+            # is the event then; pytest's own frames are `path:N: in f` lines) or a long run of lines is no section's
+            # (a line that only looked like its header)
+            return False
+        op.end = last
+        if t[:1] == "E":
+            m = PYTEST_E.fullmatch(t)
+            if m is not None:
+                text = (m.group(1) or m.group(2) or "").rstrip()
+                if op.cont == 0 or not op.runs:  # (the first `E` line after other lines: a new run)
+                    op.runs.append([""])
+                if len(op.runs[-1]) <= MAX_DETAIL_LINES:
+                    op.runs[-1].append(text)
+                op.cont += 1
+                return True
+        if op.runs and not op.runs[-1][0]:  # the location line under a run (`…/__init__.py:122: OperationalError`)
+            m = PYTEST_LOCATION.fullmatch(t)
+            if m is not None:
+                op.runs[-1][0] = m.group(1)
+        op.cont = 0
+        return True
+
+    @staticmethod
     def _extend_rich(op: _Open, t: str, last: int) -> bool:
         """A Rich traceback (`rich.traceback`, RichHandler, structlog's console with Rich installed): a box
         of frames, then the exception line (`JSONDecodeError: ...`, maybe wrapped) after its bottom edge."""
@@ -435,6 +482,19 @@ class Assembler:
 
     def _start(self, lineno: int, last: int, ln: Line) -> None:
         kind = ln.kind
+        if kind == "pytest_section":
+            op = self.open[ln.stream] = _Open(lineno, last, ln, _PYTEST, True, None)
+            op.ts = self._when(ln)
+            tests = self.pytest_tests
+            tests[pytest_key(ln.message)] = None
+            if len(tests) > MAX_PYTEST_TESTS:
+                del tests[next(iter(tests))]
+            return
+        if kind == "pytest_summary":
+            node = ln.text[ln.text.index(" ") + 1:].split(" - ", 1)[0]
+            if pytest_key(node) not in self.pytest_tests:  # (else the echo of a failure section read)
+                self._emit("error", lineno, last, ln, ln.message, None)
+            return
         if kind == "process_start":
             self._emit("process_start", lineno, last, ln, ln.message, None)
             return
@@ -556,6 +616,17 @@ class Assembler:
         del self.open[op.stream]
         if not op.emit or (op.headless and op.exc_at < 0):
             return
+        if op.state == _PYTEST:
+            if not op.runs:  # no exception reported under it: a line that only looks like a section's header
+                return
+            *before, (kind, *lines) = op.runs
+            head = lines[0] if lines else ""
+            if not kind and head.startswith("assert "):  # (pytest's rewritten assert: `--tb=short` prints no type)
+                kind = "AssertionError"
+            if kind and not _EXC_NAME.match(head):  # (`assert 1 == 2` under `test_x.py:5: AssertionError`)
+                head = f"{kind}: {head}" if head else kind
+            op.message = head
+            op.detail = [t for run in before for t in run[1:]] + lines[1:]
         if op.raw is not None and op.more:
             _rejoin(op)
         tb = op.own_tb if op.own_tb is not None else "\n".join(op.tb) if op.tb else None

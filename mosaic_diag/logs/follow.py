@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mosaic_diag.errors import UsageError
+from mosaic_diag.logs.pieces import Carry
 
 
 class FollowStream:
@@ -104,9 +105,10 @@ class Segment:
     """One pass of the reader over a live stream: ends at stop, or when idle at a line boundary
     (longer inside a traceback or after an error record: `_pause_factor`)."""
 
-    def __init__(self, live: Any, idle: float) -> None:
+    def __init__(self, live: Any, idle: float, carry: Carry | None = None) -> None:
         self.live = live
         self.idle = idle
+        self.carry = carry if carry is not None else Carry()  # what a pass's reader hands the next (`read_events`)
         self.bytes = 0
         self.stopped = False
         self._last = b""
@@ -126,7 +128,7 @@ class Segment:
                 self._ended = True  # idle: close this pass's open events
                 break
             if not data:
-                self._ended = self.stopped = True
+                self._ended = self.stopped = self.carry.ended = True
                 break
             self.bytes += len(data)
             self._last = (self._last + data)[-4096:] if len(data) < 4096 else data[-4096:]
@@ -135,9 +137,11 @@ class Segment:
 
 
 def segments(live: Any, idle: float = 2.0) -> Iterator[Segment]:
-    """Passes over `live` until it stops (each pass's reader flushes its open events at its end)."""
+    """Passes over `live` until it stops (each pass's reader flushes its open events at its end, and hands the
+    lines a container runtime split and has not finished to the next pass: `read_events(seg, …, carry=seg.carry)`)."""
+    carry = Carry()
     while True:
-        seg = Segment(live, idle)
+        seg = Segment(live, idle, carry)
         yield seg
         if seg.stopped:
             return

@@ -35,6 +35,10 @@ _TS = r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
 _RENDER_TEXT = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) ?(.*)", re.S)
 # RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA [MSG]
 _SYSLOG = re.compile(r"<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) (-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: (.*))?", re.S)
+# BSD syslog (RFC 3164) with an RFC 3339 time, as rsyslog forwards it: "<131>2016-05-31T23:42:23.368785+00:00 host
+# tag[pid]: message", one stream per host and tag
+_SYSLOG_BSD = re.compile(r"<\d{1,3}>(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) (\S+) ([^\s\[:]+)"
+                         r"(?:\[\d+\])?: ?(.*)", re.S)
 # "%(asctime)s %(levelname)s %(name)s: %(message)s", or the logger without its colon when it is a dotted module
 # path ("2021-06-26 14:08:07,371 ERROR kube_hunter.modules.discovery Failed to ..."); "%(levelname)s - %(message)s"
 # (Azure App Service's platform log: "2023-11-16T11:17:54.469Z ERROR - Container … has exited"); supervisord's own
@@ -146,6 +150,13 @@ _FLUENTBIT = re.compile(r"\[\d{1,9}\] ([^\s\[\]]{1,512}): \[\[?(\d{9,10}(?:\.\d{
 _FLUENTBIT_VALUE = re.compile(r'"(?:log|message)"=>"')
 _FLUENTBIT_END = re.compile(r'"(?=, "[^"\s]{1,64}"=>|\}|$)')
 _FLUENTBIT_STREAM = re.compile(r'"stream"=>"(stdout|stderr)"')
+# where a value that went on past its record's line ends (Fluent Bit writes a value's newlines as they are): its quote
+# before the record's next key or its end (`…boom\n", "stream"=>"stderr", …}]`, `…"}]`)
+_FLUENTBIT_VALUE_END = re.compile(r'"(?=, "[^"\s]{1,64}"=>|\}+\]?\s*$)')
+MAX_VALUE_LINES = 2000  # lines a Fluent Bit value that never closes is read on for
+# a line of a pretty-printed JSON document read as lines (Elasticsearch's hits, an export cut mid-document): its
+# message key's string is the app's line
+_DOCUMENT_MESSAGE = re.compile(r'[ \t]*"(?:message|log|msg|@message|textPayload)"[ \t]*:[ \t]*"')
 _LOKI = re.compile(r'\{([A-Za-z_]\w*="(?:[^"\\]|\\.)*"(?:, ?[A-Za-z_]\w*="(?:[^"\\]|\\.)*")*)\}(?: (.*)|$)', re.S)
 _STRUCTLOG_LOGGER = re.compile(r" \[([A-Za-z_][\w.]*)\](?= |$)")
 # a platform's timestamp in front of the app's own line that starts with a timestamp too; a log viewer's time
@@ -203,6 +214,31 @@ _HEROKU_ERROR = re.compile(r" ?(?:at=error code=|Error [HRL]\d\d \()")
 # the GitHub Actions runner's annotations in a job log: "##[error]Process completed with exit code 1." (its `##[group]`,
 # `##[endgroup]`, `##[section]`, `##[command]` lines are plain text)
 _GHA_LEVEL = re.compile(r"##\[(error|warning)\](.*)", re.S)
+# pytest's report (a CI job's log): a failure section's header `____ test_db ____` (`____ TestX.test_y[1] ____`,
+# `____ ERROR at setup of test_z ____`, `____ ERROR collecting tests/test_x.py ____`: the title centred in underscores)
+# starts an error event whose evidence is the section's `E   ` lines; the short summary's `FAILED tests/x.py::test_db -
+# psycopg2.OperationalError: …` / `ERROR tests/x.py::test_z - …` is one when no section of that test was read
+# (`--tb=no`)
+_PYTEST_SECTION = re.compile(r"_+ ((?:(?:ERROR|FAILED) at (?:setup|teardown) of |ERROR collecting |\[doctest\] )?"
+                             r"([\w./\\-]+(?:\[.*\])?)) _+")
+_PYTEST_SUMMARY = re.compile(r"(FAILED|ERROR) ([\w./\\-]+\.py(?:::.+?)?)(?: - (.*))?")
+# a line of pytest's report of the exception (`E       psycopg2.OperationalError: …`, `E       assert 1 == 2`) and the
+# location line under it (`test_db.py:7: OperationalError`)
+PYTEST_E = re.compile(r"E(?: +(.*)|\t(.*)|$)")
+PYTEST_LOCATION = re.compile(r"\S+:\d+: ((?:[A-Za-z_]\w*\.)*[A-Z]\w*)")
+PYTEST_BANNER = "=" * 4  # (a banner of pytest's, `==== short test summary info ====`: a section's end)
+
+
+def pytest_key(title: str) -> str:
+    """The test a failure section's title or a summary line's node id names (`TestX.test_y[1]` either way)."""
+    for lead in ("ERROR at setup of ", "ERROR at teardown of ", "FAILED at setup of ", "FAILED at teardown of ",
+                 "ERROR collecting "):
+        if title.startswith(lead):
+            return title[len(lead):]
+    head, sep, rest = title.partition("::")
+    return rest.replace("::", ".") if sep else head
+
+
 # Ruby's Logger (unicorn, Rails on Heroku): "E, [2013-08-27T16:10:56.820747 #2] ERROR -- : message" (`progname: `)
 _RUBY_LOGGER = re.compile(r"[DIWEF], \[(\d{4}-\d\d-\d\dT[\d:.]+) #\d+\] +(DEBUG|INFO|WARN|ERROR|FATAL) -- ([^:]*): "
                           r"(.*)", re.S)
@@ -486,6 +522,15 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
     if (c in "aE" or (c == " " and text[1:2] in "aE")) and _HEROKU_ERROR.match(text):
         msg = text.strip()
         return Line(shape or "plain", stream, ts, "ERROR", "heroku", text, msg, True)
+    if c == "_" and text[-1:] == "_":
+        m = _PYTEST_SECTION.fullmatch(text)
+        if m:
+            return Line(shape or "plain", stream, ts, "ERROR", "pytest", text, m.group(1), True, "pytest_section")
+    if c in "FE" and text.startswith(("FAILED ", "ERROR ")):
+        m = _PYTEST_SUMMARY.fullmatch(text)
+        if m:
+            return Line(shape or "plain", stream, ts, "ERROR", "pytest", text, m.group(3) or text, True,
+                        "pytest_summary")
     if text[1:4] == ", [" and c in "DIWEF":
         m = _RUBY_LOGGER.match(text)
         if m:
@@ -902,6 +947,9 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
             stream = f"{m.group(3)}/{m.group(4)}"
             ts = m.group(2)
             return [parse_process(m.group(8) or "", "syslog", stream, None if ts == "-" else ts)]
+        m = _SYSLOG_BSD.match(text)
+        if m:
+            return [parse_process(m.group(4), "syslog", f"{m.group(2)}/{m.group(3)}", m.group(1))]
     elif c.isdigit():
         line = _render_record(text)
         if line is not None:
@@ -927,9 +975,10 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
                 if f:
                     return [_fly(f, m.group(1))]
                 if (first == "#" and inner[:3] == "##[") or _in_any_line(inner) or (
-                        first in _LOGFMT_INITIALS and _LOGFMT_START.match(inner)):
+                        first in _LOGFMT_INITIALS and _LOGFMT_START.match(inner)) or (
+                        first == "_" and inner[-1:] == "_"):
                     # (the GitHub Actions runner's `##[error]…`; a platform's failure line: Lambda's timeout; a
-                    # logfmt record behind the platform's timestamp)
+                    # logfmt record behind the platform's timestamp; pytest's failure section in a CI job's log)
                     return [parse_process(inner, "render-text", None, m.group(1))]
                 # what parse_process makes of a line that cannot start a record (a traceback's exception
                 # line, a blank, a chain separator): its plain text
@@ -977,6 +1026,25 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
         m = _COMPOSE.match(text)
         if m and not m.group(1).isdigit():
             return [_in_stream(ln, m.group(1)) for ln in parse_line(m.group(2), _depth + 1)]
+    if (c == '"' or (c in " \t" and text.lstrip(" \t")[:1] == '"')) and _depth < MAX_WRAPPERS:
+        m = _DOCUMENT_MESSAGE.match(text)
+        if m:
+            return _document_message(text, m.end() - 1, _depth)
+    return [parse_process(text, "", None, None)]
+
+
+def _document_message(text: str, quote: int, depth: int) -> list[Line]:
+    """A pretty-printed JSON document's `"message": "…"` line (`_DOCUMENT_MESSAGE`) read as lines (a paste of search
+    hits cut mid-document): the record its string holds (decoded, as far as it goes when the line cuts it), else the
+    line as it is (a traceback's line there has the document's other lines around it, no traceback's)."""
+    try:
+        value, _ = _DECODER.raw_decode(text, quote)
+    except (ValueError, RecursionError):
+        value = _cut_string(text[quote:])
+    if isinstance(value, str):
+        lines = parse_line(value.rstrip("\r\n"), depth + 1)
+        if any(ln.record for ln in lines):
+            return lines
     return [parse_process(text, "", None, None)]
 
 
@@ -997,6 +1065,29 @@ def _fluent_bit(m: re.Match[str], depth: int) -> list[Line]:
     stream = m.group(1) if s is None else f"{m.group(1)}/{s.group(1)}"
     out = [_in_stream(ln, stream, "fluent-bit") for ln in parse_line(value, depth + 1)]
     return [ln if ts is None else _stamped(ln, ts) for ln in out]
+
+
+def fluent_bit_open(text: str) -> str | None:
+    """The stream of a Fluent Bit `stdout` record whose `log` / `message` value goes on past the line (no closing
+    quote on it: the app's line held newlines, a multiline filter joined a traceback), else None."""
+    m = _FLUENTBIT.match(text)
+    if m is None:
+        return None
+    rest = m.group(3)
+    v = _FLUENTBIT_VALUE.search(rest)
+    if v is None or _FLUENTBIT_END.search(rest, v.end()) is not None:
+        return None
+    s = _FLUENTBIT_STREAM.search(rest)
+    return m.group(1) if s is None else f"{m.group(1)}/{s.group(1)}"
+
+
+def fluent_bit_more(text: str, stream: str) -> tuple[list[Line], bool]:
+    """A line of a Fluent Bit value that went on past its record's line (`fluent_bit_open`): the app's lines in it, in
+    the record's stream, and whether the value ends on it."""
+    e = _FLUENTBIT_VALUE_END.search(text)
+    value = text if e is None else text[:e.start()]
+    lines = [_in_stream(ln, stream, "fluent-bit") for ln in parse_line(value)] if value or e is None else []
+    return lines, e is not None
 
 
 def _stamped(ln: Line, ts: str) -> Line:
@@ -1048,9 +1139,9 @@ def is_frame(text: str) -> bool:
     marked frame (`> File "…", line N, in f`: where the exception was caught), one behind an exception
     group's gutter (`  |   File …`), or one that lost its indentation (a log service that strips lines:
     `app[web.1]: File "…", line 231, in run`)."""
-    if text[:1] in (" ", "\t"):
+    if text[:1] in (" ", "\t", "|"):
         s = text.lstrip()
-        if s[:1] == "|":  # a frame behind an exception group's gutter (`  |   File "…", line 8, in f`)
+        if s[:1] == "|":  # a frame behind an exception group's gutter (`  |   File "…", line 8, in f`, unindented too)
             s = s[1:].lstrip()
         return s.startswith('File "') and '", line ' in text
     return text.startswith(('> File "', 'File "')) and '", line ' in text
@@ -1074,6 +1165,19 @@ def traceback_at(text: str) -> int:
             return 0  # an exception group's header (`  + Exception Group Traceback …`): the whole line is the header
         return at
     return -1
+
+
+_GROUP_EDGE = re.compile(r"\+-[-+]*(?: (?:\d+|\.\.\.) -+)?")
+
+
+def in_group_gutter(text: str) -> bool:
+    """A line of an exception group's traceback whose indentation was stripped (a paste, a log shipper that strips
+    lines): behind its gutter (`| …`, a nested group's `| + Exception Group Traceback …` too) or a box's edge
+    (`+-+---------------- 1 ----------------`, `+---------------- 2 ----------------`, `+------------`)."""
+    c = text[:1]
+    if c == "|":
+        return text[1:2] in (" ", "")
+    return c == "+" and _GROUP_EDGE.fullmatch(text.rstrip()) is not None
 
 
 def is_group_end(text: str) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from mosaic_diag.logs.lines import CRI_REST, is_docker_json
@@ -75,3 +76,23 @@ def line_of(p: Piece) -> str:
     if p.kind == "docker":
         return json.dumps({"log": p.text, "stream": p.stream, "time": p.time})
     return f"{p.time} {p.stream} F {p.text}"
+
+
+@dataclass
+class Carry:
+    """The split lines still being joined when one read of a live stream ends (`logs.follow.segments`: a pass ends
+    when the stream is idle), handed to the next read instead of read as they are: per stream its pieces so far,
+    joined up to the line cap as a read keeps them, and the line of the first (counted from the next read's
+    start: 0 is the last line of the read before). `ended`: the stream stopped, the last read reads them."""
+
+    pending: dict[str, tuple[int, Piece]] = field(default_factory=dict)
+    ended: bool = False
+
+    def take(self) -> dict[str, tuple[int, Piece]]:
+        """The pieces a read starts with (and no longer here)."""
+        pending, self.pending = self.pending, {}
+        return pending
+
+    def keep(self, pending: dict[str, tuple[int, Piece]], lines: int) -> None:
+        """The pieces a read of `lines` lines ends with, for the next read."""
+        self.pending = {std: (first - lines, p) for std, (first, p) in pending.items()}

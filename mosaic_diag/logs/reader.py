@@ -25,10 +25,13 @@ from mosaic_diag.logs.lines import (
     DOCUMENT_ARRAYS,
     ERROR_LEVELS,
     LOGFMT_LEVEL_KEYS,
+    MAX_VALUE_LINES,
     RECORD_INITIALS,
     RECORD_KEYS,
     Line,
     entry_lines,
+    fluent_bit_more,
+    fluent_bit_open,
     parse_line,
     parse_ts,
 )
@@ -77,6 +80,14 @@ _HEROKU = (b"heroku[", b" heroku/")
 # shows one)
 LOGFMT_NEEDLES = (Needle(b"=err"), Needle(b'="err'), Needle(b"=crit"), Needle(b'="crit'), Needle(b"=fatal"),
                   Needle(b"=ERR"))
+# pytest's report in a CI job's log: its failure sections' headers (`____ test_db ____`) end in an underscore, its short
+# summary's lines start with `FAILED ` (its `ERROR ` lines and `____ ERROR at setup of … ____` headers are candidates
+# anyway): each needle a search of the whole block, made from the first block whose head or tail (`_probe`) shows
+# one of pytest's banners on, or a test's node id in the first (`tests/x.py::test_db`: a pasted summary; a short key,
+# slower to search for)
+PYTEST_NEEDLES = (Needle(b"_\n"), Needle(b"_\r\n"), Needle(b"FAILED ", 0))
+_PYTEST = (b"= FAILURES =", b" short test summary info ")
+_PYTEST_FIRST = (b".py::",)
 _LOGFMT_KEYS = tuple(sorted(f"{k}=".encode() for k in LOGFMT_LEVEL_KEYS))  # the keys the parser reads a level from
 PROBE = 1 << 16
 FIRST_PROBE = 1 << 20  # the head of a log's first block probed: all of a log up to 1 MB (a few ms of searches)
@@ -126,7 +137,7 @@ _FRAMES_BARE = re.compile(rb"(?:[ \t]+\S[^\n]*\n)+")
 # exception line (a plain line: its first character cannot start a record), a blank, a chain separator, a
 # blank and the next traceback's header
 _CHAIN_RENDER_TEXT = re.compile(
-    rb"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) ([^\x00-\x20\x7f-\xff0-9DIWECF\[=ah][^\n\r]*)\n"
+    rb"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) ([^\x00-\x20\x7f-\xff0-9DIWECF\[=ah|+][^\n\r]*)\n"
     rb"\1 ?\n"
     rb"\1 (During handling of the above exception, another exception occurred:"
     rb"|The above exception was the direct cause of the following exception:)\n"
@@ -135,9 +146,10 @@ _CHAIN_RENDER_TEXT = re.compile(
 # the last exception line after the frames (a plain line, as above), and a traceback's header right after
 # the error record it belongs to
 # (a line that cannot start a record, `lines.RECORD_INITIALS`: right after a traceback's frames such a line is
-# its exception line, even one that starts like Render's failure sentences)
+# its exception line, even one that starts like Render's failure sentences; not an exception group's line whose
+# indentation was stripped, `|` / `+`: read one by one, `lines.in_group_gutter`)
 _EXCEPTION_RENDER_TEXT = re.compile(
-    rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d) ([^\x00-\x20\x7f-\xff0-9"
+    rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d) ([^\x00-\x20\x7f-\xff0-9|+"
     + re.escape("".join(sorted(RECORD_INITIALS))).encode() + rb"][^\n\r]*)\n")
 _HEADER_RENDER_TEXT = re.compile(
     rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d) (Traceback \(most recent call last\):[^\n\r]*)\n")
@@ -149,7 +161,8 @@ class _Finder:
     __slots__ = ("block", "needles", "next")
 
     def __init__(self, block: bytes, json_lines: bool, logfmt: bool, wording: bool = False,
-                 supervisord: bool = False, heroku: bool = False, five_letter: bool = False) -> None:
+                 supervisord: bool = False, heroku: bool = False, five_letter: bool = False,
+                 pytest: bool = False) -> None:
         self.block = block
         needles = TEXT_NEEDLES + JSON_NEEDLES if json_lines else TEXT_NEEDLES
         needles = needles + ESCAPED_JSON_NEEDLES if json_lines and block.find(_ESCAPED_JSON) >= 0 else needles
@@ -157,6 +170,7 @@ class _Finder:
         needles = needles + WORDING_NEEDLES if wording else needles
         needles = needles + SUPERVISORD_NEEDLES if supervisord else needles
         needles = needles + FIVE_LETTER_NEEDLES if five_letter else needles
+        needles = needles + PYTEST_NEEDLES if pytest else needles
         self.needles = needles + HEROKU_NEEDLES if heroku else needles
         self.next = [-1] * len(self.needles)
 
@@ -208,7 +222,8 @@ def _sniff(block: bytes, a: int) -> str:
 
 
 class _Reader:
-    def __init__(self, stream: BinaryIO, stats: ReadStats, block_size: int, line_cap: int, horizon: int) -> None:
+    def __init__(self, stream: BinaryIO, stats: ReadStats, block_size: int, line_cap: int, horizon: int,
+                 carry: pieces.Carry | None = None) -> None:
         self.stream = stream
         self.stats = stats
         self.block_size = block_size
@@ -229,7 +244,10 @@ class _Reader:
         self._needles: list[bytes] = []
         # per stream: the first line of a line that a container runtime split, and its pieces so far joined
         # (`_joined`)
-        self.pieces: dict[str, tuple[int, pieces.Piece]] = {}
+        self.pieces: dict[str, tuple[int, pieces.Piece]] = {} if carry is None else carry.take()
+        self.carry = carry
+        # a Fluent Bit record's value that went on past its line: its stream and how many more lines it may take
+        self.value: tuple[str, int] | None = None
         self.held: list[tuple[int, int, RawEvent]] = []  # closed events waiting for an earlier one (`_release`)
         self._seq = 0
 
@@ -241,6 +259,10 @@ class _Reader:
                              lines_read=lambda: self.lineno + self._pending_lines)
         first = next(blocks, None)
         if first is None:
+            if self.pieces:  # a live stream that stopped with no more lines: the pieces an earlier pass handed on
+                self._end_pieces()
+                self.asm.finish()
+                yield from self._release(self.asm.out, final=True)
             return
         if self._looks_like_document(first):
             rest = yield from self._documents(first, blocks)
@@ -259,6 +281,7 @@ class _Reader:
         heroku = False  # Heroku's log seen: its platform's error lines are candidates from then on
         five_letter = False  # five-letter levels seen ("INFO  [alembic…]"): "CRITI [" is a candidate from then on
         prefixed_json = False  # a JSON record behind a line prefix seen: JSON levels are candidates from then on
+        pytest = False  # pytest's report seen: its failure sections' headers and summary lines are candidates
         first_block = True  # probed further: a log of up to 1 MB misses none of these layouts
         for block in blocks:
             json_lines = _has_json_lines(block)
@@ -272,12 +295,15 @@ class _Reader:
             supervisord = supervisord or _probe(block, _SUPERVISORD, first_block)
             heroku = heroku or _probe(block, _HEROKU, first_block)
             five_letter = five_letter or _probe(block, _FIVE_LETTER, first_block)
+            pytest = pytest or _probe(block, _PYTEST, first_block) or (
+                first_block and _probe(block, _PYTEST_FIRST, True))
             first_block = False
-            finder = _Finder(block, json_lines or prefixed_json, logfmt, wording, supervisord, heroku, five_letter)
+            finder = _Finder(block, json_lines or prefixed_json, logfmt, wording, supervisord, heroku, five_letter,
+                             pytest)
             run = runlines = -1     # start of a run of lines passed over while events are open
             while pos < n:
                 opened = asm.open
-                if self.pieces:  # a split line is being joined: every line is read
+                if self.pieces or self.value:  # a split line is being joined, a value read on: every line is read
                     pass
                 elif not opened:
                     if run >= 0:
@@ -346,12 +372,20 @@ class _Reader:
             self._last_ts(block)
             stats.lines = self.lineno  # lines so far (progress on stdin); final in _finish_stats
             self.prev_tail = _tail(block if len(block) >= TAIL_BYTES else self.prev_tail + block)
-        for first, p in self.pieces.values():  # a log that ends in the middle of a split line: its pieces so far
-            self._feed(pieces.line_of(p), first, self.lineno)
-        self.pieces.clear()
+        self._end_pieces()
         asm.finish()
         yield from self._release(out, final=True)
         self._finish_stats()
+
+    def _end_pieces(self) -> None:
+        """At the end of the input: the lines a container runtime split and has not finished, read as they are (a log
+        that ends in the middle of a split line), or handed on to the next pass over a live stream (`carry`)."""
+        if self.carry is not None and not self.carry.ended:
+            self.carry.keep(self.pieces, self.lineno)
+        else:
+            for first, p in self.pieces.values():
+                self._feed(pieces.line_of(p), first, self.lineno)
+        self.pieces.clear()
 
     def _release(self, out: list[RawEvent], final: bool = False) -> Iterator[RawEvent]:
         """The events closed so far (`out`, emptied) in the order of their first lines: an event that closed while
@@ -457,6 +491,17 @@ class _Reader:
 
     def _feed(self, text: str, first: int, lineno: int) -> None:
         """Parse one line's text and feed its parts to the assembler (`first`: the line it starts on)."""
+        if self.value is not None:  # the next line of a Fluent Bit value: the app's line, in the record's stream
+            stream, left = self.value
+            more, closed = fluent_bit_more(text, stream)
+            self.value = None if closed or left <= 1 else (stream, left - 1)
+            for ln in more:
+                self.asm.feed(first, ln, lineno)
+            return
+        if text[:1] == "[" and "=>" in text:
+            stream = fluent_bit_open(text)
+            if stream is not None:
+                self.value = (stream, MAX_VALUE_LINES)
         for ln in parse_line(text):
             if ln.stream is not None and not ln.record and ln.stream not in self.asm.open \
                     and self.asm.rejoining(None):
@@ -1014,14 +1059,17 @@ def first_timestamp(src: BinaryIO, head: int = 64 << 10) -> datetime | None:
 
 
 def read_events(src: BinaryIO, stats: ReadStats, *, name: str = "-", block_size: int = BLOCK_SIZE,
-                line_cap: int = LINE_CAP, horizon: int = 200) -> Iterator[RawEvent]:
+                line_cap: int = LINE_CAP, horizon: int = 200, carry: pieces.Carry | None = None) -> Iterator[RawEvent]:
     """The events of the log in `src` (a binary stream, plain or gzip), in the order they close.
 
     `stats` is filled as reading goes (complete when the iterator is exhausted). `name` is only
     used in messages. `block_size` / `line_cap` / `horizon` (lines an open event of one instance
     waits for that instance's next line) are tuning knobs; tests use a tiny `block_size`.
+    `carry`: `src` is one pass over a live stream (`logs.follow.segments`): a line a container runtime split
+    whose last piece has not come yet is handed on to the next pass (its line numbered from this one's
+    end, 0 and below), not read as it is.
     """
-    return _named(_Reader(src, stats, block_size, line_cap, horizon).events(), name)
+    return _named(_Reader(src, stats, block_size, line_cap, horizon, carry).events(), name)
 
 
 def _named(events: Iterator[RawEvent], name: str) -> Iterator[RawEvent]:

@@ -70,6 +70,7 @@ class Watcher:
         self.clock = clock
         self.live = LiveRates(self.run.options.anomaly)
         self.alerts = 0
+        self.lines = 0  # lines read by `follow`
         self._fed = 0
 
     def feed(self, raws: Iterable[RawEvent], *, line_offset: int = 0) -> Iterator[ErrorEvent | Alert]:
@@ -83,6 +84,20 @@ class Watcher:
             self._fed += 1
             if self._fed % PRUNE_EVERY == 0:
                 self._prune()
+
+    def follow(self, live: Any, idle: float, *, name: str = "-") -> Iterator[ErrorEvent | Alert | None]:
+        """`feed` over a live stream (`logs.follow.FollowStream`, a listener's stream) read in passes that end when
+        it is idle for `idle` seconds (`logs.follow.segments`: a pass's open events are closed at its end, a line
+        a container runtime split and has not finished goes on into the next); None after each pass. `lines`
+        counts the lines read."""
+        from mosaic_diag.logs import ReadStats, read_events
+        from mosaic_diag.logs.follow import segments
+
+        for segment in segments(live, idle):
+            stats = ReadStats()
+            yield from self.feed(read_events(segment, stats, name=name, carry=segment.carry), line_offset=self.lines)
+            self.lines += stats.lines
+            yield None
 
     def _prune(self) -> None:
         newest = self.run.rates.last
