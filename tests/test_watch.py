@@ -504,3 +504,56 @@ def test_a_split_line_still_open_when_the_stream_stops_is_read_as_it_is(tmp_path
         state.close()
     events = [i for i in items if i is not None and not hasattr(i, "kind")]
     assert [(e.line, e.end_line, e.label) for e in events] == [(1, 2, "PG_CONNECTION_FAILED")], events
+
+
+def test_follow_reads_a_utf16_file_as_utf8_from_a_whole_character(tmp_path: Path) -> None:
+    """PowerShell 5 writes a redirected stream in UTF-16LE with a BOM; `logging.FileHandler(encoding="utf-16")`
+    does the same. Followed from its end (even with half a character written), and from a rotation's new file."""
+    import logging
+
+    log = tmp_path / "app.log"
+    handler = logging.FileHandler(log, encoding="utf-16")
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("mosaic.follow.utf16")
+    logger.propagate = False
+    logger.addHandler(handler)
+    logger.warning("before the watch: not read")
+    handler.flush()
+    with open(log, "ab") as fh:
+        fh.write(b"x")  # half of a character: the follow starts after it, at a whole one
+    stop = threading.Event()
+    stream = FollowStream(log, stop, poll=0.01)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: [got.append(c) for c in iter(lambda: stream.read(4096), b"")])
+    reader.start()
+    try:
+        def wait_for(text: bytes) -> None:
+            for _ in range(2000):
+                if text in b"".join(got):
+                    return
+                stop.wait(0.01)
+            raise AssertionError(f"{text!r} never read; got {b''.join(got)!r}")
+
+        with open(log, "ab") as fh:
+            fh.write(b"\0")  # the character's other half, then whole records
+        try:
+            json.loads("{")
+        except json.JSONDecodeError:
+            logger.exception("caf\u00e9 step file unreadable")
+        handler.flush()
+        wait_for("ERROR mosaic.follow.utf16: caf\u00e9 step file unreadable\n".encode())
+        wait_for(b"json.decoder.JSONDecodeError: Expecting property name enclosed in double quotes")
+        handler.close()
+        log.rename(tmp_path / "app.log.1")
+        log.touch()  # the rotation's new file, empty when it is reopened
+        stop.wait(0.1)
+        log.write_bytes("ERROR after: rotation\n".encode("utf-16"))
+        wait_for(b"ERROR after: rotation\n")
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+        stop.set()
+        reader.join(timeout=10)
+        stream.close()
+    text = b"".join(got)
+    assert b"\0" not in text and b"before the watch" not in text and text.startswith(b"x")

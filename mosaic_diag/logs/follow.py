@@ -20,10 +20,28 @@ from typing import Any
 from mosaic_diag.errors import UsageError
 from mosaic_diag.logs.pieces import Carry
 
+_UNITS = {"utf-16-le": 2, "utf-16-be": 2, "utf-32-le": 4, "utf-32-be": 4}
+_BOMS = {b"\xff\xfe\0\0": "utf-32-le", b"\0\0\xfe\xff": "utf-32-be", b"\xff\xfe": "utf-16-le",
+         b"\xfe\xff": "utf-16-be"}
+
+
+def _text_codec(fh: Any) -> tuple[str | None, int]:
+    """The UTF-16/32 byte order a file is written in (None: read its bytes as they are) and the length of
+    its BOM, from the file's first 256 bytes (`logs.source.utf16_of` without a BOM)."""
+    from mosaic_diag.logs.source import utf16_of
+
+    head = os.pread(fh.fileno(), 256, 0)
+    for bom, codec in _BOMS.items():  # (UTF-32's BOMs first: UTF-16LE's is their prefix)
+        if head.startswith(bom):
+            return codec, len(bom)
+    found = utf16_of(head)
+    return (found, 0) if found in _UNITS else (None, 0)
+
 
 class FollowStream:
     """`tail -F` as a stream: new bytes of `path` as they are written; a rotated (new inode) or
-    truncated file is reopened from its start. `from_start` reads what is already there first."""
+    truncated file is reopened from its start. `from_start` reads what is already there first. A file
+    written in UTF-16 or UTF-32 (PowerShell 5's redirection) is read as UTF-8, from a whole character."""
 
     def __init__(self, path: Path, stop: threading.Event, *, from_start: bool = False, poll: float = 0.25) -> None:
         self.path = path
@@ -37,8 +55,24 @@ class FollowStream:
         except (IsADirectoryError, PermissionError, OSError) as exc:
             raise UsageError(f"cannot follow: {getattr(exc, 'strerror', None) or exc}", path=str(path)) from None
         self._ino = os.fstat(self._fh.fileno()).st_ino
-        if not from_start:
-            self._fh.seek(0, os.SEEK_END)
+        self._decoder: Any = None
+        self._text(end=not from_start)
+
+    def _text(self, *, end: bool) -> None:
+        """Read the file as text of its encoding from its start (after a BOM) or, with `end`, from the
+        last whole character (a UTF-16 file's end may hold half of one that is being written)."""
+        codec, bom = _text_codec(self._fh)
+        self._undecided = os.fstat(self._fh.fileno()).st_size == 0  # (told by its first bytes: `read_some`)
+        if codec is None:
+            self._decoder = None
+            self._fh.seek(0, os.SEEK_END if end else os.SEEK_SET)
+            return
+        import codecs
+
+        self._decoder = codecs.getincrementaldecoder(codec)(errors="replace")
+        size = os.fstat(self._fh.fileno()).st_size if end else 0
+        unit = _UNITS[codec]
+        self._fh.seek(max(bom, size - (size - bom) % unit))
 
     def _reopen_if_rotated(self) -> bool:
         try:
@@ -53,6 +87,7 @@ class FollowStream:
                 return False
             self._fh.close()
             self._fh, self._ino = fresh, os.fstat(fresh.fileno()).st_ino
+            self._text(end=False)
             self.rotations += 1
             return True
         return False
@@ -63,6 +98,11 @@ class FollowStream:
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self.stop.is_set():
             data = self._fh.read(size if size > 0 else 1 << 20)
+            if data and self._undecided:  # a file empty when opened (a rotation's new file): its first bytes
+                self._text(end=False)
+                data = self._fh.read(size if size > 0 else 1 << 20)
+            if data and self._decoder is not None:
+                data = self._decoder.decode(data).encode("utf-8", "surrogatepass")  # (b"": half a character)
             if data:
                 return data
             if self._reopen_if_rotated():
