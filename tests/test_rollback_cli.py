@@ -92,6 +92,30 @@ def test_manifest_generate_diff_record_history(repo):
     assert r.returncode == 2 and r.stderr.startswith("mosaic-diag: error: unknown git ref 'nope'")
 
 
+def test_manifest_record_on_a_dirty_tree_says_so_and_records_head(repo):
+    """`manifest record` (and `manifest generate HEAD`) with uncommitted changes: one stderr line naming how
+    many and the first paths, that the manifest is HEAD's; HEAD recorded all the same; JSON stdout intact."""
+    write(repo.work, "app.py", "VERSION = 6\n")
+    for i in range(6):
+        write(repo.work, f"new/f{i}.txt", "x\n")
+    r = run(repo, "manifest", "record", "--format", "json", "--note", "hotfix")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["commit"] == repo.commits["c5"]
+    warning = [line for line in r.stderr.splitlines() if "WARNING" in line]
+    assert len(warning) == 1 and len(r.stderr.splitlines()) == 1
+    assert "7 uncommitted change(s) (app.py, new/f0.txt, new/f1.txt, new/f2.txt, new/f3.txt, …)" in warning[0]
+    assert f"describes HEAD {repo.commits['c5'][:12]}, not the working tree" in warning[0]
+    r = run(repo, "manifest", "history", "--format", "json")
+    assert [x["commit"] for x in json.loads(r.stdout)] == [repo.commits["c5"]]
+    for args in (("manifest", "record"), ("manifest", "record", "main"), ("manifest", "generate", "HEAD")):
+        r = run(repo, *args)
+        assert r.returncode == 0 and "7 uncommitted change(s)" in r.stderr, (args, r.stderr)
+    # another commit than the checked-out one: the working tree says nothing about it
+    for args in (("manifest", "record", "HEAD~1"), ("manifest", "generate", "HEAD~1")):
+        r = run(repo, *args)
+        assert r.returncode == 0 and r.stderr == "", (args, r.stderr)
+
+
 def test_rollback_dry_run_then_yes(repo):
     c = repo.commits
     r = run(repo, "rollback", c["c4"], "--dry-run")
