@@ -256,9 +256,14 @@ def history_cmd(
     if fmt is OutputFormat.json:
         sys.stdout.write(json.dumps([r.to_dict() for r in records], indent=2, sort_keys=True) + "\n")
     else:
-        for r in records:
-            sys.stdout.write(f"#{r.id} {r.recorded_at} {r.commit[:12]} {r.status}"
-                             + (f"  {r.note}" if r.note else "") + "\n")
+        from mosaic_diag.platform.mdtext import md_text
+        from mosaic_diag.platform.terminal import one_line_escaped
+
+        md = fmt is OutputFormat.markdown
+        for r in records:  # a note is free text: its line breaks and controls shown escaped, one entry a line
+            note = one_line_escaped(r.note) if r.note else ""
+            sys.stdout.write(f"{'- ' if md else ''}#{r.id} {r.recorded_at} {r.commit[:12]} {r.status}"
+                             + (f"  {md_text(note) if md else note}" if note else "") + "\n")
         if not records:
             sys.stdout.write(f"no deploys recorded in {store.description}\n")
     return 0
