@@ -36,6 +36,8 @@ class Scripted(BaseHTTPRequestHandler):
             body = {"error": {"message": "slow down"}}
         elif self.path.startswith("/slow"):
             delay = 2.0
+        elif self.path == "/long":  # a long answer a careless pattern backtracks on for ever
+            body = {"a": 1, "text": "a" * 30_000 + "b"}
         elif self.path == "/switch" and state["mode"] == "broken":
             body = {"text": "hello"}
         self.server.stopping.wait(delay)  # cut short when the fixture stops the server
@@ -215,6 +217,29 @@ def test_bless_after_a_run_that_got_no_answers_leaves_those_cases_out(server, ca
     assert set(json.loads(base.read_text())["cases"]) == {"ok"}
     assert main(["golden", "bless", "--baseline", str(base), "--state-dir", str(state), "--include-errors"]) == 0
     assert json.loads(base.read_text())["cases"]["slow"]["outcome"] == "error"
+
+
+def test_a_catastrophic_regex_fails_its_case_naming_file_and_line_and_the_run_goes_on(server, tmp_path, capsys):
+    """`(a+)+$` on 30,000 `a`s then `b` would backtrack for ages (the stdlib's re has no deadline): each regex
+    assertion gives up after its own deadline, the case fails with a one-line reason naming FILE:LINE, and
+    the other cases are run and judged."""
+    cases = tmp_path / "cases.yml"
+    cases.write_text("cases:\n"
+                     "  - {id: ok, path: /ok, expect: {regex: ['hel+o']}}\n"
+                     "  - {id: body, path: /long, expect: {regex: ['(a+)+$'], contains: [zzz]}}\n"
+                     "  - {id: field, path: /long, expect: {json_path: {$.text: {matches: '(a+)+$'}}}}\n"
+                     "  - {id: after, path: /long, expect: {regex: ['a{30000}b'], json_path: {$.a: {equals: 1}}}}\n")
+    assert main(["golden", "--url", url_of(server), "--cases", str(cases), "--state-dir", str(tmp_path / "s"),
+                 "--retries", "0", "--format", "json"]) == 1
+    data = {c["id"]: c for c in json.loads(capsys.readouterr().out)["cases"]}
+    assert data["ok"]["outcome"] == "pass" and data["after"]["outcome"] == "pass"
+    for case, line, what, chars in (("body", 3, "regex: /(a+)+$/", "30,021"),  # the JSON body
+                                    ("field", 4, "json_path $.text matches: /(a+)+$/", "30,001")):  # its field
+        assert data[case]["outcome"] == "fail"
+        [gave_up] = [f for f in data[case]["failures"] if "gave up" in f]
+        assert gave_up.startswith(what + " gave up after") and gave_up.endswith(f"[{cases}:{line}]")
+        assert f" on {chars} chars " in gave_up and "\n" not in gave_up
+    assert "contains: missing 'zzz'" in data["body"]["failures"]  # the other assertions are still judged
 
 
 def test_the_table_shows_case_ids_as_they_are(server, tmp_path, capsys):
