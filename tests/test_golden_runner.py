@@ -442,3 +442,50 @@ def test_an_endless_answer_is_cut_at_the_cap_not_read_into_memory(tmp_path):
     finally:
         srv.stop()
     assert written < MAX_ANSWER_BYTES + 8 * 2**20  # (socket buffers): the body was not read on
+
+
+ENDLESS_APP = """
+WRITTEN = [0]
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            await send({"type": message["type"] + ".complete"})
+            if message["type"] == "lifespan.shutdown":
+                return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    if scope["path"] == "/health":
+        await send({"type": "http.response.body", "body": b"ok"})
+        return
+    chunk = b"x" * 65536
+    while True:  # an answer without end
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        WRITTEN[0] += len(chunk)
+"""
+
+
+def test_an_endless_in_process_answer_is_cut_at_the_cap_too(tmp_path, monkeypatch):
+    """`--app`: the in-process answer is read as the app sends it and cut at MAX_ANSWER_BYTES as a URL's is
+    (it was read whole, into memory, without end); the case errors saying so and the app is stopped."""
+    import importlib
+
+    from mosaic_diag.golden.targets import MAX_ANSWER_BYTES
+
+    (tmp_path / "endless_asgi_app.py").write_text(ENDLESS_APP)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cases = tmp_path / "cases.yml"
+    cases.write_text("cases:\n  - {id: endless, path: /endless, expect: {status: 200}}\n"
+                     "  - {id: health, path: /health, expect: {contains: [ok]}}\n")
+    target = open_target(app="endless_asgi_app:app", app_dir=tmp_path)
+    try:
+        report = run_cases(load_cases([cases]), target, RunOptions(explain=False, concurrency=1), RecordingClock())
+    finally:
+        target.close()
+    results = {r.case_id: r for r in report.results}
+    assert results["endless"].outcome == "error"
+    assert any(f"larger than {MAX_ANSWER_BYTES // 2**20} MiB" in f for f in results["endless"].failures)
+    assert results["health"].outcome == "pass"
+    written = importlib.import_module("endless_asgi_app").WRITTEN[0]
+    assert MAX_ANSWER_BYTES <= written < MAX_ANSWER_BYTES + 4 * 2**20  # the app was not read on
