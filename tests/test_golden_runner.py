@@ -36,6 +36,8 @@ class Scripted(BaseHTTPRequestHandler):
             body = {"error": {"message": "slow down"}}
         elif self.path.startswith("/slow"):
             delay = 2.0
+        elif self.path == "/long":  # a long answer a careless pattern backtracks on for ever
+            body = {"a": 1, "text": "a" * 30_000 + "b"}
         elif self.path == "/switch" and state["mode"] == "broken":
             body = {"text": "hello"}
         self.server.stopping.wait(delay)  # cut short when the fixture stops the server
@@ -215,6 +217,29 @@ def test_bless_after_a_run_that_got_no_answers_leaves_those_cases_out(server, ca
     assert set(json.loads(base.read_text())["cases"]) == {"ok"}
     assert main(["golden", "bless", "--baseline", str(base), "--state-dir", str(state), "--include-errors"]) == 0
     assert json.loads(base.read_text())["cases"]["slow"]["outcome"] == "error"
+
+
+def test_a_catastrophic_regex_fails_its_case_naming_file_and_line_and_the_run_goes_on(server, tmp_path, capsys):
+    """`(a+)+$` on 30,000 `a`s then `b` would backtrack for ages (the stdlib's re has no deadline): each regex
+    assertion gives up after its own deadline, the case fails with a one-line reason naming FILE:LINE, and
+    the other cases are run and judged."""
+    cases = tmp_path / "cases.yml"
+    cases.write_text("cases:\n"
+                     "  - {id: ok, path: /ok, expect: {regex: ['hel+o']}}\n"
+                     "  - {id: body, path: /long, expect: {regex: ['(a+)+$'], contains: [zzz]}}\n"
+                     "  - {id: field, path: /long, expect: {json_path: {$.text: {matches: '(a+)+$'}}}}\n"
+                     "  - {id: after, path: /long, expect: {regex: ['a{30000}b'], json_path: {$.a: {equals: 1}}}}\n")
+    assert main(["golden", "--url", url_of(server), "--cases", str(cases), "--state-dir", str(tmp_path / "s"),
+                 "--retries", "0", "--format", "json"]) == 1
+    data = {c["id"]: c for c in json.loads(capsys.readouterr().out)["cases"]}
+    assert data["ok"]["outcome"] == "pass" and data["after"]["outcome"] == "pass"
+    for case, line, what, chars in (("body", 3, "regex: /(a+)+$/", "30,021"),  # the JSON body
+                                    ("field", 4, "json_path $.text matches: /(a+)+$/", "30,001")):  # its field
+        assert data[case]["outcome"] == "fail"
+        [gave_up] = [f for f in data[case]["failures"] if "gave up" in f]
+        assert gave_up.startswith(what + " gave up after") and gave_up.endswith(f"[{cases}:{line}]")
+        assert f" on {chars} chars " in gave_up and "\n" not in gave_up
+    assert "contains: missing 'zzz'" in data["body"]["failures"]  # the other assertions are still judged
 
 
 def test_the_table_shows_case_ids_as_they_are(server, tmp_path, capsys):
@@ -417,3 +442,50 @@ def test_an_endless_answer_is_cut_at_the_cap_not_read_into_memory(tmp_path):
     finally:
         srv.stop()
     assert written < MAX_ANSWER_BYTES + 8 * 2**20  # (socket buffers): the body was not read on
+
+
+ENDLESS_APP = """
+WRITTEN = [0]
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            await send({"type": message["type"] + ".complete"})
+            if message["type"] == "lifespan.shutdown":
+                return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    if scope["path"] == "/health":
+        await send({"type": "http.response.body", "body": b"ok"})
+        return
+    chunk = b"x" * 65536
+    while True:  # an answer without end
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        WRITTEN[0] += len(chunk)
+"""
+
+
+def test_an_endless_in_process_answer_is_cut_at_the_cap_too(tmp_path, monkeypatch):
+    """`--app`: the in-process answer is read as the app sends it and cut at MAX_ANSWER_BYTES as a URL's is
+    (it was read whole, into memory, without end); the case errors saying so and the app is stopped."""
+    import importlib
+
+    from mosaic_diag.golden.targets import MAX_ANSWER_BYTES
+
+    (tmp_path / "endless_asgi_app.py").write_text(ENDLESS_APP)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cases = tmp_path / "cases.yml"
+    cases.write_text("cases:\n  - {id: endless, path: /endless, expect: {status: 200}}\n"
+                     "  - {id: health, path: /health, expect: {contains: [ok]}}\n")
+    target = open_target(app="endless_asgi_app:app", app_dir=tmp_path)
+    try:
+        report = run_cases(load_cases([cases]), target, RunOptions(explain=False, concurrency=1), RecordingClock())
+    finally:
+        target.close()
+    results = {r.case_id: r for r in report.results}
+    assert results["endless"].outcome == "error"
+    assert any(f"larger than {MAX_ANSWER_BYTES // 2**20} MiB" in f for f in results["endless"].failures)
+    assert results["health"].outcome == "pass"
+    written = importlib.import_module("endless_asgi_app").WRITTEN[0]
+    assert MAX_ANSWER_BYTES <= written < MAX_ANSWER_BYTES + 4 * 2**20  # the app was not read on

@@ -20,9 +20,9 @@ def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
     return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=check, timeout=60)
 
 
-def diag(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def diag(repo: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], cwd=repo, capture_output=True, text=True,
-                          timeout=60)
+                          timeout=60, env=env)
 
 
 @pytest.fixture
@@ -133,6 +133,42 @@ def test_core_hooks_path_is_honoured(repo: Path) -> None:
     (repo / "bad.py").write_text(BAD)
     git(repo, "add", "bad.py")
     assert commit(repo).returncode == 1
+
+
+def test_a_global_core_hooks_path_is_written_only_with_the_explicit_flag(repo: Path, tmp_path: Path) -> None:
+    """core.hooksPath set in ~/.gitconfig names a directory every repository runs its hooks from: installing
+    there (or uninstalling) changes them all, so it is refused without --global-hooks-path, and said with it.
+    The repository's own core.hooksPath is its own business and stays as it was."""
+    shared, home = tmp_path / "shared-hooks", tmp_path / "home"
+    shared.mkdir()
+    home.mkdir()
+    cfg = home / ".gitconfig"
+    cfg.write_text(f"[core]\n\thooksPath = {shared}\n")
+    env = {**os.environ, "HOME": str(home), "GIT_CONFIG_GLOBAL": str(cfg), "GIT_CONFIG_NOSYSTEM": "1"}
+    for action in ("install", "uninstall"):
+        r = diag(repo, "hook", action, env=env)
+        assert r.returncode == 2 and f"set in the global file:{cfg}, not in this repository" in r.stderr, r.stderr
+        assert "every repository using that path" in r.stderr and "--global-hooks-path" in r.stderr
+        assert not (shared / "pre-commit").exists() and not (repo / ".git" / "hooks" / "pre-commit").exists()
+    r = diag(repo, "hook", "install", "--global-hooks-path", "--format", "json", env=env)
+    assert r.returncode == 0 and json.loads(r.stdout)["shared"] == f"global file:{cfg}", r.stderr
+    assert "WARNING" in r.stderr and "every repository using it" in r.stderr
+    # it is every repository's hook now: another one's commit of a bad file is refused
+    other = tmp_path / "other"
+    other.mkdir()
+    for args in (["init", "-q", "-b", "main"], ["config", "user.email", "dev@example.com"],
+                 ["config", "user.name", "Dev"]):
+        subprocess.run(["git", *args], cwd=other, env=env, check=True, capture_output=True)
+    (other / "bad.py").write_text(BAD)
+    subprocess.run(["git", "add", "bad.py"], cwd=other, env=env, check=True)
+    assert subprocess.run(["git", "commit", "-q", "-m", "x"], cwd=other, env=env, capture_output=True).returncode == 1
+    # the repository's own core.hooksPath: installed there without a word, the shared directory untouched
+    git(repo, "config", "--local", "core.hooksPath", ".githooks")
+    r = diag(repo, "hook", "install", env=env)
+    assert r.returncode == 0 and r.stderr == "" and (repo / ".githooks" / "pre-commit").is_file(), r.stderr
+    git(repo, "config", "--local", "--unset", "core.hooksPath")
+    r = diag(repo, "hook", "uninstall", "--global-hooks-path", env=env)
+    assert r.returncode == 0 and r.stdout.startswith("uninstalled: ") and not (shared / "pre-commit").exists()
 
 
 def test_hook_run_command_and_lint_config(repo: Path) -> None:

@@ -92,6 +92,52 @@ def test_manifest_generate_diff_record_history(repo):
     assert r.returncode == 2 and r.stderr.startswith("mosaic-diag: error: unknown git ref 'nope'")
 
 
+def test_manifest_record_on_a_dirty_tree_says_so_and_records_head(repo):
+    """`manifest record` (and `manifest generate HEAD`) with uncommitted changes: one stderr line naming how
+    many and the first paths, that the manifest is HEAD's; HEAD recorded all the same; JSON stdout intact."""
+    write(repo.work, "app.py", "VERSION = 6\n")
+    for i in range(6):
+        write(repo.work, f"new/f{i}.txt", "x\n")
+    r = run(repo, "manifest", "record", "--format", "json", "--note", "hotfix")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["commit"] == repo.commits["c5"]
+    warning = [line for line in r.stderr.splitlines() if "WARNING" in line]
+    assert len(warning) == 1 and len(r.stderr.splitlines()) == 1
+    assert "7 uncommitted change(s) (app.py, new/f0.txt, new/f1.txt, new/f2.txt, new/f3.txt, …)" in warning[0]
+    assert f"describes HEAD {repo.commits['c5'][:12]}, not the working tree" in warning[0]
+    r = run(repo, "manifest", "history", "--format", "json")
+    assert [x["commit"] for x in json.loads(r.stdout)] == [repo.commits["c5"]]
+    for args in (("manifest", "record"), ("manifest", "record", "main"), ("manifest", "generate", "HEAD")):
+        r = run(repo, *args)
+        assert r.returncode == 0 and "7 uncommitted change(s)" in r.stderr, (args, r.stderr)
+    # another commit than the checked-out one: the working tree says nothing about it
+    for args in (("manifest", "record", "HEAD~1"), ("manifest", "generate", "HEAD~1")):
+        r = run(repo, *args)
+        assert r.returncode == 0 and r.stderr == "", (args, r.stderr)
+
+
+def test_a_note_with_line_breaks_and_controls_stays_on_its_entry_line(repo):
+    """A record's note is free text (`--note`, a deploy's): its line breaks, tabs and controls are shown escaped,
+    one record a line, in every format; JSON keeps the note itself."""
+    note = "first\n#99 2020-01-01 forged deployed\r\tend\x1b[2J\u2028x"
+    assert run(repo, "manifest", "record", repo.commits["c4"], "--status", "bad", "--note", note).returncode == 0
+    assert run(repo, "manifest", "record", "--note", "plain").returncode == 0
+    shown = "first\\n#99 2020-01-01 forged deployed\\r\\tend\\u001b[2J\\u2028x"
+    r = run(repo, "manifest", "history")
+    lines = r.stdout.splitlines()
+    assert r.returncode == 0 and len(lines) == 2 and lines[0].endswith(" deployed  plain"), r.stdout
+    assert lines[1].startswith("#1 ") and lines[1].endswith(f" bad  {shown}"), r.stdout
+    r = run(repo, "manifest", "history", "--format", "markdown")
+    lines = r.stdout.splitlines()
+    assert len(lines) == 2 and lines[1].startswith("- #1 ") and lines[1].endswith(" bad  " + shown.replace(
+        "\\", "\\\\").replace("[", "\\[")), r.stdout
+    r = run(repo, "manifest", "history", "--format", "json")
+    assert [x["note"] for x in json.loads(r.stdout)] == ["plain", note]
+    r = run(repo, "rollback", repo.commits["c4"], "--dry-run")
+    refused = [line for line in r.stdout.splitlines() if "is recorded as bad" in line]
+    assert r.returncode == 1 and len(refused) == 1 and shown in refused[0], r.stdout
+
+
 def test_rollback_dry_run_then_yes(repo):
     c = repo.commits
     r = run(repo, "rollback", c["c4"], "--dry-run")

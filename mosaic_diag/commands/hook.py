@@ -15,6 +15,10 @@ from mosaic_diag.commands._options import FormatOption, OutputFormat
 hook_app = typer.Typer(help="The git pre-commit hook that lints staged Python files.", no_args_is_help=True)
 
 RepoOption = Annotated[Path | None, typer.Option("--repo", help="The repository (default: the current one).")]
+SharedOption = Annotated[bool, typer.Option(
+    "--global-hooks-path",
+    help="Act on the hooks directory of a core.hooksPath set globally (~/.gitconfig, system config): "
+         "it changes the hook of every repository using that path.")]
 
 
 def _repo(repo: Path | None) -> Path:
@@ -28,6 +32,9 @@ def _report(change: object, fmt: OutputFormat) -> None:
     from dataclasses import asdict
 
     data = {k: (str(v) if v is not None else None) for k, v in asdict(change).items()}  # type: ignore[call-overload]
+    if data.get("shared"):  # the user asked for it; still said, on stderr
+        sys.stderr.write(f"mosaic-diag: WARNING: {data['hook']} is in the hooks directory core.hooksPath "
+                         f"names in the {data['shared']}: this changes the hook of every repository using it\n")
     if fmt is OutputFormat.json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return
@@ -38,20 +45,21 @@ def _report(change: object, fmt: OutputFormat) -> None:
 
 
 @hook_app.command("install")
-def install(repo: RepoOption = None, fmt: FormatOption = OutputFormat.table) -> int:
+def install(repo: RepoOption = None, shared: SharedOption = False, fmt: FormatOption = OutputFormat.table) -> int:
     """Install the pre-commit hook (idempotent; an existing hook is kept and runs first)."""
     from mosaic_diag.lint.hook import install as do_install
 
-    _report(do_install(_repo(repo)), fmt)
+    _report(do_install(_repo(repo), shared_ok=shared), fmt)
     return 0
 
 
 @hook_app.command("uninstall")
-def uninstall(repo: RepoOption = None, fmt: FormatOption = OutputFormat.table) -> int:
+def uninstall(repo: RepoOption = None, shared: SharedOption = False,
+              fmt: FormatOption = OutputFormat.table) -> int:
     """Remove the hook and restore the one it chained."""
     from mosaic_diag.lint.hook import uninstall as do_uninstall
 
-    _report(do_uninstall(_repo(repo)), fmt)
+    _report(do_uninstall(_repo(repo), shared_ok=shared), fmt)
     return 0
 
 

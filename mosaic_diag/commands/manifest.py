@@ -41,24 +41,20 @@ def _manifest_for(repo: Path, ref: str | None, live: bool | None) -> Manifest:
                              python_version=platform.python_version(), database_url=db)
 
 
-def _warn_dirty(m: Manifest) -> None:
-    if m.dirty:
-        sys.stderr.write(f"mosaic-diag: WARNING: dirty tree: {len(m.dirty_paths)} uncommitted change(s) "
-                         f"({', '.join(m.dirty_paths[:5])}) are NOT in this manifest (it describes HEAD "
-                         f"{m.commit[:12]}, which is what deploys)\n")
+def _warn_dirty(paths: tuple[str, ...], commit: str) -> None:
+    """One stderr line: the working tree has changes the manifest of HEAD `commit` does not hold."""
+    if paths:
+        shown = ", ".join(paths[:5]) + (", …" if len(paths) > 5 else "")
+        sys.stderr.write(f"mosaic-diag: WARNING: dirty tree: {len(paths)} uncommitted change(s) ({shown}) are "
+                         f"NOT in this manifest (it describes HEAD {commit[:12]}, not the working tree; HEAD "
+                         "is what deploys)\n")
 
 
-
-
-def _without_own_output(m: Manifest, repo: Path, out: Path | None) -> Manifest:
-    """The manifest without its own output file among the dirty paths: the `--out` file or the file stdout
-    goes to (`manifest generate > manifest.json`: the shell made it before the command ran) is what this
-    command writes, not a change the manifest misses."""
-    import dataclasses
+def _own_outputs(out: Path | None) -> set[tuple[int, int]]:
+    """(device, inode) of the files this command writes: the `--out` file and the file stdout goes to
+    (`manifest generate > manifest.json`: the shell made it before the command ran)."""
     import io
     import stat
-
-    from mosaic_diag.platform import gitops
 
     own: set[tuple[int, int]] = set()
     try:
@@ -70,8 +66,17 @@ def _without_own_output(m: Manifest, repo: Path, out: Path | None) -> Manifest:
     if out is not None and out.is_file():
         st = out.stat()
         own.add((st.st_dev, st.st_ino))
-    if not m.dirty_paths or not own:
-        return m
+    return own
+
+
+def _foreign_changes(repo: Path, paths: tuple[str, ...], out: Path | None) -> tuple[str, ...]:
+    """`paths` (changes of the working tree) without this command's own output files: what it writes is
+    not a change the manifest misses."""
+    from mosaic_diag.platform import gitops
+
+    own = _own_outputs(out)
+    if not paths or not own:
+        return paths
     top = Path(gitops.open_repo(repo).working_tree_dir)
 
     def is_own(path: str) -> bool:
@@ -81,8 +86,26 @@ def _without_own_output(m: Manifest, repo: Path, out: Path | None) -> Manifest:
             return False
         return (st.st_dev, st.st_ino) in own
 
-    kept = tuple(p for p in m.dirty_paths if not is_own(p))
-    return dataclasses.replace(m, dirty=bool(kept), dirty_paths=kept)
+    return tuple(p for p in paths if not is_own(p))
+
+
+def _without_own_output(m: Manifest, repo: Path, out: Path | None) -> Manifest:
+    """The manifest without its own output file among the dirty paths (see `_foreign_changes`)."""
+    import dataclasses
+
+    kept = _foreign_changes(repo, m.dirty_paths, out)
+    return m if kept == m.dirty_paths else dataclasses.replace(m, dirty=bool(kept), dirty_paths=kept)
+
+
+def _changes_beside(repo: Path, commit: str) -> tuple[str, ...]:
+    """The working tree's uncommitted changes when `commit` is its HEAD (a manifest of that commit then
+    misses them), else none: the working tree of another commit says nothing about this one."""
+    from mosaic_diag.platform import gitops
+
+    r = gitops.open_repo(repo)
+    if r.bare or r.head.is_valid() is False or r.head.commit.hexsha != commit:
+        return ()
+    return gitops.working_tree_state(r).paths
 
 
 def _manifest_lines(m: Manifest, fmt: OutputFormat) -> str:
@@ -115,7 +138,9 @@ def generate_cmd(
 ) -> int:
     """Print (or --out) the manifest of a ref; exit 1 when the working tree is dirty."""
     m = _without_own_output(_manifest_for(repo, ref, live), repo, out)
-    _warn_dirty(m)
+    # a ref naming the checked-out commit (`HEAD`, the branch) misses the working tree's changes just the same
+    _warn_dirty(m.dirty_paths if ref is None else _foreign_changes(repo, _changes_beside(repo, m.commit), out),
+                m.commit)
     if out is not None:
         write_atomic(out, m.to_json())
         sys.stderr.write(f"mosaic-diag: manifest of {m.commit[:12]} written to {out}\n")
@@ -208,6 +233,8 @@ def record_cmd(
     from mosaic_diag.manifest import load_manifest
 
     m = load_manifest(manifest_file) if manifest_file is not None else _manifest_for(repo, ref or "HEAD", live)
+    # recorded all the same (HEAD is what a deploy pushes), but never silently: the checkout holds more
+    _warn_dirty(m.dirty_paths if manifest_file is not None else _changes_beside(repo, m.commit), m.commit)
     store = open_store_here(repo)
     rec = store.record(m, status=status, note=note)
     if fmt is OutputFormat.json:
@@ -229,9 +256,14 @@ def history_cmd(
     if fmt is OutputFormat.json:
         sys.stdout.write(json.dumps([r.to_dict() for r in records], indent=2, sort_keys=True) + "\n")
     else:
-        for r in records:
-            sys.stdout.write(f"#{r.id} {r.recorded_at} {r.commit[:12]} {r.status}"
-                             + (f"  {r.note}" if r.note else "") + "\n")
+        from mosaic_diag.platform.mdtext import md_text
+        from mosaic_diag.platform.terminal import one_line_escaped
+
+        md = fmt is OutputFormat.markdown
+        for r in records:  # a note is free text: its line breaks and controls shown escaped, one entry a line
+            note = one_line_escaped(r.note) if r.note else ""
+            sys.stdout.write(f"{'- ' if md else ''}#{r.id} {r.recorded_at} {r.commit[:12]} {r.status}"
+                             + (f"  {md_text(note) if md else note}" if note else "") + "\n")
         if not records:
             sys.stdout.write(f"no deploys recorded in {store.description}\n")
     return 0

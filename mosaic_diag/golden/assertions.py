@@ -13,6 +13,29 @@ from mosaic_diag.golden.jsonpath import MISSING, resolve
 from mosaic_diag.platform.httpjson import loads_strict, refuse_constant
 
 _NO_JSON = object()
+# how long one regex assertion may search one answer: a case file's pattern can backtrack catastrophically
+# (`(a+)+$` on a long run of `a`s), which would hold the run until --global-timeout
+REGEX_TIMEOUT = 2.0
+
+
+class _RegexTimeout(Exception):
+    """A case's regular expression gave up on an answer (its deadline passed)."""
+
+
+def _search(pattern: str, text: str, timeout: float) -> bool:
+    """Whether `pattern` matches somewhere in `text`, searched for at most `timeout` seconds (the third-party
+    `regex` engine: the stdlib's `re` cannot be stopped), else _RegexTimeout."""
+    import regex
+
+    try:
+        return regex.search(pattern, text, timeout=timeout) is not None
+    except TimeoutError:
+        raise _RegexTimeout from None
+
+
+def _gave_up(what: str, pattern: str, text: str, timeout: float, where: str) -> str:
+    return (f"{what}: /{pattern}/ gave up after {timeout:g}s on {len(text):,} chars (catastrophic backtracking?)"
+            + (f" [{where}]" if where else ""))
 
 
 def _short(value: Any, limit: int = 80) -> str:
@@ -35,7 +58,7 @@ def _text(check: TextCheck, body: str) -> str | None:
     return None
 
 
-def _json_path(check: JsonPathCheck, data: Any) -> str | None:
+def _json_path(check: JsonPathCheck, data: Any, timeout: float, where: str) -> str | None:
     value = resolve(data, check.steps) if data is not _NO_JSON else MISSING
     if check.op == "exists":
         if (value is not MISSING) != check.value:
@@ -47,7 +70,10 @@ def _json_path(check: JsonPathCheck, data: Any) -> str | None:
         return f"json_path {check.path}: {_short(value)} != {_short(check.value)}"
     if check.op in ("matches", "not_matches"):
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        found = re.search(check.value, text)
+        try:
+            found = _search(check.value, text, timeout)
+        except _RegexTimeout:
+            return _gave_up(f"json_path {check.path} {check.op}", check.value, text, timeout, where)
         if check.op == "matches" and not found:
             return f"json_path {check.path}: {_short(text)} does not match /{check.value}/"
         if check.op == "not_matches" and found:
@@ -100,8 +126,21 @@ def _contains_json(check: ContainsJson, body: str, data: Any) -> list[str]:
     return []
 
 
-def check_answer(expect: Expect, status: int, body: str) -> tuple[str, ...]:
-    """Every failed assertion of one answer, as short messages (empty: it passed)."""
+def _regex_failures(patterns: Sequence[str], body: str, timeout: float, where: str) -> list[str]:
+    out = []
+    for p in patterns:
+        try:
+            if not _search(p, body, timeout):
+                out.append(f"regex: no match for /{p}/")
+        except _RegexTimeout:
+            out.append(_gave_up("regex", p, body, timeout, where))
+    return out
+
+
+def check_answer(expect: Expect, status: int, body: str, *, regex_timeout: float = REGEX_TIMEOUT,
+                 where: str = "") -> tuple[str, ...]:
+    """Every failed assertion of one answer, as short messages (empty: it passed). Each regular expression
+    searches for at most `regex_timeout` seconds; one that gives up is a failure naming `where` (FILE:LINE)."""
     failures: list[str] = []
     if expect.status is not None:
         if status not in expect.status:
@@ -110,7 +149,7 @@ def check_answer(expect: Expect, status: int, body: str) -> tuple[str, ...]:
     elif not 200 <= status < 300:
         failures.append(f"status: got {status}, want 2xx")
     failures += [msg for msg in (_text(t, body) for t in expect.text) if msg]
-    failures += [f"regex: no match for /{p}/" for p in expect.regex if not re.search(p, body)]
+    failures += _regex_failures(expect.regex, body, regex_timeout, where)
     data: Any = _NO_JSON
     if expect.json_valid is not None or expect.json_path or expect.json_schema is not None or \
             (expect.contains_json is not None and expect.contains_json.path is not None):
@@ -122,7 +161,7 @@ def check_answer(expect: Expect, status: int, body: str) -> tuple[str, ...]:
         else:
             if expect.json_valid is False:
                 failures.append("json_valid: the body is JSON, expected it not to be")
-    failures += [msg for msg in (_json_path(j, data) for j in expect.json_path) if msg]
+    failures += [msg for msg in (_json_path(j, data, regex_timeout, where) for j in expect.json_path) if msg]
     if expect.json_schema is not None and data is not _NO_JSON:
         failures += _schema_errors(expect.json_schema, data)
     if expect.contains_json is not None:

@@ -177,7 +177,8 @@ def _attempt(case: Case, target: Target, options: RunOptions, clock: Clock,
                 clock.sleep(delay)
                 retries += 1
                 continue
-        failures = check_answer(case.expect, answer.status, answer.body) + _provider_failures(provider, answer)
+        failures = check_answer(case.expect, answer.status, answer.body, where=f"{case.file}:{case.line}"
+                                ) + _provider_failures(provider, answer)
         excerpt = redact_text(answer.body[:EXCERPT_CHARS])
         return _Outcome(Attempt(answer.status, latency, failures, None, excerpt, retries),
                         answer.body)

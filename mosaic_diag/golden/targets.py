@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import sys
 import time
@@ -184,11 +185,13 @@ class AppTarget(_ClientTarget):
 
     def send(self, method: str, path: str, *, json: Any, headers: Mapping[str, str],
              params: Mapping[str, str], timeout: float) -> Answer:
-        """As over HTTP, but without `timeout`: the in-process client cannot enforce one
-        (Starlette deprecates passing it); --global-timeout still bounds the run."""
-        response = self._client.request(method, path, json=json, headers=dict(headers),
-                                        params=dict(params))
-        return Answer(response.status_code, response.text, dict(response.headers))
+        """As over HTTP: the body read as the app sends it, at most MAX_ANSWER_BYTES (the app stopped there),
+        but without `timeout`: the in-process client cannot enforce one (Starlette deprecates passing it);
+        --global-timeout still bounds the run."""
+        with self._client.stream(method, path, json=json, headers=dict(headers), params=dict(params)) as response:
+            body = read_capped(response.iter_bytes(), limit=MAX_ANSWER_BYTES, deadline=math.inf, timeout=timeout)
+            text = body.decode(response.encoding or "utf-8", errors="replace")
+            return Answer(response.status_code, text, dict(response.headers))
 
     def probe(self, path: str, timeout: float) -> None:
         """Start the app (its lifespan); UnreachableError if it fails to start."""

@@ -1,8 +1,11 @@
 """The git pre-commit hook: install / uninstall it, and run the code rules on the staged files.
 
 `install` writes a small shell script into the hooks directory git uses (`core.hooksPath`
-honoured, via `git rev-parse --git-path hooks`). A pre-existing hook that is not ours is
-moved aside to `pre-commit.mosaic-diag-chained` and called first; `uninstall` puts it back.
+honoured, via `git rev-parse --git-path hooks`). A `core.hooksPath` set outside the repository's own
+config (the global `~/.gitconfig`, the system config, `git -c`) is shared: a hook written there runs
+for every repository using it, so install and uninstall act there only when told (`shared_ok`).
+A pre-existing hook that is not ours is moved aside to `pre-commit.mosaic-diag-chained` and called
+first; `uninstall` puts it back.
 Installing twice changes nothing. `run` lints the STAGED content of .py and .sql files (blobs read from
 the index with one `git cat-file --batch`), not the working tree, through the content-hash cache,
 and is kept light: stdlib plus the linter, no Typer, no Rich, pglast only when a file holds SQL.
@@ -11,6 +14,7 @@ INSERTs that MD007 cannot judge because no schema was found refuse the commit (e
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import subprocess
@@ -49,6 +53,7 @@ class HookChange:
     action: str            # installed | updated | unchanged | uninstalled | restored | absent
     hook: Path
     chained: Path | None = None
+    shared: str | None = None  # the config that set a shared core.hooksPath ("global file:~/.gitconfig")
 
 
 def _git(repo: Path, *args: str, stdin: bytes | None = None, env: Mapping[str, str] | None = None) -> bytes:
@@ -70,6 +75,33 @@ def hooks_dir(repo: Path) -> Path:
     return path if path.is_absolute() else (repo / path)
 
 
+def shared_hooks_path(repo: Path) -> str | None:
+    """Where `core.hooksPath` is set when that is not the repository's own config ("global
+    file:/home/me/.gitconfig"), else None (unset, or set in .git/config or the worktree's config)."""
+    try:
+        proc = subprocess.run(["git", "config", "--show-scope", "--show-origin", "--get", "core.hooksPath"],
+                              cwd=repo, capture_output=True, check=False)
+    except FileNotFoundError as exc:
+        raise UsageError("git is not installed") from exc
+    fields = proc.stdout.decode(errors="replace").rstrip("\n").split("\t", 2)
+    if proc.returncode != 0 or len(fields) != 3 or fields[0] in ("local", "worktree"):
+        return None
+    return f"{fields[0]} {fields[1]}"
+
+
+def _hooks_dir_to_change(repo: Path, shared_ok: bool, doing: str) -> tuple[Path, str | None]:
+    """The hooks directory, and the config that shares it when it is shared (a UsageError unless
+    `shared_ok`: a hook there runs for every repository using that path)."""
+    directory = hooks_dir(repo)
+    shared = shared_hooks_path(repo)
+    if shared is not None and not shared_ok:
+        raise UsageError(f"core.hooksPath {directory} is set in the {shared}, not in this repository: "
+                         f"{doing} there changes the {HOOK_NAME} hook of every repository using that path; "
+                         "re-run with --global-hooks-path if you mean it, or set core.hooksPath in this "
+                         "repository (git config --local core.hooksPath .git/hooks)", path=str(repo))
+    return directory, shared
+
+
 def script(python: str) -> str:
     return _SCRIPT.format(marker=MARKER, chained=CHAINED_NAME, python=shlex.quote(python))
 
@@ -83,9 +115,14 @@ def _is_ours(path: Path) -> bool:
 
 
 
-def install(repo: Path, *, python: str | None = None) -> HookChange:
-    """Install (or refresh) the hook; idempotent; an existing foreign hook is chained."""
-    directory = hooks_dir(repo)
+def install(repo: Path, *, python: str | None = None, shared_ok: bool = False) -> HookChange:
+    """Install (or refresh) the hook; idempotent; an existing foreign hook is chained. Into a hooks
+    directory shared by a global `core.hooksPath` only with `shared_ok`."""
+    directory, shared = _hooks_dir_to_change(repo, shared_ok, "installing")
+    return dataclasses.replace(_install(directory, python), shared=shared)
+
+
+def _install(directory: Path, python: str | None) -> HookChange:
     hook, chained = directory / HOOK_NAME, directory / CHAINED_NAME
     text = script(python or sys.executable)
     if hook.exists() or hook.is_symlink():
@@ -104,9 +141,14 @@ def install(repo: Path, *, python: str | None = None) -> HookChange:
     return HookChange("installed", hook, None)
 
 
-def uninstall(repo: Path) -> HookChange:
-    """Remove our hook and put a chained one back; a foreign hook is left alone."""
-    directory = hooks_dir(repo)
+def uninstall(repo: Path, *, shared_ok: bool = False) -> HookChange:
+    """Remove our hook and put a chained one back; a foreign hook is left alone. From a hooks directory
+    shared by a global `core.hooksPath` only with `shared_ok`."""
+    directory, shared = _hooks_dir_to_change(repo, shared_ok, "uninstalling")
+    return dataclasses.replace(_uninstall(directory), shared=shared)
+
+
+def _uninstall(directory: Path) -> HookChange:
     hook, chained = directory / HOOK_NAME, directory / CHAINED_NAME
     if not hook.exists() and not hook.is_symlink():
         return HookChange("absent", hook)

@@ -38,3 +38,15 @@ def neutralize_controls(text: str) -> str:
         pos = m.end()
     out.append(_UNSAFE.sub(_shown, text[pos:]))
     return "".join(out)
+
+
+# what starts a new line somewhere (a terminal, an editor, a log viewer, a Markdown renderer) and the other
+# controls: in a one-line entry, each is shown as an escape
+_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def one_line_escaped(text: str) -> str:
+    """`text` on one line: line breaks, tabs and every other control written as an escape (`\\n`, `\\r`,
+    `\\t`, `\\u001b`, `\\u2028`), so free text (a note) cannot end or forge the entry it stands in."""
+    return _BREAKING.sub(lambda m: _NAMED.get(m.group(), f"\\u{ord(m.group()):04x}"), text)

@@ -13,6 +13,7 @@ from mosaic_diag.manifest import Manifest, ManifestDiff, ManifestSettings, diff_
 from mosaic_diag.manifest.store import DeployRecord, DeployStore, previous_deploy
 from mosaic_diag.platform import gitops
 from mosaic_diag.platform.render_api import RenderTarget
+from mosaic_diag.platform.terminal import one_line_escaped
 
 STRATEGIES = ("revert", "reset", "render-api")
 # Refusal codes that are usage or configuration errors (exit 2); every other refusal exits 1.
@@ -236,7 +237,7 @@ def plan_rollback(
     bad = [r for r in history if r.commit == target_sha and r.status == "bad"]
     if bad:
         text = (f"{target_sha[:12]} is recorded as bad (deploy #{bad[0].id} at {bad[0].recorded_at}"
-                + (f": {bad[0].note}" if bad[0].note else "") + ")")
+                + (f": {one_line_escaped(bad[0].note)}" if bad[0].note else "") + ")")
         if allow_recorded_bad:
             warnings.append(text + "; going back to it anyway (--allow-recorded-bad)")
         else:
