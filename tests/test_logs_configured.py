@@ -18,7 +18,10 @@ import io
 import json
 import logging
 import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -246,3 +249,21 @@ def test_rich_handler_for_uvicorn_and_the_app(refused_port: int) -> None:
     text = buf.getvalue()
     assert "INFO     Started server process" in text.splitlines()[0]
     _check(text, None, None, on_render=False)
+
+
+@pytest.mark.parametrize(("fmt", "on_render"), [("%(asctime)s %(levelname)s [%(name)s] %(message)s", False),
+                                                ("%(levelname)s [%(name)s] %(message)s", True)])
+def test_a_crash_loop_in_the_bracketed_logger_format_is_a_restart_loop(fmt: str, on_render: bool, refused_port: int,
+                                                                       tmp_path: Path) -> None:
+    """Three starts of a real uvicorn server with failures logged after each: triage derives the restart loop from
+    the starts in this format (as it does from uvicorn's own layout), alone and behind Render's timestamp column."""
+    text = "".join(_stdlib_log(fmt, refused_port) for _ in range(3))
+    if on_render:
+        text = "".join(f"2026-12-06T10:00:{i % 60:02d}.000000Z {line}\n" for i, line in enumerate(text.splitlines()))
+    log = tmp_path / "app.log"
+    log.write_text(text)
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(log), "--format", "json"],
+                       capture_output=True, text=True, timeout=60)
+    events = json.loads(r.stdout)["events"]
+    assert [e["line"] for e in events if e["label"] == "RENDER_RESTART_LOOP"] == [1]
+    assert sum(e["label"] == "ENV_VAR_MISSING" for e in events) >= 1
