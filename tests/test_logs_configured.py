@@ -32,6 +32,8 @@ from tests.test_logs_support import read
 
 _APP = "mosaic.api"
 _MISSING = "MOSAIC_R17_UNSET_KEY"
+_DIFY = "%(asctime)s.%(msecs)03d %(levelname)s [%(threadName)s] [%(filename)s:%(lineno)d] - %(message)s"
+_DATEFMT = {_DIFY: "%Y-%m-%d %H:%M:%S"}  # (Dify's LOG_DATEFORMAT)
 # (format, what the logger column holds: the logger's name, the module of a code location, or nothing)
 FORMATS = [
     ("%(asctime)s %(levelname)s [%(name)s] %(message)s", "name"),
@@ -43,6 +45,7 @@ FORMATS = [
     ("%(asctime)s %(levelname)s [%(name)s:%(lineno)d] %(message)s", "name"),
     ("%(asctime)s [%(levelname)s] [%(module)s:%(lineno)d] %(message)s", "module"),
     ("%(asctime)s %(levelname)s %(filename)s:%(lineno)d - %(message)s", "module"),
+    (_DIFY, "module"),
     ("%(asctime)s %(levelname)-8s %(name)-24s %(message)s", "name"),
     ("%(asctime)s %(levelname)s:%(name)s: %(message)s", "name"),
     ("%(asctime)s %(levelprefix)s [%(name)s] %(message)s", "name"),
@@ -117,7 +120,7 @@ def _stdlib_log(fmt: str, port: int) -> str:
     with `fmt`."""
     buf = io.StringIO()
     formatter = ({"()": "uvicorn.logging.DefaultFormatter", "fmt": fmt, "use_colors": False}
-                 if "levelprefix" in fmt else {"format": fmt})
+                 if "levelprefix" in fmt else {"format": fmt, "datefmt": _DATEFMT.get(fmt)})
     _serve({"h": {"class": "logging.StreamHandler", "formatter": "f", "stream": buf}}, {"f": formatter})
     handler = logging.getLogger("uvicorn").handlers[0]
     undo = _app_logger(handler)

@@ -63,9 +63,11 @@ _ANY_TAIL = re.compile(r"(?:[-:] +)?(?:([A-Za-z_][\w.]*)(?::\s| - ))?\s*(.*)", r
 # "[%(name)s] " ("2026-12-06 10:00:00,123 INFO [uvicorn.error] Started server process [7]"), "[%(module)s:%(lineno)d] ",
 # "[%(name)s:%(funcName)s] ", "%(filename)s:%(lineno)d - "; a bracketed column that is a thread's (logback's
 # "[%thread] %logger - %msg") is followed by a dotted logger and its ": " / " - ", which is the logger then. A bracket
-# with a blank in it ("[Errno 111] …") or that starts with a digit ("[2026-…]", "[42]") is the message's own.
-_NAME_COLUMN = re.compile(r"(?:\[([A-Za-z_][\w.-]{0,255})(?::[\w<>.]{1,64}){0,2}\]|([A-Za-z_][\w.-]{0,255})\.pyw?:\d+)"
-                          r"(?: -|:)?(?: +|$)")
+# with a blank in it ("[Errno 111] …") or that starts with a digit ("[2026-…]", "[42]") is the message's own. A code
+# location's column after a bracketed one ("[%(threadName)s] [%(filename)s:%(lineno)d] - ", Dify's) is the one read;
+# a thread's name may carry its target ("[Thread-197 (worker_with_context)]", Python 3.10+).
+_NAME_COLUMN = re.compile(r"(?:\[([A-Za-z_][\w.-]{0,255})(?: \([\w.<>-]{1,128}\))?(?::[\w<>.]{1,64}){0,2}\]"
+                          r"|([A-Za-z_][\w.-]{0,255})\.pyw?:\d+)(?: -|:)?(?: +|$)")
 _DOTTED_LOGGER = re.compile(r"([A-Za-z_][\w-]*(?:\.[A-Za-z_$][\w$-]*)+)(?::| -) +")
 # "%(levelname)-5.5s [%(name)s] %(message)s" (Alembic's default, and apps that copy it: Open WebUI): the level cut to
 # five letters and padded ("INFO  [alembic.runtime.migration] …", "WARNI […]", "ERROR […]"), the logger in brackets
@@ -535,9 +537,13 @@ def _column(logger: str | None, msg: str) -> tuple[str | None, str]:
     if m is None:
         return None, msg
     rest = msg[m.end():]
-    d = _DOTTED_LOGGER.match(rest) if m.group(1) else None
-    if d is not None:  # "[thread] com.example.Service: message"
-        return d.group(1), rest[d.end():]
+    if m.group(1):  # a bracketed column: a thread's when a logger's or a code location's column follows it
+        d = _DOTTED_LOGGER.match(rest)
+        if d is not None:  # "[thread] com.example.Service: message"
+            return d.group(1), rest[d.end():]
+        loc = _NAME_COLUMN.match(rest) if rest[:1] == "[" or rest[:1].isalpha() else None
+        if loc is not None and ":" in rest[:loc.end()]:  # Dify's "[Dummy-2] [app.py:875] - message"
+            m, rest = loc, rest[loc.end():]
     name = m.group(1) or m.group(2)
     return name[:-3] if name.endswith(".py") else name, rest
 
