@@ -47,6 +47,9 @@ FORMATS = [
     ("%(asctime)s %(levelname)s %(filename)s:%(lineno)d - %(message)s", "module"),
     (_DIFY, "module"),
     ("%(asctime)s %(levelname)-8s %(name)-24s %(message)s", "name"),
+    ("%(asctime)s [%(name)s] %(levelname)s: %(message)s", "name"),
+    ("%(asctime)s %(name)-24s %(levelname)-8s %(message)s", "name"),
+    ("%(asctime)s - %(name)s - %(levelprefix)s %(message)s", "name"),
     ("%(asctime)s %(levelname)s:%(name)s: %(message)s", "name"),
     ("%(asctime)s %(levelprefix)s [%(name)s] %(message)s", "name"),
     ("[%(asctime)s] %(levelname)s in %(module)s: %(message)s", "module"),  # Flask's default

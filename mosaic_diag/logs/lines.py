@@ -68,6 +68,7 @@ _ANY_TAIL = re.compile(r"(?:[-:] +)?(?:([A-Za-z_][\w.]*)(?::\s| - ))?\s*(.*)", r
 # a thread's name may carry its target ("[Thread-197 (worker_with_context)]", Python 3.10+).
 _NAME_COLUMN = re.compile(r"(?:\[([A-Za-z_][\w.-]{0,255})(?: \([\w.<>-]{1,128}\))?(?::[\w<>.]{1,64}){0,2}\]"
                           r"|([A-Za-z_][\w.-]{0,255})\.pyw?:\d+)(?: -|:)?(?: +|$)")
+_NAME_WORD = re.compile(r"\[?[A-Za-z_][\w.-]{0,255}\]?")
 _DOTTED_LOGGER = re.compile(r"([A-Za-z_][\w-]*(?:\.[A-Za-z_$][\w$-]*)+)(?::| -) +")
 # "%(levelname)-5.5s [%(name)s] %(message)s" (Alembic's default, and apps that copy it: Open WebUI): the level cut to
 # five letters and padded ("INFO  [alembic.runtime.migration] …", "WARNI […]", "ERROR […]"), the logger in brackets
@@ -555,6 +556,12 @@ def _any_record(text: str, shape: str, stream: str | None, ts: str | None) -> Li
         return None
     t = _ANY_TAIL.match(m.group(4))
     logger, msg = _column(t.group(1), t.group(2))
+    if logger is None and m.group(2):
+        # the one word between the time stamp and the level, separators apart, when it reads as a name: the logger
+        # ("%(asctime)s [%(name)s] %(levelname)s: …", "%(asctime)s %(name)-15s %(levelname)-8s …", "… - %(name)s - ")
+        words = [w for w in m.group(2).split() if w not in ("-", "|")]
+        if len(words) == 1 and _NAME_WORD.fullmatch(words[0]):
+            logger = words[0].strip("[]")
     return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(3)), logger, text, msg, True,
                 _record_kind(msg))
 
