@@ -58,7 +58,8 @@ def test_a_value_with_no_closing_quote_is_read_to_its_line_s_end(block_size: int
     line's end: the record is found with its message; the unprefixed lines after it are no event of their own."""
     (e,) = _errors(JAVA_ERROR, block_size)
     assert (e.line, e.level) == (1, "ERROR")
-    assert e.message.startswith("[http-nio-8080-exec-4] c.v.s.w.c.IgniteRestController: Failed to parse query.")
+    # (logback's `[%thread] %logger: %msg` columns: the logger after the thread's column is the record's)
+    assert (e.logger, e.message[:22]) == ("c.v.s.w.c.IgniteRestController", "Failed to parse query.")
     # the value's next lines are the record's, in its stream (no prefix of their own): its detail, to the paste's end
     assert e.end_line == 5 and e.detail is not None
     assert e.detail.split("\n")[1].startswith("java.sql.SQLException: Failed to parse query.")

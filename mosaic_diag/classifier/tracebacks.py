@@ -20,6 +20,9 @@ _SEPARATORS = (
 )
 # (loguru marks the frame where the exception was caught: `> File "…"`)
 _FRAME = re.compile(r'^\s*(?:> )?File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?\s*$')
+# a traceback's first frame further in than Python's two blanks: the traceback stands in a column that its header was
+# taken out of (RichHandler's message column, behind the time and level columns' blanks)
+_COLUMN_FRAME = re.compile(r'( {3,})(?:> )?File "')
 _MARKER = re.compile(r"^\s*[\^~\-+ ]*[\^~][\^~\-+ ]*$")
 _EXC_LINE = re.compile(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::(?: (?P<msg>.*)|$)|$)")
 _EMBEDDED = re.compile(
@@ -370,12 +373,21 @@ def parse_traceback_text(text: str) -> list[ParsedException]:
             continue
         indent = len(lines[i]) - len(lines[i].lstrip())
         i += 1
+        column = _COLUMN_FRAME.match(lines[i]) if indent == 0 and i < n else None
+        if column:  # (the column's lines: dedented as a header's indent dedents the lines under it)
+            indent = len(column.group(1)) - 2
         frames: list[ParsedFrame] = []
         exc_lines: list[str] = []
         while i < n:
             raw = lines[i]
             line = raw[indent:] if len(raw) >= indent and not raw[:indent].strip() else raw
             stripped = line.strip()
+            if column and frames and not exc_lines and line[:1] not in (" ", "") and not looks_like_exception_line(
+                    stripped.strip(_DECORATION)):
+                # the rest of a frame's or source line the column was too narrow for (Rich folds it onto the
+                # column's next line): no exception line
+                i += 1
+                continue
             if exc_lines:
                 if stripped in _SEPARATORS or stripped.startswith(_HEADER):
                     break

@@ -42,11 +42,15 @@ _SYSLOG_BSD = re.compile(r"<\d{1,3}>(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:
 # "%(asctime)s %(levelname)s %(name)s: %(message)s", or the logger without its colon when it is a dotted module
 # path ("2021-06-26 14:08:07,371 ERROR kube_hunter.modules.discovery Failed to ..."); "%(levelname)s - %(message)s"
 # (Azure App Service's platform log: "2023-11-16T11:17:54.469Z ERROR - Container … has exited"); supervisord's own
-# four-letter levels ("2015-02-13 01:32:25,470 CRIT Supervisor running as root", ERRO, DEBG, TRAC, BLAT)
+# four-letter levels ("2015-02-13 01:32:25,470 CRIT Supervisor running as root", ERRO, DEBG, TRAC, BLAT); the logger
+# padded to a column ("%(levelname)-8s %(name)-12s %(message)s": "ERROR    api.db       message", "ERROR    app
+# message": a name of one word only when two blanks or more end it)
 _ASC_LEVEL = re.compile(rf"({_TS})\s+\[?(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL|CRIT|ERRO|DEBG|TRAC|BLAT)\]?\s+"
-                        r"(?:- +)?(?:([^\s:]+):\s|([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)+) (?=\S))?\s*(.*)", re.S)
+                        r"(?:- +)?(?:([^\s:]+):\s|"
+                        r"([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)+|[A-Za-z_][\w.-]{0,255}(?=  )) +(?=\S))?"
+                        r"\s*(.*)", re.S)
 _ASC_DASHED = re.compile(rf"({_TS}) - (\S+) - {_LV} - (.*)", re.S)
-_BASIC = re.compile(rf"{_LV}:([^\s:]*):(.*)", re.S)
+_BASIC = re.compile(rf"{_LV}:([^\s:]*): ?(.*)", re.S)
 # a record in a layout no pattern here names (`_any_record`): a time stamp (a date and time in the common forms, with
 # or without a zone after a space, or a time of day), up to three short words (a pid, a thread, a logger, bracketed
 # or not), a level word (bracketed or not), then the message: stdlib logging's formats with another `datefmt` or
@@ -58,12 +62,27 @@ _ANY_RECORD = re.compile(
     rf"\[?({_STAMP})\]?((?:[ \t]+\S{{1,64}}){{0,3}}?)[ \t]+[\[(]?{_LV} *[\])]?:?(?:[ \t]+|$)(.*)", re.S)
 _LEVEL_FIRST = re.compile(rf"{_LV}[ \t]+\[?({_STAMP})\]?(?:[ \t]+|$)(.*)", re.S)
 _ANY_TAIL = re.compile(r"(?:[-:] +)?(?:([A-Za-z_][\w.]*)(?::\s| - ))?\s*(.*)", re.S)  # ("- " / ": " a separator)
+# the logger's column between the level and the message when it is in brackets, or a code location's column: what
+# `_ASC_LEVEL`, `_ANY_TAIL`, `_BRACKET_TS` and `_BRACKET_LEVEL` leave at the head of the message (`_column`).
+# "[%(name)s] " ("2026-12-06 10:00:00,123 INFO [uvicorn.error] Started server process [7]"), "[%(module)s:%(lineno)d] ",
+# "[%(name)s:%(funcName)s] ", "%(filename)s:%(lineno)d - "; a bracketed column that is a thread's (logback's
+# "[%thread] %logger - %msg") is followed by a dotted logger and its ": " / " - ", which is the logger then. A bracket
+# with a blank in it ("[Errno 111] …") or that starts with a digit ("[2026-…]", "[42]") is the message's own. A code
+# location's column after a bracketed one ("[%(threadName)s] [%(filename)s:%(lineno)d] - ", Dify's) is the one read;
+# a thread's name may carry its target ("[Thread-197 (worker_with_context)]", Python 3.10+).
+_NAME_COLUMN = re.compile(r"(?:\[([A-Za-z_][\w.-]{0,255})(?: \([\w.<>-]{1,128}\))?(?::[\w<>.]{1,64}){0,2}\]"
+                          r"|([A-Za-z_][\w.-]{0,255})\.pyw?:\d+)(?: -|:)?(?: +|$)")
+_NAME_WORD = re.compile(r"\[?[A-Za-z_][\w.-]{0,255}\]?")
+_DOTTED_LOGGER = re.compile(r"([A-Za-z_][\w-]*(?:\.[A-Za-z_$][\w$-]*)+)(?::| -) +")
 # "%(levelname)-5.5s [%(name)s] %(message)s" (Alembic's default, and apps that copy it: Open WebUI): the level cut to
 # five letters and padded ("INFO  [alembic.runtime.migration] …", "WARNI […]", "ERROR […]"), the logger in brackets
 # (the five-letter column exactly: "WARN [Ctx] …", another layout's, stays what it was)
-_LEVEL_LOGGER = re.compile(r"(DEBUG|INFO |WARNI|ERROR|CRITI) \[([^\[\]\s]{1,256})\] (.*)", re.S)
-# stdlib logging's default format after an asctime: "2026-… ERROR:api.storage:message" (or "…,123:ERROR:…")
-_ASC_BASIC = re.compile(rf"({_TS})[ :]\s*{_LV}:([^\s:]*):(.*)", re.S)
+# The full level names in that layout, padded or not ("%(levelname)s [%(name)s] %(message)s": "INFO [uvicorn.error]
+# Started server process [7]", "WARNING […]", "%(levelname)-8s": "ERROR    […]"), are read too.
+_LEVEL_LOGGER = re.compile(r"(DEBUG|INFO|WARNI(?:NG)?|ERROR|CRITI(?:CAL)?) +\[([^\[\]\s]{1,256})\] (.*)", re.S)
+# stdlib logging's default format after an asctime: "2026-… ERROR:api.storage:message" (or "…,123:ERROR:…"; a blank
+# after the logger's colon, "%(levelname)s:%(name)s: %(message)s", is no part of the message, here and in `_BASIC`)
+_ASC_BASIC = re.compile(rf"({_TS})[ :]\s*{_LV}:([^\s:]*): ?(.*)", re.S)
 # PostgreSQL's own log (log_line_prefix '%m [%p] '): "2024-09-27 13:40:00.833 UTC [277] FATAL:  message"
 _PG_SERVER = re.compile(rf"({_TS})(?: [A-Z]{{2,5}})? \[\d+\](?: [^\s:]+)? "
                         r"(DEBUG\d?|LOG|INFO|NOTICE|WARNING|ERROR|FATAL|PANIC):  (.*)", re.S)
@@ -159,6 +178,7 @@ MAX_VALUE_LINES = 2000  # lines a Fluent Bit value that never closes is read on 
 _DOCUMENT_MESSAGE = re.compile(r'[ \t]*"(?:message|log|msg|@message|textPayload)"[ \t]*:[ \t]*"')
 _LOKI = re.compile(r'\{([A-Za-z_]\w*="(?:[^"\\]|\\.)*"(?:, ?[A-Za-z_]\w*="(?:[^"\\]|\\.)*")*)\}(?: (.*)|$)', re.S)
 _STRUCTLOG_LOGGER = re.compile(r" \[([A-Za-z_][\w.]*)\](?= |$)")
+_KEY_VALUE = re.compile(r" +[A-Za-z_][\w.-]*=")
 # a platform's timestamp in front of the app's own line that starts with a timestamp too; a log viewer's time
 # column may end in a bar ("api  | 2026-03-30 16:12:10.818 | [2026-03-30 14:12:10 +0000] [24] [ERROR] …")
 _LEAD_TS = re.compile(rf"({_TS}) ?(?:\| ?)?")
@@ -249,7 +269,7 @@ _KERNEL_OOM = re.compile(r"[Oo]ut of memory: Kill(?:ed)? process \d+")  # ("Memo
 # ("TIMESTAMP LEVEL:logger:message") and uvicorn's ("TIMESTAMP LEVEL:     message"); what _RENDER_TEXT and
 # then parse_process's _BASIC / _UVICORN make of such a line (the timestamp part matches one way only)
 _RENDER_TS = r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) "
-_RENDER_BASIC = re.compile(rf"{_RENDER_TS}({_LV}:([^\s:]*):(.*))", re.S)
+_RENDER_BASIC = re.compile(rf"{_RENDER_TS}({_LV}:([^\s:]*): ?(.*))", re.S)
 _RENDER_UVICORN = re.compile(rf"{_RENDER_TS}({_LV}:\s+(.*))", re.S)
 
 # the keys JSON log formatters write a record's parts under, first found first: stdlib-based formatters
@@ -370,6 +390,7 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
                 tl = _THREAD_LOGGER.match(msg)  # Home Assistant's "(MainThread) [asyncio] message"
                 if tl:
                     logger, msg = tl.group(2), tl.group(3)
+            logger, msg = _column(logger, msg)
             return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(2)), logger,
                         text, msg, True, _record_kind(msg))
         m = _ASC_DASHED.match(text)
@@ -438,14 +459,15 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
         if m:
             msg = m.group(2)
             level = norm_level(m.group(1))
+            named, msg = _column(None, msg) if msg[:1] == "[" else (None, msg)  # ("%(levelprefix)s [%(name)s] …")
             kind = _record_kind(msg)
-            logger = "uvicorn.access" if kind == "access" else "uvicorn.error"
+            logger = named or ("uvicorn.access" if kind == "access" else "uvicorn.error")
             return Line(shape or "uvicorn", stream, ts, level, logger, text, msg, True, kind)
         m = _LEVEL_FIRST.match(text)
         if m:
             t = _ANY_TAIL.match(m.group(3))
-            msg = t.group(2)
-            return Line(shape or "plain", stream, ts or m.group(2), norm_level(m.group(1)), t.group(1), text, msg,
+            logger, msg = _column(t.group(1), t.group(2))
+            return Line(shape or "plain", stream, ts or m.group(2), norm_level(m.group(1)), logger, text, msg,
                         True, _record_kind(msg))
         m = _LEVEL_LOGGER.match(text)
         if m:
@@ -459,12 +481,18 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
             own = _LAMBDA_RECORD.match(msg) if msg[:1].isdigit() else None
             if own:  # AWS Lambda's Python runtime: "[LEVEL]\tTIME\tREQUEST_ID\tmessage"
                 ts, msg = ts or own.group(1), own.group(2)
-            return Line(shape or "plain", stream, ts, norm_level(m.group(1)), None, text, msg, True, _record_kind(msg))
+            logger, msg = _column(None, msg)
+            return Line(shape or "plain", stream, ts, norm_level(m.group(1)), logger, text, msg, True,
+                        _record_kind(msg))
     elif c == "[" and text[1:2].islower():
         m = _STRUCTLOG.match(text)
         if m:
             msg = m.group(2)
             lm = _STRUCTLOG_LOGGER.search(msg)
+            if lm and (lm.end() == len(msg) or _KEY_VALUE.match(msg, lm.end())):
+                # the logger's column after the event (padded to 30), before the key=value pairs: no part of the
+                # message ("Started server process [7]     [uvicorn.error] port=8000")
+                msg = msg[:lm.start()].rstrip(" ") + msg[lm.end():]
             return Line(shape or "plain", stream, ts, norm_level(m.group(1)), lm.group(1) if lm else None, text,
                         msg, True, _record_kind(msg))
     elif c == " " and text[1:2].isdigit() and _depth < MAX_WRAPPERS:
@@ -482,7 +510,8 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
                 if w:
                     return _wrapped(w.group(2), w.group(1), ts or m.group(1), norm_level(m.group(2)) or "INFO",
                                     shape, stream, _depth)
-            return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(2)), m.group(3), text, msg,
+            logger, msg = _column(m.group(3), msg)
+            return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(2)), logger, text, msg,
                         True, _record_kind(msg))
         m = _BRACKET_COLUMNS.match(text) if c == "[" else None
         if m:
@@ -545,14 +574,40 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
     return Line(shape, stream, ts, None, None, text, text, False)
 
 
+def _column(logger: str | None, msg: str) -> tuple[str | None, str]:
+    """The logger and the message of a record whose message may still begin with the logger's (or a code
+    location's) column (`_NAME_COLUMN`): `logger` and `msg` as they are when a logger was read or none is there."""
+    if logger is not None or not (msg[:1] == "[" or msg[:1].isalpha()):
+        return logger, msg
+    m = _NAME_COLUMN.match(msg)
+    if m is None:
+        return None, msg
+    rest = msg[m.end():]
+    if m.group(1):  # a bracketed column: a thread's when a logger's or a code location's column follows it
+        d = _DOTTED_LOGGER.match(rest)
+        if d is not None:  # "[thread] com.example.Service: message"
+            return d.group(1), rest[d.end():]
+        loc = _NAME_COLUMN.match(rest) if rest[:1] == "[" or rest[:1].isalpha() else None
+        if loc is not None and ":" in rest[:loc.end()]:  # Dify's "[Dummy-2] [app.py:875] - message"
+            m, rest = loc, rest[loc.end():]
+    name = m.group(1) or m.group(2)
+    return name[:-3] if name.endswith(".py") else name, rest
+
+
 def _any_record(text: str, shape: str, stream: str | None, ts: str | None) -> Line | None:
     """A record of a layout no other pattern names (`_ANY_RECORD`), else None."""
     m = _ANY_RECORD.match(text)
     if m is None:
         return None
     t = _ANY_TAIL.match(m.group(4))
-    msg = t.group(2)
-    return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(3)), t.group(1), text, msg, True,
+    logger, msg = _column(t.group(1), t.group(2))
+    if logger is None and m.group(2):
+        # the one word between the time stamp and the level, separators apart, when it reads as a name: the logger
+        # ("%(asctime)s [%(name)s] %(levelname)s: …", "%(asctime)s %(name)-15s %(levelname)-8s …", "… - %(name)s - ")
+        words = [w for w in m.group(2).split() if w not in ("-", "|")]
+        if len(words) == 1 and _NAME_WORD.fullmatch(words[0]):
+            logger = words[0].strip("[]")
+    return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(3)), logger, text, msg, True,
                 _record_kind(msg))
 
 
@@ -1120,9 +1175,10 @@ def _render_record(text: str) -> Line | None:
     m = _RENDER_UVICORN.match(text)
     if m is not None:  # _BASIC does not match the same text after the same timestamp
         msg = m.group(4)
+        named, msg = _column(None, msg) if msg[:1] == "[" else (None, msg)
         kind = _record_kind(msg)
         return Line("render-text", None, m.group(1), norm_level(m.group(3)),
-                    "uvicorn.access" if kind == "access" else "uvicorn.error", m.group(2), msg, True, kind)
+                    named or ("uvicorn.access" if kind == "access" else "uvicorn.error"), m.group(2), msg, True, kind)
     return None
 
 
