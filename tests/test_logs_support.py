@@ -88,3 +88,20 @@ def error_events(text: str, block_size: int | None = None) -> list[RawEvent]:
     kw = {} if block_size is None else {"block_size": block_size}
     events, _ = read(text.encode(), **kw)
     return sorted((e for e in events if e.kind == "error"), key=lambda e: e.line)
+
+
+def pg_refused() -> Exception:
+    """psycopg2's real OperationalError for a loopback port that refuses (held bound while connecting, so no
+    other test's server can take it)."""
+    import socket
+
+    import psycopg2
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        try:
+            psycopg2.connect(host="127.0.0.1", port=s.getsockname()[1], dbname="mosaic", user="mosaic",
+                             password="pw", connect_timeout=3)
+        except psycopg2.OperationalError as exc:
+            return exc
+    raise AssertionError("the closed port accepted a connection")

@@ -10,30 +10,12 @@ import secrets
 import shutil
 import subprocess
 import threading
-import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from mosaic_diag.classifier.classify import Classifier
-
-
-def clf() -> Classifier:
-    return Classifier.default()
-
-
-def text_of(exc: BaseException) -> str:
-    return "".join(traceback.format_exception(exc))
-
-
-def raised(fn) -> BaseException:
-    try:
-        fn()
-    except Exception as exc:  # noqa: BLE001 - the exception is the test's material
-        return exc
-    raise AssertionError("nothing raised")
-
+from tests.test_classify_evidence import clf, raised, text_of
 
 # -- PostgreSQL -------------------------------------------------------------------------------------
 

@@ -10,7 +10,6 @@ import csv
 import gzip
 import io
 import json
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import traceback
 
 import pytest
 
-from tests.test_logs_support import Rec, render
+from tests.test_logs_support import Rec, pg_refused, render
 
 
 def _tb(exc: BaseException) -> str:
@@ -35,15 +34,7 @@ def real_tracebacks() -> dict[str, str]:
         list(csv.reader(io.StringIO('prompt,response\n"unterminated'), strict=True))
     except csv.Error as exc:
         out["PROMPT_CSV_CORRUPT"] = _tb(exc)
-    import psycopg2
-
-    with socket.socket() as s:  # (held while connecting: it refuses, and no other server can take it)
-        s.bind(("127.0.0.1", 0))
-        try:
-            psycopg2.connect(host="127.0.0.1", port=s.getsockname()[1], dbname="mosaic", user="mosaic",
-                             password="pw", connect_timeout=3)
-        except psycopg2.OperationalError as exc:
-            out["PG_CONNECTION_FAILED"] = _tb(exc)
+    out["PG_CONNECTION_FAILED"] = _tb(pg_refused())
     try:
         try:
             json.loads("{'step': 1,}")

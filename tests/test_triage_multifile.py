@@ -14,7 +14,6 @@ import json
 import logging
 import logging.handlers
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -22,20 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_logs_support import pg_refused
+
 START = 1796551200.0  # 2026-12-06 10:00:00 UTC
-
-
-def _pg_refused() -> Exception:
-    import psycopg2
-
-    with socket.socket() as s:  # (held while connecting: it refuses, and no other server can take it)
-        s.bind(("127.0.0.1", 0))
-        try:
-            psycopg2.connect(host="127.0.0.1", port=s.getsockname()[1], dbname="mosaic", user="mosaic",
-                             password="pw", connect_timeout=3)
-        except psycopg2.OperationalError as exc:
-            return exc
-    raise AssertionError("the closed port accepted a connection")
 
 
 def _json_error(i: int) -> Exception:
@@ -122,7 +110,7 @@ def incident(tmp_path_factory) -> Path:
     malformed step files (an anomaly against the baseline of the hours before it)."""
     d = tmp_path_factory.mktemp("incident")
     log = RotatedLog(d)
-    pg = _pg_refused()
+    pg = pg_refused()
     log.start(0)
     for m in range(0, 60, 3):
         log.log(m, "uvicorn.access", logging.INFO, '10.0.0.1:5000 - "GET /health HTTP/1.1" 200 OK')
@@ -198,7 +186,7 @@ def test_time_runs_forward_across_files_whatever_order_they_are_given(incident):
 
 def test_a_restart_loop_across_a_rotation_is_found_and_names_its_first_file(tmp_path):
     log = RotatedLog(tmp_path)
-    pg = _pg_refused()
+    pg = pg_refused()
     for i, minute in enumerate((0, 2, 4)):
         if i == 2:
             log.rotate()

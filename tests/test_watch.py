@@ -90,35 +90,50 @@ def test_a_multiline_message_keeps_its_header_on_every_line() -> None:
 
 
 # ---------------------------------------------------------------- followed file
+class _Following:
+    """A FollowStream of `path` read by a thread: `wait_for(text)` until it has read it; `got` all it read."""
+
+    def __init__(self, path: Path) -> None:
+        self.stop = threading.Event()
+        self.stream = FollowStream(path, self.stop, poll=0.01)
+        self.chunks: list[bytes] = []
+        self.reader = threading.Thread(
+            target=lambda: [self.chunks.append(c) for c in iter(lambda: self.stream.read(4096), b"")])
+        self.reader.start()
+
+    @property
+    def got(self) -> bytes:
+        return b"".join(self.chunks)
+
+    def wait_for(self, text: bytes) -> None:
+        for _ in range(2000):
+            if text in self.got:
+                return
+            self.stop.wait(0.01)
+        raise AssertionError(f"{text!r} never read; got {self.got!r}")
+
+    def close(self) -> None:
+        self.stop.set()
+        self.reader.join(timeout=10)
+        self.stream.close()
+
+
 def test_follow_reads_appends_rotation_and_truncation(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     log.write_bytes(b"old line\n")
-    stop = threading.Event()
-    stream = FollowStream(log, stop, poll=0.01)
-    got: list[bytes] = []
-    reader = threading.Thread(target=lambda: [got.append(c) for c in iter(lambda: stream.read(4096), b"")])
-    reader.start()
+    follow = _Following(log)
     try:
-        def wait_for(text: bytes) -> None:
-            for _ in range(2000):
-                if text in b"".join(got):
-                    return
-                stop.wait(0.01)
-            raise AssertionError(f"{text!r} never read; got {b''.join(got)!r}")
-
         with open(log, "ab") as fh:
             fh.write(b"first\n")
-        wait_for(b"first\n")
+        follow.wait_for(b"first\n")
         log.rename(tmp_path / "app.log.1")  # rotation: a new file takes the name
         (tmp_path / "app.log").write_bytes(b"after rotation\n")
-        wait_for(b"after rotation\n")
+        follow.wait_for(b"after rotation\n")
         log.write_bytes(b"t\n")  # truncated and rewritten in place
-        wait_for(b"after rotation\nt\n")
+        follow.wait_for(b"after rotation\nt\n")
     finally:
-        stop.set()
-        reader.join(timeout=10)
-        stream.close()
-    assert b"old line" not in b"".join(got) and stream.rotations == 2
+        follow.close()
+    assert b"old line" not in follow.got and follow.stream.rotations == 2
 
 
 def test_following_a_missing_file_is_one_line(tmp_path: Path) -> None:
@@ -520,20 +535,10 @@ def test_follow_reads_a_utf16_file_as_utf8_from_a_whole_character(tmp_path: Path
     logger.warning("before the watch: not read")
     handler.flush()
     with open(log, "ab") as fh:
-        fh.write(b"x")  # half of a character: the follow starts after it, at a whole one
-    stop = threading.Event()
-    stream = FollowStream(log, stop, poll=0.01)
-    got: list[bytes] = []
-    reader = threading.Thread(target=lambda: [got.append(c) for c in iter(lambda: stream.read(4096), b"")])
-    reader.start()
+        fh.write(b"x")  # half of a character: the follow starts at its first byte, a whole one's start
+    follow = _Following(log)
+    wait_for = follow.wait_for
     try:
-        def wait_for(text: bytes) -> None:
-            for _ in range(2000):
-                if text in b"".join(got):
-                    return
-                stop.wait(0.01)
-            raise AssertionError(f"{text!r} never read; got {b''.join(got)!r}")
-
         with open(log, "ab") as fh:
             fh.write(b"\0")  # the character's other half, then whole records
         try:
@@ -546,14 +551,12 @@ def test_follow_reads_a_utf16_file_as_utf8_from_a_whole_character(tmp_path: Path
         handler.close()
         log.rename(tmp_path / "app.log.1")
         log.touch()  # the rotation's new file, empty when it is reopened
-        stop.wait(0.1)
+        follow.stop.wait(0.1)
         log.write_bytes("ERROR after: rotation\n".encode("utf-16"))
         wait_for(b"ERROR after: rotation\n")
     finally:
         logger.removeHandler(handler)
         handler.close()
-        stop.set()
-        reader.join(timeout=10)
-        stream.close()
-    text = b"".join(got)
+        follow.close()
+    text = follow.got
     assert b"\0" not in text and b"before the watch" not in text and text.startswith(b"x")
