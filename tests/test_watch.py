@@ -372,6 +372,19 @@ class _Scripted:
         return data
 
 
+def _watched(live: object, tmp_path: Path) -> tuple[object, list[object]]:
+    """A Watcher over `live` (passes ending after 2 s idle) and all it yielded, its state in `tmp_path`."""
+    from mosaic_diag.classifier import Classifier
+    from mosaic_diag.watch import Watcher
+
+    state = WatchState.open(tmp_path / "state.json")
+    try:
+        watcher = Watcher(Classifier.default(), state)
+        return watcher, list(watcher.follow(live, 2.0))
+    finally:
+        state.close()
+
+
 def test_a_pass_ends_when_idle_but_waits_longer_inside_a_traceback() -> None:
     from mosaic_diag.logs.follow import segments
 
@@ -476,8 +489,6 @@ def test_a_split_line_whose_last_piece_comes_after_a_quiet_pass_is_one_line(runt
     last of which arrives after a pause that ends the watch's pass: the pass hands its pieces on to the next, and
     the watch reads the one line the app wrote (one event, on its first piece's line, with the cause), not a
     first piece and a stray rest."""
-    from mosaic_diag.classifier import Classifier
-    from mosaic_diag.watch import Watcher
     from tests.test_logs_containers import _cri, _entries, _pg_refused
 
     cause = _pg_refused(refused_port).split("\n")[0]
@@ -488,12 +499,7 @@ def test_a_split_line_whose_last_piece_comes_after_a_quiet_pass_is_one_line(runt
     assert len(lines) == 5
     live = _Scripted([(0, "\n".join(lines[:3]).encode() + b"\n"), (60, lines[3].encode() + b"\n"),
                       (0, lines[4].encode() + b"\n")])
-    state = WatchState.open(tmp_path / "state.json")
-    try:
-        watcher = Watcher(Classifier.default(), state)
-        items = list(watcher.follow(live, 2.0))
-    finally:
-        state.close()
+    watcher, items = _watched(live, tmp_path)
     assert items.count(None) == 2  # (two passes: the pause ended the first)
     events = [i for i in items if i is not None and not hasattr(i, "kind")]
     assert [(e.line, e.end_line, e.label) for e in events] == [(2, 4, "PG_CONNECTION_FAILED")], events
@@ -504,19 +510,12 @@ def test_a_split_line_whose_last_piece_comes_after_a_quiet_pass_is_one_line(runt
 def test_a_split_line_still_open_when_the_stream_stops_is_read_as_it_is(tmp_path: Path, refused_port: int) -> None:
     """The pieces a pass hands on are read by the last pass when the stream stops (a container killed mid-line):
     not lost."""
-    from mosaic_diag.classifier import Classifier
-    from mosaic_diag.watch import Watcher
     from tests.test_logs_containers import _entries, _pg_refused
 
     cause = _pg_refused(refused_port).split("\n")[0]
     lines = _entries([("stderr", f"2026-12-06 10:00:05,000 ERROR api.db: {cause} {'r' * 40_000}")])
     live = _Scripted([(0, "\n".join(lines[:2]).encode() + b"\n"), (60, b"")])
-    state = WatchState.open(tmp_path / "state.json")
-    try:
-        watcher = Watcher(Classifier.default(), state)
-        items = list(watcher.follow(live, 2.0))
-    finally:
-        state.close()
+    watcher, items = _watched(live, tmp_path)
     events = [i for i in items if i is not None and not hasattr(i, "kind")]
     assert [(e.line, e.end_line, e.label) for e in events] == [(1, 2, "PG_CONNECTION_FAILED")], events
 
