@@ -355,3 +355,21 @@ def test_event_lines_are_what_json_dumps_writes():
         assert lines.line(event) == json.dumps(event.to_dict(), ensure_ascii=False)
     odd = ErrorEvent(True, 2, "L", "c", "s", None, 5, "m", "f")  # type: ignore[arg-type]  # not what the fields say
     assert lines.line(odd) == json.dumps(odd.to_dict(), ensure_ascii=False)
+
+
+def test_filters_that_leave_nothing_say_so_in_every_format_not_all_clear(tmp_path) -> None:
+    """`--since 2h` on an older log: the events it hides are counted and named, not reported as 'No error events.'"""
+    data = json.loads(triage(SAMPLE_LOG, "--since", "2h", "--format", "json").stdout)
+    hidden = data["summary"]["filtered_out"]
+    assert data["events"] == [] and hidden > 0
+    said = f"No error events match the filters ({hidden} filtered out by --since"
+    table = triage(SAMPLE_LOG, "--since", "2h")
+    assert table.returncode == 0
+    text = b" ".join(table.stdout.split()).decode()
+    assert f"{hidden} filtered out" in text and said in text and "No error events." not in text
+    assert said in triage(SAMPLE_LOG, "--since", "2h", "--format", "markdown").stdout.decode()
+    out = tmp_path / "r.html"
+    triage(SAMPLE_LOG, "--since", "2h", "--format", "html", "-o", str(out))
+    assert said in out.read_text()
+    whole = b" ".join(triage(SAMPLE_LOG).stdout.split()).decode()
+    assert "filtered out" not in whole  # (no filter: nothing said)

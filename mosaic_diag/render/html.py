@@ -16,7 +16,7 @@ from typing import Any
 
 from mosaic_diag import __version__
 from mosaic_diag.platform.redact import redact_text
-from mosaic_diag.render.triage import input_line, sample_where
+from mosaic_diag.render.triage import input_line, no_events, sample_where
 from mosaic_diag.triage.model import Group, Timeline, TriageReport
 
 # Distinct, print-safe colours (Tableau 10), one per label in order of count; the rest is "other".
@@ -259,7 +259,8 @@ def triage_html(report: TriageReport) -> str:
                         ("labels", len(s.get("labels", {}))), ("anomalies", s.get("anomalies", 0)),
                         ("unknown events", s.get("unknown_events", 0)), ("deploys", deploys),
                         ("process starts", starts), ("lines read", f"{s.get('lines', 0):,}"),
-                        *([("corrupt lines", s["corrupt_lines"])] if s.get("corrupt_lines") else [])]))
+                        *([("corrupt lines", s["corrupt_lines"])] if s.get("corrupt_lines") else []),
+                        *([("filtered out", s["filtered_out"])] if s.get("filtered_out") else [])]))
     body.append("<h2>Error rate by label</h2>")
     body.append(timeline_svg(report))
     order = list(s.get("labels", {}))
@@ -315,7 +316,7 @@ def triage_html(report: TriageReport) -> str:
     if notes:
         body.append(f"<h2>Notes on the input</h2><ul>{''.join(notes)}</ul>")
     if not report.groups:
-        body.append("<p>No error events.</p>")
+        body.append(f"<p>{_e(no_events(s))}</p>" if s.get("filtered_out") else "<p>No error events.</p>")
     return _page(f"Incident report: {_e(name)}", "\n".join(body))
 
 

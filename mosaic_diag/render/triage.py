@@ -180,6 +180,7 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
         f"[bold]{s['events']}[/] error events in {s['groups']} groups, "
         f"{s['anomalies']} anomalies"
         + (f", [yellow]{s['corrupt_lines']} corrupt lines[/]" if s.get("corrupt_lines") else "")
+        + (f", [yellow]{s['filtered_out']} filtered out[/]" if s.get("filtered_out") else "")
     )
     for item in inputs or ():
         console.print(Text(f"  {input_line(item)}"), soft_wrap=True)
@@ -291,7 +292,13 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
     for sample in s.get("corrupt_samples", [])[:5]:
         console.print(f"[yellow]corrupt line {sample_where(sample)}:[/] {sample[1]}")
     if not report.groups:
-        console.print("[green]No error events.[/]")
+        console.print(no_events(s) if s.get("filtered_out") else "[green]No error events.[/]")
+
+
+def no_events(summary: dict[str, Any]) -> str:
+    """What an empty report says when the filters left nothing: not an all-clear."""
+    return (f"No error events match the filters ({summary['filtered_out']} filtered out by --since, --until, "
+            "--label, --category or --min-severity).")
 
 
 def input_line(item: dict[str, Any]) -> str:
@@ -323,6 +330,10 @@ def write_markdown(report: TriageReport, out: TextIO) -> None:
               f"{s['groups']} groups\n- Anomalies: {s['anomalies']}\n")
     if s.get("corrupt_lines"):
         out.write(f"- Corrupt lines skipped: {s['corrupt_lines']}\n")
+    if s.get("filtered_out"):
+        out.write(f"- Error events filtered out: {s['filtered_out']}\n")
+        if not report.groups:
+            out.write(f"\n{md_text(no_events(s))}\n")
     if report.groups:
         out.write("\n## Groups\n\n| Severity | Label | Count | First seen | Last seen | Sample "
                   "| Playbook |\n|---|---|---|---|---|---|---|\n")
