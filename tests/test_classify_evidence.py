@@ -701,3 +701,23 @@ def test_a_flattened_chain_cut_before_its_first_header(refused_port: int) -> Non
     events = [EventClassifier(clf()).event(raw) for raw in read_events(io.BytesIO(log.encode()), ReadStats())
               if raw.kind == "error"]
     assert [ev.label for ev in events] == ["PG_CONNECTION_FAILED"]
+
+
+def test_a_multi_megabyte_text_is_read_at_its_start_and_end() -> None:
+    """A whole log pasted into `classify`, or an exception carrying a response body: the rules read the first and
+    the last 64 KiB (they search each text dozens of times: 5 MB took 25 s), so the cause at either end is found."""
+    from mosaic_diag.classifier.evidence import TEXT_CAP, evidence_from_text
+    from tests.test_logs_support import pg_refused
+
+    tb = text_of(pg_refused())
+    noise = "".join(f"INFO:     127.0.0.1:{i} - \"GET /health HTTP/1.1\" 200 OK\n" for i in range(80_000))
+    pasted = "ERROR:api.db:Database operation failed\n" + noise + tb  # (4.5 MB: the traceback at its end)
+    assert len(pasted) > 4_000_000
+    got = clf().classify_text(pasted)
+    assert got.label == "PG_CONNECTION_FAILED" and got.exception_type == "psycopg2.OperationalError"
+    evidence = evidence_from_text(pasted)
+    assert len(evidence.log_message or "") + sum(len(e.message) for e in evidence.exceptions) < 3 * TEXT_CAP
+    big = raised(lambda: {}["session:" + "x" * 3_000_000])  # a real KeyError whose message is 3 MB
+    info = evidence_from_exception(big).exceptions[-1]
+    assert info.type == "KeyError" and len(info.message) < 2 * TEXT_CAP + 100
+    assert "characters not read" in info.message and info.message.startswith("'session:xxx")

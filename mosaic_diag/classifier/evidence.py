@@ -229,9 +229,23 @@ def _aliases(type_name: str | None, wrapper: str | None) -> tuple[str, ...]:
     return ()
 
 
+TEXT_CAP = 64 << 10  # what the rules read of one text: its first and its last 64 KiB
+
+
+def bounded(text: str, cap: int = TEXT_CAP) -> str:
+    """`text`, or its first and last `cap` characters around a note of what was cut: the rules search each
+    text dozens of times, so a pasted multi-megabyte log or an exception carrying a whole response body
+    would take seconds to classify per megabyte. A cause is read at a text's start (the message, the
+    record) and its end (the last exception of a traceback)."""
+    if len(text) <= 2 * cap:
+        return text
+    return f"{text[:cap]}\n[... {len(text) - 2 * cap:,} characters not read ...]\n{text[-cap:]}"
+
+
 def exception_info(type_name: str | None, message: str, frames: tuple[Frame, ...] = (),
                    status: int | None = None, codes: frozenset[str] | None = None) -> ExceptionInfo:
-    """An ExceptionInfo with status, codes and provider filled in from its own text."""
+    """An ExceptionInfo with status, codes and provider filled in from its own text (at most `bounded`)."""
+    message = bounded(message)
     if status is None:
         status = _status_from_text(message)
     if codes is None:
@@ -308,7 +322,7 @@ def evidence_from_exception(exc: BaseException, *, logger: str | None = None,
         infos.append(exception_info(type_name_of(item), message, frames,
                                     status if status is not None else None,
                                     codes | text_codes))
-    return Evidence(with_wrapped(tuple(infos)), logger, level, log_message)
+    return Evidence(with_wrapped(tuple(infos)), logger, level, bounded(log_message) if log_message else log_message)
 
 
 _MAX_LIVE_EXCEPTIONS = 100
@@ -362,7 +376,10 @@ def peel_prefixes(text: str) -> str:
 
 def evidence_from_text(text: str, *, logger: str | None = None, level: str | None = None,
                        log_message: str | None = None, kind: str = "error") -> Evidence:
-    """Evidence of a traceback, a `module.Type: message` line, or a plain log message."""
+    """Evidence of a traceback, a `module.Type: message` line, or a plain log message (at most `bounded`)."""
+    text = bounded(text)
+    if log_message is not None:
+        log_message = bounded(log_message)
     if text.startswith("==> "):  # a Render platform line pasted as it is
         text, kind, logger = text[4:], "platform", logger or "render"
     if kind == "error" and "\n" in text:
