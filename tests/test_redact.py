@@ -138,3 +138,17 @@ def test_redacting_any_json_encoded_text_keeps_it_json() -> None:
         json.loads(redact_text(json.dumps({"message": text})))  # never a half-cut escape
 
     check()
+
+
+def test_a_file_named_like_a_secret_keeps_its_line_number(tmp_path) -> None:
+    """`/etc/passwd: a playbook must be …` (a careless `playbook validate /etc/passwd`) and `token:12: …` are a
+    file (and a line), not `passwd: <value>`; a value after the same words is still masked."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "playbook", "validate", "/etc/passwd"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "/etc/passwd: a playbook must be a mapping" in r.stdout, r.stdout + r.stderr
+    assert redact_text("deploy/token:12:3: bad value") == "deploy/token:12:3: bad value"
+    assert redact_text("token:12: bad value") == "token:12: bad value"
+    assert redact_text("PGPASSWORD: 1234 and SECRET=12:34") == "PGPASSWORD: *** and SECRET=***"

@@ -47,8 +47,9 @@ _KEYWORD_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd)\s*=\s*(" + _ESCAPED
 _SECRET_WORDS = (r"password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
                  r"client[_-]?secret|auth[_-]?token|access[_-]?token|refresh[_-]?token|authorization|credentials?")
 # PGPASSWORD=..., AWS_SECRET_ACCESS_KEY=..., GITHUB_TOKEN: ..., export STRIPE_API_KEY="..."
-_ENV_SECRET = re.compile(r"(?i)\b(?P<name>[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|ACCESS_KEY|"
-                         r"PRIVATE_KEY|SECRET_KEY|CREDENTIALS))(?P<sep>\s*[=:]\s*)"
+_ENV_SECRET = re.compile(r"(?i)(?<![/\\])\b(?P<name>[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|"
+                         r"ACCESS_KEY|PRIVATE_KEY|SECRET_KEY|CREDENTIALS))(?P<sep>\s*[=:]\s*)"
+                         r"(?!\d+:(?:\d+:)?(?:\s|$))"  # a file's `path:LINE:` (`passwd:1: …`), not a value
                          r"(?P<val>" + _ESCAPED_QUOTED + r"|'[^']*'|\"[^\"]*\"|[^\s'\",;&\\]+)")
 # "password": "...", 'api_key': '...', "token":"..."
 _QUOTED_SECRET = re.compile(r"(?i)(?P<key>[\"'][A-Za-z0-9_\-]*(?:" + _SECRET_WORDS + r")[\"'])(?P<sep>\s*:\s*)"
