@@ -29,6 +29,7 @@ from mosaic_diag.logs.lines import (
     is_frame,
     is_group_end,
     is_rich_header,
+    is_rich_record,
     json_message,
     json_record,
     json_rejoined,
@@ -94,7 +95,9 @@ class _Open:
         self.cont = 0     # continuation lines taken since the last record / exception line
         self.headless = False  # a Rich box whose top (and header) the text does not have
         self.via = ln.via      # the logger of the tool's record it came inside (Prefect's), or None
-        self.first = ln.text if ln.shape == "rich" else None  # a RichHandler record's line (its columns)
+        # a RichHandler record's line (its columns), behind a platform's prefix too (Render's timestamp)
+        self.first = ln.text if ln.shape == "rich" or (
+            ln.record and ln.text[:1] in " [" and is_rich_record(ln.text)) else None
         self.own_tb: str | None = None  # a JSON record's traceback field: the event's, whatever follows it
         self.raw = ln.raw  # a JSON record that is not one whole line: that line, and the lines after it (`more`)
         self.more: list[str] = []
@@ -211,7 +214,10 @@ class Assembler:
         reader may then hand it a run of indented lines at once, `extend_frames`), else None (also while a JSON
         record broken over lines is read on: each of its lines is kept to rejoin it, `feed`)."""
         op = self.open.get(None)
-        return op.shape if op is not None and op.state == _TB and len(self.open) == 1 and op.raw is None else None
+        if op is None or op.state != _TB or len(self.open) != 1 or op.raw is not None:
+            return None
+        # (a RichHandler record's traceback is indented as its next records are: read line by line)
+        return "rich" if op.first is not None else op.shape
 
     def frames_stream(self) -> tuple[str, str] | None:
         """(stream, shape) of the only open event when it is inside a traceback's frames and its
@@ -631,7 +637,7 @@ class Assembler:
             _rejoin(op)
         tb = op.own_tb if op.own_tb is not None else "\n".join(op.tb) if op.tb else None
         message = op.message if op.message is not None else _exception_line(op)
-        if op.shape == "rich" and op.detail and op.message is not None:
+        if op.first is not None and op.detail and op.message is not None:
             # RichHandler wraps a long message onto the lines under it: one message again
             message = rich_join(op.first or "", message, op.detail)
             op.detail = []

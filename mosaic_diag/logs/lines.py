@@ -117,6 +117,7 @@ _MDY = re.compile(r"(\d\d)/(\d\d)/(\d\d|\d{4}) (\d\d:\d\d:\d\d(?:[.,]\d+)?)")
 # position of a long run of spaces against the rest of the run, quadratic in a hostile line)
 _RICH_RECORD = re.compile(r"(?:\[(\d[^\]\n]{3,30})\]|( +)) ?(DEBUG|INFO|WARNING|ERROR|CRITICAL)( +)([^\s=].*)", re.S)
 _RICH_SOURCE = re.compile(r"(?:[\w.-]+\.pyw?|<[\w-]+>):\d+")
+_RICH_INITIALS = frozenset("DIWEC")  # (a level word's initial: a RichHandler record's line after its blank time column)
 # Prefect 1's records ("[%(asctime)s] %(levelname)s - %(name)s | %(message)s"): after the bracketed timestamp
 # and level, "- logger | " and a line of its own (a ShellTask logs each line its command prints, at INFO)
 _PREFECT = re.compile(r"- ([\w.-]+) \| ?(.*)", re.S)
@@ -611,6 +612,12 @@ def _any_record(text: str, shape: str, stream: str | None, ts: str | None) -> Li
                 _record_kind(msg))
 
 
+def is_rich_record(text: str) -> bool:
+    """`text` is a RichHandler record's line (its time column, maybe left blank, and its level column 8 wide)."""
+    m = _RICH_RECORD.match(text)
+    return m is not None and len(m.group(3)) + len(m.group(4)) == 9
+
+
 def rich_message(text: str) -> str:
     """A RichHandler record's message column: `text` without its source column (a last word `app.py:15`
     after spaces) and the padding (linear in the text's length)."""
@@ -1034,6 +1041,9 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
                         first == "_" and inner[-1:] == "_"):
                     # (the GitHub Actions runner's `##[error]…`; a platform's failure line: Lambda's timeout; a
                     # logfmt record behind the platform's timestamp; pytest's failure section in a CI job's log)
+                    return [parse_process(inner, "render-text", None, m.group(1))]
+                if first == " " and inner.lstrip(" ")[:1] in _RICH_INITIALS and is_rich_record(inner):
+                    # RichHandler's record whose time column it left blank (the second repeats): a record
                     return [parse_process(inner, "render-text", None, m.group(1))]
                 # what parse_process makes of a line that cannot start a record (a traceback's exception
                 # line, a blank, a chain separator): its plain text
