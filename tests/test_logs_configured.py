@@ -46,6 +46,10 @@ FORMATS = [
     ("%(asctime)s [%(levelname)s] [%(module)s:%(lineno)d] %(message)s", "module"),
     ("%(asctime)s %(levelname)s %(filename)s:%(lineno)d - %(message)s", "module"),
     (_DIFY, "module"),
+    # (no datefmt: asctime's own ",029" and then ".029")
+    ("%(asctime)s.%(msecs)03d %(levelname)s [%(name)s] %(message)s", "name"),
+    ("[%(asctime)s.%(msecs)03d] %(levelname)s in %(module)s: %(message)s", "module"),
+    ("%(asctime)s.%(msecs)03d - %(name)s - %(levelname)s - %(message)s", "name"),
     ("%(asctime)s %(levelname)-8s %(name)-24s %(message)s", "name"),
     ("%(asctime)s [%(name)s] %(levelname)s: %(message)s", "name"),
     ("%(asctime)s %(name)-24s %(levelname)-8s %(message)s", "name"),
@@ -188,6 +192,9 @@ def test_uvicorn_and_the_app_in_a_configured_stdlib_format(fmt: str, column: str
     else:
         loggers = None, None
     _check(text, *loggers)
+    if "asctime" in fmt:  # (the record's own time read: the date of the run, to the millisecond)
+        events = read(text.encode())[0]
+        assert all(e.timestamp is not None and e.timestamp.year > 2000 for e in events)
 
 
 def test_loguru_intercepting_uvicorn_and_the_app(refused_port: int) -> None:

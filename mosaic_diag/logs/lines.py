@@ -30,7 +30,8 @@ RECORD_INITIALS = _LEVEL_INITIALS | frozenset("=ah")
 # ("Server unhealthy. Ran out of memory …", "Port scan …") too
 NOT_PLAIN = RECORD_INITIALS | frozenset("SRP")
 _LV = r"(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)"
-_TS = r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
+# (a fraction twice: "%(asctime)s.%(msecs)03d" without a datefmt writes asctime's own ",029" and then ".029")
+_TS = r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?"
 # Render text export: ISO-8601 timestamp, one space, the process's own line.
 _RENDER_TEXT = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) ?(.*)", re.S)
 # RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA [MSG]
@@ -55,7 +56,7 @@ _BASIC = re.compile(rf"{_LV}:([^\s:]*): ?(.*)", re.S)
 # or without a zone after a space, or a time of day), up to three short words (a pid, a thread, a logger, bracketed
 # or not), a level word (bracketed or not), then the message: stdlib logging's formats with another `datefmt` or
 # field order. Django's "verbose" format starts with the level (`ERROR 2026-12-06 15:27:36,262 views 17 140 msg`)
-_STAMP = (r"(?:\d{4}[-/]\d\d[-/]\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: ?(?:Z|[+-]\d\d:?\d\d|UTC|GMT))?"
+_STAMP = (r"(?:\d{4}[-/]\d\d[-/]\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+(?:\.\d+)?)?(?: ?(?:Z|[+-]\d\d:?\d\d|UTC|GMT))?"
           r"|\d\d/[A-Z][a-z]{2}/\d{4}[: ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: [+-]\d{4})?"
           r"|(?:\d\d-\d\d )?\d\d:\d\d:\d\d(?:[.,]\d+)?)")
 _ANY_RECORD = re.compile(
@@ -108,8 +109,9 @@ _LOGURU_LOCATION = re.compile(r'"?(?:[^\s"|]*(?:\.pyw?|>)|[A-Za-z_][\w.]*):\d+"?
 _STRUCTLOG = re.compile(r"\[(debug|info|warning|warn|error|exception|critical|fatal|notset) *\] ?(.*)", re.S)
 # a timestamp in brackets first: gunicorn's "[2026-12-06 08:00:05 +0000] [7] [ERROR] message", Flask's
 # "[2026-12-06 08:00:00,123] ERROR in app: message", and "[TS] LEVEL message" / "[TS] [LEVEL] message"
-_BRACKET_TS = re.compile(rf"\[(\d{{4}}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: ?(?:Z|[+-]\d\d:?\d\d))?)\] "
+_BRACKET_TS = re.compile(rf"\[(\d{{4}}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+(?:\.\d+)?)?(?: ?(?:Z|[+-]\d\d:?\d\d))?)\] "
                          rf"(?:\[\d+\] )?\[?{_LV}\]?(?: in ([\w.]+))?:? +(.*)", re.S)
+_FRACTION_TWICE = re.compile(r"[^.,]*\d\d:\d\d[.,]\d+(\.\d+)")
 _MDY = re.compile(r"(\d\d)/(\d\d)/(\d\d|\d{4}) (\d\d:\d\d:\d\d(?:[.,]\d+)?)")
 # rich.logging.RichHandler: "[12/06/26 08:29:26] ERROR    message     file.py:15": the time column in brackets
 # (left blank when it repeats), the level padded to 8, the source at the right ("app.py:15", "<stdin>:3": the
@@ -329,6 +331,9 @@ def parse_ts(text: str | None) -> datetime | None:
     try:
         ts = datetime.fromisoformat(text.replace(",", ".", 1) if "," in text else text)
     except ValueError:
+        m = _FRACTION_TWICE.match(text)
+        if m is not None:  # ("2026-12-06 10:00:00,029.029": "%(asctime)s.%(msecs)03d" without a datefmt)
+            return parse_ts(text[:m.start(1)] + text[m.end(1):])
         if text[4:5] == "/":  # (2026/12/06 15:27:36)
             return parse_ts(text.replace("/", "-", 2))
         if text[2:3] == "/" and text[3:4].isalpha():  # (06/Dec/2026 15:27:36, 06/Dec/2026:15:27:36 +0000)
