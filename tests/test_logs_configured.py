@@ -122,9 +122,9 @@ def _app_logger(handler: logging.Handler) -> Callable[[], None]:
     return undo
 
 
-def _stdlib_log(fmt: str, port: int) -> str:
+def _stdlib_log(fmt: str, port: int, tag: str = "") -> str:
     """What uvicorn and the app's logger write through a `logging.Formatter` (uvicorn's own for `%(levelprefix)s`)
-    with `fmt`."""
+    with `fmt` (the app's messages after `tag`)."""
     buf = io.StringIO()
     formatter = ({"()": "uvicorn.logging.DefaultFormatter", "fmt": fmt, "use_colors": False}
                  if "levelprefix" in fmt else {"format": fmt, "datefmt": _DATEFMT.get(fmt)})
@@ -133,8 +133,8 @@ def _stdlib_log(fmt: str, port: int) -> str:
     undo = _app_logger(handler)
     try:
         log = logging.getLogger(_APP)
-        _failures(lambda msg: log.error(msg, exc_info=True), port)
-        log.warning("falling back to SQLite")
+        _failures(lambda msg: log.error(tag + msg, exc_info=True), port)
+        log.warning(tag + "falling back to SQLite")
     finally:
         undo()
     return buf.getvalue()
@@ -162,14 +162,14 @@ def _read_three_ways(text: str, on_render: bool = True) -> list[RawEvent]:
     return events
 
 
-def _check(text: str, start_logger: str | None, app_logger: str | None, on_render: bool = True) -> None:
+def _check(text: str, start_logger: str | None, app_logger: str | None, on_render: bool = True, tag: str = "") -> None:
     lines = text.splitlines()
     events = _read_three_ways(text, on_render)
     (start,) = [e for e in events if e.kind == "process_start"]
     assert start.message == f"Started server process [{os.getpid()}]" and start.line == 1
     assert start.logger == start_logger
     errors = [e for e in events if e.kind == "error"]
-    assert [(e.level, e.message) for e in errors] == [("ERROR", msg) for msg, _ in _WANT]
+    assert [(e.level, e.message) for e in errors] == [("ERROR", tag + msg) for msg, _ in _WANT]
     assert all(e.logger == app_logger for e in errors)
     warning = next(i for i, line in enumerate(lines, 1) if "falling back to SQLite" in line)
     for e, (_, exc), after in zip(errors, _WANT, [*(e.line for e in errors[1:]), warning], strict=True):
@@ -195,6 +195,26 @@ def test_uvicorn_and_the_app_in_a_configured_stdlib_format(fmt: str, column: str
     if "asctime" in fmt:  # (the record's own time read: the date of the run, to the millisecond)
         events = read(text.encode())[0]
         assert all(e.timestamp is not None and e.timestamp.year > 2000 for e in events)
+
+
+@pytest.mark.parametrize(("fmt", "loggers"), [
+    ("%(asctime)s %(levelname)s %(message)s", (None, None)),
+    ("%(asctime)s %(levelname)s [%(threadName)s] %(message)s", (None, None)),
+    ("%(asctime)s [%(threadName)s] %(levelname)s %(message)s", (None, None)),
+    ("%(levelname)s [%(threadName)s] %(message)s", (None, None)),
+    ("[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s", (None, None)),  # gunicorn's
+    ("%(asctime)s %(levelname)s [%(threadName)s] [%(name)s] %(message)s", ("uvicorn.error", _APP)),
+    ("%(asctime)s %(levelname)s [%(name)s] %(message)s", ("uvicorn.error", _APP)),
+])
+def test_a_tag_in_front_of_the_message_and_a_thread_column_are_no_logger(fmt: str, loggers: tuple, refused_port: int
+                                                                          ) -> None:
+    """The app's messages start with a tag of their own (`[billing] PS101 steps unreadable`): in a format with no
+    logger's column (uvicorn's records there show none) the tag stays in the message, in one with a logger's column
+    the column before it is the logger; a `[MainThread]` column (`%(threadName)s`) is no logger either."""
+    tag = "[billing] "
+    text = _stdlib_log(fmt, refused_port, tag)
+    assert f"{tag}PS101 steps unreadable" in text and ("MainThread" in text) is ("threadName" in fmt)
+    _check(text, *loggers, tag=tag)
 
 
 def test_loguru_intercepting_uvicorn_and_the_app(refused_port: int) -> None:

@@ -42,6 +42,7 @@ from mosaic_diag.logs.model import RawEvent, ReadStats
 # states of an open event (_RICH: inside a Rich traceback box; _RICH_END: after it, before its exception line; _PYTEST:
 # inside a failure section of pytest's report)
 _REC, _TB, _EXC, _EXC_BLANK, _CHAIN, _RICH, _RICH_END, _PYTEST = range(8)
+MAX_STREAMS = 4096  # streams whose last record's logger is remembered (`Assembler.loggerless`)
 MAX_PYTEST_TESTS = 4096  # failure sections' tests remembered (their summary lines are no events of their own)
 MAX_DETAIL_LINES = 50
 MAX_TRACEBACK_LINES = 2000
@@ -113,6 +114,15 @@ class _Open:
         self.end = end
 
 
+def _bracket_head(ln: Line) -> bool:
+    """The record's logger was read from a `[name] ` in front of its message (it may be the message's own tag)."""
+    msg, text = ln.message, ln.text
+    if ln.shape == "json" or not msg or not text.endswith(msg):
+        return False
+    head = text[:len(text) - len(msg)].rstrip(" ")
+    return head.endswith("]") and head.endswith(f"[{ln.logger}]")
+
+
 def _starts_separator(s: str) -> bool:
     """A chain separator, or its start when a narrow terminal wrapped it."""
     return s in SEPARATORS or (len(s) >= 20 and any(sep.startswith(s + " ") for sep in SEPARATORS))
@@ -179,6 +189,9 @@ class Assembler:
         self.wrapped_record: Callable[[str | None], Line | None] | None = None
         self.clock = Clock()  # the reader's (it dates times of day from the file's other timestamps)
         self.pytest_tests: dict[str, None] = {}  # the tests whose failure section was read (newest last)
+        # per stream: whether its last record read whose message began with no bracket had no logger (its format has
+        # no logger's column: a `[Tag] ` at the head of a record's message is the message's own, `_tag`)
+        self.loggerless: dict[str | None, bool] = {}
 
     def feed(self, lineno: int, ln: Line, last: int | None = None) -> None:
         last = lineno if last is None else last  # (0 and below: a line of a live stream's pass before)
@@ -523,9 +536,16 @@ class Assembler:
                     op.own_tb = ln.exc
                     op.ts = self._when(ln)
                 return
+            tagged = ln.logger is not None and _bracket_head(ln)
             if level in ERROR_LEVELS:
                 op = self.open[ln.stream] = _Open(lineno, last, ln, _REC, True, ln.message)
                 op.ts = self._when(ln)
+                if tagged and self._tag(ln):
+                    op.logger, op.message = None, f"[{ln.logger}] {ln.message}"
+            if not tagged and level is not None:
+                if len(self.loggerless) > MAX_STREAMS:
+                    self.loggerless.clear()
+                self.loggerless[ln.stream] = ln.logger is None
             return
         t = ln.text
         at = traceback_at(t)
@@ -571,6 +591,18 @@ class Assembler:
             op.level = op.logger = None
             op.ts = self._when(ln)
             self.open[ln.stream] = op
+
+    def _tag(self, ln: Line) -> bool:
+        """The bracketed name read as the logger of an error record of a text layout (`_bracket_head`) is the
+        message's own tag (`[PS101] steps unreadable`): the nearest record of its stream before it whose message began
+        with no bracket (in the lines before, else the last one read) had no logger, so its format has no logger's
+        column. Without such a record the name stays the logger."""
+        if self.lookback is not None:
+            for prev in self.lookback():
+                if prev.stream == ln.stream and prev.record and prev.level is not None and prev.shape == ln.shape \
+                        and not (prev.logger is not None and _bracket_head(prev)):
+                    return prev.logger is None
+        return self.loggerless.get(ln.stream, False)
 
     def _python_intro(self, ln: Line, header: bool) -> list[str]:
         """The lines Python printed before a traceback that starts an event (its `header`, else its first frame),

@@ -73,6 +73,9 @@ _ANY_TAIL = re.compile(r"(?:[-:] +)?(?:([A-Za-z_][\w.]*)(?::\s| - ))?\s*(.*)", r
 # a thread's name may carry its target ("[Thread-197 (worker_with_context)]", Python 3.10+).
 _NAME_COLUMN = re.compile(r"(?:\[([A-Za-z_][\w.-]{0,255})(?: \([\w.<>-]{1,128}\))?(?::[\w<>.]{1,64}){0,2}\]"
                           r"|([A-Za-z_][\w.-]{0,255})\.pyw?:\d+)(?: -|:)?(?: +|$)")
+# the names Python gives threads (`threading`'s "MainThread", "Thread-3", "Dummy-2", concurrent.futures'
+# "ThreadPoolExecutor-0_1", asyncio's default executor's "asyncio_0"): a "%(threadName)s" column, never a logger's
+THREAD_NAME = re.compile(r"MainThread|(?:Thread|Dummy)-\d+|ThreadPoolExecutor-\d+_\d+|asyncio_\d+")
 _NAME_WORD = re.compile(r"\[?[A-Za-z_][\w.-]{0,255}\]?")
 _DOTTED_LOGGER = re.compile(r"([A-Za-z_][\w-]*(?:\.[A-Za-z_$][\w$-]*)+)(?::| -) +")
 # "%(levelname)-5.5s [%(name)s] %(message)s" (Alembic's default, and apps that copy it: Open WebUI): the level cut to
@@ -477,8 +480,10 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
                         True, _record_kind(msg))
         m = _LEVEL_LOGGER.match(text)
         if m:
-            msg = m.group(3)
-            return Line(shape or "plain", stream, ts, norm_level(m.group(1).rstrip()), m.group(2), text, msg, True,
+            logger, msg = m.group(2), m.group(3)
+            if THREAD_NAME.fullmatch(logger):  # ("%(levelname)s [%(threadName)s] …": the column after it, if any)
+                logger, msg = _column(None, msg, False)
+            return Line(shape or "plain", stream, ts, norm_level(m.group(1).rstrip()), logger, text, msg, True,
                         _record_kind(msg))
     elif c == "[" and text[1:2].isupper():
         m = _BRACKET_LEVEL.match(text)
@@ -580,9 +585,11 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
     return Line(shape, stream, ts, None, None, text, text, False)
 
 
-def _column(logger: str | None, msg: str) -> tuple[str | None, str]:
+def _column(logger: str | None, msg: str, thread: bool = True) -> tuple[str | None, str]:
     """The logger and the message of a record whose message may still begin with the logger's (or a code
-    location's) column (`_NAME_COLUMN`): `logger` and `msg` as they are when a logger was read or none is there."""
+    location's) column (`_NAME_COLUMN`): `logger` and `msg` as they are when a logger was read or none is there.
+    A bracketed name Python gives a thread (`THREAD_NAME`) is the thread's column, no logger's: the column after it
+    is read instead (`thread`: once)."""
     if logger is not None or not (msg[:1] == "[" or msg[:1].isalpha()):
         return logger, msg
     m = _NAME_COLUMN.match(msg)
@@ -596,6 +603,8 @@ def _column(logger: str | None, msg: str) -> tuple[str | None, str]:
         loc = _NAME_COLUMN.match(rest) if rest[:1] == "[" or rest[:1].isalpha() else None
         if loc is not None and ":" in rest[:loc.end()]:  # Dify's "[Dummy-2] [app.py:875] - message"
             m, rest = loc, rest[loc.end():]
+        elif thread and THREAD_NAME.fullmatch(m.group(1)):  # "[MainThread] message", "[MainThread] [name] message"
+            return _column(None, rest, False)
     name = m.group(1) or m.group(2)
     return name[:-3] if name.endswith(".py") else name, rest
 
@@ -611,7 +620,7 @@ def _any_record(text: str, shape: str, stream: str | None, ts: str | None) -> Li
         # the one word between the time stamp and the level, separators apart, when it reads as a name: the logger
         # ("%(asctime)s [%(name)s] %(levelname)s: …", "%(asctime)s %(name)-15s %(levelname)-8s …", "… - %(name)s - ")
         words = [w for w in m.group(2).split() if w not in ("-", "|")]
-        if len(words) == 1 and _NAME_WORD.fullmatch(words[0]):
+        if len(words) == 1 and _NAME_WORD.fullmatch(words[0]) and not THREAD_NAME.fullmatch(words[0].strip("[]")):
             logger = words[0].strip("[]")
     return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(3)), logger, text, msg, True,
                 _record_kind(msg))
