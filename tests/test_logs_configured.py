@@ -217,6 +217,36 @@ def test_a_tag_in_front_of_the_message_and_a_thread_column_are_no_logger(fmt: st
     _check(text, *loggers, tag=tag)
 
 
+_STREAMS = ("ecs/web/8fdf80d5882e4a4ab9b2523da59cb109", "2026/12/06/[$LATEST]419072086af14c69bf935a036f99ffc6",
+            "i-0abc1234def567890")
+
+
+@pytest.mark.parametrize("fmt", ["%(levelname)s:%(name)s:%(message)s",
+                                 "%(asctime)s %(levelname)s [%(name)s] %(message)s"])
+@pytest.mark.parametrize("block_size", [None, 7])
+def test_behind_a_platform_timestamp_and_a_stream_token(fmt: str, block_size: int | None, refused_port: int) -> None:
+    """`aws logs tail`'s `TIMESTAMP STREAM message` (ECS's, Lambda's and an instance's stream names), three streams'
+    lines interleaved: each stream's events are those of its text read alone (records, tracebacks with their frames
+    and exception lines), in that stream."""
+    text = _stdlib_log(fmt, refused_port)
+    lines = text.splitlines()
+    mixed = "".join(f"2026-12-06T10:00:{i % 60:02d}.{k:06d}+00:00 {stream} {line}\n"
+                    for i, line in enumerate(lines) for k, stream in enumerate(_STREAMS))
+    alone, _ = read(text.encode())
+
+    def key(e: RawEvent) -> tuple:
+        tb = (e.traceback or "").splitlines()
+        return e.kind, e.level, e.logger, e.message, tb[-1] if tb else None, len(tb)
+
+    events, _ = read(mixed.encode(), **({} if block_size is None else {"block_size": block_size}))
+    assert sum(e.kind == "error" for e in alone) == 3
+    for stream in _STREAMS:
+        assert [key(e) for e in events if e.instance == stream] == [key(e) for e in alone]
+    assert {e.instance for e in events} == set(_STREAMS)
+    assert [_label(e) for e in events if e.kind == "error" and e.instance == _STREAMS[0]] == [
+        "UNKNOWN_ERROR", "PG_CONNECTION_FAILED", "ENV_VAR_MISSING"]
+
+
 def test_loguru_intercepting_uvicorn_and_the_app(refused_port: int) -> None:
     """loguru's default format, uvicorn's records routed into it by the intercept handler of loguru's README."""
     from loguru import logger

@@ -1056,6 +1056,10 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
                     # (the GitHub Actions runner's `##[error]…`; a platform's failure line: Lambda's timeout; a
                     # logfmt record behind the platform's timestamp; pytest's failure section in a CI job's log)
                     return [parse_process(inner, "render-text", None, m.group(1))]
+                if _depth < MAX_WRAPPERS:
+                    streamed = _stream_token(inner, m.group(1), _depth)
+                    if streamed is not None:
+                        return streamed
                 if first == " " and inner.lstrip(" ")[:1] in _RICH_INITIALS and is_rich_record(inner):
                     # RichHandler's record whose time column it left blank (the second repeats): a record
                     return [parse_process(inner, "render-text", None, m.group(1))]
@@ -1077,6 +1081,10 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
                 if f:
                     return [_fly(f, m.group(1))]
             line = parse_process(inner, "render-text", None, m.group(1))
+            if not line.record and _depth < MAX_WRAPPERS:
+                streamed = _stream_token(inner, m.group(1), _depth)
+                if streamed is not None:
+                    return streamed
             if line.record or inner[:1] not in _LEVEL_INITIALS or not _ASC_LEVEL.match(text):
                 return [line]
         else:
@@ -1110,6 +1118,23 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
         if m:
             return _document_message(text, m.end() - 1, _depth)
     return [parse_process(text, "", None, None)]
+
+
+_HEX = "0123456789abcdef"
+
+
+def _stream_token(inner: str, ts: str, depth: int) -> list[Line] | None:
+    """The app's line behind a platform's timestamp and one token that names its log stream (`aws logs tail`'s
+    `TIMESTAMP STREAM message`: ECS's `ecs/web/8fdf80d5…`, Lambda's `2022/09/02/[$LATEST]4190…`, an instance's
+    `i-0abc…`): a token with a `/` (or an EC2 instance's `i-`) that ends in an id of 8 hex digits or more. Each
+    token is a stream of its own (as Docker Compose's prefixes are); None when the line has no such token."""
+    sp = inner.find(" ", 0, 257)
+    if sp < 10:
+        return None
+    token = inner[:sp]
+    if ("/" not in token and token[:2] != "i-") or len(token) - len(token.rstrip(_HEX)) < 8:
+        return None
+    return [_stamped(_in_stream(ln, token, "cloudwatch"), ts) for ln in parse_line(inner[sp + 1:], depth + 1)]
 
 
 def _document_message(text: str, quote: int, depth: int) -> list[Line]:
