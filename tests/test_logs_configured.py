@@ -46,6 +46,10 @@ FORMATS = [
     ("%(asctime)s [%(levelname)s] [%(module)s:%(lineno)d] %(message)s", "module"),
     ("%(asctime)s %(levelname)s %(filename)s:%(lineno)d - %(message)s", "module"),
     (_DIFY, "module"),
+    # (no datefmt: asctime's own ",029" and then ".029")
+    ("%(asctime)s.%(msecs)03d %(levelname)s [%(name)s] %(message)s", "name"),
+    ("[%(asctime)s.%(msecs)03d] %(levelname)s in %(module)s: %(message)s", "module"),
+    ("%(asctime)s.%(msecs)03d - %(name)s - %(levelname)s - %(message)s", "name"),
     ("%(asctime)s %(levelname)-8s %(name)-24s %(message)s", "name"),
     ("%(asctime)s [%(name)s] %(levelname)s: %(message)s", "name"),
     ("%(asctime)s %(name)-24s %(levelname)-8s %(message)s", "name"),
@@ -118,9 +122,9 @@ def _app_logger(handler: logging.Handler) -> Callable[[], None]:
     return undo
 
 
-def _stdlib_log(fmt: str, port: int) -> str:
+def _stdlib_log(fmt: str, port: int, tag: str = "") -> str:
     """What uvicorn and the app's logger write through a `logging.Formatter` (uvicorn's own for `%(levelprefix)s`)
-    with `fmt`."""
+    with `fmt` (the app's messages after `tag`)."""
     buf = io.StringIO()
     formatter = ({"()": "uvicorn.logging.DefaultFormatter", "fmt": fmt, "use_colors": False}
                  if "levelprefix" in fmt else {"format": fmt, "datefmt": _DATEFMT.get(fmt)})
@@ -129,8 +133,8 @@ def _stdlib_log(fmt: str, port: int) -> str:
     undo = _app_logger(handler)
     try:
         log = logging.getLogger(_APP)
-        _failures(lambda msg: log.error(msg, exc_info=True), port)
-        log.warning("falling back to SQLite")
+        _failures(lambda msg: log.error(tag + msg, exc_info=True), port)
+        log.warning(tag + "falling back to SQLite")
     finally:
         undo()
     return buf.getvalue()
@@ -158,14 +162,14 @@ def _read_three_ways(text: str, on_render: bool = True) -> list[RawEvent]:
     return events
 
 
-def _check(text: str, start_logger: str | None, app_logger: str | None, on_render: bool = True) -> None:
+def _check(text: str, start_logger: str | None, app_logger: str | None, on_render: bool = True, tag: str = "") -> None:
     lines = text.splitlines()
     events = _read_three_ways(text, on_render)
     (start,) = [e for e in events if e.kind == "process_start"]
     assert start.message == f"Started server process [{os.getpid()}]" and start.line == 1
     assert start.logger == start_logger
     errors = [e for e in events if e.kind == "error"]
-    assert [(e.level, e.message) for e in errors] == [("ERROR", msg) for msg, _ in _WANT]
+    assert [(e.level, e.message) for e in errors] == [("ERROR", tag + msg) for msg, _ in _WANT]
     assert all(e.logger == app_logger for e in errors)
     warning = next(i for i, line in enumerate(lines, 1) if "falling back to SQLite" in line)
     for e, (_, exc), after in zip(errors, _WANT, [*(e.line for e in errors[1:]), warning], strict=True):
@@ -188,6 +192,59 @@ def test_uvicorn_and_the_app_in_a_configured_stdlib_format(fmt: str, column: str
     else:
         loggers = None, None
     _check(text, *loggers)
+    if "asctime" in fmt:  # (the record's own time read: the date of the run, to the millisecond)
+        events = read(text.encode())[0]
+        assert all(e.timestamp is not None and e.timestamp.year > 2000 for e in events)
+
+
+@pytest.mark.parametrize(("fmt", "loggers"), [
+    ("%(asctime)s %(levelname)s %(message)s", (None, None)),
+    ("%(asctime)s %(levelname)s [%(threadName)s] %(message)s", (None, None)),
+    ("%(asctime)s [%(threadName)s] %(levelname)s %(message)s", (None, None)),
+    ("%(levelname)s [%(threadName)s] %(message)s", (None, None)),
+    ("[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s", (None, None)),  # gunicorn's
+    ("%(asctime)s %(levelname)s [%(threadName)s] [%(name)s] %(message)s", ("uvicorn.error", _APP)),
+    ("%(asctime)s %(levelname)s [%(name)s] %(message)s", ("uvicorn.error", _APP)),
+])
+def test_a_tag_in_front_of_the_message_and_a_thread_column_are_no_logger(fmt: str, loggers: tuple, refused_port: int
+                                                                          ) -> None:
+    """The app's messages start with a tag of their own (`[billing] PS101 steps unreadable`): in a format with no
+    logger's column (uvicorn's records there show none) the tag stays in the message, in one with a logger's column
+    the column before it is the logger; a `[MainThread]` column (`%(threadName)s`) is no logger either."""
+    tag = "[billing] "
+    text = _stdlib_log(fmt, refused_port, tag)
+    assert f"{tag}PS101 steps unreadable" in text and ("MainThread" in text) is ("threadName" in fmt)
+    _check(text, *loggers, tag=tag)
+
+
+_STREAMS = ("ecs/web/8fdf80d5882e4a4ab9b2523da59cb109", "2026/12/06/[$LATEST]419072086af14c69bf935a036f99ffc6",
+            "i-0abc1234def567890")
+
+
+@pytest.mark.parametrize("fmt", ["%(levelname)s:%(name)s:%(message)s",
+                                 "%(asctime)s %(levelname)s [%(name)s] %(message)s"])
+@pytest.mark.parametrize("block_size", [None, 7])
+def test_behind_a_platform_timestamp_and_a_stream_token(fmt: str, block_size: int | None, refused_port: int) -> None:
+    """`aws logs tail`'s `TIMESTAMP STREAM message` (ECS's, Lambda's and an instance's stream names), three streams'
+    lines interleaved: each stream's events are those of its text read alone (records, tracebacks with their frames
+    and exception lines), in that stream."""
+    text = _stdlib_log(fmt, refused_port)
+    lines = text.splitlines()
+    mixed = "".join(f"2026-12-06T10:00:{i % 60:02d}.{k:06d}+00:00 {stream} {line}\n"
+                    for i, line in enumerate(lines) for k, stream in enumerate(_STREAMS))
+    alone, _ = read(text.encode())
+
+    def key(e: RawEvent) -> tuple:
+        tb = (e.traceback or "").splitlines()
+        return e.kind, e.level, e.logger, e.message, tb[-1] if tb else None, len(tb)
+
+    events, _ = read(mixed.encode(), **({} if block_size is None else {"block_size": block_size}))
+    assert sum(e.kind == "error" for e in alone) == 3
+    for stream in _STREAMS:
+        assert [key(e) for e in events if e.instance == stream] == [key(e) for e in alone]
+    assert {e.instance for e in events} == set(_STREAMS)
+    assert [_label(e) for e in events if e.kind == "error" and e.instance == _STREAMS[0]] == [
+        "UNKNOWN_ERROR", "PG_CONNECTION_FAILED", "ENV_VAR_MISSING"]
 
 
 def test_loguru_intercepting_uvicorn_and_the_app(refused_port: int) -> None:
@@ -237,8 +294,9 @@ def test_structlog_processor_formatter_for_uvicorn_and_the_app(refused_port: int
 
 
 def test_rich_handler_for_uvicorn_and_the_app(refused_port: int) -> None:
-    """Rich's RichHandler (no logger column: the events carry none). Not behind Render's timestamp column: there its
-    records with the time column left blank read as a traceback's indented lines."""
+    """Rich's RichHandler (no logger column: the events carry none), alone and behind Render's timestamp column: its
+    records with the time column left blank (the second repeats) are records there too, not a traceback's indented
+    lines."""
     from rich.console import Console
     from rich.logging import RichHandler
 
@@ -253,8 +311,9 @@ def test_rich_handler_for_uvicorn_and_the_app(refused_port: int) -> None:
     finally:
         undo()
     text = buf.getvalue()
-    assert "INFO     Started server process" in text.splitlines()[0]
-    _check(text, None, None, on_render=False)
+    lines = text.splitlines()
+    assert "INFO     Started server process" in lines[0] and lines[-1].startswith(" " * 10)
+    _check(text, None, None)
 
 
 @pytest.mark.parametrize(("fmt", "on_render"), [("%(asctime)s %(levelname)s [%(name)s] %(message)s", False),

@@ -29,6 +29,7 @@ from mosaic_diag.logs.lines import (
     is_frame,
     is_group_end,
     is_rich_header,
+    is_rich_record,
     json_message,
     json_record,
     json_rejoined,
@@ -41,6 +42,7 @@ from mosaic_diag.logs.model import RawEvent, ReadStats
 # states of an open event (_RICH: inside a Rich traceback box; _RICH_END: after it, before its exception line; _PYTEST:
 # inside a failure section of pytest's report)
 _REC, _TB, _EXC, _EXC_BLANK, _CHAIN, _RICH, _RICH_END, _PYTEST = range(8)
+MAX_STREAMS = 4096  # streams whose last record's logger is remembered (`Assembler.loggerless`)
 MAX_PYTEST_TESTS = 4096  # failure sections' tests remembered (their summary lines are no events of their own)
 MAX_DETAIL_LINES = 50
 MAX_TRACEBACK_LINES = 2000
@@ -94,7 +96,9 @@ class _Open:
         self.cont = 0     # continuation lines taken since the last record / exception line
         self.headless = False  # a Rich box whose top (and header) the text does not have
         self.via = ln.via      # the logger of the tool's record it came inside (Prefect's), or None
-        self.first = ln.text if ln.shape == "rich" else None  # a RichHandler record's line (its columns)
+        # a RichHandler record's line (its columns), behind a platform's prefix too (Render's timestamp)
+        self.first = ln.text if ln.shape == "rich" or (
+            ln.record and ln.text[:1] in " [" and is_rich_record(ln.text)) else None
         self.own_tb: str | None = None  # a JSON record's traceback field: the event's, whatever follows it
         self.raw = ln.raw  # a JSON record that is not one whole line: that line, and the lines after it (`more`)
         self.more: list[str] = []
@@ -108,6 +112,15 @@ class _Open:
         if len(self.tb) < MAX_TRACEBACK_LINES:
             self.tb.append(text)
         self.end = end
+
+
+def _bracket_head(ln: Line) -> bool:
+    """The record's logger was read from a `[name] ` in front of its message (it may be the message's own tag)."""
+    msg, text = ln.message, ln.text
+    if ln.shape == "json" or not msg or not text.endswith(msg):
+        return False
+    head = text[:len(text) - len(msg)].rstrip(" ")
+    return head.endswith("]") and head.endswith(f"[{ln.logger}]")
 
 
 def _starts_separator(s: str) -> bool:
@@ -176,6 +189,9 @@ class Assembler:
         self.wrapped_record: Callable[[str | None], Line | None] | None = None
         self.clock = Clock()  # the reader's (it dates times of day from the file's other timestamps)
         self.pytest_tests: dict[str, None] = {}  # the tests whose failure section was read (newest last)
+        # per stream: whether its last record read whose message began with no bracket had no logger (its format has
+        # no logger's column: a `[Tag] ` at the head of a record's message is the message's own, `_tag`)
+        self.loggerless: dict[str | None, bool] = {}
 
     def feed(self, lineno: int, ln: Line, last: int | None = None) -> None:
         last = lineno if last is None else last  # (0 and below: a line of a live stream's pass before)
@@ -211,7 +227,10 @@ class Assembler:
         reader may then hand it a run of indented lines at once, `extend_frames`), else None (also while a JSON
         record broken over lines is read on: each of its lines is kept to rejoin it, `feed`)."""
         op = self.open.get(None)
-        return op.shape if op is not None and op.state == _TB and len(self.open) == 1 and op.raw is None else None
+        if op is None or op.state != _TB or len(self.open) != 1 or op.raw is not None:
+            return None
+        # (a RichHandler record's traceback is indented as its next records are: read line by line)
+        return "rich" if op.first is not None else op.shape
 
     def frames_stream(self) -> tuple[str, str] | None:
         """(stream, shape) of the only open event when it is inside a traceback's frames and its
@@ -517,9 +536,16 @@ class Assembler:
                     op.own_tb = ln.exc
                     op.ts = self._when(ln)
                 return
+            tagged = ln.logger is not None and _bracket_head(ln)
             if level in ERROR_LEVELS:
                 op = self.open[ln.stream] = _Open(lineno, last, ln, _REC, True, ln.message)
                 op.ts = self._when(ln)
+                if tagged and self._tag(ln):
+                    op.logger, op.message = None, f"[{ln.logger}] {ln.message}"
+            if not tagged and level is not None:
+                if len(self.loggerless) > MAX_STREAMS:
+                    self.loggerless.clear()
+                self.loggerless[ln.stream] = ln.logger is None
             return
         t = ln.text
         at = traceback_at(t)
@@ -565,6 +591,18 @@ class Assembler:
             op.level = op.logger = None
             op.ts = self._when(ln)
             self.open[ln.stream] = op
+
+    def _tag(self, ln: Line) -> bool:
+        """The bracketed name read as the logger of an error record of a text layout (`_bracket_head`) is the
+        message's own tag (`[PS101] steps unreadable`): the nearest record of its stream before it whose message began
+        with no bracket (in the lines before, else the last one read) had no logger, so its format has no logger's
+        column. Without such a record the name stays the logger."""
+        if self.lookback is not None:
+            for prev in self.lookback():
+                if prev.stream == ln.stream and prev.record and prev.level is not None and prev.shape == ln.shape \
+                        and not (prev.logger is not None and _bracket_head(prev)):
+                    return prev.logger is None
+        return self.loggerless.get(ln.stream, False)
 
     def _python_intro(self, ln: Line, header: bool) -> list[str]:
         """The lines Python printed before a traceback that starts an event (its `header`, else its first frame),
@@ -631,7 +669,7 @@ class Assembler:
             _rejoin(op)
         tb = op.own_tb if op.own_tb is not None else "\n".join(op.tb) if op.tb else None
         message = op.message if op.message is not None else _exception_line(op)
-        if op.shape == "rich" and op.detail and op.message is not None:
+        if op.first is not None and op.detail and op.message is not None:
             # RichHandler wraps a long message onto the lines under it: one message again
             message = rich_join(op.first or "", message, op.detail)
             op.detail = []

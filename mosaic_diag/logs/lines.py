@@ -30,7 +30,8 @@ RECORD_INITIALS = _LEVEL_INITIALS | frozenset("=ah")
 # ("Server unhealthy. Ran out of memory …", "Port scan …") too
 NOT_PLAIN = RECORD_INITIALS | frozenset("SRP")
 _LV = r"(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)"
-_TS = r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
+# (a fraction twice: "%(asctime)s.%(msecs)03d" without a datefmt writes asctime's own ",029" and then ".029")
+_TS = r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?"
 # Render text export: ISO-8601 timestamp, one space, the process's own line.
 _RENDER_TEXT = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) ?(.*)", re.S)
 # RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA [MSG]
@@ -55,7 +56,7 @@ _BASIC = re.compile(rf"{_LV}:([^\s:]*): ?(.*)", re.S)
 # or without a zone after a space, or a time of day), up to three short words (a pid, a thread, a logger, bracketed
 # or not), a level word (bracketed or not), then the message: stdlib logging's formats with another `datefmt` or
 # field order. Django's "verbose" format starts with the level (`ERROR 2026-12-06 15:27:36,262 views 17 140 msg`)
-_STAMP = (r"(?:\d{4}[-/]\d\d[-/]\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: ?(?:Z|[+-]\d\d:?\d\d|UTC|GMT))?"
+_STAMP = (r"(?:\d{4}[-/]\d\d[-/]\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+(?:\.\d+)?)?(?: ?(?:Z|[+-]\d\d:?\d\d|UTC|GMT))?"
           r"|\d\d/[A-Z][a-z]{2}/\d{4}[: ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: [+-]\d{4})?"
           r"|(?:\d\d-\d\d )?\d\d:\d\d:\d\d(?:[.,]\d+)?)")
 _ANY_RECORD = re.compile(
@@ -72,6 +73,9 @@ _ANY_TAIL = re.compile(r"(?:[-:] +)?(?:([A-Za-z_][\w.]*)(?::\s| - ))?\s*(.*)", r
 # a thread's name may carry its target ("[Thread-197 (worker_with_context)]", Python 3.10+).
 _NAME_COLUMN = re.compile(r"(?:\[([A-Za-z_][\w.-]{0,255})(?: \([\w.<>-]{1,128}\))?(?::[\w<>.]{1,64}){0,2}\]"
                           r"|([A-Za-z_][\w.-]{0,255})\.pyw?:\d+)(?: -|:)?(?: +|$)")
+# the names Python gives threads (`threading`'s "MainThread", "Thread-3", "Dummy-2", concurrent.futures'
+# "ThreadPoolExecutor-0_1", asyncio's default executor's "asyncio_0"): a "%(threadName)s" column, never a logger's
+THREAD_NAME = re.compile(r"MainThread|(?:Thread|Dummy)-\d+|ThreadPoolExecutor-\d+_\d+|asyncio_\d+")
 _NAME_WORD = re.compile(r"\[?[A-Za-z_][\w.-]{0,255}\]?")
 _DOTTED_LOGGER = re.compile(r"([A-Za-z_][\w-]*(?:\.[A-Za-z_$][\w$-]*)+)(?::| -) +")
 # "%(levelname)-5.5s [%(name)s] %(message)s" (Alembic's default, and apps that copy it: Open WebUI): the level cut to
@@ -108,8 +112,9 @@ _LOGURU_LOCATION = re.compile(r'"?(?:[^\s"|]*(?:\.pyw?|>)|[A-Za-z_][\w.]*):\d+"?
 _STRUCTLOG = re.compile(r"\[(debug|info|warning|warn|error|exception|critical|fatal|notset) *\] ?(.*)", re.S)
 # a timestamp in brackets first: gunicorn's "[2026-12-06 08:00:05 +0000] [7] [ERROR] message", Flask's
 # "[2026-12-06 08:00:00,123] ERROR in app: message", and "[TS] LEVEL message" / "[TS] [LEVEL] message"
-_BRACKET_TS = re.compile(rf"\[(\d{{4}}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: ?(?:Z|[+-]\d\d:?\d\d))?)\] "
+_BRACKET_TS = re.compile(rf"\[(\d{{4}}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+(?:\.\d+)?)?(?: ?(?:Z|[+-]\d\d:?\d\d))?)\] "
                          rf"(?:\[\d+\] )?\[?{_LV}\]?(?: in ([\w.]+))?:? +(.*)", re.S)
+_FRACTION_TWICE = re.compile(r"[^.,]*\d\d:\d\d[.,]\d+(\.\d+)")
 _MDY = re.compile(r"(\d\d)/(\d\d)/(\d\d|\d{4}) (\d\d:\d\d:\d\d(?:[.,]\d+)?)")
 # rich.logging.RichHandler: "[12/06/26 08:29:26] ERROR    message     file.py:15": the time column in brackets
 # (left blank when it repeats), the level padded to 8, the source at the right ("app.py:15", "<stdin>:3": the
@@ -117,6 +122,7 @@ _MDY = re.compile(r"(\d\d)/(\d\d)/(\d\d|\d{4}) (\d\d:\d\d:\d\d(?:[.,]\d+)?)")
 # position of a long run of spaces against the rest of the run, quadratic in a hostile line)
 _RICH_RECORD = re.compile(r"(?:\[(\d[^\]\n]{3,30})\]|( +)) ?(DEBUG|INFO|WARNING|ERROR|CRITICAL)( +)([^\s=].*)", re.S)
 _RICH_SOURCE = re.compile(r"(?:[\w.-]+\.pyw?|<[\w-]+>):\d+")
+_RICH_INITIALS = frozenset("DIWEC")  # (a level word's initial: a RichHandler record's line after its blank time column)
 # Prefect 1's records ("[%(asctime)s] %(levelname)s - %(name)s | %(message)s"): after the bracketed timestamp
 # and level, "- logger | " and a line of its own (a ShellTask logs each line its command prints, at INFO)
 _PREFECT = re.compile(r"- ([\w.-]+) \| ?(.*)", re.S)
@@ -328,6 +334,9 @@ def parse_ts(text: str | None) -> datetime | None:
     try:
         ts = datetime.fromisoformat(text.replace(",", ".", 1) if "," in text else text)
     except ValueError:
+        m = _FRACTION_TWICE.match(text)
+        if m is not None:  # ("2026-12-06 10:00:00,029.029": "%(asctime)s.%(msecs)03d" without a datefmt)
+            return parse_ts(text[:m.start(1)] + text[m.end(1):])
         if text[4:5] == "/":  # (2026/12/06 15:27:36)
             return parse_ts(text.replace("/", "-", 2))
         if text[2:3] == "/" and text[3:4].isalpha():  # (06/Dec/2026 15:27:36, 06/Dec/2026:15:27:36 +0000)
@@ -471,8 +480,10 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
                         True, _record_kind(msg))
         m = _LEVEL_LOGGER.match(text)
         if m:
-            msg = m.group(3)
-            return Line(shape or "plain", stream, ts, norm_level(m.group(1).rstrip()), m.group(2), text, msg, True,
+            logger, msg = m.group(2), m.group(3)
+            if THREAD_NAME.fullmatch(logger):  # ("%(levelname)s [%(threadName)s] …": the column after it, if any)
+                logger, msg = _column(None, msg, False)
+            return Line(shape or "plain", stream, ts, norm_level(m.group(1).rstrip()), logger, text, msg, True,
                         _record_kind(msg))
     elif c == "[" and text[1:2].isupper():
         m = _BRACKET_LEVEL.match(text)
@@ -574,9 +585,11 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
     return Line(shape, stream, ts, None, None, text, text, False)
 
 
-def _column(logger: str | None, msg: str) -> tuple[str | None, str]:
+def _column(logger: str | None, msg: str, thread: bool = True) -> tuple[str | None, str]:
     """The logger and the message of a record whose message may still begin with the logger's (or a code
-    location's) column (`_NAME_COLUMN`): `logger` and `msg` as they are when a logger was read or none is there."""
+    location's) column (`_NAME_COLUMN`): `logger` and `msg` as they are when a logger was read or none is there.
+    A bracketed name Python gives a thread (`THREAD_NAME`) is the thread's column, no logger's: the column after it
+    is read instead (`thread`: once)."""
     if logger is not None or not (msg[:1] == "[" or msg[:1].isalpha()):
         return logger, msg
     m = _NAME_COLUMN.match(msg)
@@ -590,6 +603,8 @@ def _column(logger: str | None, msg: str) -> tuple[str | None, str]:
         loc = _NAME_COLUMN.match(rest) if rest[:1] == "[" or rest[:1].isalpha() else None
         if loc is not None and ":" in rest[:loc.end()]:  # Dify's "[Dummy-2] [app.py:875] - message"
             m, rest = loc, rest[loc.end():]
+        elif thread and THREAD_NAME.fullmatch(m.group(1)):  # "[MainThread] message", "[MainThread] [name] message"
+            return _column(None, rest, False)
     name = m.group(1) or m.group(2)
     return name[:-3] if name.endswith(".py") else name, rest
 
@@ -605,10 +620,16 @@ def _any_record(text: str, shape: str, stream: str | None, ts: str | None) -> Li
         # the one word between the time stamp and the level, separators apart, when it reads as a name: the logger
         # ("%(asctime)s [%(name)s] %(levelname)s: …", "%(asctime)s %(name)-15s %(levelname)-8s …", "… - %(name)s - ")
         words = [w for w in m.group(2).split() if w not in ("-", "|")]
-        if len(words) == 1 and _NAME_WORD.fullmatch(words[0]):
+        if len(words) == 1 and _NAME_WORD.fullmatch(words[0]) and not THREAD_NAME.fullmatch(words[0].strip("[]")):
             logger = words[0].strip("[]")
     return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(3)), logger, text, msg, True,
                 _record_kind(msg))
+
+
+def is_rich_record(text: str) -> bool:
+    """`text` is a RichHandler record's line (its time column, maybe left blank, and its level column 8 wide)."""
+    m = _RICH_RECORD.match(text)
+    return m is not None and len(m.group(3)) + len(m.group(4)) == 9
 
 
 def rich_message(text: str) -> str:
@@ -1035,6 +1056,13 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
                     # (the GitHub Actions runner's `##[error]…`; a platform's failure line: Lambda's timeout; a
                     # logfmt record behind the platform's timestamp; pytest's failure section in a CI job's log)
                     return [parse_process(inner, "render-text", None, m.group(1))]
+                if _depth < MAX_WRAPPERS:
+                    streamed = _stream_token(inner, m.group(1), _depth)
+                    if streamed is not None:
+                        return streamed
+                if first == " " and inner.lstrip(" ")[:1] in _RICH_INITIALS and is_rich_record(inner):
+                    # RichHandler's record whose time column it left blank (the second repeats): a record
+                    return [parse_process(inner, "render-text", None, m.group(1))]
                 # what parse_process makes of a line that cannot start a record (a traceback's exception
                 # line, a blank, a chain separator): its plain text
                 return [Line("render-text", None, m.group(1), None, None, inner, inner, False)]
@@ -1053,6 +1081,10 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
                 if f:
                     return [_fly(f, m.group(1))]
             line = parse_process(inner, "render-text", None, m.group(1))
+            if not line.record and _depth < MAX_WRAPPERS:
+                streamed = _stream_token(inner, m.group(1), _depth)
+                if streamed is not None:
+                    return streamed
             if line.record or inner[:1] not in _LEVEL_INITIALS or not _ASC_LEVEL.match(text):
                 return [line]
         else:
@@ -1086,6 +1118,23 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
         if m:
             return _document_message(text, m.end() - 1, _depth)
     return [parse_process(text, "", None, None)]
+
+
+_HEX = "0123456789abcdef"
+
+
+def _stream_token(inner: str, ts: str, depth: int) -> list[Line] | None:
+    """The app's line behind a platform's timestamp and one token that names its log stream (`aws logs tail`'s
+    `TIMESTAMP STREAM message`: ECS's `ecs/web/8fdf80d5…`, Lambda's `2022/09/02/[$LATEST]4190…`, an instance's
+    `i-0abc…`): a token with a `/` (or an EC2 instance's `i-`) that ends in an id of 8 hex digits or more. Each
+    token is a stream of its own (as Docker Compose's prefixes are); None when the line has no such token."""
+    sp = inner.find(" ", 0, 257)
+    if sp < 10:
+        return None
+    token = inner[:sp]
+    if ("/" not in token and token[:2] != "i-") or len(token) - len(token.rstrip(_HEX)) < 8:
+        return None
+    return [_stamped(_in_stream(ln, token, "cloudwatch"), ts) for ln in parse_line(inner[sp + 1:], depth + 1)]
 
 
 def _document_message(text: str, quote: int, depth: int) -> list[Line]:
