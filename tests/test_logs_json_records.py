@@ -27,9 +27,14 @@ PG_LABELS = {"PG_CONNECTION_FAILED", "PG_NETWORK_UNREACHABLE"}
 
 
 def _fail() -> None:
+    """psycopg2 refused by a loopback port held bound (never listening) while it connects."""
+    import socket
+
     import psycopg2
 
-    psycopg2.connect("host=127.0.0.1 port=1 dbname=app user=app connect_timeout=3").close()
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        psycopg2.connect(f"host=127.0.0.1 port={held.getsockname()[1]} dbname=app user=app connect_timeout=3").close()
 
 
 def _errors(text: str) -> list[RawEvent]:

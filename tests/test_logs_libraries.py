@@ -245,7 +245,8 @@ def test_structlog_records_inside_prefect_1_records(pg: TempPostgres, formatter:
 # -- Rich: RichHandler and its traceback boxes --------------------------------------------------------------
 
 @pytest.mark.parametrize("width", [80, 100, 200])  # narrow boxes fold a frame's path and function name
-def test_rich_handler_records_wrapped_messages_and_traceback_boxes(pg: TempPostgres, width: int) -> None:
+def test_rich_handler_records_wrapped_messages_and_traceback_boxes(pg: TempPostgres, width: int,
+                                                                   refused_port: int) -> None:
     from rich.console import Console
     from rich.logging import RichHandler
 
@@ -255,7 +256,7 @@ def test_rich_handler_records_wrapped_messages_and_traceback_boxes(pg: TempPostg
     log.addHandler(handler)
     log.propagate = False
     log.setLevel(logging.INFO)
-    refused = pg.dsn(port=1)
+    refused = pg.dsn(port=refused_port)
     try:
         log.info("starting")
         try:
@@ -473,7 +474,7 @@ def _wait_for(path: Path, needle: str, count: int = 1, deadline: float = 90.0) -
     raise AssertionError(f"{needle!r} x{count} never logged:\n{path.read_text(errors='replace')}")
 
 
-def test_gunicorn_error_log(pg: TempPostgres, tmp_path: Path) -> None:
+def test_gunicorn_error_log(pg: TempPostgres, tmp_path: Path, refused_port: int) -> None:
     """gunicorn's own records (`[TS] [pid] [LEVEL] message`) around a request that fails on PostgreSQL, a worker
     killed for not answering within --timeout, and a worker killed by SIGKILL as the OOM killer does."""
     import signal
@@ -487,7 +488,7 @@ def test_gunicorn_error_log(pg: TempPostgres, tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "BAD_DSN": pg.dsn(port=1), "HOME": str(tmp_path), "PYTHONPATH": str(tmp_path)}
+    env = {**os.environ, "BAD_DSN": pg.dsn(port=refused_port), "HOME": str(tmp_path), "PYTHONPATH": str(tmp_path)}
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
                              "--timeout", "2", "--error-logfile", str(log), "wsgiapp:app"],
                             cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

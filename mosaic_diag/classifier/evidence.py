@@ -230,16 +230,41 @@ def _aliases(type_name: str | None, wrapper: str | None) -> tuple[str, ...]:
 
 
 TEXT_CAP = 64 << 10  # what the rules read of one text: its first and its last 64 KiB
+LINE_CAP = 4 << 10  # and of one line of it: its first and its last 4 KiB
+
+
+def _cut_line(line: str) -> str:
+    return f"{line[:LINE_CAP]}[... {len(line) - 2 * LINE_CAP:,} characters not read ...]{line[-LINE_CAP:]}"
 
 
 def bounded(text: str, cap: int = TEXT_CAP) -> str:
-    """`text`, or its first and last `cap` characters around a note of what was cut: the rules search each
-    text dozens of times, so a pasted multi-megabyte log or an exception carrying a whole response body
-    would take seconds to classify per megabyte. A cause is read at a text's start (the message, the
-    record) and its end (the last exception of a traceback)."""
-    if len(text) <= 2 * cap:
+    """`text`, or what the rules can read of it in time: the rules search each text dozens of times, so a
+    pasted multi-megabyte log or an exception carrying a whole response body took seconds per megabyte.
+    A line longer than 2 x `LINE_CAP` keeps its start and end; of more than 2 x `cap` characters, the
+    whole lines of the first and the last `cap` are kept, around a line saying what was cut (a cause is at a
+    text's start, the record and its message, and at its end, a traceback's last frames and exception)."""
+    if len(text) <= 2 * cap and (len(text) <= 2 * LINE_CAP or "\n" in text and
+                                 max(map(len, text.split("\n"))) <= 2 * LINE_CAP):
         return text
-    return f"{text[:cap]}\n[... {len(text) - 2 * cap:,} characters not read ...]\n{text[-cap:]}"
+    lines = [_cut_line(line) if len(line) > 2 * LINE_CAP else line for line in text.split("\n")]
+    if sum(map(len, lines)) + len(lines) <= 2 * cap:
+        return "\n".join(lines)
+    head: list[str] = []
+    size = 0
+    for line in lines:
+        if size + len(line) > cap:
+            break
+        head.append(line)
+        size += len(line) + 1
+    tail: list[str] = []
+    size = 0
+    for line in reversed(lines[len(head):]):
+        if size + len(line) > cap:
+            break
+        tail.append(line)
+        size += len(line) + 1
+    cut = len(lines) - len(head) - len(tail)
+    return "\n".join([*head, f"  [... {cut:,} lines not read ...]", *reversed(tail)])
 
 
 def exception_info(type_name: str | None, message: str, frames: tuple[Frame, ...] = (),
