@@ -207,7 +207,7 @@ def test_round_13_patterns_read_a_half_megabyte_line_in_one_pass(text: str, labe
      "RERANKER_UNAVAILABLE"),
     ("ProxyError: huggingface.co/" + "a" * HALF_MB, "UNKNOWN_ERROR"),
     ("ValueError: " + "Unrecognized model in " * (HALF_MB // 22) + "/m/cross-encoder/x", "RERANKER_UNAVAILABLE"),
-    # the content-filter wording across a 3 KB wrap (the rules read a line's first and last 4 KiB: a half-megabyte
+    # the content-filter wording across a 3 KB wrap (the rules read a line's first and last 16 KiB: a half-megabyte
     # run after it), and PostgreSQL's privilege wording repeated
     ("API Error: 400 Output" + " " * 3_000 + "blocked by content filtering policy " + "x" * HALF_MB,
      "ANTHROPIC_CONTENT_FILTERED"),

@@ -230,7 +230,7 @@ def _aliases(type_name: str | None, wrapper: str | None) -> tuple[str, ...]:
 
 
 TEXT_CAP = 64 << 10  # what the rules read of one text: its first and its last 64 KiB
-LINE_CAP = 4 << 10  # and of one line of it: its first and its last 4 KiB
+LINE_CAP = 16 << 10  # and of one line of it: its first and its last 16 KiB
 
 
 def _cut_line(line: str) -> str:
