@@ -369,3 +369,49 @@ def test_real_paste_of_a_thread_exception_is_openai_quota() -> None:
     (event,) = error_events(_LAYOUTS["r12-ai-waifu-thread-exception-openai-quota"]["text"] + "\n")
     assert event.line == 1 and event.traceback.startswith("Exception in thread Thread-1 (preparation):")
     assert _classify(event) == ("OPENAI_QUOTA_EXCEEDED", "openai.error.RateLimitError")
+
+
+# -- a traceback whose entries are apart by a blank ------------------------------------------------------------------
+
+def _closed_cursor(dsn: str) -> None:
+    conn = psycopg2.connect(dsn)
+    conn.close()
+    conn.cursor()
+
+
+def _entries_joined(pg_db: str) -> list[str]:
+    """`"\\n".join(traceback.format_exception(e))` of a real psycopg2 InterfaceError: every entry ends in a newline
+    already, so a blank parts them (as Django's old error reports printed a traceback)."""
+    import traceback
+
+    try:
+        _closed_cursor(pg_db)
+    except psycopg2.InterfaceError as e:
+        return "\n".join(traceback.format_exception(e)).rstrip("\n").split("\n")
+    raise AssertionError("no InterfaceError")
+
+
+def test_a_traceback_whose_entries_are_apart_by_a_blank_is_one_event(pg_db: str) -> None:
+    lines = _entries_joined(pg_db)
+    assert lines[1] == "" and lines[-1] == "psycopg2.InterfaceError: connection already closed"
+    headerless = lines[2:]  # a paste cut before its header: it starts at the first frame
+    for body, first in ((lines, 2), (headerless, 2)):
+        text = "\n".join(["INFO:app:request started", *body, "INFO:app:next request"]) + "\n"
+        for block in BLOCKS:
+            (event,) = error_events(text, block)
+            assert (event.line, event.end_line) == (first, len(body) + 1), block
+            assert _classify(event) == ("PG_CONNECTION_FAILED", "psycopg2.InterfaceError"), block
+    # the corpus's paste (django-balancer#4): Django's frames apart by blanks, cut before the header
+    (paste,) = [e for e in yaml.safe_load((Path(__file__).parent / "realworld" / "corpus.yml").read_text(
+        encoding="utf-8")) if e["id"] == "pg-closed-django-balancer"]
+    (event,) = error_events(paste["text"] + "\n")
+    assert (event.line, event.end_line) == (1, 28)
+    assert _classify(event) == ("PG_CONNECTION_FAILED", "InterfaceError")
+
+
+def test_a_blank_after_a_header_less_frame_does_not_take_prose_as_its_exception(pg_db: str) -> None:
+    frame = _entries_joined(pg_db)[2:4]  # one frame and its source line
+    text = "\n".join([*frame, "", "then the request was retried", "INFO:app:next request"]) + "\n"
+    for block in BLOCKS:
+        (event,) = error_events(text, block)
+        assert (event.line, event.end_line) == (1, 2), block

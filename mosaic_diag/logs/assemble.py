@@ -61,6 +61,17 @@ _FAULT_THREAD = re.compile(r"(?:Current thread|Thread) 0x[0-9a-fA-F]+ \(most rec
 _RICH_EXC = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failure|Warning)(?::|$)")
 # an exception line's start: a (qualified) class name, then ":" or the line's end (`gunicorn.errors.HaltServer: …`)
 _EXC_NAME = re.compile(r"(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?::|$)")
+
+
+def _entries_apart(tb: list[str]) -> bool:
+    """A header-less traceback (a cut paste) whose entries are apart by a blank so far: its first frame's entry, then
+    each frame after a blank (`"\\n".join(traceback.format_exception(…))`, each entry already ending in a newline, as
+    Django's old error reports printed it). With its header it is loguru's case (a blank after the header)."""
+    if not tb or not is_frame(tb[0]):
+        return False
+    return all(not tb[i - 1] for i in range(1, len(tb)) if is_frame(tb[i]))
+
+
 _LOGURU_NOTES = frozenset({"│ ", "└ ", "| ", "->"})  # how loguru's notes of a frame's values start
 
 
@@ -349,6 +360,9 @@ class Assembler:
                                       or op.tb[-1].lstrip()[:2] in _LOGURU_NOTES):
                     op.blanks = 1
                     return True
+                if not op.blanks and _entries_apart(op.tb):
+                    op.blanks = 1
+                    return True
                 if not op.blanks and is_group_end(op.tb[-1]):
                     # an exception group's end: its lines are all indented (a gutter), so no exception line
                     # closed its frames; a chain's separator may follow, as after an exception line
@@ -356,6 +370,8 @@ class Assembler:
                     op.blanks = 1
                     return True
                 return False
+            if op.blanks and t[0] not in " \t" and is_frame(op.tb[0]) and not is_frame(t) and not _EXC_NAME.match(t):
+                return False  # (after a blank that parted a header-less traceback's entries: no exception line)
             if t[0] not in " \t" and not is_frame(t) and not in_group_gutter(t):
                 # (an exception group's lines stay in its traceback, their indentation stripped too)
                 op.state = _EXC

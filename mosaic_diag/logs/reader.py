@@ -511,8 +511,9 @@ class _Reader:
                 continue
             if ln.shape == "json" and ln.level is None and ln.stream in self.asm.open \
                     and self.asm.open[ln.stream].shape != "json" and (
-                    ln.corrupt is not None or (not ln.message and ln.exc is None)):
-                # a "{" line inside a text record's message (a pasted error body, a dict): not a JSON record
+                    ln.corrupt is not None or (ln.exc is None and (not ln.message or ln.ts is None))):
+                # a "{" line inside a text record's message (a pasted error body, a dict; an API's error body has a
+                # `message` but no level and no time, as no log record has): not a JSON record
                 raw_text = text if ln.stream is None else text.split("| ", 1)[-1]  # behind a compose prefix
                 if self.bad.pop(lineno, None) is not None:  # the block scan took it for a cut-off JSON line
                     stats = self.stats
