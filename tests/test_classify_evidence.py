@@ -766,3 +766,20 @@ def test_real_notebook_paste_of_a_legacy_openai_class_is_openai_error() -> None:
 
     (entry,) = [e for e in load_corpus() if e.id == "oai-other-legacy-notebook"]
     assert clf().classify_text(entry.text).label == "OPENAI_ERROR"
+
+
+def test_requests_connection_failure_to_greenhouse_logged_as_str_is_greenhouse_api_down(refused_port: int) -> None:
+    """`logger.error(f"…: {e}")` of a real requests failure prints no type, only urllib3's `HTTPSConnectionPool(host=…):
+    Max retries exceeded with url: … (Caused by ProxyError(…))` (rule 4): a connection failure from greenhouse.io
+    (here through a refusing proxy, so no network is needed); the same failure to another host stays out."""
+    import requests
+
+    proxy = f"http://127.0.0.1:{refused_port}"
+    texts = {}
+    for host in ("boards-api.greenhouse.io", "api.example.org"):
+        with pytest.raises(requests.exceptions.ProxyError) as info:
+            requests.get(f"https://{host}/v1/boards/acme/jobs?content=true", proxies={"https": proxy}, timeout=5)
+        texts[host] = f"Greenhouse fetch failed: {info.value}"
+        assert "Max retries exceeded with url: " in texts[host] and "ProxyError" not in texts[host].split("(")[0]
+    assert clf().classify_text(texts["boards-api.greenhouse.io"]).label == "GREENHOUSE_API_DOWN"
+    assert clf().classify_text(texts["api.example.org"]).label == "UNKNOWN_ERROR"
