@@ -415,3 +415,58 @@ def test_a_blank_after_a_header_less_frame_does_not_take_prose_as_its_exception(
     for block in BLOCKS:
         (event,) = error_events(text, block)
         assert (event.line, event.end_line) == (1, 2), block
+
+
+# -- a chained traceback cut inside its cause ------------------------------------------------------------------------
+
+def test_a_chained_traceback_cut_at_its_causes_exception_line_starts_there(pg_db: str) -> None:
+    """SQLAlchemy's chained traceback of a real psycopg2 UndefinedColumn, pasted from the cause's exception line down
+    (its frames cut off above it: `psycopg2.errors.UndefinedColumn: …`, `LINE 1:`, the caret, blanks, `The above
+    exception was the direct cause …`, the wrapper's traceback): one event from that line, the cause's evidence read;
+    bare and behind a Docker Compose prefix. The whole traceback stays one event from its header."""
+    import traceback
+
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(pg_db.replace("postgresql://", "postgresql+psycopg2://", 1)
+                                      if pg_db.startswith("postgresql://") else f"postgresql+psycopg2:///?{pg_db}")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("CREATE TABLE accounts (id int)"))
+            conn.execute(sqlalchemy.text("SELECT accounts.plan_id FROM accounts"))
+    except sqlalchemy.exc.ProgrammingError as e:
+        whole = "".join(traceback.format_exception(e)).rstrip("\n").split("\n")
+    else:
+        raise AssertionError("no ProgrammingError")
+    finally:
+        engine.dispose()
+    cause = next(i for i, t in enumerate(whole) if t.startswith("psycopg2.errors.UndefinedColumn: "))
+    assert "The above exception was the direct cause of the following exception:" in whole[cause:]
+    for body, first in ((whole[cause:], 2), (whole, 2)):
+        for wrap in (lambda t: t, lambda t: f"web-1  | {t}"):
+            text = "\n".join(wrap(t) for t in ["INFO:app:request started", *body, "INFO:app:next request"]) + "\n"
+            wrapper = next(i for i, t in enumerate(body) if t.startswith("sqlalchemy.exc.ProgrammingError: "))
+            for block in BLOCKS:
+                (event,) = error_events(text, block)
+                # (to the wrapper's exception line and its message's lines: SQLAlchemy's `[SQL: …]` after a blank
+                # is no part of it)
+                assert event.line == first and wrapper + 2 <= event.end_line <= len(body) + 1, block
+                assert event.traceback.startswith(body[0].split(" ", 1)[0] if body is whole else body[0]), block
+                assert _classify(event)[0] == "MISSING_COLUMN", block
+
+
+def test_a_separator_after_a_traceback_already_read_starts_no_second_event(pg_db: str) -> None:
+    """A traceback closed before a chain's separator (a blank and a line of text after its exception line) keeps its
+    exception: the separator does not take that exception line again (its frames are above it)."""
+    import traceback
+
+    try:
+        psycopg2.connect(pg_db).cursor().execute("SELECT nope FROM pg_class")
+    except psycopg2.Error as e:
+        lines = "".join(traceback.format_exception(e)).rstrip("\n").split("\n")
+    text = "\n".join([*lines, "", "the request is retried", "",
+                      "The above exception was the direct cause of the following exception:",
+                      "INFO:app:next request"]) + "\n"
+    for block in BLOCKS:
+        events = error_events(text, block)
+        assert [(e.line, e.end_line) for e in events] == [(1, len(lines))], block

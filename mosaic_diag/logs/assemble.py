@@ -72,6 +72,15 @@ def _entries_apart(tb: list[str]) -> bool:
     return all(not tb[i - 1] for i in range(1, len(tb)) if is_frame(tb[i]))
 
 
+_MAX_CUT_CAUSE = 12  # lines looked back from a chain separator for the exception line of a cause cut off above it
+
+
+def _is_cause_line(t: str) -> bool:
+    """An exception line (`module.Type: message`) whose type is no all-capitals word (libpq's `DETAIL:`, `HINT:`)."""
+    m = _EXC_NAME.match(t) if t[:1].isalpha() or t[:1] == "_" else None
+    return m is not None and not m.group(0).rstrip(":").isupper()
+
+
 _LOGURU_NOTES = frozenset({"│ ", "└ ", "| ", "->"})  # how loguru's notes of a frame's values start
 
 
@@ -572,6 +581,15 @@ class Assembler:
                     op.level, op.logger, op.message = rec.level, rec.logger, rec.message
             op.ts = self._when(ln)
             self.open[ln.stream] = op
+        elif t[:1] in "DT" and t in SEPARATORS and (lead := self._cut_cause(ln)):
+            # a chained traceback cut inside its cause (a paste that starts at the cause's exception line): the event
+            # starts at that line, the cause's exception is evidence
+            op = _Open(lineno - len(lead), last, ln, _CHAIN, True, None)
+            op.tb = [*lead, t]
+            op.exc_at = 0
+            op.level = op.logger = None
+            op.ts = self._when(ln)
+            self.open[ln.stream] = op
         elif _is_box_side(t):
             # a paste or log that starts inside a Rich traceback box (its top edge and header cut off): an
             # event only if the box closes and an exception line follows (see `_close`)
@@ -608,6 +626,31 @@ class Assembler:
                 if k > 2 or (k == 2 and t.strip()):  # (a blank between them, as faulthandler prints it, or none)
                     return []
         return []
+
+    def _cut_cause(self, ln: Line) -> list[str]:
+        """The lines of its stream before a chain separator that starts no event, oldest first, when they are a cause's
+        exception cut off above its line (`psycopg2.errors.UndefinedColumn: …`, its message's lines, blanks) and no
+        traceback's frames or header were before it (those would have been an event of their own); else []."""
+        if self.lookback is None:
+            return []
+        before: list[str] = []
+        stop: Line | None = None
+        for prev in self.lookback():
+            if prev.stream != ln.stream or prev.record or len(before) >= _MAX_CUT_CAUSE:
+                stop = prev
+                break
+            before.append(prev.text)
+        start = next((k for k in range(len(before) - 1, -1, -1) if _is_cause_line(before[k])), -1)
+        if start < 0:
+            return []
+        if start < len(before) - 1:
+            older = before[start + 1]
+            if older.strip() and (older[:1] in " \t" or traceback_at(older) >= 0):
+                return []
+        elif stop is not None and stop.stream == ln.stream and not stop.record and (
+                stop.text[:1] in " \t" or traceback_at(stop.text) >= 0):
+            return []  # (the exception line of a traceback already read, its frames above it)
+        return before[start::-1]
 
     def _when(self, ln: Line) -> datetime | None:
         """The datetime of a line that starts an event, read in order (`clock`). RichHandler leaves its time
