@@ -721,3 +721,85 @@ def test_a_multi_megabyte_text_is_read_at_its_start_and_end() -> None:
     info = evidence_from_exception(big).exceptions[-1]
     assert info.type == "KeyError" and len(info.message) < 2 * TEXT_CAP + 100
     assert "characters not read" in info.message and info.message.startswith("'session:xxx")
+
+
+# -- a provider's error without its status: OpenAI's 500 wording, an SDK class named unqualified -----------------------
+
+def test_openai_500_body_logged_without_its_status_is_openai_server_error(llm) -> None:
+    """The real openai client's 500 from the stand-in: its body (`type` `server_error`, OpenAI's `The server had an
+    error while processing your request.`) logged in parts, no `Error code: 500` printed with it (a bot's
+    `Openai Error:…:server_error:…`, openai<1.0's `APIError: …`), is a 5xx from the OpenAI API once the event is
+    OpenAI's; the same words unattributed are not."""
+    openai = pytest.importorskip("openai")
+    llm.set_failure("openai", "server_error")
+    client = openai.OpenAI(api_key="sk-test", base_url=llm.openai_base_url, max_retries=0)
+    with pytest.raises(openai.InternalServerError) as info:
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    body = info.value.body
+    assert isinstance(body, dict) and body["type"] == "server_error"
+    assert clf().classify_text(f"RUN:Openai Error:{body['type']}:{body['message']}").label == "OPENAI_SERVER_ERROR"
+    assert clf().classify_text(f"openai.error.APIError: {body['message']}").label == "OPENAI_SERVER_ERROR"
+    assert clf().classify_text(f"OpenAI call failed: {json.dumps(body)}").label == "OPENAI_SERVER_ERROR"
+    assert clf().classify_text(f"Request failed: {body['message']}").label == "UNKNOWN_ERROR"
+
+
+@pytest.mark.parametrize(("provider", "label"), [("openai", "OPENAI_ERROR"), ("anthropic", "ANTHROPIC_ERROR")])
+def test_an_sdk_error_class_named_unqualified_in_its_package_frames_is_the_providers(llm, provider: str,
+                                                                                      label: str) -> None:
+    """IPython's traceback of a real 403 from the stand-in (`File ~/…/{provider}/_base_client.py:N, in …` frames,
+    the class unqualified: `PermissionDeniedError: …`), its exception line as the older clients printed it (the body's
+    message, no status): the SDK's own class (rule 7) raised in its package's frames is the provider's error. The same
+    line without the frames names no provider and stays UNKNOWN_ERROR."""
+    import sys
+
+    sdk = pytest.importorskip(provider)
+    from IPython.core.ultratb import FormattedTB
+
+    llm.set_failure(provider, "permission")
+    if provider == "openai":
+        client = sdk.OpenAI(api_key="sk-test", base_url=llm.openai_base_url, max_retries=0)
+        call = lambda: client.chat.completions.create(model="gpt-4o-mini",  # noqa: E731
+                                                      messages=[{"role": "user", "content": "hi"}])
+    else:
+        client = sdk.Anthropic(api_key="sk-ant-test", base_url=llm.anthropic_base_url, max_retries=0)
+        call = lambda: client.messages.create(model="claude-3-5-haiku-latest", max_tokens=16,  # noqa: E731
+                                              messages=[{"role": "user", "content": "hi"}])
+    try:
+        call()
+    except sdk.PermissionDeniedError as e:
+        etype, value, tb = sys.exc_info()
+        body = e.body if provider == "openai" else e.body["error"]
+    else:
+        raise AssertionError("no PermissionDeniedError")
+    text = FormattedTB(mode="Context", color_scheme="NoColor").text(etype, value, tb).rstrip("\n")
+    head, _, last = text.rpartition("\n")
+    assert last.startswith("PermissionDeniedError: ") and f"/{provider}/" in head
+    line = f"PermissionDeniedError: {body['message']}"
+    assert clf().classify_text(f"{head}\n{line}").label == label
+    assert clf().classify_text(line).label == "UNKNOWN_ERROR"
+
+
+def test_real_notebook_paste_of_a_legacy_openai_class_is_openai_error() -> None:
+    """langchain#8593: a notebook's frame in `~\\venv\\…\\site-packages\\openai\\api_requestor.py` (a Windows path) and
+    openai<1.0's `InvalidRequestError: Unrecognized request arguments supplied: …`, unqualified."""
+    from tests.realworld.corpus import load_corpus
+
+    (entry,) = [e for e in load_corpus() if e.id == "oai-other-legacy-notebook"]
+    assert clf().classify_text(entry.text).label == "OPENAI_ERROR"
+
+
+def test_requests_connection_failure_to_greenhouse_logged_as_str_is_greenhouse_api_down(refused_port: int) -> None:
+    """`logger.error(f"…: {e}")` of a real requests failure prints no type, only urllib3's `HTTPSConnectionPool(host=…):
+    Max retries exceeded with url: … (Caused by ProxyError(…))` (rule 4): a connection failure from greenhouse.io
+    (here through a refusing proxy, so no network is needed); the same failure to another host stays out."""
+    import requests
+
+    proxy = f"http://127.0.0.1:{refused_port}"
+    texts = {}
+    for host in ("boards-api.greenhouse.io", "api.example.org"):
+        with pytest.raises(requests.exceptions.ProxyError) as info:
+            requests.get(f"https://{host}/v1/boards/acme/jobs?content=true", proxies={"https": proxy}, timeout=5)
+        texts[host] = f"Greenhouse fetch failed: {info.value}"
+        assert "Max retries exceeded with url: " in texts[host] and "ProxyError" not in texts[host].split("(")[0]
+    assert clf().classify_text(texts["boards-api.greenhouse.io"]).label == "GREENHOUSE_API_DOWN"
+    assert clf().classify_text(texts["api.example.org"]).label == "UNKNOWN_ERROR"

@@ -254,3 +254,57 @@ def test_a_records_error_field_is_its_evidence(refused_port: int) -> None:
                        (2, "session store unavailable", "PG_CONNECTION_FAILED")]
     assert got[2][:2] == (3, "PS101 steps could not be read")
     assert events[2].message.endswith("Expecting value: line 1 column 1 (char 0)")
+
+
+def _logged_lines(message: str, *args: object) -> str:
+    """What stdlib logging writes for `logger.error(message, *args)` with an asctime format."""
+    import logging
+
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("test_logs_json_records.body")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        logger.info("request started")
+        logger.error(message, *args)
+        logger.info("next request")
+    finally:
+        logger.removeHandler(handler)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(("provider", "mode", "label"), [
+    ("anthropic", "model_not_found", "ANTHROPIC_MODEL_NOT_FOUND"),
+    ("anthropic", "rate_limit", "ANTHROPIC_RATE_LIMIT"),
+    ("openai", "quota", "OPENAI_QUOTA_EXCEEDED"),
+])
+def test_an_error_body_printed_as_json_under_a_text_record_is_its_evidence(llm, provider: str, mode: str,
+                                                                            label: str) -> None:
+    """`logger.error("…:\\n%s", json.dumps(error))` of a real provider error's body: the `{"type": …, "message": …}`
+    line has a message but no level and no time, so it is the ERROR record's next line, not a JSON record of its own
+    (as continue's and litellm's pastes show it); bare and behind a Docker Compose prefix."""
+    import json
+
+    sdk = pytest.importorskip(provider)
+    llm.set_failure(provider, mode)
+    if provider == "anthropic":
+        client = sdk.Anthropic(api_key="sk-ant-test", base_url=llm.anthropic_base_url, max_retries=0)
+        call = lambda: client.messages.create(model="claude-3-5-haiku-latest", max_tokens=16,  # noqa: E731
+                                              messages=[{"role": "user", "content": "hi"}])
+    else:
+        client = sdk.OpenAI(api_key="sk-test", base_url=llm.openai_base_url, max_retries=0)
+        call = lambda: client.chat.completions.create(model="gpt-4o-mini",  # noqa: E731
+                                                      messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(sdk.APIStatusError) as info:
+        call()
+    body = info.value.body
+    error = body["error"] if provider == "anthropic" else body  # (openai's `body` is the inner object already)
+    assert isinstance(error, dict) and "message" in error and "type" in error
+    text = _logged_lines("Request failed:\n%s", json.dumps(error))
+    for wrapped in (text, "".join(f"web-1  | {line}\n" for line in text.splitlines())):
+        (event,) = _errors(wrapped)
+        assert (event.line, event.end_line) == (2, 3)
+        assert EventClassifier(Classifier.default()).event(event).label == label

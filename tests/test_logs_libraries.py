@@ -707,3 +707,46 @@ def test_a_rich_traceback_box_cut_at_its_top_is_still_a_traceback() -> None:
     Console(file=buf, width=60, color_system=None).print(Panel("Deploy finished: 3 services"))
     assert _events("\n".join(buf.getvalue().splitlines()[1:]) + "\nDone: ok\n") == []
     assert _events("\n".join(lines[body + 1:body + 6]) + "\n") == []
+
+
+def test_loguru_traceback_cut_before_its_exception_line_is_read_by_its_value_notes(llm) -> None:
+    """loguru's `diagnose` traceback of a real openai ContentFilterFinishReasonError (the stand-in's `finish_reason`
+    `content_filter`), pasted without its last line: no exception line is left, only the note under openai's own
+    `raise ContentFilterFinishReasonError()` names it (`└ <class 'openai.ContentFilterFinishReasonError'>`). Triage
+    reads what the cut traceback printed as the record's text, as `classify` reads the same paste alone; the event's
+    message stays the record's."""
+    import openai
+    import pydantic
+    from loguru import logger
+
+    class Answer(pydantic.BaseModel):
+        text: str
+
+    llm.set_failure("openai", "refusal")
+    client = openai.OpenAI(api_key="sk-test", base_url=llm.openai_base_url, max_retries=0)
+    parse = getattr(client.chat.completions, "parse", None) or client.beta.chat.completions.parse
+    buf = io.StringIO()
+    sink = logger.add(buf, colorize=False, backtrace=False, diagnose=True,
+                      format="{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {name}:{function}:{line} - {message}")
+    try:
+        logger.info("request started")
+        try:
+            parse(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], response_format=Answer)
+        except openai.ContentFilterFinishReasonError:
+            logger.exception("Structured answer failed")
+        logger.info("next request")
+    finally:
+        logger.remove(sink)
+    lines = buf.getvalue().rstrip("\n").split("\n")
+    last = max(i for i, t in enumerate(lines) if t.startswith("openai.ContentFilterFinishReasonError"))
+    assert any("<class 'openai.ContentFilterFinishReasonError'>" in t for t in lines[:last])
+    whole = "\n".join(lines) + "\n"
+    cut = "\n".join(lines[:last] + lines[-1:]) + "\n"  # (the exception line dropped, the next record kept)
+    for text in (whole, cut):
+        (event,) = _events(text)
+        got = EventClassifier(Classifier.default()).event(event)
+        assert got.label == "OPENAI_CONTENT_FILTERED", text is cut
+        assert got.message.startswith("Could not parse response content" if text is whole
+                                      else "Structured answer failed"), got.message
+    paste = "\n".join(t for t in lines[1:last] if not t.startswith("Traceback"))  # (the paste alone, as classify reads)
+    assert Classifier.default().classify_text(paste).label == "OPENAI_CONTENT_FILTERED"

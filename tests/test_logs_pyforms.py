@@ -369,3 +369,104 @@ def test_real_paste_of_a_thread_exception_is_openai_quota() -> None:
     (event,) = error_events(_LAYOUTS["r12-ai-waifu-thread-exception-openai-quota"]["text"] + "\n")
     assert event.line == 1 and event.traceback.startswith("Exception in thread Thread-1 (preparation):")
     assert _classify(event) == ("OPENAI_QUOTA_EXCEEDED", "openai.error.RateLimitError")
+
+
+# -- a traceback whose entries are apart by a blank ------------------------------------------------------------------
+
+def _closed_cursor(dsn: str) -> None:
+    conn = psycopg2.connect(dsn)
+    conn.close()
+    conn.cursor()
+
+
+def _entries_joined(pg_db: str) -> list[str]:
+    """`"\\n".join(traceback.format_exception(e))` of a real psycopg2 InterfaceError: every entry ends in a newline
+    already, so a blank parts them (as Django's old error reports printed a traceback)."""
+    import traceback
+
+    try:
+        _closed_cursor(pg_db)
+    except psycopg2.InterfaceError as e:
+        return "\n".join(traceback.format_exception(e)).rstrip("\n").split("\n")
+    raise AssertionError("no InterfaceError")
+
+
+def test_a_traceback_whose_entries_are_apart_by_a_blank_is_one_event(pg_db: str) -> None:
+    lines = _entries_joined(pg_db)
+    assert lines[1] == "" and lines[-1] == "psycopg2.InterfaceError: connection already closed"
+    headerless = lines[2:]  # a paste cut before its header: it starts at the first frame
+    for body, first in ((lines, 2), (headerless, 2)):
+        text = "\n".join(["INFO:app:request started", *body, "INFO:app:next request"]) + "\n"
+        for block in BLOCKS:
+            (event,) = error_events(text, block)
+            assert (event.line, event.end_line) == (first, len(body) + 1), block
+            assert _classify(event) == ("PG_CONNECTION_FAILED", "psycopg2.InterfaceError"), block
+    # the corpus's paste (django-balancer#4): Django's frames apart by blanks, cut before the header
+    (paste,) = [e for e in yaml.safe_load((Path(__file__).parent / "realworld" / "corpus.yml").read_text(
+        encoding="utf-8")) if e["id"] == "pg-closed-django-balancer"]
+    (event,) = error_events(paste["text"] + "\n")
+    assert (event.line, event.end_line) == (1, 28)
+    assert _classify(event) == ("PG_CONNECTION_FAILED", "InterfaceError")
+
+
+def test_a_blank_after_a_header_less_frame_does_not_take_prose_as_its_exception(pg_db: str) -> None:
+    frame = _entries_joined(pg_db)[2:4]  # one frame and its source line
+    text = "\n".join([*frame, "", "then the request was retried", "INFO:app:next request"]) + "\n"
+    for block in BLOCKS:
+        (event,) = error_events(text, block)
+        assert (event.line, event.end_line) == (1, 2), block
+
+
+# -- a chained traceback cut inside its cause ------------------------------------------------------------------------
+
+def test_a_chained_traceback_cut_at_its_causes_exception_line_starts_there(pg_db: str) -> None:
+    """SQLAlchemy's chained traceback of a real psycopg2 UndefinedColumn, pasted from the cause's exception line down
+    (its frames cut off above it: `psycopg2.errors.UndefinedColumn: …`, `LINE 1:`, the caret, blanks, `The above
+    exception was the direct cause …`, the wrapper's traceback): one event from that line, the cause's evidence read;
+    bare and behind a Docker Compose prefix. The whole traceback stays one event from its header."""
+    import traceback
+
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(pg_db.replace("postgresql://", "postgresql+psycopg2://", 1)
+                                      if pg_db.startswith("postgresql://") else f"postgresql+psycopg2:///?{pg_db}")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("CREATE TABLE accounts (id int)"))
+            conn.execute(sqlalchemy.text("SELECT accounts.plan_id FROM accounts"))
+    except sqlalchemy.exc.ProgrammingError as e:
+        whole = "".join(traceback.format_exception(e)).rstrip("\n").split("\n")
+    else:
+        raise AssertionError("no ProgrammingError")
+    finally:
+        engine.dispose()
+    cause = next(i for i, t in enumerate(whole) if t.startswith("psycopg2.errors.UndefinedColumn: "))
+    assert "The above exception was the direct cause of the following exception:" in whole[cause:]
+    for body, first in ((whole[cause:], 2), (whole, 2)):
+        for wrap in (lambda t: t, lambda t: f"web-1  | {t}"):
+            text = "\n".join(wrap(t) for t in ["INFO:app:request started", *body, "INFO:app:next request"]) + "\n"
+            wrapper = next(i for i, t in enumerate(body) if t.startswith("sqlalchemy.exc.ProgrammingError: "))
+            for block in BLOCKS:
+                (event,) = error_events(text, block)
+                # (to the wrapper's exception line and its message's lines: SQLAlchemy's `[SQL: …]` after a blank
+                # is no part of it)
+                assert event.line == first and wrapper + 2 <= event.end_line <= len(body) + 1, block
+                assert event.traceback.startswith(body[0].split(" ", 1)[0] if body is whole else body[0]), block
+                assert _classify(event)[0] == "MISSING_COLUMN", block
+
+
+def test_a_separator_after_a_traceback_already_read_starts_no_second_event(pg_db: str) -> None:
+    """A traceback closed before a chain's separator (a blank and a line of text after its exception line) keeps its
+    exception: the separator does not take that exception line again (its frames are above it)."""
+    import traceback
+
+    try:
+        psycopg2.connect(pg_db).cursor().execute("SELECT nope FROM pg_class")
+    except psycopg2.Error as e:
+        lines = "".join(traceback.format_exception(e)).rstrip("\n").split("\n")
+    text = "\n".join([*lines, "", "the request is retried", "",
+                      "The above exception was the direct cause of the following exception:",
+                      "INFO:app:next request"]) + "\n"
+    for block in BLOCKS:
+        events = error_events(text, block)
+        assert [(e.line, e.end_line) for e in events] == [(1, len(lines))], block

@@ -63,6 +63,26 @@ _FAULT_THREAD = re.compile(r"(?:Current thread|Thread) 0x[0-9a-fA-F]+ \(most rec
 _RICH_EXC = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failure|Warning)(?::|$)")
 # an exception line's start: a (qualified) class name, then ":" or the line's end (`gunicorn.errors.HaltServer: …`)
 _EXC_NAME = re.compile(r"(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?::|$)")
+
+
+def _entries_apart(tb: list[str]) -> bool:
+    """A header-less traceback (a cut paste) whose entries are apart by a blank so far: its first frame's entry, then
+    each frame after a blank (`"\\n".join(traceback.format_exception(…))`, each entry already ending in a newline, as
+    Django's old error reports printed it). With its header it is loguru's case (a blank after the header)."""
+    if not tb or not is_frame(tb[0]):
+        return False
+    return all(not tb[i - 1] for i in range(1, len(tb)) if is_frame(tb[i]))
+
+
+_MAX_CUT_CAUSE = 12  # lines looked back from a chain separator for the exception line of a cause cut off above it
+
+
+def _is_cause_line(t: str) -> bool:
+    """An exception line (`module.Type: message`) whose type is no all-capitals word (libpq's `DETAIL:`, `HINT:`)."""
+    m = _EXC_NAME.match(t) if t[:1].isalpha() or t[:1] == "_" else None
+    return m is not None and not m.group(0).rstrip(":").isupper()
+
+
 _LOGURU_NOTES = frozenset({"│ ", "└ ", "| ", "->"})  # how loguru's notes of a frame's values start
 
 
@@ -368,6 +388,9 @@ class Assembler:
                                       or op.tb[-1].lstrip()[:2] in _LOGURU_NOTES):
                     op.blanks = 1
                     return True
+                if not op.blanks and _entries_apart(op.tb):
+                    op.blanks = 1
+                    return True
                 if not op.blanks and is_group_end(op.tb[-1]):
                     # an exception group's end: its lines are all indented (a gutter), so no exception line
                     # closed its frames; a chain's separator may follow, as after an exception line
@@ -375,6 +398,8 @@ class Assembler:
                     op.blanks = 1
                     return True
                 return False
+            if op.blanks and t[0] not in " \t" and is_frame(op.tb[0]) and not is_frame(t) and not _EXC_NAME.match(t):
+                return False  # (after a blank that parted a header-less traceback's entries: no exception line)
             if t[0] not in " \t" and not is_frame(t) and not in_group_gutter(t):
                 # (an exception group's lines stay in its traceback, their indentation stripped too)
                 op.state = _EXC
@@ -582,6 +607,15 @@ class Assembler:
                     op.level, op.logger, op.message = rec.level, rec.logger, rec.message
             op.ts = self._when(ln)
             self.open[ln.stream] = op
+        elif t[:1] in "DT" and t in SEPARATORS and (lead := self._cut_cause(ln)):
+            # a chained traceback cut inside its cause (a paste that starts at the cause's exception line): the event
+            # starts at that line, the cause's exception is evidence
+            op = _Open(lineno - len(lead), last, ln, _CHAIN, True, None)
+            op.tb = [*lead, t]
+            op.exc_at = 0
+            op.level = op.logger = None
+            op.ts = self._when(ln)
+            self.open[ln.stream] = op
         elif _is_box_side(t):
             # a paste or log that starts inside a Rich traceback box (its top edge and header cut off): an
             # event only if the box closes and an exception line follows (see `_close`)
@@ -630,6 +664,31 @@ class Assembler:
                 if k > 2 or (k == 2 and t.strip()):  # (a blank between them, as faulthandler prints it, or none)
                     return []
         return []
+
+    def _cut_cause(self, ln: Line) -> list[str]:
+        """The lines of its stream before a chain separator that starts no event, oldest first, when they are a cause's
+        exception cut off above its line (`psycopg2.errors.UndefinedColumn: …`, its message's lines, blanks) and no
+        traceback's frames or header were before it (those would have been an event of their own); else []."""
+        if self.lookback is None:
+            return []
+        before: list[str] = []
+        stop: Line | None = None
+        for prev in self.lookback():
+            if prev.stream != ln.stream or prev.record or len(before) >= _MAX_CUT_CAUSE:
+                stop = prev
+                break
+            before.append(prev.text)
+        start = next((k for k in range(len(before) - 1, -1, -1) if _is_cause_line(before[k])), -1)
+        if start < 0:
+            return []
+        if start < len(before) - 1:
+            older = before[start + 1]
+            if older.strip() and (older[:1] in " \t" or traceback_at(older) >= 0):
+                return []
+        elif stop is not None and stop.stream == ln.stream and not stop.record and (
+                stop.text[:1] in " \t" or traceback_at(stop.text) >= 0):
+            return []  # (the exception line of a traceback already read, its frames above it)
+        return before[start::-1]
 
     def _when(self, ln: Line) -> datetime | None:
         """The datetime of a line that starts an event, read in order (`clock`). RichHandler leaves its time

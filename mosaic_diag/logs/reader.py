@@ -43,7 +43,8 @@ from mosaic_diag.logs.source import BLOCK_SIZE, LINE_CAP, UnreadableInput, iter_
 TEXT_NEEDLES = (Needle(b"ERROR", 1), Needle(b"CRITICAL", 7), Needle(b"Traceback (most recent call last)"),
                 Needle(b"==> ", 2), Needle(b"Started server process"), Needle(b'File "'),
                 Needle(b"FATAL", 4), Needle(b"[error", 0), Needle(b"[critical", 0),  # (structlog's console)
-                Needle("│ ".encode(), 0))  # a Rich traceback box's side, its top maybe cut off (its lead byte: rare)
+                Needle("│ ".encode(), 0),  # a Rich traceback box's side, its top maybe cut off (its lead byte: rare)
+                Needle(b"above exception", 7))  # a chain's separator: a paste cut inside its cause starts before it
 # Render's failure sentences without the "==> " marker (dashboard events, notification e-mails: texts of their
 # own, pasted or saved): each a search of the whole block, made from the first block whose head or tail
 # (`_probe`) holds one of them on (a log of other lines pays six searches of 64 KB a block)
@@ -511,8 +512,9 @@ class _Reader:
                 continue
             if ln.shape == "json" and ln.level is None and ln.stream in self.asm.open \
                     and self.asm.open[ln.stream].shape != "json" and (
-                    ln.corrupt is not None or (not ln.message and ln.exc is None)):
-                # a "{" line inside a text record's message (a pasted error body, a dict): not a JSON record
+                    ln.corrupt is not None or (ln.exc is None and (not ln.message or ln.ts is None))):
+                # a "{" line inside a text record's message (a pasted error body, a dict; an API's error body has a
+                # `message` but no level and no time, as no log record has): not a JSON record
                 raw_text = text if ln.stream is None else text.split("| ", 1)[-1]  # behind a compose prefix
                 if self.bad.pop(lineno, None) is not None:  # the block scan took it for a cut-off JSON line
                     stats = self.stats

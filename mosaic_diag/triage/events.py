@@ -48,6 +48,11 @@ def _exception_message(traceback_text: str, exception_type: str | None) -> str |
     return None
 
 
+def _typed(evidence: Evidence) -> bool:
+    """Whether an exception line was read (a traceback cut before it has frames and no type)."""
+    return any(e.type for e in evidence.exceptions)
+
+
 def evidence_of(raw: RawEvent) -> Evidence:
     """Evidence for a raw log event: its traceback (if any) plus its own log record."""
     message = raw.message or ""
@@ -56,8 +61,14 @@ def evidence_of(raw: RawEvent) -> Evidence:
         message = f"{message}\n{detail}"
     kind = "platform" if raw.kind == "platform" else "error"
     if raw.traceback:
-        return evidence_from_text(raw.traceback, logger=raw.logger, level=raw.level,
-                                  log_message=message or None, kind=kind)
+        evidence = evidence_from_text(raw.traceback, logger=raw.logger, level=raw.level,
+                                      log_message=message or None, kind=kind)
+        if _typed(evidence):
+            return evidence
+        # a traceback cut before its exception line: what it printed (loguru's value notes, a `raise X(…)` source
+        # line) is evidence as the record's own text, as `classify` reads the same paste alone
+        message = f"{message}\n{raw.traceback}" if message else raw.traceback
+        return evidence_from_text(message, logger=raw.logger, level=raw.level, log_message=message, kind=kind)
     return evidence_from_text(message, logger=raw.logger, level=raw.level, log_message=message,
                               kind=kind)
 
@@ -103,11 +114,13 @@ class EventClassifier:
         if known is None:
             evidence = evidence_of(raw)
             cls = self.classifier.classify(evidence)
-            message = redact_text(cls.message or raw.message or "")[:4000]
+            own = raw.message if not detail else f"{raw.message}\n{detail}"
+            cut = bool(tb) and not _typed(evidence)  # (its text read as the record's own: the record's message shows)
+            message = redact_text((own if cut else cls.message) or raw.message or "")[:4000]
             first_line = message.strip().splitlines()[0] if message.strip() else ""
             fp = fingerprint(cls.label, cls.exception_type, first_line,
                              _application_frame(evidence, cls))
-            from_log = bool(raw.message) and cls.message == (raw.message if not detail else f"{raw.message}\n{detail}")
+            from_log = bool(raw.message) and (cut or cls.message == own)
             known = (cls, fp, from_log)
             if len(self._seen) >= 50_000:
                 self._seen.clear()
