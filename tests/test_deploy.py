@@ -349,6 +349,13 @@ def test_health_only_deploys_judge_by_the_logs_and_a_commit_that_never_serves_ti
         report = deploy(work, FakeClock(), health_url=health.url, wait_timeout_s=20.0, log=None)
         watch = next(s for s in report.steps if s.name == "watch")
         assert (report.exit_code, watch.status) == (1, "skipped") and "no deploy logs to read" in watch.message
+        # a commit that serves, watched without a log or the Render service: no log was read, and it says so
+        write(work, "app/main.py", "VERSION = 8\n")
+        health.commit = commit_all(work, "eighth")
+        report = deploy(work, FakeClock(), health_url=health.url, log=None)
+        watch = next(s for s in report.steps if s.name == "watch")
+        assert "logs: none read (give --log, or the Render service and key)" in watch.message, watch.message
+        assert "no error events" not in watch.message
     finally:
         health.stop()
 

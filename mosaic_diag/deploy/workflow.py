@@ -337,6 +337,8 @@ def _watch(ctx: _Context, outcome: WaitOutcome) -> Judgement:
                                 sleep=ctx.sleep, on_wait=ctx.progress(step))
     ctx.report.labels = labels_of(judgement.logs)
     found = ", ".join(f"{e['label']} x{e['count']}" for e in ctx.report.labels[:5]) or "no error events"
+    if judgement.logs is None:  # nothing was read: say so, not "no error events"
+        found = "none read (give --log, or the Render service and key)"
     budget = judgement.reading.verdict() if judgement.reading is not None else "no error budget reading"
     ctx.end(step, "ok" if judgement.verdict == "good" else "failed", f"{budget}; logs: {found}",
             **judgement.to_dict())
