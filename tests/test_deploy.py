@@ -391,6 +391,15 @@ def test_a_health_url_that_never_answers_is_not_judged_but_one_that_answered_bef
     finally:
         if health.server.socket.fileno() != -1:
             health.stop()
+    health = HealthServer()  # up and answering 200, but with no commit: not "the app may be down"
+    try:
+        health.commit = None
+        report = deploy(work, FakeClock(), health_url=health.url, dry_run=True)
+        preflight = report.steps[0]
+        assert "200 without deployment.git_commit_full (not the runtime kit's /health?" in preflight.message
+        assert "may be down" not in preflight.message
+    finally:
+        health.stop()
 
 
 def test_ctrl_c_while_watching_reports_how_far_it_got(project):

@@ -193,7 +193,12 @@ def _preflight(ctx: _Context) -> None:
 
         serving, how = health_commit(opts.health_url)
         ctx.health_before = serving is not None
-        said.append(f"/health reports {serving[:12]}" if serving else f"/health: {how} (the app may be down)")
+        if serving:
+            said.append(f"/health reports {serving[:12]}")
+        elif "without deployment.git_commit_full" in how:  # it answered: up, but says no commit
+            said.append(f"/health: {how} (not the runtime kit's /health? the wait needs the commit)")
+        else:
+            said.append(f"/health: {how} (the app may be down)")
     ctx.end(step, "ok", "; ".join(said), remote_head=head, autodeploy=ctx.autodeploy)
 
 
