@@ -191,13 +191,42 @@ def unknown_keys(config: Config) -> tuple[UnknownKey, ...]:
     if not keys:
         return ()
     lines = config.source.read_text(encoding="utf-8").splitlines() if config.source else []
+    where = _key_lines(lines, pyproject=config.source is not None and config.source.name == "pyproject.toml")
     out = []
     for key in keys:
         near = difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1, cutoff=0.75)
         leaf = re.compile(rf"^\s*[\"']?{re.escape(key.rsplit('.', 1)[-1])}[\"']?\s*=")
-        line = next((i for i, text in enumerate(lines, 1) if leaf.match(text)), None)
+        line = where.get(key) or next((i for i, text in enumerate(lines, 1) if leaf.match(text)), None)
         out.append(UnknownKey(key, near[0] if near else None, line))
     return tuple(out)
+
+
+_BARE_OR_QUOTED = r"(?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')"
+_DOTTED = rf"{_BARE_OR_QUOTED}(?:\s*\.\s*{_BARE_OR_QUOTED})*"
+
+
+def _key_lines(lines: list[str], *, pyproject: bool) -> dict[str, int]:
+    """The line of each key a TOML text assigns, as its full dotted name (the table header's name, then
+    the key, dotted or not: `[predeploy]` + `timout = 3` and `predeploy.timout = 3` are both
+    `predeploy.timout`); in a pyproject.toml, only `[tool.mosaic-diag]`'s keys, named without that prefix."""
+    import re
+
+    header = re.compile(rf"^\s*\[\[?\s*({_DOTTED})\s*\]\]?\s*(?:#.*)?$")
+    assign = re.compile(rf"^\s*({_DOTTED})\s*=")
+
+    def parts(dotted: str) -> list[str]:
+        return [p.strip().strip("\"'") for p in re.findall(_BARE_OR_QUOTED, dotted)]
+
+    found: dict[str, int] = {}
+    table: list[str] | None = None if pyproject else []
+    for number, text in enumerate(lines, 1):
+        if m := header.match(text):
+            name = parts(m.group(1))
+            mine = not pyproject or name[:2] == ["tool", "mosaic-diag"]
+            table = (name[2:] if pyproject else name) if mine else None
+        elif table is not None and (m := assign.match(text)):
+            found.setdefault(".".join(table + parts(m.group(1))), number)
+    return found
 
 
 def unknown_key_warnings(config: Config) -> list[str]:

@@ -277,6 +277,31 @@ def test_every_command_warns_of_unknown_config_keys_once_on_stderr(tmp_path: Pat
         assert "Traceback" not in r.stderr
 
 
+def test_unknown_keys_are_located_in_their_table_dotted_or_not(tmp_path: Path) -> None:
+    """The line of an unknown key is the line that assigns it: a dotted key (`anomaly.windw = 3` at the
+    top), a key under `[tool.mosaic-diag.predeploy]`, never a same-named key of another table; and the
+    commands that read the config only to find the deploy store or the hook's lint settings say so too."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.other]\ntimout = 1\n\n[tool.mosaic-diag]\nanomaly.windw_minutes = 3\n'
+        '\n[tool.mosaic-diag.predeploy]\ntimeout = 5\n"timout" = 3\n')
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOSAIC_DIAG_", "DATABASE_URL"))}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    cfg = tmp_path / "pyproject.toml"
+    want = [f"mosaic-diag: warning: {cfg}:5: unknown configuration key 'anomaly.windw_minutes' (did you mean "
+            "'anomaly.window_minutes'?): ignored",
+            f"mosaic-diag: warning: {cfg}:9: unknown configuration key 'predeploy.timout' (did you mean "
+            "'predeploy.timeout'?): ignored"]
+    for args in (["manifest", "history"], ["hook", "run"]):
+        r = subprocess.run([sys.executable, "-m", "mosaic_diag", *args], cwd=tmp_path, env=env, capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 0 and r.stderr.splitlines() == want, (args, r.stderr)
+
+
 def test_unknown_config_keys_are_warned_with_the_nearest_known_key(tmp_path: Path) -> None:
     (tmp_path / "mosaic-diag.toml").write_text('[predeploy]\ntimeout = 5\ntimout = 3\n\n[golden]\nconcurency = 2\n'
                                                'zzz = 1\n[manifest.models]\nchat = "gpt-4o-mini"\n')

@@ -349,6 +349,13 @@ def test_health_only_deploys_judge_by_the_logs_and_a_commit_that_never_serves_ti
         report = deploy(work, FakeClock(), health_url=health.url, wait_timeout_s=20.0, log=None)
         watch = next(s for s in report.steps if s.name == "watch")
         assert (report.exit_code, watch.status) == (1, "skipped") and "no deploy logs to read" in watch.message
+        # a commit that serves, watched without a log or the Render service: no log was read, and it says so
+        write(work, "app/main.py", "VERSION = 8\n")
+        health.commit = commit_all(work, "eighth")
+        report = deploy(work, FakeClock(), health_url=health.url, log=None)
+        watch = next(s for s in report.steps if s.name == "watch")
+        assert "logs: none read (give --log, or the Render service and key)" in watch.message, watch.message
+        assert "no error events" not in watch.message
     finally:
         health.stop()
 
@@ -384,6 +391,15 @@ def test_a_health_url_that_never_answers_is_not_judged_but_one_that_answered_bef
     finally:
         if health.server.socket.fileno() != -1:
             health.stop()
+    health = HealthServer()  # up and answering 200, but with no commit: not "the app may be down"
+    try:
+        health.commit = None
+        report = deploy(work, FakeClock(), health_url=health.url, dry_run=True)
+        preflight = report.steps[0]
+        assert "200 without deployment.git_commit_full (not the runtime kit's /health?" in preflight.message
+        assert "may be down" not in preflight.message
+    finally:
+        health.stop()
 
 
 def test_ctrl_c_while_watching_reports_how_far_it_got(project):

@@ -12,7 +12,7 @@ import typer
 
 from mosaic_diag.commands._options import FormatOption, OutputFormat
 
-hook_app = typer.Typer(help="The git pre-commit hook that lints staged Python files.", no_args_is_help=True)
+hook_app = typer.Typer(help="The git pre-commit hook that lints the staged Python and SQL files.", no_args_is_help=True)
 
 RepoOption = Annotated[Path | None, typer.Option("--repo", help="The repository (default: the current one).")]
 SharedOption = Annotated[bool, typer.Option(
@@ -65,10 +65,13 @@ def uninstall(repo: RepoOption = None, shared: SharedOption = False,
 
 @hook_app.command("run")
 def run(repo: RepoOption = None, fmt: FormatOption = OutputFormat.table) -> int:
-    """Lint the staged Python files now, as the hook does (exit 1 on findings)."""
+    """Lint the staged Python and SQL files now, as the hook does (exit 1 on findings)."""
+    from mosaic_diag.commands._common import config_here
     from mosaic_diag.lint.hook import run_staged
 
-    code, report, errors = run_staged(_repo(repo), os.environ, fmt.value)
+    root = _repo(repo)
+    config_here(root)  # a misspelt lint key is said, not silently ignored
+    code, report, errors = run_staged(root, os.environ, fmt.value)
     sys.stdout.write(report)
     for line in errors:
         sys.stderr.write(line + "\n")

@@ -211,9 +211,11 @@ def diff_cmd(
 def open_store_here(repo: Path):
     """The deploy store: PostgreSQL when DATABASE_URL is set, else `deploy_store` (a file under the
     repository's top level, whatever subdirectory `repo` is)."""
+    from mosaic_diag.commands._common import config_here
     from mosaic_diag.config import find_root
     from mosaic_diag.manifest.store import configured_store
 
+    config_here(repo)  # its unknown keys warned about, as every command that reads the config does
     return configured_store(find_root(repo), os.environ)
 
 

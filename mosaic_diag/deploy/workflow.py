@@ -193,7 +193,12 @@ def _preflight(ctx: _Context) -> None:
 
         serving, how = health_commit(opts.health_url)
         ctx.health_before = serving is not None
-        said.append(f"/health reports {serving[:12]}" if serving else f"/health: {how} (the app may be down)")
+        if serving:
+            said.append(f"/health reports {serving[:12]}")
+        elif "without deployment.git_commit_full" in how:  # it answered: up, but says no commit
+            said.append(f"/health: {how} (not the runtime kit's /health? the wait needs the commit)")
+        else:
+            said.append(f"/health: {how} (the app may be down)")
     ctx.end(step, "ok", "; ".join(said), remote_head=head, autodeploy=ctx.autodeploy)
 
 
@@ -337,6 +342,8 @@ def _watch(ctx: _Context, outcome: WaitOutcome) -> Judgement:
                                 sleep=ctx.sleep, on_wait=ctx.progress(step))
     ctx.report.labels = labels_of(judgement.logs)
     found = ", ".join(f"{e['label']} x{e['count']}" for e in ctx.report.labels[:5]) or "no error events"
+    if judgement.logs is None:  # nothing was read: say so, not "no error events"
+        found = "none read (give --log, or the Render service and key)"
     budget = judgement.reading.verdict() if judgement.reading is not None else "no error budget reading"
     ctx.end(step, "ok" if judgement.verdict == "good" else "failed", f"{budget}; logs: {found}",
             **judgement.to_dict())

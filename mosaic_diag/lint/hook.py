@@ -195,7 +195,7 @@ def read_blobs(repo: Path, blobs: Sequence[str]) -> list[bytes]:
 
 
 def run_staged(repo: Path, env: Mapping[str, str], fmt: str = "table") -> tuple[int, str, list[str]]:
-    """Lint the staged Python files: (exit code, report in `fmt`, error lines). The table report of
+    """Lint the staged Python and SQL files: (exit code, report in `fmt`, error lines). The table report of
     a clean run is empty (the hook stays quiet); json / markdown always say what was linted.
     Staged blobs identical to a recent run's (git's blob ids are content hashes), with the same
     settings, schema and linter, give that run's answer without reading a blob (`lint.runcache`)."""
