@@ -104,11 +104,19 @@ def test_bzip2_and_xz_logs_are_read_like_gzip(tmp_path: Path, packed: str, block
         assert [(e.kind, e.line, e.message, e.traceback) for e in events] == \
                [(e.kind, e.line, e.message, e.traceback) for e in want]
         assert (stats.lines, stats.warnings) == (want_stats.lines, [])
-    events, stats = read(compress(data)[:-20], **kw)  # cut short: what was read stays, a warning says so
-    assert len(events) <= len(want) and stats.warnings and f"truncated {packed}" in stats.warnings[-1]
+    if packed == "xz":
+        events, stats = read(compress(data)[:-20], **kw)  # cut short: what was read stays, a warning says so
+        assert len(events) <= len(want) and stats.warnings and f"truncated {packed}" in stats.warnings[-1]
+    else:  # bzip2 gives nothing of a block it has not all of: this log's one block cut short is unreadable
+        from mosaic_diag.logs.source import UnreadableInput
+
+        with pytest.raises(UnreadableInput, match="truncated bzip2: nothing of it could be read"):
+            read(compress(data)[:-20], **kw)
+        events, stats = read(compress(data) + compress(data)[:-20], **kw)  # a second stream cut: the first stays
+        assert len(events) == len(want) and f"truncated {packed}" in stats.warnings[-1]
 
 
-def test_compressions_without_a_codec_here_are_one_line_naming_the_file(tmp_path: Path) -> None:
+def test_compressions_without_a_codec_here_and_unreadable_ones_are_one_line_naming_the_file(tmp_path: Path) -> None:
     import zipfile
 
     path = tmp_path / "app.log"
@@ -117,12 +125,17 @@ def test_compressions_without_a_codec_here_are_one_line_naming_the_file(tmp_path
         z.write(path, "app.log")
     (tmp_path / "app.log.zst").write_bytes(b"\x28\xb5\x2f\xfd\x24\x00\x01\x00\x00")  # a zstd frame header
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
-    for name, tool in (("logs.zip", "unzip -p"), ("app.log.zst", "zstd -dc")):
-        r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", name], capture_output=True, text=True,
-                           cwd=tmp_path, timeout=120, env=env)
-        assert r.returncode == 2 and r.stdout == "", r.stdout + r.stderr
-        assert r.stderr.startswith(f"mosaic-diag: error: {name}: ") and r.stderr.count("\n") == 1
-        assert tool in r.stderr and "Traceback" not in r.stderr
+    data = gzip.compress(path.read_bytes())
+    (tmp_path / "corrupt.log.gz").write_bytes(data[:10] + b"\xff" * 50 + data[60:])  # a broken first block
+    (tmp_path / "cut.log.gz").write_bytes(data[:15])
+    for name, said in (("logs.zip", "unzip -p"), ("app.log.zst", "zstd -dc"),
+                       ("corrupt.log.gz", "corrupt gzip data"), ("cut.log.gz", "truncated gzip")):
+        for fmt in ("table", "json"):  # (JSON: not even the report's opening is written)
+            r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", name, "--format", fmt],
+                               capture_output=True, text=True, cwd=tmp_path, timeout=120, env=env)
+            assert r.returncode == 2 and r.stdout == "", r.stdout + r.stderr
+            assert r.stderr.startswith(f"mosaic-diag: error: {name}: ") and r.stderr.count("\n") == 1
+            assert said in r.stderr and "Traceback" not in r.stderr
     r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", "-"], input=(tmp_path / "logs.zip").read_bytes(),
                        capture_output=True, cwd=tmp_path, timeout=120, env=env)
     assert r.returncode == 2 and r.stderr.startswith(b"mosaic-diag: error: <stdin>: zip-compressed")

@@ -158,7 +158,10 @@ class Input:
                                   f"`{_UNPACK[packed]} FILE | mosaic-diag triage -`)")
         self.packed = packed
         unpacked = self._gunzip(first) if packed == "gzip" else self._unpack(first, packed)
-        yield from _as_utf8(next(unpacked, b""), unpacked)
+        head = next(unpacked, b"")
+        if not head and self.problem:  # not one byte of it: an error, not a log without errors
+            raise UnreadableInput(f"{self.problem}: nothing of it could be read")
+        yield from _as_utf8(head, unpacked)
 
     def _unpack(self, data: bytes, packed: str) -> Iterator[bytes]:
         """bzip2 or xz, decompressed in pieces of at most a chunk (constant memory); concatenated streams

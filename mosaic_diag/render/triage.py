@@ -84,12 +84,14 @@ def write_json(events: Iterable[ErrorEvent], finish: Callable[[], TriageReport],
                out: TextIO) -> TriageReport:
     """Stream `{"events": [...], "groups": [...], "anomalies": [...], "summary": {...}, "timeline": {...}}`."""
     line = EventLines().line
+    stream = iter(events)
+    head = next(stream, None)  # (input that cannot be read at all raises here: nothing is written)
     out.write('{"events": [')
-    first = True
-    for event in events:
-        out.write("\n  " if first else ",\n  ")
-        out.write(line(event))
-        first = False
+    if head is not None:
+        out.write("\n  " + line(head))
+        for event in stream:
+            out.write(",\n  ")
+            out.write(line(event))
     report = finish()
     out.write("\n],\n")
     rest: dict[str, Any] = {
