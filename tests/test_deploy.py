@@ -295,6 +295,7 @@ class HealthServer:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.commit = "0" * 40
+        self.metrics: dict | None = None  # the runtime kit's error budget, when set
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -302,7 +303,10 @@ class HealthServer:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                body = json.dumps({"status": "ok", "deployment": {"git_commit_full": owner.commit}}).encode()
+                page = {"status": "ok", "deployment": {"git_commit_full": owner.commit}}
+                if owner.metrics is not None:
+                    page["metrics"] = owner.metrics
+                body = json.dumps(page).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -345,17 +349,32 @@ def test_health_only_deploys_judge_by_the_logs_and_a_commit_that_never_serves_ti
         assert "rollback" not in [s.name for s in report.steps]
         history = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()
         assert (history[0].commit, history[0].status) == (seventh, "bad")
-        # without a log or the Render service no log was read: the watch says so, not "no error events"
-        report = deploy(work, FakeClock(), health_url=health.url, wait_timeout_s=20.0, log=None)
-        watch = next(s for s in report.steps if s.name == "watch")
-        assert (report.exit_code, watch.status) == (1, "skipped") and "no deploy logs to read" in watch.message
-        # a commit that serves, watched without a log or the Render service: no log was read, and it says so
+        # without a log or the Render service only /health's error budget can judge: a /health without it (not the
+        # runtime kit's) is exit 2 before anything is pushed (such a deploy was judged good on nothing)
         write(work, "app/main.py", "VERSION = 8\n")
-        health.commit = commit_all(work, "eighth")
+        eighth = commit_all(work, "eighth")
+        health.commit = eighth
         report = deploy(work, FakeClock(), health_url=health.url, log=None)
+        assert (report.verdict, report.exit_code) == ("error", 2), report.to_dict()
+        assert "nothing could judge the new deploy" in report.reason and "--log" in report.reason
+        assert [s.name for s in report.steps] == ["preflight"] and remote_head(work, remote) == seventh
+        # with the runtime kit's budget it is judged by it, and the watch says no log was read
+        health.metrics = {"error_rate": 0.0, "requests_total": 50}
+        report = deploy(work, FakeClock(), health_url=health.url, log=None)
+        assert (report.verdict, report.exit_code) == ("good", 0), report.to_dict()
         watch = next(s for s in report.steps if s.name == "watch")
         assert "logs: none read (give --log, or the Render service and key)" in watch.message, watch.message
         assert "no error events" not in watch.message
+        # the new commit serves a /health without the budget: nothing judged it, never the last good deploy
+        write(work, "app/main.py", "VERSION = 9\n")
+        ninth = commit_all(work, "ninth")
+        clock = FakeClock()
+        clock.on_sleep = lambda: (setattr(health, "metrics", None), setattr(health, "commit", ninth))
+        report = deploy(work, clock, health_url=health.url, log=None)
+        assert (report.verdict, report.exit_code) == ("error", 3), report.to_dict()
+        assert "nothing judged the deploy" in report.reason
+        history = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()
+        assert (history[0].commit, history[0].status) == (ninth, "pending")
     finally:
         health.stop()
 

@@ -33,7 +33,7 @@ class LogTriage:
 
 @dataclass(frozen=True)
 class Judgement:
-    """`verdict`: good or bad, with the reasons it is bad."""
+    """`verdict`: good, bad (with the reasons it is bad) or unjudged (nothing was read to judge by)."""
 
     verdict: str
     reasons: tuple[str, ...]
@@ -158,6 +158,9 @@ def watch_and_judge(sha: str, since: datetime, opts: DeployOptions, *, render_se
             named = ", ".join(f"{g.label} x{g.count}" for g in serious[:5])
             reasons.append(f"{len(serious)} error group(s) at or above {opts.fail_severity} in the new deploy's "
                            f"logs: {named}")
+    if not reasons and reading is None and logs is None:  # no budget reading and no log: nothing judged it
+        return Judgement("unjudged", ("no error-budget reading from /health and no log read: nothing judged the "
+                                      "deploy",), reading, logs, tuple(dict.fromkeys(notes)))
     return Judgement("bad" if reasons else "good", tuple(reasons), reading, logs, tuple(dict.fromkeys(notes)))
 
 

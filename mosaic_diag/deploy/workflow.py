@@ -193,6 +193,8 @@ def _preflight(ctx: _Context) -> None:
 
         serving, how = health_commit(opts.health_url)
         ctx.health_before = serving is not None
+        if serving is not None and opts.log is None and ctx.render_settings is None:
+            _judgeable(opts.health_url, opts)
         if serving:
             said.append(f"/health reports {serving[:12]}")
         elif "without deployment.git_commit_full" in how:  # it answered: up, but says no commit
@@ -200,6 +202,22 @@ def _preflight(ctx: _Context) -> None:
         else:
             said.append(f"/health: {how} (the app may be down)")
     ctx.end(step, "ok", "; ".join(said), remote_head=head, autodeploy=ctx.autodeploy)
+
+
+def _judgeable(health_url: str, opts: DeployOptions) -> None:
+    """With no log to read (no --log, no Render service), only /health's error budget can judge the new deploy:
+    a /health without it (not the runtime kit's) is a ConfigError before anything is pushed (it was judged
+    good on nothing)."""
+    from mosaic_diag.errors import UnreachableError
+    from mosaic_diag.rollback.budget import read_health
+
+    try:
+        read_health(health_url, budget=opts.error_budget, min_requests=opts.min_requests)
+    except UnreachableError:
+        return  # (read again during the watch; the wait says what it gets)
+    except DiagError as exc:
+        raise ConfigError(f"nothing could judge the new deploy: {exc} and no log is read; give --log FILE, or the "
+                          "Render service and key (RENDER_SERVICE_ID, RENDER_API_KEY): nothing was pushed") from None
 
 
 def _plan_only(ctx: _Context) -> None:
@@ -370,6 +388,11 @@ def _resume_autodeploy(ctx: _Context) -> str:
 
 def _verdict(ctx: _Context, judgement: Judgement) -> None:
     step = ctx.begin("verdict")
+    if judgement.verdict == "unjudged":  # serving, but nothing read could judge it: never the last good deploy
+        reason = "; ".join(judgement.reasons)
+        ctx.end(step, "failed", f"NOT JUDGED: {reason}; the record stays pending, nothing rolled back")
+        ctx.finish("error", reason, ExitCode.UNREACHABLE)
+        return
     if judgement.verdict == "good":
         rec = _store(ctx, "deployed", f"mosaic-diag deploy: good after a {ctx.opts.watch_s:g}s watch")
         ctx.end(step, "ok", f"GOOD: {ctx.sha[:12]} recorded as the last good deploy"
