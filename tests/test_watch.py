@@ -443,6 +443,25 @@ def test_a_hostile_line_reaches_the_markdown_alert_without_its_terminal_controls
     assert not [c for c in ("\x1b", "\x07", "\x08", "\u009b", "\u202e") if c in line + out + err], repr(line + out)
 
 
+def test_markdown_status_and_summary_are_text_lines_on_stderr(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("2026-12-06T10:00:00Z ERROR psycopg2.OperationalError: boom\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_DIAG_")}
+    proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "watch", "--format", "markdown", "--file", str(log),
+                             "--from-start", "--no-playbooks", "--flush-after", "0.1"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert line.startswith("- **new_group**"), (line, err)
+    first, last = err.splitlines()
+    assert first == f"watch: watching {log} (dry run; state {tmp_path / '.mosaic-diag' / 'watch-state.json'}; " \
+                    f"pid {proc.pid})"
+    assert last == f"watch: stopped watching {log}: 1 line read, 1 error event in 1 group, 1 alert"
+    assert "{" not in err
+
+
 def test_listener_serves_a_bounded_number_of_connections(monkeypatch: pytest.MonkeyPatch,
                                                           sample_lines: list[bytes]) -> None:
     """A flood of idle connections takes at most MAX_CONNECTIONS threads: one more is closed at once and counted,
