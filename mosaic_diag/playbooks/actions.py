@@ -70,7 +70,7 @@ def fill(template: str, facts: Mapping[str, Any]) -> str:
 
 
 def _context(facts: Mapping[str, Any]) -> dict[str, Any]:
-    keys = ("label", "stage", "severity", "count", "rate_1m", "rate_5m", "rate_15m", "count_1m", "count_5m",
+    keys = ("label", "stage", "severity", "count", "starts", "rate_1m", "rate_5m", "rate_15m", "count_1m", "count_5m",
             "count_15m", "error_rate", "fingerprint")
     return {k: facts[k] for k in keys if k in facts}
 
