@@ -36,7 +36,8 @@ def playbook_planner(directory: str | Path | None = None, config: Any = None) ->
 def group_facts(group: Group) -> dict[str, Any]:
     """The facts a runtime playbook sees for a triage group."""
     return {**group.rates, "count": group.count, "label": group.label, "category": group.category,
-            "severity": group.severity, "stage": "runtime", "fingerprint": group.fingerprint}
+            "severity": group.severity, "stage": "runtime", "fingerprint": group.fingerprint,
+            **({"starts": group.starts} if group.starts is not None else {})}
 
 
 def attach_plans(report: TriageReport, planner: PlanFn | None) -> TriageReport:

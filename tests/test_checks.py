@@ -240,7 +240,7 @@ def test_failures_carry_the_configured_playbooks_advice_and_plan(tmp_path: Path)
     [missing] = report.outcomes[0].results
     assert (missing.id, missing.label, missing.playbook) == ("MD-ENV001", "ENV_VAR_MISSING", "predeploy-env")
     assert missing.recommendation == "Set the OpenAI key."  # only the check that fails on the facts given
-    assert missing.plan == ("-> advise: advise: fix the environment before predeploy "
+    assert missing.plan == ("-> advise: fix the environment before predeploy "
                             "[stage 'predeploy' == 'predeploy' and severity 'critical' == 'critical']",)
     # (alert_ops `when: stage == 'startup'` does not hold before a deploy: not shown)
     assert "plan -> advise" in as_markdown(report)

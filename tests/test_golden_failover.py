@@ -103,3 +103,19 @@ def test_the_failover_body_splits_into_the_providers_errors_only(tmp_path, env):
     assert [p.split(":")[0] for p in parts] == ["openai.RateLimitError", "anthropic.OverloadedError"]
     explanation = explain(Attempt(answer.status, 1.0, ("status",)), answer.body)
     assert explanation is not None and explanation.names == "OPENAI_RATE_LIMIT + ANTHROPIC_OVERLOADED"
+
+
+def test_the_in_process_apps_log_records_are_counted_not_printed(tmp_path, env, capfd):
+    """A failing run's app tracebacks do not reach the terminal: one stderr line counts them and shows the
+    first distinct ones; the report on stdout is whole."""
+    env.set_failure("openai", "rate_limit")
+    env.set_failure("anthropic", "auth")
+    capfd.readouterr()
+    assert main(golden(tmp_path, "json")) == 1
+    out, err = capfd.readouterr()
+    assert json.loads(out)["summary"]["not_ok"] == 1
+    assert "Traceback" not in err, err
+    [line] = err.splitlines()
+    assert line.startswith("golden: the app's ") and " log record(s) were captured, not printed: " in line, line
+    assert "at ERROR; first 3 distinct: ERROR:" in line and "(openai.RateLimitError: " in line, line
+    assert "(anthropic.AuthenticationError: " in line, line

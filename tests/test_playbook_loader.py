@@ -251,3 +251,23 @@ def test_cli_list_and_show(capsys: pytest.CaptureFixture) -> None:
     assert data["id"] == "pg-connection-failed-startup" and "postgres.reachable" in data["gathered_names"]["postgres"]
     assert main(["playbook", "show", "NOPE"]) == 2
     assert "neither a playbook id nor a label" in capsys.readouterr().err
+
+
+def test_plan_lines_name_each_action_once(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`playbook run`, the incident note and predeploy prefix the action's name: no effect repeats it."""
+    from datetime import UTC, datetime
+
+    from mosaic_diag.checks.advice import plan_lines
+    from mosaic_diag.playbooks.executors import incident_markdown
+
+    write(tmp_path, "p.yml", "- match: {label: PG_AUTH_FAILED}\n  remediate:\n    - action: advise\n"
+                             "      message: \"check the password\"\n    - action: retry\n")
+    assert main(["playbook", "run", "PG_AUTH_FAILED", "--playbooks", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "1. advise: would run (always)\n       check the password\n" in out
+    assert "2. retry: would run (always)\n       retry with exponential backoff" in out
+    plan = PlaybookStore.load(tmp_path).match("PG_AUTH_FAILED").plan({"label": "PG_AUTH_FAILED"})
+    note = incident_markdown(plan, "t", datetime(2026, 1, 1, tzinfo=UTC))
+    assert "- advise: runs (always) — check the password" in note
+    assert "advise: advise" not in note and "advise: advise" not in out
+    assert plan_lines(plan) == ("-> advise: check the password [always]",)

@@ -142,6 +142,27 @@ def test_dlq_commands_list_show_replay_purge(llm, pg_db, tmp_path):
     assert r.returncode == 0 and "| openai |" in r.stdout and "anthropic" not in r.stdout
 
 
+def test_a_replay_still_rejected_shows_the_current_validators_error(tmp_path):
+    """The error replay prints is the validator's now, not the one stored when the answer was rejected."""
+    db = str(tmp_path / "d.sqlite")
+    store = open_dead_letters(db)
+    with pytest.raises(SchemaRejected) as info:  # rejected by an older schema: `question` was missing
+        schema_guard(Answer, store=store)('{"answer": 42}')
+    stored = store.get(info.value.dead_letter_id).error
+    store.close()
+    assert "question: Field required" in stored
+    (tmp_path / "newer_models.py").write_text(
+        "from pydantic import BaseModel\n\nclass Newer(BaseModel):\n    answer: str\n    score: int\n")
+    env = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    for fmt in ("table", "markdown", "json"):
+        r = run("dlq", "replay", str(info.value.dead_letter_id), "--validator", "newer_models:Newer", "--db", db,
+                "--format", fmt, **env)
+        assert r.returncode == 1, r.stderr
+        assert "score: Field required [type=missing]" in r.stdout, r.stdout
+        assert "answer: Input should be a valid string [type=string_type]" in r.stdout, r.stdout
+        assert "question" not in r.stdout, r.stdout  # the stored error is not shown
+
+
 def test_dlq_bad_input_is_one_clear_line(tmp_path, pg, refused_port):
     env = {"DATABASE_URL": "", "MOSAIC_DLQ": ""}
     r = run("dlq", "list", **env)

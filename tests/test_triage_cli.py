@@ -373,3 +373,13 @@ def test_filters_that_leave_nothing_say_so_in_every_format_not_all_clear(tmp_pat
     assert said in out.read_text()
     whole = b" ".join(triage(SAMPLE_LOG).stdout.split()).decode()
     assert "filtered out" not in whole  # (no filter: nothing said)
+
+
+def test_plan_lines_name_the_action_once() -> None:
+    """A step that would run shows `→ action: what it does`, as a skipped one shows `· action skipped`."""
+    out = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(SAMPLE_LOG), "--format", "markdown"],
+                         capture_output=True, timeout=120).stdout.decode()
+    run = [line.strip() for line in out.splitlines() if line.lstrip().startswith(("→", "- →"))]
+    assert any("→ advise: read the build log" in line for line in run), out
+    assert any("→ alert_ops: post to the ops webhook" in line for line in run), out
+    assert not any(" advise: advise:" in line for line in run)

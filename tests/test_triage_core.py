@@ -77,6 +77,24 @@ def test_restart_loop_is_derived_with_errors_between():
     assert loops[0].rule == "derived.restart-loop"
 
 
+def test_a_restart_loops_alert_counts_its_process_starts() -> None:
+    """The playbook's alert says how many times the process started, as the loop's event does (not the
+    group's count of loop events)."""
+    from mosaic_diag.plans import attach_plans, playbook_planner
+    from mosaic_diag.triage.model import TriageOptions
+
+    raws = [start(1, 0), error(5, 1), start(30, 2), error(35, 3), start(60, 4), error(70, 5), start(80, 6)]
+    for count in (3, 4):
+        run = TriageRun(Classifier.default(), TriageOptions(restart_count=count))
+        [loop] = [e for e in run.process(raws) if e.label == "RENDER_RESTART_LOOP"]
+        assert loop.message.startswith(f"process started {count} times")
+        report = attach_plans(run.finish(), playbook_planner())
+        [group] = [g for g in report.groups if g.label == "RENDER_RESTART_LOOP"]
+        assert group.count == 1 and group.starts == count and group.to_dict()["starts"] == count
+        alert = next(a for a in group.plan["actions"] if a["action"] == "alert_ops")
+        assert f"({count} process starts with errors between)" in alert["description"], alert
+
+
 def test_no_restart_loop_without_errors_or_outside_the_window():
     quiet = [start(1, 0), start(2, 1), start(3, 2)]
     assert not [e for e in TriageRun(Classifier.default()).process(quiet)]

@@ -427,6 +427,24 @@ def test_an_action_that_cannot_be_audited_is_skipped_and_the_watch_goes_on(tmp_p
                if a.kind == "new_group")
 
 
+def test_a_restart_loop_alert_says_how_many_times_the_process_started(tmp_path: Path) -> None:
+    from mosaic_diag.classifier import Classifier
+    from mosaic_diag.plans import playbook_planner
+    from mosaic_diag.watch import Watcher
+    from tests.test_triage_core import error, start
+
+    state = WatchState.open(tmp_path / "state.json")
+    try:
+        watcher = Watcher(Classifier.default(), state, planner=playbook_planner())
+        raws = [start(1, 0), error(5, 1), start(30, 2), error(35, 3), start(60, 4)]
+        [alert] = [i for i in watcher.feed(raws) if getattr(i, "kind", None) == "restart_loop"]
+    finally:
+        state.close()
+    assert alert.message.startswith("process started 3 times")
+    [step] = [a for a in alert.plan["actions"] if a["action"] == "alert_ops"]
+    assert "(3 process starts with errors between)" in step["description"]
+
+
 def test_a_hostile_line_reaches_the_markdown_alert_without_its_terminal_controls(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     log.write_bytes("2026-12-06T10:00:00Z ERROR psycopg2.OperationalError: boom A\x1bcB \u009b2J x\x08y "
@@ -441,6 +459,25 @@ def test_a_hostile_line_reaches_the_markdown_alert_without_its_terminal_controls
     out, err = proc.communicate(timeout=60)
     assert "new_group" in line and "boom A" in line, (line, err)
     assert not [c for c in ("\x1b", "\x07", "\x08", "\u009b", "\u202e") if c in line + out + err], repr(line + out)
+
+
+def test_markdown_status_and_summary_are_text_lines_on_stderr(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("2026-12-06T10:00:00Z ERROR psycopg2.OperationalError: boom\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_DIAG_")}
+    proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "watch", "--format", "markdown", "--file", str(log),
+                             "--from-start", "--no-playbooks", "--flush-after", "0.1"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert line.startswith("- **new_group**"), (line, err)
+    first, last = err.splitlines()
+    assert first == f"watch: watching {log} (dry run; state {tmp_path / '.mosaic-diag' / 'watch-state.json'}; " \
+                    f"pid {proc.pid})"
+    assert last == f"watch: stopped watching {log}: 1 line read, 1 error event in 1 group, 1 alert"
+    assert "{" not in err
 
 
 def test_listener_serves_a_bounded_number_of_connections(monkeypatch: pytest.MonkeyPatch,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -124,6 +125,7 @@ def golden(
             return 0
         raise UsageError("no case matches the selection (--tag / -k / --only-failed)")
     base = load_baseline(baseline) if baseline is not None else None
+    from mosaic_diag.golden.applog import app_log_captured
     from mosaic_diag.golden.cache import CACHE_FILE, FileCache
     from mosaic_diag.golden.runner import PROVIDERS
     from mosaic_diag.golden.targets import app_env
@@ -148,15 +150,23 @@ def golden(
     env = {"LLM_MAX_RETRIES": str(int(wanted) if wanted is not None else 0)} if app else {}
     from mosaic_diag.render.progress import progress, progress_wanted
 
-    with app_env(env, force=sdk_retries is not None):  # the flag wins over the environment
-        target = open_target(url=url, app=app)
-        report: GoldenReport | None = None
+    # the in-process app's own log records are counted, not printed (a failing run's tracebacks would flood
+    # the terminal): one line on stderr says what it logged
+    with app_env(env, force=sdk_retries is not None), (app_log_captured() if app else nullcontext()) as capture:
         try:
-            with progress("golden", enabled=progress_wanted(fmt, quiet)) as on_progress:
-                report = run_cases(chosen, target, dataclasses.replace(options, spent=time.monotonic() - started),
-                                   on_progress=on_progress)
-        finally:  # requests still in flight at the global timeout: do not wait for them
-            _close_within(target, 1.0 if report is not None and not _unfinished(report) else 0.2)
+            target = open_target(url=url, app=app)
+            if capture is not None:
+                capture.adopt()  # the app is imported and started: its loggers exist now
+            report: GoldenReport | None = None
+            try:
+                with progress("golden", enabled=progress_wanted(fmt, quiet)) as on_progress:
+                    report = run_cases(chosen, target, dataclasses.replace(options, spent=time.monotonic() - started),
+                                       on_progress=on_progress)
+            finally:  # requests still in flight at the global timeout: do not wait for them
+                _close_within(target, 1.0 if report is not None and not _unfinished(report) else 0.2)
+        finally:
+            if capture is not None and capture.log.records:
+                sys.stderr.write(f"golden: {capture.log.note()}\n")
     if response_cache is not None:
         response_cache.save()
     if base is not None:

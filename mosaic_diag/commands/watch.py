@@ -165,14 +165,15 @@ class _Emit:
             markdown_line(data, sys.stdout)
 
     def status(self, data: dict[str, Any]) -> None:
-        from mosaic_diag.render.watch import json_line
+        from mosaic_diag.platform.redact import redact_text
+        from mosaic_diag.render.watch import json_line, status_text
 
         if self.json:
             json_line(data, sys.stdout)
         elif self.view is not None:
             self.view.status = str(data.get("message") or data.get("type"))
         else:
-            sys.stderr.write(f"watch: {data}\n")
+            sys.stderr.write(redact_text(f"watch: {status_text(data)}") + "\n")
 
 
 def _emitter(fmt: Any, live: bool, source: str) -> _Emit:

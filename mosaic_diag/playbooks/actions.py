@@ -70,7 +70,7 @@ def fill(template: str, facts: Mapping[str, Any]) -> str:
 
 
 def _context(facts: Mapping[str, Any]) -> dict[str, Any]:
-    keys = ("label", "stage", "severity", "count", "rate_1m", "rate_5m", "rate_15m", "count_1m", "count_5m",
+    keys = ("label", "stage", "severity", "count", "starts", "rate_1m", "rate_5m", "rate_15m", "count_1m", "count_5m",
             "count_15m", "error_rate", "fingerprint")
     return {k: facts[k] for k in keys if k in facts}
 
@@ -116,12 +116,12 @@ def _retry(step: Remedy, facts: Mapping[str, Any], s: PlaybookSettings, why: str
             f"retries, {p['base_delay']}s doubling to at most {p['max_delay']}s")
     if step.message:
         text += f"; {fill(step.message, facts)}"
-    return Effect("advice", f"advise: {text}", None, {"text": text, **p})
+    return Effect("advice", text, None, {"text": text, **p})
 
 
 def _advise(step: Remedy, facts: Mapping[str, Any], s: PlaybookSettings, why: str) -> Effect:
     text = fill(step.message or "", facts)
-    return Effect("advice", f"advise: {text}", None, {"text": text})
+    return Effect("advice", text, None, {"text": text})
 
 
 def _incident(step: Remedy, facts: Mapping[str, Any], s: PlaybookSettings, why: str) -> Effect:

@@ -97,6 +97,7 @@ BASE_FACTS: tuple[Fact, ...] = (
     Fact("count_5m", "number", "errors of this label in the busiest 5 minutes (a count, not per minute)"),
     Fact("count_15m", "number", "errors of this label in the busiest 15 minutes (a count, not per minute)"),
     Fact("count", "number", "error events of this label in the incident"),
+    Fact("starts", "number", "a restart loop (RENDER_RESTART_LOOP): the process starts in its loops, errors between"),
     Fact("fingerprint", "string", "the triage group's fingerprint: executed actions are not repeated for it "
                                   "within the cool-down"),
     Fact("error_rate", "number", "failed requests / all requests (0..1), when known"),

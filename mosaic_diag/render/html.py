@@ -229,7 +229,7 @@ def _plan_items(group: Group) -> list[str]:
         action = step.get("action") or "?"
         reason = step.get("reason") or ""
         if step.get("would_run"):
-            what = step.get("description") or action
+            what = f"{action}: {step['description']}" if step.get("description") else action
             items.append(f"<li>→ {_e(what)}" + (f" <span class=\"muted\">[{_e(reason)}]</span>" if reason else "")
                          + "</li>")
         else:

@@ -29,7 +29,7 @@ def _plan_lines(group: Group) -> list[str]:
         action = step.get("action") or "?"
         reason = step.get("reason") or ""
         if step.get("would_run"):
-            what = step.get("description") or action
+            what = f"{action}: {step['description']}" if step.get("description") else action
             lines.append(f"→ {what}  [{reason}]" if reason else f"→ {what}")
         else:
             lines.append(f"· {action} skipped: {reason}")

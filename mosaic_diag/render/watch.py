@@ -24,6 +24,25 @@ def markdown_line(item: dict[str, Any], out: TextIO) -> None:
         out.flush()
 
 
+def status_text(item: dict[str, Any]) -> str:
+    """A status, problem or summary item as one line of text (what `--format markdown` writes to stderr)."""
+    kind = item.get("type")
+    if kind == "status":
+        mode = "executing the playbooks' actions" if item.get("execute") else "dry run"
+        return f"watching {item['source']} ({mode}; state {item['state']}; pid {item['pid']})"
+    if kind == "summary":
+        return (f"stopped watching {item['source']}: {_count(item['lines'], 'line')} read, "
+                f"{_count(item['events'], 'error event')} in {_count(item['groups'], 'group')}, "
+                f"{_count(item['alerts'], 'alert')}")
+    if kind == "problem":
+        return f"problem: {item['message']}"
+    return " ".join(f"{k}={v}" for k, v in item.items())
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 class LiveView:
     """Groups, counts and the last alerts, redrawn in place (Rich Live) while the watch runs."""
 

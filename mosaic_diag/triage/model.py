@@ -91,6 +91,7 @@ class Group:
     plan: Mapping[str, Any] | None = None
     rates: Mapping[str, float] = field(default_factory=dict)
     sample_source: str | None = None  # the sample's input file, when a run reads more than one
+    starts: int | None = None  # a restart loop's group: the process starts in its loops
 
     @property
     def where(self) -> str:
@@ -118,6 +119,7 @@ class Group:
             "template": self.template,
             "candidate_new_kind": self.is_candidate,
             "rates": dict(self.rates),
+            **({"starts": self.starts} if self.starts is not None else {}),
             "playbook": self.playbook,
             "plan": self.plan,
         }

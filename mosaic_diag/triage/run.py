@@ -20,7 +20,15 @@ from mosaic_diag.platform.redact import redact_text
 from mosaic_diag.triage.anomaly import AnomalySettings, RateSeries
 from mosaic_diag.triage.events import EventClassifier
 from mosaic_diag.triage.fingerprint import template
-from mosaic_diag.triage.model import ErrorEvent, Group, Marker, Timeline, TriageOptions, TriageReport
+from mosaic_diag.triage.model import (
+    RESTART_LABEL,
+    ErrorEvent,
+    Group,
+    Marker,
+    Timeline,
+    TriageOptions,
+    TriageReport,
+)
 from mosaic_diag.triage.restarts import RestartLoops
 from mosaic_diag.triage.workers import WorkerTimeouts
 
@@ -40,6 +48,7 @@ class _GroupAcc:
     first: datetime | None = None
     last: datetime | None = None
     minutes: Counter[int] | None = None  # events per minute (for the group's sparkline)
+    starts: int = 0  # process starts in the group's restart loops (RENDER_RESTART_LOOP)
 
 
 def rate_facts(rates: RateSeries, label: str) -> dict[str, float]:
@@ -149,6 +158,8 @@ class TriageRun:
                 event.message.strip().splitlines()[0] if event.message.strip() else "",
                 event.line, event.source)
         acc.count += 1
+        if event.label == RESTART_LABEL:  # each loop is `restart_count` starts with errors between
+            acc.starts += self.options.restart_count
         ts = event.timestamp
         if ts is not None:
             acc.first = ts if acc.first is None or ts < acc.first else acc.first
@@ -165,7 +176,8 @@ class TriageRun:
             rates = rate_facts(self.rates, acc.label)
             groups.append(Group(acc.label, acc.category, acc.severity, fp, acc.count, acc.first,
                                 acc.last, acc.sample_line, acc.exception_type, acc.message,
-                                template(acc.message), rates=rates, sample_source=acc.sample_source))
+                                template(acc.message), rates=rates, sample_source=acc.sample_source,
+                                starts=acc.starts or None))
         order = self.sources
         groups.sort(key=lambda g: (-SEVERITY_RANK[g.severity], -g.count, order.get(g.sample_source, 0),
                                    g.sample_line))

@@ -109,7 +109,7 @@ class Watcher:
         rates = self.run.rates
         return {"label": event.label, "category": event.category, "severity": event.severity, "stage": "runtime",
                 "count": acc.count if acc else 1, "fingerprint": event.fingerprint,
-                **rate_facts(rates, event.label)}
+                **({"starts": acc.starts} if acc and acc.starts else {}), **rate_facts(rates, event.label)}
 
     def _alerts_of(self, event: ErrorEvent) -> Iterator[Alert]:
         when = event.timestamp or self.clock()
