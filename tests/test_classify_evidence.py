@@ -7,6 +7,7 @@ users paste (a cut traceback, an error tracker's title, a bare ``str(exc)`` logg
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -333,39 +334,45 @@ def test_anthropic_error_logged_without_its_type_is_attributed_by_its_shape(llm,
     assert clf().classify_text(f"Request failed: {info.value}").label == label
 
 
-class _OpenAICompatibleNotFound(BaseHTTPRequestHandler):
-    """An OpenAI-compatible server (Ollama's /v1) answering a model it does not have, in its own words."""
+@contextlib.contextmanager
+def json_error_server(status: int, error: dict[str, object]) -> Iterator[str]:
+    """A loopback provider stand-in answering every POST with `status` and `{"error": error}` (as users paste
+    such bodies); yields its `/v1` base URL."""
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-        self.rfile.read(int(self.headers.get("content-length") or 0))
-        body = json.dumps({"error": {"message": 'model "llama3.1" not found, try pulling it first',
-                                     "type": "api_error", "param": None, "code": None}}).encode()
-        self.send_response(404)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            body = json.dumps({"error": error}).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
-    def log_message(self, *args: object) -> None:
-        pass
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def test_an_openai_compatible_servers_api_error_is_not_anthropic() -> None:
     """The word `api_error` in OpenAI's `{'error': {…}}` envelope is no Anthropic 5xx: the real openai client's
     404 from such a server is the OpenAI client's model-not-found with its type, and no label without it."""
     openai = pytest.importorskip("openai")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _OpenAICompatibleNotFound)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        client = openai.OpenAI(api_key="ollama", base_url=f"http://127.0.0.1:{server.server_port}/v1",
-                               max_retries=0)
+    # an OpenAI-compatible server (Ollama's /v1) answering a model it does not have, in its own words
+    with json_error_server(404, {"message": 'model "llama3.1" not found, try pulling it first', "type": "api_error",
+                                 "param": None, "code": None}) as url:
+        client = openai.OpenAI(api_key="ollama", base_url=url, max_retries=0)
         with pytest.raises(openai.NotFoundError) as info:
             client.chat.completions.create(model="llama3.1", messages=[{"role": "user", "content": "hi"}])
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
     assert clf().classify_text(str(info.value)).label == "UNKNOWN_ERROR"
     assert clf().classify_text(f"openai.NotFoundError: {info.value}").label == "OPENAI_MODEL_NOT_FOUND"
 

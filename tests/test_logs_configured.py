@@ -28,7 +28,7 @@ import pytest
 from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.triage.events import EventClassifier
-from tests.test_logs_support import read
+from tests.test_logs_support import one_second, read
 
 _APP = "mosaic.api"
 _MISSING = "MOSAIC_R17_UNSET_KEY"
@@ -122,6 +122,17 @@ def _app_logger(handler: logging.Handler) -> Callable[[], None]:
     return undo
 
 
+def _app_logs(port: int, tag: str = "") -> None:
+    """The app's records (its failures, then a warning) through the handler uvicorn's logger was given."""
+    undo = _app_logger(logging.getLogger("uvicorn").handlers[0])
+    try:
+        log = logging.getLogger(_APP)
+        _failures(lambda msg: log.error(tag + msg, exc_info=True), port)
+        log.warning(tag + "falling back to SQLite")
+    finally:
+        undo()
+
+
 def _stdlib_log(fmt: str, port: int, tag: str = "") -> str:
     """What uvicorn and the app's logger write through a `logging.Formatter` (uvicorn's own for `%(levelprefix)s`)
     with `fmt` (the app's messages after `tag`)."""
@@ -129,14 +140,7 @@ def _stdlib_log(fmt: str, port: int, tag: str = "") -> str:
     formatter = ({"()": "uvicorn.logging.DefaultFormatter", "fmt": fmt, "use_colors": False}
                  if "levelprefix" in fmt else {"format": fmt, "datefmt": _DATEFMT.get(fmt)})
     _serve({"h": {"class": "logging.StreamHandler", "formatter": "f", "stream": buf}}, {"f": formatter})
-    handler = logging.getLogger("uvicorn").handlers[0]
-    undo = _app_logger(handler)
-    try:
-        log = logging.getLogger(_APP)
-        _failures(lambda msg: log.error(tag + msg, exc_info=True), port)
-        log.warning(tag + "falling back to SQLite")
-    finally:
-        undo()
+    _app_logs(port, tag)
     return buf.getvalue()
 
 
@@ -281,13 +285,7 @@ def test_structlog_processor_formatter_for_uvicorn_and_the_app(refused_port: int
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                     structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)])
     _serve({"h": {"class": "logging.StreamHandler", "formatter": "f", "stream": buf}}, {"f": {"()": lambda: formatter}})
-    undo = _app_logger(logging.getLogger("uvicorn").handlers[0])
-    try:
-        log = logging.getLogger(_APP)
-        _failures(lambda msg: log.error(msg, exc_info=True), refused_port)
-        log.warning("falling back to SQLite")
-    finally:
-        undo()
+    _app_logs(refused_port)
     text = buf.getvalue()
     assert "[info     ] Started server process" in text.splitlines()[0] and "[uvicorn.error]" in text.splitlines()[0]
     _check(text, "uvicorn.error", _APP)
@@ -302,14 +300,8 @@ def test_rich_handler_for_uvicorn_and_the_app(refused_port: int) -> None:
 
     buf = io.StringIO()
     console = Console(file=buf, width=140, color_system=None)
-    _serve({"h": {"()": lambda: RichHandler(console=console)}}, {})
-    undo = _app_logger(logging.getLogger("uvicorn").handlers[0])
-    try:
-        log = logging.getLogger(_APP)
-        _failures(lambda msg: log.error(msg, exc_info=True), refused_port)
-        log.warning("falling back to SQLite")
-    finally:
-        undo()
+    _serve({"h": {"()": lambda: one_second(RichHandler(console=console))}}, {})
+    _app_logs(refused_port)
     text = buf.getvalue()
     lines = text.splitlines()
     assert "INFO     Started server process" in lines[0] and lines[-1].startswith(" " * 10)

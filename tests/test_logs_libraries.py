@@ -26,7 +26,7 @@ from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.classifier.tracebacks import parse_traceback_text
 from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.triage.events import EventClassifier
-from tests.test_logs_support import read
+from tests.test_logs_support import one_second, read
 
 
 def _pg_failure(dsn: str) -> Callable[[], None]:
@@ -251,7 +251,7 @@ def test_rich_handler_records_wrapped_messages_and_traceback_boxes(pg: TempPostg
     from rich.logging import RichHandler
 
     buf = io.StringIO()
-    handler = RichHandler(console=Console(file=buf, width=width), rich_tracebacks=True)
+    handler = one_second(RichHandler(console=Console(file=buf, width=width), rich_tracebacks=True))
     log = logging.getLogger("api.storage")
     log.addHandler(handler)
     log.propagate = False

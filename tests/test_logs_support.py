@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -105,3 +106,14 @@ def pg_refused() -> Exception:
         except psycopg2.OperationalError as exc:
             return exc
     raise AssertionError("the closed port accepted a connection")
+
+
+def one_second(handler: logging.Handler) -> logging.Handler:
+    """`handler` with every record dated in one second (a clock that stands still: RichHandler leaves the time
+    column blank while the second repeats, and a busy machine's second may turn between two records)."""
+    def same_second(record: logging.LogRecord) -> bool:
+        record.created = 1_796_551_200.25  # 2026-12-06 10:40:00.25 UTC
+        return True
+
+    handler.addFilter(same_second)
+    return handler

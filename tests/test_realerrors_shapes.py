@@ -9,13 +9,11 @@ import json
 import secrets
 import shutil
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from tests.test_classify_evidence import clf, raised, text_of
+from tests.test_classify_evidence import clf, json_error_server, raised, text_of
 
 # -- PostgreSQL -------------------------------------------------------------------------------------
 
@@ -174,40 +172,17 @@ def test_anthropics_context_overflow_wording_needs_no_provider_name(llm) -> None
     assert clf().classify_text("APICallError [AI_APICallError]: prompt is too long").label == "UNKNOWN_ERROR"
 
 
-class _GeoBlocked(BaseHTTPRequestHandler):
-    """OpenAI's answer to a request from a country it does not serve (its body as users paste it)."""
-
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-        self.rfile.read(int(self.headers.get("content-length") or 0))
-        body = json.dumps({"error": {"code": "unsupported_country_region_territory",
-                                     "message": "Country, region, or territory not supported", "param": None,
-                                     "type": "request_forbidden"}}).encode()
-        self.send_response(403)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 def test_openais_geo_block_code_attributes_an_unqualified_error() -> None:
     """The real openai client's PermissionDeniedError for OpenAI's geo block: its own error code names the provider
     when the type is unqualified or absent (an agent framework's `PermissionDeniedError: …`, a tracing client's
     `… error 403: {json}`), as `insufficient_quota` does."""
     openai = pytest.importorskip("openai")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _GeoBlocked)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        client = openai.OpenAI(api_key="sk-test", base_url=f"http://127.0.0.1:{server.server_port}/v1",
-                               max_retries=0)
+    # OpenAI's answer to a request from a country it does not serve (its body as users paste it)
+    with json_error_server(403, {"code": "unsupported_country_region_territory", "param": None,
+                                 "message": "Country, region, or territory not supported",
+                                 "type": "request_forbidden"}) as url:
+        client = openai.OpenAI(api_key="sk-test", base_url=url, max_retries=0)
         exc = raised(lambda: client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}]))
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
     assert isinstance(exc, openai.PermissionDeniedError)
     body = exc.response.json()
     legacy = f"Error code: {exc.status_code} - {body!r}"  # how openai<2 printed it, the shape users paste
