@@ -233,8 +233,8 @@ def test_env(database_url):
     assert database_url
 
 
-def test_ok():
-    assert True
+def test_ok():  # (the run's one passing test: its report says "1 passed")
+    assert json.loads("[1]") == [1]
 '''
 
 

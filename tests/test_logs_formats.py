@@ -10,7 +10,7 @@ import logging
 
 import pytest
 
-from tests.test_logs_support import BLOCKS, read
+from tests.test_logs_support import BLOCKS, logging_to, read
 
 FORMATS = [
     ("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z", True),
@@ -27,21 +27,13 @@ def _log(fmt: str, datefmt: str | None, port: int) -> str:
     import psycopg2
 
     buf = io.StringIO()
-    handler = logging.StreamHandler(buf)
-    handler.setFormatter(logging.Formatter(fmt, datefmt))
-    log = logging.getLogger("test_logs_formats")
-    log.propagate = False
-    log.setLevel(logging.INFO)
-    log.addHandler(handler)
-    try:
+    with logging_to(logging.StreamHandler(buf), "test_logs_formats", fmt, datefmt) as log:
         log.info("serving")
         try:
             psycopg2.connect(host="127.0.0.1", port=port, dbname="m", user="u", password="p", connect_timeout=5)
         except psycopg2.OperationalError:
             log.exception("session store unavailable")
         log.warning("falling back to SQLite")
-    finally:
-        log.removeHandler(handler)
     return buf.getvalue()
 
 

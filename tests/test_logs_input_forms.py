@@ -18,29 +18,21 @@ from pathlib import Path
 import pytest
 
 from mosaic_diag.logs.source import utf16_of
-from tests.test_logs_support import BLOCKS, read
+from tests.test_logs_support import BLOCKS, logging_to, read
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _log(path: Path, encoding: str) -> None:
     """Two records and an ERROR with its traceback, written by a FileHandler in `encoding`."""
-    handler = logging.FileHandler(path, encoding=encoding)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    log = logging.getLogger(f"mosaic.ps101.{encoding}")
-    log.propagate = False
-    log.setLevel(logging.INFO)
-    log.addHandler(handler)
-    try:
+    with logging_to(logging.FileHandler(path, encoding=encoding), f"mosaic.ps101.{encoding}",
+                    "%(asctime)s %(levelname)s %(name)s: %(message)s") as log:
         log.info("loading prompts/ps101_steps.json (café, naïve: not ASCII)")
         try:
             json.loads('{"step": 1,,}')
         except json.JSONDecodeError:
             log.exception("PS101 step file unreadable")
         log.info("served /health")
-    finally:
-        log.removeHandler(handler)
-        handler.close()
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])

@@ -21,7 +21,7 @@ from mosaic_diag.logs.lines import json_prefix, parse_line
 from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.triage.events import EventClassifier
 from tests.realworld.test_layouts_corpus import load_layouts
-from tests.test_logs_support import read
+from tests.test_logs_support import logging_to, read
 
 PG_LABELS = {"PG_CONNECTION_FAILED", "PG_NETWORK_UNREACHABLE"}
 
@@ -261,18 +261,11 @@ def _logged_lines(message: str, *args: object) -> str:
     import logging
 
     buf = io.StringIO()
-    handler = logging.StreamHandler(buf)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger = logging.getLogger("test_logs_json_records.body")
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
-    try:
+    with logging_to(logging.StreamHandler(buf), "test_logs_json_records.body",
+                    "%(asctime)s %(levelname)s %(name)s: %(message)s") as logger:
         logger.info("request started")
         logger.error(message, *args)
         logger.info("next request")
-    finally:
-        logger.removeHandler(handler)
     return buf.getvalue()
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -117,3 +119,21 @@ def one_second(handler: logging.Handler) -> logging.Handler:
 
     handler.addFilter(same_second)
     return handler
+
+
+@contextmanager
+def logging_to(handler: logging.Handler, name: str, fmt: str | None = None,
+               datefmt: str | None = None) -> Iterator[logging.Logger]:
+    """The logger `name` writing at INFO and above to `handler` alone (formatted with `fmt` when given), for the
+    length of the block; the handler is taken off (and closed) after it."""
+    if fmt is not None:
+        handler.setFormatter(logging.Formatter(fmt, datefmt))
+    log = logging.getLogger(name)
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    log.addHandler(handler)
+    try:
+        yield log
+    finally:
+        log.removeHandler(handler)
+        handler.close()
