@@ -432,6 +432,9 @@ class Assembler:
                     op.exc_at = len(op.tb) + op.blanks
                     op.add(t, last)
                     return True
+                if not t.strip("^~ "):  # Python 3.11+'s markers under that source line: still the frame's
+                    op.add(t, last)
+                    return True
             if op.cont < MAX_DETAIL_LINES:  # the exception message's next line
                 op.cont += 1
                 op.add(t, last)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL", "FATAL")
 _LEVEL_STARTS = (*LEVELS, "CRITI")  # (a level cut to five letters: "%(levelname)-5.5s")
@@ -154,7 +156,7 @@ _LOGFMT_INITIALS = frozenset("lst")  # (a set: "" is in every str)
 # a key starts a word: tried inside a long word at each of its characters, the key pattern would run to the word's
 # end from every one (quadratic in a line of one long word)
 _LOGFMT_PAIR = re.compile(r'(?<![\w.-])([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
-LOGFMT_LEVEL_KEYS = frozenset({"level", "lvl", "severity", "levelname"})
+LOGFMT_LEVEL_KEYS = frozenset({"level", "lvl", "severity", "levelname", "log_level"})
 _LOGFMT_MSG_KEYS = frozenset({"msg", "message", "event"})
 _LOGFMT_TS_KEYS = frozenset({"time", "ts", "timestamp", "asctime"})
 _LOGFMT_LOGGER_KEYS = frozenset({"logger", "name", "logger_name"})
@@ -183,6 +185,9 @@ MAX_VALUE_LINES = 2000  # lines a Fluent Bit value that never closes is read on 
 # message key's string is the app's line
 _DOCUMENT_MESSAGE = re.compile(r'[ \t]*"(?:message|log|msg|@message|textPayload)"[ \t]*:[ \t]*"')
 _LOKI = re.compile(r'\{([A-Za-z_]\w*="(?:[^"\\]|\\.)*"(?:, ?[A-Za-z_]\w*="(?:[^"\\]|\\.)*")*)\}(?: (.*)|$)', re.S)
+# a time stamp (ISO, or day-first `15/07/2021 18:26:14.638`) and then a `key=value` pair: a logfmt record behind it
+_STAMPED_LOGFMT = re.compile(rf"({_TS}|\d\d/\d\d/\d{{4}}[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?)[ \t]+(?=[A-Za-z_][\w.]*=\S)")
+_LOGFMT_MSG_PAIR = re.compile(r"(?<![\w.-])(?:msg|message|event)=", re.I)
 _STRUCTLOG_LOGGER = re.compile(r" \[([A-Za-z_][\w.]*)\](?= |$)")
 _KEY_VALUE = re.compile(r" +[A-Za-z_][\w.-]*=")
 # a platform's timestamp in front of the app's own line that starts with a timestamp too; a log viewer's time
@@ -350,6 +355,8 @@ def parse_ts(text: str | None) -> datetime | None:
         if m is None:
             return None
         mo, d, y, rest = m.groups()
+        if int(mo) > 12 and len(y) == 4:  # (day first, as `%d/%m/%Y` writes it: 15/07/2021; Rich's `%x` is month first)
+            mo, d = d, mo
         try:
             ts = datetime.fromisoformat(f"{int(y) + 2000 if len(y) == 2 else y}-{mo}-{d} {rest.replace(',', '.')}")
         except ValueError:
@@ -447,6 +454,17 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
                 logger, msg = tl.group(2), tl.group(3)
             return Line(shape or "plain", stream, ts or "20" + m.group(1), norm_level(m.group(2)), logger, text, msg,
                         True, _record_kind(msg))
+        m = _STAMPED_LOGFMT.match(text)
+        if m:  # a time stamp, then logfmt pairs with a level key ("15/07/2021 18:26:14.638 Log_Level=ERROR Process=…")
+            line = _logfmt(text[m.end():], shape, stream, ts or m.group(1))
+            if line is not None:
+                line.text = text
+                at = text.find(" - ", m.end())
+                if at >= 0 and not _LOGFMT_MSG_PAIR.search(text, m.end(), at):
+                    # no message key: the message follows the pairs after " - " (its own pairs are its text)
+                    line.message = text[at + 3:]
+                    line.kind = _record_kind(line.message)
+                return line
         m = _LEAD_TS.match(text) if _depth < MAX_WRAPPERS else None
         if m:  # a platform's timestamp before the app's own line: read that line
             inner = parse_process(text[m.end():], shape, stream, ts or m.group(1), label_level, _depth + 1)
@@ -988,14 +1006,57 @@ RECORD_KEYS = frozenset(_JSON_LEVEL_KEYS + _JSON_MSG_KEYS + _JSON_TS_KEYS)
 
 def entry_lines(obj: dict, key: str | None = None) -> list[Line]:
     """The line(s) of one JSON entry: a Render API entry (any entry of a `logs` page), a CloudWatch Logs event
-    (the lines of its message), else a log record."""
+    (the lines of its message), the record a search hit or a platform's entry wraps (`ENVELOPES`), else a log
+    record."""
     if key == "logs" or ("labels" in obj and "message" in obj):
         return [render_entry(obj)]
+    inner = envelope(obj)
+    if inner is not None:
+        return envelope_lines(inner)
     if is_cloudwatch_event(obj):
         return cloudwatch_event(obj)
     if "log" in obj and is_docker_json(obj):
         return docker_json_lines(obj)
     return [json_record(obj)]
+
+
+# the keys under which a log tool's entry holds the record itself: an Elasticsearch / OpenSearch hit's `_source`,
+# Google Cloud Logging's `jsonPayload` (its `severity` and `timestamp` beside it)
+ENVELOPES = ("_source", "jsonPayload")
+_PAYLOAD_KEYS = ("message", "log", "msg", "textPayload")  # (Fluent Bit's and Filebeat's `log` too)
+
+
+def envelope(obj: dict) -> dict | None:
+    """The record an entry wraps (`ENVELOPES`), the entry's own level and time added where it has none; else None."""
+    for key in ENVELOPES:
+        inner = obj.get(key)
+        if isinstance(inner, dict):
+            out = dict(inner)
+            for keys in (_JSON_LEVEL_KEYS, _JSON_TS_KEYS):
+                if _first(out, keys) is None:
+                    v = _first(obj, keys)
+                    if v is not None:
+                        out[keys[0]] = v
+            return out
+    return None
+
+
+def envelope_lines(rec: dict) -> list[Line]:
+    """The line(s) of a wrapped record: a record with a level, or a Docker / CloudWatch entry, as such; else (a
+    shipper's `message` / `log` holding the process's line: Filebeat's, Fluent Bit's) the lines of that text, each
+    read as the process's own line (a traceback's lines, a text record's), stamped with the record's time."""
+    level = _first(rec, _JSON_LEVEL_KEYS)
+    if level is not None or is_cloudwatch_event(rec) or ("log" in rec and is_docker_json(rec)):
+        return entry_lines(rec)
+    text = _first(rec, _PAYLOAD_KEYS)
+    if not isinstance(text, str):
+        return [json_record(rec)]
+    ts = _str(_first(rec, _JSON_TS_KEYS))
+    out = []
+    for part in text.rstrip("\r\n").split("\n"):
+        for ln in parse_line(part.rstrip("\r")):
+            out.append(_stamped(ln, ts) if ts is not None else ln)
+    return out
 
 
 def is_docker_json(obj: dict) -> bool:
@@ -1309,3 +1370,59 @@ def line_timestamp(text: str) -> datetime | None:
         if ln.ts:
             return parse_ts(ln.ts)
     return None
+
+
+# a log tool's CSV export (Datadog's Log Explorer: `Date,Host,Service,Message`; CloudWatch Logs Insights:
+# `@timestamp,@message`; a download of `timestamp,message`): its header's column names, lower-cased
+CSV_MESSAGE_COLUMNS = ("message", "@message", "content", "log", "msg", "textpayload", "jsonpayload.message", "body")
+CSV_TIME_COLUMNS = ("date", "timestamp", "@timestamp", "time", "datetime", "date (utc)")
+CSV_LEVEL_COLUMNS = ("status", "level", "log_level", "@log_level", "severity", "levelname", "log level")
+CSV_STREAM_COLUMNS = ("host", "service", "@logstream", "logstreamname", "container", "pod")
+_CSV_NAME = re.compile(r"[@\w][\w@. ()-]{0,40}")
+
+
+class CsvColumns(NamedTuple):
+    """Where an export's message, time, level and stream columns are (-1: none)."""
+
+    message: int
+    time: int
+    level: int
+    streams: tuple[int, ...]
+
+
+def _column_at(names: list[str], wanted: tuple[str, ...]) -> int:
+    return next((names.index(w) for w in wanted if w in names), -1)
+
+
+def csv_header(line: str) -> CsvColumns | None:
+    """The columns of a CSV export whose first line is `line` (its header: plain names, quoted or not, a message
+    column among them, and a time or a level column), else None."""
+    names = [n.strip().strip('"').strip().lower() for n in line.lstrip("\ufeff").rstrip("\r\n").split(",")]
+    if len(names) < 2 or len(names) > 64 or not all(_CSV_NAME.fullmatch(n) for n in names):
+        return None
+    cols = CsvColumns(_column_at(names, CSV_MESSAGE_COLUMNS), _column_at(names, CSV_TIME_COLUMNS),
+                      _column_at(names, CSV_LEVEL_COLUMNS),
+                      tuple(names.index(n) for n in CSV_STREAM_COLUMNS if n in names))
+    return cols if cols.message >= 0 and (cols.time >= 0 or cols.level >= 0) else None
+
+
+def csv_row_lines(row: list[str], cols: CsvColumns) -> Iterator[tuple[int, Line]]:
+    """The lines of one row of a CSV export: each line of its message cell read as the process's own line (a
+    traceback's lines, a record), with its offset from the row's first line, stamped with the row's time; a
+    first line that is no record and no traceback takes the row's level (Datadog's `Status`) as a Render API
+    entry takes its label. Rows of one host / service are a stream of their own."""
+    n = len(row)
+    cell = row[cols.message] if cols.message < n else ""
+    ts = row[cols.time].strip() or None if 0 <= cols.time < n else None
+    level = norm_level(row[cols.level].strip().upper() or None) if 0 <= cols.level < n else None
+    stream = "/".join(row[i] for i in cols.streams if i < n and row[i]) or None
+    skip = sum(row[i].count("\n") for i in range(min(cols.message, n)))  # (line breaks in the columns before it)
+    for i, part in enumerate(cell.split("\n")):
+        part = part.rstrip("\r")
+        for ln in parse_line(part):
+            if ln.ts is None:
+                ln.ts = ts
+            if i == 0 and level is not None and ln.level is None and not ln.record and part[:1] not in ("", " ", "\t") \
+                    and not part.startswith(TRACEBACK_HEADER):
+                ln.level, ln.kind = level, "labelled"
+            yield skip + i, (ln if stream is None else _in_stream(ln, stream, "csv"))

@@ -9,6 +9,8 @@ an event is open on any stream; then the scan jumps to the next candidate.
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import heapq
 import json
 import re
@@ -23,12 +25,16 @@ from mosaic_diag.logs.clock import Clock, file_mtime
 from mosaic_diag.logs.lines import (
     ANY_LINE_FAILURES,
     DOCUMENT_ARRAYS,
+    ENVELOPES,
     ERROR_LEVELS,
     LOGFMT_LEVEL_KEYS,
     MAX_VALUE_LINES,
     RECORD_INITIALS,
     RECORD_KEYS,
+    CsvColumns,
     Line,
+    csv_header,
+    csv_row_lines,
     entry_lines,
     fluent_bit_more,
     fluent_bit_open,
@@ -110,7 +116,10 @@ LOOKBACK_LINES = 32
 # text, the blocks read): an entry cut off by a window goes in front of the next one (`_Reader._documents`)
 DOCUMENT_CAP = 32 << 20
 TAIL_BYTES = 8192
+CSV_ROWS = 200_000  # rows of a CSV export held to read it oldest first (Datadog exports at most 100,000)
 
+# the payload of a wrapped record in a pretty-printed document (`lines.ENVELOPES`): its message's key
+_PAYLOAD = re.compile(r'"(?:_source|jsonPayload)"\s*:\s*\{(?:[^{}]|\{[^{}]*\})*?"(?:message|log|msg|textPayload)"\s*:')
 _CTRL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f]")
 # a JSON-looking line that does not end with "}": cut off or otherwise not one whole object
 _CUT_JSON = re.compile(rb"\n\{[^\n]*+(?<![\s}])(?=\r?\n)")
@@ -264,6 +273,12 @@ class _Reader:
                 self._end_pieces()
                 self.asm.finish()
                 yield from self._release(self.asm.out, final=True)
+            return
+        nl = first.find(b"\n", 0, 4096)
+        cols = csv_header(first[:nl].decode("utf-8", "replace")) if nl > 0 and first.find(b",", 0, nl) > 0 else None
+        if cols is not None:  # a log tool's CSV export: read row by row
+            yield from self._csv(_chain(first, blocks), cols)
+            self._finish_stats()
             return
         if self._looks_like_document(first):
             rest = yield from self._documents(first, blocks)
@@ -810,6 +825,75 @@ class _Reader:
             return joined[0]
         return None
 
+    # -- a log tool's CSV export ---------------------------------------------------------------
+
+    def _csv(self, blocks: Iterator[bytes], cols: CsvColumns) -> Iterator[RawEvent]:
+        """Events of a CSV export (`lines.csv_header`): each row's message cell read as lines (`csv_row_lines`), a
+        quoted cell's lines on the file's lines that hold them (a traceback in one cell is one event). The log tools
+        export newest first (Datadog's Log Explorer; Logs Insights' default `sort @timestamp desc`): an export whose
+        first row is not older than its last is read from its last row up (its events' lines as the file's)."""
+        stats = self.stats
+        _csv_field_limit()
+        reader = csv.reader(_text_lines(blocks))
+        rows: list[tuple[int, list[Line]]] = []  # (the row's first line, its lines); held up to `CSV_ROWS`
+        try:
+            next(reader)  # (the header)
+        except (StopIteration, csv.Error):
+            return
+        done = reader.line_num
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:  # (a NUL byte, a cell past the limit): that row is lost
+                stats.add_corrupt(done + 1, f"CSV row not read: {exc}")
+                done = reader.line_num
+                continue
+            first, done = done + 1, reader.line_num
+            if not row:
+                continue
+            lines = list(csv_row_lines(row, cols))
+            if lines:
+                ln = lines[0][1]
+                self.levels[ln.level or "INFO"] += 1
+                stats.shapes["csv"] += 1
+                if ln.ts:
+                    stats.see_ts(parse_ts(ln.ts))
+            rows.append((first, [(first + off, x) for off, x in lines]))
+            if len(rows) > CSV_ROWS:  # (too long an export to hold: read in the file's order from here)
+                yield from self._csv_feed(rows)
+                rows = []
+                cols = cols._replace(time=-1)
+        self.lineno = done
+        stamps = [parse_ts(r[1][0][1].ts) for r in (rows[:1] + rows[-1:]) if r[1] and r[1][0][1].ts] \
+            if cols.time >= 0 and len(rows) > 1 else []
+        if len(stamps) == 2 and None not in stamps and stamps[0] >= stamps[1]:
+            rows.reverse()
+            for row_lines in rows:
+                row_lines[1].reverse()
+            yield from self._csv_feed(rows, newest_first=True)
+        else:
+            yield from self._csv_feed(rows)
+        self.asm.finish()
+        yield from self._release(self.asm.out, final=True)
+
+    def _csv_feed(self, rows: list, newest_first: bool = False) -> Iterator[RawEvent]:
+        """Feed the rows' lines to the assembler; read newest first, each event's first and last lines swapped
+        back (it was read from its last line up) and the events released at the end in the file's order."""
+        asm = self.asm
+        for _, lines in rows:
+            for line, ln in lines:
+                asm.feed(line, ln, line)
+            if asm.out and not newest_first:
+                yield from self._release(asm.out)
+        if newest_first:
+            asm.finish()
+            asm.out[:] = sorted((dataclasses.replace(ev, line=min(ev.line, ev.end_line),
+                                                     end_line=max(ev.line, ev.end_line)) for ev in asm.out),
+                                key=lambda ev: ev.line)
+            yield from self._release(asm.out, final=True)
+
     # -- a pretty-printed JSON document (an API page or an array of entries) -------------------
 
     @staticmethod
@@ -887,8 +971,14 @@ class _Reader:
             if not isinstance(obj, dict):
                 stats.add_corrupt(line, "JSON entry is not an object")
                 continue
+            at = line
+            if any(isinstance(obj.get(k), dict) for k in ENVELOPES):
+                # a search hit's (a platform entry's) record stands on its payload's line, not on the hit's `{`
+                m = _PAYLOAD.search(text, start, end)
+                if m is not None:
+                    at = line + text.count("\n", start, m.end())
             for ln in entry_lines(obj, key):
-                asm.feed(line, ln, end_line)
+                asm.feed(at, ln, end_line)
                 if ln.ts:
                     stats.see_ts(parse_ts(ln.ts))
             if asm.out:
@@ -1033,6 +1123,18 @@ def _tail(data: bytes) -> bytes:
         return tail
     nl = tail.find(b"\n")
     return b"" if nl < 0 else tail[nl + 1:]
+
+
+def _text_lines(blocks: Iterator[bytes]) -> Iterator[str]:
+    """The lines of `blocks` (whole lines each), decoded, their line ends kept (for `csv.reader`)."""
+    for block in blocks:
+        yield from block.decode("utf-8", "replace").splitlines(keepends=True)
+
+
+def _csv_field_limit() -> None:
+    """Let `csv` read a cell as long as a log's line may be long (a traceback in one cell: its default is 128 KB)."""
+    if csv.field_size_limit() < DOCUMENT_CAP:
+        csv.field_size_limit(DOCUMENT_CAP)
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
