@@ -116,7 +116,7 @@ LOOKBACK_LINES = 32
 # text, the blocks read): an entry cut off by a window goes in front of the next one (`_Reader._documents`)
 DOCUMENT_CAP = 32 << 20
 TAIL_BYTES = 8192
-CSV_ROWS = 200_000  # rows of a CSV export held to read it oldest first (Datadog exports at most 100,000)
+CSV_ROWS = 100_000  # rows of a CSV export held to read it oldest first (as many as Datadog exports at once)
 
 # the payload of a wrapped record in a pretty-printed document (`lines.ENVELOPES`): its message's key
 _PAYLOAD = re.compile(r'"(?:_source|jsonPayload)"\s*:\s*\{(?:[^{}]|\{[^{}]*\})*?"(?:message|log|msg|textPayload)"\s*:')
