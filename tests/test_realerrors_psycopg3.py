@@ -53,6 +53,17 @@ def _closed_connection(driver: ModuleType, world: World) -> object:
     return cursor.fetchall()
 
 
+def _cursor_used_after_its_block(driver: ModuleType, world: World) -> object:
+    conn = _connect(driver, world.db)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        cursor.execute("SELECT 2")
+        return cursor.fetchall()
+    finally:
+        conn.close()
+
+
 def _pool_held_full(driver: ModuleType, world: World) -> object:
     if driver.__name__ == "psycopg2":
         import psycopg2.pool
@@ -94,6 +105,7 @@ SCENARIOS: dict[str, tuple[str, str, Callable[[ModuleType, World], object]]] = {
     "undefined_column": ("MISSING_COLUMN", "Database query failed",
                          _query("SELECT last_login FROM users WHERE email = %s", ("ada@example.com",))),
     "connection_used_after_close": ("PG_CONNECTION_FAILED", "Health check query failed", _closed_connection),
+    "cursor_used_after_its_block": ("CONN_MISUSE", "Database query failed", _cursor_used_after_its_block),
     "pool_timeout": ("PG_POOL_EXHAUSTED", "Could not get a database connection", _pool_held_full),
 }
 
