@@ -27,7 +27,7 @@ class Config:
 
     def get(self, key: str, default: Any = None) -> Any:
         """A key (dotted for nested tables), overridden by its environment variable."""
-        env_name = "MOSAIC_DIAG_" + key.upper().replace("-", "_").replace(".", "_")
+        env_name = self._env_name(key)
         if env_name in self.env:
             raw = self.env[env_name]
             if isinstance(default, bool):
@@ -68,6 +68,32 @@ class Config:
         path = Path(value).expanduser()
         return path if path.is_absolute() else self.root / path
 
+    def positive_number(self, key: str, default: float) -> float:
+        """A key that must be a finite number > 0 (seconds); else a one-line ConfigError naming the file and line
+        that set it (or its environment variable)."""
+        value = self.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
+            env_name = self._env_name(key)
+            if env_name in self.env:
+                raise ConfigError(f"{env_name} must be a positive number, got {self.env[env_name]!r}")
+            raise ConfigError(f"{key} must be a positive number, got {value!r}",
+                              path=str(self.source) if self.source else None, line=self.line_of(key))
+        return float(value)
+
+    def line_of(self, key: str) -> int | None:
+        """The line of the config file that sets `key` (None when unknown)."""
+        if self.source is None:
+            return None
+        try:
+            lines = self.source.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            return None
+        return _key_lines(lines, pyproject=self.source.name == "pyproject.toml").get(key)
+
+    @staticmethod
+    def _env_name(key: str) -> str:
+        return "MOSAIC_DIAG_" + key.upper().replace("-", "_").replace(".", "_")
+
     def _checked(self, key: str, value: Any, default: Any) -> Any:
         """`value` from the file when it has the type of `default`; else a one-line ConfigError."""
         if default is None or value is None:
@@ -87,7 +113,7 @@ class Config:
         if not ok:
             shown = repr(value) if not isinstance(value, Mapping | list) else type(value).__name__
             raise ConfigError(f"{key} must be {want}, got {shown}",
-                              path=str(self.source) if self.source else None)
+                              path=str(self.source) if self.source else None, line=self.line_of(key))
         return value
 
 
@@ -142,7 +168,7 @@ KNOWN_KEYS = frozenset({
     "playbooks.health_url", "playbooks.gather_timeout", "playbooks.cooldown", "playbooks.state_file",
     "playbooks.webhook_format",
     "golden.cases", "golden.url", "golden.concurrency", "golden.timeout", "golden.global_timeout",
-    "golden.provider", "golden.cache", "golden.pass_rate", "golden.sdk_retries",
+    "golden.provider", "golden.cache", "golden.pass_rate", "golden.sdk_retries", "golden.regex_timeout",
     "predeploy.required_env", "predeploy.schema", "predeploy.db_schema", "predeploy.ps101_steps",
     "predeploy.prompts_csv", "predeploy.prompts_max_field", "predeploy.openai_models",
     "predeploy.anthropic_models", "predeploy.golden_url", "predeploy.golden_app", "predeploy.golden_cases",

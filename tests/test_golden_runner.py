@@ -242,6 +242,63 @@ def test_a_catastrophic_regex_fails_its_case_naming_file_and_line_and_the_run_go
     assert "contains: missing 'zzz'" in data["body"]["failures"]  # the other assertions are still judged
 
 
+def test_the_regex_deadline_is_set_per_case_in_defaults_in_config_and_by_flag(server, tmp_path, capsys,
+                                                                                monkeypatch):
+    """A case's `regex_timeout` wins over the file's defaults, which win over --regex-timeout, then
+    golden.regex_timeout (config or MOSAIC_DIAG_GOLDEN_REGEX_TIMEOUT), then 2 s; the failure says which applied."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MOSAIC_DIAG_GOLDEN_REGEX_TIMEOUT", raising=False)
+    plain = tmp_path / "plain.yml"
+    plain.write_text("cases:\n"
+                     "  - {id: own, path: /long, regex_timeout: 0.05, expect: {regex: ['(a+)+$']}}\n"
+                     "  - {id: run, path: /long, expect: {json_path: {$.text: {matches: '(a+)+$'}}}}\n")
+    defaulted = tmp_path / "defaulted.yml"
+    defaulted.write_text("defaults: {regex_timeout: 0.15}\n"
+                         "cases:\n  - {id: dflt, path: /long, expect: {regex: ['(a+)+$']}}\n")
+
+    def gave_up(*args: str) -> dict[str, str]:
+        assert main(["golden", "--url", url_of(server), "--cases", str(plain), "--cases", str(defaulted),
+                     "--state-dir", str(tmp_path / "s"), "--retries", "0", "--format", "json", *args]) == 1
+        cases = json.loads(capsys.readouterr().out)["cases"]
+        return {c["id"]: next(f for f in c["failures"] if "gave up" in f).split(" gave up after ")[1].split(" on ")[0]
+                for c in cases}
+
+    (tmp_path / "mosaic-diag.toml").write_text("[golden]\nregex_timeout = 0.2\n")
+    assert gave_up() == {"own": "0.05s", "run": "0.2s", "dflt": "0.15s"}
+    assert gave_up("--regex-timeout", "0.25") == {"own": "0.05s", "run": "0.25s", "dflt": "0.15s"}
+    monkeypatch.setenv("MOSAIC_DIAG_GOLDEN_REGEX_TIMEOUT", "0.3")
+    assert gave_up()["run"] == "0.3s"
+    monkeypatch.delenv("MOSAIC_DIAG_GOLDEN_REGEX_TIMEOUT")
+    (tmp_path / "mosaic-diag.toml").unlink()
+    assert gave_up()["run"] == "2s"
+
+
+_POSITIVE = "golden.regex_timeout must be a positive number, got"
+
+
+@pytest.mark.parametrize(("toml", "env", "error"), [
+    ("[golden]\nurl = 'x'\nregex_timeout = 0\n", None, f"mosaic-diag.toml:3: {_POSITIVE} 0"),
+    ("[golden]\nregex_timeout = -0.5\n", None, f"mosaic-diag.toml:2: {_POSITIVE} -0.5"),
+    ("golden.regex_timeout = inf\n", None, f"mosaic-diag.toml:1: {_POSITIVE} inf"),
+    ("[golden]\nregex_timeout = '2s'\n", None, "mosaic-diag.toml:2: golden.regex_timeout must be a number, got '2s'"),
+    ("", "0", "MOSAIC_DIAG_GOLDEN_REGEX_TIMEOUT must be a positive number, got '0'"),
+    ("", "soon", "MOSAIC_DIAG_GOLDEN_REGEX_TIMEOUT must be a number, got 'soon'"),
+])
+def test_a_bad_regex_deadline_in_config_is_one_line_naming_file_and_line(server, cases_file, tmp_path, capsys,
+                                                                          monkeypatch, toml, env, error):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mosaic-diag.toml").write_text(toml)
+    if env is None:
+        monkeypatch.delenv("MOSAIC_DIAG_GOLDEN_REGEX_TIMEOUT", raising=False)
+    else:
+        monkeypatch.setenv("MOSAIC_DIAG_GOLDEN_REGEX_TIMEOUT", env)
+    assert main(["golden", "--url", url_of(server), "--cases", str(cases_file), "--state-dir",
+                 str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [f"mosaic-diag: error: {tmp_path / error}" if env is None
+                                        else f"mosaic-diag: error: {error}"]
+
+
 def test_the_table_shows_case_ids_as_they_are(server, tmp_path, capsys):
     """A provider matrix's ids (`case[openai]`, README) are text in the table, not Rich markup."""
     cases = tmp_path / "cases.yml"

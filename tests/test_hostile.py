@@ -90,7 +90,7 @@ def test_a_config_value_of_the_wrong_type_is_one_line(tmp_path: Path) -> None:
     r = cli("predeploy", "--only", "settings", cwd=tmp_path)
     assert r.returncode == 2
     assert one_error_line(r.stderr) == \
-        f"mosaic-diag: error: {tmp_path / 'mosaic-diag.toml'}: predeploy.timeout must be a number, got 'fast'"
+        f"mosaic-diag: error: {tmp_path / 'mosaic-diag.toml'}:2: predeploy.timeout must be a number, got 'fast'"
 
 
 def test_a_deeply_nested_toml_config_is_one_line(tmp_path: Path) -> None:

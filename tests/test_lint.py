@@ -259,6 +259,59 @@ def test_fix_and_diff_rewrite_only_the_safe_cases_and_the_result_runs_on_postgre
     assert runpy.run_path(str(path))["setup"](pg_db) == [(1,)]  # the fixed module runs on PostgreSQL
 
 
+PSYCOPG3_APP = """\
+import psycopg
+from psycopg import connect
+from psycopg_pool import ConnectionPool
+
+
+def get_conn(dsn):
+    return psycopg.connect(dsn)
+
+
+def setup(dsn):
+    with get_conn(dsn) as conn:
+        conn.execute("CREATE TABLE notes (id SERIAL PRIMARY KEY, body TEXT)")
+    with connect(dsn) as conn:
+        conn.execute("INSERT INTO notes (body) VALUES (%s)", ("hi",))
+    with ConnectionPool(dsn, min_size=1, max_size=1) as pool:
+        with pool.connection() as conn:
+            first = conn.execute("SELECT body FROM notes").fetchall()
+        conn = pool.getconn()
+        try:
+            second = conn.execute("SELECT count(*) FROM notes").fetchall()
+        finally:
+            pool.putconn(conn)
+    return first + second
+"""
+PSYCOPG2_APP = (PSYCOPG3_APP.replace("import psycopg\n", "import psycopg2 as psycopg\n")
+                .replace("from psycopg import", "from psycopg2 import")
+                .replace("from psycopg_pool import ConnectionPool",
+                         "from psycopg2.pool import SimpleConnectionPool as ConnectionPool"))
+
+
+def test_psycopg3_connections_execute_and_only_psycopg2_ones_are_md002(tmp_path: Path, pg_db: str) -> None:
+    """psycopg 3 connections (`psycopg.connect`, a factory returning one, a psycopg_pool pool's) have `execute`:
+    the module lints clean and runs on PostgreSQL; the same code on psycopg2 is MD002 and fails as MD002 says."""
+    import runpy
+
+    from mosaic_diag.classifier.classify import Classifier
+
+    (tmp_path / "pg3.py").write_text(PSYCOPG3_APP)
+    r = run("lint", "pg3.py", "--no-cache", cwd=tmp_path)
+    assert r.returncode == 0 and "MD002" not in r.stdout, r.stdout + r.stderr
+    assert runpy.run_path(str(tmp_path / "pg3.py"))["setup"](pg_db) == [("hi",), (1,)]
+
+    (tmp_path / "pg2.py").write_text(PSYCOPG2_APP)
+    r = run("lint", "pg2.py", "--no-cache", "--select", "MD002", cwd=tmp_path)
+    assert r.returncode == 1
+    assert [line.split(": MD002")[0] for line in r.stdout.splitlines() if ": MD002 " in line] == \
+        ["pg2.py:12:9", "pg2.py:14:9", "pg2.py:17:21", "pg2.py:20:22"]
+    with pytest.raises(AttributeError) as failed:
+        runpy.run_path(str(tmp_path / "pg2.py"))["setup"](pg_db)
+    assert Classifier.default().classify_exception(failed.value).label == "CONN_MISUSE"
+
+
 def test_files_are_read_as_python_reads_them_and_fix_keeps_their_bytes(tmp_path: Path) -> None:
     """A PEP 263 `coding:` comment, a BOM, CRLF line ends and a form feed: linted like any file, and
     `--fix` changes only the fixed text (same encoding, BOM, line ends). A file that is not text in its

@@ -57,7 +57,7 @@ def test_rollback_action_plans_and_never_pushes(repo, tmp_path, webhook):
     for sha in (c["c4"], c["c5"]):
         assert run(repo.work, "manifest", "record", sha).returncode == 0
     incident = tmp_path / "incident.json"
-    incident.write_text(json.dumps({"label": "RENDER_RESTART_LOOP", "count": 3, "stage": "runtime"}))
+    incident.write_text(json.dumps({"label": "RENDER_RESTART_LOOP", "count": 2, "starts": 6, "stage": "runtime"}))
     remote_before = git(repo.remote, "ls-remote", str(repo.remote))
     assert c["c5"] in remote_before
 
@@ -65,7 +65,7 @@ def test_rollback_action_plans_and_never_pushes(repo, tmp_path, webhook):
     assert r.returncode == 0, r.stderr
     plan = json.loads(r.stdout)
     step = next(a for a in plan["actions"] if a["action"] == "rollback")
-    assert step["would_run"] and step["reason"] == "count 3 >= 3"
+    assert step["would_run"] and step["reason"] == "starts 6 >= 6"
     assert "--previous --strategy revert" in step["description"]
     # the deploys gatherer read the same store: the dry run names where the rollback would go
     assert f"plan a rollback to {c['c4'][:8]} (the previous good deploy, recorded " in step["description"]
@@ -103,7 +103,7 @@ def test_rollback_action_plans_like_the_rollback_command(repo, tmp_path, pg_db):
         assert r.returncode == 0 and "in postgresql table" in r.stdout, r.stdout + r.stderr
     assert not (repo.work / ".mosaic-diag" / "deploys.jsonl").exists()
     incident = tmp_path / "incident.json"
-    incident.write_text(json.dumps({"label": "RENDER_RESTART_LOOP", "count": 4}))
+    incident.write_text(json.dumps({"label": "RENDER_RESTART_LOOP", "count": 3, "starts": 9}))
     remote_before = git(repo.remote, "ls-remote", str(repo.remote))
 
     dry = run(repo.work, "playbook", "run", "--context", str(incident), "--dry-run", "--format", "json", **env)
@@ -129,7 +129,7 @@ def test_rollback_action_plans_like_the_rollback_command(repo, tmp_path, pg_db):
 
 def test_rollback_action_outside_a_git_repository(tmp_path):
     incident = tmp_path / "incident.json"
-    incident.write_text(json.dumps({"label": "RENDER_RESTART_LOOP", "count": 5}))
+    incident.write_text(json.dumps({"label": "RENDER_RESTART_LOOP", "count": 4, "starts": 12}))
     r = run(tmp_path, "playbook", "run", "--context", str(incident), "--execute", "--yes", "--no-gather",
             "--format", "json")
     assert "Traceback" not in r.stderr
@@ -164,7 +164,7 @@ def test_a_malformed_database_url_never_shows_its_password(repo, tmp_path):
     secret = "pa55-w0rd-never-shown"
     env = {"DATABASE_URL": f"postgres//mosaic:{secret}@127.0.0.1:5432/mosaic"}  # the scheme's ':' forgotten
     incident = tmp_path / "incident.json"
-    incident.write_text(json.dumps({"label": "RENDER_RESTART_LOOP", "count": 4}))
+    incident.write_text(json.dumps({"label": "RENDER_RESTART_LOOP", "count": 3, "starts": 9}))
 
     dry = run(repo.work, "playbook", "run", "--context", str(incident), "--dry-run", "--format", "json", **env)
     assert dry.returncode == 0, dry.stderr
@@ -187,7 +187,7 @@ def incident_in(repo, tmp_path):
     for sha in (repo.commits["c4"], repo.commits["c5"]):
         assert run(repo.work, "manifest", "record", sha).returncode == 0
     incident = tmp_path / "incident.json"
-    incident.write_text(json.dumps({"label": "RENDER_RESTART_LOOP", "count": 3, "stage": "runtime"}))
+    incident.write_text(json.dumps({"label": "RENDER_RESTART_LOOP", "count": 2, "starts": 6, "stage": "runtime"}))
     return incident
 
 
@@ -208,3 +208,69 @@ def test_rollback_action_refuses_an_injected_remote(repo, tmp_path):
     assert not executed["rollback"]["ok"] and "invalid git remote" in executed["rollback"]["detail"]
     assert not (repo.work / "pwned").exists()
     assert git(repo.remote, "rev-parse", "refs/heads/main") == repo.commits["c5"]
+
+
+CRASHING_APP = '''\
+import os
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    app.state.database_url = os.environ["DATABASE_URL"]
+    yield
+
+
+app = FastAPI(lifespan=lifespan)
+'''
+
+
+@pytest.fixture(scope="module")
+def crash_runs(tmp_path_factory) -> list[bytes]:
+    """What uvicorn wrote in six runs of an app whose startup fails (DATABASE_URL unset): a crash loop."""
+    work = tmp_path_factory.mktemp("crashloop")
+    (work / "crashing.py").write_text(CRASHING_APP)
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    runs = []
+    for _ in range(6):
+        r = subprocess.run([sys.executable, "-m", "uvicorn", "crashing:app", "--port", "0"], cwd=work, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        assert r.returncode == 3 and b"Started server process [" in r.stdout, r.stdout
+        assert b"KeyError: 'DATABASE_URL'" in r.stdout and b"Application startup failed. Exiting." in r.stdout
+        runs.append(r.stdout)
+    return runs
+
+
+@pytest.mark.parametrize(("runs", "count", "rolls_back"), [(3, 1, False), (5, 1, False), (6, 2, True)])
+def test_a_real_crash_loop_rolls_back_when_it_goes_on(tmp_path, crash_runs, runs, count, rolls_back):
+    """A loop first seen (3 starts, or 5: one loop and a partial one) alerts and opens an incident; the
+    rollback is planned once the loop went on (a second loop: 6 starts), in triage's plan and in `playbook run`."""
+    log = tmp_path / "render.log"
+    log.write_bytes(b"".join(crash_runs[:runs]))
+    r = run(tmp_path, "triage", str(log), "--format", "json")
+    assert r.returncode == 1, r.stderr
+    [group] = [g for g in json.loads(r.stdout)["groups"] if g["label"] == "RENDER_RESTART_LOOP"]
+    starts = 3 * count
+    assert (group["count"], group["starts"]) == (count, starts)
+    planned = {a["action"]: a for a in group["plan"]["actions"]}
+    assert planned["rollback"]["would_run"] is rolls_back
+    assert planned["rollback"]["reason"] == (f"starts {starts} >= 6" if rolls_back else f"not: starts {starts} < 6")
+    assert planned["open_incident"]["would_run"] and planned["alert_ops"]["would_run"]
+
+    incident = tmp_path / "incident.json"
+    incident.write_text(json.dumps({"label": group["label"], "count": group["count"], "starts": group["starts"],
+                                    "stage": "runtime"}))
+    r = run(tmp_path, "playbook", "run", "--context", str(incident), "--dry-run", "--no-gather", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    step = next(a for a in json.loads(r.stdout)["actions"] if a["action"] == "rollback")
+    assert step["would_run"] is rolls_back and step["reason"] == planned["rollback"]["reason"]
+    assert step["description"].startswith("plan a rollback to the previous good deploy (dry run only")
+
+
+def test_an_incident_context_starts_must_be_a_number(tmp_path):
+    incident = tmp_path / "incident.json"
+    incident.write_text(json.dumps({"label": "RENDER_RESTART_LOOP", "starts": "six"}))
+    r = run(tmp_path, "playbook", "run", "--context", str(incident), "--dry-run", "--no-gather")
+    assert r.returncode == 2 and "starts must be a number, got 'six'" in r.stderr, r.stdout + r.stderr

@@ -250,3 +250,43 @@ def test_a_sqlite_dead_letter_file_is_readable_by_its_owner_only(tmp_path):
     store.add(payload='{"email": "jane.doe@example.com"}', error="e", label="MODEL_ANSWER_INVALID", model="Answer")
     store.close()
     assert (tmp_path / "dead.sqlite").stat().st_mode & 0o077 == 0
+
+
+def test_dlq_show_redacts_and_bounds_the_stored_error_and_answer(pg_db):
+    """A stored error holding a DSN password and an API key, and a huge stored answer with keys at its start, across
+    the cut and past it: every format shows them redacted, the answer cut with a note (`--max-chars 0`: whole)."""
+    key = "sk-proj-" + "Q7w9" * 10
+    straddling = "sk-proj-" + "Zx8v" * 10  # starts just before the cut at 4,000 characters
+    payload = ('{"answer": "' + key + " " + "x" * (4000 - 12 - len(key) - 2 - 10) + " " + straddling + " "
+               + "lorem ipsum " * 200_000 + 'postgres://app:tail-secret-pw@db.internal/app"}')
+    error = (f"answer: Field required [type=missing] (stored by an older guard: postgresql://mosaic:Hunter2-pw@"
+             f"dpg-x-a.oregon-postgres.render.com/mosaic, OPENAI_API_KEY={key})")
+    store = open_dead_letters(pg_db)
+    row = store.add(payload=payload, error=error, label="MODEL_ANSWER_INVALID", model="Answer", provider="openai")
+    store.close()
+    secrets = ("Q7w9Q7w9", "Zx8vZx8v", "Hunter2-pw", "tail-secret-pw")
+
+    r = run("dlq", "show", str(row), "--db", pg_db, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    shown = json.loads(r.stdout)
+    assert not any(s in r.stdout for s in secrets)
+    assert "postgresql://mosaic:***@dpg-x-a.oregon-postgres.render.com/mosaic" in shown["error"]
+    assert "error_chars" not in shown  # a short error is whole
+    head, note = shown["payload"].rsplit("\n", 1)
+    assert head.startswith('{"answer": "sk-*** xxx') and "x sk-*** lorem" in head  # both keys masked, then cut
+    assert len(head) == 4000 and shown["payload_chars"] > 2_000_000
+    assert note == (f"[… {shown['payload_chars'] - 4000:,} more characters not shown ({shown['payload_chars']:,} "
+                    "in all): --max-chars 0 shows everything …]")
+    for fmt in ("table", "markdown"):
+        r = run("dlq", "show", str(row), "--db", pg_db, "--format", fmt)
+        assert r.returncode == 0, r.stderr
+        assert not any(s in r.stdout for s in secrets) and "mosaic:***@dpg-x-a" in r.stdout
+        assert "more characters not shown" in r.stdout and len(r.stdout) < 20_000
+    r = run("dlq", "list", "--db", pg_db, "--format", "json", "--max-chars", "40")
+    [listed] = json.loads(r.stdout)
+    assert listed["error"].startswith(error[:40]) and listed["error_chars"] > 40 and "Hunter2" not in r.stdout
+
+    r = run("dlq", "show", str(row), "--db", pg_db, "--format", "json", "--max-chars", "0")
+    whole = json.loads(r.stdout)
+    assert not any(s in r.stdout for s in secrets) and "payload_chars" not in whole
+    assert len(whole["payload"]) == shown["payload_chars"] and whole["payload"].endswith('app:***@db.internal/app"}')

@@ -59,8 +59,10 @@ def run(ctx: CheckContext) -> Iterator[Message]:
 def _run(cases_dir: Path, url: str | None, app: object, ctx: CheckContext, capture: LogCapture | None
          ) -> Iterator[Message]:
     from mosaic_diag.golden import RunOptions, load_cases, open_target, run_cases
+    from mosaic_diag.golden.assertions import REGEX_TIMEOUT
 
     try:
+        regex_timeout = ctx.config.positive_number("golden.regex_timeout", REGEX_TIMEOUT)
         cases = load_cases([cases_dir])
         target = open_target(url=url if url else None, app=None if url else str(app), app_dir=ctx.root,
                              probe_timeout=min(5.0, ctx.timeout))
@@ -74,7 +76,8 @@ def _run(cases_dir: Path, url: str | None, app: object, ctx: CheckContext, captu
     # the run stops a little before the check's own timeout, so it reports which cases it ran
     budget = max(1.0, ctx.timeout * 0.9)
     try:
-        report = run_cases(cases, target, RunOptions(timeout=budget, global_timeout=budget, retries=0))
+        report = run_cases(cases, target, RunOptions(timeout=budget, global_timeout=budget, retries=0,
+                                                           regex_timeout=regex_timeout))
     finally:
         target.close()
     for result in report.results:

@@ -35,13 +35,34 @@ def _store(db: str | None, *, must_exist: bool = True) -> DeadLetterStore:
     return store
 
 
-def _redacted(letter: DeadLetter, *, payload: bool) -> dict[str, Any]:
+MAX_CHARS = 4000  # of a stored error or answer shown; the rest is cut with a note (`--max-chars 0`: all)
+
+MaxCharsOption = Annotated[int, typer.Option(
+    "--max-chars", min=0, help=f"Show at most this many characters of the stored error and answer, each "
+    f"(default {MAX_CHARS}; 0: all); a longer one is cut with a note.")]
+
+
+def _bounded(text: str, limit: int) -> str:
+    """`text` (already redacted: a secret is never cut in two and left readable) within `limit` characters,
+    with a note of how much was left out; whole when `limit` is 0."""
+    if not limit or len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n[… {len(text) - limit:,} more characters not shown ({len(text):,} in all): " \
+           f"--max-chars 0 shows everything …]"
+
+
+def _redacted(letter: DeadLetter, *, payload: bool, limit: int = MAX_CHARS) -> dict[str, Any]:
+    """The letter as a dict, its error (and payload) redacted, then bounded; `error_chars` / `payload_chars` give
+    their redacted length when they were cut."""
     from mosaic_diag.runtime.text import safe_output
 
     data = letter.to_dict(payload=payload)
-    data["error"] = safe_output(data["error"]).text
-    if payload:
-        data["payload"] = safe_output(letter.payload).text
+    texts = {"error": data["error"], **({"payload": letter.payload} if payload else {})}
+    for key, text in texts.items():
+        clean = safe_output(text or "").text
+        data[key] = _bounded(clean, limit)
+        if data[key] != clean:
+            data[f"{key}_chars"] = len(clean)
     return data
 
 
@@ -74,12 +95,13 @@ def list_letters(
     db: DbOption = None,
     label: Annotated[str | None, typer.Option(help="Only this label.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10000, help="At most this many, newest first.")] = 50,
+    max_chars: MaxCharsOption = MAX_CHARS,
     fmt: FormatOption = OutputFormat.table,
 ) -> int:
     """List dead letters, newest first (payloads not shown: see `dlq show`)."""
     store = _store(db)
     try:
-        rows = [_redacted(r, payload=False) for r in store.list(limit=limit, label=label)]
+        rows = [_redacted(r, payload=False, limit=max_chars) for r in store.list(limit=limit, label=label)]
     finally:
         store.close()
     _write_rows(rows, fmt, f"{len(rows)} dead letters in {store.shown}")
@@ -90,9 +112,11 @@ def list_letters(
 def show(
     row_id: Annotated[int, typer.Argument(metavar="ID", help="The dead letter's id.")],
     db: DbOption = None,
+    max_chars: MaxCharsOption = MAX_CHARS,
     fmt: FormatOption = OutputFormat.table,
 ) -> int:
-    """Show one dead letter: payload and validation error, secrets and personal data redacted."""
+    """Show one dead letter: payload and validation error, secrets and personal data redacted, each cut at
+    --max-chars with a note."""
     from mosaic_diag.errors import UsageError
 
     store = _store(db)
@@ -102,7 +126,7 @@ def show(
         store.close()
     if letter is None:
         raise UsageError(f"no dead letter {row_id} in {store.shown}")
-    data = _redacted(letter, payload=True)
+    data = _redacted(letter, payload=True, limit=max_chars)
     if fmt is OutputFormat.json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     elif fmt is OutputFormat.markdown:

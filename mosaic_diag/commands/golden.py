@@ -64,6 +64,9 @@ def golden(
                                                   "(default 30; a case's `timeout` wins).")] = None,
     global_timeout: Annotated[float | None, typer.Option(min=0.01, help="Seconds for the whole run "
                                                          "(default 600).")] = None,
+    regex_timeout: Annotated[float | None, typer.Option(
+        "--regex-timeout", min=0.001, help="Seconds one regex assertion may search one answer (default 2; "
+        "golden.regex_timeout; a case's `regex_timeout` wins).")] = None,
     retries: Annotated[int, typer.Option(min=0, max=10, help="Retries with backoff of a request "
                                          "answered 429/5xx.")] = 2,
     provider: Annotated[str | None, typer.Option(
@@ -100,6 +103,7 @@ def golden(
     from mosaic_diag.commands._common import check_output, config_here
     from mosaic_diag.errors import UsageError
     from mosaic_diag.golden import load_cases, open_target, run_cases, select
+    from mosaic_diag.golden.assertions import REGEX_TIMEOUT
     from mosaic_diag.golden.runner import RunOptions
     from mosaic_diag.golden.state import (
         compare,
@@ -144,6 +148,7 @@ def golden(
         global_timeout=global_timeout or float(cfg.get("golden.global_timeout", 600.0)),
         repeat=repeat, min_pass=min_pass, retries=retries, providers=providers, cache=response_cache,
         pass_rate=float(rate) if rate is not None else None,
+        regex_timeout=regex_timeout or cfg.positive_number("golden.regex_timeout", REGEX_TIMEOUT),
     )
     # the in-process app's SDK retries: 0 unless asked (--sdk-retries, golden.sdk_retries, LLM_MAX_RETRIES)
     wanted = sdk_retries if sdk_retries is not None else cfg.get("golden.sdk_retries", None)

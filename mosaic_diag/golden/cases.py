@@ -27,8 +27,8 @@ from mosaic_diag.golden.jsonpath import parse_path
 from mosaic_diag.platform.yamlpos import line_of, load_yaml
 
 CASE_KEYS = ("id", "description", "tags", "method", "path", "json", "prompt", "headers", "query",
-             "timeout", "weight", "expect")
-DEFAULT_KEYS = ("method", "path", "headers", "query", "timeout", "tags", "weight", "expect")
+             "timeout", "regex_timeout", "weight", "expect")
+DEFAULT_KEYS = ("method", "path", "headers", "query", "timeout", "regex_timeout", "tags", "weight", "expect")
 TEXT_KINDS = ("contains", "icontains", "not_contains", "not_icontains")
 EXPECT_KEYS = ("status", *TEXT_KINDS, "regex", "json_valid",
                "json_path", "json_schema", "contains_json", "max_chars", "latency_ms")
@@ -104,6 +104,7 @@ class Case:
     tags: tuple[str, ...] = ()
     description: str = ""
     timeout: float | None = None
+    regex_timeout: float | None = None  # seconds one regex assertion may search one answer (None: the run's)
     expect: Expect = field(default_factory=Expect)
     weight: float = 1.0  # its share of the suite's pass rate (golden --pass-rate)
 
@@ -313,10 +314,10 @@ def _pairs(c: _Collector, parent: Any, key: str) -> tuple[tuple[str, str], ...]:
     return tuple((str(k), str(v)) for k, v in value.items())
 
 
-def _timeout(c: _Collector, parent: Any) -> float | None:
-    value = parent["timeout"]
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        c.add(parent, "timeout", "timeout must be a positive number of seconds")
+def _timeout(c: _Collector, parent: Any, key: str = "timeout") -> float | None:
+    value = parent[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
+        c.add(parent, key, f"{key} must be a positive number of seconds, got {value!r}")
         return None
     return float(value)
 
@@ -368,11 +369,13 @@ def _case(c: _Collector, raw: Any, defaults: Mapping[str, Any], base: Path) -> C
             headers.update(_pairs(c, src, "headers"))
         if "query" in src:
             query.update(_pairs(c, src, "query"))
-    timeout = None
+    timeout = regex_timeout = None
     weight = 1.0
     for src in (defaults, raw):
         if "timeout" in src:
             timeout = _timeout(c, src)
+        if "regex_timeout" in src:
+            regex_timeout = _timeout(c, src, "regex_timeout")
         if "weight" in src:
             w = src["weight"]
             if isinstance(w, bool) or not isinstance(w, int | float) or w < 0:
@@ -389,7 +392,8 @@ def _case(c: _Collector, raw: Any, defaults: Mapping[str, Any], base: Path) -> C
     return Case(
         id=case_id, file=c.path, line=line_of(raw) or 0, method=method.upper(), path=path,
         json=_plain(body), headers=tuple(headers.items()), query=tuple(query.items()),
-        tags=tuple(dict.fromkeys(tags)), description=description, timeout=timeout, expect=expect,
+        tags=tuple(dict.fromkeys(tags)), description=description, timeout=timeout,
+        regex_timeout=regex_timeout, expect=expect,
         weight=weight,
     )
 

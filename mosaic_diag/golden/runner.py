@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from mosaic_diag.golden.assertions import check_answer, check_latency, percentile
+from mosaic_diag.golden.assertions import REGEX_TIMEOUT, check_answer, check_latency, percentile
 from mosaic_diag.golden.cases import Case
 from mosaic_diag.golden.report import Attempt, CaseResult, Explanation, GoldenReport
 from mosaic_diag.golden.targets import Answer, AppTimeoutError, Target
@@ -48,6 +48,7 @@ class RunOptions:
     cache: ResponseCache | None = None
     pass_rate: float | None = None  # the suite passes when the weighted pass rate reaches it
     spent: float = 0.0  # seconds of the global timeout already used (starting the app)
+    regex_timeout: float = REGEX_TIMEOUT  # seconds one regex assertion may search one answer (a case's wins)
 
     @property
     def required_passes(self) -> int:
@@ -177,7 +178,8 @@ def _attempt(case: Case, target: Target, options: RunOptions, clock: Clock,
                 clock.sleep(delay)
                 retries += 1
                 continue
-        failures = check_answer(case.expect, answer.status, answer.body, where=f"{case.file}:{case.line}"
+        failures = check_answer(case.expect, answer.status, answer.body, where=f"{case.file}:{case.line}",
+                                regex_timeout=case.regex_timeout or options.regex_timeout
                                 ) + _provider_failures(provider, answer)
         excerpt = redact_text(answer.body[:EXCERPT_CHARS])
         return _Outcome(Attempt(answer.status, latency, failures, None, excerpt, retries),

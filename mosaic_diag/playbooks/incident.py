@@ -4,8 +4,8 @@
      "context": {"env": {"ANTHROPIC_API_KEY": {"set": true}}, "postgres.reachable": false}}
 
 Top-level keys are the base facts (rate_1m, rate_5m, rate_15m: per minute; count_1m, count_5m,
-count_15m, count: counts; error_rate, stage, severity, label, category, fingerprint) and
-`context`; context keys are gathered names, flat (`postgres.reachable`)
+count_15m, count: counts; starts: a restart loop's process starts; error_rate, stage, severity, label,
+category, fingerprint) and `context`; context keys are gathered names, flat (`postgres.reachable`)
 or nested. Any other name is an error (a typo would otherwise silently make a condition unknown).
 """
 
@@ -48,7 +48,7 @@ def parse_incident(data: Any, name: str) -> tuple[str | None, dict[str, Any]]:
                                       "the names each gatherer produces)", path=name)
             facts.update(flat)
         elif key in base:
-            numeric = key.startswith(("rate_", "count")) or key == "error_rate"
+            numeric = key.startswith(("rate_", "count")) or key in ("error_rate", "starts")
             if numeric and (not isinstance(value, int | float) or isinstance(value, bool)):
                 raise ConfigError(f"{key} must be a number, got {value!r}", path=name)
             facts[key] = value
