@@ -193,3 +193,25 @@ def test_the_cli_reads_a_cut_traceback_as_cat_of_the_files_does(tmp_path, log_te
         ("app.log", joined[2]["line"] - n, joined[2]["end_line"] - n)]
     assert [{k: v for k, v in e.items() if "line" not in k} for e in events] == [
         {k: v for k, v in e.items() if "line" not in k} for e in joined]
+
+
+@pytest.mark.parametrize("given", ["logs", "logs/"])
+def test_a_directory_is_one_line_that_shows_how_to_give_its_logs(tmp_path, given):
+    """A directory may hold several logs (the app's, its access log): they are not one log read in turn. The error
+    names it and shows each log's files as the shell's glob gives them; exit 2, nothing on stdout."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for name in ("app.log", "app.log.1", "app.log.2.gz", "access.log", "access.log-20261205.gz", "README.md"):
+        (logs / name).write_text("")
+    (logs / "old").mkdir()
+    (tmp_path / "empty").mkdir()
+    for args, want in (([given], f"{given}: is a directory, not a log file (give one log's files, e.g. "
+                                 f"{Path(given) / 'access.log'}* or {Path(given) / 'app.log'}*)"),
+                       (["app.log", given], f"{given}: is a directory"),
+                       (["empty"], "empty: is a directory, not a log file (it holds no log files)")):
+        (tmp_path / "app.log").write_text("")
+        r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", *args, "--format", "json"], cwd=tmp_path,
+                           capture_output=True, timeout=120)
+        err = r.stderr.decode()
+        assert r.returncode == 2 and r.stdout == b"" and err.count("\n") == 1, err
+        assert err.startswith("mosaic-diag: error: ") and want in err, err
