@@ -176,6 +176,34 @@ def test_leading_lines_without_a_prefix_are_bounded_as_in_the_files_joined(tmp_p
     assert joined[0]["end_line"] < text.count("\n") - 1  # (bounded: the event stops before the last lines)
 
 
+@pytest.mark.parametrize("shape", ["render-text", "plain", "uvicorn", "json", "syslog"])
+def test_every_cut_of_a_log_of_each_shape_reads_as_the_files_joined(tmp_path, shape):
+    """Each shape the reader knows (Render's text export, logging's, uvicorn's, JSON lines, syslog; two instances'
+    records interleaved where the shape names them), cut after every one of its lines."""
+    import traceback
+
+    from tests.test_logs_support import Rec, render
+
+    def tb(exc: BaseException) -> str:
+        return "".join(traceback.format_exception(exc)).rstrip("\n")
+
+    recs = [Rec("ERROR", "api.steps", "could not load prompts/ps101_steps.json", tb(_chained_error()), "srv-a"),
+            Rec("ERROR", "api.storage", "database unavailable", tb(pg_refused()), "srv-b"),
+            Rec("INFO", "uvicorn.access", '10.0.0.1:5000 - "GET /health HTTP/1.1" 200 OK', None, "srv-a"),
+            Rec("ERROR", "api.steps", "could not load prompts/ps101_steps.json", tb(_chained_error()), "srv-b"),
+            Rec("INFO", "uvicorn.access", '10.0.0.1:5000 - "GET /health HTTP/1.1" 200 OK', None, "srv-b")]
+    data, _ = render(shape, recs, interleave=shape in ("render-text", "syslog"))
+    text = data.decode()
+    joined, _ = _events(["-"], stdin=data)
+    assert len(joined) >= 3
+    for cut in range(1, text.count("\n")):
+        d = tmp_path / str(cut)
+        d.mkdir()
+        offsets = _split(d, text, [cut], ["app.log.1", "app.log"])
+        events, _ = _events(list(offsets))
+        assert _as_joined(events, offsets) == joined, cut
+
+
 def _cli(cwd: Path, *args: str, stdin: bytes | None = None) -> list[dict[str, Any]]:
     r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", *args, "--format", "json"], cwd=cwd,
                        input=stdin, capture_output=True, timeout=120)

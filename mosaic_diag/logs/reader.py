@@ -412,9 +412,10 @@ class _Reader:
 
     def _end(self) -> Iterator[RawEvent]:
         """At the end of the input: close the open events and release every event; or, when another file of the
-        same log follows (`Handover.more`), release those that can be and hand the rest on to its read."""
+        same log follows (`Handover.more`), release those that can be and hand the rest on to its read (the open
+        events, and the assembler and last lines whatever is open: the next file reads as in the files joined)."""
         ho, asm = self.handover, self.asm
-        if ho is not None and ho.more and asm.open:
+        if ho is not None and ho.more:
             yield from self._release(asm.out)
             tail = self.prev_tail
             if tail and not tail.endswith(b"\n"):  # (the last line without a newline: a line of its own)

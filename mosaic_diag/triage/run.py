@@ -375,7 +375,7 @@ class MultiTriageSession:
         """The events of the file being read; one that started in a file before (its lines 0 and below, handed
         on) renumbered to that file's lines and named by it while it is taken."""
         run = self.run
-        here = run.source
+        here = self.reads[-1][0].name
         for raw in raws:
             if raw.line > 0:
                 yield raw
@@ -384,9 +384,9 @@ class MultiTriageSession:
             while raw.line + shift <= 0 and k > 0:
                 k -= 1
                 shift += self.reads[k][1].lines
-            run.source = self.reads[k][0].name
+            run.read_from(self.reads[k][0].name)
             yield replace(raw, line=raw.line + shift, end_line=raw.end_line + shift)
-            run.source = here
+            run.read_from(here)
 
     def close(self) -> None:
         """Close the file being read, if a consumer stopped before the end."""
