@@ -39,9 +39,15 @@ def _text_codec(fh: Any) -> tuple[str | None, int]:
 
 
 class FollowStream:
-    """`tail -F` as a stream: new bytes of `path` as they are written; a rotated (new inode) or
-    truncated file is reopened from its start. `from_start` reads what is already there first. A file
-    written in UTF-16 or UTF-32 (PowerShell 5's redirection) is read as UTF-8, from a whole character."""
+    """`tail -F` as a stream: new bytes of `path` as they are written, across logrotate's two ways of rotating.
+    Rename and create: the file renamed is read to its end until the new file at `path` gets its first bytes
+    (the app writes to the renamed file until it reopens its log: nothing it wrote there is lost), then the new
+    file from its start. Copytruncate: a file cut shorter, or cut and written again past where it was read
+    (the bytes before that point changed), is read again from its start; a writer without O_APPEND goes on at its
+    offset after a hole of NULs, read on from there (the hole not read). `from_start` reads what is already there
+    first. A file written in UTF-16 or UTF-32 (PowerShell 5's redirection) is read as UTF-8, from a whole character."""
+
+    MARK = 64  # the bytes before the read position compared to tell a file cut and written again
 
     def __init__(self, path: Path, stop: threading.Event, *, from_start: bool = False, poll: float = 0.25) -> None:
         self.path = path
@@ -55,7 +61,10 @@ class FollowStream:
         except (IsADirectoryError, PermissionError, OSError) as exc:
             raise UsageError(f"cannot follow: {getattr(exc, 'strerror', None) or exc}", path=str(path)) from None
         self._ino = os.fstat(self._fh.fileno()).st_ino
+        self._next: Any = None  # the new file at `path` after a rename, until it has bytes (the old one read first)
         self._decoder: Any = None
+        self._mark = b""  # the last bytes read (`MARK`), as they are in the file
+        self._cut = False  # read again from its start after a copytruncate: a hole of NULs at its head is skipped
         self._text(end=not from_start)
 
     def _text(self, *, end: bool) -> None:
@@ -63,49 +72,92 @@ class FollowStream:
         last whole character (a UTF-16 file's end may hold half of one that is being written)."""
         codec, bom = _text_codec(self._fh)
         self._undecided = os.fstat(self._fh.fileno()).st_size == 0  # (told by its first bytes: `read_some`)
+        self._unit = _UNITS[codec] if codec is not None else 1  # (bytes of a character's code unit)
         if codec is None:
             self._decoder = None
             self._fh.seek(0, os.SEEK_END if end else os.SEEK_SET)
-            return
-        import codecs
+        else:
+            import codecs
 
-        self._decoder = codecs.getincrementaldecoder(codec)(errors="replace")
-        size = os.fstat(self._fh.fileno()).st_size if end else 0
-        unit = _UNITS[codec]
-        self._fh.seek(max(bom, size - (size - bom) % unit))
+            self._decoder = codecs.getincrementaldecoder(codec)(errors="replace")
+            size = os.fstat(self._fh.fileno()).st_size if end else 0
+            unit = _UNITS[codec]
+            self._fh.seek(max(bom, size - (size - bom) % unit))
+        pos = self._fh.tell()
+        self._mark = os.pread(self._fh.fileno(), min(pos, self.MARK), max(0, pos - self.MARK))
 
-    def _reopen_if_rotated(self) -> bool:
+    def _rewritten(self) -> bool:
+        """Whether the file was cut (copytruncate) since it was read: shorter than where it was read, or the
+        bytes before that point are no longer those read (cut, then written again past it). A hole of NULs
+        there is a writer without O_APPEND going on at its offset: not cut for the reading."""
+        mark = self._mark
+        if not mark:
+            return os.fstat(self._fh.fileno()).st_size < self._fh.tell()
+        got = os.pread(self._fh.fileno(), len(mark), self._fh.tell() - len(mark))
+        return got != mark and (len(got) < len(mark) or got.strip(b"\0") != b"")
+
+    def _renamed(self) -> None:
+        """After a rename: open the new file at `path` (when there is one and it is another file) as `_next`."""
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
-            return False  # between a rename and the new file: keep reading the old one
-        pos = self._fh.tell()
-        if st.st_ino != self._ino or st.st_size < pos:
-            try:
-                fresh = open(self.path, "rb", buffering=0)  # noqa: SIM115 - replaces self._fh
-            except OSError:
-                return False
-            self._fh.close()
-            self._fh, self._ino = fresh, os.fstat(fresh.fileno()).st_ino
+            return  # between a rename and the new file: keep reading the old one
+        if st.st_ino == self._ino or (self._next is not None and os.fstat(self._next.fileno()).st_ino == st.st_ino):
+            return
+        try:
+            fresh = open(self.path, "rb", buffering=0)  # noqa: SIM115 - becomes self._fh (`_switch`)
+        except OSError:
+            return
+        if self._next is not None:
+            self._next.close()
+        self._next = fresh
+
+    def _switch(self) -> None:
+        """Read the new file from its start (the old one read to its end)."""
+        self._fh.close()
+        self._fh, self._next = self._next, None
+        self._ino = os.fstat(self._fh.fileno()).st_ino
+        self._text(end=False)
+        self._cut = False
+        self.rotations += 1
+
+    def _read(self, size: int) -> bytes:
+        """The next bytes of the file being read, as UTF-8 (b"": none, or half a character)."""
+        data = self._fh.read(size if size > 0 else 1 << 20)
+        if data and self._undecided:  # a file empty when opened (a rotation's new file): its first bytes
             self._text(end=False)
-            self.rotations += 1
-            return True
-        return False
+            data = self._fh.read(size if size > 0 else 1 << 20)
+        if data:
+            self._mark = (self._mark + data)[-self.MARK:]
+        if data and self._cut:
+            # a writer without O_APPEND goes on at its offset after copytruncate: the file starts with a hole
+            hole = len(data) - len(data.lstrip(b"\0"))
+            hole -= hole % self._unit
+            self._cut = hole == len(data)
+            data = data[hole:]
+        if data and self._decoder is not None:
+            data = self._decoder.decode(data).encode("utf-8", "surrogatepass")
+        return data
 
     def read_some(self, size: int = -1, timeout: float | None = None) -> bytes | None:
         import time
 
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self.stop.is_set():
-            data = self._fh.read(size if size > 0 else 1 << 20)
-            if data and self._undecided:  # a file empty when opened (a rotation's new file): its first bytes
+            if self._rewritten():  # copytruncate: read again from its start
                 self._text(end=False)
-                data = self._fh.read(size if size > 0 else 1 << 20)
-            if data and self._decoder is not None:
-                data = self._decoder.decode(data).encode("utf-8", "surrogatepass")  # (b"": half a character)
+                self._cut = True
+                self.rotations += 1
+            data = self._read(size)
             if data:
                 return data
-            if self._reopen_if_rotated():
+            self._renamed()
+            if self._next is not None and os.fstat(self._next.fileno()).st_size > 0:
+                # the app writes the new file now: what it wrote to the old one before is all there
+                data = self._read(size)
+                if data:
+                    return data
+                self._switch()
                 continue
             if deadline is not None and time.monotonic() >= deadline:
                 return None
@@ -117,6 +169,8 @@ class FollowStream:
 
     def close(self) -> None:
         self._fh.close()
+        if self._next is not None:
+            self._next.close()
 
 
 def _pause_factor(line: bytes) -> int:

@@ -16,6 +16,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import BinaryIO
 
@@ -231,14 +232,44 @@ def _sniff(block: bytes, a: int) -> str:
     return "plain"
 
 
+@dataclass
+class Handover:
+    """What the read of one file of several read as one log (logrotate's app.log.1, then app.log) hands the read of
+    the next, so that a record or traceback that rotation cut goes on in the next file's leading lines as in the
+    files joined: the assembler with its open events, the closed events waiting for them, the last lines (looked
+    back on). The lines handed on are numbered from the next file's start (0: the last line of the file before,
+    and below); a last line without a newline stays a line of its own. `more`: set by the caller, another file
+    follows this read (else the read closes what is open)."""
+
+    more: bool = False
+    asm: Assembler | None = None
+    held: list[tuple[int, int, RawEvent]] = field(default_factory=list)
+    tail: bytes = b""
+    seq: int = 0
+
+    def keep(self, asm: Assembler, held: list[tuple[int, int, RawEvent]], tail: bytes, lines: int, seq: int) -> None:
+        """Keep what a read of `lines` lines ends with, renumbered from the next read's start."""
+        for op in asm.open.values():
+            op.line -= lines
+            op.end -= lines
+            op.seen -= lines
+        self.asm, self.tail, self.seq = asm, tail, seq
+        self.held = [(line - lines, n, replace(ev, line=ev.line - lines, end_line=ev.end_line - lines))
+                     for line, n, ev in held]  # (the same shift for all: still a heap)
+
+
 class _Reader:
     def __init__(self, stream: BinaryIO, stats: ReadStats, block_size: int, line_cap: int, horizon: int,
-                 carry: pieces.Carry | None = None) -> None:
+                 carry: pieces.Carry | None = None, handover: Handover | None = None) -> None:
         self.stream = stream
         self.stats = stats
         self.block_size = block_size
         self.line_cap = line_cap
-        self.asm = Assembler(stats, horizon=horizon)
+        self.handover = handover
+        kept = handover.asm if handover is not None else None
+        if kept is not None:
+            kept.stats = stats
+        self.asm = kept if kept is not None else Assembler(stats, horizon=horizon)
         self.asm.lookback = self._lookback
         self.asm.wrapped_record = self._wrapped_record
         self.clock = self.asm.clock = Clock(file_mtime(stream))
@@ -260,6 +291,9 @@ class _Reader:
         self.value: tuple[str, int] | None = None
         self.held: list[tuple[int, int, RawEvent]] = []  # closed events waiting for an earlier one (`_release`)
         self._seq = 0
+        if kept is not None and handover is not None:  # (the lines of the file before: `Handover`)
+            self.held, self.prev_tail, self._seq = handover.held, handover.tail, handover.seq
+            handover.asm, handover.held, handover.tail = None, [], b""
 
     # -- main loop ----------------------------------------------------------------------------
 
@@ -271,8 +305,7 @@ class _Reader:
         if first is None:
             if self.pieces:  # a live stream that stopped with no more lines: the pieces an earlier pass handed on
                 self._end_pieces()
-                self.asm.finish()
-                yield from self._release(self.asm.out, final=True)
+            yield from self._end()  # (an empty file among several: what the one before handed on goes on)
             return
         nl = first.find(b"\n", 0, 4096)
         cols = csv_header(first[:nl].decode("utf-8", "replace")) if nl > 0 and first.find(b",", 0, nl) > 0 else None
@@ -389,9 +422,24 @@ class _Reader:
             stats.lines = self.lineno  # lines so far (progress on stdin); final in _finish_stats
             self.prev_tail = _tail(block if len(block) >= TAIL_BYTES else self.prev_tail + block)
         self._end_pieces()
-        asm.finish()
-        yield from self._release(out, final=True)
+        yield from self._end()
         self._finish_stats()
+
+    def _end(self) -> Iterator[RawEvent]:
+        """At the end of the input: close the open events and release every event; or, when another file of the
+        same log follows (`Handover.more`), release those that can be and hand the rest on to its read (the open
+        events, and the assembler and last lines whatever is open: the next file reads as in the files joined)."""
+        ho, asm = self.handover, self.asm
+        if ho is not None and ho.more:
+            yield from self._release(asm.out)
+            tail = self.prev_tail
+            if tail and not tail.endswith(b"\n"):  # (the last line without a newline: a line of its own)
+                tail += b"\n"
+            ho.keep(asm, self.held, tail, self.lineno, self._seq)
+            self.held = []
+            return
+        asm.finish()
+        yield from self._release(asm.out, final=True)
 
     def _end_pieces(self) -> None:
         """At the end of the input: the lines a container runtime split and has not finished, read as they are (a log
@@ -1163,7 +1211,8 @@ def first_timestamp(src: BinaryIO, head: int = 64 << 10) -> datetime | None:
 
 
 def read_events(src: BinaryIO, stats: ReadStats, *, name: str = "-", block_size: int = BLOCK_SIZE,
-                line_cap: int = LINE_CAP, horizon: int = 200, carry: pieces.Carry | None = None) -> Iterator[RawEvent]:
+                line_cap: int = LINE_CAP, horizon: int = 200, carry: pieces.Carry | None = None,
+                handover: Handover | None = None) -> Iterator[RawEvent]:
     """The events of the log in `src` (a binary stream, plain or gzip), in the order they close.
 
     `stats` is filled as reading goes (complete when the iterator is exhausted). `name` is only
@@ -1172,8 +1221,10 @@ def read_events(src: BinaryIO, stats: ReadStats, *, name: str = "-", block_size:
     `carry`: `src` is one pass over a live stream (`logs.follow.segments`): a line a container runtime split
     whose last piece has not come yet is handed on to the next pass (its line numbered from this one's
     end, 0 and below), not read as it is.
+    `handover`: `src` is one of several files read as one log, one after another (`Handover`): an event still open
+    at the end of the file before goes on in this one's leading lines (its lines 0 and below: the file before's).
     """
-    return _named(_Reader(src, stats, block_size, line_cap, horizon, carry).events(), name)
+    return _named(_Reader(src, stats, block_size, line_cap, horizon, carry, handover).events(), name)
 
 
 def _named(events: Iterator[RawEvent], name: str) -> Iterator[RawEvent]:

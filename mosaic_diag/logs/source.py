@@ -29,6 +29,24 @@ BLOCK_SIZE = 4 << 20
 LINE_CAP = 64 << 10
 
 
+# a log file's name as rotation leaves it: the log's name, then a rotation's number or date and a compression's suffix
+_ROTATED = re.compile(r"(.+?\.(?:log|txt|out|err|json|jsonl))(?:[.-]\d[\d-]*)?(?:\.(?:gz|bz2|xz|zst|zip))?")
+
+
+def _directory_hint(path: str, most: int = 3) -> str:
+    """For a directory given as a log: how to give its logs, each one's files (`app.log*`), as the shell names
+    them: a directory may hold several logs (the app's, its access log), which are not one log read in turn."""
+    try:
+        names = sorted(e.name for e in os.scandir(path) if e.is_file())
+    except OSError:
+        return ""
+    logs = sorted({m.group(1) for m in map(_ROTATED.fullmatch, names) if m is not None})
+    if not logs:
+        return " (it holds no log files)"
+    shown = " or ".join(f"{os.path.join(path, name)}*" for name in logs[:most])
+    return f" (give one log's files, e.g. {shown}{' …' if len(logs) > most else ''})"
+
+
 @contextmanager
 def open_source(path: str, *, stdin: BinaryIO | None = None) -> Iterator[BinaryIO]:
     """A binary stream for `path`, or for stdin when `path` is "-" (not closed on exit).
@@ -39,7 +57,7 @@ def open_source(path: str, *, stdin: BinaryIO | None = None) -> Iterator[BinaryI
         yield stdin if stdin is not None else sys.stdin.buffer
         return
     if os.path.isdir(path):
-        raise UsageError("is a directory, not a log file", path=path)
+        raise UsageError("is a directory, not a log file" + _directory_hint(path), path=path)
     try:
         f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed below
     except FileNotFoundError:

@@ -88,8 +88,8 @@ class TriageRun:
         self.sources.setdefault(source, len(self.sources))
 
     def process(self, raws: Iterable[RawEvent]) -> Iterator[ErrorEvent]:
-        """Classify each error event, update the counters, yield those that pass the filters."""
-        source = self.source
+        """Classify each error event, update the counters, yield those that pass the filters (an event names
+        the file `source` at the time it is taken: a run over several files sets it as their events come)."""
         for raw in raws:
             if raw.kind == "deploy":
                 self._mark("deploy", raw)
@@ -104,6 +104,7 @@ class TriageRun:
             if raw.kind not in ("error", "platform"):
                 continue
             event = self._workers.seen(self._events.event(raw))
+            source = self.source
             if source is not None:
                 event = replace(event, source=source)
             self._restarts.error_seen(raw.instance)
@@ -328,7 +329,9 @@ def plan_inputs(paths: Sequence[str], stack: ExitStack, stdin: Any = None) -> li
 
 class MultiTriageSession:
     """A run over several files read one after another as one log (each decompressed on its own; a last
-    line without a newline stays in its file): iterate `events`, then call `finish()`."""
+    line without a newline stays in its file; a record or traceback that rotation cut goes on in the next file's
+    leading lines that carry no record prefix, as in the files joined: `logs.reader.Handover`, the event named by
+    the file and line it starts on, its end line counted on from there): iterate `events`, then call `finish()`."""
 
     def __init__(self, run: TriageRun, files: list[LogFile],
                  on_progress: Callable[[int, int | None], None] | None = None) -> None:
@@ -341,14 +344,17 @@ class MultiTriageSession:
 
     def _events(self) -> Iterator[ErrorEvent]:
         from mosaic_diag.logs import ReadStats, open_source, read_events
+        from mosaic_diag.logs.reader import Handover
         from mosaic_diag.logs.source import ProgressStream
 
         sizes = [f.size for f in self.files]
         total = None if None in sizes else sum(s or 0 for s in sizes)
         done = 0   # bytes of the files read before this one
         lines = 0  # lines of the files read before this one
-        for f in self.files:
+        handover = Handover()
+        for i, f in enumerate(self.files):
             stats = ReadStats()
+            handover.more = i + 1 < len(self.files)
             self.reads.append((f, stats))
             with nullcontext(f.stream) if f.stream is not None else open_source(f.path) as src:
                 report = self.on_progress
@@ -361,9 +367,26 @@ class MultiTriageSession:
                             report(lines_before + stats.lines, None)
                     src = ProgressStream(src, step)
                 self.run.read_from(f.name)
-                yield from self.run.process(read_events(src, stats, name=f.path))
+                yield from self.run.process(self._placed(read_events(src, stats, name=f.path, handover=handover)))
             done += f.size or 0
             lines += stats.lines
+
+    def _placed(self, raws: Iterator[RawEvent]) -> Iterator[RawEvent]:
+        """The events of the file being read; one that started in a file before (its lines 0 and below, handed
+        on) renumbered to that file's lines and named by it while it is taken."""
+        run = self.run
+        here = self.reads[-1][0].name
+        for raw in raws:
+            if raw.line > 0:
+                yield raw
+                continue
+            shift, k = 0, len(self.reads) - 1
+            while raw.line + shift <= 0 and k > 0:
+                k -= 1
+                shift += self.reads[k][1].lines
+            run.read_from(self.reads[k][0].name)
+            yield replace(raw, line=raw.line + shift, end_line=raw.end_line + shift)
+            run.read_from(here)
 
     def close(self) -> None:
         """Close the file being read, if a consumer stopped before the end."""

@@ -1,0 +1,152 @@
+"""`watch --file` across logrotate's two ways of rotating (rename + create; copytruncate), a traceback written
+across the rotation: nothing lost or read twice, the traceback one event. The app's lines are formatted by the
+real `logging` module with a real exception; the follow and the command are the real ones (a subprocess), polled
+with generous deadlines, no durations asserted."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.test_watch import Watch, _Following
+
+
+def _record(name: str, msg: str, exc: BaseException | None = None) -> str:
+    """A record as the app's FileHandler writes it (its time now)."""
+    info = (type(exc), exc, exc.__traceback__) if exc is not None else None
+    rec = logging.LogRecord(name, logging.ERROR, __file__, 1, msg, None, info)
+    return logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s").format(rec) + "\n"
+
+
+def _traceback_record() -> list[str]:
+    try:
+        json.loads("{'step': 1,}")
+    except json.JSONDecodeError as exc:
+        lines = _record("api.steps", "could not load prompts/ps101_steps.json", exc).splitlines(keepends=True)
+        assert lines[1].startswith("Traceback") and lines[-1].startswith("json.decoder.JSONDecodeError")
+        return lines
+    raise AssertionError("json.loads took a malformed document")
+
+
+class App:
+    """An app's log file written through its own file descriptor (O_APPEND, as logging's FileHandler opens it)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in reopen / close
+        self.written: list[str] = []
+
+    def write(self, *lines: str) -> None:
+        self.fh.write("".join(lines))
+        self.fh.flush()
+        self.written += lines
+
+    def reopen(self) -> None:
+        """What the app does on logrotate's postrotate signal (or a WatchedFileHandler on its next record)."""
+        self.fh.close()
+        self.fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def _rotate(mode: str, app: App, tb: list[str], wait: object) -> None:
+    """Rotate `app`'s log the way logrotate does in `mode`, the traceback `tb` written across it; `wait()`
+    gives the follower time to look at the files (a pause, no assertion: without it the race is only less
+    likely)."""
+    log = app.path
+    app.write(*tb[:4])  # the record, its header and a frame
+    wait()
+    if mode == "rename and create":
+        log.rename(log.with_name("app.log.1"))
+        log.touch()  # logrotate's `create`: the new, empty file
+        wait()  # (the follower sees the new file: empty, the app still writes the old one)
+        app.write(*tb[4:7])  # the app writes the renamed file until it reopens its log
+        wait()
+        app.reopen()
+        app.write(*tb[7:])
+    else:
+        shutil.copyfile(log, log.with_name("app.log.1"))
+        os.truncate(log, 0)
+        app.write(*tb[4:])  # (O_APPEND: from the start of the file cut, maybe past where it was read)
+
+
+@pytest.mark.parametrize("mode", ["rename and create", "copytruncate"])
+def test_follow_reads_every_byte_once_across_a_rotation(tmp_path: Path, mode: str) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("")
+    follow = _Following(log)
+    app = App(log)
+    try:
+        app.write(*(_record("api.orders", f"order {i} failed") for i in range(3)))
+        follow.wait_for(app.written[-1].encode())
+        _rotate(mode, app, _traceback_record(), lambda: follow.stop.wait(0.3))
+        app.write(*(_record("api.orders", f"order {i} failed") for i in range(3, 6)))
+        follow.wait_for(app.written[-1].encode())
+    finally:
+        app.close()
+        follow.close()
+    assert follow.got.decode() == "".join(app.written)
+    assert follow.stream.rotations == 1
+
+
+def test_a_writer_without_append_after_copytruncate_is_read_on_past_the_hole(tmp_path: Path) -> None:
+    """A writer that did not open its log with O_APPEND goes on at its offset after copytruncate: the file is a
+    hole of NULs, then its new lines. Those are read; the hole is not."""
+    log = tmp_path / "app.log"
+    log.write_text("")
+    follow = _Following(log)
+    with open(log, "r+b", buffering=0) as fh:
+        first = _record("api.orders", "order 0 failed").encode()
+        fh.write(first)
+        follow.wait_for(first)
+        shutil.copyfile(log, tmp_path / "app.log.1")
+        os.truncate(log, 0)
+        follow.stop.wait(0.3)
+        more = _record("api.orders", "order 1 failed").encode()
+        fh.write(more)  # (at its offset: after a hole as long as what was cut)
+        follow.wait_for(more)
+    follow.close()
+    assert log.read_bytes().startswith(b"\0" * len(first))
+    assert follow.got == first + more
+
+
+@pytest.mark.parametrize("mode", ["rename and create", "copytruncate"])
+def test_watch_reads_a_traceback_written_across_a_rotation_as_one_event(tmp_path: Path, mode: str) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("")
+    w = Watch(["--file", str(log), "--no-playbooks", "--state-file", str(tmp_path / "state.json"),
+               "--flush-after", "0.5"], tmp_path)
+    w.next_where(lambda i: i["type"] == "status", "status")
+    app = App(log)
+    try:
+        app.write(*(_record("api.orders", f"order {i} failed") for i in range(3)))
+        w.next_where(lambda i: i["type"] == "event" and i["message"] == "order 2 failed", "the third order")
+        _rotate(mode, app, _traceback_record(), lambda: _pause(0.6))
+        app.write(*(_record("api.orders", f"order {i} failed") for i in range(3, 6)))
+        w.next_where(lambda i: i["type"] == "event" and i["message"] == "order 5 failed", "the last order")
+    finally:
+        app.close()
+    code, err = w.stop()
+    assert code == 0, err
+    events = [i for i in w.seen if i["type"] == "event"]
+    assert [e["message"] for e in events] == [
+        "order 0 failed", "order 1 failed", "order 2 failed",
+        "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+        "order 3 failed", "order 4 failed", "order 5 failed"]
+    tb = events[3]
+    assert tb["exception_type"] == "json.decoder.JSONDecodeError" and tb["label"] == "PS101_STEP_MALFORMED"
+    assert tb["end_line"] - tb["line"] + 1 == len(_traceback_record())
+    summary = next(i for i in w.seen if i["type"] == "summary")
+    assert summary["lines"] == len(app.written) == events[-1]["line"]
+
+
+def _pause(seconds: float) -> None:
+    import threading
+
+    threading.Event().wait(seconds)
