@@ -529,3 +529,40 @@ def test_a_chained_traceback_whose_first_header_is_gone_keeps_its_first_frames(r
     assert [(p.type, p.message, len(p.frames)) for p in headless] == \
         [(p.type, p.message, len(p.frames)) for p in whole]
     assert headless[0].frames and "exception" not in headless[0].message
+
+
+def test_a_chained_traceback_cut_inside_its_causes_message_starts_at_its_libpq_lines(pg_db: str) -> None:
+    """SQLAlchemy's chain over a real psycopg2 UniqueViolation pasted from the cause's `DETAIL:  Key (…)=(…) already
+    exists.` down (its exception line cut off too), bare and behind journald's prefix: one event from the DETAIL
+    line, its evidence read. A DETAIL line after a traceback already read is taken by no second event."""
+    import traceback
+
+    import sqlalchemy
+
+    with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE users (id int PRIMARY KEY)")
+        cur.execute("INSERT INTO users VALUES (1)")
+    engine = sqlalchemy.create_engine(pg_db.replace("postgresql://", "postgresql+psycopg2://", 1)
+                                      if pg_db.startswith("postgresql://") else f"postgresql+psycopg2:///?{pg_db}")
+    try:
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text("INSERT INTO users VALUES (1)"))
+    except sqlalchemy.exc.IntegrityError as e:
+        whole = "".join(traceback.format_exception(e)).rstrip("\n").split("\n")
+    else:
+        raise AssertionError("no IntegrityError")
+    finally:
+        engine.dispose()
+    detail = next(i for i, t in enumerate(whole) if t.startswith("DETAIL:  Key (id)=(1) already exists."))
+    assert whole[detail - 1].startswith("psycopg2.errors.UniqueViolation: ")
+    body = whole[detail:]
+    for wrap in (lambda t: t, lambda t: f"Sep 27 07:05:58 web01 gunicorn[94156]: {t}"):
+        text = "\n".join(wrap(t) for t in ["INFO:app:request started", *body, "INFO:app:next request"]) + "\n"
+        for block in BLOCKS:
+            (event,) = error_events(text, block)
+            assert event.line == 2 and event.traceback.startswith("DETAIL:  Key (id)=(1)"), block
+            assert _classify(event)[0] == "DUPLICATE_KEY", block
+    # the whole chain: one event from its header, the DETAIL line inside it
+    text = "\n".join(["INFO:app:request started", *whole, "INFO:app:next request"]) + "\n"
+    for block in BLOCKS:
+        assert [e.line for e in error_events(text, block)] == [2], block
