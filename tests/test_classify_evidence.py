@@ -7,6 +7,7 @@ users paste (a cut traceback, an error tracker's title, a bare ``str(exc)`` logg
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import io
@@ -810,3 +811,86 @@ def test_requests_connection_failure_to_greenhouse_logged_as_str_is_greenhouse_a
         assert "Max retries exceeded with url: " in texts[host] and "ProxyError" not in texts[host].split("(")[0]
     assert clf().classify_text(texts["boards-api.greenhouse.io"]).label == "GREENHOUSE_API_DOWN"
     assert clf().classify_text(texts["api.example.org"]).label == "UNKNOWN_ERROR"
+
+
+# -- round 19: provider timeouts and bodies, a migration's not-null -------------------------------------
+
+
+async def _under_deadline(call: object, seconds: float) -> None:
+    await asyncio.wait_for(call, seconds)  # type: ignore[arg-type]
+
+
+def test_an_asyncio_deadline_around_a_provider_call_is_its_timeout(llm) -> None:
+    """`asyncio.wait_for` around a real client's call that does not answer in time raises asyncio's TimeoutError
+    (Python 3.11+ prints the builtin, with no message; before, `asyncio.exceptions.TimeoutError`); the client's frames
+    in its chain attribute it. A deadline around anything else, and a socket's own timeout (it has a message), are
+    not a provider's timeout."""
+    openai = pytest.importorskip("openai")
+    anthropic = pytest.importorskip("anthropic")
+    llm.set_failure("openai", "slow", delay=1.0)
+    llm.set_failure("anthropic", "slow", delay=1.0)
+    oai = openai.AsyncOpenAI(api_key="sk-test-key-0000000000", base_url=llm.openai_base_url, max_retries=0)
+    ant = anthropic.AsyncAnthropic(api_key="sk-ant-test-key-000000", base_url=llm.anthropic_base_url,
+                                   max_retries=0)
+    ask = [{"role": "user", "content": "I feel stuck in my career"}]
+    calls = {"OPENAI_TIMEOUT": lambda: oai.chat.completions.create(model="gpt-4", messages=ask),
+             "ANTHROPIC_TIMEOUT": lambda: ant.messages.create(model="claude-3-5-sonnet-latest", max_tokens=10,
+                                                              messages=ask)}
+    for label, call in calls.items():
+        exc = raised(lambda call=call: asyncio.run(_under_deadline(call(), 0.2)))
+        assert isinstance(exc, TimeoutError) and str(exc) == ""
+        text = text_of(exc)
+        assert clf().classify_text(text).label == label
+        old = text.rstrip("\n").rsplit("\n", 1)
+        assert old[1] == "TimeoutError"
+        assert clf().classify_text(f"{old[0]}\nasyncio.exceptions.TimeoutError\n").label == label
+    exc = raised(lambda: asyncio.run(_under_deadline(asyncio.sleep(5), 0.05)))
+    assert clf().classify_text(text_of(exc)).label == "UNKNOWN_ERROR"
+    assert clf().classify_text("TimeoutError: The read operation timed out", logger="openai._base_client",
+                               level="ERROR").label != "OPENAI_TIMEOUT"
+
+
+def test_openais_quota_sentence_attributes_itself_but_not_in_googles_envelope(llm) -> None:
+    """OpenAI's quota message, as a client that names no provider prints it (a Go client's `[429:code] message`),
+    is OPENAI_QUOTA_EXCEEDED; Google's Gemini API answers with the same sentence in its own envelope."""
+    openai = pytest.importorskip("openai")
+    llm.set_failure("openai", "quota")
+    client = openai.OpenAI(api_key="sk-test-key-0000000000", base_url=llm.openai_base_url, max_retries=0)
+    exc = raised(lambda: client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "x"}]))
+    assert isinstance(exc, openai.RateLimitError)
+    sentence = exc.body["message"]
+    assert clf().classify_text(f"Error: [{exc.status_code}:{exc.code}] {sentence}").label == "OPENAI_QUOTA_EXCEEDED"
+    # Gemini's: the same first sentence, its own docs' link after it
+    own = sentence.split(" For more")[0] + " For more information on this error, head to: " \
+        "https://ai.google.dev/gemini-api/docs/rate-limits."
+    gemini = {"error": {"code": 429, "message": own, "status": "RESOURCE_EXHAUSTED"}}
+    assert clf().classify_text(f"429 RESOURCE_EXHAUSTED. {gemini}").label == "UNKNOWN_ERROR"
+
+
+def test_anthropics_older_rate_limit_wording() -> None:
+    older = ("Number of request tokens has exceeded your per-minute rate limit "
+             "(https://docs.anthropic.com/en/api/rate-limits); see the response headers for current usage.")
+    assert clf().classify_text(f"API Error: {older}").label == "ANTHROPIC_RATE_LIMIT"
+    # the words without Anthropic's attribution (its docs' host) are no Anthropic evidence (rule 6)
+    assert clf().classify_text("Number of requests has exceeded your daily rate limit").label != \
+        "ANTHROPIC_RATE_LIMIT"
+
+
+def test_a_migration_setting_not_null_over_null_rows_is_a_type_mismatch(pg_db) -> None:
+    """PostgreSQL words the not-null violation (23502) of `ALTER … SET NOT NULL` over rows holding NULLs
+    `column "…" of relation "…" contains null values`: a NULL for a NOT NULL column, as an insert's."""
+    import psycopg2
+
+    with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE sessions (id int PRIMARY KEY, user_data text)")
+        cur.execute("INSERT INTO sessions VALUES (1, NULL)")
+
+    def run() -> None:
+        with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+            cur.execute("ALTER TABLE sessions ALTER COLUMN user_data SET NOT NULL")
+
+    exc = raised(run)
+    assert type(exc).__name__ == "NotNullViolation" and "contains null values" in str(exc)
+    assert clf().classify_text(text_of(exc)).label == "TYPE_MISMATCH"
+    line = str(exc).splitlines()[0]
+    assert clf().classify_text(f"IntegrityError: (psycopg2.IntegrityError) {line}").label == "TYPE_MISMATCH"

@@ -221,6 +221,23 @@ def test_round_16_patterns_read_a_half_megabyte_line_in_one_pass(text: str, labe
     assert Classifier.default().classify_text(text).label == label
 
 
+# -- round 19's patterns ----------------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "label"), [
+    # a migration's not-null wording: quoted names repeated before it, and a half-megabyte name with no closing quote
+    ('ERROR:  ' + 'column "a" ' * (HALF_MB // 11) + 'column "b" contains null values', "TYPE_MISMATCH"),
+    ('ERROR:  column "' + "a" * HALF_MB, "UNKNOWN_ERROR"),
+    # Anthropic's older rate-limit wording repeated without its end, and then whole (its docs' host attributes it)
+    ("https://docs.anthropic.com/en/api/rate-limits " + "Number of request tokens has " * (HALF_MB // 29)
+     + "exceeded your per-minute rate limit", "ANTHROPIC_RATE_LIMIT"),
+    ("https://docs.anthropic.com " + "Number of " + "x " * (HALF_MB // 2), "UNKNOWN_ERROR"),
+], ids=["not-null-names-repeated", "not-null-open-quote", "anthropic-older-repeated", "anthropic-older-long-gap"])
+def test_round_19_patterns_read_a_half_megabyte_line_in_one_pass(text: str, label: str) -> None:
+    from mosaic_diag.classifier.classify import Classifier
+
+    assert len(text) >= HALF_MB - 100
+    assert Classifier.default().classify_text(text).label == label
+
+
 # -- terminal controls ----------------------------------------------------------------------------
 
 # a reset (RIS), a DCS string, a C1 CSI (clear screen), a status report the terminal would type back, an OSC 52

@@ -470,3 +470,99 @@ def test_a_separator_after_a_traceback_already_read_starts_no_second_event(pg_db
     for block in BLOCKS:
         events = error_events(text, block)
         assert [(e.line, e.end_line) for e in events] == [(1, len(lines))], block
+
+
+# -- round 19: a plain traceback before a cut Rich box; a chain whose first header is gone -------------
+
+
+def _openai_failure(llm, mode: str) -> BaseException:
+    llm.set_failure("openai", mode)
+    client = openai.OpenAI(api_key="sk-test-key-0000000000", base_url=llm.openai_base_url, max_retries=0)
+    try:
+        client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "x"}])
+    except openai.OpenAIError as exc:
+        return exc
+    raise AssertionError("nothing raised")
+
+
+def test_a_plain_traceback_before_a_cut_rich_box_is_read_with_it(llm) -> None:
+    """A program that prints the error as Python does and then lets Rich print it again (a CLI's handler): the
+    paste starts inside the plain traceback and is cut inside the Rich box, so only the plain part has the
+    exception line. Both parts are evidence; the plain one was printed first."""
+    from rich.console import Console
+    from rich.traceback import Traceback
+
+    exc = _openai_failure(llm, "context_overflow")
+    plain = "".join(__import__("traceback").format_exception(exc)).splitlines()
+    out = io.StringIO()
+    Console(file=out, width=100, color_system=None).print(Traceback.from_exception(type(exc), exc, exc.__traceback__))
+    box = out.getvalue().splitlines()
+    assert box[0].startswith("╭") and "Traceback" in box[0]
+    cut_box = box[:next(k for k, line in enumerate(box) if line.startswith("╰"))]  # cut before its bottom edge
+    text = "\n".join([*plain[1:], *cut_box])  # and without the plain traceback's header
+    parsed = parse_traceback_text(text)
+    assert parsed[0].type == "openai.BadRequestError" and parsed[0].frames
+    assert Classifier.default().classify_text(text).label == "OPENAI_CONTEXT_OVERFLOW"
+    # the box alone, whole, still reads its own exception line
+    assert parse_traceback_text("\n".join(box))[-1].type is not None
+
+
+def test_a_chained_traceback_whose_first_header_is_gone_keeps_its_first_frames(refused_port: int) -> None:
+    """`logger.error(f"Request failed: {traceback.format_exc()}")` glues the chain's first header into the
+    record's line: the rest starts with the cause's frames. The cause is a traceback of its own (its frames, which
+    attribute it), ended by the separator, as when its header is there."""
+    client = openai.OpenAI(api_key="sk-test-key-0000000000", base_url=f"http://127.0.0.1:{refused_port}/v1",
+                           max_retries=0)
+
+    def call() -> None:
+        try:
+            client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "x"}])
+        except openai.APIConnectionError as exc:
+            raise RuntimeError("LLM call failed") from exc
+
+    try:
+        call()
+    except RuntimeError as exc:
+        lines = "".join(__import__("traceback").format_exception(exc)).splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    whole, headless = parse_traceback_text("\n".join(lines)), parse_traceback_text("\n".join(lines[1:]))
+    assert [(p.type, p.message, len(p.frames)) for p in headless] == \
+        [(p.type, p.message, len(p.frames)) for p in whole]
+    assert headless[0].frames and "exception" not in headless[0].message
+
+
+def test_a_chained_traceback_cut_inside_its_causes_message_starts_at_its_libpq_lines(pg_db: str) -> None:
+    """SQLAlchemy's chain over a real psycopg2 UniqueViolation pasted from the cause's `DETAIL:  Key (…)=(…) already
+    exists.` down (its exception line cut off too), bare and behind journald's prefix: one event from the DETAIL
+    line, its evidence read. A DETAIL line after a traceback already read is taken by no second event."""
+    import traceback
+
+    import sqlalchemy
+
+    with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE users (id int PRIMARY KEY)")
+        cur.execute("INSERT INTO users VALUES (1)")
+    engine = sqlalchemy.create_engine(pg_db.replace("postgresql://", "postgresql+psycopg2://", 1)
+                                      if pg_db.startswith("postgresql://") else f"postgresql+psycopg2:///?{pg_db}")
+    try:
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text("INSERT INTO users VALUES (1)"))
+    except sqlalchemy.exc.IntegrityError as e:
+        whole = "".join(traceback.format_exception(e)).rstrip("\n").split("\n")
+    else:
+        raise AssertionError("no IntegrityError")
+    finally:
+        engine.dispose()
+    detail = next(i for i, t in enumerate(whole) if t.startswith("DETAIL:  Key (id)=(1) already exists."))
+    assert whole[detail - 1].startswith("psycopg2.errors.UniqueViolation: ")
+    body = whole[detail:]
+    for wrap in (lambda t: t, lambda t: f"Sep 27 07:05:58 web01 gunicorn[94156]: {t}"):
+        text = "\n".join(wrap(t) for t in ["INFO:app:request started", *body, "INFO:app:next request"]) + "\n"
+        for block in BLOCKS:
+            (event,) = error_events(text, block)
+            assert event.line == 2 and event.traceback.startswith("DETAIL:  Key (id)=(1)"), block
+            assert _classify(event)[0] == "DUPLICATE_KEY", block
+    # the whole chain: one event from its header, the DETAIL line inside it
+    text = "\n".join(["INFO:app:request started", *whole, "INFO:app:next request"]) + "\n"
+    for block in BLOCKS:
+        assert [e.line for e in error_events(text, block)] == [2], block

@@ -350,19 +350,24 @@ def parse_traceback_text(text: str) -> list[ParsedException]:
     if "╭" in text and "Traceback" in text:
         rich = _parse_rich(lines)
         if rich:
-            return rich
+            # a plain traceback (or an exception line) printed before the first box, as a program that logs the
+            # error and then lets Rich print it does: its exceptions are evidence too, printed first
+            box = next(k for k, line in enumerate(lines) if line.strip().startswith("╭") and "Traceback" in line)
+            return [*parse_traceback_text("\n".join(lines[:box])), *rich] if box else rich
     flat = [_flattened_without_header(line) for line in lines]
     if any(flat):  # read as if its header were there, as a cut traceback of several lines is below
         lines = [_HEADER + " " + line.strip() if f else line for line, f in zip(lines, flat, strict=True)]
     if _HEADER in text or any(flat):
         lines = _unglue(lines)
     start = next((k for k, line in enumerate(lines) if line.lstrip().startswith(_HEADER)), -1)
-    if start < 0:
-        first_frame = next((k for k, line in enumerate(lines) if _FRAME.match(line)), -1)
-        if first_frame < 0 or not any(
-                looks_like_exception_line(line.strip().strip(_DECORATION)) for line in lines[first_frame:]):
-            return _exceptions_in_lines(lines)
-        # frames without a header: a cut traceback; read it as if the header were there
+    # frames without a header, then an exception line: a cut traceback (the whole text, or the first of a chain whose
+    # first header was cut or glued into a record's message); read it as if the header were there
+    first_frame = next((k for k, line in enumerate(lines[:start] if start >= 0 else lines) if _FRAME.match(line)), -1)
+    headless = first_frame >= 0 and any(looks_like_exception_line(line.strip().strip(_DECORATION))
+                                        for line in lines[first_frame:start if start >= 0 else None])
+    if start < 0 and not headless:
+        return _exceptions_in_lines(lines)
+    if headless:
         lines = [*lines[:first_frame], _HEADER, *lines[first_frame:]]
         start = first_frame
     out: list[ParsedException] = _exceptions_in_lines(lines[:start]) if start > 0 else []

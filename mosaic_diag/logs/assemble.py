@@ -77,6 +77,11 @@ def _entries_apart(tb: list[str]) -> bool:
 _MAX_CUT_CAUSE = 12  # lines looked back from a chain separator for the exception line of a cause cut off above it
 
 
+# libpq's lines after an error's message (psycopg2 prints them under its exception line): a paste that starts at one
+# of them was cut inside a cause's message, its exception line taken off
+_LIBPQ_MORE = re.compile(r"(?:DETAIL|HINT|CONTEXT|WHERE|STATEMENT|LINE \d+): ")
+
+
 def _is_cause_line(t: str) -> bool:
     """An exception line (`module.Type: message`) whose type is no all-capitals word (libpq's `DETAIL:`, `HINT:`)."""
     m = _EXC_NAME.match(t) if t[:1].isalpha() or t[:1] == "_" else None
@@ -682,6 +687,10 @@ class Assembler:
                 break
             before.append(prev.text)
         start = next((k for k in range(len(before) - 1, -1, -1) if _is_cause_line(before[k])), -1)
+        if start < 0 and before and _LIBPQ_MORE.match(before[-1]) and not any(
+                traceback_at(b) >= 0 or is_frame(b) for b in before):
+            # cut inside the cause's message: its libpq lines (`DETAIL:  Key (…)=(…) …`) are what is left of it
+            start = len(before) - 1
         if start < 0:
             return []
         if start < len(before) - 1:
