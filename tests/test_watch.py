@@ -519,6 +519,52 @@ def test_listener_serves_a_bounded_number_of_connections(monkeypatch: pytest.Mon
         listener.close()
 
 
+def _wait_for(cond, what: str) -> None:
+    stop = threading.Event()
+    for _ in range(6000):  # up to a minute on a busy machine; at once when it holds
+        if cond():
+            return
+        stop.wait(0.01)
+    raise AssertionError(f"never: {what}")
+
+
+def test_a_line_of_digits_that_never_ends_is_cut_at_a_frame(sample_lines: list[bytes]) -> None:
+    """A peer's line that starts like an octet count but never ends is held at most MAX_FRAME bytes, as any
+    line is: it was buffered whole, however long, until its newline."""
+    from mosaic_diag.logs import syslog_listener
+
+    listener = SyslogListener("127.0.0.1", 0).start()
+    try:
+        with socket.create_connection(("127.0.0.1", listener.address[1]), timeout=30) as sock:
+            sock.sendall(b"1" * (syslog_listener.MAX_FRAME * 8) + b"\n")
+            sock.sendall(sample_lines[0] + b"\n")
+        _wait_for(lambda: listener.queue.qsize() and listener.queue.queue[-1].startswith(sample_lines[0]),
+                  "the good line after the long one is read")
+        queued = list(listener.queue.queue)
+        assert max(len(m) for m in queued) <= syslog_listener.MAX_FRAME + 1  # + its newline
+        assert sum(len(m) for m in queued[:-1]) >= syslog_listener.MAX_FRAME * 8  # cut, not dropped
+    finally:
+        listener.close()
+
+
+def test_a_flood_no_one_reads_is_held_within_the_queues_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sender faster than the reader fills the queue up to QUEUE_BYTES, dropping the oldest (counted): a
+    count of frames alone let 100 000 frames of 64 KiB (6.5 GB) be held."""
+    from mosaic_diag.logs import syslog_listener
+
+    monkeypatch.setattr(syslog_listener, "QUEUE_BYTES", 1 << 20)
+    listener = SyslogListener("127.0.0.1", 0).start()
+    frame = b"<134>1 2026-11-27T14:00:00Z h app 1 - - " + b"x" * 60_000
+    try:
+        _send(listener.address[1], [frame] * 80)  # ~4.8 MB
+        _wait_for(lambda: listener.messages == 80, "every frame received")
+        assert sum(len(m) for m in list(listener.queue.queue)) <= 1 << 20
+        assert listener.dropped >= 80 - (1 << 20) // len(frame) and listener.queue.qsize() >= 1
+        assert listener.queue.queue[-1] == frame + b"\n"  # the newest kept
+    finally:
+        listener.close()
+
+
 @pytest.mark.parametrize("runtime", ("docker", "cri"))
 def test_a_split_line_whose_last_piece_comes_after_a_quiet_pass_is_one_line(runtime: str, tmp_path: Path,
                                                                            refused_port: int) -> None:

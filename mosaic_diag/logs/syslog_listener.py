@@ -3,8 +3,10 @@
 Frames: octet-counted (`LEN SP MSG`, RFC 5425/6587 3.4.1) when a frame starts with a digit, else
 newline-terminated (RFC 6587 3.4.2); both may arrive on one server, each connection decides per
 frame. A message of several lines is written as several syslog lines with the same header, so the
-reader sees one line of output per message, as Render sends it. Messages go to a bounded queue
-(a full queue drops the oldest and counts it) that `stream()` reads as a blocking binary stream.
+reader sees one line of output per message, as Render sends it. Messages go to a queue bounded in
+messages and in bytes (a full queue drops the oldest and counts it) that `stream()` reads as a blocking
+binary stream. What a peer can make the listener hold is bounded: a frame at MAX_FRAME bytes (a line
+without its newline is cut there, whatever it starts with), the queue at QUEUE_BYTES.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ MAX_FRAME = 64 << 10
 # a flood of connections cannot exhaust the watcher's threads (Render's log stream holds one or a few)
 MAX_CONNECTIONS = 64
 QUEUE_SIZE = 100_000
+QUEUE_BYTES = 64 << 20  # bytes of messages queued at most (100 000 frames of 64 KiB would be 6.5 GB)
 
 
 def split_message(msg: bytes) -> bytes:
@@ -53,8 +56,12 @@ class FrameParser:
                 if sp < 0:
                     if len(buf) >= 8 or not buf.isdigit():
                         # not a length after all: fall back to newline framing
-                        nl = buf.find(b"\n")
+                        nl = buf.find(b"\n", 0, MAX_FRAME + 1)
                         if nl < 0:
+                            if len(buf) > MAX_FRAME:  # a line of digits that never ends: cut as any line is
+                                out.append(bytes(buf[:MAX_FRAME]))
+                                del buf[:MAX_FRAME]
+                                continue
                             break
                         out.append(bytes(buf[:nl]))
                         del buf[:nl + 1]
@@ -92,11 +99,28 @@ class FrameParser:
         return out
 
 
+class _ByteQueue(queue.Queue[bytes]):
+    """A queue that knows how many bytes it holds (`size`), kept under its own lock."""
+
+    def _init(self, maxsize: int) -> None:
+        super()._init(maxsize)
+        self.size = 0
+
+    def _put(self, item: bytes) -> None:
+        super()._put(item)
+        self.size += len(item)
+
+    def _get(self) -> bytes:
+        item = super()._get()
+        self.size -= len(item)
+        return item
+
+
 class SyslogListener:
     """A threaded TCP (or TLS) syslog server on `host:port` feeding one queue."""
 
     def __init__(self, host: str, port: int, *, certfile: Path | None = None, keyfile: Path | None = None) -> None:
-        self.queue: queue.Queue[bytes] = queue.Queue(QUEUE_SIZE)
+        self.queue: _ByteQueue = _ByteQueue(QUEUE_SIZE)
         self.dropped = 0
         self.messages = 0
         self.connections = 0
@@ -161,6 +185,12 @@ class SyslogListener:
 
     def _put(self, line: bytes) -> None:
         self.messages += 1
+        while self.queue.size + len(line) > QUEUE_BYTES:  # the oldest make room (a reader slower than a flood)
+            try:
+                self.queue.get_nowait()
+                self.dropped += 1
+            except queue.Empty:
+                break
         while True:
             try:
                 self.queue.put_nowait(line)
