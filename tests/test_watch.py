@@ -427,6 +427,77 @@ def test_an_action_that_cannot_be_audited_is_skipped_and_the_watch_goes_on(tmp_p
                if a.kind == "new_group")
 
 
+_WORDS = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy"]
+
+
+def _auth_failed(when: str, user: str = "app") -> str:
+    return f"{when} ERROR app: psycopg2.OperationalError: FATAL:  password authentication failed for user {user}\n"
+
+
+def test_a_flood_of_new_groups_is_acted_on_a_few_times_not_once_each(tmp_path: Path) -> None:
+    """A message that echoes its input makes a new group per input: each was acted on (a note, a post, a flag
+    write per line the log's writer chose); a playbook acts on MAX_GROUPS_ACTED groups per cool-down, the others
+    are alerted with why they were not acted on."""
+    from mosaic_diag.watch.run import MAX_GROUPS_ACTED
+
+    pb = tmp_path / "pb"
+    pb.mkdir()
+    (pb / "auth.yml").write_text(
+        "- id: pg-auth-note\n  match:\n    label: PG_AUTH_FAILED\n  severity: high\n  remediate:\n"
+        "    - action: open_incident\n      when: always\n")
+    log = tmp_path / "app.log"
+    log.write_text("".join(_auth_failed(f"2026-12-06T10:00:{i:02d}Z", w) for i, w in enumerate(_WORDS))
+                   + "2026-12-06T10:01:00Z INFO app: closing\n")
+    w = Watch(["--file", str(log), "--from-start", "--execute", "--playbooks", str(pb), "--cooldown", "1h",
+               "--flush-after", "600"], tmp_path)
+    alerts = [w.next_where(lambda i: i["type"] == "alert", f"alert {n + 1}") for n in range(len(_WORDS))]
+    code, err = w.stop()
+    assert code == 0, err
+    assert len({a["fingerprint"] for a in alerts}) == len(_WORDS)
+    assert len([a for a in alerts if a["executed"]]) == MAX_GROUPS_ACTED
+    assert all("acted on 3 groups within the cool-down" in a["skipped"] for a in alerts[MAX_GROUPS_ACTED:])
+    assert len(list((tmp_path / ".mosaic-diag" / "incidents").glob("*.md"))) == MAX_GROUPS_ACTED
+
+
+def test_acting_is_timed_by_the_watchs_clock_not_the_logs(tmp_path: Path) -> None:
+    """A line's timestamp is the log's text: restart loops dated past the cool-down apart were acted on each time,
+    and one dated years ahead kept its group from being acted on again (in the state file, across restarts) for
+    years. Alerts still follow the log's time; acting follows the watch's clock."""
+    from mosaic_diag.classifier import Classifier
+    from mosaic_diag.watch import Watcher, WatchOptions
+    from tests.test_triage_core import T0 as LOG_T0
+    from tests.test_triage_core import error, start
+
+    lines = iter(range(1, 10_000, 100))
+
+    def loop(at: datetime) -> list:
+        m, n = (at - LOG_T0).total_seconds() / 60, next(lines)
+        return [start(n, m), error(n + 5, m + 1), start(n + 30, m + 2), error(n + 35, m + 3), start(n + 60, m + 4)]
+
+    now = [LOG_T0]
+    calls: list[str] = []
+    state = WatchState.open(tmp_path / "state.json")
+    try:
+        watcher = Watcher(Classifier.default(), state, watch=WatchOptions(3600, execute=True),
+                          planner=lambda label, facts: ("pb", {}), clock=lambda: now[0],
+                          executor=lambda label, facts: (calls.append(label), ("pb", ()))[1])
+
+        def loops(*ats: datetime) -> list[str]:
+            return [i.kind for i in watcher.feed([r for at in ats for r in loop(at)]) if hasattr(i, "kind")]
+
+        kinds = loops(*(LOG_T0 + timedelta(hours=h) for h in (0, 2, 4)))
+        assert kinds.count("restart_loop") == 3  # alerted at each (the log's hours apart)
+        assert calls.count("RENDER_RESTART_LOOP") == 1  # acted once: one cool-down of the watch's clock
+        now[0] += timedelta(hours=2)
+        loops(datetime(9000, 1, 1, tzinfo=UTC))
+        assert calls.count("RENDER_RESTART_LOOP") == 2
+        now[0] += timedelta(hours=2)
+        loops(LOG_T0 + timedelta(hours=6))
+        assert calls.count("RENDER_RESTART_LOOP") == 3  # the line dated 9000 silenced nothing
+    finally:
+        state.close()
+
+
 def test_a_restart_loop_alert_says_how_many_times_the_process_started(tmp_path: Path) -> None:
     from mosaic_diag.classifier import Classifier
     from mosaic_diag.plans import playbook_planner

@@ -18,6 +18,7 @@ from mosaic_diag.watch.state import WatchState
 
 PRUNE_EVERY = 2000
 KEEP_MINUTES = 30
+MAX_GROUPS_ACTED = 3  # groups one playbook acts on per cool-down (new groups past these are alerted, not acted on)
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class WatchOptions:
 
     cooldown_s: float = 1800.0
     execute: bool = False
+    max_groups_acted: int = MAX_GROUPS_ACTED
 
 
 @dataclass(frozen=True)
@@ -137,17 +139,28 @@ class Watcher:
         executed: tuple[Mapping[str, Any], ...] = ()
         skipped = None
         if self.watch.execute and self.executor is not None:
+            # acting is timed by the watch's clock, never by the log's: a line's own timestamp (the log's text)
+            # spaced past the cool-down acted again, and one dated years ahead silenced its group for years
+            now, cooldown, key = self.clock(), self.watch.cooldown_s, f"{playbook}|{event.fingerprint}"
             if playbook is None:
                 skipped = "no playbook for this label"
-            elif self.state.due("acted", f"{playbook}|{event.fingerprint}", when, self.watch.cooldown_s):
+            elif self.state.cooling("acted", key, now, cooldown):
+                skipped = f"acted on {playbook} for this group within the cool-down"
+            elif self.state.recent("acted", f"{playbook}|", now, cooldown) >= self.watch.max_groups_acted:
+                # a flood of new groups (a message that echoes user input makes one per input) is not acted on
+                # one by one: a post, a note or a flag change per group would be the log's to count
+                skipped = (f"{playbook} acted on {self.watch.max_groups_acted} groups within the cool-down; "
+                           "not acting on more")
+            else:
+                self.state.due("acted", key, now, cooldown)
                 self.state.flush()  # the intent is on disk before anything acts
                 try:
                     _, executed = self.executor(event.label, facts)
                 except DiagError as exc:  # e.g. the audit log cannot be written: nothing more acts, the watch goes on
                     executed = tuple(o.to_dict() for o in getattr(exc, "outcomes", ()))
                     skipped = f"actions stopped: {exc}"
-            else:
-                skipped = f"acted on {playbook} for this group within the cool-down"
+                    if not any(not o.get("skipped") for o in executed):
+                        self.state.acted.pop(key, None)  # nothing ran: neither its cool-down nor the budget counts it
         self.alerts += 1
         self.state.flush()
         return Alert(kind, event.label, event.fingerprint, when, message, int(facts["count"]), playbook, plan,
