@@ -713,3 +713,23 @@ def test_follow_reads_a_utf16_file_as_utf8_from_a_whole_character(tmp_path: Path
         follow.close()
     text = follow.got
     assert b"\0" not in text and b"before the watch" not in text and text.startswith(b"x")
+
+
+def test_the_live_views_title_and_labels_are_text_not_rich_markup() -> None:
+    """A problem's message (a Render API answer's text) becomes the live view's status in its title: Rich read it
+    as markup, so a `[/]` in it ended the watch with a MarkupError, and `[link=…]` made a link."""
+    import io
+    from collections import Counter
+
+    from rich.console import Console
+
+    from mosaic_diag.render.watch import LiveView
+
+    view = LiveView.__new__(LiveView)  # its state without a Live display (which wants a terminal)
+    view.source, view.status = "render:[bold]srv", "problem: Render API said [/] [link=https://evil.example]x"
+    view.counts, view.last, view.alerts = Counter({"[red]LABEL": 2}), {}, []
+    buf = io.StringIO()
+    Console(file=buf, width=200, color_system=None).print(view._render())
+    shown = " ".join(buf.getvalue().split())
+    assert "render:[bold]srv: problem: Render API said [/] [link=https://evil.example]x" in shown
+    assert "[red]LABEL" in shown
