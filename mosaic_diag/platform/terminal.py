@@ -24,11 +24,12 @@ def _shown(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
 
-def neutralize_controls(text: str) -> str:
-    """`text` with every terminal control but the kept ones (see the module doc) written as an escape."""
+def neutralize_controls(text: str, *, keep_csi: bool = True) -> str:
+    """`text` with every terminal control but the kept ones (see the module doc) written as an escape;
+    `keep_csi=False` (a file this tool writes, which no Rich wrote to: `cat` would play it) keeps none."""
     if _UNSAFE.search(text) is None:
         return text
-    if "\x1b" not in text:
+    if "\x1b" not in text or not keep_csi:
         return _UNSAFE.sub(_shown, text)
     out: list[str] = []
     pos = 0
