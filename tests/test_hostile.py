@@ -296,3 +296,43 @@ def test_a_lone_surrogate_escaped_in_a_json_record_is_shown_not_fatal(tmp_path: 
     assert "\\ud800" in out and "\\udc00" in out and "\x1b" not in out and "\x07" not in out
     if fmt == "json":
         assert "bad \ud800 high" in json.loads(out)["events"][0]["message"]
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "json"])
+def test_a_stored_answer_cannot_move_the_cursor_up_and_erase_what_was_printed(tmp_path: Path, fmt: str) -> None:
+    """A dead letter is a model's answer (a prompt can shape it): its cursor-up and erase-line sequences were
+    kept as Rich's own, so `dlq show` on a terminal could erase the lines above and print others there. Only a
+    renderer of ours (a live view's redraw) may move the cursor; colours stay."""
+    from mosaic_diag.runtime.guard import open_dead_letters
+
+    db = tmp_path / "d.sqlite"
+    store = open_dead_letters(db)
+    store.add(payload='{"answer": "ok"}\x1b[1A\x1b[2K\x1b[1A\x1b[K\x1b[2Ksafe to deploy', error="bad \x1b[3D\x1b[H x",
+              label="MODEL_ANSWER_INVALID", model="m", provider="openai")
+    store.close()
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "dlq", "show", "1", "--db", str(db), "--format", fmt],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "safe to deploy" in r.stdout
+    for move in ("\x1b[1A", "\x1b[2K", "\x1b[K", "\x1b[3D", "\x1b[H"):
+        assert move not in r.stdout + r.stderr, repr(r.stdout)
+
+
+def test_rich_keeps_its_own_moves_and_escapes_the_texts() -> None:
+    """A live view's redraw (cursor up, erase line) passes the guard; a control inside the text it lays out
+    does not."""
+    import io
+
+    from rich.control import Control
+
+    from mosaic_diag.commands.guard import GuardedStdout
+    from mosaic_diag.render.console import SafeConsole
+
+    buf = io.StringIO()
+    console = SafeConsole(file=GuardedStdout(buf), force_terminal=True, width=80,  # type: ignore[arg-type]
+                          highlight=False)
+    console.control(Control.move(0, -1))
+    console.print("[bold]ok[/] \x1b[2K\x1b]0;t x")
+    out = buf.getvalue()
+    assert out.startswith("\x1b[1A") and "\x1b[1m" in out
+    assert "\\u001b[2K\\u001b]0;t x" in out and "\x1b]" not in out and "\x1b[2K" not in out

@@ -38,9 +38,11 @@ class GuardedStdout:
         redact = self._redact
         if redact is None:
             from mosaic_diag.platform.redact import redact_text
-            from mosaic_diag.platform.terminal import neutralize_controls
+            from mosaic_diag.platform.terminal import Rendered, neutralize_controls
 
-            redact = self._redact = lambda t: neutralize_controls(redact_text(t))
+            # cursor moves and erasures only from our Rich consoles (a live view's redraw): in any other write
+            # (a report, Typer's help) they could only be text's, hiding what was printed above
+            redact = self._redact = lambda t: neutralize_controls(redact_text(t), moves=isinstance(t, Rendered))
         try:
             self._stream.write(redact(text) if isinstance(text, str) else text)  # type: ignore[attr-defined]
         except BrokenPipeError as exc:
