@@ -197,12 +197,15 @@ class _Hostile:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         answer = body
+        self.paths: list[str] = []
+        paths = self.paths
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: object) -> None:  # quiet
                 pass
 
             def _answer(self) -> None:
+                paths.append(self.path)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(answer)))
@@ -261,3 +264,29 @@ def test_a_hostile_render_api_answer_is_bounded(body: bytes, monkeypatch: pytest
             assert "logs" not in api.get_service()  # not JSON: shown as a message, not parsed
     finally:
         server.close()
+
+
+def test_an_entry_dated_ahead_does_not_blind_the_watch() -> None:
+    """The poll's next window starts at the newest entry seen, but never past the window it asked for: an entry
+    dated 9000 made every later window start after its end (nothing read again, nothing said)."""
+    import threading
+    from urllib.parse import parse_qs, urlsplit
+
+    from mosaic_diag.platform.render_logs import IDLE, poll_entries
+
+    entry = {"id": "e1", "timestamp": "9000-01-01T00:00:00Z", "message": "INFO:x:hi", "labels": []}
+    server = _Hostile(json.dumps({"logs": [entry], "hasMore": False}).encode())
+    now = [T0]
+    stop = threading.Event()
+    try:
+        polls = poll_entries(RenderSettings(api_url=server.url, service_id="srv-mosaic", owner_id=None, api_key=KEY),
+                             T0 - timedelta(minutes=1), stop, interval=0, clock=lambda: now[0])
+        assert next(polls) == entry and next(polls) is IDLE
+        now[0] += timedelta(minutes=1)
+        assert next(polls) is IDLE  # (the same id: not repeated)
+    finally:
+        stop.set()
+        server.close()
+    starts = [parse_qs(urlsplit(p).query)["startTime"][0] for p in server.paths]
+    ends = [parse_qs(urlsplit(p).query)["endTime"][0] for p in server.paths]
+    assert starts[1] <= ends[1] and starts[1] == "2026-11-27T14:00:00.000Z", (starts, ends)

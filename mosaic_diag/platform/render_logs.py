@@ -229,7 +229,10 @@ def poll_entries(settings: RenderSettings, since: datetime, stop: Any, *, interv
                 if isinstance(ts, str):
                     try:
                         when = datetime.fromisoformat(ts.replace("Z", "+00:00"))
-                        cursor = max(cursor, when if when.tzinfo else when.replace(tzinfo=UTC))
+                        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+                        # never past the window asked for: an entry dated years ahead made every later window
+                        # start after its end, and the watch read nothing more, saying nothing
+                        cursor = max(cursor, min(when, end))
                     except ValueError:  # mosaic-diag: ignore[MD006]
                         pass
                 yield entry
