@@ -599,6 +599,35 @@ def _wait_for(cond, what: str) -> None:
     raise AssertionError(f"never: {what}")
 
 
+def test_connections_silent_too_long_give_their_slots_to_a_new_sender(monkeypatch: pytest.MonkeyPatch,
+                                                                         sample_lines: list[bytes]) -> None:
+    """A peer holding every slot with connections that never send a byte locked every other sender (Render's
+    stream) out for as long as it liked: with every slot taken, a new sender takes the slot of the connection
+    silent the longest, once it has been silent IDLE_EVICT seconds; a sender that talks keeps its slot."""
+    from mosaic_diag.logs import syslog_listener
+
+    monkeypatch.setattr(syslog_listener, "MAX_CONNECTIONS", 2)
+    monkeypatch.setattr(syslog_listener, "IDLE_EVICT", 0.5, raising=False)
+    listener = SyslogListener("127.0.0.1", 0).start()
+    held = [socket.create_connection(("127.0.0.1", listener.address[1]), timeout=10) for _ in range(2)]
+    try:
+        _wait_for(lambda: listener.connections == 2, "both connections served")
+        threading.Event().wait(0.6)  # silent past IDLE_EVICT
+        _send(listener.address[1], sample_lines[:1])
+        _wait_for(lambda: listener.messages == 1, "the new sender's message is read")
+        assert listener.refused == 0
+        import select
+
+        readable = select.select(held, [], [], 10)[0]  # (a closed connection reads as its end at once)
+        assert len(readable) == 1  # one silent connection gave up its slot, the other still holds one
+        with contextlib.suppress(ConnectionResetError):
+            assert readable[0].recv(1) == b""
+    finally:
+        for sock in held:
+            sock.close()
+        listener.close()
+
+
 def test_a_line_of_digits_that_never_ends_is_cut_at_a_frame(sample_lines: list[bytes]) -> None:
     """A peer's line that starts like an octet count but never ends is held at most MAX_FRAME bytes, as any
     line is: it was buffered whole, however long, until its newline."""

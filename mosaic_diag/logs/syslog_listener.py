@@ -11,6 +11,7 @@ without its newline is cut there, whatever it starts with), the queue at QUEUE_B
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import re
 import socket
@@ -18,12 +19,16 @@ import ssl
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 _HEADER = re.compile(rb"^<\d{1,3}>\d{1,2} \S+ \S+ \S+ \S+ \S+ (?:-|(?:\[(?:[^\]\\]|\\.)*\])+) ?")
 MAX_FRAME = 64 << 10
 # connections served at once (a thread each): a sender past these is closed at once and counted in `refused`, so that
 # a flood of connections cannot exhaust the watcher's threads (Render's log stream holds one or a few)
 MAX_CONNECTIONS = 64
+# with every slot taken, a new sender takes the slot of the connection silent the longest, if silent this long:
+# a peer holding every slot with idle connections (no bytes, ever) would otherwise lock Render's stream out
+IDLE_EVICT = 60.0
 QUEUE_SIZE = 100_000
 QUEUE_BYTES = 64 << 20  # bytes of messages queued at most (100 000 frames of 64 KiB would be 6.5 GB)
 
@@ -126,6 +131,9 @@ class SyslogListener:
         self.connections = 0
         self.refused = 0
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._active: dict[int, list[Any]] = {}  # thread id -> [socket read, monotonic time of its last bytes]
+        self._active_lock = threading.Lock()
+        self.evicted = 0
         self._stop = threading.Event()
         self._ctx: ssl.SSLContext | None = None
         if certfile is not None:
@@ -154,19 +162,41 @@ class SyslogListener:
                 conn, _ = self._sock.accept()
             except (TimeoutError, OSError):  # mosaic-diag: ignore[MD006]
                 continue
-            if not self._slots.acquire(blocking=False):
+            if not self._slots.acquire(blocking=False) and not (self._evict_idle()
+                                                                 and self._slots.acquire(timeout=2)):
                 self.refused += 1
                 conn.close()
                 continue
             self.connections += 1
             threading.Thread(target=self._serve, args=(conn,), daemon=True, name="syslog-conn").start()
 
+    def _evict_idle(self) -> bool:
+        """Close the connection silent the longest, if for IDLE_EVICT seconds or more (its thread then frees its
+        slot); True when one was."""
+        import time
+
+        with self._active_lock:
+            idle = min(self._active.values(), key=lambda entry: entry[1], default=None)
+            if idle is None or time.monotonic() - idle[1] < IDLE_EVICT:
+                return False
+            idle[1] = float("inf")  # (chosen once)
+        with contextlib.suppress(OSError):  # mosaic-diag: ignore[MD006] - already gone: its slot is being freed
+            idle[0].shutdown(socket.SHUT_RDWR)
+        self.evicted += 1
+        return True
+
     def _serve(self, conn: socket.socket) -> None:
+        import time
+
         parser = FrameParser()
+        me = threading.get_ident()
+        entry: list[Any] = [conn, time.monotonic()]
+        with self._active_lock:
+            self._active[me] = entry
         try:
             if self._ctx is not None:
                 conn.settimeout(10)
-                conn = self._ctx.wrap_socket(conn, server_side=True)
+                conn = entry[0] = self._ctx.wrap_socket(conn, server_side=True)
             conn.settimeout(0.5)
             while not self._stop.is_set():
                 try:
@@ -175,11 +205,15 @@ class SyslogListener:
                     continue
                 if not data:
                     break
+                if entry[1] != float("inf"):
+                    entry[1] = time.monotonic()
                 for msg in parser.feed(data):
                     self._put(split_message(msg))
         except (OSError, ssl.SSLError):  # mosaic-diag: ignore[MD006]
             pass  # a client that went away or failed its handshake ends its own connection only
         finally:
+            with self._active_lock:
+                self._active.pop(me, None)
             conn.close()
             self._slots.release()
 
