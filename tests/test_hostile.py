@@ -109,6 +109,28 @@ def test_a_value_where_a_table_is_read_is_one_line(tmp_path: Path) -> None:
                                         "table (write [playbooks] and dir = … under it), got 'diag/playbooks'")
 
 
+def test_a_path_holding_a_nul_is_one_line(tmp_path: Path) -> None:
+    """TOML may spell a NUL (`"\\u0000"`), which no path can hold: os.stat raised ValueError, a traceback."""
+    (tmp_path / "mosaic-diag.toml").write_text('rules = "rules\\u0000.yml"\n')
+    (tmp_path / "app.log").write_text("2026-12-06T10:00:00Z ERROR api: boom\n")
+    r = cli("triage", "app.log", cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert one_error_line(r.stderr) == "mosaic-diag: error: rules must be a path, got 'rules\\x00.yml'"
+
+
+def test_a_bugs_traceback_goes_through_the_redactor_and_the_terminal_filter(tmp_path: Path) -> None:
+    """An exception no command expected is a traceback still, but written through the guarded stderr: a
+    value in it (a DSN, a log line's controls) is redacted and escaped like any output; Python's exit code 1."""
+    code = ("from mosaic_diag.commands.guard import guarded\n"
+            "def boom():\n"
+            "    raise RuntimeError('postgresql://app:S3cretPw9@db.internal/app \\x1b]52;c;cm0gLXJm\\x07 bad')\n"
+            "raise SystemExit(guarded(boom))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert r.returncode == 1
+    assert "Traceback" in r.stderr and "RuntimeError: postgresql://app:***@db.internal/app" in r.stderr, r.stderr
+    assert "S3cretPw9" not in r.stderr and "\x1b" not in r.stderr and "\\u001b]52" in r.stderr
+
+
 def test_a_directory_named_like_the_config_is_one_line_not_skipped(tmp_path: Path) -> None:
     """A `mosaic-diag.toml` that is a directory is no config to skip for pyproject.toml's (which may say less)."""
     (tmp_path / "mosaic-diag.toml").mkdir()

@@ -101,5 +101,13 @@ def guarded(body: Callable[[], int]) -> int:
     except OutputClosed:
         sys.stderr = stderr
         return broken_pipe()
+    except Exception:  # a bug: its traceback through the guarded stderr, not past it (a value in it may be a
+        # secret or a hostile text's controls), and Python's exit code for it
+        import traceback
+
+        with contextlib.suppress(OSError, OutputClosed):  # mosaic-diag: ignore[MD006]
+            sys.stderr.write("mosaic-diag: internal error (a bug; please report it with this traceback):\n"
+                             + traceback.format_exc())
+        return 1
     finally:
         sys.stdout, sys.stderr = stdout, stderr
