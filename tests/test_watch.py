@@ -459,6 +459,31 @@ def test_a_flood_of_new_groups_is_acted_on_a_few_times_not_once_each(tmp_path: P
     assert len(list((tmp_path / ".mosaic-diag" / "incidents").glob("*.md"))) == MAX_GROUPS_ACTED
 
 
+def test_a_long_watch_keeps_a_bounded_number_of_groups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each distinct message (one echoing its input) is a group the watch kept counting forever: memory grew
+    with every new input for as long as the watch ran. It keeps the MAX_LIVE_GROUPS seen last."""
+    import io
+
+    from mosaic_diag.classifier import Classifier
+    from mosaic_diag.watch import Watcher, run
+
+    monkeypatch.setattr(run, "MAX_LIVE_GROUPS", 50, raising=False)
+    monkeypatch.setattr(run, "PRUNE_EVERY", 10)
+    users = [f"{a}{b}{c}" for a in ("red", "blue", "green", "gold", "grey") for b in
+             ("fox", "owl", "cat", "dog", "elk", "yak", "emu", "ant", "bee", "cod") for c in ("x", "y", "z", "q")]
+    text = "".join(_auth_failed(f"2026-12-06T10:{i // 60:02d}:{i % 60:02d}Z", u) for i, u in enumerate(users))
+    state = WatchState.open(tmp_path / "state.json")
+    try:
+        watcher = Watcher(Classifier.default(), state)
+        events = [i for i in watcher.feed(read_events(io.BytesIO(text.encode()), ReadStats()))
+                  if not hasattr(i, "kind")]
+    finally:
+        state.close()
+    assert len({e.fingerprint for e in events}) == 200
+    assert len(watcher.run.groups) <= 50 + 10
+    assert events[-1].fingerprint in watcher.run.groups and events[0].fingerprint not in watcher.run.groups
+
+
 def test_acting_is_timed_by_the_watchs_clock_not_the_logs(tmp_path: Path) -> None:
     """A line's timestamp is the log's text: restart loops dated past the cool-down apart were acted on each time,
     and one dated years ahead kept its group from being acted on again (in the state file, across restarts) for

@@ -18,6 +18,9 @@ from mosaic_diag.watch.state import WatchState
 
 PRUNE_EVERY = 2000
 KEEP_MINUTES = 30
+# groups a watch keeps counting (those seen last): a message that echoes its input makes a group per input, and
+# a watch runs for weeks; a group forgotten and seen again counts afresh (its fingerprint stays in the state)
+MAX_LIVE_GROUPS = 20_000
 MAX_GROUPS_ACTED = 3  # groups one playbook acts on per cool-down (new groups past these are alerted, not acted on)
 
 
@@ -74,6 +77,7 @@ class Watcher:
         self.alerts = 0
         self.lines = 0  # lines read by `follow`
         self._fed = 0
+        self._recent: dict[str, None] = {}  # fingerprints, the one seen last at the end
 
     def feed(self, raws: Iterable[RawEvent], *, line_offset: int = 0) -> Iterator[ErrorEvent | Alert]:
         """Each error event as it is read, and after it the alerts it raised. A live source is read
@@ -81,6 +85,8 @@ class Watcher:
         if line_offset:
             raws = (replace(r, line=r.line + line_offset, end_line=r.end_line + line_offset) for r in raws)
         for event in self.run.process(raws):
+            self._recent.pop(event.fingerprint, None)
+            self._recent[event.fingerprint] = None
             yield event
             yield from self._alerts_of(event)
             self._fed += 1
@@ -105,6 +111,11 @@ class Watcher:
         newest = self.run.rates.last
         if newest is not None:
             self.run.prune_before(newest - KEEP_MINUTES)
+        groups, recent = self.run.groups, self._recent
+        while len(recent) > MAX_LIVE_GROUPS:  # the groups seen longest ago are forgotten
+            oldest = next(iter(recent))
+            del recent[oldest]
+            groups.pop(oldest, None)
 
     def _facts(self, event: ErrorEvent) -> dict[str, Any]:
         acc = self.run.groups.get(event.fingerprint)
