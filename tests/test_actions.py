@@ -182,6 +182,26 @@ def test_failed_actions_are_reported_and_audited(workspace: Path, monkeypatch: p
     assert [a["outcome"] for a in audit if a["action"] == "alert_ops"] == ["intent", "failed"]
 
 
+def test_an_incident_note_shows_a_log_lines_terminal_controls_as_escapes(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A note's title and facts may hold a gathered log line, raw: its clipboard write (OSC 52), title change,
+    cursor moves and bidi override played when the note was `cat`; they are written as escapes."""
+    (tmp_path / "books").mkdir()
+    (tmp_path / "books" / "pg.yml").write_text(
+        "- id: pg-note\n  match: {label: PG_CONNECTION_FAILED}\n  severity: critical\n  gather:\n"
+        "    - log_tail: 50\n  remediate:\n    - action: open_incident\n      when: always\n"
+        "      params: {title: 'PostgreSQL down: {log.last_error}'}\n", encoding="utf-8")
+    (tmp_path / "app.log").write_bytes(b"2026-12-06T10:00:00Z ERROR app: db failed \x1b]52;c;cm0gLXJmIH4=\x07 "
+                                       b"\x1b[1A\x1b[K\x1b]0;owned\x07 \xe2\x80\xaeevil\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["playbook", "run", "PG_CONNECTION_FAILED", "--log", "app.log", "--playbooks", "books",
+                 "--execute", "--yes"]) == 0
+    [note] = (tmp_path / ".mosaic-diag" / "incidents").glob("*.md")
+    text = note.read_text(encoding="utf-8")
+    assert "db failed \\u001b\\]52;c;cm0gLXJmIH4=\\u0007" in text.splitlines()[0]  # (`]` is Markdown's)
+    assert not [c for c in ("\x1b", "\x07", "\u202e") if c in text], text
+
+
 @pytest.mark.parametrize("url", ["http://[::1/hooks/ops", "http://ops.example.com:8o/hooks/ops"])
 def test_a_malformed_webhook_url_is_a_failed_action_not_a_crash(workspace: Path, monkeypatch: pytest.MonkeyPatch,
                                                                  capsys: pytest.CaptureFixture, url: str) -> None:

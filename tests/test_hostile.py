@@ -109,6 +109,28 @@ def test_a_value_where_a_table_is_read_is_one_line(tmp_path: Path) -> None:
                                         "table (write [playbooks] and dir = … under it), got 'diag/playbooks'")
 
 
+def test_a_path_holding_a_nul_is_one_line(tmp_path: Path) -> None:
+    """TOML may spell a NUL (`"\\u0000"`), which no path can hold: os.stat raised ValueError, a traceback."""
+    (tmp_path / "mosaic-diag.toml").write_text('rules = "rules\\u0000.yml"\n')
+    (tmp_path / "app.log").write_text("2026-12-06T10:00:00Z ERROR api: boom\n")
+    r = cli("triage", "app.log", cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert one_error_line(r.stderr) == "mosaic-diag: error: rules must be a path, got 'rules\\x00.yml'"
+
+
+def test_a_bugs_traceback_goes_through_the_redactor_and_the_terminal_filter(tmp_path: Path) -> None:
+    """An exception no command expected is a traceback still, but written through the guarded stderr: a
+    value in it (a DSN, a log line's controls) is redacted and escaped like any output; Python's exit code 1."""
+    code = ("from mosaic_diag.commands.guard import guarded\n"
+            "def boom():\n"
+            "    raise RuntimeError('postgresql://app:S3cretPw9@db.internal/app \\x1b]52;c;cm0gLXJm\\x07 bad')\n"
+            "raise SystemExit(guarded(boom))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert r.returncode == 1
+    assert "Traceback" in r.stderr and "RuntimeError: postgresql://app:***@db.internal/app" in r.stderr, r.stderr
+    assert "S3cretPw9" not in r.stderr and "\x1b" not in r.stderr and "\\u001b]52" in r.stderr
+
+
 def test_a_directory_named_like_the_config_is_one_line_not_skipped(tmp_path: Path) -> None:
     """A `mosaic-diag.toml` that is a directory is no config to skip for pyproject.toml's (which may say less)."""
     (tmp_path / "mosaic-diag.toml").mkdir()
@@ -313,3 +335,43 @@ def test_a_lone_surrogate_escaped_in_a_json_record_is_shown_not_fatal(tmp_path: 
     assert "\\ud800" in out and "\\udc00" in out and "\x1b" not in out and "\x07" not in out
     if fmt == "json":
         assert "bad \ud800 high" in json.loads(out)["events"][0]["message"]
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "json"])
+def test_a_stored_answer_cannot_move_the_cursor_up_and_erase_what_was_printed(tmp_path: Path, fmt: str) -> None:
+    """A dead letter is a model's answer (a prompt can shape it): its cursor-up and erase-line sequences were
+    kept as Rich's own, so `dlq show` on a terminal could erase the lines above and print others there. Only a
+    renderer of ours (a live view's redraw) may move the cursor; colours stay."""
+    from mosaic_diag.runtime.guard import open_dead_letters
+
+    db = tmp_path / "d.sqlite"
+    store = open_dead_letters(db)
+    store.add(payload='{"answer": "ok"}\x1b[1A\x1b[2K\x1b[1A\x1b[K\x1b[2Ksafe to deploy', error="bad \x1b[3D\x1b[H x",
+              label="MODEL_ANSWER_INVALID", model="m", provider="openai")
+    store.close()
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "dlq", "show", "1", "--db", str(db), "--format", fmt],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "safe to deploy" in r.stdout
+    for move in ("\x1b[1A", "\x1b[2K", "\x1b[K", "\x1b[3D", "\x1b[H"):
+        assert move not in r.stdout + r.stderr, repr(r.stdout)
+
+
+def test_rich_keeps_its_own_moves_and_escapes_the_texts() -> None:
+    """A live view's redraw (cursor up, erase line) passes the guard; a control inside the text it lays out
+    does not."""
+    import io
+
+    from rich.control import Control
+
+    from mosaic_diag.commands.guard import GuardedStdout
+    from mosaic_diag.render.console import SafeConsole
+
+    buf = io.StringIO()
+    console = SafeConsole(file=GuardedStdout(buf), force_terminal=True, width=80,  # type: ignore[arg-type]
+                          highlight=False)
+    console.control(Control.move(0, -1))
+    console.print("[bold]ok[/] \x1b[2K\x1b]0;t x")
+    out = buf.getvalue()
+    assert out.startswith("\x1b[1A") and "\x1b[1m" in out
+    assert "\\u001b[2K\\u001b]0;t x" in out and "\x1b]" not in out and "\x1b[2K" not in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -186,3 +187,106 @@ def test_the_environment_may_name_another_api_host() -> None:
     assert not trusted_api_url("https://api.render.com@evil.example") and not trusted_api_url("file:///etc/passwd")
     s = RenderSettings.from_config(None, {"MOSAIC_DIAG_RENDER_API_URL": "https://proxy.internal.example/render"})
     assert s.api_url == "https://api.render.com"  # (without a config the variable is read by Config, not here)
+
+
+class _Hostile:
+    """A loopback HTTP server answering every request 200 with `body`."""
+
+    def __init__(self, body: bytes) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        answer = body
+        self.paths: list[str] = []
+        paths = self.paths
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:  # quiet
+                pass
+
+            def _answer(self) -> None:
+                paths.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                with contextlib.suppress(OSError):  # the client stopped reading: what the test wants
+                    self.wfile.write(answer)
+
+            do_GET = do_POST = _answer  # noqa: N815 - http.server's names
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+_HUGE = b'{"logs": [], "hasMore": false, "pad": "' + b"x" * (3 << 20) + b'"}'
+_DEEP = b'{"logs": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
+
+@pytest.mark.parametrize(("body", "says"), ((_HUGE, "longer than 1,048,576 bytes"), (_DEEP, "not a page of logs")))
+def test_a_hostile_log_page_is_one_error_not_memory_or_a_traceback(body: bytes, says: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Render's answer is read at most to PAGE_BYTES and as strict JSON: a page of any length was read whole into
+    memory, and one nested past the parser ended the watch or triage with a RecursionError traceback."""
+    from mosaic_diag.platform import render_logs
+
+    monkeypatch.setattr(render_logs, "PAGE_BYTES", 1 << 20, raising=False)
+    server = _Hostile(body)
+    try:
+        logs = RenderLogs(RenderSettings(api_url=server.url, service_id="srv-mosaic", owner_id=None, api_key=KEY),
+                          T0, T0 + timedelta(minutes=1))
+        with pytest.raises(UnreachableError, match=says):
+            list(logs.entries())
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("body", (_HUGE, _DEEP))
+def test_a_hostile_render_api_answer_is_bounded(body: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rollback/deploy client reads an answer at most to ANSWER_BYTES and as strict JSON (it was read whole;
+    nesting past the parser was a RecursionError traceback)."""
+    from mosaic_diag.platform import render_api
+    from mosaic_diag.platform.render_api import RenderApi, RenderTarget
+
+    monkeypatch.setattr(render_api, "ANSWER_BYTES", 1 << 20, raising=False)
+    server = _Hostile(body)
+    try:
+        api = RenderApi(RenderTarget(server.url, "srv-mosaic", KEY))
+        if body is _HUGE:
+            with pytest.raises(UnreachableError, match="longer than 1,048,576 bytes"):
+                api.get_service()
+        else:
+            assert "logs" not in api.get_service()  # not JSON: shown as a message, not parsed
+    finally:
+        server.close()
+
+
+def test_an_entry_dated_ahead_does_not_blind_the_watch() -> None:
+    """The poll's next window starts at the newest entry seen, but never past the window it asked for: an entry
+    dated 9000 made every later window start after its end (nothing read again, nothing said)."""
+    import threading
+    from urllib.parse import parse_qs, urlsplit
+
+    from mosaic_diag.platform.render_logs import IDLE, poll_entries
+
+    entry = {"id": "e1", "timestamp": "9000-01-01T00:00:00Z", "message": "INFO:x:hi", "labels": []}
+    server = _Hostile(json.dumps({"logs": [entry], "hasMore": False}).encode())
+    now = [T0]
+    stop = threading.Event()
+    try:
+        polls = poll_entries(RenderSettings(api_url=server.url, service_id="srv-mosaic", owner_id=None, api_key=KEY),
+                             T0 - timedelta(minutes=1), stop, interval=0, clock=lambda: now[0])
+        assert next(polls) == entry and next(polls) is IDLE
+        now[0] += timedelta(minutes=1)
+        assert next(polls) is IDLE  # (the same id: not repeated)
+    finally:
+        stop.set()
+        server.close()
+    starts = [parse_qs(urlsplit(p).query)["startTime"][0] for p in server.paths]
+    ends = [parse_qs(urlsplit(p).query)["endTime"][0] for p in server.paths]
+    assert starts[1] <= ends[1] and starts[1] == "2026-11-27T14:00:00.000Z", (starts, ends)

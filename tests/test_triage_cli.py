@@ -10,6 +10,7 @@ import csv
 import gzip
 import io
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -383,3 +384,18 @@ def test_plan_lines_name_the_action_once() -> None:
     assert any("→ advise: read the build log" in line for line in run), out
     assert any("→ alert_ops: post to the ops webhook" in line for line in run), out
     assert not any(" advise: advise:" in line for line in run)
+
+
+def test_a_files_name_is_text_in_the_table_never_rich_markup(tmp_path) -> None:
+    """A log's name (`[red]a[link=…]b.log`, a file someone else named) is shown as it is in the table's lines,
+    samples and corrupt lines: Rich read it as markup, showing `ab.log`, another file's name."""
+    data, _ = render("render-text", records())
+    name = "[red]a[link=https:evil.example]b.log"
+    (tmp_path / name).write_bytes(data + b'{"level": "error", "msg": "cut\n')
+    (tmp_path / "c.log").write_bytes(data)
+    proc = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", name, "c.log"], cwd=tmp_path,
+                          capture_output=True, timeout=120, env={**os.environ, "COLUMNS": "250"})
+    out = proc.stdout.decode()
+    assert proc.returncode == 1, proc.stderr
+    assert f"line {name}:" in out and f"corrupt line {name}:" in out and f"│ {name}:" in out, out
+    assert "ab.log" not in out

@@ -95,6 +95,24 @@ def test_a_restart_loops_alert_counts_its_process_starts() -> None:
         assert f"({count} process starts with errors between)" in alert["description"], alert
 
 
+def test_a_source_naming_a_new_instance_per_line_keeps_restart_state_bounded() -> None:
+    """A live source names its instances (a syslog header's host): one naming a new instance on every start line
+    grew the restart state for as long as a watch ran. The instances whose latest start is oldest are forgotten;
+    a loop of an instance that keeps starting is still found among them."""
+    from mosaic_diag.triage import restarts
+
+    run = TriageRun(Classifier.default())
+    raws: list[Raw] = []
+    for i in range(restarts.MAX_INSTANCES * 3):
+        raws.append(start(10 * i, i / 1000, instance=f"flood-{i}"))
+        if i % 2000 == 0:  # the real instance: starts with errors between, now and then
+            raws.append(start(10 * i + 1, i / 1000, instance="srv-1"))
+            raws.append(error(10 * i + 2, i / 1000 + 0.0001, instance="srv-1"))
+    loops = [e for e in run.process(raws) if e.label == "RENDER_RESTART_LOOP"]
+    assert len(run._restarts._starts) <= restarts.MAX_INSTANCES
+    assert loops and {e.instance for e in loops} == {"srv-1"}
+
+
 def test_no_restart_loop_without_errors_or_outside_the_window():
     quiet = [start(1, 0), start(2, 1), start(3, 2)]
     assert not [e for e in TriageRun(Classifier.default()).process(quiet)]

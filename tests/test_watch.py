@@ -427,6 +427,102 @@ def test_an_action_that_cannot_be_audited_is_skipped_and_the_watch_goes_on(tmp_p
                if a.kind == "new_group")
 
 
+_WORDS = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy"]
+
+
+def _auth_failed(when: str, user: str = "app") -> str:
+    return f"{when} ERROR app: psycopg2.OperationalError: FATAL:  password authentication failed for user {user}\n"
+
+
+def test_a_flood_of_new_groups_is_acted_on_a_few_times_not_once_each(tmp_path: Path) -> None:
+    """A message that echoes its input makes a new group per input: each was acted on (a note, a post, a flag
+    write per line the log's writer chose); a playbook acts on MAX_GROUPS_ACTED groups per cool-down, the others
+    are alerted with why they were not acted on."""
+    from mosaic_diag.watch.run import MAX_GROUPS_ACTED
+
+    pb = tmp_path / "pb"
+    pb.mkdir()
+    (pb / "auth.yml").write_text(
+        "- id: pg-auth-note\n  match:\n    label: PG_AUTH_FAILED\n  severity: high\n  remediate:\n"
+        "    - action: open_incident\n      when: always\n")
+    log = tmp_path / "app.log"
+    log.write_text("".join(_auth_failed(f"2026-12-06T10:00:{i:02d}Z", w) for i, w in enumerate(_WORDS))
+                   + "2026-12-06T10:01:00Z INFO app: closing\n")
+    w = Watch(["--file", str(log), "--from-start", "--execute", "--playbooks", str(pb), "--cooldown", "1h",
+               "--flush-after", "600"], tmp_path)
+    alerts = [w.next_where(lambda i: i["type"] == "alert", f"alert {n + 1}") for n in range(len(_WORDS))]
+    code, err = w.stop()
+    assert code == 0, err
+    assert len({a["fingerprint"] for a in alerts}) == len(_WORDS)
+    assert len([a for a in alerts if a["executed"]]) == MAX_GROUPS_ACTED
+    assert all("acted on 3 groups within the cool-down" in a["skipped"] for a in alerts[MAX_GROUPS_ACTED:])
+    assert len(list((tmp_path / ".mosaic-diag" / "incidents").glob("*.md"))) == MAX_GROUPS_ACTED
+
+
+def test_a_long_watch_keeps_a_bounded_number_of_groups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each distinct message (one echoing its input) is a group the watch kept counting forever: memory grew
+    with every new input for as long as the watch ran. It keeps the MAX_LIVE_GROUPS seen last."""
+    import io
+
+    from mosaic_diag.classifier import Classifier
+    from mosaic_diag.watch import Watcher, run
+
+    monkeypatch.setattr(run, "MAX_LIVE_GROUPS", 50, raising=False)
+    monkeypatch.setattr(run, "PRUNE_EVERY", 10)
+    users = [f"{a}{b}{c}" for a in ("red", "blue", "green", "gold", "grey") for b in
+             ("fox", "owl", "cat", "dog", "elk", "yak", "emu", "ant", "bee", "cod") for c in ("x", "y", "z", "q")]
+    text = "".join(_auth_failed(f"2026-12-06T10:{i // 60:02d}:{i % 60:02d}Z", u) for i, u in enumerate(users))
+    state = WatchState.open(tmp_path / "state.json")
+    try:
+        watcher = Watcher(Classifier.default(), state)
+        events = [i for i in watcher.feed(read_events(io.BytesIO(text.encode()), ReadStats()))
+                  if not hasattr(i, "kind")]
+    finally:
+        state.close()
+    assert len({e.fingerprint for e in events}) == 200
+    assert len(watcher.run.groups) <= 50 + 10
+    assert events[-1].fingerprint in watcher.run.groups and events[0].fingerprint not in watcher.run.groups
+
+
+def test_acting_is_timed_by_the_watchs_clock_not_the_logs(tmp_path: Path) -> None:
+    """A line's timestamp is the log's text: restart loops dated past the cool-down apart were acted on each time,
+    and one dated years ahead kept its group from being acted on again (in the state file, across restarts) for
+    years. Alerts still follow the log's time; acting follows the watch's clock."""
+    from mosaic_diag.classifier import Classifier
+    from mosaic_diag.watch import Watcher, WatchOptions
+    from tests.test_triage_core import T0 as LOG_T0
+    from tests.test_triage_core import error, start
+
+    lines = iter(range(1, 10_000, 100))
+
+    def loop(at: datetime) -> list:
+        m, n = (at - LOG_T0).total_seconds() / 60, next(lines)
+        return [start(n, m), error(n + 5, m + 1), start(n + 30, m + 2), error(n + 35, m + 3), start(n + 60, m + 4)]
+
+    now = [LOG_T0]
+    calls: list[str] = []
+    state = WatchState.open(tmp_path / "state.json")
+    try:
+        watcher = Watcher(Classifier.default(), state, watch=WatchOptions(3600, execute=True),
+                          planner=lambda label, facts: ("pb", {}), clock=lambda: now[0],
+                          executor=lambda label, facts: (calls.append(label), ("pb", ()))[1])
+
+        def loops(*ats: datetime) -> list[str]:
+            return [i.kind for i in watcher.feed([r for at in ats for r in loop(at)]) if hasattr(i, "kind")]
+
+        kinds = loops(*(LOG_T0 + timedelta(hours=h) for h in (0, 2, 4)))
+        assert kinds.count("restart_loop") == 3  # alerted at each (the log's hours apart)
+        assert calls.count("RENDER_RESTART_LOOP") == 1  # acted once: one cool-down of the watch's clock
+        now[0] += timedelta(hours=2)
+        loops(datetime(9000, 1, 1, tzinfo=UTC))
+        assert calls.count("RENDER_RESTART_LOOP") == 2
+        now[0] += timedelta(hours=2)
+        loops(LOG_T0 + timedelta(hours=6))
+        assert calls.count("RENDER_RESTART_LOOP") == 3  # the line dated 9000 silenced nothing
+    finally:
+        state.close()
+
+
 def test_a_restart_loop_alert_says_how_many_times_the_process_started(tmp_path: Path) -> None:
     from mosaic_diag.classifier import Classifier
     from mosaic_diag.plans import playbook_planner
@@ -519,6 +615,81 @@ def test_listener_serves_a_bounded_number_of_connections(monkeypatch: pytest.Mon
         listener.close()
 
 
+def _wait_for(cond, what: str) -> None:
+    stop = threading.Event()
+    for _ in range(6000):  # up to a minute on a busy machine; at once when it holds
+        if cond():
+            return
+        stop.wait(0.01)
+    raise AssertionError(f"never: {what}")
+
+
+def test_connections_silent_too_long_give_their_slots_to_a_new_sender(monkeypatch: pytest.MonkeyPatch,
+                                                                         sample_lines: list[bytes]) -> None:
+    """A peer holding every slot with connections that never send a byte locked every other sender (Render's
+    stream) out for as long as it liked: with every slot taken, a new sender takes the slot of the connection
+    silent the longest, once it has been silent IDLE_EVICT seconds; a sender that talks keeps its slot."""
+    from mosaic_diag.logs import syslog_listener
+
+    monkeypatch.setattr(syslog_listener, "MAX_CONNECTIONS", 2)
+    monkeypatch.setattr(syslog_listener, "IDLE_EVICT", 0.5, raising=False)
+    listener = SyslogListener("127.0.0.1", 0).start()
+    held = [socket.create_connection(("127.0.0.1", listener.address[1]), timeout=10) for _ in range(2)]
+    try:
+        _wait_for(lambda: listener.connections == 2, "both connections served")
+        threading.Event().wait(0.6)  # silent past IDLE_EVICT
+        _send(listener.address[1], sample_lines[:1])
+        _wait_for(lambda: listener.messages == 1, "the new sender's message is read")
+        assert listener.refused == 0
+        import select
+
+        readable = select.select(held, [], [], 10)[0]  # (a closed connection reads as its end at once)
+        assert len(readable) == 1  # one silent connection gave up its slot, the other still holds one
+        with contextlib.suppress(ConnectionResetError):
+            assert readable[0].recv(1) == b""
+    finally:
+        for sock in held:
+            sock.close()
+        listener.close()
+
+
+def test_a_line_of_digits_that_never_ends_is_cut_at_a_frame(sample_lines: list[bytes]) -> None:
+    """A peer's line that starts like an octet count but never ends is held at most MAX_FRAME bytes, as any
+    line is: it was buffered whole, however long, until its newline."""
+    from mosaic_diag.logs import syslog_listener
+
+    listener = SyslogListener("127.0.0.1", 0).start()
+    try:
+        with socket.create_connection(("127.0.0.1", listener.address[1]), timeout=30) as sock:
+            sock.sendall(b"1" * (syslog_listener.MAX_FRAME * 8) + b"\n")
+            sock.sendall(sample_lines[0] + b"\n")
+        _wait_for(lambda: listener.queue.qsize() and listener.queue.queue[-1].startswith(sample_lines[0]),
+                  "the good line after the long one is read")
+        queued = list(listener.queue.queue)
+        assert max(len(m) for m in queued) <= syslog_listener.MAX_FRAME + 1  # + its newline
+        assert sum(len(m) for m in queued[:-1]) >= syslog_listener.MAX_FRAME * 8  # cut, not dropped
+    finally:
+        listener.close()
+
+
+def test_a_flood_no_one_reads_is_held_within_the_queues_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sender faster than the reader fills the queue up to QUEUE_BYTES, dropping the oldest (counted): a
+    count of frames alone let 100 000 frames of 64 KiB (6.5 GB) be held."""
+    from mosaic_diag.logs import syslog_listener
+
+    monkeypatch.setattr(syslog_listener, "QUEUE_BYTES", 1 << 20)
+    listener = SyslogListener("127.0.0.1", 0).start()
+    frame = b"<134>1 2026-11-27T14:00:00Z h app 1 - - " + b"x" * 60_000
+    try:
+        _send(listener.address[1], [frame] * 80)  # ~4.8 MB
+        _wait_for(lambda: listener.messages == 80, "every frame received")
+        assert sum(len(m) for m in list(listener.queue.queue)) <= 1 << 20
+        assert listener.dropped >= 80 - (1 << 20) // len(frame) and listener.queue.qsize() >= 1
+        assert listener.queue.queue[-1] == frame + b"\n"  # the newest kept
+    finally:
+        listener.close()
+
+
 @pytest.mark.parametrize("runtime", ("docker", "cri"))
 def test_a_split_line_whose_last_piece_comes_after_a_quiet_pass_is_one_line(runtime: str, tmp_path: Path,
                                                                            refused_port: int) -> None:
@@ -596,3 +767,23 @@ def test_follow_reads_a_utf16_file_as_utf8_from_a_whole_character(tmp_path: Path
         follow.close()
     text = follow.got
     assert b"\0" not in text and b"before the watch" not in text and text.startswith(b"x")
+
+
+def test_the_live_views_title_and_labels_are_text_not_rich_markup() -> None:
+    """A problem's message (a Render API answer's text) becomes the live view's status in its title: Rich read it
+    as markup, so a `[/]` in it ended the watch with a MarkupError, and `[link=…]` made a link."""
+    import io
+    from collections import Counter
+
+    from rich.console import Console
+
+    from mosaic_diag.render.watch import LiveView
+
+    view = LiveView.__new__(LiveView)  # its state without a Live display (which wants a terminal)
+    view.source, view.status = "render:[bold]srv", "problem: Render API said [/] [link=https://evil.example]x"
+    view.counts, view.last, view.alerts = Counter({"[red]LABEL": 2}), {}, []
+    buf = io.StringIO()
+    Console(file=buf, width=200, color_system=None).print(view._render())
+    shown = " ".join(buf.getvalue().split())
+    assert "render:[bold]srv: problem: Render API said [/] [link=https://evil.example]x" in shown
+    assert "[red]LABEL" in shown

@@ -20,6 +20,8 @@ class Receiver:
     def __init__(self) -> None:
         self.script: list[tuple[int, dict[str, str]]] = []
         self.got: list[tuple[dict[str, str], bytes]] = []
+        self.answer = b"ok"  # the body of every answer
+        self.written = 0  # bytes of answers the client took
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -33,9 +35,14 @@ class Receiver:
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
-                self.send_header("Content-Length", "2")
+                self.send_header("Content-Length", str(len(receiver.answer)))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                try:
+                    for i in range(0, len(receiver.answer), 1 << 16):
+                        self.wfile.write(receiver.answer[i:i + (1 << 16)])
+                        receiver.written += len(receiver.answer[i:i + (1 << 16)])
+                except OSError:  # the client closed without reading it all
+                    return
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -136,3 +143,37 @@ def test_the_alert_ops_action_posts_through_it_signed_retried_and_keyed(receiver
     assert headers["x-mosaic-signature"] == "sha256=" + hmac.new(
         b"whsec_test", stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     assert json.loads(body)["text"] == "[mosaic-diag] rate limited 11 times in 5 min"
+
+
+def test_the_answers_body_is_not_read_and_its_retry_after_is_bounded(receiver: Receiver) -> None:
+    """A receiver's answer is its status: a body of any length was read whole into memory; a Retry-After of
+    NaN or below zero made sleep() raise, ending the delivery instead of backing off."""
+    receiver.answer = b"x" * (256 << 20)
+    d = post_webhook(receiver.url, {"message": "x"}, sleep=lambda s: None)
+    assert d.ok and receiver.written < (64 << 20)  # what the sockets' buffers took, not the 256 MiB
+    receiver.answer = b"ok"
+    receiver.script = [(503, {"Retry-After": "nan"}), (429, {"Retry-After": "-5"}), (200, {})]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if not 0 <= seconds < float("inf"):
+            raise ValueError(f"sleep length {seconds}")
+
+    d = post_webhook(receiver.url, {"message": "x"}, sleep=sleep)
+    assert (d.ok, d.attempts) == (True, 3) and all(0 <= w <= 30 for w in waits)
+
+
+def test_log_text_in_a_slack_alert_is_text_not_a_mention_or_a_link(receiver: Receiver) -> None:
+    """Slack reads `<!channel>`, `<@U123>` and `<https://x|label>` in mrkdwn as a mention of everyone and a link
+    whose text hides its address; an alert's text and fields come from the log, so `&`, `<`, `>` are escaped
+    as Slack asks."""
+    hostile = "boom <!channel> <@U024BE7LH> see <https://evil.example/login|docs.python.org> & more"
+    d = post_webhook(receiver.url, {"text": hostile, "reason": "log.last_error = '<!here>'"}, fmt="slack",
+                     sleep=lambda s: None)
+    assert d.ok
+    body = json.loads(receiver.got[-1][1])
+    shown = [body["text"], *(b["text"]["text"] for b in body["blocks"])]
+    assert not [t for t in shown if "<" in t or ">" in t], shown
+    assert "&lt;!channel&gt;" in body["text"] and "&amp; more" in body["text"]
+    assert "&lt;!here&gt;" in body["blocks"][1]["text"]["text"]

@@ -70,7 +70,7 @@ def write_report(text: str, output: Path | None) -> None:
     from mosaic_diag.platform.redact import redact_text
     from mosaic_diag.platform.terminal import neutralize_controls
 
-    text = neutralize_controls(redact_text(text))  # the net stdout's writes go through (commands.guard)
+    text = neutralize_controls(redact_text(text), keep_csi=False)  # no terminal reads a file: nothing is kept
 
     umask = os.umask(0)
     os.umask(umask)

@@ -38,9 +38,11 @@ class GuardedStdout:
         redact = self._redact
         if redact is None:
             from mosaic_diag.platform.redact import redact_text
-            from mosaic_diag.platform.terminal import neutralize_controls
+            from mosaic_diag.platform.terminal import Rendered, neutralize_controls
 
-            redact = self._redact = lambda t: neutralize_controls(redact_text(t))
+            # cursor moves and erasures only from our Rich consoles (a live view's redraw): in any other write
+            # (a report, Typer's help) they could only be text's, hiding what was printed above
+            redact = self._redact = lambda t: neutralize_controls(redact_text(t), moves=isinstance(t, Rendered))
         try:
             self._stream.write(redact(text) if isinstance(text, str) else text)  # type: ignore[attr-defined]
         except BrokenPipeError as exc:
@@ -99,5 +101,13 @@ def guarded(body: Callable[[], int]) -> int:
     except OutputClosed:
         sys.stderr = stderr
         return broken_pipe()
+    except Exception:  # a bug: its traceback through the guarded stderr, not past it (a value in it may be a
+        # secret or a hostile text's controls), and Python's exit code for it
+        import traceback
+
+        with contextlib.suppress(OSError, OutputClosed):  # mosaic-diag: ignore[MD006]
+            sys.stderr.write("mosaic-diag: internal error (a bug; please report it with this traceback):\n"
+                             + traceback.format_exc())
+        return 1
     finally:
         sys.stdout, sys.stderr = stdout, stderr

@@ -176,7 +176,7 @@ def render_diff(d: ManifestDiff, fmt: OutputFormat) -> None:
 
     from mosaic_diag.render.console import SEVERITY_STYLE, out
 
-    out().print(f"[bold]manifest diff[/] {d.old_commit[:12]} -> {d.new_commit[:12]}")
+    out().print(f"[bold]manifest diff[/] {escape(d.old_commit[:12])} -> {escape(d.new_commit[:12])}")
     for f in d.findings:
         style = SEVERITY_STYLE.get(f.severity, "")
         out().print(f"  [{style}]{f.severity:<8}[/] {escape(f.message)}")

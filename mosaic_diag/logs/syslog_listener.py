@@ -3,12 +3,15 @@
 Frames: octet-counted (`LEN SP MSG`, RFC 5425/6587 3.4.1) when a frame starts with a digit, else
 newline-terminated (RFC 6587 3.4.2); both may arrive on one server, each connection decides per
 frame. A message of several lines is written as several syslog lines with the same header, so the
-reader sees one line of output per message, as Render sends it. Messages go to a bounded queue
-(a full queue drops the oldest and counts it) that `stream()` reads as a blocking binary stream.
+reader sees one line of output per message, as Render sends it. Messages go to a queue bounded in
+messages and in bytes (a full queue drops the oldest and counts it) that `stream()` reads as a blocking
+binary stream. What a peer can make the listener hold is bounded: a frame at MAX_FRAME bytes (a line
+without its newline is cut there, whatever it starts with), the queue at QUEUE_BYTES.
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import re
 import socket
@@ -16,13 +19,18 @@ import ssl
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 _HEADER = re.compile(rb"^<\d{1,3}>\d{1,2} \S+ \S+ \S+ \S+ \S+ (?:-|(?:\[(?:[^\]\\]|\\.)*\])+) ?")
 MAX_FRAME = 64 << 10
 # connections served at once (a thread each): a sender past these is closed at once and counted in `refused`, so that
 # a flood of connections cannot exhaust the watcher's threads (Render's log stream holds one or a few)
 MAX_CONNECTIONS = 64
+# with every slot taken, a new sender takes the slot of the connection silent the longest, if silent this long:
+# a peer holding every slot with idle connections (no bytes, ever) would otherwise lock Render's stream out
+IDLE_EVICT = 60.0
 QUEUE_SIZE = 100_000
+QUEUE_BYTES = 64 << 20  # bytes of messages queued at most (100 000 frames of 64 KiB would be 6.5 GB)
 
 
 def split_message(msg: bytes) -> bytes:
@@ -53,8 +61,12 @@ class FrameParser:
                 if sp < 0:
                     if len(buf) >= 8 or not buf.isdigit():
                         # not a length after all: fall back to newline framing
-                        nl = buf.find(b"\n")
+                        nl = buf.find(b"\n", 0, MAX_FRAME + 1)
                         if nl < 0:
+                            if len(buf) > MAX_FRAME:  # a line of digits that never ends: cut as any line is
+                                out.append(bytes(buf[:MAX_FRAME]))
+                                del buf[:MAX_FRAME]
+                                continue
                             break
                         out.append(bytes(buf[:nl]))
                         del buf[:nl + 1]
@@ -92,16 +104,36 @@ class FrameParser:
         return out
 
 
+class _ByteQueue(queue.Queue[bytes]):
+    """A queue that knows how many bytes it holds (`size`), kept under its own lock."""
+
+    def _init(self, maxsize: int) -> None:
+        super()._init(maxsize)
+        self.size = 0
+
+    def _put(self, item: bytes) -> None:
+        super()._put(item)
+        self.size += len(item)
+
+    def _get(self) -> bytes:
+        item = super()._get()
+        self.size -= len(item)
+        return item
+
+
 class SyslogListener:
     """A threaded TCP (or TLS) syslog server on `host:port` feeding one queue."""
 
     def __init__(self, host: str, port: int, *, certfile: Path | None = None, keyfile: Path | None = None) -> None:
-        self.queue: queue.Queue[bytes] = queue.Queue(QUEUE_SIZE)
+        self.queue: _ByteQueue = _ByteQueue(QUEUE_SIZE)
         self.dropped = 0
         self.messages = 0
         self.connections = 0
         self.refused = 0
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._active: dict[int, list[Any]] = {}  # thread id -> [socket read, monotonic time of its last bytes]
+        self._active_lock = threading.Lock()
+        self.evicted = 0
         self._stop = threading.Event()
         self._ctx: ssl.SSLContext | None = None
         if certfile is not None:
@@ -130,19 +162,41 @@ class SyslogListener:
                 conn, _ = self._sock.accept()
             except (TimeoutError, OSError):  # mosaic-diag: ignore[MD006]
                 continue
-            if not self._slots.acquire(blocking=False):
+            if not self._slots.acquire(blocking=False) and not (self._evict_idle()
+                                                                 and self._slots.acquire(timeout=2)):
                 self.refused += 1
                 conn.close()
                 continue
             self.connections += 1
             threading.Thread(target=self._serve, args=(conn,), daemon=True, name="syslog-conn").start()
 
+    def _evict_idle(self) -> bool:
+        """Close the connection silent the longest, if for IDLE_EVICT seconds or more (its thread then frees its
+        slot); True when one was."""
+        import time
+
+        with self._active_lock:
+            idle = min(self._active.values(), key=lambda entry: entry[1], default=None)
+            if idle is None or time.monotonic() - idle[1] < IDLE_EVICT:
+                return False
+            idle[1] = float("inf")  # (chosen once)
+        with contextlib.suppress(OSError):  # mosaic-diag: ignore[MD006] - already gone: its slot is being freed
+            idle[0].shutdown(socket.SHUT_RDWR)
+        self.evicted += 1
+        return True
+
     def _serve(self, conn: socket.socket) -> None:
+        import time
+
         parser = FrameParser()
+        me = threading.get_ident()
+        entry: list[Any] = [conn, time.monotonic()]
+        with self._active_lock:
+            self._active[me] = entry
         try:
             if self._ctx is not None:
                 conn.settimeout(10)
-                conn = self._ctx.wrap_socket(conn, server_side=True)
+                conn = entry[0] = self._ctx.wrap_socket(conn, server_side=True)
             conn.settimeout(0.5)
             while not self._stop.is_set():
                 try:
@@ -151,16 +205,26 @@ class SyslogListener:
                     continue
                 if not data:
                     break
+                if entry[1] != float("inf"):
+                    entry[1] = time.monotonic()
                 for msg in parser.feed(data):
                     self._put(split_message(msg))
         except (OSError, ssl.SSLError):  # mosaic-diag: ignore[MD006]
             pass  # a client that went away or failed its handshake ends its own connection only
         finally:
+            with self._active_lock:
+                self._active.pop(me, None)
             conn.close()
             self._slots.release()
 
     def _put(self, line: bytes) -> None:
         self.messages += 1
+        while self.queue.size + len(line) > QUEUE_BYTES:  # the oldest make room (a reader slower than a flood)
+            try:
+                self.queue.get_nowait()
+                self.dropped += 1
+            except queue.Empty:
+                break
         while True:
             try:
                 self.queue.put_nowait(line)

@@ -42,11 +42,17 @@ def get_json(url: str, *, timeout: float, limit: int = LIMIT) -> tuple[int, Any]
     import httpx
 
     with httpx.stream("GET", url, timeout=timeout, follow_redirects=True) as resp:
-        parts: list[bytes] = []
-        size = 0
-        for chunk in resp.iter_bytes():
-            size += len(chunk)
-            if size > limit:
-                raise NotJson(f"the body is longer than {limit:,} bytes")
-            parts.append(chunk)
-        return resp.status_code, loads_strict(b"".join(parts))
+        return resp.status_code, loads_strict(read_limited(resp, limit))
+
+
+def read_limited(resp: Any, limit: int) -> bytes:
+    """The body of a streamed httpx response, read at most to `limit` bytes (NotJson past it, the rest unread);
+    httpx.HTTPError when the connection fails while it is read."""
+    parts: list[bytes] = []
+    size = 0
+    for chunk in resp.iter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise NotJson(f"the body is longer than {limit:,} bytes")
+        parts.append(chunk)
+    return b"".join(parts)

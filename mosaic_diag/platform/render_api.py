@@ -25,6 +25,8 @@ from typing import Any
 from mosaic_diag.errors import ConfigError, UnreachableError
 from mosaic_diag.platform.redact import redact_text
 
+ANSWER_BYTES = 16 << 20  # bytes of one answer read at most
+
 DEFAULT_BASE_URL = "https://api.render.com"
 # Deploy statuses of a deploy that went live (the one serving, or an earlier one since replaced).
 LIVE_STATUSES = ("live", "deactivated")
@@ -68,18 +70,23 @@ class RenderApi:
               params: Mapping[str, Any] | None = None) -> Any:
         import httpx
 
+        from mosaic_diag.platform.httpjson import NotJson, loads_strict, read_limited
+
         headers = {"Authorization": f"Bearer {self.target.api_key}", "Accept": "application/json"}
         try:
-            with httpx.Client(timeout=self.timeout) as client:
-                resp = client.request(method, url, json=dict(body) if body is not None else None,
-                                      params=dict(params) if params else None, headers=headers)
+            with httpx.Client(timeout=self.timeout) as client, client.stream(
+                    method, url, json=dict(body) if body is not None else None,
+                    params=dict(params) if params else None, headers=headers) as resp:
+                raw = read_limited(resp, ANSWER_BYTES)  # an answer is not trusted to end, nor to be shallow
         except httpx.HTTPError as exc:
             raise UnreachableError(f"Render API {self.target.base_url} unreachable: "
                                    f"{redact_text(str(exc)) or type(exc).__name__}") from exc
+        except NotJson as exc:
+            raise UnreachableError(f"Render API {method} {url} answered past its bound: {exc}") from None
         try:
-            data = resp.json() if resp.content else {}
-        except ValueError:
-            data = {"message": resp.text[:200]}
+            data = loads_strict(raw) if raw else {}
+        except NotJson:
+            data = {"message": raw[:200].decode("utf-8", "replace")}
         if resp.status_code >= 400:
             msg = redact_text(str(data.get("message") if isinstance(data, dict) else data) or resp.reason_phrase)
             text = f"Render API {method} {url} answered {resp.status_code}: {msg}"

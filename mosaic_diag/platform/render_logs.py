@@ -21,6 +21,7 @@ from mosaic_diag.platform.redact import redact_text
 from mosaic_diag.platform.render_settings import RenderSettings
 
 PAGE_LIMIT = 100
+PAGE_BYTES = 16 << 20  # bytes of one answer read at most (a page of 100 entries is far less)
 MAX_PAGES = 10_000
 
 
@@ -66,26 +67,31 @@ class RenderLogs:
     def _get(self, client: Any, params: Mapping[str, str]) -> dict[str, Any]:
         import httpx
 
+        from mosaic_diag.platform.httpjson import NotJson, loads_strict, read_limited
+
         url = f"{self.settings.api_url}/v1/logs"
         headers = {"Authorization": f"Bearer {self.settings.api_key}", "Accept": "application/json"}
         try:
-            resp = client.get(url, params=dict(params), headers=headers)
+            with client.stream("GET", url, params=dict(params), headers=headers) as resp:
+                if resp.status_code == 429:
+                    raise _Retry("Render API rate limit (429)", _retry_after(resp.headers))
+                if resp.status_code >= 500:
+                    raise _Retry(f"Render API GET /v1/logs answered {resp.status_code}")
+                body = read_limited(resp, PAGE_BYTES)  # an answer is not trusted to end, nor to be shallow
         except httpx.HTTPError as exc:
             raise _Retry(f"Render API {self.settings.api_url} unreachable: "
                          f"{redact_text(str(exc)) or type(exc).__name__}") from exc
-        if resp.status_code == 429:
-            raise _Retry("Render API rate limit (429)", _retry_after(resp.headers))
-        if resp.status_code >= 500:
-            raise _Retry(f"Render API GET /v1/logs answered {resp.status_code}")
+        except NotJson as exc:
+            raise UnreachableError(f"Render API GET /v1/logs answered a page past its bound: {exc}") from None
         try:
-            data = resp.json() if resp.content else {}
-        except ValueError:
+            data = loads_strict(body) if body else {}
+        except NotJson:
             data = None
         if resp.status_code in (401, 403):
             raise ConfigError(f"Render API refused the key ({resp.status_code}): check RENDER_API_KEY and that it "
                               f"may read service {self.settings.service_id}")
         if resp.status_code >= 400:
-            msg = data.get("message") if isinstance(data, dict) else resp.text[:200]
+            msg = data.get("message") if isinstance(data, dict) else body[:200].decode("utf-8", "replace")
             raise ConfigError(f"Render API GET /v1/logs answered {resp.status_code}: {redact_text(str(msg))}")
         if not isinstance(data, dict) or not isinstance(data.get("logs", []), list):
             raise UnreachableError("Render API GET /v1/logs answered something that is not a page of logs")
@@ -223,7 +229,10 @@ def poll_entries(settings: RenderSettings, since: datetime, stop: Any, *, interv
                 if isinstance(ts, str):
                     try:
                         when = datetime.fromisoformat(ts.replace("Z", "+00:00"))
-                        cursor = max(cursor, when if when.tzinfo else when.replace(tzinfo=UTC))
+                        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+                        # never past the window asked for: an entry dated years ahead made every later window
+                        # start after its end, and the watch read nothing more, saying nothing
+                        cursor = max(cursor, min(when, end))
                     except ValueError:  # mosaic-diag: ignore[MD006]
                         pass
                 yield entry

@@ -7,7 +7,10 @@ would end the run with a traceback.
 
 Kept as they are: tab, newline, carriage return, and the few CSI sequences Rich itself writes to a
 terminal (colours and styles, cursor moves and line erasure of a live view, cursor show/hide and the
-alternate screen), which neither report anything nor change the terminal beyond the screen.
+alternate screen), which neither report anything nor change the terminal beyond the screen. The moves and
+erasures only in what a renderer of ours wrote (`Rendered`, render.console's consoles, which escape the
+controls in the text they lay out): anywhere else a dead letter's or an app's answer could move up a line and
+erase it, hiding what was printed above. A file this tool writes keeps none (`keep_csi=False`).
 """
 
 from __future__ import annotations
@@ -18,21 +21,28 @@ import re
 # surrogates (in a str, always lone: a pair is one code point)
 _UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _KEPT_CSI = re.compile(r"\x1b\[(?:[0-9;]*[mABCDGHK]|\?(?:25|1049)[hl])")
+_KEPT_SGR = re.compile(r"\x1b\[[0-9;]*m")  # colours and styles alone
+
+
+class Rendered(str):
+    """Text a renderer of ours wrote (render.console): its cursor moves and erasures are its own."""
 
 
 def _shown(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
 
-def neutralize_controls(text: str) -> str:
-    """`text` with every terminal control but the kept ones (see the module doc) written as an escape."""
+def neutralize_controls(text: str, *, keep_csi: bool = True, moves: bool = True) -> str:
+    """`text` with every terminal control but the kept ones (see the module doc) written as an escape;
+    `moves=False` keeps colours and styles only; `keep_csi=False` (a file this tool writes: `cat` would play
+    it) keeps none."""
     if _UNSAFE.search(text) is None:
         return text
-    if "\x1b" not in text:
+    if "\x1b" not in text or not keep_csi:
         return _UNSAFE.sub(_shown, text)
     out: list[str] = []
     pos = 0
-    for m in _KEPT_CSI.finditer(text):
+    for m in (_KEPT_CSI if moves else _KEPT_SGR).finditer(text):
         out.append(_UNSAFE.sub(_shown, text[pos:m.start()]))
         out.append(m.group())
         pos = m.end()

@@ -9,7 +9,9 @@
 - Dedup: `X-Mosaic-Dedup-Key` and a `dedup_key` field, the same for every retry and every run that
   reports the same thing, so a receiver can drop repeats.
 - Slack: a Slack incoming-webhook URL (`hooks.slack.com`), or `fmt="slack"`, gets Slack's shape
-  (`{"text": …, "blocks": [...]}`); others get the payload as JSON.
+  (`{"text": …, "blocks": [...]}`, `&`, `<`, `>` escaped: a log's text is no mention or link); others get the
+  payload as JSON.
+- The answer is its status and `retry-after` (NaN or below zero: our own backoff); its body is never read.
 The URL (for Slack and Teams it is the credential) never appears in what this returns.
 """
 
@@ -19,6 +21,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -53,11 +56,17 @@ def is_slack(url: str) -> bool:
     return host == "hooks.slack.com" or host.endswith(".hooks.slack.com")
 
 
+def slack_text(text: str) -> str:
+    """`text` as Slack's mrkdwn shows it as written: `&`, `<`, `>` escaped as Slack asks, so a log's `<!channel>`
+    is no mention of everyone and `<https://x|label>` no link whose label hides where it goes."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def slack_body(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """Slack's incoming-webhook shape: a `text` fallback and a section block per part."""
-    title = str(payload.get("text") or payload.get("message") or payload.get("title") or payload.get("label")
-                or "mosaic-diag alert")
-    fields = [f"*{k}*: {v}" for k, v in payload.items()
+    """Slack's incoming-webhook shape: a `text` fallback and a section block per part, each text escaped."""
+    title = slack_text(str(payload.get("text") or payload.get("message") or payload.get("title")
+                           or payload.get("label") or "mosaic-diag alert"))
+    fields = [f"*{slack_text(str(k))}*: {slack_text(str(v))}" for k, v in payload.items()
               if k not in ("text", "message", "title") and isinstance(v, str | int | float) and v != ""]
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": title[:2900]}}]
     if fields:
@@ -101,17 +110,20 @@ def post_webhook(url: str, payload: Mapping[str, Any], *, secret: str | None = N
             headers["X-Mosaic-Timestamp"] = stamp
             headers["X-Mosaic-Signature"] = sign(secret, stamp, body)
         try:
-            resp = client.post(url, content=body, headers=headers)
+            with client.stream("POST", url, content=body, headers=headers) as resp:  # the answer's body is not read:
+                status, told = resp.status_code, resp.headers.get("retry-after", "")  # only its status counts
         except httpx.HTTPError as exc:
             raise _Transient(f"webhook unreachable: {redact_text(str(exc)) or type(exc).__name__}") from None
-        if resp.status_code == 429 or resp.status_code >= 500:
+        if status == 429 or status >= 500:
             wait = None
             with contextlib.suppress(ValueError):  # mosaic-diag: ignore[MD006]
-                wait = float(resp.headers.get("retry-after", ""))
-            raise _Transient(f"webhook answered {resp.status_code}", resp.status_code, wait)
-        if resp.status_code >= 400:
-            return Delivery(False, tries, resp.status_code, f"webhook answered {resp.status_code} (not retried)")
-        return Delivery(True, tries, resp.status_code, f"webhook answered {resp.status_code}")
+                wait = float(told)
+            if wait is not None and not 0 <= wait < math.inf:  # NaN or negative: ours to choose (sleep() raised)
+                wait = None
+            raise _Transient(f"webhook answered {status}", status, wait)
+        if status >= 400:
+            return Delivery(False, tries, status, f"webhook answered {status} (not retried)")
+        return Delivery(True, tries, status, f"webhook answered {status}")
 
     def wait(state: Any) -> float:
         exc = state.outcome.exception() if state.outcome else None

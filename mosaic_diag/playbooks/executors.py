@@ -13,6 +13,7 @@ from mosaic_diag.errors import DiagError
 from mosaic_diag.platform.atomic import write_atomic
 from mosaic_diag.platform.mdtext import md_code, md_fence, md_text
 from mosaic_diag.platform.redact import redact_dsn, redact_text
+from mosaic_diag.platform.terminal import neutralize_controls
 from mosaic_diag.playbooks.model import Effect, Plan
 from mosaic_diag.playbooks.settings import PlaybookSettings
 
@@ -80,7 +81,9 @@ def incident_markdown(plan: Plan, title: str, when: datetime) -> str:
         for g in plan.gathered:
             lines.append(f"### {md_text(g.gatherer)} ({'ok' if g.ok else 'failed: ' + md_text(g.error or '')})")
             lines += ["", md_fence(json.dumps(dict(g.facts), indent=2, sort_keys=True, default=str), "json"), ""]
-    return redact_text("\n".join(lines))
+    # a gathered log line is raw text: its escapes (a clipboard write, a title, a bidi override) would play when
+    # the note is `cat`, as they would in the terminal
+    return neutralize_controls(redact_text("\n".join(lines)), keep_csi=False)
 
 
 def _write_note(effect: Effect, plan: Plan, clock: Callable[[], datetime]) -> tuple[bool, str]:

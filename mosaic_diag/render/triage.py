@@ -167,6 +167,7 @@ def _table_width(widths: list[int]) -> int:
 def write_table(report: TriageReport, *, top: int = 30) -> None:
     """Groups by severity and count (each with a sparkline of its rate over the log's time range),
     their playbook plans, anomalies (their window on the same scale), candidate new kinds, notes."""
+    from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
@@ -177,7 +178,7 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
     s = report.summary
     inputs = s.get("inputs")
     console.print(
-        (f"[bold]{len(inputs)} files[/]" if inputs else f"[bold]{s.get('input', 'input')}[/]")
+        (f"[bold]{len(inputs)} files[/]" if inputs else f"[bold]{escape(str(s.get('input', 'input')))}[/]")
         + f": {s.get('lines', 0):,} lines, "
         f"[bold]{s['events']}[/] error events in {s['groups']} groups, "
         f"{s['anomalies']} anomalies"
@@ -236,18 +237,18 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
                           *([""] if "Playbook" in group_opt else []), end_section=True)
         for group in shown:
             cells: list[str | Text] = [Text(group.severity, style=SEVERITY_STYLE.get(group.severity, "")),
-                                       group.label, str(group.count)]
+                                       Text(group.label), str(group.count)]
             if "First" in group_opt:
                 cells.append(_clock(group.first_seen, one_day))
             if "Last" in group_opt:
                 cells.append(_clock(group.last_seen, one_day))
-            cells.append(group.where)
+            cells.append(Text(group.where))  # a file's name is text, never Rich markup
             if width:
                 counts = timeline.groups.get(group.fingerprint, {})
                 cells.append(Text(sparkline(timeline.buckets(counts, width)),
                                   style=SEVERITY_STYLE.get(group.severity, "")))
             if "Playbook" in group_opt:
-                cells.append(group.playbook or "-")
+                cells.append(Text(group.playbook or "-"))
             table.add_row(*cells)
         console.print(table)
         if len(known) > top:
@@ -276,7 +277,7 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
         for a in report.anomalies:
             window = (f"{a.window_start:%H:%M}–{a.window_end:%H:%M}" if one_day
                       else f"{a.window_start:%m-%d %H:%M}–{a.window_end:%H:%M}")
-            cells = [a.label, window, str(a.count), f"{a.score:.1f}"]
+            cells = [Text(a.label), window, str(a.count), f"{a.score:.1f}"]
             rates = {"Baseline /min": f"{a.baseline_rate:.2f}", "Observed /min": f"{a.observed_rate:.2f}"}
             cells += [rates[name] for name in anomaly_opt]
             if width:
@@ -290,9 +291,9 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
             console.print(Text(f"  {group.count} × {group.exception_type or '-'}: {group.template}"
                                f"  (first at line {group.where})"))
     for warning in s.get("warnings", []):
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(f"[yellow]warning:[/] {escape(str(warning))}")
     for sample in s.get("corrupt_samples", [])[:5]:
-        console.print(f"[yellow]corrupt line {sample_where(sample)}:[/] {sample[1]}")
+        console.print(f"[yellow]corrupt line {escape(sample_where(sample))}:[/] {escape(str(sample[1]))}")
     if not report.groups:
         console.print(no_events(s) if s.get("filtered_out") else "[green]No error events.[/]")
 

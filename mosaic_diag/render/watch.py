@@ -81,11 +81,12 @@ class LiveView:
         from rich.table import Table
         from rich.text import Text
 
-        table = Table(title=f"watch {self.source}: {self.status}", expand=False)
+        # the source, a problem's message (an API's answer) and labels are text, never Rich markup
+        table = Table(title=Text(f"watch {self.source}: {self.status}"), expand=False)
         table.add_column("Label")
         table.add_column("Count", justify="right")
         table.add_column("Last")
         for label, n in self.counts.most_common(12):
-            table.add_row(label, str(n), self.last.get(label, ""))
+            table.add_row(Text(label), str(n), Text(self.last.get(label, "")))
         lines = [Text("Alerts:", style="bold")] + [Text(a, overflow="ellipsis", no_wrap=True) for a in self.alerts]
         return Group(table, *lines)

@@ -18,6 +18,10 @@ from mosaic_diag.watch.state import WatchState
 
 PRUNE_EVERY = 2000
 KEEP_MINUTES = 30
+# groups a watch keeps counting (those seen last): a message that echoes its input makes a group per input, and
+# a watch runs for weeks; a group forgotten and seen again counts afresh (its fingerprint stays in the state)
+MAX_LIVE_GROUPS = 20_000
+MAX_GROUPS_ACTED = 3  # groups one playbook acts on per cool-down (new groups past these are alerted, not acted on)
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,7 @@ class WatchOptions:
 
     cooldown_s: float = 1800.0
     execute: bool = False
+    max_groups_acted: int = MAX_GROUPS_ACTED
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,7 @@ class Watcher:
         self.alerts = 0
         self.lines = 0  # lines read by `follow`
         self._fed = 0
+        self._recent: dict[str, None] = {}  # fingerprints, the one seen last at the end
 
     def feed(self, raws: Iterable[RawEvent], *, line_offset: int = 0) -> Iterator[ErrorEvent | Alert]:
         """Each error event as it is read, and after it the alerts it raised. A live source is read
@@ -79,6 +85,8 @@ class Watcher:
         if line_offset:
             raws = (replace(r, line=r.line + line_offset, end_line=r.end_line + line_offset) for r in raws)
         for event in self.run.process(raws):
+            self._recent.pop(event.fingerprint, None)
+            self._recent[event.fingerprint] = None
             yield event
             yield from self._alerts_of(event)
             self._fed += 1
@@ -103,6 +111,11 @@ class Watcher:
         newest = self.run.rates.last
         if newest is not None:
             self.run.prune_before(newest - KEEP_MINUTES)
+        groups, recent = self.run.groups, self._recent
+        while len(recent) > MAX_LIVE_GROUPS:  # the groups seen longest ago are forgotten
+            oldest = next(iter(recent))
+            del recent[oldest]
+            groups.pop(oldest, None)
 
     def _facts(self, event: ErrorEvent) -> dict[str, Any]:
         acc = self.run.groups.get(event.fingerprint)
@@ -137,17 +150,28 @@ class Watcher:
         executed: tuple[Mapping[str, Any], ...] = ()
         skipped = None
         if self.watch.execute and self.executor is not None:
+            # acting is timed by the watch's clock, never by the log's: a line's own timestamp (the log's text)
+            # spaced past the cool-down acted again, and one dated years ahead silenced its group for years
+            now, cooldown, key = self.clock(), self.watch.cooldown_s, f"{playbook}|{event.fingerprint}"
             if playbook is None:
                 skipped = "no playbook for this label"
-            elif self.state.due("acted", f"{playbook}|{event.fingerprint}", when, self.watch.cooldown_s):
+            elif self.state.cooling("acted", key, now, cooldown):
+                skipped = f"acted on {playbook} for this group within the cool-down"
+            elif self.state.recent("acted", f"{playbook}|", now, cooldown) >= self.watch.max_groups_acted:
+                # a flood of new groups (a message that echoes user input makes one per input) is not acted on
+                # one by one: a post, a note or a flag change per group would be the log's to count
+                skipped = (f"{playbook} acted on {self.watch.max_groups_acted} groups within the cool-down; "
+                           "not acting on more")
+            else:
+                self.state.due("acted", key, now, cooldown)
                 self.state.flush()  # the intent is on disk before anything acts
                 try:
                     _, executed = self.executor(event.label, facts)
                 except DiagError as exc:  # e.g. the audit log cannot be written: nothing more acts, the watch goes on
                     executed = tuple(o.to_dict() for o in getattr(exc, "outcomes", ()))
                     skipped = f"actions stopped: {exc}"
-            else:
-                skipped = f"acted on {playbook} for this group within the cool-down"
+                    if not any(not o.get("skipped") for o in executed):
+                        self.state.acted.pop(key, None)  # nothing ran: neither its cool-down nor the budget counts it
         self.alerts += 1
         self.state.flush()
         return Alert(kind, event.label, event.fingerprint, when, message, int(facts["count"]), playbook, plan,

@@ -63,18 +63,23 @@ class WatchState:
 
     def due(self, table: str, key: str, now: datetime, cooldown_s: float) -> bool:
         """True (and recorded) when `key` has not fired within the cool-down."""
+        if self.cooling(table, key, now, cooldown_s):
+            return False
         values: dict[str, str] = getattr(self, table)
-        last = values.get(key)
-        if last is not None:
-            try:
-                if (now - datetime.fromisoformat(last)).total_seconds() < cooldown_s:
-                    return False
-            except (ValueError, TypeError):  # mosaic-diag: ignore[MD006]
-                pass
         values.pop(key, None)
         values[key] = now.isoformat()
         _trim(values)
         return True
+
+    def cooling(self, table: str, key: str, now: datetime, cooldown_s: float) -> bool:
+        """True when `key` of `table` fired within the cool-down of `now` (`_within`)."""
+        last = getattr(self, table).get(key)
+        return last is not None and _within(now, last, cooldown_s)
+
+    def recent(self, table: str, prefix: str, now: datetime, window_s: float) -> int:
+        """How many keys of `table` starting with `prefix` fired within `window_s` of `now`."""
+        return sum(1 for key, last in getattr(self, table).items() if key.startswith(prefix)
+                   and _within(now, last, window_s))
 
     def saw(self, fingerprint: str, when: datetime) -> bool:
         """True when the fingerprint is new (and now recorded)."""
@@ -97,6 +102,15 @@ class WatchState:
         if self._lock is not None:  # the lock file stays: unlinking it would let two watches lock two files
             self._lock.close()
             self._lock = None
+
+
+def _within(now: datetime, last: str, window_s: float) -> bool:
+    """`last` (ISO time) is less than `window_s` from `now`, before or after it: a time further ahead is none this
+    clock wrote within the window (a log's own time, a clock set wrong), and must not hold anything back for years."""
+    try:
+        return abs((now - datetime.fromisoformat(last)).total_seconds()) < window_s
+    except (ValueError, TypeError):
+        return False
 
 
 def _trim(values: dict[str, str]) -> None:
