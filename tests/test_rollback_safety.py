@@ -415,3 +415,17 @@ def test_an_audit_record_cut_off_by_a_crash_keeps_its_text_and_the_next_record_i
     lines = path.read_text().splitlines()
     assert lines[1] == torn  # an audit trail is never cut, even its torn line
     assert json.loads(lines[2])["result"] == "done"
+
+
+def test_a_new_audit_log_is_readable_by_its_owner_only_and_an_existing_one_keeps_its_mode(tmp_path):
+    from mosaic_diag.platform.audit import append_audit
+
+    fresh = tmp_path / "new" / "audit.log"
+    append_audit(fresh, {"action": "rollback", "result": "started"})
+    assert fresh.stat().st_mode & 0o777 == 0o600
+    shared = tmp_path / "shared.log"
+    shared.write_text("")
+    shared.chmod(0o640)  # an operator's choice is kept
+    append_audit(shared, {"action": "rollback", "result": "started"})
+    assert shared.stat().st_mode & 0o777 == 0o640
+    assert json.loads(shared.read_text())["action"] == "rollback"

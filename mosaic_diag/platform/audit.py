@@ -34,13 +34,15 @@ def append_audit(
     The line is written with a single `write` on a file opened for appending, so concurrent
     writers never interleave partial lines; secrets in string values are redacted. After a line a crash
     cut off (no newline at the end) the record starts a line of its own: the torn text stays, unglued.
+    A new log is readable by its owner only (0600), as the state files are: it names who did what and when.
     """
     entry: dict[str, Any] = {"when": clock().isoformat(), "who": who or _who()}
     entry.update(record)
     line = json.dumps(entry, default=str, sort_keys=False)
     line = redact_text(line)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as fh:
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+    with open(fd, "a+b") as fh:
         size = fh.seek(0, os.SEEK_END)
         torn = False
         if size:
