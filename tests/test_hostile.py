@@ -170,6 +170,36 @@ def test_a_closed_stdout_is_one_line(tmp_path: Path, fmt: str) -> None:
     assert one_error_line(err) == "mosaic-diag: error: output closed early (broken pipe)"
 
 
+
+SAMPLE_LOG = Path(__file__).resolve().parents[1] / "examples" / "logs" / "render-sample.log"
+SWALLOWS = "def f(conn):\n    try:\n        conn.execute('SELECT 1')\n    except Exception:\n        pass\n"
+
+
+@pytest.mark.parametrize("args", [["labels"], ["triage", str(SAMPLE_LOG)], ["lint", "--no-cache", "bad.py"]],
+                         ids=["typer", "triage-fast-path", "lint-fast-path"])
+def test_stdout_closed_before_the_start_is_one_line(tmp_path: Path, args: list[str]) -> None:
+    """`cmd >&-`: Python starts with no sys.stdout at all (None), not a broken pipe."""
+    (tmp_path / "bad.py").write_text(SWALLOWS)
+    command = " ".join([sys.executable, "-m", "mosaic_diag", *(f"'{a}'" for a in args)]) + " >&-"
+    r = subprocess.run(["sh", "-c", command], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert [line for line in r.stderr.splitlines() if line.startswith("mosaic-diag: error:")] == [
+        "mosaic-diag: error: output closed early (broken pipe)"], r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_lint_into_a_closed_pipe_says_so_as_every_command(tmp_path: Path) -> None:
+    (tmp_path / "bad.py").write_text(SWALLOWS)
+    proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "lint", "--no-cache", "bad.py"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    proc.stdout.close()  # `| head -0`
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 2
+    assert [line for line in err.splitlines() if line.startswith("mosaic-diag: error:")] == [
+        "mosaic-diag: error: output closed early (broken pipe)"], err
+    assert "Traceback" not in err
+
+
 # -- rules' patterns on pathological lines (held-out round 13) -------------------------------------
 # A 500 KB line built against each pattern family round 13 added is classified in one pass (linear: the
 # suite's timeout is the bound, no test measures time), and the label is still read where it belongs.

@@ -41,6 +41,8 @@ class GuardedStdout:
             from mosaic_diag.platform.terminal import neutralize_controls
 
             redact = self._redact = lambda t: neutralize_controls(redact_text(t))
+        if self._stream is None:  # started with the descriptor closed (`cmd >&-`): Python gives None
+            raise OutputClosed()
         try:
             self._stream.write(redact(text) if isinstance(text, str) else text)  # type: ignore[attr-defined]
         except BrokenPipeError as exc:
@@ -48,6 +50,8 @@ class GuardedStdout:
         return len(text)
 
     def flush(self) -> None:
+        if self._stream is None:
+            return
         try:
             self._stream.flush()  # type: ignore[attr-defined]
         except BrokenPipeError as exc:
@@ -62,8 +66,9 @@ def broken_pipe() -> int:
     exit-time flush of the dead pipe from printing its own "Exception ignored" message."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+        if devnull != 1:  # (fd 1 closed at the start: the open took its number, and that is the point)
+            os.dup2(devnull, 1)
+            os.close(devnull)
     except (OSError, ValueError):  # mosaic-diag: ignore[MD006]
         pass
     return fail("output closed early (broken pipe)", ExitCode.USAGE)
