@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from importlib import import_module
 
 import typer
@@ -83,6 +84,9 @@ def _typer_run(argv: list[str] | None) -> int:
         rv = app(args=argv, prog_name="mosaic-diag", standalone_mode=False)
     except usage_error as exc:
         if not exc.format_message():  # no arguments at all: help was printed
+            return ExitCode.USAGE
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `mosaic-diag playbook`: its help, as asked, not an error
+            sys.stderr.write(exc.format_message().rstrip("\n") + "\n")
             return ExitCode.USAGE
         ctx = getattr(exc, "ctx", None)
         where = f" ({ctx.command_path})" if ctx is not None else ""

@@ -145,3 +145,12 @@ def test_config_paths_are_relative_to_the_repository_root(tmp_path):
     (tmp_path / "diag" / "playbooks" / "zebra.yml").write_text("- id: broken\n")
     r = here("playbook", "validate")
     assert r.returncode == 2 and f"{tmp_path / 'diag' / 'playbooks' / 'zebra.yml'}:1:" in r.stdout
+
+
+def test_a_command_group_without_its_subcommand_shows_its_help_not_an_error():
+    for args in ([], ["playbook"], ["manifest"], ["dlq"], ["hook"]):
+        r = run(*args)
+        assert r.returncode == 2, args
+        assert "mosaic-diag: error" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert r.stderr.startswith(f"Usage: {' '.join(['mosaic-diag', *args])} [OPTIONS] COMMAND"), r.stderr
+        assert "Commands:" in r.stderr
