@@ -4,6 +4,7 @@ stdout and config values of the wrong type each give one line naming the culprit
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from http.server import BaseHTTPRequestHandler
@@ -90,7 +91,51 @@ def test_a_config_value_of_the_wrong_type_is_one_line(tmp_path: Path) -> None:
     r = cli("predeploy", "--only", "settings", cwd=tmp_path)
     assert r.returncode == 2
     assert one_error_line(r.stderr) == \
-        f"mosaic-diag: error: {tmp_path / 'mosaic-diag.toml'}: predeploy.timeout must be a number, got 'fast'"
+        f"mosaic-diag: error: {tmp_path / 'mosaic-diag.toml'}:2: predeploy.timeout must be a number, got 'fast'"
+
+
+SAMPLE = "2026-12-06T10:00:00Z ERROR api: boom\n"
+
+
+@pytest.mark.parametrize(("config", "args", "message"), [
+    ("[anomaly]\nwindow_minutes = 0\n", ["triage", "app.log"],
+     ":2: anomaly.window_minutes must be a whole number >= 1, got 0"),
+    ("anomaly = {alpha = 7}\n", ["triage", "app.log"], ":1: anomaly.alpha must be a number > 0 and <= 1, got 7"),
+    ("[anomaly]\nthreshold = nan\n", ["triage", "app.log"], ":2: anomaly.threshold must be a finite number, got nan"),
+    ("anomaly.min_count = 1e400\n", ["triage", "app.log"], ":1: anomaly.min_count must be a finite number, got inf"),
+    ("[anomaly]\nmin_count = 2.5\n", ["triage", "app.log"],
+     ":2: anomaly.min_count must be a whole number >= 1, got 2.5"),
+    ("[golden]\nconcurrency = 0\n", ["golden", "--url", "http://127.0.0.1:9"],
+     ":2: golden.concurrency must be a whole number >= 1, got 0"),
+    ("[golden]\ntimeout = -1\n", ["golden", "--url", "http://127.0.0.1:9"],
+     ":2: golden.timeout must be a number > 0, got -1"),
+    ("[golden]\nglobal_timeout = 0\n", ["golden", "--url", "http://127.0.0.1:9"],
+     ":2: golden.global_timeout must be a number > 0, got 0"),
+    ("[predeploy]\ntimeout = -3\n", ["predeploy", "--only", "settings"],
+     ":2: predeploy.timeout must be a number > 0, got -3"),
+    ("[playbooks]\ncooldown = -60\n", ["triage", "app.log"], ":2: playbooks.cooldown must be a number >= 0, got -60"),
+], ids=["window-0", "alpha-inline-table", "threshold-nan", "min-count-inf", "min-count-fraction", "concurrency-0",
+        "timeout-negative", "global-timeout-0", "predeploy-timeout", "cooldown-negative"])
+def test_a_config_number_out_of_its_range_is_one_line_with_file_and_line(tmp_path: Path, config: str,
+                                                                            args: list[str], message: str) -> None:
+    """Out of range, not a number at all (nan, inf) or not whole: named where it is set, never a traceback, a
+    silently truncated value, a run that reports every case as failed or a bound that can never be met."""
+    (tmp_path / "mosaic-diag.toml").write_text(config)
+    (tmp_path / "app.log").write_text(SAMPLE)
+    (tmp_path / "golden").mkdir()
+    (tmp_path / "golden" / "a.yml").write_text("cases:\n  - id: a\n    path: /x\n")
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert one_error_line(r.stderr) == f"mosaic-diag: error: {tmp_path / 'mosaic-diag.toml'}{message}"
+
+
+def test_a_config_number_out_of_range_from_the_environment_names_the_variable(tmp_path: Path) -> None:
+    (tmp_path / "app.log").write_text(SAMPLE)
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", "app.log"], capture_output=True, text=True,
+                       cwd=tmp_path, timeout=60, env={**os.environ, "MOSAIC_DIAG_ANOMALY_THRESHOLD": "nan"})
+    assert r.returncode == 2
+    assert one_error_line(r.stderr) == \
+        "mosaic-diag: error: MOSAIC_DIAG_ANOMALY_THRESHOLD must be a finite number, got 'nan'"
 
 
 def test_a_deeply_nested_toml_config_is_one_line(tmp_path: Path) -> None:

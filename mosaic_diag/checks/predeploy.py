@@ -36,7 +36,7 @@ def predeploy(root: Path, env: Mapping[str, str], *, only: Iterable[str] = (), s
     silence = config.get("predeploy.silence", [])
     if not isinstance(silence, list) or not all(isinstance(s, str) for s in silence):
         raise ConfigError(f"predeploy.silence must be a list of check ids, got {silence!r}")
-    per_check = timeout if timeout is not None else float(config.get("predeploy.timeout", DEFAULT_TIMEOUT))
+    per_check = timeout if timeout is not None else config.number("predeploy.timeout", DEFAULT_TIMEOUT, positive=True)
     if per_check <= 0:
         raise UsageError(f"timeout must be positive, got {per_check:g}")
     selection = select(all_checks(), only or config.get("predeploy.only", []), skip or config.get("predeploy.skip", []))

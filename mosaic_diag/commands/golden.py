@@ -134,19 +134,20 @@ def golden(
     if chosen_provider is not None and chosen_provider not in (*PROVIDERS, "all"):
         raise UsageError(f"--provider must be openai, anthropic or all, got {chosen_provider!r}")
     providers = PROVIDERS if chosen_provider == "all" else (chosen_provider,)
-    rate = pass_rate if pass_rate is not None else cfg.get("golden.pass_rate", None)
-    if rate is not None and not (isinstance(rate, int | float) and 0 <= float(rate) <= 1):
-        raise UsageError(f"golden.pass_rate must be a number from 0 to 1, got {rate!r}")
+    rate = pass_rate if pass_rate is not None else cfg.number("golden.pass_rate", None, minimum=0, maximum=1)
+    if rate is not None and not 0 <= float(rate) <= 1:
+        raise UsageError(f"--pass-rate must be a number from 0 to 1, got {rate!r}")
     response_cache = FileCache(state_dir / CACHE_FILE) if cache or cfg.get("golden.cache", False) else None
     options = RunOptions(
-        concurrency=concurrency or int(cfg.get("golden.concurrency", 4)),
-        timeout=timeout or float(cfg.get("golden.timeout", 30.0)),
-        global_timeout=global_timeout or float(cfg.get("golden.global_timeout", 600.0)),
+        concurrency=concurrency or cfg.number("golden.concurrency", 4, minimum=1, integer=True),
+        timeout=timeout or cfg.number("golden.timeout", 30.0, positive=True),
+        global_timeout=global_timeout or cfg.number("golden.global_timeout", 600.0, positive=True),
         repeat=repeat, min_pass=min_pass, retries=retries, providers=providers, cache=response_cache,
         pass_rate=float(rate) if rate is not None else None,
     )
     # the in-process app's SDK retries: 0 unless asked (--sdk-retries, golden.sdk_retries, LLM_MAX_RETRIES)
-    wanted = sdk_retries if sdk_retries is not None else cfg.get("golden.sdk_retries", None)
+    wanted = sdk_retries if sdk_retries is not None else cfg.number("golden.sdk_retries", None, minimum=0,
+                                                                     integer=True)
     env = {"LLM_MAX_RETRIES": str(int(wanted) if wanted is not None else 0)} if app else {}
     from mosaic_diag.render.progress import progress, progress_wanted
 

@@ -184,8 +184,10 @@ def _judge(cfg: Any, root: Path, remote: str, branch: str, store: Any, health_ur
     from mosaic_diag.errors import ConfigError
     from mosaic_diag.rollback.auto import judge_head
 
-    budget = float(error_budget if error_budget is not None else cfg.get("rollback.error_budget", 0.01))
-    floor = int(min_requests if min_requests is not None else cfg.get("rollback.min_requests", 10))
+    budget = float(error_budget if error_budget is not None
+                   else cfg.number("rollback.error_budget", 0.01, minimum=0, maximum=1))
+    floor = int(min_requests if min_requests is not None
+                else cfg.number("rollback.min_requests", 10, minimum=0, integer=True))
     rules = cfg.path("rules")
     paths = cfg.get("rollback.health_paths", ["/health", "/healthz"])
     paths = [paths] if isinstance(paths, str) else paths
