@@ -53,9 +53,12 @@ def parse_time(value: str | None, option: str, *, now: datetime | None = None) -
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def check_output(fmt: object, output: Path | None) -> None:
-    """`--output` goes with `--format html` only (the other formats stream to stdout)."""
-    if output is not None and str(getattr(fmt, "value", fmt)) != "html":
+def check_output(fmt: object, output: Path | None, junit: Path | None = None) -> None:
+    """`--output` goes with `--format html` only (the other formats stream to stdout; `-o -` is stdout);
+    `--junit` takes a file, never `-` (which would be a file named `-`: stdout carries the report)."""
+    if junit is not None and str(junit) == "-":
+        raise UsageError("--junit takes a file name (`-` is not stdout here: stdout carries the report)")
+    if output is not None and str(output) != "-" and str(getattr(fmt, "value", fmt)) != "html":
         raise UsageError("--output/-o is for --format html (the other formats write to stdout)")
 
 
@@ -63,7 +66,7 @@ def write_report(text: str, output: Path | None) -> None:
     """A whole report to `output` (atomically: the old file or the new one, never half) or stdout."""
     import sys
 
-    if output is None:
+    if output is None or str(output) == "-":
         sys.stdout.write(text)
         return
     from mosaic_diag.platform.atomic import write_atomic

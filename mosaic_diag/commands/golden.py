@@ -109,7 +109,7 @@ def golden(
         save_last_run,
     )
 
-    check_output(fmt, output)
+    check_output(fmt, output, junit)
     cfg = config_here()
     if min_pass is not None and min_pass > repeat:
         raise UsageError(f"--min-pass {min_pass} is more than --repeat {repeat}")

@@ -32,7 +32,7 @@ def predeploy(
     from mosaic_diag.commands._common import check_output, write_report
     from mosaic_diag.render.progress import progress, progress_wanted
 
-    check_output(fmt, output)
+    check_output(fmt, output, junit)
     with progress("predeploy checks", enabled=progress_wanted(fmt, quiet)) as on_progress:
         report = run((root or Path.cwd()).resolve(), os.environ, only=only or (), skip=skip or (),
                      fail_level=fail_level, timeout=timeout, on_progress=on_progress)
