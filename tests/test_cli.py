@@ -154,3 +154,28 @@ def test_a_command_group_without_its_subcommand_shows_its_help_not_an_error():
         assert "mosaic-diag: error" not in r.stderr and "Traceback" not in r.stderr, r.stderr
         assert r.stderr.startswith(f"Usage: {' '.join(['mosaic-diag', *args])} [OPTIONS] COMMAND"), r.stderr
         assert "Commands:" in r.stderr
+
+
+def test_tables_at_a_narrow_width_stack_their_rows_whole():
+    """COLUMNS=20: a squeezed table showed `c…`, `PG_SSL…` and columns zero cells wide (Count and Line of
+    triage, every column of labels but one); now each row is `Header: value` lines, every value whole."""
+    import os
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[1] / "examples" / "logs" / "render-sample.log"
+    env = {**os.environ, "COLUMNS": "20", "NO_COLOR": "1", "TERM": "dumb"}
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(sample)], capture_output=True,
+                       text=True, timeout=120, env=env)
+    assert r.returncode == 1, r.stderr
+    lines = r.stdout.splitlines()
+    assert all(len(line) <= 20 for line in lines), [line for line in lines if len(line) > 20]
+    assert "PG_SSL…" not in r.stdout and "│ c… │" not in r.stdout and "\x1b[" not in r.stdout
+    assert "PG_SSL_REQUIRED" in lines and "Severity: critical" in lines and "Count: 4" in lines
+    assert "Line: 977" in lines
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "labels"], capture_output=True, text=True,
+                       timeout=60, env=env)
+    assert r.returncode == 0 and "PG_AUTH_FAILED" in r.stdout.splitlines() and "Retry: no" in r.stdout
+    assert all(len(line) <= 20 for line in r.stdout.splitlines())
+    wide = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(sample)], capture_output=True,
+                          text=True, timeout=120, env={**env, "COLUMNS": "120"})
+    assert "┃ Severity ┃ Label" in wide.stdout  # where it fits, still a table

@@ -59,14 +59,14 @@ def _write_rows(rows: list[dict[str, Any]], fmt: OutputFormat, title: str) -> No
         from rich.table import Table
         from rich.text import Text
 
-        from mosaic_diag.render.console import out
+        from mosaic_diag.render.console import out, print_table
 
         table = Table(title=Text(title), title_justify="left")
         for name in columns:
             table.add_column(name, overflow="fold")
         for row in rows:  # stored answers and errors are text, never Rich markup
             table.add_row(*(Text(str(row.get(c) or "")) for c in columns))
-        out().print(table)
+        print_table(out(), table)
 
 
 @dlq_app.command("list")

@@ -214,7 +214,7 @@ def _render(report: GoldenReport, fmt: ReportFormat, output: Path | None = None)
     from rich.table import Table
     from rich.text import Text
 
-    from mosaic_diag.render.console import SEVERITY_STYLE, out
+    from mosaic_diag.render.console import SEVERITY_STYLE, out, print_table
 
     style = {"pass": "green", "flaky": "yellow", "fail": "red", "error": "bold red"}
     s = report.summary
@@ -235,7 +235,7 @@ def _render(report: GoldenReport, fmt: ReportFormat, output: Path | None = None)
         # a case id is text (`case[openai]` of a provider matrix), never Rich markup
         table.add_row(result, Text(r.case_id), f"{r.passes}/{r.runs}", f"{r.latency_p95_ms:.0f}")
     console = out()
-    console.print(table)
+    print_table(console, table)
     details = [r for r in results if r.outcome != "pass"]
     if details:
         console.print("[bold]Why, label and playbook[/]")
