@@ -371,3 +371,27 @@ def test_a_lone_surrogate_escaped_in_a_json_record_is_shown_not_fatal(tmp_path: 
     assert "\\ud800" in out and "\\udc00" in out and "\x1b" not in out and "\x07" not in out
     if fmt == "json":
         assert "bad \ud800 high" in json.loads(out)["events"][0]["message"]
+
+
+def test_ctrl_c_in_a_typer_command_says_interrupted(tmp_path: Path) -> None:
+    """Typer turns a KeyboardInterrupt into a silent Exit(130): `golden` (any command but the fast paths) exited
+    130 with nothing said. The app here accepts the request and never answers: the run is surely under way."""
+    import signal
+    import socket
+
+    (tmp_path / "cases.yml").write_text("cases:\n  - id: a\n    path: /x\n")
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        server.settimeout(60)
+        port = server.getsockname()[1]
+        proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "golden", "--url", f"http://127.0.0.1:{port}",
+                                 "--cases", "cases.yml", "--junit", "junit.xml", "--state-dir", "st"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+        conn, _ = server.accept()
+        with conn:
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert one_error_line(err) == "mosaic-diag: error: interrupted"
+    assert not (tmp_path / "junit.xml").exists()
