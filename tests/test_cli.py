@@ -179,3 +179,17 @@ def test_tables_at_a_narrow_width_stack_their_rows_whole():
     wide = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(sample)], capture_output=True,
                           text=True, timeout=120, env={**env, "COLUMNS": "120"})
     assert "┃ Severity ┃ Label" in wide.stdout  # where it fits, still a table
+
+
+def test_run_options_of_golden_before_a_subcommand_are_refused_not_ignored(tmp_path):
+    """`golden --cases mine.yml validate` validated golden/ (the default) and said ok: the options before the
+    subcommand are the run's, and were silently dropped."""
+    (tmp_path / "mine.yml").write_text("cases:\n  - id: a\n    path: /x\n    expect: {latncy_ms: {p95: 5}}\n")
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "golden", "--cases", "mine.yml", "--format", "json",
+                        "validate"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == ("mosaic-diag: error: --cases, --format before `validate` are options of the golden run, "
+                        "not of `validate`: put the ones it takes after it (mosaic-diag golden validate --help)\n")
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "golden", "validate", "mine.yml"],
+                       capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert r.returncode == 2 and "mine.yml:4: unknown key 'latncy_ms'" in r.stdout + r.stderr

@@ -92,6 +92,15 @@ def golden(
     options, 3 the app could not be reached.
     """
     if ctx.invoked_subcommand is not None:
+        given = [p.opts[0] for p in ctx.command.params if p.name is not None and
+                 getattr(ctx.get_parameter_source(p.name), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")]
+        if given:  # (silently dropped, `golden --cases mine.yml validate` validated golden/ and said ok)
+            from mosaic_diag.errors import UsageError
+
+            sub = ctx.invoked_subcommand
+            what = "are options" if len(given) > 1 else "is an option"
+            raise UsageError(f"{', '.join(given)} before `{sub}` {what} of the golden run, not of `{sub}`: "
+                             f"put the ones it takes after it (mosaic-diag golden {sub} --help)")
         return 0
     import dataclasses
     import time
