@@ -110,11 +110,17 @@ class Config:
               and (minimum is None or value >= minimum) and (maximum is None or value <= maximum))
         if ok:
             return int(value) if integer else float(value)
+        raise self.error(key, f"must be {want}, got {value!r}")
+
+    def error(self, key: str, reason: str) -> ConfigError:
+        """`key reason` as a ConfigError where the key is set: `FILE:LINE: key reason`, or its environment
+        variable's name when that sets it (`MOSAIC_DIAG_X (key) reason`, the value shown as written there)."""
         env_name = "MOSAIC_DIAG_" + key.upper().replace("-", "_").replace(".", "_")
         if env_name in self.env:
-            raise ConfigError(f"{env_name} ({key}) must be {want}, got {self.env[env_name]!r}")
-        raise ConfigError(f"{key} must be {want}, got {value!r}", path=str(self.source) if self.source else None,
-                          line=self.line_of(key))
+            return ConfigError(f"{env_name} ({key}) {reason}")
+        if self.source is None:
+            return ConfigError(f"{key} {reason}")
+        return ConfigError(f"{key} {reason}", path=str(self.source), line=self.line_of(key))
 
     def line_of(self, key: str) -> int | None:
         """The line of the config file that sets `key` (None: not found, or no file)."""

@@ -129,6 +129,37 @@ def test_a_config_number_out_of_its_range_is_one_line_with_file_and_line(tmp_pat
     assert one_error_line(r.stderr) == f"mosaic-diag: error: {tmp_path / 'mosaic-diag.toml'}{message}"
 
 
+
+@pytest.mark.parametrize(("config", "args", "message"), [
+    ('[deploy]\nwatch = "5 minutes"\n', ["deploy", "--dry-run"],
+     ":2: deploy.watch takes a duration such as 90s, 30m, 2h; got '5 minutes'"),
+    ('[deploy]\nfail_severity = "urgent"\n', ["deploy", "--dry-run"],
+     ":2: deploy.fail_severity must be one of critical, high, medium, low; got 'urgent'"),
+    ('[deploy]\nrollback_strategy = "nuke"\n', ["deploy", "--dry-run"],
+     ":2: deploy.rollback_strategy takes one of revert, reset, render-api; got 'nuke'"),
+    ('[predeploy]\nfail_level = "fatal"\n', ["predeploy", "--only", "settings"],
+     ":2: predeploy.fail_level must be one of info, warning, error, got 'fatal'"),
+    ('[predeploy]\nsilence = ["MD-ENV001", 3]\n', ["predeploy", "--only", "settings"],
+     ":2: predeploy.silence must be a list of check ids, got ['MD-ENV001', 3]"),
+    ('[manifest]\nprompts = 5\n', ["manifest", "generate"],
+     ":2: manifest.prompts must be a string or a list of strings, got 5"),
+    ('[golden]\nprovider = "gpt"\n', ["golden", "--url", "http://127.0.0.1:9"],
+     ":2: golden.provider must be openai, anthropic or all, got 'gpt'"),
+], ids=["deploy-watch", "fail-severity", "strategy", "fail-level", "silence", "manifest-prompts", "provider"])
+def test_a_config_value_a_command_refuses_is_named_with_its_file_and_line(tmp_path: Path, config: str,
+                                                                          args: list[str], message: str) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True, timeout=60)
+    subprocess.run(["git", "-C", str(tmp_path), "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q",
+                    "--allow-empty", "-m", "init"], check=True, timeout=60)
+    (tmp_path / "mosaic-diag.toml").write_text(config)
+    (tmp_path / "golden").mkdir()
+    (tmp_path / "golden" / "a.yml").write_text("cases:\n  - id: a\n    path: /x\n")
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert [line for line in r.stderr.splitlines() if line.startswith("mosaic-diag: error:")] == \
+        [f"mosaic-diag: error: {tmp_path / 'mosaic-diag.toml'}{message}"], r.stderr
+    assert "Traceback" not in r.stderr
+
 def test_a_config_number_out_of_range_from_the_environment_names_the_variable(tmp_path: Path) -> None:
     (tmp_path / "app.log").write_text(SAMPLE)
     r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", "app.log"], capture_output=True, text=True,

@@ -82,22 +82,30 @@ def _options(cfg: Any, remote: str | None, branch: str | None, watch: str | None
     from mosaic_diag.commands._common import parse_duration
     from mosaic_diag.deploy import DeployOptions
     from mosaic_diag.deploy.model import SEVERITIES
-    from mosaic_diag.errors import ConfigError, UsageError
+    from mosaic_diag.errors import UsageError
     from mosaic_diag.rollback import STRATEGIES
 
     def seconds(flag: str, value: str | None, key: str, default: str) -> float:
-        raw = value if value is not None else str(cfg.get(key, default))
-        got = parse_duration(raw, flag if value is not None else key)
+        if value is not None:
+            got = parse_duration(value, flag)
+        else:
+            raw = str(cfg.get(key, default))
+            try:
+                got = parse_duration(raw, key)
+            except UsageError:
+                raise cfg.error(key, f"takes a duration such as 90s, 30m, 2h; got {raw!r}") from None
         if got < 0:
             raise UsageError(f"{flag} must not be negative")
         return got
 
     chosen = strategy or str(cfg.get("deploy.rollback_strategy", "revert"))
+    if chosen not in STRATEGIES and strategy is None:
+        raise cfg.error("deploy.rollback_strategy", f"takes one of {', '.join(STRATEGIES)}; got {chosen!r}")
     if chosen not in STRATEGIES:
         raise UsageError(f"--strategy takes one of {', '.join(STRATEGIES)}; got {chosen!r}")
     severity = str(cfg.get("deploy.fail_severity", "high")).lower()
     if severity not in SEVERITIES:
-        raise ConfigError(f"deploy.fail_severity must be one of {', '.join(SEVERITIES)}; got {severity!r}")
+        raise cfg.error("deploy.fail_severity", f"must be one of {', '.join(SEVERITIES)}; got {severity!r}")
     if log is not None and not log.is_file():
         raise UsageError("no such file", path=str(log))
     poll_s = seconds("--poll-interval", poll, "deploy.poll_interval", "10s")
@@ -105,7 +113,7 @@ def _options(cfg: Any, remote: str | None, branch: str | None, watch: str | None
         raise UsageError("--poll-interval must be positive")
     config_skip = cfg.get("deploy.skip", [])
     if not isinstance(config_skip, list | tuple) or not all(isinstance(x, str) for x in config_skip):
-        raise ConfigError(f"deploy.skip must be a list of predeploy check ids, got {config_skip!r}")
+        raise cfg.error("deploy.skip", f"must be a list of predeploy check ids, got {config_skip!r}")
     return DeployOptions(
         remote=remote or str(cfg.get("deploy.remote", cfg.get("rollback.remote", "origin"))),
         branch=branch or str(cfg.get("deploy.branch", cfg.get("rollback.branch", "main"))),

@@ -140,6 +140,8 @@ def golden(
     from mosaic_diag.golden.targets import app_env
 
     chosen_provider = provider or cfg.get("golden.provider", None)
+    if provider is None and chosen_provider is not None and chosen_provider not in (*PROVIDERS, "all"):
+        raise cfg.error("golden.provider", f"must be openai, anthropic or all, got {chosen_provider!r}")
     if chosen_provider is not None and chosen_provider not in (*PROVIDERS, "all"):
         raise UsageError(f"--provider must be openai, anthropic or all, got {chosen_provider!r}")
     providers = PROVIDERS if chosen_provider == "all" else (chosen_provider,)

@@ -181,7 +181,6 @@ def _judge(cfg: Any, root: Path, remote: str, branch: str, store: Any, health_ur
            rep: _Report) -> tuple[ErrorBudgetReading | None, str | None]:
     """The error budget reading of the deployed head and the commit it judged; (None, None) after a
     refusal was reported (the verdict cannot be tied to the remote branch head)."""
-    from mosaic_diag.errors import ConfigError
     from mosaic_diag.rollback.auto import judge_head
 
     budget = float(error_budget if error_budget is not None
@@ -192,7 +191,7 @@ def _judge(cfg: Any, root: Path, remote: str, branch: str, store: Any, health_ur
     paths = cfg.get("rollback.health_paths", ["/health", "/healthz"])
     paths = [paths] if isinstance(paths, str) else paths
     if not isinstance(paths, list | tuple) or not all(isinstance(x, str) for x in paths):
-        raise ConfigError(f"rollback.health_paths must be a list of paths, got {paths!r}")
+        raise cfg.error("rollback.health_paths", f"must be a list of paths, got {paths!r}")
     verdict = judge_head(root, remote, branch, store, budget=budget, min_requests=floor, health_url=health_url,
                          log=log, window=_duration(window), health_paths=tuple(paths),
                          rules=rules)
