@@ -194,6 +194,37 @@ def test_a_directory_named_like_the_config_is_one_line_not_skipped(tmp_path: Pat
     assert one_error_line(r.stderr) == f"mosaic-diag: error: {tmp_path / 'mosaic-diag.toml'}: is not a file"
 
 
+
+@pytest.mark.parametrize(("name", "content", "args", "reason"), [
+    ("golden-last-run.json", b"\xf8\xa1 not text", ["golden", "bless", "--state-dir", "st"],
+     "st/golden-last-run.json: last golden run (run `mosaic-diag golden` first) is not UTF-8 text"),
+    ("golden-last-run.json", b'{"cases": [1]}', ["golden", "bless", "--state-dir", "st"],
+     "st/golden-last-run.json: not a golden run report (case 1 is not a mapping with an id, outcome, ok, "
+     "passes and runs)"),
+    ("golden-last-run.json", b'{"cases": [{"id": "a"}]}', ["golden", "bless", "--state-dir", "st"],
+     "st/golden-last-run.json: not a golden run report (case 1 is not a mapping with an id, outcome, ok, "
+     "passes and runs)"),
+    ("golden-last-run.json", b'{"cases": [{"id": "a"}]}',
+     ["golden", "--url", "http://127.0.0.1:9", "--only-failed", "--state-dir", "st"],
+     "st/golden-last-run.json: not a golden run report (case 1 is not a mapping with an id, outcome, ok, "
+     "passes and runs)"),
+    ("base.json", b'{"version": 1, "cases": {"a": 5}}',
+     ["golden", "--url", "http://127.0.0.1:9", "--baseline", "st/base.json", "--state-dir", "st"],
+     "st/base.json: not a golden baseline (version 1): case 'a' is not a mapping"),
+], ids=["last-run-binary", "last-run-case-not-a-mapping", "last-run-case-without-fields", "only-failed",
+        "baseline-case-not-a-mapping"])
+def test_a_corrupt_golden_state_file_is_one_line(tmp_path: Path, name: str, content: bytes, args: list[str],
+                                                 reason: str) -> None:
+    """A last run or baseline hand-edited, cut or overwritten: an AttributeError / KeyError / UnicodeDecodeError
+    traceback before."""
+    (tmp_path / "st").mkdir()
+    (tmp_path / "st" / name).write_bytes(content)
+    (tmp_path / "golden").mkdir()
+    (tmp_path / "golden" / "a.yml").write_text("cases:\n  - id: a\n    path: /x\n")
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert one_error_line(r.stderr) == f"mosaic-diag: error: {reason}"
+
 # -- output ----------------------------------------------------------------------------------------
 class _Ok(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
