@@ -225,6 +225,21 @@ def test_a_corrupt_golden_state_file_is_one_line(tmp_path: Path, name: str, cont
     assert r.returncode == 2, r.stderr
     assert one_error_line(r.stderr) == f"mosaic-diag: error: {reason}"
 
+
+def test_a_hand_edited_manifest_with_odd_types_is_recorded_without_a_traceback(tmp_path: Path) -> None:
+    """`git.dirty_paths: [1]` was a TypeError traceback in `manifest record` (joining the paths)."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True, timeout=60)
+    subprocess.run(["git", "-C", str(tmp_path), "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q",
+                    "--allow-empty", "-m", "init"], check=True, timeout=60)
+    r = cli("manifest", "generate", "--out", "m.json", cwd=tmp_path)
+    assert r.returncode in (0, 1), r.stderr
+    manifest = json.loads((tmp_path / "m.json").read_text())
+    manifest["git"]["dirty"], manifest["git"]["dirty_paths"] = True, [1, "a.py"]
+    (tmp_path / "m.json").write_text(json.dumps(manifest))
+    r = cli("manifest", "record", "--manifest", "m.json", cwd=tmp_path)
+    assert "Traceback" not in r.stderr and r.returncode == 0, r.stderr
+    assert "dirty tree: 2 uncommitted change(s) (1, a.py)" in r.stderr
+
 # -- output ----------------------------------------------------------------------------------------
 class _Ok(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
