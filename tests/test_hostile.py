@@ -240,6 +240,28 @@ def test_a_hand_edited_manifest_with_odd_types_is_recorded_without_a_traceback(t
     assert "Traceback" not in r.stderr and r.returncode == 0, r.stderr
     assert "dirty tree: 2 uncommitted change(s) (1, a.py)" in r.stderr
 
+
+@pytest.mark.parametrize(("record", "reason"), [
+    ({"commit": 5}, "commit is not text"),
+    ({"commit": None}, "commit is not text"),
+    ({"note": ["x"]}, "note is not text"),
+    ({"manifest": [1]}, "manifest is not a mapping"),
+    ({"id": None}, "int() argument must be a string, a bytes-like object or a real number, not 'NoneType'"),
+    ([1], "not a JSON object"),
+], ids=["commit", "commit-null", "note", "manifest", "id", "array"])
+def test_a_hand_edited_deploy_store_record_is_one_line(tmp_path: Path, record: object, reason: str) -> None:
+    """`manifest history` over a record of the wrong types: a TypeError traceback (`'int' object is not
+    subscriptable`) before."""
+    good = {"id": 1, "recorded_at": "2026-12-06T10:00:00+00:00", "commit": "a" * 40, "branch": "main",
+            "status": "deployed", "note": None, "manifest": {}}
+    line = {**good, **record} if isinstance(record, dict) else record
+    (tmp_path / ".mosaic-diag").mkdir()
+    (tmp_path / ".mosaic-diag" / "deploys.jsonl").write_text(json.dumps(good) + "\n" + json.dumps(line) + "\n")
+    r = cli("manifest", "history", cwd=tmp_path)
+    assert r.returncode == 2
+    assert one_error_line(r.stderr) == \
+        f"mosaic-diag: error: {tmp_path / '.mosaic-diag' / 'deploys.jsonl'}:2: bad deploy record: {reason}"
+
 # -- output ----------------------------------------------------------------------------------------
 class _Ok(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
