@@ -262,6 +262,25 @@ def test_a_hand_edited_deploy_store_record_is_one_line(tmp_path: Path, record: o
     assert one_error_line(r.stderr) == \
         f"mosaic-diag: error: {tmp_path / '.mosaic-diag' / 'deploys.jsonl'}:2: bad deploy record: {reason}"
 
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["triage", "app.log", "--since", "9999999d"], "--since '9999999d' reaches before year 1"),
+    (["triage", "app.log", "--format", "json", "--until", "99999999999999d"],
+     "--until '99999999999999d' reaches before year 1"),
+    (["dlq", "purge", "--older-than", "100000000w", "--db", "dlq.db"],
+     "--older-than '100000000w' reaches before year 1"),
+    (["watch", "--file", "app.log", "--cooldown", "99999999999d"],
+     "--cooldown '99999999999d' is longer than 100 years"),
+    (["rollback", "--auto", "--log", "app.log", "--window", "99999999999d"],
+     "--window '99999999999d' is longer than 100 years"),
+], ids=["since", "until", "older-than", "cooldown", "window"])
+def test_a_huge_duration_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    """`--since 9999999d` (a finger on the 9): an OverflowError traceback from the date arithmetic before."""
+    (tmp_path / "app.log").write_text(SAMPLE)
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert one_error_line(r.stderr) == f"mosaic-diag: error: {message}"
+
 # -- output ----------------------------------------------------------------------------------------
 class _Ok(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802

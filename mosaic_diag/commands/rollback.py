@@ -18,16 +18,16 @@ if TYPE_CHECKING:
     from mosaic_diag.rollback import ErrorBudgetReading, RollbackPlan
 
 _DURATION = re.compile(r"^(\d+)\s*([smhd])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 def _duration(value: str) -> timedelta:
+    from mosaic_diag.commands._common import parse_duration
     from mosaic_diag.errors import UsageError
 
     m = _DURATION.match(value.strip())
     if not m:
         raise UsageError(f"--window takes a duration such as 15m, 1h; got {value!r}")
-    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    return timedelta(seconds=parse_duration(value, "--window"))
 
 
 class _Report:
