@@ -193,3 +193,35 @@ def test_run_options_of_golden_before_a_subcommand_are_refused_not_ignored(tmp_p
     r = subprocess.run([sys.executable, "-m", "mosaic_diag", "golden", "validate", "mine.yml"],
                        capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert r.returncode == 2 and "mine.yml:4: unknown key 'latncy_ms'" in r.stdout + r.stderr
+
+
+def test_a_dumb_terminal_keeps_its_width():
+    """TERM=dumb on a terminal: Rich takes any dumb terminal for 80 columns, whatever COLUMNS or the terminal
+    says, so a 20-column terminal got 80-column tables; the width given is kept (and no colour is sent)."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 20, 0, 0))
+    env = {**os.environ, "TERM": "dumb", "COLUMNS": "20"}
+    proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "labels"], stdout=slave, stderr=slave,
+                            stdin=subprocess.DEVNULL, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the other end closed (EIO)
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(timeout=60) == 0
+    text = b"".join(chunks).decode()
+    lines = text.replace("\r", "").splitlines()
+    assert "PG_AUTH_FAILED" in lines and all(len(line) <= 20 for line in lines), lines[:5]
+    assert "\x1b[" not in text

@@ -14,12 +14,23 @@ MIN_WRAP_WIDTH = 10
 
 @lru_cache(maxsize=1)
 def out() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    return _sized(Console(highlight=False, soft_wrap=False))
 
 
 @lru_cache(maxsize=1)
 def err() -> Console:
-    return Console(stderr=True, highlight=False)
+    return _sized(Console(stderr=True, highlight=False))
+
+
+def _sized(console: Console) -> Console:
+    """Rich takes any TERM=dumb terminal for 80 columns, whatever COLUMNS or the terminal says: a dumb
+    terminal keeps its width here (COLUMNS, else the terminal's own; colour stays off)."""
+    if console.is_dumb_terminal:
+        import shutil
+
+        size = shutil.get_terminal_size((80, 25))  # (COLUMNS / LINES first, then the terminal's own)
+        console.size = (size.columns, size.lines)  # (both: with the width alone Rich says 80 again)
+    return console
 
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
