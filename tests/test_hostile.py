@@ -281,6 +281,28 @@ def test_a_huge_duration_is_one_line(tmp_path: Path, args: list[str], message: s
     assert r.returncode == 2, r.stderr
     assert one_error_line(r.stderr) == f"mosaic-diag: error: {message}"
 
+
+@pytest.mark.parametrize(("args", "env", "message"), [
+    (["golden", "--url", "http://[::1", "--cases", "cases.yml"], {},
+     "--url 'http://[::1' is not a valid URL (Invalid port: ':1')"),
+    (["golden", "--url", "http://host:99999", "--cases", "cases.yml"], {},
+     "--url 'http://host:99999' is not a valid URL (port 99999 out of range)"),
+    (["rollback", "--auto", "--health-url", "http://[::1"], {},
+     "the health URL 'http://[::1' is not a valid URL (Invalid port: ':1')"),
+    (["triage", "--render", "--render-service", "srv-abc"],
+     {"MOSAIC_DIAG_RENDER_API_URL": "http://[::1", "RENDER_API_KEY": "rnd_x"},
+     "the Render API URL (render.api_url / MOSAIC_DIAG_RENDER_API_URL) 'http://[::1' is not a valid URL "
+     "(Invalid port: ':1')"),
+], ids=["golden-bracket", "golden-port", "health-url", "render-api-url"])
+def test_a_malformed_url_is_one_line(tmp_path: Path, args: list[str], env: dict[str, str], message: str) -> None:
+    """httpx.InvalidURL is no httpx.HTTPError: a half-typed `http://[::1` was a traceback (exit 1)."""
+    (tmp_path / "cases.yml").write_text("cases:\n  - id: a\n    path: /x\n")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True, timeout=60)
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", *args], capture_output=True, text=True, cwd=tmp_path,
+                       timeout=60, env={**os.environ, **env})
+    assert r.returncode == 2, r.stderr
+    assert one_error_line(r.stderr) == f"mosaic-diag: error: {message}"
+
 # -- output ----------------------------------------------------------------------------------------
 class _Ok(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
