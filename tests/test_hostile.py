@@ -303,6 +303,25 @@ def test_a_malformed_url_is_one_line(tmp_path: Path, args: list[str], env: dict[
     assert r.returncode == 2, r.stderr
     assert one_error_line(r.stderr) == f"mosaic-diag: error: {message}"
 
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--syslog", "[::1"], "--syslog takes HOST:PORT, got '[::1'"),
+    (["--syslog", "::1:6514"], "--syslog takes HOST:PORT (an IPv6 address in brackets: [::1]:6514), got '::1:6514'"),
+    (["--syslog", "127.0.0.1:0", "--tls-cert", "bad.pem", "--tls-key", "bad.pem"],
+     "bad.pem: cannot use the TLS certificate or key: [SSL] PEM lib"),
+    (["--syslog", "127.0.0.1:0", "--tls-cert", "cert.pem", "--tls-key", "missing.pem"],
+     "missing.pem: no such key file"),
+], ids=["bracket", "bare-ipv6", "not-pem", "missing-key"])
+def test_a_bad_syslog_address_or_certificate_is_one_line_naming_it(tmp_path: Path, args: list[str],
+                                                                   message: str) -> None:
+    """`[::1` was bound as host ':' port 1 ('Name or service not known'), a certificate that is no PEM said only
+    '[SSL] PEM lib' (an OSError, read as 'cannot listen'), a missing key was not checked before."""
+    (tmp_path / "bad.pem").write_bytes(b"\x9b not a certificate\n")
+    (tmp_path / "cert.pem").write_text("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")
+    r = cli("watch", *args, cwd=tmp_path, timeout=30)
+    assert r.returncode == 2, r.stderr
+    assert one_error_line(r.stderr).startswith(f"mosaic-diag: error: {message}"), r.stderr
+
 # -- output ----------------------------------------------------------------------------------------
 class _Ok(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
