@@ -322,6 +322,20 @@ def test_a_bad_syslog_address_or_certificate_is_one_line_naming_it(tmp_path: Pat
     assert r.returncode == 2, r.stderr
     assert one_error_line(r.stderr).startswith(f"mosaic-diag: error: {message}"), r.stderr
 
+
+@pytest.mark.parametrize("args", [
+    ["lint", "-"], ["lint", "--no-cache", "-"], ["golden", "validate", "-"], ["classify", "boom", "--rules", "-"],
+    ["playbook", "run", "OPENAI_TIMEOUT", "--context", "-"], ["watch", "--file", "-"],
+    ["rollback", "--auto", "--log", "-"], ["dlq", "list", "--db", "-"],
+], ids=["lint", "lint-no-cache", "golden-validate", "rules", "context", "watch", "rollback-log", "dlq-db"])
+def test_dash_where_only_files_are_read_says_so(tmp_path: Path, args: list[str]) -> None:
+    """`-` (stdin) where a command reads files only said `-: no such file`, as if `-` were a file's name."""
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", *args], capture_output=True, text=True, cwd=tmp_path,
+                       timeout=60, input="KeyError: 'x'\n")
+    assert r.returncode == 2, r.stderr
+    line = one_error_line(r.stderr)
+    assert line.startswith("mosaic-diag: error: -: stdin is not read here: give a "), line
+
 # -- output ----------------------------------------------------------------------------------------
 class _Ok(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802

@@ -82,7 +82,7 @@ def _options(cfg: Any, remote: str | None, branch: str | None, watch: str | None
     from mosaic_diag.commands._common import parse_duration
     from mosaic_diag.deploy import DeployOptions
     from mosaic_diag.deploy.model import SEVERITIES
-    from mosaic_diag.errors import UsageError
+    from mosaic_diag.errors import UsageError, no_such
     from mosaic_diag.rollback import STRATEGIES
 
     def seconds(flag: str, value: str | None, key: str, default: str) -> float:
@@ -107,7 +107,7 @@ def _options(cfg: Any, remote: str | None, branch: str | None, watch: str | None
     if severity not in SEVERITIES:
         raise cfg.error("deploy.fail_severity", f"must be one of {', '.join(SEVERITIES)}; got {severity!r}")
     if log is not None and not log.is_file():
-        raise UsageError("no such file", path=str(log))
+        raise no_such(log)
     poll_s = seconds("--poll-interval", poll, "deploy.poll_interval", "10s")
     if poll_s <= 0:
         raise UsageError("--poll-interval must be positive")

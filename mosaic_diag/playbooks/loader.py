@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mosaic_diag.errors import ConfigError, FileProblem
+from mosaic_diag.errors import ConfigError, FileProblem, no_such
 from mosaic_diag.platform.yamlpos import line_of, load_yaml
 from mosaic_diag.playbooks.actions import ACTIONS, PLACEHOLDER, param_problem
 from mosaic_diag.playbooks.conditions import Condition, ConditionError, parse, type_problems
@@ -324,7 +324,7 @@ def playbook_files(target: Path) -> list[Path]:
         return sorted(p for p in target.iterdir() if p.suffix in (".yml", ".yaml") and p.is_file())
     if target.is_file():
         return [target]
-    raise ConfigError("no such playbook file or directory", path=str(target))
+    raise no_such(target, "playbook file or directory", ConfigError)
 
 
 def load_playbooks(targets: list[Path], taxonomy: Any = None,
