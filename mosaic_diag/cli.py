@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from importlib import import_module
 
 import typer
@@ -79,10 +80,17 @@ def _run(argv: list[str] | None) -> int:
 
 def _typer_run(argv: list[str] | None) -> int:
     click_error, usage_error, abort = _click_exceptions()
+    interrupted = _count_interrupts()
     try:
-        rv = app(args=argv, prog_name="mosaic-diag", standalone_mode=False)
+        try:
+            rv = app(args=argv, prog_name="mosaic-diag", standalone_mode=False)
+        finally:
+            interrupted.restore()
     except usage_error as exc:
         if not exc.format_message():  # no arguments at all: help was printed
+            return ExitCode.USAGE
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `mosaic-diag playbook`: its help, as asked, not an error
+            sys.stderr.write(exc.format_message().rstrip("\n") + "\n")
             return ExitCode.USAGE
         ctx = getattr(exc, "ctx", None)
         where = f" ({ctx.command_path})" if ctx is not None else ""
@@ -91,4 +99,38 @@ def _typer_run(argv: list[str] | None) -> int:
         return _fail("aborted", ExitCode.FINDINGS)
     except click_error as exc:
         return _fail(exc.format_message(), getattr(exc, "exit_code", ExitCode.USAGE))
+    if rv == 130 and interrupted.count:  # Typer turned Ctrl-C into a silent Exit(130): say it, as the fast paths do
+        return _fail("interrupted", 130)
     return int(rv) if isinstance(rv, int) else ExitCode.OK
+
+
+class _Interrupts:
+    """SIGINT's handler for the length of a Typer run: counts, then raises KeyboardInterrupt as Python's own."""
+
+    def __init__(self, previous: object) -> None:
+        self.count = 0
+        self.previous = previous
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.count += 1
+        raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        import signal
+
+        if self.previous is not None and signal.getsignal(signal.SIGINT) is self:
+            signal.signal(signal.SIGINT, self.previous)  # type: ignore[arg-type]
+
+
+def _count_interrupts() -> _Interrupts:
+    """Count Ctrl-Cs where Python's default handler is in place (never where SIGINT is ignored, `nohup`, or
+    handled by someone else; a command that sets its own, `watch`, replaces this one for its run)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return _Interrupts(None)
+    handler = _Interrupts(signal.default_int_handler)
+    signal.signal(signal.SIGINT, handler)
+    return handler

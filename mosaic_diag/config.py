@@ -7,6 +7,7 @@ Precedence (lowest first): built-in defaults, the config file, environment varia
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,9 +40,12 @@ class Config:
                     raise ConfigError(f"{env_name} must be an integer, got {raw!r}") from exc
             if isinstance(default, float):
                 try:
-                    return float(raw)
+                    number = float(raw)
                 except ValueError as exc:
                     raise ConfigError(f"{env_name} must be a number, got {raw!r}") from exc
+                if not math.isfinite(number):
+                    raise ConfigError(f"{env_name} must be a finite number, got {raw!r}")
+                return number
             if isinstance(default, list | tuple):
                 return [part.strip() for part in raw.split(",") if part.strip()]
             return raw
@@ -100,8 +104,9 @@ class Config:
             return value
         if isinstance(default, bool):
             ok, want = isinstance(value, bool), "true or false"
-        elif isinstance(default, int | float):
-            ok, want = isinstance(value, int | float) and not isinstance(value, bool), "a number"
+        elif isinstance(default, int | float):  # (TOML's nan and inf too: no bound or timeout is ever met by them)
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            ok, want = (ok and math.isfinite(value)), ("a finite number" if ok else "a number")
         elif isinstance(default, str):
             ok, want = isinstance(value, str), "a string"
         elif isinstance(default, list | tuple):
@@ -115,6 +120,45 @@ class Config:
             raise ConfigError(f"{key} must be {want}, got {shown}",
                               path=str(self.source) if self.source else None, line=self.line_of(key))
         return value
+
+    def number(self, key: str, default: float | None, *, minimum: float | None = None,
+               maximum: float | None = None, positive: bool = False, integer: bool = False) -> float | None:
+        """A numeric key (None stays None) that is finite, within its bounds (`positive`: > 0) and, with
+        `integer`, whole; else one ConfigError naming the file and line of the key, or its variable."""
+        value = self.get(key, default)
+        if value is None:
+            return None
+        bounds = ([f"from {minimum:g} to {maximum:g}"] if minimum is not None and maximum is not None else
+                  [f">= {minimum:g}"] if minimum is not None else [f"<= {maximum:g}"] if maximum is not None else [])
+        want = ("a whole number " if integer else "a number ") + " and ".join([*(["> 0"] if positive else []), *bounds])
+        ok = (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+              and (not integer or float(value).is_integer()) and (not positive or value > 0)
+              and (minimum is None or value >= minimum) and (maximum is None or value <= maximum))
+        if ok:
+            return int(value) if integer else float(value)
+        raise self.error(key, f"must be {want}, got {value!r}")
+
+    def error(self, key: str, reason: str) -> ConfigError:
+        """`key reason` as a ConfigError where the key is set: `FILE:LINE: key reason`, or its environment
+        variable's name when that sets it (`MOSAIC_DIAG_X (key) reason`, the value shown as written there)."""
+        env_name = "MOSAIC_DIAG_" + key.upper().replace("-", "_").replace(".", "_")
+        if env_name in self.env:
+            return ConfigError(f"{env_name} ({key}) {reason}")
+        if self.source is None:
+            return ConfigError(f"{key} {reason}")
+        return ConfigError(f"{key} {reason}", path=str(self.source), line=self.line_of(key))
+
+    def line_of(self, key: str) -> int | None:
+        """The line of the config file that sets `key` (None: not found, or no file)."""
+        if self.source is None:
+            return None
+        try:
+            lines = self.source.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            return None
+        found = _key_lines(lines, pyproject=self.source.name == "pyproject.toml")
+        parts = key.split(".")  # (`anomaly = {alpha = 7}`: the line of the inline table)
+        return next((found[k] for k in (".".join(parts[:n]) for n in range(len(parts), 0, -1)) if k in found), None)
 
 
 def find_root(start: Path | None = None) -> Path:

@@ -11,7 +11,7 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["lint"]:
-        from mosaic_diag.commands.guard import GuardedStdout, OutputClosed
+        from mosaic_diag.commands.guard import GuardedStdout, OutputClosed, broken_pipe
         from mosaic_diag.commands.lint_run import fast_main
         from mosaic_diag.errors import DiagError
 
@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write("mosaic-diag: error: interrupted\n")
             return 130
         except (BrokenPipeError, OutputClosed):
-            return 0
+            sys.stdout, sys.stderr = stdout, GuardedStdout(stderr)  # type: ignore[assignment]
+            return broken_pipe()
         finally:
             sys.stdout, sys.stderr = stdout, stderr
         if code is not None:

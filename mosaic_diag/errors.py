@@ -54,6 +54,15 @@ class ConfigError(DiagError):
     exit_code = ExitCode.USAGE
 
 
+def no_such(path: object, what: str = "file", kind: type[DiagError] | None = None) -> DiagError:
+    """`PATH: no such <what>`; for `-` where only files are read, that stdin is not (a hurried `lint -`,
+    `--context -`, `--rules -` said `-: no such file`, as if `-` were a file's name)."""
+    error = kind or UsageError
+    if str(path) == "-":
+        return error(f"stdin is not read here: give a {what.split(' or ')[0]} name", path="-")
+    return error(f"no such {what}", path=str(path))
+
+
 class UnreachableError(DiagError):
     """A target (database, app URL, git remote) could not be reached."""
 

@@ -323,7 +323,9 @@ def test_every_config_key_the_code_reads_is_known() -> None:
     from mosaic_diag.config import KNOWN_KEYS
 
     read = set()
-    key = re.compile(r"""(?:config|cfg|get)\.?get\(\s*["']([a-z_]+\.[a-z_]+|rules|audit_log|deploy_store)["']""")
+    # (config.get / cfg.number / config.error, and the manifest's _strings(config, key, …))
+    key = re.compile(r"""(?:(?:config|cfg|get)\.?(?:get|number|error)\(|_strings\(config,)\s*["']"""
+                     r"""([a-z_]+\.[a-z_]+|rules|audit_log|deploy_store)["']""")
     for path in (ROOT / "mosaic_diag").rglob("*.py"):
         read |= set(key.findall(path.read_text()))
     read |= set(re.findall(r'get\("(anomaly\.[a-z_]+)"', (ROOT / "mosaic_diag/triage/run.py").read_text()))

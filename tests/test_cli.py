@@ -145,3 +145,83 @@ def test_config_paths_are_relative_to_the_repository_root(tmp_path):
     (tmp_path / "diag" / "playbooks" / "zebra.yml").write_text("- id: broken\n")
     r = here("playbook", "validate")
     assert r.returncode == 2 and f"{tmp_path / 'diag' / 'playbooks' / 'zebra.yml'}:1:" in r.stdout
+
+
+def test_a_command_group_without_its_subcommand_shows_its_help_not_an_error():
+    for args in ([], ["playbook"], ["manifest"], ["dlq"], ["hook"]):
+        r = run(*args)
+        assert r.returncode == 2, args
+        assert "mosaic-diag: error" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert r.stderr.startswith(f"Usage: {' '.join(['mosaic-diag', *args])} [OPTIONS] COMMAND"), r.stderr
+        assert "Commands:" in r.stderr
+
+
+def test_tables_at_a_narrow_width_stack_their_rows_whole():
+    """COLUMNS=20: a squeezed table showed `c…`, `PG_SSL…` and columns zero cells wide (Count and Line of
+    triage, every column of labels but one); now each row is `Header: value` lines, every value whole."""
+    import os
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[1] / "examples" / "logs" / "render-sample.log"
+    env = {**os.environ, "COLUMNS": "20", "NO_COLOR": "1", "TERM": "dumb"}
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(sample)], capture_output=True,
+                       text=True, timeout=120, env=env)
+    assert r.returncode == 1, r.stderr
+    lines = r.stdout.splitlines()
+    assert all(len(line) <= 20 for line in lines), [line for line in lines if len(line) > 20]
+    assert "PG_SSL…" not in r.stdout and "│ c… │" not in r.stdout and "\x1b[" not in r.stdout
+    assert "PG_SSL_REQUIRED" in lines and "Severity: critical" in lines and "Count: 4" in lines
+    assert "Line: 977" in lines
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "labels"], capture_output=True, text=True,
+                       timeout=60, env=env)
+    assert r.returncode == 0 and "PG_AUTH_FAILED" in r.stdout.splitlines() and "Retry: no" in r.stdout
+    assert all(len(line) <= 20 for line in r.stdout.splitlines())
+    wide = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(sample)], capture_output=True,
+                          text=True, timeout=120, env={**env, "COLUMNS": "120"})
+    assert "┃ Severity ┃ Label" in wide.stdout  # where it fits, still a table
+
+
+def test_run_options_of_golden_before_a_subcommand_are_refused_not_ignored(tmp_path):
+    """`golden --cases mine.yml validate` validated golden/ (the default) and said ok: the options before the
+    subcommand are the run's, and were silently dropped."""
+    (tmp_path / "mine.yml").write_text("cases:\n  - id: a\n    path: /x\n    expect: {latncy_ms: {p95: 5}}\n")
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "golden", "--cases", "mine.yml", "--format", "json",
+                        "validate"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == ("mosaic-diag: error: --cases, --format before `validate` are options of the golden run, "
+                        "not of `validate`: put the ones it takes after it (mosaic-diag golden validate --help)\n")
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "golden", "validate", "mine.yml"],
+                       capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert r.returncode == 2 and "mine.yml:4: unknown key 'latncy_ms'" in r.stdout + r.stderr
+
+
+def test_a_dumb_terminal_keeps_its_width():
+    """TERM=dumb on a terminal: Rich takes any dumb terminal for 80 columns, whatever COLUMNS or the terminal
+    says, so a 20-column terminal got 80-column tables; the width given is kept (and no colour is sent)."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 20, 0, 0))
+    env = {**os.environ, "TERM": "dumb", "COLUMNS": "20"}
+    proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "labels"], stdout=slave, stderr=slave,
+                            stdin=subprocess.DEVNULL, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the other end closed (EIO)
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(timeout=60) == 0
+    text = b"".join(chunks).decode()
+    lines = text.replace("\r", "").splitlines()
+    assert "PG_AUTH_FAILED" in lines and all(len(line) <= 20 for line in lines), lines[:5]
+    assert "\x1b[" not in text

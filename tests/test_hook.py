@@ -118,6 +118,24 @@ def test_existing_hook_is_chained_first_and_restored(repo: Path) -> None:
     assert r.stdout.startswith("restored: ") and hook.read_text() == original and not chained.exists()
 
 
+
+def test_a_directory_in_the_hooks_place_is_refused_not_chained(repo: Path) -> None:
+    """A directory named pre-commit was moved aside as the chained hook, which the script then ran (`[ -x ]`
+    holds for a directory): every commit failed with 'Permission denied'."""
+    hook = repo / ".git" / "hooks" / "pre-commit"
+    hook.mkdir(parents=True)
+    r = diag(repo, "hook", "install")
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == f"mosaic-diag: error: {hook}: is a directory, not a hook script: move it away first\n"
+    assert hook.is_dir() and not (hook.parent / "pre-commit.mosaic-diag-chained").exists()
+    hook.rmdir()
+    assert diag(repo, "hook", "install").returncode == 0
+    (hook.parent / "pre-commit.mosaic-diag-chained").mkdir()  # one put there later is no hook either
+    (repo / "a.py").write_text(GOOD)
+    git(repo, "add", "a.py")
+    r = commit(repo)
+    assert r.returncode == 0, r.stdout + r.stderr
+
 def test_foreign_hook_is_not_uninstalled(repo: Path) -> None:
     hook = repo / ".git" / "hooks" / "pre-commit"
     hook.write_text("#!/bin/sh\nexit 0\n")

@@ -4,6 +4,7 @@ stdout and config values of the wrong type each give one line naming the culprit
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from http.server import BaseHTTPRequestHandler
@@ -93,6 +94,83 @@ def test_a_config_value_of_the_wrong_type_is_one_line(tmp_path: Path) -> None:
         f"mosaic-diag: error: {tmp_path / 'mosaic-diag.toml'}:2: predeploy.timeout must be a number, got 'fast'"
 
 
+
+
+SAMPLE = "2026-12-06T10:00:00Z ERROR api: boom\n"
+
+
+@pytest.mark.parametrize(("config", "args", "message"), [
+    ("[anomaly]\nwindow_minutes = 0\n", ["triage", "app.log"],
+     ":2: anomaly.window_minutes must be a whole number >= 1, got 0"),
+    ("anomaly = {alpha = 7}\n", ["triage", "app.log"], ":1: anomaly.alpha must be a number > 0 and <= 1, got 7"),
+    ("[anomaly]\nthreshold = nan\n", ["triage", "app.log"], ":2: anomaly.threshold must be a finite number, got nan"),
+    ("anomaly.min_count = 1e400\n", ["triage", "app.log"], ":1: anomaly.min_count must be a finite number, got inf"),
+    ("[anomaly]\nmin_count = 2.5\n", ["triage", "app.log"],
+     ":2: anomaly.min_count must be a whole number >= 1, got 2.5"),
+    ("[golden]\nconcurrency = 0\n", ["golden", "--url", "http://127.0.0.1:9"],
+     ":2: golden.concurrency must be a whole number >= 1, got 0"),
+    ("[golden]\ntimeout = -1\n", ["golden", "--url", "http://127.0.0.1:9"],
+     ":2: golden.timeout must be a number > 0, got -1"),
+    ("[golden]\nglobal_timeout = 0\n", ["golden", "--url", "http://127.0.0.1:9"],
+     ":2: golden.global_timeout must be a number > 0, got 0"),
+    ("[predeploy]\ntimeout = -3\n", ["predeploy", "--only", "settings"],
+     ":2: predeploy.timeout must be a number > 0, got -3"),
+    ("[playbooks]\ncooldown = -60\n", ["triage", "app.log"], ":2: playbooks.cooldown must be a number >= 0, got -60"),
+], ids=["window-0", "alpha-inline-table", "threshold-nan", "min-count-inf", "min-count-fraction", "concurrency-0",
+        "timeout-negative", "global-timeout-0", "predeploy-timeout", "cooldown-negative"])
+def test_a_config_number_out_of_its_range_is_one_line_with_file_and_line(tmp_path: Path, config: str,
+                                                                            args: list[str], message: str) -> None:
+    """Out of range, not a number at all (nan, inf) or not whole: named where it is set, never a traceback, a
+    silently truncated value, a run that reports every case as failed or a bound that can never be met."""
+    (tmp_path / "mosaic-diag.toml").write_text(config)
+    (tmp_path / "app.log").write_text(SAMPLE)
+    (tmp_path / "golden").mkdir()
+    (tmp_path / "golden" / "a.yml").write_text("cases:\n  - id: a\n    path: /x\n")
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert one_error_line(r.stderr) == f"mosaic-diag: error: {tmp_path / 'mosaic-diag.toml'}{message}"
+
+
+
+@pytest.mark.parametrize(("config", "args", "message"), [
+    ('[deploy]\nwatch = "5 minutes"\n', ["deploy", "--dry-run"],
+     ":2: deploy.watch takes a duration such as 90s, 30m, 2h; got '5 minutes'"),
+    ('[deploy]\nfail_severity = "urgent"\n', ["deploy", "--dry-run"],
+     ":2: deploy.fail_severity must be one of critical, high, medium, low; got 'urgent'"),
+    ('[deploy]\nrollback_strategy = "nuke"\n', ["deploy", "--dry-run"],
+     ":2: deploy.rollback_strategy takes one of revert, reset, render-api; got 'nuke'"),
+    ('[predeploy]\nfail_level = "fatal"\n', ["predeploy", "--only", "settings"],
+     ":2: predeploy.fail_level must be one of info, warning, error, got 'fatal'"),
+    ('[predeploy]\nsilence = ["MD-ENV001", 3]\n', ["predeploy", "--only", "settings"],
+     ":2: predeploy.silence must be a list of check ids, got ['MD-ENV001', 3]"),
+    ('[manifest]\nprompts = 5\n', ["manifest", "generate"],
+     ":2: manifest.prompts must be a string or a list of strings, got 5"),
+    ('[golden]\nprovider = "gpt"\n', ["golden", "--url", "http://127.0.0.1:9"],
+     ":2: golden.provider must be openai, anthropic or all, got 'gpt'"),
+], ids=["deploy-watch", "fail-severity", "strategy", "fail-level", "silence", "manifest-prompts", "provider"])
+def test_a_config_value_a_command_refuses_is_named_with_its_file_and_line(tmp_path: Path, config: str,
+                                                                          args: list[str], message: str) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True, timeout=60)
+    subprocess.run(["git", "-C", str(tmp_path), "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q",
+                    "--allow-empty", "-m", "init"], check=True, timeout=60)
+    (tmp_path / "mosaic-diag.toml").write_text(config)
+    (tmp_path / "golden").mkdir()
+    (tmp_path / "golden" / "a.yml").write_text("cases:\n  - id: a\n    path: /x\n")
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert [line for line in r.stderr.splitlines() if line.startswith("mosaic-diag: error:")] == \
+        [f"mosaic-diag: error: {tmp_path / 'mosaic-diag.toml'}{message}"], r.stderr
+    assert "Traceback" not in r.stderr
+
+def test_a_config_number_out_of_range_from_the_environment_names_the_variable(tmp_path: Path) -> None:
+    (tmp_path / "app.log").write_text(SAMPLE)
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", "app.log"], capture_output=True, text=True,
+                       cwd=tmp_path, timeout=60, env={**os.environ, "MOSAIC_DIAG_ANOMALY_THRESHOLD": "nan"})
+    assert r.returncode == 2
+    assert one_error_line(r.stderr) == \
+        "mosaic-diag: error: MOSAIC_DIAG_ANOMALY_THRESHOLD must be a finite number, got 'nan'"
+
+
 def test_a_deeply_nested_toml_config_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "mosaic-diag.toml").write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
     r = cli("predeploy", "--only", "settings", cwd=tmp_path)
@@ -139,6 +217,148 @@ def test_a_directory_named_like_the_config_is_one_line_not_skipped(tmp_path: Pat
     assert r.returncode == 2
     assert one_error_line(r.stderr) == f"mosaic-diag: error: {tmp_path / 'mosaic-diag.toml'}: is not a file"
 
+
+
+@pytest.mark.parametrize(("name", "content", "args", "reason"), [
+    ("golden-last-run.json", b"\xf8\xa1 not text", ["golden", "bless", "--state-dir", "st"],
+     "st/golden-last-run.json: last golden run (run `mosaic-diag golden` first) is not UTF-8 text"),
+    ("golden-last-run.json", b'{"cases": [1]}', ["golden", "bless", "--state-dir", "st"],
+     "st/golden-last-run.json: not a golden run report (case 1 is not a mapping with an id, outcome, ok, "
+     "passes and runs)"),
+    ("golden-last-run.json", b'{"cases": [{"id": "a"}]}', ["golden", "bless", "--state-dir", "st"],
+     "st/golden-last-run.json: not a golden run report (case 1 is not a mapping with an id, outcome, ok, "
+     "passes and runs)"),
+    ("golden-last-run.json", b'{"cases": [{"id": "a"}]}',
+     ["golden", "--url", "http://127.0.0.1:9", "--only-failed", "--state-dir", "st"],
+     "st/golden-last-run.json: not a golden run report (case 1 is not a mapping with an id, outcome, ok, "
+     "passes and runs)"),
+    ("base.json", b'{"version": 1, "cases": {"a": 5}}',
+     ["golden", "--url", "http://127.0.0.1:9", "--baseline", "st/base.json", "--state-dir", "st"],
+     "st/base.json: not a golden baseline (version 1): case 'a' is not a mapping"),
+], ids=["last-run-binary", "last-run-case-not-a-mapping", "last-run-case-without-fields", "only-failed",
+        "baseline-case-not-a-mapping"])
+def test_a_corrupt_golden_state_file_is_one_line(tmp_path: Path, name: str, content: bytes, args: list[str],
+                                                 reason: str) -> None:
+    """A last run or baseline hand-edited, cut or overwritten: an AttributeError / KeyError / UnicodeDecodeError
+    traceback before."""
+    (tmp_path / "st").mkdir()
+    (tmp_path / "st" / name).write_bytes(content)
+    (tmp_path / "golden").mkdir()
+    (tmp_path / "golden" / "a.yml").write_text("cases:\n  - id: a\n    path: /x\n")
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert one_error_line(r.stderr) == f"mosaic-diag: error: {reason}"
+
+
+def test_a_hand_edited_manifest_with_odd_types_is_recorded_without_a_traceback(tmp_path: Path) -> None:
+    """`git.dirty_paths: [1]` was a TypeError traceback in `manifest record` (joining the paths)."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True, timeout=60)
+    subprocess.run(["git", "-C", str(tmp_path), "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q",
+                    "--allow-empty", "-m", "init"], check=True, timeout=60)
+    r = cli("manifest", "generate", "--out", "m.json", cwd=tmp_path)
+    assert r.returncode in (0, 1), r.stderr
+    manifest = json.loads((tmp_path / "m.json").read_text())
+    manifest["git"]["dirty"], manifest["git"]["dirty_paths"] = True, [1, "a.py"]
+    (tmp_path / "m.json").write_text(json.dumps(manifest))
+    r = cli("manifest", "record", "--manifest", "m.json", cwd=tmp_path)
+    assert "Traceback" not in r.stderr and r.returncode == 0, r.stderr
+    assert "dirty tree: 2 uncommitted change(s) (1, a.py)" in r.stderr
+
+
+@pytest.mark.parametrize(("record", "reason"), [
+    ({"commit": 5}, "commit is not text"),
+    ({"commit": None}, "commit is not text"),
+    ({"note": ["x"]}, "note is not text"),
+    ({"manifest": [1]}, "manifest is not a mapping"),
+    ({"id": None}, "int() argument must be a string, a bytes-like object or a real number, not 'NoneType'"),
+    ([1], "not a JSON object"),
+], ids=["commit", "commit-null", "note", "manifest", "id", "array"])
+def test_a_hand_edited_deploy_store_record_is_one_line(tmp_path: Path, record: object, reason: str) -> None:
+    """`manifest history` over a record of the wrong types: a TypeError traceback (`'int' object is not
+    subscriptable`) before."""
+    good = {"id": 1, "recorded_at": "2026-12-06T10:00:00+00:00", "commit": "a" * 40, "branch": "main",
+            "status": "deployed", "note": None, "manifest": {}}
+    line = {**good, **record} if isinstance(record, dict) else record
+    (tmp_path / ".mosaic-diag").mkdir()
+    (tmp_path / ".mosaic-diag" / "deploys.jsonl").write_text(json.dumps(good) + "\n" + json.dumps(line) + "\n")
+    r = cli("manifest", "history", cwd=tmp_path)
+    assert r.returncode == 2
+    assert one_error_line(r.stderr) == \
+        f"mosaic-diag: error: {tmp_path / '.mosaic-diag' / 'deploys.jsonl'}:2: bad deploy record: {reason}"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["triage", "app.log", "--since", "9999999d"], "--since '9999999d' reaches before year 1"),
+    (["triage", "app.log", "--format", "json", "--until", "99999999999999d"],
+     "--until '99999999999999d' reaches before year 1"),
+    (["dlq", "purge", "--older-than", "100000000w", "--db", "dlq.db"],
+     "--older-than '100000000w' reaches before year 1"),
+    (["watch", "--file", "app.log", "--cooldown", "99999999999d"],
+     "--cooldown '99999999999d' is longer than 100 years"),
+    (["rollback", "--auto", "--log", "app.log", "--window", "99999999999d"],
+     "--window '99999999999d' is longer than 100 years"),
+], ids=["since", "until", "older-than", "cooldown", "window"])
+def test_a_huge_duration_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    """`--since 9999999d` (a finger on the 9): an OverflowError traceback from the date arithmetic before."""
+    (tmp_path / "app.log").write_text(SAMPLE)
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert one_error_line(r.stderr) == f"mosaic-diag: error: {message}"
+
+
+@pytest.mark.parametrize(("args", "env", "message"), [
+    (["golden", "--url", "http://[::1", "--cases", "cases.yml"], {},
+     "--url 'http://[::1' is not a valid URL (Invalid port: ':1')"),
+    (["golden", "--url", "http://host:99999", "--cases", "cases.yml"], {},
+     "--url 'http://host:99999' is not a valid URL (port 99999 out of range)"),
+    (["rollback", "--auto", "--health-url", "http://[::1"], {},
+     "the health URL 'http://[::1' is not a valid URL (Invalid port: ':1')"),
+    (["triage", "--render", "--render-service", "srv-abc"],
+     {"MOSAIC_DIAG_RENDER_API_URL": "http://[::1", "RENDER_API_KEY": "rnd_x"},
+     "the Render API URL (render.api_url / MOSAIC_DIAG_RENDER_API_URL) 'http://[::1' is not a valid URL "
+     "(Invalid port: ':1')"),
+], ids=["golden-bracket", "golden-port", "health-url", "render-api-url"])
+def test_a_malformed_url_is_one_line(tmp_path: Path, args: list[str], env: dict[str, str], message: str) -> None:
+    """httpx.InvalidURL is no httpx.HTTPError: a half-typed `http://[::1` was a traceback (exit 1)."""
+    (tmp_path / "cases.yml").write_text("cases:\n  - id: a\n    path: /x\n")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True, timeout=60)
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", *args], capture_output=True, text=True, cwd=tmp_path,
+                       timeout=60, env={**os.environ, **env})
+    assert r.returncode == 2, r.stderr
+    assert one_error_line(r.stderr) == f"mosaic-diag: error: {message}"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--syslog", "[::1"], "--syslog takes HOST:PORT, got '[::1'"),
+    (["--syslog", "::1:6514"], "--syslog takes HOST:PORT (an IPv6 address in brackets: [::1]:6514), got '::1:6514'"),
+    (["--syslog", "127.0.0.1:0", "--tls-cert", "bad.pem", "--tls-key", "bad.pem"],
+     "bad.pem: cannot use the TLS certificate or key: [SSL] PEM lib"),
+    (["--syslog", "127.0.0.1:0", "--tls-cert", "cert.pem", "--tls-key", "missing.pem"],
+     "missing.pem: no such key file"),
+], ids=["bracket", "bare-ipv6", "not-pem", "missing-key"])
+def test_a_bad_syslog_address_or_certificate_is_one_line_naming_it(tmp_path: Path, args: list[str],
+                                                                   message: str) -> None:
+    """`[::1` was bound as host ':' port 1 ('Name or service not known'), a certificate that is no PEM said only
+    '[SSL] PEM lib' (an OSError, read as 'cannot listen'), a missing key was not checked before."""
+    (tmp_path / "bad.pem").write_bytes(b"\x9b not a certificate\n")
+    (tmp_path / "cert.pem").write_text("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")
+    r = cli("watch", *args, cwd=tmp_path, timeout=30)
+    assert r.returncode == 2, r.stderr
+    assert one_error_line(r.stderr).startswith(f"mosaic-diag: error: {message}"), r.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["lint", "-"], ["lint", "--no-cache", "-"], ["golden", "validate", "-"], ["classify", "boom", "--rules", "-"],
+    ["playbook", "run", "OPENAI_TIMEOUT", "--context", "-"], ["watch", "--file", "-"],
+    ["rollback", "--auto", "--log", "-"], ["dlq", "list", "--db", "-"],
+], ids=["lint", "lint-no-cache", "golden-validate", "rules", "context", "watch", "rollback-log", "dlq-db"])
+def test_dash_where_only_files_are_read_says_so(tmp_path: Path, args: list[str]) -> None:
+    """`-` (stdin) where a command reads files only said `-: no such file`, as if `-` were a file's name."""
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", *args], capture_output=True, text=True, cwd=tmp_path,
+                       timeout=60, input="KeyError: 'x'\n")
+    assert r.returncode == 2, r.stderr
+    line = one_error_line(r.stderr)
+    assert line.startswith("mosaic-diag: error: -: stdin is not read here: give a "), line
 
 # -- output ----------------------------------------------------------------------------------------
 class _Ok(BaseHTTPRequestHandler):
@@ -190,6 +410,36 @@ def test_a_closed_stdout_is_one_line(tmp_path: Path, fmt: str) -> None:
     err = proc.stderr.read()
     assert proc.wait(timeout=60) == 2
     assert one_error_line(err) == "mosaic-diag: error: output closed early (broken pipe)"
+
+
+
+SAMPLE_LOG = Path(__file__).resolve().parents[1] / "examples" / "logs" / "render-sample.log"
+SWALLOWS = "def f(conn):\n    try:\n        conn.execute('SELECT 1')\n    except Exception:\n        pass\n"
+
+
+@pytest.mark.parametrize("args", [["labels"], ["triage", str(SAMPLE_LOG)], ["lint", "--no-cache", "bad.py"]],
+                         ids=["typer", "triage-fast-path", "lint-fast-path"])
+def test_stdout_closed_before_the_start_is_one_line(tmp_path: Path, args: list[str]) -> None:
+    """`cmd >&-`: Python starts with no sys.stdout at all (None), not a broken pipe."""
+    (tmp_path / "bad.py").write_text(SWALLOWS)
+    command = " ".join([sys.executable, "-m", "mosaic_diag", *(f"'{a}'" for a in args)]) + " >&-"
+    r = subprocess.run(["sh", "-c", command], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert [line for line in r.stderr.splitlines() if line.startswith("mosaic-diag: error:")] == [
+        "mosaic-diag: error: output closed early (broken pipe)"], r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_lint_into_a_closed_pipe_says_so_as_every_command(tmp_path: Path) -> None:
+    (tmp_path / "bad.py").write_text(SWALLOWS)
+    proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "lint", "--no-cache", "bad.py"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    proc.stdout.close()  # `| head -0`
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 2
+    assert [line for line in err.splitlines() if line.startswith("mosaic-diag: error:")] == [
+        "mosaic-diag: error: output closed early (broken pipe)"], err
+    assert "Traceback" not in err
 
 
 # -- rules' patterns on pathological lines (held-out round 13) -------------------------------------
@@ -375,3 +625,27 @@ def test_rich_keeps_its_own_moves_and_escapes_the_texts() -> None:
     out = buf.getvalue()
     assert out.startswith("\x1b[1A") and "\x1b[1m" in out
     assert "\\u001b[2K\\u001b]0;t x" in out and "\x1b]" not in out and "\x1b[2K" not in out
+
+
+def test_ctrl_c_in_a_typer_command_says_interrupted(tmp_path: Path) -> None:
+    """Typer turns a KeyboardInterrupt into a silent Exit(130): `golden` (any command but the fast paths) exited
+    130 with nothing said. The app here accepts the request and never answers: the run is surely under way."""
+    import signal
+    import socket
+
+    (tmp_path / "cases.yml").write_text("cases:\n  - id: a\n    path: /x\n")
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        server.settimeout(60)
+        port = server.getsockname()[1]
+        proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "golden", "--url", f"http://127.0.0.1:{port}",
+                                 "--cases", "cases.yml", "--junit", "junit.xml", "--state-dir", "st"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+        conn, _ = server.accept()
+        with conn:
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert one_error_line(err) == "mosaic-diag: error: interrupted"
+    assert not (tmp_path / "junit.xml").exists()

@@ -154,6 +154,19 @@ def test_output_goes_with_html_only_and_bad_paths_are_one_line(tmp_path):
     assert r.returncode == 2  # only the commands with a report to share take html
 
 
+
+def test_dash_is_stdout_for_output_and_refused_for_junit(tmp_path):
+    """`-o -` and `--junit -` wrote a file named `-` in the current directory."""
+    r = mosaic("triage", str(SAMPLE), "--format", "html", "-o", "-", cwd=tmp_path)
+    assert r.returncode == 1 and r.stdout.startswith("<!doctype html>"), r.stderr
+    r = mosaic("predeploy", "--root", str(tmp_path), "--only", "settings", "--junit", "-", cwd=tmp_path)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == "mosaic-diag: error: --junit takes a file name (`-` is not stdout here: stdout carries " \
+                       "the report)\n"
+    r = mosaic("golden", "--url", "http://127.0.0.1:9", "--junit", "-", cwd=tmp_path)
+    assert r.returncode == 2 and "--junit takes a file name" in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
 def test_output_replaces_a_symlink_planted_in_its_place(tmp_path):
     """-o onto a symlink (planted, or left by someone): the link is replaced by the report, the file it
     named is never written through (a shared /tmp path cannot be turned into a write elsewhere)."""

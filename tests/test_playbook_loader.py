@@ -208,6 +208,51 @@ def test_rates_carry_their_unit(tmp_path: Path) -> None:
     assert any("{count_5m} is a count (errors in 5 minutes), not per minute" in p.message for p in problems)
 
 
+
+TYPED = """\
+- id: typed
+  match: {label: OPENAI_TIMEOUT}
+  gather:
+    - env: [OPENAI_API_KEY]
+  remediate:
+    - action: alert_ops
+      when: "count_5m > '5'"
+      message: a
+    - action: alert_ops
+      when: "env.OPENAI_API_KEY.set == 'yes'"
+      message: b
+    - action: alert_ops
+      when: "stage in ['deploy', 3]"
+      message: c
+    - action: alert_ops
+      when: "5 < count or count >= 1.5 or stage == null or severity in ['high', 'critical']"
+      message: fine
+    - action: alert_ops
+      when: "label startswith 5"
+      message: d
+    - action: alert_ops
+      when: "count contains 'x'"
+      message: e
+"""
+
+
+def test_a_comparison_of_a_fact_with_a_value_of_another_type_is_a_load_error(tmp_path: Path) -> None:
+    """`count_5m > '5'` loaded and then was skipped as 'unknown' on every run: it can never hold."""
+    write(tmp_path, "typed.yml", TYPED)
+    _, problems = PlaybookStore.validate([tmp_path])
+    got = [(p.line, p.message) for p in problems]
+    assert got == [
+        (7, "bad condition \"count_5m > '5'\": count_5m is a number; '5' is a string: it never holds "
+            "(write the value as a number)"),
+        (10, "bad condition \"env.OPENAI_API_KEY.set == 'yes'\": env.OPENAI_API_KEY.set is true or false; "
+             "'yes' is a string: it never holds (write the value as true or false)"),
+        (13, "bad condition \"stage in ['deploy', 3]\": stage is a string; 3 is a number: it never holds "
+             "(write the value as a string)"),
+        (19, "bad condition 'label startswith 5': label is a string; 5 is a number: it never holds "
+             "(write the value as a string)"),
+        (22, "bad condition \"count contains 'x'\": count is a number: `contains` reads a string or a list"),
+    ], got
+
 def test_cli_validate_prints_every_error_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     write(tmp_path, "a_good.yml", GOOD)
     bad = write(tmp_path, "b_bad.yml", BAD)

@@ -15,7 +15,7 @@ from mosaic_diag.checks.model import LEVELS, CheckContext, Report
 from mosaic_diag.checks.registry import all_checks, select
 from mosaic_diag.checks.runner import run_checks
 from mosaic_diag.config import load_config
-from mosaic_diag.errors import ConfigError, UsageError
+from mosaic_diag.errors import UsageError
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -32,11 +32,13 @@ def predeploy(root: Path, env: Mapping[str, str], *, only: Iterable[str] = (), s
     config = load_config(root, env)
     level = (fail_level or str(config.get("predeploy.fail_level", "error"))).lower()
     if level not in LEVELS:
+        if fail_level is None:
+            raise config.error("predeploy.fail_level", f"must be one of {', '.join(LEVELS)}, got {level!r}")
         raise UsageError(f"fail level must be one of {', '.join(LEVELS)}, got {level!r}")
     silence = config.get("predeploy.silence", [])
     if not isinstance(silence, list) or not all(isinstance(s, str) for s in silence):
-        raise ConfigError(f"predeploy.silence must be a list of check ids, got {silence!r}")
-    per_check = timeout if timeout is not None else float(config.get("predeploy.timeout", DEFAULT_TIMEOUT))
+        raise config.error("predeploy.silence", f"must be a list of check ids, got {silence!r}")
+    per_check = timeout if timeout is not None else config.number("predeploy.timeout", DEFAULT_TIMEOUT, positive=True)
     if per_check <= 0:
         raise UsageError(f"timeout must be positive, got {per_check:g}")
     selection = select(all_checks(), only or config.get("predeploy.only", []), skip or config.get("predeploy.skip", []))

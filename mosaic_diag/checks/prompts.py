@@ -141,7 +141,7 @@ def check_csv(path: Path, shown: str, max_field: int) -> Iterator[Message]:
 def run(ctx: CheckContext) -> Iterator[Message]:
     steps = str(ctx.config.get("predeploy.ps101_steps", "prompts/ps101_steps.json"))
     table = str(ctx.config.get("predeploy.prompts_csv", "prompts/prompts.csv"))
-    max_field = int(ctx.config.get("predeploy.prompts_max_field", 10_000))
+    max_field = int(ctx.config.number("predeploy.prompts_max_field", 10_000, minimum=1, integer=True))
     for shown, fn in ((steps, lambda p, s: check_steps(p, s)), (table, lambda p, s: check_csv(p, s, max_field))):
         path = ctx.root / shown
         if not path.is_file():

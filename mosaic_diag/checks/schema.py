@@ -15,7 +15,6 @@ from typing import Any
 
 from mosaic_diag.checks.appsql import ForeignKey, Insert, app_inserts, declared_foreign_keys
 from mosaic_diag.checks.model import Check, CheckContext, CheckId, Message, Skip
-from mosaic_diag.errors import ConfigError
 from mosaic_diag.lint.ddl import Table, parse_ddl
 
 IDS = (
@@ -197,7 +196,7 @@ def run(ctx: CheckContext) -> Iterator[Message]:
     yield from drift(tables, live, shown, facts)
     patterns = ctx.config.get("predeploy.app_sql", ["**/*.py"])
     if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
-        raise ConfigError(f"predeploy.app_sql must be a list of globs, got {patterns!r}")
+        raise ctx.config.error("predeploy.app_sql", f"must be a list of globs, got {patterns!r}")
     try:
         fks = declared_foreign_keys(path)
     except (OSError, UnicodeDecodeError, SyntaxError):

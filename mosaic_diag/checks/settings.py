@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 from mosaic_diag.checks.advice import env_facts
 from mosaic_diag.checks.model import Check, CheckContext, CheckId, Message
-from mosaic_diag.errors import ConfigError
 
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")  # the names the playbooks' env.<NAME>.set facts take
 DEFAULT_REQUIRED = ("DATABASE_URL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY|CLAUDE_API_KEY")
@@ -24,7 +23,7 @@ IDS = (
 def run(ctx: CheckContext) -> Iterator[Message]:
     required = ctx.config.get("predeploy.required_env", list(DEFAULT_REQUIRED))
     if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
-        raise ConfigError(f"predeploy.required_env must be a list of strings, got {required!r}")
+        raise ctx.config.error("predeploy.required_env", f"must be a list of strings, got {required!r}")
     checked = [n.strip() for entry in required for n in entry.split("|") if _ENV_NAME.match(n.strip())]
     for entry in required:
         names = [n.strip() for n in entry.split("|") if n.strip()]

@@ -44,7 +44,10 @@ def parse_time(value: str | None, option: str, *, now: datetime | None = None) -
     m = _DURATION.match(text)
     if m:
         now = now or datetime.now(UTC)
-        return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+        try:
+            return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+        except OverflowError:  # (`--since 9999999d`: before year 1, or past what a timedelta holds)
+            raise UsageError(f"{option} {value!r} reaches before year 1") from None
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
@@ -53,9 +56,12 @@ def parse_time(value: str | None, option: str, *, now: datetime | None = None) -
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def check_output(fmt: object, output: Path | None) -> None:
-    """`--output` goes with `--format html` only (the other formats stream to stdout)."""
-    if output is not None and str(getattr(fmt, "value", fmt)) != "html":
+def check_output(fmt: object, output: Path | None, junit: Path | None = None) -> None:
+    """`--output` goes with `--format html` only (the other formats stream to stdout; `-o -` is stdout);
+    `--junit` takes a file, never `-` (which would be a file named `-`: stdout carries the report)."""
+    if junit is not None and str(junit) == "-":
+        raise UsageError("--junit takes a file name (`-` is not stdout here: stdout carries the report)")
+    if output is not None and str(output) != "-" and str(getattr(fmt, "value", fmt)) != "html":
         raise UsageError("--output/-o is for --format html (the other formats write to stdout)")
 
 
@@ -63,7 +69,7 @@ def write_report(text: str, output: Path | None) -> None:
     """A whole report to `output` (atomically: the old file or the new one, never half) or stdout."""
     import sys
 
-    if output is None:
+    if output is None or str(output) == "-":
         sys.stdout.write(text)
         return
     from mosaic_diag.platform.atomic import write_atomic
@@ -80,12 +86,19 @@ def write_report(text: str, output: Path | None) -> None:
         raise UsageError(f"cannot write: {exc.strerror or exc}", path=str(output)) from None
 
 
+MAX_DURATION_S = 100 * 365 * 86400  # past it, adding a duration to a time leaves what datetime holds
+
+
 def parse_duration(value: str, option: str) -> float:
-    """Seconds of a duration such as `90s`, `30m`, `2h`, `1d` (a bare number is seconds)."""
+    """Seconds of a duration such as `90s`, `30m`, `2h`, `1d` (a bare number is seconds), at most 100 years."""
     text = value.strip()
     if text.replace(".", "", 1).isdigit():
-        return float(text)
-    m = _DURATION.match(text)
-    if not m:
-        raise UsageError(f"{option} takes a duration such as 90s, 30m, 2h; got {value!r}")
-    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}).total_seconds()
+        seconds = float(text)
+    else:
+        m = _DURATION.match(text)
+        if not m:
+            raise UsageError(f"{option} takes a duration such as 90s, 30m, 2h; got {value!r}")
+        seconds = int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
+    if seconds > MAX_DURATION_S:
+        raise UsageError(f"{option} {value!r} is longer than 100 years")
+    return float(seconds)

@@ -82,30 +82,38 @@ def _options(cfg: Any, remote: str | None, branch: str | None, watch: str | None
     from mosaic_diag.commands._common import parse_duration
     from mosaic_diag.deploy import DeployOptions
     from mosaic_diag.deploy.model import SEVERITIES
-    from mosaic_diag.errors import ConfigError, UsageError
+    from mosaic_diag.errors import UsageError, no_such
     from mosaic_diag.rollback import STRATEGIES
 
     def seconds(flag: str, value: str | None, key: str, default: str) -> float:
-        raw = value if value is not None else str(cfg.get(key, default))
-        got = parse_duration(raw, flag if value is not None else key)
+        if value is not None:
+            got = parse_duration(value, flag)
+        else:
+            raw = str(cfg.get(key, default))
+            try:
+                got = parse_duration(raw, key)
+            except UsageError:
+                raise cfg.error(key, f"takes a duration such as 90s, 30m, 2h; got {raw!r}") from None
         if got < 0:
             raise UsageError(f"{flag} must not be negative")
         return got
 
     chosen = strategy or str(cfg.get("deploy.rollback_strategy", "revert"))
+    if chosen not in STRATEGIES and strategy is None:
+        raise cfg.error("deploy.rollback_strategy", f"takes one of {', '.join(STRATEGIES)}; got {chosen!r}")
     if chosen not in STRATEGIES:
         raise UsageError(f"--strategy takes one of {', '.join(STRATEGIES)}; got {chosen!r}")
     severity = str(cfg.get("deploy.fail_severity", "high")).lower()
     if severity not in SEVERITIES:
-        raise ConfigError(f"deploy.fail_severity must be one of {', '.join(SEVERITIES)}; got {severity!r}")
+        raise cfg.error("deploy.fail_severity", f"must be one of {', '.join(SEVERITIES)}; got {severity!r}")
     if log is not None and not log.is_file():
-        raise UsageError("no such file", path=str(log))
+        raise no_such(log)
     poll_s = seconds("--poll-interval", poll, "deploy.poll_interval", "10s")
     if poll_s <= 0:
         raise UsageError("--poll-interval must be positive")
     config_skip = cfg.get("deploy.skip", [])
     if not isinstance(config_skip, list | tuple) or not all(isinstance(x, str) for x in config_skip):
-        raise ConfigError(f"deploy.skip must be a list of predeploy check ids, got {config_skip!r}")
+        raise cfg.error("deploy.skip", f"must be a list of predeploy check ids, got {config_skip!r}")
     return DeployOptions(
         remote=remote or str(cfg.get("deploy.remote", cfg.get("rollback.remote", "origin"))),
         branch=branch or str(cfg.get("deploy.branch", cfg.get("rollback.branch", "main"))),
@@ -114,8 +122,8 @@ def _options(cfg: Any, remote: str | None, branch: str | None, watch: str | None
         poll_s=poll_s,
         health_url=health_url or cfg.get("deploy.health_url") or None,
         log=log, rollback=not no_rollback, strategy=chosen, allow_schema_change=allow_schema_change,
-        error_budget=float(cfg.get("rollback.error_budget", 0.01)),
-        min_requests=int(cfg.get("rollback.min_requests", 10)),
+        error_budget=cfg.number("rollback.error_budget", 0.01, minimum=0, maximum=1),
+        min_requests=cfg.number("rollback.min_requests", 10, minimum=0, integer=True),
         fail_severity=severity, predeploy_skip=tuple([*config_skip, *(skip or [])]),
         execute_playbooks=execute_playbooks, dry_run=dry_run, allow_other_branch=allow_other_branch,
         resume_autodeploy=resume_autodeploy,

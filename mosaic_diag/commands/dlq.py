@@ -23,7 +23,7 @@ DbOption = Annotated[str | None, typer.Option(
 def _store(db: str | None, *, must_exist: bool = True) -> DeadLetterStore:
     from pathlib import Path
 
-    from mosaic_diag.errors import UsageError
+    from mosaic_diag.errors import UsageError, no_such
     from mosaic_diag.runtime.guard import open_dead_letters
 
     target = db or os.environ.get("MOSAIC_DLQ") or os.environ.get("DATABASE_URL")
@@ -31,7 +31,7 @@ def _store(db: str | None, *, must_exist: bool = True) -> DeadLetterStore:
         raise UsageError("no dead-letter database: pass --db, or set MOSAIC_DLQ or DATABASE_URL")
     store = open_dead_letters(target)
     if not store.postgres and must_exist and not Path(target).is_file():
-        raise UsageError("no such SQLite dead-letter file", path=target)
+        raise no_such(target, "SQLite dead-letter file")
     return store
 
 
@@ -80,14 +80,14 @@ def _write_rows(rows: list[dict[str, Any]], fmt: OutputFormat, title: str) -> No
         from rich.table import Table
         from rich.text import Text
 
-        from mosaic_diag.render.console import out
+        from mosaic_diag.render.console import out, print_table
 
         table = Table(title=Text(title), title_justify="left")
         for name in columns:
             table.add_column(name, overflow="fold")
         for row in rows:  # stored answers and errors are text, never Rich markup
             table.add_row(*(Text(str(row.get(c) or "")) for c in columns))
-        out().print(table)
+        print_table(out(), table)
 
 
 @dlq_app.command("list")

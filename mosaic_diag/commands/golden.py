@@ -95,6 +95,15 @@ def golden(
     options, 3 the app could not be reached.
     """
     if ctx.invoked_subcommand is not None:
+        given = [p.opts[0] for p in ctx.command.params if p.name is not None and
+                 getattr(ctx.get_parameter_source(p.name), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")]
+        if given:  # (silently dropped, `golden --cases mine.yml validate` validated golden/ and said ok)
+            from mosaic_diag.errors import UsageError
+
+            sub = ctx.invoked_subcommand
+            what = "are options" if len(given) > 1 else "is an option"
+            raise UsageError(f"{', '.join(given)} before `{sub}` {what} of the golden run, not of `{sub}`: "
+                             f"put the ones it takes after it (mosaic-diag golden {sub} --help)")
         return 0
     import dataclasses
     import time
@@ -113,7 +122,7 @@ def golden(
         save_last_run,
     )
 
-    check_output(fmt, output)
+    check_output(fmt, output, junit)
     cfg = config_here()
     if min_pass is not None and min_pass > repeat:
         raise UsageError(f"--min-pass {min_pass} is more than --repeat {repeat}")
@@ -135,23 +144,26 @@ def golden(
     from mosaic_diag.golden.targets import app_env
 
     chosen_provider = provider or cfg.get("golden.provider", None)
+    if provider is None and chosen_provider is not None and chosen_provider not in (*PROVIDERS, "all"):
+        raise cfg.error("golden.provider", f"must be openai, anthropic or all, got {chosen_provider!r}")
     if chosen_provider is not None and chosen_provider not in (*PROVIDERS, "all"):
         raise UsageError(f"--provider must be openai, anthropic or all, got {chosen_provider!r}")
     providers = PROVIDERS if chosen_provider == "all" else (chosen_provider,)
-    rate = pass_rate if pass_rate is not None else cfg.get("golden.pass_rate", None)
-    if rate is not None and not (isinstance(rate, int | float) and 0 <= float(rate) <= 1):
-        raise UsageError(f"golden.pass_rate must be a number from 0 to 1, got {rate!r}")
+    rate = pass_rate if pass_rate is not None else cfg.number("golden.pass_rate", None, minimum=0, maximum=1)
+    if rate is not None and not 0 <= float(rate) <= 1:
+        raise UsageError(f"--pass-rate must be a number from 0 to 1, got {rate!r}")
     response_cache = FileCache(state_dir / CACHE_FILE) if cache or cfg.get("golden.cache", False) else None
     options = RunOptions(
-        concurrency=concurrency or int(cfg.get("golden.concurrency", 4)),
-        timeout=timeout or float(cfg.get("golden.timeout", 30.0)),
-        global_timeout=global_timeout or float(cfg.get("golden.global_timeout", 600.0)),
+        concurrency=concurrency or cfg.number("golden.concurrency", 4, minimum=1, integer=True),
+        timeout=timeout or cfg.number("golden.timeout", 30.0, positive=True),
+        global_timeout=global_timeout or cfg.number("golden.global_timeout", 600.0, positive=True),
         repeat=repeat, min_pass=min_pass, retries=retries, providers=providers, cache=response_cache,
         pass_rate=float(rate) if rate is not None else None,
         regex_timeout=regex_timeout or cfg.positive_number("golden.regex_timeout", REGEX_TIMEOUT),
     )
     # the in-process app's SDK retries: 0 unless asked (--sdk-retries, golden.sdk_retries, LLM_MAX_RETRIES)
-    wanted = sdk_retries if sdk_retries is not None else cfg.get("golden.sdk_retries", None)
+    wanted = sdk_retries if sdk_retries is not None else cfg.number("golden.sdk_retries", None, minimum=0,
+                                                                     integer=True)
     env = {"LLM_MAX_RETRIES": str(int(wanted) if wanted is not None else 0)} if app else {}
     from mosaic_diag.render.progress import progress, progress_wanted
 
@@ -218,7 +230,7 @@ def _render(report: GoldenReport, fmt: ReportFormat, output: Path | None = None)
     from rich.table import Table
     from rich.text import Text
 
-    from mosaic_diag.render.console import SEVERITY_STYLE, out
+    from mosaic_diag.render.console import SEVERITY_STYLE, out, print_table
 
     style = {"pass": "green", "flaky": "yellow", "fail": "red", "error": "bold red"}
     s = report.summary
@@ -239,7 +251,7 @@ def _render(report: GoldenReport, fmt: ReportFormat, output: Path | None = None)
         # a case id is text (`case[openai]` of a provider matrix), never Rich markup
         table.add_row(result, Text(r.case_id), f"{r.passes}/{r.runs}", f"{r.latency_p95_ms:.0f}")
     console = out()
-    console.print(table)
+    print_table(console, table)
     details = [r for r in results if r.outcome != "pass"]
     if details:
         console.print("[bold]Why, label and playbook[/]")

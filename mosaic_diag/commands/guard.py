@@ -43,6 +43,8 @@ class GuardedStdout:
             # cursor moves and erasures only from our Rich consoles (a live view's redraw): in any other write
             # (a report, Typer's help) they could only be text's, hiding what was printed above
             redact = self._redact = lambda t: neutralize_controls(redact_text(t), moves=isinstance(t, Rendered))
+        if self._stream is None:  # started with the descriptor closed (`cmd >&-`): Python gives None
+            raise OutputClosed()
         try:
             self._stream.write(redact(text) if isinstance(text, str) else text)  # type: ignore[attr-defined]
         except BrokenPipeError as exc:
@@ -50,6 +52,8 @@ class GuardedStdout:
         return len(text)
 
     def flush(self) -> None:
+        if self._stream is None:
+            return
         try:
             self._stream.flush()  # type: ignore[attr-defined]
         except BrokenPipeError as exc:
@@ -64,8 +68,9 @@ def broken_pipe() -> int:
     exit-time flush of the dead pipe from printing its own "Exception ignored" message."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+        if devnull != 1:  # (fd 1 closed at the start: the open took its number, and that is the point)
+            os.dup2(devnull, 1)
+            os.close(devnull)
     except (OSError, ValueError):  # mosaic-diag: ignore[MD006]
         pass
     return fail("output closed early (broken pipe)", ExitCode.USAGE)

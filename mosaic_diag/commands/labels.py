@@ -42,7 +42,7 @@ def labels(
         from rich.table import Table
         from rich.text import Text
 
-        from mosaic_diag.render.console import SEVERITY_STYLE, out
+        from mosaic_diag.render.console import SEVERITY_STYLE, out, print_table
 
         table = Table(title=f"{len(rows)} labels", title_justify="left")
         for name in ("Label", "Category", "Severity", "Retry", "Aliases", "Description"):
@@ -50,7 +50,7 @@ def labels(
         for lab in rows:  # a rules file's text is text, never Rich markup
             table.add_row(Text(lab.name), Text(lab.category), Text(lab.severity, SEVERITY_STYLE.get(lab.severity, "")),
                           "yes" if lab.retryable else "no", Text(", ".join(lab.aliases)), Text(lab.description))
-        out().print(table)
+        print_table(out(), table)
     return 0
 
 

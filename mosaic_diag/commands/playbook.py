@@ -61,14 +61,14 @@ def list_cmd(playbooks: PlaybooksOption = None, fmt: FormatOption = OutputFormat
         from rich.table import Table
         from rich.text import Text
 
-        from mosaic_diag.render.console import SEVERITY_STYLE, out
+        from mosaic_diag.render.console import SEVERITY_STYLE, out, print_table
 
         table = Table(title=Text(f"{len(rows)} playbooks in {store.directory}"), title_justify="left")
         for name in ("Playbook", "Labels", "Stage", "Severity", "Actions", "Source"):
             table.add_column(name, overflow="fold")
         for row in rows:  # a playbook file's text and path are text, never Rich markup
             table.add_row(*(Text(cell, SEVERITY_STYLE.get(cell, "") if i == 3 else "") for i, cell in enumerate(row)))
-        out().print(table)
+        print_table(out(), table)
     return 0
 
 

@@ -32,7 +32,7 @@ def predeploy(
     from mosaic_diag.commands._common import check_output, write_report
     from mosaic_diag.render.progress import progress, progress_wanted
 
-    check_output(fmt, output)
+    check_output(fmt, output, junit)
     with progress("predeploy checks", enabled=progress_wanted(fmt, quiet)) as on_progress:
         report = run((root or Path.cwd()).resolve(), os.environ, only=only or (), skip=skip or (),
                      fail_level=fail_level, timeout=timeout, on_progress=on_progress)
@@ -57,7 +57,7 @@ def _table(report: object) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from mosaic_diag.render.console import out
+    from mosaic_diag.render.console import out, print_table
 
     table = Table(show_lines=False, pad_edge=False)
     for column in ("check", "status", "id"):
@@ -81,7 +81,7 @@ def _table(report: object) -> None:
             if r.playbook and (r.diagnosis or r.recommendation or r.plan):
                 advice.setdefault(block, []).append(r.id)
     console = out()
-    console.print(table, markup=True, highlight=False)
+    print_table(console, table, markup=True, highlight=False)
     for (playbook, label, severity, diagnosis, recommendation, plan), ids in advice.items():
         served = ", ".join(dict.fromkeys(ids)) + (f" ({len(ids)} results)" if len(ids) > 1 else "")
         console.print(f"\n[bold]playbook {escape(str(playbook))}[/] for {escape(served)}: label {label}"

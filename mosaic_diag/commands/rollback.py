@@ -18,16 +18,16 @@ if TYPE_CHECKING:
     from mosaic_diag.rollback import ErrorBudgetReading, RollbackPlan
 
 _DURATION = re.compile(r"^(\d+)\s*([smhd])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 def _duration(value: str) -> timedelta:
+    from mosaic_diag.commands._common import parse_duration
     from mosaic_diag.errors import UsageError
 
     m = _DURATION.match(value.strip())
     if not m:
         raise UsageError(f"--window takes a duration such as 15m, 1h; got {value!r}")
-    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    return timedelta(seconds=parse_duration(value, "--window"))
 
 
 class _Report:
@@ -181,16 +181,17 @@ def _judge(cfg: Any, root: Path, remote: str, branch: str, store: Any, health_ur
            rep: _Report) -> tuple[ErrorBudgetReading | None, str | None]:
     """The error budget reading of the deployed head and the commit it judged; (None, None) after a
     refusal was reported (the verdict cannot be tied to the remote branch head)."""
-    from mosaic_diag.errors import ConfigError
     from mosaic_diag.rollback.auto import judge_head
 
-    budget = float(error_budget if error_budget is not None else cfg.get("rollback.error_budget", 0.01))
-    floor = int(min_requests if min_requests is not None else cfg.get("rollback.min_requests", 10))
+    budget = float(error_budget if error_budget is not None
+                   else cfg.number("rollback.error_budget", 0.01, minimum=0, maximum=1))
+    floor = int(min_requests if min_requests is not None
+                else cfg.number("rollback.min_requests", 10, minimum=0, integer=True))
     rules = cfg.path("rules")
     paths = cfg.get("rollback.health_paths", ["/health", "/healthz"])
     paths = [paths] if isinstance(paths, str) else paths
     if not isinstance(paths, list | tuple) or not all(isinstance(x, str) for x in paths):
-        raise ConfigError(f"rollback.health_paths must be a list of paths, got {paths!r}")
+        raise cfg.error("rollback.health_paths", f"must be a list of paths, got {paths!r}")
     verdict = judge_head(root, remote, branch, store, budget=budget, min_requests=floor, health_url=health_url,
                          log=log, window=_duration(window), health_paths=tuple(paths),
                          rules=rules)

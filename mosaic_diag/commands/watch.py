@@ -104,15 +104,25 @@ def _open(file: Path | None, from_start: bool, syslog: str | None, cert: Path | 
         stream = FollowStream(file, stop, from_start=from_start)
         return str(file), stream, stream.close, problems
     if syslog is not None:
+        import ssl
+
         from mosaic_diag.logs.syslog_listener import SyslogListener
 
         host, _, port = syslog.rpartition(":")
-        if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        if not host or not port.isdigit() or not 0 <= int(port) < 65536 or \
+                host.startswith("[") != host.endswith("]"):
             raise UsageError(f"--syslog takes HOST:PORT, got {syslog!r}")
+        if ":" in host and not host.startswith("["):
+            raise UsageError(f"--syslog takes HOST:PORT (an IPv6 address in brackets: [::1]:6514), got {syslog!r}")
         if cert is not None and not cert.is_file():
             raise UsageError("no such certificate file", path=str(cert))
+        if key is not None and not key.is_file():
+            raise UsageError("no such key file", path=str(key))
         try:
             listener = SyslogListener(host.strip("[]"), int(port), certfile=cert, keyfile=key).start()
+        except ssl.SSLError as exc:  # (an OSError too: not a failure to listen)
+            named = str(cert) if key is None or key == cert else f"{cert} / {key}"
+            raise UsageError(f"{named}: cannot use the TLS certificate or key: {exc.strerror or exc}") from None
         except OSError as exc:
             raise UsageError(f"cannot listen on {syslog}: {exc.strerror or exc}") from None
         except ValueError as exc:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mosaic_diag.errors import ConfigError, FileProblem
+from mosaic_diag.errors import ConfigError, FileProblem, no_such
 from mosaic_diag.golden.jsonpath import parse_path
 from mosaic_diag.platform.yamlpos import line_of, load_yaml
 
@@ -436,7 +436,7 @@ def case_files(paths: Iterable[Path]) -> list[Path]:
         elif p.is_file():
             files.append(p)
         else:
-            raise ConfigError("no such file or directory", path=str(p))
+            raise no_such(p, "file or directory", ConfigError)
     return files
 
 

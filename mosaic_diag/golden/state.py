@@ -27,6 +27,10 @@ def _read_json(path: Path, what: str) -> Any:
                           line=exc.lineno) from exc
     except OSError as exc:
         raise ConfigError(f"cannot read {what}: {exc.strerror}", path=str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} is not UTF-8 text", path=str(path)) from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{what}: JSON nested too deeply", path=str(path)) from exc
 
 
 def save_last_run(state_dir: Path, report: GoldenReport) -> Path:
@@ -39,6 +43,12 @@ def load_last_run(state_dir: Path) -> dict[str, Any]:
     data = _read_json(state_dir / LAST_RUN, "last golden run (run `mosaic-diag golden` first)")
     if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
         raise ConfigError("not a golden run report", path=str(state_dir / LAST_RUN))
+    for number, case in enumerate(data["cases"], 1):  # (what failed_ids and bless read of each)
+        if not (isinstance(case, dict) and isinstance(case.get("id"), str) and isinstance(case.get("outcome"), str)
+                and isinstance(case.get("ok"), bool) and isinstance(case.get("passes"), int)
+                and isinstance(case.get("runs"), int)):
+            raise ConfigError(f"not a golden run report (case {number} is not a mapping with an id, outcome, ok, "
+                              "passes and runs)", path=str(state_dir / LAST_RUN))
     return data
 
 
@@ -76,6 +86,10 @@ def load_baseline(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("version") != BASELINE_VERSION \
             or not isinstance(data.get("cases"), dict):
         raise ConfigError(f"not a golden baseline (version {BASELINE_VERSION})", path=str(path))
+    bad = next((case for case, entry in data["cases"].items() if not isinstance(entry, dict)), None)
+    if bad is not None:
+        raise ConfigError(f"not a golden baseline (version {BASELINE_VERSION}): case {bad!r} is not a mapping",
+                          path=str(path))
     return data
 
 

@@ -121,8 +121,11 @@ class UrlTarget(_ClientTarget):
     def __init__(self, base_url: str) -> None:
         import httpx
 
+        from mosaic_diag.platform.httpjson import check_url
+
         if not base_url.startswith(("http://", "https://")):
             raise UsageError(f"--url must start with http:// or https://, got {base_url!r}")
+        check_url(base_url, "--url")
         self.name = base_url.rstrip("/")
         self._client = httpx.Client(base_url=self.name, follow_redirects=False)
 

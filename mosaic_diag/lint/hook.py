@@ -39,7 +39,7 @@ _SCRIPT = """#!/bin/sh
 {marker}
 # A hook that was here before is kept beside this one and runs first.
 chained="$(dirname "$0")/{chained}"
-if [ -x "$chained" ]; then
+if [ -f "$chained" ] && [ -x "$chained" ]; then
     "$chained" "$@" || exit $?
 fi
 exec {python} -m mosaic_diag.lint.hook run
@@ -125,6 +125,8 @@ def install(repo: Path, *, python: str | None = None, shared_ok: bool = False) -
 def _install(directory: Path, python: str | None) -> HookChange:
     hook, chained = directory / HOOK_NAME, directory / CHAINED_NAME
     text = script(python or sys.executable)
+    if hook.is_dir():  # (chained, it would be run: `[ -x ]` holds for a directory, and every commit would fail)
+        raise UsageError("is a directory, not a hook script: move it away first", path=str(hook))
     if hook.exists() or hook.is_symlink():
         if _is_ours(hook):
             if hook.read_text(encoding="utf-8") == text:

@@ -32,7 +32,7 @@ _code_digest: str | None = None
 
 def discover(paths: Sequence[Path]) -> list[Path]:
     """The Python and SQL files under `paths` (files given explicitly are taken whatever their name)."""
-    from mosaic_diag.errors import UsageError
+    from mosaic_diag.errors import no_such
 
     found: list[Path] = []
     for path in paths:
@@ -40,7 +40,7 @@ def discover(paths: Sequence[Path]) -> list[Path]:
             found.append(path)
             continue
         if not path.exists():
-            raise UsageError("no such file or directory", path=str(path))
+            raise no_such(path, "file or directory")
         for dirpath, dirnames, filenames in os.walk(path):
             dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info"))
             found.extend(Path(dirpath) / f for f in sorted(filenames) if f.endswith((".py", ".sql")))

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mosaic_diag.errors import UsageError
+from mosaic_diag.errors import UsageError, no_such
 from mosaic_diag.logs.pieces import Carry
 
 _UNITS = {"utf-16-le": 2, "utf-16-be": 2, "utf-32-le": 4, "utf-32-be": 4}
@@ -57,7 +57,7 @@ class FollowStream:
         try:
             self._fh = open(path, "rb", buffering=0)  # noqa: SIM115 - closed in close()
         except FileNotFoundError:
-            raise UsageError("no such file", path=str(path)) from None
+            raise no_such(path) from None
         except (IsADirectoryError, PermissionError, OSError) as exc:
             raise UsageError(f"cannot follow: {getattr(exc, 'strerror', None) or exc}", path=str(path)) from None
         self._ino = os.fstat(self._fh.fileno()).st_ino

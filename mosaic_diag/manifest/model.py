@@ -82,7 +82,7 @@ class Manifest:
             flags = data.get("feature_flags") or {}
             return cls(
                 commit=str(git["commit"]), branch=git.get("branch"), ref=git.get("ref"),
-                dirty=bool(git.get("dirty", False)), dirty_paths=tuple(git.get("dirty_paths") or ()),
+                dirty=bool(git.get("dirty", False)), dirty_paths=tuple(str(p) for p in git.get("dirty_paths") or ()),
                 python_runtime=str((data.get("python") or {}).get("runtime", "")),
                 python_declared=(data.get("python") or {}).get("declared"),
                 dependencies=dict(data.get("dependencies") or {}), prompts=dict(data.get("prompts") or {}),

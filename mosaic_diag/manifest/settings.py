@@ -26,8 +26,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from mosaic_diag.errors import ConfigError
-
 DEPENDENCY_GLOBS = ("requirements*.txt", "**/requirements*.txt", "requirements/*.txt", "pyproject.toml",
                     "poetry.lock", "uv.lock", "Pipfile.lock", "Pipfile", "**/pyproject.toml",
                     "**/poetry.lock", "**/uv.lock", "**/Pipfile.lock")
@@ -68,14 +66,15 @@ def glob_match(path: str, patterns: tuple[str, ...]) -> bool:
     return any(_glob_regex(p).match(path) for p in patterns)
 
 
-def _strings(value: Any, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+def _strings(config: Any, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    value = config.get(key)
     if value is None:
         return default
     if isinstance(value, str):
         return (value,)
     if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
         return tuple(value)
-    raise ConfigError(f"manifest.{key} must be a string or a list of strings, got {value!r}")
+    raise config.error(key, f"must be a string or a list of strings, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -96,16 +95,16 @@ class ManifestSettings:
         """Read `manifest.*` of a mosaic_diag.config.Config."""
         models = config.get("manifest.models", {}) or {}
         if not isinstance(models, Mapping) or not all(isinstance(v, str) for v in models.values()):
-            raise ConfigError(f"manifest.models must be a table of strings, got {models!r}")
+            raise config.error("manifest.models", f"must be a table of strings, got {models!r}")
         return cls(
-            dependencies=_strings(config.get("manifest.dependencies"), "dependencies", DEPENDENCY_GLOBS),
-            prompts=_strings(config.get("manifest.prompts"), "prompts", PROMPT_GLOBS),
-            golden=_strings(config.get("manifest.golden"), "golden", GOLDEN_GLOBS),
-            schema=_strings(config.get("manifest.schema"), "schema", SCHEMA_CANDIDATES),
-            migrations=_strings(config.get("manifest.migrations"), "migrations", MIGRATION_GLOBS),
-            flags=_strings(config.get("manifest.flags"), "flags", FLAGS_FILES),
+            dependencies=_strings(config, "manifest.dependencies", DEPENDENCY_GLOBS),
+            prompts=_strings(config, "manifest.prompts", PROMPT_GLOBS),
+            golden=_strings(config, "manifest.golden", GOLDEN_GLOBS),
+            schema=_strings(config, "manifest.schema", SCHEMA_CANDIDATES),
+            migrations=_strings(config, "manifest.migrations", MIGRATION_GLOBS),
+            flags=_strings(config, "manifest.flags", FLAGS_FILES),
             models=dict(models),
-            model_env=_strings(config.get("manifest.model_env"), "model_env", MODEL_ENV),
+            model_env=_strings(config, "manifest.model_env", MODEL_ENV),
         )
 
     def model_pins(self, env: Mapping[str, str]) -> dict[str, str]:

@@ -126,6 +126,17 @@ class FileDeployStore:
                 continue
             try:
                 d = json.loads(line.decode("utf-8"))
+                if not isinstance(d, dict):
+                    raise ValueError("not a JSON object")
+                missing = [k for k in ("id", "recorded_at", "commit", "status") if k not in d]
+                if missing:
+                    raise ValueError(f"missing {', '.join(missing)}")
+                for key in ("recorded_at", "commit", "status", "branch", "note"):
+                    value = d.get(key)
+                    if not isinstance(value, str) and (value is not None or key not in ("branch", "note")):
+                        raise ValueError(f"{key} is not text")
+                if not isinstance(d.get("manifest") or {}, dict):
+                    raise ValueError("manifest is not a mapping")
                 out.append(DeployRecord(int(d["id"]), d["recorded_at"], d["commit"], d.get("branch"),
                                         d["status"], d.get("note"), d.get("manifest") or {}))
             except UnicodeDecodeError as exc:

@@ -36,11 +36,31 @@ def loads_strict(text: str | bytes) -> Any:
         raise NotJson(str(exc)) from None
 
 
-def get_json(url: str, *, timeout: float, limit: int = LIMIT) -> tuple[int, Any]:
-    """(status, the JSON body) of GET `url`. NotJson when the body is not JSON or longer than `limit`;
-    httpx.HTTPError (import it to catch) when nothing answered."""
+def check_url(url: str, what: str) -> None:
+    """A UsageError naming `what` unless `url` is an http(s) URL with a host that httpx can send to (`http://[::1`
+    and `http://host:99999` raise httpx.InvalidURL, which is no httpx.HTTPError: a traceback where it is not
+    checked first)."""
     import httpx
 
+    from mosaic_diag.errors import UsageError
+    from mosaic_diag.platform.redact import redact_text
+
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        raise UsageError(f"{what} {redact_text(url)[:200]!r} is not a valid URL ({exc})") from None
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise UsageError(f"{what} {redact_text(url)[:200]!r} is not a valid URL (port {parsed.port} out of range)")
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise UsageError(f"{what} must be an http:// or https:// URL with a host, got {redact_text(url)[:200]!r}")
+
+
+def get_json(url: str, *, timeout: float, limit: int = LIMIT) -> tuple[int, Any]:
+    """(status, the JSON body) of GET `url`. NotJson when the body is not JSON or longer than `limit`;
+    httpx.HTTPError (import it to catch) when nothing answered; UsageError for a URL that is none."""
+    import httpx
+
+    check_url(url, "the health URL")
     with httpx.stream("GET", url, timeout=timeout, follow_redirects=True) as resp:
         return resp.status_code, loads_strict(read_limited(resp, limit))
 

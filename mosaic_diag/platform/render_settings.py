@@ -73,7 +73,9 @@ class RenderSettings:
 def _check(api_url: str, service_id: str | None, owner_id: str | None, named_by_env: bool) -> None:
     """A ConfigError for an API URL the key must not go to, or an id that is no Render id."""
     from mosaic_diag.errors import ConfigError
+    from mosaic_diag.platform.httpjson import check_url
 
+    check_url(api_url, "the Render API URL (render.api_url / MOSAIC_DIAG_RENDER_API_URL)")
     if not named_by_env and not trusted_api_url(api_url):
         raise ConfigError(f"render.api_url {_redacted(api_url)} is not Render's API (https://api.render.com) nor a "
                           "loopback address: RENDER_API_KEY is not sent there; to use another host, name it in "

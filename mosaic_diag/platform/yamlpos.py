@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mosaic_diag.errors import ConfigError
+from mosaic_diag.errors import ConfigError, no_such
 
 MAX_DEPTH = 100
 MAX_ALIAS_NODES = 50_000
@@ -65,7 +65,7 @@ def load_yaml(path: Path, *, max_bytes: int = 5_000_000) -> Any:
     try:
         size = path.stat().st_size
     except FileNotFoundError as exc:
-        raise ConfigError("no such file", path=name) from exc
+        raise no_such(name, kind=ConfigError) from exc
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", path=name) from exc
     if path.is_dir():

@@ -142,6 +142,75 @@ def _collect(node: Node, seen: dict[str, None]) -> None:
             _collect(operand, seen)
 
 
+
+# -- types ------------------------------------------------------------------------------------------
+_TYPE_TEXT = {"number": "a number", "string": "a string", "bool": "true or false", "list": "a list"}
+
+
+def _kind(value: Any) -> str | None:
+    """The vocabulary type of a literal (None for null, which any fact may be compared with)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    return "string" if isinstance(value, str) else "list"
+
+
+def type_problems(condition: Condition, type_of: Callable[[str], str | None]) -> list[str]:
+    """Comparisons of a fact with a literal of another type (`count_5m > '5'`, `env.X.set == 'yes'`), which can
+    never hold: each a reason, for the loader to refuse (at run time they are only ever `unknown`)."""
+    found: list[str] = []
+    _check_types(condition.root, type_of, found)
+    return found
+
+
+def _check_types(node: Node, type_of: Callable[[str], str | None], found: list[str]) -> None:
+    if isinstance(node, Not):
+        _check_types(node.operand, type_of, found)
+    elif isinstance(node, BoolOp):
+        for operand in node.operands:
+            _check_types(operand, type_of, found)
+    elif isinstance(node, Compare):
+        found.extend(_compare_types(node, type_of))
+
+
+def _compare_types(node: Compare, type_of: Callable[[str], str | None]) -> list[str]:
+    name, const = (node.left, node.right) if isinstance(node.left, Name) else (node.right, node.left)
+    if not isinstance(name, Name) or not isinstance(const, Const):
+        return []
+    kind = type_of(name.name)
+    if kind not in _TYPE_TEXT:
+        return []
+
+    def mismatch(value: Any) -> list[str]:
+        got = _kind(value)
+        if got is None or got == kind:
+            return []
+        return [f"{name.name} is {_TYPE_TEXT[kind]}; {show(value)} is {_TYPE_TEXT[got]}: it never holds "
+                f"(write the value as {_TYPE_TEXT[kind]})"]
+
+    op, on_left = node.op, node.left is name
+    if op in ("==", "!=", "<", "<=", ">", ">="):
+        return [] if kind == "list" else mismatch(const.value)
+    if op in ("in", "not in"):
+        if not on_left:  # `'x' in name`: the fact is the container
+            return [] if kind in ("list", "string") else \
+                [f"{name.name} is {_TYPE_TEXT[kind]}: `{op}` reads a string or a list on its right"]
+        if isinstance(const.value, tuple):
+            return [] if kind == "list" else [m for item in const.value for m in mismatch(item)][:1]
+        return mismatch(const.value) if isinstance(const.value, str) else []
+    if not on_left:
+        return []
+    if op == "contains":
+        if kind not in ("list", "string"):
+            return [f"{name.name} is {_TYPE_TEXT[kind]}: `contains` reads a string or a list"]
+        return mismatch(const.value) if kind == "string" else []
+    if kind != "string":  # startswith / endswith
+        return [f"{name.name} is {_TYPE_TEXT[kind]}: `{op}` reads a string"]
+    return mismatch(const.value)
+
 # -- tokenizer and parser ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Tok:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mosaic_diag.errors import ConfigError
+from mosaic_diag.errors import ConfigError, no_such
 from mosaic_diag.playbooks.vocabulary import BASE_FACTS, is_name
 
 MAX_BYTES = 2_000_000
@@ -66,7 +66,7 @@ def load_incident(path: Path) -> tuple[str | None, dict[str, Any]]:
             raise ConfigError(f"context file larger than {MAX_BYTES} bytes", path=name)
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise ConfigError("no such file", path=name) from exc
+        raise no_such(name, kind=ConfigError) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read: {exc}", path=name) from exc
     try:

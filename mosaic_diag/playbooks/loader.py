@@ -25,12 +25,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mosaic_diag.errors import ConfigError, FileProblem
+from mosaic_diag.errors import ConfigError, FileProblem, no_such
 from mosaic_diag.platform.yamlpos import line_of, load_yaml
 from mosaic_diag.playbooks.actions import ACTIONS, PLACEHOLDER, param_problem
-from mosaic_diag.playbooks.conditions import Condition, ConditionError, parse
+from mosaic_diag.playbooks.conditions import Condition, ConditionError, parse, type_problems
 from mosaic_diag.playbooks.model import STAGES, Check, GatherStep, Match, Playbook, Remedy
-from mosaic_diag.playbooks.vocabulary import GATHERER_ALIASES, GATHERER_BY_NAME, gatherer_of, is_name
+from mosaic_diag.playbooks.vocabulary import GATHERER_ALIASES, GATHERER_BY_NAME, fact, gatherer_of, is_name
 
 MAX_FILE_BYTES = 512_000
 MAX_PLAYBOOKS_PER_FILE = 200
@@ -118,6 +118,10 @@ class _Checker:
             cond = parse(value, is_name)
         except ConditionError as exc:
             self.bad(raw, key, f"bad condition {value!r}: {exc}")
+            return None
+        problems = type_problems(cond, lambda name: getattr(fact(name), "type", None))
+        if problems:
+            self.bad(raw, key, f"bad condition {value!r}: {problems[0]}")
             return None
         for name in cond.names:
             spec = gatherer_of(name)
@@ -320,7 +324,7 @@ def playbook_files(target: Path) -> list[Path]:
         return sorted(p for p in target.iterdir() if p.suffix in (".yml", ".yaml") and p.is_file())
     if target.is_file():
         return [target]
-    raise ConfigError("no such playbook file or directory", path=str(target))
+    raise no_such(target, "playbook file or directory", ConfigError)
 
 
 def load_playbooks(targets: list[Path], taxonomy: Any = None,

@@ -55,7 +55,7 @@ class PlaybookSettings:
     @classmethod
     def from_config(cls, cfg: Any, env: Mapping[str, str], **overrides: Any) -> PlaybookSettings:
         """From a mosaic_diag.config.Config (`cfg.root`, `cfg.get`) and the environment."""
-        timeout = cfg.get("playbooks.gather_timeout", 0.0)
+        timeout = cfg.number("playbooks.gather_timeout", 0.0, minimum=0)
         values: dict[str, Any] = {
             "root": Path(cfg.root),
             "webhook_url": cfg.get("playbooks.webhook_url", None) or env.get("MOSAIC_DIAG_WEBHOOK_URL") or None,
@@ -65,7 +65,7 @@ class PlaybookSettings:
             "health_url": cfg.get("playbooks.health_url", None) or None,
             "gather_timeout": float(timeout) if timeout else None,
             "state_file": Path(cfg.get("playbooks.state_file", str(DEFAULT_STATE_FILE))),
-            "cooldown": float(cfg.get("playbooks.cooldown", DEFAULT_COOLDOWN)),
+            "cooldown": cfg.number("playbooks.cooldown", DEFAULT_COOLDOWN, minimum=0),
             "webhook_secret": env.get("MOSAIC_DIAG_WEBHOOK_SECRET") or None,
             "webhook_format": str(cfg.get("playbooks.webhook_format", "auto")),
             "env": dict(env),

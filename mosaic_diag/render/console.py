@@ -1,9 +1,11 @@
-"""The Rich consoles the commands print to (stdout for reports, stderr for diagnostics)."""
+"""The Rich consoles the commands print to (stdout for reports, stderr for diagnostics), and the one way a
+table is printed: as a table where it fits, as stacked `Header: value` lines where it cannot."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 
 from rich.console import Console
 from rich.segment import Segment
@@ -22,14 +24,83 @@ class SafeConsole(Console):
         return Rendered(super()._render_buffer(safe))
 
 
+# A column that wraps is still readable this narrow; below it (or a no-wrap column cut at all) it is not.
+MIN_WRAP_WIDTH = 10
+
+
 @lru_cache(maxsize=1)
 def out() -> Console:
-    return SafeConsole(highlight=False, soft_wrap=False)
+    return _sized(SafeConsole(highlight=False, soft_wrap=False))
 
 
 @lru_cache(maxsize=1)
 def err() -> Console:
-    return SafeConsole(stderr=True, highlight=False)
+    return _sized(SafeConsole(stderr=True, highlight=False))
+
+
+def _sized(console: Console) -> Console:
+    """Rich takes any TERM=dumb terminal for 80 columns, whatever COLUMNS or the terminal says: a dumb
+    terminal keeps its width here (COLUMNS, else the terminal's own; colour stays off)."""
+    if console.is_dumb_terminal:
+        import shutil
+
+        size = shutil.get_terminal_size((80, 25))  # (COLUMNS / LINES first, then the terminal's own)
+        console.size = (size.columns, size.lines)  # (both: with the width alone Rich says 80 again)
+    return console
 
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
+
+
+def _cell_width(console: Console, cell: Any) -> int:
+    """The widest line of a cell as the table would render it (markup read for strings)."""
+    if isinstance(cell, str):
+        cell = console.render_str(cell)
+    plain = getattr(cell, "plain", None)
+    if isinstance(plain, str):
+        from rich.cells import cell_len
+
+        return max((cell_len(line) for line in plain.split("\n")), default=0)
+    return console.measure(cell).maximum
+
+
+def table_fits(console: Console, table: Any) -> bool:
+    """Whether `table` fits the console's width with no column cut: a no-wrap column needs its widest cell,
+    a wrapping one min(its widest cell, MIN_WRAP_WIDTH); plus the box's rules and padding."""
+    needed = 1
+    for column in table.columns:
+        widest = max([_cell_width(console, column.header), *(_cell_width(console, c) for c in column._cells)])
+        needed += (widest if column.no_wrap else min(widest, MIN_WRAP_WIDTH)) + 3
+    return needed <= console.width
+
+
+def print_table(console: Console, table: Any, **kwargs: Any) -> None:
+    """`table` as a table where it fits; else (a narrow terminal, COLUMNS=20) its title, then each row as
+    `Header: value` lines (empty cells left out) and a blank line between rows, then its caption: every
+    value whole and wrapped at words, where a squeezed table shows `c…` and empty columns."""
+    from rich.text import Text
+
+    if table_fits(console, table):
+        console.print(table, **kwargs)
+        return
+    markup = kwargs.get("markup", True)
+
+    def text(cell: Any) -> Text:
+        if isinstance(cell, Text):
+            return cell
+        return console.render_str(cell) if markup else Text(str(cell))
+
+    if table.title:
+        console.print(text(table.title), soft_wrap=False)
+    rows = max((len(c._cells) for c in table.columns), default=0)  # (Rich keeps a column's cells in _cells)
+    for i in range(rows):
+        if i:
+            console.print()
+        for column in table.columns:
+            cell = text(column._cells[i]) if i < len(column._cells) else Text()
+            if not cell.plain.strip():
+                continue
+            header = text(column.header).plain.strip()
+            console.print(Text.assemble((f"{header}: " if header else ""), cell))
+    if table.caption:
+        console.print(text(table.caption))

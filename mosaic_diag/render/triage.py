@@ -171,7 +171,7 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from mosaic_diag.render.console import SEVERITY_STYLE, out
+    from mosaic_diag.render.console import SEVERITY_STYLE, out, print_table
 
     console = out()
     timeline = report.timeline
@@ -250,7 +250,7 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
             if "Playbook" in group_opt:
                 cells.append(Text(group.playbook or "-"))
             table.add_row(*cells)
-        console.print(table)
+        print_table(console, table)
         if len(known) > top:
             console.print(f"… and {len(known) - top} more groups (--top, or --format json)")
         console.print("[bold]Samples and playbook plans (dry run)[/]")
@@ -283,7 +283,7 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
             if width:
                 cells.append(Text(window_track(timeline, a.window_start, a.window_end, width), style="bold red"))
             table.add_row(*cells)
-        console.print(table)
+        print_table(console, table)
     candidates = [g for g in report.groups if g.is_candidate]
     if candidates:
         console.print("[bold]Unmatched: candidate new failure kinds[/] (no rule labelled them)")

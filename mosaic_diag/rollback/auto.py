@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from mosaic_diag.errors import UsageError
+from mosaic_diag.errors import UsageError, no_such
 from mosaic_diag.manifest.store import DeployStore
 from mosaic_diag.rollback.budget import HEALTH_PATHS, ErrorBudgetReading, read_health, read_log
 from mosaic_diag.rollback.plan import Refusal, deployed_record
@@ -42,7 +42,7 @@ def judge_head(repo_path: Path, remote: str, branch: str, store: DeployStore | N
         return Judgement(reading, reading.deployed_commit)
     assert log is not None
     if not log.exists():
-        raise UsageError("no such file", path=str(log))
+        raise no_such(log)
     head, record = deployed_record(repo_path, remote, branch, store)
     if record is None:
         where = store.description if store is not None else "the deploy store"

@@ -247,18 +247,17 @@ def build_options(*, since: datetime | None = None, until: datetime | None = Non
         raise UsageError(f"unknown severity {min_severity!r} (known: {', '.join(SEVERITIES)})")
     if since and until and since > until:
         raise UsageError("--since is after --until")
-    get = config.get if config is not None else (lambda key, default: default)
     base = AnomalySettings()
-    anomaly = AnomalySettings(
-        window_minutes=int(get("anomaly.window_minutes", base.window_minutes)),
-        alpha=float(get("anomaly.alpha", base.alpha)),
-        threshold=float(get("anomaly.threshold", base.threshold)),
-        min_count=int(get("anomaly.min_count", base.min_count)),
-        min_history=int(get("anomaly.min_history", base.min_history)),
-    )
-    if anomaly.window_minutes < 1 or not 0 < anomaly.alpha <= 1 or anomaly.threshold <= 0 or anomaly.min_count < 1:
-        raise UsageError("anomaly.window_minutes and anomaly.min_count must be >= 1, anomaly.alpha in (0, 1] "
-                         "and anomaly.threshold > 0")
+    if config is None:
+        anomaly = base
+    else:
+        anomaly = AnomalySettings(
+            window_minutes=config.number("anomaly.window_minutes", base.window_minutes, minimum=1, integer=True),
+            alpha=config.number("anomaly.alpha", base.alpha, positive=True, maximum=1),
+            threshold=config.number("anomaly.threshold", base.threshold, positive=True),
+            min_count=config.number("anomaly.min_count", base.min_count, minimum=1, integer=True),
+            min_history=config.number("anomaly.min_history", base.min_history, minimum=0, integer=True),
+        )
     return TriageOptions(since, until, resolved, cats,
                          min_severity.lower() if min_severity else None, anomaly)
 
