@@ -72,28 +72,6 @@ class Config:
         path = Path(value).expanduser()
         return path if path.is_absolute() else self.root / path
 
-    def positive_number(self, key: str, default: float) -> float:
-        """A key that must be a finite number > 0 (seconds); else a one-line ConfigError naming the file and line
-        that set it (or its environment variable)."""
-        value = self.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
-            env_name = self._env_name(key)
-            if env_name in self.env:
-                raise ConfigError(f"{env_name} must be a positive number, got {self.env[env_name]!r}")
-            raise ConfigError(f"{key} must be a positive number, got {value!r}",
-                              path=str(self.source) if self.source else None, line=self.line_of(key))
-        return float(value)
-
-    def line_of(self, key: str) -> int | None:
-        """The line of the config file that sets `key` (None when unknown)."""
-        if self.source is None:
-            return None
-        try:
-            lines = self.source.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError):
-            return None
-        return _key_lines(lines, pyproject=self.source.name == "pyproject.toml").get(key)
-
     @staticmethod
     def _env_name(key: str) -> str:
         return "MOSAIC_DIAG_" + key.upper().replace("-", "_").replace(".", "_")

@@ -62,7 +62,7 @@ def _run(cases_dir: Path, url: str | None, app: object, ctx: CheckContext, captu
     from mosaic_diag.golden.assertions import REGEX_TIMEOUT
 
     try:
-        regex_timeout = ctx.config.positive_number("golden.regex_timeout", REGEX_TIMEOUT)
+        regex_timeout = ctx.config.number("golden.regex_timeout", REGEX_TIMEOUT, positive=True)
         cases = load_cases([cases_dir])
         target = open_target(url=url if url else None, app=None if url else str(app), app_dir=ctx.root,
                              probe_timeout=min(5.0, ctx.timeout))

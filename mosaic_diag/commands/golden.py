@@ -159,7 +159,7 @@ def golden(
         global_timeout=global_timeout or cfg.number("golden.global_timeout", 600.0, positive=True),
         repeat=repeat, min_pass=min_pass, retries=retries, providers=providers, cache=response_cache,
         pass_rate=float(rate) if rate is not None else None,
-        regex_timeout=regex_timeout or cfg.positive_number("golden.regex_timeout", REGEX_TIMEOUT),
+        regex_timeout=regex_timeout or cfg.number("golden.regex_timeout", REGEX_TIMEOUT, positive=True),
     )
     # the in-process app's SDK retries: 0 unless asked (--sdk-retries, golden.sdk_retries, LLM_MAX_RETRIES)
     wanted = sdk_retries if sdk_retries is not None else cfg.number("golden.sdk_retries", None, minimum=0,
