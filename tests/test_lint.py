@@ -419,8 +419,7 @@ def test_a_warm_run_replays_warnings_and_errors_in_order(tmp_path: Path) -> None
 
 
 def test_the_config_root_is_the_one_git_gives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mosaic_diag.config import find_root
-    from mosaic_diag.lint.settings import config_root
+    from mosaic_diag.config import config_root, find_root
 
     def git(cwd: Path, *args: str) -> None:
         subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
