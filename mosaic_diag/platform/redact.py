@@ -20,10 +20,11 @@ the lines with a hint are scanned; detect-secrets is imported only when a line h
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Callable, Iterable
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -193,9 +194,29 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}/{MASK}"
 
 
+DetectorSources = tuple[tuple[tuple[str, ...], tuple[tuple[str, int], ...]], ...]
+_DETECTORS_FORMAT = "detectors-1"  # a change makes every cache key new
+
+
 @lru_cache(maxsize=1)
-def _detector_patterns() -> tuple[tuple[tuple[str, ...], tuple[re.Pattern[str], ...]], ...]:
-    """(literals, compiled denylist regexes) of each detect-secrets detector (imported on first need)."""
+def _detector_sources() -> DetectorSources:
+    """(literals, (pattern, flags) of each denylist regex) of each detect-secrets detector this redactor runs.
+    Importing detect-secrets (it imports requests) costs more than a triage's start-up: what it gives is kept in
+    the on-disk cache (`yamlcache.put_plain`) under a key of the installed detect-secrets' files."""
+    from mosaic_diag.platform import yamlcache
+
+    key = _detectors_key()
+    if key is not None:
+        found = yamlcache.get_plain(key)
+        if found is not yamlcache.MISS:
+            return found  # type: ignore[no-any-return]
+    out = _imported_detector_sources()
+    if key is not None:
+        yamlcache.put_plain(key, out)
+    return out
+
+
+def _imported_detector_sources() -> DetectorSources:
     from importlib import import_module
 
     out = []
@@ -205,8 +226,36 @@ def _detector_patterns() -> tuple[tuple[tuple[str, ...], tuple[re.Pattern[str], 
         # an older or newer detect-secrets: use what it has
         except (ImportError, AttributeError):  # mosaic-diag: ignore[MD006]
             continue
-        out.append((literals, tuple(p for p in cls.denylist if isinstance(p, re.Pattern))))
+        out.append((literals, tuple((p.pattern, p.flags) for p in cls.denylist
+                                    if isinstance(p, re.Pattern) and isinstance(p.pattern, str))))
     return tuple(out)
+
+
+def _detectors_key() -> str | None:
+    """The cache key of the installed detect-secrets (where, when, how big: the files its detectors' patterns come
+    from), found without importing it; None when it cannot be told."""
+    import hashlib
+    from importlib.util import find_spec
+
+    try:
+        spec = find_spec("detect_secrets")
+        origin = spec.origin if spec is not None else None
+        if not origin:
+            return None
+        top = os.path.dirname(origin)
+        files = [origin, os.path.join(top, "__version__.py"), os.path.join(top, "plugins", "base.py"),
+                 *(os.path.join(top, "plugins", f"{module}.py") for module, _, _ in _DETECTORS)]
+        stats = [(f, os.stat(f)) for f in files]
+    except (ImportError, ValueError, OSError):
+        return None
+    stamp = "\0".join(f"{f}:{st.st_mtime_ns}:{st.st_size}" for f, st in stats)
+    return hashlib.sha256(f"{_DETECTORS_FORMAT}\0{stamp}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@cache
+def _detector_patterns(index: int) -> tuple[re.Pattern[str], ...]:
+    """The compiled denylist regexes of the `index`-th detector of `_detector_sources()` (compiled on first need)."""
+    return tuple(re.compile(pattern, flags) for pattern, flags in _detector_sources()[index][1])
 
 
 def _mask_match(m: re.Match[str]) -> str:
@@ -261,9 +310,9 @@ def _redact_line(text: str, found: frozenset[str]) -> str:
                            text)
     if found.isdisjoint(_DETECTOR_LITERALS):  # detect-secrets is not even imported
         return text
-    for literals, patterns in _detector_patterns():
+    for index, (literals, _) in enumerate(_detector_sources()):
         if not found.isdisjoint(literals):
-            for pattern in patterns:
+            for pattern in _detector_patterns(index):
                 text = pattern.sub(_mask_match, text)
     return text
 
