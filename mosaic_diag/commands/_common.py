@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from mosaic_diag.config import Config, config_root, find_root, load_config, unknown_key_warnings
 from mosaic_diag.errors import UsageError
+from mosaic_diag.platform.lazyre import LazyPattern
 
-_DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
+_DURATION = LazyPattern(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 

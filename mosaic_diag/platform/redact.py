@@ -28,56 +28,58 @@ from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from mosaic_diag.platform.lazyre import LazyPattern
+
 MASK = "***"
 
 # the password runs to the LAST '@' of the authority: an unescaped '@' in it must not leave its tail showing
-_URL_PASSWORD = re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*:)(?P<pw>[^/?#\s]+)(?=@[^@/?#\s]*)")
+_URL_PASSWORD = LazyPattern(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*:)(?P<pw>[^/?#\s]+)(?=@[^@/?#\s]*)")
 # a database URL's password may hold '/', '?', '#' and '@' unescaped (a generated password, written as it is): it runs
 # to the last '@' before the host, so that no part of it shows (libpq and urlsplit cut it at the '/')
-_DSN_PASSWORD = re.compile(r"(?P<pre>\b(?:postgres(?:ql)?|mysql|mariadb|redis|rediss|amqps?|mongodb(?:\+srv)?)"
-                           r"(?:\+[A-Za-z0-9]+)?://[^:/?#@\s]*:)(?P<pw>[^\s'\"<>]+)(?=@[^@/?#\s'\"<>]*)")
-_URL_TOKEN_USER = re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<tok>[A-Za-z0-9_\-.~]{20,})(?=@)")
+_DSN_PASSWORD = LazyPattern(r"(?P<pre>\b(?:postgres(?:ql)?|mysql|mariadb|redis|rediss|amqps?|mongodb(?:\+srv)?)"
+                            r"(?:\+[A-Za-z0-9]+)?://[^:/?#@\s]*:)(?P<pw>[^\s'\"<>]+)(?=@[^@/?#\s'\"<>]*)")
+_URL_TOKEN_USER = LazyPattern(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<tok>[A-Za-z0-9_\-.~]{20,})(?=@)")
 # libpq's error about a DSN with an unescaped '@': `could not translate host name "TAIL@host"`
-_HOST_WITH_AT = re.compile(r'(host name ")[^"\s]*@')
-_USERINFO_PASSWORD = re.compile(r":([^:@/\s]+)@")  # `user:pw@host`, with or without a scheme
+_HOST_WITH_AT = LazyPattern(r'(host name ")[^"\s]*@')
+_USERINFO_PASSWORD = LazyPattern(r":([^:@/\s]+)@")  # `user:pw@host`, with or without a scheme
 # (values in quotes escaped as a JSON string holds them, `password=\"…\"`, are quoted values too; a bare value stops
 # before a backslash, so that a JSON string's escape is never cut in half: the output stays valid JSON)
 _ESCAPED_QUOTED = r'\\"(?:[^"\\]|\\[^"])*\\"'
-_KEYWORD_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd)\s*=\s*(" + _ESCAPED_QUOTED
-                               + r"|'[^']*'|\"[^\"]*\"|[^\s'\"\\]+)")
+_KEYWORD_PASSWORD = LazyPattern(r"(?i)\b(password|passwd|pwd)\s*=\s*(" + _ESCAPED_QUOTED
+                                + r"|'[^']*'|\"[^\"]*\"|[^\s'\"\\]+)")
 _SECRET_WORDS = (r"password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
                  r"client[_-]?secret|auth[_-]?token|access[_-]?token|refresh[_-]?token|authorization|credentials?")
 # PGPASSWORD=..., AWS_SECRET_ACCESS_KEY=..., GITHUB_TOKEN: ..., export STRIPE_API_KEY="..."
-_ENV_SECRET = re.compile(r"(?i)(?<![/\\])\b(?P<name>[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|"
-                         r"ACCESS_KEY|PRIVATE_KEY|SECRET_KEY|CREDENTIALS))(?P<sep>\s*[=:]\s*)"
-                         r"(?!\d+:(?:\d+:)?(?:\s|$))"  # a file's `path:LINE:` (`passwd:1: …`), not a value
-                         r"(?P<val>" + _ESCAPED_QUOTED + r"|'[^']*'|\"[^\"]*\"|[^\s'\",;&\\]+)")
+_ENV_SECRET = LazyPattern(r"(?i)(?<![/\\])\b(?P<name>[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|"
+                          r"ACCESS_KEY|PRIVATE_KEY|SECRET_KEY|CREDENTIALS))(?P<sep>\s*[=:]\s*)"
+                          r"(?!\d+:(?:\d+:)?(?:\s|$))"  # a file's `path:LINE:` (`passwd:1: …`), not a value
+                          r"(?P<val>" + _ESCAPED_QUOTED + r"|'[^']*'|\"[^\"]*\"|[^\s'\",;&\\]+)")
 # "password": "...", 'api_key': '...', "token":"..."
-_QUOTED_SECRET = re.compile(r"(?i)(?P<key>[\"'][A-Za-z0-9_\-]*(?:" + _SECRET_WORDS + r")[\"'])(?P<sep>\s*:\s*)"
-                            r"(?P<q>[\"'])(?P<val>(?:(?!(?P=q))[^\\]|\\.)*)(?P=q)")
+_QUOTED_SECRET = LazyPattern(r"(?i)(?P<key>[\"'][A-Za-z0-9_\-]*(?:" + _SECRET_WORDS + r")[\"'])(?P<sep>\s*:\s*)"
+                             r"(?P<q>[\"'])(?P<val>(?:(?!(?P=q))[^\\]|\\.)*)(?P=q)")
 # the same inside a JSON string (a JSON body quoted in a JSON report): \"password\": \"...\"
-_ESCAPED_SECRET = re.compile(r'(?i)(?P<key>\\"[A-Za-z0-9_\-]*(?:' + _SECRET_WORDS + r')\\")(?P<sep>\s*:\s*)'
-                             r'(?P<q>\\")(?P<val>.*?)\\"')
-_QUERY_TOKEN = re.compile(r"(?i)(?P<pre>[?&;](?:[A-Za-z0-9_\-]*(?:" + _SECRET_WORDS + r")|key|sig|signature|"
-                          r"code|auth|x-amz-signature|x-amz-credential)=)(?P<val>[^&#\s\"'<>\\]+)")
+_ESCAPED_SECRET = LazyPattern(r'(?i)(?P<key>\\"[A-Za-z0-9_\-]*(?:' + _SECRET_WORDS + r')\\")(?P<sep>\s*:\s*)'
+                              r'(?P<q>\\")(?P<val>.*?)\\"')
+_QUERY_TOKEN = LazyPattern(r"(?i)(?P<pre>[?&;](?:[A-Za-z0-9_\-]*(?:" + _SECRET_WORDS + r")|key|sig|signature|"
+                           r"code|auth|x-amz-signature|x-amz-credential)=)(?P<val>[^&#\s\"'<>\\]+)")
 # chat webhooks: the path is the credential
-_WEBHOOK_PATH = re.compile(r"(?i)(?P<pre>https?://(?:hooks\.slack\.com/(?:services|workflows|triggers)|"
-                           r"(?:[a-z0-9-]+\.)?discord(?:app)?\.com/api/webhooks|"
-                           r"[a-z0-9-]+\.webhook\.office\.com|outlook\.office(?:365)?\.com/webhook|"
-                           r"api\.telegram\.org/bot))(?P<val>[^\s\"'<>?#]+)")
+_WEBHOOK_PATH = LazyPattern(r"(?i)(?P<pre>https?://(?:hooks\.slack\.com/(?:services|workflows|triggers)|"
+                            r"(?:[a-z0-9-]+\.)?discord(?:app)?\.com/api/webhooks|"
+                            r"[a-z0-9-]+\.webhook\.office\.com|outlook\.office(?:365)?\.com/webhook|"
+                            r"api\.telegram\.org/bot))(?P<val>[^\s\"'<>?#]+)")
 # a long random path segment (letters and digits, not a plain hex digest or a word): a token in the path
-_PATH_TOKEN = re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s\"'<>]+(?:/[^/\s\"'<>?#]*)*?/)"
-                         r"(?P<val>(?=[A-Za-z0-9_\-]*[0-9])(?=[A-Za-z0-9_\-]*[A-Za-z])(?![0-9a-fA-F\-]+(?:[/?#\s\"'<>]|$))"
-                         r"[A-Za-z0-9_\-]{28,})")
-_API_KEYS = re.compile(
+_PATH_TOKEN = LazyPattern(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s\"'<>]+(?:/[^/\s\"'<>?#]*)*?/)"
+                          r"(?P<val>(?=[A-Za-z0-9_\-]*[0-9])(?=[A-Za-z0-9_\-]*[A-Za-z])(?![0-9a-fA-F\-]+(?:[/?#\s\"'<>]|$))"
+                          r"[A-Za-z0-9_\-]{28,})")
+_API_KEYS = LazyPattern(
     r"\b(sk-ant-[A-Za-z0-9_\-]{6,}|sk-(?:proj-)?[A-Za-z0-9_\-]{16,}|rnd_[A-Za-z0-9]{16,}"
     r"|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_\-]{20,}"
     r"|xox[abposr]-[A-Za-z0-9\-]{10,}|[rs]k_(?:live|test)_[A-Za-z0-9]{10,}|(?:AKIA|ASIA)[0-9A-Z]{16})"
 )
-_JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*")
-_BEARER = re.compile(r"(?i)\b(bearer|x-api-key:?|authorization:\s*(?:basic|token)?)\s+([A-Za-z0-9._\-+/=~]{8,})")
-_PRIVATE_KEY = re.compile(r"-----BEGIN (?P<kind>[A-Z0-9 ]*)PRIVATE KEY-----.*?"
-                          r"(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.DOTALL)
+_JWT = LazyPattern(r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*")
+_BEARER = LazyPattern(r"(?i)\b(bearer|x-api-key:?|authorization:\s*(?:basic|token)?)\s+([A-Za-z0-9._\-+/=~]{8,})")
+_PRIVATE_KEY = LazyPattern(r"-----BEGIN (?P<kind>[A-Z0-9 ]*)PRIVATE KEY-----.*?"
+                           r"(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.DOTALL)
 
 # how each alternative of _API_KEYS (case-sensitive) starts: text without any of them holds no such key
 _API_KEY_STARTS = ("sk-", "rnd_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xoxa-", "xoxb-",
