@@ -8,7 +8,6 @@ Precedence (lowest first): built-in defaults, the config file, environment varia
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,6 +163,8 @@ def load_config(root: Path, env: Mapping[str, str] | None = None) -> Config:
             if name == "mosaic-diag.toml" and path.exists():  # (a directory of that name: not a config to skip)
                 raise ConfigError("is not a file", path=str(path))
             continue
+        import tomllib  # (only when there is a file to read)
+
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
@@ -230,14 +231,14 @@ def _flatten(values: Mapping[str, Any], prefix: str = "") -> list[str]:
 
 def unknown_keys(config: Config) -> tuple[UnknownKey, ...]:
     """The keys of the config file that no command reads (a typo is silently ignored otherwise)."""
-    import difflib
-    import re
-
     tables = {known.rsplit(".", 1)[0] for known in KNOWN_KEYS if "." in known} | FREE_TABLES
     keys = [key for key in _flatten(config.values)  # (a value where a table is read: its own error, not a typo)
             if key not in KNOWN_KEYS and key not in tables and not any(key.startswith(t + ".") for t in FREE_TABLES)]
     if not keys:
         return ()
+    import difflib
+    import re
+
     lines = config.source.read_text(encoding="utf-8").splitlines() if config.source else []
     where = _key_lines(lines, pyproject=config.source is not None and config.source.name == "pyproject.toml")
     out = []
