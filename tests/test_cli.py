@@ -145,3 +145,23 @@ def test_config_paths_are_relative_to_the_repository_root(tmp_path):
     (tmp_path / "diag" / "playbooks" / "zebra.yml").write_text("- id: broken\n")
     r = here("playbook", "validate")
     assert r.returncode == 2 and f"{tmp_path / 'diag' / 'playbooks' / 'zebra.yml'}:1:" in r.stdout
+
+
+def test_no_command_has_string_annotations() -> None:
+    """Typer reads every command's signature at each start: string annotations would be compiled and evaluated
+    there (cli.py's COMMAND_MODULES note)."""
+    from collections.abc import Iterator
+    from typing import Any
+
+    from mosaic_diag.cli import app
+
+    def callbacks(typer_app: Any) -> Iterator[Any]:
+        for info in typer_app.registered_commands:
+            yield info.callback
+        for group in typer_app.registered_groups:
+            yield from callbacks(group.typer_instance)
+
+    found = [f for f in callbacks(app) if f is not None]
+    assert len(found) > 20
+    quoted = [(f.__module__, f.__name__, k) for f in found for k, v in f.__annotations__.items() if isinstance(v, str)]
+    assert quoted == []

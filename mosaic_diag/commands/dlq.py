@@ -1,7 +1,5 @@
 """`mosaic-diag dlq list|show|replay|purge`: the answers the runtime schema guard rejected."""
 
-from __future__ import annotations
-
 import json
 import os
 import sys
@@ -20,7 +18,7 @@ DbOption = Annotated[str | None, typer.Option(
     "--db", help="A PostgreSQL DSN or a SQLite file (default: MOSAIC_DLQ, else DATABASE_URL).")]
 
 
-def _store(db: str | None, *, must_exist: bool = True) -> DeadLetterStore:
+def _store(db: str | None, *, must_exist: bool = True) -> "DeadLetterStore":
     from pathlib import Path
 
     from mosaic_diag.errors import UsageError
@@ -35,7 +33,7 @@ def _store(db: str | None, *, must_exist: bool = True) -> DeadLetterStore:
     return store
 
 
-def _redacted(letter: DeadLetter, *, payload: bool) -> dict[str, Any]:
+def _redacted(letter: "DeadLetter", *, payload: bool) -> dict[str, Any]:
     from mosaic_diag.runtime.text import safe_output
 
     data = letter.to_dict(payload=payload)
