@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from importlib import import_module
 from pathlib import Path
 
 import pytest
@@ -317,3 +318,14 @@ def test_a_run_with_a_set_validated_before_imports_no_loader_until_a_plan(tmp_pa
     runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
                            check=True).stdout.split() for _ in range(2)]
     assert runs == [["True", "upload-path-missing"], ["False", "upload-path-missing"]]
+
+
+def test_every_exported_name_resolves_on_first_use() -> None:
+    import mosaic_diag.playbooks as playbooks
+
+    assert set(playbooks.__all__) == set(playbooks._WHERE)
+    for name in playbooks.__all__:
+        assert getattr(playbooks, name) is getattr(import_module(f"mosaic_diag.playbooks.{playbooks._WHERE[name]}"),
+                                                   name)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        playbooks.nothing  # noqa: B018

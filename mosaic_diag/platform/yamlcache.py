@@ -96,7 +96,12 @@ def _unpack(obj: Any) -> Any:
 def get(key: str) -> Any:
     """The data cached under `key`, or MISS."""
     data = get_plain(key)
-    return data if data is MISS else _unpack(data)
+    if data is MISS:
+        return MISS
+    try:
+        return _unpack(data)
+    except (ValueError, TypeError):  # an entry of another shape: a miss
+        return MISS
 
 
 def get_plain(key: str) -> Any:
