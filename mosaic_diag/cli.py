@@ -13,7 +13,10 @@ from mosaic_diag.commands.guard import guarded, handled
 from mosaic_diag.errors import ExitCode
 
 # Each module under mosaic_diag/commands/ exposes `register(app)`; it must stay light to
-# import (heavy libraries are imported inside the command functions).
+# import (heavy libraries are imported inside the command functions). These modules do not use
+# `from __future__ import annotations`: Typer reads every command's signature at each start, and
+# string annotations would be compiled and evaluated there (twice), a good part of `--help`'s cost;
+# a name imported only for type checking is quoted where it is used.
 COMMAND_MODULES = (
     "triage",
     "classify",

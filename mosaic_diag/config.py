@@ -8,7 +8,7 @@ Precedence (lowest first): built-in defaults, the config file, environment varia
 from __future__ import annotations
 
 import math
-import tomllib
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +155,53 @@ def find_root(start: Path | None = None) -> Path:
     return Path(top) if proc.returncode == 0 and top else here
 
 
+_GIT_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_CEILING_DIRECTORIES", "GIT_DISCOVERY_ACROSS_FILESYSTEM")
+
+
+def config_root(env: Mapping[str, str]) -> Path:
+    """The repository's top level for the current directory, where the config is read: what
+    `find_root()` (`git rev-parse --show-toplevel`) gives, found as git finds it without
+    starting git in the ordinary case (the nearest directory up with a valid `.git` directory or
+    `gitdir:` file; the current directory outside a repository). Git itself is asked when its
+    environment variables could move the answer, inside a `.git` or bare repository, or when the
+    directory belongs to another user (git's `safe.directory`)."""
+    here = Path.cwd().resolve()
+    if ".git" in here.parts or any(name in env for name in _GIT_ENV) or not hasattr(os, "geteuid"):
+        return find_root(here)
+    for path in (here, *here.parents):
+        dot = path / ".git"
+        if dot.is_dir():
+            if not _is_git_dir(dot):
+                continue  # git looks further up past a `.git` that is not a repository
+        elif dot.is_file():
+            if not _is_git_file(dot):
+                return here  # git stops there: "not a git repository"
+        elif _is_git_dir(path):
+            return find_root(here)  # a bare repository
+        else:
+            continue
+        return path if path.stat().st_uid == os.geteuid() else find_root(here)
+    return here
+
+
+def _is_git_dir(path: Path) -> bool:
+    return (path / "HEAD").is_file() and (path / "refs").is_dir() and (
+        (path / "objects").is_dir() or (path / "commondir").is_file())
+
+
+def _is_git_file(path: Path) -> bool:
+    """A `.git` file (worktree, submodule) naming a git directory that exists."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return False
+    if not text.startswith("gitdir:"):
+        return False
+    target = Path(text.removeprefix("gitdir:").strip())
+    target = target if target.is_absolute() else path.parent / target
+    return (target / "HEAD").is_file() and ((target / "commondir").is_file() or (target / "objects").is_dir())
+
+
 def load_config(root: Path, env: Mapping[str, str] | None = None) -> Config:
     """Read the config of the repository at `root` (a missing file means all defaults)."""
     env = dict(env or {})
@@ -164,6 +211,8 @@ def load_config(root: Path, env: Mapping[str, str] | None = None) -> Config:
             if name == "mosaic-diag.toml" and path.exists():  # (a directory of that name: not a config to skip)
                 raise ConfigError("is not a file", path=str(path))
             continue
+        import tomllib  # (only when there is a file to read)
+
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
@@ -230,14 +279,14 @@ def _flatten(values: Mapping[str, Any], prefix: str = "") -> list[str]:
 
 def unknown_keys(config: Config) -> tuple[UnknownKey, ...]:
     """The keys of the config file that no command reads (a typo is silently ignored otherwise)."""
-    import difflib
-    import re
-
     tables = {known.rsplit(".", 1)[0] for known in KNOWN_KEYS if "." in known} | FREE_TABLES
     keys = [key for key in _flatten(config.values)  # (a value where a table is read: its own error, not a typo)
             if key not in KNOWN_KEYS and key not in tables and not any(key.startswith(t + ".") for t in FREE_TABLES)]
     if not keys:
         return ()
+    import difflib
+    import re
+
     lines = config.source.read_text(encoding="utf-8").splitlines() if config.source else []
     where = _key_lines(lines, pyproject=config.source is not None and config.source.name == "pyproject.toml")
     out = []

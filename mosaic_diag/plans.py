@@ -15,15 +15,29 @@ PlanFn = Callable[[str, Mapping[str, Any]], tuple[str | None, Mapping[str, Any] 
 
 def playbook_planner(directory: str | Path | None = None, config: Any = None) -> PlanFn | None:
     """A planner from the playbook core (no gathering: triage stays offline and fast); None when
-    no directory is given and the shipped set is not installed. Raises on a malformed playbook."""
-    from mosaic_diag.playbooks import SHIPPED_DIR, PlaybookSettings, PlaybookStore, plan_for
+    no directory is given and the shipped set is not installed. Raises on a malformed playbook.
+    A set of playbooks validated before (`playbooks.files.known_valid`: the same bytes, taxonomy and
+    code) is loaded only when a plan is first asked for: a run without events imports no loader."""
+    from mosaic_diag.playbooks.files import SHIPPED_DIR, known_valid, remember_valid, validation_key
+    from mosaic_diag.playbooks.settings import PlaybookSettings
 
     if not directory and not SHIPPED_DIR.is_dir():
         return None
-    store = PlaybookStore.load(Path(directory) if directory else None)
+    target = Path(directory) if directory else None
+    key = validation_key(target or SHIPPED_DIR)
+    store = None
+    if key is None or not known_valid(key):
+        store = _load_store(target)
+        if key is not None:
+            remember_valid(key)
     settings = PlaybookSettings.from_config(config, os.environ) if config is not None else None
 
     def planner(label: str, facts: Mapping[str, Any]) -> tuple[str | None, Mapping[str, Any] | None]:
+        from mosaic_diag.playbooks.planner import plan_for
+
+        nonlocal store
+        if store is None:
+            store = _load_store(target)
         summary = plan_for(label, facts, store, settings)
         if summary is None:
             return None, None
@@ -31,6 +45,13 @@ def playbook_planner(directory: str | Path | None = None, config: Any = None) ->
         return data.get("playbook"), data
 
     return planner
+
+
+def _load_store(target: Path | None) -> Any:
+    """The validated playbooks of `target` (None: the shipped set); PlaybookError lists every problem."""
+    from mosaic_diag.playbooks.store import PlaybookStore
+
+    return PlaybookStore.load(target)
 
 
 def group_facts(group: Group) -> dict[str, Any]:

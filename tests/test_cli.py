@@ -225,3 +225,23 @@ def test_a_dumb_terminal_keeps_its_width():
     lines = text.replace("\r", "").splitlines()
     assert "PG_AUTH_FAILED" in lines and all(len(line) <= 20 for line in lines), lines[:5]
     assert "\x1b[" not in text
+
+
+def test_no_command_has_string_annotations() -> None:
+    """Typer reads every command's signature at each start: string annotations would be compiled and evaluated
+    there (cli.py's COMMAND_MODULES note)."""
+    from collections.abc import Iterator
+    from typing import Any
+
+    from mosaic_diag.cli import app
+
+    def callbacks(typer_app: Any) -> Iterator[Any]:
+        for info in typer_app.registered_commands:
+            yield info.callback
+        for group in typer_app.registered_groups:
+            yield from callbacks(group.typer_instance)
+
+    found = [f for f in callbacks(app) if f is not None]
+    assert len(found) > 20
+    quoted = [(f.__module__, f.__name__, k) for f in found for k, v in f.__annotations__.items() if isinstance(v, str)]
+    assert quoted == []

@@ -120,6 +120,27 @@ def test_example_app_and_the_framework_correct_patterns_are_clean() -> None:
     assert json.loads(r.stdout)["summary"]["files"] >= 8
 
 
+def test_the_schema_is_parsed_only_for_a_file_with_sql(tmp_path: Path) -> None:
+    """pglast (about 40 ms to import) is loaded for the schema only when a linted file holds SQL to judge."""
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "schema.sql").write_text("CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT UNIQUE);\n")
+    (tmp_path / "plain.py").write_text("def add(a: int, b: int) -> int:\n    return a + b\n")
+    (tmp_path / "ins.py").write_text('cur.execute("INSERT INTO users (id, email) VALUES (%s, %s)", (1, 2))\n')
+    code = ("import sys\nfrom mosaic_diag.entry import main\ncode = main(['lint', '--no-cache', *sys.argv[1:]])\n"
+            "print(code, 'pglast' in sys.modules)\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def lint(*files: str) -> list[str]:
+        r = subprocess.run([sys.executable, "-c", code, *files], capture_output=True, text=True, timeout=60,
+                           cwd=tmp_path, env=env)
+        return r.stdout.splitlines()
+
+    assert lint("plain.py")[-1] == "0 False"
+    out = lint("plain.py", "ins.py")
+    assert out[-1] == "1 True" and any("ins.py:1:14: MD007 INSERT INTO users without ON CONFLICT" in line
+                                       for line in out)
+
+
 def test_schema_found_from_the_repo_root_configured_or_said_missing(tmp_path: Path) -> None:
     (tmp_path / ".git").mkdir()  # the repository root
     (tmp_path / "app").mkdir()
@@ -472,8 +493,7 @@ def test_a_warm_run_replays_warnings_and_errors_in_order(tmp_path: Path) -> None
 
 
 def test_the_config_root_is_the_one_git_gives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mosaic_diag.config import find_root
-    from mosaic_diag.lint.settings import config_root
+    from mosaic_diag.config import config_root, find_root
 
     def git(cwd: Path, *args: str) -> None:
         subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, timeout=60)

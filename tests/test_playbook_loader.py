@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from importlib import import_module
 from pathlib import Path
 
 import pytest
@@ -316,3 +317,60 @@ def test_plan_lines_name_each_action_once(tmp_path: Path, capsys: pytest.Capture
     assert "- advise: runs (always) — check the password" in note
     assert "advise: advise" not in note and "advise: advise" not in out
     assert plan_lines(plan) == ("-> advise: check the password [always]",)
+
+
+def test_a_set_validated_before_is_not_validated_again_until_a_file_changes(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from mosaic_diag.plans import playbook_planner
+    from mosaic_diag.playbooks import SHIPPED_DIR
+    from mosaic_diag.playbooks.files import known_valid, validation_key
+
+    monkeypatch.setenv("MOSAIC_DIAG_CACHE_DIR", str(tmp_path / "cache"))
+    books = tmp_path / "books"
+    shutil.copytree(SHIPPED_DIR, books)
+    facts = {"count": 3, "count_5m": 3, "stage": "runtime"}
+    key = validation_key(books)
+    assert key is not None and not known_valid(key)
+    planner = playbook_planner(books)  # validated now, and remembered
+    assert planner is not None and known_valid(key)
+    assert planner("UPLOAD_PATH_MISSING", facts)[0] == "upload-path-missing"
+    uploads = books / "uploads.yml"
+    text = uploads.read_text(encoding="utf-8")
+    uploads.write_text(text.replace("when: always", "when: \"count_5m >\"", 1), encoding="utf-8")
+    assert validation_key(books) != key
+    with pytest.raises(PlaybookError, match="uploads.yml:10"):  # the stale entry is not used: validated again
+        playbook_planner(books)
+    uploads.write_text(text.replace("id: upload-path-missing", "id: upload-path-gone"), encoding="utf-8")
+    edited = playbook_planner(books)
+    assert edited is not None and edited("UPLOAD_PATH_MISSING", facts)[0] == "upload-path-gone"
+    assert known_valid(validation_key(books))  # type: ignore[arg-type]
+    again = playbook_planner(books)  # remembered: loaded at the first plan, with the edit
+    assert again is not None and again("UPLOAD_PATH_MISSING", facts)[0] == "upload-path-gone"
+
+
+def test_a_run_with_a_set_validated_before_imports_no_loader_until_a_plan(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MOSAIC_DIAG_CACHE_DIR": str(tmp_path / "cache"),
+           "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    code = ("import sys\nfrom mosaic_diag.plans import playbook_planner\nplanner = playbook_planner()\n"
+            "loaded = 'mosaic_diag.playbooks.loader' in sys.modules\n"
+            "print(loaded, planner('UPLOAD_PATH_MISSING', {'count': 1, 'stage': 'runtime'})[0])\n")
+    runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                           check=True).stdout.split() for _ in range(2)]
+    assert runs == [["True", "upload-path-missing"], ["False", "upload-path-missing"]]
+
+
+def test_every_exported_name_resolves_on_first_use() -> None:
+    import mosaic_diag.playbooks as playbooks
+
+    assert set(playbooks.__all__) == set(playbooks._WHERE)
+    for name in playbooks.__all__:
+        assert getattr(playbooks, name) is getattr(import_module(f"mosaic_diag.playbooks.{playbooks._WHERE[name]}"),
+                                                   name)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        playbooks.nothing  # noqa: B018

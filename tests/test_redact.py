@@ -152,3 +152,56 @@ def test_a_file_named_like_a_secret_keeps_its_line_number(tmp_path) -> None:
     assert redact_text("deploy/token:12:3: bad value") == "deploy/token:12:3: bad value"
     assert redact_text("token:12: bad value") == "token:12: bad value"
     assert redact_text("PGPASSWORD: 1234 and SECRET=12:34") == "PGPASSWORD: *** and SECRET=***"
+
+
+@pytest.fixture
+def fresh_detectors(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """The detectors' sources found anew (from a private cache directory) in the test, and again after it."""
+    from mosaic_diag.platform import redact
+
+    monkeypatch.setenv("MOSAIC_DIAG_CACHE_DIR", str(tmp_path / "cache"))
+    redact._detector_sources.cache_clear()
+    redact._detector_patterns.cache_clear()
+    yield redact
+    redact._detector_sources.cache_clear()
+    redact._detector_patterns.cache_clear()
+
+
+def test_the_detectors_patterns_are_cached_as_detect_secrets_gives_them(fresh_detectors) -> None:
+    from mosaic_diag.platform import yamlcache
+
+    redact = fresh_detectors
+    imported = redact._imported_detector_sources()
+    assert imported and all(sources for _, sources in imported)
+    assert redact._detector_sources() == imported  # a miss: imported, then kept
+    key = redact._detectors_key()
+    assert key is not None and yamlcache.get_plain(key) == imported
+    sendgrid = "SG." + "a1b2c3d4e5f6g7h8i9j0kl" + "." + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U1v"
+    assert redact_text(f"mail key {sendgrid} refused") == "mail key SG.a*** refused"
+    # the kept entry, not detect-secrets, answers the next process: here one without SendGrid's detector
+    yamlcache.put_plain(key, tuple(d for d in imported if "sg." not in d[0]))
+    redact._detector_sources.cache_clear()
+    redact._detector_patterns.cache_clear()
+    assert len(redact._detector_sources()) == len(imported) - 1
+    assert redact_text(f"mail key {sendgrid} refused") == f"mail key {sendgrid} refused"
+
+
+def test_the_detectors_key_follows_the_installed_files(fresh_detectors, tmp_path, monkeypatch) -> None:
+    import importlib
+    import sys
+
+    redact = fresh_detectors
+    package = tmp_path / "site" / "detect_secrets"
+    (package / "plugins").mkdir(parents=True)
+    for name in ("__init__.py", "__version__.py", "plugins/base.py",
+                 *(f"plugins/{module}.py" for module, _, _ in redact._DETECTORS)):
+        (package / name).write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.delitem(sys.modules, "detect_secrets", raising=False)  # (find_spec answers from it)
+    importlib.invalidate_caches()
+    first = redact._detectors_key()
+    assert first is not None and first == redact._detectors_key()
+    (package / "plugins" / "aws.py").write_text("# another version\n")  # an upgrade rewrites the files
+    assert redact._detectors_key() not in (None, first)
+    (package / "plugins" / "aws.py").unlink()
+    assert redact._detectors_key() is None  # cannot be told: imported, not cached

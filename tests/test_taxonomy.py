@@ -127,3 +127,19 @@ def test_a_bad_regex_in_the_shipped_file_fails_at_first_use_with_its_line():
     rx = Regex("(?:(unclosed)", "mosaic_diag/classifier/rules/taxonomy.yml", 42)
     with pytest.raises(ConfigError, match=r"^mosaic_diag/classifier/rules/taxonomy.yml:42: bad regex"):
         rx.search("anything")
+
+
+def test_a_conditions_type_globs_match_as_fnmatch_does() -> None:
+    import fnmatch
+
+    from mosaic_diag.classifier.classify import _TypeGlobs
+
+    globs = {cond.type for rule in load_taxonomy().rules for cond in (*rule.match, *rule.unless) if cond.type}
+    globs |= {("a.b", "c?d", "[xy]z", "k*"), ("re.escape(.)+",)}
+    names = {name for patterns in globs for name in patterns} | {
+        "httpx.ConnectError", "sqlite3.OperationalError", "OSError", "MemoryError", "asyncio.MemoryError",
+        "keyerror", "KeyError ", "cxd", "c.d", "xz", "yz", "zz", "kettle", "re.escape(.)", "re.escape(x)+", ""}
+    for patterns in globs:
+        matcher = _TypeGlobs(patterns)
+        for name in names:
+            assert matcher.match(name) == any(fnmatch.fnmatchcase(name, p) for p in patterns), (patterns, name)

@@ -90,3 +90,9 @@ def test_the_cache_stays_bounded_and_keeps_what_is_used(cache: Path, monkeypatch
     kept = {t for t in [*texts, "n: 8\n"] if f"{yamlcache.key_of(t)}.marshal" in left}
     assert kept == {texts[0], *texts[4:], "n: 8\n"}
     assert not list(cache.glob(".*.tmp"))
+
+
+def test_an_entry_of_another_shape_is_a_miss(cache: Path) -> None:
+    key = yamlcache.key_of("a: 1\n")
+    yamlcache.put_plain(key, ("x", 1))  # plain data under a YAML text's key: not a loaded document
+    assert yamlcache.get(key) is yamlcache.MISS and yamlcache.get_plain(key) == ("x", 1)

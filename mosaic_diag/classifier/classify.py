@@ -70,8 +70,19 @@ class Classification:
         }
 
 
-def _type_regex(patterns: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+class _TypeGlobs:
+    """A condition's `type` globs (fnmatch's, case-sensitive): a name without a wildcard is compared as it is (no
+    regex to compile for it), the others are one regex."""
+
+    __slots__ = ("names", "rx")
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        wild = [p for p in patterns if any(c in p for c in "*?[")]
+        self.names = frozenset(p for p in patterns if p not in wild)
+        self.rx = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in wild)) if wild else None
+
+    def match(self, name: str) -> bool:
+        return name in self.names or (self.rx is not None and self.rx.match(name) is not None)
 
 
 class _EventView:
@@ -128,7 +139,7 @@ class Classifier:
 
     def __init__(self, taxonomy: Taxonomy) -> None:
         self.taxonomy = taxonomy
-        self._types: dict[int, re.Pattern[str]] = {}  # a condition's `type` globs, compiled at first use
+        self._types: dict[int, _TypeGlobs] = {}  # a condition's `type` globs, made at first use
         self._cache: dict[Evidence, Classification] = {}
 
     @classmethod
@@ -212,7 +223,7 @@ class Classifier:
             short = cand.type.rsplit(".", 1)[-1]
             rx = self._types.get(id(cond))
             if rx is None:
-                rx = self._types[id(cond)] = _type_regex(cond.type)
+                rx = self._types[id(cond)] = _TypeGlobs(cond.type)
             if not (rx.match(cand.type) or rx.match(short) or any(rx.match(a) for a in cand.aliases)):
                 return None
             hits.append(Hit("type", cand.type, where))

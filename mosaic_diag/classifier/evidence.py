@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from mosaic_diag.classifier.tracebacks import ParsedException, parse_traceback_text
+from mosaic_diag.platform.lazyre import LazyPattern
 
 _TRACEBACK_HEADER = "Traceback (most recent call last):"
 
-_STATUS_PATTERNS = re.compile(
+_STATUS_PATTERNS = LazyPattern(
     r"Error code: (\d{3})\b"
     r"|\b(\d{3}) (?:Client|Server) Error\b"
     r"|\b(?:Client|Server) error '(\d{3})\b"
@@ -28,14 +29,14 @@ _STATUS_PATTERNS = re.compile(
     r"Requests|Internal Server Error|Bad Gateway|Service Unavailable|Gateway Time-?out)\b",
     re.IGNORECASE,
 )
-_BODY_AFTER_CODE = re.compile(r"Error code: \d{3} - (\{.*\})\s*$", re.DOTALL)
+_BODY_AFTER_CODE = LazyPattern(r"Error code: \d{3} - (\{.*\})\s*$", re.DOTALL)
 # quoted JSON / dict fields, also with escaped quotes (a JSON body inside a JSON string)
-_CODE_FIELDS = re.compile(r"""\\?['"](?:code|type)\\?['"]\s*:\s*\\?['"]([A-Za-z_][\w.-]{2,60})\\?['"]""")
+_CODE_FIELDS = LazyPattern(r"""\\?['"](?:code|type)\\?['"]\s*:\s*\\?['"]([A-Za-z_][\w.-]{2,60})\\?['"]""")
 # anthropic>=2 ends its status errors with "(request_id: …, path: …, type: <error type>)"
-_TRAILER_TYPE = re.compile(r"\((?:request_id: [^,()\n]*, )?path: [^,()\n]*, type: ([A-Za-z_][\w.-]{2,60})\)")
-_URL_HOST = re.compile(r"\b[a-z][a-z0-9+.-]*://(?:[^@/\s'\"]*@)?([A-Za-z0-9.-]+)", re.IGNORECASE)
-_POOL_HOST = re.compile(r"\bhost='([A-Za-z0-9.-]+)'")
-_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
+_TRAILER_TYPE = LazyPattern(r"\((?:request_id: [^,()\n]*, )?path: [^,()\n]*, type: ([A-Za-z_][\w.-]{2,60})\)")
+_URL_HOST = LazyPattern(r"\b[a-z][a-z0-9+.-]*://(?:[^@/\s'\"]*@)?([A-Za-z0-9.-]+)", re.IGNORECASE)
+_POOL_HOST = LazyPattern(r"\bhost='([A-Za-z0-9.-]+)'")
+_URL = LazyPattern(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
 
 _OPENAI_CODES = frozenset({
     "insufficient_quota", "rate_limit_exceeded", "invalid_api_key", "model_not_found",
@@ -48,23 +49,23 @@ _ANTHROPIC_CODES = frozenset({
     "overloaded_error", "authentication_error", "not_found_error", "rate_limit_error", "permission_error",
 })
 # Anthropic's body envelope {"type": "error", "error": {…}} (JSON, dict, or escaped inside a JSON string)
-_ANTHROPIC_ENVELOPE = re.compile(
+_ANTHROPIC_ENVELOPE = LazyPattern(
     r"""\\?['"]type\\?['"]\s*:\s*\\?['"]error\\?['"]\s*,\s*\\?['"]error\\?['"]\s*:\s*\{""")
-_PROVIDER_HOSTS = (("openai", re.compile(r"(^|\.)openai\.(com|azure\.com)$")),
-                   ("anthropic", re.compile(r"(^|\.)(anthropic\.com|claude\.(com|ai))$")))
+_PROVIDER_HOSTS = (("openai", LazyPattern(r"(^|\.)openai\.(com|azure\.com)$")),
+                   ("anthropic", LazyPattern(r"(^|\.)(anthropic\.com|claude\.(com|ai))$")))
 # wrappers name the provider: litellm's "AnthropicException - Overloaded", "OpenAIException - Error code: 429"
-_WRAPPER_PROVIDER = re.compile(r"\b(Anthropic|OpenAI|AzureOpenAI)(?:Exception|Error) - ")
+_WRAPPER_PROVIDER = LazyPattern(r"\b(Anthropic|OpenAI|AzureOpenAI)(?:Exception|Error) - ")
 # a driver error carried by a wrapper: "(psycopg2.errors.UndefinedColumn) column ..." (SQLAlchemy)
-_WRAPPED = re.compile(r"\((?P<type>[A-Za-z_]\w*(?:\.\w+)*\.[A-Z]\w*)\)\s+(?P<msg>.+)", re.S)
+_WRAPPED = LazyPattern(r"\((?P<type>[A-Za-z_]\w*(?:\.\w+)*\.[A-Z]\w*)\)\s+(?P<msg>.+)", re.S)
 # ... and the driver's own error behind an async adapter's: "(sqlalchemy.dialects.postgresql.asyncpg.IntegrityError)
 # <class 'asyncpg.exceptions.UniqueViolationError'>: duplicate key value …" (SQLAlchemy's asyncpg dialect)
-_CLASS_REPR = re.compile(r"<class '(?P<type>[A-Za-z_]\w*(?:\.\w+)*)'>:\s*(?P<msg>.*)", re.S)
+_CLASS_REPR = LazyPattern(r"<class '(?P<type>[A-Za-z_]\w*(?:\.\w+)*)'>:\s*(?P<msg>.*)", re.S)
 # openai<1.0 raised openai.error.*; the names the rules use are those of openai>=1
 _OPENAI_LEGACY = {"Timeout": "APITimeoutError", "InvalidRequestError": "BadRequestError",
                   "ServiceUnavailableError": "InternalServerError", "TryAgain": "InternalServerError",
                   "APIError": "APIError", "SignatureVerificationError": "APIError"}
-_PROVIDER_WORDS = (("openai", re.compile(r"\b(openai|gpt-?[34o]\w*|text-embedding-[\w-]+)\b", re.I)),
-                   ("anthropic", re.compile(r"\b(anthropic|claude)\b", re.I)))
+_PROVIDER_WORDS = (("openai", LazyPattern(r"\b(openai|gpt-?[34o]\w*|text-embedding-[\w-]+)\b", re.I)),
+                   ("anthropic", LazyPattern(r"\b(anthropic|claude)\b", re.I)))
 
 
 @dataclass(frozen=True)
@@ -379,8 +380,8 @@ def _printed_order(exc: BaseException, seen: set[int]) -> list[BaseException]:
 
 
 # prefixes a paste may carry on every line: Docker Compose's "web-1  | ", a platform's timestamp
-_LINE_PREFIXES = (re.compile(r"([A-Za-z0-9][\w.-]{0,62}) +\| ?"),
-                  re.compile(r"(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?) ?"))
+_LINE_PREFIXES = (LazyPattern(r"([A-Za-z0-9][\w.-]{0,62}) +\| ?"),
+                  LazyPattern(r"(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?) ?"))
 
 
 def peel_prefixes(text: str) -> str:

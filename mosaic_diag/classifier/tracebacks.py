@@ -5,15 +5,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from mosaic_diag.platform.lazyre import LazyPattern
+
 _HEADER = "Traceback (most recent call last):"
 _GROUP_HEADER = "Exception Group Traceback (most recent call last):"
 # PEP 654's exception group, as Python 3.11+ prints it: each line of a group behind a gutter (its depth's indent,
 # then `+` or `|` and a space), each sub-exception in a box opened by `+-+---- 1 ----` / `+---- 2 ----` (`...`: the
 # sub-exceptions not shown, `and N more exceptions`) and the last one closed by `+------------------------------------`
-_GROUP_BOX = re.compile(r"\s*(?:\+-)?\+-{3,} (?P<title>\d+|\.\.\.) -{3,}\s*$")
-_GROUP_BOX_ANY = re.compile(r"^[ \t]*(?:\+-)?\+-{3,} (?:\d+|\.\.\.) -{3,}[ \t]*$", re.M)  # (no \s: not across lines)
-_GROUP_END = re.compile(r"\s*\+-{20,}\s*$")
-_GUTTER = re.compile(r"\s*[|+](?: |$)")
+_GROUP_BOX = LazyPattern(r"\s*(?:\+-)?\+-{3,} (?P<title>\d+|\.\.\.) -{3,}\s*$")
+_GROUP_BOX_ANY = LazyPattern(r"^[ \t]*(?:\+-)?\+-{3,} (?:\d+|\.\.\.) -{3,}[ \t]*$", re.M)  # (no \s: not across lines)
+_GROUP_END = LazyPattern(r"\s*\+-{20,}\s*$")
+_GUTTER = LazyPattern(r"\s*[|+](?: |$)")
 _SEPARATORS = (
     "During handling of the above exception, another exception occurred:",
     "The above exception was the direct cause of the following exception:",
@@ -22,17 +24,17 @@ _SEPARATORS = (
 _FRAME = re.compile(r'^\s*(?:> )?File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?\s*$')
 # a traceback's first frame further in than Python's two blanks: the traceback stands in a column that its header was
 # taken out of (RichHandler's message column, behind the time and level columns' blanks)
-_COLUMN_FRAME = re.compile(r'( {3,})(?:> )?File "')
+_COLUMN_FRAME = LazyPattern(r'( {3,})(?:> )?File "')
 _MARKER = re.compile(r"^\s*[\^~\-+ ]*[\^~][\^~\-+ ]*$")
-_EXC_LINE = re.compile(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::(?: (?P<msg>.*)|$)|$)")
-_EMBEDDED = re.compile(
+_EXC_LINE = LazyPattern(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::(?: (?P<msg>.*)|$)|$)")
+_EMBEDDED = LazyPattern(
     r"(?:^|[\s:(\[])(?P<type>[a-z_][\w]*(?:\.[A-Za-z_]\w*)*\."
     # a class named as an error, or any class of a module that holds only exceptions (psycopg2.errors.
     # ForeignKeyViolation, asyncpg.exceptions.UniqueViolationError: named after SQLSTATE conditions)
     r"(?:[A-Z]\w*(?:Error|Exception|Timeout|Warning)|(?<=errors\.)[A-Z]\w*|(?<=exceptions\.)[A-Z]\w*))"
     r"(?::\s(?P<msg>.*)|$)"
 )
-_EXC_SUFFIX = re.compile(
+_EXC_SUFFIX = LazyPattern(
     r"(Error|Exception|Warning|Exit|Interrupt|Timeout|Iteration|Failure|Fault|Violation|"
     r"Exhausted|Refused|Closed|NotFound|Invalid)$"
 )
@@ -53,7 +55,7 @@ class ParsedException:
     frames: list[ParsedFrame] = field(default_factory=list)
 
 
-_CAMEL = re.compile(r"[A-Z][a-z0-9]+(?:[A-Z][A-Za-z0-9]*)+$")
+_CAMEL = LazyPattern(r"[A-Z][a-z0-9]+(?:[A-Z][A-Za-z0-9]*)+$")
 _DECORATION = "*`> "  # markdown bold / code / quote marks around a pasted line
 
 
@@ -78,10 +80,10 @@ def looks_like_exception_line(line: str, *, strict: bool = True) -> re.Match[str
 # `File ~/…/openai/api_requestor.py:687, in APIRequestor._interpret_response_line(self, …)` and `Cell In[3], line 1`;
 # IPython 7's and Colab's `/usr/…/openai/_base_client.py in _request(self, …)`, `<ipython-input-59-ab94…> in <module>`
 # (Colab's copy makes the file a markdown link: `[<ipython-input-…>](https://localhost:8080/#) in <cell line: 49>()`)
-_IPY_FRAME = re.compile(r"\s*File (?P<file>[^\s\"][^\"]*?):(?P<line>\d+)(?:, in (?P<func>[\w.<>]+)|\s*$)"
-                        r"|\s*(?P<cell>Cell In\[\d+\]), line (?P<cline>\d+)"
-                        r"|\[?(?P<file7>(?:/|~|[A-Za-z]:\\|<ipython-input-)[^\s\]]*?)(?:\]\([^)\s]*\))?"
-                        r" in (?P<func7><cell line: \d+>|[\w.<>]+)\(")
+_IPY_FRAME = LazyPattern(r"\s*File (?P<file>[^\s\"][^\"]*?):(?P<line>\d+)(?:, in (?P<func>[\w.<>]+)|\s*$)"
+                         r"|\s*(?P<cell>Cell In\[\d+\]), line (?P<cline>\d+)"
+                         r"|\[?(?P<file7>(?:/|~|[A-Za-z]:\\|<ipython-input-)[^\s\]]*?)(?:\]\([^)\s]*\))?"
+                         r" in (?P<func7><cell line: \d+>|[\w.<>]+)\(")
 
 
 def _ipython_frame(line: str) -> ParsedFrame | None:
@@ -148,12 +150,12 @@ def _unglue(lines: list[str]) -> list[str]:
     return out
 
 
-_FLAT_SEPARATOR = re.compile(r"(?<!\s)\s+(The above exception was the direct cause of the following exception:"
-                             r"|During handling of the above exception, another exception occurred:)\s+"
-                             r"(?=Traceback \(most recent call last\):)")
+_FLAT_SEPARATOR = LazyPattern(r"(?<!\s)\s+(The above exception was the direct cause of the following exception:"
+                              r"|During handling of the above exception, another exception occurred:)\s+"
+                              r"(?=Traceback \(most recent call last\):)")
 # (a split only at the start of a run of blanks: from every blank of a long run the lookahead would be tried
 # after each shorter tail of the run, quadratic in the run)
-_FLAT_SPLIT = re.compile(r'(?<!\s)\s+(?=File "[^"]+", line \d+, in \S)')
+_FLAT_SPLIT = LazyPattern(r'(?<!\s)\s+(?=File "[^"]+", line \d+, in \S)')
 _FLAT_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+) ?(?P<rest>.*)')
 
 
@@ -218,8 +220,8 @@ def _without_markers(source: str) -> str:
 
 # a frame in a Rich traceback box: "/app/api/x.py:12 in handler", "in load:9" (no file), or the file and
 # line alone when the box wrapped the function name onto the next line ("in loads")
-_RICH_FRAME = re.compile(r"(?:(?P<file>\S+):(?P<line>\d+)(?: in(?: (?P<func>\S+))?)?"
-                         r"|in (?P<func2>\S+):(?P<line2>\d+))$")
+_RICH_FRAME = LazyPattern(r"(?:(?P<file>\S+):(?P<line>\d+)(?: in(?: (?P<func>\S+))?)?"
+                          r"|in (?P<func2>\S+):(?P<line2>\d+))$")
 
 
 def _rich_content(line: str) -> tuple[str, bool] | None:

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import os
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from mosaic_diag.config import Config, find_root, load_config, unknown_key_warnings
+from mosaic_diag.config import Config, config_root, find_root, load_config, unknown_key_warnings
 from mosaic_diag.errors import UsageError
+from mosaic_diag.platform.lazyre import LazyPattern
 
-_DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
+_DURATION = LazyPattern(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def config_here(root: Path | None = None) -> Config:
     """The config of the repository holding `root` (default: the current directory), read at its top
-    level (`git rev-parse --show-toplevel`) from any subdirectory; env overrides included. Its unknown
-    keys (a typo is otherwise silently ignored) are warned about on stderr."""
-    config = load_config(find_root(root), os.environ)
+    level (`git rev-parse --show-toplevel`, found without starting git for the current directory) from any
+    subdirectory; env overrides included. Its unknown keys (a typo is otherwise silently ignored) are warned
+    about on stderr."""
+    config = load_config(find_root(root) if root is not None else config_root(os.environ), os.environ)
     warn_unknown_keys(config)
     return config
 

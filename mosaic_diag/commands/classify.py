@@ -1,7 +1,5 @@
 """`mosaic-diag classify TEXT`: label one error message or traceback, optionally explained."""
 
-from __future__ import annotations
-
 import json
 import sys
 from pathlib import Path

@@ -1,8 +1,6 @@
 """`mosaic-diag deploy`: gate, record, push, wait, watch, judge, roll back if bad (exit codes:
 mosaic_diag.deploy)."""
 
-from __future__ import annotations
-
 import json
 import os
 import sys
@@ -78,7 +76,7 @@ def deploy(
 def _options(cfg: Any, remote: str | None, branch: str | None, watch: str | None, wait_timeout: str | None,
              poll: str | None, health_url: str | None, log: Path | None, no_rollback: bool, strategy: str | None,
              allow_schema_change: bool, skip: list[str] | None, execute_playbooks: bool,
-             dry_run: bool, allow_other_branch: bool, resume_autodeploy: bool = False) -> DeployOptions:
+             dry_run: bool, allow_other_branch: bool, resume_autodeploy: bool = False) -> "DeployOptions":
     from mosaic_diag.commands._common import parse_duration
     from mosaic_diag.deploy import DeployOptions
     from mosaic_diag.deploy.model import SEVERITIES
@@ -143,7 +141,7 @@ class _Printer:
             sys.stdout.write(text + "\n")
             sys.stdout.flush()
 
-    def header(self, opts: DeployOptions, root: Path) -> None:
+    def header(self, opts: "DeployOptions", root: Path) -> None:
         """Said before the first step (not before an error found while the options are checked)."""
         what = "dry run of a deploy" if opts.dry_run else "deploy"
         where = f"{what} of {root} to {opts.remote}/{opts.branch}"

@@ -1,7 +1,5 @@
 """`mosaic-diag dlq list|show|replay|purge`: the answers the runtime schema guard rejected."""
 
-from __future__ import annotations
-
 import json
 import os
 import sys
@@ -20,7 +18,7 @@ DbOption = Annotated[str | None, typer.Option(
     "--db", help="A PostgreSQL DSN or a SQLite file (default: MOSAIC_DLQ, else DATABASE_URL).")]
 
 
-def _store(db: str | None, *, must_exist: bool = True) -> DeadLetterStore:
+def _store(db: str | None, *, must_exist: bool = True) -> "DeadLetterStore":
     from pathlib import Path
 
     from mosaic_diag.errors import UsageError, no_such
@@ -51,7 +49,7 @@ def _bounded(text: str, limit: int) -> str:
            f"--max-chars 0 shows everything …]"
 
 
-def _redacted(letter: DeadLetter, *, payload: bool, limit: int = MAX_CHARS) -> dict[str, Any]:
+def _redacted(letter: "DeadLetter", *, payload: bool, limit: int = MAX_CHARS) -> dict[str, Any]:
     """The letter as a dict, its error (and payload) redacted, then bounded; `error_chars` / `payload_chars` give
     their redacted length when they were cut."""
     from mosaic_diag.runtime.text import safe_output

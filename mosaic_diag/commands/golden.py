@@ -1,7 +1,5 @@
 """`mosaic-diag golden`: run the golden cases (default), `bless` a baseline, `validate` cases."""
 
-from __future__ import annotations
-
 import json
 import sys
 from contextlib import nullcontext
@@ -197,7 +195,7 @@ def golden(
     return report.exit_code
 
 
-def _unfinished(report: GoldenReport) -> bool:
+def _unfinished(report: "GoldenReport") -> bool:
     return any(a.error and a.error.startswith(("not finished", "not run")) for r in report.results
                for a in r.attempts)
 
@@ -212,7 +210,7 @@ def _close_within(target: object, seconds: float) -> None:
     closer.join(seconds)
 
 
-def _render(report: GoldenReport, fmt: ReportFormat, output: Path | None = None) -> None:
+def _render(report: "GoldenReport", fmt: ReportFormat, output: Path | None = None) -> None:
     if fmt is ReportFormat.json:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
         return

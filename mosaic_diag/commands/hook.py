@@ -1,7 +1,5 @@
 """`mosaic-diag hook install|uninstall|run`: the git pre-commit hook that runs the code rules."""
 
-from __future__ import annotations
-
 import json
 import os
 import sys

@@ -1,7 +1,5 @@
 """`mosaic-diag labels`: the taxonomy, with categories, severities and aliases."""
 
-from __future__ import annotations
-
 import json
 import sys
 from pathlib import Path

@@ -1,7 +1,5 @@
 """`mosaic-diag lint [PATHS...]`: the code rules, `file:line:col: CODE message` (ruff's format)."""
 
-from __future__ import annotations
-
 from enum import Enum
 from pathlib import Path
 from typing import Annotated

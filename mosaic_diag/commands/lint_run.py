@@ -47,9 +47,9 @@ def run_lint(opts: LintOptions) -> int:
     import os
 
     from mosaic_diag.commands._common import warn_unknown_keys
-    from mosaic_diag.config import load_config
+    from mosaic_diag.config import config_root, load_config
     from mosaic_diag.errors import DiagError
-    from mosaic_diag.lint.settings import config_root, lint_settings
+    from mosaic_diag.lint.settings import lint_settings
 
     config = load_config(config_root(os.environ), os.environ)
     warn_unknown_keys(config)

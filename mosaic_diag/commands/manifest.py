@@ -1,7 +1,5 @@
 """`mosaic-diag manifest generate|diff|record|history`: what is (or would be) deployed."""
 
-from __future__ import annotations
-
 import json
 import os
 import sys
@@ -25,7 +23,7 @@ LiveOption = Annotated[bool | None, typer.Option(
     help="Hash the live database schema (default: when DATABASE_URL is set).")]
 
 
-def _manifest_for(repo: Path, ref: str | None, live: bool | None) -> Manifest:
+def _manifest_for(repo: Path, ref: str | None, live: bool | None) -> "Manifest":
     import platform
 
     from mosaic_diag.commands._common import config_here
@@ -89,7 +87,7 @@ def _foreign_changes(repo: Path, paths: tuple[str, ...], out: Path | None) -> tu
     return tuple(p for p in paths if not is_own(p))
 
 
-def _without_own_output(m: Manifest, repo: Path, out: Path | None) -> Manifest:
+def _without_own_output(m: "Manifest", repo: Path, out: Path | None) -> "Manifest":
     """The manifest without its own output file among the dirty paths (see `_foreign_changes`)."""
     import dataclasses
 
@@ -108,7 +106,7 @@ def _changes_beside(repo: Path, commit: str) -> tuple[str, ...]:
     return gitops.working_tree_state(r).paths
 
 
-def _manifest_lines(m: Manifest, fmt: OutputFormat) -> str:
+def _manifest_lines(m: "Manifest", fmt: OutputFormat) -> str:
     b = "**" if fmt is OutputFormat.markdown else ""
     bullet = "- " if fmt is OutputFormat.markdown else "  "
     lines = [f"{b}commit{b} {m.commit} ({m.branch or 'detached'}){'  DIRTY' if m.dirty else ''}",
@@ -149,7 +147,7 @@ def generate_cmd(
     return 1 if m.dirty else 0
 
 
-def _load_side(value: str, repo: Path, live: bool | None) -> Manifest:
+def _load_side(value: str, repo: Path, live: bool | None) -> "Manifest":
     from mosaic_diag.manifest import load_manifest
 
     p = Path(value)
@@ -158,7 +156,7 @@ def _load_side(value: str, repo: Path, live: bool | None) -> Manifest:
     return _manifest_for(repo, value, False)
 
 
-def render_diff(d: ManifestDiff, fmt: OutputFormat) -> None:
+def render_diff(d: "ManifestDiff", fmt: OutputFormat) -> None:
     """Print a manifest diff (shared with the rollback command)."""
     if fmt is OutputFormat.json:
         sys.stdout.write(json.dumps(d.to_dict(), indent=2, sort_keys=True) + "\n")

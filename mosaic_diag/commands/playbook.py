@@ -5,8 +5,6 @@ user declined; 2 usage or configuration (a playbook that does not validate, unkn
 bad context file).
 """
 
-from __future__ import annotations
-
 import json
 import os
 import sys
@@ -27,7 +25,7 @@ PlaybooksOption = Annotated[Path | None, typer.Option("--playbooks", help="Playb
                                                       "playbooks.dir; default: the shipped set).")]
 
 
-def _store(directory: Path | None) -> PlaybookStore:
+def _store(directory: Path | None) -> "PlaybookStore":
     from mosaic_diag.commands._common import config_here
     from mosaic_diag.playbooks import PlaybookStore
 
@@ -72,7 +70,7 @@ def list_cmd(playbooks: PlaybooksOption = None, fmt: FormatOption = OutputFormat
     return 0
 
 
-def _find(store: PlaybookStore, name: str, stage: str | None) -> Any:
+def _find(store: "PlaybookStore", name: str, stage: str | None) -> Any:
     from mosaic_diag.errors import UsageError
 
     pb = store.get(name)
@@ -178,7 +176,7 @@ def validate_cmd(
     return 2 if issues else 0
 
 
-def _render_plan(plan: Plan, fmt: OutputFormat, *, dry_run: bool) -> None:
+def _render_plan(plan: "Plan", fmt: OutputFormat, *, dry_run: bool) -> None:
     md = fmt is OutputFormat.markdown
     bullet = "- " if md else "  "
     _out(f"{'# ' if md else ''}Playbook {plan.playbook} ({plan.source}) for {plan.label or '-'}: "

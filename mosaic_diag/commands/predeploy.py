@@ -1,7 +1,5 @@
 """`mosaic-diag predeploy`: the deploy gate (settings, database, schema, prompts, providers, golden, lint)."""
 
-from __future__ import annotations
-
 import os
 import sys
 from pathlib import Path

@@ -1,7 +1,5 @@
 """`mosaic-diag rollback [SHA] | --previous | --auto`: go back safely (exit codes: mosaic_diag.rollback)."""
 
-from __future__ import annotations
-
 import json
 import os
 import re
@@ -53,7 +51,7 @@ class _Report:
         return int(code)
 
 
-def _show_plan(plan: RollbackPlan, rep: _Report) -> None:
+def _show_plan(plan: "RollbackPlan", rep: _Report) -> None:
     rep.data["plan"] = plan.to_dict()
     if rep.fmt is OutputFormat.json:
         return
@@ -178,7 +176,7 @@ def rollback(
 
 def _judge(cfg: Any, root: Path, remote: str, branch: str, store: Any, health_url: str | None, log: Path | None,
            error_budget: float | None, min_requests: int | None, window: str,
-           rep: _Report) -> tuple[ErrorBudgetReading | None, str | None]:
+           rep: _Report) -> "tuple[ErrorBudgetReading | None, str | None]":
     """The error budget reading of the deployed head and the commit it judged; (None, None) after a
     refusal was reported (the verdict cannot be tied to the remote branch head)."""
     from mosaic_diag.rollback.auto import judge_head

@@ -1,8 +1,6 @@
 """`mosaic-diag triage <logfile|->...`: find, label, group and rate every error event of a log (or of several
 files read as one log: rotated logs)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

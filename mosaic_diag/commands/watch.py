@@ -1,7 +1,5 @@
 """`mosaic-diag watch`: live triage of a followed file, a syslog stream or Render's log API."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -151,7 +149,7 @@ class _Emit:
             self.view = LiveView(source)
         self.json = fmt is OutputFormat.json or (fmt is OutputFormat.table and not live)
 
-    def __enter__(self) -> _Emit:
+    def __enter__(self) -> "_Emit":
         if self.view is not None:
             self.view.__enter__()
         return self
@@ -186,7 +184,7 @@ class _Emit:
             sys.stderr.write(redact_text(f"watch: {status_text(data)}") + "\n")
 
 
-def _emitter(fmt: Any, live: bool, source: str) -> _Emit:
+def _emitter(fmt: Any, live: bool, source: str) -> "_Emit":
     return _Emit(fmt, live, source)
 
 

@@ -124,7 +124,7 @@ class FileContext:
         self.path = path
         self.source = source
         self.tree = tree
-        self.tables: Mapping[str, Table] = tables or {}
+        self.tables: Mapping[str, Table] = tables if tables is not None else {}  # (not tested for truth: lazy)
         self.conn_factories = conn_factories
         self.lines = python_lines(source)
         lowered = source.lower()

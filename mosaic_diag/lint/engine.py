@@ -384,7 +384,7 @@ def _lint_with(sources: Sequence[Source], rules: Sequence[Rule], tables: Mapping
                 failures[src.path] = ParseFailure(src.path, *entry["failure"])
         else:
             todo.append(src)
-    known = {**in_files, **dict(tables or {})} if todo else {}  # the schema is parsed only when needed
+    known = _KnownTables(in_files, tables) if todo else {}  # the schema is parsed only when a file needs it
     job = _Job(tuple(rules), known, factories, md007)
     assert workers is None or len(todo) == len(sources)  # started when no file was cached
     for src, (file_findings, file_unknown, failure) in zip(todo, _run_jobs(job, todo, trees, workers), strict=True):
@@ -398,6 +398,30 @@ def _lint_with(sources: Sequence[Source], rules: Sequence[Rule], tables: Mapping
     cache.save()
     ordered = tuple(failures[s.path] for s in sources if s.path in failures)
     return LintResult(tuple(sorted(set(findings))), ordered, len(sources), tuple(unknown))
+
+
+class _KnownTables(Mapping[str, Table]):
+    """The tables the linted files declare and the schema's (which win), merged at the first look: a
+    `SchemaTables` is parsed (pglast imported) only when a file's SQL needs a table."""
+
+    def __init__(self, in_files: Mapping[str, Table], schema: Mapping[str, Table] | None) -> None:
+        self._in_files = in_files
+        self._schema = schema
+        self._merged: dict[str, Table] | None = None
+
+    def _all(self) -> dict[str, Table]:
+        if self._merged is None:
+            self._merged = {**self._in_files, **dict(self._schema if self._schema is not None else {})}
+        return self._merged
+
+    def __getitem__(self, name: str) -> Table:
+        return self._all()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
 
 
 def _parsed(src: Source) -> ast.Module | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,59 +46,6 @@ def repo_root(start: Path) -> Path:
         if (path / ".git").exists():
             return path
     return start
-
-
-_GIT_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_CEILING_DIRECTORIES", "GIT_DISCOVERY_ACROSS_FILESYSTEM")
-
-
-def config_root(env: Mapping[str, str]) -> Path:
-    """The repository's top level for the current directory, where the config is read: what
-    `config.find_root()` (`git rev-parse --show-toplevel`) gives, found as git finds it without
-    starting git in the ordinary case (the nearest directory up with a valid `.git` directory or
-    `gitdir:` file; the current directory outside a repository). Git itself is asked when its
-    environment variables could move the answer, inside a `.git` or bare repository, or when the
-    directory belongs to another user (git's `safe.directory`)."""
-    here = Path.cwd().resolve()
-    if ".git" in here.parts or any(name in env for name in _GIT_ENV) or not hasattr(os, "geteuid"):
-        return _git_root(here)
-    for path in (here, *here.parents):
-        dot = path / ".git"
-        if dot.is_dir():
-            if not _is_git_dir(dot):
-                continue  # git looks further up past a `.git` that is not a repository
-        elif dot.is_file():
-            if not _is_git_file(dot):
-                return here  # git stops there: "not a git repository"
-        elif _is_git_dir(path):
-            return _git_root(here)  # a bare repository
-        else:
-            continue
-        return path if path.stat().st_uid == os.geteuid() else _git_root(here)
-    return here
-
-
-def _git_root(here: Path) -> Path:
-    from mosaic_diag.config import find_root
-
-    return find_root(here)
-
-
-def _is_git_dir(path: Path) -> bool:
-    return (path / "HEAD").is_file() and (path / "refs").is_dir() and (
-        (path / "objects").is_dir() or (path / "commondir").is_file())
-
-
-def _is_git_file(path: Path) -> bool:
-    """A `.git` file (worktree, submodule) naming a git directory that exists."""
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        return False
-    if not text.startswith("gitdir:"):
-        return False
-    target = Path(text.removeprefix("gitdir:").strip())
-    target = target if target.is_absolute() else path.parent / target
-    return (target / "HEAD").is_file() and ((target / "commondir").is_file() or (target / "objects").is_dir())
 
 
 def find_schema(root: Path) -> tuple[Path, ...]:

@@ -12,7 +12,6 @@ header glued to the end of another line.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
@@ -38,6 +37,7 @@ from mosaic_diag.logs.lines import (
     traceback_at,
 )
 from mosaic_diag.logs.model import RawEvent, ReadStats
+from mosaic_diag.platform.lazyre import LazyPattern
 
 # states of an open event (_RICH: inside a Rich traceback box; _RICH_END: after it, before its exception line; _PYTEST:
 # inside a failure section of pytest's report)
@@ -51,18 +51,18 @@ MAX_BLANKS = 3
 # (`Exception in thread T (f):`), the unraisable hook (`Exception ignored in: <obj>`; 3.13+ `Exception ignored while
 # calling deallocator <f>:`), atexit (`Error in atexit._run_exitfuncs:`, Python 2's `Error in sys.exitfunc:`) and
 # asyncio's default handler without logging configured (`Task exception was never retrieved`, then `future: <Task …>`)
-_PY_INTRO = re.compile(r"Exception in thread \S.*:|Exception ignored (?:in: .+|\S.*:)"
-                       r"|Error in (?:atexit\._run_exitfuncs|sys\.exitfunc):"
-                       r"|(?:Task|Future) exception was never retrieved")
-_ASYNCIO_FUTURE = re.compile(r"future: <(?:Task|Future) ")
+_PY_INTRO = LazyPattern(r"Exception in thread \S.*:|Exception ignored (?:in: .+|\S.*:)"
+                        r"|Error in (?:atexit\._run_exitfuncs|sys\.exitfunc):"
+                        r"|(?:Task|Future) exception was never retrieved")
+_ASYNCIO_FUTURE = LazyPattern(r"future: <(?:Task|Future) ")
 # faulthandler's dump (`PYTHONFAULTHANDLER`, a crash in a C extension): `Fatal Python error: Segmentation fault`, a
 # blank, then a thread's frames under `Current thread 0x… (most recent call first):` (`Thread 0x…`: the other threads)
-_FAULT_INTRO = re.compile(r"(?:Fatal )?Python error: \S")
-_FAULT_THREAD = re.compile(r"(?:Current thread|Thread) 0x[0-9a-fA-F]+ \(most recent call first\):")
+_FAULT_INTRO = LazyPattern(r"(?:Fatal )?Python error: \S")
+_FAULT_THREAD = LazyPattern(r"(?:Current thread|Thread) 0x[0-9a-fA-F]+ \(most recent call first\):")
 # the exception line under a Rich box that came without its top edge: only a type that names itself an error
-_RICH_EXC = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failure|Warning)(?::|$)")
+_RICH_EXC = LazyPattern(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failure|Warning)(?::|$)")
 # an exception line's start: a (qualified) class name, then ":" or the line's end (`gunicorn.errors.HaltServer: …`)
-_EXC_NAME = re.compile(r"(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?::|$)")
+_EXC_NAME = LazyPattern(r"(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?::|$)")
 
 
 def _entries_apart(tb: list[str]) -> bool:

@@ -18,14 +18,14 @@ is no timestamp, so that a day more or less is always one.
 from __future__ import annotations
 
 import os
-import re
 import stat
 from datetime import UTC, datetime, time, timedelta
 from typing import BinaryIO
 
 from mosaic_diag.logs.lines import in_range, parse_ts
+from mosaic_diag.platform.lazyre import LazyPattern
 
-_TIME_OF_DAY = re.compile(r"(\d\d):(\d\d):(\d\d)(?:[.,](\d{1,6}))?")
+_TIME_OF_DAY = LazyPattern(r"(\d\d):(\d\d):(\d\d)(?:[.,](\d{1,6}))?")
 _DAY = timedelta(days=1)
 _BACK = timedelta(hours=12)  # further back than this, a time of day is the next day's (the nearer reading)
 

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import NamedTuple
 
+from mosaic_diag.platform.lazyre import LazyPattern
+
 LEVELS = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL", "FATAL")
 _LEVEL_STARTS = (*LEVELS, "CRITI")  # (a level cut to five letters: "%(levelname)-5.5s")
 ERROR_LEVELS = frozenset({"ERROR", "CRITICAL", "FATAL"})
@@ -40,8 +42,8 @@ _RENDER_TEXT = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d
 _SYSLOG = re.compile(r"<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) (-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: (.*))?", re.S)
 # BSD syslog (RFC 3164) with an RFC 3339 time, as rsyslog forwards it: "<131>2016-05-31T23:42:23.368785+00:00 host
 # tag[pid]: message", one stream per host and tag
-_SYSLOG_BSD = re.compile(r"<\d{1,3}>(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) (\S+) ([^\s\[:]+)"
-                         r"(?:\[\d+\])?: ?(.*)", re.S)
+_SYSLOG_BSD = LazyPattern(r"<\d{1,3}>(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) (\S+) ([^\s\[:]+)"
+                          r"(?:\[\d+\])?: ?(.*)", re.S)
 # "%(asctime)s %(levelname)s %(name)s: %(message)s", or the logger without its colon when it is a dotted module
 # path ("2021-06-26 14:08:07,371 ERROR kube_hunter.modules.discovery Failed to ..."); "%(levelname)s - %(message)s"
 # (Azure App Service's platform log: "2023-11-16T11:17:54.469Z ERROR - Container … has exited"); supervisord's own
@@ -52,7 +54,7 @@ _ASC_LEVEL = re.compile(rf"({_TS})\s+\[?(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|
                         r"(?:- +)?(?:([^\s:]+):\s|"
                         r"([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)+|[A-Za-z_][\w.-]{0,255}(?=  )) +(?=\S))?"
                         r"\s*(.*)", re.S)
-_ASC_DASHED = re.compile(rf"({_TS}) - (\S+) - {_LV} - (.*)", re.S)
+_ASC_DASHED = LazyPattern(rf"({_TS}) - (\S+) - {_LV} - (.*)", re.S)
 _BASIC = re.compile(rf"{_LV}:([^\s:]*): ?(.*)", re.S)
 # a record in a layout no pattern here names (`_any_record`): a time stamp (a date and time in the common forms, with
 # or without a zone after a space, or a time of day), up to three short words (a pid, a thread, a logger, bracketed
@@ -61,10 +63,10 @@ _BASIC = re.compile(rf"{_LV}:([^\s:]*): ?(.*)", re.S)
 _STAMP = (r"(?:\d{4}[-/]\d\d[-/]\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+(?:\.\d+)?)?(?: ?(?:Z|[+-]\d\d:?\d\d|UTC|GMT))?"
           r"|\d\d/[A-Z][a-z]{2}/\d{4}[: ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: [+-]\d{4})?"
           r"|(?:\d\d-\d\d )?\d\d:\d\d:\d\d(?:[.,]\d+)?)")
-_ANY_RECORD = re.compile(
+_ANY_RECORD = LazyPattern(
     rf"\[?({_STAMP})\]?((?:[ \t]+\S{{1,64}}){{0,3}}?)[ \t]+[\[(]?{_LV} *[\])]?:?(?:[ \t]+|$)(.*)", re.S)
-_LEVEL_FIRST = re.compile(rf"{_LV}[ \t]+\[?({_STAMP})\]?(?:[ \t]+|$)(.*)", re.S)
-_ANY_TAIL = re.compile(r"(?:[-:] +)?(?:([A-Za-z_][\w.]*)(?::\s| - ))?\s*(.*)", re.S)  # ("- " / ": " a separator)
+_LEVEL_FIRST = LazyPattern(rf"{_LV}[ \t]+\[?({_STAMP})\]?(?:[ \t]+|$)(.*)", re.S)
+_ANY_TAIL = LazyPattern(r"(?:[-:] +)?(?:([A-Za-z_][\w.]*)(?::\s| - ))?\s*(.*)", re.S)  # ("- " / ": " a separator)
 # the logger's column between the level and the message when it is in brackets, or a code location's column: what
 # `_ASC_LEVEL`, `_ANY_TAIL`, `_BRACKET_TS` and `_BRACKET_LEVEL` leave at the head of the message (`_column`).
 # "[%(name)s] " ("2026-12-06 10:00:00,123 INFO [uvicorn.error] Started server process [7]"), "[%(module)s:%(lineno)d] ",
@@ -73,33 +75,33 @@ _ANY_TAIL = re.compile(r"(?:[-:] +)?(?:([A-Za-z_][\w.]*)(?::\s| - ))?\s*(.*)", r
 # with a blank in it ("[Errno 111] …") or that starts with a digit ("[2026-…]", "[42]") is the message's own. A code
 # location's column after a bracketed one ("[%(threadName)s] [%(filename)s:%(lineno)d] - ", Dify's) is the one read;
 # a thread's name may carry its target ("[Thread-197 (worker_with_context)]", Python 3.10+).
-_NAME_COLUMN = re.compile(r"(?:\[([A-Za-z_][\w.-]{0,255})(?: \([\w.<>-]{1,128}\))?(?::[\w<>.]{1,64}){0,2}\]"
-                          r"|([A-Za-z_][\w.-]{0,255})\.pyw?:\d+)(?: -|:)?(?: +|$)")
+_NAME_COLUMN = LazyPattern(r"(?:\[([A-Za-z_][\w.-]{0,255})(?: \([\w.<>-]{1,128}\))?(?::[\w<>.]{1,64}){0,2}\]"
+                           r"|([A-Za-z_][\w.-]{0,255})\.pyw?:\d+)(?: -|:)?(?: +|$)")
 # the names Python gives threads (`threading`'s "MainThread", "Thread-3", "Dummy-2", concurrent.futures'
 # "ThreadPoolExecutor-0_1", asyncio's default executor's "asyncio_0"): a "%(threadName)s" column, never a logger's
-THREAD_NAME = re.compile(r"MainThread|(?:Thread|Dummy)-\d+|ThreadPoolExecutor-\d+_\d+|asyncio_\d+")
-_NAME_WORD = re.compile(r"\[?[A-Za-z_][\w.-]{0,255}\]?")
-_DOTTED_LOGGER = re.compile(r"([A-Za-z_][\w-]*(?:\.[A-Za-z_$][\w$-]*)+)(?::| -) +")
+THREAD_NAME = LazyPattern(r"MainThread|(?:Thread|Dummy)-\d+|ThreadPoolExecutor-\d+_\d+|asyncio_\d+")
+_NAME_WORD = LazyPattern(r"\[?[A-Za-z_][\w.-]{0,255}\]?")
+_DOTTED_LOGGER = LazyPattern(r"([A-Za-z_][\w-]*(?:\.[A-Za-z_$][\w$-]*)+)(?::| -) +")
 # "%(levelname)-5.5s [%(name)s] %(message)s" (Alembic's default, and apps that copy it: Open WebUI): the level cut to
 # five letters and padded ("INFO  [alembic.runtime.migration] …", "WARNI […]", "ERROR […]"), the logger in brackets
 # (the five-letter column exactly: "WARN [Ctx] …", another layout's, stays what it was)
 # The full level names in that layout, padded or not ("%(levelname)s [%(name)s] %(message)s": "INFO [uvicorn.error]
 # Started server process [7]", "WARNING […]", "%(levelname)-8s": "ERROR    […]"), are read too.
-_LEVEL_LOGGER = re.compile(r"(DEBUG|INFO|WARNI(?:NG)?|ERROR|CRITI(?:CAL)?) +\[([^\[\]\s]{1,256})\] (.*)", re.S)
+_LEVEL_LOGGER = LazyPattern(r"(DEBUG|INFO|WARNI(?:NG)?|ERROR|CRITI(?:CAL)?) +\[([^\[\]\s]{1,256})\] (.*)", re.S)
 # stdlib logging's default format after an asctime: "2026-… ERROR:api.storage:message" (or "…,123:ERROR:…"; a blank
 # after the logger's colon, "%(levelname)s:%(name)s: %(message)s", is no part of the message, here and in `_BASIC`)
-_ASC_BASIC = re.compile(rf"({_TS})[ :]\s*{_LV}:([^\s:]*): ?(.*)", re.S)
+_ASC_BASIC = LazyPattern(rf"({_TS})[ :]\s*{_LV}:([^\s:]*): ?(.*)", re.S)
 # PostgreSQL's own log (log_line_prefix '%m [%p] '): "2024-09-27 13:40:00.833 UTC [277] FATAL:  message"
-_PG_SERVER = re.compile(rf"({_TS})(?: [A-Z]{{2,5}})? \[\d+\](?: [^\s:]+)? "
-                        r"(DEBUG\d?|LOG|INFO|NOTICE|WARNING|ERROR|FATAL|PANIC):  (.*)", re.S)
+_PG_SERVER = LazyPattern(rf"({_TS})(?: [A-Z]{{2,5}})? \[\d+\](?: [^\s:]+)? "
+                         r"(DEBUG\d?|LOG|INFO|NOTICE|WARNING|ERROR|FATAL|PANIC):  (.*)", re.S)
 _PG_LEVELS = {"LOG": "INFO", "NOTICE": "INFO", "PANIC": "CRITICAL"}
 # Home Assistant's records ("%(asctime)s %(levelname)s (%(threadName)s) [%(name)s] %(message)s"): a two-digit year
 # ("21-05-24 20:23:32 ERROR (MainThread) [asyncio] message", `%y-%m-%d`; newer ones write four digits and a fraction,
 # read by _ASC_LEVEL, the thread and logger columns by _THREAD_LOGGER)
-_HA_RECORD = re.compile(rf"(\d\d-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?) {_LV} (.*)", re.S)
-_THREAD_LOGGER = re.compile(r"\(([^()\s]+)\) \[([^\[\]\s]+)\] (.*)", re.S)
+_HA_RECORD = LazyPattern(rf"(\d\d-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?) {_LV} (.*)", re.S)
+_THREAD_LOGGER = LazyPattern(r"\(([^()\s]+)\) \[([^\[\]\s]+)\] (.*)", re.S)
 # "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s" (and without the " - ")
-_BRACKET_COLUMNS = re.compile(rf"\[({_TS})\]\[([^\[\]\s]+)\]\[{_LV}\](?: -)? ?(.*)", re.S)
+_BRACKET_COLUMNS = LazyPattern(rf"\[({_TS})\]\[([^\[\]\s]+)\]\[{_LV}\](?: -)? ?(.*)", re.S)
 # loguru: "{time} | {level} | " in front; then, in its default format, "name:function:line - message"
 # ("2026-12-06 08:27:44.208 | ERROR    | api.storage:save:42 - message": the logger is the name); in the
 # common custom formats another code location field: a file ("app.py:294", quoted: "./app/llm.py:294"), a
@@ -107,37 +109,38 @@ _BRACKET_COLUMNS = re.compile(rf"\[({_TS})\]\[([^\[\]\s]+)\]\[{_LV}\](?: -)? ?(.
 # message follows the " - " (or " | ") that ends that field, never one further on (a message's own
 # "host:5432 - refused"); with no location field the message is the whole rest. (A message-only format
 # whose message starts "db.example.com:5432 - " reads like "{name}:{line} - ": that host is taken as one.)
-_LOGURU = re.compile(rf"({_TS}) \| (TRACE|DEBUG|INFO|SUCCESS|WARNING|ERROR|CRITICAL) *\| (.*)", re.S)
-_LOGURU_DEFAULT = re.compile(r"([^\s:/\"|]+):([\w<>]+):\d+ [-|] ")
-_LOGURU_LOCATION = re.compile(r'"?(?:[^\s"|]*(?:\.pyw?|>)|[A-Za-z_][\w.]*):\d+"?(?::? ?[\w<>.]+)? [-|] ')
+_LOGURU = LazyPattern(rf"({_TS}) \| (TRACE|DEBUG|INFO|SUCCESS|WARNING|ERROR|CRITICAL) *\| (.*)", re.S)
+_LOGURU_DEFAULT = LazyPattern(r"([^\s:/\"|]+):([\w<>]+):\d+ [-|] ")
+_LOGURU_LOCATION = LazyPattern(r'"?(?:[^\s"|]*(?:\.pyw?|>)|[A-Za-z_][\w.]*):\d+"?(?::? ?[\w<>.]+)? [-|] ')
 # structlog's ConsoleRenderer: "[error    ] event   key=value [logger]" (after its timestamp, if any)
-_STRUCTLOG = re.compile(r"\[(debug|info|warning|warn|error|exception|critical|fatal|notset) *\] ?(.*)", re.S)
+_STRUCTLOG = LazyPattern(r"\[(debug|info|warning|warn|error|exception|critical|fatal|notset) *\] ?(.*)", re.S)
 # a timestamp in brackets first: gunicorn's "[2026-12-06 08:00:05 +0000] [7] [ERROR] message", Flask's
 # "[2026-12-06 08:00:00,123] ERROR in app: message", and "[TS] LEVEL message" / "[TS] [LEVEL] message"
-_BRACKET_TS = re.compile(rf"\[(\d{{4}}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+(?:\.\d+)?)?(?: ?(?:Z|[+-]\d\d:?\d\d))?)\] "
-                         rf"(?:\[\d+\] )?\[?{_LV}\]?(?: in ([\w.]+))?:? +(.*)", re.S)
-_FRACTION_TWICE = re.compile(r"[^.,]*\d\d:\d\d[.,]\d+(\.\d+)")
-_MDY = re.compile(r"(\d\d)/(\d\d)/(\d\d|\d{4}) (\d\d:\d\d:\d\d(?:[.,]\d+)?)")
+_BRACKET_TS = LazyPattern(rf"\[(\d{{4}}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+(?:\.\d+)?)?"
+                          rf"(?: ?(?:Z|[+-]\d\d:?\d\d))?)\] "
+                          rf"(?:\[\d+\] )?\[?{_LV}\]?(?: in ([\w.]+))?:? +(.*)", re.S)
+_FRACTION_TWICE = LazyPattern(r"[^.,]*\d\d:\d\d[.,]\d+(\.\d+)")
+_MDY = LazyPattern(r"(\d\d)/(\d\d)/(\d\d|\d{4}) (\d\d:\d\d:\d\d(?:[.,]\d+)?)")
 # rich.logging.RichHandler: "[12/06/26 08:29:26] ERROR    message     file.py:15": the time column in brackets
 # (left blank when it repeats), the level padded to 8, the source at the right ("app.py:15", "<stdin>:3": the
 # last word, cut off in Python, `rich_message`: a pattern looking for it after a lazy message would try every
 # position of a long run of spaces against the rest of the run, quadratic in a hostile line)
-_RICH_RECORD = re.compile(r"(?:\[(\d[^\]\n]{3,30})\]|( +)) ?(DEBUG|INFO|WARNING|ERROR|CRITICAL)( +)([^\s=].*)", re.S)
-_RICH_SOURCE = re.compile(r"(?:[\w.-]+\.pyw?|<[\w-]+>):\d+")
+_RICH_RECORD = LazyPattern(r"(?:\[(\d[^\]\n]{3,30})\]|( +)) ?(DEBUG|INFO|WARNING|ERROR|CRITICAL)( +)([^\s=].*)", re.S)
+_RICH_SOURCE = LazyPattern(r"(?:[\w.-]+\.pyw?|<[\w-]+>):\d+")
 _RICH_INITIALS = frozenset("DIWEC")  # (a level word's initial: a RichHandler record's line after its blank time column)
 # Prefect 1's records ("[%(asctime)s] %(levelname)s - %(name)s | %(message)s"): after the bracketed timestamp
 # and level, "- logger | " and a line of its own (a ShellTask logs each line its command prints, at INFO)
-_PREFECT = re.compile(r"- ([\w.-]+) \| ?(.*)", re.S)
+_PREFECT = LazyPattern(r"- ([\w.-]+) \| ?(.*)", re.S)
 # Celery's worker: "[2019-02-20 13:58:35,634: ERROR/MainProcess] message" (a task's: "…/ForkPoolWorker-2] task[id]: …")
-_CELERY = re.compile(rf"\[({_TS}): {_LV}/[^\]\s]+\] ?(.*)", re.S)
+_CELERY = LazyPattern(rf"\[({_TS}): {_LV}/[^\]\s]+\] ?(.*)", re.S)
 # the level first in brackets: "[ERROR] 25/Sep/2017:16:17:34 +0000 - …", AWS Lambda's "[ERROR]\t2019-…Z\t<id>\t…"
-_BRACKET_LEVEL = re.compile(rf"\[{_LV}\][ \t]+(.*)", re.S)
-_LAMBDA_RECORD = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)\t[\w-]+\t(.*)", re.S)
+_BRACKET_LEVEL = LazyPattern(rf"\[{_LV}\][ \t]+(.*)", re.S)
+_LAMBDA_RECORD = LazyPattern(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)\t[\w-]+\t(.*)", re.S)
 # AWS Lambda's own lines around every invocation: records of the platform, none of them an error
 _LAMBDA_RUNTIME = ("START RequestId: ", "END RequestId: ", "REPORT RequestId: ", "INIT_START ", "INIT_REPORT ")
 # ... and the line it writes when it ends an invocation that ran past the function's timeout ("2016-04-14T23:52:45.715Z
 # <request id> Task timed out after 120.00 seconds"): a platform failure, as Render's "Timed out"
-_LAMBDA_TIMEOUT = re.compile(r"\bTask timed out after [\d.]+ seconds")
+_LAMBDA_TIMEOUT = LazyPattern(r"\bTask timed out after [\d.]+ seconds")
 
 
 # what the platforms' failure lines read wherever they stand in a line that is no record hold (the kernel's OOM kill,
@@ -151,53 +154,53 @@ def _in_any_line(text: str) -> bool:
     return any(k in text for k in ANY_LINE_FAILURES)
 # logfmt: "level=ERROR ts=2026-03-04 14:03:46,952 module=log … message=Internal Server Error: /",
 # 'time=… level=error msg="…"' (a line starting with one of these keys)
-_LOGFMT_START = re.compile(r"(?:level|lvl|severity|time|ts|timestamp)=")
+_LOGFMT_START = LazyPattern(r"(?:level|lvl|severity|time|ts|timestamp)=")
 _LOGFMT_INITIALS = frozenset("lst")  # (a set: "" is in every str)
 # a key starts a word: tried inside a long word at each of its characters, the key pattern would run to the word's
 # end from every one (quadratic in a line of one long word)
-_LOGFMT_PAIR = re.compile(r'(?<![\w.-])([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
+_LOGFMT_PAIR = LazyPattern(r'(?<![\w.-])([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
 LOGFMT_LEVEL_KEYS = frozenset({"level", "lvl", "severity", "levelname", "log_level"})
 _LOGFMT_MSG_KEYS = frozenset({"msg", "message", "event"})
 _LOGFMT_TS_KEYS = frozenset({"time", "ts", "timestamp", "asctime"})
 _LOGFMT_LOGGER_KEYS = frozenset({"logger", "name", "logger_name"})
 _LOGFMT_ERROR_KEYS = frozenset({"error", "err", "exc", "exception"})
-_TS_AT = re.compile(_TS)
-_PIPE_NAME = re.compile(r"([\w.-]+) \| (.*)", re.S)
+_TS_AT = LazyPattern(_TS)
+_PIPE_NAME = LazyPattern(r"([\w.-]+) \| (.*)", re.S)
 _STD_STREAMS = frozenset({"stdout", "stderr"})
 # the rest of a CRI log line (containerd, CRI-O: `pieces.CRI`) after its timestamp: the stream, the tag (`F` a
 # whole line or a split line's last piece, `P` a piece before it), the line
-CRI_REST = re.compile(r"(stdout|stderr) ([PF])(?: (.*)|$)", re.S)
+CRI_REST = LazyPattern(r"(stdout|stderr) ([PF])(?: (.*)|$)", re.S)
 # `kubectl logs --prefix` (a pod's container) and Grafana Loki's `logcli query` (the stream's label set) in front of
 # each line
-_KUBECTL = re.compile(r"\[(pod/[\w.-]+/[\w.-]+)\] ?(.*)", re.S)
+_KUBECTL = LazyPattern(r"\[(pod/[\w.-]+/[\w.-]+)\] ?(.*)", re.S)
 # Fluent Bit's `stdout` output: "[0] TAG: [EPOCH, {"log"=>"line", "stream"=>"stderr", …}]" (v2 writes
 # "[[EPOCH, {}], {…}]"); the record is a Ruby-style hash whose strings are not escaped, so a value ends at a quote
 # before the next key or the hash's end (or at the line's end: a multi-line value goes on, unprefixed)
-_FLUENTBIT = re.compile(r"\[\d{1,9}\] ([^\s\[\]]{1,512}): \[\[?(\d{9,10}(?:\.\d{1,9})?)(?:, \{\}\])?, \{(.*)", re.S)
-_FLUENTBIT_VALUE = re.compile(r'"(?:log|message)"=>"')
-_FLUENTBIT_END = re.compile(r'"(?=, "[^"\s]{1,64}"=>|\}|$)')
-_FLUENTBIT_STREAM = re.compile(r'"stream"=>"(stdout|stderr)"')
+_FLUENTBIT = LazyPattern(r"\[\d{1,9}\] ([^\s\[\]]{1,512}): \[\[?(\d{9,10}(?:\.\d{1,9})?)(?:, \{\}\])?, \{(.*)", re.S)
+_FLUENTBIT_VALUE = LazyPattern(r'"(?:log|message)"=>"')
+_FLUENTBIT_END = LazyPattern(r'"(?=, "[^"\s]{1,64}"=>|\}|$)')
+_FLUENTBIT_STREAM = LazyPattern(r'"stream"=>"(stdout|stderr)"')
 # where a value that went on past its record's line ends (Fluent Bit writes a value's newlines as they are): its quote
 # before the record's next key or its end (`…boom\n", "stream"=>"stderr", …}]`, `…"}]`)
-_FLUENTBIT_VALUE_END = re.compile(r'"(?=, "[^"\s]{1,64}"=>|\}+\]?\s*$)')
+_FLUENTBIT_VALUE_END = LazyPattern(r'"(?=, "[^"\s]{1,64}"=>|\}+\]?\s*$)')
 MAX_VALUE_LINES = 2000  # lines a Fluent Bit value that never closes is read on for
 # a line of a pretty-printed JSON document read as lines (Elasticsearch's hits, an export cut mid-document): its
 # message key's string is the app's line
-_DOCUMENT_MESSAGE = re.compile(r'[ \t]*"(?:message|log|msg|@message|textPayload)"[ \t]*:[ \t]*"')
-_LOKI = re.compile(r'\{([A-Za-z_]\w*="(?:[^"\\]|\\.)*"(?:, ?[A-Za-z_]\w*="(?:[^"\\]|\\.)*")*)\}(?: (.*)|$)', re.S)
+_DOCUMENT_MESSAGE = LazyPattern(r'[ \t]*"(?:message|log|msg|@message|textPayload)"[ \t]*:[ \t]*"')
+_LOKI = LazyPattern(r'\{([A-Za-z_]\w*="(?:[^"\\]|\\.)*"(?:, ?[A-Za-z_]\w*="(?:[^"\\]|\\.)*")*)\}(?: (.*)|$)', re.S)
 # a time stamp (ISO, or day-first `15/07/2021 18:26:14.638`) and then a `key=value` pair: a logfmt record behind it
-_STAMPED_LOGFMT = re.compile(rf"({_TS}|\d\d/\d\d/\d{{4}}[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?)[ \t]+(?=[A-Za-z_][\w.]*=\S)")
-_LOGFMT_MSG_PAIR = re.compile(r"(?<![\w.-])(?:msg|message|event)=", re.I)
-_STRUCTLOG_LOGGER = re.compile(r" \[([A-Za-z_][\w.]*)\](?= |$)")
-_KEY_VALUE = re.compile(r" +[A-Za-z_][\w.-]*=")
+_STAMPED_LOGFMT = LazyPattern(rf"({_TS}|\d\d/\d\d/\d{{4}}[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?)[ \t]+(?=[A-Za-z_][\w.]*=\S)")
+_LOGFMT_MSG_PAIR = LazyPattern(r"(?<![\w.-])(?:msg|message|event)=", re.I)
+_STRUCTLOG_LOGGER = LazyPattern(r" \[([A-Za-z_][\w.]*)\](?= |$)")
+_KEY_VALUE = LazyPattern(r" +[A-Za-z_][\w.-]*=")
 # a platform's timestamp in front of the app's own line that starts with a timestamp too; a log viewer's time
 # column may end in a bar ("api  | 2026-03-30 16:12:10.818 | [2026-03-30 14:12:10 +0000] [24] [ERROR] …")
-_LEAD_TS = re.compile(rf"({_TS}) ?(?:\| ?)?")
+_LEAD_TS = LazyPattern(rf"({_TS}) ?(?:\| ?)?")
 # wrappers around every line of another shape: Docker Compose's "web-1  | " (padded service
 # names, "web_1" with Compose v1), pm2's "0|app  | " (the process's id and name) and Heroku's "app[web.1]: " after
 # its timestamp
-_COMPOSE = re.compile(r"((?:\d+\|)?[A-Za-z0-9][\w.-]{0,62}) +\| ?(.*)", re.S)
-_HEROKU = re.compile(r"(?:app|heroku)\[([\w.-]+)\]: ?(.*)", re.S)
+_COMPOSE = LazyPattern(r"((?:\d+\|)?[A-Za-z0-9][\w.-]{0,62}) +\| ?(.*)", re.S)
+_HEROKU = LazyPattern(r"(?:app|heroku)\[([\w.-]+)\]: ?(.*)", re.S)
 # journald / BSD syslog (`journalctl -u app`, /var/log/syslog): "Jul 05 09:13:44 host tag[pid]: line", one
 # stream per process (the lines of a traceback come from the process that logged its record); the month as the
 # locale names it ("Dez 28 06:43:00": journalctl under LANG=de_DE; "déc. 28", "Mär 3")
@@ -207,11 +210,11 @@ _JOURNAL = re.compile(r"([^\W\d_]{3,4}\.? [ \d]\d \d\d:\d\d:\d\d) (\S+) ([^\s\[:
 # the whole line: the app's output is always [info], its line may carry a level of its own
 # (older flyctl writes no space after the level: "[info]  File …" keeps its indent; one space that is not an indent's
 # is the separator of newer ones, "[info] INFO Starting init")
-_FLY = re.compile(r"(app|health|runner|proxy)\[([\w.-]+)\] [a-z0-9]+ \[(\w+)\](?: (?! ))?(.*)", re.S)
+_FLY = LazyPattern(r"(app|health|runner|proxy)\[([\w.-]+)\] [a-z0-9]+ \[(\w+)\](?: (?! ))?(.*)", re.S)
 _FLY_TS = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?) (?=[ahpr])")
 _UVICORN = re.compile(rf"{_LV}:\s+(.*)", re.S)
-_ACCESS = re.compile(r'\S+ - "[A-Z]+ \S* HTTP/[\d.]+" \d{3}')
-_STARTED = re.compile(r"Started server process \[\d+\]")
+_ACCESS = LazyPattern(r'\S+ - "[A-Z]+ \S* HTTP/[\d.]+" \d{3}')
+_STARTED = LazyPattern(r"Started server process \[\d+\]")
 SEPARATORS = (
     "During handling of the above exception, another exception occurred:",
     "The above exception was the direct cause of the following exception:",
@@ -229,10 +232,10 @@ PLATFORM_FAILURES = (
     r"Out of memory",
     r"Instance failed",
 )
-_PLATFORM_FAILURE = re.compile("|".join(PLATFORM_FAILURES))
+_PLATFORM_FAILURE = LazyPattern("|".join(PLATFORM_FAILURES))
 # Render's own failure sentences as its dashboard events and notification e-mails write them, without the "==> "
 # marker of the deploy log: still a platform failure line when a line starts with one
-_RENDER_BARE_FAILURE = re.compile(
+_RENDER_BARE_FAILURE = LazyPattern(
     r"(?:Server unhealthy\. )?Ran out of memory \(used over [\d.]+\s*[MG]i?B\) while running your code"
     r"|Exited with status [1-9]\d* while (?:building|running) your code"
     r"|Port scan timeout reached, no open ports detected"
@@ -241,22 +244,22 @@ _RENDER_BARE_FAILURE = re.compile(
 # dyno manager's `Error R14 (Memory quota exceeded)`, `Error H12 (Request timeout) -> …`): an error record of the
 # platform, its message the whole line (the code and its description are the evidence); a syslog drain's copy may
 # keep a space before it
-_HEROKU_ERROR = re.compile(r" ?(?:at=error code=|Error [HRL]\d\d \()")
+_HEROKU_ERROR = LazyPattern(r" ?(?:at=error code=|Error [HRL]\d\d \()")
 # the GitHub Actions runner's annotations in a job log: "##[error]Process completed with exit code 1." (its `##[group]`,
 # `##[endgroup]`, `##[section]`, `##[command]` lines are plain text)
-_GHA_LEVEL = re.compile(r"##\[(error|warning)\](.*)", re.S)
+_GHA_LEVEL = LazyPattern(r"##\[(error|warning)\](.*)", re.S)
 # pytest's report (a CI job's log): a failure section's header `____ test_db ____` (`____ TestX.test_y[1] ____`,
 # `____ ERROR at setup of test_z ____`, `____ ERROR collecting tests/test_x.py ____`: the title centred in underscores)
 # starts an error event whose evidence is the section's `E   ` lines; the short summary's `FAILED tests/x.py::test_db -
 # psycopg2.OperationalError: …` / `ERROR tests/x.py::test_z - …` is one when no section of that test was read
 # (`--tb=no`)
-_PYTEST_SECTION = re.compile(r"_+ ((?:(?:ERROR|FAILED) at (?:setup|teardown) of |ERROR collecting |\[doctest\] )?"
-                             r"([\w./\\-]+(?:\[.*\])?)) _+")
-_PYTEST_SUMMARY = re.compile(r"(FAILED|ERROR) ([\w./\\-]+\.py(?:::.+?)?)(?: - (.*))?")
+_PYTEST_SECTION = LazyPattern(r"_+ ((?:(?:ERROR|FAILED) at (?:setup|teardown) of |ERROR collecting |\[doctest\] )?"
+                              r"([\w./\\-]+(?:\[.*\])?)) _+")
+_PYTEST_SUMMARY = LazyPattern(r"(FAILED|ERROR) ([\w./\\-]+\.py(?:::.+?)?)(?: - (.*))?")
 # a line of pytest's report of the exception (`E       psycopg2.OperationalError: …`, `E       assert 1 == 2`) and the
 # location line under it (`test_db.py:7: OperationalError`)
-PYTEST_E = re.compile(r"E(?: +(.*)|\t(.*)|$)")
-PYTEST_LOCATION = re.compile(r"\S+:\d+: ((?:[A-Za-z_]\w*\.)*[A-Z]\w*)")
+PYTEST_E = LazyPattern(r"E(?: +(.*)|\t(.*)|$)")
+PYTEST_LOCATION = LazyPattern(r"\S+:\d+: ((?:[A-Za-z_]\w*\.)*[A-Z]\w*)")
 PYTEST_BANNER = "=" * 4  # (a banner of pytest's, `==== short test summary info ====`: a section's end)
 
 
@@ -271,11 +274,11 @@ def pytest_key(title: str) -> str:
 
 
 # Ruby's Logger (unicorn, Rails on Heroku): "E, [2013-08-27T16:10:56.820747 #2] ERROR -- : message" (`progname: `)
-_RUBY_LOGGER = re.compile(r"[DIWEF], \[(\d{4}-\d\d-\d\dT[\d:.]+) #\d+\] +(DEBUG|INFO|WARN|ERROR|FATAL) -- ([^:]*): "
-                          r"(.*)", re.S)
+_RUBY_LOGGER = LazyPattern(r"[DIWEF], \[(\d{4}-\d\d-\d\dT[\d:.]+) #\d+\] +(DEBUG|INFO|WARN|ERROR|FATAL) -- ([^:]*): "
+                           r"(.*)", re.S)
 # the kernel's OOM killer ending a process, anywhere in a line that is no record (after dmesg's uptime or `-T` time,
 # journald's "kernel: ", Fly's "[info]"): the platform killed the app for memory (Fly's VMs, a container host)
-_KERNEL_OOM = re.compile(r"[Oo]ut of memory: Kill(?:ed)? process \d+")  # ("Memory cgroup out of memory: …" too)
+_KERNEL_OOM = LazyPattern(r"[Oo]ut of memory: Kill(?:ed)? process \d+")  # ("Memory cgroup out of memory: …" too)
 # the two commonest Render text records, each read with one pattern: stdlib logging's default format
 # ("TIMESTAMP LEVEL:logger:message") and uvicorn's ("TIMESTAMP LEVEL:     message"); what _RENDER_TEXT and
 # then parse_process's _BASIC / _UVICORN make of such a line (the timestamp part matches one way only)
@@ -303,8 +306,8 @@ _JSON_ERROR_KEYS = ("error", "err", "exc", "error_message", "errorMessage", "err
 _JSON_LINE_KEYS = ("text",)
 _DECODER = json.JSONDecoder()
 _LENIENT = json.JSONDecoder(strict=False)  # raw control characters (a line break) inside strings
-_JSON_WS = re.compile(r"[ \t\r]*")
-_CUT_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\(?:u[0-9a-fA-F]{0,3})?$")  # an escape the line's end cut
+_JSON_WS = LazyPattern(r"[ \t\r]*")
+_CUT_ESCAPE = LazyPattern(r"(?<!\\)((?:\\\\)*)\\(?:u[0-9a-fA-F]{0,3})?$")  # an escape the line's end cut
 
 
 class Line:
@@ -1333,7 +1336,7 @@ def traceback_at(text: str) -> int:
     return -1
 
 
-_GROUP_EDGE = re.compile(r"\+-[-+]*(?: (?:\d+|\.\.\.) -+)?")
+_GROUP_EDGE = LazyPattern(r"\+-[-+]*(?: (?:\d+|\.\.\.) -+)?")
 
 
 def in_group_gutter(text: str) -> bool:

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from mosaic_diag.logs.lines import CRI_REST, is_docker_json
+from mosaic_diag.platform.lazyre import LazyPattern
 
 # containerd / CRI-O: "TIMESTAMP STREAM TAG MESSAGE" (an empty message leaves "… stdout F" with nothing after it)
-CRI = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) " + CRI_REST.pattern, re.S)
+CRI = LazyPattern(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) " + CRI_REST.pattern, re.S)
 # Docker's json-file driver writes `log` first, then `stream`: a whole line's `log` ends with the escaped newline
 DOCKER_PREFIXES = ('{"log":', '{"log": ')
 _DOCKER_WHOLE = ('\\n","stream"', '\\n", "stream"')

@@ -45,6 +45,7 @@ from mosaic_diag.logs.lines import (
 from mosaic_diag.logs.model import RawEvent, ReadStats
 from mosaic_diag.logs.scan import Needle
 from mosaic_diag.logs.source import BLOCK_SIZE, LINE_CAP, UnreadableInput, iter_blocks
+from mosaic_diag.platform.lazyre import LazyPattern
 
 # candidates of every shape; the JSON levels only in blocks that hold JSON lines
 TEXT_NEEDLES = (Needle(b"ERROR", 1), Needle(b"CRITICAL", 7), Needle(b"Traceback (most recent call last)"),
@@ -120,10 +121,10 @@ TAIL_BYTES = 8192
 CSV_ROWS = 100_000  # rows of a CSV export held to read it oldest first (as many as Datadog exports at once)
 
 # the payload of a wrapped record in a pretty-printed document (`lines.ENVELOPES`): its message's key
-_PAYLOAD = re.compile(r'"(?:_source|jsonPayload)"\s*:\s*\{(?:[^{}]|\{[^{}]*\})*?"(?:message|log|msg|textPayload)"\s*:')
-_CTRL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f]")
+_PAYLOAD = LazyPattern(r'"(?:_source|jsonPayload)"\s*:\s*\{(?:[^{}]|\{[^{}]*\})*?"(?:message|log|msg|textPayload)"\s*:')
+_CTRL = LazyPattern(rb"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f]")
 # a JSON-looking line that does not end with "}": cut off or otherwise not one whole object
-_CUT_JSON = re.compile(rb"\n\{[^\n]*+(?<![\s}])(?=\r?\n)")
+_CUT_JSON = LazyPattern(rb"\n\{[^\n]*+(?<![\s}])(?=\r?\n)")
 # statistics of the lines that are only counted (no candidate in them): a level word anywhere in
 # a line counts (such lines hold no error candidate), upper-case or structlog's bracketed lower-case one;
 # text lines with none of these are INFO
@@ -136,14 +137,14 @@ _JSON_WARN = (Needle(b'"warn'), Needle(b'"WARN', 1))  # "warning", "WARN", ... (
 _JSON_DEBUG = (Needle(b'"debug"'), Needle(b'"DEBUG"', 3))
 _API_WARN, _API_DEBUG = (Needle(b'"warning"'),), (Needle(b'"debug"'),)
 _RENDER_TEXT_START = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
-_UVICORN_START = re.compile(rb"[A-Z]+:  ")
+_UVICORN_START = LazyPattern(rb"[A-Z]+:  ")
 # a run of indented, non-blank lines (traceback frames) of a Render text export / of a bare log
 # (the lines of one traceback mostly share their timestamp: after the first line of a run the pattern
 # compares the same text again instead of reading a timestamp, and a run goes on across a new timestamp
 # by matching again from there)
 _FRAMES_RENDER_TEXT = re.compile(
     rb"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) [ \t]+\S[^\n]*\n(?:\1 [ \t]+\S[^\n]*\n)*")
-_FRAMES_BARE = re.compile(rb"(?:[ \t]+\S[^\n]*\n)+")
+_FRAMES_BARE = LazyPattern(rb"(?:[ \t]+\S[^\n]*\n)+")
 # what follows the frames of a chained traceback in a Render text export, under one timestamp: the
 # exception line (a plain line: its first character cannot start a record), a blank, a chain separator, a
 # blank and the next traceback's header

@@ -10,7 +10,6 @@ colour codes (ANSI escape sequences) are removed.
 from __future__ import annotations
 
 import os
-import re
 import stat
 import sys
 import zlib
@@ -20,11 +19,12 @@ from typing import Any, BinaryIO
 
 from mosaic_diag.errors import UsageError
 from mosaic_diag.logs.model import ReadStats
+from mosaic_diag.platform.lazyre import LazyPattern
 
 GZIP_MAGIC = b"\x1f\x8b"
 # terminal colours and styles (uvicorn's and loguru's coloured levels, `docker compose logs` of a service
 # with a tty): CSI sequences, OSC sequences (hyperlinks) and two-byte escapes; a log is read without them
-_ANSI = re.compile(rb"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b\n]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+_ANSI = LazyPattern(rb"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b\n]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 BLOCK_SIZE = 4 << 20
 LINE_CAP = 64 << 10
 

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import re
 
+from mosaic_diag.platform.lazyre import LazyPattern
+
 # the punctuation that starts inline markup or HTML (`&` an entity; `>` closes a tag only after `<`), and `|`;
 # `-`, `#`, `>`, `!` and the like are left alone: they are markup only at the start of a line (_LEAD) or after `[`
-_INLINE = re.compile(r"([\\`*\[\]<|~&]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")  # `_` within a word is text
-_LEAD = re.compile(r"^(?:([-+=>#])|(\d+)([.)]))")  # a list, a setext line, a quote, a heading, an ordered list
-_LINES = re.compile(r"\s*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+\s*")
-_TICKS = re.compile(r"`+")
-_FENCE_TICKS = re.compile(r"^ {0,3}(`{3,})", re.M)  # what could close a backtick fence
+_INLINE = LazyPattern(r"([\\`*\[\]<|~&]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")  # `_` within a word is text
+_LEAD = LazyPattern(r"^(?:([-+=>#])|(\d+)([.)]))")  # a list, a setext line, a quote, a heading, an ordered list
+_LINES = LazyPattern(r"\s*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+\s*")
+_TICKS = LazyPattern(r"`+")
+_FENCE_TICKS = LazyPattern(r"^ {0,3}(`{3,})", re.M)  # what could close a backtick fence
 
 
 def one_line(value: object) -> str:

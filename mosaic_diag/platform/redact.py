@@ -20,63 +20,66 @@ the lines with a hint are scanned; detect-secrets is imported only when a line h
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Callable, Iterable
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
+
+from mosaic_diag.platform.lazyre import LazyPattern
 
 MASK = "***"
 
 # the password runs to the LAST '@' of the authority: an unescaped '@' in it must not leave its tail showing
-_URL_PASSWORD = re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*:)(?P<pw>[^/?#\s]+)(?=@[^@/?#\s]*)")
+_URL_PASSWORD = LazyPattern(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*:)(?P<pw>[^/?#\s]+)(?=@[^@/?#\s]*)")
 # a database URL's password may hold '/', '?', '#' and '@' unescaped (a generated password, written as it is): it runs
 # to the last '@' before the host, so that no part of it shows (libpq and urlsplit cut it at the '/')
-_DSN_PASSWORD = re.compile(r"(?P<pre>\b(?:postgres(?:ql)?|mysql|mariadb|redis|rediss|amqps?|mongodb(?:\+srv)?)"
-                           r"(?:\+[A-Za-z0-9]+)?://[^:/?#@\s]*:)(?P<pw>[^\s'\"<>]+)(?=@[^@/?#\s'\"<>]*)")
-_URL_TOKEN_USER = re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<tok>[A-Za-z0-9_\-.~]{20,})(?=@)")
+_DSN_PASSWORD = LazyPattern(r"(?P<pre>\b(?:postgres(?:ql)?|mysql|mariadb|redis|rediss|amqps?|mongodb(?:\+srv)?)"
+                            r"(?:\+[A-Za-z0-9]+)?://[^:/?#@\s]*:)(?P<pw>[^\s'\"<>]+)(?=@[^@/?#\s'\"<>]*)")
+_URL_TOKEN_USER = LazyPattern(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<tok>[A-Za-z0-9_\-.~]{20,})(?=@)")
 # libpq's error about a DSN with an unescaped '@': `could not translate host name "TAIL@host"`
-_HOST_WITH_AT = re.compile(r'(host name ")[^"\s]*@')
-_USERINFO_PASSWORD = re.compile(r":([^:@/\s]+)@")  # `user:pw@host`, with or without a scheme
+_HOST_WITH_AT = LazyPattern(r'(host name ")[^"\s]*@')
+_USERINFO_PASSWORD = LazyPattern(r":([^:@/\s]+)@")  # `user:pw@host`, with or without a scheme
 # (values in quotes escaped as a JSON string holds them, `password=\"…\"`, are quoted values too; a bare value stops
 # before a backslash, so that a JSON string's escape is never cut in half: the output stays valid JSON)
 _ESCAPED_QUOTED = r'\\"(?:[^"\\]|\\[^"])*\\"'
-_KEYWORD_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd)\s*=\s*(" + _ESCAPED_QUOTED
-                               + r"|'[^']*'|\"[^\"]*\"|[^\s'\"\\]+)")
+_KEYWORD_PASSWORD = LazyPattern(r"(?i)\b(password|passwd|pwd)\s*=\s*(" + _ESCAPED_QUOTED
+                                + r"|'[^']*'|\"[^\"]*\"|[^\s'\"\\]+)")
 _SECRET_WORDS = (r"password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
                  r"client[_-]?secret|auth[_-]?token|access[_-]?token|refresh[_-]?token|authorization|credentials?")
 # PGPASSWORD=..., AWS_SECRET_ACCESS_KEY=..., GITHUB_TOKEN: ..., export STRIPE_API_KEY="..."
-_ENV_SECRET = re.compile(r"(?i)(?<![/\\])\b(?P<name>[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|"
-                         r"ACCESS_KEY|PRIVATE_KEY|SECRET_KEY|CREDENTIALS))(?P<sep>\s*[=:]\s*)"
-                         r"(?!\d+:(?:\d+:)?(?:\s|$))"  # a file's `path:LINE:` (`passwd:1: …`), not a value
-                         r"(?P<val>" + _ESCAPED_QUOTED + r"|'[^']*'|\"[^\"]*\"|[^\s'\",;&\\]+)")
+_ENV_SECRET = LazyPattern(r"(?i)(?<![/\\])\b(?P<name>[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|"
+                          r"ACCESS_KEY|PRIVATE_KEY|SECRET_KEY|CREDENTIALS))(?P<sep>\s*[=:]\s*)"
+                          r"(?!\d+:(?:\d+:)?(?:\s|$))"  # a file's `path:LINE:` (`passwd:1: …`), not a value
+                          r"(?P<val>" + _ESCAPED_QUOTED + r"|'[^']*'|\"[^\"]*\"|[^\s'\",;&\\]+)")
 # "password": "...", 'api_key': '...', "token":"..."
-_QUOTED_SECRET = re.compile(r"(?i)(?P<key>[\"'][A-Za-z0-9_\-]*(?:" + _SECRET_WORDS + r")[\"'])(?P<sep>\s*:\s*)"
-                            r"(?P<q>[\"'])(?P<val>(?:(?!(?P=q))[^\\]|\\.)*)(?P=q)")
+_QUOTED_SECRET = LazyPattern(r"(?i)(?P<key>[\"'][A-Za-z0-9_\-]*(?:" + _SECRET_WORDS + r")[\"'])(?P<sep>\s*:\s*)"
+                             r"(?P<q>[\"'])(?P<val>(?:(?!(?P=q))[^\\]|\\.)*)(?P=q)")
 # the same inside a JSON string (a JSON body quoted in a JSON report): \"password\": \"...\"
-_ESCAPED_SECRET = re.compile(r'(?i)(?P<key>\\"[A-Za-z0-9_\-]*(?:' + _SECRET_WORDS + r')\\")(?P<sep>\s*:\s*)'
-                             r'(?P<q>\\")(?P<val>.*?)\\"')
-_QUERY_TOKEN = re.compile(r"(?i)(?P<pre>[?&;](?:[A-Za-z0-9_\-]*(?:" + _SECRET_WORDS + r")|key|sig|signature|"
-                          r"code|auth|x-amz-signature|x-amz-credential)=)(?P<val>[^&#\s\"'<>\\]+)")
+_ESCAPED_SECRET = LazyPattern(r'(?i)(?P<key>\\"[A-Za-z0-9_\-]*(?:' + _SECRET_WORDS + r')\\")(?P<sep>\s*:\s*)'
+                              r'(?P<q>\\")(?P<val>.*?)\\"')
+_QUERY_TOKEN = LazyPattern(r"(?i)(?P<pre>[?&;](?:[A-Za-z0-9_\-]*(?:" + _SECRET_WORDS + r")|key|sig|signature|"
+                           r"code|auth|x-amz-signature|x-amz-credential)=)(?P<val>[^&#\s\"'<>\\]+)")
 # chat webhooks: the path is the credential
-_WEBHOOK_PATH = re.compile(r"(?i)(?P<pre>https?://(?:hooks\.slack\.com/(?:services|workflows|triggers)|"
-                           r"(?:[a-z0-9-]+\.)?discord(?:app)?\.com/api/webhooks|"
-                           r"[a-z0-9-]+\.webhook\.office\.com|outlook\.office(?:365)?\.com/webhook|"
-                           r"api\.telegram\.org/bot))(?P<val>[^\s\"'<>?#]+)")
+_WEBHOOK_PATH = LazyPattern(r"(?i)(?P<pre>https?://(?:hooks\.slack\.com/(?:services|workflows|triggers)|"
+                            r"(?:[a-z0-9-]+\.)?discord(?:app)?\.com/api/webhooks|"
+                            r"[a-z0-9-]+\.webhook\.office\.com|outlook\.office(?:365)?\.com/webhook|"
+                            r"api\.telegram\.org/bot))(?P<val>[^\s\"'<>?#]+)")
 # a long random path segment (letters and digits, not a plain hex digest or a word): a token in the path
-_PATH_TOKEN = re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s\"'<>]+(?:/[^/\s\"'<>?#]*)*?/)"
-                         r"(?P<val>(?=[A-Za-z0-9_\-]*[0-9])(?=[A-Za-z0-9_\-]*[A-Za-z])(?![0-9a-fA-F\-]+(?:[/?#\s\"'<>]|$))"
-                         r"[A-Za-z0-9_\-]{28,})")
-_API_KEYS = re.compile(
+_PATH_TOKEN = LazyPattern(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s\"'<>]+(?:/[^/\s\"'<>?#]*)*?/)"
+                          r"(?P<val>(?=[A-Za-z0-9_\-]*[0-9])(?=[A-Za-z0-9_\-]*[A-Za-z])(?![0-9a-fA-F\-]+(?:[/?#\s\"'<>]|$))"
+                          r"[A-Za-z0-9_\-]{28,})")
+_API_KEYS = LazyPattern(
     r"\b(sk-ant-[A-Za-z0-9_\-]{6,}|sk-(?:proj-)?[A-Za-z0-9_\-]{16,}|rnd_[A-Za-z0-9]{16,}"
     r"|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_\-]{20,}"
     r"|xox[abposr]-[A-Za-z0-9\-]{10,}|[rs]k_(?:live|test)_[A-Za-z0-9]{10,}|(?:AKIA|ASIA)[0-9A-Z]{16})"
 )
-_JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*")
-_BEARER = re.compile(r"(?i)\b(bearer|x-api-key:?|authorization:\s*(?:basic|token)?)\s+([A-Za-z0-9._\-+/=~]{8,})")
-_PRIVATE_KEY = re.compile(r"-----BEGIN (?P<kind>[A-Z0-9 ]*)PRIVATE KEY-----.*?"
-                          r"(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.DOTALL)
+_JWT = LazyPattern(r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*")
+_BEARER = LazyPattern(r"(?i)\b(bearer|x-api-key:?|authorization:\s*(?:basic|token)?)\s+([A-Za-z0-9._\-+/=~]{8,})")
+_PRIVATE_KEY = LazyPattern(r"-----BEGIN (?P<kind>[A-Z0-9 ]*)PRIVATE KEY-----.*?"
+                           r"(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.DOTALL)
 
 # how each alternative of _API_KEYS (case-sensitive) starts: text without any of them holds no such key
 _API_KEY_STARTS = ("sk-", "rnd_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xoxa-", "xoxb-",
@@ -193,9 +196,29 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}/{MASK}"
 
 
+DetectorSources = tuple[tuple[tuple[str, ...], tuple[tuple[str, int], ...]], ...]
+_DETECTORS_FORMAT = "detectors-1"  # a change makes every cache key new
+
+
 @lru_cache(maxsize=1)
-def _detector_patterns() -> tuple[tuple[tuple[str, ...], tuple[re.Pattern[str], ...]], ...]:
-    """(literals, compiled denylist regexes) of each detect-secrets detector (imported on first need)."""
+def _detector_sources() -> DetectorSources:
+    """(literals, (pattern, flags) of each denylist regex) of each detect-secrets detector this redactor runs.
+    Importing detect-secrets (it imports requests) costs more than a triage's start-up: what it gives is kept in
+    the on-disk cache (`yamlcache.put_plain`) under a key of the installed detect-secrets' files."""
+    from mosaic_diag.platform import yamlcache
+
+    key = _detectors_key()
+    if key is not None:
+        found = yamlcache.get_plain(key)
+        if found is not yamlcache.MISS:
+            return found  # type: ignore[no-any-return]
+    out = _imported_detector_sources()
+    if key is not None:
+        yamlcache.put_plain(key, out)
+    return out
+
+
+def _imported_detector_sources() -> DetectorSources:
     from importlib import import_module
 
     out = []
@@ -205,8 +228,36 @@ def _detector_patterns() -> tuple[tuple[tuple[str, ...], tuple[re.Pattern[str], 
         # an older or newer detect-secrets: use what it has
         except (ImportError, AttributeError):  # mosaic-diag: ignore[MD006]
             continue
-        out.append((literals, tuple(p for p in cls.denylist if isinstance(p, re.Pattern))))
+        out.append((literals, tuple((p.pattern, p.flags) for p in cls.denylist
+                                    if isinstance(p, re.Pattern) and isinstance(p.pattern, str))))
     return tuple(out)
+
+
+def _detectors_key() -> str | None:
+    """The cache key of the installed detect-secrets (where, when, how big: the files its detectors' patterns come
+    from), found without importing it; None when it cannot be told."""
+    import hashlib
+    from importlib.util import find_spec
+
+    try:
+        spec = find_spec("detect_secrets")
+        origin = spec.origin if spec is not None else None
+        if not origin:
+            return None
+        top = os.path.dirname(origin)
+        files = [origin, os.path.join(top, "__version__.py"), os.path.join(top, "plugins", "base.py"),
+                 *(os.path.join(top, "plugins", f"{module}.py") for module, _, _ in _DETECTORS)]
+        stats = [(f, os.stat(f)) for f in files]
+    except (ImportError, ValueError, OSError):
+        return None
+    stamp = "\0".join(f"{f}:{st.st_mtime_ns}:{st.st_size}" for f, st in stats)
+    return hashlib.sha256(f"{_DETECTORS_FORMAT}\0{stamp}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@cache
+def _detector_patterns(index: int) -> tuple[re.Pattern[str], ...]:
+    """The compiled denylist regexes of the `index`-th detector of `_detector_sources()` (compiled on first need)."""
+    return tuple(re.compile(pattern, flags) for pattern, flags in _detector_sources()[index][1])
 
 
 def _mask_match(m: re.Match[str]) -> str:
@@ -261,9 +312,9 @@ def _redact_line(text: str, found: frozenset[str]) -> str:
                            text)
     if found.isdisjoint(_DETECTOR_LITERALS):  # detect-secrets is not even imported
         return text
-    for literals, patterns in _detector_patterns():
+    for index, (literals, _) in enumerate(_detector_sources()):
         if not found.isdisjoint(literals):
-            for pattern in patterns:
+            for pattern in _detector_patterns(index):
                 text = pattern.sub(_mask_match, text)
     return text
 

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import re
 
+from mosaic_diag.platform.lazyre import LazyPattern
+
 # C0 controls but tab, newline and carriage return; DEL; C1 controls; bidi embeddings, overrides and isolates;
 # surrogates (in a str, always lone: a pair is one code point)
 _UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-_KEPT_CSI = re.compile(r"\x1b\[(?:[0-9;]*[mABCDGHK]|\?(?:25|1049)[hl])")
-_KEPT_SGR = re.compile(r"\x1b\[[0-9;]*m")  # colours and styles alone
+_KEPT_CSI = LazyPattern(r"\x1b\[(?:[0-9;]*[mABCDGHK]|\?(?:25|1049)[hl])")
+_KEPT_SGR = LazyPattern(r"\x1b\[[0-9;]*m")  # colours and styles alone
 
 
 class Rendered(str):
@@ -52,7 +54,7 @@ def neutralize_controls(text: str, *, keep_csi: bool = True, moves: bool = True)
 
 # what starts a new line somewhere (a terminal, an editor, a log viewer, a Markdown renderer) and the other
 # controls: in a one-line entry, each is shown as an escape
-_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_BREAKING = LazyPattern("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 

@@ -9,7 +9,8 @@ goes past it removes the least recently used (by modification time, which a hit 
 is `$MOSAIC_DIAG_CACHE_DIR`, else `$XDG_CACHE_HOME/mosaic-diag`, else `~/.cache/mosaic-diag`; it is used
 only when it belongs to the user and nobody else may write to it (made so when it is created);
 `MOSAIC_DIAG_CACHE_DIR=` (empty) turns the cache off. Entries are written atomically and any entry that
-cannot be read is a miss."""
+cannot be read is a miss. Other start-up work keeps its plain results there too (`get_plain`, `put_plain`:
+the redactor's secret detectors, the shipped playbooks' validation), under keys of their own."""
 
 from __future__ import annotations
 
@@ -94,6 +95,17 @@ def _unpack(obj: Any) -> Any:
 
 def get(key: str) -> Any:
     """The data cached under `key`, or MISS."""
+    data = get_plain(key)
+    if data is MISS:
+        return MISS
+    try:
+        return _unpack(data)
+    except (ValueError, TypeError):  # an entry of another shape: a miss
+        return MISS
+
+
+def get_plain(key: str) -> Any:
+    """The plain data (`put_plain`) cached under `key`, or MISS."""
     where = cache_dir()
     if where is None:
         return MISS
@@ -107,19 +119,29 @@ def get(key: str) -> Any:
                 return MISS
             with suppress(OSError):  # mosaic-diag: ignore[MD006]
                 os.utime(f.fileno())  # recently used: the last to be pruned
-        return _unpack(data)
+        return data
     except (OSError, EOFError, ValueError, TypeError):
         return MISS
 
 
 def put(key: str, data: Any) -> None:
     """Cache `data` under `key` (quietly nothing when it cannot be)."""
+    try:
+        packed = _pack(data)
+    except (_NotPlain, RecursionError):
+        return
+    put_plain(key, packed)
+
+
+def put_plain(key: str, data: Any) -> None:
+    """Cache `data`, values marshal keeps as they are (str, numbers, tuples, lists, dicts), under `key`
+    (quietly nothing when it cannot be)."""
     where = cache_dir()
     if where is None:
         return
     try:
-        blob = marshal.dumps((key, _pack(data)))
-    except (_NotPlain, ValueError, RecursionError):
+        blob = marshal.dumps((key, data))
+    except (ValueError, RecursionError):
         return
     try:
         where.mkdir(mode=0o700, parents=True, exist_ok=True)

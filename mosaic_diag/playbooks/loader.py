@@ -29,6 +29,7 @@ from mosaic_diag.errors import ConfigError, FileProblem, no_such
 from mosaic_diag.platform.yamlpos import line_of, load_yaml
 from mosaic_diag.playbooks.actions import ACTIONS, PLACEHOLDER, param_problem
 from mosaic_diag.playbooks.conditions import Condition, ConditionError, parse, type_problems
+from mosaic_diag.playbooks.files import playbook_files
 from mosaic_diag.playbooks.model import STAGES, Check, GatherStep, Match, Playbook, Remedy
 from mosaic_diag.playbooks.vocabulary import GATHERER_ALIASES, GATHERER_BY_NAME, fact, gatherer_of, is_name
 
@@ -316,15 +317,6 @@ def load_file(path: Path, taxonomy: Any, issues: list[FileProblem], *, order_sta
         if pb is not None:
             out.append(pb)
     return out
-
-
-def playbook_files(target: Path) -> list[Path]:
-    """The YAML files of a directory (sorted by name) or the file itself; ConfigError when missing."""
-    if target.is_dir():
-        return sorted(p for p in target.iterdir() if p.suffix in (".yml", ".yaml") and p.is_file())
-    if target.is_file():
-        return [target]
-    raise no_such(target, "playbook file or directory", ConfigError)
 
 
 def load_playbooks(targets: list[Path], taxonomy: Any = None,

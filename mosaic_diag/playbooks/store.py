@@ -16,25 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import mosaic_diag
+from mosaic_diag.playbooks.files import SHIPPED_DIR
 from mosaic_diag.playbooks.loader import FileProblem, PlaybookError, load_playbooks
 from mosaic_diag.playbooks.model import Playbook
-
-
-def _shipped_dir() -> Path:
-    """The shipped playbooks. `playbooks/` at the repository top is the one source: from a source
-    checkout (an editable install included) it is read there; a wheel carries a copy as the data
-    package `mosaic_diag.shipped_playbooks` (pyproject's package-dir maps it onto `playbooks/`).
-    Neither there: a path that does not exist, and triage runs without plans."""
-    checkout = Path(mosaic_diag.__file__).resolve().parent.parent
-    if (checkout / "pyproject.toml").is_file() and (checkout / "playbooks").is_dir():
-        return checkout / "playbooks"
-    from importlib.resources import files  # only an installed package gets here
-
-    return Path(str(files(mosaic_diag) / "shipped_playbooks"))
-
-
-SHIPPED_DIR = _shipped_dir()
 
 
 def _shown(path: Path) -> str:

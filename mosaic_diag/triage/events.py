@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from mosaic_diag.classifier.classify import Classification, Classifier
 from mosaic_diag.classifier.evidence import Evidence, evidence_from_text
 from mosaic_diag.logs.model import RawEvent
+from mosaic_diag.platform.lazyre import LazyPattern
 from mosaic_diag.platform.redact import RedactMemo, redact_text
 from mosaic_diag.triage.fingerprint import fingerprint
 from mosaic_diag.triage.model import ErrorEvent
@@ -24,7 +24,7 @@ def _application_frame(evidence: Evidence, cls: Classification) -> str | None:
     return None
 
 
-_VOLATILE = re.compile(r"\d{4,}|\b[0-9a-f]{8,}\b")
+_VOLATILE = LazyPattern(r"\d{4,}|\b[0-9a-f]{8,}\b")
 
 
 def _volatile(text: str | None) -> str | None:

@@ -5,20 +5,22 @@ from __future__ import annotations
 import hashlib
 import re
 
-_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.I), "<url>"),
-    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<uuid>"),
-    (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), "<email>"),
-    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>"),
-    (re.compile(r"\b0x[0-9a-f]+\b", re.I), "<hex>"),
-    (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b", re.I), "<hex>"),
-    (re.compile(r"\b(?:req|org|srv|dpg|sess|user|usr|msg|evt|run)[-_][A-Za-z0-9-]{4,}\b"), "<id>"),
-    (re.compile(r"'[^'\n]{0,200}'"), "'<v>'"),
-    (re.compile(r'"[^"\n]{0,200}"'), '"<v>"'),
-    (re.compile(r"`[^`\n]{0,200}`"), "`<v>`"),
-    (re.compile(r"(?<![A-Za-z0-9_-])\d+(?:\.\d+)?(?![A-Za-z])"), "<n>"),
+from mosaic_diag.platform.lazyre import LazyPattern
+
+_RULES: tuple[tuple[LazyPattern[str], str], ...] = (
+    (LazyPattern(r"\b[a-z][a-z0-9+.-]*://\S+", re.I), "<url>"),
+    (LazyPattern(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<uuid>"),
+    (LazyPattern(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), "<email>"),
+    (LazyPattern(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>"),
+    (LazyPattern(r"\b0x[0-9a-f]+\b", re.I), "<hex>"),
+    (LazyPattern(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b", re.I), "<hex>"),
+    (LazyPattern(r"\b(?:req|org|srv|dpg|sess|user|usr|msg|evt|run)[-_][A-Za-z0-9-]{4,}\b"), "<id>"),
+    (LazyPattern(r"'[^'\n]{0,200}'"), "'<v>'"),
+    (LazyPattern(r'"[^"\n]{0,200}"'), '"<v>"'),
+    (LazyPattern(r"`[^`\n]{0,200}`"), "`<v>`"),
+    (LazyPattern(r"(?<![A-Za-z0-9_-])\d+(?:\.\d+)?(?![A-Za-z])"), "<n>"),
 )
-_SPACE = re.compile(r"\s+")
+_SPACE = LazyPattern(r"\s+")
 
 
 def template(message: str, *, limit: int = 300) -> str:

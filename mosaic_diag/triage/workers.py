@@ -6,18 +6,18 @@ what the arbiter says of a worker that timed out just before is `APP_TIMEOUT`, n
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from mosaic_diag.classifier.classify import Classifier
+from mosaic_diag.platform.lazyre import LazyPattern
 from mosaic_diag.triage.fingerprint import fingerprint
 from mosaic_diag.triage.model import ErrorEvent
 
 TIMEOUT_LABEL = "APP_TIMEOUT"
-_TIMEOUT = re.compile(r"\bWORKER TIMEOUT \(pid:(\d+)\)")
+_TIMEOUT = LazyPattern(r"\bWORKER TIMEOUT \(pid:(\d+)\)")
 # what the arbiter logs about that worker next: the kill, or its exit code (the worker's own abort)
-_KILLED = re.compile(r"\bWorker \(pid:(\d+)\) (?:was sent SIG[A-Z]+!|exited with code \d+)")
+_KILLED = LazyPattern(r"\bWorker \(pid:(\d+)\) (?:was sent SIG[A-Z]+!|exited with code \d+)")
 _AFTERMATH_LABELS = frozenset({"RENDER_OUT_OF_MEMORY", "UNKNOWN_ERROR"})
 WINDOW = timedelta(minutes=2)  # gunicorn kills a timed-out worker within its graceful timeout
 MAX_PIDS = 1000

@@ -26,9 +26,10 @@ class InsertWithoutOnConflict(Rule):
     name = "insert-without-on-conflict"
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
-        if not ctx.tables:
+        sites = list(ctx.postgres_sites())
+        if not sites or not ctx.tables:  # (the tables are read only for a file with SQL: the schema parsed then)
             return
-        for site in ctx.postgres_sites():
+        for site in sites:
             sql = site.sql
             analysis = ctx.sql_analysis(site)
             inserts = ([(i.offset, i.table, i.handled) for i in analysis.inserts] if analysis.parsed
