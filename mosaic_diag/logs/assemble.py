@@ -79,7 +79,7 @@ _MAX_CUT_CAUSE = 12  # lines looked back from a chain separator for the exceptio
 
 # libpq's lines after an error's message (psycopg2 prints them under its exception line): a paste that starts at one
 # of them was cut inside a cause's message, its exception line taken off
-_LIBPQ_MORE = re.compile(r"(?:DETAIL|HINT|CONTEXT|WHERE|STATEMENT|LINE \d+): ")
+_LIBPQ_MORE = LazyPattern(r"(?:DETAIL|HINT|CONTEXT|WHERE|STATEMENT|LINE \d+): ")
 
 
 def _is_cause_line(t: str) -> bool:

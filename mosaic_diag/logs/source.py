@@ -30,7 +30,7 @@ LINE_CAP = 64 << 10
 
 
 # a log file's name as rotation leaves it: the log's name, then a rotation's number or date and a compression's suffix
-_ROTATED = re.compile(r"(.+?\.(?:log|txt|out|err|json|jsonl))(?:[.-]\d[\d-]*)?(?:\.(?:gz|bz2|xz|zst|zip))?")
+_ROTATED = LazyPattern(r"(.+?\.(?:log|txt|out|err|json|jsonl))(?:[.-]\d[\d-]*)?(?:\.(?:gz|bz2|xz|zst|zip))?")
 
 
 def _directory_hint(path: str, most: int = 3) -> str:
