@@ -180,3 +180,20 @@ def test_a_time_stamp_then_logfmt_pairs_with_a_level_key() -> None:
     assert (first.line, first.level, first.message) == (2, "ERROR", "could not connect")
     assert first.timestamp is not None and first.timestamp.isoformat().startswith("2021-07-15T18:26:14.638")
     assert (second.line, second.message) == (3, "db down")
+
+
+def test_a_cell_past_csvs_default_limit_is_read_and_the_process_limit_is_left_as_it_was() -> None:
+    """A traceback padded past `csv`'s 128 KB default in one cell is one event; the reader raises the process-wide
+    limit for its rows only (an app that imports the reader and reads its own prompts.csv keeps its limit)."""
+    before = csv.field_size_limit()
+    long_message = "x" * 200_000
+    data = _csv(["Date", "Message"], [["2026-12-06T10:00:00Z", f"ERROR api: {long_message}\n{_json_traceback()}"]])
+    (event,) = _errors(data)
+    assert "JSONDecodeError" in (event.traceback or "")
+    assert csv.field_size_limit() == before
+    try:
+        list(csv.reader(io.StringIO('"' + "y" * 200_000 + "\n")))
+    except csv.Error as exc:
+        assert "field larger than field limit" in str(exc)
+    else:
+        raise AssertionError("the process's csv limit was left raised")

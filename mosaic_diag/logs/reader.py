@@ -882,17 +882,16 @@ class _Reader:
         export newest first (Datadog's Log Explorer; Logs Insights' default `sort @timestamp desc`): an export whose
         first row is not older than its last is read from its last row up (its events' lines as the file's)."""
         stats = self.stats
-        _csv_field_limit()
         reader = csv.reader(_text_lines(blocks))
         rows: list[tuple[int, list[Line]]] = []  # (the row's first line, its lines); held up to `CSV_ROWS`
         try:
-            next(reader)  # (the header)
+            _csv_next(reader)  # (the header)
         except (StopIteration, csv.Error):
             return
         done = reader.line_num
         while True:
             try:
-                row = next(reader)
+                row = _csv_next(reader)
             except StopIteration:
                 break
             except csv.Error as exc:  # (a NUL byte, a cell past the limit): that row is lost
@@ -1180,10 +1179,16 @@ def _text_lines(blocks: Iterator[bytes]) -> Iterator[str]:
         yield from block.decode("utf-8", "replace").splitlines(keepends=True)
 
 
-def _csv_field_limit() -> None:
-    """Let `csv` read a cell as long as a log's line may be long (a traceback in one cell: its default is 128 KB)."""
-    if csv.field_size_limit() < DOCUMENT_CAP:
-        csv.field_size_limit(DOCUMENT_CAP)
+def _csv_next(reader: Iterator[list[str]]) -> list[str]:
+    """The next row of `reader`, a cell as long as a log's line may be (a traceback in one cell: `csv`'s default
+    limit is 128 KB). The limit is the process's: it is raised for this row only and put back, so that nothing
+    else in the process (an app's own `csv` reading, which imports the reader) sees it changed."""
+    old = csv.field_size_limit()
+    csv.field_size_limit(max(old, DOCUMENT_CAP))
+    try:
+        return next(reader)
+    finally:
+        csv.field_size_limit(old)
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
