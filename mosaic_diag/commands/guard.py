@@ -106,8 +106,9 @@ def guarded(body: Callable[[], int]) -> int:
     except OutputClosed:
         sys.stderr = stderr
         return broken_pipe()
-    except Exception:  # a bug: its traceback through the guarded stderr, not past it (a value in it may be a
-        # secret or a hostile text's controls), and Python's exit code for it
+    except Exception:  # mosaic-diag: ignore[MD006]  (reported below, whole)
+        # a bug: its traceback through the guarded stderr, not past it (a value in it may be a secret or a hostile
+        # text's controls), and Python's exit code for it
         import traceback
 
         with contextlib.suppress(OSError, OutputClosed):  # mosaic-diag: ignore[MD006]
