@@ -58,9 +58,10 @@ def deploy(
 ) -> int:
     """Deploy HEAD: predeploy, record (pending), git push (never forced), wait until the service runs it,
     watch, judge; a bad deploy is rolled back to the last good one unless --no-rollback."""
-    from mosaic_diag.commands._common import config_here
+    from mosaic_diag.commands._common import config_here, own_repository
     from mosaic_diag.deploy import run_deploy
 
+    own_repository()
     cfg = config_here(repo)
     env = dict(os.environ)
     if render_service:

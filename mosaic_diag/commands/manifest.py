@@ -17,6 +17,16 @@ if TYPE_CHECKING:
     from mosaic_diag.manifest import Manifest, ManifestDiff
 
 manifest_app = typer.Typer(help="Deployment manifest: generate, diff, record, history.", no_args_is_help=True)
+
+
+@manifest_app.callback()
+def _manifest_group() -> None:
+    """Deployment manifest: generate, diff, record, history."""
+    from mosaic_diag.commands._common import own_repository
+
+    own_repository()
+
+
 FAIL_LEVELS = ("critical", "high", "medium", "low", "never")
 
 RepoOption = Annotated[Path, typer.Option("--repo", help="The target repository (default: here).")]

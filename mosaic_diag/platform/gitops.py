@@ -23,6 +23,12 @@ _SHA = re.compile(r"^[0-9a-f]{40}$")
 _SHORT_HEX = re.compile(r"^[0-9a-fA-F]{4,39}$")
 _URL = re.compile(r"^(https?|ssh|git|file)://[^\s]+$")
 _SCP = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$")
+# What git reads to find a repository, its work tree, index and objects. Left in an operator's shell (from a
+# hook, a script, another clone), they would point every git call at another repository than the one
+# mosaic-diag was run in (or given with --repo): its commits, its dirty files, its remote.
+REPO_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+            "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_PREFIX", "GIT_IMPLICIT_WORK_TREE",
+            "GIT_SHALLOW_FILE", "GIT_GRAFT_FILE")
 _UNREACHABLE_HINTS = (
     "could not read from remote", "does not appear to be a git repository", "could not resolve host",
     "connection refused", "unable to access", "repository not found", "no such remote",
@@ -48,6 +54,12 @@ def _git_error_text(exc: Any) -> str:
     text = (getattr(exc, "stderr", "") or str(exc)).strip()
     text = re.sub(r"^\s*stderr:\s*", "", text).strip().strip("'").strip()
     return redact_text(" ".join(text.split()))
+
+
+def ignore_repo_env(environ: Any = os.environ) -> list[str]:
+    """Remove REPO_ENV's variables from `environ` (the process's environment: gitpython and every git
+    process read it); the names removed. The repository is then the one found from the path given."""
+    return [name for name in REPO_ENV if environ.pop(name, None) is not None]
 
 
 def open_repo(path: Path) -> Any:
@@ -144,7 +156,8 @@ def _remote_error(text: str, remote: str) -> DiagError:
 
 def _run_git(repo: Any, args: list[str]) -> subprocess.CompletedProcess[str]:
     """Run git in the repository with `args` as they are (no shell, no prompt, C locale for parsing)."""
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "LANGUAGE": "C"}
+    env = {**{k: v for k, v in os.environ.items() if k not in REPO_ENV}, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C",
+           "LANGUAGE": "C"}
     return subprocess.run(["git", "-c", "protocol.ext.allow=never", *args], cwd=repo.working_dir or repo.git_dir,
                           capture_output=True, text=True, env=env, check=False)
 
