@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import test_deploy
 from tests.test_manifest_support import deploy_repo, git, set_git_env, write
 from tests.test_rollback_cli import run
 
@@ -27,6 +28,12 @@ def elsewhere(tmp_path):
     other = deploy_repo(tmp_path / "b")
     write(other.work, "app.py", "VERSION = 'local edit in b'\n")
     return other
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """test_deploy's: a repository deployed once through Render's stand-in (autodeploy off), recorded good."""
+    yield from test_deploy.project.__wrapped__(tmp_path, monkeypatch)
 
 
 def audit_of(root: Path) -> list[dict]:
@@ -54,3 +61,24 @@ def test_git_dir_and_work_tree_in_the_environment_do_not_redirect_to_another_rep
     assert "local edit in b" in (elsewhere.work / "app.py").read_text()
     r = run(repo, "manifest", "history", "--format", "json", **stray)
     assert r.returncode == 0 and head in r.stdout, r.stdout + r.stderr
+
+
+def hook(git_dir: Path, name: str, body: str) -> Path:
+    path = git_dir / "hooks" / name
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return path
+
+
+def test_a_local_pre_push_hook_that_refuses_is_a_refusal_naming_the_hook(repo):
+    """The operator's own pre-push hook says no: exit 1 (refused, as a remote hook's no), its words quoted,
+    never 'remote unreachable' (exit 3); the audit has the intent and the failure; nothing moved."""
+    hook(repo.work / ".git", "pre-push", "echo 'pre-push: main is frozen today (OPS-7)' >&2\nexit 1\n")
+    r = run(repo, "rollback", repo.commits["c4"], "--yes")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.stderr == ("mosaic-diag: error: the local pre-push hook (.git/hooks/pre-push) refused the push to "
+                        "origin main: pre-push: main is frozen today (OPS-7); nothing was pushed\n")
+    assert repo.remote_head() == repo.commits["c5"]
+    assert [(e["result"], "OPS-7" in e.get("error", "")) for e in audit_of(repo.work)] == [("started", False),
+                                                                                          ("failed", True)]
+

@@ -277,10 +277,27 @@ def _push(repo: Any, remote: str, args: list[str], branch: str, expected: str) -
         raise PushRejected(f"the remote {remote!r} rejected the push to {branch}"
                            + (f" ({reason.group(1)})" if reason else "")
                            + (f": {said}" if said else "") + "; nothing changed")
+    hook = _pre_push_hook(repo)
+    if hook is not None and not any(ln.startswith("To ") for ln in proc.stdout.splitlines()) \
+            and "failed to push some refs" in lowered:  # refused before anything was sent: the local hook
+        said = "; ".join(ln.strip() for ln in proc.stderr.splitlines()
+                         if ln.strip() and not ln.startswith("error: failed to push some refs"))
+        raise PushRejected(f"the local pre-push hook ({hook}) refused the push to {remote} {branch}"
+                           + (f": {_clean(said)}" if said else "") + "; nothing was pushed")
     if "stale info" in lowered or "[rejected]" in lowered or "fetch first" in lowered or "non-fast-forward" in lowered:
         raise RemoteMoved(f"remote moved: {remote} {branch} is no longer at {expected[:12]} (someone pushed since "
                           "the plan was made); nothing changed, look again and re-run")
     raise _remote_error(_clean(proc.stderr), remote)
+
+
+def _pre_push_hook(repo: Any) -> str | None:
+    """The repository's pre-push hook (core.hooksPath honoured) when there is one git would run, as git names it."""
+    proc = _run_git(repo, ["rev-parse", "--git-path", "hooks/pre-push"])
+    path = proc.stdout.strip()
+    if proc.returncode != 0 or not path:
+        return None
+    full = Path(repo.working_dir or repo.git_dir) / path
+    return path if full.is_file() and os.access(full, os.X_OK) else None
 
 
 def push_fast_forward(repo: Any, remote: str, sha: str, branch: str, expected: str) -> None:
