@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from mosaic_diag.manifest.store import FileDeployStore
 from tests import test_deploy
-from tests.test_manifest_support import deploy_repo, git, set_git_env, write
+from tests.test_deploy import FakeClock, app_log, change, deploy, remote_head
+from tests.test_manifest_support import commit_all, deploy_repo, git, set_git_env, write
 from tests.test_rollback_cli import run
 
 
@@ -82,3 +84,42 @@ def test_a_local_pre_push_hook_that_refuses_is_a_refusal_naming_the_hook(repo):
     assert [(e["result"], "OPS-7" in e.get("error", "")) for e in audit_of(repo.work)] == [("started", False),
                                                                                           ("failed", True)]
 
+
+def test_a_push_landing_between_the_gate_and_the_deploys_push(project, tmp_path):
+    """Someone pushes to the deploy branch while predeploy runs (a real push from another clone, at the end
+    of the predeploy step): the deploy's push is refused by git (never forced), one clear line, exit 1; the
+    pending record is closed (never left 'not judged yet'), and a re-run after a pull deploys."""
+    import os
+
+    from mosaic_diag.config import load_config
+    from mosaic_diag.deploy import DeployOptions, run_deploy
+
+    work, remote, render, first = project
+    mine = change(work, "2", "mine")
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(remote), str(other))
+    write(other, "README", "theirs\n")
+    theirs = commit_all(other, "theirs")
+
+    def on_step(step, event) -> None:
+        if step.name == "predeploy" and event == "end":
+            git(other, "push", "-q", "origin", "main")
+
+    opts = DeployOptions(watch_s=30.0, poll_s=5.0, wait_timeout_s=120.0, log=work / "app.log", min_requests=1)
+    clock = FakeClock()
+    report = run_deploy(work, os.environ, opts, config=load_config(work, os.environ), clock=clock, sleep=clock.sleep,
+                        on_step=on_step)
+    assert (report.verdict, report.exit_code) == ("error", 1), report.to_dict()
+    assert report.reason == (f"remote moved: origin main is no longer at {first[:12]} (someone pushed since the plan "
+                             "was made); nothing changed, look again and re-run")
+    assert mine[:12] not in remote_head(work, remote) and remote_head(work, remote) == theirs
+    history = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()
+    assert [(r.commit, r.status) for r in history[:2]] == [(mine, "aborted"), (mine, "pending")], history
+    assert "never pushed" in (history[0].note or "")
+    git(work, "pull", "-q", "--rebase", "origin", "main")
+    mine = git(work, "rev-parse", "HEAD")
+    clock = FakeClock()
+    clock.on_sleep = lambda: app_log(work / "app.log", fail=False)
+    again = deploy(work, clock)
+    assert (again.verdict, again.exit_code) == ("good", 0), again.to_dict()
+    assert remote_head(work, remote) == mine

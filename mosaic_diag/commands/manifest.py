@@ -234,8 +234,8 @@ def record_cmd(
     ref: Annotated[str | None, typer.Argument(help="The deployed ref (default: HEAD).")] = None,
     manifest_file: Annotated[Path | None, typer.Option("--manifest", help="Record this manifest file instead.")
                              ] = None,
-    status: Annotated[str, typer.Option(help="deployed (default), pending (not judged yet), rollback or "
-                                             "bad.")] = "deployed",
+    status: Annotated[str, typer.Option(help="deployed (default), pending (not judged yet), rollback, "
+                                             "bad or aborted (never pushed).")] = "deployed",
     note: Annotated[str | None, typer.Option(help="A note kept with the record.")] = None,
     repo: RepoOption = Path("."),
     live: LiveOption = None,

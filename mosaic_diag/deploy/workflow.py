@@ -287,7 +287,11 @@ def _push(ctx: _Context) -> None:
         ctx.audit({"step": "push", "from": ctx.remote_head, "result": "started"})
         try:
             gitops.push_branch(ctx.repo, opts.remote, ctx.sha, opts.branch, ctx.remote_head)
-        except DiagError as exc:
+        except (gitops.PushRejected, gitops.RemoteMoved) as exc:  # refused: nothing was pushed
+            ctx.audit({"step": "push", "result": "failed", "error": str(exc)})
+            _store(ctx, "aborted", f"never pushed: {exc}")
+            raise
+        except DiagError as exc:  # (the remote went away: whether it landed is not known, it stays pending)
             ctx.audit({"step": "push", "result": "failed", "error": str(exc)})
             raise
         ctx.audit({"step": "push", "result": "done"})
