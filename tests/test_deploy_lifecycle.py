@@ -123,3 +123,31 @@ def test_a_push_landing_between_the_gate_and_the_deploys_push(project, tmp_path)
     again = deploy(work, clock)
     assert (again.verdict, again.exit_code) == ("good", 0), again.to_dict()
     assert remote_head(work, remote) == mine
+
+
+@pytest.mark.parametrize("operation", ["rebase", "bisect", "merge"])
+def test_a_deploy_from_the_middle_of_a_rebase_bisect_or_merge_is_blocked(project, operation):
+    """A clean tree on a detached HEAD is also what a stopped `git rebase -i` (edit) or a `git bisect` look
+    like, and a clean tree on the branch what a `merge --no-commit` waiting for its commit looks like:
+    deploying that HEAD would push a half-made history. Blocked before anything is recorded or pushed, naming
+    the operation."""
+    work, remote, render, first = project
+    second = change(work, "2", "second")
+    change(work, "3", "third")
+    if operation == "rebase":
+        git(work, "-c", "sequence.editor=sed -i 1s/^pick/edit/", "rebase", "-q", "-i", second + "^")
+    elif operation == "bisect":
+        git(work, "bisect", "start", "HEAD", first)
+    else:  # `git merge -s ours --no-commit`: MERGE_HEAD, and an index and tree equal to HEAD's
+        git(work, "checkout", "-q", "-b", "side", first)
+        write(work, "app/main.py", "VERSION = 'side'\n")
+        commit_all(work, "side")
+        git(work, "checkout", "-q", "main")
+        git(work, "merge", "-q", "-s", "ours", "--no-commit", "side")
+    assert not git(work, "status", "--porcelain", "--untracked-files=no")
+    before = len(FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history())
+    report = deploy(work, FakeClock())
+    assert (report.verdict, report.exit_code) == ("blocked", 1), report.to_dict()
+    assert f"a {operation} is in progress" in report.reason and "finish or abort it" in report.reason
+    assert remote_head(work, remote) == first
+    assert len(FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()) == before

@@ -160,6 +160,13 @@ def _preflight(ctx: _Context) -> None:
                 "commit or stash them first", paths=list(state.paths))
         ctx.finish("blocked", step.message, ExitCode.FINDINGS)
         raise _Stop
+    doing = gitops.operation_in_progress(repo)
+    if doing is not None:  # (a stopped rebase or a bisect has a clean tree and a detached HEAD, as CI has)
+        ctx.end(step, "failed", f"a {doing} is in progress in {ctx.root}: HEAD ({ctx.sha[:12]}) is a step of it, "
+                f"not a finished history; finish or abort it (git {doing.split()[0]} --continue / --abort"
+                + (", git bisect reset" if doing == "bisect" else "") + ") first", operation=doing)
+        ctx.finish("blocked", step.message, ExitCode.FINDINGS)
+        raise _Stop
     local = gitops.current_branch(repo)
     if local is not None and local != opts.branch and not opts.allow_other_branch:
         ctx.end(step, "failed", f"HEAD is on branch {local!r}, not the deploy branch {opts.branch!r}: deploying it "

@@ -138,6 +138,22 @@ def working_tree_state(repo: Any, ignore: tuple[str, ...] = (".mosaic-diag/",)) 
     return WorkingTreeState(bool(paths), paths)
 
 
+# What git leaves in the repository's directory while an operation waits for --continue / --abort (or a
+# bisect for `reset`): HEAD is then a step of it, not a finished history.
+_IN_PROGRESS = (("rebase-merge", "rebase"), ("rebase-apply", "rebase (or am)"), ("MERGE_HEAD", "merge"),
+                ("CHERRY_PICK_HEAD", "cherry-pick"), ("REVERT_HEAD", "revert"), ("BISECT_LOG", "bisect"))
+
+
+def operation_in_progress(repo: Any) -> str | None:
+    """The git operation the checkout is in the middle of (rebase, merge, cherry-pick, revert, bisect), or None."""
+    for name, what in _IN_PROGRESS:
+        proc = _run_git(repo, ["rev-parse", "--git-path", name])
+        path = proc.stdout.strip()
+        if proc.returncode == 0 and path and (Path(repo.working_dir or repo.git_dir) / path).exists():
+            return what
+    return None
+
+
 def is_ancestor(repo: Any, ancestor: str, descendant: str) -> bool:
     return bool(repo.is_ancestor(ancestor, descendant))
 
