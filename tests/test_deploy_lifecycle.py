@@ -5,14 +5,19 @@ runs that are interrupted or run twice."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from mosaic_diag.manifest.store import FileDeployStore
 from tests import test_deploy
-from tests.test_deploy import FakeClock, app_log, change, deploy, remote_head
-from tests.test_manifest_support import commit_all, deploy_repo, git, set_git_env, write
+from tests.test_deploy import ROOT, FakeClock, app_log, change, deploy, remote_head
+from tests.test_manifest_support import GIT_ENV, commit_all, deploy_repo, git, set_git_env, write
 from tests.test_rollback_cli import run
 
 
@@ -151,3 +156,88 @@ def test_a_deploy_from_the_middle_of_a_rebase_bisect_or_merge_is_blocked(project
     assert f"a {operation} is in progress" in report.reason and "finish or abort it" in report.reason
     assert remote_head(work, remote) == first
     assert len(FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()) == before
+
+
+def deploy_process(work: Path, *args: str) -> subprocess.Popen[str]:
+    """`mosaic-diag deploy` as its own process group (as CI runs it: a cancel signals the whole group)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_DIAG_")}
+    env.update(GIT_ENV, PYTHONPATH=str(ROOT), MOSAIC_DIAG_RENDER_API_URL=os.environ["MOSAIC_DIAG_RENDER_API_URL"])
+    return subprocess.Popen([sys.executable, "-m", "mosaic_diag", "deploy",
+                             "--log", str(work / "app.log"), *args], cwd=work, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def read_until(proc: subprocess.Popen[str], text: str) -> str:
+    """stdout up to the first line holding `text` (the process is then at that step)."""
+    seen = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        seen.append(line)
+        if text in line:
+            return "".join(seen)
+    raise AssertionError("".join(seen) + (proc.stderr.read() if proc.stderr else ""))
+
+
+def test_sigterm_during_the_push_is_audited_and_a_rerun_recovers(project, tmp_path):
+    """CI cancels the deploy (SIGTERM to its process group) while the push runs (a pre-push hook that takes
+    its time): exit 130 with the report naming the step, the audit ends with the push 'interrupted' (intent
+    before, outcome after), the record stays pending; the re-run deploys."""
+    work, remote, render, first = project
+    second = change(work, "2", "second")
+    marker = tmp_path / "in-pre-push"
+    hook(work / ".git", "pre-push", f"touch '{marker}'\nexec sleep 60\n")
+    proc = deploy_process(work, "--watch", "2s", "--poll-interval", "1s")
+    read_until(proc, "[record] ok")
+    for _ in range(600):  # (no time asserted: the hook is running once its marker is there)
+        if marker.exists():
+            break
+        threading.Event().wait(0.05)
+    os.killpg(proc.pid, signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    assert "[push] FAILED: interrupted" in out and "interrupted during push" in out, out
+    assert [(a["step"], a["result"]) for a in audit_of(work) if a.get("action") == "deploy"] == [
+        ("push", "started"), ("push", "interrupted")]
+    assert "is not known" in audit_of(work)[-1]["error"]
+    assert remote_head(work, remote) == first
+    history = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()
+    assert (history[0].commit, history[0].status) == (second, "pending")
+    (work / ".git" / "hooks" / "pre-push").unlink()
+    proc = deploy_process(work, "--watch", "2s", "--poll-interval", "1s", "--no-rollback")
+    out, err = proc.communicate(timeout=120)
+    assert remote_head(work, remote) == second, out + err
+    assert "[push] ok: pushed" in out
+
+
+def test_sigterm_while_watching_reports_the_step_and_keeps_the_record_pending(project):
+    work, remote, render, first = project
+    second = change(work, "2", "second")
+    proc = deploy_process(work, "--watch", "10m", "--poll-interval", "1s")
+    seen = read_until(proc, "[watch]   watching:")  # (a progress line: the watch is under way)
+    os.killpg(proc.pid, signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    out = seen + out
+    assert proc.returncode == 130, out + err
+    assert "interrupted during watch" in out, out
+    history = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()
+    assert (history[0].commit, history[0].status) == (second, "pending")
+    assert [(a["step"], a["result"]) for a in audit_of(work) if a.get("step") == "push"] == [
+        ("push", "started"), ("push", "done")]
+
+
+def test_sigterm_during_a_rollbacks_push_is_audited_as_interrupted(repo, tmp_path):
+    marker = tmp_path / "in-pre-push"
+    hook(repo.work / ".git", "pre-push", f"touch '{marker}'\nexec sleep 60\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_DIAG_")}
+    env.update(GIT_ENV, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "rollback", repo.commits["c4"], "--yes"],
+                            cwd=repo.work, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    while not marker.exists() and proc.poll() is None:
+        threading.Event().wait(0.05)
+    os.killpg(proc.pid, signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    assert [a["result"] for a in audit_of(repo.work)] == ["started", "interrupted"]
+    assert "whether the rollback happened is not known" in audit_of(repo.work)[-1]["error"]
+    assert repo.remote_head() == repo.commits["c5"]

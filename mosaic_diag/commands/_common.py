@@ -28,6 +28,20 @@ def own_repository() -> None:
                          "(or --repo), not the one they name\n")
 
 
+def sigterm_as_interrupt() -> None:
+    """SIGTERM (a CI cancel, `kill`, a container stop) handled as Ctrl-C is: the command's own handling of an
+    interruption runs (the audit says 'interrupted', the report names the step, exit 130) instead of the process
+    vanishing between the audit's intent and its outcome."""
+    import signal
+    import threading
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def config_here(root: Path | None = None) -> Config:
     """The config of the repository holding `root` (default: the current directory), read at its top
     level (`git rev-parse --show-toplevel`) from any subdirectory; env overrides included. Its unknown

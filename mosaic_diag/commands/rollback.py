@@ -105,7 +105,7 @@ def rollback(
     fmt: FormatOption = OutputFormat.table,
 ) -> int:
     """Plan, show and (after asking) carry out a safe rollback of the deploy branch."""
-    from mosaic_diag.commands._common import config_here, own_repository
+    from mosaic_diag.commands._common import config_here, own_repository, sigterm_as_interrupt
     from mosaic_diag.commands.manifest import open_store_here
     from mosaic_diag.errors import ExitCode, UsageError
     from mosaic_diag.manifest import ManifestSettings
@@ -122,6 +122,7 @@ def rollback(
     if render_deploy_id is not None and strategy != "render-api":
         raise UsageError("--render-deploy-id goes with --strategy render-api")
     own_repository()
+    sigterm_as_interrupt()
     cfg = config_here(repo)
     root = cfg.root  # the repository's top level: config, store and audit log are found from it
     env = os.environ

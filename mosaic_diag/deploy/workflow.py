@@ -142,8 +142,11 @@ def run_deploy(root: Path, env: Mapping[str, str], opts: DeployOptions, *, confi
         ctx.fail_running(str(exc))
         ctx.finish("error", str(exc), exc.exit_code)
     except KeyboardInterrupt:  # Ctrl-C: the report says how far it got (a pending record stays pending)
-        step = ctx.fail_running("interrupted")
-        ctx.finish("error", f"interrupted during {step.name if step else 'the start'}", 130)
+        step = ctx.report.steps[-1] if ctx.report.steps else None
+        running = step is not None and step.status == "running"
+        ctx.fail_running("interrupted")
+        where = f"during {step.name}" if running else f"after {step.name}" if step else "at the start"
+        ctx.finish("error", f"interrupted {where}", 130)
     return report
 
 
@@ -300,6 +303,10 @@ def _push(ctx: _Context) -> None:
             raise
         except DiagError as exc:  # (the remote went away: whether it landed is not known, it stays pending)
             ctx.audit({"step": "push", "result": "failed", "error": str(exc)})
+            raise
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM while git pushed: whether it landed is not known
+            ctx.audit({"step": "push", "result": "interrupted",
+                       "error": f"whether {ctx.sha[:12]} reached {opts.remote} {opts.branch} is not known"})
             raise
         ctx.audit({"step": "push", "result": "done"})
         said.append(f"pushed {ctx.sha[:12]} to {opts.remote} {opts.branch}")

@@ -125,6 +125,11 @@ def execute_rollback(
     except DiagError as exc:
         audit({"result": "failed", "error": str(exc)})
         raise
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM while acting: the outcome is not known, and the audit says so
+        audit({"result": "interrupted", "error": "interrupted while acting: whether the rollback happened is not "
+               f"known; look at {plan.remote} {plan.branch}"
+               + (" and Render" if plan.strategy == "render-api" else "")})
+        raise
     # The rollback happened: from here on every failure is a warning.
     remote_sha: str | None = None
     if pushed is not None:
