@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -241,3 +242,34 @@ def test_sigterm_during_a_rollbacks_push_is_audited_as_interrupted(repo, tmp_pat
     assert [a["result"] for a in audit_of(repo.work)] == ["started", "interrupted"]
     assert "whether the rollback happened is not known" in audit_of(repo.work)[-1]["error"]
     assert repo.remote_head() == repo.commits["c5"]
+
+
+def test_a_second_deploy_or_a_rollback_from_the_same_checkout_waits_its_turn(project):
+    """A deploy is watching (its own process); the operator commits again and starts another deploy, then a
+    rollback: both are refused at once naming the running deploy (exit 1, nothing recorded, pushed or audited),
+    so the first one's verdict is not taken on the second one's commit. Once it ends, the next one runs."""
+    work, remote, render, first = project
+    second = change(work, "2", "second")
+    proc = deploy_process(work, "--watch", "10m", "--poll-interval", "1s")
+    try:
+        read_until(proc, "[watch]   watching:")
+        third = change(work, "3", "third")
+        records = len(FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history())
+        audits = len(audit_of(work))
+        report = deploy(work, FakeClock())
+        assert (report.verdict, report.exit_code) == ("blocked", 1), report.to_dict()
+        assert "another deploy or rollback is running" in report.reason
+        assert f"pid {proc.pid}: deploy of {second[:12]} to origin/main" in report.reason
+        r = run(SimpleNamespace(work=work), "rollback", first, "--yes")
+        assert r.returncode == 1 and "another deploy or rollback is running" in r.stderr, r.stdout + r.stderr
+        assert remote_head(work, remote) == second
+        assert len(FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()) == records
+        assert len(audit_of(work)) == audits
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.communicate(timeout=60)
+    clock = FakeClock()
+    clock.on_sleep = lambda: app_log(work / "app.log", fail=False)
+    report = deploy(work, clock)
+    assert (report.verdict, report.exit_code) == ("good", 0), report.to_dict()
+    assert remote_head(work, remote) == third

@@ -119,21 +119,37 @@ def run_deploy(root: Path, env: Mapping[str, str], opts: DeployOptions, *, confi
     report = DeployReport(sha, opts.remote, opts.branch, opts.dry_run)
     ctx = _Context(Path(repo.working_dir), env, opts, config, report, on_step, clock, sleep, repo=repo, sha=sha,
                    render_settings=settings if render_ready else None)
+    if opts.dry_run:  # (reads only: no lock)
+        _guarded_run(ctx)
+        return report
+    from mosaic_diag.platform.oplock import Busy, operation_lock
+
+    try:
+        with operation_lock(repo, f"deploy of {sha[:12]} to {opts.remote}/{opts.branch}"):
+            _guarded_run(ctx)
+    except Busy as exc:  # another deploy (or rollback) from this checkout is under way: blocked before anything
+        ctx.end(ctx.begin("preflight"), "failed", str(exc))
+        ctx.finish("blocked", str(exc), exc.exit_code)
+    return report
+
+
+def _guarded_run(ctx: _Context) -> None:
+    """The steps (a real deploy's under the checkout's deploy lock); errors end the report."""
     try:
         _preflight(ctx)
-        if opts.dry_run:
+        if ctx.opts.dry_run:
             _plan_only(ctx)
-            return report
+            return
         _predeploy(ctx)
         _record(ctx)
         _push(ctx)
         outcome = _wait(ctx)
         if outcome.health_answered is False and not ctx.health_before:
             _unjudged(ctx, outcome)
-            return report
+            return
         if outcome.state != "live":
             _failed_deploy(ctx, outcome)
-            return report
+            return
         judgement = _watch(ctx, outcome)
         _verdict(ctx, judgement)
     except _Stop:  # mosaic-diag: ignore[MD006]
@@ -147,7 +163,6 @@ def run_deploy(root: Path, env: Mapping[str, str], opts: DeployOptions, *, confi
         ctx.fail_running("interrupted")
         where = f"during {step.name}" if running else f"after {step.name}" if step else "at the start"
         ctx.finish("error", f"interrupted {where}", 130)
-    return report
 
 
 # -- the steps ---------------------------------------------------------------------------------------
