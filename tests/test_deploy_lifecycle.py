@@ -273,3 +273,27 @@ def test_a_second_deploy_or_a_rollback_from_the_same_checkout_waits_its_turn(pro
     report = deploy(work, clock)
     assert (report.verdict, report.exit_code) == ("good", 0), report.to_dict()
     assert remote_head(work, remote) == third
+
+
+def many_commits(work: Path, n: int = 1500) -> list[str]:
+    """`n` commits on refs/heads/many (git fast-import: fixed dates, so the same shas every run)."""
+    lines = []
+    for i in range(n):
+        lines += ["commit refs/heads/many", f"mark :{i + 1}",
+                  f"committer T <t@example.invalid> {1700000000 + i} +0000", "data 4", f"{i:04d}"[-4:],
+                  *([f"from :{i}"] if i else []), ""]
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=work, input="\n".join(lines) + "\n", text=True,
+                   check=True)
+    return git(work, "rev-list", "refs/heads/many").split()
+
+
+def test_an_ambiguous_sha_prefix_is_said_to_be_ambiguous_not_unknown(repo):
+    shas = many_commits(repo.work)
+    seen: dict[str, str] = {}
+    prefix = next(s[:4] for s in shas if seen.setdefault(s[:4], s) != s)
+    r = run(repo, "rollback", prefix, "--dry-run")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"ambiguous commit {prefix!r}" in r.stderr and "unknown" not in r.stderr, r.stderr
+    for sha in shas:
+        if sha.startswith(prefix):
+            assert sha[:12] in r.stderr

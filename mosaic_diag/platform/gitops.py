@@ -86,6 +86,7 @@ def resolve_commit(repo: Any, ref: str) -> Any | None:
     try:
         sha = repo.git.rev_parse("--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}").strip()
     except git.GitCommandError:
+        _ambiguous(repo, ref)
         return None
     if not _SHA.match(sha):
         return None
@@ -96,6 +97,20 @@ def resolve_commit(repo: Any, ref: str) -> Any | None:
                              f"but it is also the start of object {objects[0][:12]}; give the full sha, "
                              f"or refs/tags/{ref} (refs/heads/{ref}) for the ref")
     return repo.commit(sha)
+
+
+def _ambiguous(repo: Any, ref: str) -> None:
+    """A UsageError naming the candidates when `ref` is a short hex more than one commit starts with (git
+    cannot pick one: 'unknown' would send the operator looking for a commit that is there twice over)."""
+    if not _SHORT_HEX.match(ref):
+        return
+    objects = _run_git(repo, ["rev-parse", f"--disambiguate={ref.lower()}"]).stdout.split()
+    commits = [o for o in objects if _run_git(repo, ["cat-file", "-t", o]).stdout.strip() in ("commit", "tag")]
+    if len(commits) > 1:
+        named = ", ".join(f"{c[:12]} ({_run_git(repo, ['log', '-1', '--format=%s', c]).stdout.strip()[:60]})"
+                          for c in commits[:5])
+        raise UsageError(f"ambiguous commit {ref!r}: {len(commits)} commits start with it: {named}"
+                         f"{', ...' if len(commits) > 5 else ''}; give more of the sha")
 
 
 def require_commit(repo: Any, ref: str) -> Any:
