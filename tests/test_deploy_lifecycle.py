@@ -297,3 +297,26 @@ def test_an_ambiguous_sha_prefix_is_said_to_be_ambiguous_not_unknown(repo):
     for sha in shas:
         if sha.startswith(prefix):
             assert sha[:12] in r.stderr
+
+
+def test_a_bad_deploy_whose_rollback_is_refused_is_still_recorded_bad(project):
+    """Judged bad, then the rollback's push is refused (a pre-push hook that wants a ticket for rollbacks):
+    the deploy is recorded bad all the same (not left 'pending: not judged yet'), the verdict is BAD with the
+    rollback's failure said, the playbooks are still planned, exit 1; the bad commit still serves."""
+    work, remote, render, first = project
+    hook(work / ".git", "pre-push", "while read ref sha rest; do\n"
+         "  if git log -1 --format=%s \"$sha\" | grep -q '^Roll back'; then\n"
+         "    echo 'rollbacks need a ticket (OPS-9)' >&2; exit 1; fi\ndone\nexit 0\n")
+    bad = change(work, "'broken'", "break the database code")
+    clock = FakeClock()
+    clock.on_sleep = lambda: app_log(work / "app.log", fail=True)
+    report = deploy(work, clock)
+    data = report.to_dict()
+    assert (report.verdict, report.exit_code) == ("bad", 1), data
+    rollback = next(s for s in report.steps if s.name == "rollback")
+    assert rollback.status == "failed" and "rollbacks need a ticket (OPS-9)" in rollback.message, rollback.to_dict()
+    assert "still serves" in rollback.message
+    assert [s.name for s in report.steps][-1] == "playbooks"
+    assert remote_head(work, remote) == bad
+    history = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()
+    assert (history[0].commit, history[0].status) == (bad, "bad"), history[:2]

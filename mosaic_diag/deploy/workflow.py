@@ -453,17 +453,26 @@ def _rollback(ctx: _Context, reason: str) -> None:
 
     step = ctx.begin("rollback")
     opts = ctx.opts
-    plan = plan_rollback(ctx.root, previous=True, strategy=opts.strategy, remote=opts.remote, branch=opts.branch,
-                         allow_schema_change=opts.allow_schema_change, judged_commit=ctx.sha, store=ctx.store,
-                         render=ctx.target, settings=ManifestSettings.from_config(ctx.config), env=ctx.env)
-    ctx.report.rollback = {"plan": plan.to_dict()}
-    if not plan.ok or plan.nothing_to_do:
-        why = "; ".join(r.message for r in plan.refusals) or "nothing to do: the target is what is deployed"
+    ctx.report.rollback = {}
+    try:
+        plan = plan_rollback(ctx.root, previous=True, strategy=opts.strategy, remote=opts.remote,
+                             branch=opts.branch, allow_schema_change=opts.allow_schema_change, judged_commit=ctx.sha,
+                             store=ctx.store, render=ctx.target, settings=ManifestSettings.from_config(ctx.config),
+                             env=ctx.env)
+        ctx.report.rollback["plan"] = plan.to_dict()
+        if not plan.ok or plan.nothing_to_do:
+            why = "; ".join(r.message for r in plan.refusals) or "nothing to do: the target is what is deployed"
+            _store(ctx, "bad", reason)
+            ctx.end(step, "failed" if not plan.ok else "skipped", f"not rolled back: {why}")
+            return
+        result = execute_rollback(plan, audit_path=ctx.audit_path, store=ctx.store,
+                                  reason=f"mosaic-diag deploy judged {ctx.sha[:12]} bad: {reason}")
+    except DiagError as exc:  # judged bad all the same: recorded so, and the report goes on (playbooks)
+        ctx.report.rollback["error"] = str(exc)
         _store(ctx, "bad", reason)
-        ctx.end(step, "failed" if not plan.ok else "skipped", f"not rolled back: {why}")
+        ctx.end(step, "failed", f"the rollback failed: {exc}; {ctx.sha[:12]} still serves (roll back by hand: "
+                "mosaic-diag rollback --previous)")
         return
-    result = execute_rollback(plan, audit_path=ctx.audit_path, store=ctx.store,
-                              reason=f"mosaic-diag deploy judged {ctx.sha[:12]} bad: {reason}")
     ctx.report.rollback["result"] = result.to_dict()
     serving = result.remote_sha if plan.strategy != "render-api" else plan.target_sha
     said = [result.message, *result.warnings]
