@@ -320,3 +320,27 @@ def test_a_bad_deploy_whose_rollback_is_refused_is_still_recorded_bad(project):
     assert remote_head(work, remote) == bad
     history = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()
     assert (history[0].commit, history[0].status) == (bad, "bad"), history[:2]
+
+
+def test_a_recorded_deploy_lost_to_a_force_push_is_refused_saying_the_branch_was_rewritten(repo, tmp_path):
+    """Someone force-pushed the deploy branch after c5 was deployed and recorded: a rollback to c5 (or
+    --previous) is refused as not on the branch, and the refusal says the branch was rewritten since."""
+    c = repo.commits
+    assert run(repo, "manifest", "record", c["c4"]).returncode == 0
+    assert run(repo, "manifest", "record").returncode == 0  # c5
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(repo.remote), str(other))
+    git(other, "reset", "-q", "--hard", c["c3"])
+    write(other, "app.py", "VERSION = 'rewritten'\n")
+    commit_all(other, "rewritten")
+    git(other, "push", "-q", "--force", "origin", "main")
+    write(other, "app.py", "VERSION = 'rewritten again'\n")
+    commit_all(other, "rewritten again")
+    git(other, "push", "-q", "origin", "main")
+    for args in ((c["c4"],), ("--previous",)):
+        r = run(repo, "rollback", *args, "--dry-run")
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "is not an ancestor of origin/main" in r.stdout
+        assert "in the deploy history" in r.stdout and "rewritten since (a force push?)" in r.stdout, r.stdout
+    r = run(repo, "rollback", c["c3"], "--dry-run")  # a commit still on the branch: planned
+    assert r.returncode == 0 and "dry run: nothing changed" in r.stdout, r.stdout + r.stderr
