@@ -344,3 +344,31 @@ def test_a_recorded_deploy_lost_to_a_force_push_is_refused_saying_the_branch_was
         assert "in the deploy history" in r.stdout and "rewritten since (a force push?)" in r.stdout, r.stdout
     r = run(repo, "rollback", c["c3"], "--dry-run")  # a commit still on the branch: planned
     assert r.returncode == 0 and "dry run: nothing changed" in r.stdout, r.stdout + r.stderr
+
+
+def test_every_render_deploy_request_is_audited_before_and_after(project):
+    """Autodeploy off: the deploy asks Render to deploy its commit, and after a bad verdict asks it to deploy
+    the pushed revert. Each request has its intent audited before it is made and its outcome after, a
+    failed one (Render answers 503) included."""
+    work, remote, render, first = project
+    change(work, "'broken'", "break the database code")
+    clock = FakeClock()
+    clock.on_sleep = lambda: app_log(work / "app.log", fail=True)
+    report = deploy(work, clock)
+    assert (report.verdict, next(s for s in report.steps if s.name == "rollback").status) == ("bad", "ok"), \
+        report.to_dict()
+    steps = [(a.get("step") or a["action"], a["result"]) for a in audit_of(work)]
+    assert steps == [("push", "started"), ("push", "done"), ("render-deploy", "started"), ("render-deploy", "done"),
+                     ("rollback", "started"), ("rollback", "done"), ("render-deploy", "started"),
+                     ("render-deploy", "done")], steps
+    revert = remote_head(work, remote)
+    assert [a.get("commit") for a in audit_of(work) if a.get("step") == "render-deploy"][-1] == revert
+    (work / ".mosaic-diag" / "audit.log").unlink()
+    git(work, "reset", "-q", "--hard", revert)
+    change(work, "3", "third")
+    render.fail("POST", "/deploys", 503)
+    report = deploy(work, FakeClock())
+    assert report.exit_code == 3, report.to_dict()
+    steps = [(a.get("step") or a["action"], a["result"]) for a in audit_of(work)]
+    assert steps == [("push", "started"), ("push", "done"), ("render-deploy", "started"),
+                     ("render-deploy", "failed")], steps

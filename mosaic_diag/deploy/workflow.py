@@ -326,11 +326,21 @@ def _push(ctx: _Context) -> None:
         ctx.audit({"step": "push", "result": "done"})
         said.append(f"pushed {ctx.sha[:12]} to {opts.remote} {opts.branch}")
     if ctx.api is not None and ctx.autodeploy is False:
-        ctx.audit({"step": "render-deploy", "result": "started"})
-        deploy = ctx.api.deploy_commit(ctx.sha)
-        ctx.audit({"step": "render-deploy", "result": "done", "render_deploy": deploy.get("id")})
+        deploy = _render_deploy(ctx, ctx.sha)
         said.append(f"autodeploy is off: asked Render to deploy it (deploy {deploy.get('id')})")
     ctx.end(step, "ok", "; ".join(said))
+
+
+def _render_deploy(ctx: _Context, sha: str) -> Any:
+    """Ask Render to deploy `sha` (autodeploy is off), audited before and after (a failure too)."""
+    ctx.audit({"step": "render-deploy", "commit": sha, "result": "started"})
+    try:
+        deploy = ctx.api.deploy_commit(sha)
+    except DiagError as exc:
+        ctx.audit({"step": "render-deploy", "commit": sha, "result": "failed", "error": str(exc)})
+        raise
+    ctx.audit({"step": "render-deploy", "commit": sha, "result": "done", "render_deploy": deploy.get("id")})
+    return deploy
 
 
 def _wait(ctx: _Context) -> WaitOutcome:
@@ -477,7 +487,7 @@ def _rollback(ctx: _Context, reason: str) -> None:
     serving = result.remote_sha if plan.strategy != "render-api" else plan.target_sha
     said = [result.message, *result.warnings]
     if serving and plan.strategy != "render-api" and ctx.api is not None and ctx.autodeploy is False:
-        deploy = ctx.api.deploy_commit(serving)  # autodeploy is off: the pushed rollback deploys only on request
+        deploy = _render_deploy(ctx, serving)  # autodeploy is off: the pushed rollback deploys only on request
         said.append(f"asked Render to deploy {serving[:12]} (deploy {deploy.get('id')})")
     if serving:
         back = wait_for_commit(serving, api=ctx.api, health_url=opts.health_url, timeout_s=opts.wait_timeout_s,
