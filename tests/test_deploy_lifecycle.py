@@ -19,7 +19,7 @@ from mosaic_diag.manifest.store import FileDeployStore
 from tests import test_deploy
 from tests.test_deploy import ROOT, FakeClock, app_log, change, deploy, remote_head
 from tests.test_manifest_support import GIT_ENV, commit_all, deploy_repo, git, set_git_env, write
-from tests.test_rollback_cli import run
+from tests.test_rollback_cli import _Health, health_payload, run
 
 
 @pytest.fixture
@@ -372,3 +372,27 @@ def test_every_render_deploy_request_is_audited_before_and_after(project):
     steps = [(a.get("step") or a["action"], a["result"]) for a in audit_of(work)]
     assert steps == [("push", "started"), ("push", "done"), ("render-deploy", "started"),
                      ("render-deploy", "failed")], steps
+
+
+def test_auto_rollback_when_the_rolled_back_version_is_bad_too_alarms_and_does_not_loop(repo):
+    """`rollback --auto --execute` from cron: c5 over budget, rolled back (the revert R has c4's tree). R is over
+    budget too (the fault is elsewhere: the database, a provider): nothing is rolled back again (no loop, no
+    older target chosen), and the run says so with exit 1, never exit 0 as if all were well."""
+    c = repo.commits
+    assert run(repo, "manifest", "record", c["c4"]).returncode == 0
+    assert run(repo, "manifest", "record", c["c5"]).returncode == 0
+    health = _Health(health_payload(0.2, 500, c["c5"]))
+    try:
+        r = run(repo, "rollback", "--auto", "--health-url", health.url, "--execute")
+        assert r.returncode == 0, r.stdout + r.stderr
+        revert = repo.remote_head()
+        health.payload = health_payload(0.3, 500, revert)
+        for _ in range(2):
+            r = run(repo, "rollback", "--auto", "--health-url", health.url, "--execute", "--format", "json")
+            data = json.loads(r.stdout)
+            assert r.returncode == 1 and data["action"] == "none", r.stdout + r.stderr
+            assert "nothing to roll back to" in data["message"], data
+            assert repo.remote_head() == revert
+    finally:
+        health.stop()
+    assert [a["result"] for a in audit_of(repo.work)] == ["started", "done"]  # one rollback, once

@@ -160,6 +160,12 @@ def rollback(
     if not plan.ok:
         return rep.done(plan.refusal_exit_code, action="refused")
     if plan.nothing_to_do:
+        if auto:  # over budget, and what serves is already the last good deploy's code: no rollback can help
+            message = (f"over budget, but {plan.deployed_sha[:12] if plan.deployed_sha else '?'} already serves the "
+                       f"code of the last good deploy ({plan.target_sha[:12] if plan.target_sha else '?'}): nothing to "
+                       "roll back to; the fault is elsewhere (the database, a provider, the configuration)")
+            rep.say(message)
+            return rep.done(ExitCode.FINDINGS, action="none", message=message)
         return rep.done(ExitCode.OK, action="none")
     if dry_run or (auto and not execute):
         rep.say("dry run: nothing changed" + (" (add --execute to roll back)" if auto else ""))
