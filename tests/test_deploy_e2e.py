@@ -180,3 +180,56 @@ def test_a_failed_build_then_renders_own_rollback_then_an_unreachable_api(render
         r, report = run_deploy(local, work, env, *WATCH, api_url=f"http://127.0.0.1:{s.getsockname()[1]}")
     assert r.returncode == 3 and git(work, "ls-remote", str(local.remote), "refs/heads/main").split()[0] == bad
     assert local.api_key not in r.stdout + r.stderr
+
+
+CRASH_LATER = '''
+
+_health_served = {"n": 0}
+
+
+@app.middleware("http")
+async def _crash_on_the_fourth_health_check(request, call_next):  # noqa: ANN001, ANN201 - the test's crash
+    """Serves /health with the new commit (Render's check, the deploy's wait, a first look of the watch), then
+    the worker dies, as a native library crash kills a process a minute after it came up."""
+    if request.url.path == "/health":
+        _health_served["n"] += 1
+        if _health_served["n"] >= 4:
+            import logging
+            import os
+
+            try:
+                raise MemoryError("libvips: out of memory while resizing an avatar")
+            except MemoryError:
+                logging.getLogger("mosaic.worker").critical("worker crashed", exc_info=True)
+            logging.shutdown()
+            os._exit(1)
+    return await call_next(request)
+'''
+
+
+def test_an_app_that_crashes_after_it_reported_the_new_commit_is_rolled_back_once(render):
+    """/health reports the new commit, then the app dies (Render does not restart it here): judged bad on the
+    dead /health, rolled back once through a revert push that then serves; nothing judges the rollback again."""
+    local, work, first, env = render
+    record = subprocess.run([sys.executable, "-m", "mosaic_diag", "manifest", "record", first, "--note", "seed"],
+                            cwd=work, env=cli_env(local, env), capture_output=True, text=True, timeout=120)
+    assert record.returncode == 0, record.stdout + record.stderr
+    main = work / "examples" / "mosaic_app" / "main.py"
+    main.write_text(main.read_text() + CRASH_LATER)
+    crashing = commit_all(work, "resize avatars with libvips")
+    r, report = run_deploy(local, work, env, "--watch", "20s", "--poll-interval", "1s", "--wait-timeout", "180s")
+    data = json.dumps(report, indent=1)
+    assert r.returncode == 1 and report["verdict"] == "bad", data + local.log_text()[-3000:]
+    wait = next(s for s in report["steps"] if s["step"] == "wait")
+    assert wait["status"] == "ok" and crashing[:12] in wait["message"], data
+    assert "could not be read at the end of the watch" in report["reason"], data
+    rollback = next(s for s in report["steps"] if s["step"] == "rollback")
+    assert rollback["status"] == "ok", data + local.log_text()[-3000:]
+    head = git(work, "ls-remote", str(local.remote), "refs/heads/main").split()[0]
+    assert git(work, "rev-parse", f"{head}^") == crashing
+    assert git(work, "rev-parse", f"{head}^{{tree}}") == git(work, "rev-parse", f"{first}^{{tree}}")
+    assert health_commit(local) == head == local.live_commit()
+    audit = [json.loads(line) for line in (work / ".mosaic-diag" / "audit.log").read_text().splitlines()]
+    assert [a["result"] for a in audit if a.get("action") == "rollback"] == ["started", "done"]  # once
+    assert [d["trigger"] for d in local.deploys()[:2]] == ["new_commit", "new_commit"]
+    assert [s["step"] for s in report["steps"]].count("rollback") == 1

@@ -14,6 +14,34 @@ _DURATION = LazyPattern(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
+def own_repository() -> None:
+    """Before a command that works on a repository (manifest, rollback, deploy): git's repository variables
+    (GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE…) are dropped from the environment, said on stderr, so that the
+    repository is the one holding --repo (default: the current directory), never another one they name."""
+    import sys
+
+    from mosaic_diag.platform.gitops import ignore_repo_env
+
+    dropped = ignore_repo_env()
+    if dropped:
+        sys.stderr.write(f"mosaic-diag: warning: {', '.join(dropped)} ignored: the repository is the one here "
+                         "(or --repo), not the one they name\n")
+
+
+def sigterm_as_interrupt() -> None:
+    """SIGTERM (a CI cancel, `kill`, a container stop) handled as Ctrl-C is: the command's own handling of an
+    interruption runs (the audit says 'interrupted', the report names the step, exit 130) instead of the process
+    vanishing between the audit's intent and its outcome."""
+    import signal
+    import threading
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def config_here(root: Path | None = None) -> Config:
     """The config of the repository holding `root` (default: the current directory), read at its top
     level (`git rev-parse --show-toplevel`, found without starting git for the current directory) from any

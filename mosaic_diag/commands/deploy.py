@@ -56,9 +56,11 @@ def deploy(
 ) -> int:
     """Deploy HEAD: predeploy, record (pending), git push (never forced), wait until the service runs it,
     watch, judge; a bad deploy is rolled back to the last good one unless --no-rollback."""
-    from mosaic_diag.commands._common import config_here
+    from mosaic_diag.commands._common import config_here, own_repository, sigterm_as_interrupt
     from mosaic_diag.deploy import run_deploy
 
+    own_repository()
+    sigterm_as_interrupt()
     cfg = config_here(repo)
     env = dict(os.environ)
     if render_service:

@@ -15,6 +15,16 @@ if TYPE_CHECKING:
     from mosaic_diag.manifest import Manifest, ManifestDiff
 
 manifest_app = typer.Typer(help="Deployment manifest: generate, diff, record, history.", no_args_is_help=True)
+
+
+@manifest_app.callback()
+def _manifest_group() -> None:
+    """Deployment manifest: generate, diff, record, history."""
+    from mosaic_diag.commands._common import own_repository
+
+    own_repository()
+
+
 FAIL_LEVELS = ("critical", "high", "medium", "low", "never")
 
 RepoOption = Annotated[Path, typer.Option("--repo", help="The target repository (default: here).")]
@@ -222,8 +232,8 @@ def record_cmd(
     ref: Annotated[str | None, typer.Argument(help="The deployed ref (default: HEAD).")] = None,
     manifest_file: Annotated[Path | None, typer.Option("--manifest", help="Record this manifest file instead.")
                              ] = None,
-    status: Annotated[str, typer.Option(help="deployed (default), pending (not judged yet), rollback or "
-                                             "bad.")] = "deployed",
+    status: Annotated[str, typer.Option(help="deployed (default), pending (not judged yet), rollback, "
+                                             "bad or aborted (never pushed).")] = "deployed",
     note: Annotated[str | None, typer.Option(help="A note kept with the record.")] = None,
     repo: RepoOption = Path("."),
     live: LiveOption = None,

@@ -103,7 +103,7 @@ def rollback(
     fmt: FormatOption = OutputFormat.table,
 ) -> int:
     """Plan, show and (after asking) carry out a safe rollback of the deploy branch."""
-    from mosaic_diag.commands._common import config_here
+    from mosaic_diag.commands._common import config_here, own_repository, sigterm_as_interrupt
     from mosaic_diag.commands.manifest import open_store_here
     from mosaic_diag.errors import ExitCode, UsageError
     from mosaic_diag.manifest import ManifestSettings
@@ -119,6 +119,8 @@ def rollback(
         raise UsageError("--execute goes with --auto (otherwise the command asks, or takes --yes)")
     if render_deploy_id is not None and strategy != "render-api":
         raise UsageError("--render-deploy-id goes with --strategy render-api")
+    own_repository()
+    sigterm_as_interrupt()
     cfg = config_here(repo)
     root = cfg.root  # the repository's top level: config, store and audit log are found from it
     env = os.environ
@@ -156,6 +158,12 @@ def rollback(
     if not plan.ok:
         return rep.done(plan.refusal_exit_code, action="refused")
     if plan.nothing_to_do:
+        if auto:  # over budget, and what serves is already the last good deploy's code: no rollback can help
+            message = (f"over budget, but {plan.deployed_sha[:12] if plan.deployed_sha else '?'} already serves the "
+                       f"code of the last good deploy ({plan.target_sha[:12] if plan.target_sha else '?'}): nothing to "
+                       "roll back to; the fault is elsewhere (the database, a provider, the configuration)")
+            rep.say(message)
+            return rep.done(ExitCode.FINDINGS, action="none", message=message)
         return rep.done(ExitCode.OK, action="none")
     if dry_run or (auto and not execute):
         rep.say("dry run: nothing changed" + (" (add --execute to roll back)" if auto else ""))

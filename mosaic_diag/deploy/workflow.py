@@ -119,21 +119,37 @@ def run_deploy(root: Path, env: Mapping[str, str], opts: DeployOptions, *, confi
     report = DeployReport(sha, opts.remote, opts.branch, opts.dry_run)
     ctx = _Context(Path(repo.working_dir), env, opts, config, report, on_step, clock, sleep, repo=repo, sha=sha,
                    render_settings=settings if render_ready else None)
+    if opts.dry_run:  # (reads only: no lock)
+        _guarded_run(ctx)
+        return report
+    from mosaic_diag.platform.oplock import Busy, operation_lock
+
+    try:
+        with operation_lock(repo, f"deploy of {sha[:12]} to {opts.remote}/{opts.branch}"):
+            _guarded_run(ctx)
+    except Busy as exc:  # another deploy (or rollback) from this checkout is under way: blocked before anything
+        ctx.end(ctx.begin("preflight"), "failed", str(exc))
+        ctx.finish("blocked", str(exc), exc.exit_code)
+    return report
+
+
+def _guarded_run(ctx: _Context) -> None:
+    """The steps (a real deploy's under the checkout's deploy lock); errors end the report."""
     try:
         _preflight(ctx)
-        if opts.dry_run:
+        if ctx.opts.dry_run:
             _plan_only(ctx)
-            return report
+            return
         _predeploy(ctx)
         _record(ctx)
         _push(ctx)
         outcome = _wait(ctx)
         if outcome.health_answered is False and not ctx.health_before:
             _unjudged(ctx, outcome)
-            return report
+            return
         if outcome.state != "live":
             _failed_deploy(ctx, outcome)
-            return report
+            return
         judgement = _watch(ctx, outcome)
         _verdict(ctx, judgement)
     except _Stop:  # mosaic-diag: ignore[MD006]
@@ -142,9 +158,11 @@ def run_deploy(root: Path, env: Mapping[str, str], opts: DeployOptions, *, confi
         ctx.fail_running(str(exc))
         ctx.finish("error", str(exc), exc.exit_code)
     except KeyboardInterrupt:  # Ctrl-C: the report says how far it got (a pending record stays pending)
-        step = ctx.fail_running("interrupted")
-        ctx.finish("error", f"interrupted during {step.name if step else 'the start'}", 130)
-    return report
+        step = ctx.report.steps[-1] if ctx.report.steps else None
+        running = step is not None and step.status == "running"
+        ctx.fail_running("interrupted")
+        where = f"during {step.name}" if running else f"after {step.name}" if step else "at the start"
+        ctx.finish("error", f"interrupted {where}", 130)
 
 
 # -- the steps ---------------------------------------------------------------------------------------
@@ -158,6 +176,13 @@ def _preflight(ctx: _Context) -> None:
         ctx.end(step, "failed", f"the working tree has {len(state.paths)} uncommitted change(s) "
                 f"({', '.join(state.paths[:3])}{'...' if len(state.paths) > 3 else ''}): they would not be deployed; "
                 "commit or stash them first", paths=list(state.paths))
+        ctx.finish("blocked", step.message, ExitCode.FINDINGS)
+        raise _Stop
+    doing = gitops.operation_in_progress(repo)
+    if doing is not None:  # (a stopped rebase or a bisect has a clean tree and a detached HEAD, as CI has)
+        ctx.end(step, "failed", f"a {doing} is in progress in {ctx.root}: HEAD ({ctx.sha[:12]}) is a step of it, "
+                f"not a finished history; finish or abort it (git {doing.split()[0]} --continue / --abort"
+                + (", git bisect reset" if doing == "bisect" else "") + ") first", operation=doing)
         ctx.finish("blocked", step.message, ExitCode.FINDINGS)
         raise _Stop
     local = gitops.current_branch(repo)
@@ -287,17 +312,35 @@ def _push(ctx: _Context) -> None:
         ctx.audit({"step": "push", "from": ctx.remote_head, "result": "started"})
         try:
             gitops.push_branch(ctx.repo, opts.remote, ctx.sha, opts.branch, ctx.remote_head)
-        except DiagError as exc:
+        except (gitops.PushRejected, gitops.RemoteMoved) as exc:  # refused: nothing was pushed
             ctx.audit({"step": "push", "result": "failed", "error": str(exc)})
+            _store(ctx, "aborted", f"never pushed: {exc}")
+            raise
+        except DiagError as exc:  # (the remote went away: whether it landed is not known, it stays pending)
+            ctx.audit({"step": "push", "result": "failed", "error": str(exc)})
+            raise
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM while git pushed: whether it landed is not known
+            ctx.audit({"step": "push", "result": "interrupted",
+                       "error": f"whether {ctx.sha[:12]} reached {opts.remote} {opts.branch} is not known"})
             raise
         ctx.audit({"step": "push", "result": "done"})
         said.append(f"pushed {ctx.sha[:12]} to {opts.remote} {opts.branch}")
     if ctx.api is not None and ctx.autodeploy is False:
-        ctx.audit({"step": "render-deploy", "result": "started"})
-        deploy = ctx.api.deploy_commit(ctx.sha)
-        ctx.audit({"step": "render-deploy", "result": "done", "render_deploy": deploy.get("id")})
+        deploy = _render_deploy(ctx, ctx.sha)
         said.append(f"autodeploy is off: asked Render to deploy it (deploy {deploy.get('id')})")
     ctx.end(step, "ok", "; ".join(said))
+
+
+def _render_deploy(ctx: _Context, sha: str) -> Any:
+    """Ask Render to deploy `sha` (autodeploy is off), audited before and after (a failure too)."""
+    ctx.audit({"step": "render-deploy", "commit": sha, "result": "started"})
+    try:
+        deploy = ctx.api.deploy_commit(sha)
+    except DiagError as exc:
+        ctx.audit({"step": "render-deploy", "commit": sha, "result": "failed", "error": str(exc)})
+        raise
+    ctx.audit({"step": "render-deploy", "commit": sha, "result": "done", "render_deploy": deploy.get("id")})
+    return deploy
 
 
 def _wait(ctx: _Context) -> WaitOutcome:
@@ -420,22 +463,31 @@ def _rollback(ctx: _Context, reason: str) -> None:
 
     step = ctx.begin("rollback")
     opts = ctx.opts
-    plan = plan_rollback(ctx.root, previous=True, strategy=opts.strategy, remote=opts.remote, branch=opts.branch,
-                         allow_schema_change=opts.allow_schema_change, judged_commit=ctx.sha, store=ctx.store,
-                         render=ctx.target, settings=ManifestSettings.from_config(ctx.config), env=ctx.env)
-    ctx.report.rollback = {"plan": plan.to_dict()}
-    if not plan.ok or plan.nothing_to_do:
-        why = "; ".join(r.message for r in plan.refusals) or "nothing to do: the target is what is deployed"
+    ctx.report.rollback = {}
+    try:
+        plan = plan_rollback(ctx.root, previous=True, strategy=opts.strategy, remote=opts.remote,
+                             branch=opts.branch, allow_schema_change=opts.allow_schema_change, judged_commit=ctx.sha,
+                             store=ctx.store, render=ctx.target, settings=ManifestSettings.from_config(ctx.config),
+                             env=ctx.env)
+        ctx.report.rollback["plan"] = plan.to_dict()
+        if not plan.ok or plan.nothing_to_do:
+            why = "; ".join(r.message for r in plan.refusals) or "nothing to do: the target is what is deployed"
+            _store(ctx, "bad", reason)
+            ctx.end(step, "failed" if not plan.ok else "skipped", f"not rolled back: {why}")
+            return
+        result = execute_rollback(plan, audit_path=ctx.audit_path, store=ctx.store,
+                                  reason=f"mosaic-diag deploy judged {ctx.sha[:12]} bad: {reason}")
+    except DiagError as exc:  # judged bad all the same: recorded so, and the report goes on (playbooks)
+        ctx.report.rollback["error"] = str(exc)
         _store(ctx, "bad", reason)
-        ctx.end(step, "failed" if not plan.ok else "skipped", f"not rolled back: {why}")
+        ctx.end(step, "failed", f"the rollback failed: {exc}; {ctx.sha[:12]} still serves (roll back by hand: "
+                "mosaic-diag rollback --previous)")
         return
-    result = execute_rollback(plan, audit_path=ctx.audit_path, store=ctx.store,
-                              reason=f"mosaic-diag deploy judged {ctx.sha[:12]} bad: {reason}")
     ctx.report.rollback["result"] = result.to_dict()
     serving = result.remote_sha if plan.strategy != "render-api" else plan.target_sha
     said = [result.message, *result.warnings]
     if serving and plan.strategy != "render-api" and ctx.api is not None and ctx.autodeploy is False:
-        deploy = ctx.api.deploy_commit(serving)  # autodeploy is off: the pushed rollback deploys only on request
+        deploy = _render_deploy(ctx, serving)  # autodeploy is off: the pushed rollback deploys only on request
         said.append(f"asked Render to deploy {serving[:12]} (deploy {deploy.get('id')})")
     if serving:
         back = wait_for_commit(serving, api=ctx.api, health_url=opts.health_url, timeout_s=opts.wait_timeout_s,

@@ -23,7 +23,8 @@ from mosaic_diag.platform.redact import redact_dsn, redact_text, redact_with_dsn
 
 DEFAULT_FILE = Path(".mosaic-diag/deploys.jsonl")
 TABLE = "mosaic_diag_deploys"
-STATUSES = ("pending", "deployed", "rollback", "bad")
+STATUSES = ("pending", "deployed", "rollback", "bad", "aborted")
+GOOD_STATUSES = ("deployed", "rollback")  # what served and was not rolled away from: a rollback target
 CREATE_SQL = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
     id BIGSERIAL PRIMARY KEY,
@@ -68,12 +69,12 @@ class DeployStore(Protocol):
 
 
 def previous_deploy(records: Iterable[DeployRecord], current_commit: str | None) -> DeployRecord | None:
-    """The newest good record (not `bad`, not `pending`: a deploy never judged, not the current commit);
-    records newest first."""
+    """The newest good record (`deployed` or `rollback`: not `bad`, not `pending`, a deploy never judged, not
+    `aborted`, one never pushed; not the current commit); records newest first."""
     records = list(records)
     bad = {r.commit for r in records if r.status == "bad"}
     for r in records:
-        if r.status not in ("bad", "pending") and r.commit not in bad and r.commit != current_commit:
+        if r.status in GOOD_STATUSES and r.commit not in bad and r.commit != current_commit:
             return r
     return None
 

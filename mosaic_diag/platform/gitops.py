@@ -23,6 +23,12 @@ _SHA = re.compile(r"^[0-9a-f]{40}$")
 _SHORT_HEX = re.compile(r"^[0-9a-fA-F]{4,39}$")
 _URL = re.compile(r"^(https?|ssh|git|file)://[^\s]+$")
 _SCP = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$")
+# What git reads to find a repository, its work tree, index and objects. Left in an operator's shell (from a
+# hook, a script, another clone), they would point every git call at another repository than the one
+# mosaic-diag was run in (or given with --repo): its commits, its dirty files, its remote.
+REPO_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+            "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_PREFIX", "GIT_IMPLICIT_WORK_TREE",
+            "GIT_SHALLOW_FILE", "GIT_GRAFT_FILE")
 _UNREACHABLE_HINTS = (
     "could not read from remote", "does not appear to be a git repository", "could not resolve host",
     "connection refused", "unable to access", "repository not found", "no such remote",
@@ -50,6 +56,12 @@ def _git_error_text(exc: Any) -> str:
     return redact_text(" ".join(text.split()))
 
 
+def ignore_repo_env(environ: Any = os.environ) -> list[str]:
+    """Remove REPO_ENV's variables from `environ` (the process's environment: gitpython and every git
+    process read it); the names removed. The repository is then the one found from the path given."""
+    return [name for name in REPO_ENV if environ.pop(name, None) is not None]
+
+
 def open_repo(path: Path) -> Any:
     """The repository at (or above) `path`; a UsageError if there is none."""
     import git
@@ -74,6 +86,7 @@ def resolve_commit(repo: Any, ref: str) -> Any | None:
     try:
         sha = repo.git.rev_parse("--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}").strip()
     except git.GitCommandError:
+        _ambiguous(repo, ref)
         return None
     if not _SHA.match(sha):
         return None
@@ -84,6 +97,20 @@ def resolve_commit(repo: Any, ref: str) -> Any | None:
                              f"but it is also the start of object {objects[0][:12]}; give the full sha, "
                              f"or refs/tags/{ref} (refs/heads/{ref}) for the ref")
     return repo.commit(sha)
+
+
+def _ambiguous(repo: Any, ref: str) -> None:
+    """A UsageError naming the candidates when `ref` is a short hex more than one commit starts with (git
+    cannot pick one: 'unknown' would send the operator looking for a commit that is there twice over)."""
+    if not _SHORT_HEX.match(ref):
+        return
+    objects = _run_git(repo, ["rev-parse", f"--disambiguate={ref.lower()}"]).stdout.split()
+    commits = [o for o in objects if _run_git(repo, ["cat-file", "-t", o]).stdout.strip() in ("commit", "tag")]
+    if len(commits) > 1:
+        named = ", ".join(f"{c[:12]} ({_run_git(repo, ['log', '-1', '--format=%s', c]).stdout.strip()[:60]})"
+                          for c in commits[:5])
+        raise UsageError(f"ambiguous commit {ref!r}: {len(commits)} commits start with it: {named}"
+                         f"{', ...' if len(commits) > 5 else ''}; give more of the sha")
 
 
 def require_commit(repo: Any, ref: str) -> Any:
@@ -126,6 +153,22 @@ def working_tree_state(repo: Any, ignore: tuple[str, ...] = (".mosaic-diag/",)) 
     return WorkingTreeState(bool(paths), paths)
 
 
+# What git leaves in the repository's directory while an operation waits for --continue / --abort (or a
+# bisect for `reset`): HEAD is then a step of it, not a finished history.
+_IN_PROGRESS = (("rebase-merge", "rebase"), ("rebase-apply", "rebase (or am)"), ("MERGE_HEAD", "merge"),
+                ("CHERRY_PICK_HEAD", "cherry-pick"), ("REVERT_HEAD", "revert"), ("BISECT_LOG", "bisect"))
+
+
+def operation_in_progress(repo: Any) -> str | None:
+    """The git operation the checkout is in the middle of (rebase, merge, cherry-pick, revert, bisect), or None."""
+    for name, what in _IN_PROGRESS:
+        proc = _run_git(repo, ["rev-parse", "--git-path", name])
+        path = proc.stdout.strip()
+        if proc.returncode == 0 and path and (Path(repo.working_dir or repo.git_dir) / path).exists():
+            return what
+    return None
+
+
 def is_ancestor(repo: Any, ancestor: str, descendant: str) -> bool:
     return bool(repo.is_ancestor(ancestor, descendant))
 
@@ -144,7 +187,8 @@ def _remote_error(text: str, remote: str) -> DiagError:
 
 def _run_git(repo: Any, args: list[str]) -> subprocess.CompletedProcess[str]:
     """Run git in the repository with `args` as they are (no shell, no prompt, C locale for parsing)."""
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "LANGUAGE": "C"}
+    env = {**{k: v for k, v in os.environ.items() if k not in REPO_ENV}, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C",
+           "LANGUAGE": "C"}
     return subprocess.run(["git", "-c", "protocol.ext.allow=never", *args], cwd=repo.working_dir or repo.git_dir,
                           capture_output=True, text=True, env=env, check=False)
 
@@ -264,10 +308,27 @@ def _push(repo: Any, remote: str, args: list[str], branch: str, expected: str) -
         raise PushRejected(f"the remote {remote!r} rejected the push to {branch}"
                            + (f" ({reason.group(1)})" if reason else "")
                            + (f": {said}" if said else "") + "; nothing changed")
+    hook = _pre_push_hook(repo)
+    if hook is not None and not any(ln.startswith("To ") for ln in proc.stdout.splitlines()) \
+            and "failed to push some refs" in lowered:  # refused before anything was sent: the local hook
+        said = "; ".join(ln.strip() for ln in proc.stderr.splitlines()
+                         if ln.strip() and not ln.startswith("error: failed to push some refs"))
+        raise PushRejected(f"the local pre-push hook ({hook}) refused the push to {remote} {branch}"
+                           + (f": {_clean(said)}" if said else "") + "; nothing was pushed")
     if "stale info" in lowered or "[rejected]" in lowered or "fetch first" in lowered or "non-fast-forward" in lowered:
         raise RemoteMoved(f"remote moved: {remote} {branch} is no longer at {expected[:12]} (someone pushed since "
                           "the plan was made); nothing changed, look again and re-run")
     raise _remote_error(_clean(proc.stderr), remote)
+
+
+def _pre_push_hook(repo: Any) -> str | None:
+    """The repository's pre-push hook (core.hooksPath honoured) when there is one git would run, as git names it."""
+    proc = _run_git(repo, ["rev-parse", "--git-path", "hooks/pre-push"])
+    path = proc.stdout.strip()
+    if proc.returncode != 0 or not path:
+        return None
+    full = Path(repo.working_dir or repo.git_dir) / path
+    return path if full.is_file() and os.access(full, os.X_OK) else None
 
 
 def push_fast_forward(repo: Any, remote: str, sha: str, branch: str, expected: str) -> None:

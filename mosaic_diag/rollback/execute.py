@@ -90,6 +90,16 @@ def execute_rollback(
     if plan.nothing_to_do:
         return RollbackResult(plan, False, plan.deployed_sha, "nothing to do: the target is what is deployed")
     assert plan.deployed_sha and plan.target_sha
+    from mosaic_diag.platform.oplock import operation_lock
+
+    what = f"rollback of {plan.remote}/{plan.branch} to {plan.target_sha[:12]}"
+    with operation_lock(gitops.open_repo(plan.repo_path), what):
+        return _execute(plan, audit_path=audit_path, store=store, clock=clock, reason=reason)
+
+
+def _execute(plan: RollbackPlan, *, audit_path: Path, store: DeployStore | None,
+             clock: Callable[[], datetime], reason: str | None) -> RollbackResult:
+    assert plan.deployed_sha and plan.target_sha
     record: dict[str, Any] = {"action": "rollback", "strategy": plan.strategy, "remote": plan.remote,
                               "branch": plan.branch, "from": plan.deployed_sha, "to": plan.target_sha,
                               "undone": len(plan.undone), "reason": reason}
@@ -124,6 +134,11 @@ def execute_rollback(
             record["render_deploy"] = render_deploy
     except DiagError as exc:
         audit({"result": "failed", "error": str(exc)})
+        raise
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM while acting: the outcome is not known, and the audit says so
+        audit({"result": "interrupted", "error": "interrupted while acting: whether the rollback happened is not "
+               f"known; look at {plan.remote} {plan.branch}"
+               + (" and Render" if plan.strategy == "render-api" else "")})
         raise
     # The rollback happened: from here on every failure is a warning.
     remote_sha: str | None = None

@@ -223,8 +223,11 @@ def plan_rollback(
         return RollbackPlan(**base, deployed_sha=deployed, target_sha=target_sha, target_ref=target_ref,
                             refusals=tuple(refusals))
     if not gitops.is_ancestor(repo, target_sha, deployed):
+        recorded = next((r for r in history if r.commit == target_sha and r.status != "aborted"), None)
+        lost = (f"; it is in the deploy history (#{recorded.id} {recorded.status} at {recorded.recorded_at}): "
+                f"{remote}/{branch} was rewritten since (a force push?)") if recorded is not None else ""
         refusals.append(Refusal("not_ancestor", f"{target_sha[:12]} is not an ancestor of {remote}/{branch} "
-                                f"({deployed[:12]}): a rollback only goes back along the deployed history"))
+                                f"({deployed[:12]}): a rollback only goes back along the deployed history{lost}"))
         return RollbackPlan(**base, deployed_sha=deployed, target_sha=target_sha, target_ref=target_ref,
                             refusals=tuple(refusals))
     if target_sha not in set(gitops.first_parent_history(repo, deployed)):
