@@ -245,3 +245,23 @@ def test_no_command_has_string_annotations() -> None:
     assert len(found) > 20
     quoted = [(f.__module__, f.__name__, k) for f in found for k, v in f.__annotations__.items() if isinstance(v, str)]
     assert quoted == []
+
+
+def test_identifiers_in_list_tables_are_never_split_across_lines():
+    """`labels` and `playbook list` at 80 columns folded `PG_AUTH_FAIL|ED` and `infrastructu|re`: a wrapping column
+    is at least as wide as its widest word, and a table that cannot be is printed as `Header: value` lines."""
+    import os
+
+    from mosaic_diag.classifier.taxonomy import load_taxonomy
+
+    names = list(load_taxonomy().labels)
+    for width in ("60", "80", "100", "130", "200"):
+        env = {**os.environ, "COLUMNS": width, "NO_COLOR": "1"}
+        for args, words in ((["labels"], [*names, "infrastructure"]),
+                            (["playbook", "list"], ["anthropic-credit-exhausted", "ANTHROPIC_CREDIT_EXHAUSTED"])):
+            r = subprocess.run([sys.executable, "-m", "mosaic_diag", *args], capture_output=True, text=True,
+                               timeout=120, env=env)
+            assert r.returncode == 0, r.stderr
+            assert all(len(line) <= int(width) for line in r.stdout.splitlines()), (args, width)
+            for word in words:
+                assert word in r.stdout, (args, width, word)

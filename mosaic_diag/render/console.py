@@ -64,13 +64,29 @@ def _cell_width(console: Console, cell: Any) -> int:
     return console.measure(cell).maximum
 
 
+def _longest_word(console: Console, column: Any) -> int:
+    """The widest word (a run without spaces: a label, a playbook id, a path) of a column's header and cells."""
+    from rich.cells import cell_len
+
+    texts = [column.header, *column._cells]  # (Rich keeps a column's cells in _cells)
+    plains = [console.render_str(t).plain if isinstance(t, str) else getattr(t, "plain", "") for t in texts]
+    return max((cell_len(word) for plain in plains for word in plain.split()), default=0)
+
+
 def table_fits(console: Console, table: Any) -> bool:
-    """Whether `table` fits the console's width with no column cut: a no-wrap column needs its widest cell,
-    a wrapping one min(its widest cell, MIN_WRAP_WIDTH); plus the box's rules and padding."""
+    """Whether `table` fits the console's width with no column cut and no word broken: a no-wrap column needs
+    its widest cell, a wrapping one its widest word and at least min(its widest cell, MIN_WRAP_WIDTH); plus the
+    box's rules and padding. A wrapping column is given its widest word as its least width (an identifier is
+    never split across lines, `PG_AUTH_FAIL|ED`)."""
     needed = 1
     for column in table.columns:
         widest = max([_cell_width(console, column.header), *(_cell_width(console, c) for c in column._cells)])
-        needed += (widest if column.no_wrap else min(widest, MIN_WRAP_WIDTH)) + 3
+        if column.no_wrap:
+            needed += widest + 3
+            continue
+        word = _longest_word(console, column)
+        column.min_width = max(column.min_width or 0, word)
+        needed += max(min(widest, MIN_WRAP_WIDTH), word) + 3
     return needed <= console.width
 
 
