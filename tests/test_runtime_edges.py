@@ -19,9 +19,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def edges_app(tmp_path):
+def edges_app(tmp_path, llm):
     log_path = tmp_path / "app.log"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENAI_BASE_URL": llm.openai_base_url,
+           "ANTHROPIC_BASE_URL": llm.anthropic_base_url}
     proc, url = start_uvicorn(lambda port: [sys.executable, "-m", "uvicorn", "tests.runtime_edges_app:app", "--port",
                                             str(port), "--no-access-log"], env=env, cwd=ROOT, log_path=log_path)
     yield url, log_path
@@ -69,3 +70,21 @@ def test_a_client_that_hangs_up_mid_upload_is_no_error_of_the_app(edges_app):
     assert line["route"] == "/upload" and line["status"] == 499 and line["label"] is None
     metrics = httpx.get(f"{url}/health").json()["metrics"]
     assert (metrics["requests_total"], metrics["errors"], metrics["labels"]) == (1, 0, {})
+
+
+def test_failovers_and_both_providers_down_are_visible_in_health(edges_app, llm):
+    url, log_path = edges_app
+    llm.set_failure("openai", "server_error")
+    for _ in range(2):
+        answered = httpx.get(f"{url}/answer")
+        assert answered.status_code == 200 and answered.json() == {"provider": "anthropic"}
+    llm.set_failure("anthropic", "overloaded")
+    assert httpx.get(f"{url}/answer").status_code == 500
+    lines = wait_for_lines(log_path, 3)
+    assert [(r["status"], r["label"]) for r in lines] == [
+        (200, "OPENAI_SERVER_ERROR"), (200, "OPENAI_SERVER_ERROR"), (500, "ANTHROPIC_OVERLOADED")]
+    body = httpx.get(f"{url}/health").json()
+    assert body["metrics"]["labels"] == {"ANTHROPIC_OVERLOADED": 1}
+    assert (body["failovers"]["total"], body["failovers"]["exhausted"]) == (3, 1)
+    assert body["failovers"]["reasons"] == {"openai OPENAI_SERVER_ERROR -> anthropic": 3,
+                                            "anthropic ANTHROPIC_OVERLOADED -> none": 1}
