@@ -237,3 +237,32 @@ def test_a_state_store_down_costs_the_calls_nothing_and_is_used_again_when_back(
         conn.close()
     finally:
         proxy.close()
+
+
+def test_a_state_row_locked_by_someone_else_does_not_hang_the_calls(pg_db, llm):
+    """A migration or a stuck transaction holds the breaker's row: recording a failure gives up after the store's
+    statement timeout (the breaker reads closed meanwhile) instead of waiting with every call behind it."""
+    b = breaker("locked", storage=pg_db, fail_max=5, register=False, clock=lambda: 0.0)
+    c = client(llm)
+    assert "Thanks" in b.call(lambda: c.chat.completions.create(**CHAT).choices[0].message.content)
+    holder = psycopg2.connect(pg_db)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT * FROM mosaic_breakers WHERE name = 'locked' FOR UPDATE")
+        llm.set_failure("openai", "server_error")
+        outcome: list[str] = []
+
+        def call() -> None:
+            try:
+                b.call(c.chat.completions.create, **CHAT)
+            except openai.InternalServerError:
+                outcome.append("provider error")
+
+        t = threading.Thread(target=call, daemon=True)
+        t.start()
+        t.join(60)  # (a liveness bound, not a measured time)
+        assert not t.is_alive(), "the call waits on the breaker's row lock"
+        assert outcome == ["provider error"]
+    finally:
+        holder.rollback()
+        holder.close()
