@@ -274,3 +274,52 @@ def test_a_breaker_on_an_async_call_is_refused():
 
     with pytest.raises(TypeError, match="sync calls only"):
         llm_call(provider="openai", breaker=breaker("async-refused", register=False))(ask)
+
+
+def test_a_stream_is_retried_until_its_first_item_then_never(llm):
+    """A generator function under llm_call (an app streaming an answer out): a 429 before the first item is
+    retried; a failure once items were delivered reaches the caller, with no new request."""
+    llm.set_failure("openai", "rate_limit", times=1)
+    sleeps = Sleeps()
+    client = openai_client(llm)
+
+    @llm_call(provider="openai", sleep=sleeps)
+    def words(fail_after: int | None = None):
+        text = client.chat.completions.create(**CHAT).choices[0].message.content
+        for n, word in enumerate(text.split()):
+            if n == fail_after:
+                raise ConnectionError("stream broke")
+            yield word
+
+    streamed = list(words())
+    assert " ".join(streamed).startswith("Thanks for sharing")
+    assert attempts(llm, "openai") == 2 and sleeps == [1.0]
+    got = []
+    with pytest.raises(ConnectionError):
+        for word in words(fail_after=2):
+            got.append(word)
+    assert len(got) == 2 and attempts(llm, "openai") == 3
+
+
+def test_an_async_stream_is_retried_until_its_first_item(llm):
+    import asyncio
+
+    llm.set_failure("anthropic", "overloaded", times=2)
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    ac = anthropic.AsyncAnthropic(api_key="sk-ant-test", base_url=llm.anthropic_base_url, timeout=5,
+                                  **SDK_CLIENT_OPTIONS)
+
+    @llm_call(provider="anthropic", sleep=record)
+    async def words():
+        for word in (await ac.messages.create(**MESSAGE)).content[0].text.split():
+            yield word
+
+    async def main() -> list[str]:
+        return [w async for w in words()]
+
+    assert asyncio.run(main())
+    assert attempts(llm, "anthropic") == 3 and len(waits) == 2
