@@ -88,3 +88,13 @@ def test_failovers_and_both_providers_down_are_visible_in_health(edges_app, llm)
     assert (body["failovers"]["total"], body["failovers"]["exhausted"]) == (3, 1)
     assert body["failovers"]["reasons"] == {"openai OPENAI_SERVER_ERROR -> anthropic": 3,
                                             "anthropic ANTHROPIC_OVERLOADED -> none": 1}
+
+
+def test_health_and_its_metrics_polls_are_not_requests_of_the_app(edges_app):
+    url, log_path = edges_app
+    for _ in range(3):
+        httpx.get(f"{url}/health/metrics")
+        httpx.get(f"{url}/health")
+    assert httpx.get(f"{url}/ok").status_code == 200
+    assert [r["route"] for r in wait_for_lines(log_path, 1)] == ["/ok"]
+    assert httpx.get(f"{url}/health").json()["metrics"]["requests_total"] == 1

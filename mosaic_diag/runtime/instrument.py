@@ -128,7 +128,8 @@ def _is_disconnect(exc: BaseException) -> bool:
 
 
 class Middleware:
-    """ASGI middleware: a JSON line per request and the window of /health (see the module doc)."""
+    """ASGI middleware: a JSON line per request and the window of /health (see the module doc).
+    The paths in `skip` and below them (`/health/metrics`: a scraper's polls) are neither logged nor counted."""
 
     def __init__(self, app: Any, *, window: RequestWindow | None = None, sink: Callable[[str], None] | None = None,
                  skip: tuple[str, ...] = ("/health",), clock: Callable[[], float] = time.perf_counter) -> None:
@@ -179,7 +180,7 @@ class Middleware:
             close_labels(token)
             latency = ((end if end is not None else self.clock()) - start) * 1000
             path = scope.get("path", "")
-            if path not in self.skip:
+            if not any(path == skipped or path.startswith(skipped.rstrip("/") + "/") for skipped in self.skip):
                 label = labels[-1] if labels else None
                 self.window.record(latency, status, label)
                 route = getattr(scope.get("route"), "path", None) or path
