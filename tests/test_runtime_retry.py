@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import anthropic
@@ -323,3 +324,31 @@ def test_an_async_stream_is_retried_until_its_first_item(llm):
 
     assert asyncio.run(main())
     assert attempts(llm, "anthropic") == 3 and len(waits) == 2
+
+
+def test_a_sync_call_that_waits_on_the_event_loop_is_named(llm, caplog):
+    """A sync llm_call made from an `async def` endpoint sleeps on the event loop: every request stops meanwhile.
+    The first wait says so (once); the same call from a thread is quiet."""
+    import asyncio
+
+    caplog.set_level(logging.WARNING, logger="mosaic.runtime.retry")
+    ask = ask_openai(llm, Sleeps())
+
+    def warnings() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "event loop" in r.getMessage()]
+
+    llm.set_failure("openai", "rate_limit", times=1)
+    t = threading.Thread(target=ask)
+    t.start()
+    t.join(30)
+    assert warnings() == [] and attempts(llm, "openai") == 2
+
+    async def endpoint() -> str:
+        return ask()
+
+    for _ in range(2):
+        llm.set_failure("openai", "rate_limit", times=1)
+        assert asyncio.run(endpoint())
+    assert attempts(llm, "openai") == 6
+    [warning] = warnings()
+    assert "ask is a sync call waiting 1.000 s" in warning and "async def" in warning

@@ -169,6 +169,17 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
     chosen = policy or RetryPolicy()
 
     def decorate(fn: Callable[..., T]) -> Callable[..., T]:
+        warned: list[bool] = []
+
+        def sync_sleep(seconds: float) -> None:
+            if seconds > 0 and not warned and _on_event_loop():
+                warned.append(True)
+                logger.warning("llm_call: provider=%s: %s is a sync call waiting %.3f s between attempts on the "
+                               "event loop's thread, which stops every other request meanwhile: make it an "
+                               "`async def` call, or the endpoint a plain `def` (run in the thread pool)",
+                               provider, getattr(fn, "__qualname__", "the call"), seconds)
+            sleep(seconds)
+
         def retried(*args: Any, **kwargs: Any) -> T:
             run = _Run(chosen, provider, clock, rng)
             try:  # the happy path costs one call: tenacity takes over at the first failure
@@ -185,7 +196,7 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
 
             retrying = tenacity.Retrying(
                 retry=tenacity.retry_if_exception(run.should_retry), wait=run.wait, stop=run.stop,
-                sleep=sleep, reraise=True)
+                sleep=sync_sleep, reraise=True)
             return retrying(attempt)
 
         if inspect.isgeneratorfunction(fn):  # a stream: retried until its first item, never after
@@ -235,6 +246,17 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
         return wrapper
 
     return decorate
+
+
+def _on_event_loop() -> bool:
+    """Whether this thread runs an asyncio event loop right now (a sync call made from a coroutine)."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _first_item(fn: Callable[..., Any]) -> Callable[..., tuple[bool, Any, Any]]:
