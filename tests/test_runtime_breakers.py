@@ -266,3 +266,25 @@ def test_a_state_row_locked_by_someone_else_does_not_hang_the_calls(pg_db, llm):
     finally:
         holder.rollback()
         holder.close()
+
+
+def test_a_read_only_state_store_does_not_fail_the_calls(pg_db, llm, caplog):
+    """The database turns read-only (a failover to a replica, a full disk): the store's writes fail with a
+    database error that is no connection error; the calls still go through, the breaker reads closed."""
+    b = breaker("read-only", storage=pg_db, fail_max=2, register=False, clock=lambda: 0.0)
+    c = client(llm)
+    assert "Thanks" in b.call(lambda: c.chat.completions.create(**CHAT).choices[0].message.content)
+    with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+        conn.autocommit = True
+        cur.execute("SELECT current_database()")
+        cur.execute(f'ALTER DATABASE "{cur.fetchone()[0]}" SET default_transaction_read_only = on')
+        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    conn.close()
+    llm.set_failure("openai", "server_error")
+    for _ in range(3):  # the provider's own error, never the store's
+        with pytest.raises(openai.InternalServerError):
+            b.call(c.chat.completions.create, **CHAT)
+    llm.set_failure("openai", None)
+    assert "Thanks" in b.call(lambda: c.chat.completions.create(**CHAT).choices[0].message.content)
+    assert any("state store unreachable" in r.getMessage() for r in caplog.records)

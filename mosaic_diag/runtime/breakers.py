@@ -119,8 +119,9 @@ class _Postgres(_Backend):
     back). A store that cannot be reached is not tried again for `retry_after` seconds: meanwhile every
     operation answers at once as unreachable (the breaker reads closed) instead of each call of the app
     waiting for connection timeouts, one thread after another. A statement that waits longer than
-    `statement_timeout_ms` (a lock held on the row) is given up the same way. A connection made before
-    a fork is left to the parent."""
+    `statement_timeout_ms` (a lock held on the row), and any other database error (a read-only
+    database, a missing privilege), is given up the same way. A connection made before a fork is
+    left to the parent."""
 
     def __init__(self, name: str, dsn: str, connect_timeout: int = 3, *, retry_after: float = 5.0,
                  statement_timeout_ms: int = 2000, clock: Callable[[], float] = time.monotonic) -> None:
@@ -146,11 +147,16 @@ class _Postgres(_Backend):
         if self.conn is None or self.conn.closed:
             self.connects += 1
             conn = psycopg2.connect(self.dsn, connect_timeout=self.connect_timeout)
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute(f"SET statement_timeout = {int(self.statement_timeout_ms)}")
-                cur.execute(_DDL)
-                cur.execute(f"INSERT INTO {TABLE} (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", (self.name,))
+            try:
+                conn.autocommit = True
+                with conn.cursor() as cur:
+                    cur.execute(f"SET statement_timeout = {int(self.statement_timeout_ms)}")
+                    cur.execute(_DDL)
+                    cur.execute(f"INSERT INTO {TABLE} (name) VALUES (%s) ON CONFLICT (name) DO NOTHING",
+                                (self.name,))
+            except BaseException:
+                conn.close()
+                raise
             self.conn = conn
         return self.conn
 
@@ -169,12 +175,13 @@ class _Postgres(_Backend):
                         logger.warning("breaker %s: state store reachable again", self.name)
                         self.down_until = None
                     return found
-                except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+                except psycopg2.Error as exc:  # any failure of the store: read closed, never fail the call
                     if self.conn is not None and self.pid == os.getpid():
                         with contextlib.suppress(psycopg2.Error):
                             self.conn.close()
                     self.conn = None
-                    if attempt == 2 or isinstance(exc, psycopg2.errors.QueryCanceled):
+                    lost = isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError)
+                    if attempt == 2 or not lost or isinstance(exc, psycopg2.errors.QueryCanceled):
                         self.down_until = self.clock() + self.retry_after
                         logger.warning("breaker %s: state store unreachable, reading closed for %.0f s: %s",
                                        self.name, self.retry_after, classify_exception(exc).label)
