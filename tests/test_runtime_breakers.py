@@ -288,3 +288,21 @@ def test_a_read_only_state_store_does_not_fail_the_calls(pg_db, llm, caplog):
     llm.set_failure("openai", None)
     assert "Thanks" in b.call(lambda: c.chat.completions.create(**CHAT).choices[0].message.content)
     assert any("state store unreachable" in r.getMessage() for r in caplog.records)
+
+
+def test_a_sqlalchemy_url_is_the_same_store_and_a_bad_storage_is_refused_at_once(pg_db, llm):
+    """Apps often hold `postgresql+psycopg2://` in DATABASE_URL: the breaker uses it as `postgresql://`. A storage
+    that is neither "memory" nor a DSN is a ValueError when the breaker is made, its password masked."""
+    b = breaker("sqlalchemy-url", storage=pg_db.replace("postgresql://", "postgresql+psycopg2://", 1), fail_max=1,
+                register=False)
+    llm.set_failure("openai", "server_error")
+    with pytest.raises(openai.InternalServerError):
+        b.call(client(llm).chat.completions.create, **CHAT)
+    with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+        cur.execute("SELECT state FROM mosaic_breakers WHERE name = 'sqlalchemy-url'")
+        assert cur.fetchone() == ("open",)
+    conn.close()
+    for storage in ("memroy", "mysql+pymysql://app:Hunter2-pw@db/app"):
+        with pytest.raises(ValueError, match="neither") as info:
+            breaker("typo", storage=storage, register=False)
+        assert "Hunter2" not in str(info.value)

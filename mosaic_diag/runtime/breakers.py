@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -323,6 +324,25 @@ _REGISTRY: dict[str, Breaker] = {}
 _REGISTRY_LOCK = threading.Lock()
 
 
+_PG_DRIVER = re.compile(r"^(postgres(?:ql)?)\+[A-Za-z0-9_]+://")
+
+
+def postgres_dsn(name: str, storage: str) -> str:
+    """`storage` as libpq reads it (SQLAlchemy's `postgresql+psycopg2://` is `postgresql://`); a ValueError,
+    its password masked, when it is no DSN at all (a typo of "memory" must not read closed for ever)."""
+    import psycopg2.extensions
+
+    dsn = _PG_DRIVER.sub(r"\1://", storage.strip(), count=1)
+    try:
+        psycopg2.extensions.parse_dsn(dsn)
+    except psycopg2.ProgrammingError:
+        from mosaic_diag.platform.redact import redact_dsn
+
+        raise ValueError(f"breaker {name}: storage is neither \"memory\" nor a PostgreSQL DSN: "
+                         f"{redact_dsn(storage)}") from None
+    return dsn
+
+
 def breaker(name: str, *, storage: str = "memory", fail_max: int = 5, reset_timeout: float = 30.0,
             counts: Callable[[BaseException], bool] = is_breaker_failure, register: bool = True,
             store_retry: float = 5.0, clock: Callable[[], float] = time.monotonic) -> Breaker:
@@ -335,8 +355,8 @@ def breaker(name: str, *, storage: str = "memory", fail_max: int = 5, reset_time
         found = _REGISTRY.get(name) if register else None
         if found is not None:
             return found
-        backend: _Backend = _Memory() if storage == "memory" else _Postgres(name, storage, retry_after=store_retry,
-                                                                             clock=clock)
+        backend: _Backend = _Memory() if storage == "memory" else _Postgres(name, postgres_dsn(name, storage),
+                                                                             retry_after=store_retry, clock=clock)
         made = Breaker(name, SharedStorage(backend, name), fail_max=fail_max, reset_timeout=reset_timeout,
                        counts=counts)
         if register:
