@@ -29,6 +29,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,7 +76,8 @@ def _database_check(database: Any, timeout: int) -> dict[str, Any]:
         if isinstance(database, str):
             import psycopg2
 
-            conn = psycopg2.connect(database, connect_timeout=timeout)
+            conn = psycopg2.connect(re.sub(r"^(postgres(?:ql)?)\+[A-Za-z0-9_]+://", r"\1://", database.strip()),
+                                    connect_timeout=timeout)  # SQLAlchemy's postgresql+psycopg2:// too
         elif hasattr(database, "getconn"):  # a psycopg2 pool
             pool_state = {"max": getattr(database, "maxconn", None), "min": getattr(database, "minconn", None),
                           "in_use": len(getattr(database, "_used", {}) or {}),
