@@ -3,8 +3,11 @@ breaker (one trips it, the other fails fast; half-open lets exactly one trial th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
+import socket
 import subprocess
 import sys
 import threading
@@ -158,3 +161,148 @@ def test_an_unreachable_state_store_reads_closed(llm, caplog, refused_port):
     assert b.shared_state == "closed"
     assert "Thanks" in b.call(lambda: client(llm).chat.completions.create(**CHAT).choices[0].message.content)
     assert any("state store unreachable" in r.getMessage() for r in caplog.records)
+
+
+class Proxy:
+    """A loopback TCP relay in front of the real PostgreSQL that can be cut: while down it accepts and hangs
+    up at once (the store is unreachable); it counts the connections it was asked for."""
+
+    def __init__(self, port: int) -> None:
+        self.target = ("127.0.0.1", port)
+        self.up = True
+        self.accepted = 0
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(32)
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            if not self.up:
+                conn.close()
+                continue
+            upstream = socket.create_connection(self.target)
+            for a, b in ((conn, upstream), (upstream, conn)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def test_a_state_store_down_costs_the_calls_nothing_and_is_used_again_when_back(pg, llm):
+    name = f"proxied_{secrets.token_hex(3)}"
+    direct = pg.create_database(name)
+    proxy = Proxy(pg.port)
+    proxy.up = False  # down from the start
+    now = [0.0]
+    try:
+        b = breaker("proxied", storage=pg.dsn(name, port=proxy.port), fail_max=2, store_retry=30,
+                    clock=lambda: now[0], register=False)
+        c = client(llm)
+        for _ in range(3):
+            assert "Thanks" in b.call(lambda: c.chat.completions.create(**CHAT).choices[0].message.content)
+        llm.set_failure("openai", "server_error")
+        for _ in range(3):  # provider failures while the store is down: raised as they are, the breaker reads closed
+            with pytest.raises(openai.InternalServerError):
+                b.call(c.chat.completions.create, **CHAT)
+        assert proxy.accepted <= 2  # one try when the store went down, none per call after it
+        proxy.up = True
+        now[0] += 31  # the store is tried again: its table and row are made, the failures are shared again
+        for _ in range(2):
+            with pytest.raises(openai.InternalServerError):
+                b.call(c.chat.completions.create, **CHAT)
+        with pytest.raises(BreakerOpen):
+            b.call(c.chat.completions.create, **CHAT)
+        with psycopg2.connect(direct) as conn, conn.cursor() as cur:
+            cur.execute("SELECT state, fail_counter FROM mosaic_breakers WHERE name = 'proxied'")
+            assert cur.fetchone() == ("open", 2)
+        conn.close()
+    finally:
+        proxy.close()
+
+
+def test_a_state_row_locked_by_someone_else_does_not_hang_the_calls(pg_db, llm):
+    """A migration or a stuck transaction holds the breaker's row: recording a failure gives up after the store's
+    statement timeout (the breaker reads closed meanwhile) instead of waiting with every call behind it."""
+    b = breaker("locked", storage=pg_db, fail_max=5, register=False, clock=lambda: 0.0)
+    c = client(llm)
+    assert "Thanks" in b.call(lambda: c.chat.completions.create(**CHAT).choices[0].message.content)
+    holder = psycopg2.connect(pg_db)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT * FROM mosaic_breakers WHERE name = 'locked' FOR UPDATE")
+        llm.set_failure("openai", "server_error")
+        outcome: list[str] = []
+
+        def call() -> None:
+            try:
+                b.call(c.chat.completions.create, **CHAT)
+            except openai.InternalServerError:
+                outcome.append("provider error")
+
+        t = threading.Thread(target=call, daemon=True)
+        t.start()
+        t.join(60)  # (a liveness bound, not a measured time)
+        assert not t.is_alive(), "the call waits on the breaker's row lock"
+        assert outcome == ["provider error"]
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+def test_a_read_only_state_store_does_not_fail_the_calls(pg_db, llm, caplog):
+    """The database turns read-only (a failover to a replica, a full disk): the store's writes fail with a
+    database error that is no connection error; the calls still go through, the breaker reads closed."""
+    b = breaker("read-only", storage=pg_db, fail_max=2, register=False, clock=lambda: 0.0)
+    c = client(llm)
+    assert "Thanks" in b.call(lambda: c.chat.completions.create(**CHAT).choices[0].message.content)
+    with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+        conn.autocommit = True
+        cur.execute("SELECT current_database()")
+        cur.execute(f'ALTER DATABASE "{cur.fetchone()[0]}" SET default_transaction_read_only = on')
+        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    conn.close()
+    llm.set_failure("openai", "server_error")
+    for _ in range(3):  # the provider's own error, never the store's
+        with pytest.raises(openai.InternalServerError):
+            b.call(c.chat.completions.create, **CHAT)
+    llm.set_failure("openai", None)
+    assert "Thanks" in b.call(lambda: c.chat.completions.create(**CHAT).choices[0].message.content)
+    assert any("state store unreachable" in r.getMessage() for r in caplog.records)
+
+
+def test_a_sqlalchemy_url_is_the_same_store_and_a_bad_storage_is_refused_at_once(pg_db, llm):
+    """Apps often hold `postgresql+psycopg2://` in DATABASE_URL: the breaker uses it as `postgresql://`. A storage
+    that is neither "memory" nor a DSN is a ValueError when the breaker is made, its password masked."""
+    b = breaker("sqlalchemy-url", storage=pg_db.replace("postgresql://", "postgresql+psycopg2://", 1), fail_max=1,
+                register=False)
+    llm.set_failure("openai", "server_error")
+    with pytest.raises(openai.InternalServerError):
+        b.call(client(llm).chat.completions.create, **CHAT)
+    with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+        cur.execute("SELECT state FROM mosaic_breakers WHERE name = 'sqlalchemy-url'")
+        assert cur.fetchone() == ("open",)
+    conn.close()
+    for storage in ("memroy", "mysql+pymysql://app:Hunter2-pw@db/app"):
+        with pytest.raises(ValueError, match="neither") as info:
+            breaker("typo", storage=storage, register=False)
+        assert "Hunter2" not in str(info.value)

@@ -290,3 +290,76 @@ def test_dlq_show_redacts_and_bounds_the_stored_error_and_answer(pg_db):
     whole = json.loads(r.stdout)
     assert not any(s in r.stdout for s in secrets) and "payload_chars" not in whole
     assert len(whole["payload"]) == shown["payload_chars"] and whole["payload"].endswith('app:***@db.internal/app"}')
+
+
+def dead_letter_count(dsn: str) -> int:
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM mosaic_dead_letters")
+        found = cur.fetchone()[0]
+    conn.close()
+    return found
+
+
+def test_a_store_whose_connection_the_server_closed_reconnects(llm, pg_db):
+    """A database restart or an idle-connection reaper closes the store's connection: the next rejected answer is
+    still dead-lettered (once), not an UnreachableError for ever after."""
+    store = open_dead_letters(pg_db)
+    guard = schema_guard(Answer, store=store)
+    with pytest.raises(SchemaRejected) as first:
+        guard('{"answer": "no question"}', provider="openai")
+    with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        assert cur.fetchone()[0] == 1  # the store's connection
+    conn.close()
+    with pytest.raises(SchemaRejected) as second:
+        guard('{"answer": "still no question"}', provider="openai")
+    assert second.value.dead_letter_id is not None and second.value.dead_letter_id != first.value.dead_letter_id
+    assert dead_letter_count(pg_db) == 2
+    store.close()
+
+
+def test_a_store_that_cannot_be_reached_does_not_hide_the_rejection(refused_port, caplog):
+    store = open_dead_letters(f"postgresql://mosaic:pw@127.0.0.1:{refused_port}/mosaic")
+    with pytest.raises(SchemaRejected) as info:
+        schema_guard(Answer, store=store)('{"answer": 1}', provider="openai")
+    assert info.value.dead_letter_id is None
+    assert any("not dead-lettered" in r.getMessage() for r in caplog.records if r.name == "mosaic.runtime.guard")
+
+
+def test_the_stored_answer_has_its_secrets_masked_and_is_bounded(pg_db):
+    from mosaic_diag.runtime.guard import MAX_PAYLOAD_CHARS
+
+    key = "sk-proj-" + "Q7w9" * 10
+    answer = json.dumps({"answer": f"use {key} with postgresql://app:Hunter2-pw@db.internal/app",
+                         "notes": "lorem ipsum " * 50_000})
+    store = open_dead_letters(pg_db)
+    with pytest.raises(SchemaRejected) as info:
+        schema_guard(Answer, store=store)(answer, provider="openai")
+    stored = store.get(info.value.dead_letter_id).payload
+    store.close()
+    masked = not any(secret in stored for secret in ("Q7w9Q7w9", "Hunter2-pw")) and "app:***@db.internal" in stored
+    assert masked  # (a bool: pytest would diff the whole answer)
+    assert len(stored) < MAX_PAYLOAD_CHARS + 200, len(stored)
+    assert stored.endswith("in all) …]"), stored[-200:]
+
+
+def test_an_invalid_answer_inside_llm_call_and_failover_is_dead_lettered_once(llm, pg_db):
+    """SchemaRejected is neither retried nor failed over: one provider request, one dead letter."""
+    llm.set_failure("openai", "malformed")
+    store = open_dead_letters(pg_db)
+    guard = schema_guard(Answer, store=store)
+
+    @llm_call(provider="openai", sleep=lambda s: None)
+    def ask_openai() -> Answer:
+        return guard(ask(llm), provider="openai")
+
+    @llm_call(provider="anthropic", sleep=lambda s: None)
+    def ask_other() -> Answer:
+        raise AssertionError("not asked: the other provider would get the same prompt")
+
+    with pytest.raises(SchemaRejected):
+        failover(ask_openai, ask_other)()
+    assert sum(1 for r in llm.requests if r.provider == "openai") == 1
+    assert dead_letter_count(pg_db) == 1
+    store.close()

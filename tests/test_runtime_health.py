@@ -224,3 +224,10 @@ def test_health_commit_reads_only_json_a_client_can_read() -> None:
         assert commit is None and "longer than" in why
     finally:
         srv.stop()
+
+
+def test_a_sqlalchemy_database_url_is_checked_as_the_same_database(pg_db):
+    """`DATABASE_URL=postgresql+psycopg2://...` (what SQLAlchemy apps hold) is the database, not a 503 for ever."""
+    code, body = health_payload(database=pg_db.replace("postgresql://", "postgresql+psycopg2://", 1),
+                                window=RequestWindow(), breakers=dict)
+    assert (code, body["status"], body["checks"]["database"]["ok"]) == (200, "ok", True)

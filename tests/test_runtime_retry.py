@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import anthropic
@@ -274,3 +275,80 @@ def test_a_breaker_on_an_async_call_is_refused():
 
     with pytest.raises(TypeError, match="sync calls only"):
         llm_call(provider="openai", breaker=breaker("async-refused", register=False))(ask)
+
+
+def test_a_stream_is_retried_until_its_first_item_then_never(llm):
+    """A generator function under llm_call (an app streaming an answer out): a 429 before the first item is
+    retried; a failure once items were delivered reaches the caller, with no new request."""
+    llm.set_failure("openai", "rate_limit", times=1)
+    sleeps = Sleeps()
+    client = openai_client(llm)
+
+    @llm_call(provider="openai", sleep=sleeps)
+    def words(fail_after: int | None = None):
+        text = client.chat.completions.create(**CHAT).choices[0].message.content
+        for n, word in enumerate(text.split()):
+            if n == fail_after:
+                raise ConnectionError("stream broke")
+            yield word
+
+    streamed = list(words())
+    assert " ".join(streamed).startswith("Thanks for sharing")
+    assert attempts(llm, "openai") == 2 and sleeps == [1.0]
+    got = []
+    with pytest.raises(ConnectionError):
+        for word in words(fail_after=2):
+            got.append(word)
+    assert len(got) == 2 and attempts(llm, "openai") == 3
+
+
+def test_an_async_stream_is_retried_until_its_first_item(llm):
+    import asyncio
+
+    llm.set_failure("anthropic", "overloaded", times=2)
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    ac = anthropic.AsyncAnthropic(api_key="sk-ant-test", base_url=llm.anthropic_base_url, timeout=5,
+                                  **SDK_CLIENT_OPTIONS)
+
+    @llm_call(provider="anthropic", sleep=record)
+    async def words():
+        for word in (await ac.messages.create(**MESSAGE)).content[0].text.split():
+            yield word
+
+    async def main() -> list[str]:
+        return [w async for w in words()]
+
+    assert asyncio.run(main())
+    assert attempts(llm, "anthropic") == 3 and len(waits) == 2
+
+
+def test_a_sync_call_that_waits_on_the_event_loop_is_named(llm, caplog):
+    """A sync llm_call made from an `async def` endpoint sleeps on the event loop: every request stops meanwhile.
+    The first wait says so (once); the same call from a thread is quiet."""
+    import asyncio
+
+    caplog.set_level(logging.WARNING, logger="mosaic.runtime.retry")
+    ask = ask_openai(llm, Sleeps())
+
+    def warnings() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "event loop" in r.getMessage()]
+
+    llm.set_failure("openai", "rate_limit", times=1)
+    t = threading.Thread(target=ask)
+    t.start()
+    t.join(30)
+    assert warnings() == [] and attempts(llm, "openai") == 2
+
+    async def endpoint() -> str:
+        return ask()
+
+    for _ in range(2):
+        llm.set_failure("openai", "rate_limit", times=1)
+        assert asyncio.run(endpoint())
+    assert attempts(llm, "openai") == 6
+    [warning] = warnings()
+    assert "ask is a sync call waiting 1.000 s" in warning and "async def" in warning

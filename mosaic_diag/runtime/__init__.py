@@ -17,6 +17,7 @@ _EXPORTS = {
     "breaker": "breakers", "Breaker": "breakers", "BreakerOpen": "breakers", "SharedStorage": "breakers",
     "breaker_states": "breakers",
     "failover": "failovers", "FailoverResult": "failovers", "ProvidersFailed": "failovers",
+    "FailoverWindow": "failovers",
     "schema_guard": "guard", "SchemaRejected": "guard", "DeadLetterStore": "guard", "open_dead_letters": "guard",
     "health_router": "health", "HealthConfig": "health",
     "instrument": "instrument", "RequestWindow": "instrument",

@@ -11,15 +11,19 @@ the half-open trial's owner): counters change with `UPDATE ... SET n = n + 1`, a
 open to half-open is one conditional UPDATE, so after `reset_timeout` exactly one call of all the
 instances makes the trial while the others keep failing fast (a trial whose owner died is taken
 over after another `reset_timeout`). If the database cannot be reached the breaker reads closed
-(it never takes the app down) and logs a warning. Unlike pybreaker's own `call`, the breaker's
+(it never takes the app down), logs one warning and tries the database again `store_retry` seconds
+later (no call of the app waits for a connection timeout meanwhile). Unlike pybreaker's own `call`, the breaker's
 lock is not held while the guarded call runs, so concurrent requests are not serialised.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -110,42 +114,78 @@ def _claimable(row: Row, now: datetime, timeout: float) -> bool:
 
 
 class _Postgres(_Backend):
-    """The state in one row of `mosaic_breakers`; every change is one statement."""
+    """The state in one row of `mosaic_breakers`; every change is one statement.
 
-    def __init__(self, name: str, dsn: str, connect_timeout: int = 3) -> None:
+    The table and the row are made on each new connection (a store down at start-up works once it is
+    back). A store that cannot be reached is not tried again for `retry_after` seconds: meanwhile every
+    operation answers at once as unreachable (the breaker reads closed) instead of each call of the app
+    waiting for connection timeouts, one thread after another. A statement that waits longer than
+    `statement_timeout_ms` (a lock held on the row), and any other database error (a read-only
+    database, a missing privilege), is given up the same way. A connection made before a fork is
+    left to the parent."""
+
+    def __init__(self, name: str, dsn: str, connect_timeout: int = 3, *, retry_after: float = 5.0,
+                 statement_timeout_ms: int = 2000, clock: Callable[[], float] = time.monotonic) -> None:
         self.name = name
         self.dsn = dsn
         self.connect_timeout = connect_timeout
+        self.retry_after = retry_after
+        self.statement_timeout_ms = statement_timeout_ms
+        self.clock = clock
         self.lock = threading.Lock()
         self.conn: Any = None
+        self.pid = os.getpid()
+        self.down_until: float | None = None
+        self.connects = 0
         self.fallback = Row()
-        self._execute(_DDL)
-        self._execute(f"INSERT INTO {TABLE} (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", (name,))
+        self._execute("SELECT 1")
 
     def _connection(self) -> Any:
         import psycopg2
 
+        if self.pid != os.getpid():  # a forked child: the parent's socket is not ours to use (nor to close)
+            self.conn, self.pid = None, os.getpid()
         if self.conn is None or self.conn.closed:
-            self.conn = psycopg2.connect(self.dsn, connect_timeout=self.connect_timeout)
-            self.conn.autocommit = True
+            self.connects += 1
+            conn = psycopg2.connect(self.dsn, connect_timeout=self.connect_timeout)
+            try:
+                conn.autocommit = True
+                with conn.cursor() as cur:
+                    cur.execute(f"SET statement_timeout = {int(self.statement_timeout_ms)}")
+                    cur.execute(_DDL)
+                    cur.execute(f"INSERT INTO {TABLE} (name) VALUES (%s) ON CONFLICT (name) DO NOTHING",
+                                (self.name,))
+            except BaseException:
+                conn.close()
+                raise
+            self.conn = conn
         return self.conn
 
     def _execute(self, sql: str, params: tuple[Any, ...] = (), fetch: bool = False) -> Any:
         import psycopg2
 
         with self.lock:
+            if self.down_until is not None and self.clock() < self.down_until:
+                return None  # unreachable a moment ago: not tried again yet
             for attempt in (1, 2):
                 try:
                     with self._connection().cursor() as cur:
                         cur.execute(sql, params)
-                        return cur.fetchone() if fetch else None
-                except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
-                    if self.conn is not None:
-                        self.conn.close()
+                        found = cur.fetchone() if fetch else None
+                    if self.down_until is not None:
+                        logger.warning("breaker %s: state store reachable again", self.name)
+                        self.down_until = None
+                    return found
+                except psycopg2.Error as exc:  # any failure of the store: read closed, never fail the call
+                    if self.conn is not None and self.pid == os.getpid():
+                        with contextlib.suppress(psycopg2.Error):
+                            self.conn.close()
                     self.conn = None
-                    if attempt == 2:
-                        logger.warning("breaker %s: state store unreachable, reading closed: %s", self.name,
-                                       classify_exception(exc).label)
+                    lost = isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError)
+                    if attempt == 2 or not lost or isinstance(exc, psycopg2.errors.QueryCanceled):
+                        self.down_until = self.clock() + self.retry_after
+                        logger.warning("breaker %s: state store unreachable, reading closed for %.0f s: %s",
+                                       self.name, self.retry_after, classify_exception(exc).label)
                         return None
         return None
 
@@ -284,17 +324,39 @@ _REGISTRY: dict[str, Breaker] = {}
 _REGISTRY_LOCK = threading.Lock()
 
 
+_PG_DRIVER = re.compile(r"^(postgres(?:ql)?)\+[A-Za-z0-9_]+://")
+
+
+def postgres_dsn(name: str, storage: str) -> str:
+    """`storage` as libpq reads it (SQLAlchemy's `postgresql+psycopg2://` is `postgresql://`); a ValueError,
+    its password masked, when it is no DSN at all (a typo of "memory" must not read closed for ever)."""
+    import psycopg2.extensions
+
+    dsn = _PG_DRIVER.sub(r"\1://", storage.strip(), count=1)
+    try:
+        psycopg2.extensions.parse_dsn(dsn)
+    except psycopg2.ProgrammingError:
+        from mosaic_diag.platform.redact import redact_dsn
+
+        raise ValueError(f"breaker {name}: storage is neither \"memory\" nor a PostgreSQL DSN: "
+                         f"{redact_dsn(storage)}") from None
+    return dsn
+
+
 def breaker(name: str, *, storage: str = "memory", fail_max: int = 5, reset_timeout: float = 30.0,
-            counts: Callable[[BaseException], bool] = is_breaker_failure, register: bool = True) -> Breaker:
+            counts: Callable[[BaseException], bool] = is_breaker_failure, register: bool = True,
+            store_retry: float = 5.0, clock: Callable[[], float] = time.monotonic) -> Breaker:
     """The breaker `name` of this process (made on first use): `storage` is "memory" or a PostgreSQL
     DSN (state shared by every process that uses the same database and name). With `register=False`
     a new breaker is made each time and left out of `breaker_states()` (an app object that owns its
-    breakers reports them itself)."""
+    breakers reports them itself). An unreachable PostgreSQL store is tried again after `store_retry`
+    seconds of `clock` (a test clock in tests)."""
     with _REGISTRY_LOCK:
         found = _REGISTRY.get(name) if register else None
         if found is not None:
             return found
-        backend: _Backend = _Memory() if storage == "memory" else _Postgres(name, storage)
+        backend: _Backend = _Memory() if storage == "memory" else _Postgres(name, postgres_dsn(name, storage),
+                                                                             retry_after=store_retry, clock=clock)
         made = Breaker(name, SharedStorage(backend, name), fail_max=fail_max, reset_timeout=reset_timeout,
                        counts=counts)
         if register:

@@ -15,6 +15,9 @@ from __future__ import annotations
 import inspect
 import logging
 import sys
+import threading
+import time
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -62,6 +65,41 @@ class ProvidersFailed(Exception):
         super().__init__("; ".join(f.describe() for f in failures))
 
 
+class FailoverWindow:
+    """The provider failures `failover` moved on from (or ended with) over the last `seconds`, for
+    /health: a failover that answers is a 200, so without it a primary that is down stays unseen."""
+
+    def __init__(self, seconds: float = 300.0, clock: Callable[[], float] = time.monotonic,
+                 limit: int = 10_000) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._items: deque[tuple[float, str, str, str | None]] = deque(maxlen=limit)
+        self._lock = threading.Lock()
+
+    def record(self, provider: str, label: str, next_provider: str | None) -> None:
+        with self._lock:
+            self._items.append((self._clock(), provider, label, next_provider))
+
+    def stats(self) -> dict[str, Any]:
+        """`total` failovers made, `exhausted` calls every provider failed, `reasons` by
+        "provider LABEL -> next" (next `none`: nobody was left to ask)."""
+        cutoff = self._clock() - self.seconds
+        with self._lock:
+            while self._items and self._items[0][0] < cutoff:
+                self._items.popleft()
+            items = list(self._items)
+        reasons = Counter(f"{provider} {label} -> {following or 'none'}" for _, provider, label, following in items)
+        return {"total": sum(1 for i in items if i[3] is not None), "exhausted": sum(1 for i in items if i[3] is None),
+                "window_seconds": self.seconds, "reasons": dict(reasons.most_common(10))}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+DEFAULT_FAILOVERS = FailoverWindow()
+
+
 def provider_name(fn: Callable[..., Any]) -> str:
     """`llm_call(provider=...)`'s name, else the function's name."""
     return getattr(fn, "__mosaic_provider__", None) or getattr(fn, "__name__", "provider")
@@ -81,13 +119,14 @@ def should_fail_over(exc: BaseException) -> tuple[bool, str]:
     return verdict.provider_wide, verdict.label
 
 
-def failover(*providers: Callable[..., T], on_failure: Callable[[Failure, str | None], None] | None = None
-             ) -> Callable[..., FailoverResult[T]]:
+def failover(*providers: Callable[..., T], on_failure: Callable[[Failure, str | None], None] | None = None,
+             window: FailoverWindow | None = None) -> Callable[..., FailoverResult[T]]:
     """Call the providers in order (see the module doc); each is usually an `llm_call` function.
     With an `async def` among them the result is an async function (await it).
     `on_failure(failure, next_provider)` is called for each failure (next_provider None: nobody else
     is asked) inside the `except` block, so it can log with `exc_info=True`; without it a failover is
-    logged as a WARNING on `mosaic.runtime.failover`."""
+    logged as a WARNING on `mosaic.runtime.failover`. Each failover, and each call that every provider
+    failed, is counted in `window` (the one /health reads by default)."""
     if len(providers) < 2:
         raise ValueError("failover needs at least two providers")
 
@@ -104,6 +143,7 @@ def failover(*providers: Callable[..., T], on_failure: Callable[[Failure, str | 
             on_failure(failure, following)
         if not move_on and len(failures) == 1:
             raise exc
+        (window or DEFAULT_FAILOVERS).record(name, label, following)
         if following is None:
             raise ProvidersFailed(tuple(failures)) from exc
         if on_failure is None:

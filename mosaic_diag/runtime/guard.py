@@ -5,7 +5,9 @@
 
 A rejected answer becomes one row of `mosaic_dead_letters` (payload, validation error, label,
 provider, prompt id, model, time) in PostgreSQL, or in a local SQLite file when the app has no
-PostgreSQL; the caller gets `SchemaRejected` (label MODEL_ANSWER_INVALID in the taxonomy, so
+PostgreSQL: the payload with its secrets masked and cut at MAX_PAYLOAD_CHARS, a connection the
+server closed replaced once. The caller gets `SchemaRejected` (its `dead_letter_id` None, and a
+warning logged, when the store failed) (label MODEL_ANSWER_INVALID in the taxonomy, so
 triage labels its traceback the same). `mosaic-diag dlq` lists, shows, replays and purges the rows.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import sqlite3
@@ -23,12 +26,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from mosaic_diag.errors import UnreachableError, UsageError
-from mosaic_diag.platform.redact import redact_dsn, redact_with_dsn
+from mosaic_diag.errors import DiagError, UnreachableError, UsageError
+from mosaic_diag.platform.redact import redact_dsn, redact_text, redact_with_dsn
 from mosaic_diag.runtime.context import note_label
 from mosaic_diag.runtime.verdict import classify_exception
 
 M = TypeVar("M")
+logger = logging.getLogger("mosaic.runtime.guard")
+MAX_PAYLOAD_CHARS = 256_000  # a model that loops to its output limit: the start tells what went wrong
 TABLE = "mosaic_dead_letters"
 _COLUMNS = "id, created_at, provider, prompt_id, label, model, error, payload, replayed_at"
 _PG_DDL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -161,21 +166,40 @@ class DeadLetterStore:
     def _execute(self, sql: str, params: tuple[Any, ...], fetch: str) -> Any:
         sql = sql.replace("?", self.param)
         with self._lock:
-            conn = self._connect()
             if self.postgres:
-                with conn.cursor() as cur:
-                    cur.execute(sql, params)
-                    if fetch == "one":
-                        return cur.fetchone()
-                    if fetch == "all":
-                        return cur.fetchall()
-                    return cur.rowcount
+                import psycopg2
+
+                reused = self._conn is not None
+                try:
+                    return self._pg_statement(self._connect(), sql, params, fetch)
+                except (psycopg2.OperationalError, psycopg2.InterfaceError):
+                    self._drop()  # a connection the server or the network closed is never used again
+                    if not reused:
+                        raise
+                return self._pg_statement(self._connect(), sql, params, fetch)  # once, on a new connection
+            conn = self._connect()
             cur = conn.execute(sql, params)
             if fetch == "one":
                 return cur.fetchone()
             if fetch == "all":
                 return cur.fetchall()
             return cur.rowcount
+
+    @staticmethod
+    def _pg_statement(conn: Any, sql: str, params: tuple[Any, ...], fetch: str) -> Any:
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            if fetch == "one":
+                return cur.fetchone()
+            if fetch == "all":
+                return cur.fetchall()
+            return cur.rowcount
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):  # mosaic-diag: ignore[MD006] - closing a broken connection
+                self._conn.close()
+        self._conn = None
 
     def add(self, *, payload: str, error: str, label: str, model: str, provider: str | None = None,
             prompt_id: str | None = None) -> int:
@@ -215,9 +239,7 @@ class DeadLetterStore:
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            self._drop()
 
 
 _PG_DRIVER = re.compile(r"^(postgres(?:ql)?)\+[A-Za-z0-9_]+://")
@@ -269,6 +291,15 @@ def validate(model: type[M], answer: Any) -> M:
     return model.model_validate(answer)  # type: ignore[attr-defined]
 
 
+def stored_payload(text: str, limit: int = MAX_PAYLOAD_CHARS) -> str:
+    """What the guard stores of a rejected answer: secrets masked (the redactor of the CLI), then at most
+    `limit` characters, a cut one ending with a note of the length."""
+    text = redact_text(text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n[… {len(text) - limit:,} more characters not stored ({len(text):,} in all) …]"
+
+
 def describe_error(exc: Any) -> str:
     """A ValidationError as `location: message [type]` lines, without the input values (which would
     copy parts of the payload, secrets included, into the error column)."""
@@ -306,8 +337,12 @@ class SchemaGuard(Generic[M]):
         label = classify_exception(rejected).label
         note_label(label)
         if self.store is not None:
-            rejected.dead_letter_id = self.store.add(payload=_text_of(answer), error=error, label=label, model=name,
-                                                     provider=provider, prompt_id=prompt_id)
+            try:
+                rejected.dead_letter_id = self.store.add(payload=stored_payload(_text_of(answer)), error=error,
+                                                         label=label, model=name, provider=provider,
+                                                         prompt_id=prompt_id)
+            except DiagError as exc:  # the caller still learns that the answer was rejected
+                logger.warning("schema guard: answer rejected by %s, not dead-lettered: %s", name, exc)
         raise rejected
 
 

@@ -13,6 +13,9 @@ request window; `ok | degraded | down` with HTTP 200 or 503.
 - `breakers`: every breaker of `mosaic_diag.runtime.breaker` by name, as stored.
 - `metrics`: `requests_total`, `error_rate` (5xx), `p50_latency_ms`, `p95_latency_ms` and the
   labels of the failed (5xx) requests, over the instrumentation window (five minutes): what `rollback --auto` reads.
+- `failovers`: over the same window, `total` failovers `failover` made, `exhausted` calls every
+  provider failed, and `reasons` by "provider LABEL -> next provider" (a failover answers 200: the
+  primary's failures show here, not in `metrics`).
 - `status`: `down` (HTTP 503) when the database check fails; `degraded` when a breaker is not
   closed, the error rate passes `degraded_error_rate` or p95 passes `degraded_p95_ms`; else `ok`.
   `ok` is true unless down.
@@ -26,6 +29,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from mosaic_diag.platform.redact import redact_text, redact_with_dsn
+from mosaic_diag.runtime.failovers import DEFAULT_FAILOVERS, FailoverWindow
 from mosaic_diag.runtime.instrument import DEFAULT_WINDOW, RequestWindow
 from mosaic_diag.runtime.verdict import classify_exception
 
@@ -71,7 +76,8 @@ def _database_check(database: Any, timeout: int) -> dict[str, Any]:
         if isinstance(database, str):
             import psycopg2
 
-            conn = psycopg2.connect(database, connect_timeout=timeout)
+            conn = psycopg2.connect(re.sub(r"^(postgres(?:ql)?)\+[A-Za-z0-9_]+://", r"\1://", database.strip()),
+                                    connect_timeout=timeout)  # SQLAlchemy's postgresql+psycopg2:// too
         elif hasattr(database, "getconn"):  # a psycopg2 pool
             pool_state = {"max": getattr(database, "maxconn", None), "min": getattr(database, "minconn", None),
                           "in_use": len(getattr(database, "_used", {}) or {}),
@@ -108,7 +114,8 @@ def health_payload(*, commit: str | Callable[[], str] | None = None, manifest_ha
                    database: Any = None, breakers: Callable[[], dict[str, str]] | None = None,
                    window: RequestWindow | None = None,
                    config: HealthConfig | None = None, db_timeout: int = 3,
-                   extra: Callable[[], dict[str, Any]] | None = None) -> tuple[int, dict[str, Any]]:
+                   extra: Callable[[], dict[str, Any]] | None = None,
+                   failovers: FailoverWindow | None = None) -> tuple[int, dict[str, Any]]:
     """(HTTP status, body) of /health (see the module doc)."""
     from mosaic_diag.runtime.breakers import breaker_states
 
@@ -138,6 +145,7 @@ def health_payload(*, commit: str | Callable[[], str] | None = None, manifest_ha
         "checks": {"database": db},
         "breakers": states,
         "metrics": stats.to_dict(),
+        "failovers": (failovers or DEFAULT_FAILOVERS).stats(),
     }
     for key, value in (extra() if extra else {}).items():
         body[key] = {**body[key], **value} if isinstance(body.get(key), dict) and isinstance(value, dict) else value
@@ -166,7 +174,7 @@ def health_router(*, path: str = "/health", commit: str | Callable[[], str] | No
                   manifest_hash: str | None = None, database: Any = None,
                   breakers: Callable[[], dict[str, str]] | None = None,
                   window: RequestWindow | None = None, config: HealthConfig | None = None,
-                  extra: Callable[[], dict[str, Any]] | None = None) -> Any:
+                  extra: Callable[[], dict[str, Any]] | None = None, failovers: FailoverWindow | None = None) -> Any:
     """A FastAPI APIRouter serving `path` (and `{path}/metrics` with prometheus-client)."""
     from fastapi import APIRouter
     from fastapi.responses import JSONResponse, PlainTextResponse
@@ -175,7 +183,7 @@ def health_router(*, path: str = "/health", commit: str | Callable[[], str] | No
 
     def payload() -> tuple[int, dict[str, Any]]:
         return health_payload(commit=commit, manifest_hash=manifest_hash, database=database, breakers=breakers,
-                              window=window, config=config, extra=extra)
+                              window=window, config=config, extra=extra, failovers=failovers)
 
     @router.get(path, include_in_schema=False)
     def health() -> JSONResponse:

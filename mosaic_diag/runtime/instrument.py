@@ -6,12 +6,17 @@ Each line is a JSON log record triage reads: `message` is the request in uvicorn
 (`127.0.0.1:51234 - "GET /wimd/ask HTTP/1.1" 503`, so triage counts it as a request), plus
 `route` (the route template), `method`, `status`, `latency_ms` and `label`: the taxonomy label of
 the error the request met (an exception that escaped, or what `llm_call`, `failover` and
-`schema_guard` classified while serving it), else null. Run uvicorn with `--no-access-log` so a
-request is not counted twice. The middleware is plain ASGI (no Starlette base class).
+`schema_guard` classified while serving it), else null. `latency_ms` ends with the response's
+last byte (background tasks run after it). A body that breaks after its status was sent (a stream
+that fails midway) is logged and counted as a 500, once; a request whose client hung up before the
+answer (the body read fails on the disconnect, or the task is cancelled) as a 499, not as an error
+of the app. Run uvicorn with `--no-access-log` so a request is not counted twice. The middleware
+is plain ASGI (no Starlette base class).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -29,6 +34,7 @@ from mosaic_diag.runtime.verdict import classify_exception
 
 WINDOW_SECONDS = 300.0
 LOGGER = "mosaic.request"
+CLIENT_CLOSED = 499  # nginx's "client closed request": the client hung up before the answer
 
 
 @dataclass(frozen=True)
@@ -116,12 +122,19 @@ def request_line(*, client: str, method: str, path: str, http_version: str, rout
     }, separators=(",", ":"))
 
 
+def _is_disconnect(exc: BaseException) -> bool:
+    """Whether an exception says the client went away (Starlette's ClientDisconnect, a broken socket)."""
+    return type(exc).__name__ in ("ClientDisconnect", "ClientDisconnected") or isinstance(exc, OSError)
+
+
 class Middleware:
-    """ASGI middleware: a JSON line per request and the window of /health (see the module doc)."""
+    """ASGI middleware: a JSON line per request and the window of /health (see the module doc).
+    The paths in `skip` and below them (`/health/metrics`: a scraper's polls) are neither logged nor counted."""
 
     def __init__(self, app: Any, *, window: RequestWindow | None = None, sink: Callable[[str], None] | None = None,
-                 skip: tuple[str, ...] = ("/health",)) -> None:
+                 skip: tuple[str, ...] = ("/health",), clock: Callable[[], float] = time.perf_counter) -> None:
         self.app = app
+        self.clock = clock
         self.window = window or DEFAULT_WINDOW
         self.sink = sink or log_sink()
         self.skip = skip
@@ -130,26 +143,44 @@ class Middleware:
         if scope.get("type") != "http":
             await self.app(scope, receive, send)
             return
-        start = time.perf_counter()
+        start = self.clock()
         status = 500
+        started = done = disconnected = False
+        end: float | None = None
         labels, token = open_labels()
 
+        async def watch_receive() -> dict[str, Any]:
+            nonlocal disconnected
+            message = await receive()
+            if message.get("type") == "http.disconnect":
+                disconnected = True
+            return message
+
         async def send_status(message: dict[str, Any]) -> None:
-            nonlocal status
-            if message.get("type") == "http.response.start":
-                status = int(message.get("status", 500))
+            nonlocal status, started, done, end
+            kind = message.get("type")
+            if kind == "http.response.start":
+                status, started = int(message.get("status", 500)), True
             await send(message)
+            if kind == "http.response.body" and not message.get("more_body", False) and not done:
+                done, end = True, self.clock()  # the response is complete: background tasks are not its latency
 
         try:
-            await self.app(scope, receive, send_status)
-        except Exception as exc:
-            labels.append(classify_exception(exc).label)
+            await self.app(scope, watch_receive, send_status)
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError) or (disconnected and _is_disconnect(exc)):
+                if not started:
+                    status = CLIENT_CLOSED  # the client went away: no answer was owed, no error of the app
+            elif isinstance(exc, Exception):
+                labels.append(classify_exception(exc).label)
+                if started and not done:
+                    status = 500  # the body broke after its status was sent: a failed request, counted once
             raise
         finally:
             close_labels(token)
-            latency = (time.perf_counter() - start) * 1000
+            latency = ((end if end is not None else self.clock()) - start) * 1000
             path = scope.get("path", "")
-            if path not in self.skip:
+            if not any(path == skipped or path.startswith(skipped.rstrip("/") + "/") for skipped in self.skip):
                 label = labels[-1] if labels else None
                 self.window.record(latency, status, label)
                 route = getattr(scope.get("route"), "path", None) or path

@@ -159,14 +159,27 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
              sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
              rng: Callable[[], float] = random.random) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """Decorate a provider call: retry what the taxonomy calls retryable (see the module doc), inside
-    `breaker` when given (a breaker counts the call's final outcome, once). The wrapped function
-    carries `provider` as `__mosaic_provider__` (failover names the provider that answered with it).
+    `breaker` when given (a breaker counts the call's final outcome, once). A generator function (a
+    stream: sync or async) is retried until it yields its first item; a failure after that reaches
+    the caller as it is (what was delivered cannot be taken back). The wrapped function carries
+    `provider` as `__mosaic_provider__` (failover names the provider that answered with it).
     `sleep`, `clock` and `rng` are for tests."""
     import tenacity
 
     chosen = policy or RetryPolicy()
 
     def decorate(fn: Callable[..., T]) -> Callable[..., T]:
+        warned: list[bool] = []
+
+        def sync_sleep(seconds: float) -> None:
+            if seconds > 0 and not warned and _on_event_loop():
+                warned.append(True)
+                logger.warning("llm_call: provider=%s: %s is a sync call waiting %.3f s between attempts on the "
+                               "event loop's thread, which stops every other request meanwhile: make it an "
+                               "`async def` call, or the endpoint a plain `def` (run in the thread pool)",
+                               provider, getattr(fn, "__qualname__", "the call"), seconds)
+            sleep(seconds)
+
         def retried(*args: Any, **kwargs: Any) -> T:
             run = _Run(chosen, provider, clock, rng)
             try:  # the happy path costs one call: tenacity takes over at the first failure
@@ -183,9 +196,39 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
 
             retrying = tenacity.Retrying(
                 retry=tenacity.retry_if_exception(run.should_retry), wait=run.wait, stop=run.stop,
-                sleep=sleep, reraise=True)
+                sleep=sync_sleep, reraise=True)
             return retrying(attempt)
 
+        if inspect.isgeneratorfunction(fn):  # a stream: retried until its first item, never after
+            opened = decorate(_first_item(fn))
+
+            @functools.wraps(fn)
+            def stream(*args: Any, **kwargs: Any) -> Any:
+                started, first, rest = opened(*args, **kwargs)
+                if started:
+                    yield first
+                yield from rest
+
+            stream.__mosaic_provider__ = provider  # type: ignore[attr-defined]
+            stream.__mosaic_breaker__ = breaker  # type: ignore[attr-defined]
+            return stream  # type: ignore[return-value]
+        if inspect.isasyncgenfunction(fn):
+            if breaker is not None:
+                raise TypeError("llm_call: breaker= guards sync calls only (pybreaker has no asyncio support); "
+                                "wrap the async call without a breaker")
+            async_opened = _decorate_async(_first_item_async(fn), provider, chosen, sleep, clock, rng)
+
+            @functools.wraps(fn)
+            async def async_stream(*args: Any, **kwargs: Any) -> Any:
+                started, first, rest = await async_opened(*args, **kwargs)
+                if started:
+                    yield first
+                async for item in rest:
+                    yield item
+
+            async_stream.__mosaic_provider__ = provider  # type: ignore[attr-defined]
+            async_stream.__mosaic_breaker__ = None  # type: ignore[attr-defined]
+            return async_stream  # type: ignore[return-value]
         if inspect.iscoroutinefunction(fn):
             if breaker is not None:
                 raise TypeError("llm_call: breaker= guards sync calls only (pybreaker has no asyncio support); "
@@ -203,6 +246,45 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
         return wrapper
 
     return decorate
+
+
+def _on_event_loop() -> bool:
+    """Whether this thread runs an asyncio event loop right now (a sync call made from a coroutine)."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _first_item(fn: Callable[..., Any]) -> Callable[..., tuple[bool, Any, Any]]:
+    """A generator function as a call that opens the stream: (started, first item, the rest)."""
+    def open_stream(*args: Any, **kwargs: Any) -> tuple[bool, Any, Any]:
+        items = fn(*args, **kwargs)
+        try:
+            return True, next(items), items
+        except StopIteration:
+            return False, None, iter(())
+
+    return open_stream
+
+
+def _first_item_async(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """An async generator function as a coroutine that opens the stream: (started, first item, the rest)."""
+    async def empty() -> Any:
+        return
+        yield  # pragma: no cover - makes this an async generator
+
+    async def open_stream(*args: Any, **kwargs: Any) -> tuple[bool, Any, Any]:
+        items = fn(*args, **kwargs)
+        try:
+            return True, await items.__anext__(), items
+        except StopAsyncIteration:
+            return False, None, empty()
+
+    return open_stream
 
 
 def _decorate_async(fn: Callable[..., Any], provider: str, policy: RetryPolicy, sleep: Callable[[float], Any],

@@ -1,0 +1,100 @@
+"""The request middleware under a real uvicorn, on the edges an app meets: background tasks, streams that
+break midway, clients that hang up, failing dependencies, 4xx answers."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.app_servers import start_uvicorn, stop
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def edges_app(tmp_path, llm):
+    log_path = tmp_path / "app.log"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENAI_BASE_URL": llm.openai_base_url,
+           "ANTHROPIC_BASE_URL": llm.anthropic_base_url}
+    proc, url = start_uvicorn(lambda port: [sys.executable, "-m", "uvicorn", "tests.runtime_edges_app:app", "--port",
+                                            str(port), "--no-access-log"], env=env, cwd=ROOT, log_path=log_path)
+    yield url, log_path
+    stop(proc)
+
+
+def request_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.startswith('{"timestamp"')]
+
+
+def wait_for_lines(path: Path, count: int) -> list[dict]:
+    deadline = time.monotonic() + 30  # (a liveness bound, not a measured time)
+    while len(lines := request_lines(path)) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return lines
+
+
+def test_background_tasks_and_broken_streams_and_4xx(edges_app):
+    url, log_path = edges_app
+    assert httpx.get(f"{url}/ok").status_code == 200
+    assert httpx.get(f"{url}/missing").status_code == 404
+    assert httpx.get(f"{url}/dependency").status_code == 500
+    assert httpx.get(f"{url}/background").status_code == 200
+    with pytest.raises(httpx.RemoteProtocolError):  # the client sees a body cut short
+        httpx.get(f"{url}/stream")
+    lines = wait_for_lines(log_path, 5)
+    by_route = {r["route"]: r for r in lines}
+    assert by_route["/background"]["latency_ms"] == 0  # the answer was sent before the job ran
+    assert by_route["/missing"]["status"] == 404 and by_route["/missing"]["label"] is None
+    assert by_route["/dependency"]["status"] == 500
+    assert by_route["/stream"]["status"] == 500 and by_route["/stream"]["label"]
+    metrics = httpx.get(f"{url}/health").json()["metrics"]
+    assert (metrics["requests_total"], metrics["errors"]) == (5, 2)  # the dependency and the broken stream, once each
+    assert metrics["p95_latency_ms"] == 0
+
+
+def test_a_client_that_hangs_up_mid_upload_is_no_error_of_the_app(edges_app):
+    url, log_path = edges_app
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as conn:
+        conn.sendall(b"POST /upload HTTP/1.1\r\nHost: app\r\nContent-Type: application/octet-stream\r\n"
+                     b"Content-Length: 1000\r\n\r\n" + b"x" * 10)
+        conn.recv(0)
+    [line] = wait_for_lines(log_path, 1)
+    assert line["route"] == "/upload" and line["status"] == 499 and line["label"] is None
+    metrics = httpx.get(f"{url}/health").json()["metrics"]
+    assert (metrics["requests_total"], metrics["errors"], metrics["labels"]) == (1, 0, {})
+
+
+def test_failovers_and_both_providers_down_are_visible_in_health(edges_app, llm):
+    url, log_path = edges_app
+    llm.set_failure("openai", "server_error")
+    for _ in range(2):
+        answered = httpx.get(f"{url}/answer")
+        assert answered.status_code == 200 and answered.json() == {"provider": "anthropic"}
+    llm.set_failure("anthropic", "overloaded")
+    assert httpx.get(f"{url}/answer").status_code == 500
+    lines = wait_for_lines(log_path, 3)
+    assert [(r["status"], r["label"]) for r in lines] == [
+        (200, "OPENAI_SERVER_ERROR"), (200, "OPENAI_SERVER_ERROR"), (500, "ANTHROPIC_OVERLOADED")]
+    body = httpx.get(f"{url}/health").json()
+    assert body["metrics"]["labels"] == {"ANTHROPIC_OVERLOADED": 1}
+    assert (body["failovers"]["total"], body["failovers"]["exhausted"]) == (3, 1)
+    assert body["failovers"]["reasons"] == {"openai OPENAI_SERVER_ERROR -> anthropic": 3,
+                                            "anthropic ANTHROPIC_OVERLOADED -> none": 1}
+
+
+def test_health_and_its_metrics_polls_are_not_requests_of_the_app(edges_app):
+    url, log_path = edges_app
+    for _ in range(3):
+        httpx.get(f"{url}/health/metrics")
+        httpx.get(f"{url}/health")
+    assert httpx.get(f"{url}/ok").status_code == 200
+    assert [r["route"] for r in wait_for_lines(log_path, 1)] == ["/ok"]
+    assert httpx.get(f"{url}/health").json()["metrics"]["requests_total"] == 1
