@@ -18,7 +18,6 @@ lock is not held while the guarded call runs, so concurrent requests are not ser
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
@@ -147,11 +146,13 @@ class _Postgres(_Backend):
             self.conn, self.pid = None, os.getpid()
         if self.conn is None or self.conn.closed:
             self.connects += 1
-            conn = psycopg2.connect(self.dsn, connect_timeout=self.connect_timeout)
+            conn = psycopg2.connect(self.dsn, connect_timeout=self.connect_timeout)  # mosaic-diag: ignore[MD001]
+            # (the store's one connection, kept in self.conn: closed below when it cannot be set up)
             try:
                 conn.autocommit = True
                 with conn.cursor() as cur:
-                    cur.execute(f"SET statement_timeout = {int(self.statement_timeout_ms)}")
+                    cur.execute("SELECT set_config('statement_timeout', %s, false)",
+                                (str(int(self.statement_timeout_ms)),))
                     cur.execute(_DDL)
                     cur.execute(f"INSERT INTO {TABLE} (name) VALUES (%s) ON CONFLICT (name) DO NOTHING",
                                 (self.name,))
@@ -178,8 +179,10 @@ class _Postgres(_Backend):
                     return found
                 except psycopg2.Error as exc:  # any failure of the store: read closed, never fail the call
                     if self.conn is not None and self.pid == os.getpid():
-                        with contextlib.suppress(psycopg2.Error):
+                        try:
                             self.conn.close()
+                        except psycopg2.Error as closing:  # a connection already broken: nothing left to release
+                            logger.debug("breaker %s: closing the store's connection: %s", self.name, closing)
                     self.conn = None
                     lost = isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError)
                     if attempt == 2 or not lost or isinstance(exc, psycopg2.errors.QueryCanceled):
