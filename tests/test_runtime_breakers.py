@@ -306,3 +306,59 @@ def test_a_sqlalchemy_url_is_the_same_store_and_a_bad_storage_is_refused_at_once
         with pytest.raises(ValueError, match="neither") as info:
             breaker("typo", storage=storage, register=False)
         assert "Hunter2" not in str(info.value)
+
+
+class _ProviderDown(Exception):
+    """The guarded call's failure in the race test (counted by the breaker through `counts`)."""
+
+
+def _trials_per_round(b, rounds: int, threads: int = 24) -> list[int]:
+    """Each round: the breaker is open and due for its half-open trial, `threads` threads lined up on a
+    barrier call through it at once; the trial fails (the breaker opens again), so exactly one call of
+    the round may reach the guarded function. The count of calls that reached it, per round."""
+    entered = [0]
+    count_lock = threading.Lock()
+
+    def guarded() -> None:
+        with count_lock:
+            entered[0] += 1
+        raise _ProviderDown("down")
+
+    barrier = threading.Barrier(threads)
+
+    def caller() -> None:
+        barrier.wait(30)
+        with contextlib.suppress(BreakerOpen, _ProviderDown):
+            b.call(guarded)
+
+    counts: list[int] = []
+    backend = b._state_storage.backend
+    for _ in range(rounds):
+        backend.set_state("open")  # no trial owner left from the round before
+        backend.set_opened_at(datetime.now(UTC) - timedelta(minutes=2))  # reset_timeout (60 s) has passed
+        entered[0] = 0
+        workers = [threading.Thread(target=caller) for _ in range(threads)]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join(60)
+        assert not any(t.is_alive() for t in workers)
+        counts.append(entered[0])
+    return counts
+
+
+@pytest.mark.parametrize("store", ["memory", "postgres"])
+def test_a_half_open_trial_is_made_by_exactly_one_of_many_threads(store, request):
+    """pybreaker caches one state object per breaker for all threads: a thread must neither pick up the
+    trial owner's half-open state (two trials at once) nor make the owner see open (no trial at all)."""
+    storage = "memory" if store == "memory" else request.getfixturevalue("pg_db")
+    b = breaker(f"race-{store}", storage=storage, fail_max=1, reset_timeout=60,
+                counts=lambda exc: isinstance(exc, _ProviderDown), register=False)
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch often: the window between claim and call shows
+    try:
+        counts = _trials_per_round(b, rounds=400 if store == "memory" else 150)
+    finally:
+        sys.setswitchinterval(switch)
+    assert [n for n in counts if n != 1] == []
+    assert b.shared_state == "open"
