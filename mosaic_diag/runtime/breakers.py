@@ -13,7 +13,9 @@ instances makes the trial while the others keep failing fast (a trial whose owne
 over after another `reset_timeout`). If the database cannot be reached the breaker reads closed
 (it never takes the app down), logs one warning and tries the database again `store_retry` seconds
 later (no call of the app waits for a connection timeout meanwhile). Unlike pybreaker's own `call`, the breaker's
-lock is not held while the guarded call runs, so concurrent requests are not serialised.
+lock is not held while the guarded call runs, so concurrent requests are not serialised, and each call
+runs in the state its own thread reads from the store (pybreaker's one cached state object, shared by all
+threads, let a thread take the trial owner's half-open state or the owner see open).
 """
 
 from __future__ import annotations
@@ -301,6 +303,28 @@ class Breaker(pybreaker.CircuitBreaker):
         super().__init__(fail_max=fail_max, reset_timeout=reset_timeout, exclude=[lambda exc: not counts(exc)],
                          listeners=list(listeners), state_storage=storage, name=name,
                          throw_new_error_on_trip=False)
+        # One state object per state name, made without notifying: the object a call runs in is picked from
+        # what its own thread reads in the store, never from the one object pybreaker caches for all threads.
+        self._views: dict[str, Any] = {name: self._create_new_state(name) for name in (CLOSED, OPEN, HALF_OPEN)}
+
+    @property
+    def state(self) -> Any:
+        """The state object of this caller's view: half-open only for the trial's owner (pybreaker returns its
+        one cached object, which another thread may swap between the check and the call: two trials at once,
+        or the owner refused its own). The cache is still updated, under the lock, for listeners' notifications;
+        a trial running elsewhere (half-open cached, open read) is no change."""
+        name = self.current_state
+        cached = self._state.name
+        if name != cached and not (name == OPEN and cached == HALF_OPEN):
+            with self._lock:
+                cached = self._state.name
+                if name != cached and not (name == OPEN and cached == HALF_OPEN):
+                    self._state = self._create_new_state(name, prev_state=self._state, notify=True)
+        return self._views[name]
+
+    @state.setter
+    def state(self, state_str: str) -> None:
+        pybreaker.CircuitBreaker.state.fset(self, state_str)  # type: ignore[attr-defined]
 
     def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Call through the breaker without holding its lock during `func` (pybreaker holds it)."""
