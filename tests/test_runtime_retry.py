@@ -352,3 +352,34 @@ def test_a_sync_call_that_waits_on_the_event_loop_is_named(llm, caplog):
     assert attempts(llm, "openai") == 6
     [warning] = warnings()
     assert "ask is a sync call waiting 1.000 s" in warning and "async def" in warning
+
+
+def test_threads_failing_at_once_load_the_classifier_once():
+    """The classifier and taxonomy load at the first failure: 16 threads failing at the same moment load
+    them once (under a lock), and all get the same verdict."""
+    from mosaic_diag.classifier import Classifier
+    from mosaic_diag.classifier.taxonomy import SHIPPED_RULES, _load
+    from mosaic_diag.runtime.verdict import VerdictCache
+
+    loads: list[int] = []
+
+    def loader() -> Classifier:
+        loads.append(1)
+        return Classifier(_load.__wrapped__((SHIPPED_RULES,)))  # a real, uncached parse, as in a cold process
+
+    cache = VerdictCache(loader=loader)
+    threads = 16
+    barrier = threading.Barrier(threads)
+    labels: list[str] = []
+
+    def fail() -> None:
+        barrier.wait(30)
+        labels.append(cache.classify(TimeoutError("The read operation timed out")).label)
+
+    workers = [threading.Thread(target=fail) for _ in range(threads)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(60)
+    assert len(labels) == threads and len(set(labels)) == 1
+    assert len(loads) == 1

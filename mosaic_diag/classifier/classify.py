@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,7 +149,10 @@ class Classifier:
         key = str(rules) if rules else ""
         cached = _DEFAULTS.get(key)
         if cached is None:
-            cached = _DEFAULTS[key] = cls(load_taxonomy(rules))
+            with _DEFAULTS_LOCK:  # threads asking at once make one
+                cached = _DEFAULTS.get(key)
+                if cached is None:
+                    cached = _DEFAULTS[key] = cls(load_taxonomy(rules))
         return cached
 
     # -- entry points -------------------------------------------------------------------
@@ -292,3 +296,4 @@ class Classifier:
 
 
 _DEFAULTS: dict[str, Classifier] = {}
+_DEFAULTS_LOCK = threading.Lock()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -67,21 +68,28 @@ def cache_key(exc: BaseException) -> tuple[object, ...]:
 class VerdictCache:
     """A bounded, thread-safe cache of verdicts in front of one classifier."""
 
-    def __init__(self, classifier: Classifier | None = None, limit: int = _CACHE_LIMIT) -> None:
+    def __init__(self, classifier: Classifier | None = None, limit: int = _CACHE_LIMIT, *,
+                 loader: Callable[[], Classifier] | None = None) -> None:
         self._classifier = classifier
+        self._loader = loader
         self._limit = limit
         self._cache: dict[tuple[object, ...], Verdict] = {}
         self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
     @property
     def classifier(self) -> Classifier:
-        if self._classifier is None:  # imported and loaded at the first failure (or warm_up)
-            from mosaic_diag.classifier import Classifier
-
-            self._classifier = Classifier.default()
-        return self._classifier
+        """The classifier, imported and loaded (`loader`, else the shipped taxonomy's) at the first failure or
+        by `warm_up()`: once, under a lock, however many threads fail at the same moment."""
+        found = self._classifier
+        if found is None:
+            with self._load_lock:
+                if self._classifier is None:
+                    self._classifier = self._loader() if self._loader is not None else _default_classifier()
+                found = self._classifier
+        return found
 
     def classify(self, exc: BaseException) -> Verdict:
         key = cache_key(exc)
@@ -106,6 +114,12 @@ class VerdictCache:
             self.hits = self.misses = 0
 
 
+def _default_classifier() -> Classifier:
+    from mosaic_diag.classifier import Classifier
+
+    return Classifier.default()
+
+
 DEFAULT_CACHE = VerdictCache()
 
 
@@ -116,5 +130,6 @@ def classify_exception(exc: BaseException) -> Verdict:
 
 
 def warm_up() -> None:
-    """Load the classifier and the taxonomy now (else the first failure pays for it, ~50 ms)."""
+    """Load the classifier and the taxonomy now (else the first failure pays for it, ~50 ms, and in async
+    code blocks the event loop meanwhile): call it at the app's start-up (a FastAPI lifespan)."""
     DEFAULT_CACHE.classifier.taxonomy.labels  # noqa: B018 - loads on access
