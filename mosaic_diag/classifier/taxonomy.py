@@ -85,13 +85,15 @@ class Regex:
 
 
 # a user rule's regex may backtrack catastrophically (`(x+x+)+y`): each search of one gives up after this
-# long, and after this much time in all (a pattern slow on every text would hold a long log too)
+# long, and after this much time in slow searches in all (a pattern slow on every text would hold a long log
+# too; quick searches are not counted, so a long watch does not wear a sound pattern out)
 USER_SEARCH_TIMEOUT = 0.5
 USER_PATTERN_BUDGET = 5.0
+USER_SLOW_SEARCH = 0.005
 
 
 class PatternGaveUp(Exception):
-    """A user rule's regex gave up (a search took longer than USER_SEARCH_TIMEOUT, or its searches
+    """A user rule's regex gave up (a search took longer than USER_SEARCH_TIMEOUT, or its slow searches
     together longer than USER_PATTERN_BUDGET): the classifier skips its rule for the rest of the run."""
 
     def __init__(self, regex: UserRegex, why: str) -> None:
@@ -102,8 +104,9 @@ class PatternGaveUp(Exception):
 
 class UserRegex(Regex):
     """A regex of a user's rules file: run by the third-party `regex` engine, whose searches can be stopped
-    (the stdlib's `re` cannot), each for at most USER_SEARCH_TIMEOUT seconds and all of them together for
-    at most USER_PATTERN_BUDGET; past either, search raises PatternGaveUp. The shipped rules keep `re`."""
+    (the stdlib's `re` cannot), each for at most USER_SEARCH_TIMEOUT seconds and its slow ones (USER_SLOW_SEARCH
+    or longer) together for at most USER_PATTERN_BUDGET; past either, search raises PatternGaveUp. The shipped
+    rules keep `re`."""
 
     __slots__ = ("_user", "spent")
 
@@ -134,11 +137,13 @@ class UserRegex(Regex):
         except TimeoutError:
             self.spent += time.perf_counter() - start
             why = (f"{timeout:g}s on a {len(text):,}-char text" if timeout == USER_SEARCH_TIMEOUT
-                   else f"{USER_PATTERN_BUDGET:g}s of searches in all")
+                   else f"{USER_PATTERN_BUDGET:g}s of slow searches in all")
             raise PatternGaveUp(self, why) from None
-        self.spent += time.perf_counter() - start
+        took = time.perf_counter() - start
+        if took >= USER_SLOW_SEARCH:
+            self.spent += took
         if self.spent >= USER_PATTERN_BUDGET:
-            raise PatternGaveUp(self, f"{USER_PATTERN_BUDGET:g}s of searches in all")
+            raise PatternGaveUp(self, f"{USER_PATTERN_BUDGET:g}s of slow searches in all")
         return found
 
     def __repr__(self) -> str:
