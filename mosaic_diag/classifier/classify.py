@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,15 @@ from mosaic_diag.classifier.evidence import (
     hosts_in,
     provider_of_context,
 )
-from mosaic_diag.classifier.taxonomy import UNKNOWN, Condition, Regex, Rule, Taxonomy, load_taxonomy
+from mosaic_diag.classifier.taxonomy import (
+    UNKNOWN,
+    Condition,
+    PatternGaveUp,
+    Regex,
+    Rule,
+    Taxonomy,
+    load_taxonomy,
+)
 
 _CACHE_LIMIT = 20_000
 
@@ -138,8 +148,11 @@ def _search(pattern: Regex, texts: tuple[str, ...] | list[str]) -> str | None:
 class Classifier:
     """Labels evidence with the taxonomy's rules; the most specific (highest priority) wins."""
 
-    def __init__(self, taxonomy: Taxonomy) -> None:
+    def __init__(self, taxonomy: Taxonomy, on_skip: Callable[[str], None] | None = None) -> None:
         self.taxonomy = taxonomy
+        self.rules = taxonomy.rules  # less a user rule whose regex gave up (skipped for the rest of the run)
+        self.skipped: list[str] = []  # the notes of the rules skipped
+        self.on_skip = on_skip or _note
         self._types: dict[int, _TypeGlobs] = {}  # a condition's `type` globs, made at first use
         self._cache: dict[Evidence, Classification] = {}
 
@@ -183,13 +196,25 @@ class Classifier:
     # -- the engine ---------------------------------------------------------------------
     def _classify(self, evidence: Evidence) -> Classification:
         view = _EventView(evidence)
-        for rule in self.taxonomy.rules:
-            found = self._rule_hits(rule, view)
+        for rule in self.rules:
+            try:
+                found = self._rule_hits(rule, view)
+            except PatternGaveUp as exc:
+                self._skip(rule, exc)
+                continue
             if found is not None:
                 cand, hits = found
                 return self._result(rule.label, rule, cand, hits, evidence)
         final = evidence.final
         return self._result(UNKNOWN, None, final, (), evidence)
+
+    def _skip(self, rule: Rule, exc: PatternGaveUp) -> None:
+        """Drop `rule` (a user rule whose regex gave up) for the rest of the run, said once."""
+        self.rules = tuple(r for r in self.rules if r is not rule)
+        where = f"{exc.regex.path}:{exc.regex.line}" if exc.regex.line else exc.regex.path
+        note = f"{where}: rule {rule.id}: pattern gave up after {exc.why}; rule skipped"
+        self.skipped.append(note)
+        self.on_skip(note)
 
     def _result(self, label_name: str, rule: Rule | None, cand: ExceptionInfo | None,
                 hits: tuple[Hit, ...], evidence: Evidence) -> Classification:
@@ -293,6 +318,12 @@ class Classifier:
                 return None
             hits.append(Hit("text", m.group(0), "event text"))
         return tuple(hits)
+
+
+def _note(line: str) -> None:
+    """A note of the run on stderr (one line), between the lines of a report on stdout."""
+    sys.stdout.flush()
+    print(line, file=sys.stderr, flush=True)
 
 
 _DEFAULTS: dict[str, Classifier] = {}

@@ -84,6 +84,72 @@ class Regex:
         return f"Regex({self.pattern!r})"
 
 
+# a user rule's regex may backtrack catastrophically (`(x+x+)+y`): each search of one gives up after this
+# long, and after this much time in slow searches in all (a pattern slow on every text would hold a long log
+# too; quick searches are not counted, so a long watch does not wear a sound pattern out)
+USER_SEARCH_TIMEOUT = 0.5
+USER_PATTERN_BUDGET = 5.0
+USER_SLOW_SEARCH = 0.005
+
+
+class PatternGaveUp(Exception):
+    """A user rule's regex gave up (a search took longer than USER_SEARCH_TIMEOUT, or its slow searches
+    together longer than USER_PATTERN_BUDGET): the classifier skips its rule for the rest of the run."""
+
+    def __init__(self, regex: UserRegex, why: str) -> None:
+        super().__init__(why)
+        self.regex = regex
+        self.why = why
+
+
+class UserRegex(Regex):
+    """A regex of a user's rules file: run by the third-party `regex` engine, whose searches can be stopped
+    (the stdlib's `re` cannot), each for at most USER_SEARCH_TIMEOUT seconds and its slow ones (USER_SLOW_SEARCH
+    or longer) together for at most USER_PATTERN_BUDGET; past either, search raises PatternGaveUp. The shipped
+    rules keep `re`."""
+
+    __slots__ = ("_user", "spent")
+
+    def __init__(self, pattern: str, path: str, line: int | None) -> None:
+        super().__init__(pattern, path, line)
+        self._user: Any = None
+        self.spent = 0.0
+
+    def compile(self) -> Any:  # a regex.Pattern
+        if self._user is None:
+            import regex
+
+            try:
+                self._user = regex.compile(self.pattern, regex.IGNORECASE | regex.MULTILINE)
+            except regex.error as exc:
+                raise ConfigError(f"bad regex: {exc}", path=self.path, line=self.line) from exc
+        return self._user
+
+    def search(self, text: str) -> Any:  # a regex.Match or None
+        import time
+
+        compiled = self._user or self.compile()
+        left = USER_PATTERN_BUDGET - self.spent
+        timeout = min(USER_SEARCH_TIMEOUT, left)
+        start = time.perf_counter()
+        try:
+            found = compiled.search(text, timeout=max(timeout, 0.001))
+        except TimeoutError:
+            self.spent += time.perf_counter() - start
+            why = (f"{timeout:g}s on a {len(text):,}-char text" if timeout == USER_SEARCH_TIMEOUT
+                   else f"{USER_PATTERN_BUDGET:g}s of slow searches in all")
+            raise PatternGaveUp(self, why) from None
+        took = time.perf_counter() - start
+        if took >= USER_SLOW_SEARCH:
+            self.spent += took
+        if self.spent >= USER_PATTERN_BUDGET:
+            raise PatternGaveUp(self, f"{USER_PATTERN_BUDGET:g}s of slow searches in all")
+        return found
+
+    def __repr__(self) -> str:
+        return f"UserRegex({self.pattern!r})"
+
+
 @dataclass(frozen=True)
 class Condition:
     """One alternative of a rule's `match`: every key present must hold."""
@@ -152,15 +218,19 @@ def _regex(value: Any, path: str, obj: Any, key: str, validate: bool) -> Regex:
         if not isinstance(item, str) or not item:
             raise _fail(f"`{key}` must be a regex or a list of regexes", path, obj, key)
         if validate:
+            import regex
+
             try:
-                re.compile(item)
-            except re.error as exc:
+                regex.compile(item)
+            except regex.error as exc:
                 raise _fail(f"bad regex in `{key}`: {exc}", path, obj, key) from exc
         parts.append(f"(?:{item})")
-    regex = Regex("|".join(parts), path, line_of(obj, key))
+    # a user's file (validated) is not trusted to be fast: its regexes are searched with a timeout
+    kind = UserRegex if validate else Regex
+    pattern = kind("|".join(parts), path, line_of(obj, key))
     if validate:
-        regex.compile()
-    return regex
+        pattern.compile()
+    return pattern
 
 
 def _strings(value: Any, path: str, obj: Any, key: str) -> tuple[str, ...]:

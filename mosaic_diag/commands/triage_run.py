@@ -84,7 +84,12 @@ def run_triage(args: TriageArgs) -> int:
             from mosaic_diag.render.triage import write_table
 
             write_table(report, top=args.top)
-    return 1 if report.summary["events"] else 0
+    # an input among several that is not a text log (a binary file) is said, the others reported: no all-clear
+    for name in report.summary.get("not_text_inputs", ()):
+        print(next(w for w in report.summary["warnings"] if w.startswith(f"{name}: ")), file=sys.stderr)
+    if report.summary["events"]:
+        return 1
+    return 2 if report.summary.get("not_text_inputs") else 0
 
 
 def _input(logfiles: tuple[str, ...], render: bool, service: str | None, since: str | None, until: str | None,

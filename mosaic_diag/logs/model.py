@@ -42,6 +42,7 @@ class ReadStats:
     lines: int = 0
     bytes: int = 0
     corrupt: int = 0
+    not_text: int = 0  # lines with a NUL or another control byte (binary data; a tab, CR or ESC is text)
     corrupt_samples: list[tuple[int, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     shapes: Counter[str] = field(default_factory=Counter)

@@ -783,6 +783,7 @@ class _Reader:
         while m:
             off = m.start()
             mark(off, "NUL byte" if block[off] == 0 else "binary data")
+            self.stats.not_text += 1  # (a line of legacy-encoded text, invalid UTF-8 only, is text)
             nl = block.find(b"\n", off)
             if nl < 0:
                 break
@@ -1231,6 +1232,31 @@ def read_events(src: BinaryIO, stats: ReadStats, *, name: str = "-", block_size:
     at the end of the file before goes on in this one's leading lines (its lines 0 and below: the file before's).
     """
     return _named(_Reader(src, stats, block_size, line_cap, horizon, carry, handover).events(), name)
+
+
+class NotTextLog(UnreadableInput):
+    """An input whose lines are mostly not text and that gave no event (a binary file): not a log, so its
+    "no error events" would be an all-clear on something never judged."""
+
+
+def not_a_text_log(stats: ReadStats, events_read: bool) -> str | None:
+    """Why an input read whole is not a text log (more than half of its lines are not text, `ReadStats.not_text`:
+    a NUL or another control byte in them, and it gave no event), or None. A log with a few such lines, one in a
+    legacy encoding (invalid UTF-8 but no control bytes), or one with an event read, is a log."""
+    if events_read or stats.not_text * 2 <= stats.lines:
+        return None
+    return f"not a text log ({stats.not_text:,} of {stats.lines:,} lines are not text)"
+
+
+def text_log(events: Iterator[RawEvent], stats: ReadStats, name: str) -> Iterator[RawEvent]:
+    """`events`; NotTextLog naming the input when it is not a text log (`not_a_text_log`)."""
+    read = False
+    for event in events:
+        read = True
+        yield event
+    why = not_a_text_log(stats, read)
+    if why is not None:
+        raise NotTextLog(f"{why}; nothing was judged", path="<stdin>" if name == "-" else name)
 
 
 def _named(events: Iterator[RawEvent], name: str) -> Iterator[RawEvent]:

@@ -316,7 +316,8 @@ def triage_html(report: TriageReport) -> str:
     if notes:
         body.append(f"<h2>Notes on the input</h2><ul>{''.join(notes)}</ul>")
     if not report.groups:
-        body.append(f"<p>{_e(no_events(s))}</p>" if s.get("filtered_out") else "<p>No error events.</p>")
+        body.append(f"<p>{_e(no_events(s))}</p>" if s.get("filtered_out") or s.get("not_text_inputs")
+                    else "<p>No error events.</p>")
     return _page(f"Incident report: {_e(name)}", "\n".join(body))
 
 

@@ -295,11 +295,17 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
     for sample in s.get("corrupt_samples", [])[:5]:
         console.print(f"[yellow]corrupt line {escape(sample_where(sample))}:[/] {escape(str(sample[1]))}")
     if not report.groups:
-        console.print(no_events(s) if s.get("filtered_out") else "[green]No error events.[/]")
+        console.print(no_events(s) if s.get("filtered_out") or s.get("not_text_inputs")
+                      else "[green]No error events.[/]")
 
 
 def no_events(summary: dict[str, Any]) -> str:
-    """What an empty report says when the filters left nothing: not an all-clear."""
+    """What an empty report says when the filters left nothing, or an input was not a text log: not an
+    all-clear."""
+    if summary.get("not_text_inputs"):
+        skipped = summary["not_text_inputs"]
+        return (f"No error events in the text logs; {len(skipped)} input{'s' if len(skipped) > 1 else ''} not "
+                f"judged (not a text log: {', '.join(skipped)}).")
     return (f"No error events match the filters ({summary['filtered_out']} filtered out by --since, --until, "
             "--label, --category or --min-severity).")
 
@@ -311,7 +317,8 @@ def input_line(item: dict[str, Any]) -> str:
     if first and last:
         a, b = datetime.fromisoformat(first), datetime.fromisoformat(last)
         span = f", {_ts(a)} – {_ts(b) if a.date() != b.date() else f'{b:%H:%M:%S}'}"
-    return f"{item['input']}: {item['lines']:,} lines, {item['bytes']:,} bytes{span}"
+    judged = ", not a text log: not judged" if item.get("not_text") else ""
+    return f"{item['input']}: {item['lines']:,} lines, {item['bytes']:,} bytes{span}{judged}"
 
 
 def sample_where(sample: list[Any]) -> str:
@@ -335,8 +342,10 @@ def write_markdown(report: TriageReport, out: TextIO) -> None:
         out.write(f"- Corrupt lines skipped: {s['corrupt_lines']}\n")
     if s.get("filtered_out"):
         out.write(f"- Error events filtered out: {s['filtered_out']}\n")
-        if not report.groups:
-            out.write(f"\n{md_text(no_events(s))}\n")
+    for name in s.get("not_text_inputs", ()):
+        out.write(f"- Not judged: {md_text(next(w for w in s['warnings'] if w.startswith(f'{name}: ')))}\n")
+    if not report.groups and (s.get("filtered_out") or s.get("not_text_inputs")):
+        out.write(f"\n{md_text(no_events(s))}\n")
     if report.groups:
         out.write("\n## Groups\n\n| Severity | Label | Count | First seen | Last seen | Sample "
                   "| Playbook |\n|---|---|---|---|---|---|---|\n")

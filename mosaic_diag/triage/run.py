@@ -338,6 +338,7 @@ class MultiTriageSession:
         self.files = files
         self.name = ", ".join(f.name for f in files)
         self.reads: list[tuple[LogFile, Any]] = []
+        self.not_text: dict[str, str] = {}  # the inputs that are not text logs (binary files): why, by name
         self.on_progress = on_progress
         self.events: Iterator[ErrorEvent] = self._events()
 
@@ -366,9 +367,27 @@ class MultiTriageSession:
                             report(lines_before + stats.lines, None)
                     src = ProgressStream(src, step)
                 self.run.read_from(f.name)
-                yield from self.run.process(self._placed(read_events(src, stats, name=f.path, handover=handover)))
+                raws = self._judged(read_events(src, stats, name=f.path, handover=handover), f, stats)
+                yield from self.run.process(self._placed(raws))
             done += f.size or 0
             lines += stats.lines
+        if len(self.not_text) == len(self.files):  # not one text log: nothing to report on (as for one file)
+            from mosaic_diag.logs.reader import NotTextLog
+
+            raise NotTextLog("; ".join(f"{name}: {why}" for name, why in self.not_text.items())
+                             + "; nothing was judged")
+
+    def _judged(self, raws: Iterator[RawEvent], f: LogFile, stats: Any) -> Iterator[RawEvent]:
+        """`raws`; a file that is not a text log (`logs.reader.not_a_text_log`) is noted in `not_text`."""
+        from mosaic_diag.logs.reader import not_a_text_log
+
+        read = False
+        for raw in raws:
+            read = read or raw.line > 0  # (lines 0 and below: an event of the file before, handed on)
+            yield raw
+        why = not_a_text_log(stats, read)
+        if why is not None:
+            self.not_text[f.name] = why
 
     def _placed(self, raws: Iterator[RawEvent]) -> Iterator[RawEvent]:
         """The events of the file being read; one that started in a file before (its lines 0 and below, handed
@@ -404,6 +423,10 @@ class MultiTriageSession:
             inputs.append({"input": f.name, "lines": st.lines, "bytes": st.bytes,
                            "first_timestamp": st.first_ts.isoformat() if st.first_ts else None,
                            "last_timestamp": st.last_ts.isoformat() if st.last_ts else None})
+            if f.name in self.not_text:  # said once, its lines not counted as a log's corrupt lines
+                inputs[-1]["not_text"] = True
+                warnings.append(f"{f.name}: {self.not_text[f.name]}; nothing was judged")
+                continue
             shapes.update(st.shapes)
             levels.update(st.levels)
             samples += [[line, reason, f.name] for line, reason in st.corrupt_samples]
@@ -416,7 +439,8 @@ class MultiTriageSession:
             "inputs": inputs,
             "lines": sum(st.lines for _, st in self.reads),
             "bytes": sum(st.bytes for _, st in self.reads),
-            "corrupt_lines": sum(st.corrupt for _, st in self.reads),
+            "corrupt_lines": sum(st.corrupt for f, st in self.reads if f.name not in self.not_text),
+            "not_text_inputs": list(self.not_text),
             "corrupt_samples": samples[:MAX_CORRUPT_SAMPLES],
             "warnings": warnings,
             "shapes": dict(shapes),
@@ -443,6 +467,7 @@ def open_triage(source: str | Sequence[str], *, stdin: Any = None, stream: Any =
     and the size of the file (compressed bytes for gzip); for a pipe or a stream (no size to read
     towards) `(lines read so far, None)`."""
     from mosaic_diag.logs import ReadStats, open_source, read_events
+    from mosaic_diag.logs.reader import text_log
     from mosaic_diag.logs.source import ProgressStream
 
     classifier = Classifier.default(rules)
@@ -467,4 +492,5 @@ def open_triage(source: str | Sequence[str], *, stdin: Any = None, stream: Any =
                                  else report(stats.lines, None))
         run = TriageRun(classifier, options)
         name = "<stdin>" if source == "-" and stream is None else source
-        yield TriageSession(run, stats, name, run.process(read_events(src, stats, name=source)))
+        yield TriageSession(run, stats, name, run.process(text_log(read_events(src, stats, name=source), stats,
+                                                                   source)))

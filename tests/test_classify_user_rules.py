@@ -1,0 +1,131 @@
+"""A user rules file's regex that backtracks catastrophically does not hang `classify` or `triage`: it gives up,
+is said once on stderr as FILE:LINE: rule ID, and its rule is skipped for the rest of the run (real commands in a
+subprocess; the outcome and the message are asserted, never a duration)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mosaic_diag.classifier import taxonomy
+from mosaic_diag.classifier.classify import Classifier
+from mosaic_diag.classifier.taxonomy import Regex, UserRegex, load_taxonomy
+
+GUARD = 60  # a hang would otherwise hold the suite: the commands end long before this
+
+RULES = """\
+labels:
+  MY_SLOW_LABEL:
+    category: infrastructure
+    severity: high
+    description: never given, its pattern gives up
+rules:
+  - id: my-slow
+    label: MY_SLOW_LABEL
+    priority: 900
+    match:
+      text: '(x+x+)+y'
+  - id: my-fine
+    label: SQLITE_FALLBACK_ACTIVE
+    priority: 800
+    match:
+      text: 'fine-marker-\\d+'
+"""
+
+XS = "x" * 3000
+
+
+def _mosaic(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], capture_output=True, text=True,
+                          timeout=GUARD, cwd=cwd)
+
+
+@pytest.fixture
+def rules(tmp_path: Path) -> Path:
+    path = tmp_path / "my-rules.yml"
+    path.write_text(RULES)
+    return path
+
+
+def _gave_up_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "gave up" in line]
+
+
+def test_triage_skips_a_backtracking_user_rule_once_and_goes_on(tmp_path: Path, rules: Path) -> None:
+    lines = [f"2026-01-01 10:00:0{i} ERROR app: boom {XS}" for i in range(4)]
+    lines.append(f"2026-01-01 10:00:05 ERROR app: fine-marker-7 {XS}")
+    log = tmp_path / "app.log"
+    log.write_text("\n".join(lines) + "\n")
+    r = _mosaic("triage", str(log), "--rules", str(rules), "--no-playbooks", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 1, r.stderr  # errors found: the run went on to the end
+    assert _gave_up_lines(r.stderr) == [
+        f"{rules}:11: rule my-slow: pattern gave up after 0.5s on a 3,005-char text; rule skipped"]
+    import json
+
+    report = json.loads(r.stdout)
+    labels = {g["label"]: g["count"] for g in report["groups"]}
+    assert labels.get("SQLITE_FALLBACK_ACTIVE") == 1  # the other user rule still labels
+    assert "MY_SLOW_LABEL" not in labels
+    assert sum(labels.values()) == 5
+
+
+def test_the_config_rules_setting_is_guarded_too(tmp_path: Path, rules: Path) -> None:
+    (tmp_path / "mosaic-diag.toml").write_text(f'rules = "{rules.name}"\n')
+    (tmp_path / ".git").mkdir()  # the repository root the config is read from
+    log = tmp_path / "app.log"
+    log.write_text(f"2026-01-01 10:00:00 ERROR app: boom {XS}\n2026-01-01 10:00:01 ERROR app: boom {XS}y\n")
+    r = _mosaic("triage", str(log), "--no-playbooks", cwd=tmp_path)
+    assert r.returncode == 1, r.stderr
+    assert len(_gave_up_lines(r.stderr)) == 1
+    assert "rule my-slow" in r.stderr
+    assert "MY_SLOW_LABEL" not in r.stdout  # skipped for the rest of the run: the line ending in y is not it
+
+
+def test_classify_gives_up_and_answers_by_the_other_rules(tmp_path: Path, rules: Path) -> None:
+    r = _mosaic("classify", f"boom {XS}", "--rules", str(rules), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("UNKNOWN_ERROR")
+    assert _gave_up_lines(r.stderr) == [
+        f"{rules}:11: rule my-slow: pattern gave up after 0.5s on a 3,005-char text; rule skipped"]
+    fine = _mosaic("classify", "fine-marker-3 boom", "--rules", str(rules), cwd=tmp_path)
+    assert fine.stdout.startswith("SQLITE_FALLBACK_ACTIVE"), fine.stderr
+    assert fine.stderr == ""  # my-slow is searched first (priority 900): quick on a text without a run of x
+
+
+def test_a_fast_user_pattern_matches_as_before(tmp_path: Path, rules: Path) -> None:
+    tax = load_taxonomy(rules)
+    fine = next(r for r in tax.rules if r.id == "my-fine")
+    assert isinstance(fine.match[0].text, UserRegex)
+    assert Classifier(tax).classify_text("ERROR FINE-MARKER-12 here").label == "SQLITE_FALLBACK_ACTIVE"
+
+
+def test_shipped_rules_keep_the_stdlib_engine(rules: Path) -> None:
+    shipped = [getattr(c, k) for r in load_taxonomy(rules).rules if r.source.startswith("mosaic_diag/")
+               for c in (*r.match, *r.unless) for k in ("message", "text", "log", "frames", "host", "logger", "frame")
+               if getattr(c, k) is not None]
+    assert shipped and all(type(rx) is Regex for rx in shipped)
+
+
+def test_a_pattern_slow_on_every_text_gives_up_on_its_budget(rules: Path, monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    monkeypatch.setattr(taxonomy, "USER_PATTERN_BUDGET", 0.0)  # a budget of nothing: spent at the first search
+    notes: list[str] = []
+    clf = Classifier(load_taxonomy(rules), on_skip=notes.append)
+    for i in range(3):
+        assert clf.classify_text(f"fine-marker-{i} boom").label in {"UNKNOWN_ERROR", "SQLITE_FALLBACK_ACTIVE"}
+    assert len(notes) == 2  # each user rule once, then skipped
+    assert all(re.fullmatch(r".*my-rules\.yml:\d+: rule my-\w+: pattern gave up after 0s of slow searches in all; "
+                            r"rule skipped", n) for n in notes)
+    assert {r.id for r in clf.rules} & {"my-slow", "my-fine"} == set()
+
+
+def test_a_user_regex_the_engine_rejects_is_a_load_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yml"
+    path.write_text("rules:\n  - id: x\n    label: PG_AUTH_FAILED\n    match: {text: ['(unclosed']}\n")
+    r = _mosaic("classify", "boom", "--rules", str(path), cwd=tmp_path)
+    assert r.returncode == 2
+    assert f"{path}:4" in r.stderr and "bad regex" in r.stderr
