@@ -265,3 +265,10 @@ def test_identifiers_in_list_tables_are_never_split_across_lines():
             assert all(len(line) <= int(width) for line in r.stdout.splitlines()), (args, width)
             for word in words:
                 assert word in r.stdout, (args, width, word)
+
+
+def test_manifest_history_refuses_a_limit_below_one():
+    for value in ("-1", "0"):
+        r = run("manifest", "history", "--limit", value)
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert "--limit" in r.stderr and "Traceback" not in r.stderr

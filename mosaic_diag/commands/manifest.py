@@ -256,7 +256,7 @@ def record_cmd(
 
 @manifest_app.command("history")
 def history_cmd(
-    limit: Annotated[int, typer.Option(help="How many records, newest first.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, help="How many records, newest first.")] = 20,
     repo: RepoOption = Path("."),
     fmt: FormatOption = OutputFormat.table,
 ) -> int:
