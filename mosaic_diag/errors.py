@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -60,6 +61,8 @@ def no_such(path: object, what: str = "file", kind: type[DiagError] | None = Non
     error = kind or UsageError
     if str(path) == "-":
         return error(f"stdin is not read here: give a {what.split(' or ')[0]} name", path="-")
+    if os.path.isdir(str(path)):  # (there, but not a file: `--db /tmp` said "no such file")
+        return error(f"is a directory, not a {what.split(' or ')[0]}", path=str(path))
     return error(f"no such {what}", path=str(path))
 
 

@@ -272,3 +272,10 @@ def test_manifest_history_refuses_a_limit_below_one():
         r = run("manifest", "history", "--limit", value)
         assert r.returncode == 2, r.stdout + r.stderr
         assert "--limit" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_directory_where_a_file_is_read_is_named_so(tmp_path):
+    """`dlq list --db /tmp` said `/tmp: no such SQLite dead-letter file`, though /tmp is there."""
+    r = run("dlq", "list", "--db", str(tmp_path))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"{tmp_path}: is a directory, not a SQLite dead-letter file" in r.stderr, r.stderr
