@@ -3,7 +3,7 @@ the runtime kit's `/health` (`deployment.git_commit_full`), polled until a deadl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,8 +17,10 @@ Sleep = Callable[[float], None]
 
 @dataclass(frozen=True)
 class WaitOutcome:
-    """`state`: live, failed (Render says the deploy failed), superseded (a newer deploy replaced it)
-    or timeout. `since`: when it went live (or when its deploy started, for a failure).
+    """`state`: live, failed (Render says the deploy failed), superseded (a newer deploy replaced it:
+    Render deactivated it, or /health reports a commit that is neither it nor one serving before it) or
+    timeout (neither within the wait: no verdict on the commit). `since`: when it went live (or when its
+    deploy started, for a failure).
     `health_answered`: whether /health ever reported a commit while it was polled (None: not polled)."""
 
     state: str
@@ -70,12 +72,18 @@ def newest_deploy_of(api: Any, sha: str) -> Mapping[str, Any] | None:
     return None
 
 
+def _same(commit: str, sha: str) -> bool:
+    return commit == sha or (len(commit) >= 7 and sha.startswith(commit))
+
+
 def wait_for_commit(sha: str, *, api: Any = None, health_url: str | None = None, timeout_s: float,
-                    poll_s: float, clock: Clock, sleep: Sleep,
-                    on_wait: Callable[[str], None] | None = None) -> WaitOutcome:
+                    poll_s: float, clock: Clock, sleep: Sleep, on_wait: Callable[[str], None] | None = None,
+                    previous: Collection[str] | None = None) -> WaitOutcome:
     """Poll until `sha` serves (Render's deploy of it is live, then /health reports it), Render
     reports its deploy failed, or `timeout_s` passes. Render API errors raise (DiagError); /health
-    that cannot be reached is polled again (the app restarts while it deploys)."""
+    that cannot be reached is polled again (the app restarts while it deploys). With `previous` (the
+    commits that may serve until `sha` does: the one /health reported and the branch head before the
+    push), /health reporting any other commit is `superseded`: someone deployed after us."""
     if api is None and health_url is None:
         raise ValueError("wait_for_commit needs a Render API or a health URL")
     start = clock()
@@ -120,9 +128,13 @@ def wait_for_commit(sha: str, *, api: Any = None, health_url: str | None = None,
     while True:
         commit, how = health_commit(health_url)
         answered = answered or commit is not None
-        if commit is not None and (commit == sha or (len(commit) >= 7 and sha.startswith(commit))):
+        if commit is not None and _same(commit, sha):
             return WaitOutcome("live", f"{redact_text(health_url)} reports {sha[:12]}", live_at or clock(), deploy,
                                status, True)
+        if commit is not None and previous is not None and not any(_same(commit, p) for p in previous if p):
+            return WaitOutcome("superseded", f"{redact_text(health_url)} reports {commit[:12]}, neither "
+                               f"{sha[:12]} nor the commit serving before it: a newer deploy replaced it",
+                               clock(), deploy, status, True)
         note(f"/health: {how}")
         if clock() >= deadline:
             return WaitOutcome("timeout", f"{redact_text(health_url)} did not report {sha[:12]} within "
