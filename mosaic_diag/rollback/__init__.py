@@ -18,7 +18,8 @@ Exit codes of `mosaic-diag rollback`:
   rejected the push (a hook: its message quoted), the remote moved (someone pushed since: nothing
   moved), or `--auto` found the budget spent but did not execute (dry run);
 - 2: usage or configuration: unknown sha, bad option, invalid remote or branch, an unwritable audit
-  log, render-api without its service id/key or with a deploy id of another commit, a Render API 4xx;
+  log, render-api without its service id/key or with a deploy id of another commit, a Render API 4xx, a
+  revert commit that cannot be signed (commit.gpgSign set and signing fails: nothing committed or pushed);
 - 3: the git remote, the health URL, the database or the Render API could not be reached.
 """
 
