@@ -164,12 +164,13 @@ def _guarded_run(ctx: _Context) -> None:
     except DiagError as exc:
         ctx.fail_running(str(exc))
         ctx.finish("error", str(exc), exc.exit_code)
-    except KeyboardInterrupt:  # Ctrl-C: the report says how far it got (a pending record stays pending)
+    except KeyboardInterrupt as exc:  # Ctrl-C: the report says how far it got (a pending record stays pending)
         step = ctx.report.steps[-1] if ctx.report.steps else None
         running = step is not None and step.status == "running"
         ctx.fail_running("interrupted")
         where = f"during {step.name}" if running else f"after {step.name}" if step else "at the start"
-        ctx.finish("error", f"interrupted {where}", 130)
+        said = f" ({exc})" if str(exc) else ""  # a rollback cut short says what state it left
+        ctx.finish("error", f"interrupted {where}{said}", 130)
 
 
 # -- the steps ---------------------------------------------------------------------------------------
