@@ -426,6 +426,41 @@ def test_a_deploy_replaced_by_a_newer_one_before_it_is_judged_is_superseded_not_
     assert plan.ok and plan.target_sha == second, plan.describe()  # not refused as recorded_bad
 
 
+@pytest.mark.parametrize("how", ["canceled", "deactivated"])
+def test_a_render_deploy_overtaken_by_a_newer_one_is_superseded_not_bad(project, tmp_path, how):
+    """Render cancels our build for a newer deploy (someone pushed after us), or deactivates ours when theirs goes
+    live: recorded superseded, never bad, nothing rolled back (Render is asked for no rollback), exit 3."""
+    work, remote, render, first = project
+    second = change(work, "2", "second")
+    other = tmp_path / "other"
+    theirs: list[str] = []
+
+    def overtaken() -> None:
+        if theirs:
+            return
+        git(tmp_path, "clone", "-q", str(remote), str(other))
+        write(other, "app/main.py", "VERSION = 30\n")
+        theirs.append(commit_all(other, "theirs, on top of ours"))
+        git(other, "push", "-q", "origin", "main")
+        ours = next(d for d in render.deploys if d["commit"]["id"] == second)
+        render.set_status(ours["id"], "canceled" if how == "canceled" else "live")
+        render.add_deploy(theirs[0], "build_in_progress" if how == "canceled" else "live")
+
+    clock = FakeClock()
+    clock.on_sleep = overtaken
+    report = deploy(work, clock)
+    assert (report.verdict, report.exit_code) == ("superseded", 3), report.to_dict()
+    wait = next(s for s in report.steps if s.name == "wait")
+    assert wait.details["state"] == "superseded" and wait.details["render_status"] == how, wait.to_dict()
+    said = f"newer deploy (of {theirs[0][:12]})" if how == "canceled" else "replaced by a newer deploy"
+    assert said in wait.message, wait.message
+    assert [s.name for s in report.steps][-2:] == ["wait", "verdict"]
+    history = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()
+    assert (history[0].commit, history[0].status) == (second, "superseded")
+    assert not any(path.endswith("/rollback") for _, path in render.calls())
+    assert remote_head(work, remote) == theirs[0]
+
+
 def test_a_health_url_that_never_answers_is_not_judged_but_one_that_answered_before_is(project, monkeypatch):
     """A wrong --health-url (a closed port: nothing ever answers) must not judge a deploy bad and roll it back:
     exit 3, recorded unjudged. A /health that answered before the push and not after: not judged either (the

@@ -63,13 +63,25 @@ def health_commit(url: str, *, timeout: float = 5.0) -> tuple[str | None, str]:
     return commit.strip().lower(), f"{status}, commit {commit.strip()[:12]}"
 
 
+def _commit_of(deploy: Mapping[str, Any]) -> str | None:
+    commit = deploy.get("commit")
+    return commit.get("id") if isinstance(commit, dict) else None
+
+
 def newest_deploy_of(api: Any, sha: str) -> Mapping[str, Any] | None:
     """The newest Render deploy of `sha` (any status), from the first pages of the deploy list."""
+    return _deploy_and_newer(api, sha)[0]
+
+
+def _deploy_and_newer(api: Any, sha: str) -> tuple[Mapping[str, Any] | None, str | None]:
+    """(the newest Render deploy of `sha`, the commit of a newer deploy of another commit, if any)."""
+    newer: str | None = None
     for deploy in api.iter_deploys(page_size=20, max_pages=3):
-        commit = deploy.get("commit") if isinstance(deploy.get("commit"), dict) else {}
-        if commit.get("id") == sha:
-            return deploy
-    return None
+        commit = _commit_of(deploy)
+        if commit == sha:
+            return deploy, newer
+        newer = newer or commit
+    return None, newer
 
 
 def _same(commit: str, sha: str) -> bool:
@@ -102,10 +114,15 @@ def wait_for_commit(sha: str, *, api: Any = None, health_url: str | None = None,
         sleep(max(0.0, min(poll_s, (deadline - clock()).total_seconds())))
 
     while api is not None:
-        deploy = newest_deploy_of(api, sha)
+        deploy, newer = _deploy_and_newer(api, sha)
         status = str(deploy.get("status")) if deploy else None
         if status == "live":
             break
+        if status == "canceled" and newer is not None:  # Render cancels a build that a newer deploy overtook
+            assert deploy is not None
+            return WaitOutcome("superseded", f"Render deploy {deploy.get('id')} of {sha[:12]} was canceled for a "
+                               f"newer deploy (of {newer[:12]})", parse_time(deploy.get("updatedAt")) or start,
+                               deploy, status)
         if status in FAILED_STATUSES:
             assert deploy is not None
             return WaitOutcome("failed", f"Render deploy {deploy.get('id')} of {sha[:12]} ended {status}",
