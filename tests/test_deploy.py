@@ -424,6 +424,34 @@ def test_a_deploy_replaced_by_a_newer_one_before_it_is_judged_is_superseded_not_
     assert plan.ok and plan.target_sha == first, plan.describe()
     plan = plan_rollback(work, second, store=store)
     assert plan.ok and plan.target_sha == second, plan.describe()  # not refused as recorded_bad
+    # replaced during the watch: what /health and the log say from then on is theirs, not ours to be judged by
+    git(work, "merge", "-q", "--ff-only", theirs[0])
+    fourth = change(work, "4", "fourth")
+    health = HealthServer()
+    health.commit, health.metrics = fourth, {"error_rate": 0.0, "requests_total": 50}
+
+    def theirs_fail_during_our_watch() -> None:
+        if len(theirs) > 1:
+            return
+        git(other, "pull", "-q", "--ff-only", "origin", "main")
+        write(other, "app/main.py", "VERSION = 50\n")
+        theirs.append(commit_all(other, "theirs again, failing"))
+        git(other, "push", "-q", "origin", "main")
+        health.commit, health.metrics = theirs[1], {"error_rate": 0.9, "requests_total": 50}
+        app_log(work / "app.log", fail=True)
+
+    try:
+        clock = FakeClock()
+        clock.on_sleep = theirs_fail_during_our_watch
+        report = deploy(work, clock, health_url=health.url)
+    finally:
+        health.stop()
+    assert (report.verdict, report.exit_code) == ("superseded", 3), report.to_dict()
+    assert [s.name for s in report.steps][-3:] == ["wait", "watch", "verdict"]
+    assert f"reports {theirs[1][:12]}, neither {fourth[:12]}" in report.steps[-2].message
+    assert "during the watch" in report.reason and remote_head(work, remote) == theirs[1]
+    assert [(r.commit, r.status) for r in store.history()[:2]] == [(fourth, "superseded"), (fourth, "pending")]
+    assert not any(a.get("action") == "rollback" for a in audit_lines(work))
 
 
 @pytest.mark.parametrize("how", ["canceled", "deactivated"])

@@ -149,7 +149,7 @@ def _guarded_run(ctx: _Context) -> None:
             _unjudged(ctx, outcome)
             return
         if outcome.state == "superseded":
-            _superseded(ctx, outcome)
+            _superseded(ctx, outcome.message)
             return
         if outcome.state == "timeout":
             _timed_out(ctx, outcome)
@@ -356,7 +356,7 @@ def _wait(ctx: _Context) -> WaitOutcome:
     outcome = wait_for_commit(ctx.sha, api=ctx.api, health_url=ctx.opts.health_url,
                               timeout_s=ctx.opts.wait_timeout_s, poll_s=ctx.opts.poll_s, clock=ctx.clock,
                               sleep=ctx.sleep, on_wait=ctx.progress(step),
-                              previous={c for c in (ctx.remote_head, ctx.serving_before) if c})
+                              previous=_previous(ctx))
     ctx.end(step, "ok" if outcome.state == "live" else "failed", outcome.message, **outcome.to_dict())
     return outcome
 
@@ -415,12 +415,12 @@ def _timed_out(ctx: _Context, outcome: WaitOutcome) -> None:
     ctx.finish("error", reason, ExitCode.UNREACHABLE)
 
 
-def _superseded(ctx: _Context, outcome: WaitOutcome) -> None:
-    """A newer deploy (someone else's) replaced the commit before it was judged: recorded `superseded`, never
-    `bad` (nothing says it is), and nothing rolled back (that would undo the other deploy); exit 3."""
-    step = ctx.begin("verdict")
-    reason = f"{outcome.message}: {ctx.sha[:12]} is not judged and nothing is rolled back (it would undo that deploy)"
-    _store(ctx, "superseded", outcome.message)
+def _superseded(ctx: _Context, why: str, step: StepRecord | None = None) -> None:
+    """A newer deploy (someone else's) replaced the commit before it was judged (`why`): recorded `superseded`,
+    never `bad` (nothing says it is), and nothing rolled back (that would undo the other deploy); exit 3."""
+    step = step or ctx.begin("verdict")
+    reason = f"{why}: {ctx.sha[:12]} is not judged and nothing is rolled back (it would undo that deploy)"
+    _store(ctx, "superseded", why)
     ctx.end(step, "failed", f"SUPERSEDED: {reason}; recorded superseded (never a rollback target)")
     ctx.finish("superseded", reason, ExitCode.UNREACHABLE)
 
@@ -429,7 +429,10 @@ def _watch(ctx: _Context, outcome: WaitOutcome) -> Judgement:
     step = ctx.begin("watch")
     judgement = watch_and_judge(ctx.sha, outcome.since, ctx.opts, render_settings=ctx.render_settings,
                                 config=ctx.config, rules=_rules(ctx), planner=_planner(ctx), clock=ctx.clock,
-                                sleep=ctx.sleep, on_wait=ctx.progress(step))
+                                sleep=ctx.sleep, on_wait=ctx.progress(step), previous=_previous(ctx))
+    if judgement.verdict == "superseded":
+        ctx.end(step, "failed", judgement.reasons[0], **judgement.to_dict())
+        return judgement
     ctx.report.labels = labels_of(judgement.logs)
     found = ", ".join(f"{e['label']} x{e['count']}" for e in ctx.report.labels[:5]) or "no error events"
     if judgement.logs is None:  # nothing was read: say so, not "no error events"
@@ -460,6 +463,9 @@ def _resume_autodeploy(ctx: _Context) -> str:
 
 def _verdict(ctx: _Context, judgement: Judgement) -> None:
     step = ctx.begin("verdict")
+    if judgement.verdict == "superseded":  # someone deployed during the watch: what was read is not ours alone
+        _superseded(ctx, judgement.reasons[0], step)
+        return
     if judgement.verdict == "unjudged":  # serving, but nothing read could judge it: never the last good deploy
         reason = "; ".join(judgement.reasons)
         _store(ctx, "unjudged", reason)
@@ -560,6 +566,11 @@ def _playbooks(ctx: _Context, logs: LogTriage | None) -> None:
 
 
 # -- helpers -----------------------------------------------------------------------------------------
+def _previous(ctx: _Context) -> set[str]:
+    """The commits that may serve until ours does (an old instance): the branch head and /health's before the push."""
+    return {c for c in (ctx.remote_head, ctx.serving_before) if c}
+
+
 def _store(ctx: _Context, status: str, note: str) -> Any:
     if ctx.store is None or ctx.manifest is None:
         return None
