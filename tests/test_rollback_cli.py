@@ -92,6 +92,23 @@ def test_manifest_generate_diff_record_history(repo):
     assert r.returncode == 2 and r.stderr.startswith("mosaic-diag: error: unknown git ref 'nope'")
 
 
+def test_history_shows_superseded_and_unjudged_deploys_and_previous_passes_them_by(repo):
+    """Records a deploy closes as superseded or unjudged are listed as such; `rollback --previous` skips them
+    (never judged good) and an explicit target of one is not refused as recorded bad."""
+    c = repo.commits
+    assert run(repo, "manifest", "record", c["c4"]).returncode == 0
+    r = run(repo, "manifest", "record", "--status", "superseded", "--note", "replaced by a newer deploy")
+    assert r.returncode == 0 and "superseded" in r.stdout, r.stderr
+    assert run(repo, "manifest", "record", c["c3"], "--status", "unjudged").returncode == 0
+    r = run(repo, "manifest", "history")
+    assert [line.split()[3] for line in r.stdout.splitlines()] == ["unjudged", "superseded", "deployed"], r.stdout
+    assert "superseded  replaced by a newer deploy" in r.stdout
+    r = run(repo, "rollback", "--previous", "--dry-run")
+    assert r.returncode == 0 and f"target:   {c['c4'][:12]}" in r.stdout, r.stdout + r.stderr
+    r = run(repo, "rollback", c["c3"], "--dry-run", "--allow-schema-change")
+    assert r.returncode == 0 and "recorded as bad" not in r.stdout + r.stderr, r.stdout + r.stderr
+
+
 def test_manifest_record_on_a_dirty_tree_says_so_and_records_head(repo):
     """`manifest record` (and `manifest generate HEAD`) with uncommitted changes: one stderr line naming how
     many and the first paths, that the manifest is HEAD's; HEAD recorded all the same; JSON stdout intact."""
