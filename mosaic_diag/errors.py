@@ -14,6 +14,7 @@ class ExitCode(IntEnum):
     FINDINGS = 1
     USAGE = 2
     UNREACHABLE = 3
+    INTERRUPTED = 130
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,12 @@ class DiagError(Exception):
         if path is not None:
             where = f"{path}:{line}: " if line is not None else f"{path}: "
         super().__init__(f"{where}{message}")
+
+
+class Interrupted(DiagError):
+    """Ctrl-C or SIGTERM cut a command short: the message says what state it left things in (exit 130)."""
+
+    exit_code = ExitCode.INTERRUPTED
 
 
 class UsageError(DiagError):

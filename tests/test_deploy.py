@@ -343,12 +343,14 @@ def test_health_only_deploys_judge_by_the_logs_and_a_commit_that_never_serves_ti
         seventh = commit_all(work, "seventh")
         clock = FakeClock()
         report = deploy(work, clock, health_url=health.url, wait_timeout_s=20.0)  # /health keeps the sixth
-        assert (report.verdict, report.exit_code) == ("bad", 1)
+        # timed out: no verdict on the seventh (still building? never came up?): not judged, exit 3, never "bad"
+        assert (report.verdict, report.exit_code) == ("error", 3), report.to_dict()
         wait = next(s for s in report.steps if s.name == "wait")
         assert wait.status == "failed" and "did not report" in wait.message and sixth[:12] in wait.message
-        assert "rollback" not in [s.name for s in report.steps]
+        assert "not seen serving within --wait-timeout" in report.reason
+        assert "rollback" not in [s.name for s in report.steps] and remote_head(work, remote) == seventh
         history = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()
-        assert (history[0].commit, history[0].status) == (seventh, "bad")
+        assert (history[0].commit, history[0].status) == (seventh, "unjudged")
         # without a log or the Render service only /health's error budget can judge: a /health without it (not the
         # runtime kit's) is exit 2 before anything is pushed (such a deploy was judged good on nothing)
         write(work, "app/main.py", "VERSION = 8\n")
@@ -374,14 +376,123 @@ def test_health_only_deploys_judge_by_the_logs_and_a_commit_that_never_serves_ti
         assert (report.verdict, report.exit_code) == ("error", 3), report.to_dict()
         assert "nothing judged the deploy" in report.reason
         history = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()
-        assert (history[0].commit, history[0].status) == (ninth, "pending")
+        assert (history[0].commit, history[0].status) == (ninth, "unjudged")
     finally:
         health.stop()
 
 
+def test_a_deploy_replaced_by_a_newer_one_before_it_is_judged_is_superseded_not_bad(project, monkeypatch, tmp_path):
+    """Someone pushes from another clone (and the platform deploys it) after our push, before /health reported
+    our commit: ours is recorded superseded, never bad; nothing is rolled back (that would undo their deploy),
+    exit 3. `rollback --previous` still goes to the last good deploy, and the superseded commit is no refused
+    target (it was never judged)."""
+    from mosaic_diag.rollback import plan_rollback
+
+    work, remote, render, first = project
+    for name in ("RENDER_API_KEY", "RENDER_SERVICE_ID"):
+        monkeypatch.delenv(name)
+    health = HealthServer()
+    health.commit = first
+    other = tmp_path / "other"
+    theirs: list[str] = []
+
+    def someone_else_deploys() -> None:
+        if theirs:
+            return
+        git(tmp_path, "clone", "-q", str(remote), str(other))
+        write(other, "app/main.py", "VERSION = 30\n")
+        theirs.append(commit_all(other, "theirs, on top of ours"))
+        git(other, "push", "-q", "origin", "main")
+        health.commit = theirs[0]
+
+    try:
+        second = change(work, "2", "second")
+        clock = FakeClock()
+        clock.on_sleep = someone_else_deploys
+        report = deploy(work, clock, health_url=health.url)
+    finally:
+        health.stop()
+    assert (report.verdict, report.exit_code) == ("superseded", 3), report.to_dict()
+    assert [s.name for s in report.steps][-2:] == ["wait", "verdict"]  # no watch, no rollback
+    assert f"reports {theirs[0][:12]}, neither {second[:12]}" in report.reason
+    assert "nothing is rolled back" in report.reason
+    assert remote_head(work, remote) == theirs[0]
+    store = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl")
+    assert [(r.commit, r.status) for r in store.history()[:2]] == [(second, "superseded"), (second, "pending")]
+    assert not any(a.get("action") == "rollback" for a in audit_lines(work))
+    plan = plan_rollback(work, previous=True, store=store)
+    assert plan.ok and plan.target_sha == first, plan.describe()
+    plan = plan_rollback(work, second, store=store)
+    assert plan.ok and plan.target_sha == second, plan.describe()  # not refused as recorded_bad
+    # replaced during the watch: what /health and the log say from then on is theirs, not ours to be judged by
+    git(work, "merge", "-q", "--ff-only", theirs[0])
+    fourth = change(work, "4", "fourth")
+    health = HealthServer()
+    health.commit, health.metrics = fourth, {"error_rate": 0.0, "requests_total": 50}
+
+    def theirs_fail_during_our_watch() -> None:
+        if len(theirs) > 1:
+            return
+        git(other, "pull", "-q", "--ff-only", "origin", "main")
+        write(other, "app/main.py", "VERSION = 50\n")
+        theirs.append(commit_all(other, "theirs again, failing"))
+        git(other, "push", "-q", "origin", "main")
+        health.commit, health.metrics = theirs[1], {"error_rate": 0.9, "requests_total": 50}
+        app_log(work / "app.log", fail=True)
+
+    try:
+        clock = FakeClock()
+        clock.on_sleep = theirs_fail_during_our_watch
+        report = deploy(work, clock, health_url=health.url)
+    finally:
+        health.stop()
+    assert (report.verdict, report.exit_code) == ("superseded", 3), report.to_dict()
+    assert [s.name for s in report.steps][-3:] == ["wait", "watch", "verdict"]
+    assert f"reports {theirs[1][:12]}, neither {fourth[:12]}" in report.steps[-2].message
+    assert "during the watch" in report.reason and remote_head(work, remote) == theirs[1]
+    assert [(r.commit, r.status) for r in store.history()[:2]] == [(fourth, "superseded"), (fourth, "pending")]
+    assert not any(a.get("action") == "rollback" for a in audit_lines(work))
+
+
+@pytest.mark.parametrize("how", ["canceled", "deactivated"])
+def test_a_render_deploy_overtaken_by_a_newer_one_is_superseded_not_bad(project, tmp_path, how):
+    """Render cancels our build for a newer deploy (someone pushed after us), or deactivates ours when theirs goes
+    live: recorded superseded, never bad, nothing rolled back (Render is asked for no rollback), exit 3."""
+    work, remote, render, first = project
+    second = change(work, "2", "second")
+    other = tmp_path / "other"
+    theirs: list[str] = []
+
+    def overtaken() -> None:
+        if theirs:
+            return
+        git(tmp_path, "clone", "-q", str(remote), str(other))
+        write(other, "app/main.py", "VERSION = 30\n")
+        theirs.append(commit_all(other, "theirs, on top of ours"))
+        git(other, "push", "-q", "origin", "main")
+        ours = next(d for d in render.deploys if d["commit"]["id"] == second)
+        render.set_status(ours["id"], "canceled" if how == "canceled" else "live")
+        render.add_deploy(theirs[0], "build_in_progress" if how == "canceled" else "live")
+
+    clock = FakeClock()
+    clock.on_sleep = overtaken
+    report = deploy(work, clock)
+    assert (report.verdict, report.exit_code) == ("superseded", 3), report.to_dict()
+    wait = next(s for s in report.steps if s.name == "wait")
+    assert wait.details["state"] == "superseded" and wait.details["render_status"] == how, wait.to_dict()
+    said = f"newer deploy (of {theirs[0][:12]})" if how == "canceled" else "replaced by a newer deploy"
+    assert said in wait.message, wait.message
+    assert [s.name for s in report.steps][-2:] == ["wait", "verdict"]
+    history = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()
+    assert (history[0].commit, history[0].status) == (second, "superseded")
+    assert not any(path.endswith("/rollback") for _, path in render.calls())
+    assert remote_head(work, remote) == theirs[0]
+
+
 def test_a_health_url_that_never_answers_is_not_judged_but_one_that_answered_before_is(project, monkeypatch):
     """A wrong --health-url (a closed port: nothing ever answers) must not judge a deploy bad and roll it back:
-    exit 3, the record left pending. A /health that answered before the push and not after: bad, exit 1."""
+    exit 3, recorded unjudged. A /health that answered before the push and not after: not judged either (the
+    wait timed out: a slow start or a dead app), exit 3, never recorded bad."""
     work, remote, render, first = project
     for name in ("RENDER_API_KEY", "RENDER_SERVICE_ID"):
         monkeypatch.delenv(name)
@@ -394,7 +505,7 @@ def test_a_health_url_that_never_answers_is_not_judged_but_one_that_answered_bef
     assert "/health:" in preflight.message and "may be down" in preflight.message
     assert "never reported a commit" in report.reason and "--health-url" in report.reason
     history = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()
-    assert (history[0].commit, history[0].status) == (ninth, "pending")
+    assert (history[0].commit, history[0].status) == (ninth, "unjudged")
     assert remote_head(work, remote) == ninth  # pushed (nothing said it was wrong before), not rolled back
     health = HealthServer()
     try:
@@ -403,10 +514,10 @@ def test_a_health_url_that_never_answers_is_not_judged_but_one_that_answered_bef
         clock = FakeClock()
         clock.on_sleep = health.stop  # it served the ninth before the push and never answers after it
         report = deploy(work, clock, health_url=health.url, wait_timeout_s=20.0, rollback=False)
-        assert (report.verdict, report.exit_code) == ("bad", 1), report.to_dict()
+        assert (report.verdict, report.exit_code) == ("error", 3), report.to_dict()
         assert f"/health reports {ninth[:12]}" in report.steps[0].message
         history = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()
-        assert (history[0].commit, history[0].status) == (tenth, "bad")
+        assert (history[0].commit, history[0].status) == (tenth, "unjudged")
     finally:
         if health.server.socket.fileno() != -1:
             health.stop()

@@ -242,6 +242,38 @@ def test_sigterm_during_a_rollbacks_push_is_audited_as_interrupted(repo, tmp_pat
     assert [a["result"] for a in audit_of(repo.work)] == ["started", "interrupted"]
     assert "whether the rollback happened is not known" in audit_of(repo.work)[-1]["error"]
     assert repo.remote_head() == repo.commits["c5"]
+    # one line: what was cut short, and the state of the remote and the checkout
+    revert = audit_of(repo.work)[-1]["commit"]
+    assert err.splitlines() == [
+        f"mosaic-diag: error: interrupted while pushing the revert commit {revert[:12]} to origin main: whether it "
+        f"landed is not known (audited 'interrupted'); git ls-remote origin refs/heads/main: at {revert[:12]} it is "
+        f"rolled back, at {repo.commits['c5'][:12]} nothing changed (re-run the rollback); the checkout is untouched "
+        "(the commit is on no local branch)"], err
+    assert git(repo.work, "status", "--porcelain", "--", ":!.mosaic-diag") == ""  # (its audit log)
+    assert git(repo.work, "rev-parse", "HEAD") == repo.commits["c5"]
+
+
+def test_sigterm_while_a_rollback_reads_the_remote_says_nothing_was_done(repo, tmp_path):
+    """CI cancels a rollback while it fetches the remote (an upload-pack that takes its time): exit 130 and one line
+    saying it was cut short before it acted and that remote and checkout are as they were; nothing audited."""
+    marker = tmp_path / "in-upload-pack"
+    slow = tmp_path / "slow-upload-pack"
+    slow.write_text(f"#!/bin/sh\ntouch '{marker}'\nexec sleep 60\n")
+    slow.chmod(0o755)
+    git(repo.work, "config", "remote.origin.uploadpack", str(slow))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_DIAG_")}
+    env.update(GIT_ENV, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "rollback", repo.commits["c4"], "--yes"],
+                            cwd=repo.work, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    while not marker.exists() and proc.poll() is None:
+        threading.Event().wait(0.05)
+    os.killpg(proc.pid, signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    assert err.splitlines() == ["mosaic-diag: error: interrupted before the rollback acted: nothing was committed or "
+                                "pushed; origin main and the checkout are as they were"], err
+    assert audit_of(repo.work) == [] and repo.remote_head() == repo.commits["c5"]
 
 
 def test_a_second_deploy_or_a_rollback_from_the_same_checkout_waits_its_turn(project):

@@ -131,3 +131,17 @@ def test_a_store_file_with_bytes_that_are_not_utf8_is_one_line_naming_file_and_l
     assert main(["manifest", "history", "--repo", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "deploys.jsonl:2: bad deploy record: not UTF-8" in err
+
+
+def test_superseded_and_unjudged_deploys_are_never_rollback_targets_nor_bad(manifests, tmp_path):
+    """A deploy replaced before it was judged, or never seen serving, says nothing about its commit: `--previous`
+    skips it (it never served as judged good), and it does not mark the commit bad (a later good deploy of it
+    counts)."""
+    store = FileDeployStore(tmp_path / "deploys.jsonl", TickClock())
+    store.record(manifests["c2"], status="deployed")
+    store.record(manifests["c4"], status="superseded", note="replaced by c5 before it was judged")
+    store.record(manifests["c5"], status="unjudged", note="not seen serving within --wait-timeout")
+    assert [r.status for r in store.history()] == ["unjudged", "superseded", "deployed"]
+    assert previous_deploy(store.history(), None).commit == manifests["c2"].commit
+    store.record(manifests["c4"], status="deployed", note="deployed again, judged good")
+    assert previous_deploy(store.history(), manifests["c5"].commit).commit == manifests["c4"].commit

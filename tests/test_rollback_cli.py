@@ -92,6 +92,23 @@ def test_manifest_generate_diff_record_history(repo):
     assert r.returncode == 2 and r.stderr.startswith("mosaic-diag: error: unknown git ref 'nope'")
 
 
+def test_history_shows_superseded_and_unjudged_deploys_and_previous_passes_them_by(repo):
+    """Records a deploy closes as superseded or unjudged are listed as such; `rollback --previous` skips them
+    (never judged good) and an explicit target of one is not refused as recorded bad."""
+    c = repo.commits
+    assert run(repo, "manifest", "record", c["c4"]).returncode == 0
+    r = run(repo, "manifest", "record", "--status", "superseded", "--note", "replaced by a newer deploy")
+    assert r.returncode == 0 and "superseded" in r.stdout, r.stderr
+    assert run(repo, "manifest", "record", c["c3"], "--status", "unjudged").returncode == 0
+    r = run(repo, "manifest", "history")
+    assert [line.split()[3] for line in r.stdout.splitlines()] == ["unjudged", "superseded", "deployed"], r.stdout
+    assert "superseded  replaced by a newer deploy" in r.stdout
+    r = run(repo, "rollback", "--previous", "--dry-run")
+    assert r.returncode == 0 and f"target:   {c['c4'][:12]}" in r.stdout, r.stdout + r.stderr
+    r = run(repo, "rollback", c["c3"], "--dry-run", "--allow-schema-change")
+    assert r.returncode == 0 and "recorded as bad" not in r.stdout + r.stderr, r.stdout + r.stderr
+
+
 def test_manifest_record_on_a_dirty_tree_says_so_and_records_head(repo):
     """`manifest record` (and `manifest generate HEAD`) with uncommitted changes: one stderr line naming how
     many and the first paths, that the manifest is HEAD's; HEAD recorded all the same; JSON stdout intact."""
@@ -428,3 +445,51 @@ def test_record_in_postgres_and_previous_from_it(repo, pg_db):
     r = run(repo, "manifest", "history", "--format", "json", DATABASE_URL=pg_db)
     assert [(x["commit"], x["status"]) for x in json.loads(r.stdout)][:2] == [(repo.remote_head(), "rollback"),
                                                                              (c["c5"], "bad")]
+
+
+FAKE_SIGNER = """#!/bin/sh
+# a gpg that signs anything (git's protocol: the data on stdin, the signature on stdout, status on fd 2)
+cat >/dev/null
+printf '\\n[GNUPG:] SIG_CREATED D 1 8 00 1700000000 FAKE\\n' >&2
+printf -- '-----BEGIN PGP SIGNATURE-----\\n\\nZmFrZQ==\\n-----END PGP SIGNATURE-----\\n'
+"""
+
+
+def test_a_revert_commit_that_cannot_be_signed_is_one_line_and_nothing_is_pushed(repo, tmp_path):
+    """commit.gpgSign = true and a gpg.program that fails (`false`): exit 2, one line saying what failed, that
+    nothing was pushed and how to go on (a usable key, or signing off for this run: the operator's choice, never
+    made here); signing off for the run as the line says goes through; with a signer that works the revert commit
+    is signed (git commit-tree alone ignores commit.gpgSign)."""
+    c = repo.commits
+    git(repo.work, "config", "commit.gpgSign", "true")
+    git(repo.work, "config", "gpg.program", "false")
+    r = run(repo, "rollback", c["c4"], "--yes")
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mosaic-diag: error: the rollback commit could not be signed"), lines
+    assert "gpg failed to sign the data" in lines[0] and "gpg.program is 'false'" in lines[0]
+    assert "nothing was committed or pushed" in lines[0] and "Traceback" not in r.stderr
+    assert repo.remote_head() == c["c5"]
+    audit = [json.loads(line) for line in (repo.work / ".mosaic-diag" / "audit.log").read_text().splitlines()]
+    assert audit[-1]["result"] == "failed" and "could not be signed" in audit[-1]["error"]
+    # the way out the line names, taken by the operator: signing off for this run only
+    r = run(repo, "rollback", c["c4"], "--yes", GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="commit.gpgSign",
+            GIT_CONFIG_VALUE_0="false")
+    assert r.returncode == 0, r.stderr
+    reverted = repo.remote_head()
+    assert repo.tree_of(reverted) == repo.tree_of(c["c4"])
+    assert "gpgsig" not in git(repo.work, "cat-file", "commit", reverted)
+    assert git(repo.work, "config", "commit.gpgSign") == "true"  # the config is left as the operator has it
+    # a signer that works: the next revert commit is signed
+    signer = tmp_path / "fake-gpg"
+    signer.write_text(FAKE_SIGNER)
+    signer.chmod(0o755)
+    git(repo.work, "config", "gpg.program", str(signer))
+    git(repo.work, "merge", "-q", "--ff-only", reverted)
+    write(repo.work, "app.py", "VERSION = 6\n")
+    sixth = commit_all(repo.work, "c6 app")
+    git(repo.work, "push", "-q", "origin", "main")
+    r = run(repo, "rollback", reverted, "--yes")
+    assert r.returncode == 0, r.stderr
+    head = repo.remote_head()
+    assert head != sixth and "gpgsig -----BEGIN PGP SIGNATURE-----" in git(repo.work, "cat-file", "commit", head)

@@ -233,7 +233,8 @@ def record_cmd(
     manifest_file: Annotated[Path | None, typer.Option("--manifest", help="Record this manifest file instead.")
                              ] = None,
     status: Annotated[str, typer.Option(help="deployed (default), pending (not judged yet), rollback, "
-                                             "bad or aborted (never pushed).")] = "deployed",
+                                             "bad, aborted (never pushed), superseded (replaced before "
+                                             "it was judged) or unjudged.")] = "deployed",
     note: Annotated[str | None, typer.Option(help="A note kept with the record.")] = None,
     repo: RepoOption = Path("."),
     live: LiveOption = None,

@@ -105,9 +105,9 @@ def rollback(
     """Plan, show and (after asking) carry out a safe rollback of the deploy branch."""
     from mosaic_diag.commands._common import config_here, own_repository, sigterm_as_interrupt
     from mosaic_diag.commands.manifest import open_store_here
-    from mosaic_diag.errors import ExitCode, UsageError
+    from mosaic_diag.errors import ExitCode, Interrupted, UsageError
     from mosaic_diag.manifest import ManifestSettings
-    from mosaic_diag.rollback import STRATEGIES, execute_rollback, plan_rollback
+    from mosaic_diag.rollback import STRATEGIES, RollbackInterrupted, execute_rollback, plan_rollback
 
     if sum((sha is not None, previous, auto)) != 1:
         raise UsageError("give exactly one of SHA, --previous or --auto")
@@ -121,65 +121,73 @@ def rollback(
         raise UsageError("--render-deploy-id goes with --strategy render-api")
     own_repository()
     sigterm_as_interrupt()
-    cfg = config_here(repo)
-    root = cfg.root  # the repository's top level: config, store and audit log are found from it
-    env = os.environ
-    rep = _Report(fmt)
-    remote = remote or str(cfg.get("rollback.remote", "origin"))
-    branch = branch or str(cfg.get("rollback.branch", "main"))
-    store = open_store_here(root)
+    said = {"where": "nothing was changed"}
+    try:
+        cfg = config_here(repo)
+        root = cfg.root  # the repository's top level: config, store and audit log are found from it
+        env = os.environ
+        rep = _Report(fmt)
+        remote = remote or str(cfg.get("rollback.remote", "origin"))
+        branch = branch or str(cfg.get("rollback.branch", "main"))
+        store = open_store_here(root)
 
-    reading: ErrorBudgetReading | None = None
-    judged: str | None = None
-    if auto:
-        reading, judged = _judge(cfg, root, remote, branch, store, health_url, log, error_budget, min_requests,
-                                 window, rep)
-        if reading is None:
-            return rep.done(ExitCode.FINDINGS, action="refused")
-        if not reading.over_budget:
+        reading: ErrorBudgetReading | None = None
+        judged: str | None = None
+        if auto:
+            reading, judged = _judge(cfg, root, remote, branch, store, health_url, log, error_budget, min_requests,
+                                     window, rep)
+            if reading is None:
+                return rep.done(ExitCode.FINDINGS, action="refused")
+            if not reading.over_budget:
+                return rep.done(ExitCode.OK, action="none")
+            previous = True
+
+        render = None
+        missing: tuple[str, ...] = ()
+        if strategy == "render-api":
+            from mosaic_diag.platform.render_api import render_target_from
+
+            render, missing_list = render_target_from(cfg, env)
+            missing = tuple(missing_list)
+        said["where"] = f"nothing was committed or pushed; {remote} {branch} and the checkout are as they were"
+        plan = plan_rollback(
+            root, sha, previous=previous, strategy=strategy, remote=remote, branch=branch,
+            allow_schema_change=allow_schema_change, allow_off_branch=allow_off_branch,
+            allow_recorded_bad=allow_recorded_bad, judged_commit=judged, store=store, render=render,
+            render_missing=missing, render_deploy_id=render_deploy_id, settings=ManifestSettings.from_config(cfg),
+            env=env,
+        )
+        _show_plan(plan, rep)
+        if not plan.ok:
+            return rep.done(plan.refusal_exit_code, action="refused")
+        if plan.nothing_to_do:
+            if auto:  # over budget, and what serves is already the last good deploy's code: no rollback can help
+                serving, good = (plan.deployed_sha or "?")[:12], (plan.target_sha or "?")[:12]
+                message = (f"over budget, but {serving} already serves the code of the last good deploy ({good}): "
+                           "nothing to roll back to; the fault is elsewhere (the database, a provider, the "
+                           "configuration)")
+                rep.say(message)
+                return rep.done(ExitCode.FINDINGS, action="none", message=message)
             return rep.done(ExitCode.OK, action="none")
-        previous = True
-
-    render = None
-    missing: tuple[str, ...] = ()
-    if strategy == "render-api":
-        from mosaic_diag.platform.render_api import render_target_from
-
-        render, missing_list = render_target_from(cfg, env)
-        missing = tuple(missing_list)
-    plan = plan_rollback(
-        root, sha, previous=previous, strategy=strategy, remote=remote, branch=branch,
-        allow_schema_change=allow_schema_change, allow_off_branch=allow_off_branch,
-        allow_recorded_bad=allow_recorded_bad, judged_commit=judged, store=store, render=render,
-        render_missing=missing, render_deploy_id=render_deploy_id, settings=ManifestSettings.from_config(cfg),
-        env=env,
-    )
-    _show_plan(plan, rep)
-    if not plan.ok:
-        return rep.done(plan.refusal_exit_code, action="refused")
-    if plan.nothing_to_do:
-        if auto:  # over budget, and what serves is already the last good deploy's code: no rollback can help
-            message = (f"over budget, but {plan.deployed_sha[:12] if plan.deployed_sha else '?'} already serves the "
-                       f"code of the last good deploy ({plan.target_sha[:12] if plan.target_sha else '?'}): nothing to "
-                       "roll back to; the fault is elsewhere (the database, a provider, the configuration)")
-            rep.say(message)
-            return rep.done(ExitCode.FINDINGS, action="none", message=message)
-        return rep.done(ExitCode.OK, action="none")
-    if dry_run or (auto and not execute):
-        rep.say("dry run: nothing changed" + (" (add --execute to roll back)" if auto else ""))
-        return rep.done(ExitCode.FINDINGS if auto else ExitCode.OK, action="dry-run")
-    question = f"Roll back {plan.remote}/{plan.branch} to {plan.target_sha[:12]} ({plan.strategy})?"
-    if not (yes or execute) and not typer.confirm(question, default=False, err=True):
-        rep.say("not confirmed: nothing changed")
-        return rep.done(ExitCode.FINDINGS, action="declined")
-    audit = cfg.path("audit_log", ".mosaic-diag/audit.log")
-    reason = reading.verdict() if reading else None
-    result = execute_rollback(plan, audit_path=audit, store=store,
-                              reason=reason)
-    rep.say(result.message)
-    for warning in result.warnings:
-        sys.stderr.write(f"mosaic-diag: warning: {warning}\n")
-    return rep.done(ExitCode.OK, action="rolled-back", result=result.to_dict())
+        if dry_run or (auto and not execute):
+            rep.say("dry run: nothing changed" + (" (add --execute to roll back)" if auto else ""))
+            return rep.done(ExitCode.FINDINGS if auto else ExitCode.OK, action="dry-run")
+        question = f"Roll back {plan.remote}/{plan.branch} to {plan.target_sha[:12]} ({plan.strategy})?"
+        if not (yes or execute) and not typer.confirm(question, default=False, err=True):
+            rep.say("not confirmed: nothing changed")
+            return rep.done(ExitCode.FINDINGS, action="declined")
+        audit = cfg.path("audit_log", ".mosaic-diag/audit.log")
+        reason = reading.verdict() if reading else None
+        result = execute_rollback(plan, audit_path=audit, store=store,
+                                  reason=reason)
+        rep.say(result.message)
+        for warning in result.warnings:
+            sys.stderr.write(f"mosaic-diag: warning: {warning}\n")
+        return rep.done(ExitCode.OK, action="rolled-back", result=result.to_dict())
+    except RollbackInterrupted as exc:  # while it acted: its own line says what state things are in
+        raise Interrupted(str(exc)) from None
+    except KeyboardInterrupt:  # before it acted (reading, judging, planning): nothing was done
+        raise Interrupted(f"interrupted before the rollback acted: {said['where']}") from None
 
 
 def _judge(cfg: Any, root: Path, remote: str, branch: str, store: Any, health_url: str | None, log: Path | None,

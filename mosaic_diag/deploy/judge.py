@@ -4,7 +4,7 @@ while the window runs, then a triage of the new deploy's logs (Render's API or `
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,7 +33,8 @@ class LogTriage:
 
 @dataclass(frozen=True)
 class Judgement:
-    """`verdict`: good, bad (with the reasons it is bad) or unjudged (nothing was read to judge by)."""
+    """`verdict`: good, bad (with the reasons it is bad), unjudged (nothing was read to judge by) or superseded
+    (a newer deploy replaced it during the watch: what was read is not its own)."""
 
     verdict: str
     reasons: tuple[str, ...]
@@ -93,9 +94,11 @@ def serious_groups(logs: LogTriage, fail_severity: str) -> list[Any]:
 
 def watch_and_judge(sha: str, since: datetime, opts: DeployOptions, *, render_settings: Any, config: Any,
                     rules: Path | None, planner: Any, clock: Callable[[], datetime],
-                    sleep: Callable[[float], None], on_wait: Callable[[str], None] | None = None) -> Judgement:
+                    sleep: Callable[[float], None], on_wait: Callable[[str], None] | None = None,
+                    previous: Collection[str] | None = None) -> Judgement:
     """Watch `opts.watch_s` seconds (stopping early once /health shows the budget spent on `sha`), then
-    triage the deploy's logs from `since` and judge."""
+    triage the deploy's logs from `since` and judge. /health reporting a commit that is neither `sha` nor one of
+    `previous` (an old instance still answering) ends the watch `superseded`: someone deployed meanwhile."""
     from mosaic_diag.rollback.budget import read_health, read_log
 
     deadline = clock() + timedelta(seconds=opts.watch_s)
@@ -106,10 +109,15 @@ def watch_and_judge(sha: str, since: datetime, opts: DeployOptions, *, render_se
         try:
             got = read_health(opts.health_url, budget=opts.error_budget, min_requests=opts.min_requests)
             unreachable = None
-            if got.deployed_commit is None or sha.startswith(got.deployed_commit) or got.deployed_commit == sha:
+            other = got.deployed_commit
+            if other is None or sha.startswith(other) or other == sha:
                 reading = got
+            elif previous is not None and len(other) >= 7 and not any(p.startswith(other) for p in previous if p):
+                return Judgement("superseded", (f"/health reports {other[:12]}, neither {sha[:12]} nor the commit "
+                                                "serving before it: a newer deploy replaced it during the watch",),
+                                 None, None, tuple(dict.fromkeys(notes)))
             else:
-                notes.append(f"/health reports {got.deployed_commit[:12]}, not {sha[:12]}")
+                notes.append(f"/health reports {other[:12]}, not {sha[:12]}")
             if on_wait is not None:
                 on_wait(got.verdict())
             if reading is not None and reading.over_budget:

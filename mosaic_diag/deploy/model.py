@@ -8,8 +8,9 @@ from typing import Any
 
 SEVERITIES = ("critical", "high", "medium", "low")
 # Verdicts and their exit codes: good 0; bad (the deploy failed or was judged bad) and blocked (a
-# gate stopped it before anything was pushed) 1; dry-run 0; error: the step's own exit code (2, 3).
-VERDICTS = ("good", "bad", "blocked", "dry-run", "error")
+# gate stopped it before anything was pushed) 1; dry-run 0; error: the step's own exit code (2, 3; a
+# deploy not judged: 3); superseded (a newer deploy replaced it before it was judged) 3.
+VERDICTS = ("good", "bad", "blocked", "dry-run", "error", "superseded")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ the runtime kit's `/health` (`deployment.git_commit_full`), polled until a deadl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,8 +17,10 @@ Sleep = Callable[[float], None]
 
 @dataclass(frozen=True)
 class WaitOutcome:
-    """`state`: live, failed (Render says the deploy failed), superseded (a newer deploy replaced it)
-    or timeout. `since`: when it went live (or when its deploy started, for a failure).
+    """`state`: live, failed (Render says the deploy failed), superseded (a newer deploy replaced it:
+    Render deactivated it, or /health reports a commit that is neither it nor one serving before it) or
+    timeout (neither within the wait: no verdict on the commit). `since`: when it went live (or when its
+    deploy started, for a failure).
     `health_answered`: whether /health ever reported a commit while it was polled (None: not polled)."""
 
     state: str
@@ -61,21 +63,39 @@ def health_commit(url: str, *, timeout: float = 5.0) -> tuple[str | None, str]:
     return commit.strip().lower(), f"{status}, commit {commit.strip()[:12]}"
 
 
+def _commit_of(deploy: Mapping[str, Any]) -> str | None:
+    commit = deploy.get("commit")
+    return commit.get("id") if isinstance(commit, dict) else None
+
+
 def newest_deploy_of(api: Any, sha: str) -> Mapping[str, Any] | None:
     """The newest Render deploy of `sha` (any status), from the first pages of the deploy list."""
+    return _deploy_and_newer(api, sha)[0]
+
+
+def _deploy_and_newer(api: Any, sha: str) -> tuple[Mapping[str, Any] | None, str | None]:
+    """(the newest Render deploy of `sha`, the commit of a newer deploy of another commit, if any)."""
+    newer: str | None = None
     for deploy in api.iter_deploys(page_size=20, max_pages=3):
-        commit = deploy.get("commit") if isinstance(deploy.get("commit"), dict) else {}
-        if commit.get("id") == sha:
-            return deploy
-    return None
+        commit = _commit_of(deploy)
+        if commit == sha:
+            return deploy, newer
+        newer = newer or commit
+    return None, newer
+
+
+def _same(commit: str, sha: str) -> bool:
+    return commit == sha or (len(commit) >= 7 and sha.startswith(commit))
 
 
 def wait_for_commit(sha: str, *, api: Any = None, health_url: str | None = None, timeout_s: float,
-                    poll_s: float, clock: Clock, sleep: Sleep,
-                    on_wait: Callable[[str], None] | None = None) -> WaitOutcome:
+                    poll_s: float, clock: Clock, sleep: Sleep, on_wait: Callable[[str], None] | None = None,
+                    previous: Collection[str] | None = None) -> WaitOutcome:
     """Poll until `sha` serves (Render's deploy of it is live, then /health reports it), Render
     reports its deploy failed, or `timeout_s` passes. Render API errors raise (DiagError); /health
-    that cannot be reached is polled again (the app restarts while it deploys)."""
+    that cannot be reached is polled again (the app restarts while it deploys). With `previous` (the
+    commits that may serve until `sha` does: the one /health reported and the branch head before the
+    push), /health reporting any other commit is `superseded`: someone deployed after us."""
     if api is None and health_url is None:
         raise ValueError("wait_for_commit needs a Render API or a health URL")
     start = clock()
@@ -94,10 +114,15 @@ def wait_for_commit(sha: str, *, api: Any = None, health_url: str | None = None,
         sleep(max(0.0, min(poll_s, (deadline - clock()).total_seconds())))
 
     while api is not None:
-        deploy = newest_deploy_of(api, sha)
+        deploy, newer = _deploy_and_newer(api, sha)
         status = str(deploy.get("status")) if deploy else None
         if status == "live":
             break
+        if status == "canceled" and newer is not None:  # Render cancels a build that a newer deploy overtook
+            assert deploy is not None
+            return WaitOutcome("superseded", f"Render deploy {deploy.get('id')} of {sha[:12]} was canceled for a "
+                               f"newer deploy (of {newer[:12]})", parse_time(deploy.get("updatedAt")) or start,
+                               deploy, status)
         if status in FAILED_STATUSES:
             assert deploy is not None
             return WaitOutcome("failed", f"Render deploy {deploy.get('id')} of {sha[:12]} ended {status}",
@@ -120,9 +145,13 @@ def wait_for_commit(sha: str, *, api: Any = None, health_url: str | None = None,
     while True:
         commit, how = health_commit(health_url)
         answered = answered or commit is not None
-        if commit is not None and (commit == sha or (len(commit) >= 7 and sha.startswith(commit))):
+        if commit is not None and _same(commit, sha):
             return WaitOutcome("live", f"{redact_text(health_url)} reports {sha[:12]}", live_at or clock(), deploy,
                                status, True)
+        if commit is not None and previous is not None and not any(_same(commit, p) for p in previous if p):
+            return WaitOutcome("superseded", f"{redact_text(health_url)} reports {commit[:12]}, neither "
+                               f"{sha[:12]} nor the commit serving before it: a newer deploy replaced it",
+                               clock(), deploy, status, True)
         note(f"/health: {how}")
         if clock() >= deadline:
             return WaitOutcome("timeout", f"{redact_text(health_url)} did not report {sha[:12]} within "

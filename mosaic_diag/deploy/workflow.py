@@ -50,6 +50,7 @@ class _Context:
     manifest: Any = None
     store: Any = None
     health_before: bool = False  # /health reported a commit before the push (so its URL is right)
+    serving_before: str | None = None  # the commit /health reported before the push
 
     # -- steps ---------------------------------------------------------------------------------
     def begin(self, name: str) -> StepRecord:
@@ -147,6 +148,12 @@ def _guarded_run(ctx: _Context) -> None:
         if outcome.health_answered is False and not ctx.health_before:
             _unjudged(ctx, outcome)
             return
+        if outcome.state == "superseded":
+            _superseded(ctx, outcome.message)
+            return
+        if outcome.state == "timeout":
+            _timed_out(ctx, outcome)
+            return
         if outcome.state != "live":
             _failed_deploy(ctx, outcome)
             return
@@ -157,12 +164,13 @@ def _guarded_run(ctx: _Context) -> None:
     except DiagError as exc:
         ctx.fail_running(str(exc))
         ctx.finish("error", str(exc), exc.exit_code)
-    except KeyboardInterrupt:  # Ctrl-C: the report says how far it got (a pending record stays pending)
+    except KeyboardInterrupt as exc:  # Ctrl-C: the report says how far it got (a pending record stays pending)
         step = ctx.report.steps[-1] if ctx.report.steps else None
         running = step is not None and step.status == "running"
         ctx.fail_running("interrupted")
         where = f"during {step.name}" if running else f"after {step.name}" if step else "at the start"
-        ctx.finish("error", f"interrupted {where}", 130)
+        said = f" ({exc})" if str(exc) else ""  # a rollback cut short says what state it left
+        ctx.finish("error", f"interrupted {where}{said}", 130)
 
 
 # -- the steps ---------------------------------------------------------------------------------------
@@ -217,7 +225,7 @@ def _preflight(ctx: _Context) -> None:
         from mosaic_diag.deploy.wait import health_commit
 
         serving, how = health_commit(opts.health_url)
-        ctx.health_before = serving is not None
+        ctx.health_before, ctx.serving_before = serving is not None, serving
         if serving is not None and opts.log is None and ctx.render_settings is None:
             _judgeable(opts.health_url, opts)
         if serving:
@@ -347,7 +355,8 @@ def _wait(ctx: _Context) -> WaitOutcome:
     step = ctx.begin("wait")
     outcome = wait_for_commit(ctx.sha, api=ctx.api, health_url=ctx.opts.health_url,
                               timeout_s=ctx.opts.wait_timeout_s, poll_s=ctx.opts.poll_s, clock=ctx.clock,
-                              sleep=ctx.sleep, on_wait=ctx.progress(step))
+                              sleep=ctx.sleep, on_wait=ctx.progress(step),
+                              previous=_previous(ctx))
     ctx.end(step, "ok" if outcome.state == "live" else "failed", outcome.message, **outcome.to_dict())
     return outcome
 
@@ -357,7 +366,7 @@ def _failed_deploy(ctx: _Context, outcome: WaitOutcome) -> None:
     nothing to roll back (the previous deploy keeps serving)."""
     logs: LogTriage | None = None
     step = ctx.begin("watch")
-    if outcome.state in ("failed", "timeout") and ctx.render_settings is not None and ctx.opts.log is None:
+    if ctx.render_settings is not None and ctx.opts.log is None:
         deploy = outcome.deploy or {}
         start = (parse_time(deploy.get("createdAt")) or outcome.since) - timedelta(seconds=1)
         end = (parse_time(deploy.get("finishedAt")) or ctx.clock()) + timedelta(seconds=2)
@@ -375,9 +384,7 @@ def _failed_deploy(ctx: _Context, outcome: WaitOutcome) -> None:
     else:
         ctx.end(step, "failed", f"the deploy's logs: {found}", groups=logs.group_dicts(), log_tail=list(logs.tail))
     step = ctx.begin("verdict")
-    reason = {"failed": f"the deploy failed ({outcome.status}); the previous deploy keeps serving",
-              "timeout": f"the service did not run {ctx.sha[:12]} in time",
-              "superseded": "a newer deploy replaced it before it was judged"}.get(outcome.state, outcome.message)
+    reason = f"the deploy failed ({outcome.status}); the previous deploy keeps serving"
     _store(ctx, "bad", reason)
     ctx.end(step, "failed", f"BAD: {reason}; nothing rolled back (the new commit never served)")
     _playbooks(ctx, logs)
@@ -392,15 +399,40 @@ def _unjudged(ctx: _Context, outcome: WaitOutcome) -> None:
     step = ctx.begin("verdict")
     reason = (f"{redact_text(ctx.opts.health_url or '')} never reported a commit, before the push or after it "
               f"({outcome.message}): the deploy is not judged; check --health-url (or deploy.health_url)")
-    ctx.end(step, "failed", f"NOT JUDGED: {reason}; the record stays pending, nothing rolled back")
+    _store(ctx, "unjudged", reason)
+    ctx.end(step, "failed", f"NOT JUDGED: {reason}; recorded unjudged (never a rollback target), nothing rolled back")
     ctx.finish("error", reason, ExitCode.UNREACHABLE)
+
+
+def _timed_out(ctx: _Context, outcome: WaitOutcome) -> None:
+    """The service did not run the commit within --wait-timeout (still building, or the app never came up):
+    no verdict on the commit (it may yet serve): recorded `unjudged`, nothing rolled back, exit 3."""
+    step = ctx.begin("verdict")
+    reason = (f"{ctx.sha[:12]} was not seen serving within --wait-timeout ({outcome.message}): the deploy is not "
+              f"judged; look at the service, then judge it with mosaic-diag rollback --auto or deploy again")
+    _store(ctx, "unjudged", reason)
+    ctx.end(step, "failed", f"NOT JUDGED: {reason}; recorded unjudged (never a rollback target), nothing rolled back")
+    ctx.finish("error", reason, ExitCode.UNREACHABLE)
+
+
+def _superseded(ctx: _Context, why: str, step: StepRecord | None = None) -> None:
+    """A newer deploy (someone else's) replaced the commit before it was judged (`why`): recorded `superseded`,
+    never `bad` (nothing says it is), and nothing rolled back (that would undo the other deploy); exit 3."""
+    step = step or ctx.begin("verdict")
+    reason = f"{why}: {ctx.sha[:12]} is not judged and nothing is rolled back (it would undo that deploy)"
+    _store(ctx, "superseded", why)
+    ctx.end(step, "failed", f"SUPERSEDED: {reason}; recorded superseded (never a rollback target)")
+    ctx.finish("superseded", reason, ExitCode.UNREACHABLE)
 
 
 def _watch(ctx: _Context, outcome: WaitOutcome) -> Judgement:
     step = ctx.begin("watch")
     judgement = watch_and_judge(ctx.sha, outcome.since, ctx.opts, render_settings=ctx.render_settings,
                                 config=ctx.config, rules=_rules(ctx), planner=_planner(ctx), clock=ctx.clock,
-                                sleep=ctx.sleep, on_wait=ctx.progress(step))
+                                sleep=ctx.sleep, on_wait=ctx.progress(step), previous=_previous(ctx))
+    if judgement.verdict == "superseded":
+        ctx.end(step, "failed", judgement.reasons[0], **judgement.to_dict())
+        return judgement
     ctx.report.labels = labels_of(judgement.logs)
     found = ", ".join(f"{e['label']} x{e['count']}" for e in ctx.report.labels[:5]) or "no error events"
     if judgement.logs is None:  # nothing was read: say so, not "no error events"
@@ -431,9 +463,14 @@ def _resume_autodeploy(ctx: _Context) -> str:
 
 def _verdict(ctx: _Context, judgement: Judgement) -> None:
     step = ctx.begin("verdict")
+    if judgement.verdict == "superseded":  # someone deployed during the watch: what was read is not ours alone
+        _superseded(ctx, judgement.reasons[0], step)
+        return
     if judgement.verdict == "unjudged":  # serving, but nothing read could judge it: never the last good deploy
         reason = "; ".join(judgement.reasons)
-        ctx.end(step, "failed", f"NOT JUDGED: {reason}; the record stays pending, nothing rolled back")
+        _store(ctx, "unjudged", reason)
+        ctx.end(step, "failed", f"NOT JUDGED: {reason}; recorded unjudged (never a rollback target), nothing "
+                "rolled back")
         ctx.finish("error", reason, ExitCode.UNREACHABLE)
         return
     if judgement.verdict == "good":
@@ -529,6 +566,11 @@ def _playbooks(ctx: _Context, logs: LogTriage | None) -> None:
 
 
 # -- helpers -----------------------------------------------------------------------------------------
+def _previous(ctx: _Context) -> set[str]:
+    """The commits that may serve until ours does (an old instance): the branch head and /health's before the push."""
+    return {c for c in (ctx.remote_head, ctx.serving_before) if c}
+
+
 def _store(ctx: _Context, status: str, note: str) -> Any:
     if ctx.store is None or ctx.manifest is None:
         return None

@@ -4,7 +4,9 @@ Two stores with one interface: PostgreSQL (a table created idempotently, used wh
 `DATABASE_URL` is set) and a JSON-lines file (default `.mosaic-diag/deploys.jsonl`, config
 `deploy_store`). Records are only ever appended; a rollback appends a `bad` record for the
 commit it left, so `previous()` skips it. `mosaic-diag deploy` records `pending` before it pushes,
-then `deployed` (judged good) or `bad`; a pending record is never a rollback target.
+then `deployed` (judged good) or `bad`, `superseded` (a newer deploy replaced it before it was judged) or
+`unjudged` (never seen serving within the wait, or nothing could judge it); only `deployed` and `rollback`
+records are rollback targets, and only `bad` ones are refused as targets.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from mosaic_diag.platform.redact import redact_dsn, redact_text, redact_with_dsn
 
 DEFAULT_FILE = Path(".mosaic-diag/deploys.jsonl")
 TABLE = "mosaic_diag_deploys"
-STATUSES = ("pending", "deployed", "rollback", "bad", "aborted")
+STATUSES = ("pending", "deployed", "rollback", "bad", "aborted", "superseded", "unjudged")
 GOOD_STATUSES = ("deployed", "rollback")  # what served and was not rolled away from: a rollback target
 CREATE_SQL = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -69,8 +71,8 @@ class DeployStore(Protocol):
 
 
 def previous_deploy(records: Iterable[DeployRecord], current_commit: str | None) -> DeployRecord | None:
-    """The newest good record (`deployed` or `rollback`: not `bad`, not `pending`, a deploy never judged, not
-    `aborted`, one never pushed; not the current commit); records newest first."""
+    """The newest good record (`deployed` or `rollback`: not `bad`; not `pending`, `superseded` or `unjudged`,
+    deploys never judged; not `aborted`, one never pushed; not the current commit); records newest first."""
     records = list(records)
     bad = {r.commit for r in records if r.status == "bad"}
     for r in records:

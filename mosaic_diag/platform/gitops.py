@@ -274,12 +274,28 @@ def _clean(text: str) -> str:
     return redact_text(" ".join(text.split()))
 
 
+class SigningFailed(DiagError):
+    """The operator's git config asks for signed commits (commit.gpgSign) and signing failed: exit 2."""
+
+    exit_code = ExitCode.USAGE
+
+
+def signs_commits(repo: Any) -> bool:
+    """Whether the repository's git config (`commit.gpgSign`, any level or GIT_CONFIG_*) asks for signed commits."""
+    proc = _run_git(repo, ["config", "--type=bool", "--get", "commit.gpgSign"])
+    return proc.returncode == 0 and proc.stdout.strip() == "true"
+
+
 def commit_tree(repo: Any, tree_of: str, parent: str, message: str) -> str:
-    """A new commit with the tree of `tree_of` on top of `parent` (no working tree involved)."""
+    """A new commit with the tree of `tree_of` on top of `parent` (no working tree involved), signed when the
+    git config says commits are (`commit.gpgSign`: `git commit-tree` itself ignores it); a signing failure is
+    SigningFailed, one line: signing is the operator's to fix or to turn off, never turned off here."""
     import git
 
+    sign = signs_commits(repo)
     try:
-        return repo.git.commit_tree(f"{tree_of}^{{tree}}", "-p", parent, "-m", message).strip()
+        return repo.git.commit_tree(f"{tree_of}^{{tree}}", "-p", parent, *(["-S"] if sign else []),
+                                    "-m", message).strip()
     except git.GitCommandError as exc:
         text = _git_error_text(exc)
         if "tell me who you are" in text.lower() or "empty ident" in text.lower():
@@ -287,6 +303,16 @@ def commit_tree(repo: Any, tree_of: str, parent: str, message: str) -> str:
 
             raise ConfigError("git has no author identity: set user.name and user.email "
                               "(or GIT_AUTHOR_NAME/GIT_AUTHOR_EMAIL)") from exc
+        if sign:
+            raw = re.sub(r"^\s*stderr:\s*'?", "", getattr(exc, "stderr", "") or "").strip().rstrip("'")
+            said = redact_text(re.sub(r"^(error|fatal):\s*", "", raw.splitlines()[0] if raw else "").strip()) or text
+            program = _run_git(repo, ["config", "--get", "gpg.program"]).stdout.strip()
+            raise SigningFailed(
+                f"the rollback commit could not be signed (commit.gpgSign is true; git: {said}"
+                + (f"; gpg.program is {program!r}" if program else "") + "): nothing was committed or pushed; "
+                "make signing work (a usable key: user.signingKey, gpg-agent) and re-run, or, if unsigned is "
+                "acceptable, re-run with signing off for this run: GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=commit.gpgSign "
+                "GIT_CONFIG_VALUE_0=false mosaic-diag rollback ...") from exc
         raise DiagError(f"git commit-tree failed: {text}") from exc
 
 

@@ -18,15 +18,17 @@ Exit codes of `mosaic-diag rollback`:
   rejected the push (a hook: its message quoted), the remote moved (someone pushed since: nothing
   moved), or `--auto` found the budget spent but did not execute (dry run);
 - 2: usage or configuration: unknown sha, bad option, invalid remote or branch, an unwritable audit
-  log, render-api without its service id/key or with a deploy id of another commit, a Render API 4xx;
+  log, render-api without its service id/key or with a deploy id of another commit, a Render API 4xx, a
+  revert commit that cannot be signed (commit.gpgSign set and signing fails: nothing committed or pushed);
 - 3: the git remote, the health URL, the database or the Render API could not be reached.
 """
 
 from __future__ import annotations
 
 from mosaic_diag.rollback.budget import ErrorBudgetReading, StaleLog, read_health, read_log
-from mosaic_diag.rollback.execute import RollbackResult, execute_rollback
+from mosaic_diag.rollback.execute import RollbackInterrupted, RollbackResult, execute_rollback
 from mosaic_diag.rollback.plan import STRATEGIES, Refusal, RollbackPlan, Step, deployed_record, plan_rollback
 
-__all__ = ["STRATEGIES", "ErrorBudgetReading", "Refusal", "RollbackPlan", "RollbackResult", "StaleLog", "Step",
+__all__ = ["STRATEGIES", "ErrorBudgetReading", "Refusal", "RollbackInterrupted", "RollbackPlan", "RollbackResult",
+           "StaleLog", "Step",
            "deployed_record", "execute_rollback", "plan_rollback", "read_health", "read_log"]

@@ -15,6 +15,11 @@ from mosaic_diag.platform.audit import append_audit
 from mosaic_diag.rollback.plan import RollbackPlan
 
 
+class RollbackInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM while the rollback acted (still an interruption to every caller): `str()` is one line
+    saying what was cut short and what state the checkout, the remote and Render are in."""
+
+
 @dataclass(frozen=True)
 class RollbackResult:
     """What a rollback did; `warnings`: what failed after the push (or Render's rollback) succeeded."""
@@ -139,8 +144,44 @@ def _execute(plan: RollbackPlan, *, audit_path: Path, store: DeployStore | None,
         audit({"result": "interrupted", "error": "interrupted while acting: whether the rollback happened is not "
                f"known; look at {plan.remote} {plan.branch}"
                + (" and Render" if plan.strategy == "render-api" else "")})
-        raise
-    # The rollback happened: from here on every failure is a warning.
+        raise RollbackInterrupted(_interrupted_while_acting(plan, pushed)) from None
+    # The rollback happened: from here on every failure is a warning (and an interruption says it happened).
+    try:
+        return _after(plan, repo, record, audit, warnings, store, pushed, message, render_deploy)
+    except KeyboardInterrupt:
+        audit({"result": "done", "warnings": [*warnings, "interrupted after the rollback acted: its checks and its "
+                                              "deploy store records may be missing"]})
+        where = (f"{plan.remote} {plan.branch} was moved to {pushed[:12]}" if pushed
+                 else f"Render's rollback of service {plan.render.service_id if plan.render else '?'} was started")
+        raise RollbackInterrupted(f"interrupted after the rollback: {where} (done: {message}); the deploy store may "
+                                  "not record it; the checkout is untouched") from None
+
+
+def _interrupted_while_acting(plan: RollbackPlan, commit: str | None) -> str:
+    """The line an interruption while acting ends with: what was cut short, the state of remote and checkout."""
+    assert plan.deployed_sha and plan.target_sha
+    where, deployed = f"{plan.remote} {plan.branch}", plan.deployed_sha[:12]
+    if plan.strategy == "render-api":
+        service = plan.render.service_id if plan.render else "?"
+        return (f"interrupted during Render's rollback of service {service} to {plan.target_sha[:12]}: whether "
+                "autodeploy was turned off and the rollback started is not known (audited 'interrupted'); look at "
+                f"the service's deploys and autodeploy in Render; {where} and the checkout are untouched")
+    if commit is None:
+        return (f"interrupted while making the revert commit: nothing was pushed; {where} is still at {deployed}, "
+                "the checkout is untouched; re-run the rollback")
+    moved = (f"pushing the revert commit {commit[:12]} to {where}" if plan.strategy == "revert"
+             else f"moving {where} to {commit[:12]} (--force-with-lease)")
+    return (f"interrupted while {moved}: whether it landed is not known (audited "
+            f"'interrupted'); git ls-remote {plan.remote} refs/heads/{plan.branch}: at {commit[:12]} it is rolled "
+            f"back, at {deployed} nothing changed (re-run the rollback); the checkout is untouched (the commit is on "
+            "no local branch)")
+
+
+def _after(plan: RollbackPlan, repo: Any, record: dict[str, Any], audit: Callable[[dict[str, Any]], None],
+           warnings: list[str], store: DeployStore | None, pushed: str | None, message: str,
+           render_deploy: str | None) -> RollbackResult:
+    """What follows a rollback that happened: the remote checked, the deploy store told, the audit's result."""
+    assert plan.deployed_sha and plan.target_sha
     remote_sha: str | None = None
     if pushed is not None:
         try:
