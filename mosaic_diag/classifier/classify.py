@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import fnmatch
+import logging
 import re
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -320,10 +320,13 @@ class Classifier:
         return tuple(hits)
 
 
+LOGGER = "mosaic_diag.classifier"
+
+
 def _note(line: str) -> None:
-    """A note of the run on stderr (one line), between the lines of a report on stdout."""
-    sys.stdout.flush()
-    print(line, file=sys.stderr, flush=True)
+    """A note of the run (one line), a WARNING of the `mosaic_diag.classifier` logger: the core never prints
+    (in the runtime kit, stderr is the app's); the CLI puts these lines on stderr (`commands/notes.py`)."""
+    logging.getLogger(LOGGER).warning("%s", line)
 
 
 _DEFAULTS: dict[str, Classifier] = {}

@@ -6,6 +6,7 @@ the Typer-free fast paths of `entry` share it."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -93,12 +94,29 @@ def handled(body: Callable[[], int]) -> int:
         return fail(f"{where}{exc.strerror or exc}", ExitCode.USAGE)
 
 
+CORE_NOTES = "mosaic_diag.classifier"  # the core's notes of a run (classify.LOGGER: a user rule skipped)
+
+
+class NoteLines(logging.Handler):
+    """The core's notes (WARNINGs of CORE_NOTES) as bare lines on the current stderr, between the lines of a
+    report on stdout (flushed first): what a CLI user reads; the core itself never prints."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stdout.flush()
+        print(record.getMessage(), file=sys.stderr, flush=True)
+
+
 def guarded(body: Callable[[], int]) -> int:
-    """Run `body` (which returns the exit code) with stdout and stderr guarded; a reader that went away
-    is found by the final flush, not at interpreter exit."""
+    """Run `body` (which returns the exit code) with stdout and stderr guarded, and the core's notes on stderr
+    (NoteLines); a reader that went away is found by the final flush, not at interpreter exit."""
     stdout, stderr = sys.stdout, sys.stderr
     sys.stdout = GuardedStdout(stdout)  # type: ignore[assignment]
     sys.stderr = GuardedStdout(stderr)  # type: ignore[assignment]
+    notes, lines = logging.getLogger(CORE_NOTES), NoteLines()
+    notes.addHandler(lines)
     try:
         code = body()
         sys.stdout.flush()
@@ -116,4 +134,5 @@ def guarded(body: Callable[[], int]) -> int:
                              + traceback.format_exc())
         return 1
     finally:
+        notes.removeHandler(lines)
         sys.stdout, sys.stderr = stdout, stderr
