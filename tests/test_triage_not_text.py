@@ -149,3 +149,18 @@ def test_a_log_of_mostly_nul_lines_with_an_event_is_a_log(tmp_path: Path) -> Non
     r = triage("x.log", "--format", "json", cwd=tmp_path)
     assert r.returncode == 1, r.stderr
     assert json.loads(r.stdout)["summary"]["events"] == 1
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "markdown", "html-file"])
+def test_a_binary_among_logs_is_said_once_per_stream(tmp_path: Path, fmt: str) -> None:
+    """The table says it among its warnings and stderr does not repeat it; a report for a program or a file
+    keeps it in its field and stderr says it once, for the human who ran the command."""
+    (tmp_path / "x.log").write_bytes(BINARIES["elf"]())
+    (tmp_path / "app.log").write_text(ERROR_LOG)
+    args = ("--format", "html", "-o", "report.html") if fmt == "html-file" else ("--format", fmt)
+    r = triage("x.log", "app.log", *args, cwd=tmp_path)
+    assert r.returncode == 1, r.stderr
+    said = "x.log: not a text log ("
+    report = (tmp_path / "report.html").read_text() if fmt == "html-file" else r.stdout
+    assert report.count(said) == 1, report
+    assert r.stderr.count(said) == (0 if fmt == "table" else 1), r.stderr

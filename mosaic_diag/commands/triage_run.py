@@ -84,8 +84,10 @@ def run_triage(args: TriageArgs) -> int:
             from mosaic_diag.render.triage import write_table
 
             write_table(report, top=args.top)
-    # an input among several that is not a text log (a binary file) is said, the others reported: no all-clear
-    for name in report.summary.get("not_text_inputs", ()):
+    # an input among several that is not a text log (a binary file) is said, the others reported: no all-clear.
+    # The table (for a reader at the terminal) says it among its warnings, once; the other formats are read by
+    # a program (JSON) or saved and posted (Markdown, HTML), so stderr says it too, for the human who ran it
+    for name in report.summary.get("not_text_inputs", ()) if fmt != "table" else ():
         print(next(w for w in report.summary["warnings"] if w.startswith(f"{name}: ")), file=sys.stderr)
     if report.summary["events"]:
         return 1
