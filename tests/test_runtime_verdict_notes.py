@@ -41,3 +41,17 @@ def test_a_user_rule_that_gives_up_in_the_runtime_is_logged_not_printed(
                       f"{rules}:11: rule my-slow: pattern gave up after 0.5s on a 3,005-char text; rule skipped")]
     out, err = capsys.readouterr()
     assert (out, err) == ("", "")
+
+
+def test_a_cli_run_says_it_on_stderr_and_leaves_no_handler_behind(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mosaic_diag.commands.guard import guarded
+
+    rules = tmp_path / "my-rules.yml"
+    rules.write_text(RULES)
+    clf = Classifier(load_taxonomy(rules))
+    before = list(logging.getLogger(LOGGER).handlers)
+    assert guarded(lambda: 0 if clf.classify_text("boom " + "x" * 3000).label != "MY_SLOW_LABEL" else 1) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        f"{rules}:11: rule my-slow: pattern gave up after 0.5s on a 3,005-char text; rule skipped"]
+    assert logging.getLogger(LOGGER).handlers == before
