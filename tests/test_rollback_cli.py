@@ -161,8 +161,10 @@ def test_rollback_dry_run_then_yes(repo):
     assert r.returncode == 0, r.stderr
     assert "plan (revert):" in r.stdout and "dry run: nothing changed" in r.stdout
     assert repo.remote_head() == c["c5"]
-    r = run(repo, "rollback", c["c4"])  # asks; no answer on stdin: aborted, nothing moves
+    r = run(repo, "rollback", c["c4"])  # asks; no answer on stdin: not confirmed, nothing moves
     assert r.returncode == 1 and repo.remote_head() == c["c5"]
+    assert r.stderr.endswith("mosaic-diag: not confirmed: no answer (stdin ended): nothing changed; add --yes to "
+                             "roll back without asking\n"), r.stderr
     r = run(repo, "rollback", c["c4"], stdin="n\n")
     assert r.returncode == 1 and "not confirmed" in r.stdout and repo.remote_head() == c["c5"]
     r = run(repo, "rollback", c["c4"], stdin="y\n")
@@ -174,6 +176,58 @@ def test_rollback_dry_run_then_yes(repo):
     # the remote head is the revert commit, not c4, but it has c4's tree: nothing to do, no empty commit
     assert r.returncode == 0 and json.loads(r.stdout)["action"] == "none"
     assert len(audit) == len((repo.work / ".mosaic-diag/audit.log").read_text().splitlines())
+
+
+def _prompted(repo, *args: str, stdin: int) -> tuple[subprocess.Popen[bytes], bytes]:
+    """The CLI started with `args`, and what it wrote on stderr up to its question's `[y/N]: ` (read as it comes)."""
+    import selectors
+
+    proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", *args], cwd=repo.work, stdin=stdin,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env())
+    assert proc.stderr is not None
+    err = b""
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stderr, selectors.EVENT_READ)
+        while b"[y/N]: " not in err:
+            assert sel.select(timeout=120), err  # (a guard against a hang, not a wait)
+            chunk = os.read(proc.stderr.fileno(), 4096)
+            assert chunk, (err, proc.wait(), proc.stdout.read() if proc.stdout else b"")
+            err += chunk
+    return proc, err
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_an_interruption_at_the_confirmation_says_nothing_was_done(repo, sig):
+    """Ctrl-C (or SIGTERM) at the question is not an answer: one line saying nothing was done, exit 130; the remote,
+    the checkout and the audit log are as they were."""
+    import signal
+
+    c = repo.commits
+    before = git(repo.work, "status", "--porcelain", "--branch")
+    proc, err = _prompted(repo, "rollback", c["c4"], stdin=subprocess.PIPE)  # (a pipe held open: no answer, no EOF)
+    assert f"Roll back origin/main to {c['c4'][:12]} (revert)? [y/N]: " in err.decode()
+    proc.send_signal(getattr(signal, sig))
+    out, rest = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (out, err + rest)
+    assert rest.decode() == "\nmosaic-diag: error: interrupted at the confirmation: nothing was done\n", rest
+    assert "plan (revert):" in out.decode() and "not confirmed" not in out.decode()
+    assert repo.remote_head() == c["c5"]
+    assert git(repo.work, "status", "--porcelain", "--branch") == before
+    assert not (repo.work / ".mosaic-diag/audit.log").exists()
+
+
+def test_no_answer_at_the_confirmation_is_a_refusal_naming_yes(repo):
+    """stdin at its end (`</dev/null`, a script): nothing to ask; not confirmed, --yes named, exit 1."""
+    c = repo.commits
+    proc, err = _prompted(repo, "rollback", c["c4"], "--format", "json", stdin=subprocess.DEVNULL)
+    out, rest = proc.communicate(timeout=120)
+    assert proc.returncode == 1, (out, err + rest)
+    said = (err + rest).decode()
+    assert said.endswith("mosaic-diag: not confirmed: no answer (stdin ended): nothing changed; add --yes to roll back "
+                         "without asking\n") and "interrupted" not in said, said
+    report = json.loads(out)
+    assert report["action"] == "declined" and "--yes" in report["message"] and report["exit_code"] == 1
+    assert repo.remote_head() == c["c5"]
 
 
 def test_refusals_exit_codes(repo):

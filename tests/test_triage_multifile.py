@@ -214,7 +214,7 @@ def test_a_last_line_without_newline_is_not_glued_to_the_next_files_first(tmp_pa
     assert len(_json(triage(tmp_path, "cat.log", "--format", "json"))["events"]) == 1
 
 
-def test_files_without_timestamps_are_read_in_the_order_given_after_the_timed_ones(tmp_path):
+def test_files_without_timestamps_or_rotation_names_keep_their_places_in_the_order_given(tmp_path):
     for name in ("b.log", "a.log"):
         h = logging.FileHandler(tmp_path / name, encoding="utf-8")
         h.setFormatter(logging.Formatter(logging.BASIC_FORMAT))  # basicConfig's: no time
@@ -228,8 +228,38 @@ def test_files_without_timestamps_are_read_in_the_order_given_after_the_timed_on
     timed.log(0, "api.storage", logging.ERROR, "database unavailable")
     timed.close()
     report = _json(triage(tmp_path, "b.log", "app.log", "a.log", "--format", "json"))
-    assert [i["input"] for i in report["summary"]["inputs"]] == ["app.log", "b.log", "a.log"]
-    assert [e["source"] for e in report["events"]] == ["app.log", "b.log", "a.log"]
+    assert [i["input"] for i in report["summary"]["inputs"]] == ["b.log", "app.log", "a.log"]
+    assert [e["source"] for e in report["events"]] == ["b.log", "app.log", "a.log"]
+    # the timed files around them are put in time order in the places left
+    timed.rotate()
+    timed.log(-5, "api.steps", logging.ERROR, "could not load prompts/ps101_steps.json")
+    timed.close(gzip_from=None)
+    (tmp_path / "app.log").rename(tmp_path / "early.log")
+    report = _json(triage(tmp_path, "app.log.1", "b.log", "early.log", "--format", "json"))
+    assert [i["input"] for i in report["summary"]["inputs"]] == ["early.log", "b.log", "app.log.1"]
+
+
+def test_dated_rotations_are_read_by_date_and_the_bare_name_last(tmp_path):
+    """logrotate's `dateext` names (`app.log-YYYYMMDD.gz`): by date, the bare name newest; a file of the set
+    without a timestamp (its head all frames of a traceback) keeps its place among them."""
+    log = RotatedLog(tmp_path)
+    log.log(0, "api.steps", logging.ERROR, "could not load prompts/ps101_steps.json", _deep_error(60))
+    log.rotate()
+    log.log(60, "api.storage", logging.ERROR, "database unavailable")
+    log.rotate()
+    log.log(120, "api.storage", logging.ERROR, "database unavailable")
+    log.close(gzip_from=None)
+    text = (tmp_path / "app.log.2").read_text().splitlines(keepends=True)
+    (tmp_path / "app.log-20261205.gz").write_bytes(gzip.compress("".join(text[:20]).encode()))
+    (tmp_path / "app.log-20261206").write_text("".join(text[20:]))
+    (tmp_path / "app.log.2").unlink()
+    (tmp_path / "app.log.1").rename(tmp_path / "app.log-20261207")
+    names = ["app.log", "app.log-20261205.gz", "app.log-20261206", "app.log-20261207"]
+    report = _json(triage(tmp_path, *names, "--format", "json"))
+    assert [i["input"] for i in report["summary"]["inputs"]] == [*names[1:], "app.log"]
+    assert report["summary"]["inputs"][1]["first_timestamp"] is None
+    assert [(e["source"], e["line"]) for e in report["events"]] == [
+        ("app.log-20261205.gz", 1), ("app.log-20261207", 1), ("app.log", 1)]
 
 
 def test_stdin_is_one_of_the_inputs(incident):

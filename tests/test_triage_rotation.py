@@ -131,11 +131,8 @@ def test_a_traceback_cut_by_rotation_is_one_event_as_in_the_files_joined(tmp_pat
 
 def test_a_deep_traceback_over_three_files_and_an_empty_one_is_one_event(tmp_path):
     """A traceback of hundreds of frames that two rotations cut (the middle file all frames), with an empty file
-    between (a rotation with nothing written). Files without a timestamp are read after the timed ones
-    (`plan_inputs`): the files are handed to the session in their order here."""
-    from mosaic_diag.classifier.classify import Classifier
-    from mosaic_diag.triage.run import LogFile, MultiTriageSession, TriageRun
-
+    between (a rotation with nothing written). The files without a timestamp keep their place in the rotation set
+    (`plan_inputs`): given newest first, as a glob gives them, they are read oldest first."""
     d = tmp_path / "w"
     d.mkdir()
     log = RotatedLog(d)
@@ -147,10 +144,8 @@ def test_a_deep_traceback_over_three_files_and_an_empty_one_is_one_event(tmp_pat
     offsets = _split(tmp_path, text, [200, 400, 400], names)
     assert (tmp_path / "app.log.2").read_bytes() == b""
     joined, _ = _events(["-"], stdin=text.encode())
-    session = MultiTriageSession(TriageRun(Classifier.default(None)),
-                                 [LogFile(p, p, None, Path(p).stat().st_size) for p in offsets])
-    events = [e.to_dict() for e in session.events]
-    report = session.finish()
+    events, report = _events(list(reversed(offsets)))
+    assert [Path(i["input"]).name for i in report.summary["inputs"]] == names
     assert len(joined) == 2 and joined[0]["end_line"] > 600
     assert _as_joined(events, offsets) == joined
     assert [(Path(e["source"]).name, e["line"]) for e in events] == [
@@ -243,3 +238,28 @@ def test_a_directory_is_one_line_that_shows_how_to_give_its_logs(tmp_path, given
         err = r.stderr.decode()
         assert r.returncode == 2 and r.stdout == b"" and err.count("\n") == 1, err
         assert err.startswith("mosaic-diag: error: ") and want in err, err
+
+
+@pytest.mark.parametrize("given", [["app.log", "app.log.1", "app.log.2"], ["app.log.1", "app.log", "app.log.2"]])
+def test_a_rotation_set_whose_middle_file_has_no_timestamp_is_read_in_rotation_order(tmp_path, log_text, given):
+    """app.log.1 holds only frames of psycopg2's traceback (two rotations cut it): it has no timestamp, yet it is
+    read between app.log.2 and app.log (its set's order), and the traceback is one event over the three files."""
+    lines = log_text.splitlines()
+    cuts = _cuts(log_text)
+    end = cuts["before psycopg2's exception line"] - 1  # (app.log: the last frame's caret line, the exception's)
+    first = max(i for i in range(end) if lines[i] == "Traceback (most recent call last):") + 1
+    assert all(t.startswith("  ") for t in lines[first:end]) and end - first >= 4
+    _split(tmp_path, log_text, [first, end], ["app.log.2", "app.log.1", "app.log"])
+    joined = _cli(tmp_path, "-", stdin=log_text.encode())
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", *given, "--format", "json"], cwd=tmp_path,
+                       capture_output=True, timeout=120)
+    assert r.returncode == 1, r.stderr.decode()
+    report = json.loads(r.stdout)
+    assert [i["input"] for i in report["summary"]["inputs"]] == ["app.log.2", "app.log.1", "app.log"]
+    events = report["events"]
+    assert [(e["source"], e["line"], e["end_line"]) for e in events] == [
+        ("app.log.2", 3, joined[0]["end_line"]), ("app.log.2", joined[1]["line"], joined[1]["end_line"]),
+        ("app.log", joined[2]["line"] - end, joined[2]["end_line"] - end)]
+    assert events[1]["end_line"] > end  # (psycopg2's traceback: from app.log.2 through app.log.1 into app.log)
+    assert [{k: v for k, v in e.items() if "line" not in k and k != "source"} for e in events] == [
+        {k: v for k, v in e.items() if "line" not in k and k != "source"} for e in joined]

@@ -28,6 +28,32 @@ def own_repository() -> None:
                          "(or --repo), not the one they name\n")
 
 
+def ask(question: str, stdin: object = None) -> bool | None:
+    """`question [y/N]: ` on stderr and the answer read from stdin (y/yes: True; n/no or an empty line: False;
+    anything else asks again); None when stdin ended with no answer (`</dev/null`, a closed pipe). Ctrl-C and
+    SIGTERM (`sigterm_as_interrupt`) are not turned into an answer: their KeyboardInterrupt goes on to the caller."""
+    import sys
+
+    src = stdin if stdin is not None else sys.stdin
+    try:
+        while True:
+            sys.stderr.write(f"{question} [y/N]: ")
+            sys.stderr.flush()
+            line = src.readline()  # type: ignore[attr-defined]
+            if not line:
+                sys.stderr.write("\n")
+                return None
+            answer = line.strip().lower()
+            if answer in ("y", "yes"):
+                return True
+            if answer in ("", "n", "no"):
+                return False
+            sys.stderr.write("answer y or n\n")
+    except KeyboardInterrupt:
+        sys.stderr.write("\n")  # (what follows starts a line of its own, not after the question)
+        raise
+
+
 def sigterm_as_interrupt() -> None:
     """SIGTERM (a CI cancel, `kill`, a container stop) handled as Ctrl-C is: the command's own handling of an
     interruption runs (the audit says 'interrupted', the report names the step, exit 130) instead of the process

@@ -103,7 +103,7 @@ def rollback(
     fmt: FormatOption = OutputFormat.table,
 ) -> int:
     """Plan, show and (after asking) carry out a safe rollback of the deploy branch."""
-    from mosaic_diag.commands._common import config_here, own_repository, sigterm_as_interrupt
+    from mosaic_diag.commands._common import ask, config_here, own_repository, sigterm_as_interrupt
     from mosaic_diag.commands.manifest import open_store_here
     from mosaic_diag.errors import ExitCode, Interrupted, UsageError
     from mosaic_diag.manifest import ManifestSettings
@@ -172,10 +172,19 @@ def rollback(
         if dry_run or (auto and not execute):
             rep.say("dry run: nothing changed" + (" (add --execute to roll back)" if auto else ""))
             return rep.done(ExitCode.FINDINGS if auto else ExitCode.OK, action="dry-run")
-        question = f"Roll back {plan.remote}/{plan.branch} to {plan.target_sha[:12]} ({plan.strategy})?"
-        if not (yes or execute) and not typer.confirm(question, default=False, err=True):
-            rep.say("not confirmed: nothing changed")
-            return rep.done(ExitCode.FINDINGS, action="declined")
+        if not (yes or execute):
+            try:
+                answer = ask(f"Roll back {plan.remote}/{plan.branch} to {plan.target_sha[:12]} ({plan.strategy})?")
+            except KeyboardInterrupt:  # Ctrl-C or SIGTERM at the prompt: not an answer
+                raise Interrupted("interrupted at the confirmation: nothing was done") from None
+            if answer is None:  # nobody to ask (stdin ended: a script, `</dev/null`)
+                message = ("not confirmed: no answer (stdin ended): nothing changed; add --yes to roll back "
+                           "without asking")
+                sys.stderr.write(f"mosaic-diag: {message}\n")
+                return rep.done(ExitCode.FINDINGS, action="declined", message=message)
+            if not answer:
+                rep.say("not confirmed: nothing changed")
+                return rep.done(ExitCode.FINDINGS, action="declined")
         audit = cfg.path("audit_log", ".mosaic-diag/audit.log")
         reason = reading.verdict() if reading else None
         result = execute_rollback(plan, audit_path=audit, store=store,

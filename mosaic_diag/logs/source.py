@@ -33,6 +33,21 @@ LINE_CAP = 64 << 10
 _ROTATED = LazyPattern(r"(.+?\.(?:log|txt|out|err|json|jsonl))(?:[.-]\d[\d-]*)?(?:\.(?:gz|bz2|xz|zst|zip))?")
 
 
+# a rotated file's name as logrotate leaves it: NAME.N (higher N older) or NAME-YYYYMMDD (dateext; a later date
+# newer), then a compression's suffix (NAME.N.gz); the bare NAME is the newest of its set
+_ROTATION = LazyPattern(r"(.+?)(?:\.(\d{1,6})|-(\d{4}-?\d{2}-?\d{2}(?:-?\d{2,6})?))(?:\.(?:gz|bz2|xz|zst|zip))?")
+
+
+def rotation_name(path: str) -> tuple[str, int | None, str | None] | None:
+    """`path` as logrotate names a rotated file: (the log's path, its number, its date digits), one of the two set;
+    None when the name shows no rotation (the bare NAME, the newest, is told by another file naming it)."""
+    m = _ROTATION.fullmatch(os.path.normpath(path))
+    if m is None:
+        return None
+    base, number, date = m.groups()
+    return base, int(number) if number is not None else None, date.replace("-", "") if date else None
+
+
 def _directory_hint(path: str, most: int = 3) -> str:
     """For a directory given as a log: how to give its logs, each one's files (`app.log*`), as the shell names
     them: a directory may hold several logs (the app's, its access log), which are not one log read in turn."""

@@ -276,9 +276,9 @@ class LogFile:
 
 
 def plan_inputs(paths: Sequence[str], stack: ExitStack, stdin: Any = None) -> list[LogFile]:
-    """The files of a run over several, in the order they are read: by the first timestamp of each file's
-    head (so that time runs forward across them: logrotate's names glob newest first), files without one
-    after them in the order given. Each is opened to peek at it, then closed; stdin and a pipe (`<(zcat
+    """The files of a run over several, in the order they are read (`read_order`: a rotation set's names and the
+    first timestamp of each file's head, so that time runs forward across them: logrotate's names glob newest
+    first). Each is opened to peek at it, then closed; stdin and a pipe (`<(zcat
     x.gz)`) stay open in `stack`, their head kept to be read again. A missing, unreadable or undecodable
     file, a file given twice or stdin given twice is a UsageError naming it, before anything is read."""
     import os
@@ -322,8 +322,45 @@ def plan_inputs(paths: Sequence[str], stack: ExitStack, stdin: Any = None) -> li
         if kept is not None:
             kept.rewind()
         files.append(LogFile(path, name, first, info.st_size if regular else None, kept))  # type: ignore[union-attr]
-    files.sort(key=lambda f: (f.first is None, f.first.timestamp() if f.first else 0.0))
-    return files
+    return read_order(files)
+
+
+def read_order(files: list[LogFile]) -> list[LogFile]:
+    """`files` (in the order given) in the order they are read. The files of one log's rotation set (`NAME.N`,
+    `NAME.N.gz`, `NAME-YYYYMMDD[.gz]` and the bare `NAME`: `logs.source.rotation_name`) keep the rotation's order
+    among them (higher N older, a later date newer, NAME newest), a file of the set without a timestamp in its head
+    next to its neighbours; the sets and the other files are ordered by their first timestamps; a file without one
+    and without a rotation name, and a set without any, keeps its places in the order given."""
+    import os
+
+    from mosaic_diag.logs.source import rotation_name
+
+    names = [rotation_name(f.path) if f.path != "-" else None for f in files]
+    bases = {n[0] for n in names if n is not None}
+    groups: dict[str, list[int]] = {}  # a rotation set (by its log's path) or a file alone (by its index)
+    age: dict[int, tuple[int, ...]] = {}  # the rank of a file in its set: older first
+    for i, (f, n) in enumerate(zip(files, names, strict=True)):
+        if n is not None:
+            key, age[i] = n[0], ((0, -n[1]) if n[1] is not None else (1, int(n[2] or 0)))
+        elif f.path != "-" and os.path.normpath(f.path) in bases:
+            key, age[i] = os.path.normpath(f.path), (2,)
+        else:
+            key, age[i] = f"\0{i}", (0,)
+        groups.setdefault(key, []).append(i)
+    timed: list[tuple[float, int, int, int]] = []  # (the time it is placed at, its set's first place, rank, i)
+    fixed: dict[int, int] = {}  # place given -> the file read there (sets and files without any timestamp)
+    for members in groups.values():
+        members.sort(key=lambda i: (age[i], i))
+        stamps = [files[i].first.timestamp() if files[i].first else None for i in members]
+        if all(t is None for t in stamps):
+            fixed.update(zip(sorted(members), members, strict=True))
+            continue
+        at = next(t for t in stamps if t is not None)  # untimed leading files: just before the first timed one
+        for rank, (i, t) in enumerate(zip(members, stamps, strict=True)):
+            at = max(at, t) if t is not None else at  # the rotation's order stands over a clock that went back
+            timed.append((at, min(members), rank, i))
+    pool = iter(t[-1] for t in sorted(timed))
+    return [files[fixed[k]] if k in fixed else files[next(pool)] for k in range(len(files))]
 
 
 class MultiTriageSession:
