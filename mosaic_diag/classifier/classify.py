@@ -325,7 +325,7 @@ LOGGER = "mosaic_diag.classifier"
 
 def _note(line: str) -> None:
     """A note of the run (one line), a WARNING of the `mosaic_diag.classifier` logger: the core never prints
-    (in the runtime kit, stderr is the app's); the CLI puts these lines on stderr (`commands/notes.py`)."""
+    (in the runtime kit, stderr is the app's); the CLI puts these lines on stderr (`commands/guard.NoteLines`)."""
     logging.getLogger(LOGGER).warning("%s", line)
 
 
