@@ -393,16 +393,12 @@ def test_a_deploy_replaced_by_a_newer_one_before_it_is_judged_is_superseded_not_
         monkeypatch.delenv(name)
     health = HealthServer()
     health.commit = first
-    other = tmp_path / "other"
     theirs: list[str] = []
 
     def someone_else_deploys() -> None:
         if theirs:
             return
-        git(tmp_path, "clone", "-q", str(remote), str(other))
-        write(other, "app/main.py", "VERSION = 30\n")
-        theirs.append(commit_all(other, "theirs, on top of ours"))
-        git(other, "push", "-q", "origin", "main")
+        theirs.append(_push_theirs(tmp_path, remote))
         health.commit = theirs[0]
 
     try:
@@ -433,6 +429,7 @@ def test_a_deploy_replaced_by_a_newer_one_before_it_is_judged_is_superseded_not_
     def theirs_fail_during_our_watch() -> None:
         if len(theirs) > 1:
             return
+        other = tmp_path / "other"  # (their clone, from the first push)
         git(other, "pull", "-q", "--ff-only", "origin", "main")
         write(other, "app/main.py", "VERSION = 50\n")
         theirs.append(commit_all(other, "theirs again, failing"))
@@ -454,22 +451,28 @@ def test_a_deploy_replaced_by_a_newer_one_before_it_is_judged_is_superseded_not_
     assert not any(a.get("action") == "rollback" for a in audit_lines(work))
 
 
+def _push_theirs(tmp_path: Path, remote: Path) -> str:
+    """Someone else's commit pushed on top of ours, from a clone of their own: its sha."""
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(remote), str(other))
+    write(other, "app/main.py", "VERSION = 30\n")
+    sha = commit_all(other, "theirs, on top of ours")
+    git(other, "push", "-q", "origin", "main")
+    return sha
+
+
 @pytest.mark.parametrize("how", ["canceled", "deactivated"])
 def test_a_render_deploy_overtaken_by_a_newer_one_is_superseded_not_bad(project, tmp_path, how):
     """Render cancels our build for a newer deploy (someone pushed after us), or deactivates ours when theirs goes
     live: recorded superseded, never bad, nothing rolled back (Render is asked for no rollback), exit 3."""
     work, remote, render, first = project
     second = change(work, "2", "second")
-    other = tmp_path / "other"
     theirs: list[str] = []
 
     def overtaken() -> None:
         if theirs:
             return
-        git(tmp_path, "clone", "-q", str(remote), str(other))
-        write(other, "app/main.py", "VERSION = 30\n")
-        theirs.append(commit_all(other, "theirs, on top of ours"))
-        git(other, "push", "-q", "origin", "main")
+        theirs.append(_push_theirs(tmp_path, remote))
         ours = next(d for d in render.deploys if d["commit"]["id"] == second)
         render.set_status(ours["id"], "canceled" if how == "canceled" else "live")
         render.add_deploy(theirs[0], "build_in_progress" if how == "canceled" else "live")

@@ -226,9 +226,9 @@ def test_sigterm_while_watching_reports_the_step_and_keeps_the_record_pending(pr
         ("push", "started"), ("push", "done")]
 
 
-def test_sigterm_during_a_rollbacks_push_is_audited_as_interrupted(repo, tmp_path):
-    marker = tmp_path / "in-pre-push"
-    hook(repo.work / ".git", "pre-push", f"touch '{marker}'\nexec sleep 60\n")
+def _rollback_stopped_at(repo, marker: Path) -> tuple[subprocess.Popen[str], str, str]:
+    """`rollback c4 --yes` run in `repo`, sent SIGTERM once `marker` exists (a hook or upload-pack touched it):
+    the finished process and its stdout and stderr."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_DIAG_")}
     env.update(GIT_ENV, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "rollback", repo.commits["c4"], "--yes"],
@@ -238,6 +238,13 @@ def test_sigterm_during_a_rollbacks_push_is_audited_as_interrupted(repo, tmp_pat
         threading.Event().wait(0.05)
     os.killpg(proc.pid, signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
+    return proc, out, err
+
+
+def test_sigterm_during_a_rollbacks_push_is_audited_as_interrupted(repo, tmp_path):
+    marker = tmp_path / "in-pre-push"
+    hook(repo.work / ".git", "pre-push", f"touch '{marker}'\nexec sleep 60\n")
+    proc, out, err = _rollback_stopped_at(repo, marker)
     assert proc.returncode == 130, out + err
     assert [a["result"] for a in audit_of(repo.work)] == ["started", "interrupted"]
     assert "whether the rollback happened is not known" in audit_of(repo.work)[-1]["error"]
@@ -261,15 +268,7 @@ def test_sigterm_while_a_rollback_reads_the_remote_says_nothing_was_done(repo, t
     slow.write_text(f"#!/bin/sh\ntouch '{marker}'\nexec sleep 60\n")
     slow.chmod(0o755)
     git(repo.work, "config", "remote.origin.uploadpack", str(slow))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_DIAG_")}
-    env.update(GIT_ENV, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "rollback", repo.commits["c4"], "--yes"],
-                            cwd=repo.work, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    while not marker.exists() and proc.poll() is None:
-        threading.Event().wait(0.05)
-    os.killpg(proc.pid, signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
+    proc, out, err = _rollback_stopped_at(repo, marker)
     assert proc.returncode == 130, out + err
     assert err.splitlines() == ["mosaic-diag: error: interrupted before the rollback acted: nothing was committed or "
                                 "pushed; origin main and the checkout are as they were"], err

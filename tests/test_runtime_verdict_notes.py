@@ -11,20 +11,7 @@ import pytest
 from mosaic_diag.classifier.classify import LOGGER, Classifier
 from mosaic_diag.classifier.taxonomy import load_taxonomy
 from mosaic_diag.runtime.verdict import VerdictCache
-
-RULES = """\
-labels:
-  MY_SLOW_LABEL:
-    category: infrastructure
-    severity: high
-    description: never given, its pattern gives up
-rules:
-  - id: my-slow
-    label: MY_SLOW_LABEL
-    priority: 900
-    match:
-      text: '(x+x+)+y'
-"""
+from tests.test_classify_user_rules import RULES  # (a rule whose pattern gives up, and a sound one)
 
 
 def test_a_user_rule_that_gives_up_in_the_runtime_is_logged_not_printed(

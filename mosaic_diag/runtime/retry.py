@@ -155,6 +155,10 @@ class _Run:
         return stop
 
 
+_ASYNC_BREAKER = ("llm_call: breaker= guards sync calls only (pybreaker has no asyncio support); "
+                  "wrap the async call without a breaker")
+
+
 def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any = None,
              sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
              rng: Callable[[], float] = random.random) -> Callable[[Callable[..., T]], Callable[..., T]]:
@@ -214,8 +218,7 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
             return stream  # type: ignore[return-value]
         if inspect.isasyncgenfunction(fn):
             if breaker is not None:
-                raise TypeError("llm_call: breaker= guards sync calls only (pybreaker has no asyncio support); "
-                                "wrap the async call without a breaker")
+                raise TypeError(_ASYNC_BREAKER)
             async_opened = _decorate_async(_first_item_async(fn), provider, chosen, sleep, clock, rng)
 
             @functools.wraps(fn)
@@ -231,8 +234,7 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
             return async_stream  # type: ignore[return-value]
         if inspect.iscoroutinefunction(fn):
             if breaker is not None:
-                raise TypeError("llm_call: breaker= guards sync calls only (pybreaker has no asyncio support); "
-                                "wrap the async call without a breaker")
+                raise TypeError(_ASYNC_BREAKER)
             return _decorate_async(fn, provider, chosen, sleep, clock, rng)
 
         call = retried if breaker is None else functools.partial(breaker.call, retried)
