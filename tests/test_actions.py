@@ -121,7 +121,31 @@ def test_execute_asks_and_a_no_changes_nothing(workspace: Path, webhook: Webhook
     monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
     before = snapshot(workspace)
     assert run("--execute") == 1
-    assert "Execute 5 action(s) of pg-test?" in capsys.readouterr().out
+    err = capsys.readouterr().err
+    assert "Execute 5 action(s) of pg-test? [y/N]: " in err and "mosaic-diag: not confirmed: nothing done" in err
+    assert webhook.requests == []
+    assert snapshot(workspace) == before
+
+
+class _CtrlC(io.StringIO):
+    def readline(self, *args: object) -> str:
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(("stdin", "code", "said"), [
+    (io.StringIO(""), 1, "mosaic-diag: not confirmed: no answer (stdin ended): nothing done; add --yes to act "
+                         "without asking"),
+    (_CtrlC(), 130, "mosaic-diag: error: interrupted at the confirmation: nothing was done"),
+], ids=["stdin-ended", "ctrl-c"])
+def test_execute_with_no_answer_or_ctrl_c_at_the_question_does_nothing_and_says_so(
+        workspace: Path, webhook: Webhook, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture,
+        stdin: io.StringIO, code: int, said: str) -> None:
+    """`</dev/null` was a bare "Aborted" (Typer's confirm), Ctrl-C there the same; both act on nothing."""
+    monkeypatch.setenv("MOSAIC_DIAG_WEBHOOK_URL", webhook.url)
+    monkeypatch.setattr("sys.stdin", stdin)
+    before = snapshot(workspace)
+    assert run("--execute") == code
+    assert said in capsys.readouterr().err.splitlines()
     assert webhook.requests == []
     assert snapshot(workspace) == before
 

@@ -54,6 +54,17 @@ def ask(question: str, stdin: object = None) -> bool | None:
         raise
 
 
+def confirmed(question: str) -> bool | None:
+    """`ask(question)`, with Ctrl-C or SIGTERM at the prompt (not an answer) an `Interrupted` saying nothing was
+    done (exit 130); None when stdin ended with no answer."""
+    from mosaic_diag.errors import Interrupted
+
+    try:
+        return ask(question)
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted at the confirmation: nothing was done") from None
+
+
 def sigterm_as_interrupt() -> None:
     """SIGTERM (a CI cancel, `kill`, a container stop) handled as Ctrl-C is: the command's own handling of an
     interruption runs (the audit says 'interrupted', the report names the step, exit 130) instead of the process

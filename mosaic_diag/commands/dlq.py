@@ -240,7 +240,9 @@ def purge(
             if not sys.stdin.isatty():  # nobody to ask: a script says --yes
                 raise UsageError(f"{found} dead letter(s) created before {cutoff.isoformat()} would be deleted from "
                                  f"{store.shown}: add --yes to delete them (--dry-run only counts); nothing deleted")
-            if not typer.confirm(question, default=False, err=True):
+            from mosaic_diag.commands._common import confirmed
+
+            if not confirmed(question):  # (stdin is a terminal here: an ended stdin is a refusal too)
                 sys.stderr.write("mosaic-diag: not confirmed: nothing deleted\n")
                 return 1
         deleted = store.purge(cutoff) if found and not dry_run else 0

@@ -269,8 +269,13 @@ def run_cmd(
             if as_json and not sys.stdin.isatty():  # a prompt would land in the JSON, an answer cannot come
                 raise UsageError("--execute --format json asks nothing: add --yes to act (or drop --format json "
                                  "to be asked)")
-            if not typer.confirm(question, default=False, err=as_json):  # JSON: the question goes to stderr
-                sys.stderr.write("mosaic-diag: nothing done\n")
+            from mosaic_diag.commands._common import confirmed
+
+            answer = confirmed(question)  # (on stderr: a JSON report stays whole)
+            if not answer:
+                sys.stderr.write("mosaic-diag: not confirmed: nothing done\n" if answer is False else
+                                 "mosaic-diag: not confirmed: no answer (stdin ended): nothing done; add --yes to "
+                                 "act without asking\n")
                 return 1
         try:
             outcomes = execute_plan(plan, settings)

@@ -103,7 +103,7 @@ def rollback(
     fmt: FormatOption = OutputFormat.table,
 ) -> int:
     """Plan, show and (after asking) carry out a safe rollback of the deploy branch."""
-    from mosaic_diag.commands._common import ask, config_here, own_repository, sigterm_as_interrupt
+    from mosaic_diag.commands._common import config_here, confirmed, own_repository, sigterm_as_interrupt
     from mosaic_diag.commands.manifest import open_store_here
     from mosaic_diag.errors import ExitCode, Interrupted, UsageError
     from mosaic_diag.manifest import ManifestSettings
@@ -173,10 +173,7 @@ def rollback(
             rep.say("dry run: nothing changed" + (" (add --execute to roll back)" if auto else ""))
             return rep.done(ExitCode.FINDINGS if auto else ExitCode.OK, action="dry-run")
         if not (yes or execute):
-            try:
-                answer = ask(f"Roll back {plan.remote}/{plan.branch} to {plan.target_sha[:12]} ({plan.strategy})?")
-            except KeyboardInterrupt:  # Ctrl-C or SIGTERM at the prompt: not an answer
-                raise Interrupted("interrupted at the confirmation: nothing was done") from None
+            answer = confirmed(f"Roll back {plan.remote}/{plan.branch} to {plan.target_sha[:12]} ({plan.strategy})?")
             if answer is None:  # nobody to ask (stdin ended: a script, `</dev/null`)
                 message = ("not confirmed: no answer (stdin ended): nothing changed; add --yes to roll back "
                            "without asking")
