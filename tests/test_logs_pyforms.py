@@ -419,11 +419,9 @@ def test_a_blank_after_a_header_less_frame_does_not_take_prose_as_its_exception(
 
 # -- a chained traceback cut inside its cause ------------------------------------------------------------------------
 
-def test_a_chained_traceback_cut_at_its_causes_exception_line_starts_there(pg_db: str) -> None:
-    """SQLAlchemy's chained traceback of a real psycopg2 UndefinedColumn, pasted from the cause's exception line down
-    (its frames cut off above it: `psycopg2.errors.UndefinedColumn: …`, `LINE 1:`, the caret, blanks, `The above
-    exception was the direct cause …`, the wrapper's traceback): one event from that line, the cause's evidence read;
-    bare and behind a Docker Compose prefix. The whole traceback stays one event from its header."""
+def _sqlalchemy_traceback(pg_db: str, *statements: str) -> list[str]:
+    """The lines of the whole chained traceback SQLAlchemy raises on the last of `statements` (run in one
+    transaction through psycopg2 on the test server)."""
     import traceback
 
     import sqlalchemy
@@ -431,15 +429,22 @@ def test_a_chained_traceback_cut_at_its_causes_exception_line_starts_there(pg_db
     engine = sqlalchemy.create_engine(pg_db.replace("postgresql://", "postgresql+psycopg2://", 1)
                                       if pg_db.startswith("postgresql://") else f"postgresql+psycopg2:///?{pg_db}")
     try:
-        with engine.connect() as conn:
-            conn.execute(sqlalchemy.text("CREATE TABLE accounts (id int)"))
-            conn.execute(sqlalchemy.text("SELECT accounts.plan_id FROM accounts"))
-    except sqlalchemy.exc.ProgrammingError as e:
-        whole = "".join(traceback.format_exception(e)).rstrip("\n").split("\n")
-    else:
-        raise AssertionError("no ProgrammingError")
+        with engine.begin() as conn:
+            for sql in statements:
+                conn.execute(sqlalchemy.text(sql))
+    except sqlalchemy.exc.DBAPIError as e:
+        return "".join(traceback.format_exception(e)).rstrip("\n").split("\n")
     finally:
         engine.dispose()
+    raise AssertionError(f"no error from {statements[-1]!r}")
+
+
+def test_a_chained_traceback_cut_at_its_causes_exception_line_starts_there(pg_db: str) -> None:
+    """SQLAlchemy's chained traceback of a real psycopg2 UndefinedColumn, pasted from the cause's exception line down
+    (its frames cut off above it: `psycopg2.errors.UndefinedColumn: …`, `LINE 1:`, the caret, blanks, `The above
+    exception was the direct cause …`, the wrapper's traceback): one event from that line, the cause's evidence read;
+    bare and behind a Docker Compose prefix. The whole traceback stays one event from its header."""
+    whole = _sqlalchemy_traceback(pg_db, "CREATE TABLE accounts (id int)", "SELECT accounts.plan_id FROM accounts")
     cause = next(i for i, t in enumerate(whole) if t.startswith("psycopg2.errors.UndefinedColumn: "))
     assert "The above exception was the direct cause of the following exception:" in whole[cause:]
     for body, first in ((whole[cause:], 2), (whole, 2)):
@@ -535,24 +540,10 @@ def test_a_chained_traceback_cut_inside_its_causes_message_starts_at_its_libpq_l
     """SQLAlchemy's chain over a real psycopg2 UniqueViolation pasted from the cause's `DETAIL:  Key (…)=(…) already
     exists.` down (its exception line cut off too), bare and behind journald's prefix: one event from the DETAIL
     line, its evidence read. A DETAIL line after a traceback already read is taken by no second event."""
-    import traceback
-
-    import sqlalchemy
-
     with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
         cur.execute("CREATE TABLE users (id int PRIMARY KEY)")
         cur.execute("INSERT INTO users VALUES (1)")
-    engine = sqlalchemy.create_engine(pg_db.replace("postgresql://", "postgresql+psycopg2://", 1)
-                                      if pg_db.startswith("postgresql://") else f"postgresql+psycopg2:///?{pg_db}")
-    try:
-        with engine.begin() as conn:
-            conn.execute(sqlalchemy.text("INSERT INTO users VALUES (1)"))
-    except sqlalchemy.exc.IntegrityError as e:
-        whole = "".join(traceback.format_exception(e)).rstrip("\n").split("\n")
-    else:
-        raise AssertionError("no IntegrityError")
-    finally:
-        engine.dispose()
+    whole = _sqlalchemy_traceback(pg_db, "INSERT INTO users VALUES (1)")
     detail = next(i for i, t in enumerate(whole) if t.startswith("DETAIL:  Key (id)=(1) already exists."))
     assert whole[detail - 1].startswith("psycopg2.errors.UniqueViolation: ")
     body = whole[detail:]
