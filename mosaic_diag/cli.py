@@ -83,12 +83,14 @@ def _run(argv: list[str] | None) -> int:
 
 def _typer_run(argv: list[str] | None) -> int:
     click_error, usage_error, abort = _click_exceptions()
+    handlers = _signal_handlers()
     interrupted = _count_interrupts()
     try:
         try:
             rv = app(args=argv, prog_name="mosaic-diag", standalone_mode=False)
         finally:
             interrupted.restore()
+            _put_back(handlers)
     except usage_error as exc:
         if not exc.format_message():  # no arguments at all: help was printed
             return ExitCode.USAGE
@@ -123,6 +125,26 @@ class _Interrupts:
 
         if self.previous is not None and signal.getsignal(signal.SIGINT) is self:
             signal.signal(signal.SIGINT, self.previous)  # type: ignore[arg-type]
+
+
+def _signal_handlers() -> dict[int, object]:
+    """SIGINT's and SIGTERM's handlers before a command ran (none off the main thread, where none is set)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _put_back(handlers: dict[int, object]) -> None:
+    """The handlers as they were before the command: `deploy` and `rollback` turn SIGTERM into Ctrl-C, `watch`
+    makes both stop it; run in-process (a test, an app calling `main`), they stayed that way for good."""
+    import signal
+
+    for sig, handler in handlers.items():
+        if handler is not None and signal.getsignal(sig) is not handler:
+            signal.signal(sig, handler)  # type: ignore[arg-type]
 
 
 def _count_interrupts() -> _Interrupts:
