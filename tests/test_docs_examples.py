@@ -71,11 +71,12 @@ def runs_offline(command: str) -> bool:
     return words[0] != "lint" or bool(paths)
 
 
-def run(command: str) -> subprocess.CompletedProcess[str]:
-    """The command as a new user runs it from the repository top, with no database, key or config of theirs."""
+def run(command: str, scratch: Path) -> subprocess.CompletedProcess[str]:
+    """The command as a new user runs it from the repository top, with no database, key or config of theirs
+    (what it would keep in the repository's `.mosaic-diag/`, the lint cache, kept in `scratch`)."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("MOSAIC_", "RENDER_", "OPENAI_", "ANTHROPIC_", "CLAUDE_", "DATABASE_URL"))}
-    env |= {"COLUMNS": "110", "PYTHONPATH": str(ROOT)}
+    env |= {"COLUMNS": "110", "PYTHONPATH": str(ROOT), "MOSAIC_DIAG_LINT_CACHE_DIR": str(scratch / "lint-cache")}
     argv = [sys.executable, "-m", "mosaic_diag", *shlex.split(command)[1:]]
     return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
@@ -88,8 +89,8 @@ def test_every_offline_example_of_the_docs_is_checked_here() -> None:
 
 
 @pytest.mark.parametrize("command", sorted(EXPECTED))
-def test_an_offline_example_exits_as_documented(command: str) -> None:
-    proc = run(command)
+def test_an_offline_example_exits_as_documented(command: str, tmp_path: Path) -> None:
+    proc = run(command, tmp_path)
     assert proc.returncode == EXPECTED[command], (proc.stdout[-2000:], proc.stderr[-2000:])
     assert "Traceback" not in proc.stderr
     if command == "mosaic-diag triage examples/logs/render-sample.log":
