@@ -100,6 +100,17 @@ def test_missing_file_and_directory_are_usage_errors(tmp_path: Path) -> None:
     assert b"Traceback" not in proc.stderr
 
 
+def test_the_debugging_aid_into_a_closed_pipe_is_one_line() -> None:
+    """`python -m mosaic_diag.logs FILE | head` (docs/architecture.md): the reader going away is one line, exit 2,
+    as for the CLI, not a traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag.logs", "examples/logs/render-sample.log"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    proc.stdout.close()  # the reader went away before the first byte
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 2
+    assert err == "mosaic-diag: error: output closed early (broken pipe)\n"
+
+
 def test_empty_file(tmp_path: Path) -> None:
     path = tmp_path / "empty.log"
     path.write_bytes(b"")

@@ -134,6 +134,21 @@ def test_filters_since_label_alias_and_severity():
     assert list(TriageRun(Classifier.default(), opts).process([error(1, 0)])) == []
 
 
+def test_a_derived_restart_loop_the_filters_hide_is_counted_filtered_out() -> None:
+    """Shown + `filtered_out` is every event found, the derived restart loop too (README: the events the filters
+    hide are counted)."""
+    raws = [start(1, 0), error(5, 1), start(30, 2), error(35, 3), start(60, 4), error(70, 5)]
+    found = len(list(TriageRun(Classifier.default()).process(raws)))
+    assert found == 4  # three errors and the loop
+    tax = load_taxonomy()
+    for opts in (build_options(labels=["SQLITE_FALLBACK_ACTIVE"], taxonomy=tax),
+                 build_options(since=T0 + timedelta(hours=1), taxonomy=tax),
+                 build_options(labels=["RENDER_RESTART_LOOP"], taxonomy=tax)):
+        run = TriageRun(Classifier.default(), opts)
+        shown = len(list(run.process(raws)))
+        assert shown + run.finish().summary["filtered_out"] == found, opts
+
+
 def test_timeline_per_label_and_group_markers_and_pruning():
     deploy = Raw("deploy", 1, 1, T0, level=None, logger="render", message="Deploying...")
     raws = [deploy, start(2, 0.1), error(3, 0, "sessions"), error(20, 1, "users"), error(40, 1.5, "sessions"),

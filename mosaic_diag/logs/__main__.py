@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from mosaic_diag.errors import DiagError
@@ -21,13 +22,18 @@ def main(argv: list[str] | None = None) -> int:
                 d = {k: getattr(ev, k) for k in ev.__slots__}
                 d["timestamp"] = ev.timestamp.isoformat() if ev.timestamp else None
                 print(json.dumps(d))
+        summary = {"lines": stats.lines, "bytes": stats.bytes, "corrupt": stats.corrupt,
+                   "corrupt_samples": stats.corrupt_samples, "warnings": stats.warnings,
+                   "shapes": dict(stats.shapes), "levels": dict(stats.levels)}
+        print(json.dumps({"stats": summary}))
+        sys.stdout.flush()
     except DiagError as e:
         print(f"mosaic-diag: error: {e}", file=sys.stderr)
         return int(e.exit_code)
-    summary = {"lines": stats.lines, "bytes": stats.bytes, "corrupt": stats.corrupt,
-               "corrupt_samples": stats.corrupt_samples, "warnings": stats.warnings,
-               "shapes": dict(stats.shapes), "levels": dict(stats.levels)}
-    print(json.dumps({"stats": summary}))
+    except BrokenPipeError:  # `| head`: the reader went away; the exit-time flush must not say it again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print("mosaic-diag: error: output closed early (broken pipe)", file=sys.stderr)
+        return 2
     return 0
 
 

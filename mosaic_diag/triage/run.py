@@ -97,9 +97,12 @@ class TriageRun:
             if raw.kind == "process_start":
                 self._mark("start", raw)
                 loop = self._restarts.start_seen(raw)
-                if loop is not None and self._keep(loop):
-                    self._count(loop)
-                    yield loop
+                if loop is not None:
+                    if self._keep(loop):
+                        self._count(loop)
+                        yield loop
+                    else:
+                        self.filtered_out += 1
                 continue
             if raw.kind not in ("error", "platform"):
                 continue
