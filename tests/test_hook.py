@@ -170,7 +170,7 @@ def test_a_global_core_hooks_path_is_written_only_with_the_explicit_flag(repo: P
         assert not (shared / "pre-commit").exists() and not (repo / ".git" / "hooks" / "pre-commit").exists()
     r = diag(repo, "hook", "install", "--global-hooks-path", "--format", "json", env=env)
     assert r.returncode == 0 and json.loads(r.stdout)["shared"] == f"global file:{cfg}", r.stderr
-    assert "WARNING" in r.stderr and "every repository using it" in r.stderr
+    assert "mosaic-diag: warning: " in r.stderr and "every repository using it" in r.stderr
     # installed there, it is every repository's hook: a plain uninstall is refused and leaves it in place
     r = diag(repo, "hook", "uninstall", env=env)
     assert r.returncode == 2 and "uninstalling there" in r.stderr and (shared / "pre-commit").is_file(), r.stderr

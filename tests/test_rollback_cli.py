@@ -81,7 +81,7 @@ def test_manifest_generate_diff_record_history(repo):
     r = run(repo, "manifest", "diff", repo.commits["c4"], "HEAD", "--format", "json")
     assert r.returncode == 0 and [f["code"] for f in json.loads(r.stdout)["findings"]] == ["commit_changed"]
     r = run(repo, "manifest", "generate", "--format", "table")
-    assert r.returncode == 1 and "WARNING: dirty tree" in r.stderr and "m2.json" in r.stderr
+    assert r.returncode == 1 and "mosaic-diag: warning: dirty tree" in r.stderr and "m2.json" in r.stderr
     (repo.work / "m2.json").unlink()
     assert run(repo, "manifest", "record", "HEAD~1").returncode == 0
     r = run(repo, "manifest", "record", "--format", "json")
@@ -118,7 +118,7 @@ def test_manifest_record_on_a_dirty_tree_says_so_and_records_head(repo):
     r = run(repo, "manifest", "record", "--format", "json", "--note", "hotfix")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["commit"] == repo.commits["c5"]
-    warning = [line for line in r.stderr.splitlines() if "WARNING" in line]
+    warning = [line for line in r.stderr.splitlines() if line.startswith("mosaic-diag: warning: ")]
     assert len(warning) == 1 and len(r.stderr.splitlines()) == 1
     assert "7 uncommitted change(s) (app.py, new/f0.txt, new/f1.txt, new/f2.txt, new/f3.txt, …)" in warning[0]
     assert f"describes HEAD {repo.commits['c5'][:12]}, not the working tree" in warning[0]

@@ -31,7 +31,7 @@ def _report(change: object, fmt: OutputFormat) -> None:
 
     data = {k: (str(v) if v is not None else None) for k, v in asdict(change).items()}  # type: ignore[call-overload]
     if data.get("shared"):  # the user asked for it; still said, on stderr
-        sys.stderr.write(f"mosaic-diag: WARNING: {data['hook']} is in the hooks directory core.hooksPath "
+        sys.stderr.write(f"mosaic-diag: warning: {data['hook']} is in the hooks directory core.hooksPath "
                          f"names in the {data['shared']}: this changes the hook of every repository using it\n")
     if fmt is OutputFormat.json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")

@@ -53,7 +53,7 @@ def _warn_dirty(paths: tuple[str, ...], commit: str) -> None:
     """One stderr line: the working tree has changes the manifest of HEAD `commit` does not hold."""
     if paths:
         shown = ", ".join(paths[:5]) + (", …" if len(paths) > 5 else "")
-        sys.stderr.write(f"mosaic-diag: WARNING: dirty tree: {len(paths)} uncommitted change(s) ({shown}) are "
+        sys.stderr.write(f"mosaic-diag: warning: dirty tree: {len(paths)} uncommitted change(s) ({shown}) are "
                          f"NOT in this manifest (it describes HEAD {commit[:12]}, not the working tree; HEAD "
                          "is what deploys)\n")
 
