@@ -894,3 +894,28 @@ def test_a_migration_setting_not_null_over_null_rows_is_a_type_mismatch(pg_db) -
     assert clf().classify_text(text_of(exc)).label == "TYPE_MISMATCH"
     line = str(exc).splitlines()[0]
     assert clf().classify_text(f"IntegrityError: (psycopg2.IntegrityError) {line}").label == "TYPE_MISMATCH"
+
+
+def test_mysql_ddl_in_the_quoted_query_of_a_syntax_error_is_a_dialect_error(pg_db) -> None:
+    """MySQL's `id int(11) NOT NULL AUTO_INCREMENT` sent to PostgreSQL fails at `(`, not at the keyword: the
+    MySQL-only syntax stands in the query libpq quotes on its `LINE N:` line, as a `?` placeholder does. PHP's PDO
+    prints the same message on one line (`… at or near "(" LINE 367: …`)."""
+    import psycopg2
+
+    def run() -> None:
+        with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+            cur.execute("CREATE TABLE users (id int(11) NOT NULL AUTO_INCREMENT, name varchar(64))")
+
+    exc = raised(run)
+    assert type(exc).__name__ == "SyntaxError" and 'at or near "("' in str(exc)
+    assert clf().classify_text(text_of(exc)).label == "SQL_DIALECT_ERROR"
+    one_line = " ".join(str(exc).split("\n")[:2])
+    assert clf().classify_text(f"Error inserting: (SQLSTATE[42601]: Syntax error: 7 ERROR: {one_line})").label == \
+        "SQL_DIALECT_ERROR"
+
+    # a syntax error whose quoted query holds no MySQL- or SQLite-only syntax stays out
+    def plain() -> None:
+        with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+            cur.execute("CREATE TABLE users (id int(11) NOT NULL, name varchar(64))")
+
+    assert clf().classify_text(text_of(raised(plain))).label == "UNKNOWN_ERROR"

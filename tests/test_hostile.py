@@ -510,6 +510,21 @@ def test_round_19_patterns_read_a_half_megabyte_line_in_one_pass(text: str, labe
     assert Classifier.default().classify_text(text).label == label
 
 
+# -- round 20's patterns ----------------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "label"), [
+    # libpq's syntax-error token repeated before the quoted query holding MySQL's AUTO_INCREMENT, and a half-megabyte
+    # quoted query that holds no MySQL- or SQLite-only syntax
+    ('ERROR:  ' + 'syntax error at or near "(" ' * (HALF_MB // 28) + 'LINE 1: id int(11) NOT NULL AUTO_INCREMENT,',
+     "SQL_DIALECT_ERROR"),
+    ('ERROR:  syntax error at or near "(" LINE 1: ' + "id int(11) " * (HALF_MB // 11), "UNKNOWN_ERROR"),
+], ids=["syntax-error-repeated", "quoted-query-long"])
+def test_round_20_patterns_read_a_half_megabyte_line_in_one_pass(text: str, label: str) -> None:
+    from mosaic_diag.classifier.classify import Classifier
+
+    assert len(text) >= HALF_MB - 100
+    assert Classifier.default().classify_text(text).label == label
+
+
 # -- terminal controls ----------------------------------------------------------------------------
 
 # a reset (RIS), a DCS string, a C1 CSI (clear screen), a status report the terminal would type back, an OSC 52

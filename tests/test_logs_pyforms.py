@@ -24,6 +24,7 @@ import psycopg2
 import pytest
 import yaml
 
+from examples.pgtemp import DENIED_DB
 from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.classifier.evidence import evidence_from_exception
 from mosaic_diag.classifier.tracebacks import parse_traceback_text
@@ -557,3 +558,50 @@ def test_a_chained_traceback_cut_inside_its_causes_message_starts_at_its_libpq_l
     text = "\n".join(["INFO:app:request started", *whole, "INFO:app:next request"]) + "\n"
     for block in BLOCKS:
         assert [e.line for e in error_events(text, block)] == [2], block
+
+
+# psycopg2 over libpq < 14 (held-out round 20's paste, nyc-trees#26): each connection attempt's message on a line of
+# its own, the second (without SSL) a bare `FATAL:  ` line under the exception line
+_LIBPQ_TWO_ATTEMPTS = [
+    'django.db.utils.OperationalError: FATAL:  no pg_hba.conf entry for host "33.33.33.10", user "nyc", database '
+    '"nyc", SSL on',
+    'FATAL:  no pg_hba.conf entry for host "33.33.33.10", user "nyc", database "nyc", SSL off',
+]
+
+
+def test_libpqs_message_of_a_second_connection_attempt_continues_the_event(pg) -> None:
+    """libpq writes its messages `SEVERITY:  text` (two spaces); a `FATAL:  ` line right after a line carrying one is
+    the next attempt's message (SSL, then no SSL), not a record of its own: one event, both rejections its evidence
+    (with SSL too: PG_ACCESS_DENIED). Under an error record, inlined into it, and after a real current libpq's
+    message (`connection to server … failed: FATAL:  …` per attempt) too."""
+    exc = None
+    try:
+        psycopg2.connect(pg.dsn(DENIED_DB, sslmode="prefer"))
+    except psycopg2.OperationalError as e:
+        exc = e
+    assert exc is not None
+    current = f"psycopg2.OperationalError: {exc}".rstrip("\n").splitlines()
+    assert len(current) == 2 and all("FATAL:  " in t for t in current)
+    for body in (_LIBPQ_TWO_ATTEMPTS, current,
+                 [current[0], "FATAL:  " + current[1].split("FATAL:  ", 1)[1]]):  # the older libpq's second line
+        for lines in (["2026-11-27 14:00:00,500 ERROR app.db: Database init failed", *body],
+                      [f"2026-11-27 14:00:00,500 ERROR app.db: Database init failed: {body[0]}", *body[1:]]):
+            text = "\n".join(["2026-11-27 14:00:00,000 INFO app.main: starting", *lines,
+                              "2026-11-27 14:00:01,000 INFO app.main: retrying"]) + "\n"
+            for block in BLOCKS:
+                (event,) = error_events(text, block)
+                assert event.line == 2 and event.end_line == 1 + len(lines), block
+                assert _classify(event)[0] == "PG_ACCESS_DENIED", (body, block)
+
+
+def test_a_libpq_severity_line_with_nothing_open_before_it_is_its_own_event() -> None:
+    """A bare `FATAL:  …` (psql's output pasted into a log) with no error open before it, or after an error whose
+    text carries no libpq message, is still an error event of its own."""
+    lone = 'FATAL:  no pg_hba.conf entry for host "10.0.0.5", user "app", database "app", SSL off'
+    text = f"2026-11-27 14:00:00,000 INFO app.main: starting\n{lone}\n"
+    for block in BLOCKS:
+        (event,) = error_events(text, block)
+        assert event.line == 2 and _classify(event)[0] == "PG_SSL_REQUIRED", block
+    text = f"2026-11-27 14:00:00,500 ERROR app.jobs: Job failed: timeout\n{lone}\n"
+    for block in BLOCKS:
+        assert [e.line for e in error_events(text, block)] == [1, 2], block

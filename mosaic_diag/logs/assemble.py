@@ -82,6 +82,25 @@ _MAX_CUT_CAUSE = 12  # lines looked back from a chain separator for the exceptio
 _LIBPQ_MORE = LazyPattern(r"(?:DETAIL|HINT|CONTEXT|WHERE|STATEMENT|LINE \d+): ")
 
 
+# libpq writes its messages `SEVERITY:  text`, two spaces after the colon (uvicorn pads its levels otherwise): a bare
+# `FATAL:  ` line right after a line that carries such a message is the next connection attempt's (libpq < 14 prints
+# one line per attempt: SSL, then no SSL; several hosts), not a record of its own
+_LIBPQ_SEVERITY = LazyPattern(r"(?:ERROR|FATAL|PANIC):  \S")
+_LIBPQ_SEVERITY_IN = LazyPattern(r"(?:^|\s)(?:ERROR|FATAL|PANIC):  \S")
+
+
+def _libpq_next_attempt(op: _Open, ln: Line) -> bool:
+    """`ln` is libpq's message of another connection attempt, under the message of the one before it in `op`."""
+    if op.state == _EXC:
+        before = op.tb[-1] if op.tb and not op.blanks else None
+    elif op.state == _REC and not op.blanks:
+        before = op.detail[-1] if op.detail else op.message
+    else:
+        return False
+    return before is not None and _LIBPQ_SEVERITY.match(ln.text) is not None \
+        and _LIBPQ_SEVERITY_IN.search(before) is not None
+
+
 def _is_cause_line(t: str) -> bool:
     """An exception line (`module.Type: message`) whose type is no all-capitals word (libpq's `DETAIL:`, `HINT:`)."""
     m = _EXC_NAME.match(t) if t[:1].isalpha() or t[:1] == "_" else None
@@ -338,7 +357,7 @@ class Assembler:
     def _extend(self, op: _Open, ln: Line, last: int) -> bool:
         if op.state == _PYTEST:
             return self._extend_pytest(op, ln, last)
-        if ln.record or (ln.via is not None and ln.via != op.via):
+        if (ln.record and not _libpq_next_attempt(op, ln)) or (ln.via is not None and ln.via != op.via):
             return False  # (a line inside another logger's record of a wrapping tool is not this event's)
         t = ln.text
         st = op.state
