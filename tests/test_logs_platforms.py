@@ -307,3 +307,49 @@ def test_memory_cgroup_oom_kills(text: str, block_size: int | None) -> None:
     kills = [i for i, line in enumerate(text.splitlines(), 1) if "ut of memory: Kill" in line]
     assert [(e.line, e.kind) for e in events] == [(i, "platform") for i in kills]
     assert {EventClassifier(Classifier.default()).event(e).label for e in events} == {"RENDER_OUT_OF_MEMORY"}
+
+
+# https://github.com/DataBiosphere/azul/issues/6424: AWS Lambda's Python runtime record copied out of the console (a
+# blank in front of it, its message wrapped by the user under the request id; its trailing blanks written `\x20`),
+# then the traceback it logged
+LAMBDA_WARNING_WRAPPED = """\
+ [WARNING]\t2024-07-19T04:27:40.502Z\t4d83bc02-e260-5b94-8f7a-e3110f31cf5d
+\tazul.indexer.index_controller\tWorker failed to handle message\x20
+\t{'action': 'add', 'notification': {'transaction_id': '8b58869c-6707-45c5-92cf-fd9bb60d7b41',\x20
+\t'entity_type': 'biosample'}}, 'catalog': 'anvil7'}.
+
+
+Traceback (most recent call last):
+  File "/var/task/azul/indexer/index_controller.py", line 180, in contribute
+    contributions, replicas = self.transform(catalog, notification, delete)
+                              ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+  File "/var/task/azul/indexer/index_controller.py", line 232, in transform
+    bundle = service.fetch_bundle(catalog, bundle_fqid)
+"""
+
+
+def test_lambda_record_with_a_blank_before_it_is_a_record() -> None:
+    (ln,) = parse_line(LAMBDA_WARNING_WRAPPED.splitlines()[0])
+    assert (ln.record, ln.level, ln.ts, ln.message) == (True, "WARNING", "2024-07-19T04:27:40.502Z", "")
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_lambda_warning_record_keeps_its_wrapped_lines_and_traceback(block_size: int) -> None:
+    # logger.warning(…, exc_info=True): the traceback after the record's wrapped lines and blanks is the record's
+    assert _errors(LAMBDA_WARNING_WRAPPED, block_size) == []
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_lambda_error_record_takes_its_wrapped_lines_and_traceback(block_size: int) -> None:
+    text = LAMBDA_WARNING_WRAPPED.replace("[WARNING]", "[ERROR]")
+    (ev,) = _errors(text, block_size)
+    assert (ev.line, ev.end_line, ev.level) == (1, 12, "ERROR")
+    assert "fetch_bundle" in ev.traceback
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_traceback_after_an_info_record_and_indented_lines_is_an_event(block_size: int) -> None:
+    # only a WARNING record takes the traceback that follows its lines: after INFO it is a crash of its own
+    text = LAMBDA_WARNING_WRAPPED.replace("[WARNING]", "[INFO]")
+    (ev,) = _errors(text, block_size)
+    assert ev.line == 7 and ev.level is None

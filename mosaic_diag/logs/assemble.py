@@ -733,11 +733,18 @@ class Assembler:
         return self.clock.at(text)
 
     def _intro(self, stream: str | None) -> Line | None:
+        """The record of `stream` that a traceback starting now follows: its line just before, or the record whose
+        message's lines (indented, or blank) come between them (a Lambda record's message wrapped under it); else
+        None."""
         if self.lookback is None:
             return None
         for prev in self.lookback():
             if prev.stream == stream:
-                return prev if prev.record or prev.kind == "labelled" else None
+                if prev.record or prev.kind == "labelled":
+                    return prev
+                t = prev.text
+                if t[:1] not in ("", " ", "\t") or is_frame(t) or traceback_at(t) >= 0:
+                    return None  # (another traceback's frames: that record's lines end there)
         return None
 
     def _close(self, op: _Open) -> None:

@@ -135,7 +135,8 @@ _PREFECT = LazyPattern(r"- ([\w.-]+) \| ?(.*)", re.S)
 _CELERY = LazyPattern(rf"\[({_TS}): {_LV}/[^\]\s]+\] ?(.*)", re.S)
 # the level first in brackets: "[ERROR] 25/Sep/2017:16:17:34 +0000 - …", AWS Lambda's "[ERROR]\t2019-…Z\t<id>\t…"
 _BRACKET_LEVEL = LazyPattern(rf"\[{_LV}\][ \t]+(.*)", re.S)
-_LAMBDA_RECORD = LazyPattern(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)\t[\w-]+\t(.*)", re.S)
+# (its message may start on the next line: a paste that wrapped it under the request id)
+_LAMBDA_RECORD = LazyPattern(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)\t[\w-]+(?:\t(.*)|$)", re.S)
 # AWS Lambda's own lines around every invocation: records of the platform, none of them an error
 _LAMBDA_RUNTIME = ("START RequestId: ", "END RequestId: ", "REPORT RequestId: ", "INIT_START ", "INIT_REPORT ")
 # ... and the line it writes when it ends an invocation that ran past the function's timeout ("2016-04-14T23:52:45.715Z
@@ -401,6 +402,14 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
                   label_level: str | None = None, _depth: int = 0) -> Line:
     """The parts of a process's own line (after any Render / syslog wrapper was stripped)."""
     c = text[:1]
+    if c == " " and text[1:2] == "[" and _depth < MAX_WRAPPERS:
+        m = _BRACKET_LEVEL.match(text, 1)
+        if m and _LAMBDA_RECORD.match(m.group(2)):
+            # AWS Lambda's Python runtime record copied out of the console with a blank in front of it
+            # (" [WARNING]\tTIME\tREQUEST_ID\t…"): the record (its tabs and stamp are no traceback's or message's line)
+            line = parse_process(text[1:], shape, stream, ts, label_level, _depth + 1)
+            line.text = text
+            return line
     if c.isdigit():
         m = _ASC_LEVEL.match(text)
         if m:
@@ -512,7 +521,7 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
             msg = m.group(2)
             own = _LAMBDA_RECORD.match(msg) if msg[:1].isdigit() else None
             if own:  # AWS Lambda's Python runtime: "[LEVEL]\tTIME\tREQUEST_ID\tmessage"
-                ts, msg = ts or own.group(1), own.group(2)
+                ts, msg = ts or own.group(1), own.group(2) or ""
             logger, msg = _column(None, msg)
             return Line(shape or "plain", stream, ts, norm_level(m.group(1)), logger, text, msg, True,
                         _record_kind(msg))
