@@ -161,8 +161,8 @@ def test_rollback_dry_run_then_yes(repo):
     assert r.returncode == 0, r.stderr
     assert "plan (revert):" in r.stdout and "dry run: nothing changed" in r.stdout
     assert repo.remote_head() == c["c5"]
-    r = run(repo, "rollback", c["c4"])  # asks; no answer on stdin: not confirmed, nothing moves
-    assert r.returncode == 1 and repo.remote_head() == c["c5"]
+    r = run(repo, "rollback", c["c4"])  # asks; no answer on stdin: not confirmed, --yes was needed (2)
+    assert r.returncode == 2 and repo.remote_head() == c["c5"]
     assert r.stderr.endswith("mosaic-diag: not confirmed: no answer (stdin ended): nothing changed; add --yes to "
                              "roll back without asking\n"), r.stderr
     r = run(repo, "rollback", c["c4"], stdin="n\n")
@@ -217,16 +217,17 @@ def test_an_interruption_at_the_confirmation_says_nothing_was_done(repo, sig):
 
 
 def test_no_answer_at_the_confirmation_is_a_refusal_naming_yes(repo):
-    """stdin at its end (`</dev/null`, a script): nothing to ask; not confirmed, --yes named, exit 1."""
+    """stdin at its end (`</dev/null`, a script): nothing to ask; not confirmed, --yes named, exit 2 (as a missing
+    flag, and as `dlq purge` without a terminal and `playbook run --execute` at an ended stdin)."""
     c = repo.commits
     proc, err = _prompted(repo, "rollback", c["c4"], "--format", "json", stdin=subprocess.DEVNULL)
     out, rest = proc.communicate(timeout=120)
-    assert proc.returncode == 1, (out, err + rest)
+    assert proc.returncode == 2, (out, err + rest)
     said = (err + rest).decode()
     assert said.endswith("mosaic-diag: not confirmed: no answer (stdin ended): nothing changed; add --yes to roll back "
                          "without asking\n") and "interrupted" not in said, said
     report = json.loads(out)
-    assert report["action"] == "declined" and "--yes" in report["message"] and report["exit_code"] == 1
+    assert report["action"] == "declined" and "--yes" in report["message"] and report["exit_code"] == 2
     assert repo.remote_head() == c["c5"]
 
 
