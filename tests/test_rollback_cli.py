@@ -548,3 +548,21 @@ def test_a_revert_commit_that_cannot_be_signed_is_one_line_and_nothing_is_pushed
     assert r.returncode == 0, r.stderr
     head = repo.remote_head()
     assert head != sixth and "gpgsig -----BEGIN PGP SIGNATURE-----" in git(repo.work, "cat-file", "commit", head)
+
+
+def test_untracked_files_do_not_refuse_a_rollback_and_are_named_in_a_note(repo):
+    """`rollback --yes` with an untracked file in the checkout (never touched by it): done, exit 0, one note line
+    naming it (JSON: the plan's `notes`); a tracked file changed is still the `dirty_tree` refusal, exit 1."""
+    c = repo.commits
+    write(repo.work, "debug.log", "local run\n")
+    r = run(repo, "rollback", c["c4"], "--yes")
+    assert r.returncode == 0, r.stdout + r.stderr
+    notes = [line.strip() for line in r.stdout.splitlines() if line.strip().startswith("note:")]
+    assert notes == ["note: 1 untracked file(s) (debug.log) left as they are: the rollback never touches the "
+                     "checkout"], r.stdout
+    assert repo.remote_tree() == repo.tree_of(c["c4"]) and (repo.work / "debug.log").read_text() == "local run\n"
+    write(repo.work, "app.py", "local edit\n")
+    r = run(repo, "rollback", c["c5"], "--yes", "--format", "json")  # (c5: also recorded bad now)
+    plan = json.loads(r.stdout)["plan"]
+    assert r.returncode == 1 and [x["code"] for x in plan["refusals"]] == ["dirty_tree", "recorded_bad"]
+    assert "1 uncommitted change(s) (app.py)" in plan["refusals"][0]["message"] and len(plan["notes"]) == 1
