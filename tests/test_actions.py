@@ -133,7 +133,7 @@ class _CtrlC(io.StringIO):
 
 
 @pytest.mark.parametrize(("stdin", "code", "said"), [
-    (io.StringIO(""), 1, "mosaic-diag: not confirmed: no answer (stdin ended): nothing done; add --yes to act "
+    (io.StringIO(""), 2, "mosaic-diag: not confirmed: no answer (stdin ended): nothing done; add --yes to act "
                          "without asking"),
     (_CtrlC(), 130, "mosaic-diag: error: interrupted at the confirmation: nothing was done"),
 ], ids=["stdin-ended", "ctrl-c"])

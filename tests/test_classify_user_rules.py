@@ -129,3 +129,47 @@ def test_a_user_regex_the_engine_rejects_is_a_load_error(tmp_path: Path) -> None
     r = _mosaic("classify", "boom", "--rules", str(path), cwd=tmp_path)
     assert r.returncode == 2
     assert f"{path}:4" in r.stderr and "bad regex" in r.stderr
+
+
+NUMBERS_RULES = """\
+labels:
+  MY_RETRIES_SPENT:
+    category: integration
+    severity: high
+    description: the last retry failed
+rules:
+  - id: my-retries
+    label: MY_RETRIES_SPENT
+    priority: 900
+    match:
+      message: ['attempt (?P<attempt>\\d+) of (?P<attempts>\\d+) failed']
+      numbers: ['attempt >= attempts']
+"""
+
+
+def test_a_user_rule_compares_captured_numbers(tmp_path: Path) -> None:
+    """`numbers` compares the whole numbers `message` captured (two digits against one: a regex could not)."""
+    path = tmp_path / "numbers.yml"
+    path.write_text(NUMBERS_RULES)
+    clf = Classifier(load_taxonomy(path))
+    assert clf.classify_text("RuntimeError: attempt 10 of 10 failed").label == "MY_RETRIES_SPENT"
+    assert clf.classify_text("RuntimeError: attempt 12 of 10 failed").label == "MY_RETRIES_SPENT"
+    assert clf.classify_text("RuntimeError: attempt 9 of 10 failed").label != "MY_RETRIES_SPENT"
+
+
+@pytest.mark.parametrize(("match", "said"), [
+    ("numbers: ['a < b']", "`numbers` compares the numbers `message` captures"),
+    ("message: ['(?P<a>\\d+) of (?P<b>\\d+)']\n      numbers: ['a < c']",
+     "`numbers` names 'c', which `message` does not capture (its named groups: a, b)"),
+    ("message: ['(?P<a>\\d+) of (?P<b>\\d+)']\n      numbers: ['a << b']", "bad comparison in `numbers`: 'a << b'"),
+    ("message: ['(?P<a>\\d+) of (?P<b>\\d+)']\n      numbers: ['1 < 2']", "`numbers` compares two numbers"),
+    ("message: ['(?P<a>\\d+) of', '(?P<a>\\d+) in']\n      numbers: ['a > 1']",
+     "`message` names the group 'a' twice"),
+])
+def test_a_bad_numbers_condition_is_a_load_error_naming_file_and_line(tmp_path: Path, match: str, said: str) -> None:
+    path = tmp_path / "bad.yml"
+    path.write_text(f"rules:\n  - id: x\n    label: PG_AUTH_FAILED\n    match:\n      {match}\n")
+    r = _mosaic("classify", "boom", "--rules", str(path), cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert re.search(rf"{re.escape(str(path))}:[56]: ", r.stderr) and said in r.stderr, r.stderr
+    assert len(r.stderr.splitlines()) == 1

@@ -168,3 +168,43 @@ def test_a_missing_parameter_is_not_read_as_another_dialect(pg_db: str) -> None:
         cursor.execute("SELECT %s, %s", (1,))
     assert "the query has 2 placeholders but 1 parameters were passed" in str(failed.value)
     assert "SQL_DIALECT_ERROR" not in _labels(failed.value, "Database query failed")
+
+
+def _counted(pg_db: str, percent: int, question: int, params: int) -> BaseException:
+    """psycopg 3's own count error for a query of `percent` `%s` and `question` `?` placeholders given `params`."""
+    import psycopg
+
+    marks = ", ".join(["%s"] * percent + ["?"] * question)
+    sql = f"SELECT id FROM users WHERE id IN ({marks})"
+    with psycopg.connect(pg_db) as conn, pytest.raises(psycopg.ProgrammingError) as failed:
+        conn.cursor().execute(sql, tuple(range(params)))
+    return failed.value
+
+
+@pytest.mark.parametrize(("percent", "question", "params", "dialect"), [
+    (11, 3, 14, True),   # a half-migrated query: 11 placeholders, 14 parameters (two digits each)
+    (9, 3, 12, True),    # one digit against two
+    (0, 12, 12, True),   # SQLite's `?` only: no placeholder at all (said anywhere)
+    (12, 0, 11, False),  # a value left out: not another dialect
+    (10, 0, 9, False),
+])
+def test_the_placeholder_counts_are_compared_as_numbers(pg_db: str, percent: int, question: int, params: int,
+                                                        dialect: bool) -> None:
+    """psycopg 3's `the query has N placeholders but M parameters were passed`, real, with counts of 10 and more:
+    fewer placeholders than parameters is SQL_DIALECT_ERROR in a database's scope (and with none at all,
+    anywhere), more is a missing value; the rule compares the two numbers (`numbers`), not their digits."""
+    from mosaic_diag.classifier.classify import Classifier
+
+    exc = _counted(pg_db, percent, question, params)
+    said = f"the query has {percent} placeholders but {params} parameters were passed"
+    assert said in str(exc)
+    labels = _labels(exc, "Database query failed")
+    assert (labels == ("SQL_DIALECT_ERROR",) * 3) is dialect, (labels, str(exc))
+    if not dialect:
+        assert "SQL_DIALECT_ERROR" not in labels
+        return
+    found = Classifier.default().classify_text(f"Database query failed: {exc}", logger=LOGGER, level="ERROR")
+    assert ("numbers", f"placeholders {percent} < parameters {params}") in [(h.key, h.text) for h in found.hits]
+    # out of a database's scope only the query with no placeholder at all says another dialect
+    anywhere = Classifier.default().classify_text(f"Request failed: {exc}", logger="api.steps", level="ERROR")
+    assert (anywhere.label == "SQL_DIALECT_ERROR") is (percent == 0), anywhere.label

@@ -129,6 +129,32 @@ def test_refusals_dirty_unknown_non_ancestor(repo, tmp_path):
     assert repo.remote_head() == c["c5"]
 
 
+def test_untracked_files_are_a_note_not_a_refusal_and_stay_as_they_are(repo, tmp_path):
+    """The rollback commits the target's tree by its objects and pushes: it never touches the checkout, so an
+    untracked file (a scratch note, a local .env, a build output) does not refuse it; the plan names them in a note.
+    A change to a tracked file still refuses, counted alone."""
+    c = repo.commits
+    write(repo.work, "scratch/notes.txt", "what I tried\n")
+    write(repo.work, "app.py.orig", "VERSION = 4\n")
+    plan = plan_rollback(repo.work, c["c4"])
+    assert plan.ok, plan.refusals
+    assert plan.notes == ("2 untracked file(s) (app.py.orig, scratch/notes.txt) left as they are: the rollback "
+                          "never touches the checkout",)
+    assert "note: 2 untracked file(s) (app.py.orig, scratch/notes.txt)" in "\n".join(plan.describe())
+    assert plan.to_dict()["notes"] == list(plan.notes)
+    execute_rollback(plan, audit_path=tmp_path / "audit.log")
+    assert repo.remote_tree() == repo.tree_of(c["c4"])
+    assert git(repo.work, "rev-parse", "HEAD") == c["c5"]
+    assert (repo.work / "scratch/notes.txt").read_text() == "what I tried\n"
+    assert (repo.work / "app.py.orig").read_text() == "VERSION = 4\n"
+    assert git(repo.work, "status", "--porcelain", "-uall") == "?? app.py.orig\n?? scratch/notes.txt"
+    write(repo.work, "app.py", "local edit\n")  # a tracked file changed: refused, the untracked ones not counted
+    plan = plan_rollback(repo.work, c["c3"], allow_schema_change=True)
+    assert [r.message for r in plan.refusals] == [
+        "the working tree has 1 uncommitted change(s) (app.py); commit or stash them first"]
+    assert len(plan.notes) == 1 and plan.notes[0].startswith("2 untracked file(s)")
+
+
 def test_nothing_to_do(repo, tmp_path):
     plan = plan_rollback(repo.work, "HEAD")
     assert plan.ok and plan.nothing_to_do and plan.describe()[-1].startswith("nothing to do")

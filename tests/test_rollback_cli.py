@@ -161,8 +161,8 @@ def test_rollback_dry_run_then_yes(repo):
     assert r.returncode == 0, r.stderr
     assert "plan (revert):" in r.stdout and "dry run: nothing changed" in r.stdout
     assert repo.remote_head() == c["c5"]
-    r = run(repo, "rollback", c["c4"])  # asks; no answer on stdin: not confirmed, nothing moves
-    assert r.returncode == 1 and repo.remote_head() == c["c5"]
+    r = run(repo, "rollback", c["c4"])  # asks; no answer on stdin: not confirmed, --yes was needed (2)
+    assert r.returncode == 2 and repo.remote_head() == c["c5"]
     assert r.stderr.endswith("mosaic-diag: not confirmed: no answer (stdin ended): nothing changed; add --yes to "
                              "roll back without asking\n"), r.stderr
     r = run(repo, "rollback", c["c4"], stdin="n\n")
@@ -217,16 +217,17 @@ def test_an_interruption_at_the_confirmation_says_nothing_was_done(repo, sig):
 
 
 def test_no_answer_at_the_confirmation_is_a_refusal_naming_yes(repo):
-    """stdin at its end (`</dev/null`, a script): nothing to ask; not confirmed, --yes named, exit 1."""
+    """stdin at its end (`</dev/null`, a script): nothing to ask; not confirmed, --yes named, exit 2 (as a missing
+    flag, and as `dlq purge` without a terminal and `playbook run --execute` at an ended stdin)."""
     c = repo.commits
     proc, err = _prompted(repo, "rollback", c["c4"], "--format", "json", stdin=subprocess.DEVNULL)
     out, rest = proc.communicate(timeout=120)
-    assert proc.returncode == 1, (out, err + rest)
+    assert proc.returncode == 2, (out, err + rest)
     said = (err + rest).decode()
     assert said.endswith("mosaic-diag: not confirmed: no answer (stdin ended): nothing changed; add --yes to roll back "
                          "without asking\n") and "interrupted" not in said, said
     report = json.loads(out)
-    assert report["action"] == "declined" and "--yes" in report["message"] and report["exit_code"] == 1
+    assert report["action"] == "declined" and "--yes" in report["message"] and report["exit_code"] == 2
     assert repo.remote_head() == c["c5"]
 
 
@@ -547,3 +548,21 @@ def test_a_revert_commit_that_cannot_be_signed_is_one_line_and_nothing_is_pushed
     assert r.returncode == 0, r.stderr
     head = repo.remote_head()
     assert head != sixth and "gpgsig -----BEGIN PGP SIGNATURE-----" in git(repo.work, "cat-file", "commit", head)
+
+
+def test_untracked_files_do_not_refuse_a_rollback_and_are_named_in_a_note(repo):
+    """`rollback --yes` with an untracked file in the checkout (never touched by it): done, exit 0, one note line
+    naming it (JSON: the plan's `notes`); a tracked file changed is still the `dirty_tree` refusal, exit 1."""
+    c = repo.commits
+    write(repo.work, "debug.log", "local run\n")
+    r = run(repo, "rollback", c["c4"], "--yes")
+    assert r.returncode == 0, r.stdout + r.stderr
+    notes = [line.strip() for line in r.stdout.splitlines() if line.strip().startswith("note:")]
+    assert notes == ["note: 1 untracked file(s) (debug.log) left as they are: the rollback never touches the "
+                     "checkout"], r.stdout
+    assert repo.remote_tree() == repo.tree_of(c["c4"]) and (repo.work / "debug.log").read_text() == "local run\n"
+    write(repo.work, "app.py", "local edit\n")
+    r = run(repo, "rollback", c["c5"], "--yes", "--format", "json")  # (c5: also recorded bad now)
+    plan = json.loads(r.stdout)["plan"]
+    assert r.returncode == 1 and [x["code"] for x in plan["refusals"]] == ["dirty_tree", "recorded_bad"]
+    assert "1 uncommitted change(s) (app.py)" in plan["refusals"][0]["message"] and len(plan["notes"]) == 1

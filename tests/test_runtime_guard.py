@@ -211,6 +211,38 @@ def test_purge_asks_first_refuses_a_future_time_and_counts_on_a_dry_run(tmp_path
     assert r.returncode == 0 and json.loads(r.stdout)["deleted"] == 3 and left() == 0
 
 
+def _purge_at_a_terminal(db: str, typed: bytes) -> subprocess.CompletedProcess[str]:
+    """`dlq purge --older-than 0s` with stdin on a pseudo-terminal where `typed` is typed (stdout, stderr: pipes)."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "dlq", "purge", "--older-than", "0s", "--db", db],
+                            stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    os.close(slave)
+    os.write(master, typed)  # (held by the terminal's line discipline until the question reads it)
+    out, err = proc.communicate(timeout=60)
+    os.close(master)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_purge_at_a_terminal_no_is_1_and_no_answer_is_2_as_without_a_terminal(tmp_path):
+    """An answered "n" declines (exit 1); Ctrl-D at the question is no answer: --yes was needed, exit 2, as
+    without a terminal (and as rollback and playbook run --execute at an ended stdin)."""
+    db = str(tmp_path / "d.sqlite")
+    store = open_dead_letters(db)
+    store.add(payload="{}", error="e", label="MODEL_ANSWER_INVALID", model="Answer")
+    store.close()
+    r = _purge_at_a_terminal(db, b"n\n")
+    assert r.returncode == 1 and r.stderr.endswith("mosaic-diag: not confirmed: nothing deleted\n"), r.stderr
+    r = _purge_at_a_terminal(db, b"\x04")
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.endswith("mosaic-diag: not confirmed: no answer (stdin ended): nothing deleted; add --yes to "
+                             "delete them without asking\n"), r.stderr
+    assert len(json.loads(run("dlq", "list", "--db", db, "--format", "json").stdout)) == 1
+    r = _purge_at_a_terminal(db, b"y\n")
+    assert r.returncode == 0 and "purged 1" in r.stdout, r.stderr
+
+
 def test_a_file_that_is_not_sqlite_is_one_clear_line(tmp_path):
     bad = tmp_path / "notes.txt"
     bad.write_text("not a database at all\n" * 50)

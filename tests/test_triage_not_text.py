@@ -164,3 +164,45 @@ def test_a_binary_among_logs_is_said_once_per_stream(tmp_path: Path, fmt: str) -
     report = (tmp_path / "report.html").read_text() if fmt == "html-file" else r.stdout
     assert report.count(said) == 1, report
     assert r.stderr.count(said) == (0 if fmt == "table" else 1), r.stderr
+
+
+def _on_a_terminal(args: list[str], cwd: Path, stderr_too: bool) -> tuple[int, str, str]:
+    """Run `triage ARGS` with stdout on a pseudo-terminal, stderr on the same one or on a pipe: the exit code,
+    what the terminal showed and what the pipe got."""
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "triage", *args, "--no-playbooks"], cwd=cwd,
+                            stdout=slave, stderr=slave if stderr_too else subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            env={**os.environ, "TERM": "dumb", "COLUMNS": "200"})
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the other end closed (EIO)
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    err = proc.stderr.read().decode() if proc.stderr is not None else ""
+    if proc.stderr is not None:
+        proc.stderr.close()
+    return proc.wait(timeout=GUARD), b"".join(chunks).decode().replace("\r", ""), err
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown"])
+def test_a_binary_among_logs_is_said_once_on_a_terminal(tmp_path: Path, fmt: str) -> None:
+    """Markdown (or the table) on the terminal that stderr shows too: the line is said once, in the report; with
+    stderr elsewhere (a pipe), Markdown's stderr says it still."""
+    (tmp_path / "x.log").write_bytes(BINARIES["elf"]())
+    (tmp_path / "app.log").write_text(ERROR_LOG)
+    said = "x.log: not a text log ("
+    code, shown, _ = _on_a_terminal(["x.log", "app.log", "--format", fmt], tmp_path, stderr_too=True)
+    assert code == 1, shown
+    assert shown.count(said) == 1, shown
+    code, shown, err = _on_a_terminal(["x.log", "app.log", "--format", fmt], tmp_path, stderr_too=False)
+    assert code == 1 and shown.count(said) == 1, shown
+    assert err.count(said) == (0 if fmt == "table" else 1), err

@@ -263,3 +263,60 @@ def test_a_rotation_set_whose_middle_file_has_no_timestamp_is_read_in_rotation_o
     assert events[1]["end_line"] > end  # (psycopg2's traceback: from app.log.2 through app.log.1 into app.log)
     assert [{k: v for k, v in e.items() if "line" not in k and k != "source"} for e in events] == [
         {k: v for k, v in e.items() if "line" not in k and k != "source"} for e in joined]
+
+
+@pytest.mark.parametrize("given", [["app.log.2", "frames.txt", "app.log.1", "app.log"],
+                                   ["app.log", "frames.txt", "app.log.2", "app.log.1"]])
+def test_an_untimed_file_given_among_a_rotation_set_does_not_split_it(tmp_path, log_text, given):
+    """frames.txt (only a traceback's frames: no timestamp, no rotation name) given between the files of a set: the
+    set is read in one run, in its order, where its first file given stands (frames.txt after it), so the
+    traceback that rotation cut between app.log.2 and app.log.1 is one event as in the set's files joined."""
+    cut = _cuts(log_text)["in the frames"]
+    offsets = _split(tmp_path, log_text, [cut, cut + 8], ["app.log.2", "app.log.1", "app.log"])
+    frames = [t for t in log_text.splitlines(keepends=True) if t.startswith("  File ")][:3]
+    (tmp_path / "frames.txt").write_text("".join(frames))
+    joined = _cli(tmp_path, "-", stdin=log_text.encode())
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", *given, "--format", "json"], cwd=tmp_path,
+                       capture_output=True, timeout=120)
+    assert r.returncode == 1, r.stderr.decode()
+    report = json.loads(r.stdout)
+    assert [i["input"] for i in report["summary"]["inputs"]] == ["app.log.2", "app.log.1", "app.log", "frames.txt"]
+    events = [e for e in report["events"] if e["source"] != "frames.txt"]
+    offsets = {Path(k).name: v for k, v in offsets.items()}
+    assert _as_joined(events, offsets) == joined
+
+
+def test_a_set_mixing_numbered_and_dated_names_is_read_in_the_order_of_their_timestamps(tmp_path):
+    """logrotate's `dateext` turned on, then off (or the other way): app.log-20261201 and app.log.1 are of one set;
+    their first timestamps say which is older, whichever kind of name it has; a traceback cut between them is one
+    event. Without a timestamp in one of the two compared, the numbered name is read first."""
+    log = RotatedLog(tmp_path)
+    log.log(0, "api.steps", logging.ERROR, "could not load prompts/ps101_steps.json", _deep_error(30))
+    log.rotate()
+    log.log(60, "api.storage", logging.ERROR, "database unavailable", pg_refused())
+    log.rotate()
+    log.log(120, "api.storage", logging.ERROR, "database unavailable")
+    log.close(gzip_from=None)
+    whole = "".join((tmp_path / n).read_text() for n in ("app.log.2", "app.log.1", "app.log"))
+    joined = _cli(tmp_path, "-", stdin=whole.encode())
+    for older, newer in (("app.log-20261201", "app.log.1"), ("app.log.1", "app.log-20261201")):
+        for f in tmp_path.glob("app.log?*"):
+            f.unlink()
+        log = RotatedLog(tmp_path)  # (a fresh app.log, written again; the rotated ones below)
+        log.close(gzip_from=None)
+        lines = whole.splitlines(keepends=True)
+        head = next(i for i, t in enumerate(lines) if t.startswith("Traceback")) + 4  # (cut in the first frames)
+        tail = next(i for i, t in enumerate(lines) if "12:00:00" in t[:20])  # (the last record)
+        (tmp_path / older).write_text("".join(lines[:head]))
+        (tmp_path / newer).write_text("".join(lines[head:tail]))
+        (tmp_path / "app.log").write_text("".join(lines[tail:]))
+        events = _cli(tmp_path, "app.log", "app.log.1", "app.log-20261201")
+        assert [e["source"] for e in events] == [older, newer, "app.log"]
+        offsets = {older: 0, newer: head, "app.log": tail}
+        assert _as_joined(events, offsets) == joined
+    # the older holding only frames (no timestamp): the rule, not the content, decides: the numbered name first
+    (tmp_path / "app.log-20261201").write_text("".join(lines[head - 3:head]))
+    report = json.loads(subprocess.run(
+        [sys.executable, "-m", "mosaic_diag", "triage", "app.log-20261201", "app.log.1", "app.log", "--format",
+         "json"], cwd=tmp_path, capture_output=True, timeout=120).stdout)
+    assert [i["input"] for i in report["summary"]["inputs"]] == ["app.log.1", "app.log-20261201", "app.log"]

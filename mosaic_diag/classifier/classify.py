@@ -276,6 +276,11 @@ class Classifier:
             if not m:
                 return None
             hits.append(Hit("message", m.group(0), where))
+            for comparison in cond.numbers:  # (what the message's first match captured)
+                said = comparison.said(m)
+                if said is None:
+                    return None
+                hits.append(Hit("numbers", said, where))
         if cond.frame is not None:
             app = [f for f in cand.frames if f.is_application]
             if not app:

@@ -8,7 +8,7 @@ Both live in `rules/taxonomy.yml` (data, not code). A user rules file (`--rules`
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -23,13 +23,19 @@ SEVERITIES = ("critical", "high", "medium", "low")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(reversed(SEVERITIES), start=1)}
 UNKNOWN = "UNKNOWN_ERROR"
 
-EXCEPTION_KEYS = frozenset({"type", "message", "status", "code", "provider", "frame"})
+EXCEPTION_KEYS = frozenset({"type", "message", "numbers", "status", "code", "provider", "frame"})
 EVENT_KEYS = frozenset({"host", "frames", "logger", "log", "level", "kind", "text"})
 MATCH_KEYS = EXCEPTION_KEYS | EVENT_KEYS
 PROVIDERS = ("openai", "anthropic")
 _LABEL_KEYS = {"category", "severity", "retryable", "provider_wide", "description", "aliases"}
 _RULE_KEYS = {"id", "label", "priority", "match", "unless", "description"}
 _LABEL_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+# `numbers`: `NAME OP NAME` over the named groups `message` captured (or a whole number on one side)
+_COMPARISON = re.compile(r"^\s*([A-Za-z_]\w*|\d+)\s*(<=|>=|==|!=|<|>)\s*([A-Za-z_]\w*|\d+)\s*$")
+_GROUP_NAME = re.compile(r"\(\?P<([A-Za-z_]\w*)>")
+_OPERATORS: dict[str, Callable[[int, int], bool]] = {
+    "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+    "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
 
 
 @dataclass(frozen=True)
@@ -151,11 +157,39 @@ class UserRegex(Regex):
 
 
 @dataclass(frozen=True)
+class Comparison:
+    """One of a condition's `numbers`: `left op right`, each side a named group of its `message` regex (the whole
+    number it captured) or a whole number. A regex finds text, it cannot compare numbers: this does."""
+
+    left: str
+    op: str
+    right: str
+
+    def said(self, match: Any) -> str | None:
+        """`placeholders 11 < parameters 14` when it holds for `match` (a `message` match), else None (a group
+        that took no part or holds no whole number: it does not hold)."""
+        values = []
+        for side in (self.left, self.right):
+            text = side if side.isdigit() else match.group(side)
+            if text is None or not text.strip().isdigit():
+                return None
+            values.append(int(text))
+        if not _OPERATORS[self.op](values[0], values[1]):
+            return None
+        return f"{_side(self.left, values[0])} {self.op} {_side(self.right, values[1])}"
+
+
+def _side(name: str, value: int) -> str:
+    return name if name.isdigit() else f"{name} {value}"
+
+
+@dataclass(frozen=True)
 class Condition:
     """One alternative of a rule's `match`: every key present must hold."""
 
     type: tuple[str, ...] = ()
     message: Regex | None = None
+    numbers: tuple[Comparison, ...] = ()
     status: frozenset[int] = frozenset()
     code: frozenset[str] = frozenset()
     provider: frozenset[str] = frozenset()
@@ -267,9 +301,41 @@ def _condition(raw: Any, path: str, validate: bool) -> Condition:
             kw[key] = frozenset(names)
         elif key == "level":
             kw[key] = frozenset(s.upper() for s in _strings(value, path, raw, key))
+        elif key == "numbers":
+            kw[key] = _numbers(value, raw, path)
         else:  # code, kind
             kw[key] = frozenset(_strings(value, path, raw, key))
     return Condition(**kw)
+
+
+def _numbers(value: Any, raw: dict[str, Any], path: str) -> tuple[Comparison, ...]:
+    """A condition's `numbers` (a comparison or a list of them, all to hold), checked against the named groups of
+    its `message` regex: a name it does not capture, or `numbers` without `message`, is an error of the file."""
+    if "message" not in raw:
+        raise _fail("`numbers` compares the numbers `message` captures: give `message` with named groups "
+                    "((?P<name>\\d+))", path, raw, "numbers")
+    messages = raw["message"] if isinstance(raw["message"], list) else [raw["message"]]
+    names = [n for m in messages if isinstance(m, str) for n in _GROUP_NAME.findall(m)]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise _fail(f"`message` names the group {twice[0]!r} twice (`numbers` reads each name once)",
+                    path, raw, "message")
+    out = []
+    for text in _strings(value, path, raw, "numbers"):
+        m = _COMPARISON.match(text)
+        if m is None:
+            raise _fail(f"bad comparison in `numbers`: {text!r} (NAME OP NAME, OP one of "
+                        f"{' '.join(_OPERATORS)}; a side may be a whole number)", path, raw, "numbers")
+        left, op, right = m.groups()
+        unknown = [s for s in (left, right) if not s.isdigit() and s not in names]
+        if unknown:
+            raise _fail(f"`numbers` names {unknown[0]!r}, which `message` does not capture (its named groups: "
+                        f"{', '.join(names) or 'none'})", path, raw, "numbers")
+        if left.isdigit() and right.isdigit():
+            raise _fail(f"`numbers` compares two numbers: {text!r} (one side names a group of `message`)",
+                        path, raw, "numbers")
+        out.append(Comparison(left, op, right))
+    return tuple(out)
 
 
 def _conditions(raw: Any, path: str, holder: Any, key: str, validate: bool) -> tuple[Condition, ...]:

@@ -56,13 +56,20 @@ def ask(question: str, stdin: object = None) -> bool | None:
 
 def confirmed(question: str) -> bool | None:
     """`ask(question)`, with Ctrl-C or SIGTERM at the prompt (not an answer) an `Interrupted` saying nothing was
-    done (exit 130); None when stdin ended with no answer."""
+    done (exit 130); None when stdin ended with no answer (the command then says `no_answer` and exits 2: the
+    confirmation was needed and none could be given, as a missing required flag; an answered "no" exits 1)."""
     from mosaic_diag.errors import Interrupted
 
     try:
         return ask(question)
     except KeyboardInterrupt:
         raise Interrupted("interrupted at the confirmation: nothing was done") from None
+
+
+def no_answer(nothing: str, act: str) -> str:
+    """The line of a confirmation that got no answer (stdin ended: `</dev/null`, a script, Ctrl-D), said by every
+    command that asks (rollback, playbook run --execute, dlq purge), which then exits 2 (`ExitCode.USAGE`)."""
+    return f"not confirmed: no answer (stdin ended): {nothing}; add --yes to {act} without asking"
 
 
 def sigterm_as_interrupt() -> None:

@@ -240,9 +240,13 @@ def purge(
             if not sys.stdin.isatty():  # nobody to ask: a script says --yes
                 raise UsageError(f"{found} dead letter(s) created before {cutoff.isoformat()} would be deleted from "
                                  f"{store.shown}: add --yes to delete them (--dry-run only counts); nothing deleted")
-            from mosaic_diag.commands._common import confirmed
+            from mosaic_diag.commands._common import confirmed, no_answer
 
-            if not confirmed(question):  # (stdin is a terminal here: an ended stdin is a refusal too)
+            answer = confirmed(question)
+            if answer is None:  # Ctrl-D at the terminal: no answer, as no terminal at all (exit 2)
+                sys.stderr.write(f"mosaic-diag: {no_answer('nothing deleted', 'delete them')}\n")
+                return 2
+            if not answer:
                 sys.stderr.write("mosaic-diag: not confirmed: nothing deleted\n")
                 return 1
         deleted = store.purge(cutoff) if found and not dry_run else 0

@@ -269,13 +269,14 @@ def run_cmd(
             if as_json and not sys.stdin.isatty():  # a prompt would land in the JSON, an answer cannot come
                 raise UsageError("--execute --format json asks nothing: add --yes to act (or drop --format json "
                                  "to be asked)")
-            from mosaic_diag.commands._common import confirmed
+            from mosaic_diag.commands._common import confirmed, no_answer
 
             answer = confirmed(question)  # (on stderr: a JSON report stays whole)
+            if answer is None:  # nobody answered: --yes was needed (exit 2, as a missing flag)
+                sys.stderr.write(f"mosaic-diag: {no_answer('nothing done', 'act')}\n")
+                return 2
             if not answer:
-                sys.stderr.write("mosaic-diag: not confirmed: nothing done\n" if answer is False else
-                                 "mosaic-diag: not confirmed: no answer (stdin ended): nothing done; add --yes to "
-                                 "act without asking\n")
+                sys.stderr.write("mosaic-diag: not confirmed: nothing done\n")
                 return 1
         try:
             outcomes = execute_plan(plan, settings)

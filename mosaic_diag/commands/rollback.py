@@ -103,7 +103,13 @@ def rollback(
     fmt: FormatOption = OutputFormat.table,
 ) -> int:
     """Plan, show and (after asking) carry out a safe rollback of the deploy branch."""
-    from mosaic_diag.commands._common import config_here, confirmed, own_repository, sigterm_as_interrupt
+    from mosaic_diag.commands._common import (
+        config_here,
+        confirmed,
+        no_answer,
+        own_repository,
+        sigterm_as_interrupt,
+    )
     from mosaic_diag.commands.manifest import open_store_here
     from mosaic_diag.errors import ExitCode, Interrupted, UsageError
     from mosaic_diag.manifest import ManifestSettings
@@ -175,10 +181,9 @@ def rollback(
         if not (yes or execute):
             answer = confirmed(f"Roll back {plan.remote}/{plan.branch} to {plan.target_sha[:12]} ({plan.strategy})?")
             if answer is None:  # nobody to ask (stdin ended: a script, `</dev/null`)
-                message = ("not confirmed: no answer (stdin ended): nothing changed; add --yes to roll back "
-                           "without asking")
+                message = no_answer("nothing changed", "roll back")
                 sys.stderr.write(f"mosaic-diag: {message}\n")
-                return rep.done(ExitCode.FINDINGS, action="declined", message=message)
+                return rep.done(ExitCode.USAGE, action="declined", message=message)
             if not answer:
                 rep.say("not confirmed: nothing changed")
                 return rep.done(ExitCode.FINDINGS, action="declined")

@@ -86,12 +86,27 @@ def run_triage(args: TriageArgs) -> int:
             write_table(report, top=args.top)
     # an input among several that is not a text log (a binary file) is said, the others reported: no all-clear.
     # The table (for a reader at the terminal) says it among its warnings, once; the other formats are read by
-    # a program (JSON) or saved and posted (Markdown, HTML), so stderr says it too, for the human who ran it
-    for name in report.summary.get("not_text_inputs", ()) if fmt != "table" else ():
+    # a program (JSON) or saved and posted (Markdown, HTML), so stderr says it too, for the human who ran it,
+    # except where Markdown goes to the very terminal stderr goes to: that reader has it in the report already
+    said = fmt == "table" or (fmt == "markdown" and _same_terminal(sys.stdout, sys.stderr))
+    for name in report.summary.get("not_text_inputs", ()) if not said else ():
         print(next(w for w in report.summary["warnings"] if w.startswith(f"{name}: ")), file=sys.stderr)
     if report.summary["events"]:
         return 1
     return 2 if report.summary.get("not_text_inputs") else 0
+
+
+def _same_terminal(a: Any, b: Any) -> bool:
+    """Whether the streams `a` and `b` are both the same terminal (one device: `cmd` run at a prompt)."""
+    import os
+
+    try:
+        if not (a.isatty() and b.isatty()):
+            return False
+        x, y = os.fstat(a.fileno()), os.fstat(b.fileno())
+    except (AttributeError, OSError, ValueError):  # a replaced or closed stream
+        return False
+    return (x.st_dev, x.st_ino, x.st_rdev) == (y.st_dev, y.st_ino, y.st_rdev)
 
 
 def _input(logfiles: tuple[str, ...], render: bool, service: str | None, since: str | None, until: str | None,

@@ -44,10 +44,11 @@ class PushRejected(DiagError):
 
 @dataclass(frozen=True)
 class WorkingTreeState:
-    """Whether the checkout has local changes, and which paths."""
+    """Whether the checkout has local changes, and which paths (`untracked`: those of them git does not track)."""
 
     dirty: bool
     paths: tuple[str, ...]
+    untracked: tuple[str, ...] = ()
 
 
 def _git_error_text(exc: Any) -> str:
@@ -148,9 +149,11 @@ def working_tree_state(repo: Any, ignore: tuple[str, ...] = (".mosaic-diag/",)) 
     if repo.bare:
         return WorkingTreeState(False, ())
     out = repo.git.status("--porcelain", "--untracked-files=all")
-    paths = tuple(sorted({line[3:].split(" -> ")[-1].strip('"') for line in out.splitlines() if line.strip()}))
+    lines = [line for line in out.splitlines() if line.strip()]
+    paths = tuple(sorted({line[3:].split(" -> ")[-1].strip('"') for line in lines}))
     paths = tuple(p for p in paths if not p.startswith(ignore))
-    return WorkingTreeState(bool(paths), paths)
+    untracked = {line[3:].strip('"') for line in lines if line.startswith("??")}
+    return WorkingTreeState(bool(paths), paths, tuple(p for p in paths if p in untracked))
 
 
 # What git leaves in the repository's directory while an operation waits for --continue / --abort (or a

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import platform
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,7 @@ class RollbackPlan:
     steps: tuple[Step, ...] = ()
     refusals: tuple[Refusal, ...] = ()
     warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # what it leaves alone and why (untracked files: the checkout is never touched)
     diff: ManifestDiff | None = None
     deployed_manifest: Manifest | None = field(default=None, repr=False)
     target_manifest: Manifest | None = field(default=None, repr=False)
@@ -89,6 +90,7 @@ class RollbackPlan:
             lines.append(f"undoes {len(self.undone)} commit(s):")
             lines += [f"  {sha[:8]} {summary} ({author})" for sha, summary, author in self.undone]
         lines += [f"warning: {w}" for w in self.warnings]
+        lines += [f"note: {n}" for n in self.notes]
         if self.refusals:
             lines += [f"refused: {r.message}" for r in self.refusals]
         elif self.nothing_to_do:
@@ -104,13 +106,18 @@ class RollbackPlan:
             "deployed": self.deployed_sha, "target": self.target_sha, "target_ref": self.target_ref,
             "undone": [{"commit": s, "summary": m, "author": a} for s, m, a in self.undone],
             "steps": [s.to_dict() for s in self.steps], "refusals": [r.to_dict() for r in self.refusals],
-            "warnings": list(self.warnings), "nothing_to_do": self.nothing_to_do,
+            "warnings": list(self.warnings), "notes": list(self.notes), "nothing_to_do": self.nothing_to_do,
             "diff": self.diff.to_dict() if self.diff else None, "render_deploy_id": self.render_deploy_id,
         }
 
 
 def _short(sha: str | None) -> str:
     return sha[:12] if sha else "(unknown)"
+
+
+def _some(paths: Sequence[str], most: int = 3) -> str:
+    """The first `most` of `paths`, `...` after them if there are more."""
+    return ", ".join(paths[:most]) + ("..." if len(paths) > most else "")
 
 
 def _strategy_steps(plan_args: dict[str, Any], deployed: str, target: str, n: int,
@@ -182,14 +189,19 @@ def plan_rollback(
     repo = gitops.open_repo(repo_path)
     gitops.validate_remote(repo, remote)
     gitops.validate_branch(repo, branch)
-    base = dict(repo_path=Path(repo.working_dir), strategy=strategy, remote=remote, branch=branch)
+    # the rollback commits a tree by its objects and pushes (`execute`): it never reads nor writes the checkout.
+    # A change to a tracked file is refused all the same (it may be the fix meant to ship, or a half-done edit
+    # someone would take for deployed); an untracked file is nobody's deploy: it is named in a note, not refused
+    state = gitops.working_tree_state(repo)
+    changed = [p for p in state.paths if p not in state.untracked]
+    notes = (f"{len(state.untracked)} untracked file(s) ({_some(state.untracked)}) left as they are: the rollback "
+             "never touches the checkout",) if state.untracked else ()
+    base = dict(repo_path=Path(repo.working_dir), strategy=strategy, remote=remote, branch=branch, notes=notes)
     refusals: list[Refusal] = []
     warnings: list[str] = []
-    state = gitops.working_tree_state(repo)
-    if state.dirty:
-        refusals.append(Refusal("dirty_tree", f"the working tree has {len(state.paths)} uncommitted change(s) "
-                                f"({', '.join(state.paths[:3])}{'...' if len(state.paths) > 3 else ''}); "
-                                "commit or stash them first"))
+    if changed:
+        refusals.append(Refusal("dirty_tree", f"the working tree has {len(changed)} uncommitted change(s) "
+                                f"({_some(changed)}); commit or stash them first"))
     deployed = gitops.deployed_head(repo, remote, branch)
     if deployed is None:
         return RollbackPlan(**base, deployed_sha=None, target_sha=None, target_ref=target,

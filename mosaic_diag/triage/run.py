@@ -330,40 +330,50 @@ def plan_inputs(paths: Sequence[str], stack: ExitStack, stdin: Any = None) -> li
 
 def read_order(files: list[LogFile]) -> list[LogFile]:
     """`files` (in the order given) in the order they are read. The files of one log's rotation set (`NAME.N`,
-    `NAME.N.gz`, `NAME-YYYYMMDD[.gz]` and the bare `NAME`: `logs.source.rotation_name`) keep the rotation's order
-    among them (higher N older, a later date newer, NAME newest), a file of the set without a timestamp in its head
-    next to its neighbours; the sets and the other files are ordered by their first timestamps; a file without one
-    and without a rotation name, and a set without any, keeps its places in the order given."""
+    `NAME.N.gz`, `NAME-YYYYMMDD[.gz]` and the bare `NAME`: `logs.source.rotation_name`) are read one after another
+    in the rotation's order (`_rotation_order`), so that a traceback that rotation cut is joined whatever file is
+    given among them; the set stands where its first file given stands. The sets and the other files are ordered by
+    their first timestamps (a set's: its first file's that has one); a set or a file without any keeps its place in
+    the order given, and the others are put in time order in the places left."""
     import os
 
     from mosaic_diag.logs.source import rotation_name
 
     names = [rotation_name(f.path) if f.path != "-" else None for f in files]
     bases = {n[0] for n in names if n is not None}
-    groups: dict[str, list[int]] = {}  # a rotation set (by its log's path) or a file alone (by its index)
-    age: dict[int, tuple[int, ...]] = {}  # the rank of a file in its set: older first
+    units: dict[str, list[int]] = {}  # a rotation set (by its log's path) or a file alone (by its index)
     for i, (f, n) in enumerate(zip(files, names, strict=True)):
         if n is not None:
-            key, age[i] = n[0], ((0, -n[1]) if n[1] is not None else (1, int(n[2] or 0)))
+            key = n[0]
         elif f.path != "-" and os.path.normpath(f.path) in bases:
-            key, age[i] = os.path.normpath(f.path), (2,)
+            key = os.path.normpath(f.path)
         else:
-            key, age[i] = f"\0{i}", (0,)
-        groups.setdefault(key, []).append(i)
-    timed: list[tuple[float, int, int, int]] = []  # (the time it is placed at, its set's first place, rank, i)
-    fixed: dict[int, int] = {}  # place given -> the file read there (sets and files without any timestamp)
-    for members in groups.values():
-        members.sort(key=lambda i: (age[i], i))
-        stamps = [files[i].first.timestamp() if files[i].first else None for i in members]
-        if all(t is None for t in stamps):
-            fixed.update(zip(sorted(members), members, strict=True))
-            continue
-        at = next(t for t in stamps if t is not None)  # untimed leading files: just before the first timed one
-        for rank, (i, t) in enumerate(zip(members, stamps, strict=True)):
-            at = max(at, t) if t is not None else at  # the rotation's order stands over a clock that went back
-            timed.append((at, min(members), rank, i))
-    pool = iter(t[-1] for t in sorted(timed))
-    return [files[fixed[k]] if k in fixed else files[next(pool)] for k in range(len(files))]
+            key = f"\0{i}"
+        units.setdefault(key, []).append(i)
+    ordered = [_rotation_order(files, names, members) for members in units.values()]  # (in the order given)
+    firsts = [next((files[i].first for i in unit if files[i].first is not None), None) for unit in ordered]
+    timed = iter(sorted((t.timestamp(), k) for k, t in enumerate(firsts) if t is not None))
+    placed = [k if firsts[k] is None else next(timed)[1] for k in range(len(ordered))]
+    return [files[i] for k in placed for i in ordered[k]]
+
+
+def _rotation_order(files: list[LogFile], names: list[tuple[str, int | None, str | None] | None],
+                    members: list[int]) -> list[int]:
+    """The indexes `members` of one rotation set (or one file alone) oldest first: the numbered names by number
+    (a higher N older), the dated ones by date, the bare NAME last. Where a set mixes numbered and dated names (its
+    logrotate's `dateext` turned on or off), the two runs are merged by the first timestamps of their files; where
+    one of the two files compared has none, the numbered name is read first."""
+    numbered = sorted((i for i in members if names[i] is not None and names[i][1] is not None),  # type: ignore[index]
+                      key=lambda i: -names[i][1])  # type: ignore[index,operator]
+    dated = sorted((i for i in members if names[i] is not None and names[i][1] is None),
+                   key=lambda i: (int(names[i][2] or 0), i))  # type: ignore[index]
+    bare = [i for i in members if names[i] is None]
+    merged: list[int] = []
+    while numbered and dated:
+        a, b = files[numbered[0]].first, files[dated[0]].first
+        merged.append((dated if a is not None and b is not None and b.timestamp() < a.timestamp()
+                       else numbered).pop(0))
+    return merged + numbered + dated + bare
 
 
 class MultiTriageSession:
