@@ -301,10 +301,19 @@ class RenderStandIn:
         return Handler
 
 
-if __name__ == "__main__":  # pragma: no cover
+def main(argv: list[str] | None = None) -> int:
+    """Serve a stand-in on a free loopback port until Ctrl-C (`--help` says how)."""
+    import argparse
     import time
 
-    with RenderStandIn() as stand_in:
+    parser = argparse.ArgumentParser(prog="python -m examples.render_standin",
+                                     description="A loopback stand-in for Render's REST API (deploys, rollback, "
+                                                 "autodeploy), on a free port of 127.0.0.1 until Ctrl-C.")
+    parser.add_argument("--service-id", default="srv-test123", help="the one service it knows")
+    parser.add_argument("--api-key", default="rnd_testkey0123456789abcdef", help="the Bearer key it accepts")
+    parser.add_argument("--no-autodeploy", action="store_true", help="start with the service's autodeploy off")
+    args = parser.parse_args(argv)
+    with RenderStandIn(args.service_id, args.api_key, autodeploy=not args.no_autodeploy) as stand_in:
         print(f"Render API stand-in at {stand_in.base_url} (service {stand_in.service_id}, "
               f"key {stand_in.api_key}); Ctrl-C stops it", flush=True)
         try:
@@ -312,3 +321,8 @@ if __name__ == "__main__":  # pragma: no cover
                 time.sleep(3600)
         except KeyboardInterrupt:
             pass
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -127,3 +127,14 @@ def test_standin_deploys_progress_when_polled_and_cancel():
         assert render.calls()[-1] == ("GET", "/v1/services/srv-other")
     with pytest.raises(ValueError):
         RenderStandIn(progress=("done",))
+
+
+def test_the_stand_in_command_answers_help_without_serving(capsys: pytest.CaptureFixture) -> None:
+    """`python -m examples.render_standin --help` started a server (it took no arguments at all)."""
+    from examples.render_standin import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["--help"])
+    assert stopped.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: python -m examples.render_standin") and "--service-id" in out
