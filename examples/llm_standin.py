@@ -17,6 +17,12 @@ admin API `POST /_standin/failure {"provider", "mode", "endpoint", "delay"}`,
 A failure can be limited to the next `times` requests (then the provider answers again), and
 `retry_after_ms` adds the `retry-after-ms` header OpenAI sends next to `retry-after`. Mode
 `malformed` answers 200 with text that is not the JSON object the caller asked for.
+
+A request with `"stream": true` (chat, messages) is answered with server-sent events, a word a
+chunk, as each provider sends them. Mode `stream_cut` sends the first STREAM_CUT_AFTER chunks, then
+closes the connection mid-body; `stream_error` sends them, then the provider's mid-stream error
+(OpenAI: a `data: {"error": …}` event of type server_error; Anthropic: `event: error` with an
+overloaded_error). A request that does not stream is answered as usual in these two modes.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import base64
 import hashlib
 import json
 import math
+import socket
 import struct
 import sys
 import threading
@@ -37,8 +44,10 @@ from typing import Any
 PROVIDERS = ("openai", "anthropic")
 # answer modes: a 200 whose text is not the JSON object asked for (as a real model sometimes answers)
 ANSWER_MODES = ("truncated_json", "prose", "json_array", "wrong_shape")
+STREAM_MODES = ("stream_cut", "stream_error")  # a stream fails after its first chunks
+STREAM_CUT_AFTER = 3
 MODES = ("ok", "auth", "rate_limit", "quota", "model_not_found", "context_overflow", "server_error",
-         "overloaded", "slow", "refusal", "permission", "malformed", *ANSWER_MODES)
+         "overloaded", "slow", "refusal", "permission", "malformed", *ANSWER_MODES, *STREAM_MODES)
 ENDPOINTS = ("chat", "embeddings", "messages", "models")
 OPENAI_MODELS = ("gpt-4", "gpt-4o-mini", "text-embedding-3-small", "text-embedding-ada-002")
 ANTHROPIC_MODELS = ("claude-3-5-sonnet-latest", "claude-3-haiku-20240307")
@@ -79,6 +88,8 @@ class Reply:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    events: tuple[tuple[str | None, str], ...] | None = None  # a stream: (event name, data) in order
+    cut: bool = False  # the stream's connection is closed after its events, mid-body
 
 
 def endpoint_of(path: str) -> str:
@@ -302,6 +313,59 @@ def anthropic_message(body: dict[str, Any], *, refusal: bool, shape: str = "ok")
     }
 
 
+def _words(text: str) -> list[str]:
+    """The text in chunks of one word (its following space kept), as a model streams it."""
+    parts = text.split(" ")
+    return [p + " " for p in parts[:-1]] + [parts[-1]] if text else []
+
+
+def stream_reply(provider: str, payload: dict[str, Any], failure: str | None = None) -> Reply:
+    """The answer `payload` (a chat completion, a message) as the provider's server-sent events; `failure`
+    (a STREAM_MODES mode) ends it after STREAM_CUT_AFTER chunks, cut or with the provider's error event."""
+    events: list[tuple[str | None, str]] = []
+    if provider == "anthropic":
+        def add(name: str, data: dict[str, Any]) -> None:
+            events.append((name, json.dumps({"type": name, **data})))
+
+        text = "".join(b.get("text", "") for b in payload["content"])
+        head = {**payload, "content": [], "stop_reason": None, "usage": {**payload["usage"], "output_tokens": 1}}
+        add("message_start", {"message": head})
+        add("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
+        chunks = [("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": w}})
+                  for w in _words(text)]
+        tail = [("content_block_stop", {"index": 0}),
+                ("message_delta", {"delta": {"stop_reason": payload["stop_reason"], "stop_sequence": None},
+                                   "usage": {"output_tokens": payload["usage"]["output_tokens"]}}),
+                ("message_stop", {})]
+        if failure is not None:
+            chunks, tail = chunks[:STREAM_CUT_AFTER], []
+        for name, data in chunks + tail:
+            add(name, data)
+        if failure == "stream_error":
+            events.append(("error", json.dumps({"type": "error", "error": {"type": "overloaded_error",
+                                                                           "message": "Overloaded"}})))
+        return Reply(200, {}, events=tuple(events), cut=failure == "stream_cut")
+    choice = payload["choices"][0]
+    base = {k: payload[k] for k in ("id", "created", "model", "system_fingerprint")}
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> None:
+        events.append((None, json.dumps({**base, "object": "chat.completion.chunk", "choices": [
+            {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]})))
+
+    chunk({"role": "assistant", "content": "", "refusal": None})
+    words = _words(choice["message"]["content"] or "")
+    for word in words[:STREAM_CUT_AFTER] if failure else words:
+        chunk({"content": word})
+    if failure == "stream_error":
+        events.append((None, json.dumps({"error": {"message": "The server had an error while processing your "
+                                                              "request. Sorry about that!", "type": "server_error",
+                                                   "param": None, "code": None}})))
+    elif failure is None:
+        chunk({}, choice["finish_reason"])
+        events.append((None, "[DONE]"))
+    return Reply(200, {}, events=tuple(events), cut=failure == "stream_cut")
+
+
 def models_list(provider: str) -> dict[str, Any]:
     if provider == "openai":
         return {"object": "list", "data": [_openai_model(m) for m in OPENAI_MODELS]}
@@ -486,7 +550,9 @@ class LLMStandIn:
         # "malformed" (half of the JSON answer) is the same as the answer mode truncated_json
         shape = {"malformed": "truncated_json"}.get(mode, mode)
         shape = shape if shape in ANSWER_MODES and endpoint in ("chat", "messages") else "ok"
-        if mode in (*ANSWER_MODES, "malformed"):
+        streaming = isinstance(body, dict) and body.get("stream") is True and endpoint in ("chat", "messages")
+        stream_failure = mode if mode in STREAM_MODES and streaming else None
+        if mode in (*ANSWER_MODES, *STREAM_MODES, "malformed"):
             mode = "ok"
         if mode not in ("ok", "refusal"):
             return provider, endpoint, error(mode)
@@ -505,6 +571,8 @@ class LLMStandIn:
             payload = anthropic_message(body, refusal=mode == "refusal", shape=shape)
         else:
             payload = openai_chat(body, refusal=mode == "refusal", shape=shape)
+        if streaming:
+            return provider, endpoint, stream_reply(provider, payload, stream_failure)
         return provider, endpoint, Reply(200, payload)
 
     def admin(self, method: str, route: str, body: Any) -> Reply:
@@ -615,6 +683,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, reply: Reply, provider: str) -> None:
         request_id = self.server.standin.next_request_id()  # type: ignore[attr-defined]
+        if reply.events is not None:
+            self._send_events(reply, provider, request_id)
+            return
         body = reply.body
         if provider == "anthropic" and body.get("type") == "error":
             body = {**body, "request_id": request_id}
@@ -633,6 +704,27 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def _send_events(self, reply: Reply, provider: str, request_id: str) -> None:
+        """A stream: one HTTP chunk an event; a `cut` one closes the connection without the last chunk."""
+        try:
+            self.send_response(reply.status)
+            self.send_header("content-type", "text/event-stream; charset=utf-8")
+            self.send_header("transfer-encoding", "chunked")
+            self.send_header("request-id" if provider == "anthropic" else "x-request-id", request_id)
+            self.end_headers()
+            for name, data in reply.events or ():
+                event = (f"event: {name}\n" if name else "") + f"data: {data}\n\n"
+                raw = event.encode()
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(raw), raw))
+                self.wfile.flush()
+            if reply.cut:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            self.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 

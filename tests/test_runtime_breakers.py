@@ -20,7 +20,7 @@ import psycopg2
 import pytest
 
 from mosaic_diag.runtime import breaker
-from mosaic_diag.runtime.breakers import BreakerOpen, forget_breakers
+from mosaic_diag.runtime.breakers import Breaker, BreakerOpen, SharedStorage, _Memory, _Postgres, forget_breakers
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
@@ -309,56 +309,150 @@ def test_a_sqlalchemy_url_is_the_same_store_and_a_bad_storage_is_refused_at_once
 
 
 class _ProviderDown(Exception):
-    """The guarded call's failure in the race test (counted by the breaker through `counts`)."""
+    """The guarded call's failure in the race tests (counted by the breaker through `counts`)."""
 
 
-def _trials_per_round(b, rounds: int, threads: int = 24) -> list[int]:
-    """Each round: the breaker is open and due for its half-open trial, `threads` threads lined up on a
-    barrier call through it at once; the trial fails (the breaker opens again), so exactly one call of
-    the round may reach the guarded function. The count of calls that reached it, per round."""
-    entered = [0]
-    count_lock = threading.Lock()
+class _SteppedBreaker(Breaker):
+    """A real Breaker whose shared cached state object (pybreaker's `_state`, one for all threads) is a scheduling
+    point: a thread that `pause_at_read` names stops right after its next read of it until its `resume` event is set
+    (`pause_after_write`: at its first read after its next write). The half-open race lies between a thread's read
+    of that object and its use; the tests put the other thread there, every time (no luck of the scheduler)."""
 
-    def guarded() -> None:
-        with count_lock:
-            entered[0] += 1
+    def __init__(self, *args, **kwargs) -> None:
+        self.pause_at_read: dict[int, tuple[threading.Event, threading.Event]] = {}
+        self.pause_after_write: dict[int, tuple[threading.Event, threading.Event]] = {}  # at the read after
+        super().__init__(*args, **kwargs)
+
+    @property
+    def _state(self):
+        value = self.__dict__["_cached_state"]
+        step = self.pause_at_read.pop(threading.get_ident(), None)
+        if step is not None:
+            paused, resume = step
+            paused.set()
+            assert resume.wait(30), "the paused thread was never resumed"
+        return value
+
+    @_state.setter
+    def _state(self, value) -> None:
+        self.__dict__["_cached_state"] = value
+        step = self.pause_after_write.pop(threading.get_ident(), None)
+        if step is not None:
+            self.pause_at_read[threading.get_ident()] = step
+
+
+class _Race:
+    """Two threads ("A", "B") calling one breaker that is open and due for its trial, stepped by the test: each runs
+    `b.call(guarded)`; `guarded` records the calls that reach it, the first one waiting for `release`."""
+
+    def __init__(self, b: _SteppedBreaker) -> None:
+        self.b = b
+        self.entered: list[str] = []
+        self.outcomes: dict[str, str] = {}
+        self.inside = threading.Event()
+        self.moved = threading.Event()  # a call entered `guarded` or ended
+        self.release = threading.Event()
+        self.threads: dict[str, threading.Thread] = {}
+
+    def guarded(self) -> None:
+        self.entered.append(threading.current_thread().name)
+        self.moved.set()
+        if len(self.entered) == 1:  # the trial waits for the test; a second call (the race) fails at once
+            self.inside.set()
+            self.release.wait(30)
         raise _ProviderDown("down")
 
-    barrier = threading.Barrier(threads)
+    def start(self, name: str, *, pause: threading.Event | None = None,
+              resume: threading.Event | None = None) -> threading.Thread:
+        """Start `name`'s call; with `pause`/`resume` it stops after its first read of the cached state."""
+        def run() -> None:
+            if pause is not None and resume is not None:
+                self.b.pause_at_read[threading.get_ident()] = (pause, resume)
+            try:
+                self.b.call(self.guarded)
+                self.outcomes[name] = "ok"
+            except BreakerOpen:
+                self.outcomes[name] = "refused"
+            except _ProviderDown:
+                self.outcomes[name] = "tried"
+            finally:
+                self.moved.set()
 
-    def caller() -> None:
-        barrier.wait(30)
-        with contextlib.suppress(BreakerOpen, _ProviderDown):
-            b.call(guarded)
+        t = threading.Thread(target=run, name=name, daemon=True)
+        self.threads[name] = t
+        t.start()
+        return t
 
-    counts: list[int] = []
-    backend = b._state_storage.backend
-    for _ in range(rounds):
-        backend.set_state("open")  # no trial owner left from the round before
-        backend.set_opened_at(datetime.now(UTC) - timedelta(minutes=2))  # reset_timeout (60 s) has passed
-        entered[0] = 0
-        workers = [threading.Thread(target=caller) for _ in range(threads)]
-        for t in workers:
-            t.start()
-        for t in workers:
-            t.join(60)
-        assert not any(t.is_alive() for t in workers)
-        counts.append(entered[0])
-    return counts
+    def join(self) -> None:
+        for t in self.threads.values():
+            t.join(30)
+        assert not any(t.is_alive() for t in self.threads.values())
+
+
+def _due_stepped_breaker(store: str, request) -> _SteppedBreaker:
+    storage = "memory" if store == "memory" else request.getfixturevalue("pg_db")
+    backend = _Memory() if store == "memory" else _Postgres("race", storage)
+    b = _SteppedBreaker("race", SharedStorage(backend, "race"), fail_max=1, reset_timeout=60,
+                        counts=lambda exc: isinstance(exc, _ProviderDown))
+    backend.set_state("open")
+    backend.set_opened_at(datetime.now(UTC) - timedelta(minutes=2))  # reset_timeout (60 s) has passed
+    assert b.state.name == "open"  # the cached object is the open one, as after the trip
+    return b
 
 
 @pytest.mark.parametrize("store", ["memory", "postgres"])
-def test_a_half_open_trial_is_made_by_exactly_one_of_many_threads(store, request):
-    """pybreaker caches one state object per breaker for all threads: a thread must neither pick up the
-    trial owner's half-open state (two trials at once) nor make the owner see open (no trial at all)."""
-    storage = "memory" if store == "memory" else request.getfixturevalue("pg_db")
-    b = breaker(f"race-{store}", storage=storage, fail_max=1, reset_timeout=60,
-                counts=lambda exc: isinstance(exc, _ProviderDown), register=False)
-    switch = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # threads switch often: the window between claim and call shows
-    try:
-        counts = _trials_per_round(b, rounds=400 if store == "memory" else 150)
-    finally:
-        sys.setswitchinterval(switch)
-    assert [n for n in counts if n != 1] == []
+def test_a_thread_that_read_open_never_runs_in_the_trial_owners_half_open_state(store, request):
+    """B reads the breaker open and is stopped there; A claims the trial (the cached state becomes half-open) and
+    is inside the guarded call; B goes on. With pybreaker's one cached object B ran in A's half-open state: two
+    trials at once. Each call runs in its own view: B is refused, A's trial is the only call made."""
+    b = _due_stepped_breaker(store, request)
+    race = _Race(b)
+    paused, resume = threading.Event(), threading.Event()
+    race.start("B", pause=paused, resume=resume)
+    assert paused.wait(30)
+    race.start("A")
+    assert race.inside.wait(30), f"A made no trial: {race.outcomes}"
+    assert b.shared_state == "half-open"
+    resume.set()
+    race.threads["B"].join(30)
+    assert race.outcomes.get("B") == "refused", race.entered
+    race.release.set()
+    race.join()
+    assert race.entered == ["A"] and race.outcomes == {"A": "tried", "B": "refused"}
+    assert b.shared_state == "open"  # the trial failed: open again
+
+
+@pytest.mark.parametrize("store", ["memory", "postgres"])
+def test_the_trial_owner_is_not_refused_its_own_trial(store, request):
+    """A claims the trial and is stopped at its next read of the cached (half-open) state; B reads open and swaps
+    the cached object to open, and is refused; A goes on. With pybreaker's one cached object A then ran in the open
+    state, tried to claim its own trial again and was refused: no trial at all. A makes it."""
+    b = _due_stepped_breaker(store, request)
+    race = _Race(b)
+    paused, resume = threading.Event(), threading.Event()
+    claimed = threading.Event()
+    backend = b._state_storage.backend
+    claim = backend.claim
+
+    def claim_then_pause(owner, now, timeout):  # A stops at its first read of the cached state after it set it
+        won = claim(owner, now, timeout)
+        if won:
+            b.pause_after_write[threading.get_ident()] = (paused, resume)
+            claimed.set()
+        return won
+
+    backend.claim = claim_then_pause
+    race.start("A")
+    assert paused.wait(30) and claimed.is_set()
+    backend.claim = claim
+    race.start("B")
+    race.threads["B"].join(30)
+    assert race.outcomes.get("B") == "refused"
+    race.moved.clear()
+    resume.set()
+    assert race.moved.wait(30)
+    assert race.inside.is_set(), f"the trial owner was refused its trial: {race.outcomes}"
+    race.release.set()
+    race.join()
+    assert race.entered == ["A"] and race.outcomes == {"A": "tried", "B": "refused"}
     assert b.shared_state == "open"

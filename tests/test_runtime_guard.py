@@ -190,8 +190,8 @@ def test_purge_asks_first_refuses_a_future_time_and_counts_on_a_dry_run(tmp_path
     to ask on, nothing is deleted unless --yes; --dry-run only counts."""
     db = str(tmp_path / "d.sqlite")
     store = open_dead_letters(db)
-    for _ in range(3):
-        store.add(payload="{}", error="e", label="MODEL_ANSWER_INVALID", model="Answer")
+    for n in range(3):  # three answers (the same one thrice would be one letter seen three times)
+        store.add(payload=f'{{"n": {n}}}', error="e", label="MODEL_ANSWER_INVALID", model="Answer")
     store.close()
 
     def left() -> int:
@@ -258,11 +258,11 @@ def test_a_dsn_of_any_spelling_goes_to_postgresql_never_to_a_local_file(pg_db, t
     url = urlsplit(pg_db)
     keywords = (f"host={url.hostname} port={url.port} user={url.username} password={url.password} "
                 f"dbname={url.path.lstrip('/')} sslmode=disable")
-    for target in (pg_db.replace("postgresql://", "postgresql+psycopg2://", 1), keywords,
-                   keywords.replace(f" dbname={url.path.lstrip('/')}", "")):  # libpq's default dbname: the user's
+    for n, target in enumerate((pg_db.replace("postgresql://", "postgresql+psycopg2://", 1), keywords,
+                                keywords.replace(f" dbname={url.path.lstrip('/')}", ""))):  # default dbname: the user's
         store = open_dead_letters(target)
         try:
-            store.add(payload="{}", error="e", label="MODEL_ANSWER_INVALID", model="Answer")
+            store.add(payload=f'{{"n": {n}}}', error="e", label="MODEL_ANSWER_INVALID", model="Answer")
         except Exception as exc:  # noqa: BLE001 - a database error is fine; a local file is not
             assert url.password not in str(exc), exc
         finally:
@@ -395,3 +395,133 @@ def test_an_invalid_answer_inside_llm_call_and_failover_is_dead_lettered_once(ll
     assert sum(1 for r in llm.requests if r.provider == "openai") == 1
     assert dead_letter_count(pg_db) == 1
     store.close()
+
+
+class Other(BaseModel):
+    verdict: str
+
+
+@pytest.mark.parametrize("backend", ["postgres", "sqlite"])
+def test_the_same_answer_rejected_again_is_one_letter_with_a_count(llm, backend, request, tmp_path):
+    """The app asks again and the model answers the same invalid text: one letter, seen three times, last seen at the
+    third; another site (prompt id) or another schema is a letter of its own."""
+    target = request.getfixturevalue("pg_db") if backend == "postgres" else str(tmp_path / "dlq.sqlite")
+    store = open_dead_letters(target)
+    llm.set_failure("openai", "malformed")
+    text = ask(llm)
+    ids = []
+    for _ in range(3):
+        with pytest.raises(SchemaRejected) as info:
+            schema_guard(Answer, store=store, prompt_id="ps101-3")(text, provider="openai")
+        ids.append(info.value.dead_letter_id)
+    assert len(set(ids)) == 1
+    [letter] = store.list()
+    assert (letter.id, letter.count) == (ids[0], 3) and letter.last_seen_at > letter.created_at
+    for guard in (schema_guard(Answer, store=store, prompt_id="other-site"), schema_guard(Other, store=store)):
+        with pytest.raises(SchemaRejected):
+            guard(text, provider="openai")
+    assert sorted(letter.count for letter in store.list()) == [1, 1, 3]
+    store.close()
+    r = run("dlq", "list", "--db", target, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert [row["count"] for row in json.loads(r.stdout) if row["id"] == ids[0]] == [3]
+    r = run("dlq", "list", "--db", target, "--format", "markdown")
+    assert "| count |" in r.stdout and f"| {ids[0]} | 3 |" in r.stdout
+    r = run("dlq", "show", str(ids[0]), "--db", target)
+    assert r.returncode == 0 and "rejected 3 times, last at" in r.stdout
+    r = run("dlq", "show", str(ids[0]), "--db", target, "--format", "markdown")
+    assert "- **count**: 3" in r.stdout
+
+
+def test_instances_rejecting_the_same_answer_at_once_make_one_letter(pg_db):
+    """Eight instances (a store each) reject the same answer at the same moment: one row seen eight times."""
+    import threading
+
+    barrier = threading.Barrier(8)
+    ids: list[int | None] = []
+
+    def instance() -> None:
+        store = open_dead_letters(pg_db)
+        store.list()  # connected (and the table made) before the race
+        barrier.wait(30)
+        with pytest.raises(SchemaRejected) as info:
+            schema_guard(Answer, store=store)('{"answer": 1}', provider="openai")
+        ids.append(info.value.dead_letter_id)
+        store.close()
+
+    threads = [threading.Thread(target=instance) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(ids) == 8 and len(set(ids)) == 1 and None not in ids
+    assert dead_letter_count(pg_db) == 1
+    store = open_dead_letters(pg_db)
+    assert store.get(ids[0]).count == 8
+    store.close()
+
+
+_OLD_PG_DDL = """CREATE TABLE mosaic_dead_letters (id bigserial PRIMARY KEY,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    provider text, prompt_id text, label text NOT NULL, model text NOT NULL, error text NOT NULL, payload text NOT NULL,
+    replayed_at timestamptz)"""
+_OLD_SQLITE_DDL = """CREATE TABLE mosaic_dead_letters (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL,
+    provider TEXT, prompt_id TEXT, label TEXT NOT NULL, model TEXT NOT NULL, error TEXT NOT NULL, payload TEXT NOT NULL,
+    replayed_at TEXT)"""
+_OLD_ROW = ("openai", "ps101-3", "MODEL_ANSWER_INVALID", "Answer", "answer: Field required [type=missing]", '{"a": 1}')
+
+
+def _old_format(backend: str, target: str) -> None:
+    """A dead-letter table as the guard made it before de-duplication, with two letters of the same answer."""
+    if backend == "postgres":
+        with psycopg2.connect(target) as conn, conn.cursor() as cur:
+            cur.execute(_OLD_PG_DDL)
+            for _ in range(2):
+                cur.execute("INSERT INTO mosaic_dead_letters (provider, prompt_id, label, model, error, payload) "
+                            "VALUES (%s, %s, %s, %s, %s, %s)", _OLD_ROW)
+        conn.close()
+        return
+    import sqlite3
+
+    conn = sqlite3.connect(target)
+    with conn:
+        conn.execute(_OLD_SQLITE_DDL)
+        for _ in range(2):
+            conn.execute("INSERT INTO mosaic_dead_letters (created_at, provider, prompt_id, label, model, error, "
+                         "payload) VALUES ('2026-12-01T10:00:00+00:00', ?, ?, ?, ?, ?, ?)", _OLD_ROW)
+    conn.close()
+
+
+@pytest.mark.parametrize("backend", ["postgres", "sqlite"])
+def test_letters_stored_in_the_older_format_still_read_and_the_table_is_upgraded(backend, request, tmp_path):
+    target = request.getfixturevalue("pg_db") if backend == "postgres" else str(tmp_path / "old.sqlite")
+    _old_format(backend, target)
+    r = run("dlq", "list", "--db", target, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert [(row["count"], row["last_seen_at"] == row["created_at"]) for row in rows] == [(1, True), (1, True)]
+    store = open_dead_letters(target)
+    first = store.add(payload='{"a": 1}', error="e", label="MODEL_ANSWER_INVALID", model="Answer", prompt_id="ps101-3")
+    again = store.add(payload='{"a": 1}', error="e", label="MODEL_ANSWER_INVALID", model="Answer", prompt_id="ps101-3")
+    assert first == again and store.get(first).count == 2  # the upgraded table de-duplicates from now on
+    assert sorted(letter.count for letter in store.list()) == [1, 1, 2]
+    store.close()
+
+
+def test_an_older_table_that_cannot_be_upgraded_is_still_read(pg_db, caplog):
+    """A read-only database (a replica, the CLI on a read-only role): the older table is read as it is."""
+    _old_format("postgres", pg_db)
+    with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+        conn.autocommit = True
+        cur.execute("SELECT current_database()")
+        cur.execute(f'ALTER DATABASE "{cur.fetchone()[0]}" SET default_transaction_read_only = on')
+    conn.close()
+    store = open_dead_letters(pg_db)
+    letters = store.list()
+    assert [(letter.count, letter.last_seen_at) for letter in letters] == [(1, letters[0].created_at),
+                                                                          (1, letters[1].created_at)]
+    assert store.get(letters[0].id).payload == '{"a": 1}'
+    assert any("cannot be made or upgraded" in r.getMessage() for r in caplog.records)
+    store.close()
+    r = run("dlq", "show", str(letters[0].id), "--db", pg_db)
+    assert r.returncode == 0 and "rejected once" in r.stdout

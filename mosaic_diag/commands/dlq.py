@@ -65,7 +65,7 @@ def _redacted(letter: "DeadLetter", *, payload: bool, limit: int = MAX_CHARS) ->
 
 
 def _write_rows(rows: list[dict[str, Any]], fmt: OutputFormat, title: str) -> None:
-    columns = ("id", "created_at", "provider", "prompt_id", "label", "model", "replayed_at")
+    columns = ("id", "count", "created_at", "last_seen_at", "provider", "prompt_id", "label", "model", "replayed_at")
     if fmt is OutputFormat.json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
     elif fmt is OutputFormat.markdown:
@@ -73,7 +73,7 @@ def _write_rows(rows: list[dict[str, Any]], fmt: OutputFormat, title: str) -> No
 
         sys.stdout.write(f"**{md_text(title)}**\n\n| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n")
         for row in rows:  # stored answers are text, never Markdown
-            sys.stdout.write("| " + " | ".join(md_text(row.get(c) or "") for c in columns) + " |\n")
+            sys.stdout.write("| " + " | ".join(md_text(str(row.get(c) or "")) for c in columns) + " |\n")
     else:
         from rich.table import Table
         from rich.text import Text
@@ -92,11 +92,12 @@ def _write_rows(rows: list[dict[str, Any]], fmt: OutputFormat, title: str) -> No
 def list_letters(
     db: DbOption = None,
     label: Annotated[str | None, typer.Option(help="Only this label.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=10000, help="At most this many, newest first.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=10000, help="At most this many, the last seen first.")] = 50,
     max_chars: MaxCharsOption = MAX_CHARS,
     fmt: FormatOption = OutputFormat.table,
 ) -> int:
-    """List dead letters, newest first (payloads not shown: see `dlq show`)."""
+    """List dead letters, the last seen first, with how many times each answer was rejected (payloads not shown:
+    see `dlq show`)."""
     store = _store(db)
     try:
         rows = [_redacted(r, payload=False, limit=max_chars) for r in store.list(limit=limit, label=label)]
@@ -131,7 +132,7 @@ def show(
         from mosaic_diag.platform.mdtext import md_fence, md_text
 
         sys.stdout.write(f"### Dead letter {letter.id}\n\n")
-        for key in ("created_at", "provider", "prompt_id", "label", "model", "replayed_at"):
+        for key in ("count", "created_at", "last_seen_at", "provider", "prompt_id", "label", "model", "replayed_at"):
             sys.stdout.write(f"- **{key}**: {md_text(data[key] or '')}\n")
         sys.stdout.write(f"\nError:\n\n{md_fence(data['error'])}\n\nPayload:\n\n{md_fence(data['payload'])}\n")
     else:
@@ -143,9 +144,18 @@ def show(
         console.print(f"[bold]Dead letter {letter.id}[/] " + escape(
             f"{data['label']} ({data['model']}, provider {data['provider'] or '-'}, prompt {data['prompt_id'] or '-'}, "
             f"{data['created_at']})"), markup=True, highlight=False)
+        console.print(_seen_line(data), markup=False, highlight=False)
         console.print("error:", data["error"], markup=False, highlight=False)
         console.print("payload:", data["payload"], markup=False, highlight=False)
     return 0
+
+
+def _seen_line(data: dict[str, Any]) -> str:
+    """`rejected 3 times, last at …` (once: `rejected once`)."""
+    count = int(data.get("count") or 1)
+    if count == 1:
+        return "rejected once"
+    return f"rejected {count} times, last at {data['last_seen_at']}"
 
 
 def _validator(spec: str) -> type:
@@ -212,13 +222,15 @@ def replay(
 
 @dlq_app.command("purge")
 def purge(
-    older_than: Annotated[str, typer.Option("--older-than", help="Delete rows older than this: 7d, 12h, or a time.")],
+    older_than: Annotated[str, typer.Option("--older-than", help="Delete rows last seen before this: 7d, 12h, or a "
+                                            "time.")],
     db: DbOption = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (scripts, cron).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say how many would be deleted.")] = False,
     fmt: FormatOption = OutputFormat.table,
 ) -> int:
-    """Delete dead letters older than a duration (or an ISO-8601 time): asks first, `--yes` for scripts.
+    """Delete dead letters last seen longer ago than a duration (or before an ISO-8601 time): asks first, `--yes`
+    for scripts.
 
     A time in the future is refused (it would delete every dead letter); without a terminal to ask on and
     without `--yes`, nothing is deleted (exit 2)."""
@@ -236,9 +248,9 @@ def purge(
     try:
         found = store.count_before(cutoff)
         if found and not (yes or dry_run):
-            question = f"delete {found} dead letter(s) created before {cutoff.isoformat()} from {store.shown}?"
+            question = f"delete {found} dead letter(s) last seen before {cutoff.isoformat()} from {store.shown}?"
             if not sys.stdin.isatty():  # nobody to ask: a script says --yes
-                raise UsageError(f"{found} dead letter(s) created before {cutoff.isoformat()} would be deleted from "
+                raise UsageError(f"{found} dead letter(s) last seen before {cutoff.isoformat()} would be deleted from "
                                  f"{store.shown}: add --yes to delete them (--dry-run only counts); nothing deleted")
             from mosaic_diag.commands._common import confirmed, no_answer
 
@@ -258,9 +270,9 @@ def purge(
         sys.stdout.write(json.dumps({"deleted": deleted, "older_than": cutoff.isoformat(),
                                      **({"would_delete": found} if dry_run else {})}) + "\n")
     elif fmt is OutputFormat.markdown:
-        sys.stdout.write(f"{verb.capitalize()} **{count}** dead letters created before {cutoff.isoformat()}.\n")
+        sys.stdout.write(f"{verb.capitalize()} **{count}** dead letters last seen before {cutoff.isoformat()}.\n")
     else:
-        sys.stdout.write(f"{verb} {count} dead letters created before {cutoff.isoformat()}\n")
+        sys.stdout.write(f"{verb} {count} dead letters last seen before {cutoff.isoformat()}\n")
     return 0
 
 

@@ -300,7 +300,9 @@ class Breaker(pybreaker.CircuitBreaker):
                  counts: Callable[[BaseException], bool] = is_breaker_failure,
                  listeners: Iterable[pybreaker.CircuitBreakerListener] = ()) -> None:
         storage.reset_timeout = reset_timeout
-        super().__init__(fail_max=fail_max, reset_timeout=reset_timeout, exclude=[lambda exc: not counts(exc)],
+        # a stream the caller closed early (GeneratorExit) is no failure: the provider was answering
+        super().__init__(fail_max=fail_max, reset_timeout=reset_timeout,
+                         exclude=[lambda exc: isinstance(exc, GeneratorExit) or not counts(exc)],
                          listeners=list(listeners), state_storage=storage, name=name,
                          throw_new_error_on_trip=False)
         # One state object per state name, made without notifying: the object a call runs in is picked from

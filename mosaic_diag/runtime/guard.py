@@ -6,7 +6,12 @@
 A rejected answer becomes one row of `mosaic_dead_letters` (payload, validation error, label,
 provider, prompt id, model, time) in PostgreSQL, or in a local SQLite file when the app has no
 PostgreSQL: the payload with its secrets masked and cut at MAX_PAYLOAD_CHARS, a connection the
-server closed replaced once. The caller gets `SchemaRejected` (its `dead_letter_id` None, and a
+server closed replaced once. The same answer rejected again by the same schema at the same site
+(model, prompt id, stored payload: its `fingerprint`) is the same row, its `seen_count` raised and
+`last_seen_at` set in one upsert (a unique index on the fingerprint: two instances at once make one
+row). A table of the older format (no such columns) is upgraded when the store connects; one that
+cannot be altered (a read-only role or file) is still read, every letter seen once, and written
+without de-duplication. The caller gets `SchemaRejected` (its `dead_letter_id` None, and a
 warning logged, when the store failed) (label MODEL_ANSWER_INVALID in the taxonomy, so
 triage labels its traceback the same). `mosaic-diag dlq` lists, shows, replays and purges the rows.
 """
@@ -36,6 +41,7 @@ logger = logging.getLogger("mosaic.runtime.guard")
 MAX_PAYLOAD_CHARS = 256_000  # a model that loops to its output limit: the start tells what went wrong
 TABLE = "mosaic_dead_letters"
 _COLUMNS = "id, created_at, provider, prompt_id, label, model, error, payload, replayed_at"
+_SEEN = "seen_count, last_seen_at"  # read as "1, NULL" from a table of the older format it could not upgrade
 _PG_DDL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
     id bigserial PRIMARY KEY,
     created_at timestamptz NOT NULL DEFAULT now(),
@@ -45,7 +51,10 @@ _PG_DDL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
     model text NOT NULL,
     error text NOT NULL,
     payload text NOT NULL,
-    replayed_at timestamptz
+    replayed_at timestamptz,
+    fingerprint text,
+    seen_count integer NOT NULL DEFAULT 1,
+    last_seen_at timestamptz
 )"""
 _SQLITE_DDL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -56,8 +65,17 @@ _SQLITE_DDL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
     model TEXT NOT NULL,
     error TEXT NOT NULL,
     payload TEXT NOT NULL,
-    replayed_at TEXT
+    replayed_at TEXT,
+    fingerprint TEXT,
+    seen_count INTEGER NOT NULL DEFAULT 1,
+    last_seen_at TEXT
 )"""
+# the older format (before de-duplication) gains the three columns; then the fingerprint's unique index
+_PG_UPGRADE = (f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS fingerprint text, "
+               "ADD COLUMN IF NOT EXISTS seen_count integer NOT NULL DEFAULT 1, "
+               "ADD COLUMN IF NOT EXISTS last_seen_at timestamptz")
+_SQLITE_UPGRADE = {"fingerprint": "TEXT", "seen_count": "INTEGER NOT NULL DEFAULT 1", "last_seen_at": "TEXT"}
+_INDEX = f"CREATE UNIQUE INDEX IF NOT EXISTS {TABLE}_fingerprint ON {TABLE} (fingerprint)"
 
 
 class SchemaRejected(Exception):
@@ -88,12 +106,16 @@ class DeadLetter:
     error: str
     payload: str
     replayed_at: datetime | None = None
+    count: int = 1                        # times this answer was rejected (same schema, site and payload)
+    last_seen_at: datetime | None = None  # the last of them (created_at when seen once)
 
     def to_dict(self, *, payload: bool = True) -> dict[str, Any]:
+        last = self.last_seen_at or self.created_at
         data: dict[str, Any] = {
             "id": self.id, "created_at": self.created_at.isoformat(), "provider": self.provider,
             "prompt_id": self.prompt_id, "label": self.label, "model": self.model, "error": self.error,
-            "replayed_at": self.replayed_at.isoformat() if self.replayed_at else None}
+            "replayed_at": self.replayed_at.isoformat() if self.replayed_at else None,
+            "count": self.count, "last_seen_at": last.isoformat()}
         if payload:
             data["payload"] = self.payload
         return data
@@ -108,8 +130,17 @@ def _aware(value: Any) -> datetime | None:
 
 
 def _row(found: tuple[Any, ...]) -> DeadLetter:
-    return DeadLetter(int(found[0]), _aware(found[1]) or datetime.now(UTC), found[2], found[3], found[4], found[5],
-                      found[6], found[7], _aware(found[8]))
+    """A row of `_COLUMNS, _SEEN`."""
+    created = _aware(found[1]) or datetime.now(UTC)
+    return DeadLetter(int(found[0]), created, found[2], found[3], found[4], found[5], found[6], found[7],
+                      _aware(found[8]), int(found[9] or 1), _aware(found[10]) or created)
+
+
+def fingerprint(model: str, prompt_id: str | None, payload: str) -> str:
+    """What makes two rejected answers one dead letter: the schema, the site (prompt id) and the stored payload."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps([model, prompt_id, payload]).encode()).hexdigest()
 
 
 class DeadLetterStore:
@@ -125,6 +156,7 @@ class DeadLetterStore:
         self.param = "%s" if self.postgres else "?"
         self._lock = threading.Lock()
         self._conn: Any = None
+        self.deduplicates = True  # False: a table of the older format that could not be upgraded
 
     @property
     def shown(self) -> str:
@@ -142,14 +174,55 @@ class DeadLetterStore:
                 raise UnreachableError(f"dead-letter database {self.shown} unreachable: "
                                        f"{redact_with_dsn(str(exc).strip(), self.target)}") from exc
             conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute(_PG_DDL)
         else:
             _create_private(self.target)  # rejected answers hold user data: the owner's alone
             conn = sqlite3.connect(self.target, check_same_thread=False, isolation_level=None)
-            conn.execute(_SQLITE_DDL)
+            conn.execute(_SQLITE_DDL)  # (a file that is no database says so here)
+        try:
+            self.deduplicates = self._prepare(conn)
+        except BaseException:
+            conn.close()
+            raise
         self._conn = conn
         return conn
+
+    def _prepare(self, conn: Any) -> bool:
+        """Make the table, or give one of the older format the de-duplication columns and index; whether letters
+        are de-duplicated. A database that refuses (read-only, a role that may not alter the table) is read as it
+        is, each letter seen once."""
+        try:
+            if self.postgres:
+                with conn.cursor() as cur:
+                    _pg_create(cur, _PG_DDL)
+                    cur.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = %s "
+                                "AND table_schema = current_schema() AND column_name = 'last_seen_at'", (TABLE,))
+                    if not cur.fetchone()[0]:
+                        cur.execute(_PG_UPGRADE)
+                    _pg_create(cur, _INDEX)
+                return True
+            present = {row[1] for row in conn.execute(f"PRAGMA table_info({TABLE})")}
+            for name, kind in _SQLITE_UPGRADE.items():
+                if name not in present:
+                    conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN {name} {kind}")
+            conn.execute(_INDEX)
+            return True
+        except Exception as exc:
+            lost = type(exc).__name__ in ("OperationalError", "InterfaceError") and self.postgres
+            if lost or not (isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith("psycopg2")):
+                raise  # a connection lost is the caller's to handle (a new one), not a table to read as it is
+            why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            logger.warning("dead letters %s: the table cannot be made or upgraded (%s): read as it is, new letters "
+                           "not de-duplicated", self.shown, redact_with_dsn(why, self.target))
+            return False
+
+    def _seen(self) -> str:
+        """The select list of the seen columns, after connecting (an older table's stand-ins when not upgraded)."""
+        if self._conn is None:
+            self._run("SELECT 1")
+        return _SEEN if self.deduplicates else "1, NULL"
+
+    def _last_seen(self) -> str:
+        return "COALESCE(last_seen_at, created_at)" if self._seen() == _SEEN else "created_at"
 
     def _run(self, sql: str, params: tuple[Any, ...] = (), *, fetch: str = "") -> Any:
         """One statement; a driver error becomes one clear DiagError (no traceback in the CLI)."""
@@ -203,23 +276,32 @@ class DeadLetterStore:
 
     def add(self, *, payload: str, error: str, label: str, model: str, provider: str | None = None,
             prompt_id: str | None = None) -> int:
-        """Store one rejected answer; its id."""
+        """Store one rejected answer; its id. The same answer again (its `fingerprint`) is the same row: its
+        count raised and `last_seen_at` set (NULL while seen once)."""
         now = datetime.now(UTC)
         created: Any = now if self.postgres else now.isoformat()
-        found = self._run(f"INSERT INTO {TABLE} (created_at, provider, prompt_id, label, model, error, payload) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                          (created, provider, prompt_id, label, model, error, payload), fetch="one")
+        values = (created, provider, prompt_id, label, model, error, payload)
+        if self._seen() != _SEEN:  # an older table that could not be upgraded
+            found = self._run(f"INSERT INTO {TABLE} (created_at, provider, prompt_id, label, model, error, payload) "
+                              "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id", values, fetch="one")
+            return int(found[0])
+        found = self._run(
+            f"INSERT INTO {TABLE} (created_at, provider, prompt_id, label, model, error, payload, fingerprint) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (fingerprint) DO UPDATE SET "
+            f"seen_count = {TABLE}.seen_count + 1, last_seen_at = excluded.created_at RETURNING id",
+            (*values, fingerprint(model, prompt_id, payload)), fetch="one")
         return int(found[0])
 
     def list(self, *, limit: int = 50, label: str | None = None) -> list[DeadLetter]:
-        """The newest rows first."""
+        """The rows seen last first."""
         where, params = ("WHERE label = ?", (label,)) if label else ("", ())
-        rows = self._run(f"SELECT {_COLUMNS} FROM {TABLE} {where} ORDER BY id DESC LIMIT ?", (*params, limit),
-                         fetch="all")
+        seen = self._seen()
+        rows = self._run(f"SELECT {_COLUMNS}, {seen} FROM {TABLE} {where} ORDER BY {self._last_seen()} DESC, "
+                         "id DESC LIMIT ?", (*params, limit), fetch="all")
         return [_row(r) for r in rows]
 
     def get(self, row_id: int) -> DeadLetter | None:
-        found = self._run(f"SELECT {_COLUMNS} FROM {TABLE} WHERE id = ?", (row_id,), fetch="one")
+        found = self._run(f"SELECT {_COLUMNS}, {self._seen()} FROM {TABLE} WHERE id = ?", (row_id,), fetch="one")
         return _row(found) if found else None
 
     def mark_replayed(self, row_id: int) -> None:
@@ -228,14 +310,15 @@ class DeadLetterStore:
                   (now if self.postgres else now.isoformat(), row_id))
 
     def count_before(self, older_than: datetime) -> int:
-        """How many rows were created before `older_than` (what `purge` would delete)."""
+        """How many rows were last seen before `older_than` (what `purge` would delete)."""
         when: Any = older_than if self.postgres else older_than.astimezone(UTC).isoformat()
-        return int(self._run(f"SELECT count(*) FROM {TABLE} WHERE created_at < ?", (when,), fetch="one")[0])
+        return int(self._run(f"SELECT count(*) FROM {TABLE} WHERE {self._last_seen()} < ?", (when,),
+                             fetch="one")[0])
 
     def purge(self, older_than: datetime) -> int:
-        """Delete the rows created before `older_than`; how many."""
+        """Delete the rows last seen before `older_than` (an answer still rejected lately is kept); how many."""
         when: Any = older_than if self.postgres else older_than.astimezone(UTC).isoformat()
-        return int(self._run(f"DELETE FROM {TABLE} WHERE created_at < ?", (when,)))
+        return int(self._run(f"DELETE FROM {TABLE} WHERE {self._last_seen()} < ?", (when,)))
 
     def close(self) -> None:
         with self._lock:
@@ -247,6 +330,17 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 # libpq's keyword/value form (`host=db user=app password=...`): any of its usual keywords, dbname or not
 _PG_KEYWORDS = re.compile(r"(?:^|\s)(?:host|hostaddr|port|dbname|user|password|passfile|service|sslmode|"
                           r"connect_timeout|options|application_name)\s*=")
+
+
+def _pg_create(cur: Any, sql: str) -> None:
+    """`CREATE … IF NOT EXISTS`, run by several instances at once: the one that lost the race is told of a
+    duplicate key in the catalog once the winner committed, when the object is there."""
+    import psycopg2.errors
+
+    try:
+        cur.execute(sql)
+    except (psycopg2.errors.UniqueViolation, psycopg2.errors.DuplicateTable, psycopg2.errors.DuplicateObject):
+        logger.debug("dead letters: made by another instance at the same moment: %s", sql.split("(")[0])
 
 
 def _is_postgres(target: str) -> bool:

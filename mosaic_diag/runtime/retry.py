@@ -93,6 +93,7 @@ class Attempt:
     delay: float | None          # None: no retry follows
     retry_after: float | None
     reason: str  # retrying | not_retryable | attempts_exhausted | budget_exhausted | retry_after_too_long
+    #              | mid_stream (a stream failed after its first item: never retried)
 
     def to_dict(self) -> dict[str, Any]:
         return {"provider": self.provider, "label": self.label, "attempt": self.attempt,
@@ -165,14 +166,17 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
     """Decorate a provider call: retry what the taxonomy calls retryable (see the module doc), inside
     `breaker` when given (a breaker counts the call's final outcome, once). A generator function (a
     stream: sync or async) is retried until it yields its first item; a failure after that reaches
-    the caller as it is (what was delivered cannot be taken back). The wrapped function carries
-    `provider` as `__mosaic_provider__` (failover names the provider that answered with it).
+    the caller as it is (what was delivered cannot be taken back), classified like any other (its
+    label noted, one retry notice with reason `mid_stream`). Under a breaker a stream is one call from
+    its opening to its end: a failure mid-way counts as a failure before it would (once), a stream the
+    caller closes early counts as an answer. The wrapped function carries `provider` as
+    `__mosaic_provider__` (failover names the provider that answered with it).
     `sleep`, `clock` and `rng` are for tests."""
     import tenacity
 
     chosen = policy or RetryPolicy()
 
-    def decorate(fn: Callable[..., T]) -> Callable[..., T]:
+    def retrying(fn: Callable[..., T]) -> Callable[..., T]:
         warned: list[bool] = []
 
         def sync_sleep(seconds: float) -> None:
@@ -203,15 +207,18 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
                 sleep=sync_sleep, reraise=True)
             return retrying(attempt)
 
+        return retried
+
+    def decorate(fn: Callable[..., T]) -> Callable[..., T]:
         if inspect.isgeneratorfunction(fn):  # a stream: retried until its first item, never after
-            opened = decorate(_first_item(fn))
+            opened = retrying(_first_item(fn))
 
             @functools.wraps(fn)
             def stream(*args: Any, **kwargs: Any) -> Any:
-                started, first, rest = opened(*args, **kwargs)
-                if started:
-                    yield first
-                yield from rest
+                if breaker is None:
+                    yield from _delivered(opened, provider, chosen, args, kwargs)
+                else:  # the breaker's call spans the stream: its outcome is the stream's end
+                    yield from breaker.call(_delivered, opened, provider, chosen, args, kwargs)
 
             stream.__mosaic_provider__ = provider  # type: ignore[attr-defined]
             stream.__mosaic_breaker__ = breaker  # type: ignore[attr-defined]
@@ -223,11 +230,17 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
 
             @functools.wraps(fn)
             async def async_stream(*args: Any, **kwargs: Any) -> Any:
-                started, first, rest = await async_opened(*args, **kwargs)
-                if started:
-                    yield first
-                async for item in rest:
-                    yield item
+                tries = [0]
+                started, first, rest = await async_opened(tries, *args, **kwargs)
+                if not started:
+                    return
+                yield first
+                try:
+                    async for item in rest:
+                        yield item
+                except Exception as exc:
+                    _broken(provider, chosen, tries[0], exc)
+                    raise
 
             async_stream.__mosaic_provider__ = provider  # type: ignore[attr-defined]
             async_stream.__mosaic_breaker__ = None  # type: ignore[attr-defined]
@@ -237,6 +250,7 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
                 raise TypeError(_ASYNC_BREAKER)
             return _decorate_async(fn, provider, chosen, sleep, clock, rng)
 
+        retried = retrying(fn)
         call = retried if breaker is None else functools.partial(breaker.call, retried)
 
         @functools.wraps(fn)
@@ -248,6 +262,29 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
         return wrapper
 
     return decorate
+
+
+def _delivered(opened: Callable[..., tuple[bool, Any, Any]], provider: str, policy: RetryPolicy,
+               args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """One stream: opened (with retries), then its items; a failure after the first item is classified
+    (`_broken`) and raised on. The caller closing it is no failure (GeneratorExit is no Exception)."""
+    tries = [0]
+    started, first, rest = opened(tries, *args, **kwargs)
+    if not started:
+        return
+    yield first
+    try:
+        yield from rest
+    except Exception as exc:
+        _broken(provider, policy, tries[0], exc)
+        raise
+
+
+def _broken(provider: str, policy: RetryPolicy, attempt: int, exc: BaseException) -> None:
+    """A stream that failed after its first item: the label noted and logged, once; never retried."""
+    label = classify_exception(exc).label
+    note_label(label)
+    _log(Attempt(provider, label, attempt, policy.attempts, None, None, "mid_stream"))
 
 
 def _on_event_loop() -> bool:
@@ -262,8 +299,10 @@ def _on_event_loop() -> bool:
 
 
 def _first_item(fn: Callable[..., Any]) -> Callable[..., tuple[bool, Any, Any]]:
-    """A generator function as a call that opens the stream: (started, first item, the rest)."""
-    def open_stream(*args: Any, **kwargs: Any) -> tuple[bool, Any, Any]:
+    """A generator function as a call that opens the stream: (started, first item, the rest); `tries[0]`
+    counts the attempts."""
+    def open_stream(tries: list[int], *args: Any, **kwargs: Any) -> tuple[bool, Any, Any]:
+        tries[0] += 1
         items = fn(*args, **kwargs)
         try:
             return True, next(items), items
@@ -279,7 +318,8 @@ def _first_item_async(fn: Callable[..., Any]) -> Callable[..., Any]:
         return
         yield  # pragma: no cover - makes this an async generator
 
-    async def open_stream(*args: Any, **kwargs: Any) -> tuple[bool, Any, Any]:
+    async def open_stream(tries: list[int], *args: Any, **kwargs: Any) -> tuple[bool, Any, Any]:
+        tries[0] += 1
         items = fn(*args, **kwargs)
         try:
             return True, await items.__anext__(), items
