@@ -319,3 +319,14 @@ def test_hook_run_cache_follows_the_staged_blobs_and_the_config(repo: Path) -> N
     assert diag(repo, "hook", "run").returncode == 1
     (repo / "mosaic-diag.toml").write_text('[lint]\nignore = ["MD001"]\n')
     assert diag(repo, "hook", "run").returncode == 0
+
+
+def test_the_hook_shows_a_staged_names_escape_sequences_as_text(repo: Path) -> None:
+    diag(repo, "hook", "install")
+    name = "evil\x1b]0;owned\x07\x1b[2J.py"
+    (repo / name).write_text(BAD)
+    git(repo, "add", name)
+    r = subprocess.run(["git", "commit", "-m", "x"], cwd=repo, capture_output=True, timeout=60, check=False)
+    assert r.returncode == 1
+    assert b"\x1b" not in r.stdout + r.stderr and b"\x07" not in r.stdout + r.stderr
+    assert b"evil\\u001b]0;owned\\u0007" in r.stdout + r.stderr

@@ -268,12 +268,22 @@ def main(argv: Sequence[str]) -> int:
     try:
         code, report, errors = run_staged(_toplevel(), os.environ)
     except DiagError as exc:
-        sys.stderr.write(f"mosaic-diag: error: {exc}\n")
+        sys.stderr.write(_shown(f"mosaic-diag: error: {exc}\n"))
         return exc.exit_code
-    sys.stdout.write(report)
+    sys.stdout.write(_shown(report))
     for line in errors:
-        sys.stderr.write(line + "\n")
+        sys.stderr.write(_shown(line + "\n"))
     return code
+
+
+def _shown(text: str) -> str:
+    """What the hook prints, through the one redactor and terminal filter the CLI's output goes through (a
+    staged file's name or string is the repository's text: an escape sequence in it must not reach the
+    terminal that runs `git commit`)."""
+    from mosaic_diag.platform.redact import redact_text
+    from mosaic_diag.platform.terminal import neutralize_controls
+
+    return neutralize_controls(redact_text(text), moves=False)
 
 
 if __name__ == "__main__":
