@@ -163,21 +163,22 @@ def _uninstall(directory: Path) -> HookChange:
     return HookChange("uninstalled", hook)
 
 
+_LINTED_MODES = (b"100644", b"100755")  # regular files: a symlink's blob is its target's name, a gitlink a commit
+
+
 def staged_python_files(repo: Path) -> list[tuple[str, str]]:
-    """(path, blob id) of each staged .py / .sql file that is added, copied, modified or renamed."""
-    names = _git(repo, "diff", "--cached", "--name-only", "-z", "--diff-filter=ACMR").split(b"\0")
-    paths = [n.decode() for n in names if n.endswith((b".py", b".sql"))]
-    if not paths:
-        return []
-    listing = _git(repo, "ls-files", "-s", "-z", "--", *paths).split(b"\0")
+    """(path, blob id) of each staged .py / .sql regular file that is added, modified or changed type,
+    straight from `git diff --cached --raw` (the index side's blob id; no pathspec, so a name such as
+    `[ab].py` or `*.py` names itself only; a name git holds in bytes that are not UTF-8 decoded as the OS
+    does, `os.fsdecode`). A symlink or a submodule named `*.py` is no Python source: left out."""
+    raw = _git(repo, "diff", "--cached", "--raw", "-z", "--no-abbrev", "--no-renames", "--diff-filter=AMT")
+    fields = raw.split(b"\0")
     out = []
-    for entry in listing:
-        if not entry:
+    for meta, path in zip(fields[0::2], fields[1::2], strict=False):
+        parts = meta.lstrip(b":").split()
+        if len(parts) < 5 or parts[1] not in _LINTED_MODES or not path.endswith((b".py", b".sql")):
             continue
-        meta, _, path = entry.partition(b"\t")
-        _mode, blob, stage = meta.split()
-        if stage == b"0":
-            out.append((path.decode(), blob.decode()))
+        out.append((os.fsdecode(path), parts[3].decode()))
     return out
 
 
