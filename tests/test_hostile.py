@@ -69,6 +69,24 @@ def test_every_yaml_loader_refuses_hostile_files(tmp_path: Path, kind: str, text
     assert "Traceback" not in said and "MemoryError" not in said
 
 
+@pytest.mark.parametrize(("text", "line", "reason"), [
+    ("- id: a\n  match: &m {labels: [*m]}\n", 2, "YAML alias *m inside the node it names"),
+    ("&a [*a]\n", 1, "YAML alias *a inside the node it names"),
+], ids=["recursive", "recursive-top"])
+@pytest.mark.parametrize("kind", ["playbook", "golden", "rules"])
+def test_a_recursive_alias_a_merge_key_or_a_bad_value_is_one_line_at_its_line(
+        tmp_path: Path, kind: str, text: str, line: int, reason: str) -> None:
+    path = tmp_path / "x.yml"
+    path.write_text(text)
+    args = {"playbook": ["playbook", "validate", str(path)], "golden": ["golden", "validate", str(path)],
+            "rules": ["labels", "--rules", str(path)]}[kind]
+    r = cli(*args, cwd=tmp_path, timeout=30)
+    said = r.stdout + r.stderr
+    assert r.returncode == 2 and "Traceback" not in said, said
+    shown = [x for x in said.splitlines() if "x.yml:" in x]
+    assert len(shown) == 1 and f"x.yml:{line}: {reason}" in shown[0], said
+
+
 def test_flags_yaml_of_the_manifest_is_refused_too() -> None:
     from mosaic_diag.manifest.generate import parse_flags
 

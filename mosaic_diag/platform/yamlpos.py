@@ -2,7 +2,8 @@
 
 Hostile files are refused with one `file:line:` error before anything is built: nesting deeper than
 MAX_DEPTH (libyaml's composer recurses and crashes the process on a few thousand levels) and aliases
-that expand to more than MAX_ALIAS_NODES nodes (a "billion laughs" bomb of a few hundred bytes).
+that expand to more than MAX_ALIAS_NODES nodes (a "billion laughs" bomb of a few hundred bytes), and an alias
+inside the node it names (`&a [*a]`: a structure without end).
 """
 
 from __future__ import annotations
@@ -109,6 +110,9 @@ def _refuse_hostile(text: str, name: str, loader: Any) -> None:
                 if event.anchor is not None:
                     sizes[event.anchor] = 1
             elif isinstance(event, yaml.AliasEvent):
+                if any(anchor == event.anchor for anchor, _ in open_nodes):  # `&a [*a]`: endless when built
+                    raise ConfigError(f"YAML alias *{event.anchor} inside the node it names (a recursive "
+                                      "structure)", path=name, line=event.start_mark.line + 1)
                 size = sizes.get(event.anchor, 1)
                 expanded += size
                 if expanded > MAX_ALIAS_NODES:
