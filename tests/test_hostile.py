@@ -72,7 +72,11 @@ def test_every_yaml_loader_refuses_hostile_files(tmp_path: Path, kind: str, text
 @pytest.mark.parametrize(("text", "line", "reason"), [
     ("- id: a\n  match: &m {labels: [*m]}\n", 2, "YAML alias *m inside the node it names"),
     ("&a [*a]\n", 1, "YAML alias *a inside the node it names"),
-], ids=["recursive", "recursive-top"])
+    ("- id: a\n  match:\n    <<: {label: X}\n", 3, "YAML merge keys (`<<`) are not supported"),
+    ("- id: a\n  description: ok\n  when: 2024-13-01\n", 3, "invalid YAML value: month must be in 1..12"),
+    ("- id: a\n  x: !!timestamp 2024-01-99\n", 2, "invalid YAML value: day is out of range for month"),
+    ("- id: a\n  x: !custom 1\n", 2, "invalid YAML value: could not determine a constructor for the tag"),
+], ids=["recursive", "recursive-top", "merge-key", "bad-date", "bad-timestamp", "unknown-tag"])
 @pytest.mark.parametrize("kind", ["playbook", "golden", "rules"])
 def test_a_recursive_alias_a_merge_key_or_a_bad_value_is_one_line_at_its_line(
         tmp_path: Path, kind: str, text: str, line: int, reason: str) -> None:

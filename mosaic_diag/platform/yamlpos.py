@@ -56,7 +56,14 @@ def _convert(node: Any, path: str) -> Any:
         return seq
     if node.tag == "tag:yaml.org,2002:str":
         return node.value
-    return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+    if node.tag == "tag:yaml.org,2002:merge":
+        raise ConfigError("YAML merge keys (`<<`) are not supported: write the keys out", path=path,
+                          line=node.start_mark.line + 1)
+    try:
+        return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, OverflowError) as exc:  # an unknown tag, a date such as 2024-13-01
+        reason = getattr(exc, "problem", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"invalid YAML value: {reason}", path=path, line=node.start_mark.line + 1) from exc
 
 
 def load_yaml(path: Path, *, max_bytes: int = 5_000_000) -> Any:
