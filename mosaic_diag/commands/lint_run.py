@@ -124,6 +124,7 @@ def _fix(result: object, diff: bool) -> int:
 
     from mosaic_diag.lint.engine import decode_source, encode_source
     from mosaic_diag.lint.fix import apply_fixes
+    from mosaic_diag.lint.report import shown_path
     from mosaic_diag.platform.atomic import write_atomic
 
     changed = 0
@@ -144,7 +145,7 @@ def _fix(result: object, diff: bool) -> int:
             sys.stdout.write(fixed.diff())
         else:
             write_atomic(real, encode_source(path, fixed.after, data), mode=real.stat().st_mode & 0o7777)
-            sys.stderr.write(f"mosaic-diag: fixed {fixed.fixed} finding(s) in {path}\n")
+            sys.stderr.write(f"mosaic-diag: fixed {fixed.fixed} finding(s) in {shown_path(path)}\n")
     return changed
 
 

@@ -252,7 +252,10 @@ def schema_errors(note: str, unknown: Sequence[str]) -> list[str]:
         where, _, table = item.rpartition(": ")
         return f"{table} ({where})" if where else item
 
-    shown = ", ".join(one(u) for u in unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+    from mosaic_diag.platform.terminal import one_line_escaped
+
+    shown = ", ".join(one_line_escaped(one(u)) for u in unknown[:3])
+    shown += f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
     return [f"mosaic-diag: error: {note}", f"mosaic-diag: error: MD007 cannot judge INSERT INTO {shown}: set "
             "lint.schema, or `lint.ignore = [\"MD007\"]` to lint without it"]
 

@@ -14,8 +14,20 @@ def summary(result: LintResult) -> dict[str, object]:
             "by_code": dict(sorted(Counter(f.code for f in result.findings).items()))}
 
 
+def shown_path(path: str) -> str:
+    """A file's name where it starts or stands in a line of text: on one line (a newline, a tab or another
+    control in the name written as `\\n`, `\\t`, `\\u001b`: a name cannot end its line and forge the next
+    one), and never starting a line with `::` (which a GitHub Actions runner reads as a workflow command)."""
+    from mosaic_diag.platform.terminal import one_line_escaped
+
+    shown = one_line_escaped(path)
+    return f"./{shown}" if shown.lstrip().startswith("::") else shown
+
+
 def as_text(result: LintResult) -> str:
-    lines = [f.to_text() for f in result.findings]
+    from mosaic_diag.platform.terminal import one_line_escaped
+
+    lines = [f"{shown_path(f.path)}:{f.line}:{f.col}: {f.code} {one_line_escaped(f.message)}" for f in result.findings]
     if result.findings:
         n = len(result.findings)
         lines.append(f"{n} finding{'s' if n != 1 else ''} ({_checked(result.files)})")
@@ -46,7 +58,10 @@ def _checked(files: int) -> str:
 
 def failure_lines(result: LintResult) -> list[str]:
     """One `mosaic-diag: error: file:line: ...` line per file that does not parse."""
-    return [f"mosaic-diag: error: {e.path}:{e.line}: cannot parse: {e.message}" for e in result.failures]
+    from mosaic_diag.platform.terminal import one_line_escaped
+
+    return [f"mosaic-diag: error: {shown_path(e.path)}:{e.line}: cannot parse: {one_line_escaped(e.message)}"
+            for e in result.failures]
 
 
 def as_statistics(result: LintResult) -> str:
