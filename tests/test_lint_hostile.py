@@ -34,3 +34,30 @@ def test_a_name_or_a_message_cannot_forge_a_line_of_the_text_report(tmp_path: Pa
     assert r.stderr.splitlines() == ["mosaic-diag: error: broken\\r.py:1: cannot parse: '(' was never closed"]
     diff = lint(tmp_path, ".", "--no-cache", "--diff")
     assert "--- a/nl\\nfake.py:9:9: MD005 forged.py\n+++ b/nl\\nfake.py" in diff.stdout
+
+
+def test_sarif_uris_are_percent_encoded_uri_references(tmp_path: Path) -> None:
+    import json
+    import os
+    from urllib.parse import unquote_to_bytes, urlsplit
+
+    names = ["sp ace é%.py", "col:1:2 x.py", "hash#q?.py", os.fsdecode(b"caf\xe9.py")]
+    for name in names:
+        (tmp_path / name).write_text(QMARK)
+    (tmp_path / "bad one.py").write_text("x = (\n")
+    absolute = tmp_path / "abs olute.py"
+    absolute.write_text(QMARK)
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "lint", "--no-cache", "--format", "sarif", *names,
+                        "bad one.py", str(absolute)], capture_output=True, timeout=60, cwd=tmp_path)
+    run = json.loads(r.stdout)["runs"][0]
+    uris = [res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for res in run["results"]]
+    notes = run["invocations"][0]["toolExecutionNotifications"]
+    uris += [n["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for n in notes]
+    unsafe = set(" %#?:\n") - {"%"}
+    for uri in uris:
+        assert uri.isascii() and not unsafe & set(uri.removeprefix("file://")), uri
+    relative = [u for u in uris if not u.startswith("file:")]
+    assert all(urlsplit(u).scheme == "" for u in relative)
+    assert sorted(os.fsdecode(unquote_to_bytes(u)) for u in relative) == sorted([*names, "bad one.py"])
+    (absolute_uri,) = [u for u in uris if u.startswith("file:")]
+    assert absolute_uri == absolute.as_uri() and "abs%20olute.py" in absolute_uri

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 from mosaic_diag.lint.model import LintResult
 from mosaic_diag.platform.mdtext import md_code, md_text
@@ -88,6 +89,19 @@ def as_github(result: LintResult) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
+def artifact_uri(path: str) -> str:
+    """A file's SARIF `artifactLocation.uri` (RFC 3986): a relative path percent-encoded (a space, `%`, `#`, a
+    non-ASCII or non-UTF-8 name; a `:` too, so `a:b.py` is no URI scheme), an absolute one as a `file://` URI."""
+    import os
+    from urllib.parse import quote
+
+    if os.sep == "\\":
+        path = path.replace("\\", "/")
+    if os.path.isabs(path):
+        return Path(path).as_uri()
+    return quote(os.fsencode(path), safe="/")
+
+
 def as_sarif(result: LintResult) -> str:
     """SARIF 2.1.0 (GitHub code scanning): the rules that ran as the driver's rules, one result each."""
     from mosaic_diag.lint.rules import all_rules
@@ -99,11 +113,11 @@ def as_sarif(result: LintResult) -> str:
     results = [{
         "ruleId": f.code, "ruleIndex": index.get(f.code, 0), "level": "error",
         "message": {"text": f.message},
-        "locations": [{"physicalLocation": {"artifactLocation": {"uri": f.path.replace("\\", "/")},
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": artifact_uri(f.path)},
                                             "region": {"startLine": f.line, "startColumn": f.col}}}],
     } for f in result.findings]
     notifications = [{"level": "error", "message": {"text": f"cannot parse: {e.message}"},
-                      "locations": [{"physicalLocation": {"artifactLocation": {"uri": e.path},
+                      "locations": [{"physicalLocation": {"artifactLocation": {"uri": artifact_uri(e.path)},
                                                           "region": {"startLine": e.line}}}]}
                      for e in result.failures]
     run = {"tool": {"driver": {"name": "mosaic-diag", "informationUri": "https://example.invalid/mosaic-diag",
