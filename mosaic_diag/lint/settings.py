@@ -25,6 +25,7 @@ class LintSettings:
     paths: tuple[str, ...]
     schema_note: str = ""  # why MD007 has no schema, when it has none (said once, never silently)
     cache_dir: Path | None = None  # `lint.cache_dir`, default .mosaic-diag/lint-cache at the repository root
+    root: Path | None = None  # the repository (else the config's directory): what `--fix` may write
 
 
 def _strings(value: object, key: str) -> tuple[str, ...]:
@@ -92,4 +93,5 @@ def lint_settings(config: Config, *, select: Iterable[str] = (), ignore: Iterabl
         paths=_strings(config.get("lint.paths", ["."]), "lint.paths"),
         schema_note=note,
         cache_dir=cache_dir or root / ".mosaic-diag" / "lint-cache",
+        root=root,
     )
