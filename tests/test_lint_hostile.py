@@ -120,3 +120,35 @@ def test_fix_never_writes_through_a_symlink_out_of_the_repository_nor_a_read_onl
     assert f"mosaic-diag: error: link.py: not fixed: a symlink to {outside / 'victim.py'}, outside {repo}" in r.stderr
     assert "mosaic-diag: error: ro.py: not fixed: read-only" in r.stderr
     assert "link.py:2:52: MD003" in r.stdout and "ro.py:2:52: MD003" in r.stdout
+
+
+def test_fix_leaves_a_file_changed_since_it_was_linted(tmp_path: Path) -> None:
+    """An editor's save between the lint and the rewrite is kept: the fixes were for the text linted."""
+    from mosaic_diag.commands.lint_run import _fix
+    from mosaic_diag.lint.engine import lint_paths
+
+    path = tmp_path / "app.py"
+    path.write_text(QMARK)
+    result = lint_paths([path])
+    assert [f.code for f in result.findings] == ["MD003"]
+    edited = QMARK.replace("name", "name, email") + "# saved by the editor meanwhile\n"
+    path.write_text(edited)
+    changed, refused = _fix(result, False, tmp_path)
+    assert changed == 0 and path.read_text() == edited
+    assert refused == [f"mosaic-diag: error: {path}: not fixed: it changed since it was linted; run again"]
+    changed, refused = _fix(lint_paths([path]), False, tmp_path)  # linted again: fixed
+    assert (changed, refused) == (1, []) and "id = %s" in path.read_text()
+
+
+def test_write_atomic_replaces_only_the_bytes_it_was_told(tmp_path: Path) -> None:
+    import pytest
+
+    from mosaic_diag.platform.atomic import ChangedMeanwhile, write_atomic
+
+    path = tmp_path / "f.py"
+    path.write_bytes(b"theirs\n")
+    with pytest.raises(ChangedMeanwhile):
+        write_atomic(path, b"ours\n", unchanged=b"what we read\n")
+    assert path.read_bytes() == b"theirs\n" and [p.name for p in tmp_path.iterdir()] == ["f.py"]
+    write_atomic(path, b"ours\n", unchanged=b"theirs\n")
+    assert path.read_bytes() == b"ours\n"

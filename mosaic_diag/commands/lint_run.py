@@ -124,18 +124,21 @@ def _run(opts: LintOptions, settings: LintSettings, targets: list[Path], cache: 
 def _fix(result: object, diff: bool, root: Path | None = None) -> tuple[int, list[str]]:
     """Apply (or, with `diff`, show) the fixes: (the number of files changed, why a file was not fixed).
 
-    Never a read-only file, nor, through a symlink, a file outside `root` (the repository)."""
+    A file is rewritten only when it still holds the text the run linted (else an edit made meanwhile would
+    be lost), and then atomically, the replacement refused if it changed while the fixes were made; never a
+    read-only file, nor, through a symlink, a file outside `root` (the repository)."""
     from itertools import groupby
 
-    from mosaic_diag.lint.engine import decode_source, encode_source
+    from mosaic_diag.lint.engine import decode_source, encode_source, text_digest
     from mosaic_diag.lint.fix import apply_fixes
     from mosaic_diag.lint.report import shown_path
-    from mosaic_diag.platform.atomic import write_atomic
+    from mosaic_diag.platform.atomic import ChangedMeanwhile, write_atomic
 
     changed = 0
     refused: list[str] = []
     seen: set[Path] = set()  # a file reached through a symlink too is fixed once, where it lives
     fixable = [f for f in result.findings if f.fixes]  # type: ignore[attr-defined]
+    digests: dict[str, str] = result.digests  # type: ignore[attr-defined]
     for path, group in groupby(sorted(fixable, key=lambda f: f.path), key=lambda f: f.path):
         real = Path(path).resolve()  # the file itself: a symlink stays a symlink
         if real in seen:
@@ -150,6 +153,9 @@ def _fix(result: object, diff: bool, root: Path | None = None) -> tuple[int, lis
             text = decode_source(path, data)  # as the linter read it: its encoding, its line endings
         except (OSError, ValueError, LookupError, SyntaxError) as exc:
             refuse(f"cannot read it again ({getattr(exc, 'strerror', None) or exc})")
+            continue
+        if text_digest(text) != digests.get(path):
+            refuse("it changed since it was linted; run again")
             continue
         fixed = apply_fixes(path, text, group)
         if fixed.after == text:
@@ -166,7 +172,10 @@ def _fix(result: object, diff: bool, root: Path | None = None) -> tuple[int, lis
             refuse("read-only (give it write permission to let --fix rewrite it)")
             continue
         try:
-            write_atomic(real, encode_source(path, fixed.after, data), mode=mode)
+            write_atomic(real, encode_source(path, fixed.after, data), mode=mode, unchanged=data)
+        except ChangedMeanwhile:
+            refuse("it changed while being fixed; run again")
+            continue
         except OSError as exc:
             refuse(f"cannot write it ({exc.strerror or exc})")
             continue

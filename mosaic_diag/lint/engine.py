@@ -110,7 +110,8 @@ def with_failures(result: LintResult, failures: Sequence[ParseFailure], order: S
         return result
     rank = {path: i for i, path in enumerate(order)}
     merged = sorted((*result.failures, *failures), key=lambda f: rank.get(f.path, len(rank)))
-    return LintResult(result.findings, tuple(merged), result.files + len(failures), result.unknown_tables)
+    return LintResult(result.findings, tuple(merged), result.files + len(failures), result.unknown_tables,
+                      result.digests)
 
 
 class SchemaTables(Mapping[str, Table]):
@@ -227,6 +228,11 @@ def _declares_table(text: str) -> bool:
             return True
         at = lowered.find("create", at + 1)
     return False
+
+
+def text_digest(text: str) -> str:
+    """The hash a run keeps of each text it linted (`LintResult.digests`): `--fix` rewrites only that text."""
+    return _digest(text)
 
 
 def _digest(*parts: str) -> str:
@@ -397,7 +403,7 @@ def _lint_with(sources: Sequence[Source], rules: Sequence[Rule], tables: Mapping
                              "failure": [failure.line, failure.message] if failure else None})
     cache.save()
     ordered = tuple(failures[s.path] for s in sources if s.path in failures)
-    return LintResult(tuple(sorted(set(findings))), ordered, len(sources), tuple(unknown))
+    return LintResult(tuple(sorted(set(findings))), ordered, len(sources), tuple(unknown), hashes)
 
 
 class _KnownTables(Mapping[str, Table]):
