@@ -152,3 +152,29 @@ def test_write_atomic_replaces_only_the_bytes_it_was_told(tmp_path: Path) -> Non
     assert path.read_bytes() == b"theirs\n" and [p.name for p in tmp_path.iterdir()] == ["f.py"]
     write_atomic(path, b"ours\n", unchanged=b"theirs\n")
     assert path.read_bytes() == b"ours\n"
+
+
+# -- the cache -----------------------------------------------------------------------------------------
+def test_a_damaged_cache_file_is_a_miss_not_a_traceback(tmp_path: Path) -> None:
+    import json
+
+    from mosaic_diag.lint.engine import CACHE_VERSION, text_digest
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "app.py").write_text(QMARK)
+    cache = tmp_path / ".mosaic-diag" / "lint-cache"
+    cache.mkdir(parents=True)
+    digest = text_digest(QMARK)
+    good = {"hash": digest, "env": "x", "tables": {}, "findings": [], "unknown": [], "failure": None}
+    damaged = [["not", "a", "mapping"], {"version": CACHE_VERSION, "files": []},
+               {"version": CACHE_VERSION, "files": {"app.py": []}},
+               {"version": CACHE_VERSION, "files": {"app.py": {"hash": digest}}},
+               {"version": CACHE_VERSION, "files": {"app.py": {**good, "tables": []}}},
+               {"version": CACHE_VERSION, "files": {"app.py": {**good, "findings": [["1", 1, "MD003", "m", "n", []]]}}},
+               {"version": CACHE_VERSION, "files": {"app.py": {**good, "findings": [[1, 1, "MD003", "m", "n", 5]]}}},
+               {"version": CACHE_VERSION, "files": {"app.py": {**good, "failure": "x"}}}]
+    for data in damaged:
+        (cache / f"{CACHE_VERSION}.json").write_text(json.dumps(data))
+        (cache / "lint-run-1.json").unlink(missing_ok=True)
+        r = lint(tmp_path, "app.py")
+        assert r.returncode == 1 and "app.py:2:52: MD003" in r.stdout and "Traceback" not in r.stderr, (data, r.stderr)

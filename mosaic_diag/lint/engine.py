@@ -259,20 +259,29 @@ class _Cache:
         self.path = directory / f"{CACHE_VERSION}.json" if directory else None
         self.entries: dict[str, dict] = {}  # type: ignore[type-arg]
         self.dirty = False
+        self._checked: dict[str, bool] = {}  # path -> its entry has the shape this code writes
         if self.path is not None:
             try:
                 data = json.loads(self.path.read_text(encoding="utf-8"))
-                if isinstance(data, dict) and data.get("version") == CACHE_VERSION:
-                    self.entries = data.get("files", {})
+                if isinstance(data, dict) and data.get("version") == CACHE_VERSION \
+                        and isinstance(data.get("files"), dict):
+                    self.entries = data["files"]
             except (OSError, ValueError):
                 self.entries = {}
 
     def get(self, path: str, content: str) -> dict | None:  # type: ignore[type-arg]
+        """The entry of `path` for this content, or None (also for an entry of another shape: a damaged or
+        hand-made cache file is a miss, never a traceback)."""
         entry = self.entries.get(path)
-        return entry if entry is not None and entry.get("hash") == content else None
+        if not isinstance(entry, dict) or entry.get("hash") != content:
+            return None
+        if path not in self._checked:
+            self._checked[path] = _entry_ok(path, entry)
+        return entry if self._checked[path] else None
 
     def put(self, path: str, entry: dict) -> None:  # type: ignore[type-arg]
         self.entries[path] = entry
+        self._checked[path] = True
         self.dirty = True
 
     def save(self) -> None:
@@ -292,6 +301,23 @@ class _Cache:
             import logging
 
             logging.getLogger(__name__).debug("lint cache not written: %s", exc)
+
+
+def _entry_ok(path: str, entry: dict) -> bool:  # type: ignore[type-arg]
+    """Whether a cache entry has the shape `_lint_with` writes (each part decodes, with the types it needs)."""
+    try:
+        _tables_from_json(entry["tables"])
+        findings = [_finding_from_json(path, row) for row in entry["findings"]]
+        failure = entry["failure"]
+        return (isinstance(entry.get("env"), str) and all(isinstance(u, str) for u in entry["unknown"])
+                and all(type(f.line) is int and type(f.col) is int and isinstance(f.code, str)  # noqa: E721
+                        and isinstance(f.message, str) and isinstance(f.name, str)
+                        and all(type(e.line) is int and type(e.col) is int and isinstance(e.old, str)  # noqa: E721
+                                and isinstance(e.new, str) for e in f.fixes) for f in findings)
+                and (failure is None or (isinstance(failure, list) and len(failure) == 2
+                                         and type(failure[0]) is int and isinstance(failure[1], str))))  # noqa: E721
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
 
 
 def _finding_to_json(f: Finding) -> list[object]:
