@@ -155,6 +155,34 @@ def test_write_atomic_replaces_only_the_bytes_it_was_told(tmp_path: Path) -> Non
 
 
 # -- the cache -----------------------------------------------------------------------------------------
+def test_a_cache_directory_that_is_a_symlink_is_not_used(tmp_path: Path) -> None:
+    """A repository that commits `.mosaic-diag -> elsewhere` (or the cache directory itself as a link) gets
+    no cache: nothing is written there, nothing read from there."""
+    for linked in (".mosaic-diag", ".mosaic-diag/lint-cache"):
+        repo, elsewhere = tmp_path / linked.replace("/", "-") / "repo", tmp_path / linked.replace("/", "-") / "else"
+        (repo / ".git").mkdir(parents=True)
+        elsewhere.mkdir()
+        (repo / linked).parent.mkdir(parents=True, exist_ok=True)
+        (repo / linked).symlink_to(elsewhere)
+        (repo / "app.py").write_text(QMARK)
+        for _ in range(2):
+            r = lint(repo, ".")
+            assert r.returncode == 1 and "app.py:2:52: MD003" in r.stdout, r.stdout + r.stderr
+        assert list(elsewhere.iterdir()) == []
+
+
+def test_a_dangling_gitignore_link_in_the_cache_is_not_followed(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    cache = tmp_path / ".mosaic-diag" / "lint-cache"
+    cache.mkdir(parents=True)
+    target = tmp_path / "outside" / "created-by-lint"
+    target.parent.mkdir()
+    (cache / ".gitignore").symlink_to(target)
+    (tmp_path / "app.py").write_text(QMARK)
+    assert lint(tmp_path, ".").returncode == 1
+    assert not target.exists() and (cache / "lint-run-1.json").is_file()
+
+
 def test_a_damaged_cache_file_is_a_miss_not_a_traceback(tmp_path: Path) -> None:
     import json
 

@@ -290,11 +290,10 @@ class _Cache:
             return
         self.entries = {p: e for p, e in self.entries.items() if os.path.exists(p)}
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            ignore = self.path.parent / ".gitignore"
-            if not ignore.exists():
-                ignore.write_text("# written by mosaic-diag lint\n*\n", encoding="utf-8")
+            from mosaic_diag.lint.runcache import prepare_cache_dir
             from mosaic_diag.platform.atomic import write_atomic
+
+            prepare_cache_dir(self.path.parent)
 
             write_atomic(self.path, json.dumps({"version": CACHE_VERSION, "files": self.entries}))
         except OSError as exc:  # a cache that cannot be written is no cache, not an error

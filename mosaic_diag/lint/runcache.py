@@ -143,17 +143,25 @@ class RunCache:
         while len(self.runs) > MAX_RUNS:
             self.runs.pop(next(iter(self.runs)))
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            ignore = self.path.parent / ".gitignore"
-            if not ignore.exists():
-                ignore.write_text("# written by mosaic-diag lint\n*\n", encoding="utf-8")
             from mosaic_diag.platform.atomic import write_atomic
 
+            prepare_cache_dir(self.path.parent)
             write_atomic(self.path, json.dumps({"version": RUN_CACHE_VERSION, "runs": self.runs}))
         except OSError as exc:
             import logging
 
             logging.getLogger(__name__).debug("lint run cache not written: %s", exc)
+
+
+def prepare_cache_dir(directory: Path) -> None:
+    """Make the cache directory, with a `.gitignore` of `*` when it has none (a symlink in its place, even
+    one that names nothing yet, is never written through). Raises OSError."""
+    from mosaic_diag.platform.atomic import write_atomic
+
+    directory.mkdir(parents=True, exist_ok=True)
+    ignore = directory / ".gitignore"
+    if not os.path.lexists(ignore):
+        write_atomic(ignore, "# written by mosaic-diag lint\n*\n")
 
 
 def replay(output: Output) -> None:

@@ -64,6 +64,22 @@ def find_schema(root: Path) -> tuple[Path, ...]:
     return tuple(found)
 
 
+def _not_through_a_link(root: Path, directory: Path) -> Path | None:
+    """The cache directory, or None (no cache) when a directory of its path inside the repository is a
+    symlink: a repository can commit `.mosaic-diag/lint-cache -> ~/somewhere`, and the cache files would be
+    written there (and read back from what the link's author put there)."""
+    try:
+        inside = Path(os.path.abspath(directory)).relative_to(root)
+    except ValueError:  # configured outside the repository: the user's own place
+        return directory
+    here = root
+    for part in inside.parts:
+        here = here / part
+        if here.is_symlink():
+            return None
+    return directory
+
+
 def lint_settings(config: Config, *, select: Iterable[str] = (), ignore: Iterable[str] = ()) -> LintSettings:
     """Config keys `lint.select`, `lint.ignore`, `lint.conn_factories`, `lint.schema` (default:
     `predeploy.schema`, else `schema.sql` or migrations found from the repository root), `lint.paths`;
@@ -92,6 +108,6 @@ def lint_settings(config: Config, *, select: Iterable[str] = (), ignore: Iterabl
         schema_files=schema_files,
         paths=_strings(config.get("lint.paths", ["."]), "lint.paths"),
         schema_note=note,
-        cache_dir=cache_dir or root / ".mosaic-diag" / "lint-cache",
+        cache_dir=_not_through_a_link(root, cache_dir or root / ".mosaic-diag" / "lint-cache"),
         root=root,
     )
