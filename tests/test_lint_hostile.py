@@ -206,3 +206,27 @@ def test_a_damaged_cache_file_is_a_miss_not_a_traceback(tmp_path: Path) -> None:
         (cache / "lint-run-1.json").unlink(missing_ok=True)
         r = lint(tmp_path, "app.py")
         assert r.returncode == 1 and "app.py:2:52: MD003" in r.stdout and "Traceback" not in r.stderr, (data, r.stderr)
+
+
+def test_only_regular_files_are_read(tmp_path: Path) -> None:
+    """A committed symlink `x.py -> /dev/zero` (read without end: all memory) and a FIFO named `x.py` (a
+    read that never returns) are not source files: a directory walk leaves them out, naming one is an error."""
+    import os
+    import resource
+
+    def bounded() -> None:  # (before the fix, the /dev/zero read ate memory until this limit)
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "mosaic_diag", "lint", "--no-cache", *args],
+                              capture_output=True, text=True, timeout=60, cwd=tmp_path, preexec_fn=bounded)
+
+    (tmp_path / "zero.py").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "fifo.py")
+    (tmp_path / "app.py").write_text(QMARK)
+    r = run(".")
+    assert r.returncode == 1 and r.stdout.endswith("1 finding (1 file checked)\n"), r.stdout + r.stderr
+    for name in ("fifo.py", "zero.py"):
+        r = run(name)
+        assert r.returncode == 2 and r.stderr == (f"mosaic-diag: error: {name}: not a regular file nor a directory "
+                                                  "(a device, a FIFO, a socket): not read\n"), r.stderr

@@ -31,8 +31,10 @@ _code_digest: str | None = None
 
 
 def discover(paths: Sequence[Path]) -> list[Path]:
-    """The Python and SQL files under `paths` (files given explicitly are taken whatever their name)."""
-    from mosaic_diag.errors import no_such
+    """The Python and SQL files under `paths` (files given explicitly are taken whatever their name): regular
+    files only, a symlink's target included (a link to /dev/zero or a FIFO named `x.py` would be read without
+    end)."""
+    from mosaic_diag.errors import UsageError, no_such
 
     found: list[Path] = []
     for path in paths:
@@ -41,9 +43,13 @@ def discover(paths: Sequence[Path]) -> list[Path]:
             continue
         if not path.exists():
             raise no_such(path, "file or directory")
+        if not path.is_dir():
+            raise UsageError("not a regular file nor a directory (a device, a FIFO, a socket): not read",
+                             path=str(path))
         for dirpath, dirnames, filenames in os.walk(path):
             dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info"))
-            found.extend(Path(dirpath) / f for f in sorted(filenames) if f.endswith((".py", ".sql")))
+            found.extend(Path(dirpath) / f for f in sorted(filenames)
+                         if f.endswith((".py", ".sql")) and os.path.isfile(os.path.join(dirpath, f)))
     return found
 
 
