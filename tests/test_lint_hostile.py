@@ -230,3 +230,19 @@ def test_only_regular_files_are_read(tmp_path: Path) -> None:
         r = run(name)
         assert r.returncode == 2 and r.stderr == (f"mosaic-diag: error: {name}: not a regular file nor a directory "
                                                   "(a device, a FIFO, a socket): not read\n"), r.stderr
+
+
+def test_a_migration_that_is_a_link_to_a_device_is_not_read_as_the_schema(tmp_path: Path) -> None:
+    import resource
+
+    def bounded() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "migrations" / "001.sql").write_text("CREATE TABLE users (id int PRIMARY KEY, email text UNIQUE);\n")
+    (tmp_path / "migrations" / "002.sql").symlink_to("/dev/zero")
+    (tmp_path / "app.py").write_text('def f(cur, e):\n    cur.execute("INSERT INTO users (email) VALUES (%s)", (e,))\n')
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "lint", "--no-cache", "app.py"], capture_output=True,
+                       text=True, timeout=60, cwd=tmp_path, preexec_fn=bounded)
+    assert r.returncode == 1 and "app.py:2:18: MD007" in r.stdout, r.stdout + r.stderr

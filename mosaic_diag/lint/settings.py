@@ -59,8 +59,8 @@ def find_schema(root: Path) -> tuple[Path, ...]:
         dirnames[:] = sorted(d for d in dirnames if d not in _SEARCH_SKIP and not d.startswith("."))
         here = Path(dirpath)
         in_migrations = "migrations" in here.relative_to(root).parts
-        found.extend(here / f for f in sorted(filenames)
-                     if f == DEFAULT_SCHEMA or (in_migrations and f.endswith(".sql")))
+        found.extend(here / f for f in sorted(filenames)  # regular files (a link to /dev/zero: read without end)
+                     if (f == DEFAULT_SCHEMA or (in_migrations and f.endswith(".sql"))) and (here / f).is_file())
     return tuple(found)
 
 
