@@ -91,6 +91,26 @@ def test_a_recursive_alias_a_merge_key_or_a_bad_value_is_one_line_at_its_line(
     assert len(shown) == 1 and f"x.yml:{line}: {reason}" in shown[0], said
 
 
+@pytest.mark.parametrize("kind", ["golden", "rules"])
+@pytest.mark.parametrize("special", ["device", "fifo"])
+def test_a_yaml_file_that_is_no_regular_file_is_refused_not_read(tmp_path: Path, kind: str, special: str) -> None:
+    """A rules or cases file that is a link to /dev/zero (size 0, read without end: all memory) or a FIFO (a
+    read that never returns) is one line, exit 2."""
+    import resource
+
+    path = tmp_path / "x.yml"
+    if special == "device":
+        path.symlink_to("/dev/zero")
+    else:
+        os.mkfifo(path)
+    args = {"golden": ["golden", "validate", str(path)], "rules": ["labels", "--rules", str(path)]}[kind]
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", *args], capture_output=True, text=True, cwd=tmp_path,
+                       timeout=60, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)))
+    assert r.returncode == 2, r.stdout + r.stderr
+    said = one_error_line(r.stdout + r.stderr)
+    assert said.endswith("x.yml: not a regular file (a device, a FIFO, a socket): not read"), said
+
+
 def test_flags_yaml_of_the_manifest_is_refused_too() -> None:
     from mosaic_diag.manifest.generate import parse_flags
 

@@ -69,19 +69,29 @@ def _convert(node: Any, path: str) -> Any:
 def load_yaml(path: Path, *, max_bytes: int = 5_000_000) -> Any:
     """Load one YAML document with positions; a one-line ConfigError on any problem."""
 
+    import stat
+
     name = str(path)
     try:
-        size = path.stat().st_size
+        st = path.stat()
     except FileNotFoundError as exc:
         raise no_such(name, kind=ConfigError) from exc
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", path=name) from exc
-    if path.is_dir():
+    if stat.S_ISDIR(st.st_mode):
         raise ConfigError("is a directory, not a YAML file", path=name)
-    if size > max_bytes:
-        raise ConfigError(f"file too large ({size} bytes; limit {max_bytes})", path=name)
+    if not stat.S_ISREG(st.st_mode):  # /dev/zero (size 0, endless), a FIFO (a read that never returns)
+        raise ConfigError("not a regular file (a device, a FIFO, a socket): not read", path=name)
+    if st.st_size > max_bytes:
+        raise ConfigError(f"file too large ({st.st_size} bytes; limit {max_bytes})", path=name)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as fh:
+            data = fh.read(max_bytes + 1)  # (it may have grown since)
+        if len(data) > max_bytes:
+            raise ConfigError(f"file too large (over {max_bytes} bytes)", path=name)
+        text = data.decode("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", path=name) from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 text ({exc.reason})", path=name) from exc
     return load_yaml_text(text, name)
