@@ -324,6 +324,28 @@ def test_deploys_from_postgresql_stop_within_the_gatherer_timeout(repo: Path) ->
 
 
 # -- log tail and prompt files -------------------------------------------------------------------------
+def test_log_tail_reads_regular_files_a_line_at_most_64k_at_a_time(tmp_path: Path) -> None:
+    """A playbook's `log_tail: {file: /dev/zero}` (one endless line: memory until the timeout) or a FIFO is
+    a failed gatherer at once; a file of one huge line is read a bounded piece at a time."""
+    import os
+    import sys
+
+    os.mkfifo(tmp_path / "fifo.log")
+    code = ("import json, sys; from tests.test_gatherers import gather; "
+            "print(json.dumps([gather('log_tail', {'file': f}) for f in sys.argv[1:]]))")
+    r = subprocess.run([sys.executable, "-c", code, "/dev/zero", str(tmp_path / "fifo.log")], capture_output=True,
+                       text=True, timeout=120, cwd=Path(__file__).resolve().parent.parent,
+                       preexec_fn=lambda: __import__("resource").setrlimit(
+                           __import__("resource").RLIMIT_AS, (2 << 30, 2 << 30)))
+    zero, fifo = json.loads(r.stdout)
+    assert (zero["ok"], zero["error"]) == (False, "cannot read /dev/zero: not a regular file"), zero
+    assert (fifo["ok"], fifo["error"]) == (False, f"cannot read {tmp_path / 'fifo.log'}: not a regular file")
+    long = tmp_path / "long.log"
+    long.write_text("x" * 3_000_000 + "\nERROR: after the long line\nINFO: ok\n")
+    facts = gather("log_tail", {"file": str(long), "lines": 10})
+    assert facts["log.lines"] == 3 and facts["log.last_error"] == "ERROR: after the long line"
+
+
 def test_log_tail_and_prompts(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     log.write_text("INFO: started\nERROR:api.storage:Database init failed password=hunter22\n"

@@ -14,7 +14,7 @@ import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,17 +59,19 @@ def gather_log_tail(params: Mapping[str, Any], ctx: GatherContext) -> dict[str, 
         lines, source = list(ctx.log_lines)[-n:], source or "the triage input"
     elif source:
         path = ctx.settings.path(Path(source))
+        if path.exists() and not path.is_file():  # /dev/zero: one endless line (all memory); a FIFO: no end
+            raise GatherFailed(f"cannot read {path}: not a regular file")
         try:
             if path.suffix == ".gz":
                 import gzip
 
                 with gzip.open(path, "rt", encoding="utf-8", errors="replace") as fh:
-                    lines = list(deque((line.rstrip("\n") for line in fh), maxlen=n))
+                    lines = list(deque(_bounded_lines(fh), maxlen=n))
             else:
                 with open(path, encoding="utf-8", errors="replace") as fh:
-                    lines = list(deque((line.rstrip("\n") for line in fh), maxlen=n))
-        except OSError as exc:
-            raise GatherFailed(f"cannot read {path}: {exc.strerror}") from exc
+                    lines = list(deque(_bounded_lines(fh), maxlen=n))
+        except (OSError, EOFError) as exc:
+            raise GatherFailed(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
     else:
         raise GatherFailed("no log to read (give --log FILE or `log_tail: {file: ...}`)")
     errors = [line for line in lines if _ERROR_LINE.search(line)]
@@ -77,6 +79,20 @@ def gather_log_tail(params: Mapping[str, Any], ctx: GatherContext) -> dict[str, 
     if errors:
         out["log.last_error"] = _short(errors[-1])
     return out
+
+
+MAX_LINE_CHARS = 64 * 1024
+
+
+def _bounded_lines(fh: Any) -> Iterator[str]:
+    """A text file's lines, each cut at MAX_LINE_CHARS (the rest of a longer one is skipped: a file without
+    a newline is not read into memory whole)."""
+    cut = False
+    while chunk := fh.readline(MAX_LINE_CHARS):
+        whole = chunk.endswith("\n")
+        if not cut:
+            yield chunk.rstrip("\n")
+        cut = not whole
 
 
 def _shown_value(value: str) -> str:
