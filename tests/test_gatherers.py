@@ -324,20 +324,27 @@ def test_deploys_from_postgresql_stop_within_the_gatherer_timeout(repo: Path) ->
 
 
 # -- log tail and prompt files -------------------------------------------------------------------------
-def test_log_tail_reads_regular_files_a_line_at_most_64k_at_a_time(tmp_path: Path) -> None:
+def test_log_tail_and_prompts_read_regular_files_a_line_at_most_64k_at_a_time(tmp_path: Path) -> None:
     """A playbook's `log_tail: {file: /dev/zero}` (one endless line: memory until the timeout) or a FIFO is
     a failed gatherer at once; a file of one huge line is read a bounded piece at a time."""
     import os
     import sys
 
     os.mkfifo(tmp_path / "fifo.log")
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    (prompts / "prompts.csv").symlink_to("/dev/zero")
+    (prompts / "ps101_steps.json").symlink_to("/dev/zero")
     code = ("import json, sys; from tests.test_gatherers import gather; "
-            "print(json.dumps([gather('log_tail', {'file': f}) for f in sys.argv[1:]]))")
+            "print(json.dumps([gather('log_tail', {'file': f}) for f in sys.argv[1:]] + "
+            f"[gather('prompts', {{'dir': {str(prompts)!r}}})]))")
     r = subprocess.run([sys.executable, "-c", code, "/dev/zero", str(tmp_path / "fifo.log")], capture_output=True,
                        text=True, timeout=120, cwd=Path(__file__).resolve().parent.parent,
                        preexec_fn=lambda: __import__("resource").setrlimit(
                            __import__("resource").RLIMIT_AS, (2 << 30, 2 << 30)))
-    zero, fifo = json.loads(r.stdout)
+    zero, fifo, prompt_files = json.loads(r.stdout)
+    assert prompt_files["prompts.csv_problem"] == f"OSError: {prompts / 'prompts.csv'}: not a regular file"
+    assert prompt_files["prompts.steps_problem"] == f"OSError: {prompts / 'ps101_steps.json'}: not a regular file"
     assert (zero["ok"], zero["error"]) == (False, "cannot read /dev/zero: not a regular file"), zero
     assert (fifo["ok"], fifo["error"]) == (False, f"cannot read {tmp_path / 'fifo.log'}: not a regular file")
     long = tmp_path / "long.log"

@@ -352,11 +352,18 @@ def gather_deploys(params: Mapping[str, Any], ctx: GatherContext, timeout: float
     return out
 
 
+def _regular(path: Path) -> None:
+    """OSError for a path that is there but no regular file (a link to /dev/zero is read without end)."""
+    if path.exists() and not path.is_file():
+        raise OSError(f"{path}: not a regular file")
+
+
 def gather_prompts(params: Mapping[str, Any], ctx: GatherContext) -> dict[str, Any]:
     directory = ctx.settings.path(Path(params.get("dir") or ctx.env.get("MOSAIC_PROMPTS_DIR") or "prompts"))
     out: dict[str, Any] = {"prompts.dir": str(directory)}
     csv_path = directory / "prompts.csv"
     try:
+        _regular(csv_path)
         with open(csv_path, encoding="utf-8", newline="") as fh:
             rows = list(csv.DictReader(fh, strict=True))
         out.update({"prompts.csv_valid": True, "prompts.csv_rows": len(rows)})
@@ -364,6 +371,7 @@ def gather_prompts(params: Mapping[str, Any], ctx: GatherContext) -> dict[str, A
         out.update({"prompts.csv_valid": False, "prompts.csv_problem": _short(f"{type(exc).__name__}: {exc}")})
     steps_path = directory / "ps101_steps.json"
     try:
+        _regular(steps_path)
         steps = json.loads(steps_path.read_text(encoding="utf-8"))
         if not isinstance(steps, list):
             raise ValueError("not a JSON list")
