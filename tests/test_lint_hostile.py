@@ -246,3 +246,16 @@ def test_a_migration_that_is_a_link_to_a_device_is_not_read_as_the_schema(tmp_pa
     r = subprocess.run([sys.executable, "-m", "mosaic_diag", "lint", "--no-cache", "app.py"], capture_output=True,
                        text=True, timeout=60, cwd=tmp_path, preexec_fn=bounded)
     assert r.returncode == 1 and "app.py:2:18: MD007" in r.stdout, r.stdout + r.stderr
+
+
+def test_fix_writes_a_file_named_outside_the_repository_even_through_a_linked_directory(tmp_path: Path) -> None:
+    """The user names a file elsewhere (its directory reached through a symlink, as macOS's /tmp is): that is
+    no link out of the repository, and it is fixed."""
+    repo, elsewhere = tmp_path / "repo", tmp_path / "elsewhere"
+    (repo / ".git").mkdir(parents=True)
+    (elsewhere / "real").mkdir(parents=True)
+    (elsewhere / "real" / "x.py").write_text(QMARK)
+    (elsewhere / "via").symlink_to(elsewhere / "real")
+    r = lint(repo, str(elsewhere / "via" / "x.py"), "--no-cache", "--fix")
+    assert r.returncode == 0 and "not fixed" not in r.stderr, r.stderr
+    assert "id = %s" in (elsewhere / "real" / "x.py").read_text()

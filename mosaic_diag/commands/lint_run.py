@@ -164,7 +164,7 @@ def _fix(result: object, diff: bool, root: Path | None = None) -> tuple[int, lis
             changed += 1
             sys.stdout.write(fixed.diff())
             continue
-        if root is not None and real != Path(path).absolute() and not real.is_relative_to(root.resolve()):
+        if root is not None and _leads_out(Path(path), real, root.resolve()):
             refuse(f"a symlink to {real}, outside {root}: fix that file there")
             continue
         mode = real.stat().st_mode & 0o7777
@@ -182,6 +182,13 @@ def _fix(result: object, diff: bool, root: Path | None = None) -> tuple[int, lis
         changed += 1
         sys.stderr.write(f"mosaic-diag: fixed {fixed.fixed} finding(s) in {shown_path(path)}\n")
     return changed, refused
+
+
+def _leads_out(path: Path, real: Path, root: Path) -> bool:
+    """Whether `path`, a file in a directory of the repository `root`, is a symlink to a file outside it (a
+    file named in a directory outside the repository, or through a system link such as macOS's /tmp, is the
+    user's own choice)."""
+    return path.absolute().parent.resolve().is_relative_to(root) and not real.is_relative_to(root)
 
 
 class _Unhandled(Exception):
