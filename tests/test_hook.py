@@ -360,3 +360,4 @@ def test_the_hook_shows_a_staged_names_escape_sequences_as_text(repo: Path) -> N
     assert r.returncode == 1
     assert b"\x1b" not in r.stdout + r.stderr and b"\x07" not in r.stdout + r.stderr
     assert b"evil\\u001b]0;owned\\u0007" in r.stdout + r.stderr
+

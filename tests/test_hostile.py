@@ -111,6 +111,23 @@ def test_a_yaml_file_that_is_no_regular_file_is_refused_not_read(tmp_path: Path,
     assert said.endswith("x.yml: not a regular file (a device, a FIFO, a socket): not read"), said
 
 
+def test_a_newline_in_a_file_name_cannot_forge_an_error_line(tmp_path: Path) -> None:
+    """`Errors are one line`: a playbook file or a path named with a newline is shown `\\n`, in the errors
+    of any command and in `playbook validate`'s list."""
+    books = tmp_path / "books"
+    books.mkdir()
+    (books / "a\nfake.yml:1: all good.yml").write_text("- id: x\n  match: {label: NOPE}\n"
+                                                     "  remediate: [{action: advise, message: hi}]\n")
+    for args in (["playbook", "validate", str(books)], ["playbook", "list", "--playbooks", str(books)],
+                 ["lint", str(tmp_path / "no\nsuch.py")], ["golden", "validate", str(tmp_path / "no\nsuch.yml")]):
+        r = cli(*args, cwd=tmp_path)
+        assert r.returncode == 2, r.stdout + r.stderr
+        said = [line for line in (r.stdout + r.stderr).splitlines() if line.strip()]
+        assert not any(line.startswith(("fake.yml", "such.")) for line in said), said
+        assert any("a\\nfake.yml:1: all good.yml:2: unknown label 'NOPE'" in line or "no\\nsuch." in line
+                   for line in said), said
+
+
 def test_flags_yaml_of_the_manifest_is_refused_too() -> None:
     from mosaic_diag.manifest.generate import parse_flags
 

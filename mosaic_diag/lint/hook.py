@@ -272,7 +272,9 @@ def main(argv: Sequence[str]) -> int:
     try:
         code, report, errors = run_staged(_toplevel(), os.environ)
     except DiagError as exc:
-        sys.stderr.write(_shown(f"mosaic-diag: error: {exc}\n"))
+        from mosaic_diag.platform.terminal import one_line_escaped
+
+        sys.stderr.write(_shown(f"mosaic-diag: error: {one_line_escaped(str(exc))}\n"))
         return exc.exit_code
     sys.stdout.write(_shown(report))
     for line in errors:
