@@ -361,3 +361,12 @@ def test_the_hook_shows_a_staged_names_escape_sequences_as_text(repo: Path) -> N
     assert b"\x1b" not in r.stdout + r.stderr and b"\x07" not in r.stdout + r.stderr
     assert b"evil\\u001b]0;owned\\u0007" in r.stdout + r.stderr
 
+
+def test_a_staged_blob_the_repository_lacks_is_one_error_line(repo: Path) -> None:
+    diag(repo, "hook", "install")
+    git(repo, "update-index", "--add", "--cacheinfo", f"100644,{'0123456789' * 4},ghost.py")
+    for r in (commit(repo), subprocess.run([sys.executable, "-m", "mosaic_diag.lint.hook", "run"], cwd=repo,
+                                           capture_output=True, text=True, timeout=60)):
+        assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
+        assert f"git cannot read the staged blob {'0123456789' * 4} (missing)" in r.stderr
+    assert r.returncode == 2

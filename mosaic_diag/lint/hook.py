@@ -188,9 +188,13 @@ def read_blobs(repo: Path, blobs: Sequence[str]) -> list[bytes]:
         return []
     raw = _git(repo, "cat-file", "--batch", stdin=("\n".join(blobs) + "\n").encode())
     out, pos = [], 0
-    for _ in blobs:
+    for blob in blobs:
         header_end = raw.index(b"\n", pos)
-        _sha, _kind, size = raw[pos:header_end].split()
+        header = raw[pos:header_end].split()
+        if len(header) != 3:  # "<sha> missing": an index naming a blob the repository lacks
+            raise UsageError(f"git cannot read the staged blob {blob} ({b' '.join(header[1:]).decode(errors='replace')}"
+                             "): is the repository damaged? (git fsck)", path=str(repo))
+        _sha, _kind, size = header
         start = header_end + 1
         out.append(raw[start: start + int(size)])
         pos = start + int(size) + 1
