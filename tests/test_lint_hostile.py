@@ -259,3 +259,9 @@ def test_fix_writes_a_file_named_outside_the_repository_even_through_a_linked_di
     r = lint(repo, str(elsewhere / "via" / "x.py"), "--no-cache", "--fix")
     assert r.returncode == 0 and "not fixed" not in r.stderr, r.stderr
     assert "id = %s" in (elsewhere / "real" / "x.py").read_text()
+
+
+def test_a_file_named_twice_is_one_file(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(QMARK)
+    r = lint(tmp_path, "app.py", "./app.py", ".", "--no-cache")
+    assert r.stdout.splitlines()[-1] == "1 finding (1 file checked)", r.stdout

@@ -50,7 +50,7 @@ def discover(paths: Sequence[Path]) -> list[Path]:
             dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info"))
             found.extend(Path(dirpath) / f for f in sorted(filenames)
                          if f.endswith((".py", ".sql")) and os.path.isfile(os.path.join(dirpath, f)))
-    return found
+    return list(dict.fromkeys(found))  # a file named twice (`lint . app.py`) is one file
 
 
 def code_digest() -> str:
