@@ -265,3 +265,16 @@ def test_a_file_named_twice_is_one_file(tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text(QMARK)
     r = lint(tmp_path, "app.py", "./app.py", ".", "--no-cache")
     assert r.stdout.splitlines()[-1] == "1 finding (1 file checked)", r.stdout
+
+
+def test_an_expression_nested_past_the_recursion_limit_is_that_files_error(tmp_path: Path) -> None:
+    (tmp_path / "deep.py").write_text("x = " + "+".join(["a"] * 50_000) + "\n")
+    (tmp_path / "neg.py").write_text("x = " + "-" * 5000 + "1\n")
+    (tmp_path / "sql.py").write_text('def f(cur, a):\n    cur.execute("SELECT " + ' + "+".join(["a"] * 20_000) + ")\n")
+    (tmp_path / "app.py").write_text(QMARK)
+    r = lint(tmp_path, ".", "--no-cache")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stdout.splitlines()[-1] == "1 finding (4 files checked)"
+    said = "cannot parse: nested too deeply to judge (past Python's recursion limit)"
+    assert sorted(r.stderr.splitlines()) == [f"mosaic-diag: error: {name}:1: {said}"
+                                             for name in ("deep.py", "neg.py", "sql.py")]

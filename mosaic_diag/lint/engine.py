@@ -458,8 +458,11 @@ class _KnownTables(Mapping[str, Table]):
 def _parsed(src: Source) -> ast.Module | None:
     try:
         return ast.parse(src.text, filename=src.path)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError):
         return None
+
+
+TOO_DEEP = "nested too deeply to judge (past Python's recursion limit)"
 
 
 PARALLEL_MIN_BYTES = 96 * 1024  # below this much source, a second process costs more than it saves
@@ -505,7 +508,12 @@ class _Job:
                 return [], [], ParseFailure(src.path, exc.lineno or 1, exc.msg)
             except ValueError as exc:  # source with NUL bytes
                 return [], [], ParseFailure(src.path, 1, str(exc))
-        found, unknown = _lint_tree(src, tree, self.rules, self.known, self.factories, self.md007)
+            except RecursionError:  # `a + a + ...` thousands deep: Python itself cannot compile it
+                return [], [], ParseFailure(src.path, 1, TOO_DEEP)
+        try:
+            found, unknown = _lint_tree(src, tree, self.rules, self.known, self.factories, self.md007)
+        except RecursionError:  # a tree Python parsed, too deep for a rule's walk
+            return [], [], ParseFailure(src.path, 1, TOO_DEEP)
         return found, unknown, None
 
 
