@@ -278,3 +278,20 @@ def test_an_expression_nested_past_the_recursion_limit_is_that_files_error(tmp_p
     said = "cannot parse: nested too deeply to judge (past Python's recursion limit)"
     assert sorted(r.stderr.splitlines()) == [f"mosaic-diag: error: {name}:1: {said}"
                                              for name in ("deep.py", "neg.py", "sql.py")]
+
+
+def test_cache_files_that_are_links_to_a_device_are_misses(tmp_path: Path) -> None:
+    """`.mosaic-diag/lint-cache/lint-run-1.json -> /dev/zero` committed (force-added past its .gitignore):
+    read without end before; now a miss, and the cache is written as a file of its own."""
+    import resource
+
+    (tmp_path / ".git").mkdir()
+    cache = tmp_path / ".mosaic-diag" / "lint-cache"
+    cache.mkdir(parents=True)
+    for name in ("lint-run-1.json", "lint-cache-1.json"):
+        (cache / name).symlink_to("/dev/zero")
+    (tmp_path / "app.py").write_text(QMARK)
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "lint", "."], capture_output=True, text=True, timeout=60,
+                       cwd=tmp_path, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)))
+    assert r.returncode == 1 and "app.py:2:52: MD003" in r.stdout, r.stdout + r.stderr
+    assert not (cache / "lint-run-1.json").is_symlink() and not (cache / "lint-cache-1.json").is_symlink()

@@ -22,7 +22,7 @@ from mosaic_diag.lint.context import FileContext
 from mosaic_diag.lint.ddl import Column, Table
 from mosaic_diag.lint.model import Edit, Finding, LintResult, ParseFailure, Rule
 from mosaic_diag.lint.rules import all_rules
-from mosaic_diag.lint.runcache import code_digest, discover
+from mosaic_diag.lint.runcache import code_digest, discover, read_cache_file
 
 
 @dataclass(frozen=True)
@@ -262,7 +262,7 @@ class _Cache:
         self._checked: dict[str, bool] = {}  # path -> its entry has the shape this code writes
         if self.path is not None:
             try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
+                data = json.loads(read_cache_file(self.path))
                 if isinstance(data, dict) and data.get("version") == CACHE_VERSION \
                         and isinstance(data.get("files"), dict):
                     self.entries = data["files"]

@@ -125,7 +125,7 @@ class RunCache:
         self.path = directory / RUN_CACHE_FILE
         self.runs: dict[str, dict[str, object]] = {}
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = json.loads(read_cache_file(self.path))
         except (OSError, ValueError):
             return
         if isinstance(data, dict) and data.get("version") == RUN_CACHE_VERSION and isinstance(data.get("runs"),
@@ -157,6 +157,18 @@ class RunCache:
             import logging
 
             logging.getLogger(__name__).debug("lint run cache not written: %s", exc)
+
+
+def read_cache_file(path: Path) -> str:
+    """A cache file's text: a regular file, not reached through a symlink (a committed `lint-run-1.json ->
+    /dev/zero` would be read without end). Raises OSError (a miss for the caller) or ValueError."""
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path}: not a regular file")
+        return fh.read().decode("utf-8")
 
 
 def prepare_cache_dir(directory: Path) -> None:
