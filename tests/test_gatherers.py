@@ -323,6 +323,28 @@ def test_deploys_from_postgresql_stop_within_the_gatherer_timeout(repo: Path) ->
     assert "pw-1234" not in json.dumps(facts)
 
 
+def test_the_git_gatherer_obeys_no_bare_repository_a_project_ships(tmp_path: Path) -> None:
+    """A playbook's `git: {path: vendor/x}` naming a bare repository committed in the project, whose config sets
+    core.worktree and a core.fsmonitor command: `git status` ran that command, from a dry run. Now git uses
+    no bare repository found implicitly and runs no fsmonitor."""
+    def run(*args: str, cwd: Path = tmp_path) -> None:
+        subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+    run("init", "-q", ".")
+    run("-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q", "--allow-empty", "-m", "i")
+    run("clone", "-q", "--bare", ".", "vendor/evil")
+    marker = tmp_path / "fsmonitor-ran"
+    evil = tmp_path / "vendor" / "evil"
+    run("config", "core.bare", "false", cwd=evil)
+    run("config", "core.worktree", str(tmp_path), cwd=evil)
+    run("config", "core.fsmonitor", f"touch {marker}; false", cwd=evil)
+    facts = gather("git", {"path": "vendor/evil"}, root=tmp_path)
+    assert not marker.exists()
+    assert facts["git.available"] is False and "bare repository" in facts["git.error"], facts
+    own = gather("git", {}, root=tmp_path)  # the project's own repository: as before
+    assert own["git.available"] is True and len(own["git.head"]) == 40
+
+
 # -- log tail and prompt files -------------------------------------------------------------------------
 def test_log_tail_and_prompts_read_regular_files_a_line_at_most_64k_at_a_time(tmp_path: Path) -> None:
     """A playbook's `log_tail: {file: /dev/zero}` (one endless line: memory until the timeout) or a FIFO is

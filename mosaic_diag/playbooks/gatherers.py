@@ -289,9 +289,16 @@ def _health_facts(body: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+# a playbook's `git: {path: …}` may name a directory the repository ships: a bare repository committed there
+# (HEAD, objects/, refs/, a config with core.worktree and core.fsmonitor = <command>) would be found by git and
+# its config obeyed, the command run by a mere dry run's `git status`; so git uses none found implicitly, and
+# runs no fsmonitor
+_GIT_SAFE = ("-c", "safe.bareRepository=explicit", "-c", "core.fsmonitor=false")
+
+
 def _git(path: Path, *args: str, timeout: float) -> str:
-    proc = subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True, timeout=timeout,
-                          check=False)
+    proc = subprocess.run(["git", *_GIT_SAFE, "-C", str(path), *args], capture_output=True, text=True,
+                          timeout=timeout, check=False)
     if proc.returncode != 0:
         raise GatherFailed(_short(proc.stderr or f"git {args[0]} failed") or "git failed")
     return proc.stdout.strip()
