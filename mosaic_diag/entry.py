@@ -23,8 +23,9 @@ def main(argv: list[str] | None = None) -> int:
             code = fast_main(list(args[1:]))
             sys.stdout.flush()
         except DiagError as exc:
-            sys.stderr.write(f"mosaic-diag: error: {exc}\n")
-            return exc.exit_code
+            from mosaic_diag.commands.guard import fail
+
+            return fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             sys.stderr.write("mosaic-diag: error: interrupted\n")
             return 130

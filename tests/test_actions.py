@@ -272,6 +272,23 @@ def test_an_unwritable_audit_log_stops_before_the_first_action(workspace: Path, 
     assert not (workspace / ".mosaic-diag" / "incidents").exists()
 
 
+def test_an_audit_log_that_is_a_symlink_is_not_written_through(workspace: Path, webhook: Webhook,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    """A repository that commits `.mosaic-diag/audit.log -> ~/.bashrc`: the audit lines (a playbook's text in
+    them) would be appended to that file; the run stops before acting instead."""
+    monkeypatch.setenv("MOSAIC_DIAG_WEBHOOK_URL", webhook.url)
+    victim = workspace / "outside" / ".bashrc"
+    victim.parent.mkdir()
+    victim.write_text("export PATH=$HOME/bin:$PATH\n")
+    (workspace / ".mosaic-diag").mkdir()
+    (workspace / ".mosaic-diag" / "audit.log").symlink_to(victim)
+    assert run("--execute", "--yes") == 2
+    err = capsys.readouterr().err
+    assert "audit.log: cannot write the audit log (is a symlink" in err, err
+    assert victim.read_text() == "export PATH=$HOME/bin:$PATH\n" and webhook.requests == []
+
+
 def test_three_identical_runs_act_once_within_the_cooldown(workspace: Path, webhook: Webhook,
                                                            monkeypatch: pytest.MonkeyPatch,
                                                            capsys: pytest.CaptureFixture) -> None:

@@ -323,7 +323,58 @@ def test_deploys_from_postgresql_stop_within_the_gatherer_timeout(repo: Path) ->
     assert "pw-1234" not in json.dumps(facts)
 
 
+def test_the_git_gatherer_obeys_no_bare_repository_a_project_ships(tmp_path: Path) -> None:
+    """A playbook's `git: {path: vendor/x}` naming a bare repository committed in the project, whose config sets
+    core.worktree and a core.fsmonitor command: `git status` ran that command, from a dry run. Now git uses
+    no bare repository found implicitly and runs no fsmonitor."""
+    def run(*args: str, cwd: Path = tmp_path) -> None:
+        subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+    run("init", "-q", ".")
+    run("-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q", "--allow-empty", "-m", "i")
+    run("clone", "-q", "--bare", ".", "vendor/evil")
+    marker = tmp_path / "fsmonitor-ran"
+    evil = tmp_path / "vendor" / "evil"
+    run("config", "core.bare", "false", cwd=evil)
+    run("config", "core.worktree", str(tmp_path), cwd=evil)
+    run("config", "core.fsmonitor", f"touch {marker}; false", cwd=evil)
+    facts = gather("git", {"path": "vendor/evil"}, root=tmp_path)
+    assert not marker.exists()
+    assert facts["git.available"] is False and "bare repository" in facts["git.error"], facts
+    own = gather("git", {}, root=tmp_path)  # the project's own repository: as before
+    assert own["git.available"] is True and len(own["git.head"]) == 40
+
+
 # -- log tail and prompt files -------------------------------------------------------------------------
+def test_log_tail_and_prompts_read_regular_files_a_line_at_most_64k_at_a_time(tmp_path: Path) -> None:
+    """A playbook's `log_tail: {file: /dev/zero}` (one endless line: memory until the timeout) or a FIFO is
+    a failed gatherer at once; a file of one huge line is read a bounded piece at a time."""
+    import os
+    import sys
+
+    os.mkfifo(tmp_path / "fifo.log")
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    (prompts / "prompts.csv").symlink_to("/dev/zero")
+    (prompts / "ps101_steps.json").symlink_to("/dev/zero")
+    code = ("import json, sys; from tests.test_gatherers import gather; "
+            "print(json.dumps([gather('log_tail', {'file': f}) for f in sys.argv[1:]] + "
+            f"[gather('prompts', {{'dir': {str(prompts)!r}}})]))")
+    r = subprocess.run([sys.executable, "-c", code, "/dev/zero", str(tmp_path / "fifo.log")], capture_output=True,
+                       text=True, timeout=120, cwd=Path(__file__).resolve().parent.parent,
+                       preexec_fn=lambda: __import__("resource").setrlimit(
+                           __import__("resource").RLIMIT_AS, (2 << 30, 2 << 30)))
+    zero, fifo, prompt_files = json.loads(r.stdout)
+    assert prompt_files["prompts.csv_problem"] == f"OSError: {prompts / 'prompts.csv'}: not a regular file"
+    assert prompt_files["prompts.steps_problem"] == f"OSError: {prompts / 'ps101_steps.json'}: not a regular file"
+    assert (zero["ok"], zero["error"]) == (False, "cannot read /dev/zero: not a regular file"), zero
+    assert (fifo["ok"], fifo["error"]) == (False, f"cannot read {tmp_path / 'fifo.log'}: not a regular file")
+    long = tmp_path / "long.log"
+    long.write_text("x" * 3_000_000 + "\nERROR: after the long line\nINFO: ok\n")
+    facts = gather("log_tail", {"file": str(long), "lines": 10})
+    assert facts["log.lines"] == 3 and facts["log.last_error"] == "ERROR: after the long line"
+
+
 def test_log_tail_and_prompts(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     log.write_text("INFO: started\nERROR:api.storage:Database init failed password=hunter22\n"

@@ -319,3 +319,54 @@ def test_hook_run_cache_follows_the_staged_blobs_and_the_config(repo: Path) -> N
     assert diag(repo, "hook", "run").returncode == 1
     (repo / "mosaic-diag.toml").write_text('[lint]\nignore = ["MD001"]\n')
     assert diag(repo, "hook", "run").returncode == 0
+
+
+def test_staged_names_are_names_and_only_regular_files_are_python(repo: Path) -> None:
+    """A name git holds in non-UTF-8 bytes, a name that is a glob (`[ab].py`), a symlink and a submodule
+    named `*.py`: each judged as what it is, through a real `git commit`."""
+    diag(repo, "hook", "install")
+    (repo / "a.py").write_text(BAD)  # committed past the hook: not part of the next commit
+    git(repo, "add", "a.py")
+    git(repo, "commit", "-q", "-m", "a", "--no-verify")
+    latin = os.fsdecode(b"caf\xe9.py")
+    (repo / latin).write_text(BAD)
+    (repo / "[ab].py").write_text(GOOD)  # as a pathspec, it would name a.py too
+    (repo / "link.py").symlink_to("../some-dir/other-module.py")  # its blob is that text: not Python
+    head = git(repo, "rev-parse", "HEAD").stdout.strip()
+    git(repo, "update-index", "--add", "--cacheinfo", f"160000,{head},vendored.py")  # a submodule's gitlink
+    git(repo, "--literal-pathspecs", "add", latin, "[ab].py", "link.py")
+    r = subprocess.run(["git", "commit", "-m", "x"], cwd=repo, capture_output=True, timeout=60, check=False)
+    out = os.fsdecode(r.stdout + r.stderr)
+    assert r.returncode == 1, out
+    assert "Traceback" not in out and "cannot parse" not in out
+    assert out.count("MD001") == 1 and "caf\\udce9.py:2:12: MD001" in out
+    git(repo, "--literal-pathspecs", "rm", "-q", "--cached", latin)
+    r = commit(repo)
+    assert r.returncode == 0, r.stdout + r.stderr
+    # a symlink replaced by a file (a type change) is linted
+    (repo / "link.py").unlink()
+    (repo / "link.py").write_text(BAD)
+    git(repo, "add", "link.py")
+    r = commit(repo)
+    assert r.returncode == 1 and "link.py:2:12: MD001" in r.stdout + r.stderr
+
+
+def test_the_hook_shows_a_staged_names_escape_sequences_as_text(repo: Path) -> None:
+    diag(repo, "hook", "install")
+    name = "evil\x1b]0;owned\x07\x1b[2J.py"
+    (repo / name).write_text(BAD)
+    git(repo, "add", name)
+    r = subprocess.run(["git", "commit", "-m", "x"], cwd=repo, capture_output=True, timeout=60, check=False)
+    assert r.returncode == 1
+    assert b"\x1b" not in r.stdout + r.stderr and b"\x07" not in r.stdout + r.stderr
+    assert b"evil\\u001b]0;owned\\u0007" in r.stdout + r.stderr
+
+
+def test_a_staged_blob_the_repository_lacks_is_one_error_line(repo: Path) -> None:
+    diag(repo, "hook", "install")
+    git(repo, "update-index", "--add", "--cacheinfo", f"100644,{'0123456789' * 4},ghost.py")
+    for r in (commit(repo), subprocess.run([sys.executable, "-m", "mosaic_diag.lint.hook", "run"], cwd=repo,
+                                           capture_output=True, text=True, timeout=60)):
+        assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
+        assert f"git cannot read the staged blob {'0123456789' * 4} (missing)" in r.stderr
+    assert r.returncode == 2

@@ -69,6 +69,65 @@ def test_every_yaml_loader_refuses_hostile_files(tmp_path: Path, kind: str, text
     assert "Traceback" not in said and "MemoryError" not in said
 
 
+@pytest.mark.parametrize(("text", "line", "reason"), [
+    ("- id: a\n  match: &m {labels: [*m]}\n", 2, "YAML alias *m inside the node it names"),
+    ("&a [*a]\n", 1, "YAML alias *a inside the node it names"),
+    ("- id: a\n  match:\n    <<: {label: X}\n", 3, "YAML merge keys (`<<`) are not supported"),
+    ("- id: a\n  description: ok\n  when: 2024-13-01\n", 3, "invalid YAML value: month must be in 1..12"),
+    ("- id: a\n  x: !!timestamp 2024-01-99\n", 2, "invalid YAML value: day is out of range for month"),
+    ("- id: a\n  x: !custom 1\n", 2, "invalid YAML value: could not determine a constructor for the tag"),
+], ids=["recursive", "recursive-top", "merge-key", "bad-date", "bad-timestamp", "unknown-tag"])
+@pytest.mark.parametrize("kind", ["playbook", "golden", "rules"])
+def test_a_recursive_alias_a_merge_key_or_a_bad_value_is_one_line_at_its_line(
+        tmp_path: Path, kind: str, text: str, line: int, reason: str) -> None:
+    path = tmp_path / "x.yml"
+    path.write_text(text)
+    args = {"playbook": ["playbook", "validate", str(path)], "golden": ["golden", "validate", str(path)],
+            "rules": ["labels", "--rules", str(path)]}[kind]
+    r = cli(*args, cwd=tmp_path, timeout=30)
+    said = r.stdout + r.stderr
+    assert r.returncode == 2 and "Traceback" not in said, said
+    shown = [x for x in said.splitlines() if "x.yml:" in x]
+    assert len(shown) == 1 and f"x.yml:{line}: {reason}" in shown[0], said
+
+
+@pytest.mark.parametrize("kind", ["golden", "rules"])
+@pytest.mark.parametrize("special", ["device", "fifo"])
+def test_a_yaml_file_that_is_no_regular_file_is_refused_not_read(tmp_path: Path, kind: str, special: str) -> None:
+    """A rules or cases file that is a link to /dev/zero (size 0, read without end: all memory) or a FIFO (a
+    read that never returns) is one line, exit 2."""
+    import resource
+
+    path = tmp_path / "x.yml"
+    if special == "device":
+        path.symlink_to("/dev/zero")
+    else:
+        os.mkfifo(path)
+    args = {"golden": ["golden", "validate", str(path)], "rules": ["labels", "--rules", str(path)]}[kind]
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", *args], capture_output=True, text=True, cwd=tmp_path,
+                       timeout=60, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)))
+    assert r.returncode == 2, r.stdout + r.stderr
+    said = one_error_line(r.stdout + r.stderr)
+    assert said.endswith("x.yml: not a regular file (a device, a FIFO, a socket): not read"), said
+
+
+def test_a_newline_in_a_file_name_cannot_forge_an_error_line(tmp_path: Path) -> None:
+    """`Errors are one line`: a playbook file or a path named with a newline is shown `\\n`, in the errors
+    of any command and in `playbook validate`'s list."""
+    books = tmp_path / "books"
+    books.mkdir()
+    (books / "a\nfake.yml:1: all good.yml").write_text("- id: x\n  match: {label: NOPE}\n"
+                                                     "  remediate: [{action: advise, message: hi}]\n")
+    for args in (["playbook", "validate", str(books)], ["playbook", "list", "--playbooks", str(books)],
+                 ["lint", str(tmp_path / "no\nsuch.py")], ["golden", "validate", str(tmp_path / "no\nsuch.yml")]):
+        r = cli(*args, cwd=tmp_path)
+        assert r.returncode == 2, r.stdout + r.stderr
+        said = [line for line in (r.stdout + r.stderr).splitlines() if line.strip()]
+        assert not any(line.startswith(("fake.yml", "such.")) for line in said), said
+        assert any("a\\nfake.yml:1: all good.yml:2: unknown label 'NOPE'" in line or "no\\nsuch." in line
+                   for line in said), said
+
+
 def test_flags_yaml_of_the_manifest_is_refused_too() -> None:
     from mosaic_diag.manifest.generate import parse_flags
 

@@ -15,10 +15,13 @@ from mosaic_diag.errors import DiagError, ExitCode
 
 
 def fail(message: str, code: int) -> int:
-    """Say `message` on stderr (if it is still there) and return `code`."""
+    """Say `message` on stderr (if it is still there), on one line (a newline in a file's name or a value is
+    written `\\n`: it cannot forge a second message), and return `code`."""
+    from mosaic_diag.platform.terminal import one_line_escaped
+
     # stderr gone too: the exit code is all that is left
     with contextlib.suppress(OSError, OutputClosed):  # mosaic-diag: ignore[MD006]
-        sys.stderr.write(f"mosaic-diag: error: {message}\n")
+        sys.stderr.write(f"mosaic-diag: error: {one_line_escaped(message)}\n")
     return code
 
 

@@ -97,10 +97,13 @@ def _run(opts: LintOptions, settings: LintSettings, targets: list[Path], cache: 
     options = {"rules": rules, "tables": schema_tables(settings.schema_files),
                "conn_factories": settings.conn_factories}
     result = lint_paths(targets, cache_dir=cache, **options)  # type: ignore[arg-type]
+    refused: list[str] = []
     if opts.fix or opts.diff:
-        changed = _fix(result, opts.diff)
+        changed, refused = _fix(result, opts.diff, settings.root)
+        for line in refused:
+            emit(2, line + "\n")
         if opts.diff:
-            return 1 if changed else 0
+            return 2 if refused else 1 if changed else 0
         if changed:
             result = lint_paths(targets, cache_dir=cache, **options)  # type: ignore[arg-type]
     unjudged = bool(settings.schema_note and result.unknown_tables)
@@ -113,39 +116,79 @@ def _run(opts: LintOptions, settings: LintSettings, targets: list[Path], cache: 
     emit(1, as_statistics(result) if opts.statistics else render(result, opts.fmt))
     for line in failure_lines(result):
         emit(2, line + "\n")
-    if result.failures or (unjudged and opts.require_schema):
+    if result.failures or refused or (unjudged and opts.require_schema):
         return 2
     return 1 if result.findings else 0
 
 
-def _fix(result: object, diff: bool) -> int:
-    """Apply (or, with `diff`, show) the fixes; the number of files changed."""
+def _fix(result: object, diff: bool, root: Path | None = None) -> tuple[int, list[str]]:
+    """Apply (or, with `diff`, show) the fixes: (the number of files changed, why a file was not fixed).
+
+    A file is rewritten only when it still holds the text the run linted (else an edit made meanwhile would
+    be lost), and then atomically, the replacement refused if it changed while the fixes were made; never a
+    read-only file, nor, through a symlink, a file outside `root` (the repository)."""
     from itertools import groupby
 
-    from mosaic_diag.lint.engine import decode_source, encode_source
+    from mosaic_diag.lint.engine import decode_source, encode_source, text_digest
     from mosaic_diag.lint.fix import apply_fixes
-    from mosaic_diag.platform.atomic import write_atomic
+    from mosaic_diag.lint.report import shown_path
+    from mosaic_diag.platform.atomic import ChangedMeanwhile, write_atomic
 
     changed = 0
+    refused: list[str] = []
     seen: set[Path] = set()  # a file reached through a symlink too is fixed once, where it lives
     fixable = [f for f in result.findings if f.fixes]  # type: ignore[attr-defined]
+    digests: dict[str, str] = result.digests  # type: ignore[attr-defined]
     for path, group in groupby(sorted(fixable, key=lambda f: f.path), key=lambda f: f.path):
         real = Path(path).resolve()  # the file itself: a symlink stays a symlink
         if real in seen:
             continue
         seen.add(real)
-        data = real.read_bytes()
-        text = decode_source(path, data)  # as the linter read it: its encoding, its line endings
+
+        def refuse(why: str, shown: str = path) -> None:
+            refused.append(f"mosaic-diag: error: {shown_path(shown)}: not fixed: {why}")
+
+        try:
+            data = real.read_bytes()
+            text = decode_source(path, data)  # as the linter read it: its encoding, its line endings
+        except (OSError, ValueError, LookupError, SyntaxError) as exc:
+            refuse(f"cannot read it again ({getattr(exc, 'strerror', None) or exc})")
+            continue
+        if text_digest(text) != digests.get(path):
+            refuse("it changed since it was linted; run again")
+            continue
         fixed = apply_fixes(path, text, group)
         if fixed.after == text:
             continue
-        changed += 1
         if diff:
+            changed += 1
             sys.stdout.write(fixed.diff())
-        else:
-            write_atomic(real, encode_source(path, fixed.after, data), mode=real.stat().st_mode & 0o7777)
-            sys.stderr.write(f"mosaic-diag: fixed {fixed.fixed} finding(s) in {path}\n")
-    return changed
+            continue
+        if root is not None and _leads_out(Path(path), real, root.resolve()):
+            refuse(f"a symlink to {real}, outside {root}: fix that file there")
+            continue
+        mode = real.stat().st_mode & 0o7777
+        if not mode & 0o200:
+            refuse("read-only (give it write permission to let --fix rewrite it)")
+            continue
+        try:
+            write_atomic(real, encode_source(path, fixed.after, data), mode=mode, unchanged=data)
+        except ChangedMeanwhile:
+            refuse("it changed while being fixed; run again")
+            continue
+        except OSError as exc:
+            refuse(f"cannot write it ({exc.strerror or exc})")
+            continue
+        changed += 1
+        sys.stderr.write(f"mosaic-diag: fixed {fixed.fixed} finding(s) in {shown_path(path)}\n")
+    return changed, refused
+
+
+def _leads_out(path: Path, real: Path, root: Path) -> bool:
+    """Whether `path`, a file in a directory of the repository `root`, is a symlink to a file outside it (a
+    file named in a directory outside the repository, or through a system link such as macOS's /tmp, is the
+    user's own choice)."""
+    return path.absolute().parent.resolve().is_relative_to(root) and not real.is_relative_to(root)
 
 
 class _Unhandled(Exception):

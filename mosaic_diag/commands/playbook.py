@@ -166,8 +166,10 @@ def validate_cmd(
         _json({"ok": not issues, "playbooks": len(found), "issues": [
             {"path": i.path, "line": i.line, "reason": i.message} for i in issues]})
     else:
-        for issue in issues:
-            _out(str(issue))
+        from mosaic_diag.platform.terminal import one_line_escaped
+
+        for issue in issues:  # one line each (a newline in a file's name cannot forge another)
+            _out(one_line_escaped(str(issue)))
         if not issues:
             _out(f"{len(found)} playbooks OK")
         else:

@@ -22,7 +22,7 @@ from mosaic_diag.lint.context import FileContext
 from mosaic_diag.lint.ddl import Column, Table
 from mosaic_diag.lint.model import Edit, Finding, LintResult, ParseFailure, Rule
 from mosaic_diag.lint.rules import all_rules
-from mosaic_diag.lint.runcache import code_digest, discover
+from mosaic_diag.lint.runcache import code_digest, discover, read_cache_file
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,8 @@ def with_failures(result: LintResult, failures: Sequence[ParseFailure], order: S
         return result
     rank = {path: i for i, path in enumerate(order)}
     merged = sorted((*result.failures, *failures), key=lambda f: rank.get(f.path, len(rank)))
-    return LintResult(result.findings, tuple(merged), result.files + len(failures), result.unknown_tables)
+    return LintResult(result.findings, tuple(merged), result.files + len(failures), result.unknown_tables,
+                      result.digests)
 
 
 class SchemaTables(Mapping[str, Table]):
@@ -229,6 +230,11 @@ def _declares_table(text: str) -> bool:
     return False
 
 
+def text_digest(text: str) -> str:
+    """The hash a run keeps of each text it linted (`LintResult.digests`): `--fix` rewrites only that text."""
+    return _digest(text)
+
+
 def _digest(*parts: str) -> str:
     h = hashlib.sha1(usedforsecurity=False)
     for part in parts:
@@ -253,20 +259,29 @@ class _Cache:
         self.path = directory / f"{CACHE_VERSION}.json" if directory else None
         self.entries: dict[str, dict] = {}  # type: ignore[type-arg]
         self.dirty = False
+        self._checked: dict[str, bool] = {}  # path -> its entry has the shape this code writes
         if self.path is not None:
             try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
-                if isinstance(data, dict) and data.get("version") == CACHE_VERSION:
-                    self.entries = data.get("files", {})
+                data = json.loads(read_cache_file(self.path))
+                if isinstance(data, dict) and data.get("version") == CACHE_VERSION \
+                        and isinstance(data.get("files"), dict):
+                    self.entries = data["files"]
             except (OSError, ValueError):
                 self.entries = {}
 
     def get(self, path: str, content: str) -> dict | None:  # type: ignore[type-arg]
+        """The entry of `path` for this content, or None (also for an entry of another shape: a damaged or
+        hand-made cache file is a miss, never a traceback)."""
         entry = self.entries.get(path)
-        return entry if entry is not None and entry.get("hash") == content else None
+        if not isinstance(entry, dict) or entry.get("hash") != content:
+            return None
+        if path not in self._checked:
+            self._checked[path] = _entry_ok(path, entry)
+        return entry if self._checked[path] else None
 
     def put(self, path: str, entry: dict) -> None:  # type: ignore[type-arg]
         self.entries[path] = entry
+        self._checked[path] = True
         self.dirty = True
 
     def save(self) -> None:
@@ -275,17 +290,33 @@ class _Cache:
             return
         self.entries = {p: e for p, e in self.entries.items() if os.path.exists(p)}
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            ignore = self.path.parent / ".gitignore"
-            if not ignore.exists():
-                ignore.write_text("# written by mosaic-diag lint\n*\n", encoding="utf-8")
+            from mosaic_diag.lint.runcache import prepare_cache_dir
             from mosaic_diag.platform.atomic import write_atomic
+
+            prepare_cache_dir(self.path.parent)
 
             write_atomic(self.path, json.dumps({"version": CACHE_VERSION, "files": self.entries}))
         except OSError as exc:  # a cache that cannot be written is no cache, not an error
             import logging
 
             logging.getLogger(__name__).debug("lint cache not written: %s", exc)
+
+
+def _entry_ok(path: str, entry: dict) -> bool:  # type: ignore[type-arg]
+    """Whether a cache entry has the shape `_lint_with` writes (each part decodes, with the types it needs)."""
+    try:
+        _tables_from_json(entry["tables"])
+        findings = [_finding_from_json(path, row) for row in entry["findings"]]
+        failure = entry["failure"]
+        return (isinstance(entry.get("env"), str) and all(isinstance(u, str) for u in entry["unknown"])
+                and all(type(f.line) is int and type(f.col) is int and isinstance(f.code, str)  # noqa: E721
+                        and isinstance(f.message, str) and isinstance(f.name, str)
+                        and all(type(e.line) is int and type(e.col) is int and isinstance(e.old, str)  # noqa: E721
+                                and isinstance(e.new, str) for e in f.fixes) for f in findings)
+                and (failure is None or (isinstance(failure, list) and len(failure) == 2
+                                         and type(failure[0]) is int and isinstance(failure[1], str))))  # noqa: E721
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
 
 
 def _finding_to_json(f: Finding) -> list[object]:
@@ -397,7 +428,7 @@ def _lint_with(sources: Sequence[Source], rules: Sequence[Rule], tables: Mapping
                              "failure": [failure.line, failure.message] if failure else None})
     cache.save()
     ordered = tuple(failures[s.path] for s in sources if s.path in failures)
-    return LintResult(tuple(sorted(set(findings))), ordered, len(sources), tuple(unknown))
+    return LintResult(tuple(sorted(set(findings))), ordered, len(sources), tuple(unknown), hashes)
 
 
 class _KnownTables(Mapping[str, Table]):
@@ -427,8 +458,11 @@ class _KnownTables(Mapping[str, Table]):
 def _parsed(src: Source) -> ast.Module | None:
     try:
         return ast.parse(src.text, filename=src.path)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError):
         return None
+
+
+TOO_DEEP = "nested too deeply to judge (past Python's recursion limit)"
 
 
 PARALLEL_MIN_BYTES = 96 * 1024  # below this much source, a second process costs more than it saves
@@ -474,7 +508,12 @@ class _Job:
                 return [], [], ParseFailure(src.path, exc.lineno or 1, exc.msg)
             except ValueError as exc:  # source with NUL bytes
                 return [], [], ParseFailure(src.path, 1, str(exc))
-        found, unknown = _lint_tree(src, tree, self.rules, self.known, self.factories, self.md007)
+            except RecursionError:  # `a + a + ...` thousands deep: Python itself cannot compile it
+                return [], [], ParseFailure(src.path, 1, TOO_DEEP)
+        try:
+            found, unknown = _lint_tree(src, tree, self.rules, self.known, self.factories, self.md007)
+        except RecursionError:  # a tree Python parsed, too deep for a rule's walk
+            return [], [], ParseFailure(src.path, 1, TOO_DEEP)
         return found, unknown, None
 
 

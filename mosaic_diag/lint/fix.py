@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mosaic_diag.lint.model import PY_LINE_END, Finding
+from mosaic_diag.platform.terminal import one_line_escaped
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,8 @@ class FixedFile:
 
     def diff(self) -> str:
         return "".join(difflib.unified_diff(self.before.splitlines(keepends=True), self.after.splitlines(keepends=True),
-                                            fromfile=f"a/{self.path}", tofile=f"b/{self.path}"))
+                                            fromfile=f"a/{one_line_escaped(self.path)}",
+                                            tofile=f"b/{one_line_escaped(self.path)}"))
 
 
 def apply_fixes(path: str, text: str, findings: Iterable[Finding]) -> FixedFile:

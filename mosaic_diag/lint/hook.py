@@ -163,21 +163,22 @@ def _uninstall(directory: Path) -> HookChange:
     return HookChange("uninstalled", hook)
 
 
+_LINTED_MODES = (b"100644", b"100755")  # regular files: a symlink's blob is its target's name, a gitlink a commit
+
+
 def staged_python_files(repo: Path) -> list[tuple[str, str]]:
-    """(path, blob id) of each staged .py / .sql file that is added, copied, modified or renamed."""
-    names = _git(repo, "diff", "--cached", "--name-only", "-z", "--diff-filter=ACMR").split(b"\0")
-    paths = [n.decode() for n in names if n.endswith((b".py", b".sql"))]
-    if not paths:
-        return []
-    listing = _git(repo, "ls-files", "-s", "-z", "--", *paths).split(b"\0")
+    """(path, blob id) of each staged .py / .sql regular file that is added, modified or changed type,
+    straight from `git diff --cached --raw` (the index side's blob id; no pathspec, so a name such as
+    `[ab].py` or `*.py` names itself only; a name git holds in bytes that are not UTF-8 decoded as the OS
+    does, `os.fsdecode`). A symlink or a submodule named `*.py` is no Python source: left out."""
+    raw = _git(repo, "diff", "--cached", "--raw", "-z", "--no-abbrev", "--no-renames", "--diff-filter=AMT")
+    fields = raw.split(b"\0")
     out = []
-    for entry in listing:
-        if not entry:
+    for meta, path in zip(fields[0::2], fields[1::2], strict=False):
+        parts = meta.lstrip(b":").split()
+        if len(parts) < 5 or parts[1] not in _LINTED_MODES or not path.endswith((b".py", b".sql")):
             continue
-        meta, _, path = entry.partition(b"\t")
-        _mode, blob, stage = meta.split()
-        if stage == b"0":
-            out.append((path.decode(), blob.decode()))
+        out.append((os.fsdecode(path), parts[3].decode()))
     return out
 
 
@@ -187,9 +188,13 @@ def read_blobs(repo: Path, blobs: Sequence[str]) -> list[bytes]:
         return []
     raw = _git(repo, "cat-file", "--batch", stdin=("\n".join(blobs) + "\n").encode())
     out, pos = [], 0
-    for _ in blobs:
+    for blob in blobs:
         header_end = raw.index(b"\n", pos)
-        _sha, _kind, size = raw[pos:header_end].split()
+        header = raw[pos:header_end].split()
+        if len(header) != 3:  # "<sha> missing": an index naming a blob the repository lacks
+            raise UsageError(f"git cannot read the staged blob {blob} ({b' '.join(header[1:]).decode(errors='replace')}"
+                             "): is the repository damaged? (git fsck)", path=str(repo))
+        _sha, _kind, size = header
         start = header_end + 1
         out.append(raw[start: start + int(size)])
         pos = start + int(size) + 1
@@ -251,7 +256,10 @@ def schema_errors(note: str, unknown: Sequence[str]) -> list[str]:
         where, _, table = item.rpartition(": ")
         return f"{table} ({where})" if where else item
 
-    shown = ", ".join(one(u) for u in unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+    from mosaic_diag.platform.terminal import one_line_escaped
+
+    shown = ", ".join(one_line_escaped(one(u)) for u in unknown[:3])
+    shown += f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
     return [f"mosaic-diag: error: {note}", f"mosaic-diag: error: MD007 cannot judge INSERT INTO {shown}: set "
             "lint.schema, or `lint.ignore = [\"MD007\"]` to lint without it"]
 
@@ -268,12 +276,24 @@ def main(argv: Sequence[str]) -> int:
     try:
         code, report, errors = run_staged(_toplevel(), os.environ)
     except DiagError as exc:
-        sys.stderr.write(f"mosaic-diag: error: {exc}\n")
+        from mosaic_diag.platform.terminal import one_line_escaped
+
+        sys.stderr.write(_shown(f"mosaic-diag: error: {one_line_escaped(str(exc))}\n"))
         return exc.exit_code
-    sys.stdout.write(report)
+    sys.stdout.write(_shown(report))
     for line in errors:
-        sys.stderr.write(line + "\n")
+        sys.stderr.write(_shown(line + "\n"))
     return code
+
+
+def _shown(text: str) -> str:
+    """What the hook prints, through the one redactor and terminal filter the CLI's output goes through (a
+    staged file's name or string is the repository's text: an escape sequence in it must not reach the
+    terminal that runs `git commit`)."""
+    from mosaic_diag.platform.redact import redact_text
+    from mosaic_diag.platform.terminal import neutralize_controls
+
+    return neutralize_controls(redact_text(text), moves=False)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ class LintResult:
     failures: tuple[ParseFailure, ...]
     files: int
     unknown_tables: tuple[str, ...] = ()  # `path:line: table` of INSERTs into tables no schema declares
+    digests: dict[str, str] = field(default_factory=dict, compare=False)  # path -> hash of the text linted
 
 
 @dataclass(frozen=True)

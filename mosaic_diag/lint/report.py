@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 from mosaic_diag.lint.model import LintResult
 from mosaic_diag.platform.mdtext import md_code, md_text
@@ -14,8 +15,20 @@ def summary(result: LintResult) -> dict[str, object]:
             "by_code": dict(sorted(Counter(f.code for f in result.findings).items()))}
 
 
+def shown_path(path: str) -> str:
+    """A file's name where it starts or stands in a line of text: on one line (a newline, a tab or another
+    control in the name written as `\\n`, `\\t`, `\\u001b`: a name cannot end its line and forge the next
+    one), and never starting a line with `::` (which a GitHub Actions runner reads as a workflow command)."""
+    from mosaic_diag.platform.terminal import one_line_escaped
+
+    shown = one_line_escaped(path)
+    return f"./{shown}" if shown.lstrip().startswith("::") else shown
+
+
 def as_text(result: LintResult) -> str:
-    lines = [f.to_text() for f in result.findings]
+    from mosaic_diag.platform.terminal import one_line_escaped
+
+    lines = [f"{shown_path(f.path)}:{f.line}:{f.col}: {f.code} {one_line_escaped(f.message)}" for f in result.findings]
     if result.findings:
         n = len(result.findings)
         lines.append(f"{n} finding{'s' if n != 1 else ''} ({_checked(result.files)})")
@@ -46,7 +59,10 @@ def _checked(files: int) -> str:
 
 def failure_lines(result: LintResult) -> list[str]:
     """One `mosaic-diag: error: file:line: ...` line per file that does not parse."""
-    return [f"mosaic-diag: error: {e.path}:{e.line}: cannot parse: {e.message}" for e in result.failures]
+    from mosaic_diag.platform.terminal import one_line_escaped
+
+    return [f"mosaic-diag: error: {shown_path(e.path)}:{e.line}: cannot parse: {one_line_escaped(e.message)}"
+            for e in result.failures]
 
 
 def as_statistics(result: LintResult) -> str:
@@ -73,6 +89,19 @@ def as_github(result: LintResult) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
+def artifact_uri(path: str) -> str:
+    """A file's SARIF `artifactLocation.uri` (RFC 3986): a relative path percent-encoded (a space, `%`, `#`, a
+    non-ASCII or non-UTF-8 name; a `:` too, so `a:b.py` is no URI scheme), an absolute one as a `file://` URI."""
+    import os
+    from urllib.parse import quote
+
+    if os.sep == "\\":
+        path = path.replace("\\", "/")
+    if os.path.isabs(path):
+        return Path(path).as_uri()
+    return quote(os.fsencode(path), safe="/")
+
+
 def as_sarif(result: LintResult) -> str:
     """SARIF 2.1.0 (GitHub code scanning): the rules that ran as the driver's rules, one result each."""
     from mosaic_diag.lint.rules import all_rules
@@ -84,11 +113,11 @@ def as_sarif(result: LintResult) -> str:
     results = [{
         "ruleId": f.code, "ruleIndex": index.get(f.code, 0), "level": "error",
         "message": {"text": f.message},
-        "locations": [{"physicalLocation": {"artifactLocation": {"uri": f.path.replace("\\", "/")},
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": artifact_uri(f.path)},
                                             "region": {"startLine": f.line, "startColumn": f.col}}}],
     } for f in result.findings]
     notifications = [{"level": "error", "message": {"text": f"cannot parse: {e.message}"},
-                      "locations": [{"physicalLocation": {"artifactLocation": {"uri": e.path},
+                      "locations": [{"physicalLocation": {"artifactLocation": {"uri": artifact_uri(e.path)},
                                                           "region": {"startLine": e.line}}}]}
                      for e in result.failures]
     run = {"tool": {"driver": {"name": "mosaic-diag", "informationUri": "https://example.invalid/mosaic-diag",

@@ -31,8 +31,10 @@ _code_digest: str | None = None
 
 
 def discover(paths: Sequence[Path]) -> list[Path]:
-    """The Python and SQL files under `paths` (files given explicitly are taken whatever their name)."""
-    from mosaic_diag.errors import no_such
+    """The Python and SQL files under `paths` (files given explicitly are taken whatever their name): regular
+    files only, a symlink's target included (a link to /dev/zero or a FIFO named `x.py` would be read without
+    end)."""
+    from mosaic_diag.errors import UsageError, no_such
 
     found: list[Path] = []
     for path in paths:
@@ -41,10 +43,14 @@ def discover(paths: Sequence[Path]) -> list[Path]:
             continue
         if not path.exists():
             raise no_such(path, "file or directory")
+        if not path.is_dir():
+            raise UsageError("not a regular file nor a directory (a device, a FIFO, a socket): not read",
+                             path=str(path))
         for dirpath, dirnames, filenames in os.walk(path):
             dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info"))
-            found.extend(Path(dirpath) / f for f in sorted(filenames) if f.endswith((".py", ".sql")))
-    return found
+            found.extend(Path(dirpath) / f for f in sorted(filenames)
+                         if f.endswith((".py", ".sql")) and os.path.isfile(os.path.join(dirpath, f)))
+    return list(dict.fromkeys(found))  # a file named twice (`lint . app.py`) is one file
 
 
 def code_digest() -> str:
@@ -119,7 +125,7 @@ class RunCache:
         self.path = directory / RUN_CACHE_FILE
         self.runs: dict[str, dict[str, object]] = {}
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = json.loads(read_cache_file(self.path))
         except (OSError, ValueError):
             return
         if isinstance(data, dict) and data.get("version") == RUN_CACHE_VERSION and isinstance(data.get("runs"),
@@ -143,17 +149,37 @@ class RunCache:
         while len(self.runs) > MAX_RUNS:
             self.runs.pop(next(iter(self.runs)))
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            ignore = self.path.parent / ".gitignore"
-            if not ignore.exists():
-                ignore.write_text("# written by mosaic-diag lint\n*\n", encoding="utf-8")
             from mosaic_diag.platform.atomic import write_atomic
 
+            prepare_cache_dir(self.path.parent)
             write_atomic(self.path, json.dumps({"version": RUN_CACHE_VERSION, "runs": self.runs}))
         except OSError as exc:
             import logging
 
             logging.getLogger(__name__).debug("lint run cache not written: %s", exc)
+
+
+def read_cache_file(path: Path) -> str:
+    """A cache file's text: a regular file, not reached through a symlink (a committed `lint-run-1.json ->
+    /dev/zero` would be read without end). Raises OSError (a miss for the caller) or ValueError."""
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path}: not a regular file")
+        return fh.read().decode("utf-8")
+
+
+def prepare_cache_dir(directory: Path) -> None:
+    """Make the cache directory, with a `.gitignore` of `*` when it has none (a symlink in its place, even
+    one that names nothing yet, is never written through). Raises OSError."""
+    from mosaic_diag.platform.atomic import write_atomic
+
+    directory.mkdir(parents=True, exist_ok=True)
+    ignore = directory / ".gitignore"
+    if not os.path.lexists(ignore):
+        write_atomic(ignore, "# written by mosaic-diag lint\n*\n")
 
 
 def replay(output: Output) -> None:

@@ -25,6 +25,7 @@ class LintSettings:
     paths: tuple[str, ...]
     schema_note: str = ""  # why MD007 has no schema, when it has none (said once, never silently)
     cache_dir: Path | None = None  # `lint.cache_dir`, default .mosaic-diag/lint-cache at the repository root
+    root: Path | None = None  # the repository (else the config's directory): what `--fix` may write
 
 
 def _strings(value: object, key: str) -> tuple[str, ...]:
@@ -58,9 +59,25 @@ def find_schema(root: Path) -> tuple[Path, ...]:
         dirnames[:] = sorted(d for d in dirnames if d not in _SEARCH_SKIP and not d.startswith("."))
         here = Path(dirpath)
         in_migrations = "migrations" in here.relative_to(root).parts
-        found.extend(here / f for f in sorted(filenames)
-                     if f == DEFAULT_SCHEMA or (in_migrations and f.endswith(".sql")))
+        found.extend(here / f for f in sorted(filenames)  # regular files (a link to /dev/zero: read without end)
+                     if (f == DEFAULT_SCHEMA or (in_migrations and f.endswith(".sql"))) and (here / f).is_file())
     return tuple(found)
+
+
+def _not_through_a_link(root: Path, directory: Path) -> Path | None:
+    """The cache directory, or None (no cache) when a directory of its path inside the repository is a
+    symlink: a repository can commit `.mosaic-diag/lint-cache -> ~/somewhere`, and the cache files would be
+    written there (and read back from what the link's author put there)."""
+    try:
+        inside = Path(os.path.abspath(directory)).relative_to(root)
+    except ValueError:  # configured outside the repository: the user's own place
+        return directory
+    here = root
+    for part in inside.parts:
+        here = here / part
+        if here.is_symlink():
+            return None
+    return directory
 
 
 def lint_settings(config: Config, *, select: Iterable[str] = (), ignore: Iterable[str] = ()) -> LintSettings:
@@ -91,5 +108,6 @@ def lint_settings(config: Config, *, select: Iterable[str] = (), ignore: Iterabl
         schema_files=schema_files,
         paths=_strings(config.get("lint.paths", ["."]), "lint.paths"),
         schema_note=note,
-        cache_dir=cache_dir or root / ".mosaic-diag" / "lint-cache",
+        cache_dir=_not_through_a_link(root, cache_dir or root / ".mosaic-diag" / "lint-cache"),
+        root=root,
     )

@@ -7,9 +7,15 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: Path, text: str | bytes, *, mode: int | None = None) -> None:
+class ChangedMeanwhile(Exception):
+    """`write_atomic(..., unchanged=...)`: the file no longer held those bytes; it was left as it is."""
+
+
+def write_atomic(path: Path, text: str | bytes, *, mode: int | None = None, unchanged: bytes | None = None) -> None:
     """Replace `path` with `text` atomically (readers see the old or the new file, never half); a str
     is written as UTF-8 (a lone surrogate, which UTF-8 cannot hold, as its `\\udXXXX` escape), bytes as they are.
+    With `unchanged`, only if `path` still holds those bytes once the new content is ready (checked just
+    before the rename): else ChangedMeanwhile, and the file is left as someone else left it.
 
     An OSError names `path` itself (not the temporary file or a parent), so one line says what failed.
     """
@@ -23,6 +29,8 @@ def write_atomic(path: Path, text: str | bytes, *, mode: int | None = None) -> N
             fh.write(text.encode("utf-8", "backslashreplace") if isinstance(text, str) else text)
         if mode is not None:
             os.chmod(tmp, mode)
+        if unchanged is not None and _content(path) != unchanged:
+            raise ChangedMeanwhile(str(path))
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -30,3 +38,10 @@ def write_atomic(path: Path, text: str | bytes, *, mode: int | None = None) -> N
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _content(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None

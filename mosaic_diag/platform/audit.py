@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import getpass
 import json
 import os
+import stat
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,13 +37,23 @@ def append_audit(
     writers never interleave partial lines; secrets in string values are redacted. After a line a crash
     cut off (no newline at the end) the record starts a line of its own: the torn text stays, unglued.
     A new log is readable by its owner only (0600), as the state files are: it names who did what and when.
+    A log that is a symlink or no regular file is an OSError: nothing is appended.
     """
     entry: dict[str, Any] = {"when": clock().isoformat(), "who": who or _who()}
     entry.update(record)
     line = json.dumps(entry, default=str, sort_keys=False)
     line = redact_text(line)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+    try:  # never through a symlink (a committed `.mosaic-diag/audit.log -> ~/.bashrc` gets lines appended)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(exc.errno, "is a symlink: the audit log is written where audit_log names it, never "
+                                     "through a link", str(path)) from exc
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO, a device
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
     with open(fd, "a+b") as fh:
         size = fh.seek(0, os.SEEK_END)
         torn = False

@@ -2,7 +2,8 @@
 
 Hostile files are refused with one `file:line:` error before anything is built: nesting deeper than
 MAX_DEPTH (libyaml's composer recurses and crashes the process on a few thousand levels) and aliases
-that expand to more than MAX_ALIAS_NODES nodes (a "billion laughs" bomb of a few hundred bytes).
+that expand to more than MAX_ALIAS_NODES nodes (a "billion laughs" bomb of a few hundred bytes), and an alias
+inside the node it names (`&a [*a]`: a structure without end).
 """
 
 from __future__ import annotations
@@ -55,25 +56,42 @@ def _convert(node: Any, path: str) -> Any:
         return seq
     if node.tag == "tag:yaml.org,2002:str":
         return node.value
-    return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+    if node.tag == "tag:yaml.org,2002:merge":
+        raise ConfigError("YAML merge keys (`<<`) are not supported: write the keys out", path=path,
+                          line=node.start_mark.line + 1)
+    try:
+        return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, OverflowError) as exc:  # an unknown tag, a date such as 2024-13-01
+        reason = getattr(exc, "problem", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"invalid YAML value: {reason}", path=path, line=node.start_mark.line + 1) from exc
 
 
 def load_yaml(path: Path, *, max_bytes: int = 5_000_000) -> Any:
     """Load one YAML document with positions; a one-line ConfigError on any problem."""
 
+    import stat
+
     name = str(path)
     try:
-        size = path.stat().st_size
+        st = path.stat()
     except FileNotFoundError as exc:
         raise no_such(name, kind=ConfigError) from exc
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", path=name) from exc
-    if path.is_dir():
+    if stat.S_ISDIR(st.st_mode):
         raise ConfigError("is a directory, not a YAML file", path=name)
-    if size > max_bytes:
-        raise ConfigError(f"file too large ({size} bytes; limit {max_bytes})", path=name)
+    if not stat.S_ISREG(st.st_mode):  # /dev/zero (size 0, endless), a FIFO (a read that never returns)
+        raise ConfigError("not a regular file (a device, a FIFO, a socket): not read", path=name)
+    if st.st_size > max_bytes:
+        raise ConfigError(f"file too large ({st.st_size} bytes; limit {max_bytes})", path=name)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as fh:
+            data = fh.read(max_bytes + 1)  # (it may have grown since)
+        if len(data) > max_bytes:
+            raise ConfigError(f"file too large (over {max_bytes} bytes)", path=name)
+        text = data.decode("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", path=name) from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 text ({exc.reason})", path=name) from exc
     return load_yaml_text(text, name)
@@ -109,6 +127,9 @@ def _refuse_hostile(text: str, name: str, loader: Any) -> None:
                 if event.anchor is not None:
                     sizes[event.anchor] = 1
             elif isinstance(event, yaml.AliasEvent):
+                if any(anchor == event.anchor for anchor, _ in open_nodes):  # `&a [*a]`: endless when built
+                    raise ConfigError(f"YAML alias *{event.anchor} inside the node it names (a recursive "
+                                      "structure)", path=name, line=event.start_mark.line + 1)
                 size = sizes.get(event.anchor, 1)
                 expanded += size
                 if expanded > MAX_ALIAS_NODES:

@@ -14,7 +14,7 @@ import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,17 +59,19 @@ def gather_log_tail(params: Mapping[str, Any], ctx: GatherContext) -> dict[str, 
         lines, source = list(ctx.log_lines)[-n:], source or "the triage input"
     elif source:
         path = ctx.settings.path(Path(source))
+        if path.exists() and not path.is_file():  # /dev/zero: one endless line (all memory); a FIFO: no end
+            raise GatherFailed(f"cannot read {path}: not a regular file")
         try:
             if path.suffix == ".gz":
                 import gzip
 
                 with gzip.open(path, "rt", encoding="utf-8", errors="replace") as fh:
-                    lines = list(deque((line.rstrip("\n") for line in fh), maxlen=n))
+                    lines = list(deque(_bounded_lines(fh), maxlen=n))
             else:
                 with open(path, encoding="utf-8", errors="replace") as fh:
-                    lines = list(deque((line.rstrip("\n") for line in fh), maxlen=n))
-        except OSError as exc:
-            raise GatherFailed(f"cannot read {path}: {exc.strerror}") from exc
+                    lines = list(deque(_bounded_lines(fh), maxlen=n))
+        except (OSError, EOFError) as exc:
+            raise GatherFailed(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
     else:
         raise GatherFailed("no log to read (give --log FILE or `log_tail: {file: ...}`)")
     errors = [line for line in lines if _ERROR_LINE.search(line)]
@@ -77,6 +79,20 @@ def gather_log_tail(params: Mapping[str, Any], ctx: GatherContext) -> dict[str, 
     if errors:
         out["log.last_error"] = _short(errors[-1])
     return out
+
+
+MAX_LINE_CHARS = 64 * 1024
+
+
+def _bounded_lines(fh: Any) -> Iterator[str]:
+    """A text file's lines, each cut at MAX_LINE_CHARS (the rest of a longer one is skipped: a file without
+    a newline is not read into memory whole)."""
+    cut = False
+    while chunk := fh.readline(MAX_LINE_CHARS):
+        whole = chunk.endswith("\n")
+        if not cut:
+            yield chunk.rstrip("\n")
+        cut = not whole
 
 
 def _shown_value(value: str) -> str:
@@ -273,9 +289,16 @@ def _health_facts(body: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+# a playbook's `git: {path: …}` may name a directory the repository ships: a bare repository committed there
+# (HEAD, objects/, refs/, a config with core.worktree and core.fsmonitor = <command>) would be found by git and
+# its config obeyed, the command run by a mere dry run's `git status`; so git uses none found implicitly, and
+# runs no fsmonitor
+_GIT_SAFE = ("-c", "safe.bareRepository=explicit", "-c", "core.fsmonitor=false")
+
+
 def _git(path: Path, *args: str, timeout: float) -> str:
-    proc = subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True, timeout=timeout,
-                          check=False)
+    proc = subprocess.run(["git", *_GIT_SAFE, "-C", str(path), *args], capture_output=True, text=True,
+                          timeout=timeout, check=False)
     if proc.returncode != 0:
         raise GatherFailed(_short(proc.stderr or f"git {args[0]} failed") or "git failed")
     return proc.stdout.strip()
@@ -336,11 +359,18 @@ def gather_deploys(params: Mapping[str, Any], ctx: GatherContext, timeout: float
     return out
 
 
+def _regular(path: Path) -> None:
+    """OSError for a path that is there but no regular file (a link to /dev/zero is read without end)."""
+    if path.exists() and not path.is_file():
+        raise OSError(f"{path}: not a regular file")
+
+
 def gather_prompts(params: Mapping[str, Any], ctx: GatherContext) -> dict[str, Any]:
     directory = ctx.settings.path(Path(params.get("dir") or ctx.env.get("MOSAIC_PROMPTS_DIR") or "prompts"))
     out: dict[str, Any] = {"prompts.dir": str(directory)}
     csv_path = directory / "prompts.csv"
     try:
+        _regular(csv_path)
         with open(csv_path, encoding="utf-8", newline="") as fh:
             rows = list(csv.DictReader(fh, strict=True))
         out.update({"prompts.csv_valid": True, "prompts.csv_rows": len(rows)})
@@ -348,6 +378,7 @@ def gather_prompts(params: Mapping[str, Any], ctx: GatherContext) -> dict[str, A
         out.update({"prompts.csv_valid": False, "prompts.csv_problem": _short(f"{type(exc).__name__}: {exc}")})
     steps_path = directory / "ps101_steps.json"
     try:
+        _regular(steps_path)
         steps = json.loads(steps_path.read_text(encoding="utf-8"))
         if not isinstance(steps, list):
             raise ValueError("not a JSON list")

@@ -1,0 +1,297 @@
+"""`mosaic-diag lint` on a hostile repository: file names and SQL that try to forge output lines, and the
+formats other tools parse (SARIF, GitHub annotations)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+QMARK = 'def f(cur, i):\n    cur.execute("SELECT name FROM users WHERE id = ?", (i,))\n'
+
+
+def lint(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The console script's way in (`entry.main`: the lint fast path, as editors, CI and hooks run it)."""
+    return subprocess.run([sys.executable, "-c", "import sys; from mosaic_diag.entry import main; "
+                           "sys.exit(main(['lint', *sys.argv[1:]]))", *args],
+                          capture_output=True, text=True, timeout=60, cwd=cwd)
+
+
+def test_a_name_or_a_message_cannot_forge_a_line_of_the_text_report(tmp_path: Path) -> None:
+    (tmp_path / "nl\nfake.py:9:9: MD005 forged.py").write_text(QMARK)
+    (tmp_path / "::warning title=Approved::by security.py").write_text(QMARK)
+    (tmp_path / "sql.py").write_text("def f(c):\n    c.cursor().execute(\"SELECT 1 'two\\nlines'\")\n")
+    (tmp_path / "broken\r.py").write_text("x = (\n")
+    r = lint(tmp_path, ".", "--no-cache")
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 4 and lines[-1] == "3 findings (4 files checked)", r.stdout
+    assert "nl\\nfake.py:9:9: MD005 forged.py:2:52: MD003 " in lines[1]
+    assert lines[0].startswith("./::warning title=Approved::by security.py:2:52: MD003 ")
+    assert lines[2].startswith("sql.py:2:24: MD008 ") and "'two\\nlines'" in lines[2]
+    assert not any(line.lstrip().startswith("::") for line in (r.stdout + r.stderr).splitlines())
+    assert r.stderr.splitlines() == ["mosaic-diag: error: broken\\r.py:1: cannot parse: '(' was never closed"]
+    diff = lint(tmp_path, ".", "--no-cache", "--diff")
+    assert "--- a/nl\\nfake.py:9:9: MD005 forged.py\n+++ b/nl\\nfake.py" in diff.stdout
+
+
+def test_sarif_uris_are_percent_encoded_uri_references(tmp_path: Path) -> None:
+    import json
+    import os
+    from urllib.parse import unquote_to_bytes, urlsplit
+
+    names = ["sp ace é%.py", "col:1:2 x.py", "hash#q?.py", os.fsdecode(b"caf\xe9.py")]
+    for name in names:
+        (tmp_path / name).write_text(QMARK)
+    (tmp_path / "bad one.py").write_text("x = (\n")
+    absolute = tmp_path / "abs olute.py"
+    absolute.write_text(QMARK)
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "lint", "--no-cache", "--format", "sarif", *names,
+                        "bad one.py", str(absolute)], capture_output=True, timeout=60, cwd=tmp_path)
+    run = json.loads(r.stdout)["runs"][0]
+    uris = [res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for res in run["results"]]
+    notes = run["invocations"][0]["toolExecutionNotifications"]
+    uris += [n["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for n in notes]
+    unsafe = set(" %#?:\n") - {"%"}
+    for uri in uris:
+        assert uri.isascii() and not unsafe & set(uri.removeprefix("file://")), uri
+    relative = [u for u in uris if not u.startswith("file:")]
+    assert all(urlsplit(u).scheme == "" for u in relative)
+    assert sorted(os.fsdecode(unquote_to_bytes(u)) for u in relative) == sorted([*names, "bad one.py"])
+    (absolute_uri,) = [u for u in uris if u.startswith("file:")]
+    assert absolute_uri == absolute.as_uri() and "abs%20olute.py" in absolute_uri
+
+
+# -- --fix ---------------------------------------------------------------------------------------------
+MANY = '''import sqlite3
+def f(conn, x, col):
+    cur = conn.cursor()
+    cur.execute(f"SELECT {col} FROM t WHERE a = ?", (x,))
+    cur.execute("SELECT * FROM t WHERE a = ? AND b = {}".format(col), (x,))
+    cur.execute("SELECT * FROM t " "WHERE a = ?" " AND b = ?", (x, x))
+    cur.execute("""SELECT *
+       FROM t WHERE a = ?""", (x,))
+    cur.execute("SELECT * FROM t \\
+WHERE a = ?", (x,))
+    cur.execute("SELECT * FROM t WHERE a = \\x3f", (x,))
+    cur.execute(f"SELECT * FROM t WHERE a = {{?}}", (x,))
+    cur.execute("CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT)")
+    cur.execute(f"SELECT * FROM t WHERE a = ? AND b = {x!r:>{col}}", (x,))
+Q = "SELECT a FROM t WHERE b = ?"
+def g(conn, x):
+    conn.cursor().execute(Q, (x,))
+    conn.cursor().execute(Q + " AND c = ?", (x, x))
+'''
+
+
+def test_fix_gives_code_that_parses_and_a_second_fix_changes_nothing(tmp_path: Path) -> None:
+    import ast
+
+    (tmp_path / "many.py").write_text(MANY)
+    (tmp_path / "schema.sql").write_text("CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, a int);\n")
+    first = lint(tmp_path, ".", "--no-cache", "--fix")
+    assert "fixed" in first.stderr, first.stderr
+    after = (tmp_path / "many.py").read_text()
+    ast.parse(after)
+    assert after != MANY and "GENERATED BY DEFAULT AS IDENTITY" in (tmp_path / "schema.sql").read_text()
+    snapshot = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    second = lint(tmp_path, ".", "--no-cache", "--fix")
+    assert "fixed" not in second.stderr and second.stdout == first.stdout
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == snapshot
+    assert lint(tmp_path, ".", "--no-cache", "--diff").stdout == ""
+
+
+def test_fix_never_writes_through_a_symlink_out_of_the_repository_nor_a_read_only_file(tmp_path: Path) -> None:
+    outside, repo = tmp_path / "outside", tmp_path / "repo"
+    outside.mkdir()
+    (repo / ".git").mkdir(parents=True)
+    (outside / "victim.py").write_text(QMARK)
+    (repo / "link.py").symlink_to(outside / "victim.py")
+    (repo / "inside.py").write_text(QMARK)
+    (repo / "alias.py").symlink_to("inside.py")  # inside the repository: fixed where it lives
+    (repo / "ro.py").write_text(QMARK)
+    (repo / "ro.py").chmod(0o444)
+    r = lint(repo, ".", "--no-cache", "--fix")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert (outside / "victim.py").read_text() == QMARK and (repo / "link.py").is_symlink()
+    assert (repo / "ro.py").read_text() == QMARK and (repo / "ro.py").stat().st_mode & 0o777 == 0o444
+    assert "%s" in (repo / "inside.py").read_text()
+    assert f"mosaic-diag: error: link.py: not fixed: a symlink to {outside / 'victim.py'}, outside {repo}" in r.stderr
+    assert "mosaic-diag: error: ro.py: not fixed: read-only" in r.stderr
+    assert "link.py:2:52: MD003" in r.stdout and "ro.py:2:52: MD003" in r.stdout
+
+
+def test_fix_leaves_a_file_changed_since_it_was_linted(tmp_path: Path) -> None:
+    """An editor's save between the lint and the rewrite is kept: the fixes were for the text linted."""
+    from mosaic_diag.commands.lint_run import _fix
+    from mosaic_diag.lint.engine import lint_paths
+
+    path = tmp_path / "app.py"
+    path.write_text(QMARK)
+    result = lint_paths([path])
+    assert [f.code for f in result.findings] == ["MD003"]
+    edited = QMARK.replace("name", "name, email") + "# saved by the editor meanwhile\n"
+    path.write_text(edited)
+    changed, refused = _fix(result, False, tmp_path)
+    assert changed == 0 and path.read_text() == edited
+    assert refused == [f"mosaic-diag: error: {path}: not fixed: it changed since it was linted; run again"]
+    changed, refused = _fix(lint_paths([path]), False, tmp_path)  # linted again: fixed
+    assert (changed, refused) == (1, []) and "id = %s" in path.read_text()
+
+
+def test_write_atomic_replaces_only_the_bytes_it_was_told(tmp_path: Path) -> None:
+    import pytest
+
+    from mosaic_diag.platform.atomic import ChangedMeanwhile, write_atomic
+
+    path = tmp_path / "f.py"
+    path.write_bytes(b"theirs\n")
+    with pytest.raises(ChangedMeanwhile):
+        write_atomic(path, b"ours\n", unchanged=b"what we read\n")
+    assert path.read_bytes() == b"theirs\n" and [p.name for p in tmp_path.iterdir()] == ["f.py"]
+    write_atomic(path, b"ours\n", unchanged=b"theirs\n")
+    assert path.read_bytes() == b"ours\n"
+
+
+# -- the cache -----------------------------------------------------------------------------------------
+def test_a_cache_directory_that_is_a_symlink_is_not_used(tmp_path: Path) -> None:
+    """A repository that commits `.mosaic-diag -> elsewhere` (or the cache directory itself as a link) gets
+    no cache: nothing is written there, nothing read from there."""
+    for linked in (".mosaic-diag", ".mosaic-diag/lint-cache"):
+        repo, elsewhere = tmp_path / linked.replace("/", "-") / "repo", tmp_path / linked.replace("/", "-") / "else"
+        (repo / ".git").mkdir(parents=True)
+        elsewhere.mkdir()
+        (repo / linked).parent.mkdir(parents=True, exist_ok=True)
+        (repo / linked).symlink_to(elsewhere)
+        (repo / "app.py").write_text(QMARK)
+        for _ in range(2):
+            r = lint(repo, ".")
+            assert r.returncode == 1 and "app.py:2:52: MD003" in r.stdout, r.stdout + r.stderr
+        assert list(elsewhere.iterdir()) == []
+
+
+def test_a_dangling_gitignore_link_in_the_cache_is_not_followed(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    cache = tmp_path / ".mosaic-diag" / "lint-cache"
+    cache.mkdir(parents=True)
+    target = tmp_path / "outside" / "created-by-lint"
+    target.parent.mkdir()
+    (cache / ".gitignore").symlink_to(target)
+    (tmp_path / "app.py").write_text(QMARK)
+    assert lint(tmp_path, ".").returncode == 1
+    assert not target.exists() and (cache / "lint-run-1.json").is_file()
+
+
+def test_a_damaged_cache_file_is_a_miss_not_a_traceback(tmp_path: Path) -> None:
+    import json
+
+    from mosaic_diag.lint.engine import CACHE_VERSION, text_digest
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "app.py").write_text(QMARK)
+    cache = tmp_path / ".mosaic-diag" / "lint-cache"
+    cache.mkdir(parents=True)
+    digest = text_digest(QMARK)
+    good = {"hash": digest, "env": "x", "tables": {}, "findings": [], "unknown": [], "failure": None}
+    damaged = [["not", "a", "mapping"], {"version": CACHE_VERSION, "files": []},
+               {"version": CACHE_VERSION, "files": {"app.py": []}},
+               {"version": CACHE_VERSION, "files": {"app.py": {"hash": digest}}},
+               {"version": CACHE_VERSION, "files": {"app.py": {**good, "tables": []}}},
+               {"version": CACHE_VERSION, "files": {"app.py": {**good, "findings": [["1", 1, "MD003", "m", "n", []]]}}},
+               {"version": CACHE_VERSION, "files": {"app.py": {**good, "findings": [[1, 1, "MD003", "m", "n", 5]]}}},
+               {"version": CACHE_VERSION, "files": {"app.py": {**good, "failure": "x"}}}]
+    for data in damaged:
+        (cache / f"{CACHE_VERSION}.json").write_text(json.dumps(data))
+        (cache / "lint-run-1.json").unlink(missing_ok=True)
+        r = lint(tmp_path, "app.py")
+        assert r.returncode == 1 and "app.py:2:52: MD003" in r.stdout and "Traceback" not in r.stderr, (data, r.stderr)
+
+
+def test_only_regular_files_are_read(tmp_path: Path) -> None:
+    """A committed symlink `x.py -> /dev/zero` (read without end: all memory) and a FIFO named `x.py` (a
+    read that never returns) are not source files: a directory walk leaves them out, naming one is an error."""
+    import os
+    import resource
+
+    def bounded() -> None:  # (before the fix, the /dev/zero read ate memory until this limit)
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "mosaic_diag", "lint", "--no-cache", *args],
+                              capture_output=True, text=True, timeout=60, cwd=tmp_path, preexec_fn=bounded)
+
+    (tmp_path / "zero.py").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "fifo.py")
+    (tmp_path / "app.py").write_text(QMARK)
+    r = run(".")
+    assert r.returncode == 1 and r.stdout.endswith("1 finding (1 file checked)\n"), r.stdout + r.stderr
+    for name in ("fifo.py", "zero.py"):
+        r = run(name)
+        assert r.returncode == 2 and r.stderr == (f"mosaic-diag: error: {name}: not a regular file nor a directory "
+                                                  "(a device, a FIFO, a socket): not read\n"), r.stderr
+
+
+def test_a_migration_that_is_a_link_to_a_device_is_not_read_as_the_schema(tmp_path: Path) -> None:
+    import resource
+
+    def bounded() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "migrations" / "001.sql").write_text("CREATE TABLE users (id int PRIMARY KEY, email text UNIQUE);\n")
+    (tmp_path / "migrations" / "002.sql").symlink_to("/dev/zero")
+    (tmp_path / "app.py").write_text('def f(cur, e):\n    cur.execute("INSERT INTO users (email) VALUES (%s)", (e,))\n')
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "lint", "--no-cache", "app.py"], capture_output=True,
+                       text=True, timeout=60, cwd=tmp_path, preexec_fn=bounded)
+    assert r.returncode == 1 and "app.py:2:18: MD007" in r.stdout, r.stdout + r.stderr
+
+
+def test_fix_writes_a_file_named_outside_the_repository_even_through_a_linked_directory(tmp_path: Path) -> None:
+    """The user names a file elsewhere (its directory reached through a symlink, as macOS's /tmp is): that is
+    no link out of the repository, and it is fixed."""
+    repo, elsewhere = tmp_path / "repo", tmp_path / "elsewhere"
+    (repo / ".git").mkdir(parents=True)
+    (elsewhere / "real").mkdir(parents=True)
+    (elsewhere / "real" / "x.py").write_text(QMARK)
+    (elsewhere / "via").symlink_to(elsewhere / "real")
+    r = lint(repo, str(elsewhere / "via" / "x.py"), "--no-cache", "--fix")
+    assert r.returncode == 0 and "not fixed" not in r.stderr, r.stderr
+    assert "id = %s" in (elsewhere / "real" / "x.py").read_text()
+
+
+def test_a_file_named_twice_is_one_file(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(QMARK)
+    r = lint(tmp_path, "app.py", "./app.py", ".", "--no-cache")
+    assert r.stdout.splitlines()[-1] == "1 finding (1 file checked)", r.stdout
+
+
+def test_an_expression_nested_past_the_recursion_limit_is_that_files_error(tmp_path: Path) -> None:
+    (tmp_path / "deep.py").write_text("x = " + "+".join(["a"] * 50_000) + "\n")
+    (tmp_path / "neg.py").write_text("x = " + "-" * 5000 + "1\n")
+    (tmp_path / "sql.py").write_text('def f(cur, a):\n    cur.execute("SELECT " + ' + "+".join(["a"] * 20_000) + ")\n")
+    (tmp_path / "app.py").write_text(QMARK)
+    r = lint(tmp_path, ".", "--no-cache")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stdout.splitlines()[-1] == "1 finding (4 files checked)"
+    said = "cannot parse: nested too deeply to judge (past Python's recursion limit)"
+    assert sorted(r.stderr.splitlines()) == [f"mosaic-diag: error: {name}:1: {said}"
+                                             for name in ("deep.py", "neg.py", "sql.py")]
+
+
+def test_cache_files_that_are_links_to_a_device_are_misses(tmp_path: Path) -> None:
+    """`.mosaic-diag/lint-cache/lint-run-1.json -> /dev/zero` committed (force-added past its .gitignore):
+    read without end before; now a miss, and the cache is written as a file of its own."""
+    import resource
+
+    (tmp_path / ".git").mkdir()
+    cache = tmp_path / ".mosaic-diag" / "lint-cache"
+    cache.mkdir(parents=True)
+    for name in ("lint-run-1.json", "lint-cache-1.json"):
+        (cache / name).symlink_to("/dev/zero")
+    (tmp_path / "app.py").write_text(QMARK)
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "lint", "."], capture_output=True, text=True, timeout=60,
+                       cwd=tmp_path, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)))
+    assert r.returncode == 1 and "app.py:2:52: MD003" in r.stdout, r.stdout + r.stderr
+    assert not (cache / "lint-run-1.json").is_symlink() and not (cache / "lint-cache-1.json").is_symlink()
