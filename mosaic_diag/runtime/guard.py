@@ -78,6 +78,15 @@ _SQLITE_UPGRADE = {"fingerprint": "TEXT", "seen_count": "INTEGER NOT NULL DEFAUL
 _INDEX = f"CREATE UNIQUE INDEX IF NOT EXISTS {TABLE}_fingerprint ON {TABLE} (fingerprint)"
 
 
+def _sqlite_upgrade(conn: sqlite3.Connection) -> None:
+    """A SQLite dead-letter table of the older format given the de-duplication columns, then the index."""
+    present = {row[1] for row in conn.execute(f"PRAGMA table_info({TABLE})")}
+    for name, kind in _SQLITE_UPGRADE.items():
+        if name not in present:  # names and types are this module's constants, never input
+            conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN {name} {kind}")  # mosaic-diag: ignore[MD005]
+    conn.execute(_INDEX)
+
+
 class SchemaRejected(Exception):
     """A model answer failed its schema; `dead_letter_id` is its row (None without a store)."""
 
@@ -200,11 +209,7 @@ class DeadLetterStore:
                         cur.execute(_PG_UPGRADE)
                     _pg_create(cur, _INDEX)
                 return True
-            present = {row[1] for row in conn.execute(f"PRAGMA table_info({TABLE})")}
-            for name, kind in _SQLITE_UPGRADE.items():
-                if name not in present:
-                    conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN {name} {kind}")
-            conn.execute(_INDEX)
+            _sqlite_upgrade(conn)
             return True
         except Exception as exc:
             lost = type(exc).__name__ in ("OperationalError", "InterfaceError") and self.postgres
