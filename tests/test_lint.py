@@ -566,3 +566,13 @@ def test_fix_writes_through_a_symlink_once_and_keeps_it_a_symlink(tmp_path: Path
     assert (tmp_path / "link.py").is_symlink() and os.readlink(tmp_path / "link.py") == "real.py"
     assert (tmp_path / "real.py").read_text().count("id = %s") == 1
     assert r.stderr.count("fixed 1 finding(s)") == 1, r.stderr
+
+
+def test_the_project_passes_its_own_code_rules(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """The toolkit's own package follows the rules it enforces (a merge once brought a PRAGMA and an f-string
+    ALTER on an untyped connection that only the linter saw)."""
+    from mosaic_diag.cli import main
+
+    monkeypatch.chdir(ROOT)
+    code = main(["lint", "mosaic_diag", "--no-cache"])
+    assert code == 0, capsys.readouterr().out
