@@ -576,3 +576,27 @@ def test_the_project_passes_its_own_code_rules(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.chdir(ROOT)
     code = main(["lint", "mosaic_diag", "--no-cache"])
     assert code == 0, capsys.readouterr().out
+
+
+def test_statistics_mark_a_rule_that_fix_rewrites_only_in_part(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    """ruff's marks: `[*]` every finding of the rule rewritten by --fix, `[~]` some (MD004's AUTOINCREMENT is,
+    its INSERT OR IGNORE is not: the whole rule said `[*]` before), none when no finding is."""
+    from mosaic_diag.cli import main
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "app.py").write_text(
+        "import sqlite3\n\n\ndef setup(path):\n    conn = sqlite3.connect(path)\n"
+        "    with get_conn() as pg:\n"
+        "        cur = pg.cursor()\n"
+        "        cur.execute(\"CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT)\")\n"
+        "        cur.execute(\"INSERT OR IGNORE INTO t (v) VALUES (%s)\", ('a',))\n"
+        "        cur.execute(\"SELECT v FROM t WHERE id = ?\", (1,))\n"
+        "    try:\n        conn.close()\n    except Exception:\n        pass\n")
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["lint", "app.py", "--statistics", "--no-cache"]) == 1
+    rows = capsys.readouterr().out.splitlines()
+    assert "    2\tMD004\t[~] sqlite-only-sql" in rows, rows
+    assert "    1\tMD003\t[*] sqlite-placeholder" in rows, rows
+    assert "    1\tMD006\tswallowed-exception" in rows, rows

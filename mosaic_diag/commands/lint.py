@@ -26,7 +26,7 @@ def lint(
     = None,
     list_rules: Annotated[bool, typer.Option("--list-rules", help="Describe the rules and exit.")] = False,
     statistics: Annotated[bool, typer.Option("--statistics", help="Count the findings per rule.")] = False,
-    fix: Annotated[bool, typer.Option("--fix", help="Apply the certainly-safe rewrites ([*] in --statistics).")]
+    fix: Annotated[bool, typer.Option("--fix", help="Apply the certainly-safe rewrites ([*] or [~] in --statistics).")]
     = False,
     diff: Annotated[bool, typer.Option("--diff", help="Show the --fix rewrites as a diff; change nothing.")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the result cache.")] = False,

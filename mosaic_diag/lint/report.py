@@ -66,10 +66,15 @@ def failure_lines(result: LintResult) -> list[str]:
 
 
 def as_statistics(result: LintResult) -> str:
-    """ruff's `--statistics`: count, code, `[*]` when fixable, rule name; most frequent first."""
+    """ruff's `--statistics`: count, code, `[*]` when `--fix` rewrites every finding of the rule, `[~]` when it
+    rewrites some of them (ruff's marks), rule name; most frequent first."""
     counts = Counter((f.code, f.name) for f in result.findings)
-    fixable = {f.code for f in result.findings if f.fixes}
-    rows = [f"{n:>5}\t{code}\t{'[*] ' if code in fixable else ''}{name}"
+    fixable = Counter(f.code for f in result.findings if f.fixes)
+
+    def mark(code: str, n: int) -> str:
+        return "" if not fixable[code] else "[*] " if fixable[code] == n else "[~] "
+
+    rows = [f"{n:>5}\t{code}\t{mark(code, n)}{name}"
             for (code, name), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
     return "\n".join(rows) + ("\n" if rows else "")
 
