@@ -397,3 +397,17 @@ def test_fill_leaves_out_what_is_not_known(template: str, facts: dict, expect: s
     from mosaic_diag.playbooks.actions import fill
 
     assert fill(template, facts) == expect
+
+
+def test_the_action_lock_is_never_opened_through_a_symlink(tmp_path: Path) -> None:
+    """A committed dangling `.mosaic-diag/actions.lock -> ~/somewhere` created the link's target (an empty file
+    wherever the link pointed) at every `--execute`; now the run stops before anything is done."""
+    from mosaic_diag.playbooks.ledger import open_ledger
+
+    state = tmp_path / ".mosaic-diag" / "actions.json"
+    state.parent.mkdir()
+    state.with_suffix(".lock").symlink_to(tmp_path / "target-of-the-link")
+    with pytest.raises(OSError, match=r"cannot open the action lock \(is a symlink"):
+        with open_ledger(state):
+            raise AssertionError("the block ran")
+    assert not (tmp_path / "target-of-the-link").exists()

@@ -145,3 +145,39 @@ def test_superseded_and_unjudged_deploys_are_never_rollback_targets_nor_bad(mani
     assert previous_deploy(store.history(), None).commit == manifests["c2"].commit
     store.record(manifests["c4"], status="deployed", note="deployed again, judged good")
     assert previous_deploy(store.history(), manifests["c5"].commit).commit == manifests["c4"].commit
+
+
+def test_the_history_file_is_never_appended_through_a_symlink_nor_to_a_fifo(manifests, tmp_path) -> None:
+    """A committed `.mosaic-diag/deploys.jsonl -> ~/.bashrc` had every `manifest record` / deploy append a JSON
+    line to the link's target (and a dangling link created it); a FIFO there hung the write."""
+    import os
+
+    victim = tmp_path / "bashrc"
+    victim.write_text("export PATH=/usr/bin\n")
+    store_dir = tmp_path / "clone" / ".mosaic-diag"
+    store_dir.mkdir(parents=True)
+    (store_dir / "deploys.jsonl").symlink_to(victim)
+    with pytest.raises(OSError, match="is a symlink: the deploy history is written where it is named"):
+        FileDeployStore(store_dir / "deploys.jsonl", TickClock()).record(manifests["c2"])
+    assert victim.read_text() == "export PATH=/usr/bin\n"
+    (store_dir / "deploys.jsonl").unlink()
+    (store_dir / "deploys.jsonl").symlink_to(tmp_path / "created-by-the-link")
+    with pytest.raises(OSError, match="is a symlink"):
+        FileDeployStore(store_dir / "deploys.jsonl", TickClock()).record(manifests["c2"])
+    assert not (tmp_path / "created-by-the-link").exists()
+    (store_dir / "deploys.jsonl").unlink()
+    os.mkfifo(store_dir / "deploys.jsonl")
+    with pytest.raises(OSError, match="not a regular file"):
+        FileDeployStore(store_dir / "deploys.jsonl", TickClock()).record(manifests["c2"])
+
+
+def test_a_record_after_a_torn_last_line_drops_it(manifests, tmp_path) -> None:
+    """The torn tail is found by reading the open file itself (the store no longer reopens it by name)."""
+    path = tmp_path / "deploys.jsonl"
+    store = FileDeployStore(path, TickClock())
+    store.record(manifests["c2"])
+    with open(path, "ab") as fh:
+        fh.write(b'{"id": 2, "commit": "abc')  # a crash mid-write, over 64 KiB of file in front of it
+    store.record(manifests["c4"])
+    lines = path.read_bytes().split(b"\n")
+    assert lines[-1] == b"" and len(lines) == 3 and all(json.loads(x) for x in lines[:2])

@@ -12,6 +12,7 @@ records are rollback targets, and only `bad` ones are refused as targets.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -92,19 +93,17 @@ def _drop_torn_tail(fh: Any) -> None:
     size = fh.seek(0, 2)
     if size == 0:
         return
-    with open(fh.name, "rb") as rd:
-        rd.seek(max(0, size - 1))
-        if rd.read(1) == b"\n":
+    fd = fh.fileno()
+    if os.pread(fd, 1, size - 1) == b"\n":
+        return
+    pos = size
+    while pos > 0:
+        start = max(0, pos - 65536)
+        nl = os.pread(fd, pos - start, start).rfind(b"\n")
+        if nl >= 0:
+            fh.truncate(start + nl + 1)
             return
-        pos = size
-        while pos > 0:
-            start = max(0, pos - 65536)
-            rd.seek(start)
-            nl = rd.read(pos - start).rfind(b"\n")
-            if nl >= 0:
-                fh.truncate(start + nl + 1)
-                return
-            pos = start
+        pos = start
     fh.truncate(0)
 
 
@@ -153,8 +152,11 @@ class FileDeployStore:
         import fcntl
 
         _check_status(status)
+        from mosaic_diag.platform.atomic import open_regular
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "ab") as fh:
+        with open(open_regular(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, what="the deploy history"),
+                  "a+b") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # concurrent writers: one read-then-append at a time
             _drop_torn_tail(fh)
             existing = self._read()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -45,3 +47,23 @@ def _content(path: Path) -> bytes | None:
         return path.read_bytes()
     except OSError:
         return None
+
+
+def open_regular(path: Path, flags: int, *, what: str, mode: int = 0o600) -> int:
+    """`os.open(path, flags)` of a regular file only, never through a symlink: a committed
+    `.mosaic-diag/deploys.jsonl -> ~/.bashrc` would have the toolkit append to (or, dangling, create) the link's
+    target, and a FIFO would hang the write. A new file gets `mode`. An OSError names `path` and says which
+    `what` (e.g. 'the audit log') is refused."""
+    try:
+        fd = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0), mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(exc.errno, f"is a symlink: {what} is written where it is named, never through a link",
+                          str(path)) from exc
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO, a device
+        os.close(fd)
+        raise OSError(errno.EINVAL, f"not a regular file ({what})", str(path))
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(fd, True)
+    return fd

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import errno
 import getpass
 import json
 import os
-import stat
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,16 +42,10 @@ def append_audit(
     line = json.dumps(entry, default=str, sort_keys=False)
     line = redact_text(line)
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:  # never through a symlink (a committed `.mosaic-diag/audit.log -> ~/.bashrc` gets lines appended)
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise OSError(exc.errno, "is a symlink: the audit log is written where audit_log names it, never "
-                                     "through a link", str(path)) from exc
-        raise
-    if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO, a device
-        os.close(fd)
-        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    from mosaic_diag.platform.atomic import open_regular
+
+    # never through a symlink (a committed `.mosaic-diag/audit.log -> ~/.bashrc` gets lines appended)
+    fd = open_regular(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, what="the audit log")
     with open(fd, "a+b") as fh:
         size = fh.seek(0, os.SEEK_END)
         torn = False

@@ -17,6 +17,7 @@ that cannot be reached (the very incident being handled, perhaps) falls back to 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -143,7 +144,9 @@ def open_ledger(state_file: Path, database_url: str | None = None) -> Iterator[L
     lock_path = state_file.with_suffix(".lock")
     try:
         lock_path.parent.mkdir(parents=True, exist_ok=True)
-        lock = open(lock_path, "a+")  # noqa: SIM115 - held for the whole block
+        from mosaic_diag.platform.atomic import open_regular
+
+        lock = open(open_regular(lock_path, os.O_RDWR | os.O_CREAT, what="the action lock"), "a+")  # noqa: SIM115 - held for the whole block
     except OSError as exc:
         raise OSError(exc.errno, f"cannot open the action lock ({exc.strerror})", str(lock_path)) from exc
     try:
