@@ -374,3 +374,23 @@ def test_every_exported_name_resolves_on_first_use() -> None:
                                                    name)
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         playbooks.nothing  # noqa: B018
+
+
+def test_playbook_list_in_markdown_shows_a_source_path_as_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    """A playbooks directory named `a|b <img src=x>` split the table row at its `|` and put an image tag into the
+    rendered report: the path is now escaped text, the id a code span."""
+    import re
+    import shutil
+
+    from mosaic_diag.cli import main
+
+    books = tmp_path / "a|b <img src=x>"
+    books.mkdir()
+    shutil.copy(Path(__file__).resolve().parent.parent / "playbooks" / "anthropic.yml", books)
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["playbook", "list", "--format", "markdown", "--playbooks", str(books)]) == 0
+    rows = capsys.readouterr().out.splitlines()[2:]
+    assert rows and all(len(re.findall(r"(?<!\\)\|", row)) == 7 for row in rows), rows
+    assert all(not re.search(r"(?<!\\)<", row) and "a\\|b \\<img src=x>" in row for row in rows), rows

@@ -52,9 +52,12 @@ def list_cmd(playbooks: PlaybooksOption = None, fmt: FormatOption = OutputFormat
     if fmt is OutputFormat.json:
         _json([pb.to_dict() for pb in store])
     elif fmt is OutputFormat.markdown:
+        from mosaic_diag.platform.mdtext import md_code, md_text
+
         _out("| Playbook | Labels | Stage | Severity | Actions | Source |\n|---|---|---|---|---|---|")
-        for row in rows:
-            _out("| " + " | ".join(f"`{row[0]}`" if i == 0 else row[i] for i in range(len(row))) + " |")
+        for row in rows:  # a playbook's id and a file's path are text, never markup (a `|` ended the cell)
+            _out("| " + " | ".join(md_code(cell, table=True) if i == 0 else md_text(cell)
+                                   for i, cell in enumerate(row)) + " |")
     else:
         from rich.table import Table
         from rich.text import Text
