@@ -1,0 +1,227 @@
+"""PostgreSQL's and libpq's messages in other languages, read back into English for the rules.
+
+A server whose `lc_messages` is German says `FEHLER:  Relation »users« existiert nicht`; libpq in a Chinese locale
+says `连接到"db" (10.0.0.5)上的服务器，端口5432失败：`; glibc under it `Verbindungsaufbau abgelehnt`. The rules are
+written against the English messages. `rules/pg_l10n.yml` (generated from the catalogs by tools/pg_catalogs.py)
+holds, per English msgid, each translation as a regex; `to_english` replaces what a text holds of them by the
+English msgid with the same arguments, and the severity words (`FEHLER`, `致命错误`, `DÉTAIL`) by `ERROR`,
+`FATAL`, `DETAIL`. The classifier runs its rules again on that text when the English one gave nothing, or the
+text holds non-ASCII characters (`Classifier._classify`): the English path never loads the file.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from mosaic_diag.classifier.evidence import Evidence
+
+DATA_FILE = Path(__file__).parent / "rules" / "pg_l10n.yml"
+# a printf conversion as PostgreSQL's and glibc's messages write them (`%s`, `%d`, `%2$s`, `%lu`, `%.*s`, `%m`)
+CONVERSION = re.compile(
+    r"%(?:(\d+)\$)?[-+ #0']*(?:\*|\d+)?(?:\.(?:\*|\d+))?(?:hh|h|ll|l|L|q|j|z|t)?[diouxXeEfFgGaAcspm%]")
+_ARG = "(.*?)"
+_MIN_LITERAL = 4  # a translation with fewer letters of its own than this says too little to be read back
+_MIN_ASCII_LITERAL = 10
+
+
+def translation_regex(msgstr: str) -> tuple[str, list[int]] | None:
+    """A translation as a regex (each conversion a lazy group, whitespace runs `\\s+`) and, for each group, the
+    English argument it holds (1-based; 0 for `%m`, glibc's error text, which takes no argument); None when the
+    translation is too short to be told from other text."""
+    text = msgstr.strip()
+    parts: list[str] = []
+    args: list[int] = []
+    literal = []
+    pos = 0
+    seq = 0
+    for m in CONVERSION.finditer(text):
+        literal.append(text[pos:m.start()])
+        parts.append(_literal(text[pos:m.start()]))
+        pos = m.end()
+        if m.group(0) == "%%":
+            parts.append("%")
+            continue
+        if m.group(0).endswith("m"):
+            args.append(0)
+        else:
+            seq += 1
+            args.append(int(m.group(1)) if m.group(1) else seq)
+        parts.append(_ARG)
+    literal.append(text[pos:])
+    parts.append(_literal(text[pos:]))
+    own = re.sub(r"\s+", "", "".join(literal))
+    if len(own) < (_MIN_ASCII_LITERAL if own.isascii() else _MIN_LITERAL):
+        return None
+    return "".join(parts), args
+
+
+def _literal(text: str) -> str:
+    return r"\s+".join(re.escape(piece) for piece in re.split(r"\s+", text))
+
+
+@dataclass(frozen=True)
+class _Message:
+    """One translation of one English msgid."""
+
+    locale: str
+    msgid: str
+    text: str
+    anchor: str  # its longest piece of its own, lower-cased: looked for before the regex runs
+    pattern: str
+    args: tuple[int, ...]
+
+    def english(self, m: re.Match[str]) -> str:
+        """The English msgid with the arguments the translation's match holds."""
+        values = {arg: m.group(i + 1) for i, arg in enumerate(self.args)}
+        seq = 0
+
+        def fill(c: re.Match[str]) -> str:
+            nonlocal seq
+            if c.group(0) == "%%":
+                return "%"
+            if c.group(0).endswith("m"):
+                return values.get(0, "")
+            seq += 1
+            return values.get(int(c.group(1)) if c.group(1) else seq, "")
+
+        return CONVERSION.sub(fill, self.msgid.strip())
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What `to_english` read back: the translations found (locale, translation, msgid)."""
+
+    found: tuple[tuple[str, str, str], ...]
+
+    def describe(self) -> str:
+        """`de: 'Relation »%s« existiert nicht' = 'relation "%s" does not exist'; 'FEHLER' = 'ERROR'`."""
+        return "; ".join(f"{loc}: {text!r} = {msgid!r}" if loc else f"{text!r} = {msgid!r}"
+                         for loc, text, msgid in self.found)
+
+
+_WORD = re.compile(r"\w+")
+
+
+def anchor_of(text: str) -> str | None:
+    """A translation's longest word of its own, lower-cased (a run of word characters no conversion touches: a
+    text holds it as a word of its own too), or None."""
+    words: list[str] = []
+    for piece, glued_left, glued_right in _pieces(text):
+        for m in _WORD.finditer(piece):
+            if (m.start() == 0 and glued_left) or (m.end() == len(piece) and glued_right):
+                continue
+            words.append(m.group(0).lower())
+    return max(words, key=len) if words else None
+
+
+def _pieces(text: str) -> list[tuple[str, bool, bool]]:
+    """The literal pieces of a translation, each with whether a conversion is right before and right after it."""
+    out = []
+    pos = 0
+    convs = list(CONVERSION.finditer(text))
+    for i, m in enumerate(convs + [None]):
+        end = m.start() if m is not None else len(text)
+        out.append((text[pos:end], i > 0, m is not None))
+        if m is not None:
+            pos = m.end()
+    return out
+
+
+class Catalog:
+    """The translations of `rules/pg_l10n.yml`, indexed by a word of their own and compiled at first sight."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        messages: list[_Message] = []
+        chars: set[str] = set()
+        for entry in data.get("messages") or []:
+            for loc, tr in (entry.get("translations") or {}).items():
+                anchor = anchor_of(tr["text"])
+                if anchor is None:
+                    continue
+                messages.append(_Message(loc, entry["msgid"], tr["text"], anchor, tr["regex"], tuple(tr["args"])))
+                chars.update(c for c in tr["text"] if not c.isascii())
+        # the longest first: a message that holds another's words is read whole
+        messages.sort(key=lambda m: -len(m.text))
+        self.order = {id(m): i for i, m in enumerate(messages)}
+        self.by_anchor: dict[str, list[_Message]] = {}
+        for msg in messages:
+            self.by_anchor.setdefault(msg.anchor, []).append(msg)
+        self._compiled: dict[str, re.Pattern[str]] = {}  # a message's regex, compiled at its anchor's first sight
+        words: dict[str, str] = {}
+        for table in (data.get("severities") or {}).values():
+            words.update(table)
+        self.chars = frozenset(chars)
+        alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+        # `FEHLER:  `, `致命错误:  `, `DÉTAIL : ` (French puts a space before its colon)
+        self.words = words
+        self.severity = re.compile(rf"(?<![\w-])({alternatives})(?=\s?[:：])") if words else None
+
+    def candidates(self, text: str) -> list[_Message]:
+        """The messages whose word `text` holds, longest first (a text of other characters is not looked at)."""
+        if not text.isascii() and self.chars.isdisjoint(text):
+            return []
+        found = [m for w in set(_WORD.findall(text.lower())) for m in self.by_anchor.get(w, ())]
+        return sorted(found, key=lambda m: self.order[id(m)])
+
+    def to_english(self, text: str) -> tuple[str, list[tuple[str, str, str]]]:
+        """`text` with the translations it holds read back into English, and what was found."""
+        found: list[tuple[str, str, str]] = []
+        for msg in self.candidates(text):
+            rx = self._compiled.get(msg.pattern)
+            if rx is None:
+                rx = self._compiled[msg.pattern] = re.compile(msg.pattern, re.IGNORECASE)
+            new, n = rx.subn(msg.english, text)
+            if n:
+                found.append((msg.locale, msg.text, msg.msgid))
+                text = new
+        if found and self.severity is not None:  # the words alone say nothing of the label
+            said = [m.group(1) for m in self.severity.finditer(text)]
+            if said:
+                text = self.severity.sub(lambda m: self.words[m.group(1)], text)
+                found.extend(("", w, self.words[w]) for w in dict.fromkeys(said))
+        return text, found
+
+
+_CATALOG: Catalog | None = None
+_LOCK = threading.Lock()
+
+
+def catalog() -> Catalog:
+    """The shipped catalog, loaded at first use."""
+    global _CATALOG
+    if _CATALOG is None:
+        with _LOCK:
+            if _CATALOG is None:
+                import yaml
+
+                loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+                _CATALOG = Catalog(yaml.load(DATA_FILE.read_text(encoding="utf-8"), Loader=loader) or {})
+    return _CATALOG
+
+
+def to_english(text: str) -> str:
+    """`text` with the PostgreSQL, libpq and glibc translations it holds read back into English."""
+    return catalog().to_english(text)[0]
+
+
+def english_evidence(evidence: Evidence) -> tuple[Evidence, Reading] | None:
+    """`evidence` with its messages read back into English, or None when they hold no translation."""
+    cat = catalog()
+    found: list[tuple[str, str, str]] = []
+    exceptions = []
+    for exc in evidence.exceptions:
+        message, seen = cat.to_english(exc.message)
+        found += seen
+        exceptions.append(replace(exc, message=message) if seen else exc)
+    log_message = evidence.log_message
+    if log_message:
+        log_message, seen = cat.to_english(log_message)
+        found += seen
+    if not found:
+        return None
+    unique = tuple(dict.fromkeys(found))
+    return replace(evidence, exceptions=tuple(exceptions), log_message=log_message), Reading(unique)
