@@ -49,6 +49,9 @@ def _catalog(path: Path) -> dict[str, str]:
     return {k: v for k, v in raw.items() if isinstance(k, str) and k and "\x04" not in k and v and v != k}
 
 
+ARGUMENTS: set[str] = set()  # the msgids `choose` took as another message's argument
+
+
 def _fill(msgid: str, filler: str) -> str:
     return CONVERSION.sub(lambda m: "%" if m.group(0) == "%%" else filler, msgid)
 
@@ -85,6 +88,7 @@ def choose(english: list[str], libc: list[str], clf: Classifier) -> tuple[dict[s
         label = _label(clf, tail)
         if label:
             tails[tail] = label
+    alone = set(tails)
     chosen: dict[str, str] = {}
     for msgid in english:
         if _FIELD_MSGID.match(msgid) or len(_fill(msgid, "")) < 8:
@@ -102,10 +106,23 @@ def choose(english: list[str], libc: list[str], clf: Classifier) -> tuple[dict[s
             if not head.rstrip().endswith(":") or len(longest) < 12 or not any(longest in p for p in patterns):
                 continue
             for tail in quoted:
-                label = None if tail in tails else _label(clf, _fill(head, "x") + tail)
+                label = None if tail in alone else _label(clf, _fill(head, "x") + tail)
                 if label:
                     chosen[msgid] = label
                     tails.setdefault(tail, label)
+    # a word a message takes as its argument, which the rules quote (`no encryption` after pg_hba's `no pg_hba.conf
+    # entry for host "%s", user "%s", database "%s", %s`): read back on its own
+    for word in english:
+        if "%" in word or len(word) < 8 or " " not in word or word in chosen or not any(word.lower() in p
+                                                                                      for p in patterns):
+            continue
+        for msgid, label in list(chosen.items()):
+            if msgid.endswith("%s"):
+                other = _label(clf, _fill(msgid[:-2], "x") + word)
+                if other and other != label:
+                    chosen[word] = other
+                    ARGUMENTS.add(word)
+                    break
     return chosen, tails
 
 
@@ -127,7 +144,7 @@ def build(localedir: Path, version: str) -> dict[str, Any]:
                        for k in cat})
     chosen, tails = choose(every, libc_ids, clf)
     # the server's messages of a connection before the session's encoding is known: its `pg.*` rules' ones
-    at_connection = {m for m in chosen if _rule_id(clf, m).startswith("pg.")}
+    at_connection = {m for m in chosen if m in ARGUMENTS or _rule_id(clf, m).startswith("pg.")}
 
     words: dict[str, dict[str, str]] = {}
     for domain in (domains["postgres"], domains["libpq"]):
@@ -171,8 +188,10 @@ def build(localedir: Path, version: str) -> dict[str, Any]:
                     if made is not None and sum(c.isalpha() for c in text) >= 10:
                         translations[f"{loc}.ascii"] = {"text": text, "regex": made[0], "args": made[1]}
             if translations:
-                messages.append({"domain": domain, "msgid": msgid,
-                                 "label": chosen.get(msgid) or tails[msgid], "translations": translations})
+                entry = {"domain": domain, "msgid": msgid, "label": chosen.get(msgid) or tails[msgid]}
+                if msgid in ARGUMENTS:
+                    entry["argument"] = True  # (labels only as another message's argument)
+                messages.append({**entry, "translations": translations})
     return {"version": 1, "catalogs": {d: sorted(catalogs.get(d, {})) for d in domains.values()},
             "severities": dict(sorted(words.items())), "messages": messages}
 

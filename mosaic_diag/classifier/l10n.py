@@ -88,7 +88,11 @@ class _Message:
             seq += 1
             return values.get(int(c.group(1)) if c.group(1) else seq, "")
 
-        return CONVERSION.sub(fill, self.msgid.strip())
+        english = CONVERSION.sub(fill, self.msgid.strip())
+        # a prefix libpq writes before glibc's text (`… failed: `) keeps its blank where the translation has none
+        # (zh_CN: `…失败：拒绝连接`)
+        after = m.string[m.end():m.end() + 1]
+        return english + " " if self.msgid.rstrip("\n").endswith(" ") and after and not after.isspace() else english
 
 
 @dataclass(frozen=True)
@@ -98,24 +102,27 @@ class Reading:
     found: tuple[tuple[str, str, str], ...]
 
     def describe(self) -> str:
-        """`de: 'Relation »%s« existiert nicht' = 'relation "%s" does not exist'; 'FEHLER' = 'ERROR'`."""
-        return "; ".join(f"{loc}: {text!r} = {msgid!r}" if loc else f"{text!r} = {msgid!r}"
+        """`de: Relation »%s« existiert nicht = relation "%s" does not exist; FEHLER = ERROR`."""
+        return "; ".join(f"{loc}: {text.strip()} = {msgid.strip()}" if loc else f"{text} = {msgid}"
                          for loc, text, msgid in self.found)
 
 
 _WORD = re.compile(r"\w+")
 
 
-def anchor_of(text: str) -> str | None:
-    """A translation's longest word of its own, lower-cased (a run of word characters no conversion touches: a
-    text holds it as a word of its own too), or None."""
-    words: list[str] = []
+def anchor_of(text: str) -> tuple[str, bool] | None:
+    """A translation's longest word of its own, lower-cased, and whether a text holds it as a word of its own (a
+    run of word characters no conversion touches) or only inside one (`列%s.%sは存在しません`: the name glued
+    to it), or None."""
+    free: list[str] = []
+    glued: list[str] = []
     for piece, glued_left, glued_right in _pieces(text):
         for m in _WORD.finditer(piece):
-            if (m.start() == 0 and glued_left) or (m.end() == len(piece) and glued_right):
-                continue
-            words.append(m.group(0).lower())
-    return max(words, key=len) if words else None
+            touches = (m.start() == 0 and glued_left) or (m.end() == len(piece) and glued_right)
+            (glued if touches else free).append(m.group(0).lower())
+    if free:
+        return max(free, key=len), True
+    return (max(glued, key=len), False) if glued else None
 
 
 def _pieces(text: str) -> list[tuple[str, bool, bool]]:
@@ -136,17 +143,21 @@ class Catalog:
 
     def __init__(self, data: dict[str, Any]) -> None:
         messages: list[_Message] = []
+        glued: list[_Message] = []  # looked for inside the text's words (a CJK word glued to an argument)
         chars: set[str] = set()
         for entry in data.get("messages") or []:
             for loc, tr in (entry.get("translations") or {}).items():
-                anchor = anchor_of(tr["text"])
-                if anchor is None:
+                made = anchor_of(tr["text"])
+                if made is None:
                     continue
-                messages.append(_Message(loc, entry["msgid"], tr["text"], anchor, tr["regex"], tuple(tr["args"])))
+                msg = _Message(loc, entry["msgid"], tr["text"], made[0], tr["regex"], tuple(tr["args"]))
+                (messages if made[1] else glued).append(msg)
                 chars.update(c for c in tr["text"] if not c.isascii())
         # the longest first: a message that holds another's words is read whole
         messages.sort(key=lambda m: -len(m.text))
-        self.order = {id(m): i for i, m in enumerate(messages)}
+        glued.sort(key=lambda m: -len(m.text))
+        self.glued = glued
+        self.order = {id(m): i for i, m in enumerate(sorted(messages + glued, key=lambda m: -len(m.text)))}
         self.by_anchor: dict[str, list[_Message]] = {}
         for msg in messages:
             self.by_anchor.setdefault(msg.anchor, []).append(msg)
@@ -164,7 +175,10 @@ class Catalog:
         """The messages whose word `text` holds, longest first (a text of other characters is not looked at)."""
         if not text.isascii() and self.chars.isdisjoint(text):
             return []
-        found = [m for w in set(_WORD.findall(text.lower())) for m in self.by_anchor.get(w, ())]
+        lowered = text.lower()
+        found = [m for w in set(_WORD.findall(lowered)) for m in self.by_anchor.get(w, ())]
+        if not text.isascii():
+            found += [m for m in self.glued if m.anchor in lowered]
         return sorted(found, key=lambda m: self.order[id(m)])
 
     def to_english(self, text: str) -> tuple[str, list[tuple[str, str, str]]]:
