@@ -148,8 +148,10 @@ def _search(pattern: Regex, texts: tuple[str, ...] | list[str]) -> str | None:
 class Classifier:
     """Labels evidence with the taxonomy's rules; the most specific (highest priority) wins."""
 
-    def __init__(self, taxonomy: Taxonomy, on_skip: Callable[[str], None] | None = None) -> None:
+    def __init__(self, taxonomy: Taxonomy, on_skip: Callable[[str], None] | None = None, *,
+                 translations: bool = True) -> None:
         self.taxonomy = taxonomy
+        self.translations = translations  # read PostgreSQL's messages in other languages back into English (l10n)
         self.rules = taxonomy.rules  # less a user rule whose regex gave up (skipped for the rest of the run)
         self.skipped: list[str] = []  # the notes of the rules skipped
         self.on_skip = on_skip or _note
@@ -201,7 +203,7 @@ class Classifier:
             return self._result(found[0].label, found[0], found[1], found[2], evidence)
         # nothing matched, or the text is not all ASCII: PostgreSQL's, libpq's and glibc's messages in another
         # language, read back into English (l10n), may match a rule, or a more specific one
-        local = self._localized(evidence, found)
+        local = self._localized(evidence, found) if self.translations else None
         if local is not None:
             return local
         if found is not None:

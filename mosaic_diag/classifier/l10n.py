@@ -14,12 +14,17 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mosaic_diag.classifier.evidence import Evidence
+if TYPE_CHECKING:
+    from mosaic_diag.classifier.evidence import Evidence
 
 DATA_FILE = Path(__file__).parent / "rules" / "pg_l10n.yml"
+SEVERITIES_FILE = Path(__file__).parent / "rules" / "pg_severities.yml"
+# PostgreSQL's severities of an error (a log line's `ERROR:  `, `FATAL:  `, `PANIC:  `)
+ERROR_SEVERITIES = ("ERROR", "FATAL", "PANIC")
 # a printf conversion as PostgreSQL's and glibc's messages write them (`%s`, `%d`, `%2$s`, `%lu`, `%.*s`, `%m`)
 CONVERSION = re.compile(
     r"%(?:(\d+)\$)?[-+ #0']*(?:\*|\d+)?(?:\.(?:\*|\d+))?(?:hh|h|ll|l|L|q|j|z|t)?[diouxXeEfFgGaAcspm%]")
@@ -141,7 +146,7 @@ def _pieces(text: str) -> list[tuple[str, bool, bool]]:
 class Catalog:
     """The translations of `rules/pg_l10n.yml`, indexed by a word of their own and compiled at first sight."""
 
-    def __init__(self, data: dict[str, Any]) -> None:
+    def __init__(self, data: dict[str, Any], words: dict[str, str] | None = None) -> None:
         messages: list[_Message] = []
         glued: list[_Message] = []  # looked for inside the text's words (a CJK word glued to an argument)
         chars: set[str] = set()
@@ -162,9 +167,7 @@ class Catalog:
         for msg in messages:
             self.by_anchor.setdefault(msg.anchor, []).append(msg)
         self._compiled: dict[str, re.Pattern[str]] = {}  # a message's regex, compiled at its anchor's first sight
-        words: dict[str, str] = {}
-        for table in (data.get("severities") or {}).values():
-            words.update(table)
+        words = severity_words() if words is None else words
         self.chars = frozenset(chars)
         alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
         # `FEHLER:  `, `致命错误:  `, `DÉTAIL : ` (French puts a space before its colon)
@@ -200,6 +203,23 @@ class Catalog:
         return text, found
 
 
+def _load(path: Path) -> Any:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}
+
+
+@lru_cache(maxsize=1)
+def severity_words() -> dict[str, str]:
+    """PostgreSQL's severity and field words in the catalogs' languages (`FEHLER`, `致命错误`, `DÉTAIL`, `VAZHNO`,
+    ...) -> the English word (`ERROR`, `FATAL`, `DETAIL`); from `rules/pg_severities.yml` (a few KB)."""
+    words: dict[str, str] = {}
+    for table in _load(SEVERITIES_FILE).values():
+        words.update(table)
+    return words
+
+
 _CATALOG: Catalog | None = None
 _LOCK = threading.Lock()
 
@@ -210,10 +230,7 @@ def catalog() -> Catalog:
     if _CATALOG is None:
         with _LOCK:
             if _CATALOG is None:
-                import yaml
-
-                loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-                _CATALOG = Catalog(yaml.load(DATA_FILE.read_text(encoding="utf-8"), Loader=loader) or {})
+                _CATALOG = Catalog(_load(DATA_FILE))
     return _CATALOG
 
 
