@@ -295,3 +295,32 @@ def test_libpq_in_another_language_gets_the_english_label(clf: Classifier, refus
         if local == english:
             pytest.skip(f"neither libpq's nor glibc's {language} catalog is installed for {client}")
         assert clf.classify_text(local).label == "PG_CONNECTION_FAILED", local
+
+
+# -- the server's own log -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("loc", ["de_DE", "zh_CN"])
+def test_the_servers_log_in_another_language_gives_labelled_events(l10n_pg: TempPostgres, session, loc: str) -> None:
+    """The server logs a session's error in the session's `lc_messages` (`… [301] FEHLER:  Relation »…« existiert
+    nicht`): the reader takes the translated severity for a record, triage labels it."""
+    import io
+    import time
+
+    from mosaic_diag.logs import ReadStats, read_events
+    from mosaic_diag.triage.events import EventClassifier
+
+    table = f"missing_{loc.lower()}"
+    session.cursor().execute(f"SET lc_messages TO '{loc}.UTF-8'")
+    _error(session, f"SELECT * FROM {table}")
+    for _ in range(100):  # the logging collector writes it a moment later
+        log = l10n_pg.log_file.read_text(encoding="utf-8", errors="replace")
+        if table in log:
+            break
+        time.sleep(0.05)
+    lines = [ln for ln in log.splitlines() if table in ln and "SELECT" not in ln]
+    assert lines and "ERROR:" not in lines[0], lines  # the server wrote its severity in `loc`
+    classify = EventClassifier(Classifier.default())
+    events = [classify.event(raw) for raw in read_events(io.BytesIO(log.encode()), ReadStats())]
+    found = [ev for ev in events if table in ev.message]
+    assert found and found[0].label == "MISSING_TABLE" and found[0].logger == "postgres", [
+        (ev.line, ev.label, ev.message) for ev in events]
