@@ -110,8 +110,12 @@ def test_a_translation_does_not_override_a_more_specific_english_rule(clf: Class
 
 # -- real localized server errors ------------------------------------------------------------------------------------
 
-def _locale_dir() -> Path:
-    """glibc locales for SERVER_LOCALES, made once with localedef into a directory of their own (LOCPATH)."""
+def _locale_dir() -> Path | None:
+    """glibc locales for SERVER_LOCALES, made once with localedef into a directory of their own (LOCPATH); None when
+    the system has them all already (Debian's `locales-all`)."""
+    listed = subprocess.run(["locale", "-a"], capture_output=True, text=True).stdout.lower().split()
+    if all(f"{loc.lower()}.utf8" in listed for loc in SERVER_LOCALES):
+        return None
     if shutil.which("localedef") is None:
         pytest.skip("glibc's localedef is not installed: cannot make a non-English locale for the server")
     missing = [loc for loc in SERVER_LOCALES if not (I18N / loc).exists()]
@@ -141,7 +145,8 @@ def l10n_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TempPostgres]:
     """A server of its own that can speak SERVER_LOCALES (its environment names their LOCPATH)."""
     locales = _locale_dir()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LOCPATH", str(locales))
+        if locales is not None:
+            mp.setenv("LOCPATH", str(locales))
         server = TempPostgres(tmp_path_factory.mktemp("pg-l10n"))
         server.start()
     try:
