@@ -28,13 +28,15 @@ ERROR_SEVERITIES = ("ERROR", "FATAL", "PANIC")
 # a printf conversion as PostgreSQL's and glibc's messages write them (`%s`, `%d`, `%2$s`, `%lu`, `%.*s`, `%m`)
 CONVERSION = re.compile(
     r"%(?:(\d+)\$)?[-+ #0']*(?:\*|\d+)?(?:\.(?:\*|\d+))?(?:hh|h|ll|l|L|q|j|z|t)?[diouxXeEfFgGaAcspm%]")
-_ARG = "(.*?)"
+_WINDOW = 400  # a translation's regex runs on this many characters either side of its word's sight
+_MAX_SIGHTS = 16  # sights of a word looked at in one text (a line of the same word repeated is read no further)
 _MIN_LITERAL = 4  # a translation with fewer letters of its own than this says too little to be read back
 _MIN_ASCII_LITERAL = 10
 
 
 def translation_regex(msgstr: str) -> tuple[str, list[int]] | None:
-    """A translation as a regex (each conversion a lazy group, whitespace runs `\\s+`) and, for each group, the
+    """A translation as a regex (each conversion a lazy group of at most 200 characters, a name's, a value's, a
+    host's; whitespace runs `\\s+`) and, for each group, the
     English argument it holds (1-based; 0 for `%m`, glibc's error text, which takes no argument); None when the
     translation is too short to be told from other text."""
     text = msgstr.strip()
@@ -55,7 +57,10 @@ def translation_regex(msgstr: str) -> tuple[str, list[int]] | None:
         else:
             seq += 1
             args.append(int(m.group(1)) if m.group(1) else seq)
-        parts.append(_ARG)
+        # (an argument holds no newline, nor the quote that closes it: `»%s«`, `"%s"`)
+        after = text[m.end():m.end() + 1]
+        closing = re.escape(after) if after and not after.isspace() and after != "%" and not after.isalnum() else ""
+        parts.append(f"([^{closing}\\n]{{0,200}}?)")
     literal.append(text[pos:])
     parts.append(_literal(text[pos:]))
     own = re.sub(r"\s+", "", "".join(literal))
@@ -191,10 +196,14 @@ class Catalog:
             rx = self._compiled.get(msg.pattern)
             if rx is None:
                 rx = self._compiled[msg.pattern] = re.compile(msg.pattern, re.IGNORECASE)
-            new, n = rx.subn(msg.english, text)
-            if n:
+            spans = _sightings(rx, msg, text)
+            if spans:
                 found.append((msg.locale, msg.text, msg.msgid))
-                text = new
+                parts, pos = [], 0
+                for start, end, english in spans:
+                    parts += [text[pos:start], english]
+                    pos = end
+                text = "".join(parts) + text[pos:]
         if found and self.severity is not None:  # the words alone say nothing of the label
             said = [m.group(1) for m in self.severity.finditer(text)]
             if said:
@@ -218,6 +227,35 @@ def severity_words() -> dict[str, str]:
     for table in _load(SEVERITIES_FILE).values():
         words.update(table)
     return words
+
+
+def _sightings(rx: re.Pattern[str], msg: _Message, text: str) -> list[tuple[int, int, str]]:
+    """Where `msg`'s regex matches `text` near its word (its first and last _MAX_SIGHTS // 2 sights, each a window
+    of the text: a long line of the word repeated costs no more), as (start, end, its English), in order, not
+    overlapping."""
+    lowered = text.lower()
+    if len(lowered) != len(text):  # (a letter whose lower case is longer: the positions differ, read it whole)
+        return [(m.start(), m.end(), msg.english(m)) for m in rx.finditer(text)][:_MAX_SIGHTS]
+    sights: list[int] = []
+    i = lowered.find(msg.anchor)
+    while i >= 0 and len(sights) < _MAX_SIGHTS // 2:
+        sights.append(i)
+        i = lowered.find(msg.anchor, i + 1)
+    last: list[int] = []
+    j = lowered.rfind(msg.anchor)
+    while i >= 0 and j > sights[-1] and len(last) < _MAX_SIGHTS // 2:
+        last.append(j)
+        j = lowered.rfind(msg.anchor, 0, j)
+    spans: list[tuple[int, int, str]] = []
+    for i in sights + last[::-1]:
+        lo = max(spans[-1][1] if spans else 0, i - _WINDOW)
+        hi = i + len(msg.anchor) + _WINDOW
+        if lo >= hi:
+            continue
+        m = rx.search(text, lo, hi)
+        if m is not None and m.end() > m.start():
+            spans.append((m.start(), m.end(), msg.english(m)))
+    return spans
 
 
 _CATALOG: Catalog | None = None
