@@ -723,3 +723,20 @@ def test_ctrl_c_in_a_typer_command_says_interrupted(tmp_path: Path) -> None:
     assert proc.returncode == 130
     assert one_error_line(err) == "mosaic-diag: error: interrupted"
     assert not (tmp_path / "junit.xml").exists()
+
+
+# -- round 21: PostgreSQL's messages in other languages (the catalog's translations) ---------------------------------
+@pytest.mark.parametrize(("text", "label"), [
+    # a translation's word repeated before the message, and after an opening quote a half-megabyte name (a
+    # translation's regex runs on windows around its word's first and last sights, its arguments bounded)
+    ("FEHLER:  " + "Relation »x« existiert " * (HALF_MB // 22) + "Relation »users« existiert nicht", "MISSING_TABLE"),
+    ("FEHLER:  Relation »" + "a" * HALF_MB, "UNKNOWN_ERROR"),
+    ('错误:  ' + '关系 "x 不存在 ' * (HALF_MB // 10) + '关系 "users" 不存在', "MISSING_TABLE"),
+    ("FATAL:  " + "Authentifizierung " * (HALF_MB // 18) + "Passwort-Authentifizierung für Benutzer »app« "
+     "fehlgeschlagen", "PG_AUTH_FAILED"),
+], ids=["de-repeated", "de-open-quote", "zh-repeated", "de-auth-word-repeated"])
+def test_round_21_translations_read_a_half_megabyte_line_in_one_pass(text: str, label: str) -> None:
+    from mosaic_diag.classifier.classify import Classifier
+
+    assert len(text) >= HALF_MB - 100
+    assert Classifier.default().classify_text(text).label == label

@@ -148,8 +148,10 @@ def _search(pattern: Regex, texts: tuple[str, ...] | list[str]) -> str | None:
 class Classifier:
     """Labels evidence with the taxonomy's rules; the most specific (highest priority) wins."""
 
-    def __init__(self, taxonomy: Taxonomy, on_skip: Callable[[str], None] | None = None) -> None:
+    def __init__(self, taxonomy: Taxonomy, on_skip: Callable[[str], None] | None = None, *,
+                 translations: bool = True) -> None:
         self.taxonomy = taxonomy
+        self.translations = translations  # read PostgreSQL's messages in other languages back into English (l10n)
         self.rules = taxonomy.rules  # less a user rule whose regex gave up (skipped for the rest of the run)
         self.skipped: list[str] = []  # the notes of the rules skipped
         self.on_skip = on_skip or _note
@@ -196,6 +198,20 @@ class Classifier:
     # -- the engine ---------------------------------------------------------------------
     def _classify(self, evidence: Evidence) -> Classification:
         view = _EventView(evidence)
+        found = self._first_rule(view)
+        if found is not None and view.text.isascii():
+            return self._result(found[0].label, found[0], found[1], found[2], evidence)
+        # nothing matched, or the text is not all ASCII: PostgreSQL's, libpq's and glibc's messages in another
+        # language, read back into English (l10n), may match a rule, or a more specific one
+        local = self._localized(evidence, found) if self.translations else None
+        if local is not None:
+            return local
+        if found is not None:
+            return self._result(found[0].label, found[0], found[1], found[2], evidence)
+        return self._result(UNKNOWN, None, evidence.final, (), evidence)
+
+    def _first_rule(self, view: _EventView) -> tuple[Rule, ExceptionInfo, tuple[Hit, ...]] | None:
+        """The first rule (the highest priority) that matches the event, with the exception it matched and why."""
         for rule in self.rules:
             try:
                 found = self._rule_hits(rule, view)
@@ -203,10 +219,28 @@ class Classifier:
                 self._skip(rule, exc)
                 continue
             if found is not None:
-                cand, hits = found
-                return self._result(rule.label, rule, cand, hits, evidence)
-        final = evidence.final
-        return self._result(UNKNOWN, None, final, (), evidence)
+                return rule, found[0], found[1]
+        return None
+
+    def _localized(self, evidence: Evidence, found: tuple[Rule, ExceptionInfo, tuple[Hit, ...]] | None
+                   ) -> Classification | None:
+        """The label of `evidence` read back into English when that finds a rule more specific than `found`."""
+        from mosaic_diag.classifier import l10n
+
+        english = l10n.english_evidence(evidence)
+        if english is None:
+            return None
+        translated, reading = english
+        view = _EventView(translated)
+        other = self._first_rule(view)
+        if other is None or (found is not None and other[0].priority <= found[0].priority):
+            return None
+        rule, cand, hits = other
+        # the message shown is the event's own (the exception at the same place in the chain)
+        index = view.candidates.index(cand)
+        own = _EventView(evidence).candidates[index]
+        catalog_hit = Hit("catalog", reading.describe(), "PostgreSQL's message catalogs")
+        return self._result(rule.label, rule, own, (*hits, catalog_hit), evidence)
 
     def _skip(self, rule: Rule, exc: PatternGaveUp) -> None:
         """Drop `rule` (a user rule whose regex gave up) for the rest of the run, said once."""

@@ -91,10 +91,24 @@ _LEVEL_LOGGER = LazyPattern(r"(DEBUG|INFO|WARNI(?:NG)?|ERROR|CRITI(?:CAL)?) +\[(
 # stdlib logging's default format after an asctime: "2026-… ERROR:api.storage:message" (or "…,123:ERROR:…"; a blank
 # after the logger's colon, "%(levelname)s:%(name)s: %(message)s", is no part of the message, here and in `_BASIC`)
 _ASC_BASIC = LazyPattern(rf"({_TS})[ :]\s*{_LV}:([^\s:]*): ?(.*)", re.S)
-# PostgreSQL's own log (log_line_prefix '%m [%p] '): "2024-09-27 13:40:00.833 UTC [277] FATAL:  message"
+# PostgreSQL's own log (log_line_prefix '%m [%p] '): "2024-09-27 13:40:00.833 UTC [277] FATAL:  message"; a
+# server whose lc_messages is another language's writes its word ("… [277] FEHLER:  …", "… [277] 错误:  …"), read
+# as the English one (`l10n.severity_words`, loaded at the first such line)
 _PG_SERVER = LazyPattern(rf"({_TS})(?: [A-Z]{{2,5}})? \[\d+\](?: [^\s:]+)? "
-                         r"(DEBUG\d?|LOG|INFO|NOTICE|WARNING|ERROR|FATAL|PANIC):  (.*)", re.S)
+                         r"(DEBUG\d?|LOG|INFO|NOTICE|WARNING|ERROR|FATAL|PANIC|[^\s:\[\]\d][^\s:\[\]]{1,24}):  (.*)",
+                         re.S)
+_PG_SEVERITIES = frozenset({"LOG", "INFO", "NOTICE", "WARNING", "ERROR", "FATAL", "PANIC"})
 _PG_LEVELS = {"LOG": "INFO", "NOTICE": "INFO", "PANIC": "CRITICAL"}
+
+
+def pg_severity(word: str) -> str | None:
+    """PostgreSQL's severity `word` in English (`FEHLER` -> `ERROR`), or None when it is none."""
+    if word in _PG_SEVERITIES or word.startswith("DEBUG"):
+        return word
+    from mosaic_diag.classifier.l10n import severity_words
+
+    english = severity_words().get(word)
+    return english if english in _PG_SEVERITIES or english == "DEBUG" else None
 # Home Assistant's records ("%(asctime)s %(levelname)s (%(threadName)s) [%(name)s] %(message)s"): a two-digit year
 # ("21-05-24 20:23:32 ERROR (MainThread) [asyncio] message", `%y-%m-%d`; newer ones write four digits and a fraction,
 # read by _ASC_LEVEL, the thread and logger columns by _THREAD_LOGGER)
@@ -452,9 +466,9 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
             return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(2)), logger, text, msg, True,
                         _record_kind(msg))
         m = _PG_SERVER.match(text)
-        if m:
+        level = pg_severity(m.group(2)) if m else None
+        if m and level:
             msg = m.group(3)
-            level = m.group(2)
             return Line(shape or "plain", stream, ts or m.group(1),
                         "DEBUG" if level.startswith("DEBUG") else _PG_LEVELS.get(level, level), "postgres", text, msg,
                         True)

@@ -97,6 +97,22 @@ LOGFMT_NEEDLES = (Needle(b"=err"), Needle(b'="err'), Needle(b"=crit"), Needle(b'
 PYTEST_NEEDLES = (Needle(b"_\n"), Needle(b"_\r\n"), Needle(b"FAILED ", 0))
 _PYTEST = (b"= FAILURES =", b" short test summary info ")
 _PYTEST_FIRST = (b".py::",)
+def pg_error_needles() -> tuple[Needle, ...]:
+    """PostgreSQL's error severities in the catalogs' other languages as its lines write them (`FEHLER:  `,
+    `致命错误:  `): needles of a log whose block head or tail (its first `PROBE` bytes, even in a log's first block:
+    a server's or a client's log in one language shows it early or not at all) holds one (`l10n.severity_words`,
+    generated from PostgreSQL's message catalogs, loaded once)."""
+    global _PG_ERROR_NEEDLES
+    if _PG_ERROR_NEEDLES is None:
+        from mosaic_diag.classifier.l10n import ERROR_SEVERITIES, severity_words
+
+        words = sorted({w for w, en in severity_words().items() if en in ERROR_SEVERITIES and w not in
+                        ERROR_SEVERITIES})
+        _PG_ERROR_NEEDLES = tuple(Needle(f"{w}:  ".encode()) for w in words)
+    return _PG_ERROR_NEEDLES
+
+
+_PG_ERROR_NEEDLES: tuple[Needle, ...] | None = None
 _LOGFMT_KEYS = tuple(sorted(f"{k}=".encode() for k in LOGFMT_LEVEL_KEYS))  # the keys the parser reads a level from
 PROBE = 1 << 16
 FIRST_PROBE = 1 << 20  # the head of a log's first block probed: all of a log up to 1 MB (a few ms of searches)
@@ -174,7 +190,7 @@ class _Finder:
 
     def __init__(self, block: bytes, json_lines: bool, logfmt: bool, wording: bool = False,
                  supervisord: bool = False, heroku: bool = False, five_letter: bool = False,
-                 pytest: bool = False) -> None:
+                 pytest: bool = False, pg_local: bool = False) -> None:
         self.block = block
         needles = TEXT_NEEDLES + JSON_NEEDLES if json_lines else TEXT_NEEDLES
         needles = needles + ESCAPED_JSON_NEEDLES if json_lines and block.find(_ESCAPED_JSON) >= 0 else needles
@@ -183,6 +199,7 @@ class _Finder:
         needles = needles + SUPERVISORD_NEEDLES if supervisord else needles
         needles = needles + FIVE_LETTER_NEEDLES if five_letter else needles
         needles = needles + PYTEST_NEEDLES if pytest else needles
+        needles = needles + pg_error_needles() if pg_local else needles
         self.needles = needles + HEROKU_NEEDLES if heroku else needles
         self.next = [-1] * len(self.needles)
 
@@ -332,6 +349,7 @@ class _Reader:
         five_letter = False  # five-letter levels seen ("INFO  [alembic…]"): "CRITI [" is a candidate from then on
         prefixed_json = False  # a JSON record behind a line prefix seen: JSON levels are candidates from then on
         pytest = False  # pytest's report seen: its failure sections' headers and summary lines are candidates
+        pg_local = False  # PostgreSQL's error severity in another language seen (`FEHLER:  `): candidates from then on
         first_block = True  # probed further: a log of up to 1 MB misses none of these layouts
         for block in blocks:
             json_lines = _has_json_lines(block)
@@ -347,9 +365,10 @@ class _Reader:
             five_letter = five_letter or _probe(block, _FIVE_LETTER, first_block)
             pytest = pytest or _probe(block, _PYTEST, first_block) or (
                 first_block and _probe(block, _PYTEST_FIRST, True))
+            pg_local = pg_local or _probe(block, tuple(n.text for n in pg_error_needles()))
             first_block = False
             finder = _Finder(block, json_lines or prefixed_json, logfmt, wording, supervisord, heroku, five_letter,
-                             pytest)
+                             pytest, pg_local)
             run = runlines = -1     # start of a run of lines passed over while events are open
             while pos < n:
                 opened = asm.open
