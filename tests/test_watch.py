@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,9 +94,9 @@ def test_a_multiline_message_keeps_its_header_on_every_line() -> None:
 class _Following:
     """A FollowStream of `path` read by a thread: `wait_for(text)` until it has read it; `got` all it read."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, **kw: Any) -> None:
         self.stop = threading.Event()
-        self.stream = FollowStream(path, self.stop, poll=0.01)
+        self.stream = FollowStream(path, self.stop, poll=0.01, **kw)
         self.chunks: list[bytes] = []
         self.reader = threading.Thread(
             target=lambda: [self.chunks.append(c) for c in iter(lambda: self.stream.read(4096), b"")])

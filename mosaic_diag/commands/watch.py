@@ -99,7 +99,7 @@ def _open(file: Path | None, from_start: bool, syslog: str | None, cert: Path | 
     if file is not None:
         from mosaic_diag.logs.follow import FollowStream
 
-        stream = FollowStream(file, stop, from_start=from_start)
+        stream = FollowStream(file, stop, from_start=from_start, on_note=problems.append)
         return str(file), stream, stream.close, problems
     if syslog is not None:
         import ssl
