@@ -654,6 +654,35 @@ def test_connections_silent_too_long_give_their_slots_to_a_new_sender(monkeypatc
         listener.close()
 
 
+def test_a_slowloris_trickling_a_frame_that_never_ends_gives_its_slot_to_a_new_sender(
+        monkeypatch: pytest.MonkeyPatch, sample_lines: list[bytes]) -> None:
+    """A peer that holds every slot and sends a byte now and then of a frame it never ends kept its slots for ever
+    (its bytes counted as talking): a slot is kept by whole messages, not by bytes."""
+    from mosaic_diag.logs import syslog_listener
+
+    monkeypatch.setattr(syslog_listener, "MAX_CONNECTIONS", 2)
+    now = [0.0]
+    listener = SyslogListener("127.0.0.1", 0, clock=lambda: now[0]).start()
+    held = [socket.create_connection(("127.0.0.1", listener.address[1]), timeout=10) for _ in range(2)]
+    try:
+        _wait_for(lambda: listener.connections == 2, "both connections served")
+        for sock in held:
+            sock.sendall(b"60000 <13>1 2026-12-06T10:00:00Z host app - - - ")
+        _wait_for(lambda: listener.received == 2 * 48, "both frames begun")
+        now[0] += syslog_listener.IDLE_EVICT + 1
+        for sock in held:  # (a byte each: still no whole message)
+            sock.sendall(b"x")
+        _wait_for(lambda: listener.received == 2 * 49, "a byte more of each")
+        with contextlib.suppress(OSError):  # (refused: closed at once)
+            _send(listener.address[1], sample_lines[:1])
+        _wait_for(lambda: listener.messages == 1 or listener.refused == 1, "the new sender served or refused")
+        assert (listener.messages, listener.refused, listener.evicted) == (1, 0, 1)
+    finally:
+        for sock in held:
+            sock.close()
+        listener.close()
+
+
 def test_a_line_of_digits_that_never_ends_is_cut_at_a_frame(sample_lines: list[bytes]) -> None:
     """A peer's line that starts like an octet count but never ends is held at most MAX_FRAME bytes, as any
     line is: it was buffered whole, however long, until its newline."""
