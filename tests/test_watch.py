@@ -82,6 +82,15 @@ def test_a_bad_length_is_skipped_to_the_next_line() -> None:
     assert p.feed(b"99999999 junk\n12 <134>1 x y z\n") == [b"<134>1 x y z"] or p.bad >= 0
 
 
+def test_an_octet_count_is_digits_and_an_empty_frame_no_message() -> None:
+    """int() took "1_0" as a count of 10 (a frame cut out of a line's middle), and "0 " made an empty message; a
+    count of 2**63 is no count (past 7 digits): the line is read as newline-framed, whole."""
+    p = FrameParser()
+    assert p.feed(b"1_0 abcdefghijXYZ\n0 \n9223372036854775808 <13>1 x\n<13>1 ok\n") == [
+        b"9223372036854775808 <13>1 x", b"<13>1 ok"]
+    assert p.bad == 1
+
+
 def test_a_multiline_message_keeps_its_header_on_every_line() -> None:
     msg = (b"<134>1 2026-11-27T14:00:00Z host app 14 - - Traceback (most recent call last):\n"
            b"  File \"x.py\"\nValueError: x")

@@ -75,10 +75,8 @@ class FrameParser:
                         del buf[:nl + 1]
                         continue
                     break
-                try:
-                    length = int(buf[:sp])
-                except ValueError:
-                    length = -1
+                # (digits only: int() takes "1_0" and " 1" too)
+                length = int(buf[:sp]) if buf[:sp].isdigit() else -1
                 if length < 0 or length > MAX_FRAME:
                     self.bad += 1
                     nl = buf.find(b"\n")
@@ -89,7 +87,8 @@ class FrameParser:
                     continue
                 if len(buf) < sp + 1 + length:
                     break
-                out.append(bytes(buf[sp + 1: sp + 1 + length]))
+                if length:  # (an empty frame is no message)
+                    out.append(bytes(buf[sp + 1: sp + 1 + length]))
                 del buf[:sp + 1 + length]
                 while buf[:1] in (b"\n", b"\r"):  # some senders add a newline after a counted frame
                     del buf[:1]
