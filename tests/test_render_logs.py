@@ -290,3 +290,59 @@ def test_an_entry_dated_ahead_does_not_blind_the_watch() -> None:
     starts = [parse_qs(urlsplit(p).query)["startTime"][0] for p in server.paths]
     ends = [parse_qs(urlsplit(p).query)["endTime"][0] for p in server.paths]
     assert starts[1] <= ends[1] and starts[1] == "2026-11-27T14:00:00.000Z", (starts, ends)
+
+
+class _Redirecting:
+    """A loopback API answering every request 302 (or `status`) to `target`, with an empty body; what each request
+    carried is kept."""
+
+    def __init__(self, target: str, status: int = 302) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[dict[str, str]] = []
+        requests = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:  # quiet
+                pass
+
+            def _answer(self) -> None:
+                requests.append(dict(self.headers))
+                self.send_response(status)
+                self.send_header("Location", target + self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_POST = do_PATCH = _answer  # noqa: N815 - http.server's names
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("status", [302, 307])
+def test_a_redirect_is_refused_and_never_carries_the_key_elsewhere(status: int) -> None:
+    """A 3xx of Render's API is a configuration error naming where it pointed: never followed (the key goes to
+    render.api_url only), and its empty body is no answer (the logs' page read as empty for ever, saying nothing;
+    a rollback's POST taken as done)."""
+    from mosaic_diag.platform.render_api import RenderApi, RenderTarget
+
+    elsewhere = _Redirecting("http://127.0.0.1:9")  # (never asked: it would redirect in turn)
+    api = _Redirecting(elsewhere.url.replace("127.0.0.1", "localhost"), status)
+    try:
+        logs = RenderLogs(RenderSettings(api_url=api.url, service_id="srv-mosaic", owner_id=None, api_key=KEY),
+                          T0, T0 + timedelta(minutes=1))
+        with pytest.raises(ConfigError, match=rf"answered {status}, a redirect to localhost: not followed"):
+            list(logs.entries())
+        with pytest.raises(ConfigError, match=rf"answered {status}, a redirect to localhost"):
+            RenderApi(RenderTarget(api.url, "srv-mosaic", KEY)).rollback_to_deploy("dep-1")
+    finally:
+        api.close()
+        elsewhere.close()
+    assert len(api.requests) == 2 and elsewhere.requests == []
+    assert all(KEY not in str(r) for r in elsewhere.requests)

@@ -5,7 +5,8 @@ Query: `ownerId`, `resource` (the service id), `startTime` / `endTime` (RFC 3339
 bool, "nextStartTime": ..., "nextEndTime": ...}`; while `hasMore`, the next page asks for the
 window `[nextStartTime, nextEndTime]`. A 429 is answered by waiting (`retry-after`, capped), a 5xx
 or a connection failure is retried with backoff (tenacity), then reported as unreachable (exit
-3); a 401/403 is a one-line configuration error (exit 2). The key is never printed.
+3); a 401/403 is a one-line configuration error (exit 2), and so is a 3xx (never followed: the key goes to
+the configured API only). The key is never printed.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from mosaic_diag.errors import ConfigError, UnreachableError
 from mosaic_diag.platform.redact import redact_text
-from mosaic_diag.platform.render_settings import RenderSettings
+from mosaic_diag.platform.render_settings import RenderSettings, refuse_redirect
 
 PAGE_LIMIT = 100
 PAGE_BYTES = 16 << 20  # bytes of one answer read at most (a page of 100 entries is far less)
@@ -77,6 +78,7 @@ class RenderLogs:
                     raise _Retry("Render API rate limit (429)", _retry_after(resp.headers))
                 if resp.status_code >= 500:
                     raise _Retry(f"Render API GET /v1/logs answered {resp.status_code}")
+                refuse_redirect(resp, "Render API GET /v1/logs")
                 body = read_limited(resp, PAGE_BYTES)  # an answer is not trusted to end, nor to be shallow
         except httpx.HTTPError as exc:
             raise _Retry(f"Render API {self.settings.api_url} unreachable: "
