@@ -346,3 +346,86 @@ def test_a_redirect_is_refused_and_never_carries_the_key_elsewhere(status: int) 
         elsewhere.close()
     assert len(api.requests) == 2 and elsewhere.requests == []
     assert all(KEY not in str(r) for r in elsewhere.requests)
+
+
+class _Slow:
+    """A loopback API that answers a 429 with a long retry-after (`mode` "429") or drips its answer a byte at a
+    time (`mode` "drip"); `asked` is set at the first request."""
+
+    def __init__(self, mode: str) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.asked = threading.Event()
+        self.done = threading.Event()
+        asked, done = self.asked, self.done
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:  # quiet
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                asked.set()
+                if mode == "429":
+                    self.send_response(429)
+                    self.send_header("Retry-After", "3600")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = json.dumps({"logs": [], "hasMore": False, "pad": "x" * 5000}).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                with contextlib.suppress(OSError):
+                    for i in range(len(body)):
+                        if done.wait(0.05):
+                            return
+                        self.wfile.write(body[i:i + 1])
+                        self.wfile.flush()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.done.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("mode", ["429", "drip"])
+def test_a_watch_polling_a_slow_api_stops_when_told(mode: str) -> None:
+    """Ctrl-C / SIGTERM set the watch's stop: a 429's wait (up to a minute, five times) and an answer dripped a
+    byte at a time (for as long as the server liked) went on regardless; both end at once now."""
+    import threading
+
+    from mosaic_diag.platform.render_logs import poll_entries
+
+    server = _Slow(mode)
+    stop = threading.Event()
+    got: list[object] = []
+    problems: list[str] = []
+    polls = poll_entries(RenderSettings(api_url=server.url, service_id="srv-mosaic", owner_id=None, api_key=KEY),
+                         T0, stop, interval=0, clock=lambda: T0 + timedelta(minutes=1), on_problem=problems.append)
+    poller = threading.Thread(target=lambda: got.extend(polls), daemon=True)
+    try:
+        poller.start()
+        assert server.asked.wait(60)
+        stop.set()
+        poller.join(timeout=30)  # (a bound on a hang, not a speed: it ends within one chunk or wait)
+        assert not poller.is_alive()
+    finally:
+        server.close()
+    assert got == [] and problems == []
+
+
+def test_an_answer_dripped_past_its_time_is_retried_then_unreachable() -> None:
+    server = _Slow("drip")
+    try:
+        logs = RenderLogs(RenderSettings(api_url=server.url, service_id="srv-mosaic", owner_id=None, api_key=KEY),
+                          T0, T0 + timedelta(minutes=1), attempts=2, sleep=lambda _s: None, page_seconds=0.2)
+        with pytest.raises(UnreachableError, match=r"took more than 0.2s to answer \(gave up after 2 attempts\)"):
+            list(logs.entries())
+    finally:
+        server.close()
