@@ -324,6 +324,40 @@ def test_watch_follows_a_file_and_stops_on_sigterm(tmp_path: Path) -> None:
     assert code == 0 and "Traceback" not in err
 
 
+@pytest.mark.parametrize("source", ["fifo", "/dev/stdin"])
+def test_watch_reads_a_fifo_or_a_pipe_until_its_writer_closes_it(tmp_path: Path, source: str) -> None:
+    """`tail -F app.log | mosaic-diag watch --file /dev/stdin`, or a FIFO: read as it comes (it was "Illegal
+    seek", exit 2), and the end of its writer is the end of the watch (summary, exit 0). A FIFO with no writer yet
+    is waited on, and SIGTERM still stops it then."""
+    line = "ERROR:api.storage:Database operation failed: connection already closed\n"
+    if source == "fifo":
+        fifo = tmp_path / "app.fifo"
+        os.mkfifo(fifo)
+        w = Watch(["--file", str(fifo), "--no-playbooks", "--flush-after", "0.2"], tmp_path)
+        w.next_where(lambda i: i["type"] == "status", "status")  # (no writer yet: waited on)
+        with open(fifo, "w") as fh:
+            fh.write(line)
+            fh.flush()
+            w.next_where(lambda i: i["type"] == "event", "event")
+    else:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_DIAG_")}
+        proc = subprocess.run([sys.executable, "-m", "mosaic_diag", "watch", "--format", "json", "--file",
+                               "/dev/stdin", "--no-playbooks", "--flush-after", "0.2"], input=line, cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=120)
+        items = [json.loads(x) for x in proc.stdout.splitlines()]
+        assert proc.returncode == 0, proc.stderr
+        assert [i["type"] for i in items] == ["status", "event", "alert", "summary"]
+        assert items[1]["label"] == "PG_CONNECTION_FAILED" and items[3]["lines"] == 1
+        return
+    proc_end = w.next_where(lambda i: i["type"] == "summary", "the summary once the writer closed it")
+    code, err = w.stop()
+    assert code == 0 and proc_end["lines"] == 1, err
+    idle = Watch(["--file", str(fifo), "--no-playbooks"], tmp_path)  # no writer at all: SIGTERM ends it
+    idle.next_where(lambda i: i["type"] == "status", "status")
+    code, err = idle.stop()
+    assert code == 0 and idle.seen[-1]["type"] == "summary", err
+
+
 @pytest.mark.parametrize(("args", "says"), [
     ([], "exactly one source"),
     (["--file", "a.log", "--syslog", "127.0.0.1:1"], "exactly one source"),

@@ -97,9 +97,9 @@ def _open(file: Path | None, from_start: bool, syslog: str | None, cert: Path | 
 
     problems: list[str] = []
     if file is not None:
-        from mosaic_diag.logs.follow import FollowStream
+        from mosaic_diag.logs.follow import follow_path
 
-        stream = FollowStream(file, stop, from_start=from_start, on_note=problems.append)
+        stream = follow_path(file, stop, from_start=from_start, on_note=problems.append)
         return str(file), stream, stream.close, problems
     if syslog is not None:
         import ssl

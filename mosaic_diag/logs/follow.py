@@ -352,6 +352,61 @@ class FollowStream:
             self._copy = None
 
 
+class PipeStream:
+    """A pipe, a FIFO or a terminal (`/dev/stdin`, `mkfifo`) as a live stream: read as its bytes come, until its
+    writer closes it (b"": the stream ends). It has no start to read again and no rotation. A FIFO with no writer
+    yet is waited on (opened without blocking, so that Ctrl-C / SIGTERM still stop the watch)."""
+
+    def __init__(self, path: Path, stop: threading.Event, *, poll: float = 0.25) -> None:
+        self.path = path
+        self.stop = stop
+        self.poll = poll
+        self.rotations = 0
+        try:
+            self._fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        except FileNotFoundError:
+            raise no_such(path) from None
+        except OSError as exc:
+            raise UsageError(f"cannot follow: {exc.strerror or exc}", path=str(path)) from None
+
+    def read_some(self, size: int = -1, timeout: float | None = None) -> bytes | None:
+        import select
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.stop.is_set():
+            wait = self.poll if deadline is None else max(0.0, min(self.poll, deadline - time.monotonic()))
+            if select.select([self._fd], [], [], wait)[0]:
+                try:
+                    return os.read(self._fd, size if size > 0 else 1 << 20)  # (b"": its writer closed it)
+                except BlockingIOError:
+                    continue
+                except OSError:  # a terminal that went away: the end of its input
+                    return b""
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+        return b""
+
+    def read(self, size: int = -1) -> bytes:
+        return self.read_some(size) or b""
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+def follow_path(path: Path, stop: threading.Event, **kw: Any) -> FollowStream | PipeStream:
+    """The live stream of `path`: a FollowStream for a file, a PipeStream for a pipe, a FIFO or a terminal (which
+    cannot be read again nor rotated: `from_start` and rotation do not apply)."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = 0  # (FollowStream says why)
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode):
+        return PipeStream(path, stop, **({"poll": kw["poll"]} if "poll" in kw else {}))
+    return FollowStream(path, stop, **kw)
+
+
 def _open_copy(name: str) -> Any:
     """A rotated copy opened for reading (decompressed when its suffix says so); None when it cannot be."""
     import importlib
