@@ -272,6 +272,27 @@ def test_copytruncate_says_how_many_bytes_it_lost(tmp_path: Path, copy: str | No
         assert len(notes) == 1 and "22 bytes" in notes[0] and str(log) in notes[0], notes
 
 
+def test_a_file_deleted_while_followed_is_said_once_and_read_on_until_a_new_one_comes(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("")
+    notes: list[str] = []
+    stream = FollowStream(log, threading.Event(), poll=0.01, on_note=notes.append)
+    app = App(log)
+    try:
+        log.unlink()
+        app.write("still written\n")
+        assert _read_all(stream) == b"still written\n"
+        assert _read_all(stream) == b""
+        assert notes == [f"{log} was deleted: what is still written to it is read (by its open descriptor) until a "
+                         "new file takes its name"]
+        log.write_text("new file\n")
+        assert _read_all(stream) == b"new file\n"
+    finally:
+        app.close()
+        stream.close()
+    assert len(notes) == 1
+
+
 def _read_all(stream: FollowStream) -> bytes:
     """What the stream has now (read until it has nothing within a short wait: the file is written already)."""
     out = b""

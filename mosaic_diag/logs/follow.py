@@ -176,7 +176,8 @@ class FollowStream:
         self._cur = _Tail(fh, end=not from_start, now=clock())
         self._next: Any = None  # the new file at `path` after a rename, until it has bytes (the old one read first)
         self._old: list[_Tail] = []  # renamed files read on until quiet for `grace`
-        self._copy: Any = None  # (file, decoder) of the rotated copy read before the file cut (copytruncate)
+        self._copy: Any = None  # (file, decoder, offset, size seen) of the rotated copy read first (copytruncate)
+        self._gone = False  # the file followed was deleted (said once)
 
     @property
     def draining(self) -> int:
@@ -191,8 +192,12 @@ class FollowStream:
         """After a rename: open the new file at `path` (when there is one and it is another file) as `_next`."""
         try:
             st = os.stat(self.path)
-        except FileNotFoundError:
-            return  # between a rename and the new file: keep reading the old one
+        except FileNotFoundError:  # between a rename and the new file: keep reading the old one
+            if not self._gone and os.fstat(self._cur.fh.fileno()).st_nlink == 0:
+                self._gone = True  # (deleted, not renamed: said once, the watch would otherwise read it silently)
+                self.on_note(f"{self.path} was deleted: what is still written to it is read (by its open "
+                             "descriptor) until a new file takes its name")
+            return
         if st.st_ino == self._cur.ino or any(t.ino == st.st_ino for t in self._old) or \
                 (self._next is not None and os.fstat(self._next.fileno()).st_ino == st.st_ino):
             return
@@ -211,6 +216,7 @@ class FollowStream:
         self._next = None
         self._old.append(old)
         old.active = self.clock()
+        self._gone = False
         self.rotations += 1
 
     def _cut_over(self) -> None:
