@@ -310,6 +310,45 @@ def test_watch_execute_acts_once_per_cooldown_over_tls(tmp_path: Path, sample_li
     assert acted[0]["executed"] and acted[0]["executed"][0]["action"] == "open_incident"
 
 
+def test_a_second_sigterm_interrupts_an_action_and_the_audit_says_so(tmp_path: Path) -> None:
+    """The first SIGTERM lets a running action end (the watch stops after it); a webhook that never answers held
+    the watch through every retry whatever was sent. A second one interrupts it: one line, exit 130, the action
+    audited 'interrupted' after its intent, the state saved (acted on: not again on a restart)."""
+    hung = socket.create_server(("127.0.0.1", 0))  # accepts (the kernel's backlog) and never answers
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.mosaic-diag.playbooks]\nwebhook_url = "http://127.0.0.1:{hung.getsockname()[1]}/hook"\n')
+    pb = tmp_path / "pb"
+    pb.mkdir()
+    (pb / "conn.yml").write_text(
+        "- id: pg-conn\n  match:\n    label: PG_CONNECTION_FAILED\n  severity: high\n  remediate:\n"
+        "    - action: alert_ops\n      when: always\n      message: database down\n")
+    log = tmp_path / "app.log"
+    log.write_text("")
+    w = Watch(["--file", str(log), "--execute", "--playbooks", str(pb), "--flush-after", "0.2"], tmp_path)
+    try:
+        w.next_where(lambda i: i["type"] == "status", "status")
+        with open(log, "a") as fh:
+            fh.write("ERROR:api.storage:Database operation failed: connection already closed\n")
+        w.next_where(lambda i: i["type"] == "event", "event")
+        audit = tmp_path / ".mosaic-diag" / "audit.log"
+        _wait_for(lambda: audit.exists() and '"outcome": "intent"' in audit.read_text(), "the action's intent")
+        for _ in range(300):  # (two signals sent at once are one to the kernel: sent until the watch ends)
+            w.proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                w.proc.wait(timeout=0.2)
+                break
+        code, err = w.stop()
+    finally:
+        hung.close()
+    assert code == 130, err
+    assert err.splitlines() == ["mosaic-diag: error: interrupted twice: the watch stopped at once (an action that "
+                                "was running is audited 'interrupted'; the watch state is saved)"]
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [(r["action"], r["outcome"]) for r in records] == [("alert_ops", "intent"), ("alert_ops", "interrupted")]
+    state = json.loads((tmp_path / ".mosaic-diag" / "watch-state.json").read_text())
+    assert [key.split("|")[0] for key in state["acted"]] == ["pg-conn"]
+
+
 def test_watch_follows_a_file_and_stops_on_sigterm(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     log.write_text("INFO:     Started server process [1]\n")

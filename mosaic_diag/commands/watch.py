@@ -63,8 +63,15 @@ def watch(
     stop = threading.Event()
     source_name, stream, closer, problems = _open(file, from_start, syslog, tls_cert, tls_key, render,
                                                   render_service, interval, cfg, stop)
+    def on_signal(*_: object) -> None:
+        """The first Ctrl-C / SIGTERM stops the watch once what it does is done (an action runs to its end); a
+        second one interrupts that too (the action audited 'interrupted', exit 130)."""
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, on_signal)
     watcher = Watcher(classifier, state, options=options, watch=WatchOptions(cool, execute), planner=planner,
                       executor=executor)
     live = fmt is OutputFormat.table and sys.stdout.isatty()
@@ -78,6 +85,11 @@ def watch(
                     emit.status({"type": "problem", "message": problems.pop(0)})
                 if item is not None:  # (None: a pass over the stream ended)
                     emit.item(item)
+    except KeyboardInterrupt:
+        from mosaic_diag.errors import Interrupted
+
+        raise Interrupted("interrupted twice: the watch stopped at once (an action that was running is audited "
+                          "'interrupted'; the watch state is saved)") from None
     finally:
         state.flush()
         state.close()
