@@ -582,7 +582,7 @@ def test_acting_is_timed_by_the_watchs_clock_not_the_logs(tmp_path: Path) -> Non
         m, n = (at - LOG_T0).total_seconds() / 60, next(lines)
         return [start(n, m), error(n + 5, m + 1), start(n + 30, m + 2), error(n + 35, m + 3), start(n + 60, m + 4)]
 
-    now = [LOG_T0]
+    now = [LOG_T0 + timedelta(hours=6)]  # (the log's lines are read after they were written)
     calls: list[str] = []
     state = WatchState.open(tmp_path / "state.json")
     try:
@@ -604,6 +604,33 @@ def test_acting_is_timed_by_the_watchs_clock_not_the_logs(tmp_path: Path) -> Non
         assert calls.count("RENDER_RESTART_LOOP") == 3  # the line dated 9000 silenced nothing
     finally:
         state.close()
+
+
+def test_a_line_dated_ahead_of_the_watchs_clock_does_not_blind_the_rates(tmp_path: Path) -> None:
+    """One line of a label dated 9000 made every later one of it "late" (its window before the label's), so a burst
+    of it was never an anomaly, and the rate counters were pruned back to 30 minutes before year 9000. A time ahead
+    of the watch's clock (past a few minutes' skew) is none this log had yet: the line counts at its arrival."""
+    from mosaic_diag.classifier import Classifier
+    from mosaic_diag.watch import Watcher
+    from tests.test_triage_core import T0 as LOG_T0
+    from tests.test_triage_core import error
+
+    now = [LOG_T0]
+    state = WatchState.open(tmp_path / "state.json")
+    try:
+        watcher = Watcher(Classifier.default(), state, clock=lambda: now[0])
+        forged = error(1, 0)
+        forged = type(forged)(**{**forged.__dict__, "timestamp": datetime(9000, 1, 1, tzinfo=UTC)})
+        items = list(watcher.feed([forged]))  # (arrives at the watch's LOG_T0)
+        for m in range(0, 30, 5):  # one a window: the baseline, each read as it is written
+            now[0] = LOG_T0 + timedelta(minutes=m)
+            items += watcher.feed([error(100 + 50 * m, m)])
+        now[0] = LOG_T0 + timedelta(minutes=32)
+        items += watcher.feed([error(1000 + 50 * i, 30 + i / 10) for i in range(20)])
+    finally:
+        state.close()
+    assert [i.kind for i in items if hasattr(i, "kind") and i.kind == "anomaly"] == ["anomaly"]
+    assert watcher.run.rates.last is not None and watcher.run.rates.last < 60 * 24 * 366 * 100
 
 
 def test_a_restart_loop_alert_says_how_many_times_the_process_started(tmp_path: Path) -> None:
