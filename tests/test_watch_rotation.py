@@ -218,6 +218,43 @@ def test_rename_and_create_with_several_writers_reads_the_renamed_file_until_it_
     assert follow.stream.rotations == 1
 
 
+@pytest.mark.parametrize("past_the_bound", [False, True])
+def test_a_line_left_half_written_in_the_renamed_file_goes_on_first_within_a_bound(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, past_the_bound: bool) -> None:
+    """A worker's line half written (and read) in the old file when another's first line comes to the new one: the
+    new line waits for the old one's end, not cutting it. What waits is bounded (HOLD_CAP): past it, it is handed
+    on (the half line then goes on after it)."""
+    from mosaic_diag.logs import follow as follow_module
+
+    monkeypatch.setattr(follow_module, "HOLD_CAP", 64)
+    log = tmp_path / "app.log"
+    log.write_text("")
+    stream = FollowStream(log, threading.Event(), poll=0.01, clock=_Clock())
+    a, b = App(log), App(log)
+    try:
+        b.write("b half ")
+        assert _read_all(stream) == b"b half "
+        log.rename(tmp_path / "app.log.1")
+        log.touch()
+        a.reopen()
+        a.write("a1 new\n")
+        assert _read_all(stream) == b""  # (waits for b's line)
+        assert stream.held() == len("a1 new\n")
+        if past_the_bound:
+            a.write("y" * 100 + "\n")
+            assert _read_all(stream) == b"a1 new\n" + b"y" * 100 + b"\n"
+            b.write("line\n")
+            assert _read_all(stream) == b"line\n"
+        else:
+            b.write("line\n")
+            assert _read_all(stream) == b"line\na1 new\n"
+        assert stream.held() == 0
+    finally:
+        a.close()
+        b.close()
+        stream.close()
+
+
 def test_copytruncate_reads_from_the_rotated_copy_what_was_not_read_before_the_cut(tmp_path: Path) -> None:
     """Lines written before logrotate's copy but not read yet are in the copy (app.log.1): read from there, once,
     before the file cut; nothing is said to be lost."""

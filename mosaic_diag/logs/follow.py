@@ -288,13 +288,16 @@ class FollowStream:
             data = tail.read(size)
             if data:
                 tail.active = now
-            blocked = any(t.open_line for t in (self._cur, *self._old) if t is not tail)
-            out += tail.lines(data, hold=several or blocked) if not blocked else b""
-            if blocked:
+            blocked = any(t.open_line for t in (self._cur, *self._old) if t is not tail) and \
+                len(tail.held) + len(data) <= HOLD_CAP  # (a line left unfinished holds the others' at most this)
+            if blocked:  # another file's line goes on first
                 tail.held += data
-            if (not data and now - tail.active >= self.grace or len(self._old) > MAX_DRAINING) and not blocked:
+                continue
+            out += tail.lines(data, hold=several)
+            if not data and now - tail.active >= self.grace or len(self._old) > MAX_DRAINING:
+                unfinished = tail.open_line
                 rest = tail.lines(b"", hold=False)
-                out += rest + (b"\n" if rest and not rest.endswith(b"\n") or (not rest and tail.open_line) else b"")
+                out += rest + (b"\n" if (rest and not rest.endswith(b"\n")) or (not rest and unfinished) else b"")
                 tail.close()
                 self._old.remove(tail)
         return out
