@@ -194,3 +194,23 @@ def test_live_schema_unreachable_is_exit_3(repo, refused_port):
 
     with pytest.raises(UnreachableError, match=r"postgresql://mosaic:\*\*\*@127.0.0.1"):
         gen(repo, "HEAD", database_url=f"postgresql://mosaic:pw@127.0.0.1:{refused_port}/mosaic")
+
+
+def test_out_to_a_fifo_or_device_writes_to_it_not_over_it(tmp_path):
+    """`manifest generate --out /dev/stdout` (or `/dev/null`) replaced the device with a regular file (atomically:
+    a temporary file renamed over it; as root, /dev/null itself): a path that is no regular file is written to."""
+    import os
+    import stat
+    import threading
+
+    from mosaic_diag.platform.atomic import write_atomic
+
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    write_atomic(fifo, '{"a": 1}\n')
+    reader.join(timeout=60)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert got == [b'{"a": 1}\n']
