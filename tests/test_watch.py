@@ -349,6 +349,30 @@ def test_a_second_sigterm_interrupts_an_action_and_the_audit_says_so(tmp_path: P
     assert [key.split("|")[0] for key in state["acted"]] == ["pg-conn"]
 
 
+def _catches_sigterm(pid: int) -> bool:
+    """Whether process `pid` has a handler for SIGTERM (Linux: /proc's SigCgt mask)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+    return False
+
+
+def test_sigterm_while_the_watch_starts_is_one_line_exit_130(tmp_path: Path) -> None:
+    """A SIGTERM before the watch ran (loading its rules, here a FIFO no one writes) killed it without a word
+    (-15); it is an interruption like Ctrl-C: one line, exit 130, nothing read or acted on."""
+    rules = tmp_path / "rules.fifo"
+    os.mkfifo(rules)
+    log = tmp_path / "app.log"
+    log.write_text("")
+    w = Watch(["--file", str(log), "--rules", str(rules), "--no-playbooks"], tmp_path)
+    _wait_for(lambda: w.proc.poll() is not None or _catches_sigterm(w.proc.pid), "the SIGTERM handler set")
+    w.proc.send_signal(signal.SIGTERM)
+    code, err = w.stop()
+    assert (code, err.splitlines()) == (130, ["mosaic-diag: error: interrupted while the watch started: nothing "
+                                              "was read or acted on"])
+    assert w.seen == []
+
+
 def test_watch_follows_a_file_and_stops_on_sigterm(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     log.write_text("INFO:     Started server process [1]\n")
@@ -389,6 +413,7 @@ def test_watch_reads_a_fifo_or_a_pipe_until_its_writer_closes_it(tmp_path: Path,
         assert items[1]["label"] == "PG_CONNECTION_FAILED" and items[3]["lines"] == 1
         return
     proc_end = w.next_where(lambda i: i["type"] == "summary", "the summary once the writer closed it")
+    w.proc.wait(timeout=60)  # (it ends by itself: no signal sent)
     code, err = w.stop()
     assert code == 0 and proc_end["lines"] == 1, err
     idle = Watch(["--file", str(fifo), "--no-playbooks"], tmp_path)  # no writer at all: SIGTERM ends it
