@@ -206,7 +206,8 @@ class SyslogListener:
                     continue
                 if not data:
                     break
-                self.received += len(data)
+                with self._active_lock:  # (threads at once: a bare += may lose a count)
+                    self.received += len(data)
                 messages = parser.feed(data)
                 if messages and entry[1] != float("inf"):  # (bytes of a frame that never ends keep no slot)
                     entry[1] = self.clock()
