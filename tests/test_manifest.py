@@ -137,6 +137,29 @@ def test_manifest_file_round_trip_and_bad_file(repo, tmp_path):
         load_manifest(tmp_path / "missing.json")
 
 
+@pytest.mark.parametrize(("edit", "says"), [
+    (lambda d: d["git"].update(commit="main~1"), "git.commit 'main~1' is not a full commit id"),
+    (lambda d: d["git"].update(commit="not hex" + "0" * 33), "is not a full commit id"),
+    (lambda d: d["git"].update(commit="\x1b]8;;http://evil\x07"), r"'\\x1b\]8;;http://evil\\x07' is not a full"),
+    (lambda d: d.update(dependencies="requirements.txt"), "dependencies is not an object of path: hash"),
+    (lambda d: d.update(prompts={"../../etc/passwd": "0" * 64}), "'../../etc/passwd' is not a path inside the rep"),
+    (lambda d: d.update(prompts={"/etc/passwd": "0" * 64}), "is not a path inside the repository"),
+    (lambda d: d["golden"].update(files={"cases.yml": "xyz"}), "golden.files: the hash of 'cases.yml' is not a sha"),
+    (lambda d: d.update(git=["x"]), "git is not an object"),
+    (lambda d: d.update(schema="x"), "schema is not an object"),
+])
+def test_a_hand_edited_manifest_is_one_error(repo, tmp_path, edit, says):
+    """A manifest file is read back as `generate` writes it: a commit that is a ref (`main~1` would be recorded and
+    rolled back to as whatever it names then), not hex, or terminal controls; a path with `..` or absolute; a hash
+    that is none; a section of the wrong type (a ValueError traceback for a string) are a one-line error."""
+    data = json.loads(gen(repo, "HEAD").to_json())
+    edit(data)
+    p = tmp_path / "m.json"
+    p.write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match=says):
+        load_manifest(p)
+
+
 def test_not_a_repository(tmp_path):
     with pytest.raises(UsageError, match="not a git repository"):
         generate_manifest(tmp_path, python_version=PY)
@@ -171,3 +194,23 @@ def test_live_schema_unreachable_is_exit_3(repo, refused_port):
 
     with pytest.raises(UnreachableError, match=r"postgresql://mosaic:\*\*\*@127.0.0.1"):
         gen(repo, "HEAD", database_url=f"postgresql://mosaic:pw@127.0.0.1:{refused_port}/mosaic")
+
+
+def test_out_to_a_fifo_or_device_writes_to_it_not_over_it(tmp_path):
+    """`manifest generate --out /dev/stdout` (or `/dev/null`) replaced the device with a regular file (atomically:
+    a temporary file renamed over it; as root, /dev/null itself): a path that is no regular file is written to."""
+    import os
+    import stat
+    import threading
+
+    from mosaic_diag.platform.atomic import write_atomic
+
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    write_atomic(fifo, '{"a": 1}\n')
+    reader.join(timeout=60)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert got == [b'{"a": 1}\n']

@@ -290,3 +290,142 @@ def test_an_entry_dated_ahead_does_not_blind_the_watch() -> None:
     starts = [parse_qs(urlsplit(p).query)["startTime"][0] for p in server.paths]
     ends = [parse_qs(urlsplit(p).query)["endTime"][0] for p in server.paths]
     assert starts[1] <= ends[1] and starts[1] == "2026-11-27T14:00:00.000Z", (starts, ends)
+
+
+class _Redirecting:
+    """A loopback API answering every request 302 (or `status`) to `target`, with an empty body; what each request
+    carried is kept."""
+
+    def __init__(self, target: str, status: int = 302) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[dict[str, str]] = []
+        requests = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:  # quiet
+                pass
+
+            def _answer(self) -> None:
+                requests.append(dict(self.headers))
+                self.send_response(status)
+                self.send_header("Location", target + self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_POST = do_PATCH = _answer  # noqa: N815 - http.server's names
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("status", [302, 307])
+def test_a_redirect_is_refused_and_never_carries_the_key_elsewhere(status: int) -> None:
+    """A 3xx of Render's API is a configuration error naming where it pointed: never followed (the key goes to
+    render.api_url only), and its empty body is no answer (the logs' page read as empty for ever, saying nothing;
+    a rollback's POST taken as done)."""
+    from mosaic_diag.platform.render_api import RenderApi, RenderTarget
+
+    elsewhere = _Redirecting("http://127.0.0.1:9")  # (never asked: it would redirect in turn)
+    api = _Redirecting(elsewhere.url.replace("127.0.0.1", "localhost"), status)
+    try:
+        logs = RenderLogs(RenderSettings(api_url=api.url, service_id="srv-mosaic", owner_id=None, api_key=KEY),
+                          T0, T0 + timedelta(minutes=1))
+        with pytest.raises(ConfigError, match=rf"answered {status}, a redirect to localhost: not followed"):
+            list(logs.entries())
+        with pytest.raises(ConfigError, match=rf"answered {status}, a redirect to localhost"):
+            RenderApi(RenderTarget(api.url, "srv-mosaic", KEY)).rollback_to_deploy("dep-1")
+    finally:
+        api.close()
+        elsewhere.close()
+    assert len(api.requests) == 2 and elsewhere.requests == []
+    assert all(KEY not in str(r) for r in elsewhere.requests)
+
+
+class _Slow:
+    """A loopback API that answers a 429 with a long retry-after (`mode` "429") or drips its answer a byte at a
+    time (`mode` "drip"); `asked` is set at the first request."""
+
+    def __init__(self, mode: str) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.asked = threading.Event()
+        self.done = threading.Event()
+        asked, done = self.asked, self.done
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:  # quiet
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                asked.set()
+                if mode == "429":
+                    self.send_response(429)
+                    self.send_header("Retry-After", "3600")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = json.dumps({"logs": [], "hasMore": False, "pad": "x" * 5000}).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                with contextlib.suppress(OSError):
+                    for i in range(len(body)):
+                        if done.wait(0.05):
+                            return
+                        self.wfile.write(body[i:i + 1])
+                        self.wfile.flush()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.done.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("mode", ["429", "drip"])
+def test_a_watch_polling_a_slow_api_stops_when_told(mode: str) -> None:
+    """Ctrl-C / SIGTERM set the watch's stop: a 429's wait (up to a minute, five times) and an answer dripped a
+    byte at a time (for as long as the server liked) went on regardless; both end at once now."""
+    import threading
+
+    from mosaic_diag.platform.render_logs import poll_entries
+
+    server = _Slow(mode)
+    stop = threading.Event()
+    got: list[object] = []
+    problems: list[str] = []
+    polls = poll_entries(RenderSettings(api_url=server.url, service_id="srv-mosaic", owner_id=None, api_key=KEY),
+                         T0, stop, interval=0, clock=lambda: T0 + timedelta(minutes=1), on_problem=problems.append)
+    poller = threading.Thread(target=lambda: got.extend(polls), daemon=True)
+    try:
+        poller.start()
+        assert server.asked.wait(60)
+        stop.set()
+        poller.join(timeout=30)  # (a bound on a hang, not a speed: it ends within one chunk or wait)
+        assert not poller.is_alive()
+    finally:
+        server.close()
+    assert got == [] and problems == []
+
+
+def test_an_answer_dripped_past_its_time_is_retried_then_unreachable() -> None:
+    server = _Slow("drip")
+    try:
+        logs = RenderLogs(RenderSettings(api_url=server.url, service_id="srv-mosaic", owner_id=None, api_key=KEY),
+                          T0, T0 + timedelta(minutes=1), attempts=2, sleep=lambda _s: None, page_seconds=0.2)
+        with pytest.raises(UnreachableError, match=r"took more than 0.2s to answer \(gave up after 2 attempts\)"):
+            list(logs.entries())
+    finally:
+        server.close()

@@ -178,6 +178,22 @@ def test_previous_uses_the_recorded_history(repo, tmp_path):
     assert repo.tree_of(result.remote_sha) == repo.tree_of(c["c4"])
 
 
+def test_previous_refuses_a_record_whose_commit_is_a_ref(repo, tmp_path):
+    """A store's row is text (PostgreSQL's is anyone's with the database's password): a commit `HEAD~1` was
+    resolved by git to whatever it named at rollback time and rolled back to."""
+    from mosaic_diag.manifest.store import DeployRecord
+
+    class Rows:  # the rows a PostgresDeployStore would read
+        description = "postgresql table deploys"
+
+        def history(self, limit=None):
+            return [DeployRecord(2, "2026-12-06T10:00:00+00:00", "HEAD~1", "main", "deployed", None, {})]
+
+    plan = plan_rollback(repo.work, previous=True, store=Rows())
+    assert [r.code for r in plan.refusals] == ["bad_record"] and plan.target_sha is None
+    assert "deploy #2 in postgresql table deploys records 'HEAD~1', not a full commit id" in plan.refusals[0].message
+
+
 def test_unreachable_remote(repo):
     git(repo.work, "remote", "set-url", "origin", str(repo.remote.parent / "gone.git"))
     with pytest.raises(UnreachableError, match="git remote 'origin' unreachable"):

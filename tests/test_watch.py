@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,6 +82,15 @@ def test_a_bad_length_is_skipped_to_the_next_line() -> None:
     assert p.feed(b"99999999 junk\n12 <134>1 x y z\n") == [b"<134>1 x y z"] or p.bad >= 0
 
 
+def test_an_octet_count_is_digits_and_an_empty_frame_no_message() -> None:
+    """int() took "1_0" as a count of 10 (a frame cut out of a line's middle), and "0 " made an empty message; a
+    count of 2**63 is no count (past 7 digits): the line is read as newline-framed, whole."""
+    p = FrameParser()
+    assert p.feed(b"1_0 abcdefghijXYZ\n0 \n9223372036854775808 <13>1 x\n<13>1 ok\n") == [
+        b"9223372036854775808 <13>1 x", b"<13>1 ok"]
+    assert p.bad == 1
+
+
 def test_a_multiline_message_keeps_its_header_on_every_line() -> None:
     msg = (b"<134>1 2026-11-27T14:00:00Z host app 14 - - Traceback (most recent call last):\n"
            b"  File \"x.py\"\nValueError: x")
@@ -93,9 +103,9 @@ def test_a_multiline_message_keeps_its_header_on_every_line() -> None:
 class _Following:
     """A FollowStream of `path` read by a thread: `wait_for(text)` until it has read it; `got` all it read."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, **kw: Any) -> None:
         self.stop = threading.Event()
-        self.stream = FollowStream(path, self.stop, poll=0.01)
+        self.stream = FollowStream(path, self.stop, poll=0.01, **kw)
         self.chunks: list[bytes] = []
         self.reader = threading.Thread(
             target=lambda: [self.chunks.append(c) for c in iter(lambda: self.stream.read(4096), b"")])
@@ -300,6 +310,69 @@ def test_watch_execute_acts_once_per_cooldown_over_tls(tmp_path: Path, sample_li
     assert acted[0]["executed"] and acted[0]["executed"][0]["action"] == "open_incident"
 
 
+def test_a_second_sigterm_interrupts_an_action_and_the_audit_says_so(tmp_path: Path) -> None:
+    """The first SIGTERM lets a running action end (the watch stops after it); a webhook that never answers held
+    the watch through every retry whatever was sent. A second one interrupts it: one line, exit 130, the action
+    audited 'interrupted' after its intent, the state saved (acted on: not again on a restart)."""
+    hung = socket.create_server(("127.0.0.1", 0))  # accepts (the kernel's backlog) and never answers
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.mosaic-diag.playbooks]\nwebhook_url = "http://127.0.0.1:{hung.getsockname()[1]}/hook"\n')
+    pb = tmp_path / "pb"
+    pb.mkdir()
+    (pb / "conn.yml").write_text(
+        "- id: pg-conn\n  match:\n    label: PG_CONNECTION_FAILED\n  severity: high\n  remediate:\n"
+        "    - action: alert_ops\n      when: always\n      message: database down\n")
+    log = tmp_path / "app.log"
+    log.write_text("")
+    w = Watch(["--file", str(log), "--execute", "--playbooks", str(pb), "--flush-after", "0.2"], tmp_path)
+    try:
+        w.next_where(lambda i: i["type"] == "status", "status")
+        with open(log, "a") as fh:
+            fh.write("ERROR:api.storage:Database operation failed: connection already closed\n")
+        w.next_where(lambda i: i["type"] == "event", "event")
+        audit = tmp_path / ".mosaic-diag" / "audit.log"
+        _wait_for(lambda: audit.exists() and '"outcome": "intent"' in audit.read_text(), "the action's intent")
+        for _ in range(300):  # (two signals sent at once are one to the kernel: sent until the watch ends)
+            w.proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                w.proc.wait(timeout=0.2)
+                break
+        code, err = w.stop()
+    finally:
+        hung.close()
+    assert code == 130, err
+    assert err.splitlines() == ["mosaic-diag: error: interrupted twice: the watch stopped at once (an action that "
+                                "was running is audited 'interrupted'; the watch state is saved)"]
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [(r["action"], r["outcome"]) for r in records] == [("alert_ops", "intent"), ("alert_ops", "interrupted")]
+    state = json.loads((tmp_path / ".mosaic-diag" / "watch-state.json").read_text())
+    assert [key.split("|")[0] for key in state["acted"]] == ["pg-conn"]
+
+
+def _catches_sigterm(pid: int) -> bool:
+    """Whether process `pid` has a handler for SIGTERM (Linux: /proc's SigCgt mask)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+    return False
+
+
+def test_sigterm_while_the_watch_starts_is_one_line_exit_130(tmp_path: Path) -> None:
+    """A SIGTERM before the watch ran (loading its rules, here a FIFO no one writes) killed it without a word
+    (-15); it is an interruption like Ctrl-C: one line, exit 130, nothing read or acted on."""
+    rules = tmp_path / "rules.fifo"
+    os.mkfifo(rules)
+    log = tmp_path / "app.log"
+    log.write_text("")
+    w = Watch(["--file", str(log), "--rules", str(rules), "--no-playbooks"], tmp_path)
+    _wait_for(lambda: w.proc.poll() is not None or _catches_sigterm(w.proc.pid), "the SIGTERM handler set")
+    w.proc.send_signal(signal.SIGTERM)
+    code, err = w.stop()
+    assert (code, err.splitlines()) == (130, ["mosaic-diag: error: interrupted while the watch started: nothing "
+                                              "was read or acted on"])
+    assert w.seen == []
+
+
 def test_watch_follows_a_file_and_stops_on_sigterm(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     log.write_text("INFO:     Started server process [1]\n")
@@ -312,6 +385,41 @@ def test_watch_follows_a_file_and_stops_on_sigterm(tmp_path: Path) -> None:
     assert event["label"] == "PG_CONNECTION_FAILED"
     code, err = w.stop()
     assert code == 0 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("source", ["fifo", "/dev/stdin"])
+def test_watch_reads_a_fifo_or_a_pipe_until_its_writer_closes_it(tmp_path: Path, source: str) -> None:
+    """`tail -F app.log | mosaic-diag watch --file /dev/stdin`, or a FIFO: read as it comes (it was "Illegal
+    seek", exit 2), and the end of its writer is the end of the watch (summary, exit 0). A FIFO with no writer yet
+    is waited on, and SIGTERM still stops it then."""
+    line = "ERROR:api.storage:Database operation failed: connection already closed\n"
+    if source == "fifo":
+        fifo = tmp_path / "app.fifo"
+        os.mkfifo(fifo)
+        w = Watch(["--file", str(fifo), "--no-playbooks", "--flush-after", "0.2"], tmp_path)
+        w.next_where(lambda i: i["type"] == "status", "status")  # (no writer yet: waited on)
+        with open(fifo, "w") as fh:
+            fh.write(line)
+            fh.flush()
+            w.next_where(lambda i: i["type"] == "event", "event")
+    else:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_DIAG_")}
+        proc = subprocess.run([sys.executable, "-m", "mosaic_diag", "watch", "--format", "json", "--file",
+                               "/dev/stdin", "--no-playbooks", "--flush-after", "0.2"], input=line, cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=120)
+        items = [json.loads(x) for x in proc.stdout.splitlines()]
+        assert proc.returncode == 0, proc.stderr
+        assert [i["type"] for i in items] == ["status", "event", "alert", "summary"]
+        assert items[1]["label"] == "PG_CONNECTION_FAILED" and items[3]["lines"] == 1
+        return
+    proc_end = w.next_where(lambda i: i["type"] == "summary", "the summary once the writer closed it")
+    w.proc.wait(timeout=60)  # (it ends by itself: no signal sent)
+    code, err = w.stop()
+    assert code == 0 and proc_end["lines"] == 1, err
+    idle = Watch(["--file", str(fifo), "--no-playbooks"], tmp_path)  # no writer at all: SIGTERM ends it
+    idle.next_where(lambda i: i["type"] == "status", "status")
+    code, err = idle.stop()
+    assert code == 0 and idle.seen[-1]["type"] == "summary", err
 
 
 @pytest.mark.parametrize(("args", "says"), [
@@ -499,7 +607,7 @@ def test_acting_is_timed_by_the_watchs_clock_not_the_logs(tmp_path: Path) -> Non
         m, n = (at - LOG_T0).total_seconds() / 60, next(lines)
         return [start(n, m), error(n + 5, m + 1), start(n + 30, m + 2), error(n + 35, m + 3), start(n + 60, m + 4)]
 
-    now = [LOG_T0]
+    now = [LOG_T0 + timedelta(hours=6)]  # (the log's lines are read after they were written)
     calls: list[str] = []
     state = WatchState.open(tmp_path / "state.json")
     try:
@@ -521,6 +629,33 @@ def test_acting_is_timed_by_the_watchs_clock_not_the_logs(tmp_path: Path) -> Non
         assert calls.count("RENDER_RESTART_LOOP") == 3  # the line dated 9000 silenced nothing
     finally:
         state.close()
+
+
+def test_a_line_dated_ahead_of_the_watchs_clock_does_not_blind_the_rates(tmp_path: Path) -> None:
+    """One line of a label dated 9000 made every later one of it "late" (its window before the label's), so a burst
+    of it was never an anomaly, and the rate counters were pruned back to 30 minutes before year 9000. A time ahead
+    of the watch's clock (past a few minutes' skew) is none this log had yet: the line counts at its arrival."""
+    from mosaic_diag.classifier import Classifier
+    from mosaic_diag.watch import Watcher
+    from tests.test_triage_core import T0 as LOG_T0
+    from tests.test_triage_core import error
+
+    now = [LOG_T0]
+    state = WatchState.open(tmp_path / "state.json")
+    try:
+        watcher = Watcher(Classifier.default(), state, clock=lambda: now[0])
+        forged = error(1, 0)
+        forged = type(forged)(**{**forged.__dict__, "timestamp": datetime(9000, 1, 1, tzinfo=UTC)})
+        items = list(watcher.feed([forged]))  # (arrives at the watch's LOG_T0)
+        for m in range(0, 30, 5):  # one a window: the baseline, each read as it is written
+            now[0] = LOG_T0 + timedelta(minutes=m)
+            items += watcher.feed([error(100 + 50 * m, m)])
+        now[0] = LOG_T0 + timedelta(minutes=32)
+        items += watcher.feed([error(1000 + 50 * i, 30 + i / 10) for i in range(20)])
+    finally:
+        state.close()
+    assert [i.kind for i in items if hasattr(i, "kind") and i.kind == "anomaly"] == ["anomaly"]
+    assert watcher.run.rates.last is not None and watcher.run.rates.last < 60 * 24 * 366 * 100
 
 
 def test_a_restart_loop_alert_says_how_many_times_the_process_started(tmp_path: Path) -> None:
@@ -647,6 +782,35 @@ def test_connections_silent_too_long_give_their_slots_to_a_new_sender(monkeypatc
         assert len(readable) == 1  # one silent connection gave up its slot, the other still holds one
         with contextlib.suppress(ConnectionResetError):
             assert readable[0].recv(1) == b""
+    finally:
+        for sock in held:
+            sock.close()
+        listener.close()
+
+
+def test_a_slowloris_trickling_a_frame_that_never_ends_gives_its_slot_to_a_new_sender(
+        monkeypatch: pytest.MonkeyPatch, sample_lines: list[bytes]) -> None:
+    """A peer that holds every slot and sends a byte now and then of a frame it never ends kept its slots for ever
+    (its bytes counted as talking): a slot is kept by whole messages, not by bytes."""
+    from mosaic_diag.logs import syslog_listener
+
+    monkeypatch.setattr(syslog_listener, "MAX_CONNECTIONS", 2)
+    now = [0.0]
+    listener = SyslogListener("127.0.0.1", 0, clock=lambda: now[0]).start()
+    held = [socket.create_connection(("127.0.0.1", listener.address[1]), timeout=10) for _ in range(2)]
+    try:
+        _wait_for(lambda: listener.connections == 2, "both connections served")
+        for sock in held:
+            sock.sendall(b"60000 <13>1 2026-12-06T10:00:00Z host app - - - ")
+        _wait_for(lambda: listener.received == 2 * 48, "both frames begun")
+        now[0] += syslog_listener.IDLE_EVICT + 1
+        for sock in held:  # (a byte each: still no whole message)
+            sock.sendall(b"x")
+        _wait_for(lambda: listener.received == 2 * 49, "a byte more of each")
+        with contextlib.suppress(OSError):  # (refused: closed at once)
+            _send(listener.address[1], sample_lines[:1])
+        _wait_for(lambda: listener.messages == 1 or listener.refused == 1, "the new sender served or refused")
+        assert (listener.messages, listener.refused, listener.evicted) == (1, 0, 1)
     finally:
         for sock in held:
             sock.close()

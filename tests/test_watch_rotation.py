@@ -9,10 +9,12 @@ import json
 import logging
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
 
+from mosaic_diag.logs.follow import FollowStream
 from tests.test_watch import Watch, _Following
 
 
@@ -150,3 +152,187 @@ def _pause(seconds: float) -> None:
     import threading
 
     threading.Event().wait(seconds)
+
+
+class _Clock:
+    """A monotonic clock the test moves on."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _until(cond: object, what: str, stop: object) -> None:
+    for _ in range(2000):
+        if cond():  # type: ignore[operator]
+            return
+        stop.wait(0.01)  # type: ignore[attr-defined]
+    raise AssertionError(f"never: {what}")
+
+
+def test_rename_and_create_with_several_writers_reads_the_renamed_file_until_it_is_quiet(tmp_path: Path) -> None:
+    """gunicorn's workers reopen the new log one by one: a worker still appends to the renamed file after another
+    wrote the new one. Both are read, whole lines each (a line half written to the old file is not cut by the new
+    file's), until the old one has been quiet for the grace period; then it is let go."""
+    log = tmp_path / "app.log"
+    log.write_text("")
+    clock = _Clock()
+    follow = _Following(log, clock=clock, grace=30.0)
+    a, b = App(log), App(log)
+    try:
+        a.write("a0 started\n")
+        b.write("b0 started\n")
+        follow.wait_for(b"b0 started\n")
+        log.rename(tmp_path / "app.log.1")
+        log.touch()
+        a.reopen()
+        a.write("a1 in the new file\n")
+        follow.wait_for(b"a1 in the new file\n")  # (the follower reads the new file now)
+        b.write("b1 still in the renamed file\n")
+        follow.wait_for(b"b1 still in the renamed file\n")
+        b.write("b2 half a line ")
+        _until(lambda: follow.stream.held() == len("b2 half a line "), "the half line read", follow.stop)
+        a.write("a2 whole\n")
+        follow.wait_for(b"a2 whole\n")
+        b.write("written in two parts\n")
+        follow.wait_for(b"b2 half a line written in two parts\n")
+        clock.now += 29.0  # not quiet long enough: still read
+        b.write("b3 late\n")
+        follow.wait_for(b"b3 late\n")
+        clock.now += 31.0
+        _until(lambda: follow.stream.draining == 0, "the renamed file let go", follow.stop)
+        b.write("b4 after the grace\n")  # (a worker that never reopens its log: not followed for ever)
+        b.reopen()
+        b.write("b5 in the new file\n")
+        follow.wait_for(b"b5 in the new file\n")
+    finally:
+        a.close()
+        b.close()
+        follow.close()
+    lines = follow.got.decode().splitlines(keepends=True)
+    assert sorted(lines) == sorted({*a.written, "b0 started\n", "b1 still in the renamed file\n",
+                                    "b2 half a line written in two parts\n", "b3 late\n", "b5 in the new file\n"})
+    assert lines.index("a1 in the new file\n") < lines.index("b1 still in the renamed file\n")
+    assert follow.stream.rotations == 1
+
+
+@pytest.mark.parametrize("past_the_bound", [False, True])
+def test_a_line_left_half_written_in_the_renamed_file_goes_on_first_within_a_bound(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, past_the_bound: bool) -> None:
+    """A worker's line half written (and read) in the old file when another's first line comes to the new one: the
+    new line waits for the old one's end, not cutting it. What waits is bounded (HOLD_CAP): past it, it is handed
+    on (the half line then goes on after it)."""
+    from mosaic_diag.logs import follow as follow_module
+
+    monkeypatch.setattr(follow_module, "HOLD_CAP", 64)
+    log = tmp_path / "app.log"
+    log.write_text("")
+    stream = FollowStream(log, threading.Event(), poll=0.01, clock=_Clock())
+    a, b = App(log), App(log)
+    try:
+        b.write("b half ")
+        assert _read_all(stream) == b"b half "
+        log.rename(tmp_path / "app.log.1")
+        log.touch()
+        a.reopen()
+        a.write("a1 new\n")
+        assert _read_all(stream) == b""  # (waits for b's line)
+        assert stream.held() == len("a1 new\n")
+        if past_the_bound:
+            a.write("y" * 100 + "\n")
+            assert _read_all(stream) == b"a1 new\n" + b"y" * 100 + b"\n"
+            b.write("line\n")
+            assert _read_all(stream) == b"line\n"
+        else:
+            b.write("line\n")
+            assert _read_all(stream) == b"line\na1 new\n"
+        assert stream.held() == 0
+    finally:
+        a.close()
+        b.close()
+        stream.close()
+
+
+def test_copytruncate_reads_from_the_rotated_copy_what_was_not_read_before_the_cut(tmp_path: Path) -> None:
+    """Lines written before logrotate's copy but not read yet are in the copy (app.log.1): read from there, once,
+    before the file cut; nothing is said to be lost."""
+    log = tmp_path / "app.log"
+    log.write_text("")
+    notes: list[str] = []
+    stop = threading.Event()
+    stream = FollowStream(log, stop, poll=0.01, on_note=notes.append)
+    app = App(log)
+    try:
+        app.write("one\n")
+        assert _read_all(stream) == b"one\n"
+        app.write("two\n", "three\n")  # not read before the rotation
+        shutil.copyfile(log, tmp_path / "app.log.1")
+        os.truncate(log, 0)
+        app.write("four\n")
+        assert _read_all(stream) == b"two\nthree\nfour\n"
+    finally:
+        app.close()
+        stream.close()
+    assert notes == []
+
+
+@pytest.mark.parametrize("copy", ["app.log.1.gz", None])
+def test_copytruncate_says_how_many_bytes_it_lost(tmp_path: Path, copy: str | None) -> None:
+    """What was not read before the cut and is in no rotated copy the follower can read is said lost, with its
+    size (here: known because the follower had seen the file that long); a gzipped copy is read."""
+    import gzip
+
+    log = tmp_path / "app.log"
+    log.write_text("")
+    notes: list[str] = []
+    stop = threading.Event()
+    stream = FollowStream(log, stop, poll=0.01, on_note=notes.append)
+    app = App(log)
+    try:
+        app.write("0123456789\n" * 3)
+        assert stream.read_some(11, 0) == b"0123456789\n"  # (a reader's chunk: the rest seen, not read)
+        if copy is not None:
+            with gzip.open(tmp_path / copy, "wb") as gz:
+                gz.write(log.read_bytes())
+        os.truncate(log, 0)
+        app.write("after\n")
+        got = _read_all(stream)
+    finally:
+        app.close()
+        stream.close()
+    if copy is not None:
+        assert (got, notes) == (b"0123456789\n" * 2 + b"after\n", [])
+    else:
+        assert got == b"after\n"
+        assert len(notes) == 1 and "22 bytes" in notes[0] and str(log) in notes[0], notes
+
+
+def test_a_file_deleted_while_followed_is_said_once_and_read_on_until_a_new_one_comes(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("")
+    notes: list[str] = []
+    stream = FollowStream(log, threading.Event(), poll=0.01, on_note=notes.append)
+    app = App(log)
+    try:
+        log.unlink()
+        app.write("still written\n")
+        assert _read_all(stream) == b"still written\n"
+        assert _read_all(stream) == b""
+        assert notes == [f"{log} was deleted: what is still written to it is read (by its open descriptor) until a "
+                         "new file takes its name"]
+        log.write_text("new file\n")
+        assert _read_all(stream) == b"new file\n"
+    finally:
+        app.close()
+        stream.close()
+    assert len(notes) == 1
+
+
+def _read_all(stream: FollowStream) -> bytes:
+    """What the stream has now (read until it has nothing within a short wait: the file is written already)."""
+    out = b""
+    while (data := stream.read_some(-1, 0.05)) is not None:
+        out += data
+    return out

@@ -36,6 +36,54 @@ def watch(
     with its playbook's plan (dry run unless --execute). Stops cleanly on Ctrl-C / SIGTERM."""
     import os
     import signal
+
+    from mosaic_diag.commands._common import sigterm_as_interrupt
+    from mosaic_diag.errors import Interrupted
+
+    sigterm_as_interrupt()  # (until the watch runs: Ctrl-C or SIGTERM while it starts is one line, exit 130)
+    try:
+        source_name, stream, closer, problems, watcher, state, stop = _start(
+            file, from_start, syslog, tls_cert, tls_key, render, render_service, interval, execute, cooldown,
+            state_file, rules, playbooks, no_playbooks)
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted while the watch started: nothing was read or acted on") from None
+
+    def on_signal(*_: object) -> None:
+        """The first Ctrl-C / SIGTERM stops the watch once what it does is done (an action runs to its end); a
+        second one interrupts that too (the action audited 'interrupted', exit 130)."""
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
+    live = fmt is OutputFormat.table and sys.stdout.isatty()
+    emit = _emitter(fmt, live, source_name)
+    try:
+        with emit:
+            emit.status({"type": "status", "source": source_name, "state": str(state.path),
+                         "execute": execute, "pid": os.getpid()})
+            for item in watcher.follow(stream, flush_after, name=source_name):
+                while problems:
+                    emit.status({"type": "problem", "message": problems.pop(0)})
+                if item is not None:  # (None: a pass over the stream ended)
+                    emit.item(item)
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted twice: the watch stopped at once (an action that was running is audited "
+                          "'interrupted'; the watch state is saved)") from None
+    finally:
+        state.flush()
+        state.close()
+        closer()
+    emit.status({"type": "summary", "source": source_name, "events": watcher.run.events, "alerts": watcher.alerts,
+                 "groups": len(watcher.run.groups), "lines": watcher.lines})
+    return 0
+
+
+def _start(file: Path | None, from_start: bool, syslog: str | None, tls_cert: Path | None, tls_key: Path | None,
+           render: bool, render_service: str | None, interval: float, execute: bool, cooldown: str,
+           state_file: Path | None, rules: Path | None, playbooks: Path | None, no_playbooks: bool) -> tuple[Any, ...]:
+    """The watch set up: (source name, stream, its closer, problems, watcher, state, stop event)."""
     import threading
 
     from mosaic_diag.classifier.classify import Classifier
@@ -61,30 +109,15 @@ def watch(
     executor = playbook_executor(directory, cfg, cooldown=cool) if execute and not no_playbooks else None
     state = WatchState.open(state_file or Path(cfg.root) / ".mosaic-diag" / "watch-state.json")
     stop = threading.Event()
-    source_name, stream, closer, problems = _open(file, from_start, syslog, tls_cert, tls_key, render,
-                                                  render_service, interval, cfg, stop)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    try:
+        source_name, stream, closer, problems = _open(file, from_start, syslog, tls_cert, tls_key, render,
+                                                      render_service, interval, cfg, stop)
+    except BaseException:
+        state.close()
+        raise
     watcher = Watcher(classifier, state, options=options, watch=WatchOptions(cool, execute), planner=planner,
                       executor=executor)
-    live = fmt is OutputFormat.table and sys.stdout.isatty()
-    emit = _emitter(fmt, live, source_name)
-    try:
-        with emit:
-            emit.status({"type": "status", "source": source_name, "state": str(state.path),
-                         "execute": execute, "pid": os.getpid()})
-            for item in watcher.follow(stream, flush_after, name=source_name):
-                while problems:
-                    emit.status({"type": "problem", "message": problems.pop(0)})
-                if item is not None:  # (None: a pass over the stream ended)
-                    emit.item(item)
-    finally:
-        state.flush()
-        state.close()
-        closer()
-    emit.status({"type": "summary", "source": source_name, "events": watcher.run.events, "alerts": watcher.alerts,
-                 "groups": len(watcher.run.groups), "lines": watcher.lines})
-    return 0
+    return source_name, stream, closer, problems, watcher, state, stop
 
 
 def _open(file: Path | None, from_start: bool, syslog: str | None, cert: Path | None, key: Path | None,
@@ -97,9 +130,9 @@ def _open(file: Path | None, from_start: bool, syslog: str | None, cert: Path | 
 
     problems: list[str] = []
     if file is not None:
-        from mosaic_diag.logs.follow import FollowStream
+        from mosaic_diag.logs.follow import follow_path
 
-        stream = FollowStream(file, stop, from_start=from_start)
+        stream = follow_path(file, stop, from_start=from_start, on_note=problems.append)
         return str(file), stream, stream.close, problems
     if syslog is not None:
         import ssl

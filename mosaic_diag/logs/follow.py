@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,74 +39,170 @@ def _text_codec(fh: Any) -> tuple[str | None, int]:
     return (found, 0) if found in _UNITS else (None, 0)
 
 
-class FollowStream:
-    """`tail -F` as a stream: new bytes of `path` as they are written, across logrotate's two ways of rotating.
-    Rename and create: the file renamed is read to its end until the new file at `path` gets its first bytes
-    (the app writes to the renamed file until it reopens its log: nothing it wrote there is lost), then the new
-    file from its start. Copytruncate: a file cut shorter, or cut and written again past where it was read
-    (the bytes before that point changed), is read again from its start; a writer without O_APPEND goes on at its
-    offset after a hole of NULs, read on from there (the hole not read). `from_start` reads what is already there
-    first. A file written in UTF-16 or UTF-32 (PowerShell 5's redirection) is read as UTF-8, from a whole character."""
+GRACE = 60.0  # seconds a renamed log is read on after the new one has bytes, once quiet that long it is let go
+MAX_DRAINING = 8  # renamed logs read on at once (more rotations within the grace: the oldest is read out, let go)
+HOLD_CAP = 1 << 20  # bytes of an unfinished line held while lines of two files are read (past it: handed on)
+_COMPRESSED = {".gz": "gzip", ".bz2": "bz2", ".xz": "lzma"}
+
+
+class _Tail:
+    """One open log file read on from where it was read: its text codec, the last bytes read (to tell a cut),
+    a hole of NULs to skip after copytruncate, the size it was last seen at, and the end of a line held back."""
 
     MARK = 64  # the bytes before the read position compared to tell a file cut and written again
 
-    def __init__(self, path: Path, stop: threading.Event, *, from_start: bool = False, poll: float = 0.25) -> None:
+    def __init__(self, fh: Any, *, end: bool, now: float) -> None:
+        self.fh = fh
+        self.ino = os.fstat(fh.fileno()).st_ino
+        self.decoder: Any = None
+        self.mark = b""  # the last bytes read (`MARK`), as they are in the file
+        self.cut = False  # read again from its start after a copytruncate: a hole of NULs at its head is skipped
+        self.seen = 0  # the file's size when last looked at (what a cut makes unread: `FollowStream._cut_over`)
+        self.held = b""  # the end of a line not finished, while lines of several files are read
+        self.open_line = False  # what it handed on last ends inside a line (no other file's line may follow yet)
+        self.active = now  # (the stream's clock) when bytes were last read from it
+        self.text(end=end)
+
+    def text(self, *, end: bool) -> None:
+        """Read the file as text of its encoding from its start (after a BOM) or, with `end`, from the
+        last whole character (a UTF-16 file's end may hold half of one that is being written)."""
+        codec, bom = _text_codec(self.fh)
+        self.undecided = os.fstat(self.fh.fileno()).st_size == 0  # (told by its first bytes: `read`)
+        self.unit = _UNITS[codec] if codec is not None else 1  # (bytes of a character's code unit)
+        if codec is None:
+            self.decoder = None
+            self.fh.seek(0, os.SEEK_END if end else os.SEEK_SET)
+        else:
+            import codecs
+
+            self.decoder = codecs.getincrementaldecoder(codec)(errors="replace")
+            size = os.fstat(self.fh.fileno()).st_size if end else 0
+            self.fh.seek(max(bom, size - (size - bom) % self.unit))
+        pos = self.fh.tell()
+        self.mark = os.pread(self.fh.fileno(), min(pos, self.MARK), max(0, pos - self.MARK))
+        self.seen = pos
+
+    def rewritten(self) -> bool:
+        """Whether the file was cut (copytruncate) since it was read: shorter than where it was read, or the
+        bytes before that point are no longer those read (cut, then written again past it). A hole of NULs
+        there is a writer without O_APPEND going on at its offset: not cut for the reading. `seen` keeps the
+        size of the file before a cut."""
+        size, pos, mark = os.fstat(self.fh.fileno()).st_size, self.fh.tell(), self.mark
+        if not mark:
+            cut = size < pos
+        else:
+            got = os.pread(self.fh.fileno(), len(mark), pos - len(mark))
+            cut = got != mark and (len(got) < len(mark) or got.strip(b"\0") != b"")
+        if not cut:
+            self.seen = max(size, pos)
+        return cut
+
+    def read(self, size: int) -> bytes:
+        """The next bytes of the file, as UTF-8 (b"": none, or half a character)."""
+        data = self.fh.read(size if size > 0 else 1 << 20)
+        if data and self.undecided:  # a file empty when opened (a rotation's new file): its first bytes
+            seen = self.seen
+            self.text(end=False)
+            self.seen = seen
+            data = self.fh.read(size if size > 0 else 1 << 20)
+        if data:
+            self.mark = (self.mark + data)[-self.MARK:]
+            self.seen = max(self.seen, self.fh.tell())
+        if data and self.cut:
+            # a writer without O_APPEND goes on at its offset after copytruncate: the file starts with a hole
+            hole = len(data) - len(data.lstrip(b"\0"))
+            hole -= hole % self.unit
+            self.cut = hole == len(data)
+            data = data[hole:]
+        if data and self.decoder is not None:
+            data = self.decoder.decode(data).encode("utf-8", "surrogatepass")
+        return data
+
+    def lines(self, data: bytes, *, hold: bool) -> bytes:
+        """What of `data` (after what was held) to hand on: with `hold`, whole lines only, the rest held (up to
+        `HOLD_CAP`)."""
+        data, self.held = self.held + data, b""
+        if hold and data and not data.endswith(b"\n"):
+            cut = data.rfind(b"\n") + 1
+            if len(data) - cut <= HOLD_CAP:
+                data, self.held = data[:cut], data[cut:]
+        if data:
+            self.open_line = not data.endswith(b"\n")
+        return data
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+class FollowStream:
+    """`tail -F` as a stream: new bytes of `path` as they are written, across logrotate's two ways of rotating.
+
+    Rename and create: the file renamed is read to its end until the new file at `path` gets its first bytes
+    (the app writes to the renamed file until it reopens its log), then the new file from its start, and the
+    renamed one read on by its open descriptor until it has been quiet for `grace` seconds (several processes,
+    gunicorn's workers, reopen the log one by one: a worker's lines go on in the old file meanwhile); while
+    several files are read, each one's lines are handed on whole (an unfinished line held, up to `HOLD_CAP`), and
+    a file let go with its last line unfinished has that line ended. At most `MAX_DRAINING` renamed files are
+    read on at once.
+
+    Copytruncate: a file cut shorter, or cut and written again past where it was read (the bytes before that point
+    changed), is read again from its start; what had not been read before the cut is read first from the rotated
+    copy (the newest `NAME.N`, `NAME-DATE`, gzip, bzip2 or xz too, as `logs.source.rotation_name` knows them),
+    when its bytes up to where it was read are those read. What is in no copy but was seen in the file before the
+    cut (logrotate's gap between its copy and its truncate) is said lost, with its size, through `on_note`. A writer
+    without O_APPEND goes on at its offset after a hole of NULs, read on from there (the hole not read).
+
+    `from_start` reads what is already there first. A file written in UTF-16 or UTF-32 (PowerShell 5's
+    redirection) is read as UTF-8, from a whole character. `clock` (monotonic seconds) times the grace."""
+
+    MARK = _Tail.MARK
+
+    def __init__(self, path: Path, stop: threading.Event, *, from_start: bool = False, poll: float = 0.25,
+                 grace: float = GRACE, on_note: Callable[[str], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.path = path
         self.stop = stop
         self.poll = poll
+        self.grace = grace
+        self.on_note = on_note or (lambda _note: None)
+        self.clock = clock
         self.rotations = 0
         try:
-            self._fh = open(path, "rb", buffering=0)  # noqa: SIM115 - closed in close()
+            fh = open(path, "rb", buffering=0)  # noqa: SIM115 - closed in close()
         except FileNotFoundError:
             raise no_such(path) from None
         except (IsADirectoryError, PermissionError, OSError) as exc:
             raise UsageError(f"cannot follow: {getattr(exc, 'strerror', None) or exc}", path=str(path)) from None
-        self._ino = os.fstat(self._fh.fileno()).st_ino
+        self._cur = _Tail(fh, end=not from_start, now=clock())
         self._next: Any = None  # the new file at `path` after a rename, until it has bytes (the old one read first)
-        self._decoder: Any = None
-        self._mark = b""  # the last bytes read (`MARK`), as they are in the file
-        self._cut = False  # read again from its start after a copytruncate: a hole of NULs at its head is skipped
-        self._text(end=not from_start)
+        self._old: list[_Tail] = []  # renamed files read on until quiet for `grace`
+        self._copy: Any = None  # (file, decoder, offset, size seen) of the rotated copy read first (copytruncate)
+        self._gone = False  # the file followed was deleted (said once)
 
-    def _text(self, *, end: bool) -> None:
-        """Read the file as text of its encoding from its start (after a BOM) or, with `end`, from the
-        last whole character (a UTF-16 file's end may hold half of one that is being written)."""
-        codec, bom = _text_codec(self._fh)
-        self._undecided = os.fstat(self._fh.fileno()).st_size == 0  # (told by its first bytes: `read_some`)
-        self._unit = _UNITS[codec] if codec is not None else 1  # (bytes of a character's code unit)
-        if codec is None:
-            self._decoder = None
-            self._fh.seek(0, os.SEEK_END if end else os.SEEK_SET)
-        else:
-            import codecs
+    @property
+    def draining(self) -> int:
+        """How many renamed files are still read on."""
+        return len(self._old)
 
-            self._decoder = codecs.getincrementaldecoder(codec)(errors="replace")
-            size = os.fstat(self._fh.fileno()).st_size if end else 0
-            unit = _UNITS[codec]
-            self._fh.seek(max(bom, size - (size - bom) % unit))
-        pos = self._fh.tell()
-        self._mark = os.pread(self._fh.fileno(), min(pos, self.MARK), max(0, pos - self.MARK))
-
-    def _rewritten(self) -> bool:
-        """Whether the file was cut (copytruncate) since it was read: shorter than where it was read, or the
-        bytes before that point are no longer those read (cut, then written again past it). A hole of NULs
-        there is a writer without O_APPEND going on at its offset: not cut for the reading."""
-        mark = self._mark
-        if not mark:
-            return os.fstat(self._fh.fileno()).st_size < self._fh.tell()
-        got = os.pread(self._fh.fileno(), len(mark), self._fh.tell() - len(mark))
-        return got != mark and (len(got) < len(mark) or got.strip(b"\0") != b"")
+    def held(self) -> int:
+        """Bytes read and held until their line ends (while several files are read)."""
+        return len(self._cur.held) + sum(len(t.held) for t in self._old)
 
     def _renamed(self) -> None:
         """After a rename: open the new file at `path` (when there is one and it is another file) as `_next`."""
         try:
             st = os.stat(self.path)
-        except FileNotFoundError:
-            return  # between a rename and the new file: keep reading the old one
-        if st.st_ino == self._ino or (self._next is not None and os.fstat(self._next.fileno()).st_ino == st.st_ino):
+        except FileNotFoundError:  # between a rename and the new file: keep reading the old one
+            if not self._gone and os.fstat(self._cur.fh.fileno()).st_nlink == 0:
+                self._gone = True  # (deleted, not renamed: said once, the watch would otherwise read it silently)
+                self.on_note(f"{self.path} was deleted: what is still written to it is read (by its open "
+                             "descriptor) until a new file takes its name")
+            return
+        if st.st_ino == self._cur.ino or any(t.ino == st.st_ino for t in self._old) or \
+                (self._next is not None and os.fstat(self._next.fileno()).st_ino == st.st_ino):
             return
         try:
-            fresh = open(self.path, "rb", buffering=0)  # noqa: SIM115 - becomes self._fh (`_switch`)
+            fresh = open(self.path, "rb", buffering=0)  # noqa: SIM115 - becomes self._cur (`_switch`)
         except OSError:
             return
         if self._next is not None:
@@ -113,52 +210,137 @@ class FollowStream:
         self._next = fresh
 
     def _switch(self) -> None:
-        """Read the new file from its start (the old one read to its end)."""
-        self._fh.close()
-        self._fh, self._next = self._next, None
-        self._ino = os.fstat(self._fh.fileno()).st_ino
-        self._text(end=False)
-        self._cut = False
+        """Read the new file from its start; the old one is read on until quiet (`_drained`)."""
+        old = self._cur
+        self._cur = _Tail(self._next, end=False, now=self.clock())
+        self._next = None
+        self._old.append(old)
+        old.active = self.clock()
+        self._gone = False
         self.rotations += 1
 
-    def _read(self, size: int) -> bytes:
-        """The next bytes of the file being read, as UTF-8 (b"": none, or half a character)."""
-        data = self._fh.read(size if size > 0 else 1 << 20)
-        if data and self._undecided:  # a file empty when opened (a rotation's new file): its first bytes
-            self._text(end=False)
-            data = self._fh.read(size if size > 0 else 1 << 20)
-        if data:
-            self._mark = (self._mark + data)[-self.MARK:]
-        if data and self._cut:
-            # a writer without O_APPEND goes on at its offset after copytruncate: the file starts with a hole
-            hole = len(data) - len(data.lstrip(b"\0"))
-            hole -= hole % self._unit
-            self._cut = hole == len(data)
-            data = data[hole:]
-        if data and self._decoder is not None:
-            data = self._decoder.decode(data).encode("utf-8", "surrogatepass")
-        return data
+    def _cut_over(self) -> None:
+        """The file was cut (copytruncate): read it again from its start, after what the rotated copy holds past
+        where it was read; what was seen and is in no copy is said lost (`_lost`)."""
+        tail = self._cur
+        pos, seen, decoder = tail.fh.tell(), tail.seen, tail.decoder
+        copy = self._rotated_copy(pos, tail.mark)
+        tail.text(end=False)
+        tail.cut = True
+        self.rotations += 1
+        if copy is not None:
+            self._copy = (copy, decoder, pos, seen)
+        else:
+            self._lost(seen - pos)
 
-    def read_some(self, size: int = -1, timeout: float | None = None) -> bytes | None:
-        import time
+    def _lost(self, size: int) -> None:
+        if size > 0:
+            self.on_note(f"{self.path}: cut by logrotate's copytruncate before {size:,} bytes written to it were "
+                         "read, and no rotated copy holds them: lost")
 
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not self.stop.is_set():
-            if self._rewritten():  # copytruncate: read again from its start
-                self._text(end=False)
-                self._cut = True
-                self.rotations += 1
-            data = self._read(size)
+    def _rotated_copy(self, pos: int, mark: bytes) -> Any:
+        """The newest rotated copy of the file (open at `pos`) whose bytes before `pos` end with `mark` (those
+        read); None when there is none."""
+        from mosaic_diag.logs.source import rotation_name
+
+        folder, base = self.path.parent, os.path.normpath(str(self.path))
+        found = []
+        try:
+            for entry in os.scandir(folder):
+                named = rotation_name(os.path.join(str(folder), entry.name))
+                if named is not None and named[0] == base and entry.is_file():
+                    found.append((entry.stat().st_mtime_ns, entry.path))
+        except OSError:
+            return None
+        for _, name in sorted(found, reverse=True)[:2]:  # (the copy just made; the one before, if it was just now)
+            opened = _open_copy(name)
+            if opened is None:
+                continue
+            try:
+                opened.seek(max(0, pos - len(mark)))
+                if opened.read(len(mark)) == mark and opened.tell() == pos:
+                    return opened
+            except (OSError, EOFError, ValueError):
+                pass
+            opened.close()
+        return None
+
+    def _read_copy(self, size: int) -> bytes:
+        """The rotated copy's next bytes past where the file had been read; at its end, what is not in it said
+        lost."""
+        copy, decoder, at, seen = self._copy
+        try:
+            data = copy.read(size if size > 0 else 1 << 20)
+        except (OSError, EOFError, ValueError):
+            data = b""
+        if not data:
+            copy.close()
+            self._copy = None
+            self._lost(seen - at)
+            return b""
+        self._copy = (copy, decoder, at + len(data), seen)
+        return decoder.decode(data).encode("utf-8", "surrogatepass") if decoder is not None else data
+
+    def _drained(self, size: int, now: float, several: bool) -> bytes:
+        """Whole lines of the renamed files read on; those quiet for `grace` (or past `MAX_DRAINING`) let go."""
+        out = b""
+        for tail in list(self._old):
+            data = tail.read(size)
+            if data:
+                tail.active = now
+            blocked = any(t.open_line for t in (self._cur, *self._old) if t is not tail) and \
+                len(tail.held) + len(data) <= HOLD_CAP  # (a line left unfinished holds the others' at most this)
+            if blocked:  # another file's line goes on first
+                tail.held += data
+                continue
+            out += tail.lines(data, hold=several)
+            if not data and now - tail.active >= self.grace or len(self._old) > MAX_DRAINING:
+                unfinished = tail.open_line
+                rest = tail.lines(b"", hold=False)
+                out += rest + (b"\n" if (rest and not rest.endswith(b"\n")) or (not rest and unfinished) else b"")
+                tail.close()
+                self._old.remove(tail)
+        return out
+
+    def _step(self, size: int) -> bytes:
+        cur = self._cur
+        if cur.rewritten():
+            self._cut_over()
+        if self._copy is not None:
+            data = self._read_copy(size)
             if data:
                 return data
+        data = cur.read(size)
+        if not data:
             self._renamed()
             if self._next is not None and os.fstat(self._next.fileno()).st_size > 0:
                 # the app writes the new file now: what it wrote to the old one before is all there
-                data = self._read(size)
-                if data:
-                    return data
-                self._switch()
-                continue
+                data = cur.read(size)
+                if not data:
+                    self._switch()
+                    cur = self._cur
+                    data = cur.read(size)
+        now = self.clock()
+        if data:
+            cur.active = now
+        if not self._old and not cur.held:
+            if data:
+                cur.open_line = not data.endswith(b"\n")
+            return data
+        out = self._drained(size, now, several=True)
+        if any(t.open_line for t in self._old):
+            cur.held += data  # (a renamed file's line goes on first)
+            if len(cur.held) > HOLD_CAP:
+                out, cur.held = out + cur.held, b""
+            return out
+        return out + cur.lines(data, hold=bool(self._old))
+
+    def read_some(self, size: int = -1, timeout: float | None = None) -> bytes | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.stop.is_set():
+            data = self._step(size)
+            if data:
+                return data
             if deadline is not None and time.monotonic() >= deadline:
                 return None
             self.stop.wait(self.poll)
@@ -168,9 +350,83 @@ class FollowStream:
         return self.read_some(size) or b""
 
     def close(self) -> None:
-        self._fh.close()
+        self._cur.close()
+        for tail in self._old:
+            tail.close()
+        self._old = []
         if self._next is not None:
             self._next.close()
+        if self._copy is not None:
+            self._copy[0].close()
+            self._copy = None
+
+
+class PipeStream:
+    """A pipe, a FIFO or a terminal (`/dev/stdin`, `mkfifo`) as a live stream: read as its bytes come, until its
+    writer closes it (b"": the stream ends). It has no start to read again and no rotation. A FIFO with no writer
+    yet is waited on (opened without blocking, so that Ctrl-C / SIGTERM still stop the watch)."""
+
+    def __init__(self, path: Path, stop: threading.Event, *, poll: float = 0.25) -> None:
+        self.path = path
+        self.stop = stop
+        self.poll = poll
+        self.rotations = 0
+        try:
+            self._fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        except FileNotFoundError:
+            raise no_such(path) from None
+        except OSError as exc:
+            raise UsageError(f"cannot follow: {exc.strerror or exc}", path=str(path)) from None
+
+    def read_some(self, size: int = -1, timeout: float | None = None) -> bytes | None:
+        import select
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.stop.is_set():
+            wait = self.poll if deadline is None else max(0.0, min(self.poll, deadline - time.monotonic()))
+            if select.select([self._fd], [], [], wait)[0]:
+                try:
+                    return os.read(self._fd, size if size > 0 else 1 << 20)  # (b"": its writer closed it)
+                except BlockingIOError:
+                    continue
+                except OSError:  # a terminal that went away: the end of its input
+                    return b""
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+        return b""
+
+    def read(self, size: int = -1) -> bytes:
+        return self.read_some(size) or b""
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+def follow_path(path: Path, stop: threading.Event, **kw: Any) -> FollowStream | PipeStream:
+    """The live stream of `path`: a FollowStream for a file, a PipeStream for a pipe, a FIFO or a terminal (which
+    cannot be read again nor rotated: `from_start` and rotation do not apply)."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = 0  # (FollowStream says why)
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode):
+        return PipeStream(path, stop, **({"poll": kw["poll"]} if "poll" in kw else {}))
+    return FollowStream(path, stop, **kw)
+
+
+def _open_copy(name: str) -> Any:
+    """A rotated copy opened for reading (decompressed when its suffix says so); None when it cannot be."""
+    import importlib
+
+    module = _COMPRESSED.get(os.path.splitext(name)[1])
+    try:
+        if module is None:
+            return open(name, "rb")  # noqa: SIM115 - the caller closes it
+        return importlib.import_module(module).open(name, "rb")
+    except OSError:
+        return None
 
 
 def _pause_factor(line: bytes) -> int:

@@ -17,6 +17,8 @@ import re
 import socket
 import ssl
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,8 +28,9 @@ MAX_FRAME = 64 << 10
 # connections served at once (a thread each): a sender past these is closed at once and counted in `refused`, so that
 # a flood of connections cannot exhaust the watcher's threads (Render's log stream holds one or a few)
 MAX_CONNECTIONS = 64
-# with every slot taken, a new sender takes the slot of the connection silent the longest, if silent this long:
-# a peer holding every slot with idle connections (no bytes, ever) would otherwise lock Render's stream out
+# with every slot taken, a new sender takes the slot of the connection that has sent no whole message for the longest,
+# if for this long: a peer holding every slot with idle connections (no bytes, ever), or trickling a frame that never
+# ends (slowloris: a byte now and then), would otherwise lock Render's stream out
 IDLE_EVICT = 60.0
 QUEUE_SIZE = 100_000
 QUEUE_BYTES = 64 << 20  # bytes of messages queued at most (100 000 frames of 64 KiB would be 6.5 GB)
@@ -72,10 +75,8 @@ class FrameParser:
                         del buf[:nl + 1]
                         continue
                     break
-                try:
-                    length = int(buf[:sp])
-                except ValueError:
-                    length = -1
+                # (digits only: int() takes "1_0" and " 1" too)
+                length = int(buf[:sp]) if buf[:sp].isdigit() else -1
                 if length < 0 or length > MAX_FRAME:
                     self.bad += 1
                     nl = buf.find(b"\n")
@@ -86,7 +87,8 @@ class FrameParser:
                     continue
                 if len(buf) < sp + 1 + length:
                     break
-                out.append(bytes(buf[sp + 1: sp + 1 + length]))
+                if length:  # (an empty frame is no message)
+                    out.append(bytes(buf[sp + 1: sp + 1 + length]))
                 del buf[:sp + 1 + length]
                 while buf[:1] in (b"\n", b"\r"):  # some senders add a newline after a counted frame
                     del buf[:1]
@@ -124,14 +126,17 @@ class _ByteQueue(queue.Queue[bytes]):
 class SyslogListener:
     """A threaded TCP (or TLS) syslog server on `host:port` feeding one queue."""
 
-    def __init__(self, host: str, port: int, *, certfile: Path | None = None, keyfile: Path | None = None) -> None:
+    def __init__(self, host: str, port: int, *, certfile: Path | None = None, keyfile: Path | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.received = 0  # bytes read from every connection
         self.queue: _ByteQueue = _ByteQueue(QUEUE_SIZE)
         self.dropped = 0
         self.messages = 0
         self.connections = 0
         self.refused = 0
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
-        self._active: dict[int, list[Any]] = {}  # thread id -> [socket read, monotonic time of its last bytes]
+        self._active: dict[int, list[Any]] = {}  # thread id -> [socket read, `clock` time of its last whole message]
         self._active_lock = threading.Lock()
         self.evicted = 0
         self._stop = threading.Event()
@@ -171,13 +176,11 @@ class SyslogListener:
             threading.Thread(target=self._serve, args=(conn,), daemon=True, name="syslog-conn").start()
 
     def _evict_idle(self) -> bool:
-        """Close the connection silent the longest, if for IDLE_EVICT seconds or more (its thread then frees its
-        slot); True when one was."""
-        import time
-
+        """Close the connection that has sent no whole message for the longest, if for IDLE_EVICT seconds or more
+        (its thread then frees its slot); True when one was."""
         with self._active_lock:
             idle = min(self._active.values(), key=lambda entry: entry[1], default=None)
-            if idle is None or time.monotonic() - idle[1] < IDLE_EVICT:
+            if idle is None or self.clock() - idle[1] < IDLE_EVICT:
                 return False
             idle[1] = float("inf")  # (chosen once)
         with contextlib.suppress(OSError):  # mosaic-diag: ignore[MD006] - already gone: its slot is being freed
@@ -186,11 +189,9 @@ class SyslogListener:
         return True
 
     def _serve(self, conn: socket.socket) -> None:
-        import time
-
         parser = FrameParser()
         me = threading.get_ident()
-        entry: list[Any] = [conn, time.monotonic()]
+        entry: list[Any] = [conn, self.clock()]
         with self._active_lock:
             self._active[me] = entry
         try:
@@ -205,9 +206,12 @@ class SyslogListener:
                     continue
                 if not data:
                     break
-                if entry[1] != float("inf"):
-                    entry[1] = time.monotonic()
-                for msg in parser.feed(data):
+                with self._active_lock:  # (threads at once: a bare += may lose a count)
+                    self.received += len(data)
+                messages = parser.feed(data)
+                if messages and entry[1] != float("inf"):  # (bytes of a frame that never ends keep no slot)
+                    entry[1] = self.clock()
+                for msg in messages:
                     self._put(split_message(msg))
         except (OSError, ssl.SSLError):  # mosaic-diag: ignore[MD006]
             pass  # a client that went away or failed its handshake ends its own connection only
@@ -251,8 +255,6 @@ class QueueStream:
         return self.read_some(size) or b""
 
     def read_some(self, size: int = -1, timeout: float | None = None) -> bytes | None:
-        import time
-
         limit = size if size > 0 else 1 << 20
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:

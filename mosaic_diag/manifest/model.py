@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,40 @@ from typing import Any
 from mosaic_diag.errors import ConfigError, UsageError
 
 MANIFEST_VERSION = 1
+COMMIT_SHA = re.compile(r"(?:[0-9a-f]{40}|[0-9a-f]{64})")  # a full object name (SHA-1 or SHA-256 repositories)
+_HASH = re.compile(r"[0-9a-f]{64}")  # a file's sha256 as `generate` writes it
+
+
+def full_sha(value: object) -> bool:
+    """`value` is a full commit id, lower-case hex, as git and `manifest generate` write it (not a ref: `main~1`,
+    `HEAD`, which would resolve to whatever they name when read back)."""
+    return isinstance(value, str) and COMMIT_SHA.fullmatch(value) is not None
+
+
+def _files(value: object, what: str) -> dict[str, str]:
+    """A manifest's {path: sha256} map, checked: a path relative to the repository (no `..`, not absolute, no
+    control characters) and a hex hash, as `generate` writes them; ValueError naming what is wrong."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{what} is not an object of path: hash")
+    out: dict[str, str] = {}
+    for path, digest in value.items():
+        parts = str(path).replace("\\", "/").split("/")
+        if not path or str(path).startswith("/") or ".." in parts or any(ord(c) < 32 or ord(c) == 127 for c in path):
+            raise ValueError(f"{what}: {str(path)[:80]!r} is not a path inside the repository")
+        if not isinstance(digest, str) or not _HASH.fullmatch(digest):
+            raise ValueError(f"{what}: the hash of {str(path)[:80]!r} is not a sha256 in hex")
+        out[str(path)] = digest
+    return out
+
+
+def _mapping(value: object, what: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{what} is not an object")
+    return value
 
 
 @dataclass(frozen=True)
@@ -74,27 +109,55 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, where: str = "manifest") -> Manifest:
+        """A manifest as `generate` writes it; a ConfigError naming what is not (a hand edit, a truncation, a
+        forgery): the commit a full hex id, every file a path inside the repository with a sha256."""
         try:
-            git = data["git"]
-            schema = data.get("schema") or {}
-            live = schema.get("live") or {}
-            golden = data.get("golden") or {}
-            flags = data.get("feature_flags") or {}
+            git = _mapping(data.get("git"), "git")
+            if not full_sha(git.get("commit")):
+                raise ValueError(f"git.commit {str(git.get('commit'))[:80]!r} is not a full commit id (40 or 64 hex "
+                                 "digits)")
+            schema = _mapping(data.get("schema"), "schema")
+            live = _mapping(schema.get("live"), "schema.live")
+            golden = _mapping(data.get("golden"), "golden")
+            flags = _mapping(data.get("feature_flags"), "feature_flags")
+            python = _mapping(data.get("python"), "python")
+            tables = live.get("tables")
+            if tables is not None and (not isinstance(tables, int) or isinstance(tables, bool)):
+                raise ValueError("schema.live.tables is not a number")
             return cls(
-                commit=str(git["commit"]), branch=git.get("branch"), ref=git.get("ref"),
-                dirty=bool(git.get("dirty", False)), dirty_paths=tuple(str(p) for p in git.get("dirty_paths") or ()),
-                python_runtime=str((data.get("python") or {}).get("runtime", "")),
-                python_declared=(data.get("python") or {}).get("declared"),
-                dependencies=dict(data.get("dependencies") or {}), prompts=dict(data.get("prompts") or {}),
-                golden=dict(golden.get("files") or {}), golden_set_hash=golden.get("set_hash"),
-                models=dict(data.get("models") or {}),
-                schema=SchemaInfo(tuple(schema.get("source") or ()), schema.get("hash"), live.get("hash"),
-                                  live.get("tables")),
-                feature_flags=dict(flags.get("values") or {}), flags_source=flags.get("source"),
+                commit=str(git["commit"]), branch=_text(git.get("branch"), "git.branch"),
+                ref=_text(git.get("ref"), "git.ref"), dirty=bool(git.get("dirty", False)),
+                dirty_paths=tuple(str(p) for p in _list(git.get("dirty_paths"), "git.dirty_paths")),
+                python_runtime=str(python.get("runtime", "")),
+                python_declared=_text(python.get("declared"), "python.declared"),
+                dependencies=_files(data.get("dependencies"), "dependencies"),
+                prompts=_files(data.get("prompts"), "prompts"),
+                golden=_files(golden.get("files"), "golden.files"),
+                golden_set_hash=_text(golden.get("set_hash"), "golden.set_hash"),
+                models={str(k): str(v) for k, v in _mapping(data.get("models"), "models").items()},
+                schema=SchemaInfo(tuple(str(p) for p in _list(schema.get("source"), "schema.source")),
+                                  _text(schema.get("hash"), "schema.hash"), _text(live.get("hash"), "schema.live.hash"),
+                                  tables),
+                feature_flags=dict(_mapping(flags.get("values"), "feature_flags.values")),
+                flags_source=_text(flags.get("source"), "feature_flags.source"),
                 generated_at=str(data.get("generated_at", "")),
             )
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise ConfigError(f"not a mosaic-diag manifest (missing or bad {exc})", path=where) from exc
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise ConfigError(f"not a mosaic-diag manifest ({exc})", path=where) from exc
+
+
+def _text(value: object, what: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{what} is not text")
+    return value
+
+
+def _list(value: object, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"{what} is not a list")
+    return value
 
 
 def load_manifest(path: Path) -> Manifest:

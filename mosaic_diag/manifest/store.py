@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mosaic_diag.errors import ConfigError, UnreachableError
-from mosaic_diag.manifest.model import Manifest
+from mosaic_diag.manifest.model import Manifest, full_sha
 from mosaic_diag.platform.redact import redact_dsn, redact_text, redact_with_dsn
 
 DEFAULT_FILE = Path(".mosaic-diag/deploys.jsonl")
@@ -137,6 +137,8 @@ class FileDeployStore:
                     value = d.get(key)
                     if not isinstance(value, str) and (value is not None or key not in ("branch", "note")):
                         raise ValueError(f"{key} is not text")
+                if not full_sha(d["commit"]):  # (a ref, `main~1`, would be rolled back to as whatever it names then)
+                    raise ValueError(f"commit {d['commit'][:80]!r} is not a full commit id (40 or 64 hex digits)")
                 if not isinstance(d.get("manifest") or {}, dict):
                     raise ValueError("manifest is not a mapping")
                 out.append(DeployRecord(int(d["id"]), d["recorded_at"], d["commit"], d.get("branch"),

@@ -19,8 +19,23 @@ def write_atomic(path: Path, text: str | bytes, *, mode: int | None = None, unch
     With `unchanged`, only if `path` still holds those bytes once the new content is ready (checked just
     before the rename): else ChangedMeanwhile, and the file is left as someone else left it.
 
-    An OSError names `path` itself (not the temporary file or a parent), so one line says what failed.
+    An OSError names `path` itself (not the temporary file or a parent), so one line says what failed. A `path`
+    that is a device or a FIFO (`--out /dev/stdout`, `/dev/null`) is written to as it is: replacing it would put a
+    regular file in its place (as root, /dev/null itself).
     """
+    import stat
+
+    try:
+        special = not stat.S_ISREG(os.stat(path).st_mode) and not stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:
+        special = False  # (none yet, or a broken link: written atomically)
+    if special:
+        try:
+            with open(path, "wb") as fh:
+                fh.write(text.encode("utf-8", "backslashreplace") if isinstance(text, str) else text)
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot write ({exc.strerror or exc})", str(path)) from exc
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

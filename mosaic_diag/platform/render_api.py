@@ -71,12 +71,14 @@ class RenderApi:
         import httpx
 
         from mosaic_diag.platform.httpjson import NotJson, loads_strict, read_limited
+        from mosaic_diag.platform.render_settings import refuse_redirect
 
         headers = {"Authorization": f"Bearer {self.target.api_key}", "Accept": "application/json"}
         try:
             with httpx.Client(timeout=self.timeout) as client, client.stream(
                     method, url, json=dict(body) if body is not None else None,
                     params=dict(params) if params else None, headers=headers) as resp:
+                refuse_redirect(resp, f"Render API {method} {url}")
                 raw = read_limited(resp, ANSWER_BYTES)  # an answer is not trusted to end, nor to be shallow
         except httpx.HTTPError as exc:
             raise UnreachableError(f"Render API {self.target.base_url} unreachable: "

@@ -5,7 +5,8 @@ Query: `ownerId`, `resource` (the service id), `startTime` / `endTime` (RFC 3339
 bool, "nextStartTime": ..., "nextEndTime": ...}`; while `hasMore`, the next page asks for the
 window `[nextStartTime, nextEndTime]`. A 429 is answered by waiting (`retry-after`, capped), a 5xx
 or a connection failure is retried with backoff (tenacity), then reported as unreachable (exit
-3); a 401/403 is a one-line configuration error (exit 2). The key is never printed.
+3); a 401/403 is a one-line configuration error (exit 2), and so is a 3xx (never followed: the key goes to
+the configured API only). The key is never printed.
 """
 
 from __future__ import annotations
@@ -18,11 +19,15 @@ from typing import Any
 
 from mosaic_diag.errors import ConfigError, UnreachableError
 from mosaic_diag.platform.redact import redact_text
-from mosaic_diag.platform.render_settings import RenderSettings
+from mosaic_diag.platform.render_settings import RenderSettings, refuse_redirect
 
 PAGE_LIMIT = 100
 PAGE_BYTES = 16 << 20  # bytes of one answer read at most (a page of 100 entries is far less)
 MAX_PAGES = 10_000
+
+
+class _Stopped(Exception):
+    """`stop` was set while an answer was read or awaited: the poll ends (Ctrl-C / SIGTERM of a watch)."""
 
 
 class _Retry(Exception):
@@ -61,13 +66,15 @@ class RenderLogs:
     attempts: int = 5
     max_wait: float = 60.0
     sleep: Callable[[float], None] | None = None  # tests pass their own clock
+    stop: Any = None  # a threading.Event: set, the waits and the answer being read end at once (`_Stopped`)
+    page_seconds: float = 120.0  # an answer that takes longer to arrive (a byte now and then) is retried
     pages: int = field(default=0, init=False)
     waited: float = field(default=0.0, init=False)
 
     def _get(self, client: Any, params: Mapping[str, str]) -> dict[str, Any]:
         import httpx
 
-        from mosaic_diag.platform.httpjson import NotJson, loads_strict, read_limited
+        from mosaic_diag.platform.httpjson import NotJson, loads_strict
 
         url = f"{self.settings.api_url}/v1/logs"
         headers = {"Authorization": f"Bearer {self.settings.api_key}", "Accept": "application/json"}
@@ -77,7 +84,8 @@ class RenderLogs:
                     raise _Retry("Render API rate limit (429)", _retry_after(resp.headers))
                 if resp.status_code >= 500:
                     raise _Retry(f"Render API GET /v1/logs answered {resp.status_code}")
-                body = read_limited(resp, PAGE_BYTES)  # an answer is not trusted to end, nor to be shallow
+                refuse_redirect(resp, "Render API GET /v1/logs")
+                body = self._body(resp)  # an answer is not trusted to end, nor to be shallow, nor to be quick
         except httpx.HTTPError as exc:
             raise _Retry(f"Render API {self.settings.api_url} unreachable: "
                          f"{redact_text(str(exc)) or type(exc).__name__}") from exc
@@ -97,6 +105,36 @@ class RenderLogs:
             raise UnreachableError("Render API GET /v1/logs answered something that is not a page of logs")
         return data
 
+    def _body(self, resp: Any) -> bytes:
+        """The answer's body: at most PAGE_BYTES (NotJson past them), within `page_seconds` (else retried), given up
+        as soon as `stop` is set."""
+        import time
+
+        from mosaic_diag.platform.httpjson import NotJson
+
+        deadline = time.monotonic() + self.page_seconds
+        parts: list[bytes] = []
+        size = 0
+        for chunk in resp.iter_bytes():
+            if self.stop is not None and self.stop.is_set():
+                raise _Stopped
+            size += len(chunk)
+            if size > PAGE_BYTES:
+                raise NotJson(f"the body is longer than {PAGE_BYTES:,} bytes")
+            if time.monotonic() > deadline:
+                raise _Retry(f"Render API GET /v1/logs took more than {self.page_seconds:g}s to answer")
+            parts.append(chunk)
+        return b"".join(parts)
+
+    def _wait(self, seconds: float) -> None:
+        if self.sleep is not None:
+            self.sleep(seconds)
+        elif self.stop is not None:
+            if self.stop.wait(seconds):
+                raise _Stopped
+        else:
+            _sleep(seconds)
+
     def _page(self, client: Any, params: Mapping[str, str]) -> dict[str, Any]:
         from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
@@ -110,7 +148,7 @@ class RenderLogs:
             return chosen
 
         retrying = Retrying(retry=retry_if_exception_type(_Retry), stop=stop_after_attempt(self.attempts),
-                            wait=wait, sleep=self.sleep or _sleep, reraise=False)
+                            wait=wait, sleep=self._wait, reraise=False)
         try:
             return retrying(self._get, client, params)
         except RetryError as exc:
@@ -216,7 +254,7 @@ def poll_entries(settings: RenderSettings, since: datetime, stop: Any, *, interv
     while not stop.is_set():
         end = clock()
         try:
-            for entry in RenderLogs(settings, cursor, end, sleep=sleep).entries():
+            for entry in RenderLogs(settings, cursor, end, sleep=sleep, stop=stop).entries():
                 ident = entry.get("id")
                 if ident is not None:
                     if ident in seen:
@@ -239,5 +277,7 @@ def poll_entries(settings: RenderSettings, since: datetime, stop: Any, *, interv
         except UnreachableError as exc:
             if on_problem is not None:
                 on_problem(str(exc))
+        except _Stopped:
+            return
         yield IDLE
         stop.wait(interval)

@@ -126,3 +126,21 @@ def render_settings_for(config: Any, env: Mapping[str, str], service: str | None
     if missing:
         raise ConfigError(f"--render needs {'; '.join(missing)}")
     return settings
+
+
+def refuse_redirect(resp: Any, what: str) -> None:
+    """A ConfigError for a 3xx answer of Render's API: a redirect is never followed (the key goes to `render.api_url`
+    only, never to where an answer points), and its empty body is no answer (a rollback's POST was taken as done,
+    a page of logs as empty)."""
+    if not 300 <= resp.status_code < 400:
+        return
+    import httpx
+
+    from mosaic_diag.errors import ConfigError
+
+    try:
+        target = httpx.URL(resp.headers.get("location", "")).host or "the same host"
+    except (httpx.InvalidURL, TypeError, ValueError):
+        target = "an invalid URL"
+    raise ConfigError(f"{what} answered {resp.status_code}, a redirect to {_redacted(target)}: not followed (the API "
+                      "key is sent to render.api_url only); set render.api_url to where the API answers")

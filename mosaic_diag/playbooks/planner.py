@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -168,7 +169,13 @@ def execute_plan(plan: Plan, settings: PlaybookSettings, *,
                 outcomes.append(ActionOutcome(step.action, True, detail, record, skipped=True))
                 continue
             audit(step, outcome="intent", detail=f"about to run ({ledger.where})")
-            ok, detail = execute_effect(effect, plan, settings, clock=clock)
+            try:
+                ok, detail = execute_effect(effect, plan, settings, clock=clock)
+            except KeyboardInterrupt:  # Ctrl-C / SIGTERM while it ran: its intent is audited, so is this
+                with contextlib.suppress(ActionsStopped):
+                    audit(step, outcome="interrupted", detail="interrupted while it ran: whether it took effect "
+                                                              "is not known")
+                raise
             if ok and dedup:
                 try:
                     ledger.record(key, now)

@@ -10,6 +10,7 @@ from typing import Any
 
 from mosaic_diag.errors import ExitCode, UsageError
 from mosaic_diag.manifest import Manifest, ManifestDiff, ManifestSettings, diff_manifests, generate_manifest
+from mosaic_diag.manifest.model import full_sha
 from mosaic_diag.manifest.store import DeployRecord, DeployStore, previous_deploy
 from mosaic_diag.platform import gitops
 from mosaic_diag.platform.render_api import RenderTarget
@@ -17,7 +18,7 @@ from mosaic_diag.platform.terminal import one_line_escaped
 
 STRATEGIES = ("revert", "reset", "render-api")
 # Refusal codes that are usage or configuration errors (exit 2); every other refusal exits 1.
-USAGE_REFUSALS = frozenset({"unknown_sha", "render_config", "no_store", "render_deploy_mismatch"})
+USAGE_REFUSALS = frozenset({"unknown_sha", "render_config", "no_store", "render_deploy_mismatch", "bad_record"})
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,11 @@ def plan_rollback(
             return RollbackPlan(**base, deployed_sha=deployed, target_sha=None, target_ref="previous",
                                 refusals=(*refusals, Refusal("no_previous", "no earlier good deploy is recorded "
                                                              f"in {store.description}")))
+        if not full_sha(rec.commit):  # (a store's row is text: `main~1` would resolve to whatever it names now)
+            return RollbackPlan(**base, deployed_sha=deployed, target_sha=None, target_ref="previous",
+                                refusals=(*refusals, Refusal("bad_record", f"deploy #{rec.id} in {store.description} "
+                                                             f"records {rec.commit[:80]!r}, not a full commit id: "
+                                                             "nothing is rolled back to it")))
         commit = gitops.resolve_commit(repo, rec.commit)
         target_ref = f"previous deploy #{rec.id} recorded {rec.recorded_at}"
     else:

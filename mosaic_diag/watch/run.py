@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mosaic_diag.classifier.classify import Classifier
@@ -22,6 +22,9 @@ KEEP_MINUTES = 30
 # a watch runs for weeks; a group forgotten and seen again counts afresh (its fingerprint stays in the state)
 MAX_LIVE_GROUPS = 20_000
 MAX_GROUPS_ACTED = 3  # groups one playbook acts on per cool-down (new groups past these are alerted, not acted on)
+# a line's time further ahead of the watch's clock than this is none the log had yet (a forged or mis-set time): the
+# line counts at its arrival, as an untimed one does (one line dated 9000 made every later one of its label "late")
+FUTURE_SKEW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ class Watcher:
         in passes (`logs.follow.segments`); `line_offset` makes line numbers count from its start."""
         if line_offset:
             raws = (replace(r, line=r.line + line_offset, end_line=r.end_line + line_offset) for r in raws)
-        for event in self.run.process(raws):
+        for event in self.run.process(self._untimed_ahead(raws)):
             self._recent.pop(event.fingerprint, None)
             self._recent[event.fingerprint] = None
             yield event
@@ -92,6 +95,14 @@ class Watcher:
             self._fed += 1
             if self._fed % PRUNE_EVERY == 0:
                 self._prune()
+
+    def _untimed_ahead(self, raws: Iterable[RawEvent]) -> Iterator[RawEvent]:
+        """`raws`, those dated past the watch's clock (and `FUTURE_SKEW`) without their time (`FUTURE_SKEW`)."""
+        for r in raws:
+            ts = r.timestamp
+            if ts is not None and ts.tzinfo is not None and ts > self.clock() + FUTURE_SKEW:
+                r = replace(r, timestamp=None)
+            yield r
 
     def follow(self, live: Any, idle: float, *, name: str = "-") -> Iterator[ErrorEvent | Alert | None]:
         """`feed` over a live stream (`logs.follow.FollowStream`, a listener's stream) read in passes that end when
