@@ -258,10 +258,11 @@ class FollowStream:
                 continue
             try:
                 opened.seek(max(0, pos - len(mark)))
-                if opened.read(len(mark)) == mark and opened.tell() == pos:
-                    return opened
-            except (OSError, EOFError, ValueError):
-                pass
+                matched = opened.read(len(mark)) == mark and opened.tell() == pos
+            except (OSError, EOFError, ValueError):  # a copy that cannot be read back is not the one
+                matched = False
+            if matched:
+                return opened
             opened.close()
         return None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -172,9 +172,12 @@ def execute_plan(plan: Plan, settings: PlaybookSettings, *,
             try:
                 ok, detail = execute_effect(effect, plan, settings, clock=clock)
             except KeyboardInterrupt:  # Ctrl-C / SIGTERM while it ran: its intent is audited, so is this
-                with contextlib.suppress(ActionsStopped):
+                try:
                     audit(step, outcome="interrupted", detail="interrupted while it ran: whether it took effect "
                                                               "is not known")
+                except ActionsStopped as exc:  # the audit log refused: the interruption goes on all the same
+                    logging.getLogger(__name__).warning("the interruption of %s was not audited: %s", step.action,
+                                                        exc)
                 raise
             if ok and dedup:
                 try:

@@ -12,8 +12,10 @@ _BROAD = frozenset({"Exception", "BaseException", "builtins.Exception", "builtin
 _LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal",
                           "log", "print_exc", "print_exception", "capture_exception", "capture_message"})
 # not errors to report: the optional-import idiom, and the ways a program is asked to stop
+# (and a non-blocking call that would block, or a call a signal cut short: nothing happened, try again)
 _QUIET_OK = frozenset({"ImportError", "ModuleNotFoundError", "KeyboardInterrupt", "SystemExit", "BrokenPipeError",
-                       "GeneratorExit", "StopIteration", "StopAsyncIteration", "asyncio.CancelledError"})
+                       "GeneratorExit", "StopIteration", "StopAsyncIteration", "asyncio.CancelledError",
+                       "BlockingIOError", "InterruptedError"})
 _SUPPRESS = frozenset({"contextlib.suppress", "contextlib.AsyncExitStack.suppress"})
 
 
@@ -29,7 +31,7 @@ class SwallowedException(Rule):
     same exceptions (it is `except X: pass`: ruff's SIM105 rewrite does not hide the finding).
     Not swallowing: `ImportError` (the optional-import idiom), and `KeyboardInterrupt`,
     `SystemExit`, `BrokenPipeError`, `GeneratorExit`, `StopIteration`, `CancelledError` (a
-    program asked to stop).
+    program asked to stop), `BlockingIOError` and `InterruptedError` (nothing happened: try again).
     """
 
     code = "MD006"
