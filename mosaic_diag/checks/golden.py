@@ -58,9 +58,13 @@ def run(ctx: CheckContext) -> Iterator[Message]:
 
 def _run(cases_dir: Path, url: str | None, app: object, ctx: CheckContext, capture: LogCapture | None
          ) -> Iterator[Message]:
+    import time
+
     from mosaic_diag.golden import RunOptions, load_cases, open_target, run_cases
     from mosaic_diag.golden.assertions import REGEX_TIMEOUT
+    from mosaic_diag.golden.targets import close_within
 
+    started = time.monotonic()  # the budget counts loading the cases and starting the app too
     try:
         regex_timeout = ctx.config.number("golden.regex_timeout", REGEX_TIMEOUT, positive=True)
         cases = load_cases([cases_dir])
@@ -73,13 +77,19 @@ def _run(cases_dir: Path, url: str | None, app: object, ctx: CheckContext, captu
         return
     if capture is not None:
         capture.adopt()  # the app is imported and started: its loggers exist now
-    # the run stops a little before the check's own timeout, so it reports which cases it ran
+    # the run stops a little before the check's own timeout, so it reports which cases it ran; a request still
+    # in flight then is not waited for (closing an in-process app waits for it: the check timed out, its
+    # report lost)
     budget = max(1.0, ctx.timeout * 0.9)
+    report = None
     try:
         report = run_cases(cases, target, RunOptions(timeout=budget, global_timeout=budget, retries=0,
-                                                           regex_timeout=regex_timeout))
+                                                     regex_timeout=regex_timeout, spent=time.monotonic() - started))
     finally:
-        target.close()
+        if report is not None and not report.unfinished:
+            target.close()
+        else:
+            close_within(target, min(0.2, 0.05 * ctx.timeout))
     for result in report.results:
         if result.ok:
             continue

@@ -139,7 +139,7 @@ def golden(
     from mosaic_diag.golden.applog import app_log_captured
     from mosaic_diag.golden.cache import CACHE_FILE, FileCache
     from mosaic_diag.golden.runner import PROVIDERS
-    from mosaic_diag.golden.targets import app_env
+    from mosaic_diag.golden.targets import app_env, close_within
 
     chosen_provider = provider or cfg.get("golden.provider", None)
     if provider is None and chosen_provider is not None and chosen_provider not in (*PROVIDERS, "all"):
@@ -178,7 +178,7 @@ def golden(
                     report = run_cases(chosen, target, dataclasses.replace(options, spent=time.monotonic() - started),
                                        on_progress=on_progress)
             finally:  # requests still in flight at the global timeout: do not wait for them
-                _close_within(target, 1.0 if report is not None and not _unfinished(report) else 0.2)
+                close_within(target, 1.0 if report is not None and not report.unfinished else 0.2)
         finally:
             if capture is not None and capture.log.records:
                 sys.stderr.write(f"golden: {capture.log.note()}\n")
@@ -193,21 +193,6 @@ def golden(
         write_junit(report, junit)
     _render(report, fmt, output)
     return report.exit_code
-
-
-def _unfinished(report: "GoldenReport") -> bool:
-    return any(a.error and a.error.startswith(("not finished", "not run")) for r in report.results
-               for a in r.attempts)
-
-
-def _close_within(target: object, seconds: float) -> None:
-    """Close the target, but wait at most `seconds`: requests still in flight at the global timeout
-    must not hold the run (an in-process app's shutdown waits for them)."""
-    import threading
-
-    closer = threading.Thread(target=target.close, daemon=True, name="golden-close")  # type: ignore[attr-defined]
-    closer.start()
-    closer.join(seconds)
 
 
 def _render(report: "GoldenReport", fmt: ReportFormat, output: Path | None = None) -> None:
