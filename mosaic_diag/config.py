@@ -68,7 +68,7 @@ class Config:
         if value is None or value == "":
             return None
         if not isinstance(value, str | Path) or "\x00" in str(value):  # (a NUL: no OS takes it, os.stat raised)
-            raise ConfigError(f"{key} must be a path, got {value!r}")
+            raise self.error(key, f"must be a path, got {value!r}")
         path = Path(value).expanduser()
         return path if path.is_absolute() else self.root / path
 

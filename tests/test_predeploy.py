@@ -423,3 +423,33 @@ def test_a_redirecting_provider_url_never_carries_the_key_elsewhere(repo: Path) 
     assert code == 1, data  # a provider URL that sends us elsewhere is not a working provider
     assert "redirect-me" not in json.dumps(data)
     assert "307" in json.dumps(results(data, "openai"))
+
+
+def test_a_config_value_a_check_cannot_use_is_a_configuration_error(repo: Path) -> None:
+    """A value of the wrong type that a check reads was a failed check (`settings check failed: ConfigError: …`,
+    exit 1; `schema = 5` a raw TypeError, `openai_models = 5` with no file:line): it is the command's error, one
+    line naming the file and line, exit 2, nothing on stdout. A directory where a file is named says so."""
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("DATABASE_URL", "OPENAI_", "ANTHROPIC_", "CLAUDE_", "MOSAIC_DIAG_"))}
+    pyproject = repo / "pyproject.toml"
+    for only, setting, says in (
+        ("settings", 'required_env = "DATABASE_URL"', "predeploy.required_env must be a list, got 'DATABASE_URL'"),
+        ("schema", "schema = 5", "predeploy.schema must be a path, got 5"),
+        ("prompts", "ps101_steps = 5", "predeploy.ps101_steps must be a string, got 5"),
+        ("prompts", 'prompts_max_field = "x"', "predeploy.prompts_max_field must be a number, got 'x'"),
+        ("openai", "openai_models = 5", "predeploy.openai_models must be a list of model names, got 5"),
+        ("golden", 'golden_app = "examples.mosaic_app.main:app"\ngolden_cases = 5',
+         "predeploy.golden_cases must be a string, got 5"),
+    ):
+        pyproject.write_text(f"[tool.mosaic-diag.predeploy]\n{setting}\n")
+        line = 2 + setting.count("\n")
+        r = subprocess.run([sys.executable, "-m", "mosaic_diag", "predeploy", "--only", only, "--format", "json"],
+                           cwd=repo, env={**base, "OPENAI_API_KEY": "sk-test"}, capture_output=True, text=True,
+                           timeout=120)
+        assert (r.returncode, r.stdout) == (2, ""), (setting, r.stdout, r.stderr)
+        assert r.stderr == f"mosaic-diag: error: {pyproject}:{line}: {says}\n", setting
+    pyproject.write_text('[tool.mosaic-diag.predeploy]\nschema = "prompts"\nps101_steps = "prompts"\n')
+    code, data = predeploy(repo, {"DATABASE_URL": "postgresql://u:p@127.0.0.1:1/db"}, "--only", "schema,prompts")
+    assert code == 1
+    assert results(data, "schema")[0]["message"] == "prompts: is a directory, not a file (predeploy.schema)"
+    assert results(data, "prompts")[0]["message"] == "prompts: is a directory, not a file"

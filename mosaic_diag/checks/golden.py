@@ -48,7 +48,7 @@ def run(ctx: CheckContext) -> Iterator[Message]:
     if not url and not app:
         raise Skip("no app URL or import path configured (predeploy.golden_url, MOSAIC_APP_URL or "
                    "predeploy.golden_app)")
-    cases_dir = ctx.root / str(ctx.config.get("predeploy.golden_cases", "golden"))
+    cases_dir = ctx.config.path("predeploy.golden_cases", "golden") or ctx.root / "golden"
     if url:
         yield from _run(cases_dir, url, app, ctx, None)
         return
@@ -65,8 +65,9 @@ def _run(cases_dir: Path, url: str | None, app: object, ctx: CheckContext, captu
     from mosaic_diag.golden.targets import close_within
 
     started = time.monotonic()  # the budget counts loading the cases and starting the app too
+    # (a configuration value that cannot be used is the command's error, exit 2, not a golden finding)
+    regex_timeout = ctx.config.number("golden.regex_timeout", REGEX_TIMEOUT, positive=True)
     try:
-        regex_timeout = ctx.config.number("golden.regex_timeout", REGEX_TIMEOUT, positive=True)
         cases = load_cases([cases_dir])
         target = open_target(url=url if url else None, app=None if url else str(app), app_dir=ctx.root,
                              probe_timeout=min(5.0, ctx.timeout))
