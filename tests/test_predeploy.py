@@ -285,6 +285,10 @@ def test_manifest_check_shows_the_commit_and_warns_on_a_dirty_tree(repo: Path) -
     assert "1 uncommitted change(s): schema.sql" in dirty["message"] and "commit" in dirty["hint"]
     code, data = predeploy(repo, env, "--only", "manifest")  # a warning does not fail the default gate
     assert code == 0
+    # from a subdirectory, the repository's top level is checked (its prompt files were "no such file")
+    code, data = predeploy(repo / "prompts", env, "--only", "prompts,manifest")
+    assert code == 0 and results(data, "prompts") == [], data
+    assert f"commit {head[:12]} on main" in results(data, "manifest")[0]["message"]
 
 
 @pytest.mark.parametrize("kind", ["missing", "file"])

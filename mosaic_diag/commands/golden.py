@@ -33,11 +33,21 @@ StateDirOption = Annotated[Path, typer.Option(
 
 
 def _case_paths(cases: list[Path] | None) -> list[Path]:
+    """The flag's paths as given (from the current directory); else `golden.cases`, read from the repository's
+    top level whatever subdirectory the command runs in, shown from the current directory (`golden/x.yml` at
+    the top, `../golden/x.yml` one level down)."""
+    import os
+
     from mosaic_diag.commands._common import config_here
 
     if cases:
         return cases
-    return [Path(p) for p in config_here().get("golden.cases", ["golden"])]
+    cfg = config_here()
+    listed = cfg.get("golden.cases", ["golden"])
+    if not all(isinstance(p, str) and p and "\x00" not in p for p in listed):
+        raise cfg.error("golden.cases", f"must be a list of case files or directories, got {listed!r}")
+    paths = [Path(p).expanduser() for p in listed]
+    return [p if p.is_absolute() else Path(os.path.relpath(cfg.root / p)) for p in paths]
 
 
 @golden_app.callback(invoke_without_command=True)
