@@ -457,3 +457,7 @@ def test_a_config_value_a_check_cannot_use_is_a_configuration_error(repo: Path) 
     assert code == 1
     assert results(data, "schema")[0]["message"] == "prompts: is a directory, not a file (predeploy.schema)"
     assert results(data, "prompts")[0]["message"] == "prompts: is a directory, not a file"
+    for fmt in ("table", "html"):  # the location once, not `prompts: prompts: is a directory`
+        r = subprocess.run([sys.executable, "-m", "mosaic_diag", "predeploy", "--only", "prompts", "--format", fmt],
+                           cwd=repo, env={**base, "COLUMNS": "200"}, capture_output=True, text=True, timeout=120)
+        assert "prompts: is a directory, not a file" in r.stdout and "prompts: prompts:" not in r.stdout, r.stdout
