@@ -572,3 +572,20 @@ def test_an_answer_quoting_secrets_is_redacted_in_every_report_and_the_state(ser
         for secret in (LEAKED_PASSWORD[:12], LEAKED_KEY[8:20]):
             assert secret not in text, (where, secret)
     assert "postgresql://mosaic:***@db.internal" in out
+
+
+def test_an_unwritable_report_or_state_path_is_refused_before_any_case_runs(server, cases_file, tmp_path, capsys):
+    """`--junit` naming a directory, `--state-dir` naming a file: the whole run went out to the app, then the
+    write at its end failed (exit 2) and the run's results were lost; now nothing is sent."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    common = ["golden", "--url", url_of(server), "--cases", str(cases_file), "-t", "basic", "--retries", "0"]
+    for extra, says in ((["--junit", str(tmp_path)], f"{tmp_path}: cannot write (Is a directory)"),
+                        (["--format", "html", "-o", str(tmp_path)], f"{tmp_path}: cannot write (Is a directory)"),
+                        (["--state-dir", str(a_file)],
+                         f"{a_file}/golden-last-run.json: cannot write ({a_file} is not a directory)"),
+                        (["--junit", str(a_file / "golden.xml")],
+                         f"{a_file}/golden.xml: cannot write ({a_file} is not a directory)")):
+        assert main([*common, *extra]) == 2, extra
+        assert capsys.readouterr().err == f"mosaic-diag: error: {says}\n"
+        assert server.state["hits"] == {}, extra  # not even the probe of /health

@@ -117,12 +117,13 @@ def golden(
     import time
 
     started = time.monotonic()  # the global timeout counts loading the cases and starting the app too
-    from mosaic_diag.commands._common import check_output, config_here
+    from mosaic_diag.commands._common import check_output, check_writable, config_here
     from mosaic_diag.errors import UsageError
     from mosaic_diag.golden import load_cases, open_target, run_cases, select
     from mosaic_diag.golden.assertions import REGEX_TIMEOUT
     from mosaic_diag.golden.runner import RunOptions
     from mosaic_diag.golden.state import (
+        LAST_RUN,
         compare,
         failed_ids,
         load_baseline,
@@ -131,6 +132,7 @@ def golden(
     )
 
     check_output(fmt, output, junit)
+    check_writable(state_dir / LAST_RUN)  # (kept at the end of the run: checked before it starts)
     cfg = config_here()
     if min_pass is not None and min_pass > repeat:
         raise UsageError(f"--min-pass {min_pass} is more than --repeat {repeat}")
