@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
@@ -43,7 +44,7 @@ class Scripted(BaseHTTPRequestHandler):
         elif self.path == "/long":  # a long answer a careless pattern backtracks on for ever
             body = {"a": 1, "text": "a" * 30_000 + "b"}
         elif self.path == "/leak":  # an answer that quotes the app's secrets (an error page, a debug dump)
-            body = {"answer": f"db {LEAKED_DSN} key {LEAKED_KEY}"}
+            body = {"answer": f"db {LEAKED_DSN} key {LEAKED_KEY}", "env": os.environ.get("GATEWAY_API_KEY", "")}
         elif self.path == "/switch" and state["mode"] == "broken":
             body = {"text": "hello"}
         self.server.stopping.wait(delay)  # cut short when the fixture stops the server
@@ -554,22 +555,27 @@ def test_an_endless_in_process_answer_is_cut_at_the_cap_too(tmp_path, monkeypatc
     assert MAX_ANSWER_BYTES <= written < MAX_ANSWER_BYTES + 4 * 2**20  # the app was not read on
 
 
-def test_an_answer_quoting_secrets_is_redacted_in_every_report_and_the_state(server, tmp_path, capsys):
+def test_an_answer_quoting_secrets_is_redacted_in_every_report_and_the_state(server, tmp_path, capsys,
+                                                                            monkeypatch):
     """A failure message quotes the answer cut at 80 characters: the cut fell inside the DSN's password (no `@`
     left for the redactor to see) and a schema error quoted it whole, and neither was redacted in JUnit, the
-    JSON report or the last run kept for --only-failed (the terminal's output guard hid it on stdout)."""
+    JSON report or the last run kept for --only-failed (the terminal's output guard hid it on stdout). A key of
+    no known shape in a secret-named variable (a gateway's) is masked too."""
+    gateway_key = "gw.tenant9." + "Zm9vYmFy" * 3
+    monkeypatch.setenv("GATEWAY_API_KEY", gateway_key)
     cases = tmp_path / "leak.yml"
     cases.write_text("cases:\n  - id: leak\n    path: /leak\n    expect:\n      json_path: {$.answer: {equals: x}}\n"
-                     "      json_schema: {properties: {answer: {type: integer}}}\n      not_contains: [key]\n")
+                     "      json_schema: {properties: {answer: {type: integer}, env: {type: integer}}}\n"
+                     "      not_contains: [key]\n")
     state, junit = tmp_path / "state", tmp_path / "golden.xml"
     assert main(["golden", "--url", url_of(server), "--cases", str(cases), "--state-dir", str(state), "--retries",
                  "0", "--junit", str(junit), "--format", "json"]) == 1
     out = capsys.readouterr().out
     (case,) = json.loads(out)["cases"]
-    assert len(case["failures"]) == 3, case
+    assert len(case["failures"]) == 4, case
     for where, text in (("json", out), ("junit", junit.read_text()),
                         *((f.name, f.read_text()) for f in state.iterdir())):
-        for secret in (LEAKED_PASSWORD[:12], LEAKED_KEY[8:20]):
+        for secret in (LEAKED_PASSWORD[:12], LEAKED_KEY[8:20], gateway_key):
             assert secret not in text, (where, secret)
     assert "postgresql://mosaic:***@db.internal" in out
 

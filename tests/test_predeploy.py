@@ -461,3 +461,43 @@ def test_a_config_value_a_check_cannot_use_is_a_configuration_error(repo: Path) 
         r = subprocess.run([sys.executable, "-m", "mosaic_diag", "predeploy", "--only", "prompts", "--format", fmt],
                            cwd=repo, env={**base, "COLUMNS": "200"}, capture_output=True, text=True, timeout=120)
         assert "prompts: is a directory, not a file" in r.stdout and "prompts: prompts:" not in r.stdout, r.stdout
+
+
+def test_a_provider_echoing_a_key_of_no_known_shape_is_redacted_everywhere(repo: Path, tmp_path: Path) -> None:
+    """An Azure OpenAI key is 32 hex digits, a gateway's key anything: no detector knows it, and a provider that
+    echoed it back in its 401 had it printed in every format and the JUnit file. The secret-named variables'
+    values are masked wherever they appear."""
+    from http.server import BaseHTTPRequestHandler
+
+    from examples.loopback import QuietServer
+
+    class Echo(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            return
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            key = (self.headers.get("x-api-key") or self.headers.get("authorization", "")).removeprefix("Bearer ")
+            body = json.dumps({"error": {"message": f"Incorrect API key provided: {key}",
+                                         "type": "invalid_request_error", "code": "invalid_api_key"}}).encode()
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    keys = {"OPENAI_API_KEY": "3f9a" * 8, "ANTHROPIC_API_KEY": "gateway.tenant7.Qm9vb2JhcmJheg"}
+    echo = QuietServer.start_on_loopback(Echo)
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("DATABASE_URL", "OPENAI_", "ANTHROPIC_", "CLAUDE_", "MOSAIC_DIAG_"))}
+    env = {**base, **keys, "OPENAI_BASE_URL": echo.url + "/v1", "ANTHROPIC_BASE_URL": echo.url, "COLUMNS": "250"}
+    junit = tmp_path / "predeploy.xml"
+    try:
+        for fmt in ("json", "table"):
+            r = subprocess.run([sys.executable, "-m", "mosaic_diag", "predeploy", "--only", "providers", "--format",
+                                fmt, "--junit", str(junit)], cwd=repo, env=env, capture_output=True, text=True,
+                               timeout=120)
+            assert r.returncode == 1 and "Incorrect API key provided: ***" in r.stdout, r.stdout + r.stderr
+            for text in (r.stdout, r.stderr, junit.read_text()):
+                assert not any(key in text for key in keys.values()), (fmt, text)
+    finally:
+        echo.stop()

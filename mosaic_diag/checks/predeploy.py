@@ -16,6 +16,7 @@ from mosaic_diag.checks.registry import all_checks, select
 from mosaic_diag.checks.runner import run_checks
 from mosaic_diag.config import load_config
 from mosaic_diag.errors import UsageError
+from mosaic_diag.platform.redact import register_env_secrets
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -29,6 +30,7 @@ def predeploy(root: Path, env: Mapping[str, str], *, only: Iterable[str] = (), s
         raise UsageError(f"--root {root}: no such directory")
     if not root.is_dir():
         raise UsageError(f"--root {root}: not a directory")
+    register_env_secrets(env)  # a provider may echo a key of no known shape back in its error
     config = load_config(root, env)
     level = (fail_level or str(config.get("predeploy.fail_level", "error"))).lower()
     if level not in LEVELS:

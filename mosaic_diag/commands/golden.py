@@ -1,6 +1,7 @@
 """`mosaic-diag golden`: run the golden cases (default), `bless` a baseline, `validate` cases."""
 
 import json
+import os
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -133,6 +134,9 @@ def golden(
 
     check_output(fmt, output, junit)
     check_writable(state_dir / LAST_RUN)  # (kept at the end of the run: checked before it starts)
+    from mosaic_diag.platform.redact import register_env_secrets
+
+    register_env_secrets(os.environ)  # the app (in-process, its env) may echo a key of no known shape
     cfg = config_here()
     if min_pass is not None and min_pass > repeat:
         raise UsageError(f"--min-pass {min_pass} is more than --repeat {repeat}")
