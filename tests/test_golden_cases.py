@@ -130,3 +130,16 @@ def test_the_configured_cases_are_read_from_the_repository_top_from_a_subdirecto
                        capture_output=True, text=True, timeout=60)
     assert (r.returncode, r.stdout) == (2, ""), r.stderr
     assert r.stderr == "../golden/a.yml:4: duplicate case id 'a' (first at ../golden/a.yml:2)\n"
+
+
+def test_a_case_path_that_is_no_file_says_what_it_is(tmp_path, capsys):
+    """A symlink loop, a dangling link and /dev/null were each `no such file or directory`."""
+    (tmp_path / "loop1.yml").symlink_to(tmp_path / "loop2.yml")
+    (tmp_path / "loop2.yml").symlink_to(tmp_path / "loop1.yml")
+    (tmp_path / "dangling.yml").symlink_to(tmp_path / "gone.yml")
+    for path, says in ((tmp_path / "loop1.yml", "is a symlink that leads nowhere (dangling, or a loop)"),
+                       (tmp_path / "dangling.yml", "is a symlink that leads nowhere (dangling, or a loop)"),
+                       (Path("/dev/null"), "is not a regular file"),
+                       (tmp_path / "gone.yml", "no such file or directory")):
+        assert main(["golden", "validate", str(path)]) == 2
+        assert capsys.readouterr().err == f"mosaic-diag: error: {path}: {says}\n"
