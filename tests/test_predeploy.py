@@ -501,3 +501,18 @@ def test_a_provider_echoing_a_key_of_no_known_shape_is_redacted_everywhere(repo:
                 assert not any(key in text for key in keys.values()), (fmt, text)
     finally:
         echo.stop()
+
+
+def test_a_database_that_never_answers_is_classified_in_time(repo: Path) -> None:
+    """A port that takes the connection and never answers (a black hole): libpq waited the whole check's timeout,
+    so the check was MD-TIMEOUT, unclassified; its connect timeout is half the check's."""
+    import socket
+
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(8)  # never accepted: the handshake completes, no byte ever comes back
+        dsn = f"postgresql://mosaic:secret-pw-0000@127.0.0.1:{hole.getsockname()[1]}/mosaic"
+        code, data = predeploy(repo, {"DATABASE_URL": dsn}, "--only", "database", "--timeout", "6")
+    [result] = results(data, "database")
+    assert code == 1 and (result["id"], result["label"]) == ("MD-DB010", "PG_NETWORK_UNREACHABLE"), result
+    assert "timeout expired" in result["message"] and "secret-pw" not in json.dumps(data)
