@@ -503,9 +503,10 @@ def test_a_provider_echoing_a_key_of_no_known_shape_is_redacted_everywhere(repo:
         echo.stop()
 
 
-def test_a_database_that_never_answers_is_classified_in_time(repo: Path) -> None:
+def test_a_database_that_never_answers_is_classified_in_time_and_bad_gates_are_refused(repo: Path) -> None:
     """A port that takes the connection and never answers (a black hole): libpq waited the whole check's timeout,
-    so the check was MD-TIMEOUT, unclassified; its connect timeout is half the check's."""
+    so the check was MD-TIMEOUT, unclassified; its connect timeout is half the check's. `--timeout nan` made
+    every check time out at once, and `--only golden --skip golden` a gate that checked nothing and passed."""
     import socket
 
     with socket.socket() as hole:
@@ -516,3 +517,10 @@ def test_a_database_that_never_answers_is_classified_in_time(repo: Path) -> None
     [result] = results(data, "database")
     assert code == 1 and (result["id"], result["label"]) == ("MD-DB010", "PG_NETWORK_UNREACHABLE"), result
     assert "timeout expired" in result["message"] and "secret-pw" not in json.dumps(data)
+    for args, says in ((["--timeout", "nan"], "--timeout must be a positive number of seconds, got nan"),
+                       (["--timeout", "inf"], "--timeout must be a positive number of seconds, got inf"),
+                       (["--only", "golden", "--skip", "golden"],
+                        "no check left to run: --only / --skip (or predeploy.only / predeploy.skip) leave none")):
+        r = subprocess.run([sys.executable, "-m", "mosaic_diag", "predeploy", *args], cwd=repo, capture_output=True,
+                           text=True, timeout=60)
+        assert (r.returncode, r.stdout, r.stderr) == (2, "", f"mosaic-diag: error: {says}\n"), args

@@ -8,6 +8,7 @@ command line), 2 usage or configuration errors.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -41,9 +42,11 @@ def predeploy(root: Path, env: Mapping[str, str], *, only: Iterable[str] = (), s
     if not isinstance(silence, list) or not all(isinstance(s, str) for s in silence):
         raise config.error("predeploy.silence", f"must be a list of check ids, got {silence!r}")
     per_check = timeout if timeout is not None else config.number("predeploy.timeout", DEFAULT_TIMEOUT, positive=True)
-    if per_check <= 0:
-        raise UsageError(f"timeout must be positive, got {per_check:g}")
+    if not math.isfinite(per_check) or per_check <= 0:  # (nan: every check "timed out" at once; inf: never)
+        raise UsageError(f"--timeout must be a positive number of seconds, got {per_check:g}")
     selection = select(all_checks(), only or config.get("predeploy.only", []), skip or config.get("predeploy.skip", []))
+    if not selection.checks:  # (`--only golden --skip golden`: a gate that checks nothing passed)
+        raise UsageError("no check left to run: --only / --skip (or predeploy.only / predeploy.skip) leave none")
     ctx = CheckContext(root=root, env=dict(env), config=config, timeout=per_check)
     if on_progress is not None:
         on_progress(0, len(selection.checks))
