@@ -595,3 +595,25 @@ def test_an_unwritable_report_or_state_path_is_refused_before_any_case_runs(serv
         assert main([*common, *extra]) == 2, extra
         assert capsys.readouterr().err == f"mosaic-diag: error: {says}\n"
         assert server.state["hits"] == {}, extra  # not even the probe of /health
+
+
+def test_a_timeout_past_100_years_is_one_line_not_a_traceback(server, cases_file, tmp_path, capsys, monkeypatch):
+    """`--global-timeout inf` or `1e300` (flag or config) was an OverflowError traceback (a thread's wait past
+    time_t); a case's `timeout: 1.0e+300` passed validation; a case's `regex_timeout` that large "gave up" at once."""
+    common = ["golden", "--url", url_of(server), "--cases", str(cases_file), "--state-dir", str(tmp_path / "s")]
+    for value in ("inf", "1e300"):
+        assert main([*common, "--global-timeout", value]) == 2
+        assert "less than or equal to 3153600000" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mosaic-diag.toml").write_text("[golden]\nglobal_timeout = 1e300\n")
+    assert main(common) == 2
+    assert capsys.readouterr().err == (f"mosaic-diag: error: {tmp_path / 'mosaic-diag.toml'}:2: golden.global_timeout "
+                                       "must be at most 100 years (3153600000 s), got 1e+300\n")
+    (tmp_path / "mosaic-diag.toml").unlink()
+    huge = tmp_path / "huge.yml"
+    huge.write_text("cases:\n  - id: a\n    path: /ok\n    timeout: 1.0e+300\n    regex_timeout: 1.0e+300\n")
+    assert main(["golden", "validate", str(huge)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"{huge}:4: timeout must be at most 100 years (3153600000 s), got 1e+300",
+        f"{huge}:5: regex_timeout must be at most 100 years (3153600000 s), got 1e+300"]
+    assert server.state["hits"] == {}

@@ -517,8 +517,9 @@ def test_a_database_that_never_answers_is_classified_in_time_and_bad_gates_are_r
     [result] = results(data, "database")
     assert code == 1 and (result["id"], result["label"]) == ("MD-DB010", "PG_NETWORK_UNREACHABLE"), result
     assert "timeout expired" in result["message"] and "secret-pw" not in json.dumps(data)
-    for args, says in ((["--timeout", "nan"], "--timeout must be a positive number of seconds, got nan"),
-                       (["--timeout", "inf"], "--timeout must be a positive number of seconds, got inf"),
+    bad = "--timeout must be a positive number of seconds (at most 100 years), got"
+    for args, says in ((["--timeout", "nan"], f"{bad} nan"), (["--timeout", "inf"], f"{bad} inf"),
+                       (["--timeout", "1e300"], f"{bad} 1e+300"),  # (a traceback: a wait past time_t)
                        (["--only", "golden", "--skip", "golden"],
                         "no check left to run: --only / --skip (or predeploy.only / predeploy.skip) leave none")):
         r = subprocess.run([sys.executable, "-m", "mosaic_diag", "predeploy", *args], cwd=repo, capture_output=True,

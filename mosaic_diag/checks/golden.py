@@ -66,7 +66,7 @@ def _run(cases_dir: Path, url: str | None, app: object, ctx: CheckContext, captu
 
     started = time.monotonic()  # the budget counts loading the cases and starting the app too
     # (a configuration value that cannot be used is the command's error, exit 2, not a golden finding)
-    regex_timeout = ctx.config.number("golden.regex_timeout", REGEX_TIMEOUT, positive=True)
+    regex_timeout = ctx.config.seconds("golden.regex_timeout", REGEX_TIMEOUT)
     try:
         cases = load_cases([cases_dir])
         target = open_target(url=url if url else None, app=None if url else str(app), app_dir=ctx.root,

@@ -15,7 +15,7 @@ from pathlib import Path
 from mosaic_diag.checks.model import LEVELS, CheckContext, Report
 from mosaic_diag.checks.registry import all_checks, select
 from mosaic_diag.checks.runner import run_checks
-from mosaic_diag.config import load_config
+from mosaic_diag.config import MAX_SECONDS, load_config
 from mosaic_diag.errors import UsageError
 from mosaic_diag.platform.redact import register_env_secrets
 
@@ -41,9 +41,9 @@ def predeploy(root: Path, env: Mapping[str, str], *, only: Iterable[str] = (), s
     silence = config.get("predeploy.silence", [])
     if not isinstance(silence, list) or not all(isinstance(s, str) for s in silence):
         raise config.error("predeploy.silence", f"must be a list of check ids, got {silence!r}")
-    per_check = timeout if timeout is not None else config.number("predeploy.timeout", DEFAULT_TIMEOUT, positive=True)
-    if not math.isfinite(per_check) or per_check <= 0:  # (nan: every check "timed out" at once; inf: never)
-        raise UsageError(f"--timeout must be a positive number of seconds, got {per_check:g}")
+    per_check = timeout if timeout is not None else config.seconds("predeploy.timeout", DEFAULT_TIMEOUT)
+    if not math.isfinite(per_check) or not 0 < per_check <= MAX_SECONDS:  # (nan: every check timed out at once)
+        raise UsageError(f"--timeout must be a positive number of seconds (at most 100 years), got {per_check:g}")
     selection = select(all_checks(), only or config.get("predeploy.only", []), skip or config.get("predeploy.skip", []))
     if not selection.checks:  # (`--only golden --skip golden`: a gate that checks nothing passed)
         raise UsageError("no check left to run: --only / --skip (or predeploy.only / predeploy.skip) leave none")

@@ -170,7 +170,7 @@ def write_report(text: str, output: Path | None) -> None:
         raise UsageError(f"cannot write: {exc.strerror or exc}", path=str(output)) from None
 
 
-MAX_DURATION_S = 100 * 365 * 86400  # past it, adding a duration to a time leaves what datetime holds
+from mosaic_diag.config import MAX_SECONDS as MAX_DURATION_S  # noqa: E402 - past it, a deadline overflows
 
 
 def parse_duration(value: str, option: str) -> float:

@@ -17,6 +17,7 @@ from mosaic_diag.commands._options import (
     ReportFormat,
     ReportFormatOption,
 )
+from mosaic_diag.config import MAX_SECONDS
 
 if TYPE_CHECKING:
     from mosaic_diag.golden.report import GoldenReport
@@ -69,13 +70,13 @@ def golden(
                                                  "fewer passes than runs is reported as flaky.")] = None,
     concurrency: Annotated[int | None, typer.Option(min=1, max=64, help="Requests in flight "
                                                     "(default 4).")] = None,
-    timeout: Annotated[float | None, typer.Option(min=0.01, help="Seconds per request "
+    timeout: Annotated[float | None, typer.Option(min=0.01, max=MAX_SECONDS, help="Seconds per request "
                                                   "(default 30; a case's `timeout` wins).")] = None,
-    global_timeout: Annotated[float | None, typer.Option(min=0.01, help="Seconds for the whole run "
-                                                         "(default 600).")] = None,
+    global_timeout: Annotated[float | None, typer.Option(min=0.01, max=MAX_SECONDS, help="Seconds for the whole "
+                                                         "run (default 600).")] = None,
     regex_timeout: Annotated[float | None, typer.Option(
-        "--regex-timeout", min=0.001, help="Seconds one regex assertion may search one answer (default 2; "
-        "golden.regex_timeout; a case's `regex_timeout` wins).")] = None,
+        "--regex-timeout", min=0.001, max=MAX_SECONDS, help="Seconds one regex assertion may search one answer "
+        "(default 2; golden.regex_timeout; a case's `regex_timeout` wins).")] = None,
     retries: Annotated[int, typer.Option(min=0, max=10, help="Retries with backoff of a request "
                                          "answered 429/5xx.")] = 2,
     provider: Annotated[str | None, typer.Option(
@@ -169,11 +170,11 @@ def golden(
     response_cache = FileCache(state_dir / CACHE_FILE) if cache or cfg.get("golden.cache", False) else None
     options = RunOptions(
         concurrency=concurrency or cfg.number("golden.concurrency", 4, minimum=1, integer=True),
-        timeout=timeout or cfg.number("golden.timeout", 30.0, positive=True),
-        global_timeout=global_timeout or cfg.number("golden.global_timeout", 600.0, positive=True),
+        timeout=timeout or cfg.seconds("golden.timeout", 30.0),
+        global_timeout=global_timeout or cfg.seconds("golden.global_timeout", 600.0),
         repeat=repeat, min_pass=min_pass, retries=retries, providers=providers, cache=response_cache,
         pass_rate=float(rate) if rate is not None else None,
-        regex_timeout=regex_timeout or cfg.number("golden.regex_timeout", REGEX_TIMEOUT, positive=True),
+        regex_timeout=regex_timeout or cfg.seconds("golden.regex_timeout", REGEX_TIMEOUT),
     )
     # the in-process app's SDK retries: 0 unless asked (--sdk-retries, golden.sdk_retries, LLM_MAX_RETRIES)
     wanted = sdk_retries if sdk_retries is not None else cfg.number("golden.sdk_retries", None, minimum=0,
