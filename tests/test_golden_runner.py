@@ -617,3 +617,18 @@ def test_a_timeout_past_100_years_is_one_line_not_a_traceback(server, cases_file
         f"{huge}:4: timeout must be at most 100 years (3153600000 s), got 1e+300",
         f"{huge}:5: regex_timeout must be at most 100 years (3153600000 s), got 1e+300"]
     assert server.state["hits"] == {}
+
+
+def test_golden_settings_of_the_wrong_type_or_size_are_one_line(server, cases_file, tmp_path, capsys, monkeypatch):
+    """`golden.url = 5` was an AttributeError traceback; `golden.concurrency = 100000` ran as many threads as cases
+    where the flag stops at 64."""
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "mosaic-diag.toml"
+    for text, says in (("[golden]\nurl = 5\n", "golden.url must be a string, got 5"),
+                       (f"[golden]\nconcurrency = 100000\nurl = '{url_of(server)}'\n",
+                        "golden.concurrency must be a whole number from 1 to 64, "
+                                                          "got 100000")):
+        config.write_text(text)
+        assert main(["golden", "--cases", str(cases_file), "--state-dir", str(tmp_path / "s")]) == 2
+        assert capsys.readouterr().err == f"mosaic-diag: error: {config}:2: {says}\n"
+    assert server.state["hits"] == {}

@@ -444,6 +444,7 @@ def test_a_config_value_a_check_cannot_use_is_a_configuration_error(repo: Path) 
         ("openai", "openai_models = 5", "predeploy.openai_models must be a list of model names, got 5"),
         ("golden", 'golden_app = "examples.mosaic_app.main:app"\ngolden_cases = 5',
          "predeploy.golden_cases must be a string, got 5"),
+        ("golden", "golden_url = 5", "predeploy.golden_url must be a string, got 5"),
     ):
         pyproject.write_text(f"[tool.mosaic-diag.predeploy]\n{setting}\n")
         line = 2 + setting.count("\n")

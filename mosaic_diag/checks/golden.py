@@ -43,8 +43,8 @@ def _app_env(env: Mapping[str, str]) -> Iterator[dict[str, str]]:
 
 
 def run(ctx: CheckContext) -> Iterator[Message]:
-    url = ctx.config.get("predeploy.golden_url", None) or ctx.env.get("MOSAIC_APP_URL") or None
-    app = ctx.config.get("predeploy.golden_app", None)
+    url = ctx.config.get("predeploy.golden_url", "") or ctx.env.get("MOSAIC_APP_URL") or None  # (strings, checked)
+    app = ctx.config.get("predeploy.golden_app", "") or None
     if not url and not app:
         raise Skip("no app URL or import path configured (predeploy.golden_url, MOSAIC_APP_URL or "
                    "predeploy.golden_app)")

@@ -141,7 +141,7 @@ def golden(
     cfg = config_here()
     if min_pass is not None and min_pass > repeat:
         raise UsageError(f"--min-pass {min_pass} is more than --repeat {repeat}")
-    url = url or (cfg.get("golden.url") if app is None else None)
+    url = url or ((cfg.get("golden.url", "") or None) if app is None else None)  # (a string: "" is unset)
     if url is None and app is None:
         raise UsageError("give --url http://HOST:PORT or --app module:attr (or golden.url in config)")
     all_cases = load_cases(_case_paths(cases))
@@ -169,7 +169,7 @@ def golden(
         raise UsageError(f"--pass-rate must be a number from 0 to 1, got {rate!r}")
     response_cache = FileCache(state_dir / CACHE_FILE) if cache or cfg.get("golden.cache", False) else None
     options = RunOptions(
-        concurrency=concurrency or cfg.number("golden.concurrency", 4, minimum=1, integer=True),
+        concurrency=concurrency or cfg.number("golden.concurrency", 4, minimum=1, maximum=64, integer=True),
         timeout=timeout or cfg.seconds("golden.timeout", 30.0),
         global_timeout=global_timeout or cfg.seconds("golden.global_timeout", 600.0),
         repeat=repeat, min_pass=min_pass, retries=retries, providers=providers, cache=response_cache,
