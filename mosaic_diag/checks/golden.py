@@ -43,6 +43,9 @@ def _app_env(env: Mapping[str, str]) -> Iterator[dict[str, str]]:
 
 
 def run(ctx: CheckContext) -> Iterator[Message]:
+    import time
+
+    started = time.monotonic()  # the run's budget counts importing the runner and starting the app too
     url = ctx.config.get("predeploy.golden_url", "") or ctx.env.get("MOSAIC_APP_URL") or None  # (strings, checked)
     app = ctx.config.get("predeploy.golden_app", "") or None
     if not url and not app:
@@ -50,21 +53,24 @@ def run(ctx: CheckContext) -> Iterator[Message]:
                    "predeploy.golden_app)")
     cases_dir = ctx.config.path("predeploy.golden_cases", "golden") or ctx.root / "golden"
     if url:
-        yield from _run(cases_dir, url, app, ctx, None)
+        yield from _run(cases_dir, url, app, ctx, None, started)
         return
     with _app_env(ctx.env), app_log_captured() as capture:
-        yield from _run(cases_dir, url, app, ctx, capture)
+        yield from _run(cases_dir, url, app, ctx, capture, started)
 
 
-def _run(cases_dir: Path, url: str | None, app: object, ctx: CheckContext, capture: LogCapture | None
-         ) -> Iterator[Message]:
+def _run(cases_dir: Path, url: str | None, app: object, ctx: CheckContext, capture: LogCapture | None,
+         started: float) -> Iterator[Message]:
+    import threading
     import time
 
     from mosaic_diag.golden import RunOptions, load_cases, open_target, run_cases
     from mosaic_diag.golden.assertions import REGEX_TIMEOUT
+    from mosaic_diag.golden.explain import warm_up
     from mosaic_diag.golden.targets import close_within
 
-    started = time.monotonic()  # the budget counts loading the cases and starting the app too
+    # the failed cases are explained after the run's end: the classifier loads meanwhile, not then
+    threading.Thread(target=warm_up, daemon=True, name="golden-explain-warm-up").start()
     # (a configuration value that cannot be used is the command's error, exit 2, not a golden finding)
     regex_timeout = ctx.config.seconds("golden.regex_timeout", REGEX_TIMEOUT)
     try:
