@@ -16,6 +16,10 @@ from typing import Any
 
 from mosaic_diag.errors import ConfigError
 
+# the longest duration any setting takes (100 years): past it a deadline overflows what a thread's wait or a
+# datetime holds (`--global-timeout 1e300` was a traceback)
+MAX_SECONDS = 100 * 365 * 86400
+
 
 @dataclass(frozen=True)
 class Config:
@@ -68,7 +72,7 @@ class Config:
         if value is None or value == "":
             return None
         if not isinstance(value, str | Path) or "\x00" in str(value):  # (a NUL: no OS takes it, os.stat raised)
-            raise ConfigError(f"{key} must be a path, got {value!r}")
+            raise self.error(key, f"must be a path, got {value!r}")
         path = Path(value).expanduser()
         return path if path.is_absolute() else self.root / path
 
@@ -115,6 +119,13 @@ class Config:
         if ok:
             return int(value) if integer else float(value)
         raise self.error(key, f"must be {want}, got {value!r}")
+
+    def seconds(self, key: str, default: float) -> float:
+        """A duration in seconds: a number > 0 (`number`'s one-line errors), at most MAX_SECONDS (100 years)."""
+        value = float(self.number(key, default, positive=True) or default)
+        if value > MAX_SECONDS:
+            raise self.error(key, f"must be at most 100 years ({MAX_SECONDS} s), got {value:g}")
+        return value
 
     def error(self, key: str, reason: str) -> ConfigError:
         """`key reason` as a ConfigError where the key is set: `FILE:LINE: key reason`, or its environment

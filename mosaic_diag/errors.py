@@ -70,6 +70,8 @@ def no_such(path: object, what: str = "file", kind: type[DiagError] | None = Non
         return error(f"stdin is not read here: give a {what.split(' or ')[0]} name", path="-")
     if os.path.isdir(str(path)):  # (there, but not a file: `--db /tmp` said "no such file")
         return error(f"is a directory, not a {what.split(' or ')[0]}", path=str(path))
+    if os.path.islink(str(path)) and not os.path.exists(str(path)):  # (a typo in the link: "no such" misled)
+        return error("is a symlink that leads nowhere (dangling, or a loop)", path=str(path))
     if os.path.exists(str(path)):  # (a device, a FIFO: there, but never read as a file)
         return error("not a regular file (a device, a FIFO, a socket): not read", path=str(path))
     return error(f"no such {what}", path=str(path))

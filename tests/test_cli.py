@@ -279,3 +279,36 @@ def test_a_directory_where_a_file_is_read_is_named_so(tmp_path):
     r = run("dlq", "list", "--db", str(tmp_path))
     assert r.returncode == 2, r.stdout + r.stderr
     assert f"{tmp_path}: is a directory, not a SQLite dead-letter file" in r.stderr, r.stderr
+
+
+def test_a_table_that_fits_only_by_wrapping_keeps_its_right_edge_and_every_word():
+    """predeploy's table at 80 columns: Rich shaved the wrapping columns evenly below their widest word, laid the
+    table out wider than the terminal, and the edge cut the hint column off (`manifest genera`, no `│`)."""
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from mosaic_diag.render.console import print_table
+
+    message = ("commit bdb58393ad4d on master, clean tree, 2 prompt file(s), 4 golden file(s), schema 68e65cd12373, "
+               "models: none pinned")
+    hint = "`mosaic-diag manifest generate` prints it whole; `manifest record` after the deploy"
+    skipped = "no app URL or import path configured (predeploy.golden_url, MOSAIC_APP_URL or predeploy.golden_app)"
+    for width in (60, 80, 100, 130):
+        table = Table(pad_edge=False)
+        for column in ("check", "status", "id"):
+            table.add_column(column, no_wrap=True)
+        for column in ("message", "hint"):
+            table.add_column(column, overflow="fold", ratio=1)
+        table.add_row("manifest", "info", "MD-MANIFEST001", message, hint)
+        table.add_row("golden", "skipped", "", skipped, "")
+        buffer = io.StringIO()
+        print_table(Console(file=buffer, width=width, color_system=None), table)
+        lines = buffer.getvalue().splitlines()
+        assert all(len(line) <= width for line in lines), (width, lines)
+        if width >= 80:  # a table (narrower, its rows are stacked as `Header: value` lines)
+            assert lines[0].startswith("┏") and all(line[-1] in "┓┃┩│┘" for line in lines), (width, lines)
+        words = " ".join(part for line in lines for part in line.split("│")).split()
+        for word in (message + " " + hint + " " + skipped).split():
+            assert word in words, (width, word)

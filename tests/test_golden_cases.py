@@ -117,3 +117,29 @@ def test_schema_file_reference_is_resolved_next_to_the_case_file(tmp_path):
                   "other.yml")
     _, errors = validate([path2])
     assert errors and errors[0].line == 4 and "cannot read JSON schema" in errors[0].message
+
+
+def test_the_configured_cases_are_read_from_the_repository_top_from_a_subdirectory(tmp_path):
+    """`golden validate` (and the run) in a subdirectory read `golden/` from the current directory: `golden: no
+    such file or directory`; the configured cases are the repository's, named from where the command runs."""
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "golden").mkdir()
+    (tmp_path / "golden" / "a.yml").write_text("cases:\n  - id: a\n    path: /a\n  - id: a\n    path: /b\n")
+    (tmp_path / "api").mkdir()
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "golden", "validate"], cwd=tmp_path / "api",
+                       capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stdout) == (2, ""), r.stderr
+    assert r.stderr == "../golden/a.yml:4: duplicate case id 'a' (first at ../golden/a.yml:2)\n"
+
+
+def test_a_case_path_that_is_no_file_says_what_it_is(tmp_path, capsys):
+    """A symlink loop, a dangling link and /dev/null were each `no such file or directory`."""
+    (tmp_path / "loop1.yml").symlink_to(tmp_path / "loop2.yml")
+    (tmp_path / "loop2.yml").symlink_to(tmp_path / "loop1.yml")
+    (tmp_path / "dangling.yml").symlink_to(tmp_path / "gone.yml")
+    for path, says in ((tmp_path / "loop1.yml", "is a symlink that leads nowhere (dangling, or a loop)"),
+                       (tmp_path / "dangling.yml", "is a symlink that leads nowhere (dangling, or a loop)"),
+                       (Path("/dev/null"), "not a regular file (a device, a FIFO, a socket): not read"),
+                       (tmp_path / "gone.yml", "no such file or directory")):
+        assert main(["golden", "validate", str(path)]) == 2
+        assert capsys.readouterr().err == f"mosaic-diag: error: {path}: {says}\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
@@ -16,6 +17,10 @@ from examples.loopback import QuietServer
 from mosaic_diag.cli import main
 from mosaic_diag.errors import UnreachableError
 from mosaic_diag.golden import RunOptions, SystemClock, load_cases, open_target, run_cases
+
+LEAKED_PASSWORD = "pw-" + "c94e7ad6d8a943b1" * 4
+LEAKED_DSN = f"postgresql://mosaic:{LEAKED_PASSWORD}@db.internal:5432/mosaic"
+LEAKED_KEY = "sk-proj-" + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789" * 2
 
 
 class Scripted(BaseHTTPRequestHandler):
@@ -38,6 +43,8 @@ class Scripted(BaseHTTPRequestHandler):
             delay = 2.0
         elif self.path == "/long":  # a long answer a careless pattern backtracks on for ever
             body = {"a": 1, "text": "a" * 30_000 + "b"}
+        elif self.path == "/leak":  # an answer that quotes the app's secrets (an error page, a debug dump)
+            body = {"answer": f"db {LEAKED_DSN} key {LEAKED_KEY}", "env": os.environ.get("GATEWAY_API_KEY", "")}
         elif self.path == "/switch" and state["mode"] == "broken":
             body = {"text": "hello"}
         self.server.stopping.wait(delay)  # cut short when the fixture stops the server
@@ -546,3 +553,82 @@ def test_an_endless_in_process_answer_is_cut_at_the_cap_too(tmp_path, monkeypatc
     assert results["health"].outcome == "pass"
     written = importlib.import_module("endless_asgi_app").WRITTEN[0]
     assert MAX_ANSWER_BYTES <= written < MAX_ANSWER_BYTES + 4 * 2**20  # the app was not read on
+
+
+def test_an_answer_quoting_secrets_is_redacted_in_every_report_and_the_state(server, tmp_path, capsys,
+                                                                            monkeypatch):
+    """A failure message quotes the answer cut at 80 characters: the cut fell inside the DSN's password (no `@`
+    left for the redactor to see) and a schema error quoted it whole, and neither was redacted in JUnit, the
+    JSON report or the last run kept for --only-failed (the terminal's output guard hid it on stdout). A key of
+    no known shape in a secret-named variable (a gateway's) is masked too."""
+    gateway_key = "gw.tenant9." + "Zm9vYmFy" * 3
+    monkeypatch.setenv("GATEWAY_API_KEY", gateway_key)
+    cases = tmp_path / "leak.yml"
+    cases.write_text("cases:\n  - id: leak\n    path: /leak\n    expect:\n      json_path: {$.answer: {equals: x}}\n"
+                     "      json_schema: {properties: {answer: {type: integer}, env: {type: integer}}}\n"
+                     "      not_contains: [key]\n")
+    state, junit = tmp_path / "state", tmp_path / "golden.xml"
+    assert main(["golden", "--url", url_of(server), "--cases", str(cases), "--state-dir", str(state), "--retries",
+                 "0", "--junit", str(junit), "--format", "json"]) == 1
+    out = capsys.readouterr().out
+    (case,) = json.loads(out)["cases"]
+    assert len(case["failures"]) == 4, case
+    for where, text in (("json", out), ("junit", junit.read_text()),
+                        *((f.name, f.read_text()) for f in state.iterdir())):
+        for secret in (LEAKED_PASSWORD[:12], LEAKED_KEY[8:20], gateway_key):
+            assert secret not in text, (where, secret)
+    assert "postgresql://mosaic:***@db.internal" in out
+
+
+def test_an_unwritable_report_or_state_path_is_refused_before_any_case_runs(server, cases_file, tmp_path, capsys):
+    """`--junit` naming a directory, `--state-dir` naming a file: the whole run went out to the app, then the
+    write at its end failed (exit 2) and the run's results were lost; now nothing is sent."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    common = ["golden", "--url", url_of(server), "--cases", str(cases_file), "-t", "basic", "--retries", "0"]
+    for extra, says in ((["--junit", str(tmp_path)], f"{tmp_path}: cannot write (Is a directory)"),
+                        (["--format", "html", "-o", str(tmp_path)], f"{tmp_path}: cannot write (Is a directory)"),
+                        (["--state-dir", str(a_file)],
+                         f"{a_file}/golden-last-run.json: cannot write ({a_file} is not a directory)"),
+                        (["--junit", str(a_file / "golden.xml")],
+                         f"{a_file}/golden.xml: cannot write ({a_file} is not a directory)")):
+        assert main([*common, *extra]) == 2, extra
+        assert capsys.readouterr().err == f"mosaic-diag: error: {says}\n"
+        assert server.state["hits"] == {}, extra  # not even the probe of /health
+
+
+def test_a_timeout_past_100_years_is_one_line_not_a_traceback(server, cases_file, tmp_path, capsys, monkeypatch):
+    """`--global-timeout inf` or `1e300` (flag or config) was an OverflowError traceback (a thread's wait past
+    time_t); a case's `timeout: 1.0e+300` passed validation; a case's `regex_timeout` that large "gave up" at once."""
+    common = ["golden", "--url", url_of(server), "--cases", str(cases_file), "--state-dir", str(tmp_path / "s")]
+    for value in ("inf", "1e300"):
+        assert main([*common, "--global-timeout", value]) == 2
+        assert "less than or equal to 3153600000" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mosaic-diag.toml").write_text("[golden]\nglobal_timeout = 1e300\n")
+    assert main(common) == 2
+    assert capsys.readouterr().err == (f"mosaic-diag: error: {tmp_path / 'mosaic-diag.toml'}:2: golden.global_timeout "
+                                       "must be at most 100 years (3153600000 s), got 1e+300\n")
+    (tmp_path / "mosaic-diag.toml").unlink()
+    huge = tmp_path / "huge.yml"
+    huge.write_text("cases:\n  - id: a\n    path: /ok\n    timeout: 1.0e+300\n    regex_timeout: 1.0e+300\n")
+    assert main(["golden", "validate", str(huge)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"{huge}:4: timeout must be at most 100 years (3153600000 s), got 1e+300",
+        f"{huge}:5: regex_timeout must be at most 100 years (3153600000 s), got 1e+300"]
+    assert server.state["hits"] == {}
+
+
+def test_golden_settings_of_the_wrong_type_or_size_are_one_line(server, cases_file, tmp_path, capsys, monkeypatch):
+    """`golden.url = 5` was an AttributeError traceback; `golden.concurrency = 100000` ran as many threads as cases
+    where the flag stops at 64."""
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "mosaic-diag.toml"
+    for text, says in (("[golden]\nurl = 5\n", "golden.url must be a string, got 5"),
+                       (f"[golden]\nconcurrency = 100000\nurl = '{url_of(server)}'\n",
+                        "golden.concurrency must be a whole number from 1 to 64, "
+                                                          "got 100000")):
+        config.write_text(text)
+        assert main(["golden", "--cases", str(cases_file), "--state-dir", str(tmp_path / "s")]) == 2
+        assert capsys.readouterr().err == f"mosaic-diag: error: {config}:2: {says}\n"
+    assert server.state["hits"] == {}

@@ -252,7 +252,8 @@ def test_a_path_holding_a_nul_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "app.log").write_text("2026-12-06T10:00:00Z ERROR api: boom\n")
     r = cli("triage", "app.log", cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert one_error_line(r.stderr) == "mosaic-diag: error: rules must be a path, got 'rules\\x00.yml'"
+    assert one_error_line(r.stderr) == (f"mosaic-diag: error: {tmp_path / 'mosaic-diag.toml'}:1: rules must be a path, "
+                                        "got 'rules\\x00.yml'")
 
 
 def test_a_bugs_traceback_goes_through_the_redactor_and_the_terminal_filter(tmp_path: Path) -> None:

@@ -394,3 +394,29 @@ def test_playbook_list_in_markdown_shows_a_source_path_as_text(tmp_path: Path, m
     rows = capsys.readouterr().out.splitlines()[2:]
     assert rows and all(len(re.findall(r"(?<!\\)\|", row)) == 7 for row in rows), rows
     assert all(not re.search(r"(?<!\\)<", row) and "a\\|b \\<img src=x>" in row for row in rows), rows
+
+
+def test_no_shipped_text_is_mangled_by_the_redactor():
+    """Every output is redacted: `OpenAI rejects OPENAI_API_KEY: rotate it …` read as an assignment and printed
+    `OPENAI_API_KEY: *** it in the Render environment`. A shipped text reads the same redacted (a DSN's
+    `user:password@` placeholder may show as `user:***@`)."""
+    import yaml
+
+    from mosaic_diag.platform.redact import redact_text
+
+    def texts(node: object):
+        if isinstance(node, str):
+            yield node
+        elif isinstance(node, dict):
+            for value in node.values():
+                yield from texts(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from texts(value)
+
+    root = Path(__file__).resolve().parents[1]
+    files = sorted((root / "playbooks").rglob("*.yml")) + sorted((root / "mosaic_diag").rglob("*.yml"))
+    assert len(files) > 10
+    mangled = [(f.name, text) for f in files for text in texts(yaml.safe_load(f.read_text()))
+               if redact_text(text).replace(":***@", ":password@") != text]
+    assert mangled == []

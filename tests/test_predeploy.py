@@ -285,6 +285,10 @@ def test_manifest_check_shows_the_commit_and_warns_on_a_dirty_tree(repo: Path) -
     assert "1 uncommitted change(s): schema.sql" in dirty["message"] and "commit" in dirty["hint"]
     code, data = predeploy(repo, env, "--only", "manifest")  # a warning does not fail the default gate
     assert code == 0
+    # from a subdirectory, the repository's top level is checked (its prompt files were "no such file")
+    code, data = predeploy(repo / "prompts", env, "--only", "prompts,manifest")
+    assert code == 0 and results(data, "prompts") == [], data
+    assert f"commit {head[:12]} on main" in results(data, "manifest")[0]["message"]
 
 
 @pytest.mark.parametrize("kind", ["missing", "file"])
@@ -423,3 +427,102 @@ def test_a_redirecting_provider_url_never_carries_the_key_elsewhere(repo: Path) 
     assert code == 1, data  # a provider URL that sends us elsewhere is not a working provider
     assert "redirect-me" not in json.dumps(data)
     assert "307" in json.dumps(results(data, "openai"))
+
+
+def test_a_config_value_a_check_cannot_use_is_a_configuration_error(repo: Path) -> None:
+    """A value of the wrong type that a check reads was a failed check (`settings check failed: ConfigError: …`,
+    exit 1; `schema = 5` a raw TypeError, `openai_models = 5` with no file:line): it is the command's error, one
+    line naming the file and line, exit 2, nothing on stdout. A directory where a file is named says so."""
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("DATABASE_URL", "OPENAI_", "ANTHROPIC_", "CLAUDE_", "MOSAIC_DIAG_"))}
+    pyproject = repo / "pyproject.toml"
+    for only, setting, says in (
+        ("settings", 'required_env = "DATABASE_URL"', "predeploy.required_env must be a list, got 'DATABASE_URL'"),
+        ("schema", "schema = 5", "predeploy.schema must be a path, got 5"),
+        ("prompts", "ps101_steps = 5", "predeploy.ps101_steps must be a string, got 5"),
+        ("prompts", 'prompts_max_field = "x"', "predeploy.prompts_max_field must be a number, got 'x'"),
+        ("openai", "openai_models = 5", "predeploy.openai_models must be a list of model names, got 5"),
+        ("golden", 'golden_app = "examples.mosaic_app.main:app"\ngolden_cases = 5',
+         "predeploy.golden_cases must be a string, got 5"),
+        ("golden", "golden_url = 5", "predeploy.golden_url must be a string, got 5"),
+    ):
+        pyproject.write_text(f"[tool.mosaic-diag.predeploy]\n{setting}\n")
+        line = 2 + setting.count("\n")
+        r = subprocess.run([sys.executable, "-m", "mosaic_diag", "predeploy", "--only", only, "--format", "json"],
+                           cwd=repo, env={**base, "OPENAI_API_KEY": "sk-test"}, capture_output=True, text=True,
+                           timeout=120)
+        assert (r.returncode, r.stdout) == (2, ""), (setting, r.stdout, r.stderr)
+        assert r.stderr == f"mosaic-diag: error: {pyproject}:{line}: {says}\n", setting
+    pyproject.write_text('[tool.mosaic-diag.predeploy]\nschema = "prompts"\nps101_steps = "prompts"\n')
+    code, data = predeploy(repo, {"DATABASE_URL": "postgresql://u:p@127.0.0.1:1/db"}, "--only", "schema,prompts")
+    assert code == 1
+    assert results(data, "schema")[0]["message"] == "prompts: is a directory, not a file (predeploy.schema)"
+    assert results(data, "prompts")[0]["message"] == "prompts: is a directory, not a file"
+    for fmt in ("table", "html"):  # the location once, not `prompts: prompts: is a directory`
+        r = subprocess.run([sys.executable, "-m", "mosaic_diag", "predeploy", "--only", "prompts", "--format", fmt],
+                           cwd=repo, env={**base, "COLUMNS": "200"}, capture_output=True, text=True, timeout=120)
+        assert "prompts: is a directory, not a file" in r.stdout and "prompts: prompts:" not in r.stdout, r.stdout
+
+
+def test_a_provider_echoing_a_key_of_no_known_shape_is_redacted_everywhere(repo: Path, tmp_path: Path) -> None:
+    """An Azure OpenAI key is 32 hex digits, a gateway's key anything: no detector knows it, and a provider that
+    echoed it back in its 401 had it printed in every format and the JUnit file. The secret-named variables'
+    values are masked wherever they appear."""
+    from http.server import BaseHTTPRequestHandler
+
+    from examples.loopback import QuietServer
+
+    class Echo(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            return
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            key = (self.headers.get("x-api-key") or self.headers.get("authorization", "")).removeprefix("Bearer ")
+            body = json.dumps({"error": {"message": f"Incorrect API key provided: {key}",
+                                         "type": "invalid_request_error", "code": "invalid_api_key"}}).encode()
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    keys = {"OPENAI_API_KEY": "3f9a" * 8, "ANTHROPIC_API_KEY": "gateway.tenant7.Qm9vb2JhcmJheg"}
+    echo = QuietServer.start_on_loopback(Echo)
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("DATABASE_URL", "OPENAI_", "ANTHROPIC_", "CLAUDE_", "MOSAIC_DIAG_"))}
+    env = {**base, **keys, "OPENAI_BASE_URL": echo.url + "/v1", "ANTHROPIC_BASE_URL": echo.url, "COLUMNS": "250"}
+    junit = tmp_path / "predeploy.xml"
+    try:
+        for fmt in ("json", "table"):
+            r = subprocess.run([sys.executable, "-m", "mosaic_diag", "predeploy", "--only", "providers", "--format",
+                                fmt, "--junit", str(junit)], cwd=repo, env=env, capture_output=True, text=True,
+                               timeout=120)
+            assert r.returncode == 1 and "Incorrect API key provided: ***" in r.stdout, r.stdout + r.stderr
+            for text in (r.stdout, r.stderr, junit.read_text()):
+                assert not any(key in text for key in keys.values()), (fmt, text)
+    finally:
+        echo.stop()
+
+
+def test_a_database_that_never_answers_is_classified_in_time_and_bad_gates_are_refused(repo: Path) -> None:
+    """A port that takes the connection and never answers (a black hole): libpq waited the whole check's timeout,
+    so the check was MD-TIMEOUT, unclassified; its connect timeout is half the check's. `--timeout nan` made
+    every check time out at once, and `--only golden --skip golden` a gate that checked nothing and passed."""
+    import socket
+
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(8)  # never accepted: the handshake completes, no byte ever comes back
+        dsn = f"postgresql://mosaic:secret-pw-0000@127.0.0.1:{hole.getsockname()[1]}/mosaic"
+        code, data = predeploy(repo, {"DATABASE_URL": dsn}, "--only", "database", "--timeout", "6")
+    [result] = results(data, "database")
+    assert code == 1 and (result["id"], result["label"]) == ("MD-DB010", "PG_NETWORK_UNREACHABLE"), result
+    assert "timeout expired" in result["message"] and "secret-pw" not in json.dumps(data)
+    bad = "--timeout must be a positive number of seconds (at most 100 years), got"
+    for args, says in ((["--timeout", "nan"], f"{bad} nan"), (["--timeout", "inf"], f"{bad} inf"),
+                       (["--timeout", "1e300"], f"{bad} 1e+300"),  # (a traceback: a wait past time_t)
+                       (["--only", "golden", "--skip", "golden"],
+                        "no check left to run: --only / --skip (or predeploy.only / predeploy.skip) leave none")):
+        r = subprocess.run([sys.executable, "-m", "mosaic_diag", "predeploy", *args], cwd=repo, capture_output=True,
+                           text=True, timeout=60)
+        assert (r.returncode, r.stdout, r.stderr) == (2, "", f"mosaic-diag: error: {says}\n"), args

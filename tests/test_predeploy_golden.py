@@ -200,3 +200,18 @@ def test_in_process_check_restores_logging_and_environment(tmp_path, llm, pg_db,
     # afterwards the app's records reach the handlers again
     logging.getLogger("api.ai_clients").error("after the check")
     assert "after the check" in capfd.readouterr().err
+
+
+def test_a_hanging_provider_stops_the_golden_run_in_time_with_its_cases_named(tmp_path, llm, pg_db):
+    """The provider never answers: the golden run stops at its budget (the check's timeout less 10% or a second,
+    starting the app included) and names the case it did not finish; it was MD-TIMEOUT, the report lost, because
+    closing the in-process app waited for the request still in flight."""
+    target = _one_case_target(tmp_path)
+    env = {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": llm.openai_base_url, "ANTHROPIC_API_KEY": "test",
+           "ANTHROPIC_BASE_URL": llm.anthropic_base_url, "DATABASE_URL": pg_db}
+    llm.set_failure("all", "slow", delay=30)  # (cut short when the session's stand-in stops)
+    r = run_predeploy(target, env, "--timeout", "8")
+    assert r.stderr == "", r.stderr
+    (golden,) = json.loads(r.stdout)["checks"]
+    assert [x["id"] for x in golden["results"]] == ["MD-GOLDEN001"], golden
+    assert golden["results"][0]["message"].startswith("case ask: error: not finished: the global timeout")

@@ -36,10 +36,12 @@ SSLMODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
 
 
 def connect(dsn: str, timeout: float) -> Any:
-    """A psycopg2 connection with connect_timeout (libpq's minimum is 2 s), read-only session."""
+    """A psycopg2 connection with connect_timeout (libpq's minimum is 2 s), read-only session. The connect
+    timeout is half the check's: a server that takes the connection and never answers (a firewall's black hole,
+    another service on the port) is a classified `timeout expired` within the check's time, not MD-TIMEOUT."""
     import psycopg2
 
-    conn = psycopg2.connect(dsn, connect_timeout=max(2, int(timeout)), application_name="mosaic-diag predeploy")
+    conn = psycopg2.connect(dsn, connect_timeout=max(2, int(timeout / 2)), application_name="mosaic-diag predeploy")
     conn.set_session(readonly=True, autocommit=True)
     return conn
 

@@ -43,26 +43,37 @@ def _app_env(env: Mapping[str, str]) -> Iterator[dict[str, str]]:
 
 
 def run(ctx: CheckContext) -> Iterator[Message]:
-    url = ctx.config.get("predeploy.golden_url", None) or ctx.env.get("MOSAIC_APP_URL") or None
-    app = ctx.config.get("predeploy.golden_app", None)
+    import time
+
+    started = time.monotonic()  # the run's budget counts importing the runner and starting the app too
+    url = ctx.config.get("predeploy.golden_url", "") or ctx.env.get("MOSAIC_APP_URL") or None  # (strings, checked)
+    app = ctx.config.get("predeploy.golden_app", "") or None
     if not url and not app:
         raise Skip("no app URL or import path configured (predeploy.golden_url, MOSAIC_APP_URL or "
                    "predeploy.golden_app)")
-    cases_dir = ctx.root / str(ctx.config.get("predeploy.golden_cases", "golden"))
+    cases_dir = ctx.config.path("predeploy.golden_cases", "golden") or ctx.root / "golden"
     if url:
-        yield from _run(cases_dir, url, app, ctx, None)
+        yield from _run(cases_dir, url, app, ctx, None, started)
         return
     with _app_env(ctx.env), app_log_captured() as capture:
-        yield from _run(cases_dir, url, app, ctx, capture)
+        yield from _run(cases_dir, url, app, ctx, capture, started)
 
 
-def _run(cases_dir: Path, url: str | None, app: object, ctx: CheckContext, capture: LogCapture | None
-         ) -> Iterator[Message]:
+def _run(cases_dir: Path, url: str | None, app: object, ctx: CheckContext, capture: LogCapture | None,
+         started: float) -> Iterator[Message]:
+    import threading
+    import time
+
     from mosaic_diag.golden import RunOptions, load_cases, open_target, run_cases
     from mosaic_diag.golden.assertions import REGEX_TIMEOUT
+    from mosaic_diag.golden.explain import warm_up
+    from mosaic_diag.golden.targets import close_within
 
+    # the failed cases are explained after the run's end: the classifier loads meanwhile, not then
+    threading.Thread(target=warm_up, daemon=True, name="golden-explain-warm-up").start()
+    # (a configuration value that cannot be used is the command's error, exit 2, not a golden finding)
+    regex_timeout = ctx.config.seconds("golden.regex_timeout", REGEX_TIMEOUT)
     try:
-        regex_timeout = ctx.config.number("golden.regex_timeout", REGEX_TIMEOUT, positive=True)
         cases = load_cases([cases_dir])
         target = open_target(url=url if url else None, app=None if url else str(app), app_dir=ctx.root,
                              probe_timeout=min(5.0, ctx.timeout))
@@ -73,13 +84,19 @@ def _run(cases_dir: Path, url: str | None, app: object, ctx: CheckContext, captu
         return
     if capture is not None:
         capture.adopt()  # the app is imported and started: its loggers exist now
-    # the run stops a little before the check's own timeout, so it reports which cases it ran
-    budget = max(1.0, ctx.timeout * 0.9)
+    # the run stops a little before the check's own timeout, so it reports which cases it ran; a request still
+    # in flight then is not waited for (closing an in-process app waits for it: the check timed out, its
+    # report lost)
+    budget = max(1.0, ctx.timeout - max(1.0, ctx.timeout * 0.1))  # (the rest: judging and explaining, closing)
+    report = None
     try:
         report = run_cases(cases, target, RunOptions(timeout=budget, global_timeout=budget, retries=0,
-                                                           regex_timeout=regex_timeout))
+                                                     regex_timeout=regex_timeout, spent=time.monotonic() - started))
     finally:
-        target.close()
+        if report is not None and not report.unfinished:
+            target.close()
+        else:
+            close_within(target, min(0.2, 0.05 * ctx.timeout))
     for result in report.results:
         if result.ok:
             continue

@@ -89,6 +89,15 @@ class Result:
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "plan": list(self.plan)}
 
+    @property
+    def located(self) -> str:
+        """`location: message`, the message's own leading `file: ` left out when the location names that file
+        (`s.json:1:1: 9 steps, expected 10`, not `s.json:1:1: s.json: 9 steps, …`)."""
+        if not self.location:
+            return self.message
+        file = self.location.split(":", 1)[0]
+        return f"{self.location}: {self.message.removeprefix(f'{file}: ')}"
+
     def advice(self) -> list[str]:
         """What a reader should do, one line each: hint, label, playbook, diagnosis, recommendation, plan."""
         lines = [self.hint] if self.hint else []

@@ -139,13 +139,16 @@ def check_csv(path: Path, shown: str, max_field: int) -> Iterator[Message]:
 
 
 def run(ctx: CheckContext) -> Iterator[Message]:
-    steps = str(ctx.config.get("predeploy.ps101_steps", "prompts/ps101_steps.json"))
-    table = str(ctx.config.get("predeploy.prompts_csv", "prompts/prompts.csv"))
+    files = {key: (ctx.config.path(key, default), str(ctx.config.get(key, default)))
+             for key, default in (("predeploy.ps101_steps", "prompts/ps101_steps.json"),
+                                  ("predeploy.prompts_csv", "prompts/prompts.csv"))}
     max_field = int(ctx.config.number("predeploy.prompts_max_field", 10_000, minimum=1, integer=True))
-    for shown, fn in ((steps, lambda p, s: check_steps(p, s)), (table, lambda p, s: check_csv(p, s, max_field))):
-        path = ctx.root / shown
-        if not path.is_file():
-            yield Message("MD-PROMPT001", f"{shown}: no such file", location=shown)
+    (steps, steps_shown), (table, table_shown) = files.values()
+    for path, shown, fn in ((steps, steps_shown, lambda p, s: check_steps(p, s)),
+                            (table, table_shown, lambda p, s: check_csv(p, s, max_field))):
+        if path is None or not path.is_file():
+            what = "is a directory, not a file" if path is not None and path.is_dir() else "no such file"
+            yield Message("MD-PROMPT001", f"{shown}: {what}", location=shown)
             continue
         yield from fn(path, shown)
 

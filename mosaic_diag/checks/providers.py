@@ -10,7 +10,6 @@ from typing import Any
 
 from mosaic_diag.checks.advice import env_facts
 from mosaic_diag.checks.model import Check, CheckContext, CheckId, Message, Skip
-from mosaic_diag.errors import ConfigError
 
 ANTHROPIC_VERSION = "2023-06-01"  # the API version header the anthropic client sends
 KEY_NAMES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "CLAUDE_API_KEY")  # failover needs the other provider's key
@@ -35,7 +34,7 @@ def _models(ctx: CheckContext, key: str, env_names: tuple[str, ...]) -> list[str
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{key} must be a list of model names, got {value!r}")
+        raise ctx.config.error(key, f"must be a list of model names, got {value!r}")
     return value
 
 

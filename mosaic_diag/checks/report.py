@@ -63,7 +63,7 @@ def as_junit(report: Report) -> str:
             first = failing[0]
             node = ET.SubElement(case, "failure", message=_xml_text(f"{first.id} {first.message}"),
                                  type=first.label or first.id)
-            node.text = _xml_text("\n".join(f"{r.id} [{r.level}] {r.location + ': ' if r.location else ''}{r.message}"
+            node.text = _xml_text("\n".join(f"{r.id} [{r.level}] {r.located}"
                                   + (f"\n  hint: {r.hint}" if r.hint else "")
                                   + (f"\n  {_advice(r)}" if _advice(r) else "") for r in failing))
         others = [r for r in o.results if r not in failing]

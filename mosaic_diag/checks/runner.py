@@ -26,6 +26,7 @@ from mosaic_diag.checks.model import (
     level_rank,
 )
 from mosaic_diag.checks.registry import TIMEOUT_ID, Selection
+from mosaic_diag.errors import ConfigError
 from mosaic_diag.platform.redact import redact_text
 
 
@@ -91,6 +92,10 @@ def run_checks(selection: Selection, ctx: CheckContext, *, silence: Iterable[str
         if on_progress is not None:
             on_progress(len(raw), len(checks))
 
+    for index in sorted(raw):  # a check's configuration value that cannot be used: the command's error (exit 2),
+        kind, payload, _ = raw[index]  # one line naming the file and line, as every other command says it
+        if kind == "crash" and isinstance(payload, ConfigError):
+            raise payload
     outcomes = []
     for index, check in enumerate(checks):
         if index not in raw:  # its own id, not one of the check's: a timeout says nothing about the app

@@ -156,12 +156,13 @@ def drift(tables: dict[str, Table], live: dict[str, dict[str, str]], shown: str,
 
 
 def run(ctx: CheckContext) -> Iterator[Message]:
-    configured = ctx.config.get("predeploy.schema", None)
-    path = ctx.root / (configured or DEFAULT_SCHEMA)
-    shown = str(configured or DEFAULT_SCHEMA)
+    configured = ctx.config.path("predeploy.schema")
+    path = configured or ctx.root / DEFAULT_SCHEMA
+    shown = str(ctx.config.get("predeploy.schema", None) or DEFAULT_SCHEMA)
     if not path.is_file():
         if configured:
-            yield Message("MD-SCHEMA004", f"{shown}: no such file (predeploy.schema)")
+            what = "is a directory, not a file" if path.is_dir() else "no such file"
+            yield Message("MD-SCHEMA004", f"{shown}: {what} (predeploy.schema)")
             return
         raise Skip(f"no schema declaration: {DEFAULT_SCHEMA} not found (set predeploy.schema)")
     try:

@@ -136,6 +136,24 @@ def check_output(fmt: object, output: Path | None, junit: Path | None = None) ->
         raise UsageError("--junit takes a file name (`-` is not stdout here: stdout carries the report)")
     if output is not None and str(output) != "-" and str(getattr(fmt, "value", fmt)) != "html":
         raise UsageError("--output/-o is for --format html (the other formats write to stdout)")
+    for path in (output, junit):
+        if path is not None and str(path) != "-":
+            check_writable(path)
+
+
+def check_writable(path: Path) -> None:
+    """A file the command writes at its end, checked before it starts, so that a run of minutes is not lost to a
+    typo (`--junit /tmp`, `--state-dir` naming a file): not a directory, under no file, in a directory that
+    exists or can be made, and that this user may write (the file's own write is atomic, at the end)."""
+    if path.is_dir():
+        raise UsageError("cannot write (Is a directory)", path=str(path))
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UsageError(f"cannot write ({parent} is not a directory)", path=str(path))
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise UsageError("cannot write (Permission denied)", path=str(path))
+            return
 
 
 def write_report(text: str, output: Path | None) -> None:
@@ -159,7 +177,7 @@ def write_report(text: str, output: Path | None) -> None:
         raise UsageError(f"cannot write: {exc.strerror or exc}", path=str(output)) from None
 
 
-MAX_DURATION_S = 100 * 365 * 86400  # past it, adding a duration to a time leaves what datetime holds
+from mosaic_diag.config import MAX_SECONDS as MAX_DURATION_S  # noqa: E402 - past it, a deadline overflows
 
 
 def parse_duration(value: str, option: str) -> float:

@@ -1,6 +1,7 @@
 """`mosaic-diag golden`: run the golden cases (default), `bless` a baseline, `validate` cases."""
 
 import json
+import os
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -16,6 +17,7 @@ from mosaic_diag.commands._options import (
     ReportFormat,
     ReportFormatOption,
 )
+from mosaic_diag.config import MAX_SECONDS
 
 if TYPE_CHECKING:
     from mosaic_diag.golden.report import GoldenReport
@@ -33,11 +35,21 @@ StateDirOption = Annotated[Path, typer.Option(
 
 
 def _case_paths(cases: list[Path] | None) -> list[Path]:
+    """The flag's paths as given (from the current directory); else `golden.cases`, read from the repository's
+    top level whatever subdirectory the command runs in, shown from the current directory (`golden/x.yml` at
+    the top, `../golden/x.yml` one level down)."""
+    import os
+
     from mosaic_diag.commands._common import config_here
 
     if cases:
         return cases
-    return [Path(p) for p in config_here().get("golden.cases", ["golden"])]
+    cfg = config_here()
+    listed = cfg.get("golden.cases", ["golden"])
+    if not all(isinstance(p, str) and p and "\x00" not in p for p in listed):
+        raise cfg.error("golden.cases", f"must be a list of case files or directories, got {listed!r}")
+    paths = [Path(p).expanduser() for p in listed]
+    return [p if p.is_absolute() else Path(os.path.relpath(cfg.root / p)) for p in paths]
 
 
 @golden_app.callback(invoke_without_command=True)
@@ -58,13 +70,13 @@ def golden(
                                                  "fewer passes than runs is reported as flaky.")] = None,
     concurrency: Annotated[int | None, typer.Option(min=1, max=64, help="Requests in flight "
                                                     "(default 4).")] = None,
-    timeout: Annotated[float | None, typer.Option(min=0.01, help="Seconds per request "
+    timeout: Annotated[float | None, typer.Option(min=0.01, max=MAX_SECONDS, help="Seconds per request "
                                                   "(default 30; a case's `timeout` wins).")] = None,
-    global_timeout: Annotated[float | None, typer.Option(min=0.01, help="Seconds for the whole run "
-                                                         "(default 600).")] = None,
+    global_timeout: Annotated[float | None, typer.Option(min=0.01, max=MAX_SECONDS, help="Seconds for the whole "
+                                                         "run (default 600).")] = None,
     regex_timeout: Annotated[float | None, typer.Option(
-        "--regex-timeout", min=0.001, help="Seconds one regex assertion may search one answer (default 2; "
-        "golden.regex_timeout; a case's `regex_timeout` wins).")] = None,
+        "--regex-timeout", min=0.001, max=MAX_SECONDS, help="Seconds one regex assertion may search one answer "
+        "(default 2; golden.regex_timeout; a case's `regex_timeout` wins).")] = None,
     retries: Annotated[int, typer.Option(min=0, max=10, help="Retries with backoff of a request "
                                          "answered 429/5xx.")] = 2,
     provider: Annotated[str | None, typer.Option(
@@ -107,12 +119,13 @@ def golden(
     import time
 
     started = time.monotonic()  # the global timeout counts loading the cases and starting the app too
-    from mosaic_diag.commands._common import check_output, config_here
+    from mosaic_diag.commands._common import check_output, check_writable, config_here
     from mosaic_diag.errors import UsageError
     from mosaic_diag.golden import load_cases, open_target, run_cases, select
     from mosaic_diag.golden.assertions import REGEX_TIMEOUT
     from mosaic_diag.golden.runner import RunOptions
     from mosaic_diag.golden.state import (
+        LAST_RUN,
         compare,
         failed_ids,
         load_baseline,
@@ -121,10 +134,14 @@ def golden(
     )
 
     check_output(fmt, output, junit)
+    check_writable(state_dir / LAST_RUN)  # (kept at the end of the run: checked before it starts)
+    from mosaic_diag.platform.redact import register_env_secrets
+
+    register_env_secrets(os.environ)  # the app (in-process, its env) may echo a key of no known shape
     cfg = config_here()
     if min_pass is not None and min_pass > repeat:
         raise UsageError(f"--min-pass {min_pass} is more than --repeat {repeat}")
-    url = url or (cfg.get("golden.url") if app is None else None)
+    url = url or ((cfg.get("golden.url", "") or None) if app is None else None)  # (a string: "" is unset)
     if url is None and app is None:
         raise UsageError("give --url http://HOST:PORT or --app module:attr (or golden.url in config)")
     all_cases = load_cases(_case_paths(cases))
@@ -139,7 +156,7 @@ def golden(
     from mosaic_diag.golden.applog import app_log_captured
     from mosaic_diag.golden.cache import CACHE_FILE, FileCache
     from mosaic_diag.golden.runner import PROVIDERS
-    from mosaic_diag.golden.targets import app_env
+    from mosaic_diag.golden.targets import app_env, close_within
 
     chosen_provider = provider or cfg.get("golden.provider", None)
     if provider is None and chosen_provider is not None and chosen_provider not in (*PROVIDERS, "all"):
@@ -152,12 +169,12 @@ def golden(
         raise UsageError(f"--pass-rate must be a number from 0 to 1, got {rate!r}")
     response_cache = FileCache(state_dir / CACHE_FILE) if cache or cfg.get("golden.cache", False) else None
     options = RunOptions(
-        concurrency=concurrency or cfg.number("golden.concurrency", 4, minimum=1, integer=True),
-        timeout=timeout or cfg.number("golden.timeout", 30.0, positive=True),
-        global_timeout=global_timeout or cfg.number("golden.global_timeout", 600.0, positive=True),
+        concurrency=concurrency or cfg.number("golden.concurrency", 4, minimum=1, maximum=64, integer=True),
+        timeout=timeout or cfg.seconds("golden.timeout", 30.0),
+        global_timeout=global_timeout or cfg.seconds("golden.global_timeout", 600.0),
         repeat=repeat, min_pass=min_pass, retries=retries, providers=providers, cache=response_cache,
         pass_rate=float(rate) if rate is not None else None,
-        regex_timeout=regex_timeout or cfg.number("golden.regex_timeout", REGEX_TIMEOUT, positive=True),
+        regex_timeout=regex_timeout or cfg.seconds("golden.regex_timeout", REGEX_TIMEOUT),
     )
     # the in-process app's SDK retries: 0 unless asked (--sdk-retries, golden.sdk_retries, LLM_MAX_RETRIES)
     wanted = sdk_retries if sdk_retries is not None else cfg.number("golden.sdk_retries", None, minimum=0,
@@ -178,7 +195,7 @@ def golden(
                     report = run_cases(chosen, target, dataclasses.replace(options, spent=time.monotonic() - started),
                                        on_progress=on_progress)
             finally:  # requests still in flight at the global timeout: do not wait for them
-                _close_within(target, 1.0 if report is not None and not _unfinished(report) else 0.2)
+                close_within(target, 1.0 if report is not None and not report.unfinished else 0.2)
         finally:
             if capture is not None and capture.log.records:
                 sys.stderr.write(f"golden: {capture.log.note()}\n")
@@ -193,21 +210,6 @@ def golden(
         write_junit(report, junit)
     _render(report, fmt, output)
     return report.exit_code
-
-
-def _unfinished(report: "GoldenReport") -> bool:
-    return any(a.error and a.error.startswith(("not finished", "not run")) for r in report.results
-               for a in r.attempts)
-
-
-def _close_within(target: object, seconds: float) -> None:
-    """Close the target, but wait at most `seconds`: requests still in flight at the global timeout
-    must not hold the run (an in-process app's shutdown waits for them)."""
-    import threading
-
-    closer = threading.Thread(target=target.close, daemon=True, name="golden-close")  # type: ignore[attr-defined]
-    closer.start()
-    closer.join(seconds)
 
 
 def _render(report: "GoldenReport", fmt: ReportFormat, output: Path | None = None) -> None:

@@ -19,7 +19,8 @@ def predeploy(
     fail_level: Annotated[str | None, typer.Option("--fail-level", help="error (default), warning or info.")] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", help="Seconds per check (default 10).")] = None,
     junit: Annotated[Path | None, typer.Option("--junit", help="Also write a JUnit XML report here.")] = None,
-    root: Annotated[Path | None, typer.Option("--root", help="The app repository (default: here).")] = None,
+    root: Annotated[Path | None, typer.Option(
+        "--root", help="The app repository (default: the one holding the current directory, at its top).")] = None,
     fmt: ReportFormatOption = ReportFormat.table,
     output: OutputFileOption = None,
     quiet: QuietOption = False,
@@ -28,11 +29,13 @@ def predeploy(
     from mosaic_diag.checks.predeploy import predeploy as run
     from mosaic_diag.checks.report import as_json, as_junit, as_markdown, write_atomic
     from mosaic_diag.commands._common import check_output, write_report
+    from mosaic_diag.config import config_root
     from mosaic_diag.render.progress import progress, progress_wanted
 
     check_output(fmt, output, junit)
+    # from a subdirectory, the repository's top level: its schema, prompt files and config are read from there
     with progress("predeploy checks", enabled=progress_wanted(fmt, quiet)) as on_progress:
-        report = run((root or Path.cwd()).resolve(), os.environ, only=only or (), skip=skip or (),
+        report = run((root or config_root(os.environ)).resolve(), os.environ, only=only or (), skip=skip or (),
                      fail_level=fail_level, timeout=timeout, on_progress=on_progress)
     if junit is not None:
         write_atomic(junit, as_junit(report))
@@ -69,12 +72,11 @@ def _table(report: object) -> None:
             table.add_row(o.check, f"[{style}]{o.status}[/]", "", escape(o.reason or ""), "")
         for r in o.results:
             status = "silenced" if r.silenced else r.level
-            where = f"{r.location}: " if r.location else ""
             hint = [r.hint] if r.hint else []
             if r.label:
                 hint.append(f"label {r.label}" + (f" ({r.severity})" if r.severity else "")
                             + (f", playbook {r.playbook}" if r.playbook else ""))
-            table.add_row(o.check, f"[{style}]{status}[/]", r.id, escape(where + r.message), escape("\n".join(hint)))
+            table.add_row(o.check, f"[{style}]{status}[/]", r.id, escape(r.located), escape("\n".join(hint)))
             block = (r.playbook, r.label, r.severity, r.diagnosis, r.recommendation, tuple(r.plan))
             if r.playbook and (r.diagnosis or r.recommendation or r.plan):
                 advice.setdefault(block, []).append(r.id)

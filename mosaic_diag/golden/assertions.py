@@ -11,6 +11,7 @@ from typing import Any
 from mosaic_diag.golden.cases import ContainsJson, Expect, JsonPathCheck, TextCheck
 from mosaic_diag.golden.jsonpath import MISSING, resolve
 from mosaic_diag.platform.httpjson import loads_strict, refuse_constant
+from mosaic_diag.platform.redact import redact_text
 
 _NO_JSON = object()
 # how long one regex assertion may search one answer: a case file's pattern can backtrack catastrophically
@@ -39,7 +40,9 @@ def _gave_up(what: str, pattern: str, text: str, timeout: float, where: str) -> 
 
 
 def _short(value: Any, limit: int = 80) -> str:
-    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+    """A value of the answer as quoted in a failure: redacted, then cut (a cut first could fall inside a DSN's
+    password, leaving it nothing the redactor knows for a secret)."""
+    text = redact_text(json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

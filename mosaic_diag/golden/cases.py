@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mosaic_diag.config import MAX_SECONDS
 from mosaic_diag.errors import ConfigError, FileProblem, no_such
 from mosaic_diag.golden.jsonpath import parse_path
 from mosaic_diag.platform.yamlpos import line_of, load_yaml
@@ -318,6 +319,9 @@ def _timeout(c: _Collector, parent: Any, key: str = "timeout") -> float | None:
     value = parent[key]
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
         c.add(parent, key, f"{key} must be a positive number of seconds, got {value!r}")
+        return None
+    if value > MAX_SECONDS:  # (past it a deadline overflows a thread's wait; a regex "gave up" at once)
+        c.add(parent, key, f"{key} must be at most 100 years ({MAX_SECONDS} s), got {value!r}")
         return None
     return float(value)
 

@@ -54,6 +54,13 @@ def _classifier() -> Any:
     return Classifier.default()
 
 
+def warm_up() -> None:
+    """Load the classifier and the playbooks now (for a caller on a deadline: explaining the failed cases then
+    takes no loading after the run's end)."""
+    _classifier()
+    _playbooks()
+
+
 @lru_cache(maxsize=1)
 def _playbooks() -> Any:
     from mosaic_diag.playbooks import PlaybookStore

@@ -146,6 +146,12 @@ class GoldenReport:
         return sum(r.weight for r in self.results if r.ok) / total if total else 1.0
 
     @property
+    def unfinished(self) -> bool:
+        """Whether a run was cut by the global timeout (a request may still be in flight)."""
+        return any(a.error and a.error.startswith(("not finished", "not run")) for r in self.results
+                   for a in r.attempts)
+
+    @property
     def summary(self) -> dict[str, Any]:
         counts = {k: 0 for k in ("pass", "flaky", "fail", "error")}
         for r in self.results:

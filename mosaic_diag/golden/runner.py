@@ -181,6 +181,8 @@ def _attempt(case: Case, target: Target, options: RunOptions, clock: Clock,
         failures = check_answer(case.expect, answer.status, answer.body, where=f"{case.file}:{case.line}",
                                 regex_timeout=case.regex_timeout or options.regex_timeout
                                 ) + _provider_failures(provider, answer)
+        # a failure quotes the answer (a schema error whole): redacted here, for every report and the state
+        failures = tuple(redact_text(f) for f in failures)
         excerpt = redact_text(answer.body[:EXCERPT_CHARS])
         return _Outcome(Attempt(answer.status, latency, failures, None, excerpt, retries),
                         answer.body)

@@ -216,3 +216,13 @@ class AppTarget(_ClientTarget):
 
         for name, level in self._levels.items():
             logging.getLogger(name).setLevel(level)
+
+
+def close_within(target: Target, seconds: float) -> None:
+    """Close `target`, waiting at most `seconds`: requests still in flight at the global timeout must not
+    hold the run (an in-process app's shutdown waits for them; the close goes on in a daemon thread)."""
+    import threading
+
+    closer = threading.Thread(target=target.close, daemon=True, name="golden-close")
+    closer.start()
+    closer.join(seconds)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -181,6 +181,20 @@ def register_secret(value: str | None, shown: str | None = None) -> None:
         return
     with _known_lock:
         _known[value] = shown if shown is not None else (redact_url(value) if "://" in value else MASK)
+
+
+# an environment variable whose value is a secret by its name (OPENAI_API_KEY, RENDER_API_KEY, PGPASSWORD, ...)
+_SECRET_ENV_NAME = LazyPattern(r"(?i)(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|ACCESS_KEY|PRIVATE_KEY|"
+                               r"SECRET_KEY|CREDENTIALS)$")
+ENV_SECRET_MIN = 12  # shorter values are left to the patterns: a short one (`postgres`) would mask common words
+
+
+def register_env_secrets(env: Mapping[str, str]) -> None:
+    """Mask the value of every secret-named variable of `env` wherever it appears later: a provider that echoes
+    a key of no known shape (an Azure OpenAI key is 32 hex digits, a gateway's key anything) in its error."""
+    for name, value in env.items():
+        if len(value) >= ENV_SECRET_MIN and _SECRET_ENV_NAME.search(name):
+            register_secret(value)
 
 
 def redact_url(url: str) -> str:

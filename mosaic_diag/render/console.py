@@ -97,6 +97,7 @@ def print_table(console: Console, table: Any, **kwargs: Any) -> None:
     from rich.text import Text
 
     if table_fits(console, table):
+        _settle_widths(console, table)
         console.print(table, **kwargs)
         return
     markup = kwargs.get("markup", True)
@@ -120,3 +121,30 @@ def print_table(console: Console, table: Any, **kwargs: Any) -> None:
             console.print(Text.assemble((f"{header}: " if header else ""), cell))
     if table.caption:
         console.print(text(table.caption))
+
+
+def _settle_widths(console: Console, table: Any) -> None:
+    """The wrapping columns' widths, when the cells do not fit at their natural width: Rich shaves the widest
+    columns evenly, below a column's least width (its widest word), and then lays the table out wider than the
+    terminal, whose edge cuts its last column off (`manifest genera`). Each wrapping column gets its least width
+    (as `table_fits` counts it) and a share of the rest by how much more it would take."""
+    columns = table.columns
+    pads = [table._get_padding_width(i) for i in range(len(columns))]  # (Rich's padding of a column, edges too)
+    widest = [max([_cell_width(console, c.header), *(_cell_width(console, cell) for cell in c._cells)])
+              for c in columns]
+    space = console.width - table._extra_width  # (the box's rules)
+    if sum(widest) + sum(pads) <= space:
+        return
+    least = [w if c.no_wrap else max(min(w, MIN_WRAP_WIDTH), c.min_width or 0)
+             for c, w in zip(columns, widest, strict=True)]
+    spare = space - sum(least) - sum(pads)
+    wants = [0 if c.no_wrap else w - m for c, w, m in zip(columns, widest, least, strict=True)]
+    total = sum(wants)
+    if spare < 0 or not total:
+        return
+    shares = [spare * want // total for want in wants]
+    for i in sorted(range(len(columns)), key=lambda i: wants[i] - shares[i], reverse=True)[:spare - sum(shares)]:
+        shares[i] += 1  # the remainder of the division, to the columns that want the most
+    for column, m, share, want in zip(columns, least, shares, wants, strict=True):
+        if not column.no_wrap:
+            column.width = m + min(share, want)

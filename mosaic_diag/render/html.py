@@ -398,10 +398,9 @@ def predeploy_html(report: Any) -> str:
                         f"<td class=\"num\">{o.duration:.2f}</td></tr>")
         for r in o.results:
             advice = r.advice()
-            where = f"{r.location}: " if r.location else ""
             level = "silenced" if r.silenced else r.level
             rows.append(f"<tr><td>{_e(o.check)}</td><td>{badge} <span class=\"muted\">{_e(level)}</span></td>"
-                        f"<td><code>{_e(r.id)}</code></td><td>{_e(where + r.message)}</td>"
+                        f"<td><code>{_e(r.id)}</code></td><td>{_e(r.located)}</td>"
                         f"<td>{'<br>'.join(_e(a) for a in advice)}</td><td class=\"num\">{o.duration:.2f}</td></tr>")
     body.append("<h2>Checks</h2><table><thead><tr><th>Check</th><th>Status</th><th>Id</th><th>Message</th>"
                 f"<th>Hint / advice</th><th class=\"num\">s</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
