@@ -632,3 +632,24 @@ def test_golden_settings_of_the_wrong_type_or_size_are_one_line(server, cases_fi
         assert main(["golden", "--cases", str(cases_file), "--state-dir", str(tmp_path / "s")]) == 2
         assert capsys.readouterr().err == f"mosaic-diag: error: {config}:2: {says}\n"
     assert server.state["hits"] == {}
+
+
+def test_the_default_state_is_kept_at_the_repositorys_top_from_any_subdirectory(server, cases_file, tmp_path,
+                                                                                capsys, monkeypatch):
+    """A run from a subdirectory made a `.mosaic-diag/` of its own there: `--only-failed` and `bless` from the top
+    found no last run. The default state directory (and bless's baseline) is the repository's, as its config."""
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", str(tmp_path / "repo")], check=True)
+    sub = tmp_path / "repo" / "api" / "routes"
+    sub.mkdir(parents=True)
+    monkeypatch.chdir(sub)
+    assert main(["golden", "--url", url_of(server), "--cases", str(cases_file), "-t", "switch", "--retries", "0",
+                 "--format", "json"]) == 0
+    capsys.readouterr()
+    top = tmp_path / "repo" / ".mosaic-diag"
+    assert (top / "golden-last-run.json").is_file() and not (sub / ".mosaic-diag").exists()
+    monkeypatch.chdir(tmp_path / "repo")
+    assert main(["golden", "bless"]) == 0
+    assert "blessed 1 cases" in capsys.readouterr().out
+    assert (top / "golden-baseline.json").is_file()

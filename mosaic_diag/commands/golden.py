@@ -30,8 +30,9 @@ golden_app = typer.Typer(
 
 CasesOption = Annotated[list[Path] | None, typer.Option(
     "--cases", help="Case files or directories (default: golden/); repeatable.")]
-StateDirOption = Annotated[Path, typer.Option(
-    "--state-dir", help="Where the last run is kept (for --only-failed and bless).")]
+StateDirOption = Annotated[Path | None, typer.Option(
+    "--state-dir", help="Where the last run is kept (for --only-failed and bless; default: .mosaic-diag at the "
+    "repository's top level).")]
 
 
 def _case_paths(cases: list[Path] | None) -> list[Path]:
@@ -50,6 +51,16 @@ def _case_paths(cases: list[Path] | None) -> list[Path]:
         raise cfg.error("golden.cases", f"must be a list of case files or directories, got {listed!r}")
     paths = [Path(p).expanduser() for p in listed]
     return [p if p.is_absolute() else Path(os.path.relpath(cfg.root / p)) for p in paths]
+
+
+def _state_dir(given: Path | None) -> Path:
+    """`--state-dir` as given; else `.mosaic-diag` at the repository's top level (as the config and the cases
+    are found), shown from the current directory: a run from a subdirectory keeps its state with the others'."""
+    import os
+
+    from mosaic_diag.commands._common import config_here
+
+    return given if given is not None else Path(os.path.relpath(config_here().root / DEFAULT_STATE_DIR))
 
 
 @golden_app.callback(invoke_without_command=True)
@@ -94,7 +105,7 @@ def golden(
     baseline: Annotated[Path | None, typer.Option(help="Compare with this baseline: fail only on "
                                                   "regressions.")] = None,
     junit: Annotated[Path | None, typer.Option(help="Write a JUnit XML report here.")] = None,
-    state_dir: StateDirOption = DEFAULT_STATE_DIR,
+    state_dir: StateDirOption = None,
     fmt: ReportFormatOption = ReportFormat.table,
     output: OutputFileOption = None,
     quiet: QuietOption = False,
@@ -134,6 +145,7 @@ def golden(
     )
 
     check_output(fmt, output, junit)
+    state_dir = _state_dir(state_dir)
     check_writable(state_dir / LAST_RUN)  # (kept at the end of the run: checked before it starts)
     from mosaic_diag.platform.redact import register_env_secrets
 
@@ -306,8 +318,9 @@ def validate_cmd(
 
 @golden_app.command("bless")
 def bless_cmd(
-    baseline: Annotated[Path, typer.Option(help="The baseline to write.")] = DEFAULT_BASELINE,
-    state_dir: StateDirOption = DEFAULT_STATE_DIR,
+    baseline: Annotated[Path | None, typer.Option(help="The baseline to write (default: "
+                                                  "golden-baseline.json in the state directory).")] = None,
+    state_dir: StateDirOption = None,
     include_errors: Annotated[bool, typer.Option(
         "--include-errors", help="Bless the cases that got no answer (outcome error) too.")] = False,
     fmt: FormatOption = OutputFormat.table,
@@ -318,6 +331,8 @@ def bless_cmd(
 
     from mosaic_diag.golden.state import bless, load_last_run
 
+    state_dir = _state_dir(state_dir)
+    baseline = baseline if baseline is not None else state_dir / DEFAULT_BASELINE.name
     path, count, skipped = bless(load_last_run(state_dir), baseline, datetime.now(UTC).isoformat(),
                                  include_errors=include_errors)
     if fmt is OutputFormat.json:
