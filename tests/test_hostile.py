@@ -167,7 +167,7 @@ SAMPLE = "2026-12-06T10:00:00Z ERROR api: boom\n"
     ("[anomaly]\nmin_count = 2.5\n", ["triage", "app.log"],
      ":2: anomaly.min_count must be a whole number >= 1, got 2.5"),
     ("[golden]\nconcurrency = 0\n", ["golden", "--url", "http://127.0.0.1:9"],
-     ":2: golden.concurrency must be a whole number >= 1, got 0"),
+     ":2: golden.concurrency must be a whole number from 1 to 64, got 0"),
     ("[golden]\ntimeout = -1\n", ["golden", "--url", "http://127.0.0.1:9"],
      ":2: golden.timeout must be a number > 0, got -1"),
     ("[golden]\nglobal_timeout = 0\n", ["golden", "--url", "http://127.0.0.1:9"],
