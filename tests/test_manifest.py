@@ -210,7 +210,20 @@ def test_out_to_a_fifo_or_device_writes_to_it_not_over_it(tmp_path):
     got: list[bytes] = []
     reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
     reader.start()
-    write_atomic(fifo, '{"a": 1}\n')
+    write_atomic(fifo, '{"a": 1}\n', to_device=True)  # an output the user named
     reader.join(timeout=60)
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
     assert got == [b'{"a": 1}\n']
+
+
+def test_the_toolkits_own_files_replace_a_link_to_a_device_never_write_through_it(tmp_path):
+    """A committed `.mosaic-diag/watch-state.json -> /dev/...` (git stores symlinks): the toolkit's own state is
+    written in the link's place; only an output the user named (`to_device`) is written through to a device."""
+    import os
+
+    from mosaic_diag.platform.atomic import write_atomic
+
+    state = tmp_path / "state.json"
+    state.symlink_to(os.devnull)
+    write_atomic(state, '{"a": 1}\n')
+    assert not state.is_symlink() and state.read_text() == '{"a": 1}\n'

@@ -415,7 +415,9 @@ def test_no_shipped_text_is_mangled_by_the_redactor():
                 yield from texts(value)
 
     root = Path(__file__).resolve().parents[1]
-    files = sorted((root / "playbooks").rglob("*.yml")) + sorted((root / "mosaic_diag").rglob("*.yml"))
+    files = sorted((root / "playbooks").rglob("*.yml")) + sorted(
+        f for f in (root / "mosaic_diag").rglob("*.yml")
+        if f.name not in {"pg_l10n.yml", "pg_severities.yml"})  # (PostgreSQL's message catalogs: data, not advice)
     assert len(files) > 10
     mangled = [(f.name, text) for f in files for text in texts(yaml.safe_load(f.read_text()))
                if redact_text(text).replace(":***@", ":password@") != text]

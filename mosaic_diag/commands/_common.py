@@ -172,7 +172,7 @@ def write_report(text: str, output: Path | None) -> None:
     umask = os.umask(0)
     os.umask(umask)
     try:
-        write_atomic(output, text, mode=0o666 & ~umask)  # a report to share: the usual file mode
+        write_atomic(output, text, mode=0o666 & ~umask, to_device=True)  # a report to share: the usual file mode
     except OSError as exc:
         raise UsageError(f"cannot write: {exc.strerror or exc}", path=str(output)) from None
 

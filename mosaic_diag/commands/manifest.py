@@ -150,7 +150,7 @@ def generate_cmd(
     _warn_dirty(m.dirty_paths if ref is None else _foreign_changes(repo, _changes_beside(repo, m.commit), out),
                 m.commit)
     if out is not None:
-        write_atomic(out, m.to_json())
+        write_atomic(out, m.to_json(), to_device=True)
         sys.stderr.write(f"mosaic-diag: manifest of {m.commit[:12]} written to {out}\n")
     if out is None or fmt is not OutputFormat.json:
         sys.stdout.write(m.to_json() if fmt is OutputFormat.json else _manifest_lines(m, fmt))

@@ -38,7 +38,7 @@ def predeploy(
         report = run((root or config_root(os.environ)).resolve(), os.environ, only=only or (), skip=skip or (),
                      fail_level=fail_level, timeout=timeout, on_progress=on_progress)
     if junit is not None:
-        write_atomic(junit, as_junit(report))
+        write_atomic(junit, as_junit(report), to_device=True)
     if fmt is ReportFormat.json:
         sys.stdout.write(as_json(report))
     elif fmt is ReportFormat.markdown:

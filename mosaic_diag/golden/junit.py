@@ -47,4 +47,4 @@ def junit_xml(report: GoldenReport) -> str:
 
 
 def write_junit(report: GoldenReport, path: Path) -> None:
-    write_atomic(path, junit_xml(report))
+    write_atomic(path, junit_xml(report), to_device=True)

@@ -13,22 +13,28 @@ class ChangedMeanwhile(Exception):
     """`write_atomic(..., unchanged=...)`: the file no longer held those bytes; it was left as it is."""
 
 
-def write_atomic(path: Path, text: str | bytes, *, mode: int | None = None, unchanged: bytes | None = None) -> None:
+def write_atomic(path: Path, text: str | bytes, *, mode: int | None = None, unchanged: bytes | None = None,
+                 to_device: bool = False) -> None:
     """Replace `path` with `text` atomically (readers see the old or the new file, never half); a str
     is written as UTF-8 (a lone surrogate, which UTF-8 cannot hold, as its `\\udXXXX` escape), bytes as they are.
     With `unchanged`, only if `path` still holds those bytes once the new content is ready (checked just
     before the rename): else ChangedMeanwhile, and the file is left as someone else left it.
 
-    An OSError names `path` itself (not the temporary file or a parent), so one line says what failed. A `path`
-    that is a device or a FIFO (`--out /dev/stdout`, `/dev/null`) is written to as it is: replacing it would put a
-    regular file in its place (as root, /dev/null itself).
+    An OSError names `path` itself (not the temporary file or a parent), so one line says what failed. With
+    `to_device` (an output the user named: `--out /dev/stdout`, `-o /dev/null`), a `path` that is or leads to a
+    device or a FIFO is written to as it is: replacing it would put a regular file in its place (as root,
+    /dev/null itself). Without it (the toolkit's own state, caches, notes) a symlink is replaced, never followed:
+    a committed `.mosaic-diag/x.json -> /dev/sda` must not have JSON written into a disk.
     """
     import stat
 
-    try:
-        special = not stat.S_ISREG(os.stat(path).st_mode) and not stat.S_ISDIR(os.stat(path).st_mode)
-    except OSError:
-        special = False  # (none yet, or a broken link: written atomically)
+    special = False  # (none yet, or a broken link: written atomically)
+    if to_device:
+        try:
+            st_mode = os.stat(path).st_mode
+            special = not stat.S_ISREG(st_mode) and not stat.S_ISDIR(st_mode)
+        except OSError:
+            pass
     if special:
         try:
             with open(path, "wb") as fh:
