@@ -305,6 +305,96 @@ def test_linkedin_named_on_another_line_than_the_status_is_not_its_block(forbidd
     assert c.classify_text(f"2026-04-14 12:39:30,585 - ERROR - linkedin - {exc}").label == "LINKEDIN_SCRAPE_BLOCKED"
 
 
+def test_linkedin_inside_another_hosts_name_is_no_linkedin_block(forbidden: str) -> None:
+    """A third-party API whose host name holds `linkedin` (RapidAPI's `linkedin-api8.p.rapidapi.com`) refusing a
+    request is that API's answer, not LinkedIn's block (round 22, RateIn#1): urllib3's own debug lines of a real 403,
+    the host renamed. LinkedIn named by the record, or linkedin.com's host without a scheme, still is its block."""
+    import logging
+
+    requests = pytest.importorskip("requests")
+    records: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(f"2024-02-20 08:13:05,514 - {record.levelname} - {record.getMessage()}")
+
+    log = logging.getLogger("urllib3.connectionpool")
+    keep, level = Keep(), log.level
+    log.addHandler(keep)
+    log.setLevel(logging.DEBUG)
+    try:
+        status = requests.get(f"{forbidden}/?username=derek-roy", timeout=5).status_code
+    finally:
+        log.removeHandler(keep)
+        log.setLevel(level)
+    host = forbidden.split("//")[1]
+    lines = [r.replace(host, "linkedin-api8.p.rapidapi.com:443").replace("localhost", "linkedin-api8.p.rapidapi.com")
+             for r in records]
+    assert any('"GET /?username=derek-roy HTTP/1.1" 403' in line for line in lines), lines
+    text = "\n".join([*lines, f"2024-02-20 08:13:05,515 - ERROR - Failed to fetch profile data. Status Code: {status}"])
+    c = clf()
+    assert c.classify_text(text).label == "UNKNOWN_ERROR"
+    exc = raised(lambda: requests.get(f"{forbidden}/v2/get", timeout=5).raise_for_status())
+    assert c.classify_text(f"07:01:17  linkedin_get_error: {exc}").label == "LINKEDIN_SCRAPE_BLOCKED"
+    assert c.classify_text(f"GET www.linkedin.com/jobs/search: {status} Forbidden").label == "LINKEDIN_SCRAPE_BLOCKED"
+
+
+def test_a_social_logins_linkedin_refusal_is_no_block(forbidden: str) -> None:
+    """Sign In with LinkedIn's calls (the member's profile `/v2/me`, `/v2/emailAddress`, OpenID `/v2/userinfo`, the
+    `/oauth/v2/` endpoints) refused with a 403 are the login failing, not an anti-bot block (round 22, allauth#2460);
+    the same real requests error for a jobs search on linkedin.com is the block."""
+    requests = pytest.importorskip("requests")
+    c = clf()
+    for path in ("/v2/me?projection=(id,first-name,last-name,email-address)", "/v2/userinfo",
+                 "/v2/emailAddress?q=members&projection=(elements*(handle~))", "/oauth/v2/accessToken"):
+        exc = raised(lambda path=path: requests.get(f"{forbidden}{path}", timeout=5).raise_for_status())
+        text = str(exc).replace(forbidden, "https://api.linkedin.com" if "/v2/" in path[:4] else "https://www.linkedin.com")
+        assert "403 Client Error: Forbidden for url: https://" in text
+        assert c.classify_text(text).label == "UNKNOWN_ERROR", text
+    exc = raised(lambda: requests.get(f"{forbidden}/jobs-guest/jobs/api/seeMoreJobPostings/search", timeout=5)
+                 .raise_for_status())
+    text = str(exc).replace(forbidden, "https://www.linkedin.com")
+    assert c.classify_text(text).label == "LINKEDIN_SCRAPE_BLOCKED"
+
+
+class _TooLarge(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802
+        self.send_error(413)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_413_in_each_rfcs_reason_phrase_and_nginxs_log_line() -> None:
+    """A 413 is an upload over the size limit in whatever words it comes: a real server's answer through requests,
+    a browser console's `the server responded with a status of 413 (…)` with the phrase of RFC 2616 (the real
+    server's), RFC 7231 (`Payload Too Large`) or RFC 9110 (`Content Too Large`), and nginx's own error-log line for
+    the body it refuses (round 22: streampipes#2326, Anthias#444). A 413's phrase about something else is still one;
+    another client error's sentence is not."""
+    requests = pytest.importorskip("requests")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _TooLarge)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://localhost:{server.server_address[1]}/api/assets"
+        response = requests.post(url, data=b"x" * 1024, timeout=5)
+        exc = raised(response.raise_for_status)
+    finally:
+        server.shutdown()
+        server.server_close()
+    c = clf()
+    assert c.classify_text(text_of(exc)).label == "UPLOAD_SIZE_EXCEEDED"
+    for phrase in (response.reason, "Payload Too Large", "Content Too Large"):
+        line = f"Failed to load resource: the server responded with a status of {response.status_code} ({phrase})"
+        assert c.classify_text(line).label == "UPLOAD_SIZE_EXCEEDED", line
+    nginx = ('2016/06/14 11:57:43 [error] 602#0: *1761 client intended to send too large body: 9886664 bytes, '
+             'client: 10.0.54.94, server: , request: "POST /api/assets HTTP/1.1", host: "pi"')
+    assert c.classify_text(nginx).label == "UPLOAD_SIZE_EXCEEDED"
+    plain = nginx.replace("too large body: 9886664 bytes", "body: 9886664 bytes")
+    assert c.classify_text(plain).label == "UNKNOWN_ERROR"
+    assert c.classify_text("Failed to load resource: the server responded with a status of 404 (Not Found)"
+                           ).label == "UNKNOWN_ERROR"
+
+
 class CrossEncoder:
     """Stands in for an old sentence-transformers CrossEncoder: loaded, without `rank`."""
 

@@ -586,6 +586,27 @@ def test_round_20_patterns_read_a_half_megabyte_line_in_one_pass(text: str, labe
     assert Classifier.default().classify_text(text).label == label
 
 
+# -- round 22's patterns ----------------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "label"), [
+    # `linkedin` inside host names: a half-megabyte run of another API's host names before its status, one host
+    # label of half a megabyte (no DNS label is longer than 63), and LinkedIn named by the record many times
+    ("ERROR " + "linkedin-api8.p.rapidapi.com " * (HALF_MB // 29) + "403 Forbidden", "UNKNOWN_ERROR"),
+    ("ERROR linkedin-" + "a" * HALF_MB + ".p.rapidapi.com 403 Forbidden", "UNKNOWN_ERROR"),
+    ("ERROR " + "linkedin_get_error " * (HALF_MB // 19) + "403 Client Error", "LINKEDIN_SCRAPE_BLOCKED"),
+    # a social login's endpoint after a run of linkedin.com paths, before the status
+    ("ERROR " + "linkedin.com/" * (HALF_MB // 13) + "v2/me 403 Forbidden", "UNKNOWN_ERROR"),
+    # nginx's too-large-body wording repeated without its end, then whole; 413's phrases run together
+    ("[error] " + "client intended to send too large " * (HALF_MB // 34) + "body: 9 bytes", "UPLOAD_SIZE_EXCEEDED"),
+    ("[error] " + "Payload Too " * (HALF_MB // 12), "UNKNOWN_ERROR"),
+], ids=["linkedin-hosts-repeated", "linkedin-long-label", "linkedin-named-repeated", "linkedin-paths-then-login",
+        "nginx-body-repeated", "payload-too-repeated"])
+def test_round_22_patterns_read_a_half_megabyte_line_in_one_pass(text: str, label: str) -> None:
+    from mosaic_diag.classifier.classify import Classifier
+
+    assert len(text) >= HALF_MB - 100
+    assert Classifier.default().classify_text(text).label == label
+
+
 # -- terminal controls ----------------------------------------------------------------------------
 
 # a reset (RIS), a DCS string, a C1 CSI (clear screen), a status report the terminal would type back, an OSC 52
