@@ -28,13 +28,13 @@ def write_atomic(path: Path, text: str | bytes, *, mode: int | None = None, unch
     """
     import stat
 
-    special = False  # (none yet, or a broken link: written atomically)
+    st_mode = stat.S_IFREG
     if to_device:
         try:
             st_mode = os.stat(path).st_mode
-            special = not stat.S_ISREG(st_mode) and not stat.S_ISDIR(st_mode)
-        except OSError:
-            pass
+        except OSError:  # none yet, or a broken link: written atomically
+            st_mode = stat.S_IFREG
+    special = not stat.S_ISREG(st_mode) and not stat.S_ISDIR(st_mode)
     if special:
         try:
             with open(path, "wb") as fh:
