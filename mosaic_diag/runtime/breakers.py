@@ -16,6 +16,10 @@ later (no call of the app waits for a connection timeout meanwhile). Unlike pybr
 lock is not held while the guarded call runs, so concurrent requests are not serialised, and each call
 runs in the state its own thread reads from the store (pybreaker's one cached state object, shared by all
 threads, let a thread take the trial owner's half-open state or the owner see open).
+
+Async calls (`call_async`, `calling_async`, `llm_call` on an `async def`) go through the same state: each is
+an owner of its own (tasks share the loop's thread), a cancelled one counts as nothing and gives back the
+trial it held, and the PostgreSQL store's statements run on the store's own thread, not the loop's.
 """
 
 from __future__ import annotations
