@@ -437,3 +437,32 @@ def test_an_async_stream_closed_early_is_an_answer_and_a_cancelled_one_gives_bac
 
     asyncio.run(closed_early())
     assert stored(b) == ("closed", 0, None)  # the trial was an answer
+
+
+def test_an_open_async_breaker_fails_over_and_call_async_guards_any_coroutine(llm):
+    """failover moves on from an async call its breaker refused (label BREAKER_OPEN), no request made; a coroutine
+    awaited through `call_async` counts in the same circuit."""
+    from mosaic_diag.runtime import failover
+
+    b = breaker("async-failover", fail_max=1, register=False)
+    ask = async_ask(llm, b)
+
+    @llm_call(provider="anthropic", policy=ONCE)
+    async def ask_claude() -> str:
+        return (await async_client(llm, anthropic.AsyncAnthropic).messages.create(**MESSAGE)).content[0].text
+
+    async def raw() -> str:
+        return (await async_client(llm).chat.completions.create(**CHAT)).choices[0].message.content or ""
+
+    async def main():
+        llm.set_failure("openai", "server_error")
+        with pytest.raises(openai.InternalServerError):
+            await b.call_async(raw)
+        assert b.shared_state == "open"
+        before = chats(llm)
+        answered = await failover(ask, ask_claude)()
+        return answered, chats(llm) - before
+
+    answered, asked = asyncio.run(main())
+    assert answered.provider == "anthropic" and [f.label for f in answered.failures] == ["BREAKER_OPEN"]
+    assert asked == 0
