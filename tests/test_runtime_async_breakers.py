@@ -466,3 +466,13 @@ def test_an_open_async_breaker_fails_over_and_call_async_guards_any_coroutine(ll
     answered, asked = asyncio.run(main())
     assert answered.provider == "anthropic" and [f.label for f in answered.failures] == ["BREAKER_OPEN"]
     assert asked == 0
+
+
+def test_a_breaker_without_async_support_is_refused_when_decorating():
+    """pybreaker's own CircuitBreaker (Tornado's call_async only) cannot guard an asyncio call: said at once."""
+    import pybreaker
+
+    async def ask() -> None: ...
+
+    with pytest.raises(TypeError, match="calling_async"):
+        llm_call(provider="openai", breaker=pybreaker.CircuitBreaker())(ask)

@@ -209,6 +209,10 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
         return retried
 
     def decorate(fn: Callable[..., T]) -> Callable[..., T]:
+        if breaker is not None and not hasattr(breaker, "calling_async") and (
+                inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)):
+            raise TypeError(f"llm_call: {type(breaker).__name__} has no calling_async: guard an async call with "
+                            "mosaic_diag.runtime.breaker(...)")
         if inspect.isgeneratorfunction(fn):  # a stream: retried until its first item, never after
             opened = retrying(_first_item(fn))
 
