@@ -8,7 +8,11 @@ Run by hand: `python bench/bench_runtime.py [--requests 2000]`. Figures:
 - classify_exception: a real openai.RateLimitError from the LLM stand-in, the first (cold) call and
   the mean of 100,000 warm calls (a new exception object with another request id each 1,000 calls);
 - decorators: a no-op provider function bare, under `llm_call`, under `llm_call` + a memory breaker,
-  under `failover` of two such functions (mean of 100,000 calls each);
+  under `failover` of two such functions (mean of 100,000 calls each); the same for an `async def`
+  function awaited in one event loop (bare, `llm_call`, `llm_call` + memory breaker);
+- PostgreSQL breaker (`--postgres`, a throwaway server from examples.pgtemp): a no-op call under
+  `llm_call` + a PostgreSQL breaker, sync and async (mean of 2,000 calls each: the round trips, and for
+  the async call the hops to the store's thread);
 - middleware: a loopback request (httpx, keep-alive) to the same FastAPI app under uvicorn with
   (`instrument.Middleware` + `llm_call` + breaker) and without the kit, alternating, median of each.
 """
@@ -96,6 +100,54 @@ def bench_decorators() -> dict[str, float]:
             "failover_us": round(per_call_us(both) - base, 2)}
 
 
+def per_await_us(make, n: int = 100_000) -> float:
+    import asyncio
+
+    async def loop() -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            await make()
+        return (time.perf_counter() - start) / n * 1e6
+
+    return asyncio.run(loop())
+
+
+def bench_async_decorators() -> dict[str, float]:
+    from mosaic_diag.runtime import breaker, llm_call
+
+    async def bare() -> int:
+        return 1
+
+    base = per_await_us(bare)
+    return {"async_bare_us": round(base, 2),
+            "async_llm_call_us": round(per_await_us(llm_call(provider="openai")(bare)) - base, 2),
+            "async_llm_call_breaker_us": round(per_await_us(
+                llm_call(provider="openai", breaker=breaker("bench-async-mem"))(bare)) - base, 2)}
+
+
+def bench_postgres_breaker(n: int = 2000) -> dict[str, float]:
+    import tempfile
+
+    from examples.pgtemp import TempPostgres
+    from mosaic_diag.runtime import breaker, llm_call
+
+    def bare() -> int:
+        return 1
+
+    async def abare() -> int:
+        return 1
+
+    with tempfile.TemporaryDirectory() as tmp, TempPostgres(Path(tmp)) as pg:
+        dsn = pg.create_database("bench_breaker")
+        guarded = llm_call(provider="openai", breaker=breaker("bench-pg", storage=dsn, register=False))(bare)
+        aguarded = llm_call(provider="openai", breaker=breaker("bench-pg", storage=dsn, register=False))(abare)
+        for _ in range(100):
+            guarded()
+        sync_us = per_call_us(guarded, n)
+        async_us = per_await_us(aguarded, n)
+    return {"calls": n, "sync_pg_breaker_us": round(sync_us, 1), "async_pg_breaker_us": round(async_us, 1)}
+
+
 def bench_middleware(requests: int) -> dict[str, float]:
     import httpx
 
@@ -142,11 +194,21 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--postgres", action="store_true", help="also time a PostgreSQL breaker (sync, async)")
+    parser.add_argument("--only-decorators", action="store_true", help="the decorators' figures only")
     args = parser.parse_args()
+    if args.only_decorators:
+        print(json.dumps({"decorators": bench_decorators(), "async": bench_async_decorators()}), flush=True)
+        if args.postgres:
+            print(json.dumps({"postgres_breaker": bench_postgres_breaker()}), flush=True)
+        return 0
     print(json.dumps({"import": bench_import()}), flush=True)
     with LLMStandIn() as standin:
         print(json.dumps({"classify_exception": bench_classify(standin)}), flush=True)
     print(json.dumps({"decorators": bench_decorators()}), flush=True)
+    print(json.dumps({"async_decorators": bench_async_decorators()}), flush=True)
+    if args.postgres:
+        print(json.dumps({"postgres_breaker": bench_postgres_breaker()}), flush=True)
     print(json.dumps({"middleware": bench_middleware(args.requests)}), flush=True)
     return 0
 

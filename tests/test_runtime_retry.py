@@ -268,15 +268,6 @@ def test_async_provider_calls_are_retried_without_blocking(llm):
     assert result.provider == "anthropic" and [f.label for f in result.failures] == ["OPENAI_SERVER_ERROR"]
 
 
-def test_a_breaker_on_an_async_call_is_refused():
-    from mosaic_diag.runtime import breaker
-
-    async def ask() -> None: ...
-
-    with pytest.raises(TypeError, match="sync calls only"):
-        llm_call(provider="openai", breaker=breaker("async-refused", register=False))(ask)
-
-
 def test_a_stream_is_retried_until_its_first_item_then_never(llm):
     """A generator function under llm_call (an app streaming an answer out): a 429 before the first item is
     retried; a failure once items were delivered reaches the caller, with no new request."""

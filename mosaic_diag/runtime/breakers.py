@@ -16,17 +16,24 @@ later (no call of the app waits for a connection timeout meanwhile). Unlike pybr
 lock is not held while the guarded call runs, so concurrent requests are not serialised, and each call
 runs in the state its own thread reads from the store (pybreaker's one cached state object, shared by all
 threads, let a thread take the trial owner's half-open state or the owner see open).
+
+Async calls (`call_async`, `calling_async`, `llm_call` on an `async def`) go through the same state: each is
+an owner of its own (tasks share the loop's thread), a cancelled one counts as nothing and gives back the
+trial it held, and the PostgreSQL store's statements run on the store's own thread, not the loop's.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import logging
 import os
 import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -37,6 +44,10 @@ from mosaic_diag.runtime.verdict import classify_exception
 
 T = TypeVar("T")
 logger = logging.getLogger("mosaic.runtime.breaker")
+_CALLER: ContextVar[str | None] = ContextVar("mosaic_breaker_caller", default=None)
+"""The async call a breaker operation is made for (set around each operation, never across an await):
+tasks share the loop's thread, so a thread is no owner for them."""
+_CALLS = itertools.count(1)
 
 CLOSED, OPEN, HALF_OPEN = pybreaker.STATE_CLOSED, pybreaker.STATE_OPEN, pybreaker.STATE_HALF_OPEN
 TABLE = "mosaic_breakers"
@@ -72,10 +83,13 @@ class _Backend:
     def add(self, field: str, delta: int | None) -> None: ...  # delta None: reset to 0
     def set_opened_at(self, when: datetime) -> None: ...
     def claim(self, owner: str, now: datetime, timeout: float) -> bool: ...
+    def release(self, owner: str) -> None: ...  # a trial given back unfinished: open again, due at once
+    offloaded = False  # whether an async call runs this store's operations off the event loop's thread
 
 
 class _Memory(_Backend):
-    """One process's state (threads share it)."""
+    """One process's state (threads share it). Its lock is held only to build a new row (no I/O, no call
+    out): an async call runs its operations on the event loop's thread."""
 
     def __init__(self) -> None:
         self.row = Row()
@@ -106,6 +120,11 @@ class _Memory(_Backend):
             self.row = Row(HALF_OPEN, self.row.fail_counter, 0, self.row.opened_at, owner, now)
             return True
 
+    def release(self, owner: str) -> None:
+        with self.lock:
+            if self.row.state == HALF_OPEN and self.row.trial_owner == owner:
+                self.row = Row(OPEN, self.row.fail_counter, 0, self.row.opened_at, None, None)
+
 
 def _claimable(row: Row, now: datetime, timeout: float) -> bool:
     limit = now - timedelta(seconds=timeout)
@@ -123,7 +142,9 @@ class _Postgres(_Backend):
     waiting for connection timeouts, one thread after another. A statement that waits longer than
     `statement_timeout_ms` (a lock held on the row), and any other database error (a read-only
     database, a missing privilege), is given up the same way. A connection made before a fork is
-    left to the parent."""
+    left to the parent. An async call runs the statements on the store's own thread (`executor`)."""
+
+    offloaded = True
 
     def __init__(self, name: str, dsn: str, connect_timeout: int = 3, *, retry_after: float = 5.0,
                  statement_timeout_ms: int = 2000, clock: Callable[[], float] = time.monotonic) -> None:
@@ -139,6 +160,9 @@ class _Postgres(_Backend):
         self.down_until: float | None = None
         self.connects = 0
         self.fallback = Row()
+        self._executor: Any = None
+        self._executor_pid = 0
+        self._executor_lock = threading.Lock()  # not `lock`: that one is held during round trips
         self._execute("SELECT 1")
 
     def _connection(self) -> Any:
@@ -220,6 +244,21 @@ class _Postgres(_Backend):
             (HALF_OPEN, owner, now, self.name, OPEN, limit, HALF_OPEN, limit), fetch=True)
         return found is not None
 
+    def release(self, owner: str) -> None:
+        self._execute(f"UPDATE {TABLE} SET state = %s, trial_owner = NULL, trial_at = NULL, updated_at = now() "
+                      "WHERE name = %s AND state = %s AND trial_owner = %s", (OPEN, self.name, HALF_OPEN, owner))
+
+    def executor(self) -> Any:
+        """The one thread that runs this store's statements for async calls (they queue on `lock` anyway);
+        made again in a forked child, whose copy of the parent's thread does not run."""
+        with self._executor_lock:
+            if self._executor is None or self._executor_pid != os.getpid():
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"mosaic-breaker-{self.name}")
+                self._executor_pid = os.getpid()
+            return self._executor
+
 
 class SharedStorage(pybreaker.CircuitBreakerStorage):
     """pybreaker's storage interface over a backend; the half-open state belongs to the one call
@@ -232,7 +271,8 @@ class SharedStorage(pybreaker.CircuitBreakerStorage):
         self.reset_timeout = 60.0
 
     def owner(self) -> str:
-        return f"{self.instance}:{os.getpid()}:{threading.get_ident()}"
+        """Who holds a trial: the async call being served (`_CALLER`), else this process's thread."""
+        return _CALLER.get() or f"{self.instance}:{os.getpid()}:{threading.get_ident()}"
 
     @property
     def state(self) -> str:
@@ -347,6 +387,98 @@ class Breaker(pybreaker.CircuitBreaker):
     def shared_state(self) -> str:
         """closed | open | half-open, as stored (what /health reports)."""
         return self._state_storage.shared_state
+
+    async def call_async(self, func: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        """Await `func(*args, **kwargs)` through the breaker (see `calling_async`); replaces pybreaker's
+        Tornado-only `call_async`."""
+        async with self.calling_async():
+            return await func(*args, **kwargs)
+
+    def calling_async(self) -> _AsyncCall:
+        """`async with breaker.calling_async():` guards the block as `call` guards a sync call, in the same
+        stored state (a sync and an async call of one name are one circuit). The block is one caller of its
+        own (a task, not the loop's thread, may hold the half-open trial). It counts as `call` does, except
+        that a block that did not finish, cancelled (`asyncio.CancelledError`: a client that hung up) or
+        interrupted, counts as nothing: a half-open trial it held is given back (open, due at once for the
+        next caller). The PostgreSQL store's statements run on its own thread, never on the event loop's."""
+        return _AsyncCall(self, f"{self._state_storage.instance}:{os.getpid()}:async-{next(_CALLS)}")
+
+    def _enter(self) -> Any:
+        """The state object the caller (`_CALLER`) runs in: a due open breaker claims the trial first."""
+        state = self.state
+        if state.name == OPEN:
+            opened_at = self._state_storage.opened_at
+            if opened_at and datetime.now(UTC) < opened_at + timedelta(seconds=self.reset_timeout):
+                raise BreakerOpen(f"breaker {self.name} is open: Timeout not elapsed yet, circuit breaker still open")
+            self.half_open()
+            state = self.state
+            if state.name == OPEN:
+                raise BreakerOpen(f"breaker {self.name} is open (another call makes the half-open trial)")
+        return state
+
+    def _leave(self, state: Any, exc: BaseException | None) -> None:
+        """Count the outcome of a call made in `state`, as pybreaker's `call` does; an unfinished call counts
+        as nothing and gives back the trial it held."""
+        if exc is None:
+            state._handle_success()
+        elif not isinstance(exc, Exception | GeneratorExit):  # cancelled, interrupted: no answer, no failure
+            if state.name == HALF_OPEN:
+                self._state_storage.backend.release(self._state_storage.owner())
+        else:
+            try:
+                state._handle_error(exc, reraise=False)
+            except BaseException as raised:  # the states raise `exc` again when they open the breaker
+                if raised is not exc:
+                    raise
+
+    def _abandoned(self, caller: str, entered: Any) -> None:
+        """The claim of a caller cancelled while its `_enter` ran on the store's thread: given back."""
+        if entered.cancelled() or entered.exception() is not None or entered.result().name != HALF_OPEN:
+            return
+        backend = self._state_storage.backend
+        backend.executor().submit(backend.release, caller)
+
+
+def _as_caller(caller: str, fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` with `caller` as the owner the store reads and claims for."""
+    token = _CALLER.set(caller)
+    try:
+        return fn(*args)
+    finally:
+        _CALLER.reset(token)
+
+
+class _AsyncCall:
+    """One async call through a breaker (`Breaker.calling_async`)."""
+
+    __slots__ = ("breaker", "caller", "state")
+
+    def __init__(self, breaker: Breaker, caller: str) -> None:
+        self.breaker, self.caller, self.state = breaker, caller, None
+
+    async def _step(self, fn: Callable[..., T], *args: Any) -> T:
+        """One breaker step: on the loop's thread for the memory store (no I/O, a lock held for a row's
+        copy), else on the store's thread. A step under way when the task is cancelled still ends there
+        (shielded): its count is made, and a trial it claimed is given back."""
+        backend = self.breaker._state_storage.backend
+        if not backend.offloaded:
+            return _as_caller(self.caller, fn, *args)
+        import asyncio
+
+        done = asyncio.get_running_loop().run_in_executor(backend.executor(), _as_caller, self.caller, fn, *args)
+        try:
+            return await asyncio.shield(done)
+        except asyncio.CancelledError:
+            if fn == self.breaker._enter:
+                done.add_done_callback(functools.partial(self.breaker._abandoned, self.caller))
+            raise
+
+    async def __aenter__(self) -> _AsyncCall:
+        self.state = await self._step(self.breaker._enter)
+        return self
+
+    async def __aexit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        await self._step(self.breaker._leave, self.state, exc)
 
 
 _REGISTRY: dict[str, Breaker] = {}

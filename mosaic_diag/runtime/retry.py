@@ -14,6 +14,7 @@ build the clients with `max_retries=0` (`SDK_CLIENT_OPTIONS`) so the two do not 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
@@ -156,10 +157,6 @@ class _Run:
         return stop
 
 
-_ASYNC_BREAKER = ("llm_call: breaker= guards sync calls only (pybreaker has no asyncio support); "
-                  "wrap the async call without a breaker")
-
-
 def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any = None,
              sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
              rng: Callable[[], float] = random.random) -> Callable[[Callable[..., T]], Callable[..., T]]:
@@ -169,7 +166,9 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
     the caller as it is (what was delivered cannot be taken back), classified like any other (its
     label noted, one retry notice with reason `mid_stream`). Under a breaker a stream is one call from
     its opening to its end: a failure mid-way counts as a failure before it would (once), a stream the
-    caller closes early counts as an answer. The wrapped function carries `provider` as
+    caller closes early counts as an answer. An `async def` call (or async stream) goes through the
+    breaker's `calling_async`: the same circuit as sync calls of the same breaker; a cancelled call
+    counts as nothing and gives back a half-open trial it held. The wrapped function carries `provider` as
     `__mosaic_provider__` (failover names the provider that answered with it).
     `sleep`, `clock` and `rng` are for tests."""
     import tenacity
@@ -210,6 +209,10 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
         return retried
 
     def decorate(fn: Callable[..., T]) -> Callable[..., T]:
+        if breaker is not None and not hasattr(breaker, "calling_async") and (
+                inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)):
+            raise TypeError(f"llm_call: {type(breaker).__name__} has no calling_async: guard an async call with "
+                            "mosaic_diag.runtime.breaker(...)")
         if inspect.isgeneratorfunction(fn):  # a stream: retried until its first item, never after
             opened = retrying(_first_item(fn))
 
@@ -224,31 +227,40 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
             stream.__mosaic_breaker__ = breaker  # type: ignore[attr-defined]
             return stream  # type: ignore[return-value]
         if inspect.isasyncgenfunction(fn):
-            if breaker is not None:
-                raise TypeError(_ASYNC_BREAKER)
             async_opened = _decorate_async(_first_item_async(fn), provider, chosen, sleep, clock, rng)
 
             @functools.wraps(fn)
             async def async_stream(*args: Any, **kwargs: Any) -> Any:
-                tries = [0]
-                started, first, rest = await async_opened(tries, *args, **kwargs)
-                if not started:
-                    return
-                yield first
-                try:
-                    async for item in rest:
-                        yield item
-                except Exception as exc:
-                    _broken(provider, chosen, tries[0], exc)
-                    raise
+                # under a breaker the stream is one call from its opening to its end, as a sync stream
+                async with contextlib.nullcontext() if breaker is None else breaker.calling_async():
+                    tries = [0]
+                    started, first, rest = await async_opened(tries, *args, **kwargs)
+                    if not started:
+                        return
+                    yield first
+                    try:
+                        async for item in rest:
+                            yield item
+                    except Exception as exc:
+                        _broken(provider, chosen, tries[0], exc)
+                        raise
 
             async_stream.__mosaic_provider__ = provider  # type: ignore[attr-defined]
-            async_stream.__mosaic_breaker__ = None  # type: ignore[attr-defined]
+            async_stream.__mosaic_breaker__ = breaker  # type: ignore[attr-defined]
             return async_stream  # type: ignore[return-value]
         if inspect.iscoroutinefunction(fn):
-            if breaker is not None:
-                raise TypeError(_ASYNC_BREAKER)
-            return _decorate_async(fn, provider, chosen, sleep, clock, rng)
+            async_retried = _decorate_async(fn, provider, chosen, sleep, clock, rng)
+            if breaker is None:
+                return async_retried
+
+            @functools.wraps(fn)
+            async def async_guarded(*args: Any, **kwargs: Any) -> Any:
+                async with breaker.calling_async():
+                    return await async_retried(*args, **kwargs)
+
+            async_guarded.__mosaic_provider__ = provider  # type: ignore[attr-defined]
+            async_guarded.__mosaic_breaker__ = breaker  # type: ignore[attr-defined]
+            return async_guarded  # type: ignore[return-value]
 
         retried = retrying(fn)
         call = retried if breaker is None else functools.partial(breaker.call, retried)
