@@ -34,9 +34,9 @@ _BODY_AFTER_CODE = LazyPattern(r"Error code: \d{3} - (\{.*\})\s*$", re.DOTALL)
 _CODE_FIELDS = LazyPattern(r"""\\?['"](?:code|type)\\?['"]\s*:\s*\\?['"]([A-Za-z_][\w.-]{2,60})\\?['"]""")
 # anthropic>=2 ends its status errors with "(request_id: …, path: …, type: <error type>)"
 _TRAILER_TYPE = LazyPattern(r"\((?:request_id: [^,()\n]*, )?path: [^,()\n]*, type: ([A-Za-z_][\w.-]{2,60})\)")
-_URL_HOST = LazyPattern(r"\b[a-z][a-z0-9+.-]*://(?:[^@/\s'\"]*@)?([A-Za-z0-9.-]+)", re.IGNORECASE)
+_URL_HOST = LazyPattern(r"\b[a-z][a-z0-9+.-]{0,39}://(?:[^@/\s'\"]*@)?([A-Za-z0-9.-]+)", re.IGNORECASE)
 _POOL_HOST = LazyPattern(r"\bhost='([A-Za-z0-9.-]+)'")
-_URL = LazyPattern(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
+_URL = LazyPattern(r"\b[a-z][a-z0-9+.-]{0,39}://\S+", re.IGNORECASE)
 
 _OPENAI_CODES = frozenset({
     "insufficient_quota", "rate_limit_exceeded", "invalid_api_key", "model_not_found",

@@ -8,7 +8,7 @@ import re
 from mosaic_diag.platform.lazyre import LazyPattern
 
 _RULES: tuple[tuple[LazyPattern[str], str], ...] = (
-    (LazyPattern(r"\b[a-z][a-z0-9+.-]*://\S+", re.I), "<url>"),
+    (LazyPattern(r"\b[a-z][a-z0-9+.-]{0,39}://\S+", re.I), "<url>"),
     (LazyPattern(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<uuid>"),
     (LazyPattern(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), "<email>"),
     (LazyPattern(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>"),
