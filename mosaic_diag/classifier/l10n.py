@@ -213,10 +213,44 @@ class Catalog:
 
 
 def _load(path: Path) -> Any:
+    """The YAML file's data, from the on-disk cache (`yamlcache`) when its text was loaded before."""
+    from mosaic_diag.platform import yamlcache
+
+    text = path.read_text(encoding="utf-8")
+    key = yamlcache.key_of(text)
+    found = yamlcache.get(key)
+    if found is not yamlcache.MISS:
+        return found
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}
+    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+    yamlcache.put(key, data)
+    return data
+
+
+ANCHORS_VERSION = "l10n-anchors-1"
+
+
+@lru_cache(maxsize=1)
+def anchors() -> frozenset[str]:
+    """The catalog's words of their own (`existiert`, `benutzer`, ...), lower-cased: an ASCII text that holds none
+    of them holds no translation, and the catalog (2,000 messages) is not loaded for it. Kept in the on-disk cache
+    under a key of the data file's text."""
+    from mosaic_diag.platform import yamlcache
+
+    key = f"{ANCHORS_VERSION}-{yamlcache.key_of(DATA_FILE.read_text(encoding='utf-8'))}"
+    found = yamlcache.get_plain(key)
+    if isinstance(found, list):
+        return frozenset(found)
+    words = frozenset(catalog().by_anchor)
+    yamlcache.put_plain(key, sorted(words))
+    return words
+
+
+def may_hold_translation(text: str) -> bool:
+    """Whether `text` may hold a translation: any text of other characters than ASCII, or an ASCII one holding a
+    catalog word (a transliterated `Passwort-Authentifizierung f?r Benutzer`)."""
+    return bool(text) and (not text.isascii() or not anchors().isdisjoint(_WORD.findall(text.lower())))
 
 
 @lru_cache(maxsize=1)
@@ -279,6 +313,9 @@ def to_english(text: str) -> str:
 
 def english_evidence(evidence: Evidence) -> tuple[Evidence, Reading] | None:
     """`evidence` with its messages read back into English, or None when they hold no translation."""
+    texts = (*(e.message for e in evidence.exceptions), evidence.log_message or "")
+    if not any(may_hold_translation(t) for t in texts):
+        return None
     cat = catalog()
     found: list[tuple[str, str, str]] = []
     exceptions = []

@@ -365,7 +365,8 @@ class _Reader:
             five_letter = five_letter or _probe(block, _FIVE_LETTER, first_block)
             pytest = pytest or _probe(block, _PYTEST, first_block) or (
                 first_block and _probe(block, _PYTEST_FIRST, True))
-            pg_local = pg_local or _probe(block, tuple(n.text for n in pg_error_needles()))
+            pg_local = pg_local or (_probe(block, (b":  ",)) and  # (what every such word is followed by: the
+                                    _probe(block, tuple(n.text for n in pg_error_needles())))  # words loaded then)
             first_block = False
             finder = _Finder(block, json_lines or prefixed_json, logfmt, wording, supervisord, heroku, five_letter,
                              pytest, pg_local)
