@@ -1009,3 +1009,110 @@ def test_mysql_ddl_in_the_quoted_query_of_a_syntax_error_is_a_dialect_error(pg_d
             cur.execute("CREATE TABLE users (id int(11) NOT NULL, name varchar(64))")
 
     assert clf().classify_text(text_of(raised(plain))).label == "UNKNOWN_ERROR"
+
+
+# -- a paste whose every traceback line carries one prefix ------------------------------------------------------------
+
+def _embedding_traceback(tmp_path, monkeypatch) -> str:
+    """A real traceback whose frames name the embedding call (a module of its own, as an embedding server's engine)
+    and whose exception says nothing of embeddings: the frames are the only evidence."""
+    import importlib
+
+    (tmp_path / "embedding_engine.py").write_text(
+        "def embed(sentences):\n"
+        "    return _handler(sentences)\n\n\n"
+        "def _handler(sentences):\n"
+        "    raise RuntimeError(\"the loaded model cannot fulfill this task; options are {'rerank'}\")\n",
+        encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    engine = importlib.import_module("embedding_engine")
+    return text_of(raised(lambda: engine.embed(["hello"])))
+
+
+def _logged_line_by_line(tb: str, fmt: str | None) -> str:
+    """`tb` logged one line per record, as a server that logs a traceback line by line does: through uvicorn's own
+    logging config (`fmt` None: its `%(levelprefix)s %(message)s`, `ERROR:    `) or a stdlib formatter of `fmt`."""
+    import logging
+    import logging.config
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    out = io.StringIO()
+    config = json.loads(json.dumps(LOGGING_CONFIG))
+    config["formatters"]["default"]["use_colors"] = False
+    if fmt is not None:
+        config["formatters"]["default"] = {"format": fmt}
+    config["handlers"]["default"] = {"class": "logging.StreamHandler", "formatter": "default", "stream": out}
+    logging.config.dictConfig(config)
+    log = logging.getLogger("uvicorn.error")
+    try:
+        for line in tb.rstrip("\n").splitlines():
+            log.error(line)
+    finally:
+        logging.getLogger("uvicorn").handlers.clear()
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("fmt", [None, "%(levelname)-8s%(message)s", "[%(levelname)s] %(message)s",
+                                 "app.worker | %(message)s"],
+                         ids=["uvicorn", "level-column", "bracket-level", "logger-column"])
+def test_a_traceback_logged_line_by_line_behind_a_level_column_is_read(tmp_path, monkeypatch, fmt) -> None:
+    """Every line of the traceback behind one logger's prefix (uvicorn's `ERROR:    `, `ERROR   `, `[ERROR] `, a
+    logger's column): the prefix is peeled, the frames are read and name the embedding call."""
+    from mosaic_diag.classifier.tracebacks import parse_traceback_text
+
+    tb = _embedding_traceback(tmp_path, monkeypatch)
+    logged = _logged_line_by_line(tb, fmt)
+    assert fmt is not None or logged.startswith("ERROR:    Traceback (most recent call last):\n"), logged
+    parsed = parse_traceback_text(logged)
+    assert [(p.type, [f.function for f in p.frames][-2:]) for p in parsed] == [("RuntimeError", ["embed", "_handler"])]
+    assert clf().classify_text(logged).label == "EMBEDDING_GENERATION_FAILED"
+    assert clf().classify_text(tb).label == "EMBEDDING_GENERATION_FAILED"  # the same as the bare traceback
+
+
+@pytest.mark.parametrize("prefix", ["web.1  | ", "worker-1 | ", "2|app  | ", "> ", "# ", "+ ", "! "])
+def test_a_traceback_behind_a_process_or_quote_prefix_is_read(tmp_path, monkeypatch, prefix: str) -> None:
+    """A process's column that is no timestamp (Heroku-style `web.1`, Compose's `worker-1`, pm2's `2|app`), a quote,
+    a comment, a diff's or console's marker, on each line of the traceback and of the header only (the cut paste)."""
+    tb = _embedding_traceback(tmp_path, monkeypatch).rstrip("\n").splitlines()
+    pasted = "\n".join(prefix + line for line in tb)
+    assert clf().classify_text(pasted).label == "EMBEDDING_GENERATION_FAILED"
+    cut = "\n".join(prefix + line for line in tb[1:])  # the header cut off: frames, then the exception line
+    assert clf().classify_text(cut).label == "EMBEDDING_GENERATION_FAILED"
+
+
+def test_a_chained_traceback_behind_a_prefix_keeps_its_chain(pg_db) -> None:
+    """A chain of two tracebacks behind pm2's column: both exceptions read, the driver's type the label's."""
+    import psycopg2
+
+    from mosaic_diag.classifier.tracebacks import parse_traceback_text
+
+    def run() -> None:
+        try:
+            with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+                cur.execute("SELECT nosuchcol FROM pg_class")
+        except psycopg2.Error as exc:
+            raise RuntimeError("query failed") from exc
+
+    pasted = "".join(f"0|api    | {line}\n" for line in text_of(raised(run)).splitlines())
+    assert [p.type for p in parse_traceback_text(pasted)] == ["psycopg2.errors.UndefinedColumn", "RuntimeError"]
+    got = clf().classify_text(pasted)
+    assert (got.label, got.exception_type) == ("MISSING_COLUMN", "psycopg2.errors.UndefinedColumn")
+
+
+def test_a_prefix_that_is_no_common_one_is_left_as_it_is(tmp_path, monkeypatch) -> None:
+    """No peel where the lines do not all carry one prefix in Python's shape: a timestamp that varies (the reader's
+    business), a constant one with the frame's indent gone (peeled, a source line and the exception line could not be
+    told apart), an exception group's gutter (Python's own), a prefix on the header only."""
+    from mosaic_diag.classifier.tracebacks import peel_common_prefix
+
+    tb = _embedding_traceback(tmp_path, monkeypatch).rstrip("\n").splitlines()
+    varying = [f"2026-12-06 10:00:{k:02d},000 {line}" for k, line in enumerate(tb)]
+    assert peel_common_prefix(varying) == varying
+    unindented = [f"[06:46:35] {line.strip()}" for line in tb]
+    assert peel_common_prefix(unindented) == unindented
+    header_only = [f"ERROR:    {tb[0]}", *tb[1:]]
+    assert peel_common_prefix(header_only) == header_only
+    group = text_of(raised(lambda: (_ for _ in ()).throw(ExceptionGroup("eg", [ValueError("x"), KeyError("y")]))))
+    assert peel_common_prefix(group.splitlines()) == group.splitlines()
+    assert peel_common_prefix([f"ERROR:    {line}" for line in tb]) == tb

@@ -776,3 +776,20 @@ def test_no_unanchored_url_scheme_pattern_is_unbounded() -> None:
     found = [f"{path.relative_to(root)}:{n}" for path in sorted(root.rglob("*.py"))
              for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if unbounded.search(line)]
     assert found == []
+
+
+# -- a prefix every traceback line carries (uvicorn's `ERROR:    `), peeled before the traceback is read --------------
+@pytest.mark.parametrize(("text", "label"), [
+    # a half-megabyte line of frame openings behind the prefix, and as many frames each behind it
+    ("ERROR:      " + 'File "' * (HALF_MB // 6), "UNKNOWN_ERROR"),
+    ('ERROR:      File "embedding.py", line 1, in embed\n' * (HALF_MB // 50) + "ERROR:    RuntimeError: boom",
+     "EMBEDDING_GENERATION_FAILED"),
+    # headers repeated on one line, and a frame wrapped after its file with a half-megabyte name
+    ("ERROR:    " + "Traceback (most recent call last):" * (HALF_MB // 34), "UNKNOWN_ERROR"),
+    ('ERROR:      File "' + "a" * HALF_MB + '",\nERROR:    RuntimeError: boom', "UNKNOWN_ERROR"),
+], ids=["frame-openings", "many-frames", "headers", "wrapped-frame"])
+def test_a_common_prefix_is_found_in_one_pass_on_half_a_megabyte(text: str, label: str) -> None:
+    from mosaic_diag.classifier.classify import Classifier
+
+    assert len(text) >= HALF_MB - 100
+    assert Classifier.default().classify_text(text).label == label

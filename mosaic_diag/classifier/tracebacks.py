@@ -338,6 +338,62 @@ def _ungroup(lines: list[str]) -> list[str]:
     return out
 
 
+_MAX_PREFIX = 80  # characters of a repeated prefix looked at before a traceback's line (Compose's widest is ~66)
+
+
+def _line_prefix(line: str) -> str | None:
+    """What stands before `line`'s traceback syntax when it is a traceback's header or frame line (`Traceback (most
+    recent call last):`, `  File "…", line N`, the frame maybe wrapped after its file): the text before the header,
+    or before a frame's two-blank indent; None for any other line, and "" for a frame without that indent (its lines
+    peeled would not be Python's: a source line and the exception line after it could not be told apart)."""
+    at = line.find(_HEADER, 0, _MAX_PREFIX + len(_HEADER))
+    if at >= 0:
+        return line[:at]
+    at = line.find('File "', 0, _MAX_PREFIX + 8)
+    if at < 0:
+        return None
+    rest = line[at:].rstrip()
+    if '", line ' not in rest and not rest.endswith('",'):
+        return None
+    pre = line[:at]
+    return pre[:-2] if pre.endswith("  ") else ""
+
+
+def _gutter_only(prefix: str) -> bool:
+    """A prefix of blanks, or of an exception group's gutter (`  | `, `    + `): Python's own syntax, no paste's."""
+    return not prefix.strip() or (prefix[:1].isspace() and not prefix.strip(" \t|+"))
+
+
+def peel_common_prefix(lines: list[str]) -> list[str]:
+    """`lines` without the prefix every traceback line of them carries (uvicorn's `ERROR:    ` level column, a
+    logger's or a process's column such as `app.worker | ` or pm2's `2|app  | `, a quote's `> `, a diff's `+ `),
+    taken off each line that carries it; `lines` as they are when the header and frame lines do not all carry one
+    same prefix that is no part of Python's syntax (a timestamp that varies is the log reader's business), or when
+    fewer than two traceback lines (header, frame or `Type: message`) carry it."""
+    prefix: str | None = None
+    count = 0
+    for line in lines:
+        pre = _line_prefix(line)
+        if pre is None:
+            continue
+        if prefix is None:
+            if _gutter_only(pre):
+                return lines
+            prefix = pre
+        elif pre != prefix:
+            return lines
+        count += 1
+    if prefix is None:
+        return lines
+    if count < 2:
+        count += sum(1 for line in lines
+                     if line.startswith(prefix) and looks_like_exception_line(line[len(prefix):].rstrip()))
+        if count < 2:
+            return lines
+    n = len(prefix)
+    return [line[n:] if line.startswith(prefix) else line for line in lines]
+
+
 def parse_traceback_text(text: str) -> list[ParsedException]:
     """The exceptions of a traceback, root cause first; [] when `text` holds none.
 
@@ -346,7 +402,7 @@ def parse_traceback_text(text: str) -> list[ParsedException]:
     following lines are taken as the rest of its message, a traceback without its header (frames,
     then the exception line) and exceptions named in the lines before a traceback.
     """
-    lines = text.splitlines()
+    lines = peel_common_prefix(text.splitlines())
     if is_group_text(text):
         lines = _ungroup(lines)
     if "╭" in text and "Traceback" in text:
