@@ -1,0 +1,66 @@
+"""`python -m mosaic_diag ARGS` run in the test's own process: the same entry point (`mosaic_diag.entry.main`,
+its fast paths and the Typer app behind them) and the same error handler, with stdin, stdout, stderr, the
+working directory and the environment of a child, and its answer in a `subprocess.CompletedProcess`. A second
+or so of interpreter and import start-up per run saved, for tests whose behaviour is not the process boundary
+(exit through the console script, signals, a closed stdout, what Python prints at exit keep a whole process)."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+
+def _fresh_consoles() -> None:
+    """Rich reads COLUMNS, TERM, NO_COLOR when a Console is made: one made for this run, as a new process does."""
+    from mosaic_diag.render import console
+
+    console.out.cache_clear()
+    console.err.cache_clear()
+
+
+def _text(data: bytes) -> str:
+    """As `subprocess.run(text=True)` reads a pipe: UTF-8, universal newlines."""
+    return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def run_cli(args: list[str] | tuple[str, ...], *, cwd: Path | str | None = None,
+            env: Mapping[str, str] | None = None, stdin: str | bytes | None = None,
+            text: bool = True) -> subprocess.CompletedProcess:
+    """What `subprocess.run([python, "-m", "mosaic_diag", *args], cwd=cwd, env={**os.environ, **env},
+    input=stdin, capture_output=True, text=text)` returns, run in this process (`env` adds to the environment)."""
+    from mosaic_diag.entry import main
+
+    raw_in = stdin.encode("utf-8") if isinstance(stdin, str) else (stdin or b"")
+    out, err = io.BytesIO(), io.BytesIO()
+    new_in = io.TextIOWrapper(io.BytesIO(raw_in), encoding="utf-8", errors="surrogateescape")
+    new_out = io.TextIOWrapper(out, encoding="utf-8", errors="surrogateescape")
+    new_err = io.TextIOWrapper(err, encoding="utf-8", errors="backslashreplace", line_buffering=True)
+    saved_env = dict(os.environ)
+    saved_cwd = os.getcwd()
+    saved = sys.stdin, sys.stdout, sys.stderr
+    os.environ.update(env or {})
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        _fresh_consoles()
+        sys.stdin, sys.stdout, sys.stderr = new_in, new_out, new_err
+        try:
+            code = main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        for stream in (new_out, new_err):
+            stream.flush()
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = saved
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        _fresh_consoles()
+    stdout, stderr = out.getvalue(), err.getvalue()
+    if text:
+        return subprocess.CompletedProcess(["mosaic_diag", *args], code, _text(stdout), _text(stderr))
+    return subprocess.CompletedProcess(["mosaic_diag", *args], code, stdout, stderr)
