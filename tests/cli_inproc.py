@@ -14,12 +14,15 @@ from collections.abc import Mapping
 from pathlib import Path
 
 
-def _fresh_consoles() -> None:
-    """Rich reads COLUMNS, TERM, NO_COLOR when a Console is made: one made for this run, as a new process does."""
+def _fresh_process_state() -> None:
+    """What a new process starts without: Rich reads COLUMNS, TERM, NO_COLOR when a Console is made (one made for
+    this run), and an unknown config key is warned about once a process."""
+    from mosaic_diag.commands import _common
     from mosaic_diag.render import console
 
     console.out.cache_clear()
     console.err.cache_clear()
+    _common._WARNED.clear()
 
 
 def _text(data: bytes) -> str:
@@ -28,10 +31,11 @@ def _text(data: bytes) -> str:
 
 
 def run_cli(args: list[str] | tuple[str, ...], *, cwd: Path | str | None = None,
-            env: Mapping[str, str] | None = None, stdin: str | bytes | None = None,
+            env: Mapping[str, str] | None = None, replace_env: bool = False, stdin: str | bytes | None = None,
             text: bool = True) -> subprocess.CompletedProcess:
     """What `subprocess.run([python, "-m", "mosaic_diag", *args], cwd=cwd, env={**os.environ, **env},
-    input=stdin, capture_output=True, text=text)` returns, run in this process (`env` adds to the environment)."""
+    input=stdin, capture_output=True, text=text)` returns, run in this process (`env` adds to the environment;
+    with `replace_env` it is the whole environment, as `env=` of subprocess.run)."""
     from mosaic_diag.entry import main
 
     raw_in = stdin.encode("utf-8") if isinstance(stdin, str) else (stdin or b"")
@@ -42,11 +46,13 @@ def run_cli(args: list[str] | tuple[str, ...], *, cwd: Path | str | None = None,
     saved_env = dict(os.environ)
     saved_cwd = os.getcwd()
     saved = sys.stdin, sys.stdout, sys.stderr
+    if replace_env:
+        os.environ.clear()
     os.environ.update(env or {})
     try:
         if cwd is not None:
             os.chdir(cwd)
-        _fresh_consoles()
+        _fresh_process_state()
         sys.stdin, sys.stdout, sys.stderr = new_in, new_out, new_err
         try:
             code = main(list(args))
@@ -59,7 +65,7 @@ def run_cli(args: list[str] | tuple[str, ...], *, cwd: Path | str | None = None,
         os.chdir(saved_cwd)
         os.environ.clear()
         os.environ.update(saved_env)
-        _fresh_consoles()
+        _fresh_process_state()
     stdout, stderr = out.getvalue(), err.getvalue()
     if text:
         return subprocess.CompletedProcess(["mosaic_diag", *args], code, _text(stdout), _text(stderr))
