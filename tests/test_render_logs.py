@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ from examples.render_logs_standin import RenderLogsStandIn
 from mosaic_diag.errors import ConfigError, UnreachableError
 from mosaic_diag.platform.render_logs import EntryStream, RenderLogs
 from mosaic_diag.platform.render_settings import RenderSettings
+from tests.cli_inproc import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "logs" / "uvicorn.log"
@@ -42,8 +42,7 @@ def settings(api: RenderLogsStandIn, **kw: str) -> RenderSettings:
 def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if not k.startswith(("MOSAIC_DIAG_", "RENDER_"))}
     full.update(env)
-    return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], cwd=cwd, env=full, text=True,
-                          capture_output=True, timeout=120)
+    return run_cli(args, cwd=cwd, env=full, replace_env=True)  # (in this process: tests/cli_inproc.py)
 
 
 def test_pages_are_read_in_order_without_loss(render_api: RenderLogsStandIn) -> None:
