@@ -149,13 +149,21 @@ def test_bad_render_usage_is_one_line(args: list[str], env: dict[str, str], code
     assert len(r.stderr.strip().splitlines()) == 1
 
 
-def test_render_api_down_is_exit_3(render_api: RenderLogsStandIn, tmp_path: Path) -> None:
+def test_render_api_down_is_exit_3(render_api: RenderLogsStandIn, tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exit 3 after the backoff between the attempts (the waits asked for are recorded, not slept: the CLI runs
+    in this process)."""
+    from mosaic_diag.platform import render_logs
+
+    waits: list[float] = []
+    monkeypatch.setattr(render_logs, "_sleep", waits.append)
     port = render_api.base_url.rsplit(":", 1)[1]
     render_api.stop()
     env = {"RENDER_API_KEY": KEY, "RENDER_SERVICE_ID": "srv-mosaic",
            "MOSAIC_DIAG_RENDER_API_URL": f"http://127.0.0.1:{port}"}
     r = cli(["triage", "--render", "--since", "10m"], env, tmp_path)
     assert r.returncode == 3 and "unreachable" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert "gave up after 5 attempts" in r.stderr and waits == [0.5, 1.0, 2.0, 4.0], (r.stderr, waits)
 
 
 @pytest.mark.parametrize(("config", "args", "says"), [
