@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from examples.loopback import SERVE
 from mosaic_diag.config import load_config
 from mosaic_diag.deploy import DeployOptions, run_deploy
 from mosaic_diag.manifest.store import FileDeployStore
@@ -314,7 +315,7 @@ class HealthServer:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/health"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs=SERVE, daemon=True).start()
 
     def stop(self) -> None:
         self.server.shutdown()

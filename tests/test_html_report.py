@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from examples.loopback import SERVE
 from tests.cli_inproc import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -201,7 +202,7 @@ class _App(BaseHTTPRequestHandler):
 def app_url():
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _App)
     srv.daemon_threads = True
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    threading.Thread(target=srv.serve_forever, kwargs=SERVE, daemon=True).start()
     yield f"http://127.0.0.1:{srv.server_address[1]}"
     srv.shutdown()
     srv.server_close()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from examples.loopback import SERVE
 from examples.render_logs_standin import RenderLogsStandIn
 from mosaic_diag.errors import ConfigError, UnreachableError
 from mosaic_diag.platform.render_logs import EntryStream, RenderLogs
@@ -224,7 +225,7 @@ class _Hostile:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs=SERVE, daemon=True).start()
 
     def close(self) -> None:
         self.server.shutdown()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from examples.loopback import SERVE
 from tests.cli_inproc import run_cli
 from tests.test_manifest_support import (
     GIT_ENV,
@@ -303,7 +304,7 @@ class _Health:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/health"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs=SERVE, daemon=True).start()
 
     def stop(self):
         self.server.shutdown()
