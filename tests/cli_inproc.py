@@ -25,6 +25,16 @@ def _fresh_process_state() -> None:
     _common._WARNED.clear()
 
 
+def _forget_imports(before: set[str], path: list[str]) -> None:
+    """Drop the modules the run imported from outside this interpreter's path (an app, a validator, a plugin in
+    a test's directory): the next run imports its own, as a new process would."""
+    roots = tuple(os.path.join(os.path.abspath(p), "") for p in path if p)
+    for name in set(sys.modules) - before:
+        file = getattr(sys.modules.get(name), "__file__", None)
+        if file and not os.path.abspath(file).startswith(roots):
+            del sys.modules[name]
+
+
 def _text(data: bytes) -> str:
     """As `subprocess.run(text=True)` reads a pipe: UTF-8, universal newlines."""
     return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
@@ -46,6 +56,7 @@ def run_cli(args: list[str] | tuple[str, ...], *, cwd: Path | str | None = None,
     saved_env = dict(os.environ)
     saved_cwd = os.getcwd()
     saved = sys.stdin, sys.stdout, sys.stderr
+    saved_path, saved_modules = list(sys.path), set(sys.modules)
     if replace_env:
         os.environ.clear()
     os.environ.update(env or {})
@@ -65,6 +76,8 @@ def run_cli(args: list[str] | tuple[str, ...], *, cwd: Path | str | None = None,
         os.chdir(saved_cwd)
         os.environ.clear()
         os.environ.update(saved_env)
+        sys.path[:] = saved_path
+        _forget_imports(saved_modules, saved_path)
         _fresh_process_state()
     stdout, stderr = out.getvalue(), err.getvalue()
     if text:
