@@ -41,6 +41,9 @@ from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+# serve_forever() polls for shutdown(): every 0.5 s by default, which each stop (a test's teardown) then waits
+SERVE = {"poll_interval": 0.05}
+
 PROVIDERS = ("openai", "anthropic")
 # answer modes: a 200 whose text is not the JSON object asked for (as a real model sometimes answers)
 ANSWER_MODES = ("truncated_json", "prose", "json_array", "wrong_shape")
@@ -436,7 +439,7 @@ class LLMStandIn:
         server.standin = self  # type: ignore[attr-defined]
         self._server = server
         self.port = server.server_address[1]
-        self._thread = threading.Thread(target=server.serve_forever, name="llm-standin", daemon=True)
+        self._thread = threading.Thread(target=server.serve_forever, kwargs=SERVE, name="llm-standin", daemon=True)
         self._thread.start()
         return self
 

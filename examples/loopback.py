@@ -18,6 +18,9 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+# serve_forever() polls for shutdown(): every 0.5 s by default, which each stop (a test's teardown) then waits
+SERVE = {"poll_interval": 0.05}
+
 
 class QuietServer(ThreadingHTTPServer):
     """A threading HTTP server whose handler errors are recorded, not printed, and whose stop() joins."""
@@ -36,7 +39,8 @@ class QuietServer(ThreadingHTTPServer):
     def start_on_loopback(cls, handler: type[BaseHTTPRequestHandler]) -> QuietServer:
         """A started server on 127.0.0.1 and a free port."""
         server = cls(("127.0.0.1", 0), handler)
-        server._thread = threading.Thread(target=server.serve_forever, name="loopback-server", daemon=True)
+        server._thread = threading.Thread(target=server.serve_forever, kwargs=SERVE, name="loopback-server",
+                                          daemon=True)
         server._thread.start()
         return server
 

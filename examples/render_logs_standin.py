@@ -22,6 +22,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+# serve_forever() polls for shutdown(): every 0.5 s by default, which each stop (a test's teardown) then waits
+SERVE = {"poll_interval": 0.05}
+
 
 def _parse(ts: str) -> datetime:
     return datetime.fromisoformat(ts.replace("Z", "+00:00"))
@@ -109,7 +112,7 @@ class RenderLogsStandIn:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs=SERVE, daemon=True).start()
         return self
 
     def stop(self) -> None:

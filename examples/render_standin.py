@@ -46,6 +46,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+# serve_forever() polls for shutdown(): every 0.5 s by default, which each stop (a test's teardown) then waits
+SERVE = {"poll_interval": 0.05}
+
 STATUSES = ("created", "build_in_progress", "update_in_progress", "live", "deactivated", "build_failed",
             "update_failed", "canceled")
 
@@ -89,7 +92,8 @@ class RenderStandIn:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, name="render-standin", daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs=SERVE, name="render-standin",
+                                       daemon=True)
         self.thread.start()
         return self
 

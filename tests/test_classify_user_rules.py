@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from mosaic_diag.classifier import taxonomy
 from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.classifier.taxonomy import Regex, UserRegex, load_taxonomy
+from tests.cli_inproc import run_cli
 
 GUARD = 60  # a hang would otherwise hold the suite: the commands end long before this
 
@@ -40,8 +40,7 @@ XS = "x" * 3000
 
 
 def _mosaic(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], capture_output=True, text=True,
-                          timeout=GUARD, cwd=cwd)
+    return run_cli(args, cwd=cwd)  # (in this process: tests/cli_inproc.py)
 
 
 @pytest.fixture

@@ -6,16 +6,24 @@ import json
 import subprocess
 import sys
 
+from tests.cli_inproc import run_cli
+
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI run in this process (tests/cli_inproc.py); `run_process` and the tests below that start
+    `python -m mosaic_diag` themselves keep whole processes (exit codes, a config found from the cwd, terminals)."""
+    return run_cli(args, stdin=stdin)
+
+
+def run_process(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], input=stdin, capture_output=True,
                           text=True, timeout=60)
 
 
 def test_version_and_help():
-    r = run("--version")
+    r = run_process("--version")
     assert r.returncode == 0 and r.stdout.startswith("mosaic-diag ")
-    r = run("--help")
+    r = run_process("--help")
     assert r.returncode == 0
     for command in ("triage", "classify", "labels"):
         assert command in r.stdout
@@ -250,17 +258,15 @@ def test_no_command_has_string_annotations() -> None:
 def test_identifiers_in_list_tables_are_never_split_across_lines():
     """`labels` and `playbook list` at 80 columns folded `PG_AUTH_FAIL|ED` and `infrastructu|re`: a wrapping column
     is at least as wide as its widest word, and a table that cannot be is printed as `Header: value` lines."""
-    import os
 
     from mosaic_diag.classifier.taxonomy import load_taxonomy
 
     names = list(load_taxonomy().labels)
     for width in ("60", "80", "100", "130", "200"):
-        env = {**os.environ, "COLUMNS": width, "NO_COLOR": "1"}
+        env = {"COLUMNS": width, "NO_COLOR": "1"}
         for args, words in ((["labels"], [*names, "infrastructure"]),
                             (["playbook", "list"], ["anthropic-credit-exhausted", "ANTHROPIC_CREDIT_EXHAUSTED"])):
-            r = subprocess.run([sys.executable, "-m", "mosaic_diag", *args], capture_output=True, text=True,
-                               timeout=120, env=env)
+            r = run_cli(args, env=env)  # (in this process; the COLUMNS=20 and terminal cases above run whole)
             assert r.returncode == 0, r.stderr
             assert all(len(line) <= int(width) for line in r.stdout.splitlines()), (args, width)
             for word in words:

@@ -9,15 +9,16 @@ import json
 import logging
 import socket
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from examples.loopback import SERVE
 from mosaic_diag.config import load_config
 from mosaic_diag.deploy import DeployOptions, run_deploy
 from mosaic_diag.manifest.store import FileDeployStore
+from tests.cli_inproc import run_cli as in_process
 from tests.test_manifest_support import GIT_ENV, commit_all, git, render_standin, set_git_env, write
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -257,8 +258,7 @@ def run_cli(work: Path, *args: str, **env: str) -> subprocess.CompletedProcess[s
 
     full = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_DIAG_")}
     full.update(GIT_ENV, PYTHONPATH=str(ROOT), **env)
-    return subprocess.run([sys.executable, "-m", "mosaic_diag", "deploy", *args], cwd=work, env=full,
-                          capture_output=True, text=True, timeout=120)
+    return in_process(["deploy", *args], cwd=work, env=full, replace_env=True)  # (tests/cli_inproc.py)
 
 
 def test_cli_dry_run_touches_nothing_and_api_down_is_exit_3(project):
@@ -315,7 +315,7 @@ class HealthServer:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/health"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs=SERVE, daemon=True).start()
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -20,7 +20,7 @@ from tests.test_example_app import app_env
 from tests.test_manifest_support import GIT_ENV, commit_all, git
 
 ROOT = Path(__file__).resolve().parent.parent
-WATCH = ["--watch", "5s", "--poll-interval", "1s", "--wait-timeout", "180s"]
+WATCH = ["--watch", "5s", "--poll-interval", "0.2", "--wait-timeout", "180s"]  # (a poll: the wait ends sooner)
 
 
 class Traffic:
@@ -217,7 +217,9 @@ def test_an_app_that_crashes_after_it_reported_the_new_commit_is_rolled_back_onc
     main = work / "examples" / "mosaic_app" / "main.py"
     main.write_text(main.read_text() + CRASH_LATER)
     crashing = commit_all(work, "resize avatars with libvips")
-    r, report = run_deploy(local, work, env, "--watch", "20s", "--poll-interval", "1s", "--wait-timeout", "180s")
+    # (the crash comes with the watch's second look at /health, a poll interval in: the rest of the watch reads a
+    # dead /health to its end, whatever its length)
+    r, report = run_deploy(local, work, env, "--watch", "10s", "--poll-interval", "1s", "--wait-timeout", "180s")
     data = json.dumps(report, indent=1)
     assert r.returncode == 1 and report["verdict"] == "bad", data + local.log_text()[-3000:]
     wait = next(s for s in report["steps"] if s["step"] == "wait")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_inproc import run_cli
+
 ROOT = Path(__file__).resolve().parent.parent
 BAD = "def load(email):\n    conn = get_conn()\n    return conn\n"
 GOOD = "def load(email):\n    with get_conn() as conn:\n        return conn.cursor()\n"
@@ -21,8 +23,7 @@ def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
 
 
 def diag(repo: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], cwd=repo, capture_output=True, text=True,
-                          timeout=60, env=env)
+    return run_cli(args, cwd=repo, env=env, replace_env=env is not None)  # (in this process: tests/cli_inproc.py)
 
 
 @pytest.fixture

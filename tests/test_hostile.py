@@ -17,6 +17,7 @@ from mosaic_diag.cli import main
 from mosaic_diag.errors import ConfigError
 from mosaic_diag.platform.yamlpos import MAX_ALIAS_NODES, load_yaml_text
 from mosaic_diag.playbooks.conditions import ConditionError, parse
+from tests.cli_inproc import run_cli
 
 # 530 bytes, 9**9 (387 million) strings once expanded
 BOMB = "".join(f"{c}: &{c} [{', '.join([f'*{p}'] * 9) if p else ', '.join(['lol'] * 9)}]\n"
@@ -32,8 +33,9 @@ def one_error_line(err: str) -> str:
 
 
 def cli(*args: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout)
+    """The CLI run in this process (tests/cli_inproc.py; `timeout` is pytest-timeout's there); the cases about
+    the process itself (a closed stdout, the environment's numbers, a surrogate on stdout) run it whole."""
+    return run_cli(args, cwd=cwd)
 
 
 # -- YAML ------------------------------------------------------------------------------------------
@@ -383,8 +385,7 @@ def test_a_malformed_url_is_one_line(tmp_path: Path, args: list[str], env: dict[
     """httpx.InvalidURL is no httpx.HTTPError: a half-typed `http://[::1` was a traceback (exit 1)."""
     (tmp_path / "cases.yml").write_text("cases:\n  - id: a\n    path: /x\n")
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True, timeout=60)
-    r = subprocess.run([sys.executable, "-m", "mosaic_diag", *args], capture_output=True, text=True, cwd=tmp_path,
-                       timeout=60, env={**os.environ, **env})
+    r = run_cli(args, cwd=tmp_path, env=env)
     assert r.returncode == 2, r.stderr
     assert one_error_line(r.stderr) == f"mosaic-diag: error: {message}"
 
@@ -415,8 +416,7 @@ def test_a_bad_syslog_address_or_certificate_is_one_line_naming_it(tmp_path: Pat
 ], ids=["lint", "lint-no-cache", "golden-validate", "rules", "context", "watch", "rollback-log", "dlq-db"])
 def test_dash_where_only_files_are_read_says_so(tmp_path: Path, args: list[str]) -> None:
     """`-` (stdin) where a command reads files only said `-: no such file`, as if `-` were a file's name."""
-    r = subprocess.run([sys.executable, "-m", "mosaic_diag", *args], capture_output=True, text=True, cwd=tmp_path,
-                       timeout=60, input="KeyError: 'x'\n")
+    r = run_cli(args, cwd=tmp_path, stdin="KeyError: 'x'\n")
     assert r.returncode == 2, r.stderr
     line = one_error_line(r.stderr)
     assert line.startswith("mosaic-diag: error: -: stdin is not read here: give a "), line

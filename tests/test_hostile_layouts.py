@@ -21,6 +21,7 @@ import pytest
 from mosaic_diag.classifier.tracebacks import parse_traceback_text
 from mosaic_diag.logs.clock import Clock, file_mtime
 from mosaic_diag.logs.lines import parse_line, parse_ts
+from tests.cli_inproc import run_cli
 from tests.test_logs_support import read
 
 HEADER = "Traceback (most recent call last):"
@@ -35,9 +36,9 @@ SECRETS = f"{DSN} key={KEY} hook={HOOK}"
 LEAKS = (DSN_PASSWORD[:8], DSN_PASSWORD[-6:], KEY_TAIL[:10], KEY_TAIL[-10:], HOOK_TAIL[:10])
 
 
-def cli(*args: str, stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], capture_output=True, text=True,
-                          input=stdin, timeout=timeout)
+def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI run in this process (tests/cli_inproc.py); the FIFO and stdin cases below run it as a whole process."""
+    return run_cli(args, stdin=stdin)
 
 
 def one_error_line(err: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 from collections import Counter
 from html.parser import HTMLParser
@@ -17,6 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from examples.loopback import SERVE
+from tests.cli_inproc import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "logs" / "render-sample.log"
@@ -76,8 +78,7 @@ def assert_self_contained(page: Page, raw: str) -> None:
 
 
 def mosaic(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], capture_output=True, text=True,
-                          timeout=120, cwd=cwd)
+    return run_cli(args, cwd=cwd)  # (in this process: tests/cli_inproc.py)
 
 
 def test_triage_incident_report_of_the_sample(tmp_path):
@@ -201,7 +202,7 @@ class _App(BaseHTTPRequestHandler):
 def app_url():
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _App)
     srv.daemon_threads = True
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    threading.Thread(target=srv.serve_forever, kwargs=SERVE, daemon=True).start()
     yield f"http://127.0.0.1:{srv.server_address[1]}"
     srv.shutdown()
     srv.server_close()

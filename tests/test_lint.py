@@ -16,6 +16,7 @@ import yaml
 from mosaic_diag.lint.engine import Source, lint_sources, select_rules
 from mosaic_diag.lint.pgsql import tables_from_sql
 from mosaic_diag.lint.rules import all_rules
+from tests.cli_inproc import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES_DIR = Path(__file__).parent / "lint_cases"
@@ -51,8 +52,9 @@ def test_every_rule_is_documented_and_has_cases_both_ways() -> None:
 
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], capture_output=True, text=True,
-                          timeout=60, cwd=cwd)
+    """`python -m mosaic_diag ARGS` run in this process (tests/cli_inproc.py: the same entry point and its `lint`
+    fast path); `_run_with` and the closed-pipe and import cases keep whole processes."""
+    return run_cli(args, cwd=cwd)
 
 
 BAD = """\

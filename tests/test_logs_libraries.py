@@ -26,6 +26,7 @@ from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.classifier.tracebacks import parse_traceback_text
 from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.triage.events import EventClassifier
+from tests.cli_inproc import run_cli  # (triage run in this process)
 from tests.test_logs_support import one_second, read
 
 
@@ -184,8 +185,7 @@ def test_structlog_console_levels_are_counted_by_their_level(tmp_path: Path, col
         assert dict(stats.levels) == want, block_size
     log_path = tmp_path / "app.log"
     log_path.write_text(text)
-    report = json.loads(subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(log_path), "--format",
-                                        "json"], capture_output=True, text=True, timeout=60).stdout)
+    report = json.loads(run_cli(["triage", str(log_path), "--format", "json"]).stdout)
     assert report["summary"]["levels"] == want
     assert [e["line"] for e in report["events"]] == [121]
 
@@ -363,8 +363,7 @@ def test_rich_handler_times_of_day_alone_are_dated_by_the_files_last_write(tmp_p
     os.utime(log, (written, written))
 
     def triage(*args: str, stdin: str | None = None) -> list[tuple[int, str | None]]:
-        r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", *args, "--format", "json"], input=stdin,
-                           capture_output=True, text=True, timeout=60)
+        r = run_cli(["triage", *args, "--format", "json"], stdin=stdin)
         return [(e["line"], e["timestamp"]) for e in json.loads(r.stdout)["events"]]
 
     assert triage(str(log)) == [(i + 1, _utc(t).isoformat()) for i, t in _OVER_MIDNIGHT_ERRORS]
@@ -409,13 +408,11 @@ def test_triage_of_a_loguru_log_shows_no_password_from_its_value_notes(pg: TempP
     log = tmp_path / "app.log"
     log.write_text(text)
     for fmt in ("json", "table"):
-        r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(log), "--format", fmt],
-                           capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"})
+        r = run_cli(["triage", str(log), "--format", fmt], env={"COLUMNS": "200"})
         assert r.returncode == 1, r.stderr
         assert "wrong-password" not in r.stdout + r.stderr
         assert "PG_AUTH_FAILED" in r.stdout
-    report = json.loads(subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(log), "--format", "json"],
-                                       capture_output=True, text=True, timeout=60).stdout)
+    report = json.loads(run_cli(["triage", str(log), "--format", "json"]).stdout)
     assert [e["line"] for e in report["events"]] == [e.line for e in _events(text)]
 
 
@@ -529,8 +526,7 @@ def test_gunicorn_error_log(pg: TempPostgres, tmp_path: Path, refused_port: int)
     assert oom[0].level == "ERROR"
     assert set(by_label) <= {"PG_CONNECTION_FAILED", "APP_TIMEOUT", "RENDER_OUT_OF_MEMORY"}, by_label
     # triage: a SIGKILL of the worker that timed out (if the arbiter had to send one) is the timeout's
-    report = json.loads(subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(log), "--format", "json"],
-                                       capture_output=True, text=True, timeout=60).stdout)
+    report = json.loads(run_cli(["triage", str(log), "--format", "json"]).stdout)
     kills = {re.search(r"pid:(\d+)", e["message"]).group(1): e["label"] for e in report["events"]
              if "was sent SIGKILL" in e["message"]}
     timed_out = {re.search(r"pid:(\d+)", e["message"]).group(1) for e in report["events"]
@@ -549,8 +545,7 @@ def test_gunicorn_kill_of_a_timed_out_worker_is_the_timeout(tmp_path: Path) -> N
                    f"[2024-11-05 09:41:00 +0000] [16] {kill.format(18)}\n"
                    "[2024-11-05 09:45:00 +0000] [16] [CRITICAL] WORKER TIMEOUT (pid:19)\n"
                    f"[2024-11-05 09:55:00 +0000] [16] {kill.format(19)}\n")
-    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(log), "--format", "json"],
-                       capture_output=True, text=True, timeout=60)
+    r = run_cli(["triage", str(log), "--format", "json"])
     events = json.loads(r.stdout)["events"]
     assert [(e["line"], e["label"], e["severity"]) for e in events] == [
         (1, "APP_TIMEOUT", "high"), (2, "APP_TIMEOUT", "high"), (3, "RENDER_OUT_OF_MEMORY", "critical"),
@@ -579,8 +574,7 @@ def test_journald_lines_of_a_gunicorn_service(tmp_path: Path) -> None:
     assert events[0].timestamp is not None and events[0].timestamp.utcoffset() is not None
     log = tmp_path / "journal.log"
     log.write_text(text)
-    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(log), "--format", "json"],
-                       capture_output=True, text=True, timeout=60)
+    r = run_cli(["triage", str(log), "--format", "json"])
     assert [(e["line"], e["label"]) for e in json.loads(r.stdout)["events"]] == [
         (1, "APP_TIMEOUT"), (4, "APP_TIMEOUT"), (5, "APP_TIMEOUT")]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from markdown_it import MarkdownIt
 from examples.loopback import QuietServer
 from mosaic_diag.platform.mdtext import md_code, md_fence, md_text
 from mosaic_diag.runtime.guard import open_dead_letters
+from tests.cli_inproc import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = ("boom </script><script>alert(1)</script> | pipe || `tick` ``two`` [x](javascript:alert(1)) "
@@ -35,8 +35,7 @@ def assert_inert(html: str) -> None:
 
 def run(*args: str, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess[str]:
     pythonpath = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], capture_output=True, text=True,
-                          timeout=120, cwd=cwd, env={**os.environ, "PYTHONPATH": pythonpath, **env})
+    return run_cli(args, cwd=cwd, env={"PYTHONPATH": pythonpath, **env})  # (in this process: tests/cli_inproc.py)
 
 
 @pytest.mark.parametrize("text", [HOSTILE, "# heading\n- item\n> quote\n1. one", "`", "``a`", "| a | b |",

@@ -17,6 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from examples.loopback import SERVE
+from tests.cli_inproc import run_cli
 from tests.test_manifest_support import deploy_repo, git, set_git_env
 
 
@@ -40,15 +42,14 @@ def webhook():
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs=SERVE, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/hook", posts
     server.shutdown()
 
 
 def run(cwd, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("MOSAIC_DIAG_", "DATABASE_URL", "RENDER_"))}
-    return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], cwd=cwd, env={**base, **env},
-                          capture_output=True, text=True, timeout=120)
+    return run_cli(args, cwd=cwd, env={**base, **env}, replace_env=True)  # (in this process: tests/cli_inproc.py)
 
 
 def test_rollback_action_plans_and_never_pushes(repo, tmp_path, webhook):

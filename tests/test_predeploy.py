@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_inproc import run_cli
+
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "examples" / "mosaic_app"
 
@@ -23,8 +25,8 @@ APP = ROOT / "examples" / "mosaic_app"
 def predeploy(repo: Path, env: dict[str, str], *args: str) -> tuple[int, dict]:
     base = {k: v for k, v in os.environ.items()
             if not k.startswith(("DATABASE_URL", "OPENAI_", "ANTHROPIC_", "CLAUDE_", "MOSAIC_DIAG_"))}
-    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "predeploy", "--format", "json", *args],
-                       cwd=repo, env={**base, **env}, capture_output=True, text=True, timeout=120)
+    # (in this process, tests/cli_inproc.py: the table, --root and SDK-import cases below run whole processes)
+    r = run_cli(["predeploy", "--format", "json", *args], cwd=repo, env={**base, **env}, replace_env=True)
     assert "Traceback" not in r.stderr, r.stderr
     return r.returncode, json.loads(r.stdout)
 

@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from examples.loopback import SERVE
 from examples.render_logs_standin import RenderLogsStandIn
 from mosaic_diag.errors import ConfigError, UnreachableError
 from mosaic_diag.platform.render_logs import EntryStream, RenderLogs
 from mosaic_diag.platform.render_settings import RenderSettings
+from tests.cli_inproc import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "logs" / "uvicorn.log"
@@ -42,8 +43,7 @@ def settings(api: RenderLogsStandIn, **kw: str) -> RenderSettings:
 def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if not k.startswith(("MOSAIC_DIAG_", "RENDER_"))}
     full.update(env)
-    return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], cwd=cwd, env=full, text=True,
-                          capture_output=True, timeout=120)
+    return run_cli(args, cwd=cwd, env=full, replace_env=True)  # (in this process: tests/cli_inproc.py)
 
 
 def test_pages_are_read_in_order_without_loss(render_api: RenderLogsStandIn) -> None:
@@ -150,13 +150,21 @@ def test_bad_render_usage_is_one_line(args: list[str], env: dict[str, str], code
     assert len(r.stderr.strip().splitlines()) == 1
 
 
-def test_render_api_down_is_exit_3(render_api: RenderLogsStandIn, tmp_path: Path) -> None:
+def test_render_api_down_is_exit_3(render_api: RenderLogsStandIn, tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exit 3 after the backoff between the attempts (the waits asked for are recorded, not slept: the CLI runs
+    in this process)."""
+    from mosaic_diag.platform import render_logs
+
+    waits: list[float] = []
+    monkeypatch.setattr(render_logs, "_sleep", waits.append)
     port = render_api.base_url.rsplit(":", 1)[1]
     render_api.stop()
     env = {"RENDER_API_KEY": KEY, "RENDER_SERVICE_ID": "srv-mosaic",
            "MOSAIC_DIAG_RENDER_API_URL": f"http://127.0.0.1:{port}"}
     r = cli(["triage", "--render", "--since", "10m"], env, tmp_path)
     assert r.returncode == 3 and "unreachable" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert "gave up after 5 attempts" in r.stderr and waits == [0.5, 1.0, 2.0, 4.0], (r.stderr, waits)
 
 
 @pytest.mark.parametrize(("config", "args", "says"), [
@@ -217,7 +225,7 @@ class _Hostile:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs=SERVE, daemon=True).start()
 
     def close(self) -> None:
         self.server.shutdown()

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from examples.loopback import SERVE
+from tests.cli_inproc import run_cli
 from tests.test_manifest_support import (
     GIT_ENV,
     commit_all,
@@ -40,9 +42,17 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run(repo, *args: str, stdin: str = "", cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+def run_process(repo, *args: str, stdin: str = "", cwd: Path | None = None,
+                **env: str) -> subprocess.CompletedProcess[str]:
+    """The CLI as a whole process, in the clone (or `cwd`), with `cli_env(**env)`."""
     return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], cwd=cwd or repo.work, input=stdin,
                           capture_output=True, text=True, timeout=120, env=cli_env(**env))
+
+
+def run(repo, *args: str, stdin: str = "", cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    """What `run_process` returns, the CLI run in this process (tests/cli_inproc.py): the prompts, the pipes and
+    the redirected stdout below keep whole processes, as `run_process` does."""
+    return run_cli(args, cwd=cwd or repo.work, stdin=stdin, env=cli_env(**env), replace_env=True)
 
 
 def test_manifest_generate_into_a_file_of_the_clean_checkout_is_clean(repo):
@@ -294,7 +304,7 @@ class _Health:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/health"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs=SERVE, daemon=True).start()
 
     def stop(self):
         self.server.shutdown()

@@ -20,7 +20,8 @@ from mosaic_diag.manifest.store import FileDeployStore
 from mosaic_diag.platform.gitops import PushRejected, RemoteMoved
 from mosaic_diag.rollback import execute_rollback, plan_rollback
 from tests.test_manifest_support import commit_all, deploy_repo, git, set_git_env, write
-from tests.test_rollback_cli import _Health, health_payload, record_deploys, run
+from tests.test_rollback_cli import _Health, health_payload, record_deploys
+from tests.test_rollback_cli import run_process as run
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from mosaic_diag.runtime import SchemaRejected, classify_exception, failover, llm_call, schema_guard
 from mosaic_diag.runtime.guard import open_dead_letters
+from tests.cli_inproc import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,8 +34,10 @@ def ask(llm) -> str:
 
 
 def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, **env})
+    if "PYTHONPATH" in env:  # a validator imported from a path of its own: a new interpreter
+        return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], capture_output=True, text=True,
+                              timeout=60, env={**os.environ, **env})
+    return run_cli(args, env=env)  # (in this process: tests/cli_inproc.py)
 
 
 def test_a_valid_answer_passes(llm, tmp_path):

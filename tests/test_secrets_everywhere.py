@@ -7,9 +7,7 @@ incident notes and the webhook bodies."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import pytest
 
 from examples.loopback import QuietServer
 from mosaic_diag.platform.redact import redact_text
+from tests.cli_inproc import run_cli
 
 JWT_PAYLOAD = "eyJzdWIiOiJqd3QtdXNlci05OSJ9"
 # kind -> (text as it appears in the wild, the part that must never be printed)
@@ -46,9 +45,7 @@ def leaks(text: str) -> list[str]:
 
 
 def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "mosaic_diag", *args], capture_output=True, text=True, cwd=cwd,
-                          env=full, timeout=120)
+    return run_cli(args, cwd=cwd, env=env)  # (in this process, tests/cli_inproc.py: this interpreter's sys.path)
 
 
 @pytest.mark.parametrize("kind", sorted(SECRETS))

@@ -18,6 +18,7 @@ import traceback
 
 import pytest
 
+from tests.cli_inproc import run_cli
 from tests.test_logs_support import Rec, pg_refused, render
 
 
@@ -60,8 +61,8 @@ def records() -> list[Rec]:
 
 
 def triage(path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(path), *args], input=stdin,
-                          capture_output=True, timeout=120)
+    """`mosaic-diag triage` run in this process (tests/cli_inproc.py); whole processes below where it matters."""
+    return run_cli(["triage", str(path), *args], stdin=stdin, text=False)
 
 
 @pytest.mark.parametrize("shape", ["render-text", "plain", "uvicorn", "json", "render-api", "syslog"])

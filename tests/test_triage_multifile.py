@@ -15,12 +15,12 @@ import logging
 import logging.handlers
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.cli_inproc import run_cli
 from tests.test_logs_support import pg_refused
 
 START = 1796551200.0  # 2026-12-06 10:00:00 UTC
@@ -90,8 +90,7 @@ class RotatedLog:
 
 
 def triage(cwd: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", *args], cwd=cwd, input=stdin,
-                          capture_output=True, timeout=120)
+    return run_cli(["triage", *args], cwd=cwd, stdin=stdin, text=False)  # (in this process: tests/cli_inproc.py)
 
 
 def _json(r: subprocess.CompletedProcess[bytes]) -> dict:

@@ -1,6 +1,7 @@
 """`mosaic-diag triage` on an input that is not a text log (a real ELF binary, random bytes, a PNG) says so in one
 line and exits 2, in every format: never "No error events." and exit 0. Among several files the binary one is said
-so and the others are reported. Real logs with a few bad bytes are read as before. Real commands in a subprocess."""
+so and the others are reported. Real logs with a few bad bytes are read as before. The real CLI, in this process
+(the terminal cases in a whole one)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.cli_inproc import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 PNG = ROOT / "docs" / "incident-report.png"
@@ -37,8 +40,7 @@ LINE = r"x\.log: not a text log \(([\d,]+) of ([\d,]+) lines are not text\); not
 
 
 def triage(*args: str, cwd: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
-    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", *args, "--no-playbooks"], cwd=cwd,
-                       input=stdin, capture_output=True, timeout=GUARD)
+    r = run_cli(["triage", *args, "--no-playbooks"], cwd=cwd, stdin=stdin, text=False)  # (in this process)
     return subprocess.CompletedProcess(r.args, r.returncode, r.stdout.decode(), r.stderr.decode())
 
 

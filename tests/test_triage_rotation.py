@@ -22,6 +22,7 @@ import pytest
 
 from mosaic_diag.logs.assemble import MAX_DETAIL_LINES
 from mosaic_diag.triage import open_triage
+from tests.cli_inproc import run_cli
 from tests.test_logs_support import pg_refused
 from tests.test_triage_multifile import RotatedLog, _deep_error
 
@@ -200,8 +201,7 @@ def test_every_cut_of_a_log_of_each_shape_reads_as_the_files_joined(tmp_path, sh
 
 
 def _cli(cwd: Path, *args: str, stdin: bytes | None = None) -> list[dict[str, Any]]:
-    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", *args, "--format", "json"], cwd=cwd,
-                       input=stdin, capture_output=True, timeout=120)
+    r = run_cli(["triage", *args, "--format", "json"], cwd=cwd, stdin=stdin, text=False)  # (in this process)
     assert r.returncode in (0, 1), r.stderr.decode()
     return json.loads(r.stdout)["events"]
 

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from examples.loopback import SERVE
 from mosaic_diag.platform.webhook import is_slack, post_webhook, slack_body
 
 
@@ -45,7 +46,7 @@ class Receiver:
                     return
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs=SERVE, daemon=True)
         self.thread.start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook/T000/B000/XXXXsecretpath"
 
