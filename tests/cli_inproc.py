@@ -57,6 +57,10 @@ def run_cli(args: list[str] | tuple[str, ...], *, cwd: Path | str | None = None,
     saved_cwd = os.getcwd()
     saved = sys.stdin, sys.stdout, sys.stderr
     saved_path, saved_modules = list(sys.path), set(sys.modules)
+    from mosaic_diag.platform import redact
+
+    saved_secrets = dict(redact._known)  # a new process knows none; the run's must not outlive it
+    redact._known.clear()
     if replace_env:
         os.environ.clear()
     os.environ.update(env or {})
@@ -79,6 +83,8 @@ def run_cli(args: list[str] | tuple[str, ...], *, cwd: Path | str | None = None,
         sys.path[:] = saved_path
         _forget_imports(saved_modules, saved_path)
         _fresh_process_state()
+        redact._known.clear()
+        redact._known.update(saved_secrets)
     stdout, stderr = out.getvalue(), err.getvalue()
     if text:
         return subprocess.CompletedProcess(["mosaic_diag", *args], code, _text(stdout), _text(stderr))
