@@ -217,7 +217,12 @@ def test_an_interruption_at_the_confirmation_says_nothing_was_done(repo, sig):
     proc, err = _prompted(repo, "rollback", c["c4"], stdin=subprocess.PIPE)  # (a pipe held open: no answer, no EOF)
     assert f"Roll back origin/main to {c['c4'][:12]} (revert)? [y/N]: " in err.decode()
     proc.send_signal(getattr(signal, sig))
-    out, rest = proc.communicate(timeout=120)
+    # stdin stays open until the process has ended: `communicate` closed it at once, and on a busy machine the
+    # end of input could reach the question before the signal did ("no answer", exit 2)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.wait(timeout=120)
+    out, rest = proc.stdout.read(), proc.stderr.read()
+    proc.stdin.close()  # type: ignore[union-attr]
     assert proc.returncode == 130, (out, err + rest)
     assert rest.decode() == "\nmosaic-diag: error: interrupted at the confirmation: nothing was done\n", rest
     assert "plan (revert):" in out.decode() and "not confirmed" not in out.decode()
