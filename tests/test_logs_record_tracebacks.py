@@ -170,9 +170,12 @@ def test_another_record_between_its_lines_ends_it(tmp_path, monkeypatch, fmt) ->
     """A record of other content after the exception line, or an INFO record inside the frames, is no line of the
     traceback: it ends the event there."""
     tb = _per_line(_embedding_traceback(tmp_path, monkeypatch))
-    text = _logged([*tb, ("ERROR", "Application startup failed. Exiting.")], fmt)
+    text = _logged([*tb, ("ERROR", "Application startup failed. Exiting."), ("ERROR", 'File "prompts.csv" not found')],
+                   fmt)
     events = _errors(text, None)
-    assert [e.message for e in events] == [tb[-1][1], "Application startup failed. Exiting."]
+    assert [e.message for e in events] == [tb[-1][1], "Application startup failed. Exiting.",
+                                           'File "prompts.csv" not found']  # (no frame: a record of its own)
+    assert [e.traceback is None for e in events] == [False, True, True]
     cut = 3  # the header and the first frame with its source line
     text = _logged([*tb[:cut], ("INFO", "Waiting for application startup."), *tb[cut:]], fmt)
     events = _errors(text, None)

@@ -113,17 +113,19 @@ def _is_cause_line(t: str) -> bool:
 # reads as one (a dotted name, then ":" or the line's end; a lower-case type, `socket.gaierror`, too)
 _REC_EXC = LazyPattern(r"(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?::|$)")
 _REPEATED = "[Previous line repeated "  # (a recursion's frames, as Python folds them)
-_TB_STARTS = (TRACEBACK_HEADER, 'File "')
+
+
+def _frame_record(s: str) -> bool:
+    """A record's message (stripped) that is a traceback's frame line: whole (`File "…", line N, in f`), or cut after
+    its file by a terminal's wrap (`File "…", `: the rest on the next, unprefixed line)."""
+    return s[:6] == 'File "' and ('", line ' in s or s.endswith('",'))
 
 
 def _starts_record_traceback(msg: str) -> bool:
-    """An error record's message that starts a traceback logged one line per record: its header, or a frame (a
+    """An error record's message that starts a traceback logged one line per record: its header alone, or a frame (a
     paste cut above it)."""
-    c = msg[:1]
-    if c in " \t":
-        msg = msg.lstrip()
-        c = msg[:1]
-    return c in "TF" and msg.startswith(_TB_STARTS)
+    s = msg.strip()
+    return s == TRACEBACK_HEADER or _frame_record(s)
 
 
 _LOGURU_NOTES = frozenset({"│ ", "└ ", "| ", "->"})  # how loguru's notes of a frame's values start
@@ -393,7 +395,7 @@ class Assembler:
             op.recs = 0
             if op.lead is not None:
                 op.state, op.tb, op.message, op.src = _REC, [], op.lead, -1
-        if ln.record and op.state == _REC and ln.message[:1] == "T" and ln.message.startswith(TRACEBACK_HEADER) \
+        if ln.record and op.state == _REC and ln.message[:1] == "T" and ln.message.rstrip() == TRACEBACK_HEADER \
                 and _same_records(op, ln) and not op.detail and not op.blanks and op.raw is None:
             # the header of a traceback logged one line per record right after the error record (uvicorn's `Exception
             # in ASGI application`, then its traceback's lines as records): the record's traceback
@@ -573,7 +575,7 @@ class Assembler:
             if st != _TB or not (is_frame(m) or m[:1] in " \t"):
                 return False
         if st == _CHAIN:
-            if s.startswith(TRACEBACK_HEADER):
+            if s == TRACEBACK_HEADER:
                 op.state = _TB
                 op.src = -1
                 op.add(s, last)
@@ -586,7 +588,7 @@ class Assembler:
                 return True
             return False  # (a record after the exception line: the traceback was done)
         # _TB: inside the frames
-        if s.startswith('File "') or s.startswith(_REPEATED):
+        if _frame_record(s) or s.startswith(_REPEATED):
             op.add("  " + s, last)
             op.src = 0
             return True
