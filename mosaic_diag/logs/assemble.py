@@ -22,6 +22,7 @@ from mosaic_diag.logs.lines import (
     PYTEST_E,
     PYTEST_LOCATION,
     SEPARATORS,
+    TRACEBACK_HEADER,
     Line,
     flattened_traceback_at,
     in_group_gutter,
@@ -107,6 +108,26 @@ def _is_cause_line(t: str) -> bool:
     return m is not None and not m.group(0).rstrip(":").isupper()
 
 
+# a traceback logged one line per record (`for line in tb.splitlines(): log.error(line)`; uvicorn's formatter strips
+# the lines' indentation): the line that follows its last frame's source, or a frame, is its exception line when it
+# reads as one (a dotted name, then ":" or the line's end; a lower-case type, `socket.gaierror`, too)
+_REC_EXC = LazyPattern(r"(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?::|$)")
+_REPEATED = "[Previous line repeated "  # (a recursion's frames, as Python folds them)
+
+
+def _frame_record(s: str) -> bool:
+    """A record's message (stripped) that is a traceback's frame line: whole (`File "…", line N, in f`), or cut after
+    its file by a terminal's wrap (`File "…", `: the rest on the next, unprefixed line)."""
+    return s[:6] == 'File "' and ('", line ' in s or s.endswith('",'))
+
+
+def _starts_record_traceback(msg: str) -> bool:
+    """An error record's message that starts a traceback logged one line per record: its header alone, or a frame (a
+    paste cut above it)."""
+    s = msg.strip()
+    return s == TRACEBACK_HEADER or _frame_record(s)
+
+
 _LOGURU_NOTES = frozenset({"│ ", "└ ", "| ", "->"})  # how loguru's notes of a frame's values start
 
 
@@ -119,7 +140,7 @@ def _is_box_side(t: str) -> bool:
 class _Open:
     __slots__ = ("line", "end", "ts", "shape", "stream", "level", "logger", "message", "tb", "detail",
                  "state", "emit", "seen", "blanks", "exc_at", "cont", "headless", "via", "first", "own_tb", "raw",
-                 "more", "fault", "runs")
+                 "more", "fault", "runs", "recs", "src", "lead")
 
     def __init__(self, line: int, end: int, ln: Line, state: int, emit: bool, message: str | None) -> None:
         self.line = line
@@ -148,6 +169,9 @@ class _Open:
         self.more: list[str] = []
         self.fault = False  # faulthandler's dump: its threads' frames, blanks and thread headers, no exception line
         self.runs: list[list[str]] = []  # a pytest failure section's runs of `E` lines, each led by its exception type
+        self.recs = 0  # a traceback logged one line per record (`Assembler._extend_records`): its records so far
+        self.lead: str | None = None  # the message of the record that opened such a traceback (None: attached)
+        self.src = -1  # of such a traceback: -1 no frame yet, 0 after a frame line, 1 after its source line
 
     def add(self, text: str, end: int) -> None:
         if self.blanks:
@@ -156,6 +180,11 @@ class _Open:
         if len(self.tb) < MAX_TRACEBACK_LINES:
             self.tb.append(text)
         self.end = end
+
+
+def _same_records(op: _Open, ln: Line) -> bool:
+    """`ln` is a record of the same shape, level and logger as the one that opened `op` (of its stream)."""
+    return ln.level == op.level and ln.logger == op.logger and ln.shape == op.shape and ln.via == op.via
 
 
 def _bracket_head(ln: Line) -> bool:
@@ -271,7 +300,7 @@ class Assembler:
         reader may then hand it a run of indented lines at once, `extend_frames`), else None (also while a JSON
         record broken over lines is read on: each of its lines is kept to rejoin it, `feed`)."""
         op = self.open.get(None)
-        if op is None or op.state != _TB or len(self.open) != 1 or op.raw is not None:
+        if op is None or op.state != _TB or len(self.open) != 1 or op.raw is not None or op.recs:
             return None
         # (a RichHandler record's traceback is indented as its next records are: read line by line)
         return "rich" if op.first is not None else op.shape
@@ -282,7 +311,8 @@ class Assembler:
         if len(self.open) != 1:
             return None
         (stream, op), = self.open.items()
-        return (stream, op.shape) if stream is not None and op.state == _TB and op.raw is None else None
+        return (stream, op.shape) if stream is not None and op.state == _TB and op.raw is None and not op.recs \
+            else None
 
     def extend_frames(self, texts: list[str], last: int, stream: str | None = None, shape: str | None = None) -> None:
         """Indented, non-blank lines of the one stream (see `frames_shape`): what `feed` would do
@@ -357,6 +387,22 @@ class Assembler:
     def _extend(self, op: _Open, ln: Line, last: int) -> bool:
         if op.state == _PYTEST:
             return self._extend_pytest(op, ln, last)
+        if op.recs:
+            if op.recs > 1 or ln.record or (op.src == 0 and ln.text[:1] not in " \t" and not is_frame(op.tb[-1])):
+                return self._extend_records(op, ln, last)  # (the last: a wrap of the frame that opened it)
+            # a line without a record prefix under the record that opened it: that record's own lines (its traceback
+            # printed under it), read as any record's
+            op.recs = 0
+            if op.lead is not None:
+                op.state, op.tb, op.message, op.src = _REC, [], op.lead, -1
+        if ln.record and op.state == _REC and ln.message[:1] == "T" and ln.message.rstrip() == TRACEBACK_HEADER \
+                and _same_records(op, ln) and not op.detail and not op.blanks and op.raw is None:
+            # the header of a traceback logged one line per record right after the error record (uvicorn's `Exception
+            # in ASGI application`, then its traceback's lines as records): the record's traceback
+            op.state = _TB
+            op.recs = 1
+            op.add(TRACEBACK_HEADER, last)
+            return True
         if (ln.record and not _libpq_next_attempt(op, ln)) or (ln.via is not None and ln.via != op.via):
             return False  # (a line inside another logger's record of a wrapping tool is not this event's)
         t = ln.text
@@ -495,6 +541,75 @@ class Assembler:
         return False
 
     @staticmethod
+    def _extend_records(op: _Open, ln: Line, last: int) -> bool:
+        """A traceback logged one line per record (`op.recs`): records of its stream, level and logger whose messages
+        go on with it (frames, their source and marker lines, the exception line, a chain's blank, separator and next
+        header), the indentation each line has in Python's traceback put back (a formatter may strip it); a line
+        without a record prefix continues the line before (a terminal's wrap) or the exception's message. Any other
+        record, or a line that does not go on with it, ends it."""
+        if ln.record:
+            if not _same_records(op, ln):
+                return False
+            op.recs += 1
+            m = ln.message
+        else:
+            m = ln.text
+        s = m.strip()
+        st = op.state
+        if not s:  # (a blank between a chain's exception line, separator and next header)
+            if st == _TB or op.blanks >= MAX_BLANKS:
+                return False
+            op.blanks += 1
+            return True
+        if not ln.record:
+            if op.blanks:
+                return False
+            if st == _TB and op.src == 0 and m[:1] not in " \t" and not is_frame(op.tb[-1]):
+                op.tb[-1] += m  # a terminal wrapped the frame's record (`File "…", ` / `line 138, in embed`)
+                op.end = last
+                return True
+            if st == _EXC and op.cont < MAX_DETAIL_LINES:  # the exception's message went on under its record
+                op.cont += 1
+                op.add(m.rstrip(), last)
+                return True
+            if st != _TB or not (is_frame(m) or m[:1] in " \t"):
+                return False
+        if st == _CHAIN:
+            if s == TRACEBACK_HEADER:
+                op.state = _TB
+                op.src = -1
+                op.add(s, last)
+                return True
+            return False
+        if st == _EXC:
+            if s in SEPARATORS:
+                op.state = _CHAIN
+                op.add(s, last)
+                return True
+            return False  # (a record after the exception line: the traceback was done)
+        # _TB: inside the frames
+        if _frame_record(s) or s.startswith(_REPEATED):
+            op.add("  " + s, last)
+            op.src = 0
+            return True
+        if op.src < 0 or s.startswith(TRACEBACK_HEADER) or s in SEPARATORS:
+            return False
+        if op.src == 1 and not s.strip("^~ "):  # Python 3.11+'s markers under the source line
+            op.add(m if m[:4] == "    " else "    " + s, last)
+            return True
+        if op.src == 0 and not _REC_EXC.match(s):  # the frame's source line
+            op.add(m if m[:4] == "    " else "    " + s, last)
+            op.src = 1
+            return True
+        if not _REC_EXC.match(s):
+            return False
+        op.state = _EXC
+        op.exc_at = len(op.tb)
+        op.cont = 0
+        op.add(s, last)
+        return True
+
+    @staticmethod
     def _extend_pytest(op: _Open, ln: Line, last: int) -> bool:
         """A failure section of pytest's report: every line up to the next section, its short summary or a banner
         (its source, frames, captured output after its `E` lines: records and tracebacks of the test's logging too) is
@@ -590,7 +705,19 @@ class Assembler:
                 return
             tagged = ln.logger is not None and _bracket_head(ln)
             if level in ERROR_LEVELS:
-                op = self.open[ln.stream] = _Open(lineno, last, ln, _REC, True, ln.message)
+                msg = ln.message
+                if msg[:1] in "TF \t" and _starts_record_traceback(msg):
+                    # a traceback logged one line per record: one event, the records' messages its lines
+                    op = self.open[ln.stream] = _Open(lineno, last, ln, _TB, True, None)
+                    op.recs = 1
+                    op.lead = msg
+                    op.tb = []
+                    s = msg.strip()
+                    op.src = 0 if s[:1] == "F" else -1
+                    op.tb.append("  " + s if op.src == 0 else s)
+                    op.ts = self._when(ln)
+                    return
+                op = self.open[ln.stream] = _Open(lineno, last, ln, _REC, True, msg)
                 op.ts = self._when(ln)
                 if tagged and self._tag(ln):
                     op.logger, op.message = None, f"[{ln.logger}] {ln.message}"

@@ -103,3 +103,18 @@ def test_triage_finds_and_labels_the_corpus_in_a_log(entries, layout: str) -> No
     report = _report(f"triage ({layout})", misses, len(entries))
     print(report)
     assert (len(entries) - len(misses)) / len(entries) >= TRIAGE_FOUND, report
+
+
+@pytest.mark.parametrize("layout", ("header", "compose"))
+def test_a_traceback_logged_one_line_per_record_is_one_event_in_the_layouts(entries, layout: str) -> None:
+    """The infinity server logs each line of its traceback as a uvicorn record (`ERROR:      File …`, a frame wrapped
+    by the terminal onto an unprefixed line): after the layout's own error record, the records are one event, its
+    frames read (the embedding call's) and its exception the paste's."""
+    entry = next(e for e in entries if e.id == "r22-embed-infinity-model-cannot-embed")
+    text, ((first, last),) = build_log([entry], layout)
+    classify = EventClassifier(Classifier.default())
+    events = [classify.event(raw) for raw in read_events(io.BytesIO(text.encode()), ReadStats())
+              if raw.kind == "error" and first <= raw.line <= last]
+    assert [(ev.line, ev.label) for ev in events] == [(first, UNKNOWN), (first + 1, "EMBEDDING_GENERATION_FAILED")]
+    assert events[1].exception_type == "infinity_emb.primitives.ModelNotDeployedError"
+    assert events[1].end_line == last - 1  # (the INFO record after it is not the event's)
