@@ -26,6 +26,7 @@ from examples.mosaic_app.metrics import RollingMetrics
 from examples.mosaic_app.settings import APP_DIR, Settings
 from examples.mosaic_app.storage import get_conn
 from mosaic_diag.runtime import HealthConfig, RequestWindow, health_router, instrument, open_dead_letters, schema_guard
+from mosaic_diag.runtime.verdict import warm_up as warm_up_classifier
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s:%(name)s:%(message)s")
 logger = logging.getLogger("api.index")
@@ -100,7 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 dead_letters = open_dead_letters(current.database_url if db_type == "postgresql"
                                                  else current.sqlite_path)
                 holder["state"].guard = schema_guard(CoachAnswer, store=dead_letters)
-                holder["state"].llm.warm_up()
+                warm_up_classifier()  # the classifier (~35 ms): a failure the middleware labels on the loop
+                holder["state"].llm.warm_up()  # the SDKs (~1 s CPU): on a thread, ready does not wait for it
                 logger.info("Mosaic example app ready: database=%s, AI providers=%s", db_type,
                             ",".join(holder["state"].llm.providers()) or "none")
             return holder["state"]
