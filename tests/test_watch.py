@@ -12,6 +12,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import textwrap
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -358,19 +359,35 @@ def _catches_sigterm(pid: int) -> bool:
 
 
 def test_sigterm_while_the_watch_starts_is_one_line_exit_130(tmp_path: Path) -> None:
-    """A SIGTERM before the watch ran (loading its rules, here a FIFO no one writes) killed it without a word
-    (-15); it is an interruption like Ctrl-C: one line, exit 130, nothing read or acted on."""
-    rules = tmp_path / "rules.fifo"
-    os.mkfifo(rules)
+    """A SIGTERM before the watch ran (loading its modules, rules and playbooks) killed it without a word (-15); it
+    is an interruption like Ctrl-C: one line, exit 130, nothing read or acted on. The start is held at an import of
+    its own (a finder that waits there) until the signal came, whatever the machine's speed."""
     log = tmp_path / "app.log"
     log.write_text("")
-    w = Watch(["--file", str(log), "--rules", str(rules), "--no-playbooks"], tmp_path)
-    _wait_for(lambda: w.proc.poll() is not None or _catches_sigterm(w.proc.pid), "the SIGTERM handler set")
-    w.proc.send_signal(signal.SIGTERM)
-    code, err = w.stop()
-    assert (code, err.splitlines()) == (130, ["mosaic-diag: error: interrupted while the watch started: nothing "
-                                              "was read or acted on"])
-    assert w.seen == []
+    gate = tmp_path / "gate"
+    code = textwrap.dedent(f"""
+        import importlib.abc, pathlib, sys, time
+        class Gate(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path, target=None):
+                if name == "mosaic_diag.triage":
+                    pathlib.Path({str(gate)!r}).write_text("held")
+                    time.sleep(600)
+                return None
+        sys.meta_path.insert(0, Gate())
+        from mosaic_diag.entry import main
+        raise SystemExit(main())
+    """)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_DIAG_")}
+    proc = subprocess.Popen([sys.executable, "-c", code, "watch", "--format", "json", "--file", str(log),
+                             "--no-playbooks"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: proc.poll() is not None or gate.exists(), "the start held at its import")
+    assert _catches_sigterm(proc.pid)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err.splitlines()) == (130, ["mosaic-diag: error: interrupted while the watch started: "
+                                                        "nothing was read or acted on"])
+    assert out == ""
 
 
 def test_watch_follows_a_file_and_stops_on_sigterm(tmp_path: Path) -> None:
