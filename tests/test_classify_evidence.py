@@ -1032,25 +1032,9 @@ def _embedding_traceback(tmp_path, monkeypatch) -> str:
 def _logged_line_by_line(tb: str, fmt: str | None) -> str:
     """`tb` logged one line per record, as a server that logs a traceback line by line does: through uvicorn's own
     logging config (`fmt` None: its `%(levelprefix)s %(message)s`, `ERROR:    `) or a stdlib formatter of `fmt`."""
-    import logging
-    import logging.config
+    from tests.test_logs_support import logged_records
 
-    from uvicorn.config import LOGGING_CONFIG
-
-    out = io.StringIO()
-    config = json.loads(json.dumps(LOGGING_CONFIG))
-    config["formatters"]["default"]["use_colors"] = False
-    if fmt is not None:
-        config["formatters"]["default"] = {"format": fmt}
-    config["handlers"]["default"] = {"class": "logging.StreamHandler", "formatter": "default", "stream": out}
-    logging.config.dictConfig(config)
-    log = logging.getLogger("uvicorn.error")
-    try:
-        for line in tb.rstrip("\n").splitlines():
-            log.error(line)
-    finally:
-        logging.getLogger("uvicorn").handlers.clear()
-    return out.getvalue()
+    return logged_records([("ERROR", line) for line in tb.rstrip("\n").splitlines()], fmt)
 
 
 @pytest.mark.parametrize("fmt", [None, "%(levelname)-8s%(message)s", "[%(levelname)s] %(message)s",

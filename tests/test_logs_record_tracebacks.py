@@ -9,10 +9,6 @@ stdlib `logging` formats and loguru's default format.
 from __future__ import annotations
 
 import importlib
-import io
-import json
-import logging
-import logging.config
 import os
 import traceback
 from collections.abc import Callable
@@ -23,10 +19,9 @@ from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.classifier.tracebacks import parse_traceback_text
 from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.triage.events import EventClassifier
-from tests.test_logs_support import BLOCKS, read
+from tests.test_logs_support import BLOCKS, LOGURU, logged_records, read
 
 UVICORN = None  # uvicorn's LOGGING_CONFIG formatter
-LOGURU = "loguru"
 FORMATS = (UVICORN, "%(asctime)s %(levelname)s %(name)s: %(message)s",
            "%(asctime)s - %(name)s - %(levelname)s - %(message)s", LOGURU)
 FORMAT_IDS = ("uvicorn", "stdlib-name-colon", "stdlib-dashed", "loguru")
@@ -66,34 +61,7 @@ def _env_chain() -> str:
     return _raised(settings)
 
 
-def _logged(lines: list[tuple[str, str]], fmt: str | None) -> str:
-    """`lines` ((level, message) each) logged one record each through a real formatter of `fmt`."""
-    out = io.StringIO()
-    if fmt == LOGURU:
-        from loguru import logger
-
-        sink = logger.add(out, colorize=False)  # (loguru's default format)
-        try:
-            for level, msg in lines:
-                logger.log(level, msg)
-        finally:
-            logger.remove(sink)
-        return out.getvalue()
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = json.loads(json.dumps(LOGGING_CONFIG))
-    config["formatters"]["default"]["use_colors"] = False
-    if fmt is not None:
-        config["formatters"]["default"] = {"format": fmt}
-    config["handlers"]["default"] = {"class": "logging.StreamHandler", "formatter": "default", "stream": out}
-    logging.config.dictConfig(config)
-    log = logging.getLogger("uvicorn.error")
-    try:
-        for level, msg in lines:
-            log.log(logging.getLevelName(level), msg)
-    finally:
-        logging.getLogger("uvicorn").handlers.clear()
-    return out.getvalue()
+_logged = logged_records
 
 
 def _per_line(tb: str) -> list[tuple[str, str]]:

@@ -137,3 +137,41 @@ def logging_to(handler: logging.Handler, name: str, fmt: str | None = None,
     finally:
         log.removeHandler(handler)
         handler.close()
+
+
+LOGURU = "loguru"  # `logged_records`' fmt for loguru's default format
+
+
+def logged_records(lines: list[tuple[str, str]], fmt: str | None) -> str:
+    """`lines` ((level, message) each) logged one record each through a real formatter: uvicorn's own logging
+    config (`fmt` None: its `%(levelprefix)s %(message)s`, `ERROR:    `), a stdlib formatter of `fmt`, or loguru's
+    default format (`fmt` LOGURU)."""
+    import json
+    import logging.config
+
+    out = io.StringIO()
+    if fmt == LOGURU:
+        from loguru import logger
+
+        sink = logger.add(out, colorize=False)
+        try:
+            for level, msg in lines:
+                logger.log(level, msg)
+        finally:
+            logger.remove(sink)
+        return out.getvalue()
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = json.loads(json.dumps(LOGGING_CONFIG))
+    config["formatters"]["default"]["use_colors"] = False
+    if fmt is not None:
+        config["formatters"]["default"] = {"format": fmt}
+    config["handlers"]["default"] = {"class": "logging.StreamHandler", "formatter": "default", "stream": out}
+    logging.config.dictConfig(config)
+    log = logging.getLogger("uvicorn.error")
+    try:
+        for level, msg in lines:
+            log.log(logging.getLevelName(level), msg)
+    finally:
+        logging.getLogger("uvicorn").handlers.clear()
+    return out.getvalue()
