@@ -212,24 +212,16 @@ def test_a_dumb_terminal_keeps_its_width():
     import struct
     import termios
 
+    from tests.ptyread import read_until_closed
+
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 20, 0, 0))
     env = {**os.environ, "TERM": "dumb", "COLUMNS": "20"}
     proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "labels"], stdout=slave, stderr=slave,
                             stdin=subprocess.DEVNULL, env=env)
     os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # the other end closed (EIO)
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
+    text = read_until_closed(master).decode()
     assert proc.wait(timeout=60) == 0
-    text = b"".join(chunks).decode()
     lines = text.replace("\r", "").splitlines()
     assert "PG_AUTH_FAILED" in lines and all(len(line) <= 20 for line in lines), lines[:5]
     assert "\x1b[" not in text

@@ -27,6 +27,7 @@ from mosaic_diag.config import load_config
 from mosaic_diag.golden import RunOptions, load_cases, open_target, run_cases
 from mosaic_diag.render.progress import progress, progress_wanted
 from mosaic_diag.triage import open_triage
+from tests.ptyread import read_until_closed
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "logs" / "render-sample.log"
@@ -42,24 +43,12 @@ def run_in_pty(*args: str, cwd: Path | None = None, stdin: bytes | None = None) 
                             stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=slave, cwd=cwd, env=env)
     os.close(slave)
-    chunks: list[bytes] = []
-
-    def drain() -> None:
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: every slave end is closed
-                return
-            if not data:
-                return
-            chunks.append(data)
-
-    reader = threading.Thread(target=drain, daemon=True)
+    shown: list[bytes] = []
+    reader = threading.Thread(target=lambda: shown.append(read_until_closed(master)), daemon=True)
     reader.start()
     out, _ = proc.communicate(stdin, timeout=120)
     reader.join(timeout=30)
-    os.close(master)
-    return proc.returncode, out, b"".join(chunks)
+    return proc.returncode, out, b"".join(shown)
 
 
 class _Tty(io.StringIO):

@@ -174,25 +174,18 @@ def _on_a_terminal(args: list[str], cwd: Path, stderr_too: bool) -> tuple[int, s
     import os
     import pty
 
+    from tests.ptyread import read_until_closed
+
     master, slave = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "triage", *args, "--no-playbooks"], cwd=cwd,
                             stdout=slave, stderr=slave if stderr_too else subprocess.PIPE, stdin=subprocess.DEVNULL,
                             env={**os.environ, "TERM": "dumb", "COLUMNS": "200"})
     os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # the other end closed (EIO)
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
+    terminal = read_until_closed(master)
     err = proc.stderr.read().decode() if proc.stderr is not None else ""
     if proc.stderr is not None:
         proc.stderr.close()
-    return proc.wait(timeout=GUARD), b"".join(chunks).decode().replace("\r", ""), err
+    return proc.wait(timeout=GUARD), terminal.decode().replace("\r", ""), err
 
 
 @pytest.mark.parametrize("fmt", ["table", "markdown"])
