@@ -1013,19 +1013,20 @@ def test_mysql_ddl_in_the_quoted_query_of_a_syntax_error_is_a_dialect_error(pg_d
 
 # -- a paste whose every traceback line carries one prefix ------------------------------------------------------------
 
-def _embedding_traceback(tmp_path, monkeypatch) -> str:
+def embedding_traceback(tmp_path, monkeypatch, module: str = "embedding_engine") -> str:
     """A real traceback whose frames name the embedding call (a module of its own, as an embedding server's engine)
-    and whose exception says nothing of embeddings: the frames are the only evidence."""
+    and whose exception says nothing of embeddings: the frames are the only evidence. (`module`: a name of the
+    caller's own, a module once imported staying in sys.modules.)"""
     import importlib
 
-    (tmp_path / "embedding_engine.py").write_text(
+    (tmp_path / f"{module}.py").write_text(
         "def embed(sentences):\n"
         "    return _handler(sentences)\n\n\n"
         "def _handler(sentences):\n"
         "    raise RuntimeError(\"the loaded model cannot fulfill this task; options are {'rerank'}\")\n",
         encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
-    engine = importlib.import_module("embedding_engine")
+    engine = importlib.import_module(module)
     return text_of(raised(lambda: engine.embed(["hello"])))
 
 
@@ -1045,7 +1046,7 @@ def test_a_traceback_logged_line_by_line_behind_a_level_column_is_read(tmp_path,
     logger's column): the prefix is peeled, the frames are read and name the embedding call."""
     from mosaic_diag.classifier.tracebacks import parse_traceback_text
 
-    tb = _embedding_traceback(tmp_path, monkeypatch)
+    tb = embedding_traceback(tmp_path, monkeypatch)
     logged = _logged_line_by_line(tb, fmt)
     assert fmt is not None or logged.startswith("ERROR:    Traceback (most recent call last):\n"), logged
     parsed = parse_traceback_text(logged)
@@ -1058,7 +1059,7 @@ def test_a_traceback_logged_line_by_line_behind_a_level_column_is_read(tmp_path,
 def test_a_traceback_behind_a_process_or_quote_prefix_is_read(tmp_path, monkeypatch, prefix: str) -> None:
     """A process's column that is no timestamp (Heroku-style `web.1`, Compose's `worker-1`, pm2's `2|app`), a quote,
     a comment, a diff's or console's marker, on each line of the traceback and of the header only (the cut paste)."""
-    tb = _embedding_traceback(tmp_path, monkeypatch).rstrip("\n").splitlines()
+    tb = embedding_traceback(tmp_path, monkeypatch).rstrip("\n").splitlines()
     pasted = "\n".join(prefix + line for line in tb)
     assert clf().classify_text(pasted).label == "EMBEDDING_GENERATION_FAILED"
     cut = "\n".join(prefix + line for line in tb[1:])  # the header cut off: frames, then the exception line
@@ -1090,7 +1091,7 @@ def test_a_prefix_that_is_no_common_one_is_left_as_it_is(tmp_path, monkeypatch) 
     told apart), an exception group's gutter (Python's own), a prefix on the header only."""
     from mosaic_diag.classifier.tracebacks import peel_common_prefix
 
-    tb = _embedding_traceback(tmp_path, monkeypatch).rstrip("\n").splitlines()
+    tb = embedding_traceback(tmp_path, monkeypatch).rstrip("\n").splitlines()
     varying = [f"2026-12-06 10:00:{k:02d},000 {line}" for k, line in enumerate(tb)]
     assert peel_common_prefix(varying) == varying
     unindented = [f"[06:46:35] {line.strip()}" for line in tb]

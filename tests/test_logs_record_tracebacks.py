@@ -8,7 +8,6 @@ stdlib `logging` formats and loguru's default format.
 
 from __future__ import annotations
 
-import importlib
 import os
 import traceback
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.classifier.tracebacks import parse_traceback_text
 from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.triage.events import EventClassifier
+from tests.test_classify_evidence import embedding_traceback
 from tests.test_logs_support import BLOCKS, LOGURU, logged_records, read
 
 UVICORN = None  # uvicorn's LOGGING_CONFIG formatter
@@ -38,15 +38,7 @@ def _raised(fn: Callable[[], object]) -> str:
 def _embedding_traceback(tmp_path, monkeypatch) -> str:
     """A real traceback whose frames name the embedding call and whose exception says nothing of embeddings: only
     frames read make it EMBEDDING_GENERATION_FAILED."""
-    (tmp_path / "embedding_engine_records.py").write_text(
-        "def embed(sentences):\n"
-        "    return _handler(sentences)\n\n\n"
-        "def _handler(sentences):\n"
-        "    raise RuntimeError(\"the loaded model cannot fulfill this task; options are {'rerank'}\")\n",
-        encoding="utf-8")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    engine = importlib.import_module("embedding_engine_records")
-    return _raised(lambda: engine.embed(["hello"]))
+    return embedding_traceback(tmp_path, monkeypatch, "embedding_engine_records")
 
 
 def _env_chain() -> str:
