@@ -399,6 +399,11 @@ def _unjudged(ctx: _Context, outcome: WaitOutcome) -> None:
     step = ctx.begin("verdict")
     reason = (f"{redact_text(ctx.opts.health_url or '')} never reported a commit, before the push or after it "
               f"({outcome.message}): the deploy is not judged; check --health-url (or deploy.health_url)")
+    _not_judged(ctx, step, reason)
+
+
+def _not_judged(ctx: _Context, step: StepRecord, reason: str) -> None:
+    """No verdict on the commit: recorded `unjudged` (never a rollback target), nothing rolled back, exit 3."""
     _store(ctx, "unjudged", reason)
     ctx.end(step, "failed", f"NOT JUDGED: {reason}; recorded unjudged (never a rollback target), nothing rolled back")
     ctx.finish("error", reason, ExitCode.UNREACHABLE)
@@ -410,9 +415,7 @@ def _timed_out(ctx: _Context, outcome: WaitOutcome) -> None:
     step = ctx.begin("verdict")
     reason = (f"{ctx.sha[:12]} was not seen serving within --wait-timeout ({outcome.message}): the deploy is not "
               f"judged; look at the service, then judge it with mosaic-diag rollback --auto or deploy again")
-    _store(ctx, "unjudged", reason)
-    ctx.end(step, "failed", f"NOT JUDGED: {reason}; recorded unjudged (never a rollback target), nothing rolled back")
-    ctx.finish("error", reason, ExitCode.UNREACHABLE)
+    _not_judged(ctx, step, reason)
 
 
 def _superseded(ctx: _Context, why: str, step: StepRecord | None = None) -> None:
@@ -468,10 +471,7 @@ def _verdict(ctx: _Context, judgement: Judgement) -> None:
         return
     if judgement.verdict == "unjudged":  # serving, but nothing read could judge it: never the last good deploy
         reason = "; ".join(judgement.reasons)
-        _store(ctx, "unjudged", reason)
-        ctx.end(step, "failed", f"NOT JUDGED: {reason}; recorded unjudged (never a rollback target), nothing "
-                "rolled back")
-        ctx.finish("error", reason, ExitCode.UNREACHABLE)
+        _not_judged(ctx, step, reason)
         return
     if judgement.verdict == "good":
         rec = _store(ctx, "deployed", f"mosaic-diag deploy: good after a {ctx.opts.watch_s:g}s watch")
