@@ -13,6 +13,8 @@ import pytest
 from examples.llm_standin import LLMStandIn
 from examples.pgtemp import TempPostgres
 
+pytest_plugins = ["tests.strict_skips"]  # a skip under CI is a failure
+
 _db_counter = itertools.count(1)
 
 
