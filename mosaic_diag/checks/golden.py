@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 from mosaic_diag.checks.model import Check, CheckContext, CheckId, Message, Skip
@@ -28,20 +26,6 @@ IDS = (
 APP_ENV_DEFAULTS = {"LLM_MAX_RETRIES": "0"}
 
 
-@contextmanager
-def _app_env(env: Mapping[str, str]) -> Iterator[dict[str, str]]:
-    """`APP_ENV_DEFAULTS` in os.environ (which the in-process app reads) for the duration, except
-    the variables the user set (in the process or predeploy's environment); yields those set."""
-    ours = {k: v for k, v in APP_ENV_DEFAULTS.items() if k not in os.environ and k not in env}
-    os.environ.update(ours)
-    try:
-        yield ours
-    finally:
-        for key, value in ours.items():
-            if os.environ.get(key) == value:  # still ours: not changed meanwhile
-                del os.environ[key]
-
-
 def run(ctx: CheckContext) -> Iterator[Message]:
     import time
 
@@ -55,7 +39,10 @@ def run(ctx: CheckContext) -> Iterator[Message]:
     if url:
         yield from _run(cases_dir, url, app, ctx, None, started)
         return
-    with _app_env(ctx.env), app_log_captured() as capture:
+    from mosaic_diag.golden.targets import app_env
+
+    # (a variable the user set, in the process or in predeploy's environment, is left alone)
+    with app_env({k: v for k, v in APP_ENV_DEFAULTS.items() if k not in ctx.env}), app_log_captured() as capture:
         yield from _run(cases_dir, url, app, ctx, capture, started)
 
 
