@@ -340,18 +340,23 @@ def test_concurrent_runs_wait_for_each_other(workspace: Path, webhook: Webhook) 
     assert len(webhook.requests) == 1
 
 
-def test_execute_json_never_prompts_into_the_json(workspace: Path, webhook: Webhook,
-                                                  monkeypatch: pytest.MonkeyPatch,
-                                                  capsys: pytest.CaptureFixture) -> None:
+def test_execute_json_asks_on_stderr_and_keeps_the_json_whole(workspace: Path, webhook: Webhook,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    """--format json without --yes asks on stderr (a piped answer is taken, as by rollback --format json): stdout
+    holds the JSON alone; stdin at its end acts on nothing (exit 2)."""
     monkeypatch.setenv("MOSAIC_DIAG_WEBHOOK_URL", webhook.url)
-    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))  # not a terminal
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
     assert run("--execute", "--format", "json") == 2
     captured = capsys.readouterr()
-    assert captured.out == "" and "add --yes" in captured.err and "Execute" not in captured.err
+    assert captured.out == "" and "add --yes" in captured.err and "Execute 5 action(s)" in captured.err
     assert webhook.requests == [] and not (workspace / ".mosaic-diag").exists()
-    assert run("--execute", "--format", "json", "--yes") == 0
-    data = json.loads(capsys.readouterr().out)
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))  # not a terminal
+    assert run("--execute", "--format", "json") == 0
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
     assert [o["action"] for o in data["executed"]][:2] == ["fallback_sqlite", "alert_ops"]
+    assert captured.err.startswith("Execute 5 action(s) of pg-test? [y/N]: y\n") and len(webhook.requests) == 1
 
 
 def test_the_ledger_lives_in_postgresql_when_database_url_is_set(workspace: Path, webhook: Webhook, pg_db: str,

@@ -253,6 +253,46 @@ def test_blocked_before_the_push(project, tmp_path):
     assert not [a for a in audit_lines(work) if a.get("step") == "push"]
 
 
+def test_untracked_files_warn_but_do_not_block_and_tracked_changes_still_do(project):
+    """Render builds the pushed commit: an untracked file is not deployed, so it blocks nothing (as in rollback);
+    one git does not ignore may be a forgotten `git add`, so one warning line counts and names them. A change to
+    a tracked file (staged or not) still blocks; an ignored file (app.log) is not named."""
+    work, remote, render, first = project
+    second = change(work, "2", "second")
+    write(work, "app/helpers.py", "def helper() -> int:\n    return 1\n")  # forgotten: never added
+    write(work, "notes.txt", "todo\n")
+    api = {"MOSAIC_DIAG_RENDER_API_URL": render.base_url}
+    r = run_cli(work, "--dry-run", **api)
+    assert r.returncode == 0 and "verdict: DRY-RUN" in r.stdout, r.stdout + r.stderr
+    assert r.stderr == ("mosaic-diag: warning: 2 untracked file(s) not deployed (app/helpers.py, notes.txt): Render "
+                        "builds the pushed commit; git add and commit them if the app needs them, or list them in "
+                        ".gitignore\n"), r.stderr
+    assert "[preflight] ok" in r.stdout
+    r = run_cli(work, "--dry-run", "--format", "json", **api)
+    data = json.loads(r.stdout)
+    assert data["warnings"] == [r.stderr.removeprefix("mosaic-diag: warning: ").rstrip("\n")]
+    assert data["steps"][0]["details"]["untracked"] == ["app/helpers.py", "notes.txt"]
+    warned: list[str] = []
+    clock = FakeClock()
+    clock.on_sleep = lambda: app_log(work / "app.log", fail=False)
+    report = run_deploy(work, __import__("os").environ, DeployOptions(watch_s=30.0, poll_s=5.0, wait_timeout_s=120.0,
+                                                                       log=work / "app.log", min_requests=1),
+                        config=load_config(work, __import__("os").environ), clock=clock, sleep=clock.sleep,
+                        on_warning=warned.append)
+    assert (report.verdict, report.exit_code) == ("good", 0), report.to_dict()
+    assert remote_head(work, remote) == second and warned == report.warnings and len(warned) == 1
+    assert git(work, "ls-tree", "-r", "--name-only", second).split() == [".gitignore", "app/main.py",
+                                                                         "pyproject.toml"]
+    write(work, "app/main.py", "VERSION = 'edited'\n")  # a tracked change blocks, untracked files beside it
+    git(work, "add", "app/main.py")  # (staged: still not in the commit)
+    r = run_cli(work, "--dry-run", "--format", "json", **api)
+    data = json.loads(r.stdout)
+    assert r.returncode == 1 and data["verdict"] == "blocked" and data["warnings"] == [], r.stdout
+    assert data["reason"] == ("the working tree has 1 uncommitted change(s) to tracked files (app/main.py): they "
+                              "would not be deployed; commit or stash them first")
+    assert data["steps"][0]["details"]["paths"] == ["app/main.py"] and r.stderr == ""
+
+
 def run_cli(work: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     import os
 

@@ -181,3 +181,90 @@ def test_a_record_after_a_torn_last_line_drops_it(manifests, tmp_path) -> None:
     store.record(manifests["c4"])
     lines = path.read_bytes().split(b"\n")
     assert lines[-1] == b"" and len(lines) == 3 and all(json.loads(x) for x in lines[:2])
+
+
+GOOD_ROW = {"recorded_at": "2026-12-06T10:00:00+00:00", "commit_sha": "a" * 40, "branch": "main",
+            "status": "deployed", "note": None, "manifest": "{}"}
+# an older table, or one made by hand: no NOT NULL, times and manifests kept as text
+LOOSE_TABLE = """CREATE TABLE mosaic_diag_deploys (id BIGSERIAL PRIMARY KEY, recorded_at TEXT, commit_sha TEXT,
+                 branch TEXT, status TEXT, note TEXT, manifest TEXT)"""
+
+
+def _insert(dsn: str, *rows: dict, table_sql: str | None = None) -> list[int]:
+    """Rows written straight into the deploy table (as an older version or a hand would), their ids."""
+    import psycopg2
+
+    ids = []
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        if table_sql:
+            cur.execute(table_sql)
+        for row in rows:
+            cur.execute("INSERT INTO mosaic_diag_deploys (recorded_at, commit_sha, branch, status, note, manifest) "
+                        "VALUES (%(recorded_at)s, %(commit_sha)s, %(branch)s, %(status)s, %(note)s, %(manifest)s) "
+                        "RETURNING id", row)
+            ids.append(cur.fetchone()[0])
+    conn.close()
+    return ids
+
+
+def _history_cli(dsn: str, cwd: Path):
+    from tests.cli_inproc import run_cli
+
+    return run_cli(["manifest", "history", "--repo", str(cwd)], env={"DATABASE_URL": dsn})
+
+
+@pytest.mark.parametrize(("loose", "row", "reason"), [
+    (False, {"commit_sha": "main~1"}, "commit_sha 'main~1' is not a full commit id (40 or 64 hex digits)"),
+    (False, {"commit_sha": "abc1234"}, "commit_sha 'abc1234' is not a full commit id (40 or 64 hex digits)"),
+    (False, {"status": "Bad"}, "status 'Bad' is not one of pending, deployed, rollback, bad, aborted, superseded, "
+                               "unjudged"),
+    (False, {"manifest": "[1]"}, "manifest is not a mapping"),
+    (True, {"commit_sha": None}, "commit_sha is NULL"),
+    (True, {"status": None}, "status is NULL"),
+    (True, {"recorded_at": None}, "recorded_at is NULL"),
+    (True, {"recorded_at": "yesterday"}, "recorded_at 'yesterday' is not an ISO-8601 time"),
+    (True, {"manifest": "{not json"}, "manifest is not JSON"),
+], ids=["commit-ref", "commit-short", "status-typed", "manifest-array", "commit-null", "status-null", "time-null",
+        "time-garbled", "manifest-garbled"])
+def test_a_postgres_row_written_by_hand_or_an_older_version_is_one_line_naming_store_and_row(
+        manifests, pg_db, tmp_path, loose: bool, row: dict, reason: str) -> None:
+    """A row the store would misread (a short sha or a ref rolled back to as whatever it names now, a hand-typed
+    `Bad` taken for a good deploy, an unparsable time ordering an old deploy first) or crash on (`NoneType` has
+    no `isoformat`, a JSONDecodeError) is refused as the file store refuses a bad line: one line, exit 2, naming
+    the store (password hidden) and the row's id; nothing read from it."""
+    store = PostgresDeployStore(pg_db, TickClock())
+    if not loose:
+        store.record(manifests["c2"])  # (the table as the store makes it)
+    _insert(pg_db, GOOD_ROW, table_sql=LOOSE_TABLE if loose else None)
+    bad_id = _insert(pg_db, {**GOOD_ROW, **row})[0]
+    with pytest.raises(ConfigError) as caught:
+        store.history()
+    said = str(caught.value)
+    assert said == (f"deploy store postgresql table mosaic_diag_deploys at {store.shown_dsn}: row id {bad_id}: bad "
+                    f"deploy record: {reason}; fix or delete that row"), said
+    r = _history_cli(pg_db, tmp_path)
+    assert r.returncode == 2 and r.stdout == "" and r.stderr == f"mosaic-diag: error: {said}\n", r.stderr
+    assert ":***@" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_postgres_row_of_an_older_table_with_null_optional_fields_reads(pg_db, tmp_path) -> None:
+    """What the file store takes, the table does too: no branch, no note, no manifest (NULL: an empty one), a
+    time kept as text; the order stays the newest first."""
+    ids = _insert(pg_db, {**GOOD_ROW, "branch": None, "manifest": None},
+                  {**GOOD_ROW, "recorded_at": "2026-12-06T11:00:00+00:00", "commit_sha": "b" * 40, "status": "bad"},
+                  table_sql=LOOSE_TABLE)
+    history = PostgresDeployStore(pg_db).history()
+    assert [(r.id, r.commit, r.status, r.branch, r.manifest) for r in history] == [
+        (ids[1], "b" * 40, "bad", "main", {}), (ids[0], "a" * 40, "deployed", None, {})]
+    assert history[0].recorded_at == "2026-12-06T11:00:00+00:00"
+    r = _history_cli(pg_db, tmp_path)
+    assert r.returncode == 0 and "b" * 12 in r.stdout, r.stderr
+
+
+def test_a_file_store_line_with_a_status_no_version_wrote_is_refused_too(tmp_path) -> None:
+    """One check for both stores: a hand-typed `Bad` in the file was read as a deploy that is not bad."""
+    path = tmp_path / "deploys.jsonl"
+    path.write_text(json.dumps({"id": 1, "recorded_at": "2026-12-06T10:00:00+00:00", "commit": "c" * 40,
+                                "status": "Bad"}) + "\n")
+    with pytest.raises(ConfigError, match=r"deploys\.jsonl:1: bad deploy record: status 'Bad' is not one of pending"):
+        FileDeployStore(path).history()

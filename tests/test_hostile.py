@@ -333,7 +333,7 @@ def test_a_hand_edited_manifest_with_odd_types_is_recorded_without_a_traceback(t
     ({"commit": "main~1"}, "commit 'main~1' is not a full commit id (40 or 64 hex digits)"),
     ({"note": ["x"]}, "note is not text"),
     ({"manifest": [1]}, "manifest is not a mapping"),
-    ({"id": None}, "int() argument must be a string, a bytes-like object or a real number, not 'NoneType'"),
+    ({"id": None}, "id 'None' is not a whole number"),
     ([1], "not a JSON object"),
 ], ids=["commit", "commit-null", "commit-ref", "note", "manifest", "id", "array"])
 def test_a_hand_edited_deploy_store_record_is_one_line(tmp_path: Path, record: object, reason: str) -> None:

@@ -189,8 +189,8 @@ def test_dlq_bad_input_is_one_clear_line(tmp_path, pg, refused_port):
 
 
 def test_purge_asks_first_refuses_a_future_time_and_counts_on_a_dry_run(tmp_path):
-    """A careless purge: a time in the future (it would delete everything) is refused; without a terminal
-    to ask on, nothing is deleted unless --yes; --dry-run only counts."""
+    """A careless purge: a time in the future (it would delete everything) is refused; with no answer to its
+    question (stdin ended), nothing is deleted unless --yes; --dry-run only counts."""
     db = str(tmp_path / "d.sqlite")
     store = open_dead_letters(db)
     for n in range(3):  # three answers (the same one thrice would be one letter seen three times)
@@ -202,9 +202,9 @@ def test_purge_asks_first_refuses_a_future_time_and_counts_on_a_dry_run(tmp_path
 
     r = run("dlq", "purge", "--older-than", "2999-01-01", "--db", db, "--yes")
     assert r.returncode == 2 and "in the future" in r.stderr and left() == 3
-    r = run("dlq", "purge", "--older-than", "0s", "--db", db)  # stdin is no terminal: nobody to ask
-    assert r.returncode == 2 and "3 dead letter(s)" in r.stderr and "--yes" in r.stderr and left() == 3
-    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    r = run("dlq", "purge", "--older-than", "0s", "--db", db)  # stdin at its end: asked, no answer (2)
+    assert r.returncode == 2 and "delete 3 dead letter(s)" in r.stderr and "--yes" in r.stderr and left() == 3
+    assert r.stderr.count("\n") == 2 and "Traceback" not in r.stderr
     r = run("dlq", "purge", "--older-than", "0s", "--db", db, "--dry-run", "--format", "json")
     assert r.returncode == 0 and json.loads(r.stdout) == {**json.loads(r.stdout), "deleted": 0, "would_delete": 3}
     assert left() == 3
@@ -228,9 +228,9 @@ def _purge_at_a_terminal(db: str, typed: bytes) -> subprocess.CompletedProcess[s
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-def test_purge_at_a_terminal_no_is_1_and_no_answer_is_2_as_without_a_terminal(tmp_path):
-    """An answered "n" declines (exit 1); Ctrl-D at the question is no answer: --yes was needed, exit 2, as
-    without a terminal (and as rollback and playbook run --execute at an ended stdin)."""
+def test_purge_at_a_terminal_no_is_1_and_no_answer_is_2_as_from_a_pipe(tmp_path):
+    """An answered "n" declines (exit 1); Ctrl-D at the question is no answer: --yes was needed, exit 2, as an
+    ended pipe (tests/test_confirmations.py: the same for rollback and playbook run --execute)."""
     db = str(tmp_path / "d.sqlite")
     store = open_dead_letters(db)
     store.add(payload="{}", error="e", label="MODEL_ANSWER_INVALID", model="Answer")

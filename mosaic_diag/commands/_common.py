@@ -29,12 +29,18 @@ def own_repository() -> None:
 
 
 def ask(question: str, stdin: object = None) -> bool | None:
-    """`question [y/N]: ` on stderr and the answer read from stdin (y/yes: True; n/no or an empty line: False;
-    anything else asks again); None when stdin ended with no answer (`</dev/null`, a closed pipe). Ctrl-C and
+    """`question [y/N]: ` on stderr and the answer read from stdin, a terminal or a pipe alike (`echo y | ...`;
+    y/yes: True; n/no or an empty line: False; anything else asks again); None when stdin ended with no answer
+    (`</dev/null`, a closed pipe, Ctrl-D). An answer that came from no terminal is written after the question
+    (a terminal echoes what is typed; a pipe does not, and the next line would follow the question). Ctrl-C and
     SIGTERM (`sigterm_as_interrupt`) are not turned into an answer: their KeyboardInterrupt goes on to the caller."""
     import sys
 
+    from mosaic_diag.platform.terminal import one_line_escaped
+
     src = stdin if stdin is not None else sys.stdin
+    isatty = getattr(src, "isatty", None)
+    echo = not (callable(isatty) and isatty())
     try:
         while True:
             sys.stderr.write(f"{question} [y/N]: ")
@@ -44,6 +50,8 @@ def ask(question: str, stdin: object = None) -> bool | None:
                 sys.stderr.write("\n")
                 return None
             answer = line.strip().lower()
+            if echo:
+                sys.stderr.write(one_line_escaped(line.strip()[:80]) + "\n")
             if answer in ("y", "yes"):
                 return True
             if answer in ("", "n", "no"):
@@ -56,8 +64,7 @@ def ask(question: str, stdin: object = None) -> bool | None:
 
 def confirmed(question: str) -> bool | None:
     """`ask(question)`, with Ctrl-C or SIGTERM at the prompt (not an answer) an `Interrupted` saying nothing was
-    done (exit 130); None when stdin ended with no answer (the command then says `no_answer` and exits 2: the
-    confirmation was needed and none could be given, as a missing required flag; an answered "no" exits 1)."""
+    done (exit 130); None when stdin ended with no answer."""
     from mosaic_diag.errors import Interrupted
 
     try:
@@ -67,9 +74,28 @@ def confirmed(question: str) -> bool | None:
 
 
 def no_answer(nothing: str, act: str) -> str:
-    """The line of a confirmation that got no answer (stdin ended: `</dev/null`, a script, Ctrl-D), said by every
-    command that asks (rollback, playbook run --execute, dlq purge), which then exits 2 (`ExitCode.USAGE`)."""
+    """The line of a confirmation that got no answer (stdin ended: `</dev/null`, a script, Ctrl-D)."""
     return f"not confirmed: no answer (stdin ended): {nothing}; add --yes to {act} without asking"
+
+
+def confirm_destructive(question: str, *, nothing: str, act: str) -> tuple[int, str] | None:
+    """The one confirmation of every command that changes or deletes (rollback, `playbook run --execute`,
+    `dlq purge`), asked when `--yes` was not given: the question on stderr, the answer from stdin whether a
+    terminal or a pipe (`echo y | ...`). None: confirmed, go on. Otherwise the exit code and the line said
+    on stderr (`mosaic-diag: LINE`): 1 for an answered "n" (`not confirmed: {nothing}`), 2 for no answer (stdin
+    ended: `</dev/null`, cron, CI, Ctrl-D; the line names --yes, as a missing required flag). Ctrl-C or
+    SIGTERM at the question: `Interrupted` (130)."""
+    import sys
+
+    from mosaic_diag.errors import ExitCode
+
+    answer = confirmed(question)
+    if answer:
+        return None
+    code, line = ((ExitCode.USAGE, no_answer(nothing, act)) if answer is None
+                  else (ExitCode.FINDINGS, f"not confirmed: {nothing}"))
+    sys.stderr.write(f"mosaic-diag: {line}\n")
+    return int(code), line
 
 
 def sigterm_as_interrupt() -> None:

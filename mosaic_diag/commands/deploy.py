@@ -70,7 +70,7 @@ def deploy(
                     resume_autodeploy)
     printer = _Printer(fmt)
     printer.header(opts, cfg.root)
-    report = run_deploy(cfg.root, env, opts, config=cfg, on_step=printer.step)
+    report = run_deploy(cfg.root, env, opts, config=cfg, on_step=printer.step, on_warning=printer.warning)
     printer.done(report)
     return report.exit_code
 
@@ -163,6 +163,12 @@ class _Printer:
                       else f"[{step.name}] {mark}: {step.message} ({step.seconds:.1f}s)")
         elif not md:
             self._say(f"[{step.name}]   {event}")
+
+    @staticmethod
+    def warning(text: str) -> None:
+        """A warning that stops nothing, on stderr as it comes (every format; JSON also has `warnings`)."""
+        sys.stderr.write(f"mosaic-diag: warning: {text}\n")
+        sys.stderr.flush()
 
     def done(self, report: Any) -> None:
         if self.fmt is OutputFormat.json:

@@ -232,8 +232,9 @@ def purge(
     """Delete dead letters last seen longer ago than a duration (or before an ISO-8601 time): asks first, `--yes`
     for scripts.
 
-    A time in the future is refused (it would delete every dead letter); without a terminal to ask on and
-    without `--yes`, nothing is deleted (exit 2)."""
+    A time in the future is refused (it would delete every dead letter). The answer is read from stdin, a
+    terminal or a pipe (`echo y |`); "n" deletes nothing (exit 1), and so does no answer (stdin ended:
+    `</dev/null`, cron; exit 2, naming --yes)."""
     from datetime import UTC, datetime
 
     from mosaic_diag.commands._common import parse_time
@@ -248,19 +249,12 @@ def purge(
     try:
         found = store.count_before(cutoff)
         if found and not (yes or dry_run):
-            question = f"delete {found} dead letter(s) last seen before {cutoff.isoformat()} from {store.shown}?"
-            if not sys.stdin.isatty():  # nobody to ask: a script says --yes
-                raise UsageError(f"{found} dead letter(s) last seen before {cutoff.isoformat()} would be deleted from "
-                                 f"{store.shown}: add --yes to delete them (--dry-run only counts); nothing deleted")
-            from mosaic_diag.commands._common import confirmed, no_answer
+            from mosaic_diag.commands._common import confirm_destructive
 
-            answer = confirmed(question)
-            if answer is None:  # Ctrl-D at the terminal: no answer, as no terminal at all (exit 2)
-                sys.stderr.write(f"mosaic-diag: {no_answer('nothing deleted', 'delete them')}\n")
-                return 2
-            if not answer:
-                sys.stderr.write("mosaic-diag: not confirmed: nothing deleted\n")
-                return 1
+            declined = confirm_destructive(f"delete {found} dead letter(s) last seen before {cutoff.isoformat()} "
+                                           f"from {store.shown}?", nothing="nothing deleted", act="delete them")
+            if declined is not None:
+                return declined[0]
         deleted = store.purge(cutoff) if found and not dry_run else 0
     finally:
         store.close()

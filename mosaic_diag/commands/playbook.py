@@ -270,19 +270,13 @@ def run_cmd(
         if not as_json:
             _render_plan(plan, fmt, dry_run=False)
         if not yes:
-            question = f"Execute {len(plan.to_run)} action(s) of {plan.playbook}?"
-            if as_json and not sys.stdin.isatty():  # a prompt would land in the JSON, an answer cannot come
-                raise UsageError("--execute --format json asks nothing: add --yes to act (or drop --format json "
-                                 "to be asked)")
-            from mosaic_diag.commands._common import confirmed, no_answer
+            from mosaic_diag.commands._common import confirm_destructive
 
-            answer = confirmed(question)  # (on stderr: a JSON report stays whole)
-            if answer is None:  # nobody answered: --yes was needed (exit 2, as a missing flag)
-                sys.stderr.write(f"mosaic-diag: {no_answer('nothing done', 'act')}\n")
-                return 2
-            if not answer:
-                sys.stderr.write("mosaic-diag: not confirmed: nothing done\n")
-                return 1
+            # (asked on stderr, answered on stdin, a terminal or a pipe: a JSON report on stdout stays whole)
+            declined = confirm_destructive(f"Execute {len(plan.to_run)} action(s) of {plan.playbook}?",
+                                           nothing="nothing done", act="act")
+            if declined is not None:
+                return declined[0]
         try:
             outcomes = execute_plan(plan, settings)
         except ActionsStopped as stopped:

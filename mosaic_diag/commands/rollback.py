@@ -105,8 +105,7 @@ def rollback(
     """Plan, show and (after asking) carry out a safe rollback of the deploy branch."""
     from mosaic_diag.commands._common import (
         config_here,
-        confirmed,
-        no_answer,
+        confirm_destructive,
         own_repository,
         sigterm_as_interrupt,
     )
@@ -179,14 +178,10 @@ def rollback(
             rep.say("dry run: nothing changed" + (" (add --execute to roll back)" if auto else ""))
             return rep.done(ExitCode.FINDINGS if auto else ExitCode.OK, action="dry-run")
         if not (yes or execute):
-            answer = confirmed(f"Roll back {plan.remote}/{plan.branch} to {plan.target_sha[:12]} ({plan.strategy})?")
-            if answer is None:  # nobody to ask (stdin ended: a script, `</dev/null`)
-                message = no_answer("nothing changed", "roll back")
-                sys.stderr.write(f"mosaic-diag: {message}\n")
-                return rep.done(ExitCode.USAGE, action="declined", message=message)
-            if not answer:
-                rep.say("not confirmed: nothing changed")
-                return rep.done(ExitCode.FINDINGS, action="declined")
+            declined = confirm_destructive(f"Roll back {plan.remote}/{plan.branch} to {plan.target_sha[:12]} "
+                                           f"({plan.strategy})?", nothing="nothing changed", act="roll back")
+            if declined is not None:
+                return rep.done(declined[0], action="declined", message=declined[1])
         audit = cfg.path("audit_log", ".mosaic-diag/audit.log")
         reason = reading.verdict() if reading else None
         result = execute_rollback(plan, audit_path=audit, store=store,

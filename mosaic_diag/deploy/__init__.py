@@ -1,7 +1,7 @@
 """`mosaic-diag deploy`: the framework's deploy workflow as one guarded command.
 
 Exit codes: 0 the deploy was judged good (or a dry run); 1 bad (a failed deploy, a deploy judged bad,
-rolled back or not) or blocked before the push (dirty tree, not a fast-forward, predeploy failed);
+rolled back or not) or blocked before the push (a tracked file changed, not a fast-forward, predeploy failed);
 2 usage or configuration (no way to tell when the commit serves, a refused Render key...); 3 a target
 could not be reached (the git remote, the Render API, /health of a rollback) - before the push,
 nothing was pushed -, or the deploy was not judged: not seen serving within the wait (recorded `unjudged`),

@@ -67,8 +67,10 @@ class DeployReport:
     exit_code: int = 0
     labels: list[dict[str, Any]] = field(default_factory=list)
     rollback: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)  # what stopped nothing but is worth a look (untracked files)
 
     def to_dict(self) -> dict[str, Any]:
         return {"commit": self.commit, "remote": self.remote, "branch": self.branch, "dry_run": self.dry_run,
                 "verdict": self.verdict, "reason": self.reason, "exit_code": self.exit_code,
-                "steps": [s.to_dict() for s in self.steps], "labels": self.labels, "rollback": self.rollback}
+                "steps": [s.to_dict() for s in self.steps], "labels": self.labels, "rollback": self.rollback,
+                "warnings": self.warnings}

@@ -2,7 +2,7 @@
 forced) -> wait until the service runs the commit -> watch -> verdict -> rollback if bad.
 
 Every step is reported as it starts and ends (`on_step`) and kept in the DeployReport. Nothing is
-pushed before the gate (a clean tree, a fast-forward, a reachable remote and Render API, predeploy)
+pushed before the gate (no change to a tracked file, a fast-forward, a reachable remote and Render API, predeploy)
 passes; the push and the rollback are audited before they run.
 """
 
@@ -51,6 +51,7 @@ class _Context:
     store: Any = None
     health_before: bool = False  # /health reported a commit before the push (so its URL is right)
     serving_before: str | None = None  # the commit /health reported before the push
+    on_warning: Callable[[str], None] | None = None
 
     # -- steps ---------------------------------------------------------------------------------
     def begin(self, name: str) -> StepRecord:
@@ -78,6 +79,12 @@ class _Context:
             self.end(step, "failed", text)
         return step
 
+    def warn(self, text: str) -> None:
+        """A warning that stops nothing: kept in the report (`warnings`) and handed to `on_warning` as it comes."""
+        self.report.warnings.append(text)
+        if self.on_warning is not None:
+            self.on_warning(text)
+
     def finish(self, verdict: str, reason: str, code: int) -> None:
         self.report.verdict, self.report.reason, self.report.exit_code = verdict, reason, int(code)
 
@@ -97,9 +104,11 @@ class _Context:
 
 def run_deploy(root: Path, env: Mapping[str, str], opts: DeployOptions, *, config: Any,
                on_step: StepHook | None = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-               sleep: Callable[[float], None] = time.sleep) -> DeployReport:
+               sleep: Callable[[float], None] = time.sleep,
+               on_warning: Callable[[str], None] | None = None) -> DeployReport:
     """Deploy HEAD of the repository at `root` (see the module docstring). Usage and configuration
-    errors found before any step raise (exit 2); later errors end the report with the step's error."""
+    errors found before any step raise (exit 2); later errors end the report with the step's error. A warning
+    that stops nothing (untracked files) goes to `report.warnings` and, as it comes, to `on_warning`."""
     from mosaic_diag.platform import gitops
     from mosaic_diag.platform.render_settings import RenderSettings
 
@@ -119,7 +128,7 @@ def run_deploy(root: Path, env: Mapping[str, str], opts: DeployOptions, *, confi
         raise ConfigError(f"{root}: the repository has no commit to deploy") from None
     report = DeployReport(sha, opts.remote, opts.branch, opts.dry_run)
     ctx = _Context(Path(repo.working_dir), env, opts, config, report, on_step, clock, sleep, repo=repo, sha=sha,
-                   render_settings=settings if render_ready else None)
+                   render_settings=settings if render_ready else None, on_warning=on_warning)
     if opts.dry_run:  # (reads only: no lock)
         _guarded_run(ctx)
         return report
@@ -179,11 +188,14 @@ def _preflight(ctx: _Context) -> None:
 
     step = ctx.begin("preflight")
     opts, repo = ctx.opts, ctx.repo
+    # a change to a tracked file blocks (the fix meant to ship, or a half-done edit someone would take for
+    # deployed); an untracked file does not (Render builds the pushed commit, which never holds it), but one
+    # git does not ignore may be a file someone forgot to add: a warning names them (rollback: a note)
     state = gitops.working_tree_state(repo)
-    if state.dirty:
-        ctx.end(step, "failed", f"the working tree has {len(state.paths)} uncommitted change(s) "
-                f"({', '.join(state.paths[:3])}{'...' if len(state.paths) > 3 else ''}): they would not be deployed; "
-                "commit or stash them first", paths=list(state.paths))
+    changed = [p for p in state.paths if p not in state.untracked]
+    if changed:
+        ctx.end(step, "failed", f"the working tree has {len(changed)} uncommitted change(s) to tracked files "
+                f"({_some(changed)}): they would not be deployed; commit or stash them first", paths=changed)
         ctx.finish("blocked", step.message, ExitCode.FINDINGS)
         raise _Stop
     doing = gitops.operation_in_progress(repo)
@@ -234,7 +246,16 @@ def _preflight(ctx: _Context) -> None:
             said.append(f"/health: {how} (not the runtime kit's /health? the wait needs the commit)")
         else:
             said.append(f"/health: {how} (the app may be down)")
-    ctx.end(step, "ok", "; ".join(said), remote_head=head, autodeploy=ctx.autodeploy)
+    ctx.end(step, "ok", "; ".join(said), remote_head=head, autodeploy=ctx.autodeploy,
+            untracked=list(state.untracked) or None)
+    if state.untracked:
+        ctx.warn(f"{len(state.untracked)} untracked file(s) not deployed ({_some(state.untracked)}): Render builds "
+                 "the pushed commit; git add and commit them if the app needs them, or list them in .gitignore")
+
+
+def _some(paths: list[str] | tuple[str, ...]) -> str:
+    """The first three paths, `...` after them when there are more."""
+    return ", ".join(paths[:3]) + ("..." if len(paths) > 3 else "")
 
 
 def _judgeable(health_url: str, opts: DeployOptions) -> None:

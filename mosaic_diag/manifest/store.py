@@ -87,6 +87,50 @@ def _check_status(status: str) -> None:
         raise ConfigError(f"unknown deploy status {status!r}; one of {', '.join(STATUSES)}")
 
 
+def checked_record(row: Mapping[str, Any], *, names: Mapping[str, str] | None = None,
+                   null: str = "not text") -> DeployRecord:
+    """The DeployRecord of one stored row (a JSON line's object, a table row by column), or a ValueError saying
+    what is wrong with it, one line: a missing or NULL field, a field of the wrong type, a commit that is no full
+    commit id, a time that is none, a status no version ever wrote (a hand-typed `Bad` misread as a good deploy
+    is worse than a refusal). `names` gives the fields' names in the store (`commit` is `commit_sha` in the
+    table); `null` is how a missing required value is said there."""
+    def name(key: str) -> str:
+        return (names or {}).get(key, key)
+
+    missing = [name(k) for k in ("id", "recorded_at", "commit", "status") if k not in row]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}")
+    try:
+        rec_id = int(row["id"])
+    except (TypeError, ValueError):
+        raise ValueError(f"{name('id')} {str(row['id'])[:40]!r} is not a whole number") from None
+    when = row["recorded_at"]
+    if isinstance(when, datetime):
+        when = when.isoformat()
+    for key in ("recorded_at", "commit", "status", "branch", "note"):
+        value = when if key == "recorded_at" else row.get(key)
+        if not isinstance(value, str) and (value is not None or key not in ("branch", "note")):
+            raise ValueError(f"{name(key)} is {null if value is None else 'not text'}")
+    try:
+        datetime.fromisoformat(when)
+    except ValueError:  # (history is ordered by it: a garbled time would put an old deploy first)
+        raise ValueError(f"{name('recorded_at')} {when[:80]!r} is not an ISO-8601 time") from None
+    commit, status = row["commit"], row["status"]
+    if not full_sha(commit):  # (a ref, `main~1`, would be rolled back to as whatever it names then)
+        raise ValueError(f"{name('commit')} {commit[:80]!r} is not a full commit id (40 or 64 hex digits)")
+    if status not in STATUSES:
+        raise ValueError(f"{name('status')} {status[:80]!r} is not one of {', '.join(STATUSES)}")
+    manifest = row.get("manifest")
+    if isinstance(manifest, str | bytes):  # (a text column of a table made by hand)
+        try:
+            manifest = json.loads(manifest)
+        except ValueError:
+            raise ValueError(f"{name('manifest')} is not JSON") from None
+    if not isinstance(manifest or {}, dict):
+        raise ValueError(f"{name('manifest')} is not a mapping")
+    return DeployRecord(rec_id, when, commit, row.get("branch"), status, row.get("note"), manifest or {})
+
+
 def _drop_torn_tail(fh: Any) -> None:
     """Cut a last line without its newline (a write cut off by a crash) from the file open for appending
     (the caller holds its lock), so that the next record is not glued to it."""
@@ -130,19 +174,7 @@ class FileDeployStore:
                 d = json.loads(line.decode("utf-8"))
                 if not isinstance(d, dict):
                     raise ValueError("not a JSON object")
-                missing = [k for k in ("id", "recorded_at", "commit", "status") if k not in d]
-                if missing:
-                    raise ValueError(f"missing {', '.join(missing)}")
-                for key in ("recorded_at", "commit", "status", "branch", "note"):
-                    value = d.get(key)
-                    if not isinstance(value, str) and (value is not None or key not in ("branch", "note")):
-                        raise ValueError(f"{key} is not text")
-                if not full_sha(d["commit"]):  # (a ref, `main~1`, would be rolled back to as whatever it names then)
-                    raise ValueError(f"commit {d['commit'][:80]!r} is not a full commit id (40 or 64 hex digits)")
-                if not isinstance(d.get("manifest") or {}, dict):
-                    raise ValueError("manifest is not a mapping")
-                out.append(DeployRecord(int(d["id"]), d["recorded_at"], d["commit"], d.get("branch"),
-                                        d["status"], d.get("note"), d.get("manifest") or {}))
+                out.append(checked_record(d))
             except UnicodeDecodeError as exc:
                 raise ConfigError(f"bad deploy record: not UTF-8 text ({exc.reason})", path=str(self.path),
                                   line=n) from exc
@@ -240,8 +272,16 @@ class PostgresDeployStore:
         rows = self._run(f"SELECT id, recorded_at, commit_sha, branch, status, note, manifest FROM {TABLE} "
                          "ORDER BY recorded_at DESC, id DESC" + (" LIMIT %s" if limit else ""),
                          (limit,) if limit else (), fetch=True, create=False)
-        return [DeployRecord(int(r[0]), r[1].isoformat(), r[2], r[3], r[4], r[5],
-                             r[6] if isinstance(r[6], Mapping) else json.loads(r[6])) for r in rows]
+        out = []
+        for r in rows:  # (a row written by hand or by an older version is checked as a file line is)
+            row = dict(zip(("id", "recorded_at", "commit", "branch", "status", "note", "manifest"), r, strict=True))
+            try:
+                out.append(checked_record(row, names={"commit": "commit_sha"}, null="NULL"))
+            except ValueError as exc:
+                shown = f"id {row['id']}" if isinstance(row["id"], int) else f"{len(out) + 1} in history order"
+                raise ConfigError(f"deploy store {self.description}: row {shown}: bad deploy record: {exc}; fix or "
+                                  "delete that row") from None
+        return out
 
 
 def configured_store(root: Path, env: Mapping[str, str], *, path: Path | None = None,
