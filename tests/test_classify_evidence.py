@@ -1101,3 +1101,52 @@ def test_a_prefix_that_is_no_common_one_is_left_as_it_is(tmp_path, monkeypatch) 
     group = text_of(raised(lambda: (_ for _ in ()).throw(ExceptionGroup("eg", [ValueError("x"), KeyError("y")]))))
     assert peel_common_prefix(group.splitlines()) == group.splitlines()
     assert peel_common_prefix([f"ERROR:    {line}" for line in tb]) == tb
+
+
+# -- held-out round 23: libpq's `SSL SYSCALL error` ----------------------------------------------------------------
+
+def _tls_server_that_drops_the_session(cert: str, key: str) -> tuple[int, threading.Thread]:
+    """A loopback server that answers libpq's SSLRequest, completes the TLS handshake, reads the startup packet and
+    ends the TCP connection without TLS's close_notify (as a server, a pooler or an idle-killing proxy that went away
+    leaves a session): libpq's own message for it is `SSL SYSCALL error: EOF detected`."""
+    import os
+    import socket
+    import ssl
+    import struct
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+
+    def serve() -> None:
+        with srv:
+            conn, _ = srv.accept()
+            size = struct.unpack("!I", conn.recv(4))[0]
+            conn.recv(size - 4)  # the SSLRequest's code
+            conn.sendall(b"S")
+            tls = ctx.wrap_socket(conn, server_side=True)
+            size = struct.unpack("!I", tls.recv(4))[0]
+            tls.recv(size - 4)  # the startup packet
+            os.close(tls.detach())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return srv.getsockname()[1], thread
+
+
+def test_libpqs_ssl_syscall_error_is_a_connection_failure(pg) -> None:
+    """A server reached, its session's TLS socket at EOF: PG_CONNECTION_FAILED, as `SSL connection has been closed
+    unexpectedly` is, qualified and as an error tracker's title without the module."""
+    import psycopg2
+
+    port, thread = _tls_server_that_drops_the_session(str(pg.ca_file), str(pg.ca_file.with_name("server.key")))
+    exc = raised(lambda: psycopg2.connect(host="127.0.0.1", port=port, user="mosaic", dbname="mosaic",
+                                          sslmode="require", connect_timeout=10))
+    thread.join(10)
+    assert isinstance(exc, psycopg2.OperationalError)
+    assert "SSL SYSCALL error: EOF detected" in str(exc)
+    assert clf().classify_text(text_of(exc)).label == "PG_CONNECTION_FAILED"
+    message = str(exc).split("failed: ", 1)[1].strip()
+    assert clf().classify_text(f"{type(exc).__name__}\n{message}").label == "PG_CONNECTION_FAILED"
