@@ -577,3 +577,28 @@ def test_a_breaker_without_async_support_is_refused_when_decorating():
 
     with pytest.raises(TypeError, match="calling_async"):
         llm_call(provider="openai", breaker=pybreaker.CircuitBreaker())(ask)
+
+
+class _Refusing(pybreaker.CircuitBreakerListener):
+    """A listener whose before_call raises (an app's quota guard, say): the call is not made."""
+
+    def before_call(self, cb, func, *args, **kwargs) -> None:
+        raise PermissionError("not now")
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_listener_refusing_a_trial_in_before_call_gives_the_trial_back(kind, llm):
+    b = breaker(f"refusing-{kind}", fail_max=1, reset_timeout=60, register=False)
+    b._state_storage.backend.set_state("open")
+    due(b)
+    b.add_listener(_Refusing())
+    before = chats(llm)
+    with pytest.raises(PermissionError):
+        if kind == "sync":
+            sync_ask(llm, b)()
+        else:
+            asyncio.run(async_ask(llm, b)())
+    assert chats(llm) == before and stored(b) == ("open", 0, None)  # no call made; the trial due again at once
+    b.remove_listener(b.listeners[0])
+    assert (sync_ask(llm, b)() if kind == "sync" else asyncio.run(async_ask(llm, b)()))
+    assert stored(b) == ("closed", 0, None)

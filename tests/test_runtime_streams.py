@@ -242,3 +242,25 @@ def test_an_async_stream_broken_mid_way_is_classified_once(llm, caplog):
     got, labels = asyncio.run(read())
     assert got and labels == ["ANTHROPIC_OVERLOADED"]
     assert [(n["label"], n["reason"]) for n in notices(caplog)] == [("ANTHROPIC_OVERLOADED", "mid_stream")]
+
+
+@pytest.mark.parametrize("read_to_end", [False, True], ids=["closed", "read"])
+def test_a_stream_read_on_other_threads_keeps_its_trial(llm, read_to_end):
+    """A sync stream read item by item on other threads (as Starlette's StreamingResponse iterates a sync
+    generator in its thread pool): the call, not the thread, holds the trial; its end or its close is counted
+    (or not) for it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    b = breaker("stream-threads", fail_max=1, reset_timeout=60, register=False)
+    due_trial(b)
+    stream = words_of(llm, "openai", b)()
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(next, stream).result()
+        assert first is not None and b.shared_state == "half-open"
+        with ThreadPoolExecutor(1) as other:  # another thread than the one that claimed the trial
+            if read_to_end:
+                rest = other.submit(lambda: "".join(stream)).result()
+                assert (first + rest).startswith("Thanks for sharing")
+            else:
+                other.submit(stream.close).result()
+    assert stored(b) == (("closed", 0, None) if read_to_end else ("open", 0, None))
