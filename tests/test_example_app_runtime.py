@@ -3,12 +3,19 @@ the /health shape, through the real clients against the stand-in."""
 
 from __future__ import annotations
 
+import os
+import sys
+import time
+
+import httpx
 import psycopg2
 from starlette.testclient import TestClient
 
 from examples.mosaic_app.main import create_app
 from examples.mosaic_app.settings import Settings
-from tests.test_example_app import app_env
+from tests.app_servers import start_uvicorn, stop
+from tests.test_example_app import ROOT, app_env
+from tests.test_example_app_warm_up import GATE
 
 ASK = {"prompt": "I feel stuck in my career"}
 
@@ -80,3 +87,50 @@ def test_an_answer_with_personal_data_is_filtered(tmp_path, llm):
         assert r.status_code == 200
         answer = r.json()["answer"]
         assert "jane.doe@example.com" not in answer and "[email]" in answer  # the stand-in echoes the prompt
+
+
+def _wait_for(found, what: str, bound: float = 30.0) -> None:
+    """Wait until `found()` (a liveness bound, never a measured time)."""
+    give_up = time.monotonic() + bound
+    while not found():
+        assert time.monotonic() < give_up, f"never: {what}"
+        time.sleep(0.05)
+
+
+def test_health_does_not_wait_for_the_sdks_and_classifies_a_refusal_once_they_are_built(tmp_path, llm):
+    """Under the real uvicorn, the SDK import held on the warm-up thread (a gate in its loader): /health lists the
+    models through the standard library and answers at once, both providers available. A provider that refuses
+    the list meanwhile reads unavailable (its client is not waited for); once the clients are built, the refusal
+    goes through the SDK: a rate limit is still available, a rejected key is not (its exception in the log)."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(GATE)
+    gate, record = tmp_path / "gate", tmp_path / "record.jsonl"
+    env = {**os.environ, **app_env(tmp_path, llm), "PYTHONPATH": f"{site}{os.pathsep}{ROOT}",
+           "WARM_UP_GATE": str(gate), "WARM_UP_RECORD": str(record)}
+    log = tmp_path / "app.log"
+    proc, url = start_uvicorn(lambda port: [sys.executable, "-m", "examples.mosaic_app", "--port", str(port)],
+                              env=env, cwd=ROOT, log_path=log, health="/ps101/steps", deadline_s=30)
+
+    def ai() -> dict:
+        answer = httpx.get(url + "/health", timeout=20)  # (a liveness bound: before, /health waited for the gate)
+        assert answer.status_code == 200
+        return answer.json()["ai"]
+
+    try:
+        _wait_for(record.exists, "the warm-up thread importing openai")
+        assert ai() == {"openai_available": True, "anthropic_available": True}
+        assert not gate.exists() and "AI clients built" not in log.read_text()  # the import is still held
+        assert len(record.read_text().splitlines()) == 1  # /health imported no SDK of its own
+        llm.set_failure("openai", "rate_limit", endpoint="models")
+        assert ai() == {"openai_available": False, "anthropic_available": True}  # not classified yet: not waited
+        assert "its client is still being built" in log.read_text()
+        gate.touch()
+        _wait_for(lambda: "AI clients built: openai,anthropic" in log.read_text(), "the clients built")
+        assert ai()["openai_available"] is True  # through the SDK: rate-limited, but it answered
+        assert "Health probe: openai is rate-limited but reachable" in log.read_text()
+        llm.set_failure("openai", "auth", endpoint="models")
+        assert ai()["openai_available"] is False
+        assert "openai.AuthenticationError" in log.read_text()  # the SDK's exception, for triage
+    finally:
+        stop(proc)

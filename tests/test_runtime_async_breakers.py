@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import anthropic
 import openai
 import psycopg2
+import pybreaker
 import pytest
 
 from mosaic_diag.runtime import RetryPolicy, breaker, classify_exception, llm_call
@@ -403,7 +404,7 @@ async def _collect(stream) -> str:
 
 
 @pytest.mark.parametrize("store", STORES)
-def test_an_async_stream_closed_early_is_an_answer_and_a_cancelled_one_gives_back_the_trial(store, request, llm):
+def test_an_async_stream_cancelled_or_closed_early_counts_as_nothing_and_gives_back_the_trial(store, request, llm):
     b = make(store, request, "astream-trial", fail_max=1)
     words = async_words(llm, "anthropic", b)
     llm.set_failure("anthropic", "overloaded", times=1)
@@ -436,7 +437,107 @@ def test_an_async_stream_closed_early_is_an_answer_and_a_cancelled_one_gives_bac
         await stream.aclose()  # the app's client went away
 
     asyncio.run(closed_early())
-    assert stored(b) == ("closed", 0, None)  # the trial was an answer
+    assert stored(b) == ("open", 1, None)  # no answer either: the trial given back, due at once
+    assert asyncio.run(_collect(words())).startswith("Thanks for sharing")  # the next stream makes it
+    assert stored(b) == ("closed", 0, None)
+
+
+class Heard(pybreaker.CircuitBreakerListener):
+    """A real pybreaker listener: what it hears, in order (the thread it hears it on left out)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple] = []
+
+    def before_call(self, cb, func, *args, **kwargs) -> None:
+        self.events.append(("before_call", cb.name, func.__name__, args, tuple(sorted(kwargs))))
+
+    def success(self, cb) -> None:
+        self.events.append(("success", cb.name))
+
+    def failure(self, cb, exc) -> None:
+        self.events.append(("failure", cb.name, type(exc).__name__))
+
+    def state_change(self, cb, old_state, new_state) -> None:
+        self.events.append(("state_change", cb.name, old_state.name if old_state else None, new_state.name))
+
+
+def _listened_calls(llm, b: Breaker, kind: str) -> None:
+    """One scenario, through sync or async calls of the app: an answer, our bad request (not counted), two
+    provider failures (fail_max=2: open), a refused call, a trial closed early (given back), a trial answered."""
+    if kind == "sync":
+        ask = sync_ask(llm, b)
+        client = sync_client(llm)
+
+        @llm_call(provider="openai", breaker=b, policy=ONCE)
+        def words(n: int):
+            for chunk in client.chat.completions.create(**CHAT, stream=True):
+                yield chunk.choices[0].delta.content or ""
+
+        def run(call):
+            return call()
+
+        def close_early() -> None:
+            stream = words(2)
+            next(stream)
+            stream.close()
+    else:
+        ask = async_ask(llm, b)
+
+        @llm_call(provider="openai", breaker=b, policy=ONCE)
+        async def words(n: int):
+            async for chunk in await async_client(llm).chat.completions.create(**CHAT, stream=True):
+                yield chunk.choices[0].delta.content or ""
+
+        def run(call):
+            async def main():
+                return await call()
+            return asyncio.run(main())
+
+        def close_early() -> None:
+            async def main() -> None:
+                stream = words(2)
+                await stream.__anext__()
+                await stream.aclose()
+            asyncio.run(main())
+
+    assert run(lambda: ask())
+    llm.set_failure("openai", "context_overflow", times=1)
+    with pytest.raises(openai.BadRequestError):
+        run(lambda: ask())
+    llm.set_failure("openai", "server_error", times=2)
+    for _ in range(2):
+        with pytest.raises(openai.InternalServerError):
+            run(lambda: ask())
+    with pytest.raises(BreakerOpen):
+        run(lambda: ask())
+    due(b)
+    close_early()
+    assert run(lambda: ask())
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_listeners_hear_the_same_from_async_calls_as_from_sync_calls(store, request, llm):
+    """A pybreaker listener hears before_call, success, failure and state_change alike from sync and async calls,
+    in the memory and the PostgreSQL store: pybreaker's own order for counted calls, and a stream closed early
+    heard by before_call only, then half-open -> open as its trial is given back."""
+    heard: dict[str, list[tuple]] = {}
+    for kind in ("sync", "async"):
+        b = make(store, request, f"listened-{store}", fail_max=2)
+        listener = Heard()
+        b.add_listener(listener)
+        _listened_calls(llm, b, kind)
+        heard[kind] = listener.events
+    name = f"listened-{store}"
+    before, before_stream = ("before_call", name, "ask", (), ()), ("before_call", name, "words", (2,), ())
+    assert heard["sync"] == [
+        before, ("success", name),
+        before, ("success", name),  # our bad request: the provider answered (pybreaker's excluded error)
+        before, ("failure", name, "InternalServerError"),
+        before, ("failure", name, "InternalServerError"), ("state_change", name, "closed", "open"),
+        ("state_change", name, "open", "half-open"), before_stream, ("state_change", name, "half-open", "open"),
+        ("state_change", name, "open", "half-open"), before,
+        ("state_change", name, "half-open", "closed"), ("success", name)]  # pybreaker's order: closed, then heard
+    assert heard["async"] == heard["sync"]
 
 
 def test_an_open_async_breaker_fails_over_and_call_async_guards_any_coroutine(llm):
@@ -476,3 +577,28 @@ def test_a_breaker_without_async_support_is_refused_when_decorating():
 
     with pytest.raises(TypeError, match="calling_async"):
         llm_call(provider="openai", breaker=pybreaker.CircuitBreaker())(ask)
+
+
+class _Refusing(pybreaker.CircuitBreakerListener):
+    """A listener whose before_call raises (an app's quota guard, say): the call is not made."""
+
+    def before_call(self, cb, func, *args, **kwargs) -> None:
+        raise PermissionError("not now")
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_listener_refusing_a_trial_in_before_call_gives_the_trial_back(kind, llm):
+    b = breaker(f"refusing-{kind}", fail_max=1, reset_timeout=60, register=False)
+    b._state_storage.backend.set_state("open")
+    due(b)
+    b.add_listener(_Refusing())
+    before = chats(llm)
+    with pytest.raises(PermissionError):
+        if kind == "sync":
+            sync_ask(llm, b)()
+        else:
+            asyncio.run(async_ask(llm, b)())
+    assert chats(llm) == before and stored(b) == ("open", 0, None)  # no call made; the trial due again at once
+    b.remove_listener(b.listeners[0])
+    assert (sync_ask(llm, b)() if kind == "sync" else asyncio.run(async_ask(llm, b)()))
+    assert stored(b) == ("closed", 0, None)

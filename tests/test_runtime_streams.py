@@ -1,7 +1,7 @@
 """Streams under llm_call: the real openai/anthropic clients read server-sent events from the loopback stand-in,
 which cuts a stream or sends the provider's error event after its first chunks. A failure mid-way is classified
 like a failure before the stream (its label noted once, one retry notice) and counted once by the breaker; a stream
-the caller closes early is no failure."""
+the caller ends early (close, aclose, a cancelled task) counts as nothing, sync or async."""
 
 from __future__ import annotations
 
@@ -121,21 +121,99 @@ def test_a_half_open_trial_that_breaks_mid_stream_opens_the_breaker_again(llm):
     assert b.shared_state == "open"
 
 
-def test_a_stream_the_caller_closes_early_is_no_failure(llm, caplog):
-    caplog.set_level(logging.WARNING, logger="mosaic.runtime.retry")
-    b = breaker("stream-closed", fail_max=1, reset_timeout=60, register=False)
+def due_trial(b) -> None:
+    """The breaker is open and its reset_timeout (60 s) has passed: the next caller makes the trial."""
     b._state_storage.backend.set_state("open")
-    b._state_storage.backend.set_opened_at(datetime.now(UTC) - timedelta(minutes=2))  # due for its trial
+    b._state_storage.backend.set_opened_at(datetime.now(UTC) - timedelta(minutes=2))
+
+
+def stored(b) -> tuple[str, int, str | None]:
+    row = b._state_storage.backend.get()
+    return row.state, row.fail_counter, row.trial_owner
+
+
+def async_words(llm, b):
+    """The app's async streaming call (AsyncOpenAI); with `waiting`/`gate` it stops after its second piece."""
+    @llm_call(provider="openai", breaker=b, policy=RetryPolicy(attempts=1))
+    async def words(waiting: asyncio.Event | None = None, gate: asyncio.Event | None = None):
+        client = openai.AsyncOpenAI(api_key="sk-test-key", base_url=llm.openai_base_url, timeout=5,
+                                    **SDK_CLIENT_OPTIONS)
+        seen = 0
+        async with client:
+            async for chunk in await client.chat.completions.create(**CHAT, stream=True):
+                yield chunk.choices[0].delta.content or ""
+                seen += 1
+                if seen == 2 and waiting is not None and gate is not None:
+                    waiting.set()
+                    await gate.wait()
+
+    return words
+
+
+def close_sync(llm, b, during: str = "half-open") -> None:
+    stream = words_of(llm, "openai", b)()
+    assert next(stream) is not None and next(stream) is not None
+    assert b.shared_state == during  # a trial runs while the stream is read
+    stream.close()  # the app's client went away
+
+
+def close_async(llm, b, during: str = "half-open") -> None:
+    async def main() -> None:
+        stream = async_words(llm, b)()
+        assert await stream.__anext__() is not None and await stream.__anext__() is not None
+        assert b.shared_state == during
+        await stream.aclose()
+
+    asyncio.run(main())
+
+
+def cancel_async(llm, b) -> None:
+    async def main() -> None:
+        waiting, gate = asyncio.Event(), asyncio.Event()
+
+        async def read() -> None:
+            async for _ in async_words(llm, b)(waiting, gate):
+                pass
+
+        task = asyncio.create_task(read())
+        await asyncio.wait_for(waiting.wait(), 60)  # a liveness bound: the stream waits at its second piece
+        assert b.shared_state == "half-open"
+        task.cancel()  # the client hung up
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("end", [close_sync, close_async, cancel_async], ids=["close", "aclose", "cancel"])
+def test_a_stream_the_caller_ends_early_counts_as_nothing_sync_or_async(llm, caplog, end):
+    """The real openai client reads the stand-in's stream; the consumer stops at a `yield` (close, aclose, a
+    cancelled task). That is no failure (it does not open the breaker) and no answer (it does not close a
+    half-open breaker as healthy): the trial is given back, due at once, and the next stream makes it."""
+    caplog.set_level(logging.WARNING, logger="mosaic.runtime.retry")
+    b = breaker("stream-ended-early", fail_max=1, reset_timeout=60, register=False)
+    due_trial(b)
     labels, token = open_labels()
     try:
-        stream = words_of(llm, "anthropic", b)()
-        assert next(stream) and next(stream)
-        assert b.shared_state == "half-open"
-        stream.close()  # the app's client went away
+        end(llm, b)
     finally:
         close_labels(token)
     assert labels == [] and notices(caplog) == []
-    assert (b.shared_state, b._state_storage.counter) == ("closed", 0)  # the trial was an answer
+    assert stored(b) == ("open", 0, None)  # neither closed (an answer) nor counted (a failure)
+    assert "".join(words_of(llm, "openai", b)()).startswith("Thanks for sharing")  # due at once: the trial
+    assert stored(b) == ("closed", 0, None)
+
+
+@pytest.mark.parametrize("end", [close_sync, close_async], ids=["close", "aclose"])
+def test_a_stream_closed_early_in_a_closed_breaker_does_not_reset_its_failures(llm, end):
+    """An answer resets the failure count; a stream closed early is none: the count stays."""
+    b = breaker("stream-closed-count", fail_max=3, register=False)
+    llm.set_failure("openai", "server_error", times=1)
+    with pytest.raises(openai.InternalServerError):
+        next(words_of(llm, "openai", b, attempts=1)())
+    assert stored(b) == ("closed", 1, None)
+    end(llm, b, during="closed")
+    assert stored(b) == ("closed", 1, None)
 
 
 def test_an_async_stream_broken_mid_way_is_classified_once(llm, caplog):
@@ -164,3 +242,25 @@ def test_an_async_stream_broken_mid_way_is_classified_once(llm, caplog):
     got, labels = asyncio.run(read())
     assert got and labels == ["ANTHROPIC_OVERLOADED"]
     assert [(n["label"], n["reason"]) for n in notices(caplog)] == [("ANTHROPIC_OVERLOADED", "mid_stream")]
+
+
+@pytest.mark.parametrize("read_to_end", [False, True], ids=["closed", "read"])
+def test_a_stream_read_on_other_threads_keeps_its_trial(llm, read_to_end):
+    """A sync stream read item by item on other threads (as Starlette's StreamingResponse iterates a sync
+    generator in its thread pool): the call, not the thread, holds the trial; its end or its close is counted
+    (or not) for it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    b = breaker("stream-threads", fail_max=1, reset_timeout=60, register=False)
+    due_trial(b)
+    stream = words_of(llm, "openai", b)()
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(next, stream).result()
+        assert first is not None and b.shared_state == "half-open"
+        with ThreadPoolExecutor(1) as other:  # another thread than the one that claimed the trial
+            if read_to_end:
+                rest = other.submit(lambda: "".join(stream)).result()
+                assert (first + rest).startswith("Thanks for sharing")
+            else:
+                other.submit(stream.close).result()
+    assert stored(b) == (("closed", 0, None) if read_to_end else ("open", 0, None))

@@ -24,6 +24,7 @@ from mosaic_diag.runtime.failovers import Failure
 from mosaic_diag.runtime.retry import SDK_CLIENT_OPTIONS
 
 logger = logging.getLogger("api.ai_clients")
+HEALTH_PROBE_TIMEOUT = 3.0  # seconds: /health's models list, each way it is asked
 
 
 class ProviderUnavailable(Exception):
@@ -113,7 +114,8 @@ class MultiProviderLLM:
         """Build the clients of the providers with a key on a background thread started now (at startup):
         importing the SDKs takes about a second of CPU (anthropic's ~0.75 s, openai's ~0.25 s), which then
         delays neither uvicorn's "ready" nor requests that need no provider. A request that needs a client
-        meanwhile (`/health`'s probe, `/wimd/ask`) waits for it under the provider's lock: built once."""
+        meanwhile (`/wimd/ask`) waits for it under the provider's lock: built once; `/health`'s probe does not
+        (see `available`)."""
         providers = self.providers()
         if not providers:
             return None
@@ -203,7 +205,12 @@ class MultiProviderLLM:
         return response.model or model, text
 
     def available(self, provider: str) -> bool:
-        """Whether the provider answers a models list (cached for HEALTH_AI_PROBE_TTL seconds)."""
+        """Whether the provider answers a models list (cached for HEALTH_AI_PROBE_TTL seconds). The list is asked
+        for through the standard library, as `mosaic-diag predeploy` checks a key (`mosaic_diag.checks.providers`):
+        `/health` never waits for the SDK imports of the warm-up thread (about a second of CPU, more on a small
+        instance). Only an answer other than 200 is asked again through the SDK client, for its real exception
+        (a rate-limited key is available); while that client is still being built, not waited for: False, not
+        cached (the next probe asks again)."""
         key = {"openai": self.settings.openai_api_key,
                "anthropic": self.settings.anthropic_api_key}[provider]
         if not key:
@@ -212,18 +219,37 @@ class MultiProviderLLM:
         cached = self._probe.get(provider)
         if cached and now - cached[0] < self.settings.health_probe_ttl:
             return cached[1]
-        client = self._openai() if provider == "openai" else self._anthropic()
-        try:
-            client.with_options(timeout=3.0, max_retries=0).models.list()
+        from mosaic_diag.checks.providers import models_request, refusal
+
+        base_url = self.settings.openai_base_url if provider == "openai" else self.settings.anthropic_base_url
+        base, headers, path = models_request(provider, key, base_url)
+        refused = refusal(base, headers, [path], HEALTH_PROBE_TIMEOUT)
+        if refused is None:
             ok = True
-        except Exception as exc:
-            ok = _throttled(exc)
-            if ok:
-                logger.info("Health probe: %s is rate-limited but reachable", provider)
-            else:
-                logger.warning("Health probe: %s is not available", provider, exc_info=True)
+        elif refused[0] == 0:  # no answer at all (refused, timed out): the SDK would get none either
+            logger.warning("Health probe: %s is not available: %s", provider, refused[1])
+            ok = False
+        elif provider not in self._clients and self.warming is not None and self.warming.is_alive():
+            logger.warning("Health probe: %s is not available: %s (its client is still being built: not waited for)",
+                           provider, refused[1])
+            return False
+        else:
+            ok = self._sdk_probe(provider)
         self._probe[provider] = (now, ok)
         return ok
+
+    def _sdk_probe(self, provider: str) -> bool:
+        """The models list through the SDK client: its exception logged (a rate limit is still available)."""
+        client = self._openai() if provider == "openai" else self._anthropic()
+        try:
+            client.with_options(timeout=HEALTH_PROBE_TIMEOUT, max_retries=0).models.list()
+        except Exception as exc:
+            if _throttled(exc):
+                logger.info("Health probe: %s is rate-limited but reachable", provider)
+                return True
+            logger.warning("Health probe: %s is not available", provider, exc_info=True)
+            return False
+        return True
 
 
 def _describe(exc: BaseException) -> str:

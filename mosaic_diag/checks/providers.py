@@ -66,24 +66,44 @@ def _probe(key_id: str, model_id: str, provider: str, list_models: Callable[[], 
                           exc=exc, facts={**facts, **named})
 
 
-def all_answer(base_url: str, headers: dict[str, str], paths: list[str], timeout: float) -> bool:
-    """Whether every GET answers 200, through the standard library: the fast path. Importing a
+DEFAULT_BASE_URLS = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com"}
+
+
+def models_request(provider: str, key: str, base_url: str | None = None) -> tuple[str, dict[str, str], str]:
+    """(base URL, headers, path) of `provider`'s models list as its SDK asks for it: the key's check."""
+    base = base_url or DEFAULT_BASE_URLS[provider]
+    if provider == "openai":
+        return base, {"Authorization": f"Bearer {key}"}, "/models"
+    return base, {"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION}, "/v1/models?limit=1"
+
+
+def refusal(base_url: str, headers: dict[str, str], paths: list[str], timeout: float) -> tuple[int, str] | None:
+    """None when every GET answers 200, through the standard library: the fast path. Importing a
     provider SDK (or even httpx) costs about a second; the SDK is imported only when something
-    fails, to repeat the failing call through the real client (its real exception, classified)."""
+    fails, to repeat the failing call through the real client (its real exception, classified).
+    Else the first other answer: its HTTP status (0: none came, refused, timed out or no URL) and a line."""
     import urllib.error
     import urllib.request
 
     base = base_url.rstrip("/")
     opener = _opener()
+    path = ""
     try:
         for path in paths:
             request = urllib.request.Request(base + path, headers={**headers, "Accept": "application/json"})
             with opener.open(request, timeout=timeout) as response:  # noqa: S310 - the provider's URL
                 if response.status != 200:
-                    return False
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-    return True
+                    return response.status, f"HTTP {response.status} from GET {path}"
+    except urllib.error.HTTPError as exc:  # an answer other than 2xx (a 3xx too: no redirect is followed)
+        return exc.code, f"HTTP {exc.code} from GET {path}"
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return 0, f"GET {path}: {type(exc).__name__}: {getattr(exc, 'reason', None) or exc}"
+    return None
+
+
+def all_answer(base_url: str, headers: dict[str, str], paths: list[str], timeout: float) -> bool:
+    """Whether every GET answers 200 (`refusal`)."""
+    return refusal(base_url, headers, paths, timeout) is None
 
 
 def _opener() -> Any:
@@ -114,11 +134,10 @@ def run_openai(ctx: CheckContext) -> Iterator[Message]:
     key = ctx.env.get("OPENAI_API_KEY", "").strip()
     if not key:
         raise Skip("OPENAI_API_KEY is not set (see MD-ENV001)")
-    base = ctx.env.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+    base, headers, listing = models_request("openai", key, ctx.env.get("OPENAI_BASE_URL"))
     model_env = ("OPENAI_MODEL", "OPENAI_EMBEDDING_MODEL")
     models = _models(ctx, "predeploy.openai_models", model_env)
-    if all_answer(base, {"Authorization": f"Bearer {key}"},
-                  ["/models", *(_model_path("/models", m) for m in models)], ctx.timeout):
+    if all_answer(base, headers, [listing, *(_model_path("/models", m) for m in models)], ctx.timeout):
         return
     import openai
 
@@ -133,11 +152,10 @@ def run_anthropic(ctx: CheckContext) -> Iterator[Message]:
     key = (ctx.env.get("ANTHROPIC_API_KEY") or ctx.env.get("CLAUDE_API_KEY") or "").strip()
     if not key:
         raise Skip("neither ANTHROPIC_API_KEY nor CLAUDE_API_KEY is set (see MD-ENV001)")
-    base = ctx.env.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com"
+    base, headers, listing = models_request("anthropic", key, ctx.env.get("ANTHROPIC_BASE_URL"))
     model_env = ("ANTHROPIC_MODEL",)
     models = _models(ctx, "predeploy.anthropic_models", model_env)
-    if all_answer(base, {"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION},
-                  ["/v1/models?limit=1", *(_model_path("/v1/models", m) for m in models)], ctx.timeout):
+    if all_answer(base, headers, [listing, *(_model_path("/v1/models", m) for m in models)], ctx.timeout):
         return
     import anthropic
 

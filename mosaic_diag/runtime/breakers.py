@@ -14,16 +14,20 @@ over after another `reset_timeout`). If the database cannot be reached the break
 (it never takes the app down), logs one warning and tries the database again `store_retry` seconds
 later (no call of the app waits for a connection timeout meanwhile). Unlike pybreaker's own `call`, the breaker's
 lock is not held while the guarded call runs, so concurrent requests are not serialised, and each call
-runs in the state its own thread reads from the store (pybreaker's one cached state object, shared by all
-threads, let a thread take the trial owner's half-open state or the owner see open).
+runs in the state it reads from the store as a caller of its own (pybreaker's one cached state object, shared
+by all threads, let a thread take the trial owner's half-open state or the owner see open).
 
-Async calls (`call_async`, `calling_async`, `llm_call` on an `async def`) go through the same state: each is
-an owner of its own (tasks share the loop's thread), a cancelled one counts as nothing and gives back the
-trial it held, and the PostgreSQL store's statements run on the store's own thread, not the loop's.
+Async calls (`call_async`, `calling_async`, `llm_call` on an `async def`) go through the same state and the same
+two steps as sync calls (`Breaker._enter`, `Breaker._leave`), so listeners hear the same `before_call`,
+`success`, `failure` and `state_change`; the PostgreSQL store's statements run on the store's own thread, not
+the loop's. A call that does not finish (a stream its consumer closes early, a cancelled task, an interrupt)
+counts as nothing, sync or async: neither an answer (it does not close a half-open breaker) nor a failure (it
+does not open one); a half-open trial it held is given back (open, due at once for the next caller).
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import itertools
 import logging
@@ -31,8 +35,9 @@ import os
 import re
 import threading
 import time
+import types
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Generator, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -340,9 +345,7 @@ class Breaker(pybreaker.CircuitBreaker):
                  counts: Callable[[BaseException], bool] = is_breaker_failure,
                  listeners: Iterable[pybreaker.CircuitBreakerListener] = ()) -> None:
         storage.reset_timeout = reset_timeout
-        # a stream the caller closed early (GeneratorExit) is no failure: the provider was answering
-        super().__init__(fail_max=fail_max, reset_timeout=reset_timeout,
-                         exclude=[lambda exc: isinstance(exc, GeneratorExit) or not counts(exc)],
+        super().__init__(fail_max=fail_max, reset_timeout=reset_timeout, exclude=[lambda exc: not counts(exc)],
                          listeners=list(listeners), state_storage=storage, name=name,
                          throw_new_error_on_trip=False)
         # One state object per state name, made without notifying: the object a call runs in is picked from
@@ -369,13 +372,30 @@ class Breaker(pybreaker.CircuitBreaker):
         pybreaker.CircuitBreaker.state.fset(self, state_str)  # type: ignore[attr-defined]
 
     def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Call through the breaker without holding its lock during `func` (pybreaker holds it)."""
+        """Call through the breaker without holding its lock during `func` (pybreaker holds it). The call is a
+        caller of its own (see `calling_async`) and counts as an async call does (`_enter`, `_leave`): a generator
+        `func` returns is one call from its opening to its end, whose consumer closing it early counts as nothing."""
+        caller = f"{self._state_storage.instance}:{os.getpid()}:sync-{next(_CALLS)}"
+        state = _as_caller(caller, self._enter, func, args, kwargs)
         try:
-            return self.state.call(func, *args, **kwargs)
-        except pybreaker.CircuitBreakerError as exc:
-            if isinstance(exc, BreakerOpen):
-                raise
-            raise BreakerOpen(f"breaker {self.name} is open: {exc}") from None
+            ret = func(*args, **kwargs)
+        except BaseException as exc:
+            _as_caller(caller, self._leave, state, exc)
+            raise
+        if isinstance(ret, types.GeneratorType):
+            return self._stream(caller, state, ret)  # type: ignore[return-value]
+        _as_caller(caller, self._leave, state, None)
+        return ret
+
+    def _stream(self, caller: str, state: Any, items: Generator[Any, Any, Any]) -> Generator[Any, Any, Any]:
+        """`items` through the breaker: counted when it ends, fails, or is closed (nothing) by its consumer."""
+        try:
+            result = yield from items
+        except BaseException as exc:
+            _as_caller(caller, self._leave, state, exc)
+            raise
+        _as_caller(caller, self._leave, state, None)
+        return result
 
     def half_open(self) -> None:
         if not self._state_storage.claim_trial():
@@ -391,20 +411,25 @@ class Breaker(pybreaker.CircuitBreaker):
     async def call_async(self, func: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         """Await `func(*args, **kwargs)` through the breaker (see `calling_async`); replaces pybreaker's
         Tornado-only `call_async`."""
-        async with self.calling_async():
+        async with self.calling_async(func, *args, **kwargs):
             return await func(*args, **kwargs)
 
-    def calling_async(self) -> _AsyncCall:
+    def calling_async(self, func: Callable[..., Any] | None = None, /, *args: Any, **kwargs: Any) -> _AsyncCall:
         """`async with breaker.calling_async():` guards the block as `call` guards a sync call, in the same
         stored state (a sync and an async call of one name are one circuit). The block is one caller of its
-        own (a task, not the loop's thread, may hold the half-open trial). It counts as `call` does, except
-        that a block that did not finish, cancelled (`asyncio.CancelledError`: a client that hung up) or
-        interrupted, counts as nothing: a half-open trial it held is given back (open, due at once for the
-        next caller). The PostgreSQL store's statements run on its own thread, never on the event loop's."""
-        return _AsyncCall(self, f"{self._state_storage.instance}:{os.getpid()}:async-{next(_CALLS)}")
+        own (a task, not the loop's thread, may hold the half-open trial). It counts as `call` does: a block that
+        did not finish, cancelled (`asyncio.CancelledError`: a client that hung up), closed (an async stream's
+        `aclose`) or interrupted, counts as nothing: a half-open trial it held is given back (open, due at once for
+        the next caller). Listeners hear what they hear from `call`; their `before_call` is given `func` and its
+        arguments when given (the block's own stand-in `_block` when not). The PostgreSQL store's statements
+        run on its own thread, never on the event loop's (listeners run there too, in the caller's context)."""
+        return _AsyncCall(self, f"{self._state_storage.instance}:{os.getpid()}:async-{next(_CALLS)}",
+                          _block if func is None else func, args, kwargs)
 
-    def _enter(self) -> Any:
-        """The state object the caller (`_CALLER`) runs in: a due open breaker claims the trial first."""
+    def _enter(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """The state object the caller (`_CALLER`) runs in: a due open breaker claims the trial first. Then the
+        listeners' `before_call`, as pybreaker calls it (not for a refused call); one that raises gives back the
+        trial the call claimed."""
         state = self.state
         if state.name == OPEN:
             opened_at = self._state_storage.opened_at
@@ -414,16 +439,24 @@ class Breaker(pybreaker.CircuitBreaker):
             state = self.state
             if state.name == OPEN:
                 raise BreakerOpen(f"breaker {self.name} is open (another call makes the half-open trial)")
+        try:
+            for listener in self.listeners:
+                listener.before_call(self, func, *args, **kwargs)
+        except BaseException:
+            if state.name == HALF_OPEN:
+                self._give_back()
+            raise
         return state
 
     def _leave(self, state: Any, exc: BaseException | None) -> None:
-        """Count the outcome of a call made in `state`, as pybreaker's `call` does; an unfinished call counts
-        as nothing and gives back the trial it held."""
+        """Count the outcome of a call made in `state`, as pybreaker's `call` does (listeners' `success` and
+        `failure` included); an unfinished call (no `Exception`: closed early, cancelled, interrupted) counts as
+        nothing, no listener hears of it, and it gives back the trial it held."""
         if exc is None:
             state._handle_success()
-        elif not isinstance(exc, Exception | GeneratorExit):  # cancelled, interrupted: no answer, no failure
+        elif not isinstance(exc, Exception):  # closed early, cancelled, interrupted: no answer, no failure
             if state.name == HALF_OPEN:
-                self._state_storage.backend.release(self._state_storage.owner())
+                self._give_back()
         else:
             try:
                 state._handle_error(exc, reraise=False)
@@ -431,12 +464,26 @@ class Breaker(pybreaker.CircuitBreaker):
                 if raised is not exc:
                     raise
 
+    def _give_back(self) -> None:
+        """Give back the caller's half-open trial (open, due at once); listeners hear half-open -> open."""
+        storage = self._state_storage
+        storage.backend.release(storage.owner())
+        if storage.shared_state == OPEN:
+            with self._lock:
+                if self._state.name == HALF_OPEN:
+                    self.state = OPEN  # type: ignore[assignment]
+
     def _abandoned(self, caller: str, entered: Any) -> None:
         """The claim of a caller cancelled while its `_enter` ran on the store's thread: given back."""
         if entered.cancelled() or entered.exception() is not None or entered.result().name != HALF_OPEN:
             return
         backend = self._state_storage.backend
-        backend.executor().submit(backend.release, caller)
+        backend.executor().submit(_as_caller, caller, self._give_back)
+
+
+def _block() -> None:
+    """What listeners' `before_call` is given for an `async with breaker.calling_async():` block (pybreaker's
+    `calling()` gives its own stand-in the same way)."""
 
 
 def _as_caller(caller: str, fn: Callable[..., T], *args: Any) -> T:
@@ -451,21 +498,25 @@ def _as_caller(caller: str, fn: Callable[..., T], *args: Any) -> T:
 class _AsyncCall:
     """One async call through a breaker (`Breaker.calling_async`)."""
 
-    __slots__ = ("breaker", "caller", "state")
+    __slots__ = ("args", "breaker", "caller", "func", "kwargs", "state")
 
-    def __init__(self, breaker: Breaker, caller: str) -> None:
+    def __init__(self, breaker: Breaker, caller: str, func: Callable[..., Any], args: tuple[Any, ...],
+                 kwargs: dict[str, Any]) -> None:
         self.breaker, self.caller, self.state = breaker, caller, None
+        self.func, self.args, self.kwargs = func, args, kwargs
 
     async def _step(self, fn: Callable[..., T], *args: Any) -> T:
         """One breaker step: on the loop's thread for the memory store (no I/O, a lock held for a row's
-        copy), else on the store's thread. A step under way when the task is cancelled still ends there
-        (shielded): its count is made, and a trial it claimed is given back."""
+        copy), else on the store's thread, in a copy of the caller's context (listeners see it as in a sync
+        call). A step under way when the task is cancelled still ends there (shielded): its count is made,
+        and a trial it claimed is given back."""
         backend = self.breaker._state_storage.backend
         if not backend.offloaded:
             return _as_caller(self.caller, fn, *args)
         import asyncio
 
-        done = asyncio.get_running_loop().run_in_executor(backend.executor(), _as_caller, self.caller, fn, *args)
+        done = asyncio.get_running_loop().run_in_executor(
+            backend.executor(), contextvars.copy_context().run, _as_caller, self.caller, fn, *args)
         try:
             return await asyncio.shield(done)
         except asyncio.CancelledError:
@@ -474,7 +525,7 @@ class _AsyncCall:
             raise
 
     async def __aenter__(self) -> _AsyncCall:
-        self.state = await self._step(self.breaker._enter)
+        self.state = await self._step(self.breaker._enter, self.func, self.args, self.kwargs)
         return self
 
     async def __aexit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:

@@ -165,11 +165,12 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
     stream: sync or async) is retried until it yields its first item; a failure after that reaches
     the caller as it is (what was delivered cannot be taken back), classified like any other (its
     label noted, one retry notice with reason `mid_stream`). Under a breaker a stream is one call from
-    its opening to its end: a failure mid-way counts as a failure before it would (once), a stream the
-    caller closes early counts as an answer. An `async def` call (or async stream) goes through the
-    breaker's `calling_async`: the same circuit as sync calls of the same breaker; a cancelled call
-    counts as nothing and gives back a half-open trial it held. The wrapped function carries `provider` as
-    `__mosaic_provider__` (failover names the provider that answered with it).
+    its opening to its end: a failure mid-way counts as a failure before it would (once); a stream the
+    caller closes early (`close`, `aclose`, a cancelled task) counts as nothing, neither an answer nor a
+    failure, and gives back a half-open trial it held. An `async def` call (or async stream) goes through
+    the breaker's `calling_async`: the same circuit, counted the same way, as sync calls of the same
+    breaker. The wrapped function carries `provider` as `__mosaic_provider__` (failover names the
+    provider that answered with it).
     `sleep`, `clock` and `rng` are for tests."""
     import tenacity
 
@@ -187,6 +188,7 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
                                provider, getattr(fn, "__qualname__", "the call"), seconds)
             sleep(seconds)
 
+        @functools.wraps(fn)  # what a breaker's listeners are given as `func` (the app's function)
         def retried(*args: Any, **kwargs: Any) -> T:
             run = _Run(chosen, provider, clock, rng)
             try:  # the happy path costs one call: tenacity takes over at the first failure
@@ -217,11 +219,15 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
             opened = retrying(_first_item(fn))
 
             @functools.wraps(fn)
+            def delivered(*args: Any, **kwargs: Any) -> Any:
+                yield from _delivered(opened, provider, chosen, args, kwargs)
+
+            @functools.wraps(fn)
             def stream(*args: Any, **kwargs: Any) -> Any:
                 if breaker is None:
-                    yield from _delivered(opened, provider, chosen, args, kwargs)
+                    yield from delivered(*args, **kwargs)
                 else:  # the breaker's call spans the stream: its outcome is the stream's end
-                    yield from breaker.call(_delivered, opened, provider, chosen, args, kwargs)
+                    yield from breaker.call(delivered, *args, **kwargs)
 
             stream.__mosaic_provider__ = provider  # type: ignore[attr-defined]
             stream.__mosaic_breaker__ = breaker  # type: ignore[attr-defined]
@@ -232,7 +238,8 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
             @functools.wraps(fn)
             async def async_stream(*args: Any, **kwargs: Any) -> Any:
                 # under a breaker the stream is one call from its opening to its end, as a sync stream
-                async with contextlib.nullcontext() if breaker is None else breaker.calling_async():
+                async with (contextlib.nullcontext() if breaker is None
+                            else breaker.calling_async(fn, *args, **kwargs)):
                     tries = [0]
                     started, first, rest = await async_opened(tries, *args, **kwargs)
                     if not started:
@@ -255,7 +262,7 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
 
             @functools.wraps(fn)
             async def async_guarded(*args: Any, **kwargs: Any) -> Any:
-                async with breaker.calling_async():
+                async with breaker.calling_async(async_retried, *args, **kwargs):
                     return await async_retried(*args, **kwargs)
 
             async_guarded.__mosaic_provider__ = provider  # type: ignore[attr-defined]
@@ -279,7 +286,7 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
 def _delivered(opened: Callable[..., tuple[bool, Any, Any]], provider: str, policy: RetryPolicy,
                args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """One stream: opened (with retries), then its items; a failure after the first item is classified
-    (`_broken`) and raised on. The caller closing it is no failure (GeneratorExit is no Exception)."""
+    (`_broken`) and raised on. The caller closing it is not classified (GeneratorExit is no Exception)."""
     tries = [0]
     started, first, rest = opened(tries, *args, **kwargs)
     if not started:
