@@ -80,3 +80,14 @@ def test_an_answer_with_personal_data_is_filtered(tmp_path, llm):
         assert r.status_code == 200
         answer = r.json()["answer"]
         assert "jane.doe@example.com" not in answer and "[email]" in answer  # the stand-in echoes the prompt
+
+
+def test_an_answer_postgres_cannot_store_is_still_a_rejection_and_a_letter(tmp_path, llm, pg_db):
+    """A prompt the model echoes with a NUL (PostgreSQL's text refuses it) into an answer its schema rejects: the
+    app answers as for any rejected answer, and the letter is stored with the character escaped."""
+    with TestClient(create_app(Settings.from_env(app_env(tmp_path, llm, database_url=pg_db)))) as client:
+        llm.set_failure("openai", "prose")
+        r = client.post("/wimd/ask", json={"prompt": "I feel stuck\u0000 in my career"})
+        assert r.status_code == 200 and r.json()["json_valid"] is False
+    [(payload, label)] = query(pg_db, "SELECT payload, label FROM mosaic_dead_letters")
+    assert label == "MODEL_ANSWER_INVALID" and "stuck\\u0000 in my career" in payload

@@ -528,3 +528,29 @@ def test_an_older_table_that_cannot_be_upgraded_is_still_read(pg_db, caplog):
     store.close()
     r = run("dlq", "show", str(letters[0].id), "--db", pg_db)
     assert r.returncode == 0 and "rejected once" in r.stdout
+
+
+class Scored(BaseModel):
+    answer: str
+    scores: dict[str, int]
+
+
+@pytest.mark.parametrize("backend", ["postgres", "sqlite"])
+def test_answers_the_store_cannot_take_as_they_are_are_still_rejected_and_stored(backend, request, tmp_path):
+    """A lone surrogate (a decoded `\\ud83d` of a cut emoji), a NUL, an object json cannot write (a tuple key): the
+    caller still gets SchemaRejected, and each is a letter whose text says what was there."""
+    target = request.getfixturevalue("pg_db") if backend == "postgres" else str(tmp_path / "dlq.sqlite")
+    store = open_dead_letters(target)
+    guard = schema_guard(Scored, store=store, provider="openai")
+    answers = [json.loads('{"answer": "cut emoji \\ud83d", "scores": {"a": "x"}}')["answer"],
+               '{"answer": "a\x00b"}', {("a", "b"): 1}, {"answer": "x", "scores": {"k\x00\ud800": "y"}}]
+    ids = []
+    for answer in answers:
+        with pytest.raises(SchemaRejected) as info:
+            guard(answer)
+        assert info.value.dead_letter_id is not None, answer
+        ids.append(info.value.dead_letter_id)
+    rows = [store.get(i) for i in ids]
+    assert "cut emoji \\ud83d" in rows[0].payload and "a\\u0000b" in rows[1].payload
+    assert "('a', 'b')" in rows[2].payload and "scores.k\\u0000" in rows[3].error
+    store.close()

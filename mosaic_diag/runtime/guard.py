@@ -285,6 +285,9 @@ class DeadLetterStore:
         count raised and `last_seen_at` set (NULL while seen once)."""
         now = datetime.now(UTC)
         created: Any = now if self.postgres else now.isoformat()
+        payload, error, label, model = (storable(payload), storable(error), storable(label), storable(model))
+        provider, prompt_id = (storable(provider) if provider is not None else None,
+                               storable(prompt_id) if prompt_id is not None else None)
         values = (created, provider, prompt_id, label, model, error, payload)
         if self._seen() != _SEEN:  # an older table that could not be upgraded
             found = self._run(f"INSERT INTO {TABLE} (created_at, provider, prompt_id, label, model, error, payload) "
@@ -367,10 +370,22 @@ def open_dead_letters(target: str | Path) -> DeadLetterStore:
     return DeadLetterStore(str(target))
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """`text` as both stores take it: a NUL (PostgreSQL's text refuses it) and a lone surrogate (no UTF-8 encodes
+    it: a decoded `\\ud83d` of a cut emoji) written as their JSON escapes, `\\u0000`, `\\ud83d`."""
+    return _UNSTORABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def _text_of(answer: Any) -> str:
     if isinstance(answer, str | bytes):
         return answer.decode("utf-8", "replace") if isinstance(answer, bytes) else answer
-    return json.dumps(answer, default=str)
+    try:
+        return json.dumps(answer, default=str)
+    except (TypeError, ValueError, RecursionError):  # a key json cannot write (a tuple), a cycle: as Python shows it
+        return repr(answer)
 
 
 def _strip_fences(text: str) -> str:
@@ -440,8 +455,9 @@ class SchemaGuard(Generic[M]):
                 rejected.dead_letter_id = self.store.add(payload=stored_payload(_text_of(answer)), error=error,
                                                          label=label, model=name, provider=provider,
                                                          prompt_id=prompt_id)
-            except DiagError as exc:  # the caller still learns that the answer was rejected
-                logger.warning("schema guard: answer rejected by %s, not dead-lettered: %s", name, exc)
+            except Exception as exc:  # the caller still learns that the answer was rejected, whatever the store did
+                why = exc if isinstance(exc, DiagError) else f"{type(exc).__name__}: {exc}"
+                logger.warning("schema guard: answer rejected by %s, not dead-lettered: %s", name, why)
         raise rejected
 
 
