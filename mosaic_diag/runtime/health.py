@@ -33,6 +33,7 @@ import concurrent.futures
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
 import threading
@@ -47,6 +48,8 @@ from mosaic_diag.platform.redact import redact_text, redact_with_dsn
 from mosaic_diag.runtime.failovers import DEFAULT_FAILOVERS, FailoverWindow
 from mosaic_diag.runtime.instrument import DEFAULT_WINDOW, RequestWindow
 from mosaic_diag.runtime.verdict import classify_exception
+
+logger = logging.getLogger("mosaic.runtime.health")
 
 
 @dataclass(frozen=True)
@@ -223,8 +226,11 @@ class _Checks:
         began, future = self._started()
         left = self.timeout - (time.monotonic() - began)
         if future.done() or left > 0:
-            with contextlib.suppress(TimeoutError):
+            try:
                 return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), max(left, 0))
+            except TimeoutError:
+                logger.warning("/health: the checks did not finish within %g s (database, breakers or extra() "
+                               "stuck): answered down", self.timeout)
         return 503, {"status": "down", "ok": False,
                      "reasons": [f"health checks did not finish within {self.timeout:g} s"],
                      "timestamp": datetime.now(UTC).isoformat(),
