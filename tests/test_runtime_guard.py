@@ -11,7 +11,7 @@ from pathlib import Path
 import openai
 import psycopg2
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from mosaic_diag.runtime import SchemaRejected, classify_exception, failover, llm_call, schema_guard
 from mosaic_diag.runtime.guard import open_dead_letters
@@ -554,3 +554,34 @@ def test_answers_the_store_cannot_take_as_they_are_are_still_rejected_and_stored
     assert "cut emoji \\ud83d" in rows[0].payload and "a\\u0000b" in rows[1].payload
     assert "('a', 'b')" in rows[2].payload and "scores.k\\u0000" in rows[3].error
     store.close()
+
+
+class Checked(BaseModel):
+    answer: str
+    scores: list[int]
+    tags: dict[str, int] = {}
+
+    @field_validator("answer")
+    @classmethod
+    def no_placeholder(cls, value: str) -> str:  # an app's validator that quotes the value in its message
+        if "TODO" in value:
+            raise ValueError(f"answer is a placeholder: {value[:200]}")
+        return value
+
+
+def test_the_stored_error_is_bounded_and_masked_however_many_errors_the_answer_makes(pg_db):
+    """An answer of 50,000 wrong items and a key of a megabyte (each error a line, each location the key) and a
+    validator that quotes a key: the stored error stays small, says how many errors it left out, and holds no key."""
+    from mosaic_diag.runtime.guard import MAX_ERROR_CHARS
+
+    key = "sk-proj-" + "Q7w9" * 10
+    answer = json.dumps({"answer": f"TODO use {key}", "scores": ["x"] * 50_000, "tags": {"k" * 1_000_000: "y"}})
+    store = open_dead_letters(pg_db)
+    with pytest.raises(SchemaRejected) as info:
+        schema_guard(Checked, store=store)(answer, provider="openai")
+    error = store.get(info.value.dead_letter_id).error
+    store.close()
+    assert len(error) <= MAX_ERROR_CHARS + 200, len(error)
+    assert "Q7w9Q7w9" not in error and "answer: Value error, answer is a placeholder: TODO use sk-***" in error
+    assert "scores.0: Input should be a valid integer" in error
+    assert error.endswith("[… 49,962 more errors not stored (50,002 in all) …]"), error[-300:]

@@ -39,6 +39,9 @@ from mosaic_diag.runtime.verdict import classify_exception
 M = TypeVar("M")
 logger = logging.getLogger("mosaic.runtime.guard")
 MAX_PAYLOAD_CHARS = 256_000  # a model that loops to its output limit: the start tells what went wrong
+MAX_ERROR_LINES = 40  # validation errors stored of one answer (the first ones tell what went wrong)
+MAX_ERROR_LINE = 500  # characters of one of them
+MAX_ERROR_CHARS = MAX_ERROR_LINES * (MAX_ERROR_LINE + 30) + 100  # the stored error's bound
 TABLE = "mosaic_dead_letters"
 _COLUMNS = "id, created_at, provider, prompt_id, label, model, error, payload, replayed_at"
 _SEEN = "seen_count, last_seen_at"  # read as "1, NULL" from a table of the older format it could not upgrade
@@ -407,21 +410,33 @@ def validate(model: type[M], answer: Any) -> M:
 
 def stored_payload(text: str, limit: int = MAX_PAYLOAD_CHARS) -> str:
     """What the guard stores of a rejected answer: secrets masked (the redactor of the CLI), then at most
-    `limit` characters, a cut one ending with a note of the length."""
-    text = redact_text(text)
-    if len(text) <= limit:
+    `limit` characters, a cut one ending with a note of the length. Only the part kept (and 16,384 characters
+    past it, so no secret across the cut is left half readable) is redacted: a huge answer costs no more."""
+    total = len(text)
+    text = redact_text(text[:limit + 16_384])
+    if len(text) <= limit and total <= limit + 16_384:
         return text
-    return f"{text[:limit]}\n[… {len(text) - limit:,} more characters not stored ({len(text):,} in all) …]"
+    return f"{text[:limit]}\n[… {total - limit:,} more characters not stored ({total:,} in all) …]"
 
 
 def describe_error(exc: Any) -> str:
     """A ValidationError as `location: message [type]` lines, without the input values (which would
-    copy parts of the payload, secrets included, into the error column)."""
+    copy parts of the payload, secrets included, into the error column); at most MAX_ERROR_LINES lines of at most
+    MAX_ERROR_LINE characters (an answer of 50,000 wrong items is 50,000 errors, a location holds the answer's own
+    keys) and a note of the rest, secrets masked (an app's validator may quote the value in its message)."""
+    errors = exc.errors(include_input=False, include_url=False)
     lines = []
-    for err in exc.errors(include_input=False, include_url=False):
+    for err in errors[:MAX_ERROR_LINES]:
         where = ".".join(str(p) for p in err.get("loc", ())) or "(answer)"
-        lines.append(f"{where}: {err.get('msg', 'invalid')} [type={err.get('type', '?')}]")
-    return "\n".join(lines) or str(exc).splitlines()[0]
+        line = f"{_cut(where, 200)}: {err.get('msg', 'invalid')} [type={err.get('type', '?')}]"
+        lines.append(_cut(line, MAX_ERROR_LINE))
+    if len(errors) > MAX_ERROR_LINES:
+        lines.append(f"[… {len(errors) - MAX_ERROR_LINES:,} more errors not stored ({len(errors):,} in all) …]")
+    return redact_text("\n".join(lines) or str(exc).splitlines()[0])
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}[… {len(text) - limit:,} more characters]"
 
 
 class SchemaGuard(Generic[M]):
