@@ -585,3 +585,25 @@ def test_the_stored_error_is_bounded_and_masked_however_many_errors_the_answer_m
     assert "Q7w9Q7w9" not in error and "answer: Value error, answer is a placeholder: TODO use sk-***" in error
     assert "scores.0: Input should be a valid integer" in error
     assert error.endswith("[… 49,962 more errors not stored (50,002 in all) …]"), error[-300:]
+
+
+def test_a_careless_wiring_fails_at_once_or_works_never_at_the_first_rejected_answer(pg_db):
+    """A DSN given where the store was meant is that store (it was an AttributeError at the first rejected answer,
+    a 500); a model that is not Pydantic's or a store that is no store is a TypeError when the guard is made; an
+    un-awaited call (a coroutine) is a TypeError saying so, not an answer dead-lettered as invalid."""
+    guard = schema_guard(Answer, store=pg_db)
+    with pytest.raises(SchemaRejected) as info:
+        guard('{"answer": 1}', provider="openai")
+    assert info.value.dead_letter_id is not None
+    with pytest.raises(TypeError, match="not a Pydantic model"):
+        schema_guard(dict)
+    with pytest.raises(TypeError, match="not a dead-letter store"):
+        schema_guard(Answer, store=42)
+
+    async def ask() -> str:
+        return '{"answer": "a", "question": "q"}'
+
+    with pytest.raises(TypeError, match="await"):
+        guard(ask())
+    assert dead_letter_count(pg_db) == 1
+    guard.store.close()

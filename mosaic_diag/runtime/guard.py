@@ -19,6 +19,7 @@ triage labels its traceback the same). `mosaic-diag dlq` lists, shows, replays a
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import logging
 import os
@@ -442,14 +443,26 @@ def _cut(text: str, limit: int) -> str:
 class SchemaGuard(Generic[M]):
     """Validate answers against one Pydantic model; dead-letter the rejects (see the module doc)."""
 
-    def __init__(self, model: type[M], *, store: DeadLetterStore | None = None, provider: str | None = None,
-                 prompt_id: str | None = None) -> None:
+    def __init__(self, model: type[M], *, store: DeadLetterStore | str | Path | None = None,
+                 provider: str | None = None, prompt_id: str | None = None) -> None:
+        if not callable(getattr(model, "model_validate_json", None)):
+            raise TypeError(f"schema_guard: {model!r} is not a Pydantic model (a BaseModel subclass)")
+        if isinstance(store, str | Path):  # a DSN or a file where the store was meant: the store it names
+            store = open_dead_letters(store)
+        elif store is not None and not callable(getattr(store, "add", None)):
+            raise TypeError(f"schema_guard: store={store!r} is not a dead-letter store: give open_dead_letters(DSN "
+                            "or SQLite path), the DSN or path itself, or None")
         self.model = model
         self.store = store
         self.provider = provider
         self.prompt_id = prompt_id
 
     def __call__(self, answer: Any, *, provider: str | None = None, prompt_id: str | None = None) -> M:
+        if inspect.isawaitable(answer) or inspect.isasyncgen(answer):
+            if inspect.iscoroutine(answer):
+                answer.close()  # (no "never awaited" warning on top of this error)
+            raise TypeError(f"schema_guard({self.model.__name__}) was given {type(answer).__name__} {answer!r}, not "
+                            "an answer: await the call first, guard(await ask(...))")
         if hasattr(answer, "provider") and hasattr(answer, "value"):  # a FailoverResult
             provider = provider or answer.provider
             answer = answer.value
@@ -476,7 +489,8 @@ class SchemaGuard(Generic[M]):
         raise rejected
 
 
-def schema_guard(model: type[M], *, store: DeadLetterStore | None = None, provider: str | None = None,
+def schema_guard(model: type[M], *, store: DeadLetterStore | str | Path | None = None, provider: str | None = None,
                  prompt_id: str | None = None) -> Callable[..., M]:
-    """A validator of answers for `model` that dead-letters what it rejects into `store`."""
+    """A validator of answers for `model` that dead-letters what it rejects into `store` (a store, or the DSN or
+    SQLite path of one); a model that is not Pydantic's, or a store that is none, is a TypeError at once."""
     return SchemaGuard(model, store=store, provider=provider, prompt_id=prompt_id)
