@@ -607,3 +607,34 @@ def test_a_careless_wiring_fails_at_once_or_works_never_at_the_first_rejected_an
         guard(ask())
     assert dead_letter_count(pg_db) == 1
     guard.store.close()
+
+
+def test_a_dead_letter_database_down_is_tried_again_later_not_at_every_rejected_answer(pg):
+    """PostgreSQL down while answers are rejected: one connection attempt, then none for `retry_after` seconds (each
+    attempt can wait its connect timeout, with every other rejection queued behind the store's lock); the rejections
+    are still raised; once it is back, the next one is stored."""
+    import secrets
+
+    from tests.pgproxy import Proxy
+
+    name = f"dl_{secrets.token_hex(3)}"
+    pg.create_database(name)
+    proxy = Proxy(pg.port)
+    proxy.up = False
+    now = [0.0]
+    try:
+        store = open_dead_letters(pg.dsn(name, port=proxy.port), retry_after=30, clock=lambda: now[0])
+        guard = schema_guard(Answer, store=store)
+        for n in range(20):
+            with pytest.raises(SchemaRejected) as info:
+                guard(f'{{"answer": {n}}}', provider="openai")
+            assert info.value.dead_letter_id is None
+        assert proxy.accepted == 1
+        proxy.up = True
+        now[0] += 31
+        with pytest.raises(SchemaRejected) as info:
+            guard('{"answer": "back"}', provider="openai")
+        assert info.value.dead_letter_id is not None and dead_letter_count(pg.dsn(name)) == 1
+        store.close()
+    finally:
+        proxy.close()

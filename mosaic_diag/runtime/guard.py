@@ -26,6 +26,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -159,8 +160,11 @@ def fingerprint(model: str, prompt_id: str | None, payload: str) -> str:
 class DeadLetterStore:
     """The dead-letter table in PostgreSQL (a DSN) or SQLite (a file path)."""
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, *, retry_after: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.target = str(target)
+        self.retry_after = retry_after  # a PostgreSQL that could not be reached is not tried again before
+        self.clock = clock
+        self._down_until: float | None = None
         self.postgres = _is_postgres(self.target)
         if self.postgres:  # SQLAlchemy's `postgresql+psycopg2://` is libpq's `postgresql://`
             self.target = _PG_DRIVER.sub(r"\1://", self.target, count=1)
@@ -181,11 +185,16 @@ class DeadLetterStore:
         if self.postgres:
             import psycopg2
 
+            if self._down_until is not None and self.clock() < self._down_until:
+                raise UnreachableError(f"dead-letter database {self.shown} unreachable: not tried again for "
+                                       f"{self._down_until - self.clock():.0f} s")
             try:
                 conn = psycopg2.connect(self.target, connect_timeout=5)
             except psycopg2.Error as exc:
+                self._down_until = self.clock() + self.retry_after  # (each try can wait the connect timeout)
                 raise UnreachableError(f"dead-letter database {self.shown} unreachable: "
                                        f"{redact_with_dsn(str(exc).strip(), self.target)}") from exc
+            self._down_until = None
             conn.autocommit = True
         else:
             _create_private(self.target)  # rejected answers hold user data: the owner's alone
@@ -367,11 +376,13 @@ def _create_private(path: str) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-def open_dead_letters(target: str | Path) -> DeadLetterStore:
-    """The store at a PostgreSQL DSN or a SQLite file path (created on first write)."""
+def open_dead_letters(target: str | Path, *, retry_after: float = 5.0,
+                      clock: Callable[[], float] = time.monotonic) -> DeadLetterStore:
+    """The store at a PostgreSQL DSN or a SQLite file path (created on first write). A PostgreSQL that cannot be
+    reached is tried again `retry_after` seconds of `clock` later, not at every rejected answer."""
     if not str(target).strip():
         raise UsageError("no dead-letter database: give a PostgreSQL DSN or a SQLite file path")
-    return DeadLetterStore(str(target))
+    return DeadLetterStore(str(target), retry_after=retry_after, clock=clock)
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
