@@ -22,9 +22,10 @@ request window; `ok | degraded | down` with HTTP 200 or 503.
 - `extra()`: the app's own fields, merged into the body (a mapping merged into a mapping).
 - With `prometheus-client` installed, `{path}/metrics` serves the same figures for Prometheus.
 - The router runs the checks off the event loop, one run at a time whatever the number of probes (a probe that
-  comes meanwhile waits for that run), within `timeout` (5 s; past it `down` with HTTP 503, and while that run is
-  still stuck the next probes are answered so at once); the database check is reused for `database_ttl` (1 s):
-  a load balancer polling 50 times a second neither opens 50 connections a second nor holds the app's threads.
+  comes meanwhile waits for that run), within `timeout` (4 s, under the 5 s Render gives a health check; past it
+  `down` with HTTP 503, and while that run is still stuck the next probes are answered so at once); the database
+  check is reused for `database_ttl` (1 s): a load balancer polling 50 times a second neither opens 50
+  connections a second nor holds the app's threads.
 """
 
 from __future__ import annotations
@@ -243,7 +244,7 @@ def health_router(*, path: str = "/health", commit: str | Callable[[], str] | No
                   breakers: Callable[[], dict[str, str]] | None = None,
                   window: RequestWindow | None = None, config: HealthConfig | None = None,
                   extra: Callable[[], dict[str, Any]] | None = None, failovers: FailoverWindow | None = None,
-                  timeout: float = 5.0, database_ttl: float = 1.0, db_timeout: int = 3) -> Any:
+                  timeout: float = 4.0, database_ttl: float = 1.0, db_timeout: int = 3) -> Any:
     """A FastAPI APIRouter serving `path` (and `{path}/metrics` with prometheus-client). The checks run off the
     event loop, one run at a time for every probe, within `timeout` seconds (else `down`); the database check is
     reused for `database_ttl` seconds (see `_Checks`)."""
