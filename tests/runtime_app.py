@@ -1,5 +1,6 @@
 """A small FastAPI app with the runtime kit, for tests/test_runtime_health.py under real uvicorn:
-`python -m uvicorn tests.runtime_app:app --no-access-log` (env: DATABASE_URL, OPENAI_BASE_URL)."""
+`python -m uvicorn tests.runtime_app:app --no-access-log` (env: DATABASE_URL, OPENAI_BASE_URL; HEALTH_POOL=1: /health
+checks the database through a psycopg2 pool; HEALTH_TIMEOUT: seconds /health's checks may take)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,13 @@ from mosaic_diag.runtime import RetryPolicy, breaker, health_router, instrument,
 logging.basicConfig(level=logging.INFO, format="%(levelname)s:%(name)s:%(message)s")
 app = FastAPI()
 app.add_middleware(instrument.Middleware)
-app.include_router(health_router(database=os.environ.get("DATABASE_URL") or None, commit="feedc0de" * 5))
+database: object = os.environ.get("DATABASE_URL") or None
+if database and os.environ.get("HEALTH_POOL"):
+    from psycopg2.pool import ThreadedConnectionPool
+
+    database = ThreadedConnectionPool(1, 4, database)
+limits = {"timeout": float(os.environ["HEALTH_TIMEOUT"])} if os.environ.get("HEALTH_TIMEOUT") else {}
+app.include_router(health_router(database=database, commit="feedc0de" * 5, **limits))
 client = openai.OpenAI(api_key="sk-test-key", base_url=os.environ.get("OPENAI_BASE_URL"), max_retries=0, timeout=5)
 openai_breaker = breaker("openai", fail_max=100)
 

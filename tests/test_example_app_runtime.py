@@ -134,3 +134,14 @@ def test_health_does_not_wait_for_the_sdks_and_classifies_a_refusal_once_they_ar
         assert "openai.AuthenticationError" in log.read_text()  # the SDK's exception, for triage
     finally:
         stop(proc)
+
+
+def test_an_answer_postgres_cannot_store_is_still_a_rejection_and_a_letter(tmp_path, llm, pg_db):
+    """A prompt the model echoes with a NUL (PostgreSQL's text refuses it) into an answer its schema rejects: the
+    app answers as for any rejected answer, and the letter is stored with the character escaped."""
+    with TestClient(create_app(Settings.from_env(app_env(tmp_path, llm, database_url=pg_db)))) as client:
+        llm.set_failure("openai", "prose")
+        r = client.post("/wimd/ask", json={"prompt": "I feel stuck\u0000 in my career"})
+        assert r.status_code == 200 and r.json()["json_valid"] is False
+    [(payload, label)] = query(pg_db, "SELECT payload, label FROM mosaic_dead_letters")
+    assert label == "MODEL_ANSWER_INVALID" and "stuck\\u0000 in my career" in payload

@@ -3,11 +3,9 @@ breaker (one trips it, the other fails fast; half-open lets exactly one trial th
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +19,7 @@ import pytest
 
 from mosaic_diag.runtime import breaker
 from mosaic_diag.runtime.breakers import Breaker, BreakerOpen, SharedStorage, _Memory, _Postgres, forget_breakers
+from tests.pgproxy import Proxy
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
@@ -161,50 +160,6 @@ def test_an_unreachable_state_store_reads_closed(llm, caplog, refused_port):
     assert b.shared_state == "closed"
     assert "Thanks" in b.call(lambda: client(llm).chat.completions.create(**CHAT).choices[0].message.content)
     assert any("state store unreachable" in r.getMessage() for r in caplog.records)
-
-
-class Proxy:
-    """A loopback TCP relay in front of the real PostgreSQL that can be cut: while down it accepts and hangs
-    up at once (the store is unreachable); it counts the connections it was asked for."""
-
-    def __init__(self, port: int) -> None:
-        self.target = ("127.0.0.1", port)
-        self.up = True
-        self.accepted = 0
-        self.server = socket.socket()
-        self.server.bind(("127.0.0.1", 0))
-        self.server.listen(32)
-        self.port = self.server.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            if not self.up:
-                conn.close()
-                continue
-            upstream = socket.create_connection(self.target)
-            for a, b in ((conn, upstream), (upstream, conn)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-
-    def close(self) -> None:
-        self.server.close()
 
 
 def test_a_state_store_down_costs_the_calls_nothing_and_is_used_again_when_back(pg, llm):

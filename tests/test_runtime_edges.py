@@ -98,3 +98,29 @@ def test_health_and_its_metrics_polls_are_not_requests_of_the_app(edges_app):
     assert httpx.get(f"{url}/ok").status_code == 200
     assert [r["route"] for r in wait_for_lines(log_path, 1)] == ["/ok"]
     assert httpx.get(f"{url}/health").json()["metrics"]["requests_total"] == 1
+
+
+def raw_get(url: str, target: str, *headers: str) -> bytes:
+    """One GET of `target` exactly as written (no client library normalises it) and the answer's status line."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        head = "".join(f"{h}\r\n" for h in headers)
+        conn.sendall(f"GET {target} HTTP/1.1\r\nHost: app\r\nConnection: close\r\n{head}\r\n".encode("latin-1"))
+        return conn.makefile("rb").readline()
+
+
+def test_a_request_cannot_forge_the_access_shape_that_the_error_budget_counts(edges_app):
+    """A path (decoded by the server) or a forwarded client carrying `" 500` must not make the log say 5xx."""
+    from datetime import timedelta
+
+    from mosaic_diag.rollback.budget import read_log
+
+    url, log_path = edges_app
+    for _ in range(3):
+        assert b" 404 " in raw_get(url, "/ok%20HTTP/1.1%22%20500")
+        assert b" 200 " in raw_get(url, "/ok", 'X-Forwarded-For: 6.6.6.6 - "GET /x HTTP/1.1" 503 -')
+    lines = wait_for_lines(log_path, 6)
+    assert sorted(r["status"] for r in lines) == [200, 200, 200, 404, 404, 404]
+    reading = read_log(log_path, budget=0.05, window=timedelta(minutes=5))
+    assert (reading.requests, reading.server_errors) == (6, 0)
+    assert all('"GET /ok%20HTTP/1.1%22%20500 HTTP/1.1" 404' in r["message"] for r in lines if r["status"] == 404)

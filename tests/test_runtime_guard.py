@@ -11,7 +11,7 @@ from pathlib import Path
 import openai
 import psycopg2
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from mosaic_diag.runtime import SchemaRejected, classify_exception, failover, llm_call, schema_guard
 from mosaic_diag.runtime.guard import open_dead_letters
@@ -528,3 +528,113 @@ def test_an_older_table_that_cannot_be_upgraded_is_still_read(pg_db, caplog):
     store.close()
     r = run("dlq", "show", str(letters[0].id), "--db", pg_db)
     assert r.returncode == 0 and "rejected once" in r.stdout
+
+
+class Scored(BaseModel):
+    answer: str
+    scores: dict[str, int]
+
+
+@pytest.mark.parametrize("backend", ["postgres", "sqlite"])
+def test_answers_the_store_cannot_take_as_they_are_are_still_rejected_and_stored(backend, request, tmp_path):
+    """A lone surrogate (a decoded `\\ud83d` of a cut emoji), a NUL, an object json cannot write (a tuple key): the
+    caller still gets SchemaRejected, and each is a letter whose text says what was there."""
+    target = request.getfixturevalue("pg_db") if backend == "postgres" else str(tmp_path / "dlq.sqlite")
+    store = open_dead_letters(target)
+    guard = schema_guard(Scored, store=store, provider="openai")
+    answers = [json.loads('{"answer": "cut emoji \\ud83d", "scores": {"a": "x"}}')["answer"],
+               '{"answer": "a\x00b"}', {("a", "b"): 1}, {"answer": "x", "scores": {"k\x00\ud800": "y"}}]
+    ids = []
+    for answer in answers:
+        with pytest.raises(SchemaRejected) as info:
+            guard(answer)
+        assert info.value.dead_letter_id is not None, answer
+        ids.append(info.value.dead_letter_id)
+    rows = [store.get(i) for i in ids]
+    assert "cut emoji \\ud83d" in rows[0].payload and "a\\u0000b" in rows[1].payload
+    assert "('a', 'b')" in rows[2].payload and "scores.k\\u0000" in rows[3].error
+    store.close()
+
+
+class Checked(BaseModel):
+    answer: str
+    scores: list[int]
+    tags: dict[str, int] = {}
+
+    @field_validator("answer")
+    @classmethod
+    def no_placeholder(cls, value: str) -> str:  # an app's validator that quotes the value in its message
+        if "TODO" in value:
+            raise ValueError(f"answer is a placeholder: {value[:200]}")
+        return value
+
+
+def test_the_stored_error_is_bounded_and_masked_however_many_errors_the_answer_makes(pg_db):
+    """An answer of 50,000 wrong items and a key of a megabyte (each error a line, each location the key) and a
+    validator that quotes a key: the stored error stays small, says how many errors it left out, and holds no key."""
+    from mosaic_diag.runtime.guard import MAX_ERROR_CHARS
+
+    key = "sk-proj-" + "Q7w9" * 10
+    answer = json.dumps({"answer": f"TODO use {key}", "scores": ["x"] * 50_000, "tags": {"k" * 1_000_000: "y"}})
+    store = open_dead_letters(pg_db)
+    with pytest.raises(SchemaRejected) as info:
+        schema_guard(Checked, store=store)(answer, provider="openai")
+    error = store.get(info.value.dead_letter_id).error
+    store.close()
+    assert len(error) <= MAX_ERROR_CHARS + 200, len(error)
+    assert "Q7w9Q7w9" not in error and "answer: Value error, answer is a placeholder: TODO use sk-***" in error
+    assert "scores.0: Input should be a valid integer" in error
+    assert error.endswith("[… 49,962 more errors not stored (50,002 in all) …]"), error[-300:]
+
+
+def test_a_careless_wiring_fails_at_once_or_works_never_at_the_first_rejected_answer(pg_db):
+    """A DSN given where the store was meant is that store (it was an AttributeError at the first rejected answer,
+    a 500); a model that is not Pydantic's or a store that is no store is a TypeError when the guard is made; an
+    un-awaited call (a coroutine) is a TypeError saying so, not an answer dead-lettered as invalid."""
+    guard = schema_guard(Answer, store=pg_db)
+    with pytest.raises(SchemaRejected) as info:
+        guard('{"answer": 1}', provider="openai")
+    assert info.value.dead_letter_id is not None
+    with pytest.raises(TypeError, match="not a Pydantic model"):
+        schema_guard(dict)
+    with pytest.raises(TypeError, match="not a dead-letter store"):
+        schema_guard(Answer, store=42)
+
+    async def ask() -> str:
+        return '{"answer": "a", "question": "q"}'
+
+    with pytest.raises(TypeError, match="await"):
+        guard(ask())
+    assert dead_letter_count(pg_db) == 1
+    guard.store.close()
+
+
+def test_a_dead_letter_database_down_is_tried_again_later_not_at_every_rejected_answer(pg):
+    """PostgreSQL down while answers are rejected: one connection attempt, then none for `retry_after` seconds (each
+    attempt can wait its connect timeout, with every other rejection queued behind the store's lock); the rejections
+    are still raised; once it is back, the next one is stored."""
+    import secrets
+
+    from tests.pgproxy import Proxy
+
+    name = f"dl_{secrets.token_hex(3)}"
+    pg.create_database(name)
+    proxy = Proxy(pg.port)
+    proxy.up = False
+    now = [0.0]
+    try:
+        store = open_dead_letters(pg.dsn(name, port=proxy.port), retry_after=30, clock=lambda: now[0])
+        guard = schema_guard(Answer, store=store)
+        for n in range(20):
+            with pytest.raises(SchemaRejected) as info:
+                guard(f'{{"answer": {n}}}', provider="openai")
+            assert info.value.dead_letter_id is None
+        assert proxy.accepted == 1
+        proxy.up = True
+        now[0] += 31
+        with pytest.raises(SchemaRejected) as info:
+            guard('{"answer": "back"}', provider="openai")
+        assert info.value.dead_letter_id is not None and dead_letter_count(pg.dsn(name)) == 1
+        store.close()
+    finally:
+        proxy.close()

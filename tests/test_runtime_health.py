@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -231,3 +232,71 @@ def test_a_sqlalchemy_database_url_is_checked_as_the_same_database(pg_db):
     code, body = health_payload(database=pg_db.replace("postgresql://", "postgresql+psycopg2://", 1),
                                 window=RequestWindow(), breakers=dict)
     assert (code, body["status"], body["checks"]["database"]["ok"]) == (200, "ok", True)
+
+
+@pytest.fixture
+def proxied(tmp_path, pg, llm):
+    """(start(env) -> base URL, the proxy): the kit's app with its database behind a relay that can freeze."""
+    import secrets
+
+    from tests.pgproxy import Proxy
+
+    proxy = Proxy(pg.port)
+    name = f"h_{secrets.token_hex(3)}"
+    pg.create_database(name)
+    procs = []
+
+    def start(**extra: str) -> str:
+        env = {**os.environ, "OPENAI_BASE_URL": llm.openai_base_url, "DATABASE_URL": pg.dsn(name, port=proxy.port),
+               "PYTHONPATH": str(ROOT), **extra}
+        proc, url = start_uvicorn(lambda port: [sys.executable, "-m", "uvicorn", "tests.runtime_app:app", "--port",
+                                                str(port), "--no-access-log"], env=env, cwd=ROOT,
+                                  log_path=tmp_path / "app.log")
+        procs.append(proc)
+        return url
+
+    yield start, proxy
+    proxy.thaw()
+    for proc in procs:
+        stop(proc)
+    proxy.close()
+
+
+def test_a_database_check_that_hangs_is_down_and_the_app_keeps_serving(proxied):
+    """A load balancer polling /health while the database stops answering (its pooled connection waits for ever):
+    each poll answers 503 within the check's time limit, and the app's own routes are still served."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    start, proxy = proxied
+    url = start(HEALTH_POOL="1", HEALTH_TIMEOUT="1")
+    assert httpx.get(f"{url}/health").json()["status"] == "ok"
+    proxy.freeze()
+    deadline = time.monotonic() + 30  # (a liveness bound: the database's last result is reused for a second)
+    while httpx.get(f"{url}/health", timeout=30).status_code != 503 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    with ThreadPoolExecutor(60) as pool:  # 60 polls at once: more than the app's 40 threads
+        polls = [pool.submit(httpx.get, f"{url}/health", timeout=30) for _ in range(60)]  # (liveness bounds)
+        assert httpx.get(f"{url}/ok", timeout=30).status_code == 200
+        answers = [p.result() for p in polls]
+    assert {a.status_code for a in answers} == {503}
+    body = answers[0].json()
+    assert body["status"] == "down" and body["ok"] is False
+    assert body["reasons"] == ["health checks did not finish within 1 s"]
+    proxy.thaw()  # the database answers again: so does /health
+    deadline = time.monotonic() + 30  # (a liveness bound, not a measured time)
+    while httpx.get(f"{url}/health", timeout=30).status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert httpx.get(f"{url}/health", timeout=30).json()["status"] == "ok"
+
+
+def test_a_load_balancer_polling_health_does_not_open_a_connection_per_poll(proxied):
+    """50 polls of /health in a row (a load balancer's second): the database check made with the DSN is shared,
+    not one new PostgreSQL connection (a server process) per poll."""
+    start, proxy = proxied
+    url = start()
+    with httpx.Client(base_url=url, timeout=30) as client:
+        before = proxy.accepted
+        answers = [client.get("/health") for _ in range(50)]
+    assert {a.status_code for a in answers} == {200}
+    assert all(a.json()["checks"]["database"]["ok"] for a in answers)
+    assert proxy.accepted - before < 10

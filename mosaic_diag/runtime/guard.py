@@ -19,12 +19,14 @@ triage labels its traceback the same). `mosaic-diag dlq` lists, shows, replays a
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import logging
 import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +41,9 @@ from mosaic_diag.runtime.verdict import classify_exception
 M = TypeVar("M")
 logger = logging.getLogger("mosaic.runtime.guard")
 MAX_PAYLOAD_CHARS = 256_000  # a model that loops to its output limit: the start tells what went wrong
+MAX_ERROR_LINES = 40  # validation errors stored of one answer (the first ones tell what went wrong)
+MAX_ERROR_LINE = 500  # characters of one of them
+MAX_ERROR_CHARS = MAX_ERROR_LINES * (MAX_ERROR_LINE + 30) + 100  # the stored error's bound
 TABLE = "mosaic_dead_letters"
 _COLUMNS = "id, created_at, provider, prompt_id, label, model, error, payload, replayed_at"
 _SEEN = "seen_count, last_seen_at"  # read as "1, NULL" from a table of the older format it could not upgrade
@@ -155,8 +160,11 @@ def fingerprint(model: str, prompt_id: str | None, payload: str) -> str:
 class DeadLetterStore:
     """The dead-letter table in PostgreSQL (a DSN) or SQLite (a file path)."""
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, *, retry_after: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.target = str(target)
+        self.retry_after = retry_after  # a PostgreSQL that could not be reached is not tried again before
+        self.clock = clock
+        self._down_until: float | None = None
         self.postgres = _is_postgres(self.target)
         if self.postgres:  # SQLAlchemy's `postgresql+psycopg2://` is libpq's `postgresql://`
             self.target = _PG_DRIVER.sub(r"\1://", self.target, count=1)
@@ -177,11 +185,16 @@ class DeadLetterStore:
         if self.postgres:
             import psycopg2
 
+            if self._down_until is not None and self.clock() < self._down_until:
+                raise UnreachableError(f"dead-letter database {self.shown} unreachable: not tried again for "
+                                       f"{self._down_until - self.clock():.0f} s")
             try:
                 conn = psycopg2.connect(self.target, connect_timeout=5)
             except psycopg2.Error as exc:
+                self._down_until = self.clock() + self.retry_after  # (each try can wait the connect timeout)
                 raise UnreachableError(f"dead-letter database {self.shown} unreachable: "
                                        f"{redact_with_dsn(str(exc).strip(), self.target)}") from exc
+            self._down_until = None
             conn.autocommit = True
         else:
             _create_private(self.target)  # rejected answers hold user data: the owner's alone
@@ -285,6 +298,9 @@ class DeadLetterStore:
         count raised and `last_seen_at` set (NULL while seen once)."""
         now = datetime.now(UTC)
         created: Any = now if self.postgres else now.isoformat()
+        payload, error, label, model = (storable(payload), storable(error), storable(label), storable(model))
+        provider, prompt_id = (storable(provider) if provider is not None else None,
+                               storable(prompt_id) if prompt_id is not None else None)
         values = (created, provider, prompt_id, label, model, error, payload)
         if self._seen() != _SEEN:  # an older table that could not be upgraded
             found = self._run(f"INSERT INTO {TABLE} (created_at, provider, prompt_id, label, model, error, payload) "
@@ -360,17 +376,31 @@ def _create_private(path: str) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-def open_dead_letters(target: str | Path) -> DeadLetterStore:
-    """The store at a PostgreSQL DSN or a SQLite file path (created on first write)."""
+def open_dead_letters(target: str | Path, *, retry_after: float = 5.0,
+                      clock: Callable[[], float] = time.monotonic) -> DeadLetterStore:
+    """The store at a PostgreSQL DSN or a SQLite file path (created on first write). A PostgreSQL that cannot be
+    reached is tried again `retry_after` seconds of `clock` later, not at every rejected answer."""
     if not str(target).strip():
         raise UsageError("no dead-letter database: give a PostgreSQL DSN or a SQLite file path")
-    return DeadLetterStore(str(target))
+    return DeadLetterStore(str(target), retry_after=retry_after, clock=clock)
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """`text` as both stores take it: a NUL (PostgreSQL's text refuses it) and a lone surrogate (no UTF-8 encodes
+    it: a decoded `\\ud83d` of a cut emoji) written as their JSON escapes, `\\u0000`, `\\ud83d`."""
+    return _UNSTORABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _text_of(answer: Any) -> str:
     if isinstance(answer, str | bytes):
         return answer.decode("utf-8", "replace") if isinstance(answer, bytes) else answer
-    return json.dumps(answer, default=str)
+    try:
+        return json.dumps(answer, default=str)
+    except (TypeError, ValueError, RecursionError):  # a key json cannot write (a tuple), a cycle: as Python shows it
+        return repr(answer)
 
 
 def _strip_fences(text: str) -> str:
@@ -392,34 +422,58 @@ def validate(model: type[M], answer: Any) -> M:
 
 def stored_payload(text: str, limit: int = MAX_PAYLOAD_CHARS) -> str:
     """What the guard stores of a rejected answer: secrets masked (the redactor of the CLI), then at most
-    `limit` characters, a cut one ending with a note of the length."""
-    text = redact_text(text)
-    if len(text) <= limit:
+    `limit` characters, a cut one ending with a note of the length. Only the part kept (and 16,384 characters
+    past it, so no secret across the cut is left half readable) is redacted: a huge answer costs no more."""
+    total = len(text)
+    text = redact_text(text[:limit + 16_384])
+    if len(text) <= limit and total <= limit + 16_384:
         return text
-    return f"{text[:limit]}\n[… {len(text) - limit:,} more characters not stored ({len(text):,} in all) …]"
+    return f"{text[:limit]}\n[… {total - limit:,} more characters not stored ({total:,} in all) …]"
 
 
 def describe_error(exc: Any) -> str:
     """A ValidationError as `location: message [type]` lines, without the input values (which would
-    copy parts of the payload, secrets included, into the error column)."""
+    copy parts of the payload, secrets included, into the error column); at most MAX_ERROR_LINES lines of at most
+    MAX_ERROR_LINE characters (an answer of 50,000 wrong items is 50,000 errors, a location holds the answer's own
+    keys) and a note of the rest, secrets masked (an app's validator may quote the value in its message)."""
+    errors = exc.errors(include_input=False, include_url=False)
     lines = []
-    for err in exc.errors(include_input=False, include_url=False):
+    for err in errors[:MAX_ERROR_LINES]:
         where = ".".join(str(p) for p in err.get("loc", ())) or "(answer)"
-        lines.append(f"{where}: {err.get('msg', 'invalid')} [type={err.get('type', '?')}]")
-    return "\n".join(lines) or str(exc).splitlines()[0]
+        line = f"{_cut(where, 200)}: {err.get('msg', 'invalid')} [type={err.get('type', '?')}]"
+        lines.append(_cut(line, MAX_ERROR_LINE))
+    if len(errors) > MAX_ERROR_LINES:
+        lines.append(f"[… {len(errors) - MAX_ERROR_LINES:,} more errors not stored ({len(errors):,} in all) …]")
+    return redact_text("\n".join(lines) or str(exc).splitlines()[0])
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}[… {len(text) - limit:,} more characters]"
 
 
 class SchemaGuard(Generic[M]):
     """Validate answers against one Pydantic model; dead-letter the rejects (see the module doc)."""
 
-    def __init__(self, model: type[M], *, store: DeadLetterStore | None = None, provider: str | None = None,
-                 prompt_id: str | None = None) -> None:
+    def __init__(self, model: type[M], *, store: DeadLetterStore | str | Path | None = None,
+                 provider: str | None = None, prompt_id: str | None = None) -> None:
+        if not callable(getattr(model, "model_validate_json", None)):
+            raise TypeError(f"schema_guard: {model!r} is not a Pydantic model (a BaseModel subclass)")
+        if isinstance(store, str | Path):  # a DSN or a file where the store was meant: the store it names
+            store = open_dead_letters(store)
+        elif store is not None and not callable(getattr(store, "add", None)):
+            raise TypeError(f"schema_guard: store={store!r} is not a dead-letter store: give open_dead_letters(DSN "
+                            "or SQLite path), the DSN or path itself, or None")
         self.model = model
         self.store = store
         self.provider = provider
         self.prompt_id = prompt_id
 
     def __call__(self, answer: Any, *, provider: str | None = None, prompt_id: str | None = None) -> M:
+        if inspect.isawaitable(answer) or inspect.isasyncgen(answer):
+            if inspect.iscoroutine(answer):
+                answer.close()  # (no "never awaited" warning on top of this error)
+            raise TypeError(f"schema_guard({self.model.__name__}) was given {type(answer).__name__} {answer!r}, not "
+                            "an answer: await the call first, guard(await ask(...))")
         if hasattr(answer, "provider") and hasattr(answer, "value"):  # a FailoverResult
             provider = provider or answer.provider
             answer = answer.value
@@ -440,12 +494,14 @@ class SchemaGuard(Generic[M]):
                 rejected.dead_letter_id = self.store.add(payload=stored_payload(_text_of(answer)), error=error,
                                                          label=label, model=name, provider=provider,
                                                          prompt_id=prompt_id)
-            except DiagError as exc:  # the caller still learns that the answer was rejected
-                logger.warning("schema guard: answer rejected by %s, not dead-lettered: %s", name, exc)
+            except Exception as exc:  # the caller still learns that the answer was rejected, whatever the store did
+                why = exc if isinstance(exc, DiagError) else f"{type(exc).__name__}: {exc}"
+                logger.warning("schema guard: answer rejected by %s, not dead-lettered: %s", name, why)
         raise rejected
 
 
-def schema_guard(model: type[M], *, store: DeadLetterStore | None = None, provider: str | None = None,
+def schema_guard(model: type[M], *, store: DeadLetterStore | str | Path | None = None, provider: str | None = None,
                  prompt_id: str | None = None) -> Callable[..., M]:
-    """A validator of answers for `model` that dead-letters what it rejects into `store`."""
+    """A validator of answers for `model` that dead-letters what it rejects into `store` (a store, or the DSN or
+    SQLite path of one); a model that is not Pydantic's, or a store that is none, is a TypeError at once."""
     return SchemaGuard(model, store=store, provider=provider, prompt_id=prompt_id)

@@ -21,15 +21,23 @@ request window; `ok | degraded | down` with HTTP 200 or 503.
   `ok` is true unless down.
 - `extra()`: the app's own fields, merged into the body (a mapping merged into a mapping).
 - With `prometheus-client` installed, `{path}/metrics` serves the same figures for Prometheus.
+- The router runs the checks off the event loop, one run at a time whatever the number of probes (a probe that
+  comes meanwhile waits for that run), within `timeout` (4 s, under the 5 s Render gives a health check; past it
+  `down` with HTTP 503, and while that run is still stuck the next probes are answered so at once); the database
+  check is reused for `database_ttl` (1 s): a load balancer polling 50 times a second neither opens 50
+  connections a second nor holds the app's threads.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +49,8 @@ from mosaic_diag.platform.redact import redact_text, redact_with_dsn
 from mosaic_diag.runtime.failovers import DEFAULT_FAILOVERS, FailoverWindow
 from mosaic_diag.runtime.instrument import DEFAULT_WINDOW, RequestWindow
 from mosaic_diag.runtime.verdict import classify_exception
+
+logger = logging.getLogger("mosaic.runtime.health")
 
 
 @dataclass(frozen=True)
@@ -115,15 +125,17 @@ def health_payload(*, commit: str | Callable[[], str] | None = None, manifest_ha
                    window: RequestWindow | None = None,
                    config: HealthConfig | None = None, db_timeout: int = 3,
                    extra: Callable[[], dict[str, Any]] | None = None,
-                   failovers: FailoverWindow | None = None) -> tuple[int, dict[str, Any]]:
-    """(HTTP status, body) of /health (see the module doc)."""
+                   failovers: FailoverWindow | None = None,
+                   database_check: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, body) of /health (see the module doc); `database_check`: the result of a check already made
+    (not made again)."""
     from mosaic_diag.runtime.breakers import breaker_states
 
     cfg = config or HealthConfig()
     full = (commit() if callable(commit) else commit) or os.environ.get("RENDER_GIT_COMMIT") or "unknown"
     manifest = manifest_hash or os.environ.get("MOSAIC_MANIFEST_HASH") or (
         manifest_hash_of(os.environ["MOSAIC_MANIFEST"]) if os.environ.get("MOSAIC_MANIFEST") else None)
-    db = _database_check(database, db_timeout)
+    db = database_check if database_check is not None else _database_check(database, db_timeout)
     states = (breakers or breaker_states)()
     stats = (window or DEFAULT_WINDOW).stats()
     reasons: list[str] = []
@@ -170,30 +182,97 @@ def _prometheus(body: dict[str, Any]) -> str | None:
     return generate_latest(registry).decode()
 
 
+class _Checks:
+    """The checks of /health, shared by the probes of one router: one run at a time, on a thread of its own (a probe
+    that arrives meanwhile waits for that run), each given `timeout` seconds (past it: `down`, and the probes that
+    come while the run is still stuck are answered so at once: no thread of the app waits on a stuck database); the
+    database's result reused for `database_ttl` seconds (a load balancer's polls do not open a connection each)."""
+
+    def __init__(self, run: Callable[[dict[str, Any] | None], tuple[int, dict[str, Any]]],
+                 check_database: Callable[[], dict[str, Any]], *, timeout: float, database_ttl: float,
+                 window: RequestWindow | None) -> None:
+        self._run = run
+        self._check_database = check_database
+        self.timeout = timeout
+        self.database_ttl = database_ttl
+        self._window = window
+        self._lock = threading.Lock()
+        self._current: tuple[float, concurrent.futures.Future[tuple[int, dict[str, Any]]]] | None = None
+        self._database: tuple[float, dict[str, Any]] | None = None
+
+    def _payload(self) -> tuple[int, dict[str, Any]]:
+        now = time.monotonic()
+        if self._database is None or now - self._database[0] >= self.database_ttl:  # one run at a time: no lock
+            self._database = (now, self._check_database())
+        return self._run(self._database[1])
+
+    def _started(self) -> tuple[float, concurrent.futures.Future[tuple[int, dict[str, Any]]]]:
+        with self._lock:
+            if self._current is None or self._current[1].done():
+                future: concurrent.futures.Future[tuple[int, dict[str, Any]]] = concurrent.futures.Future()
+
+                def run() -> None:
+                    try:
+                        future.set_result(self._payload())
+                    except BaseException as exc:  # the probe that waits raises it
+                        future.set_exception(exc)
+
+                self._current = (time.monotonic(), future)
+                threading.Thread(target=run, name="mosaic-health", daemon=True).start()
+            return self._current
+
+    async def answer(self) -> tuple[int, dict[str, Any]]:
+        import asyncio
+
+        began, future = self._started()
+        left = self.timeout - (time.monotonic() - began)
+        if future.done() or left > 0:
+            try:
+                return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), max(left, 0))
+            except TimeoutError:
+                logger.warning("/health: the checks did not finish within %g s (database, breakers or extra() "
+                               "stuck): answered down", self.timeout)
+        return 503, {"status": "down", "ok": False,
+                     "reasons": [f"health checks did not finish within {self.timeout:g} s"],
+                     "timestamp": datetime.now(UTC).isoformat(),
+                     "checks": {"timed_out": {"ok": False, "running_s": round(time.monotonic() - began, 1)}},
+                     "metrics": (self._window or DEFAULT_WINDOW).stats().to_dict()}
+
+
 def health_router(*, path: str = "/health", commit: str | Callable[[], str] | None = None,
                   manifest_hash: str | None = None, database: Any = None,
                   breakers: Callable[[], dict[str, str]] | None = None,
                   window: RequestWindow | None = None, config: HealthConfig | None = None,
-                  extra: Callable[[], dict[str, Any]] | None = None, failovers: FailoverWindow | None = None) -> Any:
-    """A FastAPI APIRouter serving `path` (and `{path}/metrics` with prometheus-client)."""
+                  extra: Callable[[], dict[str, Any]] | None = None, failovers: FailoverWindow | None = None,
+                  timeout: float = 4.0, database_ttl: float = 1.0, db_timeout: int = 3) -> Any:
+    """A FastAPI APIRouter serving `path` (and `{path}/metrics` with prometheus-client). The checks run off the
+    event loop, one run at a time for every probe, within `timeout` seconds (else `down`); the database check is
+    reused for `database_ttl` seconds (see `_Checks`)."""
     from fastapi import APIRouter
     from fastapi.responses import JSONResponse, PlainTextResponse
 
     router = APIRouter()
 
-    def payload() -> tuple[int, dict[str, Any]]:
+    def run(database_check: dict[str, Any] | None) -> tuple[int, dict[str, Any]]:
         return health_payload(commit=commit, manifest_hash=manifest_hash, database=database, breakers=breakers,
-                              window=window, config=config, extra=extra, failovers=failovers)
+                              window=window, config=config, extra=extra, failovers=failovers, db_timeout=db_timeout,
+                              database_check=database_check)
+
+    checks = _Checks(run, lambda: _database_check(database, db_timeout), timeout=timeout, database_ttl=database_ttl,
+                     window=window)
 
     @router.get(path, include_in_schema=False)
-    def health() -> JSONResponse:
-        code, body = payload()
+    async def health() -> JSONResponse:
+        code, body = await checks.answer()
         return JSONResponse(body, status_code=code)
 
     @router.get(path.rstrip("/") + "/metrics", include_in_schema=False)
-    def metrics() -> PlainTextResponse:
-        text = _prometheus(payload()[1])
+    async def metrics() -> PlainTextResponse:
+        code, body = await checks.answer()
+        text = _prometheus(body) if "breakers" in body else None
         if text is None:
+            if "breakers" not in body:
+                return PlainTextResponse(f"{body['reasons'][0]}\n", status_code=code)
             return PlainTextResponse("prometheus-client is not installed\n", status_code=404)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 

@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 import math
+import re
 import sys
 import threading
 import time
@@ -111,13 +112,26 @@ def log_sink() -> Callable[[str], None]:
     return logger.info
 
 
-def request_line(*, client: str, method: str, path: str, http_version: str, route: str, status: int,
+# what could end a field of the access shape early: quotes, whitespace, controls (and anything not ASCII)
+_UNSAFE = re.compile(rb'[^\x21\x23-\x7e]')
+
+
+def _field(text: str | bytes) -> str:
+    """`text` (bytes as the client sent them, or text) as one field of the access shape: its quotes, whitespace,
+    controls and non-ASCII bytes percent-encoded (uvicorn's access log writes `"` as %22), so a request cannot
+    forge the `"GET /x HTTP/1.1" 500` that triage and the error budget count."""
+    raw = text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
+    return _UNSAFE.sub(lambda m: f"%{m.group()[0]:02X}".encode(), raw).decode("ascii")
+
+
+def request_line(*, client: str, method: str, path: str | bytes, http_version: str, route: str, status: int,
                  latency_ms: float, label: str | None, when: datetime | None = None) -> str:
-    """The JSON line of one request (see the module doc)."""
+    """The JSON line of one request (see the module doc); `client`, `method` and `path` may be the request's own
+    text (a decoded path, a forwarded client): each stays one field of the message."""
     stamp = (when or datetime.now(UTC)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return json.dumps({
         "timestamp": stamp, "level": "INFO", "logger": LOGGER,
-        "message": f'{client} - "{method} {path} HTTP/{http_version}" {status}',
+        "message": f'{_field(client)} - "{_field(method)} {_field(path)} HTTP/{_field(http_version)}" {status}',
         "route": route, "method": method, "status": status, "latency_ms": round(latency_ms, 2), "label": label,
     }, separators=(",", ":"))
 
@@ -180,11 +194,13 @@ class Middleware:
             close_labels(token)
             latency = ((end if end is not None else self.clock()) - start) * 1000
             path = scope.get("path", "")
+            raw = scope.get("raw_path")  # the path as the client sent it (still percent-encoded), as uvicorn logs it
+            shown = raw if isinstance(raw, bytes) and raw else path
             if not any(path == skipped or path.startswith(skipped.rstrip("/") + "/") for skipped in self.skip):
                 label = labels[-1] if labels else None
                 self.window.record(latency, status, label)
                 route = getattr(scope.get("route"), "path", None) or path
                 client = scope.get("client") or ("-", 0)
                 self.sink(request_line(client=f"{client[0]}:{client[1]}", method=scope.get("method", "GET"),
-                                       path=path, http_version=scope.get("http_version", "1.1"), route=route,
+                                       path=shown, http_version=scope.get("http_version", "1.1"), route=route,
                                        status=status, latency_ms=latency, label=label))
