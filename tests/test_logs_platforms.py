@@ -353,3 +353,50 @@ def test_traceback_after_an_info_record_and_indented_lines_is_an_event(block_siz
     text = LAMBDA_WARNING_WRAPPED.replace("[WARNING]", "[INFO]")
     (ev,) = _errors(text, block_size)
     assert ev.line == 7 and ev.level is None
+
+
+# https://github.com/pandora-next/deploy/issues/156: a Render build log copied out of the dashboard
+RENDER_DASHBOARD_BUILD = """\
+Nov 26 10:43:07 PM  ERROR: Could not open requirements file: [Errno 2] No such file or directory: 'requirements.txt'
+Nov 26 10:43:07 PM  WARNING: You are using pip version 20.1.1; however, version 23.3.1 is available.
+Nov 26 10:43:07 PM  You should consider upgrading via the '/opt/render/project/src/.venv/bin/python -m pip install --upgrade pip' command.
+Nov 26 10:43:07 PM  ==> Build failed 😞
+"""
+
+
+def _render_dashboard(text: str, stamp: str = "Dec 9 03:03:10 PM") -> str:
+    """`text` as Render's dashboard shows it when copied: its time (month, day, 12-hour time) and two blanks."""
+    return "".join(f"{stamp}  {line}\n" for line in text.splitlines())
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_render_dashboard_copy_is_read_behind_its_time_column(block_size: int | None) -> None:
+    """The dashboard's `Nov 26 10:43:07 PM  ` before each line is peeled: pip's `ERROR:` line is an error record, the
+    deploy log's `==> Build failed` Render's failure line, and a real traceback behind the column one event with its
+    exception line (labelled as without the column); prose that starts with a month is no such line."""
+    from mosaic_diag.classifier.classify import Classifier
+    from mosaic_diag.triage.events import EventClassifier
+
+    kw = {} if block_size is None else {"block_size": block_size}
+    events, _ = read(RENDER_DASHBOARD_BUILD.encode(), **kw)
+    assert [(e.kind, e.line, e.level) for e in events] == [("error", 1, "ERROR"), ("platform", 4, None)]
+    assert events[0].message.startswith("Could not open requirements file")
+    classify = EventClassifier(Classifier.default())
+    assert classify.event(events[1]).label == "RENDER_DEPLOY_FAILED"
+
+    try:
+        __import__("no_such_module_for_render_dashboard")
+    except ModuleNotFoundError:
+        import traceback
+
+        tb = traceback.format_exc()
+    text = _render_dashboard("==> Running 'python app.py'\n" + tb + "==> Exited with status 1 while running your code")
+    events, _ = read(text.encode(), **kw)
+    n = len(text.splitlines())
+    assert [(e.kind, e.line, e.end_line) for e in events] == [("error", 2, n - 1), ("platform", n, n)]
+    assert events[0].traceback == tb.rstrip("\n")
+    bare, _ = read(tb.encode())
+    assert classify.event(events[0]).label == classify.event(bare[0]).label
+    assert classify.event(events[1]).label == "RENDER_DEPLOY_FAILED"
+    (prose,) = parse_line("Nov 26 10:43:07 PM is when the deploy ran")
+    assert (prose.shape, prose.record) == ("", False)

@@ -220,6 +220,10 @@ _HEROKU = LazyPattern(r"(?:app|heroku)\[([\w.-]+)\]: ?(.*)", re.S)
 # stream per process (the lines of a traceback come from the process that logged its record); the month as the
 # locale names it ("Dez 28 06:43:00": journalctl under LANG=de_DE; "déc. 28", "Mär 3")
 _JOURNAL = re.compile(r"([^\W\d_]{3,4}\.? [ \d]\d \d\d:\d\d:\d\d) (\S+) ([^\s\[:]+)(\[\d+\])?: ?(.*)", re.S)
+# Render's dashboard (a deploy's or a service's log copied out of the web page): "Nov 26 10:43:07 PM  line", the month's
+# English name, a 12-hour time and two blanks before the process's line (no year: the line gets no time stamp)
+_RENDER_DASHBOARD = LazyPattern(r"[A-Z][a-z]{2} {1,2}\d\d? \d\d?:\d\d:\d\d [AP]M  (.*)", re.S)
+_MONTHS = frozenset(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"))
 # Fly.io (`fly logs`): "TIMESTAMP app[MACHINE] REGION [level]line" (the timestamp with or without its zone; the
 # machine's id one stream); `health[…]`, `runner[…]`, `proxy[…]` are the platform's own lines. The level is Fly's for
 # the whole line: the app's output is always [info], its line may carry a level of its own
@@ -1188,6 +1192,9 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
         if m:
             return [_in_stream(ln, m.group(3) + (m.group(4) or ""), "journal")
                     for ln in parse_line(m.group(5), _depth + 1)]
+        m = _RENDER_DASHBOARD.match(text) if text[3:4] == " " and text[:3] in _MONTHS else None
+        if m:
+            return [_in_shape(ln, "render-dashboard") for ln in parse_line(m.group(1), _depth + 1)]
     if c == "[" and text[1:2].isdigit() and _depth < MAX_WRAPPERS:
         m = _FLUENTBIT.match(text)
         if m:
@@ -1316,6 +1323,13 @@ def _render_record(text: str) -> Line | None:
         return Line("render-text", None, m.group(1), norm_level(m.group(3)),
                     named or ("uvicorn.access" if kind == "access" else "uvicorn.error"), m.group(2), msg, True, kind)
     return None
+
+
+def _in_shape(ln: Line, shape: str) -> Line:
+    """A wrapped line that has no shape of its own in its wrapper's."""
+    if not ln.shape:
+        ln.shape = shape
+    return ln
 
 
 def _in_stream(ln: Line, service: str, shape: str = "compose") -> Line:
