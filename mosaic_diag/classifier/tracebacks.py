@@ -339,6 +339,7 @@ def _ungroup(lines: list[str]) -> list[str]:
 
 
 _MAX_PREFIX = 80  # characters of a repeated prefix looked at before a traceback's line (Compose's widest is ~66)
+_MAX_STAMP = 160  # characters of a per-line stamp (Apache's error log's, with its module, pid, thread, client: ~110)
 
 
 def _line_prefix(line: str) -> str | None:
@@ -346,10 +347,10 @@ def _line_prefix(line: str) -> str | None:
     recent call last):`, `  File "…", line N`, the frame maybe wrapped after its file): the text before the header,
     or before a frame's two-blank indent; None for any other line, and "" for a frame without that indent (its lines
     peeled would not be Python's: a source line and the exception line after it could not be told apart)."""
-    at = line.find(_HEADER, 0, _MAX_PREFIX + len(_HEADER))
+    at = line.find(_HEADER, 0, _MAX_STAMP + len(_HEADER))
     if at >= 0:
         return line[:at]
-    at = line.find('File "', 0, _MAX_PREFIX + 8)
+    at = line.find('File "', 0, _MAX_STAMP + 8)
     if at < 0:
         return None
     rest = line[at:].rstrip()
@@ -368,30 +369,50 @@ def peel_common_prefix(lines: list[str]) -> list[str]:
     """`lines` without the prefix every traceback line of them carries (uvicorn's `ERROR:    ` level column, a
     logger's or a process's column such as `app.worker | ` or pm2's `2|app  | `, a quote's `> `, a diff's `+ `),
     taken off each line that carries it; `lines` as they are when the header and frame lines do not all carry one
-    same prefix that is no part of Python's syntax (a timestamp that varies is the log reader's business), or when
-    fewer than two traceback lines (header, frame or `Type: message`) carry it."""
+    same prefix that is no part of Python's syntax, or when fewer than two traceback lines (header, frame or `Type:
+    message`) carry it. A prefix that varies from line to line is taken off when it is a stamp of one shape (a time of
+    day in it, the lines' prefixes the same but for their digits: `[10:00:01] `, `10:00:01.123 `, Apache's `[Mon Jun
+    29 06:14:08.188280 2020] [wsgi:error] [pid 1] `, see `stamp_shape`)."""
     prefix: str | None = None
+    shape: str | None = None  # a stamp's shape, when the prefixes vary
     count = 0
     for line in lines:
         pre = _line_prefix(line)
-        if pre is None:
+        if pre is None or (len(pre) > _MAX_PREFIX and stamp_shape(pre) is None):
             continue
         if prefix is None:
             if _gutter_only(pre):
                 return lines
             prefix = pre
         elif pre != prefix:
-            return lines
+            if shape is None:
+                shape = stamp_shape(prefix)
+            if shape is None or len(pre) != len(shape) or stamp_shape(pre) != shape:
+                return lines
         count += 1
     if prefix is None:
         return lines
+    n = len(prefix)
+    if shape is not None:
+        return [line[n:] if line[:n].translate(_DIGITS_AS_ZERO) == shape else line for line in lines]
     if count < 2:
         count += sum(1 for line in lines
                      if line.startswith(prefix) and looks_like_exception_line(line[len(prefix):].rstrip()))
         if count < 2:
             return lines
-    n = len(prefix)
     return [line[n:] if line.startswith(prefix) else line for line in lines]
+
+
+_TIME_OF_DAY = LazyPattern(r"(?<!\d)\d\d?:\d\d:\d\d(?!\d)")
+_DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")
+
+
+def stamp_shape(prefix: str) -> str | None:
+    """The shape of a stamp in front of a line (`prefix` with every digit 0), or None when `prefix` holds no time of
+    day (or is blank or longer than a stamp)."""
+    if len(prefix) > _MAX_STAMP or not prefix.strip() or _TIME_OF_DAY.search(prefix) is None:
+        return None
+    return prefix.translate(_DIGITS_AS_ZERO)
 
 
 def parse_traceback_text(text: str) -> list[ParsedException]:

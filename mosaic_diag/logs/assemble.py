@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
+from mosaic_diag.classifier.tracebacks import stamp_shape
 from mosaic_diag.logs.clock import Clock
 from mosaic_diag.logs.lines import (
     ERROR_LEVELS,
@@ -130,6 +131,12 @@ def _starts_record_traceback(msg: str) -> bool:
 
 _LOGURU_NOTES = frozenset({"│ ", "└ ", "| ", "->"})  # how loguru's notes of a frame's values start
 
+# a stamp in front of every line of a traceback that varies line by line (`[10:00:01] `, `10:00:01.123 `, `[2024/01/05
+# 10:00:01] `, Apache's `[Mon Jun 29 06:14:08.188280 2020] [wsgi:error] [pid 1] `): the text before a header glued to
+# the end of a line, when it holds a time of day (`stamp_shape`); the lines after it whose start has its shape go on
+# with the traceback without it
+_DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")
+
 
 def _is_box_side(t: str) -> bool:
     """A line inside a Rich box: `│ … │`, maybe indented."""
@@ -140,7 +147,7 @@ def _is_box_side(t: str) -> bool:
 class _Open:
     __slots__ = ("line", "end", "ts", "shape", "stream", "level", "logger", "message", "tb", "detail",
                  "state", "emit", "seen", "blanks", "exc_at", "cont", "headless", "via", "first", "own_tb", "raw",
-                 "more", "fault", "runs", "recs", "src", "lead")
+                 "more", "fault", "runs", "recs", "src", "lead", "stamp")
 
     def __init__(self, line: int, end: int, ln: Line, state: int, emit: bool, message: str | None) -> None:
         self.line = line
@@ -172,6 +179,7 @@ class _Open:
         self.recs = 0  # a traceback logged one line per record (`Assembler._extend_records`): its records so far
         self.lead: str | None = None  # the message of the record that opened such a traceback (None: attached)
         self.src = -1  # of such a traceback: -1 no frame yet, 0 after a frame line, 1 after its source line
+        self.stamp: str | None = None  # the shape of a stamp that varies in front of each line (`stamp_shape`)
 
     def add(self, text: str, end: int) -> None:
         if self.blanks:
@@ -385,6 +393,22 @@ class Assembler:
     # -- internals -------------------------------------------------------------------------
 
     def _extend(self, op: _Open, ln: Line, last: int) -> bool:
+        shape = op.stamp
+        if shape is not None and not ln.record:
+            text = ln.text
+            n = len(shape)
+            if text[:n].translate(_DIGITS_AS_ZERO) == shape:  # the traceback's stamp in front: read the line without it
+                message = ln.message
+                ln.text = text[n:]
+                if message == text:
+                    ln.message = ln.text
+                if self._extend_line(op, ln, last):
+                    return True
+                ln.text, ln.message = text, message  # (a line that starts something else: read as it was)
+                return False
+        return self._extend_line(op, ln, last)
+
+    def _extend_line(self, op: _Open, ln: Line, last: int) -> bool:
         if op.state == _PYTEST:
             return self._extend_pytest(op, ln, last)
         if op.recs:
@@ -743,6 +767,7 @@ class Assembler:
                 op.state = _RICH
             if at > 0:
                 op.tb[0] = t[at:]
+                op.stamp = stamp_shape(t[:at])
             if at == 0 or (at < 0 and not rich):
                 # Python's own lines before an uncaught exception's traceback (`_PY_INTRO`) or faulthandler's frames
                 # start the event

@@ -1,0 +1,93 @@
+"""A traceback whose every line is behind a stamp that varies line by line (`ts`, a CI runner's time column, Apache's
+error log for mod_wsgi): the stamp is peeled, in the reader (triage) and in `classify`'s traceback parser.
+
+The traceback is real: psycopg2 refused by a closed loopback port (`tests.test_logs_support.pg_refused`), formatted by
+`traceback.format_exception`; the stamps are written per line as those tools write them (the time moves on).
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import pytest
+
+from mosaic_diag.classifier.classify import Classifier
+from mosaic_diag.classifier.tracebacks import parse_traceback_text
+from mosaic_diag.logs.model import RawEvent
+from mosaic_diag.triage.events import EventClassifier
+from tests.test_logs_support import BLOCKS, pg_refused, read
+
+T0 = datetime(2024, 1, 5, 9, 59, 58, 123456)
+
+# how each tool stamps line k (the time moves on by 0.37 s a line: the seconds, the minute and the hour turn)
+STAMPS: dict[str, Callable[[datetime], str]] = {
+    "bracketed-time": lambda t: t.strftime("[%H:%M:%S] "),
+    "time-millis": lambda t: t.strftime("%H:%M:%S.") + f"{t.microsecond // 1000:03d} ",
+    "bracketed-slash-date": lambda t: t.strftime("[%Y/%m/%d %H:%M:%S] "),
+    "ts-moreutils": lambda t: t.strftime("%b %d %H:%M:%S "),
+    "apache-mod-wsgi": lambda t: t.strftime("[%a %b %d %H:%M:%S.%f %Y] ")
+    + "[wsgi:error] [pid 27729:tid 140361770776320] [remote 127.0.0.1:52416] ",
+}
+
+
+def _traceback() -> str:
+    exc = pg_refused()
+    return "".join(traceback.format_exception(exc)).rstrip("\n")
+
+
+def _stamped(lines: list[str], stamp: Callable[[datetime], str], start: int = 0) -> list[str]:
+    return [stamp(T0 + timedelta(microseconds=370_123 * (start + k))) + line for k, line in enumerate(lines)]
+
+
+def _errors(text: str, block_size: int | None) -> list[RawEvent]:
+    kw = {} if block_size is None else {"block_size": block_size}
+    return [e for e in read(text.encode(), **kw)[0] if e.kind == "error"]
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+@pytest.mark.parametrize("name", list(STAMPS))
+def test_a_traceback_behind_a_varying_stamp_is_read_with_its_frames(name: str, block_size: int | None) -> None:
+    tb = _traceback().split("\n")
+    stamp = STAMPS[name]
+    lines = _stamped(["worker started", *tb], stamp)  # (a line after the exception line would go on with its message)
+    assert len({line[:len(line) - len(t)] for line, t in zip(lines[1:], tb, strict=True)}) > 1  # (the stamps vary)
+    text = "\n".join(lines) + "\n"
+    events = _errors(text, block_size)
+    assert len(events) == 1, [(e.line, e.message) for e in events]
+    (raw,) = events
+    assert (raw.line, raw.end_line) == (2, 1 + len(tb))
+    assert raw.message.startswith("psycopg2.OperationalError: connection to server at")
+    assert (raw.traceback or "").split("\n") == tb  # the stamps peeled: the traceback as Python printed it
+    ev = EventClassifier(Classifier.default()).event(raw)
+    assert (ev.exception_type, ev.label) == ("psycopg2.OperationalError", "PG_CONNECTION_FAILED")
+    # `classify` on the pasted lines reads the same exception and frames as on the bare traceback
+    (bare,) = parse_traceback_text("\n".join(tb))
+    (pasted,) = parse_traceback_text("\n".join(lines[1:]))
+    assert (pasted.type, pasted.message, pasted.frames) == (bare.type, bare.message, bare.frames)
+    assert pasted.frames
+
+
+def test_two_stamped_tracebacks_are_two_events() -> None:
+    """A second header behind the stamp after the first traceback's exception line starts an event of its own."""
+    tb = _traceback().split("\n")
+    stamp = STAMPS["apache-mod-wsgi"]
+    text = "\n".join(_stamped([*tb, *tb], stamp)) + "\n"
+    events = _errors(text, None)
+    assert [(e.line, e.end_line) for e in events] == [(1, len(tb)), (len(tb) + 1, 2 * len(tb))]
+
+
+@pytest.mark.parametrize("prefixes", [
+    ("web.1 | ", "worker | "),             # another writer's column, no stamp: not one shape
+    ("[10:00:01] a | ", "[10:00:01] bb | "),  # a stamp, then columns of other lengths
+    ("[10:00:01] ", "[10:00:01]  "),        # not one shape: the blanks differ
+])
+def test_prefixes_of_other_shapes_are_not_peeled(prefixes: tuple[str, str]) -> None:
+    """Only a stamp of one shape (a time of day in it, the prefixes the same but for digits) is peeled: prefixes that
+    differ otherwise are not one writer's column."""
+    tb = _traceback().split("\n")
+    lines = [prefixes[k % 2] + line for k, line in enumerate(tb)]
+    assert parse_traceback_text("\n".join(lines)) != parse_traceback_text("\n".join(tb))
+    (raw, *_) = _errors("\n".join(lines) + "\n", None)
+    assert (raw.traceback or "").split("\n") != tb
