@@ -7,14 +7,16 @@ The traceback is real: psycopg2 refused by a closed loopback port (`tests.test_l
 
 from __future__ import annotations
 
+import tempfile
 import traceback
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from mosaic_diag.classifier.classify import Classifier
-from mosaic_diag.classifier.tracebacks import parse_traceback_text
+from mosaic_diag.classifier.tracebacks import ParsedException, join_wrapped_frame, parse_traceback_text
 from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.triage.events import EventClassifier
 from tests.test_logs_support import BLOCKS, pg_refused, read
@@ -91,3 +93,81 @@ def test_prefixes_of_other_shapes_are_not_peeled(prefixes: tuple[str, str]) -> N
     assert parse_traceback_text("\n".join(lines)) != parse_traceback_text("\n".join(tb))
     (raw, *_) = _errors("\n".join(lines) + "\n", None)
     assert (raw.traceback or "").split("\n") != tb
+
+
+# -- frames a terminal broke at its width -----------------------------------------------------------------------------
+
+_CALLER = "from tests.test_logs_support import pg_refused\n\n\ndef open_db():\n    raise pg_refused()\n"
+
+
+def _wrapped_traceback(base: Path, width: int, cut: str) -> tuple[str, str]:
+    """(the bare traceback, the same broken at `width` columns as a terminal does) of a real psycopg2 refusal raised
+    from a module whose path makes its frame line longer than the terminal: cut inside the file's name, right after
+    it (`…/connect_db.py", ` / `line 5, in open_db`) or inside the function's name (`…, in op` / `en_db`)."""
+    import importlib.util
+
+    fixed = len('  File "') + len(str(base)) + len("/") + len("/connect_db.py")
+    room = width - fixed - {"file-name": 0, "after-file": len('", '), "function-name": len('", line 5, in op')}[cut]
+    name = "site_packages_" + "p" * room if cut == "file-name" else "d" * room
+    folder = base / name
+    folder.mkdir()
+    path = folder / "connect_db.py"
+    path.write_text(_CALLER, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("connect_db_wrapped", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        module.open_db()
+    except Exception as exc:  # noqa: BLE001 - the exception is the test's material
+        bare = "".join(traceback.format_exception(exc)).rstrip("\n")
+    else:
+        raise AssertionError("nothing raised")
+    wrapped: list[str] = []
+    for line in bare.split("\n"):
+        while len(line) > width:  # (a terminal: every line longer than its width goes on on the next line)
+            wrapped.append(line[:width])
+            line = line[width:]
+        wrapped.append(line)
+    frame = next(k for k, line in enumerate(wrapped) if line.startswith(f'  File "{base}/'))
+    assert wrapped[frame].endswith({"file-name": "pp", "after-file": '", ', "function-name": ", in op"}[cut])
+    assert not wrapped[frame + 1].startswith(" ")
+    return bare, "\n".join(wrapped)
+
+
+def _where(exc: ParsedException) -> list[tuple[str, int, str]]:
+    return [(f.file, f.line, f.function) for f in exc.frames]
+
+
+@pytest.mark.parametrize("cut", ["file-name", "after-file", "function-name"])
+@pytest.mark.parametrize("width", [80, 120])
+def test_a_frame_a_terminal_broke_at_its_width_is_joined(width: int, cut: str) -> None:
+    with tempfile.TemporaryDirectory(dir="/tmp") as base:  # (a short folder: the frame's line fits in 80 columns)
+        bare, wrapped = _wrapped_traceback(Path(base), width, cut)
+    (want,) = parse_traceback_text(bare)
+    assert any(f.function == "open_db" for f in want.frames)
+    (got,) = parse_traceback_text(wrapped)  # classify's reading of the paste
+    assert (got.type, _where(got)) == (want.type, _where(want))  # (a long source line stays broken)
+    for block_size in BLOCKS:
+        text = "worker started\n" + wrapped + "\n"
+        events = _errors(text, block_size)
+        assert len(events) == 1, [(e.line, e.message) for e in events]
+        (raw,) = events
+        assert (raw.line, raw.end_line) == (2, len(text.splitlines()))
+        assert raw.message.startswith("psycopg2.OperationalError: ")  # (no rest of a frame read as its exception)
+        (read,) = parse_traceback_text(raw.traceback or "")
+        assert (read.type, _where(read)) == (want.type, _where(want))
+        ev = EventClassifier(Classifier.default()).event(raw)
+        assert (ev.exception_type, ev.label) == ("psycopg2.OperationalError", "PG_CONNECTION_FAILED")
+
+
+@pytest.mark.parametrize(("prev", "line"), [
+    ('  File "/srv/app', 'lication/my db.py", line 5, in open_db'),  # (a blank in the rest: no name's rest alone)
+    ('  File "/srv/app/db.py", line 5, in open_db', 'line 6, in open_db'),  # (the frame was whole)
+    ('  File "/srv/app/db.py", ', 'lines 5 to 9 were skipped'),  # (no `line N` after the file)
+    ('    x = open("/srv/app', 'db.py", line 5, in open_db'),  # (no frame's start)
+    ('  File "/srv/app/handlers/requests/database/connection_pool/db.py", line 5, in open', 'KeyboardInterrupt'),
+    ('  File "/srv/app/db.py", line 5, in open', 'ing_the_pool'),  # (a frame line shorter than a terminal)
+])
+def test_a_line_that_is_no_frame_s_rest_is_not_joined(prev: str, line: str) -> None:
+    assert join_wrapped_frame(prev, line) is None

@@ -415,6 +415,50 @@ def stamp_shape(prefix: str) -> str | None:
     return prefix.translate(_DIGITS_AS_ZERO)
 
 
+# the rest of a frame line that a terminal broke at its width (Windows' console at 80 columns, a 120-column one): inside
+# its file's name (`  File "C:\\…\\site-pack` / `ages\\pydantic\\main.py", line 176, in __init__`), or after the
+# file (`  File "…/batch_handler.py", ` / `line 138, in embed`)
+_WRAP_IN_FILE = LazyPattern(r'[^\s"]+", line \d+(?:, in \S.*)?$')
+_WRAP_AFTER_FILE = LazyPattern(r"line \d+(?:, in \S.*)?$")
+# … or inside its function's name (`…", line 120, in _wr` / `apped_traceback`): a rest that no exception line can be
+# (it starts with no capital, or it ends a `<module>`), under a frame line as long as a terminal is wide
+_WRAP_IN_FUNCTION = LazyPattern(r"[a-z0-9_]\w*>?$|\w*>$")
+_WHOLE_FRAME = LazyPattern(r'File "[^"]+", line \d+, in \S+$')
+_MIN_WIDTH = 60  # columns of the narrowest terminal a frame line is taken to be broken by
+
+
+def join_wrapped_frame(prev: str, line: str) -> str | None:
+    """`prev` and `line` as the one frame line they were before a terminal broke it at its width (`prev` a frame's
+    start, `File "…` cut inside its file's name, after it or inside its function's name, `line` its unindented rest,
+    see `_WRAP_IN_FILE`), else None: only when the rest can be nothing else (no blank inside the cut name and `", line
+    N` after it; `line N, in f`; a function name's end that no exception line can be)."""
+    if not line or line[0] in " \t" or 'File "' not in prev:
+        return None
+    head = prev.lstrip(" \t>")
+    if not head.startswith('File "'):
+        return None
+    rest = head[6:]
+    if '"' not in rest:
+        return prev + line if _WRAP_IN_FILE.match(line) else None
+    if rest.rstrip().endswith('",') and rest.index('"') == len(rest.rstrip()) - 2 and _WRAP_AFTER_FILE.match(line):
+        return prev + line if prev.endswith(" ") else f"{prev} {line}"
+    if len(prev) >= _MIN_WIDTH and _WRAP_IN_FUNCTION.match(line) and _WHOLE_FRAME.match(head):
+        return prev + line
+    return None
+
+
+def join_wrapped_frames(lines: list[str]) -> list[str]:
+    """`lines` with each frame line a terminal broke at its width joined again (`join_wrapped_frame`)."""
+    out: list[str] = []
+    for line in lines:
+        joined = join_wrapped_frame(out[-1], line) if out and line[:1] not in " \t" else None
+        if joined is None:
+            out.append(line)
+        else:
+            out[-1] = joined
+    return out
+
+
 def parse_traceback_text(text: str) -> list[ParsedException]:
     """The exceptions of a traceback, root cause first; [] when `text` holds none.
 
@@ -424,6 +468,8 @@ def parse_traceback_text(text: str) -> list[ParsedException]:
     then the exception line) and exceptions named in the lines before a traceback.
     """
     lines = peel_common_prefix(text.splitlines())
+    if 'File "' in text:
+        lines = join_wrapped_frames(lines)
     if is_group_text(text):
         lines = _ungroup(lines)
     if "╭" in text and "Traceback" in text:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from mosaic_diag.classifier.tracebacks import stamp_shape
+from mosaic_diag.classifier.tracebacks import join_wrapped_frame, stamp_shape
 from mosaic_diag.logs.clock import Clock
 from mosaic_diag.logs.lines import (
     ERROR_LEVELS,
@@ -495,6 +495,10 @@ class Assembler:
             if op.blanks and t[0] not in " \t" and is_frame(op.tb[0]) and not is_frame(t) and not _EXC_NAME.match(t):
                 return False  # (after a blank that parted a header-less traceback's entries: no exception line)
             if t[0] not in " \t" and not is_frame(t) and not in_group_gutter(t):
+                if not op.blanks and (joined := join_wrapped_frame(op.tb[-1], t)) is not None:
+                    op.tb[-1] = joined  # the rest of a frame line a terminal broke at its width
+                    op.end = last
+                    return True
                 # (an exception group's lines stay in its traceback, their indentation stripped too)
                 op.state = _EXC
                 op.exc_at = len(op.tb) + op.blanks
