@@ -129,6 +129,21 @@ def _starts_record_traceback(msg: str) -> bool:
     return s == TRACEBACK_HEADER or _frame_record(s)
 
 
+# a frame line that ends a record's message (whole, or cut after its file by a terminal's wrap): nothing after it
+_GLUED_FRAME = LazyPattern(r'File "[^"]+",(?: line \d+(?:, in [^\s"]+)?)?[ \t]*$')
+
+
+def _glued_record_traceback(msg: str) -> int:
+    """Where the first line of a traceback logged one line per record starts inside an error record's message that
+    begins with other text (`Request failed: Traceback (most recent call last):`, or a frame: `Request failed:   File
+    "…", line 3, in f`, a paste cut above it): the header glued to its end, or a frame after a blank; -1 for none."""
+    at = traceback_at(msg)
+    if at > 0:
+        return at
+    at = msg.find('File "', 1)
+    return at if at > 0 and msg[at - 1] in " \t" and _GLUED_FRAME.match(msg, at) is not None else -1
+
+
 _LOGURU_NOTES = frozenset({"│ ", "└ ", "| ", "->"})  # how loguru's notes of a frame's values start
 
 # a stamp in front of every line of a traceback that varies line by line (`[10:00:01] `, `10:00:01.123 `, `[2024/01/05
@@ -745,6 +760,19 @@ class Assembler:
                     op.tb.append("  " + s if op.src == 0 else s)
                     op.ts = self._when(ln)
                     return
+                at = _glued_record_traceback(msg) if 'File "' in msg or msg[-1:] == ":" else -1
+                if at > 0:
+                    # the same with the traceback's first line glued into the record's own message (`log.error(f"…:
+                    # {lines[0]}")`, then the next lines one record each): the record carries it (its message kept);
+                    # a record of its own when no record goes on with it
+                    op = self.open[ln.stream] = _Open(lineno, last, ln, _TB, True, msg)
+                    op.recs = 1
+                    op.lead = msg
+                    s = msg[at:].strip()
+                    op.src = 0 if s[:1] == "F" else -1
+                    op.tb = ["  " + s if op.src == 0 else s]
+                    op.ts = self._when(ln)
+                    return
                 op = self.open[ln.stream] = _Open(lineno, last, ln, _REC, True, msg)
                 op.ts = self._when(ln)
                 if tagged and self._tag(ln):
@@ -921,6 +949,8 @@ class Assembler:
         if op.raw is not None and op.more:
             _rejoin(op)
         tb = op.own_tb if op.own_tb is not None else "\n".join(op.tb) if op.tb else None
+        if op.recs == 1 and op.lead is not None and op.message is not None:
+            tb = None  # (a traceback's first line glued into a record's message, no record after it: the record alone)
         message = op.message if op.message is not None else _exception_line(op)
         if op.first is not None and op.detail and op.message is not None:
             # RichHandler wraps a long message onto the lines under it: one message again
