@@ -171,3 +171,15 @@ def test_a_frame_a_terminal_broke_at_its_width_is_joined(width: int, cut: str) -
 ])
 def test_a_line_that_is_no_frame_s_rest_is_not_joined(prev: str, line: str) -> None:
     assert join_wrapped_frame(prev, line) is None
+
+
+@pytest.mark.parametrize("name", list(STAMPS))
+def test_a_stamped_paste_cut_to_its_last_frame_is_read_by_classify(name: str) -> None:
+    """One frame behind the stamp (the paste cut above it), then its source and the exception line: the frame and the
+    exception are read (the exception line, behind a stamp of the same shape, is the second traceback line)."""
+    tb = _traceback().split("\n")
+    last = max(k for k, line in enumerate(tb) if line.startswith('  File "'))
+    (got,) = parse_traceback_text("\n".join(_stamped(tb[last:], STAMPS[name])))
+    (want,) = parse_traceback_text("\n".join(tb[last:]))
+    assert (got.type, got.message, got.frames) == (want.type, want.message, want.frames)
+    assert got.type == "psycopg2.OperationalError" and [f.function for f in got.frames] == ["connect"]

@@ -393,6 +393,12 @@ def peel_common_prefix(lines: list[str]) -> list[str]:
     if prefix is None:
         return lines
     n = len(prefix)
+    if shape is None and count < 2 and (shape := stamp_shape(prefix)) is not None:
+        # one frame behind a stamp (a paste cut above it): its exception line behind a stamp of that shape counts
+        count += sum(1 for line in lines if line[:n].translate(_DIGITS_AS_ZERO) == shape
+                     and looks_like_exception_line(line[n:].rstrip()))
+        if count < 2:
+            return lines
     if shape is not None:
         return [line[n:] if line[:n].translate(_DIGITS_AS_ZERO) == shape else line for line in lines]
     if count < 2:
