@@ -1086,14 +1086,15 @@ def test_a_chained_traceback_behind_a_prefix_keeps_its_chain(pg_db) -> None:
 
 
 def test_a_prefix_that_is_no_common_one_is_left_as_it_is(tmp_path, monkeypatch) -> None:
-    """No peel where the lines do not all carry one prefix in Python's shape: a timestamp that varies (the reader's
-    business), a constant one with the frame's indent gone (peeled, a source line and the exception line could not be
-    told apart), an exception group's gutter (Python's own), a prefix on the header only."""
+    """No peel where the lines do not all carry one prefix in Python's shape: a constant one with the frame's indent
+    gone (peeled, a source line and the exception line could not be told apart), an exception group's gutter
+    (Python's own), a prefix on the header only. (A timestamp that varies line by line is peeled when its shape is one:
+    tests/test_logs_stamped_tracebacks.py.)"""
     from mosaic_diag.classifier.tracebacks import peel_common_prefix
 
     tb = embedding_traceback(tmp_path, monkeypatch).rstrip("\n").splitlines()
     varying = [f"2026-12-06 10:00:{k:02d},000 {line}" for k, line in enumerate(tb)]
-    assert peel_common_prefix(varying) == varying
+    assert peel_common_prefix(varying) == tb
     unindented = [f"[06:46:35] {line.strip()}" for line in tb]
     assert peel_common_prefix(unindented) == unindented
     header_only = [f"ERROR:    {tb[0]}", *tb[1:]]

@@ -155,3 +155,43 @@ def test_a_recursion_logged_line_by_line_is_one_event(fmt) -> None:
     (raw,) = _errors(text, None)
     (parsed,) = parse_traceback_text(raw.traceback or "")
     assert parsed.type == "RecursionError" and parsed.frames
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+@pytest.mark.parametrize("cut", [0, 1], ids=["header", "first-frame"])
+@pytest.mark.parametrize("fmt", FORMATS, ids=FORMAT_IDS)
+def test_the_first_line_glued_into_the_record_s_message_is_the_traceback_s(fmt, cut: int, block_size) -> None:
+    """`log.error(f"Request failed: {lines[0]}")`, then the traceback's next lines one record each (the corpus test's
+    inline layout, a paste cut above its header too): one event at that record, its message kept, its traceback from
+    the glued line on: the first frame is read, the chain's label is the bare traceback's."""
+    tb = _env_chain()
+    lines = tb.rstrip("\n").split("\n")[cut:]
+    text = _logged([("ERROR", f"Request failed: {lines[0]}"), *_per_line("\n".join(lines[1:])),
+                    ("INFO", "Shutting down")], fmt)
+    events = _errors(text, block_size)
+    assert len(events) == 1, [(e.line, e.message) for e in events]
+    (raw,) = events
+    assert (raw.line, raw.end_line) == (1, _line_of(text, "RuntimeError: settings could not be loaded"))
+    assert raw.message == f"Request failed: {lines[0]}"
+    parsed = parse_traceback_text(raw.traceback or "")
+    bare = parse_traceback_text("\n".join(lines))
+    assert [(p.type, [(f.file, f.line, f.function) for f in p.frames]) for p in parsed] == \
+        [(p.type, [(f.file, f.line, f.function) for f in p.frames]) for p in bare]
+    assert parsed[0].frames[0].function == "settings"  # (the frame glued into the record's message)
+    ev = EventClassifier(Classifier.default()).event(raw)
+    assert (ev.exception_type, ev.label) == ("KeyError", "ENV_VAR_MISSING")
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=FORMAT_IDS)
+def test_a_record_that_ends_with_a_traceback_s_first_line_and_nothing_after_is_a_record(fmt) -> None:
+    """No record of its logger goes on with it (another level's record follows): the record as it is, no traceback;
+    with the traceback printed under it (no record prefix), that traceback is the record's as before."""
+    first = _env_chain().split("\n")[0]
+    text = _logged([("ERROR", f"Request failed: {first}"), ("INFO", "Shutting down")], fmt)
+    (raw,) = _errors(text, None)
+    assert (raw.line, raw.end_line, raw.message, raw.traceback) == (1, 1, f"Request failed: {first}", None)
+    tb = _env_chain().rstrip("\n").split("\n")
+    text = _logged([("ERROR", f"Request failed: {tb[0]}")], fmt) + "\n".join(tb[1:]) + "\n"
+    (raw,) = _errors(text, None)
+    assert (raw.line, raw.end_line, raw.message) == (1, len(tb), f"Request failed: {tb[0]}")
+    assert [p.type for p in parse_traceback_text(raw.traceback or "")] == ["KeyError", "RuntimeError"]

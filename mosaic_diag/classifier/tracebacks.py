@@ -339,6 +339,7 @@ def _ungroup(lines: list[str]) -> list[str]:
 
 
 _MAX_PREFIX = 80  # characters of a repeated prefix looked at before a traceback's line (Compose's widest is ~66)
+_MAX_STAMP = 160  # characters of a per-line stamp (Apache's error log's, with its module, pid, thread, client: ~110)
 
 
 def _line_prefix(line: str) -> str | None:
@@ -346,10 +347,10 @@ def _line_prefix(line: str) -> str | None:
     recent call last):`, `  File "…", line N`, the frame maybe wrapped after its file): the text before the header,
     or before a frame's two-blank indent; None for any other line, and "" for a frame without that indent (its lines
     peeled would not be Python's: a source line and the exception line after it could not be told apart)."""
-    at = line.find(_HEADER, 0, _MAX_PREFIX + len(_HEADER))
+    at = line.find(_HEADER, 0, _MAX_STAMP + len(_HEADER))
     if at >= 0:
         return line[:at]
-    at = line.find('File "', 0, _MAX_PREFIX + 8)
+    at = line.find('File "', 0, _MAX_STAMP + 8)
     if at < 0:
         return None
     rest = line[at:].rstrip()
@@ -368,30 +369,100 @@ def peel_common_prefix(lines: list[str]) -> list[str]:
     """`lines` without the prefix every traceback line of them carries (uvicorn's `ERROR:    ` level column, a
     logger's or a process's column such as `app.worker | ` or pm2's `2|app  | `, a quote's `> `, a diff's `+ `),
     taken off each line that carries it; `lines` as they are when the header and frame lines do not all carry one
-    same prefix that is no part of Python's syntax (a timestamp that varies is the log reader's business), or when
-    fewer than two traceback lines (header, frame or `Type: message`) carry it."""
+    same prefix that is no part of Python's syntax, or when fewer than two traceback lines (header, frame or `Type:
+    message`) carry it. A prefix that varies from line to line is taken off when it is a stamp of one shape (a time of
+    day in it, the lines' prefixes the same but for their digits: `[10:00:01] `, `10:00:01.123 `, Apache's `[Mon Jun
+    29 06:14:08.188280 2020] [wsgi:error] [pid 1] `, see `stamp_shape`)."""
     prefix: str | None = None
+    shape: str | None = None  # a stamp's shape, when the prefixes vary
     count = 0
     for line in lines:
         pre = _line_prefix(line)
-        if pre is None:
+        if pre is None or (len(pre) > _MAX_PREFIX and stamp_shape(pre) is None):
             continue
         if prefix is None:
             if _gutter_only(pre):
                 return lines
             prefix = pre
         elif pre != prefix:
-            return lines
+            if shape is None:
+                shape = stamp_shape(prefix)
+            if shape is None or len(pre) != len(shape) or stamp_shape(pre) != shape:
+                return lines
         count += 1
     if prefix is None:
         return lines
+    n = len(prefix)
+    if shape is None and count < 2 and (shape := stamp_shape(prefix)) is not None:
+        # one frame behind a stamp (a paste cut above it): its exception line behind a stamp of that shape counts
+        count += sum(1 for line in lines if line[:n].translate(_DIGITS_AS_ZERO) == shape
+                     and looks_like_exception_line(line[n:].rstrip()))
+        if count < 2:
+            return lines
+    if shape is not None:
+        return [line[n:] if line[:n].translate(_DIGITS_AS_ZERO) == shape else line for line in lines]
     if count < 2:
         count += sum(1 for line in lines
                      if line.startswith(prefix) and looks_like_exception_line(line[len(prefix):].rstrip()))
         if count < 2:
             return lines
-    n = len(prefix)
     return [line[n:] if line.startswith(prefix) else line for line in lines]
+
+
+_TIME_OF_DAY = LazyPattern(r"(?<!\d)\d\d?:\d\d:\d\d(?!\d)")
+_DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")
+
+
+def stamp_shape(prefix: str) -> str | None:
+    """The shape of a stamp in front of a line (`prefix` with every digit 0), or None when `prefix` holds no time of
+    day (or is blank or longer than a stamp)."""
+    if len(prefix) > _MAX_STAMP or not prefix.strip() or _TIME_OF_DAY.search(prefix) is None:
+        return None
+    return prefix.translate(_DIGITS_AS_ZERO)
+
+
+# the rest of a frame line that a terminal broke at its width (Windows' console at 80 columns, a 120-column one): inside
+# its file's name (`  File "C:\\…\\site-pack` / `ages\\pydantic\\main.py", line 176, in __init__`), or after the
+# file (`  File "…/batch_handler.py", ` / `line 138, in embed`)
+_WRAP_IN_FILE = LazyPattern(r'[^\s"]+", line \d+(?:, in \S.*)?$')
+_WRAP_AFTER_FILE = LazyPattern(r"line \d+(?:, in \S.*)?$")
+# … or inside its function's name (`…", line 120, in _wr` / `apped_traceback`): a rest that no exception line can be
+# (it starts with no capital, or it ends a `<module>`), under a frame line as long as a terminal is wide
+_WRAP_IN_FUNCTION = LazyPattern(r"[a-z0-9_]\w*>?$|\w*>$")
+_WHOLE_FRAME = LazyPattern(r'File "[^"]+", line \d+, in \S+$')
+_MIN_WIDTH = 60  # columns of the narrowest terminal a frame line is taken to be broken by
+
+
+def join_wrapped_frame(prev: str, line: str) -> str | None:
+    """`prev` and `line` as the one frame line they were before a terminal broke it at its width (`prev` a frame's
+    start, `File "…` cut inside its file's name, after it or inside its function's name, `line` its unindented rest,
+    see `_WRAP_IN_FILE`), else None: only when the rest can be nothing else (no blank inside the cut name and `", line
+    N` after it; `line N, in f`; a function name's end that no exception line can be)."""
+    if not line or line[0] in " \t" or 'File "' not in prev:
+        return None
+    head = prev.lstrip(" \t>")
+    if not head.startswith('File "'):
+        return None
+    rest = head[6:]
+    if '"' not in rest:
+        return prev + line if _WRAP_IN_FILE.match(line) else None
+    if rest.rstrip().endswith('",') and rest.index('"') == len(rest.rstrip()) - 2 and _WRAP_AFTER_FILE.match(line):
+        return prev + line if prev.endswith(" ") else f"{prev} {line}"
+    if len(prev) >= _MIN_WIDTH and _WRAP_IN_FUNCTION.match(line) and _WHOLE_FRAME.match(head):
+        return prev + line
+    return None
+
+
+def join_wrapped_frames(lines: list[str]) -> list[str]:
+    """`lines` with each frame line a terminal broke at its width joined again (`join_wrapped_frame`)."""
+    out: list[str] = []
+    for line in lines:
+        joined = join_wrapped_frame(out[-1], line) if out and line[:1] not in " \t" else None
+        if joined is None:
+            out.append(line)
+        else:
+            out[-1] = joined
+    return out
 
 
 def parse_traceback_text(text: str) -> list[ParsedException]:
@@ -403,6 +474,8 @@ def parse_traceback_text(text: str) -> list[ParsedException]:
     then the exception line) and exceptions named in the lines before a traceback.
     """
     lines = peel_common_prefix(text.splitlines())
+    if 'File "' in text:
+        lines = join_wrapped_frames(lines)
     if is_group_text(text):
         lines = _ungroup(lines)
     if "╭" in text and "Traceback" in text:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
+from mosaic_diag.classifier.tracebacks import join_wrapped_frame, stamp_shape
 from mosaic_diag.logs.clock import Clock
 from mosaic_diag.logs.lines import (
     ERROR_LEVELS,
@@ -128,7 +129,28 @@ def _starts_record_traceback(msg: str) -> bool:
     return s == TRACEBACK_HEADER or _frame_record(s)
 
 
+# a frame line that ends a record's message (whole, or cut after its file by a terminal's wrap): nothing after it
+_GLUED_FRAME = LazyPattern(r'File "[^"]+",(?: line \d+(?:, in [^\s"]+)?)?[ \t]*$')
+
+
+def _glued_record_traceback(msg: str) -> int:
+    """Where the first line of a traceback logged one line per record starts inside an error record's message that
+    begins with other text (`Request failed: Traceback (most recent call last):`, or a frame: `Request failed:   File
+    "…", line 3, in f`, a paste cut above it): the header glued to its end, or a frame after a blank; -1 for none."""
+    at = traceback_at(msg)
+    if at > 0:
+        return at
+    at = msg.find('File "', 1)
+    return at if at > 0 and msg[at - 1] in " \t" and _GLUED_FRAME.match(msg, at) is not None else -1
+
+
 _LOGURU_NOTES = frozenset({"│ ", "└ ", "| ", "->"})  # how loguru's notes of a frame's values start
+
+# a stamp in front of every line of a traceback that varies line by line (`[10:00:01] `, `10:00:01.123 `, `[2024/01/05
+# 10:00:01] `, Apache's `[Mon Jun 29 06:14:08.188280 2020] [wsgi:error] [pid 1] `): the text before a header glued to
+# the end of a line, when it holds a time of day (`stamp_shape`); the lines after it whose start has its shape go on
+# with the traceback without it
+_DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")
 
 
 def _is_box_side(t: str) -> bool:
@@ -140,7 +162,7 @@ def _is_box_side(t: str) -> bool:
 class _Open:
     __slots__ = ("line", "end", "ts", "shape", "stream", "level", "logger", "message", "tb", "detail",
                  "state", "emit", "seen", "blanks", "exc_at", "cont", "headless", "via", "first", "own_tb", "raw",
-                 "more", "fault", "runs", "recs", "src", "lead")
+                 "more", "fault", "runs", "recs", "src", "lead", "stamp")
 
     def __init__(self, line: int, end: int, ln: Line, state: int, emit: bool, message: str | None) -> None:
         self.line = line
@@ -172,6 +194,7 @@ class _Open:
         self.recs = 0  # a traceback logged one line per record (`Assembler._extend_records`): its records so far
         self.lead: str | None = None  # the message of the record that opened such a traceback (None: attached)
         self.src = -1  # of such a traceback: -1 no frame yet, 0 after a frame line, 1 after its source line
+        self.stamp: str | None = None  # the shape of a stamp that varies in front of each line (`stamp_shape`)
 
     def add(self, text: str, end: int) -> None:
         if self.blanks:
@@ -385,6 +408,22 @@ class Assembler:
     # -- internals -------------------------------------------------------------------------
 
     def _extend(self, op: _Open, ln: Line, last: int) -> bool:
+        shape = op.stamp
+        if shape is not None and not ln.record:
+            text = ln.text
+            n = len(shape)
+            if text[:n].translate(_DIGITS_AS_ZERO) == shape:  # the traceback's stamp in front: read the line without it
+                message = ln.message
+                ln.text = text[n:]
+                if message == text:
+                    ln.message = ln.text
+                if self._extend_line(op, ln, last):
+                    return True
+                ln.text, ln.message = text, message  # (a line that starts something else: read as it was)
+                return False
+        return self._extend_line(op, ln, last)
+
+    def _extend_line(self, op: _Open, ln: Line, last: int) -> bool:
         if op.state == _PYTEST:
             return self._extend_pytest(op, ln, last)
         if op.recs:
@@ -471,6 +510,10 @@ class Assembler:
             if op.blanks and t[0] not in " \t" and is_frame(op.tb[0]) and not is_frame(t) and not _EXC_NAME.match(t):
                 return False  # (after a blank that parted a header-less traceback's entries: no exception line)
             if t[0] not in " \t" and not is_frame(t) and not in_group_gutter(t):
+                if not op.blanks and (joined := join_wrapped_frame(op.tb[-1], t)) is not None:
+                    op.tb[-1] = joined  # the rest of a frame line a terminal broke at its width
+                    op.end = last
+                    return True
                 # (an exception group's lines stay in its traceback, their indentation stripped too)
                 op.state = _EXC
                 op.exc_at = len(op.tb) + op.blanks
@@ -717,6 +760,19 @@ class Assembler:
                     op.tb.append("  " + s if op.src == 0 else s)
                     op.ts = self._when(ln)
                     return
+                at = _glued_record_traceback(msg) if 'File "' in msg or msg[-1:] == ":" else -1
+                if at > 0:
+                    # the same with the traceback's first line glued into the record's own message (`log.error(f"…:
+                    # {lines[0]}")`, then the next lines one record each): the record carries it (its message kept);
+                    # a record of its own when no record goes on with it
+                    op = self.open[ln.stream] = _Open(lineno, last, ln, _TB, True, msg)
+                    op.recs = 1
+                    op.lead = msg
+                    s = msg[at:].strip()
+                    op.src = 0 if s[:1] == "F" else -1
+                    op.tb = ["  " + s if op.src == 0 else s]
+                    op.ts = self._when(ln)
+                    return
                 op = self.open[ln.stream] = _Open(lineno, last, ln, _REC, True, msg)
                 op.ts = self._when(ln)
                 if tagged and self._tag(ln):
@@ -743,6 +799,7 @@ class Assembler:
                 op.state = _RICH
             if at > 0:
                 op.tb[0] = t[at:]
+                op.stamp = stamp_shape(t[:at])
             if at == 0 or (at < 0 and not rich):
                 # Python's own lines before an uncaught exception's traceback (`_PY_INTRO`) or faulthandler's frames
                 # start the event
@@ -892,6 +949,8 @@ class Assembler:
         if op.raw is not None and op.more:
             _rejoin(op)
         tb = op.own_tb if op.own_tb is not None else "\n".join(op.tb) if op.tb else None
+        if op.recs == 1 and op.lead is not None and op.message is not None:
+            tb = None  # (a traceback's first line glued into a record's message, no record after it: the record alone)
         message = op.message if op.message is not None else _exception_line(op)
         if op.first is not None and op.detail and op.message is not None:
             # RichHandler wraps a long message onto the lines under it: one message again
