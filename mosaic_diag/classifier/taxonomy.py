@@ -8,7 +8,7 @@ Both live in `rules/taxonomy.yml` (data, not code). A user rules file (`--rules`
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -83,8 +83,19 @@ class Regex:
                 raise ConfigError(f"bad regex: {exc}", path=self.path, line=self.line) from exc
         return self._compiled
 
-    def search(self, text: str) -> re.Match[str] | None:
-        return (self._compiled or self.compile()).search(text)
+    def search(self, text: str, pos: int = 0) -> re.Match[str] | None:
+        return (self._compiled or self.compile()).search(text, pos)
+
+    def matches(self, text: str) -> Iterator[Any]:
+        """Every match in `text`, in order, none overlapping (as `finditer`, through `search`: a user regex keeps its
+        time limits on each)."""
+        pos = 0
+        while pos <= len(text):
+            m = self.search(text, pos)
+            if m is None:
+                return
+            yield m
+            pos = m.end() if m.end() > m.start() else m.end() + 1
 
     def __repr__(self) -> str:
         return f"Regex({self.pattern!r})"
@@ -131,7 +142,7 @@ class UserRegex(Regex):
                 raise ConfigError(f"bad regex: {exc}", path=self.path, line=self.line) from exc
         return self._user
 
-    def search(self, text: str) -> Any:  # a regex.Match or None
+    def search(self, text: str, pos: int = 0) -> Any:  # a regex.Match or None
         import time
 
         compiled = self._user or self.compile()
@@ -139,7 +150,7 @@ class UserRegex(Regex):
         timeout = min(USER_SEARCH_TIMEOUT, left)
         start = time.perf_counter()
         try:
-            found = compiled.search(text, timeout=max(timeout, 0.001))
+            found = compiled.search(text, pos, timeout=max(timeout, 0.001))
         except TimeoutError:
             self.spent += time.perf_counter() - start
             why = (f"{timeout:g}s on a {len(text):,}-char text" if timeout == USER_SEARCH_TIMEOUT
