@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -154,6 +156,80 @@ def test_a_user_rule_compares_captured_numbers(tmp_path: Path) -> None:
     assert clf.classify_text("RuntimeError: attempt 10 of 10 failed").label == "MY_RETRIES_SPENT"
     assert clf.classify_text("RuntimeError: attempt 12 of 10 failed").label == "MY_RETRIES_SPENT"
     assert clf.classify_text("RuntimeError: attempt 9 of 10 failed").label != "MY_RETRIES_SPENT"
+
+
+STATUS_RULES = """\
+labels:
+  MY_UPSTREAM_5XX:
+    category: integration
+    severity: high
+    description: an upstream answered 5xx
+rules:
+  - id: my-upstream-5xx
+    label: MY_UPSTREAM_5XX
+    priority: 900
+    match:
+      message: ['\\b(?P<code>\\d{3,5})\\b']
+      numbers: ['code >= 500', 'code <= 599']
+"""
+
+
+class _Unavailable(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802
+        self.send_error(503)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_numbers_are_compared_in_every_match_not_only_the_first(tmp_path: Path) -> None:
+    """The number that decides may come after others the same regex takes: requests' retries spent on a real 503 of a
+    loopback server name the port first (`port=NNNNN): Max retries … too many 503 error responses`), and so does
+    urllib3's own debug line (`http://localhost:NNNNN "GET /jobs HTTP/1.1" 503`); the first match alone (the port)
+    would make no comparison hold. A text whose numbers never hold is not taken, and the hits show the match used."""
+    import logging
+
+    requests = pytest.importorskip("requests")
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    path = tmp_path / "status.yml"
+    path.write_text(STATUS_RULES)
+    clf = Classifier(load_taxonomy(path))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Unavailable)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    records: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(f"{record.levelname}:{record.name}:{record.getMessage()}")
+
+    log = logging.getLogger("urllib3.connectionpool")
+    keep, level = Keep(), log.level
+    log.addHandler(keep)
+    log.setLevel(logging.DEBUG)
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(max_retries=Retry(total=1, status_forcelist=[503], backoff_factor=0)))
+    try:
+        with pytest.raises(requests.exceptions.RetryError) as info:
+            session.get(f"http://localhost:{port}/jobs", timeout=5)
+    finally:
+        log.removeHandler(keep)
+        log.setLevel(level)
+        server.shutdown()
+        server.server_close()
+    text = str(info.value)
+    assert f"port={port}" in text and "too many 503 error responses" in text
+    assert text.index(str(port)) < text.index("503")
+    got = clf.classify_text(text)
+    assert got.label == "MY_UPSTREAM_5XX"
+    assert ("numbers", "code 503 >= 500") in [(h.key, h.text) for h in got.hits]
+    debug = next(r for r in records if '"GET /jobs HTTP/1.1" 503' in r)
+    assert debug.index(str(port)) < debug.index(" 503")
+    assert clf.classify_text(debug, logger="urllib3.connectionpool", level="DEBUG").label == "MY_UPSTREAM_5XX"
+    # the same line with a 404: no number in it holds both comparisons
+    assert clf.classify_text(debug.replace(" 503 ", " 404 ")).label != "MY_UPSTREAM_5XX"
 
 
 @pytest.mark.parametrize(("match", "said"), [

@@ -145,6 +145,18 @@ def _search(pattern: Regex, texts: tuple[str, ...] | list[str]) -> str | None:
     return None
 
 
+def _numbers_hold(cond: Condition, message: str) -> tuple[Any, list[str]] | None:
+    """The first match of `cond.message` in `message` whose captured numbers make all of `cond.numbers` hold, and
+    what each comparison said; every match is tried, not only the first: the number that decides may come after
+    others the same regex also takes (a port or an address before the status, an earlier attempt's count)."""
+    assert cond.message is not None
+    for m in cond.message.matches(message):
+        saids = [comparison.said(m) for comparison in cond.numbers]
+        if all(said is not None for said in saids):
+            return m, saids  # type: ignore[return-value]
+    return None
+
+
 class Classifier:
     """Labels evidence with the taxonomy's rules; the most specific (highest priority) wins."""
 
@@ -306,15 +318,18 @@ class Classifier:
             source = "its type/error body" if cand.provider else "frames/logger/host/text"
             hits.append(Hit("provider", provider, source))
         if cond.message is not None:
-            m = cond.message.search(cand.message)
-            if not m:
-                return None
-            hits.append(Hit("message", m.group(0), where))
-            for comparison in cond.numbers:  # (what the message's first match captured)
-                said = comparison.said(m)
-                if said is None:
+            if cond.numbers:
+                found = _numbers_hold(cond, cand.message)
+                if found is None:
                     return None
-                hits.append(Hit("numbers", said, where))
+                m, saids = found
+                hits.append(Hit("message", m.group(0), where))
+                hits += [Hit("numbers", said, where) for said in saids]
+            else:
+                m = cond.message.search(cand.message)
+                if not m:
+                    return None
+                hits.append(Hit("message", m.group(0), where))
         if cond.frame is not None:
             app = [f for f in cand.frames if f.is_application]
             if not app:

@@ -8,7 +8,7 @@ Both live in `rules/taxonomy.yml` (data, not code). A user rules file (`--rules`
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +33,9 @@ _LABEL_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 # `numbers`: `NAME OP NAME` over the named groups `message` captured (or a whole number on one side)
 _COMPARISON = re.compile(r"^\s*([A-Za-z_]\w*|\d+)\s*(<=|>=|==|!=|<|>)\s*([A-Za-z_]\w*|\d+)\s*$")
 _GROUP_NAME = re.compile(r"\(\?P<([A-Za-z_]\w*)>")
+# `%{name}` in a rule's regex: the alternatives of the named set (top-level `sets:`) in its place
+_SET_REF = re.compile(r"%\{([^{}]*)\}")
+_SET_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _OPERATORS: dict[str, Callable[[int, int], bool]] = {
     "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
     "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
@@ -83,8 +86,19 @@ class Regex:
                 raise ConfigError(f"bad regex: {exc}", path=self.path, line=self.line) from exc
         return self._compiled
 
-    def search(self, text: str) -> re.Match[str] | None:
-        return (self._compiled or self.compile()).search(text)
+    def search(self, text: str, pos: int = 0) -> re.Match[str] | None:
+        return (self._compiled or self.compile()).search(text, pos)
+
+    def matches(self, text: str) -> Iterator[Any]:
+        """Every match in `text`, in order, none overlapping (as `finditer`, through `search`: a user regex keeps its
+        time limits on each)."""
+        pos = 0
+        while pos <= len(text):
+            m = self.search(text, pos)
+            if m is None:
+                return
+            yield m
+            pos = m.end() if m.end() > m.start() else m.end() + 1
 
     def __repr__(self) -> str:
         return f"Regex({self.pattern!r})"
@@ -131,7 +145,7 @@ class UserRegex(Regex):
                 raise ConfigError(f"bad regex: {exc}", path=self.path, line=self.line) from exc
         return self._user
 
-    def search(self, text: str) -> Any:  # a regex.Match or None
+    def search(self, text: str, pos: int = 0) -> Any:  # a regex.Match or None
         import time
 
         compiled = self._user or self.compile()
@@ -139,7 +153,7 @@ class UserRegex(Regex):
         timeout = min(USER_SEARCH_TIMEOUT, left)
         start = time.perf_counter()
         try:
-            found = compiled.search(text, timeout=max(timeout, 0.001))
+            found = compiled.search(text, pos, timeout=max(timeout, 0.001))
         except TimeoutError:
             self.spent += time.perf_counter() - start
             why = (f"{timeout:g}s on a {len(text):,}-char text" if timeout == USER_SEARCH_TIMEOUT
@@ -245,12 +259,26 @@ def _fail(msg: str, path: str, obj: Any, key: str | int | None = None) -> Config
     return ConfigError(msg, path=path, line=line_of(obj, key))
 
 
-def _regex(value: Any, path: str, obj: Any, key: str, validate: bool) -> Regex:
+def _with_sets(item: str, sets: Mapping[str, tuple[str, ...]], path: str, obj: Any, key: str) -> str:
+    """`item` with each `%{name}` replaced by the alternatives of the set `name`, `(?:a|b|…)`."""
+    def one(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in sets:
+            raise _fail(f"`{key}` names the set {name!r}, which no `sets:` defines (defined: "
+                        f"{', '.join(sorted(sets)) or 'none'})", path, obj, key)
+        return "(?:" + "|".join(f"(?:{alt})" for alt in sets[name]) + ")"
+
+    return _SET_REF.sub(one, item) if "%{" in item else item
+
+
+def _regex(value: Any, path: str, obj: Any, key: str, validate: bool,
+           sets: Mapping[str, tuple[str, ...]] | None = None) -> Regex:
     items = value if isinstance(value, list) else [value]
     parts = []
     for item in items:
         if not isinstance(item, str) or not item:
             raise _fail(f"`{key}` must be a regex or a list of regexes", path, obj, key)
+        item = _with_sets(item, sets or {}, path, obj, key)
         if validate:
             import regex
 
@@ -274,7 +302,7 @@ def _strings(value: Any, path: str, obj: Any, key: str) -> tuple[str, ...]:
     return tuple(items)
 
 
-def _condition(raw: Any, path: str, validate: bool) -> Condition:
+def _condition(raw: Any, path: str, validate: bool, sets: Mapping[str, tuple[str, ...]]) -> Condition:
     if not isinstance(raw, dict) or not raw:
         raise _fail("a match condition must be a non-empty mapping", path, raw)
     unknown = set(raw) - MATCH_KEYS
@@ -285,7 +313,7 @@ def _condition(raw: Any, path: str, validate: bool) -> Condition:
     kw: dict[str, Any] = {}
     for key, value in raw.items():
         if key in {"message", "frame", "host", "frames", "logger", "log", "text"}:
-            kw[key] = _regex(value, path, raw, key, validate)
+            kw[key] = _regex(value, path, raw, key, validate, sets)
         elif key == "type":
             kw[key] = _strings(value, path, raw, key)
         elif key == "status":
@@ -338,12 +366,13 @@ def _numbers(value: Any, raw: dict[str, Any], path: str) -> tuple[Comparison, ..
     return tuple(out)
 
 
-def _conditions(raw: Any, path: str, holder: Any, key: str, validate: bool) -> tuple[Condition, ...]:
+def _conditions(raw: Any, path: str, holder: Any, key: str, validate: bool,
+                sets: Mapping[str, tuple[str, ...]]) -> tuple[Condition, ...]:
     if isinstance(raw, list):
         if not raw:
             raise _fail(f"`{key}` must not be empty", path, holder, key)
-        return tuple(_condition(item, path, validate) for item in raw)
-    return (_condition(raw, path, validate),)
+        return tuple(_condition(item, path, validate, sets) for item in raw)
+    return (_condition(raw, path, validate, sets),)
 
 
 def _parse_label(name: str, raw: Any, base: Label | None, path: str, holder: Any) -> Label:
@@ -380,16 +409,40 @@ def _parse_label(name: str, raw: Any, base: Label | None, path: str, holder: Any
     return Label(name, category, severity, retryable, description.strip(), tuple(aliases), provider_wide)
 
 
-def _parse_file(path: Path, labels: dict[str, Label], rules: dict[str, Rule]) -> None:
+def _read_file(path: Path) -> dict[str, Any]:
     name = str(path)
     data = load_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError("a rules file must be a mapping with `labels` and/or `rules`", path=name,
                           line=line_of(data))
-    unknown = set(data) - {"version", "labels", "rules"}
+    unknown = set(data) - {"version", "sets", "labels", "rules"}
     if unknown:
         key = sorted(map(str, unknown))[0]
-        raise _fail(f"unknown top-level key {key!r} (known: version, labels, rules)", name, data, key)
+        raise _fail(f"unknown top-level key {key!r} (known: version, sets, labels, rules)", name, data, key)
+    return data
+
+
+def _add_sets(path: Path, data: dict[str, Any], sets: dict[str, tuple[str, ...]]) -> None:
+    """The file's `sets:` (name -> regexes, alternatives) added to `sets`: a later file's set of the same name
+    extends it (a user's rules file adds a job board for the shipped rules too)."""
+    name = str(path)
+    raw = data.get("sets") or {}
+    if not isinstance(raw, dict):
+        raise _fail("`sets` must be a mapping of set name to a list of regexes", name, data, "sets")
+    validate = path != SHIPPED_RULES
+    for set_name, items in raw.items():
+        if not isinstance(set_name, str) or not _SET_NAME.match(set_name):
+            raise _fail(f"set names are lower_snake_case, got {set_name!r}", name, raw, set_name)
+        if not isinstance(items, list) or not items or not all(isinstance(i, str) and i for i in items):
+            raise _fail(f"set {set_name} must be a non-empty list of regexes", name, raw, set_name)
+        if validate:
+            _regex(items, name, raw, set_name, True)
+        sets[set_name] = tuple(dict.fromkeys((*sets.get(set_name, ()), *items)))
+
+
+def _parse_file(path: Path, data: dict[str, Any], labels: dict[str, Label], rules: dict[str, Rule],
+                sets: Mapping[str, tuple[str, ...]]) -> None:
+    name = str(path)
     raw_labels = data.get("labels") or {}
     if not isinstance(raw_labels, dict):
         raise _fail("`labels` must be a mapping of label name to fields", name, data, "labels")
@@ -418,8 +471,8 @@ def _parse_file(path: Path, labels: dict[str, Label], rules: dict[str, Rule]) ->
         if not isinstance(priority, int) or isinstance(priority, bool):
             raise _fail(f"rule {rule_id}: priority must be an integer", name, raw, "priority")
         validate = path != SHIPPED_RULES  # the shipped file's regexes are checked by its tests
-        match = _conditions(raw["match"], name, raw, "match", validate)
-        unless = _conditions(raw["unless"], name, raw, "unless", validate) if "unless" in raw else ()
+        match = _conditions(raw["match"], name, raw, "match", validate, sets)
+        unless = _conditions(raw["unless"], name, raw, "unless", validate, sets) if "unless" in raw else ()
         shown = f"mosaic_diag/classifier/rules/{path.name}" if path == SHIPPED_RULES else name
         rules[rule_id] = Rule(rule_id, label.upper(), priority, match, unless,
                               f"{shown}:{line_of(raw)}")
@@ -429,8 +482,12 @@ def _parse_file(path: Path, labels: dict[str, Label], rules: dict[str, Rule]) ->
 def _load(paths: tuple[Path, ...]) -> Taxonomy:
     labels: dict[str, Label] = {}
     rules: dict[str, Rule] = {}
-    for path in paths:
-        _parse_file(path, labels, rules)
+    sets: dict[str, tuple[str, ...]] = {}
+    files = [(path, _read_file(path)) for path in paths]
+    for path, data in files:  # every file's sets first: a user's board reaches the shipped rules' `%{…}` too
+        _add_sets(path, data, sets)
+    for path, data in files:
+        _parse_file(path, data, labels, rules, sets)
     if UNKNOWN not in labels:
         raise ConfigError(f"the taxonomy must define {UNKNOWN}", path=str(paths[0]))
     aliases: dict[str, str] = {}
