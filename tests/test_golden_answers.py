@@ -110,7 +110,7 @@ def test_rate_limited_run_has_no_sdk_retries_unless_asked(tmp_path, env, capsys,
     elapsed = time.monotonic() - start
     assert code == 1 and data["cases"]
     assert limited_chats(env) == len(data["cases"])  # one try per case: no SDK retries (the SDKs' default is 2)
-    assert elapsed < 3, elapsed  # with the SDKs' retries and Retry-After: 1 s it takes several times longer
+    assert elapsed < 60, elapsed  # a liveness bound (the count above is the check: the SDKs would retry twice)
     env.reset()
     env.set_failure("all", "rate_limit")
     code, data = run_json(capsys, golden(tmp_path, "-k", SHAPE_CASE, "--sdk-retries", "1"))

@@ -739,7 +739,8 @@ def test_ctrl_c_in_a_typer_command_says_interrupted(tmp_path: Path) -> None:
         server.settimeout(120)
         port = server.getsockname()[1]
         proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "golden", "--url", f"http://127.0.0.1:{port}",
-                                 "--cases", "cases.yml", "--junit", "junit.xml", "--state-dir", "st"],
+                                 "--cases", "cases.yml", "--junit", "junit.xml", "--state-dir", "st",
+                                 "--timeout", "600"],  # (the start's probe too: a busy machine is slow)
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
         while True:  # answer every probe of /health; the first other request is the case's
             conn, _ = server.accept()

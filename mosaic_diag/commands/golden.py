@@ -82,7 +82,8 @@ def golden(
     concurrency: Annotated[int | None, typer.Option(min=1, max=64, help="Requests in flight "
                                                     "(default 4).")] = None,
     timeout: Annotated[float | None, typer.Option(min=0.01, max=MAX_SECONDS, help="Seconds per request "
-                                                  "(default 30; a case's `timeout` wins).")] = None,
+                                                  "and for the start's probe of /health (default 30; a case's "
+                                                  "`timeout` wins).")] = None,
     global_timeout: Annotated[float | None, typer.Option(min=0.01, max=MAX_SECONDS, help="Seconds for the whole "
                                                          "run (default 600).")] = None,
     regex_timeout: Annotated[float | None, typer.Option(
@@ -198,7 +199,7 @@ def golden(
     # the terminal): one line on stderr says what it logged
     with app_env(env, force=sdk_retries is not None), (app_log_captured() if app else nullcontext()) as capture:
         try:
-            target = open_target(url=url, app=app)
+            target = open_target(url=url, app=app, probe_timeout=options.timeout)  # (a waking app is slow)
             if capture is not None:
                 capture.adopt()  # the app is imported and started: its loggers exist now
             report: GoldenReport | None = None

@@ -147,6 +147,10 @@ class UrlTarget(_ClientTarget):
         try:
             with self._client.stream("GET", path, timeout=timeout):
                 pass
+        except httpx.TimeoutException as exc:  # (a sleeping free-tier instance wakes in tens of seconds)
+            self._client.close()
+            raise UnreachableError(f"cannot reach {self.name}: the app did not answer within {timeout:g}s "
+                                   f"(GET {path}, {type(exc).__name__}; --timeout sets it)") from exc
         except httpx.TransportError as exc:
             self._client.close()
             raise UnreachableError(f"cannot reach {self.name}: {type(exc).__name__}: {exc}") from exc
