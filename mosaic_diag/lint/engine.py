@@ -22,7 +22,7 @@ from mosaic_diag.lint.context import FileContext
 from mosaic_diag.lint.ddl import Column, Table
 from mosaic_diag.lint.model import Edit, Finding, LintResult, ParseFailure, Rule
 from mosaic_diag.lint.rules import all_rules
-from mosaic_diag.lint.runcache import code_digest, discover, read_cache_file
+from mosaic_diag.lint.runcache import code_digest, discover, read_signed
 
 
 @dataclass(frozen=True)
@@ -253,7 +253,8 @@ def _tables_from_json(data: Mapping[str, dict]) -> dict[str, Table]:  # type: ig
 
 
 class _Cache:
-    """Results per file, keyed by a hash of its content (ruff's idea): a JSON file under the cache dir."""
+    """Results per file, keyed by a hash of its content (ruff's idea): a JSON file under the cache dir,
+    signed with the user's secret (`runcache.read_signed`): a planted or copied file is never trusted."""
 
     def __init__(self, directory: Path | None) -> None:
         self.path = directory / f"{CACHE_VERSION}.json" if directory else None
@@ -262,7 +263,7 @@ class _Cache:
         self._checked: dict[str, bool] = {}  # path -> its entry has the shape this code writes
         if self.path is not None:
             try:
-                data = json.loads(read_cache_file(self.path))
+                data = json.loads(read_signed(self.path))
                 if isinstance(data, dict) and data.get("version") == CACHE_VERSION \
                         and isinstance(data.get("files"), dict):
                     self.entries = data["files"]
@@ -290,12 +291,9 @@ class _Cache:
             return
         self.entries = {p: e for p, e in self.entries.items() if os.path.exists(p)}
         try:
-            from mosaic_diag.lint.runcache import prepare_cache_dir
-            from mosaic_diag.platform.atomic import write_atomic
+            from mosaic_diag.lint.runcache import write_signed
 
-            prepare_cache_dir(self.path.parent)
-
-            write_atomic(self.path, json.dumps({"version": CACHE_VERSION, "files": self.entries}))
+            write_signed(self.path, json.dumps({"version": CACHE_VERSION, "files": self.entries}))
         except OSError as exc:  # a cache that cannot be written is no cache, not an error
             import logging
 
