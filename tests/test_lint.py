@@ -422,13 +422,15 @@ def test_the_cache_forgets_files_that_are_gone(tmp_path: Path) -> None:
     (tmp_path / "bad.py").write_text(BAD)
     (tmp_path / "old.py").write_text(BAD)
     run("lint", "bad.py", "old.py", cwd=tmp_path)
+    from mosaic_diag.lint.runcache import read_signed
+
     cache = next(p for p in (tmp_path / ".mosaic-diag" / "lint-cache").glob("*.json") if "run" not in p.name)
-    assert set(json.loads(cache.read_text())["files"]) == {"bad.py", "old.py"}
+    assert set(json.loads(read_signed(cache))["files"]) == {"bad.py", "old.py"}
     (tmp_path / "old.py").unlink()  # renamed away
     (tmp_path / "bad.py").write_text(BAD + "\n")
     r = run("lint", ".", cwd=tmp_path)
     assert r.returncode == 1 and "old.py" not in r.stdout
-    assert set(json.loads(cache.read_text())["files"]) == {"bad.py"}
+    assert set(json.loads(read_signed(cache))["files"]) == {"bad.py"}
 
 
 def test_help_and_wrong_options_go_through_typer(tmp_path: Path) -> None:

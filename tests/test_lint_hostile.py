@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 QMARK = 'def f(cur, i):\n    cur.execute("SELECT name FROM users WHERE id = ?", (i,))\n'
@@ -141,8 +144,6 @@ def test_fix_leaves_a_file_changed_since_it_was_linted(tmp_path: Path) -> None:
 
 
 def test_write_atomic_replaces_only_the_bytes_it_was_told(tmp_path: Path) -> None:
-    import pytest
-
     from mosaic_diag.platform.atomic import ChangedMeanwhile, write_atomic
 
     path = tmp_path / "f.py"
@@ -187,6 +188,7 @@ def test_a_damaged_cache_file_is_a_miss_not_a_traceback(tmp_path: Path) -> None:
     import json
 
     from mosaic_diag.lint.engine import CACHE_VERSION, text_digest
+    from mosaic_diag.lint.runcache import write_signed
 
     (tmp_path / ".git").mkdir()
     (tmp_path / "app.py").write_text(QMARK)
@@ -202,7 +204,7 @@ def test_a_damaged_cache_file_is_a_miss_not_a_traceback(tmp_path: Path) -> None:
                {"version": CACHE_VERSION, "files": {"app.py": {**good, "findings": [[1, 1, "MD003", "m", "n", 5]]}}},
                {"version": CACHE_VERSION, "files": {"app.py": {**good, "failure": "x"}}}]
     for data in damaged:
-        (cache / f"{CACHE_VERSION}.json").write_text(json.dumps(data))
+        write_signed(cache / f"{CACHE_VERSION}.json", json.dumps(data))  # as if this user's runs wrote it
         (cache / "lint-run-1.json").unlink(missing_ok=True)
         r = lint(tmp_path, "app.py")
         assert r.returncode == 1 and "app.py:2:52: MD003" in r.stdout and "Traceback" not in r.stderr, (data, r.stderr)
@@ -295,3 +297,81 @@ def test_cache_files_that_are_links_to_a_device_are_misses(tmp_path: Path) -> No
                        cwd=tmp_path, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)))
     assert r.returncode == 1 and "app.py:2:52: MD003" in r.stdout, r.stdout + r.stderr
     assert not (cache / "lint-run-1.json").is_symlink() and not (cache / "lint-cache-1.json").is_symlink()
+
+
+def _hide(data: dict) -> None:  # type: ignore[type-arg]
+    data["files"]["app.py"]["findings"] = []
+
+
+def _ghost(data: dict) -> None:  # type: ignore[type-arg]
+    tables = data["files"]["decl.py"]["tables"]
+    tables["ghost"] = {**tables["users"], "name": "ghost"}
+
+
+def _replay_clean(data: dict) -> None:  # type: ignore[type-arg]
+    for entry in data["runs"].values():
+        entry["code"], entry["output"] = 0, []
+
+
+@pytest.mark.parametrize(("name", "change"), [("lint-cache-1.json", _hide), ("lint-cache-1.json", _ghost),
+                                              ("lint-run-1.json", _replay_clean)], ids=["hide", "ghost", "replay"])
+def test_a_planted_cache_changes_no_result(tmp_path: Path, name: str, change: Callable[[dict], None]) -> None:  # type: ignore[type-arg]
+    """Every key of the lint caches is computable from what a repository holds, so a repository can ship cache
+    files made for it (here: made by the attacker's own runs, then edited and signed with the attacker's key)
+    that hide findings, declare tables no source declares, or replay a clean run. Each gets the findings,
+    warnings and exit code of a run without cache: a cache file is trusted only when this user's runs wrote it."""
+    import hashlib
+    import hmac
+    import json
+    import os
+
+    repo, attacker = tmp_path / "repo", tmp_path / "attacker-home"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "decl.py").write_text('DDL = "CREATE TABLE users (id serial PRIMARY KEY, email text UNIQUE)"\n')
+    (repo / "app.py").write_text('def add(cur, e):\n    cur.execute("INSERT INTO users (email) VALUES (%s)", (e,))\n'
+                                 '    cur.execute("INSERT INTO ghost (email) VALUES (%s)", (e,))\n' + QMARK)
+    cache = repo / ".mosaic-diag" / "lint-cache"
+
+    def run(*args: str, home: Path | None = None) -> tuple[int, str, str]:
+        env = {**os.environ, **({"MOSAIC_DIAG_CACHE_DIR": str(home)} if home else {})}
+        r = subprocess.run([sys.executable, "-m", "mosaic_diag", "lint", *args], capture_output=True, text=True,
+                           timeout=60, cwd=repo, env=env)
+        return r.returncode, r.stdout, r.stderr
+
+    clean = run(".", "--no-cache")
+    assert clean[0] == 1 and "app.py:2:18: MD007" in clean[1] and "no schema found" in clean[2], clean
+    assert "app.py:3:" not in clean[1] and "MD003" in clean[1]
+
+    # the attacker's own runs write the cache files (the same findings); then they are edited and signed as
+    # the attacker's runs sign, and shipped in the repository
+    assert run(".", home=attacker) == clean
+    text = (cache / name).read_text()
+    mac, _, body = text.partition("\n") if not text.startswith("{") else ("", "", text)
+    data = json.loads(body)
+    change(data)
+    body = json.dumps(data)
+    if mac:
+        key = (attacker / "lint-key").read_bytes()
+        mac = hmac.new(key, name.encode() + b"\0" + body.encode(), hashlib.sha256).hexdigest()
+    (cache / name).write_text(f"{mac}\n{body}" if mac else body)
+    if name != "lint-run-1.json":  # (else the run cache replays the attacker's real run)
+        (cache / "lint-run-1.json").unlink()
+    assert run(".") == clean
+    assert run(".") == clean  # and the cache this user's run wrote over it
+
+
+def test_without_a_private_key_no_lint_cache_is_read_or_written(tmp_path: Path) -> None:
+    """The user cache off (`MOSAIC_DIAG_CACHE_DIR=`), or a key file others may read: no lint cache at all."""
+    import os
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "app.py").write_text(QMARK)
+    shared = tmp_path / "shared-home"
+    shared.mkdir(mode=0o700)
+    (shared / "lint-key").write_bytes(b"k" * 32)
+    (shared / "lint-key").chmod(0o644)
+    for home in ("", str(shared)):
+        r = subprocess.run([sys.executable, "-m", "mosaic_diag", "lint", "."], capture_output=True, text=True,
+                           timeout=60, cwd=tmp_path, env={**os.environ, "MOSAIC_DIAG_CACHE_DIR": home})
+        assert r.returncode == 1 and "app.py:2:52: MD003" in r.stdout, r.stdout + r.stderr
+        assert not list(tmp_path.glob(".mosaic-diag/lint-cache/*.json")), home

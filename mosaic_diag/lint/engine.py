@@ -22,7 +22,7 @@ from mosaic_diag.lint.context import FileContext
 from mosaic_diag.lint.ddl import Column, Table
 from mosaic_diag.lint.model import Edit, Finding, LintResult, ParseFailure, Rule
 from mosaic_diag.lint.rules import all_rules
-from mosaic_diag.lint.runcache import code_digest, discover, read_cache_file
+from mosaic_diag.lint.runcache import code_digest, discover, read_signed
 
 
 @dataclass(frozen=True)
@@ -210,6 +210,10 @@ def _lint_sql_file(src: Source, rules: Sequence[Rule]) -> list[Finding]:
 
 
 CACHE_VERSION = "lint-cache-1"
+# the syntax trees of the files that declare tables, read before any file is linted, are kept for their
+# linting up to this much source (a tree costs about 50 times its source; one is always kept): past it, a
+# file is parsed again rather than all of them held at once
+KEEP_TREES_BYTES = 2 << 20
 _CREATE_TABLE = re.compile(r"\bCREATE\s+(?:\w+\s+){0,3}TABLE\b", re.IGNORECASE)
 _CREATE_TABLE_LOWER = re.compile(r"create\s+(?:\w+\s+){0,3}table\b")
 _WORD = re.compile(r"\w")
@@ -253,7 +257,8 @@ def _tables_from_json(data: Mapping[str, dict]) -> dict[str, Table]:  # type: ig
 
 
 class _Cache:
-    """Results per file, keyed by a hash of its content (ruff's idea): a JSON file under the cache dir."""
+    """Results per file, keyed by a hash of its content (ruff's idea): a JSON file under the cache dir,
+    signed with the user's secret (`runcache.read_signed`): a planted or copied file is never trusted."""
 
     def __init__(self, directory: Path | None) -> None:
         self.path = directory / f"{CACHE_VERSION}.json" if directory else None
@@ -262,7 +267,7 @@ class _Cache:
         self._checked: dict[str, bool] = {}  # path -> its entry has the shape this code writes
         if self.path is not None:
             try:
-                data = json.loads(read_cache_file(self.path))
+                data = json.loads(read_signed(self.path))
                 if isinstance(data, dict) and data.get("version") == CACHE_VERSION \
                         and isinstance(data.get("files"), dict):
                     self.entries = data["files"]
@@ -290,12 +295,9 @@ class _Cache:
             return
         self.entries = {p: e for p, e in self.entries.items() if os.path.exists(p)}
         try:
-            from mosaic_diag.lint.runcache import prepare_cache_dir
-            from mosaic_diag.platform.atomic import write_atomic
+            from mosaic_diag.lint.runcache import write_signed
 
-            prepare_cache_dir(self.path.parent)
-
-            write_atomic(self.path, json.dumps({"version": CACHE_VERSION, "files": self.entries}))
+            write_signed(self.path, json.dumps({"version": CACHE_VERSION, "files": self.entries}))
         except OSError as exc:  # a cache that cannot be written is no cache, not an error
             import logging
 
@@ -376,7 +378,8 @@ def _lint_with(sources: Sequence[Source], rules: Sequence[Rule], tables: Mapping
                workers: _Workers | None) -> LintResult:
     """The body of `lint_sources`, with the workers started before the files' tables are known."""
     # 1. the tables every file declares (from the cache, else by parsing it)
-    trees: dict[str, ast.Module | None] = {}
+    trees: dict[str, ast.Module | None] = {}  # kept for the linting (each released once its file is linted)
+    kept = 0  # the source of the trees kept: beyond KEEP_TREES_BYTES, a tree is parsed again when linted
     failures: dict[str, ParseFailure] = {}
     declared: dict[str, dict[str, Table]] = {}
     for src in sources:
@@ -392,8 +395,12 @@ def _lint_with(sources: Sequence[Source], rules: Sequence[Rule], tables: Mapping
                 declared[src.path] = tables_from_sql(src.text)
             continue
         if _declares_table(src.text):
-            tree = trees[src.path] = _parsed(src)  # a file that does not parse is reported with the findings
+            tree = _parsed(src)  # a file that does not parse is reported with the findings
             declared[src.path] = _ddl_in_tree(tree) if tree is not None else {}
+            if not trees or kept + len(src.text) <= KEEP_TREES_BYTES:
+                trees[src.path] = tree
+                kept += len(src.text)
+            del tree
     in_files: dict[str, Table] = {}
     for src in sources:
         for name, table in declared.get(src.path, {}).items():
@@ -457,9 +464,75 @@ class _KnownTables(Mapping[str, Table]):
 
 def _parsed(src: Source) -> ast.Module | None:
     try:
-        return ast.parse(src.text, filename=src.path)
+        return parse_module(src.text, src.path)
     except (SyntaxError, ValueError, RecursionError):
         return None
+
+
+PARSE_PIECE = 1 << 20  # characters of source given to Python's parser at once, about (a statement is not cut)
+# where a top-level definition may start (a piece ends before one, not after a decorator; a false start,
+# inside a string, makes the piece fail to parse, and then the file is parsed whole)
+_TOP_LEVEL = re.compile(r"\n(?=@|(?:async[ \t]+)?def[ \t]|class[ \t])")
+_MERGES = 4  # pieces that do not parse alone, parsed with the next, before the whole text is parsed
+
+
+def parse_module(text: str, path: str = "<unknown>", piece: int = PARSE_PIECE) -> ast.Module:
+    """`ast.parse(text)`, with a big file parsed in pieces of about `piece` characters cut before top-level
+    definitions: the parser's own structures (tokens, memo, its C tree) are about 1.5 times the syntax tree
+    it makes, and held for the whole text they made the peak of a run 120 times the source, against 70
+    with pieces. The tree is the one the whole text gives (same nodes, lines, columns): a piece starts as
+    the file does at that line, past its blank lines, and a piece that does not parse alone (cut inside a
+    string, after a decorator) is parsed with the next; past a few such, or a piece that cannot be parsed
+    at all, the whole text is parsed (its error is the file's). Raises what `ast.parse` raises."""
+    if len(text) <= piece + piece // 2 or "barry_as_FLUFL" in text:  # (that import changes what parses)
+        return ast.parse(text, filename=path)
+    body: list[ast.stmt] = []
+    first, pending, merges = 1, "", 0
+    try:
+        for line, part in module_pieces(text, piece):
+            if pending:
+                line, part = first, pending + part
+            try:
+                tree = ast.parse("\n" * (line - 1) + part, filename=path)
+            except SyntaxError:
+                merges += 1
+                if merges > _MERGES:
+                    raise
+                first, pending = line, part
+                continue
+            body.extend(tree.body)
+            pending = ""
+            del tree
+        if pending:
+            raise SyntaxError("the last piece does not parse")
+    except (SyntaxError, ValueError, RecursionError):
+        del body
+        return ast.parse(text, filename=path)
+    return ast.Module(body=body, type_ignores=[])
+
+
+def module_pieces(text: str, piece: int) -> Iterator[tuple[int, str]]:
+    """(first line, text) of consecutive pieces of `text`, each cut before the first top-level definition
+    (its decorators included) found `piece` characters or more past its start (the last: what remains)."""
+    start, line = 0, 1
+    while start < len(text):
+        end = _cut(text, start + piece) if len(text) - start > piece + piece // 2 else len(text)
+        part = text[start:end]
+        yield line, part
+        line += part.count("\n")
+        if "\r" in part:  # Python ends a line at a lone CR too
+            line += part.count("\r") - part.count("\r\n")
+        start = end
+
+
+def _cut(text: str, at: int) -> int:
+    """Where the first top-level definition from `at` starts, its decorators with it, else the end."""
+    while (found := _TOP_LEVEL.search(text, at)) is not None:
+        before = text[max(0, found.start() - 400): found.start()].rstrip()
+        if not before[before.rfind("\n") + 1:].startswith("@"):
+            return found.end()
+        at = found.end()
+    return len(text)
 
 
 TOO_DEEP = "nested too deeply to judge (past Python's recursion limit)"
@@ -503,7 +576,7 @@ class _Job:
             return _lint_sql_file(src, self.rules), [], None
         if tree is None:
             try:
-                tree = ast.parse(src.text, filename=src.path)
+                tree = parse_module(src.text, src.path)
             except SyntaxError as exc:
                 return [], [], ParseFailure(src.path, exc.lineno or 1, exc.msg)
             except ValueError as exc:  # source with NUL bytes
@@ -517,14 +590,14 @@ class _Job:
         return found, unknown, None
 
 
-def _run_jobs(job: _Job, todo: Sequence[Source], trees: Mapping[str, ast.Module | None],
+def _run_jobs(job: _Job, todo: Sequence[Source], trees: dict[str, ast.Module | None],
               workers: _Workers | None = None) -> list[Outcome]:
     """The outcome of every file to lint, shared with `workers` (forked copies of this process) when
     there are: the parent lints what they must not (`workers.fixed`), then pulls from the same queue."""
     if workers is None:
         workers = _Workers.start(job, todo, trees, set(range(len(todo))), fixed=set())
     if workers is None:
-        return [job.run(src, trees.get(src.path)) for src in todo]
+        return [job.run(src, trees.pop(src.path, None)) for src in todo]
     return workers.finish(job, todo, trees)
 
 
@@ -544,7 +617,7 @@ class _Workers:
         self.fixed = fixed
 
     @classmethod
-    def start(cls, job: _Job, todo: Sequence[Source], trees: Mapping[str, ast.Module | None], shared: set[int],
+    def start(cls, job: _Job, todo: Sequence[Source], trees: dict[str, ast.Module | None], shared: set[int],
               fixed: set[int]) -> _Workers | None:
         """Workers for the files `shared`, or None when one process is better (little source, one
         CPU, no safe fork); `fixed`: the files the parent lints itself, first."""
@@ -583,13 +656,13 @@ class _Workers:
         data = os.read(self.queue, _INDEX.size)
         return _INDEX.unpack(data)[0] if len(data) == _INDEX.size else None
 
-    def finish(self, job: _Job, todo: Sequence[Source], trees: Mapping[str, ast.Module | None]) -> list[Outcome]:
+    def finish(self, job: _Job, todo: Sequence[Source], trees: dict[str, ast.Module | None]) -> list[Outcome]:
         out: dict[int, Outcome] = {}
         try:
             for i in sorted(self.fixed):
-                out[i] = job.run(todo[i], trees.get(todo[i].path))
+                out[i] = job.run(todo[i], trees.pop(todo[i].path, None))
             while (i := self.pull()) is not None:
-                out[i] = job.run(todo[i], trees.get(todo[i].path))
+                out[i] = job.run(todo[i], trees.pop(todo[i].path, None))
             while self.children:
                 pid, results = self.children.pop()
                 out.update((i, r) for i, r in (_collect(pid, results) or {}).items() if r is not None)
@@ -597,7 +670,7 @@ class _Workers:
             self.close()
         for i in range(len(todo)):  # sent back (an INSERT to judge), or its worker failed: linted here
             if i not in out:
-                out[i] = job.run(todo[i], trees.get(todo[i].path))
+                out[i] = job.run(todo[i], trees.pop(todo[i].path, None))
         return [out[i] for i in range(len(todo))]
 
     def close(self) -> None:
@@ -636,7 +709,7 @@ def _can_fork() -> bool:
     return threading is None or threading.active_count() == 1
 
 
-def _fork(job: _Job, todo: Sequence[Source], trees: Mapping[str, ast.Module | None],
+def _fork(job: _Job, todo: Sequence[Source], trees: dict[str, ast.Module | None],
           queue: int) -> tuple[int, int] | None:
     """A child that lints the files it pulls from `queue` and pickles {index: outcome or None (sent
     back)} into a pipe: (pid, read end of that pipe), or None when no process can be started."""
@@ -657,7 +730,7 @@ def _fork(job: _Job, todo: Sequence[Source], trees: Mapping[str, ast.Module | No
         while len(data := os.read(queue, _INDEX.size)) == _INDEX.size:
             index = _INDEX.unpack(data)[0]
             try:
-                out[index] = job.run(todo[index], trees.get(todo[index].path))
+                out[index] = job.run(todo[index], trees.pop(todo[index].path, None))
             except _NeedsTables:
                 out[index] = None
         with os.fdopen(write, "wb") as pipe:

@@ -17,12 +17,13 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
-import stat
 from contextlib import suppress
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from mosaic_diag.platform.userdir import cache_dir
+from mosaic_diag.platform.userdir import is_private as _private
 from mosaic_diag.platform.yamlpos import PosDict, PosList
 
 FORMAT = "yamlpos-1"  # the cache's own format and yamlpos's limits: a change makes every key new
@@ -33,14 +34,6 @@ _PLAIN = (str, int, float, bool, bytes, type(None))
 
 class _NotPlain(Exception):
     """A value marshal would not keep as it is (a datetime)."""
-
-
-def cache_dir() -> Path | None:
-    env = os.environ.get("MOSAIC_DIAG_CACHE_DIR")
-    if env is not None:
-        return Path(env) if env else None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "mosaic-diag"
 
 
 @lru_cache(maxsize=1)
@@ -61,11 +54,6 @@ def key_of(text: str) -> str:
     h = hashlib.sha256(f"{FORMAT}\0{_yaml_stamp()}\0".encode())
     h.update(text.encode("utf-8", "surrogatepass"))
     return h.hexdigest()
-
-
-def _private(path: Path) -> bool:
-    st = os.stat(path)
-    return st.st_uid == os.getuid() and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
 def _pack(obj: Any) -> Any:
