@@ -277,7 +277,8 @@ def _judgeable(health_url: str, opts: DeployOptions) -> None:
 def _plan_only(ctx: _Context) -> None:
     opts, sha = ctx.opts, ctx.sha
     where = f"{opts.remote} {opts.branch}"
-    plans = [("predeploy", "run the predeploy checks; stop on a failure"),
+    plans = [("predeploy", f"run the predeploy checks on a checkout of {sha[:12]} (its files only, no untracked "
+              "one); stop on a failure"),
              ("record", f"record {sha[:12]} as pending in the deploy store"),
              ("push", f"git push {where} ({sha[:12]}, a fast-forward; never forced)"
               + ("; then ask Render to deploy it (autodeploy is off)" if ctx.autodeploy is False else "")),
