@@ -44,8 +44,8 @@ def checkout_gone(work: Path) -> None:
 def deploy_cli(work: Path, *args: str, **env: str) -> subprocess.Popen[str]:
     """`mosaic-diag deploy --format json` as its own process (and process group, as a terminal runs it)."""
     full = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_DIAG_")}
-    full.update(GIT_ENV, PYTHONPATH=str(ROOT), MOSAIC_DIAG_RENDER_API_URL=os.environ["MOSAIC_DIAG_RENDER_API_URL"],
-                **env)
+    full.update(GIT_ENV, PYTHONPATH=str(ROOT), MOSAIC_DIAG_RENDER_API_URL=os.environ["MOSAIC_DIAG_RENDER_API_URL"])
+    full.update(env)
     return subprocess.Popen([sys.executable, "-m", "mosaic_diag", "deploy", "--log", str(work / "app.log"),
                              "--watch", "2s", "--poll-interval", "1s", "--no-rollback", "--format", "json", *args],
                             cwd=work, env=full, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -198,3 +198,25 @@ def test_settings_read_against_a_checkout_move_its_files_not_mosaic_diags_state(
     assert moved.path("lint.cache_dir") == tmp_path / "cache"
     assert cfg.values == {"predeploy": {"schema": "db/schema.sql"}, "audit_log": "logs/audit.log",
                           "lint": {"cache_dir": "c"}} and cfg.path("lint.cache_dir") == operator / "c"
+
+
+def test_an_untracked_top_level_module_found_through_the_import_path_is_not_imported(project, tmp_path):
+    """`python -m mosaic_diag deploy` in the repository puts its directory first on the import path (and so does
+    PYTHONPATH=. or src/): the import path's entries into the working tree point into the checkout while the
+    checks run, so a top-level module only in the working tree is not found there either."""
+    work, remote, render, first = project
+    write(work, "shop.py", "from starlette.applications import Starlette\nfrom starlette.responses import "
+          "PlainTextResponse\nfrom starlette.routing import Route\n\nfrom greeting import TEXT\n\n\n"
+          "async def hello(request):\n    return PlainTextResponse(TEXT)\n\n"
+          "app = Starlette(routes=[Route('/', hello)])\n")
+    write(work, "golden/hello.yml", "cases:\n  - id: hello\n    path: /\n    expect: {status: 200}\n")
+    write(work, "pyproject.toml", test_deploy.CONFIG + 'golden_app = "shop:app"\ntimeout = 60\n')
+    change(work, "2", "a shop that greets")
+    write(work, "greeting.py", "TEXT = 'hello'\n")  # forgotten: never added
+    code, report, err = finished(deploy_cli(work, PYTHONPATH=os.pathsep.join((str(ROOT), str(work)))))
+    step = next(s for s in report["steps"] if s["step"] == "predeploy")
+    assert (code, report["verdict"]) == (1, "blocked"), json.dumps(report, indent=1)
+    (failure,) = step["details"]["failing"]
+    assert failure["id"] == "MD-GOLDEN002" and "No module named 'greeting'" in failure["message"], failure
+    assert remote_head(work, remote) == first
+    checkout_gone(work)

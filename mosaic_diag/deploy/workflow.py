@@ -335,12 +335,28 @@ def _checks_on(ctx: _Context, tree: Path) -> Any:
     cache = str(tree.parent / "lint-cache")
     config = ctx.config.reading_from(tree, fixed={"lint.cache_dir": cache})
     path, bytecode = list(sys.path), sys.dont_write_bytecode
+    sys.path[:] = _import_path_in(path, ctx.root, tree)
     sys.dont_write_bytecode = True  # (an in-process app imported from the checkout: nothing written into it)
     try:
         return predeploy(tree, ctx.env, skip=ctx.opts.predeploy_skip, config=config)
     finally:
         sys.dont_write_bytecode = bytecode
-        sys.path[:] = [p for p in sys.path if p in path or not p.startswith(str(tree))]
+        sys.path[:] = path
+
+
+def _import_path_in(entries: list[str], root: Path, tree: Path) -> list[str]:
+    """The import path with its entries into the operator's checkout at `root` (`python -m` run there puts it
+    first; PYTHONPATH=. or src) moved to the same place in the checkout at `tree`: a module only in the
+    working tree is found through none of them. (Entries in the git directory are left as they are.)"""
+    import os
+
+    root = root.resolve()
+    out = []
+    for entry in entries:
+        full = Path(os.path.abspath(entry or os.curdir)).resolve()  # ('' is the current directory)
+        inside = full.relative_to(root) if full == root or root in full.parents else None
+        out.append(entry if inside is None or inside.parts[:1] == (".git",) else str(tree / inside))
+    return out
 
 
 def _record(ctx: _Context) -> None:
