@@ -1,6 +1,7 @@
 """Benchmark: what checking the pushed commit's checkout adds to `mosaic-diag deploy`.
 
-Run by hand: `python bench/bench_deploy_checkout.py [--repeat 5] [--before /path/to/an/older/checkout]`.
+Run by hand: `python bench/bench_deploy_checkout.py [--repeat 5] [--before DIR]`, DIR holding the code
+to compare with (e.g. `git archive <commit> | tar -x -C DIR`).
 It seeds the example app's repository (examples/local_render.py's seed_app_repo) with a bare remote, its
 golden case against the in-process app (GET /health, SQLite, no provider), and a new commit; then times,
 alternately with the code at --before (the working tree checked) and this checkout's code:
@@ -42,7 +43,7 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--before", type=Path, default=Path("/work/main"), help="the code to compare with")
+    parser.add_argument("--before", type=Path, required=True, help="a directory holding the code to compare with")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         remote, work = Path(tmp) / "remote.git", Path(tmp) / "work"
@@ -58,11 +59,12 @@ def main() -> int:
         hook = work / ".git" / "hooks" / "pre-push"
         hook.write_text("#!/bin/sh\nexit 1\n")
         hook.chmod(0o755)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MOSAIC_DIAG_", "RENDER_", "DATABASE_URL"))}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MOSAIC_DIAG_", "RENDER_", "DATABASE_URL"))
+               and k != "PYTHONDONTWRITEBYTECODE"}  # (as an operator's shell: both codes' bytecode written once)
         env.update(SQLITE_PATH=str(Path(tmp) / "app.sqlite3"), GIT_AUTHOR_NAME="b", GIT_COMMITTER_NAME="b",
                    GIT_AUTHOR_EMAIL="b@example.invalid", GIT_COMMITTER_EMAIL="b@example.invalid")
         figures: dict[str, dict[str, list[float]]] = {"before": {}, "after": {}}
-        for code in (args.before, ROOT):  # (a first run of each, not counted: bytecode of mosaic_diag written)
+        for code in (args.before, ROOT, args.before, ROOT):  # (not counted: the bytecode of both is written)
             _deploy(code, work, env)
         for _ in range(args.repeat):
             for name, code in (("before", args.before), ("after", ROOT)):
