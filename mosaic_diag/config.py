@@ -130,13 +130,14 @@ class Config:
     def reading_from(self, root: Path, *, fixed: Mapping[str, str] | None = None) -> Config:
         """These settings (the same file, the same environment) read against another checkout of the repository
         at `root` (a commit's checkout): a relative path now names the file there, except for mosaic-diag's own
-        state (STATE_PATHS: audit log, deploy store, caches), which stays where it is now (made absolute).
+        files (STATE_PATHS: audit log, deploy store, caches, its rules and playbooks), which stay where they are
+        now (made absolute).
         `fixed`: keys set to these values whatever the file or the environment says."""
         import copy
 
         values: dict[str, Any] = copy.deepcopy(dict(self.values))
         env = dict(self.env)
-        pinned = {key: str(self.path(key, default)) for key, default in STATE_PATHS.items()}
+        pinned = {key: str(path) for key, default in STATE_PATHS.items() if (path := self.path(key, default))}
         for key, value in {**pinned, **(fixed or {})}.items():
             env.pop(self._env_name(key), None)
             node = values
@@ -263,11 +264,14 @@ def load_config(root: Path, env: Mapping[str, str] | None = None) -> Config:
     return Config(root=root, values={}, env=env, source=None)
 
 
-# The keys naming mosaic-diag's own state (its logs, stores and caches) and their defaults, relative to the
-# repository root: where they are does not move with the checkout a check reads (`Config.reading_from`).
-STATE_PATHS = {"audit_log": ".mosaic-diag/audit.log", "deploy_store": ".mosaic-diag/deploys.jsonl",
-               "lint.cache_dir": ".mosaic-diag/lint-cache", "playbooks.flags_file": ".mosaic-diag/flags.json",
-               "playbooks.incident_dir": ".mosaic-diag/incidents", "playbooks.state_file": ".mosaic-diag/actions.json"}
+# The keys naming mosaic-diag's own files, its state (logs, stores, caches) and its own rules and playbooks, with
+# their defaults relative to the repository root (None: none): they do not move with the checkout a check reads
+# (`Config.reading_from`): the deploy that checks a commit's checkout labels and records as the operator set up.
+STATE_PATHS: dict[str, str | None] = {
+    "audit_log": ".mosaic-diag/audit.log", "deploy_store": ".mosaic-diag/deploys.jsonl",
+    "lint.cache_dir": ".mosaic-diag/lint-cache", "playbooks.flags_file": ".mosaic-diag/flags.json",
+    "playbooks.incident_dir": ".mosaic-diag/incidents", "playbooks.state_file": ".mosaic-diag/actions.json",
+    "rules": None, "playbooks.dir": None}
 
 # Every key the commands read (README "Configuration"); a table named in FREE_TABLES takes any keys.
 KNOWN_KEYS = frozenset({

@@ -181,12 +181,13 @@ def test_ctrl_c_during_the_predeploy_checks_removes_the_checkout(project, tmp_pa
 
 def test_settings_read_against_a_checkout_move_its_files_not_mosaic_diags_state(tmp_path):
     """`Config.reading_from`: a relative path of the file or the environment names the checkout's file, except
-    mosaic-diag's own state (set, from the environment, or by default), which stays in the operator's checkout;
-    `fixed` wins over both; the operator's settings are left as they were."""
+    mosaic-diag's own state (set, from the environment, or by default) and its own playbooks and rules, which
+    stay in the operator's checkout; `fixed` wins over both; the operator's settings are left as they were."""
     from mosaic_diag.config import Config
 
     operator, checkout = tmp_path / "work", tmp_path / "checkout"
-    values = {"predeploy": {"schema": "db/schema.sql"}, "audit_log": "logs/audit.log", "lint": {"cache_dir": "c"}}
+    values = {"predeploy": {"schema": "db/schema.sql"}, "audit_log": "logs/audit.log", "lint": {"cache_dir": "c"},
+              "playbooks": {"dir": "ops/playbooks"}}
     cfg = Config(root=operator, values=values, env={"MOSAIC_DIAG_DEPLOY_STORE": "store.jsonl",
                                                     "MOSAIC_DIAG_PREDEPLOY_PS101_STEPS": "p.json"})
     moved = cfg.reading_from(checkout, fixed={"lint.cache_dir": str(tmp_path / "cache")})
@@ -196,8 +197,10 @@ def test_settings_read_against_a_checkout_move_its_files_not_mosaic_diags_state(
     assert moved.path("deploy_store") == operator / "store.jsonl"
     assert moved.path("playbooks.state_file") == operator / ".mosaic-diag" / "actions.json"
     assert moved.path("lint.cache_dir") == tmp_path / "cache"
+    assert moved.path("playbooks.dir") == operator / "ops" / "playbooks" and moved.path("rules") is None
     assert cfg.values == {"predeploy": {"schema": "db/schema.sql"}, "audit_log": "logs/audit.log",
-                          "lint": {"cache_dir": "c"}} and cfg.path("lint.cache_dir") == operator / "c"
+                          "lint": {"cache_dir": "c"}, "playbooks": {"dir": "ops/playbooks"}}
+    assert cfg.path("lint.cache_dir") == operator / "c"
 
 
 def test_an_untracked_top_level_module_found_through_the_import_path_is_not_imported(project, tmp_path):

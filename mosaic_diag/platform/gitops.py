@@ -435,7 +435,7 @@ def remove_checkout(repo: Any, path: Path) -> None:
             if _registered(repo, path):  # its directory gone, its registration left: git's own cleanup of it
                 _run_git(repo, ["worktree", "prune"])
             break
-        except KeyboardInterrupt as exc:  # mosaic-diag: ignore[MD006]
+        except KeyboardInterrupt as exc:
             interrupted = exc
     if interrupted is not None:
         raise interrupted
