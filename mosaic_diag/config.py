@@ -127,6 +127,28 @@ class Config:
             raise self.error(key, f"must be at most 100 years ({MAX_SECONDS} s), got {value:g}")
         return value
 
+    def reading_from(self, root: Path, *, fixed: Mapping[str, str] | None = None) -> Config:
+        """These settings (the same file, the same environment) read against another checkout of the repository
+        at `root` (a commit's checkout): a relative path now names the file there, except for mosaic-diag's own
+        files (STATE_PATHS: audit log, deploy store, caches, its rules and playbooks), which stay where they are
+        now (made absolute).
+        `fixed`: keys set to these values whatever the file or the environment says."""
+        import copy
+
+        values: dict[str, Any] = copy.deepcopy(dict(self.values))
+        env = dict(self.env)
+        pinned = {key: str(path) for key, default in STATE_PATHS.items() if (path := self.path(key, default))}
+        for key, value in {**pinned, **(fixed or {})}.items():
+            env.pop(self._env_name(key), None)
+            node = values
+            *tables, leaf = key.split(".")
+            for table in tables:
+                if not isinstance(node.get(table), dict):
+                    node[table] = {}
+                node = node[table]
+            node[leaf] = value
+        return Config(root=root, values=values, env=env, source=self.source)
+
     def error(self, key: str, reason: str) -> ConfigError:
         """`key reason` as a ConfigError where the key is set: `FILE:LINE: key reason`, or its environment
         variable's name when that sets it (`MOSAIC_DIAG_X (key) reason`, the value shown as written there)."""
@@ -241,6 +263,15 @@ def load_config(root: Path, env: Mapping[str, str] | None = None) -> Config:
         return Config(root=root, values=data, env=env, source=path)
     return Config(root=root, values={}, env=env, source=None)
 
+
+# The keys naming mosaic-diag's own files, its state (logs, stores, caches) and its own rules and playbooks, with
+# their defaults relative to the repository root (None: none): they do not move with the checkout a check reads
+# (`Config.reading_from`): the deploy that checks a commit's checkout labels and records as the operator set up.
+STATE_PATHS: dict[str, str | None] = {
+    "audit_log": ".mosaic-diag/audit.log", "deploy_store": ".mosaic-diag/deploys.jsonl",
+    "lint.cache_dir": ".mosaic-diag/lint-cache", "playbooks.flags_file": ".mosaic-diag/flags.json",
+    "playbooks.incident_dir": ".mosaic-diag/incidents", "playbooks.state_file": ".mosaic-diag/actions.json",
+    "rules": None, "playbooks.dir": None}
 
 # Every key the commands read (README "Configuration"); a table named in FREE_TABLES takes any keys.
 KNOWN_KEYS = frozenset({

@@ -15,7 +15,7 @@ from pathlib import Path
 from mosaic_diag.checks.model import LEVELS, CheckContext, Report
 from mosaic_diag.checks.registry import all_checks, select
 from mosaic_diag.checks.runner import run_checks
-from mosaic_diag.config import MAX_SECONDS, load_config
+from mosaic_diag.config import MAX_SECONDS, Config, load_config
 from mosaic_diag.errors import UsageError
 from mosaic_diag.platform.redact import register_env_secrets
 
@@ -24,15 +24,16 @@ DEFAULT_TIMEOUT = 10.0
 
 def predeploy(root: Path, env: Mapping[str, str], *, only: Iterable[str] = (), skip: Iterable[str] = (),
               fail_level: str | None = None, timeout: float | None = None,
-              on_progress: Callable[[int, int], None] | None = None) -> Report:
+              on_progress: Callable[[int, int], None] | None = None, config: Config | None = None) -> Report:
     """Run the predeploy checks of the repository at `root` with environment `env`
-    (`on_progress(done, total)` as checks finish)."""
+    (`on_progress(done, total)` as checks finish). `config`: the settings to use (default: `root`'s own;
+    a deploy's checkout of the commit it pushes reads the operator's, `Config.reading_from`)."""
     if not root.exists():
         raise UsageError(f"--root {root}: no such directory")
     if not root.is_dir():
         raise UsageError(f"--root {root}: not a directory")
     register_env_secrets(env)  # a provider may echo a key of no known shape back in its error
-    config = load_config(root, env)
+    config = config if config is not None else load_config(root, env)
     level = (fail_level or str(config.get("predeploy.fail_level", "error"))).lower()
     if level not in LEVELS:
         if fail_level is None:

@@ -277,7 +277,8 @@ def _judgeable(health_url: str, opts: DeployOptions) -> None:
 def _plan_only(ctx: _Context) -> None:
     opts, sha = ctx.opts, ctx.sha
     where = f"{opts.remote} {opts.branch}"
-    plans = [("predeploy", "run the predeploy checks; stop on a failure"),
+    plans = [("predeploy", f"run the predeploy checks on a checkout of {sha[:12]} (its files only, no untracked "
+              "one); stop on a failure"),
              ("record", f"record {sha[:12]} as pending in the deploy store"),
              ("push", f"git push {where} ({sha[:12]}, a fast-forward; never forced)"
               + ("; then ask Render to deploy it (autodeploy is off)" if ctx.autodeploy is False else "")),
@@ -299,11 +300,17 @@ def _plan_only(ctx: _Context) -> None:
 
 
 def _predeploy(ctx: _Context) -> None:
-    from mosaic_diag.checks.predeploy import predeploy
+    """The predeploy checks on a checkout of the commit pushed (what Render builds: no untracked file takes
+    part, and one the commit lacks fails the golden import and the lint as it fails the build), with the
+    operator's settings and environment; the checkout is removed however the step ends."""
+    from mosaic_diag.platform import gitops
 
     step = ctx.begin("predeploy")
-    result = predeploy(ctx.root, ctx.env, skip=ctx.opts.predeploy_skip)
-    failing = [{"id": r.id, "level": r.level, "message": r.message, "location": r.location, "label": r.label,
+    with gitops.commit_checkout(ctx.repo, ctx.sha) as tree:
+        result = _checks_on(ctx, tree)
+    shown = str(ctx.root)  # (a path of the checkout, gone now, named as the operator's file: the same content)
+    failing = [{"id": r.id, "level": r.level, "message": r.message.replace(str(tree), shown),
+                "location": r.location.replace(str(tree), shown) if r.location else r.location, "label": r.label,
                 "playbook": r.playbook} for r in result.failing]
     if failing:
         first = failing[0]
@@ -313,7 +320,43 @@ def _predeploy(ctx: _Context) -> None:
                              for f in failing if f["label"]]
         ctx.finish("blocked", "predeploy failed: nothing was pushed", ExitCode.FINDINGS)
         raise _Stop
-    ctx.end(step, "ok", f"{len(result.outcomes)} checks passed at fail level {result.fail_level}")
+    ctx.end(step, "ok", f"{len(result.outcomes)} checks passed at fail level {result.fail_level} on a checkout of "
+            f"{ctx.sha[:12]}")
+
+
+def _checks_on(ctx: _Context, tree: Path) -> Any:
+    """The predeploy report of the checkout at `tree`: the operator's settings (the file `deploy` read, tracked
+    or not) with relative paths read in the checkout, mosaic-diag's own state left in the operator's checkout,
+    the lint cache kept beside the checkout (its files' paths are the same from one deploy to the next)."""
+    import sys
+
+    from mosaic_diag.checks.predeploy import predeploy
+
+    cache = str(tree.parent / "lint-cache")
+    config = ctx.config.reading_from(tree, fixed={"lint.cache_dir": cache})
+    path, bytecode = list(sys.path), sys.dont_write_bytecode
+    sys.path[:] = _import_path_in(path, ctx.root, tree)
+    sys.dont_write_bytecode = True  # (an in-process app imported from the checkout: nothing written into it)
+    try:
+        return predeploy(tree, ctx.env, skip=ctx.opts.predeploy_skip, config=config)
+    finally:
+        sys.dont_write_bytecode = bytecode
+        sys.path[:] = path
+
+
+def _import_path_in(entries: list[str], root: Path, tree: Path) -> list[str]:
+    """The import path with its entries into the operator's checkout at `root` (`python -m` run there puts it
+    first; PYTHONPATH=. or src) moved to the same place in the checkout at `tree`: a module only in the
+    working tree is found through none of them. (Entries in the git directory are left as they are.)"""
+    import os
+
+    root = root.resolve()
+    out = []
+    for entry in entries:
+        full = Path(os.path.abspath(entry or os.curdir)).resolve()  # ('' is the current directory)
+        inside = full.relative_to(root) if full == root or root in full.parents else None
+        out.append(entry if inside is None or inside.parts[:1] == (".git",) else str(tree / inside))
+    return out
 
 
 def _record(ctx: _Context) -> None:

@@ -1,7 +1,8 @@
 """Git operations for the manifest and rollback, through gitpython (imported lazily).
 
-Nothing here touches a working tree: files are read as blobs of a commit's tree, the
-rollback commit is built with `git commit-tree`, and pushes name the commit explicitly.
+Nothing here touches the operator's working tree: files are read as blobs of a commit's tree, the
+rollback commit is built with `git commit-tree`, pushes name the commit explicitly, and the deploy's
+predeploy checks get a private checkout of the commit (`commit_checkout`).
 A push is never forced; `push_with_lease` moves a branch only if it still points at the
 commit the caller saw (`--force-with-lease=<ref>:<sha>`).
 """
@@ -12,6 +13,7 @@ import os
 import re
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -383,3 +385,63 @@ def author_ident(repo: Any) -> str | None:
     proc = _run_git(repo, ["var", "GIT_AUTHOR_IDENT"])
     m = re.match(r"^(.*?>)", proc.stdout.strip())
     return m.group(1) if proc.returncode == 0 and m else None
+
+
+# The predeploy checks of a deploy run on a checkout of the commit it pushes, here in the clone's common git
+# directory (beside its deploy lock, which makes it one at a time; never a path `git status` shows): a
+# stable place, so that a run killed outright (SIGKILL) leaves nothing the next run does not remove first.
+CHECKOUT_DIR = Path("mosaic-diag") / "deploy-checkout"
+
+
+def checkout_path(repo: Any) -> Path:
+    """Where `commit_checkout` checks a commit out for the clone of `repo`."""
+    return (Path(repo.common_dir) / CHECKOUT_DIR).resolve()
+
+
+@contextmanager
+def commit_checkout(repo: Any, sha: str) -> Iterator[Path]:
+    """A detached checkout of commit `sha` (40 hex digits), what a build of the pushed commit gets: its
+    tracked files, no untracked or ignored file, no submodule's content. `git worktree add --detach` with no
+    hook run (core.hooksPath=/dev/null); removed with its registration when the block ends, however it ends
+    (an error, Ctrl-C, SIGTERM as an interrupt); one a killed run left is removed before. The caller holds
+    the clone's deploy lock (`oplock.operation_lock`): one checkout at a time."""
+    if not _SHA.match(sha):
+        raise UsageError(f"not a full commit sha: {sha!r}")
+    path = checkout_path(repo)
+    remove_checkout(repo, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        proc = _run_git(repo, ["-c", "core.hooksPath=/dev/null", "worktree", "add", "--detach", "--quiet", "--",
+                               str(path), sha])
+        if proc.returncode != 0:
+            raise DiagError(f"cannot check {sha[:12]} out for the predeploy checks: "
+                            f"{redact_text(' '.join(proc.stderr.split()))}")
+        yield path
+    finally:
+        remove_checkout(repo, path)
+
+
+def remove_checkout(repo: Any, path: Path) -> None:
+    """Remove the checkout at `path` and its registration in the repository (nothing when there is none).
+    A Ctrl-C meanwhile does not cut it short: it is finished, then the interrupt goes on."""
+    import shutil
+
+    interrupted: BaseException | None = None
+    for _ in range(3):
+        try:
+            if path.exists():
+                _run_git(repo, ["worktree", "remove", "--force", "--", str(path)])
+                shutil.rmtree(path, ignore_errors=True)  # (what git left: a file written meanwhile)
+            if _registered(repo, path):  # its directory gone, its registration left: git's own cleanup of it
+                _run_git(repo, ["worktree", "prune"])
+            break
+        except KeyboardInterrupt as exc:
+            interrupted = exc
+    if interrupted is not None:
+        raise interrupted
+
+
+def _registered(repo: Any, path: Path) -> bool:
+    """Whether git lists `path` among the repository's worktrees."""
+    out = _run_git(repo, ["worktree", "list", "--porcelain"]).stdout
+    return any(line == f"worktree {path}" for line in out.splitlines())
