@@ -671,3 +671,27 @@ def test_the_start_probe_waits_for_the_request_timeout_and_says_so(cases_file, c
                           "within 0.3s (GET /health, ReadTimeout; --timeout sets it)"), err
     assert main(["classify", err.strip().removeprefix("mosaic-diag: error: ")]) == 0
     assert "APP_TIMEOUT" in capsys.readouterr().out
+
+
+def test_a_planted_response_cache_is_not_trusted(server, cases_file, tmp_path, capsys):
+    """A cache committed to (or planted in) the repository's state directory would pass every case without asking
+    the app: only a file this user's runs signed is read; a planted one is said, not used, and replaced."""
+    state = tmp_path / "st"
+    common = ["golden", "--url", url_of(server), "--cases", str(cases_file), "--state-dir", str(state),
+              "-k", "ok", "--retries", "0", "--format", "json", "--cache"]
+    assert main(common) == 0 and server.state["hits"]["/ok"] == 1
+    signed = (state / "golden-cache.json").read_text()
+    mac, _, body = signed.partition("\n")
+    assert len(mac) == 64 and json.loads(body)["answers"]  # this user's run: signed, and read back
+    server.state["mode"] = "broken"
+    planted = json.loads(body)
+    for answer in planted["answers"].values():  # the attacker's answers pass the case whatever the app says
+        answer["body"] = json.dumps({"a": 1, "text": "hello"})
+    for forged in (json.dumps(planted), f"{'0' * 64}\n{json.dumps(planted)}"):  # unsigned, or a made-up signature
+        (state / "golden-cache.json").write_text(forged)
+        capsys.readouterr()
+        main(common)
+        err = capsys.readouterr().err
+        assert "not written by this user's runs: not used as the response cache" in err, err
+        assert server.state["hits"]["/ok"] >= 2  # the app was asked
+    assert (state / "golden-cache.json").read_text().partition("\n")[0] != "0" * 64  # replaced by a signed file

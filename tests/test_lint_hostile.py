@@ -351,7 +351,7 @@ def test_a_planted_cache_changes_no_result(tmp_path: Path, name: str, change: Ca
     change(data)
     body = json.dumps(data)
     if mac:
-        key = (attacker / "lint-key").read_bytes()
+        key = (attacker / "cache-key").read_bytes()
         mac = hmac.new(key, name.encode() + b"\0" + body.encode(), hashlib.sha256).hexdigest()
     (cache / name).write_text(f"{mac}\n{body}" if mac else body)
     if name != "lint-run-1.json":  # (else the run cache replays the attacker's real run)
@@ -368,8 +368,8 @@ def test_without_a_private_key_no_lint_cache_is_read_or_written(tmp_path: Path) 
     (tmp_path / "app.py").write_text(QMARK)
     shared = tmp_path / "shared-home"
     shared.mkdir(mode=0o700)
-    (shared / "lint-key").write_bytes(b"k" * 32)
-    (shared / "lint-key").chmod(0o644)
+    (shared / "cache-key").write_bytes(b"k" * 32)
+    (shared / "cache-key").chmod(0o644)
     for home in ("", str(shared)):
         r = subprocess.run([sys.executable, "-m", "mosaic_diag", "lint", "."], capture_output=True, text=True,
                            timeout=60, cwd=tmp_path, env={**os.environ, "MOSAIC_DIAG_CACHE_DIR": home})

@@ -125,6 +125,13 @@ def config_here(root: Path | None = None) -> Config:
 _WARNED: set[str] = set()
 
 
+def warn(text: str) -> None:
+    """`mosaic-diag: warning: TEXT` on stderr."""
+    import sys
+
+    sys.stderr.write(f"mosaic-diag: warning: {text}\n")
+
+
 def warn_unknown_keys(config: Config) -> None:
     """`mosaic-diag: warning: FILE:LINE: unknown configuration key …` on stderr, once per process."""
     import sys

@@ -213,7 +213,13 @@ def golden(
             if capture is not None and capture.log.records:
                 sys.stderr.write(f"golden: {capture.log.note()}\n")
     if response_cache is not None:
-        response_cache.save()
+        from mosaic_diag.commands._common import warn
+
+        if response_cache.distrusted:
+            warn(f"{response_cache.distrusted}: not used as the response cache (it is replaced)")
+        if not response_cache.save():
+            warn("no private place for the cache's signing key (MOSAIC_DIAG_CACHE_DIR, XDG_CACHE_HOME or "
+                 "~/.cache): the response cache was not written")
     if base is not None:
         report = report.with_baseline(compare(report.results, base, str(baseline)))
     save_last_run(state_dir, report)

@@ -1,5 +1,9 @@
 """`golden --cache`: answers kept by request (target, method, path, query, headers, body) in one JSON
-file, so a re-run of unchanged cases sends nothing. Only 2xx answers are kept; off by default."""
+file, so a re-run of unchanged cases sends nothing. Only 2xx answers are kept; off by default.
+
+The file sits in the repository's state directory, where it can be committed or planted: a crafted one
+would pass every case without asking the app. It is signed for the user whose runs wrote it
+(`platform.signed`); any other file is not read (and is replaced at the end of the run)."""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ import threading
 from pathlib import Path
 
 from mosaic_diag.golden.targets import Answer
-from mosaic_diag.platform.atomic import write_atomic
 
 CACHE_FILE = "golden-cache.json"  # in the state directory (.mosaic-diag/)
 
@@ -17,13 +20,19 @@ class FileCache:
     """A request -> answer map loaded from and saved to `path` (an unreadable file: an empty cache)."""
 
     def __init__(self, path: Path) -> None:
+        from mosaic_diag.platform.signed import read_signed
+
         self.path = path
         self._lock = threading.Lock()
         self.hits = self.misses = 0
+        self.distrusted: str | None = None  # why an existing file was not read (not this user's runs')
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(read_signed(path))
             self._answers: dict[str, dict] = data["answers"] if isinstance(data.get("answers"), dict) else {}
-        except (OSError, ValueError, AttributeError):
+        except ValueError as exc:  # not signed by this user (planted, copied, damaged) or not JSON
+            self._answers = {}
+            self.distrusted = str(exc) if "not written by" in str(exc) else None
+        except (OSError, AttributeError):
             self._answers = {}
 
     def get(self, key: str) -> Answer | None:
@@ -41,7 +50,14 @@ class FileCache:
                                   "headers": {k: v for k, v in answer.headers.items()
                                               if k.lower() in ("content-type", "retry-after")}}
 
-    def save(self) -> None:
+    def save(self) -> bool:
+        """Write the cache, signed; False when there is no private key to sign it with (nothing written).
+        Raises OSError (the state directory cannot be written)."""
+        from mosaic_diag.platform.signed import user_key, write_signed
+
+        if user_key() is None:
+            return False
         with self._lock:
             text = json.dumps({"version": 1, "answers": self._answers}, sort_keys=True)
-        write_atomic(self.path, text + "\n")
+        write_signed(self.path, text + "\n")
+        return True

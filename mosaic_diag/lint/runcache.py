@@ -10,14 +10,13 @@ The cache files live in the repository (`.mosaic-diag/lint-cache`, or wherever `
 where a repository can commit or plant them: every key (the linter's code, the settings, the contents)
 is known to whoever writes the repository, so a key alone would let a crafted file replay any output,
 hide findings or declare tables the sources do not. Each cache file therefore carries an HMAC under a
-secret of the user's (`user_key`, in the user's own cache directory, never in a repository): a file
+secret of the user's (`platform.signed`, in the user's own cache directory, never in a repository): a file
 this user's runs did not write is a miss, whatever it holds. No private place for the secret: no cache.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import os
 import sys
@@ -36,9 +35,6 @@ Output = list[tuple[int, str]]  # (1 stdout | 2 stderr, text), in the order they
 _PACKAGE = Path(__file__).resolve().parent.parent
 _OWN_CODE = ("lint", "commands/lint_run.py", "commands/hook.py", "config.py", "errors.py")
 _code_digest: str | None = None
-KEY_FILE = "lint-key"  # in the user's cache directory: 32 random bytes, the user's alone
-_KEY_SIZE = 32
-_user_key: list[bytes | None] = []  # read once per process
 
 
 def discover(paths: Sequence[Path]) -> list[Path]:
@@ -167,93 +163,20 @@ class RunCache:
             logging.getLogger(__name__).debug("lint run cache not written: %s", exc)
 
 
-def read_cache_file(path: Path) -> str:
-    """A cache file's raw text: a regular file, not reached through a symlink (a committed `lint-run-1.json ->
-    /dev/zero` would be read without end). Raises OSError (a miss for the caller) or ValueError."""
-    import stat
-
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{path}: not a regular file")
-        return fh.read().decode("utf-8")
-
-
-def user_key() -> bytes | None:
-    """This user's secret for signing the lint caches: `KEY_FILE` in the user's cache directory (made on
-    first use, mode 0600), or None when there is no such place that is the user's alone (then no cache is
-    read or written). Read once per process."""
-    if not _user_key:
-        _user_key.append(_read_or_make_key())
-    return _user_key[0]
-
-
-def _read_or_make_key() -> bytes | None:
-    import stat
-    from contextlib import suppress
-
-    from mosaic_diag.platform.userdir import cache_dir, is_private
-
-    where = cache_dir()
-    if where is None:
-        return None
-    path = where / KEY_FILE
-    try:
-        if not os.path.lexists(path):
-            where.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if not is_private(where):
-                return None
-            tmp = where / f".{KEY_FILE}.{os.getpid()}.tmp"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(os.urandom(_KEY_SIZE))
-                # never replaces a key another process made meanwhile (that one is read below)
-                with suppress(FileExistsError):  # mosaic-diag: ignore[MD006]
-                    os.link(tmp, path)
-            finally:
-                tmp.unlink(missing_ok=True)
-        if not is_private(where):
-            return None
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        with os.fdopen(fd, "rb") as fh:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
-                return None
-            key = fh.read(_KEY_SIZE + 1)
-    except OSError:
-        return None
-    return key if len(key) == _KEY_SIZE else None
-
-
-def _mac(key: bytes, path: Path, body: bytes) -> str:
-    return hmac.digest(key, path.name.encode() + b"\0" + body, "sha256").hex()
-
-
 def read_signed(path: Path) -> str:
-    """The text of a cache file this user's runs wrote (`write_signed`): its first line is the HMAC of the
-    rest under `user_key`. Raises OSError (no key, no file: a miss) or ValueError (not signed by this user:
-    planted, copied from elsewhere, damaged)."""
-    key = user_key()
-    if key is None:
-        raise OSError("no private key for the lint cache")
-    data = read_cache_file(path)
-    mac, newline, body = data.partition("\n")
-    if not newline or not hmac.compare_digest(mac.encode("ascii", "replace"), _mac(key, path, body.encode()).encode()):
-        raise ValueError(f"{path}: not written by this user's runs")
-    return body
+    """A lint cache file's text, if this user's runs wrote it (`platform.signed.read_signed`). Raises OSError
+    (a miss) or ValueError (not signed by this user)."""
+    from mosaic_diag.platform.signed import read_signed as read
+
+    return read(path)
 
 
 def write_signed(path: Path, text: str) -> None:
-    """Write a cache file with its HMAC (`read_signed`), the cache directory prepared. Raises OSError (no
-    key: nothing is written)."""
-    from mosaic_diag.platform.atomic import write_atomic
+    """Write a lint cache file signed for this user, the cache directory prepared. Raises OSError."""
+    from mosaic_diag.platform.signed import write_signed as write
 
-    key = user_key()
-    if key is None:
-        raise OSError("no private key for the lint cache")
     prepare_cache_dir(path.parent)
-    write_atomic(path, _mac(key, path, text.encode()) + "\n" + text)
+    write(path, text)
 
 
 def prepare_cache_dir(directory: Path) -> None:
