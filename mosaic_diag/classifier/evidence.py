@@ -64,6 +64,9 @@ _CLASS_REPR = LazyPattern(r"<class '(?P<type>[A-Za-z_]\w*(?:\.\w+)*)'>:\s*(?P<ms
 _OPENAI_LEGACY = {"Timeout": "APITimeoutError", "InvalidRequestError": "BadRequestError",
                   "ServiceUnavailableError": "InternalServerError", "TryAgain": "InternalServerError",
                   "APIError": "APIError", "SignatureVerificationError": "APIError"}
+# the SDK's package in a Node stack frame, a `file://` URL's path too (`at D3.makeRequest (file:///…/node_modules/
+# @anthropic-ai/claude-code/cli.js:683:7813)`): the module in the frames, as site-packages' `anthropic/` is Python's
+_NODE_PACKAGE = LazyPattern(r"\bnode_modules/(?:(?P<anthropic>@anthropic-ai)|(?P<openai>openai))/")
 _PROVIDER_WORDS = (("openai", LazyPattern(r"\b(openai|gpt-?[34o]\w*|text-embedding-[\w-]+)\b", re.I)),
                    ("anthropic", LazyPattern(r"\b(anthropic|claude)\b", re.I)))
 
@@ -204,6 +207,9 @@ def provider_of_context(evidence: Evidence) -> str | None:
             if re.search(rf"(^|[._]){name}($|[._])", evidence.logger, re.I):
                 return name
     texts = [evidence.log_message or ""] + [e.message for e in evidence.exceptions]
+    for text in texts:
+        if "node_modules/" in text and (m := _NODE_PACKAGE.search(text)):
+            return m.lastgroup
     for text in texts:
         for host in hosts_in(text):
             for name, pattern in _PROVIDER_HOSTS:
