@@ -390,6 +390,47 @@ def test_sigterm_while_the_watch_starts_is_one_line_exit_130(tmp_path: Path) -> 
     assert out == ""
 
 
+@pytest.mark.parametrize(("held_at", "in_exec", "message"), [
+    # held in code run from a string (as `dataclasses` and `namedtuple` build their methods while modules are imported):
+    # CPython marks the KeyboardInterrupt leaving it unhandled, caught or not, and `-m` then died by SIGINT (-2) after
+    # the line was written
+    ("mosaic_diag.triage", True, "interrupted while the watch started: nothing was read or acted on"),
+    # before the Typer app, let alone the watch's own handler, was loaded: SIGTERM killed it without a word (-15)
+    ("mosaic_diag.cli", False, "interrupted"),
+])
+def test_sigterm_while_the_watch_starts_under_python_m_is_one_line_exit_130(tmp_path: Path, held_at: str,
+                                                                            in_exec: bool, message: str) -> None:
+    """`python -m mosaic_diag watch` given SIGTERM while it starts: one line, exit 130, as its console script. The
+    start is held at an import (a finder that waits there, put in by a `sitecustomize` of the test's) until the
+    signal came, whatever the machine's speed."""
+    log = tmp_path / "app.log"
+    log.write_text("")
+    gate, site = tmp_path / "gate", tmp_path / "site"
+    site.mkdir()
+    wait = 'exec("time.sleep(600)")' if in_exec else "time.sleep(600)"
+    (site / "sitecustomize.py").write_text(textwrap.dedent(f"""
+        import importlib.abc, pathlib, sys, time
+        class Gate(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path, target=None):
+                if name == {held_at!r}:
+                    pathlib.Path({str(gate)!r}).write_text("held")
+                    {wait}
+                return None
+        sys.meta_path.insert(0, Gate())
+    """))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_DIAG_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(site), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "watch", "--format", "json", "--file", str(log),
+                             "--no-playbooks"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: proc.poll() is not None or gate.exists(), "the start held at its import")
+    assert _catches_sigterm(proc.pid)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err.splitlines()) == (130, [f"mosaic-diag: error: {message}"])
+    assert out == ""
+
+
 def test_watch_follows_a_file_and_stops_on_sigterm(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     log.write_text("INFO:     Started server process [1]\n")
