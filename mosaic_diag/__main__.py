@@ -5,7 +5,8 @@ run. CPython marks a KeyboardInterrupt that leaves code run from a string (`exec
 methods `dataclasses` and `namedtuple` build as modules are imported) as unhandled even when it is caught
 afterwards, and under `-m` alone it then ends the process by SIGINT (returncode -2) after our own exit code
 was given (cpython gh-128130 and its `run_eval_code_obj`): a Ctrl-C or a SIGTERM at such a moment of a
-start-up died by SIGINT after printing its one line."""
+start-up died by SIGINT after printing its one line. What that exit skips, the interpreter's own teardown, is
+nothing a command leaves to it: each closes what it writes, and a thread still running is not waited for."""
 
 import sys
 
