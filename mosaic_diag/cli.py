@@ -104,15 +104,16 @@ def _typer_run(argv: list[str] | None) -> int:
         return _fail("aborted", ExitCode.FINDINGS)
     except click_error as exc:
         return _fail(exc.format_message(), getattr(exc, "exit_code", ExitCode.USAGE))
-    if rv == 130 and interrupted.count:  # Typer turned Ctrl-C into a silent Exit(130): say it, as the fast paths do
+    if rv == 130 and interrupted.count:  # Typer made Ctrl-C (SIGTERM) a silent Exit(130): say it, as the fast paths do
         return _fail("interrupted", 130)
     return int(rv) if isinstance(rv, int) else ExitCode.OK
 
 
 class _Interrupts:
-    """SIGINT's handler for the length of a Typer run: counts, then raises KeyboardInterrupt as Python's own."""
+    """SIGINT's handler (and SIGTERM's, where `entry` made it Ctrl-C's) for the length of a Typer run: counts,
+    then raises KeyboardInterrupt as Python's own."""
 
-    def __init__(self, previous: object) -> None:
+    def __init__(self, previous: dict[int, object]) -> None:
         self.count = 0
         self.previous = previous
 
@@ -123,8 +124,9 @@ class _Interrupts:
     def restore(self) -> None:
         import signal
 
-        if self.previous is not None and signal.getsignal(signal.SIGINT) is self:
-            signal.signal(signal.SIGINT, self.previous)  # type: ignore[arg-type]
+        for sig, handler in self.previous.items():
+            if signal.getsignal(sig) is self:
+                signal.signal(sig, handler)  # type: ignore[arg-type]
 
 
 def _signal_handlers() -> dict[int, object]:
@@ -148,14 +150,16 @@ def _put_back(handlers: dict[int, object]) -> None:
 
 
 def _count_interrupts() -> _Interrupts:
-    """Count Ctrl-Cs where Python's default handler is in place (never where SIGINT is ignored, `nohup`, or
-    handled by someone else; a command that sets its own, `watch`, replaces this one for its run)."""
+    """Count Ctrl-Cs (and SIGTERMs made Ctrl-C) where Python's default handler is in place (never where SIGINT is
+    ignored, `nohup`, or handled by someone else; a command that sets its own, `watch`, replaces this one for its
+    run)."""
     import signal
     import threading
 
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        return _Interrupts(None)
-    handler = _Interrupts(signal.default_int_handler)
-    signal.signal(signal.SIGINT, handler)
+    if threading.current_thread() is not threading.main_thread():
+        return _Interrupts({})
+    handler = _Interrupts({sig: signal.default_int_handler for sig in (signal.SIGINT, signal.SIGTERM)
+                           if signal.getsignal(sig) is signal.default_int_handler})
+    for sig in handler.previous:
+        signal.signal(sig, handler)
     return handler

@@ -6,10 +6,58 @@ everything else, `lint --help` and malformed `lint` / `triage` arguments include
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+INTERRUPTED = 130  # (errors.ExitCode.INTERRUPTED, without importing it first)
+# the commands that take SIGTERM as Ctrl-C (each calls `commands._common.sigterm_as_interrupt` when it starts): they
+# do from the process's start, so that one while their modules are still imported is an interruption too (exit 130)
+SIGTERM_STOPS = frozenset({"watch", "deploy", "rollback"})
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command of `argv` (default: sys.argv); return its exit code. Ctrl-C (or SIGTERM, for
+    `SIGTERM_STOPS`) before a command's own guard is in place, while its modules are imported, is the same one
+    line and exit 130 as after: never a traceback."""
     args = sys.argv[1:] if argv is None else argv
+    put_back = _sigterm_as_interrupt() if args[:1] and args[0] in SIGTERM_STOPS else None
+    try:
+        return _main(args)
+    except KeyboardInterrupt:
+        import contextlib
+
+        # (stderr closed: the code is what is left)
+        with contextlib.suppress(OSError, AttributeError):  # mosaic-diag: ignore[MD006]
+            sys.stderr.write("mosaic-diag: error: interrupted\n")
+        return INTERRUPTED
+    finally:
+        if put_back is not None:
+            put_back()
+
+
+def _sigterm_as_interrupt() -> Callable[[], None] | None:
+    """SIGTERM raising KeyboardInterrupt as Ctrl-C does (Python's own handler, which `cli` counts as it counts
+    Ctrl-C) where the default is in place (not off the main thread, nor over a handler an embedding program
+    set); the function putting the default back, or None."""
+    import signal
+
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return None
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+    except ValueError:  # mosaic-diag: ignore[MD006]  (not the main thread: signals are not ours to set)
+        return None
+
+    def put_back() -> None:
+        if signal.getsignal(signal.SIGTERM) is signal.default_int_handler:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    return put_back
+
+
+def _main(args: list[str]) -> int:
     if args[:1] == ["lint"]:
         from mosaic_diag.commands.guard import GuardedStdout, OutputClosed, broken_pipe
         from mosaic_diag.commands.lint_run import fast_main
@@ -28,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             return fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             sys.stderr.write("mosaic-diag: error: interrupted\n")
-            return 130
+            return INTERRUPTED
         except (BrokenPipeError, OutputClosed):
             sys.stdout, sys.stderr = stdout, GuardedStdout(stderr)  # type: ignore[assignment]
             return broken_pipe()
@@ -44,4 +92,4 @@ def main(argv: list[str] | None = None) -> int:
             return code
     from mosaic_diag.cli import main as cli_main
 
-    return cli_main(argv)
+    return cli_main(args)

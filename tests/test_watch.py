@@ -390,6 +390,47 @@ def test_sigterm_while_the_watch_starts_is_one_line_exit_130(tmp_path: Path) -> 
     assert out == ""
 
 
+@pytest.mark.parametrize(("held_at", "in_exec", "message"), [
+    # held in code run from a string (as `dataclasses` and `namedtuple` build their methods while modules are imported):
+    # CPython marks the KeyboardInterrupt leaving it unhandled, caught or not, and `-m` then died by SIGINT (-2) after
+    # the line was written
+    ("mosaic_diag.triage", True, "interrupted while the watch started: nothing was read or acted on"),
+    # before the Typer app, let alone the watch's own handler, was loaded: SIGTERM killed it without a word (-15)
+    ("mosaic_diag.cli", False, "interrupted"),
+])
+def test_sigterm_while_the_watch_starts_under_python_m_is_one_line_exit_130(tmp_path: Path, held_at: str,
+                                                                            in_exec: bool, message: str) -> None:
+    """`python -m mosaic_diag watch` given SIGTERM while it starts: one line, exit 130, as its console script. The
+    start is held at an import (a finder that waits there, put in by a `sitecustomize` of the test's) until the
+    signal came, whatever the machine's speed."""
+    log = tmp_path / "app.log"
+    log.write_text("")
+    gate, site = tmp_path / "gate", tmp_path / "site"
+    site.mkdir()
+    wait = 'exec("time.sleep(600)")' if in_exec else "time.sleep(600)"
+    (site / "sitecustomize.py").write_text(textwrap.dedent(f"""
+        import importlib.abc, pathlib, sys, time
+        class Gate(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path, target=None):
+                if name == {held_at!r}:
+                    pathlib.Path({str(gate)!r}).write_text("held")
+                    {wait}
+                return None
+        sys.meta_path.insert(0, Gate())
+    """))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_DIAG_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(site), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "watch", "--format", "json", "--file", str(log),
+                             "--no-playbooks"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: proc.poll() is not None or gate.exists(), "the start held at its import")
+    assert _catches_sigterm(proc.pid)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err.splitlines()) == (130, [f"mosaic-diag: error: {message}"])
+    assert out == ""
+
+
 def test_watch_follows_a_file_and_stops_on_sigterm(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     log.write_text("INFO:     Started server process [1]\n")
@@ -612,7 +653,7 @@ def test_a_long_watch_keeps_a_bounded_number_of_groups(tmp_path: Path, monkeypat
 def test_acting_is_timed_by_the_watchs_clock_not_the_logs(tmp_path: Path) -> None:
     """A line's timestamp is the log's text: restart loops dated past the cool-down apart were acted on each time,
     and one dated years ahead kept its group from being acted on again (in the state file, across restarts) for
-    years. Alerts still follow the log's time; acting follows the watch's clock."""
+    years. Alerting and acting follow the watch's clock."""
     from mosaic_diag.classifier import Classifier
     from mosaic_diag.watch import Watcher, WatchOptions
     from tests.test_triage_core import T0 as LOG_T0
@@ -636,7 +677,7 @@ def test_acting_is_timed_by_the_watchs_clock_not_the_logs(tmp_path: Path) -> Non
             return [i.kind for i in watcher.feed([r for at in ats for r in loop(at)]) if hasattr(i, "kind")]
 
         kinds = loops(*(LOG_T0 + timedelta(hours=h) for h in (0, 2, 4)))
-        assert kinds.count("restart_loop") == 3  # alerted at each (the log's hours apart)
+        assert kinds.count("restart_loop") == 1  # alerted once (the log's hours apart), in one cool-down of the watch
         assert calls.count("RENDER_RESTART_LOOP") == 1  # acted once: one cool-down of the watch's clock
         now[0] += timedelta(hours=2)
         loops(datetime(9000, 1, 1, tzinfo=UTC))
@@ -646,6 +687,67 @@ def test_acting_is_timed_by_the_watchs_clock_not_the_logs(tmp_path: Path) -> Non
         assert calls.count("RENDER_RESTART_LOOP") == 3  # the line dated 9000 silenced nothing
     finally:
         state.close()
+
+
+def test_alerts_are_timed_by_the_watchs_clock_not_the_logs(tmp_path: Path) -> None:
+    """The same bursts of a group, read within one cool-down of the watch but hours apart in the log's time (a log
+    read from its start, a replay, an instance whose clock is off), were an anomaly alert each: a label is alerted
+    anomalous once per cool-down of the watch's clock, and a group is new once, whatever its lines' times."""
+    import io
+
+    from mosaic_diag.classifier import Classifier
+    from mosaic_diag.watch import Watcher
+
+    def iso(at: datetime) -> str:
+        return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def burst(start: datetime) -> bytes:
+        """One line a window for half an hour (the baseline), then 20 in a minute, all of one group."""
+        lines = [_auth_failed(iso(start + timedelta(minutes=5 * i))) for i in range(6)]
+        lines += [_auth_failed(iso(start + timedelta(minutes=30, seconds=i))) for i in range(20)]
+        return ("".join(lines) + f"{iso(start + timedelta(minutes=32))} INFO app: closing\n").encode()
+
+    log_t0 = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
+    now = [datetime(2026, 12, 6, 18, 0, tzinfo=UTC)]  # (the log is read after it was written)
+    state = WatchState.open(tmp_path / "state.json")
+    try:
+        watcher = Watcher(Classifier.default(), state, clock=lambda: now[0])  # the default cool-down: 30 minutes
+
+        def alerts(start: datetime) -> list[str]:
+            return [i.kind for i in watcher.feed(read_events(io.BytesIO(burst(start)), ReadStats()))
+                    if hasattr(i, "kind")]
+
+        assert alerts(log_t0) == ["new_group", "anomaly"]
+        assert alerts(log_t0 + timedelta(hours=3)) == []  # the log's 3 hours later, the watch's same minute
+        now[0] += timedelta(minutes=31)
+        assert alerts(log_t0 + timedelta(hours=6)) == ["anomaly"]  # a cool-down of the watch later: again
+    finally:
+        state.close()
+
+
+def test_a_group_that_goes_on_recurring_is_not_new_again_after_a_flood_of_new_ones(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The state keeps the MAX_KEYS fingerprints seen last: it kept those first seen last, so a group recurring all
+    along was forgotten behind a flood of new ones (a message echoing its input) and alerted "new" again."""
+    import io
+
+    from mosaic_diag.classifier import Classifier
+    from mosaic_diag.watch import Watcher
+    from mosaic_diag.watch import state as state_module
+
+    monkeypatch.setattr(state_module, "MAX_KEYS", 5)
+    lines = []
+    for i, user in enumerate(_WORDS):  # the app's own user, recurring, between ten new ones
+        lines += [_auth_failed(f"2026-12-06T10:{i:02d}:00Z", "app"), _auth_failed(f"2026-12-06T10:{i:02d}:30Z", user)]
+    state = WatchState.open(tmp_path / "state.json")
+    try:
+        watcher = Watcher(Classifier.default(), state)
+        alerts = [i for i in watcher.feed(read_events(io.BytesIO("".join(lines).encode()), ReadStats()))
+                  if getattr(i, "kind", None) == "new_group"]
+    finally:
+        state.close()
+    assert len(alerts) == 1 + len(_WORDS)  # the app's group once, each new user's once
+    assert len(state.seen) == 5
 
 
 def test_a_line_dated_ahead_of_the_watchs_clock_does_not_blind_the_rates(tmp_path: Path) -> None:

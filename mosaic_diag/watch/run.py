@@ -136,18 +136,21 @@ class Watcher:
                 **({"starts": acc.starts} if acc and acc.starts else {}), **rate_facts(rates, event.label)}
 
     def _alerts_of(self, event: ErrorEvent) -> Iterator[Alert]:
-        when = event.timestamp or self.clock()
+        now = self.clock()
+        when = event.timestamp or now
         if event.timestamp is None:  # untimed output (uvicorn): the arrival time carries the rate
             self.run.rates.add(event.label, when)
+        # an alert's cool-down is the watch's clock, as acting's: a line's time is the log's text, and lines replayed
+        # or back-dated hours apart (a log read from its start, two instances' clocks apart) alerted on each
         cooldown = self.watch.cooldown_s
         if event.label == RESTART_LABEL:
-            if self.state.due("alerts", f"restart_loop:{event.fingerprint}", when, cooldown):
+            if self.state.due("alerts", f"restart_loop:{event.fingerprint}", now, cooldown):
                 yield self._alert("restart_loop", event, when, event.message)
         elif self.state.saw(event.fingerprint, when):
             first = event.message.strip().splitlines()[0] if event.message.strip() else event.label
             yield self._alert("new_group", event, when, f"new error group: {first[:200]}")
-        anomaly = self.live.add(event.label, when)
-        if anomaly is not None and self.state.due("alerts", f"anomaly:{event.label}", when, cooldown):
+        anomaly = self.live.add(event.label, when)  # (its windows are the log's time, as a triage's)
+        if anomaly is not None and self.state.due("alerts", f"anomaly:{event.label}", now, cooldown):
             yield self._alert("anomaly", event, when,
                               f"{anomaly.count} {event.label} in {anomaly.window_start:%H:%M}-"
                               f"{anomaly.window_end:%H:%M} ({anomaly.observed_rate:.1f}/min, baseline "

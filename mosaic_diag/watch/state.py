@@ -82,8 +82,12 @@ class WatchState:
                    and _within(now, last, window_s))
 
     def saw(self, fingerprint: str, when: datetime) -> bool:
-        """True when the fingerprint is new (and now recorded)."""
-        if fingerprint in self.seen:
+        """True when the fingerprint is new (and now recorded). One seen again goes to the end (keeping the time it
+        was first seen): those forgotten past `MAX_KEYS` are the ones seen longest ago, never a group that goes on
+        recurring (a flood of new ones pushed it out and it was alerted "new" again)."""
+        first = self.seen.pop(fingerprint, None)
+        if first is not None:
+            self.seen[fingerprint] = first
             return False
         self.seen[fingerprint] = when.isoformat()
         _trim(self.seen)
