@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import openai
@@ -638,3 +639,59 @@ def test_a_dead_letter_database_down_is_tried_again_later_not_at_every_rejected_
         store.close()
     finally:
         proxy.close()
+
+
+def _rejected_in_thread(guard, answer: str) -> tuple[threading.Thread, list]:
+    """`guard(answer)` on a thread of its own; the list gets the SchemaRejected (or any other exception) it raised."""
+    outcome: list = []
+
+    def run_guard() -> None:
+        try:
+            guard(answer, provider="openai")
+        except BaseException as exc:  # what the test reads
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run_guard, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+@pytest.mark.parametrize("lock", ["row", "table"])
+def test_a_letter_written_while_another_connection_holds_a_lock_times_out_and_the_rejection_still_reaches_the_caller(
+        pg_db, caplog, lock):
+    """A long `dlq purge` holding the letter's row, another instance upgrading the table (ACCESS EXCLUSIVE): the
+    letter waits at most the store's statement timeout, the caller still gets the rejection, a warning says why,
+    and the store is not tried again for `retry_after` (each rejection meanwhile would wait as long); after it the
+    letters are stored again."""
+    now = [0.0]
+    store = open_dead_letters(pg_db, statement_timeout=0.3, retry_after=30, clock=lambda: now[0])
+    guard = schema_guard(Answer, store=store)
+    with pytest.raises(SchemaRejected) as first:
+        guard('{"answer": "held"}', provider="openai")
+    holder = psycopg2.connect(pg_db)
+    try:
+        with holder.cursor() as cur:
+            if lock == "row":  # the same answer again: its upsert waits for the row
+                cur.execute("SELECT id FROM mosaic_dead_letters WHERE id = %s FOR UPDATE",
+                            (first.value.dead_letter_id,))
+            else:
+                cur.execute("LOCK TABLE mosaic_dead_letters IN ACCESS EXCLUSIVE MODE")
+        thread, outcome = _rejected_in_thread(guard, '{"answer": "held"}')
+        thread.join(30)  # (a liveness bound: without a timeout the letter waits for the lock for ever)
+        assert not thread.is_alive(), "the dead letter waited for the lock with no limit"
+        assert isinstance(outcome[0], SchemaRejected) and outcome[0].dead_letter_id is None
+        warned = [r.getMessage() for r in caplog.records if r.name == "mosaic.runtime.guard"]
+        assert any("not dead-lettered" in m and "timeout" in m for m in warned), warned
+        with pytest.raises(SchemaRejected) as meanwhile:  # not tried again: answered at once, lock or not
+            guard('{"answer": "meanwhile"}', provider="openai")
+        assert meanwhile.value.dead_letter_id is None
+        assert "not tried again" in caplog.records[-1].getMessage()
+    finally:
+        holder.rollback()
+        holder.close()
+    now[0] += 31
+    with pytest.raises(SchemaRejected) as after:
+        guard('{"answer": "held"}', provider="openai")
+    assert after.value.dead_letter_id == first.value.dead_letter_id
+    assert store.get(first.value.dead_letter_id).count == 2 and dead_letter_count(pg_db) == 1
+    store.close()

@@ -6,7 +6,8 @@
 A rejected answer becomes one row of `mosaic_dead_letters` (payload, validation error, label,
 provider, prompt id, model, time) in PostgreSQL, or in a local SQLite file when the app has no
 PostgreSQL: the payload with its secrets masked and cut at MAX_PAYLOAD_CHARS, a connection the
-server closed replaced once. The same answer rejected again by the same schema at the same site
+server closed replaced once, a statement given `statement_timeout` (2 s) to wait for a lock. The same
+answer rejected again by the same schema at the same site
 (model, prompt id, stored payload: its `fingerprint`) is the same row, its `seen_count` raised and
 `last_seen_at` set in one upsert (a unique index on the fingerprint: two instances at once make one
 row). A table of the older format (no such columns) is upgraded when the store connects; one that
@@ -160,9 +161,11 @@ def fingerprint(model: str, prompt_id: str | None, payload: str) -> str:
 class DeadLetterStore:
     """The dead-letter table in PostgreSQL (a DSN) or SQLite (a file path)."""
 
-    def __init__(self, target: str, *, retry_after: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, target: str, *, retry_after: float = 5.0, statement_timeout: float | None = 2.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.target = str(target)
-        self.retry_after = retry_after  # a PostgreSQL that could not be reached is not tried again before
+        self.retry_after = retry_after  # a PostgreSQL unreachable (or timed out) is not tried again before
+        self.statement_timeout = statement_timeout  # seconds a statement may wait (a lock held); None: no limit
         self.clock = clock
         self._down_until: float | None = None
         self.postgres = _is_postgres(self.target)
@@ -185,9 +188,6 @@ class DeadLetterStore:
         if self.postgres:
             import psycopg2
 
-            if self._down_until is not None and self.clock() < self._down_until:
-                raise UnreachableError(f"dead-letter database {self.shown} unreachable: not tried again for "
-                                       f"{self._down_until - self.clock():.0f} s")
             try:
                 conn = psycopg2.connect(self.target, connect_timeout=5)
             except psycopg2.Error as exc:
@@ -198,9 +198,15 @@ class DeadLetterStore:
             conn.autocommit = True
         else:
             _create_private(self.target)  # rejected answers hold user data: the owner's alone
-            conn = sqlite3.connect(self.target, check_same_thread=False, isolation_level=None)
+            conn = sqlite3.connect(self.target, check_same_thread=False, isolation_level=None,
+                                   timeout=self.statement_timeout or 5.0)  # (a write lock waited for so long)
             conn.execute(_SQLITE_DDL)  # (a file that is no database says so here)
         try:
+            if self.postgres and self.statement_timeout is not None:  # the table made or upgraded within it too
+                limit = str(max(int(self.statement_timeout * 1000), 1))
+                with conn.cursor() as cur:
+                    cur.execute("SELECT set_config('statement_timeout', %s, false), "
+                                "set_config('lock_timeout', %s, false)", (limit, limit))
             self.deduplicates = self._prepare(conn)
         except BaseException:
             conn.close()
@@ -225,7 +231,9 @@ class DeadLetterStore:
             _sqlite_upgrade(conn)
             return True
         except Exception as exc:
-            lost = type(exc).__name__ in ("OperationalError", "InterfaceError") and self.postgres
+            # a connection lost, a statement or lock timeout (another instance upgrading the table): the caller's to
+            # handle (a new connection, a later try), not a table to read as it is
+            lost = self.postgres and _pg_transient(exc)
             if lost or not (isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith("psycopg2")):
                 raise  # a connection lost is the caller's to handle (a new one), not a table to read as it is
             why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -260,10 +268,16 @@ class DeadLetterStore:
             if self.postgres:
                 import psycopg2
 
+                if self._down_until is not None and self.clock() < self._down_until:
+                    raise UnreachableError(f"dead-letter database {self.shown} unreachable or timing out: not tried "
+                                           f"again for {self._down_until - self.clock():.0f} s")
                 reused = self._conn is not None
                 try:
                     return self._pg_statement(self._connect(), sql, params, fetch)
-                except (psycopg2.OperationalError, psycopg2.InterfaceError):
+                except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+                    if _timed_out(exc):  # a lock held (a long purge, an upgrade): the connection is still good
+                        self._down_until = self.clock() + self.retry_after
+                        raise
                     self._drop()  # a connection the server or the network closed is never used again
                     if not reused:
                         raise
@@ -364,6 +378,17 @@ def _pg_create(cur: Any, sql: str) -> None:
         logger.debug("dead letters: made by another instance at the same moment: %s", sql.split("(")[0])
 
 
+def _timed_out(exc: BaseException) -> bool:
+    """Whether a PostgreSQL error is the statement or lock timeout the store sets (57014, 55P03)."""
+    return getattr(exc, "pgcode", None) in ("57014", "55P03")
+
+
+def _pg_transient(exc: BaseException) -> bool:
+    """A psycopg2 error that says nothing of the table: the connection lost, a timeout."""
+    return type(exc).__module__.startswith("psycopg2") and (
+        _timed_out(exc) or any(k.__name__ in ("OperationalError", "InterfaceError") for k in type(exc).__mro__))
+
+
 def _is_postgres(target: str) -> bool:
     return bool(re.match(r"^postgres(?:ql)?(?:\+[A-Za-z0-9_]+)?://", target) or _PG_KEYWORDS.search(target))
 
@@ -376,13 +401,16 @@ def _create_private(path: str) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-def open_dead_letters(target: str | Path, *, retry_after: float = 5.0,
+def open_dead_letters(target: str | Path, *, retry_after: float = 5.0, statement_timeout: float | None = 2.0,
                       clock: Callable[[], float] = time.monotonic) -> DeadLetterStore:
-    """The store at a PostgreSQL DSN or a SQLite file path (created on first write). A PostgreSQL that cannot be
-    reached is tried again `retry_after` seconds of `clock` later, not at every rejected answer."""
+    """The store at a PostgreSQL DSN or a SQLite file path (created on first write). A statement waits at most
+    `statement_timeout` seconds (a row or the table locked by a long `dlq purge`, another instance upgrading the
+    table: PostgreSQL's statement_timeout and lock_timeout; SQLite's busy timeout), None for no limit (the CLI).
+    A PostgreSQL that cannot be reached, or timed out, is tried again `retry_after` seconds of `clock` later, not at
+    every rejected answer."""
     if not str(target).strip():
         raise UsageError("no dead-letter database: give a PostgreSQL DSN or a SQLite file path")
-    return DeadLetterStore(str(target), retry_after=retry_after, clock=clock)
+    return DeadLetterStore(str(target), retry_after=retry_after, statement_timeout=statement_timeout, clock=clock)
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
