@@ -1,6 +1,7 @@
 """A small FastAPI app with the runtime kit, for tests/test_runtime_health.py under real uvicorn:
 `python -m uvicorn tests.runtime_app:app --no-access-log` (env: DATABASE_URL, OPENAI_BASE_URL; HEALTH_POOL=1: /health
-checks the database through a psycopg2 pool; HEALTH_TIMEOUT: seconds /health's checks may take)."""
+checks the database through a psycopg2 pool; HEALTH_TIMEOUT: seconds /health's checks may take; DEAD_LETTERS: the
+dead-letter store of /guarded, GUARD_STORE_TIMEOUT: how long its letter is waited for)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import os
 import openai
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
-from mosaic_diag.runtime import RetryPolicy, breaker, health_router, instrument, llm_call
+from mosaic_diag.runtime import RetryPolicy, SchemaRejected, breaker, health_router, instrument, llm_call, schema_guard
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s:%(name)s:%(message)s")
 app = FastAPI()
@@ -56,3 +58,20 @@ def ask_route(q: str = "hello") -> JSONResponse:
     except openai.APIError:
         logging.getLogger("app.llm").exception("LLM call failed")
         return JSONResponse({"error": "ai_unavailable"}, status_code=503)
+
+
+class Answer(BaseModel):
+    answer: str
+
+
+guard = schema_guard(Answer, store=os.environ.get("DEAD_LETTERS") or None,
+                     store_timeout=float(os.environ.get("GUARD_STORE_TIMEOUT", "10")))
+
+
+@app.get("/guarded")
+async def guarded(q: str = "{}") -> JSONResponse:
+    """`q` through the guard, its letter written off the event loop."""
+    try:
+        return JSONResponse((await guard.call_async(q)).model_dump())
+    except SchemaRejected as exc:
+        return JSONResponse({"rejected": True, "dead_letter_id": exc.dead_letter_id}, status_code=422)

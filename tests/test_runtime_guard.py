@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import openai
@@ -695,3 +696,71 @@ def test_a_letter_written_while_another_connection_holds_a_lock_times_out_and_th
     assert after.value.dead_letter_id == first.value.dead_letter_id
     assert store.get(first.value.dead_letter_id).count == 2 and dead_letter_count(pg_db) == 1
     store.close()
+
+
+@pytest.mark.parametrize("form", ["sync", "async"])
+def test_a_dead_letter_database_that_stops_answering_is_waited_for_within_the_store_timeout(pg, caplog, form):
+    """A network that drops every packet (the relay frozen): the caller gets the rejection after `store_timeout`
+    (the write goes on on the store's thread), and while that write is still stuck the next rejections do not queue
+    behind it; once the database answers, letters are stored again."""
+    import asyncio
+    import secrets
+
+    from tests.pgproxy import Proxy
+
+    name = f"dl_{secrets.token_hex(3)}"
+    pg.create_database(name)
+    proxy = Proxy(pg.port)
+    store = open_dead_letters(pg.dsn(name, port=proxy.port))
+    guard = schema_guard(Answer, store=store, store_timeout=0.5)
+
+    def rejected(answer: str) -> SchemaRejected:
+        with pytest.raises(SchemaRejected) as info:
+            if form == "sync":
+                guard(answer, provider="openai")
+            else:
+                asyncio.run(guard.call_async(answer, provider="openai"))
+        return info.value
+
+    try:
+        assert rejected('{"answer": "before"}').dead_letter_id is not None
+        proxy.freeze()
+        assert rejected('{"answer": "frozen"}').dead_letter_id is None
+        warned = [r.getMessage() for r in caplog.records if r.name == "mosaic.runtime.guard"]
+        assert any("did not answer within 0.5 s" in m for m in warned), warned
+        rejected('{"answer": "queued"}')  # (stuck or waited for: either way not stored)
+        assert rejected('{"answer": "stuck"}').dead_letter_id is None
+        assert "stuck for" in caplog.records[-1].getMessage()
+        proxy.thaw()
+        deadline = time.monotonic() + 30  # (a liveness bound: the stuck write ends once the relay flows)
+        while store.writing_since is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert rejected('{"answer": "after"}').dead_letter_id is not None
+    finally:
+        proxy.close()
+        store.close()
+    assert dead_letter_count(pg.dsn(name)) >= 3  # before, after and the frozen one once it got through
+
+
+def test_a_sync_guard_on_the_event_loop_warns_once_and_call_async_does_not(tmp_path, caplog):
+    import asyncio
+
+    guard = schema_guard(Answer, store=str(tmp_path / "dlq.sqlite"))
+
+    async def endpoint(use_async: bool) -> int | None:
+        try:
+            if use_async:
+                await guard.call_async('{"answer": "a"}', provider="openai")
+            else:
+                guard('{"answer": "s"}', provider="openai")
+        except SchemaRejected as exc:
+            return exc.dead_letter_id
+        return None
+
+    assert asyncio.run(endpoint(True)) is not None
+    assert not [r for r in caplog.records if "event loop" in r.getMessage()]
+    assert asyncio.run(endpoint(False)) is not None and asyncio.run(endpoint(False)) is not None
+    warned = [r.getMessage() for r in caplog.records if "event loop" in r.getMessage()]
+    assert len(warned) == 1 and "call_async" in warned[0]
+    assert guard.store is not None and [letter.count for letter in guard.store.list()] == [2, 1]
+    guard.store.close()

@@ -248,7 +248,7 @@ def proxied(tmp_path, pg, llm):
 
     def start(**extra: str) -> str:
         env = {**os.environ, "OPENAI_BASE_URL": llm.openai_base_url, "DATABASE_URL": pg.dsn(name, port=proxy.port),
-               "PYTHONPATH": str(ROOT), **extra}
+               "DEAD_LETTERS": pg.dsn(name, port=proxy.port), "PYTHONPATH": str(ROOT), **extra}
         proc, url = start_uvicorn(lambda port: [sys.executable, "-m", "uvicorn", "tests.runtime_app:app", "--port",
                                                 str(port), "--no-access-log"], env=env, cwd=ROOT,
                                   log_path=tmp_path / "app.log")
@@ -300,3 +300,27 @@ def test_a_load_balancer_polling_health_does_not_open_a_connection_per_poll(prox
     assert {a.status_code for a in answers} == {200}
     assert all(a.json()["checks"]["database"]["ok"] for a in answers)
     assert proxy.accepted - before < 10
+
+
+def test_a_dead_letter_stuck_in_an_async_endpoint_does_not_stop_the_app(proxied):
+    """`await guard.call_async(answer)` in an `async def` endpoint while the dead-letter database stops answering:
+    the letter's write waits on the store's thread, and the event loop goes on serving the app's other requests;
+    once the database answers again the letter is written and the rejection answered."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    start, proxy = proxied
+    url = start(GUARD_STORE_TIMEOUT="120")
+    first = httpx.get(f"{url}/guarded", params={"q": "{}"}, timeout=30)
+    assert first.status_code == 422 and first.json()["dead_letter_id"] is not None  # (the store is connected)
+    proxy.freeze()
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(httpx.get, f"{url}/guarded", params={"q": '{"answer": 1}'}, timeout=150)
+        deadline = time.monotonic() + 30  # (a liveness bound: until the letter's INSERT waits in the relay)
+        while not proxy.held and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proxy.held, "the letter's write never reached the database"
+        assert httpx.get(f"{url}/ok", timeout=30).status_code == 200  # served while the write is stuck
+        assert not pending.done()
+        proxy.thaw()
+        answer = pending.result()
+    assert answer.status_code == 422 and answer.json()["dead_letter_id"] not in (None, first.json()["dead_letter_id"])

@@ -177,6 +177,29 @@ class DeadLetterStore:
         self._lock = threading.Lock()
         self._conn: Any = None
         self.deduplicates = True  # False: a table of the older format that could not be upgraded
+        self._executor: Any = None
+        self._executor_pid = 0
+        self._executor_lock = threading.Lock()  # not `_lock`: that one is held during round trips
+        self.writing_since: float | None = None  # (time.monotonic) the write under way on the store's thread
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """`fn(*args, **kwargs)` on the store's own thread (one per store and process: its statements queue on its
+        one connection anyway); a concurrent.futures.Future. `writing_since` tells how long the one under way ran."""
+        with self._executor_lock:
+            if self._executor is None or self._executor_pid != os.getpid():  # (a forked child makes its own)
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="mosaic-dead-letters")
+                self._executor_pid = os.getpid()
+
+            def timed() -> Any:
+                self.writing_since = time.monotonic()
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    self.writing_since = None
+
+            return self._executor.submit(timed)
 
     @property
     def shown(self) -> str:
@@ -358,6 +381,10 @@ class DeadLetterStore:
     def close(self) -> None:
         with self._lock:
             self._drop()
+        with self._executor_lock:
+            if self._executor is not None and self._executor_pid == os.getpid():
+                self._executor.shutdown(wait=False)
+            self._executor = None
 
 
 _PG_DRIVER = re.compile(r"^(postgres(?:ql)?)\+[A-Za-z0-9_]+://")
@@ -480,10 +507,14 @@ def _cut(text: str, limit: int) -> str:
 
 
 class SchemaGuard(Generic[M]):
-    """Validate answers against one Pydantic model; dead-letter the rejects (see the module doc)."""
+    """Validate answers against one Pydantic model; dead-letter the rejects (see the module doc). `guard(answer)`
+    in sync code, `await guard.call_async(answer)` in an `async def` endpoint: the letter is written on the store's
+    own thread, never the event loop's. Either waits for the letter at most `store_timeout` seconds (a database
+    that stopped answering: the write goes on there, the caller gets the rejection with `dead_letter_id` None and a
+    warning), and not at all while a write is stuck past that (each later rejection would wait as long)."""
 
     def __init__(self, model: type[M], *, store: DeadLetterStore | str | Path | None = None,
-                 provider: str | None = None, prompt_id: str | None = None) -> None:
+                 provider: str | None = None, prompt_id: str | None = None, store_timeout: float = 10.0) -> None:
         if not callable(getattr(model, "model_validate_json", None)):
             raise TypeError(f"schema_guard: {model!r} is not a Pydantic model (a BaseModel subclass)")
         if isinstance(store, str | Path):  # a DSN or a file where the store was meant: the store it names
@@ -495,8 +526,11 @@ class SchemaGuard(Generic[M]):
         self.store = store
         self.provider = provider
         self.prompt_id = prompt_id
+        self.store_timeout = store_timeout
+        self._warned_loop = False
 
-    def __call__(self, answer: Any, *, provider: str | None = None, prompt_id: str | None = None) -> M:
+    def _check(self, answer: Any, provider: str | None, prompt_id: str | None) -> tuple[Any, SchemaRejected | None]:
+        """(the validated answer, None) or (the answer as given, its rejection: label noted, no letter yet)."""
         if inspect.isawaitable(answer) or inspect.isasyncgen(answer):
             if inspect.iscoroutine(answer):
                 answer.close()  # (no "never awaited" warning on top of this error)
@@ -510,26 +544,104 @@ class SchemaGuard(Generic[M]):
         from pydantic import ValidationError
 
         try:
-            return validate(self.model, answer)
+            return validate(self.model, answer), None
         except ValidationError as exc:
             error = describe_error(exc)
-        name = self.model.__name__
-        rejected = SchemaRejected(name, error, provider=provider, prompt_id=prompt_id)
-        label = classify_exception(rejected).label
-        note_label(label)
+        rejected = SchemaRejected(self.model.__name__, error, provider=provider, prompt_id=prompt_id)
+        rejected.label = classify_exception(rejected).label  # (the taxonomy's word: MODEL_ANSWER_INVALID)
+        note_label(rejected.label)
+        return answer, rejected
+
+    def _write(self, answer: Any, rejected: SchemaRejected) -> int:
+        """The letter of `rejected` (on the store's thread): its id."""
+        assert self.store is not None
+        return self.store.add(payload=stored_payload(_text_of(answer)), error=rejected.error, label=rejected.label,
+                              model=rejected.model, provider=rejected.provider, prompt_id=rejected.prompt_id)
+
+    def _submitted(self, answer: Any, rejected: SchemaRejected) -> Any:
+        """The letter's write under way on the store's thread (a concurrent.futures.Future), or None when a write
+        there is stuck past `store_timeout` (warned: the caller does not queue behind it)."""
+        submit = getattr(self.store, "submit", None)
+        if submit is None:  # a store of the app's own: a thread of its own per letter
+            import concurrent.futures
+
+            future: concurrent.futures.Future[int] = concurrent.futures.Future()
+
+            def run() -> None:
+                try:
+                    future.set_result(self._write(answer, rejected))
+                except BaseException as exc:  # the caller's wait raises it
+                    future.set_exception(exc)
+
+            threading.Thread(target=run, name="mosaic-dead-letter", daemon=True).start()
+            return future
+        since = getattr(self.store, "writing_since", None)
+        if since is not None and time.monotonic() - since > self.store_timeout:
+            self._not_stored(rejected, f"the store's last write is stuck for {time.monotonic() - since:.0f} s")
+            return None
+        return submit(self._write, answer, rejected)
+
+    def _not_stored(self, rejected: SchemaRejected, why: Any) -> None:
+        logger.warning("schema guard: answer rejected by %s, not dead-lettered: %s", rejected.model, why)
+
+    def _failed(self, rejected: SchemaRejected, exc: BaseException) -> None:
+        if isinstance(exc, TimeoutError):
+            self._not_stored(rejected, f"the store did not answer within {self.store_timeout:g} s (still trying)")
+        else:  # the caller still learns that the answer was rejected, whatever the store did
+            self._not_stored(rejected, exc if isinstance(exc, DiagError) else f"{type(exc).__name__}: {exc}")
+
+    def __call__(self, answer: Any, *, provider: str | None = None, prompt_id: str | None = None) -> M:
+        checked, rejected = self._check(answer, provider, prompt_id)
+        if rejected is None:
+            return checked  # type: ignore[no-any-return]
         if self.store is not None:
-            try:
-                rejected.dead_letter_id = self.store.add(payload=stored_payload(_text_of(answer)), error=error,
-                                                         label=label, model=name, provider=provider,
-                                                         prompt_id=prompt_id)
-            except Exception as exc:  # the caller still learns that the answer was rejected, whatever the store did
-                why = exc if isinstance(exc, DiagError) else f"{type(exc).__name__}: {exc}"
-                logger.warning("schema guard: answer rejected by %s, not dead-lettered: %s", name, why)
+            if not self._warned_loop and _on_event_loop():
+                self._warned_loop = True
+                logger.warning("schema guard %s: a sync guard waits for its dead letter (up to %g s) on the event "
+                               "loop's thread, which stops every other request meanwhile: in an `async def` endpoint "
+                               "use `await guard.call_async(answer)`", rejected.model, self.store_timeout)
+            future = self._submitted(checked, rejected)
+            if future is not None:
+                try:
+                    rejected.dead_letter_id = future.result(timeout=self.store_timeout)
+                except Exception as exc:  # (concurrent.futures.TimeoutError is TimeoutError)
+                    self._failed(rejected, exc)
+        raise rejected
+
+    async def call_async(self, answer: Any, *, provider: str | None = None, prompt_id: str | None = None) -> M:
+        """The guard for an `async def` endpoint: the validation on the loop, the letter written on the store's
+        own thread (the loop serves other requests meanwhile), waited for at most `store_timeout` seconds. A task
+        cancelled meanwhile does not wait: the letter is still written."""
+        import asyncio
+
+        checked, rejected = self._check(answer, provider, prompt_id)
+        if rejected is None:
+            return checked  # type: ignore[no-any-return]
+        if self.store is not None:
+            future = self._submitted(checked, rejected)
+            if future is not None:
+                try:
+                    rejected.dead_letter_id = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)),
+                                                                     self.store_timeout)
+                except Exception as exc:
+                    self._failed(rejected, exc)
         raise rejected
 
 
+def _on_event_loop() -> bool:
+    """Whether this thread runs an asyncio event loop right now (a sync guard called from a coroutine)."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def schema_guard(model: type[M], *, store: DeadLetterStore | str | Path | None = None, provider: str | None = None,
-                 prompt_id: str | None = None) -> Callable[..., M]:
+                 prompt_id: str | None = None, store_timeout: float = 10.0) -> SchemaGuard[M]:
     """A validator of answers for `model` that dead-letters what it rejects into `store` (a store, or the DSN or
-    SQLite path of one); a model that is not Pydantic's, or a store that is none, is a TypeError at once."""
-    return SchemaGuard(model, store=store, provider=provider, prompt_id=prompt_id)
+    SQLite path of one); a model that is not Pydantic's, or a store that is none, is a TypeError at once.
+    `guard(answer)` in sync code, `await guard.call_async(answer)` in an `async def` endpoint (see SchemaGuard)."""
+    return SchemaGuard(model, store=store, provider=provider, prompt_id=prompt_id, store_timeout=store_timeout)
