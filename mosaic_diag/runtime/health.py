@@ -11,7 +11,8 @@ request window; `ok | degraded | down` with HTTP 200 or 503.
   callable returning either, a DB-API connection (closed after) or None), its latency and, for a
   pool, its size and use.
 - `breakers`: every breaker of `mosaic_diag.runtime.breaker` by name, as stored.
-- `metrics`: `requests_total`, `error_rate` (5xx), `p50_latency_ms`, `p95_latency_ms` and the
+- `metrics`: `requests_total`, `error_rate` (5xx), `p50_latency_ms`, `p95_latency_ms` (see RequestWindow: exact
+  up to 2,048 requests in the window, above within ±0.5%) and the
   labels of the failed (5xx) requests, over the instrumentation window (five minutes): what `rollback --auto` reads.
 - `failovers`: over the same window, `total` failovers `failover` made, `exhausted` calls every
   provider failed, and `reasons` by "provider LABEL -> next provider" (a failover answers 200: the
