@@ -8,7 +8,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import openai
 import psycopg2
@@ -764,3 +766,84 @@ def test_a_sync_guard_on_the_event_loop_warns_once_and_call_async_does_not(tmp_p
     assert len(warned) == 1 and "call_async" in warned[0]
     assert guard.store is not None and [letter.count for letter in guard.store.list()] == [2, 1]
     guard.store.close()
+
+
+def _wait_for(found: Callable[[], Any], what: str) -> Any:
+    deadline = time.monotonic() + 30  # (a liveness bound, not a measured time)
+    while not (value := found()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert value, f"never saw {what}"
+    return value
+
+
+def test_instances_upgrading_an_older_postgres_table_at_once_take_turns(pg_db, caplog):
+    """Another instance is upgrading the older table (its transaction holds the upgrade's advisory lock and has
+    altered the table, not committed yet): this one waits for that lock, not in the table's lock queue behind it
+    (where its own ALTER would stop every reader and writer of the table), then finds the table upgraded."""
+    from mosaic_diag.runtime.guard import _PG_UPGRADE, UPGRADE_LOCK
+
+    _old_format("postgres", pg_db)
+    other = psycopg2.connect(pg_db)
+    watcher = psycopg2.connect(pg_db)
+    watcher.autocommit = True
+    store = open_dead_letters(pg_db, statement_timeout=60)
+    try:
+        with other.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (UPGRADE_LOCK,))
+            cur.execute(_PG_UPGRADE)
+        thread, outcome = _rejected_in_thread(schema_guard(Answer, store=store), '{"answer": "during"}')
+
+        def waiting() -> list[str]:
+            with watcher.cursor() as cur:
+                cur.execute("SELECT l.locktype FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                            "WHERE NOT l.granted AND a.datname = current_database()")
+                return [row[0] for row in cur.fetchall()]
+
+        assert _wait_for(waiting, "the store waiting for the other instance") == ["advisory"]
+        other.commit()
+        thread.join(30)  # (a liveness bound)
+        assert not thread.is_alive() and isinstance(outcome[0], SchemaRejected)
+        assert outcome[0].dead_letter_id is not None and store.deduplicates
+        assert not any("cannot be made or upgraded" in r.getMessage() for r in caplog.records)
+    finally:
+        other.close()
+        watcher.close()
+        store.close()
+
+
+def test_processes_upgrading_an_older_sqlite_table_at_once_take_turns(tmp_path, caplog, monkeypatch):
+    """Another process is upgrading the older SQLite table (its write transaction has added the columns, not
+    committed yet) when this one connects: it waits for the write lock and reads the columns again under it; it
+    used to ALTER after the other committed, a "duplicate column name", and wrote letters without de-duplication
+    until it reconnected."""
+    import sqlite3
+
+    target = str(tmp_path / "old.sqlite")
+    _old_format("sqlite", target)
+    other = sqlite3.connect(target, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    for name, kind in (("fingerprint", "TEXT"), ("seen_count", "INTEGER NOT NULL DEFAULT 1"), ("last_seen_at", "TEXT")):
+        other.execute(f"ALTER TABLE mosaic_dead_letters ADD COLUMN {name} {kind}")
+    traced: list[str] = []  # the statements the store's connection began (sqlite3's trace callback)
+    real_connect = sqlite3.connect
+
+    def traced_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = real_connect(*args, **kwargs)
+        conn.set_trace_callback(traced.append)
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", traced_connect)
+    store = open_dead_letters(target, statement_timeout=60)
+    try:
+        thread, outcome = _rejected_in_thread(schema_guard(Answer, store=store), '{"answer": "during"}')
+        _wait_for(lambda: [s for s in traced if s.startswith(("ALTER", "BEGIN IMMEDIATE"))],
+                  "the store's first write to the table (it waits there for the other process)")
+        other.execute("COMMIT")
+        thread.join(30)  # (a liveness bound)
+        assert not thread.is_alive() and isinstance(outcome[0], SchemaRejected)
+        assert outcome[0].dead_letter_id is not None
+        assert not any("cannot be made or upgraded" in r.getMessage() for r in caplog.records)
+        assert store.deduplicates
+    finally:
+        other.close()
+        store.close()

@@ -10,7 +10,8 @@ server closed replaced once, a statement given `statement_timeout` (2 s) to wait
 answer rejected again by the same schema at the same site
 (model, prompt id, stored payload: its `fingerprint`) is the same row, its `seen_count` raised and
 `last_seen_at` set in one upsert (a unique index on the fingerprint: two instances at once make one
-row). A table of the older format (no such columns) is upgraded when the store connects; one that
+row). A table of the older format (no such columns) is upgraded when the store connects, one instance at a time
+(UPGRADE_LOCK; SQLite's write lock); one that
 cannot be altered (a read-only role or file) is still read, every letter seen once, and written
 without de-duplication. The caller gets `SchemaRejected` (its `dead_letter_id` None, and a
 warning logged, when the store failed) (label MODEL_ANSWER_INVALID in the taxonomy, so
@@ -84,13 +85,57 @@ _SQLITE_UPGRADE = {"fingerprint": "TEXT", "seen_count": "INTEGER NOT NULL DEFAUL
 _INDEX = f"CREATE UNIQUE INDEX IF NOT EXISTS {TABLE}_fingerprint ON {TABLE} (fingerprint)"
 
 
+# instances upgrading the table at once take turns on this advisory lock (pg_advisory_xact_lock): one ALTERs it,
+# the others find it done (none queues an ACCESS EXCLUSIVE request behind another's, stopping the table's users)
+UPGRADE_LOCK = 0x6D6F_7361_6963_444C  # "mosaicDL"
+
+
+def _sqlite_columns(conn: sqlite3.Connection) -> set[str]:
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({TABLE})")}
+
+
 def _sqlite_upgrade(conn: sqlite3.Connection) -> None:
-    """A SQLite dead-letter table of the older format given the de-duplication columns, then the index."""
-    present = {row[1] for row in conn.execute(f"PRAGMA table_info({TABLE})")}
-    for name, kind in _SQLITE_UPGRADE.items():
-        if name not in present:  # names and types are this module's constants, never input
-            conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN {name} {kind}")  # mosaic-diag: ignore[MD005]
+    """A SQLite dead-letter table of the older format given the de-duplication columns, then the index. The columns
+    are read again under the write lock (BEGIN IMMEDIATE): another process upgrading at the same moment made them
+    (SQLite has no ADD COLUMN IF NOT EXISTS: a second ALTER was a "duplicate column name")."""
+    if not set(_SQLITE_UPGRADE) <= _sqlite_columns(conn):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            present = _sqlite_columns(conn)
+            for name, kind in _SQLITE_UPGRADE.items():
+                if name not in present:  # names and types are this module's constants, never input
+                    conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN {name} {kind}")  # mosaic-diag: ignore[MD005]
+            conn.execute(_INDEX)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
     conn.execute(_INDEX)
+
+
+def _pg_upgraded(cur: Any) -> bool:
+    cur.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = %s "
+                "AND table_schema = current_schema() AND column_name = 'last_seen_at'", (TABLE,))
+    return bool(cur.fetchone()[0])
+
+
+def _pg_upgrade(conn: Any, cur: Any) -> None:
+    """The PostgreSQL table of the older format given the columns, one instance at a time (UPGRADE_LOCK): the
+    columns are read again under the lock, so an instance that waited for another's upgrade finds it done."""
+    conn.autocommit = False
+    try:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (UPGRADE_LOCK,))
+        if not _pg_upgraded(cur):
+            cur.execute(_PG_UPGRADE)
+        conn.commit()
+    except BaseException:
+        with contextlib.suppress(Exception):  # mosaic-diag: ignore[MD006] - a lost connection: nothing to undo
+            conn.rollback()
+        raise
+    finally:
+        with contextlib.suppress(Exception):  # mosaic-diag: ignore[MD006] - closed by the caller when lost
+            conn.autocommit = True
 
 
 class SchemaRejected(Exception):
@@ -245,10 +290,8 @@ class DeadLetterStore:
             if self.postgres:
                 with conn.cursor() as cur:
                     _pg_create(cur, _PG_DDL)
-                    cur.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = %s "
-                                "AND table_schema = current_schema() AND column_name = 'last_seen_at'", (TABLE,))
-                    if not cur.fetchone()[0]:
-                        cur.execute(_PG_UPGRADE)
+                    if not _pg_upgraded(cur):
+                        _pg_upgrade(conn, cur)
                     _pg_create(cur, _INDEX)
                 return True
             _sqlite_upgrade(conn)
