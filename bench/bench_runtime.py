@@ -13,6 +13,8 @@ Run by hand: `python bench/bench_runtime.py [--requests 2000]`. Figures:
 - PostgreSQL breaker (`--postgres`, a throwaway server from examples.pgtemp): a no-op call under
   `llm_call` + a PostgreSQL breaker, sync and async (mean of 2,000 calls each: the round trips, and for
   the async call the hops to the store's thread);
+- request window: `RequestWindow.record` per request and `stats()` per /health poll on a full window of
+  100,000 requests (`--only-window`: this alone, and on 1,000);
 - middleware: a loopback request (httpx, keep-alive) to the same FastAPI app under uvicorn with
   (`instrument.Middleware` + `llm_call` + breaker) and without the kit, alternating, median of each.
 """
@@ -187,6 +189,31 @@ def bench_middleware(requests: int) -> dict[str, float]:
             "overhead_us": round(with_kit - without, 1)}
 
 
+def bench_window(size: int = 100_000, polls: int = 50) -> dict[str, float]:
+    """`RequestWindow.record` per request and `stats()` per /health poll on a window holding `size` requests
+    (lognormal latencies, 2% errors), a few new requests between polls as under load."""
+    import random
+
+    from mosaic_diag.runtime.instrument import RequestWindow
+
+    rng = random.Random(7)
+    window = RequestWindow(limit=size)
+    values = [(rng.lognormvariate(3.5, 1.0), 503 if rng.random() < 0.02 else 200) for _ in range(size)]
+    start = time.perf_counter()
+    for latency, status in values:
+        window.record(latency, status, "OPENAI_SERVER_ERROR" if status >= 500 else None)
+    record_us = (time.perf_counter() - start) / size * 1e6
+    times = []
+    for i in range(polls):
+        for latency, status in values[i * 20:(i + 1) * 20]:
+            window.record(latency, status)
+        start = time.perf_counter()
+        window.stats()
+        times.append(time.perf_counter() - start)
+    return {"requests_in_window": size, "record_us": round(record_us, 2),
+            "stats_ms_median": round(statistics.median(times) * 1000, 3)}
+
+
 def main() -> int:
     import json
 
@@ -196,7 +223,11 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--postgres", action="store_true", help="also time a PostgreSQL breaker (sync, async)")
     parser.add_argument("--only-decorators", action="store_true", help="the decorators' figures only")
+    parser.add_argument("--only-window", action="store_true", help="the /health request window's figures only")
     args = parser.parse_args()
+    if args.only_window:
+        print(json.dumps({"window": bench_window(), "window_1k": bench_window(1000)}), flush=True)
+        return 0
     if args.only_decorators:
         print(json.dumps({"decorators": bench_decorators(), "async": bench_async_decorators()}), flush=True)
         if args.postgres:
@@ -209,6 +240,7 @@ def main() -> int:
     print(json.dumps({"async_decorators": bench_async_decorators()}), flush=True)
     if args.postgres:
         print(json.dumps({"postgres_breaker": bench_postgres_breaker()}), flush=True)
+    print(json.dumps({"window": bench_window()}), flush=True)
     print(json.dumps({"middleware": bench_middleware(args.requests)}), flush=True)
     return 0
 

@@ -16,6 +16,7 @@ class Proxy:
         self.target = ("127.0.0.1", port)
         self.up = True
         self.accepted = 0
+        self.held = 0  # chunks received while frozen, not yet relayed (a client's statement stuck in the relay)
         self._flowing = threading.Event()
         self._flowing.set()
         self.server = socket.socket()
@@ -48,7 +49,10 @@ class Proxy:
     def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
-                self._flowing.wait()
+                if not self._flowing.is_set():
+                    self.held += 1
+                    self._flowing.wait()
+                    self.held -= 1
                 dst.sendall(data)
         except OSError:
             pass

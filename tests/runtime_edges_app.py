@@ -28,7 +28,28 @@ class Clock:
 clock = Clock()
 app = FastAPI()
 app.add_middleware(instrument.Middleware, clock=clock)
-app.include_router(health_router())
+failing: set[str] = set()  # which of /health's callables raise (POST /health-fails/{section}?on=0|1)
+
+
+def breaker_states() -> dict[str, str]:
+    if "breakers" in failing:
+        raise RuntimeError("breaker store postgresql://app:hunter2@db.internal/app refused the connection")
+    return {"openai": "closed"}
+
+
+def extra() -> dict:
+    if "extra" in failing:
+        raise ValueError("settings unreadable: api_key=sk-live-abcdefghijklmnopqrstuvwx")
+    return {"app": {"version": "1.2.3"}}
+
+
+app.include_router(health_router(breakers=breaker_states, extra=extra))
+
+
+@app.post("/health-fails/{section}")
+async def health_fails(section: str, on: int = 1) -> dict:
+    (failing.add if on else failing.discard)(section)
+    return {"failing": sorted(failing)}
 
 
 def failing_dependency() -> None:

@@ -124,3 +124,28 @@ def test_a_request_cannot_forge_the_access_shape_that_the_error_budget_counts(ed
     reading = read_log(log_path, budget=0.05, window=timedelta(minutes=5))
     assert (reading.requests, reading.server_errors) == (6, 0)
     assert all('"GET /ok%20HTTP/1.1%22%20500 HTTP/1.1" 404' in r["message"] for r in lines if r["status"] == 404)
+
+
+@pytest.mark.parametrize(("section", "kind", "secret"), [("breakers", "RuntimeError", "hunter2"),
+                                                         ("extra", "ValueError", "sk-live-abcdefghijklmnopqrstuvwx")])
+def test_a_health_callable_that_raises_is_reported_in_the_document_not_a_500(edges_app, section, kind, secret):
+    """`breakers()` or `extra()` of the app raising: /health still answers (200, degraded), that section carries the
+    error's type and redacted message, the reason names it, the warning is logged once for many polls, and its
+    recovery once; /health/metrics still answers."""
+    url, log_path = edges_app
+    assert httpx.get(f"{url}/health").json()["status"] == "ok"
+    httpx.post(f"{url}/health-fails/{section}", params={"on": 1})
+    answers = [httpx.get(f"{url}/health") for _ in range(3)]
+    assert {a.status_code for a in answers} == {200}
+    body = answers[-1].json()
+    assert body["status"] == "degraded" and body["ok"] is True
+    assert f"{section}() failed: {kind}" in body["reasons"]
+    error = body[section]["error"]
+    assert error["type"] == kind and secret not in error["message"] and error["message"]
+    assert httpx.get(f"{url}/health/metrics").status_code in (200, 404)  # (404: prometheus-client not installed)
+    httpx.post(f"{url}/health-fails/{section}", params={"on": 0})
+    healed = httpx.get(f"{url}/health").json()
+    assert healed["status"] == "ok" and "error" not in healed.get(section, {})
+    log = log_path.read_text()
+    assert secret not in log
+    assert log.count(f"{section}() raised {kind}") == 1 and log.count(f"{section}() answers again") == 1

@@ -6,7 +6,11 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import openai
 import psycopg2
@@ -638,3 +642,208 @@ def test_a_dead_letter_database_down_is_tried_again_later_not_at_every_rejected_
         store.close()
     finally:
         proxy.close()
+
+
+def _rejected_in_thread(guard, answer: str) -> tuple[threading.Thread, list]:
+    """`guard(answer)` on a thread of its own; the list gets the SchemaRejected (or any other exception) it raised."""
+    outcome: list = []
+
+    def run_guard() -> None:
+        try:
+            guard(answer, provider="openai")
+        except BaseException as exc:  # what the test reads
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run_guard, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+@pytest.mark.parametrize("lock", ["row", "table"])
+def test_a_letter_written_while_another_connection_holds_a_lock_times_out_and_the_rejection_still_reaches_the_caller(
+        pg_db, caplog, lock):
+    """A long `dlq purge` holding the letter's row, another instance upgrading the table (ACCESS EXCLUSIVE): the
+    letter waits at most the store's statement timeout, the caller still gets the rejection, a warning says why,
+    and the store is not tried again for `retry_after` (each rejection meanwhile would wait as long); after it the
+    letters are stored again."""
+    now = [0.0]
+    store = open_dead_letters(pg_db, statement_timeout=0.3, retry_after=30, clock=lambda: now[0])
+    guard = schema_guard(Answer, store=store)
+    with pytest.raises(SchemaRejected) as first:
+        guard('{"answer": "held"}', provider="openai")
+    holder = psycopg2.connect(pg_db)
+    try:
+        with holder.cursor() as cur:
+            if lock == "row":  # the same answer again: its upsert waits for the row
+                cur.execute("SELECT id FROM mosaic_dead_letters WHERE id = %s FOR UPDATE",
+                            (first.value.dead_letter_id,))
+            else:
+                cur.execute("LOCK TABLE mosaic_dead_letters IN ACCESS EXCLUSIVE MODE")
+        thread, outcome = _rejected_in_thread(guard, '{"answer": "held"}')
+        thread.join(30)  # (a liveness bound: without a timeout the letter waits for the lock for ever)
+        assert not thread.is_alive(), "the dead letter waited for the lock with no limit"
+        assert isinstance(outcome[0], SchemaRejected) and outcome[0].dead_letter_id is None
+        warned = [r.getMessage() for r in caplog.records if r.name == "mosaic.runtime.guard"]
+        assert any("not dead-lettered" in m and "timeout" in m for m in warned), warned
+        with pytest.raises(SchemaRejected) as meanwhile:  # not tried again: answered at once, lock or not
+            guard('{"answer": "meanwhile"}', provider="openai")
+        assert meanwhile.value.dead_letter_id is None
+        assert "not tried again" in caplog.records[-1].getMessage()
+    finally:
+        holder.rollback()
+        holder.close()
+    now[0] += 31
+    with pytest.raises(SchemaRejected) as after:
+        guard('{"answer": "held"}', provider="openai")
+    assert after.value.dead_letter_id == first.value.dead_letter_id
+    assert store.get(first.value.dead_letter_id).count == 2 and dead_letter_count(pg_db) == 1
+    store.close()
+
+
+@pytest.mark.parametrize("form", ["sync", "async"])
+def test_a_dead_letter_database_that_stops_answering_is_waited_for_within_the_store_timeout(pg, caplog, form):
+    """A network that drops every packet (the relay frozen): the caller gets the rejection after `store_timeout`
+    (the write goes on on the store's thread), and while that write is still stuck the next rejections do not queue
+    behind it; once the database answers, letters are stored again."""
+    import asyncio
+    import secrets
+
+    from tests.pgproxy import Proxy
+
+    name = f"dl_{secrets.token_hex(3)}"
+    pg.create_database(name)
+    proxy = Proxy(pg.port)
+    store = open_dead_letters(pg.dsn(name, port=proxy.port))
+    guard = schema_guard(Answer, store=store, store_timeout=0.5)
+
+    def rejected(answer: str) -> SchemaRejected:
+        with pytest.raises(SchemaRejected) as info:
+            if form == "sync":
+                guard(answer, provider="openai")
+            else:
+                asyncio.run(guard.call_async(answer, provider="openai"))
+        return info.value
+
+    try:
+        assert rejected('{"answer": "before"}').dead_letter_id is not None
+        proxy.freeze()
+        assert rejected('{"answer": "frozen"}').dead_letter_id is None
+        warned = [r.getMessage() for r in caplog.records if r.name == "mosaic.runtime.guard"]
+        assert any("did not answer within 0.5 s" in m for m in warned), warned
+        rejected('{"answer": "queued"}')  # (stuck or waited for: either way not stored)
+        assert rejected('{"answer": "stuck"}').dead_letter_id is None
+        assert "stuck for" in caplog.records[-1].getMessage()
+        proxy.thaw()
+        deadline = time.monotonic() + 30  # (a liveness bound: the stuck write ends once the relay flows)
+        while store.writing_since is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert rejected('{"answer": "after"}').dead_letter_id is not None
+    finally:
+        proxy.close()
+        store.close()
+    assert dead_letter_count(pg.dsn(name)) >= 3  # before, after and the frozen one once it got through
+
+
+def test_a_sync_guard_on_the_event_loop_warns_once_and_call_async_does_not(tmp_path, caplog):
+    import asyncio
+
+    guard = schema_guard(Answer, store=str(tmp_path / "dlq.sqlite"))
+
+    async def endpoint(use_async: bool) -> int | None:
+        try:
+            if use_async:
+                await guard.call_async('{"answer": "a"}', provider="openai")
+            else:
+                guard('{"answer": "s"}', provider="openai")
+        except SchemaRejected as exc:
+            return exc.dead_letter_id
+        return None
+
+    assert asyncio.run(endpoint(True)) is not None
+    assert not [r for r in caplog.records if "event loop" in r.getMessage()]
+    assert asyncio.run(endpoint(False)) is not None and asyncio.run(endpoint(False)) is not None
+    warned = [r.getMessage() for r in caplog.records if "event loop" in r.getMessage()]
+    assert len(warned) == 1 and "call_async" in warned[0]
+    assert guard.store is not None and [letter.count for letter in guard.store.list()] == [2, 1]
+    guard.store.close()
+
+
+def _wait_for(found: Callable[[], Any], what: str) -> Any:
+    deadline = time.monotonic() + 30  # (a liveness bound, not a measured time)
+    while not (value := found()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert value, f"never saw {what}"
+    return value
+
+
+def test_instances_upgrading_an_older_postgres_table_at_once_take_turns(pg_db, caplog):
+    """Another instance is upgrading the older table (its transaction holds the upgrade's advisory lock and has
+    altered the table, not committed yet): this one waits for that lock, not in the table's lock queue behind it
+    (where its own ALTER would stop every reader and writer of the table), then finds the table upgraded."""
+    from mosaic_diag.runtime.guard import _PG_UPGRADE, UPGRADE_LOCK
+
+    _old_format("postgres", pg_db)
+    other = psycopg2.connect(pg_db)
+    watcher = psycopg2.connect(pg_db)
+    watcher.autocommit = True
+    store = open_dead_letters(pg_db, statement_timeout=60)
+    try:
+        with other.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (UPGRADE_LOCK,))
+            cur.execute(_PG_UPGRADE)
+        thread, outcome = _rejected_in_thread(schema_guard(Answer, store=store), '{"answer": "during"}')
+
+        def waiting() -> list[str]:
+            with watcher.cursor() as cur:
+                cur.execute("SELECT l.locktype FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                            "WHERE NOT l.granted AND a.datname = current_database()")
+                return [row[0] for row in cur.fetchall()]
+
+        assert _wait_for(waiting, "the store waiting for the other instance") == ["advisory"]
+        other.commit()
+        thread.join(30)  # (a liveness bound)
+        assert not thread.is_alive() and isinstance(outcome[0], SchemaRejected)
+        assert outcome[0].dead_letter_id is not None and store.deduplicates
+        assert not any("cannot be made or upgraded" in r.getMessage() for r in caplog.records)
+    finally:
+        other.close()
+        watcher.close()
+        store.close()
+
+
+def test_processes_upgrading_an_older_sqlite_table_at_once_take_turns(tmp_path, caplog, monkeypatch):
+    """Another process is upgrading the older SQLite table (its write transaction has added the columns, not
+    committed yet) when this one connects: it waits for the write lock and reads the columns again under it; it
+    used to ALTER after the other committed, a "duplicate column name", and wrote letters without de-duplication
+    until it reconnected."""
+    import sqlite3
+
+    target = str(tmp_path / "old.sqlite")
+    _old_format("sqlite", target)
+    other = sqlite3.connect(target, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    for name, kind in (("fingerprint", "TEXT"), ("seen_count", "INTEGER NOT NULL DEFAULT 1"), ("last_seen_at", "TEXT")):
+        other.execute(f"ALTER TABLE mosaic_dead_letters ADD COLUMN {name} {kind}")
+    traced: list[str] = []  # the statements the store's connection began (sqlite3's trace callback)
+    real_connect = sqlite3.connect
+
+    def traced_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = real_connect(*args, **kwargs)
+        conn.set_trace_callback(traced.append)
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", traced_connect)
+    store = open_dead_letters(target, statement_timeout=60)
+    try:
+        thread, outcome = _rejected_in_thread(schema_guard(Answer, store=store), '{"answer": "during"}')
+        _wait_for(lambda: [s for s in traced if s.startswith(("ALTER", "BEGIN IMMEDIATE"))],
+                  "the store's first write to the table (it waits there for the other process)")
+        other.execute("COMMIT")
+        thread.join(30)  # (a liveness bound)
+        assert not thread.is_alive() and isinstance(outcome[0], SchemaRejected)
+        assert outcome[0].dead_letter_id is not None
+        assert not any("cannot be made or upgraded" in r.getMessage() for r in caplog.records)
+        assert store.deduplicates
+    finally:
+        other.close()
+        store.close()

@@ -4,10 +4,12 @@ middleware's lines, and `rollback --auto`'s reader reads the /health payload."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -248,7 +250,7 @@ def proxied(tmp_path, pg, llm):
 
     def start(**extra: str) -> str:
         env = {**os.environ, "OPENAI_BASE_URL": llm.openai_base_url, "DATABASE_URL": pg.dsn(name, port=proxy.port),
-               "PYTHONPATH": str(ROOT), **extra}
+               "DEAD_LETTERS": pg.dsn(name, port=proxy.port), "PYTHONPATH": str(ROOT), **extra}
         proc, url = start_uvicorn(lambda port: [sys.executable, "-m", "uvicorn", "tests.runtime_app:app", "--port",
                                                 str(port), "--no-access-log"], env=env, cwd=ROOT,
                                   log_path=tmp_path / "app.log")
@@ -300,3 +302,99 @@ def test_a_load_balancer_polling_health_does_not_open_a_connection_per_poll(prox
     assert {a.status_code for a in answers} == {200}
     assert all(a.json()["checks"]["database"]["ok"] for a in answers)
     assert proxy.accepted - before < 10
+
+
+def test_a_dead_letter_stuck_in_an_async_endpoint_does_not_stop_the_app(proxied):
+    """`await guard.call_async(answer)` in an `async def` endpoint while the dead-letter database stops answering:
+    the letter's write waits on the store's thread, and the event loop goes on serving the app's other requests;
+    once the database answers again the letter is written and the rejection answered."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    start, proxy = proxied
+    url = start(GUARD_STORE_TIMEOUT="120")
+    first = httpx.get(f"{url}/guarded", params={"q": "{}"}, timeout=30)
+    assert first.status_code == 422 and first.json()["dead_letter_id"] is not None  # (the store is connected)
+    proxy.freeze()
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(httpx.get, f"{url}/guarded", params={"q": '{"answer": 1}'}, timeout=150)
+        deadline = time.monotonic() + 30  # (a liveness bound: until the letter's INSERT waits in the relay)
+        while not proxy.held and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proxy.held, "the letter's write never reached the database"
+        assert httpx.get(f"{url}/ok", timeout=30).status_code == 200  # served while the write is stuck
+        assert not pending.done()
+        proxy.thaw()
+        answer = pending.result()
+    assert answer.status_code == 422 and answer.json()["dead_letter_id"] not in (None, first.json()["dead_letter_id"])
+
+
+def _nearest_rank(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(math.ceil(q * len(ordered)) - 1, 0)]
+
+
+def _within(reported: float, exact: float, slack: float = 0.0) -> bool:
+    """The documented accuracy: ±0.5% of the exact value (0.005 ms below 0.01 ms), plus `slack` (roundings)."""
+    return abs(reported - exact) <= max(0.005 * exact, 0.005) + slack + 1e-9
+
+
+def test_window_percentiles_match_a_sorted_reference_within_the_documented_accuracy():
+    """40,000 requests into a window of at most 30,000 (the oldest dropped), then the window sliding: counts, errors
+    and labels exact, p50 and p95 from the histogram within ±0.5% of the sorted window's, exact when sorted."""
+    import random
+
+    rng = random.Random(3)
+    now = [0.0]
+    window = RequestWindow(seconds=60, clock=lambda: now[0], limit=30_000)
+    exact = RequestWindow(seconds=60, clock=lambda: now[0], limit=30_000, exact_up_to=10**9)
+    seen: list[tuple[float, float, int, str | None]] = []
+    for i in range(40_000):
+        now[0] = i * 0.001
+        latency = 0.004 if i % 97 == 0 else rng.lognormvariate(3.0, 1.3) if i % 7 else rng.uniform(900, 5000)
+        status, label = (503, "OPENAI_SERVER_ERROR" if i % 3 else "DB_POOL_EXHAUSTED") if i % 41 == 0 else (200, None)
+        for w in (window, exact):
+            w.record(latency, status, label)
+        seen.append((now[0], latency, status, label))
+    for slide in (0.0, 40.0, 55.0):  # requests older than 60 s leave the window
+        now[0] = 40.0 + slide
+        kept = [r for r in seen[-30_000:] if r[0] >= now[0] - 60]
+        stats, reference = window.stats(), exact.stats()
+        latencies = [r[1] for r in kept]
+        errors = [r for r in kept if r[2] >= 500]
+        assert (stats.requests_total, stats.errors) == (len(kept), len(errors)) == (reference.requests_total,
+                                                                                   reference.errors)
+        assert stats.labels == reference.labels == dict(Counter(r[3] for r in errors).most_common(10))
+        for q, got, sorted_got in ((0.5, stats.p50_latency_ms, reference.p50_latency_ms),
+                                   (0.95, stats.p95_latency_ms, reference.p95_latency_ms)):
+            assert sorted_got == _nearest_rank(latencies, q)
+            assert _within(got, sorted_got), (q, got, sorted_got)
+    window.clear()
+    assert window.stats().requests_total == 0 and window.stats().p95_latency_ms == 0.0
+
+
+def test_health_percentiles_of_real_requests_match_their_logged_latencies(tmp_path):
+    """Real requests under uvicorn (latencies of 1 to 30 ms), the window reading its histogram (WINDOW_EXACT_UP_TO=0):
+    /health's p50 and p95 are those of the request lines' latencies, within ±0.5% and the roundings (the document's
+    0.1 ms, the lines' 0.01 ms)."""
+    import random
+
+    log_path = tmp_path / "app.log"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "WINDOW_EXACT_UP_TO": "0"}
+    env.pop("DATABASE_URL", None)
+    proc, url = start_uvicorn(lambda port: [sys.executable, "-m", "uvicorn", "tests.runtime_app:app", "--port",
+                                            str(port), "--no-access-log"], env=env, cwd=ROOT, log_path=log_path)
+    try:
+        rng = random.Random(5)
+        with httpx.Client(base_url=url, timeout=30) as client:
+            for _ in range(150):
+                assert client.get("/sleep", params={"ms": rng.choice([0, 1, 2, 5, 10, 20, 30])}).status_code == 200
+            metrics = client.get("/health").json()["metrics"]
+        deadline = time.monotonic() + 30  # (a liveness bound: the lines reach the log file)
+        while len(lines := request_lines(log_path)) < 150 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop(proc)
+    latencies = [line["latency_ms"] for line in lines if line["route"] == "/sleep"]
+    assert metrics["requests_total"] == len(latencies) == 150
+    for key, q in (("p50_latency_ms", 0.5), ("p95_latency_ms", 0.95)):
+        assert _within(metrics[key], _nearest_rank(latencies, q), slack=0.05 + 0.005), (key, metrics[key])

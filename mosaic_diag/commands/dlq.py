@@ -27,7 +27,7 @@ def _store(db: str | None, *, must_exist: bool = True) -> "DeadLetterStore":
     target = db or os.environ.get("MOSAIC_DLQ") or os.environ.get("DATABASE_URL")
     if not target:
         raise UsageError("no dead-letter database: pass --db, or set MOSAIC_DLQ or DATABASE_URL")
-    store = open_dead_letters(target)
+    store = open_dead_letters(target, statement_timeout=None)  # a long purge is the operator's to wait for
     if not store.postgres and must_exist and not Path(target).is_file():
         raise no_such(target, "SQLite dead-letter file")
     return store

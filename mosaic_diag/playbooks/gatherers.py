@@ -280,7 +280,8 @@ def _health_facts(body: Mapping[str, Any]) -> dict[str, Any]:
         "fallback_active": typed(db.get("fallback_active"), bool),
         "openai_available": typed(ai.get("openai_available"), bool),
         "anthropic_available": typed(ai.get("anthropic_available"), bool),
-        "breakers_open": sorted(str(n) for n, st in breakers.items() if st != "closed") if breakers else None,
+        "breakers_open": sorted(str(n) for n, st in breakers.items() if isinstance(st, str) and st != "closed")
+        if breakers else None,  # ({"error": {…}}: the app's breakers() raised, no breaker named so)
         "error_rate": typed(metrics.get("error_rate"), int, float),
         "requests_total": typed(metrics.get("requests_total"), int),
         "p95_latency_ms": typed(metrics.get("p95_latency_ms"), int, float),

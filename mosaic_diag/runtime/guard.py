@@ -6,10 +6,12 @@
 A rejected answer becomes one row of `mosaic_dead_letters` (payload, validation error, label,
 provider, prompt id, model, time) in PostgreSQL, or in a local SQLite file when the app has no
 PostgreSQL: the payload with its secrets masked and cut at MAX_PAYLOAD_CHARS, a connection the
-server closed replaced once. The same answer rejected again by the same schema at the same site
+server closed replaced once, a statement given `statement_timeout` (2 s) to wait for a lock. The same
+answer rejected again by the same schema at the same site
 (model, prompt id, stored payload: its `fingerprint`) is the same row, its `seen_count` raised and
 `last_seen_at` set in one upsert (a unique index on the fingerprint: two instances at once make one
-row). A table of the older format (no such columns) is upgraded when the store connects; one that
+row). A table of the older format (no such columns) is upgraded when the store connects, one instance at a time
+(UPGRADE_LOCK; SQLite's write lock); one that
 cannot be altered (a read-only role or file) is still read, every letter seen once, and written
 without de-duplication. The caller gets `SchemaRejected` (its `dead_letter_id` None, and a
 warning logged, when the store failed) (label MODEL_ANSWER_INVALID in the taxonomy, so
@@ -83,13 +85,57 @@ _SQLITE_UPGRADE = {"fingerprint": "TEXT", "seen_count": "INTEGER NOT NULL DEFAUL
 _INDEX = f"CREATE UNIQUE INDEX IF NOT EXISTS {TABLE}_fingerprint ON {TABLE} (fingerprint)"
 
 
+# instances upgrading the table at once take turns on this advisory lock (pg_advisory_xact_lock): one ALTERs it,
+# the others find it done (none queues an ACCESS EXCLUSIVE request behind another's, stopping the table's users)
+UPGRADE_LOCK = 0x6D6F_7361_6963_444C  # "mosaicDL"
+
+
+def _sqlite_columns(conn: sqlite3.Connection) -> set[str]:
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({TABLE})")}
+
+
 def _sqlite_upgrade(conn: sqlite3.Connection) -> None:
-    """A SQLite dead-letter table of the older format given the de-duplication columns, then the index."""
-    present = {row[1] for row in conn.execute(f"PRAGMA table_info({TABLE})")}
-    for name, kind in _SQLITE_UPGRADE.items():
-        if name not in present:  # names and types are this module's constants, never input
-            conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN {name} {kind}")  # mosaic-diag: ignore[MD005]
+    """A SQLite dead-letter table of the older format given the de-duplication columns, then the index. The columns
+    are read again under the write lock (BEGIN IMMEDIATE): another process upgrading at the same moment made them
+    (SQLite has no ADD COLUMN IF NOT EXISTS: a second ALTER was a "duplicate column name")."""
+    if not set(_SQLITE_UPGRADE) <= _sqlite_columns(conn):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            present = _sqlite_columns(conn)
+            for name, kind in _SQLITE_UPGRADE.items():
+                if name not in present:  # names and types are this module's constants, never input
+                    conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN {name} {kind}")  # mosaic-diag: ignore[MD005]
+            conn.execute(_INDEX)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
     conn.execute(_INDEX)
+
+
+def _pg_upgraded(cur: Any) -> bool:
+    cur.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = %s "
+                "AND table_schema = current_schema() AND column_name = 'last_seen_at'", (TABLE,))
+    return bool(cur.fetchone()[0])
+
+
+def _pg_upgrade(conn: Any, cur: Any) -> None:
+    """The PostgreSQL table of the older format given the columns, one instance at a time (UPGRADE_LOCK): the
+    columns are read again under the lock, so an instance that waited for another's upgrade finds it done."""
+    conn.autocommit = False
+    try:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (UPGRADE_LOCK,))
+        if not _pg_upgraded(cur):
+            cur.execute(_PG_UPGRADE)
+        conn.commit()
+    except BaseException:
+        with contextlib.suppress(Exception):  # mosaic-diag: ignore[MD006] - a lost connection: nothing to undo
+            conn.rollback()
+        raise
+    finally:
+        with contextlib.suppress(Exception):  # mosaic-diag: ignore[MD006] - closed by the caller when lost
+            conn.autocommit = True
 
 
 class SchemaRejected(Exception):
@@ -160,9 +206,11 @@ def fingerprint(model: str, prompt_id: str | None, payload: str) -> str:
 class DeadLetterStore:
     """The dead-letter table in PostgreSQL (a DSN) or SQLite (a file path)."""
 
-    def __init__(self, target: str, *, retry_after: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, target: str, *, retry_after: float = 5.0, statement_timeout: float | None = 2.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.target = str(target)
-        self.retry_after = retry_after  # a PostgreSQL that could not be reached is not tried again before
+        self.retry_after = retry_after  # a PostgreSQL unreachable (or timed out) is not tried again before
+        self.statement_timeout = statement_timeout  # seconds a statement may wait (a lock held); None: no limit
         self.clock = clock
         self._down_until: float | None = None
         self.postgres = _is_postgres(self.target)
@@ -174,6 +222,29 @@ class DeadLetterStore:
         self._lock = threading.Lock()
         self._conn: Any = None
         self.deduplicates = True  # False: a table of the older format that could not be upgraded
+        self._executor: Any = None
+        self._executor_pid = 0
+        self._executor_lock = threading.Lock()  # not `_lock`: that one is held during round trips
+        self.writing_since: float | None = None  # (time.monotonic) the write under way on the store's thread
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """`fn(*args, **kwargs)` on the store's own thread (one per store and process: its statements queue on its
+        one connection anyway); a concurrent.futures.Future. `writing_since` tells how long the one under way ran."""
+        with self._executor_lock:
+            if self._executor is None or self._executor_pid != os.getpid():  # (a forked child makes its own)
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="mosaic-dead-letters")
+                self._executor_pid = os.getpid()
+
+            def timed() -> Any:
+                self.writing_since = time.monotonic()
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    self.writing_since = None
+
+            return self._executor.submit(timed)
 
     @property
     def shown(self) -> str:
@@ -185,9 +256,6 @@ class DeadLetterStore:
         if self.postgres:
             import psycopg2
 
-            if self._down_until is not None and self.clock() < self._down_until:
-                raise UnreachableError(f"dead-letter database {self.shown} unreachable: not tried again for "
-                                       f"{self._down_until - self.clock():.0f} s")
             try:
                 conn = psycopg2.connect(self.target, connect_timeout=5)
             except psycopg2.Error as exc:
@@ -198,9 +266,15 @@ class DeadLetterStore:
             conn.autocommit = True
         else:
             _create_private(self.target)  # rejected answers hold user data: the owner's alone
-            conn = sqlite3.connect(self.target, check_same_thread=False, isolation_level=None)
+            conn = sqlite3.connect(self.target, check_same_thread=False, isolation_level=None,
+                                   timeout=self.statement_timeout or 5.0)  # (a write lock waited for so long)
             conn.execute(_SQLITE_DDL)  # (a file that is no database says so here)
         try:
+            if self.postgres and self.statement_timeout is not None:  # the table made or upgraded within it too
+                limit = str(max(int(self.statement_timeout * 1000), 1))
+                with conn.cursor() as cur:
+                    cur.execute("SELECT set_config('statement_timeout', %s, false), "
+                                "set_config('lock_timeout', %s, false)", (limit, limit))
             self.deduplicates = self._prepare(conn)
         except BaseException:
             conn.close()
@@ -216,16 +290,16 @@ class DeadLetterStore:
             if self.postgres:
                 with conn.cursor() as cur:
                     _pg_create(cur, _PG_DDL)
-                    cur.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = %s "
-                                "AND table_schema = current_schema() AND column_name = 'last_seen_at'", (TABLE,))
-                    if not cur.fetchone()[0]:
-                        cur.execute(_PG_UPGRADE)
+                    if not _pg_upgraded(cur):
+                        _pg_upgrade(conn, cur)
                     _pg_create(cur, _INDEX)
                 return True
             _sqlite_upgrade(conn)
             return True
         except Exception as exc:
-            lost = type(exc).__name__ in ("OperationalError", "InterfaceError") and self.postgres
+            # a connection lost, a statement or lock timeout (another instance upgrading the table): the caller's to
+            # handle (a new connection, a later try), not a table to read as it is
+            lost = self.postgres and _pg_transient(exc)
             if lost or not (isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith("psycopg2")):
                 raise  # a connection lost is the caller's to handle (a new one), not a table to read as it is
             why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -260,10 +334,16 @@ class DeadLetterStore:
             if self.postgres:
                 import psycopg2
 
+                if self._down_until is not None and self.clock() < self._down_until:
+                    raise UnreachableError(f"dead-letter database {self.shown} unreachable or timing out: not tried "
+                                           f"again for {self._down_until - self.clock():.0f} s")
                 reused = self._conn is not None
                 try:
                     return self._pg_statement(self._connect(), sql, params, fetch)
-                except (psycopg2.OperationalError, psycopg2.InterfaceError):
+                except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+                    if _timed_out(exc):  # a lock held (a long purge, an upgrade): the connection is still good
+                        self._down_until = self.clock() + self.retry_after
+                        raise
                     self._drop()  # a connection the server or the network closed is never used again
                     if not reused:
                         raise
@@ -344,6 +424,10 @@ class DeadLetterStore:
     def close(self) -> None:
         with self._lock:
             self._drop()
+        with self._executor_lock:
+            if self._executor is not None and self._executor_pid == os.getpid():
+                self._executor.shutdown(wait=False)
+            self._executor = None
 
 
 _PG_DRIVER = re.compile(r"^(postgres(?:ql)?)\+[A-Za-z0-9_]+://")
@@ -364,6 +448,17 @@ def _pg_create(cur: Any, sql: str) -> None:
         logger.debug("dead letters: made by another instance at the same moment: %s", sql.split("(")[0])
 
 
+def _timed_out(exc: BaseException) -> bool:
+    """Whether a PostgreSQL error is the statement or lock timeout the store sets (57014, 55P03)."""
+    return getattr(exc, "pgcode", None) in ("57014", "55P03")
+
+
+def _pg_transient(exc: BaseException) -> bool:
+    """A psycopg2 error that says nothing of the table: the connection lost, a timeout."""
+    return type(exc).__module__.startswith("psycopg2") and (
+        _timed_out(exc) or any(k.__name__ in ("OperationalError", "InterfaceError") for k in type(exc).__mro__))
+
+
 def _is_postgres(target: str) -> bool:
     return bool(re.match(r"^postgres(?:ql)?(?:\+[A-Za-z0-9_]+)?://", target) or _PG_KEYWORDS.search(target))
 
@@ -376,13 +471,16 @@ def _create_private(path: str) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-def open_dead_letters(target: str | Path, *, retry_after: float = 5.0,
+def open_dead_letters(target: str | Path, *, retry_after: float = 5.0, statement_timeout: float | None = 2.0,
                       clock: Callable[[], float] = time.monotonic) -> DeadLetterStore:
-    """The store at a PostgreSQL DSN or a SQLite file path (created on first write). A PostgreSQL that cannot be
-    reached is tried again `retry_after` seconds of `clock` later, not at every rejected answer."""
+    """The store at a PostgreSQL DSN or a SQLite file path (created on first write). A statement waits at most
+    `statement_timeout` seconds (a row or the table locked by a long `dlq purge`, another instance upgrading the
+    table: PostgreSQL's statement_timeout and lock_timeout; SQLite's busy timeout), None for no limit (the CLI).
+    A PostgreSQL that cannot be reached, or timed out, is tried again `retry_after` seconds of `clock` later, not at
+    every rejected answer."""
     if not str(target).strip():
         raise UsageError("no dead-letter database: give a PostgreSQL DSN or a SQLite file path")
-    return DeadLetterStore(str(target), retry_after=retry_after, clock=clock)
+    return DeadLetterStore(str(target), retry_after=retry_after, statement_timeout=statement_timeout, clock=clock)
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -452,10 +550,14 @@ def _cut(text: str, limit: int) -> str:
 
 
 class SchemaGuard(Generic[M]):
-    """Validate answers against one Pydantic model; dead-letter the rejects (see the module doc)."""
+    """Validate answers against one Pydantic model; dead-letter the rejects (see the module doc). `guard(answer)`
+    in sync code, `await guard.call_async(answer)` in an `async def` endpoint: the letter is written on the store's
+    own thread, never the event loop's. Either waits for the letter at most `store_timeout` seconds (a database
+    that stopped answering: the write goes on there, the caller gets the rejection with `dead_letter_id` None and a
+    warning), and not at all while a write is stuck past that (each later rejection would wait as long)."""
 
     def __init__(self, model: type[M], *, store: DeadLetterStore | str | Path | None = None,
-                 provider: str | None = None, prompt_id: str | None = None) -> None:
+                 provider: str | None = None, prompt_id: str | None = None, store_timeout: float = 10.0) -> None:
         if not callable(getattr(model, "model_validate_json", None)):
             raise TypeError(f"schema_guard: {model!r} is not a Pydantic model (a BaseModel subclass)")
         if isinstance(store, str | Path):  # a DSN or a file where the store was meant: the store it names
@@ -467,8 +569,11 @@ class SchemaGuard(Generic[M]):
         self.store = store
         self.provider = provider
         self.prompt_id = prompt_id
+        self.store_timeout = store_timeout
+        self._warned_loop = False
 
-    def __call__(self, answer: Any, *, provider: str | None = None, prompt_id: str | None = None) -> M:
+    def _check(self, answer: Any, provider: str | None, prompt_id: str | None) -> tuple[Any, SchemaRejected | None]:
+        """(the validated answer, None) or (the answer as given, its rejection: label noted, no letter yet)."""
         if inspect.isawaitable(answer) or inspect.isasyncgen(answer):
             if inspect.iscoroutine(answer):
                 answer.close()  # (no "never awaited" warning on top of this error)
@@ -482,26 +587,104 @@ class SchemaGuard(Generic[M]):
         from pydantic import ValidationError
 
         try:
-            return validate(self.model, answer)
+            return validate(self.model, answer), None
         except ValidationError as exc:
             error = describe_error(exc)
-        name = self.model.__name__
-        rejected = SchemaRejected(name, error, provider=provider, prompt_id=prompt_id)
-        label = classify_exception(rejected).label
-        note_label(label)
+        rejected = SchemaRejected(self.model.__name__, error, provider=provider, prompt_id=prompt_id)
+        rejected.label = classify_exception(rejected).label  # (the taxonomy's word: MODEL_ANSWER_INVALID)
+        note_label(rejected.label)
+        return answer, rejected
+
+    def _write(self, answer: Any, rejected: SchemaRejected) -> int:
+        """The letter of `rejected` (on the store's thread): its id."""
+        assert self.store is not None
+        return self.store.add(payload=stored_payload(_text_of(answer)), error=rejected.error, label=rejected.label,
+                              model=rejected.model, provider=rejected.provider, prompt_id=rejected.prompt_id)
+
+    def _submitted(self, answer: Any, rejected: SchemaRejected) -> Any:
+        """The letter's write under way on the store's thread (a concurrent.futures.Future), or None when a write
+        there is stuck past `store_timeout` (warned: the caller does not queue behind it)."""
+        submit = getattr(self.store, "submit", None)
+        if submit is None:  # a store of the app's own: a thread of its own per letter
+            import concurrent.futures
+
+            future: concurrent.futures.Future[int] = concurrent.futures.Future()
+
+            def run() -> None:
+                try:
+                    future.set_result(self._write(answer, rejected))
+                except BaseException as exc:  # the caller's wait raises it
+                    future.set_exception(exc)
+
+            threading.Thread(target=run, name="mosaic-dead-letter", daemon=True).start()
+            return future
+        since = getattr(self.store, "writing_since", None)
+        if since is not None and time.monotonic() - since > self.store_timeout:
+            self._not_stored(rejected, f"the store's last write is stuck for {time.monotonic() - since:.0f} s")
+            return None
+        return submit(self._write, answer, rejected)
+
+    def _not_stored(self, rejected: SchemaRejected, why: Any) -> None:
+        logger.warning("schema guard: answer rejected by %s, not dead-lettered: %s", rejected.model, why)
+
+    def _failed(self, rejected: SchemaRejected, exc: BaseException) -> None:
+        if isinstance(exc, TimeoutError):
+            self._not_stored(rejected, f"the store did not answer within {self.store_timeout:g} s (still trying)")
+        else:  # the caller still learns that the answer was rejected, whatever the store did
+            self._not_stored(rejected, exc if isinstance(exc, DiagError) else f"{type(exc).__name__}: {exc}")
+
+    def __call__(self, answer: Any, *, provider: str | None = None, prompt_id: str | None = None) -> M:
+        checked, rejected = self._check(answer, provider, prompt_id)
+        if rejected is None:
+            return checked  # type: ignore[no-any-return]
         if self.store is not None:
-            try:
-                rejected.dead_letter_id = self.store.add(payload=stored_payload(_text_of(answer)), error=error,
-                                                         label=label, model=name, provider=provider,
-                                                         prompt_id=prompt_id)
-            except Exception as exc:  # the caller still learns that the answer was rejected, whatever the store did
-                why = exc if isinstance(exc, DiagError) else f"{type(exc).__name__}: {exc}"
-                logger.warning("schema guard: answer rejected by %s, not dead-lettered: %s", name, why)
+            if not self._warned_loop and _on_event_loop():
+                self._warned_loop = True
+                logger.warning("schema guard %s: a sync guard waits for its dead letter (up to %g s) on the event "
+                               "loop's thread, which stops every other request meanwhile: in an `async def` endpoint "
+                               "use `await guard.call_async(answer)`", rejected.model, self.store_timeout)
+            future = self._submitted(checked, rejected)
+            if future is not None:
+                try:
+                    rejected.dead_letter_id = future.result(timeout=self.store_timeout)
+                except Exception as exc:  # (concurrent.futures.TimeoutError is TimeoutError)
+                    self._failed(rejected, exc)
+        raise rejected
+
+    async def call_async(self, answer: Any, *, provider: str | None = None, prompt_id: str | None = None) -> M:
+        """The guard for an `async def` endpoint: the validation on the loop, the letter written on the store's
+        own thread (the loop serves other requests meanwhile), waited for at most `store_timeout` seconds. A task
+        cancelled meanwhile does not wait: the letter is still written."""
+        import asyncio
+
+        checked, rejected = self._check(answer, provider, prompt_id)
+        if rejected is None:
+            return checked  # type: ignore[no-any-return]
+        if self.store is not None:
+            future = self._submitted(checked, rejected)
+            if future is not None:
+                try:
+                    rejected.dead_letter_id = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)),
+                                                                     self.store_timeout)
+                except Exception as exc:
+                    self._failed(rejected, exc)
         raise rejected
 
 
+def _on_event_loop() -> bool:
+    """Whether this thread runs an asyncio event loop right now (a sync guard called from a coroutine)."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def schema_guard(model: type[M], *, store: DeadLetterStore | str | Path | None = None, provider: str | None = None,
-                 prompt_id: str | None = None) -> Callable[..., M]:
+                 prompt_id: str | None = None, store_timeout: float = 10.0) -> SchemaGuard[M]:
     """A validator of answers for `model` that dead-letters what it rejects into `store` (a store, or the DSN or
-    SQLite path of one); a model that is not Pydantic's, or a store that is none, is a TypeError at once."""
-    return SchemaGuard(model, store=store, provider=provider, prompt_id=prompt_id)
+    SQLite path of one); a model that is not Pydantic's, or a store that is none, is a TypeError at once.
+    `guard(answer)` in sync code, `await guard.call_async(answer)` in an `async def` endpoint (see SchemaGuard)."""
+    return SchemaGuard(model, store=store, provider=provider, prompt_id=prompt_id, store_timeout=store_timeout)

@@ -11,7 +11,8 @@ request window; `ok | degraded | down` with HTTP 200 or 503.
   callable returning either, a DB-API connection (closed after) or None), its latency and, for a
   pool, its size and use.
 - `breakers`: every breaker of `mosaic_diag.runtime.breaker` by name, as stored.
-- `metrics`: `requests_total`, `error_rate` (5xx), `p50_latency_ms`, `p95_latency_ms` and the
+- `metrics`: `requests_total`, `error_rate` (5xx), `p50_latency_ms`, `p95_latency_ms` (see RequestWindow: exact
+  up to 2,048 requests in the window, above within ±0.5%) and the
   labels of the failed (5xx) requests, over the instrumentation window (five minutes): what `rollback --auto` reads.
 - `failovers`: over the same window, `total` failovers `failover` made, `exhausted` calls every
   provider failed, and `reasons` by "provider LABEL -> next provider" (a failover answers 200: the
@@ -20,6 +21,9 @@ request window; `ok | degraded | down` with HTTP 200 or 503.
   closed, the error rate passes `degraded_error_rate` or p95 passes `degraded_p95_ms`; else `ok`.
   `ok` is true unless down.
 - `extra()`: the app's own fields, merged into the body (a mapping merged into a mapping).
+- A `breakers()` or `extra()` that raises (or an `extra()` that returns no mapping) is no 500: its section (`breakers`,
+  else `extra`) is `{"error": {"type", "message"}}` (the message redacted), the status `degraded` (unless down) with
+  the reason `breakers() failed: TypeName`, and a warning is logged once per change.
 - With `prometheus-client` installed, `{path}/metrics` serves the same figures for Prometheus.
 - The router runs the checks off the event loop, one run at a time whatever the number of probes (a probe that
   comes meanwhile waits for that run), within `timeout` (4 s, under the 5 s Render gives a health check; past it
@@ -136,14 +140,31 @@ def health_payload(*, commit: str | Callable[[], str] | None = None, manifest_ha
     manifest = manifest_hash or os.environ.get("MOSAIC_MANIFEST_HASH") or (
         manifest_hash_of(os.environ["MOSAIC_MANIFEST"]) if os.environ.get("MOSAIC_MANIFEST") else None)
     db = database_check if database_check is not None else _database_check(database, db_timeout)
-    states = (breakers or breaker_states)()
+    failed: dict[str, dict[str, str]] = {}  # the app's callables that raised: section -> their error
+    try:
+        states: dict[str, Any] = dict((breakers or breaker_states)())
+    except Exception as exc:  # reported in the document, not a 500
+        failed["breakers"] = _section_error("breakers", exc)
+        states = {"error": failed["breakers"]}
+    else:
+        _section_error("breakers", None)
     stats = (window or DEFAULT_WINDOW).stats()
     reasons: list[str] = []
     if not db["ok"]:
         reasons.append(f"database: {db.get('label')}")
     status = "down" if reasons else "ok"
+    extras: Any = {}
+    try:
+        extras = dict((extra() if extra else {}).items())
+    except Exception as exc:
+        failed["extra"] = _section_error("extra", exc)
+        extras = {"extra": {"error": failed["extra"]}}
+    else:
+        _section_error("extra", None)
     if status == "ok":
-        reasons += [f"breaker {name} {state}" for name, state in states.items() if state != "closed"]
+        reasons += [f"{section}() failed: {error['type']}" for section, error in failed.items()]
+        reasons += [f"breaker {name} {state}" for name, state in states.items()
+                    if state != "closed" and "breakers" not in failed]
         if stats.requests_total >= cfg.min_requests and stats.error_rate > cfg.degraded_error_rate:
             reasons.append(f"error rate {stats.error_rate:.1%}")
         if cfg.degraded_p95_ms is not None and stats.p95_latency_ms > cfg.degraded_p95_ms:
@@ -159,9 +180,32 @@ def health_payload(*, commit: str | Callable[[], str] | None = None, manifest_ha
         "metrics": stats.to_dict(),
         "failovers": (failovers or DEFAULT_FAILOVERS).stats(),
     }
-    for key, value in (extra() if extra else {}).items():
+    for key, value in extras.items():
         body[key] = {**body[key], **value} if isinstance(body.get(key), dict) and isinstance(value, dict) else value
     return (503 if status == "down" else 200), body
+
+
+_FAILED: dict[str, str | None] = {}  # section -> the error last logged (logged once per change)
+_FAILED_LOCK = threading.Lock()
+
+
+def _section_error(section: str, exc: Exception | None) -> dict[str, str]:
+    """`{"type", "message"}` of an app callable (`breakers()`, `extra()`) that raised, its message redacted and cut;
+    logged when it differs from the last one of that section (a poll each second logs a failure once), and its
+    recovery likewise."""
+    error: dict[str, str] = {}
+    if exc is not None:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        error = {"type": type(exc).__name__, "message": redact_text(first)[:300]}
+    seen = f"{error.get('type')}: {error.get('message')}" if error else None
+    with _FAILED_LOCK:
+        before = _FAILED.get(section)
+        _FAILED[section] = seen
+    if seen is not None and seen != before:
+        logger.warning("/health: %s() raised %s: reported in the document, status degraded", section, seen)
+    elif seen is None and before is not None:
+        logger.warning("/health: %s() answers again", section)
+    return error
 
 
 def _prometheus(body: dict[str, Any]) -> str | None:
@@ -178,6 +222,8 @@ def _prometheus(body: dict[str, Any]) -> str | None:
     up.set(0 if body["status"] == "down" else 1)
     breaker = Gauge("mosaic_breaker_open", "1 when the breaker is not closed", ["name"], registry=registry)
     for name, state in body["breakers"].items():
+        if not isinstance(state, str):  # {"error": …}: breakers() raised
+            continue
         breaker.labels(name=name).set(0 if state == "closed" else 1)
     return generate_latest(registry).decode()
 
