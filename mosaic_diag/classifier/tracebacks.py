@@ -339,7 +339,7 @@ def _ungroup(lines: list[str]) -> list[str]:
 
 
 _MAX_PREFIX = 80  # characters of a repeated prefix looked at before a traceback's line (Compose's widest is ~66)
-_MAX_STAMP = 160  # characters of a per-line stamp (Apache's error log's, with its module, pid, thread, client: ~110)
+MAX_STAMP = 160  # characters of a per-line stamp (Apache's error log's, with its module, pid, thread, client: ~110)
 
 
 def _line_prefix(line: str) -> str | None:
@@ -347,10 +347,10 @@ def _line_prefix(line: str) -> str | None:
     recent call last):`, `  File "…", line N`, the frame maybe wrapped after its file): the text before the header,
     or before a frame's two-blank indent; None for any other line, and "" for a frame without that indent (its lines
     peeled would not be Python's: a source line and the exception line after it could not be told apart)."""
-    at = line.find(_HEADER, 0, _MAX_STAMP + len(_HEADER))
+    at = line.find(_HEADER, 0, MAX_STAMP + len(_HEADER))
     if at >= 0:
         return line[:at]
-    at = line.find('File "', 0, _MAX_STAMP + 8)
+    at = line.find('File "', 0, MAX_STAMP + 8)
     if at < 0:
         return None
     rest = line[at:].rstrip()
@@ -416,7 +416,7 @@ _DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")
 def stamp_shape(prefix: str) -> str | None:
     """The shape of a stamp in front of a line (`prefix` with every digit 0), or None when `prefix` holds no time of
     day (or is blank or longer than a stamp)."""
-    if len(prefix) > _MAX_STAMP or not prefix.strip() or _TIME_OF_DAY.search(prefix) is None:
+    if len(prefix) > MAX_STAMP or not prefix.strip() or _TIME_OF_DAY.search(prefix) is None:
         return None
     return prefix.translate(_DIGITS_AS_ZERO)
 

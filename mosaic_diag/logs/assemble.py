@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from mosaic_diag.classifier.tracebacks import join_wrapped_frame, stamp_shape
+from mosaic_diag.classifier.tracebacks import MAX_STAMP, join_wrapped_frame, stamp_shape
 from mosaic_diag.logs.clock import Clock
 from mosaic_diag.logs.lines import (
     ERROR_LEVELS,
@@ -153,6 +153,13 @@ _LOGURU_NOTES = frozenset({"│ ", "└ ", "| ", "->"})  # how loguru's notes of
 _DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")
 
 
+def _stamped_frame(t: str) -> int:
+    """Where a frame line starts behind a stamp (`[10:00:01]   File "…", line 3, in f`: a stamped paste whose header was
+    cut off), the stamp holding a time of day (`stamp_shape`); -1 for none."""
+    at = t.find('  File "', 1, MAX_STAMP + 2) if 'File "' in t else -1
+    return at if at > 0 and stamp_shape(t[:at]) is not None and is_frame(t[at:]) else -1
+
+
 def _is_box_side(t: str) -> bool:
     """A line inside a Rich box: `│ … │`, maybe indented."""
     s = t.strip()
@@ -181,7 +188,7 @@ class _Open:
         self.blanks = 0
         self.exc_at = -1  # index in tb of the last exception line
         self.cont = 0     # continuation lines taken since the last record / exception line
-        self.headless = False  # a Rich box whose top (and header) the text does not have
+        self.headless = False  # a Rich box whose top (and header) the text does not have, or stamped frames (no header)
         self.via = ln.via      # the logger of the tool's record it came inside (Prefect's), or None
         # a RichHandler record's line (its columns), behind a platform's prefix too (Render's timestamp)
         self.first = ln.text if ln.shape == "rich" or (
@@ -787,8 +794,10 @@ class Assembler:
         if at < 0 and "Traceback (" in t:
             at = flattened_traceback_at(t)
         rich = at < 0 and is_rich_header(t)
-        if at >= 0 or rich or is_frame(t):
-            # a traceback: its header (maybe glued to the end of another line), or frames without one
+        framed = -1 if at >= 0 or rich or t[:1] in " \t>F|" else _stamped_frame(t)
+        if at >= 0 or rich or framed > 0 or is_frame(t):
+            # a traceback: its header (maybe glued to the end of another line), or frames without one (behind a stamp:
+            # an event only when its exception line follows, as `classify` peels such a paste)
             intro = self._intro(ln.stream)
             # a traceback right after a WARNING record is that record's (logger.warning(..., exc_info=True),
             # a retry notice): not an event. After INFO/DEBUG lines it is taken as a crash of its own
@@ -800,7 +809,11 @@ class Assembler:
             if at > 0:
                 op.tb[0] = t[at:]
                 op.stamp = stamp_shape(t[:at])
-            if at == 0 or (at < 0 and not rich):
+            elif framed > 0:
+                op.tb[0] = t[framed:]
+                op.stamp = stamp_shape(t[:framed])
+                op.headless = True
+            if at == 0 or (at < 0 and not rich and framed < 0):
                 # Python's own lines before an uncaught exception's traceback (`_PY_INTRO`) or faulthandler's frames
                 # start the event
                 lead = self._python_intro(ln, at == 0)
