@@ -462,3 +462,29 @@ def test_apache_error_log_mod_wsgi_traceback_is_its_record_s(head: str, tail: st
     (event,) = read(cut.encode(), **kw)[0]
     assert (event.line, event.end_line) == (1, n - 2)
     assert event.message == tb.splitlines()[-1]
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_heroku_frame_lines_a_terminal_broke_are_joined_across_the_prefix(block_size: int | None) -> None:
+    """Heroku's CLI at 80 columns broke each `app[web.1]: File "…` line inside the file's name, its rest on a line with
+    no prefix (https://github.com/realpython/flask-boilerplate/issues/14, `layouts.yml`): the rest is joined to the one
+    dyno's open frame, so the frames are read; with two dynos' frames open at once, the rest is joined to neither."""
+    from mosaic_diag.classifier.tracebacks import parse_traceback_text
+    from tests.realworld.test_layouts_corpus import load_layouts
+
+    (ex,) = [e for e in load_layouts() if e.id == "heroku-terminal-wrapped-gunicorn-boot"]
+    (event,) = error_events(ex.text, block_size)
+    assert (event.line, event.level) == (14, "ERROR")
+    assert (event.traceback or "").split("\n")[1::2] == [
+        'File "/app/.heroku/python/lib/python3.6/site-packages/gunicorn/arbiter.py", line 583, in spawn_worker',
+        'File "/app/.heroku/python/lib/python3.6/site-packages/gunicorn/workers/base.py", line 119, in init_process']
+    (exc,) = parse_traceback_text(event.traceback or "")
+    assert exc.frames[0].file.endswith("/gunicorn/arbiter.py") and exc.frames[0].function == "spawn_worker"
+
+    lines = ex.text.splitlines()
+    at = next(k for k, t in enumerate(lines) if t.endswith('File "/app/.heroku/python/lib/pytho'))
+    web2 = [lines[at - 1].replace("web.1", "web.2"), lines[at].replace("web.1", "web.2")]  # (its header, its frame)
+    both = [*lines[:at], web2[0], lines[at], web2[1], *lines[at + 1:]]
+    events = error_events("\n".join(both), block_size)
+    tb = next(e for e in events if e.line == 14).traceback or ""
+    assert "pytho\n" in tb and "/gunicorn/arbiter.py" not in tb.split("\n")[1]

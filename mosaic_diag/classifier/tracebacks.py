@@ -430,7 +430,7 @@ _WRAP_AFTER_FILE = LazyPattern(r"line \d+(?:, in \S.*)?$")
 # (it starts with no capital, or it ends a `<module>`), under a frame line as long as a terminal is wide
 _WRAP_IN_FUNCTION = LazyPattern(r"[a-z0-9_]\w*>?$|\w*>$")
 _WHOLE_FRAME = LazyPattern(r'File "[^"]+", line \d+, in \S+$')
-_MIN_WIDTH = 60  # columns of the narrowest terminal a frame line is taken to be broken by
+MIN_WRAP_WIDTH = 60  # columns of the narrowest terminal a frame line is taken to be broken by
 
 
 def join_wrapped_frame(prev: str, line: str) -> str | None:
@@ -448,7 +448,7 @@ def join_wrapped_frame(prev: str, line: str) -> str | None:
         return prev + line if _WRAP_IN_FILE.match(line) else None
     if rest.rstrip().endswith('",') and rest.index('"') == len(rest.rstrip()) - 2 and _WRAP_AFTER_FILE.match(line):
         return prev + line if prev.endswith(" ") else f"{prev} {line}"
-    if len(prev) >= _MIN_WIDTH and _WRAP_IN_FUNCTION.match(line) and _WHOLE_FRAME.match(head):
+    if len(prev) >= MIN_WRAP_WIDTH and _WRAP_IN_FUNCTION.match(line) and _WHOLE_FRAME.match(head):
         return prev + line
     return None
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from mosaic_diag.classifier.tracebacks import MAX_STAMP, join_wrapped_frame, stamp_shape
+from mosaic_diag.classifier.tracebacks import MAX_STAMP, MIN_WRAP_WIDTH, join_wrapped_frame, stamp_shape
 from mosaic_diag.logs.clock import Clock
 from mosaic_diag.logs.lines import (
     ERROR_LEVELS,
@@ -309,6 +309,8 @@ class Assembler:
                 stats.levels[ln.level] += 1
         stats.shapes[shape or self.text_shape] += 1
         op = self.open.get(ln.stream)
+        if op is None and ln.stream is None and self.open and not ln.record and not shape and self._join_wrap(ln, last):
+            return
         if op is not None:
             if self._extend(op, ln, last):
                 op.seen = last
@@ -319,6 +321,39 @@ class Assembler:
         self._start(lineno, last, ln)
         if self.open and not lineno & 31:
             self.expire(lineno)
+
+    def _join_wrap(self, ln: Line, last: int) -> bool:
+        """A line with no stream's prefix that is the rest of a frame line a terminal broke at its width (Heroku's CLI
+        at 80 columns: `… app[web.1]: File "/app/.heroku/python/lib/pytho` / `n3.6/site-packages/…", line 583, in f`),
+        joined to the one stream's open traceback that ends with that frame's start (`join_wrapped_frame`); False
+        when no stream's frame takes it, or more than one does."""
+        t = ln.text
+        if t[:1] in ("", " ", "\t"):
+            return False
+        found: tuple[_Open, str] | None = None
+        for op in self.open.values():
+            if op.state == _TB and op.tb and not op.blanks and op.raw is None:
+                joined = join_wrapped_frame(op.tb[-1], t)
+                if joined is not None:
+                    if found is not None:
+                        return False
+                    found = (op, joined)
+        if found is None:
+            return False
+        op, found_line = found
+        op.tb[-1] = found_line
+        op.end = op.seen = last
+        return True
+
+    def frame_cut(self) -> bool:
+        """An open traceback (of a named stream) ends with a frame line a terminal may have broken at its width: a line
+        with no stream's prefix may be its rest (`_join_wrap`)."""
+        for op in self.open.values():
+            if op.state == _TB and op.tb:
+                t = op.tb[-1]
+                if 'File "' in t and ('", line ' not in t or len(t) >= MIN_WRAP_WIDTH):
+                    return True
+        return False
 
     def rejoining(self, stream: str | None) -> bool:
         """The stream's open event is a JSON record broken over lines, being read on to its end."""
@@ -516,7 +551,8 @@ class Assembler:
                 return False
             if op.blanks and t[0] not in " \t" and is_frame(op.tb[0]) and not is_frame(t) and not _EXC_NAME.match(t):
                 return False  # (after a blank that parted a header-less traceback's entries: no exception line)
-            if t[0] not in " \t" and not is_frame(t) and not in_group_gutter(t):
+            if t[0] not in " \t" and not is_frame(t) and not in_group_gutter(t) and not t.startswith('File "'):
+                # (`File "…` with no `", line N` is the start of a frame line a terminal broke: no exception line)
                 if not op.blanks and (joined := join_wrapped_frame(op.tb[-1], t)) is not None:
                     op.tb[-1] = joined  # the rest of a frame line a terminal broke at its width
                     op.end = last
@@ -543,7 +579,7 @@ class Assembler:
             if op.cont == 0 and op.exc_at > 0 and op.tb[op.exc_at - 1].startswith('File "'):
                 # after a frame that lost its indentation (`File "…", line 231, in run`) the "exception line"
                 # was that frame's source line (`self.halt(…)`) when a frame or an exception line follows
-                if t[0] == "F" and is_frame(t):
+                if t[0] == "F" and (is_frame(t) or t.startswith('File "')):  # (a frame line, maybe broken)
                     op.state = _TB
                     op.exc_at = -1
                     op.add(t, last)

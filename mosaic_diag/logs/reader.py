@@ -403,7 +403,8 @@ class _Reader:
                     nl = block.find(b"\n", pos)
                     end = n if nl < 0 else nl
                     if finder.search(pos) > end and not any(
-                            block.find(k, pos, end) >= 0 for k in self._stream_needles(opened)):
+                            block.find(k, pos, end) >= 0 for k in self._stream_needles(opened)) \
+                            and not asm.frame_cut():  # (else it may be a broken frame line's rest, `_join_wrap`)
                         if run < 0:
                             run, runlines = pos, 0
                         pos = end + 1
