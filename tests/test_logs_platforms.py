@@ -10,6 +10,8 @@ Each text is a real user's paste (its thread above it), shortened to the lines a
 from __future__ import annotations
 
 import json
+import re
+from datetime import UTC, datetime
 
 import pytest
 
@@ -400,3 +402,89 @@ def test_render_dashboard_copy_is_read_behind_its_time_column(block_size: int | 
     assert classify.event(events[1]).label == "RENDER_DEPLOY_FAILED"
     (prose,) = parse_line("Nov 26 10:43:07 PM is when the deploy ran")
     assert (prose.shape, prose.record) == ("", False)
+
+
+def _apache(text: str, head: str = "[Mon Jun 29 06:14:08.188280 2020] [wsgi:error] [pid 7:tid 11] [remote 10.0.0.1:5]",
+            tail: str = "") -> str:
+    """`text` as Apache's error log holds what mod_wsgi writes: each line behind the time, module and level, process and
+    client columns (`tail`: what Apache appends to each, a request's `, referer: URL`)."""
+    return "".join(f"{head} {line}{tail}\n" for line in text.splitlines())
+
+
+def _json_traceback() -> str:
+    try:
+        json.loads("{'a': 1}")
+    except json.JSONDecodeError:
+        import traceback
+
+        return traceback.format_exc()
+    raise AssertionError("no error")
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+@pytest.mark.parametrize("head", [
+    "[Mon Jun 29 06:14:08.188280 2020] [wsgi:error] [pid 7:tid 11] [remote 10.0.0.1:5]",  # 2.4, daemon mode
+    "[Tue Oct 03 08:10:17.241809 2017] [:error] [pid 7] [client 10.0.0.1:5]",  # an older mod_wsgi: no module name
+    "[Mon Jun 12 00:42:36 2017] [error] [client 10.0.0.1]",  # Apache 2.2
+])
+@pytest.mark.parametrize("tail", ["", ", referer: https://app.example.com/"])
+def test_apache_error_log_mod_wsgi_traceback_is_its_record_s(head: str, tail: str, block_size: int | None) -> None:
+    """Apache's error log is a layout of records: mod_wsgi's `Exception occurred processing WSGI script …` line starts
+    the event of the real traceback under it (its lines the app's stderr, one line of the log each), and the next
+    request's mod_wsgi line right after the exception line is an event of its own, not more of the exception's message;
+    Apache's own notices are no events. Labelled as the traceback without the log's columns."""
+    from mosaic_diag.classifier.classify import Classifier
+    from mosaic_diag.triage.events import EventClassifier
+
+    kw = {} if block_size is None else {"block_size": block_size}
+    tb = _json_traceback()
+    intro = "mod_wsgi (pid=7): Exception occurred processing WSGI script '/srv/app/wsgi.py'."
+    nxt = head.replace(":tid 11", ":tid 12").replace("10.0.0.1", "10.0.0.2")
+    text = (_apache(intro + "\n" + tb, head, tail)
+            + f"{nxt} mod_wsgi (pid=7): Target WSGI script '/srv/app/wsgi.py' cannot be loaded as Python module.{tail}\n"
+            + "[Mon Jun 29 06:14:09.000001 2020] [core:notice] [pid 6] AH00094: Command line: '/usr/sbin/apache2'\n")
+    n = len(tb.splitlines()) + 1
+    events, _ = read(text.encode(), **kw)
+    assert [(e.kind, e.line, e.end_line, e.level) for e in events] == [("error", 1, n, "ERROR"),
+                                                                       ("error", n + 1, n + 1, "ERROR")]
+    assert events[0].message == intro
+    assert events[0].traceback == tb.rstrip("\n")
+    assert events[1].message.startswith("mod_wsgi (pid=7): Target WSGI script")
+    stamp = re.sub(r"\.\d+", "", head[1:head.index("]")])  # (the log's time, without its fraction)
+    when = datetime.strptime(stamp, "%a %b %d %H:%M:%S %Y").replace(tzinfo=UTC)
+    assert events[0].timestamp is not None and events[0].timestamp.replace(microsecond=0) == when
+    classify = EventClassifier(Classifier.default())
+    bare, _ = read(tb.encode())
+    assert classify.event(events[0]).label == classify.event(bare[0]).label
+
+    # a paste that starts at a frame (its header cut off): one event from that frame, its exception line its message
+    cut = _apache("\n".join(tb.splitlines()[1:]), head, tail)
+    (event,) = read(cut.encode(), **kw)[0]
+    assert (event.line, event.end_line) == (1, n - 2)
+    assert event.message == tb.splitlines()[-1]
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+def test_heroku_frame_lines_a_terminal_broke_are_joined_across_the_prefix(block_size: int | None) -> None:
+    """Heroku's CLI at 80 columns broke each `app[web.1]: File "…` line inside the file's name, its rest on a line with
+    no prefix (https://github.com/realpython/flask-boilerplate/issues/14, `layouts.yml`): the rest is joined to the one
+    dyno's open frame, so the frames are read; with two dynos' frames open at once, the rest is joined to neither."""
+    from mosaic_diag.classifier.tracebacks import parse_traceback_text
+    from tests.realworld.test_layouts_corpus import load_layouts
+
+    (ex,) = [e for e in load_layouts() if e.id == "heroku-terminal-wrapped-gunicorn-boot"]
+    (event,) = error_events(ex.text, block_size)
+    assert (event.line, event.level) == (14, "ERROR")
+    assert (event.traceback or "").split("\n")[1::2] == [
+        'File "/app/.heroku/python/lib/python3.6/site-packages/gunicorn/arbiter.py", line 583, in spawn_worker',
+        'File "/app/.heroku/python/lib/python3.6/site-packages/gunicorn/workers/base.py", line 119, in init_process']
+    (exc,) = parse_traceback_text(event.traceback or "")
+    assert exc.frames[0].file.endswith("/gunicorn/arbiter.py") and exc.frames[0].function == "spawn_worker"
+
+    lines = ex.text.splitlines()
+    at = next(k for k, t in enumerate(lines) if t.endswith('File "/app/.heroku/python/lib/pytho'))
+    web2 = [lines[at - 1].replace("web.1", "web.2"), lines[at].replace("web.1", "web.2")]  # (its header, its frame)
+    both = [*lines[:at], web2[0], lines[at], web2[1], *lines[at + 1:]]
+    events = error_events("\n".join(both), block_size)
+    tb = next(e for e in events if e.line == 14).traceback or ""
+    assert "pytho\n" in tb and "/gunicorn/arbiter.py" not in tb.split("\n")[1]

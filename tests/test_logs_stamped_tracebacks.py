@@ -183,3 +183,25 @@ def test_a_stamped_paste_cut_to_its_last_frame_is_read_by_classify(name: str) ->
     (want,) = parse_traceback_text("\n".join(tb[last:]))
     assert (got.type, got.message, got.frames) == (want.type, want.message, want.frames)
     assert got.type == "psycopg2.OperationalError" and [f.function for f in got.frames] == ["connect"]
+
+
+@pytest.mark.parametrize("block_size", BLOCKS)
+@pytest.mark.parametrize("name", list(STAMPS))
+def test_a_stamped_paste_that_starts_at_a_frame_is_read_by_the_reader(name: str, block_size: int | None) -> None:
+    """A stamped paste cut above its first frame (its header gone) is one event from that frame, the stamps peeled, as
+    `classify` reads it; a stamped frame with no exception line after it (a line that only looks so) is none."""
+    tb = _traceback().split("\n")
+    lines = _stamped(["worker started", *tb[1:]], STAMPS[name])
+    events = _errors("\n".join(lines) + "\n", block_size)
+    assert [(e.line, e.end_line) for e in events] == [(2, len(tb))]
+    (raw,) = events
+    assert (raw.traceback or "").split("\n") == tb[1:]
+    assert raw.message.startswith("psycopg2.OperationalError: connection to server at")
+    ev = EventClassifier(Classifier.default()).event(raw)
+    assert (ev.exception_type, ev.label) == ("psycopg2.OperationalError", "PG_CONNECTION_FAILED")
+    (pasted,) = parse_traceback_text("\n".join(lines[1:]))
+    (read_back,) = parse_traceback_text(raw.traceback or "")
+    assert (pasted.type, pasted.frames) == (read_back.type, read_back.frames) and pasted.frames
+    if name != "apache-mod-wsgi":  # (Apache's layout reads its line as the app's own: a bare frame, as any)
+        lone = _stamped(["worker started", tb[1]], STAMPS[name])
+        assert _errors("\n".join(lone) + "\n", block_size) == []

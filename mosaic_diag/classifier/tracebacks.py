@@ -339,7 +339,7 @@ def _ungroup(lines: list[str]) -> list[str]:
 
 
 _MAX_PREFIX = 80  # characters of a repeated prefix looked at before a traceback's line (Compose's widest is ~66)
-_MAX_STAMP = 160  # characters of a per-line stamp (Apache's error log's, with its module, pid, thread, client: ~110)
+MAX_STAMP = 160  # characters of a per-line stamp (Apache's error log's, with its module, pid, thread, client: ~110)
 
 
 def _line_prefix(line: str) -> str | None:
@@ -347,10 +347,10 @@ def _line_prefix(line: str) -> str | None:
     recent call last):`, `  File "…", line N`, the frame maybe wrapped after its file): the text before the header,
     or before a frame's two-blank indent; None for any other line, and "" for a frame without that indent (its lines
     peeled would not be Python's: a source line and the exception line after it could not be told apart)."""
-    at = line.find(_HEADER, 0, _MAX_STAMP + len(_HEADER))
+    at = line.find(_HEADER, 0, MAX_STAMP + len(_HEADER))
     if at >= 0:
         return line[:at]
-    at = line.find('File "', 0, _MAX_STAMP + 8)
+    at = line.find('File "', 0, MAX_STAMP + 8)
     if at < 0:
         return None
     rest = line[at:].rstrip()
@@ -416,7 +416,7 @@ _DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")
 def stamp_shape(prefix: str) -> str | None:
     """The shape of a stamp in front of a line (`prefix` with every digit 0), or None when `prefix` holds no time of
     day (or is blank or longer than a stamp)."""
-    if len(prefix) > _MAX_STAMP or not prefix.strip() or _TIME_OF_DAY.search(prefix) is None:
+    if len(prefix) > MAX_STAMP or not prefix.strip() or _TIME_OF_DAY.search(prefix) is None:
         return None
     return prefix.translate(_DIGITS_AS_ZERO)
 
@@ -430,7 +430,7 @@ _WRAP_AFTER_FILE = LazyPattern(r"line \d+(?:, in \S.*)?$")
 # (it starts with no capital, or it ends a `<module>`), under a frame line as long as a terminal is wide
 _WRAP_IN_FUNCTION = LazyPattern(r"[a-z0-9_]\w*>?$|\w*>$")
 _WHOLE_FRAME = LazyPattern(r'File "[^"]+", line \d+, in \S+$')
-_MIN_WIDTH = 60  # columns of the narrowest terminal a frame line is taken to be broken by
+MIN_WRAP_WIDTH = 60  # columns of the narrowest terminal a frame line is taken to be broken by
 
 
 def join_wrapped_frame(prev: str, line: str) -> str | None:
@@ -448,7 +448,7 @@ def join_wrapped_frame(prev: str, line: str) -> str | None:
         return prev + line if _WRAP_IN_FILE.match(line) else None
     if rest.rstrip().endswith('",') and rest.index('"') == len(rest.rstrip()) - 2 and _WRAP_AFTER_FILE.match(line):
         return prev + line if prev.endswith(" ") else f"{prev} {line}"
-    if len(prev) >= _MIN_WIDTH and _WRAP_IN_FUNCTION.match(line) and _WHOLE_FRAME.match(head):
+    if len(prev) >= MIN_WRAP_WIDTH and _WRAP_IN_FUNCTION.match(line) and _WHOLE_FRAME.match(head):
         return prev + line
     return None
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from mosaic_diag.classifier.tracebacks import join_wrapped_frame, stamp_shape
+from mosaic_diag.classifier.tracebacks import MAX_STAMP, MIN_WRAP_WIDTH, join_wrapped_frame, stamp_shape
 from mosaic_diag.logs.clock import Clock
 from mosaic_diag.logs.lines import (
     ERROR_LEVELS,
@@ -153,6 +153,13 @@ _LOGURU_NOTES = frozenset({"│ ", "└ ", "| ", "->"})  # how loguru's notes of
 _DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")
 
 
+def _stamped_frame(t: str) -> int:
+    """Where a frame line starts behind a stamp (`[10:00:01]   File "…", line 3, in f`: a stamped paste whose header was
+    cut off), the stamp holding a time of day (`stamp_shape`); -1 for none."""
+    at = t.find('  File "', 1, MAX_STAMP + 2) if 'File "' in t else -1
+    return at if at > 0 and stamp_shape(t[:at]) is not None and is_frame(t[at:]) else -1
+
+
 def _is_box_side(t: str) -> bool:
     """A line inside a Rich box: `│ … │`, maybe indented."""
     s = t.strip()
@@ -181,7 +188,7 @@ class _Open:
         self.blanks = 0
         self.exc_at = -1  # index in tb of the last exception line
         self.cont = 0     # continuation lines taken since the last record / exception line
-        self.headless = False  # a Rich box whose top (and header) the text does not have
+        self.headless = False  # a Rich box whose top (and header) the text does not have, or stamped frames (no header)
         self.via = ln.via      # the logger of the tool's record it came inside (Prefect's), or None
         # a RichHandler record's line (its columns), behind a platform's prefix too (Render's timestamp)
         self.first = ln.text if ln.shape == "rich" or (
@@ -302,6 +309,8 @@ class Assembler:
                 stats.levels[ln.level] += 1
         stats.shapes[shape or self.text_shape] += 1
         op = self.open.get(ln.stream)
+        if op is None and ln.stream is None and self.open and not ln.record and not shape and self._join_wrap(ln, last):
+            return
         if op is not None:
             if self._extend(op, ln, last):
                 op.seen = last
@@ -312,6 +321,39 @@ class Assembler:
         self._start(lineno, last, ln)
         if self.open and not lineno & 31:
             self.expire(lineno)
+
+    def _join_wrap(self, ln: Line, last: int) -> bool:
+        """A line with no stream's prefix that is the rest of a frame line a terminal broke at its width (Heroku's CLI
+        at 80 columns: `… app[web.1]: File "/app/.heroku/python/lib/pytho` / `n3.6/site-packages/…", line 583, in f`),
+        joined to the one stream's open traceback that ends with that frame's start (`join_wrapped_frame`); False
+        when no stream's frame takes it, or more than one does."""
+        t = ln.text
+        if t[:1] in ("", " ", "\t"):
+            return False
+        found: tuple[_Open, str] | None = None
+        for op in self.open.values():
+            if op.state == _TB and op.tb and not op.blanks and op.raw is None:
+                joined = join_wrapped_frame(op.tb[-1], t)
+                if joined is not None:
+                    if found is not None:
+                        return False
+                    found = (op, joined)
+        if found is None:
+            return False
+        op, found_line = found
+        op.tb[-1] = found_line
+        op.end = op.seen = last
+        return True
+
+    def frame_cut(self) -> bool:
+        """An open traceback (of a named stream) ends with a frame line a terminal may have broken at its width: a line
+        with no stream's prefix may be its rest (`_join_wrap`)."""
+        for op in self.open.values():
+            if op.state == _TB and op.tb:
+                t = op.tb[-1]
+                if 'File "' in t and ('", line ' not in t or len(t) >= MIN_WRAP_WIDTH):
+                    return True
+        return False
 
     def rejoining(self, stream: str | None) -> bool:
         """The stream's open event is a JSON record broken over lines, being read on to its end."""
@@ -509,7 +551,8 @@ class Assembler:
                 return False
             if op.blanks and t[0] not in " \t" and is_frame(op.tb[0]) and not is_frame(t) and not _EXC_NAME.match(t):
                 return False  # (after a blank that parted a header-less traceback's entries: no exception line)
-            if t[0] not in " \t" and not is_frame(t) and not in_group_gutter(t):
+            if t[0] not in " \t" and not is_frame(t) and not in_group_gutter(t) and not t.startswith('File "'):
+                # (`File "…` with no `", line N` is the start of a frame line a terminal broke: no exception line)
                 if not op.blanks and (joined := join_wrapped_frame(op.tb[-1], t)) is not None:
                     op.tb[-1] = joined  # the rest of a frame line a terminal broke at its width
                     op.end = last
@@ -536,7 +579,7 @@ class Assembler:
             if op.cont == 0 and op.exc_at > 0 and op.tb[op.exc_at - 1].startswith('File "'):
                 # after a frame that lost its indentation (`File "…", line 231, in run`) the "exception line"
                 # was that frame's source line (`self.halt(…)`) when a frame or an exception line follows
-                if t[0] == "F" and is_frame(t):
+                if t[0] == "F" and (is_frame(t) or t.startswith('File "')):  # (a frame line, maybe broken)
                     op.state = _TB
                     op.exc_at = -1
                     op.add(t, last)
@@ -787,8 +830,10 @@ class Assembler:
         if at < 0 and "Traceback (" in t:
             at = flattened_traceback_at(t)
         rich = at < 0 and is_rich_header(t)
-        if at >= 0 or rich or is_frame(t):
-            # a traceback: its header (maybe glued to the end of another line), or frames without one
+        framed = -1 if at >= 0 or rich or t[:1] in " \t>F|" else _stamped_frame(t)
+        if at >= 0 or rich or framed > 0 or is_frame(t):
+            # a traceback: its header (maybe glued to the end of another line), or frames without one (behind a stamp:
+            # an event only when its exception line follows, as `classify` peels such a paste)
             intro = self._intro(ln.stream)
             # a traceback right after a WARNING record is that record's (logger.warning(..., exc_info=True),
             # a retry notice): not an event. After INFO/DEBUG lines it is taken as a crash of its own
@@ -800,7 +845,11 @@ class Assembler:
             if at > 0:
                 op.tb[0] = t[at:]
                 op.stamp = stamp_shape(t[:at])
-            if at == 0 or (at < 0 and not rich):
+            elif framed > 0:
+                op.tb[0] = t[framed:]
+                op.stamp = stamp_shape(t[:framed])
+                op.headless = True
+            if at == 0 or (at < 0 and not rich and framed < 0):
                 # Python's own lines before an uncaught exception's traceback (`_PY_INTRO`) or faulthandler's frames
                 # start the event
                 lead = self._python_intro(ln, at == 0)

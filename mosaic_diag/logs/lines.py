@@ -223,7 +223,21 @@ _JOURNAL = re.compile(r"([^\W\d_]{3,4}\.? [ \d]\d \d\d:\d\d:\d\d) (\S+) ([^\s\[:
 # Render's dashboard (a deploy's or a service's log copied out of the web page): "Nov 26 10:43:07 PM  line", the month's
 # English name, a 12-hour time and two blanks before the process's line (no year: the line gets no time stamp)
 _RENDER_DASHBOARD = LazyPattern(r"[A-Z][a-z]{2} {1,2}\d\d? \d\d?:\d\d:\d\d [AP]M  (.*)", re.S)
-_MONTHS = frozenset(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"))
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTHS = frozenset(_MONTH_NAMES)
+_MONTH_NUMBER = {name: f"{i:02d}" for i, name in enumerate(_MONTH_NAMES, 1)}
+# Apache httpd's error log: 2.4's default ErrorLogFormat ("[Mon Jun 29 06:14:08.188280 2020] [wsgi:error] [pid 14883:tid
+# 1405…] [remote 169.…:17260] message", `[:error]` when the module has no name, `[client …]` for a request's) and 2.2's
+# ("[Fri Jun 19 12:23:32 2015] [error] [client 29.0.14.79] message"): the time, the module and level, the process and
+# thread (one stream: their lines interleave), the client; Apache appends ", referer: URL" when the request had one
+_APACHE = LazyPattern(r"\[(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([A-Z][a-z]{2}) ([ \d]\d) (\d\d:\d\d:\d\d(?:\.\d+)?) "
+                      r"(\d{4})\] "
+                      r"\[(?:([\w-]*):)?(emerg|alert|crit|error|warn|notice|info|debug|trace\d)\]"
+                      r"(?: \[(pid \d+(?::tid \d+)?)\])?(?: \[(?:client|remote) [^\]\s]+\])?(?: (.*)|$)", re.S)
+_APACHE_LEVELS = {"emerg": "CRITICAL", "alert": "CRITICAL", "crit": "CRITICAL", "error": "ERROR", "warn": "WARNING",
+                  "notice": "INFO", "info": "INFO"}  # (debug, trace1-8: DEBUG)
+_APACHE_DAYS = frozenset(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))
+_REFERER = ", referer: "
 # Fly.io (`fly logs`): "TIMESTAMP app[MACHINE] REGION [level]line" (the timestamp with or without its zone; the
 # machine's id one stream); `health[…]`, `runner[…]`, `proxy[…]` are the platform's own lines. The level is Fly's for
 # the whole line: the app's output is always [info], its line may carry a level of its own
@@ -534,6 +548,9 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
             return Line(shape or "plain", stream, ts, norm_level(m.group(1).rstrip()), logger, text, msg, True,
                         _record_kind(msg))
     elif c == "[" and text[1:2].isupper():
+        m = _APACHE.match(text) if text[4:5] == " " and text[1:4] in _APACHE_DAYS and _depth < MAX_WRAPPERS else None
+        if m:
+            return _apache(m, text, shape, stream, _depth)
         m = _BRACKET_LEVEL.match(text)
         if m:
             msg = m.group(2)
@@ -631,6 +648,32 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
         # no level of its own: a Render API entry still carries the level label Render gave it
         return Line(shape, stream, ts, label_level, None, text, text, False, "labelled")
     return Line(shape, stream, ts, None, None, text, text, False)
+
+
+def _apache(m: re.Match[str], text: str, shape: str, stream: str | None, depth: int) -> Line:
+    """A line of Apache's error log (`_APACHE`'s match). mod_wsgi writes every line its app prints to stderr (a
+    traceback's, a logging record's) as a line of its own at `error` (module `wsgi`, none in 2.2, `[:error]` in older
+    builds): such a line is read as the app's own (a record of the app's level, a traceback's line, plain text), its own
+    `mod_wsgi (pid=N): …` lines (`Exception occurred processing WSGI script …`) are its records. Any other line is a
+    record of Apache's at its level, the module its logger. The process and thread are the line's stream."""
+    mon, day, clock, year, module, level, proc, msg = m.groups()
+    ts = f"{year}-{_MONTH_NUMBER.get(mon, '01')}-{day.strip():0>2} {clock}"
+    key = proc if stream is None or proc is None else f"{stream}/{proc}"
+    msg = msg or ""
+    at = msg.rfind(_REFERER)
+    if at >= 0 and " " not in msg[at + len(_REFERER):]:
+        msg = msg[:at]
+    if msg[-2:] == "\\r":  # (the CR a Windows app wrote, escaped by Apache)
+        msg = msg[:-2]
+    if level == "error" and module in (None, "", "wsgi") and not msg.startswith("mod_wsgi ("):
+        inner = parse_process(msg, "apache", key if stream is None or proc is not None else stream, ts, None,
+                              depth + 1)
+        if inner.ts is None:
+            inner.ts = ts
+        return inner
+    msg = msg.rstrip(" ")
+    return Line(shape or "apache", key if proc is not None else stream, ts, _APACHE_LEVELS.get(level, "DEBUG"),
+                "mod_wsgi" if msg.startswith("mod_wsgi (") else module or "apache", text, msg, True)
 
 
 def _column(logger: str | None, msg: str, thread: bool = True) -> tuple[str | None, str]:

@@ -82,6 +82,12 @@ _FIVE_LETTER = (b"INFO  [", b"WARNI [")
 # shows Heroku's log (its `heroku[…]` source, a syslog drain's `heroku/…` tag) on
 HEROKU_NEEDLES = (Needle(b"at=error code="), Needle(b"Error H"), Needle(b"Error R1"), Needle(b"Error L1"))
 _HEROKU = (b"heroku[", b" heroku/")
+# Apache's error log writes its levels lower-case after the module (`[wsgi:error]`, `[core:crit]`, `[:error]`; 2.2's
+# `[error]` is a candidate anyway): each needle a search of the whole block, made from the first block whose head or
+# tail (`_probe`) shows Apache's error log (its process or client column) on
+APACHE_NEEDLES = (Needle(b":error] "), Needle(b":crit] "), Needle(b":alert] "), Needle(b":emerg] "),
+                  Needle(b"[crit] "), Needle(b"[alert] "), Needle(b"[emerg] "))
+_APACHE = (b"] [pid ", b"] [client ")
 # logfmt's lower-case error levels (`level=error`, `lvl=crit`, `severity="error"`, `level=ERR`): each needle is a
 # search of the whole block, made from the first block whose head or tail (`_probe`) has a logfmt level key on:
 # a log of other lines pays a few searches of 64 KB a block, and of its first 1 MB (a logfmt run only in the
@@ -190,7 +196,7 @@ class _Finder:
 
     def __init__(self, block: bytes, json_lines: bool, logfmt: bool, wording: bool = False,
                  supervisord: bool = False, heroku: bool = False, five_letter: bool = False,
-                 pytest: bool = False, pg_local: bool = False) -> None:
+                 pytest: bool = False, pg_local: bool = False, apache: bool = False) -> None:
         self.block = block
         needles = TEXT_NEEDLES + JSON_NEEDLES if json_lines else TEXT_NEEDLES
         needles = needles + ESCAPED_JSON_NEEDLES if json_lines and block.find(_ESCAPED_JSON) >= 0 else needles
@@ -200,6 +206,7 @@ class _Finder:
         needles = needles + FIVE_LETTER_NEEDLES if five_letter else needles
         needles = needles + PYTEST_NEEDLES if pytest else needles
         needles = needles + pg_error_needles() if pg_local else needles
+        needles = needles + APACHE_NEEDLES if apache else needles
         self.needles = needles + HEROKU_NEEDLES if heroku else needles
         self.next = [-1] * len(self.needles)
 
@@ -346,6 +353,7 @@ class _Reader:
         wording = False  # one of Render's failure sentences seen: they are candidates from then on
         supervisord = False  # supervisord's log seen: its four-letter error levels are candidates from then on
         heroku = False  # Heroku's log seen: its platform's error lines are candidates from then on
+        apache = False  # Apache's error log seen: its lower-case error levels are candidates from then on
         five_letter = False  # five-letter levels seen ("INFO  [alembic…]"): "CRITI [" is a candidate from then on
         prefixed_json = False  # a JSON record behind a line prefix seen: JSON levels are candidates from then on
         pytest = False  # pytest's report seen: its failure sections' headers and summary lines are candidates
@@ -362,6 +370,7 @@ class _Reader:
             wording = wording or _probe(block, _WORDING, first_block)
             supervisord = supervisord or _probe(block, _SUPERVISORD, first_block)
             heroku = heroku or _probe(block, _HEROKU, first_block)
+            apache = apache or _probe(block, _APACHE, first_block)
             five_letter = five_letter or _probe(block, _FIVE_LETTER, first_block)
             pytest = pytest or _probe(block, _PYTEST, first_block) or (
                 first_block and _probe(block, _PYTEST_FIRST, True))
@@ -369,7 +378,7 @@ class _Reader:
                                     _probe(block, tuple(n.text for n in pg_error_needles())))  # words loaded then)
             first_block = False
             finder = _Finder(block, json_lines or prefixed_json, logfmt, wording, supervisord, heroku, five_letter,
-                             pytest, pg_local)
+                             pytest, pg_local, apache)
             run = runlines = -1     # start of a run of lines passed over while events are open
             while pos < n:
                 opened = asm.open
@@ -394,7 +403,8 @@ class _Reader:
                     nl = block.find(b"\n", pos)
                     end = n if nl < 0 else nl
                     if finder.search(pos) > end and not any(
-                            block.find(k, pos, end) >= 0 for k in self._stream_needles(opened)):
+                            block.find(k, pos, end) >= 0 for k in self._stream_needles(opened)) \
+                            and not asm.frame_cut():  # (else it may be a broken frame line's rest, `_join_wrap`)
                         if run < 0:
                             run, runlines = pos, 0
                         pos = end + 1
