@@ -171,7 +171,7 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from mosaic_diag.render.console import SEVERITY_STYLE, out, print_table
+    from mosaic_diag.render.console import SEVERITY_STYLE, out, print_hanging, print_table
 
     console = out()
     timeline = report.timeline
@@ -259,9 +259,9 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
             line = Text.assemble((group.label, f"bold {style}"),
                                  f" → {group.playbook}" if group.playbook else "",
                                  f"  line {group.where}: ", _short(group.message, 160))
-            console.print(line)
+            print_hanging(console, line)
             for step in _plan_lines(group):
-                console.print(Text("    " + step, style="dim" if step.startswith("·") else ""))
+                print_hanging(console, Text(step, style="dim" if step.startswith("·") else ""), indent=4)
     if report.anomalies:
         table = Table(title="Anomalous rates", title_justify="left", caption=caption, caption_justify="left")
         table.add_column("Label", no_wrap=True)
