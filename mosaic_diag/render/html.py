@@ -58,6 +58,8 @@ padding:10px 14px;margin:10px 0}
 .group ul{margin:6px 0 0;padding-left:20px}.skip{color:var(--muted)}
 .muted{color:var(--muted)}.warn{color:#92400e}
 footer{margin:32px 0 8px;color:var(--muted);font-size:12px}
+@media (max-width:720px){main{padding:12px}table{display:block;overflow-x:auto}
+figure{overflow-x:auto}svg.chart{min-width:800px}}
 """
 
 
