@@ -237,3 +237,23 @@ def test_the_report_on_a_phone_keeps_its_page_width_and_a_readable_chart(browser
                             " const c = t.querySelector('tr td:last-child').getBoundingClientRect();"
                             " return c.right; })()")
     assert isinstance(last, (int, float)) and last <= phone  # its last column can be scrolled into view
+
+
+def test_a_plan_step_has_one_marker_and_wraps_under_its_text(browser, tmp_path):
+    """Each plan step showed two markers, the list's bullet before the step's own arrow (`• → alert_ops`,
+    `• · advise skipped`): the arrow or dot is the only marker, and a step that wraps goes on under its text."""
+    report = tmp_path / "incident.html"
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(SAMPLE.relative_to(ROOT)), "--format",
+                        "html", "-o", str(report)], capture_output=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 1, r.stderr
+    browser.call("Page.enable")
+    browser.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=HEIGHT, deviceScaleFactor=1, mobile=False)
+    browser.call("Page.navigate", url=report.as_uri())
+    browser.wait_for("Page.loadEventFired")
+    steps = browser.evaluate("Array.from(document.querySelectorAll('.group li')).map(li => {"
+                             " const s = getComputedStyle(li);"
+                             " return [li.textContent.slice(0, 1), s.listStyleType, parseFloat(s.textIndent)]; })")
+    assert isinstance(steps, list) and len(steps) > 20
+    assert {marker for marker, *_ in steps} == {"→", "·"}
+    assert {kind for _, kind, *_ in steps} == {"none"}, steps[:3]
+    assert all(indent < 0 for *_, indent in steps), steps[:3]  # (the first line out by the marker's width)

@@ -55,7 +55,8 @@ pre{white-space:pre-wrap;word-break:break-word;background:var(--soft);border:1px
 border-radius:6px;padding:8px;margin:6px 0}
 .group{background:var(--bg);border:1px solid var(--line);border-left:4px solid var(--c,#999);border-radius:6px;
 padding:10px 14px;margin:10px 0}
-.group ul{margin:6px 0 0;padding-left:20px}.skip{color:var(--muted)}
+.group ul{margin:6px 0 0;padding-left:0;list-style:none}.group li{padding-left:1.2em;text-indent:-1.2em}
+.skip{color:var(--muted)}
 .muted{color:var(--muted)}.warn{color:#92400e}
 footer{margin:32px 0 8px;color:var(--muted);font-size:12px}
 @media (max-width:720px){main{padding:12px}table{display:block;overflow-x:auto}
