@@ -356,3 +356,37 @@ def test_playbook_show_and_run_wrap_at_words_on_a_terminal(columns: int) -> None
     piped = run("playbook", "show", "PG_CONNECTION_FAILED")
     assert "  server-answers: postgres.reachable or postgres.error contains 'does not exist' or postgres.error " \
            "contains 'too many clients' -> PG_CONNECTION_FAILED\n" in piped.stdout
+
+
+def test_every_commands_help_ends_with_examples_and_its_exit_codes() -> None:
+    """No `--help` gave an example, and only golden's said what its exit codes mean (triage's, watch's, deploy's,
+    rollback's did not, though the README documents them); `dlq --help` listed replay as `Validate a dead letter's
+    payload again (e.g.`, its summary cut at the 'e.g.' click took for the end of a sentence. Each command (and each
+    command group) ends its help with examples and its exit codes, within 80 columns; no summary is cut open."""
+    import re
+
+    from mosaic_diag.cli import app
+    from mosaic_diag.commands._help import HELP_ENDS
+
+    top = {info.name for info in app.registered_commands} | {g.name for g in app.registered_groups}
+    assert top <= set(HELP_ENDS), top - set(HELP_ENDS)  # a new command gets its examples and exit codes
+    root = run_cli(["--help"], env={"COLUMNS": "80"})
+    assert root.returncode == 0 and "Exit codes (every command): 0 all good;" in root.stdout
+    for command, (examples, codes) in HELP_ENDS.items():
+        r = run_cli([*command.split(), "--help"], env={"COLUMNS": "80"})
+        assert r.returncode == 0, (command, r.stderr)
+        lines = r.stdout.splitlines()
+        assert all(len(line) <= 80 for line in lines), (command, [line for line in lines if len(line) > 80])
+        shown = lines[lines.index("  Examples:") + 1:]
+        assert [line.split("#")[0].strip() for line in shown[:len(examples)]] == \
+               [line.split("#")[0].strip() for line in examples], command
+        if codes:
+            assert "Exit codes: " + " ".join(codes.split()) in " ".join(r.stdout.split()), command
+        else:
+            assert "Exit codes: 0 " in " ".join(r.stdout.split()), command  # (in its description: golden)
+    for group in ("playbook", "golden", "hook", "manifest", "dlq"):
+        text = run_cli([group, "--help"], env={"COLUMNS": "80"}).stdout
+        listed = text.split("Commands:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+        cut = [line for line in listed if line.count("(") > line.count(")") and not line.endswith("...")]
+        assert listed and cut == [], (group, cut)
+        assert all(re.match(r"  [a-z]+ +\S", line) for line in listed), listed
