@@ -158,7 +158,11 @@ def print_hanging(console: Console, text: Any, *, indent: int = 0, hang: int = 2
 
     if console.width - indent - hang < MIN_WRAP_WIDTH:  # (a terminal too narrow to indent in)
         indent = hang = 0
-    lines = text.wrap(console, console.width - indent - hang)
+    first = text.wrap(console, console.width - indent)[0]  # (the first line the whole width, the rest narrower)
+    rest = len(first.plain)
+    while rest < len(text.plain) and text.plain[rest].isspace():  # (the space it was broken at)
+        rest += 1
+    lines = [first, *(text[rest:].wrap(console, console.width - indent - hang) if rest < len(text.plain) else ())]
     for i, line in enumerate(lines):
         line.rstrip()  # (the space a line was broken at)
         console.print(Text.assemble(" " * (indent if i == 0 else indent + hang), line), soft_wrap=True)
