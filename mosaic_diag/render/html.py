@@ -277,7 +277,8 @@ def triage_html(report: TriageReport) -> str:
             for a in report.anomalies)
         body.append("<h2>Anomalous rates</h2><table><thead><tr><th>Label</th><th>Window</th><th class=\"num\">"
                     "Count</th><th class=\"num\">Baseline /min</th><th class=\"num\">Observed /min</th>"
-                    f"<th class=\"num\">Score</th></tr></thead><tbody>{rows}</tbody></table>")
+                    "<th class=\"num\" title=\"standard deviations above the baseline\">Score (σ)</th></tr></thead>"
+                    f"<tbody>{rows}</tbody></table>")
     known = [g for g in report.groups if not g.is_candidate]
     if known:
         rows = "".join(
