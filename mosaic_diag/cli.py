@@ -8,6 +8,7 @@ from importlib import import_module
 import typer
 
 from mosaic_diag import __version__
+from mosaic_diag.commands import _help
 from mosaic_diag.commands.guard import fail as _fail
 from mosaic_diag.commands.guard import guarded, handled
 from mosaic_diag.errors import ExitCode
@@ -36,6 +37,7 @@ COMMAND_MODULES = (
 app = typer.Typer(
     name="mosaic-diag",
     help="Error prevention and auto-triage for the Mosaic platform.",
+    epilog=_help.ROOT_END,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -61,6 +63,7 @@ def _root(
 
 for _name in COMMAND_MODULES:
     import_module(f"mosaic_diag.commands.{_name}").register(app)
+_help.apply(app)  # (each command's examples and exit codes at the end of its --help)
 
 
 def _click_exceptions() -> tuple[type[BaseException], type[BaseException], type[BaseException]]:

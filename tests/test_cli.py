@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.cli_inproc import run_cli
 
 
@@ -310,3 +312,81 @@ def test_a_table_that_fits_only_by_wrapping_keeps_its_right_edge_and_every_word(
         words = " ".join(part for line in lines for part in line.split("│")).split()
         for word in (message + " " + hint + " " + skipped).split():
             assert word in words, (width, word)
+
+
+def _on_a_terminal(args: list[str], columns: int) -> tuple[int, str]:
+    """(exit code, what it wrote) of `python -m mosaic_diag ARGS` on a pseudo-terminal `columns` wide."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    from tests.ptyread import read_until_closed
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = {**os.environ, "COLUMNS": str(columns), "NO_COLOR": "1", "TERM": "xterm-256color"}
+    proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", *args], stdout=slave, stderr=slave,
+                            stdin=subprocess.DEVNULL, env=env)
+    os.close(slave)
+    text = read_until_closed(master).decode()
+    return proc.wait(timeout=60), text.replace("\r\n", "\n")
+
+
+@pytest.mark.parametrize("columns", [40, 80])
+def test_playbook_show_and_run_wrap_at_words_on_a_terminal(columns: int) -> None:
+    """`playbook show` and `playbook run` wrote each item as one long line, which the terminal cut wherever its
+    edge fell (`-> PG_CONNECTI` / `ON_FAILED`, `(Availab` / `le`) and went on at the left edge: on a terminal
+    they wrap at words, a wrapped line indented under its item. Piped, each item stays one line."""
+    import re
+
+    code, text = _on_a_terminal(["playbook", "show", "PG_CONNECTION_FAILED"], columns)
+    assert code == 0, text
+    lines = text.splitlines()
+    assert all(len(line) <= columns for line in lines), [line for line in lines if len(line) > columns]
+    words = " ".join(text.split())
+    for word in ("PG_CONNECTION_FAILED", "(Available, disk not full).", "SQLITE_FALLBACK_ACTIVE"):
+        assert word in words, word
+    tail = lines[lines.index("remediate:") + 1:]
+    assert tail[0].startswith("  1. retry when ") and all(re.match(r"  \d\. |     \S", line) for line in tail), tail
+    code, text = _on_a_terminal(["playbook", "run", "OPENAI_RATE_LIMIT", "--dry-run", "--no-gather"], columns)
+    assert code == 0 and all(len(line) <= columns for line in text.splitlines()), text
+    assert "Re-run with --execute to act." in " ".join(text.split())
+    piped = run("playbook", "show", "PG_CONNECTION_FAILED")
+    assert "  server-answers: postgres.reachable or postgres.error contains 'does not exist' or postgres.error " \
+           "contains 'too many clients' -> PG_CONNECTION_FAILED\n" in piped.stdout
+
+
+def test_every_commands_help_ends_with_examples_and_its_exit_codes() -> None:
+    """No `--help` gave an example, and only golden's said what its exit codes mean (triage's, watch's, deploy's,
+    rollback's did not, though the README documents them); `dlq --help` listed replay as `Validate a dead letter's
+    payload again (e.g.`, its summary cut at the 'e.g.' click took for the end of a sentence. Each command (and each
+    command group) ends its help with examples and its exit codes, within 80 columns; no summary is cut open."""
+    import re
+
+    from mosaic_diag.cli import app
+    from mosaic_diag.commands._help import HELP_ENDS
+
+    top = {info.name for info in app.registered_commands} | {g.name for g in app.registered_groups}
+    assert top <= set(HELP_ENDS), top - set(HELP_ENDS)  # a new command gets its examples and exit codes
+    root = run_cli(["--help"], env={"COLUMNS": "80"})
+    assert root.returncode == 0 and "Exit codes (every command): 0 all good;" in root.stdout
+    for command, (examples, codes) in HELP_ENDS.items():
+        r = run_cli([*command.split(), "--help"], env={"COLUMNS": "80"})
+        assert r.returncode == 0, (command, r.stderr)
+        lines = r.stdout.splitlines()
+        assert all(len(line) <= 80 for line in lines), (command, [line for line in lines if len(line) > 80])
+        shown = lines[lines.index("  Examples:") + 1:]
+        assert [line.split("#")[0].strip() for line in shown[:len(examples)]] == \
+               [line.split("#")[0].strip() for line in examples], command
+        if codes:
+            assert "Exit codes: " + " ".join(codes.split()) in " ".join(r.stdout.split()), command
+        else:
+            assert "Exit codes: 0 " in " ".join(r.stdout.split()), command  # (in its description: golden)
+    for group in ("playbook", "golden", "hook", "manifest", "dlq"):
+        text = run_cli([group, "--help"], env={"COLUMNS": "80"}).stdout
+        listed = text.split("Commands:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+        cut = [line for line in listed if line.count("(") > line.count(")") and not line.endswith("...")]
+        assert listed and cut == [], (group, cut)
+        assert all(re.match(r"  [a-z]+ +\S", line) for line in listed), listed

@@ -206,3 +206,54 @@ def test_the_sample_incident_report_renders_in_chromium(browser, tmp_path):
     (tmp_path / "incident-report.png").write_bytes(page)
     if os.environ.get("MOSAIC_DIAG_WRITE_SCREENSHOT"):
         DOCS_SHOT.write_bytes(page)
+
+
+def test_the_report_on_a_phone_keeps_its_page_width_and_a_readable_chart(browser, tmp_path):
+    """At a phone's 390 px the tables ran off the page's right edge (the page itself scrolled sideways, the
+    anomalies' rates and the groups' first/last seen, timeline and playbook out of sight) and the chart shrank to
+    the screen, its axis text 3 px high. Now each table scrolls inside its own box and the chart keeps a
+    readable size in a box of its own; the page is as wide as the screen."""
+    phone = 390
+    report = tmp_path / "incident.html"
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(SAMPLE.relative_to(ROOT)), "--format",
+                        "html", "-o", str(report)], capture_output=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 1, r.stderr
+    browser.call("Page.enable")
+    browser.call("Emulation.setDeviceMetricsOverride", width=phone, height=800, deviceScaleFactor=1, mobile=True)
+    browser.call("Page.navigate", url=report.as_uri())
+    browser.wait_for("Page.loadEventFired")
+    page = browser.evaluate("document.documentElement.scrollWidth")
+    assert page == phone, page
+    sizes = browser.evaluate("Array.from(document.querySelectorAll('#timeline text')).map("
+                             "t => t.getBoundingClientRect().height)")
+    assert isinstance(sizes, list) and sizes and min(sizes) >= 9, sizes  # 11 px text drawn at 9 px or more
+    tables = browser.evaluate("Array.from(document.querySelectorAll('table')).map(t => {"
+                              " const r = t.getBoundingClientRect(); return [r.right, t.scrollWidth > t.clientWidth];"
+                              " })")
+    assert isinstance(tables, list) and len(tables) >= 2
+    assert all(right <= phone for right, _ in tables), tables  # within the page ...
+    assert any(scrolls for _, scrolls in tables), tables  # ... and the wide ones scroll in their box
+    last = browser.evaluate("(() => { const t = document.querySelectorAll('table')[1]; t.scrollLeft = 10000;"
+                            " const c = t.querySelector('tr td:last-child').getBoundingClientRect();"
+                            " return c.right; })()")
+    assert isinstance(last, (int, float)) and last <= phone  # its last column can be scrolled into view
+
+
+def test_a_plan_step_has_one_marker_and_wraps_under_its_text(browser, tmp_path):
+    """Each plan step showed two markers, the list's bullet before the step's own arrow (`• → alert_ops`,
+    `• · advise skipped`): the arrow or dot is the only marker, and a step that wraps goes on under its text."""
+    report = tmp_path / "incident.html"
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(SAMPLE.relative_to(ROOT)), "--format",
+                        "html", "-o", str(report)], capture_output=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 1, r.stderr
+    browser.call("Page.enable")
+    browser.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=HEIGHT, deviceScaleFactor=1, mobile=False)
+    browser.call("Page.navigate", url=report.as_uri())
+    browser.wait_for("Page.loadEventFired")
+    steps = browser.evaluate("Array.from(document.querySelectorAll('.group li')).map(li => {"
+                             " const s = getComputedStyle(li);"
+                             " return [li.textContent.slice(0, 1), s.listStyleType, parseFloat(s.textIndent)]; })")
+    assert isinstance(steps, list) and len(steps) > 20
+    assert {marker for marker, *_ in steps} == {"→", "·"}
+    assert {kind for _, kind, *_ in steps} == {"none"}, steps[:3]
+    assert all(indent < 0 for *_, indent in steps), steps[:3]  # (the first line out by the marker's width)

@@ -528,3 +528,27 @@ def test_a_database_that_never_answers_is_classified_in_time_and_bad_gates_are_r
         r = subprocess.run([sys.executable, "-m", "mosaic_diag", "predeploy", *args], cwd=repo, capture_output=True,
                            text=True, timeout=60)
         assert (r.returncode, r.stdout, r.stderr) == (2, "", f"mosaic-diag: error: {says}\n"), args
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_the_table_is_padded_titled_and_its_advice_wraps_under_its_step(repo: Path, columns: int) -> None:
+    """The predeploy table alone had no padding at its edges (`│config    │`, a hint touching the border: `with
+    `#│`) and lower-case headers among tables titled `Severity`, `Label`; the advice after it went on at the left
+    edge when it wrapped, and its verdict said `FAILED: 3 at or above error` (3 what?)."""
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("DATABASE_URL", "OPENAI", "ANTHROPIC", "CLAUDE", "MOSAIC_DIAG_"))}
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "predeploy", "--only", "settings,database"],
+                       cwd=repo, env={**base, "COLUMNS": str(columns), "NO_COLOR": "1"}, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    lines = [line.rstrip() for line in r.stdout.splitlines()]
+    assert all(len(line) <= columns for line in lines)
+    assert any(line.startswith("┃ Check ") and " ┃ Status " in line and " ┃ Hint " in line for line in lines)
+    rows = [line for line in lines if line.startswith("│")]
+    assert rows and all(line.startswith("│ ") and line.endswith(" │") for line in rows), rows
+    plans = [i for i, line in enumerate(lines) if line.startswith("  plan -> ")]
+    assert plans
+    after = [lines[i + 1] for i in plans if i + 1 < len(lines) and lines[i + 1].strip()]
+    assert all(line.startswith("          ") or line.startswith(("  plan -> ", "playbook ", "FAILED"))
+               for line in after), after
+    assert any(line.startswith("FAILED: ") and " findings at or above error; wall time " in line for line in lines)

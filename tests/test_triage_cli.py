@@ -256,6 +256,43 @@ def test_timelines_fit_and_share_one_scale(columns):
     assert "Timeline 14:00–" in out and "per cell; ▼ deploy, ↻ process start" in out
 
 
+@pytest.mark.parametrize("columns", [80, 110])
+def test_a_wrapped_sample_or_plan_step_stays_indented_under_its_group(columns):
+    """A sample or a plan step longer than the terminal went on at the left edge, where a group's label starts
+    (`does not ask for it'  [count_5m 3 > 1; …` under `PG_SSL_REQUIRED →`): the plans read as one run of text. A
+    line it wraps onto is indented under its own line (a sample 2 cells in, a step 6: under its text)."""
+    r = run_cli(["triage", str(SAMPLE_LOG)], env={"COLUMNS": str(columns), "NO_COLOR": "1"})
+    assert r.returncode == 1, r.stderr
+    lines = [ln.rstrip() for ln in r.stdout.splitlines()]
+    block = lines[lines.index("Samples and playbook plans (dry run)") + 1:lines.index("Anomalous rates")]
+    labels = {g["label"] for g in json.loads(run_cli(["triage", str(SAMPLE_LOG), "--format", "json"]).stdout)["groups"]}
+    heads = [ln for ln in block if ln.split(" → ")[0] in labels]
+    steps = [ln for ln in block if ln.startswith(("    → ", "    · "))]
+    assert len(heads) == 19 and steps
+    assert all(len(ln) <= columns for ln in block)
+    rest = [ln for ln in block if ln not in heads and ln not in steps]
+    hung = [ln for ln in rest if ln.startswith("  ") and not ln.startswith("    ") or ln.startswith("      ")]
+    assert rest and hung == rest, rest
+    at = block.index(next(ln for ln in heads if ln.startswith("PG_SSL_REQUIRED")))
+    step = next(i for i in range(at, len(block)) if block[i].startswith("    → alert_ops: post to the ops webhook"))
+    assert block[step + 1].startswith("      ") and "[count_5m 3 > 1; cannot run: no webhook" in block[step + 1]
+
+
+def test_an_anomalys_score_says_its_unit_in_every_format():
+    """The anomalies' Score was a bare number (`11.0`); at 80 columns, where the baseline and observed rates are
+    left out, nothing said what it counted. It is standard deviations above the label's baseline: `11.0σ` in the
+    table, `Score (σ)` in the markdown and HTML headers (JSON keeps its `score` number)."""
+    table = run_cli(["triage", str(SAMPLE_LOG)], env={"COLUMNS": "80", "NO_COLOR": "1"}).stdout
+    rows = [row for row in _table_rows(table, "OPENAI_RATE_LIMIT") if row.get("Window", "").strip()]
+    assert [row["Score"].strip() for row in rows] == ["11.0σ"], rows
+    markdown = run_cli(["triage", str(SAMPLE_LOG), "--format", "markdown"]).stdout
+    assert "| Observed /min | Score (σ) |" in markdown
+    page = run_cli(["triage", str(SAMPLE_LOG), "--format", "html"]).stdout
+    assert ">Score (σ)</th>" in page
+    data = json.loads(run_cli(["triage", str(SAMPLE_LOG), "--format", "json"]).stdout)
+    assert data["anomalies"][0]["score"] == 11.0
+
+
 def test_sparkline_and_tracks():
     from datetime import UTC, datetime
 

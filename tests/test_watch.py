@@ -1063,10 +1063,73 @@ def test_the_live_views_title_and_labels_are_text_not_rich_markup() -> None:
     from mosaic_diag.render.watch import LiveView
 
     view = LiveView.__new__(LiveView)  # its state without a Live display (which wants a terminal)
-    view.source, view.status = "render:[bold]srv", "problem: Render API said [/] [link=https://evil.example]x"
-    view.counts, view.last, view.alerts = Counter({"[red]LABEL": 2}), {}, []
+    view.source, view.head = "render:[bold]srv", "watching render:[bold]srv"
+    view.counts, view.last = Counter({"[red]LABEL": 2}), {}
+    view.alerts = ["problem: Render API said [/] [link=https://evil.example]x"]
     buf = io.StringIO()
     Console(file=buf, width=200, color_system=None).print(view._render())
     shown = " ".join(buf.getvalue().split())
-    assert "render:[bold]srv: problem: Render API said [/] [link=https://evil.example]x" in shown
+    assert "watching render:[bold]srv: 2 error events in 1 label" in shown
+    assert "problem: Render API said [/] [link=https://evil.example]x" in shown
     assert "[red]LABEL" in shown
+
+
+def test_the_live_view_on_a_terminal_shows_groups_alerts_and_the_summary(tmp_path: Path) -> None:
+    """`watch --file` on a terminal (its default table format) died at once with a Python traceback (the live view
+    was handed the console's factory, not a console); its title then said 'status', and the summary a stop ends
+    with was never shown. Now: what it watches, the counts per label, the alerts, and the summary after Ctrl-C."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    from tests.ptyread import read_until_closed
+
+    log = tmp_path / "app.log"
+    log.write_text("INFO:     Started server process [1]\n")
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 80, 0, 0))
+    env = {**os.environ, "COLUMNS": "80", "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "watch", "--file", "app.log", "--from-start",
+                             "--no-playbooks", "--state-file", "state.json"],
+                            stdin=slave, stdout=slave, stderr=slave, env=env, cwd=tmp_path)
+    os.close(slave)
+    seen = b""
+
+    def read_until(word: bytes) -> None:
+        nonlocal seen
+        stop = threading.Event()
+        for _ in range(6000):  # up to a minute on a busy machine; at once when it shows
+            if word in seen or proc.poll() is not None:
+                break
+            if select.select([master], [], [], 0.01)[0]:
+                try:
+                    seen += os.read(master, 65536)
+                except OSError:
+                    break
+            stop.wait(0)
+        assert word in seen, seen.decode(errors="replace")[-2000:]
+
+    try:
+        read_until(b"watching ")
+        with open(log, "a") as fh:
+            fh.write("ERROR:api.storage:Database operation failed: connection already closed\n"
+                     "INFO:     127.0.0.1:5000 - \"GET /health HTTP/1.1\" 200 OK\n")
+        read_until(b"PG_CONNECTION_FAILED")
+        proc.send_signal(signal.SIGINT)
+        text = (seen + read_until_closed(master)).decode(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.wait(timeout=60) == 0, text[-2000:]
+    assert "Traceback" not in text and "Error" not in text.replace("ERROR", ""), text[-2000:]
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)  # (the colours and the live view's cursor moves)
+    shown = " ".join(text.split())
+    assert "watching app.log (dry run; state " in shown
+    assert "┃ Label" in text and "new error group" in text
+    assert "1 error event in 1 label" in shown
+    assert "stopped watching app.log: 3 lines read, 1 error event in 1 group, 1 alert" in shown

@@ -183,7 +183,7 @@ def replay(
     db: DbOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> int:
-    """Validate a dead letter's payload again (e.g. with a fixed model); exit 1 if it is still rejected."""
+    """Validate a dead letter's payload again, against a fixed model; exit 1 if it is still rejected."""
     from pydantic import ValidationError
 
     from mosaic_diag.errors import UsageError

@@ -37,8 +37,7 @@ def lint(
                                             help="table/text (default), json, markdown, sarif or github.")]
     = LintFormat.table,
 ) -> int:
-    """Lint Python and SQL files for the Mosaic database and error-handling rules (exit 1 on findings,
-    2 when a file does not parse or the configuration is wrong)."""
+    """Lint Python and SQL files for the Mosaic database and error-handling rules."""
     from mosaic_diag.commands.lint_run import LintOptions, run_lint, split
 
     return run_lint(LintOptions(tuple(paths or ()), split(select), split(ignore), list_rules, statistics, fix, diff,

@@ -34,8 +34,26 @@ def _store(directory: Path | None) -> "PlaybookStore":
     return PlaybookStore.load(directory)
 
 
-def _out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
+_WRAP = [False]  # (set per command: a table on a terminal wraps its long lines at words)
+
+
+def _wrap_for(fmt: OutputFormat) -> None:
+    """Long lines of `show` and `run` wrap at words with an indent on a terminal (the terminal cut them mid-word,
+    `PG_CONNECTI|ON_FAILED`, back at the left edge); markdown and a pipe get them whole, one item a line."""
+    _WRAP[0] = fmt is OutputFormat.table and sys.stdout.isatty()
+
+
+def _out(text: str = "", hang: int = 2) -> None:
+    if not _WRAP[0]:
+        sys.stdout.write(text + "\n")
+        return
+    from rich.text import Text
+
+    from mosaic_diag.render.console import out, print_hanging
+
+    for line in text.split("\n"):
+        body = line.lstrip(" ")
+        print_hanging(out(), Text(body), indent=len(line) - len(body), hang=hang)
 
 
 def _json(data: Any) -> None:
@@ -98,6 +116,7 @@ def show_cmd(
     """Show the playbook that answers a label (or a playbook by id)."""
     from mosaic_diag.playbooks.vocabulary import GATHERER_BY_NAME
 
+    _wrap_for(fmt)
     store = _store(playbooks)
     pb = _find(store, name, stage)
     if fmt is OutputFormat.json:
@@ -108,7 +127,7 @@ def show_cmd(
     _out(f"{'# ' if md else ''}{pb.id}  ({pb.where})")
     _out()
     if pb.description:
-        _out(pb.description)
+        _out(pb.description, hang=0)
         _out()
     item = "- " if md else "  "
     _out(f"match: labels {', '.join(pb.match.labels) or '-'}; stage {', '.join(pb.match.stages) or 'any'}"
@@ -125,12 +144,12 @@ def show_cmd(
         for c in pb.checks:
             _out(f"{item}{c.name}: {c.check.source}" + (f" -> {c.fail_label}" if c.fail_label else ""))
             if c.recommendation:
-                _out(f"{item}    {c.recommendation}")
+                _out(f"{item}    {c.recommendation}", hang=0)
     _out("\nremediate:")
     for n, r in enumerate(pb.remediate, start=1):
         params = ", ".join(f"{k}={v}" for k, v in r.params.items())
         _out(f"{item}{n}. {r.action} when {r.when.source}{f' ({params})' if params else ''}"
-             + (f": {r.message or r.log}" if (r.message or r.log) else ""))
+             + (f": {r.message or r.log}" if (r.message or r.log) else ""), hang=len(f"{n}. "))
     return 0
 
 
@@ -199,12 +218,12 @@ def _render_plan(plan: "Plan", fmt: OutputFormat, *, dry_run: bool) -> None:
             state = {True: "pass", False: "FAIL", None: "unknown"}[f.verdict.value]
             _out(f"{bullet}{state:7} {f.name}: {f.verdict.reason}")
             if f.failed:
-                _out(f"{bullet}        -> {f.fail_label or 'finding'}: {f.recommendation}")
+                _out(f"{bullet}        -> {f.fail_label or 'finding'}: {f.recommendation}", hang=3)
     _out(f"\n{'## ' if md else ''}Plan{' (dry run)' if dry_run else ''}")
     for n, a in enumerate(plan.actions, start=1):
         verdict = "would run" if a.would_run else "skipped"
-        _out(f"{bullet}{n}. {a.action}: {verdict} ({a.reason})")
-        _out(f"{bullet}     {a.effect.summary}")
+        _out(f"{bullet}{n}. {a.action}: {verdict} ({a.reason})", hang=len(f"{n}. "))
+        _out(f"{bullet}     {a.effect.summary}", hang=0)
     if dry_run:
         _out("\nDry run: nothing was done. Re-run with --execute to act.")
 
@@ -243,6 +262,7 @@ def run_cmd(
     from mosaic_diag.playbooks.model import STAGES
     from mosaic_diag.playbooks.planner import ActionsStopped
 
+    _wrap_for(fmt)
     facts: dict[str, Any] = {}
     ctx_label = None
     if context is not None:

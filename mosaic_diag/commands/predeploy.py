@@ -57,13 +57,14 @@ def _table(report: object) -> None:
     advice repeated in every row of a folded column was unreadable in 80 columns."""
     from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
-    from mosaic_diag.render.console import out, print_table
+    from mosaic_diag.render.console import out, print_hanging, print_table
 
-    table = Table(show_lines=False, pad_edge=False)
-    for column in ("check", "status", "id"):
+    table = Table(show_lines=False)
+    for column in ("Check", "Status", "ID"):
         table.add_column(column, no_wrap=True)
-    for column in ("message", "hint"):
+    for column in ("Message", "Hint"):
         table.add_column(column, overflow="fold", ratio=1)
     advice: dict[tuple[object, ...], list[str]] = {}  # the playbook blocks, in order, and the ids they serve
     for o in report.outcomes:  # type: ignore[attr-defined]
@@ -84,13 +85,16 @@ def _table(report: object) -> None:
     print_table(console, table, markup=True, highlight=False)
     for (playbook, label, severity, diagnosis, recommendation, plan), ids in advice.items():
         served = ", ".join(dict.fromkeys(ids)) + (f" ({len(ids)} results)" if len(ids) > 1 else "")
-        console.print(f"\n[bold]playbook {escape(str(playbook))}[/] for {escape(served)}: label {label}"
-                      + (f" ({severity})" if severity else ""), markup=True, highlight=False)
-        for line in [t for t in (diagnosis, recommendation) if t] + [f"plan {p}" for p in plan]:
-            console.print(f"  {escape(line)}", markup=True, highlight=False)
+        console.print()
+        print_hanging(console, Text.assemble((f"playbook {playbook}", "bold"), f" for {served}: label {label}"
+                                             + (f" ({severity})" if severity else "")))
+        for line in [t for t in (diagnosis, recommendation) if t]:
+            print_hanging(console, Text(line), indent=2, hang=0)
+        for step in plan:  # (a step wraps under its text, past `plan -> `)
+            print_hanging(console, Text(f"plan {step}"), indent=2, hang=len("plan -> "))
     verdict = "[bold red]FAILED[/]" if report.exit_code else "[green]passed[/]"  # type: ignore[attr-defined]
-    console.print(f"{chr(10) if advice else ''}{verdict}: {len(report.failing)} at or above {report.fail_level}; "  # type: ignore[attr-defined]
-                  f"wall time {report.wall_time:.2f}s")  # type: ignore[attr-defined]
+    console.print(f"{chr(10) if advice else ''}{verdict}: {len(report.failing)} findings at or above "  # type: ignore[attr-defined]
+                  f"{report.fail_level}; wall time {report.wall_time:.2f}s")  # type: ignore[attr-defined]
 
 
 def register(app: typer.Typer) -> None:

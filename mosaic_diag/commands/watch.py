@@ -212,7 +212,7 @@ class _Emit:
         if self.json:
             json_line(data, sys.stdout)
         elif self.view is not None:
-            self.view.status = str(data.get("message") or data.get("type"))
+            self.view.status(data)
         else:
             sys.stderr.write(redact_text(f"watch: {status_text(data)}") + "\n")
 

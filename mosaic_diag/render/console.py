@@ -148,3 +148,22 @@ def _settle_widths(console: Console, table: Any) -> None:
     for column, m, share, want in zip(columns, least, shares, wants, strict=True):
         if not column.no_wrap:
             column.width = m + min(share, want)
+
+
+def print_hanging(console: Console, text: Any, *, indent: int = 0, hang: int = 2) -> None:
+    """`text` wrapped at words to the console's width, its first line `indent` cells in and the lines it wraps
+    onto `indent + hang` in: a wrapped line stays under the item it belongs to, never at the left edge where
+    the next item starts."""
+    from rich.text import Text
+
+    if console.width - indent - hang < MIN_WRAP_WIDTH:  # (a terminal too narrow to indent in)
+        indent = hang = 0
+    first = text.wrap(console, console.width - indent)[0]  # (the first line the whole width, the rest narrower)
+    rest = len(first.plain)
+    while rest < len(text.plain) and text.plain[rest].isspace():  # (the space it was broken at)
+        rest += 1
+    lines = [first, *(text[rest:].wrap(console, console.width - indent - hang) if rest < len(text.plain) else ())]
+    for i, line in enumerate(lines):
+        line.rstrip()  # (the space a line was broken at)
+        console.print(Text.assemble(" " * (indent if i == 0 else indent + hang), line), soft_wrap=True)
+

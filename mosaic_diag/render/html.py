@@ -55,9 +55,12 @@ pre{white-space:pre-wrap;word-break:break-word;background:var(--soft);border:1px
 border-radius:6px;padding:8px;margin:6px 0}
 .group{background:var(--bg);border:1px solid var(--line);border-left:4px solid var(--c,#999);border-radius:6px;
 padding:10px 14px;margin:10px 0}
-.group ul{margin:6px 0 0;padding-left:20px}.skip{color:var(--muted)}
+.group ul{margin:6px 0 0;padding-left:0;list-style:none}.group li{padding-left:1.2em;text-indent:-1.2em}
+.skip{color:var(--muted)}
 .muted{color:var(--muted)}.warn{color:#92400e}
 footer{margin:32px 0 8px;color:var(--muted);font-size:12px}
+@media (max-width:720px){main{padding:12px}table{display:block;overflow-x:auto}
+figure{overflow-x:auto}svg.chart{min-width:800px}}
 """
 
 
@@ -274,7 +277,8 @@ def triage_html(report: TriageReport) -> str:
             for a in report.anomalies)
         body.append("<h2>Anomalous rates</h2><table><thead><tr><th>Label</th><th>Window</th><th class=\"num\">"
                     "Count</th><th class=\"num\">Baseline /min</th><th class=\"num\">Observed /min</th>"
-                    f"<th class=\"num\">Score</th></tr></thead><tbody>{rows}</tbody></table>")
+                    "<th class=\"num\" title=\"standard deviations above the baseline\">Score (σ)</th></tr></thead>"
+                    f"<tbody>{rows}</tbody></table>")
     known = [g for g in report.groups if not g.is_candidate]
     if known:
         rows = "".join(

@@ -114,6 +114,7 @@ def _clock(value: datetime | None, one_day: bool) -> str:
 
 SPARK = "▁▂▃▄▅▆▇█"
 DEPLOY_MARK, START_MARK = "▼", "↻"
+SCORE = "Score (σ)"  # an anomaly's score: standard deviations above its label's baseline
 MAX_TIMELINE = 40
 MIN_TIMELINE = 10   # cells: narrower, no timeline
 WANT_TIMELINE = 20  # cells kept before optional columns come in
@@ -159,6 +160,11 @@ def _scale(timeline: Timeline, width: int) -> str:
     return text
 
 
+def _score(score: float) -> str:
+    """An anomaly's score with its unit: standard deviations above its label's baseline."""
+    return f"{score:.1f}σ"
+
+
 def _table_width(widths: list[int]) -> int:
     """Columns of a Rich table with the default box: padding and a rule around each cell."""
     return sum(widths) + 3 * len(widths) + 1
@@ -171,7 +177,7 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from mosaic_diag.render.console import SEVERITY_STYLE, out, print_table
+    from mosaic_diag.render.console import SEVERITY_STYLE, out, print_hanging, print_table
 
     console = out()
     timeline = report.timeline
@@ -201,7 +207,8 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
     clock_w = 8 if one_day else 11
     playbook_w = max([len(g.playbook or "-") for g in shown] + [8])
     group_cols = [8, labels_w, count_w, line_w]
-    anomaly_cols = [labels_w, 11 if one_day else 17, count_w, 5]
+    score_w = max([len(_score(a.score)) for a in report.anomalies] + [5])
+    anomaly_cols = [labels_w, 11 if one_day else 17, count_w, score_w]
     timed = timeline.minutes > 0
     reserve = (WANT_TIMELINE + 3) if timed else 0
 
@@ -259,9 +266,9 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
             line = Text.assemble((group.label, f"bold {style}"),
                                  f" → {group.playbook}" if group.playbook else "",
                                  f"  line {group.where}: ", _short(group.message, 160))
-            console.print(line)
+            print_hanging(console, line)
             for step in _plan_lines(group):
-                console.print(Text("    " + step, style="dim" if step.startswith("·") else ""))
+                print_hanging(console, Text(step, style="dim" if step.startswith("·") else ""), indent=4)
     if report.anomalies:
         table = Table(title="Anomalous rates", title_justify="left", caption=caption, caption_justify="left")
         table.add_column("Label", no_wrap=True)
@@ -277,7 +284,7 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
         for a in report.anomalies:
             window = (f"{a.window_start:%H:%M}–{a.window_end:%H:%M}" if one_day
                       else f"{a.window_start:%m-%d %H:%M}–{a.window_end:%H:%M}")
-            cells = [Text(a.label), window, str(a.count), f"{a.score:.1f}"]
+            cells = [Text(a.label), window, str(a.count), _score(a.score)]
             rates = {"Baseline /min": f"{a.baseline_rate:.2f}", "Observed /min": f"{a.observed_rate:.2f}"}
             cells += [rates[name] for name in anomaly_opt]
             if width:
@@ -362,7 +369,7 @@ def write_markdown(report: TriageReport, out: TextIO) -> None:
                     out.write(f"- {md_text(line)}\n")
     if report.anomalies:
         out.write("\n## Anomalous rates\n\n| Label | Window | Count | Baseline /min | Observed /min"
-                  " | Score |\n|---|---|---|---|---|---|\n")
+                  f" | {SCORE} |\n|---|---|---|---|---|---|\n")
         for a in report.anomalies:
             out.write(f"| {md_code(a.label, table=True)} | {_ts(a.window_start)} – {a.window_end:%H:%M} | {a.count} | "
                       f"{a.baseline_rate:.2f} | {a.observed_rate:.2f} | {a.score:.1f} |\n")

@@ -55,8 +55,8 @@ class LiveView:
         self.counts: Counter[str] = Counter()
         self.last: dict[str, str] = {}
         self.alerts: deque[str] = deque(maxlen=8)
-        self.status = "waiting for lines"
-        self.live = Live(self._render(), console=out, refresh_per_second=2, transient=False)
+        self.head = f"watching {source}"
+        self.live = Live(self._render(), console=out(), refresh_per_second=2, transient=False)
 
     def __enter__(self) -> LiveView:
         self.live.__enter__()
@@ -69,7 +69,21 @@ class LiveView:
     def event(self, item: dict[str, Any]) -> None:
         self.counts[item["label"]] += 1
         self.last[item["label"]] = (item.get("timestamp") or "")[11:19]
-        self.status = f"{sum(self.counts.values())} error events"
+        self.live.update(self._render())
+
+    def status(self, item: dict[str, Any]) -> None:
+        """The watch's status line (source, dry run or not, state file), or a problem among the alerts; the summary
+        is printed under the last frame once the view has stopped."""
+        text = redact_text(status_text(item))
+        if item.get("type") == "summary":
+            from rich.text import Text
+
+            self.live.console.print(Text(text))
+            return
+        if item.get("type") == "problem":
+            self.alerts.append(text)
+        else:
+            self.head = text
         self.live.update(self._render())
 
     def alert(self, item: dict[str, Any]) -> None:
@@ -82,11 +96,13 @@ class LiveView:
         from rich.text import Text
 
         # the source, a problem's message (an API's answer) and labels are text, never Rich markup
-        table = Table(title=Text(f"watch {self.source}: {self.status}"), expand=False)
+        events = sum(self.counts.values())
+        head = Text(f"{self.head}: {_count(events, 'error event')} in {_count(len(self.counts), 'label')}")
+        table = Table(expand=False)
         table.add_column("Label")
         table.add_column("Count", justify="right")
-        table.add_column("Last")
+        table.add_column("Last seen")
         for label, n in self.counts.most_common(12):
             table.add_row(Text(label), str(n), Text(self.last.get(label, "")))
         lines = [Text("Alerts:", style="bold")] + [Text(a, overflow="ellipsis", no_wrap=True) for a in self.alerts]
-        return Group(table, *lines)
+        return Group(head, table, *lines)
