@@ -170,6 +170,13 @@ def test_the_live_trigger_is_the_smallest_count_that_alarms() -> None:
             assert all(b.alarms(k, s, limit) is None for k in range(max(0, trigger - 200), trigger)), (mu, w2)
 
 
+def test_an_absurd_threshold_alarms_never_and_ends() -> None:
+    for threshold in (1e3, 1e12, 1e200):
+        s = AnomalySettings(threshold=threshold)
+        assert Baseline(0.0, 0.2).critical_count(s, s.log_p_limit()) > 10**5
+        assert series([0, 0, 0, 10**4]).detect(s) == []
+
+
 def test_threshold_is_a_days_false_alarm_budget_in_sigmas() -> None:
     """threshold 3: p <= Q(3) / 288 per 5-minute window; the score is on that scale."""
     s = AnomalySettings()

@@ -28,6 +28,7 @@ above its predictive mean and whose own probability is below the limit, so the c
 from __future__ import annotations
 
 import math
+import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -89,7 +90,8 @@ def log_normal_sf(z: float) -> float:
     if z < 30.0:
         return math.log(0.5 * math.erfc(z / math.sqrt(2.0)))
     # Q(z) = phi(z)/z * (1 - 1/z^2 + 3/z^4 - ...): past 30 the omitted terms are below 1e-7
-    return -0.5 * z * z - math.log(z * math.sqrt(2.0 * math.pi)) + math.log1p(-1.0 / z**2 + 3.0 / z**4)
+    t = 1.0 / (z * z)  # (z * z: inf, not an OverflowError, for an absurd threshold)
+    return -0.5 * z * z - math.log(z * math.sqrt(2.0 * math.pi)) + math.log1p(-t + 3.0 * t * t)
 
 
 def normal_isf_log(log_q: float) -> float:
@@ -158,6 +160,8 @@ class Baseline:
 
     def critical_count(self, settings: AnomalySettings, log_limit: float) -> int:
         """The smallest count that alarms (`alarms` is monotone in the count): a live window's trigger."""
+        if log_limit == -math.inf:  # (a threshold past 1e154 sigmas: nothing alarms)
+            return sys.maxsize
         lo = max(settings.min_count, math.floor(self.mean) + 1)
         if self.alarms(lo, settings, log_limit) is not None:
             return lo
@@ -272,8 +276,8 @@ class RateSeries:
                     self.work += 1
                 x = windows[busy]
                 self.work += 1
-                if seen >= settings.min_history and x >= settings.min_count:
-                    log_p = Baseline(mu, w2).alarms(x, settings, log_limit)
+                if seen >= settings.min_history and x >= settings.min_count and x > mu + PRIOR_SHAPE * w2:
+                    log_p = Baseline(mu, w2).alarms(x, settings, log_limit)  # (mu + w2/2: the predictive mean)
                     if log_p is not None:
                         begin = datetime.fromtimestamp(busy * width * 60, UTC)
                         found.append(Anomaly(label, begin, begin + timedelta(minutes=width), x, mu / width,
