@@ -12,7 +12,7 @@ Gamma(shape `mu/w2 + 1/2`, rate `1/w2`) (Jeffreys' prior: a label never seen has
 small, not zero), mixed over Poisson counts: a negative binomial (the Gamma-Poisson mixture, e.g.
 Gelman et al., *Bayesian Data Analysis*, 3rd ed., sect. 2.6). The window's `p_value` is that
 distribution's upper tail, P(X >= x). The plain Poisson tail at `mu` ignores the baseline's noise
-and alarms about 10 times as often as it says on a calm stream (5 to 20 errors a window).
+and alarms 4 to 9 times as often as it says on a simulated calm stream (2 to 30 errors a window).
 
 Many windows are tested, so the threshold is corrected for them (Bonferroni) over a day: a
 window alarms when `p_value <= Q(threshold) / windows_per_day`, `Q` the one-sided normal tail, so
