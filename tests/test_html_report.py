@@ -95,7 +95,7 @@ def test_triage_incident_report_of_the_sample(tmp_path):
         assert label in text, label
     # the timeline: one shaded window per anomaly, a dashed line per deploy, a tick per process start
     markers = Counter(m["kind"] for m in report["timeline"]["markers"])
-    assert page.classes[("rect", "anomaly")] == len(report["anomalies"]) == 2
+    assert page.classes[("rect", "anomaly")] == len(report["anomalies"]) == 1  # the rate-limit burst
     assert page.classes[("line", "deploy")] == markers["deploy"] == 2
     assert page.classes[("path", "start")] == markers["start"]
     [svg] = [a for t, a in page.tags if t == "svg" and a.get("id") == "timeline"]

@@ -59,6 +59,34 @@ def test_live_rates_flag_the_windows_the_batch_detector_flags(seed: int) -> None
         if anomaly:
             flagged.add((label, anomaly.window_start))
     assert flagged == {(a.label, a.window_start) for a in batch.detect(settings)}
+    assert ("C", T0 + timedelta(minutes=100)) in flagged  # (the late label's burst)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_live_and_batch_agree_at_the_edge_of_the_threshold(seed: int) -> None:
+    """Busy labels (4 and 30 errors a window) with bursts of every size around the count that alarms: the live
+    trigger (computed once per window) and the batch test of the closed window flag the same windows."""
+    import random
+
+    rnd = random.Random(100 + seed)
+    settings = AnomalySettings()
+    times: list[tuple[str, datetime]] = []
+    for window in range(200):
+        for label, rate, extra in (("A", 4, (8, 20)), ("B", 30, (15, 45))):
+            n = sum(1 for _ in range(rate * 4) if rnd.random() < 0.25)  # binomial, mean `rate`
+            if rnd.random() < 0.1:
+                n += rnd.randint(*extra)
+            times += [(label, T0 + timedelta(minutes=5 * window, seconds=rnd.uniform(0, 299))) for _ in range(n)]
+    times.sort(key=lambda t: t[1])
+    batch = RateSeries()
+    live = LiveRates(settings)
+    flagged = set()
+    for label, when in times:
+        batch.add(label, when)
+        if anomaly := live.add(label, when):
+            flagged.add((anomaly.label, anomaly.window_start))  # (at its trigger count: the batch's score is later)
+    assert flagged == {(a.label, a.window_start) for a in batch.detect(settings)}
+    assert {label for label, _ in flagged} == {"A", "B"}
 
 
 def test_a_quiet_decade_costs_nothing() -> None:

@@ -187,7 +187,7 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
         (f"[bold]{len(inputs)} files[/]" if inputs else f"[bold]{escape(str(s.get('input', 'input')))}[/]")
         + f": {s.get('lines', 0):,} lines, "
         f"[bold]{s['events']}[/] error events in {s['groups']} groups, "
-        f"{s['anomalies']} anomalies"
+        f"{s['anomalies']} anomal{'y' if s['anomalies'] == 1 else 'ies'}"
         + (f", [yellow]{s['corrupt_lines']} corrupt lines[/]" if s.get("corrupt_lines") else "")
         + (f", [yellow]{s['filtered_out']} filtered out[/]" if s.get("filtered_out") else "")
     )

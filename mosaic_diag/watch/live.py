@@ -1,10 +1,11 @@
 """Anomalous rates, live: the batch detector of `triage.anomaly` kept incrementally, constant memory.
 
-Per label: the current window's count and the EWMA mean / variance of the windows before it, the
-same update and score as `RateSeries.detect`. Every label's history starts at the first window
-the watch saw (quiet windows count as zero, as in a batch run). A window alarms once, as soon as
-its count crosses the threshold, not when it closes. A run of empty windows is applied in closed
-form (mean and variance exactly), so a quiet week costs nothing.
+Per label: the current window's count and the baseline (EWMA mean, squared weights) of the windows
+before it, the same updates and test as `RateSeries.detect`. Every label's history starts at the
+first window the watch saw (quiet windows count as zero, as in a batch run). A window alarms once,
+as soon as its count reaches the smallest count that alarms against its baseline (computed once per
+window, when the count first reaches `min_count`), not when it closes. A run of empty windows is
+applied in closed form, so a quiet week costs nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from mosaic_diag.triage.anomaly import Anomaly, AnomalySettings
+from mosaic_diag.triage.anomaly import Anomaly, AnomalySettings, Baseline, fold, fold_empty
 
 
 @dataclass
@@ -22,7 +23,8 @@ class _LabelRate:
     count: int = 0
     seen: int = 0  # windows of history before the current one
     mu: float = 0.0
-    var: float = 0.0
+    w2: float = 1.0
+    trigger: int | None = None  # the current window's smallest anomalous count, once needed
     alerted: bool = False
 
 
@@ -31,17 +33,15 @@ class LiveRates:
 
     def __init__(self, settings: AnomalySettings | None = None) -> None:
         self.settings = settings or AnomalySettings()
+        self.log_limit = self.settings.log_p_limit()
         self.labels: dict[str, _LabelRate] = {}
         self.first_window: int | None = None
 
     def _close(self, st: _LabelRate, x: float) -> None:
-        a = self.settings.alpha
         if st.seen == 0:
-            st.mu = x
+            st.mu, st.w2 = x, 1.0
         else:
-            diff = x - st.mu
-            st.mu += a * diff
-            st.var = (1 - a) * (st.var + a * diff * diff)
+            st.mu, st.w2 = fold(st.mu, st.w2, x, self.settings.alpha)
         st.seen += 1
 
     def _advance(self, st: _LabelRate, window: int) -> None:
@@ -53,12 +53,9 @@ class LiveRates:
             if st.seen == 0:  # the first window of the history is an empty one: it sets the mean
                 self._close(st, 0.0)
                 empty -= 1
-            # k empty windows at once (x = 0 each): mu_k = b^k mu, var_k = b^k var + b^k (1 - b^k) mu^2
-            bk = (1 - self.settings.alpha) ** empty
-            st.var = bk * st.var + bk * (1 - bk) * st.mu * st.mu
-            st.mu *= bk
+            st.mu, st.w2 = fold_empty(st.mu, st.w2, empty, self.settings.alpha)
             st.seen += empty
-        st.window, st.count, st.alerted = window, 0, False
+        st.window, st.count, st.trigger, st.alerted = window, 0, None, False
 
     def add(self, label: str, when: datetime) -> Anomaly | None:
         width = self.settings.window_minutes
@@ -75,11 +72,15 @@ class LiveRates:
         s = self.settings
         if st.alerted or st.seen < s.min_history or st.count < s.min_count:
             return None
-        sigma = max(math.sqrt(st.var), math.sqrt(st.mu), 1.0)
-        score = (st.count - st.mu) / sigma
-        if score < s.threshold:
+        baseline = Baseline(st.mu, st.w2)
+        if st.trigger is None:
+            st.trigger = baseline.critical_count(s, self.log_limit)
+        if st.count < st.trigger:
+            return None
+        log_p = baseline.alarms(st.count, s, self.log_limit)  # (not None: counts from the trigger on alarm)
+        if log_p is None:
             return None
         st.alerted = True
         begin = datetime.fromtimestamp(window * width * 60, UTC)
         return Anomaly(label, begin, begin + timedelta(minutes=width), st.count, st.mu / width, st.count / width,
-                       score)
+                       s.score(log_p), math.exp(log_p))
