@@ -15,7 +15,7 @@ import ssl
 import subprocess
 import threading
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -24,18 +24,11 @@ import pytest
 
 from examples.pgtemp import SSL_DB, TempPostgres
 from mosaic_diag.classifier.classify import Classifier
+from tests.test_classify_evidence import raised
 
 
 def _label(text: str, **kw: Any) -> str:
     return Classifier.default().classify_text(text, **kw).label
-
-
-def _raised(fn: Callable[[], object]) -> BaseException:
-    try:
-        fn()
-    except Exception as exc:  # noqa: BLE001 - the exception is the test's material
-        return exc
-    raise AssertionError("nothing raised")
 
 
 def _other_ca(directory: Path) -> Path:
@@ -96,7 +89,7 @@ def ssl_errors(pg: TempPostgres, tmp_path_factory: pytest.TempPathFactory) -> It
             mp.delenv(var, raising=False)
         out: dict[str, BaseException] = {}
         for name, (options, phrase) in _cases(pg, tmp).items():
-            exc = _raised(lambda options=options: psycopg2.connect(pg.dsn(SSL_DB, sslmode=None), connect_timeout=10,
+            exc = raised(lambda options=options: psycopg2.connect(pg.dsn(SSL_DB, sslmode=None), connect_timeout=10,
                                                                    **options))
             assert isinstance(exc, psycopg2.OperationalError) and phrase in str(exc), (name, str(exc))
             out[name] = exc
@@ -119,7 +112,7 @@ def test_the_certificate_is_read_only_after_a_server_answered(pg: TempPostgres, 
     """The reading above: with nothing listening the same conninfo fails on the socket, before any certificate."""
     import psycopg2
 
-    exc = _raised(lambda: psycopg2.connect(pg.dsn(SSL_DB, sslmode=None, port=refused_port), connect_timeout=10,
+    exc = raised(lambda: psycopg2.connect(pg.dsn(SSL_DB, sslmode=None, port=refused_port), connect_timeout=10,
                                            sslmode="verify-full", sslrootcert=str(tmp_path / "root.crt")))
     assert "Connection refused" in str(exc) and "certificate" not in str(exc)
     assert _label(str(exc)) == "PG_CONNECTION_FAILED"
@@ -128,7 +121,7 @@ def test_the_certificate_is_read_only_after_a_server_answered(pg: TempPostgres, 
 def test_a_weak_sslmode_with_the_system_roots_is_a_malformed_url(pg: TempPostgres) -> None:
     import psycopg2
 
-    exc = _raised(lambda: psycopg2.connect(pg.dsn(SSL_DB, sslmode="require"), connect_timeout=10,
+    exc = raised(lambda: psycopg2.connect(pg.dsn(SSL_DB, sslmode="require"), connect_timeout=10,
                                            sslrootcert="system"))
     if "system" not in str(exc):  # libpq < 16 knows no `system`: it looks for a file of that name
         pytest.skip(f"libpq {psycopg2.__libpq_version__} predates sslrootcert=system")
@@ -139,7 +132,7 @@ def test_a_weak_sslmode_with_the_system_roots_is_a_malformed_url(pg: TempPostgre
 def test_psycopg3_says_the_same(pg: TempPostgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     psycopg = pytest.importorskip("psycopg")
     monkeypatch.setenv("HOME", str(tmp_path))
-    exc = _raised(lambda: psycopg.connect(pg.dsn(SSL_DB, sslmode="verify-full"), connect_timeout=10))
+    exc = raised(lambda: psycopg.connect(pg.dsn(SSL_DB, sslmode="verify-full"), connect_timeout=10))
     assert "root certificate file" in str(exc)
     assert _label("".join(traceback.format_exception(exc))) == "PG_CONNECTION_FAILED"
 
@@ -165,8 +158,8 @@ def test_an_http_clients_certificate_failure_is_not_postgres(pg: TempPostgres, t
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"https://127.0.0.1:{server.server_address[1]}/jobs"
     try:
-        verify = _raised(lambda: requests.get(url, timeout=10))
-        bundle = _raised(lambda: requests.get(url, timeout=10, verify=str(tmp_path / "root.crt")))
+        verify = raised(lambda: requests.get(url, timeout=10))
+        bundle = raised(lambda: requests.get(url, timeout=10, verify=str(tmp_path / "root.crt")))
     finally:
         server.shutdown()
         server.server_close()

@@ -9,23 +9,15 @@ other texts are the real users' pastes of the corpus, read by id.
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
 
 import pytest
 
 from mosaic_diag.classifier.classify import Classifier
+from tests.test_classify_evidence import raised
 
 
 def _clf() -> Classifier:
     return Classifier.default()
-
-
-def _raised(fn: Callable[[], object]) -> BaseException:
-    try:
-        fn()
-    except Exception as exc:  # noqa: BLE001 - the exception is the test's material
-        return exc
-    raise AssertionError("nothing raised")
 
 
 def _closed_port() -> int:
@@ -37,7 +29,7 @@ def _closed_port() -> int:
 def _through_dead_proxy(url: str) -> BaseException:
     requests = pytest.importorskip("requests")
     proxy = f"http://127.0.0.1:{_closed_port()}"
-    return _raised(lambda: requests.post(url, proxies={"https": proxy, "http": proxy}, timeout=5))
+    return raised(lambda: requests.post(url, proxies={"https": proxy, "http": proxy}, timeout=5))
 
 
 @pytest.mark.parametrize(("url", "label"), [
@@ -60,7 +52,7 @@ def test_a_provider_hosts_timeout_is_no_connection_error() -> None:
     listener.listen(1)  # accepts, never answers
     try:
         port = listener.getsockname()[1]
-        exc = _raised(lambda: requests.get(f"http://127.0.0.1:{port}/v1/chat/completions", timeout=0.3))
+        exc = raised(lambda: requests.get(f"http://127.0.0.1:{port}/v1/chat/completions", timeout=0.3))
     finally:
         listener.close()
     text = str(exc).replace("host='127.0.0.1'", "host='api.openai.com'")

@@ -13,7 +13,7 @@ import importlib.util
 import logging
 import threading
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -22,18 +22,11 @@ import pytest
 from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.classifier.taxonomy import load_taxonomy
 from mosaic_diag.errors import ConfigError
+from tests.test_classify_evidence import raised
 
 
 def _clf() -> Classifier:
     return Classifier.default()
-
-
-def _raised(fn: Callable[[], object]) -> BaseException:
-    try:
-        fn()
-    except Exception as exc:  # noqa: BLE001 - the exception is the test's material
-        return exc
-    raise AssertionError("nothing raised")
 
 
 class _Status(BaseHTTPRequestHandler):
@@ -57,7 +50,7 @@ def board() -> Iterator[str]:
 
 def _http_error(board: str, status: int, path: str) -> BaseException:
     requests = pytest.importorskip("requests")
-    exc = _raised(lambda: requests.get(f"{board}/{status}{path}", timeout=5).raise_for_status())
+    exc = raised(lambda: requests.get(f"{board}/{status}{path}", timeout=5).raise_for_status())
     assert f"{status} Client Error" in str(exc), str(exc)
     return exc
 
@@ -138,7 +131,7 @@ def test_a_users_rules_file_adds_a_board_for_the_shipped_rules(board: str, tmp_p
 
 
 def _missing(path: Path) -> BaseException:
-    return _raised(lambda: path.open("rb"))
+    return raised(lambda: path.open("rb"))
 
 
 @pytest.mark.parametrize(("folder", "label"), [
@@ -173,9 +166,9 @@ def test_upload_code_is_the_uploads_module_not_any_function_that_uploads(tmp_pat
     uploads, sender = _module(tmp_path, "uploads", source), _module(tmp_path, "mbl", source)
     target = tmp_path / "files" / "resume-42.pdf"
     c = _clf()
-    exc = _raised(lambda: uploads.read_upload(target))  # type: ignore[attr-defined]
+    exc = raised(lambda: uploads.read_upload(target))  # type: ignore[attr-defined]
     assert c.classify_text("".join(traceback.format_exception(exc))).label == "UPLOAD_PATH_MISSING"
-    exc = _raised(lambda: getattr(sender, "__upload_to_cloud")(target))
+    exc = raised(lambda: getattr(sender, "__upload_to_cloud")(target))
     text = "".join(traceback.format_exception(exc))
     assert "__upload_to_cloud" in text
     assert c.classify_text(text).label == "UNKNOWN_ERROR"
@@ -190,5 +183,5 @@ def test_a_jobboard_module_by_its_whole_name_and_no_dashboard(board: str, tmp_pa
     c = _clf()
     for name, label in (("job_board", "JOB_SOURCE_ERROR"), ("dashboard", "UNKNOWN_ERROR")):
         module = _module(tmp_path, name, source)
-        exc = _raised(lambda module=module: module.fetch(f"{board}/503/stats"))  # type: ignore[attr-defined]
+        exc = raised(lambda module=module: module.fetch(f"{board}/503/stats"))  # type: ignore[attr-defined]
         assert c.classify_exception(exc).label == label, name

@@ -26,3 +26,14 @@ def note_label(label: str) -> None:
     holder = _LABELS.get()
     if holder is not None and len(holder) < 32:
         holder.append(label)
+
+
+def on_event_loop() -> bool:
+    """Whether this thread runs an asyncio event loop right now (a sync call made from a coroutine blocks it)."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

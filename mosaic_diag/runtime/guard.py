@@ -37,7 +37,7 @@ from typing import Any, Generic, TypeVar
 
 from mosaic_diag.errors import DiagError, UnreachableError, UsageError
 from mosaic_diag.platform.redact import redact_dsn, redact_text, redact_with_dsn
-from mosaic_diag.runtime.context import note_label
+from mosaic_diag.runtime.context import note_label, on_event_loop
 from mosaic_diag.runtime.verdict import classify_exception
 
 M = TypeVar("M")
@@ -638,7 +638,7 @@ class SchemaGuard(Generic[M]):
         if rejected is None:
             return checked  # type: ignore[no-any-return]
         if self.store is not None:
-            if not self._warned_loop and _on_event_loop():
+            if not self._warned_loop and on_event_loop():
                 self._warned_loop = True
                 logger.warning("schema guard %s: a sync guard waits for its dead letter (up to %g s) on the event "
                                "loop's thread, which stops every other request meanwhile: in an `async def` endpoint "
@@ -669,17 +669,6 @@ class SchemaGuard(Generic[M]):
                 except Exception as exc:
                     self._failed(rejected, exc)
         raise rejected
-
-
-def _on_event_loop() -> bool:
-    """Whether this thread runs an asyncio event loop right now (a sync guard called from a coroutine)."""
-    import asyncio
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def schema_guard(model: type[M], *, store: DeadLetterStore | str | Path | None = None, provider: str | None = None,

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
-from mosaic_diag.runtime.context import note_label
+from mosaic_diag.runtime.context import note_label, on_event_loop
 from mosaic_diag.runtime.verdict import Verdict, classify_exception
 
 T = TypeVar("T")
@@ -180,7 +180,7 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
         warned: list[bool] = []
 
         def sync_sleep(seconds: float) -> None:
-            if seconds > 0 and not warned and _on_event_loop():
+            if seconds > 0 and not warned and on_event_loop():
                 warned.append(True)
                 logger.warning("llm_call: provider=%s: %s is a sync call waiting %.3f s between attempts on the "
                                "event loop's thread, which stops every other request meanwhile: make it an "
@@ -304,17 +304,6 @@ def _broken(provider: str, policy: RetryPolicy, attempt: int, exc: BaseException
     label = classify_exception(exc).label
     note_label(label)
     _log(Attempt(provider, label, attempt, policy.attempts, None, None, "mid_stream"))
-
-
-def _on_event_loop() -> bool:
-    """Whether this thread runs an asyncio event loop right now (a sync call made from a coroutine)."""
-    import asyncio
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def _first_item(fn: Callable[..., Any]) -> Callable[..., tuple[bool, Any, Any]]:
