@@ -3,8 +3,6 @@ the /health shape, through the real clients against the stand-in."""
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 
 import httpx
@@ -13,9 +11,9 @@ from starlette.testclient import TestClient
 
 from examples.mosaic_app.main import create_app
 from examples.mosaic_app.settings import Settings
-from tests.app_servers import start_uvicorn, stop
-from tests.test_example_app import ROOT, app_env
-from tests.test_example_app_warm_up import GATE
+from tests.app_servers import stop
+from tests.test_example_app import app_env
+from tests.test_example_app_warm_up import start_gated_app
 
 ASK = {"prompt": "I feel stuck in my career"}
 
@@ -102,15 +100,7 @@ def test_health_does_not_wait_for_the_sdks_and_classifies_a_refusal_once_they_ar
     models through the standard library and answers at once, both providers available. A provider that refuses
     the list meanwhile reads unavailable (its client is not waited for); once the clients are built, the refusal
     goes through the SDK: a rate limit is still available, a rejected key is not (its exception in the log)."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(GATE)
-    gate, record = tmp_path / "gate", tmp_path / "record.jsonl"
-    env = {**os.environ, **app_env(tmp_path, llm), "PYTHONPATH": f"{site}{os.pathsep}{ROOT}",
-           "WARM_UP_GATE": str(gate), "WARM_UP_RECORD": str(record)}
-    log = tmp_path / "app.log"
-    proc, url = start_uvicorn(lambda port: [sys.executable, "-m", "examples.mosaic_app", "--port", str(port)],
-                              env=env, cwd=ROOT, log_path=log, health="/ps101/steps", deadline_s=30)
+    proc, url, gate, record, log = start_gated_app(tmp_path, llm)
 
     def ai() -> dict:
         answer = httpx.get(url + "/health", timeout=20)  # (a liveness bound: before, /health waited for the gate)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 
@@ -58,7 +60,9 @@ sys.meta_path.insert(0, Gate())
 '''
 
 
-def test_ready_does_not_wait_for_the_sdks_and_the_classifier_is_loaded_before(tmp_path, llm):
+def start_gated_app(tmp_path: Path, llm) -> tuple[subprocess.Popen, str, Path, Path, Path]:  # noqa: ANN001
+    """The example app under the real uvicorn with its SDK imports held at `GATE` until the gate file exists:
+    (process, url, gate, record of the held imports, log). "Ready" is awaited on a route that needs no provider."""
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(GATE)
@@ -66,9 +70,14 @@ def test_ready_does_not_wait_for_the_sdks_and_the_classifier_is_loaded_before(tm
     env = {**os.environ, **app_env(tmp_path, llm), "PYTHONPATH": f"{site}{os.pathsep}{ROOT}",
            "WARM_UP_GATE": str(gate), "WARM_UP_RECORD": str(record)}
     log = tmp_path / "app.log"
-    # ready while the SDK import is held: before, the lifespan imported them and never got to "ready"
     proc, url = start_uvicorn(lambda port: [sys.executable, "-m", "examples.mosaic_app", "--port", str(port)],
                               env=env, cwd=ROOT, log_path=log, health="/ps101/steps", deadline_s=30)
+    return proc, url, gate, record, log
+
+
+def test_ready_does_not_wait_for_the_sdks_and_the_classifier_is_loaded_before(tmp_path, llm):
+    # ready while the SDK import is held: before, the lifespan imported them and never got to "ready"
+    proc, url, gate, record, log = start_gated_app(tmp_path, llm)
     try:
         assert httpx.get(url + "/ps101/steps", timeout=10).status_code == 200  # needs no provider
         give_up = time.monotonic() + 30  # (a liveness bound)
