@@ -4,17 +4,26 @@ traceback, never a hang (bounded input sizes and example counts; no timing asser
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import gzip
 import io
 import json
+import os
+import tempfile
+import threading
+from collections import Counter
+from typing import BinaryIO
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from examples.logshapes import SHAPES, make_tracebacks
 from mosaic_diag.checks.database import sanity
 from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.errors import ConfigError
 from mosaic_diag.logs.lines import line_timestamp, parse_line
-from mosaic_diag.logs.model import ReadStats
+from mosaic_diag.logs.model import RawEvent, ReadStats
 from mosaic_diag.logs.reader import read_events
 from mosaic_diag.platform.dsn import dsn_facts
 from mosaic_diag.platform.redact import redact_dsn, redact_text, redact_with_dsn
@@ -22,6 +31,9 @@ from mosaic_diag.platform.yamlpos import load_yaml_text
 from mosaic_diag.playbooks.conditions import ConditionError, parse
 from mosaic_diag.playbooks.gatherers import GatherContext, gather_database_url
 from mosaic_diag.playbooks.settings import PlaybookSettings
+from mosaic_diag.triage.model import ErrorEvent
+from mosaic_diag.triage.run import TriageRun
+from tests.test_logs_support import Rec, access, render
 
 FUZZ = settings(max_examples=100, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -168,3 +180,143 @@ def test_lines_of_many_wrappers(n: int, prefix: str) -> None:
     """Thousands of leading timestamps or Compose prefixes: read as text, never a RecursionError."""
     for line in parse_line(prefix * n + "ERROR api: boom"):
         assert isinstance(line.message, str)
+
+
+# -- the reader's results do not depend on how its input is cut -------------------------------------------------
+# Logs of real records (examples/logshapes.py, real tracebacks raised in this run), roughed up the way real files are:
+# CRLF line ends, blank lines, invalid UTF-8, NUL bytes, lines past the line cap, a last line cut without its newline,
+# the lines of several instances interleaved. Read in blocks of odd sizes, through a pipe that returns short reads,
+# from a file, gzipped: the same events and the same statistics.
+
+CUT_FUZZ = settings(FUZZ, max_examples=150)
+CAP = 1 << 10  # the line cap the logs are read with: some lines are past it, and cut
+INSTANCES = ("srv-d0abc-7f9c", "srv-d0abc-2b1e", "srv-d0abc-99aa")
+RECORDS = (("ERROR", "uvicorn.error", "Exception in ASGI application"),
+           ("ERROR", "api.storage", "Database init failed"),
+           ("CRITICAL", "api.session", "Session handler crashed"), ("WARNING", "api.llm", "Retrying request"),
+           ("INFO", "api.app", "PS101 step 2 completed"), ("DEBUG", "api.db", "pool size 5"),
+           ("ERROR", "api.llm", "OpenAI call failed: Error code: 429 - Rate limit reached"))
+ROUGH = ("crlf", "blank", "bad utf-8", "nul", "long", "long error", "traceback", "other")
+
+
+@functools.cache
+def _tracebacks() -> tuple[str, ...]:
+    return tuple(make_tracebacks().values())
+
+
+@st.composite
+def rough_logs(draw: st.DrawFn) -> bytes:
+    """A log of records in one shape, then roughed up line by line (`ROUGH`)."""
+    tbs = _tracebacks()
+    recs = []
+    for _ in range(draw(st.integers(min_value=1, max_value=12))):
+        instance = draw(st.sampled_from(INSTANCES))
+        if draw(st.integers(min_value=0, max_value=3)) == 0:
+            rec = access(draw(st.sampled_from((200, 500))))
+            rec.instance = instance
+        else:
+            level, logger, message = draw(st.sampled_from(RECORDS))
+            exc = draw(st.one_of(st.none(), st.sampled_from(tbs)))
+            rec = Rec(level, logger, message, exc, instance)
+        recs.append(rec)
+    shape = draw(st.sampled_from(SHAPES))
+    data, _ = render(shape, recs, interleave=draw(st.booleans()))
+    lines = data.split(b"\n")[:-1]
+    for at, how in draw(st.lists(st.tuples(st.integers(min_value=0, max_value=len(lines) - 1), st.sampled_from(ROUGH)),
+                                 max_size=8)):
+        line = lines[at]
+        lines[at] = {"crlf": line + b"\r", "blank": b"\n" + line, "bad utf-8": line[:9] + b"\xff\xfe" + line[9:],
+                     "nul": line[:5] + b"\0" + line[5:], "long": line + b" " + b"x" * CAP + b" WARNING",
+                     "long error": b"y" * CAP + b" ERROR boom\n" + line,
+                     "traceback": line + b"\n" + tbs[at % len(tbs)].encode(),
+                     "other": b"2026-11-27 14:03:11,123 ERROR api: boom\n" + line}[how]
+    if draw(st.booleans()):
+        lines = [ln.replace(b"\n", b"\r\n") + b"\r" for ln in lines]
+    text = b"\n".join(lines) + b"\n"
+    cut = draw(st.sampled_from((0, 0, 1, 7)))  # the last line's newline, or more, cut off
+    return text[:len(text) - cut] if cut < len(text) else text
+
+
+def _outcome(events: list[RawEvent], stats: ReadStats) -> tuple:
+    """What a read gives: its events and statistics. The lines passed over between candidates are counted a run of them
+    at a time, its shape sniffed from its first line that is not blank (the level words of a run of JSON lines are
+    its quoted values): their shapes are compared as a total, the levels as the error records' and the access lines'."""
+    levels = Counter({k: v for k, v in stats.levels.items() if k not in ("WARNING", "INFO", "DEBUG")})
+    counted = dataclasses.replace(stats, shapes=Counter(), levels=levels)
+    return events, counted, sum(stats.shapes.values())
+
+
+def _read(src: BinaryIO, **kw: int) -> tuple:
+    stats = ReadStats()
+    events = list(read_events(src, stats, line_cap=CAP, **kw))
+    return _outcome(events, stats)
+
+
+class _ShortReads(io.RawIOBase):
+    """A non-seekable stream that returns at most `most` bytes a read (a pipe that has not filled up)."""
+
+    def __init__(self, data: bytes, most: int) -> None:
+        self.data, self.most, self.pos = data, most, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: bytearray) -> int:  # type: ignore[override]
+        n = min(len(buf), self.most, len(self.data) - self.pos)
+        buf[:n] = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return n
+
+
+@CUT_FUZZ
+@given(rough_logs())
+def test_the_reader_reads_the_same_in_any_block_size(data: bytes) -> None:
+    whole = _read(io.BytesIO(data))
+    for block_size in (17, 61, 257, 4096):
+        assert _read(io.BytesIO(data), block_size=block_size) == whole, block_size
+
+
+@CUT_FUZZ
+@given(rough_logs(), st.integers(min_value=1, max_value=300), st.integers(min_value=0, max_value=100))
+def test_the_reader_reads_the_same_from_a_file_a_pipe_and_gzip(data: bytes, most: int, split: int) -> None:
+    whole = _read(io.BytesIO(data))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "app.log")
+        with open(path, "wb") as f:
+            f.write(data)
+        with open(path, "rb", buffering=0) as f:
+            assert _read(f) == whole
+    assert _read(_ShortReads(data, most)) == whole
+    r, w = os.pipe()
+    writer = threading.Thread(target=_write_all, args=(w, data))
+    writer.start()
+    with open(r, "rb") as pipe:  # (a real pipe, as stdin: not seekable)
+        assert _read(pipe) == whole
+    writer.join()
+    at = len(data) * split // 100  # one gzip member, or two (concatenated: another cut of the text)
+    packed = gzip.compress(data) if split == 100 else gzip.compress(data[:at]) + gzip.compress(data[at:])
+    assert _read(io.BytesIO(packed)) == whole
+    assert _read(_ShortReads(packed, most)) == whole
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    with open(fd, "wb") as f:
+        f.write(data)
+
+
+def _triaged(data: bytes) -> list[ErrorEvent]:
+    run = TriageRun(Classifier.default())
+    return list(run.process(read_events(io.BytesIO(data), ReadStats(), line_cap=CAP)))
+
+
+@CUT_FUZZ
+@given(rough_logs(), st.integers(min_value=0, max_value=100))
+def test_triage_of_a_log_s_head_is_that_of_the_whole_log_up_to_its_cut(data: bytes, share: int) -> None:
+    """The first N lines give the events (classified) of the whole log that start before the first event still going
+    at line N: an event closes on lines at or before its last one, and the reader looks back, never ahead."""
+    lines = data.split(b"\n")
+    n = max(1, len(lines) * share // 100)
+    head = b"\n".join(lines[:n]) + b"\n"
+    whole, part = _triaged(data), _triaged(head)
+    going = min((e.line for e in whole if e.end_line >= n), default=n + 1)
+    assert [e for e in part if e.line < going] == [e for e in whole if e.line < going]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -171,3 +172,49 @@ def test_huge_error_line_keeps_a_capped_message() -> None:
     assert len(events) == 1 and events[0].line == 1
     assert len(events[0].message) < 4096
     assert stats.lines == 2
+
+
+class _Reads(io.RawIOBase):
+    """A stream whose reads return `pieces` one by one (a pipe's reads end wherever its writer paused)."""
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        self.pieces = list(pieces)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: bytearray) -> int:  # type: ignore[override]
+        if not self.pieces:
+            return 0
+        piece = self.pieces.pop(0)
+        buf[:len(piece)] = piece  # (each piece is smaller than the reader's reads)
+        return len(piece)
+
+
+def test_concatenated_gzip_members_through_a_pipe_whose_read_ends_inside_a_magic() -> None:
+    """`cat a.gz b.gz | mosaic-diag triage -`: a read that ends after the first byte of the second member's magic is
+    not "trailing data" (the next read has the rest of it)."""
+    rng = random.Random(7)  # (a first read of 256 bytes or more: the reader takes smaller ones together)
+    text = b"".join(b"INFO:api:%032x\n" % rng.getrandbits(128) for _ in range(20)) + b"ERROR:api:one\n"
+    first, second = gzip.compress(text), gzip.compress(b"ERROR:api:two\n")
+    assert len(first) >= 256
+    stats = ReadStats()
+    events = list(read_events(_Reads([first + second[:1], second[1:]]), stats))
+    assert [e.message for e in events] == ["one", "two"]
+    assert stats.warnings == [] and stats.lines == 22
+
+
+@pytest.mark.parametrize("block_size", [None, 7, 64])
+def test_a_long_line_inside_a_block_is_cut_as_one_across_blocks(block_size: int | None) -> None:
+    """A line past the line cap is cut to its first `line_cap` bytes wherever it lies (inside a block it was kept
+    whole): the same warning, the same level words counted (none past the cap), the same traceback text (a frame
+    past the cap was cut after its timestamp inside a block, with it across blocks)."""
+    data, _ = render("render-text", [Rec("ERROR", "api", "boom", make_tracebacks()["key_error"])])
+    lines = data.split(b"\n")
+    lines[2] += b" " + b"x" * 100 + " WARNING \u20ac".encode()  # (a frame past the cap, a word past it)
+    blob = b"INFO:api:a\n" + b"\n".join(lines)
+    kw = {"line_cap": 100} if block_size is None else {"line_cap": 100, "block_size": block_size}
+    events, stats = read(blob, **kw)
+    assert [w.split(":")[0] for w in stats.warnings] == [f"line 4 is {len(lines[2])} bytes long"]
+    assert "WARNING" not in stats.levels and stats.corrupt == 0
+    assert events[0].traceback.split("\n")[1] == lines[2][:100].decode().split(" ", 1)[1]  # (the stamp cut off)

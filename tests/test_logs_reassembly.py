@@ -156,3 +156,14 @@ def test_render_text_traceback_read_in_runs_as_line_by_line(name: str, tbs: dict
     errors = [s for s in spans if s.rec.level == "ERROR"]
     assert [(e.line, e.end_line) for e in fast] == [(s.line, s.end_line) for s in errors]
     assert fast[0].traceback == tbs[name].rstrip("\n")
+
+
+def test_a_traceback_without_a_record_keeps_the_shape_of_the_text_before_it(tbs: dict[str, str]) -> None:
+    """A traceback with no record of its own takes the text's shape as read up to its end (uvicorn's here), not the
+    shape of the record that closes it: the log cut before that record gives the same event."""
+    head = (b'ERROR:    Exception in ASGI application\nINFO:     10.0.0.1:51234 - "GET / HTTP/1.1" 200 OK\n'
+            + tbs["json_decode"].encode())
+    whole, _ = read(head + b"2026-11-27 14:03:11,123 INFO api: next\n")
+    cut, _ = read(head)
+    assert [(e.line, e.shape) for e in whole] == [(1, "uvicorn"), (3, "uvicorn")]
+    assert whole == cut

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 
 import pytest
 
 from examples.logshapes import make_tracebacks
 from mosaic_diag.logs import scan
 from mosaic_diag.logs.scan import Needle
-from tests.test_logs_support import Rec, access, read, render
+from tests.test_logs_support import T0, Rec, access, read, render
 
 NEEDLES = [Needle(b"==> ", 2), Needle(b"CRITICAL", 7), Needle(b"DEBUG", 2), Needle(b"WARN", 0), Needle(b"\n{", 1),
            Needle(b"ERROR")]
@@ -177,3 +178,49 @@ def test_utf8_is_checked_piece_by_piece_as_a_whole(step: int) -> None:
         except UnicodeDecodeError:
             pieces = False
         assert pieces == whole, block
+
+
+# -- statistics that do not depend on where the blocks split (the minimal cases of tests/test_fuzz.py's cut properties)
+
+CUTS = (None, 3, 17)  # a text read whole, in blocks of one line or so, in a few lines a block
+
+
+def _read_in(data: bytes, block_size: int | None, **kw: int) -> tuple[list, object]:
+    return read(data, **kw) if block_size is None else read(data, block_size=block_size, **kw)
+
+
+@pytest.mark.parametrize("block_size", CUTS)
+def test_corrupt_samples_are_in_line_order(block_size: int | None) -> None:
+    """A block's invalid UTF-8 is looked for before its NUL bytes: the samples are still the lines in order."""
+    _, stats = _read_in(b"INFO:api:a\0b\nINFO:api:caf\xe9\n", block_size)
+    assert stats.corrupt_samples == [(1, "NUL byte"), (2, "invalid UTF-8")]
+
+
+@pytest.mark.parametrize("block_size", CUTS)
+def test_first_and_last_timestamps_are_the_log_s_not_the_blocks(block_size: int | None) -> None:
+    """Out of order stamps (instances interleaved): the range spans the first stamp of the log's head, the last of its
+    tail (and the events'), not the stamps that happened to end a block."""
+    data, _ = render("render-text", [access(200)] * 4)
+    lines = data.split(b"\n")
+    _, stats = _read_in(b"\n".join([b"", lines[0], lines[3], lines[2], b""]), block_size)
+    assert (stats.first_ts, stats.last_ts) == (T0, T0 + timedelta(seconds=2))
+
+
+@pytest.mark.parametrize("block_size", CUTS)
+def test_cut_json_lines_are_found_with_crlf_and_at_the_end(block_size: int | None) -> None:
+    """A cut-off JSON line of a CRLF log, and a log's last line cut without its newline, are corrupt wherever the
+    block splits (the block's first line was checked so, the others were not)."""
+    data = (b'{"level": "info", "message": "a"}\r\n{"level": "info", "message": "cut\r\n'
+            b'{"level": "info", "message": "b"}\r\n{"level": "info", "message": "cut again')
+    _, stats = _read_in(data, block_size)
+    assert stats.corrupt_samples == [(2, "JSON line cut off or not one object"),
+                                     (4, "JSON line cut off or not one object")]
+
+
+@pytest.mark.parametrize("block_size", CUTS)
+def test_a_run_of_passed_over_lines_after_a_blank_line_has_their_shape(block_size: int | None) -> None:
+    """A run that starts with a blank line (after a traceback, at a block's start) is counted as its lines' shape: a
+    Render API entry's level is its label, not a word of its text."""
+    data, _ = render("render-api", [Rec("DEBUG", "api.db", "pool size 5", raw=["pool size 5"])])
+    _, stats = _read_in(b"\n" + data, block_size)
+    assert dict(stats.levels) == {"INFO": 1, "DEBUG": 1}

@@ -301,8 +301,6 @@ class Assembler:
         stats = self.stats
         shape = ln.shape
         if ln.record:
-            if shape in ("plain", "uvicorn"):
-                self.text_shape = shape
             if ln.kind == "access":
                 stats.levels["access"] += 1
             elif ln.level:
@@ -316,8 +314,12 @@ class Assembler:
                 op.seen = last
                 if op.raw is not None and len(op.more) < MAX_TRACEBACK_LINES:
                     op.more.append(ln.text)
+                if ln.record and shape in ("plain", "uvicorn"):
+                    self.text_shape = shape
                 return
-            self._close(op)
+            self._close(op)  # (an event without a shape of its own takes the text's up to its end, not this record's)
+        if ln.record and shape in ("plain", "uvicorn"):
+            self.text_shape = shape
         self._start(lineno, last, ln)
         if self.open and not lineno & 31:
             self.expire(lineno)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from bisect import insort
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
 MAX_CORRUPT_SAMPLES = 20
+
+
+def _line_of(sample: tuple[int, str]) -> int:
+    return sample[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +56,14 @@ class ReadStats:
     last_ts: datetime | None = None
 
     def add_corrupt(self, line: int, reason: str) -> None:
+        """Count a corrupt line; the samples are the first `MAX_CORRUPT_SAMPLES` such lines in line order, whatever
+        order they were found in (a block's invalid UTF-8 before its NUL bytes, a block's lines before a line the
+        parser finds corrupt in it: the same samples however the input was cut into blocks)."""
         self.corrupt += 1
-        if len(self.corrupt_samples) < MAX_CORRUPT_SAMPLES:
-            self.corrupt_samples.append((line, reason))
+        samples = self.corrupt_samples
+        if len(samples) < MAX_CORRUPT_SAMPLES or line < samples[-1][0]:
+            insort(samples, (line, reason), key=_line_of)
+            del samples[MAX_CORRUPT_SAMPLES:]
 
     def see_ts(self, ts: datetime | None) -> None:
         if ts is None:

@@ -136,6 +136,7 @@ def _probe(block: bytes, keys: tuple[bytes, ...], first: bool = False) -> bool:
 _JSON_LINE = Needle(b"\n{", 1)
 _INF = 1 << 62
 LOOKBACK_LINES = 32
+STAMP_LINES = 100  # the log's first and last lines looked at for its first and last timestamps
 # a JSON document is decoded from memory this many bytes at a time (about 3 times that in memory: the bytes, their
 # text, the blocks read): an entry cut off by a window goes in front of the next one (`_Reader._documents`)
 DOCUMENT_CAP = 32 << 20
@@ -145,8 +146,9 @@ CSV_ROWS = 100_000  # rows of a CSV export held to read it oldest first (as many
 # the payload of a wrapped record in a pretty-printed document (`lines.ENVELOPES`): its message's key
 _PAYLOAD = LazyPattern(r'"(?:_source|jsonPayload)"\s*:\s*\{(?:[^{}]|\{[^{}]*\})*?"(?:message|log|msg|textPayload)"\s*:')
 _CTRL = LazyPattern(rb"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f]")
-# a JSON-looking line that does not end with "}": cut off or otherwise not one whole object
-_CUT_JSON = LazyPattern(rb"\n\{[^\n]*+(?<![\s}])(?=\r?\n)")
+# a JSON-looking line that does not end with "}" (before its CR of a CRLF line): cut off or otherwise not one whole
+# object (a line of a log cut without its newline too)
+_CUT_JSON = LazyPattern(rb"\n\{[^\n]*+(?:(?<![\s}])|(?<=[^\s}]\r))(?=\n|\Z)")
 # statistics of the lines that are only counted (no candidate in them): a level word anywhere in
 # a line counts (such lines hold no error candidate), upper-case or structlog's bracketed lower-case one;
 # text lines with none of these are INFO
@@ -159,6 +161,7 @@ _JSON_WARN = (Needle(b'"warn'), Needle(b'"WARN', 1))  # "warning", "WARN", ... (
 _JSON_DEBUG = (Needle(b'"debug"'), Needle(b'"DEBUG"', 3))
 _API_WARN, _API_DEBUG = (Needle(b'"warning"'),), (Needle(b'"debug"'),)
 _RENDER_TEXT_START = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+_NOT_BLANK = re.compile(rb"[^\r\n]")
 _UVICORN_START = LazyPattern(rb"[A-Z]+:  ")
 # a run of indented, non-blank lines (traceback frames) of a Render text export / of a bare log
 # (the lines of one traceback mostly share their timestamp: after the first line of a run the pattern
@@ -242,9 +245,16 @@ def _check_utf8(block: bytes, step: int = 1 << 18) -> None:
         start = end
 
 
-def _sniff(block: bytes, a: int) -> str:
-    """The shape of the line starting at `a` (for the per-shape statistics of counted lines)."""
+def _sniff(block: bytes, a: int, b: int) -> str:
+    """The shape of the first line of block[a:b] that is not blank, of the line at `a` when all are (for the
+    per-shape statistics of counted lines: a run that starts with a blank line, at a block's start or after a
+    traceback, is the shape of its lines, whatever block it was cut in)."""
     c = block[a:a + 1]
+    if c in b"\r\n" and a < b:
+        m = _NOT_BLANK.search(block, a, b)
+        if m is not None:
+            a = m.start()
+            c = block[a:a + 1]
     if c == b"{":
         end = block.find(b"\n", a)
         return "render-api" if block.find(b'"labels"', a, end if end >= 0 else len(block)) >= 0 else "json"
@@ -316,6 +326,8 @@ class _Reader:
         self.value: tuple[str, int] | None = None
         self.held: list[tuple[int, int, RawEvent]] = []  # closed events waiting for an earlier one (`_release`)
         self._seq = 0
+        self._head_left = STAMP_LINES  # lines of the log's head still looked at for its first timestamp
+        self._last_stamp: tuple[int, datetime] | None = None  # the last timestamp of a block's last lines, its line
         if kept is not None and handover is not None:  # (the lines of the file before: `Handover`)
             self.held, self.prev_tail, self._seq = handover.held, handover.tail, handover.seq
             handover.asm, handover.held, handover.tail = None, [], b""
@@ -361,6 +373,8 @@ class _Reader:
         first_block = True  # probed further: a log of up to 1 MB misses none of these layouts
         for block in blocks:
             json_lines = _has_json_lines(block)
+            if self._head_left and block is not first:  # (a first block of fewer lines: the next ones)
+                self._first_ts(block)
             self._check_block(block, json_lines)
             prefixed_json = prefixed_json or _probe(block, _PREFIXED_JSON, first_block)
             self.block = block
@@ -452,6 +466,8 @@ class _Reader:
             self._last_ts(block)
             stats.lines = self.lineno  # lines so far (progress on stdin); final in _finish_stats
             self.prev_tail = _tail(block if len(block) >= TAIL_BYTES else self.prev_tail + block)
+        if self._last_stamp is not None and self._last_stamp[0] > self.lineno - STAMP_LINES:
+            stats.see_ts(self._last_stamp[1])
         self._end_pieces()
         yield from self._end()
         self._finish_stats()
@@ -751,7 +767,7 @@ class _Reader:
 
     def _count(self, block: bytes, a: int, b: int, k: int) -> None:
         """The statistics of `k` lines passed over (negative: taken back, `_uncount`)."""
-        shape = _sniff(block, a)
+        shape = _sniff(block, a, b)
         self.stats.shapes[shape] += k
         sign, k = (1, k) if k > 0 else (-1, -k)
         levels = self.levels
@@ -818,34 +834,40 @@ class _Reader:
             if nl < 0:
                 break
             m = _CTRL.search(block, nl + 1)
-        if block[:1] == b"{":
+        if block[:1] == b"{":  # (the block's first line, as the pattern reads those after a newline)
             end = block.find(b"\n")
-            first = block[:end if end >= 0 else len(block)].rstrip()
-            if not first.endswith(b"}"):
+            if _CUT_JSON.match(b"\n" + block[:end if end >= 0 else len(block)]):
                 mark(0, "JSON line cut off or not one object")
         for m in _CUT_JSON.finditer(block) if json_lines else ():
             mark(m.start() + 1, "JSON line cut off or not one object")
 
     def _first_ts(self, block: bytes) -> None:
+        """The first timestamp of the log's first `STAMP_LINES` lines, looked for in the block's lines among them
+        (`_head_left`: blocks of a few lines are looked at one after another)."""
         pos = 0
-        for _ in range(100):
+        while self._head_left > 0:
+            self._head_left -= 1
             nl = block.find(b"\n", pos)
             end = len(block) if nl < 0 else nl
             ts = self._stamp(block[pos:min(end, pos + self.line_cap)].decode("utf-8", "replace"))
             if ts is not None:
                 self.stats.see_ts(ts)
+                self._head_left = 0
                 return
-            if nl < 0:
+            if nl < 0 or nl + 1 == len(block):
                 return
             pos = nl + 1
 
     def _last_ts(self, block: bytes) -> None:
+        """The last timestamp among the block's last `STAMP_LINES` lines and its line, kept (`_last_stamp`) until a
+        later block has one: at the end, the last timestamp of the log's last `STAMP_LINES` lines, however the log
+        was cut into blocks."""
         end = len(block) - 1 if block.endswith(b"\n") else len(block)
-        for _ in range(100):
+        for back in range(STAMP_LINES):
             start = block.rfind(b"\n", 0, end) + 1
             ts = self._stamp(block[start:min(end, start + self.line_cap)].decode("utf-8", "replace"))
             if ts is not None:
-                self.stats.see_ts(ts)
+                self._last_stamp = (self.lineno - back, ts)
                 return
             if start == 0:
                 return

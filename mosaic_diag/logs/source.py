@@ -246,6 +246,8 @@ class Input:
                 yield out
             if d.eof:  # end of a member: another one may follow
                 data = d.unused_data
+                while len(data) < 2 and (more := self._read()):  # (a short read may end inside the next one's magic)
+                    data += more
                 d = zlib.decompressobj(31)
                 started = False
                 if data and data[:2] != GZIP_MAGIC:
@@ -313,6 +315,39 @@ def _as_utf8(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
         yield tail.encode("utf-8", "surrogatepass")
 
 
+def _char_end(data: bytes, end: int) -> int:
+    """`end`, or the start of the UTF-8 character that `end` falls inside (a long line is cut between characters: a
+    cut never makes a line invalid UTF-8)."""
+    for back in range(4):  # (a character takes up to 4 bytes: up to 3 continuation bytes after its first)
+        if (data[end - back:end - back + 1] or b"\0")[0] & 0xC0 != 0x80:
+            return end - back
+    return end  # (not UTF-8 there anyway)
+
+
+def _cut_long_lines(block: bytes, line_cap: int, cut: Callable[[int, int], None]) -> bytes:
+    """`block` (whole lines) with each line longer than `line_cap` bytes cut to its first `line_cap` bytes, as a line
+    that goes on past a block's end is (`cut(its line in the block from 1, its length)` for each): the same
+    lines whatever size the blocks are read in. One backward search for a newline per `line_cap` bytes."""
+    n = len(block)
+    parts: list[bytes] = []
+    kept = 0  # the end of what `parts` holds
+    p = 0  # the start of a line; the lines before it are cut where needed
+    while p + line_cap < n:
+        r = block.rfind(b"\n", p, p + line_cap + 1)
+        if r >= 0:
+            p = r + 1
+            continue
+        end = block.find(b"\n", p)
+        end = n if end < 0 else end
+        cut(block.count(b"\n", 0, p) + 1, end - p)
+        parts.append(block[kept:_char_end(block, p + line_cap)])
+        kept = p = end
+    if not parts:
+        return block
+    parts.append(block[kept:])
+    return b"".join(parts)
+
+
 def iter_blocks(stream: BinaryIO, stats: ReadStats, *, block_size: int = BLOCK_SIZE,
                 line_cap: int = LINE_CAP, lines_read: Callable[[], int] | None = None) -> Iterator[bytes]:
     """Blocks of whole lines (each block ends with b"\\n", except maybe the very last one).
@@ -327,6 +362,13 @@ def iter_blocks(stream: BinaryIO, stats: ReadStats, *, block_size: int = BLOCK_S
     cut_from = 0            # length of the line being cut
     lines_before = 0
     cuts = 0
+
+    def cut(line: int, length: int) -> None:  # (an over-long line inside a block: `_cut_long_lines`)
+        nonlocal cuts
+        cuts += 1
+        if cuts <= 5:
+            stats.warnings.append(f"line {lines_before + line} is {length} bytes long: kept the first {line_cap} bytes")
+
     for chunk in src.chunks():
         stats.bytes += len(chunk)
         if skipping:
@@ -346,7 +388,7 @@ def iter_blocks(stream: BinaryIO, stats: ReadStats, *, block_size: int = BLOCK_S
             chunk = carry + chunk
             carry = b""
             if len(chunk) > line_cap:
-                carry = chunk[:line_cap]
+                carry = chunk[:_char_end(chunk, line_cap)]
                 cut_from = len(chunk)
                 skipping = True
             else:
@@ -358,11 +400,13 @@ def iter_blocks(stream: BinaryIO, stats: ReadStats, *, block_size: int = BLOCK_S
             block = chunk if last_nl + 1 == len(chunk) else chunk[:last_nl + 1]
         rest = chunk[last_nl + 1:]
         if len(rest) > line_cap:
-            carry = rest[:line_cap]
+            carry = rest[:_char_end(rest, line_cap)]
             cut_from = len(rest)
             skipping = True
         else:
             carry = rest
+        if len(block) > line_cap + 1:
+            block = _cut_long_lines(block, line_cap, cut)
         if b"\x1b" in block:
             block = _ANSI.sub(b"", block)
         if lines_read is None:
