@@ -203,6 +203,13 @@ class _Open:
         self.src = -1  # of such a traceback: -1 no frame yet, 0 after a frame line, 1 after its source line
         self.stamp: str | None = None  # the shape of a stamp that varies in front of each line (`stamp_shape`)
 
+    def exception(self, text: str, end: int) -> None:
+        """`text` is the exception line of the traceback so far (its blanks before it kept)."""
+        self.state = _EXC
+        self.exc_at = len(self.tb) + self.blanks
+        self.cont = 0
+        self.add(text, end)
+
     def add(self, text: str, end: int) -> None:
         if self.blanks:
             self.tb.extend([""] * self.blanks)
@@ -415,10 +422,7 @@ class Assembler:
         blank, not indented): what `feed` does with it."""
         op = self.open[None]
         self.stats.shapes[op.shape or self.text_shape] += 1
-        op.state = _EXC
-        op.exc_at = len(op.tb) + op.blanks
-        op.cont = 0
-        op.add(text, lineno)
+        op.exception(text, lineno)
         op.seen = lineno
 
     def chained(self, exception: str, separator: str, header: str, first: int) -> None:
@@ -427,10 +431,7 @@ class Assembler:
         blank, the next traceback's `header` (lines `first` to `first + 4`): what `feed` does with each."""
         op = self.open[None]
         self.stats.shapes[op.shape or self.text_shape] += 5
-        op.state = _EXC  # the exception line
-        op.exc_at = len(op.tb) + op.blanks
-        op.cont = 0
-        op.add(exception, first)
+        op.exception(exception, first)
         op.state = _EXC_BLANK  # a blank
         op.blanks = 1
         op.state = _CHAIN  # the separator
@@ -609,10 +610,7 @@ class Assembler:
                 and _EXC_NAME.match(t):
             # a traceback whose lines lost their indentation, a blank between them: the "exception line" after
             # its last frame was that frame's source line, this is the exception
-            op.state = _EXC
-            op.exc_at = len(op.tb) + op.blanks
-            op.cont = 0
-            op.add(t, last)
+            op.exception(t, last)
             return True
         if st == _CHAIN and not op.blanks and (so_far := _separator_so_far(op.tb)) and so_far not in SEPARATORS \
                 and _starts_separator(f"{so_far} {t.strip()}"):
@@ -691,10 +689,7 @@ class Assembler:
             return True
         if not _REC_EXC.match(s):
             return False
-        op.state = _EXC
-        op.exc_at = len(op.tb)
-        op.cont = 0
-        op.add(s, last)
+        op.exception(s, last)
         return True
 
     @staticmethod
@@ -748,10 +743,7 @@ class Assembler:
             return True
         if not s or (op.headless and not _RICH_EXC.match(s)):
             return False
-        op.state = _EXC
-        op.exc_at = len(op.tb)
-        op.cont = 0
-        op.add(t, last)
+        op.exception(t, last)
         return True
 
     def _start(self, lineno: int, last: int, ln: Line) -> None:
