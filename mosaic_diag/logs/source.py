@@ -315,6 +315,14 @@ def _as_utf8(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
         yield tail.encode("utf-8", "surrogatepass")
 
 
+def _carried(rest: bytes, line_cap: int, cut_from: int) -> tuple[bytes, int, bool]:
+    """The start of a line not ended yet, carried to the next chunk: (its head, the length it was cut from or
+    `cut_from` unchanged, whether the rest of it is skipped) - cut at `line_cap` bytes, on a character's end."""
+    if len(rest) > line_cap:
+        return rest[:_char_end(rest, line_cap)], len(rest), True
+    return rest, cut_from, False
+
+
 def _char_end(data: bytes, end: int) -> int:
     """`end`, or the start of the UTF-8 character that `end` falls inside (a long line is cut between characters: a
     cut never makes a line invalid UTF-8)."""
@@ -385,26 +393,13 @@ def iter_blocks(stream: BinaryIO, stats: ReadStats, *, block_size: int = BLOCK_S
             chunk = chunk[nl:]  # the kept head of the long line (carry) goes in front of its end
         last_nl = chunk.rfind(b"\n")
         if last_nl < 0:
-            chunk = carry + chunk
-            carry = b""
-            if len(chunk) > line_cap:
-                carry = chunk[:_char_end(chunk, line_cap)]
-                cut_from = len(chunk)
-                skipping = True
-            else:
-                carry = chunk
+            carry, cut_from, skipping = _carried(carry + chunk, line_cap, cut_from)
             continue
         if carry:  # one copy: the carried head and the chunk up to its last newline
             block = b"".join((carry, memoryview(chunk)[:last_nl + 1]))
         else:
             block = chunk if last_nl + 1 == len(chunk) else chunk[:last_nl + 1]
-        rest = chunk[last_nl + 1:]
-        if len(rest) > line_cap:
-            carry = rest[:_char_end(rest, line_cap)]
-            cut_from = len(rest)
-            skipping = True
-        else:
-            carry = rest
+        carry, cut_from, skipping = _carried(chunk[last_nl + 1:], line_cap, cut_from)
         if len(block) > line_cap + 1:
             block = _cut_long_lines(block, line_cap, cut)
         if b"\x1b" in block:
