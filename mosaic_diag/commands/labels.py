@@ -9,6 +9,10 @@ import typer
 
 from mosaic_diag.commands._options import FormatOption, OutputFormat
 
+# (a table keeps its Description this wide: narrower, it drops Aliases, Retry and Category, in that order, and
+# below about 72 columns it is printed as `Header: value` lines; README "labels")
+DESCRIPTION_WIDTH = 30
+
 
 def labels(
     category: Annotated[str | None, typer.Option("--category", "-c", help="Only this category.")] = None,
@@ -43,12 +47,13 @@ def labels(
         from mosaic_diag.render.console import SEVERITY_STYLE, out, print_table
 
         table = Table(title=f"{len(rows)} labels", title_justify="left")
-        for name in ("Label", "Category", "Severity", "Retry", "Aliases", "Description"):
+        for name in ("Label", "Category", "Severity", "Retry", "Aliases"):
             table.add_column(name, overflow="fold")
+        table.add_column("Description", overflow="fold", min_width=DESCRIPTION_WIDTH)
         for lab in rows:  # a rules file's text is text, never Rich markup
             table.add_row(Text(lab.name), Text(lab.category), Text(lab.severity, SEVERITY_STYLE.get(lab.severity, "")),
                           "yes" if lab.retryable else "no", Text(", ".join(lab.aliases)), Text(lab.description))
-        print_table(out(), table)
+        print_table(out(), table, optional=("Aliases", "Retry", "Category"))
     return 0
 
 

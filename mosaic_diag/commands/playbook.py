@@ -87,7 +87,8 @@ def list_cmd(playbooks: PlaybooksOption = None, fmt: FormatOption = OutputFormat
             table.add_column(name, overflow="fold")
         for row in rows:  # a playbook file's text and path are text, never Rich markup
             table.add_row(*(Text(cell, SEVERITY_STYLE.get(cell, "") if i == 3 else "") for i, cell in enumerate(row)))
-        print_table(out(), table)
+        # (narrower than every column, the least needed go first; below about 70 columns, `Header: value` lines)
+        print_table(out(), table, optional=("Source", "Actions", "Stage"))
     return 0
 
 
