@@ -143,3 +143,18 @@ def test_playbook_show_and_run_markdown_of_a_hostile_playbook_file(tmp_path: Pat
     r = run("playbook", "validate", str(books), "--format", "markdown", cwd=tmp_path)
     assert r.returncode == 2 and r.stdout.count("\n") >= 2, r.stdout
     assert_inert(render(r.stdout))
+
+
+def test_labels_markdown_of_a_hostile_rules_file(tmp_path: Path) -> None:
+    """`labels --format markdown` wrote a rules file's description into its table as it was: a `|` split the row,
+    a link or an image was rendered. It is text now, one cell."""
+    rules = tmp_path / "rules.yml"
+    rules.write_text(f"labels:\n  MY_HOSTILE:\n    category: integration\n    severity: high\n"
+                     f"    description: {json.dumps(HOSTILE)}\nrules: []\n")
+    r = run("labels", "--rules", str(rules), "--format", "markdown", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    html = render(r.stdout)
+    assert_inert(html)
+    rows = html.split("<tr>")[2:]
+    assert rows and all(row.count("<td>") == 6 for row in rows), html
+    assert "&lt;/script&gt;&lt;script&gt;" in html and "<code>MY_HOSTILE</code>" in html, html

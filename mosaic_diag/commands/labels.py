@@ -34,12 +34,14 @@ def labels(
         data = [{**lab.to_dict(), "rules": rules_per_label.get(lab.name, 0)} for lab in rows]
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     elif fmt is OutputFormat.markdown:
+        from mosaic_diag.platform.mdtext import md_code, md_text
+
         sys.stdout.write("| Label | Category | Severity | Retryable | Aliases | Description |\n"
                          "|---|---|---|---|---|---|\n")
-        for lab in rows:
-            sys.stdout.write(f"| `{lab.name}` | {lab.category} | {lab.severity} | "
-                             f"{'yes' if lab.retryable else 'no'} | {', '.join(lab.aliases)} | "
-                             f"{lab.description} |\n")
+        for lab in rows:  # a rules file's description is text, never markup (a `|` split its row)
+            aliases = ", ".join(md_code(a, table=True) for a in lab.aliases)
+            sys.stdout.write(f"| {md_code(lab.name, table=True)} | {md_text(lab.category)} | {md_text(lab.severity)} | "
+                             f"{'yes' if lab.retryable else 'no'} | {aliases} | {md_text(lab.description)} |\n")
     else:
         from rich.table import Table
         from rich.text import Text
