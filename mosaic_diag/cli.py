@@ -8,7 +8,7 @@ from importlib import import_module
 import typer
 
 from mosaic_diag import __version__
-from mosaic_diag.commands import _help
+from mosaic_diag.commands import _help, _options
 from mosaic_diag.commands.guard import fail as _fail
 from mosaic_diag.commands.guard import guarded, handled
 from mosaic_diag.errors import ExitCode
@@ -64,6 +64,7 @@ def _root(
 for _name in COMMAND_MODULES:
     import_module(f"mosaic_diag.commands.{_name}").register(app)
 _help.apply(app)  # (each command's examples and exit codes at the end of its --help)
+_options.name_values(app)  # (what each option takes, `--label LABEL`, not Typer's `<list[str]>`)
 
 
 def _click_exceptions() -> tuple[type[BaseException], type[BaseException], type[BaseException]]:

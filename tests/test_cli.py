@@ -411,3 +411,36 @@ def test_every_commands_help_ends_with_examples_and_its_exit_codes() -> None:
         cut = [line for line in listed if line.count("(") > line.count(")") and not line.endswith("...")]
         assert listed and cut == [], (group, cut)
         assert all(re.match(r"  [a-z]+ +\S", line) for line in listed), listed
+
+
+def test_no_help_shows_typer_type_names() -> None:
+    """`--label <list[str]>`, `--top <int range>`, `paths... <list[Path]>`, `Usage: ... {text}`: --help named values
+    by Typer's internal types. Every option and argument says what it takes (`--label LABEL`, `--timeout SECONDS`,
+    `[PATH]...`); only a choice lists its values (`--format <table|json|markdown>`)."""
+    import re
+    from collections.abc import Iterator
+    from typing import Any
+
+    import typer.main
+
+    from mosaic_diag.cli import app
+
+    def paths(command: Any, prefix: list[str]) -> Iterator[list[str]]:
+        yield prefix
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from paths(sub, [*prefix, name])
+
+    every = list(paths(typer.main.get_command(app), []))
+    assert len(every) > 25
+    for args in every:
+        r = run_cli([*args, "--help"], env={"COLUMNS": "80"})
+        assert r.returncode == 0, (args, r.stderr)
+        text = r.stdout
+        bad = [line for line in text.splitlines() if re.search(r"list\[|range>|[{}]|<(str|int|float|path)>", line)
+               or re.search(r"<(?![a-z]+(\|[a-z]+)+>)[^>]*>", line)]
+        assert bad == [], (args, bad)
+    shown = run_cli(["golden", "--help"], env={"COLUMNS": "80"}).stdout
+    for expected in ("--cases PATH", "--timeout SECONDS", "--repeat N", "--app MODULE:ATTR", "-t, --tag TAG"):
+        assert expected in shown, expected
+    shown = run_cli(["manifest", "diff", "--help"], env={"COLUMNS": "80"}).stdout
+    assert "Usage: mosaic-diag manifest diff [OPTIONS] OLD_REF NEW_REF" in shown and "\n  OLD_REF  " in shown
