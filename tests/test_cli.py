@@ -43,6 +43,45 @@ def test_unknown_format_is_a_usage_error():
     assert r.returncode == 2 and "xml" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_a_bad_value_is_one_line_naming_its_option():
+    """`--format pdf` said `Invalid value for '--format' / '-f': Value error, 'pdf' is not one of 'table', ...` and
+    `--top x` `Input should be a valid integer, unable to parse string as an integer`: Typer's words. A bad value is
+    said as every usage error is, `--option: what is wrong (command); see --help`, exit 2 (the fast paths too)."""
+    cases = {("labels", "--format", "pdf"): "--format: 'pdf' is not one of table, json, markdown (mosaic-diag labels)",
+             ("lint", "-f", "pdf", "."): "--format: 'pdf' is not one of table, text, json, markdown, sarif, github "
+                                         "(mosaic-diag lint)",
+             ("triage", "x.log", "--format", "pdf"): "--format: 'pdf' is not one of table, json, markdown, html "
+                                                     "(mosaic-diag triage)",
+             ("triage", "x.log", "--top", "x"): "--top: takes a whole number (mosaic-diag triage)",
+             ("golden", "--repeat", "0"): "--repeat: takes 1 or more (mosaic-diag golden)",
+             ("dlq", "show", "abc"): "ID: takes a whole number (mosaic-diag dlq show)",
+             ("classify",): "Missing argument 'TEXT' (mosaic-diag classify)"}
+    for args, said in cases.items():
+        r = run(*args)
+        assert r.returncode == 2 and r.stderr == f"mosaic-diag: error: {said}; see --help\n", (args, r.stderr)
+
+
+def test_no_help_says_a_default_twice():
+    """Every --format help said `table (default), json or markdown.  [default: table]`, `--repo` `(default: here).
+    [default: .]`: an option's default is said once."""
+    import re
+
+    import typer.main
+
+    from mosaic_diag.cli import app
+
+    def paths(command: object, prefix: list[str]):  # noqa: ANN202
+        yield prefix
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from paths(sub, [*prefix, name])
+
+    for args in paths(typer.main.get_command(app), []):
+        text = run_cli([*args, "--help"], env={"COLUMNS": "80"}).stdout
+        entries = [" ".join(entry.split()) for entry in re.split(r"\n(?=  -)", text)]  # (one option's, unwrapped)
+        twice = [entry for entry in entries if re.search(r"\(default\b", entry) and "[default:" in entry]
+        assert twice == [], (args, twice)
+
+
 def test_labels_json_lists_the_whole_taxonomy():
     r = run("labels", "--format", "json")
     assert r.returncode == 0

@@ -29,7 +29,7 @@ class ReportFormat(str, Enum):
 
 FormatOption = Annotated[
     OutputFormat,
-    typer.Option("--format", "-f", case_sensitive=False, help="table (default), json or markdown."),
+    typer.Option("--format", "-f", case_sensitive=False, help="How the report is written."),
 ]
 
 
@@ -41,7 +41,7 @@ QuietOption = Annotated[
 ReportFormatOption = Annotated[
     ReportFormat,
     typer.Option("--format", "-f", case_sensitive=False,
-                 help="table (default), json, markdown or html (one self-contained file; see -o)."),
+                 help="How the report is written (html: one self-contained file; see -o)."),
 ]
 
 OutputFileOption = Annotated[

@@ -327,7 +327,7 @@ def run_cmd(
                      ] = None,
     context: Annotated[Path | None, typer.Option("--context", help="Incident JSON: facts (rate_5m, count, "
                                                  "stage...) and optional pre-gathered `context`.")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run/--execute", help="Dry run (default) or carry out the "
+    dry_run: Annotated[bool, typer.Option("--dry-run/--execute", help="Dry run, or carry out the "
                                           "actions whose `when` holds.")] = True,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="With --execute: do not ask.")] = False,
     no_gather: Annotated[bool, typer.Option("--no-gather", help="Use only the facts given; run no gatherer.")
