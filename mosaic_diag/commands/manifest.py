@@ -276,8 +276,10 @@ def history_cmd(
             note = one_line_escaped(r.note) if r.note else ""
             sys.stdout.write(f"{'- ' if md else ''}#{r.id} {r.recorded_at} {r.commit[:12]} {r.status}"
                              + (f"  {md_text(note) if md else note}" if note else "") + "\n")
-        if not records:
-            sys.stdout.write(f"no deploys recorded in {store.description}\n")
+        if not records:  # (and how one is: an empty history is where a first user looks for it)
+            sys.stdout.write(f"no deploys recorded in {md_text(store.description) if md else store.description}\n"
+                             "record one: `mosaic-diag manifest record` after a deploy "
+                             "(`deploy` does it itself)\n")
     return 0
 
 
