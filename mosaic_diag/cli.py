@@ -8,7 +8,7 @@ from importlib import import_module
 import typer
 
 from mosaic_diag import __version__
-from mosaic_diag.commands import _help
+from mosaic_diag.commands import _help, _options
 from mosaic_diag.commands.guard import fail as _fail
 from mosaic_diag.commands.guard import guarded, handled
 from mosaic_diag.errors import ExitCode
@@ -64,6 +64,7 @@ def _root(
 for _name in COMMAND_MODULES:
     import_module(f"mosaic_diag.commands.{_name}").register(app)
 _help.apply(app)  # (each command's examples and exit codes at the end of its --help)
+_options.name_values(app)  # (what each option takes, `--label LABEL`, not Typer's `<list[str]>`)
 
 
 def _click_exceptions() -> tuple[type[BaseException], type[BaseException], type[BaseException]]:
@@ -73,6 +74,36 @@ def _click_exceptions() -> tuple[type[BaseException], type[BaseException], type[
     except ImportError:  # pragma: no cover - older Typer
         from click import exceptions as cx
     return cx.ClickException, cx.UsageError, typer.Abort
+
+
+# a bad value's message as Typer words it (its pydantic coercion's text) -> as every other usage error of
+# mosaic-diag says it: `--format: 'pdf' is not one of table, json, markdown`, `--top: takes a whole number`
+_BAD_VALUE = (
+    (r"^Value error, ", ""),
+    (r"Input should be a valid integer.*", "takes a whole number"),
+    (r"Input should be a valid number.*", "takes a number"),
+    (r"Input should be greater than or equal to (\S+)", r"takes \1 or more"),
+    (r"Input should be less than or equal to (\S+)", r"takes \1 or less"),
+    (r"Input should be greater than (\S+)", r"takes more than \1"),
+    (r"Input should be less than (\S+)", r"takes less than \1"),
+    (r"^Input should be ", "should be "),
+    (r"'([^']*)'(?=,|\.?$)", r"\1"),  # (the choices of `is not one of 'table', 'json'`: the value keeps its quotes)
+    (r"\.$", ""),
+)
+
+
+def _usage_message(exc: BaseException) -> str:
+    """A usage error as one line: a bad value as `--option: what is wrong` (click: `Invalid value for '--format' /
+    '-f': Value error, 'pdf' is not one of 'table', ...`), anything else as click words it."""
+    import re
+
+    param, message = getattr(exc, "param", None), getattr(exc, "message", "")
+    if param is None or not message or type(exc).__name__ != "BadParameter":  # (MissingParameter: click's words)
+        return exc.format_message().rstrip(".")  # type: ignore[attr-defined]
+    name = max(param.opts, key=len) if param.param_type_name == "option" else param.metavar or param.name.upper()
+    for pattern, replacement in _BAD_VALUE:
+        message = re.sub(pattern, replacement, message)
+    return f"{name}: {message}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,7 +133,7 @@ def _typer_run(argv: list[str] | None) -> int:
             return ExitCode.USAGE
         ctx = getattr(exc, "ctx", None)
         where = f" ({ctx.command_path})" if ctx is not None else ""
-        return _fail(f"{exc.format_message()}{where}; see --help", ExitCode.USAGE)
+        return _fail(f"{_usage_message(exc)}{where}; see --help", ExitCode.USAGE)
     except abort:
         return _fail("aborted", ExitCode.FINDINGS)
     except click_error as exc:

@@ -119,3 +119,38 @@ def test_the_in_process_apps_log_records_are_counted_not_printed(tmp_path, env, 
     assert line.startswith("golden: the app's ") and " log record(s) were captured, not printed: " in line, line
     assert "at ERROR; first 3 distinct: ERROR:" in line and "(openai.RateLimitError: " in line, line
     assert "(anthropic.AuthenticationError: " in line, line
+
+
+@pytest.mark.parametrize("columns", [40, 80])
+def test_the_apps_log_records_on_a_terminal_wrap_at_words(tmp_path, llm, columns):
+    """On a terminal the note of the app's captured records was one line of ~600 characters, broken mid-word by
+    the terminal's edge (`openai.RateLim|itError`): there it is its head, then each distinct record on its own
+    line, every line wrapped at words within the width and indented under its record."""
+    import fcntl
+    import os
+    import pty
+    import re
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    from tests.ptyread import read_until_closed
+
+    llm.set_failure("openai", "rate_limit")
+    llm.set_failure("anthropic", "auth")
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = {**os.environ, **app_env(tmp_path, llm), "COLUMNS": str(columns), "NO_COLOR": "1", "TERM": "xterm"}
+    proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", *golden(tmp_path, "json"), "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=slave, stdin=subprocess.DEVNULL, env=env, cwd=ROOT)
+    os.close(slave)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", read_until_closed(master).decode()).replace("\r\n", "\n")
+    assert proc.wait(timeout=120) == 1, text
+    lines = text[text.index("golden: the app's "):].splitlines()
+    assert all(len(line) <= columns for line in lines), lines
+    records = [i for i, line in enumerate(lines) if line.startswith("  ERROR:")]
+    assert len(records) == 3 and " ".join(lines[0].split()).startswith("golden: the app's"), lines
+    assert all(line.startswith("    ") for line in lines[records[0]:] if not line.startswith("  ERROR:")), lines
+    words = " ".join(" ".join(lines).split())
+    assert "(openai.RateLimitError: " in words and "(anthropic.AuthenticationError: " in words, lines

@@ -227,3 +227,18 @@ def test_the_toolkits_own_files_replace_a_link_to_a_device_never_write_through_i
     state.symlink_to(os.devnull)
     write_atomic(state, '{"a": 1}\n')
     assert not state.is_symlink() and state.read_text() == '{"a": 1}\n'
+
+
+def test_an_empty_history_says_how_to_record_a_deploy(repo):
+    """`manifest history` with nothing recorded said only `no deploys recorded in file …`: a first user looking for
+    the deploys is told how one is recorded, within 80 columns."""
+    from tests.cli_inproc import run_cli
+
+    for fmt in ("table", "markdown"):
+        r = run_cli(["manifest", "history", "--repo", str(repo.work), "--format", fmt])
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.splitlines()
+        assert lines[0].startswith("no deploys recorded in file ") and lines[0].endswith("deploys.jsonl"), lines
+        assert lines[1:] == ["record one: `mosaic-diag manifest record` after a deploy (`deploy` does it itself)"]
+    r = run_cli(["manifest", "history", "--repo", str(repo.work), "--format", "json"])
+    assert json.loads(r.stdout) == []

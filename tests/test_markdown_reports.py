@@ -117,3 +117,44 @@ def test_dlq_show_markdown_keeps_a_payload_with_fences_in_its_block(tmp_path: Pa
     fences = [t.content for t in tokens if t.type == "fence"]
     assert fences == ["error\n```\n[x](javascript:alert(1))\n", payload + "\n"], r.stdout
     assert_inert(render(r.stdout))
+
+
+def test_playbook_show_and_run_markdown_of_a_hostile_playbook_file(tmp_path: Path) -> None:
+    """`playbook show|run|validate --format markdown` wrote a playbook file's description, recommendations and
+    messages as they were: its `[x](javascript:…)` was a link, its `<img>` an image, a `|` or a backtick markup.
+    Each is text now, the ids and conditions code spans."""
+    books = tmp_path / "books"
+    books.mkdir()
+    quoted = json.dumps(HOSTILE)
+    (books / "p.yml").write_text(
+        f"- id: hostile\n  description: {quoted}\n  match: {{label: PG_AUTH_FAILED}}\n"
+        f"  diagnose:\n    - name: never\n      check: \"label == 'NOPE'\"\n      fail_label: PG_AUTH_FAILED\n"
+        f"      recommendation: {quoted}\n"
+        f"  remediate:\n    - action: advise\n      message: {quoted}\n")
+    for args in (["show", "PG_AUTH_FAILED"], ["run", "PG_AUTH_FAILED", "--no-gather"]):
+        r = run("playbook", *args, "--playbooks", str(books), "--format", "markdown", cwd=tmp_path)
+        assert r.returncode == (1 if args[0] == "run" else 0), r.stderr
+        html = render(r.stdout)
+        assert_inert(html)
+        assert html.count("<h1>") == 1 and html.count("&lt;/script&gt;&lt;script&gt;") >= 2, html
+        assert "<code>hostile</code>" in html and "`tick` ``two`` [x](javascript:alert(1))" in html, html
+    (books / "q.yml").write_text(f"- id: {quoted}\n")  # a problem that quotes the file's text
+    (books / "[x](javascript:alert(1)) <img src=x>.yml").write_text("- id: broken\n")
+    r = run("playbook", "validate", str(books), "--format", "markdown", cwd=tmp_path)
+    assert r.returncode == 2 and r.stdout.count("\n") >= 2, r.stdout
+    assert_inert(render(r.stdout))
+
+
+def test_labels_markdown_of_a_hostile_rules_file(tmp_path: Path) -> None:
+    """`labels --format markdown` wrote a rules file's description into its table as it was: a `|` split the row,
+    a link or an image was rendered. It is text now, one cell."""
+    rules = tmp_path / "rules.yml"
+    rules.write_text(f"labels:\n  MY_HOSTILE:\n    category: integration\n    severity: high\n"
+                     f"    description: {json.dumps(HOSTILE)}\nrules: []\n")
+    r = run("labels", "--rules", str(rules), "--format", "markdown", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    html = render(r.stdout)
+    assert_inert(html)
+    rows = html.split("<tr>")[2:]
+    assert rows and all(row.count("<td>") == 6 for row in rows), html
+    assert "&lt;/script&gt;&lt;script&gt;" in html and "<code>MY_HOSTILE</code>" in html, html

@@ -422,3 +422,12 @@ def test_no_shipped_text_is_mangled_by_the_redactor():
     mangled = [(f.name, text) for f in files for text in texts(yaml.safe_load(f.read_text()))
                if redact_text(text).replace(":***@", ":password@") != text]
     assert mangled == []
+
+
+def test_run_names_the_stage_only_when_there_is_one(capsys: pytest.CaptureFixture) -> None:
+    """`playbook run OPENAI_RATE_LIMIT` said `stage -, severity high`: a stage not given is left out."""
+    assert main(["playbook", "run", "OPENAI_RATE_LIMIT", "--no-gather"]) == 0
+    head = capsys.readouterr().out.splitlines()[0]
+    assert head.endswith("for OPENAI_RATE_LIMIT: severity high") and "stage" not in head, head
+    assert main(["playbook", "run", "OPENAI_RATE_LIMIT", "--no-gather", "--stage", "runtime"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith(": stage runtime, severity high")

@@ -1093,13 +1093,52 @@ def test_the_live_views_title_and_labels_are_text_not_rich_markup() -> None:
     view = LiveView.__new__(LiveView)  # its state without a Live display (which wants a terminal)
     view.source, view.head = "render:[bold]srv", "watching render:[bold]srv"
     view.counts, view.last = Counter({"[red]LABEL": 2}), {}
-    view.alerts = ["problem: Render API said [/] [link=https://evil.example]x"]
+    view.alerts = [("problem:", "Render API said [/] [link=https://evil.example]x")]
+    view.console = Console(file=io.StringIO(), width=200)
     buf = io.StringIO()
     Console(file=buf, width=200, color_system=None).print(view._render())
     shown = " ".join(buf.getvalue().split())
     assert "watching render:[bold]srv: 2 error events in 1 label" in shown
     assert "problem: Render API said [/] [link=https://evil.example]x" in shown
     assert "[red]LABEL" in shown
+
+
+@pytest.mark.parametrize("width", [40, 80])
+def test_the_live_views_alerts_are_whole_with_their_playbook(width: int) -> None:
+    """At 80 columns an alert's message was cut with `…` (`new error group: Error code: 429 - {"error": {"mes…`) and
+    the playbook each alert carries was not shown: the message wraps at words under itself, then what its
+    playbook would do (or did)."""
+    import io
+    from collections import Counter
+
+    from rich.console import Console
+    from rich.live import Live
+
+    from mosaic_diag.render.watch import LiveView
+
+    view = LiveView.__new__(LiveView)  # its state without a Live display (which wants a terminal)
+    view.head, view.counts, view.last, view.alerts = "watching app.log", Counter({"OPENAI_RATE_LIMIT": 1}), {}, []
+    view.console = Console(file=io.StringIO(), width=width)
+    view.live = Live(console=view.console)  # (not started: `alert` updates its frame)
+    message = ("new error group: Error code: 429 - Rate limit reached for gpt-4o in organization org-abc on tokens "
+               "per min (TPM): Limit 30000, Used 29000, Requested 2000.")
+    plan = {"actions": [{"action": "retry", "would_run": True}, {"action": "failover", "would_run": False},
+                        {"action": "alert_ops", "would_run": True}]}
+    view.alert({"at": "2026-12-07T10:00:01+00:00", "kind": "new_group", "label": "OPENAI_RATE_LIMIT",
+                "message": message, "playbook": "openai-rate-limit", "plan": plan, "executed": [], "skipped": None})
+    view.alert({"at": "2026-12-07T10:00:02+00:00", "kind": "anomaly", "label": "PG_POOL_EXHAUSTED",
+                "message": "rate 12/min", "playbook": "pg-pool-exhausted", "plan": plan,
+                "executed": [{"action": "alert_ops", "ok": True, "skipped": False}], "skipped": None})
+    buf = io.StringIO()
+    Console(file=buf, width=width, color_system=None).print(view._render())
+    lines = buf.getvalue().splitlines()
+    assert all(len(line) <= width for line in lines) and "…" not in buf.getvalue(), lines
+    shown = " ".join(buf.getvalue().split())
+    assert f"10:00:01 new_group OPENAI_RATE_LIMIT: {message} -> playbook openai-rate-limit: would run retry, " \
+           "alert_ops" in shown, shown
+    assert "PG_POOL_EXHAUSTED: rate 12/min -> playbook pg-pool-exhausted: ran alert_ops (ok)" in shown, shown
+    tail = lines[lines.index("Alerts:") + 2:]  # (a wrapped line goes on under the message, not at the left edge)
+    assert tail and all(line.startswith(" " * 10) for line in tail if "10:00:02" not in line), lines
 
 
 def test_the_live_view_on_a_terminal_shows_groups_alerts_and_the_summary(tmp_path: Path) -> None:

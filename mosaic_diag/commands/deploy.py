@@ -51,7 +51,8 @@ def deploy(
     resume_autodeploy: Annotated[bool, typer.Option("--resume-autodeploy", help="When the deploy is judged "
                                                     "good and the Render service's autodeploy is off (a render-api "
                                                     "rollback turned it off), turn it back on (audited).")] = False,
-    repo: Annotated[Path, typer.Option("--repo", help="The repository to deploy (default: here).")] = Path("."),
+    repo: Annotated[Path, typer.Option("--repo", show_default=False,
+                                                       help="The repository to deploy (default: here).")] = Path("."),
     fmt: FormatOption = OutputFormat.table,
 ) -> int:
     """Deploy HEAD: predeploy, record (pending), git push (never forced), wait until the service runs it,

@@ -36,8 +36,8 @@ def _store(db: str | None, *, must_exist: bool = True) -> "DeadLetterStore":
 MAX_CHARS = 4000  # of a stored error or answer shown; the rest is cut with a note (`--max-chars 0`: all)
 
 MaxCharsOption = Annotated[int, typer.Option(
-    "--max-chars", min=0, help=f"Show at most this many characters of the stored error and answer, each "
-    f"(default {MAX_CHARS}; 0: all); a longer one is cut with a note.")]
+    "--max-chars", min=0, help="Show at most this many characters of the stored error and answer, each "
+    "(0: all); a longer one is cut with a note.")]
 
 
 def _bounded(text: str, limit: int) -> str:

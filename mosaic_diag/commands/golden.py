@@ -5,7 +5,7 @@ import os
 import sys
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -211,7 +211,7 @@ def golden(
                 close_within(target, 1.0 if report is not None and not report.unfinished else 0.2)
         finally:
             if capture is not None and capture.log.records:
-                sys.stderr.write(f"golden: {capture.log.note()}\n")
+                _say_app_log(capture.log)
     if response_cache is not None:
         from mosaic_diag.commands._common import warn
 
@@ -352,6 +352,23 @@ def bless_cmd(
                          f"not blessed (a known failure would hide their regressions): {shown}; run again, or "
                          "--include-errors\n")
     return 0
+
+
+def _say_app_log(log: Any) -> None:
+    """What the in-process app logged (AppLog), on stderr: one line for a pipe or a CI log; on a terminal, each
+    distinct record on a line of its own, wrapped at words under itself (the one line of up to ~1,000 characters
+    was broken mid-word by the terminal)."""
+    if not sys.stderr.isatty():
+        sys.stderr.write(f"golden: {log.note()}\n")
+        return
+    from rich.text import Text
+
+    from mosaic_diag.render.console import err, print_hanging
+
+    head, *records = log.note_lines()
+    print_hanging(err(), Text(f"golden: {head}"), hang=2)
+    for record in records:
+        print_hanging(err(), Text(record), indent=2, hang=2)
 
 
 def register(app: typer.Typer) -> None:

@@ -9,6 +9,10 @@ import typer
 
 from mosaic_diag.commands._options import FormatOption, OutputFormat
 
+# (a table keeps its Description this wide: narrower, it drops Aliases, Retry and Category, in that order, and
+# below about 72 columns it is printed as `Header: value` lines; README "labels")
+DESCRIPTION_WIDTH = 30
+
 
 def labels(
     category: Annotated[str | None, typer.Option("--category", "-c", help="Only this category.")] = None,
@@ -30,12 +34,14 @@ def labels(
         data = [{**lab.to_dict(), "rules": rules_per_label.get(lab.name, 0)} for lab in rows]
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     elif fmt is OutputFormat.markdown:
+        from mosaic_diag.platform.mdtext import md_code, md_text
+
         sys.stdout.write("| Label | Category | Severity | Retryable | Aliases | Description |\n"
                          "|---|---|---|---|---|---|\n")
-        for lab in rows:
-            sys.stdout.write(f"| `{lab.name}` | {lab.category} | {lab.severity} | "
-                             f"{'yes' if lab.retryable else 'no'} | {', '.join(lab.aliases)} | "
-                             f"{lab.description} |\n")
+        for lab in rows:  # a rules file's description is text, never markup (a `|` split its row)
+            aliases = ", ".join(md_code(a, table=True) for a in lab.aliases)
+            sys.stdout.write(f"| {md_code(lab.name, table=True)} | {md_text(lab.category)} | {md_text(lab.severity)} | "
+                             f"{'yes' if lab.retryable else 'no'} | {aliases} | {md_text(lab.description)} |\n")
     else:
         from rich.table import Table
         from rich.text import Text
@@ -43,12 +49,13 @@ def labels(
         from mosaic_diag.render.console import SEVERITY_STYLE, out, print_table
 
         table = Table(title=f"{len(rows)} labels", title_justify="left")
-        for name in ("Label", "Category", "Severity", "Retry", "Aliases", "Description"):
+        for name in ("Label", "Category", "Severity", "Retry", "Aliases"):
             table.add_column(name, overflow="fold")
+        table.add_column("Description", overflow="fold", min_width=DESCRIPTION_WIDTH)
         for lab in rows:  # a rules file's text is text, never Rich markup
             table.add_row(Text(lab.name), Text(lab.category), Text(lab.severity, SEVERITY_STYLE.get(lab.severity, "")),
                           "yes" if lab.retryable else "no", Text(", ".join(lab.aliases)), Text(lab.description))
-        print_table(out(), table)
+        print_table(out(), table, optional=("Aliases", "Retry", "Category"))
     return 0
 
 

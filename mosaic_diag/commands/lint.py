@@ -34,7 +34,7 @@ def lint(
                                                  "cannot judge for want of a schema (the pre-commit hook).")]
     = False,
     fmt: Annotated[LintFormat, typer.Option("--format", "-f", case_sensitive=False,
-                                            help="table/text (default), json, markdown, sarif or github.")]
+                                            help="How the findings are written (text is table).")]
     = LintFormat.table,
 ) -> int:
     """Lint Python and SQL files for the Mosaic database and error-handling rules."""

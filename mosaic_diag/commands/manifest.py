@@ -27,7 +27,8 @@ def _manifest_group() -> None:
 
 FAIL_LEVELS = ("critical", "high", "medium", "low", "never")
 
-RepoOption = Annotated[Path, typer.Option("--repo", help="The target repository (default: here).")]
+RepoOption = Annotated[Path, typer.Option("--repo", show_default=False,
+                                                                   help="The target repository (default: here).")]
 LiveOption = Annotated[bool | None, typer.Option(
     "--live-schema/--no-live-schema",
     help="Hash the live database schema (default: when DATABASE_URL is set).")]
@@ -141,7 +142,7 @@ def generate_cmd(
     repo: RepoOption = Path("."),
     live: LiveOption = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", case_sensitive=False,
-                                              help="json (default here: a manifest is JSON), table or markdown."
+                                              help="How the manifest is written (JSON unless asked)."
                                               )] = OutputFormat.json,
 ) -> int:
     """Print (or --out) the manifest of a ref; exit 1 when the working tree is dirty."""
@@ -198,7 +199,7 @@ def diff_cmd(
     new: Annotated[str, typer.Argument(help="A git ref or a manifest JSON file (the new side).")],
     repo: RepoOption = Path("."),
     fail_on: Annotated[str, typer.Option("--fail-on", help="Exit 1 when a finding is at least this severe: "
-                                         "critical, high (default), medium, low or never.")] = "high",
+                                         "critical, high, medium, low or never.")] = "high",
     fmt: FormatOption = OutputFormat.table,
 ) -> int:
     """What changed between two manifests or refs, with what it means."""
@@ -232,7 +233,7 @@ def record_cmd(
     ref: Annotated[str | None, typer.Argument(help="The deployed ref (default: HEAD).")] = None,
     manifest_file: Annotated[Path | None, typer.Option("--manifest", help="Record this manifest file instead.")
                              ] = None,
-    status: Annotated[str, typer.Option(help="deployed (default), pending (not judged yet), rollback, "
+    status: Annotated[str, typer.Option(help="deployed, pending (not judged yet), rollback, "
                                              "bad, aborted (never pushed), superseded (replaced before "
                                              "it was judged) or unjudged.")] = "deployed",
     note: Annotated[str | None, typer.Option(help="A note kept with the record.")] = None,
@@ -275,8 +276,10 @@ def history_cmd(
             note = one_line_escaped(r.note) if r.note else ""
             sys.stdout.write(f"{'- ' if md else ''}#{r.id} {r.recorded_at} {r.commit[:12]} {r.status}"
                              + (f"  {md_text(note) if md else note}" if note else "") + "\n")
-        if not records:
-            sys.stdout.write(f"no deploys recorded in {store.description}\n")
+        if not records:  # (and how one is: an empty history is where a first user looks for it)
+            sys.stdout.write(f"no deploys recorded in {md_text(store.description) if md else store.description}\n"
+                             "record one: `mosaic-diag manifest record` after a deploy "
+                             "(`deploy` does it itself)\n")
     return 0
 
 

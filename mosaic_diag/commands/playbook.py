@@ -87,7 +87,8 @@ def list_cmd(playbooks: PlaybooksOption = None, fmt: FormatOption = OutputFormat
             table.add_column(name, overflow="fold")
         for row in rows:  # a playbook file's text and path are text, never Rich markup
             table.add_row(*(Text(cell, SEVERITY_STYLE.get(cell, "") if i == 3 else "") for i, cell in enumerate(row)))
-        print_table(out(), table)
+        # (narrower than every column, the least needed go first; below about 70 columns, `Header: value` lines)
+        print_table(out(), table, optional=("Source", "Actions", "Stage"))
     return 0
 
 
@@ -123,13 +124,14 @@ def show_cmd(
         _json({**pb.to_dict(), "gathered_names": {g.gatherer: [f.name for f in GATHERER_BY_NAME[g.gatherer].facts]
                                                   for g in pb.gather}})
         return 0
-    md = fmt is OutputFormat.markdown
-    _out(f"{'# ' if md else ''}{pb.id}  ({pb.where})")
+    if fmt is OutputFormat.markdown:
+        _out(_show_markdown(pb))
+        return 0
+    _out(f"{pb.id}  ({pb.where})")
     _out()
     if pb.description:
         _out(pb.description, hang=0)
         _out()
-    item = "- " if md else "  "
     _out(f"match: labels {', '.join(pb.match.labels) or '-'}; stage {', '.join(pb.match.stages) or 'any'}"
          + (f"; category {', '.join(pb.match.categories)}" if pb.match.categories else ""))
     _out(f"severity: {pb.severity}" + (f"; alert: {pb.alert}" if pb.alert else ""))
@@ -138,19 +140,56 @@ def show_cmd(
         for g in pb.gather:
             spec = GATHERER_BY_NAME[g.gatherer]
             args = ", ".join(f"{k}={v}" for k, v in g.params.items())
-            _out(f"{item}{g.gatherer}{f' ({args})' if args else ''}: {spec.doc}")
+            _out(f"  {g.gatherer}{f' ({args})' if args else ''}: {spec.doc}")
     if pb.checks:
         _out("\ndiagnose:")
         for c in pb.checks:
-            _out(f"{item}{c.name}: {c.check.source}" + (f" -> {c.fail_label}" if c.fail_label else ""))
+            _out(f"  {c.name}: {c.check.source}" + (f" -> {c.fail_label}" if c.fail_label else ""))
             if c.recommendation:
-                _out(f"{item}    {c.recommendation}", hang=0)
+                _out(f"      {c.recommendation}", hang=0)
     _out("\nremediate:")
     for n, r in enumerate(pb.remediate, start=1):
         params = ", ".join(f"{k}={v}" for k, v in r.params.items())
-        _out(f"{item}{n}. {r.action} when {r.when.source}{f' ({params})' if params else ''}"
+        _out(f"  {n}. {r.action} when {r.when.source}{f' ({params})' if params else ''}"
              + (f": {r.message or r.log}" if (r.message or r.log) else ""), hang=len(f"{n}. "))
     return 0
+
+
+def _show_markdown(pb: Any) -> str:
+    """`playbook show --format markdown`: a playbook file's text (its description, recommendations, messages, a
+    parameter, its path) is text, never markup (md_text); ids, names and conditions are code spans."""
+    from mosaic_diag.platform.mdtext import md_code, md_text
+    from mosaic_diag.playbooks.vocabulary import GATHERER_BY_NAME
+
+    def codes(names: Any, empty: str) -> str:
+        return ", ".join(md_code(name) for name in names) or empty
+
+    lines = [f"# {md_code(pb.id)} ({md_text(pb.where)})", ""]
+    if pb.description:
+        lines += [md_text(pb.description), ""]
+    lines.append(f"- match: labels {codes(pb.match.labels, '-')}; stage {codes(pb.match.stages, 'any')}"
+                 + (f"; category {codes(pb.match.categories, '')}" if pb.match.categories else ""))
+    lines.append(f"- severity: {md_text(pb.severity)}" + (f"; alert: {md_text(pb.alert)}" if pb.alert else ""))
+    if pb.gather:
+        lines += ["", "## gather", ""]
+        for g in pb.gather:
+            args = ", ".join(f"{k}={v}" for k, v in g.params.items())
+            lines.append(f"- {md_code(g.gatherer)}{f' ({md_text(args)})' if args else ''}: "
+                         f"{md_text(GATHERER_BY_NAME[g.gatherer].doc)}")
+    if pb.checks:
+        lines += ["", "## diagnose", ""]
+        for c in pb.checks:
+            lines.append(f"- {md_code(c.name)}: {md_code(c.check.source)}"
+                         + (f" -> {md_code(c.fail_label)}" if c.fail_label else ""))
+            if c.recommendation:
+                lines.append(f"  - {md_text(c.recommendation)}")
+    lines += ["", "## remediate", ""]
+    for n, r in enumerate(pb.remediate, start=1):
+        params = ", ".join(f"{k}={v}" for k, v in r.params.items())
+        lines.append(f"{n}. {md_code(r.action)} when {md_code(r.when.source)}"
+                     + (f" ({md_text(params)})" if params else "")
+                     + (f": {md_text(r.message or r.log)}" if (r.message or r.log) else ""))
+    return "\n".join(lines)
 
 
 @playbook_app.command("validate")
@@ -188,10 +227,12 @@ def validate_cmd(
         _json({"ok": not issues, "playbooks": len(found), "issues": [
             {"path": i.path, "line": i.line, "reason": i.message} for i in issues]})
     else:
+        from mosaic_diag.platform.mdtext import md_text
         from mosaic_diag.platform.terminal import one_line_escaped
 
-        for issue in issues:  # one line each (a newline in a file's name cannot forge another)
-            _out(one_line_escaped(str(issue)))
+        # one line each (a newline in a file's name cannot forge another); in markdown, a file's name is text
+        for issue in issues:
+            _out(f"- {md_text(issue)}" if fmt is OutputFormat.markdown else one_line_escaped(str(issue)))
         if not issues:
             _out(f"{len(found)} playbooks OK")
         else:
@@ -201,35 +242,78 @@ def validate_cmd(
 
 
 def _render_plan(plan: "Plan", fmt: OutputFormat, *, dry_run: bool) -> None:
-    md = fmt is OutputFormat.markdown
-    bullet = "- " if md else "  "
-    _out(f"{'# ' if md else ''}Playbook {plan.playbook} ({plan.source}) for {plan.label or '-'}: "
-         f"stage {plan.stage or '-'}, severity {plan.severity}" + (f", alert {plan.alert}" if plan.alert else ""))
+    if fmt is OutputFormat.markdown:
+        _out(_plan_markdown(plan, dry_run=dry_run))
+        return
+    _out(f"Playbook {plan.playbook} ({plan.source}) for {plan.label or '-'}: "
+         + ", ".join(([f"stage {plan.stage}"] if plan.stage else [])
+                     + [f"severity {plan.severity}"] + ([f"alert {plan.alert}"] if plan.alert else [])))
     if plan.gathered:
-        _out(f"\n{'## ' if md else ''}Gathered")
+        _out("\nGathered")
         for g in plan.gathered:
             state = "ok" if g.ok else f"FAILED: {g.error}"
-            _out(f"{bullet}{g.gatherer}: {state} ({g.elapsed_ms:.0f} ms)")
+            _out(f"  {g.gatherer}: {state} ({g.elapsed_ms:.0f} ms)")
             for key, value in g.facts.items():
-                _out(f"{bullet}    {key} = {json.dumps(value, default=str)}")
+                _out(f"      {key} = {json.dumps(value, default=str)}")
     if plan.findings:
-        _out(f"\n{'## ' if md else ''}Diagnosis")
+        _out("\nDiagnosis")
         for f in plan.findings:
             state = {True: "pass", False: "FAIL", None: "unknown"}[f.verdict.value]
-            _out(f"{bullet}{state:7} {f.name}: {f.verdict.reason}")
+            _out(f"  {state:7} {f.name}: {f.verdict.reason}")
             if f.failed:
-                _out(f"{bullet}        -> {f.fail_label or 'finding'}: {f.recommendation}", hang=3)
-    _out(f"\n{'## ' if md else ''}Plan{' (dry run)' if dry_run else ''}")
+                _out(f"          -> {f.fail_label or 'finding'}: {f.recommendation}", hang=3)
+    _out(f"\nPlan{' (dry run)' if dry_run else ''}")
     for n, a in enumerate(plan.actions, start=1):
         verdict = "would run" if a.would_run else "skipped"
-        _out(f"{bullet}{n}. {a.action}: {verdict} ({a.reason})", hang=len(f"{n}. "))
-        _out(f"{bullet}     {a.effect.summary}", hang=0)
+        _out(f"  {n}. {a.action}: {verdict} ({a.reason})", hang=len(f"{n}. "))
+        _out(f"       {a.effect.summary}", hang=0)
     if dry_run:
         _out("\nDry run: nothing was done. Re-run with --execute to act.")
 
 
+def _plan_markdown(plan: "Plan", *, dry_run: bool) -> str:
+    """`playbook run --format markdown`: what a playbook file, a gatherer (a log's tail, an app's /health) or a
+    check says is text, never markup (md_text); names and values are code spans."""
+    from mosaic_diag.platform.mdtext import md_code, md_text
+
+    head = [f"stage {md_text(plan.stage)}"] if plan.stage else []
+    head += [f"severity {md_text(plan.severity)}"] + ([f"alert {md_text(plan.alert)}"] if plan.alert else [])
+    lines = [f"# Playbook {md_code(plan.playbook)} ({md_text(plan.source)}) for "
+             f"{md_code(plan.label) if plan.label else '-'}: {', '.join(head)}"]
+    if plan.gathered:
+        lines += ["", "## Gathered", ""]
+        for g in plan.gathered:
+            state = "ok" if g.ok else f"FAILED: {md_text(g.error)}"
+            lines.append(f"- {md_code(g.gatherer)}: {state} ({g.elapsed_ms:.0f} ms)")
+            lines += [f"  - {md_code(key)} = {md_code(json.dumps(value, default=str))}"
+                      for key, value in g.facts.items()]
+    if plan.findings:
+        lines += ["", "## Diagnosis", ""]
+        for f in plan.findings:
+            state = {True: "pass", False: "FAIL", None: "unknown"}[f.verdict.value]
+            lines.append(f"- {state} {md_code(f.name)}: {md_text(f.verdict.reason)}")
+            if f.failed:
+                lines.append(f"  - -> {md_code(f.fail_label) if f.fail_label else 'finding'}: "
+                             f"{md_text(f.recommendation)}")
+    lines += ["", f"## Plan{' (dry run)' if dry_run else ''}", ""]
+    for n, a in enumerate(plan.actions, start=1):
+        verdict = "would run" if a.would_run else "skipped"
+        lines += [f"{n}. {md_code(a.action)}: {verdict} ({md_text(a.reason)})", f"   - {md_text(a.effect.summary)}"]
+    if dry_run:
+        lines += ["", "Dry run: nothing was done. Re-run with `--execute` to act."]
+    return "\n".join(lines)
+
+
 def _executed(outcomes: tuple, fmt: OutputFormat) -> None:
-    _out(f"\n{'## ' if fmt is OutputFormat.markdown else ''}Executed")
+    if fmt is OutputFormat.markdown:
+        from mosaic_diag.platform.mdtext import md_code, md_text
+
+        _out("\n## Executed\n")
+        for o in outcomes:
+            state = "skipped" if o.skipped else ("ok" if o.ok else "FAILED")
+            _out(f"- {md_code(o.action)}: {state}: {md_text(o.detail)}")
+        return
+    _out("\nExecuted")
     for o in outcomes:
         state = "skipped" if o.skipped else ("ok" if o.ok else "FAILED")
         _out(f"  {o.action}: {state}: {o.detail}")
@@ -243,7 +327,7 @@ def run_cmd(
                      ] = None,
     context: Annotated[Path | None, typer.Option("--context", help="Incident JSON: facts (rate_5m, count, "
                                                  "stage...) and optional pre-gathered `context`.")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run/--execute", help="Dry run (default) or carry out the "
+    dry_run: Annotated[bool, typer.Option("--dry-run/--execute", help="Dry run, or carry out the "
                                           "actions whose `when` holds.")] = True,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="With --execute: do not ask.")] = False,
     no_gather: Annotated[bool, typer.Option("--no-gather", help="Use only the facts given; run no gatherer.")
@@ -305,7 +389,10 @@ def run_cmd(
             raise
         if not as_json:
             _executed(outcomes, fmt)
-            _out(f"\naudit log: {settings.path(settings.audit_log)}")
+            from mosaic_diag.platform.mdtext import md_code
+
+            audit = settings.path(settings.audit_log)
+            _out(f"\naudit log: {md_code(audit) if fmt is OutputFormat.markdown else audit}")
     elif fmt is not OutputFormat.json:
         _render_plan(plan, fmt, dry_run=dry_run)
     if fmt is OutputFormat.json:

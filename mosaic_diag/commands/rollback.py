@@ -68,7 +68,7 @@ def rollback(
     sha: Annotated[str | None, typer.Argument(help="The commit to go back to (HEAD, main~N: read on the remote "
                                               "branch).")] = None,
     previous: Annotated[bool, typer.Option("--previous", help="Go back to the last recorded good deploy.")] = False,
-    strategy: Annotated[str, typer.Option(help="revert (default), reset or render-api.")] = "revert",
+    strategy: Annotated[str, typer.Option(help="revert, reset or render-api.")] = "revert",
     remote: Annotated[str | None, typer.Option(help="The deploy remote: a remote name or URL (config "
                                                "rollback.remote, default origin).")] = None,
     branch: Annotated[str | None, typer.Option(help="The deploy branch (config rollback.branch, "
@@ -89,7 +89,7 @@ def rollback(
                    ] = None,
     error_budget: Annotated[float | None, typer.Option("--error-budget", help="Allowed error rate (config "
                                                        "rollback.error_budget, default 0.01).")] = None,
-    window: Annotated[str, typer.Option("--window", help="Log window (default 15m; /health has its own 5m).")
+    window: Annotated[str, typer.Option("--window", help="Log window (/health has its own 5m).")
                       ] = "15m",
     min_requests: Annotated[int | None, typer.Option("--min-requests", help="Fewer requests than this: no "
                                                      "verdict (config rollback.min_requests, default 10).")
@@ -98,8 +98,8 @@ def rollback(
     render_deploy_id: Annotated[str | None, typer.Option("--render-deploy-id", help="render-api: roll back "
                                                          "to this Render deploy (checked against the commit).")
                                 ] = None,
-    repo: Annotated[Path, typer.Option("--repo", help="The target repository (default: the one holding the "
-                                       "current directory; its top level is used).")] = Path("."),
+    repo: Annotated[Path, typer.Option("--repo", show_default=False, help="The target repository (default: the one "
+                                       "holding the current directory; its top level is used).")] = Path("."),
     fmt: FormatOption = OutputFormat.table,
 ) -> int:
     """Plan, show and (after asking) carry out a safe rollback of the deploy branch."""

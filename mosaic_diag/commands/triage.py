@@ -11,7 +11,7 @@ from mosaic_diag.commands._options import OutputFileOption, QuietOption, ReportF
 
 def triage(
     logfiles: Annotated[list[str] | None, typer.Argument(
-        metavar="logfile", show_default=False,
+        show_default=False,
         help="Log files (plain, gzip, bzip2 or xz), or - for stdin (once at most); several are triaged as one "
              "log, read in the order of their first timestamps (omit with --render).")] = None,
     fmt: ReportFormatOption = ReportFormat.table,

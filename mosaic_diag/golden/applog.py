@@ -40,8 +40,11 @@ class AppLog(logging.Handler):
         if line in self.first or len(self.first) < SHOWN_RECORDS:
             self.first[line] = self.first.get(line, 0) + 1
 
+    def _lines(self) -> list[str]:
+        return [f"{line} ({n}x)" if n > 1 else line for line, n in self.first.items()]
+
     def _distinct(self) -> str:
-        lines = [f"{line} ({n}x)" if n > 1 else line for line, n in self.first.items()]
+        lines = self._lines()
         return f"first {len(lines)} distinct: {' | '.join(lines)}"
 
     def summary(self) -> str:
@@ -50,8 +53,17 @@ class AppLog(logging.Handler):
 
     def note(self) -> str:
         """`the app's 40 log record(s) were captured, not printed: 13 at ERROR; first 3 distinct: ...`."""
+        head, *records = self.note_lines()
+        return " ".join([head, " | ".join(records)]) if records else head
+
+    def note_lines(self) -> list[str]:
+        """The note as its head (`...: 13 at ERROR; first 3 distinct:`) and each distinct error record (for a
+        terminal, one under another)."""
         text = f"the app's {self.records} log record(s) were captured, not printed: {self.errors} at ERROR"
-        return f"{text}; {self._distinct()}" if self.errors else text
+        if not self.errors:
+            return [text]
+        lines = self._lines()
+        return [f"{text}; first {len(lines)} distinct:", *lines]
 
 
 def record_line(record: logging.LogRecord) -> str:

@@ -3,7 +3,7 @@ table is printed: as a table where it fits, as stacked `Header: value` lines whe
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -73,29 +73,47 @@ def _longest_word(console: Console, column: Any) -> int:
     return max((cell_len(word) for plain in plains for word in plain.split()), default=0)
 
 
+def _least(column: Any, widest: int) -> int:
+    """The least width of a wrapping column whose min_width `table_fits` has set: its widest cell, or if that is
+    wider, MIN_WRAP_WIDTH or its min_width (its widest word, or more where it was made with more)."""
+    return min(widest, max(MIN_WRAP_WIDTH, column.min_width or 0))
+
+
 def table_fits(console: Console, table: Any) -> bool:
     """Whether `table` fits the console's width with no column cut and no word broken: a no-wrap column needs
-    its widest cell, a wrapping one its widest word and at least min(its widest cell, MIN_WRAP_WIDTH); plus the
-    box's rules and padding. A wrapping column is given its widest word as its least width (an identifier is
-    never split across lines, `PG_AUTH_FAIL|ED`)."""
+    its widest cell, a wrapping one its widest word and at least min(its widest cell, MIN_WRAP_WIDTH or the
+    min_width it was made with: a description squeezed to 12 cells is a column of fragments); plus the box's
+    rules and padding. A wrapping column is given its widest word as its least width (an identifier is never
+    split across lines, `PG_AUTH_FAIL|ED`)."""
     needed = 1
     for column in table.columns:
         widest = max([_cell_width(console, column.header), *(_cell_width(console, c) for c in column._cells)])
         if column.no_wrap:
             needed += widest + 3
             continue
-        word = _longest_word(console, column)
-        column.min_width = max(column.min_width or 0, word)
-        needed += max(min(widest, MIN_WRAP_WIDTH), word) + 3
+        column.min_width = max(column.min_width or 0, _longest_word(console, column))
+        needed += _least(column, widest) + 3
     return needed <= console.width
 
 
-def print_table(console: Console, table: Any, **kwargs: Any) -> None:
-    """`table` as a table where it fits; else (a narrow terminal, COLUMNS=20) its title, then each row as
-    `Header: value` lines (empty cells left out) and a blank line between rows, then its caption: every
-    value whole and wrapped at words, where a squeezed table shows `c…` and empty columns."""
+def drop_until_fits(console: Console, table: Any, optional: Sequence[str]) -> None:
+    """Take the columns headed `optional` out of `table`, in that order, while it does not fit the console's
+    width: a narrower terminal loses the least needed columns before the table becomes `Header: value` lines."""
+    for name in optional:
+        if table_fits(console, table):
+            return
+        table.columns[:] = [c for c in table.columns if str(c.header) != name]
+
+
+def print_table(console: Console, table: Any, *, optional: Sequence[str] = (), **kwargs: Any) -> None:
+    """`table` as a table where it fits, without as many of its `optional` columns (headers, the first to go
+    first) as it takes; else (a narrow terminal, COLUMNS=20) its title, then each row as `Header: value` lines
+    (every column; empty cells left out) and a blank line between rows, then its caption: every value whole and
+    wrapped at words, where a squeezed table shows `c…` and empty columns."""
     from rich.text import Text
 
+    whole = list(table.columns)
+    drop_until_fits(console, table, optional)
     if table_fits(console, table):
         _settle_widths(console, table)
         console.print(table, **kwargs)
@@ -107,6 +125,7 @@ def print_table(console: Console, table: Any, **kwargs: Any) -> None:
             return cell
         return console.render_str(cell) if markup else Text(str(cell))
 
+    table.columns[:] = whole
     if table.title:
         console.print(text(table.title), soft_wrap=False)
     rows = max((len(c._cells) for c in table.columns), default=0)  # (Rich keeps a column's cells in _cells)
@@ -135,8 +154,7 @@ def _settle_widths(console: Console, table: Any) -> None:
     space = console.width - table._extra_width  # (the box's rules)
     if sum(widest) + sum(pads) <= space:
         return
-    least = [w if c.no_wrap else max(min(w, MIN_WRAP_WIDTH), c.min_width or 0)
-             for c, w in zip(columns, widest, strict=True)]
+    least = [w if c.no_wrap else _least(c, w) for c, w in zip(columns, widest, strict=True)]
     spare = space - sum(least) - sum(pads)
     wants = [0 if c.no_wrap else w - m for c, w, m in zip(columns, widest, least, strict=True)]
     total = sum(wants)

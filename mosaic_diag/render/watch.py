@@ -54,9 +54,10 @@ class LiveView:
         self.source = source
         self.counts: Counter[str] = Counter()
         self.last: dict[str, str] = {}
-        self.alerts: deque[str] = deque(maxlen=8)
+        self.alerts: deque[tuple[str, str]] = deque(maxlen=8)  # (when and what, the message and its playbook)
         self.head = f"watching {source}"
-        self.live = Live(self._render(), console=out(), refresh_per_second=2, transient=False)
+        self.console = out()
+        self.live = Live(self._render(), console=self.console, refresh_per_second=2, transient=False)
 
     def __enter__(self) -> LiveView:
         self.live.__enter__()
@@ -81,13 +82,14 @@ class LiveView:
             self.live.console.print(Text(text))
             return
         if item.get("type") == "problem":
-            self.alerts.append(text)
+            self.alerts.append(("problem:", text.removeprefix("problem: ")))
         else:
             self.head = text
         self.live.update(self._render())
 
     def alert(self, item: dict[str, Any]) -> None:
-        self.alerts.append(redact_text(f"{item['at'][11:19]} {item['kind']:<12} {item['label']}: {item['message']}"))
+        self.alerts.append((f"{item['at'][11:19]} {item['kind']}", redact_text(f"{item['label']}: {item['message']}"
+                                                                            + alert_playbook(item))))
         self.live.update(self._render())
 
     def _render(self) -> Any:
@@ -95,14 +97,41 @@ class LiveView:
         from rich.table import Table
         from rich.text import Text
 
+        from mosaic_diag.render.console import drop_until_fits
+
         # the source, a problem's message (an API's answer) and labels are text, never Rich markup
         events = sum(self.counts.values())
         head = Text(f"{self.head}: {_count(events, 'error event')} in {_count(len(self.counts), 'label')}")
         table = Table(expand=False)
-        table.add_column("Label")
-        table.add_column("Count", justify="right")
-        table.add_column("Last seen")
+        table.add_column("Label", no_wrap=True)
+        table.add_column("Count", justify="right", no_wrap=True)
+        table.add_column("Last seen", no_wrap=True)
         for label, n in self.counts.most_common(12):
             table.add_row(Text(label), str(n), Text(self.last.get(label, "")))
-        lines = [Text("Alerts:", style="bold")] + [Text(a, overflow="ellipsis", no_wrap=True) for a in self.alerts]
-        return Group(head, table, *lines)
+        # a label whole (`OPENAI_RATE_LIM…` at 40 columns): its last time goes first
+        drop_until_fits(self.console, table, ("Last seen",))
+        # each alert whole, wrapped at words under its message (at 80 columns the line was cut with `…`, its
+        # playbook never shown); when and what in a column of their own
+        alerts = Table.grid(padding=(0, 1))
+        alerts.add_column(no_wrap=True)
+        alerts.add_column(overflow="fold")
+        for when, what in self.alerts:
+            alerts.add_row(Text(when), Text(what))
+        return Group(head, table, Text("Alerts:", style="bold"), alerts)
+
+
+def alert_playbook(item: dict[str, Any]) -> str:
+    """What an alert's playbook does about it, as the live view says it: ` -> playbook ID: would run a, b` (a dry
+    run), `: ran a (ok), b (failed)` (--execute), `: not run (why)`; nothing without a playbook."""
+    playbook = item.get("playbook")
+    if not playbook:
+        return ""
+    ran = [o for o in item.get("executed") or () if not o.get("skipped")]
+    if ran:
+        what = "ran " + ", ".join(f"{o.get('action')} ({'ok' if o.get('ok') else 'failed'})" for o in ran)
+    elif item.get("skipped"):
+        what = f"not run ({item['skipped']})"
+    else:
+        steps = [a.get("action") for a in (item.get("plan") or {}).get("actions") or () if a.get("would_run")]
+        what = "would run " + ", ".join(map(str, steps)) if steps else "nothing to run"
+    return f" -> playbook {playbook}: {what}"
