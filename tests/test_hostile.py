@@ -196,7 +196,9 @@ SAMPLE = "2026-12-06T10:00:00Z ERROR api: boom\n"
 
 @pytest.mark.parametrize(("config", "args", "message"), [
     ("[anomaly]\nwindow_minutes = 0\n", ["triage", "app.log"],
-     ":2: anomaly.window_minutes must be a whole number >= 1, got 0"),
+     ":2: anomaly.window_minutes must be a whole number from 1 to 1440, got 0"),
+    ("[anomaly]\nwindow_minutes = 10_000_000_000\n", ["triage", "app.log"],
+     ":2: anomaly.window_minutes must be a whole number from 1 to 1440, got 10000000000"),
     ("anomaly = {alpha = 7}\n", ["triage", "app.log"], ":1: anomaly.alpha must be a number > 0 and <= 1, got 7"),
     ("[anomaly]\nthreshold = nan\n", ["triage", "app.log"], ":2: anomaly.threshold must be a finite number, got nan"),
     ("anomaly.min_count = 1e400\n", ["triage", "app.log"], ":1: anomaly.min_count must be a finite number, got inf"),
@@ -211,8 +213,8 @@ SAMPLE = "2026-12-06T10:00:00Z ERROR api: boom\n"
     ("[predeploy]\ntimeout = -3\n", ["predeploy", "--only", "settings"],
      ":2: predeploy.timeout must be a number > 0, got -3"),
     ("[playbooks]\ncooldown = -60\n", ["triage", "app.log"], ":2: playbooks.cooldown must be a number >= 0, got -60"),
-], ids=["window-0", "alpha-inline-table", "threshold-nan", "min-count-inf", "min-count-fraction", "concurrency-0",
-        "timeout-negative", "global-timeout-0", "predeploy-timeout", "cooldown-negative"])
+], ids=["window-0", "window-millennia", "alpha-inline-table", "threshold-nan", "min-count-inf", "min-count-fraction",
+        "concurrency-0", "timeout-negative", "global-timeout-0", "predeploy-timeout", "cooldown-negative"])
 def test_a_config_number_out_of_its_range_is_one_line_with_file_and_line(tmp_path: Path, config: str,
                                                                             args: list[str], message: str) -> None:
     """Out of range, not a number at all (nan, inf) or not whole: named where it is set, never a traceback, a
