@@ -412,3 +412,21 @@ def test_a_key_kept_inside_the_repository_signs_nothing(tmp_path: Path) -> None:
     assert r.returncode == 1 and "app.py:2:52: MD003" in r.stdout, r.stdout + r.stderr
     (repo / ".cache" / "cache-key").unlink()
     assert run(repo / ".cache").returncode == 1 and not (repo / ".cache" / "cache-key").exists()
+
+
+@pytest.mark.parametrize("name", ["lint-run-1.json", "lint-cache-1.json", "cache-key"])
+def test_a_fifo_in_place_of_a_cache_file_or_the_key_is_a_miss_not_a_hang(tmp_path: Path, name: str) -> None:
+    """A FIFO where a cache file or the signing key is read: opened for reading, it waited for a writer that never
+    comes (lint hung). It is no regular file: a miss (the key: no cache), the run as without it."""
+    import os
+
+    repo, home = tmp_path / "repo", tmp_path / "home"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "app.py").write_text(QMARK)
+    home.mkdir(mode=0o700)
+    place = home if name == "cache-key" else repo / ".mosaic-diag" / "lint-cache"
+    place.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(place / name)
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "lint", "."], capture_output=True, text=True,
+                       timeout=60, cwd=repo, env={**os.environ, "MOSAIC_DIAG_CACHE_DIR": str(home)})
+    assert r.returncode == 1 and "app.py:2:52: MD003" in r.stdout, r.stdout + r.stderr

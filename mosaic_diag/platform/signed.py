@@ -85,7 +85,7 @@ def _read_or_make_key() -> bytes | None:
                 tmp.unlink(missing_ok=True)
         if not is_private(where):
             return None
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(path, _READ_FLAGS)
         with os.fdopen(fd, "rb") as fh:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
@@ -100,10 +100,15 @@ def _mac(key: bytes, path: Path, body: bytes) -> str:
     return hmac.digest(key, path.name.encode() + b"\0" + body, "sha256").hex()
 
 
+# a symlink is not followed (a committed `cache.json -> /dev/zero` would be read without end), a FIFO not waited on
+# (opened for reading it waits for a writer): what is opened is then read only when it is a regular file
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+
+
 def read_regular(path: Path) -> str:
-    """A file's text: a regular file, not reached through a symlink (a committed `cache.json -> /dev/zero`
-    would be read without end). Raises OSError or ValueError (not UTF-8)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    """A file's text: a regular file, not reached through a symlink nor a FIFO waited on (`_READ_FLAGS`). Raises
+    OSError or ValueError (not UTF-8)."""
+    fd = os.open(path, _READ_FLAGS)
     with os.fdopen(fd, "rb") as fh:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(f"{path}: not a regular file")
