@@ -223,3 +223,38 @@ def test_an_untracked_top_level_module_found_through_the_import_path_is_not_impo
     assert failure["id"] == "MD-GOLDEN002" and "No module named 'greeting'" in failure["message"], failure
     assert remote_head(work, remote) == first
     checkout_gone(work)
+
+
+@pytest.mark.parametrize("taken", ["symlink", "file", "parent-symlink"])
+def test_a_checkout_path_taken_by_a_link_or_a_file_is_replaced_never_followed(tmp_path, monkeypatch, taken):
+    """The checkout's place in the git directory, taken by what no deploy made there: a symlink to a directory of
+    the operator's was resolved, then that directory 'removed as a stale checkout' (`rmtree` of its target: the
+    operator's files gone); a file made the checkout fail. The link or the file is removed (never followed), the
+    checkout made in the git directory, and the link's target keeps its files."""
+    from tests.test_manifest_support import set_git_env
+
+    set_git_env(monkeypatch)
+    work = tmp_path / "work"
+    work.mkdir()
+    git(work, "init", "-q")
+    write(work, "app.py", "print('hi')\n")
+    sha = commit_all(work, "first")
+    victim = tmp_path / "operators-files"
+    write(victim, "notes.txt", "precious\n")
+    write(victim, "deploy-checkout/keep.txt", "mine\n")
+    repo = gitops.open_repo(work)
+    place = work / ".git" / "mosaic-diag" / "deploy-checkout"
+    if taken == "parent-symlink":
+        place.parent.symlink_to(victim, target_is_directory=True)
+    else:
+        place.parent.mkdir()
+        if taken == "symlink":
+            place.symlink_to(victim, target_is_directory=True)
+        else:
+            place.write_text("not a checkout\n")
+    with gitops.commit_checkout(repo, sha) as tree:
+        assert tree == place and not tree.parent.is_symlink() and not tree.is_symlink()
+        assert (tree / "app.py").read_text() == "print('hi')\n"
+    assert (victim / "notes.txt").read_text() == "precious\n"
+    assert (victim / "deploy-checkout" / "keep.txt").read_text() == "mine\n"
+    checkout_gone(work)

@@ -93,6 +93,40 @@ def test_a_recursive_alias_a_merge_key_or_a_bad_value_is_one_line_at_its_line(
     assert len(shown) == 1 and f"x.yml:{line}: {reason}" in shown[0], said
 
 
+def test_a_set_named_many_times_is_one_line_not_gigabytes_of_regex(tmp_path: Path) -> None:
+    """`%{name}` puts a set's alternatives in place: a 10 KB rules file naming a set of long entries a hundred times
+    was a regex of a megabyte (100 KB: 20 MB, 5 GB of memory and minutes to compile); past 64 KiB with its sets in
+    place a regex is one line at its line."""
+    entries = ", ".join(f"'w{i}" + "a" * 500 + "'" for i in range(20))
+    refs = "x".join(["%{big}"] * 100)
+    path = tmp_path / "x.yml"
+    path.write_text(f"version: 1\nsets:\n  big: [{entries}]\nrules:\n  - id: bomb\n    label: UNKNOWN_ERROR\n"
+                    f"    match:\n      message: ['%{{big}}', '{refs}']\n")
+    r = cli("labels", "--rules", str(path), cwd=tmp_path)
+    assert r.returncode == 2
+    assert one_error_line(r.stderr).endswith(
+        "x.yml:8: `message` is 1,026,152 characters long with its sets in place (at most 65,536)"), r.stderr
+    # a set named once, within the bound, is read
+    path.write_text(path.read_text().replace(f", '{refs}'", ""))
+    assert cli("labels", "--rules", str(path), cwd=tmp_path).returncode == 0
+
+
+def test_a_users_set_in_a_shipped_rule_is_searched_with_a_time_limit(tmp_path: Path) -> None:
+    """A user's rules file may add to a set the shipped rules name (a job board's host): the shipped regex then holds
+    the user's regex, and is searched as the user's are (the `regex` engine, with time limits), not as the shipped
+    rules' own (stdlib `re`, none): a pattern that backtracks exponentially held classify for hours on this host."""
+    from mosaic_diag.classifier.classify import Classifier
+    from mosaic_diag.classifier.taxonomy import load_taxonomy
+
+    path = tmp_path / "x.yml"
+    path.write_text("version: 1\nsets:\n  job_source_hosts: ['(a+)+b', teamtailor]\n")
+    clf = Classifier(load_taxonomy(path))
+    host = "a" * 40
+    text = f"requests.exceptions.HTTPError: 500 Server Error for url: https://{host}.example.com/v1/jobs"
+    assert clf.classify_text(text).label == "UNKNOWN_ERROR"
+    assert clf.classify_text(text.replace(host, "api.teamtailor")).label == "JOB_SOURCE_ERROR"
+
+
 @pytest.mark.parametrize("kind", ["golden", "rules"])
 @pytest.mark.parametrize("special", ["device", "fifo"])
 def test_a_yaml_file_that_is_no_regular_file_is_refused_not_read(tmp_path: Path, kind: str, special: str) -> None:
@@ -162,7 +196,9 @@ SAMPLE = "2026-12-06T10:00:00Z ERROR api: boom\n"
 
 @pytest.mark.parametrize(("config", "args", "message"), [
     ("[anomaly]\nwindow_minutes = 0\n", ["triage", "app.log"],
-     ":2: anomaly.window_minutes must be a whole number >= 1, got 0"),
+     ":2: anomaly.window_minutes must be a whole number from 1 to 1440, got 0"),
+    ("[anomaly]\nwindow_minutes = 10_000_000_000\n", ["triage", "app.log"],
+     ":2: anomaly.window_minutes must be a whole number from 1 to 1440, got 10000000000"),
     ("anomaly = {alpha = 7}\n", ["triage", "app.log"], ":1: anomaly.alpha must be a number > 0 and <= 1, got 7"),
     ("[anomaly]\nthreshold = nan\n", ["triage", "app.log"], ":2: anomaly.threshold must be a finite number, got nan"),
     ("anomaly.min_count = 1e400\n", ["triage", "app.log"], ":1: anomaly.min_count must be a finite number, got inf"),
@@ -177,8 +213,8 @@ SAMPLE = "2026-12-06T10:00:00Z ERROR api: boom\n"
     ("[predeploy]\ntimeout = -3\n", ["predeploy", "--only", "settings"],
      ":2: predeploy.timeout must be a number > 0, got -3"),
     ("[playbooks]\ncooldown = -60\n", ["triage", "app.log"], ":2: playbooks.cooldown must be a number >= 0, got -60"),
-], ids=["window-0", "alpha-inline-table", "threshold-nan", "min-count-inf", "min-count-fraction", "concurrency-0",
-        "timeout-negative", "global-timeout-0", "predeploy-timeout", "cooldown-negative"])
+], ids=["window-0", "window-millennia", "alpha-inline-table", "threshold-nan", "min-count-inf", "min-count-fraction",
+        "concurrency-0", "timeout-negative", "global-timeout-0", "predeploy-timeout", "cooldown-negative"])
 def test_a_config_number_out_of_its_range_is_one_line_with_file_and_line(tmp_path: Path, config: str,
                                                                             args: list[str], message: str) -> None:
     """Out of range, not a number at all (nan, inf) or not whole: named where it is set, never a traceback, a

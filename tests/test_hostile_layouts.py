@@ -128,6 +128,19 @@ def test_a_message_of_many_key_value_brackets_is_one_pass() -> None:
         assert Classifier.default().classify_text(f"{line}\nERROR: boom DETAIL:  {detail}").label == label
 
 
+def test_a_run_of_short_lines_under_a_wide_frame_is_joined_once_in_one_pass() -> None:
+    """The rest of a frame line a terminal broke is joined to it once: each of a million short lines under a wide
+    frame was joined to it in turn (the line grew with each, every join a scan of it: quadratic, half an hour here),
+    in classify's parser and in the reader."""
+    frame = '  File "/app/.heroku/python/lib/python3.6/site-packages/requests/adapters.py", line 583, in f'
+    text = f"2026-12-06T10:00:00Z ERROR boom\n{HEADER}\n{frame}\n" + "a\n" * 1_000_000 + "ValueError: x\n"
+    (exc,) = parse_traceback_text(text.partition("\n")[2])
+    assert [f.function for f in exc.frames] == ["fa"]  # (one rest joined: `in f` broken before `a`)
+    events, _ = read(text.encode())
+    assert events[0].traceback is not None
+    assert events[0].traceback.splitlines()[1] == frame + "a"
+
+
 def test_hostile_layouts_through_triage_stay_bounded(tmp_path: Path) -> None:
     """Lines of every hostile kind at the reader's line cap (64 KiB), a line of megabytes without a newline,
     NUL bytes, invalid UTF-8 and CRLF: triage reports them (minutes each before the patterns were linear)."""

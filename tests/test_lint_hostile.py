@@ -375,3 +375,58 @@ def test_without_a_private_key_no_lint_cache_is_read_or_written(tmp_path: Path) 
                            timeout=60, cwd=tmp_path, env={**os.environ, "MOSAIC_DIAG_CACHE_DIR": home})
         assert r.returncode == 1 and "app.py:2:52: MD003" in r.stdout, r.stdout + r.stderr
         assert not list(tmp_path.glob(".mosaic-diag/lint-cache/*.json")), home
+
+
+def test_a_key_kept_inside_the_repository_signs_nothing(tmp_path: Path) -> None:
+    """`MOSAIC_DIAG_CACHE_DIR` pointing into the repository (`.cache`, beside the caches) kept the signing secret
+    there too, where `git add -A` commits it: whoever reads the repository could then sign a planted cache (here
+    a replayed clean run, signed with the committed key, as the attacker's own runs sign). A key inside the work
+    tree of the file it would sign is no key: the planted run is not replayed, and no key file is made there."""
+    import hashlib
+    import hmac
+    import json
+    import os
+
+    repo, attacker = tmp_path / "repo", tmp_path / "attacker-home"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "app.py").write_text(QMARK)
+    secret = os.urandom(32)
+    for home in (attacker, repo / ".cache"):
+        home.mkdir(mode=0o700)
+        (home / "cache-key").write_bytes(secret)
+        (home / "cache-key").chmod(0o600)  # (git checks a file out so under umask 077)
+
+    def run(home: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "mosaic_diag", "lint", "."], capture_output=True, text=True,
+                              timeout=60, cwd=repo, env={**os.environ, "MOSAIC_DIAG_CACHE_DIR": str(home)})
+
+    assert run(attacker).returncode == 1  # the attacker's run writes the run cache, signed with the key
+    path = repo / ".mosaic-diag" / "lint-cache" / "lint-run-1.json"
+    data = json.loads(path.read_text().partition("\n")[2])
+    _replay_clean(data)
+    body = json.dumps(data)
+    mac = hmac.new(secret, path.name.encode() + b"\0" + body.encode(), hashlib.sha256).hexdigest()
+    path.write_text(f"{mac}\n{body}")
+    (repo / ".mosaic-diag" / "lint-cache" / "lint-cache-1.json").unlink()
+    r = run(repo / ".cache")
+    assert r.returncode == 1 and "app.py:2:52: MD003" in r.stdout, r.stdout + r.stderr
+    (repo / ".cache" / "cache-key").unlink()
+    assert run(repo / ".cache").returncode == 1 and not (repo / ".cache" / "cache-key").exists()
+
+
+@pytest.mark.parametrize("name", ["lint-run-1.json", "lint-cache-1.json", "cache-key"])
+def test_a_fifo_in_place_of_a_cache_file_or_the_key_is_a_miss_not_a_hang(tmp_path: Path, name: str) -> None:
+    """A FIFO where a cache file or the signing key is read: opened for reading, it waited for a writer that never
+    comes (lint hung). It is no regular file: a miss (the key: no cache), the run as without it."""
+    import os
+
+    repo, home = tmp_path / "repo", tmp_path / "home"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "app.py").write_text(QMARK)
+    home.mkdir(mode=0o700)
+    place = home if name == "cache-key" else repo / ".mosaic-diag" / "lint-cache"
+    place.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(place / name)
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "lint", "."], capture_output=True, text=True,
+                       timeout=60, cwd=repo, env={**os.environ, "MOSAIC_DIAG_CACHE_DIR": str(home)})
+    assert r.returncode == 1 and "app.py:2:52: MD003" in r.stdout, r.stdout + r.stderr

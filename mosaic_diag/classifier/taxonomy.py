@@ -259,26 +259,61 @@ def _fail(msg: str, path: str, obj: Any, key: str | int | None = None) -> Config
     return ConfigError(msg, path=path, line=line_of(obj, key))
 
 
-def _with_sets(item: str, sets: Mapping[str, tuple[str, ...]], path: str, obj: Any, key: str) -> str:
-    """`item` with each `%{name}` replaced by the alternatives of the set `name`, `(?:a|b|…)`."""
-    def one(m: re.Match[str]) -> str:
-        name = m.group(1)
-        if name not in sets:
+# a regex with its sets in place is at most this long (the shipped rules' longest: ~1,100 characters): a rules file
+# of a few kilobytes naming a set of long entries many times would make regexes of gigabytes
+MAX_EXPANDED = 64 * 1024
+
+
+class RuleSets:
+    """The taxonomy's `sets:` (name -> alternatives) and the names of those a user's rules file added to: a shipped
+    rule that names such a set runs the user's regexes too, so it is searched as theirs are (`UserRegex`: the `regex`
+    engine, with time limits), not trusted as the shipped rules' own."""
+
+    def __init__(self) -> None:
+        self.alts: dict[str, tuple[str, ...]] = {}
+        self.user: set[str] = set()
+        self._expanded: dict[str, str] = {}
+
+    def expanded(self, name: str) -> str:
+        if name not in self._expanded:
+            self._expanded[name] = "(?:" + "|".join(f"(?:{alt})" for alt in self.alts[name]) + ")"
+        return self._expanded[name]
+
+
+def _too_long(size: int, path: str, obj: Any, key: str) -> ConfigError:
+    return _fail(f"`{key}` is {size:,} characters long with its sets in place (at most {MAX_EXPANDED:,})",
+                 path, obj, key)
+
+
+def _with_sets(item: str, sets: RuleSets, path: str, obj: Any, key: str, before: int = 0) -> tuple[str, list[str]]:
+    """`item` with each `%{name}` replaced by the alternatives of the set `name`, `(?:a|b|…)`, and the names; at most
+    MAX_EXPANDED characters with the `before` of the regex's items before it."""
+    if "%{" not in item:
+        return item, []
+    names = _SET_REF.findall(item)
+    for name in names:
+        if name not in sets.alts:
             raise _fail(f"`{key}` names the set {name!r}, which no `sets:` defines (defined: "
-                        f"{', '.join(sorted(sets)) or 'none'})", path, obj, key)
-        return "(?:" + "|".join(f"(?:{alt})" for alt in sets[name]) + ")"
+                        f"{', '.join(sorted(sets.alts)) or 'none'})", path, obj, key)
+    size = before + len(item) + sum(len(sets.expanded(name)) for name in names)
+    if size > MAX_EXPANDED:  # (counted before it is built)
+        raise _too_long(size, path, obj, key)
+    return _SET_REF.sub(lambda m: sets.expanded(m.group(1)), item), names
 
-    return _SET_REF.sub(one, item) if "%{" in item else item
 
-
-def _regex(value: Any, path: str, obj: Any, key: str, validate: bool,
-           sets: Mapping[str, tuple[str, ...]] | None = None) -> Regex:
+def _regex(value: Any, path: str, obj: Any, key: str, validate: bool, sets: RuleSets | None = None) -> Regex:
     items = value if isinstance(value, list) else [value]
     parts = []
+    user_sets: list[str] = []  # the user-extended sets a shipped regex names
+    size, named = 0, False  # (a regex naming sets: its length with them in place)
     for item in items:
         if not isinstance(item, str) or not item:
             raise _fail(f"`{key}` must be a regex or a list of regexes", path, obj, key)
-        item = _with_sets(item, sets or {}, path, obj, key)
+        item, names = _with_sets(item, sets or RuleSets(), path, obj, key, size)
+        user_sets += [name for name in names if sets is not None and name in sets.user]
+        size, named = size + len(item), named or bool(names)
+        if named and size > MAX_EXPANDED:
+            raise _too_long(size, path, obj, key)
         if validate:
             import regex
 
@@ -287,10 +322,11 @@ def _regex(value: Any, path: str, obj: Any, key: str, validate: bool,
             except regex.error as exc:
                 raise _fail(f"bad regex in `{key}`: {exc}", path, obj, key) from exc
         parts.append(f"(?:{item})")
-    # a user's file (validated) is not trusted to be fast: its regexes are searched with a timeout
-    kind = UserRegex if validate else Regex
-    pattern = kind("|".join(parts), path, line_of(obj, key))
-    if validate:
+    # a user's file (validated) is not trusted to be fast: its regexes are searched with a timeout; so is a shipped
+    # regex holding a set a user's file added to
+    trusted = not validate and not user_sets
+    pattern = (Regex if trusted else UserRegex)("|".join(parts), path, line_of(obj, key))
+    if not trusted:
         pattern.compile()
     return pattern
 
@@ -302,7 +338,7 @@ def _strings(value: Any, path: str, obj: Any, key: str) -> tuple[str, ...]:
     return tuple(items)
 
 
-def _condition(raw: Any, path: str, validate: bool, sets: Mapping[str, tuple[str, ...]]) -> Condition:
+def _condition(raw: Any, path: str, validate: bool, sets: RuleSets) -> Condition:
     if not isinstance(raw, dict) or not raw:
         raise _fail("a match condition must be a non-empty mapping", path, raw)
     unknown = set(raw) - MATCH_KEYS
@@ -367,7 +403,7 @@ def _numbers(value: Any, raw: dict[str, Any], path: str) -> tuple[Comparison, ..
 
 
 def _conditions(raw: Any, path: str, holder: Any, key: str, validate: bool,
-                sets: Mapping[str, tuple[str, ...]]) -> tuple[Condition, ...]:
+                sets: RuleSets) -> tuple[Condition, ...]:
     if isinstance(raw, list):
         if not raw:
             raise _fail(f"`{key}` must not be empty", path, holder, key)
@@ -422,7 +458,7 @@ def _read_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def _add_sets(path: Path, data: dict[str, Any], sets: dict[str, tuple[str, ...]]) -> None:
+def _add_sets(path: Path, data: dict[str, Any], sets: RuleSets) -> None:
     """The file's `sets:` (name -> regexes, alternatives) added to `sets`: a later file's set of the same name
     extends it (a user's rules file adds a job board for the shipped rules too)."""
     name = str(path)
@@ -437,11 +473,12 @@ def _add_sets(path: Path, data: dict[str, Any], sets: dict[str, tuple[str, ...]]
             raise _fail(f"set {set_name} must be a non-empty list of regexes", name, raw, set_name)
         if validate:
             _regex(items, name, raw, set_name, True)
-        sets[set_name] = tuple(dict.fromkeys((*sets.get(set_name, ()), *items)))
+            sets.user.add(set_name)
+        sets.alts[set_name] = tuple(dict.fromkeys((*sets.alts.get(set_name, ()), *items)))
 
 
 def _parse_file(path: Path, data: dict[str, Any], labels: dict[str, Label], rules: dict[str, Rule],
-                sets: Mapping[str, tuple[str, ...]]) -> None:
+                sets: RuleSets) -> None:
     name = str(path)
     raw_labels = data.get("labels") or {}
     if not isinstance(raw_labels, dict):
@@ -482,7 +519,7 @@ def _parse_file(path: Path, data: dict[str, Any], labels: dict[str, Label], rule
 def _load(paths: tuple[Path, ...]) -> Taxonomy:
     labels: dict[str, Label] = {}
     rules: dict[str, Rule] = {}
-    sets: dict[str, tuple[str, ...]] = {}
+    sets = RuleSets()
     files = [(path, _read_file(path)) for path in paths]
     for path, data in files:  # every file's sets first: a user's board reaches the shipped rules' `%{…}` too
         _add_sets(path, data, sets)

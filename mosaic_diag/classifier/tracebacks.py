@@ -454,14 +454,18 @@ def join_wrapped_frame(prev: str, line: str) -> str | None:
 
 
 def join_wrapped_frames(lines: list[str]) -> list[str]:
-    """`lines` with each frame line a terminal broke at its width joined again (`join_wrapped_frame`)."""
+    """`lines` with each frame line a terminal broke at its width joined again (`join_wrapped_frame`), once: a
+    joined line takes no further rest (a run of short lines under a long frame would grow it line by line, in time
+    quadratic in their number)."""
     out: list[str] = []
+    joined_last = False
     for line in lines:
-        joined = join_wrapped_frame(out[-1], line) if out and line[:1] not in " \t" else None
+        joined = join_wrapped_frame(out[-1], line) if out and not joined_last and line[:1] not in " \t" else None
         if joined is None:
             out.append(line)
         else:
             out[-1] = joined
+        joined_last = joined is not None
     return out
 
 

@@ -55,7 +55,7 @@ class FileCache:
         Raises OSError (the state directory cannot be written)."""
         from mosaic_diag.platform.signed import user_key, write_signed
 
-        if user_key() is None:
+        if user_key(self.path) is None:
             return False
         with self._lock:
             text = json.dumps({"version": 1, "answers": self._answers}, sort_keys=True)

@@ -169,7 +169,7 @@ def _is_box_side(t: str) -> bool:
 class _Open:
     __slots__ = ("line", "end", "ts", "shape", "stream", "level", "logger", "message", "tb", "detail",
                  "state", "emit", "seen", "blanks", "exc_at", "cont", "headless", "via", "first", "own_tb", "raw",
-                 "more", "fault", "runs", "recs", "src", "lead", "stamp")
+                 "more", "fault", "runs", "recs", "src", "lead", "stamp", "wrapped")
 
     def __init__(self, line: int, end: int, ln: Line, state: int, emit: bool, message: str | None) -> None:
         self.line = line
@@ -202,6 +202,7 @@ class _Open:
         self.lead: str | None = None  # the message of the record that opened such a traceback (None: attached)
         self.src = -1  # of such a traceback: -1 no frame yet, 0 after a frame line, 1 after its source line
         self.stamp: str | None = None  # the shape of a stamp that varies in front of each line (`stamp_shape`)
+        self.wrapped = -1  # len(tb) when its last line was joined to the rest a terminal broke off (once a line)
 
     def exception(self, text: str, end: int) -> None:
         """`text` is the exception line of the traceback so far (its blanks before it kept)."""
@@ -341,7 +342,7 @@ class Assembler:
             return False
         found: tuple[_Open, str] | None = None
         for op in self.open.values():
-            if op.state == _TB and op.tb and not op.blanks and op.raw is None:
+            if op.state == _TB and op.tb and not op.blanks and op.raw is None and op.wrapped != len(op.tb):
                 joined = join_wrapped_frame(op.tb[-1], t)
                 if joined is not None:
                     if found is not None:
@@ -351,6 +352,7 @@ class Assembler:
             return False
         op, found_line = found
         op.tb[-1] = found_line
+        op.wrapped = len(op.tb)
         op.end = op.seen = last
         return True
 
@@ -358,7 +360,7 @@ class Assembler:
         """An open traceback (of a named stream) ends with a frame line a terminal may have broken at its width: a line
         with no stream's prefix may be its rest (`_join_wrap`)."""
         for op in self.open.values():
-            if op.state == _TB and op.tb:
+            if op.state == _TB and op.tb and op.wrapped != len(op.tb):
                 t = op.tb[-1]
                 if 'File "' in t and ('", line ' not in t or len(t) >= MIN_WRAP_WIDTH):
                     return True
@@ -556,8 +558,10 @@ class Assembler:
                 return False  # (after a blank that parted a header-less traceback's entries: no exception line)
             if t[0] not in " \t" and not is_frame(t) and not in_group_gutter(t) and not t.startswith('File "'):
                 # (`File "…` with no `", line N` is the start of a frame line a terminal broke: no exception line)
-                if not op.blanks and (joined := join_wrapped_frame(op.tb[-1], t)) is not None:
-                    op.tb[-1] = joined  # the rest of a frame line a terminal broke at its width
+                joined = join_wrapped_frame(op.tb[-1], t) if not op.blanks and op.wrapped != len(op.tb) else None
+                if joined is not None:
+                    op.tb[-1] = joined  # the rest of a frame line a terminal broke at its width (once: `wrapped`)
+                    op.wrapped = len(op.tb)
                     op.end = last
                     return True
                 # (an exception group's lines stay in its traceback, their indentation stripped too)

@@ -394,8 +394,9 @@ CHECKOUT_DIR = Path("mosaic-diag") / "deploy-checkout"
 
 
 def checkout_path(repo: Any) -> Path:
-    """Where `commit_checkout` checks a commit out for the clone of `repo`."""
-    return (Path(repo.common_dir) / CHECKOUT_DIR).resolve()
+    """Where `commit_checkout` checks a commit out for the clone of `repo` (its own components not resolved: a link
+    someone put there is no place of the checkout's, `_own_place`)."""
+    return Path(repo.common_dir).resolve() / CHECKOUT_DIR
 
 
 @contextmanager
@@ -408,6 +409,7 @@ def commit_checkout(repo: Any, sha: str) -> Iterator[Path]:
     if not _SHA.match(sha):
         raise UsageError(f"not a full commit sha: {sha!r}")
     path = checkout_path(repo)
+    _own_place(path.parent)
     remove_checkout(repo, path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -429,6 +431,7 @@ def remove_checkout(repo: Any, path: Path) -> None:
     interrupted: BaseException | None = None
     for _ in range(3):
         try:
+            _own_place(path)
             if path.exists():
                 _run_git(repo, ["worktree", "remove", "--force", "--", str(path)])
                 shutil.rmtree(path, ignore_errors=True)  # (what git left: a file written meanwhile)
@@ -439,6 +442,14 @@ def remove_checkout(repo: Any, path: Path) -> None:
             interrupted = exc
     if interrupted is not None:
         raise interrupted
+
+
+def _own_place(path: Path) -> None:
+    """`path` (in the git directory, the checkout's or its parent) is a directory or nothing: a symlink or a file
+    there, which no deploy made, is removed, never followed (a stale checkout is removed with its tree: a link's
+    target was)."""
+    if path.is_symlink() or (os.path.lexists(path) and not path.is_dir()):
+        path.unlink()
 
 
 def _registered(repo: Any, path: Path) -> bool:

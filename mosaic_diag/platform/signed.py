@@ -20,13 +20,43 @@ _KEY_SIZE = 32
 _user_key: list[bytes | None] = []  # read once per process
 
 
-def user_key() -> bytes | None:
+def user_key(path: Path | None = None) -> bytes | None:
     """This user's signing secret: `KEY_FILE` in the user's cache directory (made on first use, mode 0600),
-    or None when there is no such place that is the user's alone (then no signed cache is read or written).
-    Read once per process."""
+    or None when there is no such place that is the user's alone (then no signed cache is read or written),
+    or when that directory is inside the work tree of `path`, the file it would sign (`MOSAIC_DIAG_CACHE_DIR`
+    pointing into the repository: a key kept beside the caches is committed with them, and anyone who reads the
+    repository could sign a planted one; none is made there). Read once per process."""
+    if path is not None and _inside_work_tree_of(path):
+        return None
     if not _user_key:
         _user_key.append(_read_or_make_key())
     return _user_key[0]
+
+
+_trees: dict[str, bool] = {}  # a signed file's directory -> whether the key's directory is inside its work tree
+
+
+def _inside_work_tree_of(path: Path) -> bool:
+    """Whether the user's cache directory is inside the work tree (the nearest directory holding `.git`) that
+    holds `path`."""
+    from mosaic_diag.platform.userdir import cache_dir
+
+    folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+    if folder not in _trees:
+        where = cache_dir()
+        inside = False
+        if where is not None:
+            key_dir = os.path.realpath(where)
+            tree = folder
+            while not os.path.lexists(os.path.join(tree, ".git")):
+                parent = os.path.dirname(tree)
+                if parent == tree:
+                    tree = ""
+                    break
+                tree = parent
+            inside = bool(tree) and os.path.commonpath((key_dir, tree)) == tree
+        _trees[folder] = inside
+    return _trees[folder]
 
 
 def _read_or_make_key() -> bytes | None:
@@ -55,7 +85,7 @@ def _read_or_make_key() -> bytes | None:
                 tmp.unlink(missing_ok=True)
         if not is_private(where):
             return None
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(path, _READ_FLAGS)
         with os.fdopen(fd, "rb") as fh:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
@@ -70,10 +100,15 @@ def _mac(key: bytes, path: Path, body: bytes) -> str:
     return hmac.digest(key, path.name.encode() + b"\0" + body, "sha256").hex()
 
 
+# a symlink is not followed (a committed `cache.json -> /dev/zero` would be read without end), a FIFO not waited on
+# (opened for reading it waits for a writer): what is opened is then read only when it is a regular file
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+
+
 def read_regular(path: Path) -> str:
-    """A file's text: a regular file, not reached through a symlink (a committed `cache.json -> /dev/zero`
-    would be read without end). Raises OSError or ValueError (not UTF-8)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    """A file's text: a regular file, not reached through a symlink nor a FIFO waited on (`_READ_FLAGS`). Raises
+    OSError or ValueError (not UTF-8)."""
+    fd = os.open(path, _READ_FLAGS)
     with os.fdopen(fd, "rb") as fh:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(f"{path}: not a regular file")
@@ -84,7 +119,7 @@ def read_signed(path: Path) -> str:
     """The text of a file this user's runs wrote (`write_signed`): its first line is the HMAC of the rest
     under `user_key`. Raises OSError (no key, no file: a miss) or ValueError (not signed by this user:
     planted, copied from elsewhere, damaged)."""
-    key = user_key()
+    key = user_key(path)
     if key is None:
         raise OSError("no private key for signed caches")
     data = read_regular(path)
@@ -99,7 +134,7 @@ def write_signed(path: Path, text: str) -> None:
     nothing is written)."""
     from mosaic_diag.platform.atomic import write_atomic
 
-    key = user_key()
+    key = user_key(path)
     if key is None:
         raise OSError("no private key for signed caches")
     write_atomic(path, _mac(key, path, text.encode()) + "\n" + text)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 PRIOR_SHAPE = 0.5  # Jeffreys' prior for a Poisson rate: the floor of a baseline near zero
+MAX_WINDOW_MINUTES = 1440  # a day: the threshold is corrected over a day of windows
 
 
 @dataclass(frozen=True)

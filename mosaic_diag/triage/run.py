@@ -17,7 +17,7 @@ from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.classifier.taxonomy import SEVERITY_RANK, UNKNOWN
 from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.platform.redact import redact_text
-from mosaic_diag.triage.anomaly import AnomalySettings, RateSeries
+from mosaic_diag.triage.anomaly import MAX_WINDOW_MINUTES, AnomalySettings, RateSeries
 from mosaic_diag.triage.events import EventClassifier
 from mosaic_diag.triage.fingerprint import template
 from mosaic_diag.triage.model import (
@@ -255,7 +255,10 @@ def build_options(*, since: datetime | None = None, until: datetime | None = Non
         anomaly = base
     else:
         anomaly = AnomalySettings(
-            window_minutes=config.number("anomaly.window_minutes", base.window_minutes, minimum=1, integer=True),
+            # (at most a day: the threshold is corrected over a day of windows, and a window of millennia ran past
+            # the last date a datetime holds)
+            window_minutes=config.number("anomaly.window_minutes", base.window_minutes, minimum=1,
+                                         maximum=MAX_WINDOW_MINUTES, integer=True),
             alpha=config.number("anomaly.alpha", base.alpha, positive=True, maximum=1),
             threshold=config.number("anomaly.threshold", base.threshold, positive=True),
             min_count=config.number("anomaly.min_count", base.min_count, minimum=1, integer=True),
