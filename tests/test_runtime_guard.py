@@ -847,3 +847,40 @@ def test_processes_upgrading_an_older_sqlite_table_at_once_take_turns(tmp_path, 
     finally:
         other.close()
         store.close()
+
+
+def test_a_flood_of_rejections_against_a_stuck_store_holds_a_bounded_number_of_letters(caplog) -> None:
+    """An app's own store whose writes hang (a database that stopped answering): each rejected answer used to
+    start one more thread holding its answer, without end. At most MAX_WAITING_LETTERS wait; the rest are said,
+    not stored, and the caller still gets each rejection at once; once the store answers, letters are kept again."""
+    from mosaic_diag.runtime.guard import MAX_WAITING_LETTERS
+
+    release = threading.Event()
+    kept: list[str] = []
+
+    class HangingStore:
+        def add(self, **letter: Any) -> int:
+            release.wait(60)
+            kept.append(letter["payload"])
+            return len(kept)
+
+    guard = schema_guard(Answer, store=HangingStore(), store_timeout=0.01)
+    caplog.set_level("WARNING", logger="mosaic.runtime.guard")
+    try:
+        for i in range(MAX_WAITING_LETTERS + 40):
+            with pytest.raises(SchemaRejected) as rejected:
+                guard(json.dumps({"answer": f"a{i}"}))  # no `question`: rejected
+            assert rejected.value.dead_letter_id is None
+        letters = [t for t in threading.enumerate() if t.name == "mosaic-dead-letter"]
+        assert len(letters) <= MAX_WAITING_LETTERS
+        refused = [r for r in caplog.records if "dead letters already wait for the store" in r.getMessage()]
+        assert len(refused) == 40, [r.getMessage() for r in caplog.records][-3:]
+    finally:
+        release.set()
+    for thread in letters:
+        thread.join(60)
+    assert len(kept) == MAX_WAITING_LETTERS
+    guard.store_timeout = 30  # (the store answers again: the caller may wait for its letter)
+    with pytest.raises(SchemaRejected) as rejected:  # nothing waits any more: the letter is kept
+        guard(json.dumps({"answer": "late"}))
+    assert rejected.value.dead_letter_id == MAX_WAITING_LETTERS + 1

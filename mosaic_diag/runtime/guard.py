@@ -203,6 +203,9 @@ def fingerprint(model: str, prompt_id: str | None, payload: str) -> str:
     return hashlib.sha256(json.dumps([model, prompt_id, payload]).encode()).hexdigest()
 
 
+MAX_WAITING_LETTERS = 256  # per guard: letters handed to a slow store and not written yet; more are not stored
+
+
 class DeadLetterStore:
     """The dead-letter table in PostgreSQL (a DSN) or SQLite (a file path)."""
 
@@ -571,6 +574,8 @@ class SchemaGuard(Generic[M]):
         self.prompt_id = prompt_id
         self.store_timeout = store_timeout
         self._warned_loop = False
+        self._waiting = 0  # letters handed to the store and not written yet (at most MAX_WAITING_LETTERS)
+        self._waiting_lock = threading.Lock()
 
     def _check(self, answer: Any, provider: str | None, prompt_id: str | None) -> tuple[Any, SchemaRejected | None]:
         """(the validated answer, None) or (the answer as given, its rejection: label noted, no letter yet)."""
@@ -603,7 +608,25 @@ class SchemaGuard(Generic[M]):
 
     def _submitted(self, answer: Any, rejected: SchemaRejected) -> Any:
         """The letter's write under way on the store's thread (a concurrent.futures.Future), or None when a write
-        there is stuck past `store_timeout` (warned: the caller does not queue behind it)."""
+        there is stuck past `store_timeout` or `MAX_WAITING_LETTERS` wait already (warned: the caller does not
+        queue behind them, and a flood of rejections against a slow store holds neither memory nor threads)."""
+        with self._waiting_lock:
+            if self._waiting >= MAX_WAITING_LETTERS:
+                self._not_stored(rejected, f"{self._waiting} dead letters already wait for the store")
+                return None
+            self._waiting += 1
+        future = self._handed(answer, rejected)
+        if future is None:
+            self._written(None)
+        else:
+            future.add_done_callback(self._written)
+        return future
+
+    def _written(self, _: Any) -> None:
+        with self._waiting_lock:
+            self._waiting -= 1
+
+    def _handed(self, answer: Any, rejected: SchemaRejected) -> Any:
         submit = getattr(self.store, "submit", None)
         if submit is None:  # a store of the app's own: a thread of its own per letter
             import concurrent.futures
