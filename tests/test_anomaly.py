@@ -126,7 +126,7 @@ def test_a_run_of_empty_windows_folds_in_closed_form() -> None:
             for got, want in ((a.fast, b.fast), (a.slow, b.slow)):
                 assert (got.mu, got.w2) == pytest.approx((want.mu, want.w2), rel=1e-9, abs=1e-12)
             assert (a.disp.sq, a.disp.weight) == pytest.approx((b.disp.sq, b.disp.weight), rel=1e-9, abs=1e-12)
-            assert [(w, c) for w, c, _, _ in a.recent] == [(w, c) for w, c, _, _ in b.recent][-len(a.recent):]
+            assert [r[:2] for r in a.recent] == [r[:2] for r in b.recent][-len(a.recent):]
             assert a.next == b.next and a.seen == b.seen
 
 

@@ -331,9 +331,8 @@ class SpanTest:
         return total if total == sys.maxsize else max(self.min_x, total - self.prev)
 
 
-def raising(base: Baseline, k: int, prev: int) -> int:
+def raising(m: float, k: int, prev: int) -> int:
     """The smallest count x with (prev + x - k m) / sqrt(k) > (prev - (k-1) m) / sqrt(k-1), m the mean of a window."""
-    m = base.mean / k
     need = m + (prev - (k - 1) * m) * (math.sqrt(k / (k - 1.0)) - 1.0)
     return max(1, math.floor(need) + 1)
 
@@ -351,16 +350,20 @@ class Track:
         self.slow = _Ewma(settings.span_alpha)
         self.disp = _Dispersion(settings.dispersion_alpha)
         depth = max(settings.spans, default=1) - 1
-        # the last `depth` windows: (window, count, windows seen before it, the slow baseline before it)
-        self.recent: deque[tuple[int, int, int, Baseline]] = deque(maxlen=max(depth, 1))
+        # the last `depth` windows: (window, count, windows seen before it, the slow baseline's mu, w2, phi before it)
+        self.recent: deque[tuple[int, int, int, float, float, float]] = deque(maxlen=max(depth, 1))
         self.depth = depth
+        self.spans = sorted(settings.spans)
+        self.limit = settings.log_p_limit()
+        self.share_one, self.share_span = settings.log_share(False), settings.log_share(True)
         self.last_alarm: int | None = None
         self.span_start = 0
 
     def close(self, x: int, alarmed: bool = False) -> None:
         """Fold the current window's count in (an alarming one not into the dispersion); the next one is current."""
         if self.depth:
-            self.recent.append((self.next, x, self.seen, self.slow_baseline()))
+            slow = self.slow
+            self.recent.append((self.next, x, self.seen, slow.mu, slow.w2, self.disp.phi(slow)))
         if self.seen == 0:
             self.fast.first(float(x))
             self.slow.first(float(x))
@@ -394,50 +397,70 @@ class Track:
     def slow_baseline(self) -> Baseline:
         return Baseline(self.slow.mu, self.slow.w2, self.disp.phi(self.slow))
 
-    def tests(self) -> list[SpanTest]:
-        """The tests of the current window that its history allows."""
+    def _specs(self, x: int) -> list[tuple[int, float, float, float, int, bool]]:
+        """The current window's tests at count `x` whose sum is above its predictive mean (the others cannot
+        alarm; all of them for x = sys.maxsize): (k, mu, w2, phi, prev, sustained), cheap to make."""
         s = self.s
-        limit = s.log_p_limit()
         out = []
-        if self.seen >= s.min_history:
-            fast = Baseline(self.fast.mu, self.fast.w2, self.disp.phi(self.slow))
-            share = s.log_share(False)
-            out.append(SpanTest(1, fast, 0, share, limit + share))
+        seen = self.seen
+        if seen >= s.min_history:
+            fast = self.fast
+            if x > fast.mu + PRIOR_SHAPE * fast.w2:
+                out.append((1, fast.mu, fast.w2, self.disp.phi(self.slow), 0, False))
         recent = self.recent
-        share = s.log_share(True)
-        for k in s.spans:
+        n = len(recent) if self.depth else 0
+        prev = 0
+        ks = self.spans
+        j = 0  # windows of `recent` summed into prev
+        for k in ks:
             if k == 1:
-                if self.seen >= s.min_history:
-                    out.append(SpanTest(1, self.slow_baseline(), 0, share, limit + share))
+                if seen >= s.min_history:
+                    slow = self.slow
+                    if x > slow.mu + PRIOR_SHAPE * slow.w2:
+                        out.append((1, slow.mu, slow.w2, self.disp.phi(slow), 0, True))
                 continue
-            if len(recent) < k - 1:
+            if n < k - 1:
+                break
+            while j < k - 1:
+                j += 1
+                prev += recent[n - j][1]
+            w, _, before, mu, w2, phi = recent[n - (k - 1)]
+            if before < s.min_history or w != self.next - (k - 1):
                 continue
-            w, _, seen, base = recent[-(k - 1)]
-            if seen < s.min_history or w != self.next - (k - 1):
-                continue
-            prev = sum(c for _, c, _, _ in list(recent)[-(k - 1):])
-            span = Baseline(base.mu, base.w2, base.phi, k)
-            out.append(SpanTest(k, span, prev, share, limit + share, raising(span, k, prev)))
+            if prev + x > k * (mu + PRIOR_SHAPE * w2):
+                out.append((k, mu, w2, phi, prev, True))
         return out
 
-    def judge(self, x: int, tests: list[SpanTest] | None = None) -> tuple[float, float, SpanTest] | None:
+    def _test(self, spec: tuple[int, float, float, float, int, bool]) -> SpanTest:
+        k, mu, w2, phi, prev, sustained = spec
+        share = self.share_span if sustained else self.share_one
+        return SpanTest(k, Baseline(mu, w2, phi, k), prev, share, self.limit + share,
+                        raising(mu + PRIOR_SHAPE * w2, k, prev) if k > 1 else 1)
+
+    def tests(self) -> list[SpanTest]:
+        """The tests of the current window that its history allows."""
+        return [self._test(spec) for spec in self._specs(sys.maxsize)]
+
+    def judge(self, x: int) -> tuple[float, float, SpanTest] | None:
         """The most significant alarming test of the current window at count `x`: (log p / share, log p, test)."""
         best = None
-        s = self.s
-        for t in self.tests() if tests is None else tests:
-            if t.prev + x <= t.base.mean:  # (the cheap check first: most windows of a calm label)
-                continue
-            log_p = t.alarms(x, s.min_count)
+        min_count = self.s.min_count
+        for spec in self._specs(x):
+            k, mu, w2, _, prev, _ = spec
+            if prev + x < min_count or (k > 1 and x < raising(mu + PRIOR_SHAPE * w2, k, prev)):
+                continue  # (the cheap checks first: `SpanTest.alarms` makes them again)
+            t = self._test(spec)
+            log_p = t.alarms(x, min_count)
             if log_p is not None:
                 adj = log_p - t.log_share
                 if best is None or adj < best[0]:
                     best = (adj, log_p, t)
         return best
 
-    def first_test(self, tests: list[SpanTest] | None = None) -> tuple[int, SpanTest] | None:
+    def first_test(self) -> tuple[int, SpanTest] | None:
         """The smallest count that alarms and the test that alarms first (the shortest span on a tie)."""
         best = None
-        for t in self.tests() if tests is None else tests:
+        for t in self.tests():
             x = t.trigger(self.s.min_count)
             if x != sys.maxsize and (best is None or x < best[0]):
                 best = (x, t)
@@ -465,7 +488,7 @@ class Track:
         # live watch sees the same counts)
         m = first.base.mean / first.k
         elevated = m + math.sqrt(first.base.phi * m)
-        for w, c, _, _ in self.recent:
+        for w, c, *_ in self.recent:
             if w == start and start < window and c <= elevated:
                 start += 1
         self.span_start, self.last_alarm = start, window
@@ -550,13 +573,12 @@ class RateSeries:
                     self.work += 1
                 x = windows[busy]
                 self.work += 1
-                tests = track.tests()
-                verdict = track.judge(x, tests) if tests else None
+                verdict = track.judge(x)
                 if verdict is not None:
                     adj, log_p, _ = verdict
                     first = None
                     if not track.extends_span():  # (the window's first alarming test: needed for a new span only)
-                        hit = track.first_test(tests)
+                        hit = track.first_test()
                         first = hit[1] if hit else verdict[2]
                     if track.mark(first):
                         spans.append([track.span_start, busy, adj, log_p, first.base.mu if first else 0.0])

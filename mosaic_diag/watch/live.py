@@ -65,7 +65,7 @@ class LiveRates:
             return None  # (an alarm inside a span already reported)
         adj, log_p, _ = verdict
         start = track.span_start
-        count = st.count + sum(c for w, c, _, _ in track.recent if w >= start)
+        count = st.count + sum(c for w, c, *_ in track.recent if w >= start)
         begin = datetime.fromtimestamp(start * width * 60, UTC)
         windows = window - start + 1
         base = st.first.base if st.first is not None else verdict[2].base
