@@ -304,7 +304,6 @@ class _Dispersion:
         self.weight = 1.0 - ck * (1.0 - self.weight)
 
 
-@dataclass(frozen=True)
 class SpanTest:
     """One test of the current window: the sum of its last `k` windows against `base`, `prev` counted before it.
 
@@ -313,12 +312,11 @@ class SpanTest:
     quiet windows after it do not extend it, a sustained rise does (a dip below half its excess does not).
     """
 
-    k: int
-    base: Baseline
-    prev: int
-    log_share: float
-    log_limit: float
-    min_x: int = 1
+    __slots__ = ("base", "k", "log_limit", "log_share", "min_x", "prev")  # (no dataclass: one less at start-up)
+
+    def __init__(self, k: int, base: Baseline, prev: int, log_share: float, log_limit: float, min_x: int = 1) -> None:
+        self.k, self.base, self.prev, self.log_share, self.log_limit, self.min_x = (k, base, prev, log_share,
+                                                                                     log_limit, min_x)
 
     def alarms(self, x: int, min_count: int) -> float | None:
         if x < self.min_x:
