@@ -1210,3 +1210,27 @@ def test_the_live_view_on_a_terminal_shows_groups_alerts_and_the_summary(tmp_pat
     assert "┃ Label" in text and "new error group" in text
     assert "1 error event in 1 label" in shown
     assert "stopped watching app.log: 3 lines read, 1 error event in 1 group, 1 alert" in shown
+
+
+def test_the_stop_signal_never_waits_for_the_lock_the_watch_holds() -> None:
+    """The handler runs on the main thread between two bytecodes, maybe while `stop.wait()` (the follower's poll)
+    holds the event's lock: `Event.set` there waited for that lock for ever, and a watch under load once never
+    ended on SIGTERM. The handler returns at once and the watch still stops; a second signal interrupts."""
+    import signal
+
+    from mosaic_diag.commands.watch import stop_on_signal
+
+    stop = threading.Event()
+    handler = stop_on_signal(stop)
+    returned = threading.Event()
+
+    def signalled_inside_the_wait() -> None:
+        with stop._cond:  # (what Event.wait holds between its checks)
+            handler(signal.SIGTERM, None)
+            returned.set()
+
+    threading.Thread(target=signalled_inside_the_wait, daemon=True).start()
+    assert returned.wait(30), "the handler waited for the lock its own thread holds"  # (a liveness bound)
+    assert stop.wait(30)
+    with pytest.raises(KeyboardInterrupt):
+        handler(signal.SIGTERM, None)

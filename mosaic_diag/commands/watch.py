@@ -1,6 +1,7 @@
 """`mosaic-diag watch`: live triage of a followed file, a syslog stream or Render's log API."""
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -48,13 +49,7 @@ def watch(
     except KeyboardInterrupt:
         raise Interrupted("interrupted while the watch started: nothing was read or acted on") from None
 
-    def on_signal(*_: object) -> None:
-        """The first Ctrl-C / SIGTERM stops the watch once what it does is done (an action runs to its end); a
-        second one interrupts that too (the action audited 'interrupted', exit 130)."""
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-
+    on_signal = stop_on_signal(stop)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, on_signal)
     live = fmt is OutputFormat.table and sys.stdout.isatty()
@@ -78,6 +73,26 @@ def watch(
     emit.status({"type": "summary", "source": source_name, "events": watcher.run.events, "alerts": watcher.alerts,
                  "groups": len(watcher.run.groups), "lines": watcher.lines})
     return 0
+
+
+def stop_on_signal(stop: Any) -> Callable[..., None]:
+    """The handler of Ctrl-C / SIGTERM: the first stops the watch once what it does is done (an action runs to
+    its end); a second one interrupts that too (the action audited 'interrupted', exit 130).
+
+    `stop` (a threading.Event) is set from a thread of its own: the handler runs on the main thread between two of
+    its bytecodes, maybe inside `stop.wait()` while that holds the event's lock, and `Event.set` there would wait
+    for that lock for ever (a watch that never ended on SIGTERM)."""
+    import threading
+
+    signalled: list[bool] = []
+
+    def on_signal(*_: object) -> None:
+        if signalled:
+            raise KeyboardInterrupt
+        signalled.append(True)
+        threading.Thread(target=stop.set, name="mosaic-diag-watch-stop", daemon=True).start()
+
+    return on_signal
 
 
 def _start(file: Path | None, from_start: bool, syslog: str | None, tls_cert: Path | None, tls_key: Path | None,
