@@ -12,10 +12,11 @@ import contextlib
 import csv
 import io
 import json
+import logging
 import secrets
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -160,13 +161,42 @@ class _Forbidden(BaseHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """`handler` on a loopback port while the block runs: its base URL (`http://localhost:PORT`)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://localhost:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def urllib3_records(line: Callable[[logging.LogRecord], str]) -> Iterator[list[str]]:
+    """urllib3's own DEBUG records of the requests made while the block runs, each as `line` formats it."""
+    records: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(line(record))
+
+    log = logging.getLogger("urllib3.connectionpool")
+    keep, level = Keep(), log.level
+    log.addHandler(keep)
+    log.setLevel(logging.DEBUG)
+    try:
+        yield records
+    finally:
+        log.removeHandler(keep)
+        log.setLevel(level)
+
+
 @pytest.fixture(scope="module")
 def forbidden() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Forbidden)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://localhost:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(_Forbidden) as url:
+        yield url
 
 
 def test_job_source_error_only_for_job_sources(forbidden: str) -> None:
@@ -309,24 +339,9 @@ def test_linkedin_inside_another_hosts_name_is_no_linkedin_block(forbidden: str)
     """A third-party API whose host name holds `linkedin` (RapidAPI's `linkedin-api8.p.rapidapi.com`) refusing a
     request is that API's answer, not LinkedIn's block (round 22, RateIn#1): urllib3's own debug lines of a real 403,
     the host renamed. LinkedIn named by the record, or linkedin.com's host without a scheme, still is its block."""
-    import logging
-
     requests = pytest.importorskip("requests")
-    records: list[str] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(f"2024-02-20 08:13:05,514 - {record.levelname} - {record.getMessage()}")
-
-    log = logging.getLogger("urllib3.connectionpool")
-    keep, level = Keep(), log.level
-    log.addHandler(keep)
-    log.setLevel(logging.DEBUG)
-    try:
+    with urllib3_records(lambda r: f"2024-02-20 08:13:05,514 - {r.levelname} - {r.getMessage()}") as records:
         status = requests.get(f"{forbidden}/?username=derek-roy", timeout=5).status_code
-    finally:
-        log.removeHandler(keep)
-        log.setLevel(level)
     host = forbidden.split("//")[1]
     lines = [r.replace(host, "linkedin-api8.p.rapidapi.com:443").replace("localhost", "linkedin-api8.p.rapidapi.com")
              for r in records]

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import threading
 import traceback
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ import pytest
 from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.classifier.taxonomy import load_taxonomy
 from mosaic_diag.errors import ConfigError
-from tests.test_classify_evidence import raised
+from tests.test_classify_evidence import raised, serving
 
 
 def _clf() -> Classifier:
@@ -41,11 +40,8 @@ class _Status(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def board() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Status)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://localhost:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(_Status) as url:
+        yield url
 
 
 def _http_error(board: str, status: int, path: str) -> BaseException:

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from mosaic_diag.classifier import taxonomy
 from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.classifier.taxonomy import Regex, UserRegex, load_taxonomy
 from tests.cli_inproc import run_cli
+from tests.test_classify_evidence import serving, urllib3_records
 
 GUARD = 60  # a hang would otherwise hold the suite: the commands end long before this
 
@@ -187,7 +187,6 @@ def test_numbers_are_compared_in_every_match_not_only_the_first(tmp_path: Path) 
     loopback server name the port first (`port=NNNNN): Max retries … too many 503 error responses`), and so does
     urllib3's own debug line (`http://localhost:NNNNN "GET /jobs HTTP/1.1" 503`); the first match alone (the port)
     would make no comparison hold. A text whose numbers never hold is not taken, and the hits show the match used."""
-    import logging
 
     requests = pytest.importorskip("requests")
     from requests.adapters import HTTPAdapter
@@ -196,29 +195,12 @@ def test_numbers_are_compared_in_every_match_not_only_the_first(tmp_path: Path) 
     path = tmp_path / "status.yml"
     path.write_text(STATUS_RULES)
     clf = Classifier(load_taxonomy(path))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Unavailable)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server.server_address[1]
-    records: list[str] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(f"{record.levelname}:{record.name}:{record.getMessage()}")
-
-    log = logging.getLogger("urllib3.connectionpool")
-    keep, level = Keep(), log.level
-    log.addHandler(keep)
-    log.setLevel(logging.DEBUG)
     session = requests.Session()
     session.mount("http://", HTTPAdapter(max_retries=Retry(total=1, status_forcelist=[503], backoff_factor=0)))
-    try:
+    with serving(_Unavailable) as url, urllib3_records(lambda r: f"{r.levelname}:{r.name}:{r.getMessage()}") as records:
+        port = int(url.rsplit(":", 1)[1])
         with pytest.raises(requests.exceptions.RetryError) as info:
-            session.get(f"http://localhost:{port}/jobs", timeout=5)
-    finally:
-        log.removeHandler(keep)
-        log.setLevel(level)
-        server.shutdown()
-        server.server_close()
+            session.get(f"{url}/jobs", timeout=5)
     text = str(info.value)
     assert f"port={port}" in text and "too many 503 error responses" in text
     assert text.index(str(port)) < text.index("503")
