@@ -396,6 +396,19 @@ def _catches_sigterm(pid: int) -> bool:
     return False
 
 
+def _sigterm_when_held(cli: list[str], log: Path, gate: Path, cwd: Path,
+                       env: dict[str, str]) -> tuple[subprocess.Popen[str], str, str]:
+    """`cli` + `watch` of `log` started, SIGTERM sent once its start is held at an import (`gate` written) and its
+    handler is in place: (the process, its stdout, its stderr)."""
+    proc = subprocess.Popen([*cli, "watch", "--format", "json", "--file", str(log), "--no-playbooks"], cwd=cwd,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: proc.poll() is not None or gate.exists(), "the start held at its import")
+    assert _catches_sigterm(proc.pid)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    return proc, out, err
+
+
 def test_sigterm_while_the_watch_starts_is_one_line_exit_130(tmp_path: Path) -> None:
     """A SIGTERM before the watch ran (loading its modules, rules and playbooks) killed it without a word (-15); it
     is an interruption like Ctrl-C: one line, exit 130, nothing read or acted on. The start is held at an import of
@@ -416,13 +429,7 @@ def test_sigterm_while_the_watch_starts_is_one_line_exit_130(tmp_path: Path) -> 
         raise SystemExit(main())
     """)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_DIAG_")}
-    proc = subprocess.Popen([sys.executable, "-c", code, "watch", "--format", "json", "--file", str(log),
-                             "--no-playbooks"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    _wait_for(lambda: proc.poll() is not None or gate.exists(), "the start held at its import")
-    assert _catches_sigterm(proc.pid)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
+    proc, out, err = _sigterm_when_held([sys.executable, "-c", code], log, gate, tmp_path, env)
     assert (proc.returncode, err.splitlines()) == (130, ["mosaic-diag: error: interrupted while the watch started: "
                                                         "nothing was read or acted on"])
     assert out == ""
@@ -458,13 +465,7 @@ def test_sigterm_while_the_watch_starts_under_python_m_is_one_line_exit_130(tmp_
     """))
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_DIAG_")}
     env["PYTHONPATH"] = os.pathsep.join([str(site), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
-    proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "watch", "--format", "json", "--file", str(log),
-                             "--no-playbooks"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    _wait_for(lambda: proc.poll() is not None or gate.exists(), "the start held at its import")
-    assert _catches_sigterm(proc.pid)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
+    proc, out, err = _sigterm_when_held([sys.executable, "-m", "mosaic_diag"], log, gate, tmp_path, env)
     assert (proc.returncode, err.splitlines()) == (130, [f"mosaic-diag: error: {message}"])
     assert out == ""
 
