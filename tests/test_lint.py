@@ -335,6 +335,16 @@ def test_psycopg3_connections_execute_and_only_psycopg2_ones_are_md002(tmp_path:
     assert Classifier.default().classify_exception(failed.value).label == "CONN_MISUSE"
 
 
+def test_md002_on_an_awaited_connection_names_it(tmp_path: Path) -> None:
+    """`(await get_conn()).execute(...)`: one MD002 naming the awaited call (it was an AttributeError
+    traceback: the receiver is an `await`, not a call)."""
+    (tmp_path / "a.py").write_text('async def f():\n    (await get_conn()).execute("SELECT 1")\n')
+    r = run("lint", "a.py", "--no-cache", "--select", "MD002", cwd=tmp_path)
+    assert (r.returncode, r.stderr) == (1, "")
+    assert r.stdout.splitlines()[0] == ("a.py:2:5: MD002 (await get_conn()).execute() on a psycopg2 connection: "
+                                        "use `cursor = (await get_conn()).cursor()` and `cursor.execute(...)`")
+
+
 def test_files_are_read_as_python_reads_them_and_fix_keeps_their_bytes(tmp_path: Path) -> None:
     """A PEP 263 `coding:` comment, a BOM, CRLF line ends and a form feed: linted like any file, and
     `--fix` changes only the fixed text (same encoding, BOM, line ends). A file that is not text in its

@@ -90,11 +90,12 @@ class Advisor:
         if label is None:
             return Advice(None)
         category = severity = None
-        try:
-            info = self.taxonomy.resolve(label)
-            label, category, severity = info.name, info.category, info.severity
-        except Exception:  # noqa: BLE001 - unknown label or no taxonomy: keep the label  # mosaic-diag: ignore[MD006]
-            pass
+        if self.taxonomy is not None:  # (no taxonomy: the label alone)
+            try:
+                info = self.taxonomy.resolve(label)
+                label, category, severity = info.name, info.category, info.severity
+            except Exception:  # noqa: BLE001 - unknown label: keep the label  # mosaic-diag: ignore[MD006]
+                pass
         if self.store is None:
             return Advice(label, category, severity)
         try:

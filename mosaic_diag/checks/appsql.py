@@ -73,8 +73,9 @@ def inserts_in(text: str, file: str) -> Iterator[Insert]:
             conflict = None
             clause = stmt.onConflictClause
             if clause is not None and clause.infer is not None and clause.infer.indexElems:
-                names = tuple(getattr(e, "name", None) for e in clause.infer.indexElems)
-                conflict = names if all(names) else None  # an expression target: not judged
+                names = tuple(n for e in clause.infer.indexElems if (n := getattr(e, "name", None)))
+                # an expression target (an element without a name): not judged
+                conflict = names if len(names) == len(clause.infer.indexElems) else None
             yield Insert(stmt.relation.relname, columns, conflict, file, node.lineno)
 
 
@@ -97,8 +98,8 @@ def app_inserts(root: Path, patterns: Iterable[str] = ("**/*.py",)) -> tuple[Ins
     return tuple(out)
 
 
-def _names(nodes: Iterable) -> tuple[str, ...]:
-    return tuple(getattr(n, "sval", None) or getattr(n, "str", "") for n in nodes or ())
+def _names(nodes: Iterable | None) -> tuple[str, ...]:
+    return tuple(str(getattr(n, "sval", None) or getattr(n, "str", "")) for n in nodes or ())
 
 
 def foreign_keys(ddl: str, first_line: int = 1) -> tuple[ForeignKey, ...]:

@@ -40,7 +40,8 @@ def _elements(text: str) -> list[tuple[int, Any]] | None:
     i = len(text) - len(text.lstrip(ws))
     if not text.startswith("[", i):
         return None
-    out, i = [], i + 1
+    out: list[tuple[int, Any]] = []
+    i += 1
     while True:
         while i < len(text) and text[i] in ws:
             i += 1
@@ -142,7 +143,8 @@ def run(ctx: CheckContext) -> Iterator[Message]:
     files = {key: (ctx.config.path(key, default), str(ctx.config.get(key, default)))
              for key, default in (("predeploy.ps101_steps", "prompts/ps101_steps.json"),
                                   ("predeploy.prompts_csv", "prompts/prompts.csv"))}
-    max_field = int(ctx.config.number("predeploy.prompts_max_field", 10_000, minimum=1, integer=True))
+    # (never None: the default is a number and a TOML file has no null)
+    max_field = int(ctx.config.number("predeploy.prompts_max_field", 10_000, minimum=1, integer=True) or 10_000)
     (steps, steps_shown), (table, table_shown) = files.values()
     for path, shown, fn in ((steps, steps_shown, lambda p, s: check_steps(p, s)),
                             (table, table_shown, lambda p, s: check_csv(p, s, max_field))):

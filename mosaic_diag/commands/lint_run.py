@@ -96,7 +96,7 @@ def _run(opts: LintOptions, settings: LintSettings, targets: list[Path], cache: 
         return 0
     options = {"rules": rules, "tables": schema_tables(settings.schema_files),
                "conn_factories": settings.conn_factories}
-    result = lint_paths(targets, cache_dir=cache, **options)  # type: ignore[arg-type]
+    result = lint_paths(targets, cache_dir=cache, **options)
     refused: list[str] = []
     if opts.fix or opts.diff:
         changed, refused = _fix(result, opts.diff, settings.root)
@@ -105,7 +105,7 @@ def _run(opts: LintOptions, settings: LintSettings, targets: list[Path], cache: 
         if opts.diff:
             return 2 if refused else 1 if changed else 0
         if changed:
-            result = lint_paths(targets, cache_dir=cache, **options)  # type: ignore[arg-type]
+            result = lint_paths(targets, cache_dir=cache, **options)
     unjudged = bool(settings.schema_note and result.unknown_tables)
     if unjudged and opts.require_schema:
         from mosaic_diag.lint.hook import schema_errors

@@ -25,7 +25,7 @@ from typing import Any
 from mosaic_diag.config import MAX_SECONDS
 from mosaic_diag.errors import ConfigError, FileProblem, no_such
 from mosaic_diag.golden.jsonpath import parse_path
-from mosaic_diag.platform.yamlpos import line_of, load_yaml
+from mosaic_diag.platform.yamlpos import PosDict, line_of, load_yaml
 
 CASE_KEYS = ("id", "description", "tags", "method", "path", "json", "prompt", "headers", "query",
              "timeout", "regex_timeout", "weight", "expect")
@@ -237,7 +237,8 @@ def _contains_json(c: _Collector, expect: Any, base: Path) -> ContainsJson | Non
     if not isinstance(value, dict) or not value or any(k not in ("path", "schema") for k in value):
         c.add(expect, "contains_json", "contains_json takes true or {path: $.field, schema: file-or-mapping}")
         return None
-    path, steps = value.get("path"), ()
+    path = value.get("path")
+    steps: tuple[str | int, ...] = ()
     if path is not None:
         try:
             steps = parse_path(str(path))
@@ -330,7 +331,7 @@ def _merge_expect(defaults: Any, case: Any) -> Any:
     """Case assertions override default ones of the same name; the positions stay the case's."""
     if not isinstance(defaults, dict) or not isinstance(case, dict):
         return case if case is not None else defaults
-    merged = type(case)(defaults)
+    merged = PosDict(defaults)  # (both loaded mappings: PosDict)
     merged.update(case)
     merged.line = getattr(case, "line", getattr(defaults, "line", 0))
     merged.key_lines = {**getattr(defaults, "key_lines", {}), **getattr(case, "key_lines", {})}
@@ -366,8 +367,8 @@ def _case(c: _Collector, raw: Any, defaults: Mapping[str, Any], base: Path) -> C
     for src in (defaults, raw):
         if "tags" in src:
             tags += _str_list(c, src, "tags", src["tags"], "tags") or ()
-    headers = {}
-    query = {}
+    headers: dict[str, str] = {}
+    query: dict[str, str] = {}
     for src in (defaults, raw):
         if "headers" in src:
             headers.update(_pairs(c, src, "headers"))
@@ -391,8 +392,8 @@ def _case(c: _Collector, raw: Any, defaults: Mapping[str, Any], base: Path) -> C
         c.add(raw, "description", "description must be a string")
     expect_raw = _merge_expect(defaults.get("expect"), raw.get("expect"))
     expect = _expect(c, expect_raw, base) if expect_raw is not None else Expect()
-    if len(c.errors) > errors_before:
-        return None
+    if len(c.errors) > errors_before or not isinstance(case_id, str) or not isinstance(path, str):
+        return None  # (a bad id or path was reported above)
     return Case(
         id=case_id, file=c.path, line=line_of(raw) or 0, method=method.upper(), path=path,
         json=_plain(body), headers=tuple(headers.items()), query=tuple(query.items()),

@@ -218,15 +218,16 @@ class FileContext:
         for number, text in enumerate(self.lines, 1):
             if "#" not in text and "--" not in text:
                 continue
-            ignored: set[str] | None = set()
+            ignored: set[str] = set()
+            every = False  # a comment without codes: every code
             for m in _SUPPRESS.finditer(text):
                 codes = m.group("codes") if m.group(0).lstrip("#- \t").lower().startswith("mosaic") else m.group("noqa")
                 if codes is None:
-                    ignored = None
+                    every = True
                     break
                 ignored.update(c.upper() for c in re.split(r"[,\s]+", codes) if c)
-            if ignored is None or ignored:
-                out[number] = None if ignored is None else frozenset(ignored)
+            if every or ignored:
+                out[number] = None if every else frozenset(ignored)
         return out
 
     def suppressed(self, code: str, first: int, last: int) -> bool:
@@ -581,7 +582,7 @@ class FileContext:
     def _fold_assignments(self, name: str, scope: ast.AST, before: int, depth: int) -> SqlText | None:
         """The last `name = ...` directly in `scope` before line `before`, with the `name += ...`
         that follow it."""
-        events: list[tuple[int, ast.AST]] = []
+        events: list[tuple[int, ast.Assign | ast.AnnAssign | ast.AugAssign]] = []
         direct = isinstance(scope, ast.Module | ast.ClassDef)
         nodes = scope.body if direct else ast.walk(scope)  # type: ignore[attr-defined]
         for node in nodes:
@@ -601,8 +602,8 @@ class FileContext:
                     current = None
                     continue
                 current = _concat(current, self._sql_text(node.value, node, depth), node.value, "+=")
-            elif node.value is not None:  # type: ignore[union-attr]
-                current = self._sql_text(node.value, node, depth)  # type: ignore[union-attr,arg-type]
+            elif node.value is not None:
+                current = self._sql_text(node.value, node, depth)
         return current
 
     # --- positions -----------------------------------------------------------------------------

@@ -176,6 +176,6 @@ def parse_ddl(sql: str, *, first_line: int = 1) -> dict[str, Table]:
         col_name, type_name, primary, unique, generated = parsed
         line = line_col(sql, m.start("col"))[0] + first_line - 1
         col = Column(col_name, type_name, line, unique=primary or unique, generated=generated)
-        keys = table.unique_keys + (((col_name,),) if col.unique else ())
-        tables[name] = Table(table.name, table.line, table.columns + (col,), keys)
+        added_keys = table.unique_keys + (((col_name,),) if col.unique else ())
+        tables[name] = Table(table.name, table.line, table.columns + (col,), added_keys)
     return tables

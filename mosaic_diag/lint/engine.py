@@ -16,6 +16,7 @@ import struct
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from mosaic_diag.errors import UsageError
 from mosaic_diag.lint.context import FileContext
@@ -159,8 +160,9 @@ def _ddl_in_tree(tree: ast.Module) -> dict[str, Table]:
 
     tables: dict[str, Table] = {}
     for node in _string_constants(tree):
-        if _declares_table(node.value):
-            tables.update(tables_from_sql(node.value, first_line=node.lineno))
+        text = node.value
+        if isinstance(text, str) and _declares_table(text):  # (always a str: `_string_constants`)
+            tables.update(tables_from_sql(text, first_line=node.lineno))
     return tables
 
 
@@ -170,8 +172,8 @@ def _string_constants(tree: ast.AST) -> list[ast.Constant]:
     queue, node_type, constant = [tree], ast.AST, ast.Constant
     for node in queue:  # breadth first, as ast.walk
         if type(node) is constant:
-            if isinstance(node.value, str):  # type: ignore[attr-defined]
-                out.append(node)  # type: ignore[arg-type]
+            if isinstance(node.value, str):
+                out.append(node)
             continue
         for field in node._fields:
             value = getattr(node, field, None)
@@ -251,7 +253,7 @@ def _tables_to_json(tables: Mapping[str, Table]) -> dict[str, object]:
     return {name: asdict(t) for name, t in tables.items()}
 
 
-def _tables_from_json(data: Mapping[str, dict]) -> dict[str, Table]:  # type: ignore[type-arg]
+def _tables_from_json(data: Mapping[str, dict[str, Any]]) -> dict[str, Table]:
     return {name: Table(t["name"], t["line"], tuple(Column(**c) for c in t["columns"]),
                         tuple(tuple(k) for k in t["unique_keys"])) for name, t in data.items()}
 
@@ -262,7 +264,7 @@ class _Cache:
 
     def __init__(self, directory: Path | None) -> None:
         self.path = directory / f"{CACHE_VERSION}.json" if directory else None
-        self.entries: dict[str, dict] = {}  # type: ignore[type-arg]
+        self.entries: dict[str, dict[str, Any]] = {}
         self.dirty = False
         self._checked: dict[str, bool] = {}  # path -> its entry has the shape this code writes
         if self.path is not None:
@@ -274,7 +276,7 @@ class _Cache:
             except (OSError, ValueError):
                 self.entries = {}
 
-    def get(self, path: str, content: str) -> dict | None:  # type: ignore[type-arg]
+    def get(self, path: str, content: str) -> dict[str, Any] | None:
         """The entry of `path` for this content, or None (also for an entry of another shape: a damaged or
         hand-made cache file is a miss, never a traceback)."""
         entry = self.entries.get(path)
@@ -284,7 +286,7 @@ class _Cache:
             self._checked[path] = _entry_ok(path, entry)
         return entry if self._checked[path] else None
 
-    def put(self, path: str, entry: dict) -> None:  # type: ignore[type-arg]
+    def put(self, path: str, entry: dict[str, Any]) -> None:
         self.entries[path] = entry
         self._checked[path] = True
         self.dirty = True
@@ -304,7 +306,7 @@ class _Cache:
             logging.getLogger(__name__).debug("lint cache not written: %s", exc)
 
 
-def _entry_ok(path: str, entry: dict) -> bool:  # type: ignore[type-arg]
+def _entry_ok(path: str, entry: dict[str, Any]) -> bool:
     """Whether a cache entry has the shape `_lint_with` writes (each part decodes, with the types it needs)."""
     try:
         _tables_from_json(entry["tables"])
@@ -325,7 +327,7 @@ def _finding_to_json(f: Finding) -> list[object]:
     return [f.line, f.col, f.code, f.message, f.name, [[e.line, e.col, e.old, e.new] for e in f.fixes]]
 
 
-def _finding_from_json(path: str, row: list) -> Finding:  # type: ignore[type-arg]
+def _finding_from_json(path: str, row: list[Any]) -> Finding:
     line, col, code, message, name, fixes = row
     return Finding(path, line, col, code, message, name, tuple(Edit(*e) for e in fixes))
 
@@ -661,8 +663,8 @@ class _Workers:
         try:
             for i in sorted(self.fixed):
                 out[i] = job.run(todo[i], trees.pop(todo[i].path, None))
-            while (i := self.pull()) is not None:
-                out[i] = job.run(todo[i], trees.pop(todo[i].path, None))
+            while (pulled := self.pull()) is not None:
+                out[pulled] = job.run(todo[pulled], trees.pop(todo[pulled].path, None))
             while self.children:
                 pid, results = self.children.pop()
                 out.update((i, r) for i, r in (_collect(pid, results) or {}).items() if r is not None)

@@ -200,11 +200,11 @@ def analyse(sql: str, *, dynamic: bool = False, named: bool = False) -> SqlAnaly
         text, tree, err, message = trial, t2, e2, m2
     if tree is not None:  # a `?` the parser took as an operator PostgreSQL does not have
         for loc in _prefix_qmarks(tree):
-            pick = next((c for c in candidates if c >= loc), None)
-            if pick is not None:
-                candidates.remove(pick)
-                placeholders.append(pick)
-                text = _blank(text, pick, pick + 1, "0")
+            after = next((c for c in candidates if c >= loc), None)
+            if after is not None:
+                candidates.remove(after)
+                placeholders.append(after)
+                text = _blank(text, after, after + 1, "0")
         if placeholders:
             tree, err, message = _parse(text)
     safe = "%" not in sql and DYNAMIC not in sql

@@ -94,7 +94,7 @@ def _released(ctx: FileContext, assign: ast.AST, names: set[str]) -> bool:
     attr = any(n.startswith("self.") for n in names)
     scope = ctx.scope_of(assign, klass=attr)
     for node in ast.walk(scope):
-        if isinstance(node, ast.Return | ast.Yield) and dotted(node.value) in names:  # type: ignore[arg-type]
+        if isinstance(node, ast.Return | ast.Yield) and node.value is not None and dotted(node.value) in names:
             return True  # handed to the caller
         if isinstance(node, ast.withitem) and dotted(node.context_expr) in names:
             return True  # `with conn:` later

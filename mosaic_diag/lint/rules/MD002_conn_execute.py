@@ -32,6 +32,11 @@ class ConnExecute(Rule):
             assert isinstance(call.func, ast.Attribute)
             if ctx.receiver_kind(call) != PG:
                 continue
-            receiver = dotted(call.func.value) or f"{call_name(call.func.value) or 'connection'}()"
+            value = call.func.value
+            inner = value.value if isinstance(value, ast.Await) else value  # `(await get_conn()).execute()`
+            made_by = call_name(inner) if isinstance(inner, ast.Call) else None
+            receiver = dotted(value) or f"{made_by or 'connection'}()"
+            if isinstance(value, ast.Await):
+                receiver = f"(await {receiver})"
             yield Hit(call, f"{receiver}.{call.func.attr}() on a psycopg2 connection: use "
                             f"`cursor = {receiver}.cursor()` and `cursor.{call.func.attr}(...)`")

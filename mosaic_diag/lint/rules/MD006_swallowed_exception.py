@@ -46,16 +46,16 @@ class SwallowedException(Rule):
                     caught = shown if len(node.args) == 1 else f"({shown})"
                     yield Hit(node, f"`suppress({shown})` swallows the error (it is `except {caught}: pass`): "
                                     "log it or re-raise")
-        for node in ctx.handlers:
-            names = _caught(node.type)
+        for handler in ctx.handlers:
+            names = _caught(handler.type)
             only_pass = all(isinstance(s, ast.Pass | ast.Continue) or (isinstance(s, ast.Expr)
                                                                          and isinstance(s.value, ast.Constant))
-                            for s in node.body)
-            broad = node.type is None or bool(names & _BROAD)
+                            for s in handler.body)
+            broad = handler.type is None or bool(names & _BROAD)
             if only_pass and not (names and names <= _QUIET_OK):
-                yield Hit(node, f"`except {_shown(node)}: pass` swallows the error: log it or re-raise")
-            elif broad and not _handles(node):
-                yield Hit(node, f"`except {_shown(node)}` swallows the error without logging or re-raising")
+                yield Hit(handler, f"`except {_shown(handler)}: pass` swallows the error: log it or re-raise")
+            elif broad and not _handles(handler):
+                yield Hit(handler, f"`except {_shown(handler)}` swallows the error without logging or re-raising")
 
 
 def _caught(expr: ast.expr | None) -> frozenset[str]:
