@@ -66,7 +66,7 @@ def _main(args: list[str]) -> int:
         stdout, stderr = sys.stdout, sys.stderr
         # (the one redactor and terminal filter, as every command's output: a file name or a string in the code
         # linted is the repository's text, which may be hostile)
-        sys.stdout, sys.stderr = GuardedStdout(stdout), GuardedStdout(stderr)  # type: ignore[assignment]
+        sys.stdout, sys.stderr = GuardedStdout(stdout), GuardedStdout(stderr)
         try:
             code = fast_main(list(args[1:]))
             sys.stdout.flush()
@@ -78,7 +78,7 @@ def _main(args: list[str]) -> int:
             sys.stderr.write("mosaic-diag: error: interrupted\n")
             return INTERRUPTED
         except (BrokenPipeError, OutputClosed):
-            sys.stdout, sys.stderr = stdout, GuardedStdout(stderr)  # type: ignore[assignment]
+            sys.stdout, sys.stderr = stdout, GuardedStdout(stderr)
             return broken_pipe()
         finally:
             sys.stdout, sys.stderr = stdout, stderr

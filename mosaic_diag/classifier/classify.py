@@ -340,15 +340,15 @@ class Classifier:
                 return None
             hits.append(Hit("frame", m.group(0), f"innermost application frame {text}"))
         if cond.frames is not None:
-            found = _search(cond.frames, view.frame_texts)
-            if found is None:
+            frame = _search(cond.frames, view.frame_texts)
+            if frame is None:
                 return None
-            hits.append(Hit("frames", found, "a traceback frame"))
+            hits.append(Hit("frames", frame, "a traceback frame"))
         if cond.host is not None:
-            found = _search(cond.host, list(view.hosts))
-            if found is None:
+            host = _search(cond.host, list(view.hosts))
+            if host is None:
                 return None
-            hits.append(Hit("host", found, "a URL host"))
+            hits.append(Hit("host", host, "a URL host"))
         if cond.logger is not None:
             if not ev.logger or not cond.logger.search(ev.logger):
                 return None

@@ -20,10 +20,13 @@ from __future__ import annotations
 import os
 import stat
 from datetime import UTC, datetime, time, timedelta
-from typing import BinaryIO
+from typing import TYPE_CHECKING
 
 from mosaic_diag.logs.lines import in_range, parse_ts
 from mosaic_diag.platform.lazyre import LazyPattern
+
+if TYPE_CHECKING:
+    from mosaic_diag.logs.source import ByteStream
 
 _TIME_OF_DAY = LazyPattern(r"(\d\d):(\d\d):(\d\d)(?:[.,](\d{1,6}))?")
 _DAY = timedelta(days=1)
@@ -41,11 +44,14 @@ def time_of_day(text: str) -> time | None:
     return time(int(h), int(mi), int(s), int(frac.ljust(6, "0")) if frac else 0)
 
 
-def file_mtime(stream: BinaryIO) -> datetime | None:
+def file_mtime(stream: ByteStream) -> datetime | None:
     """The last write of the regular file behind `stream` (its local time, taken as UTC like a naive
-    timestamp), or None (a pipe, stdin, a stream in memory)."""
+    timestamp), or None (a pipe, stdin, a stream in memory, one with no `fileno`)."""
+    fileno = getattr(stream, "fileno", None)
+    if fileno is None:
+        return None
     try:
-        st = os.fstat(stream.fileno())
+        st = os.fstat(fileno())
     except (AttributeError, OSError, ValueError):
         return None
     if not stat.S_ISREG(st.st_mode):

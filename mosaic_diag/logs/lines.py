@@ -439,9 +439,9 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
         if m and _LAMBDA_RECORD.match(m.group(2)):
             # AWS Lambda's Python runtime record copied out of the console with a blank in front of it
             # (" [WARNING]\tTIME\tREQUEST_ID\t…"): the record (its tabs and stamp are no traceback's or message's line)
-            line = parse_process(text[1:], shape, stream, ts, label_level, _depth + 1)
-            line.text = text
-            return line
+            rec = parse_process(text[1:], shape, stream, ts, label_level, _depth + 1)
+            rec.text = text
+            return rec
     if c.isdigit():
         m = _ASC_LEVEL.match(text)
         if m:
@@ -537,7 +537,7 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
         m = _LEVEL_FIRST.match(text)
         if m:
             t = _ANY_TAIL.match(m.group(3))
-            logger, msg = _column(t.group(1), t.group(2))
+            logger, msg = _column(t.group(1), t.group(2))  # type: ignore[union-attr]  # (_ANY_TAIL matches any text)
             return Line(shape or "plain", stream, ts or m.group(2), norm_level(m.group(1)), logger, text, msg,
                         True, _record_kind(msg))
         m = _LEVEL_LOGGER.match(text)
@@ -706,7 +706,7 @@ def _any_record(text: str, shape: str, stream: str | None, ts: str | None) -> Li
     if m is None:
         return None
     t = _ANY_TAIL.match(m.group(4))
-    logger, msg = _column(t.group(1), t.group(2))
+    logger, msg = _column(t.group(1), t.group(2))  # type: ignore[union-attr]  # (_ANY_TAIL matches any text)
     if logger is None and m.group(2):
         # the one word between the time stamp and the level, separators apart, when it reads as a name: the logger
         # ("%(asctime)s [%(name)s] %(levelname)s: …", "%(asctime)s %(name)-15s %(levelname)-8s …", "… - %(name)s - ")
@@ -1176,10 +1176,10 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
                     return [_stamped(_in_stream(ln, k.group(1), "loki"), m.group(1))
                             for ln in parse_line(k.group(2) or "", _depth + 1)]
             if first == "s" and _depth < MAX_WRAPPERS:
-                c = CRI_REST.match(inner)
-                if c:  # containerd / CRI-O: "TIMESTAMP STREAM F|P line", stdout and stderr streams of their own
-                    return [_stamped(_in_stream(ln, c.group(1), "cri"), m.group(1))
-                            for ln in parse_line(c.group(3) or "", _depth + 1)]
+                cri = CRI_REST.match(inner)
+                if cri:  # containerd / CRI-O: "TIMESTAMP STREAM F|P line", stdout and stderr streams of their own
+                    return [_stamped(_in_stream(ln, cri.group(1), "cri"), m.group(1))
+                            for ln in parse_line(cri.group(3) or "", _depth + 1)]
             if not first or (first not in NOT_PLAIN and not first.isdigit()):
                 f = _FLY.match(inner) if first in "rp" else None  # (Fly's platform lines: `runner[…]`, `proxy[…]`)
                 if f:
@@ -1223,9 +1223,10 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
                 return [line]
         else:
             t = _FLY_TS.match(text)  # Fly's timestamp without its zone
-            f = _FLY.match(text, t.end()) if t is not None else None
-            if f:
-                return [_fly(f, t.group(1))]
+            if t is not None:
+                f = _FLY.match(text, t.end())
+                if f:
+                    return [_fly(f, t.group(1))]
     elif c == "s" and text[3:8] in ("err: ", "out: ") and text[:3] == "std" and _depth < MAX_WRAPPERS:
         # a runner that tags each line of a child process with its stream ("stderr: Traceback …"): the child's line,
         # its stdout and stderr streams of their own (as Docker's json-file entries)
@@ -1331,8 +1332,8 @@ def fluent_bit_more(text: str, stream: str) -> tuple[list[Line], bool]:
     return lines, e is not None
 
 
-def _stamped(ln: Line, ts: str) -> Line:
-    """A wrapped line stamped with the wrapper's time when it has none of its own."""
+def _stamped(ln: Line, ts: str | None) -> Line:
+    """A wrapped line stamped with the wrapper's time (if any) when it has none of its own."""
     if ln.ts is None:
         ln.ts = ts
     return ln

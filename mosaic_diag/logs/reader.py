@@ -18,7 +18,6 @@ from collections import Counter
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import BinaryIO
 
 from mosaic_diag.logs import pieces, scan
 from mosaic_diag.logs.assemble import Assembler
@@ -44,7 +43,7 @@ from mosaic_diag.logs.lines import (
 )
 from mosaic_diag.logs.model import RawEvent, ReadStats
 from mosaic_diag.logs.scan import Needle
-from mosaic_diag.logs.source import BLOCK_SIZE, LINE_CAP, UnreadableInput, iter_blocks
+from mosaic_diag.logs.source import BLOCK_SIZE, LINE_CAP, ByteStream, UnreadableInput, iter_blocks
 from mosaic_diag.platform.lazyre import LazyPattern
 
 # candidates of every shape; the JSON levels only in blocks that hold JSON lines
@@ -201,7 +200,7 @@ class _Finder:
                  supervisord: bool = False, heroku: bool = False, five_letter: bool = False,
                  pytest: bool = False, pg_local: bool = False, apache: bool = False) -> None:
         self.block = block
-        needles = TEXT_NEEDLES + JSON_NEEDLES if json_lines else TEXT_NEEDLES
+        needles: tuple[Needle, ...] = TEXT_NEEDLES + JSON_NEEDLES if json_lines else TEXT_NEEDLES
         needles = needles + ESCAPED_JSON_NEEDLES if json_lines and block.find(_ESCAPED_JSON) >= 0 else needles
         needles = needles + LOGFMT_NEEDLES if logfmt else needles
         needles = needles + WORDING_NEEDLES if wording else needles
@@ -294,7 +293,7 @@ class Handover:
 
 
 class _Reader:
-    def __init__(self, stream: BinaryIO, stats: ReadStats, block_size: int, line_cap: int, horizon: int,
+    def __init__(self, stream: ByteStream, stats: ReadStats, block_size: int, line_cap: int, horizon: int,
                  carry: pieces.Carry | None = None, handover: Handover | None = None) -> None:
         self.stream = stream
         self.stats = stats
@@ -555,6 +554,7 @@ class _Reader:
         if p is None:
             return text, lineno
         kept = self.pieces.pop(p.stream, None)
+        head: pieces.Piece | None
         if kept is not None:
             first, head = kept
         else:
@@ -610,9 +610,9 @@ class _Reader:
                 self.asm.feed(first, ln, lineno)
             return
         if text[:1] == "[" and "=>" in text:
-            stream = fluent_bit_open(text)
-            if stream is not None:
-                self.value = (stream, MAX_VALUE_LINES)
+            value_stream = fluent_bit_open(text)
+            if value_stream is not None:
+                self.value = (value_stream, MAX_VALUE_LINES)
         for ln in parse_line(text):
             if ln.stream is not None and not ln.record and ln.stream not in self.asm.open \
                     and self.asm.rejoining(None):
@@ -804,7 +804,7 @@ class _Reader:
         def mark(off: int, reason: str, data: bytes | str = block) -> None:
             if off < where[0]:
                 where[0], where[1] = 0, base + 1
-            where[1] += data.count("\n" if isinstance(data, str) else b"\n", where[0], off)
+            where[1] += data.count("\n", where[0], off) if isinstance(data, str) else data.count(b"\n", where[0], off)
             where[0] = off
             if where[1] not in bad:
                 bad[where[1]] = reason
@@ -936,7 +936,8 @@ class _Reader:
         first row is not older than its last is read from its last row up (its events' lines as the file's)."""
         stats = self.stats
         reader = csv.reader(_text_lines(blocks))
-        rows: list[tuple[int, list[Line]]] = []  # (the row's first line, its lines); held up to `CSV_ROWS`
+        # (the row's first line, its lines and theirs); held up to `CSV_ROWS`
+        rows: list[tuple[int, list[tuple[int, Line]]]] = []
         try:
             _csv_next(reader)  # (the header)
         except (StopIteration, csv.Error):
@@ -969,7 +970,8 @@ class _Reader:
         self.lineno = done
         stamps = [parse_ts(r[1][0][1].ts) for r in (rows[:1] + rows[-1:]) if r[1] and r[1][0][1].ts] \
             if cols.time >= 0 and len(rows) > 1 else []
-        if len(stamps) == 2 and None not in stamps and stamps[0] >= stamps[1]:
+        head_ts, tail_ts = stamps if len(stamps) == 2 else (None, None)  # (the first row's, the last row's)
+        if head_ts is not None and tail_ts is not None and head_ts >= tail_ts:
             rows.reverse()
             for row_lines in rows:
                 row_lines[1].reverse()
@@ -979,7 +981,8 @@ class _Reader:
         self.asm.finish()
         yield from self._release(self.asm.out, final=True)
 
-    def _csv_feed(self, rows: list, newest_first: bool = False) -> Iterator[RawEvent]:
+    def _csv_feed(self, rows: list[tuple[int, list[tuple[int, Line]]]],
+                  newest_first: bool = False) -> Iterator[RawEvent]:
         """Feed the rows' lines to the assembler; read newest first, each event's first and last lines swapped
         back (it was read from its last line up) and the events released at the end in the file's order."""
         asm = self.asm
@@ -1249,7 +1252,7 @@ def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield from rest
 
 
-def first_timestamp(src: BinaryIO, head: int = 64 << 10) -> datetime | None:
+def first_timestamp(src: ByteStream, head: int = 64 << 10) -> datetime | None:
     """The first timestamp of the log in `src` (plain or compressed, as `read_events` reads it) in its first
     `head` bytes of text (a file cut mid-traceback by `copytruncate` starts with lines without one), dated as
     the reader dates it; None when they hold none. Raises UnreadableInput (no path) for a compression
@@ -1269,7 +1272,7 @@ def first_timestamp(src: BinaryIO, head: int = 64 << 10) -> datetime | None:
     return None
 
 
-def read_events(src: BinaryIO, stats: ReadStats, *, name: str = "-", block_size: int = BLOCK_SIZE,
+def read_events(src: ByteStream, stats: ReadStats, *, name: str = "-", block_size: int = BLOCK_SIZE,
                 line_cap: int = LINE_CAP, horizon: int = 200, carry: pieces.Carry | None = None,
                 handover: Handover | None = None) -> Iterator[RawEvent]:
     """The events of the log in `src` (a binary stream, plain or gzip), in the order they close.

@@ -15,7 +15,7 @@ import sys
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from mosaic_diag.errors import UsageError
 from mosaic_diag.logs.model import ReadStats
@@ -85,6 +85,14 @@ def open_source(path: str, *, stdin: BinaryIO | None = None) -> Iterator[BinaryI
         yield f
     finally:
         f.close()
+
+
+class ByteStream(Protocol):
+    """What the reader reads a log from: a binary file or pipe, or a stream that only reads (`Rewindable`,
+    `ProgressStream`, a pass over a live stream: `logs.follow.Segment`); a file's `fileno()`, where it has one,
+    gives its mtime (`logs.clock.file_mtime`)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class ProgressStream:
@@ -162,7 +170,7 @@ def compression_of(head: bytes) -> str | None:
 class Input:
     """Decoded (gunzipped) chunks of a binary stream; `problem` tells why it ended early."""
 
-    def __init__(self, stream: BinaryIO, chunk_size: int = BLOCK_SIZE) -> None:
+    def __init__(self, stream: ByteStream, chunk_size: int = BLOCK_SIZE) -> None:
         self.stream = stream
         self.chunk_size = chunk_size
         self.problem: str | None = None
@@ -356,7 +364,7 @@ def _cut_long_lines(block: bytes, line_cap: int, cut: Callable[[int, int], None]
     return b"".join(parts)
 
 
-def iter_blocks(stream: BinaryIO, stats: ReadStats, *, block_size: int = BLOCK_SIZE,
+def iter_blocks(stream: ByteStream, stats: ReadStats, *, block_size: int = BLOCK_SIZE,
                 line_cap: int = LINE_CAP, lines_read: Callable[[], int] | None = None) -> Iterator[bytes]:
     """Blocks of whole lines (each block ends with b"\\n", except maybe the very last one).
 

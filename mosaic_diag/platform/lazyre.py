@@ -32,7 +32,7 @@ class LazyPattern(Generic[AnyStr]):
     split: Callable[..., list[Any]]
 
     def __init__(self, pattern: AnyStr, flags: int = 0) -> None:
-        self._source = pattern
+        self._source: AnyStr = pattern
         self._flags = flags
         self._compiled: re.Pattern[AnyStr] | None = None
 

@@ -225,7 +225,7 @@ def _detector_sources() -> DetectorSources:
     if key is not None:
         found = yamlcache.get_plain(key)
         if found is not yamlcache.MISS:
-            return found  # type: ignore[no-any-return]
+            return found
     out = _imported_detector_sources()
     if key is not None:
         yamlcache.put_plain(key, out)

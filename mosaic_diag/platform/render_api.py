@@ -133,8 +133,8 @@ class RenderApi:
     def find_deploy_of(self, sha: str) -> dict[str, Any] | None:
         """The newest deploy of commit `sha` that went live (`live` or `deactivated`), or None."""
         for deploy in self.iter_deploys():
-            commit = deploy.get("commit") if isinstance(deploy.get("commit"), dict) else {}
-            if commit.get("id") == sha and deploy.get("status") in LIVE_STATUSES:
+            commit = deploy.get("commit")
+            if isinstance(commit, dict) and commit.get("id") == sha and deploy.get("status") in LIVE_STATUSES:
                 return deploy
         return None
 

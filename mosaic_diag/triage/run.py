@@ -294,7 +294,7 @@ def plan_inputs(paths: Sequence[str], stack: ExitStack, stdin: Any = None) -> li
     from mosaic_diag.errors import UsageError
     from mosaic_diag.logs import open_source
     from mosaic_diag.logs.reader import first_timestamp
-    from mosaic_diag.logs.source import Rewindable, UnreadableInput
+    from mosaic_diag.logs.source import ByteStream, Rewindable, UnreadableInput
 
     if sum(1 for p in paths if p == "-") > 1:
         raise UsageError("- (stdin) is given more than once")
@@ -303,16 +303,17 @@ def plan_inputs(paths: Sequence[str], stack: ExitStack, stdin: Any = None) -> li
     for path in paths:
         name = "<stdin>" if path == "-" else path
         opened = open_source(path, stdin=stdin if stdin is not None else sys.stdin.buffer)
-        src = opened.__enter__()
+        raw = opened.__enter__()
         try:
-            info = os.fstat(src.fileno())
+            info = os.fstat(raw.fileno())
         except (AttributeError, OSError, ValueError):
             info = None
         regular = info is not None and st.S_ISREG(info.st_mode)
+        src: ByteStream = raw
         kept = None
         if path == "-" or not regular:  # read once only: kept open, its head read again
             stack.push(opened)
-            src = kept = Rewindable(src)
+            src = kept = Rewindable(raw)
         try:
             if kept is None:
                 other = seen.setdefault((info.st_dev, info.st_ino), path)  # type: ignore[union-attr]
@@ -366,11 +367,19 @@ def _rotation_order(files: list[LogFile], names: list[tuple[str, int | None, str
     (a higher N older), the dated ones by date, the bare NAME last. Where a set mixes numbered and dated names (its
     logrotate's `dateext` turned on or off), the two runs are merged by the first timestamps of their files; where
     one of the two files compared has none, the numbered name is read first."""
-    numbered = sorted((i for i in members if names[i] is not None and names[i][1] is not None),  # type: ignore[index]
-                      key=lambda i: -names[i][1])  # type: ignore[index,operator]
-    dated = sorted((i for i in members if names[i] is not None and names[i][1] is None),
-                   key=lambda i: (int(names[i][2] or 0), i))  # type: ignore[index]
-    bare = [i for i in members if names[i] is None]
+    numbers: list[tuple[int, int]] = []  # (its number, the index) of each numbered name
+    dates: list[tuple[int, int]] = []  # (its date, the index) of each dated one
+    bare: list[int] = []
+    for i in members:
+        n = names[i]
+        if n is None:
+            bare.append(i)
+        elif n[1] is not None:
+            numbers.append((n[1], i))
+        else:
+            dates.append((int(n[2] or 0), i))
+    numbered = [i for _, i in sorted(numbers, key=lambda ni: -ni[0])]
+    dated = [i for _, i in sorted(dates)]
     merged: list[int] = []
     while numbered and dated:
         a, b = files[numbered[0]].first, files[dated[0]].first
