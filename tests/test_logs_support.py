@@ -167,11 +167,16 @@ def logged_records(lines: list[tuple[str, str]], fmt: str | None) -> str:
     if fmt is not None:
         config["formatters"]["default"] = {"format": fmt}
     config["handlers"]["default"] = {"class": "logging.StreamHandler", "formatter": "default", "stream": out}
-    logging.config.dictConfig(config)
+    # (propagation said outright: a test before this one in the process may have left it off)
+    config["loggers"]["uvicorn.error"] = {"level": "INFO", "propagate": True}
     log = logging.getLogger("uvicorn.error")
+    saved = log.propagate, log.level
+    logging.config.dictConfig(config)
     try:
         for level, msg in lines:
             log.log(logging.getLevelName(level), msg)
     finally:
         logging.getLogger("uvicorn").handlers.clear()
+        log.propagate, level = saved
+        log.setLevel(level)
     return out.getvalue()

@@ -59,12 +59,14 @@ class RotatedLog:
         self.clock = _Clock()
         self.handler.addFilter(self.clock)
         self.loggers: dict[str, logging.Logger] = {}
+        self.saved: dict[str, tuple[bool, int]] = {}  # each logger's propagate and level, put back by close()
 
     def log(self, minute: float, name: str, level: int, msg: str, exc: BaseException | None = None) -> None:
         self.clock.now = START + minute * 60
         logger = self.loggers.get(name)
         if logger is None:
             logger = self.loggers[name] = logging.getLogger(name)
+            self.saved[name] = logger.propagate, logger.level
             logger.propagate = False
             logger.setLevel(logging.DEBUG)
             logger.addHandler(self.handler)
@@ -79,8 +81,10 @@ class RotatedLog:
     def close(self, gzip_from: int | None = 2) -> None:
         """Close the log; gzip app.log.N from `gzip_from` on (logrotate's `delaycompress`)."""
         self.handler.close()
-        for logger in self.loggers.values():
+        for name, logger in self.loggers.items():
             logger.removeHandler(self.handler)
+            logger.propagate, level = self.saved[name]
+            logger.setLevel(level)
         n = gzip_from
         while n is not None and (self.dir / f"app.log.{n}").exists():
             plain = self.dir / f"app.log.{n}"
