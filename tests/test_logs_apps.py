@@ -38,9 +38,15 @@ def _logging(fmt: str, name: str) -> tuple[logging.Logger, io.StringIO, Callable
     handler = logging.StreamHandler(buf)
     handler.setFormatter(logging.Formatter(fmt))
     log = logging.getLogger(name)
+    saved = log.propagate, log.level
     log.propagate, log.level = False, logging.INFO
     log.addHandler(handler)
-    return log, buf, lambda: log.removeHandler(handler)
+
+    def done() -> None:
+        log.removeHandler(handler)
+        log.propagate, log.level = saved  # (a shared logger, asyncio's or gunicorn's, as it was)
+
+    return log, buf, done
 
 
 def _sqlite_error(db: Path) -> sqlite3.Error:
