@@ -643,6 +643,30 @@ def test_round_22_patterns_read_a_half_megabyte_line_in_one_pass(text: str, labe
     assert Classifier.default().classify_text(text).label == label
 
 
+# -- round 25's patterns ----------------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "label"), [
+    # a reranker's id refused by transformers: the word repeated before the refusal, and an id too long between them
+    ("OSError: " + "rerank" * (HALF_MB // 6) + " is not a local folder and is not a valid model identifier",
+     "RERANKER_UNAVAILABLE"),
+    ("OSError: rerank" + "a" * HALF_MB + " is not a local folder and is not a valid model identifier", "UNKNOWN_ERROR"),
+    # libpq's option checks: the option's name repeated before its value, a half-megabyte value before `invalid when`
+    ("OperationalError: " + "invalid channel_binding " * (HALF_MB // 24) + 'value: "x"', "PG_URL_MALFORMED"),
+    ('OperationalError: sslmode value "' + "a" * HALF_MB + '" invalid when SSL support is not compiled in',
+     "UNKNOWN_ERROR"),
+    # Azure's filter sentence and the Anthropic SDKs' guard repeated without their ends, then whole
+    ("Error code: 400 - " + "filtered due to the prompt triggering Azure OpenAI's " * (HALF_MB // 53)
+     + "content management policy", "OPENAI_CONTENT_FILTERED"),
+    ("ValueError: " + "Streaming is required for operations that may take longer than 10 " * (HALF_MB // 66)
+     + "minutes", "ANTHROPIC_ERROR"),
+], ids=["reranker-id-repeated", "reranker-id-long", "libpq-option-repeated", "libpq-value-long",
+        "azure-filter-repeated", "anthropic-guard-repeated"])
+def test_round_25_patterns_read_a_half_megabyte_line_in_one_pass(text: str, label: str) -> None:
+    from mosaic_diag.classifier.classify import Classifier
+
+    assert len(text) >= HALF_MB - 100
+    assert Classifier.default().classify_text(text).label == label
+
+
 # -- terminal controls ----------------------------------------------------------------------------
 
 # a reset (RIS), a DCS string, a C1 CSI (clear screen), a status report the terminal would type back, an OSC 52
