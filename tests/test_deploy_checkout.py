@@ -258,3 +258,37 @@ def test_a_checkout_path_taken_by_a_link_or_a_file_is_replaced_never_followed(tm
     assert (victim / "notes.txt").read_text() == "precious\n"
     assert (victim / "deploy-checkout" / "keep.txt").read_text() == "mine\n"
     checkout_gone(work)
+
+
+@pytest.mark.parametrize("locked", [False, True])
+def test_a_checkout_a_killed_run_left_is_unregistered_alone_never_the_operators_other_worktrees(tmp_path, monkeypatch,
+                                                                                               locked):
+    """A killed run's checkout whose directory is gone but whose registration is left: the next one ran `git worktree
+    prune`, which also dropped the registration of every other worktree of the clone whose directory was not there
+    just then (one on a disk not mounted, a network share): its files left pointing at nothing (`not a git
+    repository`), its branch free to be checked out twice. Only the deploy's own registration goes (a locked one
+    too, which `git worktree remove --force` refuses: its administrative directory is removed)."""
+    from tests.test_manifest_support import set_git_env
+
+    set_git_env(monkeypatch)
+    work = tmp_path / "work"
+    work.mkdir()
+    git(work, "init", "-q", "-b", "main")
+    write(work, "app.py", "print('hi')\n")
+    sha = commit_all(work, "first")
+    elsewhere = tmp_path / "usb" / "feature-wt"
+    git(work, "worktree", "add", "-q", "-b", "feature", str(elsewhere))
+    shutil.move(str(tmp_path / "usb"), str(tmp_path / "usb-unmounted"))  # the disk is away for now
+    repo = gitops.open_repo(work)
+    place = gitops.checkout_path(repo)
+    place.parent.mkdir(parents=True)
+    git(work, "worktree", "add", "-q", "--detach", str(place), sha)
+    if locked:
+        git(work, "worktree", "lock", "--reason", "someone's", str(place))
+    shutil.rmtree(place)  # what a run killed after removing the directory leaves
+    with gitops.commit_checkout(repo, sha) as tree:
+        assert (tree / "app.py").read_text() == "print('hi')\n"
+    listed = git(work, "worktree", "list", "--porcelain").splitlines()
+    assert [line for line in listed if line.startswith("worktree ")] == [f"worktree {work}", f"worktree {elsewhere}"]
+    shutil.move(str(tmp_path / "usb-unmounted"), str(tmp_path / "usb"))  # back: it is a worktree as before
+    assert git(elsewhere, "rev-parse", "--abbrev-ref", "HEAD") == "feature"

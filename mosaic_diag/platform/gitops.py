@@ -435,8 +435,8 @@ def remove_checkout(repo: Any, path: Path) -> None:
             if path.exists():
                 _run_git(repo, ["worktree", "remove", "--force", "--", str(path)])
                 shutil.rmtree(path, ignore_errors=True)  # (what git left: a file written meanwhile)
-            if _registered(repo, path):  # its directory gone, its registration left: git's own cleanup of it
-                _run_git(repo, ["worktree", "prune"])
+            if _registered(repo, path):  # its directory gone, its registration left: that registration dropped,
+                _unregister(repo, path)  # never `git worktree prune`, which drops every worktree not there just now
             break
         except KeyboardInterrupt as exc:
             interrupted = exc
@@ -450,6 +450,25 @@ def _own_place(path: Path) -> None:
     target was)."""
     if path.is_symlink() or (os.path.lexists(path) and not path.is_dir()):
         path.unlink()
+
+
+def _unregister(repo: Any, path: Path) -> None:
+    """Drop git's registration of the worktree at `path`, whose directory is gone, and no other's (a worktree on a
+    disk not mounted now is the operator's). `git worktree remove --force` does it (git 2.24 and later); else its
+    administrative directory (`<common dir>/worktrees/<id>`, whose `gitdir` names `path/.git`) is removed."""
+    import shutil
+
+    _run_git(repo, ["worktree", "remove", "--force", "--", str(path)])
+    if not _registered(repo, path):
+        return
+    admin = Path(repo.common_dir) / "worktrees"
+    for entry in admin.iterdir() if admin.is_dir() else ():
+        try:
+            named = (entry / "gitdir").read_text(encoding="utf-8", errors="surrogateescape").strip()
+        except OSError:
+            continue
+        if not entry.is_symlink() and entry.is_dir() and Path(named) == path / ".git":
+            shutil.rmtree(entry)
 
 
 def _registered(repo: Any, path: Path) -> bool:
