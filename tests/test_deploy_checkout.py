@@ -292,3 +292,4 @@ def test_a_checkout_a_killed_run_left_is_unregistered_alone_never_the_operators_
     assert [line for line in listed if line.startswith("worktree ")] == [f"worktree {work}", f"worktree {elsewhere}"]
     shutil.move(str(tmp_path / "usb-unmounted"), str(tmp_path / "usb"))  # back: it is a worktree as before
     assert git(elsewhere, "rev-parse", "--abbrev-ref", "HEAD") == "feature"
+

@@ -430,3 +430,21 @@ def test_a_new_audit_log_is_readable_by_its_owner_only_and_an_existing_one_keeps
     append_audit(shared, {"action": "rollback", "result": "started"})
     assert shared.stat().st_mode & 0o777 == 0o640
     assert json.loads(shared.read_text())["action"] == "rollback"
+
+
+def test_a_shallow_clone_rolls_back_to_a_commit_before_its_cut(repo, tmp_path):
+    """CI's checkouts are shallow (`git clone --depth 1`, actions/checkout's default): the target, the last good
+    deploy, was before the clone's cut and the rollback refused it as `unknown commit` (exit 2), for a commit the
+    remote has. The remote branch's history is fetched whole (said in a note), then the rollback is the one a full
+    clone makes; before that, `manifest diff` names the cut as the reason a ref is unknown."""
+    c = repo.commits
+    ci = tmp_path / "ci"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{repo.remote}", str(ci))
+    r = run(repo, "manifest", "diff", c["c3"], "HEAD", cwd=ci)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert f"unknown git ref {c['c3']!r}" in r.stderr and "this clone is shallow" in r.stderr
+    r = run(repo, "rollback", c["c3"], "--yes", "--allow-schema-change", cwd=ci)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "note: this clone was shallow: its whole history was fetched (git fetch --unshallow)" in r.stdout
+    assert "undoes 2 commit(s):" in r.stdout
+    assert repo.remote_tree() == repo.tree_of(c["c3"]) and git(ci, "rev-parse", "--is-shallow-repository") == "false"

@@ -212,7 +212,8 @@ def _preflight(ctx: _Context) -> None:
                 "--allow-other-branch if you mean it)", local_branch=local)
         ctx.finish("blocked", step.message, ExitCode.FINDINGS)
         raise _Stop
-    ctx.remote_head = gitops.deployed_head(repo, opts.remote, opts.branch)
+    fetched: list[str] = []
+    ctx.remote_head = gitops.deployed_head(repo, opts.remote, opts.branch, fetched)
     head = ctx.remote_head
     if head is not None and head != ctx.sha and not gitops.is_ancestor(repo, head, ctx.sha):
         ctx.end(step, "failed", f"{opts.remote}/{opts.branch} is at {head[:12]}, which {ctx.sha[:12]} does not "
@@ -220,7 +221,7 @@ def _preflight(ctx: _Context) -> None:
                 remote_head=head)
         ctx.finish("blocked", step.message, ExitCode.FINDINGS)
         raise _Stop
-    said = [f"{opts.remote}/{opts.branch} at {head[:12] if head else '(no branch yet)'}"]
+    said = [f"{opts.remote}/{opts.branch} at {head[:12] if head else '(no branch yet)'}", *fetched]
     if head == ctx.sha:
         said.append(f"{ctx.sha[:12]} is already pushed")
     elif head is not None:

@@ -120,7 +120,9 @@ def require_commit(repo: Any, ref: str) -> Any:
     """Like resolve_commit, but an unknown ref is a usage error (exit 2)."""
     commit = resolve_commit(repo, ref)
     if commit is None:
-        raise UsageError(f"unknown git ref {ref!r}: not a commit in {repo.working_dir}")
+        cut = (" (this clone is shallow: history before its cut is not here; git fetch --unshallow)"
+               if is_shallow(repo) else "")
+        raise UsageError(f"unknown git ref {ref!r}: not a commit in {repo.working_dir}{cut}")
     return commit
 
 
@@ -244,24 +246,39 @@ def remote_branch_sha(repo: Any, remote: str, branch: str) -> str | None:
     return None
 
 
-def fetch_branch(repo: Any, remote: str, branch: str) -> None:
-    """Fetch the remote branch's objects (updates only FETCH_HEAD and remote-tracking refs)."""
-    proc = _run_git(repo, ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--end-of-options", remote,
-                           f"refs/heads/{branch}"])
+def is_shallow(repo: Any) -> bool:
+    """Whether the clone is shallow (`git clone --depth`, CI's checkouts): history before its cut is not there."""
+    return _run_git(repo, ["rev-parse", "--is-shallow-repository"]).stdout.strip() == "true"
+
+
+def fetch_branch(repo: Any, remote: str, branch: str) -> bool:
+    """Fetch the remote branch's objects (updates only FETCH_HEAD and remote-tracking refs). A shallow clone is made
+    whole (`--unshallow`): in it HEAD's history stops at its cut, so the remote head would not be found an ancestor
+    of HEAD (a fast-forward taken for a rewrite) and a rollback target before the cut would not be found at all.
+    True when it was shallow and is no more."""
+    shallow = is_shallow(repo)
+    proc = _run_git(repo, ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
+                           *(["--unshallow"] if shallow else []), "--end-of-options", remote, f"refs/heads/{branch}"])
     if proc.returncode != 0:
         text = _clean(proc.stderr)
         if "couldn't find remote ref" in text.lower():
-            return
+            return False
         raise _remote_error(text, remote)
+    return shallow and not is_shallow(repo)
 
 
 def has_commit(repo: Any, sha: str) -> bool:
     return bool(_SHA.match(sha)) and _run_git(repo, ["cat-file", "-e", f"{sha}^{{commit}}"]).returncode == 0
 
 
-def deployed_head(repo: Any, remote: str, branch: str) -> str | None:
-    """Fetch the remote branch and return its head (None: no such branch); RemoteMoved on a race."""
-    fetch_branch(repo, remote, branch)
+UNSHALLOWED = "this clone was shallow: its whole history was fetched (git fetch --unshallow)"
+
+
+def deployed_head(repo: Any, remote: str, branch: str, said: list[str] | None = None) -> str | None:
+    """Fetch the remote branch and return its head (None: no such branch); RemoteMoved on a race. A shallow clone is
+    made whole first (`fetch_branch`), which appends UNSHALLOWED to `said`."""
+    if fetch_branch(repo, remote, branch) and said is not None:
+        said.append(UNSHALLOWED)
     sha = remote_branch_sha(repo, remote, branch)
     if sha is not None and not has_commit(repo, sha):
         raise RemoteMoved(f"remote moved: {remote} {branch} changed while it was read (now {sha[:12]}); "
@@ -475,3 +492,4 @@ def _registered(repo: Any, path: Path) -> bool:
     """Whether git lists `path` among the repository's worktrees."""
     out = _run_git(repo, ["worktree", "list", "--porcelain"]).stdout
     return any(line == f"worktree {path}" for line in out.splitlines())
+
