@@ -293,3 +293,45 @@ def test_a_checkout_a_killed_run_left_is_unregistered_alone_never_the_operators_
     shutil.move(str(tmp_path / "usb-unmounted"), str(tmp_path / "usb"))  # back: it is a worktree as before
     assert git(elsewhere, "rev-parse", "--abbrev-ref", "HEAD") == "feature"
 
+
+def test_a_submodule_the_app_imports_is_in_the_checkout_and_one_not_initialized_is_named(project, tmp_path):
+    """The checkout of the commit had no submodule's content (`git worktree add` leaves a gitlink an empty
+    directory): an app importing a module of its submodule failed the golden import (MD-GOLDEN002) on a checkout
+    of a commit a build that clones the submodules runs. The checkout gets each submodule's files at the commit the
+    superproject records, from the operator's clone of it (nested ones too); a submodule the clone never
+    initialized is a warning naming it, the check failing as it must without it."""
+    work, remote, render, first = project
+    lib = tmp_path / "greeting-lib"
+    lib.mkdir()
+    git(lib, "init", "-q", "-b", "main")
+    write(lib, "greeting/__init__.py", "")
+    write(lib, "greeting/text.py", "TEXT = 'hello'\n")
+    commit_all(lib, "greeting")
+    git(work, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "vendored")
+    write(work, "shop.py", "from starlette.applications import Starlette\nfrom starlette.responses import "
+          "PlainTextResponse\nfrom starlette.routing import Route\n\nfrom vendored.greeting.text import TEXT\n\n\n"
+          "async def hello(request):\n    return PlainTextResponse(TEXT)\n\n"
+          "app = Starlette(routes=[Route('/', hello)])\n")
+    write(work, "golden/hello.yml", "cases:\n  - id: hello\n    path: /\n    expect: {status: 200}\n")
+    write(work, "pyproject.toml", test_deploy.CONFIG + 'golden_app = "shop:app"\ntimeout = 60\n')
+    second = change(work, "2", "a shop that greets from its submodule")
+    code, report, err = finished(deploy_cli(work))
+    step = next(s for s in report["steps"] if s["step"] == "predeploy")
+    assert step["status"] == "ok" and report["warnings"] == [], json.dumps(report, indent=1)
+    assert remote_head(work, remote) == second
+    checkout_gone(work)
+    assert git(work / "vendored", "status", "--porcelain") == ""  # the submodule's clone as it was
+
+    git(work, "submodule", "deinit", "-q", "--force", "vendored")
+    third = change(work, "3", "another")
+    code, report, err = finished(deploy_cli(work))
+    step = next(s for s in report["steps"] if s["step"] == "predeploy")
+    assert (code, report["verdict"]) == (1, "blocked"), json.dumps(report, indent=1)
+    (failure,) = step["details"]["failing"]
+    assert "No module named 'vendored.greeting'" in failure["message"], failure
+    link = git(work, "rev-parse", f"{third}:vendored")
+    assert report["warnings"] == [f"submodule vendored (at {link[:12]}) is not initialized in {work}: the checks ran "
+                                  "without its content (git submodule update --init, then deploy again)"]
+    assert report["warnings"][0] in err
+    assert remote_head(work, remote) == second
+    checkout_gone(work)

@@ -308,7 +308,10 @@ def _predeploy(ctx: _Context) -> None:
 
     step = ctx.begin("predeploy")
     with gitops.commit_checkout(ctx.repo, ctx.sha) as tree:
+        unfilled = gitops.fill_submodules(ctx.repo, tree, ctx.sha)  # (a build cloning them gets their files)
         result = _checks_on(ctx, tree)
+    for text in unfilled:
+        ctx.warn(text)
     shown = str(ctx.root)  # (a path of the checkout, gone now, named as the operator's file: the same content)
     failing = [{"id": r.id, "level": r.level, "message": r.message.replace(str(tree), shown),
                 "location": r.location.replace(str(tree), shown) if r.location else r.location, "label": r.label,

@@ -419,10 +419,10 @@ def checkout_path(repo: Any) -> Path:
 @contextmanager
 def commit_checkout(repo: Any, sha: str) -> Iterator[Path]:
     """A detached checkout of commit `sha` (40 hex digits), what a build of the pushed commit gets: its
-    tracked files, no untracked or ignored file, no submodule's content. `git worktree add --detach` with no
-    hook run (core.hooksPath=/dev/null); removed with its registration when the block ends, however it ends
-    (an error, Ctrl-C, SIGTERM as an interrupt); one a killed run left is removed before. The caller holds
-    the clone's deploy lock (`oplock.operation_lock`): one checkout at a time."""
+    tracked files, no untracked or ignored file (`fill_submodules` adds the submodules'). `git worktree add
+    --detach` with no hook run (core.hooksPath=/dev/null); removed with its registration when the block ends,
+    however it ends (an error, Ctrl-C, SIGTERM as an interrupt); one a killed run left is removed before. The
+    caller holds the clone's deploy lock (`oplock.operation_lock`): one checkout at a time."""
     if not _SHA.match(sha):
         raise UsageError(f"not a full commit sha: {sha!r}")
     path = checkout_path(repo)
@@ -480,11 +480,10 @@ def _unregister(repo: Any, path: Path) -> None:
         return
     admin = Path(repo.common_dir) / "worktrees"
     for entry in admin.iterdir() if admin.is_dir() else ():
-        try:
-            named = (entry / "gitdir").read_text(encoding="utf-8", errors="surrogateescape").strip()
-        except OSError:
+        named = entry / "gitdir"
+        if entry.is_symlink() or not entry.is_dir() or not named.is_file():
             continue
-        if not entry.is_symlink() and entry.is_dir() and Path(named) == path / ".git":
+        if Path(named.read_text(encoding="utf-8", errors="surrogateescape").strip()) == path / ".git":
             shutil.rmtree(entry)
 
 
@@ -493,3 +492,54 @@ def _registered(repo: Any, path: Path) -> bool:
     out = _run_git(repo, ["worktree", "list", "--porcelain"]).stdout
     return any(line == f"worktree {path}" for line in out.splitlines())
 
+
+def fill_submodules(repo: Any, tree: Path, sha: str, _prefix: str = "", _source: Path | None = None) -> list[str]:
+    """Put the content of each submodule of commit `sha` into its checkout at `tree`, at the commit the superproject
+    records, from the operator's own clone of it (its objects: nothing fetched, and neither its index nor its
+    checkout touched), nested ones too; what a build that clones with its submodules gets. The sentences saying
+    which could not be filled and why (not initialized in the operator's clone, the recorded commit not fetched)."""
+    import git
+
+    source = _source if _source is not None else Path(repo.working_dir)
+    try:
+        links = [(item.path, item.hexsha) for item in repo.commit(sha).tree.traverse() if item.type == "submodule"]
+    except (ValueError, git.GitCommandError):
+        return []
+    said = []
+    for path, link in links:
+        shown = f"{_prefix}{path}"
+        sub, dest = source / path, tree / path
+        gitdir = _git_bytes(sub, ["rev-parse", "--absolute-git-dir"])
+        top = _git_bytes(sub, ["rev-parse", "--show-toplevel"])
+        if gitdir is None or top is None or Path(os.fsdecode(top.strip())).resolve() != sub.resolve():
+            said.append(f"submodule {shown} (at {link[:12]}) is not initialized in {source}: the checks ran without "
+                        "its content (git submodule update --init, then deploy again)")
+            continue
+        if _git_bytes(sub, ["cat-file", "-e", f"{link}^{{commit}}"]) is None:
+            said.append(f"submodule {shown}: its clone in {sub} lacks the commit {link[:12]} the superproject records: "
+                        "the checks ran without its content (git submodule update, then deploy again)")
+            continue
+        dest.mkdir(parents=True, exist_ok=True)
+        index = tree.parent / "submodule-index"
+        env = {"GIT_INDEX_FILE": str(index), "GIT_DIR": os.fsdecode(gitdir.strip()), "GIT_WORK_TREE": str(dest)}
+        try:
+            if (_git_bytes(dest, ["read-tree", link], env) is None
+                    or _git_bytes(dest, ["checkout-index", "--all", "--force"], env) is None):
+                said.append(f"submodule {shown}: its content at {link[:12]} could not be checked out from {sub}: the "
+                            "checks ran without it")
+                continue
+        finally:
+            index.unlink(missing_ok=True)
+        said += fill_submodules(open_repo(sub), dest, link, f"{shown}/", sub)
+    return said
+
+
+def _git_bytes(cwd: Path, args: list[str], env: dict[str, str] | None = None) -> bytes | None:
+    """git's stdout in `cwd` (REPO_ENV's variables dropped, then `env`'s set), None when it fails or cannot run."""
+    full = {**{k: v for k, v in os.environ.items() if k not in REPO_ENV}, "GIT_TERMINAL_PROMPT": "0", **(env or {})}
+    try:
+        proc = subprocess.run(["git", "-c", "protocol.ext.allow=never", "-c", "core.hooksPath=/dev/null", *args],
+                              cwd=cwd, capture_output=True, env=full, check=False)
+    except OSError:
+        return None
+    return proc.stdout if proc.returncode == 0 else None
