@@ -448,3 +448,30 @@ def test_a_shallow_clone_rolls_back_to_a_commit_before_its_cut(repo, tmp_path):
     assert "note: this clone was shallow: its whole history was fetched (git fetch --unshallow)" in r.stdout
     assert "undoes 2 commit(s):" in r.stdout
     assert repo.remote_tree() == repo.tree_of(c["c3"]) and git(ci, "rev-parse", "--is-shallow-repository") == "false"
+
+
+def test_a_rollback_from_a_linked_worktree_while_the_main_one_deploys_names_where_it_runs(repo, tmp_path):
+    """The deploy lock is the clone's (its common git directory), shared by its worktrees (`git worktree add`): a
+    rollback from a linked worktree while a deploy runs in the main one is refused, and the refusal named the
+    rollback's own worktree as where the other one ran ('running from <the linked worktree>'), sending the operator
+    to look for it in the wrong place. It names the holder's."""
+    import subprocess
+    import sys
+
+    linked = tmp_path / "hotfix"
+    git(repo.work, "worktree", "add", "-q", "--detach", str(linked))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\nfrom mosaic_diag.platform import gitops, "
+         "oplock\nwith oplock.operation_lock(gitops.open_repo(Path(sys.argv[1])), 'deploy of x to origin/main'):\n"
+         "    print('held', flush=True)\n    time.sleep(60)\n", str(repo.work)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        r = run(repo, "rollback", repo.commits["c3"], "--yes", "--allow-schema-change", cwd=linked)
+    finally:
+        holder.kill()
+        holder.communicate(timeout=60)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stdout + r.stderr
+    assert (f"another deploy or rollback is running from {repo.work} (pid {holder.pid}: deploy of x to origin/main "
+            "since ") in r.stderr, r.stderr
+    assert repo.remote_head() == repo.commits["c5"]
