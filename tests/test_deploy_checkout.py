@@ -335,3 +335,39 @@ def test_a_submodule_the_app_imports_is_in_the_checkout_and_one_not_initialized_
     assert report["warnings"][0] in err
     assert remote_head(work, remote) == second
     checkout_gone(work)
+
+
+def test_nested_submodules_are_filled_and_one_whose_commit_the_clone_lacks_is_named(tmp_path, monkeypatch):
+    """`fill_submodules` on real nested submodules: the checkout gets a submodule's submodule too; a gitlink naming a
+    commit the operator's clone of it never fetched is named, its directory left empty."""
+    from tests.test_manifest_support import set_git_env
+
+    set_git_env(monkeypatch)
+    allow = ("-c", "protocol.file.allow=always")
+    for name in ("inner", "mid", "top"):
+        git(tmp_path, "init", "-q", "-b", "main", name)
+        write(tmp_path / name, f"{name}.txt", f"{name}\n")
+    commit_all(tmp_path / "inner", "inner")
+    git(tmp_path / "mid", *allow, "submodule", "add", "-q", str(tmp_path / "inner"), "inner")
+    commit_all(tmp_path / "mid", "mid")
+    top = tmp_path / "top"
+    git(top, *allow, "submodule", "add", "-q", str(tmp_path / "mid"), "libs/mid")
+    git(top, *allow, "submodule", "update", "-q", "--init", "--recursive")
+    sha = commit_all(top, "top")
+    repo = gitops.open_repo(top)
+    with gitops.commit_checkout(repo, sha) as tree:
+        assert gitops.fill_submodules(repo, tree, sha) == []
+        assert (tree / "libs" / "mid" / "mid.txt").read_text() == "mid\n"
+        assert (tree / "libs" / "mid" / "inner" / "inner.txt").read_text() == "inner\n"
+    write(tmp_path / "mid", "mid.txt", "newer\n")
+    newer = commit_all(tmp_path / "mid", "newer")  # never fetched into top's clone of it
+    git(top, "update-index", "--cacheinfo", f"160000,{newer},libs/mid")
+    git(top, "commit", "-q", "-m", "bump")
+    sha = git(top, "rev-parse", "HEAD")
+    with gitops.commit_checkout(repo, sha) as tree:
+        assert gitops.fill_submodules(repo, tree, sha) == [
+            f"submodule libs/mid: its clone in {top / 'libs' / 'mid'} lacks the commit {newer[:12]} the superproject "
+            "records: the checks ran without its content (git submodule update, then deploy again)"]
+        assert list((tree / "libs" / "mid").iterdir()) == []
+    assert git(top / "libs" / "mid", "status", "--porcelain") == ""
+    checkout_gone(top)

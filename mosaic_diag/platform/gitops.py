@@ -498,13 +498,13 @@ def fill_submodules(repo: Any, tree: Path, sha: str, _prefix: str = "", _source:
     records, from the operator's own clone of it (its objects: nothing fetched, and neither its index nor its
     checkout touched), nested ones too; what a build that clones with its submodules gets. The sentences saying
     which could not be filled and why (not initialized in the operator's clone, the recorded commit not fetched)."""
-    import git
-
     source = _source if _source is not None else Path(repo.working_dir)
-    try:
-        links = [(item.path, item.hexsha) for item in repo.commit(sha).tree.traverse() if item.type == "submodule"]
-    except (ValueError, git.GitCommandError):
-        return []
+    listed = _git_bytes(source, ["ls-tree", "-r", "-z", "--full-tree", sha]) or b""
+    links = []  # (path, commit) of each gitlink: "<mode> <type> <object>\t<path>"
+    for entry in listed.split(b"\0"):
+        meta, _, name = entry.partition(b"\t")
+        if meta.startswith(b"160000 commit "):
+            links.append((os.fsdecode(name), meta.split()[2].decode()))
     said = []
     for path, link in links:
         shown = f"{_prefix}{path}"
@@ -530,7 +530,7 @@ def fill_submodules(repo: Any, tree: Path, sha: str, _prefix: str = "", _source:
                 continue
         finally:
             index.unlink(missing_ok=True)
-        said += fill_submodules(open_repo(sub), dest, link, f"{shown}/", sub)
+        said += fill_submodules(repo, dest, link, f"{shown}/", sub)
     return said
 
 
