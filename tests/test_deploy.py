@@ -327,6 +327,25 @@ def test_cli_dry_run_touches_nothing_and_api_down_is_exit_3(project):
     assert r.returncode == 2 and "--health-url" in r.stderr and "Traceback" not in r.stderr
 
 
+
+def test_a_shallow_ci_checkout_is_a_fast_forward_not_blocked(project, tmp_path):
+    """A CI job's checkout of the commit to deploy is shallow (actions/checkout's `fetch-depth: 1`, detached): its
+    history stops at the commit itself, so the remote head, its parent, was not found in it and the deploy was
+    blocked as 'not a fast-forward; pull or rebase first', a push git would take. The clone's history is fetched
+    whole (said in the preflight's line) and the push is judged as in a full clone."""
+    work, remote, render, first = project
+    second = change(work, "2", "second")
+    git(work, "push", "-q", "origin", "main:refs/heads/ci-build")
+    ci = tmp_path / "ci"
+    git(tmp_path, "clone", "-q", "--depth", "1", "--branch", "ci-build", f"file://{remote}", str(ci))
+    git(ci, "checkout", "-q", "--detach")
+    r = run_cli(ci, "--dry-run", MOSAIC_DIAG_RENDER_API_URL=render.base_url)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (f"[preflight] ok: origin/main at {first[:12]}; this clone was shallow: its whole history was fetched "
+            "(git fetch --unshallow); 1 new commit(s);") in r.stdout
+    assert f"[push] plan: git push origin main ({second[:12]}, a fast-forward; never forced)" in r.stdout
+    assert remote_head(work, remote) == first
+
 class HealthServer:
     """An app's plain /health (no runtime-kit metrics) reporting `commit`."""
 

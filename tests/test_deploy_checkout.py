@@ -258,3 +258,116 @@ def test_a_checkout_path_taken_by_a_link_or_a_file_is_replaced_never_followed(tm
     assert (victim / "notes.txt").read_text() == "precious\n"
     assert (victim / "deploy-checkout" / "keep.txt").read_text() == "mine\n"
     checkout_gone(work)
+
+
+@pytest.mark.parametrize("locked", [False, True])
+def test_a_checkout_a_killed_run_left_is_unregistered_alone_never_the_operators_other_worktrees(tmp_path, monkeypatch,
+                                                                                               locked):
+    """A killed run's checkout whose directory is gone but whose registration is left: the next one ran `git worktree
+    prune`, which also dropped the registration of every other worktree of the clone whose directory was not there
+    just then (one on a disk not mounted, a network share): its files left pointing at nothing (`not a git
+    repository`), its branch free to be checked out twice. Only the deploy's own registration goes (a locked one
+    too, which `git worktree remove --force` refuses: its administrative directory is removed)."""
+    from tests.test_manifest_support import set_git_env
+
+    set_git_env(monkeypatch)
+    work = tmp_path / "work"
+    work.mkdir()
+    git(work, "init", "-q", "-b", "main")
+    write(work, "app.py", "print('hi')\n")
+    sha = commit_all(work, "first")
+    elsewhere = tmp_path / "usb" / "feature-wt"
+    git(work, "worktree", "add", "-q", "-b", "feature", str(elsewhere))
+    shutil.move(str(tmp_path / "usb"), str(tmp_path / "usb-unmounted"))  # the disk is away for now
+    repo = gitops.open_repo(work)
+    place = gitops.checkout_path(repo)
+    place.parent.mkdir(parents=True)
+    git(work, "worktree", "add", "-q", "--detach", str(place), sha)
+    if locked:
+        git(work, "worktree", "lock", "--reason", "someone's", str(place))
+    shutil.rmtree(place)  # what a run killed after removing the directory leaves
+    with gitops.commit_checkout(repo, sha) as tree:
+        assert (tree / "app.py").read_text() == "print('hi')\n"
+    listed = git(work, "worktree", "list", "--porcelain").splitlines()
+    assert [line for line in listed if line.startswith("worktree ")] == [f"worktree {work}", f"worktree {elsewhere}"]
+    shutil.move(str(tmp_path / "usb-unmounted"), str(tmp_path / "usb"))  # back: it is a worktree as before
+    assert git(elsewhere, "rev-parse", "--abbrev-ref", "HEAD") == "feature"
+
+
+def test_a_submodule_the_app_imports_is_in_the_checkout_and_one_not_initialized_is_named(project, tmp_path):
+    """The checkout of the commit had no submodule's content (`git worktree add` leaves a gitlink an empty
+    directory): an app importing a module of its submodule failed the golden import (MD-GOLDEN002) on a checkout
+    of a commit a build that clones the submodules runs. The checkout gets each submodule's files at the commit the
+    superproject records, from the operator's clone of it (nested ones too); a submodule the clone never
+    initialized is a warning naming it, the check failing as it must without it."""
+    work, remote, render, first = project
+    lib = tmp_path / "greeting-lib"
+    lib.mkdir()
+    git(lib, "init", "-q", "-b", "main")
+    write(lib, "greeting/__init__.py", "")
+    write(lib, "greeting/text.py", "TEXT = 'hello'\n")
+    commit_all(lib, "greeting")
+    git(work, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "vendored")
+    write(work, "shop.py", "from starlette.applications import Starlette\nfrom starlette.responses import "
+          "PlainTextResponse\nfrom starlette.routing import Route\n\nfrom vendored.greeting.text import TEXT\n\n\n"
+          "async def hello(request):\n    return PlainTextResponse(TEXT)\n\n"
+          "app = Starlette(routes=[Route('/', hello)])\n")
+    write(work, "golden/hello.yml", "cases:\n  - id: hello\n    path: /\n    expect: {status: 200}\n")
+    write(work, "pyproject.toml", test_deploy.CONFIG + 'golden_app = "shop:app"\ntimeout = 60\n')
+    second = change(work, "2", "a shop that greets from its submodule")
+    code, report, err = finished(deploy_cli(work))
+    step = next(s for s in report["steps"] if s["step"] == "predeploy")
+    assert step["status"] == "ok" and report["warnings"] == [], json.dumps(report, indent=1)
+    assert remote_head(work, remote) == second
+    checkout_gone(work)
+    assert git(work / "vendored", "status", "--porcelain") == ""  # the submodule's clone as it was
+
+    git(work, "submodule", "deinit", "-q", "--force", "vendored")
+    third = change(work, "3", "another")
+    code, report, err = finished(deploy_cli(work))
+    step = next(s for s in report["steps"] if s["step"] == "predeploy")
+    assert (code, report["verdict"]) == (1, "blocked"), json.dumps(report, indent=1)
+    (failure,) = step["details"]["failing"]
+    assert "No module named 'vendored.greeting'" in failure["message"], failure
+    link = git(work, "rev-parse", f"{third}:vendored")
+    assert report["warnings"] == [f"submodule vendored (at {link[:12]}) is not initialized in {work}: the checks ran "
+                                  "without its content (git submodule update --init, then deploy again)"]
+    assert report["warnings"][0] in err
+    assert remote_head(work, remote) == second
+    checkout_gone(work)
+
+
+def test_nested_submodules_are_filled_and_one_whose_commit_the_clone_lacks_is_named(tmp_path, monkeypatch):
+    """`fill_submodules` on real nested submodules: the checkout gets a submodule's submodule too; a gitlink naming a
+    commit the operator's clone of it never fetched is named, its directory left empty."""
+    from tests.test_manifest_support import set_git_env
+
+    set_git_env(monkeypatch)
+    allow = ("-c", "protocol.file.allow=always")
+    for name in ("inner", "mid", "top"):
+        git(tmp_path, "init", "-q", "-b", "main", name)
+        write(tmp_path / name, f"{name}.txt", f"{name}\n")
+    commit_all(tmp_path / "inner", "inner")
+    git(tmp_path / "mid", *allow, "submodule", "add", "-q", str(tmp_path / "inner"), "inner")
+    commit_all(tmp_path / "mid", "mid")
+    top = tmp_path / "top"
+    git(top, *allow, "submodule", "add", "-q", str(tmp_path / "mid"), "libs/mid")
+    git(top, *allow, "submodule", "update", "-q", "--init", "--recursive")
+    sha = commit_all(top, "top")
+    repo = gitops.open_repo(top)
+    with gitops.commit_checkout(repo, sha) as tree:
+        assert gitops.fill_submodules(repo, tree, sha) == []
+        assert (tree / "libs" / "mid" / "mid.txt").read_text() == "mid\n"
+        assert (tree / "libs" / "mid" / "inner" / "inner.txt").read_text() == "inner\n"
+    write(tmp_path / "mid", "mid.txt", "newer\n")
+    newer = commit_all(tmp_path / "mid", "newer")  # never fetched into top's clone of it
+    git(top, "update-index", "--cacheinfo", f"160000,{newer},libs/mid")
+    git(top, "commit", "-q", "-m", "bump")
+    sha = git(top, "rev-parse", "HEAD")
+    with gitops.commit_checkout(repo, sha) as tree:
+        assert gitops.fill_submodules(repo, tree, sha) == [
+            f"submodule libs/mid: its clone in {top / 'libs' / 'mid'} lacks the commit {newer[:12]} the superproject "
+            "records: the checks ran without its content (git submodule update, then deploy again)"]
+        assert list((tree / "libs" / "mid").iterdir()) == []
+    assert git(top / "libs" / "mid", "status", "--porcelain") == ""
+    checkout_gone(top)

@@ -371,3 +371,22 @@ def test_a_staged_blob_the_repository_lacks_is_one_error_line(repo: Path) -> Non
         assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
         assert f"git cannot read the staged blob {'0123456789' * 4} (missing)" in r.stderr
     assert r.returncode == 2
+
+
+def test_a_mosaic_diag_package_in_the_repository_is_not_what_the_hook_runs(repo: Path) -> None:
+    """The hook ran `python -m mosaic_diag.lint.hook` in the repository's top directory, which `-m` puts first on the
+    import path: a `mosaic_diag/` package committed in (or dropped into) the repository was the code every commit
+    ran, and its exit code the verdict (a hook in a shared core.hooksPath ran it in every clone). The installed
+    one runs: the staged finding refuses the commit."""
+    diag(repo, "hook", "install")
+    ran = repo / "ran.txt"
+    (repo / "mosaic_diag" / "lint").mkdir(parents=True)
+    (repo / "mosaic_diag" / "__init__.py").write_text("")
+    (repo / "mosaic_diag" / "lint" / "__init__.py").write_text("")
+    (repo / "mosaic_diag" / "lint" / "hook.py").write_text(
+        f"import pathlib\npathlib.Path({str(ran)!r}).write_text('the repository ran')\nraise SystemExit(0)\n")
+    (repo / "storage.py").write_text(BAD)
+    git(repo, "add", "storage.py")
+    r = commit(repo)
+    assert not ran.exists(), "the repository's own mosaic_diag package ran as the hook"
+    assert r.returncode == 1 and "storage.py:2:12: MD001" in r.stdout + r.stderr, r.stdout + r.stderr

@@ -430,3 +430,48 @@ def test_a_new_audit_log_is_readable_by_its_owner_only_and_an_existing_one_keeps
     append_audit(shared, {"action": "rollback", "result": "started"})
     assert shared.stat().st_mode & 0o777 == 0o640
     assert json.loads(shared.read_text())["action"] == "rollback"
+
+
+def test_a_shallow_clone_rolls_back_to_a_commit_before_its_cut(repo, tmp_path):
+    """CI's checkouts are shallow (`git clone --depth 1`, actions/checkout's default): the target, the last good
+    deploy, was before the clone's cut and the rollback refused it as `unknown commit` (exit 2), for a commit the
+    remote has. The remote branch's history is fetched whole (said in a note), then the rollback is the one a full
+    clone makes; before that, `manifest diff` names the cut as the reason a ref is unknown."""
+    c = repo.commits
+    ci = tmp_path / "ci"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{repo.remote}", str(ci))
+    r = run(repo, "manifest", "diff", c["c3"], "HEAD", cwd=ci)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert f"unknown git ref {c['c3']!r}" in r.stderr and "this clone is shallow" in r.stderr
+    r = run(repo, "rollback", c["c3"], "--yes", "--allow-schema-change", cwd=ci)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "note: this clone was shallow: its whole history was fetched (git fetch --unshallow)" in r.stdout
+    assert "undoes 2 commit(s):" in r.stdout
+    assert repo.remote_tree() == repo.tree_of(c["c3"]) and git(ci, "rev-parse", "--is-shallow-repository") == "false"
+
+
+def test_a_rollback_from_a_linked_worktree_while_the_main_one_deploys_names_where_it_runs(repo, tmp_path):
+    """The deploy lock is the clone's (its common git directory), shared by its worktrees (`git worktree add`): a
+    rollback from a linked worktree while a deploy runs in the main one is refused, and the refusal named the
+    rollback's own worktree as where the other one ran ('running from <the linked worktree>'), sending the operator
+    to look for it in the wrong place. It names the holder's."""
+    import subprocess
+    import sys
+
+    linked = tmp_path / "hotfix"
+    git(repo.work, "worktree", "add", "-q", "--detach", str(linked))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\nfrom mosaic_diag.platform import gitops, "
+         "oplock\nwith oplock.operation_lock(gitops.open_repo(Path(sys.argv[1])), 'deploy of x to origin/main'):\n"
+         "    print('held', flush=True)\n    time.sleep(60)\n", str(repo.work)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        r = run(repo, "rollback", repo.commits["c3"], "--yes", "--allow-schema-change", cwd=linked)
+    finally:
+        holder.kill()
+        holder.communicate(timeout=60)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stdout + r.stderr
+    assert (f"another deploy or rollback is running from {repo.work} (pid {holder.pid}: deploy of x to origin/main "
+            "since ") in r.stderr, r.stderr
+    assert repo.remote_head() == repo.commits["c5"]

@@ -212,7 +212,8 @@ def _preflight(ctx: _Context) -> None:
                 "--allow-other-branch if you mean it)", local_branch=local)
         ctx.finish("blocked", step.message, ExitCode.FINDINGS)
         raise _Stop
-    ctx.remote_head = gitops.deployed_head(repo, opts.remote, opts.branch)
+    fetched: list[str] = []
+    ctx.remote_head = gitops.deployed_head(repo, opts.remote, opts.branch, fetched)
     head = ctx.remote_head
     if head is not None and head != ctx.sha and not gitops.is_ancestor(repo, head, ctx.sha):
         ctx.end(step, "failed", f"{opts.remote}/{opts.branch} is at {head[:12]}, which {ctx.sha[:12]} does not "
@@ -220,7 +221,7 @@ def _preflight(ctx: _Context) -> None:
                 remote_head=head)
         ctx.finish("blocked", step.message, ExitCode.FINDINGS)
         raise _Stop
-    said = [f"{opts.remote}/{opts.branch} at {head[:12] if head else '(no branch yet)'}"]
+    said = [f"{opts.remote}/{opts.branch} at {head[:12] if head else '(no branch yet)'}", *fetched]
     if head == ctx.sha:
         said.append(f"{ctx.sha[:12]} is already pushed")
     elif head is not None:
@@ -307,7 +308,10 @@ def _predeploy(ctx: _Context) -> None:
 
     step = ctx.begin("predeploy")
     with gitops.commit_checkout(ctx.repo, ctx.sha) as tree:
+        unfilled = gitops.fill_submodules(ctx.repo, tree, ctx.sha)  # (a build cloning them gets their files)
         result = _checks_on(ctx, tree)
+    for text in unfilled:
+        ctx.warn(text)
     shown = str(ctx.root)  # (a path of the checkout, gone now, named as the operator's file: the same content)
     failing = [{"id": r.id, "level": r.level, "message": r.message.replace(str(tree), shown),
                 "location": r.location.replace(str(tree), shown) if r.location else r.location, "label": r.label,

@@ -38,11 +38,12 @@ _SCRIPT = """#!/bin/sh
 # mosaic-diag pre-commit hook: `mosaic-diag hook install` wrote it, `mosaic-diag hook uninstall` removes it.
 {marker}
 # A hook that was here before is kept beside this one and runs first.
+# -P: the installed mosaic-diag runs, never a mosaic_diag/ package of the repository (what -m would put first).
 chained="$(dirname "$0")/{chained}"
 if [ -f "$chained" ] && [ -x "$chained" ]; then
     "$chained" "$@" || exit $?
 fi
-exec {python} -m mosaic_diag.lint.hook run
+exec {python} -P -m mosaic_diag.lint.hook run
 """
 
 
@@ -269,7 +270,7 @@ def _toplevel() -> Path:
 
 
 def main(argv: Sequence[str]) -> int:
-    """`python -m mosaic_diag.lint.hook run` (what the installed hook executes)."""
+    """`python -P -m mosaic_diag.lint.hook run` (what the installed hook executes)."""
     if list(argv) != ["run"]:
         sys.stderr.write("usage: python -m mosaic_diag.lint.hook run\n")
         return 2

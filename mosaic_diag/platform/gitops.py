@@ -120,7 +120,9 @@ def require_commit(repo: Any, ref: str) -> Any:
     """Like resolve_commit, but an unknown ref is a usage error (exit 2)."""
     commit = resolve_commit(repo, ref)
     if commit is None:
-        raise UsageError(f"unknown git ref {ref!r}: not a commit in {repo.working_dir}")
+        cut = (" (this clone is shallow: history before its cut is not here; git fetch --unshallow)"
+               if is_shallow(repo) else "")
+        raise UsageError(f"unknown git ref {ref!r}: not a commit in {repo.working_dir}{cut}")
     return commit
 
 
@@ -244,24 +246,39 @@ def remote_branch_sha(repo: Any, remote: str, branch: str) -> str | None:
     return None
 
 
-def fetch_branch(repo: Any, remote: str, branch: str) -> None:
-    """Fetch the remote branch's objects (updates only FETCH_HEAD and remote-tracking refs)."""
-    proc = _run_git(repo, ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--end-of-options", remote,
-                           f"refs/heads/{branch}"])
+def is_shallow(repo: Any) -> bool:
+    """Whether the clone is shallow (`git clone --depth`, CI's checkouts): history before its cut is not there."""
+    return _run_git(repo, ["rev-parse", "--is-shallow-repository"]).stdout.strip() == "true"
+
+
+def fetch_branch(repo: Any, remote: str, branch: str) -> bool:
+    """Fetch the remote branch's objects (updates only FETCH_HEAD and remote-tracking refs). A shallow clone is made
+    whole (`--unshallow`): in it HEAD's history stops at its cut, so the remote head would not be found an ancestor
+    of HEAD (a fast-forward taken for a rewrite) and a rollback target before the cut would not be found at all.
+    True when it was shallow and is no more."""
+    shallow = is_shallow(repo)
+    proc = _run_git(repo, ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
+                           *(["--unshallow"] if shallow else []), "--end-of-options", remote, f"refs/heads/{branch}"])
     if proc.returncode != 0:
         text = _clean(proc.stderr)
         if "couldn't find remote ref" in text.lower():
-            return
+            return False
         raise _remote_error(text, remote)
+    return shallow and not is_shallow(repo)
 
 
 def has_commit(repo: Any, sha: str) -> bool:
     return bool(_SHA.match(sha)) and _run_git(repo, ["cat-file", "-e", f"{sha}^{{commit}}"]).returncode == 0
 
 
-def deployed_head(repo: Any, remote: str, branch: str) -> str | None:
-    """Fetch the remote branch and return its head (None: no such branch); RemoteMoved on a race."""
-    fetch_branch(repo, remote, branch)
+UNSHALLOWED = "this clone was shallow: its whole history was fetched (git fetch --unshallow)"
+
+
+def deployed_head(repo: Any, remote: str, branch: str, said: list[str] | None = None) -> str | None:
+    """Fetch the remote branch and return its head (None: no such branch); RemoteMoved on a race. A shallow clone is
+    made whole first (`fetch_branch`), which appends UNSHALLOWED to `said`."""
+    if fetch_branch(repo, remote, branch) and said is not None:
+        said.append(UNSHALLOWED)
     sha = remote_branch_sha(repo, remote, branch)
     if sha is not None and not has_commit(repo, sha):
         raise RemoteMoved(f"remote moved: {remote} {branch} changed while it was read (now {sha[:12]}); "
@@ -402,10 +419,10 @@ def checkout_path(repo: Any) -> Path:
 @contextmanager
 def commit_checkout(repo: Any, sha: str) -> Iterator[Path]:
     """A detached checkout of commit `sha` (40 hex digits), what a build of the pushed commit gets: its
-    tracked files, no untracked or ignored file, no submodule's content. `git worktree add --detach` with no
-    hook run (core.hooksPath=/dev/null); removed with its registration when the block ends, however it ends
-    (an error, Ctrl-C, SIGTERM as an interrupt); one a killed run left is removed before. The caller holds
-    the clone's deploy lock (`oplock.operation_lock`): one checkout at a time."""
+    tracked files, no untracked or ignored file (`fill_submodules` adds the submodules'). `git worktree add
+    --detach` with no hook run (core.hooksPath=/dev/null); removed with its registration when the block ends,
+    however it ends (an error, Ctrl-C, SIGTERM as an interrupt); one a killed run left is removed before. The
+    caller holds the clone's deploy lock (`oplock.operation_lock`): one checkout at a time."""
     if not _SHA.match(sha):
         raise UsageError(f"not a full commit sha: {sha!r}")
     path = checkout_path(repo)
@@ -435,8 +452,8 @@ def remove_checkout(repo: Any, path: Path) -> None:
             if path.exists():
                 _run_git(repo, ["worktree", "remove", "--force", "--", str(path)])
                 shutil.rmtree(path, ignore_errors=True)  # (what git left: a file written meanwhile)
-            if _registered(repo, path):  # its directory gone, its registration left: git's own cleanup of it
-                _run_git(repo, ["worktree", "prune"])
+            if _registered(repo, path):  # its directory gone, its registration left: that registration dropped,
+                _unregister(repo, path)  # never `git worktree prune`, which drops every worktree not there just now
             break
         except KeyboardInterrupt as exc:
             interrupted = exc
@@ -452,7 +469,77 @@ def _own_place(path: Path) -> None:
         path.unlink()
 
 
+def _unregister(repo: Any, path: Path) -> None:
+    """Drop git's registration of the worktree at `path`, whose directory is gone, and no other's (a worktree on a
+    disk not mounted now is the operator's). `git worktree remove --force` does it (git 2.24 and later); else its
+    administrative directory (`<common dir>/worktrees/<id>`, whose `gitdir` names `path/.git`) is removed."""
+    import shutil
+
+    _run_git(repo, ["worktree", "remove", "--force", "--", str(path)])
+    if not _registered(repo, path):
+        return
+    admin = Path(repo.common_dir) / "worktrees"
+    for entry in admin.iterdir() if admin.is_dir() else ():
+        named = entry / "gitdir"
+        if entry.is_symlink() or not entry.is_dir() or not named.is_file():
+            continue
+        if Path(named.read_text(encoding="utf-8", errors="surrogateescape").strip()) == path / ".git":
+            shutil.rmtree(entry)
+
+
 def _registered(repo: Any, path: Path) -> bool:
     """Whether git lists `path` among the repository's worktrees."""
     out = _run_git(repo, ["worktree", "list", "--porcelain"]).stdout
     return any(line == f"worktree {path}" for line in out.splitlines())
+
+
+def fill_submodules(repo: Any, tree: Path, sha: str, _prefix: str = "", _source: Path | None = None) -> list[str]:
+    """Put the content of each submodule of commit `sha` into its checkout at `tree`, at the commit the superproject
+    records, from the operator's own clone of it (its objects: nothing fetched, and neither its index nor its
+    checkout touched), nested ones too; what a build that clones with its submodules gets. The sentences saying
+    which could not be filled and why (not initialized in the operator's clone, the recorded commit not fetched)."""
+    source = _source if _source is not None else Path(repo.working_dir)
+    listed = _git_bytes(source, ["ls-tree", "-r", "-z", "--full-tree", sha]) or b""
+    links = []  # (path, commit) of each gitlink: "<mode> <type> <object>\t<path>"
+    for entry in listed.split(b"\0"):
+        meta, _, name = entry.partition(b"\t")
+        if meta.startswith(b"160000 commit "):
+            links.append((os.fsdecode(name), meta.split()[2].decode()))
+    said = []
+    for path, link in links:
+        shown = f"{_prefix}{path}"
+        sub, dest = source / path, tree / path
+        gitdir = _git_bytes(sub, ["rev-parse", "--absolute-git-dir"])
+        top = _git_bytes(sub, ["rev-parse", "--show-toplevel"])
+        if gitdir is None or top is None or Path(os.fsdecode(top.strip())).resolve() != sub.resolve():
+            said.append(f"submodule {shown} (at {link[:12]}) is not initialized in {source}: the checks ran without "
+                        "its content (git submodule update --init, then deploy again)")
+            continue
+        if _git_bytes(sub, ["cat-file", "-e", f"{link}^{{commit}}"]) is None:
+            said.append(f"submodule {shown}: its clone in {sub} lacks the commit {link[:12]} the superproject records: "
+                        "the checks ran without its content (git submodule update, then deploy again)")
+            continue
+        dest.mkdir(parents=True, exist_ok=True)
+        index = tree.parent / "submodule-index"
+        env = {"GIT_INDEX_FILE": str(index), "GIT_DIR": os.fsdecode(gitdir.strip()), "GIT_WORK_TREE": str(dest)}
+        try:
+            if (_git_bytes(dest, ["read-tree", link], env) is None
+                    or _git_bytes(dest, ["checkout-index", "--all", "--force"], env) is None):
+                said.append(f"submodule {shown}: its content at {link[:12]} could not be checked out from {sub}: the "
+                            "checks ran without it")
+                continue
+        finally:
+            index.unlink(missing_ok=True)
+        said += fill_submodules(repo, dest, link, f"{shown}/", sub)
+    return said
+
+
+def _git_bytes(cwd: Path, args: list[str], env: dict[str, str] | None = None) -> bytes | None:
+    """git's stdout in `cwd` (REPO_ENV's variables dropped, then `env`'s set), None when it fails or cannot run."""
+    full = {**{k: v for k, v in os.environ.items() if k not in REPO_ENV}, "GIT_TERMINAL_PROMPT": "0", **(env or {})}
+    try:
+        proc = subprocess.run(["git", "-c", "protocol.ext.allow=never", "-c", "core.hooksPath=/dev/null", *args],
+                              cwd=cwd, capture_output=True, env=full, check=False)
+    except OSError:
+        return None
+    return proc.stdout if proc.returncode == 0 else None

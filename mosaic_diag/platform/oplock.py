@@ -25,12 +25,13 @@ class Busy(DiagError):
     exit_code = ExitCode.FINDINGS
 
 
-def _holder(path: Path) -> str:
+def _holder(path: Path, here: str) -> tuple[str, str]:
+    """Where the holder runs (its worktree: a clone's worktrees share the lock; else `here`) and who it is."""
     try:
         info = json.loads(path.read_text(encoding="utf-8") or "{}")
-        return f"pid {int(info['pid'])}: {info['what']} since {info['since']}"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "holder unknown"
+        return str(info.get("root") or here), f"pid {int(info['pid'])}: {info['what']} since {info['since']}"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return here, "holder unknown"
 
 
 @contextmanager
@@ -53,10 +54,11 @@ def operation_lock(repo: Any, what: str) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise Busy(f"another deploy or rollback is running from {root} ({_holder(path)}): nothing was done; "
+            where, who = _holder(path, str(root))
+            raise Busy(f"another deploy or rollback is running from {where} ({who}): nothing was done; "
                        "wait for it to end") from None
         os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), "what": what,
+        os.write(fd, json.dumps({"pid": os.getpid(), "what": what, "root": str(root),
                                  "since": datetime.now(UTC).isoformat(timespec="seconds")}).encode())
         _HELD[path] = 1
         try:

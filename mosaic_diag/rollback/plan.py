@@ -203,7 +203,9 @@ def plan_rollback(
     if changed:
         refusals.append(Refusal("dirty_tree", f"the working tree has {len(changed)} uncommitted change(s) "
                                 f"({_some(changed)}); commit or stash them first"))
-    deployed = gitops.deployed_head(repo, remote, branch)
+    fetched: list[str] = []
+    deployed = gitops.deployed_head(repo, remote, branch, fetched)
+    base["notes"] = (*notes, *fetched)
     if deployed is None:
         return RollbackPlan(**base, deployed_sha=None, target_sha=None, target_ref=target,
                             refusals=(*refusals, Refusal("no_branch", f"{remote} has no branch {branch!r}")))
