@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -12,6 +13,9 @@ from mosaic_diag.commands import _help, _options
 from mosaic_diag.commands.guard import fail as _fail
 from mosaic_diag.commands.guard import guarded, handled
 from mosaic_diag.errors import ExitCode
+
+if TYPE_CHECKING:  # (the click Typer vendors; at run time `_click_exceptions` finds whichever is installed)
+    from typer._click.exceptions import ClickException, UsageError
 
 # Each module under mosaic_diag/commands/ exposes `register(app)`; it must stay light to
 # import (heavy libraries are imported inside the command functions). These modules do not use
@@ -67,12 +71,12 @@ _help.apply(app)  # (each command's examples and exit codes at the end of its --
 _options.name_values(app)  # (what each option takes, `--label LABEL`, not Typer's `<list[str]>`)
 
 
-def _click_exceptions() -> tuple[type[BaseException], type[BaseException], type[BaseException]]:
+def _click_exceptions() -> tuple[type[ClickException], type[UsageError], type[typer.Abort]]:
     """(ClickException, UsageError, Abort) of the click that Typer uses (vendored or not)."""
     try:
-        from typer._click import exceptions as cx  # Typer >= 0.20 vendors click
+        cx = import_module("typer._click.exceptions")  # Typer >= 0.20 vendors click
     except ImportError:  # pragma: no cover - older Typer
-        from click import exceptions as cx
+        cx = import_module("click.exceptions")
     return cx.ClickException, cx.UsageError, typer.Abort
 
 
@@ -92,14 +96,14 @@ _BAD_VALUE = (
 )
 
 
-def _usage_message(exc: BaseException) -> str:
+def _usage_message(exc: UsageError) -> str:
     """A usage error as one line: a bad value as `--option: what is wrong` (click: `Invalid value for '--format' /
     '-f': Value error, 'pdf' is not one of 'table', ...`), anything else as click words it."""
     import re
 
     param, message = getattr(exc, "param", None), getattr(exc, "message", "")
     if param is None or not message or type(exc).__name__ != "BadParameter":  # (MissingParameter: click's words)
-        return exc.format_message().rstrip(".")  # type: ignore[attr-defined]
+        return exc.format_message().rstrip(".")
     name = max(param.opts, key=len) if param.param_type_name == "option" else param.metavar or param.name.upper()
     for pattern, replacement in _BAD_VALUE:
         message = re.sub(pattern, replacement, message)

@@ -327,7 +327,6 @@ def test_cli_dry_run_touches_nothing_and_api_down_is_exit_3(project):
     assert r.returncode == 2 and "--health-url" in r.stderr and "Traceback" not in r.stderr
 
 
-
 def test_a_shallow_ci_checkout_is_a_fast_forward_not_blocked(project, tmp_path):
     """A CI job's checkout of the commit to deploy is shallow (actions/checkout's `fetch-depth: 1`, detached): its
     history stops at the commit itself, so the remote head, its parent, was not found in it and the deploy was
@@ -345,6 +344,26 @@ def test_a_shallow_ci_checkout_is_a_fast_forward_not_blocked(project, tmp_path):
             "(git fetch --unshallow); 1 new commit(s);") in r.stdout
     assert f"[push] plan: git push origin main ({second[:12]}, a fast-forward; never forced)" in r.stdout
     assert remote_head(work, remote) == first
+
+
+def test_an_empty_audit_log_setting_is_one_line_before_any_step(project):
+    """`MOSAIC_DIAG_AUDIT_LOG=""` (or `audit_log = ""`): the push is audited before it runs and has nowhere to be:
+    one line, exit 2, before any step: nothing recorded, nothing pushed (it was a traceback at the push, after a
+    pending record was written); a dry run audits nothing and still runs."""
+    work, remote, render, first = project
+    second = change(work, "2", "second")
+    api = {"MOSAIC_DIAG_RENDER_API_URL": render.base_url}
+    skip = "lint,manifest,config,settings,database,prompts"  # (the predeploy checks pass: it gets to the push)
+    r = run_cli(work, "--skip", skip, MOSAIC_DIAG_AUDIT_LOG="", **api)
+    assert r.returncode == 2 and r.stdout == "", r.stdout + r.stderr
+    assert r.stderr == ("mosaic-diag: error: MOSAIC_DIAG_AUDIT_LOG (audit_log) is empty: a rollback or a deploy "
+                        "writes its audit log there before it acts; give a file (default .mosaic-diag/audit.log) "
+                        "or leave the setting out\n")
+    assert remote_head(work, remote) == first != second and audit_lines(work) == []
+    assert len(FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()) == 1
+    r = run_cli(work, "--dry-run", MOSAIC_DIAG_AUDIT_LOG="", **api)
+    assert r.returncode == 0 and "verdict: DRY-RUN" in r.stdout, r.stdout + r.stderr
+
 
 class HealthServer:
     """An app's plain /health (no runtime-kit metrics) reporting `commit`."""

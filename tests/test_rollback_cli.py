@@ -267,6 +267,26 @@ def test_refusals_exit_codes(repo):
     assert r.returncode == 3 and "git remote 'origin' unreachable" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_an_empty_audit_log_setting_is_one_line_before_anything_is_done(repo):
+    """`audit_log = ""` (or MOSAIC_DIAG_AUDIT_LOG=""): the rollback has nowhere to write its intent: one line naming
+    the setting, exit 2, before the question, nothing committed or pushed (it was a traceback, `'NoneType' object has
+    no attribute 'parent'`, after the confirmation); a dry run writes no audit log and still plans."""
+    c = repo.commits
+    said = ("is empty: a rollback or a deploy writes its audit log there before it acts; give a file "
+            "(default .mosaic-diag/audit.log) or leave the setting out\n")
+    for extra in ((), ("--yes",)):
+        r = run(repo, "rollback", c["c4"], *extra, MOSAIC_DIAG_AUDIT_LOG="")
+        assert r.returncode == 2, r.stderr
+        assert r.stderr == f"mosaic-diag: error: MOSAIC_DIAG_AUDIT_LOG (audit_log) {said}"
+    config = repo.work / "mosaic-diag.toml"
+    config.write_text('audit_log = ""\n')  # (untracked: a note, not a refusal)
+    r = run(repo, "rollback", c["c4"], "--yes")
+    assert r.returncode == 2 and r.stderr == f"mosaic-diag: error: {config}:1: audit_log {said}", r.stderr
+    assert repo.remote_head() == c["c5"] and not (repo.work / ".mosaic-diag").exists()
+    r = run(repo, "rollback", c["c4"], "--dry-run")
+    assert r.returncode == 0 and "dry run: nothing changed" in r.stdout, r.stderr
+
+
 def test_reset_lease_fails_on_a_concurrent_push(repo, tmp_path):
     c = repo.commits
     proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "rollback", c["c4"], "--strategy", "reset"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TextIO
 
 from mosaic_diag.config import Config, config_root, find_root, load_config, unknown_key_warnings
 from mosaic_diag.errors import UsageError
@@ -28,7 +29,7 @@ def own_repository() -> None:
                          "(or --repo), not the one they name\n")
 
 
-def ask(question: str, stdin: object = None) -> bool | None:
+def ask(question: str, stdin: TextIO | None = None) -> bool | None:
     """`question [y/N]: ` on stderr and the answer read from stdin, a terminal or a pipe alike (`echo y | ...`;
     y/yes: True; n/no or an empty line: False; anything else asks again); None when stdin ended with no answer
     (`</dev/null`, a closed pipe, Ctrl-D). An answer that came from no terminal is written after the question
@@ -45,7 +46,7 @@ def ask(question: str, stdin: object = None) -> bool | None:
         while True:
             sys.stderr.write(f"{question} [y/N]: ")
             sys.stderr.flush()
-            line = src.readline()  # type: ignore[attr-defined]
+            line = src.readline()
             if not line:
                 sys.stderr.write("\n")
                 return None

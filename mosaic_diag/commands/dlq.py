@@ -158,7 +158,7 @@ def _seen_line(data: dict[str, Any]) -> str:
     return f"rejected {count} times, last at {data['last_seen_at']}"
 
 
-def _validator(spec: str) -> type:
+def _validator(spec: str) -> type[Any]:
     import importlib
 
     from mosaic_diag.errors import UsageError

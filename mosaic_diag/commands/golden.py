@@ -182,7 +182,7 @@ def golden(
         raise UsageError(f"--pass-rate must be a number from 0 to 1, got {rate!r}")
     response_cache = FileCache(state_dir / CACHE_FILE) if cache or cfg.get("golden.cache", False) else None
     options = RunOptions(
-        concurrency=concurrency or cfg.number("golden.concurrency", 4, minimum=1, maximum=64, integer=True),
+        concurrency=concurrency or int(cfg.number("golden.concurrency", 4, minimum=1, maximum=64, integer=True) or 4),
         timeout=timeout or cfg.seconds("golden.timeout", 30.0),
         global_timeout=global_timeout or cfg.seconds("golden.global_timeout", 600.0),
         repeat=repeat, min_pass=min_pass, retries=retries, providers=providers, cache=response_cache,

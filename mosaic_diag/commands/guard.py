@@ -116,8 +116,8 @@ def guarded(body: Callable[[], int]) -> int:
     """Run `body` (which returns the exit code) with stdout and stderr guarded, and the core's notes on stderr
     (NoteLines); a reader that went away is found by the final flush, not at interpreter exit."""
     stdout, stderr = sys.stdout, sys.stderr
-    sys.stdout = GuardedStdout(stdout)  # type: ignore[assignment]
-    sys.stderr = GuardedStdout(stderr)  # type: ignore[assignment]
+    sys.stdout = GuardedStdout(stdout)
+    sys.stderr = GuardedStdout(stderr)
     notes, lines = logging.getLogger(CORE_NOTES), NoteLines()
     notes.addHandler(lines)
     try:

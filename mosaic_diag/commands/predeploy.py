@@ -3,11 +3,14 @@
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mosaic_diag.commands._options import OutputFileOption, QuietOption, ReportFormat, ReportFormatOption
+
+if TYPE_CHECKING:
+    from mosaic_diag.checks.model import Report
 
 _STATUS_STYLE = {"passed": "green", "failed": "bold red", "warning": "yellow", "skipped": "dim", "timeout": "red"}
 
@@ -52,7 +55,7 @@ def predeploy(
     return report.exit_code
 
 
-def _table(report: object) -> None:
+def _table(report: "Report") -> None:
     """One row per result (its hint, label and playbook), then what each playbook says, once: the same
     advice repeated in every row of a folded column was unreadable in 80 columns."""
     from rich.markup import escape
@@ -66,8 +69,9 @@ def _table(report: object) -> None:
         table.add_column(column, no_wrap=True)
     for column in ("Message", "Hint"):
         table.add_column(column, overflow="fold", ratio=1)
-    advice: dict[tuple[object, ...], list[str]] = {}  # the playbook blocks, in order, and the ids they serve
-    for o in report.outcomes:  # type: ignore[attr-defined]
+    # the playbook blocks (playbook, label, severity, diagnosis, recommendation, plan), in order, and the ids they serve
+    advice: dict[tuple[str | None, str | None, str | None, str | None, str | None, tuple[str, ...]], list[str]] = {}
+    for o in report.outcomes:
         style = _STATUS_STYLE.get(o.status, "")
         if not o.results:
             table.add_row(o.check, f"[{style}]{o.status}[/]", "", escape(o.reason or ""), "")
@@ -92,9 +96,9 @@ def _table(report: object) -> None:
             print_hanging(console, Text(line), indent=2, hang=0)
         for step in plan:  # (a step wraps under its text, past `plan -> `)
             print_hanging(console, Text(f"plan {step}"), indent=2, hang=len("plan -> "))
-    verdict = "[bold red]FAILED[/]" if report.exit_code else "[green]passed[/]"  # type: ignore[attr-defined]
-    console.print(f"{chr(10) if advice else ''}{verdict}: {len(report.failing)} findings at or above "  # type: ignore[attr-defined]
-                  f"{report.fail_level}; wall time {report.wall_time:.2f}s")  # type: ignore[attr-defined]
+    verdict = "[bold red]FAILED[/]" if report.exit_code else "[green]passed[/]"
+    console.print(f"{chr(10) if advice else ''}{verdict}: {len(report.failing)} findings at or above "
+                  f"{report.fail_level}; wall time {report.wall_time:.2f}s")
 
 
 def register(app: typer.Typer) -> None:

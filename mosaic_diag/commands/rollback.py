@@ -112,7 +112,7 @@ def rollback(
     from mosaic_diag.commands.manifest import open_store_here
     from mosaic_diag.errors import ExitCode, Interrupted, UsageError
     from mosaic_diag.manifest import ManifestSettings
-    from mosaic_diag.rollback import STRATEGIES, RollbackInterrupted, execute_rollback, plan_rollback
+    from mosaic_diag.rollback import STRATEGIES, RollbackInterrupted, audit_log_path, execute_rollback, plan_rollback
 
     if sum((sha is not None, previous, auto)) != 1:
         raise UsageError("give exactly one of SHA, --previous or --auto")
@@ -177,12 +177,12 @@ def rollback(
         if dry_run or (auto and not execute):
             rep.say("dry run: nothing changed" + (" (add --execute to roll back)" if auto else ""))
             return rep.done(ExitCode.FINDINGS if auto else ExitCode.OK, action="dry-run")
-        if not (yes or execute):
-            declined = confirm_destructive(f"Roll back {plan.remote}/{plan.branch} to {plan.target_sha[:12]} "
+        audit = audit_log_path(cfg)  # (an empty `audit_log`: one line, before the question and before acting)
+        if not (yes or execute):  # (a plan without refusals has its target)
+            declined = confirm_destructive(f"Roll back {plan.remote}/{plan.branch} to {(plan.target_sha or '?')[:12]} "
                                            f"({plan.strategy})?", nothing="nothing changed", act="roll back")
             if declined is not None:
                 return rep.done(declined[0], action="declined", message=declined[1])
-        audit = cfg.path("audit_log", ".mosaic-diag/audit.log")
         reason = reading.verdict() if reading else None
         result = execute_rollback(plan, audit_path=audit, store=store,
                                   reason=reason)

@@ -3,6 +3,7 @@
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
 from typing import Annotated, Any
 
 import typer
@@ -202,9 +203,10 @@ class _Emit:
             self.view.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if self.view is not None:
-            self.view.__exit__(*exc)
+            self.view.__exit__(kind, exc, tb)
 
     def item(self, item: Any) -> None:
         from mosaic_diag.render.watch import json_line, markdown_line

@@ -4,7 +4,7 @@ while the window runs, then a triage of the new deploy's logs (Render's API or `
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -172,7 +172,7 @@ def watch_and_judge(sha: str, since: datetime, opts: DeployOptions, *, render_se
     return Judgement("bad" if reasons else "good", tuple(reasons), reading, logs, tuple(dict.fromkeys(notes)))
 
 
-def labels_of(logs: LogTriage | None) -> list[Mapping[str, Any]]:
+def labels_of(logs: LogTriage | None) -> list[dict[str, Any]]:
     """One entry per label found (most frequent first): label, severity, count, playbook."""
     if logs is None:
         return []

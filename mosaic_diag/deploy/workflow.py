@@ -90,7 +90,9 @@ class _Context:
 
     @property
     def audit_path(self) -> Path:
-        return self.config.path("audit_log", ".mosaic-diag/audit.log")
+        from mosaic_diag.rollback import audit_log_path
+
+        return audit_log_path(self.config)
 
     def audit(self, record: Mapping[str, Any]) -> None:
         path = self.audit_path
@@ -122,6 +124,10 @@ def run_deploy(root: Path, env: Mapping[str, str], opts: DeployOptions, *, confi
                           "or the Render service (RENDER_SERVICE_ID or render.service_id, and RENDER_API_KEY)")
     if opts.strategy == "render-api" and not render_ready:
         raise ConfigError(f"the render-api rollback strategy needs {', '.join(settings.missing())}")
+    if not opts.dry_run:  # the push is audited before it runs: an empty `audit_log` is refused before any step
+        from mosaic_diag.rollback import audit_log_path
+
+        audit_log_path(config)
     try:
         sha = repo.head.commit.hexsha
     except ValueError:
@@ -177,7 +183,7 @@ def _guarded_run(ctx: _Context) -> None:
         step = ctx.report.steps[-1] if ctx.report.steps else None
         running = step is not None and step.status == "running"
         ctx.fail_running("interrupted")
-        where = f"during {step.name}" if running else f"after {step.name}" if step else "at the start"
+        where = "at the start" if step is None else f"during {step.name}" if running else f"after {step.name}"
         said = f" ({exc})" if str(exc) else ""  # a rollback cut short says what state it left
         ctx.finish("error", f"interrupted {where}{said}", 130)
 

@@ -119,7 +119,8 @@ def _rollback(effect: Effect, settings: PlaybookSettings) -> tuple[bool, str]:
     try:
         cfg = load_config(root, env)
         strategy = str(effect.payload["strategy"])
-        render, missing = None, []
+        render = None
+        missing: list[str] = []
         if strategy == "render-api":
             from mosaic_diag.platform.render_api import render_target_from
 

@@ -165,7 +165,7 @@ class _Checker:
         if not isinstance(value, list):
             self.bad(raw, "gather", "`gather` must be a list such as [{postgres: true}, {log_tail: 200}]")
             return ()
-        steps = []
+        steps: list[GatherStep] = []
         for i, item in enumerate(value):
             if isinstance(item, str):
                 item_map: dict = {item: True}
@@ -226,8 +226,7 @@ class _Checker:
                 continue
             self.unknown_keys(item, REMEDY_KEYS, "a remediate step")
             action = item.get("action")
-            spec = ACTIONS.get(action) if isinstance(action, str) else None
-            if spec is None:
+            if not isinstance(action, str) or (spec := ACTIONS.get(action)) is None:
                 self.bad(item if "action" in item else value, "action" if "action" in item else i,
                          f"unknown action {action!r} (known: {', '.join(sorted(ACTIONS))})")
                 continue

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
@@ -215,8 +215,11 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
     def fits(cols: list[int], extra: int) -> bool:
         return _table_width(cols + [extra]) + reserve <= console.width
 
-    group_opt = [name for name, w in (("Playbook", playbook_w), ("First", clock_w), ("Last", clock_w))
-                 if fits(group_cols, w) and not group_cols.append(w)]
+    group_opt: list[str] = []
+    for name, w in (("Playbook", playbook_w), ("First", clock_w), ("Last", clock_w)):
+        if fits(group_cols, w):  # (a column that fits takes its room before the next one is tried)
+            group_cols.append(w)
+            group_opt.append(name)
     anomaly_opt = ["Baseline /min", "Observed /min"] if fits(anomaly_cols, 13 + 3 + 13) else []
     anomaly_cols += [13, 13] if anomaly_opt else []
     room = console.width - max(_table_width(group_cols + [0]), _table_width(anomaly_cols + [0]) if
@@ -306,7 +309,7 @@ def write_table(report: TriageReport, *, top: int = 30) -> None:
                       else "[green]No error events.[/]")
 
 
-def no_events(summary: dict[str, Any]) -> str:
+def no_events(summary: Mapping[str, Any]) -> str:
     """What an empty report says when the filters left nothing, or an input was not a text log: not an
     all-clear."""
     if summary.get("not_text_inputs"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, deque
+from types import TracebackType
 from typing import Any, TextIO
 
 from mosaic_diag.platform.mdtext import md_code, md_text
@@ -63,9 +64,10 @@ class LiveView:
         self.live.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.live.update(self._render())
-        self.live.__exit__(*exc)
+        self.live.__exit__(kind, exc, tb)
 
     def event(self, item: dict[str, Any]) -> None:
         self.counts[item["label"]] += 1

@@ -26,9 +26,9 @@ Exit codes of `mosaic-diag rollback`:
 from __future__ import annotations
 
 from mosaic_diag.rollback.budget import ErrorBudgetReading, StaleLog, read_health, read_log
-from mosaic_diag.rollback.execute import RollbackInterrupted, RollbackResult, execute_rollback
+from mosaic_diag.rollback.execute import RollbackInterrupted, RollbackResult, audit_log_path, execute_rollback
 from mosaic_diag.rollback.plan import STRATEGIES, Refusal, RollbackPlan, Step, deployed_record, plan_rollback
 
 __all__ = ["STRATEGIES", "ErrorBudgetReading", "Refusal", "RollbackInterrupted", "RollbackPlan", "RollbackResult",
            "StaleLog", "Step",
-           "deployed_record", "execute_rollback", "plan_rollback", "read_health", "read_log"]
+           "audit_log_path", "deployed_record", "execute_rollback", "plan_rollback", "read_health", "read_log"]

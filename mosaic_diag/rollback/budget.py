@@ -121,12 +121,14 @@ def read_health(url: str, *, budget: float, min_requests: int = 1, timeout: floa
     except httpx.HTTPError as exc:
         raise UnreachableError(f"health URL {redact_text(url)} unreachable: {redact_text(str(exc))}") from exc
     metrics = data.get("metrics") if isinstance(data, dict) else None
-    rate = metrics.get("error_rate") if isinstance(metrics, dict) else None
+    if not isinstance(metrics, dict):
+        metrics = {}
+    rate = metrics.get("error_rate")
     if not isinstance(rate, int | float) or isinstance(rate, bool):
         raise UsageError(f"health URL {redact_text(url)} has no metrics.error_rate (the enhanced /health payload)")
     if not 0 <= rate <= 1:  # a rate the budget cannot be compared with (1e400 read as inf) is no verdict
         raise UsageError(f"health URL {redact_text(url)}: metrics.error_rate {rate!r} is not a rate between 0 and 1")
-    requests = metrics.get("requests_total")  # type: ignore[union-attr]
+    requests = metrics.get("requests_total")
     requests = int(requests) if isinstance(requests, int | float) and 0 <= requests < 2**63 else 0
     deployment = data.get("deployment") if isinstance(data.get("deployment"), dict) else {}
     commit = deployment.get("git_commit_full") or deployment.get("git_commit")
@@ -179,7 +181,7 @@ def read_log(path: Path, *, budget: float, window: timedelta, min_requests: int 
     start = end - window if end is not None else None
     if start is not None and since is not None and since > start:
         start = since
-    if end is None:  # no timestamps at all: the whole log is the window
+    if end is None or start is None:  # no timestamps at all: the whole log is the window (start is None with end)
         labels = Counter(label for _, label in recent)
     else:
         labels = Counter(label for ts, label in recent if ts is not None and start <= ts <= end)

@@ -6,13 +6,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mosaic_diag.errors import ConfigError, DiagError, UsageError
 from mosaic_diag.manifest.store import DeployStore
 from mosaic_diag.platform import gitops
 from mosaic_diag.platform.audit import append_audit
 from mosaic_diag.rollback.plan import RollbackPlan
+
+if TYPE_CHECKING:
+    from mosaic_diag.config import Config
+
+DEFAULT_AUDIT_LOG = ".mosaic-diag/audit.log"
+
+
+def audit_log_path(config: Config) -> Path:
+    """The audit log `audit_log` names (relative to the repository root). Set to an empty value it is a
+    ConfigError: a rollback (and a deploy) writes its intent there before it acts, and has nowhere to."""
+    path = config.path("audit_log", DEFAULT_AUDIT_LOG)
+    if path is None:
+        raise config.error("audit_log", "is empty: a rollback or a deploy writes its audit log there before it "
+                           f"acts; give a file (default {DEFAULT_AUDIT_LOG}) or leave the setting out")
+    return path
 
 
 class RollbackInterrupted(KeyboardInterrupt):

@@ -6,7 +6,7 @@ import platform
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from mosaic_diag.errors import ExitCode, UsageError
 from mosaic_diag.manifest import Manifest, ManifestDiff, ManifestSettings, diff_manifests, generate_manifest
@@ -41,6 +41,16 @@ class Step:
 
     def to_dict(self) -> dict[str, str]:
         return {"action": self.action, "description": self.description}
+
+
+class _PlanBase(TypedDict):
+    """The fields every plan of one `plan_rollback` call shares."""
+
+    repo_path: Path
+    strategy: str
+    remote: str
+    branch: str
+    notes: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -121,7 +131,7 @@ def _some(paths: Sequence[str], most: int = 3) -> str:
     return ", ".join(paths[:most]) + ("..." if len(paths) > most else "")
 
 
-def _strategy_steps(plan_args: dict[str, Any], deployed: str, target: str, n: int,
+def _strategy_steps(plan_args: _PlanBase, deployed: str, target: str, n: int,
                     render: RenderTarget | None, deploy_id: str | None) -> list[Step]:
     strategy, remote, branch = plan_args["strategy"], plan_args["remote"], plan_args["branch"]
     if strategy == "revert":
@@ -197,7 +207,7 @@ def plan_rollback(
     changed = [p for p in state.paths if p not in state.untracked]
     notes = (f"{len(state.untracked)} untracked file(s) ({_some(state.untracked)}) left as they are: the rollback "
              "never touches the checkout",) if state.untracked else ()
-    base = dict(repo_path=Path(repo.working_dir), strategy=strategy, remote=remote, branch=branch, notes=notes)
+    base = _PlanBase(repo_path=Path(repo.working_dir), strategy=strategy, remote=remote, branch=branch, notes=notes)
     refusals: list[Refusal] = []
     warnings: list[str] = []
     if changed:

@@ -27,6 +27,7 @@ does not open one); a half-open trial it held is given back (open, due at once f
 
 from __future__ import annotations
 
+import abc
 import contextvars
 import functools
 import itertools
@@ -41,11 +42,14 @@ from collections.abc import Awaitable, Callable, Generator, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pybreaker
 
 from mosaic_diag.runtime.verdict import classify_exception
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 T = TypeVar("T")
 logger = logging.getLogger("mosaic.runtime.breaker")
@@ -82,14 +86,24 @@ class Row:
     trial_at: datetime | None = None
 
 
-class _Backend:
+class _Backend(abc.ABC):
+    @abc.abstractmethod
     def get(self) -> Row: ...
+    @abc.abstractmethod
     def set_state(self, state: str) -> None: ...
+    @abc.abstractmethod
     def add(self, field: str, delta: int | None) -> None: ...  # delta None: reset to 0
+    @abc.abstractmethod
     def set_opened_at(self, when: datetime) -> None: ...
+    @abc.abstractmethod
     def claim(self, owner: str, now: datetime, timeout: float) -> bool: ...
+    @abc.abstractmethod
     def release(self, owner: str) -> None: ...  # a trial given back unfinished: open again, due at once
     offloaded = False  # whether an async call runs this store's operations off the event loop's thread
+
+    def executor(self) -> ThreadPoolExecutor:
+        """The one thread an offloaded store's operations run on for async calls (only such a store has it)."""
+        raise NotImplementedError(f"{type(self).__name__} runs its operations on the caller's thread")
 
 
 class _Memory(_Backend):
@@ -165,7 +179,7 @@ class _Postgres(_Backend):
         self.down_until: float | None = None
         self.connects = 0
         self.fallback = Row()
-        self._executor: Any = None
+        self._executor: ThreadPoolExecutor | None = None
         self._executor_pid = 0
         self._executor_lock = threading.Lock()  # not `lock`: that one is held during round trips
         self._execute("SELECT 1")
@@ -253,7 +267,7 @@ class _Postgres(_Backend):
         self._execute(f"UPDATE {TABLE} SET state = %s, trial_owner = NULL, trial_at = NULL, updated_at = now() "
                       "WHERE name = %s AND state = %s AND trial_owner = %s", (OPEN, self.name, HALF_OPEN, owner))
 
-    def executor(self) -> Any:
+    def executor(self) -> ThreadPoolExecutor:
         """The one thread that runs this store's statements for async calls (they queue on `lock` anyway);
         made again in a forked child, whose copy of the parent's thread does not run."""
         with self._executor_lock:
@@ -401,7 +415,7 @@ class Breaker(pybreaker.CircuitBreaker):
         if not self._state_storage.claim_trial():
             raise BreakerOpen(f"breaker {self.name} is open (another call makes the half-open trial)")
         with self._lock:
-            self.state = HALF_OPEN  # type: ignore[assignment]
+            self.state = HALF_OPEN
 
     @property
     def shared_state(self) -> str:
@@ -471,7 +485,7 @@ class Breaker(pybreaker.CircuitBreaker):
         if storage.shared_state == OPEN:
             with self._lock:
                 if self._state.name == HALF_OPEN:
-                    self.state = OPEN  # type: ignore[assignment]
+                    self.state = OPEN
 
     def _abandoned(self, caller: str, entered: Any) -> None:
         """The claim of a caller cancelled while its `_enter` ran on the store's thread: given back."""
@@ -502,7 +516,8 @@ class _AsyncCall:
 
     def __init__(self, breaker: Breaker, caller: str, func: Callable[..., Any], args: tuple[Any, ...],
                  kwargs: dict[str, Any]) -> None:
-        self.breaker, self.caller, self.state = breaker, caller, None
+        self.breaker, self.caller = breaker, caller
+        self.state: Any = None  # the breaker's state object the call entered in (`Breaker._enter`)
         self.func, self.args, self.kwargs = func, args, kwargs
 
     async def _step(self, fn: Callable[..., T], *args: Any) -> T:

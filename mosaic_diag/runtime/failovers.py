@@ -102,7 +102,7 @@ DEFAULT_FAILOVERS = FailoverWindow()
 
 def provider_name(fn: Callable[..., Any]) -> str:
     """`llm_call(provider=...)`'s name, else the function's name."""
-    return getattr(fn, "__mosaic_provider__", None) or getattr(fn, "__name__", "provider")
+    return str(getattr(fn, "__mosaic_provider__", None) or getattr(fn, "__name__", "provider"))
 
 
 def breaker_open(exc: BaseException) -> bool:

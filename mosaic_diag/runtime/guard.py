@@ -659,7 +659,7 @@ class SchemaGuard(Generic[M]):
     def __call__(self, answer: Any, *, provider: str | None = None, prompt_id: str | None = None) -> M:
         checked, rejected = self._check(answer, provider, prompt_id)
         if rejected is None:
-            return checked  # type: ignore[no-any-return]
+            return checked
         if self.store is not None:
             if not self._warned_loop and on_event_loop():
                 self._warned_loop = True
@@ -682,7 +682,7 @@ class SchemaGuard(Generic[M]):
 
         checked, rejected = self._check(answer, provider, prompt_id)
         if rejected is None:
-            return checked  # type: ignore[no-any-return]
+            return checked
         if self.store is not None:
             future = self._submitted(checked, rejected)
             if future is not None:

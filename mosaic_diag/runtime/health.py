@@ -181,7 +181,8 @@ def health_payload(*, commit: str | Callable[[], str] | None = None, manifest_ha
         "failovers": (failovers or DEFAULT_FAILOVERS).stats(),
     }
     for key, value in extras.items():
-        body[key] = {**body[key], **value} if isinstance(body.get(key), dict) and isinstance(value, dict) else value
+        current = body.get(key)
+        body[key] = {**current, **value} if isinstance(current, dict) and isinstance(value, dict) else value
     return (503 if status == "down" else 200), body
 
 

@@ -131,8 +131,8 @@ class RequestWindow:
             ordered = sorted(i[1] for i in self._items)
             return _percentile(ordered, 0.5), _percentile(ordered, 0.95)
         cumulative = list(itertools.accumulate(self._counts))
-        return tuple(_MIDDLES[bisect.bisect_left(cumulative, max(math.ceil(q * total), 1))]  # type: ignore[return-value]
-                     for q in (0.5, 0.95))
+        p50, p95 = (_MIDDLES[bisect.bisect_left(cumulative, max(math.ceil(q * total), 1))] for q in (0.5, 0.95))
+        return p50, p95
 
     def stats(self) -> WindowStats:
         cutoff = self._clock() - self.seconds

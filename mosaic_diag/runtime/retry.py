@@ -231,7 +231,7 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
 
             stream.__mosaic_provider__ = provider  # type: ignore[attr-defined]
             stream.__mosaic_breaker__ = breaker  # type: ignore[attr-defined]
-            return stream  # type: ignore[return-value]
+            return stream
         if inspect.isasyncgenfunction(fn):
             async_opened = _decorate_async(_first_item_async(fn), provider, chosen, sleep, clock, rng)
 
@@ -254,7 +254,7 @@ def llm_call(provider: str, *, policy: RetryPolicy | None = None, breaker: Any =
 
             async_stream.__mosaic_provider__ = provider  # type: ignore[attr-defined]
             async_stream.__mosaic_breaker__ = breaker  # type: ignore[attr-defined]
-            return async_stream  # type: ignore[return-value]
+            return async_stream
         if inspect.iscoroutinefunction(fn):
             async_retried = _decorate_async(fn, provider, chosen, sleep, clock, rng)
             if breaker is None:
