@@ -13,6 +13,7 @@ from mosaic_diag.platform.atomic import write_atomic
 
 if TYPE_CHECKING:
     from mosaic_diag.manifest import Manifest, ManifestDiff
+    from mosaic_diag.manifest.store import DeployStore
 
 manifest_app = typer.Typer(help="Deployment manifest: generate, diff, record, history.", no_args_is_help=True)
 
@@ -217,7 +218,7 @@ def diff_cmd(
     return 1 if any(SEVERITIES.index(f.severity) <= limit for f in d.findings) else 0
 
 
-def open_store_here(repo: Path):
+def open_store_here(repo: Path) -> "DeployStore":
     """The deploy store: PostgreSQL when DATABASE_URL is set, else `deploy_store` (a file under the
     repository's top level, whatever subdirectory `repo` is)."""
     from mosaic_diag.commands._common import config_here
