@@ -232,3 +232,6 @@ def test_real_traceback_text_still_takes_its_exception_line() -> None:
     for block in BLOCKS:
         (event,) = error_events(_wrapped(lines, _WRAPPERS["bare"]), block)
         assert (event.line, event.end_line, event.message) == (1, len(lines), "KeyError: 'missing'")
+        # (in markdown's bold, as a paste may put it: still its exception line, `pg-hba-agensgraph-noenc`)
+        (event,) = error_events(_wrapped([*lines[:-1], f"**{lines[-1]}**"], _WRAPPERS["bare"]), block)
+        assert (event.line, event.end_line, event.message) == (1, len(lines), "**KeyError: 'missing'**")

@@ -579,9 +579,10 @@ class Assembler:
                     op.wrapped = len(op.tb)
                     op.end = last
                     return True
-                if not (t[0].isalpha() or t[0] == "_") or (t[0] in _INTRO_INITIALS and _PY_INTRO.fullmatch(t)):
-                    # no exception line starts so (it names a type): another program's line (a progress bar's
-                    # `[====   32%   ]`), or Python's line before another traceback, cut this one before its exception
+                if t[0] == "[" or t[0].isdigit() or (t[0] in _INTRO_INITIALS and _PY_INTRO.fullmatch(t)):
+                    # no exception line starts so (it names a type; a paste's markdown may wrap it: `**…**`): another
+                    # program's line (a progress bar's `[====   32%   ]`, tqdm's `100%|…`), or Python's line before
+                    # another traceback, cut this one before its exception
                     return False
                 # (an exception group's lines stay in its traceback, their indentation stripped too)
                 op.state = _EXC
