@@ -53,9 +53,14 @@ MAX_BLANKS = 3
 # (`Exception in thread T (f):`), the unraisable hook (`Exception ignored in: <obj>`; 3.13+ `Exception ignored while
 # calling deallocator <f>:`), atexit (`Error in atexit._run_exitfuncs:`, Python 2's `Error in sys.exitfunc:`) and
 # asyncio's default handler without logging configured (`Task exception was never retrieved`, then `future: <Task …>`)
+# and multiprocessing's child process that ends in an exception (`Process Process-1:`, `Process SpawnProcess-2:`: its
+# name, written to stderr before the traceback); a thread's name alone (`Thread-8:`) is the rest of threading's line
+# when two threads' lines interleave (`Exception in thread Exception in thread Thread-12:`, …, `Thread-8:`)
 _PY_INTRO = LazyPattern(r"Exception in thread \S.*:|Exception ignored (?:in: .+|\S.*:)"
                         r"|Error in (?:atexit\._run_exitfuncs|sys\.exitfunc):"
-                        r"|(?:Task|Future) exception was never retrieved")
+                        r"|(?:Task|Future) exception was never retrieved|Process \S.*:"
+                        r"|(?:MainThread|(?:Thread|Dummy)-\d+(?: \([^()\s]+\))?):")
+_INTRO_INITIALS = "EFTPMD"
 _ASYNCIO_FUTURE = LazyPattern(r"future: <(?:Task|Future) ")
 # faulthandler's dump (`PYTHONFAULTHANDLER`, a crash in a C extension): `Fatal Python error: Segmentation fault`, a
 # blank, then a thread's frames under `Current thread 0x… (most recent call first):` (`Thread 0x…`: the other threads)
@@ -65,6 +70,16 @@ _FAULT_THREAD = LazyPattern(r"(?:Current thread|Thread) 0x[0-9a-fA-F]+ \(most re
 _RICH_EXC = LazyPattern(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failure|Warning)(?::|$)")
 # an exception line's start: a (qualified) class name, then ":" or the line's end (`gunicorn.errors.HaltServer: …`)
 _EXC_NAME = LazyPattern(r"(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?::|$)")
+
+
+def _wrapped_intro(line: str, rest: str) -> bool:
+    """Whether `rest` is the rest of Python's line before a traceback (`line`) that a terminal broke at its width
+    (`Exception ignored in: <bound method C.__del__ of <mod.C object at 0x…>>` at 80 columns): `line` is as wide as
+    a terminal and leaves an object's repr open (`<` without its `>`), which `rest` closes."""
+    if len(line) < MIN_WRAP_WIDTH or not rest or rest[0] in " \t":
+        return False
+    opened = line.count("<") - line.count(">")
+    return opened > 0 and rest.count(">") - rest.count("<") == opened
 
 
 def _entries_apart(tb: list[str]) -> bool:
@@ -564,6 +579,11 @@ class Assembler:
                     op.wrapped = len(op.tb)
                     op.end = last
                     return True
+                if t[0] == "[" or t[0].isdigit() or (t[0] in _INTRO_INITIALS and _PY_INTRO.fullmatch(t)):
+                    # no exception line starts so (it names a type; a paste's markdown may wrap it: `**…**`): another
+                    # program's line (a progress bar's `[====   32%   ]`, tqdm's `100%|…`), or Python's line before
+                    # another traceback, cut this one before its exception
+                    return False
                 # (an exception group's lines stay in its traceback, their indentation stripped too)
                 op.state = _EXC
                 op.exc_at = len(op.tb) + op.blanks
@@ -581,8 +601,8 @@ class Assembler:
                 return True
             if traceback_at(t) >= 0 or is_rich_header(t):  # a new traceback without a separator: a new event
                 return False
-            if t[0] in "EFT" and _PY_INTRO.fullmatch(t):  # Python's line before the next uncaught exception's traceback
-                return False
+            if t[0] in _INTRO_INITIALS and _PY_INTRO.fullmatch(t):
+                return False  # (Python's line before the next uncaught exception's traceback)
             if op.cont == 0 and op.exc_at > 0 and op.tb[op.exc_at - 1].startswith('File "'):
                 # after a frame that lost its indentation (`File "…", line 231, in run`) the "exception line"
                 # was that frame's source line (`self.halt(…)`) when a frame or an exception line follows
@@ -911,8 +931,10 @@ class Assembler:
             k = len(before)
             if header:
                 if _PY_INTRO.fullmatch(t):
-                    return before[::-1]
-                if k > 1 or not _ASYNCIO_FUTURE.match(t):
+                    if k == 1 or _ASYNCIO_FUTURE.match(before[0]) or _wrapped_intro(t, before[0]):
+                        return before[::-1]
+                    return []
+                if k > 1 or not (_ASYNCIO_FUTURE.match(t) or t[:1] not in " \t"):
                     return []
             else:
                 if k == 1 and not _FAULT_THREAD.fullmatch(t):

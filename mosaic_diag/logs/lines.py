@@ -54,6 +54,7 @@ _ASC_LEVEL = re.compile(rf"({_TS})\s+\[?(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|
                         r"(?:- +)?(?:([^\s:]+):\s|"
                         r"([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)+|[A-Za-z_][\w.-]{0,255}(?=  )) +(?=\S))?"
                         r"\s*(.*)", re.S)
+_LINENO_COLUMN = LazyPattern(r"\d{1,6} +(?=\S)")
 _ASC_DASHED = LazyPattern(rf"({_TS}) - (\S+) - {_LV} - (.*)", re.S)
 _BASIC = re.compile(rf"{_LV}:([^\s:]*): ?(.*)", re.S)
 # a record in a layout no pattern here names (`_any_record`): a time stamp (a date and time in the common forms, with
@@ -62,6 +63,7 @@ _BASIC = re.compile(rf"{_LV}:([^\s:]*): ?(.*)", re.S)
 # field order. Django's "verbose" format starts with the level (`ERROR 2026-12-06 15:27:36,262 views 17 140 msg`)
 _STAMP = (r"(?:\d{4}[-/]\d\d[-/]\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+(?:\.\d+)?)?(?: ?(?:Z|[+-]\d\d:?\d\d|UTC|GMT))?"
           r"|\d\d/[A-Z][a-z]{2}/\d{4}[: ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: [+-]\d{4})?"
+          r"|\d\d/\d\d/\d{4} \d\d:\d\d:\d\d(?:[.,]\d+)?(?: [AP]M)?"
           r"|(?:\d\d-\d\d )?\d\d:\d\d:\d\d(?:[.,]\d+)?)")
 _ANY_RECORD = LazyPattern(
     rf"\[?({_STAMP})\]?((?:[ \t]+\S{{1,64}}){{0,3}}?)[ \t]+[\[(]?{_LV} *[\])]?:?(?:[ \t]+|$)(.*)", re.S)
@@ -79,7 +81,11 @@ _NAME_COLUMN = LazyPattern(r"(?:\[([A-Za-z_][\w.-]{0,255})(?: \([\w.<>-]{1,128}\
                            r"|([A-Za-z_][\w.-]{0,255})\.pyw?:\d+)(?: -|:)?(?: +|$)")
 # the names Python gives threads (`threading`'s "MainThread", "Thread-3", "Dummy-2", concurrent.futures'
 # "ThreadPoolExecutor-0_1", asyncio's default executor's "asyncio_0"): a "%(threadName)s" column, never a logger's
-THREAD_NAME = LazyPattern(r"MainThread|(?:Thread|Dummy)-\d+|ThreadPoolExecutor-\d+_\d+|asyncio_\d+")
+_THREAD = r"MainThread|(?:Thread|Dummy)-\d+|ThreadPoolExecutor-\d+_\d+|asyncio_\d+"
+THREAD_NAME = LazyPattern(_THREAD)
+# a thread's column and a function's after a logger's in a format of " - " separated columns ("%(asctime)s -
+# %(levelname)s - %(filename)s - %(threadName)s - %(funcName)s - %(message)s")
+_DASHED_THREAD = LazyPattern(rf"(?:{_THREAD}) - (?:(?:[A-Za-z_]\w*|<module>) - (?=\S))?")
 _NAME_WORD = LazyPattern(r"\[?[A-Za-z_][\w.-]{0,255}\]?")
 _DOTTED_LOGGER = LazyPattern(r"([A-Za-z_][\w-]*(?:\.[A-Za-z_$][\w$-]*)+)(?::| -) +")
 # "%(levelname)-5.5s [%(name)s] %(message)s" (Alembic's default, and apps that copy it: Open WebUI): the level cut to
@@ -134,7 +140,7 @@ _BRACKET_TS = LazyPattern(rf"\[(\d{{4}}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+(?:
                           rf"(?: ?(?:Z|[+-]\d\d:?\d\d))?)\] "
                           rf"(?:\[\d+\] )?\[?{_LV}\]?(?: in ([\w.]+))?:? +(.*)", re.S)
 _FRACTION_TWICE = LazyPattern(r"[^.,]*\d\d:\d\d[.,]\d+(\.\d+)")
-_MDY = LazyPattern(r"(\d\d)/(\d\d)/(\d\d|\d{4}) (\d\d:\d\d:\d\d(?:[.,]\d+)?)")
+_MDY = LazyPattern(r"(\d\d)/(\d\d)/(\d\d|\d{4}) (\d\d:\d\d:\d\d(?:[.,]\d+)?)(?: ([AP])M)?")
 # rich.logging.RichHandler: "[12/06/26 08:29:26] ERROR    message     file.py:15": the time column in brackets
 # (left blank when it repeats), the level padded to 8, the source at the right ("app.py:15", "<stdin>:3": the
 # last word, cut off in Python, `rich_message`: a pattern looking for it after a lazy message would try every
@@ -390,9 +396,14 @@ def parse_ts(text: str | None) -> datetime | None:
         m = _MDY.fullmatch(text) if text[2:3] == "/" else None
         if m is None:
             return None
-        mo, d, y, rest = m.groups()
+        mo, d, y, rest, half = m.groups()
         if int(mo) > 12 and len(y) == 4:  # (day first, as `%d/%m/%Y` writes it: 15/07/2021; Rich's `%x` is month first)
             mo, d = d, mo
+        if half is not None:  # a 12-hour clock (`%I:%M:%S %p`, the logging HOWTO's datefmt; `%X` in an en_US locale)
+            hour = int(rest[:2])
+            if not 1 <= hour <= 12:
+                return None
+            rest = f"{hour % 12 + (12 if half == 'P' else 0):02d}{rest[2:]}"
         try:
             ts = datetime.fromisoformat(f"{int(y) + 2000 if len(y) == 2 else y}-{mo}-{d} {rest.replace(',', '.')}")
         except ValueError:
@@ -451,6 +462,12 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
                 if tl:
                     logger, msg = tl.group(2), tl.group(3)
             logger, msg = _column(logger, msg)
+            if logger is not None and logger.endswith(".py") and msg[:1].isdigit():
+                # a code location's columns, "%(filename)s %(lineno)d" ("ERROR base_events.py 1729 Task exception …"):
+                # the line number is no part of the message
+                n = _LINENO_COLUMN.match(msg)
+                if n is not None:
+                    msg = msg[n.end():]
             return Line(shape or "plain", stream, ts or m.group(1), norm_level(m.group(2)), logger,
                         text, msg, True, _record_kind(msg))
         m = _ASC_DASHED.match(text)
@@ -707,6 +724,10 @@ def _any_record(text: str, shape: str, stream: str | None, ts: str | None) -> Li
         return None
     t = _ANY_TAIL.match(m.group(4))
     logger, msg = _column(t.group(1), t.group(2))  # type: ignore[union-attr]  # (_ANY_TAIL matches any text)
+    if logger is not None and msg[:1] in "MTDa":
+        th = _DASHED_THREAD.match(msg)
+        if th is not None:
+            msg = msg[th.end():]
     if logger is None and m.group(2):
         # the one word between the time stamp and the level, separators apart, when it reads as a name: the logger
         # ("%(asctime)s [%(name)s] %(levelname)s: …", "%(asctime)s %(name)-15s %(levelname)-8s …", "… - %(name)s - ")

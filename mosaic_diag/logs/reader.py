@@ -98,9 +98,10 @@ LOGFMT_NEEDLES = (Needle(b"=err"), Needle(b'="err'), Needle(b"=crit"), Needle(b'
 # summary's lines start with `FAILED ` (its `ERROR ` lines and `____ ERROR at setup of … ____` headers are candidates
 # anyway): each needle a search of the whole block, made from the first block whose head or tail (`_probe`) shows
 # one of pytest's banners on, or a test's node id in the first (`tests/x.py::test_db`: a pasted summary; a short key,
-# slower to search for)
+# slower to search for), or a failure section's header of a test named as pytest collects them (`____ test_db ____`,
+# `____ TestX.test_y ____`: one section pasted alone, no banner) on
 PYTEST_NEEDLES = (Needle(b"_\n"), Needle(b"_\r\n"), Needle(b"FAILED ", 0))
-_PYTEST = (b"= FAILURES =", b" short test summary info ")
+_PYTEST = (b"= FAILURES =", b" short test summary info ", b"_ test", b"_ Test")
 _PYTEST_FIRST = (b".py::",)
 def pg_error_needles() -> tuple[Needle, ...]:
     """PostgreSQL's error severities in the catalogs' other languages as its lines write them (`FEHLER:  `,
