@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 _PLACEHOLDER = re.compile(r"%\([A-Za-z_]\w*\)s|%s|\?")
 _INSERT = re.compile(r"^\s*(?:WITH\b.*?\)\s*)?INSERT\s+INTO\b", re.IGNORECASE | re.DOTALL)
@@ -45,7 +46,7 @@ class ForeignKey:
     line: int
 
 
-def _parse(sql: str) -> list | None:
+def _parse(sql: str) -> list[Any] | None:
     from pglast import parse_sql
     from pglast.parser import ParseError
 
@@ -98,7 +99,7 @@ def app_inserts(root: Path, patterns: Iterable[str] = ("**/*.py",)) -> tuple[Ins
     return tuple(out)
 
 
-def _names(nodes: Iterable | None) -> tuple[str, ...]:
+def _names(nodes: Iterable[object] | None) -> tuple[str, ...]:
     return tuple(str(getattr(n, "sval", None) or getattr(n, "str", "")) for n in nodes or ())
 
 

@@ -17,6 +17,7 @@ from mosaic_diag.commands._options import FormatOption, OutputFormat
 
 if TYPE_CHECKING:
     from mosaic_diag.playbooks import Plan, PlaybookStore
+    from mosaic_diag.playbooks.planner import ActionOutcome
 
 playbook_app = typer.Typer(help="Playbooks: list, show, validate, and run them (dry run by default).",
                            no_args_is_help=True, add_completion=False, rich_markup_mode=None)
@@ -304,7 +305,7 @@ def _plan_markdown(plan: "Plan", *, dry_run: bool) -> str:
     return "\n".join(lines)
 
 
-def _executed(outcomes: tuple, fmt: OutputFormat) -> None:
+def _executed(outcomes: "tuple[ActionOutcome, ...]", fmt: OutputFormat) -> None:
     if fmt is OutputFormat.markdown:
         from mosaic_diag.platform.mdtext import md_code, md_text
 
@@ -368,7 +369,7 @@ def run_cmd(
     cfg = config_here()
     settings = PlaybookSettings.from_config(cfg, os.environ, health_url=health_url, log_file=log)
     plan = gather_and_plan(pb, facts, settings, gather=not no_gather, taxonomy=store.taxonomy)
-    outcomes: tuple = ()
+    outcomes: tuple[ActionOutcome, ...] = ()
     if not dry_run and plan.to_run:
         as_json = fmt is OutputFormat.json
         if not as_json:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 from mosaic_diag.golden.targets import Answer
 
@@ -28,7 +29,7 @@ class FileCache:
         self.distrusted: str | None = None  # why an existing file was not read (not this user's runs')
         try:
             data = json.loads(read_signed(path))
-            self._answers: dict[str, dict] = data["answers"] if isinstance(data.get("answers"), dict) else {}
+            self._answers: dict[str, dict[str, Any]] = data["answers"] if isinstance(data.get("answers"), dict) else {}
         except ValueError as exc:  # not signed by this user (planted, copied, damaged) or not JSON
             self._answers = {}
             self.distrusted = str(exc) if "not written by" in str(exc) else None

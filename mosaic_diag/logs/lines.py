@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from mosaic_diag.platform.lazyre import LazyPattern
 
@@ -831,7 +831,7 @@ def _logfmt(text: str, shape: str, stream: str | None, ts: str | None) -> Line |
     return Line(shape or "plain", stream, ts or when, norm_level(level), logger, text, msg, True, _record_kind(msg))
 
 
-def _first(obj: dict, keys: tuple[str, ...]) -> object:
+def _first(obj: dict[str, Any], keys: tuple[str, ...]) -> object:
     for k in keys:
         v = obj.get(k)
         if v is not None:
@@ -845,7 +845,7 @@ def _str(v: object) -> str | None:
     return v if isinstance(v, str) else str(v)
 
 
-def json_exception(obj: dict) -> str | None:
+def json_exception(obj: dict[str, Any]) -> str | None:
     """The traceback text of a JSON log record (exception / exc_info / stack_trace / error.stack)."""
     v = _first(obj, _JSON_EXC_KEYS)
     if v is None:
@@ -859,7 +859,7 @@ def json_exception(obj: dict) -> str | None:
     return v.rstrip("\n")
 
 
-def render_entry(obj: dict, default_stream: str | None = None) -> Line:
+def render_entry(obj: dict[str, Any], default_stream: str | None = None) -> Line:
     """A Render log API entry: its message is the process's own line."""
     labels = obj.get("labels")
     inst = res = label_level = None
@@ -885,7 +885,7 @@ def render_entry(obj: dict, default_stream: str | None = None) -> Line:
 CLOUDWATCH_KEYS = ("ingestionTime", "logStreamName", "eventId")
 
 
-def is_cloudwatch_event(obj: dict) -> bool:
+def is_cloudwatch_event(obj: dict[str, Any]) -> bool:
     """A CloudWatch Logs event: its `message` is what the process wrote, `timestamp` its epoch milliseconds; or a
     row of a Logs Insights query (`@message`, `@timestamp` as text, `@logStream`)."""
     if any(k in obj for k in _JSON_LEVEL_KEYS):
@@ -896,7 +896,7 @@ def is_cloudwatch_event(obj: dict) -> bool:
         and isinstance(obj.get("timestamp"), int)
 
 
-def cloudwatch_event(obj: dict) -> list[Line]:
+def cloudwatch_event(obj: dict[str, Any]) -> list[Line]:
     """The lines of a CloudWatch Logs event's message (one or several: Lambda's runtime writes a logged
     traceback into one event), each read as the process's own line, stamped with the event's time when
     the line has none; its stream is the event's log stream."""
@@ -918,7 +918,7 @@ def cloudwatch_event(obj: dict) -> list[Line]:
     return out
 
 
-def _loguru_json(text: str, rec: dict) -> Line:
+def _loguru_json(text: str, rec: dict[str, Any]) -> Line:
     """A record of loguru's `serialize=True`: the formatted `text` (traceback included) and its `record`."""
     level, when = rec.get("level"), rec.get("time")
     level = level.get("name") if isinstance(level, dict) else level
@@ -930,7 +930,7 @@ def _loguru_json(text: str, rec: dict) -> Line:
                 _record_kind(msg), exc)
 
 
-def json_record(obj: dict) -> Line:
+def json_record(obj: dict[str, Any]) -> Line:
     """A structlog / python-json-logger / loguru (`serialize=True`) record."""
     rec = obj.get("record")
     if isinstance(rec, dict) and isinstance(obj.get("text"), str):
@@ -965,7 +965,7 @@ def json_record(obj: dict) -> Line:
                 _str(_first(obj, _JSON_LOGGER_KEYS)), msg, msg, True, _record_kind(msg), exc)
 
 
-def _json_error_text(obj: dict) -> str | None:
+def _json_error_text(obj: dict[str, Any]) -> str | None:
     """The text of a record's error field (`_JSON_ERROR_KEYS`): a string, or an object's `type: message`."""
     for key in _JSON_ERROR_KEYS:
         v = obj.get(key)
@@ -978,12 +978,12 @@ def _json_error_text(obj: dict) -> str | None:
     return None
 
 
-def json_message(obj: dict) -> str:
+def json_message(obj: dict[str, Any]) -> str:
     """The whole message of a JSON log record (all its lines), or ""."""
     return _str(_first(obj, _JSON_MSG_KEYS)) or ""
 
 
-def _json_line_record(obj: dict, exc: str | None) -> Line | None:
+def _json_line_record(obj: dict[str, Any], exc: str | None) -> Line | None:
     """A record with no level key whose formatted line (`_JSON_LINE_KEYS`) is a record with a level: that
     record, a traceback after its first line its traceback; else None."""
     v = _first(obj, _JSON_LINE_KEYS)
@@ -1000,11 +1000,11 @@ def _json_line_record(obj: dict, exc: str | None) -> Line | None:
     return Line("json", None, ts, inner.level, inner.logger, inner.message, inner.message, True, inner.kind, exc)
 
 
-def json_prefix(text: str) -> dict:
+def json_prefix(text: str) -> dict[str, Any]:
     """The whole `"key": value` pairs at the start of a `{` line that is not one whole JSON object (cut off by
     the paste's or a line limit's end, broken over lines inside a string, a user's `...` in it); a string value
     that the line's end cuts is taken as far as it goes. Stops at the first pair it cannot read."""
-    obj: dict = {}
+    obj: dict[str, Any] = {}
     pos = 1
     try:
         while True:
@@ -1045,7 +1045,7 @@ def _cut_string(quoted: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def json_rejoined(raw: str, more: list[str]) -> tuple[dict, str] | None:
+def json_rejoined(raw: str, more: list[str]) -> tuple[dict[str, Any], str] | None:
     """A JSON record broken over lines inside a string (a formatter that writes a traceback's newlines as they
     are, a console or viewer that wraps long lines): its first line `raw` and the lines after it read as one
     object; that object and the text after its end, else None. Lines of one width but the last are a terminal's
@@ -1098,7 +1098,7 @@ DOCUMENT_ARRAYS = ("logs", "events", "entries")
 RECORD_KEYS = frozenset(_JSON_LEVEL_KEYS + _JSON_MSG_KEYS + _JSON_TS_KEYS)
 
 
-def entry_lines(obj: dict, key: str | None = None) -> list[Line]:
+def entry_lines(obj: dict[str, Any], key: str | None = None) -> list[Line]:
     """The line(s) of one JSON entry: a Render API entry (any entry of a `logs` page), a CloudWatch Logs event
     (the lines of its message), the record a search hit or a platform's entry wraps (`ENVELOPES`), else a log
     record."""
@@ -1120,7 +1120,7 @@ ENVELOPES = ("_source", "jsonPayload")
 _PAYLOAD_KEYS = ("message", "log", "msg", "textPayload")  # (Fluent Bit's and Filebeat's `log` too)
 
 
-def envelope(obj: dict) -> dict | None:
+def envelope(obj: dict[str, Any]) -> dict[str, Any] | None:
     """The record an entry wraps (`ENVELOPES`), the entry's own level and time added where it has none; else None."""
     for key in ENVELOPES:
         inner = obj.get(key)
@@ -1135,7 +1135,7 @@ def envelope(obj: dict) -> dict | None:
     return None
 
 
-def envelope_lines(rec: dict) -> list[Line]:
+def envelope_lines(rec: dict[str, Any]) -> list[Line]:
     """The line(s) of a wrapped record: a record with a level, or a Docker / CloudWatch entry, as such; else (a
     shipper's `message` / `log` holding the process's line: Filebeat's, Fluent Bit's) the lines of that text, each
     read as the process's own line (a traceback's lines, a text record's), stamped with the record's time."""
@@ -1153,14 +1153,14 @@ def envelope_lines(rec: dict) -> list[Line]:
     return out
 
 
-def is_docker_json(obj: dict) -> bool:
+def is_docker_json(obj: dict[str, Any]) -> bool:
     """A line of Docker's json-file log driver (`/var/lib/docker/containers/<id>/<id>-json.log`): `log` is one line
     the container wrote (its newline kept), `stream` its stdout or stderr, `time` when Docker read it."""
     stream = obj.get("stream")  # (any JSON value: a list or an object is no stream, and unhashable)
     return isinstance(obj.get("log"), str) and isinstance(stream, str) and stream in _STD_STREAMS and "time" in obj
 
 
-def docker_json_lines(obj: dict) -> list[Line]:
+def docker_json_lines(obj: dict[str, Any]) -> list[Line]:
     """The container's own line of a json-file entry, read as any line is (a traceback's line, a record, a JSON
     record), stamped with Docker's time when it has none; stdout and stderr are streams of their own."""
     ts = _str(obj.get("time"))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from mosaic_diag.logs.lines import CRI_REST, is_docker_json
 from mosaic_diag.platform.lazyre import LazyPattern
@@ -19,7 +19,7 @@ DOCKER_PREFIXES = ('{"log":', '{"log": ')
 _DOCKER_WHOLE = ('\\n","stream"', '\\n", "stream"')
 
 
-def docker_entry(text: str) -> dict | None:
+def docker_entry(text: str) -> dict[str, Any] | None:
     """The entry of a line Docker's json-file driver wrote (`{"log":"…","stream":"stderr","time":"…"}`), else None."""
     if not text.startswith(DOCKER_PREFIXES):
         return None

@@ -17,14 +17,14 @@ MAX_DEPTH = 100
 MAX_ALIAS_NODES = 50_000
 
 
-class PosDict(dict):
+class PosDict(dict[Any, Any]):
     """A mapping loaded from YAML: `.line` is its 1-based line, `.key_lines[key]` each key's."""
 
     line: int = 0
     key_lines: dict[str, int]
 
 
-class PosList(list):
+class PosList(list[Any]):
     """A sequence loaded from YAML: `.line` is its line, `.item_lines[i]` each item's."""
 
     line: int = 0

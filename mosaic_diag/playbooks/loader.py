@@ -67,12 +67,12 @@ class _Checker:
     def bad(self, obj: Any, key: str | int | None, reason: str) -> None:
         self.issues.append(FileProblem(self.path, line_of(obj, key), reason))
 
-    def unknown_keys(self, raw: dict, known: tuple[str, ...], what: str) -> None:
+    def unknown_keys(self, raw: dict[Any, Any], known: tuple[str, ...], what: str) -> None:
         for key in raw:
             if key not in known:
                 self.bad(raw, key, f"unknown key {key!r} in {what} (known: {', '.join(known)})")
 
-    def strings(self, raw: dict, key: str, what: str) -> list[str] | None:
+    def strings(self, raw: dict[Any, Any], key: str, what: str) -> list[str] | None:
         value = raw[key]
         items = value if isinstance(value, list) else [value]
         if not items or not all(isinstance(i, str) and i for i in items):
@@ -80,7 +80,7 @@ class _Checker:
             return None
         return items
 
-    def text(self, raw: dict, key: str) -> str | None:
+    def text(self, raw: dict[Any, Any], key: str) -> str | None:
         value = raw.get(key)
         if value is None:
             return None
@@ -102,13 +102,13 @@ class _Checker:
             self.bad(raw, key, f"{{count_{window}}} is a count (errors in {window.rstrip('m')} minutes), not per "
                                f"minute: write {{rate_{window}}}/min or {{count_{window}}} in {window.rstrip('m')} min")
 
-    def label(self, raw: dict, key: str, name: Any) -> str | None:
+    def label(self, raw: dict[Any, Any], key: str, name: Any) -> str | None:
         if not isinstance(name, str) or not self.tax.is_label(name):
             self.bad(raw, key, f"unknown label {name!r} (see `mosaic-diag labels`)")
             return None
         return self.tax.resolve(name).name
 
-    def condition(self, raw: dict, key: str, gathered: set[str]) -> Condition | None:
+    def condition(self, raw: dict[Any, Any], key: str, gathered: set[str]) -> Condition | None:
         value = raw.get(key)
         if isinstance(value, bool):  # YAML `when: true`
             value = "always" if value else "never"
@@ -132,7 +132,7 @@ class _Checker:
         return cond
 
     # -- parts ----------------------------------------------------------------------------------
-    def match(self, raw: dict) -> Match | None:
+    def match(self, raw: dict[Any, Any]) -> Match | None:
         m = raw.get("match")
         if not isinstance(m, dict):
             self.bad(raw, "match" if "match" in raw else None,
@@ -160,7 +160,7 @@ class _Checker:
             self.bad(raw, "match", "match needs `label`, `labels` or `category`")
         return Match(tuple(labels), tuple(stages or ()), tuple(cats or ()))
 
-    def gather(self, raw: dict) -> tuple[GatherStep, ...]:
+    def gather(self, raw: dict[Any, Any]) -> tuple[GatherStep, ...]:
         value = raw.get("gather", [])
         if not isinstance(value, list):
             self.bad(raw, "gather", "`gather` must be a list such as [{postgres: true}, {log_tail: 200}]")
@@ -168,7 +168,7 @@ class _Checker:
         steps: list[GatherStep] = []
         for i, item in enumerate(value):
             if isinstance(item, str):
-                item_map: dict = {item: True}
+                item_map: dict[Any, Any] = {item: True}
             elif isinstance(item, dict) and len(item) == 1:
                 item_map = item
             else:
@@ -190,7 +190,7 @@ class _Checker:
             steps.append(GatherStep(canonical, params or {}, line_of(value, i)))
         return tuple(steps)
 
-    def checks(self, raw: dict, gathered: set[str]) -> tuple[Check, ...]:
+    def checks(self, raw: dict[Any, Any], gathered: set[str]) -> tuple[Check, ...]:
         value = raw.get("diagnose", [])
         if not isinstance(value, list):
             self.bad(raw, "diagnose", "`diagnose` must be a list of checks")
@@ -214,7 +214,7 @@ class _Checker:
                 out.append(Check(cond, fail_label, rec, str(name), line_of(value, i)))
         return tuple(out)
 
-    def remedies(self, raw: dict, gathered: set[str]) -> tuple[Remedy, ...]:
+    def remedies(self, raw: dict[Any, Any], gathered: set[str]) -> tuple[Remedy, ...]:
         value = raw.get("remediate", [])
         if not isinstance(value, list):
             self.bad(raw, "remediate", "`remediate` must be a list of actions")

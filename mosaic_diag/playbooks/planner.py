@@ -11,7 +11,7 @@ from typing import Any
 from mosaic_diag.errors import DiagError
 from mosaic_diag.platform.redact import redact_text
 from mosaic_diag.playbooks.actions import describe
-from mosaic_diag.playbooks.model import Plan, PlannedAction, Playbook
+from mosaic_diag.playbooks.model import GatherResult, Plan, PlannedAction, Playbook
 from mosaic_diag.playbooks.settings import PlaybookSettings
 
 
@@ -49,7 +49,7 @@ def _redacted(value: Any) -> Any:
 
 
 def plan_playbook(playbook: Playbook, facts: Mapping[str, Any], settings: PlaybookSettings | None = None,
-                  gathered: tuple = ()) -> Plan:
+                  gathered: tuple[GatherResult, ...] = ()) -> Plan:
     """Evaluate every check and remediation step against `facts`; describe each effect; do nothing."""
     settings = settings or PlaybookSettings()
     findings = playbook.diagnose(facts)
@@ -205,7 +205,7 @@ def gather_and_plan(playbook: Playbook, facts: Mapping[str, Any], settings: Play
     from mosaic_diag.playbooks.gatherers import GatherContext, run_gatherers
 
     full = incident_facts(playbook, facts, taxonomy)
-    results: tuple = ()
+    results: tuple[GatherResult, ...] = ()
     if gather and playbook.gather:
         results = run_gatherers(playbook.gather, GatherContext(settings, log_lines, classify))
         for result in results:

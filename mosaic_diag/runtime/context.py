@@ -12,12 +12,12 @@ from contextvars import ContextVar, Token
 _LABELS: ContextVar[list[str] | None] = ContextVar("mosaic_runtime_labels", default=None)
 
 
-def open_labels() -> tuple[list[str], Token]:
+def open_labels() -> tuple[list[str], Token[list[str] | None]]:
     holder: list[str] = []
     return holder, _LABELS.set(holder)
 
 
-def close_labels(token: Token) -> None:
+def close_labels(token: Token[list[str] | None]) -> None:
     _LABELS.reset(token)
 
 
