@@ -206,7 +206,7 @@ def validate_cmd(
     from mosaic_diag.commands._common import config_here
     from mosaic_diag.errors import ConfigError
     from mosaic_diag.playbooks import FileProblem, PlaybookStore
-    from mosaic_diag.playbooks.store import SHIPPED_DIR
+    from mosaic_diag.playbooks.files import SHIPPED_DIR
 
     if not paths:
         paths = [config_here().path("playbooks.dir") or SHIPPED_DIR]

@@ -25,7 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mosaic_diag.errors import ConfigError, FileProblem
+from mosaic_diag.errors import ConfigError
+from mosaic_diag.errors import FileProblem as FileProblem  # re-exported: `mosaic_diag.playbooks` finds it here
 from mosaic_diag.platform.yamlpos import line_of, load_yaml
 from mosaic_diag.playbooks.actions import ACTIONS, PLACEHOLDER, param_problem
 from mosaic_diag.playbooks.conditions import Condition, ConditionError, parse, type_problems
