@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -146,8 +146,10 @@ def run(ctx: CheckContext) -> Iterator[Message]:
     # (never None: the default is a number and a TOML file has no null)
     max_field = int(ctx.config.number("predeploy.prompts_max_field", 10_000, minimum=1, integer=True) or 10_000)
     (steps, steps_shown), (table, table_shown) = files.values()
-    for path, shown, fn in ((steps, steps_shown, lambda p, s: check_steps(p, s)),
-                            (table, table_shown, lambda p, s: check_csv(p, s, max_field))):
+    todo: tuple[tuple[Path | None, str, Callable[[Path, str], Iterator[Message]]], ...] = (
+        (steps, steps_shown, lambda p, s: check_steps(p, s)),
+        (table, table_shown, lambda p, s: check_csv(p, s, max_field)))
+    for path, shown, fn in todo:
         if path is None or not path.is_file():
             what = "is a directory, not a file" if path is not None and path.is_dir() else "no such file"
             yield Message("MD-PROMPT001", f"{shown}: {what}", location=shown)

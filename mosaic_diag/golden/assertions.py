@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mosaic_diag.golden.cases import ContainsJson, Expect, JsonPathCheck, TextCheck
@@ -90,8 +90,9 @@ def _json_path(check: JsonPathCheck, data: Any, timeout: float, where: str) -> s
     return None
 
 
-_NUMERIC = {"gt": (">", lambda a, b: a > b), "gte": (">=", lambda a, b: a >= b),
-            "lt": ("<", lambda a, b: a < b), "lte": ("<=", lambda a, b: a <= b)}
+_NUMERIC: dict[str, tuple[str, Callable[[float, float], bool]]] = {
+    "gt": (">", lambda a, b: a > b), "gte": (">=", lambda a, b: a >= b),
+    "lt": ("<", lambda a, b: a < b), "lte": ("<=", lambda a, b: a <= b)}
 
 
 # JSON as RFC 8259 has it: Python's parser takes NaN and Infinity, which a browser's JSON.parse (and most
