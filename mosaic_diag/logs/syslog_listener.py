@@ -90,7 +90,7 @@ class FrameParser:
                 if length:  # (an empty frame is no message)
                     out.append(bytes(buf[sp + 1: sp + 1 + length]))
                 del buf[:sp + 1 + length]
-                while buf[:1] in (b"\n", b"\r"):  # some senders add a newline after a counted frame
+                while buf.startswith((b"\n", b"\r")):  # some senders add a newline after a counted frame
                     del buf[:1]
             else:
                 nl = buf.find(b"\n")
