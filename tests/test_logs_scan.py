@@ -224,3 +224,36 @@ def test_a_run_of_passed_over_lines_after_a_blank_line_has_their_shape(block_siz
     data, _ = render("render-api", [Rec("DEBUG", "api.db", "pool size 5", raw=["pool size 5"])])
     _, stats = _read_in(b"\n" + data, block_size)
     assert dict(stats.levels) == {"INFO": 1, "DEBUG": 1}
+
+
+@pytest.mark.parametrize("block_size", CUTS)
+def test_a_run_of_passed_over_lines_keeps_its_shape_across_blocks(block_size: int | None) -> None:
+    """The lines passed over between two lines read are one run, counted in the shape of its first line that is not
+    blank, however the blocks cut it: Render API entries after a plain-text line of the same run are counted as
+    plain ones, their levels as words of their text (a block of them alone counted them as entries, by their
+    labels)."""
+    plain, _ = render("plain", [access(200)] * 3)
+    api, _ = render("render-api", [Rec("DEBUG", "api.db", "pool size 5", raw=["pool size 5"])] * 2)
+    _, stats = _read_in(plain + api, block_size)
+    assert dict(stats.shapes) == {"plain": 5}
+    assert dict(stats.levels) == {"access": 3, "INFO": 2}
+
+
+@pytest.mark.parametrize("block_size", CUTS)
+def test_blank_lines_that_start_a_run_are_counted_in_its_shape(block_size: int | None) -> None:
+    """Blank lines at a run's start are the shape of its first line that is not blank, also when a block holds
+    nothing else (a block of blank lines alone counted them as plain ones)."""
+    data, _ = render("render-text", [access(200)] * 2)
+    _, stats = _read_in(b"\n" * 300 + data, block_size)
+    assert dict(stats.shapes) == {"render-text": 302}
+
+
+@pytest.mark.parametrize("block_size", CUTS)
+def test_info_is_the_lines_passed_over_less_their_level_words_over_all_runs(block_size: int | None) -> None:
+    """INFO counts the lines passed over without a level word as the lines less the words, summed over the whole
+    log (a line of two level words takes one more off): the same sum however the blocks cut the runs (the sum was
+    clamped at 0 run by run, so a run of that line alone took nothing off the runs after it)."""
+    data, _ = render("render-text", [access(200)] * 4 + [Rec("WARNING", "api.settings", "DEBUG is on"),
+                                                          Rec("INFO", "api", "PS101 step 3 completed")])
+    _, stats = _read_in(data, block_size)
+    assert dict(stats.levels) == {"access": 4, "WARNING": 1, "DEBUG": 1}

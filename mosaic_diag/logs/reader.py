@@ -244,16 +244,17 @@ def _check_utf8(block: bytes, step: int = 1 << 18) -> None:
         start = end
 
 
-def _sniff(block: bytes, a: int, b: int) -> str:
-    """The shape of the first line of block[a:b] that is not blank, of the line at `a` when all are (for the
-    per-shape statistics of counted lines: a run that starts with a blank line, at a block's start or after a
-    traceback, is the shape of its lines, whatever block it was cut in)."""
+def _sniff(block: bytes, a: int, b: int) -> str | None:
+    """The shape of the first line of block[a:b] that is not blank, None when all are (for the per-shape statistics
+    of counted lines: a run that starts with a blank line, at a block's start or after a traceback, is the shape of
+    its lines)."""
     c = block[a:a + 1]
-    if c in b"\r\n" and a < b:
+    if c in b"\r\n":
         m = _NOT_BLANK.search(block, a, b)
-        if m is not None:
-            a = m.start()
-            c = block[a:a + 1]
+        if m is None:
+            return None
+        a = m.start()
+        c = block[a:a + 1]
     if c == b"{":
         end = block.find(b"\n", a)
         return "render-api" if block.find(b'"labels"', a, end if end >= 0 else len(block)) >= 0 else "json"
@@ -314,6 +315,11 @@ class _Reader:
         self.bad: dict[int, str] = {}
         self.levels: Counter[str] = Counter()
         self._pending_lines = 0
+        # the run of lines passed over last (`_skip`): the line after it, its shape (None: blank lines so far), the
+        # blank lines that start it while its shape is not known
+        self._run_end = -1
+        self._run_shape: str | None = None
+        self._run_blanks = 0
         self._needle_keys: tuple = ()
         self._service_rx: dict[str, re.Pattern[bytes]] = {}
         self._needles: list[bytes] = []
@@ -756,20 +762,45 @@ class _Reader:
         return self._needles
 
     def _skip(self, block: bytes, a: int, b: int) -> None:
-        """Count the lines of block[a:b] without parsing them."""
+        """Count the lines of block[a:b] without parsing them. The lines passed over between two lines read are one
+        run, whatever blocks it was cut into (a run that goes on from the last one counted goes on in its shape)."""
         k = block.count(b"\n", a, b)
         if a < b == len(block) and block[-1:] != b"\n":
             k += 1
         if not k:
             return
+        start = self.lineno
         self.lineno += k
-        self._count(block, a, b, k)
-
-    def _count(self, block: bytes, a: int, b: int, k: int) -> None:
-        """The statistics of `k` lines passed over (negative: taken back, `_uncount`)."""
-        shape = _sniff(block, a, b)
+        if start == self._run_end:  # (nothing read since the lines counted last: the same run)
+            shape = self._run_shape
+        else:
+            self._end_run()
+            shape = None
+        self._run_end = self.lineno
+        if shape is None:
+            shape = _sniff(block, a, b)
+            if shape is None:  # blank lines only, so far: the shape of the run's first line that is not blank
+                self._run_blanks += k
+                self.levels["INFO"] += k
+                return
+            self._run_shape = shape
+            if self._run_blanks:
+                self.stats.shapes[shape] += self._run_blanks
+                self._run_blanks = 0
         self.stats.shapes[shape] += k
-        sign, k = (1, k) if k > 0 else (-1, -k)
+        self._count(block, a, b, k, shape)
+
+    def _end_run(self) -> None:
+        """The run of lines passed over has ended: blank lines alone in it are plain ones."""
+        if self._run_blanks:
+            self.stats.shapes["plain"] += self._run_blanks
+            self._run_blanks = 0
+        self._run_shape = None
+
+    def _count(self, block: bytes, a: int, b: int, k: int, shape: str, sign: int = 1) -> None:
+        """The levels of `k` lines passed over, of a run of `shape` (`sign` -1: taken back, `_uncount`). INFO is the
+        lines without a level word, summed over all runs (a line with two of them takes one more off; the sum is
+        never below 0, `_finish_stats`): the same sum however the runs were cut."""
         levels = self.levels
         if shape == "render-api" or shape == "json":  # quoted levels (a level field or Render's label)
             api = shape == "render-api"
@@ -786,12 +817,14 @@ class _Reader:
             levels["DEBUG"] += sign * debug
         if access:
             levels["access"] += sign * access
-        levels["INFO"] += sign * max(0, k - warn - debug - access)
+        levels["INFO"] += sign * (k - warn - debug - access)
 
     def _uncount(self, text: str) -> None:
         """Take back what `_skip` counted for a line it passed over that is now read (a piece of a split line)."""
         raw = text.encode("utf-8", "replace")
-        self._count(raw, 0, len(raw), -1)
+        shape = _sniff(raw, 0, len(raw)) or "plain"
+        self.stats.shapes[shape] -= 1
+        self._count(raw, 0, len(raw), 1, shape, -1)
 
     # -- statistics and corruption ----------------------------------------------------------
 
@@ -883,6 +916,9 @@ class _Reader:
     def _finish_stats(self) -> None:
         stats = self.stats
         stats.lines = self.lineno
+        self._end_run()
+        if self.levels["INFO"] < 0:  # (lines of more level words than lines)
+            self.levels["INFO"] = 0
         stats.levels.update(self.levels)
         for name in [k for k, v in stats.levels.items() if v <= 0]:
             del stats.levels[name]
