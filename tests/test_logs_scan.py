@@ -318,3 +318,18 @@ def test_json_levels_behind_a_prefix_are_candidates_from_that_line_on(block_size
     assert events == []
     assert stats.lines == 15
     assert dict(stats.levels) == {"INFO": 15}
+
+
+@pytest.mark.parametrize("shape", ["render-api", "syslog"])
+@pytest.mark.parametrize("block_size", CUTS)
+def test_a_silent_instance_s_event_expires_on_the_same_line_in_any_blocks(shape: str, block_size: int | None) -> None:
+    """An instance's open event closes once the instance has been silent for the horizon, looked at on the same lines
+    however the blocks cut the other instances' lines passed over (it was every 32 lines of a run, counted from the
+    run's start in its block): its traceback after more than the horizon is an event of its own."""
+    err, _ = render(shape, [Rec("ERROR", "api.storage", "Database init failed", make_tracebacks()["chained_during"])])
+    other = access(200)
+    other.instance = "srv-d0abc-2b1e"
+    others, _ = render(shape, [other] * 68)
+    head, rest = err.split(b"\n", 1)
+    events, _ = _read_in(head + b"\n" + others + rest, block_size, horizon=40)
+    assert [(e.line, e.end_line) for e in events] == [(1, 1), (70, 82)]

@@ -476,7 +476,9 @@ class _Reader:
                             run, runlines = pos, 0
                         pos = end + 1
                         runlines += 1
-                        if runlines >= 32:  # count what was passed over, let silent instances expire
+                        # count what was passed over, let silent instances expire: on the lines `Assembler.feed` lets
+                        # them expire on (every 32nd), whatever blocks the log was cut in
+                        if not (self.lineno + runlines) & 31:
                             self._skip(block, run, pos)
                             run = -1
                             asm.expire(self.lineno)
