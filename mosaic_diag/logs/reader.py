@@ -46,7 +46,7 @@ from mosaic_diag.logs.scan import Needle
 from mosaic_diag.logs.source import BLOCK_SIZE, LINE_CAP, ByteStream, UnreadableInput, iter_blocks
 from mosaic_diag.platform.lazyre import LazyPattern
 
-# candidates of every shape; the JSON levels only in blocks that hold JSON lines
+# candidates of every shape; the JSON levels from the log's first JSON line on (`_json_start`)
 TEXT_NEEDLES = (Needle(b"ERROR", 1), Needle(b"CRITICAL", 7), Needle(b"Traceback (most recent call last)"),
                 Needle(b"==> ", 2), Needle(b"Started server process"), Needle(b'File "'),
                 Needle(b"FATAL", 4), Needle(b"[error", 0), Needle(b"[critical", 0),  # (structlog's console)
