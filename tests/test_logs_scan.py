@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 from datetime import timedelta
 
@@ -10,7 +11,7 @@ import pytest
 from examples.logshapes import make_tracebacks
 from mosaic_diag.logs import scan
 from mosaic_diag.logs.scan import Needle
-from tests.test_logs_support import T0, Rec, access, read, render
+from tests.test_logs_support import T0, Rec, access, logging_to, read, render
 
 NEEDLES = [Needle(b"==> ", 2), Needle(b"CRITICAL", 7), Needle(b"DEBUG", 2), Needle(b"WARN", 0), Needle(b"\n{", 1),
            Needle(b"ERROR")]
@@ -49,6 +50,23 @@ def test_count_each_agrees_with_bytes_count(dense: bool) -> None:
         start = rng.randint(0, len(data))
         end = rng.randint(start, len(data))
         assert scan.count_each(data, texts, start, end) == [data.count(t, start, end) for t in texts]
+
+
+@pytest.mark.parametrize("dense", [False, True])
+def test_json_start_is_the_first_json_line_or_prefixed_json_line(dense: bool) -> None:
+    """`_json_start` (one pass over the "{" of a block) agrees with the plain searches, also where the "{" are too
+    many (its fallback)."""
+    from mosaic_diag.logs.reader import _json_start
+
+    pieces = [b"{", b" {", b' {"', b"\n{", b"\n", b'"', b"x" * 40, b"{'go", b": {}["]
+    rng = random.Random(20261207 + dense)
+    for _ in range(300):
+        weights = [60 if dense and p in (b"{", b"{'go") else 1 for p in pieces]
+        block = b"".join(rng.choices(pieces, weights, k=rng.randint(0, 6000 if dense else 200)))
+        starts = [0] if block[:1] == b"{" else []
+        starts += [i + 1 for i in (block.find(b"\n{"),) if i >= 0]
+        starts += [block.rfind(b"\n", 0, i) + 1 for i in (block.find(b' {"'),) if i >= 0]
+        assert _json_start(block) == min(starts, default=-1), block
 
 
 def test_find_falls_back_when_the_anchor_is_common() -> None:
@@ -224,3 +242,94 @@ def test_a_run_of_passed_over_lines_after_a_blank_line_has_their_shape(block_siz
     data, _ = render("render-api", [Rec("DEBUG", "api.db", "pool size 5", raw=["pool size 5"])])
     _, stats = _read_in(b"\n" + data, block_size)
     assert dict(stats.levels) == {"INFO": 1, "DEBUG": 1}
+
+
+@pytest.mark.parametrize("block_size", CUTS)
+def test_a_run_of_passed_over_lines_keeps_its_shape_across_blocks(block_size: int | None) -> None:
+    """The lines passed over between two lines read are one run, counted in the shape of its first line that is not
+    blank, however the blocks cut it: Render API entries after a plain-text line of the same run are counted as
+    plain ones, their levels as words of their text (a block of them alone counted them as entries, by their
+    labels)."""
+    plain, _ = render("plain", [access(200)] * 3)
+    api, _ = render("render-api", [Rec("DEBUG", "api.db", "pool size 5", raw=["pool size 5"])] * 2)
+    _, stats = _read_in(plain + api, block_size)
+    assert dict(stats.shapes) == {"plain": 5}
+    assert dict(stats.levels) == {"access": 3, "INFO": 2}
+
+
+@pytest.mark.parametrize("block_size", CUTS)
+def test_blank_lines_that_start_a_run_are_counted_in_its_shape(block_size: int | None) -> None:
+    """Blank lines at a run's start are the shape of its first line that is not blank, also when a block holds
+    nothing else (a block of blank lines alone counted them as plain ones)."""
+    data, _ = render("render-text", [access(200)] * 2)
+    _, stats = _read_in(b"\n" * 300 + data, block_size)
+    assert dict(stats.shapes) == {"render-text": 302}
+
+
+@pytest.mark.parametrize("block_size", CUTS)
+def test_info_is_the_lines_passed_over_less_their_level_words_over_all_runs(block_size: int | None) -> None:
+    """INFO counts the lines passed over without a level word as the lines less the words, summed over the whole
+    log (a line of two level words takes one more off): the same sum however the blocks cut the runs (the sum was
+    clamped at 0 run by run, so a run of that line alone took nothing off the runs after it)."""
+    data, _ = render("render-text", [access(200)] * 4 + [Rec("WARNING", "api.settings", "DEBUG is on"),
+                                                          Rec("INFO", "api", "PS101 step 3 completed")])
+    _, stats = _read_in(data, block_size)
+    assert dict(stats.levels) == {"access": 4, "WARNING": 1, "DEBUG": 1}
+
+
+def _pretty_body_log(sep: str, compact_after: bool = False) -> bytes:
+    """A text log whose INFO record's message is an upstream answer pretty-printed over lines after `sep` (its
+    `"error"` line starts with spaces), between other records; a record of the body compact (behind the record's
+    prefix) after them when `compact_after`."""
+    import json
+    import logging
+
+    out = io.StringIO()
+    with logging_to(logging.StreamHandler(out), "api.client", "%(asctime)s %(levelname)s %(name)s: %(message)s") \
+            as log:
+        for i in range(5):
+            log.info("request %d done", i)
+        body = {"status": "error", "detail": "quota"}
+        log.info("upstream answered%s%s", sep, json.dumps(body, indent=2))
+        for i in range(5):
+            log.info("request %d done", i)
+        if compact_after:
+            log.info("upstream answered %s", json.dumps(body))
+    return out.getvalue().encode()
+
+
+@pytest.mark.parametrize("block_size", CUTS)
+def test_json_levels_are_candidates_from_the_log_s_first_json_line_on(block_size: int | None) -> None:
+    """The JSON levels are candidates from the log's first line that starts with "{" on, not only in the blocks that
+    hold such a line: a pretty-printed body's `"error"` line is read (a record's line, no level of its own) also in a
+    block after its "{" line's."""
+    events, stats = _read_in(_pretty_body_log(":\n"), block_size)
+    assert events == []
+    assert stats.lines == 15
+    assert dict(stats.levels) == {"INFO": 14}
+
+
+@pytest.mark.parametrize("block_size", CUTS)
+def test_json_levels_behind_a_prefix_are_candidates_from_that_line_on(block_size: int | None) -> None:
+    """A JSON object behind a line's prefix (` {"`) makes the JSON levels candidates from its line on, not in all of
+    the block that holds it: a pretty-printed body's `"error"` line before it is passed over (an INFO line) in
+    whatever block it is."""
+    events, stats = _read_in(_pretty_body_log(" ", compact_after=True), block_size)
+    assert events == []
+    assert stats.lines == 15
+    assert dict(stats.levels) == {"INFO": 15}
+
+
+@pytest.mark.parametrize("shape", ["render-api", "syslog"])
+@pytest.mark.parametrize("block_size", CUTS)
+def test_a_silent_instance_s_event_expires_on_the_same_line_in_any_blocks(shape: str, block_size: int | None) -> None:
+    """An instance's open event closes once the instance has been silent for the horizon, looked at on the same lines
+    however the blocks cut the other instances' lines passed over (it was every 32 lines of a run, counted from the
+    run's start in its block): its traceback after more than the horizon is an event of its own."""
+    err, _ = render(shape, [Rec("ERROR", "api.storage", "Database init failed", make_tracebacks()["chained_during"])])
+    other = access(200)
+    other.instance = "srv-d0abc-2b1e"
+    others, _ = render(shape, [other] * 68)
+    head, rest = err.split(b"\n", 1)
+    events, _ = _read_in(head + b"\n" + others + rest, block_size, horizon=40)
+    assert [(e.line, e.end_line) for e in events] == [(1, 1), (70, 82)]

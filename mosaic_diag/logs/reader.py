@@ -46,7 +46,7 @@ from mosaic_diag.logs.scan import Needle
 from mosaic_diag.logs.source import BLOCK_SIZE, LINE_CAP, ByteStream, UnreadableInput, iter_blocks
 from mosaic_diag.platform.lazyre import LazyPattern
 
-# candidates of every shape; the JSON levels only in blocks that hold JSON lines
+# candidates of every shape; the JSON levels from the log's first JSON line on (`_json_start`)
 TEXT_NEEDLES = (Needle(b"ERROR", 1), Needle(b"CRITICAL", 7), Needle(b"Traceback (most recent call last)"),
                 Needle(b"==> ", 2), Needle(b"Started server process"), Needle(b'File "'),
                 Needle(b"FATAL", 4), Needle(b"[error", 0), Needle(b"[critical", 0),  # (structlog's console)
@@ -65,8 +65,8 @@ JSON_NEEDLES = (Needle(b'"error"'), Needle(b'"critical"'))
 ESCAPED_JSON_NEEDLES = (Needle(b'\\"error\\"', 0), Needle(b'\\"critical\\"', 0))
 _ESCAPED_JSON = b'"{\\"'  # a JSON string that starts with an object's `{"`
 # a JSON record behind a line prefix (a platform's timestamp, a Compose service's `web-1  | `, journald's, CRI's
-# `stdout F `): the JSON levels are searched from the first block whose head or tail (`_probe`) shows one on
-_PREFIXED_JSON = (b' {"',)
+# `stdout F `): the JSON levels are searched from the first line that shows one on (`_json_start`)
+_PREFIXED_JSON = b' {"'
 # supervisord's own log writes its levels in four letters ("… CRIT Supervisor running as root", "… ERRO …"): each
 # needle a search of the whole block, made from the first block whose head or tail (`_probe`) shows supervisord's
 # log (one of its level words) on
@@ -197,12 +197,14 @@ class _Finder:
 
     __slots__ = ("block", "needles", "next")
 
-    def __init__(self, block: bytes, json_lines: bool, logfmt: bool, wording: bool = False,
+    def __init__(self, block: bytes, json_from: int, escaped_from: int, logfmt: bool, wording: bool = False,
                  supervisord: bool = False, heroku: bool = False, five_letter: bool = False,
                  pytest: bool = False, pg_local: bool = False, apache: bool = False) -> None:
+        """`json_from` / `escaped_from`: the offset from which the JSON levels / the escaped ones are candidates
+        (-1: nowhere in the block)."""
         self.block = block
-        needles: tuple[Needle, ...] = TEXT_NEEDLES + JSON_NEEDLES if json_lines else TEXT_NEEDLES
-        needles = needles + ESCAPED_JSON_NEEDLES if json_lines and block.find(_ESCAPED_JSON) >= 0 else needles
+        needles: tuple[Needle, ...] = TEXT_NEEDLES + JSON_NEEDLES if json_from >= 0 else TEXT_NEEDLES
+        needles = needles + ESCAPED_JSON_NEEDLES if escaped_from >= 0 else needles
         needles = needles + LOGFMT_NEEDLES if logfmt else needles
         needles = needles + WORDING_NEEDLES if wording else needles
         needles = needles + SUPERVISORD_NEEDLES if supervisord else needles
@@ -211,7 +213,14 @@ class _Finder:
         needles = needles + pg_error_needles() if pg_local else needles
         needles = needles + APACHE_NEEDLES if apache else needles
         self.needles = needles + HEROKU_NEEDLES if heroku else needles
-        self.next = [-1] * len(self.needles)
+        self.next = nxt = [-1] * len(self.needles)
+        at = len(TEXT_NEEDLES)
+        for start, group in ((json_from, JSON_NEEDLES), (escaped_from, ESCAPED_JSON_NEEDLES)):
+            if start > 0:  # (the hits before it are none: each needle's first hit from there)
+                for i in range(at, at + len(group)):
+                    p = scan.find(block, self.needles[i], start)
+                    nxt[i] = _INF if p < 0 else p
+            at += len(group)
 
     def search(self, pos: int) -> int:
         nxt = self.next
@@ -227,9 +236,33 @@ class _Finder:
         return best
 
 
-def _has_json_lines(block: bytes) -> bool:
-    """Whether a line of the block starts with "{" (a JSON record or a Render API entry)."""
-    return block[:1] == b"{" or scan.find(block, _JSON_LINE, 0) >= 0
+def _has_json_lines(block: bytes, start: int = 0) -> bool:
+    """Whether a line of the block (from the line at `start` on) starts with "{" (a JSON record or a Render API
+    entry)."""
+    return (start == 0 and block[:1] == b"{") or scan.find(block, _JSON_LINE, max(start - 1, 0)) >= 0
+
+
+def _json_start(block: bytes) -> int:
+    """The offset of the block's first line that starts with "{" or holds a JSON record behind a line prefix
+    (`_PREFIXED_JSON`), or -1: one pass over the block's "{" (rare in most logs), given up for the plain searches as
+    `scan.find` does."""
+    if block[:1] == b"{":
+        return 0
+    j = block.find(b"{")
+    for _ in range(scan.BUDGET + len(block) // scan.SPAN):
+        if j < 0:
+            return -1
+        before = block[j - 1]  # (j > 0)
+        if before == 10:  # "\n"
+            return j
+        if before == 32 and block.startswith(b'"', j + 1):
+            return block.rfind(b"\n", 0, j) + 1
+        j = block.find(b"{", j + 1)
+    if j < 0:
+        return -1
+    line = block.find(b"\n{", j - 1)
+    at = block.find(_PREFIXED_JSON, j - 1, len(block) if line < 0 else line)
+    return block.rfind(b"\n", 0, at) + 1 if at >= 0 else line + 1 if line >= 0 else -1
 
 
 def _check_utf8(block: bytes, step: int = 1 << 18) -> None:
@@ -245,16 +278,17 @@ def _check_utf8(block: bytes, step: int = 1 << 18) -> None:
         start = end
 
 
-def _sniff(block: bytes, a: int, b: int) -> str:
-    """The shape of the first line of block[a:b] that is not blank, of the line at `a` when all are (for the
-    per-shape statistics of counted lines: a run that starts with a blank line, at a block's start or after a
-    traceback, is the shape of its lines, whatever block it was cut in)."""
+def _sniff(block: bytes, a: int, b: int) -> str | None:
+    """The shape of the first line of block[a:b] that is not blank, None when all are (for the per-shape statistics
+    of counted lines: a run that starts with a blank line, at a block's start or after a traceback, is the shape of
+    its lines)."""
     c = block[a:a + 1]
-    if c in b"\r\n" and a < b:
+    if c in b"\r\n":
         m = _NOT_BLANK.search(block, a, b)
-        if m is not None:
-            a = m.start()
-            c = block[a:a + 1]
+        if m is None:
+            return None
+        a = m.start()
+        c = block[a:a + 1]
     if c == b"{":
         end = block.find(b"\n", a)
         return "render-api" if block.find(b'"labels"', a, end if end >= 0 else len(block)) >= 0 else "json"
@@ -315,6 +349,11 @@ class _Reader:
         self.bad: dict[int, str] = {}
         self.levels: Counter[str] = Counter()
         self._pending_lines = 0
+        # the run of lines passed over last (`_skip`): the line after it, its shape (None: blank lines so far), the
+        # blank lines that start it while its shape is not known
+        self._run_end = -1
+        self._run_shape: str | None = None
+        self._run_blanks = 0
         self._needle_keys: tuple = ()
         self._service_rx: dict[str, re.Pattern[bytes]] = {}
         self._needles: list[bytes] = []
@@ -367,16 +406,31 @@ class _Reader:
         heroku = False  # Heroku's log seen: its platform's error lines are candidates from then on
         apache = False  # Apache's error log seen: its lower-case error levels are candidates from then on
         five_letter = False  # five-letter levels seen ("INFO  [alembic…]"): "CRITI [" is a candidate from then on
-        prefixed_json = False  # a JSON record behind a line prefix seen: JSON levels are candidates from then on
         pytest = False  # pytest's report seen: its failure sections' headers and summary lines are candidates
         pg_local = False  # PostgreSQL's error severity in another language seen (`FEHLER:  `): candidates from then on
+        # the JSON levels are candidates from the log's first JSON line on (or its first JSON record behind a line
+        # prefix, `_PREFIXED_JSON`), the escaped ones from its first JSON string that starts with an object
+        # (`_ESCAPED_JSON`) on: the same lines whatever blocks the log was cut in
+        json_seen = escaped_seen = False
         first_block = True  # probed further: a log of up to 1 MB misses none of these layouts
         for block in blocks:
-            json_lines = _has_json_lines(block)
+            if json_seen:
+                json_from = 0
+                json_lines = _has_json_lines(block)
+            else:
+                json_from = _json_start(block)
+                json_seen = json_from >= 0
+                json_lines = json_seen and _has_json_lines(block, json_from)
             if self._head_left and block is not first:  # (a first block of fewer lines: the next ones)
                 self._first_ts(block)
             self._check_block(block, json_lines)
-            prefixed_json = prefixed_json or _probe(block, _PREFIXED_JSON, first_block)
+            if escaped_seen:
+                escaped_from = 0
+            else:
+                escaped_from = -1 if json_from < 0 else block.find(_ESCAPED_JSON, json_from)
+                if escaped_from >= 0:
+                    escaped_seen = True
+                    escaped_from = block.rfind(b"\n", 0, escaped_from) + 1
             self.block = block
             n = len(block)
             pos = 0
@@ -391,7 +445,7 @@ class _Reader:
             pg_local = pg_local or (_probe(block, (b":  ",)) and  # (what every such word is followed by: the
                                     _probe(block, tuple(n.text for n in pg_error_needles())))  # words loaded then)
             first_block = False
-            finder = _Finder(block, json_lines or prefixed_json, logfmt, wording, supervisord, heroku, five_letter,
+            finder = _Finder(block, json_from, escaped_from, logfmt, wording, supervisord, heroku, five_letter,
                              pytest, pg_local, apache)
             run = runlines = -1     # start of a run of lines passed over while events are open
             while pos < n:
@@ -423,7 +477,9 @@ class _Reader:
                             run, runlines = pos, 0
                         pos = end + 1
                         runlines += 1
-                        if runlines >= 32:  # count what was passed over, let silent instances expire
+                        # count what was passed over, let silent instances expire: on the lines `Assembler.feed` lets
+                        # them expire on (every 32nd), whatever blocks the log was cut in
+                        if not (self.lineno + runlines) & 31:
                             self._skip(block, run, pos)
                             run = -1
                             asm.expire(self.lineno)
@@ -757,20 +813,45 @@ class _Reader:
         return self._needles
 
     def _skip(self, block: bytes, a: int, b: int) -> None:
-        """Count the lines of block[a:b] without parsing them."""
+        """Count the lines of block[a:b] without parsing them. The lines passed over between two lines read are one
+        run, whatever blocks it was cut into (a run that goes on from the last one counted goes on in its shape)."""
         k = block.count(b"\n", a, b)
         if a < b == len(block) and block[-1:] != b"\n":
             k += 1
         if not k:
             return
+        start = self.lineno
         self.lineno += k
-        self._count(block, a, b, k)
-
-    def _count(self, block: bytes, a: int, b: int, k: int) -> None:
-        """The statistics of `k` lines passed over (negative: taken back, `_uncount`)."""
-        shape = _sniff(block, a, b)
+        if start == self._run_end:  # (nothing read since the lines counted last: the same run)
+            shape = self._run_shape
+        else:
+            self._end_run()
+            shape = None
+        self._run_end = self.lineno
+        if shape is None:
+            shape = _sniff(block, a, b)
+            if shape is None:  # blank lines only, so far: the shape of the run's first line that is not blank
+                self._run_blanks += k
+                self.levels["INFO"] += k
+                return
+            self._run_shape = shape
+            if self._run_blanks:
+                self.stats.shapes[shape] += self._run_blanks
+                self._run_blanks = 0
         self.stats.shapes[shape] += k
-        sign, k = (1, k) if k > 0 else (-1, -k)
+        self._count(block, a, b, k, shape)
+
+    def _end_run(self) -> None:
+        """The run of lines passed over has ended: blank lines alone in it are plain ones."""
+        if self._run_blanks:
+            self.stats.shapes["plain"] += self._run_blanks
+            self._run_blanks = 0
+        self._run_shape = None
+
+    def _count(self, block: bytes, a: int, b: int, k: int, shape: str, sign: int = 1) -> None:
+        """The levels of `k` lines passed over, of a run of `shape` (`sign` -1: taken back, `_uncount`). INFO is the
+        lines without a level word, summed over all runs (a line with two of them takes one more off; the sum is
+        never below 0, `_finish_stats`): the same sum however the runs were cut."""
         levels = self.levels
         if shape == "render-api" or shape == "json":  # quoted levels (a level field or Render's label)
             api = shape == "render-api"
@@ -787,12 +868,14 @@ class _Reader:
             levels["DEBUG"] += sign * debug
         if access:
             levels["access"] += sign * access
-        levels["INFO"] += sign * max(0, k - warn - debug - access)
+        levels["INFO"] += sign * (k - warn - debug - access)
 
     def _uncount(self, text: str) -> None:
         """Take back what `_skip` counted for a line it passed over that is now read (a piece of a split line)."""
         raw = text.encode("utf-8", "replace")
-        self._count(raw, 0, len(raw), -1)
+        shape = _sniff(raw, 0, len(raw)) or "plain"
+        self.stats.shapes[shape] -= 1
+        self._count(raw, 0, len(raw), 1, shape, -1)
 
     # -- statistics and corruption ----------------------------------------------------------
 
@@ -884,6 +967,9 @@ class _Reader:
     def _finish_stats(self) -> None:
         stats = self.stats
         stats.lines = self.lineno
+        self._end_run()
+        if self.levels["INFO"] < 0:  # (lines of more level words than lines)
+            self.levels["INFO"] = 0
         stats.levels.update(self.levels)
         for name in [k for k, v in stats.levels.items() if v <= 0]:
             del stats.levels[name]
