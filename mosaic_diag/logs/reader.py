@@ -15,7 +15,7 @@ import heapq
 import json
 import re
 from collections import Counter
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -354,7 +354,7 @@ class _Reader:
         self._run_end = -1
         self._run_shape: str | None = None
         self._run_blanks = 0
-        self._needle_keys: tuple = ()
+        self._needle_keys: tuple[str | None, ...] = ()
         self._service_rx: dict[str, re.Pattern[bytes]] = {}
         self._needles: list[bytes] = []
         # per stream: the first line of a line that a container runtime split, and its pieces so far joined
@@ -805,7 +805,7 @@ class _Reader:
         self.asm.extend_frames(lines, self.lineno, stream, "compose")
         return end
 
-    def _stream_needles(self, opened: dict) -> list[bytes]:
+    def _stream_needles(self, opened: Mapping[str | None, object]) -> list[bytes]:
         keys = tuple(opened)
         if keys != self._needle_keys:
             self._needle_keys = keys
