@@ -884,7 +884,11 @@ def test_an_sdk_error_class_named_unqualified_in_its_package_frames_is_the_provi
         body = e.body if provider == "openai" else e.body["error"]
     else:
         raise AssertionError("no PermissionDeniedError")
-    text = FormattedTB(mode="Context", color_scheme="NoColor").text(etype, value, tb).rstrip("\n")
+    try:
+        formatter = FormattedTB(mode="Context", color_scheme="NoColor")
+    except TypeError:  # (IPython 9 names its colours by theme)
+        formatter = FormattedTB(mode="Context", theme_name="nocolor")
+    text = formatter.text(etype, value, tb).rstrip("\n")
     head, _, last = text.rpartition("\n")
     assert last.startswith("PermissionDeniedError: ") and f"/{provider}/" in head
     line = f"PermissionDeniedError: {body['message']}"

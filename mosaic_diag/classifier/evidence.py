@@ -12,6 +12,9 @@ from mosaic_diag.classifier.tracebacks import ParsedException, parse_traceback_t
 from mosaic_diag.platform.lazyre import LazyPattern
 
 _TRACEBACK_HEADER = "Traceback (most recent call last):"
+# a terminal's colours and styles in a pasted text (IPython's coloured traceback, a notebook's raw output): CSI and
+# OSC sequences and two-byte escapes, as the log reader drops them (`logs.source`)
+_ANSI = LazyPattern(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b\n]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 
 _STATUS_PATTERNS = LazyPattern(
     r"Error code: (\d{3})\b"
@@ -410,6 +413,8 @@ def evidence_from_text(text: str, *, logger: str | None = None, level: str | Non
                        log_message: str | None = None, kind: str = "error") -> Evidence:
     """Evidence of a traceback, a `module.Type: message` line, or a plain log message (at most `bounded`)."""
     text = bounded(text)
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
     if log_message is not None:
         log_message = bounded(log_message)
     if text.startswith("==> "):  # a Render platform line pasted as it is

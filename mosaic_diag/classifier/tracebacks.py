@@ -77,13 +77,37 @@ def looks_like_exception_line(line: str, *, strict: bool = True) -> re.Match[str
 
 
 # IPython's / Jupyter's frames (its traceback has no `Traceback (most recent call last):` line of Python's): IPython 8's
-# `File ~/…/openai/api_requestor.py:687, in APIRequestor._interpret_response_line(self, …)` and `Cell In[3], line 1`;
-# IPython 7's and Colab's `/usr/…/openai/_base_client.py in _request(self, …)`, `<ipython-input-59-ab94…> in <module>`
-# (Colab's copy makes the file a markdown link: `[<ipython-input-…>](https://localhost:8080/#) in <cell line: 49>()`)
-_IPY_FRAME = LazyPattern(r"\s*File (?P<file>[^\s\"][^\"]*?):(?P<line>\d+)(?:, in (?P<func>[\w.<>]+)|\s*$)"
-                         r"|\s*(?P<cell>Cell In\[\d+\]), line (?P<cline>\d+)"
-                         r"|\[?(?P<file7>(?:/|~|[A-Za-z]:\\|<ipython-input-)[^\s\]]*?)(?:\]\([^)\s]*\))?"
-                         r" in (?P<func7><cell line: \d+>|[\w.<>]+)\(")
+# `File ~/…/openai/api_requestor.py:687, in APIRequestor._interpret_response_line(self, …)` and `Cell In[3], line 1`
+# (8.0-8.5: `Input In [4], in <cell line: 1>()`; `%xmode Plain`: `File ~/…/mod.py:6 in lookup`, no comma; a rendered
+# notebook's link: `File [~/…/mod.py:1]`); IPython 7's and Colab's `/usr/…/openai/_base_client.py in _request(self, …)`,
+# `<ipython-input-59-ab94…> in <module>` (Colab's copy makes the file a markdown link: `[<ipython-input-…>](https://
+# localhost:8080/#) in <cell line: 49>()`, and glues its `12 frames` fold in front of the next frame)
+_IPY_FRAME = LazyPattern(r"\s*File \[?(?P<file>[^\s\"\[][^\"]*?):(?P<line>\d+)\]?(?:\([^)\s]*\))?"
+                         r"(?:,? in (?P<func>[\w.<>]+)|\s*$)"
+                         r"|\s*(?P<cell>(?:Cell In|Input In ?)\[\d+\]), "
+                         r"(?:line (?P<cline>\d+)|in <cell line: (?P<cline2>\d+)>|in (?P<cfunc>[\w.<>]+))"
+                         r"|(?:\d+ frames?)?\[?(?P<file7>(?:/|~|[A-Za-z]:\\|<ipython-input-)[^\]\n]*?)"
+                         r"(?:\]\([^)\s]*\))? in (?P<func7><cell line: \d+>|[\w.<>]+)(?:\(|\s*$)")
+# IPython's header (`KeyError                                  Traceback (most recent call last)`: the type, then the
+# words right-aligned to the terminal's width up to 75 columns, glued to a type too long for them) under a rule
+_IPY_HEADER = LazyPattern(r"(?P<type>[A-Za-z_][\w.]*) *Traceback \(most recent call last\)\s*")
+IPY_RULE = LazyPattern(r"-{20,}\s*")
+# a frame's current line (`----> 4 mod.lookup(…)`, `--> 346     return …`, `-> 1041     def post(`)
+IPY_ARROW = LazyPattern(r"-*> ?\d+(?: |$)")
+# Colab's fold of the frames it hides (`17 frames`, glued to the next frame's line in some copies)
+_IPY_FOLD = LazyPattern(r"\d+ frames?\b")
+
+
+def ipython_header(line: str) -> str | None:
+    """The exception type named by IPython's traceback header (`KeyError      Traceback (most recent call last)`, no
+    colon), else None."""
+    m = _IPY_HEADER.fullmatch(line) if "Traceback (most" in line else None
+    return m.group("type") if m is not None else None
+
+
+def is_ipython_frame(line: str) -> bool:
+    """An IPython frame line (`_IPY_FRAME`) or Colab's fold of hidden frames (`4 frames`)."""
+    return _ipython_frame(line) is not None or (line[:1].isdigit() and _IPY_FOLD.match(line) is not None)
 
 
 def _ipython_frame(line: str) -> ParsedFrame | None:
@@ -94,7 +118,8 @@ def _ipython_frame(line: str) -> ParsedFrame | None:
     if m is None:
         return None
     if m.group("cell"):
-        return ParsedFrame(m.group("cell"), int(m.group("cline")), "<cell>")
+        cline = m.group("cline") or m.group("cline2") or "0"
+        return ParsedFrame(m.group("cell"), int(cline), m.group("cfunc") or "<cell>")
     if m.group("file"):
         return ParsedFrame(m.group("file"), int(m.group("line")), m.group("func") or "<module>")
     return ParsedFrame(m.group("file7"), 0, m.group("func7"))
@@ -103,14 +128,22 @@ def _ipython_frame(line: str) -> ParsedFrame | None:
 def _exceptions_in_lines(lines: list[str]) -> list[ParsedException]:
     """Every exception line of a text without a traceback header (a log message, a cut paste, an
     error tracker's page, IPython's traceback), each with the lines after it up to the next exception or
-    frame line, and IPython's frames before it."""
+    frame line, and IPython's frames before it (an IPython traceback cut before its exception line: the type its
+    header names, with those frames)."""
     found: list[tuple[str, list[str], list[ParsedFrame]]] = []
     current: list[str] | None = None
     frames: list[ParsedFrame] = []
+    header: str | None = None  # the type named by the IPython header of the frames so far
     for line in lines:
         stripped = line.strip().strip(_DECORATION)
         if _FRAME.match(line):
             current = None
+            continue
+        named = ipython_header(stripped)
+        if named is not None:
+            if header is not None:
+                found.append((header, [""], frames))
+            header, frames, current = named, [], None
             continue
         frame = _ipython_frame(line)
         if frame is not None:
@@ -123,9 +156,11 @@ def _exceptions_in_lines(lines: list[str]) -> list[ParsedException]:
         if m is not None:
             current = [m.group("msg") or ""]
             found.append((m.group("type"), current, frames))
-            frames = []
+            frames, header = [], None
         elif current is not None and len(current) < 50:
             current.append(line)
+    if header is not None:
+        found.append((header, [""], frames))
     return [ParsedException(etype, "\n".join(msg).rstrip(), fr) for etype, msg, fr in found]
 
 
@@ -538,6 +573,10 @@ def parse_traceback_text(text: str) -> list[ParsedException]:
             if fm:
                 frames.append(ParsedFrame(fm.group("file"), int(fm.group("line")),
                                           (fm.group("func") or "").strip()))
+                i += 1
+                continue
+            if line[:2] == "  " and line[2:7] in ("Cell ", "File ") and (ipf := _ipython_frame(line)) is not None:
+                frames.append(ipf)  # IPython's `%xmode Plain`: `  Cell In[1], line 4`, `  File ~/…/mod.py:6 in f`
                 i += 1
                 continue
             if line.startswith(" ") and frames and not stripped.startswith(_HEADER):

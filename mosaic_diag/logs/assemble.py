@@ -15,7 +15,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from mosaic_diag.classifier.tracebacks import MAX_STAMP, MIN_WRAP_WIDTH, join_wrapped_frame, stamp_shape
+from mosaic_diag.classifier.tracebacks import (
+    IPY_ARROW,
+    IPY_RULE,
+    MAX_STAMP,
+    MIN_WRAP_WIDTH,
+    ipython_header,
+    is_ipython_frame,
+    join_wrapped_frame,
+    looks_like_exception_line,
+    stamp_shape,
+)
 from mosaic_diag.logs.clock import Clock
 from mosaic_diag.logs.lines import (
     ERROR_LEVELS,
@@ -42,8 +52,8 @@ from mosaic_diag.logs.model import RawEvent, ReadStats
 from mosaic_diag.platform.lazyre import LazyPattern
 
 # states of an open event (_RICH: inside a Rich traceback box; _RICH_END: after it, before its exception line; _PYTEST:
-# inside a failure section of pytest's report)
-_REC, _TB, _EXC, _EXC_BLANK, _CHAIN, _RICH, _RICH_END, _PYTEST = range(8)
+# inside a failure section of pytest's report; _IPY: inside an IPython traceback's frames)
+_REC, _TB, _EXC, _EXC_BLANK, _CHAIN, _RICH, _RICH_END, _PYTEST, _IPY = range(9)
 MAX_STREAMS = 4096  # streams whose last record's logger is remembered (`Assembler.loggerless`)
 MAX_PYTEST_TESTS = 4096  # failure sections' tests remembered (their summary lines are no events of their own)
 MAX_DETAIL_LINES = 50
@@ -159,6 +169,28 @@ def _glued_record_traceback(msg: str) -> int:
     return at if at > 0 and msg[at - 1] in " \t" and _GLUED_FRAME.match(msg, at) is not None else -1
 
 
+# IPython's traceback (`%xmode Context` / `Verbose`, Jupyter's, Spyder's, Colab's): a rule of dashes, a header that
+# names the type (`KeyError      Traceback (most recent call last)`), then each frame's line (`Cell In[1], line 4`,
+# `File ~/…/mod.py:6, in lookup(d, key)`; IPython 7's `/…/mod.py in lookup(d, key)`, `<ipython-input-1-…> in <module>`)
+# with its source around an arrow (`----> 6     return d[key]`) and its values (Verbose), a blank between frames, and
+# the exception line last
+_IPY_BLANKS = 2  # blanks in a row inside its frames (one between frames; a mail client's copy may double it)
+_IPY_CONTEXT = LazyPattern(r"\s+(?:\d+(?: |$)|\(\.\.\.\))")  # a source line around the arrow, or IPython's `(...)`
+_IPY_CUT_LINES = 12  # lines looked back from an arrow that starts no event for the frame line it is under
+
+
+def _ipython_exception(t: str, header: str) -> bool:
+    """`t` (unindented) is the exception line of an IPython traceback whose header named `header` ("" for a paste
+    cut above its header): that type's line (qualified or not), or one that reads as an exception line."""
+    m = _EXC_NAME.match(t)
+    if m is None:
+        return False
+    name = m.group().rstrip(":")
+    if header and (name == header or name.rsplit(".", 1)[-1] == header.rsplit(".", 1)[-1]):
+        return True
+    return looks_like_exception_line(t) is not None
+
+
 _LOGURU_NOTES = frozenset({"│ ", "└ ", "| ", "->"})  # how loguru's notes of a frame's values start
 
 # a stamp in front of every line of a traceback that varies line by line (`[10:00:01] `, `10:00:01.123 `, `[2024/01/05
@@ -184,7 +216,7 @@ def _is_box_side(t: str) -> bool:
 class _Open:
     __slots__ = ("line", "end", "ts", "shape", "stream", "level", "logger", "message", "tb", "detail",
                  "state", "emit", "seen", "blanks", "exc_at", "cont", "headless", "via", "first", "own_tb", "raw",
-                 "more", "fault", "runs", "recs", "src", "lead", "stamp", "wrapped")
+                 "more", "fault", "runs", "recs", "src", "lead", "stamp", "wrapped", "ipy")
 
     def __init__(self, line: int, end: int, ln: Line, state: int, emit: bool, message: str | None) -> None:
         self.line = line
@@ -218,6 +250,7 @@ class _Open:
         self.src = -1  # of such a traceback: -1 no frame yet, 0 after a frame line, 1 after its source line
         self.stamp: str | None = None  # the shape of a stamp that varies in front of each line (`stamp_shape`)
         self.wrapped = -1  # len(tb) when its last line was joined to the rest a terminal broke off (once a line)
+        self.ipy: str | None = None  # an IPython traceback's: the type its last header named ("" none: cut above it)
 
     def exception(self, text: str, end: int) -> None:
         """`text` is the exception line of the traceback so far (its blanks before it kept)."""
@@ -508,6 +541,8 @@ class Assembler:
             return False  # (a line inside another logger's record of a wrapping tool is not this event's)
         t = ln.text
         st = op.state
+        if st == _IPY:
+            return self._extend_ipython(op, t, last)
         if st >= _RICH:
             return self._extend_rich(op, t, last)
         if st == _REC:
@@ -524,6 +559,15 @@ class Assembler:
                 op.state = _TB
                 op.blanks = 0
                 op.add(t[at:] if at > 0 else t, last)
+                return True
+            named = ipython_header(t) if t[:1] not in " \t" else None
+            if named is not None:  # IPython's traceback under the record (its rule, read as the record's line, first)
+                op.state = _IPY
+                op.ipy = named
+                op.blanks = 0
+                if op.detail and IPY_RULE.fullmatch(op.detail[-1]):
+                    op.add(op.detail.pop(), last)
+                op.add(t, last)
                 return True
             # a line with no record prefix of its stream right after an error record continues it
             if op.cont < MAX_DETAIL_LINES:
@@ -601,6 +645,8 @@ class Assembler:
                 return True
             if traceback_at(t) >= 0 or is_rich_header(t):  # a new traceback without a separator: a new event
                 return False
+            if op.ipy is not None and (ipython_header(t) is not None or IPY_RULE.fullmatch(t)):
+                return False  # (IPython's next traceback, its rule first)
             if t[0] in _INTRO_INITIALS and _PY_INTRO.fullmatch(t):
                 return False  # (Python's line before the next uncaught exception's traceback)
             if op.cont == 0 and op.exc_at > 0 and op.tb[op.exc_at - 1].startswith('File "'):
@@ -642,6 +688,11 @@ class Assembler:
             return True
         if st == _CHAIN and traceback_at(t) == 0:  # (an exception group's header too)
             op.state = _TB
+            op.add(t, last)
+            return True
+        if st == _CHAIN and op.ipy is not None and (named := ipython_header(t)) is not None:
+            op.state = _IPY  # (IPython's chain: the next traceback's header, no rule above it)
+            op.ipy = named
             op.add(t, last)
             return True
         if st == _CHAIN and is_rich_header(t):
@@ -749,6 +800,27 @@ class Assembler:
             if m is not None:
                 op.runs[-1][0] = m.group(1)
         op.cont = 0
+        return True
+
+    @staticmethod
+    def _extend_ipython(op: _Open, t: str, last: int) -> bool:
+        """A line inside an IPython traceback's frames (`_IPY`): a blank between frames, a source or value line
+        (indented), an arrow's line, a frame's line, Colab's fold of hidden frames; the exception line ends them. A
+        line of other text right under a frame's lines is the rest of one a mail client or a terminal wrapped; after a
+        blank it is another program's: the traceback ends, cut before its exception line."""
+        if not t.strip():
+            op.blanks += 1
+            return op.blanks <= _IPY_BLANKS
+        c = t[0]
+        if c in " \t" or (c == "-" and IPY_ARROW.match(t)) or is_ipython_frame(t):
+            op.add(t, last)
+            return True
+        if _ipython_exception(t, op.ipy or ""):
+            op.exception(t, last)
+            return True
+        if op.blanks:
+            return False
+        op.add(t, last)
         return True
 
     @staticmethod
@@ -885,6 +957,28 @@ class Assembler:
                     op.level, op.logger, op.message = rec.level, rec.logger, rec.message
             op.ts = self._when(ln)
             self.open[ln.stream] = op
+        elif t[:1] not in " \t" and (named := ipython_header(t)) is not None:
+            # IPython's traceback: its header names the type; the rule of dashes IPython prints above it starts it
+            op = _Open(lineno, last, ln, _IPY, True, None)
+            op.ipy = named
+            op.tb = [t]
+            rule = self._ipython_rule(ln)
+            if rule is not None:
+                op.line = lineno - 1
+                op.tb.insert(0, rule)
+            op.level = op.logger = None
+            op.ts = self._when(ln)
+            self.open[ln.stream] = op
+        elif t[:1] == "-" and IPY_ARROW.match(t) and (lead := self._ipython_cut(ln)):
+            # an IPython traceback cut above its header: the frame line the arrow's source is under starts it; an
+            # event only if its exception line follows (see `_close`)
+            op = _Open(lineno - len(lead), last, ln, _IPY, True, None)
+            op.ipy = ""
+            op.tb = [*lead, t]
+            op.headless = True
+            op.level = op.logger = None
+            op.ts = self._when(ln)
+            self.open[ln.stream] = op
         elif t[:1] in "DT" and t in SEPARATORS and (lead := self._cut_cause(ln)):
             # a chained traceback cut inside its cause (a paste that starts at the cause's exception line): the event
             # starts at that line, the cause's exception is evidence
@@ -943,6 +1037,33 @@ class Assembler:
                     return before[::-1]
                 if k > 2 or (k == 2 and t.strip()):  # (a blank between them, as faulthandler prints it, or none)
                     return []
+        return []
+
+    def _ipython_rule(self, ln: Line) -> str | None:
+        """The rule of dashes right above an IPython traceback's header (`ln`), of its stream, else None."""
+        if self.lookback is None:
+            return None
+        for prev in self.lookback():
+            if prev.stream != ln.stream or prev.record or not IPY_RULE.fullmatch(prev.text):
+                return None
+            return prev.text
+        return None
+
+    def _ipython_cut(self, ln: Line) -> list[str]:
+        """The lines of its stream from an IPython frame's line down to its arrow (`ln`), oldest first, when only that
+        frame's source lines come between them (a paste cut above the traceback's header); else []."""
+        if self.lookback is None:
+            return []
+        before: list[str] = []
+        for prev in self.lookback():
+            if prev.stream != ln.stream or prev.record or len(before) >= _IPY_CUT_LINES:
+                return []
+            t = prev.text
+            before.append(t)
+            if t[:1] not in " \t" and is_ipython_frame(t):
+                return before[::-1]
+            if not _IPY_CONTEXT.match(t):
+                return []
         return []
 
     def _cut_cause(self, ln: Line) -> list[str]:
@@ -1020,7 +1141,12 @@ class Assembler:
         tb = op.own_tb if op.own_tb is not None else "\n".join(op.tb) if op.tb else None
         if op.recs == 1 and op.lead is not None and op.message is not None:
             tb = None  # (a traceback's first line glued into a record's message, no record after it: the record alone)
-        message = op.message if op.message is not None else _exception_line(op)
+        if op.message is not None:
+            message = op.message
+        elif op.state == _IPY and op.ipy:  # (IPython's traceback cut before its exception line: its header's type)
+            message = op.ipy
+        else:
+            message = _exception_line(op)
         if op.first is not None and op.detail and op.message is not None:
             # RichHandler wraps a long message onto the lines under it: one message again
             message = rich_join(op.first or "", message, op.detail)

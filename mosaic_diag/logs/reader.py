@@ -51,7 +51,8 @@ TEXT_NEEDLES = (Needle(b"ERROR", 1), Needle(b"CRITICAL", 7), Needle(b"Traceback 
                 Needle(b"==> ", 2), Needle(b"Started server process"), Needle(b'File "'),
                 Needle(b"FATAL", 4), Needle(b"[error", 0), Needle(b"[critical", 0),  # (structlog's console)
                 Needle("│ ".encode(), 0),  # a Rich traceback box's side, its top maybe cut off (its lead byte: rare)
-                Needle(b"above exception", 7))  # a chain's separator: a paste cut inside its cause starts before it
+                Needle(b"above exception", 7),  # a chain's separator: a paste cut inside its cause starts before it
+                Needle(b"-> ", 1))  # IPython's arrow (`----> 4 f()`): a traceback pasted without its header
 # Render's failure sentences without the "==> " marker (dashboard events, notification e-mails: texts of their
 # own, pasted or saved): each a search of the whole block, made from the first block whose head or tail
 # (`_probe`) holds one of them on (a log of other lines pays six searches of 64 KB a block)

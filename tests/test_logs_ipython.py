@@ -1,0 +1,185 @@
+"""IPython's own traceback layouts (what Jupyter, Colab, Spyder and the `ipython` shell print, and what users paste
+into issue threads), produced by the real `ipython` in the test run: `%xmode Context` and `Verbose` (a rule of dashes,
+`OperationalError      Traceback (most recent call last)`, `Cell In[1], line 2` / `File …/mod.py:3, in f(x)` frames
+with their source around `----> 3` arrows, the exception line last), `Plain` (Python's header, IPython's frames) and
+`Minimal`, with and without colours, cut above the header or before the exception line, chained, two cells in a row,
+and under an error record (tests/realworld/layouts.yml, the `ipython` entries)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mosaic_diag.classifier.classify import Classifier
+from mosaic_diag.classifier.tracebacks import parse_traceback_text
+from mosaic_diag.logs.model import RawEvent
+from mosaic_diag.triage.events import EventClassifier
+from tests.test_logs_support import BLOCKS, error_events
+
+STAMP = "2026-12-07T10:15:02.136214Z"
+MODES = ("Context", "Verbose", "Plain")
+COLOURS = ("NoColor", "Linux")
+
+
+def _label(event: RawEvent) -> str:
+    return EventClassifier(Classifier.default()).event(event).label
+
+
+def ipython(tmp_path: Path, code: str, *, mode: str = "Context", colors: str = "NoColor", columns: int = 80) -> str:
+    """What `ipython -c` prints for `code`, which raises, in `%xmode {mode}` (the modules written in `tmp_path`
+    importable), without the mode's own notice and the last line's newline."""
+    path = os.pathsep.join(p for p in (str(tmp_path), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "IPYTHONDIR": str(tmp_path / "ipython-dir"), "COLUMNS": str(columns), "PYTHONPATH": path}
+    proc = subprocess.run([sys.executable, "-m", "IPython", f"--colors={colors}", "--no-banner", "--quick", "-c",
+                           f"%xmode {mode}\n{code}"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    notice = f"Exception reporting mode: {mode}\n"
+    assert proc.returncode != 0 and notice in proc.stdout, proc.stdout + proc.stderr
+    return proc.stdout.split(notice, 1)[1].rstrip("\n")
+
+
+def _pg_code(port: int) -> str:
+    return ("import psycopg2\n"
+            f"psycopg2.connect(host='127.0.0.1', port={port}, dbname='x', user='u', connect_timeout=5)")
+
+
+def _one_event(text: str) -> RawEvent:
+    """The one error event of `text`, the same read whole and in 7-byte blocks."""
+    got = [error_events(text, bs) for bs in BLOCKS]
+    assert [(e.line, e.end_line, e.message) for e in got[0]] == [(e.line, e.end_line, e.message) for e in got[1]]
+    (event,) = got[0]
+    return event
+
+
+@pytest.mark.parametrize("colors", COLOURS)
+@pytest.mark.parametrize("mode", MODES)
+def test_an_ipython_traceback_is_one_event_from_its_rule_to_its_exception_line(tmp_path, refused_port: int,
+                                                                                mode: str, colors: str) -> None:
+    """A real refused psycopg2 connection in each mode, plain and coloured: one event from IPython's rule (Python's
+    header in Plain) to the exception line and its message's second line, the exception's message its message,
+    PG_CONNECTION_FAILED."""
+    text = ipython(tmp_path, _pg_code(refused_port), mode=mode, colors=colors)
+    assert ("\x1b[" in text) == (colors != "NoColor")
+    event = _one_event(text)
+    lines = text.split("\n")
+    assert (event.line, event.end_line) == (1, len(lines))
+    assert event.message.startswith('OperationalError: connection to server at "127.0.0.1"')
+    assert _label(event) == "PG_CONNECTION_FAILED"
+
+
+def _embedding_module(tmp_path: Path) -> None:
+    (tmp_path / "embedding_engine.py").write_text(textwrap.dedent("""\
+        def embed(sentences):
+            return _handler(sentences)
+
+
+        def _handler(sentences):
+            raise RuntimeError("the loaded model cannot fulfill this task; options are {'rerank'}")
+        """), encoding="utf-8")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_ipython_tracebacks_frames_are_evidence(tmp_path, mode: str) -> None:
+    """The frames are read in every mode (`File …/embedding_engine.py:2, in embed(sentences)`; Plain's `File …:2 in
+    embed`, no comma, under Python's header): the embedding call they name is the only evidence of the label."""
+    _embedding_module(tmp_path)
+    text = ipython(tmp_path, "import embedding_engine\nembedding_engine.embed(['hello'])", mode=mode)
+    event = _one_event(text)
+    assert event.message.startswith("RuntimeError: the loaded model cannot fulfill this task")
+    assert event.traceback is not None
+    (parsed,) = parse_traceback_text(event.traceback)
+    assert parsed.type == "RuntimeError"
+    assert [f.function for f in parsed.frames][-2:] == ["embed", "_handler"]
+    assert _label(event) == "EMBEDDING_GENERATION_FAILED"
+    assert Classifier.default().classify_text(text).label == "EMBEDDING_GENERATION_FAILED"
+
+
+@pytest.mark.parametrize("mode", ("Context", "Plain", "Minimal"))
+def test_classify_reads_a_coloured_ipython_traceback(tmp_path, refused_port: int, mode: str) -> None:
+    """`classify -` of a coloured paste (a terminal's, a notebook's raw output): its colours are no part of the
+    exception's type or frames."""
+    _embedding_module(tmp_path)
+    text = ipython(tmp_path, "import embedding_engine\nembedding_engine.embed(['hello'])", mode=mode, colors="Linux")
+    assert "\x1b[" in text
+    assert Classifier.default().classify_text(text).label == ("UNKNOWN_ERROR" if mode == "Minimal"
+                                                              else "EMBEDDING_GENERATION_FAILED")
+    text = ipython(tmp_path, _pg_code(refused_port), mode=mode, colors="Linux")
+    assert Classifier.default().classify_text(text).label == "PG_CONNECTION_FAILED"
+
+
+def test_an_ipython_chain_is_one_event_of_its_last_exception(tmp_path) -> None:
+    """`raise KeyError(…) from e` after a real json.loads failure: IPython's two tracebacks (the second header with no
+    rule, after the chain's separator) are one event; its message is the last exception's, the cause is evidence."""
+    text = ipython(tmp_path, "import json\ntry:\n    json.loads('{bad')\nexcept ValueError as e:\n"
+                             "    raise KeyError('settings') from e")
+    event = _one_event(text)
+    assert (event.line, event.end_line, event.message) == (1, len(text.split("\n")), "KeyError: 'settings'")
+    assert event.traceback is not None
+    assert [p.type for p in parse_traceback_text(event.traceback)] == ["JSONDecodeError", "KeyError"]
+
+
+def test_two_cells_tracebacks_are_two_events(tmp_path, refused_port: int) -> None:
+    """Two cells' outputs pasted one after the other (with and without a blank between them): two events, each from
+    its rule."""
+    first = ipython(tmp_path, "{'a': 1}['b']")
+    second = ipython(tmp_path, _pg_code(refused_port))
+    for gap in ("\n", "\n\n"):
+        text = first + gap + second
+        got = error_events(text)
+        start = len(first.split("\n")) + gap.count("\n")
+        assert [(e.line, e.end_line, e.message[:16]) for e in got] == [
+            (1, len(first.split("\n")), "KeyError: 'b'"), (start, len(text.split("\n")), "OperationalError")]
+
+
+def test_a_narrow_terminals_header_glues_the_type_to_its_words(tmp_path) -> None:
+    """At 40 columns IPython's header has no room to pad: `KeyErrorTraceback (most recent call last)`."""
+    text = ipython(tmp_path, "{'a': 1}['b']", columns=40)
+    assert "KeyErrorTraceback (most recent call last)" in text
+    event = _one_event(text)
+    assert (event.line, event.end_line, event.message) == (1, len(text.split("\n")), "KeyError: 'b'")
+
+
+@pytest.mark.parametrize("mode", ("Context", "Verbose"))
+def test_an_ipython_traceback_cut_above_its_header(tmp_path, refused_port: int, mode: str) -> None:
+    """A paste that starts at a frame's line (its rule, header and first frames cut off): the event starts there
+    (found through the arrow under it); a paste that starts at an arrow's line has no frame of its own and is none."""
+    text = ipython(tmp_path, _pg_code(refused_port), mode=mode)
+    lines = text.split("\n")
+    exc = next(k for k, line in enumerate(lines) if line.startswith("OperationalError:"))
+    # (the last frame's line: IPython 8's `File …/psycopg2/__init__.py:122, in connect(…)`, 7's `…/__init__.py in …`)
+    at = max(k for k in range(exc) if lines[k][:1] not in " \t-" and " in " in lines[k])
+    cut = "\n".join(lines[at:])
+    event = _one_event(cut)
+    assert (event.line, event.end_line) == (1, len(lines) - at)
+    assert event.message.startswith("OperationalError: connection to server at")
+    assert _label(event) == "PG_CONNECTION_FAILED"
+    arrow = next(k for k in range(at, len(lines)) if lines[k].startswith("-"))
+    assert error_events("\n".join(lines[arrow:])) == []
+
+
+def test_an_ipython_traceback_cut_before_its_exception_line(tmp_path, refused_port: int) -> None:
+    """A paste cut at its last frame (the exception line left out): the event of the type its header names."""
+    text = ipython(tmp_path, _pg_code(refused_port))
+    lines = text.split("\n")
+    at = next(k for k, line in enumerate(lines) if line.startswith("OperationalError:"))
+    event = _one_event("\n".join(lines[:at]))
+    assert (event.line, event.message) == (1, "OperationalError")
+
+
+@pytest.mark.parametrize("wrap", ["bare", "render"])
+def test_an_ipython_traceback_under_an_error_record(tmp_path, refused_port: int, wrap: str) -> None:
+    """A notebook's traceback pasted under the app's error record: the record's event takes it whole, however long
+    (Verbose's frames and values), and names no second event."""
+    text = ipython(tmp_path, _pg_code(refused_port), mode="Verbose")
+    record = "2026-12-07 10:15:02,136 ERROR app.notebook: cell 3 failed"
+    lines = [record, *text.split("\n")]
+    prefix = f"{STAMP} " if wrap == "render" else ""
+    event = _one_event("\n".join(prefix + line for line in lines) + "\n")
+    assert (event.line, event.end_line, event.level) == (1, len(lines), "ERROR")
+    assert event.traceback is not None and "Traceback (most recent call last)" in event.traceback
+    assert _label(event) == "PG_CONNECTION_FAILED"
