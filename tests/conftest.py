@@ -13,7 +13,7 @@ import pytest
 from examples.llm_standin import LLMStandIn
 from examples.pgtemp import TempPostgres
 
-pytest_plugins = ["tests.strict_skips"]  # a skip under CI is a failure
+pytest_plugins = ["tests.strict_skips", "tests.isolation"]  # a skip under CI is a failure; logging put back
 
 _db_counter = itertools.count(1)
 

@@ -1034,18 +1034,22 @@ def test_mysql_ddl_in_the_quoted_query_of_a_syntax_error_is_a_dialect_error(pg_d
 
 def embedding_traceback(tmp_path, monkeypatch, module: str = "embedding_engine") -> str:
     """A real traceback whose frames name the embedding call (a module of its own, as an embedding server's engine)
-    and whose exception says nothing of embeddings: the frames are the only evidence. (`module`: a name of the
-    caller's own, a module once imported staying in sys.modules.)"""
-    import importlib
+    and whose exception says nothing of embeddings: the frames are the only evidence. The module is loaded from
+    its file without taking a place in sys.modules or sys.path: imported by its name, the first test's module (in
+    its own tmp_path) was every later test's."""
+    import importlib.util
 
-    (tmp_path / f"{module}.py").write_text(
+    path = tmp_path / f"{module}.py"
+    path.write_text(
         "def embed(sentences):\n"
         "    return _handler(sentences)\n\n\n"
         "def _handler(sentences):\n"
         "    raise RuntimeError(\"the loaded model cannot fulfill this task; options are {'rerank'}\")\n",
         encoding="utf-8")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    engine = importlib.import_module(module)
+    spec = importlib.util.spec_from_file_location(module, path)
+    assert spec is not None and spec.loader is not None
+    engine = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(engine)
     return text_of(raised(lambda: engine.embed(["hello"])))
 
 

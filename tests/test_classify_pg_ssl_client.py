@@ -93,7 +93,7 @@ def ssl_errors(pg: TempPostgres, tmp_path_factory: pytest.TempPathFactory) -> It
                                                                    **options))
             assert isinstance(exc, psycopg2.OperationalError) and phrase in str(exc), (name, str(exc))
             out[name] = exc
-        yield out
+    yield out  # (HOME and the PGSSL* variables back as they were: the module's other tests run with the user's)
 
 
 def test_libpq_client_tls_setup_failures_are_connection_failures(ssl_errors: dict[str, BaseException]) -> None:

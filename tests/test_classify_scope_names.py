@@ -21,6 +21,7 @@ import pytest
 from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.classifier.taxonomy import load_taxonomy
 from mosaic_diag.errors import ConfigError
+from tests.isolation import loggers_kept
 from tests.test_classify_evidence import raised, serving
 
 
@@ -83,16 +84,13 @@ def _jobspy_style_records(board: str, status: int, name: str) -> str:
         def emit(self, record: logging.LogRecord) -> None:
             lines.append(self.format(record))
 
-    log = logging.getLogger(f"test.jobspy.{status}")
     keep = Keep()
     keep.setFormatter(logging.Formatter("%(levelname)s - %(message)s"))
-    log.addHandler(keep)
-    log.propagate = False
-    try:
+    with loggers_kept(f"test.jobspy.{status}") as (log,):
+        log.addHandler(keep)
+        log.propagate = False
         log.error(f"{name} response status code {got}")
         log.error(f"{name}: location not parsed")
-    finally:
-        log.removeHandler(keep)
     return "\n".join(lines)
 
 

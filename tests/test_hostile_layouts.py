@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import os
 import stat
 import subprocess
@@ -22,6 +21,7 @@ from mosaic_diag.classifier.tracebacks import parse_traceback_text
 from mosaic_diag.logs.clock import Clock, file_mtime
 from mosaic_diag.logs.lines import parse_line, parse_ts
 from tests.cli_inproc import run_cli
+from tests.isolation import loggers_kept
 from tests.test_logs_support import read
 
 HEADER = "Traceback (most recent call last):"
@@ -285,11 +285,11 @@ def _rich_wrapped(**options: object) -> str:
 
     buf = io.StringIO()
     handler = RichHandler(console=Console(file=buf, width=80, color_system=None), **options)
-    log = logging.getLogger(f"hostile.rich.{sorted(options.items())}")
-    log.handlers[:] = [handler]
-    log.propagate = False
-    log.error(f"connection failed for {DSN} and {KEY} then {HOOK}")
-    log.error("abc def ghi jkl mno pqr stu vwx yza bcd efg hij klm nop qrs tuv wxy zab cde fgh ijk lmn opq")
+    with loggers_kept(f"hostile.rich.{sorted(options.items())}") as (log,):
+        log.handlers[:] = [handler]
+        log.propagate = False
+        log.error(f"connection failed for {DSN} and {KEY} then {HOOK}")
+        log.error("abc def ghi jkl mno pqr stu vwx yza bcd efg hij klm nop qrs tuv wxy zab cde fgh ijk lmn opq")
     return buf.getvalue()
 
 

@@ -20,7 +20,7 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +28,7 @@ import pytest
 from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.triage.events import EventClassifier
+from tests.isolation import loggers_kept
 from tests.test_logs_support import one_second, read
 
 _APP = "mosaic.api"
@@ -107,6 +108,14 @@ def _serve(handlers: dict, formatters: dict) -> None:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=cfg, lifespan="on"))
     server.should_exit = True  # (the server starts, logs, binds its socket and stops again)
     asyncio.run(server.serve())
+
+
+@pytest.fixture(autouse=True)
+def _uvicorn_loggers_kept() -> Iterator[None]:
+    """uvicorn's loggers put back after each test: `_serve`'s config leaves `uvicorn` with the test's handler and
+    not propagating, which a later test logging through uvicorn's loggers would inherit."""
+    with loggers_kept("uvicorn", "uvicorn.error", "uvicorn.access"):
+        yield
 
 
 def _app_logger(handler: logging.Handler) -> Callable[[], None]:
@@ -260,8 +269,7 @@ def test_loguru_intercepting_uvicorn_and_the_app(refused_port: int) -> None:
             logger.opt(depth=6, exception=record.exc_info).log(record.levelname, record.getMessage())
 
     buf = io.StringIO()
-    logger.remove()
-    sink = logger.add(buf, colorize=False, backtrace=False, diagnose=False)
+    sink = logger.add(buf, colorize=False, backtrace=False, diagnose=False)  # (loguru's stderr sink left in place)
     try:
         _serve({"h": {"()": lambda: Intercept()}}, {})
         _failures(lambda msg: logger.opt(exception=True).error(msg), refused_port)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.isolation import loggers_kept
 from tests.test_logs_support import BLOCKS, read
 
 PIECE = 16 * 1024  # the driver's buffer: a longer line becomes several entries (moby daemon/logger/copier.go)
@@ -65,15 +66,13 @@ def _logged(fmt: str, fail: Callable[[], object], message: str, *args: object) -
     buf = io.StringIO()
     handler = logging.StreamHandler(buf)
     handler.setFormatter(logging.Formatter(fmt))
-    log = logging.getLogger("test_logs_containers")
-    log.propagate = False
-    log.addHandler(handler)
-    try:
-        fail()
-    except Exception:  # noqa: BLE001 - the exception is the test's material
-        log.exception(message, *args)
-    finally:
-        log.removeHandler(handler)
+    with loggers_kept("test_logs_containers") as (log,):
+        log.propagate = False
+        log.addHandler(handler)
+        try:
+            fail()
+        except Exception:  # noqa: BLE001 - the exception is the test's material
+            log.exception(message, *args)
     return buf.getvalue()
 
 

@@ -20,6 +20,7 @@ from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.logs.lines import json_prefix, parse_line
 from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.triage.events import EventClassifier
+from tests.isolation import loggers_kept
 from tests.realworld.test_layouts_corpus import load_layouts
 from tests.test_logs_support import logging_to, read
 
@@ -241,11 +242,10 @@ def test_a_records_error_field_is_its_evidence(refused_port: int) -> None:
         decode = e
     handler = logging.StreamHandler(buf)
     handler.setFormatter(logging.Formatter(f'level=%(levelname)s msg="%(message)s" err="{decode}"'))
-    logger = logging.getLogger("test_logs_json_records.logfmt")
-    logger.propagate = False
-    logger.addHandler(handler)
-    logger.error("PS101 steps could not be read")
-    logger.removeHandler(handler)
+    with loggers_kept("test_logs_json_records.logfmt") as (logger,):
+        logger.propagate = False
+        logger.addHandler(handler)
+        logger.error("PS101 steps could not be read")
     text = buf.getvalue().replace("}\n", "}\n" + ecs + "\n", 1)
     events, _ = read(text.encode())
     clf = EventClassifier(Classifier.default())

@@ -16,6 +16,7 @@ import pytest
 
 from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.triage.events import EventClassifier
+from tests.isolation import loggers_kept
 from tests.test_logs_support import read
 
 
@@ -48,16 +49,11 @@ def log_text(fmt: str, emit) -> str:
     buf = io.StringIO()
     handler = logging.StreamHandler(buf)
     handler.setFormatter(logging.Formatter(fmt))
-    logger = logging.getLogger("api.jobs")
-    logger.addHandler(handler)
-    logger.propagate = False
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    try:
+    with loggers_kept("api.jobs") as (logger,):
+        logger.addHandler(handler)
+        logger.propagate = False
+        logger.setLevel(logging.INFO)
         emit(logger)
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
     return buf.getvalue()
 
 

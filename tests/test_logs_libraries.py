@@ -27,6 +27,7 @@ from mosaic_diag.classifier.tracebacks import parse_traceback_text
 from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.triage.events import EventClassifier
 from tests.cli_inproc import run_cli  # (triage run in this process)
+from tests.isolation import loggers_kept
 from tests.test_logs_support import one_second, read
 
 
@@ -203,12 +204,11 @@ def test_structlog_records_inside_prefect_1_records(pg: TempPostgres, formatter:
     buf = io.StringIO()
     handler = logging.StreamHandler(buf)
     handler.setFormatter(logging.Formatter(*_PREFECT_1_FORMAT))
-    runner, shell = logging.getLogger("prefect.CloudTaskRunner"), logging.getLogger("prefect.ShellTask")
-    for lg in (runner, shell):
-        lg.addHandler(handler)
-        lg.propagate = False
-        lg.setLevel(logging.INFO)
-    try:
+    with loggers_kept("prefect.CloudTaskRunner", "prefect.ShellTask") as (runner, shell):
+        for lg in (runner, shell):
+            lg.addHandler(handler)
+            lg.propagate = False
+            lg.setLevel(logging.INFO)
         runner.info("Task 'ShellTask': Starting task run...")
         for line in inner.splitlines():  # what a ShellTask does with its command's output
             shell.info(line)
@@ -218,9 +218,6 @@ def test_structlog_records_inside_prefect_1_records(pg: TempPostgres, formatter:
         except ValueError:
             runner.exception("Task 'ShellTask': Exception encountered during task execution!")
         runner.info("Task 'ShellTask': Finished task run for task with final state: 'Failed'")
-    finally:
-        for lg in (runner, shell):
-            lg.removeHandler(handler)
     text = buf.getvalue()
     lines = text.splitlines()
     assert lines[2].startswith("[") and " INFO - prefect.ShellTask | " in lines[2] and "[error    ]" in lines[2]
@@ -252,12 +249,12 @@ def test_rich_handler_records_wrapped_messages_and_traceback_boxes(pg: TempPostg
 
     buf = io.StringIO()
     handler = one_second(RichHandler(console=Console(file=buf, width=width), rich_tracebacks=True))
-    log = logging.getLogger("api.storage")
-    log.addHandler(handler)
-    log.propagate = False
-    log.setLevel(logging.INFO)
     refused = pg.dsn(port=refused_port)
-    try:
+    # (the example app's logger: left not propagating, its records never reached a later test's caplog)
+    with loggers_kept("api.storage") as (log,):
+        log.addHandler(handler)
+        log.propagate = False
+        log.setLevel(logging.INFO)
         log.info("starting")
         try:
             _pg_failure(refused)()
@@ -271,8 +268,6 @@ def test_rich_handler_records_wrapped_messages_and_traceback_boxes(pg: TempPostg
         except RuntimeError:
             log.exception("could not load the PS101 steps")
         log.warning("slow")
-    finally:
-        log.removeHandler(handler)
     text = buf.getvalue()
     lines = text.splitlines()
     assert lines[1].startswith(" ") and "ERROR" in lines[1]  # the time column left blank: same second
@@ -307,15 +302,12 @@ def _rich_log_at(stamps: list[tuple[datetime, int, str]], time_format: str, head
         return True
 
     handler.addFilter(at)
-    log = logging.getLogger("api.jobs")
-    log.addHandler(handler)
-    log.propagate = False
-    log.setLevel(logging.INFO)
-    try:
+    with loggers_kept("api.jobs") as (log,):
+        log.addHandler(handler)
+        log.propagate = False
+        log.setLevel(logging.INFO)
         for _, level, message in stamps:
             log.log(level, message)
-    finally:
-        log.removeHandler(handler)
     return buf.getvalue()
 
 
@@ -378,21 +370,15 @@ def test_uvicorn_coloured_levels(pg: TempPostgres) -> None:
     buf = io.StringIO()
     handler = logging.StreamHandler(buf)
     handler.setFormatter(DefaultFormatter("%(levelprefix)s %(message)s", use_colors=True))
-    log = logging.getLogger("uvicorn.error")
-    log.addHandler(handler)
-    level, propagate = log.level, log.propagate
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    try:
+    with loggers_kept("uvicorn.error") as (log,):
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
         log.info("Started server process [8]")
         try:
             _pg_failure(pg.dsn(password="wrong-password"))()
         except Exception:
             log.exception("Exception in ASGI application")
-    finally:
-        log.removeHandler(handler)
-        log.setLevel(level)
-        log.propagate = propagate
     text = buf.getvalue()
     assert "\x1b[" in text
     (crash,) = _events(text)

@@ -30,6 +30,7 @@ from mosaic_diag.classifier.evidence import evidence_from_exception
 from mosaic_diag.classifier.tracebacks import parse_traceback_text
 from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.triage.events import EventClassifier
+from tests.isolation import loggers_kept
 from tests.test_logs_support import BLOCKS, error_events
 
 STAMP = "2026-12-06T15:09:52.136214Z"
@@ -47,16 +48,13 @@ def _logged(exc: BaseException, fmt: str, message: str = "Exception in ASGI appl
     out = io.StringIO()
     handler = logging.StreamHandler(out)
     handler.setFormatter(logging.Formatter(fmt))
-    logger = logging.getLogger(f"pyforms.{name}")
-    logger.propagate = False
-    logger.addHandler(handler)
-    try:
+    with loggers_kept(f"pyforms.{name}") as (logger,):
+        logger.propagate = False
+        logger.addHandler(handler)
         try:
             raise exc
         except BaseException:
             logger.exception(message)
-    finally:
-        logger.removeHandler(handler)
     return out.getvalue()
 
 

@@ -17,6 +17,7 @@ import os
 import pytest
 
 from mosaic_diag.logs.lines import parse_line
+from tests.isolation import loggers_kept
 from tests.test_logs_support import BLOCKS, error_events
 
 _errors = error_events
@@ -86,17 +87,15 @@ def _fluent_bit(lines: list[str], stream: str = "stderr") -> str:
 def _logged(exc: BaseException, message: str) -> list[str]:
     """`message` and `exc`'s traceback as stdlib logging prints them (`logger.exception`)."""
     out = io.StringIO()
-    log = logging.getLogger(f"sinks.{id(out)}")
     handler = logging.StreamHandler(out)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    log.addHandler(handler)
-    log.propagate = False
-    try:
-        raise exc
-    except BaseException:
-        log.exception(message)
-    finally:
-        log.removeHandler(handler)
+    with loggers_kept(f"sinks.{id(out)}") as (log,):
+        log.addHandler(handler)
+        log.propagate = False
+        try:
+            raise exc
+        except BaseException:
+            log.exception(message)
     return out.getvalue().splitlines()
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from examples.logshapes import access_message, format_raw, format_record
 from mosaic_diag.logs import RawEvent, ReadStats, read_events
+from tests.isolation import loggers_kept
 
 T0 = datetime(2026, 11, 27, 14, 3, 11, 123456, tzinfo=UTC)
 
@@ -128,15 +129,14 @@ def logging_to(handler: logging.Handler, name: str, fmt: str | None = None,
     length of the block; the handler is taken off (and closed) after it."""
     if fmt is not None:
         handler.setFormatter(logging.Formatter(fmt, datefmt))
-    log = logging.getLogger(name)
-    log.propagate = False
-    log.setLevel(logging.INFO)
-    log.addHandler(handler)
-    try:
-        yield log
-    finally:
-        log.removeHandler(handler)
-        handler.close()
+    with loggers_kept(name) as (log,):  # (its propagation and level put back: a later test may log through it)
+        log.propagate = False
+        log.setLevel(logging.INFO)
+        log.addHandler(handler)
+        try:
+            yield log
+        finally:
+            handler.close()
 
 
 LOGURU = "loguru"  # `logged_records`' fmt for loguru's default format
@@ -169,14 +169,10 @@ def logged_records(lines: list[tuple[str, str]], fmt: str | None) -> str:
     config["handlers"]["default"] = {"class": "logging.StreamHandler", "formatter": "default", "stream": out}
     # (propagation said outright: a test before this one in the process may have left it off)
     config["loggers"]["uvicorn.error"] = {"level": "INFO", "propagate": True}
-    log = logging.getLogger("uvicorn.error")
-    saved = log.propagate, log.level
-    logging.config.dictConfig(config)
-    try:
+    # the three loggers the config sets (`uvicorn` and `uvicorn.access` made not to propagate, the access one given a
+    # handler on the stdout of the moment) put back as they were
+    with loggers_kept("uvicorn", "uvicorn.error", "uvicorn.access") as (_, log, _):
+        logging.config.dictConfig(config)
         for level, msg in lines:
             log.log(logging.getLevelName(level), msg)
-    finally:
-        logging.getLogger("uvicorn").handlers.clear()
-        log.propagate, level = saved
-        log.setLevel(level)
     return out.getvalue()

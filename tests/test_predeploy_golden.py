@@ -164,6 +164,7 @@ def test_in_process_check_restores_logging_and_environment(tmp_path, llm, pg_db,
     monkeypatch.delenv("LLM_MAX_RETRIES", raising=False)
     llm.set_failure("openai", "rate_limit")
     llm.set_failure("anthropic", "auth")
+    monkeypatch.setattr(sys, "path", list(sys.path))  # (the golden app's directory goes first in it, for good)
 
     root, app_logger = logging.getLogger(), logging.getLogger("api")
     terminal = logging.StreamHandler(sys.stderr)  # what `logging.basicConfig` puts on the root logger

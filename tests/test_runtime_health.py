@@ -129,6 +129,27 @@ def test_a_request_line_is_an_access_record_to_triage(tmp_path):
     assert (parsed.shape, parsed.kind, parsed.level, parsed.logger) == ("json", "access", "INFO", "mosaic.request")
 
 
+def test_the_default_sink_writes_to_the_stderr_of_the_moment():
+    """The request lines go to the stderr current when each is written: the sink's handler was bound to the stderr of
+    its first use (a test's capture, in the user's own test suite), so every later line went to that one, or to a
+    closed file (`--- Logging error ---` on the new stderr)."""
+    import contextlib
+    import io
+
+    from mosaic_diag.runtime.instrument import LOGGER, log_sink
+    from tests.isolation import loggers_kept
+
+    with loggers_kept(LOGGER) as (logger,):
+        logger.handlers = []  # as in a new process
+        first, second = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stderr(first):
+            log_sink()("line one")
+        first.close()  # (a finished test's capture)
+        with contextlib.redirect_stderr(second):
+            log_sink()("line two")
+    assert second.getvalue() == "line two\n"
+
+
 def test_prometheus_exposition_when_installed():
     from fastapi import FastAPI
     from starlette.testclient import TestClient

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_inproc import run_cli
+from tests.isolation import loggers_kept
 from tests.test_logs_support import pg_refused
 
 START = 1796551200.0  # 2026-12-06 10:00:00 UTC
@@ -221,12 +222,11 @@ def test_files_without_timestamps_or_rotation_names_keep_their_places_in_the_ord
     for name in ("b.log", "a.log"):
         h = logging.FileHandler(tmp_path / name, encoding="utf-8")
         h.setFormatter(logging.Formatter(logging.BASIC_FORMAT))  # basicConfig's: no time
-        logger = logging.getLogger(f"multifile.untimed.{name}")
-        logger.propagate = False
-        logger.addHandler(h)
-        logger.error("could not load prompts/ps101_steps.json", exc_info=_json_error(1))
+        with loggers_kept(f"multifile.untimed.{name}") as (logger,):
+            logger.propagate = False
+            logger.addHandler(h)
+            logger.error("could not load prompts/ps101_steps.json", exc_info=_json_error(1))
         h.close()
-        logger.removeHandler(h)
     timed = RotatedLog(tmp_path)
     timed.log(0, "api.storage", logging.ERROR, "database unavailable")
     timed.close()

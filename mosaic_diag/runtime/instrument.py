@@ -155,13 +155,30 @@ class RequestWindow:
 DEFAULT_WINDOW = RequestWindow()
 
 
+class _Stderr(logging.StreamHandler):
+    """A handler that writes to `sys.stderr` as it is when a record comes, not as it was when the handler was made
+    (an app, a test's capture, may replace it: the lines went on to a stale or closed stream)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:  # (set by StreamHandler.__init__: always the stderr of the moment)
+        pass
+
+
 def log_sink() -> Callable[[str], None]:
     """The default sink: the logger `mosaic.request` at INFO, given (when it has none) a handler of
-    its own that writes the bare line to stderr, and not propagated (so the app's log format does
-    not wrap the JSON). A log capture that takes over the app's handlers takes this one too."""
+    its own that writes the bare line to stderr (the current one, `_Stderr`), and not propagated (so the
+    app's log format does not wrap the JSON). A log capture that takes over the app's handlers takes this
+    one too."""
     logger = logging.getLogger(LOGGER)
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _Stderr()
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
         logger.propagate = False

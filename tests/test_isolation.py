@@ -1,0 +1,85 @@
+"""tests/isolation.py: what one test leaves behind is put back before the next, and the run's home is its own."""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import sys
+from pathlib import Path
+
+from tests.isolation import kept, loggers_kept, logging_changes, logging_state, process_changes, process_state, put_back
+
+
+def test_loggers_a_test_changed_or_made_are_put_back(tmp_path: Path) -> None:
+    existing = logging.getLogger("isolation.existing")
+    before = kept()
+    handler = logging.StreamHandler()
+    existing.addHandler(handler)
+    existing.propagate, existing.disabled = False, True
+    existing.setLevel(logging.ERROR)
+    made = logging.getLogger(f"isolation.made.{tmp_path.name}")  # a name no test had before
+    made.addHandler(handler)
+    made.addHandler(logging.NullHandler())
+    made.propagate = False
+    made.setLevel(logging.INFO)
+    logging.disable(logging.CRITICAL)
+    changes = logging_changes(before.logging, logging_state())
+    assert any(c.startswith("logger 'isolation.existing': level 0 -> 40, propagate True -> False") for c in changes)
+    assert any(c.startswith(f"logger 'isolation.made.{tmp_path.name}': propagate True -> False") for c in changes)
+    assert "logging.disable(CRITICAL) left on" in changes
+    put_back(before)
+    assert (existing.level, existing.propagate, existing.disabled) == (logging.NOTSET, True, False)
+    assert existing.handlers == []
+    # a new logger: propagating and enabled again, its NullHandler and level (as a library sets them on import) kept
+    assert made.propagate and [type(h) for h in made.handlers] == [logging.NullHandler] and made.level == logging.INFO
+    assert logging.root.manager.disable == before.logging.disable
+    assert logging_changes(before.logging, logging_state()) == []
+    assert existing.isEnabledFor(logging.WARNING)  # (the cached effective level forgotten)
+
+
+def test_a_helpers_loggers_are_kept() -> None:
+    log = logging.getLogger("isolation.helper")
+    log.propagate = True
+    with loggers_kept("isolation.helper") as (inside,):
+        inside.propagate = False
+        inside.addHandler(logging.NullHandler())
+    assert log.propagate and log.handlers == []
+
+
+def test_sys_path_hooks_and_modules_from_a_temp_dir_are_put_back(tmp_path: Path) -> None:
+    import importlib
+
+    before = kept()
+    (tmp_path / "isolation_app_module.py").write_text("VALUE = 1\n")
+    sys.path.insert(0, str(tmp_path))
+    importlib.import_module("isolation_app_module")
+    sys.excepthook = lambda *exc: None
+    put_back(before)
+    assert sys.path == before.path and "isolation_app_module" not in sys.modules
+    assert sys.excepthook is before.hooks[0]
+
+
+def test_the_leak_check_names_what_changed(tmp_path: Path) -> None:
+    before = process_state()
+    os.environ["MOSAIC_DIAG_ISOLATION_PROBE"] = "1"
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        changes = process_changes(before, process_state())
+    finally:
+        os.chdir(cwd)
+        del os.environ["MOSAIC_DIAG_ISOLATION_PROBE"]
+    assert "os.environ changed: ['MOSAIC_DIAG_ISOLATION_PROBE']" in changes
+    assert f"cwd: {cwd!r} -> {str(tmp_path)!r}" in changes
+    assert process_changes(before, process_state()) == []
+
+
+def test_the_run_has_a_home_of_its_own() -> None:
+    """HOME and the XDG directories are the run's: the user cache (YAML cache, signing key) is not the user's."""
+    from mosaic_diag.platform.userdir import cache_dir
+
+    home = Path(os.environ["HOME"])
+    assert home != Path(pwd.getpwuid(os.getuid()).pw_dir) and home.name.startswith("mosaic-diag-test-home-")
+    assert cache_dir() == home / ".cache" / "mosaic-diag"
+    assert "MOSAIC_DIAG_CACHE_DIR" not in os.environ
