@@ -30,7 +30,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 from mosaic_diag.runtime.context import close_labels, open_labels
 from mosaic_diag.runtime.verdict import classify_exception
@@ -155,7 +155,7 @@ class RequestWindow:
 DEFAULT_WINDOW = RequestWindow()
 
 
-class _Stderr(logging.StreamHandler):
+class _Stderr(logging.StreamHandler[TextIO]):
     """A handler that writes to `sys.stderr` as it is when a record comes, not as it was when the handler was made
     (an app, a test's capture, may replace it: the lines went on to a stale or closed stream)."""
 
