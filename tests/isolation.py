@@ -157,11 +157,12 @@ def _signals() -> dict[str, Any]:
     return out
 
 
-def _tmp_modules() -> set[str]:
-    """The modules imported from a file in the temporary directory."""
+def _tmp_modules(names: set[str] | None = None) -> set[str]:
+    """The modules (of `names`, default all) imported from a file in the temporary directory."""
     tmp = os.path.join(os.path.realpath(tempfile.gettempdir()), "")
     found = set()
-    for name, mod in list(sys.modules.items()):
+    items = list(sys.modules.items()) if names is None else [(n, sys.modules[n]) for n in names if n in sys.modules]
+    for name, mod in items:
         try:
             file = mod.__dict__.get("__file__") if hasattr(mod, "__dict__") else None
         except Exception:  # noqa: BLE001 - a lazy stand-in module's attribute access may raise anything
@@ -260,7 +261,7 @@ def put_back(before: Kept) -> None:
     restore_logging(before.logging)
     if sys.path != before.path:
         sys.path[:] = before.path
-    for name in _tmp_modules() - before.modules:
+    for name in _tmp_modules(set(sys.modules) - before.modules):  # (only the new ones: a realpath each costs)
         sys.modules.pop(name, None)
     sys.excepthook, threading.excepthook = before.hooks
 
