@@ -203,17 +203,22 @@ def test_settings_read_against_a_checkout_move_its_files_not_mosaic_diags_state(
     assert cfg.path("lint.cache_dir") == operator / "c"
 
 
+def _shop(work: Path, greeting: str) -> None:
+    """A Starlette app `shop:app` whose one route answers the TEXT of module `greeting`, and its golden case."""
+    write(work, "shop.py", "from starlette.applications import Starlette\nfrom starlette.responses import "
+          f"PlainTextResponse\nfrom starlette.routing import Route\n\nfrom {greeting} import TEXT\n\n\n"
+          "async def hello(request):\n    return PlainTextResponse(TEXT)\n\n"
+          "app = Starlette(routes=[Route('/', hello)])\n")
+    write(work, "golden/hello.yml", "cases:\n  - id: hello\n    path: /\n    expect: {status: 200}\n")
+    write(work, "pyproject.toml", test_deploy.CONFIG + 'golden_app = "shop:app"\ntimeout = 60\n')
+
+
 def test_an_untracked_top_level_module_found_through_the_import_path_is_not_imported(project, tmp_path):
     """`python -m mosaic_diag deploy` in the repository puts its directory first on the import path (and so does
     PYTHONPATH=. or src/): the import path's entries into the working tree point into the checkout while the
     checks run, so a top-level module only in the working tree is not found there either."""
     work, remote, render, first = project
-    write(work, "shop.py", "from starlette.applications import Starlette\nfrom starlette.responses import "
-          "PlainTextResponse\nfrom starlette.routing import Route\n\nfrom greeting import TEXT\n\n\n"
-          "async def hello(request):\n    return PlainTextResponse(TEXT)\n\n"
-          "app = Starlette(routes=[Route('/', hello)])\n")
-    write(work, "golden/hello.yml", "cases:\n  - id: hello\n    path: /\n    expect: {status: 200}\n")
-    write(work, "pyproject.toml", test_deploy.CONFIG + 'golden_app = "shop:app"\ntimeout = 60\n')
+    _shop(work, "greeting")
     change(work, "2", "a shop that greets")
     write(work, "greeting.py", "TEXT = 'hello'\n")  # forgotten: never added
     code, report, err = finished(deploy_cli(work, PYTHONPATH=os.pathsep.join((str(ROOT), str(work)))))
@@ -308,12 +313,7 @@ def test_a_submodule_the_app_imports_is_in_the_checkout_and_one_not_initialized_
     write(lib, "greeting/text.py", "TEXT = 'hello'\n")
     commit_all(lib, "greeting")
     git(work, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "vendored")
-    write(work, "shop.py", "from starlette.applications import Starlette\nfrom starlette.responses import "
-          "PlainTextResponse\nfrom starlette.routing import Route\n\nfrom vendored.greeting.text import TEXT\n\n\n"
-          "async def hello(request):\n    return PlainTextResponse(TEXT)\n\n"
-          "app = Starlette(routes=[Route('/', hello)])\n")
-    write(work, "golden/hello.yml", "cases:\n  - id: hello\n    path: /\n    expect: {status: 200}\n")
-    write(work, "pyproject.toml", test_deploy.CONFIG + 'golden_app = "shop:app"\ntimeout = 60\n')
+    _shop(work, "vendored.greeting.text")
     second = change(work, "2", "a shop that greets from its submodule")
     code, report, err = finished(deploy_cli(work))
     step = next(s for s in report["steps"] if s["step"] == "predeploy")
