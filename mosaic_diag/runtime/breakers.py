@@ -99,11 +99,11 @@ class _Backend(abc.ABC):
     def claim(self, owner: str, now: datetime, timeout: float) -> bool: ...
     @abc.abstractmethod
     def release(self, owner: str) -> None: ...  # a trial given back unfinished: open again, due at once
-    offloaded = False  # whether an async call runs this store's operations off the event loop's thread
 
-    def executor(self) -> ThreadPoolExecutor:
-        """The one thread an offloaded store's operations run on for async calls (only such a store has it)."""
-        raise NotImplementedError(f"{type(self).__name__} runs its operations on the caller's thread")
+    def executor(self) -> ThreadPoolExecutor | None:
+        """The one thread this store's operations run on for async calls; None: on the caller's (the event
+        loop's) thread, as a store without I/O runs them."""
+        return None
 
 
 class _Memory(_Backend):
@@ -162,8 +162,6 @@ class _Postgres(_Backend):
     `statement_timeout_ms` (a lock held on the row), and any other database error (a read-only
     database, a missing privilege), is given up the same way. A connection made before a fork is
     left to the parent. An async call runs the statements on the store's own thread (`executor`)."""
-
-    offloaded = True
 
     def __init__(self, name: str, dsn: str, connect_timeout: int = 3, *, retry_after: float = 5.0,
                  statement_timeout_ms: int = 2000, clock: Callable[[], float] = time.monotonic) -> None:
@@ -491,8 +489,9 @@ class Breaker(pybreaker.CircuitBreaker):
         """The claim of a caller cancelled while its `_enter` ran on the store's thread: given back."""
         if entered.cancelled() or entered.exception() is not None or entered.result().name != HALF_OPEN:
             return
-        backend = self._state_storage.backend
-        backend.executor().submit(_as_caller, caller, self._give_back)
+        pool = self._state_storage.backend.executor()
+        if pool is not None:  # (always: only an offloaded call is abandoned on the store's thread)
+            pool.submit(_as_caller, caller, self._give_back)
 
 
 def _block() -> None:
@@ -525,13 +524,13 @@ class _AsyncCall:
         copy), else on the store's thread, in a copy of the caller's context (listeners see it as in a sync
         call). A step under way when the task is cancelled still ends there (shielded): its count is made,
         and a trial it claimed is given back."""
-        backend = self.breaker._state_storage.backend
-        if not backend.offloaded:
+        pool = self.breaker._state_storage.backend.executor()
+        if pool is None:
             return _as_caller(self.caller, fn, *args)
         import asyncio
 
         done = asyncio.get_running_loop().run_in_executor(
-            backend.executor(), contextvars.copy_context().run, _as_caller, self.caller, fn, *args)
+            pool, contextvars.copy_context().run, _as_caller, self.caller, fn, *args)
         try:
             return await asyncio.shield(done)
         except asyncio.CancelledError:
