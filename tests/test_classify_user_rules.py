@@ -230,3 +230,31 @@ def test_a_bad_numbers_condition_is_a_load_error_naming_file_and_line(tmp_path: 
     assert r.returncode == 2, r.stderr
     assert re.search(rf"{re.escape(str(path))}:[56]: ", r.stderr) and said in r.stderr, r.stderr
     assert len(r.stderr.splitlines()) == 1
+
+
+def _marker_rules(label: str) -> str:
+    return (f"rules:\n  - id: my-marker\n    label: {label}\n    priority: 900\n"
+            "    match:\n      type: '*JSONDecodeError'\n")
+
+
+def test_a_rules_file_is_known_by_where_it_is_and_what_it_holds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    """`Classifier.default(Path("rules.yml"))` in two working directories reads two files, and a file edited
+    since is read again (the classifier and the taxonomy were cached under the name as given: the first file
+    loaded answered for the rest of the process)."""
+    import json
+
+    try:
+        json.loads("{not json")
+    except json.JSONDecodeError as exc:
+        error = exc
+    for name, label in (("a", "SQLITE_FALLBACK_ACTIVE"), ("b", "ENV_VAR_MISSING")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "rules.yml").write_text(_marker_rules(label))
+    monkeypatch.chdir(tmp_path / "a")
+    assert Classifier.default(Path("rules.yml")).classify_exception(error).label == "SQLITE_FALLBACK_ACTIVE"
+    monkeypatch.chdir(tmp_path / "b")
+    assert Classifier.default(Path("rules.yml")).classify_exception(error).label == "ENV_VAR_MISSING"
+    assert load_taxonomy(Path("rules.yml")).rules[0].label == "ENV_VAR_MISSING"
+    (tmp_path / "b" / "rules.yml").write_text(_marker_rules("PG_CONNECTION_FAILED"))
+    assert Classifier.default(Path("rules.yml")).classify_exception(error).label == "PG_CONNECTION_FAILED"

@@ -28,6 +28,7 @@ from mosaic_diag.classifier.taxonomy import (
     Rule,
     Taxonomy,
     load_taxonomy,
+    rules_key,
 )
 
 _CACHE_LIMIT = 20_000
@@ -173,7 +174,7 @@ class Classifier:
     @classmethod
     def default(cls, rules: Path | None = None) -> Classifier:
         """The classifier of the shipped taxonomy (plus a user rules file)."""
-        key = str(rules) if rules else ""
+        key = rules_key(rules) if rules else ()  # (a relative name elsewhere, or the file edited: another one)
         cached = _DEFAULTS.get(key)
         if cached is None:
             with _DEFAULTS_LOCK:  # threads asking at once make one
@@ -383,5 +384,5 @@ def _note(line: str) -> None:
     logging.getLogger(LOGGER).warning("%s", line)
 
 
-_DEFAULTS: dict[str, Classifier] = {}
+_DEFAULTS: dict[tuple[object, ...], Classifier] = {}
 _DEFAULTS_LOCK = threading.Lock()

@@ -515,8 +515,27 @@ def _parse_file(path: Path, data: dict[str, Any], labels: dict[str, Label], rule
                               f"{shown}:{line_of(raw)}")
 
 
-@lru_cache(maxsize=8)
+def rules_key(extra_rules: Path | None) -> tuple[object, ...]:
+    """What a user rules file is known by in the caches of loaded taxonomies and classifiers: its absolute path,
+    size and modification time. The same relative name in another working directory, or the file edited since,
+    is another taxonomy (the name alone gave the first one loaded for the rest of the process)."""
+    if extra_rules is None:
+        return ()
+    path = Path(extra_rules)
+    try:
+        st = path.stat()
+    except OSError:  # missing or unreadable: not cached as anything, the load says what is wrong
+        return (str(path.absolute()),)
+    return (str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
 def _load(paths: tuple[Path, ...]) -> Taxonomy:
+    return _load_keyed(paths, rules_key(paths[1]) if len(paths) > 1 else ())
+
+
+@lru_cache(maxsize=8)
+def _load_keyed(paths: tuple[Path, ...], key: tuple[object, ...]) -> Taxonomy:
+    """The taxonomy of `paths` (`key`: the user file's `rules_key`, only for the cache)."""
     labels: dict[str, Label] = {}
     rules: dict[str, Rule] = {}
     sets = RuleSets()
