@@ -229,25 +229,28 @@ def _pre_commit(repo: Path, *args: str, home: Path, **extra_env: str) -> subproc
 
 
 @pytest.mark.slow
-def test_pre_commit_try_repo_with_the_published_hook(repo: Path, tmp_path: Path) -> None:
-    """`language: python`: pre-commit builds a virtualenv and pip-installs this project into it.
-    The virtualenv sees this interpreter's site-packages (virtualenv reads its options from the
-    environment), so pip finds the dependencies already there and installs the project alone: the
-    hook's definition and the installed copy are what is tested, not the package index (a full
-    install took about 50 s of the suite)."""
+def test_pre_commit_runs_the_published_hook_from_its_repository(repo: Path, tmp_path: Path) -> None:
+    """A user's `repo: <this repository>` / `rev:` entry: pre-commit clones the rev, builds a virtualenv
+    (`language: python`) and pip-installs this project into it, once; the second run reuses that environment.
+    The virtualenv sees this interpreter's site-packages (virtualenv reads its options from the environment),
+    so pip finds the dependencies already there and installs the project alone: the hook's definition and the
+    installed copy are what is tested, not the package index (a full install took about 50 s of the suite;
+    `try-repo` built the environment anew for each run)."""
     project = _project_copy(tmp_path / "project")
+    rev = git(project, "rev-parse", "HEAD").stdout.strip()
     home = tmp_path / "pc-home"
+    (repo / ".pre-commit-config.yaml").write_text(
+        f"repos:\n- repo: {json.dumps(str(project))}\n  rev: {rev}\n  hooks:\n  - id: mosaic-diag-lint\n")
     (repo / "bad.py").write_text(BAD)
-    git(repo, "add", "bad.py")
-    r = _pre_commit(repo, "try-repo", str(project), "mosaic-diag-lint", "--all-files", home=home,
-                    VIRTUALENV_SYSTEM_SITE_PACKAGES="1")
+    git(repo, "add", "bad.py", ".pre-commit-config.yaml")
+    r = _pre_commit(repo, "run", "--all-files", home=home, VIRTUALENV_SYSTEM_SITE_PACKAGES="1")
     assert r.returncode == 1, r.stdout + r.stderr
     assert "mosaic-diag lint" in r.stdout and "bad.py:2:12: MD001" in r.stdout
     (repo / "bad.py").write_text(GOOD)
     git(repo, "add", "bad.py")
-    r = _pre_commit(repo, "try-repo", str(project), "mosaic-diag-lint", "--all-files", home=home,
-                    VIRTUALENV_SYSTEM_SITE_PACKAGES="1")
+    r = _pre_commit(repo, "run", "--all-files", home=home, VIRTUALENV_SYSTEM_SITE_PACKAGES="1")
     assert r.returncode == 0, r.stdout + r.stderr
+    assert "Installing environment" not in r.stdout + r.stderr, r.stdout + r.stderr
 
 
 def test_pre_commit_local_system_hook(repo: Path, tmp_path: Path) -> None:
