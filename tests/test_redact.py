@@ -205,3 +205,23 @@ def test_the_detectors_key_follows_the_installed_files(fresh_detectors, tmp_path
     assert redact._detectors_key() not in (None, first)
     (package / "plugins" / "aws.py").unlink()
     assert redact._detectors_key() is None  # cannot be told: imported, not cached
+
+
+def test_finding_the_detectors_leaves_the_apps_warnings_as_they_were(tmp_path) -> None:
+    """detect-secrets turns on logging.captureWarnings when it is imported: the first redaction that needed its
+    detectors (a fresh cache: every deploy of an app using the runtime kit) sent every later warning of the app to
+    the `py.warnings` logger. In a fresh interpreter, as an app has it."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import sys, warnings\n"
+              "from mosaic_diag.platform.redact import redact_text\n"
+              "print(redact_text('mail key SG.' + 'a1b2c3d4e5f6g7h8i9j0kl' + '.' + 'A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U1v'))\n"
+              "print('detect_secrets' in sys.modules)\n"
+              "warnings.warn('the app still sees this')\n")
+    env = {**os.environ, "MOSAIC_DIAG_CACHE_DIR": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["mail key SG.a***", "True"], done.stdout
+    assert "UserWarning: the app still sees this" in done.stderr, done.stderr

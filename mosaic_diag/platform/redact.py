@@ -20,6 +20,7 @@ the lines with a hint are scanned; detect-secrets is imported only when a line h
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -233,17 +234,25 @@ def _detector_sources() -> DetectorSources:
 
 
 def _imported_detector_sources() -> DetectorSources:
+    import warnings
     from importlib import import_module
 
     out = []
-    for module, name, literals in _DETECTORS:
-        try:
-            cls = getattr(import_module(f"detect_secrets.plugins.{module}"), name)
-        # an older or newer detect-secrets: use what it has
-        except (ImportError, AttributeError):  # mosaic-diag: ignore[MD006]
-            continue
-        out.append((literals, tuple((p.pattern, p.flags) for p in cls.denylist
-                                    if isinstance(p, re.Pattern) and isinstance(p.pattern, str))))
+    shown = warnings.showwarning
+    try:
+        for module, name, literals in _DETECTORS:
+            try:
+                cls = getattr(import_module(f"detect_secrets.plugins.{module}"), name)
+            # an older or newer detect-secrets: use what it has
+            except (ImportError, AttributeError):  # mosaic-diag: ignore[MD006]
+                continue
+            out.append((literals, tuple((p.pattern, p.flags) for p in cls.denylist
+                                        if isinstance(p, re.Pattern) and isinstance(p.pattern, str))))
+    finally:
+        # detect-secrets' logger module calls logging.captureWarnings(True) when it is imported: in an app (the
+        # runtime kit redacts there) every warning would have gone to the `py.warnings` logger from then on
+        if warnings.showwarning is not shown:
+            logging.captureWarnings(False)
     return tuple(out)
 
 
