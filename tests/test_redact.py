@@ -215,9 +215,10 @@ def test_finding_the_detectors_leaves_the_apps_warnings_as_they_were(tmp_path) -
     import subprocess
     import sys
 
+    key = "'SG.' + 'a1b2c3d4e5f6g7h8i9j0kl' + '.' + 'A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U1v'"
     script = ("import sys, warnings\n"
               "from mosaic_diag.platform.redact import redact_text\n"
-              "print(redact_text('mail key SG.' + 'a1b2c3d4e5f6g7h8i9j0kl' + '.' + 'A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U1v'))\n"
+              f"print(redact_text('mail key ' + {key}))\n"
               "print('detect_secrets' in sys.modules)\n"
               "warnings.warn('the app still sees this')\n")
     env = {**os.environ, "MOSAIC_DIAG_CACHE_DIR": str(tmp_path / "cache")}
