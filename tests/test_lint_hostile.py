@@ -430,3 +430,25 @@ def test_a_fifo_in_place_of_a_cache_file_or_the_key_is_a_miss_not_a_hang(tmp_pat
     r = subprocess.run([sys.executable, "-m", "mosaic_diag", "lint", "."], capture_output=True, text=True,
                        timeout=60, cwd=repo, env={**os.environ, "MOSAIC_DIAG_CACHE_DIR": str(home)})
     assert r.returncode == 1 and "app.py:2:52: MD003" in r.stdout, r.stdout + r.stderr
+
+
+def test_a_signed_cache_is_read_with_the_key_of_the_cache_directory_named_now(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The signing key is the one in the cache directory the environment names at the time (it was read once per
+    process: a process that moved `MOSAIC_DIAG_CACHE_DIR` to another user's directory, or the test harness running
+    commands in one process, kept signing and trusting with the first one)."""
+    from mosaic_diag.platform.signed import read_signed, write_signed
+
+    target = tmp_path / "work" / "cache.json"
+    target.parent.mkdir()
+    monkeypatch.setenv("MOSAIC_DIAG_CACHE_DIR", str(tmp_path / "keys-a"))
+    write_signed(target, "findings")
+    assert read_signed(target) == "findings"
+    monkeypatch.setenv("MOSAIC_DIAG_CACHE_DIR", str(tmp_path / "keys-b"))
+    with pytest.raises(ValueError, match="not written by this user's runs"):
+        read_signed(target)
+    monkeypatch.setenv("MOSAIC_DIAG_CACHE_DIR", str(tmp_path / "keys-a"))
+    assert read_signed(target) == "findings"
+    monkeypatch.setenv("MOSAIC_DIAG_CACHE_DIR", "")
+    with pytest.raises(OSError, match="no private key"):
+        read_signed(target)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 KEY_FILE = "cache-key"  # in the user's cache directory: 32 random bytes, the user's alone
 _KEY_SIZE = 32
-_user_key: list[bytes | None] = []  # read once per process
+_user_keys: dict[str, bytes | None] = {}  # the user's cache directory -> its key, read once per process
 
 
 def user_key(path: Path | None = None) -> bytes | None:
@@ -25,48 +25,46 @@ def user_key(path: Path | None = None) -> bytes | None:
     or None when there is no such place that is the user's alone (then no signed cache is read or written),
     or when that directory is inside the work tree of `path`, the file it would sign (`MOSAIC_DIAG_CACHE_DIR`
     pointing into the repository: a key kept beside the caches is committed with them, and anyone who reads the
-    repository could sign a planted one; none is made there). Read once per process."""
-    if path is not None and _inside_work_tree_of(path):
-        return None
-    if not _user_key:
-        _user_key.append(_read_or_make_key())
-    return _user_key[0]
-
-
-_trees: dict[str, bool] = {}  # a signed file's directory -> whether the key's directory is inside its work tree
-
-
-def _inside_work_tree_of(path: Path) -> bool:
-    """Whether the user's cache directory is inside the work tree (the nearest directory holding `.git`) that
-    holds `path`."""
+    repository could sign a planted one; none is made there). Read once per process and cache directory (a
+    process that changes `MOSAIC_DIAG_CACHE_DIR` or `HOME` gets the key of the directory it names now)."""
     from mosaic_diag.platform.userdir import cache_dir
 
+    where = cache_dir()
+    if where is None or (path is not None and _inside_work_tree_of(path, where)):
+        return None
+    name = str(where)
+    if name not in _user_keys:
+        _user_keys[name] = _read_or_make_key(where)
+    return _user_keys[name]
+
+
+# (a signed file's directory, the cache directory) -> whether the latter is inside the former's work tree
+_trees: dict[tuple[str, str], bool] = {}
+
+
+def _inside_work_tree_of(path: Path, where: Path) -> bool:
+    """Whether the user's cache directory `where` is inside the work tree (the nearest directory holding `.git`)
+    that holds `path`."""
     folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
-    if folder not in _trees:
-        where = cache_dir()
-        inside = False
-        if where is not None:
-            key_dir = os.path.realpath(where)
-            tree = folder
-            while not os.path.lexists(os.path.join(tree, ".git")):
-                parent = os.path.dirname(tree)
-                if parent == tree:
-                    tree = ""
-                    break
-                tree = parent
-            inside = bool(tree) and os.path.commonpath((key_dir, tree)) == tree
-        _trees[folder] = inside
-    return _trees[folder]
+    known = (folder, str(where))
+    if known not in _trees:
+        key_dir = os.path.realpath(where)
+        tree = folder
+        while not os.path.lexists(os.path.join(tree, ".git")):
+            parent = os.path.dirname(tree)
+            if parent == tree:
+                tree = ""
+                break
+            tree = parent
+        _trees[known] = bool(tree) and os.path.commonpath((key_dir, tree)) == tree
+    return _trees[known]
 
 
-def _read_or_make_key() -> bytes | None:
+def _read_or_make_key(where: Path) -> bytes | None:
     from contextlib import suppress
 
-    from mosaic_diag.platform.userdir import cache_dir, is_private
+    from mosaic_diag.platform.userdir import is_private
 
-    where = cache_dir()
-    if where is None:
-        return None
     path = where / KEY_FILE
     try:
         if not os.path.lexists(path):
