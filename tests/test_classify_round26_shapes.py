@@ -1,8 +1,11 @@
 """Shapes of round 26 (tests/realworld/README.md, "Held-out round 26"): a provider's own 413 is the provider's error,
-not an upload's; an "OpenAI-compatible" server is no OpenAI.
+not an upload's; OpenAI's 429 for one request larger than the per-minute limit and its refusal of an unverified
+organization, as clients log their messages alone; an "OpenAI-compatible" server is no OpenAI; langchain's missing-key
+wording for any client's key; the CrossEncoder's constructor refusing its arguments.
 
 The openai, anthropic and httpx errors are raised here by the real libraries against loopback servers that answer with
-the providers' bodies as users pasted them; Claude Code's wrapped line is the real user's paste of the corpus.
+the providers' bodies as users pasted them; langchain and sentence-transformers are not installed, so their messages
+are the real users' pastes of the corpus, read by id.
 """
 
 from __future__ import annotations
@@ -20,6 +23,13 @@ from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.logs import ReadStats, read_events
 from mosaic_diag.triage.events import EventClassifier
 from tests.test_classify_evidence import json_error_server, raised, text_of
+
+_TPM = ("Request too large for gpt-4o in organization org-VDAWofJASuLH0vVz8o9tiQZr on tokens per min (TPM): "
+        "Limit 30000, Requested 30601. The input or output tokens must be reduced in order to run successfully. Visit "
+        "https://platform.openai.com/account/rate-limits to learn more.")
+_VERIFY = ("Your organization must be verified to stream this model. Please go to: "
+           "https://platform.openai.com/settings/organization/general and click on Verify Organization. If you just "
+           "verified, it can take up to 15 minutes for access to propagate.")
 
 
 def _clf() -> Classifier:
@@ -98,6 +108,32 @@ def test_openais_413_is_openais_and_another_413_stays_an_uploads() -> None:
     assert _clf().classify_exception(upload).label == "UPLOAD_SIZE_EXCEEDED"
 
 
+# -- OpenAI's messages logged alone -------------------------------------------------------------------------------
+
+
+def test_openais_request_too_large_for_the_tpm_limit_is_a_rate_limit() -> None:
+    """The real client's 429 for one request over the per-minute limit; clients log its message alone (Node's `429
+    <message>`, `err.body["message"]`), with the rate-limits URL or only the model's name."""
+    exc = _openai_error(429, {"message": _TPM, "type": "tokens", "param": None, "code": "rate_limit_exceeded"})
+    message = exc.body["message"]  # type: ignore[attr-defined]
+    assert message == _TPM
+    assert _clf().classify_text(message).label == "OPENAI_RATE_LIMIT"
+    assert _clf().classify_text(f"429 {message}").label == "OPENAI_RATE_LIMIT"
+    assert _clf().classify_text(message.split(" Visit ")[0].replace(" in organization org-VDAWofJASuLH0vVz8o9tiQZr",
+                                                                    "")).label == "OPENAI_RATE_LIMIT"
+
+
+def test_openais_refusal_of_an_unverified_organization_is_openais() -> None:
+    """Its 400 (`unsupported_value`) logged as its message (LibreChat's `400 <message>`, Copilot's relay): attributed
+    by OpenAI's own host in it; the words alone, with no OpenAI named, stay unlabelled."""
+    exc = _openai_error(400, {"message": _VERIFY, "type": "invalid_request_error", "param": "stream",
+                              "code": "unsupported_value"})
+    assert _clf().classify_exception(exc).label == "OPENAI_ERROR"
+    message = exc.body["message"]  # type: ignore[attr-defined]
+    assert _clf().classify_text(f"AI response error; aborting request: 400 {message}").label == "OPENAI_ERROR"
+    assert _clf().classify_text("Your organization must be verified to stream this model.").label == "UNKNOWN_ERROR"
+
+
 # -- an OpenAI-compatible server ----------------------------------------------------------------------------------
 
 
@@ -139,3 +175,22 @@ def test_an_openai_compatible_server_named_in_an_error_record_is_not_openai() ->
               f"error={response.status_code} {response.text}")
     assert _triage_labels(_logged(record)) == ["UNKNOWN_ERROR"]
     assert _triage_labels(_logged(record.replace("openai-compatible", "OpenAI API"))) == ["OPENAI_ERROR"]
+
+
+# -- pasted: langchain's missing key, the CrossEncoder's constructor --------------------------------------------------
+
+
+def test_langchains_missing_key_wording_for_any_clients_key() -> None:
+    """`Did not find anthropic_api_key, please add an environment variable `ANTHROPIC_API_KEY` …` (langchain's
+    get_from_dict_or_env, its pydantic v1 traceback), also inside an ERROR record naming Anthropic."""
+    text = _pasted("r26-env-langchain-did-not-find-anthropic-api-key")
+    assert _clf().classify_text(text).label == "ENV_VAR_MISSING"
+    assert _triage_labels(_logged(text)) == ["ENV_VAR_MISSING"]
+    assert _clf().classify_text(text.replace("`ANTHROPIC_API_KEY`", "`anthropic_api_key`")).label != "ENV_VAR_MISSING"
+
+
+def test_the_crossencoder_constructor_refusing_its_arguments_is_the_reranker_unavailable() -> None:
+    text = _pasted("r26-rerank-xinference-crossencoder-init-unexpected-kwarg")
+    assert _clf().classify_text(text).label == "RERANKER_UNAVAILABLE"
+    other = text.replace("CrossEncoder.__init__()", "Tokenizer.__init__()")
+    assert _clf().classify_text(other).label == "UNKNOWN_ERROR"
