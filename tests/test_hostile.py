@@ -667,6 +667,32 @@ def test_round_25_patterns_read_a_half_megabyte_line_in_one_pass(text: str, labe
     assert Classifier.default().classify_text(text).label == label
 
 
+# -- round 26's patterns ----------------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "label"), [
+    # OpenAI's TPM sentence and its organization check repeated without their ends, then whole; a model's name half
+    # a megabyte long
+    ("RateLimitError: " + "Request too large for gpt-4o " * (HALF_MB // 29) + "on tokens per min (TPM)",
+     "OPENAI_RATE_LIMIT"),
+    ("Request too large for gpt-4o" + "a" * HALF_MB + " in organization org-x on tokens per min", "UNKNOWN_ERROR"),
+    ("400 " + "Your organization must be verified to " * (HALF_MB // 38) + "stream. https://platform.openai.com/x",
+     "OPENAI_ERROR"),
+    # langchain's missing-key wording repeated before its variable, and a key's name half a megabyte long (a line that
+    # long is read at its start and end: the model's and the key's names are cut, so their sentences are not read)
+    ("ValueError: " + "Did not find anthropic_api_key, please add an environment variable " * (HALF_MB // 60)
+     + "`ANTHROPIC_API_KEY`", "ENV_VAR_MISSING"),
+    ("ValueError: Did not find " + "a" * HALF_MB + ", please add an environment variable `X_KEY`", "UNKNOWN_ERROR"),
+    # the CrossEncoder's constructor named over and over before its complaint
+    ("TypeError: " + "CrossEncoder.__init__() " * (HALF_MB // 24) + "got an unexpected keyword argument 'x'",
+     "RERANKER_UNAVAILABLE"),
+], ids=["tpm-repeated", "tpm-model-long", "org-verify-repeated", "langchain-key-repeated", "langchain-key-long",
+        "crossencoder-repeated"])
+def test_round_26_patterns_read_a_half_megabyte_line_in_one_pass(text: str, label: str) -> None:
+    from mosaic_diag.classifier.classify import Classifier
+
+    assert len(text) >= HALF_MB - 100
+    assert Classifier.default().classify_text(text).label == label
+
+
 # -- terminal controls ----------------------------------------------------------------------------
 
 # a reset (RIS), a DCS string, a C1 CSI (clear screen), a status report the terminal would type back, an OSC 52

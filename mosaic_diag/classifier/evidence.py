@@ -50,6 +50,7 @@ _OPENAI_CODES = frozenset({
 # servers (Ollama, vLLM, proxies) use the same word in OpenAI's {'error': {…}} envelope
 _ANTHROPIC_CODES = frozenset({
     "overloaded_error", "authentication_error", "not_found_error", "rate_limit_error", "permission_error",
+    "request_too_large",  # its 413 (`RequestTooLargeError`); OpenAI's API has no such type
 })
 # Anthropic's body envelope {"type": "error", "error": {…}} (JSON, dict, or escaped inside a JSON string)
 _ANTHROPIC_ENVELOPE = LazyPattern(
@@ -70,7 +71,9 @@ _OPENAI_LEGACY = {"Timeout": "APITimeoutError", "InvalidRequestError": "BadReque
 # the SDK's package in a Node stack frame, a `file://` URL's path too (`at D3.makeRequest (file:///…/node_modules/
 # @anthropic-ai/claude-code/cli.js:683:7813)`): the module in the frames, as site-packages' `anthropic/` is Python's
 _NODE_PACKAGE = LazyPattern(r"\bnode_modules/(?:(?P<anthropic>@anthropic-ai)|(?P<openai>openai))/")
-_PROVIDER_WORDS = (("openai", LazyPattern(r"\b(openai|gpt-?[34o]\w*|text-embedding-[\w-]+)\b", re.I)),
+# (an "OpenAI-compatible" server, provider or API is by its name not OpenAI's: Ollama, vLLM, a proxy)
+_PROVIDER_WORDS = (("openai", LazyPattern(r"\b(openai(?![-_ ]?compatible)|gpt-?[34o]\w*|text-embedding-[\w-]+)\b",
+                                          re.I)),
                    ("anthropic", LazyPattern(r"\b(anthropic|claude)\b", re.I)))
 
 
