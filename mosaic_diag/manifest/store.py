@@ -161,10 +161,15 @@ class FileDeployStore:
         self.description = f"file {path}"
 
     def _read(self) -> list[DeployRecord]:
-        if not self.path.exists():
-            return []
+        from mosaic_diag.platform.atomic import read_state
+
         out = []
-        data = self.path.read_bytes()
+        try:
+            data = read_state(self.path)
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise ConfigError(f"cannot read the deploy history: {exc.strerror or exc}", path=str(self.path)) from None
         lines = data.split(b"\n")
         lines.pop()  # after the last newline: nothing, or a write cut off (or under way): a record is a whole line
         for n, line in enumerate(lines, start=1):
