@@ -916,3 +916,33 @@ def test_a_state_file_that_is_no_regular_file_is_refused_not_read(tmp_path: Path
     if code == 2:
         said = one_error_line(r.stderr)
         assert state in said and said.endswith("not a regular file (a device, a FIFO, a socket): not read"), said
+
+
+_DEEP_JSON = "[" * 100_000 + "]" * 100_000
+_DEEP_RECORD = json.dumps({"id": 1, "recorded_at": "2026-01-01T00:00:00+00:00", "commit": "a" * 40, "branch": "main",
+                           "status": "deployed", "note": None, "manifest": _DEEP_JSON})
+
+
+@pytest.mark.parametrize(("place", "text", "args", "says"), [
+    (".mosaic-diag/watch-state.json", _DEEP_JSON, ["watch", "--file", "app.log", "--from-start"],
+     ".mosaic-diag/watch-state.json: corrupt watch state (JSON nested too deeply); move it away to start afresh"),
+    (".mosaic-diag/deploys.jsonl", _DEEP_JSON + "\n", ["manifest", "history"],
+     ".mosaic-diag/deploys.jsonl:1: bad deploy record: JSON nested too deeply"),
+    (".mosaic-diag/deploys.jsonl", _DEEP_RECORD + "\n", ["manifest", "history"],
+     ".mosaic-diag/deploys.jsonl:1: bad deploy record: manifest is JSON nested too deeply"),
+    ("deep.json", _DEEP_JSON, ["manifest", "diff", "deep.json", "deep.json"],
+     "deep.json: invalid JSON: nested too deeply"),
+    ("deep.json", _DEEP_JSON, ["manifest", "record", "--manifest", "deep.json"],
+     "deep.json: invalid JSON: nested too deeply"),
+], ids=["watch-state", "deploy-record", "deploy-record-manifest", "manifest-diff", "manifest-record"])
+def test_json_nested_past_the_decoder_is_that_files_error(tmp_path: Path, place: str, text: str, args: list[str],
+                                                          says: str) -> None:
+    """The watch state, a deploy record (or the manifest text in one) and a manifest file nested past the decoder
+    were `mosaic-diag: error: input nested too deeply`: no file, no line, the operator left to guess which."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "app.log").write_text("2026-01-01 12:00:00,000 ERROR api: boom\n")
+    (tmp_path / place).parent.mkdir(exist_ok=True)
+    (tmp_path / place).write_text(text)
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert one_error_line(r.stderr).endswith(says), r.stderr

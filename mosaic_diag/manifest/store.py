@@ -126,6 +126,8 @@ def checked_record(row: Mapping[str, Any], *, names: Mapping[str, str] | None = 
             manifest = json.loads(manifest)
         except ValueError:
             raise ValueError(f"{name('manifest')} is not JSON") from None
+        except RecursionError:
+            raise ValueError(f"{name('manifest')} is JSON nested too deeply") from None
     if not isinstance(manifest or {}, dict):
         raise ValueError(f"{name('manifest')} is not a mapping")
     return DeployRecord(rec_id, when, commit, row.get("branch"), status, row.get("note"), manifest or {})
@@ -185,6 +187,8 @@ class FileDeployStore:
                                   line=n) from exc
             except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
                 raise ConfigError(f"bad deploy record: {exc}", path=str(self.path), line=n) from exc
+            except RecursionError as exc:
+                raise ConfigError("bad deploy record: JSON nested too deeply", path=str(self.path), line=n) from exc
         return out
 
     def record(self, manifest: Manifest, *, status: str = "deployed", note: str | None = None) -> DeployRecord:

@@ -62,9 +62,10 @@ class WatchState:
                     if not isinstance(value, dict):
                         raise ValueError(f"{name} is not an object")
                     setattr(state, name, {str(k): str(v) for k, v in value.items()})
-            except (ValueError, OSError) as exc:
+            except (ValueError, OSError, RecursionError) as exc:
                 state.close()
-                raise ConfigError(f"corrupt watch state ({exc}); move it away to start afresh",
+                why = "JSON nested too deeply" if isinstance(exc, RecursionError) else exc
+                raise ConfigError(f"corrupt watch state ({why}); move it away to start afresh",
                                   path=str(path)) from None
         return state
 
