@@ -946,3 +946,31 @@ def test_json_nested_past_the_decoder_is_that_files_error(tmp_path: Path, place:
     r = cli(*args, cwd=tmp_path)
     assert r.returncode == 2, r.stdout + r.stderr
     assert one_error_line(r.stderr).endswith(says), r.stderr
+
+
+@pytest.mark.parametrize(("schema", "says"), [
+    ("device", "cannot read JSON schema 's.json': not a regular file (a device, a FIFO, a socket): not read"),
+    ("past-the-decoder", "cannot read JSON schema 's.json': nested too deeply"),
+    ("past-the-walk", "invalid JSON schema: nested too deeply"),
+])
+def test_a_cases_json_schema_file_that_is_endless_or_too_deep_is_the_cases_error(tmp_path: Path, schema: str,
+                                                                                 says: str) -> None:
+    """`json_schema: s.json` in a cases file: the schema committed as a link to /dev/zero was read until MemoryError
+    (a traceback), one nested past the decoder or past a walk of it (400 levels) ended `golden validate` (and a
+    golden run, which loads the cases the same way) as `input nested too deeply`, naming no file; now each is that
+    case's error at its line, exit 2."""
+    import resource
+
+    path = tmp_path / "s.json"
+    if schema == "device":
+        path.symlink_to("/dev/zero")
+    elif schema == "past-the-decoder":
+        path.write_text("[" * 100_000 + "]" * 100_000)
+    else:
+        path.write_text('{"items": ' * 400 + "{}" + "}" * 400)
+    (tmp_path / "c.yml").write_text("cases:\n  - {id: a, path: /x, expect: {json_schema: s.json}}\n")
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "golden", "validate", "c.yml"], capture_output=True,
+                       text=True, cwd=tmp_path, timeout=60,
+                       preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr and f"c.yml:2: {says}" in r.stdout + r.stderr, r.stdout + r.stderr

@@ -94,8 +94,9 @@ STATE_BYTES = 64 * 2**20  # the toolkit's own state files (watch and action stat
 
 
 def read_state(path: Path, *, limit: int = STATE_BYTES) -> bytes:
-    """The bytes of one of the toolkit's own files (its state, kept under `.mosaic-diag/` in the repository): a
-    regular file of at most `limit` bytes (a link to one is followed). A device or a FIFO is refused, not read: a
+    """The bytes of one of the toolkit's own files (its state, kept under `.mosaic-diag/` in the repository) or of
+    a file the repository commits for it (a golden case's JSON schema): a regular file of at most `limit` bytes (a
+    link to one is followed). A device or a FIFO is refused, not read: a
     committed `.mosaic-diag/watch-state.json -> /dev/zero` was read without end (all memory, until the kernel
     killed the process) and a FIFO waited for a writer for ever. OSError naming `path` (FileNotFoundError when
     there is none), its `strerror` saying what is wrong with it."""
