@@ -57,9 +57,11 @@ class Config:
         parts = key.split(".")
         for i, part in enumerate(parts):
             if not isinstance(node, Mapping):  # (`playbooks = "diag/playbooks"` where a table is read)
+                from mosaic_diag.platform.redact import redact_cut
+
                 table = ".".join(parts[:i])
                 raise ConfigError(f"{table} must be a table (write [{table}] and {parts[i]} = … under it), "
-                                  f"got {str(node)[:60]!r}", path=str(self.source) if self.source else None)
+                                  f"got {redact_cut(str(node), 60)!r}", path=str(self.source) if self.source else None)
             if part not in node:
                 return default
             node = node[part]

@@ -695,3 +695,41 @@ def test_a_planted_response_cache_is_not_trusted(server, cases_file, tmp_path, c
         assert "not written by this user's runs: not used as the response cache" in err, err
         assert server.state["hits"]["/ok"] >= 2  # the app was asked
     assert (state / "golden-cache.json").read_text().partition("\n")[0] != "0" * 64  # replaced by a signed file
+
+
+class _Deep(BaseHTTPRequestHandler):
+    """An app whose error answer is JSON nested `server.depth` deep (a string at the bottom)."""
+
+    def log_message(self, *args):
+        return
+
+    def do_GET(self):
+        depth = self.server.depth
+        data = ("[" * depth + '"RuntimeError: deep down"' + "]" * depth).encode()
+        self.send_response(500)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.mark.parametrize("depth", [600, 100_000])
+def test_an_answer_nested_past_the_decoder_or_the_walk_fails_its_case_not_the_run(tmp_path, capsys, depth):
+    """The explanation of a failed case reads the answer's JSON strings: an answer nested past the decoder
+    (100,000 brackets) or decoded but then walked by recursion (600 levels) raised RecursionError after the run,
+    which ended as `input nested too deeply` (exit 2): no report, no last run kept, every case's result lost."""
+    srv = QuietServer.start_on_loopback(_Deep)
+    srv.depth = depth
+    cases = tmp_path / "cases.yml"
+    cases.write_text("cases:\n  - {id: deep, path: /deep}\n  - {id: also, path: /also}\n")
+    try:
+        code = main(["golden", "--url", url_of(srv), "--cases", str(cases), "--retries", "0", "--format", "json",
+                     "--state-dir", str(tmp_path / "state")])
+    finally:
+        srv.stop()
+    out, err = capsys.readouterr()
+    assert code == 1, err
+    report = json.loads(out)
+    assert sorted((c["id"], c["outcome"]) for c in report["cases"]) == [("also", "fail"), ("deep", "fail")], report
+    assert all(c["classification"]["label"] for c in report["cases"]), report
+    assert (tmp_path / "state" / "golden-last-run.json").is_file()

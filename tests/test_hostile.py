@@ -892,3 +892,111 @@ def test_a_common_prefix_is_found_in_one_pass_on_half_a_megabyte(text: str, labe
 
     assert len(text) >= HALF_MB - 100
     assert Classifier.default().classify_text(text).label == label
+
+
+_STATE_RUNS = {  # state file under the repository -> (the command that reads it, exit code, what it says)
+    ".mosaic-diag/watch-state.json": (["watch", "--file", "app.log", "--from-start", "--format", "json"], 2,
+                                      "cannot read the watch state: not a regular file"),
+    ".mosaic-diag/deploys.jsonl": (["manifest", "history"], 2, "cannot read the deploy history: not a regular file"),
+    "st/golden-last-run.json": (["golden", "--cases", "cases.yml", "--url", "http://127.0.0.1:9", "--only-failed",
+                                 "--state-dir", "st"], 2, "cannot read last golden run"),
+    ".mosaic-diag/actions.json": (["playbook", "run", "PG_CONNECTION_FAILED", "--context", "incident.json",
+                                   "--playbooks", "books", "--execute"], 1,
+                                  "unreadable action state (not a regular file"),
+    ".mosaic-diag/flags.json": (["playbook", "run", "PG_CONNECTION_FAILED", "--context", "incident.json",
+                                 "--playbooks", "books", "--execute"], 1,
+                                "cannot read the flags file (not a regular file"),
+}
+
+
+@pytest.mark.parametrize("special", ["device", "fifo"])
+@pytest.mark.parametrize("state", sorted(_STATE_RUNS))
+def test_a_state_file_that_is_no_regular_file_is_refused_not_read(tmp_path: Path, state: str, special: str) -> None:
+    """The toolkit's own state files (the watch state, the deploy history, golden's last run, the playbooks' action
+    state and flags file), committed as a link to /dev/zero, were read without end (all memory: the kernel killed
+    the watch), and as a FIFO waited for a writer for ever; now each is refused as that file's problem, one line
+    (or, for the action state and the flags file, the run goes on and says so)."""
+    import resource
+
+    from tests.test_actions import PLAYBOOK
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "app.log").write_text("2026-01-01 12:00:00,000 ERROR api: boom\n")
+    (tmp_path / "cases.yml").write_text("cases:\n  - {id: a, path: /x}\n")
+    (tmp_path / "books").mkdir()
+    (tmp_path / "books" / "pg.yml").write_text(PLAYBOOK)
+    (tmp_path / "incident.json").write_text(json.dumps({"stage": "runtime", "rate_5m": 6.5, "count": 4}))
+    path = tmp_path / state
+    path.parent.mkdir(exist_ok=True)
+    if special == "device":
+        path.symlink_to("/dev/zero")
+    else:
+        os.mkfifo(path)
+    args, code, says = _STATE_RUNS[state]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_DIAG_")}
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", *args], capture_output=True, text=True, cwd=tmp_path,
+                       input="y\n", env=env, timeout=60,
+                       preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)))
+    assert r.returncode == code, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr and says in r.stdout + r.stderr, r.stdout + r.stderr
+    if code == 2:
+        said = one_error_line(r.stderr)
+        assert state in said and said.endswith("not a regular file (a device, a FIFO, a socket): not read"), said
+
+
+_DEEP_JSON = "[" * 100_000 + "]" * 100_000
+_DEEP_RECORD = json.dumps({"id": 1, "recorded_at": "2026-01-01T00:00:00+00:00", "commit": "a" * 40, "branch": "main",
+                           "status": "deployed", "note": None, "manifest": _DEEP_JSON})
+
+
+@pytest.mark.parametrize(("place", "text", "args", "says"), [
+    (".mosaic-diag/watch-state.json", _DEEP_JSON, ["watch", "--file", "app.log", "--from-start"],
+     ".mosaic-diag/watch-state.json: corrupt watch state (JSON nested too deeply); move it away to start afresh"),
+    (".mosaic-diag/deploys.jsonl", _DEEP_JSON + "\n", ["manifest", "history"],
+     ".mosaic-diag/deploys.jsonl:1: bad deploy record: JSON nested too deeply"),
+    (".mosaic-diag/deploys.jsonl", _DEEP_RECORD + "\n", ["manifest", "history"],
+     ".mosaic-diag/deploys.jsonl:1: bad deploy record: manifest is JSON nested too deeply"),
+    ("deep.json", _DEEP_JSON, ["manifest", "diff", "deep.json", "deep.json"],
+     "deep.json: invalid JSON: nested too deeply"),
+    ("deep.json", _DEEP_JSON, ["manifest", "record", "--manifest", "deep.json"],
+     "deep.json: invalid JSON: nested too deeply"),
+], ids=["watch-state", "deploy-record", "deploy-record-manifest", "manifest-diff", "manifest-record"])
+def test_json_nested_past_the_decoder_is_that_files_error(tmp_path: Path, place: str, text: str, args: list[str],
+                                                          says: str) -> None:
+    """The watch state, a deploy record (or the manifest text in one) and a manifest file nested past the decoder
+    were `mosaic-diag: error: input nested too deeply`: no file, no line, the operator left to guess which."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "app.log").write_text("2026-01-01 12:00:00,000 ERROR api: boom\n")
+    (tmp_path / place).parent.mkdir(exist_ok=True)
+    (tmp_path / place).write_text(text)
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert one_error_line(r.stderr).endswith(says), r.stderr
+
+
+@pytest.mark.parametrize(("schema", "says"), [
+    ("device", "cannot read JSON schema 's.json': not a regular file (a device, a FIFO, a socket): not read"),
+    ("past-the-decoder", "cannot read JSON schema 's.json': nested too deeply"),
+    ("past-the-walk", "invalid JSON schema: nested too deeply"),
+])
+def test_a_cases_json_schema_file_that_is_endless_or_too_deep_is_the_cases_error(tmp_path: Path, schema: str,
+                                                                                 says: str) -> None:
+    """`json_schema: s.json` in a cases file: the schema committed as a link to /dev/zero was read until MemoryError
+    (a traceback), one nested past the decoder or past a walk of it (400 levels) ended `golden validate` (and a
+    golden run, which loads the cases the same way) as `input nested too deeply`, naming no file; now each is that
+    case's error at its line, exit 2."""
+    import resource
+
+    path = tmp_path / "s.json"
+    if schema == "device":
+        path.symlink_to("/dev/zero")
+    elif schema == "past-the-decoder":
+        path.write_text("[" * 100_000 + "]" * 100_000)
+    else:
+        path.write_text('{"items": ' * 400 + "{}" + "}" * 400)
+    (tmp_path / "c.yml").write_text("cases:\n  - {id: a, path: /x, expect: {json_schema: s.json}}\n")
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "golden", "validate", "c.yml"], capture_output=True,
+                       text=True, cwd=tmp_path, timeout=60,
+                       preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr and f"c.yml:2: {says}" in r.stdout + r.stderr, r.stdout + r.stderr

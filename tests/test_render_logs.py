@@ -198,9 +198,9 @@ def test_the_environment_may_name_another_api_host() -> None:
 
 
 class _Hostile:
-    """A loopback HTTP server answering every request 200 with `body`."""
+    """A loopback HTTP server answering every request `status` (200) with `body`."""
 
-    def __init__(self, body: bytes) -> None:
+    def __init__(self, body: bytes, status: int = 200) -> None:
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -214,7 +214,7 @@ class _Hostile:
 
             def _answer(self) -> None:
                 paths.append(self.path)
-                self.send_response(200)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
@@ -252,6 +252,27 @@ def test_a_hostile_log_page_is_one_error_not_memory_or_a_traceback(body: bytes, 
             list(logs.entries())
     finally:
         server.close()
+
+
+def test_a_key_across_the_cut_of_an_answer_that_is_not_json_is_masked_whole() -> None:
+    """An error answer that is not JSON (a proxy's page quoting the request) is shown by its first 200 characters:
+    cut before the redactor saw them, a key across the cut was too short to be known as one (`rnd_` and 16
+    characters) and its first half was in the error, of the log reader and of the deploy/rollback client both."""
+    from mosaic_diag.platform.render_api import RenderApi, RenderTarget
+
+    page = "x" * (200 - 1 - len("invalid key ") - len(KEY) // 2) + f" invalid key {KEY} for this service"
+    server = _Hostile(page.encode(), status=400)
+    try:
+        logs = RenderLogs(RenderSettings(api_url=server.url, service_id="srv-mosaic", owner_id=None, api_key=KEY),
+                          T0, T0 + timedelta(minutes=1))
+        with pytest.raises(ConfigError, match="answered 400: x+ invalid key rnd") as from_logs:
+            list(logs.entries())
+        with pytest.raises(ConfigError, match="answered 400: x+ invalid key rnd") as from_api:
+            RenderApi(RenderTarget(server.url, "srv-mosaic", KEY)).get_service()
+    finally:
+        server.close()
+    for caught in (from_logs, from_api):
+        assert KEY[4:len(KEY) // 2] not in str(caught.value), str(caught.value)
 
 
 @pytest.mark.parametrize("body", (_HUGE, _DEEP))

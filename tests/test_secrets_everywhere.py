@@ -227,3 +227,126 @@ def inproc_cli(monkeypatch, capsys, tmp_path):
         return code, out, err
 
     return runner
+
+
+class _CutAcross(BaseHTTPRequestHandler):
+    """An app whose error page holds a secret where the report's excerpt of it ends (`server.secret`: the text
+    as it appears, the part that must not show, the number of characters the excerpt keeps)."""
+
+    def do_GET(self) -> None:  # noqa: N802
+        text, part, keep = self.server.secret  # type: ignore[attr-defined]
+        pad = keep - (text.index(part) + len(part) // 2)  # the cut falls in the middle of the secret
+        data = ("x" * pad + f" {text} and more\n").encode()
+        self.send_response(500)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("kind", sorted(SECRETS))
+def test_a_secret_across_the_cut_of_a_golden_answers_excerpt_is_masked_whole(tmp_path: Path, kind: str) -> None:
+    """A failed case keeps the first 2,000 characters of the answer (`body_excerpt`, in the JSON report and the
+    state of the last run): they were cut, then redacted, and a secret across the cut had lost what the
+    redactor knows it by (a DSN its `@`, a key its length): its first half was written as it is."""
+    from mosaic_diag.golden.runner import EXCERPT_CHARS
+
+    text, part = SECRETS[kind]
+    app = QuietServer.start_on_loopback(_CutAcross)
+    app.secret = (text, part, EXCERPT_CHARS - 1)  # type: ignore[attr-defined]  # (the pad's space)
+    try:
+        cases = tmp_path / "cases.yml"
+        cases.write_text("cases:\n  - {id: cut, path: /x, expect: {status: 200}}\n")
+        r = cli("golden", "--url", app.url, "--cases", str(cases), "--retries", "0", "--format", "json",
+                "--state-dir", str(tmp_path / "state"), cwd=tmp_path)
+    finally:
+        app.stop()
+    assert r.returncode == 1, r.stdout + r.stderr
+    (attempt,) = json.loads(r.stdout)["cases"][0]["attempts"]
+    assert len(attempt["body_excerpt"]) <= EXCERPT_CHARS and attempt["body_excerpt"].startswith("x" * 100)
+    half = part[:len(part) // 2]
+    for where, out in (("report", r.stdout), ("state", (tmp_path / "state" / "golden-last-run.json").read_text())):
+        assert half not in out, (where, half)
+
+
+def test_a_secret_in_a_config_value_cut_in_its_error_is_masked_whole(tmp_path: Path) -> None:
+    """A value where a table is read (`predeploy = "postgresql://…"` in pyproject.toml) is quoted in the error, its
+    first 60 characters: cut before the redactor saw them, a Render DSN (user `mosaic_db_user`, a 32-character
+    password) lost its `@` and its whole password was printed."""
+    password = "Zq81xDsnPwAbCdEfGhIjKlMnOpQrStUv"
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.mosaic-diag]\npredeploy = "postgresql://mosaic_db_user:{password}@dpg-abc.oregon-postgres.render.com'
+        '/mosaic"\n')
+    r = cli("predeploy", cwd=tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "predeploy must be a table" in r.stderr and "postgresql://mosaic_db_user:***" in r.stderr, r.stderr
+    assert password[:8] not in r.stdout + r.stderr
+
+
+def test_a_secret_across_the_cut_of_an_in_process_apps_log_record_is_masked_whole(tmp_path: Path) -> None:
+    """The note of an in-process app's captured records quotes each one's exception, its first 160 characters:
+    cut before the redactor saw them, a DSN in the message lost its `@` and the first half of its password
+    showed on stderr."""
+    import uuid
+
+    password = "DsnPw-" + "Zq81xAbCdEfGhIjK" * 2
+    message = f"cannot connect to postgresql://mosaic:{password}@db.internal:5432/mosaic"
+    pad = 160 - (message.index(password) + len(password) // 2)
+    module = f"cut_app_{uuid.uuid4().hex}"
+    (tmp_path / f"{module}.py").write_text(
+        "import json, logging\n\n"
+        "async def app(scope, receive, send):\n"
+        "    if scope['type'] == 'lifespan':\n"
+        "        while (await receive())['type'] != 'lifespan.shutdown':\n"
+        "            await send({'type': 'lifespan.startup.complete'})\n"
+        "        await send({'type': 'lifespan.shutdown.complete'})\n"
+        "        return\n"
+        "    try:\n"
+        f"        raise RuntimeError({'x' * pad + ' ' + message!r})\n"
+        "    except RuntimeError:\n"
+        "        logging.getLogger('api').exception('request failed')\n"
+        "    await send({'type': 'http.response.start', 'status': 500, 'headers': []})\n"
+        "    await send({'type': 'http.response.body', 'body': b'{}'})\n")
+    cases = tmp_path / "cases.yml"
+    cases.write_text("cases:\n  - {id: cut, path: /x, expect: {status: 200}}\n")
+    r = cli("golden", "--app", f"{module}:app", "--cases", str(cases), "--retries", "0", "--format", "json",
+            "--state-dir", str(tmp_path / "state"), cwd=tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "captured, not printed: 1 at ERROR" in r.stderr and "(RuntimeError: xxx" in r.stderr, r.stderr
+    assert password[:len(password) // 2 - 1] not in r.stdout + r.stderr, r.stderr
+
+
+class _EchoingGateway(BaseHTTPRequestHandler):
+    """An LLM gateway that refuses the key and quotes it, where the check's line of the error ends (300
+    characters of the SDK's `Error code: 401 - <the gateway's message>`)."""
+
+    def do_GET(self) -> None:  # noqa: N802
+        key = self.headers["Authorization"].removeprefix("Bearer ")
+        pad = 300 - len("Error code: 401 - ") - len(" invalid key ") - 16  # `sk-proj-` and 8 characters kept
+        data = json.dumps({"error": {"message": "x" * pad + f" invalid key {key} for this gateway"}}).encode()
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_key_across_the_cut_of_a_providers_error_line_is_masked_whole(tmp_path: Path) -> None:
+    """The provider check's finding quotes the SDK's error, its first 300 characters: cut before the redactor saw
+    them, a key the gateway quoted lost its length (`sk-proj-` and 16 characters) and its first part showed."""
+    key = SECRETS["openai_key"][0]
+    gateway = QuietServer.start_on_loopback(_EchoingGateway)
+    try:
+        r = cli("predeploy", "--only", "openai", "--format", "json", cwd=tmp_path,
+                env={"OPENAI_API_KEY": key, "OPENAI_BASE_URL": gateway.url + "/v1"})
+    finally:
+        gateway.stop()
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "MD-LLM001" in r.stdout and "xxx invalid key " in r.stdout, r.stdout
+    assert key[8:16] not in r.stdout + r.stderr, r.stdout

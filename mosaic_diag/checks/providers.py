@@ -10,6 +10,7 @@ from typing import Any
 
 from mosaic_diag.checks.advice import env_facts
 from mosaic_diag.checks.model import Check, CheckContext, CheckId, Message, Skip
+from mosaic_diag.platform.redact import redact_cut
 
 ANTHROPIC_VERSION = "2023-06-01"  # the API version header the anthropic client sends
 KEY_NAMES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "CLAUDE_API_KEY")  # failover needs the other provider's key
@@ -44,7 +45,7 @@ def _model_vars(ctx: CheckContext, env_names: tuple[str, ...]) -> dict[str, str]
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    return redact_cut((str(exc).strip().splitlines() or [type(exc).__name__])[0], 300)
 
 
 def _probe(key_id: str, model_id: str, provider: str, list_models: Callable[[], Any],

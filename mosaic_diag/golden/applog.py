@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from mosaic_diag.platform.redact import redact_text
+from mosaic_diag.platform.redact import redact_cut, redact_text
 
 SHOWN_RECORDS = 3
 
@@ -73,7 +73,7 @@ def record_line(record: logging.LogRecord) -> str:
     if exc is not None:
         name = f"{type(exc).__module__}.{type(exc).__name__}".removeprefix("builtins.")
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        line += f" ({name}: {text[:160]})" if text else f" ({name})"
+        line += f" ({name}: {redact_cut(text, 160)})" if text else f" ({name})"
     return redact_text(line)[:300]
 
 

@@ -185,6 +185,9 @@ def _json_paths(c: _Collector, expect: Any) -> tuple[JsonPathCheck, ...]:
     return tuple(checks)
 
 
+SCHEMA_BYTES = 5_000_000  # a case's JSON schema file is read to here (as its YAML is)
+
+
 def _plain(value: Any) -> Any:
     """Loaded YAML (PosDict/PosList) as plain dicts and lists."""
     if isinstance(value, dict):
@@ -210,22 +213,33 @@ def _schema(c: _Collector, expect: Any, base: Path, key: str = "json_schema") ->
 
     import jsonschema
 
+    from mosaic_diag.platform.atomic import read_state
+
     value = expect[key]
     if isinstance(value, str):
         schema_path = (base / value).resolve()
-        try:
-            value = json.loads(schema_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+        try:  # (a regular file, bounded: a committed schema.json -> /dev/zero was read until MemoryError)
+            value = json.loads(read_state(schema_path, limit=SCHEMA_BYTES).decode("utf-8"))
+        except OSError as exc:
+            c.add(expect, key, f"cannot read JSON schema {value!r}: {exc.strerror or exc}")
+            return None
+        except ValueError as exc:
             c.add(expect, key, f"cannot read JSON schema {value!r}: {exc}")
+            return None
+        except RecursionError:
+            c.add(expect, key, f"cannot read JSON schema {value!r}: nested too deeply")
             return None
     if not isinstance(value, dict):
         c.add(expect, key, f"{key} must be a schema mapping or a path to a JSON file")
         return None
-    schema = _plain(value)
     try:
+        schema = _plain(value)
         jsonschema.validators.validator_for(schema).check_schema(schema)
     except jsonschema.SchemaError as exc:
         c.add(expect, key, f"invalid JSON schema: {exc.message}")
+        return None
+    except RecursionError:  # (decoded, but deeper than a walk of it goes)
+        c.add(expect, key, "invalid JSON schema: nested too deeply")
         return None
     return schema
 

@@ -16,13 +16,19 @@ _EXCEPTION_LINE = re.compile(r"^(?:(?:[A-Za-z_]\w*\.)+[A-Z]\w*|[A-Z]\w*(?:Error|
 
 
 def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
-    return []
+    """The strings of a decoded JSON value, in document order (a walk without recursion: an app's answer may
+    be nested as deep as the decoder goes)."""
+    out: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict):
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+    return out
 
 
 def error_texts(attempt: Attempt, body: str | None = None) -> tuple[list[str], bool] | None:
@@ -35,7 +41,7 @@ def error_texts(attempt: Attempt, body: str | None = None) -> tuple[list[str], b
         return None
     try:
         data = json.loads(text)
-    except ValueError:  # not JSON: classify the raw body
+    except (ValueError, RecursionError):  # not JSON (or nested past the decoder): classify the raw body
         data = None
     texts = _strings(data) if data is not None else []
     return texts or [text], attempt.status is not None and attempt.status >= 400

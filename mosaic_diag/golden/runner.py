@@ -14,7 +14,7 @@ from mosaic_diag.golden.assertions import REGEX_TIMEOUT, check_answer, check_lat
 from mosaic_diag.golden.cases import Case
 from mosaic_diag.golden.report import Attempt, CaseResult, Explanation, GoldenReport
 from mosaic_diag.golden.targets import Answer, AppTimeoutError, Target
-from mosaic_diag.platform.redact import redact_text
+from mosaic_diag.platform.redact import redact_cut, redact_text
 
 EXCERPT_CHARS = 2000
 PROVIDER_HEADER = "X-Mosaic-LLM-Provider"  # tells the app which LLM provider to use (no failover)
@@ -183,7 +183,7 @@ def _attempt(case: Case, target: Target, options: RunOptions, clock: Clock,
                                 ) + _provider_failures(provider, answer)
         # a failure quotes the answer (a schema error whole): redacted here, for every report and the state
         failures = tuple(redact_text(f) for f in failures)
-        excerpt = redact_text(answer.body[:EXCERPT_CHARS])
+        excerpt = redact_cut(answer.body, EXCERPT_CHARS)
         return _Outcome(Attempt(answer.status, latency, failures, None, excerpt, retries),
                         answer.body)
 

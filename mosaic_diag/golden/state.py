@@ -9,7 +9,7 @@ from typing import Any
 
 from mosaic_diag.errors import ConfigError, UsageError
 from mosaic_diag.golden.report import BaselineDiff, CaseResult, GoldenReport
-from mosaic_diag.platform.atomic import write_atomic
+from mosaic_diag.platform.atomic import read_state, write_atomic
 
 LAST_RUN = "golden-last-run.json"
 BASELINE_VERSION = 1
@@ -19,7 +19,7 @@ BASELINE_VERSION = 1
 
 def _read_json(path: Path, what: str) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_state(path).decode("utf-8"))
     except FileNotFoundError as exc:
         raise UsageError(f"no {what}", path=str(path)) from exc
     except json.JSONDecodeError as exc:

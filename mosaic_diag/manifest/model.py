@@ -172,6 +172,8 @@ def load_manifest(path: Path) -> Manifest:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"invalid JSON: {exc.msg}", path=str(path), line=exc.lineno) from exc
+    except RecursionError as exc:
+        raise ConfigError("invalid JSON: nested too deeply", path=str(path)) from exc
     if not isinstance(data, Mapping):
         raise ConfigError("a manifest must be a JSON object", path=str(path), line=1)
     return Manifest.from_dict(data, where=str(path))

@@ -126,6 +126,8 @@ def checked_record(row: Mapping[str, Any], *, names: Mapping[str, str] | None = 
             manifest = json.loads(manifest)
         except ValueError:
             raise ValueError(f"{name('manifest')} is not JSON") from None
+        except RecursionError:
+            raise ValueError(f"{name('manifest')} is JSON nested too deeply") from None
     if not isinstance(manifest or {}, dict):
         raise ValueError(f"{name('manifest')} is not a mapping")
     return DeployRecord(rec_id, when, commit, row.get("branch"), status, row.get("note"), manifest or {})
@@ -161,10 +163,15 @@ class FileDeployStore:
         self.description = f"file {path}"
 
     def _read(self) -> list[DeployRecord]:
-        if not self.path.exists():
-            return []
+        from mosaic_diag.platform.atomic import read_state
+
         out = []
-        data = self.path.read_bytes()
+        try:
+            data = read_state(self.path)
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise ConfigError(f"cannot read the deploy history: {exc.strerror or exc}", path=str(self.path)) from None
         lines = data.split(b"\n")
         lines.pop()  # after the last newline: nothing, or a write cut off (or under way): a record is a whole line
         for n, line in enumerate(lines, start=1):
@@ -180,6 +187,8 @@ class FileDeployStore:
                                   line=n) from exc
             except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
                 raise ConfigError(f"bad deploy record: {exc}", path=str(self.path), line=n) from exc
+            except RecursionError as exc:
+                raise ConfigError("bad deploy record: JSON nested too deeply", path=str(self.path), line=n) from exc
         return out
 
     def record(self, manifest: Manifest, *, status: str = "deployed", note: str | None = None) -> DeployRecord:

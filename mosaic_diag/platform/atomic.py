@@ -88,3 +88,23 @@ def open_regular(path: Path, flags: int, *, what: str, mode: int = 0o600) -> int
     if hasattr(os, "set_blocking"):
         os.set_blocking(fd, True)
     return fd
+
+
+STATE_BYTES = 64 * 2**20  # the toolkit's own state files (watch and action state, deploy history) are read to here
+
+
+def read_state(path: Path, *, limit: int = STATE_BYTES) -> bytes:
+    """The bytes of one of the toolkit's own files (its state, kept under `.mosaic-diag/` in the repository) or of
+    a file the repository commits for it (a golden case's JSON schema): a regular file of at most `limit` bytes (a
+    link to one is followed). A device or a FIFO is refused, not read: a
+    committed `.mosaic-diag/watch-state.json -> /dev/zero` was read without end (all memory, until the kernel
+    killed the process) and a FIFO waited for a writer for ever. OSError naming `path` (FileNotFoundError when
+    there is none), its `strerror` saying what is wrong with it."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # (a FIFO opened blocking waits for a writer)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a device, a FIFO, a socket): not read", str(path))
+        data = fh.read(limit + 1)  # (it may grow while it is read)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit:,} bytes: not read", str(path))
+    return data

@@ -374,6 +374,16 @@ def redact_text(text: str) -> str:
     return "\n".join(lines) if changed else original
 
 
+CUT_CONTEXT = 16_384  # how much of what follows a cut `redact_cut` redacts with the part kept
+
+
+def redact_cut(text: str, limit: int) -> str:
+    """At most `limit` characters of `text`, redacted as they stand in it: the cut is made after redaction, which
+    sees up to CUT_CONTEXT characters past it, so that a secret across the cut is masked whole; cut first, a DSN
+    lost its `@` (`postgresql://u:Hunter2Se`) and a key its length, and their first characters showed."""
+    return redact_text(text[:limit + CUT_CONTEXT])[:limit]
+
+
 def redact_excerpt(excerpt: str, source: str) -> str:
     """`excerpt` redacted as it stands in `source` (the message a classifier took out of a text): when it starts a
     line of `source`, the line before it may end in the first piece of a secret a line break folded

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mosaic_diag.errors import ConfigError, UnreachableError
-from mosaic_diag.platform.redact import redact_text
+from mosaic_diag.platform.redact import redact_cut, redact_text
 
 ANSWER_BYTES = 16 << 20  # bytes of one answer read at most
 
@@ -88,7 +88,7 @@ class RenderApi:
         try:
             data = loads_strict(raw) if raw else {}
         except NotJson:
-            data = {"message": raw[:200].decode("utf-8", "replace")}
+            data = {"message": redact_cut(raw.decode("utf-8", "replace"), 200)}
         if resp.status_code >= 400:
             msg = redact_text(str(data.get("message") if isinstance(data, dict) else data) or resp.reason_phrase)
             text = f"Render API {method} {url} answered {resp.status_code}: {msg}"

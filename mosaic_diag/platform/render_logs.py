@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mosaic_diag.errors import ConfigError, UnreachableError
-from mosaic_diag.platform.redact import redact_text
+from mosaic_diag.platform.redact import redact_cut, redact_text
 from mosaic_diag.platform.render_settings import RenderSettings, refuse_redirect
 
 PAGE_LIMIT = 100
@@ -99,7 +99,7 @@ class RenderLogs:
             raise ConfigError(f"Render API refused the key ({resp.status_code}): check RENDER_API_KEY and that it "
                               f"may read service {self.settings.service_id}")
         if resp.status_code >= 400:
-            msg = data.get("message") if isinstance(data, dict) else body[:200].decode("utf-8", "replace")
+            msg = data.get("message") if isinstance(data, dict) else redact_cut(body.decode("utf-8", "replace"), 200)
             raise ConfigError(f"Render API GET /v1/logs answered {resp.status_code}: {redact_text(str(msg))}")
         if not isinstance(data, dict) or not isinstance(data.get("logs", []), list):
             raise UnreachableError("Render API GET /v1/logs answered something that is not a page of logs")

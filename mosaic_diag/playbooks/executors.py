@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mosaic_diag.errors import DiagError
-from mosaic_diag.platform.atomic import write_atomic
+from mosaic_diag.platform.atomic import read_state, write_atomic
 from mosaic_diag.platform.mdtext import md_code, md_fence, md_text
 from mosaic_diag.platform.redact import redact_dsn, redact_text
 from mosaic_diag.platform.terminal import neutralize_controls
@@ -44,9 +44,10 @@ def _set_flag(effect: Effect, clock: Callable[[], datetime]) -> tuple[bool, str]
     data: dict[str, Any] = {}
     if path.exists():
         try:
-            data = json.loads(path.read_text(encoding="utf-8") or "{}")
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return False, f"{path}: cannot read the flags file ({exc}); left unchanged"
+            data = json.loads(read_state(path).decode("utf-8") or "{}")
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            return False, f"{path}: cannot read the flags file ({why}); left unchanged"
         if not isinstance(data, dict):
             return False, f"{path}: the flags file is not a JSON object; left unchanged"
     flags = data.setdefault("flags", {})

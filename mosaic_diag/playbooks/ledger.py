@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from mosaic_diag.platform.atomic import write_atomic
+from mosaic_diag.platform.atomic import read_state, write_atomic
 from mosaic_diag.platform.redact import redact_with_dsn
 
 TABLE = "mosaic_diag_actions"
@@ -60,12 +60,13 @@ class FileLedger:
         self.where = str(self.path)
         self._done: dict[str, str] = {}
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8") or "{}")
+            data = json.loads(read_state(self.path).decode("utf-8") or "{}")
         except FileNotFoundError:
             data = {}
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             # a damaged state file must not block the alert about the incident: start afresh, say so
-            self.note = f"{self.path}: unreadable action state ({type(exc).__name__}); starting afresh"
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+            self.note = f"{self.path}: unreadable action state ({why}); starting afresh"
             data = {}
         done = data.get("done") if isinstance(data, Mapping) else None
         if isinstance(done, Mapping):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mosaic_diag.errors import ConfigError, UsageError
-from mosaic_diag.platform.atomic import write_atomic
+from mosaic_diag.platform.atomic import read_state, write_atomic
 
 MAX_KEYS = 5000
 
@@ -45,9 +45,16 @@ class WatchState:
             lock.close()
             raise UsageError("another watch is running on this state (its lock is held)", path=str(path)) from None
         state = cls(path=path, _lock=lock)
-        if path.exists():
+        try:
+            raw = read_state(path)
+        except FileNotFoundError:
+            raw = None
+        except OSError as exc:
+            state.close()
+            raise ConfigError(f"cannot read the watch state: {exc.strerror or exc}", path=str(path)) from None
+        if raw is not None:
             try:
-                data = json.loads(path.read_text(encoding="utf-8"))
+                data = json.loads(raw.decode("utf-8"))
                 if not isinstance(data, dict):
                     raise ValueError("not an object")
                 for name in ("seen", "alerts", "acted"):
@@ -55,9 +62,10 @@ class WatchState:
                     if not isinstance(value, dict):
                         raise ValueError(f"{name} is not an object")
                     setattr(state, name, {str(k): str(v) for k, v in value.items()})
-            except (ValueError, OSError) as exc:
+            except (ValueError, OSError, RecursionError) as exc:
                 state.close()
-                raise ConfigError(f"corrupt watch state ({exc}); move it away to start afresh",
+                why = "JSON nested too deeply" if isinstance(exc, RecursionError) else exc
+                raise ConfigError(f"corrupt watch state ({why}); move it away to start afresh",
                                   path=str(path)) from None
         return state
 
