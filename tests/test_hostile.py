@@ -944,6 +944,26 @@ def test_a_state_file_that_is_no_regular_file_is_refused_not_read(tmp_path: Path
         assert state in said and said.endswith("not a regular file (a device, a FIFO, a socket): not read"), said
 
 
+def test_a_watch_lock_committed_as_a_link_is_refused_and_its_target_never_made(tmp_path: Path) -> None:
+    """The watch's lock file was opened with `open(..., "a+")`, which follows a link: a committed, dangling
+    `.mosaic-diag/watch-state.json.lock -> <anywhere>` had the watch create the file it points at. Now the lock is
+    refused as that file's problem, one line, exit 2, and nothing is made."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "app.log").write_text("2026-01-01 12:00:00,000 ERROR api: boom\n")
+    planted = tmp_path / "outside" / "made-by-the-watch"
+    planted.parent.mkdir()
+    lock = tmp_path / ".mosaic-diag" / "watch-state.json.lock"
+    lock.parent.mkdir()
+    lock.symlink_to(planted)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_DIAG_")}
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "watch", "--file", "app.log", "--from-start", "--format",
+                        "json"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stdout + r.stderr
+    said = one_error_line(r.stderr)
+    assert "watch-state.json.lock" in said and "is a symlink" in said, said
+    assert not planted.exists()
+
+
 _DEEP_JSON = "[" * 100_000 + "]" * 100_000
 _DEEP_RECORD = json.dumps({"id": 1, "recorded_at": "2026-01-01T00:00:00+00:00", "commit": "a" * 40, "branch": "main",
                            "status": "deployed", "note": None, "manifest": _DEEP_JSON})

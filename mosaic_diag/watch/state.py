@@ -8,13 +8,14 @@ newest `MAX_KEYS` entries, so the file stays small however long the watch runs.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from mosaic_diag.errors import ConfigError, UsageError
-from mosaic_diag.platform.atomic import read_state, write_atomic
+from mosaic_diag.platform.atomic import open_regular, read_state, write_atomic
 
 MAX_KEYS = 5000
 
@@ -36,9 +37,12 @@ class WatchState:
 
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            lock = open(path.with_name(path.name + ".lock"), "a+")  # noqa: SIM115 - held until close()
+            # never through a link: a committed dangling `watch-state.json.lock -> ~/.profile` made the file it names
+            lock = open(open_regular(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT,  # noqa: SIM115
+                                     what="the watch's lock"), "a+")  # (held until close())
         except OSError as exc:
-            raise UsageError(f"cannot write the watch state: {exc.strerror or exc}", path=str(path)) from None
+            raise UsageError(f"cannot write the watch state: {exc.strerror or exc}",
+                             path=exc.filename or str(path)) from None
         try:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
