@@ -161,6 +161,31 @@ def test_an_app_that_fails_at_import_is_classified_too(tmp_path, capsys, monkeyp
     assert "ModuleNotFoundError" in err and "[label" not in err
 
 
+BARE_ASGI = '''
+async def app(scope, receive, send):
+    {guard}
+    await send({{"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]}})
+    await send({{"type": "http.response.body", "body": b'{{"answer": "ok"}}'}})
+'''
+
+
+@pytest.mark.parametrize(("guard", "why"), [('assert scope["type"] == "http"', "AssertionError"),
+                                           ('if scope["type"] != "http":\n        return', "it returned")])
+def test_an_app_without_the_lifespan_protocol_is_run_as_uvicorn_runs_it(tmp_path, capsys, monkeypatch, guard, why):
+    """A bare ASGI app serving `http` only (uvicorn's default `--lifespan auto` runs it, saying the protocol is
+    unsupported) failed to start under `golden --app`: `TypeError: 'NoneType' object is not subscriptable`, from
+    Starlette's test client. It is run without a lifespan and a note says so; its cases are judged."""
+    (tmp_path / "bare_asgi_app.py").write_text(BARE_ASGI.format(guard=guard))
+    (tmp_path / "cases.yml").write_text("cases:\n  - {id: bare, path: /ask, method: GET, expect: {status: 200}}\n")
+    monkeypatch.chdir(tmp_path)
+    code = main(["golden", "--app", "bare_asgi_app:app", "--cases", "cases.yml", "--state-dir", str(tmp_path / "st"),
+                 "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "Traceback" not in err, err
+    assert f"the app does not take part in the ASGI lifespan protocol ({why} before its start-up)" in err, err
+    assert json.loads(out)["summary"]["passed"] == 1, out
+
+
 def test_the_stand_in_answer_modes_spoil_the_json_each_its_own_way():
     from examples.llm_standin import answer_text
 

@@ -200,6 +200,8 @@ def golden(
     with app_env(env, force=sdk_retries is not None), (app_log_captured() if app else nullcontext()) as capture:
         try:
             target = open_target(url=url, app=app, probe_timeout=options.timeout)  # (a waking app is slow)
+            for note in getattr(target, "notes", ()):
+                sys.stderr.write(f"mosaic-diag: note: {note}\n")
             if capture is not None:
                 capture.adopt()  # the app is imported and started: its loggers exist now
             report: GoldenReport | None = None

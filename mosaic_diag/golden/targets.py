@@ -156,8 +156,54 @@ class UrlTarget(_ClientTarget):
             raise UnreachableError(f"cannot reach {self.name}: {type(exc).__name__}: {exc}") from exc
 
 
+ASGIApp = Any  # (scope, receive, send) -> awaitable
+
+
+def lifespan_auto(app: ASGIApp, notes: list[str]) -> ASGIApp:
+    """`app` with the ASGI lifespan protocol as uvicorn's `--lifespan auto` (its default, Render's too) runs it: an
+    app that raises or returns before it answers the start-up (a bare ASGI app that serves `http` only) is run
+    without one, and `notes` says so; an app that answered (a FastAPI app whose start-up failed) is as it says.
+    Starlette's test client, which runs the app in-process, only knows `--lifespan on`: such an app failed to
+    start with `TypeError: 'NoneType' object is not subscriptable`."""
+
+    async def run(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") != "lifespan":
+            await app(scope, receive, send)
+            return
+        answered, asked = [False], []
+
+        async def receive_(*args: Any) -> Any:
+            message = await receive(*args)
+            asked.append(message.get("type") if isinstance(message, dict) else None)
+            return message
+
+        async def send_(message: Any) -> None:
+            answered[0] = True
+            await send(message)
+
+        why = "it returned"
+        try:
+            await app(scope, receive_, send_)
+        except Exception as exc:
+            if answered[0]:
+                raise
+            why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if answered[0]:
+            return
+        notes.append(f"the app does not take part in the ASGI lifespan protocol ({why} before its start-up): run "
+                     "without one, as uvicorn's --lifespan auto does")
+        if "lifespan.startup" not in asked:
+            await receive()
+        await send({"type": "lifespan.startup.complete"})
+        if "lifespan.shutdown" not in asked:
+            await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+
+    return run
+
+
 class AppTarget(_ClientTarget):
-    """An ASGI app imported from `module:attr`, run in-process with its lifespan."""
+    """An ASGI app imported from `module:attr`, run in-process with its lifespan (`lifespan_auto`)."""
 
     def __init__(self, spec: str, app_dir: Path) -> None:
         module_name, _, attr = spec.partition(":")
@@ -188,7 +234,8 @@ class AppTarget(_ClientTarget):
             if level < logging.WARNING:
                 logging.getLogger(name).setLevel(logging.WARNING)
         self.name = f"app:{spec}"
-        self._client = TestClient(app, raise_server_exceptions=False)
+        self.notes: list[str] = []  # what the command says on stderr (an app run without a lifespan)
+        self._client = TestClient(lifespan_auto(app, self.notes), raise_server_exceptions=False)
 
     def send(self, method: str, path: str, *, json: Any, headers: Mapping[str, str],
              params: Mapping[str, str], timeout: float) -> Answer:
