@@ -273,7 +273,7 @@ def tables_from_sql(sql: str, *, first_line: int = 1) -> dict[str, Any]:
     from mosaic_diag.lint.ddl import Column, Table, parse_ddl
     from mosaic_diag.lint.sqltext import line_col, prepare_script
 
-    tree, _err, _msg = _parse(neutralize(prepare_script(sql)[0]))  # (a schema is often a psql script)
+    tree, _err, _msg = _parse(neutralize(prepare_script(sql, templates=False)[0]))  # (a schema is often a psql script)
     if tree is None:
         return parse_ddl(sql, first_line=first_line)
     to_char = _char_offsets(sql)
