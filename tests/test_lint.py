@@ -34,7 +34,7 @@ def _cases() -> list[tuple[str, dict, str]]:
 
 @pytest.mark.parametrize(("code", "case", "schema"), _cases())
 def test_rule_case(code: str, case: dict, schema: str) -> None:
-    result = lint_sources([Source("case.py", case["code"])], rules=select_rules([code]),
+    result = lint_sources([Source(case.get("path", "case.py"), case["code"])], rules=select_rules([code]),
                           tables=tables_from_sql(schema), conn_factories=case.get("conn_factories", ("get_conn",)))
     assert not result.failures
     assert [f"{f.line}:{f.col}" for f in result.findings] == case["expect"]
@@ -197,11 +197,14 @@ def _sql_cases() -> list:
     return out
 
 
-def _judged_sql(rule: str, code: str) -> list[str]:
+def _judged_sql(rule: str, code: str, path: str = "case.py") -> list[str]:
     """The SQL texts the linter reported `rule` on, with driver placeholders made NULL (as sent)."""
     import ast
 
     from mosaic_diag.lint.context import FileContext
+
+    if path.endswith(".sql"):  # a `.sql` file's case: the file is the statement
+        return [code]
 
     ctx = FileContext("case.py", code, ast.parse(code))
     texts = [site.sql.text for site in ctx.postgres_sites()
@@ -215,9 +218,10 @@ def test_every_sql_finding_fails_on_postgresql_and_its_fix_runs(rule: str, setup
     import psycopg2
 
     assert case.get("pg_fixed"), f"{rule} {case['name']}: a case with findings names its corrected SQL"
-    bad = _judged_sql(rule, case["code"])
+    path = case.get("path", "case.py")
+    bad = _judged_sql(rule, case["code"], path)
     assert bad
-    findings = lint_sources([Source("case.py", case["code"])], rules=select_rules([rule])).findings
+    findings = lint_sources([Source(path, case["code"])], rules=select_rules([rule])).findings
     conn = psycopg2.connect(pg_db)
     try:
         with conn.cursor() as cur:

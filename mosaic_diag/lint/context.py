@@ -41,6 +41,8 @@ _ANNOTATED = {
     "psycopg2.extensions.connection": PG, "psycopg2.extensions.cursor": PG_CURSOR,
     "psycopg.Connection": PG3, "psycopg.Cursor": PG3_CURSOR,
 }
+# a module of this name imported from another (`from datasette.utils import sqlite3`) is the driver re-exported
+_DRIVER_MODULES = frozenset({"sqlite3", "psycopg2", "psycopg", "psycopg_pool", "aiosqlite"})
 _POOL_MODULES = (("psycopg2.pool.", PG_POOL), ("psycopg_pool.", PG3_POOL))
 _TEXT_FUNCTIONS = frozenset({"sqlalchemy.text", "sqlalchemy.sql.text", "sqlalchemy.sql.expression.text"})
 # the project's own `mosaic-diag: ignore[MD001,MD003]` comment, and flake8/ruff's noqa (bare, or with codes)
@@ -82,6 +84,7 @@ class SqlText:
     how: str = ""      # "f-string", "% formatting", "+ concatenation", "+=", ".format()" when dynamic
     pieces: tuple[tuple[int, ast.expr], ...] = ()  # (offset in text, literal starting there)
     named: bool = False  # SQLAlchemy text(): `:name` binds
+    partial: bool = False  # `+=` pieces from exclusive branches (`if:`/`else:`) folded together: no one run's text
 
 
 @dataclass(frozen=True)
@@ -277,6 +280,9 @@ class FileContext:
                         out[a.name.split(".")[0]] = a.name.split(".")[0]
             elif isinstance(node, ast.ImportFrom):
                 for a in node.names:
+                    if a.name in _DRIVER_MODULES and a.asname in {None, a.name}:
+                        out[a.name] = a.name  # `from app.utils import sqlite3`: the driver, re-exported
+                        continue
                     out[a.asname or a.name] = f"{node.module}.{a.name}" if node.module else a.name
         return out
 
@@ -355,7 +361,7 @@ class FileContext:
         base = {"connect", "getconn", "connection"} | {f.rsplit(".", 1)[-1] for f in self.conn_factories}
         base |= {local for local, qual in self.imports.items() if qual.rsplit(".", 1)[-1] in base}
         out = {name for name, func in self.local_functions.items()
-               if func.returns is not None and self.qualified(func.returns) in _ANNOTATED}
+               if func.returns is not None and self._annotation_kind(func.returns) is not None}
         for node in self.calls:
             if call_name(node) in base:
                 cur = self.parents.get(node)
@@ -378,7 +384,7 @@ class FileContext:
             return cache[name]
         cache[name] = None  # recursion guard
         func = self.local_functions[name]
-        kind = _ANNOTATED.get(self.qualified(func.returns) or "") if func.returns is not None else None
+        kind = self._annotation_kind(func.returns) if func.returns is not None else None
         if kind is None:
             for node in ast.walk(func):
                 if isinstance(node, ast.Return) and node.value is not None and self.scope_of(node) is func:
@@ -396,8 +402,42 @@ class FileContext:
         args = scope.args
         for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs):
             if arg.arg == name and arg.annotation is not None:
-                return _ANNOTATED.get(self.qualified(arg.annotation) or "")
+                return self._annotation_kind(arg.annotation)
         return None
+
+    def _annotation_kind(self, expr: ast.expr, depth: int = 0) -> str | None:
+        """The kind an annotation names (`psycopg.Connection[DictRow]` too); a name the module also
+        assigns (`Connection = psycopg.Connection[...]` in `try:`, imported from psycopg2 in `except
+        ImportError:`) only when every binding names the same kind."""
+        if isinstance(expr, ast.Subscript):
+            expr = expr.value
+        kind = _ANNOTATED.get(self.qualified(expr) or "")
+        if not isinstance(expr, ast.Name) or expr.id not in self._module_assigned or depth > 3:
+            return kind
+        kinds = {self._annotation_kind(v, depth + 1) for v in self._module_assigned[expr.id]}
+        if expr.id in self.imports:
+            kinds.add(kind)
+        return kinds.pop() if len(kinds) == 1 else None
+
+    @cached_property
+    def _module_assigned(self) -> dict[str, list[ast.expr]]:
+        """Names the module assigns outside functions and classes (in `if` / `try` too) -> the values."""
+        out: dict[str, list[ast.expr]] = {}
+        stack: list[ast.stmt] = list(self.tree.body)
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        out.setdefault(target.id, []).append(node.value)
+            elif isinstance(node, ast.If | ast.Try | ast.With):
+                stack.extend(getattr(node, "body", ()))
+                stack.extend(getattr(node, "orelse", ()))
+                stack.extend(getattr(node, "finalbody", ()))
+                for handler in getattr(node, "handlers", ()):
+                    stack.extend(handler.body)
+        return out
 
     @cached_property
     def bindings(self) -> dict[tuple[int, str], str]:
@@ -472,7 +512,7 @@ class FileContext:
                 sql = self.sql_of(node)
                 if sql is not None:
                     out.append(SqlSite(node, SqlText(sql.text, sql.dynamic, sql.node, sql.literal, sql.how,
-                                                     sql.pieces, named=True), None))
+                                                     sql.pieces, named=True, partial=sql.partial), None))
         return tuple(out)
 
     def postgres_sites(self) -> Iterator[SqlSite]:
@@ -530,7 +570,7 @@ class FileContext:
             constant = isinstance(expr.right, ast.Constant) or (
                 isinstance(expr.right, ast.Tuple) and all(isinstance(e, ast.Constant) for e in expr.right.elts))
             return SqlText(left.text, True if not constant else left.dynamic, expr, left.literal,
-                           "% formatting" if not constant else left.how, left.pieces)
+                           "% formatting" if not constant else left.how, left.pieces, partial=left.partial)
         if (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "format"
                 and isinstance(expr.func.value, ast.Constant) and isinstance(expr.func.value.value, str)):
             constant = all(isinstance(a, ast.Constant) for a in expr.args) and all(
@@ -542,7 +582,8 @@ class FileContext:
         if isinstance(expr, ast.Name | ast.Attribute) and depth < 4:
             found = self._value_of(expr, at, depth + 1)
             if found is not None:
-                return SqlText(found.text, found.dynamic, expr, found.literal, found.how, found.pieces)
+                return SqlText(found.text, found.dynamic, expr, found.literal, found.how, found.pieces,
+                               partial=found.partial)
         return None
 
     def _value_of(self, expr: ast.Name | ast.Attribute, at: ast.AST, depth: int) -> SqlText | None:
@@ -596,15 +637,41 @@ class FileContext:
             events.append((node.lineno, node))
         events.sort(key=lambda e: e[0])
         current: SqlText | None = None
+        folded: list[ast.AST] = []  # the events the text is made of
         for _line, node in events:
             if isinstance(node, ast.AugAssign):
                 if not isinstance(node.op, ast.Add) or current is None:
                     current = None
                     continue
                 current = _concat(current, self._sql_text(node.value, node, depth), node.value, "+=")
+                folded.append(node)
             elif node.value is not None:
                 current = self._sql_text(node.value, node, depth)
+                folded = [node]
+        if current is not None and len(folded) > 1 and not current.partial and self._exclusive(folded, scope):
+            current = SqlText(current.text, current.dynamic, current.node, current.literal, current.how,
+                              current.pieces, current.named, partial=True)
         return current
+
+    def _exclusive(self, events: list[ast.AST], scope: ast.AST) -> bool:
+        """True when two of the statements lie in different arms of one `if` / `match` (so no one run
+        executes both: their texts folded together are no SQL that is ever sent)."""
+        seen: dict[int, int] = {}  # id(if or match) -> the arm an earlier event lies in
+        for node in events:
+            arms: dict[int, int] = {}
+            child, cur = node, self.parents.get(node)
+            while cur is not None and cur is not scope:
+                if isinstance(cur, ast.If):
+                    arm = 0 if child in cur.body else 1 if child in cur.orelse else -1
+                    if arm >= 0:
+                        arms[id(cur)] = arm
+                elif isinstance(cur, ast.Match) and isinstance(child, ast.match_case):
+                    arms[id(cur)] = cur.cases.index(child)
+                child, cur = cur, self.parents.get(cur)
+            for key, arm in arms.items():
+                if seen.setdefault(key, arm) != arm:
+                    return True
+        return False
 
     # --- positions -----------------------------------------------------------------------------
     def sql_position(self, sql: SqlText, offset: int) -> tuple[int, int]:
@@ -664,7 +731,10 @@ class FileContext:
         """What PostgreSQL's parser finds in the SQL of a site (cached per text)."""
         from mosaic_diag.lint.pgsql import analyse
 
-        return analyse(site.sql.text, dynamic=site.sql.dynamic, named=site.sql.named)
+        # `:name` binds are the placeholders of every driver but psycopg's (sqlite3's named style,
+        # SQLAlchemy, `databases`): neutral unless the receiver is known to be a psycopg one
+        named = site.sql.named or site.kind not in _PG_KINDS
+        return analyse(site.sql.text, dynamic=site.sql.dynamic or site.sql.partial, named=named)
 
     def edit_for(self, sql: SqlText, fix: tuple[int, int, str] | None) -> tuple[Edit, ...]:
         """The source edit of a SQL rewrite, only where the SQL offset maps exactly onto the source
@@ -708,4 +778,5 @@ def _concat(left: SqlText | None, right: SqlText | None, node: ast.expr, how: st
     literal = (left or right).literal  # type: ignore[union-attr]
     pieces = (left.pieces if left else ()) + tuple((o + len(ltext), n) for o, n in (right.pieces if right else ()))
     reason = next((p.how for p in (left, right) if p and p.how), how if dynamic else "")
-    return SqlText(ltext + rtext, dynamic, node, literal, reason, pieces)
+    partial = any(p is not None and p.partial for p in (left, right))
+    return SqlText(ltext + rtext, dynamic, node, literal, reason, pieces, partial=partial)

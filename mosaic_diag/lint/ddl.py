@@ -131,7 +131,8 @@ def _parse_column(item: str) -> tuple[str, str, bool, bool, bool] | None:
     primary = bool(re.search(r"\bPRIMARY\s+KEY\b", tail, re.IGNORECASE))
     unique = bool(re.search(r"\bUNIQUE\b", tail, re.IGNORECASE))
     generated = (type_name in _GENERATED_TYPES
-                 or bool(re.search(r"\bGENERATED\b|\bAUTOINCREMENT\b", tail, re.IGNORECASE)))
+                 or bool(re.search(r"\bGENERATED\b|\bAUTOINCREMENT\b|\bDEFAULT\s*\(?\s*(?:nextval|gen_random_uuid|"
+                                   r"uuidv[47]|uuid_generate_v\w+)\s*\(", tail, re.IGNORECASE)))
     return name, type_name, primary, unique, generated
 
 

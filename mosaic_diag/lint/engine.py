@@ -190,14 +190,15 @@ _SQL_FILE_CODES = frozenset({"MD004", "MD008"})
 def _lint_sql_file(src: Source, rules: Sequence[Rule]) -> list[Finding]:
     """A `.sql` file through PostgreSQL's parser: the MD004 / MD008 findings, `-- noqa` honoured."""
     from mosaic_diag.lint.pgsql import analyse
-    from mosaic_diag.lint.sqltext import line_col
+    from mosaic_diag.lint.sqltext import line_col, prepare_script
 
     codes = {r.code: r.name for r in rules if r.code in _SQL_FILE_CODES}
     if not codes or not src.text.strip():
         return []
     ctx = FileContext(src.path, src.text, ast.Module(body=[], type_ignores=[]))
     out = []
-    for problem in analyse(src.text).problems:
+    text, templated = prepare_script(src.text)
+    for problem in analyse(text, dynamic=templated).problems:
         if problem.code not in codes:
             continue
         line, col = line_col(src.text, problem.offset)

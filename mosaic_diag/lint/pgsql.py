@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -246,6 +246,19 @@ def _char_offsets(text: str) -> Any:
 
 
 _SERIALS = frozenset({"serial", "bigserial", "smallserial", "serial2", "serial4", "serial8"})
+# a default the database makes anew for each row: a sequence (pg_dump writes SERIAL as `DEFAULT nextval(...)`)
+# or a random UUID
+_GENERATING = frozenset({"nextval", "gen_random_uuid", "uuidv4", "uuidv7", "uuid_generate_v1", "uuid_generate_v1mc",
+                         "uuid_generate_v4"})
+
+
+def _generates(expr: Any) -> bool:
+    """True when a default expression calls a function that makes a new value for each row."""
+    for node in _walk(expr):
+        call = node.get("FuncCall")
+        if isinstance(call, dict) and (_names(call.get("funcname", [])) or [""])[-1].lower() in _GENERATING:
+            return True
+    return False
 
 
 def _names(items: list[Any]) -> list[str]:
@@ -258,9 +271,9 @@ def tables_from_sql(sql: str, *, first_line: int = 1) -> dict[str, Any]:
     CREATE UNIQUE INDEX. DDL that PostgreSQL cannot parse (SQLite's) goes to the tolerant reader
     of `ddl.parse_ddl`."""
     from mosaic_diag.lint.ddl import Column, Table, parse_ddl
-    from mosaic_diag.lint.sqltext import line_col
+    from mosaic_diag.lint.sqltext import line_col, prepare_script
 
-    tree, _err, _msg = _parse(neutralize(sql))
+    tree, _err, _msg = _parse(neutralize(prepare_script(sql, templates=False)[0]))  # (a schema is often a psql script)
     if tree is None:
         return parse_ddl(sql, first_line=first_line)
     to_char = _char_offsets(sql)
@@ -271,9 +284,11 @@ def tables_from_sql(sql: str, *, first_line: int = 1) -> dict[str, Any]:
     def column(col: dict[str, Any]) -> tuple[Any, tuple[str, ...] | None]:
         types = _names(col.get("typeName", {}).get("names", []))
         type_name = types[-1].lower() if types else ""
-        kinds = {c.get("Constraint", {}).get("contype") for c in col.get("constraints", [])}
+        constraints = [c.get("Constraint", {}) for c in col.get("constraints", [])]
+        kinds = {c.get("contype") for c in constraints}
         unique = bool(kinds & {"CONSTR_PRIMARY", "CONSTR_UNIQUE"})
-        generated = type_name in _SERIALS or "CONSTR_IDENTITY" in kinds
+        generated = type_name in _SERIALS or "CONSTR_IDENTITY" in kinds or any(
+            c.get("contype") == "CONSTR_DEFAULT" and _generates(c.get("raw_expr")) for c in constraints)
         name = str(col.get("colname", ""))
         return Column(name, type_name, line_of(col.get("location")), unique=unique, generated=generated), \
             ((name,) if unique else None)
@@ -304,7 +319,12 @@ def tables_from_sql(sql: str, *, first_line: int = 1) -> dict[str, Any]:
             for cmd in node.get("cmds", []):
                 cmd = cmd.get("AlterTableCmd", {})
                 definition = cmd.get("def", {})
-                if cmd.get("subtype") == "AT_AddColumn" and "ColumnDef" in definition:
+                if (cmd.get("subtype") == "AT_ColumnDefault" and _generates(definition)) \
+                        or cmd.get("subtype") == "AT_AddIdentity":
+                    table = Table(table.name, table.line, tuple(
+                        replace(c, generated=True) if c.name == cmd.get("name") else c for c in table.columns),
+                        table.unique_keys)
+                elif cmd.get("subtype") == "AT_AddColumn" and "ColumnDef" in definition:
                     col, key = column(definition["ColumnDef"])
                     table = Table(table.name, table.line, table.columns + (col,),
                                   table.unique_keys + ((key,) if key else ()))

@@ -61,6 +61,30 @@ def normalize_name(name: str) -> str:
     return folded[-1] if folded else name
 
 
+_TEMPLATE_FIELD = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}|\{[^{}\n]*\}", re.DOTALL)
+_META_COMMAND = re.compile(r"\\[^\n]*")
+
+
+def prepare_script(sql: str, *, templates: bool = True) -> tuple[str, bool]:
+    """A `.sql` file's text as the server would receive it, every offset kept: psql's backslash
+    meta-commands (`\\i file`, `\\connect db`, `\\gexec`: to the end of their line) end the statement
+    before them and are blanked; the fields of a template (`{name}` of str.format, Jinja's `{{ x }}`,
+    `{% ... %}`) become an identifier. PostgreSQL has no `\\` nor `{` outside literals and comments,
+    so neither touches SQL. Returns (text, whether it had template fields); `templates=False` leaves the
+    fields (a table named by one is no table of the schema)."""
+    if "\\" not in sql and ("{" not in sql or not templates):
+        return sql, False
+    scan = blank_literals(sql)
+    out = list(sql)
+    templated = False
+    for m in _TEMPLATE_FIELD.finditer(scan) if templates else ():
+        templated = True
+        out[m.start(): m.end()] = list("x" + re.sub(r"[^\n]", " ", m.group(0)[1:]))
+    for m in _META_COMMAND.finditer(scan):
+        out[m.start(): m.end()] = list(";" + " " * (m.end() - m.start() - 1))
+    return "".join(out), templated
+
+
 def line_col(text: str, offset: int) -> tuple[int, int]:
     """1-based (line, column) of an offset in a text."""
     line = text.count("\n", 0, offset) + 1

@@ -24,7 +24,8 @@ class ConnOutsideWith(Rule):
 
     Correct: `with get_conn() as conn:` (also `async with`, `stack.enter_context(...)`,
     `with closing(...) as conn:`); for the driver's own calls also a factory that returns or
-    yields the connection, and `conn = pool.getconn()` released in a `finally:`
+    yields the connection (alone, or given to the object it returns: `return Driver(conn)`), and
+    `conn = pool.getconn()` released in a `finally:`
     (`pool.putconn(conn)` / `conn.close()`).
     """
 
@@ -51,16 +52,19 @@ class ConnOutsideWith(Rule):
 
 
 def _managed(ctx: FileContext, call: ast.Call) -> bool:
+    made = call
     parent = ctx.parents.get(call)
     if isinstance(parent, ast.Await):
         call, parent = parent, ctx.parents.get(parent)  # type: ignore[assignment]
     if isinstance(parent, ast.withitem) and parent.context_expr is call:
         return True
-    if isinstance(parent, ast.Return | ast.Yield | ast.YieldFrom):
-        return True  # a factory of its own
+    wrapped, holder = _through_arguments(ctx, made)
+    if isinstance(parent, ast.Return | ast.Yield | ast.YieldFrom) or (
+            wrapped and not ctx.is_factory(made) and isinstance(holder, ast.Return | ast.Yield | ast.YieldFrom)):
+        return True  # a factory of its own (`return Driver(psycopg.connect(dsn))`: the wrapper owns it)
     if isinstance(parent, ast.Attribute) and parent.attr == "close":
         return True  # connect(...).close()
-    if isinstance(parent, ast.Expr) and _expects_failure(ctx, parent):
+    if isinstance(holder, ast.Expr) and _expects_failure(ctx, holder):
         return True  # a probe: `try: psycopg2.connect(bad) except OperationalError`, `with pytest.raises(...)`
     if isinstance(parent, ast.Call) and call in parent.args and call_name(parent) in _WRAPPERS:
         return _managed(ctx, parent) or call_name(parent) != "closing"
@@ -72,6 +76,32 @@ def _managed(ctx: FileContext, call: ast.Call) -> bool:
         if names and _released(ctx, parent, names):
             return True
     return False
+
+
+def _through_arguments(ctx: FileContext, node: ast.AST) -> tuple[bool, ast.AST | None]:
+    """(given to another call, the node holding the outermost such call): the connection followed
+    up through awaits and call arguments (`return Driver(await connect(dsn))`: the object handed to
+    the caller owns it; `Driver(connect(bad))` as a statement in `pytest.raises`: a probe)."""
+    parent = ctx.parents.get(node)
+    wrapped = False
+    while True:
+        if isinstance(parent, ast.keyword):
+            node, parent = parent, ctx.parents.get(parent)
+        if isinstance(parent, ast.Call) and (node in parent.args or node in parent.keywords):
+            wrapped = True
+        elif not isinstance(parent, ast.Await):
+            return wrapped, parent
+        node, parent = parent, ctx.parents.get(parent)
+
+
+def _wraps(expr: ast.expr, names: set[str]) -> bool:
+    """`Driver(conn)`, `Driver(pool=Pool(conn))`: a call given the connection as an argument."""
+    while isinstance(expr, ast.Await):
+        expr = expr.value
+    if not isinstance(expr, ast.Call):
+        return False
+    args = [*expr.args, *(k.value for k in expr.keywords)]
+    return any(dotted(a) in names or _wraps(a, names) for a in args)
 
 
 def _expects_failure(ctx: FileContext, stmt: ast.stmt) -> bool:
@@ -94,8 +124,9 @@ def _released(ctx: FileContext, assign: ast.AST, names: set[str]) -> bool:
     attr = any(n.startswith("self.") for n in names)
     scope = ctx.scope_of(assign, klass=attr)
     for node in ast.walk(scope):
-        if isinstance(node, ast.Return | ast.Yield) and node.value is not None and dotted(node.value) in names:
-            return True  # handed to the caller
+        if isinstance(node, ast.Return | ast.Yield) and node.value is not None and (
+                dotted(node.value) in names or _wraps(node.value, names)):
+            return True  # handed to the caller (alone, or to the object returned: `return Driver(conn)`)
         if isinstance(node, ast.withitem) and dotted(node.context_expr) in names:
             return True  # `with conn:` later
         if attr and isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \

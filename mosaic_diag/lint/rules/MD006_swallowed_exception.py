@@ -15,7 +15,11 @@ _LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exceptio
 # (and a non-blocking call that would block, or a call a signal cut short: nothing happened, try again)
 _QUIET_OK = frozenset({"ImportError", "ModuleNotFoundError", "KeyboardInterrupt", "SystemExit", "BrokenPipeError",
                        "GeneratorExit", "StopIteration", "StopAsyncIteration", "asyncio.CancelledError",
-                       "BlockingIOError", "InterruptedError"})
+                       "BlockingIOError", "InterruptedError", "queue.Empty", "queue.Full", "asyncio.QueueEmpty",
+                       "asyncio.QueueFull"})
+# calls that read the exception being handled: a body that prints or keeps their result uses the error
+_READS_CURRENT = frozenset({"traceback.format_exc", "traceback.format_exception", "traceback.format_exception_only",
+                            "sys.exc_info", "sys.exception"})
 _SUPPRESS = frozenset({"contextlib.suppress", "contextlib.AsyncExitStack.suppress"})
 
 
@@ -26,12 +30,14 @@ class SwallowedException(Rule):
     that no log, alert or triage can ever see. Flagged: a bare `except:` or `except
     Exception` / `BaseException` whose body neither raises, nor logs (`logger.*`,
     `logging.*`, `traceback.print_exc`, `warnings.warn`, `print`), nor uses the caught
-    exception (`except Exception as e: errors.append(e)` passes it on); any `except`
+    exception (`except Exception as e: errors.append(e)` passes it on, and so does a body that reads it
+    through `traceback.format_exc()` / `sys.exc_info()`); any `except`
     whose body is only `pass` / `...` / `continue`; and `with contextlib.suppress(X):` for the
     same exceptions (it is `except X: pass`: ruff's SIM105 rewrite does not hide the finding).
     Not swallowing: `ImportError` (the optional-import idiom), and `KeyboardInterrupt`,
     `SystemExit`, `BrokenPipeError`, `GeneratorExit`, `StopIteration`, `CancelledError` (a
-    program asked to stop), `BlockingIOError` and `InterruptedError` (nothing happened: try again).
+    program asked to stop), `BlockingIOError` and `InterruptedError`, `queue.Empty` / `queue.Full`,
+    `asyncio.QueueEmpty` / `asyncio.QueueFull` (nothing happened: try again).
     """
 
     code = "MD006"
@@ -54,7 +60,7 @@ class SwallowedException(Rule):
             broad = handler.type is None or bool(names & _BROAD)
             if only_pass and not (names and names <= _QUIET_OK):
                 yield Hit(handler, f"`except {_shown(handler)}: pass` swallows the error: log it or re-raise")
-            elif broad and not _handles(handler):
+            elif broad and not _handles(ctx, handler):
                 yield Hit(handler, f"`except {_shown(handler)}` swallows the error without logging or re-raising")
 
 
@@ -69,8 +75,9 @@ def _shown(handler: ast.ExceptHandler) -> str:
     return ast.unparse(handler.type) if handler.type is not None else ""
 
 
-def _handles(handler: ast.ExceptHandler) -> bool:
-    """Raises, logs, or uses the bound exception somewhere in its body."""
+def _handles(ctx: FileContext, handler: ast.ExceptHandler) -> bool:
+    """Raises, logs, or uses the exception (its bound name, `traceback.format_exc()`, `sys.exc_info()`)
+    somewhere in its body."""
     for stmt in handler.body:
         for node in ast.walk(stmt):
             if isinstance(node, ast.Raise):
@@ -80,5 +87,7 @@ def _handles(handler: ast.ExceptHandler) -> bool:
             if isinstance(node, ast.Call):
                 name = call_name(node)
                 if name in _LOG_METHODS or name == "print" or dotted(node.func) == "warnings.warn":
+                    return True
+                if ctx.qualified(node.func) in _READS_CURRENT:
                     return True
     return False
