@@ -21,6 +21,18 @@ from mosaic_diag.errors import ConfigError
 MAX_SECONDS = 100 * 365 * 86400
 
 
+def _shown(value: str, limit: int = 60) -> str:
+    """`value` quoted in an error: its first `limit` characters, the cut moved on to the end of the word it falls in
+    (up to 8 x `limit`), so that a DSN or a key is never cut in two: the output's redactor (the CLI's guard) sees it
+    whole and masks it (cut first, a Render DSN lost its `@` and its whole password was printed)."""
+    if len(value) <= limit:
+        return value
+    end = limit
+    while end < min(len(value), 8 * limit) and not value[end].isspace():
+        end += 1
+    return value if end >= len(value) else value[:end] + "…"
+
+
 @dataclass(frozen=True)
 class Config:
     """The merged configuration of one target repository."""
@@ -57,11 +69,9 @@ class Config:
         parts = key.split(".")
         for i, part in enumerate(parts):
             if not isinstance(node, Mapping):  # (`playbooks = "diag/playbooks"` where a table is read)
-                from mosaic_diag.platform.redact import redact_cut
-
                 table = ".".join(parts[:i])
                 raise ConfigError(f"{table} must be a table (write [{table}] and {parts[i]} = … under it), "
-                                  f"got {redact_cut(str(node), 60)!r}", path=str(self.source) if self.source else None)
+                                  f"got {_shown(str(node))!r}", path=str(self.source) if self.source else None)
             if part not in node:
                 return default
             node = node[part]
