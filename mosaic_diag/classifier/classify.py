@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from mosaic_diag.classifier.taxonomy import (
     load_taxonomy,
     rules_key,
 )
+from mosaic_diag.platform import recache
 
 _CACHE_LIMIT = 20_000
 
@@ -91,7 +91,7 @@ class _TypeGlobs:
     def __init__(self, patterns: tuple[str, ...]) -> None:
         wild = [p for p in patterns if any(c in p for c in "*?[")]
         self.names = frozenset(p for p in patterns if p not in wild)
-        self.rx = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in wild)) if wild else None
+        self.rx = recache.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in wild)) if wild else None
 
     def match(self, name: str) -> bool:
         return name in self.names or (self.rx is not None and self.rx.match(name) is not None)

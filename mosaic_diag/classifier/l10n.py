@@ -18,6 +18,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mosaic_diag.platform import recache
+
 if TYPE_CHECKING:
     from mosaic_diag.classifier.evidence import Evidence
 
@@ -177,7 +179,7 @@ class Catalog:
         alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
         # `FEHLER:  `, `致命错误:  `, `DÉTAIL : ` (French puts a space before its colon)
         self.words = words
-        self.severity = re.compile(rf"(?<![\w-])({alternatives})(?=\s?[:：])") if words else None
+        self.severity = recache.compile(rf"(?<![\w-])({alternatives})(?=\s?[:：])") if words else None
 
     def candidates(self, text: str) -> list[_Message]:
         """The messages whose word `text` holds, longest first (a text of other characters is not looked at)."""
@@ -195,7 +197,7 @@ class Catalog:
         for msg in self.candidates(text):
             rx = self._compiled.get(msg.pattern)
             if rx is None:
-                rx = self._compiled[msg.pattern] = re.compile(msg.pattern, re.IGNORECASE)
+                rx = self._compiled[msg.pattern] = recache.compile(msg.pattern, re.IGNORECASE)
             spans = _sightings(rx, msg, text)
             if spans:
                 found.append((msg.locale, msg.text, msg.msgid))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mosaic_diag.errors import ConfigError
+from mosaic_diag.platform import recache
 from mosaic_diag.platform.yamlpos import line_of, load_yaml
 
 SHIPPED_RULES = Path(__file__).parent / "rules" / "taxonomy.yml"
@@ -81,7 +82,7 @@ class Regex:
     def compile(self) -> re.Pattern[str]:
         if self._compiled is None:
             try:
-                self._compiled = re.compile(self.pattern, re.IGNORECASE | re.MULTILINE)
+                self._compiled = recache.compile(self.pattern, re.IGNORECASE | re.MULTILINE)
             except re.error as exc:
                 raise ConfigError(f"bad regex: {exc}", path=self.path, line=self.line) from exc
         return self._compiled

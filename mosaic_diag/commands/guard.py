@@ -139,3 +139,13 @@ def guarded(body: Callable[[], int]) -> int:
     finally:
         notes.removeHandler(lines)
         sys.stdout, sys.stderr = stdout, stderr
+        _keep_patterns()
+
+
+def _keep_patterns() -> None:
+    """The regular expressions this run compiled afresh, kept for the next runs (`platform.recache`; only
+    when the module was imported: a run that compiled none loads nothing)."""
+    recache = sys.modules.get("mosaic_diag.platform.recache")
+    if recache is not None:
+        with contextlib.suppress(OSError):  # mosaic-diag: ignore[MD006]  (a cache: a run never fails for it)
+            recache.save()

@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, AnyStr, Generic
 
+from mosaic_diag.platform import recache
+
 _METHODS = ("match", "search", "fullmatch", "finditer", "findall", "sub", "subn", "split")
 
 
@@ -40,7 +42,7 @@ class LazyPattern(Generic[AnyStr]):
     def compiled(self) -> re.Pattern[AnyStr]:
         """The compiled pattern (compiled now if it was not yet)."""
         if self._compiled is None:
-            compiled = re.compile(self._source, self._flags)
+            compiled = recache.compile(self._source, self._flags)
             for name in _METHODS:
                 setattr(self, name, getattr(compiled, name))
             self._compiled = compiled

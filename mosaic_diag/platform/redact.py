@@ -29,6 +29,7 @@ from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from mosaic_diag.platform import recache
 from mosaic_diag.platform.lazyre import LazyPattern
 
 MASK = "***"
@@ -280,7 +281,7 @@ def _detectors_key() -> str | None:
 @cache
 def _detector_patterns(index: int) -> tuple[re.Pattern[str], ...]:
     """The compiled denylist regexes of the `index`-th detector of `_detector_sources()` (compiled on first need)."""
-    return tuple(re.compile(pattern, flags) for pattern, flags in _detector_sources()[index][1])
+    return tuple(recache.compile(pattern, flags) for pattern, flags in _detector_sources()[index][1])
 
 
 def _mask_match(m: re.Match[str]) -> str:

@@ -1,0 +1,142 @@
+"""Compiled regular expressions kept across runs: `compile(pattern, flags)` is `re.compile` whose work
+(parsing the pattern and generating the regex engine's code, done in Python by the `re` module) is kept in
+the on-disk cache (`yamlcache.get_plain`), so a later run only hands the kept code to the engine.
+
+A triage of a small log compiles about 200 patterns (the taxonomy's rules, the playbooks' conditions, the
+reader's rarer layouts): about 65 ms of a 300 ms run, against 2-3 ms to load them kept and build them.
+
+What is kept is exactly what `re._compiler.compile` passes to `_sre.compile` (the flags, the code, the
+groups and their names), under a key of the interpreter's exact version and the engine's `MAGIC` and
+`CODESIZE`: another Python is another bundle. The engine validates any code it is given, so a damaged
+entry cannot crash the interpreter; anything unexpected falls back to `re.compile`. Outside CPython, or
+where `re`'s internals differ, `compile` is `re.compile`. Entries are made in memory as patterns are
+compiled and written by `save()` (the CLI calls it at the end of a run; the runtime kit never writes)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Any, AnyStr
+
+FORMAT = "re-bundle-1"
+MAX_PATTERNS = 1000  # about 1.5 MB: past this a save keeps only what this run used (`save`)
+
+_Info = tuple[int, list[int], int, dict[str, int], tuple[str | None, ...]]
+_bundle: dict[tuple[Any, int], _Info] | None = None  # loaded at the first compile
+_new: dict[tuple[Any, int], _Info] = {}  # compiled afresh in this process, not kept yet
+_used: set[tuple[Any, int]] = set()  # taken from the bundle in this process
+_KEY: list[str | None] = []
+
+
+_INTERNALS: list[tuple[Any, Any, Any] | None] = []
+
+
+def _engine() -> Any:
+    """The `_sre` module, when this interpreter's `re` is the one this cache knows (CPython's), else None."""
+    if not _INTERNALS:
+        found = None
+        if sys.implementation.name == "cpython":
+            from importlib import import_module
+
+            try:
+                sre, parser, compiler = (import_module(name) for name in ("_sre", "re._parser", "re._compiler"))
+            except ImportError:
+                pass
+            else:
+                if all(hasattr(sre, a) for a in ("compile", "MAGIC", "CODESIZE")) and hasattr(parser, "parse") \
+                        and hasattr(compiler, "_code"):
+                    found = (sre, parser, compiler)
+        _INTERNALS.append(found)
+    found = _INTERNALS[0]
+    return found[0] if found is not None else None
+
+
+def _key() -> str | None:
+    if not _KEY:
+        sre = _engine()
+        if sre is None:
+            _KEY.append(None)
+        else:
+            import hashlib
+
+            stamp = f"{FORMAT}\0{sys.version}\0{sys.implementation.cache_tag}\0{sre.MAGIC}\0{sre.CODESIZE}"
+            _KEY.append(hashlib.sha256(stamp.encode()).hexdigest())
+    return _KEY[0]
+
+
+def _loaded() -> dict[tuple[Any, int], _Info]:
+    global _bundle
+    if _bundle is None:
+        _bundle = {}
+        key = _key()
+        if key is not None:
+            from mosaic_diag.platform import yamlcache
+
+            data = yamlcache.get_plain(key)
+            if isinstance(data, dict):
+                _bundle = data
+    return _bundle
+
+
+def compile(pattern: AnyStr, flags: int = 0) -> re.Pattern[AnyStr]:  # noqa: A001 - re.compile's name, on purpose
+    """`re.compile(pattern, flags)`, from the kept code when this pattern was compiled by an earlier run."""
+    sre = _engine()
+    if sre is None:
+        return re.compile(pattern, flags)
+    flags = int(flags)
+    key = (pattern, flags)
+    info = _loaded().get(key)
+    if info is not None:
+        try:
+            compiled: re.Pattern[AnyStr] = sre.compile(pattern, *info)
+        except Exception:  # a damaged or foreign entry: compiled afresh below  # mosaic-diag: ignore[MD006]
+            pass
+        else:
+            _used.add(key)
+            return compiled
+    try:
+        info = _info(pattern, flags)
+        compiled = sre.compile(pattern, *info)
+    except re.error:
+        raise
+    except Exception:  # re's internals not as this module knows them: the plain way  # mosaic-diag: ignore[MD006]
+        return re.compile(pattern, flags)
+    _new[key] = info
+    return compiled
+
+
+def _info(pattern: str | bytes, flags: int) -> _Info:
+    """What `re._compiler.compile` hands `_sre.compile` after the pattern (Python 3.11-3.13)."""
+    internals = _INTERNALS[0]
+    assert internals is not None  # (compile() asked _engine() first)
+    _, parser, compiler = internals
+    parsed = parser.parse(pattern, flags)
+    code = [int(c) for c in compiler._code(parsed, flags)]
+    groupindex = dict(parsed.state.groupdict)
+    indexgroup: list[str | None] = [None] * parsed.state.groups
+    for name, i in groupindex.items():
+        indexgroup[i] = name
+    return int(flags | parsed.state.flags), code, parsed.state.groups - 1, groupindex, tuple(indexgroup)
+
+
+def save() -> None:
+    """Keep the patterns compiled afresh in this process for later runs (quietly nothing when they cannot be):
+    added to the kept ones, or, when that would pass MAX_PATTERNS, kept with this run's others only (the bundle
+    follows what recent runs use and its load stays a few milliseconds)."""
+    if not _new:
+        return
+    key = _key()
+    if key is None:
+        return
+    from mosaic_diag.platform import yamlcache
+
+    bundle = _loaded()
+    current = yamlcache.get_plain(key)  # (another run may have saved since this one loaded)
+    merged = dict(current) if isinstance(current, dict) else dict(bundle)
+    if len(merged) + len(_new) > MAX_PATTERNS:
+        merged = {k: bundle[k] for k in _used if k in bundle}
+    merged.update(_new)
+    yamlcache.put_plain(key, merged)
+    bundle.update(_new)
+    _used.update(_new)
+    _new.clear()

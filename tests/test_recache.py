@@ -1,0 +1,122 @@
+"""Compiled regular expressions kept across runs (`platform.recache`): a pattern built from the kept code is the
+pattern `re.compile` makes (flags, groups, names, and what it matches), in a later process as in this one; a
+damaged bundle is compiled afresh, never trusted; the CLI keeps what a run compiled and a second run reads it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PATTERNS: list[tuple[str | bytes, int]] = [
+    (r"(?P<ts>\d{4}-\d\d-\d\d)[ T](?P<time>[\d:.,]+)\s+(?P<level>ERROR|WARNING)\b", 0),
+    (r"connection to server at \"(?P<host>[^\"]+)\", port (\d+) failed", re.IGNORECASE | re.MULTILINE),
+    (r"""(?x) ^ \s* File \s+ "(?P<file>[^"]+)" , \s+ line \s+ (\d+)  # a frame""", 0),
+    (r"(?i)straße|ǅ|\w+ß", 0),  # inline flags and non-ASCII case folding
+    (r"[\u0400-\u04ff]+ошибка", re.IGNORECASE),
+    (r"^\[(?:\d{1,9})\]\s", re.ASCII | re.DOTALL),
+    (rb"\x1b\[[0-9;]*m|(?P<nul>\x00)", 0),
+    (rb"(?P<k>[a-z_]+)=(?P<v>\"[^\"]*\"|\S+)", re.IGNORECASE),
+    (r"(a|b)?(?(1)c|d)(?=x)(?<!y)", 0),
+]
+TEXTS = ["2026-11-27 10:00:01,123 ERROR api: boom", 'Connection to server at "db.internal", port 5432 failed',
+         '  File "/app/main.py", line 12, in ask', "STRASSE straße ǆ", "ОШИБКА ошибка", "[12] x\ny", "acx", "dx",
+         "bc", "k=\"v w\" level=error \x1b[31mred\x1b[0m \x00"]
+
+CHECK = r"""
+import json, re, sys
+from mosaic_diag.platform import recache
+patterns = [(p.encode("latin-1") if b else p, f) for p, b, f in json.loads(sys.argv[1])]
+texts = json.loads(sys.argv[2])
+out = []
+for p, f in patterns:
+    mine, theirs = recache.compile(p, f), re.compile(p, f)
+    assert mine is not theirs
+    row = [mine.flags == theirs.flags, mine.groups == theirs.groups, dict(mine.groupindex) == dict(theirs.groupindex),
+           mine.pattern == theirs.pattern]
+    for t in texts:
+        t = t.encode("latin-1", "replace") if isinstance(p, bytes) else t
+        a, b = mine.search(t), theirs.search(t)
+        row.append((a.span(), a.groups()) == (b.span(), b.groups()) if a and b else a is None and b is None)
+        row.append([m.span() for m in mine.finditer(t)] == [m.span() for m in theirs.finditer(t)])
+    out.append(all(row))
+kept = recache._loaded()
+print(json.dumps({"same": out, "from_bundle": sum((p, f) in kept for p, f in patterns), "new": len(recache._new)}))
+recache.save()
+"""
+
+
+def _run(cache: Path) -> dict:
+    spec = json.dumps([(p.decode("latin-1") if isinstance(p, bytes) else p, isinstance(p, bytes), f)
+                       for p, f in PATTERNS])
+    env = {**os.environ, "MOSAIC_DIAG_CACHE_DIR": str(cache)}
+    done = subprocess.run([sys.executable, "-c", CHECK, spec, json.dumps(TEXTS)], env=env, capture_output=True,
+                          text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_a_pattern_from_the_kept_code_is_the_pattern_re_compiles(tmp_path: Path) -> None:
+    first = _run(tmp_path / "cache")
+    assert first == {"same": [True] * len(PATTERNS), "from_bundle": 0, "new": len(PATTERNS)}
+    second = _run(tmp_path / "cache")  # a later process: every pattern from the bundle the first one saved
+    assert second == {"same": [True] * len(PATTERNS), "from_bundle": len(PATTERNS), "new": 0}
+
+
+def test_a_damaged_bundle_is_compiled_afresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Code the engine refuses (its validator), or an entry of another shape, is never used: the pattern is compiled
+    the plain way and matches as it should."""
+    from mosaic_diag.platform import recache, yamlcache
+
+    monkeypatch.setenv("MOSAIC_DIAG_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(recache, "_bundle", None)
+    monkeypatch.setattr(recache, "_new", {})
+    monkeypatch.setattr(recache, "_used", set())
+    key = recache._key()
+    assert key is not None
+    pattern = r"(?P<n>\d+) errors?"
+    good = recache._info(pattern, 0)
+    yamlcache.put_plain(key, {(pattern, 0): (good[0], [17, 4, 0, 99, 99], good[2], good[3], good[4]),
+                              ("x+", 0): ("not", "an", "entry")})
+    compiled = recache.compile(pattern, 0)
+    assert compiled.search("3 errors here").group("n") == "3"
+    assert recache.compile("x+", 0).fullmatch("xxx") is not None
+    assert set(recache._new) == {(pattern, 0), ("x+", 0)}  # compiled afresh, to be kept right by save()
+    recache.save()
+    monkeypatch.setattr(recache, "_bundle", None)
+    assert recache._loaded()[(pattern, 0)] == good
+
+
+def test_a_bad_pattern_raises_as_re_compile_does() -> None:
+    from mosaic_diag.platform import recache
+
+    with pytest.raises(re.error, match="missing \\), unterminated subpattern"):
+        recache.compile("(unclosed", 0)
+
+
+def test_a_triage_keeps_its_patterns_and_the_next_one_reads_them(tmp_path: Path) -> None:
+    """The second run of the same triage compiles none of the kept patterns again and prints the same report."""
+    env = {**os.environ, "MOSAIC_DIAG_CACHE_DIR": str(tmp_path / "cache")}
+    log = ROOT / "examples" / "logs" / "render-sample.log"
+    count = ("import runpy, sys\n"
+             "from mosaic_diag.platform import recache\n"
+             "made = [0]\n"
+             "real = recache._info\n"
+             "def counted(*args):\n    made[0] += 1\n    return real(*args)\n"
+             "recache._info = counted\n"
+             "sys.argv = ['mosaic-diag', 'triage', sys.argv[1], '--format', 'json']\n"
+             "try:\n    runpy.run_module('mosaic_diag', run_name='__main__')\n"
+             "finally:\n    print('compiled afresh:', made[0], file=sys.stderr)\n")
+    runs = [subprocess.run([sys.executable, "-c", count, str(log)], env=env, capture_output=True, text=True,
+                           timeout=120, cwd=tmp_path) for _ in range(2)]
+    assert [r.returncode for r in runs] == [1, 1], runs[0].stderr
+    assert runs[0].stdout == runs[1].stdout and json.loads(runs[0].stdout)["summary"]["events"] > 0
+    made = [int(r.stderr.rsplit("compiled afresh:", 1)[1]) for r in runs]
+    assert made[0] > 50 and made[1] == 0, made
