@@ -58,6 +58,11 @@ MAX_STREAMS = 4096  # streams whose last record's logger is remembered (`Assembl
 MAX_PYTEST_TESTS = 4096  # failure sections' tests remembered (their summary lines are no events of their own)
 MAX_DETAIL_LINES = 50
 MAX_TRACEBACK_LINES = 2000
+# a traceback that outgrows MAX_TRACEBACK_LINES (Python's 1000 frames of a mutual recursion, 3000 lines) keeps its first
+# lines (its header, the outer frames) and its last ones (the frames nearest the error, the exception line, a chain's
+# next traceback): the lines between them go (`_Open.trim`)
+_TB_HEAD = MAX_TRACEBACK_LINES // 4
+_TB_TAIL = MAX_TRACEBACK_LINES // 2
 MAX_BLANKS = 3
 # Python's own line before an uncaught exception's traceback when no logging prints it: threading's excepthook
 # (`Exception in thread T (f):`), the unraisable hook (`Exception ignored in: <obj>`; 3.13+ `Exception ignored while
@@ -263,9 +268,27 @@ class _Open:
         if self.blanks:
             self.tb.extend([""] * self.blanks)
             self.blanks = 0
-        if len(self.tb) < MAX_TRACEBACK_LINES:
-            self.tb.append(text)
+        if len(self.tb) >= MAX_TRACEBACK_LINES:
+            self.trim()
+        self.tb.append(text)
         self.end = end
+
+    def trim(self) -> None:
+        """Drop the lines of `tb` between its first `_TB_HEAD` and its last `_TB_TAIL` (the exception line the
+        event's message is taken from kept: a chain's cause whose next traceback is long), the indexes into it
+        moved along."""
+        tb = self.tb
+        cut = len(tb) - _TB_TAIL
+        if cut <= _TB_HEAD:
+            return
+        kept = [tb[self.exc_at]] if _TB_HEAD <= self.exc_at < cut else []
+        tb[_TB_HEAD:cut] = kept
+        gone = cut - _TB_HEAD - len(kept)
+        if self.exc_at >= cut:
+            self.exc_at -= gone
+        elif self.exc_at >= _TB_HEAD:
+            self.exc_at = _TB_HEAD
+        self.wrapped = self.wrapped - gone if self.wrapped > cut else -1
 
 
 def _same_records(op: _Open, ln: Line) -> bool:
@@ -446,8 +469,14 @@ class Assembler:
         if op.blanks:  # a blank kept inside the traceback (loguru's) goes in before them
             op.tb.extend([""] * op.blanks)
             op.blanks = 0
-        room = MAX_TRACEBACK_LINES - len(op.tb)
-        op.tb.extend(texts if room >= len(texts) else texts[:max(room, 0)])
+        tb = op.tb
+        if len(tb) + len(texts) <= MAX_TRACEBACK_LINES:
+            tb.extend(texts)
+        else:  # (trimmed as `add` trims them one by one: the same lines kept however the reader handed them over)
+            for text in texts:
+                if len(tb) >= MAX_TRACEBACK_LINES:
+                    op.trim()
+                tb.append(text)
         op.end = op.seen = last
 
     def record_shape(self) -> str | None:
