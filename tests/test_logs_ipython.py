@@ -183,3 +183,73 @@ def test_an_ipython_traceback_under_an_error_record(tmp_path, refused_port: int,
     assert (event.line, event.end_line, event.level) == (1, len(lines), "ERROR")
     assert event.traceback is not None and "Traceback (most recent call last)" in event.traceback
     assert _label(event) == "PG_CONNECTION_FAILED"
+
+
+def _python(tmp_path: Path, code: str) -> str:
+    """What `python -c code` prints (its stdout, then its stderr: an uncaught exception's traceback), without the last
+    line's newline."""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          check=False)
+    return (proc.stdout + proc.stderr).rstrip("\n")
+
+
+def _cut_at_last_frame(text: str) -> list[str]:
+    """The lines of an IPython traceback up to its last frame's source (the blank and the exception line cut off)."""
+    lines = text.split("\n")
+    exc = next(k for k, line in enumerate(lines) if line.startswith("KeyError:"))
+    assert not lines[exc - 1]
+    return lines[:exc - 1]
+
+
+@pytest.mark.parametrize("after", ["thread", "cell", "script"])
+def test_an_ipython_traceback_cut_before_its_exception_line_ends_at_the_next_traceback(tmp_path, after: str) -> None:
+    """A cell's traceback cut at its last frame's source, then (no blank between) a thread's uncaught exception
+    (`Exception in thread …:` and Python's traceback), another cell's traceback (its rule, its header) or a script's
+    traceback: two events, the first of its header's type (the next traceback's lines were the first one's, and its
+    exception line the first event's message)."""
+    cut = _cut_at_last_frame(ipython(tmp_path, "{'a': 1}['b']"))
+    nxt = {"thread": _python(tmp_path, "import threading, json\nt = threading.Thread(target=json.loads, args=('{x',))\n"
+                                       "t.start()\nt.join()"),
+           "cell": ipython(tmp_path, "import json\njson.loads('{x')"),
+           "script": _python(tmp_path, "import json\njson.loads('{x')")}[after]
+    text = "\n".join([*cut, nxt])
+    got = error_events(text)
+    assert got == error_events(text, 7)
+    assert [(e.line, e.end_line, e.message.split(":")[0].rsplit(".", 1)[-1]) for e in got] == [
+        (1, len(cut), "KeyError"), (len(cut) + 1, len(text.split("\n")), "JSONDecodeError")]
+
+
+def test_an_ipython_traceback_cut_before_its_exception_line_takes_no_program_output(tmp_path) -> None:
+    """A cell's traceback cut at its last frame's source, then a program's output (a thousand lines, no blank) and its
+    traceback: the lines a cut traceback takes without a blank are bounded (the rest of a wrapped line, a value's repr
+    over lines); the program's traceback is an event of its own (it was the first event's end, its message)."""
+    cut = _cut_at_last_frame(ipython(tmp_path, "{'a': 1}['b']"))
+    out = _python(tmp_path, "import json\nfor i in range(1000):\n    print(f'epoch {i}: loss {1 / (i + 1):.4f}')\n"
+                            "json.loads('{x')")
+    text = "\n".join([*cut, out])
+    got = error_events(text)
+    assert got == error_events(text, 7)
+    first, second = got
+    assert (first.line, first.message) == (1, "KeyError") and first.end_line < len(cut) + 1000
+    header = len(cut) + 1001
+    assert text.split("\n")[header - 1] == "Traceback (most recent call last):"
+    assert (second.line, second.end_line) == (header, len(text.split("\n")))
+    assert second.message.startswith("json.decoder.JSONDecodeError: Expecting property name")
+
+
+def test_a_verbose_values_repr_over_lines_stays_in_its_traceback(tmp_path) -> None:
+    """`%xmode Verbose` prints a value's repr as it is: a DataFrame-like repr's lines after the first are not
+    indented. The traceback goes on to its exception line."""
+    (tmp_path / "frames.py").write_text(textwrap.dedent("""\
+        class Frame:
+            def __repr__(self):
+                return "   a  b\\n" + "\\n".join(f"{i}  {i}  {i * 2}" for i in range(60))
+
+        def lookup(d, key):
+            df = Frame()
+            return d[key], df
+        """), encoding="utf-8")
+    text = ipython(tmp_path, "import frames\nframes.lookup({'a': 1}, 'b')", mode="Verbose")
+    assert "\n59  59  118\n" in text
+    event = _one_event(text)
+    assert (event.line, event.end_line, event.message) == (1, len(text.split("\n")), "KeyError: 'b'")

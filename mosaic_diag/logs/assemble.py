@@ -182,6 +182,10 @@ def _glued_record_traceback(msg: str) -> int:
 _IPY_BLANKS = 2  # blanks in a row inside its frames (one between frames; a mail client's copy may double it)
 _IPY_CONTEXT = LazyPattern(r"\s+(?:\d+(?: |$)|\(\.\.\.\))")  # a source line around the arrow, or IPython's `(...)`
 _IPY_CUT_LINES = 12  # lines looked back from an arrow that starts no event for the frame line it is under
+# lines of other text in a row inside its frames: the rest of a line a terminal or a mail client wrapped, a value's
+# repr over lines under Verbose's `        df = …` (a DataFrame's rows, a wide one's in sections); no more (a paste
+# cut before its exception line, then another program's lines, blank-free, does not swallow them)
+_IPY_OTHER_LINES = 200
 
 
 def _ipython_exception(t: str, header: str) -> bool:
@@ -593,7 +597,7 @@ class Assembler:
             if named is not None:  # IPython's traceback under the record (its rule, read as the record's line, first)
                 op.state = _IPY
                 op.ipy = named
-                op.blanks = 0
+                op.blanks = op.cont = 0
                 if op.detail and IPY_RULE.fullmatch(op.detail[-1]):
                     op.add(op.detail.pop(), last)
                 op.add(t, last)
@@ -722,6 +726,7 @@ class Assembler:
         if st == _CHAIN and op.ipy is not None and (named := ipython_header(t)) is not None:
             op.state = _IPY  # (IPython's chain: the next traceback's header, no rule above it)
             op.ipy = named
+            op.cont = 0
             op.add(t, last)
             return True
         if st == _CHAIN and is_rich_header(t):
@@ -835,20 +840,26 @@ class Assembler:
     def _extend_ipython(op: _Open, t: str, last: int) -> bool:
         """A line inside an IPython traceback's frames (`_IPY`): a blank between frames, a source or value line
         (indented), an arrow's line, a frame's line, Colab's fold of hidden frames; the exception line ends them. A
-        line of other text right under a frame's lines is the rest of one a mail client or a terminal wrapped; after a
-        blank it is another program's: the traceback ends, cut before its exception line."""
+        line of other text right under a frame's lines is the rest of one a mail client or a terminal wrapped, or of a
+        value's repr (up to `_IPY_OTHER_LINES` in a row); after a blank it is another program's: the traceback ends, cut
+        before its exception line, as it does at the next traceback's header (Python's, IPython's) or, right under its
+        frames' lines, at IPython's rule or Python's line before a traceback."""
         if not t.strip():
             op.blanks += 1
             return op.blanks <= _IPY_BLANKS
         c = t[0]
         if c in " \t" or (c == "-" and IPY_ARROW.match(t)) or is_ipython_frame(t):
+            op.cont = 0
             op.add(t, last)
             return True
         if _ipython_exception(t, op.ipy or ""):
             op.exception(t, last)
             return True
-        if op.blanks:
+        if op.blanks or op.cont >= _IPY_OTHER_LINES or traceback_at(t) >= 0 or ipython_header(t) is not None:
             return False
+        if op.cont == 0 and (IPY_RULE.fullmatch(t) or (c in _INTRO_INITIALS and _PY_INTRO.fullmatch(t))):
+            return False
+        op.cont += 1
         op.add(t, last)
         return True
 
