@@ -253,3 +253,20 @@ def test_a_verbose_values_repr_over_lines_stays_in_its_traceback(tmp_path) -> No
     assert "\n59  59  118\n" in text
     event = _one_event(text)
     assert (event.line, event.end_line, event.message) == (1, len(text.split("\n")), "KeyError: 'b'")
+
+
+@pytest.mark.parametrize("cut", [False, True], ids=["whole", "cut"])
+def test_an_ipython_traceback_right_after_a_python_traceback_is_an_event_from_its_rule(tmp_path, cut: bool) -> None:
+    """A script's traceback (whole, or cut before its exception line), then a cell's (no blank between): two events,
+    the second from IPython's rule (its rule, header and first frame were the first one's message's lines, or its
+    rule that traceback's exception line, and the cell's event started at an arrow)."""
+    script = _python(tmp_path, "import json\njson.loads('{x')").split("\n")
+    if cut:
+        script = script[:-1]
+    cell = ipython(tmp_path, "{'a': 1}['b']")
+    text = "\n".join([*script, cell])
+    got = error_events(text)
+    assert got == error_events(text, 7)
+    assert [(e.line, e.end_line) for e in got] == [(1, len(script)), (len(script) + 1, len(text.split("\n")))]
+    assert got[1].message == "KeyError: 'b'"
+    assert cut or got[0].message == script[-1]

@@ -656,10 +656,11 @@ class Assembler:
                     op.wrapped = len(op.tb)
                     op.end = last
                     return True
-                if t[0] == "[" or t[0].isdigit() or (t[0] in _INTRO_INITIALS and _PY_INTRO.fullmatch(t)):
+                if t[0] == "[" or t[0].isdigit() or (t[0] in _INTRO_INITIALS and _PY_INTRO.fullmatch(t)) or (
+                        t[0] == "-" and IPY_RULE.fullmatch(t)):
                     # no exception line starts so (it names a type; a paste's markdown may wrap it: `**…**`): another
                     # program's line (a progress bar's `[====   32%   ]`, tqdm's `100%|…`), or Python's line before
-                    # another traceback, cut this one before its exception
+                    # another traceback, or IPython's rule above its traceback, cut this one before its exception
                     return False
                 # (an exception group's lines stay in its traceback, their indentation stripped too)
                 op.state = _EXC
@@ -678,7 +679,13 @@ class Assembler:
                 return True
             if traceback_at(t) >= 0 or is_rich_header(t):  # a new traceback without a separator: a new event
                 return False
-            if op.ipy is not None and (ipython_header(t) is not None or IPY_RULE.fullmatch(t)):
+            if ipython_header(t) is not None:  # IPython's traceback next
+                if op.cont and IPY_RULE.fullmatch(op.tb[-1]):
+                    op.tb.pop()  # (its rule above it, read as this exception's message's line: IPython's)
+                    op.cont -= 1
+                    op.end -= 1
+                return False
+            if op.ipy is not None and IPY_RULE.fullmatch(t):
                 return False  # (IPython's next traceback, its rule first)
             if t[0] in _INTRO_INITIALS and _PY_INTRO.fullmatch(t):
                 return False  # (Python's line before the next uncaught exception's traceback)
