@@ -270,3 +270,39 @@ def test_an_ipython_traceback_right_after_a_python_traceback_is_an_event_from_it
     assert [(e.line, e.end_line) for e in got] == [(1, len(script)), (len(script) + 1, len(text.split("\n")))]
     assert got[1].message == "KeyError: 'b'"
     assert cut or got[0].message == script[-1]
+
+
+ASYNCIO_NEVER_RETRIEVED = """\
+import asyncio, gc, json
+
+async def parse():
+    json.loads('{x')
+
+async def main():
+    task = asyncio.ensure_future(parse())
+    await asyncio.sleep(0.01)
+    del task
+    gc.collect()
+
+asyncio.run(main())"""
+
+
+@pytest.mark.parametrize("after", ["thread", "asyncio", "cell"])
+def test_the_lines_a_traceback_starts_with_are_not_the_cut_traceback_s_before_it(tmp_path, after: str) -> None:
+    """A cell's traceback cut at its last frame's source, a program's output line, then a thread's uncaught exception
+    (`Exception in thread …:`), asyncio's (`Task exception was never retrieved`, `future: <Task …>`) or another
+    cell's traceback (its rule): the lines the next event starts with are its own, not the first event's too (both
+    events had them)."""
+    cut = _cut_at_last_frame(ipython(tmp_path, "{'a': 1}['b']"))
+    nxt = {"thread": _python(tmp_path, "import threading, json\nprint('epoch 1 done', flush=True)\n"
+                                       "t = threading.Thread(target=json.loads, args=('{x',))\nt.start()\nt.join()"),
+           "asyncio": _python(tmp_path, f"print('epoch 1 done', flush=True)\n{ASYNCIO_NEVER_RETRIEVED}"),
+           "cell": "epoch 1 done\n" + ipython(tmp_path, "import json\njson.loads('{x')")}[after]
+    lead = {"thread": "Exception in thread", "asyncio": "Task exception was never retrieved", "cell": "-----"}[after]
+    assert nxt.split("\n")[1].startswith(lead)
+    text = "\n".join([*cut, nxt])
+    got = error_events(text)
+    assert got == error_events(text, 7)
+    assert [(e.line, e.end_line) for e in got] == [(1, len(cut) + 1), (len(cut) + 2, len(text.split("\n")))]
+    assert got[0].message == "KeyError"
+

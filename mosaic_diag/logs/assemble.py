@@ -295,6 +295,26 @@ class _Open:
         self.wrapped = self.wrapped - gone if self.wrapped > cut else -1
 
 
+def _give_back(op: _Open, t: str) -> None:
+    """Take off the end of `op` the lines the event `t` starts (a traceback's header) begins with (`_ipython_rule`,
+    `_python_intro`: IPython's rule above its header, Python's line before a traceback, asyncio's two) when `op` took
+    them as other text (`op.cont` of them in a row: an exception's message, the lines under IPython's frames)."""
+    tb, n = op.tb, min(op.cont, len(op.tb))
+    take = 0
+    if n >= 1 and ipython_header(t) is not None:
+        take = 1 if IPY_RULE.fullmatch(tb[-1]) else 0
+    elif n >= 1 and traceback_at(t) == 0:
+        if _PY_INTRO.fullmatch(tb[-1]):
+            take = 1
+        elif n >= 2 and _PY_INTRO.fullmatch(tb[-2]) and (_ASYNCIO_FUTURE.match(tb[-1])
+                                                         or _wrapped_intro(tb[-2], tb[-1])):
+            take = 2
+    if take:
+        del tb[-take:]
+        op.cont -= take
+        op.end -= take
+
+
 def _same_records(op: _Open, ln: Line) -> bool:
     """`ln` is a record of the same shape, level and logger as the one that opened `op` (of its stream)."""
     return ln.level == op.level and ln.logger == op.logger and ln.shape == op.shape and ln.via == op.via
@@ -677,13 +697,8 @@ class Assembler:
                 op.state = _CHAIN
                 op.add(t, last)
                 return True
-            if traceback_at(t) >= 0 or is_rich_header(t):  # a new traceback without a separator: a new event
-                return False
-            if ipython_header(t) is not None:  # IPython's traceback next
-                if op.cont and IPY_RULE.fullmatch(op.tb[-1]):
-                    op.tb.pop()  # (its rule above it, read as this exception's message's line: IPython's)
-                    op.cont -= 1
-                    op.end -= 1
+            if traceback_at(t) >= 0 or is_rich_header(t) or ipython_header(t) is not None:
+                _give_back(op, t)  # a new traceback without a separator (Python's, Rich's, IPython's): a new event
                 return False
             if op.ipy is not None and IPY_RULE.fullmatch(t):
                 return False  # (IPython's next traceback, its rule first)
@@ -862,7 +877,10 @@ class Assembler:
         if _ipython_exception(t, op.ipy or ""):
             op.exception(t, last)
             return True
-        if op.blanks or op.cont >= _IPY_OTHER_LINES or traceback_at(t) >= 0 or ipython_header(t) is not None:
+        if op.blanks or op.cont >= _IPY_OTHER_LINES:
+            return False
+        if traceback_at(t) >= 0 or ipython_header(t) is not None:
+            _give_back(op, t)
             return False
         if op.cont == 0 and (IPY_RULE.fullmatch(t) or (c in _INTRO_INITIALS and _PY_INTRO.fullmatch(t))):
             return False
