@@ -306,3 +306,19 @@ def test_the_lines_a_traceback_starts_with_are_not_the_cut_traceback_s_before_it
     assert [(e.line, e.end_line) for e in got] == [(1, len(cut) + 1), (len(cut) + 2, len(text.split("\n")))]
     assert got[0].message == "KeyError"
 
+
+def _chain(tmp_path: Path, mode: str) -> list[str]:
+    return ipython(tmp_path, "import json\ntry:\n    json.loads('{bad')\nexcept ValueError as e:\n"
+                             "    raise KeyError('settings') from e", mode=mode).split("\n")
+
+
+@pytest.mark.parametrize("mode", ("Context", "Verbose"))
+def test_an_ipython_chain_cut_at_its_causes_exception_line_is_one_event(tmp_path, mode: str) -> None:
+    """A paste of a chain that starts at its cause's exception line: one event from that line through the last
+    traceback's exception line (it was two: the cause's, and the last traceback's from its header)."""
+    lines = _chain(tmp_path, mode)
+    at = next(k for k, line in enumerate(lines) if line.startswith("JSONDecodeError:"))
+    event = _one_event("\n".join(lines[at:]))
+    assert (event.line, event.end_line, event.message) == (1, len(lines) - at, "KeyError: 'settings'")
+    assert event.traceback is not None and event.traceback.startswith("JSONDecodeError: Expecting property name")
+

@@ -745,8 +745,10 @@ class Assembler:
             op.state = _TB
             op.add(t, last)
             return True
-        if st == _CHAIN and op.ipy is not None and (named := ipython_header(t)) is not None:
-            op.state = _IPY  # (IPython's chain: the next traceback's header, no rule above it)
+        if st == _CHAIN and (op.ipy is not None or op.exc_at == 0) and (named := ipython_header(t)) is not None:
+            # (IPython's chain: the next traceback's header, no rule above it; after a cause cut above its exception
+            # line, `_cut_cause`, whose traceback's layout the text does not show, too)
+            op.state = _IPY
             op.ipy = named
             op.cont = 0
             op.add(t, last)
