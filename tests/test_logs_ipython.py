@@ -322,3 +322,19 @@ def test_an_ipython_chain_cut_at_its_causes_exception_line_is_one_event(tmp_path
     assert (event.line, event.end_line, event.message) == (1, len(lines) - at, "KeyError: 'settings'")
     assert event.traceback is not None and event.traceback.startswith("JSONDecodeError: Expecting property name")
 
+
+def test_no_line_is_two_events(tmp_path) -> None:
+    """A cell's traceback, then a Verbose chain pasted from inside its cause's last frame (its values, source, the
+    cause's exception line, the separator, the last traceback): the chain's event starts at the cause's exception
+    line, after the lines the first event took (it started inside them, at the first event's own exception line)."""
+    first = ipython(tmp_path, "{'a': 1}['b']").split("\n")
+    chain = _chain(tmp_path, "Verbose")
+    at = next(k for k, line in enumerate(chain) if line.startswith("JSONDecodeError:"))
+    arrow = max(k for k in range(at) if chain[k].startswith("-"))
+    text = "\n".join([*first, *chain[arrow + 1:]])
+    got = error_events(text)
+    assert got == error_events(text, 7)
+    cause = len(first) + at - arrow
+    assert text.split("\n")[cause - 1].startswith("JSONDecodeError:")
+    assert [(e.line, e.end_line, e.message) for e in got] == [
+        (1, cause - 2, "KeyError: 'b'"), (cause, len(text.split("\n")), "KeyError: 'settings'")]

@@ -398,6 +398,9 @@ class Assembler:
         # per stream: whether its last record read whose message began with no bracket had no logger (its format has
         # no logger's column: a `[Tag] ` at the head of a record's message is the message's own, `_tag`)
         self.loggerless: dict[str | None, bool] = {}
+        # per stream: the last line of the last event closed on it (the lines an event starts with, looked back on, are
+        # after it: a line is one event's, `_back`)
+        self.taken: dict[str | None, int] = {}
 
     def feed(self, lineno: int, ln: Line, last: int | None = None) -> None:
         last = lineno if last is None else last  # (0 and below: a line of a live stream's pass before)
@@ -1009,7 +1012,7 @@ class Assembler:
             if at == 0 or (at < 0 and not rich and framed < 0):
                 # Python's own lines before an uncaught exception's traceback (`_PY_INTRO`) or faulthandler's frames
                 # start the event
-                lead = self._python_intro(ln, at == 0)
+                lead = self._python_intro(ln, lineno, at == 0)
                 if lead:
                     op.line = lineno - len(lead)
                     op.tb[:0] = lead
@@ -1029,14 +1032,14 @@ class Assembler:
             op = _Open(lineno, last, ln, _IPY, True, None)
             op.ipy = named
             op.tb = [t]
-            rule = self._ipython_rule(ln)
+            rule = self._ipython_rule(ln, lineno)
             if rule is not None:
                 op.line = lineno - 1
                 op.tb.insert(0, rule)
             op.level = op.logger = None
             op.ts = self._when(ln)
             self.open[ln.stream] = op
-        elif t[:1] == "-" and IPY_ARROW.match(t) and (lead := self._ipython_cut(ln)):
+        elif t[:1] == "-" and IPY_ARROW.match(t) and (lead := self._ipython_cut(ln, lineno)):
             # an IPython traceback cut above its header: the frame line the arrow's source is under starts it; an
             # event only if its exception line follows (see `_close`)
             op = _Open(lineno - len(lead), last, ln, _IPY, True, None)
@@ -1046,7 +1049,7 @@ class Assembler:
             op.level = op.logger = None
             op.ts = self._when(ln)
             self.open[ln.stream] = op
-        elif t[:1] in "DT" and t in SEPARATORS and (lead := self._cut_cause(ln)):
+        elif t[:1] in "DT" and t in SEPARATORS and (lead := self._cut_cause(ln, lineno)):
             # a chained traceback cut inside its cause (a paste that starts at the cause's exception line): the event
             # starts at that line, the cause's exception is evidence
             op = _Open(lineno - len(lead), last, ln, _CHAIN, True, None)
@@ -1077,14 +1080,27 @@ class Assembler:
                     return prev.logger is None
         return self.loggerless.get(ln.stream, False)
 
-    def _python_intro(self, ln: Line, header: bool) -> list[str]:
+    def _back(self, ln: Line, lineno: int) -> Iterator[Line]:
+        """`lookback`'s lines before `ln` (at `lineno`), which starts an event, down to the last line of the event
+        closed before it on its stream, not further: the lines an event starts with (`_python_intro`, `_ipython_rule`,
+        `_ipython_cut`, `_cut_cause`) are none of another event's."""
+        room = lineno - 1 - self.taken.get(ln.stream, 0)
+        if self.lookback is None or room <= 0:
+            return
+        for prev in self.lookback():
+            yield prev
+            room -= 1
+            if room <= 0:
+                return
+
+    def _python_intro(self, ln: Line, lineno: int, header: bool) -> list[str]:
         """The lines Python printed before a traceback that starts an event (its `header`, else its first frame),
         oldest first: `_PY_INTRO`'s line (asyncio's with its `future: <Task …>` line), or faulthandler's `Fatal Python
         error: …` with the blank and thread line under it; [] for none. Only the lines just before, of its stream."""
         if self.lookback is None:
             return []
         before: list[str] = []
-        for prev in self.lookback():  # (parsed one at a time: a line further back only when the nearer ones fit)
+        for prev in self._back(ln, lineno):  # (parsed one at a time: a line further back only when the nearer ones fit)
             if prev.stream != ln.stream or prev.record:
                 return []
             t = prev.text
@@ -1106,23 +1122,23 @@ class Assembler:
                     return []
         return []
 
-    def _ipython_rule(self, ln: Line) -> str | None:
+    def _ipython_rule(self, ln: Line, lineno: int) -> str | None:
         """The rule of dashes right above an IPython traceback's header (`ln`), of its stream, else None."""
         if self.lookback is None:
             return None
-        for prev in self.lookback():
+        for prev in self._back(ln, lineno):
             if prev.stream != ln.stream or prev.record or not IPY_RULE.fullmatch(prev.text):
                 return None
             return prev.text
         return None
 
-    def _ipython_cut(self, ln: Line) -> list[str]:
+    def _ipython_cut(self, ln: Line, lineno: int) -> list[str]:
         """The lines of its stream from an IPython frame's line down to its arrow (`ln`), oldest first, when only that
         frame's source lines come between them (a paste cut above the traceback's header); else []."""
         if self.lookback is None:
             return []
         before: list[str] = []
-        for prev in self.lookback():
+        for prev in self._back(ln, lineno):
             if prev.stream != ln.stream or prev.record or len(before) >= _IPY_CUT_LINES:
                 return []
             t = prev.text
@@ -1133,7 +1149,7 @@ class Assembler:
                 return []
         return []
 
-    def _cut_cause(self, ln: Line) -> list[str]:
+    def _cut_cause(self, ln: Line, lineno: int) -> list[str]:
         """The lines of its stream before a chain separator that starts no event, oldest first, when they are a cause's
         exception cut off above its line (`psycopg2.errors.UndefinedColumn: …`, its message's lines, blanks) and no
         traceback's frames or header were before it (those would have been an event of their own); else []."""
@@ -1141,7 +1157,7 @@ class Assembler:
             return []
         before: list[str] = []
         stop: Line | None = None
-        for prev in self.lookback():
+        for prev in self._back(ln, lineno):
             if prev.stream != ln.stream or prev.record or len(before) >= _MAX_CUT_CAUSE:
                 stop = prev
                 break
@@ -1190,6 +1206,9 @@ class Assembler:
 
     def _close(self, op: _Open) -> None:
         del self.open[op.stream]
+        if len(self.taken) > MAX_STREAMS:
+            self.taken.clear()
+        self.taken[op.stream] = op.end
         if not op.emit or (op.headless and op.exc_at < 0):
             return
         if op.state == _PYTEST:
