@@ -840,10 +840,14 @@ class Assembler:
         t = ln.text
         if t.startswith(PYTEST_BANNER):
             return False
-        if not op.runs and (ln.record or traceback_at(t) == 0 or is_frame(t) or last - op.line > MAX_TRACEBACK_LINES):
-            # before its first `E` line: a record, a Python traceback (`--tb=native` prints one under the header: it
-            # is the event then; pytest's own frames are `path:N: in f` lines) or a long run of lines is no section's
-            # (a line that only looked like its header)
+        if last - op.line > MAX_TRACEBACK_LINES:
+            # a long run of lines is no section's: a line that only looked like its header, or a section pasted alone
+            # whose next section or banner never comes (the log's lines after it)
+            return False
+        if not op.runs and (ln.record or traceback_at(t) == 0 or is_frame(t)):
+            # before its first `E` line: a record or a Python traceback (`--tb=native` prints one under the header: it
+            # is the event then; pytest's own frames are `path:N: in f` lines) is no section's (a line that only
+            # looked like its header)
             return False
         op.end = last
         if t[:1] == "E":
