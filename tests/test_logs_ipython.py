@@ -17,6 +17,7 @@ import pytest
 
 from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.classifier.tracebacks import parse_traceback_text
+from mosaic_diag.logs.assemble import _IPY_OTHER_LINES
 from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.triage.events import EventClassifier
 from tests.test_logs_support import BLOCKS, error_events
@@ -338,3 +339,21 @@ def test_no_line_is_two_events(tmp_path) -> None:
     assert text.split("\n")[cause - 1].startswith("JSONDecodeError:")
     assert [(e.line, e.end_line, e.message) for e in got] == [
         (1, cause - 2, "KeyError: 'b'"), (cause, len(text.split("\n")), "KeyError: 'settings'")]
+
+
+def test_an_ipython_traceback_cut_before_its_exception_line_takes_no_indented_output(tmp_path) -> None:
+    """A cell's traceback cut at its last frame's source, then `pip show -f pip` (a thousand lines, most indented: its
+    files): the traceback takes at most `_IPY_OTHER_LINES` lines after its last frame's or arrow's line, indented or not
+    (an indented line set the count of other text back: it took every line of the output)."""
+    cut = _cut_at_last_frame(ipython(tmp_path, "{'a': 1}['b']"))
+    proc = subprocess.run([sys.executable, "-m", "pip", "show", "-f", "pip"], capture_output=True, text=True,
+                          timeout=120, check=False)
+    out = proc.stdout.rstrip("\n").split("\n")
+    assert len(out) > 500 and sum(line.startswith("  ") for line in out) > 400
+    text = "\n".join([*cut, *out, _python(tmp_path, "import json\njson.loads('{x')")])
+    got = error_events(text)
+    assert got == error_events(text, 7)
+    first, second = got
+    arrow = max(k for k, line in enumerate(cut, 1) if line.startswith("-"))
+    assert (first.line, first.message) == (1, "KeyError") and first.end_line <= arrow + _IPY_OTHER_LINES
+    assert (second.line, second.end_line) == (len(cut) + len(out) + 1, len(text.split("\n")))

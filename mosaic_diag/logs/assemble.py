@@ -182,10 +182,16 @@ def _glued_record_traceback(msg: str) -> int:
 _IPY_BLANKS = 2  # blanks in a row inside its frames (one between frames; a mail client's copy may double it)
 _IPY_CONTEXT = LazyPattern(r"\s+(?:\d+(?: |$)|\(\.\.\.\))")  # a source line around the arrow, or IPython's `(...)`
 _IPY_CUT_LINES = 12  # lines looked back from an arrow that starts no event for the frame line it is under
-# lines of other text in a row inside its frames: the rest of a line a terminal or a mail client wrapped, a value's
-# repr over lines under Verbose's `        df = …` (a DataFrame's rows, a wide one's in sections); no more (a paste
-# cut before its exception line, then another program's lines, blank-free, does not swallow them)
+# lines after a frame's or an arrow's line inside its frames: its source and values, the rest of a line a terminal or a
+# mail client wrapped, a value's repr over lines under Verbose's `        df = …` (a DataFrame's rows, a wide one's in
+# sections); no more (a paste cut before its exception line, then another program's lines, does not swallow them)
 _IPY_OTHER_LINES = 200
+
+
+def _ipy_other(t: str) -> bool:
+    """A line an IPython traceback took as other text (not a frame's, an arrow's, a source or value line)."""
+    c = t[:1]
+    return c not in ("", " ", "\t") and not (c == "-" and IPY_ARROW.match(t)) and not is_ipython_frame(t)
 
 
 def _ipython_exception(t: str, header: str) -> bool:
@@ -872,27 +878,32 @@ class Assembler:
         """A line inside an IPython traceback's frames (`_IPY`): a blank between frames, a source or value line
         (indented), an arrow's line, a frame's line, Colab's fold of hidden frames; the exception line ends them. A
         line of other text right under a frame's lines is the rest of one a mail client or a terminal wrapped, or of a
-        value's repr (up to `_IPY_OTHER_LINES` in a row); after a blank it is another program's: the traceback ends, cut
-        before its exception line, as it does at the next traceback's header (Python's, IPython's) or, right under its
-        frames' lines, at IPython's rule or Python's line before a traceback."""
+        value's repr; after a blank it is another program's: the traceback ends, cut before its exception line, as it
+        does at the next traceback's header (Python's, IPython's), right under its frames' lines at IPython's rule or
+        Python's line before a traceback, and `_IPY_OTHER_LINES` lines after the last frame's or arrow's line (a
+        paste cut before its exception line, then another program's lines, indented or not, blank-free)."""
         if not t.strip():
             op.blanks += 1
             return op.blanks <= _IPY_BLANKS
         c = t[0]
-        if c in " \t" or (c == "-" and IPY_ARROW.match(t)) or is_ipython_frame(t):
+        if (c == "-" and IPY_ARROW.match(t)) or is_ipython_frame(t):
             op.cont = 0
             op.add(t, last)
             return True
-        if _ipython_exception(t, op.ipy or ""):
+        if c not in " \t" and _ipython_exception(t, op.ipy or ""):
             op.exception(t, last)
             return True
-        if op.blanks or op.cont >= _IPY_OTHER_LINES:
+        if op.cont >= _IPY_OTHER_LINES:
             return False
-        if traceback_at(t) >= 0 or ipython_header(t) is not None:
-            _give_back(op, t)
-            return False
-        if op.cont == 0 and (IPY_RULE.fullmatch(t) or (c in _INTRO_INITIALS and _PY_INTRO.fullmatch(t))):
-            return False
+        if c not in " \t":
+            if op.blanks:
+                return False
+            if traceback_at(t) >= 0 or ipython_header(t) is not None:
+                _give_back(op, t)
+                return False
+            if (IPY_RULE.fullmatch(t) or (c in _INTRO_INITIALS and _PY_INTRO.fullmatch(t))) \
+                    and not _ipy_other(op.tb[-1]):
+                return False  # (right under a frame's lines: the next traceback's line)
         op.cont += 1
         op.add(t, last)
         return True
