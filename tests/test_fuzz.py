@@ -9,8 +9,11 @@ import gzip
 import io
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import threading
+from pathlib import Path
 from typing import BinaryIO
 
 from hypothesis import HealthCheck, given, settings
@@ -321,3 +324,58 @@ def test_triage_of_a_log_s_head_is_that_of_the_whole_log_up_to_its_cut(data: byt
     whole, part = _triaged(data), _triaged(head)
     going = min((e.line for e in whole if e.end_line >= n), default=n + 1)
     assert [e for e in part if e.line < going] == [e for e in whole if e.line < going]
+
+
+# -- pasted tracebacks: real Python and IPython output, cut anywhere and pasted one after the other ----------------
+
+PASTES_FUZZ = settings(FUZZ, max_examples=200)
+
+
+@functools.cache
+def _pastes() -> tuple[tuple[str, ...], ...]:
+    """Real tracebacks as terminals and notebooks print them, as lists of lines: IPython's (`%xmode Context` with a
+    chain, `Verbose`, `Plain`, coloured), a thread's, asyncio's and multiprocessing's uncaught exceptions, logging's."""
+    from tests.test_logs_ipython import ASYNCIO_NEVER_RETRIEVED, ipython
+
+    chain = "import json\ntry:\n    json.loads('{bad')\nexcept ValueError as e:\n    raise KeyError('settings') from e"
+    python = ("import threading, json\nt = threading.Thread(target=json.loads, args=('{x',))\nt.start()\nt.join()",
+              ASYNCIO_NEVER_RETRIEVED,
+              "import json, multiprocessing as mp\nif __name__ == '__main__':\n"
+              "    p = mp.Process(target=json.loads, args=('{x',))\n    p.start()\n    p.join()",
+              "import json, logging\nlogging.basicConfig(format='%(asctime)s %(levelname)s %(name)s: %(message)s')\n"
+              "try:\n    json.loads('{x')\nexcept ValueError:\n    logging.getLogger('app').exception('bad body')")
+    with tempfile.TemporaryDirectory() as tmp:
+        texts = [ipython(Path(tmp), chain), ipython(Path(tmp), chain, mode="Verbose"),
+                 ipython(Path(tmp), "{'a': 1}['b']", mode="Plain"), ipython(Path(tmp), chain, colors="Linux")]
+        for code in python:
+            proc = subprocess.run([sys.executable, "-c", code], cwd=tmp, capture_output=True, text=True, timeout=120,
+                                  check=False)
+            texts.append(proc.stderr.rstrip("\n"))
+    return tuple(tuple(text.split("\n")) for text in texts)
+
+
+@st.composite
+def pasted_tracebacks(draw: st.DrawFn) -> bytes:
+    """Pieces of real tracebacks (each whole, or cut at its head, its tail or both), pasted one after the other with or
+    without a blank or another program's line between them."""
+    pastes = _pastes()
+    lines: list[str] = []
+    for _ in range(draw(st.integers(min_value=1, max_value=8))):
+        paste = draw(st.sampled_from(pastes))
+        a = draw(st.integers(min_value=0, max_value=len(paste) - 1)) if draw(st.booleans()) else 0
+        b = draw(st.integers(min_value=a + 1, max_value=len(paste))) if draw(st.booleans()) else len(paste)
+        lines += paste[a:b]
+        lines += draw(st.sampled_from(([], [""], ["epoch 3: loss 0.25"], ["-" * 75])))
+    return ("\n".join(lines) + "\n").encode()
+
+
+@PASTES_FUZZ
+@given(pasted_tracebacks())
+def test_no_line_of_pasted_tracebacks_is_two_events(data: bytes) -> None:
+    """Each line is at most one event's (the lines an event starts with, looked back on, are none of the event before
+    it), the events in line order, the same in any block size."""
+    events, _ = whole = _read(io.BytesIO(data))
+    assert all(b.line > a.end_line for a, b in zip(events, events[1:], strict=False)), [
+        (e.line, e.end_line, e.message[:40]) for e in events]
+    for block_size in (7, 61):
+        assert _read(io.BytesIO(data), block_size=block_size) == whole, block_size

@@ -17,6 +17,7 @@ import pytest
 
 from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.classifier.tracebacks import parse_traceback_text
+from mosaic_diag.logs.assemble import _IPY_OTHER_LINES
 from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.triage.events import EventClassifier
 from tests.test_logs_support import BLOCKS, error_events
@@ -183,3 +184,176 @@ def test_an_ipython_traceback_under_an_error_record(tmp_path, refused_port: int,
     assert (event.line, event.end_line, event.level) == (1, len(lines), "ERROR")
     assert event.traceback is not None and "Traceback (most recent call last)" in event.traceback
     assert _label(event) == "PG_CONNECTION_FAILED"
+
+
+def _python(tmp_path: Path, code: str) -> str:
+    """What `python -c code` prints (its stdout, then its stderr: an uncaught exception's traceback), without the last
+    line's newline."""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          check=False)
+    return (proc.stdout + proc.stderr).rstrip("\n")
+
+
+def _cut_at_last_frame(text: str) -> list[str]:
+    """The lines of an IPython traceback up to its last frame's source (the blank and the exception line cut off)."""
+    lines = text.split("\n")
+    exc = next(k for k, line in enumerate(lines) if line.startswith("KeyError:"))
+    assert not lines[exc - 1]
+    return lines[:exc - 1]
+
+
+@pytest.mark.parametrize("after", ["thread", "cell", "script"])
+def test_an_ipython_traceback_cut_before_its_exception_line_ends_at_the_next_traceback(tmp_path, after: str) -> None:
+    """A cell's traceback cut at its last frame's source, then (no blank between) a thread's uncaught exception
+    (`Exception in thread …:` and Python's traceback), another cell's traceback (its rule, its header) or a script's
+    traceback: two events, the first of its header's type (the next traceback's lines were the first one's, and its
+    exception line the first event's message)."""
+    cut = _cut_at_last_frame(ipython(tmp_path, "{'a': 1}['b']"))
+    nxt = {"thread": _python(tmp_path, "import threading, json\nt = threading.Thread(target=json.loads, args=('{x',))\n"
+                                       "t.start()\nt.join()"),
+           "cell": ipython(tmp_path, "import json\njson.loads('{x')"),
+           "script": _python(tmp_path, "import json\njson.loads('{x')")}[after]
+    text = "\n".join([*cut, nxt])
+    got = error_events(text)
+    assert got == error_events(text, 7)
+    assert [(e.line, e.end_line, e.message.split(":")[0].rsplit(".", 1)[-1]) for e in got] == [
+        (1, len(cut), "KeyError"), (len(cut) + 1, len(text.split("\n")), "JSONDecodeError")]
+
+
+def test_an_ipython_traceback_cut_before_its_exception_line_takes_no_program_output(tmp_path) -> None:
+    """A cell's traceback cut at its last frame's source, then a program's output (a thousand lines, no blank) and its
+    traceback: the lines a cut traceback takes without a blank are bounded (the rest of a wrapped line, a value's repr
+    over lines); the program's traceback is an event of its own (it was the first event's end, its message)."""
+    cut = _cut_at_last_frame(ipython(tmp_path, "{'a': 1}['b']"))
+    out = _python(tmp_path, "import json\nfor i in range(1000):\n    print(f'epoch {i}: loss {1 / (i + 1):.4f}')\n"
+                            "json.loads('{x')")
+    text = "\n".join([*cut, out])
+    got = error_events(text)
+    assert got == error_events(text, 7)
+    first, second = got
+    assert (first.line, first.message) == (1, "KeyError") and first.end_line < len(cut) + 1000
+    header = len(cut) + 1001
+    assert text.split("\n")[header - 1] == "Traceback (most recent call last):"
+    assert (second.line, second.end_line) == (header, len(text.split("\n")))
+    assert second.message.startswith("json.decoder.JSONDecodeError: Expecting property name")
+
+
+def test_a_verbose_values_repr_over_lines_stays_in_its_traceback(tmp_path) -> None:
+    """`%xmode Verbose` prints a value's repr as it is: a DataFrame-like repr's lines after the first are not
+    indented. The traceback goes on to its exception line."""
+    (tmp_path / "frames.py").write_text(textwrap.dedent("""\
+        class Frame:
+            def __repr__(self):
+                return "   a  b\\n" + "\\n".join(f"{i}  {i}  {i * 2}" for i in range(60))
+
+        def lookup(d, key):
+            df = Frame()
+            return d[key], df
+        """), encoding="utf-8")
+    text = ipython(tmp_path, "import frames\nframes.lookup({'a': 1}, 'b')", mode="Verbose")
+    assert "\n59  59  118\n" in text
+    event = _one_event(text)
+    assert (event.line, event.end_line, event.message) == (1, len(text.split("\n")), "KeyError: 'b'")
+
+
+@pytest.mark.parametrize("cut", [False, True], ids=["whole", "cut"])
+def test_an_ipython_traceback_right_after_a_python_traceback_is_an_event_from_its_rule(tmp_path, cut: bool) -> None:
+    """A script's traceback (whole, or cut before its exception line), then a cell's (no blank between): two events,
+    the second from IPython's rule (its rule, header and first frame were the first one's message's lines, or its
+    rule that traceback's exception line, and the cell's event started at an arrow)."""
+    script = _python(tmp_path, "import json\njson.loads('{x')").split("\n")
+    if cut:
+        script = script[:-1]
+    cell = ipython(tmp_path, "{'a': 1}['b']")
+    text = "\n".join([*script, cell])
+    got = error_events(text)
+    assert got == error_events(text, 7)
+    assert [(e.line, e.end_line) for e in got] == [(1, len(script)), (len(script) + 1, len(text.split("\n")))]
+    assert got[1].message == "KeyError: 'b'"
+    assert cut or got[0].message == script[-1]
+
+
+ASYNCIO_NEVER_RETRIEVED = """\
+import asyncio, gc, json
+
+async def parse():
+    json.loads('{x')
+
+async def main():
+    task = asyncio.ensure_future(parse())
+    await asyncio.sleep(0.01)
+    del task
+    gc.collect()
+
+asyncio.run(main())"""
+
+
+@pytest.mark.parametrize("after", ["thread", "asyncio", "cell"])
+def test_the_lines_a_traceback_starts_with_are_not_the_cut_traceback_s_before_it(tmp_path, after: str) -> None:
+    """A cell's traceback cut at its last frame's source, a program's output line, then a thread's uncaught exception
+    (`Exception in thread …:`), asyncio's (`Task exception was never retrieved`, `future: <Task …>`) or another
+    cell's traceback (its rule): the lines the next event starts with are its own, not the first event's too (both
+    events had them)."""
+    cut = _cut_at_last_frame(ipython(tmp_path, "{'a': 1}['b']"))
+    nxt = {"thread": _python(tmp_path, "import threading, json\nprint('epoch 1 done', flush=True)\n"
+                                       "t = threading.Thread(target=json.loads, args=('{x',))\nt.start()\nt.join()"),
+           "asyncio": _python(tmp_path, f"print('epoch 1 done', flush=True)\n{ASYNCIO_NEVER_RETRIEVED}"),
+           "cell": "epoch 1 done\n" + ipython(tmp_path, "import json\njson.loads('{x')")}[after]
+    lead = {"thread": "Exception in thread", "asyncio": "Task exception was never retrieved", "cell": "-----"}[after]
+    assert nxt.split("\n")[1].startswith(lead)
+    text = "\n".join([*cut, nxt])
+    got = error_events(text)
+    assert got == error_events(text, 7)
+    assert [(e.line, e.end_line) for e in got] == [(1, len(cut) + 1), (len(cut) + 2, len(text.split("\n")))]
+    assert got[0].message == "KeyError"
+
+
+def _chain(tmp_path: Path, mode: str) -> list[str]:
+    return ipython(tmp_path, "import json\ntry:\n    json.loads('{bad')\nexcept ValueError as e:\n"
+                             "    raise KeyError('settings') from e", mode=mode).split("\n")
+
+
+@pytest.mark.parametrize("mode", ("Context", "Verbose"))
+def test_an_ipython_chain_cut_at_its_causes_exception_line_is_one_event(tmp_path, mode: str) -> None:
+    """A paste of a chain that starts at its cause's exception line: one event from that line through the last
+    traceback's exception line (it was two: the cause's, and the last traceback's from its header)."""
+    lines = _chain(tmp_path, mode)
+    at = next(k for k, line in enumerate(lines) if line.startswith("JSONDecodeError:"))
+    event = _one_event("\n".join(lines[at:]))
+    assert (event.line, event.end_line, event.message) == (1, len(lines) - at, "KeyError: 'settings'")
+    assert event.traceback is not None and event.traceback.startswith("JSONDecodeError: Expecting property name")
+
+
+def test_no_line_is_two_events(tmp_path) -> None:
+    """A cell's traceback, then a Verbose chain pasted from inside its cause's last frame (its values, source, the
+    cause's exception line, the separator, the last traceback): the chain's event starts at the cause's exception
+    line, after the lines the first event took (it started inside them, at the first event's own exception line)."""
+    first = ipython(tmp_path, "{'a': 1}['b']").split("\n")
+    chain = _chain(tmp_path, "Verbose")
+    at = next(k for k, line in enumerate(chain) if line.startswith("JSONDecodeError:"))
+    arrow = max(k for k in range(at) if chain[k].startswith("-"))
+    text = "\n".join([*first, *chain[arrow + 1:]])
+    got = error_events(text)
+    assert got == error_events(text, 7)
+    cause = len(first) + at - arrow
+    assert text.split("\n")[cause - 1].startswith("JSONDecodeError:")
+    assert [(e.line, e.end_line, e.message) for e in got] == [
+        (1, cause - 2, "KeyError: 'b'"), (cause, len(text.split("\n")), "KeyError: 'settings'")]
+
+
+def test_an_ipython_traceback_cut_before_its_exception_line_takes_no_indented_output(tmp_path) -> None:
+    """A cell's traceback cut at its last frame's source, then `pip show -f pip` (a thousand lines, most indented: its
+    files): the traceback takes at most `_IPY_OTHER_LINES` lines after its last frame's or arrow's line, indented or not
+    (an indented line set the count of other text back: it took every line of the output)."""
+    cut = _cut_at_last_frame(ipython(tmp_path, "{'a': 1}['b']"))
+    proc = subprocess.run([sys.executable, "-m", "pip", "show", "-f", "pip"], capture_output=True, text=True,
+                          timeout=120, check=False)
+    out = proc.stdout.rstrip("\n").split("\n")
+    assert len(out) > 500 and sum(line.startswith("  ") for line in out) > 400
+    text = "\n".join([*cut, *out, _python(tmp_path, "import json\njson.loads('{x')")])
+    got = error_events(text)
+    assert got == error_events(text, 7)
+    first, second = got
+    arrow = max(k for k, line in enumerate(cut, 1) if line.startswith("-"))
+    assert (first.line, first.message) == (1, "KeyError") and first.end_line <= arrow + _IPY_OTHER_LINES
+    assert (second.line, second.end_line) == (len(cut) + len(out) + 1, len(text.split("\n")))

@@ -22,6 +22,7 @@ import psycopg2
 import pytest
 
 from mosaic_diag.classifier.classify import Classifier
+from mosaic_diag.logs.assemble import MAX_TRACEBACK_LINES
 from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.triage.events import EventClassifier
 from tests.test_logs_support import BLOCKS, error_events
@@ -235,3 +236,31 @@ def test_real_traceback_text_still_takes_its_exception_line() -> None:
         # (in markdown's bold, as a paste may put it: still its exception line, `pg-hba-agensgraph-noenc`)
         (event,) = error_events(_wrapped([*lines[:-1], f"**{lines[-1]}**"], _WRAPPERS["bare"]), block)
         assert (event.line, event.end_line, event.message) == (1, len(lines), "**KeyError: 'missing'**")
+
+
+def test_a_failure_section_pasted_alone_takes_no_log_after_it(tmp_path: Path) -> None:
+    """The section, then a program's output (5000 lines, no section or banner of pytest's after it) and its traceback:
+    the section's event ends within `MAX_TRACEBACK_LINES` lines, the traceback is an event of its own (the section took
+    every line to the end of the log, the traceback too)."""
+    test = tmp_path / "test_paste.py"
+    test.write_text(textwrap.dedent("""
+        def test_code():
+            raise RuntimeError("No active exception to reraise")
+        """), encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+                           "-p", "no:randomly", str(test)], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    out = proc.stdout.split("\n")
+    start = next(i for i, line in enumerate(out) if line.startswith("_") and " test_code " in line)
+    end = next(i for i, line in enumerate(out) if i > start and line.startswith("="))
+    after = subprocess.run([sys.executable, "-c", "import json\nfor i in range(5000):\n    print(f'step {i}: ok')\n"
+                            "json.loads('{x')"], capture_output=True, text=True, timeout=120, check=False)
+    text = "\n".join(out[start:end]) + "\n" + after.stdout + after.stderr
+    lines = text.rstrip("\n").split("\n")
+    header = lines.index("Traceback (most recent call last):") + 1
+    for block in BLOCKS:
+        section, crash = error_events(text, block)
+        assert section.line == 1 and section.end_line <= 1 + MAX_TRACEBACK_LINES, block
+        assert section.message.startswith("RuntimeError: No active exception to reraise"), block
+        assert (crash.line, crash.end_line) == (header, len(lines)), block
+        assert crash.message.startswith("json.decoder.JSONDecodeError: "), block

@@ -320,3 +320,37 @@ def test_a_set_mixing_numbered_and_dated_names_is_read_in_the_order_of_their_tim
         [sys.executable, "-m", "mosaic_diag", "triage", "app.log-20261201", "app.log.1", "app.log", "--format",
          "json"], cwd=tmp_path, capture_output=True, timeout=120).stdout)
     assert [i["input"] for i in report["summary"]["inputs"]] == ["app.log.1", "app.log-20261201", "app.log"]
+
+
+THREAD_AFTER_RECORDS = """\
+import json, logging, threading
+logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s %(message)s", level=logging.INFO)
+log = logging.getLogger("api.steps")
+try:
+    json.loads("{'step': 1,}")
+except json.JSONDecodeError:
+    log.exception("could not load prompts/ps101_steps.json")
+log.info("retrying in 5 s")
+t = threading.Thread(target=json.loads, args=("{x",))
+t.start()
+t.join()
+"""
+
+
+def test_a_thread_s_traceback_at_a_file_s_start_starts_at_its_line(tmp_path):
+    """The older file ends with an error record's event closed and an INFO record; the newer one starts with a
+    thread's uncaught exception (`Exception in thread …:`, then its traceback): that event starts at the thread's
+    line, as in the files joined (the older file's last event's end line, not renumbered for the newer file, kept
+    the line out of it)."""
+    proc = subprocess.run([sys.executable, "-c", THREAD_AFTER_RECORDS], capture_output=True, text=True, timeout=60,
+                          check=False)
+    text = proc.stderr
+    lines = text.splitlines()
+    n = next(i for i, t in enumerate(lines) if t.startswith("Exception in thread "))
+    assert lines[n - 1].endswith("INFO api.steps retrying in 5 s") and n > 5
+    offsets = _split(tmp_path, text, [n], ["app.log.1", "app.log"])
+    joined, _ = _events(["-"], stdin=text.encode())
+    assert [e["line"] for e in joined] == [1, n + 1]
+    events, _ = _events(list(reversed(offsets)))
+    assert _as_joined(events, offsets) == joined
+    assert (Path(events[1]["source"]).name, events[1]["line"]) == ("app.log", 1)

@@ -58,6 +58,11 @@ MAX_STREAMS = 4096  # streams whose last record's logger is remembered (`Assembl
 MAX_PYTEST_TESTS = 4096  # failure sections' tests remembered (their summary lines are no events of their own)
 MAX_DETAIL_LINES = 50
 MAX_TRACEBACK_LINES = 2000
+# a traceback that outgrows MAX_TRACEBACK_LINES (Python's 1000 frames of a mutual recursion, 3000 lines) keeps its first
+# lines (its header, the outer frames) and its last ones (the frames nearest the error, the exception line, a chain's
+# next traceback): the lines between them go (`_Open.trim`)
+_TB_HEAD = MAX_TRACEBACK_LINES // 4
+_TB_TAIL = MAX_TRACEBACK_LINES // 2
 MAX_BLANKS = 3
 # Python's own line before an uncaught exception's traceback when no logging prints it: threading's excepthook
 # (`Exception in thread T (f):`), the unraisable hook (`Exception ignored in: <obj>`; 3.13+ `Exception ignored while
@@ -177,6 +182,16 @@ def _glued_record_traceback(msg: str) -> int:
 _IPY_BLANKS = 2  # blanks in a row inside its frames (one between frames; a mail client's copy may double it)
 _IPY_CONTEXT = LazyPattern(r"\s+(?:\d+(?: |$)|\(\.\.\.\))")  # a source line around the arrow, or IPython's `(...)`
 _IPY_CUT_LINES = 12  # lines looked back from an arrow that starts no event for the frame line it is under
+# lines after a frame's or an arrow's line inside its frames: its source and values, the rest of a line a terminal or a
+# mail client wrapped, a value's repr over lines under Verbose's `        df = …` (a DataFrame's rows, a wide one's in
+# sections); no more (a paste cut before its exception line, then another program's lines, does not swallow them)
+_IPY_OTHER_LINES = 200
+
+
+def _ipy_other(t: str) -> bool:
+    """A line an IPython traceback took as other text (not a frame's, an arrow's, a source or value line)."""
+    c = t[:1]
+    return c not in ("", " ", "\t") and not (c == "-" and IPY_ARROW.match(t)) and not is_ipython_frame(t)
 
 
 def _ipython_exception(t: str, header: str) -> bool:
@@ -263,9 +278,47 @@ class _Open:
         if self.blanks:
             self.tb.extend([""] * self.blanks)
             self.blanks = 0
-        if len(self.tb) < MAX_TRACEBACK_LINES:
-            self.tb.append(text)
+        if len(self.tb) >= MAX_TRACEBACK_LINES:
+            self.trim()
+        self.tb.append(text)
         self.end = end
+
+    def trim(self) -> None:
+        """Drop the lines of `tb` between its first `_TB_HEAD` and its last `_TB_TAIL` (the exception line the
+        event's message is taken from kept: a chain's cause whose next traceback is long), the indexes into it
+        moved along."""
+        tb = self.tb
+        cut = len(tb) - _TB_TAIL
+        if cut <= _TB_HEAD:
+            return
+        kept = [tb[self.exc_at]] if _TB_HEAD <= self.exc_at < cut else []
+        tb[_TB_HEAD:cut] = kept
+        gone = cut - _TB_HEAD - len(kept)
+        if self.exc_at >= cut:
+            self.exc_at -= gone
+        elif self.exc_at >= _TB_HEAD:
+            self.exc_at = _TB_HEAD
+        self.wrapped = self.wrapped - gone if self.wrapped > cut else -1
+
+
+def _give_back(op: _Open, t: str) -> None:
+    """Take off the end of `op` the lines the event `t` starts (a traceback's header) begins with (`_ipython_rule`,
+    `_python_intro`: IPython's rule above its header, Python's line before a traceback, asyncio's two) when `op` took
+    them as other text (`op.cont` of them in a row: an exception's message, the lines under IPython's frames)."""
+    tb, n = op.tb, min(op.cont, len(op.tb))
+    take = 0
+    if n >= 1 and ipython_header(t) is not None:
+        take = 1 if IPY_RULE.fullmatch(tb[-1]) else 0
+    elif n >= 1 and traceback_at(t) == 0:
+        if _PY_INTRO.fullmatch(tb[-1]):
+            take = 1
+        elif n >= 2 and _PY_INTRO.fullmatch(tb[-2]) and (_ASYNCIO_FUTURE.match(tb[-1])
+                                                         or _wrapped_intro(tb[-2], tb[-1])):
+            take = 2
+    if take:
+        del tb[-take:]
+        op.cont -= take
+        op.end -= take
 
 
 def _same_records(op: _Open, ln: Line) -> bool:
@@ -351,6 +404,9 @@ class Assembler:
         # per stream: whether its last record read whose message began with no bracket had no logger (its format has
         # no logger's column: a `[Tag] ` at the head of a record's message is the message's own, `_tag`)
         self.loggerless: dict[str | None, bool] = {}
+        # per stream: the last line of the last event closed on it (the lines an event starts with, looked back on, are
+        # after it: a line is one event's, `_back`)
+        self.taken: dict[str | None, int] = {}
 
     def feed(self, lineno: int, ln: Line, last: int | None = None) -> None:
         last = lineno if last is None else last  # (0 and below: a line of a live stream's pass before)
@@ -446,8 +502,14 @@ class Assembler:
         if op.blanks:  # a blank kept inside the traceback (loguru's) goes in before them
             op.tb.extend([""] * op.blanks)
             op.blanks = 0
-        room = MAX_TRACEBACK_LINES - len(op.tb)
-        op.tb.extend(texts if room >= len(texts) else texts[:max(room, 0)])
+        tb = op.tb
+        if len(tb) + len(texts) <= MAX_TRACEBACK_LINES:
+            tb.extend(texts)
+        else:  # (trimmed as `add` trims them one by one: the same lines kept however the reader handed them over)
+            for text in texts:
+                if len(tb) >= MAX_TRACEBACK_LINES:
+                    op.trim()
+                tb.append(text)
         op.end = op.seen = last
 
     def record_shape(self) -> str | None:
@@ -564,7 +626,7 @@ class Assembler:
             if named is not None:  # IPython's traceback under the record (its rule, read as the record's line, first)
                 op.state = _IPY
                 op.ipy = named
-                op.blanks = 0
+                op.blanks = op.cont = 0
                 if op.detail and IPY_RULE.fullmatch(op.detail[-1]):
                     op.add(op.detail.pop(), last)
                 op.add(t, last)
@@ -623,10 +685,11 @@ class Assembler:
                     op.wrapped = len(op.tb)
                     op.end = last
                     return True
-                if t[0] == "[" or t[0].isdigit() or (t[0] in _INTRO_INITIALS and _PY_INTRO.fullmatch(t)):
+                if t[0] == "[" or t[0].isdigit() or (t[0] in _INTRO_INITIALS and _PY_INTRO.fullmatch(t)) or (
+                        t[0] == "-" and IPY_RULE.fullmatch(t)):
                     # no exception line starts so (it names a type; a paste's markdown may wrap it: `**…**`): another
                     # program's line (a progress bar's `[====   32%   ]`, tqdm's `100%|…`), or Python's line before
-                    # another traceback, cut this one before its exception
+                    # another traceback, or IPython's rule above its traceback, cut this one before its exception
                     return False
                 # (an exception group's lines stay in its traceback, their indentation stripped too)
                 op.state = _EXC
@@ -643,9 +706,10 @@ class Assembler:
                 op.state = _CHAIN
                 op.add(t, last)
                 return True
-            if traceback_at(t) >= 0 or is_rich_header(t):  # a new traceback without a separator: a new event
+            if traceback_at(t) >= 0 or is_rich_header(t) or ipython_header(t) is not None:
+                _give_back(op, t)  # a new traceback without a separator (Python's, Rich's, IPython's): a new event
                 return False
-            if op.ipy is not None and (ipython_header(t) is not None or IPY_RULE.fullmatch(t)):
+            if op.ipy is not None and IPY_RULE.fullmatch(t):
                 return False  # (IPython's next traceback, its rule first)
             if t[0] in _INTRO_INITIALS and _PY_INTRO.fullmatch(t):
                 return False  # (Python's line before the next uncaught exception's traceback)
@@ -690,9 +754,12 @@ class Assembler:
             op.state = _TB
             op.add(t, last)
             return True
-        if st == _CHAIN and op.ipy is not None and (named := ipython_header(t)) is not None:
-            op.state = _IPY  # (IPython's chain: the next traceback's header, no rule above it)
+        if st == _CHAIN and (op.ipy is not None or op.exc_at == 0) and (named := ipython_header(t)) is not None:
+            # (IPython's chain: the next traceback's header, no rule above it; after a cause cut above its exception
+            # line, `_cut_cause`, whose traceback's layout the text does not show, too)
+            op.state = _IPY
             op.ipy = named
+            op.cont = 0
             op.add(t, last)
             return True
         if st == _CHAIN and is_rich_header(t):
@@ -779,10 +846,14 @@ class Assembler:
         t = ln.text
         if t.startswith(PYTEST_BANNER):
             return False
-        if not op.runs and (ln.record or traceback_at(t) == 0 or is_frame(t) or last - op.line > MAX_TRACEBACK_LINES):
-            # before its first `E` line: a record, a Python traceback (`--tb=native` prints one under the header: it
-            # is the event then; pytest's own frames are `path:N: in f` lines) or a long run of lines is no section's
-            # (a line that only looked like its header)
+        if last - op.line > MAX_TRACEBACK_LINES:
+            # a long run of lines is no section's: a line that only looked like its header, or a section pasted alone
+            # whose next section or banner never comes (the log's lines after it)
+            return False
+        if not op.runs and (ln.record or traceback_at(t) == 0 or is_frame(t)):
+            # before its first `E` line: a record or a Python traceback (`--tb=native` prints one under the header: it
+            # is the event then; pytest's own frames are `path:N: in f` lines) is no section's (a line that only
+            # looked like its header)
             return False
         op.end = last
         if t[:1] == "E":
@@ -806,20 +877,34 @@ class Assembler:
     def _extend_ipython(op: _Open, t: str, last: int) -> bool:
         """A line inside an IPython traceback's frames (`_IPY`): a blank between frames, a source or value line
         (indented), an arrow's line, a frame's line, Colab's fold of hidden frames; the exception line ends them. A
-        line of other text right under a frame's lines is the rest of one a mail client or a terminal wrapped; after a
-        blank it is another program's: the traceback ends, cut before its exception line."""
+        line of other text right under a frame's lines is the rest of one a mail client or a terminal wrapped, or of a
+        value's repr; after a blank it is another program's: the traceback ends, cut before its exception line, as it
+        does at the next traceback's header (Python's, IPython's), right under its frames' lines at IPython's rule or
+        Python's line before a traceback, and `_IPY_OTHER_LINES` lines after the last frame's or arrow's line (a
+        paste cut before its exception line, then another program's lines, indented or not, blank-free)."""
         if not t.strip():
             op.blanks += 1
             return op.blanks <= _IPY_BLANKS
         c = t[0]
-        if c in " \t" or (c == "-" and IPY_ARROW.match(t)) or is_ipython_frame(t):
+        if (c == "-" and IPY_ARROW.match(t)) or is_ipython_frame(t):
+            op.cont = 0
             op.add(t, last)
             return True
-        if _ipython_exception(t, op.ipy or ""):
+        if c not in " \t" and _ipython_exception(t, op.ipy or ""):
             op.exception(t, last)
             return True
-        if op.blanks:
+        if op.cont >= _IPY_OTHER_LINES:
             return False
+        if c not in " \t":
+            if op.blanks:
+                return False
+            if traceback_at(t) >= 0 or ipython_header(t) is not None:
+                _give_back(op, t)
+                return False
+            if (IPY_RULE.fullmatch(t) or (c in _INTRO_INITIALS and _PY_INTRO.fullmatch(t))) \
+                    and not _ipy_other(op.tb[-1]):
+                return False  # (right under a frame's lines: the next traceback's line)
+        op.cont += 1
         op.add(t, last)
         return True
 
@@ -942,7 +1027,7 @@ class Assembler:
             if at == 0 or (at < 0 and not rich and framed < 0):
                 # Python's own lines before an uncaught exception's traceback (`_PY_INTRO`) or faulthandler's frames
                 # start the event
-                lead = self._python_intro(ln, at == 0)
+                lead = self._python_intro(ln, lineno, at == 0)
                 if lead:
                     op.line = lineno - len(lead)
                     op.tb[:0] = lead
@@ -962,14 +1047,14 @@ class Assembler:
             op = _Open(lineno, last, ln, _IPY, True, None)
             op.ipy = named
             op.tb = [t]
-            rule = self._ipython_rule(ln)
+            rule = self._ipython_rule(ln, lineno)
             if rule is not None:
                 op.line = lineno - 1
                 op.tb.insert(0, rule)
             op.level = op.logger = None
             op.ts = self._when(ln)
             self.open[ln.stream] = op
-        elif t[:1] == "-" and IPY_ARROW.match(t) and (lead := self._ipython_cut(ln)):
+        elif t[:1] == "-" and IPY_ARROW.match(t) and (lead := self._ipython_cut(ln, lineno)):
             # an IPython traceback cut above its header: the frame line the arrow's source is under starts it; an
             # event only if its exception line follows (see `_close`)
             op = _Open(lineno - len(lead), last, ln, _IPY, True, None)
@@ -979,7 +1064,7 @@ class Assembler:
             op.level = op.logger = None
             op.ts = self._when(ln)
             self.open[ln.stream] = op
-        elif t[:1] in "DT" and t in SEPARATORS and (lead := self._cut_cause(ln)):
+        elif t[:1] in "DT" and t in SEPARATORS and (lead := self._cut_cause(ln, lineno)):
             # a chained traceback cut inside its cause (a paste that starts at the cause's exception line): the event
             # starts at that line, the cause's exception is evidence
             op = _Open(lineno - len(lead), last, ln, _CHAIN, True, None)
@@ -1010,14 +1095,27 @@ class Assembler:
                     return prev.logger is None
         return self.loggerless.get(ln.stream, False)
 
-    def _python_intro(self, ln: Line, header: bool) -> list[str]:
+    def _back(self, ln: Line, lineno: int) -> Iterator[Line]:
+        """`lookback`'s lines before `ln` (at `lineno`), which starts an event, down to the last line of the event
+        closed before it on its stream, not further: the lines an event starts with (`_python_intro`, `_ipython_rule`,
+        `_ipython_cut`, `_cut_cause`) are none of another event's."""
+        room = lineno - 1 - self.taken.get(ln.stream, 0)
+        if self.lookback is None or room <= 0:
+            return
+        for prev in self.lookback():
+            yield prev
+            room -= 1
+            if room <= 0:
+                return
+
+    def _python_intro(self, ln: Line, lineno: int, header: bool) -> list[str]:
         """The lines Python printed before a traceback that starts an event (its `header`, else its first frame),
         oldest first: `_PY_INTRO`'s line (asyncio's with its `future: <Task …>` line), or faulthandler's `Fatal Python
         error: …` with the blank and thread line under it; [] for none. Only the lines just before, of its stream."""
         if self.lookback is None:
             return []
         before: list[str] = []
-        for prev in self.lookback():  # (parsed one at a time: a line further back only when the nearer ones fit)
+        for prev in self._back(ln, lineno):  # (parsed one at a time: a line further back only when the nearer ones fit)
             if prev.stream != ln.stream or prev.record:
                 return []
             t = prev.text
@@ -1039,23 +1137,23 @@ class Assembler:
                     return []
         return []
 
-    def _ipython_rule(self, ln: Line) -> str | None:
+    def _ipython_rule(self, ln: Line, lineno: int) -> str | None:
         """The rule of dashes right above an IPython traceback's header (`ln`), of its stream, else None."""
         if self.lookback is None:
             return None
-        for prev in self.lookback():
+        for prev in self._back(ln, lineno):
             if prev.stream != ln.stream or prev.record or not IPY_RULE.fullmatch(prev.text):
                 return None
             return prev.text
         return None
 
-    def _ipython_cut(self, ln: Line) -> list[str]:
+    def _ipython_cut(self, ln: Line, lineno: int) -> list[str]:
         """The lines of its stream from an IPython frame's line down to its arrow (`ln`), oldest first, when only that
         frame's source lines come between them (a paste cut above the traceback's header); else []."""
         if self.lookback is None:
             return []
         before: list[str] = []
-        for prev in self.lookback():
+        for prev in self._back(ln, lineno):
             if prev.stream != ln.stream or prev.record or len(before) >= _IPY_CUT_LINES:
                 return []
             t = prev.text
@@ -1066,7 +1164,7 @@ class Assembler:
                 return []
         return []
 
-    def _cut_cause(self, ln: Line) -> list[str]:
+    def _cut_cause(self, ln: Line, lineno: int) -> list[str]:
         """The lines of its stream before a chain separator that starts no event, oldest first, when they are a cause's
         exception cut off above its line (`psycopg2.errors.UndefinedColumn: …`, its message's lines, blanks) and no
         traceback's frames or header were before it (those would have been an event of their own); else []."""
@@ -1074,7 +1172,7 @@ class Assembler:
             return []
         before: list[str] = []
         stop: Line | None = None
-        for prev in self.lookback():
+        for prev in self._back(ln, lineno):
             if prev.stream != ln.stream or prev.record or len(before) >= _MAX_CUT_CAUSE:
                 stop = prev
                 break
@@ -1123,6 +1221,9 @@ class Assembler:
 
     def _close(self, op: _Open) -> None:
         del self.open[op.stream]
+        if len(self.taken) > MAX_STREAMS:
+            self.taken.clear()
+        self.taken[op.stream] = op.end
         if not op.emit or (op.headless and op.exc_at < 0):
             return
         if op.state == _PYTEST:

@@ -323,6 +323,7 @@ class Handover:
             op.line -= lines
             op.end -= lines
             op.seen -= lines
+        asm.taken = {stream: end - lines for stream, end in asm.taken.items()}
         self.asm, self.tail, self.seq = asm, tail, seq
         self.held = [(line - lines, n, replace(ev, line=ev.line - lines, end_line=ev.end_line - lines))
                      for line, n, ev in held]  # (the same shift for all: still a heap)
