@@ -226,3 +226,28 @@ def test_finding_the_detectors_leaves_the_apps_warnings_as_they_were(tmp_path) -
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["mail key SG.a***", "True"], done.stdout
     assert "UserWarning: the app still sees this" in done.stderr, done.stderr
+
+
+def test_finding_the_detectors_leaves_the_detect_secrets_logger_as_the_app_configured_it(tmp_path) -> None:
+    """detect-secrets' logger module, when imported, empties the handlers of its logger `detect-secrets`, gives it
+    one of its own on stderr and sets it to ERROR: an app that had configured that logger (quieted it, sent it to its
+    own handler) found it reset at its first redaction on a fresh cache. One the app never configured is detect-secrets'
+    own to set up."""
+    import os
+    import subprocess
+    import sys
+
+    key = "'SG.' + 'a1b2c3d4e5f6g7h8i9j0kl' + '.' + 'A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U1v'"
+    script = ("import logging, logging.config, sys\n"
+              "logging.config.dictConfig({'version': 1, 'disable_existing_loggers': False,\n"
+              "    'handlers': {'mine': {'class': 'logging.NullHandler'}},\n"
+              "    'loggers': {'detect-secrets': {'level': 'CRITICAL', 'handlers': ['mine'], 'propagate': False}}})\n"
+              "from mosaic_diag.platform.redact import redact_text\n"
+              f"print(redact_text('mail key ' + {key}))\n"
+              "print('detect_secrets' in sys.modules)\n"
+              "ds = logging.getLogger('detect-secrets')\n"
+              "print(logging.getLevelName(ds.level), [type(h).__name__ for h in ds.handlers], ds.propagate)\n")
+    env = {**os.environ, "MOSAIC_DIAG_CACHE_DIR": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["mail key SG.a***", "True", "CRITICAL ['NullHandler'] False"], done.stdout

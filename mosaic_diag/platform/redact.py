@@ -234,12 +234,19 @@ def _detector_sources() -> DetectorSources:
     return out
 
 
+_DETECT_SECRETS_LOGGER = "detect-secrets"
+
+
 def _imported_detector_sources() -> DetectorSources:
     import warnings
     from importlib import import_module
 
     out = []
     shown = warnings.showwarning
+    # detect-secrets' own logger as the app set it up, if it did (detect-secrets resets it when imported)
+    found = logging.Logger.manager.loggerDict.get(_DETECT_SECRETS_LOGGER)
+    app_set = ((found, found.level, found.propagate, found.disabled, list(found.handlers))
+               if isinstance(found, logging.Logger) else None)
     try:
         for module, name, literals in _DETECTORS:
             try:
@@ -254,6 +261,12 @@ def _imported_detector_sources() -> DetectorSources:
         # runtime kit redacts there) every warning would have gone to the `py.warnings` logger from then on
         if warnings.showwarning is not shown:
             logging.captureWarnings(False)
+        # and its logger module empties the handlers of its logger `detect-secrets`, gives it one of its own on
+        # stderr and sets it to ERROR: put back as the app had configured it (one it had not is detect-secrets' own)
+        if app_set is not None:
+            logger, level, propagate, disabled, handlers = app_set
+            logger.handlers, logger.propagate, logger.disabled = handlers, propagate, disabled
+            logger.setLevel(level)  # (which forgets the loggers' cached effective levels)
     return tuple(out)
 
 

@@ -49,7 +49,7 @@ import pybreaker
 from mosaic_diag.runtime.verdict import classify_exception
 
 if TYPE_CHECKING:
-    from concurrent.futures import ThreadPoolExecutor
+    from mosaic_diag.runtime.storethread import StoreThread
 
 T = TypeVar("T")
 logger = logging.getLogger("mosaic.runtime.breaker")
@@ -100,7 +100,7 @@ class _Backend(abc.ABC):
     @abc.abstractmethod
     def release(self, owner: str) -> None: ...  # a trial given back unfinished: open again, due at once
 
-    def executor(self) -> ThreadPoolExecutor | None:
+    def executor(self) -> StoreThread | None:
         """The one thread this store's operations run on for async calls; None: on the caller's (the event
         loop's) thread, as a store without I/O runs them."""
         return None
@@ -177,7 +177,7 @@ class _Postgres(_Backend):
         self.down_until: float | None = None
         self.connects = 0
         self.fallback = Row()
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: StoreThread | None = None
         self._executor_pid = 0
         self._executor_lock = threading.Lock()  # not `lock`: that one is held during round trips
         self._execute("SELECT 1")
@@ -265,14 +265,14 @@ class _Postgres(_Backend):
         self._execute(f"UPDATE {TABLE} SET state = %s, trial_owner = NULL, trial_at = NULL, updated_at = now() "
                       "WHERE name = %s AND state = %s AND trial_owner = %s", (OPEN, self.name, HALF_OPEN, owner))
 
-    def executor(self) -> ThreadPoolExecutor:
+    def executor(self) -> StoreThread:
         """The one thread that runs this store's statements for async calls (they queue on `lock` anyway);
         made again in a forked child, whose copy of the parent's thread does not run."""
         with self._executor_lock:
             if self._executor is None or self._executor_pid != os.getpid():
-                from concurrent.futures import ThreadPoolExecutor
+                from mosaic_diag.runtime.storethread import StoreThread
 
-                self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"mosaic-breaker-{self.name}")
+                self._executor = StoreThread(f"mosaic-breaker-{self.name}")  # (a daemon: see its module doc)
                 self._executor_pid = os.getpid()
             return self._executor
 

@@ -235,9 +235,9 @@ class DeadLetterStore:
         one connection anyway); a concurrent.futures.Future. `writing_since` tells how long the one under way ran."""
         with self._executor_lock:
             if self._executor is None or self._executor_pid != os.getpid():  # (a forked child makes its own)
-                from concurrent.futures import ThreadPoolExecutor
+                from mosaic_diag.runtime.storethread import StoreThread
 
-                self._executor = ThreadPoolExecutor(1, thread_name_prefix="mosaic-dead-letters")
+                self._executor = StoreThread("mosaic-dead-letters")  # (a daemon: see its module doc)
                 self._executor_pid = os.getpid()
 
             def timed() -> Any:
