@@ -635,7 +635,7 @@ class FileContext:
         index = self.__dict__.setdefault("_binding_index", {})
         found = index.get(id(scope))
         if found is not None and found[0] is scope:
-            return found[1]  # type: ignore[no-any-return]
+            return found[1]
         events: dict[str, list[_Binding]] = {}
         direct = isinstance(scope, ast.Module | ast.ClassDef)
         for node in (scope.body if direct else ast.walk(scope)):  # type: ignore[attr-defined]
@@ -657,7 +657,7 @@ class FileContext:
         memo = self.__dict__.setdefault("_fold_memo", {})
         key = (name, id(scope), before, depth)
         if key in memo:
-            return memo[key]  # type: ignore[no-any-return]
+            return memo[key]
         memo[key] = result = self._fold_uncached(name, scope, before, depth)
         return result
 
