@@ -633,3 +633,14 @@ def test_swallowed_exception_messages_show_the_handler_as_written() -> None:
         "`except` swallows the error without logging or re-raising",
         "`except KeyError: continue` swallows the error: log it or re-raise",
     ]
+
+
+def test_insert_without_on_conflict_names_only_the_keys_an_insert_can_hit() -> None:
+    """A SERIAL primary key was listed with the real key ("unique key(s) (id), (email)")."""
+    schema = "CREATE TABLE users (id SERIAL PRIMARY KEY, email TEXT UNIQUE, name TEXT);\n"
+    code = 'cur.execute("INSERT INTO users (email, name) VALUES (%s, %s)", (e, n))\n'
+    found = lint_sources([Source("case.py", code)], rules=select_rules(["MD007"]),
+                         tables=tables_from_sql(schema)).findings
+    assert [f.message for f in found] == [
+        "INSERT INTO users without ON CONFLICT: the table has unique key(s) (email); "
+        "add `ON CONFLICT (...) DO NOTHING` or `DO UPDATE`"]
