@@ -485,3 +485,25 @@ def test_sql_built_with_hundreds_of_plus_equals_walks_its_function_a_bounded_num
     assert {s.sql.text for s in sites} == {"SELECT c.oid, c.relname" + "".join(f", c.col{i}" for i in range(300))
                                            + " FROM pg_catalog.pg_class c"}
     assert walks <= 3, walks
+
+
+def test_each_insert_of_a_long_script_is_judged_on_the_words_before_it_not_the_whole_prefix(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whether an INSERT is SQLite's `INSERT OR REPLACE` was searched in the whole text before it: a data
+    script of a thousand INSERTs cost a thousand searches of up to the whole file (pgwatch2: 1.2 s)."""
+    from mosaic_diag.lint import pgsql
+
+    scanned: list[int] = []
+    real = pgsql._SQLITE_INSERT
+
+    class Recording:
+        def search(self, text: str, pos: int = 0, endpos: int | None = None) -> object:
+            scanned.append((len(text) if endpos is None else endpos) - pos)
+            return real.search(text, pos, len(text) if endpos is None else endpos)
+
+    monkeypatch.setattr(pgsql, "_SQLITE_INSERT", Recording())
+    script = "".join(f"INSERT INTO metric (id, name) VALUES ({i}, 'm{i}');\n" for i in range(1000))
+    analysis = pgsql.analyse.__wrapped__(script + "INSERT OR REPLACE INTO metric (id) VALUES (0);\n")
+    assert len(analysis.inserts) == 1001 and analysis.inserts[-1].handled
+    assert not any(i.handled for i in analysis.inserts[:-1])
+    assert len(scanned) == 1001 and max(scanned) <= 256
