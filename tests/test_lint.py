@@ -619,3 +619,28 @@ def test_statistics_mark_a_rule_that_fix_rewrites_only_in_part(tmp_path: Path, m
     assert "    2\tMD004\t[~] sqlite-only-sql" in rows, rows
     assert "    1\tMD003\t[*] sqlite-placeholder" in rows, rows
     assert "    1\tMD006\tswallowed-exception" in rows, rows
+
+
+def test_swallowed_exception_messages_show_the_handler_as_written() -> None:
+    """A bare `except:` was shown as "`except : pass`" / "`except ` swallows", and a `continue` body as `pass`."""
+    code = ("for item in items:\n"
+            "    try:\n        work(item)\n    except:\n        pass\n"
+            "    try:\n        work(item)\n    except:\n        result = None\n"
+            "    try:\n        work(item)\n    except KeyError:\n        continue\n")
+    found = lint_sources([Source("case.py", code)], rules=select_rules(["MD006"])).findings
+    assert [f.message for f in found] == [
+        "`except: pass` swallows the error: log it or re-raise",
+        "`except` swallows the error without logging or re-raising",
+        "`except KeyError: continue` swallows the error: log it or re-raise",
+    ]
+
+
+def test_insert_without_on_conflict_names_only_the_keys_an_insert_can_hit() -> None:
+    """A SERIAL primary key was listed with the real key ("unique key(s) (id), (email)")."""
+    schema = "CREATE TABLE users (id SERIAL PRIMARY KEY, email TEXT UNIQUE, name TEXT);\n"
+    code = 'cur.execute("INSERT INTO users (email, name) VALUES (%s, %s)", (e, n))\n'
+    found = lint_sources([Source("case.py", code)], rules=select_rules(["MD007"]),
+                         tables=tables_from_sql(schema)).findings
+    assert [f.message for f in found] == [
+        "INSERT INTO users without ON CONFLICT: the table has unique key(s) (email); "
+        "add `ON CONFLICT (...) DO NOTHING` or `DO UPDATE`"]

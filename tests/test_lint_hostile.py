@@ -452,3 +452,58 @@ def test_a_signed_cache_is_read_with_the_key_of_the_cache_directory_named_now(tm
     monkeypatch.setenv("MOSAIC_DIAG_CACHE_DIR", "")
     with pytest.raises(OSError, match="no private key"):
         read_signed(target)
+
+
+def test_sql_built_with_hundreds_of_plus_equals_walks_its_function_a_bounded_number_of_times(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A catalog query assembled with a `+=` per line, sent from many places: every site and every
+    piece looks the name up, and each lookup walked the whole function again (quadratic: pgspecial's
+    14 files took 3 s). The assignments of a scope are indexed once."""
+    import ast
+
+    from mosaic_diag.lint import context
+
+    body = ["def describe(cur, verbose):", '    sql = "SELECT c.oid, c.relname"']
+    body += [f'    sql += ", c.col{i}"' for i in range(300)]
+    body += ['    sql += " FROM pg_catalog.pg_class c"']
+    body += ["    cur.execute(sql)"] * 40
+    source = "\n".join(body) + "\n"
+    tree = ast.parse(source)
+    function = tree.body[0]
+    walks = 0
+    real_walk = ast.walk
+
+    def counting_walk(node: ast.AST):  # type: ignore[no-untyped-def]
+        nonlocal walks
+        walks += node is function
+        return real_walk(node)
+
+    monkeypatch.setattr(context.ast, "walk", counting_walk)
+    ctx = context.FileContext("catalog.py", source, tree)
+    sites = ctx.sql_sites
+    assert len(sites) == 40
+    assert {s.sql.text for s in sites} == {"SELECT c.oid, c.relname" + "".join(f", c.col{i}" for i in range(300))
+                                           + " FROM pg_catalog.pg_class c"}
+    assert walks <= 3, walks
+
+
+def test_each_insert_of_a_long_script_is_judged_on_the_words_before_it_not_the_whole_prefix(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whether an INSERT is SQLite's `INSERT OR REPLACE` was searched in the whole text before it: a data
+    script of a thousand INSERTs cost a thousand searches of up to the whole file (pgwatch2: 1.2 s)."""
+    from mosaic_diag.lint import pgsql
+
+    scanned: list[int] = []
+    real = pgsql._SQLITE_INSERT
+
+    class Recording:
+        def search(self, text: str, pos: int = 0, endpos: int | None = None) -> object:
+            scanned.append((len(text) if endpos is None else endpos) - pos)
+            return real.search(text, pos, len(text) if endpos is None else endpos)
+
+    monkeypatch.setattr(pgsql, "_SQLITE_INSERT", Recording())
+    script = "".join(f"INSERT INTO metric (id, name) VALUES ({i}, 'm{i}');\n" for i in range(1000))
+    analysis = pgsql.analyse.__wrapped__(script + "INSERT OR REPLACE INTO metric (id) VALUES (0);\n")
+    assert len(analysis.inserts) == 1001 and analysis.inserts[-1].handled
+    assert not any(i.handled for i in analysis.inserts[:-1])
+    assert len(scanned) == 1001 and max(scanned) <= 256

@@ -87,6 +87,9 @@ class SqlText:
     partial: bool = False  # `+=` pieces from exclusive branches (`if:`/`else:`) folded together: no one run's text
 
 
+_Binding = ast.Assign | ast.AnnAssign | ast.AugAssign
+
+
 @dataclass(frozen=True)
 class SqlSite:
     """A call that sends SQL to a database, the SQL it sends, and the receiver's kind."""
@@ -617,25 +620,49 @@ class FileContext:
             if name in {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg)
                         if a is not None}:
                 return True
-        return any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store)
-                   and self.scope_of(n) is scope for n in ast.walk(scope))
+        stored = self.__dict__.setdefault("_stored_index", {})
+        found = stored.get(id(scope))
+        if found is None or found[0] is not scope:
+            names = frozenset(n.id for n in ast.walk(scope) if isinstance(n, ast.Name)
+                              and isinstance(n.ctx, ast.Store) and self.scope_of(n) is scope)
+            stored[id(scope)] = found = (scope, names)
+        return name in found[1]
 
-    def _fold_assignments(self, name: str, scope: ast.AST, before: int, depth: int) -> SqlText | None:
-        """The last `name = ...` directly in `scope` before line `before`, with the `name += ...`
-        that follow it."""
-        events: list[tuple[int, ast.Assign | ast.AnnAssign | ast.AugAssign]] = []
+    def _bindings(self, scope: ast.AST) -> dict[str, list[_Binding]]:
+        """The assignments to a plain name directly in `scope` (a module's or class's own statements,
+        a function's whole body but its nested scopes), by name in line order. Walked once per scope:
+        a file that builds its SQL with dozens of `+=` looks names up hundreds of times."""
+        index = self.__dict__.setdefault("_binding_index", {})
+        found = index.get(id(scope))
+        if found is not None and found[0] is scope:
+            return found[1]
+        events: dict[str, list[_Binding]] = {}
         direct = isinstance(scope, ast.Module | ast.ClassDef)
-        nodes = scope.body if direct else ast.walk(scope)  # type: ignore[attr-defined]
-        for node in nodes:
-            if not isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign) or node.lineno >= before:
-                continue
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if not any(isinstance(t, ast.Name) and t.id == name for t in targets):
+        for node in (scope.body if direct else ast.walk(scope)):  # type: ignore[attr-defined]
+            if not isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
                 continue
             if not direct and self.scope_of(node) is not scope:
                 continue
-            events.append((node.lineno, node))
-        events.sort(key=lambda e: e[0])
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for name in dict.fromkeys(t.id for t in targets if isinstance(t, ast.Name)):
+                events.setdefault(name, []).append(node)
+        for nodes in events.values():
+            nodes.sort(key=lambda n: n.lineno)
+        index[id(scope)] = (scope, events)
+        return events
+
+    def _fold_assignments(self, name: str, scope: ast.AST, before: int, depth: int) -> SqlText | None:
+        """The last `name = ...` directly in `scope` before line `before`, with the `name += ...`
+        that follow it (memoised: the same name is looked up from every site that uses it)."""
+        memo = self.__dict__.setdefault("_fold_memo", {})
+        key = (name, id(scope), before, depth)
+        if key in memo:
+            return memo[key]
+        memo[key] = result = self._fold_uncached(name, scope, before, depth)
+        return result
+
+    def _fold_uncached(self, name: str, scope: ast.AST, before: int, depth: int) -> SqlText | None:
+        events = [(n.lineno, n) for n in self._bindings(scope).get(name, ()) if n.lineno < before]
         current: SqlText | None = None
         folded: list[ast.AST] = []  # the events the text is made of
         for _line, node in events:

@@ -79,10 +79,15 @@ class Table:
         return next((c for c in self.columns if c.name == name), None)
 
     @property
+    def conflict_keys(self) -> tuple[tuple[str, ...], ...]:
+        """The unique keys an INSERT can hit (a key made only of generated columns cannot)."""
+        generated = {c.name for c in self.columns if c.generated}
+        return tuple(key for key in self.unique_keys if not set(key) <= generated)
+
+    @property
     def has_conflict_key(self) -> bool:
         """True when an INSERT can hit a unique key (a generated-only primary key does not count)."""
-        generated = {c.name for c in self.columns if c.generated}
-        return any(not set(key) <= generated for key in self.unique_keys)
+        return bool(self.conflict_keys)
 
 
 def _split_top_level(body: str, start: int) -> list[tuple[int, str]]:

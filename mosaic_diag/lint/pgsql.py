@@ -228,7 +228,9 @@ def _inserts(tree: dict[str, Any], sql: str) -> tuple[Insert, ...]:
                 continue
             rel = stmt.get("relation", {})
             loc = to_char(int(rel.get("location", base)))
-            handled = "onConflictClause" in stmt or bool(_SQLITE_INSERT.search(sql[:loc]))
+            # (the words just before the table only: searched over the whole prefix, a script of a thousand
+            # INSERTs was quadratic)
+            handled = "onConflictClause" in stmt or bool(_SQLITE_INSERT.search(sql, max(0, loc - 256), loc))
             keyword = sql.lower().rfind("insert", 0, loc)
             out.append(Insert(keyword if keyword >= 0 else loc, str(rel.get("relname", "")), handled))
     return tuple(out)

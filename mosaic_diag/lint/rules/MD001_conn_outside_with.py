@@ -56,6 +56,13 @@ def _managed(ctx: FileContext, call: ast.Call) -> bool:
     parent = ctx.parents.get(call)
     if isinstance(parent, ast.Await):
         call, parent = parent, ctx.parents.get(parent)  # type: ignore[assignment]
+    app_factory = isinstance(call, ast.Call) and ctx.is_factory(call)  # a context manager: only `with` is right
+    # one of the values an expression picks (`a() if x else b()`, `given or connect()`): judged where
+    # the expression goes (the assignment released in `finally:`, the `with`, the `return`)
+    while (isinstance(parent, ast.IfExp) and call is not parent.test) or isinstance(parent, ast.BoolOp):
+        call, parent = parent, ctx.parents.get(parent)  # type: ignore[assignment]
+        if isinstance(parent, ast.Await):
+            call, parent = parent, ctx.parents.get(parent)  # type: ignore[assignment]
     if isinstance(parent, ast.withitem) and parent.context_expr is call:
         return True
     wrapped, holder = _through_arguments(ctx, made)
@@ -68,8 +75,8 @@ def _managed(ctx: FileContext, call: ast.Call) -> bool:
         return True  # a probe: `try: psycopg2.connect(bad) except OperationalError`, `with pytest.raises(...)`
     if isinstance(parent, ast.Call) and call in parent.args and call_name(parent) in _WRAPPERS:
         return _managed(ctx, parent) or call_name(parent) != "closing"
-    if isinstance(call, ast.Call) and ctx.is_factory(call):
-        return False  # the app's factory is a context manager: only `with` is right
+    if app_factory:
+        return False
     if isinstance(parent, ast.Assign | ast.AnnAssign):
         targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
         names = {n for n in (dotted(t) for t in targets) if n}

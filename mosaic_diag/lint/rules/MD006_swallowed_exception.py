@@ -20,6 +20,7 @@ _QUIET_OK = frozenset({"ImportError", "ModuleNotFoundError", "KeyboardInterrupt"
 # calls that read the exception being handled: a body that prints or keeps their result uses the error
 _READS_CURRENT = frozenset({"traceback.format_exc", "traceback.format_exception", "traceback.format_exception_only",
                             "sys.exc_info", "sys.exception"})
+_EXITS = frozenset({"sys.exit", "exit", "quit", "builtins.exit", "builtins.quit"})
 _SUPPRESS = frozenset({"contextlib.suppress", "contextlib.AsyncExitStack.suppress"})
 
 
@@ -28,8 +29,9 @@ class SwallowedException(Rule):
 
     The framework: "Don't swallow exceptions without logging" — a silent failure is one
     that no log, alert or triage can ever see. Flagged: a bare `except:` or `except
-    Exception` / `BaseException` whose body neither raises, nor logs (`logger.*`,
-    `logging.*`, `traceback.print_exc`, `warnings.warn`, `print`), nor uses the caught
+    Exception` / `BaseException` whose body neither raises (nor stops the program with a failure
+    status: `sys.exit(1)`, `sys.exit("message")`, `os._exit(n)`), nor logs (`logger.*`, `logging.*`,
+    `traceback.print_exc`, `warnings.warn`, `print`), nor uses the caught
     exception (`except Exception as e: errors.append(e)` passes it on, and so does a body that reads it
     through `traceback.format_exc()` / `sys.exc_info()`); any `except`
     whose body is only `pass` / `...` / `continue`; and `with contextlib.suppress(X):` for the
@@ -59,9 +61,9 @@ class SwallowedException(Rule):
                             for s in handler.body)
             broad = handler.type is None or bool(names & _BROAD)
             if only_pass and not (names and names <= _QUIET_OK):
-                yield Hit(handler, f"`except {_shown(handler)}: pass` swallows the error: log it or re-raise")
+                yield Hit(handler, f"`{_shown(handler)}: {_body_word(handler)}` swallows the error: log it or re-raise")
             elif broad and not _handles(ctx, handler):
-                yield Hit(handler, f"`except {_shown(handler)}` swallows the error without logging or re-raising")
+                yield Hit(handler, f"`{_shown(handler)}` swallows the error without logging or re-raising")
 
 
 def _caught(expr: ast.expr | None) -> frozenset[str]:
@@ -72,7 +74,31 @@ def _caught(expr: ast.expr | None) -> frozenset[str]:
 
 
 def _shown(handler: ast.ExceptHandler) -> str:
-    return ast.unparse(handler.type) if handler.type is not None else ""
+    """`except KeyError`, `except` (a bare one: not `except `)."""
+    return f"except {ast.unparse(handler.type)}" if handler.type is not None else "except"
+
+
+def _body_word(handler: ast.ExceptHandler) -> str:
+    """What the body of a handler that does nothing is: `pass`, `continue`, `...` (a docstring: `pass`)."""
+    first = handler.body[0]
+    if isinstance(first, ast.Continue) or any(isinstance(s, ast.Continue) for s in handler.body):
+        return "continue"
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and first.value.value is Ellipsis \
+            and len(handler.body) == 1:
+        return "..."
+    return "pass"
+
+
+def _ends_program(ctx: FileContext, call: ast.Call) -> bool:
+    """`sys.exit(1)`, `sys.exit("message")`, `os._exit(2)`, `exit(1)`: the program stops with a failure
+    status (SystemExit is raised; `sys.exit()` / `sys.exit(0)` report success and hide the error)."""
+    name = ctx.qualified(call.func) or dotted(call.func)
+    if name == "os._exit":
+        return True
+    if name not in _EXITS or not call.args:
+        return False
+    status = call.args[0]
+    return not (isinstance(status, ast.Constant) and status.value in (0, None, False))
 
 
 def _handles(ctx: FileContext, handler: ast.ExceptHandler) -> bool:
@@ -87,6 +113,8 @@ def _handles(ctx: FileContext, handler: ast.ExceptHandler) -> bool:
             if isinstance(node, ast.Call):
                 name = call_name(node)
                 if name in _LOG_METHODS or name == "print" or dotted(node.func) == "warnings.warn":
+                    return True
+                if _ends_program(ctx, node):
                     return True
                 if ctx.qualified(node.func) in _READS_CURRENT:
                     return True

@@ -39,7 +39,7 @@ class InsertWithoutOnConflict(Rule):
                 info = ctx.tables.get(table)
                 if handled or info is None or not info.has_conflict_key:
                     continue
-                keys = ", ".join("(" + ", ".join(k) + ")" for k in info.unique_keys)
+                keys = ", ".join("(" + ", ".join(k) + ")" for k in info.conflict_keys)  # not a SERIAL id
                 line, col = ctx.sql_position(sql, offset)
                 yield Hit(sql.node, f"INSERT INTO {table} without ON CONFLICT: the table has unique "
                                     f"key(s) {keys}; add `ON CONFLICT (...) DO NOTHING` or `DO UPDATE`",
