@@ -100,6 +100,7 @@ def test_the_runtime_kit_leaves_its_host_apps_process_as_it_found_it(pg, llm, tm
         proxy.close()
 
 
+_SHORT_EXIT = "from mosaic_diag.runtime import storethread\nstorethread.EXIT_WAIT = 0.5  # (not this test's subject)\n"
 _STUCK = {
     "dead letter": """
 import sys
@@ -152,7 +153,8 @@ def test_a_store_statement_stuck_on_a_database_that_stopped_answering_does_not_h
     pg.create_database(name)
     proxy = Proxy(pg.port)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", _STUCK[what], pg.dsn(name, port=proxy.port)], cwd=ROOT, env=env,
+    script = _SHORT_EXIT + _STUCK[what]
+    proc = subprocess.Popen([sys.executable, "-c", script, pg.dsn(name, port=proxy.port)], cwd=ROOT, env=env,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None and proc.stdin is not None
