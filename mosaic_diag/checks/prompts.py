@@ -108,6 +108,10 @@ def check_csv(path: Path, shown: str, max_field: int) -> Iterator[Message]:
     except (OSError, UnicodeDecodeError) as exc:
         yield Message("MD-PROMPT001", f"{shown}: cannot read: {exc}", location=shown)
         return
+    # csv's own field limit (131,072 characters) raised to the file's size: a long field is MD-PROMPT007's (a
+    # warning, against predeploy.prompts_max_field), not a file that "does not parse" (only ever raised: the limit
+    # is the process's)
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader, None)
