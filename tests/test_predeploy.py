@@ -577,3 +577,18 @@ def test_a_prompt_longer_than_csvs_own_field_limit_is_an_oversize_field(repo: Pa
     (repo / "pyproject.toml").write_text("[tool.mosaic-diag.predeploy]\nprompts_max_field = 300000\n")
     code, data = _prompts_json(repo)
     assert (code, results(data, "prompts")) == (0, []), data
+
+
+def test_prompt_files_nested_too_deep_or_not_utf8_are_findings_at_their_line(repo: Path) -> None:
+    """A ps101_steps.json of `[[[[…` 100,000 deep stopped the whole prompts check on a RecursionError ("prompts
+    check failed", hint "commit it", prompts.csv never checked); a prompts.csv with a byte that is not UTF-8 named no
+    line. Each is its file's finding now, at its line, and the other file is still checked."""
+    (repo / "prompts" / "ps101_steps.json").write_text("[" * 100_000 + "]" * 100_000)
+    (repo / "prompts" / "prompts.csv").write_bytes(b"\xef\xbb\xbfprompt,response\na,b\nc,\xffd\n")
+    code, data = _prompts_json(repo)
+    assert code == 1, data
+    assert [(r["id"], r["location"], r["message"]) for r in results(data, "prompts")] == [
+        ("MD-PROMPT002", "prompts/ps101_steps.json:1:1",
+         "prompts/ps101_steps.json: arrays or objects nested too deeply to read"),
+        ("MD-PROMPT001", "prompts/prompts.csv:3:3",
+         "prompts/prompts.csv: not UTF-8 text: byte 0xff at line 3, column 3 (invalid start byte)")], data
