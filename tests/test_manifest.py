@@ -242,3 +242,33 @@ def test_an_empty_history_says_how_to_record_a_deploy(repo):
         assert lines[1:] == ["record one: `mosaic-diag manifest record` after a deploy (`deploy` does it itself)"]
     r = run_cli(["manifest", "history", "--repo", str(repo.work), "--format", "json"])
     assert json.loads(r.stdout) == []
+
+
+def test_manifest_diff_of_a_fifo_a_device_or_bytes_not_utf8_is_one_error_line(repo, tmp_path):
+    """`manifest diff old.json HEAD` read a FIFO named `old.json` (waited for a writer for ever) and a link to
+    /dev/zero (read until memory ran out: a MemoryError traceback); a file not UTF-8 named no line. Each is one
+    `file[:line]: cannot read manifest: …` line, exit 2, in a process of its own (its memory bounded)."""
+    import os
+    import resource
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    fifo, zero, latin = tmp_path / "fifo.json", tmp_path / "zero.json", tmp_path / "latin.json"
+    os.mkfifo(fifo)
+    zero.symlink_to("/dev/zero")
+    latin.write_bytes(b'{\n  "commit": "caf\xe9"\n}\n')
+
+    def bounded() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 2**30, 2 * 2**30))
+
+    for path, says in ((fifo, "not a regular file"), (zero, "not a regular file"),
+                       (latin, "not UTF-8 text (invalid continuation byte)")):
+        r = subprocess.run([sys.executable, "-m", "mosaic_diag", "manifest", "diff", str(path), "HEAD"],
+                           cwd=repo.work, env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True,
+                           timeout=120, preexec_fn=bounded, check=False)
+        where = f"{path}:2" if path == latin else str(path)
+        assert (r.returncode, r.stdout) == (2, ""), (path, r.stdout, r.stderr)
+        assert r.stderr.startswith(f"mosaic-diag: error: {where}: cannot read manifest: {says}"), r.stderr
+        assert r.stderr.count("\n") == 1, r.stderr

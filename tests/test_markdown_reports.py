@@ -158,3 +158,37 @@ def test_labels_markdown_of_a_hostile_rules_file(tmp_path: Path) -> None:
     rows = html.split("<tr>")[2:]
     assert rows and all(row.count("<td>") == 6 for row in rows), html
     assert "&lt;/script&gt;&lt;script&gt;" in html and "<code>MY_HOSTILE</code>" in html, html
+
+
+ESCAPES = "\x1b]0;owned\x07\x1b[2J\x1b[31mred\x9b6n\u202eevil"
+
+
+@pytest.mark.parametrize("form", [md_text, md_code, md_fence])
+def test_each_form_writes_terminal_controls_as_escapes(form: object) -> None:
+    """The Markdown forms wrote a terminal control as it was: a report read with `cat` played a hostile file
+    name's or text's escape sequences (a title write, a screen erasure, a bidi override). Shown as `\\u001b`."""
+    assert callable(form)
+    text = form(f"a {ESCAPES} b")
+    assert not any(ch in text for ch in "\x1b\x07\x9b\u202e"), repr(text)
+    assert "u001b" in text and "u0007" in text and "u202eevil" in text, text
+
+
+def test_lint_and_hook_markdown_of_a_hostile_file_name(tmp_path: Path) -> None:
+    """`hook run --format markdown` and `lint --format markdown` wrote a staged file's name into the report with its
+    escape sequences; they are escapes now, on one table row."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for args in (["init", "-q", "-b", "main"], ["config", "user.email", "dev@example.com"],
+                 ["config", "user.name", "Dev"]):
+        subprocess.run(["git", *args], cwd=repo, check=True, timeout=60)
+    name = f"x{ESCAPES}\n.py"
+    (repo / name).write_text("def f():\n    try:\n        pass\n    except Exception:\n        pass\n")
+    subprocess.run(["git", "add", "--", name], cwd=repo, check=True, timeout=60)
+    for args in (["hook", "run"], ["lint", ".", "--no-cache"]):
+        r = run(*args, "--format", "markdown", cwd=repo)
+        assert r.returncode == 1, r.stderr
+        assert "MD006" in r.stdout and "u001b]0;owned" in r.stdout, r.stdout
+        assert not any(ch in r.stdout for ch in "\x1b\x07\x9b\u202e"), repr(r.stdout)
+        html = render(r.stdout)
+        [row] = html.split("<tr>")[2:]
+        assert row.count("<td>") == 4, html

@@ -552,3 +552,43 @@ def test_the_table_is_padded_titled_and_its_advice_wraps_under_its_step(repo: Pa
     assert all(line.startswith("          ") or line.startswith(("  plan -> ", "playbook ", "FAILED"))
                for line in after), after
     assert any(line.startswith("FAILED: ") and " findings at or above error; wall time " in line for line in lines)
+
+
+def _prompts_json(repo: Path, *args: str) -> tuple[int, dict]:
+    """`predeploy --only prompts --format json` in a process of its own (csv's field limit is the process's)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "MOSAIC_DIAG_"))}
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "predeploy", "--only", "prompts", "--format", "json",
+                        *args], cwd=repo, env={**base, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                       timeout=120)
+    assert "Traceback" not in r.stderr, r.stderr
+    return r.returncode, json.loads(r.stdout)
+
+
+def test_a_prompt_longer_than_csvs_own_field_limit_is_an_oversize_field(repo: Path) -> None:
+    """A well-formed prompts.csv with a prompt of 200,000 characters was "does not parse" (MD-PROMPT004, an error:
+    csv's own limit of 131,072 characters), whatever predeploy.prompts_max_field said. It is MD-PROMPT007 (a
+    warning) past prompts_max_field, and nothing within it."""
+    table = repo / "prompts" / "prompts.csv"
+    table.write_text("prompt,response\n" + "x" * 200_000 + ",fine\nshort,answer\n")
+    code, data = _prompts_json(repo)
+    assert code == 0, data
+    assert [(r["id"], r["level"], r["location"]) for r in results(data, "prompts")] == [
+        ("MD-PROMPT007", "warning", "prompts/prompts.csv:2:1")], data
+    (repo / "pyproject.toml").write_text("[tool.mosaic-diag.predeploy]\nprompts_max_field = 300000\n")
+    code, data = _prompts_json(repo)
+    assert (code, results(data, "prompts")) == (0, []), data
+
+
+def test_prompt_files_nested_too_deep_or_not_utf8_are_findings_at_their_line(repo: Path) -> None:
+    """A ps101_steps.json of `[[[[…` 100,000 deep stopped the whole prompts check on a RecursionError ("prompts
+    check failed", hint "commit it", prompts.csv never checked); a prompts.csv with a byte that is not UTF-8 named no
+    line. Each is its file's finding now, at its line, and the other file is still checked."""
+    (repo / "prompts" / "ps101_steps.json").write_text("[" * 100_000 + "]" * 100_000)
+    (repo / "prompts" / "prompts.csv").write_bytes(b"\xef\xbb\xbfprompt,response\na,b\nc,\xffd\n")
+    code, data = _prompts_json(repo)
+    assert code == 1, data
+    assert [(r["id"], r["location"], r["message"]) for r in results(data, "prompts")] == [
+        ("MD-PROMPT002", "prompts/ps101_steps.json:1:1",
+         "prompts/ps101_steps.json: arrays or objects nested too deeply to read"),
+        ("MD-PROMPT001", "prompts/prompts.csv:3:3",
+         "prompts/prompts.csv: not UTF-8 text: byte 0xff at line 3, column 3 (invalid start byte)")], data

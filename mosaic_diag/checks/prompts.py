@@ -56,17 +56,35 @@ def _elements(text: str) -> list[tuple[int, Any]] | None:
             i += 1
 
 
-def check_steps(path: Path, shown: str) -> Iterator[Message]:
+def _read(path: Path, shown: str, encoding: str) -> str | Message:
+    """The file's text, or MD-PROMPT001: unreadable, or not text in `encoding` (at the line and column of its first
+    bad byte)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        yield Message("MD-PROMPT001", f"{shown}: cannot read: {exc}", location=shown)
+        return path.read_text(encoding=encoding)
+    except OSError as exc:
+        return Message("MD-PROMPT001", f"{shown}: cannot read: {exc}", location=shown)
+    except UnicodeDecodeError as exc:
+        raw = bytes(exc.object)
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        return Message("MD-PROMPT001", f"{shown}: not UTF-8 text: byte 0x{raw[exc.start]:02x} at line {line}, "
+                       f"column {col} ({exc.reason})", location=f"{shown}:{line}:{col}")
+
+
+def check_steps(path: Path, shown: str) -> Iterator[Message]:
+    text = _read(path, shown, "utf-8")
+    if isinstance(text, Message):
+        yield text
         return
     try:
         json.loads(text)
     except json.JSONDecodeError as exc:
         yield Message("MD-PROMPT002", f"{shown}: {exc.msg}", location=f"{shown}:{exc.lineno}:{exc.colno}",
                       exc=exc, label="PS101_STEP_MALFORMED")
+        return
+    except RecursionError:  # `[[[[…` thousands deep: json's decoder recurses
+        yield Message("MD-PROMPT002", f"{shown}: arrays or objects nested too deeply to read",
+                      location=f"{shown}:1:1", label="PS101_STEP_MALFORMED")
         return
     elements = _elements(text)
     if elements is None:
@@ -103,11 +121,14 @@ def _step_problems(step: Any, index: int) -> Iterator[str]:
 
 
 def check_csv(path: Path, shown: str, max_field: int) -> Iterator[Message]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        yield Message("MD-PROMPT001", f"{shown}: cannot read: {exc}", location=shown)
+    text = _read(path, shown, "utf-8-sig")
+    if isinstance(text, Message):
+        yield text
         return
+    # csv's own field limit (131,072 characters) raised to the file's size: a long field is MD-PROMPT007's (a
+    # warning, against predeploy.prompts_max_field), not a file that "does not parse" (only ever raised: the limit
+    # is the process's)
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader, None)

@@ -161,13 +161,21 @@ def _list(value: object, what: str) -> list[Any]:
 
 
 def load_manifest(path: Path) -> Manifest:
-    """A manifest JSON file written by `manifest generate`."""
+    """A manifest JSON file written by `manifest generate`: a regular file (a FIFO waited for a writer for ever, a
+    link to /dev/zero was read until memory ran out) of at most platform.atomic's STATE_BYTES, UTF-8 text."""
+    from mosaic_diag.platform.atomic import read_state
+
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = read_state(path)
     except FileNotFoundError as exc:
         raise UsageError(f"no such manifest file: {path}") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read manifest: {exc}", path=str(path)) from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read manifest: {exc.strerror or exc}", path=str(path)) from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"cannot read manifest: not UTF-8 text ({exc.reason})", path=str(path),
+                         line=raw.count(b"\n", 0, exc.start) + 1) from exc
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -8,6 +8,10 @@ span and a newline would start a heading, a list or a table row of its own. Thre
   `\\<` as `<`), a block marker at its start made text; `|` escaped, so it can stand in a table cell;
 - `md_code`: an inline code span whose backtick fence is longer than any run of backticks in the text;
 - `md_fence`: a fenced code block whose fence is longer than any run of backticks at the start of a line.
+
+In all three a terminal control (an escape sequence, a bell, a bidi override: platform.terminal) is written as
+its escape (`\\u001b`): a report is also read with `cat`, and a file name or a log line must not play on the
+terminal there.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import re
 
 from mosaic_diag.platform.lazyre import LazyPattern
+from mosaic_diag.platform.terminal import neutralize_controls
 
 # the punctuation that starts inline markup or HTML (`&` an entity; `>` closes a tag only after `<`), and `|`;
 # `-`, `#`, `>`, `!` and the like are left alone: they are markup only at the start of a line (_LEAD) or after `[`
@@ -26,8 +31,8 @@ _FENCE_TICKS = LazyPattern(r"^ {0,3}(`{3,})", re.M)  # what could close a backti
 
 
 def one_line(value: object) -> str:
-    """The text with its line breaks (any Unicode line separator) as single spaces."""
-    return _LINES.sub(" ", "" if value is None else str(value)).strip()
+    """The text with its line breaks (any Unicode line separator) as single spaces, its other controls as escapes."""
+    return neutralize_controls(_LINES.sub(" ", "" if value is None else str(value)).strip(), keep_csi=False)
 
 
 def md_text(value: object) -> str:
@@ -50,7 +55,7 @@ def md_code(value: object, *, table: bool = False) -> str:
 def md_fence(value: object, info: str = "") -> str:
     """A fenced code block holding the text (several lines) whole: its fence is longer than any fence-like
     run of backticks in it, so nothing in the text can close it."""
-    text = "" if value is None else str(value)
+    text = neutralize_controls("" if value is None else str(value), keep_csi=False)
     longest = max((len(run) for run in _FENCE_TICKS.findall(text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{info}\n{text.rstrip(chr(10))}\n{fence}"
