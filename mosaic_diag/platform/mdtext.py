@@ -31,20 +31,23 @@ _FENCE_TICKS = LazyPattern(r"^ {0,3}(`{3,})", re.M)  # what could close a backti
 
 
 def one_line(value: object) -> str:
-    """The text with its line breaks (any Unicode line separator) as single spaces, its other controls as escapes."""
-    return neutralize_controls(_LINES.sub(" ", "" if value is None else str(value)).strip(), keep_csi=False)
+    """The text with its line breaks (any Unicode line separator) as single spaces."""
+    return _LINES.sub(" ", "" if value is None else str(value)).strip()
 
 
 def md_text(value: object) -> str:
-    """Inline text, shown as it is: no markup, no HTML, no link, one line, safe in a table cell."""
+    """Inline text, shown as it is: no markup, no HTML, no link, one line, safe in a table cell; its controls as
+    escapes, written after the Markdown escaping (a `\\u001b` is what `cat` and a renderer both show: escaped
+    first, its backslash was doubled)."""
     text = _INLINE.sub(r"\\\1", one_line(value))
-    return _LEAD.sub(lambda m: "\\" + m.group(1) if m.group(1) else m.group(2) + "\\" + m.group(3), text)
+    text = _LEAD.sub(lambda m: "\\" + m.group(1) if m.group(1) else m.group(2) + "\\" + m.group(3), text)
+    return neutralize_controls(text, keep_csi=False)
 
 
 def md_code(value: object, *, table: bool = False) -> str:
     """An inline code span of the text (one line); `table`: `|` escaped, as a GFM table cell needs even
     inside a code span."""
-    text = one_line(value)
+    text = neutralize_controls(one_line(value), keep_csi=False)
     longest = max((len(run) for run in _TICKS.findall(text)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
