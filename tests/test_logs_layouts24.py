@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import traceback
 
 import pytest
 
@@ -60,3 +61,27 @@ def test_an_indented_first_line_that_is_no_record_is_no_margin() -> None:
         (event,) = error_events(cut, block)
         assert (event.line, event.level) == (1, None)
         assert event.message.startswith("ValueError: invalid literal"), block
+
+
+def test_level_first_records_a_traceback_line_each_and_a_level_word_in_the_message() -> None:
+    """`%(levelname)s %(asctime)s %(message)s` (Django's "verbose" order) with a message that starts with its own
+    `ERROR: ` and the traceback logged one line per record after it (PyHardLinkBackup's): the message keeps its
+    `ERROR: `, no logger's, and the traceback's records are the record's traceback, one event."""
+    out = io.StringIO()
+    with logging_to(logging.StreamHandler(out), "test.layouts24.level_first", "%(levelname)s %(asctime)s %(message)s"
+                    ) as log:
+        log.info("Backup started")
+        try:
+            int("eleven")
+        except ValueError:
+            log.error("ERROR: Backup aborted with a unexpected error:")
+            for line in traceback.format_exc().splitlines():
+                log.error(line)
+        log.info("Backup done")
+    text = out.getvalue()
+    n = len(text.rstrip("\n").split("\n"))
+    for block in BLOCKS:
+        (event,) = error_events(text, block)
+        assert (event.line, event.end_line, event.level) == (2, n - 1, "ERROR"), block
+        assert event.message == "ERROR: Backup aborted with a unexpected error:" and event.logger is None
+        assert event.traceback.rstrip("\n").endswith("ValueError: invalid literal for int() with base 10: 'eleven'")
