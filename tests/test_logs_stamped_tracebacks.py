@@ -161,6 +161,34 @@ def test_a_frame_a_terminal_broke_at_its_width_is_joined(width: int, cut: str) -
         assert (ev.exception_type, ev.label) == ("psycopg2.OperationalError", "PG_CONNECTION_FAILED")
 
 
+def test_a_frame_line_broken_at_any_column_a_terminal_has_is_joined(tmp_path: Path) -> None:
+    """Where a terminal breaks a frame line depends on how long its path is: each break of the checkout's own frame
+    lines at any column from MIN_WRAP_WIDTH on (inside the file's name, at its closing quote, inside `", line N, in `,
+    right after `in `, inside the function's name) is joined. Breaks inside `", line N, in ` and just before the closing
+    quote were not: the test above passed or failed by the length of the folder it ran from."""
+    import importlib.util
+
+    from mosaic_diag.classifier.tracebacks import MIN_WRAP_WIDTH
+
+    folder = tmp_path / ("a_rather_long_folder_name_" * 3)
+    folder.mkdir()
+    path = folder / "connect_db.py"
+    path.write_text(_CALLER, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("connect_db_any_column", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        module.open_db()
+    except Exception as exc:  # noqa: BLE001 - the exception is the test's material
+        frames = [line for line in "".join(traceback.format_exception(exc)).split("\n") if line.startswith('  File "')]
+    assert len(frames) >= 3 and any(len(line) > MIN_WRAP_WIDTH + 20 for line in frames)
+    for line in frames:
+        for k in range(MIN_WRAP_WIDTH, len(line)):
+            if not line[k].isspace():
+                assert join_wrapped_frame(line[:k], line[k:]) == line, (k, line[:k], line[k:])
+
+
 @pytest.mark.parametrize(("prev", "line"), [
     ('  File "/srv/app', 'lication/my db.py", line 5, in open_db'),  # (a blank in the rest: no name's rest alone)
     ('  File "/srv/app/db.py", line 5, in open_db', 'line 6, in open_db'),  # (the frame was whole)

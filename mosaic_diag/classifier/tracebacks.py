@@ -459,7 +459,7 @@ def stamp_shape(prefix: str) -> str | None:
 # the rest of a frame line that a terminal broke at its width (Windows' console at 80 columns, a 120-column one): inside
 # its file's name (`  File "C:\\…\\site-pack` / `ages\\pydantic\\main.py", line 176, in __init__`), or after the
 # file (`  File "…/batch_handler.py", ` / `line 138, in embed`)
-_WRAP_IN_FILE = LazyPattern(r'[^\s"]+", line \d+(?:, in \S.*)?$')
+_WRAP_IN_FILE = LazyPattern(r'[^\s"]*", line \d+(?:, in \S.*)?$')
 _WRAP_AFTER_FILE = LazyPattern(r"line \d+(?:, in \S.*)?$")
 # … or inside its function's name (`…", line 120, in _wr` / `apped_traceback`): a rest that no exception line can be
 # (it starts with no capital, or it ends a `<module>`), under a frame line as long as a terminal is wide
@@ -484,6 +484,10 @@ def join_wrapped_frame(prev: str, line: str) -> str | None:
     if rest.rstrip().endswith('",') and rest.index('"') == len(rest.rstrip()) - 2 and _WRAP_AFTER_FILE.match(line):
         return prev + line if prev.endswith(" ") else f"{prev} {line}"
     if len(prev) >= MIN_WRAP_WIDTH and _WRAP_IN_FUNCTION.match(line) and _WHOLE_FRAME.match(head):
+        return prev + line
+    # … or anywhere in between (`….py", line 12` / `1, in _wrapped`, `…", line 121, in ` / `_wrapped_traceback`): a
+    # frame's start that is no whole frame, as long as a terminal is wide, and a rest that makes it one
+    if len(prev) >= MIN_WRAP_WIDTH and not _WHOLE_FRAME.match(head) and _WHOLE_FRAME.match(head + line):
         return prev + line
     return None
 

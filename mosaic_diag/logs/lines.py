@@ -553,8 +553,7 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
             return Line(shape or "uvicorn", stream, ts, level, logger, text, msg, True, kind)
         m = _LEVEL_FIRST.match(text)
         if m:
-            t = _ANY_TAIL.match(m.group(3))
-            logger, msg = _column(t.group(1), t.group(2))  # type: ignore[union-attr]  # (_ANY_TAIL matches any text)
+            logger, msg = _any_tail(m.group(3))
             return Line(shape or "plain", stream, ts or m.group(2), norm_level(m.group(1)), logger, text, msg,
                         True, _record_kind(msg))
         m = _LEVEL_LOGGER.match(text)
@@ -717,13 +716,26 @@ def _column(logger: str | None, msg: str, thread: bool = True) -> tuple[str | No
     return name[:-3] if name.endswith(".py") else name, rest
 
 
+_EXC_ENDINGS = ("Error", "Exception", "Warning", "Exit", "Interrupt", "Group")  # (an exception class's name)
+
+
+def _any_tail(rest: str) -> tuple[str | None, str]:
+    """The logger and the message of what follows a record's level and time (`_ANY_TAIL`, `_column`). A level word
+    or an exception's name before ": " is the message's own (`ERROR 2020-03-06 07:47:03,718 ERROR: Backup aborted …`,
+    a traceback's exception line logged as a record of its own), no logger's."""
+    t = _ANY_TAIL.match(rest)
+    logger, msg = t.group(1), t.group(2)  # type: ignore[union-attr]  # (_ANY_TAIL matches any text)
+    if logger is not None and (logger in _ALL_LEVELS or logger.endswith(_EXC_ENDINGS)):
+        return None, rest[t.start(1):]  # type: ignore[union-attr]
+    return _column(logger, msg)
+
+
 def _any_record(text: str, shape: str, stream: str | None, ts: str | None) -> Line | None:
     """A record of a layout no other pattern names (`_ANY_RECORD`), else None."""
     m = _ANY_RECORD.match(text)
     if m is None:
         return None
-    t = _ANY_TAIL.match(m.group(4))
-    logger, msg = _column(t.group(1), t.group(2))  # type: ignore[union-attr]  # (_ANY_TAIL matches any text)
+    logger, msg = _any_tail(m.group(4))
     if logger is not None and msg[:1] in "MTDa":
         th = _DASHED_THREAD.match(msg)
         if th is not None:

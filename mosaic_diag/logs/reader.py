@@ -266,6 +266,28 @@ def _json_start(block: bytes) -> int:
     return block.rfind(b"\n", 0, at) + 1 if at >= 0 else line + 1 if line >= 0 else -1
 
 
+_QUOTE_MARGIN = re.compile(rb"^>(?: |(?=\r?$))", re.M)  # markdown's quote: `> ` before a line, `>` alone on a blank
+
+
+def _margin(first: bytes) -> re.Pattern[bytes] | None:
+    """The margin of a paste quoted or indented as a whole, as a pattern to take off each line, from the log's
+    first line; else None. Markdown's quote (`> ` then the line, `>` alone on a blank line: a first line `> ` then
+    no blank, as pytest's `>       ` source marker is not), or the first line's indentation when the line, read
+    without it, is a log record and with it is none (RichHandler's record whose time column is blank is one)."""
+    nl = first.find(b"\n", 0, LINE_CAP)
+    line = first[: nl if nl >= 0 else LINE_CAP].decode("utf-8", "replace").rstrip("\r")
+    c = line[:1]
+    if c == ">":
+        return _QUOTE_MARGIN if line[1:2] == " " and line[2:3].strip() else None
+    if c not in (" ", "\t"):
+        return None
+    inner = line.lstrip(" \t")
+    if not inner or any(ln.record for ln in parse_line(line)) or not any(ln.record for ln in parse_line(inner)):
+        return None
+    indent = line[: len(line) - len(inner)].encode()
+    return re.compile(rb"^" + re.escape(indent), re.M)
+
+
 def _check_utf8(block: bytes, step: int = 1 << 18) -> None:
     """Raise UnicodeDecodeError unless `block` is valid UTF-8: decoded a piece of whole lines at a time (no
     sequence spans a newline), so that one emoji makes a small piece four bytes a character, not the block."""
@@ -385,6 +407,10 @@ class _Reader:
                 self._end_pieces()
             yield from self._end()  # (an empty file among several: what the one before handed on goes on)
             return
+        margin = _margin(first)
+        if margin is not None:  # a paste quoted or indented as a whole: its lines without the margin
+            first = margin.sub(b"", first)
+            blocks = (margin.sub(b"", b) for b in blocks)
         nl = first.find(b"\n", 0, 4096)
         cols = csv_header(first[:nl].decode("utf-8", "replace")) if nl > 0 and first.find(b",", 0, nl) > 0 else None
         if cols is not None:  # a log tool's CSV export: read row by row

@@ -31,7 +31,7 @@ LAYOUTS_PATH = Path(__file__).with_name("layouts.yml")
 LAYOUTS = ("loguru", "structlog", "rich", "ansi", "heroku", "gunicorn", "uvicorn", "compose", "docker", "kubernetes",
            "celery", "cloudwatch", "plain", "json", "journal", "fly", "azure", "vercel", "pm2", "docker-json", "gcp",
            "supervisord", "github-actions", "python", "cri", "fluent-bit", "datadog", "elasticsearch", "syslog",
-           "render", "apache", "ipython", "pytest", "papertrail", "netlify")
+           "render", "apache", "ipython", "pytest", "papertrail", "netlify", "hypercorn")
 LEVELS = ("ERROR", "CRITICAL")
 MIN_FOUND = 0.9
 MIN_LABELLED = 0.9
