@@ -100,29 +100,32 @@ def test_prefixes_of_other_shapes_are_not_peeled(prefixes: tuple[str, str]) -> N
 _CALLER = "from tests.test_logs_support import pg_refused\n\n\ndef open_db():\n    raise pg_refused()\n"
 
 
-def _wrapped_traceback(base: Path, width: int, cut: str) -> tuple[str, str]:
-    """(the bare traceback, the same broken at `width` columns as a terminal does) of a real psycopg2 refusal raised
-    from a module whose path makes its frame line longer than the terminal: cut inside the file's name, right after
-    it (`…/connect_db.py", ` / `line 5, in open_db`) or inside the function's name (`…, in op` / `en_db`)."""
+def _refused_from(folder: Path) -> str:
+    """The traceback of a real psycopg2 refusal raised from `folder`/connect_db.py (made here)."""
     import importlib.util
 
-    fixed = len('  File "') + len(str(base)) + len("/") + len("/connect_db.py")
-    room = width - fixed - {"file-name": 0, "after-file": len('", '), "function-name": len('", line 5, in op')}[cut]
-    name = "site_packages_" + "p" * room if cut == "file-name" else "d" * room
-    folder = base / name
     folder.mkdir()
     path = folder / "connect_db.py"
     path.write_text(_CALLER, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("connect_db_wrapped", path)
+    spec = importlib.util.spec_from_file_location(f"connect_db_{abs(hash(str(folder)))}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     try:
         module.open_db()
     except Exception as exc:  # noqa: BLE001 - the exception is the test's material
-        bare = "".join(traceback.format_exception(exc)).rstrip("\n")
-    else:
-        raise AssertionError("nothing raised")
+        return "".join(traceback.format_exception(exc)).rstrip("\n")
+    raise AssertionError("nothing raised")
+
+
+def _wrapped_traceback(base: Path, width: int, cut: str) -> tuple[str, str]:
+    """(the bare traceback, the same broken at `width` columns as a terminal does) of a real psycopg2 refusal raised
+    from a module whose path makes its frame line longer than the terminal: cut inside the file's name, right after
+    it (`…/connect_db.py", ` / `line 5, in open_db`) or inside the function's name (`…, in op` / `en_db`)."""
+    fixed = len('  File "') + len(str(base)) + len("/") + len("/connect_db.py")
+    room = width - fixed - {"file-name": 0, "after-file": len('", '), "function-name": len('", line 5, in op')}[cut]
+    name = "site_packages_" + "p" * room if cut == "file-name" else "d" * room
+    bare = _refused_from(base / name)
     wrapped: list[str] = []
     for line in bare.split("\n"):
         while len(line) > width:  # (a terminal: every line longer than its width goes on on the next line)
@@ -166,22 +169,10 @@ def test_a_frame_line_broken_at_any_column_a_terminal_has_is_joined(tmp_path: Pa
     lines at any column from MIN_WRAP_WIDTH on (inside the file's name, at its closing quote, inside `", line N, in `,
     right after `in `, inside the function's name) is joined. Breaks inside `", line N, in ` and just before the closing
     quote were not: the test above passed or failed by the length of the folder it ran from."""
-    import importlib.util
-
     from mosaic_diag.classifier.tracebacks import MIN_WRAP_WIDTH
 
-    folder = tmp_path / ("a_rather_long_folder_name_" * 3)
-    folder.mkdir()
-    path = folder / "connect_db.py"
-    path.write_text(_CALLER, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("connect_db_any_column", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    try:
-        module.open_db()
-    except Exception as exc:  # noqa: BLE001 - the exception is the test's material
-        frames = [line for line in "".join(traceback.format_exception(exc)).split("\n") if line.startswith('  File "')]
+    bare = _refused_from(tmp_path / ("a_rather_long_folder_name_" * 3))
+    frames = [line for line in bare.split("\n") if line.startswith('  File "')]
     assert len(frames) >= 3 and any(len(line) > MIN_WRAP_WIDTH + 20 for line in frames)
     for line in frames:
         for k in range(MIN_WRAP_WIDTH, len(line)):
