@@ -441,16 +441,14 @@ def test_anthropic_error_logged_without_its_type_is_attributed_by_its_shape(llm,
 
 
 @contextlib.contextmanager
-def json_error_server(status: int, error: dict[str, object]) -> Iterator[str]:
-    """A loopback provider stand-in answering every POST with `status` and `{"error": error}` (as users paste
-    such bodies); yields its `/v1` base URL."""
+def answering_server(status: int, body: bytes, content_type: str, path: str = "") -> Iterator[str]:
+    """A loopback stand-in answering every POST with `status` and `body`; yields its base URL (+ `path`)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
             self.rfile.read(int(self.headers.get("content-length") or 0))
-            body = json.dumps({"error": error}).encode()
             self.send_response(status)
-            self.send_header("content-type", "application/json")
+            self.send_header("content-type", content_type)
             self.send_header("content-length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -462,11 +460,19 @@ def json_error_server(status: int, error: dict[str, object]) -> Iterator[str]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}/v1"
+        yield f"http://127.0.0.1:{server.server_port}{path}"
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@contextlib.contextmanager
+def json_error_server(status: int, error: dict[str, object]) -> Iterator[str]:
+    """A loopback provider stand-in answering every POST with `status` and `{"error": error}` (as users paste
+    such bodies); yields its `/v1` base URL."""
+    with answering_server(status, json.dumps({"error": error}).encode(), "application/json", "/v1") as url:
+        yield url
 
 
 def test_an_openai_compatible_servers_api_error_is_not_anthropic() -> None:

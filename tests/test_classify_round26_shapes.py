@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import io
 import logging
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import AbstractContextManager
 
 import pytest
 
 from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.logs import ReadStats, read_events
 from mosaic_diag.triage.events import EventClassifier
-from tests.test_classify_evidence import json_error_server, raised, text_of
+from tests.test_classify_evidence import answering_server, json_error_server, raised, text_of
 
 _TPM = ("Request too large for gpt-4o in organization org-VDAWofJASuLH0vVz8o9tiQZr on tokens per min (TPM): "
         "Limit 30000, Requested 30601. The input or output tokens must be reduced in order to run successfully. Visit "
@@ -137,32 +134,9 @@ def test_openais_refusal_of_an_unverified_organization_is_openais() -> None:
 # -- an OpenAI-compatible server ----------------------------------------------------------------------------------
 
 
-@contextmanager
-def _plain_404_server() -> Iterator[str]:
+def _plain_404_server() -> AbstractContextManager[str]:
     """A loopback stand-in for Ollama's router: `404 page not found` as text/plain."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-            self.rfile.read(int(self.headers.get("content-length") or 0))
-            body = b"404 page not found"
-            self.send_response(404)
-            self.send_header("content-type", "text/plain")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    return answering_server(404, b"404 page not found", "text/plain")
 
 
 def test_an_openai_compatible_server_named_in_an_error_record_is_not_openai() -> None:
