@@ -22,6 +22,7 @@ _READS_CURRENT = frozenset({"traceback.format_exc", "traceback.format_exception"
                             "sys.exc_info", "sys.exception"})
 _EXITS = frozenset({"sys.exit", "exit", "quit", "builtins.exit", "builtins.quit"})
 _SUPPRESS = frozenset({"contextlib.suppress", "contextlib.AsyncExitStack.suppress"})
+_TIMEOUTS = frozenset({"TimeoutError", "builtins.TimeoutError", "asyncio.TimeoutError"})
 
 
 class SwallowedException(Rule):
@@ -39,7 +40,8 @@ class SwallowedException(Rule):
     Not swallowing: `ImportError` (the optional-import idiom), and `KeyboardInterrupt`,
     `SystemExit`, `BrokenPipeError`, `GeneratorExit`, `StopIteration`, `CancelledError` (a
     program asked to stop), `BlockingIOError` and `InterruptedError`, `queue.Empty` / `queue.Full`,
-    `asyncio.QueueEmpty` / `asyncio.QueueFull` (nothing happened: try again).
+    `asyncio.QueueEmpty` / `asyncio.QueueFull` (nothing happened: try again), and `suppress(TimeoutError)` around
+    a lone wait for an event (`await asyncio.wait_for(stop.wait(), 5)`: a timed sleep a stop cuts short).
     """
 
     code = "MD006"
@@ -49,7 +51,8 @@ class SwallowedException(Rule):
         for node in ctx.calls if "suppress" in ctx.source else ():
             if ctx.qualified(node.func) in _SUPPRESS:
                 names = frozenset(n for n in (ctx.qualified(a) for a in node.args) if n)
-                if names and not names <= _QUIET_OK and not any(isinstance(a, ast.Starred) for a in node.args):
+                if names and not names <= _QUIET_OK and not any(isinstance(a, ast.Starred) for a in node.args) \
+                        and not (names <= _TIMEOUTS and _timed_wait(ctx, node)):
                     shown = ", ".join(ast.unparse(a) for a in node.args)
                     caught = shown if len(node.args) == 1 else f"({shown})"
                     yield Hit(node, f"`suppress({shown})` swallows the error (it is `except {caught}: pass`): "
@@ -64,6 +67,23 @@ class SwallowedException(Rule):
                 yield Hit(handler, f"`{_shown(handler)}: {_body_word(handler)}` swallows the error: log it or re-raise")
             elif broad and not _handles(ctx, handler):
                 yield Hit(handler, f"`{_shown(handler)}` swallows the error without logging or re-raising")
+
+
+def _timed_wait(ctx: FileContext, call: ast.Call) -> bool:
+    """`with suppress(TimeoutError): await asyncio.wait_for(stop.wait(), 5)` (or `stop.wait(5)`): a wait for an
+    event of at most a while, the idiom of a timed sleep that a stop cuts short; its timeout is the wait's end, not
+    an error (pgqueuer's shutdown waits, round 2 of the linter on public code)."""
+    item = ctx.parents.get(call)
+    stmt = ctx.parents.get(item) if item is not None else None
+    if not isinstance(item, ast.withitem) or not isinstance(stmt, ast.With | ast.AsyncWith) or len(stmt.body) != 1:
+        return False
+    body = stmt.body[0]
+    value = body.value if isinstance(body, ast.Expr) else None
+    if isinstance(value, ast.Await):
+        value = value.value
+    if isinstance(value, ast.Call) and ctx.qualified(value.func) == "asyncio.wait_for" and value.args:
+        value = value.args[0]
+    return isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "wait"
 
 
 def _caught(expr: ast.expr | None) -> frozenset[str]:
