@@ -204,7 +204,7 @@ def test_in_process_check_restores_logging_and_environment(tmp_path, llm, pg_db,
 
 
 def test_a_hanging_provider_stops_the_golden_run_in_time_with_its_cases_named(tmp_path, llm, pg_db):
-    """The provider never answers: the golden run stops at its budget (the check's timeout less 10% or a second,
+    """The provider never answers: the golden run stops at its budget (the check's timeout less a fifth or 2 s,
     starting the app included) and names the case it did not finish; it was MD-TIMEOUT, the report lost, because
     closing the in-process app waited for the request still in flight."""
     target = _one_case_target(tmp_path)

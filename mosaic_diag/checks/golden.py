@@ -74,7 +74,9 @@ def _run(cases_dir: Path, url: str | None, app: object, ctx: CheckContext, captu
     # the run stops a little before the check's own timeout, so it reports which cases it ran; a request still
     # in flight then is not waited for (closing an in-process app waits for it: the check timed out, its
     # report lost)
-    budget = max(1.0, ctx.timeout - max(1.0, ctx.timeout * 0.1))  # (the rest: judging and explaining, closing)
+    # (the rest, a fifth and at least 2 s: judging and explaining, closing; a tenth and 1 s was overrun on a machine
+    # whose two cores ran four busy processes: MD-TIMEOUT, the report lost)
+    budget = max(1.0, ctx.timeout - max(2.0, ctx.timeout * 0.2))
     report = None
     try:
         report = run_cases(cases, target, RunOptions(timeout=budget, global_timeout=budget, retries=0,
