@@ -23,7 +23,6 @@ from __future__ import annotations
 import locale
 import logging
 import os
-import signal
 import socket
 import sys
 import tempfile
@@ -34,6 +33,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+
+from tests.hoststate import _signals, _umask  # (stdlib only: the same readings in an app under test)
 
 _pytest_logging: Any
 try:
@@ -141,20 +142,6 @@ def loggers_kept(*names: str) -> Iterator[list[logging.Logger]]:
             logger.setLevel(was.level)
 
 
-def _umask() -> int:
-    mask = os.umask(0o22)
-    os.umask(mask)
-    return mask
-
-
-def _signals() -> dict[str, Any]:
-    out = {}
-    for sig in signal.valid_signals():
-        try:
-            out[signal.Signals(sig).name] = signal.getsignal(sig)
-        except (ValueError, OSError):
-            continue
-    return out
 
 
 def _tmp_modules(names: set[str] | None = None) -> set[str]:
