@@ -85,19 +85,29 @@ def test_the_runtime_kit_leaves_its_host_apps_process_as_it_found_it(pg, llm, tm
             proxy.freeze()
             assert get("/guarded", 422, q='{"answer": 2}')["dead_letter_id"] is None
         proc.send_signal(signal.SIGINT)
-        try:
-            code = proc.wait(timeout=60)  # (a liveness bound: an exit held by a thread never comes)
-        except subprocess.TimeoutExpired:
-            code = None
+        code = _exit_code(proc)
         assert code is not None and "Finished server process" in log_path.read_text(), log_path.read_text()[-3000:]
         out = log_path.read_text()
         assert "UserWarning: the app's own warning" in out and "py.warnings" not in out, out
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-        proxy.thaw()
-        proxy.close()
+        _stop(proc, proxy)
+
+
+def _exit_code(proc: subprocess.Popen[str]) -> int | None:
+    """The child's exit code, or None when it did not exit within a liveness bound (an exit a thread holds never
+    comes)."""
+    try:
+        return proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def _stop(proc: subprocess.Popen[str], proxy: Proxy) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=10)
+    proxy.thaw()
+    proxy.close()
 
 
 _SHORT_EXIT = "from mosaic_diag.runtime import storethread\nstorethread.EXIT_WAIT = 0.5  # (not this test's subject)\n"
@@ -164,17 +174,10 @@ def test_a_store_statement_stuck_on_a_database_that_stopped_answering_does_not_h
         proc.stdin.write("go\n")
         proc.stdin.flush()
         assert proc.stdout.readline().strip() in ("None", "gave up")
-        try:
-            code = proc.wait(timeout=60)  # (a liveness bound: an exit held by the stuck thread never comes)
-        except subprocess.TimeoutExpired:
-            code = None
+        code = _exit_code(proc)
         assert code == 0, proc.stderr.read() if code is not None else "the interpreter did not exit"
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-        proxy.thaw()
-        proxy.close()
+        _stop(proc, proxy)
 
 
 def test_calls_given_to_a_store_thread_are_finished_at_exit(tmp_path):
