@@ -168,3 +168,37 @@ def test_the_crossencoder_constructor_refusing_its_arguments_is_the_reranker_una
     assert _clf().classify_text(text).label == "RERANKER_UNAVAILABLE"
     other = text.replace("CrossEncoder.__init__()", "Tokenizer.__init__()")
     assert _clf().classify_text(other).label == "UNKNOWN_ERROR"
+
+
+# -- a provider's name as a setting's value ---------------------------------------------------------------------------
+
+
+def _settings_error(provider: str) -> str:
+    """The real pydantic-settings refusal of a provider setting's value (a Literal of provider names)."""
+    from typing import Literal
+
+    pydantic_settings = pytest.importorskip("pydantic_settings")
+    pydantic = pytest.importorskip("pydantic")
+
+    class Anthropic(pydantic.BaseModel):
+        provider: Literal["anthropic", "bedrock", "vertexai"] = "anthropic"
+
+    class Settings(pydantic_settings.BaseSettings):
+        anthropic: Anthropic = Anthropic()
+
+    return str(raised(lambda: Settings(anthropic={"provider": provider})))
+
+
+def test_a_provider_named_as_a_settings_value_is_not_that_providers_error() -> None:
+    """pydantic's listing of a Settings field refused (`anthropic.provider  Input should be 'anthropic', …`) names
+    the provider as the field's path and its allowed values, data the app was given, not a call to the provider: an
+    ERROR record carrying it (one line, as pasted, or as pydantic prints it) is no ANTHROPIC_ERROR. The model named
+    after the header is the client's own (langchain's `validation error for Anthropic`) and still attributes."""
+    text = _settings_error("tushare")
+    assert "validation error for Settings" in text and "anthropic.provider" in text, text
+    for shown in (text, " ".join(text.split())):
+        assert _triage_labels(_logged(f"Request failed\nError: {shown}")) == ["UNKNOWN_ERROR"], shown
+        assert _triage_labels(_logged(f"Request failed: {shown}")) == ["UNKNOWN_ERROR"], shown
+    client = text.replace("for Settings", "for Anthropic")
+    assert _triage_labels(_logged(f"Request failed: {client}")) == ["ANTHROPIC_ERROR"]
+    assert _triage_labels(_logged("Anthropic call failed: timed out")) == ["ANTHROPIC_ERROR"]

@@ -75,6 +75,9 @@ _NODE_PACKAGE = LazyPattern(r"\bnode_modules/(?:(?P<anthropic>@anthropic-ai)|(?P
 _PROVIDER_WORDS = (("openai", LazyPattern(r"\b(openai(?![-_ ]?compatible)|gpt-?[34o]\w*|text-embedding-[\w-]+)\b",
                                           re.I)),
                    ("anthropic", LazyPattern(r"\b(anthropic|claude)\b", re.I)))
+# pydantic's listing of a model's refused fields (`1 validation error for Settings` then each field's path and
+# `Input should be 'anthropic', … [type=…, input_value=…]`): what follows the model's name is data the app was given
+_VALIDATION_LISTING = LazyPattern(r"\b\d+ validation errors? for ([\w.\[\]]+)")
 
 
 @dataclass(frozen=True)
@@ -222,11 +225,19 @@ def provider_of_context(evidence: Evidence) -> str | None:
                 if pattern.search(host):
                     return name
     for text in texts:
-        bare = _URL.sub(" ", text)
+        bare = _URL.sub(" ", _without_listing(text))
         hits = [(m.start(), name) for name, pat in _PROVIDER_WORDS if (m := pat.search(bare))]
         if hits:
             return min(hits)[1]
     return None
+
+
+def _without_listing(text: str) -> str:
+    """`text` up to a pydantic validation listing, and the name of the model it refuses (langchain's `for Anthropic`
+    is the client's own class): a provider's name among the refused fields or their values does not attribute."""
+    if "validation error" not in text or (m := _VALIDATION_LISTING.search(text)) is None:
+        return text
+    return f"{text[:m.start()]} {m.group(1)}"
 
 
 def _aliases(type_name: str | None, wrapper: str | None) -> tuple[str, ...]:
