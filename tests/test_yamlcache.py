@@ -96,3 +96,31 @@ def test_an_entry_of_another_shape_is_a_miss(cache: Path) -> None:
     key = yamlcache.key_of("a: 1\n")
     yamlcache.put_plain(key, ("x", 1))  # plain data under a YAML text's key: not a loaded document
     assert yamlcache.get(key) is yamlcache.MISS and yamlcache.get_plain(key) == ("x", 1)
+
+
+def test_plainly_loaded_data_is_cached_too(cache: Path) -> None:
+    """l10n loads its catalogs with PyYAML's plain loader (dicts and lists, no line numbers): they are cached as
+    they are (each triage imported PyYAML and parsed the severities file again: ~0.1 s); a constructed value
+    inside one still is not."""
+    from mosaic_diag.classifier import l10n
+
+    for path in (l10n.SEVERITIES_FILE, l10n.DATA_FILE):
+        fresh = l10n._load(path)
+        key = yamlcache.key_of(path.read_text(encoding="utf-8"))
+        kept = yamlcache.get(key)
+        assert kept is not yamlcache.MISS, path
+        assert kept == fresh and type(kept) is dict and json_shape(kept) == json_shape(fresh)
+        assert l10n._load(path) == fresh
+    yamlcache.put("k-datetime", {"a": [{"when": __import__("datetime").date(2026, 1, 2)}]})
+    assert yamlcache.get("k-datetime") is yamlcache.MISS
+    yamlcache.put("k-mixed", {"a": _load_yaml_text("b: 1\n", "t.yml")})  # a positioned mapping inside a plain one
+    assert yamlcache.get("k-mixed") is yamlcache.MISS
+
+
+def json_shape(obj: object) -> object:
+    """Values and their types, all the way down."""
+    if isinstance(obj, dict):
+        return ("d", type(obj), [(k, type(k), json_shape(v)) for k, v in obj.items()])
+    if isinstance(obj, list):
+        return ("l", type(obj), [json_shape(v) for v in obj])
+    return (type(obj), obj)

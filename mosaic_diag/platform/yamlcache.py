@@ -61,9 +61,28 @@ def _pack(obj: Any) -> Any:
         return ("d", obj.line, dict(obj.key_lines), [(k, _pack(v)) for k, v in obj.items()])
     if isinstance(obj, PosList):
         return ("l", obj.line, list(obj.item_lines), [_pack(v) for v in obj])
+    if type(obj) in (dict, list):  # a plain loader's data (l10n's catalogs): kept as it is, plain all the way down
+        _check_plain(obj)
+        return obj
     if type(obj) not in _PLAIN:
         raise _NotPlain
     return obj
+
+
+def _check_plain(obj: Any) -> None:
+    """Raise _NotPlain unless `obj` is plain values in dicts and lists (no positioned node: `_unpack` would not
+    look inside)."""
+    todo = [obj]
+    while todo:
+        item = todo.pop()
+        kind = type(item)
+        if kind is dict:
+            todo.extend(item)
+            todo.extend(item.values())
+        elif kind is list:
+            todo.extend(item)
+        elif kind not in _PLAIN:
+            raise _NotPlain
 
 
 def _unpack(obj: Any) -> Any:
