@@ -179,3 +179,27 @@ def test_a_jobboard_module_by_its_whole_name_and_no_dashboard(board: str, tmp_pa
         module = _module(tmp_path, name, source)
         exc = raised(lambda module=module: module.fetch(f"{board}/503/stats"))  # type: ignore[attr-defined]
         assert c.classify_exception(exc).label == label, name
+
+
+def test_a_function_or_call_named_for_a_board_is_no_job_board_module(board: str, tmp_path: Path) -> None:
+    """Round 27 (py3-pinterest#54): a requests 404 raised under a function named `get_board_sections`, called as
+    `client.get_board_sections(board_id=…)`, is no job source: `board` names a job-board module or folder (a
+    component of the frame's file path: `boards/client.py`, `job_board.py`), not any identifier with `_board_` in
+    it. The same function in a `boards/` package stays a job source's."""
+    pytest.importorskip("requests")
+    source = ("import requests\n\n"
+              "def get_board_sections(url, board_id):\n"
+              "    requests.get(url, timeout=5).raise_for_status()\n\n"
+              "def run(url):\n    get_board_sections(url, board_id='433330864085824355')\n")
+    c = _clf()
+    pinterest = _module(tmp_path, "pinterest_client", source)
+    exc = raised(lambda: pinterest.run(f"{board}/404/resource/BoardSectionsResource/get/"))  # type: ignore[attr-defined]
+    text = "".join(traceback.format_exception(exc))
+    assert "get_board_sections" in text and "404 Client Error" in text
+    assert c.classify_text(text).label == "UNKNOWN_ERROR"
+    assert c.classify_exception(exc).label == "UNKNOWN_ERROR"
+    package = tmp_path / "boards"
+    package.mkdir()
+    boards = _module(package, "client", source)
+    exc = raised(lambda: boards.run(f"{board}/404/v1/boards/acme/jobs"))  # type: ignore[attr-defined]
+    assert c.classify_exception(exc).label == "JOB_SOURCE_ERROR"

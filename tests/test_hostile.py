@@ -693,6 +693,24 @@ def test_round_26_patterns_read_a_half_megabyte_line_in_one_pass(text: str, labe
     assert Classifier.default().classify_text(text).label == label
 
 
+
+_R27_ERR = "requests.exceptions.HTTPError: 404 Client Error: Not Found for url: https://api.example.org/boards/x\n"
+
+
+@pytest.mark.parametrize("text, label", [
+    # the job-board module's name is read in a frame's file only: a call's source line holding `_board_` over and
+    # over, and a file path half a megabyte long of near misses (`xboard_`), each read in one pass
+    ('Traceback (most recent call last):\n  File "/srv/app/client.py", line 3, in get_board_sections\n    '
+     + "x._board_(" * (HALF_MB // 10) + "\n" + _R27_ERR, "UNKNOWN_ERROR"),
+    ('Traceback (most recent call last):\n  File "/srv/app/' + "xboard_" * (HALF_MB // 7) + '", line 3, in f\n'
+     "    requests.get(url)\n" + _R27_ERR, "UNKNOWN_ERROR"),
+], ids=["board-call-repeated", "board-path-long"])
+def test_round_27_patterns_read_a_half_megabyte_line_in_one_pass(text: str, label: str) -> None:
+    from mosaic_diag.classifier.classify import Classifier
+
+    assert len(text) >= HALF_MB - 100
+    assert Classifier.default().classify_text(text).label == label
+
 # -- terminal controls ----------------------------------------------------------------------------
 
 # a reset (RIS), a DCS string, a C1 CSI (clear screen), a status report the terminal would type back, an OSC 52
