@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from mosaic_diag.lint.ddl import Table
 from mosaic_diag.lint.model import PY_LINE_END, Edit
+from mosaic_diag.lint.sqltext import looks_like_sql
 
 if TYPE_CHECKING:
     from mosaic_diag.lint.pgsql import SqlAnalysis
@@ -514,16 +515,17 @@ class FileContext:
             elif self.uses_sqlalchemy and self.is_text_call(node):
                 sql = self.sql_of(node)
                 if sql is not None:
+                    # `text("importance")` given to `order_by()` / `where()`: a fragment of a statement SQLAlchemy
+                    # builds, read for SQLite-isms but no statement of its own to parse
+                    fragment = not looks_like_sql(sql.text)
                     out.append(SqlSite(node, SqlText(sql.text, sql.dynamic, sql.node, sql.literal, sql.how,
-                                                     sql.pieces, named=True, partial=sql.partial), None))
+                                                     sql.pieces, named=True, partial=sql.partial or fragment), None))
         return tuple(out)
 
     def postgres_sites(self) -> Iterator[SqlSite]:
         """The SQL sites judged as PostgreSQL: not on a known SQLite connection or cursor, and either
         on a known PostgreSQL one, in SQLAlchemy `text()`, or a text that starts like SQL (so a
         Cypher or GraphQL string given to some other `.execute` is not judged)."""
-        from mosaic_diag.lint.sqltext import looks_like_sql
-
         for site in self.sql_sites:
             if site.kind in SQLITE_KINDS:
                 continue
