@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from mosaic_diag.lint.ddl import Table
 from mosaic_diag.lint.model import PY_LINE_END, Edit
-from mosaic_diag.lint.sqltext import looks_like_sql
+from mosaic_diag.lint.sqltext import looks_like_sql, template_fields
 
 if TYPE_CHECKING:
     from mosaic_diag.lint.pgsql import SqlAnalysis
@@ -763,7 +763,35 @@ class FileContext:
         # `:name` binds are the placeholders of every driver but psycopg's (sqlite3's named style,
         # SQLAlchemy, `databases`): neutral unless the receiver is known to be a psycopg one
         named = site.sql.named or site.kind not in _PG_KINDS
-        return analyse(site.sql.text, dynamic=site.sql.dynamic or site.sql.partial, named=named)
+        text, dynamic = site.sql.text, site.sql.dynamic or site.sql.partial
+        if "{" in text and site.kind is None and not dynamic:
+            text, dynamic = self._template(text, site.call)
+        return analyse(text, dynamic=dynamic, named=named)
+
+    def _template(self, text: str, at: ast.AST) -> tuple[str, bool]:
+        """(text, whether it is a template) for SQL given to a receiver not known to be the driver's: with
+        `str.format` fields (`FROM {powa}.servers`) naming nothing the call can see, it is a template the
+        project's own cursor or wrapper fills before sending (the fields become identifiers, the text is a
+        skeleton); a field naming a variable in scope is a forgotten `f` prefix, and the text is judged as is."""
+        fields = template_fields(text)
+        if not fields:
+            return text, False
+        if any(name and self._visible(name, at) for _start, _end, name in fields):
+            return text, False
+        out = list(text)
+        for start, end, _name in fields:
+            out[start:end] = list("x" + re.sub(r"[^\n]", " ", text[start + 1: end]))
+        return "".join(out), True
+
+    def _visible(self, name: str, at: ast.AST) -> bool:
+        """True when `name` is bound where `at` is: in an enclosing function, or in the module."""
+        scope = self.scope_of(at)
+        while scope is not self.tree:
+            if self._local(name, scope):
+                return True
+            scope = self.scope_of(scope)
+        return (name in self._module_assigned or name in self.imports or name in self.local_functions
+                or any(isinstance(n, ast.ClassDef) and n.name == name for n in self.tree.body))
 
     def edit_for(self, sql: SqlText, fix: tuple[int, int, str] | None) -> tuple[Edit, ...]:
         """The source edit of a SQL rewrite, only where the SQL offset maps exactly onto the source

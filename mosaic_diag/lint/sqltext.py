@@ -88,6 +88,21 @@ def prepare_script(sql: str, *, templates: bool = True) -> tuple[str, bool]:
     return "".join(out), templated
 
 
+_FIELD_NAME = re.compile(r"\{\{?\s*([A-Za-z_]\w*)")
+
+
+def template_fields(sql: str) -> list[tuple[int, int, str]]:
+    """(start, end, leading name or "") of the template fields outside literals and comments (`{powa}`,
+    `{0}`, `{name.attr}`, Jinja's `{{ x }}`)."""
+    if "{" not in sql:
+        return []
+    out = []
+    for m in _TEMPLATE_FIELD.finditer(blank_literals(sql)):
+        name = _FIELD_NAME.match(m.group(0))
+        out.append((m.start(), m.end(), name.group(1) if name else ""))
+    return out
+
+
 _COPY_FROM_STDIN = re.compile(r"\bCOPY\b[^;]*?\bFROM\s+STDIN\b[^;]*;[ \t]*(?:--[^\n]*)?\r?\n", re.IGNORECASE)
 _END_OF_COPY_DATA = re.compile(r"^\\\.[ \t]*\r?$", re.MULTILINE)
 
