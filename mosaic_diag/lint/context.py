@@ -764,15 +764,16 @@ class FileContext:
         # SQLAlchemy, `databases`): neutral unless the receiver is known to be a psycopg one
         named = site.sql.named or site.kind not in _PG_KINDS
         text, dynamic = site.sql.text, site.sql.dynamic or site.sql.partial
-        if "{" in text and site.kind is None and not dynamic:
+        if "{" in text and not dynamic:
             text, dynamic = self._template(text, site.call)
         return analyse(text, dynamic=dynamic, named=named)
 
     def _template(self, text: str, at: ast.AST) -> tuple[str, bool]:
-        """(text, whether it is a template) for SQL given to a receiver not known to be the driver's: with
-        `str.format` fields (`FROM {powa}.servers`) naming nothing the call can see, it is a template the
-        project's own cursor or wrapper fills before sending (the fields become identifiers, the text is a
-        skeleton); a field naming a variable in scope is a forgotten `f` prefix, and the text is judged as is."""
+        """(text, whether it is a template): SQL whose `str.format` fields (`FROM {powa}.servers`) name nothing
+        the call can see is no forgotten `f` prefix (that f-string would raise NameError) but a template that
+        something fills before sending (a cursor subclass, a `connection_factory`, a wrapper): the fields become
+        identifiers and the text a skeleton. A field naming a variable in scope (`{table}` with a `table`
+        parameter) is a forgotten `f` prefix: the text is judged as it is sent, braces and all."""
         fields = template_fields(text)
         if not fields:
             return text, False

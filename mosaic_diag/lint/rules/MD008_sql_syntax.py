@@ -17,9 +17,9 @@ class SqlSyntaxError(Rule):
     Driver placeholders (`%s`, `%(name)s`, SQLAlchemy `:name`) are made neutral first; the
     SQLite/MySQL constructs of MD003/MD004 are reported there, not twice here. An f-string or
     `.format()` skeleton that does not parse is not reported (the interpolated piece may be what
-    completes it; MD005 speaks about it). Nor is: a `str.format` template given to a receiver not known
-    to be the driver's (`FROM {powa}.servers`, its fields naming nothing in scope: the project's cursor or
-    wrapper fills them; a field naming a variable in scope is a forgotten `f` prefix and is judged), a
+    completes it; MD005 speaks about it). Nor is: a `str.format` template whose fields name nothing in
+    scope (`FROM {powa}.servers`: a cursor subclass or a wrapper fills them; as an f-string it would raise
+    NameError; a field naming a variable in scope is a forgotten `f` prefix and is judged), a
     SQLAlchemy `text()` fragment (`order_by(text("importance"))`), the data rows of `COPY ... FROM stdin`.
     """
 
