@@ -766,7 +766,10 @@ class FileContext:
         text, dynamic = site.sql.text, site.sql.dynamic or site.sql.partial
         if "{" in text and not dynamic:
             text, dynamic = self._template(text, site.call)
-        return analyse(text, dynamic=dynamic, named=named)
+        # psycopg2 puts the values into the text (a tuple after IN, a literal where the grammar wants one);
+        # psycopg 3 binds them on the server, where `$1` stands for them
+        client = site.kind in {PG, PG_CURSOR} or (site.kind is None and self.default_driver == PG)
+        return analyse(text, dynamic=dynamic, named=named, client_binds=client)
 
     def _template(self, text: str, at: ast.AST) -> tuple[str, bool]:
         """(text, whether it is a template): SQL whose `str.format` fields (`FROM {powa}.servers`) name nothing
