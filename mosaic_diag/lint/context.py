@@ -1,5 +1,8 @@
 """What the rules know about one parsed file: parents, scopes, imports, which names hold
-connections, and the SQL text passed to `execute` / `executemany` / `mogrify` / SQLAlchemy `text()`.
+connections, and the SQL text passed to `execute` / `executemany` / `mogrify` / SQLAlchemy `text()`, or to
+the module's own functions and methods that pass a parameter on to those (`query_db(query, args)`,
+`self.query(sql)`, `db.query(sql)`: judged where the SQL is written; wrappers in another module are not
+followed: each file is linted alone).
 
 Names are resolved through the module's imports (`from psycopg2 import pool` makes `pool.X` mean
 `psycopg2.pool.X`), so a connection is known by what made it: `psycopg2.connect()`, a psycopg2
@@ -507,11 +510,20 @@ class FileContext:
         if "calls" not in self.__dict__:  # the file names none of them (`_CALL_WORDS`)
             return ()
         out = []
+        wrappers = self.sql_wrappers
         for node in self.calls:
             if isinstance(node.func, ast.Attribute) and node.func.attr in EXECUTE_METHODS:
                 sql = self.sql_of(node)
                 if sql is not None:
                     out.append(SqlSite(node, sql, self.receiver_kind(node)))
+            elif wrappers and (wrapper := self._wrapper_called(node)) is not None:
+                arg = _argument(node, wrapper.position, wrapper.param)
+                sql = self._sql_text(arg, node, depth=0) if arg is not None else None
+                if sql is not None:
+                    # the receiver inside a method called on another object is not known here
+                    own = isinstance(node.func, ast.Name) or (
+                        isinstance(node.func, ast.Attribute) and dotted(node.func.value) in {"self", "cls"})
+                    out.append(SqlSite(node, sql, self.receiver_kind(wrapper.call) if own else None))
             elif self.uses_sqlalchemy and self.is_text_call(node):
                 sql = self.sql_of(node)
                 if sql is not None:
@@ -521,6 +533,66 @@ class FileContext:
                     out.append(SqlSite(node, SqlText(sql.text, sql.dynamic, sql.node, sql.literal, sql.how,
                                                      sql.pieces, named=True, partial=sql.partial or fragment), None))
         return tuple(out)
+
+    @cached_property
+    def sql_wrappers(self) -> dict[str, _Wrapper]:
+        """The module's functions and its classes' methods that pass a parameter on, unchanged, as the SQL of
+        an execute-like call or of another such function (`def query_db(query, args=()): cur.execute(query,
+        args)`), by name: their callers' SQL is judged where they call them."""
+        functions: list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, bool]] = []
+        for node in self.tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                functions.append((node, False))
+            elif isinstance(node, ast.ClassDef):
+                functions.extend((n, not any(dotted(d) == "staticmethod" for d in n.decorator_list))
+                                 for n in node.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))
+        if not functions or "calls" not in self.__dict__:
+            return {}
+        names = {f.name for f, _m in functions}
+        inner: dict[int, list[ast.Call]] = {}  # id(function) -> the calls directly in it that may send SQL
+        for call in self.calls:
+            if call_name(call) in names or (isinstance(call.func, ast.Attribute) and call.func.attr in EXECUTE_METHODS):
+                inner.setdefault(id(self.scope_of(call)), []).append(call)
+        found: dict[str, _Wrapper] = {}
+        for _round in range(3):  # a wrapper of a wrapper (`fetch_one(q)` calling `query_db(q)`)
+            grown = False
+            for func, method in functions:
+                if func.name in found or func.name in EXECUTE_METHODS:
+                    continue
+                params = [a.arg for a in (*func.args.posonlyargs, *func.args.args)]
+                for call in inner.get(id(func), ()):
+                    if isinstance(call.func, ast.Attribute) and call.func.attr in EXECUTE_METHODS:
+                        arg, sink = _argument(call, 0, "query"), call
+                    elif (callee := found.get(call_name(call) or "")) is not None:
+                        arg, sink = _argument(call, callee.position, callee.param), callee.call
+                    else:
+                        continue
+                    if not isinstance(arg, ast.Name) or self._rebound(arg.id, func):
+                        continue
+                    if arg.id in params:
+                        position = params.index(arg.id) - (1 if method else 0)
+                    elif arg.id in {a.arg for a in func.args.kwonlyargs}:
+                        position = -1
+                    else:
+                        continue
+                    found[func.name] = _Wrapper(position, arg.id, sink)
+                    grown = True
+                    break
+            if not grown:
+                break
+        return found
+
+    def _rebound(self, name: str, func: ast.AST) -> bool:
+        return any(name in {t.id for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+                            if isinstance(t, ast.Name)} for n in self._bindings(func).get(name, ()))
+
+    def _wrapper_called(self, call: ast.Call) -> _Wrapper | None:
+        """The module's SQL wrapper a call calls: `query_db(...)`, `self.query(...)`, `db.query(...)`."""
+        name = call_name(call)
+        wrapper = self.sql_wrappers.get(name or "")
+        if wrapper is None or (isinstance(call.func, ast.Name) and name not in self.local_functions):
+            return None
+        return wrapper
 
     def postgres_sites(self) -> Iterator[SqlSite]:
         """The SQL sites judged as PostgreSQL: not on a known SQLite connection or cursor, and either
@@ -582,6 +654,12 @@ class FileContext:
                 isinstance(k.value, ast.Constant) for k in expr.keywords)
             return SqlText(expr.func.value.value, not constant, expr, expr.func.value,
                            "" if constant else ".format()", ((0, expr.func.value),))
+        if isinstance(expr, ast.IfExp):  # `" LIMIT %s" if limit else ""`: a choice between two known texts
+            body, orelse = self._sql_text(expr.body, at, depth), self._sql_text(expr.orelse, at, depth)
+            if body is None or orelse is None or body.dynamic or orelse.dynamic:
+                return None
+            return SqlText(body.text, False, expr, body.literal, "", body.pieces,
+                           partial=body.partial or orelse.partial or body.text != orelse.text)
         if self.uses_sqlalchemy and self.is_text_call(expr) and isinstance(expr, ast.Call):  # execute(text())
             return self.sql_of(expr)
         if isinstance(expr, ast.Name | ast.Attribute) and depth < 4:
@@ -829,6 +907,27 @@ class FileContext:
         rows[0] = rows[0][node.col_offset:]  # type: ignore[attr-defined]
         rows[-1] = rows[-1][:end_col]
         return b"\n".join(rows).decode(errors="replace")
+
+
+@dataclass(frozen=True)
+class _Wrapper:
+    """A function that sends one of its parameters as SQL: where that parameter is at a call (-1: keyword only),
+    its name, and the execute-like call that sends it."""
+
+    position: int
+    param: str
+    call: ast.Call
+
+
+def _argument(call: ast.Call, position: int, param: str) -> ast.expr | None:
+    """The argument given to a parameter at a call: by keyword, else by position (a starred one ends the search)."""
+    for keyword in call.keywords:
+        if keyword.arg == param or (position == 0 and keyword.arg in {"query", "sql", "operation", "text"}
+                                    and param in {"query", "sql", "operation", "text"}):
+            return keyword.value
+    if 0 <= position < len(call.args) and not any(isinstance(a, ast.Starred) for a in call.args[:position + 1]):
+        return call.args[position]
+    return None
 
 
 def _concat(left: SqlText | None, right: SqlText | None, node: ast.expr, how: str) -> SqlText:
