@@ -548,43 +548,48 @@ class FileContext:
                                  for n in node.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))
         if not functions or "calls" not in self.__dict__:
             return {}
-        names = {f.name for f, _m in functions}
-        inner: dict[int, list[ast.Call]] = {}  # id(function) -> the calls directly in it that may send SQL
-        for call in self.calls:
-            if call_name(call) in names or (isinstance(call.func, ast.Attribute) and call.func.attr in EXECUTE_METHODS):
-                inner.setdefault(id(self.scope_of(call)), []).append(call)
+        # the execute-like calls given a bare name: the only places a wrapper can start (most files have none)
+        sinks = [c for c in self.calls if isinstance(c.func, ast.Attribute) and c.func.attr in EXECUTE_METHODS
+                 and isinstance(_argument(c, 0, "query"), ast.Name)]
+        if not sinks:
+            return {}
+        kinds = {id(f): method for f, method in functions}
+        sink_ids = {id(c) for c in sinks}
         found: dict[str, _Wrapper] = {}
+        candidates: list[ast.Call] = sinks
         for _round in range(3):  # a wrapper of a wrapper (`fetch_one(q)` calling `query_db(q)`)
-            grown = False
-            for func, method in functions:
+            grown: set[str] = set()
+            for call in candidates:
+                func = self.scope_of(call)
+                if id(func) not in kinds:
+                    continue
+                assert isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef)
                 if func.name in found or func.name in EXECUTE_METHODS:
                     continue
+                callee = found.get(call_name(call) or "") if id(call) not in sink_ids else None
+                arg, sink = ((_argument(call, 0, "query"), call) if callee is None
+                             else (_argument(call, callee.position, callee.param), callee.call))
+                if not isinstance(arg, ast.Name) or self._rebound(arg.id, func):
+                    continue
                 params = [a.arg for a in (*func.args.posonlyargs, *func.args.args)]
-                for call in inner.get(id(func), ()):
-                    if isinstance(call.func, ast.Attribute) and call.func.attr in EXECUTE_METHODS:
-                        arg, sink = _argument(call, 0, "query"), call
-                    elif (callee := found.get(call_name(call) or "")) is not None:
-                        arg, sink = _argument(call, callee.position, callee.param), callee.call
-                    else:
-                        continue
-                    if not isinstance(arg, ast.Name) or self._rebound(arg.id, func):
-                        continue
-                    if arg.id in params:
-                        position = params.index(arg.id) - (1 if method else 0)
-                    elif arg.id in {a.arg for a in func.args.kwonlyargs}:
-                        position = -1
-                    else:
-                        continue
-                    found[func.name] = _Wrapper(position, arg.id, sink)
-                    grown = True
-                    break
+                if arg.id in params:
+                    position = params.index(arg.id) - (1 if kinds[id(func)] else 0)
+                elif arg.id in {a.arg for a in func.args.kwonlyargs}:
+                    position = -1
+                else:
+                    continue
+                found[func.name] = _Wrapper(position, arg.id, sink)
+                grown.add(func.name)
             if not grown:
                 break
+            candidates = [c for c in self.calls if call_name(c) in grown]
         return found
 
-    def _rebound(self, name: str, func: ast.AST) -> bool:
-        return any(name in {t.id for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
-                            if isinstance(t, ast.Name)} for n in self._bindings(func).get(name, ()))
+    @staticmethod
+    def _rebound(name: str, func: ast.AST) -> bool:
+        """True when the function (or one nested in it) assigns `name` (`sql = sql.strip()`: no longer the
+        caller's text)."""
+        return any(isinstance(n, ast.Name) and n.id == name and type(n.ctx) is ast.Store for n in ast.walk(func))
 
     def _wrapper_called(self, call: ast.Call) -> _Wrapper | None:
         """The module's SQL wrapper a call calls: `query_db(...)`, `self.query(...)`, `db.query(...)`."""
