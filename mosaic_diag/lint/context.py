@@ -555,6 +555,7 @@ class FileContext:
             return {}
         kinds = {id(f): method for f, method in functions}
         sink_ids = {id(c) for c in sinks}
+        rebound: set[tuple[int, str]] = set()
         found: dict[str, _Wrapper] = {}
         candidates: list[ast.Call] = sinks
         for _round in range(3):  # a wrapper of a wrapper (`fetch_one(q)` calling `query_db(q)`)
@@ -569,7 +570,7 @@ class FileContext:
                 callee = found.get(call_name(call) or "") if id(call) not in sink_ids else None
                 arg, sink = ((_argument(call, 0, "query"), call) if callee is None
                              else (_argument(call, callee.position, callee.param), callee.call))
-                if not isinstance(arg, ast.Name) or self._rebound(arg.id, func):
+                if not isinstance(arg, ast.Name):
                     continue
                 params = [a.arg for a in (*func.args.posonlyargs, *func.args.args)]
                 if arg.id in params:
@@ -577,6 +578,9 @@ class FileContext:
                 elif arg.id in {a.arg for a in func.args.kwonlyargs}:
                     position = -1
                 else:
+                    continue
+                if (id(func), arg.id) in rebound or self._rebound(arg.id, func):
+                    rebound.add((id(func), arg.id))  # (one walk per parameter, however many sites send it)
                     continue
                 found[func.name] = _Wrapper(position, arg.id, sink)
                 grown.add(func.name)
