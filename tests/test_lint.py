@@ -340,6 +340,54 @@ def test_psycopg3_connections_execute_and_only_psycopg2_ones_are_md002(tmp_path:
     assert Classifier.default().classify_exception(failed.value).label == "CONN_MISUSE"
 
 
+BINDS = """\
+import psycopg
+import psycopg2
+
+
+def run2(dsn):
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE t (id int, a int, b int)")
+        cur.execute("SELECT * FROM t WHERE id IN %s", ((1, 2),))
+        cur.execute("SELECT * FROM t WHERE (a, b) IN %(pairs)s", {"pairs": ((1, 2),)})
+        cur.execute("NOTIFY chan, %s", ("payload",))
+
+
+def run3(dsn, sql, params):
+    with psycopg.connect(dsn) as conn:
+        conn.execute(sql, params)
+
+
+def both(dsn):
+    run3(dsn, "SELECT 1 WHERE 1 IN %s", ((1, 2),))
+    with psycopg.connect(dsn) as conn:
+        conn.execute("SELECT 1 WHERE 1 IN %s", ((1, 2),))
+        conn.execute("NOTIFY chan, %s", ("payload",))
+"""
+
+
+def test_placeholders_psycopg2_fills_in_parse_and_psycopg3_ones_fail_as_md008_says(tmp_path: Path,
+                                                                                    pg_db: str) -> None:
+    """psycopg2 writes the values into the text (a tuple after `IN` as a list, a string where NOTIFY wants a
+    literal): those statements run and are clean (powa-web, round 3); psycopg 3 binds on the server, where the
+    same statements are MD008 (also through `run3`, the module's own wrapper of a psycopg 3 connection) and the
+    server says what the finding says."""
+    import runpy
+
+    import psycopg
+
+    findings = lint_sources([Source("binds.py", BINDS)], rules=select_rules(["MD008"])).findings
+    assert [(f.line, f.col) for f in findings] == [(19, 36), (21, 43), (22, 36)], findings
+    path = tmp_path / "binds.py"
+    path.write_text(BINDS)
+    module = runpy.run_path(str(path))
+    module["run2"](pg_db)
+    for sql, params in (("SELECT 1 WHERE 1 IN %s", ((1, 2),)), ("NOTIFY chan, %s", ("payload",))):
+        with pytest.raises(psycopg.errors.SyntaxError) as failed:
+            module["run3"](pg_db, sql, params)
+        assert any(str(failed.value).splitlines()[0] in f.message for f in findings), (str(failed.value), findings)
+
+
 def test_md002_on_an_awaited_connection_names_it(tmp_path: Path) -> None:
     """`(await get_conn()).execute(...)`: one MD002 naming the awaited call (it was an AttributeError
     traceback: the receiver is an `await`, not a call)."""

@@ -507,3 +507,31 @@ def test_each_insert_of_a_long_script_is_judged_on_the_words_before_it_not_the_w
     assert len(analysis.inserts) == 1001 and analysis.inserts[-1].handled
     assert not any(i.handled for i in analysis.inserts[:-1])
     assert len(scanned) == 1001 and max(scanned) <= 256
+
+
+def test_a_wrapper_sending_its_parameter_from_many_sites_walks_its_function_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A function that sends its `sql` parameter from many places, rebinding it (so no wrapper): whether the
+    parameter is rebound is read once per parameter, not once per site (round 3's wrapper search)."""
+    import ast
+
+    from mosaic_diag.lint import context
+
+    body = ["def run(cur, sql):", "    sql = sql.strip()"] + ["    cur.execute(sql)"] * 40
+    body += ["run(cursor, 'SELECT ? ')"]
+    source = "\n".join(body) + "\n"
+    tree = ast.parse(source)
+    function = tree.body[0]
+    walks = 0
+    real_walk = ast.walk
+
+    def counting_walk(node: ast.AST):  # type: ignore[no-untyped-def]
+        nonlocal walks
+        walks += node is function
+        return real_walk(node)
+
+    monkeypatch.setattr(context.ast, "walk", counting_walk)
+    ctx = context.FileContext("run.py", source, tree)
+    assert ctx.sql_wrappers == {}  # rebound: the caller's text is not what is sent
+    assert ctx.sql_sites == ()
+    assert walks <= 3, walks

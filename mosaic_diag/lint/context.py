@@ -1,5 +1,8 @@
 """What the rules know about one parsed file: parents, scopes, imports, which names hold
-connections, and the SQL text passed to `execute` / `executemany` / `mogrify` / SQLAlchemy `text()`.
+connections, and the SQL text passed to `execute` / `executemany` / `mogrify` / SQLAlchemy `text()`, or to
+the module's own functions and methods that pass a parameter on to those (`query_db(query, args)`,
+`self.query(sql)`, `db.query(sql)`: judged where the SQL is written; wrappers in another module are not
+followed: each file is linted alone).
 
 Names are resolved through the module's imports (`from psycopg2 import pool` makes `pool.X` mean
 `psycopg2.pool.X`), so a connection is known by what made it: `psycopg2.connect()`, a psycopg2
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from mosaic_diag.lint.ddl import Table
 from mosaic_diag.lint.model import PY_LINE_END, Edit
+from mosaic_diag.lint.sqltext import looks_like_sql, template_fields
 
 if TYPE_CHECKING:
     from mosaic_diag.lint.pgsql import SqlAnalysis
@@ -506,24 +510,103 @@ class FileContext:
         if "calls" not in self.__dict__:  # the file names none of them (`_CALL_WORDS`)
             return ()
         out = []
+        wrappers = self.sql_wrappers
         for node in self.calls:
             if isinstance(node.func, ast.Attribute) and node.func.attr in EXECUTE_METHODS:
                 sql = self.sql_of(node)
                 if sql is not None:
                     out.append(SqlSite(node, sql, self.receiver_kind(node)))
+            elif wrappers and (wrapper := self._wrapper_called(node)) is not None:
+                arg = _argument(node, wrapper.position, wrapper.param)
+                sql = self._sql_text(arg, node, depth=0) if arg is not None else None
+                if sql is not None:
+                    # the receiver inside a method called on another object is not known here
+                    own = isinstance(node.func, ast.Name) or (
+                        isinstance(node.func, ast.Attribute) and dotted(node.func.value) in {"self", "cls"})
+                    out.append(SqlSite(node, sql, self.receiver_kind(wrapper.call) if own else None))
             elif self.uses_sqlalchemy and self.is_text_call(node):
                 sql = self.sql_of(node)
                 if sql is not None:
+                    # `text("importance")` given to `order_by()` / `where()`: a fragment of a statement SQLAlchemy
+                    # builds, read for SQLite-isms but no statement of its own to parse
+                    fragment = not looks_like_sql(sql.text)
                     out.append(SqlSite(node, SqlText(sql.text, sql.dynamic, sql.node, sql.literal, sql.how,
-                                                     sql.pieces, named=True, partial=sql.partial), None))
+                                                     sql.pieces, named=True, partial=sql.partial or fragment), None))
         return tuple(out)
+
+    @cached_property
+    def sql_wrappers(self) -> dict[str, _Wrapper]:
+        """The module's functions and its classes' methods that pass a parameter on, unchanged, as the SQL of
+        an execute-like call or of another such function (`def query_db(query, args=()): cur.execute(query,
+        args)`), by name: their callers' SQL is judged where they call them."""
+        functions: list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, bool]] = []
+        for node in self.tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                functions.append((node, False))
+            elif isinstance(node, ast.ClassDef):
+                functions.extend((n, not any(dotted(d) == "staticmethod" for d in n.decorator_list))
+                                 for n in node.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))
+        if not functions or "calls" not in self.__dict__:
+            return {}
+        # the execute-like calls given a bare name: the only places a wrapper can start (most files have none)
+        sinks = [c for c in self.calls if isinstance(c.func, ast.Attribute) and c.func.attr in EXECUTE_METHODS
+                 and isinstance(_argument(c, 0, "query"), ast.Name)]
+        if not sinks:
+            return {}
+        kinds = {id(f): method for f, method in functions}
+        sink_ids = {id(c) for c in sinks}
+        rebound: set[tuple[int, str]] = set()
+        found: dict[str, _Wrapper] = {}
+        candidates: list[ast.Call] = sinks
+        for _round in range(3):  # a wrapper of a wrapper (`fetch_one(q)` calling `query_db(q)`)
+            grown: set[str] = set()
+            for call in candidates:
+                func = self.scope_of(call)
+                if id(func) not in kinds:
+                    continue
+                assert isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef)
+                if func.name in found or func.name in EXECUTE_METHODS:
+                    continue
+                callee = found.get(call_name(call) or "") if id(call) not in sink_ids else None
+                arg, sink = ((_argument(call, 0, "query"), call) if callee is None
+                             else (_argument(call, callee.position, callee.param), callee.call))
+                if not isinstance(arg, ast.Name):
+                    continue
+                params = [a.arg for a in (*func.args.posonlyargs, *func.args.args)]
+                if arg.id in params:
+                    position = params.index(arg.id) - (1 if kinds[id(func)] else 0)
+                elif arg.id in {a.arg for a in func.args.kwonlyargs}:
+                    position = -1
+                else:
+                    continue
+                if (id(func), arg.id) in rebound or self._rebound(arg.id, func):
+                    rebound.add((id(func), arg.id))  # (one walk per parameter, however many sites send it)
+                    continue
+                found[func.name] = _Wrapper(position, arg.id, sink)
+                grown.add(func.name)
+            if not grown:
+                break
+            candidates = [c for c in self.calls if call_name(c) in grown]
+        return found
+
+    @staticmethod
+    def _rebound(name: str, func: ast.AST) -> bool:
+        """True when the function (or one nested in it) assigns `name` (`sql = sql.strip()`: no longer the
+        caller's text)."""
+        return any(isinstance(n, ast.Name) and n.id == name and type(n.ctx) is ast.Store for n in ast.walk(func))
+
+    def _wrapper_called(self, call: ast.Call) -> _Wrapper | None:
+        """The module's SQL wrapper a call calls: `query_db(...)`, `self.query(...)`, `db.query(...)`."""
+        name = call_name(call)
+        wrapper = self.sql_wrappers.get(name or "")
+        if wrapper is None or (isinstance(call.func, ast.Name) and name not in self.local_functions):
+            return None
+        return wrapper
 
     def postgres_sites(self) -> Iterator[SqlSite]:
         """The SQL sites judged as PostgreSQL: not on a known SQLite connection or cursor, and either
         on a known PostgreSQL one, in SQLAlchemy `text()`, or a text that starts like SQL (so a
         Cypher or GraphQL string given to some other `.execute` is not judged)."""
-        from mosaic_diag.lint.sqltext import looks_like_sql
-
         for site in self.sql_sites:
             if site.kind in SQLITE_KINDS:
                 continue
@@ -580,6 +663,12 @@ class FileContext:
                 isinstance(k.value, ast.Constant) for k in expr.keywords)
             return SqlText(expr.func.value.value, not constant, expr, expr.func.value,
                            "" if constant else ".format()", ((0, expr.func.value),))
+        if isinstance(expr, ast.IfExp):  # `" LIMIT %s" if limit else ""`: a choice between two known texts
+            body, orelse = self._sql_text(expr.body, at, depth), self._sql_text(expr.orelse, at, depth)
+            if body is None or orelse is None or body.dynamic or orelse.dynamic:
+                return None
+            return SqlText(body.text, False, expr, body.literal, "", body.pieces,
+                           partial=body.partial or orelse.partial or body.text != orelse.text)
         if self.uses_sqlalchemy and self.is_text_call(expr) and isinstance(expr, ast.Call):  # execute(text())
             return self.sql_of(expr)
         if isinstance(expr, ast.Name | ast.Attribute) and depth < 4:
@@ -761,7 +850,39 @@ class FileContext:
         # `:name` binds are the placeholders of every driver but psycopg's (sqlite3's named style,
         # SQLAlchemy, `databases`): neutral unless the receiver is known to be a psycopg one
         named = site.sql.named or site.kind not in _PG_KINDS
-        return analyse(site.sql.text, dynamic=site.sql.dynamic or site.sql.partial, named=named)
+        text, dynamic = site.sql.text, site.sql.dynamic or site.sql.partial
+        if "{" in text and not dynamic:
+            text, dynamic = self._template(text, site.call)
+        # psycopg2 puts the values into the text (a tuple after IN, a literal where the grammar wants one);
+        # psycopg 3 binds them on the server, where `$1` stands for them
+        client = site.kind in {PG, PG_CURSOR} or (site.kind is None and self.default_driver == PG)
+        return analyse(text, dynamic=dynamic, named=named, client_binds=client)
+
+    def _template(self, text: str, at: ast.AST) -> tuple[str, bool]:
+        """(text, whether it is a template): SQL whose `str.format` fields (`FROM {powa}.servers`) name nothing
+        the call can see is no forgotten `f` prefix (that f-string would raise NameError) but a template that
+        something fills before sending (a cursor subclass, a `connection_factory`, a wrapper): the fields become
+        identifiers and the text a skeleton. A field naming a variable in scope (`{table}` with a `table`
+        parameter) is a forgotten `f` prefix: the text is judged as it is sent, braces and all."""
+        fields = template_fields(text)
+        if not fields:
+            return text, False
+        if any(name and self._visible(name, at) for _start, _end, name in fields):
+            return text, False
+        out = list(text)
+        for start, end, _name in fields:
+            out[start:end] = list("x" + re.sub(r"[^\n]", " ", text[start + 1: end]))
+        return "".join(out), True
+
+    def _visible(self, name: str, at: ast.AST) -> bool:
+        """True when `name` is bound where `at` is: in an enclosing function, or in the module."""
+        scope = self.scope_of(at)
+        while scope is not self.tree:
+            if self._local(name, scope):
+                return True
+            scope = self.scope_of(scope)
+        return (name in self._module_assigned or name in self.imports or name in self.local_functions
+                or any(isinstance(n, ast.ClassDef) and n.name == name for n in self.tree.body))
 
     def edit_for(self, sql: SqlText, fix: tuple[int, int, str] | None) -> tuple[Edit, ...]:
         """The source edit of a SQL rewrite, only where the SQL offset maps exactly onto the source
@@ -795,6 +916,27 @@ class FileContext:
         rows[0] = rows[0][node.col_offset:]  # type: ignore[attr-defined]
         rows[-1] = rows[-1][:end_col]
         return b"\n".join(rows).decode(errors="replace")
+
+
+@dataclass(frozen=True)
+class _Wrapper:
+    """A function that sends one of its parameters as SQL: where that parameter is at a call (-1: keyword only),
+    its name, and the execute-like call that sends it."""
+
+    position: int
+    param: str
+    call: ast.Call
+
+
+def _argument(call: ast.Call, position: int, param: str) -> ast.expr | None:
+    """The argument given to a parameter at a call: by keyword, else by position (a starred one ends the search)."""
+    for keyword in call.keywords:
+        if keyword.arg == param or (position == 0 and keyword.arg in {"query", "sql", "operation", "text"}
+                                    and param in {"query", "sql", "operation", "text"}):
+            return keyword.value
+    if 0 <= position < len(call.args) and not any(isinstance(a, ast.Starred) for a in call.args[:position + 1]):
+        return call.args[position]
+    return None
 
 
 def _concat(left: SqlText | None, right: SqlText | None, node: ast.expr, how: str) -> SqlText:

@@ -12,7 +12,9 @@ character offset of that text:
 - MD008: anything else PostgreSQL cannot parse, with the parser's own message.
 
 Driver placeholders (`%s`, `%(name)s`, SQLAlchemy `:name`) are replaced by `$1` padded to the same
-length before parsing, so offsets stay those of the original text; an interpolated value of an
+length before parsing, so offsets stay those of the original text (for psycopg2, which writes the values
+into the text, a placeholder the parser stops at is tried as the list a tuple becomes after `IN` and as a
+string literal: `WHERE id IN %s`, `NOTIFY chan, %s`); an interpolated value of an
 f-string skeleton (marked `\\x00`) becomes a one-character identifier, and a skeleton that still does
 not parse is not reported as MD008 (the missing piece may be what completes it).
 
@@ -173,8 +175,10 @@ def _dialect(tokens: list[tuple[int, int, str]], text: str) -> list[tuple[SqlPro
 
 
 @lru_cache(maxsize=4096)
-def analyse(sql: str, *, dynamic: bool = False, named: bool = False) -> SqlAnalysis:
-    """The problems PostgreSQL finds in one SQL text (see the module documentation)."""
+def analyse(sql: str, *, dynamic: bool = False, named: bool = False, client_binds: bool = False) -> SqlAnalysis:
+    """The problems PostgreSQL finds in one SQL text (see the module documentation). `client_binds`: the
+    driver puts the values into the text itself (psycopg2), so a placeholder may stand where the grammar
+    wants a literal or a list (`NOTIFY chan, %s`, `WHERE id IN %s` with a tuple)."""
     text = neutralize(sql, named=named)
     tokens = _tokens(text)
     problems: list[SqlProblem] = []
@@ -207,6 +211,8 @@ def analyse(sql: str, *, dynamic: bool = False, named: bool = False) -> SqlAnaly
                 text = _blank(text, after, after + 1, "0")
         if placeholders:
             tree, err, message = _parse(text)
+    if tree is None and client_binds and "%" in sql:
+        text, tree, err, message = _as_literals(sql, text, err, message)
     safe = "%" not in sql and DYNAMIC not in sql
     for pick in sorted(placeholders):
         problems.append(SqlProblem(pick, "MD003", "SQLite placeholder `?`: PostgreSQL (psycopg2) uses %s",
@@ -215,6 +221,36 @@ def analyse(sql: str, *, dynamic: bool = False, named: bool = False) -> SqlAnaly
         problems.append(SqlProblem(min(err, len(sql)), "MD008", f"PostgreSQL cannot parse this SQL: {message}"))
     inserts = _inserts(tree, sql) if tree is not None else ()
     return SqlAnalysis(tuple(sorted(problems, key=lambda p: (p.offset, p.code))), inserts, tree is not None)
+
+
+_BEFORE_IN = re.compile(r"(?<![\w$])in(\s+)$", re.IGNORECASE)
+
+
+def _as_literals(sql: str, text: str, err: int, message: str) -> tuple[str, dict[str, Any] | None, int, str]:
+    """The parse of `text` with each placeholder the parser stops at written as psycopg2 sends its value:
+    a parenthesized list after `IN` (a tuple), else a string literal. Offsets kept (the list takes the
+    space before it). Returns (text, tree or None, error offset, message) for the last trial kept."""
+    spans = {m.start(): m.end() for m in _PYFORMAT.finditer(sql) if m.group(0) != "%%"}
+    tree: dict[str, Any] | None = None
+    for _ in range(len(spans)):
+        end = spans.get(err)
+        if end is None:
+            break
+        trials = []
+        before = _BEFORE_IN.search(text, max(0, err - 16), err)
+        if before is not None:
+            trials.append(_blank(text, before.start(1), end, "(0)"))
+        trials.append(_blank(text, err, end, "''"))
+        for trial in trials:
+            t2, e2, m2 = _parse(trial)
+            if t2 is not None or e2 >= end:
+                text, tree, err, message = trial, t2, e2, m2
+                break
+        else:
+            break
+        if tree is not None:
+            break
+    return text, tree, err, message
 
 
 def _inserts(tree: dict[str, Any], sql: str) -> tuple[Insert, ...]:

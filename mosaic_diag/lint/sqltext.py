@@ -68,12 +68,15 @@ _META_COMMAND = re.compile(r"\\[^\n]*")
 def prepare_script(sql: str, *, templates: bool = True) -> tuple[str, bool]:
     """A `.sql` file's text as the server would receive it, every offset kept: psql's backslash
     meta-commands (`\\i file`, `\\connect db`, `\\gexec`: to the end of their line) end the statement
-    before them and are blanked; the fields of a template (`{name}` of str.format, Jinja's `{{ x }}`,
-    `{% ... %}`) become an identifier. PostgreSQL has no `\\` nor `{` outside literals and comments,
-    so neither touches SQL. Returns (text, whether it had template fields); `templates=False` leaves the
-    fields (a table named by one is no table of the schema)."""
+    before them and are blanked; the rows that follow a `COPY ... FROM stdin;` up to its `\\.` line (pg_dump's
+    data: psql sends them as data, not SQL) are blanked; the fields of a template (`{name}` of str.format,
+    Jinja's `{{ x }}`, `{% ... %}`) become an identifier. PostgreSQL has no `\\` nor `{` outside literals and
+    comments, so neither touches SQL. Returns (text, whether it had template fields); `templates=False`
+    leaves the fields (a table named by one is no table of the schema)."""
     if "\\" not in sql and ("{" not in sql or not templates):
         return sql, False
+    if "\\." in sql:
+        sql = _blank_copy_data(sql)
     scan = blank_literals(sql)
     out = list(sql)
     templated = False
@@ -83,6 +86,46 @@ def prepare_script(sql: str, *, templates: bool = True) -> tuple[str, bool]:
     for m in _META_COMMAND.finditer(scan):
         out[m.start(): m.end()] = list(";" + " " * (m.end() - m.start() - 1))
     return "".join(out), templated
+
+
+_FIELD_NAME = re.compile(r"\{\{?\s*([A-Za-z_]\w*)")
+
+
+def template_fields(sql: str) -> list[tuple[int, int, str]]:
+    """(start, end, leading name or "") of the template fields outside literals and comments (`{powa}`,
+    `{0}`, `{name.attr}`, Jinja's `{{ x }}`)."""
+    if "{" not in sql:
+        return []
+    out = []
+    for m in _TEMPLATE_FIELD.finditer(blank_literals(sql)):
+        name = _FIELD_NAME.match(m.group(0))
+        out.append((m.start(), m.end(), name.group(1) if name else ""))
+    return out
+
+
+_COPY_FROM_STDIN = re.compile(r"\bCOPY\b[^;]*?\bFROM\s+STDIN\b[^;]*;[ \t]*(?:--[^\n]*)?\r?\n", re.IGNORECASE)
+_END_OF_COPY_DATA = re.compile(r"^\\\.[ \t]*\r?$", re.MULTILINE)
+
+
+def _blank_copy_data(sql: str) -> str:
+    """`sql` with the data rows of each `COPY ... FROM stdin;` (up to its `\\.` line, which stays) blanked.
+    Each piece of text between two data blocks is scanned for literals once (linear in the text: a dump holds
+    many blocks), so a COPY inside a literal or a comment starts none."""
+    out: list[str] = []
+    done = 0  # the text before this is in `out`
+    for m in _COPY_FROM_STDIN.finditer(sql):
+        if m.start() < done:
+            continue
+        piece = sql[done: m.end()]
+        if blank_literals(piece)[m.start() - done: m.start() - done + 4].upper() != "COPY":
+            continue  # in a literal or a comment
+        end = _END_OF_COPY_DATA.search(sql, m.end())
+        stop = end.start() if end is not None else len(sql)
+        out.append(piece)
+        out.append(re.sub(r"[^\n]", " ", sql[m.end(): stop]))
+        done = stop
+    out.append(sql[done:])
+    return "".join(out)
 
 
 def line_col(text: str, offset: int) -> tuple[int, int]:

@@ -26,7 +26,10 @@ class ConnOutsideWith(Rule):
     `with closing(...) as conn:`); for the driver's own calls also a factory that returns or
     yields the connection (alone, or given to the object it returns: `return Driver(conn)`), and
     `conn = pool.getconn()` released in a `finally:`
-    (`pool.putconn(conn)` / `conn.close()`).
+    (`pool.putconn(conn)` / `conn.close()`), or closed by the very next statement; a connection returned
+    in a tuple; one stored into an object that closes it (`self.conn = conn` with `self.conn.close()` in
+    the class, `app.db` / `g.db` closed in the module, Flask's `g.pop("db")` teardown, a cache attribute
+    whose values a loop closes).
     """
 
     code = "MD001"
@@ -127,20 +130,86 @@ def _expects_failure(ctx: FileContext, stmt: ast.stmt) -> bool:
 
 def _released(ctx: FileContext, assign: ast.AST, names: set[str]) -> bool:
     """The name is released in the same function (or, for `self.x`, the class): used in a `finally:`,
-    closed, handed to a `with`, or returned to the caller."""
-    attr = any(n.startswith("self.") for n in names)
-    scope = ctx.scope_of(assign, klass=attr)
+    closed (at once, by the next statement), handed to a `with`, returned to the caller (alone, in a tuple,
+    or given to the object returned), or stored into an object that closes it (`self.conn = conn`)."""
+    if _closed_next(ctx, assign, names):
+        return True  # `c = connect(dsn)` then `c.close()`: nothing runs between (a probe)
+    owned = [n for n in names if "." in n]
+    if any(_owner_closes(ctx, assign, n) for n in owned):
+        return True  # `self.conn = connect()`, `app.db = connect()`: the object's, closed where it is
+    scope = ctx.scope_of(assign, klass=any(n.startswith("self.") for n in names))
     for node in ast.walk(scope):
-        if isinstance(node, ast.Return | ast.Yield) and node.value is not None and (
-                dotted(node.value) in names or _wraps(node.value, names)):
+        if isinstance(node, ast.Return | ast.Yield) and node.value is not None and _holds(node.value, names):
             return True  # handed to the caller (alone, or to the object returned: `return Driver(conn)`)
         if isinstance(node, ast.withitem) and dotted(node.context_expr) in names:
             return True  # `with conn:` later
-        if attr and isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                and dotted(node.func.value) in names and node.func.attr == "close":
-            return True
+        if isinstance(node, ast.Assign) and node is not assign and dotted(node.value) in names:
+            for target in node.targets:
+                held = dotted(target.value if isinstance(target, ast.Subscript) else target) or ""
+                if "." in held and _owner_closes(ctx, node, held):
+                    return True  # `self.conn = conn`, `self._connections[url] = conn`: the object owns it
         if isinstance(node, ast.Try) and node.finalbody:
             for stmt in node.finalbody:
                 if any(dotted(n) in names for n in ast.walk(stmt) if isinstance(n, ast.Name | ast.Attribute)):
                     return True
     return False
+
+
+def _holds(expr: ast.expr, names: set[str]) -> bool:
+    """`conn`, `(conn, pid)`, `{"conn": conn}`, `Driver(conn)`: the value is, holds or wraps the connection."""
+    if dotted(expr) in names:
+        return True
+    if isinstance(expr, ast.Tuple | ast.List | ast.Set):
+        return any(_holds(e, names) for e in expr.elts)
+    if isinstance(expr, ast.Dict):
+        return any(_holds(v, names) for v in expr.values)
+    return _wraps(expr, names)
+
+
+def _closed_next(ctx: FileContext, assign: ast.AST, names: set[str]) -> bool:
+    """The statement after the assignment closes the connection (`name.close()`)."""
+    parent = ctx.parents.get(assign)
+    for field in ("body", "orelse", "finalbody"):
+        block = getattr(parent, field, None)
+        if isinstance(block, list) and assign in block:
+            at = block.index(assign)
+            after = block[at + 1] if at + 1 < len(block) else None
+            return isinstance(after, ast.Expr) and _is_close(after.value, names)
+    return False
+
+
+def _is_close(expr: ast.AST, names: set[str]) -> bool:
+    return (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "close"
+            and dotted(expr.func.value) in names)
+
+
+def _owner_closes(ctx: FileContext, at: ast.AST, held: str) -> bool:
+    """The object an attribute belongs to closes what it holds: `self.x` in its class, another object's
+    attribute (`app.db`, `g.db`) in the module: `held.close()`, a loop over it (or its `.values()`) closing each,
+    or Flask's teardown, `db = g.pop("db")` then `db.close()`."""
+    scope = ctx.scope_of(at, klass=True) if held.startswith("self.") else ctx.tree
+    owner, _, attr = held.rpartition(".")
+    for node in ast.walk(scope):
+        if _is_close(node, {held}):
+            return True
+        if isinstance(node, ast.For | ast.AsyncFor) and isinstance(node.target, ast.Name):
+            it = node.iter
+            if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr == "values":
+                it = it.func.value
+            if dotted(it) == held and any(_is_close(n, {node.target.id}) for s in node.body for n in ast.walk(s)):
+                return True
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and len(node.targets) == 1 \
+                and isinstance(node.targets[0], ast.Name) and _takes(node.value, owner, attr):
+            taken = {node.targets[0].id}
+            if any(_is_close(n, taken) for n in ast.walk(ctx.scope_of(node))):
+                return True
+    return False
+
+
+def _takes(call: ast.Call, owner: str, attr: str) -> bool:
+    """`owner.pop("attr", ...)` or `getattr(owner, "attr", ...)`."""
+    args = call.args
+    if isinstance(call.func, ast.Attribute) and call.func.attr == "pop" and dotted(call.func.value) == owner:
+        return bool(args) and isinstance(args[0], ast.Constant) and args[0].value == attr
+    return (isinstance(call.func, ast.Name) and call.func.id == "getattr" and len(args) >= 2
+            and dotted(args[0]) == owner and isinstance(args[1], ast.Constant) and args[1].value == attr)

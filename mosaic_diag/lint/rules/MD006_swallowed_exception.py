@@ -16,7 +16,7 @@ _LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exceptio
 _QUIET_OK = frozenset({"ImportError", "ModuleNotFoundError", "KeyboardInterrupt", "SystemExit", "BrokenPipeError",
                        "GeneratorExit", "StopIteration", "StopAsyncIteration", "asyncio.CancelledError",
                        "BlockingIOError", "InterruptedError", "queue.Empty", "queue.Full", "asyncio.QueueEmpty",
-                       "asyncio.QueueFull"})
+                       "asyncio.QueueFull", "Queue.Empty", "Queue.Full"})  # (`Queue`: Python 2's, in import shims)
 # calls that read the exception being handled: a body that prints or keeps their result uses the error
 _READS_CURRENT = frozenset({"traceback.format_exc", "traceback.format_exception", "traceback.format_exception_only",
                             "sys.exc_info", "sys.exception"})
@@ -40,8 +40,12 @@ class SwallowedException(Rule):
     Not swallowing: `ImportError` (the optional-import idiom), and `KeyboardInterrupt`,
     `SystemExit`, `BrokenPipeError`, `GeneratorExit`, `StopIteration`, `CancelledError` (a
     program asked to stop), `BlockingIOError` and `InterruptedError`, `queue.Empty` / `queue.Full`,
-    `asyncio.QueueEmpty` / `asyncio.QueueFull` (nothing happened: try again), and `suppress(TimeoutError)` around
+    `asyncio.QueueEmpty` / `asyncio.QueueFull` (nothing happened: try again; names resolved through the imports,
+    `from queue import Empty`), and `suppress(TimeoutError)` around
     a lone wait for an event (`await asyncio.wait_for(stop.wait(), 5)`: a timed sleep a stop cuts short).
+    A broad `except` that only returns a value (`except Exception: return False` in a probe) still swallows:
+    the answer says that it failed, never why (a bug, a refused password, a timeout all read "no"); a probe
+    catches the errors it expects (`except psycopg2.OperationalError: return False`, not flagged) or logs.
     """
 
     code = "MD006"
@@ -58,7 +62,7 @@ class SwallowedException(Rule):
                     yield Hit(node, f"`suppress({shown})` swallows the error (it is `except {caught}: pass`): "
                                     "log it or re-raise")
         for handler in ctx.handlers:
-            names = _caught(handler.type)
+            names = _caught(ctx, handler.type)
             only_pass = all(isinstance(s, ast.Pass | ast.Continue) or (isinstance(s, ast.Expr)
                                                                          and isinstance(s.value, ast.Constant))
                             for s in handler.body)
@@ -86,11 +90,12 @@ def _timed_wait(ctx: FileContext, call: ast.Call) -> bool:
     return isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "wait"
 
 
-def _caught(expr: ast.expr | None) -> frozenset[str]:
+def _caught(ctx: FileContext, expr: ast.expr | None) -> frozenset[str]:
+    """The names an `except` catches, resolved through the imports (`from queue import Empty`: `queue.Empty`)."""
     if expr is None:
         return frozenset()
     elts = expr.elts if isinstance(expr, ast.Tuple) else [expr]
-    return frozenset(n.removeprefix("builtins.") for n in (dotted(e) for e in elts) if n)
+    return frozenset(n.removeprefix("builtins.") for n in (ctx.qualified(e) for e in elts) if n)
 
 
 def _shown(handler: ast.ExceptHandler) -> str:

@@ -14,10 +14,15 @@ class SqlSyntaxError(Rule):
     The SQL is parsed by pglast (libpg_query: the grammar of the PostgreSQL server itself), so
     what this rule rejects the database rejects too (`psycopg2.errors.SyntaxError`, label
     SQL_DIALECT_ERROR). The position is the parser's, mapped to file:line:col inside the string.
-    Driver placeholders (`%s`, `%(name)s`, SQLAlchemy `:name`) are made neutral first; the
+    Driver placeholders (`%s`, `%(name)s`, SQLAlchemy `:name`) are made neutral first (psycopg2's
+    client-side values too: `IN %s` with a tuple, `NOTIFY chan, %s`; psycopg 3 binds on the server, where
+    those fail); the
     SQLite/MySQL constructs of MD003/MD004 are reported there, not twice here. An f-string or
     `.format()` skeleton that does not parse is not reported (the interpolated piece may be what
-    completes it; MD005 speaks about it).
+    completes it; MD005 speaks about it). Nor is: a `str.format` template whose fields name nothing in
+    scope (`FROM {powa}.servers`: a cursor subclass or a wrapper fills them; as an f-string it would raise
+    NameError; a field naming a variable in scope is a forgotten `f` prefix and is judged), a
+    SQLAlchemy `text()` fragment (`order_by(text("importance"))`), the data rows of `COPY ... FROM stdin`.
     """
 
     code = "MD008"
