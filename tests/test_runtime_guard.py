@@ -291,6 +291,31 @@ def test_a_sqlite_dead_letter_file_is_readable_by_its_owner_only(tmp_path):
     assert (tmp_path / "dead.sqlite").stat().st_mode & 0o077 == 0
 
 
+def test_a_sqlite_dead_letter_file_other_users_may_write_is_not_used(tmp_path, caplog):
+    """A file other users may write put where the app's dead letters go (a `/tmp` path another user took first, one
+    made `chmod 666`): the answers, user data, were written into it, theirs to read and its letters theirs to forge.
+    The guard stores nothing there (the caller still gets the rejection, a warning says why), `dlq` refuses it in one
+    line, exit 2; nothing was written into it."""
+    import logging
+
+    path = tmp_path / "dlq.sqlite"
+    path.touch()
+    path.chmod(0o666)
+    caplog.set_level(logging.WARNING, logger="mosaic.runtime.guard")
+    guard = schema_guard(Answer, store=str(path))
+    with pytest.raises(SchemaRejected) as caught:
+        guard('{"answer": 1, "email": "jane.doe@example.com"}')
+    assert caught.value.dead_letter_id is None
+    assert "other users may write this dead-letter file (mode 0666)" in caplog.text
+    assert path.stat().st_size == 0
+    r = run("dlq", "list", "--db", str(path))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "chmod 600" in r.stderr, r.stderr
+    path.chmod(0o600)  # the owner's alone: used
+    with pytest.raises(SchemaRejected) as caught:
+        guard('{"answer": 1}')
+    assert caught.value.dead_letter_id == 1
+
+
 def test_dlq_show_redacts_and_bounds_the_stored_error_and_answer(pg_db):
     """A stored error holding a DSN password and an API key, and a huge stored answer with keys at its start, across
     the cut and past it: every format shows them redacted, the answer cut with a note (`--max-chars 0`: whole)."""
