@@ -179,6 +179,8 @@ def test_dlq_bad_input_is_one_clear_line(tmp_path, pg, refused_port):
     dsn = f"postgresql://mosaic:s3cret-pw@127.0.0.1:{refused_port}/x?connect_timeout=1"
     r = run("dlq", "list", "--db", dsn)
     assert r.returncode == 3 and "unreachable" in r.stderr and "s3cret-pw" not in r.stderr
+    # libpq's two lines ("…: Connection refused" and its hint) were one line with `\n\t` written in it
+    assert r.stderr.count("\n") == 1 and "Connection refused" in r.stderr and "\\n" not in r.stderr, r.stderr
     store = open_dead_letters(tmp_path / "d.sqlite")
     store.add(payload="{}", error="e", label="MODEL_ANSWER_INVALID", model="Answer")
     store.close()

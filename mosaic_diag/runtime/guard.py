@@ -264,7 +264,7 @@ class DeadLetterStore:
             except psycopg2.Error as exc:
                 self._down_until = self.clock() + self.retry_after  # (each try can wait the connect timeout)
                 raise UnreachableError(f"dead-letter database {self.shown} unreachable: "
-                                       f"{redact_with_dsn(str(exc).strip(), self.target)}") from exc
+                                       f"{redact_with_dsn(str(exc).strip().splitlines()[0], self.target)}") from exc
             self._down_until = None
             conn.autocommit = True
         else:
