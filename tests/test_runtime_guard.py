@@ -318,6 +318,22 @@ def test_a_sqlite_dead_letter_file_other_users_may_write_is_not_used(tmp_path, c
     assert caught.value.dead_letter_id == 1
 
 
+def test_dlq_list_and_show_keep_a_field_on_its_line(tmp_path):
+    """A prompt id or provider the app passed on from a request (`prompt_id=request.headers[…]`) holding a line
+    break: `dlq list` and `dlq show` (table) wrote it as is, and where the listing is `name: value` lines the
+    second line forged a field of its own (`label: ALL_CLEAR`)."""
+    db = str(tmp_path / "d.sqlite")
+    store = open_dead_letters(db)
+    store.add(payload="{}", error="e", label="MODEL_ANSWER_INVALID", model="Answer",
+              provider="openai\r\nlabel: ALL_CLEAR", prompt_id="ps101-3\nlabel: ALL_CLEAR")
+    store.close()
+    for args in (("list",), ("show", "1")):
+        r = run("dlq", *args, "--db", db)
+        assert r.returncode == 0, r.stderr
+        assert not any(line.strip().startswith("label: ALL_CLEAR") for line in r.stdout.splitlines()), r.stdout
+        assert "ps101-3\\nlabel: ALL_CLEAR" in r.stdout.replace("\n", ""), r.stdout
+
+
 def test_dlq_show_redacts_and_bounds_the_stored_error_and_answer(pg_db):
     """A stored error holding a DSN password and an API key, and a huge stored answer with keys at its start, across
     the cut and past it: every format shows them redacted, the answer cut with a note (`--max-chars 0`: whole)."""
