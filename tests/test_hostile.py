@@ -433,11 +433,14 @@ def test_a_malformed_url_is_one_line(tmp_path: Path, args: list[str], env: dict[
      "bad.pem: cannot use the TLS certificate or key: [SSL] PEM lib"),
     (["--syslog", "127.0.0.1:0", "--tls-cert", "cert.pem", "--tls-key", "missing.pem"],
      "missing.pem: no such key file"),
-], ids=["bracket", "bare-ipv6", "not-pem", "missing-key"])
+    (["--syslog", "127.0.0.1:0", "--tls-key", "cert.pem"],
+     "--tls-key goes with --tls-cert (the certificate): without it the stream would be served in plain TCP"),
+], ids=["bracket", "bare-ipv6", "not-pem", "missing-key", "key-without-cert"])
 def test_a_bad_syslog_address_or_certificate_is_one_line_naming_it(tmp_path: Path, args: list[str],
                                                                    message: str) -> None:
     """`[::1` was bound as host ':' port 1 ('Name or service not known'), a certificate that is no PEM said only
-    '[SSL] PEM lib' (an OSError, read as 'cannot listen'), a missing key was not checked before."""
+    '[SSL] PEM lib' (an OSError, read as 'cannot listen'), a missing key was not checked before, a key given without
+    its certificate was left unused: the watch listened in plain TCP (a Render stream, TLS only, never connected)."""
     (tmp_path / "bad.pem").write_bytes(b"\x9b not a certificate\n")
     (tmp_path / "cert.pem").write_text("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")
     r = cli("watch", *args, cwd=tmp_path, timeout=30)

@@ -194,6 +194,32 @@ def test_a_state_store_down_costs_the_calls_nothing_and_is_used_again_when_back(
         proxy.close()
 
 
+def test_a_state_set_by_hand_to_an_unknown_word_reads_closed_and_the_calls_go_through(pg_db, llm, caplog):
+    """An operator resets the shared breaker by hand with the wrong word (`SET state = 'OPEN'`), or anyone who may
+    write the table puts one there: every call through the breaker raised pybreaker's ValueError ("Unknown state
+    'OPEN'"), the app's LLM calls all failed. It reads closed, said once; the breaker trips again as it should."""
+    b = breaker("by-hand", storage=pg_db, fail_max=2, register=False, clock=lambda: 0.0)
+    c = client(llm)
+    assert "Thanks" in b.call(lambda: c.chat.completions.create(**CHAT).choices[0].message.content)
+    with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+        cur.execute("UPDATE mosaic_breakers SET state = 'OPEN' WHERE name = 'by-hand'")
+    conn.close()
+    for _ in range(2):
+        assert "Thanks" in b.call(lambda: c.chat.completions.create(**CHAT).choices[0].message.content)
+    assert b.shared_state == "closed"
+    assert sum("the stored state 'OPEN' is none of" in r.getMessage() for r in caplog.records) == 1
+    llm.set_failure("openai", "server_error")
+    for _ in range(2):
+        with pytest.raises(openai.InternalServerError):
+            b.call(c.chat.completions.create, **CHAT)
+    with pytest.raises(BreakerOpen):
+        b.call(c.chat.completions.create, **CHAT)
+    with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+        cur.execute("SELECT state FROM mosaic_breakers WHERE name = 'by-hand'")
+        assert cur.fetchone() == ("open",)
+    conn.close()
+
+
 def test_a_state_row_locked_by_someone_else_does_not_hang_the_calls(pg_db, llm):
     """A migration or a stuck transaction holds the breaker's row: recording a failure gives up after the store's
     statement timeout (the breaker reads closed meanwhile) instead of waiting with every call behind it."""

@@ -179,6 +179,8 @@ def test_dlq_bad_input_is_one_clear_line(tmp_path, pg, refused_port):
     dsn = f"postgresql://mosaic:s3cret-pw@127.0.0.1:{refused_port}/x?connect_timeout=1"
     r = run("dlq", "list", "--db", dsn)
     assert r.returncode == 3 and "unreachable" in r.stderr and "s3cret-pw" not in r.stderr
+    # libpq's two lines ("…: Connection refused" and its hint) were one line with `\n\t` written in it
+    assert r.stderr.count("\n") == 1 and "Connection refused" in r.stderr and "\\n" not in r.stderr, r.stderr
     store = open_dead_letters(tmp_path / "d.sqlite")
     store.add(payload="{}", error="e", label="MODEL_ANSWER_INVALID", model="Answer")
     store.close()
@@ -289,6 +291,47 @@ def test_a_sqlite_dead_letter_file_is_readable_by_its_owner_only(tmp_path):
     store.add(payload='{"email": "jane.doe@example.com"}', error="e", label="MODEL_ANSWER_INVALID", model="Answer")
     store.close()
     assert (tmp_path / "dead.sqlite").stat().st_mode & 0o077 == 0
+
+
+def test_a_sqlite_dead_letter_file_other_users_may_write_is_not_used(tmp_path, caplog):
+    """A file other users may write put where the app's dead letters go (a `/tmp` path another user took first, one
+    made `chmod 666`): the answers, user data, were written into it, theirs to read and its letters theirs to forge.
+    The guard stores nothing there (the caller still gets the rejection, a warning says why), `dlq` refuses it in one
+    line, exit 2; nothing was written into it."""
+    import logging
+
+    path = tmp_path / "dlq.sqlite"
+    path.touch()
+    path.chmod(0o666)
+    caplog.set_level(logging.WARNING, logger="mosaic.runtime.guard")
+    guard = schema_guard(Answer, store=str(path))
+    with pytest.raises(SchemaRejected) as caught:
+        guard('{"answer": 1, "email": "jane.doe@example.com"}')
+    assert caught.value.dead_letter_id is None
+    assert "other users may write this dead-letter file (mode 0666)" in caplog.text
+    assert path.stat().st_size == 0
+    r = run("dlq", "list", "--db", str(path))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "chmod 600" in r.stderr, r.stderr
+    path.chmod(0o600)  # the owner's alone: used
+    with pytest.raises(SchemaRejected) as caught:
+        guard('{"answer": 1}')
+    assert caught.value.dead_letter_id == 1
+
+
+def test_dlq_list_and_show_keep_a_field_on_its_line(tmp_path):
+    """A prompt id or provider the app passed on from a request (`prompt_id=request.headers[…]`) holding a line
+    break: `dlq list` and `dlq show` (table) wrote it as is, and where the listing is `name: value` lines the
+    second line forged a field of its own (`label: ALL_CLEAR`)."""
+    db = str(tmp_path / "d.sqlite")
+    store = open_dead_letters(db)
+    store.add(payload="{}", error="e", label="MODEL_ANSWER_INVALID", model="Answer",
+              provider="openai\r\nlabel: ALL_CLEAR", prompt_id="ps101-3\nlabel: ALL_CLEAR")
+    store.close()
+    for args in (("list",), ("show", "1")):
+        r = run("dlq", *args, "--db", db)
+        assert r.returncode == 0, r.stderr
+        assert not any(line.strip().startswith("label: ALL_CLEAR") for line in r.stdout.splitlines()), r.stdout
+        assert "ps101-3\\nlabel: ALL_CLEAR" in r.stdout.replace("\n", ""), r.stdout
 
 
 def test_dlq_show_redacts_and_bounds_the_stored_error_and_answer(pg_db):

@@ -91,6 +91,34 @@ def test_health_is_down_with_503_when_the_database_is_unreachable(refused_port):
     assert "pw-secret" not in json.dumps(body)
 
 
+def test_health_shows_a_failed_database_as_its_label_the_driver_text_goes_to_the_log(refused_port, tmp_path,
+                                                                                    caplog, pg_db):
+    """/health answers whoever reaches the app: libpq's text names the database's host and port, its socket path,
+    its role. The body carries the label; the app's log the redacted text, once for many polls, and the recovery."""
+    import logging
+
+    import psycopg2
+
+    sockets = tmp_path / "run-secret-pg"
+    sockets.mkdir()
+    caplog.set_level(logging.WARNING, logger="mosaic.runtime.health")
+    for dsn, detail in ((f"postgresql://mosaic:pw-secret@127.0.0.1:{refused_port}/mosaic", f"port {refused_port}"),
+                        (f"host={sockets} user=mosaic password=pw-secret dbname=mosaic", str(sockets))):
+        with pytest.raises(psycopg2.OperationalError, match=detail):  # what libpq says of it
+            psycopg2.connect(dsn, connect_timeout=3)
+        bodies = [health_payload(database=dsn, commit="abc", breakers=dict, window=RequestWindow())[1]
+                  for _ in range(3)]
+        shown = json.dumps(bodies)
+        assert detail not in shown and "pw-secret" not in shown and "mosaic" not in shown
+        db = bodies[-1]["checks"]["database"]
+        assert set(db) == {"configured", "ok", "label", "latency_ms"} and db["label"] == "PG_CONNECTION_FAILED"
+        logged = [r.getMessage() for r in caplog.records if detail in r.getMessage()]
+        assert len(logged) == 1 and "PG_CONNECTION_FAILED" in logged[0] and "pw-secret" not in logged[0]
+    for _ in range(2):
+        assert health_payload(database=pg_db, commit="abc", breakers=dict, window=RequestWindow())[1]["ok"]
+    assert sum("passes again" in r.getMessage() for r in caplog.records) == 1
+
+
 def test_pool_state_and_degraded_by_breaker(pg_db):
     from psycopg2.pool import ThreadedConnectionPool
 

@@ -5,6 +5,7 @@ with generous deadlines, no durations asserted."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -336,3 +337,72 @@ def _read_all(stream: FollowStream) -> bytes:
     while (data := stream.read_some(-1, 0.05)) is not None:
         out += data
     return out
+
+
+def _within(read: object, seconds: float = 30.0) -> bytes:
+    """`read()` on a thread of its own, waited for at most `seconds` (an open that blocks for ever fails the test
+    instead of hanging it)."""
+    box: list[bytes] = []
+    thread = threading.Thread(target=lambda: box.append(read()), daemon=True)  # type: ignore[operator]
+    thread.start()
+    thread.join(seconds)
+    assert box, f"the read did not return within {seconds:g} s"
+    return box[0]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link"])
+def test_a_name_taken_by_a_fifo_or_a_link_after_a_rotation_is_not_read(tmp_path: Path, kind: str) -> None:
+    """After a rename, the new file at the name is opened: a FIFO put there blocked that open for ever (the watch
+    read nothing more, a SIGTERM did not stop it), a symbolic link at a file's name had the watch read the file it
+    points to (another user's file, /etc/shadow for a watch run as root). Said once; the renamed file is read on;
+    a regular file that takes the name later is read."""
+    log, secret = tmp_path / "app.log", tmp_path / "secret.txt"
+    secret.write_text("root:$6$salt$hash:19000:0:99999:7:::\n")
+    log.write_text("")
+    notes: list[str] = []
+    stream = FollowStream(log, threading.Event(), poll=0.01, on_note=notes.append)
+    app = App(log)
+    try:
+        app.write("before\n")
+        log.rename(tmp_path / "app.log.1")
+        if kind == "fifo":
+            os.mkfifo(log)
+        else:
+            log.symlink_to(secret)
+        app.write("after the rename\n")
+        assert _within(lambda: _read_all(stream)) == b"before\nafter the rename\n"
+        assert _within(lambda: _read_all(stream)) == b""
+        what = "not a regular file (a FIFO, a device, a socket)" if kind == "fifo" else \
+            "a symbolic link, put where the file was"
+        assert notes == [f"{log} was replaced by {what}: not read; the file it replaced is read on (by its open "
+                         "descriptor) until a regular file takes its name"]
+        log.unlink()
+        log.write_text("new file\n")
+        assert _within(lambda: _read_all(stream)) == b"new file\n"
+    finally:
+        if kind == "fifo" and log.is_fifo():  # (an open blocked on the FIFO let go: a writer opens it)
+            with contextlib.suppress(OSError):
+                os.close(os.open(log, os.O_WRONLY | os.O_NONBLOCK))
+        app.close()
+        stream.close()
+    assert len(notes) == 1
+
+
+def test_a_name_given_as_a_link_is_followed_when_the_link_is_pointed_at_a_new_file(tmp_path: Path) -> None:
+    """A `current` link a logger points at each new file (multilog, cronolog) is followed through its links."""
+    first, second, current = tmp_path / "app-1.log", tmp_path / "app-2.log", tmp_path / "current"
+    first.write_text("")
+    current.symlink_to(first)
+    notes: list[str] = []
+    stream = FollowStream(current, threading.Event(), poll=0.01, on_note=notes.append)
+    try:
+        with first.open("a") as fh:
+            fh.write("in the first\n")
+        assert _read_all(stream) == b"in the first\n"
+        second.write_text("in the second\n")
+        current.unlink()
+        current.symlink_to(second)
+        assert _read_all(stream) == b"in the second\n"
+    finally:
+        stream.close()
+    assert notes == []

@@ -83,8 +83,11 @@ def _write_rows(rows: list[dict[str, Any]], fmt: OutputFormat, title: str) -> No
         table = Table(title=Text(title), title_justify="left")
         for name in columns:
             table.add_column(name, overflow="fold")
-        for row in rows:  # stored answers and errors are text, never Rich markup
-            table.add_row(*(Text(str(row.get(c) or "")) for c in columns))
+        from mosaic_diag.platform.terminal import one_line_escaped
+
+        for row in rows:  # stored answers and errors are text, never Rich markup; a field is one line (a prompt id
+            # "x\nlabel: …" forged a field of its own where the listing is written as `name: value` lines)
+            table.add_row(*(Text(one_line_escaped(str(row.get(c) or ""))) for c in columns))
         print_table(out(), table)
 
 
@@ -138,12 +141,13 @@ def show(
     else:
         from rich.markup import escape
 
+        from mosaic_diag.platform.terminal import one_line_escaped
         from mosaic_diag.render.console import out
 
         console = out()
-        console.print(f"[bold]Dead letter {letter.id}[/] " + escape(
+        console.print(f"[bold]Dead letter {letter.id}[/] " + escape(one_line_escaped(
             f"{data['label']} ({data['model']}, provider {data['provider'] or '-'}, prompt {data['prompt_id'] or '-'}, "
-            f"{data['created_at']})"), markup=True, highlight=False)
+            f"{data['created_at']})")), markup=True, highlight=False)
         console.print(_seen_line(data), markup=False, highlight=False)
         console.print("error:", data["error"], markup=False, highlight=False)
         console.print("payload:", data["payload"], markup=False, highlight=False)

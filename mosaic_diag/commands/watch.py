@@ -116,6 +116,9 @@ def _start(file: Path | None, from_start: bool, syslog: str | None, tls_cert: Pa
                          + (f" (got {', '.join(chosen)})" if chosen else ""))
     if (tls_cert or tls_key) and syslog is None:
         raise UsageError("--tls-cert/--tls-key go with --syslog")
+    if tls_key is not None and tls_cert is None:
+        raise UsageError("--tls-key goes with --tls-cert (the certificate): without it the stream would be served in "
+                         "plain TCP")
     cfg = config_here()
     cool = parse_duration(cooldown, "--cooldown")
     classifier = Classifier.default(rules or cfg.path("rules"))

@@ -11,6 +11,7 @@ ending a pass closes every open event. The next pass goes on where it stopped.
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 import time
@@ -174,6 +175,10 @@ class FollowStream:
         except (IsADirectoryError, PermissionError, OSError) as exc:
             raise UsageError(f"cannot follow: {getattr(exc, 'strerror', None) or exc}", path=str(path)) from None
         self._cur = _Tail(fh, end=not from_start, now=clock())
+        # a name given as a symbolic link (a `current` link a logger repoints) is followed through its links; a file's
+        # name never: the new file at it after a rotation is opened without following one
+        self._linked = os.path.islink(path)
+        self._refused: tuple[int, int] | None = None  # (device, inode) not read (said once)
         self._next: Any = None  # the new file at `path` after a rename, until it has bytes (the old one read first)
         self._old: list[_Tail] = []  # renamed files read on until quiet for `grace`
         self._copy: Any = None  # (file, decoder, offset, size seen) of the rotated copy read first (copytruncate)
@@ -201,13 +206,39 @@ class FollowStream:
         if st.st_ino == self._cur.ino or any(t.ino == st.st_ino for t in self._old) or \
                 (self._next is not None and os.fstat(self._next.fileno()).st_ino == st.st_ino):
             return
-        try:
-            fresh = open(self.path, "rb", buffering=0)  # noqa: SIM115 - becomes self._cur (`_switch`)
-        except OSError:
+        fresh = self._open_new(st)
+        if fresh is None:
             return
         if self._next is not None:
             self._next.close()
         self._next = fresh
+
+    def _open_new(self, st: os.stat_result) -> Any:
+        """The new file at `path` after a rotation, opened for reading; None (said once) when what took the name is
+        no regular file (a FIFO would block the open for ever, a device is read without end) or a symbolic link put
+        at a file's name (the watch would read whatever file it points to): not read, the old file read on."""
+        import stat
+
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | (0 if self._linked else getattr(os, "O_NOFOLLOW", 0))
+        try:
+            fd = os.open(self.path, flags)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP and not self._linked:
+                self._refuse(os.lstat(self.path), "a symbolic link, put where the file was")
+            return None
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode):
+            os.close(fd)
+            self._refuse(found, "not a regular file (a FIFO, a device, a socket)")
+            return None
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb", buffering=0)
+
+    def _refuse(self, st: os.stat_result, what: str) -> None:
+        if self._refused != (st.st_dev, st.st_ino):
+            self._refused = (st.st_dev, st.st_ino)
+            self.on_note(f"{self.path} was replaced by {what}: not read; the file it replaced is read on (by its "
+                         "open descriptor) until a regular file takes its name")
 
     def _switch(self) -> None:
         """Read the new file from its start; the old one is read on until quiet (`_drained`)."""

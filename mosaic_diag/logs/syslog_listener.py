@@ -99,7 +99,7 @@ class FrameParser:
                         out.append(bytes(buf[:MAX_FRAME]))
                         buf.clear()
                     break
-                line = bytes(buf[:nl])
+                line = bytes(buf[:min(nl, MAX_FRAME)])  # (a line whose newline came in the same reads: cut too)
                 del buf[:nl + 1]
                 if line.strip():
                     out.append(line)

@@ -177,6 +177,7 @@ class _Postgres(_Backend):
         self.down_until: float | None = None
         self.connects = 0
         self.fallback = Row()
+        self._unknown: Any = None  # the stored state last warned of as none of the three
         self._executor: StoreThread | None = None
         self._executor_pid = 0
         self._executor_lock = threading.Lock()  # not `lock`: that one is held during round trips
@@ -238,7 +239,20 @@ class _Postgres(_Backend):
     def get(self) -> Row:
         found = self._execute(f"SELECT state, fail_counter, success_counter, opened_at, trial_owner, trial_at "
                               f"FROM {TABLE} WHERE name = %s", (self.name,), fetch=True)
-        return Row(*found) if found else self.fallback
+        if not found:
+            return self.fallback
+        row = Row(*found)
+        if row.state not in (CLOSED, OPEN, HALF_OPEN):
+            # a row set by hand (`UPDATE … SET state = 'OPEN'`, 'reset') or by anyone else who may write the table:
+            # pybreaker raised ValueError on every call through the breaker; it reads closed (the store never takes
+            # the app down), said once per stored word, and the next change of state writes a known one
+            if self._unknown != row.state:
+                self._unknown = row.state
+                logger.warning("breaker %s: the stored state %r is none of %s, %s, %s: read as %s", self.name,
+                               row.state[:40] if isinstance(row.state, str) else row.state, CLOSED, OPEN, HALF_OPEN,
+                               CLOSED)
+            row = Row(CLOSED, row.fail_counter, row.success_counter, row.opened_at)
+        return row
 
     def set_state(self, state: str) -> None:
         self._execute(f"UPDATE {TABLE} SET state = %s, trial_owner = NULL, trial_at = NULL, updated_at = now() "

@@ -264,7 +264,7 @@ class DeadLetterStore:
             except psycopg2.Error as exc:
                 self._down_until = self.clock() + self.retry_after  # (each try can wait the connect timeout)
                 raise UnreachableError(f"dead-letter database {self.shown} unreachable: "
-                                       f"{redact_with_dsn(str(exc).strip(), self.target)}") from exc
+                                       f"{redact_with_dsn(str(exc).strip().splitlines()[0], self.target)}") from exc
             self._down_until = None
             conn.autocommit = True
         else:
@@ -467,11 +467,22 @@ def _is_postgres(target: str) -> bool:
 
 
 def _create_private(path: str) -> None:
-    """Create the SQLite file mode 0600 if it is not there (SQLite gives its journals the file's mode)."""
+    """Create the SQLite file mode 0600 if it is not there (SQLite gives its journals the file's mode); one that other
+    users may write (another user's file put where the app's goes, in /tmp; one made `chmod 666`) is a UsageError:
+    the answers written into it, user data, would be theirs to read and its letters theirs to forge."""
+    import stat
+
     if path == ":memory:" or path.startswith("file:"):
         return
     with contextlib.suppress(OSError):  # mosaic-diag: ignore[MD006] - there already, or sqlite3 says why
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    try:
+        st = os.stat(path)
+    except OSError:
+        return  # (sqlite3 says why)
+    if stat.S_ISREG(st.st_mode) and st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise UsageError(f"other users may write this dead-letter file (mode {stat.S_IMODE(st.st_mode):04o}): not "
+                         "used; make it the owner's alone (chmod 600) or give another path", path=path)
 
 
 def open_dead_letters(target: str | Path, *, retry_after: float = 5.0, statement_timeout: float | None = 2.0,

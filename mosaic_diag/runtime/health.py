@@ -9,7 +9,8 @@ request window; `ok | degraded | down` with HTTP 200 or 503.
   the manifest file in MOSAIC_MANIFEST).
 - `checks.database`: `SELECT 1` through the `database` argument (a DSN, a psycopg2 pool, or a
   callable returning either, a DB-API connection (closed after) or None), its latency and, for a
-  pool, its size and use.
+  pool, its size and use; a failure's label (the taxonomy's), its text (hosts, ports, socket paths, roles)
+  logged once per change on `mosaic.runtime.health`, not shown: /health answers whoever reaches the app.
 - `breakers`: every breaker of `mosaic_diag.runtime.breaker` by name, as stored.
 - `metrics`: `requests_total`, `error_rate` (5xx), `p50_latency_ms`, `p95_latency_ms` (see RequestWindow: exact
   up to 2,048 requests in the window, above within ±0.5%) and the
@@ -22,8 +23,8 @@ request window; `ok | degraded | down` with HTTP 200 or 503.
   `ok` is true unless down.
 - `extra()`: the app's own fields, merged into the body (a mapping merged into a mapping).
 - A `breakers()` or `extra()` that raises (or an `extra()` that returns no mapping) is no 500: its section (`breakers`,
-  else `extra`) is `{"error": {"type", "message"}}` (the message redacted), the status `degraded` (unless down) with
-  the reason `breakers() failed: TypeName`, and a warning is logged once per change.
+  else `extra`) is `{"error": {"type"}}`, the status `degraded` (unless down) with the reason
+  `breakers() failed: TypeName`, and a warning with its message (redacted) is logged once per change.
 - With `prometheus-client` installed, `{path}/metrics` serves the same figures for Prometheus.
 - The router runs the checks off the event loop, one run at a time whatever the number of probes (a probe that
   comes meanwhile waits for that run), within `timeout` (4 s, under the 5 s Render gives a health check; past it
@@ -105,10 +106,16 @@ def _database_check(database: Any, timeout: int) -> dict[str, Any]:
         cur.fetchone()
         cur.close()
         result: dict[str, Any] = {"configured": True, "ok": True}
+        _logged("database", None, "", "/health: the database check passes again")
     except Exception as exc:  # any driver error: the check reports it, /health answers
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        result = {"configured": True, "ok": False, "label": classify_exception(exc).label,
-                  "error": redact_with_dsn(first, database) if isinstance(database, str) else redact_text(first)}
+        label = classify_exception(exc).label
+        # the driver's text names hosts, ports, socket paths and roles: the app's log has it, /health (which anyone
+        # who can reach the app reads) the label only
+        detail = redact_with_dsn(first, database) if isinstance(database, str) else redact_text(first)
+        _logged("database", f"{label}: {detail}", "/health: the database check failed: %s (the label only in "
+                "the document)", "/health: the database check passes again")
+        result = {"configured": True, "ok": False, "label": label}
     finally:
         if conn is not None:
             try:
@@ -186,26 +193,34 @@ def health_payload(*, commit: str | Callable[[], str] | None = None, manifest_ha
     return (503 if status == "down" else 200), body
 
 
-_FAILED: dict[str, str | None] = {}  # section -> the error last logged (logged once per change)
+_FAILED: dict[str, str | None] = {}  # section -> the failure last logged (logged once per change)
 _FAILED_LOCK = threading.Lock()
 
 
-def _section_error(section: str, exc: Exception | None) -> dict[str, str]:
-    """`{"type", "message"}` of an app callable (`breakers()`, `extra()`) that raised, its message redacted and cut;
-    logged when it differs from the last one of that section (a poll each second logs a failure once), and its
-    recovery likewise."""
-    error: dict[str, str] = {}
-    if exc is not None:
-        first = (str(exc).strip().splitlines() or [""])[0]
-        error = {"type": type(exc).__name__, "message": redact_text(first)[:300]}
-    seen = f"{error.get('type')}: {error.get('message')}" if error else None
+def _logged(section: str, seen: str | None, failed: str, recovered: str) -> None:
+    """Log the failure `seen` of a section (`failed % seen`) when it differs from the last one logged (a poll each
+    second logs a failure once), and its recovery (`recovered`, `seen` None) likewise."""
     with _FAILED_LOCK:
         before = _FAILED.get(section)
         _FAILED[section] = seen
     if seen is not None and seen != before:
-        logger.warning("/health: %s() raised %s: reported in the document, status degraded", section, seen)
+        logger.warning(failed, seen)
     elif seen is None and before is not None:
-        logger.warning("/health: %s() answers again", section)
+        logger.warning(recovered)
+
+
+def _section_error(section: str, exc: Exception | None) -> dict[str, str]:
+    """`{"type"}` of an app callable (`breakers()`, `extra()`) that raised: its message (file paths, hosts, what
+    the app put in it) goes to the app's log only, redacted and cut, logged when it differs from the last one of
+    that section, and its recovery likewise."""
+    error: dict[str, str] = {}
+    seen = None
+    if exc is not None:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        error = {"type": type(exc).__name__}
+        seen = f"{error['type']}: {redact_text(first)[:300]}"
+    _logged(section, seen, f"/health: {section}() raised %s: the type only in the document, status degraded",
+            f"/health: {section}() answers again")
     return error
 
 
