@@ -63,6 +63,7 @@ def _events(text: str, **kw: int) -> list[RawEvent]:
 EXCERPTS = (  # (the layout a run of lines switches on: ids in tests/realworld/layouts.yml)
     "supervisord-crit-then-debg-records",  # supervisord's `CRIT`
     "r23l-supervisord-warn-exits-crit-running-as-root",
+    "r25l-config-dump-then-supervisord-crit-record-cut",  # (a config's dump, then supervisord's log)
     "heroku-router-h12-four-timeouts",  # Heroku's router (`at=error code=H12`)
     "heroku-r14-two-lines-django",  # Heroku's dyno manager (`Error R14`)
     "heroku-syslog-drain-r14-log-runtime-metrics",
