@@ -136,14 +136,14 @@ def test_five_letter_layout_around_real_errors(block_size: int | None, tmp_path:
 
 
 def test_critical_cut_to_five_letters_is_looked_for_only_in_that_layout() -> None:
-    """`CRITI [` is a candidate from the first block whose head or tail shows the layout's other levels: in a log of
-    that layout far past the first block it is found; a log of other lines pays no search for it."""
-    from mosaic_diag.logs import reader
+    """`CRITI [` is a candidate from the first block that shows the layout's other levels: in a log of that layout far
+    past the first block it is found; a log of other lines pays no search for it."""
+    from mosaic_diag.logs import announce, reader
 
     filler = "INFO  [app.jobs] tick\n" * 40_000  # ~880 KB
     events = _errors(filler + "CRITI [app.db] pool gone\n" + filler, 64 << 10)
     assert [(e.level, e.message) for e in events] == [("CRITICAL", "pool gone")]
-    assert not reader._probe(b"2026-12-06T08:00:00Z INFO: ok\n" * 1000, reader._FIVE_LETTER, True)
+    assert not reader._probe(b"2026-12-06T08:00:00Z INFO: ok\n" * 1000, reader._FIVE_LETTER, announce.FIRST_PROBE)
 
 
 # ------------------------------------------------------------------ "[TS] file (line) - [LEVEL] : message"

@@ -19,7 +19,7 @@ from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from mosaic_diag.logs import pieces, scan
+from mosaic_diag.logs import announce, pieces, scan
 from mosaic_diag.logs.assemble import Assembler
 from mosaic_diag.logs.clock import Clock, file_mtime
 from mosaic_diag.logs.lines import (
@@ -54,8 +54,8 @@ TEXT_NEEDLES = (Needle(b"ERROR", 1), Needle(b"CRITICAL", 7), Needle(b"Traceback 
                 Needle(b"above exception", 7),  # a chain's separator: a paste cut inside its cause starts before it
                 Needle(b"-> ", 1))  # IPython's arrow (`----> 4 f()`): a traceback pasted without its header
 # Render's failure sentences without the "==> " marker (dashboard events, notification e-mails: texts of their
-# own, pasted or saved): each a search of the whole block, made from the first block whose head or tail
-# (`_probe`) holds one of them on (a log of other lines pays six searches of 64 KB a block)
+# own, pasted or saved): each a search of the whole block, made from the first block that shows one of them on
+# (`LAYOUT_KEYS`)
 WORDING_NEEDLES = (Needle(b" your code"), Needle(b"Port scan timeout reached"), Needle(b"Deploy failed for "),
                    *(Needle(k.encode()) for k in ANY_LINE_FAILURES),  # (the kernel's OOM kill, Lambda's timeout)
                    Needle(b"\tStatus: timeout"))  # (a newer Lambda runtime's REPORT line of a timeout)
@@ -69,46 +69,43 @@ _ESCAPED_JSON = b'"{\\"'  # a JSON string that starts with an object's `{"`
 # `stdout F `): the JSON levels are searched from the first line that shows one on (`_json_start`)
 _PREFIXED_JSON = b' {"'
 # supervisord's own log writes its levels in four letters ("… CRIT Supervisor running as root", "… ERRO …"): each
-# needle a search of the whole block, made from the first block whose head or tail (`_probe`) shows supervisord's
+# needle a search of the whole block, made from the first block that shows (`LAYOUT_KEYS`) supervisord's
 # log (one of its level words) on
 SUPERVISORD_NEEDLES = (Needle(b" CRIT "), Needle(b" ERRO "))
 _SUPERVISORD = (b" CRIT ", b" ERRO ", b" DEBG ", b" INFO spawned: ")
 # "%(levelname)-5.5s [%(name)s] %(message)s" (Alembic's default) writes CRITICAL as "CRITI [": a search of the whole
-# block, made from the first block whose head or tail (`_probe`) shows that layout's other levels on
+# block, made from the first block that shows (`LAYOUT_KEYS`) that layout's other levels on
 FIVE_LETTER_NEEDLES = (Needle(b"CRITI ["),)
 _FIVE_LETTER = (b"INFO  [", b"WARNI [")
 # Heroku's own error lines carry no level word (`heroku[router]: at=error code=H12 …`, `heroku[web.1]: Error R14 (Memory
-# quota exceeded)`): each needle a search of the whole block, made from the first block whose head or tail (`_probe`)
+# quota exceeded)`): each needle a search of the whole block, made from the first block that shows (`LAYOUT_KEYS`)
 # shows Heroku's log (its `heroku[…]` source, a syslog drain's `heroku/…` tag) on
 HEROKU_NEEDLES = (Needle(b"at=error code="), Needle(b"Error H"), Needle(b"Error R1"), Needle(b"Error L1"))
 _HEROKU = (b"heroku[", b" heroku/")
 # Apache's error log writes its levels lower-case after the module (`[wsgi:error]`, `[core:crit]`, `[:error]`; 2.2's
-# `[error]` is a candidate anyway): each needle a search of the whole block, made from the first block whose head or
-# tail (`_probe`) shows Apache's error log (its process or client column) on
+# `[error]` is a candidate anyway): each needle a search of the whole block, made from the first block that shows
+# (`LAYOUT_KEYS`) Apache's error log (its process or client column) on
 APACHE_NEEDLES = (Needle(b":error] "), Needle(b":crit] "), Needle(b":alert] "), Needle(b":emerg] "),
                   Needle(b"[crit] "), Needle(b"[alert] "), Needle(b"[emerg] "))
 _APACHE = (b"] [pid ", b"] [client ")
 # logfmt's lower-case error levels (`level=error`, `lvl=crit`, `severity="error"`, `level=ERR`): each needle is a
-# search of the whole block, made from the first block whose head or tail (`_probe`) has a logfmt level key on:
-# a log of other lines pays a few searches of 64 KB a block, and of its first 1 MB (a logfmt run only in the
-# middle of a block past that, after other lines and before them again, is missed until a block's head or tail
-# shows one)
+# search of the whole block, made from the first block that has a logfmt level key (`LAYOUT_KEYS`) on
 LOGFMT_NEEDLES = (Needle(b"=err"), Needle(b'="err'), Needle(b"=crit"), Needle(b'="crit'), Needle(b"=fatal"),
                   Needle(b"=ERR"))
 # pytest's report in a CI job's log: its failure sections' headers (`____ test_db ____`) end in an underscore, its short
 # summary's lines start with `FAILED ` (its `ERROR ` lines and `____ ERROR at setup of … ____` headers are candidates
-# anyway): each needle a search of the whole block, made from the first block whose head or tail (`_probe`) shows
-# one of pytest's banners on, or a test's node id in the first (`tests/x.py::test_db`: a pasted summary; a short key,
-# slower to search for), or a failure section's header of a test named as pytest collects them (`____ test_db ____`,
-# `____ TestX.test_y ____`: one section pasted alone, no banner) on
+# anyway): each needle a search of the whole block, made from the first block that shows (`LAYOUT_KEYS`) one of
+# pytest's banners on, or a test's node id in the log's first megabyte (`tests/x.py::test_db`: a pasted summary; a
+# short key, slower to search for), or a failure section's header of a test named as pytest collects them
+# (`____ test_db ____`, `____ TestX.test_y ____`: one section pasted alone, no banner) on
 PYTEST_NEEDLES = (Needle(b"_\n"), Needle(b"_\r\n"), Needle(b"FAILED ", 0))
 _PYTEST = (b"= FAILURES =", b" short test summary info ", b"_ test", b"_ Test")
 _PYTEST_FIRST = (b".py::",)
 def pg_error_needles() -> tuple[Needle, ...]:
     """PostgreSQL's error severities in the catalogs' other languages as its lines write them (`FEHLER:  `,
-    `致命错误:  `): needles of a log whose block head or tail (its first `PROBE` bytes, even in a log's first block:
-    a server's or a client's log in one language shows it early or not at all) holds one (`l10n.severity_words`,
-    generated from PostgreSQL's message catalogs, loaded once)."""
+    `致命错误:  `): needles (and keys, `announce.Announcer`) of a log from the first block that shows one on, loaded
+    once a block's head or tail shows `:  ` (`l10n.severity_words`, generated from PostgreSQL's message catalogs,
+    loaded once)."""
     global _PG_ERROR_NEEDLES
     if _PG_ERROR_NEEDLES is None:
         from mosaic_diag.classifier.l10n import ERROR_SEVERITIES, severity_words
@@ -121,17 +118,12 @@ def pg_error_needles() -> tuple[Needle, ...]:
 
 _PG_ERROR_NEEDLES: tuple[Needle, ...] | None = None
 _LOGFMT_KEYS = tuple(sorted(f"{k}=".encode() for k in LOGFMT_LEVEL_KEYS))  # the keys the parser reads a level from
-PROBE = 1 << 16
-FIRST_PROBE = 1 << 20  # the head of a log's first block probed: all of a log up to 1 MB (a few ms of searches)
-
-
-def _probe(block: bytes, keys: tuple[bytes, ...], first: bool = False) -> bool:
-    """Whether the block's first `PROBE` bytes (`FIRST_PROBE` in the first block of a log, so that a log of up to
-    1 MB is probed whole) or its last `PROBE` bytes hold one of `keys` (a layout that starts, or has started, in
-    this block)."""
-    head = FIRST_PROBE if first else PROBE
-    tail = max(head, len(block) - PROBE)
-    return any(block.find(k, 0, head) >= 0 or block.find(k, tail) >= 0 for k in keys)
+# the keys that announce each layout whose error lines are candidates only in a log that shows it: looked for in the
+# whole of each block through a byte of theirs that is rare in the log, else in a block's head and tail
+# (`announce.Announcer`)
+LAYOUT_KEYS = {"logfmt": _LOGFMT_KEYS, "wording": _WORDING, "supervisord": _SUPERVISORD, "heroku": _HEROKU,
+               "apache": _APACHE, "five_letter": _FIVE_LETTER, "pytest": _PYTEST}
+_probe = announce.probe
 
 
 _JSON_LINE = Needle(b"\n{", 1)
@@ -428,19 +420,17 @@ class _Reader:
         self._first_ts(first)
         asm = self.asm
         out = asm.out
-        logfmt = False  # a logfmt level key seen: its lower-case error levels are candidates from then on
-        wording = False  # one of Render's failure sentences seen: they are candidates from then on
-        supervisord = False  # supervisord's log seen: its four-letter error levels are candidates from then on
-        heroku = False  # Heroku's log seen: its platform's error lines are candidates from then on
-        apache = False  # Apache's error log seen: its lower-case error levels are candidates from then on
-        five_letter = False  # five-letter levels seen ("INFO  [alembic…]"): "CRITI [" is a candidate from then on
-        pytest = False  # pytest's report seen: its failure sections' headers and summary lines are candidates
-        pg_local = False  # PostgreSQL's error severity in another language seen (`FEHLER:  `): candidates from then on
+        # the layouts whose error lines are candidates from the first block that shows them on (`LAYOUT_KEYS`):
+        # logfmt's lower-case levels, Render's failure sentences, supervisord's four-letter levels, Heroku's platform
+        # error lines, Apache's lower-case levels, "CRITI [" of five-letter levels, pytest's failure sections and
+        # summary lines; PostgreSQL's error severities in another language (`FEHLER:  `) once a block shows `:  `
+        shown = announce.Announcer(LAYOUT_KEYS)
+        colon = False  # `:  ` seen: PostgreSQL's translated severities are keys from then on (their words loaded then)
         # the JSON levels are candidates from the log's first JSON line on (or its first JSON record behind a line
         # prefix, `_PREFIXED_JSON`), the escaped ones from its first JSON string that starts with an object
         # (`_ESCAPED_JSON`) on: the same lines whatever blocks the log was cut in
         json_seen = escaped_seen = False
-        first_block = True  # probed further: a log of up to 1 MB misses none of these layouts
+        offset = 0  # the bytes of the log before the block
         for block in blocks:
             if json_seen:
                 json_from = 0
@@ -462,19 +452,18 @@ class _Reader:
             self.block = block
             n = len(block)
             pos = 0
-            logfmt = logfmt or _probe(block, _LOGFMT_KEYS, first_block)
-            wording = wording or _probe(block, _WORDING, first_block)
-            supervisord = supervisord or _probe(block, _SUPERVISORD, first_block)
-            heroku = heroku or _probe(block, _HEROKU, first_block)
-            apache = apache or _probe(block, _APACHE, first_block)
-            five_letter = five_letter or _probe(block, _FIVE_LETTER, first_block)
-            pytest = pytest or _probe(block, _PYTEST, first_block) or (
-                first_block and _probe(block, _PYTEST_FIRST, True))
-            pg_local = pg_local or (_probe(block, (b":  ",)) and  # (what every such word is followed by: the
-                                    _probe(block, tuple(n.text for n in pg_error_needles())))  # words loaded then)
-            first_block = False
-            finder = _Finder(block, json_from, escaped_from, logfmt, wording, supervisord, heroku, five_letter,
-                             pytest, pg_local, apache)
+            head = announce.head_of(offset)
+            if not offset:
+                shown.start(block)
+            if not colon and _probe(block, (b":  ",), head):
+                colon = True
+                shown.add("pg_local", tuple(n.text for n in pg_error_needles()))
+            on = shown.seen(block, head)
+            if offset < announce.FIRST_PROBE and "pytest" not in on and _probe(block, _PYTEST_FIRST, head):
+                shown.show("pytest")  # (a test's node id in the log's first megabyte: a pasted summary)
+            offset += n
+            finder = _Finder(block, json_from, escaped_from, "logfmt" in on, "wording" in on, "supervisord" in on,
+                             "heroku" in on, "five_letter" in on, "pytest" in on, "pg_local" in on, "apache" in on)
             run = runlines = -1     # start of a run of lines passed over while events are open
             while pos < n:
                 opened = asm.open
