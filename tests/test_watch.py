@@ -540,6 +540,9 @@ def test_watch_reads_a_fifo_or_a_pipe_until_its_writer_closes_it(tmp_path: Path,
     (["--syslog", "nohost"], "HOST:PORT"),
     (["--file", "missing.log"], "no such file"),
     (["--file", "a.log", "--tls-cert", "c.pem"], "go with --syslog"),
+    (["--file", "a.log", "--syslog-allow", "10.0.0.0/8"], "go with --syslog"),
+    (["--syslog", "127.0.0.1:0", "--syslog-allow", "10.0.0.0/33"], "--syslog-allow takes an address or a network"),
+    (["--syslog", "0.0.0.0:0", "--execute"], "needs --syslog-allow NETWORK"),
     (["--file", "a.log", "--cooldown", "soon"], "--cooldown takes a duration"),
 ])
 def test_bad_watch_usage_is_one_line_exit_2(args: list[str], says: str, tmp_path: Path) -> None:
@@ -1250,3 +1253,38 @@ def test_the_stop_signal_never_waits_for_the_lock_the_watch_holds() -> None:
     assert stop.wait(30)
     with pytest.raises(KeyboardInterrupt):
         handler(signal.SIGTERM, None)
+
+
+def test_senders_outside_syslog_allow_are_refused_and_said_once(tmp_path: Path, sample_lines: list[bytes]) -> None:
+    """`--syslog-allow`: a sender from another address is closed before a byte is read (its lines drive nothing)
+    and said once as a problem; one from the allowed network is read. The loopback's 127.0.0.2 stands for Render."""
+    w = Watch(["--syslog", "127.0.0.1:0", "--syslog-allow", "127.0.0.2/32", "--no-playbooks", "--flush-after", "0.2"],
+              tmp_path)
+    port = int(w.next_where(lambda i: i["type"] == "status", "status")["source"].rsplit(":", 1)[1])
+    error = next(line for line in sample_lines if b"ERROR" in line or b"Traceback" in line)
+    for _ in range(2):  # the same stranger twice: said once
+        with socket.create_connection(("127.0.0.1", port), timeout=30, source_address=("127.0.0.1", 0)) as sock:
+            with contextlib.suppress(OSError):
+                sock.sendall(b"%d %s" % (len(error), error))
+    refused = w.next_where(lambda i: i["type"] == "problem", "the stranger said")
+    assert "refused a connection from 127.0.0.1" in refused["message"]
+    with socket.create_connection(("127.0.0.1", port), timeout=30, source_address=("127.0.0.2", 0)) as sock:
+        sock.sendall(b"%d %s" % (len(error), error))
+    event = w.next_where(lambda i: i["type"] == "event", "the allowed sender's error")
+    code, err = w.stop()
+    assert code == 0, err
+    assert [i for i in w.seen if i["type"] == "event"] == [event]
+    assert sum(i["type"] == "problem" and "127.0.0.1" in i["message"] for i in w.seen) == 1
+
+
+def test_an_allowed_network_holds_ipv4_peers_of_a_dual_stack_socket() -> None:
+    """A peer on an IPv6 socket that accepts IPv4 (`::ffff:10.1.2.3`) is judged by its IPv4 address."""
+    from ipaddress import ip_network
+
+    from mosaic_diag.logs.syslog_listener import peer_allowed
+
+    allow = [ip_network("10.0.0.0/8"), ip_network("2001:db8::/32")]
+    assert peer_allowed("::ffff:10.1.2.3", allow) and peer_allowed("10.9.9.9", allow)
+    assert peer_allowed("2001:db8::7", allow) and peer_allowed("fe80::1%eth0", [ip_network("fe80::/10")])
+    assert not peer_allowed("::ffff:11.1.2.3", allow) and not peer_allowed("192.0.2.1", allow)
+    assert not peer_allowed("not an address", allow)

@@ -47,8 +47,10 @@ HELP_ENDS: dict[str, tuple[tuple[str, ...], str]] = {
         "mosaic-diag watch --file app.log",
         "mosaic-diag watch --render --interval 10",
         "mosaic-diag watch --syslog 0.0.0.0:6514 --tls-cert c.pem --tls-key k.pem",
+        "mosaic-diag watch --syslog 0.0.0.0:6514 --syslog-allow 203.0.113.0/24",
     ), "0 stopped (Ctrl-C, SIGTERM) or its source closed; 2 a bad source (a missing file, a HOST:PORT that cannot "
-       "be bound, an unreadable certificate) or a state file held by another watch; 130 a second Ctrl-C, or one "
+       "be bound, an unreadable certificate), --execute on a reachable --syslog without --syslog-allow, or a state "
+       "file held by another watch; 130 a second Ctrl-C, or one "
        "while it starts."),
     "deploy": ((
         "mosaic-diag deploy",

@@ -20,6 +20,10 @@ def watch(
     tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="--syslog: serve TLS with this "
                                                   "certificate (PEM).")] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="--syslog: the certificate's key.")] = None,
+    syslog_allow: Annotated[list[str] | None, typer.Option(
+        "--syslog-allow", metavar="NETWORK", help="--syslog: accept senders from this network only (an address "
+        "or CIDR, e.g. Render's outbound IP ranges); repeatable. Required with --execute on a non-loopback "
+        "address.")] = None,
     render: Annotated[bool, typer.Option("--render", help="Poll Render's log API (RENDER_API_KEY).")] = False,
     render_service: Annotated[str | None, typer.Option("--render-service", help="The Render service id.")] = None,
     interval: Annotated[float, typer.Option(help="--render: seconds between polls.", min=1)] = 10.0,
@@ -46,7 +50,7 @@ def watch(
     try:
         source_name, stream, closer, problems, watcher, state, stop = _start(
             file, from_start, syslog, tls_cert, tls_key, render, render_service, interval, execute, cooldown,
-            state_file, rules, playbooks, no_playbooks)
+            state_file, rules, playbooks, no_playbooks, syslog_allow or [])
     except KeyboardInterrupt:
         raise Interrupted("interrupted while the watch started: nothing was read or acted on") from None
 
@@ -59,9 +63,12 @@ def watch(
         with emit:
             emit.status({"type": "status", "source": source_name, "state": str(state.path),
                          "execute": execute, "pid": os.getpid()})
-            for item in watcher.follow(stream, flush_after, name=source_name):
+            def say_problems() -> None:
                 while problems:
                     emit.status({"type": "problem", "message": problems.pop(0)})
+
+            for item in watcher.follow(stream, flush_after, name=source_name, on_quiet=say_problems):
+                say_problems()
                 if item is not None:  # (None: a pass over the stream ended)
                     emit.item(item)
     except KeyboardInterrupt:
@@ -98,7 +105,8 @@ def stop_on_signal(stop: Any) -> Callable[..., None]:
 
 def _start(file: Path | None, from_start: bool, syslog: str | None, tls_cert: Path | None, tls_key: Path | None,
            render: bool, render_service: str | None, interval: float, execute: bool, cooldown: str,
-           state_file: Path | None, rules: Path | None, playbooks: Path | None, no_playbooks: bool) -> tuple[Any, ...]:
+           state_file: Path | None, rules: Path | None, playbooks: Path | None, no_playbooks: bool,
+           syslog_allow: list[str]) -> tuple[Any, ...]:
     """The watch set up: (source name, stream, its closer, problems, watcher, state, stop event)."""
     import threading
 
@@ -114,8 +122,9 @@ def _start(file: Path | None, from_start: bool, syslog: str | None, tls_cert: Pa
     if len(chosen) != 1:
         raise UsageError("give exactly one source: --file PATH, --syslog HOST:PORT or --render"
                          + (f" (got {', '.join(chosen)})" if chosen else ""))
-    if (tls_cert or tls_key) and syslog is None:
-        raise UsageError("--tls-cert/--tls-key go with --syslog")
+    if (tls_cert or tls_key or syslog_allow) and syslog is None:
+        raise UsageError("--tls-cert/--tls-key/--syslog-allow go with --syslog")
+    allow = _networks(syslog_allow) if syslog_allow else None
     if tls_key is not None and tls_cert is None:
         raise UsageError("--tls-key goes with --tls-cert (the certificate): without it the stream would be served in "
                          "plain TCP")
@@ -130,7 +139,8 @@ def _start(file: Path | None, from_start: bool, syslog: str | None, tls_cert: Pa
     stop = threading.Event()
     try:
         source_name, stream, closer, problems = _open(file, from_start, syslog, tls_cert, tls_key, render,
-                                                      render_service, interval, cfg, stop)
+                                                      render_service, interval, cfg, stop, allow,
+                                                      acting=executor is not None)
     except BaseException:
         state.close()
         raise
@@ -139,9 +149,35 @@ def _start(file: Path | None, from_start: bool, syslog: str | None, tls_cert: Pa
     return source_name, stream, closer, problems, watcher, state, stop
 
 
+def _loopback(address: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _networks(given: list[str]) -> list[Any]:
+    """--syslog-allow's networks (`10.0.0.0/8`, `203.0.113.7`, `2001:db8::/32`)."""
+    import ipaddress
+
+    from mosaic_diag.errors import UsageError
+
+    nets = []
+    for text in given:
+        try:
+            nets.append(ipaddress.ip_network(text.strip(), strict=False))
+        except ValueError:
+            raise UsageError(f"--syslog-allow takes an address or a network (10.0.0.0/8), got {text!r}") from None
+    return nets
+
+
 def _open(file: Path | None, from_start: bool, syslog: str | None, cert: Path | None, key: Path | None,
-          render: bool, service: str | None, interval: float, cfg: Any, stop: Any) -> tuple[str, Any, Any, list[str]]:
-    """(name, stream, close, problems list) of the chosen live source."""
+          render: bool, service: str | None, interval: float, cfg: Any, stop: Any, allow: list[Any] | None = None,
+          acting: bool = False) -> tuple[str, Any, Any, list[str]]:
+    """(name, stream, close, problems list) of the chosen live source. With `acting` (playbooks' actions carried
+    out), a syslog listener on an address other hosts can reach needs `allow`: any sender could drive them."""
     import os
     from datetime import UTC, datetime
 
@@ -169,7 +205,8 @@ def _open(file: Path | None, from_start: bool, syslog: str | None, cert: Path | 
         if key is not None and not key.is_file():
             raise UsageError("no such key file", path=str(key))
         try:
-            listener = SyslogListener(host.strip("[]"), int(port), certfile=cert, keyfile=key).start()
+            listener = SyslogListener(host.strip("[]"), int(port), certfile=cert, keyfile=key, allow=allow,
+                                      on_note=problems.append)
         except ssl.SSLError as exc:  # (an OSError too: not a failure to listen)
             named = str(cert) if key is None or key == cert else f"{cert} / {key}"
             raise UsageError(f"{named}: cannot use the TLS certificate or key: {exc.strerror or exc}") from None
@@ -177,6 +214,12 @@ def _open(file: Path | None, from_start: bool, syslog: str | None, cert: Path | 
             raise UsageError(f"cannot listen on {syslog}: {exc.strerror or exc}") from None
         except ValueError as exc:
             raise UsageError(f"cannot use the TLS certificate: {exc}") from None
+        if acting and allow is None and not _loopback(str(listener.address[0])):
+            listener.close()
+            raise UsageError(f"--execute with --syslog on {syslog} needs --syslog-allow NETWORK (the senders' "
+                             "addresses): any host that reaches the port could send lines that drive the playbooks' "
+                             "actions (or listen on a loopback address behind a TLS terminator)")
+        listener.start()
         bound = f"{listener.address[0]}:{listener.address[1]}"
         return f"syslog://{bound}", listener.stream(stop), listener.close, problems
     from mosaic_diag.platform.render_logs import EntryStream, poll_entries

@@ -487,9 +487,11 @@ class Segment:
     """One pass of the reader over a live stream: ends at stop, or when idle at a line boundary
     (longer inside a traceback or after an error record: `_pause_factor`)."""
 
-    def __init__(self, live: Any, idle: float, carry: Carry | None = None) -> None:
+    def __init__(self, live: Any, idle: float, carry: Carry | None = None,
+                 on_quiet: Callable[[], None] | None = None) -> None:
         self.live = live
         self.idle = idle
+        self.on_quiet = on_quiet  # called on the reading thread each `idle` seconds that nothing comes before a line
         self.carry = carry if carry is not None else Carry()  # what a pass's reader hands the next (`read_events`)
         self.bytes = 0
         self.stopped = False
@@ -499,13 +501,16 @@ class Segment:
     def read(self, size: int = -1) -> bytes:
         while not self._ended:
             at_line_end = self._last.endswith(b"\n")
-            wait = None
+            wait = self.idle if self.on_quiet is not None and not self.bytes else None
             if self.bytes and at_line_end:
                 last_line = self._last[self._last.rfind(b"\n", 0, len(self._last) - 1) + 1:]
                 wait = self.idle * _pause_factor(last_line)
             data = self.live.read_some(size, wait)
             if data is None:
                 if wait is None:
+                    continue
+                if not self.bytes and self.on_quiet is not None:
+                    self.on_quiet()
                     continue
                 self._ended = True  # idle: close this pass's open events
                 break
@@ -518,12 +523,13 @@ class Segment:
         return b""
 
 
-def segments(live: Any, idle: float = 2.0) -> Iterator[Segment]:
+def segments(live: Any, idle: float = 2.0, on_quiet: Callable[[], None] | None = None) -> Iterator[Segment]:
     """Passes over `live` until it stops (each pass's reader flushes its open events at its end, and hands the
-    lines a container runtime split and has not finished to the next pass: `read_events(seg, …, carry=seg.carry)`)."""
+    lines a container runtime split and has not finished to the next pass: `read_events(seg, …, carry=seg.carry)`);
+    `on_quiet` is called each `idle` seconds a pass waits for its first bytes (the watch says its problems then)."""
     carry = Carry()
     while True:
-        seg = Segment(live, idle, carry)
+        seg = Segment(live, idle, carry, on_quiet)
         yield seg
         if seg.stopped:
             return

@@ -6,19 +6,21 @@ frame. A message of several lines is written as several syslog lines with the sa
 reader sees one line of output per message, as Render sends it. Messages go to a queue bounded in
 messages and in bytes (a full queue drops the oldest and counts it) that `stream()` reads as a blocking
 binary stream. What a peer can make the listener hold is bounded: a frame at MAX_FRAME bytes (a line
-without its newline is cut there, whatever it starts with), the queue at QUEUE_BYTES.
+without its newline is cut there, whatever it starts with), the queue at QUEUE_BYTES. Given networks (`allow`), a
+peer from elsewhere is closed at once, before TLS or a byte read, and said once per address (`on_note`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import queue
 import re
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,20 @@ MAX_CONNECTIONS = 64
 IDLE_EVICT = 60.0
 QUEUE_SIZE = 100_000
 QUEUE_BYTES = 64 << 20  # bytes of messages queued at most (100 000 frames of 64 KiB would be 6.5 GB)
+NOTED_PEERS = 100  # peers outside `allow` said by address (then only counted)
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def peer_allowed(address: str, allow: Sequence[Network]) -> bool:
+    """Whether the peer `address` is in one of the networks (an IPv4 peer on a dual-stack socket, `::ffff:a.b.c.d`,
+    as its IPv4 address)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in net for net in allow)
 
 
 def split_message(msg: bytes) -> bytes:
@@ -127,8 +143,13 @@ class SyslogListener:
     """A threaded TCP (or TLS) syslog server on `host:port` feeding one queue."""
 
     def __init__(self, host: str, port: int, *, certfile: Path | None = None, keyfile: Path | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, allow: Sequence[Network] | None = None,
+                 on_note: Callable[[str], None] | None = None) -> None:
         self.clock = clock
+        self.allow = tuple(allow) if allow is not None else None
+        self.denied = 0  # connections from peers outside `allow`, closed at once
+        self._noted: set[str] = set()
+        self._on_note = on_note
         self.received = 0  # bytes read from every connection
         self.queue: _ByteQueue = _ByteQueue(QUEUE_SIZE)
         self.dropped = 0
@@ -158,14 +179,19 @@ class SyslogListener:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=2)
+        if self._thread.is_alive():  # (a listener closed unstarted: refused before it served)
+            self._thread.join(timeout=2)
         self._sock.close()
 
     def _accept(self) -> None:
         while not self._stop.is_set():
             try:
-                conn, _ = self._sock.accept()
+                conn, peer = self._sock.accept()
             except (TimeoutError, OSError):  # mosaic-diag: ignore[MD006]
+                continue
+            if self.allow is not None and not peer_allowed(str(peer[0]), self.allow):
+                conn.close()
+                self._deny(str(peer[0]))
                 continue
             if not self._slots.acquire(blocking=False) and not (self._evict_idle()
                                                                  and self._slots.acquire(timeout=2)):
@@ -174,6 +200,12 @@ class SyslogListener:
                 continue
             self.connections += 1
             threading.Thread(target=self._serve, args=(conn,), daemon=True, name="syslog-conn").start()
+
+    def _deny(self, address: str) -> None:
+        self.denied += 1
+        if self._on_note is not None and address not in self._noted and len(self._noted) < NOTED_PEERS:
+            self._noted.add(address)
+            self._on_note(f"syslog: refused a connection from {address}: not in --syslog-allow")
 
     def _evict_idle(self) -> bool:
         """Close the connection that has sent no whole message for the longest, if for IDLE_EVICT seconds or more

@@ -104,15 +104,16 @@ class Watcher:
                 r = replace(r, timestamp=None)
             yield r
 
-    def follow(self, live: Any, idle: float, *, name: str = "-") -> Iterator[ErrorEvent | Alert | None]:
+    def follow(self, live: Any, idle: float, *, name: str = "-",
+               on_quiet: Callable[[], None] | None = None) -> Iterator[ErrorEvent | Alert | None]:
         """`feed` over a live stream (`logs.follow.FollowStream`, a listener's stream) read in passes that end when
         it is idle for `idle` seconds (`logs.follow.segments`: a pass's open events are closed at its end, a line
         a container runtime split and has not finished goes on into the next); None after each pass. `lines`
-        counts the lines read."""
+        counts the lines read; `on_quiet` is called while nothing comes (`logs.follow.segments`)."""
         from mosaic_diag.logs import ReadStats, read_events
         from mosaic_diag.logs.follow import segments
 
-        for segment in segments(live, idle):
+        for segment in segments(live, idle, on_quiet):
             stats = ReadStats()
             yield from self.feed(read_events(segment, stats, name=name, carry=segment.carry), line_offset=self.lines)
             self.lines += stats.lines
