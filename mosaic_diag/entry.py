@@ -58,7 +58,12 @@ def _sigterm_as_interrupt() -> Callable[[], None] | None:
 
 
 def _main(args: list[str]) -> int:
+    from mosaic_diag.platform import codecache
+
+    codecache.install()  # before any command's module makes its dataclasses (every command's does)
     if args[:1] == ["lint"]:
+        import contextlib
+
         from mosaic_diag.commands.guard import GuardedStdout, OutputClosed, broken_pipe
         from mosaic_diag.commands.lint_run import fast_main
         from mosaic_diag.errors import DiagError
@@ -82,6 +87,8 @@ def _main(args: list[str]) -> int:
             return broken_pipe()
         finally:
             sys.stdout, sys.stderr = stdout, stderr
+            with contextlib.suppress(OSError):  # mosaic-diag: ignore[MD006]  (a cache: a run never fails for it)
+                codecache.save()
         if code is not None:
             return code
     if args[:1] == ["triage"]:

@@ -27,7 +27,7 @@ def playbook_planner(directory: str | Path | None = None, config: Any = None) ->
     key = validation_key(target or SHIPPED_DIR)
     store = None
     if key is None or not known_valid(key):
-        store = _load_store(target)
+        store = _load_store(target, key)
         if key is not None:
             remember_valid(key)
     settings = PlaybookSettings.from_config(config, os.environ) if config is not None else None
@@ -37,7 +37,7 @@ def playbook_planner(directory: str | Path | None = None, config: Any = None) ->
 
         nonlocal store
         if store is None:
-            store = _load_store(target)
+            store = _load_store(target, key)
         summary = plan_for(label, facts, store, settings)
         if summary is None:
             return None, None
@@ -47,11 +47,12 @@ def playbook_planner(directory: str | Path | None = None, config: Any = None) ->
     return planner
 
 
-def _load_store(target: Path | None) -> Any:
-    """The validated playbooks of `target` (None: the shipped set); PlaybookError lists every problem."""
+def _load_store(target: Path | None, key: str | None) -> Any:
+    """The validated playbooks of `target` (None: the shipped set), kept in the on-disk cache under their validation
+    `key` (when known); PlaybookError lists every problem."""
     from mosaic_diag.playbooks.store import PlaybookStore
 
-    return PlaybookStore.load(target)
+    return PlaybookStore.load(target, key=key)
 
 
 def group_facts(group: Group) -> dict[str, Any]:

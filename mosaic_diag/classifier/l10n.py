@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mosaic_diag.platform import recache
+from mosaic_diag.platform.lazyre import LazyPattern
 
 if TYPE_CHECKING:
     from mosaic_diag.classifier.evidence import Evidence
@@ -28,7 +29,7 @@ SEVERITIES_FILE = Path(__file__).parent / "rules" / "pg_severities.yml"
 # PostgreSQL's severities of an error (a log line's `ERROR:  `, `FATAL:  `, `PANIC:  `)
 ERROR_SEVERITIES = ("ERROR", "FATAL", "PANIC")
 # a printf conversion as PostgreSQL's and glibc's messages write them (`%s`, `%d`, `%2$s`, `%lu`, `%.*s`, `%m`)
-CONVERSION = re.compile(
+CONVERSION = LazyPattern(
     r"%(?:(\d+)\$)?[-+ #0']*(?:\*|\d+)?(?:\.(?:\*|\d+))?(?:hh|h|ll|l|L|q|j|z|t)?[diouxXeEfFgGaAcspm%]")
 _WINDOW = 400  # a translation's regex runs on this many characters either side of its word's sight
 _MAX_SIGHTS = 16  # sights of a word looked at in one text (a line of the same word repeated is read no further)
@@ -119,7 +120,7 @@ class Reading:
                          for loc, text, msgid in self.found)
 
 
-_WORD = re.compile(r"\w+")
+_WORD = LazyPattern(r"\w+")
 
 
 def anchor_of(text: str) -> tuple[str, bool] | None:

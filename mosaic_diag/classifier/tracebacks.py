@@ -21,11 +21,11 @@ _SEPARATORS = (
     "The above exception was the direct cause of the following exception:",
 )
 # (loguru marks the frame where the exception was caught: `> File "…"`)
-_FRAME = re.compile(r'^\s*(?:> )?File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?\s*$')
+_FRAME = LazyPattern(r'^\s*(?:> )?File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?\s*$')
 # a traceback's first frame further in than Python's two blanks: the traceback stands in a column that its header was
 # taken out of (RichHandler's message column, behind the time and level columns' blanks)
 _COLUMN_FRAME = LazyPattern(r'( {3,})(?:> )?File "')
-_MARKER = re.compile(r"^\s*[\^~\-+ ]*[\^~][\^~\-+ ]*$")
+_MARKER = LazyPattern(r"^\s*[\^~\-+ ]*[\^~][\^~\-+ ]*$")
 _EXC_LINE = LazyPattern(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::(?: (?P<msg>.*)|$)|$)")
 _EMBEDDED = LazyPattern(
     r"(?:^|[\s:(\[])(?P<type>[a-z_][\w]*(?:\.[A-Za-z_]\w*)*\."
@@ -191,7 +191,7 @@ _FLAT_SEPARATOR = LazyPattern(r"(?<!\s)\s+(The above exception was the direct ca
 # (a split only at the start of a run of blanks: from every blank of a long run the lookahead would be tried
 # after each shorter tail of the run, quadratic in the run)
 _FLAT_SPLIT = LazyPattern(r'(?<!\s)\s+(?=File "[^"]+", line \d+, in \S)')
-_FLAT_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+) ?(?P<rest>.*)')
+_FLAT_FRAME = LazyPattern(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+) ?(?P<rest>.*)')
 
 
 def _flattened_without_header(line: str) -> bool:

@@ -143,9 +143,11 @@ def guarded(body: Callable[[], int]) -> int:
 
 
 def _keep_patterns() -> None:
-    """The regular expressions this run compiled afresh, kept for the next runs (`platform.recache`; only
-    when the module was imported: a run that compiled none loads nothing)."""
-    recache = sys.modules.get("mosaic_diag.platform.recache")
-    if recache is not None:
-        with contextlib.suppress(OSError):  # mosaic-diag: ignore[MD006]  (a cache: a run never fails for it)
-            recache.save()
+    """The regular expressions and the dataclasses' code this run compiled afresh, kept for the next runs
+    (`platform.recache`, `platform.codecache`; only when the module was imported: a run that compiled none loads
+    nothing)."""
+    for name in ("mosaic_diag.platform.recache", "mosaic_diag.platform.codecache"):
+        kept = sys.modules.get(name)
+        if kept is not None:
+            with contextlib.suppress(OSError):  # mosaic-diag: ignore[MD006]  (a cache: a run never fails for it)
+                kept.save()

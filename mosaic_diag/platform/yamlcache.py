@@ -14,7 +14,6 @@ the redactor's secret detectors, the shipped playbooks' validation), under keys 
 
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
 from contextlib import suppress
@@ -51,6 +50,8 @@ def _yaml_stamp() -> str:
 
 
 def key_of(text: str) -> str:
+    import hashlib  # (here: `get_plain` alone, the dataclasses' code of `--help`, needs none)
+
     h = hashlib.sha256(f"{FORMAT}\0{_yaml_stamp()}\0".encode())
     h.update(text.encode("utf-8", "surrogatepass"))
     return h.hexdigest()

@@ -11,12 +11,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mosaic_diag.platform.lazyre import LazyPattern
 from mosaic_diag.platform.redact import redact_text, redact_url
 from mosaic_diag.playbooks.conditions import MISSING, lookup
 from mosaic_diag.playbooks.model import Effect, Remedy
 from mosaic_diag.playbooks.settings import PlaybookSettings
 
-PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
+PLACEHOLDER = LazyPattern(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
 PROVIDERS = ("openai", "anthropic")
 
 
@@ -31,8 +32,8 @@ class ActionSpec:
     needs_message: bool = False
 
 
-_PAREN = re.compile(r"\s?\([^()]*\)")
-_CLAUSE = re.compile(r"([.;!?]\s+|:\s+|\s+-\s+)")
+_PAREN = LazyPattern(r"\s?\([^()]*\)")
+_CLAUSE = LazyPattern(r"([.;!?]\s+|:\s+|\s+-\s+)")
 
 
 def _known(value: Any) -> bool:

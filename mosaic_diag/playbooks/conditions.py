@@ -24,6 +24,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mosaic_diag.platform.lazyre import LazyPattern
+
 MAX_LENGTH = 1000
 MAX_DEPTH = 32
 COMPARISONS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in", "startswith", "endswith", "contains")
@@ -33,7 +35,7 @@ CONSTANTS = {"auto": True, "always": True, "never": False}
 _NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<", "in": "not in",
             "not in": "in", "startswith": "does not start with", "endswith": "does not end with",
             "contains": "does not contain"}
-_TOKEN = re.compile(r"""
+_TOKEN = LazyPattern(r"""
     (?P<ws>\s+)
   | (?P<number>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)
   | (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")

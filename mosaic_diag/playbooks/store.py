@@ -14,11 +14,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mosaic_diag.playbooks.files import SHIPPED_DIR
-from mosaic_diag.playbooks.loader import FileProblem, PlaybookError, load_playbooks
+from mosaic_diag.errors import ConfigError
+from mosaic_diag.playbooks.files import SHIPPED_DIR, playbook_files
 from mosaic_diag.playbooks.model import Playbook
+
+if TYPE_CHECKING:
+    from mosaic_diag.playbooks.loader import FileProblem
 
 
 def _shown(path: Path) -> str:
@@ -26,6 +29,16 @@ def _shown(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+def _store_key(validation_key: str, target: Path) -> str | None:
+    """The `storecache` key of the set `target` with this validation key (None: its files cannot be listed)."""
+    from mosaic_diag.playbooks import storecache
+
+    try:
+        return storecache.key_of(validation_key, [_shown(f) for f in playbook_files(target)])
+    except (OSError, ConfigError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -37,20 +50,37 @@ class PlaybookStore:
     taxonomy: Any
 
     @classmethod
-    def load(cls, directory: Path | None = None, *, taxonomy: Any = None) -> PlaybookStore:
-        """Load and validate `directory` (None: the shipped set); PlaybookError lists every problem."""
+    def load(cls, directory: Path | None = None, *, taxonomy: Any = None, key: str | None = None) -> PlaybookStore:
+        """Load and validate `directory` (None: the shipped set); PlaybookError lists every problem. `key`: the
+        set's `files.validation_key`, when known: a set that loads against the shipped taxonomy is kept in the
+        on-disk cache (`storecache`) and read back by the next load of the same files, names and code."""
+        cache_key = None
         if taxonomy is None:
             from mosaic_diag.classifier.taxonomy import load_taxonomy
 
             taxonomy = load_taxonomy()
+            if key is not None:
+                cache_key = _store_key(key, Path(directory) if directory is not None else SHIPPED_DIR)
         target = Path(directory) if directory is not None else SHIPPED_DIR
+        if cache_key is not None:
+            from mosaic_diag.playbooks import storecache
+
+            kept = storecache.get(cache_key)
+            if kept is not None:
+                return cls(tuple(kept), target, taxonomy)
+        from mosaic_diag.playbooks.loader import PlaybookError, load_playbooks
+
         playbooks, issues = load_playbooks([target], taxonomy, shown=_shown)
         if issues:
             raise PlaybookError(issues)
+        if cache_key is not None:
+            storecache.put(cache_key, playbooks)
         return cls(tuple(playbooks), target, taxonomy)
 
     @staticmethod
     def validate(targets: list[Path], *, taxonomy: Any = None) -> tuple[list[Playbook], list[FileProblem]]:
+        from mosaic_diag.playbooks.loader import load_playbooks
+
         return load_playbooks(targets, taxonomy, shown=_shown)
 
     def __iter__(self) -> Iterator[Playbook]:
