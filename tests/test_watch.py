@@ -1263,9 +1263,9 @@ def test_senders_outside_syslog_allow_are_refused_and_said_once(tmp_path: Path, 
     port = int(w.next_where(lambda i: i["type"] == "status", "status")["source"].rsplit(":", 1)[1])
     error = next(line for line in sample_lines if b"ERROR" in line or b"Traceback" in line)
     for _ in range(2):  # the same stranger twice: said once
-        with socket.create_connection(("127.0.0.1", port), timeout=30, source_address=("127.0.0.1", 0)) as sock:
-            with contextlib.suppress(OSError):
-                sock.sendall(b"%d %s" % (len(error), error))
+        with socket.create_connection(("127.0.0.1", port), timeout=30, source_address=("127.0.0.1", 0)) as sock, \
+                contextlib.suppress(OSError):
+            sock.sendall(b"%d %s" % (len(error), error))
     refused = w.next_where(lambda i: i["type"] == "problem", "the stranger said")
     assert "refused a connection from 127.0.0.1" in refused["message"]
     with socket.create_connection(("127.0.0.1", port), timeout=30, source_address=("127.0.0.2", 0)) as sock:
