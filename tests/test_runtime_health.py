@@ -447,3 +447,32 @@ def test_health_percentiles_of_real_requests_match_their_logged_latencies(tmp_pa
     assert metrics["requests_total"] == len(latencies) == 150
     for key, q in (("p50_latency_ms", 0.5), ("p95_latency_ms", 0.95)):
         assert _within(metrics[key], _nearest_rank(latencies, q), slack=0.05 + 0.005), (key, metrics[key])
+
+
+def test_the_manifest_named_by_the_environment_is_read_as_a_regular_file_only(tmp_path, monkeypatch):
+    """MOSAIC_MANIFEST naming a FIFO held every /health request's thread open for a writer (Render's health check
+    then timed out); a manifest nested past the JSON decoder raised RecursionError out of /health (a 500). The
+    FIFO is no manifest (no hash, no hang), the deep one is hashed by its bytes."""
+    import hashlib
+    import threading
+
+    fifo = tmp_path / "manifest.json"
+    os.mkfifo(fifo)
+    got: list[object] = []
+    reader = threading.Thread(target=lambda: got.append(manifest_hash_of(fifo)), daemon=True)
+    reader.start()
+    reader.join(60)
+    if reader.is_alive():  # (free the reader before failing)
+        with open(fifo, "wb"):
+            pass
+    assert not reader.is_alive() and got == [None]
+    monkeypatch.setenv("MOSAIC_MANIFEST", str(fifo))
+    monkeypatch.delenv("MOSAIC_MANIFEST_HASH", raising=False)
+    status, body = health_payload(commit="feedc0de")
+    assert status == 200 and body["deployment"]["manifest_hash"] is None
+
+    deep = tmp_path / "deep.json"
+    deep.write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    assert manifest_hash_of(deep) == hashlib.sha256(deep.read_bytes()).hexdigest()[:16]
+    monkeypatch.setenv("MOSAIC_MANIFEST", str(deep))
+    assert health_payload(commit="feedc0de")[1]["deployment"]["manifest_hash"] == manifest_hash_of(deep)

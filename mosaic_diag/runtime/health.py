@@ -68,12 +68,15 @@ class HealthConfig:
 
 
 def manifest_hash_of(path: str | Path) -> str | None:
-    """The sha256 (16 hex) of a manifest file's canonical JSON, or of its bytes when not JSON."""
+    """The sha256 (16 hex) of a manifest file's canonical JSON, or of its bytes when not JSON (nested past the
+    decoder too); None unless it is a regular file of at most 64 MiB (a FIFO would hold each /health request)."""
+    from mosaic_diag.platform.atomic import read_state
+
     try:
-        raw = Path(path).read_bytes()
+        raw = read_state(Path(path))
     except OSError:
         return None
-    with contextlib.suppress(ValueError):  # mosaic-diag: ignore[MD006]
+    with contextlib.suppress(ValueError, RecursionError):  # mosaic-diag: ignore[MD006]
         raw = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(raw).hexdigest()[:16]
 
