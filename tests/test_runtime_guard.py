@@ -291,6 +291,7 @@ def test_a_sqlite_dead_letter_file_is_readable_by_its_owner_only(tmp_path):
     assert (tmp_path / "dead.sqlite").stat().st_mode & 0o077 == 0
 
 
+@pytest.mark.slow
 def test_dlq_show_redacts_and_bounds_the_stored_error_and_answer(pg_db):
     """A stored error holding a DSN password and an API key, and a huge stored answer with keys at its start, across
     the cut and past it: every format shows them redacted, the answer cut with a note (`--max-chars 0`: whole)."""
