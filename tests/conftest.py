@@ -1,5 +1,5 @@
 """Shared fixtures: a real PostgreSQL (`pg`, `pg_db`), the LLM provider stand-in (`standin`, `llm`) and a loopback
-port that refuses connections (`refused_port`)."""
+port that refuses connections (`refused_port`); the modules with a test marked `slow` run first."""
 
 from __future__ import annotations
 
@@ -16,6 +16,15 @@ from examples.pgtemp import TempPostgres
 pytest_plugins = ["tests.strict_skips", "tests.isolation"]  # a skip under CI is a failure; logging put back
 
 _db_counter = itertools.count(1)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The modules holding a test marked `slow` first, each whole and in its own order, the rest after them as
+    collected: pytest-xdist deals the tests out in this order, so a long test is started early, while the other
+    workers still have work, never last (a mypy run or a deploy dealt at the end kept one worker busy alone for up
+    to a minute). Whole modules, so that a module-scoped fixture is still set up once a worker."""
+    slow = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.path not in slow)  # (a stable sort: the order within each part is kept)
 
 
 @pytest.fixture(scope="session")

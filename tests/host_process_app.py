@@ -3,8 +3,8 @@ notes the process-wide state (`tests.hoststate`), then imports and uses every pa
 tests/test_runtime_host_process.py under real uvicorn: `GET /host-state` answers what the kit changed since.
 
 `python -m uvicorn tests.host_process_app:app --no-access-log` (env: DATABASE_URL, the breaker's and /health's
-PostgreSQL; DEAD_LETTERS, the guard's store; OPENAI_BASE_URL and ANTHROPIC_BASE_URL, the LLM stand-in's;
-MOSAIC_DIAG_CACHE_DIR, a fresh cache: the redactor imports its detectors)."""
+PostgreSQL; DEAD_LETTERS, the guard's store; GUARD_STORE_TIMEOUT and STORE_EXIT_WAIT, its waits; OPENAI_BASE_URL and
+ANTHROPIC_BASE_URL, the LLM stand-in's; MOSAIC_DIAG_CACHE_DIR, a fresh cache: the redactor imports its detectors)."""
 
 from __future__ import annotations
 
@@ -62,9 +62,14 @@ from mosaic_diag.runtime import (  # noqa: E402
     open_dead_letters,
     safe_output,
     schema_guard,
+    storethread,
     truncate,
 )
 from mosaic_diag.runtime.verdict import warm_up  # noqa: E402
+
+# how long the exit waits for a dead letter stuck on a database that stopped answering (the kit's 5 s; the test's
+# subject is that the exit comes, not when: an exit a thread held would not come at all)
+storethread.EXIT_WAIT = float(os.environ.get("STORE_EXIT_WAIT", storethread.EXIT_WAIT))
 
 log = logging.getLogger("app")
 

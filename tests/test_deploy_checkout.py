@@ -299,6 +299,7 @@ def test_a_checkout_a_killed_run_left_is_unregistered_alone_never_the_operators_
     assert git(elsewhere, "rev-parse", "--abbrev-ref", "HEAD") == "feature"
 
 
+@pytest.mark.slow
 def test_a_submodule_the_app_imports_is_in_the_checkout_and_one_not_initialized_is_named(project, tmp_path):
     """The checkout of the commit had no submodule's content (`git worktree add` leaves a gitlink an empty
     directory): an app importing a module of its submodule failed the golden import (MD-GOLDEN002) on a checkout

@@ -20,6 +20,7 @@ from tests.test_example_app import app_env
 from tests.test_manifest_support import GIT_ENV, commit_all, git
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow  # (each story deploys three to five times: 20-50 s)
 WATCH = ["--watch", "5s", "--poll-interval", "0.2", "--wait-timeout", "180s"]  # (a poll: the wait ends sooner)
 
 

@@ -190,6 +190,7 @@ def uvicorn_app(tmp_path, llm, pg_db):
     stop(proc)
 
 
+@pytest.mark.slow
 def test_golden_against_uvicorn_and_a_broken_provider(uvicorn_app, llm, tmp_path):
     url, app_log = uvicorn_app
 

@@ -7,6 +7,7 @@ import time
 
 import httpx
 import psycopg2
+import pytest
 from starlette.testclient import TestClient
 
 from examples.mosaic_app.main import create_app
@@ -95,6 +96,7 @@ def _wait_for(found, what: str, bound: float = 30.0) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_health_does_not_wait_for_the_sdks_and_classifies_a_refusal_once_they_are_built(tmp_path, llm):
     """Under the real uvicorn, the SDK import held on the warm-up thread (a gate in its loader): /health lists the
     models through the standard library and answers at once, both providers available. A provider that refuses

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.app_servers import start_uvicorn, stop
 from tests.test_example_app import ROOT, app_env
@@ -75,6 +76,7 @@ def start_gated_app(tmp_path: Path, llm) -> tuple[subprocess.Popen, str, Path, P
     return proc, url, gate, record, log
 
 
+@pytest.mark.slow
 def test_ready_does_not_wait_for_the_sdks_and_the_classifier_is_loaded_before(tmp_path, llm):
     # ready while the SDK import is held: before, the lifespan imported them and never got to "ready"
     proc, url, gate, record, log = start_gated_app(tmp_path, llm)

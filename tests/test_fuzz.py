@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import BinaryIO
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -369,6 +370,7 @@ def pasted_tracebacks(draw: st.DrawFn) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+@pytest.mark.slow
 @PASTES_FUZZ
 @given(pasted_tracebacks())
 def test_no_line_of_pasted_tracebacks_is_two_events(data: bytes) -> None:

@@ -122,6 +122,7 @@ def test_the_in_process_apps_log_records_are_counted_not_printed(tmp_path, env, 
 
 
 @pytest.mark.parametrize("columns", [40, 80])
+@pytest.mark.slow
 def test_the_apps_log_records_on_a_terminal_wrap_at_words(tmp_path, llm, columns):
     """On a terminal the note of the app's captured records was one line of ~600 characters, broken mid-word by
     the terminal's edge (`openai.RateLim|itError`): there it is its head, then each distinct record on its own

@@ -251,6 +251,7 @@ def test_a_catastrophic_regex_fails_its_case_naming_file_and_line_and_the_run_go
     assert "contains: missing 'zzz'" in data["body"]["failures"]  # the other assertions are still judged
 
 
+@pytest.mark.slow
 def test_the_regex_deadline_is_set_per_case_in_defaults_in_config_and_by_flag(server, tmp_path, capsys,
                                                                                 monkeypatch):
     """A case's `regex_timeout` wins over the file's defaults, which win over --regex-timeout, then

@@ -66,6 +66,7 @@ def render_pg(tmp_path: Path, pg_db: str, llm) -> Iterator[LocalRender]:
         yield render
 
 
+@pytest.mark.slow
 def test_pushes_deploy_a_syntax_error_fails_the_build_and_a_rollback_serves_the_old_commit(
         render_pg: LocalRender, tmp_path: Path, llm) -> None:
     render, since = render_pg, datetime.now(UTC) - timedelta(seconds=5)
@@ -134,6 +135,7 @@ def test_pushes_deploy_a_syntax_error_fails_the_build_and_a_rollback_serves_the_
     assert {"OPENAI_RATE_LIMIT", "RENDER_DEPLOY_FAILED"} <= found, found
 
 
+@pytest.mark.slow
 def test_autodeploy_api_deploys_a_crashing_app_and_the_api_down(tmp_path: Path) -> None:
     env = app_env(tmp_path)
     del env["RENDER_GIT_COMMIT"]

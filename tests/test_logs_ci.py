@@ -11,6 +11,9 @@ Each text is a real user's paste (its thread above it), shortened to the lines a
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Callable, Iterator
+
 import pytest
 
 from mosaic_diag.classifier.classify import Classifier
@@ -254,18 +257,37 @@ def _pytest_report(tmp_path, port: int, *args: str, columns: int = 80) -> str:
     return r.stdout
 
 
+@pytest.fixture(scope="module")
+def pytest_report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., str]]:
+    """`_pytest_report(*args, columns=…)`, each report made once a module (a text, read by every block size: a run of
+    pytest is seconds), its psycopg2 connection refused by a loopback port this module holds bound and never
+    listening, so no server another test starts meanwhile can take it."""
+    made: dict[tuple[tuple[str, ...], int], str] = {}
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+
+        def report(*args: str, columns: int = 80) -> str:
+            if (args, columns) not in made:
+                made[args, columns] = _pytest_report(tmp_path_factory.mktemp("pytest-report"), port, *args,
+                                                     columns=columns)
+            return made[args, columns]
+
+        yield report
+
+
 _PYTEST_LABELS = ["ENV_VAR_MISSING", "PG_CONNECTION_FAILED", "UNKNOWN_ERROR", "UNKNOWN_ERROR", "UNKNOWN_ERROR"]
 
 
 @pytest.mark.parametrize("tb", ("auto", "short"))
 @pytest.mark.parametrize("block_size", BLOCKS)
-def test_pytest_failure_sections_are_events_with_their_e_lines(tb: str, block_size: int | None, tmp_path,
-                                                               refused_port: int) -> None:
+def test_pytest_failure_sections_are_events_with_their_e_lines(tb: str, block_size: int | None,
+                                                               pytest_report: Callable[..., str]) -> None:
     """Each failure section of pytest's report (`____ test_db ____`, `____ ERROR at setup of test_env ____`) is one
     error event from its header to its end, its `E` lines the evidence (the exception whose location line names the
     type: `AssertionError: assert …`), the test's captured log under them (`ERROR    api.db:…`) its own; the short
     summary's `FAILED …` / `ERROR …` lines repeat them: no events."""
-    text = _pytest_report(tmp_path, refused_port, f"--tb={tb}")
+    text = pytest_report(f"--tb={tb}")
     lines = text.splitlines()
     events = _errors(text, block_size)
     headers = [i for i, ln in enumerate(lines, 1) if ln.startswith("_") and ln.endswith("_") and " _ _" not in ln]
@@ -284,12 +306,12 @@ def test_pytest_failure_sections_are_events_with_their_e_lines(tb: str, block_si
 
 @pytest.mark.parametrize("tb", ("no", "line"))
 @pytest.mark.parametrize("block_size", BLOCKS)
-def test_pytest_summary_lines_are_events_when_no_section_was_printed(tb: str, block_size: int | None, tmp_path,
-                                                                      refused_port: int) -> None:
+def test_pytest_summary_lines_are_events_when_no_section_was_printed(tb: str, block_size: int | None,
+                                                                      pytest_report: Callable[..., str]) -> None:
     """`--tb=no` prints no failure sections (`--tb=line` only the setup error's): each `FAILED …` / `ERROR …` line of
     the short summary with no section of its test read is the test's error event, its message the exception it names
     (as wide as the terminal lets pytest print it)."""
-    text = _pytest_report(tmp_path, refused_port, f"--tb={tb}", "-rfE", columns=200)
+    text = pytest_report(f"--tb={tb}", "-rfE", columns=200)
     lines = text.splitlines()
     events = _errors(text, block_size)
     summary = {i for i, ln in enumerate(lines, 1) if ln.startswith(("FAILED ", "ERROR "))}
@@ -301,9 +323,9 @@ def test_pytest_summary_lines_are_events_when_no_section_was_printed(tb: str, bl
     assert sorted(_labels(events)) == sorted(_PYTEST_LABELS)
 
 
-def test_pytest_report_behind_the_runner_s_timestamps(tmp_path, refused_port: int) -> None:
+def test_pytest_report_behind_the_runner_s_timestamps(pytest_report: Callable[..., str]) -> None:
     """The same report in a GitHub Actions job log (the runner's seven-digit timestamp on every line) reads the same."""
-    text = _pytest_report(tmp_path, refused_port)
+    text = pytest_report("--tb=auto")  # (pytest's default)
     stamped = "".join(f"2023-08-19T06:34:{i % 60:02d}.0560176Z {ln}\n" for i, ln in enumerate(text.splitlines()))
     plain, ci = _errors(text), _errors(stamped)
     assert [(e.line, e.message) for e in ci] == [(e.line, e.message) for e in plain] and len(ci) == 5

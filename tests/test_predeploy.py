@@ -346,6 +346,7 @@ def test_schema_drift_that_breaks_writes(pg_db: str, repo: Path) -> None:
     assert [r["id"] for r in results(data, "schema")] == ["MD-SCHEMA005", "MD-SCHEMA007"]
 
 
+@pytest.mark.slow
 def test_providers_import_their_sdk_only_when_a_call_fails(llm, repo: Path) -> None:
     """The key and model calls go out through the standard library; a provider SDK (a second to
     import) is loaded only to repeat a failing call through the real client."""
@@ -431,6 +432,7 @@ def test_a_redirecting_provider_url_never_carries_the_key_elsewhere(repo: Path) 
     assert "307" in json.dumps(results(data, "openai"))
 
 
+@pytest.mark.slow
 def test_a_config_value_a_check_cannot_use_is_a_configuration_error(repo: Path) -> None:
     """A value of the wrong type that a check reads was a failed check (`settings check failed: ConfigError: …`,
     exit 1; `schema = 5` a raw TypeError, `openai_models = 5` with no file:line): it is the command's error, one
@@ -466,6 +468,7 @@ def test_a_config_value_a_check_cannot_use_is_a_configuration_error(repo: Path) 
         assert "prompts: is a directory, not a file" in r.stdout and "prompts: prompts:" not in r.stdout, r.stdout
 
 
+@pytest.mark.slow
 def test_a_provider_echoing_a_key_of_no_known_shape_is_redacted_everywhere(repo: Path, tmp_path: Path) -> None:
     """An Azure OpenAI key is 32 hex digits, a gateway's key anything: no detector knows it, and a provider that
     echoed it back in its 401 had it printed in every format and the JUnit file. The secret-named variables'

@@ -35,6 +35,7 @@ def predeploy(target: Path, env: dict[str, str]) -> tuple[int, dict]:
 
 
 @pytest.mark.parametrize("cases", ["copied", "absolute"])
+@pytest.mark.slow
 def test_golden_check_passes_then_fails_with_the_providers_label(tmp_path, llm, pg_db, cases):
     target = tmp_path / "mosaic"
     target.mkdir()
@@ -92,6 +93,7 @@ def test_golden_check_with_a_broken_cases_file_is_golden002(tmp_path, llm, pg_db
     assert llm.requests == []  # nothing was run
 
 
+@pytest.mark.slow
 def test_rate_limited_golden_check_is_quiet_fast_and_keeps_the_app_errors(tmp_path, llm, pg_db):
     """Both providers rate-limited and no LLM_MAX_RETRIES: the app's tracebacks are counted in the check's
     details, not printed, and the SDKs do not retry (one request per provider and case: what kept a
@@ -203,6 +205,7 @@ def test_in_process_check_restores_logging_and_environment(tmp_path, llm, pg_db,
     assert "after the check" in capfd.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_hanging_provider_stops_the_golden_run_in_time_with_its_cases_named(tmp_path, llm, pg_db):
     """The provider never answers: the golden run stops at its budget (the check's timeout less a fifth or 2 s,
     starting the app included) and names the case it did not finish; it was MD-TIMEOUT, the report lost, because

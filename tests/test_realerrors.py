@@ -19,6 +19,7 @@ def corpus(pg, standin, tmp_path_factory) -> dict[str, RealError]:
     return {e.key: e for e in errors}
 
 
+@pytest.mark.slow  # (its module's corpus raises every scenario for real: 10 s and more)
 def test_every_scenario_raised(corpus):
     assert sorted(corpus) == sorted(KEYS)
     assert len(KEYS) == len(set(KEYS))

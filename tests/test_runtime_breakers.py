@@ -129,6 +129,7 @@ def test_bad_requests_do_not_open_the_shared_breaker(pg_db, llm):
     assert row(pg_db)[:2] == ("closed", 0)
 
 
+@pytest.mark.slow
 def test_half_open_lets_one_trial_through_across_processes(pg_db, llm, tmp_path):
     llm.set_failure("openai", "server_error")
     result(worker(pg_db, llm, "calls", "3"))

@@ -40,6 +40,7 @@ def wait_for_lines(path: Path, count: int) -> list[dict]:
     return lines
 
 
+@pytest.mark.slow  # (each test starts the app under uvicorn: 8-15 s)
 def test_background_tasks_and_broken_streams_and_4xx(edges_app):
     url, log_path = edges_app
     assert httpx.get(f"{url}/ok").status_code == 200

@@ -334,6 +334,7 @@ def test_dlq_list_and_show_keep_a_field_on_its_line(tmp_path):
         assert "ps101-3\\nlabel: ALL_CLEAR" in r.stdout.replace("\n", ""), r.stdout
 
 
+@pytest.mark.slow
 def test_dlq_show_redacts_and_bounds_the_stored_error_and_answer(pg_db):
     """A stored error holding a DSN password and an API key, and a huge stored answer with keys at its start, across
     the cut and past it: every format shows them redacted, the answer cut with a note (`--max-chars 0`: whole)."""

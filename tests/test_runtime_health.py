@@ -313,6 +313,7 @@ def proxied(tmp_path, pg, llm):
     proxy.close()
 
 
+@pytest.mark.slow
 def test_a_database_check_that_hangs_is_down_and_the_app_keeps_serving(proxied):
     """A load balancer polling /health while the database stops answering (its pooled connection waits for ever):
     each poll answers 503 within the check's time limit, and the app's own routes are still served."""

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SENDGRID = "SG." + "a1b2c3d4e5f6g7h8i9j0kl" + "." + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U1v"
 
 
+@pytest.mark.slow
 def test_the_runtime_kit_leaves_its_host_apps_process_as_it_found_it(pg, llm, tmp_path):
     """Every part of the kit, working and failing, in an app under uvicorn: the app's `/host-state` compares the
     process with what it was before the kit was imported (what is the kit's by design is said there). It found
@@ -36,7 +37,7 @@ def test_the_runtime_kit_leaves_its_host_apps_process_as_it_found_it(pg, llm, tm
     proxy = Proxy(pg.port)  # the dead letters' database, to be frozen (a network dropping every packet) at the end
     log_path = tmp_path / "app.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": pg.dsn(name),
-           "DEAD_LETTERS": pg.dsn(name, port=proxy.port), "GUARD_STORE_TIMEOUT": "1",
+           "DEAD_LETTERS": pg.dsn(name, port=proxy.port), "GUARD_STORE_TIMEOUT": "1", "STORE_EXIT_WAIT": "0.5",
            "OPENAI_BASE_URL": llm.openai_base_url, "ANTHROPIC_BASE_URL": llm.anthropic_base_url,
            "MOSAIC_DIAG_CACHE_DIR": str(tmp_path / "fresh-cache"), "BROKEN_EXTRA": "1"}
     proc, url = start_uvicorn(lambda port: [sys.executable, "-m", "uvicorn", "tests.host_process_app:app", "--port",
