@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -123,6 +124,26 @@ def test_loguru_serialized_record_wrapped_by_a_terminal_is_one_error() -> None:
         got = [(e.line, e.end_line, e.level, e.message) for e in _errors(wrapped)]
         if got != [(1, wrapped.count("\n") + 1, "ERROR", "db connect failed")]:
             wrong.append((width, got))
+    assert wrong == []
+
+
+def test_loguru_serialized_record_wrapped_right_before_its_traceback_is_one_error_wherever_the_checkout_is() -> None:
+    """The wrap of the test above at the width that breaks the record right before `Traceback (most recent call
+    last):\\n…` (an escaped piece of its `text`), the checkout's path of every length: a later piece that started
+    with a digit (`5, in _loguru\\n…`, at /work/wt-suitespeed) was taken for another program's line after a
+    traceback's frames, and the record ended there."""
+    line = _loguru(None, serialize=True)
+    root = str(Path(__file__).resolve().parent.parent)
+    assert root in line
+    wrong = []
+    for n in range(1, 90):
+        moved = line.replace(root, "/" + "w" * n)
+        width = moved.index("Traceback (most recent call last):")
+        wrapped = "\n".join(moved[i:i + width] for i in range(0, len(moved), width))
+        assert "\nTraceback (most recent call last):\\n" in wrapped
+        got = [(e.line, e.end_line, e.level, e.message) for e in _errors(wrapped)]
+        if got != [(1, wrapped.count("\n") + 1, "ERROR", "db connect failed")]:
+            wrong.append((n, got))
     assert wrong == []
 
 

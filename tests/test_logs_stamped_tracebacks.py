@@ -16,7 +16,12 @@ from pathlib import Path
 import pytest
 
 from mosaic_diag.classifier.classify import Classifier
-from mosaic_diag.classifier.tracebacks import ParsedException, join_wrapped_frame, parse_traceback_text
+from mosaic_diag.classifier.tracebacks import (
+    ParsedException,
+    join_wrapped_frame,
+    join_wrapped_frames,
+    parse_traceback_text,
+)
 from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.triage.events import EventClassifier
 from tests.test_logs_support import BLOCKS, pg_refused, read
@@ -167,8 +172,10 @@ def test_a_frame_a_terminal_broke_at_its_width_is_joined(width: int, cut: str) -
 def test_a_frame_line_broken_at_any_column_a_terminal_has_is_joined(tmp_path: Path) -> None:
     """Where a terminal breaks a frame line depends on how long its path is: each break of the checkout's own frame
     lines at any column from MIN_WRAP_WIDTH on (inside the file's name, at its closing quote, inside `", line N, in `,
-    right after `in `, inside the function's name) is joined. Breaks inside `", line N, in ` and just before the closing
-    quote were not: the test above passed or failed by the length of the folder it ran from."""
+    right after `in `, inside the function's name, just before one of its blanks) is joined. Breaks inside `", line N,
+    in ` and just before the closing quote were not, nor (a checkout at /work/wt-suitespeed) one just before the blank
+    of `in f` (`…, line 115, in` / ` _refused_from`, the rest indented by that blank): the test above passed or failed
+    by the length of the folder it ran from."""
     from mosaic_diag.classifier.tracebacks import MIN_WRAP_WIDTH
 
     bare = _refused_from(tmp_path / ("a_rather_long_folder_name_" * 3))
@@ -176,8 +183,10 @@ def test_a_frame_line_broken_at_any_column_a_terminal_has_is_joined(tmp_path: Pa
     assert len(frames) >= 3 and any(len(line) > MIN_WRAP_WIDTH + 20 for line in frames)
     for line in frames:
         for k in range(MIN_WRAP_WIDTH, len(line)):
-            if not line[k].isspace():
-                assert join_wrapped_frame(line[:k], line[k:]) == line, (k, line[:k], line[k:])
+            assert join_wrapped_frame(line[:k], line[k:]) == line, (k, line[:k], line[k:])
+        cut = line.rindex(" ")  # (the lines as the reader hands them on: the source line stays its own)
+        if cut >= MIN_WRAP_WIDTH:
+            assert join_wrapped_frames([line[:cut], line[cut:], "    source()"]) == [line, "    source()"]
 
 
 @pytest.mark.parametrize(("prev", "line"), [
@@ -187,6 +196,8 @@ def test_a_frame_line_broken_at_any_column_a_terminal_has_is_joined(tmp_path: Pa
     ('    x = open("/srv/app', 'db.py", line 5, in open_db'),  # (no frame's start)
     ('  File "/srv/app/handlers/requests/database/connection_pool/db.py", line 5, in open', 'KeyboardInterrupt'),
     ('  File "/srv/app/db.py", line 5, in open', 'ing_the_pool'),  # (a frame line shorter than a terminal)
+    ('  File "/srv/app/handlers/requests/database/connection_pool/db.py", line 5, in', '    open_db()'),  # (source)
+    ('  File "/srv/app/handlers/requests/database/connection_pool/db.py", line 5, in open_db', ' x'),  # (was whole)
 ])
 def test_a_line_that_is_no_frame_s_rest_is_not_joined(prev: str, line: str) -> None:
     assert join_wrapped_frame(prev, line) is None

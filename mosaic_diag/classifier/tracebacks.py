@@ -473,10 +473,15 @@ def join_wrapped_frame(prev: str, line: str) -> str | None:
     start, `File "…` cut inside its file's name, after it or inside its function's name, `line` its unindented rest,
     see `_WRAP_IN_FILE`), else None: only when the rest can be nothing else (no blank inside the cut name and `", line
     N` after it; `line N, in f`; a function name's end that no exception line can be)."""
-    if not line or line[0] in " \t" or 'File "' not in prev:
+    if not line or 'File "' not in prev:
         return None
     head = prev.lstrip(" \t>")
     if not head.startswith('File "'):
+        return None
+    if line[0] in " \t":  # a break just before one of the frame line's blanks (`…, line 115, in` / ` _refused_from`)
+        if line[0] == " " and line[1:2] not in ("", " ", "\t") and len(prev) >= MIN_WRAP_WIDTH \
+                and not _WHOLE_FRAME.match(head) and _WHOLE_FRAME.match(head + line):
+            return prev + line
         return None
     rest = head[6:]
     if '"' not in rest:
@@ -499,7 +504,8 @@ def join_wrapped_frames(lines: list[str]) -> list[str]:
     out: list[str] = []
     joined_last = False
     for line in lines:
-        joined = join_wrapped_frame(out[-1], line) if out and not joined_last and line[:1] not in " \t" else None
+        joined = join_wrapped_frame(out[-1], line) if out and not joined_last and (
+            line[:1] not in " \t" or line[:1] == " " and line[1:2] not in " \t") else None
         if joined is None:
             out.append(line)
         else:

@@ -611,18 +611,21 @@ class Assembler:
             if not t.strip():
                 op.blanks += 1
                 return op.blanks <= MAX_BLANKS
-            if is_rich_header(t):
+            # a piece of a JSON record broken over lines (`raw`) holding an escape of its string (`\n`, `\"`): the
+            # record's text, whatever it starts with (loguru's `"text"`: a wrap right before `Traceback (most …`)
+            piece = op.raw is not None and ("\\n" in t or '\\"' in t)
+            if not piece and is_rich_header(t):
                 op.state = _RICH
                 op.blanks = 0
                 op.add(t, last)
                 return True
-            at = traceback_at(t)
-            if at >= 0 or is_frame(t):
+            at = -1 if piece else traceback_at(t)
+            if at >= 0 or (not piece and is_frame(t)):
                 op.state = _TB
                 op.blanks = 0
                 op.add(t[at:] if at > 0 else t, last)
                 return True
-            named = ipython_header(t) if t[:1] not in " \t" else None
+            named = ipython_header(t) if t[:1] not in " \t" and not piece else None
             if named is not None:  # IPython's traceback under the record (its rule, read as the record's line, first)
                 op.state = _IPY
                 op.ipy = named
