@@ -78,6 +78,11 @@ def _loaded() -> dict[tuple[Any, int], _Info]:
     return _bundle
 
 
+def loaded() -> bool:
+    """Whether this process has loaded the kept patterns (a compile here costs no load of them then)."""
+    return _bundle is not None
+
+
 def compile(pattern: AnyStr, flags: int = 0) -> re.Pattern[AnyStr]:  # noqa: A001 - re.compile's name, on purpose
     """`re.compile(pattern, flags)`, from the kept code when this pattern was compiled by an earlier run."""
     sre = _engine()
