@@ -16,6 +16,7 @@ from typing import Any
 
 from mosaic_diag.errors import ConfigError
 from mosaic_diag.platform import recache
+from mosaic_diag.platform.lazyre import LazyPattern
 from mosaic_diag.platform.yamlpos import line_of, load_yaml, load_yaml_text, read_yaml_text
 
 SHIPPED_RULES = Path(__file__).parent / "rules" / "taxonomy.yml"
@@ -30,13 +31,13 @@ MATCH_KEYS = EXCEPTION_KEYS | EVENT_KEYS
 PROVIDERS = ("openai", "anthropic")
 _LABEL_KEYS = {"category", "severity", "retryable", "provider_wide", "description", "aliases"}
 _RULE_KEYS = {"id", "label", "priority", "match", "unless", "description"}
-_LABEL_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_LABEL_NAME = LazyPattern(r"^[A-Z][A-Z0-9_]*$")
 # `numbers`: `NAME OP NAME` over the named groups `message` captured (or a whole number on one side)
-_COMPARISON = re.compile(r"^\s*([A-Za-z_]\w*|\d+)\s*(<=|>=|==|!=|<|>)\s*([A-Za-z_]\w*|\d+)\s*$")
-_GROUP_NAME = re.compile(r"\(\?P<([A-Za-z_]\w*)>")
+_COMPARISON = LazyPattern(r"^\s*([A-Za-z_]\w*|\d+)\s*(<=|>=|==|!=|<|>)\s*([A-Za-z_]\w*|\d+)\s*$")
+_GROUP_NAME = LazyPattern(r"\(\?P<([A-Za-z_]\w*)>")
 # `%{name}` in a rule's regex: the alternatives of the named set (top-level `sets:`) in its place
-_SET_REF = re.compile(r"%\{([^{}]*)\}")
-_SET_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_SET_REF = LazyPattern(r"%\{([^{}]*)\}")
+_SET_NAME = LazyPattern(r"^[a-z][a-z0-9_]*$")
 _OPERATORS: dict[str, Callable[[int, int], bool]] = {
     "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
     "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
