@@ -136,8 +136,14 @@ kept = [v for m in (lines, reader) for v in vars(m).values() if isinstance(v, re
 same = all((p.flags, p.groups, dict(p.groupindex)) == (q.flags, q.groups, dict(q.groupindex))
            for p in kept for q in [re.compile(p.pattern, p.flags)])
 line = "2026-11-27T14:07:54.123456Z ERROR:app.db:connection refused"
-print(json.dumps({"kept": len(kept), "made": made[0], "same": same, "bundle_loaded": recache.loaded(),
-                  "match": lines._RENDER_BASIC.match(line).groups()}))
+at_import = made[0]
+from mosaic_diag.logs.announce import Announcer
+announcer = Announcer({"logfmt": (b"level=error", b"level=fatal"), "heroku": (b"heroku[",), "none": (b"nowhere=",)})
+block = b"plain words " * 8000 + b" level=error heroku[web.1]: boom " + b"more words " * 8000
+announcer.start(block)
+print(json.dumps({"kept": len(kept), "made": at_import, "same": same, "bundle_loaded": recache.loaded(),
+                  "match": lines._RENDER_BASIC.match(line).groups(), "announced": sorted(announcer.seen(block)),
+                  "announcer_made": made[0] - at_import, "groups": len(announcer.groups)}))
 recache.save()
 """
 
@@ -157,6 +163,9 @@ def test_the_log_readers_patterns_are_kept_in_a_group_of_their_own(tmp_path: Pat
     assert first["same"] and second["same"] and not first["bundle_loaded"] and not second["bundle_loaded"]
     assert first["match"] == second["match"] == ["2026-11-27T14:07:54.123456Z", "ERROR:app.db:connection refused",
                                                  "ERROR", "app.db", "connection refused"]
+    # the announcer's patterns (made from the log's rare bytes: the same log, the same patterns) are kept too
+    assert first["announced"] == second["announced"] == ["heroku", "logfmt"]
+    assert first["groups"] >= 2 and first["announcer_made"] == first["groups"] and second["announcer_made"] == 0
 
 
 def test_a_damaged_group_entry_is_compiled_afresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,8 @@ compiled and written by `save()` (the CLI calls it at the end of a run; the runt
 
 A module's patterns that must be plain compiled patterns made at import (the log reader's, tried on every line) are
 kept under a group name (`compile(..., group="logs")`): a small bundle of their own, so that importing the module
-loads neither the whole bundle nor compiles them (an empty log's triage compiles nothing else)."""
+loads neither the whole bundle nor compiles them (an empty log's triage compiles nothing else). So are the patterns
+the log reader's announcer makes from a log's rare bytes (group "announce": the same log, the same patterns)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ _KEY: list[str | None] = []
 # whole one (which a run that compiles nothing else, an empty log's triage, need not load)
 _groups: dict[str, dict[tuple[Any, int], _Info]] = {}
 _groups_new: dict[str, dict[tuple[Any, int], _Info]] = {}
-MAX_GROUP = 200  # a group is a module's own patterns: past this a save keeps this run's only
+_groups_used: dict[str, set[tuple[Any, int]]] = {}
+MAX_GROUP = 200  # a group is a module's own patterns: past this a save keeps those this run used only
 
 
 _INTERNALS: list[tuple[Any, Any, Any] | None] = []
@@ -132,7 +134,9 @@ def compile(pattern: AnyStr, flags: int = 0, group: str = "") -> re.Pattern[AnyS
         except Exception:  # a damaged or foreign entry: compiled afresh below  # mosaic-diag: ignore[MD006]
             pass
         else:
-            if not group:
+            if group:
+                _groups_used.setdefault(group, set()).add(key)
+            else:
                 _used.add(key)
             return compiled
     try:
@@ -189,18 +193,21 @@ def save() -> None:
 
 def _save_groups() -> None:
     """Keep the patterns of each group compiled afresh in this process, added to its kept ones (or, past
-    MAX_GROUP, with what this run compiled of it only)."""
+    MAX_GROUP, with the others this run used of it only)."""
     from mosaic_diag.platform import yamlcache
 
     for group, new in list(_groups_new.items()):
         key = _group_key(group)
         if key is None or not new:
             continue
-        current = yamlcache.get_plain(key)
-        merged = dict(current) if isinstance(current, dict) else {}
+        bundle = _group(group)
+        current = yamlcache.get_plain(key)  # (another run may have saved since this one loaded)
+        merged = dict(current) if isinstance(current, dict) else dict(bundle)
         if len(merged) + len(new) > MAX_GROUP:
-            merged = {}
+            used = _groups_used.get(group, set())
+            merged = {k: bundle[k] for k in used if k in bundle}
         merged.update(new)
         yamlcache.put_plain(key, merged)
-        _group(group).update(new)
+        bundle.update(new)
+        _groups_used.setdefault(group, set()).update(new)
         new.clear()
