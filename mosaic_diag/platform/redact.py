@@ -20,7 +20,6 @@ the lines with a hint are scanned; detect-secrets is imported only when a line h
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import threading
@@ -278,6 +277,7 @@ _DETECT_SECRETS_LOGGER = "detect-secrets"
 
 
 def _imported_detector_sources() -> DetectorSources:
+    import logging
     import warnings
     from importlib import import_module
 
