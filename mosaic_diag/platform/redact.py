@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from mosaic_diag.platform import recache
+from mosaic_diag.platform.digest import sha256
 from mosaic_diag.platform.lazyre import LazyPattern
 
 MASK = "***"
@@ -313,7 +314,6 @@ def _imported_detector_sources() -> DetectorSources:
 def _detectors_key() -> str | None:
     """The cache key of the installed detect-secrets (where, when, how big: the files its detectors' patterns come
     from), found without importing it; None when it cannot be told."""
-    import hashlib
     from importlib.util import find_spec
 
     try:
@@ -328,7 +328,7 @@ def _detectors_key() -> str | None:
     except (ImportError, ValueError, OSError):
         return None
     stamp = "\0".join(f"{f}:{st.st_mtime_ns}:{st.st_size}" for f, st in stats)
-    return hashlib.sha256(f"{_DETECTORS_FORMAT}\0{stamp}".encode("utf-8", "surrogatepass")).hexdigest()
+    return sha256(f"{_DETECTORS_FORMAT}\0{stamp}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @cache

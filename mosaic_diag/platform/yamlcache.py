@@ -50,9 +50,9 @@ def _yaml_stamp() -> str:
 
 
 def key_of(text: str) -> str:
-    import hashlib  # (here: `get_plain` alone, the dataclasses' code of `--help`, needs none)
+    from mosaic_diag.platform.digest import sha256  # (here: `get_plain` alone, `--help`'s, needs none)
 
-    h = hashlib.sha256(f"{FORMAT}\0{_yaml_stamp()}\0".encode())
+    h = sha256(f"{FORMAT}\0{_yaml_stamp()}\0".encode())
     h.update(text.encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
