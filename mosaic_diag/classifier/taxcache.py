@@ -68,9 +68,9 @@ def _stamp(module: str) -> str:
 
 def key_of(paths: tuple[Path, ...], texts: tuple[str, ...]) -> str:
     """The entry of the taxonomy built from the rules files `paths`, whose texts are `texts`."""
-    from mosaic_diag.platform.digest import sha256
+    from mosaic_diag.platform.digest import key_hash
 
-    h = sha256(f"{FORMAT}\0{sys.version}\0{sys.implementation.cache_tag}\0{SHIPPED_RULES}\0".encode(
+    h = key_hash(f"{FORMAT}\0{sys.version}\0{sys.implementation.cache_tag}\0{SHIPPED_RULES}\0".encode(
         "utf-8", "surrogatepass"))
     for code in _CODE:
         try:

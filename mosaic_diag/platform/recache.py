@@ -69,10 +69,10 @@ def _key() -> str | None:
         if sre is None:
             _KEY.append(None)
         else:
-            from mosaic_diag.platform.digest import sha256
+            from mosaic_diag.platform.digest import key_hash
 
             stamp = f"{FORMAT}\0{sys.version}\0{sys.implementation.cache_tag}\0{sre.MAGIC}\0{sre.CODESIZE}"
-            _KEY.append(sha256(stamp.encode()).hexdigest())
+            _KEY.append(key_hash(stamp.encode()).hexdigest())
     return _KEY[0]
 
 
@@ -80,9 +80,9 @@ def _group_key(group: str) -> str | None:
     key = _key()
     if key is None:
         return None
-    from mosaic_diag.platform.digest import sha256
+    from mosaic_diag.platform.digest import key_hash
 
-    return sha256(f"{key}\0group\0{group}".encode("utf-8", "surrogatepass")).hexdigest()
+    return key_hash(f"{key}\0group\0{group}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _group(group: str) -> dict[tuple[Any, int], _Info]:

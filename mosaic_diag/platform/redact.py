@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from mosaic_diag.platform import recache
-from mosaic_diag.platform.digest import sha256
+from mosaic_diag.platform.digest import key_hash
 from mosaic_diag.platform.lazyre import LazyPattern
 
 MASK = "***"
@@ -328,7 +328,7 @@ def _detectors_key() -> str | None:
     except (ImportError, ValueError, OSError):
         return None
     stamp = "\0".join(f"{f}:{st.st_mtime_ns}:{st.st_size}" for f, st in stats)
-    return sha256(f"{_DETECTORS_FORMAT}\0{stamp}".encode("utf-8", "surrogatepass")).hexdigest()
+    return key_hash(f"{_DETECTORS_FORMAT}\0{stamp}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @cache
