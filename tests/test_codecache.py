@@ -264,3 +264,58 @@ def test_a_triage_keeps_the_dataclasses_code_and_the_next_one_reads_it(tmp_path:
     # (the third run reads the playbooks kept by the first: it imports fewer modules than the first)
     assert made[0] > 200 and kept[0] == 0 and made[1] == 0 and kept[1] > 200 and made[2] == kept[1] and kept[2] == 0, \
         (made, kept)
+
+
+LAZY_INSPECT = r"""
+import json, sys
+from mosaic_diag.platform import codecache
+codecache.install()
+import dataclasses
+out = {"after_install": "inspect" in sys.modules, "stand_in": type(dataclasses.inspect).__name__}
+
+@dataclasses.dataclass
+class Documented:
+    '''A class with its own docstring.'''
+    a: int
+
+out["documented"] = ("inspect" in sys.modules, Documented.__doc__)
+
+@dataclasses.dataclass
+class Bare:
+    a: int
+    b: "str" = "x"
+
+import inspect
+out.update(bare=Bare.__doc__, real=dataclasses.inspect is inspect and sys.modules["inspect"] is inspect,
+           signature=str(inspect.signature(Bare)), has_getsource=hasattr(inspect, "getsource"))
+print(json.dumps(out))
+"""
+
+
+def test_dataclasses_imports_inspect_at_its_first_use_only() -> None:
+    """`codecache.install` imports `dataclasses` with a stand-in for `inspect`: a class with a docstring imports
+    nothing more; one without gets the docstring `dataclasses` gives it (its signature, from the real `inspect`,
+    which is then `dataclasses`' own and everyone's)."""
+    done = subprocess.run([sys.executable, "-c", LAZY_INSPECT], capture_output=True, text=True, timeout=120, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "after_install": False, "stand_in": "_LazyInspect", "documented": [False, "A class with its own docstring."],
+        "bare": "Bare(a: int, b: 'str' = 'x')", "real": True, "signature": "(a: int, b: 'str' = 'x') -> None",
+        "has_getsource": True}
+
+
+def test_a_triage_imports_no_inspect(tmp_path: Path) -> None:
+    """Every dataclass a triage makes has a docstring: `dataclasses` never needs `inspect` (nor its `dis`). (The
+    second run: the first imports detect-secrets, whose `requests` imports them, to find the patterns it keeps.)"""
+    code = ("import runpy, sys\n"
+            "sys.argv = ['mosaic-diag', 'triage', sys.argv[1], '--format', 'json']\n"
+            "try:\n    runpy.run_module('mosaic_diag', run_name='__main__')\n"
+            "finally:\n"
+            "    print('imported:', sorted(m for m in ('inspect', 'dis') if m in sys.modules), file=sys.stderr)\n")
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", code, str(ROOT / "examples" / "logs" / "render-sample.log")],
+                              capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                              env={**os.environ, "PYTHONPATH": str(ROOT), "MOSAIC_DIAG_CACHE_DIR": str(tmp_path / "c")})
+        assert done.returncode == 1 and json.loads(done.stdout)["summary"]["events"] > 0, done.stderr
+    assert done.stderr == "imported: []\n"

@@ -120,3 +120,67 @@ def test_a_triage_keeps_its_patterns_and_the_next_one_reads_them(tmp_path: Path)
     assert runs[0].stdout == runs[1].stdout and json.loads(runs[0].stdout)["summary"]["events"] > 0
     made = [int(r.stderr.rsplit("compiled afresh:", 1)[1]) for r in runs]
     assert made[0] > 50 and made[1] == 0, made
+
+
+GROUP_CHECK = r"""
+import json, re, sys
+from mosaic_diag.platform import recache
+made = [0]
+real = recache._info
+def counted(*args):
+    made[0] += 1
+    return real(*args)
+recache._info = counted
+from mosaic_diag.logs import lines, reader
+kept = [v for m in (lines, reader) for v in vars(m).values() if isinstance(v, re.Pattern)]
+same = all((p.flags, p.groups, dict(p.groupindex)) == (q.flags, q.groups, dict(q.groupindex))
+           for p in kept for q in [re.compile(p.pattern, p.flags)])
+line = "2026-11-27T14:07:54.123456Z ERROR:app.db:connection refused"
+at_import = made[0]
+from mosaic_diag.logs.announce import Announcer
+announcer = Announcer({"logfmt": (b"level=error", b"level=fatal"), "heroku": (b"heroku[",), "none": (b"nowhere=",)})
+block = b"plain words " * 8000 + b" level=error heroku[web.1]: boom " + b"more words " * 8000
+announcer.start(block)
+print(json.dumps({"kept": len(kept), "made": at_import, "same": same, "bundle_loaded": recache.loaded(),
+                  "match": lines._RENDER_BASIC.match(line).groups(), "announced": sorted(announcer.seen(block)),
+                  "announcer_made": made[0] - at_import, "groups": len(announcer.groups)}))
+recache.save()
+"""
+
+
+def test_the_log_readers_patterns_are_kept_in_a_group_of_their_own(tmp_path: Path) -> None:
+    """The patterns the log reader compiles at import come from a small bundle of their own: a later process compiles
+    none of them again and loads no other kept pattern for them (an empty log's triage compiles nothing else)."""
+    env = {**os.environ, "MOSAIC_DIAG_CACHE_DIR": str(tmp_path / "cache")}
+    runs = []
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", GROUP_CHECK], env=env, capture_output=True, text=True,
+                              timeout=120, cwd=ROOT)
+        assert done.returncode == 0, done.stderr
+        runs.append(json.loads(done.stdout))
+    first, second = runs
+    assert first["kept"] >= 17 and first["made"] >= first["kept"] and second["made"] == 0
+    assert first["same"] and second["same"] and not first["bundle_loaded"] and not second["bundle_loaded"]
+    assert first["match"] == second["match"] == ["2026-11-27T14:07:54.123456Z", "ERROR:app.db:connection refused",
+                                                 "ERROR", "app.db", "connection refused"]
+    # the announcer's patterns (made from the log's rare bytes: the same log, the same patterns) are kept too
+    assert first["announced"] == second["announced"] == ["heroku", "logfmt"]
+    assert first["groups"] >= 2 and first["announcer_made"] == first["groups"] and second["announcer_made"] == 0
+
+
+def test_a_damaged_group_entry_is_compiled_afresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mosaic_diag.platform import recache, yamlcache
+
+    monkeypatch.setenv("MOSAIC_DIAG_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(recache, "_groups", {})
+    monkeypatch.setattr(recache, "_groups_new", {})
+    key = recache._group_key("test")
+    assert key is not None and key != recache._key()
+    pattern = r"(?P<n>\d+) errors?"
+    good = recache._info(pattern, 0)
+    yamlcache.put_plain(key, {(pattern, 0): (good[0], [17, 4, 0, 99, 99], good[2], good[3], good[4])})
+    assert recache.compile(pattern, 0, group="test").search("3 errors here").group("n") == "3"
+    assert recache._groups_new == {"test": {(pattern, 0): good}}  # compiled afresh, to be kept right by save()
+    recache.save()
+    monkeypatch.setattr(recache, "_groups", {})
+    assert recache._group("test") == {(pattern, 0): good}

@@ -349,14 +349,14 @@ def test_threads_failing_at_once_load_the_classifier_once():
     """The classifier and taxonomy load at the first failure: 16 threads failing at the same moment load
     them once (under a lock), and all get the same verdict."""
     from mosaic_diag.classifier import Classifier
-    from mosaic_diag.classifier.taxonomy import SHIPPED_RULES, _load_keyed
+    from mosaic_diag.classifier.taxonomy import SHIPPED_RULES, _build
     from mosaic_diag.runtime.verdict import VerdictCache
 
     loads: list[int] = []
 
     def loader() -> Classifier:
         loads.append(1)
-        return Classifier(_load_keyed.__wrapped__((SHIPPED_RULES,), ()))  # a real, uncached parse, as in a cold process
+        return Classifier(_build((SHIPPED_RULES,)))  # a real parse, as in a cold process with no cache
 
     cache = VerdictCache(loader=loader)
     threads = 16

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from mosaic_diag.classifier.taxonomy import (
     load_taxonomy,
     rules_key,
 )
-from mosaic_diag.platform import recache
+from mosaic_diag.platform import notes, recache
 
 _CACHE_LIMIT = 20_000
 
@@ -375,13 +374,14 @@ class Classifier:
         return tuple(hits)
 
 
-LOGGER = "mosaic_diag.classifier"
+LOGGER = notes.LOGGER
 
 
 def _note(line: str) -> None:
-    """A note of the run (one line), a WARNING of the `mosaic_diag.classifier` logger: the core never prints
-    (in the runtime kit, stderr is the app's); the CLI puts these lines on stderr (`commands/guard.NoteLines`)."""
-    logging.getLogger(LOGGER).warning("%s", line)
+    """A note of the run (one line), a WARNING of the `mosaic_diag.classifier` logger (`platform.notes`: `logging`
+    imported then): the core never prints (in the runtime kit, stderr is the app's); the CLI puts these lines on
+    stderr (`commands/guard`)."""
+    notes.note(line)
 
 
 _DEFAULTS: dict[tuple[object, ...], Classifier] = {}

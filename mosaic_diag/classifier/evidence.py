@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 from dataclasses import dataclass
@@ -170,6 +169,8 @@ def codes_from_text(text: str) -> frozenset[str]:
         try:
             parsed = json.loads(body)
         except ValueError:
+            import ast  # (here: most runs read no dict-style body)
+
             try:
                 parsed = ast.literal_eval(body) if len(body) < 20_000 else None
             except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):

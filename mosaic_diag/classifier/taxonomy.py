@@ -16,7 +16,8 @@ from typing import Any
 
 from mosaic_diag.errors import ConfigError
 from mosaic_diag.platform import recache
-from mosaic_diag.platform.yamlpos import line_of, load_yaml
+from mosaic_diag.platform.lazyre import LazyPattern
+from mosaic_diag.platform.yamlpos import line_of, load_yaml, load_yaml_text, read_yaml_text
 
 SHIPPED_RULES = Path(__file__).parent / "rules" / "taxonomy.yml"
 CATEGORIES = ("infrastructure", "data", "model", "prompt", "integration")
@@ -30,13 +31,13 @@ MATCH_KEYS = EXCEPTION_KEYS | EVENT_KEYS
 PROVIDERS = ("openai", "anthropic")
 _LABEL_KEYS = {"category", "severity", "retryable", "provider_wide", "description", "aliases"}
 _RULE_KEYS = {"id", "label", "priority", "match", "unless", "description"}
-_LABEL_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_LABEL_NAME = LazyPattern(r"^[A-Z][A-Z0-9_]*$")
 # `numbers`: `NAME OP NAME` over the named groups `message` captured (or a whole number on one side)
-_COMPARISON = re.compile(r"^\s*([A-Za-z_]\w*|\d+)\s*(<=|>=|==|!=|<|>)\s*([A-Za-z_]\w*|\d+)\s*$")
-_GROUP_NAME = re.compile(r"\(\?P<([A-Za-z_]\w*)>")
+_COMPARISON = LazyPattern(r"^\s*([A-Za-z_]\w*|\d+)\s*(<=|>=|==|!=|<|>)\s*([A-Za-z_]\w*|\d+)\s*$")
+_GROUP_NAME = LazyPattern(r"\(\?P<([A-Za-z_]\w*)>")
 # `%{name}` in a rule's regex: the alternatives of the named set (top-level `sets:`) in its place
-_SET_REF = re.compile(r"%\{([^{}]*)\}")
-_SET_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_SET_REF = LazyPattern(r"%\{([^{}]*)\}")
+_SET_NAME = LazyPattern(r"^[a-z][a-z0-9_]*$")
 _OPERATORS: dict[str, Callable[[int, int], bool]] = {
     "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
     "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
@@ -446,9 +447,10 @@ def _parse_label(name: str, raw: Any, base: Label | None, path: str, holder: Any
     return Label(name, category, severity, retryable, description.strip(), tuple(aliases), provider_wide)
 
 
-def _read_file(path: Path) -> dict[str, Any]:
+def _read_file(path: Path, text: str | None = None) -> dict[str, Any]:
+    """The rules file `path` loaded (from `text`, its text, when read already)."""
     name = str(path)
-    data = load_yaml(path)
+    data = load_yaml(path) if text is None else load_yaml_text(text, name)
     if not isinstance(data, dict):
         raise ConfigError("a rules file must be a mapping with `labels` and/or `rules`", path=name,
                           line=line_of(data))
@@ -536,11 +538,36 @@ def _load(paths: tuple[Path, ...]) -> Taxonomy:
 
 @lru_cache(maxsize=8)
 def _load_keyed(paths: tuple[Path, ...], key: tuple[object, ...]) -> Taxonomy:
-    """The taxonomy of `paths` (`key`: the user file's `rules_key`, only for the cache)."""
+    """The taxonomy of `paths` (`key`: the user file's `rules_key`, only for the cache): the one built from the same
+    texts by an earlier run when the on-disk cache keeps it (`taxcache`), else built and kept."""
+    texts = _texts(paths)
+    if texts is None:  # a file that cannot be read: the build says which, as it always did
+        return _build(paths)
+    from mosaic_diag.classifier import taxcache
+
+    entry = taxcache.key_of(paths, texts)
+    kept = taxcache.get(entry)
+    if kept is not None:
+        return kept
+    taxonomy = _build(paths, texts)
+    taxcache.put(entry, taxonomy)
+    return taxonomy
+
+
+def _texts(paths: tuple[Path, ...]) -> tuple[str, ...] | None:
+    """The text of each rules file, or None when one cannot be read (missing, too large, not UTF-8...)."""
+    try:
+        return tuple(read_yaml_text(path) for path in paths)
+    except ConfigError:
+        return None
+
+
+def _build(paths: tuple[Path, ...], texts: tuple[str, ...] | None = None) -> Taxonomy:
+    """The taxonomy of the rules files `paths` (of the `texts` read from them, when given), built afresh."""
     labels: dict[str, Label] = {}
     rules: dict[str, Rule] = {}
     sets = RuleSets()
-    files = [(path, _read_file(path)) for path in paths]
+    files = [(path, _read_file(path, None if texts is None else texts[i])) for i, path in enumerate(paths)]
     for path, data in files:  # every file's sets first: a user's board reaches the shipped rules' `%{…}` too
         _add_sets(path, data, sets)
     for path, data in files:

@@ -42,6 +42,8 @@ _EXC_SUFFIX = LazyPattern(
 
 @dataclass
 class ParsedFrame:
+    """One frame of a traceback read from text: its file, line, function and source line."""
+
     file: str
     line: int
     function: str
@@ -50,6 +52,8 @@ class ParsedFrame:
 
 @dataclass
 class ParsedException:
+    """One exception of a traceback read from text: its type, message and frames."""
+
     type: str | None
     message: str
     frames: list[ParsedFrame] = field(default_factory=list)

@@ -6,12 +6,12 @@ the Typer-free fast paths of `entry` share it."""
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import sys
 from collections.abc import Callable
 
 from mosaic_diag.errors import DiagError, ExitCode
+from mosaic_diag.platform import notes
 
 
 def fail(message: str, code: int) -> int:
@@ -97,19 +97,28 @@ def handled(body: Callable[[], int]) -> int:
         return fail(f"{where}{exc.strerror or exc}", ExitCode.USAGE)
 
 
-CORE_NOTES = "mosaic_diag.classifier"  # the core's notes of a run (classify.LOGGER: a user rule skipped)
+CORE_NOTES = notes.LOGGER  # the core's notes of a run (classify.LOGGER: a user rule skipped)
 
 
-class NoteLines(logging.Handler):
-    """The core's notes (WARNINGs of CORE_NOTES) as bare lines on the current stderr, between the lines of a
-    report on stdout (flushed first): what a CLI user reads; the core itself never prints."""
+def _note_lines() -> Callable[[], None]:
+    """Attach NoteLines to the CORE_NOTES logger; returns what detaches it (`notes.when_logging`: `logging` is
+    imported only for a run that notes something)."""
+    import logging
 
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
+    class NoteLines(logging.Handler):
+        """The core's notes (WARNINGs of CORE_NOTES) as bare lines on the current stderr, between the lines of a
+        report on stdout (flushed first): what a CLI user reads; the core itself never prints."""
 
-    def emit(self, record: logging.LogRecord) -> None:
-        sys.stdout.flush()
-        print(record.getMessage(), file=sys.stderr, flush=True)
+        def __init__(self) -> None:
+            super().__init__(logging.WARNING)
+
+        def emit(self, record: logging.LogRecord) -> None:
+            sys.stdout.flush()
+            print(record.getMessage(), file=sys.stderr, flush=True)
+
+    logger, lines = logging.getLogger(CORE_NOTES), NoteLines()
+    logger.addHandler(lines)
+    return lambda: logger.removeHandler(lines)
 
 
 def guarded(body: Callable[[], int]) -> int:
@@ -118,8 +127,7 @@ def guarded(body: Callable[[], int]) -> int:
     stdout, stderr = sys.stdout, sys.stderr
     sys.stdout = GuardedStdout(stdout)
     sys.stderr = GuardedStdout(stderr)
-    notes, lines = logging.getLogger(CORE_NOTES), NoteLines()
-    notes.addHandler(lines)
+    detach = notes.when_logging(_note_lines)
     try:
         code = body()
         sys.stdout.flush()
@@ -137,7 +145,7 @@ def guarded(body: Callable[[], int]) -> int:
                              + traceback.format_exc())
         return 1
     finally:
-        notes.removeHandler(lines)
+        detach()
         sys.stdout, sys.stderr = stdout, stderr
         _keep_patterns()
 

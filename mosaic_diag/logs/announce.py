@@ -17,6 +17,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from mosaic_diag.platform import recache
+
 PROBE = 1 << 16
 FIRST_PROBE = 1 << 20  # the head of a log probed: all of a log up to 1 MB (a few ms of searches)
 SAMPLE = 1 << 16  # the log's first bytes whose byte counts choose the anchors
@@ -138,12 +140,15 @@ class _Group:
             else:
                 self.nexts += k[at + 1:at + 2] or bytes(range(256))
         self.names.add(name)
-        self.rx = re.compile(b"|".join(re.escape(k) for k in sorted(self.names_of, key=len, reverse=True)))
+        self.rx = None  # (made at the next scan: a group a log's plan adds to twice is compiled once)
 
     def scan(self, block: bytes, off: set[str]) -> set[str] | None:
         """The layouts among `off` whose keys are in `block`; None when the anchor is common in the block (more hits
         than `BUDGET` and one per `SPAN` bytes)."""
-        assert self.rx is not None
+        if self.rx is None:
+            # the keys, longest first; kept across runs (`recache`: the same log's plan makes the same patterns)
+            self.rx = recache.compile(b"|".join(re.escape(k) for k in sorted(self.names_of, key=len, reverse=True)),
+                                      group="announce")
         search, names_of, before, after = self.rx.search, self.names_of, self.before, self.after
         prevs, nexts = self.prevs, self.nexts
         want = self.names & off

@@ -11,9 +11,16 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, AnyStr, NamedTuple
 
+from mosaic_diag.platform import recache
 from mosaic_diag.platform.lazyre import LazyPattern
+
+
+def _kept(pattern: AnyStr, flags: int = 0) -> re.Pattern[AnyStr]:
+    """A pattern tried on every line, compiled at import (a plain compiled pattern, no LazyPattern) from the code kept
+    for the log reader's patterns (`recache`, group "logs": a small bundle of their own)."""
+    return recache.compile(pattern, flags, group="logs")
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL", "FATAL")
 _LEVEL_STARTS = (*LEVELS, "CRITI")  # (a level cut to five letters: "%(levelname)-5.5s")
@@ -37,9 +44,9 @@ _LV = r"(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)"
 # (a fraction twice: "%(asctime)s.%(msecs)03d" without a datefmt writes asctime's own ",029" and then ".029")
 _TS = r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?"
 # Render text export: ISO-8601 timestamp, one space, the process's own line.
-_RENDER_TEXT = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) ?(.*)", re.S)
+_RENDER_TEXT = _kept(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) ?(.*)", re.S)
 # RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA [MSG]
-_SYSLOG = re.compile(r"<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) (-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: (.*))?", re.S)
+_SYSLOG = _kept(r"<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) (-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: (.*))?", re.S)
 # BSD syslog (RFC 3164) with an RFC 3339 time, as rsyslog forwards it: "<131>2016-05-31T23:42:23.368785+00:00 host
 # tag[pid]: message", one stream per host and tag
 _SYSLOG_BSD = LazyPattern(r"<\d{1,3}>(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) (\S+) ([^\s\[:]+)"
@@ -50,13 +57,13 @@ _SYSLOG_BSD = LazyPattern(r"<\d{1,3}>(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?
 # four-letter levels ("2015-02-13 01:32:25,470 CRIT Supervisor running as root", ERRO, DEBG, TRAC, BLAT); the logger
 # padded to a column ("%(levelname)-8s %(name)-12s %(message)s": "ERROR    api.db       message", "ERROR    app
 # message": a name of one word only when two blanks or more end it)
-_ASC_LEVEL = re.compile(rf"({_TS})\s+\[?(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL|CRIT|ERRO|DEBG|TRAC|BLAT)\]?\s+"
+_ASC_LEVEL = _kept(rf"({_TS})\s+\[?(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL|CRIT|ERRO|DEBG|TRAC|BLAT)\]?\s+"
                         r"(?:- +)?(?:([^\s:]+):\s|"
                         r"([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)+|[A-Za-z_][\w.-]{0,255}(?=  )) +(?=\S))?"
                         r"\s*(.*)", re.S)
 _LINENO_COLUMN = LazyPattern(r"\d{1,6} +(?=\S)")
 _ASC_DASHED = LazyPattern(rf"({_TS}) - (\S+) - {_LV} - (.*)", re.S)
-_BASIC = re.compile(rf"{_LV}:([^\s:]*): ?(.*)", re.S)
+_BASIC = _kept(rf"{_LV}:([^\s:]*): ?(.*)", re.S)
 # a record in a layout no pattern here names (`_any_record`): a time stamp (a date and time in the common forms, with
 # or without a zone after a space, or a time of day), up to three short words (a pid, a thread, a logger, bracketed
 # or not), a level word (bracketed or not), then the message: stdlib logging's formats with another `datefmt` or
@@ -225,7 +232,7 @@ _HEROKU = LazyPattern(r"(?:app|heroku)\[([\w.-]+)\]: ?(.*)", re.S)
 # journald / BSD syslog (`journalctl -u app`, /var/log/syslog): "Jul 05 09:13:44 host tag[pid]: line", one
 # stream per process (the lines of a traceback come from the process that logged its record); the month as the
 # locale names it ("Dez 28 06:43:00": journalctl under LANG=de_DE; "déc. 28", "Mär 3")
-_JOURNAL = re.compile(r"([^\W\d_]{3,4}\.? [ \d]\d \d\d:\d\d:\d\d) (\S+) ([^\s\[:]+)(\[\d+\])?: ?(.*)", re.S)
+_JOURNAL = _kept(r"([^\W\d_]{3,4}\.? [ \d]\d \d\d:\d\d:\d\d) (\S+) ([^\s\[:]+)(\[\d+\])?: ?(.*)", re.S)
 # Render's dashboard (a deploy's or a service's log copied out of the web page): "Nov 26 10:43:07 PM  line", the month's
 # English name, a 12-hour time and two blanks before the process's line (no year: the line gets no time stamp)
 _RENDER_DASHBOARD = LazyPattern(r"[A-Z][a-z]{2} {1,2}\d\d? \d\d?:\d\d:\d\d [AP]M  (.*)", re.S)
@@ -250,8 +257,8 @@ _REFERER = ", referer: "
 # (older flyctl writes no space after the level: "[info]  File …" keeps its indent; one space that is not an indent's
 # is the separator of newer ones, "[info] INFO Starting init")
 _FLY = LazyPattern(r"(app|health|runner|proxy)\[([\w.-]+)\] [a-z0-9]+ \[(\w+)\](?: (?! ))?(.*)", re.S)
-_FLY_TS = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?) (?=[ahpr])")
-_UVICORN = re.compile(rf"{_LV}:\s+(.*)", re.S)
+_FLY_TS = _kept(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?) (?=[ahpr])")
+_UVICORN = _kept(rf"{_LV}:\s+(.*)", re.S)
 _ACCESS = LazyPattern(r'\S+ - "[A-Z]+ \S* HTTP/[\d.]+" \d{3}')
 _STARTED = LazyPattern(r"Started server process \[\d+\]")
 SEPARATORS = (
@@ -322,8 +329,8 @@ _KERNEL_OOM = LazyPattern(r"[Oo]ut of memory: Kill(?:ed)? process \d+")  # ("Mem
 # ("TIMESTAMP LEVEL:logger:message") and uvicorn's ("TIMESTAMP LEVEL:     message"); what _RENDER_TEXT and
 # then parse_process's _BASIC / _UVICORN make of such a line (the timestamp part matches one way only)
 _RENDER_TS = r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) "
-_RENDER_BASIC = re.compile(rf"{_RENDER_TS}({_LV}:([^\s:]*): ?(.*))", re.S)
-_RENDER_UVICORN = re.compile(rf"{_RENDER_TS}({_LV}:\s+(.*))", re.S)
+_RENDER_BASIC = _kept(rf"{_RENDER_TS}({_LV}:([^\s:]*): ?(.*))", re.S)
+_RENDER_UVICORN = _kept(rf"{_RENDER_TS}({_LV}:\s+(.*))", re.S)
 
 # the keys JSON log formatters write a record's parts under, first found first: stdlib-based formatters
 # (python-json-logger's `levelname`/`message`/`exc_info`, json-log-formatter's `exc_info`, litellm's `stacktrace`,
@@ -1495,7 +1502,7 @@ CSV_MESSAGE_COLUMNS = ("message", "@message", "content", "log", "msg", "textpayl
 CSV_TIME_COLUMNS = ("date", "timestamp", "@timestamp", "time", "datetime", "date (utc)")
 CSV_LEVEL_COLUMNS = ("status", "level", "log_level", "@log_level", "severity", "levelname", "log level")
 CSV_STREAM_COLUMNS = ("host", "service", "@logstream", "logstreamname", "container", "pod")
-_CSV_NAME = re.compile(r"[@\w][\w@. ()-]{0,40}")
+_CSV_NAME = _kept(r"[@\w][\w@. ()-]{0,40}")
 
 
 class CsvColumns(NamedTuple):

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import AnyStr
 
 from mosaic_diag.logs import announce, pieces, scan
 from mosaic_diag.logs.assemble import Assembler
@@ -44,7 +45,15 @@ from mosaic_diag.logs.lines import (
 from mosaic_diag.logs.model import RawEvent, ReadStats
 from mosaic_diag.logs.scan import Needle
 from mosaic_diag.logs.source import BLOCK_SIZE, LINE_CAP, ByteStream, UnreadableInput, iter_blocks
+from mosaic_diag.platform import recache
 from mosaic_diag.platform.lazyre import LazyPattern
+
+
+def _kept(pattern: AnyStr, flags: int = 0) -> re.Pattern[AnyStr]:
+    """A pattern tried on every line, compiled at import (a plain compiled pattern, no LazyPattern) from the code kept
+    for the log reader's patterns (`recache`, group "logs": a small bundle of their own)."""
+    return recache.compile(pattern, flags, group="logs")
+
 
 # candidates of every shape; the JSON levels from the log's first JSON line on (`_json_start`)
 TEXT_NEEDLES = (Needle(b"ERROR", 1), Needle(b"CRITICAL", 7), Needle(b"Traceback (most recent call last)"),
@@ -153,20 +162,20 @@ _BRACKET_LOWER = (b"[warn", b"[debug")
 _JSON_WARN = (Needle(b'"warn'), Needle(b'"WARN', 1))  # "warning", "WARN", ... (a value starting so)
 _JSON_DEBUG = (Needle(b'"debug"'), Needle(b'"DEBUG"', 3))
 _API_WARN, _API_DEBUG = (Needle(b'"warning"'),), (Needle(b'"debug"'),)
-_RENDER_TEXT_START = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
-_NOT_BLANK = re.compile(rb"[^\r\n]")
+_RENDER_TEXT_START = _kept(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+_NOT_BLANK = _kept(rb"[^\r\n]")
 _UVICORN_START = LazyPattern(rb"[A-Z]+:  ")
 # a run of indented, non-blank lines (traceback frames) of a Render text export / of a bare log
 # (the lines of one traceback mostly share their timestamp: after the first line of a run the pattern
 # compares the same text again instead of reading a timestamp, and a run goes on across a new timestamp
 # by matching again from there)
-_FRAMES_RENDER_TEXT = re.compile(
+_FRAMES_RENDER_TEXT = _kept(
     rb"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) [ \t]+\S[^\n]*\n(?:\1 [ \t]+\S[^\n]*\n)*")
 _FRAMES_BARE = LazyPattern(rb"(?:[ \t]+\S[^\n]*\n)+")
 # what follows the frames of a chained traceback in a Render text export, under one timestamp: the
 # exception line (a plain line: its first character cannot start a record), a blank, a chain separator, a
 # blank and the next traceback's header
-_CHAIN_RENDER_TEXT = re.compile(
+_CHAIN_RENDER_TEXT = _kept(
     rb"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) ([^\x00-\x20\x7f-\xff0-9DIWECF\[=ah|+][^\n\r]*)\n"
     rb"\1 ?\n"
     rb"\1 (During handling of the above exception, another exception occurred:"
@@ -178,10 +187,10 @@ _CHAIN_RENDER_TEXT = re.compile(
 # (a line that cannot start a record, `lines.RECORD_INITIALS`: right after a traceback's frames such a line is
 # its exception line, even one that starts like Render's failure sentences; not an exception group's line whose
 # indentation was stripped, `|` / `+`: read one by one, `lines.in_group_gutter`)
-_EXCEPTION_RENDER_TEXT = re.compile(
+_EXCEPTION_RENDER_TEXT = _kept(
     rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d) ([^\x00-\x20\x7f-\xff0-9|+"
     + re.escape("".join(sorted(RECORD_INITIALS))).encode() + rb"][^\n\r]*)\n")
-_HEADER_RENDER_TEXT = re.compile(
+_HEADER_RENDER_TEXT = _kept(
     rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d) (Traceback \(most recent call last\):[^\n\r]*)\n")
 
 
@@ -258,7 +267,7 @@ def _json_start(block: bytes) -> int:
     return block.rfind(b"\n", 0, at) + 1 if at >= 0 else line + 1 if line >= 0 else -1
 
 
-_QUOTE_MARGIN = re.compile(rb"^>(?: |(?=\r?$))", re.M)  # markdown's quote: `> ` before a line, `>` alone on a blank
+_QUOTE_MARGIN = _kept(rb"^>(?: |(?=\r?$))", re.M)  # markdown's quote: `> ` before a line, `>` alone on a blank
 
 
 def _margin(first: bytes) -> re.Pattern[bytes] | None:

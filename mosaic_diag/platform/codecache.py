@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import builtins
 import sys
-from types import CodeType
+from types import CodeType, ModuleType
 from typing import Any
 
 FORMAT = "exec-code-1"
@@ -137,11 +137,47 @@ def install() -> None:
     """Route the `exec` of `dataclasses` (the methods it writes) through the cache; nothing outside CPython."""
     if _stamp() is None:
         return
-    import dataclasses
+    dataclasses = _dataclasses()
 
     from mosaic_diag.platform import yamlcache  # noqa: F401  (first: what it imports is made without the cache)
 
     dataclasses.exec = _exec  # type: ignore[attr-defined]
+
+
+class _LazyInspect(ModuleType):
+    """`inspect` as `dataclasses` holds it when it was imported here: the real module imported at the first use of
+    one of its names (`dataclasses` uses it for the signature of a class without a docstring, a rare class), put
+    in its place in `dataclasses`. Importing `inspect` (and the `dis`, `tokenize` and `linecache` it imports) was a
+    twentieth of a small triage's instructions."""
+
+    def __getattr__(self, name: str) -> Any:
+        from importlib import import_module
+
+        if sys.modules.get("inspect") is self:  # (asked while `dataclasses` was being imported)
+            del sys.modules["inspect"]
+        real = import_module("inspect")
+        dataclasses = sys.modules.get("dataclasses")
+        if dataclasses is not None and getattr(dataclasses, "inspect", None) is self:
+            dataclasses.inspect = real  # type: ignore[attr-defined]
+        return getattr(real, name)
+
+
+def _dataclasses() -> ModuleType:
+    """The `dataclasses` module, imported (when no one did yet) with `_LazyInspect` as its `inspect`: what stands in
+    `sys.modules` for `inspect` while it is imported is taken out right after, so any other import of `inspect` is
+    the real one."""
+    if "dataclasses" in sys.modules or "inspect" in sys.modules:
+        import dataclasses
+
+        return dataclasses
+    stand_in = _LazyInspect("inspect")
+    sys.modules["inspect"] = stand_in
+    try:
+        import dataclasses
+    finally:
+        if sys.modules.get("inspect") is stand_in:
+            del sys.modules["inspect"]
+    return dataclasses
 
 
 def save() -> None:

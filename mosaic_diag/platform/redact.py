@@ -20,7 +20,6 @@ the lines with a hint are scanned; detect-secrets is imported only when a line h
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import threading
@@ -30,6 +29,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from mosaic_diag.platform import recache
+from mosaic_diag.platform.digest import key_hash
 from mosaic_diag.platform.lazyre import LazyPattern
 
 MASK = "***"
@@ -116,8 +116,12 @@ def _found(line: str) -> frozenset[str]:
             _found_cache.clear()
         low = line.lower()
         shape = low.translate(_DIGITS_BLANKED_STR)
-        known = _found_cache[key] = (frozenset(h for h in _PLAIN_LITERALS if h in low),
-                                     tuple(h for h in _DIGIT_LITERALS if h.translate(_DIGITS_BLANKED_STR) in shape))
+        hints = _any_literal()
+        if hints is not None and hints.search(shape) is None:  # most lines: one search, not a test per literal
+            known = _found_cache[key] = _NOTHING
+        else:
+            known = _found_cache[key] = (frozenset(h for h in _PLAIN_LITERALS if h in low),
+                                         tuple(h for h in _DIGIT_LITERALS if h.translate(_DIGITS_BLANKED_STR) in shape))
     found, maybe = known
     if maybe:
         low = line.lower()
@@ -159,6 +163,29 @@ _PLAIN_LITERALS = tuple(h for h in _ALL_LITERALS if h not in _DIGIT_LITERALS)
 _DIGITS_BLANKED = bytes.maketrans(b"0123456789", b"##########")
 _DIGITS_BLANKED_STR = str.maketrans("0123456789", "##########")
 _found_cache: dict[bytes, tuple[frozenset[str], tuple[str, ...]]] = {}
+_NOTHING: tuple[frozenset[str], tuple[str, ...]] = (frozenset(), ())
+_ANY_LITERAL: list[re.Pattern[str]] = []
+
+
+def _any_literal() -> re.Pattern[str] | None:
+    """A search of a line's shape (lower-cased, its digits `#`) that finds a hint literal wherever one is (or the
+    blanked form of one with a digit, as `_found` tests them): found nowhere, the line has none. The literals by
+    their first character, each group one branch (`a(?:#t|bia|cca|…)|b(?:earer)|…`): the engine skips a position
+    whose character starts none and tries few alternatives at the others. Made from the kept regex code
+    (`recache`) once a command has loaded it (a triage that classifies anything); before, None: a short run (an
+    empty log's) tests the literals one by one rather than load or compile a pattern for a few lines."""
+    if not _ANY_LITERAL:
+        if not recache.loaded():
+            return None
+        shapes = sorted({*_PLAIN_LITERALS, *(h.translate(_DIGITS_BLANKED_STR) for h in _DIGIT_LITERALS)})
+        by_first: dict[str, list[str]] = {}
+        for literal in shapes:
+            by_first.setdefault(literal[0], []).append(re.escape(literal[1:]))
+        _ANY_LITERAL.append(recache.compile("|".join(f"{re.escape(first)}(?:{'|'.join(rests)})"
+                                                     for first, rests in by_first.items())))
+    return _ANY_LITERAL[0]
+
+
 # the words a _QUOTED_SECRET / _ESCAPED_SECRET key ends with, by the hint literal each holds: such a key
 # is a quoted name ending in one of them, so one of them stands right before a quote or a backslash
 _KEY_ENDS = {"pass": ("password", "passwd"), "pwd": ("pwd",), "secret": ("secret",), "token": ("token",),
@@ -172,6 +199,19 @@ def _quoted_key(text: str, found: frozenset[str]) -> bool:
         return True
     low = text.lower()
     return any(end + q in low for lit in found.intersection(_KEY_ENDS) for end in _KEY_ENDS[lit] for q in "\"'\\")
+
+# what every _ENV_SECRET match holds: the end of its name (one of its words), then its separator. Searched in the
+# lower-cased text without the name's `[A-Z0-9_]*`, which the engine retries at every word of a line (most of a JSON
+# report's redaction when it ran on every line with a `token` or a `key` and a colon)
+_ENV_NAME_END = LazyPattern(r"(?:password|passwd|secret|token|api_key|apikey|access_key|private_key|secret_key|"
+                            r"credentials)\s*[=:]")
+
+
+def _env_name_sep(text: str) -> bool:
+    """Whether `text` may hold an _ENV_SECRET match: exact for ASCII text (the pattern is case-insensitive, this
+    test is on the lower-cased text); other text is always tried."""
+    return not text.isascii() or _ENV_NAME_END.search(text.lower()) is not None
+
 
 _known_lock = threading.Lock()
 _known: dict[str, str] = {}  # secret -> how it is shown
@@ -238,6 +278,7 @@ _DETECT_SECRETS_LOGGER = "detect-secrets"
 
 
 def _imported_detector_sources() -> DetectorSources:
+    import logging
     import warnings
     from importlib import import_module
 
@@ -273,7 +314,6 @@ def _imported_detector_sources() -> DetectorSources:
 def _detectors_key() -> str | None:
     """The cache key of the installed detect-secrets (where, when, how big: the files its detectors' patterns come
     from), found without importing it; None when it cannot be told."""
-    import hashlib
     from importlib.util import find_spec
 
     try:
@@ -288,7 +328,7 @@ def _detectors_key() -> str | None:
     except (ImportError, ValueError, OSError):
         return None
     stamp = "\0".join(f"{f}:{st.st_mtime_ns}:{st.st_size}" for f, st in stats)
-    return hashlib.sha256(f"{_DETECTORS_FORMAT}\0{stamp}".encode("utf-8", "surrogatepass")).hexdigest()
+    return key_hash(f"{_DETECTORS_FORMAT}\0{stamp}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @cache
@@ -316,9 +356,10 @@ def _redact_line(text: str, found: frozenset[str]) -> str:
     if "private key" in found:  # a key written on one line (JSON-escaped newlines)
         text = _PRIVATE_KEY.sub(lambda m: f"-----BEGIN {m.group('kind')}PRIVATE KEY----- {MASK}", text)
     if "://" in found:
-        text = _DSN_PASSWORD.sub(lambda m: m.group("pre") + MASK, text)
-        text = _URL_PASSWORD.sub(lambda m: m.group("pre") + MASK, text)
-        text = _URL_TOKEN_USER.sub(lambda m: m.group("pre") + MASK, text)
+        if "@" in text:  # (each of these three ends before an `@`)
+            text = _DSN_PASSWORD.sub(lambda m: m.group("pre") + MASK, text)
+            text = _URL_PASSWORD.sub(lambda m: m.group("pre") + MASK, text)
+            text = _URL_TOKEN_USER.sub(lambda m: m.group("pre") + MASK, text)
         text = _WEBHOOK_PATH.sub(lambda m: m.group("pre") + ("" if m.group("pre").endswith("/") else "/") + MASK,
                                  text)
         text = _PATH_TOKEN.sub(lambda m: m.group("pre") + MASK, text)
@@ -341,7 +382,7 @@ def _redact_line(text: str, found: frozenset[str]) -> str:
         if "=" in text or ":" in text:
             if "pass" in found or "pwd" in found:
                 text = _KEYWORD_PASSWORD.sub(lambda m: f"{m.group(1)}={MASK}", text)
-            if not found.isdisjoint(_ENV_LITERALS):
+            if not found.isdisjoint(_ENV_LITERALS) and _env_name_sep(text):
                 text = _ENV_SECRET.sub(lambda m: f"{m.group('name')}{m.group('sep')}{MASK}"
                                        if MASK not in m.group("val") else m.group(0), text)
     if not found.isdisjoint(_BEARER_LITERALS):
@@ -372,11 +413,23 @@ def redact_text(text: str) -> str:
         found = _found(text)
         return _redact_line(text, found) if found else text
     original = text
+    hints = _any_literal()
+    hinted = None
+    if hints is not None:
+        shape = text.lower().translate(_DIGITS_BLANKED_STR)
+        hinted = _hinted_lines(hints, text, shape)
+        if not hinted:
+            return text  # no line holds a hint literal: none changes
+        if len(shape) != len(text):  # (positions in the shape are not the text's)
+            hinted = None
     if "PRIVATE KEY-----" in text:
         text = _PRIVATE_KEY.sub(lambda m: f"-----BEGIN {m.group('kind')}PRIVATE KEY----- {MASK}", text)
     lines = text.split("\n")
     changed = text is not original
-    for n, line in enumerate(lines):
+    # only the lines with a hint literal can change (a line the unfolding below cuts keeps a piece of itself:
+    # no literal it did not hold); the others are not even looked at
+    for n in hinted if hinted is not None and not changed else range(len(lines)):
+        line = lines[n]
         if not line or line.isspace():
             continue
         found = _found(line)
@@ -386,6 +439,27 @@ def redact_text(text: str) -> str:
             if lines[n] is line:
                 lines[n] = masked
     return "\n".join(lines) if changed else original
+
+
+def _hinted_lines(hints: re.Pattern[str], text: str, shape: str) -> list[int]:
+    """The numbers of the lines of `text` that hold a hint literal, by a search (`_any_literal`) of its `shape`
+    (lower-cased, digits `#`) from one such line to the next line (each line's shape is a piece of the text's, a
+    literal never spans two lines); when lower-casing changed the text's length (`İ` is two characters lower-cased),
+    positions in the shape are not the text's: any hit then gives [0] (the caller looks at every line)."""
+    search = hints.search
+    out: list[int] = []
+    pos = n = 0
+    while (m := search(shape, pos)) is not None:
+        if len(shape) != len(text):
+            return [0]
+        at = m.start()
+        n += text.count("\n", pos, at)
+        out.append(n)
+        pos = text.find("\n", at) + 1
+        if not pos:
+            break
+        n += 1
+    return out
 
 
 CUT_CONTEXT = 16_384  # how much of what follows a cut `redact_cut` redacts with the part kept

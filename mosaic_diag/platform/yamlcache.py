@@ -1,7 +1,7 @@
 """An on-disk cache of loaded YAML (`yamlpos.load_yaml_text`): the taxonomy and the playbooks are read on
 every triage, and parsing them (and importing PyYAML) is a good part of a run's start-up.
 
-An entry is keyed on the text itself (SHA-256), the cache format and the installed PyYAML; it holds the
+An entry is keyed on the text itself (`digest.key_hash`), the cache format and the installed PyYAML; it holds the
 loaded mappings and sequences with their line numbers, in `marshal` form (plain values only: a text with
 a timestamp or another constructed value is not cached). Only what loaded without error is cached, so a
 bad file fails the same way every time. The directory keeps at most MAX_ENTRIES entries: a write that
@@ -50,9 +50,9 @@ def _yaml_stamp() -> str:
 
 
 def key_of(text: str) -> str:
-    import hashlib  # (here: `get_plain` alone, the dataclasses' code of `--help`, needs none)
+    from mosaic_diag.platform.digest import key_hash  # (here: `get_plain` alone, `--help`'s, needs none)
 
-    h = hashlib.sha256(f"{FORMAT}\0{_yaml_stamp()}\0".encode())
+    h = key_hash(f"{FORMAT}\0{_yaml_stamp()}\0".encode())
     h.update(text.encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 

@@ -68,7 +68,12 @@ def _convert(node: Any, path: str) -> Any:
 
 def load_yaml(path: Path, *, max_bytes: int = 5_000_000) -> Any:
     """Load one YAML document with positions; a one-line ConfigError on any problem."""
+    return load_yaml_text(read_yaml_text(path, max_bytes=max_bytes), str(path))
 
+
+def read_yaml_text(path: Path, *, max_bytes: int = 5_000_000) -> str:
+    """The text `load_yaml` loads: a regular file of at most `max_bytes` bytes of UTF-8; a one-line ConfigError
+    otherwise."""
     import stat
 
     name = str(path)
@@ -94,7 +99,7 @@ def load_yaml(path: Path, *, max_bytes: int = 5_000_000) -> Any:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", path=name) from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 text ({exc.reason})", path=name) from exc
-    return load_yaml_text(text, name)
+    return text
 
 
 def _refuse_hostile(text: str, name: str, loader: Any) -> None:

@@ -52,16 +52,22 @@ class ConditionError(ValueError):
 # -- the AST ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Const:
+    """A literal of a condition."""
+
     value: Any  # bool, int, float, str, None, or a tuple of those
 
 
 @dataclass(frozen=True)
 class Name:
+    """A fact named in a condition (`count_5m`, `env.X.set`)."""
+
     name: str
 
 
 @dataclass(frozen=True)
 class Compare:
+    """`left op right`."""
+
     op: str
     left: Node
     right: Node
@@ -69,11 +75,15 @@ class Compare:
 
 @dataclass(frozen=True)
 class Not:
+    """`not operand`."""
+
     operand: Node
 
 
 @dataclass(frozen=True)
 class BoolOp:
+    """`a and b and …` / `a or b or …`."""
+
     op: str  # "and" | "or"
     operands: tuple[Node, ...]
 
@@ -216,6 +226,8 @@ def _compare_types(node: Compare, type_of: Callable[[str], str | None]) -> list[
 # -- tokenizer and parser ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Tok:
+    """A token of a condition's text."""
+
     kind: str  # number, string, name, keyword, op, punct, end
     text: str
     pos: int

@@ -9,11 +9,11 @@ validated again before anything runs."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import mosaic_diag
 from mosaic_diag.errors import ConfigError, no_such
+from mosaic_diag.platform.digest import key_hash
 
 _FORMAT = "playbooks-valid-1"  # a change makes every key new
 _PACKAGE = Path(mosaic_diag.__file__).resolve().parent
@@ -55,7 +55,7 @@ def validation_key(target: Path) -> str | None:
     taxonomy) is remembered as valid; None when it cannot be told (a missing file: the loader says why)."""
     from mosaic_diag.classifier.taxonomy import SHIPPED_RULES
 
-    h = hashlib.sha256(f"{_FORMAT}\0".encode())
+    h = key_hash(f"{_FORMAT}\0".encode())
     try:
         for code in _validating_code():
             st = code.stat()

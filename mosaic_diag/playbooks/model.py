@@ -94,6 +94,8 @@ class Effect:
 
 @dataclass(frozen=True)
 class CheckResult:
+    """What a playbook's check found."""
+
     name: str
     check: str
     verdict: Verdict

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -176,6 +175,8 @@ def execute_plan(plan: Plan, settings: PlaybookSettings, *,
                     audit(step, outcome="interrupted", detail="interrupted while it ran: whether it took effect "
                                                               "is not known")
                 except ActionsStopped as exc:  # the audit log refused: the interruption goes on all the same
+                    import logging
+
                     logging.getLogger(__name__).warning("the interruption of %s was not audited: %s", step.action,
                                                         exc)
                 raise

@@ -11,13 +11,13 @@ and the set is loaded again."""
 
 from __future__ import annotations
 
-import hashlib
 import marshal
 import zlib
 from dataclasses import fields
 from typing import Any
 
 from mosaic_diag.platform import yamlcache
+from mosaic_diag.platform.digest import key_hash
 from mosaic_diag.platform.yamlpos import PosDict, PosList
 from mosaic_diag.playbooks import conditions, model
 
@@ -39,7 +39,7 @@ def key_of(validation_key: str, shown: list[str]) -> str:
     """The entry of the set with this `validation_key` whose files the loader names `shown`."""
     layout = ";".join(f"{cls.__module__}.{cls.__qualname__}({','.join(names)})"
                       for cls, names in zip(CLASSES, _FIELDS, strict=True))
-    h = hashlib.sha256(f"{FORMAT}\0{validation_key}\0{yamlcache._yaml_stamp()}\0{layout}\0".encode())
+    h = key_hash(f"{FORMAT}\0{validation_key}\0{yamlcache._yaml_stamp()}\0{layout}\0".encode())
     for name in shown:
         h.update(name.encode("utf-8", "surrogatepass") + b"\0")
     return h.hexdigest()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 
+from mosaic_diag.platform.digest import sha1
 from mosaic_diag.platform.lazyre import LazyPattern
 
 _RULES: tuple[tuple[LazyPattern[str], str], ...] = (
@@ -35,4 +35,4 @@ def template(message: str, *, limit: int = 300) -> str:
 def fingerprint(label: str, exception_type: str | None, message: str, frame: str | None) -> str:
     """A short stable key: label + exception type + message template + innermost app frame."""
     key = "\x1f".join((label, exception_type or "", template(message), frame or ""))
-    return hashlib.sha1(key.encode("utf-8", "replace")).hexdigest()[:12]
+    return sha1(key.encode("utf-8", "replace")).hexdigest()[:12]

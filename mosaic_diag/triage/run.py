@@ -37,6 +37,8 @@ MAX_MARKERS = 500
 
 @dataclass
 class _GroupAcc:
+    """An error group as the triage gathers it."""
+
     label: str
     category: str
     severity: str

@@ -1,0 +1,96 @@
+"""The redactor's pre-checks (`_any_literal`: one search for every hint literal, over a line's or a whole text's
+shape; `_env_name_sep` before the environment-assignment pattern; an `@` before the URL-password ones) skip only
+work that could not change anything: with them and without them, the same texts come out."""
+
+from __future__ import annotations
+
+import json
+import traceback
+
+import pytest
+
+from mosaic_diag.platform import recache, redact
+from mosaic_diag.platform.redact import redact_text
+from tests.test_redact import SECRET_TEXTS
+
+NEUTRAL = ["2026-01-01T10:00:00Z worker started", "  File \"/app/main.py\", line 12, in handler", "",
+           "psycopg2.errors.UndefinedTable: relation \"sessions\" does not exist", "    return fetch(job)"]
+FOLDED = "postgresql://app:Hunter2SecretPasswordLongEnough0123456789@db.internal/app"
+ENV_NAMES = ["PGPASSWORD", "DB_PASSWD", "CLIENT_SECRET", "GITHUB_TOKEN", "OPENAI_API_KEY", "MY_APIKEY",
+             "AWS_ACCESS_KEY", "SSH_PRIVATE_KEY", "AWS_SECRET_KEY", "GOOGLE_CREDENTIALS"]
+
+
+def _formatted(message: str) -> str:
+    """A traceback as Python prints it, of an error whose message is `message`."""
+    try:
+        raise RuntimeError(message)
+    except RuntimeError:
+        return traceback.format_exc()
+
+
+def _texts() -> list[str]:
+    out = [text for text, _, _ in SECRET_TEXTS]
+    out += [f"{name}={value}" for name in ENV_NAMES for value in ("Hunter2Value99", '"quoted value 2"')]
+    out += [f"  {name.lower()} :  Hunter2Value99, next" for name in ENV_NAMES]
+    out += [f"export {name}=Hunter2Value99 # İstanbul" for name in ENV_NAMES[:3]]  # (not ASCII: always tried)
+    out += ["KeyError: 'OPENAI_API_KEY'", "max_tokens: 100 and input_tokens=42", "passwd:1: not a value",
+            "GITHUB_TOKEN : ghp_A1b2C3d4E5f6G7h8I9j0K1l2", "connect to redis://:Hunter2Value99@cache:6379 failed",
+            "a3t AKIA sq0 gr1348941 t3blbkfj", "sq0csp-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghi in a request"]
+    lines = [*NEUTRAL, *out]
+    composite = [
+        "\n".join(lines),  # hints on some lines only
+        "\n".join([*NEUTRAL * 40, out[1], *NEUTRAL * 40]),  # one hinted line far in
+        "\n".join(NEUTRAL * 10),  # none
+        "İİİ lower-cased longer\n" + "\n".join(lines),  # positions in the shape are not the text's
+        "ERROR connect to postgresql://app:Hunter2Se\ncretPassword@db.internal/app failed",  # a folded secret
+        "\n".join(FOLDED[i:i + 26] for i in range(0, len(FOLDED), 26)),  # over three lines of a narrow console
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z\nqq\n-----END RSA PRIVATE KEY-----\n" + out[0],
+        _formatted(out[0]), _formatted("\n".join(out)),
+        json.dumps({"events": [{"message": t} for t in out]}, indent=2),
+    ]
+    return out + composite + [t.replace("0", "7") for t in composite]  # (other digits: the same shapes)
+
+
+@pytest.fixture
+def hints(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kept regex code loaded (as in a triage that classified something): the one search is used."""
+    monkeypatch.setenv("MOSAIC_DIAG_CACHE_DIR", str(tmp_path / "cache"))
+    recache._loaded()
+    assert redact._any_literal() is not None
+
+
+def _without_prechecks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(redact, "_any_literal", lambda: None)  # every line's literals tested one by one
+    monkeypatch.setattr(redact, "_env_name_sep", lambda text: True)
+    redact._found_cache.clear()
+
+
+def test_the_prechecks_change_no_output(hints: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = _texts()
+    redact._found_cache.clear()
+    fast = [redact_text(t) for t in texts]
+    _without_prechecks(monkeypatch)
+    slow = [redact_text(t) for t in texts]
+    assert fast == slow
+    assert sum(a != b for a, b in zip(texts, slow, strict=True)) > len(texts) // 2  # (secrets were masked)
+    assert "Hunter2Value99" not in "".join(slow) and "Hunter2SecretPassword" not in "".join(slow).replace("\n", "")
+
+
+@pytest.mark.parametrize("name", ENV_NAMES)
+def test_every_secret_name_passes_the_assignment_precheck(name: str) -> None:
+    for text in (f"{name}=Hunter2Value99", f"x {name.lower()}\t: Hunter2Value99", f'{name} = "v a l u e"'):
+        assert redact._env_name_sep(text), text
+        assert "Hunter2Value99" not in redact_text(text) and "v a l u e" not in redact_text(text)
+    assert not redact._env_name_sep(f"{name} was not set")
+
+
+def test_a_line_or_text_with_no_hint_is_found_empty_by_the_one_search(hints: None) -> None:
+    redact._found_cache.clear()
+    assert redact._found("worker started at 10:00:01") == frozenset()
+    assert redact._found("worker a3t started") == frozenset({"a3t"})
+    assert redact._found("worker a4t started") == frozenset()  # (the same shape as the line before)
+    text = "\n".join(NEUTRAL * 3)
+    assert redact_text(text) is text
+    assert redact._hinted_lines(redact._any_literal(), text, text.lower()) == []
+    mixed = "\n".join([*NEUTRAL, "PGPASSWORD=Hunter2Value99", *NEUTRAL, "token=abc"])
+    assert redact._hinted_lines(redact._any_literal(), mixed, mixed.lower()) == [5, 11]
