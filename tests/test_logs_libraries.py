@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -284,6 +285,49 @@ def test_rich_handler_records_wrapped_messages_and_traceback_boxes(pg: TempPostg
     assert [(e.type, len(e.frames) > 0) for e in chain] == [("JSONDecodeError", True), ("RuntimeError", True)]
     assert chain[0].message == "Expecting property name enclosed in double quotes: line 1 column 21 (char 20)"
     assert lines[steps.end_line].lstrip().startswith(("WARNING", "[")) and "slow" in lines[steps.end_line]
+
+
+def _module_at(path: Path, source: str) -> ModuleType:
+    """The module of `source` written to `path` and imported from there (its frames name that path)."""
+    import importlib.util
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(f"app_{abs(hash(str(path)))}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rich_traceback_frames_are_read_wherever_the_code_is(tmp_path: Path) -> None:
+    """Rich folds a frame's `path:line in function` over the box's lines at its width, so where the breaks fall
+    depends on how long the path is (the checkout's, for the app's own frames): a path with a blank in it (`/tmp/my
+    checkout/…`) was no frame at all, nor one whose full line ended where a blank of ` in ` stood (`…/app.py:5 in` /
+    `load_steps`, the blank Rich broke at taken for a fold inside a word: the suite failed at some checkout paths).
+    Each length of the folder's name from 1 to past the box's width (every column a break can fall at): every frame
+    read, the app's with its line and function (its path without the blanks Rich broke the path itself at, where a
+    fold could be one)."""
+    from rich.console import Console
+    from rich.traceback import Traceback
+
+    source = ("import json\n\n\ndef load_steps_from_the_uploaded_file():\n    json.loads('{\"steps\": [1,]}')\n\n\n"
+              "def failure():\n    try:\n        load_steps_from_the_uploaded_file()\n"
+              "    except ValueError as exc:\n        return exc\n")
+    wrong = []
+    for n in range(1, 60):
+        path = tmp_path / "my checkout" / ("d" * n) / "app.py"
+        error = _module_at(path, source).failure()
+        out = io.StringIO()  # (a box 56 columns wide inside)
+        Console(file=out, width=60, color_system=None).print(Traceback.from_exception(  # (json's source not shown)
+            type(error), error, error.__traceback__, extra_lines=0, suppress=[json]))
+        (parsed,) = parse_traceback_text(out.getvalue())
+        frames = [(f.file.replace(" ", ""), f.line, f.function) for f in parsed.frames]
+        app = str(path).replace(" ", "")
+        if parsed.type != "JSONDecodeError" or len(frames) != 5 or \
+                frames[:2] != [(app, 10, "failure"), (app, 5, "load_steps_from_the_uploaded_file")]:
+            wrong.append((n, parsed.type, frames[:2]))
+    assert wrong == []
 
 
 def _rich_log_at(stamps: list[tuple[datetime, int, str]], time_format: str, head: str = "") -> str:

@@ -254,9 +254,10 @@ def _without_markers(source: str) -> str:
 
 
 # a frame in a Rich traceback box: "/app/api/x.py:12 in handler", "in load:9" (no file), or the file and
-# line alone when the box wrapped the function name onto the next line ("in loads")
-_RICH_FRAME = LazyPattern(r"(?:(?P<file>\S+):(?P<line>\d+)(?: in(?: (?P<func>\S+))?)?"
-                          r"|in (?P<func2>\S+):(?P<line2>\d+))$")
+# line alone when the box wrapped the function name onto the next line ("in loads"); the file's path may hold
+# blanks (`/home/me/my project/app.py`), never the box's own characters (a source line's gutter, a nested box)
+_RICH_FRAME = LazyPattern(r"(?:in (?P<func2>\S+):(?P<line2>\d+)"
+                          r"|(?P<file>[^\s│❱](?:[^│❱]*?\S)?):(?P<line>\d+)(?: in(?: (?P<func>\S+))?)?)$")
 
 
 def _rich_content(line: str) -> tuple[str, bool] | None:
@@ -270,12 +271,29 @@ def _rich_content(line: str) -> tuple[str, bool] | None:
     return content.strip(), bool(content) and not content.endswith(" ")
 
 
-def _unfold(parts: list[tuple[str, bool]]) -> str:
-    """The lines of one paragraph of a Rich box as the one line they were before Rich folded them."""
+def _unfold(parts: list[tuple[str, bool]], blank_at: int = -1) -> str:
+    """The lines of one paragraph of a Rich box as the one line they were before Rich folded them (`blank_at`: the
+    line after which a full line lost a blank, not a fold inside a word)."""
     out = ""
     for k, (text, _) in enumerate(parts):
-        out += text if k == 0 or parts[k - 1][1] else " " + text
+        out += text if k == 0 or parts[k - 1][1] and k - 1 != blank_at else " " + text
     return out
+
+
+_LOST_BLANK = LazyPattern(r"(?:.*:\d+|.* in)$")  # a full line that a blank of ` in ` may have ended
+
+
+def _rich_location(parts: list[tuple[str, bool]]) -> re.Match[str] | None:
+    """The frame location (`_RICH_FRAME`) that one paragraph of a Rich box folded over lines reads as, or None. A
+    full line is a fold inside a word, or words that filled it up to the blank Rich broke at (`…/app.py:267 in` /
+    `handler`, `…/app.py:267` / `in handler`: where depends on how long the path is): when the folds alone make no
+    location, the blank is put back after the last full line that ends where a blank of ` in ` stands (only the
+    function's name, which has no blank, comes after it)."""
+    m = _RICH_FRAME.match(_unfold(parts))
+    if m is not None:
+        return m
+    k = next((k for k in range(len(parts) - 2, -1, -1) if parts[k][1] and _LOST_BLANK.match(parts[k][0])), -1)
+    return _RICH_FRAME.match(_unfold(parts, k)) if k >= 0 else None
 
 
 def _rich_frames(box: list[str]) -> list[ParsedFrame]:
@@ -288,10 +306,9 @@ def _rich_frames(box: list[str]) -> list[ParsedFrame]:
         if got is not None and got[0]:
             parts.append(got)
             continue
-        text = _unfold(parts)
+        m = _rich_location(parts) if parts and not parts[0][0][:1].isdigit() else None
         parts = []
-        m = _RICH_FRAME.match(text)
-        if m and not text[:1].isdigit():
+        if m:
             frames.append(ParsedFrame(m.group("file") or "<unknown>", int(m.group("line") or m.group("line2")),
                                       m.group("func") or m.group("func2") or ""))
     return frames
