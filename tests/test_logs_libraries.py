@@ -688,6 +688,26 @@ def test_loguru_message_is_split_only_at_its_location_fields_separator(fmt: str)
         assert {e.logger for e in events} == {__name__}
 
 
+def test_loguru_quoted_file_path_with_a_blank_is_its_location_field(tmp_path: Path) -> None:
+    """`"{file.path}:{line}": {function} - {message}` logged from code in a folder with a blank in its name
+    (`/home/me/my project`, a checkout at `/tmp/my checkout`): the quoted location is one field, the message starts
+    after it (it started at the blank: the suite failed from a checkout at such a path)."""
+    from loguru import logger
+
+    fmt = "{time:YYYY-MM-DD HH:mm:ss} | {level} | \"{file.path}:{line}\": {function} - {message}"
+    module = _module_at(tmp_path / "my project" / "app.py",
+                        "def fail(logger):\n    logger.error('connect to db.internal:5432 - connection refused')\n")
+    buf = io.StringIO()
+    sink = logger.add(buf, colorize=False, format=fmt)
+    try:
+        module.fail(logger)
+    finally:
+        logger.remove(sink)
+    assert f'"{tmp_path / "my project" / "app.py"}:2": fail - ' in buf.getvalue()
+    assert [(e.line, e.level, e.message) for e in _events(buf.getvalue())] == [
+        (1, "ERROR", "connect to db.internal:5432 - connection refused")]
+
+
 def test_an_uncaught_exception_in_a_thread_starts_at_pythons_own_line() -> None:
     import contextlib
     import threading
