@@ -330,6 +330,37 @@ def test_rich_traceback_frames_are_read_wherever_the_code_is(tmp_path: Path) -> 
     assert wrong == []
 
 
+def test_rich_handler_traceback_text_whose_frame_path_the_column_folds_is_read(refused_port: int,
+                                                                                   tmp_path: Path) -> None:
+    """RichHandler without Rich's tracebacks prints the plain traceback in its message column, word-wrapped: a frame
+    line whose path is longer than the column breaks after `File` and folds inside the path (`File` / `"/tmp/portable-a
+    -rather-long-checkout-…/tests/test_logs_configur` / `ed.py", line 77, in _failures`). With that frame first the
+    column was not found, the traceback was read as text and the record was UNKNOWN_ERROR (from a checkout at a long
+    path). Each length of the folder's name up to past the column's width: the label, and the app's frame read."""
+    from rich.console import Console
+    from rich.logging import RichHandler
+
+    source = ("import psycopg2\n\n\ndef open_the_session_store(port):\n"
+              "    psycopg2.connect(host='127.0.0.1', port=port, dbname='m', user='u', connect_timeout=5)\n\n\n"
+              "def serve(log, port):\n    try:\n        open_the_session_store(port)\n"
+              "    except Exception:\n        log.exception('session store unavailable')\n")
+    wrong = []
+    for n in range(1, 100, 3):
+        path = tmp_path / ("d" * n) / "app.py"
+        module = _module_at(path, source)
+        buf = io.StringIO()
+        with loggers_kept("app.sessions") as (log,):
+            log.addHandler(one_second(RichHandler(console=Console(file=buf, width=120, color_system=None))))
+            log.propagate = False
+            module.serve(log, refused_port)
+        (event,) = _events(buf.getvalue())
+        first = parse_traceback_text(event.traceback or "")[-1].frames[:2]
+        got = (_label(event), [(f.file, f.line, f.function) for f in first])
+        if got != ("PG_CONNECTION_FAILED", [(str(path), 10, "serve"), (str(path), 5, "open_the_session_store")]):
+            wrong.append((n, got))
+    assert wrong == []
+
+
 def _rich_log_at(stamps: list[tuple[datetime, int, str]], time_format: str, head: str = "") -> str:
     """RichHandler's output of records logged at the given local times (level, message): the real handler,
     its clock set through `record.created`."""

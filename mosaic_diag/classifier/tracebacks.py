@@ -24,7 +24,12 @@ _SEPARATORS = (
 _FRAME = LazyPattern(r'^\s*(?:> )?File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?\s*$')
 # a traceback's first frame further in than Python's two blanks: the traceback stands in a column that its header was
 # taken out of (RichHandler's message column, behind the time and level columns' blanks)
-_COLUMN_FRAME = LazyPattern(r'( {3,})(?:> )?File "')
+_COLUMN_FRAME = LazyPattern(r'( {3,})(?:> )?File(?: "| *$)')
+# … a frame line the column broke at its blanks and folded inside its path (`  File` / `"/long/checkout/tests/test_a` /
+# `pp.py", line 77, in _failures`: the path too long for the column's width): its pieces, joined without the blanks
+_FOLDED_FRAME = LazyPattern(r'(?:> )?File ?"(?P<file>[^"]+)", ?line ?(?P<line>\d+)(?:, ?in ?(?P<func>\S+))?$')
+_FUNCTION_NAME = LazyPattern(r"[A-Za-z_<][\w.<>]*$")
+_MAX_FOLDS = 12  # pieces of one folded frame line looked at (a path of 4096 bytes in a column 340 wide)
 _MARKER = LazyPattern(r"^\s*[\^~\-+ ]*[\^~][\^~\-+ ]*$")
 _EXC_LINE = LazyPattern(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::(?: (?P<msg>.*)|$)|$)")
 _EMBEDDED = LazyPattern(
@@ -485,6 +490,21 @@ _WHOLE_FRAME = LazyPattern(r'File "[^"]+", line \d+, in \S+$')
 MIN_WRAP_WIDTH = 60  # columns of the narrowest terminal a frame line is taken to be broken by
 
 
+def _folded_frame(lines: list[str], i: int, indent: int) -> tuple[ParsedFrame, int] | None:
+    """The frame line that starts at `lines[i]` inside a column (`indent`) and goes on over the lines after it that
+    start at the column's edge (`_FOLDED_FRAME`), and the index after its last piece; else None."""
+    text = lines[i][indent:].strip()
+    for k in range(i + 1, min(i + 1 + _MAX_FOLDS, len(lines))):
+        piece = lines[k][indent:] if not lines[k][:indent].strip() else ""
+        if not piece or piece[0] in " \t":
+            return None
+        text += piece.rstrip()
+        m = _FOLDED_FRAME.match(text)
+        if m is not None:
+            return ParsedFrame(m.group("file"), int(m.group("line")), m.group("func") or ""), k + 1
+    return None
+
+
 def join_wrapped_frame(prev: str, line: str) -> str | None:
     """`prev` and `line` as the one frame line they were before a terminal broke it at its width (`prev` a frame's
     start, `File "…` cut inside its file's name, after it or inside its function's name, `line` its unindented rest,
@@ -584,10 +604,19 @@ def parse_traceback_text(text: str) -> list[ParsedException]:
             raw = lines[i]
             line = raw[indent:] if len(raw) >= indent and not raw[:indent].strip() else raw
             stripped = line.strip()
+            if column and not exc_lines and stripped.startswith(("File", "> File")) and not _FRAME.match(line):
+                folded = _folded_frame(lines, i, indent)
+                if folded is not None:
+                    frames.append(folded[0])
+                    i = folded[1]
+                    continue
             if column and frames and not exc_lines and line[:1] not in (" ", "") and not looks_like_exception_line(
                     stripped.strip(_DECORATION)):
                 # the rest of a frame's or source line the column was too narrow for (Rich folds it onto the
-                # column's next line): no exception line
+                # column's next line): no exception line; right under a frame line that ends in `, in`, its function
+                if not frames[-1].function and not frames[-1].source and _FUNCTION_NAME.match(stripped) and \
+                        lines[i - 1].rstrip().endswith(", in"):
+                    frames[-1].function = stripped
                 i += 1
                 continue
             if exc_lines:
