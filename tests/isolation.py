@@ -192,6 +192,10 @@ def leak_check() -> bool:
 
 
 _HOME_VARS = ("HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "MOSAIC_DIAG_CACHE_DIR")
+# what Rich (and so the CLI a test runs, in this process or a child) reads of the terminal it is run from: a width
+# the user's shell exports (COLUMNS=40) wrapped the CLI's text and structlog's traceback boxes, and six tests failed
+_TERMINAL_VARS = ("COLUMNS", "LINES", "FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "JUPYTER_COLUMNS",
+                  "JUPYTER_LINES")
 _saved_home: dict[str, str | None] = {}
 
 
@@ -200,10 +204,13 @@ def pytest_configure(config: pytest.Config) -> None:
     `MOSAIC_DIAG_CACHE_DIR` unset, for this process and every child it starts. The suite wrote the YAML cache, the
     signing key and whatever else a tool keeps under ~ into the user's own home (shared with their runs and with
     every other run of the suite on the machine). One per process, not per test: the signing key is read once
-    a process, and a child must sign with the key its parent reads."""
+    a process, and a child must sign with the key its parent reads. And a terminal of its own: the width and
+    colour settings of the shell the suite runs from unset (`_TERMINAL_VARS`; a test that wants one sets it)."""
     home = tempfile.mkdtemp(prefix="mosaic-diag-test-home-")
-    for name in _HOME_VARS:
+    for name in (*_HOME_VARS, *_TERMINAL_VARS):
         _saved_home[name] = os.environ.get(name)
+    for name in _TERMINAL_VARS:
+        os.environ.pop(name, None)
     for name, sub in (("HOME", ""), ("XDG_CACHE_HOME", ".cache"), ("XDG_CONFIG_HOME", ".config"),
                       ("XDG_DATA_HOME", ".local/share"), ("XDG_STATE_HOME", ".local/state")):
         os.environ[name] = os.path.join(home, sub) if sub else home

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import pwd
+import subprocess
 import sys
 from pathlib import Path
 
@@ -83,3 +84,18 @@ def test_the_run_has_a_home_of_its_own() -> None:
     assert home != Path(pwd.getpwuid(os.getuid()).pw_dir) and home.name.startswith("mosaic-diag-test-home-")
     assert cache_dir() == home / ".cache" / "mosaic-diag"
     assert "MOSAIC_DIAG_CACHE_DIR" not in os.environ
+
+
+def test_the_run_has_a_terminal_of_its_own(tmp_path: Path) -> None:
+    """A suite run from a shell that exports COLUMNS=40, FORCE_COLOR or NO_COLOR: its tests see none of them (the
+    CLI's text and Rich's boxes were wrapped at 40 columns, and six tests failed)."""
+    (tmp_path / "test_probe.py").write_text(
+        "import os\nfrom rich.console import Console\n\n\ndef test_probe():\n"
+        "    assert [n for n in ('COLUMNS', 'LINES', 'FORCE_COLOR', 'NO_COLOR') if n in os.environ] == []\n"
+        "    console = Console()\n    assert (console.width, console.color_system) == (80, None)\n")
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "COLUMNS": "40", "LINES": "10", "FORCE_COLOR": "1", "NO_COLOR": "1", "PYTHONPATH": root}
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.isolation",
+                        "--rootdir", str(tmp_path), str(tmp_path / "test_probe.py")],
+                       cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout + r.stderr

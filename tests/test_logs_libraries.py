@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -284,6 +285,80 @@ def test_rich_handler_records_wrapped_messages_and_traceback_boxes(pg: TempPostg
     assert [(e.type, len(e.frames) > 0) for e in chain] == [("JSONDecodeError", True), ("RuntimeError", True)]
     assert chain[0].message == "Expecting property name enclosed in double quotes: line 1 column 21 (char 20)"
     assert lines[steps.end_line].lstrip().startswith(("WARNING", "[")) and "slow" in lines[steps.end_line]
+
+
+def _module_at(path: Path, source: str) -> ModuleType:
+    """The module of `source` written to `path` and imported from there (its frames name that path)."""
+    import importlib.util
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(f"app_{abs(hash(str(path)))}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rich_traceback_frames_are_read_wherever_the_code_is(tmp_path: Path) -> None:
+    """Rich folds a frame's `path:line in function` over the box's lines at its width, so where the breaks fall
+    depends on how long the path is (the checkout's, for the app's own frames): a path with a blank in it (`/tmp/my
+    checkout/…`) was no frame at all, nor one whose full line ended where a blank of ` in ` stood (`…/app.py:5 in` /
+    `load_steps`, the blank Rich broke at taken for a fold inside a word: the suite failed at some checkout paths).
+    Each length of the folder's name from 1 to past the box's width (every column a break can fall at): every frame
+    read, the app's with its line and function (its path without the blanks Rich broke the path itself at, where a
+    fold could be one)."""
+    from rich.console import Console
+    from rich.traceback import Traceback
+
+    source = ("import json\n\n\ndef load_steps_from_the_uploaded_file():\n    json.loads('{\"steps\": [1,]}')\n\n\n"
+              "def failure():\n    try:\n        load_steps_from_the_uploaded_file()\n"
+              "    except ValueError as exc:\n        return exc\n")
+    wrong = []
+    for n in range(1, 60):
+        path = tmp_path / "my checkout" / ("d" * n) / "app.py"
+        error = _module_at(path, source).failure()
+        out = io.StringIO()  # (a box 56 columns wide inside)
+        Console(file=out, width=60, color_system=None).print(Traceback.from_exception(  # (json's source not shown)
+            type(error), error, error.__traceback__, extra_lines=0, suppress=[json]))
+        (parsed,) = parse_traceback_text(out.getvalue())
+        frames = [(f.file.replace(" ", ""), f.line, f.function) for f in parsed.frames]
+        app = str(path).replace(" ", "")
+        if parsed.type != "JSONDecodeError" or len(frames) != 5 or \
+                frames[:2] != [(app, 10, "failure"), (app, 5, "load_steps_from_the_uploaded_file")]:
+            wrong.append((n, parsed.type, frames[:2]))
+    assert wrong == []
+
+
+def test_rich_handler_traceback_text_whose_frame_path_the_column_folds_is_read(refused_port: int,
+                                                                                   tmp_path: Path) -> None:
+    """RichHandler without Rich's tracebacks prints the plain traceback in its message column, word-wrapped: a frame
+    line whose path is longer than the column breaks after `File` and folds inside the path (`File` / `"/tmp/portable-a
+    -rather-long-checkout-…/tests/test_logs_configur` / `ed.py", line 77, in _failures`). With that frame first the
+    column was not found, the traceback was read as text and the record was UNKNOWN_ERROR (from a checkout at a long
+    path). Each length of the folder's name up to past the column's width: the label, and the app's frame read."""
+    from rich.console import Console
+    from rich.logging import RichHandler
+
+    source = ("import psycopg2\n\n\ndef open_the_session_store(port):\n"
+              "    psycopg2.connect(host='127.0.0.1', port=port, dbname='m', user='u', connect_timeout=5)\n\n\n"
+              "def serve(log, port):\n    try:\n        open_the_session_store(port)\n"
+              "    except Exception:\n        log.exception('session store unavailable')\n")
+    wrong = []
+    for n in range(1, 100, 3):
+        path = tmp_path / ("d" * n) / "app.py"
+        module = _module_at(path, source)
+        buf = io.StringIO()
+        with loggers_kept("app.sessions") as (log,):
+            log.addHandler(one_second(RichHandler(console=Console(file=buf, width=120, color_system=None))))
+            log.propagate = False
+            module.serve(log, refused_port)
+        (event,) = _events(buf.getvalue())
+        first = parse_traceback_text(event.traceback or "")[-1].frames[:2]
+        got = (_label(event), [(f.file, f.line, f.function) for f in first])
+        if got != ("PG_CONNECTION_FAILED", [(str(path), 10, "serve"), (str(path), 5, "open_the_session_store")]):
+            wrong.append((n, got))
+    assert wrong == []
 
 
 def _rich_log_at(stamps: list[tuple[datetime, int, str]], time_format: str, head: str = "") -> str:
@@ -642,6 +717,26 @@ def test_loguru_message_is_split_only_at_its_location_fields_separator(fmt: str)
     assert [(e.line, e.level, e.message) for e in events] == [(i, "ERROR", m) for i, m in enumerate(messages, 1)]
     if "{name}:{function}" in fmt:
         assert {e.logger for e in events} == {__name__}
+
+
+def test_loguru_quoted_file_path_with_a_blank_is_its_location_field(tmp_path: Path) -> None:
+    """`"{file.path}:{line}": {function} - {message}` logged from code in a folder with a blank in its name
+    (`/home/me/my project`, a checkout at `/tmp/my checkout`): the quoted location is one field, the message starts
+    after it (it started at the blank: the suite failed from a checkout at such a path)."""
+    from loguru import logger
+
+    fmt = "{time:YYYY-MM-DD HH:mm:ss} | {level} | \"{file.path}:{line}\": {function} - {message}"
+    module = _module_at(tmp_path / "my project" / "app.py",
+                        "def fail(logger):\n    logger.error('connect to db.internal:5432 - connection refused')\n")
+    buf = io.StringIO()
+    sink = logger.add(buf, colorize=False, format=fmt)
+    try:
+        module.fail(logger)
+    finally:
+        logger.remove(sink)
+    assert f'"{tmp_path / "my project" / "app.py"}:2": fail - ' in buf.getvalue()
+    assert [(e.line, e.level, e.message) for e in _events(buf.getvalue())] == [
+        (1, "ERROR", "connect to db.internal:5432 - connection refused")]
 
 
 def test_an_uncaught_exception_in_a_thread_starts_at_pythons_own_line() -> None:

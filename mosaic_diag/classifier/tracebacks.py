@@ -24,7 +24,12 @@ _SEPARATORS = (
 _FRAME = LazyPattern(r'^\s*(?:> )?File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?\s*$')
 # a traceback's first frame further in than Python's two blanks: the traceback stands in a column that its header was
 # taken out of (RichHandler's message column, behind the time and level columns' blanks)
-_COLUMN_FRAME = LazyPattern(r'( {3,})(?:> )?File "')
+_COLUMN_FRAME = LazyPattern(r'( {3,})(?:> )?File(?: "| *$)')
+# … a frame line the column broke at its blanks and folded inside its path (`  File` / `"/long/checkout/tests/test_a` /
+# `pp.py", line 77, in _failures`: the path too long for the column's width): its pieces, joined without the blanks
+_FOLDED_FRAME = LazyPattern(r'(?:> )?File ?"(?P<file>[^"]+)", ?line ?(?P<line>\d+)(?:, ?in ?(?P<func>\S+))?$')
+_FUNCTION_NAME = LazyPattern(r"[A-Za-z_<][\w.<>]*$")
+_MAX_FOLDS = 12  # pieces of one folded frame line looked at (a path of 4096 bytes in a column 340 wide)
 _MARKER = LazyPattern(r"^\s*[\^~\-+ ]*[\^~][\^~\-+ ]*$")
 _EXC_LINE = LazyPattern(r"^(?P<type>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::(?: (?P<msg>.*)|$)|$)")
 _EMBEDDED = LazyPattern(
@@ -258,9 +263,10 @@ def _without_markers(source: str) -> str:
 
 
 # a frame in a Rich traceback box: "/app/api/x.py:12 in handler", "in load:9" (no file), or the file and
-# line alone when the box wrapped the function name onto the next line ("in loads")
-_RICH_FRAME = LazyPattern(r"(?:(?P<file>\S+):(?P<line>\d+)(?: in(?: (?P<func>\S+))?)?"
-                          r"|in (?P<func2>\S+):(?P<line2>\d+))$")
+# line alone when the box wrapped the function name onto the next line ("in loads"); the file's path may hold
+# blanks (`/home/me/my project/app.py`), never the box's own characters (a source line's gutter, a nested box)
+_RICH_FRAME = LazyPattern(r"(?:in (?P<func2>\S+):(?P<line2>\d+)"
+                          r"|(?P<file>[^\s│❱](?:[^│❱]*?\S)?):(?P<line>\d+)(?: in(?: (?P<func>\S+))?)?)$")
 
 
 def _rich_content(line: str) -> tuple[str, bool] | None:
@@ -274,12 +280,29 @@ def _rich_content(line: str) -> tuple[str, bool] | None:
     return content.strip(), bool(content) and not content.endswith(" ")
 
 
-def _unfold(parts: list[tuple[str, bool]]) -> str:
-    """The lines of one paragraph of a Rich box as the one line they were before Rich folded them."""
+def _unfold(parts: list[tuple[str, bool]], blank_at: int = -1) -> str:
+    """The lines of one paragraph of a Rich box as the one line they were before Rich folded them (`blank_at`: the
+    line after which a full line lost a blank, not a fold inside a word)."""
     out = ""
     for k, (text, _) in enumerate(parts):
-        out += text if k == 0 or parts[k - 1][1] else " " + text
+        out += text if k == 0 or parts[k - 1][1] and k - 1 != blank_at else " " + text
     return out
+
+
+_LOST_BLANK = LazyPattern(r"(?:.*:\d+|.* in)$")  # a full line that a blank of ` in ` may have ended
+
+
+def _rich_location(parts: list[tuple[str, bool]]) -> re.Match[str] | None:
+    """The frame location (`_RICH_FRAME`) that one paragraph of a Rich box folded over lines reads as, or None. A
+    full line is a fold inside a word, or words that filled it up to the blank Rich broke at (`…/app.py:267 in` /
+    `handler`, `…/app.py:267` / `in handler`: where depends on how long the path is): when the folds alone make no
+    location, the blank is put back after the last full line that ends where a blank of ` in ` stands (only the
+    function's name, which has no blank, comes after it)."""
+    m = _RICH_FRAME.match(_unfold(parts))
+    if m is not None:
+        return m
+    k = next((k for k in range(len(parts) - 2, -1, -1) if parts[k][1] and _LOST_BLANK.match(parts[k][0])), -1)
+    return _RICH_FRAME.match(_unfold(parts, k)) if k >= 0 else None
 
 
 def _rich_frames(box: list[str]) -> list[ParsedFrame]:
@@ -292,10 +315,9 @@ def _rich_frames(box: list[str]) -> list[ParsedFrame]:
         if got is not None and got[0]:
             parts.append(got)
             continue
-        text = _unfold(parts)
+        m = _rich_location(parts) if parts and not parts[0][0][:1].isdigit() else None
         parts = []
-        m = _RICH_FRAME.match(text)
-        if m and not text[:1].isdigit():
+        if m:
             frames.append(ParsedFrame(m.group("file") or "<unknown>", int(m.group("line") or m.group("line2")),
                                       m.group("func") or m.group("func2") or ""))
     return frames
@@ -472,6 +494,21 @@ _WHOLE_FRAME = LazyPattern(r'File "[^"]+", line \d+, in \S+$')
 MIN_WRAP_WIDTH = 60  # columns of the narrowest terminal a frame line is taken to be broken by
 
 
+def _folded_frame(lines: list[str], i: int, indent: int) -> tuple[ParsedFrame, int] | None:
+    """The frame line that starts at `lines[i]` inside a column (`indent`) and goes on over the lines after it that
+    start at the column's edge (`_FOLDED_FRAME`), and the index after its last piece; else None."""
+    text = lines[i][indent:].strip()
+    for k in range(i + 1, min(i + 1 + _MAX_FOLDS, len(lines))):
+        piece = lines[k][indent:] if not lines[k][:indent].strip() else ""
+        if not piece or piece[0] in " \t":
+            return None
+        text += piece.rstrip()
+        m = _FOLDED_FRAME.match(text)
+        if m is not None:
+            return ParsedFrame(m.group("file"), int(m.group("line")), m.group("func") or ""), k + 1
+    return None
+
+
 def join_wrapped_frame(prev: str, line: str) -> str | None:
     """`prev` and `line` as the one frame line they were before a terminal broke it at its width (`prev` a frame's
     start, `File "…` cut inside its file's name, after it or inside its function's name, `line` its unindented rest,
@@ -571,10 +608,19 @@ def parse_traceback_text(text: str) -> list[ParsedException]:
             raw = lines[i]
             line = raw[indent:] if len(raw) >= indent and not raw[:indent].strip() else raw
             stripped = line.strip()
+            if column and not exc_lines and stripped.startswith(("File", "> File")) and not _FRAME.match(line):
+                folded = _folded_frame(lines, i, indent)
+                if folded is not None:
+                    frames.append(folded[0])
+                    i = folded[1]
+                    continue
             if column and frames and not exc_lines and line[:1] not in (" ", "") and not looks_like_exception_line(
                     stripped.strip(_DECORATION)):
                 # the rest of a frame's or source line the column was too narrow for (Rich folds it onto the
-                # column's next line): no exception line
+                # column's next line): no exception line; right under a frame line that ends in `, in`, its function
+                if not frames[-1].function and not frames[-1].source and _FUNCTION_NAME.match(stripped) and \
+                        lines[i - 1].rstrip().endswith(", in"):
+                    frames[-1].function = stripped
                 i += 1
                 continue
             if exc_lines:

@@ -138,7 +138,9 @@ _BRACKET_COLUMNS = LazyPattern(rf"\[({_TS})\]\[([^\[\]\s]+)\]\[{_LV}\](?: -)? ?(
 # whose message starts "db.example.com:5432 - " reads like "{name}:{line} - ": that host is taken as one.)
 _LOGURU = LazyPattern(rf"({_TS}) \| (TRACE|DEBUG|INFO|SUCCESS|WARNING|ERROR|CRITICAL) *\| (.*)", re.S)
 _LOGURU_DEFAULT = LazyPattern(r"([^\s:/\"|]+):([\w<>]+):\d+ [-|] ")
-_LOGURU_LOCATION = LazyPattern(r'"?(?:[^\s"|]*(?:\.pyw?|>)|[A-Za-z_][\w.]*):\d+"?(?::? ?[\w<>.]+)? [-|] ')
+# (quoted, a file's path may hold blanks: `"/home/me/my project/app.py:294": generate_script - message`)
+_LOGURU_LOCATION = LazyPattern(r'(?:"[^"|\n]*(?:\.pyw?|>):\d+"|"?(?:[^\s"|]*(?:\.pyw?|>)|[A-Za-z_][\w.]*):\d+"?)'
+                               r'(?::? ?[\w<>.]+)? [-|] ')
 # structlog's ConsoleRenderer: "[error    ] event   key=value [logger]" (after its timestamp, if any)
 _STRUCTLOG = LazyPattern(r"\[(debug|info|warning|warn|error|exception|critical|fatal|notset) *\] ?(.*)", re.S)
 # a timestamp in brackets first: gunicorn's "[2026-12-06 08:00:05 +0000] [7] [ERROR] message", Flask's
