@@ -500,8 +500,8 @@ def _folded_frame(lines: list[str], i: int, indent: int) -> tuple[ParsedFrame, i
     text = lines[i][indent:].strip()
     for k in range(i + 1, min(i + 1 + _MAX_FOLDS, len(lines))):
         piece = lines[k][indent:] if not lines[k][:indent].strip() else ""
-        if not piece or piece[0] in " \t":
-            return None
+        if not piece or piece[0] == "\t" or piece[:1] == " " and piece[1:2] in ("", " ", "\t"):
+            return None  # (one blank first: Rich's fold put the blank after a piece that filled the column there)
         text += piece.rstrip()
         m = _FOLDED_FRAME.match(text)
         if m is not None:
