@@ -1,5 +1,6 @@
-"""Shared fixtures: a real PostgreSQL (`pg`, `pg_db`), the LLM provider stand-in (`standin`, `llm`) and a loopback
-port that refuses connections (`refused_port`); the modules with a test marked `slow` run first."""
+"""Shared fixtures: a real PostgreSQL (`pg`, `pg_db`), the LLM provider stand-in (`standin`, `llm`), a loopback
+port that refuses connections (`refused_port`) and a private cache directory (`cache`); the modules with a test
+marked `slow` run first."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import itertools
 import secrets
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +27,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     to a minute). Whole modules, so that a module-scoped fixture is still set up once a worker."""
     slow = {item.path for item in items if item.get_closest_marker("slow") is not None}
     items.sort(key=lambda item: item.path not in slow)  # (a stable sort: the order within each part is kept)
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private on-disk cache directory of the test's own (`MOSAIC_DIAG_CACHE_DIR`), not made yet."""
+    where = tmp_path / "cache"
+    monkeypatch.setenv("MOSAIC_DIAG_CACHE_DIR", str(where))
+    return where
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -454,37 +455,40 @@ def test_a_signed_cache_is_read_with_the_key_of_the_cache_directory_named_now(tm
         read_signed(target)
 
 
+def _context_counting_walks(monkeypatch: pytest.MonkeyPatch, name: str, source: str) -> tuple[Any, list[int]]:
+    """(the lint context of `source`, [how often `ast.walk` has walked its first statement so far])."""
+    import ast
+
+    from mosaic_diag.lint import context
+
+    tree = ast.parse(source)
+    function = tree.body[0]
+    walks = [0]
+    real_walk = ast.walk
+
+    def counting_walk(node: ast.AST):  # type: ignore[no-untyped-def]
+        walks[0] += node is function
+        return real_walk(node)
+
+    monkeypatch.setattr(context.ast, "walk", counting_walk)
+    return context.FileContext(name, source, tree), walks
+
+
 def test_sql_built_with_hundreds_of_plus_equals_walks_its_function_a_bounded_number_of_times(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A catalog query assembled with a `+=` per line, sent from many places: every site and every
     piece looks the name up, and each lookup walked the whole function again (quadratic: pgspecial's
     14 files took 3 s). The assignments of a scope are indexed once."""
-    import ast
-
-    from mosaic_diag.lint import context
-
     body = ["def describe(cur, verbose):", '    sql = "SELECT c.oid, c.relname"']
     body += [f'    sql += ", c.col{i}"' for i in range(300)]
     body += ['    sql += " FROM pg_catalog.pg_class c"']
     body += ["    cur.execute(sql)"] * 40
-    source = "\n".join(body) + "\n"
-    tree = ast.parse(source)
-    function = tree.body[0]
-    walks = 0
-    real_walk = ast.walk
-
-    def counting_walk(node: ast.AST):  # type: ignore[no-untyped-def]
-        nonlocal walks
-        walks += node is function
-        return real_walk(node)
-
-    monkeypatch.setattr(context.ast, "walk", counting_walk)
-    ctx = context.FileContext("catalog.py", source, tree)
+    ctx, walks = _context_counting_walks(monkeypatch, "catalog.py", "\n".join(body) + "\n")
     sites = ctx.sql_sites
     assert len(sites) == 40
     assert {s.sql.text for s in sites} == {"SELECT c.oid, c.relname" + "".join(f", c.col{i}" for i in range(300))
                                            + " FROM pg_catalog.pg_class c"}
-    assert walks <= 3, walks
+    assert walks[0] <= 3, walks
 
 
 def test_each_insert_of_a_long_script_is_judged_on_the_words_before_it_not_the_whole_prefix(
@@ -513,25 +517,9 @@ def test_a_wrapper_sending_its_parameter_from_many_sites_walks_its_function_once
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A function that sends its `sql` parameter from many places, rebinding it (so no wrapper): whether the
     parameter is rebound is read once per parameter, not once per site (round 3's wrapper search)."""
-    import ast
-
-    from mosaic_diag.lint import context
-
     body = ["def run(cur, sql):", "    sql = sql.strip()"] + ["    cur.execute(sql)"] * 40
     body += ["run(cursor, 'SELECT ? ')"]
-    source = "\n".join(body) + "\n"
-    tree = ast.parse(source)
-    function = tree.body[0]
-    walks = 0
-    real_walk = ast.walk
-
-    def counting_walk(node: ast.AST):  # type: ignore[no-untyped-def]
-        nonlocal walks
-        walks += node is function
-        return real_walk(node)
-
-    monkeypatch.setattr(context.ast, "walk", counting_walk)
-    ctx = context.FileContext("run.py", source, tree)
+    ctx, walks = _context_counting_walks(monkeypatch, "run.py", "\n".join(body) + "\n")
     assert ctx.sql_wrappers == {}  # rebound: the caller's text is not what is sent
     assert ctx.sql_sites == ()
-    assert walks <= 3, walks
+    assert walks[0] <= 3, walks

@@ -22,13 +22,6 @@ from mosaic_diag.playbooks.store import _store_key
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    where = tmp_path / "cache"
-    monkeypatch.setenv("MOSAIC_DIAG_CACHE_DIR", str(where))
-    return where
-
-
 def _whole(value: Any) -> Any:
     """Everything a loaded value carries: types, values, field order and the YAML line numbers (`_pack` spells them
     out), and each object's attributes as `__init__` sets them."""

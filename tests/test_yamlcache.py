@@ -24,13 +24,6 @@ def _shape(obj: object) -> object:
     return (type(obj), obj)
 
 
-@pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    where = tmp_path / "cache"
-    monkeypatch.setenv("MOSAIC_DIAG_CACHE_DIR", str(where))
-    return where
-
-
 def test_cached_load_is_the_fresh_load(cache: Path) -> None:
     texts = [SHIPPED_RULES.read_text(), *(p.read_text() for p in sorted(SHIPPED_DIR.glob("*.yml"))),
              "a: 1\nb: [1.5, true, null, 'x', !!binary aGk=]\n1: one\n'1': two\nc: {d: [ {e: f} ]}\n"]

@@ -13,9 +13,7 @@ was kept, by the `regex` engine then too)."""
 
 from __future__ import annotations
 
-import marshal
 import sys
-import zlib
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -203,13 +201,12 @@ def _unpack(data: Any) -> Taxonomy:
 
 def get(key: str) -> Taxonomy | None:
     """The taxonomy kept under `key`, or None (none kept, or an entry that is not one intact)."""
-    entry = yamlcache.get_plain(key)
+    data = yamlcache.get_checked(key)
+    if data is yamlcache.MISS:
+        return None
     try:
-        check, blob = entry
-        if type(blob) is not bytes or zlib.crc32(blob) != check:
-            return None
-        taxonomy = _unpack(marshal.loads(blob))
-    except (ValueError, TypeError, IndexError, EOFError, RecursionError):
+        taxonomy = _unpack(data)
+    except (ValueError, TypeError, IndexError, RecursionError):
         return None
     return taxonomy if type(taxonomy) is Taxonomy else None
 
@@ -217,7 +214,7 @@ def get(key: str) -> Taxonomy | None:
 def put(key: str, taxonomy: Taxonomy) -> None:
     """Keep `taxonomy` under `key`, with the CRC-32 of its bytes (quietly nothing when it cannot be)."""
     try:
-        blob = marshal.dumps(_pack(taxonomy))
+        packed = _pack(taxonomy)
     except (_NotKept, ValueError, RecursionError):
         return
-    yamlcache.put_plain(key, (zlib.crc32(blob), blob))
+    yamlcache.put_checked(key, packed)

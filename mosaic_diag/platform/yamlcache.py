@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import marshal
 import os
+import zlib
 from contextlib import suppress
 from functools import lru_cache
 from pathlib import Path
@@ -191,3 +192,25 @@ def prune(where: Path, keep: int) -> int:
         except OSError:  # mosaic-diag: ignore[MD006]
             continue
     return removed
+
+
+def get_checked(key: str) -> Any:
+    """The plain data `put_checked` kept under `key`, or MISS (none kept, or not intact: the CRC-32 of its bytes is
+    checked before they are unmarshalled)."""
+    entry = get_plain(key)
+    try:
+        check, blob = entry
+        if type(blob) is not bytes or zlib.crc32(blob) != check:
+            return MISS
+        return marshal.loads(blob)
+    except (ValueError, TypeError, EOFError, RecursionError):
+        return MISS
+
+
+def put_checked(key: str, data: Any) -> None:
+    """Keep plain `data` under `key` with the CRC-32 of its bytes (quietly nothing when it cannot be)."""
+    try:
+        blob = marshal.dumps(data)
+    except (ValueError, RecursionError):
+        return
+    put_plain(key, (zlib.crc32(blob), blob))

@@ -11,8 +11,6 @@ and the set is loaded again."""
 
 from __future__ import annotations
 
-import marshal
-import zlib
 from dataclasses import fields
 from typing import Any
 
@@ -102,13 +100,12 @@ _new = object.__new__
 
 def get(key: str) -> list[model.Playbook] | None:
     """The playbooks kept under `key`, or None (none kept, or an entry that is not one intact)."""
-    entry = yamlcache.get_plain(key)
+    data = yamlcache.get_checked(key)
+    if data is yamlcache.MISS:
+        return None
     try:
-        check, blob = entry
-        if type(blob) is not bytes or zlib.crc32(blob) != check:
-            return None
-        playbooks = _unpack(marshal.loads(blob))
-    except (ValueError, TypeError, IndexError, EOFError, RecursionError):
+        playbooks = _unpack(data)
+    except (ValueError, TypeError, IndexError, RecursionError):
         return None
     if type(playbooks) is not list or not all(type(pb) is model.Playbook for pb in playbooks):
         return None
@@ -118,7 +115,7 @@ def get(key: str) -> list[model.Playbook] | None:
 def put(key: str, playbooks: list[model.Playbook]) -> None:
     """Keep `playbooks` under `key`, with the CRC-32 of their bytes (quietly nothing when they cannot be)."""
     try:
-        blob = marshal.dumps(_pack(list(playbooks)))
+        packed = _pack(list(playbooks))
     except (_NotKept, ValueError, RecursionError):
         return
-    yamlcache.put_plain(key, (zlib.crc32(blob), blob))
+    yamlcache.put_checked(key, packed)
