@@ -12,6 +12,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import openai
 import psycopg2
@@ -182,15 +183,7 @@ def test_a_state_store_down_costs_the_calls_nothing_and_is_used_again_when_back(
         assert proxy.accepted <= 2  # one try when the store went down, none per call after it
         proxy.up = True
         now[0] += 31  # the store is tried again: its table and row are made, the failures are shared again
-        for _ in range(2):
-            with pytest.raises(openai.InternalServerError):
-                b.call(c.chat.completions.create, **CHAT)
-        with pytest.raises(BreakerOpen):
-            b.call(c.chat.completions.create, **CHAT)
-        with psycopg2.connect(direct) as conn, conn.cursor() as cur:
-            cur.execute("SELECT state, fail_counter FROM mosaic_breakers WHERE name = 'proxied'")
-            assert cur.fetchone() == ("open", 2)
-        conn.close()
+        assert _trips_open(b, c, direct, "proxied") == ("open", 2)
     finally:
         proxy.close()
 
@@ -210,15 +203,7 @@ def test_a_state_set_by_hand_to_an_unknown_word_reads_closed_and_the_calls_go_th
     assert b.shared_state == "closed"
     assert sum("the stored state 'OPEN' is none of" in r.getMessage() for r in caplog.records) == 1
     llm.set_failure("openai", "server_error")
-    for _ in range(2):
-        with pytest.raises(openai.InternalServerError):
-            b.call(c.chat.completions.create, **CHAT)
-    with pytest.raises(BreakerOpen):
-        b.call(c.chat.completions.create, **CHAT)
-    with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
-        cur.execute("SELECT state FROM mosaic_breakers WHERE name = 'by-hand'")
-        assert cur.fetchone() == ("open",)
-    conn.close()
+    assert _trips_open(b, c, pg_db, "by-hand")[0] == "open"
 
 
 def test_a_state_row_locked_by_someone_else_does_not_hang_the_calls(pg_db, llm):
@@ -438,3 +423,18 @@ def test_the_trial_owner_is_not_refused_its_own_trial(store, request):
     race.join()
     assert race.entered == ["A"] and race.outcomes == {"A": "tried", "B": "refused"}
     assert b.shared_state == "open"
+
+
+def _trips_open(b: Any, c: Any, dsn: str, name: str) -> tuple[str, int]:
+    """Two failed calls through `b` (the provider failing), then a third refused (BreakerOpen): the shared row's
+    (state, fail_counter) after them."""
+    for _ in range(2):
+        with pytest.raises(openai.InternalServerError):
+            b.call(c.chat.completions.create, **CHAT)
+    with pytest.raises(BreakerOpen):
+        b.call(c.chat.completions.create, **CHAT)
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT state, fail_counter FROM mosaic_breakers WHERE name = %s", (name,))
+        row = cur.fetchone()
+    conn.close()
+    return row

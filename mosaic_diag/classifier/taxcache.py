@@ -201,13 +201,7 @@ def _unpack(data: Any) -> Taxonomy:
 
 def get(key: str) -> Taxonomy | None:
     """The taxonomy kept under `key`, or None (none kept, or an entry that is not one intact)."""
-    data = yamlcache.get_checked(key)
-    if data is yamlcache.MISS:
-        return None
-    try:
-        taxonomy = _unpack(data)
-    except (ValueError, TypeError, IndexError, RecursionError):
-        return None
+    taxonomy = yamlcache.get_checked(key, _unpack)
     return taxonomy if type(taxonomy) is Taxonomy else None
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import marshal
 import os
 import zlib
+from collections.abc import Callable
 from contextlib import suppress
 from functools import lru_cache
 from pathlib import Path
@@ -194,16 +195,17 @@ def prune(where: Path, keep: int) -> int:
     return removed
 
 
-def get_checked(key: str) -> Any:
-    """The plain data `put_checked` kept under `key`, or MISS (none kept, or not intact: the CRC-32 of its bytes is
-    checked before they are unmarshalled)."""
+def get_checked(key: str, build: Callable[[Any], Any] | None = None) -> Any:
+    """The plain data `put_checked` kept under `key` (made into objects by `build`), or MISS (none kept, or not
+    intact: the CRC-32 of its bytes is checked before they are unmarshalled; data `build` cannot take)."""
     entry = get_plain(key)
     try:
         check, blob = entry
         if type(blob) is not bytes or zlib.crc32(blob) != check:
             return MISS
-        return marshal.loads(blob)
-    except (ValueError, TypeError, EOFError, RecursionError):
+        data = marshal.loads(blob)
+        return build(data) if build is not None else data
+    except (ValueError, TypeError, IndexError, EOFError, RecursionError):
         return MISS
 
 

@@ -100,13 +100,7 @@ _new = object.__new__
 
 def get(key: str) -> list[model.Playbook] | None:
     """The playbooks kept under `key`, or None (none kept, or an entry that is not one intact)."""
-    data = yamlcache.get_checked(key)
-    if data is yamlcache.MISS:
-        return None
-    try:
-        playbooks = _unpack(data)
-    except (ValueError, TypeError, IndexError, RecursionError):
-        return None
+    playbooks = yamlcache.get_checked(key, _unpack)
     if type(playbooks) is not list or not all(type(pb) is model.Playbook for pb in playbooks):
         return None
     return playbooks
