@@ -987,6 +987,7 @@ def test_a_slowloris_trickling_a_frame_that_never_ends_gives_its_slot_to_a_new_s
             _send(listener.address[1], sample_lines[:1])
         _wait_for(lambda: listener.messages == 1 or listener.refused == 1, "the new sender served or refused")
         assert (listener.messages, listener.refused, listener.evicted) == (1, 0, 1)
+        assert listener.truncated == 0  # (closed by the listener: no frame the sender cut short)
     finally:
         for sock in held:
             sock.close()
@@ -1003,9 +1004,9 @@ def test_a_line_of_digits_that_never_ends_is_cut_at_a_frame(sample_lines: list[b
         with socket.create_connection(("127.0.0.1", listener.address[1]), timeout=30) as sock:
             sock.sendall(b"1" * (syslog_listener.MAX_FRAME * 8) + b"\n")
             sock.sendall(sample_lines[0] + b"\n")
-        _wait_for(lambda: listener.queue.qsize() and listener.queue.queue[-1].startswith(sample_lines[0]),
+        _wait_for(lambda: listener.queue.count and listener.queue.lines()[-1].startswith(sample_lines[0]),
                   "the good line after the long one is read")
-        queued = list(listener.queue.queue)
+        queued = listener.queue.lines()
         assert max(len(m) for m in queued) <= syslog_listener.MAX_FRAME + 1  # + its newline
         assert sum(len(m) for m in queued[:-1]) >= syslog_listener.MAX_FRAME * 8  # cut, not dropped
     finally:
@@ -1023,9 +1024,9 @@ def test_a_flood_no_one_reads_is_held_within_the_queues_bytes(monkeypatch: pytes
     try:
         _send(listener.address[1], [frame] * 80)  # ~4.8 MB
         _wait_for(lambda: listener.messages == 80, "every frame received")
-        assert sum(len(m) for m in list(listener.queue.queue)) <= 1 << 20
-        assert listener.dropped >= 80 - (1 << 20) // len(frame) and listener.queue.qsize() >= 1
-        assert listener.queue.queue[-1] == frame + b"\n"  # the newest kept
+        assert sum(len(m) for m in listener.queue.lines()) <= 1 << 20
+        assert listener.dropped >= 80 - (1 << 20) // len(frame) and listener.queue.count >= 1
+        assert listener.queue.lines()[-1] == frame + b"\n"  # the newest kept
     finally:
         listener.close()
 
@@ -1288,3 +1289,143 @@ def test_an_allowed_network_holds_ipv4_peers_of_a_dual_stack_socket() -> None:
     assert peer_allowed("2001:db8::7", allow) and peer_allowed("fe80::1%eth0", [ip_network("fe80::/10")])
     assert not peer_allowed("::ffff:11.1.2.3", allow) and not peer_allowed("192.0.2.1", allow)
     assert not peer_allowed("not an address", allow)
+
+
+# ---------------------------------------------------------------- a sender's close; senders that flood
+_LINE = b"<134>1 2026-12-06T10:00:00Z host app 14 - - "
+
+
+def _connect(port: int, source: str = "127.0.0.1") -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=30, source_address=(source, 0))
+
+
+@pytest.mark.parametrize("tls", (False, True))
+def test_a_last_line_without_its_newline_is_read_when_its_sender_closes(tmp_path: Path, tls: bool) -> None:
+    """RFC 6587 3.4.2: a sender that closes after its last message need not end it with LF; that message was held
+    for a newline that never came and dropped with the connection (the digits-led line too: no count, a line)."""
+    listener = SyslogListener("127.0.0.1", 0, **_tls_files(tmp_path) if tls else {}).start()
+    client = ssl.create_default_context(cafile=str(tmp_path / "cert.pem")) if tls else None
+    wire = _LINE + b"first\n" + _LINE + b"last, without its newline"
+    try:
+        for data in (wire, b"12345678 a line of digits"):
+            with _connect(listener.address[1]) as raw:
+                sock = client.wrap_socket(raw, server_hostname="localhost") if client else raw
+                sock.sendall(data)
+                if client:
+                    with contextlib.suppress(OSError, ssl.SSLError):
+                        sock.unwrap()
+        _wait_for(lambda: listener.messages == 3, "every message read")
+        assert listener.queue.lines() == [_LINE + b"first\n", _LINE + b"last, without its newline\n",
+                                          b"12345678 a line of digits\n"]
+        assert listener.truncated == 0
+    finally:
+        listener.close()
+
+
+def _tls_files(tmp_path: Path) -> dict[str, Path]:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "2", "-subj", "/CN=localhost"], check=True, capture_output=True, timeout=120)
+    return {"certfile": cert, "keyfile": key}
+
+
+def test_a_line_without_its_newline_is_cut_at_max_frame_when_its_sender_closes() -> None:
+    """What the close ends is bounded as any line: at MAX_FRAME bytes."""
+    from mosaic_diag.logs import syslog_listener
+
+    listener = SyslogListener("127.0.0.1", 0).start()
+    try:
+        with _connect(listener.address[1]) as sock:
+            sock.sendall(_LINE + b"x" * (syslog_listener.MAX_FRAME - len(_LINE)))
+        _wait_for(lambda: listener.messages == 1, "the message read")
+        assert [len(m) for m in listener.queue.lines()] == [syslog_listener.MAX_FRAME + 1]  # + its newline
+    finally:
+        listener.close()
+
+
+def test_an_octet_counted_frame_cut_short_by_the_close_is_said_not_read(sample_lines: list[bytes]) -> None:
+    """A frame whose sender closed before its count of bytes came is no message: said once per sender as a
+    problem (how much of it came), counted, and neither read as if whole nor dropped without a word."""
+    notes: list[str] = []
+    listener = SyslogListener("127.0.0.1", 0, on_note=notes.append).start()
+    msg = _LINE + b"a message of which the close cut the end"
+    try:
+        for n, cut in enumerate((b"%d %s" % (len(msg), msg[:30]), b"%d %s" % (len(msg), msg[:10]), b"12"), 1):
+            with _connect(listener.address[1]) as sock:
+                sock.sendall(b"%d %s" % (len(msg), msg) + cut)
+            _wait_for(lambda n=n: listener.truncated == n, "the cut frame counted")  # (one sender after the other)
+        _send(listener.address[1], sample_lines[:1])
+        _wait_for(lambda: listener.messages == 4, "the whole messages read")
+        assert listener.queue.lines() == [msg + b"\n"] * 3 + [sample_lines[0] + b"\n"]
+        assert notes == [f"syslog: 127.0.0.1 closed its connection in the middle of an octet-counted frame (30 of "
+                         f"its {len(msg)} bytes): that message is not read (and no further one cut short by this "
+                         "sender is said)"]
+    finally:
+        listener.close()
+
+
+def test_a_flooding_sender_loses_its_own_lines_not_a_quiet_senders(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One sender faster than the watch reads pushed every other sender's lines out of the shared queue (the oldest
+    went, whoever sent them): a full queue now drops the oldest lines of the sender past its share. Nobody reads
+    here, so what is kept is decided by the queue alone. The loopback's 127.0.0.2 stands for Render."""
+    from mosaic_diag.logs import syslog_listener
+
+    monkeypatch.setattr(syslog_listener, "QUEUE_BYTES", 1 << 20)
+    notes: list[str] = []
+    listener = SyslogListener("127.0.0.1", 0, on_note=notes.append).start()
+    flood = [_LINE + b"%d " % i + b"x" * 60_000 + b"\n" for i in range(80)]  # ~4.8 MB, the queue holds 1 MB
+    quiet = [_LINE + b"quiet %d\n" % i for i in range(6)]
+    port = listener.address[1]
+    try:
+        with _connect(port, "127.0.0.2") as render:
+            render.sendall(b"".join(quiet[:3]))
+            _wait_for(lambda: listener.messages == 3, "the quiet sender's first lines")
+            with _connect(port) as flooder:
+                flooder.sendall(b"".join(flood[:40]))
+                _wait_for(lambda: listener.messages == 43, "half the flood")
+                render.sendall(b"".join(quiet[3:]))
+                _wait_for(lambda: listener.messages == 46, "the quiet sender's last lines")
+                flooder.sendall(b"".join(flood[40:]))
+                _wait_for(lambda: listener.messages == 86, "the whole flood")
+        kept = listener.queue.lines()
+        assert [line for line in kept if line in quiet] == quiet  # every quiet line, in order
+        assert kept[-1] == flood[-1] and sum(map(len, kept)) <= 1 << 20  # the flooder's newest, within the bound
+        assert listener.dropped_by == {"127.0.0.1": 86 - len(kept)} and listener.dropped == 86 - len(kept) > 0
+        assert notes == ["syslog: 127.0.0.1 sends more than the watch reads: its oldest lines are dropped to keep "
+                         "the queue within 1 MB (counted by sender; other senders keep their share)"]
+        stop = threading.Event()
+        stop.set()
+        read = b"".join(iter(listener.stream(stop).read, b"")).splitlines(keepends=True)
+        assert read == kept  # the reader gets them in the order they came
+    finally:
+        listener.close()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_fair_queue_reads_what_it_kept_in_arrival_order_within_its_bound(seed: int) -> None:
+    """Puts from senders of every pace, reads now and then: what is read is what was put less what was dropped,
+    in the order put; the queue never weighs more than its bound (the entries of dropped lines compacted)."""
+    import random
+
+    from mosaic_diag.logs.syslog_listener import FairQueue
+
+    rng = random.Random(seed)
+    q = FairQueue(50, 5000)
+    put: list[bytes] = []
+    dropped: dict[str, int] = {}
+    read: list[bytes] = []
+    for i in range(20_000):
+        sender = rng.choice("aaaaaaaabbc")
+        line = b"%s%d " % (sender.encode(), i) + b"x" * rng.randrange(0, 400)
+        put.append(line)
+        for name in q.put(sender, line):
+            dropped[name] = dropped.get(name, 0) + 1
+        assert q.weight <= 5000 and q.count <= 50 and len(q._order) <= 2 * q.count + 1025
+        if rng.random() < 0.02:
+            for _ in range(rng.randrange(0, 60)):
+                with contextlib.suppress(queue.Empty):
+                    read.append(q.get_nowait())
+    read += q.lines()
+    kept = set(read)
+    assert read == [line for line in put if line in kept]  # a subsequence of what was put, in its order
+    assert len(put) - len(read) == sum(dropped.values()) and dropped["a"] > dropped.get("c", 0)

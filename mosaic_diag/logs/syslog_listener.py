@@ -2,12 +2,15 @@
 
 Frames: octet-counted (`LEN SP MSG`, RFC 5425/6587 3.4.1) when a frame starts with a digit, else
 newline-terminated (RFC 6587 3.4.2); both may arrive on one server, each connection decides per
-frame. A message of several lines is written as several syslog lines with the same header, so the
-reader sees one line of output per message, as Render sends it. Messages go to a queue bounded in
-messages and in bytes (a full queue drops the oldest and counts it) that `stream()` reads as a blocking
-binary stream. What a peer can make the listener hold is bounded: a frame at MAX_FRAME bytes (a line
-without its newline is cut there, whatever it starts with), the queue at QUEUE_BYTES. Given networks (`allow`), a
-peer from elsewhere is closed at once, before TLS or a byte read, and said once per address (`on_note`).
+frame. A line without its newline is ended by its sender's close (RFC 6587 3.4.2: the last message of a stream
+need not end with LF); an octet-counted frame the close cut short is said, not read. A message of several lines is
+written as several syslog lines with the same header, so the reader sees one line of output per message, as Render
+sends it. Messages go to a queue bounded in messages and in bytes that `stream()` reads as a blocking binary
+stream, in arrival order; a full queue is fair to its senders (`FairQueue`): the sender holding more than its
+share gives up its oldest line, never a quieter sender, and what each sender lost is counted (`dropped_by`) and
+said once. What a peer can make the listener hold is bounded: a frame at MAX_FRAME bytes (a line without its
+newline is cut there, whatever it starts with), the queue at QUEUE_BYTES. Given networks (`allow`), a peer from
+elsewhere is closed at once, before TLS or a byte read, and said once per address (`on_note`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import socket
 import ssl
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +40,9 @@ MAX_CONNECTIONS = 64
 IDLE_EVICT = 60.0
 QUEUE_SIZE = 100_000
 QUEUE_BYTES = 64 << 20  # bytes of messages queued at most (100 000 frames of 64 KiB would be 6.5 GB)
-NOTED_PEERS = 100  # peers outside `allow` said by address (then only counted)
+NOTED_PEERS = 100  # peers said by address, of each kind of problem (then only counted)
+COUNTED_PEERS = 1000  # peers whose dropped lines are counted by address (the others together, as OTHER_PEERS)
+OTHER_PEERS = "(other senders)"
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -121,22 +127,131 @@ class FrameParser:
                     out.append(line)
         return out
 
+    def finish(self) -> tuple[bytes | None, tuple[int, int] | None]:
+        """At the end of the connection: (its last message, None) when what is left is a line without its newline
+        (RFC 6587 3.4.2: the close ends it; at most MAX_FRAME bytes, as `feed` keeps), else (None, (bytes of the
+        frame received, its octet count)) when it is an octet-counted frame the close cut short (a count without
+        its space: (0, 0)), or (None, None) when nothing is left."""
+        buf, self.buffer = self.buffer, bytearray()
+        if not buf.strip():
+            return None, None
+        if buf[:1].isdigit():
+            sp = buf.find(b" ", 0, 8)
+            if sp >= 0:  # (`feed` skipped a bad count: this one is good, its frame unfinished)
+                return None, (len(buf) - sp - 1, int(buf[:sp]))
+            if len(buf) < 8 and buf.isdigit():
+                return None, (0, 0)
+        return bytes(buf[:MAX_FRAME]), None
 
-class _ByteQueue(queue.Queue[bytes]):
-    """A queue that knows how many bytes it holds (`size`), kept under its own lock."""
 
-    def _init(self, maxsize: int) -> None:
-        super()._init(maxsize)
-        self.size = 0
+class _Sender:
+    """One sender's lines in a FairQueue (a peer address's: all its connections)."""
 
-    def _put(self, item: bytes) -> None:
-        super()._put(item)
-        self.size += len(item)
+    __slots__ = ("name", "lines", "weight", "stale")
 
-    def _get(self) -> bytes:
-        item = super()._get()
-        self.size -= len(item)
-        return item
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.lines: deque[bytes] = deque()
+        self.weight = 0  # of its lines queued (see FairQueue)
+        self.stale = 0  # its first entries in the queue's order that stand for lines dropped
+
+
+class FairQueue:
+    """Lines of several senders, read in arrival order, bounded: a line weighs its bytes, at least
+    `max_bytes // max_lines`, and the lines queued weigh at most `max_bytes` (so at most `max_lines` of them).
+    When a line does not fit, its own sender gives up its oldest line if it holds more than its share (`max_bytes`
+    over the senders with lines queued), else the sender holding the most: a sender that floods loses its own
+    lines, never those of a quieter one. `put` says whose lines it dropped."""
+
+    def __init__(self, max_lines: int, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.min_weight = max(1, max_bytes // max(1, max_lines))
+        self._ready = threading.Condition(threading.Lock())
+        self._order: deque[_Sender] = deque()  # a sender per line put, in arrival order (its `stale` ones skipped)
+        self._senders: dict[str, _Sender] = {}  # those with lines queued
+        self.weight = 0
+        self.size = 0  # bytes of the lines queued
+        self.count = 0  # lines queued
+
+    def _weight(self, line: bytes) -> int:
+        return max(len(line), self.min_weight)
+
+    def put(self, sender: str, line: bytes) -> list[str]:
+        """Queue `line` of `sender`; the senders (one per line dropped to make room for it)."""
+        weight = self._weight(line)
+        dropped: list[str] = []
+        with self._ready:
+            me = self._senders.get(sender)
+            if me is None:
+                me = self._senders[sender] = _Sender(sender)
+            while self.weight + weight > self.max_bytes and self.count:
+                share = self.max_bytes // len(self._senders)
+                victim = me if me.lines and me.weight + weight > share else \
+                    max((s for s in self._senders.values() if s.lines), key=lambda s: s.weight)
+                self._take(victim)
+                victim.stale += 1
+                dropped.append(victim.name)
+            self._senders[sender] = me  # (again, when its own last line made room)
+            me.lines.append(line)
+            me.weight += weight
+            self.weight += weight
+            self.size += len(line)
+            self.count += 1
+            self._order.append(me)
+            if len(self._order) > 2 * self.count + 1024:  # dropped lines' entries, while nobody reads
+                self._compact()
+            self._ready.notify()
+        return dropped
+
+    def _take(self, sender: _Sender) -> bytes:
+        line = sender.lines.popleft()
+        weight = self._weight(line)
+        sender.weight -= weight
+        self.weight -= weight
+        self.size -= len(line)
+        self.count -= 1
+        if not sender.lines and self._senders.get(sender.name) is sender:
+            del self._senders[sender.name]
+        return line
+
+    def _compact(self) -> None:
+        """The order without the entries of dropped lines (each sender's first `stale` ones)."""
+        order: deque[_Sender] = deque()
+        for sender in self._order:
+            if sender.stale:
+                sender.stale -= 1
+            else:
+                order.append(sender)
+        self._order = order
+
+    def get(self, timeout: float | None = None) -> bytes:
+        """The oldest line queued, waiting up to `timeout` seconds (None: for ever) for one; queue.Empty if none."""
+        with self._ready:
+            if not self._ready.wait_for(lambda: self.count > 0, timeout):
+                raise queue.Empty
+            while True:
+                sender = self._order.popleft()
+                if sender.stale:
+                    sender.stale -= 1
+                    continue
+                return self._take(sender)
+
+    def get_nowait(self) -> bytes:
+        return self.get(timeout=0)
+
+    def lines(self) -> list[bytes]:
+        """The lines queued, oldest first (a copy)."""
+        with self._ready:
+            stale = {id(s): s.stale for s in self._order}
+            taken = dict.fromkeys(stale, 0)
+            out = []
+            for sender in self._order:
+                if stale[id(sender)]:
+                    stale[id(sender)] -= 1
+                else:
+                    out.append(sender.lines[taken[id(sender)]])
+                    taken[id(sender)] += 1
+            return out
 
 
 class SyslogListener:
@@ -148,12 +263,16 @@ class SyslogListener:
         self.clock = clock
         self.allow = tuple(allow) if allow is not None else None
         self.denied = 0  # connections from peers outside `allow`, closed at once
-        self._noted: set[str] = set()
+        self._noted: set[tuple[str, str]] = set()  # (kind of problem, peer address) said
+        self._noted_kinds: dict[str, int] = {}  # addresses said, by kind
         self._on_note = on_note
         self.received = 0  # bytes read from every connection
-        self.queue: _ByteQueue = _ByteQueue(QUEUE_SIZE)
-        self.dropped = 0
+        self.queue = FairQueue(QUEUE_SIZE, QUEUE_BYTES)
+        self.dropped = 0  # lines dropped from a full queue, in all
+        self.dropped_by: dict[str, int] = {}  # of them, by the address of the sender that lost them
+        self.truncated = 0  # octet-counted frames a sender's close cut short (not read)
         self.messages = 0
+        self._count_lock = threading.Lock()
         self.connections = 0
         self.refused = 0
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
@@ -199,13 +318,21 @@ class SyslogListener:
                 conn.close()
                 continue
             self.connections += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True, name="syslog-conn").start()
+            threading.Thread(target=self._serve, args=(conn, str(peer[0])), daemon=True, name="syslog-conn").start()
 
     def _deny(self, address: str) -> None:
         self.denied += 1
-        if self._on_note is not None and address not in self._noted and len(self._noted) < NOTED_PEERS:
-            self._noted.add(address)
-            self._on_note(f"syslog: refused a connection from {address}: not in --syslog-allow")
+        self._note("denied", address, f"syslog: refused a connection from {address}: not in --syslog-allow")
+
+    def _note(self, kind: str, address: str, text: str) -> None:
+        """Say `text` once per kind and address (of at most NOTED_PEERS addresses a kind; the rest are counted)."""
+        with self._count_lock:
+            key = (kind, address)
+            if self._on_note is None or key in self._noted or self._noted_kinds.get(kind, 0) >= NOTED_PEERS:
+                return
+            self._noted.add(key)
+            self._noted_kinds[kind] = self._noted_kinds.get(kind, 0) + 1
+        self._on_note(text)
 
     def _evict_idle(self) -> bool:
         """Close the connection that has sent no whole message for the longest, if for IDLE_EVICT seconds or more
@@ -220,7 +347,7 @@ class SyslogListener:
         self.evicted += 1
         return True
 
-    def _serve(self, conn: socket.socket) -> None:
+    def _serve(self, conn: socket.socket, address: str) -> None:
         parser = FrameParser()
         me = threading.get_ident()
         entry: list[Any] = [conn, self.clock()]
@@ -237,6 +364,8 @@ class SyslogListener:
                 except TimeoutError:  # mosaic-diag: ignore[MD006]
                     continue
                 if not data:
+                    if entry[1] != float("inf"):  # the sender's close, not the listener's (`_evict_idle`)
+                        self._finish(parser, address)
                     break
                 with self._active_lock:  # (threads at once: a bare += may lose a count)
                     self.received += len(data)
@@ -244,7 +373,7 @@ class SyslogListener:
                 if messages and entry[1] != float("inf"):  # (bytes of a frame that never ends keep no slot)
                     entry[1] = self.clock()
                 for msg in messages:
-                    self._put(split_message(msg))
+                    self._put(split_message(msg), address)
         except (OSError, ssl.SSLError):  # mosaic-diag: ignore[MD006]
             pass  # a client that went away or failed its handshake ends its own connection only
         finally:
@@ -253,24 +382,32 @@ class SyslogListener:
             conn.close()
             self._slots.release()
 
-    def _put(self, line: bytes) -> None:
-        self.messages += 1
-        while self.queue.size + len(line) > QUEUE_BYTES:  # the oldest make room (a reader slower than a flood)
-            try:
-                self.queue.get_nowait()
-                self.dropped += 1
-            except queue.Empty:
-                break
-        while True:
-            try:
-                self.queue.put_nowait(line)
-                return
-            except queue.Full:
-                try:
-                    self.queue.get_nowait()
-                    self.dropped += 1
-                except queue.Empty:  # mosaic-diag: ignore[MD006]
-                    pass
+    def _finish(self, parser: FrameParser, address: str) -> None:
+        """The connection of `address` ended: its last line without a newline read, a frame it cut short said."""
+        last, cut = parser.finish()
+        if last is not None:
+            self._put(split_message(last), address)
+        elif cut is not None:
+            with self._count_lock:
+                self.truncated += 1
+            got, want = cut
+            what = f"{got:,} of its {want:,} bytes" if want else "its octet count without the frame"
+            self._note("truncated", address, f"syslog: {address} closed its connection in the middle of an "
+                       f"octet-counted frame ({what}): that message is not read (and no further one cut short "
+                       "by this sender is said)")
+
+    def _put(self, line: bytes, address: str) -> None:
+        dropped = self.queue.put(address, line)
+        with self._count_lock:
+            self.messages += 1
+            self.dropped += len(dropped)
+            for name in dropped:
+                key = name if name in self.dropped_by or len(self.dropped_by) < COUNTED_PEERS else OTHER_PEERS
+                self.dropped_by[key] = self.dropped_by.get(key, 0) + 1
+        for name in dict.fromkeys(dropped):
+            self._note("dropped", name, f"syslog: {name} sends more than the watch reads: its oldest lines are "
+                       f"dropped to keep the queue within {self.queue.max_bytes / (1 << 20):g} MB (counted by sender; "
+                       "other senders keep their share)")
 
     def stream(self, stop: threading.Event) -> QueueStream:
         return QueueStream(self.queue, stop)
@@ -279,7 +416,7 @@ class SyslogListener:
 class QueueStream:
     """A blocking binary stream over a queue of lines; b"" once `stop` is set and the queue is empty."""
 
-    def __init__(self, q: queue.Queue[bytes], stop: threading.Event) -> None:
+    def __init__(self, q: FairQueue, stop: threading.Event) -> None:
         self.q = q
         self.stop = stop
 
