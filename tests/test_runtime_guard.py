@@ -928,3 +928,118 @@ def test_a_flood_of_rejections_against_a_stuck_store_holds_a_bounded_number_of_l
     with pytest.raises(SchemaRejected) as rejected:  # nothing waits any more: the letter is kept
         guard(json.dumps({"answer": "late"}))
     assert rejected.value.dead_letter_id == MAX_WAITING_LETTERS + 1
+
+
+# ---------------------------------------------------------------- the table's bound
+def _letter(store, n: int) -> int:
+    return store.add(payload=f'{{"n": {n}}}', error="e", label="MODEL_ANSWER_INVALID", model="Answer")
+
+
+@pytest.mark.parametrize("backend", ["postgres", "sqlite"])
+def test_past_its_bound_a_new_letter_evicts_the_oldest_counted_and_said(backend, request, tmp_path, monkeypatch):
+    """Dead letters were kept without number (only `dlq purge` removed any): an app rejecting new answers for weeks
+    filled its database. Past the bound (MOSAIC_DLQ_MAX_LETTERS here) a new letter evicts the one seen longest ago
+    (a letter seen again is young again), each eviction counted where `dlq stats`, `dlq list` and /health say it."""
+    from mosaic_diag.runtime.health import health_payload
+
+    target = request.getfixturevalue("pg_db") if backend == "postgres" else str(tmp_path / "dlq.sqlite")
+    monkeypatch.setenv("MOSAIC_DLQ_MAX_LETTERS", "3")
+    store = open_dead_letters(target)
+    a, b, c = (_letter(store, n) for n in range(3))
+    assert _letter(store, 0) == a  # seen again: now the letter seen last
+    d, e = _letter(store, 3), _letter(store, 4)  # each evicts the oldest: b, then c
+    assert [letter.id for letter in store.list()] == [e, d, a]
+    _, body = health_payload(database_check={"ok": True}, dead_letters=store)
+    store.close()
+    assert {k: body["dead_letters"][k] for k in ("letters", "max_letters", "evicted")} == {
+        "letters": 3, "max_letters": 3, "evicted": 2}
+    assert body["dead_letters"]["last_evicted_at"] and body["status"] == "ok"
+    monkeypatch.delenv("MOSAIC_DLQ_MAX_LETTERS")  # (the CLI reads the bound the writers recorded)
+    r = run("dlq", "stats", "--db", target, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert {k: v for k, v in json.loads(r.stdout).items() if k not in ("database", "last_evicted_at")} == {
+        "letters": 3, "max_letters": 3, "evicted": 2}
+    for fmt in ("table", "markdown"):
+        r = run("dlq", "list", "--db", target, "--format", fmt)
+        said = " ".join(r.stdout.split())  # (the table's title folded at the terminal's width)
+        assert r.returncode == 0 and "3 kept (at most 3), 2 evicted, the oldest first, last at" in said, r.stdout
+    r = run("dlq", "stats", "--db", target)
+    assert r.returncode == 0 and "3 kept (at most 3), 2 evicted" in r.stdout
+
+
+def test_instances_evicting_at_once_keep_the_bound_exactly_and_count_each_eviction(pg_db):
+    """Eight instances (a store each) write new letters at the same moment past the bound: the table ends at the
+    bound, every letter written is kept or counted evicted, none twice."""
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def instance(k: int) -> None:
+        store = open_dead_letters(pg_db, max_letters=5, statement_timeout=30)
+        try:
+            store.list()  # connected (the tables made) before the race
+            barrier.wait(30)
+            for n in range(5):
+                _letter(store, k * 100 + n)
+        except BaseException as exc:  # (the test's to see)
+            errors.append(exc)
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=instance, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    store = open_dead_letters(pg_db, max_letters=5)
+    stats = store.stats()
+    store.close()
+    assert (stats.letters, stats.evicted, dead_letter_count(pg_db)) == (5, 40 - 5, 5)
+
+
+def test_a_table_far_past_its_bound_is_brought_under_it_write_by_write_or_at_once_by_dlq_trim(tmp_path, monkeypatch):
+    """A table that grew before the bound: a write evicts at most EVICT_AT_ONCE (each write within its statement
+    timeout), `dlq trim --max-letters N` the rest at once, asking first; both counted. A bound that is no whole number
+    above 0, given or in MOSAIC_DLQ_MAX_LETTERS, is one line, exit 2."""
+    from mosaic_diag.errors import UsageError
+    from mosaic_diag.runtime import guard
+
+    db = str(tmp_path / "d.sqlite")
+    store = open_dead_letters(db, max_letters=1000)
+    for n in range(10):
+        _letter(store, n)
+    store.close()
+    monkeypatch.setattr(guard, "EVICT_AT_ONCE", 2)
+    store = open_dead_letters(db, max_letters=4)
+    _letter(store, 10)
+    assert (store.stats().letters, store.stats().evicted) == (11 - 2, 2)
+    store.close()
+    r = run("dlq", "trim", "--max-letters", "4", "--db", db)  # stdin at its end: asked, no answer
+    assert r.returncode == 2 and "evict 5 dead letter(s)" in r.stderr and "--yes" in r.stderr
+    r = run("dlq", "trim", "--max-letters", "4", "--db", db, "--dry-run", "--format", "json")
+    assert r.returncode == 0 and json.loads(r.stdout)["would_evict"] == 5 and json.loads(r.stdout)["evicted"] == 0
+    r = run("dlq", "trim", "--max-letters", "4", "--db", db, "--yes", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    done = json.loads(r.stdout)
+    assert done["evicted"] == 5 and {k: done["stats"][k] for k in ("letters", "evicted", "max_letters")} == {
+        "letters": 4, "evicted": 7, "max_letters": 4}  # (the writers' bound as they recorded it)
+    store = open_dead_letters(db)
+    assert sorted(json.loads(letter.payload)["n"] for letter in store.list()) == [7, 8, 9, 10]
+    store.close()
+    for bad in ("0", "-3", "ten"):
+        r = run("dlq", "trim", "--max-letters", bad, "--db", db, "--yes")
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--max-letters" in r.stderr, r.stderr
+        r = run("dlq", "stats", "--db", db, MOSAIC_DLQ_MAX_LETTERS=bad)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and "MOSAIC_DLQ_MAX_LETTERS" in r.stderr, r.stderr
+    for value in (0, -1, "x", True):
+        with pytest.raises(UsageError, match="max_letters takes"):
+            open_dead_letters(db, max_letters=value)
+
+
+def test_health_says_a_dead_letter_store_it_cannot_read_and_is_degraded(refused_port):
+    from mosaic_diag.runtime.health import health_payload
+
+    store = open_dead_letters(f"postgresql://mosaic:pw@127.0.0.1:{refused_port}/mosaic")
+    code, body = health_payload(database_check={"ok": True}, dead_letters=store)
+    assert (code, body["status"], body["dead_letters"]) == (200, "degraded", {"error": {"type": "UnreachableError"}})
+    assert "dead_letters() failed: UnreachableError" in body["reasons"]

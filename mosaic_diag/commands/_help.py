@@ -91,8 +91,10 @@ HELP_ENDS: dict[str, tuple[tuple[str, ...], str]] = {
         "mosaic-diag dlq list",
         "mosaic-diag dlq show 42",
         "mosaic-diag dlq purge --older-than 7d",
-    ), "0 done; 1 replay: still rejected; purge: answered \"n\"; 2 usage or configuration, or purge with no "
-       "answer (stdin ended: add --yes)."),
+        "mosaic-diag dlq stats",
+        "mosaic-diag dlq trim --max-letters 5000",
+    ), "0 done; 1 replay: still rejected; purge, trim: answered \"n\"; 2 usage or configuration (a bound that "
+       "is no whole number above 0 too), or purge, trim with no answer (stdin ended: add --yes)."),
 }
 
 

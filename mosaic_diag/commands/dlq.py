@@ -1,4 +1,4 @@
-"""`mosaic-diag dlq list|show|replay|purge`: the answers the runtime schema guard rejected."""
+"""`mosaic-diag dlq list|show|stats|replay|purge|trim`: the answers the runtime schema guard rejected."""
 
 import json
 import os
@@ -10,7 +10,7 @@ import typer
 from mosaic_diag.commands._options import FormatOption, OutputFormat
 
 if TYPE_CHECKING:
-    from mosaic_diag.runtime.guard import DeadLetter, DeadLetterStore
+    from mosaic_diag.runtime.guard import DeadLetter, DeadLetterStore, LetterStats
 
 dlq_app = typer.Typer(help="Dead letters: model answers the schema guard rejected.", no_args_is_help=True)
 
@@ -104,9 +104,44 @@ def list_letters(
     store = _store(db)
     try:
         rows = [_redacted(r, payload=False, limit=max_chars) for r in store.list(limit=limit, label=label)]
+        stats = store.stats()
     finally:
         store.close()
-    _write_rows(rows, fmt, f"{len(rows)} dead letters in {store.shown}")
+    _write_rows(rows, fmt, f"{len(rows)} dead letters in {store.shown}: {_stats_text(stats)}")
+    return 0
+
+
+def _stats_text(stats: "LetterStats") -> str:
+    """`523 kept (at most 10,000), 12 evicted, the oldest first, last at …` (what `list`'s title and `stats` say)."""
+    bound = f" (at most {stats.max_letters:,})" if stats.max_letters is not None else ""
+    if stats.evicted is None:
+        return f"{stats.letters:,} kept{bound}, not bounded: the evictions table cannot be made"
+    if not stats.evicted:
+        return f"{stats.letters:,} kept{bound}, none evicted"
+    last = stats.last_evicted_at.isoformat() if stats.last_evicted_at else "-"
+    return f"{stats.letters:,} kept{bound}, {stats.evicted:,} evicted, the oldest first, last at {last}"
+
+
+@dlq_app.command("stats")
+def stats(
+    db: DbOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> int:
+    """How many dead letters are kept, the bound the writers keep them to (max_letters, MOSAIC_DLQ_MAX_LETTERS), and
+    how many the bound evicted, the oldest first, and when last."""
+    store = _store(db)
+    try:
+        found = store.stats()
+    finally:
+        store.close()
+    if fmt is OutputFormat.json:
+        sys.stdout.write(json.dumps({"database": store.shown, **found.to_dict()}, indent=2) + "\n")
+    elif fmt is OutputFormat.markdown:
+        from mosaic_diag.platform.mdtext import md_text
+
+        sys.stdout.write(f"Dead letters in {md_text(store.shown)}: {md_text(_stats_text(found))}.\n")
+    else:
+        sys.stdout.write(f"dead letters in {store.shown}: {_stats_text(found)}\n")
     return 0
 
 
@@ -271,6 +306,42 @@ def purge(
         sys.stdout.write(f"{verb.capitalize()} **{count}** dead letters last seen before {cutoff.isoformat()}.\n")
     else:
         sys.stdout.write(f"{verb} {count} dead letters last seen before {cutoff.isoformat()}\n")
+    return 0
+
+
+@dlq_app.command("trim")
+def trim(
+    max_letters: Annotated[int, typer.Option("--max-letters", min=1, help="Keep this many dead letters, the last "
+                                             "seen; evict the others now (counted as the bound's evictions).")],
+    db: DbOption = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (scripts, cron).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say how many would be evicted.")] = False,
+    fmt: FormatOption = OutputFormat.table,
+) -> int:
+    """Evict now the dead letters past --max-letters, the oldest (last seen) first, counted with the bound's
+    evictions: a table that grew before its bound, or whose bound was lowered, is otherwise brought under it a
+    thousand letters per new letter. Asks first, as `purge`; `--yes` for scripts."""
+    store = _store(db)
+    try:
+        over = max(store.stats().letters - max_letters, 0)
+        if over and not (yes or dry_run):
+            from mosaic_diag.commands._common import confirm_destructive
+
+            declined = confirm_destructive(f"evict {over} dead letter(s), the oldest, keeping {max_letters} in "
+                                           f"{store.shown}?", nothing="nothing evicted", act="evict them")
+            if declined is not None:
+                return declined[0]
+        evicted = store.trim(max_letters) if over and not dry_run else 0
+        after = store.stats()
+    finally:
+        store.close()
+    if fmt is OutputFormat.json:
+        sys.stdout.write(json.dumps({"evicted": evicted, "max_letters": max_letters, **({"would_evict": over}
+                                     if dry_run else {}), "stats": after.to_dict()}) + "\n")
+    else:
+        verb, count = ("would evict", over) if dry_run else ("evicted", evicted)
+        text = f"{verb} {count} dead letters, keeping {max_letters}: {_stats_text(after)}"
+        sys.stdout.write((f"{text[0].upper()}{text[1:]}." if fmt is OutputFormat.markdown else text) + "\n")
     return 0
 
 

@@ -13,7 +13,10 @@ answer rejected again by the same schema at the same site
 row). A table of the older format (no such columns) is upgraded when the store connects, one instance at a time
 (UPGRADE_LOCK; SQLite's write lock); one that
 cannot be altered (a read-only role or file) is still read, every letter seen once, and written
-without de-duplication. The caller gets `SchemaRejected` (its `dead_letter_id` None, and a
+without de-duplication. The table is bounded: past `max_letters` letters (MAX_LETTERS, or MOSAIC_DLQ_MAX_LETTERS) a
+new letter evicts the oldest (last seen first), in the transaction that writes it (PostgreSQL: one instance at a time,
+EVICT_LOCK; SQLite: its write lock), each eviction counted in `mosaic_dead_letters_evictions` (`stats()`: what `dlq
+stats`, `dlq list` and /health show), never silently. The caller gets `SchemaRejected` (its `dead_letter_id` None, and a
 warning logged, when the store failed) (label MODEL_ANSWER_INVALID in the taxonomy, so
 triage labels its traceback the same). `mosaic-diag dlq` lists, shows, replays and purges the rows.
 """
@@ -85,6 +88,46 @@ _SQLITE_UPGRADE = {"fingerprint": "TEXT", "seen_count": "INTEGER NOT NULL DEFAUL
 _INDEX = f"CREATE UNIQUE INDEX IF NOT EXISTS {TABLE}_fingerprint ON {TABLE} (fingerprint)"
 
 
+# the letters kept by default: past them a new letter evicts the oldest (last seen first), counted; a letter is at most
+# MAX_PAYLOAD_CHARS + MAX_ERROR_CHARS (~280 kB), one of a few kB is usual: 10,000 are some tens of MB, 2.8 GB at worst
+MAX_LETTERS = 10_000
+MAX_LETTERS_ENV = "MOSAIC_DLQ_MAX_LETTERS"
+# letters one write evicts at most: a table far past the bound (grown before it, or its bound lowered) is brought under
+# it over the next writes, each within its statement timeout (`dlq trim` does it at once)
+EVICT_AT_ONCE = 1_000
+STATS = f"{TABLE}_evictions"
+_PG_STATS_DDL = f"""CREATE TABLE IF NOT EXISTS {STATS} (
+    id integer PRIMARY KEY CHECK (id = 1),
+    evicted bigint NOT NULL DEFAULT 0,
+    last_evicted_at timestamptz,
+    max_letters integer
+)"""
+_SQLITE_STATS_DDL = f"""CREATE TABLE IF NOT EXISTS {STATS} (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    evicted INTEGER NOT NULL DEFAULT 0,
+    last_evicted_at TEXT,
+    max_letters INTEGER
+)"""
+# instances evicting at once take turns on this advisory lock (pg_advisory_xact_lock): each counts the table with the
+# others' letters and evictions committed, so the bound holds exactly and no eviction is counted twice
+EVICT_LOCK = 0x6D6F_7361_6963_4556  # "mosaicEV"
+
+
+def max_letters_of(value: int | str | None, environ: Any = None) -> int:
+    """The bound of a store: `value`, else MOSAIC_DLQ_MAX_LETTERS, else MAX_LETTERS; anything but a whole number above
+    0 is a UsageError naming where it came from."""
+    where = "max_letters"
+    if value is None:
+        value = (os.environ if environ is None else environ).get(MAX_LETTERS_ENV) or None
+        where = MAX_LETTERS_ENV
+    if value is None:
+        return MAX_LETTERS
+    text = str(value).strip().replace("_", "").replace(",", "")
+    if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
+        raise UsageError(f"{where} takes the number of dead letters to keep (a whole number above 0), got {value!r}")
+    return int(text)
+
+
 # instances upgrading the table at once take turns on this advisory lock (pg_advisory_xact_lock): one ALTERs it,
 # the others find it done (none queues an ACCESS EXCLUSIVE request behind another's, stopping the table's users)
 UPGRADE_LOCK = 0x6D6F_7361_6963_444C  # "mosaicDL"
@@ -154,6 +197,20 @@ class SchemaRejected(Exception):
 
 
 @dataclass(frozen=True)
+class LetterStats:
+    """How full the dead-letter table is and what its bound evicted."""
+
+    letters: int
+    max_letters: int | None  # the bound the writers last recorded (this store's own when none did yet)
+    evicted: int | None  # letters evicted by the bound (and by `dlq trim`), in all; None: not counted (no table)
+    last_evicted_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"letters": self.letters, "max_letters": self.max_letters, "evicted": self.evicted,
+                "last_evicted_at": self.last_evicted_at.isoformat() if self.last_evicted_at else None}
+
+
+@dataclass(frozen=True)
 class DeadLetter:
     """One rejected answer."""
 
@@ -210,7 +267,8 @@ class DeadLetterStore:
     """The dead-letter table in PostgreSQL (a DSN) or SQLite (a file path)."""
 
     def __init__(self, target: str, *, retry_after: float = 5.0, statement_timeout: float | None = 2.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, max_letters: int | None = None) -> None:
+        self.max_letters = max_letters_of(max_letters)  # (before anything is opened: a bad bound fails at once)
         self.target = str(target)
         self.retry_after = retry_after  # a PostgreSQL unreachable (or timed out) is not tried again before
         self.statement_timeout = statement_timeout  # seconds a statement may wait (a lock held); None: no limit
@@ -225,6 +283,8 @@ class DeadLetterStore:
         self._lock = threading.Lock()
         self._conn: Any = None
         self.deduplicates = True  # False: a table of the older format that could not be upgraded
+        self.bounded = True  # False: the evictions table could neither be made nor read: letters are not evicted
+        self._stats_cache: tuple[float, LetterStats] | None = None
         self._executor: Any = None
         self._executor_pid = 0
         self._executor_lock = threading.Lock()  # not `_lock`: that one is held during round trips
@@ -279,6 +339,7 @@ class DeadLetterStore:
                     cur.execute("SELECT set_config('statement_timeout', %s, false), "
                                 "set_config('lock_timeout', %s, false)", (limit, limit))
             self.deduplicates = self._prepare(conn)
+            self.bounded = self._prepare_stats(conn)
         except BaseException:
             conn.close()
             raise
@@ -310,6 +371,32 @@ class DeadLetterStore:
                            "not de-duplicated", self.shown, redact_with_dsn(why, self.target))
             return False
 
+    def _prepare_stats(self, conn: Any) -> bool:
+        """Make the evictions table (or find it there: a read-only role reads it); whether letters are bounded. One
+        that can neither be made nor read leaves the table unbounded, warned: no letter is evicted uncounted."""
+        try:
+            if self.postgres:
+                with conn.cursor() as cur:
+                    _pg_create(cur, _PG_STATS_DDL)
+            else:
+                conn.execute(_SQLITE_STATS_DDL)
+            return True
+        except Exception as exc:
+            if (self.postgres and _pg_transient(exc)) or not (
+                    isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith("psycopg2")):
+                raise
+            why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        try:
+            self._statement(conn, f"SELECT evicted FROM {STATS} WHERE id = 1", (), "one")
+            return True
+        except Exception as exc:
+            if (self.postgres and _pg_transient(exc)) or not (
+                    isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith("psycopg2")):
+                raise
+        logger.warning("dead letters %s: the evictions table cannot be made (%s): the letters are not bounded "
+                       "(max_letters %d not applied)", self.shown, redact_with_dsn(why, self.target), self.max_letters)
+        return False
+
     def _seen(self) -> str:
         """The select list of the seen columns, after connecting (an older table's stand-ins when not upgraded)."""
         if self._conn is None:
@@ -321,8 +408,32 @@ class DeadLetterStore:
 
     def _run(self, sql: str, params: tuple[Any, ...] = (), *, fetch: str = "") -> Any:
         """One statement; a driver error becomes one clear DiagError (no traceback in the CLI)."""
+        sql = sql.replace("?", self.param)
+        return self._guarded(lambda conn: self._statement(conn, sql, params, fetch))
+
+    def _in_transaction(self, steps: Callable[[Callable[..., Any]], Any]) -> Any:
+        """`steps(run)` in one transaction (`run(sql, params, fetch)` a statement of it), committed, or rolled back
+        when it raises; a connection lost is replaced once and the whole transaction run again."""
+        def work(conn: Any) -> Any:
+            def run(sql: str, params: tuple[Any, ...] = (), fetch: str = "") -> Any:
+                return self._statement(conn, sql.replace("?", self.param), params, fetch)
+
+            run("BEGIN" if self.postgres else "BEGIN IMMEDIATE")  # (SQLite: the write lock taken at once)
+            try:
+                result = steps(run)
+                run("COMMIT")
+            except BaseException:
+                with contextlib.suppress(Exception):  # mosaic-diag: ignore[MD006] - a lost connection: nothing to undo
+                    run("ROLLBACK")
+                raise
+            return result
+
+        return self._guarded(work)
+
+    def _guarded(self, work: Callable[[Any], Any]) -> Any:
+        """`work(connection)`; a driver error becomes one clear DiagError (no traceback in the CLI)."""
         try:
-            return self._execute(sql, params, fetch)
+            return self._execute(work)
         except sqlite3.Error as exc:
             raise UsageError(f"not a usable dead-letter database: {exc}", path=self.shown) from exc
         except Exception as exc:
@@ -331,8 +442,7 @@ class DeadLetterStore:
                                        f"{redact_with_dsn(str(exc).strip().splitlines()[0], self.target)}") from exc
             raise
 
-    def _execute(self, sql: str, params: tuple[Any, ...], fetch: str) -> Any:
-        sql = sql.replace("?", self.param)
+    def _execute(self, work: Callable[[Any], Any]) -> Any:
         with self._lock:
             if self.postgres:
                 import psycopg2
@@ -342,7 +452,7 @@ class DeadLetterStore:
                                            f"again for {self._down_until - self.clock():.0f} s")
                 reused = self._conn is not None
                 try:
-                    return self._pg_statement(self._connect(), sql, params, fetch)
+                    return work(self._connect())
                 except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
                     if _timed_out(exc):  # a lock held (a long purge, an upgrade): the connection is still good
                         self._down_until = self.clock() + self.retry_after
@@ -350,24 +460,16 @@ class DeadLetterStore:
                     self._drop()  # a connection the server or the network closed is never used again
                     if not reused:
                         raise
-                return self._pg_statement(self._connect(), sql, params, fetch)  # once, on a new connection
-            conn = self._connect()
-            cur = conn.execute(sql, params)
-            if fetch == "one":
-                return cur.fetchone()
-            if fetch == "all":
-                return cur.fetchall()
-            return cur.rowcount
+                return work(self._connect())  # once, on a new connection
+            return work(self._connect())
 
-    @staticmethod
-    def _pg_statement(conn: Any, sql: str, params: tuple[Any, ...], fetch: str) -> Any:
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            if fetch == "one":
-                return cur.fetchone()
-            if fetch == "all":
-                return cur.fetchall()
-            return cur.rowcount
+    def _statement(self, conn: Any, sql: str, params: tuple[Any, ...], fetch: str) -> Any:
+        if self.postgres:
+            with conn.cursor() as cur:
+                cur.execute(sql, params)
+                return cur.fetchone() if fetch == "one" else cur.fetchall() if fetch == "all" else cur.rowcount
+        cur = conn.execute(sql, params)
+        return cur.fetchone() if fetch == "one" else cur.fetchall() if fetch == "all" else cur.rowcount
 
     def _drop(self) -> None:
         if self._conn is not None:
@@ -378,23 +480,86 @@ class DeadLetterStore:
     def add(self, *, payload: str, error: str, label: str, model: str, provider: str | None = None,
             prompt_id: str | None = None) -> int:
         """Store one rejected answer; its id. The same answer again (its `fingerprint`) is the same row: its
-        count raised and `last_seen_at` set (NULL while seen once)."""
+        count raised and `last_seen_at` set (NULL while seen once). A new row past `max_letters` evicts the oldest
+        in the same transaction (at most EVICT_AT_ONCE), counted."""
         now = datetime.now(UTC)
         created: Any = now if self.postgres else now.isoformat()
         payload, error, label, model = (storable(payload), storable(error), storable(label), storable(model))
         provider, prompt_id = (storable(provider) if provider is not None else None,
                                storable(prompt_id) if prompt_id is not None else None)
         values = (created, provider, prompt_id, label, model, error, payload)
-        if self._seen() != _SEEN:  # an older table that could not be upgraded
-            found = self._run(f"INSERT INTO {TABLE} (created_at, provider, prompt_id, label, model, error, payload) "
-                              "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id", values, fetch="one")
+        dedup = self._seen() == _SEEN  # (False: an older table that could not be upgraded)
+        last_seen = self._last_seen()
+
+        def steps(run: Callable[..., Any]) -> int:
+            if not dedup:
+                found = run(f"INSERT INTO {TABLE} (created_at, provider, prompt_id, label, model, error, payload) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id", values, "one")
+            else:
+                found = run(
+                    f"INSERT INTO {TABLE} (created_at, provider, prompt_id, label, model, error, payload, fingerprint) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (fingerprint) DO UPDATE SET "
+                    f"seen_count = {TABLE}.seen_count + 1, last_seen_at = excluded.created_at RETURNING id, seen_count",
+                    (*values, fingerprint(model, prompt_id, payload)), "one")
+            if self.bounded and (not dedup or int(found[1]) == 1):  # a new row (a letter seen again adds none)
+                self._evict(run, last_seen, self.max_letters, EVICT_AT_ONCE, record=True)
             return int(found[0])
-        found = self._run(
-            f"INSERT INTO {TABLE} (created_at, provider, prompt_id, label, model, error, payload, fingerprint) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (fingerprint) DO UPDATE SET "
-            f"seen_count = {TABLE}.seen_count + 1, last_seen_at = excluded.created_at RETURNING id",
-            (*values, fingerprint(model, prompt_id, payload)), fetch="one")
-        return int(found[0])
+
+        return int(self._in_transaction(steps))
+
+    def _evict(self, run: Callable[..., Any], last_seen: str, keep: int, at_most: int | None, *,
+               record: bool) -> int:
+        """Delete the letters past `keep` (at most `at_most`), the oldest (last seen) first, and count them; with
+        `record`, note `max_letters` as the writers' bound. In the caller's transaction."""
+        if self.postgres:  # (instances take turns: each counts the others' letters and evictions committed)
+            run("SELECT pg_advisory_xact_lock(?)", (EVICT_LOCK,), "one")
+        total = int(run(f"SELECT count(*) FROM {TABLE}", (), "one")[0])
+        over = total - keep if at_most is None else min(total - keep, at_most)
+        evicted = 0
+        if over > 0:  # (PostgreSQL: a row another instance is seeing again right now is not the oldest)
+            skip = " FOR UPDATE SKIP LOCKED" if self.postgres else ""
+            evicted = int(run(f"DELETE FROM {TABLE} WHERE id IN (SELECT id FROM {TABLE} ORDER BY {last_seen}, id "
+                              f"LIMIT ?{skip})", (over,), ""))
+        if evicted or record:
+            now = datetime.now(UTC)
+            when: Any = (now if self.postgres else now.isoformat()) if evicted else None
+            run(f"INSERT INTO {STATS} (id, evicted, last_evicted_at, max_letters) VALUES (1, ?, ?, ?) "
+                f"ON CONFLICT (id) DO UPDATE SET evicted = {STATS}.evicted + excluded.evicted, "
+                f"last_evicted_at = COALESCE(excluded.last_evicted_at, {STATS}.last_evicted_at), "
+                f"max_letters = COALESCE(excluded.max_letters, {STATS}.max_letters)",
+                (evicted, when, self.max_letters if record else None), "")
+        return evicted
+
+    def trim(self, keep: int) -> int:
+        """Evict now every letter past `keep` (`dlq trim`), the oldest first, counted as the bound's are; how many.
+        The writers' bound recorded is left as it is."""
+        if not self._bounded():
+            raise UsageError(f"the evictions table of {self.shown} cannot be made: nothing is evicted uncounted")
+        last_seen = self._last_seen()
+        return int(self._in_transaction(lambda run: self._evict(run, last_seen, keep, None, record=False)))
+
+    def _bounded(self) -> bool:
+        self._seen()  # (connected: the tables made or found)
+        return self.bounded
+
+    def stats(self, *, max_age: float = 0.0) -> LetterStats:
+        """How many letters, the writers' bound, how many were evicted and when last; read again after `max_age`
+        seconds (/health: a load balancer's polls do not count the table each)."""
+        cached = self._stats_cache
+        if cached is not None and max_age > 0 and time.monotonic() - cached[0] < max_age:
+            return cached[1]
+        letters = int(self._run(f"SELECT count(*) FROM {TABLE}", fetch="one")[0])
+        row = self._run(f"SELECT evicted, last_evicted_at, max_letters FROM {STATS} WHERE id = 1",
+                        fetch="one") if self._bounded() else None
+        if not self.bounded:
+            stats = LetterStats(letters, None, None)
+        elif row is None:
+            stats = LetterStats(letters, self.max_letters, 0)
+        else:
+            stats = LetterStats(letters, int(row[2]) if row[2] is not None else self.max_letters, int(row[0]),
+                                _aware(row[1]))
+        self._stats_cache = (time.monotonic(), stats)
+        return stats
 
     def list(self, *, limit: int = 50, label: str | None = None) -> list[DeadLetter]:
         """The rows seen last first."""
@@ -486,15 +651,18 @@ def _create_private(path: str) -> None:
 
 
 def open_dead_letters(target: str | Path, *, retry_after: float = 5.0, statement_timeout: float | None = 2.0,
-                      clock: Callable[[], float] = time.monotonic) -> DeadLetterStore:
+                      clock: Callable[[], float] = time.monotonic, max_letters: int | None = None) -> DeadLetterStore:
     """The store at a PostgreSQL DSN or a SQLite file path (created on first write). A statement waits at most
     `statement_timeout` seconds (a row or the table locked by a long `dlq purge`, another instance upgrading the
     table: PostgreSQL's statement_timeout and lock_timeout; SQLite's busy timeout), None for no limit (the CLI).
     A PostgreSQL that cannot be reached, or timed out, is tried again `retry_after` seconds of `clock` later, not at
-    every rejected answer."""
+    every rejected answer. The table keeps at most `max_letters` letters (None: MOSAIC_DLQ_MAX_LETTERS, else
+    MAX_LETTERS; anything but a whole number above 0 is a UsageError at once): a new one past them evicts the oldest,
+    counted (`stats()`)."""
     if not str(target).strip():
         raise UsageError("no dead-letter database: give a PostgreSQL DSN or a SQLite file path")
-    return DeadLetterStore(str(target), retry_after=retry_after, statement_timeout=statement_timeout, clock=clock)
+    return DeadLetterStore(str(target), retry_after=retry_after, statement_timeout=statement_timeout, clock=clock,
+                           max_letters=max_letters)
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")

@@ -21,10 +21,13 @@ request window; `ok | degraded | down` with HTTP 200 or 503.
 - `status`: `down` (HTTP 503) when the database check fails; `degraded` when a breaker is not
   closed, the error rate passes `degraded_error_rate` or p95 passes `degraded_p95_ms`; else `ok`.
   `ok` is true unless down.
+- `dead_letters` (given a store of `open_dead_letters`, the schema guard's): the letters kept, the bound the writers
+  keep them to, and how many the bound evicted (the oldest first) and when last (read again after `database_ttl`).
 - `extra()`: the app's own fields, merged into the body (a mapping merged into a mapping).
-- A `breakers()` or `extra()` that raises (or an `extra()` that returns no mapping) is no 500: its section (`breakers`,
-  else `extra`) is `{"error": {"type"}}`, the status `degraded` (unless down) with the reason
-  `breakers() failed: TypeName`, and a warning with its message (redacted) is logged once per change.
+- A `breakers()` or `extra()` that raises (or an `extra()` that returns no mapping), or a dead-letter store that cannot
+  be read, is no 500: its section (`breakers`, `dead_letters`, else `extra`) is `{"error": {"type"}}`, the status
+  `degraded` (unless down) with the reason `breakers() failed: TypeName`, and a warning with its message (redacted) is
+  logged once per change.
 - With `prometheus-client` installed, `{path}/metrics` serves the same figures for Prometheus.
 - The router runs the checks off the event loop, one run at a time whatever the number of probes (a probe that
   comes meanwhile waits for that run), within `timeout` (4 s, under the 5 s Render gives a health check; past it
@@ -140,9 +143,10 @@ def health_payload(*, commit: str | Callable[[], str] | None = None, manifest_ha
                    config: HealthConfig | None = None, db_timeout: int = 3,
                    extra: Callable[[], dict[str, Any]] | None = None,
                    failovers: FailoverWindow | None = None,
-                   database_check: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+                   database_check: dict[str, Any] | None = None, dead_letters: Any = None,
+                   dead_letters_ttl: float = 0.0) -> tuple[int, dict[str, Any]]:
     """(HTTP status, body) of /health (see the module doc); `database_check`: the result of a check already made
-    (not made again)."""
+    (not made again); `dead_letters`: a DeadLetterStore, its stats read again after `dead_letters_ttl` seconds."""
     from mosaic_diag.runtime.breakers import breaker_states
 
     cfg = config or HealthConfig()
@@ -158,6 +162,15 @@ def health_payload(*, commit: str | Callable[[], str] | None = None, manifest_ha
         states = {"error": failed["breakers"]}
     else:
         _section_error("breakers", None)
+    letters: dict[str, Any] | None = None
+    if dead_letters is not None:
+        try:
+            letters = dead_letters.stats(max_age=dead_letters_ttl).to_dict()
+        except Exception as exc:  # (a store that cannot be read is one that cannot be written: degraded)
+            failed["dead_letters"] = _section_error("dead_letters", exc)
+            letters = {"error": failed["dead_letters"]}
+        else:
+            _section_error("dead_letters", None)
     stats = (window or DEFAULT_WINDOW).stats()
     reasons: list[str] = []
     if not db["ok"]:
@@ -189,6 +202,7 @@ def health_payload(*, commit: str | Callable[[], str] | None = None, manifest_ha
         "breakers": states,
         "metrics": stats.to_dict(),
         "failovers": (failovers or DEFAULT_FAILOVERS).stats(),
+        **({"dead_letters": letters} if letters is not None else {}),
     }
     for key, value in extras.items():
         current = body.get(key)
@@ -309,7 +323,8 @@ def health_router(*, path: str = "/health", commit: str | Callable[[], str] | No
                   breakers: Callable[[], dict[str, str]] | None = None,
                   window: RequestWindow | None = None, config: HealthConfig | None = None,
                   extra: Callable[[], dict[str, Any]] | None = None, failovers: FailoverWindow | None = None,
-                  timeout: float = 4.0, database_ttl: float = 1.0, db_timeout: int = 3) -> Any:
+                  timeout: float = 4.0, database_ttl: float = 1.0, db_timeout: int = 3,
+                  dead_letters: Any = None) -> Any:
     """A FastAPI APIRouter serving `path` (and `{path}/metrics` with prometheus-client). The checks run off the
     event loop, one run at a time for every probe, within `timeout` seconds (else `down`); the database check is
     reused for `database_ttl` seconds (see `_Checks`)."""
@@ -321,7 +336,8 @@ def health_router(*, path: str = "/health", commit: str | Callable[[], str] | No
     def run(database_check: dict[str, Any] | None) -> tuple[int, dict[str, Any]]:
         return health_payload(commit=commit, manifest_hash=manifest_hash, database=database, breakers=breakers,
                               window=window, config=config, extra=extra, failovers=failovers, db_timeout=db_timeout,
-                              database_check=database_check)
+                              database_check=database_check, dead_letters=dead_letters,
+                              dead_letters_ttl=database_ttl)
 
     checks = _Checks(run, lambda: _database_check(database, db_timeout), timeout=timeout, database_ttl=database_ttl,
                      window=window)
