@@ -714,6 +714,24 @@ def test_round_27_patterns_read_a_half_megabyte_line_in_one_pass(text: str, labe
     assert len(text) >= HALF_MB - 100
     assert Classifier.default().classify_text(text).label == label
 
+# -- round 28's patterns ----------------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "label"), [
+    # docker's flag at false over and over, then set (the lookahead past `OOMKilled` is four characters at most)
+    ('"OOMKilled": false, ' * (HALF_MB // 20) + '"OOMKilled": true', "RENDER_OUT_OF_MEMORY"),
+    ('"OOMKilled": false, ' * (HALF_MB // 20), "UNKNOWN_ERROR"),
+    # transformers' offline refusal: a reranker's id repeated before it, and an id too long between them
+    ("OSError: " + "rerank" * (HALF_MB // 6) + " is not the path to a directory containing a file named config.json",
+     "RERANKER_UNAVAILABLE"),
+    ("OSError: rerank" + "a" * HALF_MB + " is not the path to a directory containing a file named config.json",
+     "UNKNOWN_ERROR"),
+], ids=["oomkilled-false-repeated-then-true", "oomkilled-false-repeated", "reranker-offline-id-repeated",
+        "reranker-offline-id-long"])
+def test_round_28_patterns_read_a_half_megabyte_line_in_one_pass(text: str, label: str) -> None:
+    from mosaic_diag.classifier.classify import Classifier
+
+    assert len(text) >= HALF_MB - 100
+    assert Classifier.default().classify_text(text).label == label
+
 # -- terminal controls ----------------------------------------------------------------------------
 
 # a reset (RIS), a DCS string, a C1 CSI (clear screen), a status report the terminal would type back, an OSC 52
