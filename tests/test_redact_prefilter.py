@@ -5,7 +5,11 @@ work that could not change anything: with them and without them, the same texts 
 from __future__ import annotations
 
 import json
+import re
+import string
+import sys
 import traceback
+from functools import cache
 
 import pytest
 
@@ -41,7 +45,7 @@ def _texts() -> list[str]:
         "\n".join(lines),  # hints on some lines only
         "\n".join([*NEUTRAL * 40, out[1], *NEUTRAL * 40]),  # one hinted line far in
         "\n".join(NEUTRAL * 10),  # none
-        "İİİ lower-cased longer\n" + "\n".join(lines),  # positions in the shape are not the text's
+        "İİİ lower-cased longer\n" + "\n".join(lines),  # (`İ` lower-cased is two characters; folded, one: `i`)
         "ERROR connect to postgresql://app:Hunter2Se\ncretPassword@db.internal/app failed",  # a folded secret
         "\n".join(FOLDED[i:i + 26] for i in range(0, len(FOLDED), 26)),  # over three lines of a narrow console
         "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z\nqq\n-----END RSA PRIVATE KEY-----\n" + out[0],
@@ -94,3 +98,62 @@ def test_a_line_or_text_with_no_hint_is_found_empty_by_the_one_search(hints: Non
     assert redact._hinted_lines(redact._any_literal(), text, text.lower()) == []
     mixed = "\n".join([*NEUTRAL, "PGPASSWORD=Hunter2Value99", *NEUTRAL, "token=abc"])
     assert redact._hinted_lines(redact._any_literal(), mixed, mixed.lower()) == [5, 11]
+
+
+# -- a key's name spelled with a letter's non-ASCII case variant ----------------------------------------------------
+
+
+@cache
+def _case_variants() -> dict[str, str]:
+    """Every character other than an ASCII letter that a case-insensitive pattern matches as an ASCII letter, asked of
+    the regex engine itself over all of Unicode: {character: the letter}."""
+    letters = re.compile("(?i)[a-z]")
+    out: dict[str, str] = {}
+    for code in range(0x80, sys.maxunicode + 1):
+        char = chr(code)
+        if letters.fullmatch(char):
+            (letter,) = [a for a in string.ascii_lowercase if re.fullmatch(f"(?i){a}", char)]
+            out[char] = letter
+    return out
+
+
+def test_the_fold_table_is_every_non_ascii_case_variant_of_a_letter() -> None:
+    assert _case_variants() == redact._CASE_FOLDS
+
+
+def _variant_lines() -> list[str]:
+    """Lines holding a hint literal (lower and upper case) with one of its letters, then all of them, replaced by each
+    of the letter's non-ASCII case variants, in the places the patterns read a key's name."""
+    variants: dict[str, list[str]] = {}
+    for char, letter in _case_variants().items():
+        variants.setdefault(letter, []).append(char)
+    value = "Zq8vR2xT9wK4mN7pL3"
+    lines: list[str] = []
+    for literal in redact._ALL_LITERALS:
+        for word in {literal, literal.upper()}:
+            spellings = []
+            for at, char in enumerate(word):
+                spellings += [word[:at] + v + word[at + 1:] for v in variants.get(char.lower(), ())]
+            for v in {v for vs in variants.values() for v in vs}:
+                spellings.append("".join(v if c.lower() == _case_variants()[v] else c for c in word))
+            for spelled in dict.fromkeys(s for s in spellings if s != word):
+                lines += [f"{spelled}={value}", f"export APP_{spelled}={value}", f'{{"{spelled}": "{value}"}}',
+                          f"https://example.com/cb?{spelled}={value}", f"{spelled}: {value}", f"{spelled} {value}"]
+    return lines
+
+
+def test_no_case_variant_of_a_hint_literal_skips_a_line_the_patterns_redact(hints: None) -> None:
+    """The pre-checks (a line's hint literals, the one search over a text's shape) never skip what the patterns
+    would redact: every line comes out as all the patterns make it, alone and among other lines."""
+    every = frozenset(redact._ALL_LITERALS)
+    redact._found_cache.clear()
+    lines = _variant_lines()
+    expected = [redact._redact_line(line, every) for line in lines]
+    assert [redact_text(line) for line in lines] == expected
+    text = "\n\n".join([NEUTRAL[0], *lines, NEUTRAL[1]])
+    assert redact_text(text) == "\n\n".join([NEUTRAL[0], *expected, NEUTRAL[1]])
+    masked = [line for line, out in zip(lines, expected, strict=True) if out != line]
+    assert len(masked) > 200, len(masked)  # (the patterns do match such spellings)
+    assert redact_text("PA\u017f\u017fWORD=hunter2") == "PA\u017f\u017fWORD=***"
+    assert redact_text("api_\u212aey=Zq8vR2xT9wK4mN7pL3") == "api_\u212aey=***"
+    assert redact_text('{"pr\u0131vate_key": "Zq8vR2xT9wK4mN7pL3"}') == '{"pr\u0131vate_key": "***"}'

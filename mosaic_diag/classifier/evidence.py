@@ -74,6 +74,17 @@ _NODE_PACKAGE = LazyPattern(r"\bnode_modules/(?:(?P<anthropic>@anthropic-ai)|(?P
 _PROVIDER_WORDS = (("openai", LazyPattern(r"\b(openai(?![-_ ]?compatible)|gpt-?[34o]\w*|text-embedding-[\w-]+)\b",
                                           re.I)),
                    ("anthropic", LazyPattern(r"\b(anthropic|claude)\b", re.I)))
+# a Claude model's id (`claude-3-5-sonnet-20241022`, litellm's `anthropic/claude-…`, Bedrock's `anthropic.claude-…`):
+# weaker than the provider's name (taxonomy rules 7-8, who raised it): gateways and relays answer for Claude models in
+# their own words, so the id attributes only when nothing in the event says another server answered (`_RELAYED`)
+_CLAUDE_MODEL = LazyPattern(r"\b(?:anthropic[/.])?claude-\w[\w.:-]*", re.I)
+# ... an answer in OpenAI's protocol (the openai client's `Error code: 404 - <message>` or `- {'error': {…}}`, which
+# Anthropic's API does not send: its body is `{'type': 'error', …}`; an error object's `param` field), or a relay's
+# own name or request id (LiteLLM's proxy, OpenRouter, one-api / new-api's `(request id: …)`)
+_RELAYED = LazyPattern(
+    r"""\bError code: \d{3} - (?!\{\s*\\?['"]type\\?['"]\s*:\s*\\?['"]error\\?['"])"""
+    r"""|\\?['"]param\\?['"]\s*:"""
+    r"|\b(?:litellm|openrouter|one-api|new-api)\b|\(request id: \w+\)", re.I)
 # pydantic's listing of a model's refused fields (`1 validation error for Settings` then each field's path and
 # `Input should be 'anthropic', … [type=…, input_value=…]`): what follows the model's name is data the app was given
 _VALIDATION_LISTING = LazyPattern(r"\b\d+ validation errors? for ([\w.\[\]]+)")
@@ -225,9 +236,18 @@ def provider_of_context(evidence: Evidence) -> str | None:
             for name, pattern in _PROVIDER_HOSTS:
                 if pattern.search(host):
                     return name
+    relayed: bool | None = None  # (any host left here is not a provider's: the server that answered)
     for text in texts:
         bare = _URL.sub(" ", _without_listing(text))
+        model = _CLAUDE_MODEL.search(bare)
+        if model is not None:  # (blanked, not cut: the other words keep their places)
+            bare = _CLAUDE_MODEL.sub(lambda m: " " * len(m.group()), bare)
         hits = [(m.start(), name) for name, pat in _PROVIDER_WORDS if (m := pat.search(bare))]
+        if model is not None:
+            if relayed is None:
+                relayed = any(hosts_in(t) or _RELAYED.search(t) for t in texts)
+            if not relayed:
+                hits.append((model.start(), "anthropic"))
         if hits:
             return min(hits)[1]
     return None

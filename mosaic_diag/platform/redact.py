@@ -92,7 +92,7 @@ _ENV_LITERALS = ("password", "passwd", "secret", "token", "api_key", "apikey", "
                  "credentials")
 
 # a line with none of these (lower-cased) can match no pattern here nor any detector below: one pass of
-# substring tests instead of a regex search per pattern
+# substring tests instead of a regex search per pattern (on the line folded first: `_folded`)
 _HINTS = (
     "://", "pass", "pwd", "secret", "token", "key", "auth", "bearer", "credential", "signature", "sig=", "code=",
     "host name", "sk-", "sk_", "rk_", "rnd_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat", "glpat-",
@@ -100,6 +100,20 @@ _HINTS = (
     "eyj", "akia", "asia", "abia", "acca", "a3t", "sg.", "npm_", "pypi-", "-us", "hooks.", "webhook", "cloudant",
     "sq0", "private key", "aws", "accountkey", "ibm", "hmac", "softlayer", "t3blbkfj", "_authtoken",
 )
+
+
+# the characters other than ASCII letters that a case-insensitive pattern here (or a detector's) matches as an ASCII
+# letter of a hint literal (`(?i)s` matches `ſ`, `(?i)k` the Kelvin sign, `(?i)i` both `İ` and `ı`): lower-casing
+# keeps `ſ` and `ı` and makes `İ` two characters, so a line spelling a key's name with them (`PAſſWORD=hunter2`) held no
+# literal and was skipped, its secret shown. Folded to their letter before the literals are looked for (one
+# character for one: positions stay the text's); an ASCII line is not touched
+_CASE_FOLDS = {"\u017f": "s", "\u212a": "k", "\u0130": "i", "\u0131": "i"}
+_CASE_FOLDED = str.maketrans(_CASE_FOLDS)
+
+
+def _folded(text: str) -> str:
+    """`text` with the characters of `_CASE_FOLDS` made their ASCII letter (ASCII text as it is)."""
+    return text if text.isascii() else text.translate(_CASE_FOLDED)
 
 
 def _found(line: str) -> frozenset[str]:
@@ -114,7 +128,7 @@ def _found(line: str) -> frozenset[str]:
     if known is None:
         if len(_found_cache) >= 4096:
             _found_cache.clear()
-        low = line.lower()
+        low = _folded(line).lower()
         shape = low.translate(_DIGITS_BLANKED_STR)
         hints = _any_literal()
         if hints is not None and hints.search(shape) is None:  # most lines: one search, not a test per literal
@@ -124,7 +138,7 @@ def _found(line: str) -> frozenset[str]:
                                          tuple(h for h in _DIGIT_LITERALS if h.translate(_DIGITS_BLANKED_STR) in shape))
     found, maybe = known
     if maybe:
-        low = line.lower()
+        low = _folded(line).lower()
         digits = [h for h in maybe if h in low]
         return found.union(digits) if digits else found
     return found
@@ -416,7 +430,7 @@ def redact_text(text: str) -> str:
     hints = _any_literal()
     hinted = None
     if hints is not None:
-        shape = text.lower().translate(_DIGITS_BLANKED_STR)
+        shape = _folded(text).lower().translate(_DIGITS_BLANKED_STR)
         hinted = _hinted_lines(hints, text, shape)
         if not hinted:
             return text  # no line holds a hint literal: none changes
@@ -443,9 +457,10 @@ def redact_text(text: str) -> str:
 
 def _hinted_lines(hints: re.Pattern[str], text: str, shape: str) -> list[int]:
     """The numbers of the lines of `text` that hold a hint literal, by a search (`_any_literal`) of its `shape`
-    (lower-cased, digits `#`) from one such line to the next line (each line's shape is a piece of the text's, a
-    literal never spans two lines); when lower-casing changed the text's length (`İ` is two characters lower-cased),
-    positions in the shape are not the text's: any hit then gives [0] (the caller looks at every line)."""
+    (`_folded`, lower-cased, digits `#`) from one such line to the next line (each line's shape is a piece of the
+    text's, a literal never spans two lines); when lower-casing changed the text's length (`İ`, the one character
+    that lower-cases to two, is folded first: a guard), positions in the shape are not the text's: any hit then gives
+    [0] (the caller looks at every line)."""
     search = hints.search
     out: list[int] = []
     pos = n = 0
