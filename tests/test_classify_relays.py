@@ -135,3 +135,30 @@ def test_anthropics_own_error_relayed_by_a_proxy_stays_anthropics() -> None:
     assert isinstance(own, anthropic.NotFoundError)
     for text in (str(own), text_of(own)):
         assert _clf().classify_text(text).label == "ANTHROPIC_MODEL_NOT_FOUND"
+
+
+@pytest.mark.parametrize(("entry_id", "status", "label"), [
+    ("anth-model-litellm-proxy-bytes", 404, "ANTHROPIC_MODEL_NOT_FOUND"),
+    ("anth-ratelimit-litellm-log", 429, "ANTHROPIC_RATE_LIMIT"),
+])
+def test_a_relayed_anthropic_error_is_labelled_alike_live_in_its_traceback_and_as_text(
+        entry_id: str, status: int, label: str) -> None:
+    """The openai client's error carrying LiteLLM's `AnthropicException - {…}` (a proxy relaying Anthropic's answer) is
+    Anthropic's however it is read (rule 7: the wrapper carries its cause): the live exception, its printed traceback
+    and its `str()` under an ERROR record get one label (the live one and the traceback's were OPENAI_* by the
+    client's type). The 429's message is the one a user's log printed (`litellm.RateLimitError: AnthropicException -
+    {…}`), relayed in LiteLLM's proxy envelope as the 404's real body shows it."""
+    pasted = _pasted(entry_id)
+    if pasted.lstrip().startswith("{"):
+        relayed = json.loads(pasted)
+    else:
+        start = pasted.index("litellm.RateLimitError: ")
+        end = pasted.index("}}", start) + 2
+        relayed = {"message": pasted[start:end], "type": None, "param": None, "code": str(status)}
+    exc = _via_openai(status, relayed, model="claude-3-5-sonnet")
+    assert "AnthropicException - " in str(exc)
+    clf = _clf()
+    assert clf.classify_exception(exc).label == label
+    assert clf.classify_text(text_of(exc)).label == label
+    assert clf.classify_text(str(exc)).label == label
+    assert _triage_labels(_logged(f"chat failed: {exc}")) == [label]

@@ -17,6 +17,7 @@ from mosaic_diag.classifier.evidence import (
     exception_info,
     hosts_in,
     provider_of_context,
+    provider_of_type,
 )
 from mosaic_diag.classifier.taxonomy import (
     UNKNOWN,
@@ -94,6 +95,14 @@ class _TypeGlobs:
 
     def match(self, name: str) -> bool:
         return name in self.names or (self.rx is not None and self.rx.match(name) is not None)
+
+
+def _relayed_type(cand: ExceptionInfo) -> bool:
+    """Whether `cand`'s type is one provider's client relaying the other's error (taxonomy rule 7: an openai client's
+    `NotFoundError` carrying LiteLLM's `AnthropicException - {…}`): its own name is then no evidence of its provider,
+    the wrapper's alias (`anthropic.NotFoundError`) is."""
+    own = provider_of_type(cand.type)
+    return own is not None and cand.provider is not None and own != cand.provider
 
 
 class _EventView:
@@ -299,7 +308,8 @@ class Classifier:
             rx = self._types.get(id(cond))
             if rx is None:
                 rx = self._types[id(cond)] = _TypeGlobs(cond.type)
-            if not (rx.match(cand.type) or rx.match(short) or any(rx.match(a) for a in cand.aliases)):
+            if not (((rx.match(cand.type) or rx.match(short)) and not _relayed_type(cand))
+                    or any(rx.match(a) for a in cand.aliases)):
                 return None
             hits.append(Hit("type", cand.type, where))
         if cond.status:

@@ -325,7 +325,9 @@ def exception_info(type_name: str | None, message: str, frames: tuple[Frame, ...
         m = _WRAPPER_PROVIDER.search(message[:2000])
         if m:
             wrapper = "anthropic" if m.group(1) == "Anthropic" else "openai"
-    provider = provider_of_type(type_name) or provider_of_codes(codes) or wrapper
+    # a wrapper names its cause's provider (taxonomy rule 7): an openai client's error relaying LiteLLM's
+    # `AnthropicException - {…}` is Anthropic's answer, as its text alone reads
+    provider = wrapper or provider_of_type(type_name) or provider_of_codes(codes)
     if provider is None and (_ANTHROPIC_ENVELOPE.search(message[:20_000])
                              or ("path: " in message and _TRAILER_TYPE.search(message[:20_000]))):
         provider = "anthropic"  # its body's envelope, or anthropic>=2's "(request_id: …, path: …, type: …)"
