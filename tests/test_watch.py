@@ -153,6 +153,29 @@ def test_a_multiline_message_keeps_its_header_on_every_line() -> None:
     assert lines[2].endswith(b"- - ValueError: x")
 
 
+def test_a_frame_of_a_long_header_and_many_newlines_is_not_amplified_by_the_header_copies() -> None:
+    """Each further line of a message got its own copy of the header: a 64 KB frame of a 32 KB header and 32,000
+    newlines was 1 GB queued (2 GB of memory for one frame, 64 connections at once). The copies stop at
+    SPLIT_HEADS bytes; the lines past them come as they are: none is lost, the whole within the frame and them."""
+    from mosaic_diag.logs import syslog_listener
+
+    head = b"<134>1 2026-11-27T14:00:00Z " + b"h" * 4000 + b" app 14 - - "
+    msg = head + b"first" + b"\nx" * 15_000
+    listener = SyslogListener("127.0.0.1", 0).start()
+    try:
+        with socket.create_connection(("127.0.0.1", listener.address[1]), timeout=30) as sock:
+            sock.sendall(b"%d %s" % (len(msg), msg))
+        _wait_for(lambda: listener.messages == 1, "the frame read")
+        [queued] = listener.queue.lines()
+        assert len(queued) <= len(msg) + syslog_listener.SPLIT_HEADS + 1  # (4000 * 15,000 = 60 MB before)
+        lines = queued.splitlines()
+        assert len(lines) == 15_001 and lines[0] == head + b"first" and lines[1] == head + b"x"
+        headed = syslog_listener.SPLIT_HEADS // len(head)
+        assert lines[headed] == head + b"x" and lines[headed + 1:] == [b"x"] * (15_000 - headed)
+    finally:
+        listener.close()
+
+
 # ---------------------------------------------------------------- followed file
 class _Following:
     """A FollowStream of `path` read by a thread: `wait_for(text)` until it has read it; `got` all it read."""

@@ -5,7 +5,8 @@ newline-terminated (RFC 6587 3.4.2); both may arrive on one server, each connect
 frame. A line without its newline is ended by its sender's close (RFC 6587 3.4.2: the last message of a stream
 need not end with LF); an octet-counted frame the close cut short is said, not read. A message of several lines is
 written as several syslog lines with the same header, so the reader sees one line of output per message, as Render
-sends it. Messages go to a queue bounded in messages and in bytes that `stream()` reads as a blocking binary
+sends it (the header's copies at most SPLIT_HEADS bytes a message, the lines past them without it). Messages go to a
+queue bounded in messages and in bytes that `stream()` reads as a blocking binary
 stream, in arrival order; a full queue is fair to its senders (`FairQueue`): the sender holding more than its
 share gives up its oldest line, never a quieter sender, and what each sender lost is counted (`dropped_by`) and
 said once. What a peer can make the listener hold is bounded: a frame at MAX_FRAME bytes (a line without its
@@ -31,6 +32,9 @@ from typing import Any
 
 _HEADER = re.compile(rb"^<\d{1,3}>\d{1,2} \S+ \S+ \S+ \S+ \S+ (?:-|(?:\[(?:[^\]\\]|\\.)*\])+) ?")
 MAX_FRAME = 64 << 10
+# bytes of a message's header copied onto its further lines at most: a frame of a 32 KB header and 32,000 newlines
+# was 1 GB once each line had its copy (2 GB of memory for 64 KB sent; a traceback of Render's copies some kB)
+SPLIT_HEADS = 4 * MAX_FRAME
 # connections served at once (a thread each): a sender past these is closed at once and counted in `refused`, so that
 # a flood of connections cannot exhaust the watcher's threads (Render's log stream holds one or a few)
 MAX_CONNECTIONS = 64
@@ -59,14 +63,17 @@ def peer_allowed(address: str, allow: Sequence[Network]) -> bool:
 
 
 def split_message(msg: bytes) -> bytes:
-    """One syslog message as newline-terminated lines, each with the message's header."""
+    """One syslog message as newline-terminated lines, each with the message's header, as long as the copies of the
+    header come to at most SPLIT_HEADS bytes (the lines past them as they are)."""
     msg = msg.rstrip(b"\r\n")
     if b"\n" not in msg:
         return msg + b"\n"
     m = _HEADER.match(msg)
     head = m.group(0) if m else b""
     first, *rest = msg.split(b"\n")
-    return b"\n".join([first, *(head + line.rstrip(b"\r") for line in rest)]) + b"\n"
+    headed = len(rest) if not head else SPLIT_HEADS // len(head)
+    return b"\n".join([first, *(head + line.rstrip(b"\r") for line in rest[:headed]),
+                       *(line.rstrip(b"\r") for line in rest[headed:])]) + b"\n"
 
 
 @dataclass
