@@ -1017,6 +1017,39 @@ def test_a_slowloris_trickling_a_frame_that_never_ends_gives_its_slot_to_a_new_s
         listener.close()
 
 
+def test_tls_handshakes_that_never_finish_give_their_slots_to_a_new_sender(monkeypatch: pytest.MonkeyPatch,
+                                                                           tmp_path: Path) -> None:
+    """A peer holding every slot with TLS handshakes it never finishes (a ClientHello begun, a byte now and then)
+    kept Render out: the eviction shut down the plain socket that wrap_socket had detached (EBADF, said nothing),
+    counted it evicted, and the new sender was refused while the handshake went on."""
+    from mosaic_diag.logs import syslog_listener
+
+    monkeypatch.setattr(syslog_listener, "MAX_CONNECTIONS", 2)
+    now = [0.0]
+    files = _tls_files(tmp_path)
+    listener = SyslogListener("127.0.0.1", 0, clock=lambda: now[0], **files).start()
+    client = ssl.create_default_context(cafile=str(files["certfile"]))
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    with contextlib.suppress(ssl.SSLWantReadError):
+        client.wrap_bio(incoming, outgoing, server_hostname="localhost").do_handshake()
+    hello = outgoing.read()  # a real ClientHello, of which the peer sends the start only
+    held = [_connect(listener.address[1]) for _ in range(2)]
+    try:
+        for sock in held:
+            sock.sendall(hello[:5])
+        _wait_for(lambda: listener.connections == 2, "both connections served")
+        threading.Event().wait(0.3)  # (each thread in its handshake, waiting for the rest of the hello)
+        now[0] += syslog_listener.IDLE_EVICT + 1
+        with contextlib.suppress(OSError):  # (refused: closed at once)
+            _send(listener.address[1], [_LINE + b"render"], tls=client)
+        _wait_for(lambda: listener.messages == 1 or listener.refused == 1, "the new sender served or refused")
+        assert (listener.messages, listener.refused, listener.evicted) == (1, 0, 1)
+    finally:
+        for sock in held:
+            sock.close()
+        listener.close()
+
+
 def test_a_line_of_digits_that_never_ends_is_cut_at_a_frame(sample_lines: list[bytes]) -> None:
     """A peer's line that starts like an octet count but never ends is held at most MAX_FRAME bytes, as any
     line is: it was buffered whole, however long, until its newline."""

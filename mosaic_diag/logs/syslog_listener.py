@@ -350,7 +350,7 @@ class SyslogListener:
                 return False
             idle[1] = float("inf")  # (chosen once)
         with contextlib.suppress(OSError):  # mosaic-diag: ignore[MD006] - already gone: its slot is being freed
-            idle[0].shutdown(socket.SHUT_RDWR)
+            socket.socket.shutdown(idle[0], socket.SHUT_RDWR)  # (a TLS socket's too: its reading thread's recv ends)
         self.evicted += 1
         return True
 
@@ -363,7 +363,10 @@ class SyslogListener:
         try:
             if self._ctx is not None:
                 conn.settimeout(10)
-                conn = entry[0] = self._ctx.wrap_socket(conn, server_side=True)
+                # the handshake on the wrapped socket, once `entry` holds it: wrap_socket detaches the plain one, and
+                # `_evict_idle` shut nothing down (EBADF) while a handshake trickled a byte now and then
+                conn = entry[0] = self._ctx.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+                conn.do_handshake()
             conn.settimeout(0.5)
             while not self._stop.is_set():
                 try:
