@@ -1457,6 +1457,31 @@ def test_a_flooding_sender_loses_its_own_lines_not_a_quiet_senders(monkeypatch: 
         listener.close()
 
 
+def test_a_full_fair_queue_of_thousands_of_senders_finds_the_heaviest_without_looking_at_each() -> None:
+    """Senders of a line each (an address each: an IPv6 network's, 127/8's here) filled the queue; each further line
+    then looked at every sender for the heaviest, under the lock the reader waits for (20,000 senders: 2 million
+    looks for 100 lines, 12 ms a line at 100,000). The heaviest comes from a heap; the same senders lose their lines:
+    the first queued of the heaviest, in turn."""
+    from mosaic_diag.logs.syslog_listener import FairQueue
+
+    looked = [0]
+
+    class Counted(dict):  # the queue's senders, counting those looked at through values()
+        def values(self):  # type: ignore[override]
+            for sender in super().values():
+                looked[0] += 1
+                yield sender
+
+    q = FairQueue(20_000, 20_000 * 100)
+    q._senders = Counted()
+    senders = [f"127.{i >> 16}.{(i >> 8) & 255}.{i & 255}" for i in range(20_000)]
+    for name in senders:
+        assert q.put(name, b"x" * 100) == []
+    dropped = [name for i in range(100) for name in q.put(f"10.0.0.{i}", b"y" * 100)]
+    assert dropped == senders[:100] and q.count == 20_000
+    assert looked[0] < 20_000  # (100 puts: 2,000,000 before)
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_a_fair_queue_reads_what_it_kept_in_arrival_order_within_its_bound(seed: int) -> None:
     """Puts from senders of every pace, reads now and then: what is read is what was put less what was dropped,

@@ -17,7 +17,9 @@ elsewhere is closed at once, before TLS or a byte read, and said once per addres
 from __future__ import annotations
 
 import contextlib
+import heapq
 import ipaddress
+import itertools
 import queue
 import re
 import socket
@@ -154,13 +156,15 @@ class FrameParser:
 class _Sender:
     """One sender's lines in a FairQueue (a peer address's: all its connections)."""
 
-    __slots__ = ("name", "lines", "weight", "stale")
+    __slots__ = ("name", "lines", "weight", "stale", "rank", "version")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, rank: int) -> None:
         self.name = name
         self.lines: deque[bytes] = deque()
         self.weight = 0  # of its lines queued (see FairQueue)
         self.stale = 0  # its first entries in the queue's order that stand for lines dropped
+        self.rank = rank  # (the heaviest senders' order: the one queued first)
+        self.version = 0  # of its weight: its entry in the queue's heap of the heaviest is the one of this version
 
 
 class FairQueue:
@@ -168,7 +172,9 @@ class FairQueue:
     `max_bytes // max_lines`, and the lines queued weigh at most `max_bytes` (so at most `max_lines` of them).
     When a line does not fit, its own sender gives up its oldest line if it holds more than its share (`max_bytes`
     over the senders with lines queued), else the sender holding the most: a sender that floods loses its own
-    lines, never those of a quieter one. `put` says whose lines it dropped."""
+    lines, never those of a quieter one. `put` says whose lines it dropped. The heaviest sender is found in a heap
+(`_heap`, an entry per weight a sender had, the stale ones skipped): thousands of senders of a line each (one address
+each, an IPv6 network's) made each put into a full queue look at all of them, under the lock the reader waits for."""
 
     def __init__(self, max_lines: int, max_bytes: int) -> None:
         self.max_bytes = max_bytes
@@ -176,6 +182,8 @@ class FairQueue:
         self._ready = threading.Condition(threading.Lock())
         self._order: deque[_Sender] = deque()  # a sender per line put, in arrival order (its `stale` ones skipped)
         self._senders: dict[str, _Sender] = {}  # those with lines queued
+        self._heap: list[tuple[int, int, int, _Sender]] = []  # (-weight, rank, version, sender), by weight
+        self._ranks = itertools.count()
         self.weight = 0
         self.size = 0  # bytes of the lines queued
         self.count = 0  # lines queued
@@ -190,17 +198,17 @@ class FairQueue:
         with self._ready:
             me = self._senders.get(sender)
             if me is None:
-                me = self._senders[sender] = _Sender(sender)
+                me = self._senders[sender] = _Sender(sender, next(self._ranks))
             while self.weight + weight > self.max_bytes and self.count:
                 share = self.max_bytes // len(self._senders)
-                victim = me if me.lines and me.weight + weight > share else \
-                    max((s for s in self._senders.values() if s.lines), key=lambda s: s.weight)
+                victim = me if me.lines and me.weight + weight > share else self._heaviest()
                 self._take(victim)
                 victim.stale += 1
                 dropped.append(victim.name)
             self._senders[sender] = me  # (again, when its own last line made room)
             me.lines.append(line)
             me.weight += weight
+            self._weighed(me)
             self.weight += weight
             self.size += len(line)
             self.count += 1
@@ -209,6 +217,25 @@ class FairQueue:
                 self._compact()
             self._ready.notify()
         return dropped
+
+    def _weighed(self, sender: _Sender) -> None:
+        """`sender`'s weight changed: its entry in the heap of the heaviest is a new one (the heap rebuilt from the
+        senders queued when the stale entries are most of it)."""
+        sender.version += 1
+        if sender.lines:
+            heapq.heappush(self._heap, (-sender.weight, sender.rank, sender.version, sender))
+        if len(self._heap) > 2 * len(self._senders) + 1024:
+            self._heap = [(-s.weight, s.rank, s.version, s) for s in self._senders.values() if s.lines]
+            heapq.heapify(self._heap)
+
+    def _heaviest(self) -> _Sender:
+        """The sender holding the most (of those as heavy, the one queued first)."""
+        heap = self._heap
+        while True:
+            _, _, version, sender = heap[0]
+            if version == sender.version and sender.lines and self._senders.get(sender.name) is sender:
+                return sender
+            heapq.heappop(heap)
 
     def _take(self, sender: _Sender) -> bytes:
         line = sender.lines.popleft()
@@ -219,6 +246,7 @@ class FairQueue:
         self.count -= 1
         if not sender.lines and self._senders.get(sender.name) is sender:
             del self._senders[sender.name]
+        self._weighed(sender)
         return line
 
     def _compact(self) -> None:
