@@ -1036,6 +1036,34 @@ def test_a_table_far_past_its_bound_is_brought_under_it_write_by_write_or_at_onc
             open_dead_letters(db, max_letters=value)
 
 
+@pytest.mark.parametrize("backend", ["postgres", "sqlite"])
+def test_a_bound_of_other_digits_or_past_postgresqls_integer_is_one_line_exit_2(backend, request, tmp_path):
+    """str.isdigit takes '²' (int() then raised: a traceback) and '١٢٣' (read as 123); a bound past 2,147,483,647
+    was taken, then every letter PostgreSQL was given failed ('integer out of range' in the evictions table: the
+    letters lost, said as the database unreachable) and SQLite's past 2**63 raised OverflowError. The bound, given,
+    in MOSAIC_DLQ_MAX_LETTERS or to `dlq trim`, is ASCII digits up to PostgreSQL's integer."""
+    from mosaic_diag.errors import UsageError
+    from mosaic_diag.runtime.guard import MAX_LETTERS_CAP
+
+    target = request.getfixturevalue("pg_db") if backend == "postgres" else str(tmp_path / "d.sqlite")
+    store = open_dead_letters(target, max_letters=MAX_LETTERS_CAP)  # the largest: letters stored
+    assert _letter(store, 1) and store.stats().max_letters == MAX_LETTERS_CAP
+    store.close()
+    for bad in ("\u00b2", "\u0661\u0662\u0663", str(MAX_LETTERS_CAP + 1), str(2**63), "9" * 5000, "1e3", "1,,0"):
+        with pytest.raises(UsageError, match="max_letters takes"):
+            open_dead_letters(target, max_letters=bad)
+        r = run("dlq", "trim", "--max-letters", bad, "--db", target, "--yes")
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--max-letters takes" in r.stderr, r.stderr
+        assert len(r.stderr) < 300
+        r = run("dlq", "stats", "--db", target, MOSAIC_DLQ_MAX_LETTERS=bad)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and "MOSAIC_DLQ_MAX_LETTERS takes" in r.stderr, r.stderr
+    with pytest.raises(UsageError, match="max_letters takes"):
+        open_dead_letters(target, max_letters=MAX_LETTERS_CAP + 1)
+    for good, bound in (("10_000", 10_000), ("10,000", 10_000), (" 7 ", 7)):
+        r = run("dlq", "trim", "--max-letters", good, "--db", target, "--dry-run", "--format", "json")
+        assert r.returncode == 0 and json.loads(r.stdout)["max_letters"] == bound, r.stderr
+
+
 def test_health_says_a_dead_letter_store_it_cannot_read_and_is_degraded(refused_port):
     from mosaic_diag.runtime.health import health_payload
 

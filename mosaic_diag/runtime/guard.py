@@ -113,19 +113,27 @@ _SQLITE_STATS_DDL = f"""CREATE TABLE IF NOT EXISTS {STATS} (
 EVICT_LOCK = 0x6D6F_7361_6963_4556  # "mosaicEV"
 
 
-def max_letters_of(value: int | str | None, environ: Any = None) -> int:
-    """The bound of a store: `value`, else MOSAIC_DLQ_MAX_LETTERS, else MAX_LETTERS; anything but a whole number above
-    0 is a UsageError naming where it came from."""
-    where = "max_letters"
+MAX_LETTERS_CAP = 2**31 - 1  # (the evictions table's max_letters is PostgreSQL's integer)
+_WHOLE = re.compile(r"[0-9]+(?:[_,][0-9]+)*")  # 10000, 10_000, 10,000: ASCII digits (isdigit takes '²', '١٢٣')
+
+
+def max_letters_of(value: int | str | None, environ: Any = None, *, where: str | None = None) -> int:
+    """The bound of a store: `value`, else MOSAIC_DLQ_MAX_LETTERS, else MAX_LETTERS; anything but a whole number from 1
+    to MAX_LETTERS_CAP (ASCII digits, `_` or `,` between them) is a UsageError naming where it came from (`where`)."""
+    named = where or "max_letters"
     if value is None:
         value = (os.environ if environ is None else environ).get(MAX_LETTERS_ENV) or None
-        where = MAX_LETTERS_ENV
+        named = MAX_LETTERS_ENV
     if value is None:
         return MAX_LETTERS
-    text = str(value).strip().replace("_", "").replace(",", "")
-    if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
-        raise UsageError(f"{where} takes the number of dead letters to keep (a whole number above 0), got {value!r}")
-    return int(text)
+    text = str(value).strip()
+    digits = text.replace(",", "").replace("_", "")  # (int() of 5,000 digits and more is a ValueError)
+    if isinstance(value, bool) or not _WHOLE.fullmatch(text) or len(digits) > 10 or \
+            not 1 <= int(digits) <= MAX_LETTERS_CAP:
+        shown = repr(value) if len(str(value)) <= 40 else f"{str(value)[:40]!r}… ({len(str(value)):,} characters)"
+        raise UsageError(f"{named} takes the number of dead letters to keep (a whole number from 1 to "
+                         f"{MAX_LETTERS_CAP:,}), got {shown}")
+    return int(digits)
 
 
 # instances upgrading the table at once take turns on this advisory lock (pg_advisory_xact_lock): one ALTERs it,
@@ -657,8 +665,8 @@ def open_dead_letters(target: str | Path, *, retry_after: float = 5.0, statement
     table: PostgreSQL's statement_timeout and lock_timeout; SQLite's busy timeout), None for no limit (the CLI).
     A PostgreSQL that cannot be reached, or timed out, is tried again `retry_after` seconds of `clock` later, not at
     every rejected answer. The table keeps at most `max_letters` letters (None: MOSAIC_DLQ_MAX_LETTERS, else
-    MAX_LETTERS; anything but a whole number above 0 is a UsageError at once): a new one past them evicts the oldest,
-    counted (`stats()`)."""
+    MAX_LETTERS; anything but a whole number from 1 to MAX_LETTERS_CAP is a UsageError at once): a new one past them
+    evicts the oldest, counted (`stats()`)."""
     if not str(target).strip():
         raise UsageError("no dead-letter database: give a PostgreSQL DSN or a SQLite file path")
     return DeadLetterStore(str(target), retry_after=retry_after, statement_timeout=statement_timeout, clock=clock,
