@@ -1064,6 +1064,45 @@ def test_a_bound_of_other_digits_or_past_postgresqls_integer_is_one_line_exit_2(
         assert r.returncode == 0 and json.loads(r.stdout)["max_letters"] == bound, r.stderr
 
 
+@pytest.mark.parametrize("grants", [
+    "SELECT, INSERT, UPDATE ON mosaic_dead_letters; GRANT SELECT ON mosaic_dead_letters_evictions",
+    "SELECT, INSERT, UPDATE ON mosaic_dead_letters; GRANT SELECT, INSERT, UPDATE ON mosaic_dead_letters_evictions",
+], ids=["evictions-read-only", "no-delete"])
+def test_a_role_that_may_not_evict_still_stores_its_letters(pg, pg_db, grants, caplog):
+    """The app's role may write letters but not the evictions table (made by the owner, read-only to it) or not
+    delete letters: the eviction failed inside the letter's transaction and took the letter with it, every one
+    ('permission denied', said as the database unreachable). The eviction is undone alone: the letter is kept,
+    the store is unbounded from then on, warned once."""
+    import secrets
+
+    owner = open_dead_letters(pg_db, max_letters=2)
+    owner.stats()  # (both tables made by their owner)
+    dbname = pg_db.rsplit("/", 1)[1].split("?")[0]
+    role = f"dlq_writer_{secrets.token_hex(3)}"
+    admin = psycopg2.connect(pg.superuser_dsn(dbname), connect_timeout=10)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'writer-pw'")
+            cur.execute(f"GRANT {grants.replace('; GRANT', f' TO {role}; GRANT')} TO {role}")
+            cur.execute(f"GRANT USAGE ON SEQUENCE mosaic_dead_letters_id_seq TO {role}")
+        writer = open_dead_letters(pg_db.replace(f"mosaic:{pg.password}@", f"{role}:writer-pw@"), max_letters=2)
+        caplog.set_level("WARNING", logger="mosaic.runtime.guard")
+        ids = [_letter(writer, n) for n in range(4)]
+        assert len(set(ids)) == 4 and [owner.get(i) is not None for i in ids] == [True] * 4
+        assert writer.stats().to_dict() == {"letters": 4, "max_letters": None, "evicted": None,
+                                            "last_evicted_at": None}
+        said = [r.getMessage() for r in caplog.records if "the bound cannot be kept" in r.getMessage()]
+        assert len(said) == 1 and "permission denied" in said[0] and "writer-pw" not in said[0], said
+        writer.close()
+    finally:
+        owner.close()
+        with admin.cursor() as cur:
+            cur.execute(f"DROP OWNED BY {role}")
+            cur.execute(f"DROP ROLE {role}")
+        admin.close()
+
+
 def test_health_says_a_dead_letter_store_it_cannot_read_and_is_degraded(refused_port):
     from mosaic_diag.runtime.health import health_payload
 

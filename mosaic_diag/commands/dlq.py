@@ -115,7 +115,7 @@ def _stats_text(stats: "LetterStats") -> str:
     """`523 kept (at most 10,000), 12 evicted, the oldest first, last at …` (what `list`'s title and `stats` say)."""
     bound = f" (at most {stats.max_letters:,})" if stats.max_letters is not None else ""
     if stats.evicted is None:
-        return f"{stats.letters:,} kept{bound}, not bounded: the evictions table cannot be made"
+        return f"{stats.letters:,} kept{bound}, not bounded: the evictions table cannot be made or written"
     if not stats.evicted:
         return f"{stats.letters:,} kept{bound}, none evicted"
     last = stats.last_evicted_at.isoformat() if stats.last_evicted_at else "-"

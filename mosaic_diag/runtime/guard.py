@@ -510,10 +510,35 @@ class DeadLetterStore:
                     f"seen_count = {TABLE}.seen_count + 1, last_seen_at = excluded.created_at RETURNING id, seen_count",
                     (*values, fingerprint(model, prompt_id, payload)), "one")
             if self.bounded and (not dedup or int(found[1]) == 1):  # a new row (a letter seen again adds none)
-                self._evict(run, last_seen, self.max_letters, EVICT_AT_ONCE, record=True)
+                self._bound(run, last_seen)
             return int(found[0])
 
         return int(self._in_transaction(steps))
+
+    def _bound(self, run: Callable[..., Any], last_seen: str) -> None:
+        """The bound kept after a new letter, in its transaction; an eviction the database refuses (a role that may
+        not write the evictions table or delete letters, a lock waited for too long) is undone alone (a savepoint):
+        the letter is kept, warned, and a role refused is not bounded from then on. Only a connection lost fails
+        the letter (its transaction is gone)."""
+        run("SAVEPOINT mosaic_evict")
+        try:
+            self._evict(run, last_seen, self.max_letters, EVICT_AT_ONCE, record=True)
+        except Exception as exc:
+            if not (isinstance(exc, sqlite3.Error) or (type(exc).__module__.startswith("psycopg2") and (
+                    _timed_out(exc) or not _pg_transient(exc)))):
+                raise
+            run("ROLLBACK TO SAVEPOINT mosaic_evict")
+            why = redact_with_dsn((str(exc).strip().splitlines() or [type(exc).__name__])[0], self.target)
+            if getattr(exc, "pgcode", None) == "42501":  # insufficient_privilege
+                self.bounded = False
+                logger.warning("dead letters %s: the bound cannot be kept (%s): the letters are not bounded "
+                               "(max_letters %d not applied; grant this role INSERT, UPDATE on %s and DELETE on %s)",
+                               self.shown, why, self.max_letters, STATS, TABLE)
+            else:
+                logger.warning("dead letters %s: no letter evicted this time (%s): the letter is kept, past the bound "
+                               "until the next one", self.shown, why)
+        else:
+            run("RELEASE SAVEPOINT mosaic_evict")
 
     def _evict(self, run: Callable[..., Any], last_seen: str, keep: int, at_most: int | None, *,
                record: bool) -> int:
