@@ -1103,6 +1103,34 @@ def test_a_role_that_may_not_evict_still_stores_its_letters(pg, pg_db, grants, c
         admin.close()
 
 
+def test_a_sqlite_file_locked_while_the_store_connects_is_bounded_once_it_is_free(tmp_path):
+    """A file of the release before the bound (no evictions table), locked by another connection (a `dlq purge`, a
+    second process writing) while the app's store connected: the table could not be made ('database is locked'),
+    and the store stayed unbounded for its whole life, as if the database refused it. A lock is no refusal: that
+    statement fails (one line: locked, try again) and the next one connects again, bounded."""
+    import sqlite3
+
+    from mosaic_diag.errors import UsageError
+    from mosaic_diag.runtime import guard
+
+    path = tmp_path / "d.sqlite"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute(guard._SQLITE_DDL)
+    other.execute(guard._INDEX)
+    path.chmod(0o600)
+    other.execute("BEGIN IMMEDIATE")  # held, as a long purge holds it
+    store = open_dead_letters(path, statement_timeout=0.2, max_letters=2)
+    with pytest.raises(UsageError, match="stayed locked by another connection") as locked:
+        store.stats()
+    assert "try again" in str(locked.value) and "\n" not in str(locked.value)
+    other.execute("COMMIT")
+    other.close()
+    ids = [_letter(store, n) for n in range(4)]
+    assert _letter(store, 3) == ids[3]  # (still de-duplicated)
+    assert (store.stats().letters, store.stats().evicted, store.bounded) == (2, 2, True)
+    store.close()
+
+
 def test_health_says_a_dead_letter_store_it_cannot_read_and_is_degraded(refused_port):
     from mosaic_diag.runtime.health import health_payload
 

@@ -371,7 +371,7 @@ class DeadLetterStore:
         except Exception as exc:
             # a connection lost, a statement or lock timeout (another instance upgrading the table): the caller's to
             # handle (a new connection, a later try), not a table to read as it is
-            lost = self.postgres and _pg_transient(exc)
+            lost = _pg_transient(exc) if self.postgres else _sqlite_busy(exc)
             if lost or not (isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith("psycopg2")):
                 raise  # a connection lost is the caller's to handle (a new one), not a table to read as it is
             why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -390,7 +390,7 @@ class DeadLetterStore:
                 conn.execute(_SQLITE_STATS_DDL)
             return True
         except Exception as exc:
-            if (self.postgres and _pg_transient(exc)) or not (
+            if (_pg_transient(exc) if self.postgres else _sqlite_busy(exc)) or not (
                     isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith("psycopg2")):
                 raise
             why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -398,7 +398,7 @@ class DeadLetterStore:
             self._statement(conn, f"SELECT evicted FROM {STATS} WHERE id = 1", (), "one")
             return True
         except Exception as exc:
-            if (self.postgres and _pg_transient(exc)) or not (
+            if (_pg_transient(exc) if self.postgres else _sqlite_busy(exc)) or not (
                     isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith("psycopg2")):
                 raise
         logger.warning("dead letters %s: the evictions table cannot be made (%s): the letters are not bounded "
@@ -443,6 +443,9 @@ class DeadLetterStore:
         try:
             return self._execute(work)
         except sqlite3.Error as exc:
+            if _sqlite_busy(exc):
+                raise UsageError(f"the dead-letter file stayed locked by another connection (a long purge, another "
+                                 f"process writing): {exc}; try again", path=self.shown) from exc
             raise UsageError(f"not a usable dead-letter database: {exc}", path=self.shown) from exc
         except Exception as exc:
             if type(exc).__module__.startswith("psycopg2"):
@@ -658,6 +661,13 @@ def _pg_transient(exc: BaseException) -> bool:
     """A psycopg2 error that says nothing of the table: the connection lost, a timeout."""
     return type(exc).__module__.startswith("psycopg2") and (
         _timed_out(exc) or any(k.__name__ in ("OperationalError", "InterfaceError") for k in type(exc).__mro__))
+
+
+def _sqlite_busy(exc: BaseException) -> bool:
+    """A SQLite error that says nothing of the file: another connection held its lock past the busy timeout
+    (SQLITE_BUSY, SQLITE_LOCKED and their extended codes). The store connects again at its next statement: a `dlq
+    purge` running while the app connected left it unbounded and not de-duplicated for its whole life."""
+    return isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorcode", 0) & 0xFF in (5, 6)
 
 
 def _is_postgres(target: str) -> bool:
