@@ -566,6 +566,8 @@ def test_watch_reads_a_fifo_or_a_pipe_until_its_writer_closes_it(tmp_path: Path,
     (["--file", "a.log", "--syslog-allow", "10.0.0.0/8"], "go with --syslog"),
     (["--syslog", "127.0.0.1:0", "--syslog-allow", "10.0.0.0/33"], "--syslog-allow takes an address or a network"),
     (["--syslog", "0.0.0.0:0", "--execute"], "needs --syslog-allow NETWORK"),
+    (["--syslog", "127.0.0.1:0", "--syslog-allow", "203.0.113.7/8"], "give 203.0.0.0/8 for the whole network (its "
+     "16,777,216 addresses) or 203.0.113.7 for the one host"),
     (["--file", "a.log", "--cooldown", "soon"], "--cooldown takes a duration"),
 ])
 def test_bad_watch_usage_is_one_line_exit_2(args: list[str], says: str, tmp_path: Path) -> None:
@@ -1345,6 +1347,18 @@ def test_an_allowed_network_holds_ipv4_peers_of_a_dual_stack_socket() -> None:
     assert peer_allowed("2001:db8::7", allow) and peer_allowed("fe80::1%eth0", [ip_network("fe80::/10")])
     assert not peer_allowed("::ffff:11.1.2.3", allow) and not peer_allowed("192.0.2.1", allow)
     assert not peer_allowed("not an address", allow)
+
+
+def test_syslog_allow_reads_an_ipv4_mapped_network_as_the_peers_are_read() -> None:
+    """A peer on a dual-stack socket (`::ffff:203.0.113.7`) is matched as its IPv4 address: an allowed network
+    written the same way (`::ffff:203.0.113.7`, `::ffff:10.0.0.0/104`) matched no peer at all."""
+    from mosaic_diag.commands.watch import _networks
+    from mosaic_diag.logs.syslog_listener import peer_allowed
+
+    allow = _networks(["::ffff:203.0.113.7", "::ffff:10.0.0.0/104"])
+    assert [str(net) for net in allow] == ["203.0.113.7/32", "10.0.0.0/8"]
+    assert peer_allowed("::ffff:203.0.113.7", allow) and peer_allowed("10.1.2.3", allow)
+    assert not peer_allowed("203.0.113.8", allow)
 
 
 # ---------------------------------------------------------------- a sender's close; senders that flood
