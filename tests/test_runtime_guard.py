@@ -1036,6 +1036,101 @@ def test_a_table_far_past_its_bound_is_brought_under_it_write_by_write_or_at_onc
             open_dead_letters(db, max_letters=value)
 
 
+@pytest.mark.parametrize("backend", ["postgres", "sqlite"])
+def test_a_bound_of_other_digits_or_past_postgresqls_integer_is_one_line_exit_2(backend, request, tmp_path):
+    """str.isdigit takes '²' (int() then raised: a traceback) and '١٢٣' (read as 123); a bound past 2,147,483,647
+    was taken, then every letter PostgreSQL was given failed ('integer out of range' in the evictions table: the
+    letters lost, said as the database unreachable) and SQLite's past 2**63 raised OverflowError. The bound, given,
+    in MOSAIC_DLQ_MAX_LETTERS or to `dlq trim`, is ASCII digits up to PostgreSQL's integer."""
+    from mosaic_diag.errors import UsageError
+    from mosaic_diag.runtime.guard import MAX_LETTERS_CAP
+
+    target = request.getfixturevalue("pg_db") if backend == "postgres" else str(tmp_path / "d.sqlite")
+    store = open_dead_letters(target, max_letters=MAX_LETTERS_CAP)  # the largest: letters stored
+    assert _letter(store, 1) and store.stats().max_letters == MAX_LETTERS_CAP
+    store.close()
+    for bad in ("\u00b2", "\u0661\u0662\u0663", str(MAX_LETTERS_CAP + 1), str(2**63), "9" * 5000, "1e3", "1,,0"):
+        with pytest.raises(UsageError, match="max_letters takes"):
+            open_dead_letters(target, max_letters=bad)
+        r = run("dlq", "trim", "--max-letters", bad, "--db", target, "--yes")
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--max-letters takes" in r.stderr, r.stderr
+        assert len(r.stderr) < 300
+        r = run("dlq", "stats", "--db", target, MOSAIC_DLQ_MAX_LETTERS=bad)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and "MOSAIC_DLQ_MAX_LETTERS takes" in r.stderr, r.stderr
+    with pytest.raises(UsageError, match="max_letters takes"):
+        open_dead_letters(target, max_letters=MAX_LETTERS_CAP + 1)
+    for good, bound in (("10_000", 10_000), ("10,000", 10_000), (" 7 ", 7)):
+        r = run("dlq", "trim", "--max-letters", good, "--db", target, "--dry-run", "--format", "json")
+        assert r.returncode == 0 and json.loads(r.stdout)["max_letters"] == bound, r.stderr
+
+
+@pytest.mark.parametrize("grants", [
+    "SELECT, INSERT, UPDATE ON mosaic_dead_letters; GRANT SELECT ON mosaic_dead_letters_evictions",
+    "SELECT, INSERT, UPDATE ON mosaic_dead_letters; GRANT SELECT, INSERT, UPDATE ON mosaic_dead_letters_evictions",
+], ids=["evictions-read-only", "no-delete"])
+def test_a_role_that_may_not_evict_still_stores_its_letters(pg, pg_db, grants, caplog):
+    """The app's role may write letters but not the evictions table (made by the owner, read-only to it) or not
+    delete letters: the eviction failed inside the letter's transaction and took the letter with it, every one
+    ('permission denied', said as the database unreachable). The eviction is undone alone: the letter is kept,
+    the store is unbounded from then on, warned once."""
+    import secrets
+
+    owner = open_dead_letters(pg_db, max_letters=2)
+    owner.stats()  # (both tables made by their owner)
+    dbname = pg_db.rsplit("/", 1)[1].split("?")[0]
+    role = f"dlq_writer_{secrets.token_hex(3)}"
+    admin = psycopg2.connect(pg.superuser_dsn(dbname), connect_timeout=10)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'writer-pw'")
+            cur.execute(f"GRANT {grants.replace('; GRANT', f' TO {role}; GRANT')} TO {role}")
+            cur.execute(f"GRANT USAGE ON SEQUENCE mosaic_dead_letters_id_seq TO {role}")
+        writer = open_dead_letters(pg_db.replace(f"mosaic:{pg.password}@", f"{role}:writer-pw@"), max_letters=2)
+        caplog.set_level("WARNING", logger="mosaic.runtime.guard")
+        ids = [_letter(writer, n) for n in range(4)]
+        assert len(set(ids)) == 4 and [owner.get(i) is not None for i in ids] == [True] * 4
+        assert writer.stats().to_dict() == {"letters": 4, "max_letters": None, "evicted": None,
+                                            "last_evicted_at": None}
+        said = [r.getMessage() for r in caplog.records if "the bound cannot be kept" in r.getMessage()]
+        assert len(said) == 1 and "permission denied" in said[0] and "writer-pw" not in said[0], said
+        writer.close()
+    finally:
+        owner.close()
+        with admin.cursor() as cur:
+            cur.execute(f"DROP OWNED BY {role}")
+            cur.execute(f"DROP ROLE {role}")
+        admin.close()
+
+
+def test_a_sqlite_file_locked_while_the_store_connects_is_bounded_once_it_is_free(tmp_path):
+    """A file of the release before the bound (no evictions table), locked by another connection (a `dlq purge`, a
+    second process writing) while the app's store connected: the table could not be made ('database is locked'),
+    and the store stayed unbounded for its whole life, as if the database refused it. A lock is no refusal: that
+    statement fails (one line: locked, try again) and the next one connects again, bounded."""
+    import sqlite3
+
+    from mosaic_diag.errors import UsageError
+    from mosaic_diag.runtime import guard
+
+    path = tmp_path / "d.sqlite"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute(guard._SQLITE_DDL)
+    other.execute(guard._INDEX)
+    path.chmod(0o600)
+    other.execute("BEGIN IMMEDIATE")  # held, as a long purge holds it
+    store = open_dead_letters(path, statement_timeout=0.2, max_letters=2)
+    with pytest.raises(UsageError, match="stayed locked by another connection") as locked:
+        store.stats()
+    assert "try again" in str(locked.value) and "\n" not in str(locked.value)
+    other.execute("COMMIT")
+    other.close()
+    ids = [_letter(store, n) for n in range(4)]
+    assert _letter(store, 3) == ids[3]  # (still de-duplicated)
+    assert (store.stats().letters, store.stats().evicted, store.bounded) == (2, 2, True)
+    store.close()
+
+
 def test_health_says_a_dead_letter_store_it_cannot_read_and_is_degraded(refused_port):
     from mosaic_diag.runtime.health import health_payload
 

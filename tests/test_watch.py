@@ -153,6 +153,29 @@ def test_a_multiline_message_keeps_its_header_on_every_line() -> None:
     assert lines[2].endswith(b"- - ValueError: x")
 
 
+def test_a_frame_of_a_long_header_and_many_newlines_is_not_amplified_by_the_header_copies() -> None:
+    """Each further line of a message got its own copy of the header: a 64 KB frame of a 32 KB header and 32,000
+    newlines was 1 GB queued (2 GB of memory for one frame, 64 connections at once). The copies stop at
+    SPLIT_HEADS bytes; the lines past them come as they are: none is lost, the whole within the frame and them."""
+    from mosaic_diag.logs import syslog_listener
+
+    head = b"<134>1 2026-11-27T14:00:00Z " + b"h" * 4000 + b" app 14 - - "
+    msg = head + b"first" + b"\nx" * 15_000
+    listener = SyslogListener("127.0.0.1", 0).start()
+    try:
+        with socket.create_connection(("127.0.0.1", listener.address[1]), timeout=30) as sock:
+            sock.sendall(b"%d %s" % (len(msg), msg))
+        _wait_for(lambda: listener.messages == 1, "the frame read")
+        [queued] = listener.queue.lines()
+        assert len(queued) <= len(msg) + syslog_listener.SPLIT_HEADS + 1  # (4000 * 15,000 = 60 MB before)
+        lines = queued.splitlines()
+        assert len(lines) == 15_001 and lines[0] == head + b"first" and lines[1] == head + b"x"
+        headed = syslog_listener.SPLIT_HEADS // len(head)
+        assert lines[headed] == head + b"x" and lines[headed + 1:] == [b"x"] * (15_000 - headed)
+    finally:
+        listener.close()
+
+
 # ---------------------------------------------------------------- followed file
 class _Following:
     """A FollowStream of `path` read by a thread: `wait_for(text)` until it has read it; `got` all it read."""
@@ -543,6 +566,8 @@ def test_watch_reads_a_fifo_or_a_pipe_until_its_writer_closes_it(tmp_path: Path,
     (["--file", "a.log", "--syslog-allow", "10.0.0.0/8"], "go with --syslog"),
     (["--syslog", "127.0.0.1:0", "--syslog-allow", "10.0.0.0/33"], "--syslog-allow takes an address or a network"),
     (["--syslog", "0.0.0.0:0", "--execute"], "needs --syslog-allow NETWORK"),
+    (["--syslog", "127.0.0.1:0", "--syslog-allow", "203.0.113.7/8"], "give 203.0.0.0/8 for the whole network (its "
+     "16,777,216 addresses) or 203.0.113.7 for the one host"),
     (["--file", "a.log", "--cooldown", "soon"], "--cooldown takes a duration"),
 ])
 def test_bad_watch_usage_is_one_line_exit_2(args: list[str], says: str, tmp_path: Path) -> None:
@@ -994,6 +1019,39 @@ def test_a_slowloris_trickling_a_frame_that_never_ends_gives_its_slot_to_a_new_s
         listener.close()
 
 
+def test_tls_handshakes_that_never_finish_give_their_slots_to_a_new_sender(monkeypatch: pytest.MonkeyPatch,
+                                                                           tmp_path: Path) -> None:
+    """A peer holding every slot with TLS handshakes it never finishes (a ClientHello begun, a byte now and then)
+    kept Render out: the eviction shut down the plain socket that wrap_socket had detached (EBADF, said nothing),
+    counted it evicted, and the new sender was refused while the handshake went on."""
+    from mosaic_diag.logs import syslog_listener
+
+    monkeypatch.setattr(syslog_listener, "MAX_CONNECTIONS", 2)
+    now = [0.0]
+    files = _tls_files(tmp_path)
+    listener = SyslogListener("127.0.0.1", 0, clock=lambda: now[0], **files).start()
+    client = ssl.create_default_context(cafile=str(files["certfile"]))
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    with contextlib.suppress(ssl.SSLWantReadError):
+        client.wrap_bio(incoming, outgoing, server_hostname="localhost").do_handshake()
+    hello = outgoing.read()  # a real ClientHello, of which the peer sends the start only
+    held = [_connect(listener.address[1]) for _ in range(2)]
+    try:
+        for sock in held:
+            sock.sendall(hello[:5])
+        _wait_for(lambda: listener.connections == 2, "both connections served")
+        threading.Event().wait(0.3)  # (each thread in its handshake, waiting for the rest of the hello)
+        now[0] += syslog_listener.IDLE_EVICT + 1
+        with contextlib.suppress(OSError):  # (refused: closed at once)
+            _send(listener.address[1], [_LINE + b"render"], tls=client)
+        _wait_for(lambda: listener.messages == 1 or listener.refused == 1, "the new sender served or refused")
+        assert (listener.messages, listener.refused, listener.evicted) == (1, 0, 1)
+    finally:
+        for sock in held:
+            sock.close()
+        listener.close()
+
+
 def test_a_line_of_digits_that_never_ends_is_cut_at_a_frame(sample_lines: list[bytes]) -> None:
     """A peer's line that starts like an octet count but never ends is held at most MAX_FRAME bytes, as any
     line is: it was buffered whole, however long, until its newline."""
@@ -1291,6 +1349,18 @@ def test_an_allowed_network_holds_ipv4_peers_of_a_dual_stack_socket() -> None:
     assert not peer_allowed("not an address", allow)
 
 
+def test_syslog_allow_reads_an_ipv4_mapped_network_as_the_peers_are_read() -> None:
+    """A peer on a dual-stack socket (`::ffff:203.0.113.7`) is matched as its IPv4 address: an allowed network
+    written the same way (`::ffff:203.0.113.7`, `::ffff:10.0.0.0/104`) matched no peer at all."""
+    from mosaic_diag.commands.watch import _networks
+    from mosaic_diag.logs.syslog_listener import peer_allowed
+
+    allow = _networks(["::ffff:203.0.113.7", "::ffff:10.0.0.0/104"])
+    assert [str(net) for net in allow] == ["203.0.113.7/32", "10.0.0.0/8"]
+    assert peer_allowed("::ffff:203.0.113.7", allow) and peer_allowed("10.1.2.3", allow)
+    assert not peer_allowed("203.0.113.8", allow)
+
+
 # ---------------------------------------------------------------- a sender's close; senders that flood
 _LINE = b"<134>1 2026-12-06T10:00:00Z host app 14 - - "
 
@@ -1399,6 +1469,31 @@ def test_a_flooding_sender_loses_its_own_lines_not_a_quiet_senders(monkeypatch: 
         assert read == kept  # the reader gets them in the order they came
     finally:
         listener.close()
+
+
+def test_a_full_fair_queue_of_thousands_of_senders_finds_the_heaviest_without_looking_at_each() -> None:
+    """Senders of a line each (an address each: an IPv6 network's, 127/8's here) filled the queue; each further line
+    then looked at every sender for the heaviest, under the lock the reader waits for (20,000 senders: 2 million
+    looks for 100 lines, 12 ms a line at 100,000). The heaviest comes from a heap; the same senders lose their lines:
+    the first queued of the heaviest, in turn."""
+    from mosaic_diag.logs.syslog_listener import FairQueue
+
+    looked = [0]
+
+    class Counted(dict):  # the queue's senders, counting those looked at through values()
+        def values(self):  # type: ignore[override]
+            for sender in super().values():
+                looked[0] += 1
+                yield sender
+
+    q = FairQueue(20_000, 20_000 * 100)
+    q._senders = Counted()
+    senders = [f"127.{i >> 16}.{(i >> 8) & 255}.{i & 255}" for i in range(20_000)]
+    for name in senders:
+        assert q.put(name, b"x" * 100) == []
+    dropped = [name for i in range(100) for name in q.put(f"10.0.0.{i}", b"y" * 100)]
+    assert dropped == senders[:100] and q.count == 20_000
+    assert looked[0] < 20_000  # (100 puts: 2,000,000 before)
 
 
 @pytest.mark.parametrize("seed", range(5))

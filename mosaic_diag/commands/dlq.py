@@ -115,7 +115,7 @@ def _stats_text(stats: "LetterStats") -> str:
     """`523 kept (at most 10,000), 12 evicted, the oldest first, last at …` (what `list`'s title and `stats` say)."""
     bound = f" (at most {stats.max_letters:,})" if stats.max_letters is not None else ""
     if stats.evicted is None:
-        return f"{stats.letters:,} kept{bound}, not bounded: the evictions table cannot be made"
+        return f"{stats.letters:,} kept{bound}, not bounded: the evictions table cannot be made or written"
     if not stats.evicted:
         return f"{stats.letters:,} kept{bound}, none evicted"
     last = stats.last_evicted_at.isoformat() if stats.last_evicted_at else "-"
@@ -311,8 +311,9 @@ def purge(
 
 @dlq_app.command("trim")
 def trim(
-    max_letters: Annotated[int, typer.Option("--max-letters", min=1, help="Keep this many dead letters, the last "
-                                             "seen; evict the others now (counted as the bound's evictions).")],
+    max_letters: Annotated[str, typer.Option("--max-letters", metavar="N", help="Keep this many dead letters, the "
+                                             "last seen (a whole number from 1 to 2,147,483,647); evict the others "
+                                             "now (counted as the bound's evictions).")],
     db: DbOption = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (scripts, cron).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say how many would be evicted.")] = False,
@@ -321,26 +322,29 @@ def trim(
     """Evict now the dead letters past --max-letters, the oldest (last seen) first, counted with the bound's
     evictions: a table that grew before its bound, or whose bound was lowered, is otherwise brought under it a
     thousand letters per new letter. Asks first, as `purge`; `--yes` for scripts."""
+    from mosaic_diag.runtime.guard import max_letters_of
+
+    keep = max_letters_of(max_letters, where="--max-letters")  # (the writers' bound's own reading: ASCII digits)
     store = _store(db)
     try:
-        over = max(store.stats().letters - max_letters, 0)
+        over = max(store.stats().letters - keep, 0)
         if over and not (yes or dry_run):
             from mosaic_diag.commands._common import confirm_destructive
 
-            declined = confirm_destructive(f"evict {over} dead letter(s), the oldest, keeping {max_letters} in "
+            declined = confirm_destructive(f"evict {over} dead letter(s), the oldest, keeping {keep} in "
                                            f"{store.shown}?", nothing="nothing evicted", act="evict them")
             if declined is not None:
                 return declined[0]
-        evicted = store.trim(max_letters) if over and not dry_run else 0
+        evicted = store.trim(keep) if over and not dry_run else 0
         after = store.stats()
     finally:
         store.close()
     if fmt is OutputFormat.json:
-        sys.stdout.write(json.dumps({"evicted": evicted, "max_letters": max_letters, **({"would_evict": over}
+        sys.stdout.write(json.dumps({"evicted": evicted, "max_letters": keep, **({"would_evict": over}
                                      if dry_run else {}), "stats": after.to_dict()}) + "\n")
     else:
         verb, count = ("would evict", over) if dry_run else ("evicted", evicted)
-        text = f"{verb} {count} dead letters, keeping {max_letters}: {_stats_text(after)}"
+        text = f"{verb} {count} dead letters, keeping {keep}: {_stats_text(after)}"
         sys.stdout.write((f"{text[0].upper()}{text[1:]}." if fmt is OutputFormat.markdown else text) + "\n")
     return 0
 

@@ -159,7 +159,9 @@ def _loopback(address: str) -> bool:
 
 
 def _networks(given: list[str]) -> list[Any]:
-    """--syslog-allow's networks (`10.0.0.0/8`, `203.0.113.7`, `2001:db8::/32`)."""
+    """--syslog-allow's networks (`10.0.0.0/8`, `203.0.113.7`, `2001:db8::/32`). An address with a prefix
+    (`203.0.113.7/8`) is refused, not widened to its network (203.0.0.0/8: 16 million senders let in by a typo of
+    /28); an IPv4-mapped one (`::ffff:203.0.113.7`) is its IPv4 network, as a peer's address is read."""
     import ipaddress
 
     from mosaic_diag.errors import UsageError
@@ -167,9 +169,17 @@ def _networks(given: list[str]) -> list[Any]:
     nets = []
     for text in given:
         try:
-            nets.append(ipaddress.ip_network(text.strip(), strict=False))
+            net = ipaddress.ip_network(text.strip(), strict=False)
         except ValueError:
             raise UsageError(f"--syslog-allow takes an address or a network (10.0.0.0/8), got {text!r}") from None
+        if ipaddress.ip_interface(text.strip()).ip != net.network_address:
+            host = text.strip().split("/", 1)[0]
+            raise UsageError(f"--syslog-allow {text.strip()}: an address with a prefix, not a network: give {net} for "
+                             f"the whole network (its {net.num_addresses:,} addresses) or {host} for the one host")
+        mapped = net.network_address.ipv4_mapped if isinstance(net, ipaddress.IPv6Network) else None
+        if mapped is not None and net.prefixlen >= 96:
+            net = ipaddress.ip_network(f"{mapped}/{net.prefixlen - 96}")
+        nets.append(net)
     return nets
 
 

@@ -5,7 +5,8 @@ newline-terminated (RFC 6587 3.4.2); both may arrive on one server, each connect
 frame. A line without its newline is ended by its sender's close (RFC 6587 3.4.2: the last message of a stream
 need not end with LF); an octet-counted frame the close cut short is said, not read. A message of several lines is
 written as several syslog lines with the same header, so the reader sees one line of output per message, as Render
-sends it. Messages go to a queue bounded in messages and in bytes that `stream()` reads as a blocking binary
+sends it (the header's copies at most SPLIT_HEADS bytes a message, the lines past them without it). Messages go to a
+queue bounded in messages and in bytes that `stream()` reads as a blocking binary
 stream, in arrival order; a full queue is fair to its senders (`FairQueue`): the sender holding more than its
 share gives up its oldest line, never a quieter sender, and what each sender lost is counted (`dropped_by`) and
 said once. What a peer can make the listener hold is bounded: a frame at MAX_FRAME bytes (a line without its
@@ -16,7 +17,9 @@ elsewhere is closed at once, before TLS or a byte read, and said once per addres
 from __future__ import annotations
 
 import contextlib
+import heapq
 import ipaddress
+import itertools
 import queue
 import re
 import socket
@@ -31,6 +34,9 @@ from typing import Any
 
 _HEADER = re.compile(rb"^<\d{1,3}>\d{1,2} \S+ \S+ \S+ \S+ \S+ (?:-|(?:\[(?:[^\]\\]|\\.)*\])+) ?")
 MAX_FRAME = 64 << 10
+# bytes of a message's header copied onto its further lines at most: a frame of a 32 KB header and 32,000 newlines
+# was 1 GB once each line had its copy (2 GB of memory for 64 KB sent; a traceback of Render's copies some kB)
+SPLIT_HEADS = 4 * MAX_FRAME
 # connections served at once (a thread each): a sender past these is closed at once and counted in `refused`, so that
 # a flood of connections cannot exhaust the watcher's threads (Render's log stream holds one or a few)
 MAX_CONNECTIONS = 64
@@ -59,14 +65,17 @@ def peer_allowed(address: str, allow: Sequence[Network]) -> bool:
 
 
 def split_message(msg: bytes) -> bytes:
-    """One syslog message as newline-terminated lines, each with the message's header."""
+    """One syslog message as newline-terminated lines, each with the message's header, as long as the copies of the
+    header come to at most SPLIT_HEADS bytes (the lines past them as they are)."""
     msg = msg.rstrip(b"\r\n")
     if b"\n" not in msg:
         return msg + b"\n"
     m = _HEADER.match(msg)
     head = m.group(0) if m else b""
     first, *rest = msg.split(b"\n")
-    return b"\n".join([first, *(head + line.rstrip(b"\r") for line in rest)]) + b"\n"
+    headed = len(rest) if not head else SPLIT_HEADS // len(head)
+    return b"\n".join([first, *(head + line.rstrip(b"\r") for line in rest[:headed]),
+                       *(line.rstrip(b"\r") for line in rest[headed:])]) + b"\n"
 
 
 @dataclass
@@ -147,13 +156,15 @@ class FrameParser:
 class _Sender:
     """One sender's lines in a FairQueue (a peer address's: all its connections)."""
 
-    __slots__ = ("name", "lines", "weight", "stale")
+    __slots__ = ("name", "lines", "weight", "stale", "rank", "version")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, rank: int) -> None:
         self.name = name
         self.lines: deque[bytes] = deque()
         self.weight = 0  # of its lines queued (see FairQueue)
         self.stale = 0  # its first entries in the queue's order that stand for lines dropped
+        self.rank = rank  # (the heaviest senders' order: the one queued first)
+        self.version = 0  # of its weight: its entry in the queue's heap of the heaviest is the one of this version
 
 
 class FairQueue:
@@ -161,7 +172,9 @@ class FairQueue:
     `max_bytes // max_lines`, and the lines queued weigh at most `max_bytes` (so at most `max_lines` of them).
     When a line does not fit, its own sender gives up its oldest line if it holds more than its share (`max_bytes`
     over the senders with lines queued), else the sender holding the most: a sender that floods loses its own
-    lines, never those of a quieter one. `put` says whose lines it dropped."""
+    lines, never those of a quieter one. `put` says whose lines it dropped. The heaviest sender is found in a heap
+(`_heap`, an entry per weight a sender had, the stale ones skipped): thousands of senders of a line each (one address
+each, an IPv6 network's) made each put into a full queue look at all of them, under the lock the reader waits for."""
 
     def __init__(self, max_lines: int, max_bytes: int) -> None:
         self.max_bytes = max_bytes
@@ -169,6 +182,8 @@ class FairQueue:
         self._ready = threading.Condition(threading.Lock())
         self._order: deque[_Sender] = deque()  # a sender per line put, in arrival order (its `stale` ones skipped)
         self._senders: dict[str, _Sender] = {}  # those with lines queued
+        self._heap: list[tuple[int, int, int, _Sender]] = []  # (-weight, rank, version, sender), by weight
+        self._ranks = itertools.count()
         self.weight = 0
         self.size = 0  # bytes of the lines queued
         self.count = 0  # lines queued
@@ -183,17 +198,17 @@ class FairQueue:
         with self._ready:
             me = self._senders.get(sender)
             if me is None:
-                me = self._senders[sender] = _Sender(sender)
+                me = self._senders[sender] = _Sender(sender, next(self._ranks))
             while self.weight + weight > self.max_bytes and self.count:
                 share = self.max_bytes // len(self._senders)
-                victim = me if me.lines and me.weight + weight > share else \
-                    max((s for s in self._senders.values() if s.lines), key=lambda s: s.weight)
+                victim = me if me.lines and me.weight + weight > share else self._heaviest()
                 self._take(victim)
                 victim.stale += 1
                 dropped.append(victim.name)
             self._senders[sender] = me  # (again, when its own last line made room)
             me.lines.append(line)
             me.weight += weight
+            self._weighed(me)
             self.weight += weight
             self.size += len(line)
             self.count += 1
@@ -202,6 +217,25 @@ class FairQueue:
                 self._compact()
             self._ready.notify()
         return dropped
+
+    def _weighed(self, sender: _Sender) -> None:
+        """`sender`'s weight changed: its entry in the heap of the heaviest is a new one (the heap rebuilt from the
+        senders queued when the stale entries are most of it)."""
+        sender.version += 1
+        if sender.lines:
+            heapq.heappush(self._heap, (-sender.weight, sender.rank, sender.version, sender))
+        if len(self._heap) > 2 * len(self._senders) + 1024:
+            self._heap = [(-s.weight, s.rank, s.version, s) for s in self._senders.values() if s.lines]
+            heapq.heapify(self._heap)
+
+    def _heaviest(self) -> _Sender:
+        """The sender holding the most (of those as heavy, the one queued first)."""
+        heap = self._heap
+        while True:
+            _, _, version, sender = heap[0]
+            if version == sender.version and sender.lines and self._senders.get(sender.name) is sender:
+                return sender
+            heapq.heappop(heap)
 
     def _take(self, sender: _Sender) -> bytes:
         line = sender.lines.popleft()
@@ -212,6 +246,7 @@ class FairQueue:
         self.count -= 1
         if not sender.lines and self._senders.get(sender.name) is sender:
             del self._senders[sender.name]
+        self._weighed(sender)
         return line
 
     def _compact(self) -> None:
@@ -343,7 +378,7 @@ class SyslogListener:
                 return False
             idle[1] = float("inf")  # (chosen once)
         with contextlib.suppress(OSError):  # mosaic-diag: ignore[MD006] - already gone: its slot is being freed
-            idle[0].shutdown(socket.SHUT_RDWR)
+            socket.socket.shutdown(idle[0], socket.SHUT_RDWR)  # (a TLS socket's too: its reading thread's recv ends)
         self.evicted += 1
         return True
 
@@ -356,7 +391,10 @@ class SyslogListener:
         try:
             if self._ctx is not None:
                 conn.settimeout(10)
-                conn = entry[0] = self._ctx.wrap_socket(conn, server_side=True)
+                # the handshake on the wrapped socket, once `entry` holds it: wrap_socket detaches the plain one, and
+                # `_evict_idle` shut nothing down (EBADF) while a handshake trickled a byte now and then
+                conn = entry[0] = self._ctx.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+                conn.do_handshake()
             conn.settimeout(0.5)
             while not self._stop.is_set():
                 try:

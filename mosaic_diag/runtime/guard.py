@@ -113,19 +113,27 @@ _SQLITE_STATS_DDL = f"""CREATE TABLE IF NOT EXISTS {STATS} (
 EVICT_LOCK = 0x6D6F_7361_6963_4556  # "mosaicEV"
 
 
-def max_letters_of(value: int | str | None, environ: Any = None) -> int:
-    """The bound of a store: `value`, else MOSAIC_DLQ_MAX_LETTERS, else MAX_LETTERS; anything but a whole number above
-    0 is a UsageError naming where it came from."""
-    where = "max_letters"
+MAX_LETTERS_CAP = 2**31 - 1  # (the evictions table's max_letters is PostgreSQL's integer)
+_WHOLE = re.compile(r"[0-9]+(?:[_,][0-9]+)*")  # 10000, 10_000, 10,000: ASCII digits (isdigit takes '²', '١٢٣')
+
+
+def max_letters_of(value: int | str | None, environ: Any = None, *, where: str | None = None) -> int:
+    """The bound of a store: `value`, else MOSAIC_DLQ_MAX_LETTERS, else MAX_LETTERS; anything but a whole number from 1
+    to MAX_LETTERS_CAP (ASCII digits, `_` or `,` between them) is a UsageError naming where it came from (`where`)."""
+    named = where or "max_letters"
     if value is None:
         value = (os.environ if environ is None else environ).get(MAX_LETTERS_ENV) or None
-        where = MAX_LETTERS_ENV
+        named = MAX_LETTERS_ENV
     if value is None:
         return MAX_LETTERS
-    text = str(value).strip().replace("_", "").replace(",", "")
-    if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
-        raise UsageError(f"{where} takes the number of dead letters to keep (a whole number above 0), got {value!r}")
-    return int(text)
+    text = str(value).strip()
+    digits = text.replace(",", "").replace("_", "")  # (int() of 5,000 digits and more is a ValueError)
+    if isinstance(value, bool) or not _WHOLE.fullmatch(text) or len(digits) > 10 or \
+            not 1 <= int(digits) <= MAX_LETTERS_CAP:
+        shown = repr(value) if len(str(value)) <= 40 else f"{str(value)[:40]!r}… ({len(str(value)):,} characters)"
+        raise UsageError(f"{named} takes the number of dead letters to keep (a whole number from 1 to "
+                         f"{MAX_LETTERS_CAP:,}), got {shown}")
+    return int(digits)
 
 
 # instances upgrading the table at once take turns on this advisory lock (pg_advisory_xact_lock): one ALTERs it,
@@ -363,7 +371,7 @@ class DeadLetterStore:
         except Exception as exc:
             # a connection lost, a statement or lock timeout (another instance upgrading the table): the caller's to
             # handle (a new connection, a later try), not a table to read as it is
-            lost = self.postgres and _pg_transient(exc)
+            lost = _pg_transient(exc) if self.postgres else _sqlite_busy(exc)
             if lost or not (isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith("psycopg2")):
                 raise  # a connection lost is the caller's to handle (a new one), not a table to read as it is
             why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -382,7 +390,7 @@ class DeadLetterStore:
                 conn.execute(_SQLITE_STATS_DDL)
             return True
         except Exception as exc:
-            if (self.postgres and _pg_transient(exc)) or not (
+            if (_pg_transient(exc) if self.postgres else _sqlite_busy(exc)) or not (
                     isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith("psycopg2")):
                 raise
             why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -390,7 +398,7 @@ class DeadLetterStore:
             self._statement(conn, f"SELECT evicted FROM {STATS} WHERE id = 1", (), "one")
             return True
         except Exception as exc:
-            if (self.postgres and _pg_transient(exc)) or not (
+            if (_pg_transient(exc) if self.postgres else _sqlite_busy(exc)) or not (
                     isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith("psycopg2")):
                 raise
         logger.warning("dead letters %s: the evictions table cannot be made (%s): the letters are not bounded "
@@ -435,6 +443,9 @@ class DeadLetterStore:
         try:
             return self._execute(work)
         except sqlite3.Error as exc:
+            if _sqlite_busy(exc):
+                raise UsageError(f"the dead-letter file stayed locked by another connection (a long purge, another "
+                                 f"process writing): {exc}; try again", path=self.shown) from exc
             raise UsageError(f"not a usable dead-letter database: {exc}", path=self.shown) from exc
         except Exception as exc:
             if type(exc).__module__.startswith("psycopg2"):
@@ -502,10 +513,35 @@ class DeadLetterStore:
                     f"seen_count = {TABLE}.seen_count + 1, last_seen_at = excluded.created_at RETURNING id, seen_count",
                     (*values, fingerprint(model, prompt_id, payload)), "one")
             if self.bounded and (not dedup or int(found[1]) == 1):  # a new row (a letter seen again adds none)
-                self._evict(run, last_seen, self.max_letters, EVICT_AT_ONCE, record=True)
+                self._bound(run, last_seen)
             return int(found[0])
 
         return int(self._in_transaction(steps))
+
+    def _bound(self, run: Callable[..., Any], last_seen: str) -> None:
+        """The bound kept after a new letter, in its transaction; an eviction the database refuses (a role that may
+        not write the evictions table or delete letters, a lock waited for too long) is undone alone (a savepoint):
+        the letter is kept, warned, and a role refused is not bounded from then on. Only a connection lost fails
+        the letter (its transaction is gone)."""
+        run("SAVEPOINT mosaic_evict")
+        try:
+            self._evict(run, last_seen, self.max_letters, EVICT_AT_ONCE, record=True)
+        except Exception as exc:
+            if not (isinstance(exc, sqlite3.Error) or (type(exc).__module__.startswith("psycopg2") and (
+                    _timed_out(exc) or not _pg_transient(exc)))):
+                raise
+            run("ROLLBACK TO SAVEPOINT mosaic_evict")
+            why = redact_with_dsn((str(exc).strip().splitlines() or [type(exc).__name__])[0], self.target)
+            if getattr(exc, "pgcode", None) == "42501":  # insufficient_privilege
+                self.bounded = False
+                logger.warning("dead letters %s: the bound cannot be kept (%s): the letters are not bounded "
+                               "(max_letters %d not applied; grant this role INSERT, UPDATE on %s and DELETE on %s)",
+                               self.shown, why, self.max_letters, STATS, TABLE)
+            else:
+                logger.warning("dead letters %s: no letter evicted this time (%s): the letter is kept, past the bound "
+                               "until the next one", self.shown, why)
+        else:
+            run("RELEASE SAVEPOINT mosaic_evict")
 
     def _evict(self, run: Callable[..., Any], last_seen: str, keep: int, at_most: int | None, *,
                record: bool) -> int:
@@ -627,6 +663,13 @@ def _pg_transient(exc: BaseException) -> bool:
         _timed_out(exc) or any(k.__name__ in ("OperationalError", "InterfaceError") for k in type(exc).__mro__))
 
 
+def _sqlite_busy(exc: BaseException) -> bool:
+    """A SQLite error that says nothing of the file: another connection held its lock past the busy timeout
+    (SQLITE_BUSY, SQLITE_LOCKED and their extended codes). The store connects again at its next statement: a `dlq
+    purge` running while the app connected left it unbounded and not de-duplicated for its whole life."""
+    return isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorcode", 0) & 0xFF in (5, 6)
+
+
 def _is_postgres(target: str) -> bool:
     return bool(re.match(r"^postgres(?:ql)?(?:\+[A-Za-z0-9_]+)?://", target) or _PG_KEYWORDS.search(target))
 
@@ -657,8 +700,8 @@ def open_dead_letters(target: str | Path, *, retry_after: float = 5.0, statement
     table: PostgreSQL's statement_timeout and lock_timeout; SQLite's busy timeout), None for no limit (the CLI).
     A PostgreSQL that cannot be reached, or timed out, is tried again `retry_after` seconds of `clock` later, not at
     every rejected answer. The table keeps at most `max_letters` letters (None: MOSAIC_DLQ_MAX_LETTERS, else
-    MAX_LETTERS; anything but a whole number above 0 is a UsageError at once): a new one past them evicts the oldest,
-    counted (`stats()`)."""
+    MAX_LETTERS; anything but a whole number from 1 to MAX_LETTERS_CAP is a UsageError at once): a new one past them
+    evicts the oldest, counted (`stats()`)."""
     if not str(target).strip():
         raise UsageError("no dead-letter database: give a PostgreSQL DSN or a SQLite file path")
     return DeadLetterStore(str(target), retry_after=retry_after, statement_timeout=statement_timeout, clock=clock,
