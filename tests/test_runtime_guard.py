@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -1102,6 +1103,62 @@ def test_a_role_that_may_not_evict_still_stores_its_letters(pg, pg_db, grants, c
             cur.execute(f"DROP ROLE {role}")
         admin.close()
 
+
+@contextlib.contextmanager
+def _role(pg, pg_db: str, *grants: str) -> Iterator[str]:
+    """A login role of the test's own holding only `grants` (`{role}` in them is its name) and no CREATE on the
+    database's schema (PostgreSQL 15's default, made sure of): its DSN (password `role-pw`); dropped afterwards."""
+    import secrets
+
+    dbname = pg_db.rsplit("/", 1)[1].split("?")[0]
+    role = f"dlq_role_{secrets.token_hex(3)}"
+    admin = psycopg2.connect(pg.superuser_dsn(dbname), connect_timeout=10)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'role-pw'")
+            cur.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+            for grant in grants:
+                cur.execute(grant.format(role=role))
+        yield pg_db.replace(f"mosaic:{pg.password}@", f"{role}:role-pw@")
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP OWNED BY {role}")
+            cur.execute(f"DROP ROLE {role}")
+        admin.close()
+
+
+def test_a_least_privilege_role_keeps_deduplication_and_the_bound_on_tables_their_owner_made(pg, pg_db, caplog):
+    """`CREATE TABLE IF NOT EXISTS` (and `CREATE UNIQUE INDEX IF NOT EXISTS`) are refused to a role without CREATE on
+    the schema (or not owning the table) even when the object is there: an app's role with only SELECT, INSERT,
+    UPDATE, DELETE on the tables its owner made lost de-duplication ("cannot be made or upgraded") for good. The
+    objects are looked up first, only the missing ones made; a role that finds the index missing and may not make
+    it still falls back, warned."""
+    owner = open_dead_letters(pg_db, max_letters=2)
+    owner.stats()  # (both tables, and the index, made by their owner)
+    grants = ("GRANT SELECT, INSERT, UPDATE, DELETE ON mosaic_dead_letters, mosaic_dead_letters_evictions TO {role}",
+              "GRANT USAGE ON SEQUENCE mosaic_dead_letters_id_seq TO {role}")
+    caplog.set_level("WARNING", logger="mosaic.runtime.guard")
+    with _role(pg, pg_db, *grants) as app_dsn:
+        app = open_dead_letters(app_dsn, max_letters=2)
+        first = _letter(app, 0)
+        assert _letter(app, 0) == first and app.get(first).count == 2
+        assert (app.deduplicates, app.bounded) == (True, True)
+        ids = [_letter(app, n) for n in range(1, 4)]
+        assert [letter.id for letter in app.list()] == ids[::-1][:2]
+        assert {k: v for k, v in app.stats().to_dict().items() if k != "last_evicted_at"} == {
+            "letters": 2, "max_letters": 2, "evicted": 2}
+        app.close()
+        assert not [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+            cur.execute("DROP INDEX mosaic_dead_letters_fingerprint")
+        conn.close()
+        app = open_dead_letters(app_dsn, max_letters=2)
+        assert _letter(app, 5) != _letter(app, 5) and not app.deduplicates
+        app.close()
+        said = [r.getMessage() for r in caplog.records if "cannot be made or upgraded" in r.getMessage()]
+        assert len(said) == 1 and "must be owner of table mosaic_dead_letters" in said[0], said
+    owner.close()
 
 def test_a_sqlite_file_locked_while_the_store_connects_is_bounded_once_it_is_free(tmp_path):
     """A file of the release before the bound (no evictions table), locked by another connection (a `dlq purge`, a

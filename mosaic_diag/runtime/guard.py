@@ -165,9 +165,27 @@ def _sqlite_upgrade(conn: sqlite3.Connection) -> None:
     conn.execute(_INDEX)
 
 
+def _pg_exists(cur: Any, name: str) -> bool:
+    """Whether the table (or index) `name` is there, where the store's statements find it (the search path). Looked
+    up before it is made: `CREATE … IF NOT EXISTS` checks the CREATE privilege (or the table's ownership) first, so a
+    role with only SELECT, INSERT, UPDATE, DELETE on the tables their owner made was refused them all the same."""
+    cur.execute("SELECT to_regclass(%s) IS NOT NULL", (name,))
+    return bool(cur.fetchone()[0])
+
+
 def _pg_upgraded(cur: Any) -> bool:
-    cur.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = %s "
-                "AND table_schema = current_schema() AND column_name = 'last_seen_at'", (TABLE,))
+    """Whether the table has the de-duplication columns (read in the catalog: any role may, granted or not)."""
+    cur.execute("SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(%s) "
+                "AND attname = 'last_seen_at' AND NOT attisdropped)", (TABLE,))
+    return bool(cur.fetchone()[0])
+
+
+def _pg_indexed(cur: Any) -> bool:
+    """Whether the fingerprint has a unique index (of any name: the upsert's ON CONFLICT (fingerprint) takes it)."""
+    cur.execute("SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+                "AND a.attnum = i.indkey[0] WHERE i.indrelid = to_regclass(%s) AND i.indisunique AND i.indisvalid "
+                "AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL AND a.attname = 'fingerprint')",
+                (TABLE,))
     return bool(cur.fetchone()[0])
 
 
@@ -356,15 +374,18 @@ class DeadLetterStore:
 
     def _prepare(self, conn: Any) -> bool:
         """Make the table, or give one of the older format the de-duplication columns and index; whether letters
-        are de-duplicated. A database that refuses (read-only, a role that may not alter the table) is read as it
-        is, each letter seen once."""
+        are de-duplicated. PostgreSQL: only what is not there is made (a role without CREATE on the schema uses the
+        tables their owner made). A database that refuses (read-only, a role that may not make or alter what is
+        missing) is read as it is, each letter seen once, warned."""
         try:
             if self.postgres:
                 with conn.cursor() as cur:
-                    _pg_create(cur, _PG_DDL)
+                    if not _pg_exists(cur, TABLE):
+                        _pg_create(cur, _PG_DDL)
                     if not _pg_upgraded(cur):
                         _pg_upgrade(conn, cur)
-                    _pg_create(cur, _INDEX)
+                    if not _pg_indexed(cur):
+                        _pg_create(cur, _INDEX)
                 return True
             _sqlite_upgrade(conn)
             return True
@@ -380,15 +401,19 @@ class DeadLetterStore:
             return False
 
     def _prepare_stats(self, conn: Any) -> bool:
-        """Make the evictions table (or find it there: a read-only role reads it); whether letters are bounded. One
-        that can neither be made nor read leaves the table unbounded, warned: no letter is evicted uncounted."""
+        """Make the evictions table, or find it there and read it (a read-only role, one without CREATE on the
+        schema: PostgreSQL's is looked up first, not made); whether letters are bounded. One that can neither be made
+        nor read leaves the table unbounded, warned: no letter is evicted uncounted."""
+        why = ""
         try:
             if self.postgres:
                 with conn.cursor() as cur:
-                    _pg_create(cur, _PG_STATS_DDL)
+                    if not _pg_exists(cur, STATS):
+                        _pg_create(cur, _PG_STATS_DDL)
+                        return True
             else:
                 conn.execute(_SQLITE_STATS_DDL)
-            return True
+                return True
         except Exception as exc:
             if (_pg_transient(exc) if self.postgres else _sqlite_busy(exc)) or not (
                     isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith("psycopg2")):
@@ -401,7 +426,8 @@ class DeadLetterStore:
             if (_pg_transient(exc) if self.postgres else _sqlite_busy(exc)) or not (
                     isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith("psycopg2")):
                 raise
-        logger.warning("dead letters %s: the evictions table cannot be made (%s): the letters are not bounded "
+            why = why or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        logger.warning("dead letters %s: the evictions table cannot be made or read (%s): the letters are not bounded "
                        "(max_letters %d not applied)", self.shown, redact_with_dsn(why, self.target), self.max_letters)
         return False
 
