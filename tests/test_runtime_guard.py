@@ -18,6 +18,7 @@ import psycopg2
 import pytest
 from pydantic import BaseModel, field_validator
 
+from mosaic_diag.errors import ConfigError, UnreachableError
 from mosaic_diag.runtime import SchemaRejected, classify_exception, failover, llm_call, schema_guard
 from mosaic_diag.runtime.guard import open_dead_letters
 from tests.cli_inproc import run_cli
@@ -1104,6 +1105,7 @@ def test_a_role_that_may_not_evict_still_stores_its_letters(pg, pg_db, grants, c
         admin.close()
 
 
+
 @contextlib.contextmanager
 def _role(pg, pg_db: str, *grants: str) -> Iterator[str]:
     """A login role of the test's own holding only `grants` (`{role}` in them is its name) and no CREATE on the
@@ -1126,6 +1128,91 @@ def _role(pg, pg_db: str, *grants: str) -> Iterator[str]:
             cur.execute(f"DROP OWNED BY {role}")
             cur.execute(f"DROP ROLE {role}")
         admin.close()
+
+
+def _one_line_exit_2(r: subprocess.CompletedProcess[str], *said: str) -> None:
+    """A `dlq` command refused by the database: exit 2, one line saying `said`, never "unreachable", no password."""
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, (r.returncode, r.stderr)
+    assert "unreachable" not in r.stderr and "role-pw" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+    for text in said:
+        assert text in r.stderr, (text, r.stderr)
+
+
+def test_dlq_refused_by_a_grant_or_a_read_only_database_is_exit_2_naming_it_never_unreachable(pg, pg_db):
+    """A role that may read the letters but not delete them (`dlq purge`, `dlq trim`), one that may not even read
+    them, a role that may not make the table where there is none, a read-only database: each was said as "the
+    dead-letter database unreachable", exit 3, sending the operator to the network. Each is exit 2, one line
+    naming the grant missing (the privilege, the table, the role) or what else is wrong; only a connection that
+    failed or a statement that timed out stays exit 3."""
+    owner = open_dead_letters(pg_db)
+    first, second = _letter(owner, 0), _letter(owner, 1)
+    with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+        cur.execute("UPDATE mosaic_dead_letters SET created_at = now() - interval '30 days'")
+    conn.close()
+    with _role(pg, pg_db, "GRANT SELECT ON mosaic_dead_letters, mosaic_dead_letters_evictions TO {role}") as reader:
+        role = reader.split("://", 1)[1].split(":", 1)[0]
+        r = run("dlq", "list", "--db", reader, "--format", "json")
+        assert r.returncode == 0 and {row["id"] for row in json.loads(r.stdout)} == {first, second}, r.stderr
+        r = run("dlq", "purge", "--older-than", "7d", "--yes", "--db", reader)
+        _one_line_exit_2(r, "permission denied for table mosaic_dead_letters",
+                         f"GRANT DELETE ON mosaic_dead_letters TO {role}")
+        r = run("dlq", "trim", "--max-letters", "1", "--yes", "--db", reader)
+        _one_line_exit_2(r, f"GRANT DELETE, UPDATE ON mosaic_dead_letters TO {role}")
+        assert owner.stats().letters == 2
+    with _role(pg, pg_db) as stranger:
+        role = stranger.split("://", 1)[1].split(":", 1)[0]
+        r = run("dlq", "list", "--db", stranger)
+        _one_line_exit_2(r, f"GRANT SELECT ON mosaic_dead_letters TO {role}")
+    with _role(pg, pg_db, "GRANT SELECT, INSERT, UPDATE ON mosaic_dead_letters TO {role}") as writer:
+        role = writer.split("://", 1)[1].split(":", 1)[0]
+        store = open_dead_letters(writer)  # (the sequence of the ids not granted)
+        with pytest.raises(ConfigError) as refused:
+            _letter(store, 2)
+        store.close()
+        assert refused.value.exit_code == 2 and "\n" not in str(refused.value), refused.value
+        assert f"GRANT USAGE ON SEQUENCE mosaic_dead_letters_id_seq TO {role}" in str(refused.value)
+    owner.close()
+    with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+        conn.autocommit = True
+        cur.execute("SELECT current_database()")
+        cur.execute(f'ALTER DATABASE "{cur.fetchone()[0]}" SET default_transaction_read_only = on')
+    conn.close()
+    r = run("dlq", "purge", "--older-than", "7d", "--yes", "--db", pg_db)
+    _one_line_exit_2(r, "cannot execute DELETE in a read-only transaction", "read-only")
+
+
+def test_dlq_on_a_database_without_the_table_and_a_role_that_may_not_make_it_is_exit_2(pg, pg_db, caplog):
+    """No dead-letter table (a wrong database, or the app never connected as its owner) and a role that may not
+    make it: the store warns and reads as it can; `dlq list` is exit 2 naming the table and the CREATE missing."""
+    with _role(pg, pg_db) as stranger:
+        role = stranger.split("://", 1)[1].split(":", 1)[0]
+        r = run("dlq", "list", "--db", stranger)
+        _one_line_exit_2(r, 'relation "mosaic_dead_letters" does not exist', f"GRANT CREATE ON SCHEMA public TO {role}")
+        caplog.set_level("WARNING", logger="mosaic.runtime.guard")
+        store = open_dead_letters(stranger)
+        with pytest.raises(ConfigError):
+            store.list()
+        store.close()
+        assert any("cannot be made or upgraded" in r.getMessage() for r in caplog.records)
+
+
+def test_a_dlq_statement_that_times_out_on_a_lock_is_still_unreachable_exit_3(pg_db):
+    owner = open_dead_letters(pg_db)
+    _letter(owner, 0)
+    store = open_dead_letters(pg_db, statement_timeout=0.3)
+    store.stats()  # (connected: the lock below is met by the statement, not by the connection's preparing)
+    holder = psycopg2.connect(pg_db)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("LOCK TABLE mosaic_dead_letters IN ACCESS EXCLUSIVE MODE")
+        with pytest.raises(UnreachableError) as timed_out:
+            store.list()
+        assert timed_out.value.exit_code == 3 and "timeout" in str(timed_out.value)
+    finally:
+        holder.rollback()
+        holder.close()
+        store.close()
+        owner.close()
 
 
 def test_a_least_privilege_role_keeps_deduplication_and_the_bound_on_tables_their_owner_made(pg, pg_db, caplog):

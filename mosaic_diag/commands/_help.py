@@ -94,7 +94,8 @@ HELP_ENDS: dict[str, tuple[tuple[str, ...], str]] = {
         "mosaic-diag dlq stats",
         "mosaic-diag dlq trim --max-letters 5000",
     ), "0 done; 1 replay: still rejected; purge, trim: answered \"n\"; 2 usage or configuration (a bound that "
-       "is no whole number from 1 to 2,147,483,647 too), or purge, trim with no answer (stdin ended: add --yes)."),
+       "is no whole number from 1 to 2,147,483,647 too; a grant the role lacks, named; no table; a read-only "
+       "database), or purge, trim with no answer (stdin ended: add --yes); 3 PostgreSQL unreachable or timing out."),
 }
 
 

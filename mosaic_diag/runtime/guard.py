@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from mosaic_diag.errors import DiagError, UnreachableError, UsageError
+from mosaic_diag.errors import ConfigError, DiagError, UnreachableError, UsageError
 from mosaic_diag.platform.redact import redact_dsn, redact_text, redact_with_dsn
 from mosaic_diag.runtime.context import note_label, on_event_loop
 from mosaic_diag.runtime.verdict import classify_exception
@@ -465,7 +465,10 @@ class DeadLetterStore:
         return self._guarded(work)
 
     def _guarded(self, work: Callable[[Any], Any]) -> Any:
-        """`work(connection)`; a driver error becomes one clear DiagError (no traceback in the CLI)."""
+        """`work(connection)`; a driver error becomes one clear DiagError (no traceback in the CLI): PostgreSQL
+        unreachable, the connection lost, a statement or lock timeout an UnreachableError (exit 3); a statement the
+        database answered and refused (a grant missing, no table, read-only) a ConfigError (exit 2) saying what to
+        change: it was said as the database unreachable, sending the operator to the network."""
         try:
             return self._execute(work)
         except sqlite3.Error as exc:
@@ -475,9 +478,62 @@ class DeadLetterStore:
             raise UsageError(f"not a usable dead-letter database: {exc}", path=self.shown) from exc
         except Exception as exc:
             if type(exc).__module__.startswith("psycopg2"):
-                raise UnreachableError(f"dead-letter database {self.shown}: "
-                                       f"{redact_with_dsn(str(exc).strip().splitlines()[0], self.target)}") from exc
+                said = redact_with_dsn((str(exc).strip().splitlines() or [type(exc).__name__])[0], self.target)
+                if _pg_transient(exc):  # the connection lost or refused, a statement or lock timeout
+                    raise UnreachableError(f"dead-letter database {self.shown}: {said}") from exc
+                # the database answered and refused (a grant missing, no table, read-only): no network to look at
+                raise ConfigError(f"dead-letter database {self.shown}: {said}{self._refusal(exc)}") from exc
             raise
+
+    def _refusal(self, exc: BaseException) -> str:
+        """What to change, after a PostgreSQL refusal's own words: the grant missing (the privileges the statement
+        needs on the table, sequence or schema named that the role lacks, asked of the database), the CREATE
+        missing to make a table not there, a read-only database; '' when there is nothing to add."""
+        code = getattr(exc, "pgcode", None)
+        if code == "25006":  # read_only_sql_transaction
+            return (" (the database or the role's session is read-only: a replica, or default_transaction_read_only; "
+                    "connect to the primary, as a role that may write)")
+        message = str(exc)
+        if code == "42P01" and (f'"{TABLE}"' in message or f'"{STATS}"' in message):  # undefined_table
+            found = self._ask("SELECT current_user, current_schema(), has_schema_privilege(current_schema(), "
+                              "'CREATE'), current_setting('transaction_read_only') = 'on'", ())
+            if found is None or found[1] is None:
+                return f" (no {TABLE} where this role looks for it: is it the database and schema the app writes to?)"
+            role, schema = _ident(found[0]), _ident(found[1])
+            if found[3]:
+                return (f" (no {TABLE} in schema {schema}, and the database is read-only, a replica: none can be "
+                        "made here; is it the database the app writes to?)")
+            if found[2]:
+                return f" (no {TABLE} in schema {schema}: is it the database and schema the app writes to?)"
+            return (f" (no {TABLE} in schema {schema}, and role {role} may not make it: GRANT CREATE ON SCHEMA "
+                    f"{schema} TO {role}, or connect once as the app's role that may; or is it the wrong database?)")
+        denied = _DENIED.search(message) if code == "42501" else None  # insufficient_privilege
+        if denied is None:
+            return ""
+        kind, name = denied.group(1), denied.group(2)
+        query = getattr(getattr(exc, "cursor", None), "query", None) or b""
+        needed = _privileges_needed(kind, query.decode("utf-8", "replace") if isinstance(query, bytes) else query)
+        if not needed:
+            return ""
+        found = self._ask(_LACKING.get(kind, _LACKING["table"]), (needed, name))
+        what = {"sequence": "SEQUENCE ", "schema": "SCHEMA "}.get(kind, "") + _ident(name)
+        if found is None or not found[1]:  # (not asked, or none lacking by the object's grants: what it needs)
+            return f" (the statement needs {', '.join(needed)} on {what})"
+        return f" (missing grant: GRANT {', '.join(found[1])} ON {what} TO {_ident(found[0])})"
+
+    def _ask(self, sql: str, params: tuple[Any, ...]) -> Any:
+        """One row of a question to the database about a refusal, on the store's connection; None when it cannot
+        be asked (no connection, or the question refused as well)."""
+        with self._lock:
+            conn = self._conn
+            if conn is None or not self.postgres:
+                return None
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(sql, params)
+                    return cur.fetchone()
+            except Exception:  # the refusal is reported all the same  # mosaic-diag: ignore[MD006]
+                return None
 
     def _execute(self, work: Callable[[Any], Any]) -> Any:
         with self._lock:
@@ -665,6 +721,36 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 # libpq's keyword/value form (`host=db user=app password=...`): any of its usual keywords, dbname or not
 _PG_KEYWORDS = re.compile(r"(?:^|\s)(?:host|hostaddr|port|dbname|user|password|passfile|service|sslmode|"
                           r"connect_timeout|options|application_name)\s*=")
+
+
+# PostgreSQL's words for a privilege refused: "permission denied for table mosaic_dead_letters"
+_DENIED = re.compile(r'permission denied for (table|relation|view|sequence|schema) "?([^\s"]+)"?')
+# (the role, the privileges of those asked it lacks on the object named, in their order)
+_LACKING = {kind: "SELECT current_user, array(SELECT p FROM unnest(%s::text[]) WITH ORDINALITY AS u(p, n) "
+                  f"WHERE NOT {check}(%s, p) ORDER BY n)"
+            for kind, check in (("table", "has_table_privilege"), ("sequence", "has_sequence_privilege"),
+                                ("schema", "has_schema_privilege"))}
+_PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_$]*")
+
+
+def _ident(name: str) -> str:
+    """`name` as SQL writes it (quoted unless a plain lower-case identifier)."""
+    return name if _PLAIN_NAME.fullmatch(name) else '"' + name.replace('"', '""') + '"'
+
+
+def _privileges_needed(kind: str, query: str) -> list[str]:
+    """The privileges a refused statement (`query`, as sent) needs on the object of `kind` the refusal names: the
+    statement's verb, and SELECT (a WHERE, RETURNING, an upsert's SET reads), UPDATE (ON CONFLICT DO UPDATE, FOR
+    UPDATE) as it uses them. Only its start and its clauses are read; the values in it are never shown."""
+    if kind in ("sequence", "schema"):
+        return ["USAGE"]
+    verb = (query.split(None, 1) or [""])[0].upper()
+    if verb not in ("SELECT", "INSERT", "UPDATE", "DELETE"):
+        return []
+    needed = [verb] if verb == "SELECT" else [verb, "SELECT"]
+    if " FOR UPDATE" in query.upper() or " DO UPDATE " in query.upper():
+        needed.append("UPDATE")
+    return list(dict.fromkeys(needed))
 
 
 def _pg_create(cur: Any, sql: str) -> None:
