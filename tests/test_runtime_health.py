@@ -477,3 +477,58 @@ def test_the_manifest_named_by_the_environment_is_read_as_a_regular_file_only(tm
     assert manifest_hash_of(deep) == hashlib.sha256(deep.read_bytes()).hexdigest()[:16]
     monkeypatch.setenv("MOSAIC_MANIFEST", str(deep))
     assert health_payload(commit="feedc0de")[1]["deployment"]["manifest_hash"] == manifest_hash_of(deep)
+
+
+def test_the_manifest_is_read_once_while_unchanged_and_again_once_replaced(tmp_path, monkeypatch):
+    """/health read and parsed MOSAIC_MANIFEST (up to 64 MiB) at every request: a load balancer polling it each
+    second read the file each second. It is read once while the file is unchanged (its inode, size, mtime), again
+    at the first request after it is replaced (an atomic rename, a new inode) or rewritten in place, and many
+    threads asking at once share the one reading."""
+    import concurrent.futures
+    import hashlib
+
+    from fastapi import FastAPI
+    from starlette.testclient import TestClient
+
+    from mosaic_diag.platform import atomic
+    from mosaic_diag.runtime import health_router
+
+    reads: list[Path] = []
+    real_read = atomic.read_state
+
+    def counted(path: Path, *, limit: int = atomic.STATE_BYTES) -> bytes:  # (the real reading, counted)
+        reads.append(Path(path))
+        return real_read(path, limit=limit)
+
+    monkeypatch.setattr(atomic, "read_state", counted)
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text('{"b": [1, 2], "a": 1}')
+    monkeypatch.setenv("MOSAIC_MANIFEST", str(manifest))
+    monkeypatch.delenv("MOSAIC_MANIFEST_HASH", raising=False)
+
+    def expected(data: object) -> str:
+        return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+
+    app = FastAPI()
+    app.include_router(health_router(commit="abc", database_ttl=0))
+    with TestClient(app) as client:
+        def hashes(n: int) -> set[str]:
+            return {client.get("/health").json()["deployment"]["manifest_hash"] for _ in range(n)}
+
+        assert hashes(25) == {expected({"a": 1, "b": [1, 2]})} and reads == [manifest]
+        atomic.write_atomic(manifest, '{"a": 2}')  # (a new file renamed over it: another inode)
+        assert hashes(25) == {expected({"a": 2})} and reads == [manifest] * 2
+        before = manifest.stat()
+        with open(manifest, "w") as fh:  # rewritten in place, the same size, its mtime set apart
+            fh.write('{"a": 3}')
+        os.utime(manifest, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+        assert manifest.stat().st_ino == before.st_ino and manifest.stat().st_size == before.st_size
+        assert hashes(25) == {expected({"a": 3})} and reads == [manifest] * 3
+        manifest.unlink()
+        assert hashes(3) == {None} and len(reads) == 3  # (no file: nothing read, no hash)
+        manifest.write_text('{"a": 404}')
+        assert hashes(3) == {expected({"a": 404})} and len(reads) == 4
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: health_payload(commit="abc")[1]["deployment"]["manifest_hash"],
+                                range(200)))
+    assert set(answers) == {expected({"a": 404})} and len(reads) == 4

@@ -6,7 +6,7 @@ request window; `ok | degraded | down` with HTTP 200 or 503.
 - `deployment`: `git_commit` (8 characters), `git_commit_full` (the `commit` argument (text or a
   callable), else
   RENDER_GIT_COMMIT), `manifest_hash` (the argument, else MOSAIC_MANIFEST_HASH, else the sha256 of
-  the manifest file in MOSAIC_MANIFEST).
+  the manifest file in MOSAIC_MANIFEST, read again only when that file changed: its inode, size or mtime).
 - `checks.database`: `SELECT 1` through the `database` argument (a DSN, a psycopg2 pool, or a
   callable returning either, a DB-API connection (closed after) or None), its latency and, for a
   pool, its size and use; a failure's label (the taxonomy's), its text (hosts, ports, socket paths, roles)
@@ -70,13 +70,43 @@ class HealthConfig:
     min_requests: int = 5          # an error rate over fewer requests does not degrade
 
 
+# the last manifest hashed: (its path, st_dev, st_ino, st_size, st_mtime_ns) -> its hash (None: not a manifest)
+_MANIFEST: tuple[tuple[str, int, int, int, int], str | None] | None = None
+_MANIFEST_LOCK = threading.Lock()
+
+
+def _file_key(path: str) -> tuple[str, int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):  # (none there; a NUL in the name)
+        return None
+    return (path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def manifest_hash_of(path: str | Path) -> str | None:
     """The sha256 (16 hex) of a manifest file's canonical JSON, or of its bytes when not JSON (nested past the
-    decoder too); None unless it is a regular file of at most 64 MiB (a FIFO would hold each /health request)."""
-    from mosaic_diag.platform.atomic import read_state
+    decoder too); None unless it is a regular file of at most 64 MiB (a FIFO would hold each /health request).
+    Read again only when the file changed (its device, inode, size or modification time, by `os.stat`: an atomic
+    replace is a new inode): /health asked it at every request, up to 64 MiB read and parsed each time."""
+    global _MANIFEST
+    key = _file_key(str(path))
+    if key is None:
+        return None
+    with _MANIFEST_LOCK:
+        if _MANIFEST is not None and _MANIFEST[0] == key:
+            return _MANIFEST[1]
+    found = _manifest_hash(Path(path))
+    if _file_key(str(path)) == key:  # (the file replaced or written while it was read: hashed again next time)
+        with _MANIFEST_LOCK:
+            _MANIFEST = (key, found)
+    return found
+
+
+def _manifest_hash(path: Path) -> str | None:
+    from mosaic_diag.platform import atomic
 
     try:
-        raw = read_state(Path(path))
+        raw = atomic.read_state(path)
     except OSError:
         return None
     with contextlib.suppress(ValueError, RecursionError):  # mosaic-diag: ignore[MD006]
