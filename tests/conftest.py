@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import itertools
 import secrets
+import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +20,28 @@ from examples.pgtemp import TempPostgres, ram_dir
 pytest_plugins = ["tests.strict_skips", "tests.isolation"]  # a skip under CI is a failure; logging put back
 
 _db_counter = itertools.count(1)
+
+
+_RAM_BASETEMP = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """The run's temporary files (`tmp_path`, every xdist worker's under it) in RAM when there is room (`ram_dir`)
+    and no `--basetemp` was given: a file made on the CI machine's disk cost ~2 ms, and the suite makes git
+    repositories, virtual environments and PostgreSQL servers by the hundred. A passed test's `tmp_path` is removed
+    after it (`tmp_path_retention_policy` in pyproject.toml), the rest at the end of the run."""
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        ram = ram_dir()
+        if ram is not None:
+            config.option.basetemp = config.stash[_RAM_BASETEMP] = tempfile.mkdtemp(prefix="mosaic-diag-pytest-",
+                                                                                      dir=ram)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    where = config.stash.get(_RAM_BASETEMP, None)
+    if where is not None:
+        shutil.rmtree(where, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -104,7 +104,8 @@ def test_drop_database_closes_its_sessions_and_leaves_the_others(pg: TempPostgre
     left_open = psycopg2.connect(pg.dsn("dropme"))
     try:
         pg.drop_database("dropme")
-        with pytest.raises(psycopg2.OperationalError, match="server closed the connection unexpectedly"), left_open.cursor() as cur:
+        with (pytest.raises(psycopg2.OperationalError, match="server closed the connection unexpectedly"),
+              left_open.cursor() as cur):
             cur.execute("SELECT 1")
     finally:
         left_open.close()
