@@ -28,7 +28,7 @@ _RAM_BASETEMP = pytest.StashKey[str]()
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     """The run's temporary files (`tmp_path`, every xdist worker's under it) in RAM when there is room (`ram_dir`)
-    and no `--basetemp` was given: a file made on the CI machine's disk cost ~2 ms, and the suite makes git
+    and no `--basetemp` was given: a file made on a busy disk cost up to ~2 ms, and the suite makes git
     repositories, virtual environments and PostgreSQL servers by the hundred. A passed test's `tmp_path` is removed
     after it (`tmp_path_retention_policy` in pyproject.toml), the rest at the end of the run."""
     if config.option.basetemp is None and not hasattr(config, "workerinput"):
@@ -64,7 +64,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TempPostgres]:
     """A started throwaway PostgreSQL server, stopped at session end whatever happened; its files in RAM when there
-    is room (`ram_dir`: a CREATE DATABASE took ~0.5 s on the CI machine's disk, ~0.05 s there)."""
+    is room (`ram_dir`: a CREATE DATABASE took 0.1 s on a quiet disk, 0.4-0.6 s on a busy one, ~0.05 s there)."""
     server = TempPostgres(ram_dir() or tmp_path_factory.mktemp("pg"))
     server.start()
     try:
