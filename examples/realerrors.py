@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from examples.llm_standin import LLMStandIn
-from examples.pgtemp import DENIED_DB, UNKNOWN_ROLE, TempPostgres
+from examples.pgtemp import DENIED_DB, UNKNOWN_ROLE, TempPostgres, ram_dir
 from examples.realerrors_api import (
     ai_clients,
     embeddings,
@@ -202,7 +202,7 @@ def _pg_unknown_database(ctx: Context) -> object:
           "too many clients already", PG_LOG)
 def _pg_too_many_clients(ctx: Context) -> object:
     if ctx.small_pg is None:
-        ctx.small_pg = TempPostgres(ctx.workdir / "pg-small", max_connections=3).start()
+        ctx.small_pg = TempPostgres(ram_dir() or ctx.workdir / "pg-small", max_connections=3).start()
         ctx.cleanups.append(ctx.small_pg.stop)
     held = []
     try:

@@ -144,9 +144,13 @@ def loggers_kept(*names: str) -> Iterator[list[logging.Logger]]:
 
 
 
+_temp_roots: list[str] = []  # the run's --basetemp when it is not under the temporary directory (tests/conftest.py)
+
+
 def _tmp_modules(names: set[str] | None = None) -> set[str]:
-    """The modules (of `names`, default all) imported from a file in the temporary directory."""
-    tmp = os.path.join(os.path.realpath(tempfile.gettempdir()), "")
+    """The modules (of `names`, default all) imported from a file in the temporary directory or the run's
+    basetemp (where a test's `tmp_path` is)."""
+    tmp = tuple(os.path.join(os.path.realpath(root), "") for root in (tempfile.gettempdir(), *_temp_roots))
     found = set()
     items = list(sys.modules.items()) if names is None else [(n, sys.modules[n]) for n in names if n in sys.modules]
     for name, mod in items:
@@ -216,6 +220,8 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[name] = os.path.join(home, sub) if sub else home
     os.environ.pop("MOSAIC_DIAG_CACHE_DIR", None)
     config.stash[_HOME] = home
+    if config.option.basetemp is not None:
+        _temp_roots[:] = [str(config.option.basetemp)]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from examples.pgtemp import TempPostgres, find_bindir
+from examples.pgtemp import TempPostgres, find_bindir, ram_dir
 from mosaic_diag.classifier import l10n
 from mosaic_diag.classifier.classify import Classifier
 
@@ -152,7 +152,7 @@ def l10n_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TempPostgres]:
     with pytest.MonkeyPatch.context() as mp:
         if locales is not None:
             mp.setenv("LOCPATH", str(locales))
-        server = TempPostgres(tmp_path_factory.mktemp("pg-l10n"))
+        server = TempPostgres(ram_dir() or tmp_path_factory.mktemp("pg-l10n"))
         server.start()
     try:
         yield server

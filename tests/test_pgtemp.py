@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import psycopg2
 import pytest
 
+from examples import pgtemp
 from examples.pgtemp import UNKNOWN_ROLE, TempPostgres
 
 
@@ -91,3 +95,37 @@ def test_unknown_role_and_unknown_database_messages(pg: TempPostgres):
         psycopg2.connect(pg.dsn(user=UNKNOWN_ROLE, password=""))
     with pytest.raises(psycopg2.OperationalError, match='database "nope" does not exist'):
         psycopg2.connect(pg.dsn("nope", sslmode="require"))
+
+
+def test_drop_database_closes_its_sessions_and_leaves_the_others(pg: TempPostgres):
+    """The `pg_db` fixture drops its database after the test, a session a test left open to it or not."""
+    pg.create_database("dropme")
+    kept = pg.create_database("keptdb")
+    left_open = psycopg2.connect(pg.dsn("dropme"))
+    try:
+        pg.drop_database("dropme")
+        with (pytest.raises(psycopg2.OperationalError, match="server closed the connection unexpectedly"),
+              left_open.cursor() as cur):
+            cur.execute("SELECT 1")
+    finally:
+        left_open.close()
+    with pytest.raises(psycopg2.OperationalError, match='database "dropme" does not exist'):
+        psycopg2.connect(pg.dsn("dropme", sslmode="require"))
+    pg.drop_database("dropme")  # (gone already: nothing to do)
+    psycopg2.connect(kept).close()
+    pg.drop_database("keptdb")
+    with pytest.raises(ValueError, match="not a plain database name"):
+        pg.drop_database('x"; DROP DATABASE mosaic; --')
+
+
+def test_ram_dir_is_dev_shm_only_with_room(monkeypatch: pytest.MonkeyPatch, tmp_path):
+    """The servers' files go to RAM only where there is room for them: a container's 64 MB /dev/shm is not."""
+    mounts = Path("/proc/self/mounts").read_text().splitlines()
+    tmpfs = any(line.split()[1:3] == ["/dev/shm", "tmpfs"] for line in mounts)
+    free = os.statvfs("/dev/shm").f_bavail * os.statvfs("/dev/shm").f_frsize if Path("/dev/shm").is_dir() else 0
+    assert pgtemp.ram_dir() == (Path("/dev/shm") if tmpfs and free >= pgtemp.RAM_DIR_MIN_FREE else None)
+    monkeypatch.setattr(pgtemp, "RAM_DIR_MIN_FREE", free + (1 << 40))
+    assert pgtemp.ram_dir() is None
+    monkeypatch.setattr(pgtemp, "RAM_DIR_MIN_FREE", 0)
+    monkeypatch.setattr(pgtemp, "RAM_DIR", tmp_path)  # a directory, not a tmpfs mounted there
+    assert pgtemp.ram_dir() is None

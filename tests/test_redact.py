@@ -251,3 +251,24 @@ def test_finding_the_detectors_leaves_the_detect_secrets_logger_as_the_app_confi
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["mail key SG.a***", "True", "CRITICAL ['NullHandler'] False"], done.stdout
+
+
+@pytest.mark.parametrize("escaped", [False, True], ids=["lines", "json-escaped"])
+def test_a_masked_private_key_redacted_again_keeps_the_text_after_it(escaped: bool) -> None:
+    """The mask of a private key block (`-----BEGIN … PRIVATE KEY----- ***`) has no END line: redacted again (the
+    CLI passes all it prints through the redactor: `dlq show` of a stored answer holding a key) it read as a block
+    cut by the end of the text, and all after it was masked: `dlq show --format json` printed JSON cut in two."""
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    body = pem.splitlines()[1]
+    text = json.dumps({"answer": pem + "the text after the key"}) if escaped else f"before\n{pem}the text after it\n"
+    once = redact_text(text)
+    assert body not in once and "-----BEGIN PRIVATE KEY----- ***" in once and "the text after" in once
+    assert redact_text(once) == once
+    if escaped:
+        assert json.loads(once) == {"answer": "-----BEGIN PRIVATE KEY----- ***\nthe text after the key"}

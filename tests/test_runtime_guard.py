@@ -359,14 +359,13 @@ def test_dlq_show_redacts_and_bounds_the_stored_error_and_answer(pg_db):
     assert "error_chars" not in shown  # a short error is whole
     head, note = shown["payload"].rsplit("\n", 1)
     assert head.startswith('{"answer": "sk-*** xxx') and "x sk-*** lorem" in head  # both keys masked, then cut
-    assert len(head) == 4000 and shown["payload_chars"] > 2_000_000
-    assert note == (f"[… {shown['payload_chars'] - 4000:,} more characters not shown ({shown['payload_chars']:,} "
-                    "in all): --max-chars 0 shows everything …]")
+    assert len(head) == 4000 and shown["payload_chars"] == len(payload)  # (the stored length)
+    assert note == f"[… the first 4,000 characters shown, {len(payload):,} stored: --max-chars 0 shows everything …]"
     for fmt in ("table", "markdown"):
         r = run("dlq", "show", str(row), "--db", pg_db, "--format", fmt)
         assert r.returncode == 0, r.stderr
         assert not any(s in r.stdout for s in secrets) and "mosaic:***@dpg-x-a" in r.stdout
-        assert "more characters not shown" in r.stdout and len(r.stdout) < 20_000
+        assert f"characters shown, {len(payload):,} stored" in r.stdout and len(r.stdout) < 20_000
     r = run("dlq", "list", "--db", pg_db, "--format", "json", "--max-chars", "40")
     [listed] = json.loads(r.stdout)
     assert listed["error"].startswith(error[:40]) and listed["error_chars"] > 40 and "Hunter2" not in r.stdout
@@ -374,7 +373,29 @@ def test_dlq_show_redacts_and_bounds_the_stored_error_and_answer(pg_db):
     r = run("dlq", "show", str(row), "--db", pg_db, "--format", "json", "--max-chars", "0")
     whole = json.loads(r.stdout)
     assert not any(s in r.stdout for s in secrets) and "payload_chars" not in whole
-    assert len(whole["payload"]) == shown["payload_chars"] and whole["payload"].endswith('app:***@db.internal/app"}')
+    assert whole["payload"] == payload.replace(key, "sk-***").replace(straddling, "sk-***").replace("tail-secret-pw",
+                                                                                                  "***")
+    assert whole["payload"].endswith('app:***@db.internal/app"}')
+
+
+def test_dlq_show_redacts_the_whole_answer_when_its_window_is_mostly_masked(tmp_path):
+    """`show` redacts a long answer only some way past the cut (`REDACT_AHEAD`), unless the window's redacted text is
+    short (a private key block runs to the window's end when its END line is past it): then the whole answer is
+    redacted, the block masked to its END line and the text after it shown."""
+    from mosaic_diag.commands.dlq import REDACT_AHEAD
+
+    block = "-----BEGIN PRIVATE KEY-----\n" + ("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC" * 2 + "\n") * (REDACT_AHEAD // 64) \
+        + "-----END PRIVATE KEY-----\n"
+    payload = block + "after the key " * 40_000
+    store = open_dead_letters(tmp_path / "d.sqlite")
+    row = store.add(payload=payload, error="answer: Field required", label="MODEL_ANSWER_INVALID", model="Answer")
+    store.close()
+    r = run("dlq", "show", str(row), "--db", str(tmp_path / "d.sqlite"), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    shown = json.loads(r.stdout)
+    head, note = shown["payload"].rsplit("\n", 1)
+    assert "MIIEvQ" not in head and head.count("after the key ") > 200 and len(head) == 4000
+    assert shown["payload_chars"] == len(payload) and note.startswith("[… the first 4,000 characters shown, ")
 
 
 def dead_letter_count(dsn: str) -> int:

@@ -40,27 +40,41 @@ MaxCharsOption = Annotated[int, typer.Option(
     "(0: all); a longer one is cut with a note.")]
 
 
-def _bounded(text: str, limit: int) -> str:
-    """`text` (already redacted: a secret is never cut in two and left readable) within `limit` characters,
-    with a note of how much was left out; whole when `limit` is 0."""
-    if not limit or len(text) <= limit:
-        return text
-    return f"{text[:limit]}\n[… {len(text) - limit:,} more characters not shown ({len(text):,} in all): " \
-           f"--max-chars 0 shows everything …]"
+REDACT_AHEAD = 1 << 18  # characters past the cut redacted with the part shown (see `_shown`)
+
+
+def _shown(text: str, limit: int) -> tuple[str, bool]:
+    """`text` redacted, then cut at `limit` characters (0: whole), and whether it was cut. Redacted first, so that a
+    secret is never cut in two and left readable; a text longer than the cut by more than `REDACT_AHEAD` characters
+    is redacted only that far past the cut (`show` redacted a stored answer of megabytes whole, ~0.3 s a megabyte,
+    to print 4,000 characters of it): a secret that starts in the part shown runs on past the window only if it is
+    longer than tens of thousands of characters, and a window whose redacted text ends within `REDACT_AHEAD // 2`
+    characters of the cut (much of it masked) gives way to the whole text redacted."""
+    from mosaic_diag.runtime.text import safe_output
+
+    if limit and len(text) > limit + REDACT_AHEAD:
+        window = safe_output(text[:limit + REDACT_AHEAD]).text
+        if len(window) >= limit + REDACT_AHEAD // 2:
+            return window[:limit], True
+    clean = safe_output(text).text
+    if not limit or len(clean) <= limit:
+        return clean, False
+    return clean[:limit], True
 
 
 def _redacted(letter: "DeadLetter", *, payload: bool, limit: int = MAX_CHARS) -> dict[str, Any]:
-    """The letter as a dict, its error (and payload) redacted, then bounded; `error_chars` / `payload_chars` give
-    their redacted length when they were cut."""
-    from mosaic_diag.runtime.text import safe_output
-
+    """The letter as a dict, its error (and payload) redacted, then cut at `limit` with a note; `error_chars` /
+    `payload_chars` give their stored length when they were cut."""
     data = letter.to_dict(payload=payload)
     texts = {"error": data["error"], **({"payload": letter.payload} if payload else {})}
     for key, text in texts.items():
-        clean = safe_output(text or "").text
-        data[key] = _bounded(clean, limit)
-        if data[key] != clean:
-            data[f"{key}_chars"] = len(clean)
+        stored = text or ""
+        shown, cut = _shown(stored, limit)
+        data[key] = shown
+        if cut:
+            data[key] += (f"\n[… the first {limit:,} characters shown, {len(stored):,} stored: --max-chars 0 shows "
+                          "everything …]")
+            data[f"{key}_chars"] = len(stored)
     return data
 
 

@@ -80,7 +80,9 @@ _API_KEYS = LazyPattern(
 )
 _JWT = LazyPattern(r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*")
 _BEARER = LazyPattern(r"(?i)\b(bearer|x-api-key:?|authorization:\s*(?:basic|token)?)\s+([A-Za-z0-9._\-+/=~]{8,})")
-_PRIVATE_KEY = LazyPattern(r"-----BEGIN (?P<kind>[A-Z0-9 ]*)PRIVATE KEY-----.*?"
+# (a block masked already, `-----BEGIN … PRIVATE KEY----- ***`, has no END line: read as a block cut by the end of the
+# text, redacting again masked all after it)
+_PRIVATE_KEY = LazyPattern(r"-----BEGIN (?P<kind>[A-Z0-9 ]*)PRIVATE KEY-----(?! " + re.escape(MASK) + r").*?"
                            r"(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.DOTALL)
 
 # how each alternative of _API_KEYS (case-sensitive) starts: text without any of them holds no such key
