@@ -99,3 +99,43 @@ def test_the_run_has_a_terminal_of_its_own(tmp_path: Path) -> None:
                         "--rootdir", str(tmp_path), str(tmp_path / "test_probe.py")],
                        cwd=root, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout + r.stderr
+
+
+def _collected(tmp_path: Path, order: str | None) -> subprocess.CompletedProcess[str]:
+    """`pytest --collect-only -q` of the three probe modules in `tmp_path`, under `MOSAIC_TEST_ORDER=order`."""
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {k: v for k, v in os.environ.items() if k != "MOSAIC_TEST_ORDER"} | {"PYTHONPATH": root}
+    if order is not None:
+        env["MOSAIC_TEST_ORDER"] = order
+    return subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                           "-p", "no:xdist", "--rootdir", str(tmp_path), str(tmp_path)],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_the_order_knob_reverses_or_shuffles_modules_and_their_tests(tmp_path: Path) -> None:
+    """MOSAIC_TEST_ORDER: unset, the slow module first, the rest as collected; `reverse` and `shuffle:SEED` reorder
+    the modules of each part and the tests of each module (the same order for a seed, in every process), each
+    module's tests kept together and the slow module still first; a value it cannot read stops the run."""
+    (tmp_path / "conftest.py").write_text(
+        "from tests.conftest import pytest_collection_modifyitems, pytest_configure  # noqa: F401\n")
+    (tmp_path / "test_a.py").write_text("".join(f"def test_a{i}():\n    pass\n\n\n" for i in range(6)))
+    (tmp_path / "test_b.py").write_text("".join(f"def test_b{i}():\n    pass\n\n\n" for i in range(6)))
+    (tmp_path / "test_c.py").write_text(
+        "import pytest\n\n\n@pytest.mark.slow\ndef test_c0():\n    pass\n\n\ndef test_c1():\n    pass\n")
+    (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    slow: slow\n")
+
+    def order(value: str | None) -> list[str]:
+        r = _collected(tmp_path, value)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return [line.split("::")[1] for line in r.stdout.splitlines() if "::" in line]
+
+    a, b = [f"test_a{i}" for i in range(6)], [f"test_b{i}" for i in range(6)]
+    assert order(None) == order("default") == ["test_c0", "test_c1", *a, *b]
+    assert order("reverse") == ["test_c1", "test_c0", *b[::-1], *a[::-1]]
+    shuffled = order("shuffle:7")
+    assert shuffled == order("shuffle:7") != order("shuffle:8")
+    assert sorted(shuffled[:2]) == ["test_c0", "test_c1"] and sorted(shuffled[2:]) == sorted(a + b)
+    assert {tuple(sorted(shuffled[2:8])), tuple(sorted(shuffled[8:]))} == {tuple(a), tuple(b)}  # modules whole
+    assert shuffled[2:8] not in (a, b) or shuffled[8:] not in (a, b)
+    bad = _collected(tmp_path, "shuffle")
+    assert bad.returncode == 4 and "MOSAIC_TEST_ORDER='shuffle': expected" in bad.stderr, bad.stdout + bad.stderr
