@@ -101,6 +101,26 @@ def test_the_run_has_a_terminal_of_its_own(tmp_path: Path) -> None:
     assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout + r.stderr
 
 
+def test_modules_written_under_a_basetemp_outside_the_temp_dir_are_forgotten(tmp_path: Path) -> None:
+    """Two tests each write and import an app module of the same name into their `tmp_path`, under a `--basetemp`
+    that is not in the system's temporary directory: the second imports its own (the first's was kept, as a module
+    from no temporary directory, and the second test read the first's value)."""
+    (tmp_path / "system-tmp").mkdir()
+    (tmp_path / "test_probe.py").write_text(
+        "import importlib\nimport sys\n\nimport pytest\n\n\n@pytest.mark.parametrize('value', [1, 2])\n"
+        "def test_probe(tmp_path, value):\n"
+        "    (tmp_path / 'isolation_fixed_name.py').write_text(f'VALUE = {value}\\n')\n"
+        "    sys.path.insert(0, str(tmp_path))\n"
+        "    assert importlib.import_module('isolation_fixed_name').VALUE == value\n")
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": root, "TMPDIR": str(tmp_path / "system-tmp")}
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.isolation",
+                        "--rootdir", str(tmp_path), "--basetemp", str(tmp_path / "elsewhere"),
+                        str(tmp_path / "test_probe.py")],
+                       cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "2 passed" in r.stdout, r.stdout + r.stderr
+
+
 def _collected(tmp_path: Path, order: str | None) -> subprocess.CompletedProcess[str]:
     """`pytest --collect-only -q` of the three probe modules in `tmp_path`, under `MOSAIC_TEST_ORDER=order`."""
     root = str(Path(__file__).resolve().parent.parent)
