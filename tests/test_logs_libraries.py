@@ -338,7 +338,9 @@ def test_rich_handler_traceback_text_whose_frame_path_the_column_folds_is_read(r
     column was not found, the traceback was read as text and the record was UNKNOWN_ERROR (from a checkout at a long
     path). Each length of the folder's name up to past the column's width (every one: a path that fills the column's
     last line puts the blank before `line N` at the next line's start, which under pytest-xdist's longer temporary
-    folder one length in three missed): the label, and the app's frame read."""
+    folder one length in three missed), in a folder with a blank in its name (Rich breaks the path there: the path
+    was read without it, under a --basetemp with a blank in it): the label, and the app's frame read, its path
+    whole."""
     from rich.console import Console
     from rich.logging import RichHandler
 
@@ -348,7 +350,7 @@ def test_rich_handler_traceback_text_whose_frame_path_the_column_folds_is_read(r
               "    except Exception:\n        log.exception('session store unavailable')\n")
     wrong = []
     for n in range(1, 100):
-        path = tmp_path / ("d" * n) / "app.py"
+        path = tmp_path / "my checkout" / ("d" * n) / "app.py"
         module = _module_at(path, source)
         buf = io.StringIO()
         with loggers_kept("app.sessions") as (log,):
