@@ -86,6 +86,13 @@ def test_the_run_has_a_home_of_its_own() -> None:
     assert "MOSAIC_DIAG_CACHE_DIR" not in os.environ
 
 
+def _child_env() -> dict[str, str]:
+    """The environment of a pytest run a test starts on probe tests of its own: without the suite's own switches
+    (under MOSAIC_DIAG_LEAK_CHECK=1 the probes, which leave state behind on purpose, failed their teardown, and so
+    did the tests that ran them; MOSAIC_TEST_ORDER reordered the probes)."""
+    return {k: v for k, v in os.environ.items() if k not in ("MOSAIC_DIAG_LEAK_CHECK", "MOSAIC_TEST_ORDER")}
+
+
 def test_the_run_has_a_terminal_of_its_own(tmp_path: Path) -> None:
     """A suite run from a shell that exports COLUMNS=40, FORCE_COLOR or NO_COLOR: its tests see none of them (the
     CLI's text and Rich's boxes were wrapped at 40 columns, and six tests failed)."""
@@ -94,7 +101,7 @@ def test_the_run_has_a_terminal_of_its_own(tmp_path: Path) -> None:
         "    assert [n for n in ('COLUMNS', 'LINES', 'FORCE_COLOR', 'NO_COLOR') if n in os.environ] == []\n"
         "    console = Console()\n    assert (console.width, console.color_system) == (80, None)\n")
     root = str(Path(__file__).resolve().parent.parent)
-    env = {**os.environ, "COLUMNS": "40", "LINES": "10", "FORCE_COLOR": "1", "NO_COLOR": "1", "PYTHONPATH": root}
+    env = {**_child_env(), "COLUMNS": "40", "LINES": "10", "FORCE_COLOR": "1", "NO_COLOR": "1", "PYTHONPATH": root}
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.isolation",
                         "--rootdir", str(tmp_path), str(tmp_path / "test_probe.py")],
                        cwd=root, env=env, capture_output=True, text=True, timeout=120)
@@ -113,7 +120,7 @@ def test_modules_written_under_a_basetemp_outside_the_temp_dir_are_forgotten(tmp
         "    sys.path.insert(0, str(tmp_path))\n"
         "    assert importlib.import_module('isolation_fixed_name').VALUE == value\n")
     root = str(Path(__file__).resolve().parent.parent)
-    env = {**os.environ, "PYTHONPATH": root, "TMPDIR": str(tmp_path / "system-tmp")}
+    env = {**_child_env(), "PYTHONPATH": root, "TMPDIR": str(tmp_path / "system-tmp")}
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.isolation",
                         "--rootdir", str(tmp_path), "--basetemp", str(tmp_path / "elsewhere"),
                         str(tmp_path / "test_probe.py")],
@@ -124,7 +131,7 @@ def test_modules_written_under_a_basetemp_outside_the_temp_dir_are_forgotten(tmp
 def _collected(tmp_path: Path, order: str | None) -> subprocess.CompletedProcess[str]:
     """`pytest --collect-only -q` of the three probe modules in `tmp_path`, under `MOSAIC_TEST_ORDER=order`."""
     root = str(Path(__file__).resolve().parent.parent)
-    env = {k: v for k, v in os.environ.items() if k != "MOSAIC_TEST_ORDER"} | {"PYTHONPATH": root}
+    env = {**_child_env(), "PYTHONPATH": root}
     if order is not None:
         env["MOSAIC_TEST_ORDER"] = order
     return subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
