@@ -5,6 +5,7 @@ check too), and started again on another port when the child could not bind the 
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -52,3 +53,15 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def gunicorn_argv(*args: str) -> list[str]:
+    """The command line of a real gunicorn with `args`, its control socket off where it has one (25.1 and later:
+    `$HOME/.gunicorn/gunicorn.ctl` or `$XDG_RUNTIME_DIR/gunicorn.ctl`, a socket no test uses). Under a HOME in a
+    long temporary folder (past the 107 bytes of an AF_UNIX path) it logged `Control server error: AF_UNIX path
+    too long`, an error the test had not caused; under the user's XDG_RUNTIME_DIR every gunicorn of a run shared
+    one socket path."""
+    import gunicorn.config
+
+    off = ["--no-control-socket"] if hasattr(gunicorn.config, "ControlSocketDisable") else []
+    return [sys.executable, "-m", "gunicorn", *off, *args]

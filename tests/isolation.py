@@ -144,13 +144,21 @@ def loggers_kept(*names: str) -> Iterator[list[logging.Logger]]:
 
 
 
-_temp_roots: list[str] = []  # the run's --basetemp when it is not under the temporary directory (tests/conftest.py)
+# where a test's files are: the system's temporary directory, and the run's own base if it is elsewhere
+# (`--basetemp` or PYTEST_DEBUG_TEMPROOT naming any folder: a module a test wrote there was never forgotten, and the
+# next test importing one of that name got the first test's)
+_TEMP_ROOTS: list[str] = []
+
+
+def _temp_roots(config: pytest.Config) -> list[str]:
+    """The folders, each ending in a separator, a test's temporary files may be in under `config`."""
+    roots = [tempfile.gettempdir(), config.getoption("basetemp", None), os.environ.get("PYTEST_DEBUG_TEMPROOT")]
+    return sorted({os.path.join(os.path.realpath(root), "") for root in roots if root})
 
 
 def _tmp_modules(names: set[str] | None = None) -> set[str]:
-    """The modules (of `names`, default all) imported from a file in the temporary directory or the run's
-    basetemp (where a test's `tmp_path` is)."""
-    tmp = tuple(os.path.join(os.path.realpath(root), "") for root in (tempfile.gettempdir(), *_temp_roots))
+    """The modules (of `names`, default all) imported from a file in a temporary directory (`_TEMP_ROOTS`)."""
+    tmp = tuple(_TEMP_ROOTS) or (os.path.join(os.path.realpath(tempfile.gettempdir()), ""),)
     found = set()
     items = list(sys.modules.items()) if names is None else [(n, sys.modules[n]) for n in names if n in sys.modules]
     for name, mod in items:
@@ -220,8 +228,7 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[name] = os.path.join(home, sub) if sub else home
     os.environ.pop("MOSAIC_DIAG_CACHE_DIR", None)
     config.stash[_HOME] = home
-    if config.option.basetemp is not None:
-        _temp_roots[:] = [str(config.option.basetemp)]
+    _TEMP_ROOTS[:] = _temp_roots(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

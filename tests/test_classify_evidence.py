@@ -23,6 +23,7 @@ import pytest
 
 from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.classifier.evidence import evidence_from_exception
+from tests.app_servers import gunicorn_argv
 
 
 def clf() -> Classifier:
@@ -754,13 +755,12 @@ def _gunicorn_output(tmp_path, app_source: str) -> str:
     """What a real gunicorn prints when its worker cannot load `app:app` (loopback, an ephemeral port)."""
     import os
     import subprocess
-    import sys
 
     pytest.importorskip("gunicorn")
     (tmp_path / "app.py").write_text(app_source)
     env = {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(tmp_path)}
     env.pop("DATABASE_URL", None)
-    done = subprocess.run([sys.executable, "-m", "gunicorn", "-b", "127.0.0.1:0", "app:app"], cwd=tmp_path,
+    done = subprocess.run(gunicorn_argv("-b", "127.0.0.1:0", "app:app"), cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     return done.stderr

@@ -19,6 +19,7 @@ import pytest
 from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.logs import ReadStats, read_events
 from mosaic_diag.triage.events import EventClassifier
+from tests.isolation import loggers_kept
 from tests.test_classify_evidence import answering_server, json_error_server, raised, text_of
 
 _TPM = ("Request too large for gpt-4o in organization org-VDAWofJASuLH0vVz8o9tiQZr on tokens per min (TPM): "
@@ -53,13 +54,10 @@ def _logged(message: str) -> str:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    log = logging.getLogger("app.embeddings.batch")
-    log.addHandler(handler)
-    log.propagate = False
-    try:
+    with loggers_kept("app.embeddings.batch") as (log,):  # (its propagation put back: it was left off)
+        log.addHandler(handler)
+        log.propagate = False
         log.error(message)
-    finally:
-        log.removeHandler(handler)
     return stream.getvalue()
 
 

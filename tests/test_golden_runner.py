@@ -400,13 +400,21 @@ def test_predeploy_junit_validates_against_the_xsd(tmp_path):
     def bad(_: CheckContext) -> list[Message]:
         return [Message("MD-X001", "a \x1b[1mcontrol\x1b[0m character\x00")]
 
-    def hang(_: CheckContext) -> list[Message]:
-        time.sleep(2)
+    release = threading.Event()
+
+    def hang(_: CheckContext) -> list[Message]:  # (past the timeout whatever the load; ended before the next test)
+        release.wait(60)
         return []
 
     checks = (Check("bad", ("x",), (CheckId("MD-X001", "error", "x"),), bad),
               Check("hang", ("x",), (CheckId("MD-X002", "error", "x"),), hang))
-    report = run_checks(select(checks), CheckContext(tmp_path, {}, load_config(tmp_path, {}), 0.3))
+    try:
+        report = run_checks(select(checks), CheckContext(tmp_path, {}, load_config(tmp_path, {}), 0.3))
+    finally:
+        release.set()
+        for thread in threading.enumerate():
+            if thread.name == "check-hang":
+                thread.join(60)
     text = as_junit(report)
     suite = ET.fromstring(text).find("testsuite")
     assert (suite.get("failures"), suite.get("errors")) == ("1", "1")
@@ -536,7 +544,7 @@ async def app(scope, receive, send):
 def test_an_endless_in_process_answer_is_cut_at_the_cap_too(tmp_path, monkeypatch):
     """`--app`: the in-process answer is read as the app sends it and cut at MAX_ANSWER_BYTES as a URL's is
     (it was read whole, into memory, without end); the case errors saying so and the app is stopped."""
-    import importlib
+    import sys
 
     from mosaic_diag.golden.targets import MAX_ANSWER_BYTES
 
@@ -550,11 +558,13 @@ def test_an_endless_in_process_answer_is_cut_at_the_cap_too(tmp_path, monkeypatc
         report = run_cases(load_cases([cases]), target, RunOptions(explain=False, concurrency=1), RecordingClock())
     finally:
         target.close()
+        app = sys.modules.pop("endless_asgi_app", None)  # (the app the target imported: this test's own)
     results = {r.case_id: r for r in report.results}
     assert results["endless"].outcome == "error"
     assert any(f"larger than {MAX_ANSWER_BYTES // 2**20} MiB" in f for f in results["endless"].failures)
     assert results["health"].outcome == "pass"
-    written = importlib.import_module("endless_asgi_app").WRITTEN[0]
+    assert app is not None
+    written = app.WRITTEN[0]
     assert MAX_ANSWER_BYTES <= written < MAX_ANSWER_BYTES + 4 * 2**20  # the app was not read on
 
 

@@ -86,6 +86,13 @@ def test_the_run_has_a_home_of_its_own() -> None:
     assert "MOSAIC_DIAG_CACHE_DIR" not in os.environ
 
 
+def _child_env() -> dict[str, str]:
+    """The environment of a pytest run a test starts on probe tests of its own: without the suite's own switches
+    (under MOSAIC_DIAG_LEAK_CHECK=1 the probes, which leave state behind on purpose, failed their teardown, and so
+    did the tests that ran them; MOSAIC_TEST_ORDER reordered the probes)."""
+    return {k: v for k, v in os.environ.items() if k not in ("MOSAIC_DIAG_LEAK_CHECK", "MOSAIC_TEST_ORDER")}
+
+
 def test_the_run_has_a_terminal_of_its_own(tmp_path: Path) -> None:
     """A suite run from a shell that exports COLUMNS=40, FORCE_COLOR or NO_COLOR: its tests see none of them (the
     CLI's text and Rich's boxes were wrapped at 40 columns, and six tests failed)."""
@@ -94,8 +101,68 @@ def test_the_run_has_a_terminal_of_its_own(tmp_path: Path) -> None:
         "    assert [n for n in ('COLUMNS', 'LINES', 'FORCE_COLOR', 'NO_COLOR') if n in os.environ] == []\n"
         "    console = Console()\n    assert (console.width, console.color_system) == (80, None)\n")
     root = str(Path(__file__).resolve().parent.parent)
-    env = {**os.environ, "COLUMNS": "40", "LINES": "10", "FORCE_COLOR": "1", "NO_COLOR": "1", "PYTHONPATH": root}
+    env = {**_child_env(), "COLUMNS": "40", "LINES": "10", "FORCE_COLOR": "1", "NO_COLOR": "1", "PYTHONPATH": root}
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.isolation",
                         "--rootdir", str(tmp_path), str(tmp_path / "test_probe.py")],
                        cwd=root, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout + r.stderr
+
+
+def test_modules_written_under_a_basetemp_outside_the_temp_dir_are_forgotten(tmp_path: Path) -> None:
+    """Two tests each write and import an app module of the same name into their `tmp_path`, under a `--basetemp`
+    that is not in the system's temporary directory: the second imports its own (the first's was kept, as a module
+    from no temporary directory, and the second test read the first's value)."""
+    (tmp_path / "system-tmp").mkdir()
+    (tmp_path / "test_probe.py").write_text(
+        "import importlib\nimport sys\n\nimport pytest\n\n\n@pytest.mark.parametrize('value', [1, 2])\n"
+        "def test_probe(tmp_path, value):\n"
+        "    (tmp_path / 'isolation_fixed_name.py').write_text(f'VALUE = {value}\\n')\n"
+        "    sys.path.insert(0, str(tmp_path))\n"
+        "    assert importlib.import_module('isolation_fixed_name').VALUE == value\n")
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**_child_env(), "PYTHONPATH": root, "TMPDIR": str(tmp_path / "system-tmp")}
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.isolation",
+                        "--rootdir", str(tmp_path), "--basetemp", str(tmp_path / "elsewhere"),
+                        str(tmp_path / "test_probe.py")],
+                       cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "2 passed" in r.stdout, r.stdout + r.stderr
+
+
+def _collected(tmp_path: Path, order: str | None) -> subprocess.CompletedProcess[str]:
+    """`pytest --collect-only -q` of the three probe modules in `tmp_path`, under `MOSAIC_TEST_ORDER=order`."""
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**_child_env(), "PYTHONPATH": root}
+    if order is not None:
+        env["MOSAIC_TEST_ORDER"] = order
+    return subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                           "-p", "no:xdist", "--rootdir", str(tmp_path), str(tmp_path)],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_the_order_knob_reverses_or_shuffles_modules_and_their_tests(tmp_path: Path) -> None:
+    """MOSAIC_TEST_ORDER: unset, the slow module first, the rest as collected; `reverse` and `shuffle:SEED` reorder
+    the modules of each part and the tests of each module (the same order for a seed, in every process), each
+    module's tests kept together and the slow module still first; a value it cannot read stops the run."""
+    (tmp_path / "conftest.py").write_text(
+        "from tests.conftest import pytest_collection_modifyitems, pytest_configure  # noqa: F401\n")
+    (tmp_path / "test_a.py").write_text("".join(f"def test_a{i}():\n    pass\n\n\n" for i in range(6)))
+    (tmp_path / "test_b.py").write_text("".join(f"def test_b{i}():\n    pass\n\n\n" for i in range(6)))
+    (tmp_path / "test_c.py").write_text(
+        "import pytest\n\n\n@pytest.mark.slow\ndef test_c0():\n    pass\n\n\ndef test_c1():\n    pass\n")
+    (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    slow: slow\n")
+
+    def order(value: str | None) -> list[str]:
+        r = _collected(tmp_path, value)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return [line.split("::")[1] for line in r.stdout.splitlines() if "::" in line]
+
+    a, b = [f"test_a{i}" for i in range(6)], [f"test_b{i}" for i in range(6)]
+    assert order(None) == order("default") == ["test_c0", "test_c1", *a, *b]
+    assert order("reverse") == ["test_c1", "test_c0", *b[::-1], *a[::-1]]
+    shuffled = order("shuffle:7")
+    assert shuffled == order("shuffle:7") != order("shuffle:8")
+    assert sorted(shuffled[:2]) == ["test_c0", "test_c1"] and sorted(shuffled[2:]) == sorted(a + b)
+    assert {tuple(sorted(shuffled[2:8])), tuple(sorted(shuffled[8:]))} == {tuple(a), tuple(b)}  # modules whole
+    assert shuffled[2:8] not in (a, b) or shuffled[8:] not in (a, b)
+    bad = _collected(tmp_path, "shuffle")
+    assert bad.returncode == 4 and "MOSAIC_TEST_ORDER='shuffle': expected" in bad.stderr, bad.stdout + bad.stderr

@@ -14,7 +14,6 @@ import logging
 import os
 import re
 import subprocess
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +26,7 @@ from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.classifier.tracebacks import parse_traceback_text
 from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.triage.events import EventClassifier
+from tests.app_servers import gunicorn_argv
 from tests.cli_inproc import run_cli  # (triage run in this process)
 from tests.isolation import loggers_kept
 from tests.test_logs_support import one_second, read
@@ -338,7 +338,9 @@ def test_rich_handler_traceback_text_whose_frame_path_the_column_folds_is_read(r
     column was not found, the traceback was read as text and the record was UNKNOWN_ERROR (from a checkout at a long
     path). Each length of the folder's name up to past the column's width (every one: a path that fills the column's
     last line puts the blank before `line N` at the next line's start, which under pytest-xdist's longer temporary
-    folder one length in three missed): the label, and the app's frame read."""
+    folder one length in three missed), in a folder with a blank in its name (Rich breaks the path there: the path
+    was read without it, under a --basetemp with a blank in it): the label, and the app's frame read, its path
+    whole."""
     from rich.console import Console
     from rich.logging import RichHandler
 
@@ -348,7 +350,7 @@ def test_rich_handler_traceback_text_whose_frame_path_the_column_folds_is_read(r
               "    except Exception:\n        log.exception('session store unavailable')\n")
     wrong = []
     for n in range(1, 100):
-        path = tmp_path / ("d" * n) / "app.py"
+        path = tmp_path / "my checkout" / ("d" * n) / "app.py"
         module = _module_at(path, source)
         buf = io.StringIO()
         with loggers_kept("app.sessions") as (log,):
@@ -536,7 +538,8 @@ def _wait_for(path: Path, needle: str, count: int = 1, deadline: float = 90.0) -
 
 def test_gunicorn_error_log(pg: TempPostgres, tmp_path: Path, refused_port: int) -> None:
     """gunicorn's own records (`[TS] [pid] [LEVEL] message`) around a request that fails on PostgreSQL, a worker
-    killed for not answering within --timeout, and a worker killed by SIGKILL as the OOM killer does."""
+    killed for not answering within --timeout, and a worker killed by SIGKILL as the OOM killer does; nothing else,
+    under a HOME at any path (gunicorn 25.1's control socket under it logged `AF_UNIX path too long` at a long one)."""
     import signal
     import socket
     import threading
@@ -548,9 +551,12 @@ def test_gunicorn_error_log(pg: TempPostgres, tmp_path: Path, refused_port: int)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "BAD_DSN": pg.dsn(port=refused_port), "HOME": str(tmp_path), "PYTHONPATH": str(tmp_path)}
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-                             "--timeout", "2", "--error-logfile", str(log), "wsgiapp:app"],
+    home = tmp_path / ("home-" + "h" * 110)  # (past an AF_UNIX path's length, as under a long temporary folder)
+    home.mkdir()
+    env = {**os.environ, "BAD_DSN": pg.dsn(port=refused_port), "HOME": str(home), "PYTHONPATH": str(tmp_path)}
+    env.pop("XDG_RUNTIME_DIR", None)
+    proc = subprocess.Popen(gunicorn_argv("--bind", f"127.0.0.1:{port}", "--workers", "1",
+                                          "--timeout", "2", "--error-logfile", str(log), "wsgiapp:app"),
                             cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_for(log, "Booting worker with pid")

@@ -318,6 +318,7 @@ def test_a_sqlite_dead_letter_file_other_users_may_write_is_not_used(tmp_path, c
     with pytest.raises(SchemaRejected) as caught:
         guard('{"answer": 1}')
     assert caught.value.dead_letter_id == 1
+    guard.store.close()  # (its writer thread ended: left running until a garbage collection, into the next test)
 
 
 def test_dlq_list_and_show_keep_a_field_on_its_line(tmp_path):

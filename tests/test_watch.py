@@ -1162,6 +1162,7 @@ def test_follow_reads_a_utf16_file_as_utf8_from_a_whole_character(tmp_path: Path
         wait_for(b"ERROR after: rotation\n")
     finally:
         logger.removeHandler(handler)
+        logger.propagate = True  # (as it was: left off, MOSAIC_DIAG_LEAK_CHECK=1)
         handler.close()
         follow.close()
     text = follow.got

@@ -496,13 +496,21 @@ MIN_WRAP_WIDTH = 60  # columns of the narrowest terminal a frame line is taken t
 
 def _folded_frame(lines: list[str], i: int, indent: int) -> tuple[ParsedFrame, int] | None:
     """The frame line that starts at `lines[i]` inside a column (`indent`) and goes on over the lines after it that
-    start at the column's edge (`_FOLDED_FRAME`), and the index after its last piece; else None."""
+    start at the column's edge (`_FOLDED_FRAME`), and the index after its last piece; else None. Rich breaks a line
+    at a blank when the next word does not fit, and folds a word longer than the column in pieces as wide as it: a
+    line that ends short of the widest of the lines looked at (the column's width, or less) broke at a blank, kept
+    (a path with a blank in it, `/tmp/my checkout/…`, was read without it)."""
+    end = min(i + 1 + _MAX_FOLDS, len(lines))
+    widest = max(len(line[indent:].rstrip()) for line in lines[i:end] if not line[:indent].strip())
     text = lines[i][indent:].strip()
-    for k in range(i + 1, min(i + 1 + _MAX_FOLDS, len(lines))):
+    short = len(lines[i][indent:].rstrip()) < widest
+    for k in range(i + 1, end):
         piece = lines[k][indent:] if not lines[k][:indent].strip() else ""
         if not piece or piece[0] == "\t" or piece[:1] == " " and piece[1:2] in ("", " ", "\t"):
             return None  # (one blank first: Rich's fold put the blank after a piece that filled the column there)
-        text += piece.rstrip()
+        piece = piece.rstrip()
+        text += f" {piece}" if short and piece[:1] != " " else piece
+        short = len(piece) < widest
         m = _FOLDED_FRAME.match(text)
         if m is not None:
             return ParsedFrame(m.group("file"), int(m.group("line")), m.group("func") or ""), k + 1
