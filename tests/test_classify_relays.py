@@ -10,17 +10,14 @@ not know, and LiteLLM relaying Anthropic's own 404 (which stays Anthropic's: the
 from __future__ import annotations
 
 import ast
-import io
 import json
-import logging
 from functools import cache
 
 import pytest
 
 from mosaic_diag.classifier.classify import Classifier
-from mosaic_diag.logs import ReadStats, read_events
-from mosaic_diag.triage.events import EventClassifier
 from tests.test_classify_evidence import answering_server, json_error_server, raised, text_of
+from tests.test_logs_support import logged_error, triage_labels
 
 
 def _clf() -> Classifier:
@@ -49,24 +46,11 @@ def _via_openai(status: int, error: object, model: str = "claude-3-5-sonnet-2024
 
 
 def _logged(message: str) -> str:
-    """`message` as a stdlib logger writes it at ERROR (`%(asctime)s %(levelname)s %(name)s: %(message)s`)."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    log = logging.getLogger("app.llm.chat")
-    log.addHandler(handler)
-    log.propagate = False
-    try:
-        log.error(message)
-    finally:
-        log.removeHandler(handler)
-    return stream.getvalue()
+    return logged_error(message, "app.llm.chat")
 
 
 def _triage_labels(text: str) -> list[str]:
-    classify = EventClassifier(_clf())
-    return [classify.event(raw).label for raw in read_events(io.BytesIO(text.encode()), ReadStats())
-            if raw.kind in ("error", "platform")]
+    return triage_labels(text, _clf())
 
 
 def _relay_503() -> BaseException:

@@ -10,17 +10,13 @@ are the real users' pastes of the corpus, read by id.
 
 from __future__ import annotations
 
-import io
-import logging
 from contextlib import AbstractContextManager
 
 import pytest
 
 from mosaic_diag.classifier.classify import Classifier
-from mosaic_diag.logs import ReadStats, read_events
-from mosaic_diag.triage.events import EventClassifier
-from tests.isolation import loggers_kept
 from tests.test_classify_evidence import answering_server, json_error_server, raised, text_of
+from tests.test_logs_support import logged_error, triage_labels
 
 _TPM = ("Request too large for gpt-4o in organization org-VDAWofJASuLH0vVz8o9tiQZr on tokens per min (TPM): "
         "Limit 30000, Requested 30601. The input or output tokens must be reduced in order to run successfully. Visit "
@@ -50,21 +46,11 @@ def _openai_error(status: int, error: dict[str, object]) -> BaseException:
 
 
 def _logged(message: str) -> str:
-    """`message` as a stdlib logger writes it at ERROR (`%(asctime)s %(levelname)s %(name)s: %(message)s`)."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    with loggers_kept("app.embeddings.batch") as (log,):  # (its propagation put back: it was left off)
-        log.addHandler(handler)
-        log.propagate = False
-        log.error(message)
-    return stream.getvalue()
+    return logged_error(message, "app.embeddings.batch")
 
 
 def _triage_labels(text: str) -> list[str]:
-    classify = EventClassifier(_clf())
-    return [classify.event(raw).label for raw in read_events(io.BytesIO(text.encode()), ReadStats())
-            if raw.kind in ("error", "platform")]
+    return triage_labels(text, _clf())
 
 
 # -- a provider's 413 -----------------------------------------------------------------------------------------------

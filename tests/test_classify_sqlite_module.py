@@ -8,8 +8,6 @@ Every message is raised here by the real sqlite3 module.
 
 from __future__ import annotations
 
-import io
-import logging
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -17,9 +15,8 @@ from collections.abc import Callable
 import pytest
 
 from mosaic_diag.classifier.classify import Classifier
-from mosaic_diag.logs import ReadStats, read_events
-from mosaic_diag.triage.events import EventClassifier
 from tests.test_classify_evidence import raised, text_of
+from tests.test_logs_support import logged_error, triage_labels
 
 LABEL = "SQLITE_FALLBACK_ACTIVE"
 
@@ -95,24 +92,11 @@ CASES: dict[str, Callable[[], object]] = {
 
 
 def _logged(message: str, logger: str) -> str:
-    """`message` as a stdlib logger writes it at ERROR (`%(asctime)s %(levelname)s %(name)s: %(message)s`)."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    log = logging.getLogger(logger)
-    log.addHandler(handler)
-    log.propagate = False
-    try:
-        log.error(message)
-    finally:
-        log.removeHandler(handler)
-    return stream.getvalue()
+    return logged_error(message, logger)
 
 
 def _triage_labels(text: str) -> list[str]:
-    classify = EventClassifier(Classifier.default())
-    return [classify.event(raw).label for raw in read_events(io.BytesIO(text.encode()), ReadStats())
-            if raw.kind in ("error", "platform")]
+    return triage_labels(text)
 
 
 @pytest.mark.parametrize("case", list(CASES))

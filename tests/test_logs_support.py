@@ -176,3 +176,22 @@ def logged_records(lines: list[tuple[str, str]], fmt: str | None) -> str:
         for level, msg in lines:
             log.log(logging.getLevelName(level), msg)
     return out.getvalue()
+
+
+def logged_error(message: str, logger: str) -> str:
+    """`message` as the stdlib logger `logger` writes it at ERROR
+    (`%(asctime)s %(levelname)s %(name)s: %(message)s`)."""
+    buf = io.StringIO()
+    with logging_to(logging.StreamHandler(buf), logger, "%(asctime)s %(levelname)s %(name)s: %(message)s") as log:
+        log.error(message)
+    return buf.getvalue()
+
+
+def triage_labels(text: str, classifier: object = None) -> list[str]:
+    """The labels triage gives the error and platform events of the log `text`, in order."""
+    from mosaic_diag.classifier.classify import Classifier
+    from mosaic_diag.triage.events import EventClassifier
+
+    classify = EventClassifier(classifier or Classifier.default())  # type: ignore[arg-type]
+    return [classify.event(raw).label for raw in read_events(io.BytesIO(text.encode()), ReadStats())
+            if raw.kind in ("error", "platform")]
