@@ -301,13 +301,10 @@ def purge(
     store = _store(db)
     try:
         found = store.count_before(cutoff)
-        if found and not (yes or dry_run):
-            from mosaic_diag.commands._common import confirm_destructive
-
-            declined = confirm_destructive(f"delete {found} dead letter(s) last seen before {cutoff.isoformat()} "
-                                           f"from {store.shown}?", nothing="nothing deleted", act="delete them")
-            if declined is not None:
-                return declined[0]
+        declined = _declined(found and not (yes or dry_run), f"delete {found} dead letter(s) last seen before "
+                             f"{cutoff.isoformat()} from {store.shown}?", "nothing deleted", "delete them")
+        if declined is not None:
+            return declined
         deleted = store.purge(cutoff) if found and not dry_run else 0
     finally:
         store.close()
@@ -321,6 +318,16 @@ def purge(
     else:
         sys.stdout.write(f"{verb} {count} dead letters last seen before {cutoff.isoformat()}\n")
     return 0
+
+
+def _declined(ask: object, question: str, nothing: str, act: str) -> int | None:
+    """When `ask`: the exit code of a declined (or unanswered) `question`, None when confirmed; None unasked."""
+    if not ask:
+        return None
+    from mosaic_diag.commands._common import confirm_destructive
+
+    declined = confirm_destructive(question, nothing=nothing, act=act)
+    return None if declined is None else declined[0]
 
 
 @dlq_app.command("trim")
@@ -342,13 +349,10 @@ def trim(
     store = _store(db)
     try:
         over = max(store.stats().letters - keep, 0)
-        if over and not (yes or dry_run):
-            from mosaic_diag.commands._common import confirm_destructive
-
-            declined = confirm_destructive(f"evict {over} dead letter(s), the oldest, keeping {keep} in "
-                                           f"{store.shown}?", nothing="nothing evicted", act="evict them")
-            if declined is not None:
-                return declined[0]
+        declined = _declined(over and not (yes or dry_run), f"evict {over} dead letter(s), the oldest, keeping "
+                             f"{keep} in {store.shown}?", "nothing evicted", "evict them")
+        if declined is not None:
+            return declined
         evicted = store.trim(keep) if over and not dry_run else 0
         after = store.stats()
     finally:
