@@ -406,3 +406,20 @@ def test_a_name_given_as_a_link_is_followed_when_the_link_is_pointed_at_a_new_fi
     finally:
         stream.close()
     assert notes == []
+
+
+def test_a_pipe_stream_closed_twice_leaves_the_descriptor_that_took_its_number_open(tmp_path: Path) -> None:
+    """`PipeStream.close()` closes its FIFO's descriptor once: a second close (a watch's cleanup after the stream's own)
+    closed whatever descriptor the process had opened since under that number (another thread's socket or file)."""
+    from mosaic_diag.logs.follow import follow_path
+
+    fifo = tmp_path / "live.fifo"
+    os.mkfifo(fifo)
+    stream = follow_path(fifo, threading.Event())
+    stream.close()
+    other = os.open(os.devnull, os.O_RDONLY)  # (the lowest free number: the one the stream just gave back)
+    try:
+        stream.close()
+        os.fstat(other)  # (EBADF when the second close took it)
+    finally:
+        os.close(other)

@@ -431,7 +431,10 @@ class PipeStream:
         return self.read_some(size) or b""
 
     def close(self) -> None:
-        os.close(self._fd)
+        """Close the descriptor, once (a second close would close whatever took its number since)."""
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
 
 
 def follow_path(path: Path, stop: threading.Event, **kw: Any) -> FollowStream | PipeStream:

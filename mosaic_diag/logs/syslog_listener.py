@@ -332,9 +332,11 @@ class SyslogListener:
         return self
 
     def close(self) -> None:
+        """Stop accepting, then close the listening socket once the accepting thread has left it: a socket closed
+        under a thread polling it lets that thread poll (and accept on) whatever socket next takes its number."""
         self._stop.set()
         if self._thread.is_alive():  # (a listener closed unstarted: refused before it served)
-            self._thread.join(timeout=2)
+            self._thread.join(timeout=30)  # (it looks at the stop at least every 0.2 s: its accept's timeout)
         self._sock.close()
 
     def _accept(self) -> None:
