@@ -24,6 +24,7 @@ import pytest
 from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.classifier.evidence import evidence_from_exception
 from tests.app_servers import gunicorn_argv
+from tests.test_logs_support import module_at
 
 
 def clf() -> Classifier:
@@ -1043,19 +1044,13 @@ def embedding_traceback(tmp_path, monkeypatch, module: str = "embedding_engine")
     and whose exception says nothing of embeddings: the frames are the only evidence. The module is loaded from
     its file without taking a place in sys.modules or sys.path: imported by its name, the first test's module (in
     its own tmp_path) was every later test's."""
-    import importlib.util
-
-    path = tmp_path / f"{module}.py"
-    path.write_text(
+    engine = module_at(
+        tmp_path / f"{module}.py",
         "def embed(sentences):\n"
         "    return _handler(sentences)\n\n\n"
         "def _handler(sentences):\n"
         "    raise RuntimeError(\"the loaded model cannot fulfill this task; options are {'rerank'}\")\n",
-        encoding="utf-8")
-    spec = importlib.util.spec_from_file_location(module, path)
-    assert spec is not None and spec.loader is not None
-    engine = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(engine)
+        module)
     return text_of(raised(lambda: engine.embed(["hello"])))
 
 

@@ -9,7 +9,6 @@ path component named `upload(s)`: a `to_upload/` queue is not it (real FileNotFo
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import traceback
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from mosaic_diag.classifier.taxonomy import load_taxonomy
 from mosaic_diag.errors import ConfigError
 from tests.isolation import loggers_kept
 from tests.test_classify_evidence import raised, serving
+from tests.test_logs_support import module_at
 
 
 def _clf() -> Classifier:
@@ -143,13 +143,7 @@ def test_the_uploads_folder_is_a_whole_path_component(tmp_path: Path, folder: st
 
 
 def _module(tmp_path: Path, name: str, source: str) -> object:
-    path = tmp_path / f"{name}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(f"cls7_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return module_at(tmp_path / f"{name}.py", source, f"cls7_{name}")
 
 
 def test_upload_code_is_the_uploads_module_not_any_function_that_uploads(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from mosaic_diag.triage.events import EventClassifier
 from tests.app_servers import gunicorn_argv
 from tests.cli_inproc import run_cli  # (triage run in this process)
 from tests.isolation import loggers_kept
-from tests.test_logs_support import one_second, read
+from tests.test_logs_support import module_at, one_second, read
 
 
 def _pg_failure(dsn: str) -> Callable[[], None]:
@@ -289,15 +289,7 @@ def test_rich_handler_records_wrapped_messages_and_traceback_boxes(pg: TempPostg
 
 def _module_at(path: Path, source: str) -> ModuleType:
     """The module of `source` written to `path` and imported from there (its frames name that path)."""
-    import importlib.util
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(f"app_{abs(hash(str(path)))}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return module_at(path, source, f"app_{abs(hash(str(path)))}")
 
 
 def test_rich_traceback_frames_are_read_wherever_the_code_is(tmp_path: Path) -> None:

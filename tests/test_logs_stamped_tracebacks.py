@@ -24,7 +24,7 @@ from mosaic_diag.classifier.tracebacks import (
 )
 from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.triage.events import EventClassifier
-from tests.test_logs_support import BLOCKS, pg_refused, read
+from tests.test_logs_support import BLOCKS, module_at, pg_refused, read
 
 T0 = datetime(2024, 1, 5, 9, 59, 58, 123456)
 
@@ -107,15 +107,8 @@ _CALLER = "from tests.test_logs_support import pg_refused\n\n\ndef open_db():\n 
 
 def _refused_from(folder: Path) -> str:
     """The traceback of a real psycopg2 refusal raised from `folder`/connect_db.py (made here)."""
-    import importlib.util
-
     folder.mkdir()
-    path = folder / "connect_db.py"
-    path.write_text(_CALLER, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location(f"connect_db_{abs(hash(str(folder)))}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = module_at(folder / "connect_db.py", _CALLER, f"connect_db_{abs(hash(str(folder)))}")
     try:
         module.open_db()
     except Exception as exc:  # noqa: BLE001 - the exception is the test's material

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
 
 from examples.logshapes import access_message, format_raw, format_record
 from mosaic_diag.logs import RawEvent, ReadStats, read_events
@@ -195,3 +197,17 @@ def triage_labels(text: str, classifier: object = None) -> list[str]:
     classify = EventClassifier(classifier or Classifier.default())  # type: ignore[arg-type]
     return [classify.event(raw).label for raw in read_events(io.BytesIO(text.encode()), ReadStats())
             if raw.kind in ("error", "platform")]
+
+
+def module_at(path: Path, source: str, name: str) -> ModuleType:
+    """The module `name` of `source` written to `path` (its folders made) and imported from there: its frames name
+    that path."""
+    import importlib.util
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
