@@ -272,3 +272,31 @@ def test_a_masked_private_key_redacted_again_keeps_the_text_after_it(escaped: bo
     assert redact_text(once) == once
     if escaped:
         assert json.loads(once) == {"answer": "-----BEGIN PRIVATE KEY----- ***\nthe text after the key"}
+
+
+KEY_PIECES = ("sk-proj-Abcdefghijklmnopqr", "stuvwxyz0123456789ABCDEFGH")
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("api_key=sk-abcdefghijklmnopqrstuvwxyz123456\nthree more", "\nthree more"),
+    ("api_key=sk-abcdefghijklmnopqrstuvwxyz123456\n  three more", "\n  three more"),
+    ("password=hunter2\nnext line", "\nnext line"),
+    ("DATABASE_URL=postgresql://app:hunter2@db/app\nTraceback (most recent call last):", "\nTraceback (most"),
+    ("OPENAI_API_KEY=sk-proj-abcdefghijklmnop1234567890\nTraceback (most recent call last):", "\nTraceback (most"),
+    ("OPENAI_API_KEY=sk-proj-abcdefghijklmnop1234567890\nINFO started\n" + "x" * 90, "\nINFO started\n"),
+])
+def test_a_secret_that_ends_its_line_leaves_the_next_lines_words(text: str, kept: str) -> None:
+    """A line whose secret runs to its end, then a line of words: the first word is not a folded piece of the
+    secret (the line is not a console's full width, or a longer line shows the console was wider): it stays."""
+    out = redact_text(text)
+    assert kept in out and "hunter2" not in out and "abcdefghij" not in out, out
+
+
+@pytest.mark.parametrize("text, leak", [
+    (f"key={KEY_PIECES[0]}\n{KEY_PIECES[1]}", KEY_PIECES[1][:10]),  # the next line is the piece alone
+    (f"{'w' * 40} key={KEY_PIECES[0]}\n{KEY_PIECES[1]} and more words", KEY_PIECES[1][:10]),  # a full-width fold
+    ("connect to postgresql://app:Hunter2Se\ncretPassword@db.internal/app failed", "cretPass"),
+])
+def test_a_secret_folded_at_a_consoles_edge_is_still_masked_whole(text: str, leak: str) -> None:
+    out = redact_text(text)
+    assert leak not in out and "***" in out, out

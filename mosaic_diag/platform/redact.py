@@ -505,6 +505,31 @@ def redact_excerpt(excerpt: str, source: str) -> str:
 
 
 _FOLD_PIECES = 8  # how many lines one folded word may run over
+# the narrowest console (a continuation at the margin) and message column (a continuation indented as RichHandler
+# indents it, past the time and level columns) whose fold may cut a secret that its line already shows masked
+_FOLD_MIN_WIDTH, _FOLD_MIN_COLUMN, _COLUMN_INDENT = 60, 40, 8
+_FOLD_NEIGHBOURS = 64  # how many lines either side show how wide the console was
+
+
+def _folded_at_edge(lines: list[str], n: int, edge: int, first: tuple[int, str]) -> bool:
+    """Whether line `n`, whose secret runs to its end, was folded into the next line (`first`: its number and
+    first word) rather than followed by a line of its own (`api_key=sk-…` / `three more`): the next line is that
+    one word alone, or line `n` is as wide as a console folds (at least `_FOLD_MIN_WIDTH` columns, or
+    `_FOLD_MIN_COLUMN` when the next line is indented as a message column) and no neighbouring line of words
+    indented as the next line is wider (the console was not wider than line `n`)."""
+    k, word = first
+    cont = lines[k]
+    body = cont.lstrip(" \t")
+    if body.rstrip() == word:
+        return True
+    indent = len(cont) - len(body)
+    if edge < (_FOLD_MIN_COLUMN if indent >= _COLUMN_INDENT else _FOLD_MIN_WIDTH):
+        return False
+    for other in lines[max(0, n - _FOLD_NEIGHBOURS):n + _FOLD_NEIGHBOURS]:
+        text = other.rstrip()
+        if len(text) > edge and len(text) - len(text.lstrip(" \t")) == indent and " " in text.lstrip(" \t"):
+            return False
+    return True
 
 
 def _unfold_secret(lines: list[str], n: int, line: str, masked: str) -> bool:
@@ -533,7 +558,10 @@ def _unfold_secret(lines: list[str], n: int, line: str, masked: str) -> bool:
     found = _found(joined)
     whole = _redact_line(joined, found) if found else joined
     alone = _found(tail)
-    if whole == joined or whole == (_redact_line(tail, alone) if alone else tail) + rest:
+    tail_masked = _redact_line(tail, alone) if alone else tail
+    if whole == joined or whole == tail_masked + rest:
+        return False
+    if tail_masked != tail and tail_masked.endswith(MASK) and not _folded_at_edge(lines, n, edge, pieces[0]):
         return False
     cut = len(masked.rstrip())
     start = max(masked.rfind(" ", 0, cut), masked.rfind("\t", 0, cut)) + 1
