@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from mosaic_diag.lint.hook import script
 from tests.cli_inproc import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,6 +119,53 @@ def test_existing_hook_is_chained_first_and_restored(repo: Path) -> None:
     r = diag(repo, "hook", "uninstall")
     assert r.stdout.startswith("restored: ") and hook.read_text() == original and not chained.exists()
 
+
+
+# husky's hooks find the team's hook by their own file name: v9 `.husky/_/pre-commit` sources `.husky/_/h`, which
+# runs `.husky/<basename "$0">`; v4's `.git/hooks/pre-commit` hands `basename "$0"` to its runner
+_BY_NAME_V9 = {"pre-commit": '#!/usr/bin/env sh\n. "$(dirname "$0")/h"\n',
+               "h": '#!/usr/bin/env sh\nn=$(basename "$0")\ns=$(dirname "$(dirname "$0")")/$n\n'
+                    '[ ! -f "$s" ] && exit 0\nsh -e "$s" "$@"\n'}
+_BY_NAME_V4 = {"pre-commit": '#!/bin/sh\nhookName=`basename "$0"`\nhooks="$(git rev-parse --show-toplevel)/.hooks"\n'
+                             '[ -f "$hooks/$hookName" ] || exit 0\nsh -e "$hooks/$hookName"\n'}
+
+
+@pytest.mark.parametrize(("hooks_path", "files", "team_hook"), [
+    (".husky/_", _BY_NAME_V9, ".husky/pre-commit"),
+    (None, _BY_NAME_V4, ".hooks/pre-commit"),
+], ids=["husky-v9", "husky-v4"])
+def test_a_hook_that_runs_by_its_own_name_is_not_chained(repo: Path, hooks_path: str | None, files: dict[str, str],
+                                                         team_hook: str) -> None:
+    """A husky hook moved aside to pre-commit.mosaic-diag-chained looked for the team's hook under that name, found
+    none and let every commit through: `hook install` silently turned the team's pre-commit checks off. It is
+    refused instead (exit 2), the hook left where it is, still refusing what it refused."""
+    if hooks_path is not None:
+        git(repo, "config", "core.hooksPath", hooks_path)
+    directory = repo / (hooks_path or ".git/hooks")
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (directory / name).write_text(text)
+        (directory / name).chmod(0o755)
+    (repo / team_hook).parent.mkdir(exist_ok=True)
+    (repo / team_hook).write_text("echo the team hook says no >&2\nexit 1\n")
+    (repo / "a.py").write_text(GOOD)
+    git(repo, "add", "a.py")
+    assert "the team hook says no" in commit(repo).stderr
+    r = diag(repo, "hook", "install")
+    assert r.returncode == 2 and r.stdout == "", r.stdout + r.stderr
+    assert r.stderr.startswith(f"mosaic-diag: error: {directory / 'pre-commit'}: the existing pre-commit hook finds "
+                               "what to run by its own file name"), r.stderr
+    assert {name: (directory / name).read_text() for name in files} == files
+    assert not (directory / "pre-commit.mosaic-diag-chained").exists()
+    r = commit(repo)
+    assert r.returncode != 0 and "the team hook says no" in r.stderr
+    (directory / "pre-commit").rename(directory / "pre-commit.mosaic-diag-chained")  # as an older version left it
+    (directory / "pre-commit").write_text(script(sys.executable))
+    r = diag(repo, "hook", "install")
+    assert r.returncode == 2 and "the chained hook pre-commit.mosaic-diag-chained finds what to run by its own file " \
+        "name" in r.stderr, r.stdout + r.stderr
+    assert diag(repo, "hook", "uninstall").stdout.startswith("restored: ")
+    assert (directory / "pre-commit").read_text() == files["pre-commit"]
 
 
 def test_a_directory_in_the_hooks_place_is_refused_not_chained(repo: Path) -> None:

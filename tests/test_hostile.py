@@ -18,6 +18,7 @@ from mosaic_diag.errors import ConfigError
 from mosaic_diag.platform.yamlpos import MAX_ALIAS_NODES, load_yaml_text
 from mosaic_diag.playbooks.conditions import ConditionError, parse
 from tests.cli_inproc import run_cli
+from tests.test_manifest_support import commit_all, set_git_env
 
 # 530 bytes, 9**9 (387 million) strings once expanded
 BOMB = "".join(f"{c}: &{c} [{', '.join([f'*{p}'] * 9) if p else ', '.join(['lol'] * 9)}]\n"
@@ -1031,6 +1032,50 @@ def test_json_nested_past_the_decoder_is_that_files_error(tmp_path: Path, place:
     r = cli(*args, cwd=tmp_path)
     assert r.returncode == 2, r.stdout + r.stderr
     assert one_error_line(r.stderr).endswith(says), r.stderr
+
+
+def test_a_context_that_is_a_device_is_refused_at_the_limit_and_one_from_a_pipe_is_read(tmp_path: Path) -> None:
+    """`playbook run --context` checked the file's size before reading it whole: /dev/zero (or a link to it) reports
+    none, and the run read it until the memory ran out. It is read to the limit, whatever it is; a context given
+    through a pipe (`--context <(...)`, size none either) is read as before."""
+    import resource
+
+    link = tmp_path / "incident.json"
+    link.symlink_to("/dev/zero")
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "playbook", "run", "OPENAI_RATE_LIMIT", "--context",
+                        str(link), "--dry-run", "--no-gather"], capture_output=True, text=True, cwd=tmp_path,
+                       timeout=60, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert one_error_line(r.stderr) == f"mosaic-diag: error: {link}: context file larger than 2000000 bytes"
+    read, write = os.pipe()
+    os.write(write, b'{"label": "OPENAI_RATE_LIMIT", "count_5m": 9}')
+    os.close(write)
+    try:
+        r = cli("playbook", "run", "OPENAI_RATE_LIMIT", "--context", f"/dev/fd/{read}", "--dry-run", "--no-gather",
+                "--format", "json", cwd=tmp_path)
+    finally:
+        os.close(read)
+    assert r.returncode == 0 and json.loads(r.stdout)["label"] == "OPENAI_RATE_LIMIT", r.stdout + r.stderr
+
+
+@pytest.mark.parametrize(("depth", "says"), [
+    (100_000, "HEAD:feature_flags.json:2: JSON nested deeper than 100 levels"),  # past the decoder
+    (900, "HEAD:feature_flags.json:2: JSON nested deeper than 100 levels"),  # within it, past the walks after it
+])
+def test_committed_feature_flags_nested_too_deep_are_that_files_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     depth: int, says: str) -> None:
+    """A committed feature_flags.json nested past the decoder (or just short of it: the redaction and the manifest's
+    JSON recursed past Python's limit after it) ended `manifest generate` / `record` as `input nested too deeply`,
+    naming no file; a YAML flags file was already held to 100 levels at its line, and now JSON is too."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "feature_flags.json").write_text('{"beta": true,\n "deep": ' + "[" * depth + "]" * depth + "}\n")
+    set_git_env(monkeypatch)
+    commit_all(tmp_path, "flags")
+    for args in (["manifest", "generate"], ["manifest", "record"]):
+        r = cli(*args, cwd=tmp_path)
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert one_error_line(r.stderr).endswith(says), r.stderr
+    assert not (tmp_path / ".mosaic-diag" / "deploys.jsonl").exists()
 
 
 @pytest.mark.parametrize(("schema", "says"), [

@@ -126,6 +126,72 @@ def test_fix_never_writes_through_a_symlink_out_of_the_repository_nor_a_read_onl
     assert "link.py:2:52: MD003" in r.stdout and "ro.py:2:52: MD003" in r.stdout
 
 
+SHARED_QUERY = """import sqlite3
+
+import psycopg2
+
+QUERY = "SELECT name FROM users WHERE id = ?"
+
+
+def from_postgres(dsn, user_id):
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute(QUERY, (user_id,))
+        return cur.fetchone()
+
+
+def from_sqlite(path, user_id):
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(QUERY, (user_id,)).fetchone()
+    finally:
+        conn.close()
+"""
+
+
+def test_fix_leaves_a_constant_that_a_sqlite_connection_runs_too(tmp_path: Path) -> None:
+    """The Mosaic shape: one query constant run on PostgreSQL and on the SQLite fallback. MD003 rightly flags it on
+    the PostgreSQL side, but `--fix` rewrote the constant itself, and the fallback then failed on every call
+    (sqlite3: `near "%": syntax error`): not a certainly-safe rewrite. The finding stays, without a fix."""
+    import sqlite3
+
+    from tests.test_logs_support import module_at
+
+    (tmp_path / ".git").mkdir()
+    path = tmp_path / "storage.py"
+    path.write_text(SHARED_QUERY)
+    db = tmp_path / "app.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO users VALUES (1, 'ada')")
+    conn.close()
+    r = lint(tmp_path, "storage.py", "--no-cache", "--fix")
+    assert r.returncode == 1 and "storage.py:5:44: MD003" in r.stdout and "fixed" not in r.stderr, r.stdout + r.stderr
+    assert path.read_text() == SHARED_QUERY
+    assert lint(tmp_path, "storage.py", "--no-cache", "--diff").stdout == ""
+    assert module_at(path, path.read_text(), "shared_query_storage").from_sqlite(str(db), 1) == ("ada",)
+
+
+def test_fix_keeps_the_owner_and_group_of_the_file_it_replaces(tmp_path: Path) -> None:
+    """`--fix` replaces a file by a new one (atomically): run as root (`sudo`, a container on a mounted checkout) it
+    gave a user's sources to root, files the user could then no longer save, and a file of a shared group's
+    repository took the fixer's primary group. The new file has the old one's owner, group and mode."""
+    import os
+
+    (tmp_path / ".git").mkdir()
+    path = tmp_path / "app.py"
+    path.write_text(QMARK)
+    path.chmod(0o664)
+    others = [g for g in os.getgroups() if g != os.getegid()]
+    owner = (4242, 4343) if os.geteuid() == 0 else (os.geteuid(), others[0]) if others else None
+    if owner is None:
+        pytest.skip("needs root, or a user in a second group, to own a file otherwise")
+    os.chown(path, *owner)
+    r = lint(tmp_path, ".", "--no-cache", "--fix")
+    assert r.returncode == 0 and "fixed 1 finding(s) in app.py" in r.stderr, r.stdout + r.stderr
+    st = path.stat()
+    assert "%s" in path.read_text() and (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (*owner, 0o664)
+
+
 def test_fix_leaves_a_file_changed_since_it_was_linted(tmp_path: Path) -> None:
     """An editor's save between the lint and the rewrite is kept: the fixes were for the text linted."""
     from mosaic_diag.commands.lint_run import _fix

@@ -272,3 +272,21 @@ def test_manifest_diff_of_a_fifo_a_device_or_bytes_not_utf8_is_one_error_line(re
         assert (r.returncode, r.stdout) == (2, ""), (path, r.stdout, r.stderr)
         assert r.stderr.startswith(f"mosaic-diag: error: {where}: cannot read manifest: {says}"), r.stderr
         assert r.stderr.count("\n") == 1, r.stderr
+
+
+def test_generate_out_dash_is_stdout_and_an_unwritable_out_is_refused_before_the_manifest_is_made(
+        repo, monkeypatch, refused_port):
+    """`manifest generate -o -` wrote a file named `-` into the repository (every other `-o -` is stdout), and an
+    `--out` that could never be written (a directory) was found only after the manifest was made: with the live
+    schema of a database that is down, that run ended unreachable (exit 3) instead of naming the bad path."""
+    from tests.cli_inproc import run_cli
+
+    monkeypatch.chdir(repo.work)
+    r = run_cli(["manifest", "generate", "HEAD", "-o", "-"])
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["git"]["commit"] == git(repo.work, "rev-parse", "HEAD")
+    assert not (repo.work / "-").exists()
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://mosaic:pw@127.0.0.1:{refused_port}/mosaic")
+    r = run_cli(["manifest", "generate", "HEAD", "--live-schema", "-o", str(repo.work)])
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.strip() == f"mosaic-diag: error: {repo.work}: cannot write (Is a directory)", r.stderr

@@ -61,6 +61,25 @@ def test_a_directory_others_may_write_is_not_used(cache: Path) -> None:
     assert not list(cache.iterdir())
 
 
+def test_a_fifo_planted_in_a_directory_others_may_write_is_never_opened(cache: Path, tmp_path: Path) -> None:
+    """`MOSAIC_DIAG_CACHE_DIR` naming a directory others may write (documented as not used): an entry was opened
+    before that was checked, so a FIFO another user planted under a known key (the keys are the shipped texts'
+    hashes, the code bundles' names are fixed) blocked every command at start-up, for ever, waiting for a writer."""
+    import subprocess
+    import sys
+
+    cache.mkdir()
+    os.chmod(cache, 0o777)
+    text = SHIPPED_RULES.read_text()
+    os.mkfifo(cache / f"{yamlcache.key_of(text)}.marshal")
+    code = ("import sys; from mosaic_diag.platform.yamlpos import load_yaml_text; "
+            "sys.stdout.write(str(len(load_yaml_text(open(sys.argv[1]).read(), 'rules.yml'))))")
+    r = subprocess.run([sys.executable, "-c", code, str(SHIPPED_RULES)], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "MOSAIC_DIAG_CACHE_DIR": str(cache),
+                            "PYTHONPATH": str(Path(__file__).resolve().parents[1])}, cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout == str(len(load_yaml_text(text, "rules.yml"))), r.stderr
+
+
 def test_an_empty_setting_turns_the_cache_off(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MOSAIC_DIAG_CACHE_DIR", "")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))

@@ -126,7 +126,8 @@ def _fix(result: object, diff: bool, root: Path | None = None) -> tuple[int, lis
 
     A file is rewritten only when it still holds the text the run linted (else an edit made meanwhile would
     be lost), and then atomically, the replacement refused if it changed while the fixes were made; never a
-    read-only file, nor, through a symlink, a file outside `root` (the repository)."""
+    read-only file, nor, through a symlink, a file outside `root` (the repository); the new file keeps the old one's
+    mode, owner and group (or it is not written)."""
     from itertools import groupby
 
     from mosaic_diag.lint.engine import decode_source, encode_source, text_digest
@@ -167,12 +168,14 @@ def _fix(result: object, diff: bool, root: Path | None = None) -> tuple[int, lis
         if root is not None and _leads_out(Path(path), real, root.resolve()):
             refuse(f"a symlink to {real}, outside {root}: fix that file there")
             continue
-        mode = real.stat().st_mode & 0o7777
+        st = real.stat()
+        mode = st.st_mode & 0o7777
         if not mode & 0o200:
             refuse("read-only (give it write permission to let --fix rewrite it)")
             continue
         try:
-            write_atomic(real, encode_source(path, fixed.after, data), mode=mode, unchanged=data)
+            write_atomic(real, encode_source(path, fixed.after, data), mode=mode, unchanged=data,
+                         owner=(st.st_uid, st.st_gid))
         except ChangedMeanwhile:
             refuse("it changed while being fixed; run again")
             continue

@@ -139,7 +139,8 @@ def _manifest_lines(m: "Manifest", fmt: OutputFormat) -> str:
 @manifest_app.command("generate")
 def generate_cmd(
     ref: Annotated[str | None, typer.Argument(help="A git ref (default: the working tree's HEAD).")] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the JSON here (atomically).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o",
+                                             help="Write the JSON here (atomically; `-` is stdout).")] = None,
     repo: RepoOption = Path("."),
     live: LiveOption = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", case_sensitive=False,
@@ -147,6 +148,12 @@ def generate_cmd(
                                               )] = OutputFormat.json,
 ) -> int:
     """Print (or --out) the manifest of a ref; exit 1 when the working tree is dirty."""
+    from mosaic_diag.commands._common import check_writable
+
+    if out is not None and str(out) == "-":  # stdout, as every `-o -` (not a file named `-`)
+        out = None
+    if out is not None:
+        check_writable(out)  # before the manifest is made (a live schema, a large tree), never after
     m = _without_own_output(_manifest_for(repo, ref, live), repo, out)
     # a ref naming the checked-out commit (`HEAD`, the branch) misses the working tree's changes just the same
     _warn_dirty(m.dirty_paths if ref is None else _foreign_changes(repo, _changes_beside(repo, m.commit), out),

@@ -894,9 +894,17 @@ class FileContext:
         old = sql.text[start:end]
         if not exact or "\n" in old or not 0 < line <= len(self.lines):
             return ()
+        if self._sent_to_sqlite & {id(node) for _, node in sql.pieces or ((0, sql.literal),)}:
+            return ()  # a constant a SQLite connection runs too (the fallback): `%s` there is a syntax error
         if self.lines[line - 1][col - 1: col - 1 + len(old)] != old:
             return ()
         return (Edit(line, col, old, new),)
+
+    @cached_property
+    def _sent_to_sqlite(self) -> frozenset[int]:
+        """The string literals (ids of their nodes) of the SQL a known SQLite connection or cursor runs."""
+        return frozenset(id(node) for site in self.sql_sites if site.kind in SQLITE_KINDS
+                         for _, node in site.sql.pieces or ((0, site.sql.literal),))
 
     def _char_col(self, lineno: int, col_offset: int) -> int:
         """The character column of an ast byte offset on a line."""

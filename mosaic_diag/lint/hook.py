@@ -5,7 +5,8 @@ honoured, via `git rev-parse --git-path hooks`). A `core.hooksPath` set outside 
 config (the global `~/.gitconfig`, the system config, `git -c`) is shared: a hook written there runs
 for every repository using it, so install and uninstall act there only when told (`shared_ok`).
 A pre-existing hook that is not ours is moved aside to `pre-commit.mosaic-diag-chained` and called
-first; `uninstall` puts it back.
+first; `uninstall` puts it back. One that finds what to run by its own file name (husky's) would run nothing
+there: install refuses it.
 Installing twice changes nothing. `run` lints the STAGED content of .py and .sql files (blobs read from
 the index with one `git cat-file --batch`), not the working tree, through the content-hash cache,
 and is kept light: stdlib plus the linter, no Typer, no Rich, pglast only when a file holds SQL.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -107,11 +109,40 @@ def script(python: str) -> str:
     return _SCRIPT.format(marker=MARKER, chained=CHAINED_NAME, python=shlex.quote(python))
 
 
-def _is_ours(path: Path) -> bool:
+_HOOK_BYTES = 1 << 20  # a hook script is read to here (a hook that is a link to /dev/zero is not read without end)
+
+
+def _hook_text(path: Path) -> str:
+    """The start of a hook script's text ('' when it cannot be read: not a regular file, no permission)."""
+    from mosaic_diag.platform.atomic import read_state
+
     try:
-        return MARKER in path.read_text(encoding="utf-8", errors="replace")
+        return read_state(path, limit=_HOOK_BYTES).decode("utf-8", errors="replace")
     except OSError:
-        return False
+        try:  # larger than the limit: its start is enough to judge it
+            with path.open("rb") as fh:
+                return fh.read(_HOOK_BYTES).decode("utf-8", errors="replace") if path.is_file() else ""
+        except OSError:
+            return ""
+
+
+def _is_ours(path: Path) -> bool:
+    return MARKER in _hook_text(path)
+
+
+# `basename "$0"`, `basename -- "$0"`, `${0##*/}`: a script that decides what to run by its own file name
+_OWN_NAME = re.compile(r"""basename\s+(?:--\s+)?["']?\$(?:0(?!\w)|\{0\})|\$\{0##\*/\}""")
+# `. "$(dirname "$0")/h"`, `. "$(dirname -- "$0")/_/husky.sh"`: a file of the hook's directory it reads in
+_SOURCED = re.compile(r"""^\s*(?:\.|source)\s+["']?\$\(dirname\s+(?:--\s+)?["']?\$0["']?\)/([^"'\s;]+)""", re.MULTILINE)
+
+
+def _runs_by_its_name(hook: Path) -> bool:
+    """Whether a hook script finds what to run by its own file name (husky's hooks: `basename "$0"` in the script,
+    or in a file of its directory it sources): moved aside under another name, it would run nothing, silently."""
+    text = _hook_text(hook)
+    if _OWN_NAME.search(text):
+        return True
+    return any(_OWN_NAME.search(_hook_text(hook.parent / name)) for name in _SOURCED.findall(text))
 
 
 
@@ -130,6 +161,10 @@ def _install(directory: Path, python: str | None) -> HookChange:
         raise UsageError("is a directory, not a hook script: move it away first", path=str(hook))
     if hook.exists() or hook.is_symlink():
         if _is_ours(hook):
+            if (chained.exists() or chained.is_symlink()) and _runs_by_its_name(chained):  # an older version's
+                raise UsageError(f"the chained hook {CHAINED_NAME} finds what to run by its own file name (basename "
+                                 "\"$0\": husky?): under that name it runs nothing; `mosaic-diag hook uninstall` puts "
+                                 "it back", path=str(chained))
             if hook.read_text(encoding="utf-8") == text:
                 return HookChange("unchanged", hook, chained if chained.exists() else None)
             write_atomic(hook, text, mode=0o755)
@@ -137,6 +172,11 @@ def _install(directory: Path, python: str | None) -> HookChange:
         if chained.exists() or chained.is_symlink():
             raise UsageError(f"both a foreign {HOOK_NAME} hook and {CHAINED_NAME} exist; move one away first",
                              path=str(directory))
+        if _runs_by_its_name(hook):
+            raise UsageError(f"the existing {HOOK_NAME} hook finds what to run by its own file name (basename \"$0\": "
+                             f"husky?); moved aside to {CHAINED_NAME} it would silently run nothing; add "
+                             f"`{shlex.quote(python or sys.executable)} -P -m mosaic_diag.lint.hook run` to the "
+                             "pre-commit hook that tool runs instead", path=str(hook))
         os.replace(hook, chained)
         write_atomic(hook, text, mode=0o755)
         return HookChange("installed", hook, chained)

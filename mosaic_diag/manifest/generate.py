@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from mosaic_diag.manifest.model import Manifest, SchemaInfo
 from mosaic_diag.manifest.settings import PYTHON_DECLARATIONS, ManifestSettings, glob_match
 from mosaic_diag.platform import gitops
 from mosaic_diag.platform.redact import redact_dsn, redact_text
-from mosaic_diag.platform.yamlpos import load_yaml_text
+from mosaic_diag.platform.yamlpos import MAX_DEPTH, load_yaml_text
 
 LIVE_SCHEMA_SQL = """
 SELECT table_schema, table_name, column_name, data_type, is_nullable, COALESCE(column_default, '')
@@ -54,6 +55,9 @@ def parse_flags(data: bytes, where: str) -> dict[str, Any]:
     if where.endswith((".yml", ".yaml")):
         value = load_yaml_text(text, where)  # refuses alias bombs and deep nesting with file:line
     else:
+        deep = _too_deep_at(text)  # (past the decoder's own limit it raised RecursionError: no file, no line)
+        if deep is not None:
+            raise ConfigError(f"JSON nested deeper than {MAX_DEPTH} levels", path=where, line=deep)
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -63,6 +67,24 @@ def parse_flags(data: bytes, where: str) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise ConfigError("feature flags must be a mapping of flag -> value", path=where, line=1)
     return _redacted(value)
+
+
+def _too_deep_at(text: str) -> int | None:
+    """The line where JSON `text` opens its array or object number MAX_DEPTH + 1 deep, or None (a YAML flags file
+    is held to the same depth)."""
+    depth = 0
+    for m in _JSON_NESTING.finditer(text):
+        char = m.group()
+        if char in ("[", "{"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return text.count("\n", 0, m.start()) + 1
+        elif char in ("]", "}"):
+            depth -= 1
+    return None
+
+
+_JSON_NESTING = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)  # a string (skipped whole) or a bracket
 
 
 def live_schema(database_url: str) -> tuple[str, int]:

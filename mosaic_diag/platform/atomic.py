@@ -14,11 +14,14 @@ class ChangedMeanwhile(Exception):
 
 
 def write_atomic(path: Path, text: str | bytes, *, mode: int | None = None, unchanged: bytes | None = None,
-                 to_device: bool = False) -> None:
+                 to_device: bool = False, owner: tuple[int, int] | None = None) -> None:
     """Replace `path` with `text` atomically (readers see the old or the new file, never half); a str
     is written as UTF-8 (a lone surrogate, which UTF-8 cannot hold, as its `\\udXXXX` escape), bytes as they are.
     With `unchanged`, only if `path` still holds those bytes once the new content is ready (checked just
-    before the rename): else ChangedMeanwhile, and the file is left as someone else left it.
+    before the rename): else ChangedMeanwhile, and the file is left as someone else left it. With `owner` (uid, gid:
+    the file replaced is someone else's, or of another group) the new file gets that owner and group, or is not
+    written (an OSError): `sudo mosaic-diag lint --fix` made a user's sources root's, which the user could no longer
+    save, and a shared repository's file would lose its group.
 
     An OSError names `path` itself (not the temporary file or a parent), so one line says what failed. With
     `to_device` (an output the user named: `--out /dev/stdout`, `-o /dev/null`), a `path` that is or leads to a
@@ -50,6 +53,13 @@ def write_atomic(path: Path, text: str | bytes, *, mode: int | None = None, unch
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(text.encode("utf-8", "backslashreplace") if isinstance(text, str) else text)
+            made = os.fstat(fh.fileno())
+        if owner is not None and owner != (made.st_uid, made.st_gid):
+            try:
+                os.chown(tmp, *owner)  # (before the chmod: a chown may clear the set-id bits)
+            except OSError as exc:
+                raise OSError(exc.errno, f"cannot give the new file the owner and group of the old one (uid "
+                                         f"{owner[0]}, gid {owner[1]}: {exc.strerror or exc})") from exc
         if mode is not None:
             os.chmod(tmp, mode)
         if unchanged is not None and _content(path) != unchanged:

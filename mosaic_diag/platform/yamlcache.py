@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import marshal
 import os
+import stat
 import zlib
 from collections.abc import Callable
 from contextlib import suppress
@@ -31,6 +32,8 @@ FORMAT = "yamlpos-1"  # the cache's own format and yamlpos's limits: a change ma
 MISS = object()
 MAX_ENTRIES = 256  # the shipped taxonomy and playbooks are about 20 texts; edits and other checkouts add more
 _PLAIN = (str, int, float, bool, bytes, type(None))
+# an entry is a regular file: a link is not followed, a FIFO not waited on (opened for reading, it waits for a writer)
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 
 
 class _NotPlain(Exception):
@@ -120,9 +123,12 @@ def get_plain(key: str) -> Any:
     if where is None:
         return MISS
     try:
-        with open(where / f"{key}.marshal", "rb") as f:
-            st = os.fstat(f.fileno())
-            if st.st_uid != os.getuid() or not _private(where):
+        if not _private(where):  # first: a FIFO planted under a known key in a directory others write blocked `open`
+            return MISS
+        fd = os.open(where / f"{key}.marshal", _READ_FLAGS)
+        with open(fd, "rb") as f:
+            st = os.fstat(fd)
+            if st.st_uid != os.getuid() or not stat.S_ISREG(st.st_mode):
                 return MISS
             stored_key, data = marshal.loads(f.read())
             if stored_key != key:

@@ -62,9 +62,11 @@ def load_incident(path: Path) -> tuple[str | None, dict[str, Any]]:
     """Read and check an incident context file."""
     name = str(path)
     try:
-        if path.stat().st_size > MAX_BYTES:
+        with path.open("rb") as fh:  # read to the limit, whatever it is: a device reports no size (/dev/zero was
+            raw = fh.read(MAX_BYTES + 1)  # read without end), a pipe (`--context <(...)`) none either
+        if len(raw) > MAX_BYTES:
             raise ConfigError(f"context file larger than {MAX_BYTES} bytes", path=name)
-        text = path.read_text(encoding="utf-8")
+        text = raw.decode("utf-8")
     except FileNotFoundError as exc:
         raise no_such(name, kind=ConfigError) from exc
     except (OSError, UnicodeDecodeError) as exc:

@@ -19,7 +19,7 @@ class SqlitePlaceholder(Rule):
     placeholder when the statement does not parse with it and does with a value in its place, so
     the jsonb operators `?`, `?|`, `?&` stay operators, and `?` inside literals and comments is
     text. Calls on a known `sqlite3` connection or cursor are left alone. `--fix` writes `%s`
-    when the SQL has no `%` of its own.
+    when the SQL has no `%` of its own and no SQLite connection in the module runs the same string.
     """
 
     code = "MD003"
