@@ -1335,6 +1335,9 @@ def test_senders_outside_syslog_allow_are_refused_and_said_once(tmp_path: Path, 
     assert code == 0, err
     assert [i for i in w.seen if i["type"] == "event"] == [event]
     assert sum(i["type"] == "problem" and "127.0.0.1" in i["message"] for i in w.seen) == 1
+    (summary,) = [i for i in w.seen if i["type"] == "summary"]  # what the listener saw, in the summary
+    assert summary["syslog"] == {"connections": 1, "refused": 0, "denied": 2, "evicted": 0, "messages": 1,
+                                 "dropped": 0, "dropped_by": {}, "truncated": 0}, summary
 
 
 def test_an_allowed_network_holds_ipv4_peers_of_a_dual_stack_socket() -> None:
@@ -1466,6 +1469,9 @@ def test_a_flooding_sender_loses_its_own_lines_not_a_quiet_senders(monkeypatch: 
         assert [line for line in kept if line in quiet] == quiet  # every quiet line, in order
         assert kept[-1] == flood[-1] and sum(map(len, kept)) <= 1 << 20  # the flooder's newest, within the bound
         assert listener.dropped_by == {"127.0.0.1": 86 - len(kept)} and listener.dropped == 86 - len(kept) > 0
+        assert listener.summary() == {"connections": 2, "refused": 0, "denied": 0, "evicted": 0, "messages": 86,
+                                      "dropped": 86 - len(kept), "dropped_by": {"127.0.0.1": 86 - len(kept)},
+                                      "truncated": 0}
         assert notes == ["syslog: 127.0.0.1 sends more than the watch reads: its oldest lines are dropped to keep "
                          "the queue within 1 MB (counted by sender; other senders keep their share)"]
         stop = threading.Event()
@@ -1529,3 +1535,35 @@ def test_a_fair_queue_reads_what_it_kept_in_arrival_order_within_its_bound(seed:
     kept = set(read)
     assert read == [line for line in put if line in kept]  # a subsequence of what was put, in its order
     assert len(put) - len(read) == sum(dropped.values()) and dropped["a"] > dropped.get("c", 0)
+
+
+def test_the_summary_line_says_what_the_listener_lost_and_names_the_senders_that_lost_most() -> None:
+    """The watch's summary of a syslog source: its connections and messages, then only what was lost (refused,
+    denied, evicted, cut frames, lines dropped by sender, the senders past the first ten together)."""
+    from mosaic_diag.render.watch import status_text
+
+    base = {"type": "summary", "source": "syslog://127.0.0.1:6514", "lines": 9, "events": 1, "groups": 1,
+            "alerts": 1}
+    calm = {"connections": 1, "refused": 0, "denied": 0, "evicted": 0, "messages": 9, "dropped": 0,
+            "dropped_by": {}, "truncated": 0}
+    assert status_text({**base, "syslog": calm}) == ("stopped watching syslog://127.0.0.1:6514: 9 lines read, 1 error "
+                                                     "event in 1 group, 1 alert; syslog: 1 connection, 9 messages")
+    lossy = {**calm, "connections": 12, "denied": 2, "truncated": 1, "dropped": 130,
+             "dropped_by": {"10.0.0.5": 100, "10.0.0.6": 20, "(other senders)": 10}}
+    text = status_text({**base, "syslog": lossy})
+    assert text.endswith("; syslog: 12 connections, 9 messages, 2 connections denied: not in --syslog-allow, 1 frame "
+                         "cut short by its sender's close, not read, 130 lines dropped from the full queue (10.0.0.5: "
+                         "100, 10.0.0.6: 20, (other senders): 10)"), text
+    assert status_text(base).endswith("1 alert")  # a file or Render's API: no listener counts
+
+
+def test_a_listener_names_its_ten_heaviest_losers_and_sums_the_rest() -> None:
+    listener = SyslogListener("127.0.0.1", 0)
+    try:
+        listener.dropped_by = {f"10.0.0.{i}": i for i in range(1, 13)}
+        listener.dropped = sum(listener.dropped_by.values())
+        got = listener.summary()["dropped_by"]
+        assert list(got) == [f"10.0.0.{i}" for i in range(12, 2, -1)] + ["(other senders)"]
+        assert got["(other senders)"] == 1 + 2 and sum(got.values()) == listener.dropped
+    finally:
+        listener.close()

@@ -48,7 +48,7 @@ def watch(
 
     sigterm_as_interrupt()  # (until the watch runs: Ctrl-C or SIGTERM while it starts is one line, exit 130)
     try:
-        source_name, stream, closer, problems, watcher, state, stop = _start(
+        source_name, stream, closer, problems, counts, watcher, state, stop = _start(
             file, from_start, syslog, tls_cert, tls_key, render, render_service, interval, execute, cooldown,
             state_file, rules, playbooks, no_playbooks, syslog_allow or [])
     except KeyboardInterrupt:
@@ -78,8 +78,11 @@ def watch(
         state.flush()
         state.close()
         closer()
-    emit.status({"type": "summary", "source": source_name, "events": watcher.run.events, "alerts": watcher.alerts,
-                 "groups": len(watcher.run.groups), "lines": watcher.lines})
+    summary = {"type": "summary", "source": source_name, "events": watcher.run.events, "alerts": watcher.alerts,
+               "groups": len(watcher.run.groups), "lines": watcher.lines}
+    if (source_counts := counts()):
+        summary["syslog"] = source_counts
+    emit.status(summary)
     return 0
 
 
@@ -107,7 +110,8 @@ def _start(file: Path | None, from_start: bool, syslog: str | None, tls_cert: Pa
            render: bool, render_service: str | None, interval: float, execute: bool, cooldown: str,
            state_file: Path | None, rules: Path | None, playbooks: Path | None, no_playbooks: bool,
            syslog_allow: list[str]) -> tuple[Any, ...]:
-    """The watch set up: (source name, stream, its closer, problems, watcher, state, stop event)."""
+    """The watch set up: (source name, stream, its closer, problems, the source's counts, watcher, state, stop
+    event)."""
     import threading
 
     from mosaic_diag.classifier.classify import Classifier
@@ -138,15 +142,15 @@ def _start(file: Path | None, from_start: bool, syslog: str | None, tls_cert: Pa
     state = WatchState.open(state_file or Path(cfg.root) / ".mosaic-diag" / "watch-state.json")
     stop = threading.Event()
     try:
-        source_name, stream, closer, problems = _open(file, from_start, syslog, tls_cert, tls_key, render,
-                                                      render_service, interval, cfg, stop, allow,
-                                                      acting=executor is not None)
+        source_name, stream, closer, problems, counts = _open(file, from_start, syslog, tls_cert, tls_key, render,
+                                                              render_service, interval, cfg, stop, allow,
+                                                              acting=executor is not None)
     except BaseException:
         state.close()
         raise
     watcher = Watcher(classifier, state, options=options, watch=WatchOptions(cool, execute), planner=planner,
                       executor=executor)
-    return source_name, stream, closer, problems, watcher, state, stop
+    return source_name, stream, closer, problems, counts, watcher, state, stop
 
 
 def _loopback(address: str) -> bool:
@@ -185,9 +189,10 @@ def _networks(given: list[str]) -> list[Any]:
 
 def _open(file: Path | None, from_start: bool, syslog: str | None, cert: Path | None, key: Path | None,
           render: bool, service: str | None, interval: float, cfg: Any, stop: Any, allow: list[Any] | None = None,
-          acting: bool = False) -> tuple[str, Any, Any, list[str]]:
-    """(name, stream, close, problems list) of the chosen live source. With `acting` (playbooks' actions carried
-    out), a syslog listener on an address other hosts can reach needs `allow`: any sender could drive them."""
+          acting: bool = False) -> tuple[str, Any, Any, list[str], Callable[[], dict[str, Any]]]:
+    """(name, stream, close, problems list, its counts for the summary) of the chosen live source. With `acting`
+    (playbooks' actions carried out), a syslog listener on an address other hosts can reach needs `allow`: any
+    sender could drive them."""
     import os
     from datetime import UTC, datetime
 
@@ -198,7 +203,7 @@ def _open(file: Path | None, from_start: bool, syslog: str | None, cert: Path | 
         from mosaic_diag.logs.follow import follow_path
 
         stream = follow_path(file, stop, from_start=from_start, on_note=problems.append)
-        return str(file), stream, stream.close, problems
+        return str(file), stream, stream.close, problems, dict
     if syslog is not None:
         import ssl
 
@@ -231,13 +236,13 @@ def _open(file: Path | None, from_start: bool, syslog: str | None, cert: Path | 
                              "actions (or listen on a loopback address behind a TLS terminator)")
         listener.start()
         bound = f"{listener.address[0]}:{listener.address[1]}"
-        return f"syslog://{bound}", listener.stream(stop), listener.close, problems
+        return f"syslog://{bound}", listener.stream(stop), listener.close, problems, listener.summary
     from mosaic_diag.platform.render_logs import EntryStream, poll_entries
     from mosaic_diag.platform.render_settings import render_settings_for
 
     settings = render_settings_for(cfg, os.environ, service)
     entries = poll_entries(settings, datetime.now(UTC), stop, interval=interval, on_problem=problems.append)
-    return f"render:{settings.service_id}", EntryStream(entries), lambda: None, problems
+    return f"render:{settings.service_id}", EntryStream(entries), lambda: None, problems, dict
 
 
 class _Emit:

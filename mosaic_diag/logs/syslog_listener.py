@@ -49,6 +49,7 @@ QUEUE_BYTES = 64 << 20  # bytes of messages queued at most (100 000 frames of 64
 NOTED_PEERS = 100  # peers said by address, of each kind of problem (then only counted)
 COUNTED_PEERS = 1000  # peers whose dropped lines are counted by address (the others together, as OTHER_PEERS)
 OTHER_PEERS = "(other senders)"
+SUMMARY_PEERS = 10  # senders named by their dropped lines in the watch's summary
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -338,6 +339,20 @@ class SyslogListener:
         if self._thread.is_alive():  # (a listener closed unstarted: refused before it served)
             self._thread.join(timeout=30)  # (it looks at the stop at least every 0.2 s: its accept's timeout)
         self._sock.close()
+
+    def summary(self, top: int = SUMMARY_PEERS) -> dict[str, Any]:
+        """What the listener saw, for the watch's summary: connections served, refused (all slots busy) and denied
+        (outside `allow`), idle ones evicted, messages read, lines dropped from a full queue in all and by the
+        `top` senders that lost most (the rest together under OTHER_PEERS), and frames a close cut short."""
+        with self._count_lock:
+            by = sorted(self.dropped_by.items(), key=lambda kv: (-kv[1], kv[0]))
+            dropped, messages = self.dropped, self.messages
+        shown = dict(by[:top])
+        if rest := sum(n for _, n in by[top:]):
+            shown[OTHER_PEERS] = shown.get(OTHER_PEERS, 0) + rest
+        return {"connections": self.connections, "refused": self.refused, "denied": self.denied,
+                "evicted": self.evicted, "messages": messages, "dropped": dropped, "dropped_by": shown,
+                "truncated": self.truncated}
 
     def _accept(self) -> None:
         while not self._stop.is_set():

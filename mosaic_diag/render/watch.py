@@ -34,10 +34,27 @@ def status_text(item: dict[str, Any]) -> str:
     if kind == "summary":
         return (f"stopped watching {item['source']}: {_count(item['lines'], 'line')} read, "
                 f"{_count(item['events'], 'error event')} in {_count(item['groups'], 'group')}, "
-                f"{_count(item['alerts'], 'alert')}")
+                f"{_count(item['alerts'], 'alert')}" + _syslog_counts(item.get("syslog")))
     if kind == "problem":
         return f"problem: {item['message']}"
     return " ".join(f"{k}={v}" for k, v in item.items())
+
+
+def _syslog_counts(counts: dict[str, Any] | None) -> str:
+    """`; syslog: 3 connections, 120 lines dropped (10.0.0.5: 100, 10.0.0.6: 20), …`: the listener's losses said,
+    what it did not lose left out."""
+    if not counts:
+        return ""
+    parts = [_count(counts["connections"], "connection"), _count(counts["messages"], "message")]
+    for key, noun, why in (("refused", "connection", "refused: all busy"), ("denied", "connection",
+                           "denied: not in --syslog-allow"), ("evicted", "idle connection", "closed"),
+                           ("truncated", "frame", "cut short by its sender's close, not read")):
+        if counts.get(key):
+            parts.append(f"{_count(counts[key], noun)} {why}")
+    if counts.get("dropped"):
+        by = ", ".join(f"{name}: {n}" for name, n in counts.get("dropped_by", {}).items())
+        parts.append(f"{_count(counts['dropped'], 'line')} dropped from the full queue" + (f" ({by})" if by else ""))
+    return "; syslog: " + ", ".join(parts)
 
 
 def _count(n: int, noun: str) -> str:
