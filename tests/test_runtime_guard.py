@@ -172,6 +172,28 @@ def test_a_replay_still_rejected_shows_the_current_validators_error(tmp_path):
         assert "question" not in r.stdout, r.stdout  # the stored error is not shown
 
 
+@pytest.mark.parametrize("how", ["password", "tls", "pg_hba"])
+def test_dlq_a_server_that_refuses_the_connection_is_a_setting_to_change_not_the_network(pg, how: str) -> None:
+    """A wrong password, a TLS-only database asked in plain TCP, a host/database pg_hba.conf rejects: the server
+    answered and refused, which was said as 'unreachable' (exit 3) and sent the operator to the network. Exit 2,
+    the label (taxonomy) and the server's words, the password masked; the app's store raises it the same (a
+    ConfigError)."""
+    from examples.pgtemp import DENIED_DB, SSL_DB
+
+    dsn = {"password": pg.dsn(password="not-the-password"), "tls": pg.dsn(SSL_DB, sslmode="disable"),
+           "pg_hba": pg.dsn(DENIED_DB, sslmode="require")}[how]
+    want = {"password": "PG_AUTH_FAILED", "tls": "PG_SSL_REQUIRED", "pg_hba": "PG_ACCESS_DENIED"}[how]
+    r = run("dlq", "list", "--db", dsn)
+    assert r.returncode == 2 and "refused the connection" in r.stderr and f"({want}:" in r.stderr, r.stderr
+    assert r.stderr.count("\n") == 1 and "not-the-password" not in r.stderr and pg.password not in r.stderr, r.stderr
+    store = open_dead_letters(dsn)
+    try:
+        with pytest.raises(ConfigError):
+            store.add(payload="{}", error="e", label="MODEL_ANSWER_INVALID", model="Answer")
+    finally:
+        store.close()
+
+
 def test_dlq_bad_input_is_one_clear_line(tmp_path, pg, refused_port):
     env = {"DATABASE_URL": "", "MOSAIC_DLQ": ""}
     r = run("dlq", "list", **env)

@@ -349,8 +349,12 @@ class DeadLetterStore:
                 conn = psycopg2.connect(self.target, connect_timeout=5)
             except psycopg2.Error as exc:
                 self._down_until = self.clock() + self.retry_after  # (each try can wait the connect timeout)
-                raise UnreachableError(f"dead-letter database {self.shown} unreachable: "
-                                       f"{redact_with_dsn(str(exc).strip().splitlines()[0], self.target)}") from exc
+                said = redact_with_dsn((str(exc).strip().splitlines() or [type(exc).__name__])[0], self.target)
+                label = _connect_refusal(exc)
+                if label is not None:  # the server answered and refused (a password, TLS, pg_hba, the database)
+                    raise ConfigError(f"dead-letter database {self.shown} refused the connection: {said} ({label}: "
+                                      "the DSN's settings or the server's, not the network)") from exc
+                raise UnreachableError(f"dead-letter database {self.shown} unreachable: {said}") from exc
             self._down_until = None
             conn.autocommit = True
         else:
@@ -767,6 +771,19 @@ def _pg_create(cur: Any, sql: str) -> None:
 def _timed_out(exc: BaseException) -> bool:
     """Whether a PostgreSQL error is the statement or lock timeout the store sets (57014, 55P03)."""
     return getattr(exc, "pgcode", None) in ("57014", "55P03")
+
+
+# labels of a connection the server answered and refused: a setting to change, not a network to wait for (exit 2)
+# (a database not there is PG_CONNECTION_FAILED in the taxonomy, with a server not reached: said as unreachable)
+_CONNECT_REFUSALS = frozenset({"PG_AUTH_FAILED", "PG_SSL_REQUIRED", "PG_ACCESS_DENIED", "PG_URL_MALFORMED"})
+
+
+def _connect_refusal(exc: BaseException) -> str | None:
+    """The taxonomy's label of a failed connect when it says the server (or libpq, of the DSN) refused it: a wrong
+    password, a server that wants TLS, a pg_hba.conf rejection, a DSN libpq cannot read; None
+    for a server not reached (refused, timed out, a name not found), said as unreachable."""
+    label = classify_exception(exc).label
+    return label if label in _CONNECT_REFUSALS else None
 
 
 def _pg_transient(exc: BaseException) -> bool:
