@@ -733,6 +733,20 @@ def test_round_28_patterns_read_a_half_megabyte_line_in_one_pass(text: str, labe
     assert len(text) >= HALF_MB - 100
     assert Classifier.default().classify_text(text).label == label
 
+# -- round 29's patterns ----------------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "label"), [
+    # an edge's numeric 5xx code over and over in openai<1.0's error
+    ("openai.error.APIError: " + '"code": 502, ' * (HALF_MB // 13), "OPENAI_SERVER_ERROR"),
+    # Claude Code's model wording with its words' gaps repeated (a near miss: the model's id attributes it only)
+    ("There's an issue " + "with " * (HALF_MB // 5) + "the selected model (claude-x). It may not exist",
+     "ANTHROPIC_ERROR"),
+], ids=["numeric-code-repeated", "model-wording-gaps-repeated"])
+def test_round_29_patterns_read_a_half_megabyte_line_in_one_pass(text: str, label: str) -> None:
+    from mosaic_diag.classifier.classify import Classifier
+
+    assert len(text) >= HALF_MB - 100
+    assert Classifier.default().classify_text(text, level="ERROR").label == label
+
 # -- terminal controls ----------------------------------------------------------------------------
 
 # a reset (RIS), a DCS string, a C1 CSI (clear screen), a status report the terminal would type back, an OSC 52

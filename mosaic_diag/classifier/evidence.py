@@ -23,6 +23,7 @@ _STATUS_PATTERNS = LazyPattern(
     r"|\bstatus(?:_code| code)?[=: ]+(\d{3})\b"
     r"|\bresponse[ _]code[=: ]+(\d{3})\b"  # "Response Code: 429" (airbyte_cdk), "response_code=503"
     r"|\bHTTPError: HTTP Error (\d{3})\b"
+    r"|\bHTTP code (\d{3}) from API\b"  # openai<1.0's APIError for a body it could not read (an HTML error page)
     r"|\b[Ii]nvalid status code '(\d{3})\b"
     # anthropic>=2: "429 This request would exceed ... (request_id: req_…, path: /v1/messages, type: rate_limit_error)"
     r"|(?:^|:\s)(\d{3}) [^\n]*\((?:request_id: [^,()\n]*, )?path: [^,()\n]*, type: [\w.-]+\)"
