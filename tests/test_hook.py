@@ -202,6 +202,39 @@ def test_core_hooks_path_is_honoured(repo: Path) -> None:
     assert commit(repo).returncode == 1
 
 
+def test_a_hooks_directory_the_repository_tracks_keeps_the_teams_hook(repo: Path) -> None:
+    """core.hooksPath .githooks, a directory the team commits: its tracked pre-commit hook was moved aside and
+    replaced by ours, and the next `git commit -a` gave every clone our script with this machine's interpreter
+    path. Refused (exit 2, the file untouched) with what to add to it instead; a hook written into an untracked,
+    unignored directory of the tree is said (`git add -A` would commit it); an ignored one is not."""
+    team = "#!/bin/sh\necho team checks\n"
+    (repo / ".githooks").mkdir()
+    (repo / ".githooks" / "pre-commit").write_text(team)
+    (repo / ".githooks" / "pre-commit").chmod(0o755)
+    git(repo, "add", ".githooks/pre-commit")
+    git(repo, "commit", "-q", "-m", "team hooks")
+    git(repo, "config", "core.hooksPath", ".githooks")
+    r = diag(repo, "hook", "install")
+    assert r.returncode == 2 and "a file this repository tracks" in r.stderr and "mosaic_diag.lint.hook run" in r.stderr
+    assert r.stderr.count("\n") == 1, r.stderr
+    assert (repo / ".githooks" / "pre-commit").read_text() == team
+    assert not (repo / ".githooks" / "pre-commit.mosaic-diag-chained").exists()
+    assert git(repo, "status", "--porcelain").stdout == ""
+    git(repo, "config", "core.hooksPath", "hooks-here")
+    r = diag(repo, "hook", "install", "--format", "json")
+    assert r.returncode == 0 and json.loads(r.stdout)["in_tree"] is True, r.stdout
+    assert "hooks-here/pre-commit is in the working tree and not ignored" in r.stderr, r.stderr
+    (repo / ".gitignore").write_text("hooks-here/\n")
+    r = diag(repo, "hook", "install", "--format", "json")
+    assert r.returncode == 0 and json.loads(r.stdout) == {
+        "action": "unchanged", "hook": str(repo / "hooks-here" / "pre-commit"), "chained": None, "shared": None,
+        "in_tree": False}, r.stdout
+    assert "warning" not in r.stderr, r.stderr
+    git(repo, "config", "--unset", "core.hooksPath")
+    r = diag(repo, "hook", "install")
+    assert r.returncode == 0 and "warning" not in r.stderr and (repo / ".git" / "hooks" / "pre-commit").is_file()
+
+
 def test_a_global_core_hooks_path_is_written_only_with_the_explicit_flag(repo: Path, tmp_path: Path) -> None:
     """core.hooksPath set in ~/.gitconfig names a directory every repository runs its hooks from: installing
     there (or uninstalling) changes them all, so it is refused without --global-hooks-path, and said with it.
@@ -235,7 +268,8 @@ def test_a_global_core_hooks_path_is_written_only_with_the_explicit_flag(repo: P
     # the repository's own core.hooksPath: installed there without a word, the shared directory untouched
     git(repo, "config", "--local", "core.hooksPath", ".githooks")
     r = diag(repo, "hook", "install", env=env)
-    assert r.returncode == 0 and r.stderr == "" and (repo / ".githooks" / "pre-commit").is_file(), r.stderr
+    assert r.returncode == 0 and (repo / ".githooks" / "pre-commit").is_file(), r.stderr
+    assert "every repository" not in r.stderr and "in the working tree and not ignored" in r.stderr, r.stderr
     git(repo, "config", "--local", "--unset", "core.hooksPath")
     r = diag(repo, "hook", "uninstall", "--global-hooks-path", env=env)
     assert r.returncode == 0 and r.stdout.startswith("uninstalled: ") and not (shared / "pre-commit").exists()

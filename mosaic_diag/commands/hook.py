@@ -29,10 +29,15 @@ def _repo(repo: Path | None) -> Path:
 def _report(change: object, fmt: OutputFormat) -> None:
     from dataclasses import asdict
 
-    data = {k: (str(v) if v is not None else None) for k, v in asdict(change).items()}  # type: ignore[call-overload]
+    data = {k: (v if v is None or isinstance(v, bool) else str(v))
+            for k, v in asdict(change).items()}  # type: ignore[call-overload]
     if data.get("shared"):  # the user asked for it; still said, on stderr
         sys.stderr.write(f"mosaic-diag: warning: {data['hook']} is in the hooks directory core.hooksPath "
                          f"names in the {data['shared']}: this changes the hook of every repository using it\n")
+    if data.get("in_tree"):
+        sys.stderr.write(f"mosaic-diag: warning: {data['hook']} is in the working tree and not ignored: `git add -A` "
+                         "would commit it, with this machine's interpreter path; add it to .gitignore (or "
+                         ".git/info/exclude)\n")
     if fmt is OutputFormat.json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return

@@ -57,6 +57,7 @@ class HookChange:
     hook: Path
     chained: Path | None = None
     shared: str | None = None  # the config that set a shared core.hooksPath ("global file:~/.gitconfig")
+    in_tree: bool = False  # the hook is in the working tree, not ignored: `git add -A` would commit it
 
 
 def _git(repo: Path, *args: str, stdin: bytes | None = None, env: Mapping[str, str] | None = None) -> bytes:
@@ -151,7 +152,34 @@ def install(repo: Path, *, python: str | None = None, shared_ok: bool = False) -
     """Install (or refresh) the hook; idempotent; an existing foreign hook is chained. Into a hooks
     directory shared by a global `core.hooksPath` only with `shared_ok`."""
     directory, shared = _hooks_dir_to_change(repo, shared_ok, "installing")
-    return dataclasses.replace(_install(directory, python), shared=shared)
+    hook = directory / HOOK_NAME
+    in_tree = _tree_path(repo, hook)
+    if in_tree is not None and (hook.exists() or hook.is_symlink()) and not _is_ours(hook) \
+            and _git(repo, "--literal-pathspecs", "ls-files", "-z", "--", in_tree):
+        raise UsageError(f"the {HOOK_NAME} hook is a file this repository tracks (core.hooksPath): replaced, the next "
+                         "commit would give every clone this hook, with this machine's interpreter path; add "
+                         f"`{shlex.quote(python or sys.executable)} -P -m mosaic_diag.lint.hook run` to it instead",
+                         path=str(hook))
+    change = _install(directory, python)
+    exposed = in_tree is not None and _git_status(repo, "check-ignore", "-q", "--no-index", "--", in_tree) == 1
+    return dataclasses.replace(change, shared=shared, in_tree=exposed)
+
+
+def _tree_path(repo: Path, path: Path) -> str | None:
+    """`path` relative to the working tree of `repo` (its top level) when it lies in it outside `.git`, else None."""
+    try:
+        rel = path.resolve().relative_to(repo.resolve())
+    except (OSError, ValueError):
+        return None
+    return None if not rel.parts or rel.parts[0] == ".git" else rel.as_posix()
+
+
+def _git_status(repo: Path, *args: str) -> int:
+    """git's exit status for `args` in `repo` (its output dropped)."""
+    try:
+        return subprocess.run(["git", *args], cwd=repo, capture_output=True, check=False).returncode
+    except FileNotFoundError as exc:
+        raise UsageError("git is not installed") from exc
 
 
 def _install(directory: Path, python: str | None) -> HookChange:
