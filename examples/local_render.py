@@ -69,7 +69,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from examples.loopback import QuietServer
 from examples.render_logs_standin import RenderLogsStandIn, level_of
-from examples.render_standin import RenderStandIn
+from examples.render_standin import HANG_UP, RenderStandIn
 
 UNFINISHED = ("created", "build_in_progress", "update_in_progress")
 PUSH_PATH = "/__local_render/push"  # the hook's private path (never under /v1)
@@ -577,6 +577,9 @@ class LocalRender:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 status, answer, extra = outer._answer(self.command, self.path, self.headers, raw)
+                if status == HANG_UP:  # (RenderStandIn.hang_up: the connection closed with no answer)
+                    self.close_connection = True
+                    return
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -27,6 +27,7 @@ Use:
     with RenderStandIn() as render:            # or render = RenderStandIn().start(); render.stop()
         render.add_deploy("a" * 40)            # history, oldest first; the newest "live" one is live
         render.fail("POST", "/rollback", 503)  # the next matching request answers 503 (times=1)
+        render.hang_up("GET", "")              # the next one is closed with no answer (a dropped connection)
         ... RenderTarget(render.base_url, render.service_id, render.api_key) ...
         render.requests                        # [{"method", "path", "query", "auth", "body", ...}]
 
@@ -48,6 +49,9 @@ from urllib.parse import parse_qs, urlsplit
 
 # serve_forever() polls for shutdown(): every 0.5 s by default, which each stop (a test's teardown) then waits
 SERVE = {"poll_interval": 0.05}
+
+# The status `handle()` gives for a request to close the connection on with no answer at all (`hang_up`)
+HANG_UP = 0
 
 STATUSES = ("created", "build_in_progress", "update_in_progress", "live", "deactivated", "build_failed",
             "update_failed", "canceled")
@@ -170,6 +174,11 @@ class RenderStandIn:
             self._failures.append(_Failure(method.upper(), path_suffix, status, times,
                                            message or ("internal error" if status >= 500 else "bad request"), skip))
 
+    def hang_up(self, method: str, path_suffix: str, *, times: int = 1, skip: int = 0) -> None:
+        """As `fail`, but the matching requests (recorded) get no answer: their connection is closed, as a server or
+        a proxy on the way closes one it gave up on (httpx: "Server disconnected without sending a response")."""
+        self.fail(method, path_suffix, HANG_UP, times=times, skip=skip, message="(no answer)")
+
     def clear(self) -> None:
         """Forget the request log (state stays)."""
         with self._lock:
@@ -184,8 +193,9 @@ class RenderStandIn:
 
     def handle(self, method: str, raw_path: str, auth: str | None, raw_body: bytes,
                content_type: str | None = None) -> tuple[int, Any]:
-        """Record one HTTP request and answer it: (status, the JSON answer). The server's handler calls
-        this; a dispatcher serving several stand-ins on one port (examples/local_render.py) too."""
+        """Record one HTTP request and answer it: (status, the JSON answer); status HANG_UP: close the connection
+        without an answer. The server's handler calls this; a dispatcher serving several stand-ins on one port
+        (examples/local_render.py) too."""
         try:
             body = json.loads(raw_body) if raw_body else None
         except ValueError:
@@ -293,6 +303,9 @@ class RenderStandIn:
                 raw = self.rfile.read(length) if length else b""
                 status, answer = outer.handle(self.command, self.path, self.headers.get("Authorization"), raw,
                                               self.headers.get("Content-Type"))
+                if status == HANG_UP:
+                    self.close_connection = True
+                    return
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -23,7 +23,8 @@ class Proxy:
         self.server.bind(("127.0.0.1", 0))
         self.server.listen(128)
         self.port = self.server.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
+        self._accepting = threading.Thread(target=self._serve, daemon=True, name="pgproxy-accept")
+        self._accepting.start()
 
     def freeze(self) -> None:
         """Relay nothing more (connections stay open, bytes wait) until `thaw()`."""
@@ -62,5 +63,11 @@ class Proxy:
                     s.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
+        """Stop accepting, then close the listening socket once the accepting thread has left it: closed under the
+        thread's accept() it left that thread blocked for the rest of the run, and closed as the thread went back to
+        accept() it let the thread accept on whatever socket took the number next (another test's server's)."""
         self.thaw()
+        with contextlib.suppress(OSError):
+            self.server.shutdown(socket.SHUT_RDWR)  # (wakes the accept(): EINVAL)
+        self._accepting.join(timeout=30)
         self.server.close()

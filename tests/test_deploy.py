@@ -542,7 +542,9 @@ def _push_theirs(tmp_path: Path, remote: Path) -> str:
 @pytest.mark.parametrize("how", ["canceled", "deactivated"])
 def test_a_render_deploy_overtaken_by_a_newer_one_is_superseded_not_bad(project, tmp_path, how):
     """Render cancels our build for a newer deploy (someone pushed after us), or deactivates ours when theirs goes
-    live: recorded superseded, never bad, nothing rolled back (Render is asked for no rollback), exit 3."""
+    live: recorded superseded, never bad, nothing rolled back (Render is asked for no rollback), exit 3. The
+    connection of the poll that sees it is closed with no answer first (as a loaded run once had it: that ended the
+    deploy "unreachable", ('error', 3)): the poll is asked again."""
     work, remote, render, first = project
     second = change(work, "2", "second")
     theirs: list[str] = []
@@ -554,6 +556,7 @@ def test_a_render_deploy_overtaken_by_a_newer_one_is_superseded_not_bad(project,
         ours = next(d for d in render.deploys if d["commit"]["id"] == second)
         render.set_status(ours["id"], "canceled" if how == "canceled" else "live")
         render.add_deploy(theirs[0], "build_in_progress" if how == "canceled" else "live")
+        render.hang_up("GET", "/deploys")
 
     clock = FakeClock()
     clock.on_sleep = overtaken
@@ -568,6 +571,7 @@ def test_a_render_deploy_overtaken_by_a_newer_one_is_superseded_not_bad(project,
     assert (history[0].commit, history[0].status) == (second, "superseded")
     assert not any(path.endswith("/rollback") for _, path in render.calls())
     assert remote_head(work, remote) == theirs[0]
+    assert [p for _, p in render.calls()][-2:] == [f"/v1/services/{render.service_id}/deploys"] * 2  # asked again
 
 
 def test_a_health_url_that_never_answers_is_not_judged_but_one_that_answered_before_is(project, monkeypatch):

@@ -74,6 +74,38 @@ def test_4xx_is_a_config_error_5xx_unreachable(render):
     assert render.autodeploy is True
 
 
+def test_a_connection_closed_with_no_answer_is_asked_again_when_asking_twice_is_harmless(render):
+    """A server (or a proxy on the way) that closes the connection before any answer: a read, or setting
+    autodeploy to a value, is asked again on a new connection; a deploy or a rollback never is (the first may have
+    started one); one closed on every attempt is unreachable, with httpx's own words."""
+    sid = render.service_id
+    paused: list[float] = []
+    api = api_for(render, sleep=paused.append)
+    render.hang_up("GET", "")
+    assert api.autodeploy_enabled() is True
+    render.hang_up("PATCH", "")
+    assert api.set_autodeploy(False)["autoDeploy"] == "no" and render.autodeploy is False
+    render.hang_up("GET", "/deploys", times=2)
+    assert list(api.iter_deploys()) == []
+    assert render.calls() == [("GET", f"/v1/services/{sid}")] * 2 + [("PATCH", f"/v1/services/{sid}")] * 2 + \
+        [("GET", f"/v1/services/{sid}/deploys")] * 3
+    render.clear()
+    render.hang_up("GET", "", times=3)
+    with pytest.raises(UnreachableError, match="unreachable: Server disconnected without sending a response"):
+        api.get_service()
+    assert len(render.calls()) == 3 and paused == [0.0, 0.0, 0.0, 0.5, 0.0, 0.5]  # at once, then after a moment
+    render.clear()
+    old = render.add_deploy("c" * 40)
+    for call, suffix in ((lambda: api.deploy_commit("a" * 40), "/deploys"),
+                         (lambda: api.rollback_to_deploy(old["id"]), "/rollback")):
+        render.hang_up("POST", suffix)
+        with pytest.raises(UnreachableError, match="Server disconnected without sending a response"):
+            call()
+        assert render.calls() == [("POST", f"/v1/services/{sid}{suffix}")]  # asked once
+        render.clear()
+    assert render.deploys == [old]
+
+
 def test_bad_key_is_a_config_error_without_the_key(render):
     api = RenderApi(RenderTarget(render.base_url, render.service_id, "rnd_wrongkey0123456789abcdef"))
     with pytest.raises(ConfigError) as info:

@@ -290,6 +290,33 @@ def test_render_api_failure_restores_autodeploy_or_says_it_is_off(repo, tmp_path
     assert "AUTODEPLOY IS STILL OFF" in audit_lines(audit)[-1]["error"]
 
 
+def test_render_api_connections_closed_with_no_answer(repo, tmp_path, render):
+    """A connection Render (or a proxy on the way) closes before answering: the autodeploy read and switches are
+    asked again and the rollback goes on (they ended it, "unreachable", exit 3); the rollback's POST is never asked
+    twice (the first may have started one): unreachable, and autodeploy turned back on."""
+    c = repo.commits
+    render.add_deploy(c["c4"])
+    render.add_deploy(c["c5"])
+    plan = plan_rollback(repo.work, c["c4"], strategy="render-api", render=render_target(render))
+    audit = tmp_path / "audit.log"
+    render.clear()
+    render.hang_up("GET", "")
+    render.hang_up("PATCH", "")
+    render.hang_up("POST", "/rollback")
+    render.hang_up("PATCH", "", skip=1)  # the one turning it back on, after the first one's second try
+    with pytest.raises(UnreachableError) as info:
+        execute_rollback(plan, audit_path=audit)
+    assert "Server disconnected without sending a response" in str(info.value)
+    assert str(info.value).endswith("autodeploy turned back on") and render.autodeploy is True
+    assert [m for m, _ in render.calls()] == ["GET", "GET", "PATCH", "PATCH", "POST", "PATCH", "PATCH"]
+    assert render.deploys[0]["commit"]["id"] == c["c5"]
+    render.hang_up("GET", "")
+    render.hang_up("PATCH", "")
+    result = execute_rollback(plan, audit_path=audit)
+    assert result.executed and render.deploys[0]["commit"]["id"] == c["c4"] and render.autodeploy is False
+    assert [e["result"] for e in audit_lines(audit)] == ["started", "failed", "started", "done"]
+
+
 def test_render_api_without_its_configuration(repo):
     missing = plan_rollback(repo.work, repo.commits["c4"], strategy="render-api", render_missing=("RENDER_API_KEY",))
     assert [r.code for r in missing.refusals] == ["render_config"]

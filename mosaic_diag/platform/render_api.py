@@ -12,13 +12,17 @@
 Authentication: `Authorization: Bearer $RENDER_API_KEY` (never printed). Base URL: config
 `render.api_url` (alias `rollback.render_api_url`; default https://api.render.com); service: env
 `RENDER_SERVICE_ID` or config `render.service_id` (alias `rollback.render_service_id`). A connection failure or a 5xx is
-"unreachable" (exit 3); a 4xx (bad key, unknown service) is a configuration error (exit 2).
+"unreachable" (exit 3); a 4xx (bad key, unknown service) is a configuration error (exit 2). A connection that broke
+before the answer was read (the server or a proxy on the way closed it, or reset it) is asked again on a new one,
+twice at most, for a request that asking twice cannot harm: the reads, and setting autodeploy to a value; never the
+POST of a deploy or a rollback (the first may have started one).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +30,9 @@ from mosaic_diag.errors import ConfigError, UnreachableError
 from mosaic_diag.platform.redact import redact_cut, redact_text
 
 ANSWER_BYTES = 16 << 20  # bytes of one answer read at most
+# Seconds before asking again a request whose connection broke before its answer: at once (a new connection is all
+# it takes after a closed one), then after a moment (a proxy on the way restarting).
+REPEAT_PAUSES = (0.0, 0.5)
 
 DEFAULT_BASE_URL = "https://api.render.com"
 # Deploy statuses of a deploy that went live (the one serving, or an earlier one since replaced).
@@ -62,29 +69,39 @@ def render_target_from(config: Any, env: Mapping[str, str]) -> tuple[RenderTarge
 class RenderApi:
     """The calls, each returning the decoded JSON answer."""
 
-    def __init__(self, target: RenderTarget, *, timeout: float = 15.0) -> None:
+    def __init__(self, target: RenderTarget, *, timeout: float = 15.0,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.target = target
         self.timeout = timeout
+        self.sleep = sleep
 
     def _call(self, method: str, url: str, body: Mapping[str, Any] | None,
-              params: Mapping[str, Any] | None = None) -> Any:
+              params: Mapping[str, Any] | None = None, *, repeatable: bool | None = None) -> Any:
+        """The decoded answer of one request. `repeatable` (default: a GET): asked again when its connection broke
+        before the answer (REPEAT_PAUSES), as asking twice changes nothing."""
         import httpx
 
         from mosaic_diag.platform.httpjson import NotJson, loads_strict, read_limited
         from mosaic_diag.platform.render_settings import refuse_redirect
 
         headers = {"Authorization": f"Bearer {self.target.api_key}", "Accept": "application/json"}
-        try:
-            with httpx.Client(timeout=self.timeout) as client, client.stream(
-                    method, url, json=dict(body) if body is not None else None,
-                    params=dict(params) if params else None, headers=headers) as resp:
-                refuse_redirect(resp, f"Render API {method} {url}")
-                raw = read_limited(resp, ANSWER_BYTES)  # an answer is not trusted to end, nor to be shallow
-        except httpx.HTTPError as exc:
-            raise UnreachableError(f"Render API {self.target.base_url} unreachable: "
-                                   f"{redact_text(str(exc)) or type(exc).__name__}") from exc
-        except NotJson as exc:
-            raise UnreachableError(f"Render API {method} {url} answered past its bound: {exc}") from None
+        pauses = list(REPEAT_PAUSES if (method == "GET" if repeatable is None else repeatable) else ())
+        while True:
+            try:
+                with httpx.Client(timeout=self.timeout) as client, client.stream(
+                        method, url, json=dict(body) if body is not None else None,
+                        params=dict(params) if params else None, headers=headers) as resp:
+                    refuse_redirect(resp, f"Render API {method} {url}")
+                    raw = read_limited(resp, ANSWER_BYTES)  # an answer is not trusted to end, nor to be shallow
+                break
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:  # the connection broke
+                if not pauses:
+                    raise self._unreachable(exc) from exc
+                self.sleep(pauses.pop(0))
+            except httpx.HTTPError as exc:
+                raise self._unreachable(exc) from exc
+            except NotJson as exc:
+                raise UnreachableError(f"Render API {method} {url} answered past its bound: {exc}") from None
         try:
             data = loads_strict(raw) if raw else {}
         except NotJson:
@@ -95,8 +112,14 @@ class RenderApi:
             raise (UnreachableError(text) if resp.status_code >= 500 else ConfigError(text))
         return data
 
-    def _object(self, method: str, url: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        data = self._call(method, url, body)
+    def _unreachable(self, exc: Exception) -> UnreachableError:
+        """Exit 3 naming the API and httpx's words (redacted)."""
+        return UnreachableError(f"Render API {self.target.base_url} unreachable: "
+                                f"{redact_text(str(exc)) or type(exc).__name__}")
+
+    def _object(self, method: str, url: str, body: Mapping[str, Any] | None = None, *,
+                repeatable: bool | None = None) -> dict[str, Any]:
+        data = self._call(method, url, body, repeatable=repeatable)
         return data if isinstance(data, dict) else {"data": data}
 
     def get_service(self) -> dict[str, Any]:
@@ -146,4 +169,5 @@ class RenderApi:
         return self._object("POST", self.target.url("/rollback"), {"deployId": deploy_id})
 
     def set_autodeploy(self, enabled: bool) -> dict[str, Any]:
-        return self._object("PATCH", self.target.url(), {"autoDeploy": "yes" if enabled else "no"})
+        # (a value set, not a change: asked twice, it is set once)
+        return self._object("PATCH", self.target.url(), {"autoDeploy": "yes" if enabled else "no"}, repeatable=True)
