@@ -66,6 +66,10 @@ def render_target_from(config: Any, env: Mapping[str, str]) -> tuple[RenderTarge
     return RenderTarget(settings.api_url, settings.service_id, settings.api_key), []
 
 
+class OutcomeUnknown(UnreachableError):
+    """A request sent whole that got no answer (the connection closed, the read timed out): done or not, not known."""
+
+
 class RenderApi:
     """The calls, each returning the decoded JSON answer."""
 
@@ -96,10 +100,10 @@ class RenderApi:
                 break
             except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:  # the connection broke
                 if not pauses:
-                    raise self._unreachable(exc) from exc
+                    raise self._unreachable(exc, sent=not isinstance(exc, httpx.WriteError)) from exc
                 self.sleep(pauses.pop(0))
             except httpx.HTTPError as exc:
-                raise self._unreachable(exc) from exc
+                raise self._unreachable(exc, sent=isinstance(exc, httpx.ReadTimeout)) from exc
             except NotJson as exc:
                 raise UnreachableError(f"Render API {method} {url} answered past its bound: {exc}") from None
         try:
@@ -112,10 +116,11 @@ class RenderApi:
             raise (UnreachableError(text) if resp.status_code >= 500 else ConfigError(text))
         return data
 
-    def _unreachable(self, exc: Exception) -> UnreachableError:
-        """Exit 3 naming the API and httpx's words (redacted)."""
-        return UnreachableError(f"Render API {self.target.base_url} unreachable: "
-                                f"{redact_text(str(exc)) or type(exc).__name__}")
+    def _unreachable(self, exc: Exception, *, sent: bool = False) -> UnreachableError:
+        """Exit 3 naming the API and httpx's words (redacted); an OutcomeUnknown when the request was sent whole
+        and no answer came (the connection closed or the read timed out): Render may have done what it asked."""
+        text = f"Render API {self.target.base_url} unreachable: {redact_text(str(exc)) or type(exc).__name__}"
+        return OutcomeUnknown(text) if sent else UnreachableError(text)
 
     def _object(self, method: str, url: str, body: Mapping[str, Any] | None = None, *,
                 repeatable: bool | None = None) -> dict[str, Any]:

@@ -63,7 +63,7 @@ def _commit_message(plan: RollbackPlan) -> str:
 def _render_rollback(plan: RollbackPlan, record: dict[str, Any]) -> tuple[str | None, str]:
     """Autodeploy off, then Render's rollback (or a rebuild by commit); on failure autodeploy is restored,
     or the error says loudly that it is still off."""
-    from mosaic_diag.platform.render_api import RenderApi
+    from mosaic_diag.platform.render_api import OutcomeUnknown, RenderApi
 
     assert plan.render is not None and plan.target_sha is not None
     api = RenderApi(plan.render)
@@ -77,6 +77,10 @@ def _render_rollback(plan: RollbackPlan, record: dict[str, Any]) -> tuple[str | 
     except DiagError as exc:
         if not was_on:
             raise
+        if isinstance(exc, OutcomeUnknown):  # Render may have started it: a rollback keeps autodeploy off
+            raise type(exc)(f"{exc}; the rollback was asked and no answer came: Render may have started it, so "
+                            f"AUTODEPLOY IS LEFT OFF for service {plan.render.service_id}; look at the service's "
+                            "deploys in Render, and turn autodeploy back on there once it is settled") from exc
         try:
             api.set_autodeploy(True)
         except DiagError as again:
