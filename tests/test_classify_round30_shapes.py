@@ -1,5 +1,6 @@
 """Shapes of round 30 (tests/realworld/README.md, "Held-out round 30"): a traceback re-indented by a log viewer (QGIS's
-message log: the frames' source lines level with their `File` lines, the exception line one column left of them).
+message log: the frames' source lines level with their `File` lines, the exception line one column left of them);
+Supavisor's refusal of a user name without a tenant; PgBouncer's refusal of a client over `max_client_conn`.
 
 The traceback is psycopg2's own against the test PostgreSQL, re-indented as the pasted log shows it; Supavisor and
 PgBouncer are not installed here, so their texts are the real users' pastes of the corpus, read by id, and the triage
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import io
 import traceback
+
+import pytest
 
 from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.logs import ReadStats, read_events
@@ -86,3 +89,34 @@ def test_a_source_line_level_with_its_frame_line_stays_a_source_line() -> None:
     assert "\n" + " " * 14 + 'holder.LookupError: type = {}["missing"]' in shown
     got = _clf().classify_text(shown)
     assert got.exception_type == "KeyError"
+
+
+# -- Supavisor and PgBouncer ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("entry_id", ["r30-pg-auth-supavisor-enoidentifier-no-tenant",
+                                      "r30-pg-auth-supavisor-enotfound-tenant-user"])
+def test_supavisors_refusal_of_a_user_without_its_tenant_is_an_auth_failure(entry_id: str) -> None:
+    text = _pasted(entry_id)
+    assert _clf().classify_text(text).label == "PG_AUTH_FAILED"
+    assert set(_triaged(text)) - {"UNKNOWN_ERROR"} == {"PG_AUTH_FAILED"}
+
+
+@pytest.mark.parametrize("entry_id", ["r30-pg-conn-pgbouncer-max-client-conn",
+                                      "r30-pg-conn-pgbouncer-max-client-conn-sqlalchemy-source-line"])
+def test_pgbouncers_refusal_over_max_client_conn_is_a_connection_failure(entry_id: str) -> None:
+    text = _pasted(entry_id)
+    assert _clf().classify_text(text).label == "PG_CONNECTION_FAILED"
+    assert _triaged(text) == ["PG_CONNECTION_FAILED"]
+
+
+# -- psycopg 3's operation before libpq's SSL error -----------------------------------------------------------------
+
+
+def test_psycopg3s_failed_operation_before_libpqs_ssl_error_is_a_connection_failure() -> None:
+    text = _pasted("r30-pg-conn-psycopg3-sending-query-ssl-bad-length")
+    assert text.startswith("psycopg.OperationalError: sending query and params failed: SSL error: ")
+    assert _clf().classify_text(text).label == "PG_CONNECTION_FAILED"
+    assert _triaged(text) == ["PG_CONNECTION_FAILED"]
+    # the same words with no PostgreSQL driver's type are another client's SSL error (rule 6)
+    assert _clf().classify_text(text.split(": ", 1)[1]).label == "UNKNOWN_ERROR"
