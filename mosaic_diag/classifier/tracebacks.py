@@ -612,6 +612,7 @@ def parse_traceback_text(text: str) -> list[ParsedException]:
             indent = len(column.group(1)) - 2
         frames: list[ParsedFrame] = []
         exc_lines: list[str] = []
+        frame_indent = -1  # the indent of the last `File "…"` line: its source lines are deeper, never shallower
         while i < n:
             raw = lines[i]
             line = raw[indent:] if len(raw) >= indent and not raw[:indent].strip() else raw
@@ -641,13 +642,19 @@ def parse_traceback_text(text: str) -> list[ParsedException]:
             if fm:
                 frames.append(ParsedFrame(fm.group("file"), int(fm.group("line")),
                                           (fm.group("func") or "").strip()))
+                frame_indent = len(line) - len(line.lstrip())
                 i += 1
                 continue
             if line[:2] == "  " and line[2:7] in ("Cell ", "File ") and (ipf := _ipython_frame(line)) is not None:
                 frames.append(ipf)  # IPython's `%xmode Plain`: `  Cell In[1], line 4`, `  File ~/…/mod.py:6 in f`
                 i += 1
                 continue
-            if line.startswith(" ") and frames and not stripped.startswith(_HEADER):
+            # an indented line under the frames is a source line, unless it is shallower than the frame lines and
+            # reads as an exception line: a log viewer that re-indents the whole traceback (QGIS's message log puts
+            # the frames' source lines level with their `File` lines and the exception line one column left of them)
+            if line.startswith(" ") and frames and not stripped.startswith(_HEADER) and not (
+                    0 <= len(line) - len(line.lstrip()) < frame_indent
+                    and looks_like_exception_line(stripped.strip(_DECORATION))):
                 if not _MARKER.match(line) and not frames[-1].source:
                     frames[-1].source = stripped
                 i += 1
