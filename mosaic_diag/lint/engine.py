@@ -780,7 +780,8 @@ def _lint_tree(src: Source, tree: ast.Module, rules: Sequence[Rule], known: Mapp
             if ctx.suppressed(rule.code, min(first, line), max(last, line)):
                 continue
             findings.append(Finding(src.path, line, col, rule.code, hit.message, rule.name, hit.fixes))
-    return findings, unknown
+    # (the texts a site may send are judged one by one: `A if x else B` built from one variable is one finding)
+    return list(dict.fromkeys(findings)), unknown
 
 
 def lint_paths(paths: Sequence[Path], **kwargs: object) -> LintResult:
