@@ -185,6 +185,7 @@ def _string_constants(tree: ast.AST) -> list[ast.Constant]:
 
 
 _SQL_FILE_CODES = frozenset({"MD004", "MD008"})
+_NAMED_QUERIES = re.compile(r"^[ \t]*--[ \t]*(?:name[ \t]*:|:name\b)", re.MULTILINE)
 
 
 def _lint_sql_file(src: Source, rules: Sequence[Rule]) -> list[Finding]:
@@ -198,7 +199,10 @@ def _lint_sql_file(src: Source, rules: Sequence[Rule]) -> list[Finding]:
     ctx = FileContext(src.path, src.text, ast.Module(body=[], type_ignores=[]))
     out = []
     text, templated = prepare_script(src.text)
-    for problem in analyse(text, dynamic=templated).problems:
+    # a collection of named queries (aiosql / anosql's `-- name: get-user^`, PugSQL's `-- :name get_user :one`):
+    # its `:name` binds are that library's placeholders
+    named = _NAMED_QUERIES.search(src.text) is not None
+    for problem in analyse(text, dynamic=templated, named=named).problems:
         if problem.code not in codes:
             continue
         line, col = line_col(src.text, problem.offset)
