@@ -609,14 +609,27 @@ class FileContext:
         return wrapper
 
     def postgres_sites(self) -> Iterator[SqlSite]:
-        """The SQL sites judged as PostgreSQL: not on a known SQLite connection or cursor, and either
+        """The SQL sites judged as PostgreSQL: not on a known SQLite connection or cursor nor (receiver unknown)
+        in an `if` arm for another database, and either
         on a known PostgreSQL one, in SQLAlchemy `text()`, or a text that starts like SQL (so a
         Cypher or GraphQL string given to some other `.execute` is not judged)."""
         for site in self.sql_sites:
             if site.kind in SQLITE_KINDS:
                 continue
+            if site.kind not in _PG_KINDS and self._other_dialect_arm(site.call):
+                continue
             if site.kind in _PG_KINDS or site.sql.named or looks_like_sql(site.sql.text):
                 yield site
+
+    def _other_dialect_arm(self, node: ast.AST) -> bool:
+        """True when the call lies in the arm of an `if` that runs only for another database (`if "mysql" in
+        engine.dialect.name:`, `elif dialect == "sqlite":`): that SQL is written for it, not for PostgreSQL."""
+        child, cur = node, self.parents.get(node)
+        while cur is not None:
+            if isinstance(cur, ast.If) and child in cur.body and _names_other_dialect(cur.test):
+                return True
+            child, cur = cur, self.parents.get(cur)
+        return False
 
     def receiver_kind(self, call: ast.Call) -> str | None:
         assert isinstance(call.func, ast.Attribute)
@@ -1081,6 +1094,36 @@ def _argument(call: ast.Call, position: int, param: str) -> ast.expr | None:
 
 _MAX_CHOICES = 16  # texts a site may send, judged one by one; past this, the first, not judged as a statement
 _DEDENT = frozenset({"textwrap.dedent", "inspect.cleandoc"})
+
+
+# the names of databases other than PostgreSQL as SQLAlchemy's dialects and other libraries' settings spell them
+_OTHER_DIALECTS = frozenset({"mysql", "mariadb", "sqlite", "oracle", "mssql", "sqlserver", "sybase", "firebird", "db2",
+                             "snowflake", "duckdb", "clickhouse", "trino", "presto", "bigquery", "hive", "sqlite3"})
+_DIALECT_WORDS = ("dialect", "driver", "engine", "backend", "vendor")
+
+
+def _names_other_dialect(test: ast.expr) -> bool:
+    """True when an `if` test holds only for another database: its dialect, driver, engine or backend name
+    compared with (`==`, `in`, `is`, `.startswith()`) names of other databases only."""
+    if isinstance(test, ast.BoolOp):
+        parts = [_names_other_dialect(v) for v in test.values]
+        return all(parts) if isinstance(test.op, ast.Or) else any(parts)
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq | ast.In | ast.Is):
+        sides = (test.left, test.comparators[0])
+    elif (isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and test.func.attr == "startswith"
+          and len(test.args) == 1 and not test.keywords):
+        sides = (test.func.value, test.args[0])
+    else:
+        return False
+    for subject, names in (sides, sides[::-1]):
+        label = (dotted(subject) or "").lower()
+        if not any(word in label for word in _DIALECT_WORDS):
+            continue
+        values = names.elts if isinstance(names, ast.Tuple | ast.List | ast.Set) else [names]
+        words = [v.value.lower() for v in values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
+        if words and len(words) == len(values) and all(w.split("+")[0] in _OTHER_DIALECTS for w in words):
+            return True
+    return False
 
 
 def _options(sql: SqlText | None) -> tuple[SqlText | None, ...]:
