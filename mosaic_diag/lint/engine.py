@@ -459,6 +459,10 @@ class _KnownTables(Mapping[str, Table]):
             self._merged = {**self._in_files, **dict(self._schema if self._schema is not None else {})}
         return self._merged
 
+    def with_own(self, own: Mapping[str, Table]) -> _KnownTables:
+        """These tables as one file sees them: those it creates before the other files' (the schema's first)."""
+        return _KnownTables({**self._in_files, **own}, self._schema)
+
     def __getitem__(self, name: str) -> Table:
         return self._all()[name]
 
@@ -767,7 +771,13 @@ def _collect(pid: int, read: int) -> dict[int, Outcome | None] | None:
 
 def _lint_tree(src: Source, tree: ast.Module, rules: Sequence[Rule], known: Mapping[str, Table],
                factories: frozenset[str], md007: bool) -> tuple[list[Finding], list[str]]:
-    """The findings of the rules in one parsed Python file, and its INSERTs into unknown tables."""
+    """The findings of the rules in one parsed Python file, and its INSERTs into unknown tables. A table the file
+    creates itself is the one its INSERTs meet (another file may create another table of that name: tests and
+    examples each make their own `tbl`); the schema's still wins."""
+    if md007 and isinstance(known, _KnownTables) and _declares_table(src.text):
+        own = _ddl_in_tree(tree)
+        if own:
+            known = known.with_own(own)
     ctx = FileContext(src.path, src.text, tree, tables=known, conn_factories=factories)
     unknown = []
     if md007 and "INSERT" in src.text.upper():
@@ -784,8 +794,7 @@ def _lint_tree(src: Source, tree: ast.Module, rules: Sequence[Rule], known: Mapp
             if ctx.suppressed(rule.code, min(first, line), max(last, line)):
                 continue
             findings.append(Finding(src.path, line, col, rule.code, hit.message, rule.name, hit.fixes))
-    # (the texts a site may send are judged one by one: `A if x else B` built from one variable is one finding)
-    return list(dict.fromkeys(findings)), unknown
+    return findings, unknown
 
 
 def lint_paths(paths: Sequence[Path], **kwargs: object) -> LintResult:
