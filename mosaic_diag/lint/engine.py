@@ -429,7 +429,7 @@ def _lint_with(sources: Sequence[Source], rules: Sequence[Rule], tables: Mapping
                 failures[src.path] = ParseFailure(src.path, *entry["failure"])
         else:
             todo.append(src)
-    known = _KnownTables(in_files, tables) if todo else {}  # the schema is parsed only when a file needs it
+    known = _KnownTables(in_files, tables, declared) if todo else {}  # the schema is parsed only when a file needs it
     job = _Job(tuple(rules), known, factories, md007)
     assert workers is None or len(todo) == len(sources)  # started when no file was cached
     for src, (file_findings, file_unknown, failure) in zip(todo, _run_jobs(job, todo, trees, workers), strict=True):
@@ -449,9 +449,11 @@ class _KnownTables(Mapping[str, Table]):
     """The tables the linted files declare and the schema's (which win), merged at the first look: a
     `SchemaTables` is parsed (pglast imported) only when a file's SQL needs a table."""
 
-    def __init__(self, in_files: Mapping[str, Table], schema: Mapping[str, Table] | None) -> None:
+    def __init__(self, in_files: Mapping[str, Table], schema: Mapping[str, Table] | None,
+                 declared: Mapping[str, Mapping[str, Table]] | None = None) -> None:
         self._in_files = in_files
         self._schema = schema
+        self._declared = declared or {}  # by file: the tables each declares
         self._merged: dict[str, Table] | None = None
 
     def _all(self) -> dict[str, Table]:
@@ -459,8 +461,11 @@ class _KnownTables(Mapping[str, Table]):
             self._merged = {**self._in_files, **dict(self._schema if self._schema is not None else {})}
         return self._merged
 
-    def with_own(self, own: Mapping[str, Table]) -> _KnownTables:
+    def for_file(self, path: str) -> _KnownTables:
         """These tables as one file sees them: those it creates before the other files' (the schema's first)."""
+        own = self._declared.get(path)
+        if not own:
+            return self
         return _KnownTables({**self._in_files, **own}, self._schema)
 
     def __getitem__(self, name: str) -> Table:
@@ -774,10 +779,8 @@ def _lint_tree(src: Source, tree: ast.Module, rules: Sequence[Rule], known: Mapp
     """The findings of the rules in one parsed Python file, and its INSERTs into unknown tables. A table the file
     creates itself is the one its INSERTs meet (another file may create another table of that name: tests and
     examples each make their own `tbl`); the schema's still wins."""
-    if md007 and isinstance(known, _KnownTables) and _declares_table(src.text):
-        own = _ddl_in_tree(tree)
-        if own:
-            known = known.with_own(own)
+    if md007 and isinstance(known, _KnownTables):
+        known = known.for_file(src.path)
     ctx = FileContext(src.path, src.text, tree, tables=known, conn_factories=factories)
     unknown = []
     if md007 and "INSERT" in src.text.upper():
