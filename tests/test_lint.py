@@ -692,3 +692,38 @@ def test_insert_without_on_conflict_names_only_the_keys_an_insert_can_hit() -> N
     assert [f.message for f in found] == [
         "INSERT INTO users without ON CONFLICT: the table has unique key(s) (email); "
         "add `ON CONFLICT (...) DO NOTHING` or `DO UPDATE`"]
+
+
+def test_a_table_a_file_creates_itself_is_the_one_its_inserts_meet(pg_db: str) -> None:
+    """Round 4 (aiopg, 26 findings): each test file makes its own `tbl (id int)`; an example elsewhere makes a `tbl`
+    with a primary key, and every INSERT of the tests was judged against that one. The file's own table now
+    wins over the other files' (the schema's still over both), and a file that creates none still meets the
+    others'. The tables run on PostgreSQL: the test's INSERT twice is no duplicate key, the example's is."""
+    import psycopg2
+
+    example = ('cur.execute(\'CREATE TABLE tbl ("MyIDField" INTEGER NOT NULL, name TEXT, '
+               'PRIMARY KEY ("MyIDField"))\')\n'
+               'cur.execute("INSERT INTO tbl (name) VALUES (%s)", ("a",))\n')
+    own = ('cur.execute("CREATE TABLE tbl (id int, name varchar(255))")\n'
+           'cur.execute("INSERT INTO tbl VALUES (1, %s)", ("a",))\n')
+    other = 'cur.execute("INSERT INTO tbl VALUES (1)")\n'
+    sources = [Source("examples/named.py", example), Source("tests/test_tx.py", own), Source("tests/other.py", other)]
+    found = lint_sources(sources, rules=select_rules(["MD007"]), cache_dir=None).findings
+    assert [(f.path, f.line) for f in found] == [("examples/named.py", 2), ("tests/other.py", 1)]
+    schema = tables_from_sql("CREATE TABLE tbl (id int PRIMARY KEY);")
+    found = lint_sources(sources, rules=select_rules(["MD007"]), tables=schema, cache_dir=None).findings
+    assert [f.path for f in found] == ["examples/named.py", "tests/other.py", "tests/test_tx.py"]
+    conn = psycopg2.connect(pg_db)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE tbl (id int, name varchar(255))")
+            cur.execute("INSERT INTO tbl VALUES (1, 'a')")
+            cur.execute("INSERT INTO tbl VALUES (1, 'a')")
+            cur.execute("DROP TABLE tbl")
+            cur.execute('CREATE TEMP TABLE tbl ("MyIDField" INTEGER NOT NULL, name TEXT, PRIMARY KEY ("MyIDField"))')
+            cur.execute('INSERT INTO tbl VALUES (1, \'a\')')
+            with pytest.raises(psycopg2.errors.UniqueViolation):
+                cur.execute('INSERT INTO tbl VALUES (1, \'a\')')
+    finally:
+        conn.rollback()
+        conn.close()

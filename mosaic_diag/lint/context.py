@@ -15,9 +15,10 @@ and small on purpose.
 from __future__ import annotations
 
 import ast
+import itertools
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -89,6 +90,9 @@ class SqlText:
     pieces: tuple[tuple[int, ast.expr], ...] = ()  # (offset in text, literal starting there)
     named: bool = False  # SQLAlchemy text(): `:name` binds
     partial: bool = False  # `+=` pieces from exclusive branches (`if:`/`else:`) folded together: no one run's text
+    # the texts it may be, one per run (`A if x else B`, `A or B`, `QUERIES[kind]`, and what is built of them);
+    # None: a value not known statically. Empty: just this one. Each site sends one of them: each is judged
+    choices: tuple[SqlText | None, ...] = ()
 
 
 _Binding = ast.Assign | ast.AnnAssign | ast.AugAssign
@@ -509,13 +513,14 @@ class FileContext:
         """Every call that sends SQL whose text is (partly) known: execute-like methods and `text()`."""
         if "calls" not in self.__dict__:  # the file names none of them (`_CALL_WORDS`)
             return ()
-        out = []
+        out: list[SqlSite] = []
         wrappers = self.sql_wrappers
         for node in self.calls:
             if isinstance(node.func, ast.Attribute) and node.func.attr in EXECUTE_METHODS:
                 sql = self.sql_of(node)
                 if sql is not None:
-                    out.append(SqlSite(node, sql, self.receiver_kind(node)))
+                    kind = self.receiver_kind(node)
+                    out.extend(SqlSite(node, option, kind) for option in _known_options(sql))
             elif wrappers and (wrapper := self._wrapper_called(node)) is not None:
                 arg = _argument(node, wrapper.position, wrapper.param)
                 sql = self._sql_text(arg, node, depth=0) if arg is not None else None
@@ -523,15 +528,15 @@ class FileContext:
                     # the receiver inside a method called on another object is not known here
                     own = isinstance(node.func, ast.Name) or (
                         isinstance(node.func, ast.Attribute) and dotted(node.func.value) in {"self", "cls"})
-                    out.append(SqlSite(node, sql, self.receiver_kind(wrapper.call) if own else None))
+                    kind = self.receiver_kind(wrapper.call) if own else None
+                    out.extend(SqlSite(node, option, kind) for option in _known_options(sql))
             elif self.uses_sqlalchemy and self.is_text_call(node):
                 sql = self.sql_of(node)
-                if sql is not None:
+                for option in _known_options(sql) if sql is not None else ():
                     # `text("importance")` given to `order_by()` / `where()`: a fragment of a statement SQLAlchemy
                     # builds, read for SQLite-isms but no statement of its own to parse
-                    fragment = not looks_like_sql(sql.text)
-                    out.append(SqlSite(node, SqlText(sql.text, sql.dynamic, sql.node, sql.literal, sql.how,
-                                                     sql.pieces, named=True, partial=sql.partial or fragment), None))
+                    fragment = not looks_like_sql(option.text)
+                    out.append(SqlSite(node, replace(option, named=True, partial=option.partial or fragment), None))
         return tuple(out)
 
     @cached_property
@@ -604,14 +609,27 @@ class FileContext:
         return wrapper
 
     def postgres_sites(self) -> Iterator[SqlSite]:
-        """The SQL sites judged as PostgreSQL: not on a known SQLite connection or cursor, and either
+        """The SQL sites judged as PostgreSQL: not on a known SQLite connection or cursor nor (receiver unknown)
+        in an `if` arm for another database, and either
         on a known PostgreSQL one, in SQLAlchemy `text()`, or a text that starts like SQL (so a
         Cypher or GraphQL string given to some other `.execute` is not judged)."""
         for site in self.sql_sites:
             if site.kind in SQLITE_KINDS:
                 continue
+            if site.kind not in _PG_KINDS and self._other_dialect_arm(site.call):
+                continue
             if site.kind in _PG_KINDS or site.sql.named or looks_like_sql(site.sql.text):
                 yield site
+
+    def _other_dialect_arm(self, node: ast.AST) -> bool:
+        """True when the call lies in the arm of an `if` that runs only for another database (`if "mysql" in
+        engine.dialect.name:`, `elif dialect == "sqlite":`): that SQL is written for it, not for PostgreSQL."""
+        child, cur = node, self.parents.get(node)
+        while cur is not None:
+            if isinstance(cur, ast.If) and child in cur.body and _names_other_dialect(cur.test):
+                return True
+            child, cur = cur, self.parents.get(cur)
+        return False
 
     def receiver_kind(self, call: ast.Call) -> str | None:
         assert isinstance(call.func, ast.Attribute)
@@ -630,19 +648,7 @@ class FileContext:
         if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
             return SqlText(expr.value, False, expr, expr, pieces=((0, expr),))
         if isinstance(expr, ast.JoinedStr):
-            parts, dynamic = [], False
-            for value in expr.values:
-                if isinstance(value, ast.Constant) and isinstance(value.value, str):
-                    parts.append(value.value)
-                elif isinstance(value, ast.FormattedValue) and isinstance(value.value, ast.Constant):
-                    parts.append(str(value.value.value))
-                elif (isinstance(value, ast.FormattedValue) and isinstance(value.value, ast.Name) and depth < 4
-                      and (known := self._value_of(value.value, at, depth + 1)) is not None and not known.dynamic):
-                    parts.append(known.text)  # a module constant (a table name)
-                else:
-                    parts.append(_DYNAMIC)
-                    dynamic = True
-            return SqlText("".join(parts), dynamic, expr, expr, "f-string" if dynamic else "", ((0, expr),))
+            return self._fstring(expr, at, depth)
         if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
             left = self._sql_text(expr.left, at, depth)
             right = self._sql_text(expr.right, at, depth)
@@ -655,28 +661,168 @@ class FileContext:
                 return None
             constant = isinstance(expr.right, ast.Constant) or (
                 isinstance(expr.right, ast.Tuple) and all(isinstance(e, ast.Constant) for e in expr.right.elts))
-            return SqlText(left.text, True if not constant else left.dynamic, expr, left.literal,
-                           "% formatting" if not constant else left.how, left.pieces, partial=left.partial)
+            if constant:
+                return _each(left, lambda o: replace(o, node=expr))
+            return _each(left, lambda o: replace(o, dynamic=True, node=expr, how="% formatting"))
         if (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "format"
                 and isinstance(expr.func.value, ast.Constant) and isinstance(expr.func.value.value, str)):
             constant = all(isinstance(a, ast.Constant) for a in expr.args) and all(
                 isinstance(k.value, ast.Constant) for k in expr.keywords)
             return SqlText(expr.func.value.value, not constant, expr, expr.func.value,
                            "" if constant else ".format()", ((0, expr.func.value),))
-        if isinstance(expr, ast.IfExp):  # `" LIMIT %s" if limit else ""`: a choice between two known texts
-            body, orelse = self._sql_text(expr.body, at, depth), self._sql_text(expr.orelse, at, depth)
-            if body is None or orelse is None or body.dynamic or orelse.dynamic:
-                return None
-            return SqlText(body.text, False, expr, body.literal, "", body.pieces,
-                           partial=body.partial or orelse.partial or body.text != orelse.text)
-        if self.uses_sqlalchemy and self.is_text_call(expr) and isinstance(expr, ast.Call):  # execute(text())
-            return self.sql_of(expr)
+        if isinstance(expr, ast.IfExp):  # `A if x else B`: either may be sent
+            return _choose([self._sql_text(expr.body, at, depth), self._sql_text(expr.orelse, at, depth)])
+        if isinstance(expr, ast.BoolOp):  # `given or DEFAULT`: any operand; `x and B`: B (else a falsy x)
+            values = expr.values if isinstance(expr.op, ast.Or) else expr.values[-1:]
+            return _choose([self._sql_text(v, at, depth) for v in values])
+        if isinstance(expr, ast.Subscript) and depth < 4:  # `QUERIES[kind]`: a constant picked from constants
+            chosen = self._picked(expr.value, expr.slice, None, at)
+            return None if chosen is None else _choose([self._sql_text(e, e, depth + 1) if e is not None else None
+                                                        for e in chosen])
+        if isinstance(expr, ast.Call):
+            return self._call_text(expr, at, depth)
         if isinstance(expr, ast.Name | ast.Attribute) and depth < 4:
             found = self._value_of(expr, at, depth + 1)
             if found is not None:
-                return SqlText(found.text, found.dynamic, expr, found.literal, found.how, found.pieces,
-                               partial=found.partial)
+                return _each(found, lambda o: replace(o, node=expr))
         return None
+
+    def _fstring(self, expr: ast.JoinedStr, at: ast.AST, depth: int) -> SqlText | None:
+        """An f-string: its constant parts, module constants and choices between constants in their places;
+        any other value interpolated (dynamic)."""
+        slots: list[tuple[str | None, ...]] = []
+        for value in expr.values:
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                slots.append((value.value,))
+            elif isinstance(value, ast.FormattedValue) and isinstance(value.value, ast.Constant):
+                slots.append((str(value.value.value),))
+            elif (isinstance(value, ast.FormattedValue) and depth < 4 and value.conversion == -1
+                  and value.format_spec is None and isinstance(value.value, ast.Name | ast.IfExp | ast.BoolOp
+                                                               | ast.Subscript)
+                  and (known := (self._value_of(value.value, at, depth + 1) if isinstance(value.value, ast.Name)
+                                 else self._sql_text(value.value, at, depth + 1))) is not None):
+                # a module constant (a table name), or a choice between constants (`{"DESC" if desc else "ASC"}`)
+                slots.append(tuple(o.text if o is not None and not o.dynamic else None for o in _options(known)))
+            else:
+                slots.append((None,))
+        combos = 1
+        for slot in slots:
+            combos *= len(slot)
+        if combos > _MAX_CHOICES:
+            slots = [slot[:1] for slot in slots]
+        out: list[SqlText | None] = []
+        for combo in itertools.product(*slots):
+            dynamic = None in combo
+            out.append(SqlText("".join(_DYNAMIC if c is None else c for c in combo), dynamic, expr, expr,
+                               "f-string" if dynamic else "", ((0, expr),), partial=combos > _MAX_CHOICES))
+        return _choose(out)
+
+    def _call_text(self, expr: ast.Call, at: ast.AST, depth: int) -> SqlText | None:
+        """The SQL a call returns, when the linter can tell: SQLAlchemy `text()`, `sep.join([...])` of known
+        pieces, `textwrap.dedent(...)` / `inspect.cleandoc(...)` and `.strip()` of a known text,
+        `QUERIES.get(kind)` from constants."""
+        func = expr.func
+        if self.uses_sqlalchemy and self.is_text_call(expr):  # execute(text(...))
+            return self.sql_of(expr)
+        if isinstance(func, ast.Attribute) and not expr.keywords:
+            if (func.attr == "join" and isinstance(func.value, ast.Constant) and isinstance(func.value.value, str)
+                    and len(expr.args) == 1 and depth < 4):
+                return self._joined(func.value, expr.args[0], expr, at, depth)
+            if func.attr in {"strip", "lstrip", "rstrip"} and not expr.args:
+                inner = self._sql_text(func.value, at, depth)
+                return None if inner is None else _each(inner, lambda o: _stripped(o, func.attr, expr))
+            if func.attr == "get" and 1 <= len(expr.args) <= 2 and depth < 4:
+                chosen = self._picked(func.value, expr.args[0], expr.args[1] if len(expr.args) == 2 else None,
+                                      at, mapping=True)
+                return None if chosen is None else _choose(
+                    [self._sql_text(e, e, depth + 1) if e is not None else None for e in chosen])
+        if self.qualified(func) in _DEDENT and len(expr.args) == 1 and not expr.keywords:
+            inner = self._sql_text(expr.args[0], at, depth)
+            if inner is None:
+                return None
+            import inspect
+            import textwrap
+
+            clean = textwrap.dedent if self.qualified(func) == "textwrap.dedent" else inspect.cleandoc
+            # (the text moves within its lines: positions are the call's)
+            return _each(inner, lambda o: o if clean(o.text) == o.text else replace(
+                o, text=clean(o.text), node=expr, literal=expr, pieces=((0, expr),)))
+        return None
+
+    def _joined(self, sep: ast.Constant, arg: ast.expr, expr: ast.Call, at: ast.AST, depth: int) -> SqlText | None:
+        """`" ".join([...])` of a list or tuple written out (or a name bound to one): its pieces with the
+        separator between them (a piece not known statically is an interpolated value)."""
+        items = self._sequence(arg, at)
+        if items is None:
+            return None
+        parts = [self._sql_text(e, e, depth + 1) for e in items]
+        if all(p is None for p in parts):
+            return None
+        glue = SqlText(str(sep.value), False, sep, sep)
+        out = parts[0]
+        for part in parts[1:]:
+            out = _concat(_concat(out, glue, expr, "str.join()"), part, expr, "str.join()")
+        return out
+
+    def _sequence(self, expr: ast.expr, at: ast.AST) -> list[ast.expr] | None:
+        """The items of a list or tuple written out, or of the one a name is bound to (no starred item)."""
+        found = expr if isinstance(expr, ast.List | ast.Tuple) else self._bound_literal(expr, at)
+        if not isinstance(found, ast.List | ast.Tuple) or any(isinstance(e, ast.Starred) for e in found.elts):
+            return None
+        return list(found.elts)
+
+    def _picked(self, container: ast.expr, key: ast.expr, default: ast.expr | None, at: ast.AST,
+                *, mapping: bool = False) -> list[ast.expr | None] | None:
+        """The values `container[key]` (or `container.get(key, default)`) may be, for a dict, list or tuple of
+        values written out (or a name bound to one): the one a constant key picks, else any of them (None:
+        a value no key of it names, `**other`)."""
+        found = container if isinstance(container, ast.Dict | ast.List | ast.Tuple) else self._bound_literal(
+            container, at)
+        if found is None or (mapping and not isinstance(found, ast.Dict)):
+            return None
+        if isinstance(found, ast.Dict):
+            values: list[ast.expr | None] = list(found.values)
+            keys = found.keys
+            if isinstance(key, ast.Constant) and all(isinstance(k, ast.Constant) for k in keys):
+                hit: list[ast.expr | None] = [v for k, v in zip(keys, found.values, strict=True)
+                       if isinstance(k, ast.Constant) and k.value == key.value]
+                values = hit[-1:] if hit else [default if mapping else None]
+            else:
+                values = values + ([default] if mapping else []) + ([None] if None in keys else [])
+        else:
+            if any(isinstance(e, ast.Starred) for e in found.elts):
+                return None
+            values = list(found.elts)
+            if isinstance(key, ast.Constant) and isinstance(key.value, int) and not isinstance(key.value, bool):
+                if not -len(values) <= key.value < len(values):
+                    return None
+                values = [values[key.value]]
+            elif isinstance(key, ast.Slice):
+                return None
+        return values
+
+    def _bound_literal(self, expr: ast.expr, at: ast.AST) -> ast.Dict | ast.List | ast.Tuple | None:
+        """The dict, list or tuple written out that a name (or `self.X` / `Class.X`) is last bound to, as
+        `_value_of` finds names: the function's own binding before `at`, else the module's (or the class's)."""
+        name = dotted(expr)
+        if name is None:
+            return None
+        if isinstance(expr, ast.Name):
+            scope = self.scope_of(at)
+            events = [n for n in self._bindings(scope).get(name, ()) if n.lineno < getattr(at, "lineno", 10**9)]
+            if not events and scope is not self.tree and not self._local(name, scope):
+                events = self._bindings(self.tree).get(name, [])
+        else:
+            owner, _, attr = name.rpartition(".")
+            klass = (self.scope_of(at, klass=True) if owner in {"self", "cls"} else
+                     next((n for n in self.tree.body if isinstance(n, ast.ClassDef) and n.name == owner), None))
+            if "." in owner or not isinstance(klass, ast.ClassDef):
+                return None
+            events = self._bindings(klass).get(attr, [])
+        if not events or isinstance(events[-1], ast.AugAssign):
+            return None
+        value = events[-1].value
+        return value if isinstance(value, ast.Dict | ast.List | ast.Tuple) else None
 
     def _value_of(self, expr: ast.Name | ast.Attribute, at: ast.AST, depth: int) -> SqlText | None:
         """The SQL a name holds at `at`: its last assignment in the same function (then `+=` on it),
@@ -764,9 +910,8 @@ class FileContext:
             elif node.value is not None:
                 current = self._sql_text(node.value, node, depth)
                 folded = [node]
-        if current is not None and len(folded) > 1 and not current.partial and self._exclusive(folded, scope):
-            current = SqlText(current.text, current.dynamic, current.node, current.literal, current.how,
-                              current.pieces, current.named, partial=True)
+        if current is not None and len(folded) > 1 and self._exclusive(folded, scope):
+            current = _each(current, lambda o: replace(o, partial=True))
         return current
 
     def _exclusive(self, events: list[ast.AST], scope: ast.AST) -> bool:
@@ -947,8 +1092,103 @@ def _argument(call: ast.Call, position: int, param: str) -> ast.expr | None:
     return None
 
 
+_MAX_CHOICES = 16  # texts a site may send, judged one by one; past this, the first, not judged as a statement
+_DEDENT = frozenset({"textwrap.dedent", "inspect.cleandoc"})
+
+
+# the names of databases other than PostgreSQL as SQLAlchemy's dialects and other libraries' settings spell them
+_OTHER_DIALECTS = frozenset({"mysql", "mariadb", "sqlite", "oracle", "mssql", "sqlserver", "sybase", "firebird", "db2",
+                             "snowflake", "duckdb", "clickhouse", "trino", "presto", "bigquery", "hive", "sqlite3"})
+_DIALECT_WORDS = ("dialect", "driver", "engine", "backend", "vendor")
+
+
+def _names_other_dialect(test: ast.expr) -> bool:
+    """True when an `if` test holds only for another database: its dialect, driver, engine or backend name
+    compared with (`==`, `in`, `is`, `.startswith()`) names of other databases only."""
+    if isinstance(test, ast.BoolOp):
+        parts = [_names_other_dialect(v) for v in test.values]
+        return all(parts) if isinstance(test.op, ast.Or) else any(parts)
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq | ast.In | ast.Is):
+        sides = (test.left, test.comparators[0])
+    elif (isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and test.func.attr == "startswith"
+          and len(test.args) == 1 and not test.keywords):
+        sides = (test.func.value, test.args[0])
+    else:
+        return False
+    for subject, names in (sides, sides[::-1]):
+        label = (dotted(subject) or "").lower()
+        if not any(word in label for word in _DIALECT_WORDS):
+            continue
+        values = names.elts if isinstance(names, ast.Tuple | ast.List | ast.Set) else [names]
+        words = [v.value.lower() for v in values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
+        if words and len(words) == len(values) and all(w.split("+")[0] in _OTHER_DIALECTS for w in words):
+            return True
+    return False
+
+
+def _options(sql: SqlText | None) -> tuple[SqlText | None, ...]:
+    """The texts a SqlText may be (None: a value not known statically)."""
+    if sql is None:
+        return (None,)
+    return sql.choices or (sql,)
+
+
+def _known_options(sql: SqlText) -> list[SqlText]:
+    """The texts a site may send that the linter knows, each to be judged."""
+    return [o for o in _options(sql) if o is not None]
+
+
+def _each(sql: SqlText, change: Callable[[SqlText], SqlText]) -> SqlText:
+    """`change` applied to each text a SqlText may be."""
+    if not sql.choices:
+        return change(sql)
+    out = _choose([change(o) if o is not None else None for o in sql.choices])
+    assert out is not None
+    return out
+
+
+def _choose(options: list[SqlText | None]) -> SqlText | None:
+    """One of these texts (None: a value not known statically); None when none is known. The result's own
+    fields are the first known text's (dynamic when any is); past `_MAX_CHOICES`, that text alone, partial."""
+    flat: list[SqlText | None] = [o for option in options for o in _options(option)]
+    known = list({(o.text, o.dynamic, o.how, id(o.literal)): o for o in flat if o is not None}.values())
+    if not known:
+        return None
+    unknown = None in flat
+    if len(known) == 1 and not unknown:
+        return known[0]
+    first = known[0]
+    dynamic = any(o.dynamic for o in known)
+    how = next((o.how for o in known if o.how), "")
+    if len(known) > _MAX_CHOICES:
+        return replace(first, dynamic=dynamic, how=how, partial=True, choices=())
+    return replace(first, dynamic=dynamic, how=how, choices=(*known, *((None,) if unknown else ())))
+
+
+def _stripped(sql: SqlText, how: str, node: ast.expr) -> SqlText:
+    """`sql.strip()` (or `lstrip` / `rstrip`): the pieces move back by what went from the front."""
+    text = getattr(sql.text, how)()
+    gone = len(sql.text) - len(sql.text.lstrip()) if how != "rstrip" else 0
+    return replace(sql, text=text, node=node, pieces=tuple((o - gone, n) for o, n in sql.pieces))
+
+
 def _concat(left: SqlText | None, right: SqlText | None, node: ast.expr, how: str) -> SqlText:
-    """Two pieces of SQL one after the other (a side not known statically is an interpolated value)."""
+    """Two pieces of SQL one after the other (a side not known statically is an interpolated value); each
+    text either may be with each of the other's."""
+    lefts, rights = _options(left), _options(right)
+    if len(lefts) * len(rights) > 1:
+        if len(lefts) * len(rights) > _MAX_CHOICES:
+            merged = _concat_one(lefts[0], rights[0], node, how)
+            return replace(merged, partial=True, dynamic=merged.dynamic or any(
+                o is None or o.dynamic for o in (*lefts, *rights)))
+        out = _choose([_concat_one(a, b, node, how) if a is not None or b is not None else None
+                       for a in lefts for b in rights])
+        assert out is not None
+        return out
+    return _concat_one(left, right, node, how)
+
+
+def _concat_one(left: SqlText | None, right: SqlText | None, node: ast.expr, how: str) -> SqlText:
     ltext = left.text if left else _DYNAMIC
     rtext = right.text if right else _DYNAMIC
     dynamic = left is None or right is None or left.dynamic or right.dynamic

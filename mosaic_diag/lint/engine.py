@@ -185,6 +185,7 @@ def _string_constants(tree: ast.AST) -> list[ast.Constant]:
 
 
 _SQL_FILE_CODES = frozenset({"MD004", "MD008"})
+_NAMED_QUERIES = re.compile(r"^[ \t]*--[ \t]*(?:name[ \t]*:|:name\b)", re.MULTILINE)
 
 
 def _lint_sql_file(src: Source, rules: Sequence[Rule]) -> list[Finding]:
@@ -198,7 +199,10 @@ def _lint_sql_file(src: Source, rules: Sequence[Rule]) -> list[Finding]:
     ctx = FileContext(src.path, src.text, ast.Module(body=[], type_ignores=[]))
     out = []
     text, templated = prepare_script(src.text)
-    for problem in analyse(text, dynamic=templated).problems:
+    # a collection of named queries (aiosql / anosql's `-- name: get-user^`, PugSQL's `-- :name get_user :one`):
+    # its `:name` binds are that library's placeholders
+    named = _NAMED_QUERIES.search(src.text) is not None
+    for problem in analyse(text, dynamic=templated, named=named).problems:
         if problem.code not in codes:
             continue
         line, col = line_col(src.text, problem.offset)
@@ -425,7 +429,7 @@ def _lint_with(sources: Sequence[Source], rules: Sequence[Rule], tables: Mapping
                 failures[src.path] = ParseFailure(src.path, *entry["failure"])
         else:
             todo.append(src)
-    known = _KnownTables(in_files, tables) if todo else {}  # the schema is parsed only when a file needs it
+    known = _KnownTables(in_files, tables, declared) if todo else {}  # the schema is parsed only when a file needs it
     job = _Job(tuple(rules), known, factories, md007)
     assert workers is None or len(todo) == len(sources)  # started when no file was cached
     for src, (file_findings, file_unknown, failure) in zip(todo, _run_jobs(job, todo, trees, workers), strict=True):
@@ -445,15 +449,24 @@ class _KnownTables(Mapping[str, Table]):
     """The tables the linted files declare and the schema's (which win), merged at the first look: a
     `SchemaTables` is parsed (pglast imported) only when a file's SQL needs a table."""
 
-    def __init__(self, in_files: Mapping[str, Table], schema: Mapping[str, Table] | None) -> None:
+    def __init__(self, in_files: Mapping[str, Table], schema: Mapping[str, Table] | None,
+                 declared: Mapping[str, Mapping[str, Table]] | None = None) -> None:
         self._in_files = in_files
         self._schema = schema
+        self._declared = declared or {}  # by file: the tables each declares
         self._merged: dict[str, Table] | None = None
 
     def _all(self) -> dict[str, Table]:
         if self._merged is None:
             self._merged = {**self._in_files, **dict(self._schema if self._schema is not None else {})}
         return self._merged
+
+    def for_file(self, path: str) -> _KnownTables:
+        """These tables as one file sees them: those it creates before the other files' (the schema's first)."""
+        own = self._declared.get(path)
+        if not own:
+            return self
+        return _KnownTables({**self._in_files, **own}, self._schema)
 
     def __getitem__(self, name: str) -> Table:
         return self._all()[name]
@@ -763,7 +776,11 @@ def _collect(pid: int, read: int) -> dict[int, Outcome | None] | None:
 
 def _lint_tree(src: Source, tree: ast.Module, rules: Sequence[Rule], known: Mapping[str, Table],
                factories: frozenset[str], md007: bool) -> tuple[list[Finding], list[str]]:
-    """The findings of the rules in one parsed Python file, and its INSERTs into unknown tables."""
+    """The findings of the rules in one parsed Python file, and its INSERTs into unknown tables. A table the file
+    creates itself is the one its INSERTs meet (another file may create another table of that name: tests and
+    examples each make their own `tbl`); the schema's still wins."""
+    if md007 and isinstance(known, _KnownTables):
+        known = known.for_file(src.path)
     ctx = FileContext(src.path, src.text, tree, tables=known, conn_factories=factories)
     unknown = []
     if md007 and "INSERT" in src.text.upper():

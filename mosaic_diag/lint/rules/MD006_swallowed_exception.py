@@ -31,7 +31,8 @@ class SwallowedException(Rule):
     The framework: "Don't swallow exceptions without logging" — a silent failure is one
     that no log, alert or triage can ever see. Flagged: a bare `except:` or `except
     Exception` / `BaseException` whose body neither raises (nor stops the program with a failure
-    status: `sys.exit(1)`, `sys.exit("message")`, `os._exit(n)`), nor logs (`logger.*`, `logging.*`,
+    status: `sys.exit(1)`, `sys.exit("message")`, `os._exit(n)`; nor fails the test: `self.fail(...)`,
+    `pytest.fail(...)`), nor logs (`logger.*`, `logging.*`,
     `traceback.print_exc`, `warnings.warn`, `print`), nor uses the caught
     exception (`except Exception as e: errors.append(e)` passes it on, and so does a body that reads it
     through `traceback.format_exc()` / `sys.exc_info()`); any `except`
@@ -126,6 +127,12 @@ def _ends_program(ctx: FileContext, call: ast.Call) -> bool:
     return not (isinstance(status, ast.Constant) and status.value in (0, None, False))
 
 
+def _fails_test(ctx: FileContext, call: ast.Call) -> bool:
+    """`self.fail("...")` (unittest) or `pytest.fail("...")`: the test fails, with the message (a skip does not
+    fail: it hides the error)."""
+    return dotted(call.func) == "self.fail" or ctx.qualified(call.func) == "pytest.fail"
+
+
 def _handles(ctx: FileContext, handler: ast.ExceptHandler) -> bool:
     """Raises, logs, or uses the exception (its bound name, `traceback.format_exc()`, `sys.exc_info()`)
     somewhere in its body."""
@@ -139,7 +146,7 @@ def _handles(ctx: FileContext, handler: ast.ExceptHandler) -> bool:
                 name = call_name(node)
                 if name in _LOG_METHODS or name == "print" or dotted(node.func) == "warnings.warn":
                     return True
-                if _ends_program(ctx, node):
+                if _ends_program(ctx, node) or _fails_test(ctx, node):
                     return True
                 if ctx.qualified(node.func) in _READS_CURRENT:
                     return True

@@ -18,7 +18,8 @@ class InsertWithoutOnConflict(Rule):
     The INSERT is read by PostgreSQL's parser (a CTE's INSERT counts, an `INSERT` inside a
     literal does not). The unique keys come from the parsed DDL of the schema (`lint.schema`,
     default `schema.sql` or the migrations found from the repository root; the linter says when
-    it finds none) and of any `CREATE TABLE` in the linted files; a key that the database
+    it finds none) and of any `CREATE TABLE` in the linted files (a file's own first: tests and examples each
+    make their own `tbl`); a key that the database
     generates (SERIAL, IDENTITY, a `DEFAULT` of `nextval(...)` as pg_dump writes a serial, or of
     `gen_random_uuid()` / `uuid_generate_v4()`, also set by `ALTER COLUMN ... SET DEFAULT`) does not count.
     """

@@ -22,7 +22,9 @@ class SqlSyntaxError(Rule):
     completes it; MD005 speaks about it). Nor is: a `str.format` template whose fields name nothing in
     scope (`FROM {powa}.servers`: a cursor subclass or a wrapper fills them; as an f-string it would raise
     NameError; a field naming a variable in scope is a forgotten `f` prefix and is judged), a
-    SQLAlchemy `text()` fragment (`order_by(text("importance"))`), the data rows of `COPY ... FROM stdin`.
+    SQLAlchemy `text()` fragment (`order_by(text("importance"))`), the data rows of `COPY ... FROM stdin`. In a
+    `.sql` file of named queries (aiosql / anosql `-- name: get-user^`, PugSQL `-- :name get_user :one`), `:name`
+    binds are that library's placeholders.
     """
 
     code = "MD008"
