@@ -95,6 +95,23 @@ def test_a_4xx_is_final_and_a_dead_receiver_gives_up(receiver: Receiver) -> None
     assert "XXXXsecretpath" not in d.detail
 
 
+@pytest.mark.parametrize(("status", "location", "says"), (
+    (308, "https://evil.example/collect?token=Leak3dT0ken", "a redirect to https://evil.example"),
+    (301, "/hooks/moved", "a redirect to a path on the same host"),
+    (302, "", "a redirect to nowhere (no location)"),
+))
+def test_a_redirect_is_not_a_delivery_nor_followed(receiver: Receiver, status: int, location: str, says: str) -> None:
+    """A 3xx (an http:// URL of an https hook, a moved hook) was `ok`: an alert said delivered that nobody got. It is
+    a failure now, not followed (the alert and its signature go to the configured URL only), not retried, and says
+    where it pointed by scheme and host only (a location's query may carry a token)."""
+    receiver.script = [(status, {"Location": location} if location else {})]
+    d = post_webhook(receiver.url, {"message": "PG_AUTH_FAILED"}, secret="s3cret", sleep=lambda s: None)
+    assert (d.ok, d.attempts, d.status) == (False, 1, status), d
+    assert says in d.detail and "not delivered" in d.detail and "not followed" in d.detail
+    assert "Leak3dT0ken" not in d.detail and "XXXXsecretpath" not in d.detail
+    assert len(receiver.got) == 1
+
+
 def test_slack_shape_and_detection(receiver: Receiver) -> None:
     assert is_slack("https://hooks.slack.com/services/T0/B0/abc")
     assert not is_slack("https://example.org/hooks.slack.com/x")
