@@ -164,6 +164,57 @@ def test_a_good_deploy_is_pushed_waited_for_watched_and_recorded_good(project):
     assert not [c for c in render.calls() if c[0] == "PATCH"]
 
 
+def _lose_the_audit_log_while_pushing(work: Path) -> None:
+    """A local pre-push hook that replaces the audit log by a link (a real OSError from the audit writer for every
+    record after the push's intent), keeping what it held in audit.kept."""
+    hook = work / ".git" / "hooks" / "pre-push"
+    hook.write_text("#!/bin/sh\nmv .mosaic-diag/audit.log .mosaic-diag/audit.kept && "
+                    "ln -s audit.kept .mosaic-diag/audit.log\n")
+    hook.chmod(0o755)
+
+
+def test_an_audit_log_lost_after_the_push_is_a_warning_and_the_deploy_goes_on(project):
+    """The push's result cannot be audited: the push happened, so it is a warning and the deploy is waited for,
+    judged and recorded. It was `audit log ... cannot be written: nothing was done`, exit 2, with the commit on the
+    remote, unjudged and pending."""
+    work, remote, render, first = project
+    render.autodeploy = True  # (Render deploys the push itself: no later intent to audit)
+    second = change(work, "2", "second")
+    _lose_the_audit_log_while_pushing(work)
+    clock = FakeClock()
+
+    def serve() -> None:
+        if not any(d["commit"]["id"] == second for d in render.deploys):
+            render.add_deploy(second, "live")
+        app_log(work / "app.log", fail=False)
+
+    clock.on_sleep = serve
+    report = deploy(work, clock)
+    assert remote_head(work, remote) == second
+    assert report.exit_code == 0 and report.verdict == "good", report.to_dict()
+    assert [s.status for s in report.steps if s.name == "push"] == ["ok"]
+    assert any("push step's result (done) could not be written" in w and "symlink" in w for w in report.warnings), \
+        report.warnings
+    kept = [json.loads(line) for line in (work / ".mosaic-diag" / "audit.kept").read_text().splitlines()]
+    assert [(a["step"], a["result"]) for a in kept] == [("push", "started")]
+    history = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()
+    assert (history[0].commit, history[0].status) == (second, "deployed")
+
+
+def test_an_intent_not_audited_after_the_push_says_the_push_landed(project):
+    """Autodeploy off: Render's deploy of the pushed commit is not asked for when its intent cannot be audited, and
+    the error says the push landed (it said `nothing was done`)."""
+    work, remote, render, first = project
+    second = change(work, "2", "second")
+    _lose_the_audit_log_while_pushing(work)
+    report = deploy(work, FakeClock())
+    assert remote_head(work, remote) == second
+    assert report.exit_code == 2 and report.verdict == "error", report.to_dict()
+    assert "the render-deploy step was not done" in report.reason and "nothing was done" not in report.reason
+    assert f"{second[:12]} was pushed to origin main before it" in report.reason
+    assert not any(d["commit"]["id"] == second for d in render.deploys)
+
+
 def test_a_bad_deploy_is_rolled_back_to_the_last_good_one(project):
     work, remote, render, first = project
     bad = change(work, "'broken'", "break the database code")

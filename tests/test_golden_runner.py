@@ -208,6 +208,21 @@ def test_cli_junit_baseline_bless_only_failed(server, cases_file, tmp_path, caps
     assert json.loads(capsys.readouterr().out)["baseline"]["fixes"] == ["switch"]
 
 
+def test_a_url_with_a_password_is_not_written_to_the_junit_file_or_the_state(server, cases_file, tmp_path, capsys):
+    """`--url https://user:pw@host` sends the password to the app only: the JUnit file (a CI artifact) and the last
+    run's state named the target with it, in clear (the terminal's report was redacted, the files were not)."""
+    state, junit = tmp_path / "state", tmp_path / "golden.xml"
+    port = server.server_address[1]
+    code = main(["golden", "--url", f"http://ci-bot:Hunter2pw@127.0.0.1:{port}", "--cases", str(cases_file),
+                 "--state-dir", str(state), "--retries", "0", "-t", "switch", "--junit", str(junit)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    written = junit.read_text() + "".join(p.read_text() for p in state.iterdir())
+    assert "Hunter2pw" not in written + out
+    assert f"http://ci-bot:***@127.0.0.1:{port}" in junit.read_text()
+    assert json.loads((state / "golden-last-run.json").read_text())["target"] == f"http://ci-bot:***@127.0.0.1:{port}"
+
+
 def test_bless_after_a_run_that_got_no_answers_leaves_those_cases_out(server, cases_file, tmp_path, capsys):
     """A careless bless: the last run timed out (or the app was down), so a case got no answer at all. Blessed
     as a known failure it would hide every later regression of that case; it is left out (its earlier entry

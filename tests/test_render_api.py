@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from mosaic_diag.config import Config
@@ -170,3 +172,17 @@ def test_the_stand_in_command_answers_help_without_serving(capsys: pytest.Captur
     assert stopped.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: python -m examples.render_standin") and "--service-id" in out
+
+
+def test_a_deploy_list_not_shaped_as_renders_is_read_as_saying_nothing(render):
+    """A deploy whose commit id is no text (a number) is a deploy of no known commit: the wait for a canceled deploy
+    took it for the newer deploy that overtook it and ended in a TypeError (`newer[:12]`)."""
+    from mosaic_diag.deploy.wait import wait_for_commit
+
+    sha = "a" * 40
+    render.add_deploy(sha, "canceled")
+    odd = render.add_deploy("b" * 40, "build_in_progress")
+    odd["commit"] = {"id": 12345}
+    got = wait_for_commit(sha, api=api_for(render), timeout_s=1.0, poll_s=1.0, clock=lambda: datetime.now(UTC),
+                          sleep=lambda s: None)
+    assert got.state == "failed" and "ended canceled" in got.message, got

@@ -321,6 +321,28 @@ def test_an_entry_dated_ahead_does_not_blind_the_watch() -> None:
     assert starts[1] <= ends[1] and starts[1] == "2026-11-27T14:00:00.000Z", (starts, ends)
 
 
+@pytest.mark.parametrize("ident", ([1], {"n": 1}))
+def test_an_entry_id_that_is_no_text_is_read_not_a_traceback(ident: object) -> None:
+    """An entry's `id` that is a list or an object (unhashable) ended the read, of triage --render and of the watch's
+    polls alike, with a TypeError traceback; such an entry is read as one without an id."""
+    import threading
+
+    from mosaic_diag.platform.render_logs import IDLE, poll_entries
+
+    entry = {"id": ident, "timestamp": "2026-11-27T14:00:30Z", "message": "INFO:x:hi", "labels": []}
+    server = _Hostile(json.dumps({"logs": [entry, {**entry, "message": "INFO:x:again"}], "hasMore": False}).encode())
+    stop = threading.Event()
+    settings = RenderSettings(api_url=server.url, service_id="srv-mosaic", owner_id=None, api_key=KEY)
+    try:
+        assert [e["message"] for e in RenderLogs(settings, T0, T0 + timedelta(minutes=1)).entries()] == \
+            ["INFO:x:hi", "INFO:x:again"]
+        polls = poll_entries(settings, T0, stop, interval=0, clock=lambda: T0 + timedelta(minutes=1))
+        assert [next(polls)["message"], next(polls)["message"], next(polls)] == ["INFO:x:hi", "INFO:x:again", IDLE]
+    finally:
+        stop.set()
+        server.close()
+
+
 class _Redirecting:
     """A loopback API answering every request 302 (or `status`) to `target`, with an empty body; what each request
     carried is kept."""

@@ -475,3 +475,31 @@ def test_a_rollback_from_a_linked_worktree_while_the_main_one_deploys_names_wher
     assert (f"another deploy or rollback is running from {repo.work} (pid {holder.pid}: deploy of x to origin/main "
             "since ") in r.stderr, r.stderr
     assert repo.remote_head() == repo.commits["c5"]
+
+
+def test_a_render_answer_not_shaped_as_renders_is_a_refusal_not_a_traceback(repo, inproc):
+    """Render's API is not trusted to answer in its own shape: a deploy whose `commit` is text, or a live deploy of
+    the target whose `id` is null, ended the render-api plan with an internal error (AttributeError) or planned a
+    rollback to deploy "None"."""
+    from tests.test_manifest_support import render_standin
+
+    server = render_standin()
+    try:
+        c = repo.commits
+        odd = server.add_deploy(c["c4"])
+        server.add_deploy(c["c5"])
+        env = {"RENDER_API_KEY": server.api_key, "RENDER_SERVICE_ID": server.service_id,
+               "MOSAIC_DIAG_RENDER_API_URL": server.base_url}
+        odd["commit"] = c["c4"]  # the commit as text, not {"id": ...}
+        r = inproc(repo, "rollback", c["c4"], "--strategy", "render-api", "--dry-run", "--render-deploy-id",
+                   odd["id"], **env)
+        assert r.returncode == 2 and f"is of commit (none), not {c['c4'][:12]}" in r.stdout, r.stdout + r.stderr
+        odd["commit"] = {"id": c["c4"]}
+        odd["id"] = None  # a live deploy of the target with no id to roll back to: rebuilt by commit, never
+        # rolled back to a deploy "None"
+        r = inproc(repo, "rollback", c["c4"], "--strategy", "render-api", "--dry-run", **env)
+        assert r.returncode == 0 and "it will be rebuilt by commit" in r.stdout, r.stdout + r.stderr
+        assert '"deployId": "None"' not in r.stdout
+        assert "internal error" not in r.stderr and server.api_key not in r.stdout + r.stderr
+    finally:
+        server.stop()

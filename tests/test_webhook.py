@@ -95,6 +95,23 @@ def test_a_4xx_is_final_and_a_dead_receiver_gives_up(receiver: Receiver) -> None
     assert "XXXXsecretpath" not in d.detail
 
 
+@pytest.mark.parametrize(("status", "location", "says"), (
+    (308, "https://evil.example/collect?token=Leak3dT0ken", "a redirect to https://evil.example"),
+    (301, "/hooks/moved", "a redirect to a path on the same host"),
+    (302, "", "a redirect to nowhere (no location)"),
+))
+def test_a_redirect_is_not_a_delivery_nor_followed(receiver: Receiver, status: int, location: str, says: str) -> None:
+    """A 3xx (an http:// URL of an https hook, a moved hook) was `ok`: an alert said delivered that nobody got. It is
+    a failure now, not followed (the alert and its signature go to the configured URL only), not retried, and says
+    where it pointed by scheme and host only (a location's query may carry a token)."""
+    receiver.script = [(status, {"Location": location} if location else {})]
+    d = post_webhook(receiver.url, {"message": "PG_AUTH_FAILED"}, secret="s3cret", sleep=lambda s: None)
+    assert (d.ok, d.attempts, d.status) == (False, 1, status), d
+    assert says in d.detail and "not delivered" in d.detail and "not followed" in d.detail
+    assert "Leak3dT0ken" not in d.detail and "XXXXsecretpath" not in d.detail
+    assert len(receiver.got) == 1
+
+
 def test_slack_shape_and_detection(receiver: Receiver) -> None:
     assert is_slack("https://hooks.slack.com/services/T0/B0/abc")
     assert not is_slack("https://example.org/hooks.slack.com/x")
@@ -178,3 +195,35 @@ def test_log_text_in_a_slack_alert_is_text_not_a_mention_or_a_link(receiver: Rec
     assert not [t for t in shown if "<" in t or ">" in t], shown
     assert "&lt;!channel&gt;" in body["text"] and "&amp; more" in body["text"]
     assert "&lt;!here&gt;" in body["blocks"][1]["text"]["text"]
+
+
+def test_log_text_in_an_alert_calls_no_one_in_any_shape(receiver: Receiver, tmp_path) -> None:
+    """A log line is the attacker's text: filled into an alert (`{log.last_error}`) sent in the JSON shape (Mattermost,
+    Discord's Slack-compatible hook, Teams read `text`), its `@channel`, `<!everyone>` and Markdown link reached the
+    channel as written, paging everyone with the attacker's link. A fact's mentions and links now carry an invisible
+    word joiner, in the text and in the condition's reason; the playbook's own `@oncall` is kept."""
+    from mosaic_diag.playbooks import PlaybookSettings, PlaybookStore, execute_plan
+    from mosaic_diag.playbooks.planner import gather_and_plan
+
+    WORD_JOINER = "\u2060"  # noqa: N806
+
+    pb = tmp_path / "pb"
+    pb.mkdir()
+    (pb / "alert.yml").write_text("- id: db-alert\n  match:\n    label: PG_AUTH_FAILED\n  severity: high\n"
+                                  "  gather:\n    - log_tail: 50\n"
+                                  "  remediate:\n    - action: alert_ops\n      when: log.last_error != ''\n"
+                                  "      message: \"{label}: {log.last_error}; paging @oncall\"\n")
+    hostile = ("FATAL: password authentication failed @channel <!everyone> <@U024BE7LH> @here "
+               "[re-authenticate](https://evil.example/login)")
+    settings = PlaybookSettings(root=tmp_path, webhook_url=receiver.url, webhook_format="json")
+    playbook = PlaybookStore.load(pb).match("PG_AUTH_FAILED", stage="runtime")
+    facts = {"label": "PG_AUTH_FAILED", "severity": "high", "stage": "runtime"}
+    line = f"2026-11-27 14:00:01 ERROR app: {hostile}"  # what the app logged of the attacker's login attempt
+    outcomes = execute_plan(gather_and_plan(playbook, facts, settings, log_lines=(line,)), settings)
+    assert [(o.action, o.ok) for o in outcomes] == [("alert_ops", True)]
+    body = json.loads(receiver.got[-1][1])
+    for shown in (body["text"], body["reason"]):
+        for call in ("@channel", "<!everyone>", "<@U024BE7LH>", "@here", "](https://"):
+            assert call not in shown, (call, shown)
+    assert f"@{WORD_JOINER}channel" in body["text"] and f"]{WORD_JOINER}(https://evil.example/login)" in body["text"]
+    assert body["text"].replace(WORD_JOINER, "") == f"[mosaic-diag] PG_AUTH_FAILED: {line}; paging @oncall"

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mosaic_diag.platform.redact import redact_text
+from mosaic_diag.platform.render_api import commit_of
 
 FAILED_STATUSES = ("build_failed", "update_failed", "pre_deploy_failed", "canceled")
 Clock = Callable[[], datetime]
@@ -63,11 +64,6 @@ def health_commit(url: str, *, timeout: float = 5.0) -> tuple[str | None, str]:
     return commit.strip().lower(), f"{status}, commit {commit.strip()[:12]}"
 
 
-def _commit_of(deploy: Mapping[str, Any]) -> str | None:
-    commit = deploy.get("commit")
-    return commit.get("id") if isinstance(commit, dict) else None
-
-
 def newest_deploy_of(api: Any, sha: str) -> Mapping[str, Any] | None:
     """The newest Render deploy of `sha` (any status), from the first pages of the deploy list."""
     return _deploy_and_newer(api, sha)[0]
@@ -77,7 +73,7 @@ def _deploy_and_newer(api: Any, sha: str) -> tuple[Mapping[str, Any] | None, str
     """(the newest Render deploy of `sha`, the commit of a newer deploy of another commit, if any)."""
     newer: str | None = None
     for deploy in api.iter_deploys(page_size=20, max_pages=3):
-        commit = _commit_of(deploy)
+        commit = commit_of(deploy)
         if commit == sha:
             return deploy, newer
         newer = newer or commit

@@ -52,6 +52,7 @@ class _Context:
     health_before: bool = False  # /health reported a commit before the push (so its URL is right)
     serving_before: str | None = None  # the commit /health reported before the push
     on_warning: Callable[[str], None] | None = None
+    pushed: str = ""  # once the push landed, what it did (a later step that cannot act says so)
 
     # -- steps ---------------------------------------------------------------------------------
     def begin(self, name: str) -> StepRecord:
@@ -95,13 +96,22 @@ class _Context:
         return audit_log_path(self.config)
 
     def audit(self, record: Mapping[str, Any]) -> None:
+        """Append `record`. An intent (`result` started) that cannot be written stops the step before it acts
+        (ConfigError); a result cannot: the action happened (or failed) already, so it is a warning and the run
+        goes on (a push that landed was said "nothing was done", and was left unwaited for and unjudged)."""
         path = self.audit_path
         try:
             append_audit(path, {"action": "deploy", "commit": self.sha, "remote": self.opts.remote,
                                 "branch": self.opts.branch, **record}, clock=self.clock)
         except OSError as exc:
-            raise ConfigError(f"audit log {path} cannot be written ({exc.strerror or exc}): nothing was done"
-                              ) from None
+            why = exc.strerror or exc
+            if record.get("result") == "started":
+                done = (f"the {record.get('step')} step was not done ({self.pushed} before it; re-run once the log "
+                        "can be written: it picks up from what the remote holds)" if self.pushed
+                        else "nothing was done")
+                raise ConfigError(f"audit log {path} cannot be written ({why}): {done}") from None
+            self.warn(f"audit log {path}: the {record.get('step', 'deploy')} step's result "
+                      f"({record.get('result')}) could not be written ({why})")
 
 
 def run_deploy(root: Path, env: Mapping[str, str], opts: DeployOptions, *, config: Any,
@@ -405,6 +415,7 @@ def _push(ctx: _Context) -> None:
             ctx.audit({"step": "push", "result": "interrupted",
                        "error": f"whether {ctx.sha[:12]} reached {opts.remote} {opts.branch} is not known"})
             raise
+        ctx.pushed = f"{ctx.sha[:12]} was pushed to {opts.remote} {opts.branch}"
         ctx.audit({"step": "push", "result": "done"})
         said.append(f"pushed {ctx.sha[:12]} to {opts.remote} {opts.branch}")
     if ctx.api is not None and ctx.autodeploy is False:

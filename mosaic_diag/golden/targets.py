@@ -125,9 +125,13 @@ class UrlTarget(_ClientTarget):
 
         if not base_url.startswith(("http://", "https://")):
             raise UsageError(f"--url must start with http:// or https://, got {base_url!r}")
+        from mosaic_diag.platform.redact import redact_text
+
         check_url(base_url, "--url")
-        self.name = base_url.rstrip("/")
-        self._client = httpx.Client(base_url=self.name, follow_redirects=False)
+        # what the reports, the JUnit file and the last run's state name: never the URL's password (`user:pw@`) or
+        # a token in its query, which go to the app only
+        self.name = redact_text(base_url.rstrip("/"))
+        self._client = httpx.Client(base_url=base_url.rstrip("/"), follow_redirects=False)
 
     def send(self, method: str, path: str, *, json: Any, headers: Mapping[str, str],
              params: Mapping[str, str], timeout: float) -> Answer:

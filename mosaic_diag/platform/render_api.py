@@ -40,6 +40,19 @@ LIVE_STATUSES = ("live", "deactivated")
 _DEPLOY_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 
+def commit_of(deploy: Mapping[str, Any]) -> str | None:
+    """The commit a deploy of Render's answer is of (`commit.id`), or None when the answer does not say it as text."""
+    commit = deploy.get("commit")
+    sha = commit.get("id") if isinstance(commit, dict) else None
+    return sha if isinstance(sha, str) else None
+
+
+def deploy_id_of(deploy: Mapping[str, Any]) -> str | None:
+    """A deploy's `id` when it is a Render deploy id (it goes back into a path or a rollback's body), else None."""
+    ident = deploy.get("id")
+    return ident if isinstance(ident, str) and _DEPLOY_ID.match(ident) else None
+
+
 @dataclass(frozen=True)
 class RenderTarget:
     """Where and as whom to call the Render API."""
@@ -159,10 +172,10 @@ class RenderApi:
             cursor = str(last)
 
     def find_deploy_of(self, sha: str) -> dict[str, Any] | None:
-        """The newest deploy of commit `sha` that went live (`live` or `deactivated`), or None."""
+        """The newest deploy of commit `sha` that went live (`live` or `deactivated`) and has a deploy id to roll
+        back to, or None."""
         for deploy in self.iter_deploys():
-            commit = deploy.get("commit")
-            if isinstance(commit, dict) and commit.get("id") == sha and deploy.get("status") in LIVE_STATUSES:
+            if commit_of(deploy) == sha and deploy.get("status") in LIVE_STATUSES and deploy_id_of(deploy):
                 return deploy
         return None
 

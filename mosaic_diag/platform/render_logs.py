@@ -171,7 +171,7 @@ class RenderLogs:
                 for entry in data.get("logs", []):
                     if not isinstance(entry, dict):
                         continue
-                    ts, ident = entry.get("timestamp"), entry.get("id")
+                    ts, ident = entry.get("timestamp"), entry_id(entry)
                     if ident is not None and ts == edge[0] and ident in edge[1]:
                         continue
                     edge = (ts, edge[1] | {ident}) if ts == edge[0] else (ts, {ident})
@@ -187,6 +187,13 @@ class RenderLogs:
                     raise UnreachableError(f"Render API: more than {MAX_PAGES} pages in the window; narrow it "
                                            "with --since/--until")
                 params = {**params, "startTime": str(nxt_start), "endTime": str(nxt_end or params["endTime"])}
+
+
+def entry_id(entry: Mapping[str, Any]) -> str | int | float | None:
+    """An entry's `id` as a key for telling entries apart, or None: an answer is not trusted to give a text or a
+    number there (a list or an object was unhashable: a TypeError traceback ended the triage or the watch)."""
+    ident = entry.get("id")
+    return ident if isinstance(ident, str | int | float) and not isinstance(ident, bool) else None
 
 
 def _sleep(seconds: float) -> None:
@@ -255,7 +262,7 @@ def poll_entries(settings: RenderSettings, since: datetime, stop: Any, *, interv
         end = clock()
         try:
             for entry in RenderLogs(settings, cursor, end, sleep=sleep, stop=stop).entries():
-                ident = entry.get("id")
+                ident = entry_id(entry)
                 if ident is not None:
                     if ident in seen:
                         continue

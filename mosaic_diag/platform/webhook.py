@@ -11,7 +11,8 @@
 - Slack: a Slack incoming-webhook URL (`hooks.slack.com`), or `fmt="slack"`, gets Slack's shape
   (`{"text": …, "blocks": [...]}`, `&`, `<`, `>` escaped: a log's text is no mention or link); others get the
   payload as JSON.
-- The answer is its status and `retry-after` (NaN or below zero: our own backoff); its body is never read.
+- The answer is its status and `retry-after` (NaN or below zero: our own backoff); its body is never read. A 3xx is
+  not delivered (never followed: the alert goes to the configured URL only) and not retried.
 The URL (for Slack and Teams it is the credential) never appears in what this returns.
 """
 
@@ -74,6 +75,18 @@ def slack_body(payload: Mapping[str, Any]) -> dict[str, Any]:
     return {"text": title[:2900], "blocks": blocks}
 
 
+def _where(location: str) -> str:
+    """The scheme and host of a redirect's `location` (its path and query may carry a token), or what it is."""
+    if not location:
+        return "nowhere (no location)"
+    try:
+        parts = urlsplit(location)
+        host = parts.hostname
+    except ValueError:
+        return "an invalid URL"
+    return f"{parts.scheme}://{host}" if parts.scheme and host else "a path on the same host"
+
+
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     """`sha256=<hex>` of HMAC-SHA256(secret, "<timestamp>.<body>")."""
     mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
@@ -112,6 +125,7 @@ def post_webhook(url: str, payload: Mapping[str, Any], *, secret: str | None = N
         try:
             with client.stream("POST", url, content=body, headers=headers) as resp:  # the answer's body is not read:
                 status, told = resp.status_code, resp.headers.get("retry-after", "")  # only its status counts
+                location = resp.headers.get("location", "")
         except httpx.HTTPError as exc:
             raise _Transient(f"webhook unreachable: {redact_text(str(exc)) or type(exc).__name__}") from None
         if status == 429 or status >= 500:
@@ -123,6 +137,10 @@ def post_webhook(url: str, payload: Mapping[str, Any], *, secret: str | None = N
             raise _Transient(f"webhook answered {status}", status, wait)
         if status >= 400:
             return Delivery(False, tries, status, f"webhook answered {status} (not retried)")
+        if status >= 300:  # not delivered: what it was sent to only points elsewhere (an http:// URL, a moved hook)
+            return Delivery(False, tries, status, f"webhook answered {status}, a redirect to {_where(location)}: not "
+                            "followed (the alert, its log text and signature go to the configured URL only); "
+                            "not delivered: set the webhook URL to where it answers")
         return Delivery(True, tries, status, f"webhook answered {status}")
 
     def wait(state: Any) -> float:

@@ -60,14 +60,26 @@ def drop_unknown(template: str, facts: Mapping[str, Any]) -> str:
     return "".join(kept).strip()
 
 
-def fill(template: str, facts: Mapping[str, Any]) -> str:
-    """Replace `{name}` placeholders with facts; a part whose fact is not known is left out
-    (`drop_unknown`), so no `{name}` or `None` is ever shown; redacted."""
+def fill(template: str, facts: Mapping[str, Any], shown: Callable[[str], str] = str) -> str:
+    """Replace `{name}` placeholders with facts (each value as `shown` makes it); a part whose fact is not known is
+    left out (`drop_unknown`), so no `{name}` or `None` is ever shown; redacted."""
     def one(m: re.Match[str]) -> str:
         value = lookup(facts, m.group(1))
-        return f"{value:g}" if isinstance(value, float) else str(value)
+        return shown(f"{value:g}" if isinstance(value, float) else str(value))
 
     return redact_text(PLACEHOLDER.sub(one, drop_unknown(template, facts)))
+
+
+WORD_JOINER = "\u2060"  # invisible, and no mention or link is read across it
+_CALLS = LazyPattern(r"(?i)@(?:channel|here|everyone|all|group)\b|<[!@#]|\]\(")
+
+
+def no_mentions(text: str) -> str:
+    """`text` (a fact: a log line, a commit subject, an error an attacker may have written) as a chat shows it but
+    calling no one and linking nowhere: `@channel` / `@here` / `@everyone` / `@all` (Mattermost, Discord, Teams),
+    `<!channel>` / `<@U123>` / `<#C1>` (Slack's syntax, read by Slack-compatible receivers) and a Markdown link
+    `[text](url)` get an invisible word joiner inside. The playbook's own words (its `@oncall`) are not touched."""
+    return _CALLS.sub(lambda m: m.group(0)[0] + WORD_JOINER + m.group(0)[1:], text)
 
 
 def _context(facts: Mapping[str, Any]) -> dict[str, Any]:
@@ -77,9 +89,9 @@ def _context(facts: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _alert(step: Remedy, facts: Mapping[str, Any], s: PlaybookSettings, why: str) -> Effect:
-    text = fill(step.message or "{label}: {severity} incident", facts)
+    text = fill(step.message or "{label}: {severity} incident", facts, no_mentions)
     payload = {"text": f"[mosaic-diag] {text}", "label": facts.get("label"), "severity": facts.get("severity"),
-               "reason": why, "context": _context(facts)}
+               "reason": no_mentions(why), "context": _context(facts)}
     if step.params.get("channel"):
         payload["channel"] = step.params["channel"]
     if not s.webhook_url:

@@ -318,13 +318,13 @@ def _render_deploy(render: RenderTarget | None, target_sha: str,
                    given: str | None) -> tuple[str | None, str | None, Refusal | None]:
     """(deploy id to roll back to, a note, a refusal): the given deploy checked against the commit, or
     Render's newest successful deploy of it (None: no earlier deploy, it will be rebuilt by commit)."""
-    from mosaic_diag.platform.render_api import RenderApi
+    from mosaic_diag.platform.render_api import RenderApi, commit_of, deploy_id_of
 
     assert render is not None
     api = RenderApi(render)
     if given:
         deploy = api.get_deploy(given)
-        commit = str((deploy.get("commit") or {}).get("id") or "")
+        commit = commit_of(deploy) or ""  # (an answer is not trusted to be shaped as Render's)
         if commit != target_sha:
             return None, None, Refusal("render_deploy_mismatch", f"Render deploy {given} is of commit "
                                        f"{commit[:12] or '(none)'}, not {target_sha[:12]}")
@@ -333,7 +333,7 @@ def _render_deploy(render: RenderTarget | None, target_sha: str,
     if found is None:
         return None, (f"Render has no earlier successful deploy of {target_sha[:12]}: it will be rebuilt by "
                       "commit (POST /deploys), not rolled back"), None
-    return str(found["id"]), None, None
+    return deploy_id_of(found), None, None
 
 
 def deployed_record(repo_path: Path, remote: str, branch: str,
