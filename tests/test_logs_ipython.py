@@ -7,15 +7,11 @@ and under an error record (tests/realworld/layouts.yml, the `ipython` entries)."
 
 from __future__ import annotations
 
-import json
 import os
-import re
-import selectors
 import socket
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +22,7 @@ from mosaic_diag.classifier.tracebacks import parse_traceback_text
 from mosaic_diag.logs.assemble import _IPY_OTHER_LINES
 from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.triage.events import EventClassifier
+from tests.driven_process import END, DrivenProcess
 from tests.test_logs_support import BLOCKS, error_events
 
 STAMP = "2026-12-07T10:15:02.136214Z"
@@ -53,7 +50,6 @@ def _env(workdir: Path, ipython_dir: str, columns: int) -> dict[str, str]:
     return {**os.environ, "IPYTHONDIR": str(workdir / ipython_dir), "COLUMNS": str(columns), "PYTHONPATH": path}
 
 
-_END = "\x1e-end-of-cell-"
 # `python -m IPython --colors=… --no-banner --quick -c pass` as IPython's own __main__ starts it (the working
 # directory first on sys.path), then each cell read from stdin run as `-c` runs its code (`run_cell`, no history: it
 # is `Cell In[1]`) in a fresh namespace, its output ended by a marker that says whether it raised.
@@ -68,7 +64,7 @@ while line := sys.stdin.readline():
     app.shell.reset(new_session=False)
     result = app.shell.run_cell(json.loads(line), store_history=False)
     sys.stderr.flush()
-    sys.stdout.write({_END!r} + ("ok" if result.success else "raised") + "\\n")
+    sys.stdout.write({END!r} + ("ok" if result.success else "raised") + "\\n")
     sys.stdout.flush()
 """
 
@@ -80,48 +76,29 @@ class IPythonCells:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self._shells: dict[tuple[str, int], subprocess.Popen[bytes]] = {}
+        self._shells: dict[tuple[str, int], DrivenProcess] = {}
         self._texts: dict[tuple[str, str, str, int], str] = {}
 
     def __call__(self, code: str, *, mode: str = "Context", colors: str = "NoColor", columns: int = 80) -> str:
         """`ipython(workdir, code, mode=…, colors=…, columns=…)`'s text."""
         key = (code, mode, colors, columns)
         if key not in self._texts:
-            self._texts[key] = self._run(f"%xmode {mode}\n{code}", mode, colors, columns)
+            shell = self._shells.get((colors, columns))
+            if shell is None:
+                shell = self._shells[colors, columns] = DrivenProcess(
+                    _SHELL, [f"--colors={colors}", "--no-banner", "--quick", "-c", "pass"], cwd=self.workdir,
+                    env=_env(self.workdir, f"ipython-dir-{colors}-{columns}", columns),
+                    stderr=self.workdir / f"stderr-{colors}-{columns}")
+            text, status = shell.ask(f"%xmode {mode}\n{code}")
+            notice = f"Exception reporting mode: {mode}\n"
+            assert status == "raised" and notice in text, shell.said(text.encode())
+            self._texts[key] = text.split(notice, 1)[1].rstrip("\n")
         return self._texts[key]
 
-    def _run(self, cell: str, mode: str, colors: str, columns: int) -> str:
-        shell = self._shells.get((colors, columns))
-        stderr = self.workdir / f"stderr-{colors}-{columns}"
-        if shell is None:
-            with stderr.open("wb") as err:
-                shell = self._shells[colors, columns] = subprocess.Popen(
-                    [sys.executable, "-c", _SHELL, f"--colors={colors}", "--no-banner", "--quick", "-c", "pass"],
-                    cwd=self.workdir, env=_env(self.workdir, f"ipython-dir-{colors}-{columns}", columns),
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
-        assert shell.stdin is not None and shell.stdout is not None
-        shell.stdin.write(json.dumps(cell).encode() + b"\n")
-        shell.stdin.flush()
-        out, deadline = b"", time.monotonic() + 120
-        with selectors.DefaultSelector() as sel:
-            sel.register(shell.stdout, selectors.EVENT_READ)
-            while not re.search(rb"\x1e-end-of-cell-\w+\n", out):
-                ready = sel.select(max(0.0, deadline - time.monotonic()))
-                chunk = os.read(shell.stdout.fileno(), 65536) if ready else b""
-                assert chunk, out.decode(errors="replace") + stderr.read_text(errors="replace")  # (ended, or hung)
-                out += chunk
-        text, _, status = out.decode().replace("\r\n", "\n").replace("\r", "\n").partition(_END)
-        notice = f"Exception reporting mode: {mode}\n"
-        assert status == "raised\n" and notice in text, text + stderr.read_text(errors="replace")
-        return text.split(notice, 1)[1].rstrip("\n")
-
     def close(self) -> None:
-        """End the shells (their stdin closed, they exit)."""
+        """End the shells."""
         for shell in self._shells.values():
-            assert shell.stdin is not None and shell.stdout is not None
-            shell.stdin.close()
-            shell.wait(timeout=60)
-            shell.stdout.close()
+            shell.close()
         self._shells.clear()
 
 
