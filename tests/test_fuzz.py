@@ -336,7 +336,7 @@ PASTES_FUZZ = settings(FUZZ, max_examples=200)
 def _pastes() -> tuple[tuple[str, ...], ...]:
     """Real tracebacks as terminals and notebooks print them, as lists of lines: IPython's (`%xmode Context` with a
     chain, `Verbose`, `Plain`, coloured), a thread's, asyncio's and multiprocessing's uncaught exceptions, logging's."""
-    from tests.test_logs_ipython import ASYNCIO_NEVER_RETRIEVED, ipython
+    from tests.test_logs_ipython import ASYNCIO_NEVER_RETRIEVED, IPythonCells
 
     chain = "import json\ntry:\n    json.loads('{bad')\nexcept ValueError as e:\n    raise KeyError('settings') from e"
     python = ("import threading, json\nt = threading.Thread(target=json.loads, args=('{x',))\nt.start()\nt.join()",
@@ -346,8 +346,12 @@ def _pastes() -> tuple[tuple[str, ...], ...]:
               "import json, logging\nlogging.basicConfig(format='%(asctime)s %(levelname)s %(name)s: %(message)s')\n"
               "try:\n    json.loads('{x')\nexcept ValueError:\n    logging.getLogger('app').exception('bad body')")
     with tempfile.TemporaryDirectory() as tmp:
-        texts = [ipython(Path(tmp), chain), ipython(Path(tmp), chain, mode="Verbose"),
-                 ipython(Path(tmp), "{'a': 1}['b']", mode="Plain"), ipython(Path(tmp), chain, colors="Linux")]
+        ipython = IPythonCells(Path(tmp))
+        try:
+            texts = [ipython(chain), ipython(chain, mode="Verbose"), ipython("{'a': 1}['b']", mode="Plain"),
+                     ipython(chain, colors="Linux")]
+        finally:
+            ipython.close()
         for code in python:
             proc = subprocess.run([sys.executable, "-c", code], cwd=tmp, capture_output=True, text=True, timeout=120,
                                   check=False)

@@ -89,8 +89,10 @@ def test_the_run_has_a_home_of_its_own() -> None:
 def _child_env() -> dict[str, str]:
     """The environment of a pytest run a test starts on probe tests of its own: without the suite's own switches
     (under MOSAIC_DIAG_LEAK_CHECK=1 the probes, which leave state behind on purpose, failed their teardown, and so
-    did the tests that ran them; MOSAIC_TEST_ORDER reordered the probes)."""
-    return {k: v for k, v in os.environ.items() if k not in ("MOSAIC_DIAG_LEAK_CHECK", "MOSAIC_TEST_ORDER")}
+    did the tests that ran them; MOSAIC_TEST_ORDER reordered the probes), and without the installed pytest plugins
+    (the probes use none; importing hypothesis's and the others took most of each run's second)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MOSAIC_DIAG_LEAK_CHECK", "MOSAIC_TEST_ORDER")}
+    return {**env, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 
 
 def test_the_run_has_a_terminal_of_its_own(tmp_path: Path) -> None:

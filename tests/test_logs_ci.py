@@ -11,6 +11,7 @@ Each text is a real user's paste (its thread above it), shortened to the lines a
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable, Iterator
 
@@ -20,6 +21,7 @@ from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.logs.lines import flattened_traceback_at, parse_line
 from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.triage.events import EventClassifier
+from tests.driven_process import END, DrivenProcess
 from tests.test_logs_support import BLOCKS, error_events, read
 
 _errors = error_events
@@ -241,39 +243,63 @@ def test_ok():  # (the run's one passing test: its report says "1 passed")
 '''
 
 
-def _pytest_report(tmp_path, port: int, *args: str, columns: int = 80) -> str:
-    """What a real pytest run of `PYTEST_TESTS` prints (a psycopg2 refusal, two JSON errors, an assertion, a fixture's
-    KeyError), as a CI job's log holds it (`columns`: the terminal's width, 80 on a CI runner)."""
-    import os
-    import subprocess
-    import sys
+def _pytest_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "MOSAIC_DATABASE_URL" and not k.startswith("PYTEST_")}
 
-    (tmp_path / "test_app.py").write_text(PYTEST_TESTS.format(port=port))
-    env = {k: v for k, v in os.environ.items() if k != "MOSAIC_DATABASE_URL" and not k.startswith("PYTEST_")}
-    env["COLUMNS"] = str(columns)
-    r = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:randomly",
-                        *args, "test_app.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 1 and "4 failed, 1 passed, 1 error" in r.stdout, r.stdout + r.stderr
-    return r.stdout
+
+_PYTEST_ARGS = ["-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:randomly"]
+# `python -m pytest ARGS test_app.py` in a folder, session after session in one process (`pytest.main`): the folder
+# first on sys.path (as `-m` has it), its `test_app` imported anew, COLUMNS the run's. Its reports are those of a
+# process each, but for their times and the addresses in reprs (which differ from one process to the next too).
+_PYTEST_SESSIONS = f"""\
+import json, os, sys
+import pytest
+path = sys.path[1:]
+while line := sys.stdin.readline():
+    cwd, args, columns = json.loads(line)
+    os.chdir(cwd)
+    os.environ["COLUMNS"] = str(columns)
+    sys.path[:] = [cwd, *path]
+    sys.modules.pop("test_app", None)
+    code = pytest.main(args)
+    sys.stdout.flush()
+    sys.stdout.write({END!r} + str(int(code)) + "\\n")
+    sys.stdout.flush()
+"""
 
 
 @pytest.fixture(scope="module")
 def pytest_report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., str]]:
-    """`_pytest_report(*args, columns=…)`, each report made once a module (a text, read by every block size: a run of
-    pytest is seconds), its psycopg2 connection refused by a loopback port this module holds bound and never
-    listening, so no server another test starts meanwhile can take it."""
+    """What a real pytest run of `PYTEST_TESTS` with `args` prints (a psycopg2 refusal, two JSON errors, an assertion,
+    a fixture's KeyError), as a CI job's log holds it (`columns`: the terminal's width, 80 on a CI runner): each
+    report made once a module (a text, read by every block size), all by one pytest process that runs a session for
+    each (a process a report took seconds, most of them importing pytest's plugins), its psycopg2 connection refused
+    by a loopback port this module holds bound and never listening, so no server another test starts meanwhile can
+    take it."""
     made: dict[tuple[tuple[str, ...], int], str] = {}
+    sessions: list[DrivenProcess] = []
     with socket.socket() as held:
         held.bind(("127.0.0.1", 0))
         port = held.getsockname()[1]
 
         def report(*args: str, columns: int = 80) -> str:
             if (args, columns) not in made:
-                made[args, columns] = _pytest_report(tmp_path_factory.mktemp("pytest-report"), port, *args,
-                                                     columns=columns)
+                if not sessions:
+                    home = tmp_path_factory.mktemp("pytest-sessions")
+                    sessions.append(DrivenProcess(_PYTEST_SESSIONS, [], cwd=home, env=_pytest_env(),
+                                                  stderr=home / "stderr"))
+                work = tmp_path_factory.mktemp("pytest-report")
+                (work / "test_app.py").write_text(PYTEST_TESTS.format(port=port))
+                text, code = sessions[0].ask([str(work), [*_PYTEST_ARGS, *args, "test_app.py"], columns])
+                assert code == "1" and "4 failed, 1 passed, 1 error" in text, sessions[0].said(text.encode())
+                made[args, columns] = text
             return made[args, columns]
 
-        yield report
+        try:
+            yield report
+        finally:
+            for session in sessions:
+                session.close()
 
 
 _PYTEST_LABELS = ["ENV_VAR_MISSING", "PG_CONNECTION_FAILED", "UNKNOWN_ERROR", "UNKNOWN_ERROR", "UNKNOWN_ERROR"]

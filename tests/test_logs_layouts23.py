@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
 import subprocess
 import sys
 import textwrap
@@ -198,6 +199,14 @@ def test_a_12_hour_clock_before_noon_and_after() -> None:
         assert got is not None and got.replace(tzinfo=None) == when, text
 
 
+def _pytest_q(test: Path) -> subprocess.CompletedProcess[str]:
+    """`pytest -q test` in its folder, the installed plugins not loaded (a failure section is the same without
+    them; importing hypothesis's and the others was most of the run's time)."""
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test)],
+                          capture_output=True, text=True, timeout=120, cwd=test.parent,
+                          env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+
+
 def test_one_failure_section_of_pytests_report_pasted_alone_is_an_event(tmp_path: Path) -> None:
     """A failure section pasted without pytest's banners (`____ test_code ____`, its source, `E` lines, location and
     captured log) is the test's error event, its message the exception pytest reported; the captured ERROR record in
@@ -210,9 +219,7 @@ def test_one_failure_section_of_pytests_report_pasted_alone_is_an_event(tmp_path
             logging.getLogger("asyncio").error("Exception in callback dumb()")
             raise RuntimeError("No active exception to reraise")
         """), encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-                           "-p", "no:randomly", str(test)], capture_output=True, text=True, timeout=120,
-                          cwd=tmp_path)
+    proc = _pytest_q(test)
     out = proc.stdout.split("\n")
     start = next(i for i, line in enumerate(out) if line.startswith("_") and " test_code " in line)
     end = next(i for i, line in enumerate(out) if i > start and line.startswith("="))
@@ -247,9 +254,7 @@ def test_a_failure_section_pasted_alone_takes_no_log_after_it(tmp_path: Path) ->
         def test_code():
             raise RuntimeError("No active exception to reraise")
         """), encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-                           "-p", "no:randomly", str(test)], capture_output=True, text=True, timeout=120,
-                          cwd=tmp_path)
+    proc = _pytest_q(test)
     out = proc.stdout.split("\n")
     start = next(i for i, line in enumerate(out) if line.startswith("_") and " test_code " in line)
     end = next(i for i, line in enumerate(out) if i > start and line.startswith("="))

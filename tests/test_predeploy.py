@@ -452,9 +452,8 @@ def test_a_config_value_a_check_cannot_use_is_a_configuration_error(repo: Path) 
     ):
         pyproject.write_text(f"[tool.mosaic-diag.predeploy]\n{setting}\n")
         line = 2 + setting.count("\n")
-        r = subprocess.run([sys.executable, "-m", "mosaic_diag", "predeploy", "--only", only, "--format", "json"],
-                           cwd=repo, env={**base, "OPENAI_API_KEY": "sk-test"}, capture_output=True, text=True,
-                           timeout=120)
+        r = run_cli(["predeploy", "--only", only, "--format", "json"], cwd=repo,
+                    env={**base, "OPENAI_API_KEY": "sk-test"}, replace_env=True)
         assert (r.returncode, r.stdout) == (2, ""), (setting, r.stdout, r.stderr)
         assert r.stderr == f"mosaic-diag: error: {pyproject}:{line}: {says}\n", setting
     pyproject.write_text('[tool.mosaic-diag.predeploy]\nschema = "prompts"\nps101_steps = "prompts"\n')
@@ -528,8 +527,7 @@ def test_a_database_that_never_answers_is_classified_in_time_and_bad_gates_are_r
                        (["--timeout", "1e300"], f"{bad} 1e+300"),  # (a traceback: a wait past time_t)
                        (["--only", "golden", "--skip", "golden"],
                         "no check left to run: --only / --skip (or predeploy.only / predeploy.skip) leave none")):
-        r = subprocess.run([sys.executable, "-m", "mosaic_diag", "predeploy", *args], cwd=repo, capture_output=True,
-                           text=True, timeout=60)
+        r = run_cli(["predeploy", *args], cwd=repo)
         assert (r.returncode, r.stdout, r.stderr) == (2, "", f"mosaic-diag: error: {says}\n"), args
 
 

@@ -27,12 +27,15 @@ def test_runs():
 
 
 def _run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """pytest run on `CASES` with tests/strict_skips.py as its only plugin (the installed ones not loaded: the cases
+    use none, and importing them took most of the run's time), under `env`."""
     (tmp_path / "test_cases.py").write_text(CASES)
     base = {k: v for k, v in os.environ.items() if k not in {"CI", "MOSAIC_DIAG_STRICT_SKIPS", "PYTEST_ADDOPTS"}}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-rfs", "-c", os.devnull, "--rootdir", str(tmp_path),
          "-p", "no:cacheprovider", "-p", "tests.strict_skips", str(tmp_path / "test_cases.py")],
-        cwd=tmp_path, env={**base, "PYTHONPATH": str(ROOT), **env}, capture_output=True, text=True, timeout=120)
+        cwd=tmp_path, env={**base, "PYTHONPATH": str(ROOT), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", **env},
+        capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.parametrize("env", [{"CI": "true"}, {"MOSAIC_DIAG_STRICT_SKIPS": "1"}])
