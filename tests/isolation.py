@@ -156,8 +156,22 @@ def _temp_roots(config: pytest.Config) -> list[str]:
     return sorted({os.path.join(os.path.realpath(root), "") for root in roots if root})
 
 
+# the checkout the suite runs from: a clone in the temporary directory (`git clone … /tmp/ci`) is no test's files, so
+# its modules are never forgotten (every lazily imported `mosaic_diag` module was, and imported again by the next
+# test: two classes of one name, an `except` that no longer caught what a module imported earlier raised)
+_CHECKOUT = os.path.join(os.path.realpath(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "")
+
+
+def _test_file(path: str, roots: tuple[str, ...]) -> bool:
+    """Whether `path` (real) is a test's file: under a temporary root, and outside the checkout unless that root is
+    itself in the checkout (`--basetemp ./tmp`)."""
+    return any(path.startswith(root) and (not path.startswith(_CHECKOUT) or root.startswith(_CHECKOUT))
+               for root in roots)
+
+
 def _tmp_modules(names: set[str] | None = None) -> set[str]:
-    """The modules (of `names`, default all) imported from a file in a temporary directory (`_TEMP_ROOTS`)."""
+    """The modules (of `names`, default all) imported from a file in a temporary directory (`_TEMP_ROOTS`), the
+    checkout's own excepted."""
     tmp = tuple(_TEMP_ROOTS) or (os.path.join(os.path.realpath(tempfile.gettempdir()), ""),)
     found = set()
     items = list(sys.modules.items()) if names is None else [(n, sys.modules[n]) for n in names if n in sys.modules]
@@ -166,7 +180,7 @@ def _tmp_modules(names: set[str] | None = None) -> set[str]:
             file = mod.__dict__.get("__file__") if hasattr(mod, "__dict__") else None
         except Exception:  # noqa: BLE001 - a lazy stand-in module's attribute access may raise anything
             continue
-        if isinstance(file, str) and os.path.realpath(file).startswith(tmp):
+        if isinstance(file, str) and _test_file(os.path.realpath(file), tmp):
             found.add(name)
     return found
 

@@ -130,6 +130,24 @@ def test_modules_written_under_a_basetemp_outside_the_temp_dir_are_forgotten(tmp
     assert r.returncode == 0 and "2 passed" in r.stdout, r.stdout + r.stderr
 
 
+def test_a_checkout_in_the_temp_dir_keeps_its_own_modules(monkeypatch) -> None:
+    """The suite run from a clone in the temporary directory (`git clone … /tmp/ci`): its own modules are no test's
+    files and are never forgotten (each `mosaic_diag` module imported lazily in a test was, and imported anew by the
+    next: two classes of one name); a module a test wrote in a temporary root still is, in the checkout too."""
+    from tests import isolation
+
+    checkout = isolation._CHECKOUT
+    monkeypatch.setattr(isolation, "_TEMP_ROOTS", [os.path.join(os.path.dirname(checkout.rstrip(os.sep)), "")])
+    import mosaic_diag.cli  # noqa: F401 - a module of the checkout, imported
+
+    assert "mosaic_diag.cli" not in isolation._tmp_modules({"mosaic_diag.cli"})
+    assert isolation._test_file(os.path.join(os.path.dirname(checkout.rstrip(os.sep)), "elsewhere", "app.py"),
+                                tuple(isolation._TEMP_ROOTS))
+    inside = os.path.join(checkout, "tmp", "")  # `--basetemp ./tmp`: the checkout's own folder of test files
+    assert isolation._test_file(os.path.join(inside, "test_x0", "app.py"), (inside,))
+    assert not isolation._test_file(os.path.join(checkout, "mosaic_diag", "cli.py"), (inside,))
+
+
 def _collected(tmp_path: Path, order: str | None) -> subprocess.CompletedProcess[str]:
     """`pytest --collect-only -q` of the three probe modules in `tmp_path`, under `MOSAIC_TEST_ORDER=order`."""
     root = str(Path(__file__).resolve().parent.parent)
