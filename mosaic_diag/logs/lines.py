@@ -1132,6 +1132,8 @@ def entry_lines(obj: dict[str, Any], key: str | None = None) -> list[Line]:
         return cloudwatch_event(obj)
     if "log" in obj and is_docker_json(obj):
         return docker_json_lines(obj)
+    if "Log" in obj and is_container_apps_entry(obj):
+        return container_apps_lines(obj)
     return [json_record(obj)]
 
 
@@ -1179,6 +1181,26 @@ def is_docker_json(obj: dict[str, Any]) -> bool:
     the container wrote (its newline kept), `stream` its stdout or stderr, `time` when Docker read it."""
     stream = obj.get("stream")  # (any JSON value: a list or an object is no stream, and unhashable)
     return isinstance(obj.get("log"), str) and isinstance(stream, str) and stream in _STD_STREAMS and "time" in obj
+
+
+def is_container_apps_entry(obj: dict[str, Any]) -> bool:
+    """An entry of Azure Container Apps' log stream (`az containerapp logs show`, its default JSON): `Log` is one line,
+    the container's (behind the container runtime's `F` / `P` tag) or the platform's own, `TimeStamp` its time."""
+    return isinstance(obj.get("Log"), str) and "TimeStamp" in obj
+
+
+# the container runtime's tag of a full (`F`) or partial (`P`) line, which Container Apps' stream keeps in `Log`
+_CRI_TAG = LazyPattern(r"[FP] ")
+
+
+def container_apps_lines(obj: dict[str, Any]) -> list[Line]:
+    """The line of a Container Apps log stream entry, its runtime tag dropped, read as any line is (a traceback's
+    line, a record, a JSON record), stamped with the entry's time when it has none."""
+    text = obj["Log"].rstrip("\r\n")
+    if _CRI_TAG.match(text):
+        text = text[2:]
+    ts = _str(obj.get("TimeStamp"))
+    return [_stamped(ln, ts) for ln in parse_line(text)]
 
 
 def docker_json_lines(obj: dict[str, Any]) -> list[Line]:
