@@ -79,6 +79,8 @@ _INTRO_INITIALS = "EFTPMD"
 _ASYNCIO_FUTURE = LazyPattern(r"future: <(?:Task|Future) ")
 # faulthandler's dump (`PYTHONFAULTHANDLER`, a crash in a C extension): `Fatal Python error: Segmentation fault`, a
 # blank, then a thread's frames under `Current thread 0x… (most recent call first):` (`Thread 0x…`: the other threads)
+# the most lines of a cut frame (its source line, 3.11+'s markers, 3.13's `...<N lines>...` call) `_cut_source` takes
+_MAX_CUT_SOURCE = 12
 _FAULT_INTRO = LazyPattern(r"(?:Fatal )?Python error: \S")
 _FAULT_THREAD = LazyPattern(r"(?:Current thread|Thread) 0x[0-9a-fA-F]+ \(most recent call first\):")
 # the exception line under a Rich box that came without its top edge: only a type that names itself an error
@@ -1037,6 +1039,10 @@ class Assembler:
                     op.fault = at < 0
                     if len(lead) == 2 and at == 0:  # asyncio's: the message of the record it logged, its first line
                         op.message = lead[0]
+                elif at < 0 and (lead := self._cut_source(ln, lineno)):
+                    # a paste cut inside a frame: its source line (and markers) above the first `File` line
+                    op.line = lineno - len(lead)
+                    op.tb[:0] = lead
             op.level = op.logger = None
             if intro is None and at == 0 and op.line == lineno and self.wrapped_record is not None:
                 rec = self.wrapped_record(ln.stream)
@@ -1110,6 +1116,20 @@ class Assembler:
             room -= 1
             if room <= 0:
                 return
+
+    def _cut_source(self, ln: Line, lineno: int) -> list[str]:
+        """The lines of a frame cut above `ln`, the first frame line of a traceback without its header, when the
+        input starts with them (a paste cut inside a traceback, below a frame's `File` line): that frame's source line
+        and the markers under it, indented, of `ln`'s stream; oldest first, [] for none."""
+        if self.lookback is None or not 1 < lineno <= _MAX_CUT_SOURCE + 1 or self.taken.get(ln.stream, 0):
+            return []
+        before: list[str] = []
+        for prev in self._back(ln, lineno):
+            t = prev.text
+            if prev.stream != ln.stream or prev.record or t[:1] not in " \t" or not t.strip() or is_frame(t):
+                return []
+            before.append(t)
+        return before[::-1] if len(before) == lineno - 1 else []
 
     def _python_intro(self, ln: Line, lineno: int, header: bool) -> list[str]:
         """The lines Python printed before a traceback that starts an event (its `header`, else its first frame),
