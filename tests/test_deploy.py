@@ -77,7 +77,7 @@ def app_log(path: Path, *, fail: bool) -> None:
     handler = logging.FileHandler(path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     log = logging.getLogger(f"mosaic.deploytest.{path.name}")
-    log.propagate = False
+    propagate, log.propagate = log.propagate, False
     log.addHandler(handler)
     try:
         if fail:
@@ -88,6 +88,7 @@ def app_log(path: Path, *, fail: bool) -> None:
                 log.exception("database unavailable while loading the user's session")
     finally:
         log.removeHandler(handler)
+        log.propagate = propagate
         handler.close()
 
 

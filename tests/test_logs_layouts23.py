@@ -153,7 +153,7 @@ def _formatted(fmt: str, datefmt: str | None, message: str) -> tuple[list[str], 
     handler = logging.StreamHandler(out)
     handler.setFormatter(logging.Formatter(fmt, datefmt))
     logger = logging.getLogger("layouts23.status")
-    logger.propagate = False
+    propagate, logger.propagate = logger.propagate, False
     logger.addHandler(handler)
     records: list[logging.LogRecord] = []
     handler.addFilter(lambda r: records.append(r) or True)
@@ -164,6 +164,7 @@ def _formatted(fmt: str, datefmt: str | None, message: str) -> tuple[list[str], 
             logger.exception(message)
     finally:
         logger.removeHandler(handler)
+        logger.propagate = propagate
     return out.getvalue().rstrip("\n").split("\n"), records[0]
 
 
