@@ -13,6 +13,7 @@ import socket
 import pytest
 
 from mosaic_diag.classifier.classify import Classifier
+from tests.realworld.corpus import corpus_text
 from tests.test_classify_evidence import raised
 
 
@@ -60,13 +61,6 @@ def test_a_provider_hosts_timeout_is_no_connection_error() -> None:
     assert _clf().classify_text(text).label == "OPENAI_TIMEOUT"
 
 
-def _pasted(entry_id: str) -> str:
-    from tests.realworld.corpus import load_corpus
-
-    (entry,) = [e for e in load_corpus() if e.id == entry_id]
-    return entry.text
-
-
 @pytest.mark.parametrize(("entry_id", "label"), [
     # `"Error: Connection error.\n    at D3.makeRequest (file:///…/node_modules/@anthropic-ai/claude-code/cli.js…)"`
     ("r24-anth-conn-claude-code-npm-cli-json", "ANTHROPIC_CONNECTION_ERROR"),
@@ -76,16 +70,16 @@ def _pasted(entry_id: str) -> str:
     ("r24-sqlite-better-sqlite3-autoincrement-integer-pk", "SQLITE_FALLBACK_ACTIVE"),
 ])
 def test_pasted_shapes(entry_id: str, label: str) -> None:
-    assert _clf().classify_text(_pasted(entry_id)).label == label
+    assert _clf().classify_text(corpus_text(entry_id)).label == label
 
 
 def test_a_node_package_is_attribution_only_where_it_is_the_sdks() -> None:
     """`node_modules/openai/` attributes; a package whose name merely holds the word does not."""
-    text = _pasted("r24-anth-conn-claude-code-npm-cli-json")
+    text = corpus_text("r24-anth-conn-claude-code-npm-cli-json")
     assert _clf().classify_text(text.replace("@anthropic-ai/claude-code", "openai")).label == "OPENAI_CONNECTION_ERROR"
     assert _clf().classify_text(text.replace("@anthropic-ai/claude-code", "openai-proxy")).label == "UNKNOWN_ERROR"
 
 
 def test_sqlstate_42601_needs_another_dialects_syntax_in_the_quoted_query() -> None:
-    text = _pasted("r24-dialect-pdo-backtick-garbled-french").replace("AS`name`", "AS name")
+    text = corpus_text("r24-dialect-pdo-backtick-garbled-french").replace("AS`name`", "AS name")
     assert _clf().classify_text(text).label == "UNKNOWN_ERROR"

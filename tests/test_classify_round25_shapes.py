@@ -16,18 +16,12 @@ import socket
 import pytest
 
 from mosaic_diag.classifier.classify import Classifier
+from tests.realworld.corpus import corpus_text
 from tests.test_classify_evidence import json_error_server, raised, text_of
 
 
 def _clf() -> Classifier:
     return Classifier.default()
-
-
-def _pasted(entry_id: str) -> str:
-    from tests.realworld.corpus import load_corpus
-
-    (entry,) = [e for e in load_corpus() if e.id == entry_id]
-    return entry.text
 
 
 def _closed_port() -> int:
@@ -61,7 +55,7 @@ def test_the_sdks_refusal_of_a_long_non_streaming_request_is_anthropics() -> Non
     "r25-anth-streaming-recommended-logger-column",
 ])
 def test_the_guards_older_wording_as_pasted(entry_id: str) -> None:
-    assert _clf().classify_text(_pasted(entry_id)).label == "ANTHROPIC_ERROR"
+    assert _clf().classify_text(corpus_text(entry_id)).label == "ANTHROPIC_ERROR"
 
 
 # -- libpq's check of an option's value ---------------------------------------------------------------------------
@@ -85,7 +79,7 @@ def test_libpqs_refusal_of_an_options_value_is_a_malformed_url(option: str) -> N
 def test_an_option_this_libpq_was_built_without_as_pasted() -> None:
     """`sslmode value "verify-full" invalid when SSL support is not compiled in` (libpq built without OpenSSL; the
     test's libpq has it, so the real user's paste is read)."""
-    text = _pasted("r25-pgurl-sslmode-verify-full-not-compiled-in")
+    text = corpus_text("r25-pgurl-sslmode-verify-full-not-compiled-in")
     assert _clf().classify_text(text).label == "PG_URL_MALFORMED"
 
 
@@ -124,7 +118,7 @@ def test_azures_filter_sentence_cut_by_a_records_length_is_the_content_filter(ap
 
 def test_the_colab_paste_cut_inside_the_sentence() -> None:
     """openai<1.0's `InvalidRequestError` in Colab, the API's `’`, the paste cut at `our conte`."""
-    text = _pasted("r25-oai-content-filter-legacy-colab-frames")
+    text = corpus_text("r25-oai-content-filter-legacy-colab-frames")
     assert _clf().classify_text(text).label == "OPENAI_CONTENT_FILTERED"
 
 
@@ -132,7 +126,7 @@ def test_the_colab_paste_cut_inside_the_sentence() -> None:
 
 
 def test_a_reranker_model_id_that_is_neither_on_disk_nor_on_the_hub() -> None:
-    text = _pasted("r25-reranker-hub-not-valid-model-identifier")
+    text = corpus_text("r25-reranker-hub-not-valid-model-identifier")
     assert _clf().classify_text(text).label == "RERANKER_UNAVAILABLE"
     # the same refusal of a model id that names no reranker is no reranker's failure
     assert _clf().classify_text(text.replace("zhinao_1-8b_reranking", "zhinao_1-8b_chat")).label == "UNKNOWN_ERROR"

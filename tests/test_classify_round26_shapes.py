@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 import pytest
 
 from mosaic_diag.classifier.classify import Classifier
+from tests.realworld.corpus import corpus_text
 from tests.test_classify_evidence import answering_server, json_error_server, raised, text_of
 from tests.test_logs_support import logged_error, triage_labels
 
@@ -28,13 +29,6 @@ _VERIFY = ("Your organization must be verified to stream this model. Please go t
 
 def _clf() -> Classifier:
     return Classifier.default()
-
-
-def _pasted(entry_id: str) -> str:
-    from tests.realworld.corpus import load_corpus
-
-    (entry,) = [e for e in load_corpus() if e.id == entry_id]
-    return entry.text
 
 
 def _openai_error(status: int, error: dict[str, object]) -> BaseException:
@@ -75,7 +69,7 @@ def test_anthropics_413_request_too_large_is_anthropics_not_an_uploads() -> None
     "r26-anth-other-request-too-large-claude-code-wrapped",  # Anthropic's own body type, wrapped by a terminal
 ])
 def test_anthropics_413_as_pasted(entry_id: str) -> None:
-    assert _clf().classify_text(_pasted(entry_id)).label == "ANTHROPIC_ERROR"
+    assert _clf().classify_text(corpus_text(entry_id)).label == "ANTHROPIC_ERROR"
 
 
 def test_openais_413_is_openais_and_another_413_stays_an_uploads() -> None:
@@ -141,14 +135,14 @@ def test_an_openai_compatible_server_named_in_an_error_record_is_not_openai() ->
 def test_langchains_missing_key_wording_for_any_clients_key() -> None:
     """`Did not find anthropic_api_key, please add an environment variable `ANTHROPIC_API_KEY` …` (langchain's
     get_from_dict_or_env, its pydantic v1 traceback), also inside an ERROR record naming Anthropic."""
-    text = _pasted("r26-env-langchain-did-not-find-anthropic-api-key")
+    text = corpus_text("r26-env-langchain-did-not-find-anthropic-api-key")
     assert _clf().classify_text(text).label == "ENV_VAR_MISSING"
     assert _triage_labels(_logged(text)) == ["ENV_VAR_MISSING"]
     assert _clf().classify_text(text.replace("`ANTHROPIC_API_KEY`", "`anthropic_api_key`")).label != "ENV_VAR_MISSING"
 
 
 def test_the_crossencoder_constructor_refusing_its_arguments_is_the_reranker_unavailable() -> None:
-    text = _pasted("r26-rerank-xinference-crossencoder-init-unexpected-kwarg")
+    text = corpus_text("r26-rerank-xinference-crossencoder-init-unexpected-kwarg")
     assert _clf().classify_text(text).label == "RERANKER_UNAVAILABLE"
     other = text.replace("CrossEncoder.__init__()", "Tokenizer.__init__()")
     assert _clf().classify_text(other).label == "UNKNOWN_ERROR"

@@ -8,32 +8,15 @@ read by id; the triage cases put them in a log after the ERROR record that repor
 
 from __future__ import annotations
 
-import io
-
 import pytest
 
 from mosaic_diag.classifier.classify import Classifier
-from mosaic_diag.logs import ReadStats, read_events
-from mosaic_diag.triage.events import EventClassifier
+from tests.realworld.corpus import corpus_text
+from tests.test_logs_support import labels_after_error_record
 
 
 def _clf() -> Classifier:
     return Classifier.default()
-
-
-def _pasted(entry_id: str) -> str:
-    from tests.realworld.corpus import load_corpus
-
-    (entry,) = [e for e in load_corpus() if e.id == entry_id]
-    return entry.text
-
-
-def _triaged(text: str) -> list[str]:
-    """The labels of the error events of a log where `text` follows an app's ERROR record."""
-    log = "2026-12-07 10:00:00,000 ERROR app.worker: Job failed\n" + text + "\n"
-    classify = EventClassifier(_clf())
-    return [classify.event(raw).label for raw in read_events(io.BytesIO(log.encode()), ReadStats())
-            if raw.kind in ("error", "platform")]
 
 
 # -- OOMKilled ------------------------------------------------------------------------------------------------------
@@ -42,15 +25,15 @@ def _triaged(text: str) -> list[str]:
 @pytest.mark.parametrize("entry_id", ["r28-oom-kubectl-describe-last-state-oomkilled",
                                       "r28-oom-hkube-container-status-oomkilled-one-line"])
 def test_a_containers_oomkilled_reason_is_an_out_of_memory_kill(entry_id: str) -> None:
-    text = _pasted(entry_id)
+    text = corpus_text(entry_id)
     assert _clf().classify_text(text).label == "RENDER_OUT_OF_MEMORY"
-    assert _triaged(text) == ["RENDER_OUT_OF_MEMORY"]
+    assert labels_after_error_record(text) == ["RENDER_OUT_OF_MEMORY"]
 
 
 @pytest.mark.parametrize("entry_id", ["r28-neg-docker-inspect-state-exit-137-oomkilled-false",
                                       "r28-neg-docker-state-unquoted-keys-oomkilled-false"])
 def test_dockers_oomkilled_flag_at_false_is_no_out_of_memory_kill(entry_id: str) -> None:
-    text = _pasted(entry_id)
+    text = corpus_text(entry_id)
     assert _clf().classify_text(text).label == "UNKNOWN_ERROR"
     # the same state with the flag set is docker's record of the kill
     flagged = text.replace('"OOMKilled": false', '"OOMKilled": true').replace("OOMKilled:false", "OOMKilled:true")
@@ -62,7 +45,7 @@ def test_dockers_oomkilled_flag_at_false_is_no_out_of_memory_kill(entry_id: str)
 
 
 def test_a_reranker_model_id_the_hub_could_not_be_reached_for() -> None:
-    text = _pasted("r28-reranker-localai-rerankers-backend-hub-oserror")
+    text = corpus_text("r28-reranker-localai-rerankers-backend-hub-oserror")
     assert _clf().classify_text(text).label == "RERANKER_UNAVAILABLE"
     # the same refusal of a model id that names no reranker (a chat model's) is no reranker's failure; the LocalAI
     # backend's own name on the line before is not read as the model's

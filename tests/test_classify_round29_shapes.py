@@ -15,6 +15,7 @@ import json
 import pytest
 
 from mosaic_diag.classifier.classify import Classifier
+from tests.realworld.corpus import corpus_text
 from tests.test_classify_evidence import answering_server, raised, text_of
 from tests.test_logs_support import logged_error, triage_labels
 
@@ -28,13 +29,6 @@ _OUTPUT_LIMIT = ("max_tokens: 21333 > 4096, which is the maximum allowed number 
 
 def _clf() -> Classifier:
     return Classifier.default()
-
-
-def _pasted(entry_id: str) -> str:
-    from tests.realworld.corpus import load_corpus
-
-    (entry,) = [e for e in load_corpus() if e.id == entry_id]
-    return entry.text
 
 
 def _anthropic_error(status: int, error_type: str, message: str) -> BaseException:
@@ -70,14 +64,14 @@ def test_anthropics_not_found_error_whose_message_is_the_models_id() -> None:
 
 
 def test_anthropics_not_found_error_as_pasted() -> None:
-    assert _clf().classify_text(_pasted("r29-anth-model-litellm-notfound-message-is-model-id")).label == \
+    assert _clf().classify_text(corpus_text("r29-anth-model-litellm-notfound-message-is-model-id")).label == \
         "ANTHROPIC_MODEL_NOT_FOUND"
-    assert _clf().classify_text(_pasted("r29-anth-error-litellm-not-found-error-names-no-model")).label == \
+    assert _clf().classify_text(corpus_text("r29-anth-error-litellm-not-found-error-names-no-model")).label == \
         "ANTHROPIC_ERROR"
 
 
 def test_claude_codes_model_wording_wrapped_by_the_terminal() -> None:
-    text = _pasted("r29-anth-model-claude-code-wording-terminal-wrapped-relay")
+    text = corpus_text("r29-anth-model-claude-code-wording-terminal-wrapped-relay")
     assert "\n  not exist" in text
     assert _clf().classify_text(text).label == "ANTHROPIC_MODEL_NOT_FOUND"
     assert triage_labels(logged_error(text, "app.agent")) == ["ANTHROPIC_MODEL_NOT_FOUND"]
@@ -95,7 +89,7 @@ def test_anthropics_input_and_max_tokens_over_the_window_is_a_context_overflow()
 
 
 def test_anthropics_input_and_max_tokens_over_the_window_as_pasted() -> None:
-    text = _pasted("r29-anth-ctx-compose-input-length-and-max-tokens-exceed-limit")
+    text = corpus_text("r29-anth-ctx-compose-input-length-and-max-tokens-exceed-limit")
     assert _clf().classify_text(text).label == "ANTHROPIC_CONTEXT_OVERFLOW"
 
 
@@ -107,7 +101,7 @@ def test_anthropics_input_and_max_tokens_over_the_window_as_pasted() -> None:
     "r29-openai-server-legacy-apierror-cf-bad-gateway-line-numbered",  # `{"error":{"code":502,…"cf_bad_gateway"}}`
 ])
 def test_openai_legacy_api_errors_of_a_5xx_are_the_servers(entry_id: str) -> None:
-    text = _pasted(entry_id)
+    text = corpus_text(entry_id)
     assert _clf().classify_text(text).label == "OPENAI_SERVER_ERROR"
     assert triage_labels(logged_error("Completion failed", "app.llm") + text + "\n") == [
         "OPENAI_SERVER_ERROR"]
@@ -115,6 +109,6 @@ def test_openai_legacy_api_errors_of_a_5xx_are_the_servers(entry_id: str) -> Non
 
 def test_a_numeric_5xx_code_in_a_body_needs_openais_attribution() -> None:
     """A JSON answer with `"code": 500` from an app's own API (no OpenAI in the event) is no OpenAI 5xx."""
-    text = _pasted("h10-neg-response-validation-v2-json-body")
+    text = corpus_text("h10-neg-response-validation-v2-json-body")
     assert '"code": 500' in text
     assert _clf().classify_text(text).label == "UNKNOWN_ERROR"

@@ -9,33 +9,17 @@ cases put them in a log after the ERROR record that reported them.
 
 from __future__ import annotations
 
-import io
 import traceback
 
 import pytest
 
 from mosaic_diag.classifier.classify import Classifier
-from mosaic_diag.logs import ReadStats, read_events
-from mosaic_diag.triage.events import EventClassifier
+from tests.realworld.corpus import corpus_text
+from tests.test_logs_support import labels_after_error_record
 
 
 def _clf() -> Classifier:
     return Classifier.default()
-
-
-def _pasted(entry_id: str) -> str:
-    from tests.realworld.corpus import load_corpus
-
-    (entry,) = [e for e in load_corpus() if e.id == entry_id]
-    return entry.text
-
-
-def _triaged(text: str) -> list[str]:
-    """The labels of the error events of a log where `text` follows an app's ERROR record."""
-    log = "2026-12-07 10:00:00,000 ERROR app.worker: Job failed\n" + text + "\n"
-    classify = EventClassifier(_clf())
-    return [classify.event(raw).label for raw in read_events(io.BytesIO(log.encode()), ReadStats())
-            if raw.kind in ("error", "platform")]
 
 
 def _as_the_log_viewer_shows_it(tb: str) -> str:
@@ -68,7 +52,7 @@ def test_an_exception_line_left_of_its_frames_is_the_exception_not_a_source_line
     got = _clf().classify_text(shown)
     assert (got.label, got.exception_type) == ("TYPE_MISMATCH", "psycopg2.errors.StringDataRightTruncation")
     # the pasted one (French server, a chain cut below its second header)
-    pasted = _clf().classify_text(_pasted("r30-data-type-qgis-warning-french-valeur-trop-longue"))
+    pasted = _clf().classify_text(corpus_text("r30-data-type-qgis-warning-french-valeur-trop-longue"))
     assert (pasted.label, pasted.exception_type) == ("TYPE_MISMATCH", "psycopg2.errors.StringDataRightTruncation")
 
 
@@ -97,26 +81,26 @@ def test_a_source_line_level_with_its_frame_line_stays_a_source_line() -> None:
 @pytest.mark.parametrize("entry_id", ["r30-pg-auth-supavisor-enoidentifier-no-tenant",
                                       "r30-pg-auth-supavisor-enotfound-tenant-user"])
 def test_supavisors_refusal_of_a_user_without_its_tenant_is_an_auth_failure(entry_id: str) -> None:
-    text = _pasted(entry_id)
+    text = corpus_text(entry_id)
     assert _clf().classify_text(text).label == "PG_AUTH_FAILED"
-    assert set(_triaged(text)) - {"UNKNOWN_ERROR"} == {"PG_AUTH_FAILED"}
+    assert set(labels_after_error_record(text)) - {"UNKNOWN_ERROR"} == {"PG_AUTH_FAILED"}
 
 
 @pytest.mark.parametrize("entry_id", ["r30-pg-conn-pgbouncer-max-client-conn",
                                       "r30-pg-conn-pgbouncer-max-client-conn-sqlalchemy-source-line"])
 def test_pgbouncers_refusal_over_max_client_conn_is_a_connection_failure(entry_id: str) -> None:
-    text = _pasted(entry_id)
+    text = corpus_text(entry_id)
     assert _clf().classify_text(text).label == "PG_CONNECTION_FAILED"
-    assert _triaged(text) == ["PG_CONNECTION_FAILED"]
+    assert labels_after_error_record(text) == ["PG_CONNECTION_FAILED"]
 
 
 # -- psycopg 3's operation before libpq's SSL error -----------------------------------------------------------------
 
 
 def test_psycopg3s_failed_operation_before_libpqs_ssl_error_is_a_connection_failure() -> None:
-    text = _pasted("r30-pg-conn-psycopg3-sending-query-ssl-bad-length")
+    text = corpus_text("r30-pg-conn-psycopg3-sending-query-ssl-bad-length")
     assert text.startswith("psycopg.OperationalError: sending query and params failed: SSL error: ")
     assert _clf().classify_text(text).label == "PG_CONNECTION_FAILED"
-    assert _triaged(text) == ["PG_CONNECTION_FAILED"]
+    assert labels_after_error_record(text) == ["PG_CONNECTION_FAILED"]
     # the same words with no PostgreSQL driver's type are another client's SSL error (rule 6)
     assert _clf().classify_text(text.split(": ", 1)[1]).label == "UNKNOWN_ERROR"

@@ -199,6 +199,11 @@ def triage_labels(text: str, classifier: object = None) -> list[str]:
             if raw.kind in ("error", "platform")]
 
 
+def labels_after_error_record(text: str) -> list[str]:
+    """The labels triage gives the error events of a log where `text` follows an app's ERROR record."""
+    return triage_labels("2026-12-07 10:00:00,000 ERROR app.worker: Job failed\n" + text + "\n")
+
+
 def module_at(path: Path, source: str, name: str) -> ModuleType:
     """The module `name` of `source` written to `path` (its folders made) and imported from there: its frames name
     that path."""

@@ -146,3 +146,9 @@ def load_corpus(path: Path | str = CORPUS_PATH) -> list[Entry]:
             raise CorpusError(f"duplicate id {entry.id!r}")
         seen.add(entry.id)
     return entries
+
+
+def corpus_text(entry_id: str) -> str:
+    """The pasted text of the corpus entry `entry_id` (the classifier tests that read a paste no library here makes)."""
+    (entry,) = [e for e in load_corpus() if e.id == entry_id]
+    return entry.text
