@@ -36,11 +36,37 @@ CONNECTIONS = frozenset({PG, PG3})
 _PG_KINDS = frozenset({PG, PG3, PG_CURSOR, PG3_CURSOR})
 SQLITE_KINDS = frozenset({SQLITE, SQLITE_CURSOR})
 EXECUTE_METHODS = frozenset({"execute", "executemany", "mogrify"})
+OTHER, OTHER_CURSOR = "other-db", "other-db-cursor"  # another database's driver (MySQL, Snowflake, ...)
+# the kinds whose SQL is another database's: never judged as PostgreSQL's (MD005 still is)
+NOT_PG_KINDS = frozenset({SQLITE, SQLITE_CURSOR, OTHER, OTHER_CURSOR})
+# the connection factories of other databases' drivers, by database: what they make runs that database's SQL
+OTHER_DRIVERS: dict[str, tuple[str, ...]] = {
+    "mysql": ("mysql.connector.connect", "mysql.connector.MySQLConnection", "mysql.connector.aio.connect",
+              "pymysql.connect", "pymysql.Connect", "pymysql.connections.Connection", "MySQLdb.connect",
+              "MySQLdb.Connect", "MySQLdb.Connection", "mariadb.connect", "aiomysql.connect", "asyncmy.connect"),
+    "snowflake": ("snowflake.connector.connect",),
+    "duckdb": ("duckdb.connect",),
+    "netezza": ("nzpy.connect",),
+    "odbc": ("pyodbc.connect",),
+    "oracle": ("cx_Oracle.connect", "cx_Oracle.Connection", "oracledb.connect", "oracledb.connect_async"),
+    "sqlserver": ("pymssql.connect", "pytds.connect"),
+    "clickhouse": ("clickhouse_driver.connect", "clickhouse_driver.dbapi.connect", "clickhouse_connect.get_client"),
+    "trino": ("trino.dbapi.connect",),
+    "presto": ("prestodb.dbapi.connect",),
+    "hive": ("pyhive.hive.connect",),
+    "databricks": ("databricks.sql.connect",),
+    "db2": ("ibm_db_dbi.connect",),
+    "firebird": ("fdb.connect", "firebird.driver.connect"),
+    "vertica": ("vertica_python.connect",),
+}
 _KNOWN_FACTORIES = {
     "psycopg2.connect": PG, "psycopg2.extras.connect": PG,
     "psycopg.connect": PG3, "psycopg.Connection.connect": PG3, "psycopg.AsyncConnection.connect": PG3,
     "sqlite3.connect": SQLITE, "sqlite3.dbapi2.connect": SQLITE, "aiosqlite.connect": SQLITE,
+    **{factory: OTHER for factories in OTHER_DRIVERS.values() for factory in factories},
 }
+_FACTORY_NAMES = frozenset(f.rsplit(".", 1)[-1] for f in _KNOWN_FACTORIES)
+_CURSOR_OF = {PG: PG_CURSOR, PG3: PG3_CURSOR, SQLITE: SQLITE_CURSOR, OTHER: OTHER_CURSOR}
 _ANNOTATED = {
     "sqlite3.Connection": SQLITE, "sqlite3.Cursor": SQLITE_CURSOR,
     "psycopg2.extensions.connection": PG, "psycopg2.extensions.cursor": PG_CURSOR,
@@ -334,10 +360,13 @@ class FileContext:
             name = dotted(value)
             if not name:
                 return None
-            return self.kind_of_name(name, at, bindings) or self._annotated_kind(name, at)
+            return (self.kind_of_name(name, at, bindings) or self._annotated_kind(name, at)
+                    or self._member_kind(value, at, bindings, call=False))
         qual = self.qualified(value.func) or ""
         if isinstance(value.func, ast.Name) and value.func.id in self._may_return_connections:
-            return self._returns(value.func.id)
+            return self._returns(value.func.id, bindings)
+        if isinstance(value.func, ast.Attribute) and (kind := self._member_kind(value.func, at, bindings, call=True)):
+            return kind
         if qual in _KNOWN_FACTORIES:
             return _KNOWN_FACTORIES[qual]
         for prefix, kind in _POOL_MODULES:
@@ -349,7 +378,7 @@ class FileContext:
         if isinstance(value.func, ast.Attribute) and last in {"getconn", "connection", "cursor"}:
             base = self.kind_of_value(value.func.value, at, bindings)
             if last == "cursor":
-                return {PG: PG_CURSOR, PG3: PG3_CURSOR, SQLITE: SQLITE_CURSOR}.get(base or "")
+                return _CURSOR_OF.get(base or "")
             if base == PG3_POOL or (base is None and last == "getconn" and self.default_driver == PG3):
                 return PG3
             if last == "getconn":
@@ -370,6 +399,7 @@ class FileContext:
         """Module functions worth asking what they return: annotated with a connection type, or
         holding a call that may make one."""
         base = {"connect", "getconn", "connection"} | {f.rsplit(".", 1)[-1] for f in self.conn_factories}
+        base |= _FACTORY_NAMES
         base |= {local for local, qual in self.imports.items() if qual.rsplit(".", 1)[-1] in base}
         out = {name for name, func in self.local_functions.items()
                if func.returns is not None and self._annotation_kind(func.returns) is not None}
@@ -388,22 +418,51 @@ class FileContext:
     def local_functions(self) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
         return {n.name: n for n in self.tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
 
-    def _returns(self, name: str) -> str | None:
+    def _returns(self, name: str, bindings: dict[tuple[int, str], str] | None = None) -> str | None:
         """The kind a module function returns: its return annotation, else what its `return`s give."""
-        cache: dict[str, str | None] = self.__dict__.setdefault("_return_kinds", {})
-        if name in cache:
-            return cache[name]
-        cache[name] = None  # recursion guard
-        func = self.local_functions[name]
-        kind = self._annotation_kind(func.returns) if func.returns is not None else None
-        if kind is None:
-            for node in ast.walk(func):
+        return self._returned_kind(self.local_functions[name], bindings)
+
+    def _returned_kind(self, func: ast.FunctionDef | ast.AsyncFunctionDef,
+                       bindings: dict[tuple[int, str], str] | None) -> str | None:
+        """The kind a function or method returns: its return annotation, else what its `return`s give. Asked
+        with the bindings still being found (None: all of them, found first), an answer is kept once known."""
+        if bindings is None:
+            bindings = self.bindings  # (found now, outside the guard below: they ask this too)
+        complete = bindings is self.__dict__.get("bindings")
+        cache: dict[int, str | None] = self.__dict__.setdefault("_return_kinds", {})
+        if id(func) in cache:
+            return cache[id(func)]
+        busy: set[int] = self.__dict__.setdefault("_returns_busy", set())
+        if id(func) in busy:  # a function returning what another (or itself) returns, in a loop
+            return None
+        busy.add(id(func))
+        try:
+            kind = self._annotation_kind(func.returns) if func.returns is not None else None
+            for node in ast.walk(func) if kind is None else ():
                 if isinstance(node, ast.Return) and node.value is not None and self.scope_of(node) is func:
-                    kind = self.kind_of_value(node.value, node)
+                    kind = self.kind_of_value(node.value, node, bindings)
                     if kind is not None:
                         break
-        cache[name] = kind
+        finally:
+            busy.discard(id(func))
+        if kind is not None or complete:  # (None from bindings still being found: asked again)
+            cache[id(func)] = kind
         return kind
+
+    def _member_kind(self, attr: ast.AST, at: ast.AST, bindings: dict[tuple[int, str], str] | None, *,
+                     call: bool) -> str | None:
+        """The kind `self.X` gives when X is a property of the enclosing class (`call` False), or `self.X()` /
+        `cls.X()` when X is one of its methods (`call` True): what the member's `return`s give (its return
+        annotation first). `self.connection` made by `nzpy.connect()` in a property is that connection."""
+        if not (isinstance(attr, ast.Attribute) and isinstance(attr.value, ast.Name)
+                and attr.value.id in {"self", "cls"}):
+            return None
+        klass = self.scope_of(at, klass=True)
+        if not isinstance(klass, ast.ClassDef):
+            return None
+        func = next((n for n in reversed(klass.body) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+                     and n.name == attr.attr and _is_property(n) != call), None)
+        return None if func is None else self._returned_kind(func, bindings)
 
     def _annotated_kind(self, name: str, at: ast.AST) -> str | None:
         """The kind of a parameter from its annotation (`conn: sqlite3.Connection`)."""
@@ -614,7 +673,7 @@ class FileContext:
         on a known PostgreSQL one, in SQLAlchemy `text()`, or a text that starts like SQL (so a
         Cypher or GraphQL string given to some other `.execute` is not judged)."""
         for site in self.sql_sites:
-            if site.kind in SQLITE_KINDS:
+            if site.kind in NOT_PG_KINDS:
                 continue
             if site.kind not in _PG_KINDS and self._other_dialect_arm(site.call):
                 continue
@@ -1039,16 +1098,17 @@ class FileContext:
         old = sql.text[start:end]
         if not exact or "\n" in old or not 0 < line <= len(self.lines):
             return ()
-        if self._sent_to_sqlite & {id(node) for _, node in sql.pieces or ((0, sql.literal),)}:
-            return ()  # a constant a SQLite connection runs too (the fallback): `%s` there is a syntax error
+        if self._sent_elsewhere & {id(node) for _, node in sql.pieces or ((0, sql.literal),)}:
+            return ()  # a constant a SQLite (or other) connection runs too (the fallback): `%s` may be an error there
         if self.lines[line - 1][col - 1: col - 1 + len(old)] != old:
             return ()
         return (Edit(line, col, old, new),)
 
     @cached_property
-    def _sent_to_sqlite(self) -> frozenset[int]:
-        """The string literals (ids of their nodes) of the SQL a known SQLite connection or cursor runs."""
-        return frozenset(id(node) for site in self.sql_sites if site.kind in SQLITE_KINDS
+    def _sent_elsewhere(self) -> frozenset[int]:
+        """The string literals (ids of their nodes) of the SQL a known SQLite (or other database's) connection
+        or cursor runs."""
+        return frozenset(id(node) for site in self.sql_sites if site.kind in NOT_PG_KINDS
                          for _, node in site.sql.pieces or ((0, site.sql.literal),))
 
     def _char_col(self, lineno: int, col_offset: int) -> int:
@@ -1100,6 +1160,16 @@ _DEDENT = frozenset({"textwrap.dedent", "inspect.cleandoc"})
 _OTHER_DIALECTS = frozenset({"mysql", "mariadb", "sqlite", "oracle", "mssql", "sqlserver", "sybase", "firebird", "db2",
                              "snowflake", "duckdb", "clickhouse", "trino", "presto", "bigquery", "hive", "sqlite3"})
 _DIALECT_WORDS = ("dialect", "driver", "engine", "backend", "vendor")
+
+
+def _is_property(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """True when a method is read as an attribute: `@property`, `@cached_property` (functools', or a library's
+    `memoized_property`); not a setter."""
+    for decorator in func.decorator_list:
+        name = dotted(decorator) or ""
+        if name.rsplit(".", 1)[-1].endswith("property"):
+            return True
+    return False
 
 
 def _names_other_dialect(test: ast.expr) -> bool:

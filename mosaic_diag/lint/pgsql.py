@@ -14,7 +14,7 @@ character offset of that text:
 Driver placeholders (`%s`, `%(name)s`, SQLAlchemy `:name`) are replaced by `$1` padded to the same
 length before parsing, so offsets stay those of the original text (for psycopg2, which writes the values
 into the text, a placeholder the parser stops at is tried as the list a tuple becomes after `IN` and as a
-string literal: `WHERE id IN %s`, `NOTIFY chan, %s`); an interpolated value of an
+string literal: `WHERE id IN %s`, `NOTIFY chan, %s`, SQLAlchemy's `IN :ids` on psycopg2); an interpolated value of an
 f-string skeleton (marked `\\x00`) becomes a one-character identifier, and a skeleton that still does
 not parse is not reported as MD008 (the missing piece may be what completes it).
 
@@ -211,8 +211,8 @@ def analyse(sql: str, *, dynamic: bool = False, named: bool = False, client_bind
                 text = _blank(text, after, after + 1, "0")
         if placeholders:
             tree, err, message = _parse(text)
-    if tree is None and client_binds and "%" in sql:
-        text, tree, err, message = _as_literals(sql, text, err, message)
+    if tree is None and client_binds and ("%" in sql or (named and ":" in sql)):
+        text, tree, err, message = _as_literals(sql, text, err, message, named=named)
     safe = "%" not in sql and DYNAMIC not in sql
     for pick in sorted(placeholders):
         problems.append(SqlProblem(pick, "MD003", "SQLite placeholder `?`: PostgreSQL (psycopg2) uses %s",
@@ -226,11 +226,15 @@ def analyse(sql: str, *, dynamic: bool = False, named: bool = False, client_bind
 _BEFORE_IN = re.compile(r"(?<![\w$])in(\s+)$", re.IGNORECASE)
 
 
-def _as_literals(sql: str, text: str, err: int, message: str) -> tuple[str, dict[str, Any] | None, int, str]:
+def _as_literals(sql: str, text: str, err: int, message: str, *,
+                 named: bool = False) -> tuple[str, dict[str, Any] | None, int, str]:
     """The parse of `text` with each placeholder the parser stops at written as psycopg2 sends its value:
-    a parenthesized list after `IN` (a tuple), else a string literal. Offsets kept (the list takes the
+    a parenthesized list after `IN` (a tuple), else a string literal. `named`: SQLAlchemy's `:name` binds
+    too (it hands them to psycopg2 as `%(name)s`: `IN :ids` given a tuple). Offsets kept (the list takes the
     space before it). Returns (text, tree or None, error offset, message) for the last trial kept."""
     spans = {m.start(): m.end() for m in _PYFORMAT.finditer(sql) if m.group(0) != "%%"}
+    if named:
+        spans.update((m.start(), m.end()) for m in _NAMED.finditer(sql))
     tree: dict[str, Any] | None = None
     for _ in range(len(spans)):
         end = spans.get(err)
