@@ -388,6 +388,45 @@ def test_placeholders_psycopg2_fills_in_parse_and_psycopg3_ones_fail_as_md008_sa
         assert any(str(failed.value).splitlines()[0] in f.message for f in findings), (str(failed.value), findings)
 
 
+SA_BINDS = """\
+import psycopg2
+from sqlalchemy import create_engine, text
+
+
+def ids_in(creator, url, ids):
+    engine = create_engine(url, creator=creator)
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT n FROM generate_series(1, 5) AS n WHERE n IN :ids ORDER BY n"),
+                            {"ids": tuple(ids)}).fetchall()
+"""
+
+
+def test_sqlalchemy_in_name_given_a_tuple_parses_on_psycopg2_and_fails_on_psycopg3_as_md008_says(
+        tmp_path: Path, pg_db: str) -> None:
+    """SQLAlchemy hands `:ids` to psycopg2 as `%(ids)s`, which writes a tuple in as a list: `IN :ids` runs and is
+    clean (redash's `all_groups_for_query_ids`, round 4); in a module of psycopg 3 (server-side binds) the same
+    text is MD008 and the server says what the finding says."""
+    import runpy
+
+    import psycopg
+    import psycopg2
+    import sqlalchemy.exc
+
+    assert lint_sources([Source("sa.py", SA_BINDS)], rules=select_rules(["MD008"])).findings == ()
+    path = tmp_path / "sa.py"
+    path.write_text(SA_BINDS)
+    ids_in = runpy.run_path(str(path))["ids_in"]
+    assert ids_in(lambda: psycopg2.connect(pg_db), "postgresql+psycopg2://", [2, 4]) == [(2,), (4,)]
+
+    pg3 = SA_BINDS.replace("import psycopg2\n", "import psycopg\n")
+    findings = lint_sources([Source("sa3.py", pg3)], rules=select_rules(["MD008"])).findings
+    assert [(f.line, f.col) for f in findings] == [(8, 87)], findings
+    with pytest.raises(sqlalchemy.exc.ProgrammingError) as failed:
+        ids_in(lambda: psycopg.connect(pg_db), "postgresql+psycopg://", [2, 4])
+    assert isinstance(failed.value.orig, psycopg.errors.SyntaxError)
+    assert str(failed.value.orig).splitlines()[0] in findings[0].message, (str(failed.value.orig), findings)
+
+
 def test_md002_on_an_awaited_connection_names_it(tmp_path: Path) -> None:
     """`(await get_conn()).execute(...)`: one MD002 naming the awaited call (it was an AttributeError
     traceback: the receiver is an `await`, not a call)."""

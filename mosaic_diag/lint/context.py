@@ -8,8 +8,10 @@ Names are resolved through the module's imports (`from psycopg2 import pool` mak
 `psycopg2.pool.X`), so a connection is known by what made it: `psycopg2.connect()`, a psycopg2
 pool's `getconn()` or a configured factory (`lint.conn_factories`, default `get_conn`) give a
 psycopg2 connection; `psycopg.connect()` / a `psycopg_pool` pool a psycopg 3 one; `sqlite3.connect()`
-a SQLite one; `x.cursor()` of either a cursor of the same kind. The tracking is flow-insensitive
-and small on purpose.
+a SQLite one; another database's driver (`OTHER_DRIVERS`: `mysql.connector.connect()`, `duckdb.connect()`...)
+one whose SQL is not PostgreSQL's; a property or method of the class (`self.connection`, `self.connect()`)
+or a module function what its `return`s give; `x.cursor()` of either a cursor of the same kind. The
+tracking is flow-insensitive and small on purpose.
 """
 
 from __future__ import annotations

@@ -18,8 +18,9 @@ class SqlitePlaceholder(Rule):
     assigned one, concatenations and `+=`. PostgreSQL's own parser decides: a `?` is a
     placeholder when the statement does not parse with it and does with a value in its place, so
     the jsonb operators `?`, `?|`, `?&` stay operators, and `?` inside literals and comments is
-    text. Calls on a known `sqlite3` connection or cursor are left alone. `--fix` writes `%s`
-    when the SQL has no `%` of its own and no SQLite connection in the module runs the same string.
+    text. Calls on a known `sqlite3` connection or cursor, or another database's (DuckDB, pyodbc,
+    ...), are left alone. `--fix` writes `%s` when the SQL has no `%` of its own and no such
+    connection in the module runs the same string.
     """
 
     code = "MD003"
