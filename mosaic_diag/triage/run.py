@@ -291,7 +291,6 @@ def plan_inputs(paths: Sequence[str], stack: ExitStack, stdin: Any = None) -> li
     file, a file given twice or stdin given twice is a UsageError naming it, before anything is read."""
     import os
     import stat as st
-    import sys
 
     from mosaic_diag.errors import UsageError
     from mosaic_diag.logs import open_source
@@ -304,7 +303,7 @@ def plan_inputs(paths: Sequence[str], stack: ExitStack, stdin: Any = None) -> li
     seen: dict[tuple[int, int], str] = {}
     for path in paths:
         name = "<stdin>" if path == "-" else path
-        opened = open_source(path, stdin=stdin if stdin is not None else sys.stdin.buffer)
+        opened = open_source(path, stdin=stdin)
         raw = opened.__enter__()
         try:
             info = os.fstat(raw.fileno())
