@@ -68,7 +68,7 @@ def stdin_bytes() -> BinaryIO:
     buffer = getattr(sys.stdin, "buffer", None)
     if buffer is None:
         raise UsageError("stdin is closed: nothing to read (pipe the text in, or give a file)", path="-")
-    return buffer  # type: ignore[no-any-return]
+    return buffer
 
 
 @contextmanager
