@@ -33,3 +33,28 @@ def test_a_stdin_closed_at_the_start_is_one_line_or_not_read(tmp_path: Path, arg
     else:
         assert r.returncode == 1, r.stderr
         assert "error events" in r.stdout
+
+
+FORGED = "mosaic-diag: 0 error events"
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "markdown", "html"])
+@pytest.mark.parametrize("several", [False, True], ids=["one-file", "several"])
+def test_a_file_name_with_a_newline_or_an_escape_stays_on_its_line_in_every_format(tmp_path: Path, fmt: str,
+                                                                                    several: bool) -> None:
+    """A log's name is shown as written on the command line, but on one line: a newline (or ESC) in it is
+    written `\\n` (`\\u001b`), so the name cannot forge a line of the report nor drive the terminal (the table
+    printed `evil`, then `mosaic-diag: 0 error events.log: 1,690 lines` as a line of its own)."""
+    name = f"evil\n{FORGED}\x1b[2K.log"
+    (tmp_path / name).write_bytes(SAMPLE_LOG.read_bytes())
+    names = [name, "other.log"] if several else [name]
+    if several:
+        (tmp_path / "other.log").write_text("2026-11-28T10:00:00Z INFO started\n")
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", *names, "--format", fmt,
+                        *(["-o", "r.html"] if fmt == "html" else [])], capture_output=True, text=True,
+                       cwd=tmp_path, timeout=120)
+    assert r.returncode == 1, r.stderr
+    out = (tmp_path / "r.html").read_text() if fmt == "html" else r.stdout
+    assert "evil" in out
+    assert not any(line.lstrip(" #|>*`").startswith(FORGED) for line in out.splitlines() + r.stderr.splitlines())
+    assert "\x1b" not in out + r.stderr and "Traceback" not in r.stderr
