@@ -3,6 +3,7 @@ a stdin that was closed at the start, SIGTERM in the middle of a triage."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -58,3 +59,25 @@ def test_a_file_name_with_a_newline_or_an_escape_stays_on_its_line_in_every_form
     assert "evil" in out
     assert not any(line.lstrip(" #|>*`").startswith(FORGED) for line in out.splitlines() + r.stderr.splitlines())
     assert "\x1b" not in out + r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("args", [["--format", "json"], ["--format", "html", "-o", "out/report.html"]],
+                         ids=["json-fast-path", "html-report"])
+def test_a_signal_in_the_middle_of_a_triage_is_one_line_exit_130_and_no_report_left(
+        tmp_path: Path, sig: signal.Signals, args: list[str]) -> None:
+    """Ctrl-C, or SIGTERM as a CI cancel sends it, while a triage reads: `interrupted`, exit 130, no report file
+    nor its temporary file left (SIGTERM killed the process: no line, exit -15, its temporary file left)."""
+    (tmp_path / "out").mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "mosaic_diag", "triage", "-", *args], cwd=tmp_path,
+                            stdin=subprocess.PIPE, stdout=(tmp_path / "stdout").open("wb"), stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stderr is not None
+    # more than a pipe holds: once written, the triage is running and has read most of it (it waits for the rest)
+    proc.stdin.write(SAMPLE_LOG.read_bytes() * 8)
+    proc.stdin.flush()
+    proc.send_signal(sig)
+    proc.stdin.close()  # (the signal goes first: the end of the input comes after it)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 130, err
+    assert err.splitlines() == ["mosaic-diag: error: interrupted"]
+    assert list((tmp_path / "out").iterdir()) == []
