@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 INTERRUPTED = 130  # (errors.ExitCode.INTERRUPTED, without importing it first)
 # the commands that take SIGTERM as Ctrl-C (each calls `commands._common.sigterm_as_interrupt` when it starts): they
 # do from the process's start, so that one while their modules are still imported is an interruption too (exit 130)
-SIGTERM_STOPS = frozenset({"watch", "deploy", "rollback"})
+# (triage: a CI cancel of a long one is one line and exit 130, and its `-o` report's temporary file is removed, as
+# with Ctrl-C; killed by the default, the process left it beside the report)
+SIGTERM_STOPS = frozenset({"watch", "deploy", "rollback", "triage"})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -110,7 +110,10 @@ def sigterm_as_interrupt() -> None:
         raise KeyboardInterrupt
 
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, interrupt)
+        # Ctrl-C's own handler where it is a function (the CLI's, which counts it: a Typer run that an interrupt
+        # ended says so on its line, as after Ctrl-C, not a silent exit 130)
+        ctrl_c = signal.getsignal(signal.SIGINT)
+        signal.signal(signal.SIGTERM, ctrl_c if callable(ctrl_c) else interrupt)
 
 
 def config_here(root: Path | None = None) -> Config:

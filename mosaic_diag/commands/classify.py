@@ -24,6 +24,9 @@ def classify(
     from mosaic_diag.platform.redact import redact_excerpt
 
     if text == "-":
+        from mosaic_diag.logs.source import stdin_bytes
+
+        stdin_bytes()  # (stdin closed, `<&-`: a one-line error)
         text = sys.stdin.read()
     if not text.strip():
         from mosaic_diag.errors import UsageError

@@ -42,8 +42,10 @@ def triage(
     one log: each is decompressed on its own and read in the order of the first timestamp in its head
     (files without one last, in the order given); every event, sample and marker names its file
     (NAME:LINE, JSON "source"), line numbers counted within that file."""
+    from mosaic_diag.commands._common import sigterm_as_interrupt
     from mosaic_diag.commands.triage_run import TriageArgs, run_triage
 
+    sigterm_as_interrupt()  # (the fast path has it from `entry`, as its SIGTERM_STOPS)
     return run_triage(TriageArgs(
         logfiles=tuple(logfiles or ()), fmt=fmt.value, output=output, quiet=quiet, since=since, until=until,
         labels=tuple(label or ()), categories=tuple(category or ()), min_severity=min_severity, rules=rules,

@@ -59,7 +59,7 @@ def run_triage(args: TriageArgs) -> int:
     if fmt == "json":
         from mosaic_diag.render.triage import write_json
 
-        with open_triage(source, stdin=sys.stdin.buffer, **opts) as run:
+        with open_triage(source, **opts) as run:
             report = write_json(run.events, lambda: attach_plans(run.finish(), planner), sys.stdout)
     else:
         from mosaic_diag.render.progress import progress, progress_wanted
@@ -67,7 +67,7 @@ def run_triage(args: TriageArgs) -> int:
         name = ("Render logs" if stream is not None else f"{len(source)} files" if len(source) > 1
                 else "stdin" if source[0] == "-" else Path(source[0]).name)
         with progress(f"triage {name}", enabled=progress_wanted(fmt, args.quiet), unit="bytes") as on_progress, \
-                open_triage(source, stdin=sys.stdin.buffer, on_progress=on_progress, **opts) as run:
+                open_triage(source, on_progress=on_progress, **opts) as run:
             for _ in run.events:
                 pass
             report = attach_plans(run.finish(), planner)

@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     stats = ReadStats()
     try:
-        with open_source(args[0], stdin=sys.stdin.buffer) as src:
+        with open_source(args[0]) as src:
             for ev in read_events(src, stats, name=args[0]):
                 d = {k: getattr(ev, k) for k in ev.__slots__}
                 d["timestamp"] = ev.timestamp.isoformat() if ev.timestamp else None

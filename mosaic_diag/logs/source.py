@@ -62,6 +62,15 @@ def _directory_hint(path: str, most: int = 3) -> str:
     return f" (give one log's files, e.g. {shown}{' …' if len(logs) > most else ''})"
 
 
+def stdin_bytes() -> BinaryIO:
+    """The process's stdin as bytes; a UsageError when it was started with stdin closed (`<&-`, a daemon's
+    closed fd 0: Python has no `sys.stdin` then), not an AttributeError."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:
+        raise UsageError("stdin is closed: nothing to read (pipe the text in, or give a file)", path="-")
+    return buffer
+
+
 @contextmanager
 def open_source(path: str, *, stdin: BinaryIO | None = None) -> Iterator[BinaryIO]:
     """A binary stream for `path`, or for stdin when `path` is "-" (not closed on exit).
@@ -69,7 +78,7 @@ def open_source(path: str, *, stdin: BinaryIO | None = None) -> Iterator[BinaryI
     Raises UsageError (naming the path) for a missing file, a directory or an unreadable file.
     """
     if path == "-":
-        yield stdin if stdin is not None else sys.stdin.buffer
+        yield stdin if stdin is not None else stdin_bytes()
         return
     if os.path.isdir(path):
         raise UsageError("is a directory, not a log file" + _directory_hint(path), path=path)

@@ -17,6 +17,7 @@ from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.classifier.taxonomy import SEVERITY_RANK, UNKNOWN
 from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.platform.redact import redact_text
+from mosaic_diag.platform.terminal import one_line_escaped
 from mosaic_diag.triage.anomaly import MAX_WINDOW_MINUTES, AnomalySettings, RateSeries
 from mosaic_diag.triage.events import EventClassifier
 from mosaic_diag.triage.fingerprint import template
@@ -291,7 +292,6 @@ def plan_inputs(paths: Sequence[str], stack: ExitStack, stdin: Any = None) -> li
     file, a file given twice or stdin given twice is a UsageError naming it, before anything is read."""
     import os
     import stat as st
-    import sys
 
     from mosaic_diag.errors import UsageError
     from mosaic_diag.logs import open_source
@@ -303,8 +303,10 @@ def plan_inputs(paths: Sequence[str], stack: ExitStack, stdin: Any = None) -> li
     files: list[LogFile] = []
     seen: dict[tuple[int, int], str] = {}
     for path in paths:
-        name = "<stdin>" if path == "-" else path
-        opened = open_source(path, stdin=stdin if stdin is not None else sys.stdin.buffer)
+        # (its name in every output, a report or a warning, on one line: a newline or a terminal control in a
+        # file's name is written `\\n`, `\\u001b`, and cannot forge a line of the report)
+        name = "<stdin>" if path == "-" else one_line_escaped(path)
+        opened = open_source(path, stdin=stdin)
         raw = opened.__enter__()
         try:
             info = os.fstat(raw.fileno())
@@ -555,6 +557,6 @@ def open_triage(source: str | Sequence[str], *, stdin: Any = None, stream: Any =
             src = ProgressStream(src, lambda done, total: report(done, total) if total is not None
                                  else report(stats.lines, None))
         run = TriageRun(classifier, options)
-        name = "<stdin>" if source == "-" and stream is None else source
+        name = "<stdin>" if source == "-" and stream is None else one_line_escaped(source)  # (as above)
         yield TriageSession(run, stats, name, run.process(text_log(read_events(src, stats, name=source), stats,
                                                                    source)))
