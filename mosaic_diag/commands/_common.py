@@ -110,6 +110,8 @@ def sigterm_as_interrupt() -> None:
         raise KeyboardInterrupt
 
     if threading.current_thread() is threading.main_thread():
+        if callable(signal.getsignal(signal.SIGTERM)):  # made Ctrl-C's already (`entry`, the CLI's count over it)
+            return  # (replaced, a Typer run whose SIGINT is ignored, `nohup`, lost the count: a silent exit 130)
         # Ctrl-C's own handler where it is a function (the CLI's, which counts it: a Typer run that an interrupt
         # ended says so on its line, as after Ctrl-C, not a silent exit 130)
         ctrl_c = signal.getsignal(signal.SIGINT)
