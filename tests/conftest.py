@@ -29,6 +29,16 @@ _RAM_BASETEMP = pytest.StashKey[str]()
 
 
 @pytest.hookimpl(tryfirst=True)
+def sigint_as_a_terminal_gives_it() -> None:
+    """Ctrl-C handled in this process, so that the commands the tests start take SIGINT as a terminal's foreground job
+    does: a run started in the background (`cmd &` in a script, a CI step) ignores SIGINT, and an ignored signal stays
+    ignored through exec, so every command a test interrupted with SIGINT read on to its end."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """The run's temporary files (`tmp_path`, every xdist worker's under it) in RAM when there is room (`ram_dir`)
     and no `--basetemp` was given: a file made on a busy disk cost up to ~2 ms, and the suite makes git
@@ -36,6 +46,7 @@ def pytest_configure(config: pytest.Config) -> None:
     after it (`tmp_path_retention_policy` in pyproject.toml), the rest at the end of the run. A MOSAIC_TEST_ORDER it
     cannot read stops the run before anything is collected."""
     order_setting()
+    sigint_as_a_terminal_gives_it()
     if config.option.basetemp is None and not hasattr(config, "workerinput"):
         ram = ram_dir()
         if ram is not None:
