@@ -28,7 +28,6 @@ _db_counter = itertools.count(1)
 _RAM_BASETEMP = pytest.StashKey[str]()
 
 
-@pytest.hookimpl(tryfirst=True)
 def sigint_as_a_terminal_gives_it() -> None:
     """Ctrl-C handled in this process, so that the commands the tests start take SIGINT as a terminal's foreground job
     does: a run started in the background (`cmd &` in a script, a CI step) ignores SIGINT, and an ignored signal stays
@@ -39,6 +38,7 @@ def sigint_as_a_terminal_gives_it() -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     """The run's temporary files (`tmp_path`, every xdist worker's under it) in RAM when there is room (`ram_dir`)
     and no `--basetemp` was given: a file made on a busy disk cost up to ~2 ms, and the suite makes git
