@@ -247,6 +247,9 @@ def _is_git_file(path: Path) -> bool:
     return (target / "HEAD").is_file() and ((target / "commondir").is_file() or (target / "objects").is_dir())
 
 
+CONFIG_BYTES = 4 << 20  # a config file (mosaic-diag.toml, a pyproject.toml) larger than this is refused
+
+
 def load_config(root: Path, env: Mapping[str, str] | None = None) -> Config:
     """Read the config of the repository at `root` (a missing file means all defaults)."""
     env = dict(env or {})
@@ -259,6 +262,9 @@ def load_config(root: Path, env: Mapping[str, str] | None = None) -> Config:
         import tomllib  # (only when there is a file to read)
 
         try:
+            if path.stat().st_size > CONFIG_BYTES:  # (a generated or mistaken file: minutes of parsing, not a config)
+                raise ConfigError(f"larger than {CONFIG_BYTES >> 20} MiB: not read as a configuration file",
+                                  path=str(path))
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"invalid TOML: {exc}", path=str(path)) from exc
@@ -331,25 +337,37 @@ def _flatten(values: Mapping[str, Any], prefix: str = "") -> list[str]:
     return out
 
 
-def unknown_keys(config: Config) -> tuple[UnknownKey, ...]:
-    """The keys of the config file that no command reads (a typo is silently ignored otherwise)."""
+UNKNOWN_SHOWN = 20  # unknown keys named one by one (with their line and nearest key); the rest counted
+
+
+def unknown_keys(config: Config, limit: int | None = UNKNOWN_SHOWN) -> tuple[tuple[UnknownKey, ...], int]:
+    """The keys of the config file that no command reads (a typo is silently ignored otherwise): the first `limit`
+    (None: all) with their line and nearest known key, and how many more there are (a generated file of millions of
+    keys was minutes of work, a nearest-key search and a scan of every line per key, and as many warnings)."""
     tables = {known.rsplit(".", 1)[0] for known in KNOWN_KEYS if "." in known} | FREE_TABLES
     keys = [key for key in _flatten(config.values)  # (a value where a table is read: its own error, not a typo)
             if key not in KNOWN_KEYS and key not in tables and not any(key.startswith(t + ".") for t in FREE_TABLES)]
     if not keys:
-        return ()
+        return (), 0
     import difflib
     import re
 
+    shown, more = (keys, 0) if limit is None else (keys[:limit], max(0, len(keys) - limit))
     lines = config.source.read_text(encoding="utf-8").splitlines() if config.source else []
     where = _key_lines(lines, pyproject=config.source is not None and config.source.name == "pyproject.toml")
+    leaves = {key.rsplit(".", 1)[-1] for key in shown if key not in where}
+    leaf_lines: dict[str, int] = {}  # the first line assigning each leaf name looked for, in one pass
+    if leaves:
+        assign = re.compile(r"^\s*[\"']?([^\"'=\s]+)[\"']?\s*=")
+        for number, text in enumerate(lines, 1):
+            if (m := assign.match(text)) and m.group(1) in leaves:
+                leaf_lines.setdefault(m.group(1), number)
+    known = sorted(KNOWN_KEYS)
     out = []
-    for key in keys:
-        near = difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1, cutoff=0.75)
-        leaf = re.compile(rf"^\s*[\"']?{re.escape(key.rsplit('.', 1)[-1])}[\"']?\s*=")
-        line = where.get(key) or next((i for i, text in enumerate(lines, 1) if leaf.match(text)), None)
-        out.append(UnknownKey(key, near[0] if near else None, line))
-    return tuple(out)
+    for key in shown:
+        near = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+        out.append(UnknownKey(key, near[0] if near else None, where.get(key) or leaf_lines.get(key.rsplit(".", 1)[-1])))
+    return tuple(out), more
 
 
 _BARE_OR_QUOTED = r"(?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')"
@@ -384,6 +402,7 @@ def unknown_key_warnings(config: Config) -> list[str]:
     """One line per unknown key, `FILE:LINE: unknown configuration key 'k' (did you mean 'x'?): ignored`,
     for the commands to show (predeploy fails on them: MD-CONFIG001)."""
     where = str(config.source) if config.source else "config"
+    shown, more = unknown_keys(config)
     return [(f"{where}:{u.line}" if u.line else where) + f": unknown configuration key {u.key!r}"
             + (f" (did you mean {u.suggestion!r}?)" if u.suggestion else "") + ": ignored"
-            for u in unknown_keys(config)]
+            for u in shown] + ([f"{where}: {more:,} more unknown configuration keys: ignored"] if more else [])

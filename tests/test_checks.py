@@ -324,6 +324,37 @@ def test_unknown_config_keys_are_warned_with_the_nearest_known_key(tmp_path: Pat
     assert report.exit_code == 1
 
 
+def test_a_config_of_many_unknown_keys_names_twenty_and_counts_the_rest(tmp_path: Path) -> None:
+    """A config of thousands of unknown keys (a generated or pasted file): each key searched for the nearest known key
+    and its line by a scan of every line was minutes (2 million keys: 509 s) and as many warning lines. The first 20
+    are named with their lines, the rest counted in one line, in the warnings and in predeploy's config check alike."""
+    from mosaic_diag.config import unknown_key_warnings
+
+    (tmp_path / "mosaic-diag.toml").write_text("[golden]\nconcurency = 2\n" + "".join(
+        f"key_{n} = {n}\n" for n in range(3_000)))
+    warnings = unknown_key_warnings(load_config(tmp_path))
+    cfg = tmp_path / "mosaic-diag.toml"
+    assert len(warnings) == 21 and warnings[0] == (f"{cfg}:2: unknown configuration key 'golden.concurency' (did you "
+                                                   "mean 'golden.concurrency'?): ignored")
+    assert warnings[19] == f"{cfg}:21: unknown configuration key 'golden.key_18': ignored"
+    assert warnings[20] == f"{cfg}: 2,981 more unknown configuration keys: ignored"
+    report = run_checks(select(all_checks(), ["config"]), ctx(tmp_path), fail_level="warning")
+    found = [(r.message, r.location) for o in report.outcomes for r in o.results]
+    assert len(found) == 21 and found[-1] == ("2,981 more unknown configuration keys", "mosaic-diag.toml")
+    assert found[1] == ("unknown configuration key 'golden.key_0'", "mosaic-diag.toml:3:1")
+
+
+def test_a_config_file_past_its_bound_is_refused_naming_it(tmp_path: Path) -> None:
+    from mosaic_diag.config import CONFIG_BYTES
+    from mosaic_diag.errors import ConfigError
+
+    cfg = tmp_path / "pyproject.toml"
+    cfg.write_text("[tool.other]\n" + "# padding\n" * (CONFIG_BYTES // 10 + 1))
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path)
+    assert "larger than 4 MiB" in str(info.value) and str(cfg) in str(info.value)
+
+
 def test_every_config_key_the_code_reads_is_known() -> None:
     import re
 

@@ -16,10 +16,13 @@ IDS = (
 def run(ctx: CheckContext) -> Iterator[Message]:
     source = ctx.config.source
     shown = source.name if source else "config"
-    for unknown in unknown_keys(ctx.config):
-        near = f": did you mean {unknown.suggestion!r}?" if unknown.suggestion else ""
-        yield Message("MD-CONFIG001", f"unknown configuration key {unknown.key!r}{near}",
-                      location=f"{shown}:{unknown.line}:1" if unknown.line else shown)
+    unknown, more = unknown_keys(ctx.config)
+    for key in unknown:
+        near = f": did you mean {key.suggestion!r}?" if key.suggestion else ""
+        yield Message("MD-CONFIG001", f"unknown configuration key {key.key!r}{near}",
+                      location=f"{shown}:{key.line}:1" if key.line else shown)
+    if more:
+        yield Message("MD-CONFIG001", f"{more:,} more unknown configuration keys", location=shown)
 
 
 CHECK = Check("config", ("config",), IDS, run, "Every key of the config file is one that is read.")
