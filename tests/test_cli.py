@@ -487,3 +487,50 @@ def test_no_help_shows_typer_type_names() -> None:
         assert expected in shown, expected
     shown = run_cli(["manifest", "diff", "--help"], env={"COLUMNS": "80"}).stdout
     assert "Usage: mosaic-diag manifest diff [OPTIONS] OLD_REF NEW_REF" in shown and "\n  OLD_REF  " in shown
+
+
+def _csv_traceback() -> str:
+    import csv
+    import io
+    import traceback
+
+    try:
+        list(csv.reader(io.StringIO('a,"b\nc'), strict=True))
+    except csv.Error as exc:
+        return "".join(traceback.format_exception(exc)).replace("<string>", "api/prompts_loader.py")
+    raise AssertionError("csv accepted the text")
+
+
+def test_classify_stdin_keeps_only_a_long_inputs_start_and_end():
+    """`classify -` read all of stdin into memory (a 50 MB log piped in took 316 MB): of an input over 2 x 4 MiB it
+    keeps the whole lines of the first and last 4 MiB, which hold what the classifier reads (`evidence.bounded`),
+    and says how many bytes were not read; the traceback at the end still gives the label."""
+    import io
+
+    from mosaic_diag.logs.source import PASTE_CAP, read_paste
+
+    filler = b"".join(b"2026-11-27T00:00:%02d.000Z INFO:api.app:User %d logged in\n" % (i % 60, i)
+                      for i in range(300_000))
+    text = _csv_traceback().encode()
+    data = filler + text
+    assert len(data) > 2 * PASTE_CAP
+    read = read_paste(io.BytesIO(data))
+    assert len(read) < 2 * PASTE_CAP + (64 << 10) + 100 and read.endswith(text.decode())
+    head, marker, tail = read.partition("[... ")
+    skipped = int(marker and tail.split(" bytes not read ...]\n", 1)[0].replace(",", ""))
+    rest = tail.split("]\n", 1)[1]
+    assert head.endswith("\n") and filler.startswith(head.encode()) and data.endswith(rest.encode())
+    assert len(head.encode()) + skipped + len(rest.encode()) == len(data)  # every byte kept or counted
+    r = run("classify", "-", "--format", "json", stdin=data)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["label"] == "PROMPT_CSV_CORRUPT"
+
+
+def test_classify_stdin_short_input_is_read_whole():
+    import io
+
+    from mosaic_diag.logs.source import read_paste
+
+    text = _csv_traceback()
+    assert read_paste(io.BytesIO(text.encode()), cap=len(text.encode()) // 2 + 1, chunk=7) == text
+    assert read_paste(io.BytesIO(b"ValueError: \xff\n")) == "ValueError: \ufffd\n"

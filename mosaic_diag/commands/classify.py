@@ -24,10 +24,9 @@ def classify(
     from mosaic_diag.platform.redact import redact_excerpt
 
     if text == "-":
-        from mosaic_diag.logs.source import stdin_bytes
+        from mosaic_diag.logs.source import read_paste, stdin_bytes
 
-        stdin_bytes()  # (stdin closed, `<&-`: a one-line error)
-        text = sys.stdin.read()
+        text = read_paste(stdin_bytes())  # (stdin closed, `<&-`: a one-line error); a piped log: its start and end
     if not text.strip():
         from mosaic_diag.errors import UsageError
 

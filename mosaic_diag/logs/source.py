@@ -71,6 +71,42 @@ def stdin_bytes() -> BinaryIO:
     return buffer
 
 
+PASTE_CAP = 4 << 20  # what `classify -` keeps of its input: its first and its last 4 MiB
+
+
+def read_paste(stream: BinaryIO, cap: int = PASTE_CAP, chunk: int = 1 << 16) -> str:
+    """The text of `stream` (one pasted error, read to its end) in memory bounded by about 2 x `cap`: of a longer
+    input (a whole log piped in) the whole lines of its first and its last `cap` bytes, around a line saying how
+    many bytes were not read; the classifier reads no more than a text's start and end (`evidence.bounded`).
+    Invalid UTF-8 is replaced, as the reader does."""
+    head = bytearray()
+    tail: list[bytes] = []
+    kept = skipped = 0
+    while True:
+        data = stream.read(chunk)
+        if not data:
+            break
+        if len(head) < cap:
+            room = cap - len(head)
+            head += data[:room]
+            data = data[room:]
+            if not data:
+                continue
+        tail.append(data)
+        kept += len(data)
+        while kept - len(tail[0]) >= cap:
+            skipped += len(tail[0])
+            kept -= len(tail.pop(0))
+    if not skipped:
+        return (bytes(head) + b"".join(tail)).decode("utf-8", "replace")
+    rest = b"".join(tail)
+    cut = head.rfind(b"\n") + 1 or len(head)  # whole lines: the cut partial lines count as not read
+    start = rest.find(b"\n") + 1
+    skipped += len(head) - cut + start
+    return (bytes(head[:cut]) + f"[... {skipped:,} bytes not read ...]\n".encode() + rest[start:]).decode(
+        "utf-8", "replace")
+
+
 @contextmanager
 def open_source(path: str, *, stdin: BinaryIO | None = None) -> Iterator[BinaryIO]:
     """A binary stream for `path`, or for stdin when `path` is "-" (not closed on exit).
