@@ -747,6 +747,21 @@ def test_round_29_patterns_read_a_half_megabyte_line_in_one_pass(text: str, labe
     assert len(text) >= HALF_MB - 100
     assert Classifier.default().classify_text(text, level="ERROR").label == label
 
+# -- round 31's patterns ----------------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "label"), [
+    # aiohttp's host with its port repeated (each `:443` a place to try the port and ` ssl:` after it), with and
+    # without the ` ssl:` (a line's middle past its first and last 16 KiB is not read: OpenAI's host, no wording)
+    ("Cannot connect to host api.openai.com" + ":443" * (HALF_MB // 4) + " ssl:default", "OPENAI_ERROR"),
+    ("Cannot connect to host api.openai.com" + ":443" * (HALF_MB // 4), "OPENAI_ERROR"),
+    # requests' read timeout of a job board with a host's quote never closed
+    ("HTTPSConnectionPool(host='api.ashbyhq.com" + "a" * HALF_MB + ", port=443): Read timed out.", "UNKNOWN_ERROR"),
+], ids=["aiohttp-port-repeated", "aiohttp-port-repeated-no-ssl", "pool-host-unclosed"])
+def test_round_31_patterns_read_a_half_megabyte_line_in_one_pass(text: str, label: str) -> None:
+    from mosaic_diag.classifier.classify import Classifier
+
+    assert len(text) >= HALF_MB - 100
+    assert Classifier.default().classify_text(text, level="ERROR").label == label
+
 # -- terminal controls ----------------------------------------------------------------------------
 
 # a reset (RIS), a DCS string, a C1 CSI (clear screen), a status report the terminal would type back, an OSC 52

@@ -39,6 +39,9 @@ _CODE_FIELDS = LazyPattern(r"""\\?['"](?:code|type)\\?['"]\s*:\s*\\?['"]([A-Za-z
 _TRAILER_TYPE = LazyPattern(r"\((?:request_id: [^,()\n]*, )?path: [^,()\n]*, type: ([A-Za-z_][\w.-]{2,60})\)")
 _URL_HOST = LazyPattern(r"\b[a-z][a-z0-9+.-]{0,39}://(?:[^@/\s'\"]*@)?([A-Za-z0-9.-]+)", re.IGNORECASE)
 _POOL_HOST = LazyPattern(r"\bhost='([A-Za-z0-9.-]+)'")
+# aiohttp's connector errors (`ClientConnectorError` and its certificate / SSL / proxy kinds) name the host they could
+# not reach: `Cannot connect to host api.openai.com:443 ssl:default [Connect call failed …]`
+_AIOHTTP_HOST = LazyPattern(r"\bCannot connect to host ([A-Za-z0-9.-]+):\d")
 _URL = LazyPattern(r"\b[a-z][a-z0-9+.-]{0,39}://\S+", re.IGNORECASE)
 
 _OPENAI_CODES = frozenset({
@@ -55,10 +58,13 @@ _ANTHROPIC_CODES = frozenset({
 # Anthropic's body envelope {"type": "error", "error": {…}} (JSON, dict, or escaped inside a JSON string)
 _ANTHROPIC_ENVELOPE = LazyPattern(
     r"""\\?['"]type\\?['"]\s*:\s*\\?['"]error\\?['"]\s*,\s*\\?['"]error\\?['"]\s*:\s*\{""")
-_PROVIDER_HOSTS = (("openai", LazyPattern(r"(^|\.)openai\.(com|azure\.com)$")),
+# (chatgpt.com: OpenAI's own, the backend Codex CLI calls with a ChatGPT sign-in: `url: https://chatgpt.com/backend-api/
+# codex/responses`)
+_PROVIDER_HOSTS = (("openai", LazyPattern(r"(^|\.)(openai\.(com|azure\.com)|chatgpt\.com)$")),
                    ("anthropic", LazyPattern(r"(^|\.)(anthropic\.com|claude\.(com|ai))$")))
-# wrappers name the provider: litellm's "AnthropicException - Overloaded", "OpenAIException - Error code: 429"
-_WRAPPER_PROVIDER = LazyPattern(r"\b(Anthropic|OpenAI|AzureOpenAI)(?:Exception|Error) - ")
+# wrappers name the provider: litellm's "AnthropicException - Overloaded", "OpenAIException - Error code: 429", and
+# for Azure OpenAI "AzureException - …" (older releases "Azure Exception - …"): OpenAI's models, OpenAI's errors
+_WRAPPER_PROVIDER = LazyPattern(r"\b(?:(Anthropic|OpenAI|AzureOpenAI)(?:Exception|Error)|Azure ?Exception) - ")
 # a driver error carried by a wrapper: "(psycopg2.errors.UndefinedColumn) column ..." (SQLAlchemy)
 _WRAPPED = LazyPattern(r"\((?P<type>[A-Za-z_]\w*(?:\.\w+)*\.[A-Z]\w*)\)\s+(?P<msg>.+)", re.S)
 # ... and the driver's own error behind an async adapter's: "(sqlalchemy.dialects.postgresql.asyncpg.IntegrityError)
@@ -196,9 +202,12 @@ def codes_from_text(text: str) -> frozenset[str]:
 
 
 def hosts_in(text: str) -> tuple[str, ...]:
-    """Hosts of URLs (and of urllib3's `host='…'`) in `text`, lower case, in order."""
+    """Hosts of URLs (and of urllib3's `host='…'`, aiohttp's `Cannot connect to host …:443`) in `text`, lower case,
+    in order."""
     hosts = [h.lower().rstrip(".") for h in _URL_HOST.findall(text)]
     hosts += [h.lower() for h in _POOL_HOST.findall(text)]
+    if "Cannot connect to host " in text:
+        hosts += [h.lower().rstrip(".") for h in _AIOHTTP_HOST.findall(text)]
     return tuple(dict.fromkeys(hosts))
 
 
