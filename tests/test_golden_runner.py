@@ -59,6 +59,14 @@ class Scripted(BaseHTTPRequestHandler):
             body = {"text": "hello"}
         elif self.path == "/leak-spelled":  # the same secrets as a hostile (or PHP) app spells them
             body = ESCAPED_LEAK
+        elif self.path.startswith("/charset/"):  # UTF-8 text said to be in a charset named by the path
+            data = "caf\u00e9 ok".encode()
+            self.send_response(200)
+            self.send_header("Content-Type", f"text/plain; charset={self.path.rsplit('/', 1)[1]}")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         self.server.stopping.wait(delay)  # cut short when the fixture stops the server
         try:
             self._send(status, body, headers)
@@ -638,6 +646,27 @@ def test_secrets_spelled_with_escapes_are_redacted_in_every_report_and_the_state
                         *((f.name, f.read_text()) for f in state.iterdir())):
         for what, secret in SPELLED.items():
             assert secret not in text, (where, what)
+
+
+def test_an_answer_in_a_charset_that_is_no_text_encoding_is_read_as_utf8(server, tmp_path) -> None:
+    """`Content-Type: text/plain; charset=rot13` (or hex, idna, punycode, undefined: codecs Python knows, which httpx
+    keeps): decoding the body raised LookupError or UnicodeError, and a 200 answer was reported as no answer at all
+    (outcome error, its status lost, a JUnit <error>, left out of `golden bless`)."""
+    charsets = ("rot13", "hex", "idna", "punycode", "undefined", "latin-1")
+    cases = tmp_path / "charsets.yml"
+    cases.write_text("cases:\n" + "".join(f"  - {{id: cs-{name}, path: /charset/{name}, expect: {{status: 200, "
+                                          "contains: [ok]}}\n" for name in charsets))
+    target = open_target(url=url_of(server))
+    try:
+        report = run_cases(load_cases([cases]), target, RunOptions(explain=False, retries=0), RecordingClock())
+    finally:
+        target.close()
+    results = {r.case_id: r for r in report.results}
+    for name in charsets:
+        result = results[f"cs-{name}"]
+        assert (result.outcome, result.attempts[0].status) == ("pass", 200), (name, result.failures)
+    assert results["cs-rot13"].attempts[0].body_excerpt == "caf\u00e9 ok"
+    assert results["cs-latin-1"].attempts[0].body_excerpt == "caf\u00c3\u00a9 ok"  # (a real charset is honoured)
 
 
 def test_an_unwritable_report_or_state_path_is_refused_before_any_case_runs(server, cases_file, tmp_path, capsys):
