@@ -669,6 +669,21 @@ def test_an_answer_in_a_charset_that_is_no_text_encoding_is_read_as_utf8(server,
     assert results["cs-latin-1"].attempts[0].body_excerpt == "caf\u00c3\u00a9 ok"  # (a real charset is honoured)
 
 
+def test_a_case_file_named_with_control_characters_leaves_the_junit_file_xml(server, tmp_path, capsys) -> None:
+    """A case file's name is a repository's text (git takes an escape sequence in it): written raw into JUnit's
+    `file` and `classname` it made the document not XML (ExpatError: not well-formed), which the CI cannot read."""
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "a\x1b[31mb\x01.yml").write_text("cases:\n  - {id: switch, path: /switch, expect: {contains: [nope]}}\n")
+    junit = tmp_path / "golden.xml"
+    assert main(["golden", "--url", url_of(server), "--cases", str(cases), "--state-dir", str(tmp_path / "state"),
+                 "--retries", "0", "--junit", str(junit)]) == 1
+    capsys.readouterr()
+    case = ET.parse(junit).getroot().find(".//testcase[@name='switch']")
+    assert case is not None and case.get("classname") == "a\\x1b[31mb\\x01", case.attrib
+    assert case.get("file") == str(cases / "a\\x1b[31mb\\x01.yml")
+
+
 def test_an_unwritable_report_or_state_path_is_refused_before_any_case_runs(server, cases_file, tmp_path, capsys):
     """`--junit` naming a directory, `--state-dir` naming a file: the whole run went out to the app, then the
     write at its end failed (exit 2) and the run's results were lost; now nothing is sent."""
