@@ -21,6 +21,14 @@ from mosaic_diag.golden import RunOptions, SystemClock, load_cases, open_target,
 LEAKED_PASSWORD = "pw-" + "c94e7ad6d8a943b1" * 4
 LEAKED_DSN = f"postgresql://mosaic:{LEAKED_PASSWORD}@db.internal:5432/mosaic"
 LEAKED_KEY = "sk-proj-" + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789" * 2
+SPELLED = {"name": "Pw7" + "e1f0a9b8c7d6" * 2, "dsn": "Pw8" + "a9b8c7d6e1f0" * 2, "query": "Tk9" + "c7d6e1f0a9b8" * 2,
+           "header": "Hk1" + "d6e1f0a9b8c7" * 2}
+# JSON whose keys and URLs are spelled with escapes (a key's letter as \u00XX; every `/` as `\/`, as PHP's json_encode
+# writes it), a token in a percent-encoded return URL, a gateway's key in a logged request's header
+ESCAPED_LEAK = ('{{"error": "login failed", "\\u0070assword": "{name}", '
+                '"db": "postgresql:\\/\\/mosaic:{dsn}@db.internal\\/mosaic", '
+                '"next": "\\/login?next=https%3A%2F%2Fapp.example%2Fcb%3Ftoken%3D{query}%26s%3D1", '
+                '"request": "GET \\/v1\\nx-goog-api-key: {header}"}}'.format(**SPELLED)).encode()
 
 
 class Scripted(BaseHTTPRequestHandler):
@@ -49,6 +57,16 @@ class Scripted(BaseHTTPRequestHandler):
             body = {"answer": f"db {LEAKED_DSN} key {LEAKED_KEY}", "env": os.environ.get("GATEWAY_API_KEY", "")}
         elif self.path == "/switch" and state["mode"] == "broken":
             body = {"text": "hello"}
+        elif self.path == "/leak-spelled":  # the same secrets as a hostile (or PHP) app spells them
+            body = ESCAPED_LEAK
+        elif self.path.startswith("/charset/"):  # UTF-8 text said to be in a charset named by the path
+            data = "caf\u00e9 ok".encode()
+            self.send_response(200)
+            self.send_header("Content-Type", f"text/plain; charset={self.path.rsplit('/', 1)[1]}")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         self.server.stopping.wait(delay)  # cut short when the fixture stops the server
         try:
             self._send(status, body, headers)
@@ -56,7 +74,7 @@ class Scripted(BaseHTTPRequestHandler):
             return
 
     def _send(self, status, body, headers):
-        data = json.dumps(body).encode()
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -606,6 +624,64 @@ def test_an_answer_quoting_secrets_is_redacted_in_every_report_and_the_state(ser
         for secret in (LEAKED_PASSWORD[:12], LEAKED_KEY[8:20], gateway_key):
             assert secret not in text, (where, secret)
     assert "postgresql://mosaic:***@db.internal" in out
+
+
+def test_secrets_spelled_with_escapes_are_redacted_in_every_report_and_the_state(server, tmp_path, capsys):
+    """A hostile app's answer (or a PHP app's: its JSON writes `/` as `\\/`) spelling a secret's name or a DSN's `://`
+    with JSON escapes (`"\\u0070assword"`), a token in a percent-encoded return URL (`%3Ftoken%3D…`) and a key in a
+    hyphenated header (`x-goog-api-key: …`): none of the patterns matched, and the JSON report, JUnit and the last
+    run kept for --only-failed showed them."""
+    assert json.loads(ESCAPED_LEAK)["password"] == SPELLED["name"]  # (what the app said, as its reader reads it)
+    cases = tmp_path / "leak.yml"
+    cases.write_text("cases:\n  - {id: leak, path: /leak-spelled, expect: {contains: [welcome]}}\n")
+    state, junit = tmp_path / "state", tmp_path / "golden.xml"
+    assert main(["golden", "--url", url_of(server), "--cases", str(cases), "--state-dir", str(state), "--retries",
+                 "0", "--junit", str(junit), "--format", "json"]) == 1
+    out = capsys.readouterr().out
+    (case,) = json.loads(out)["cases"]
+    (attempt,) = case["attempts"]
+    shown = json.loads(attempt["body_excerpt"])  # (still JSON)
+    assert shown["password"] == "***" and shown["db"] == "postgresql://mosaic:***@db.internal/mosaic", shown
+    for where, text in (("json", out), ("junit", junit.read_text()),
+                        *((f.name, f.read_text()) for f in state.iterdir())):
+        for what, secret in SPELLED.items():
+            assert secret not in text, (where, what)
+
+
+def test_an_answer_in_a_charset_that_is_no_text_encoding_is_read_as_utf8(server, tmp_path) -> None:
+    """`Content-Type: text/plain; charset=rot13` (or hex, idna, punycode, undefined: codecs Python knows, which httpx
+    keeps): decoding the body raised LookupError or UnicodeError, and a 200 answer was reported as no answer at all
+    (outcome error, its status lost, a JUnit <error>, left out of `golden bless`)."""
+    charsets = ("rot13", "hex", "idna", "punycode", "undefined", "latin-1")
+    cases = tmp_path / "charsets.yml"
+    cases.write_text("cases:\n" + "".join(f"  - {{id: cs-{name}, path: /charset/{name}, expect: {{status: 200, "
+                                          "contains: [ok]}}\n" for name in charsets))
+    target = open_target(url=url_of(server))
+    try:
+        report = run_cases(load_cases([cases]), target, RunOptions(explain=False, retries=0), RecordingClock())
+    finally:
+        target.close()
+    results = {r.case_id: r for r in report.results}
+    for name in charsets:
+        result = results[f"cs-{name}"]
+        assert (result.outcome, result.attempts[0].status) == ("pass", 200), (name, result.failures)
+    assert results["cs-rot13"].attempts[0].body_excerpt == "caf\u00e9 ok"
+    assert results["cs-latin-1"].attempts[0].body_excerpt == "caf\u00c3\u00a9 ok"  # (a real charset is honoured)
+
+
+def test_a_case_file_named_with_control_characters_leaves_the_junit_file_xml(server, tmp_path, capsys) -> None:
+    """A case file's name is a repository's text (git takes an escape sequence in it): written raw into JUnit's
+    `file` and `classname` it made the document not XML (ExpatError: not well-formed), which the CI cannot read."""
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "a\x1b[31mb\x01.yml").write_text("cases:\n  - {id: switch, path: /switch, expect: {contains: [nope]}}\n")
+    junit = tmp_path / "golden.xml"
+    assert main(["golden", "--url", url_of(server), "--cases", str(cases), "--state-dir", str(tmp_path / "state"),
+                 "--retries", "0", "--junit", str(junit)]) == 1
+    capsys.readouterr()
+    case = ET.parse(junit).getroot().find(".//testcase[@name='switch']")
+    assert case is not None and case.get("classname") == "a\\x1b[31mb\\x01", case.attrib
+    assert case.get("file") == str(cases / "a\\x1b[31mb\\x01.yml")
 
 
 def test_an_unwritable_report_or_state_path_is_refused_before_any_case_runs(server, cases_file, tmp_path, capsys):

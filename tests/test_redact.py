@@ -62,6 +62,37 @@ def test_more_kinds(text: str, secret: str) -> None:
     assert secret not in redact_text(text)
 
 
+@pytest.mark.parametrize(("text", "shown"), [
+    # a secret's name spelled with JSON escapes (a hostile app's answer): its value was shown
+    ('{"\\u0070assword": "Hunter2Value99", "name": "caf\\u00e9"}', '{"password": "***", "name": "caf\\u00e9"}'),
+    ('{"pass\\u0077ord":"Hunter2Value99"}', '{"password":"***"}'),
+    # the same quoted in a JSON report (its backslash escaped in turn)
+    ('{"log": "{\\"\\\\u0061pi_key\\": \\"Hunter2Value99\\"}"}', '{"log": "{\\"api_key\\": \\"***\\"}"}'),
+    # PHP's json_encode writes every `/` as `\/`: a DSN's `://` was no URL to the patterns
+    ('{"db": "postgresql:\\/\\/app:Hunter2Value99@db.internal\\/app"}', '{"db": "postgresql://app:***@db.internal/app"}'),
+    # a token in a URL that is itself a query's value, percent-encoded (a login's return URL, OAuth's redirect_uri)
+    ("GET /login?next=https%3A%2F%2Fapp%2Fcb%3Ftoken%3DHunter2Value99%26s%3D1",
+     "GET /login?next=https%3A%2F%2Fapp%2Fcb%3Ftoken%3D***%26s%3D1"),
+    ("redirect_uri=https%3A%2F%2Fapp%2Fcb%3Fcode%3DHunter2Value99", "redirect_uri=https%3A%2F%2Fapp%2Fcb%3Fcode%3D***"),
+    ("GET /stream?user=radio&pass=Hunter2Value99 200", "GET /stream?user=radio&pass=*** 200"),
+    # a logged request's headers, their names' words joined by `-`
+    ("Api-Key: Hunter2Value99", "Api-Key: ***"),
+    ("x-goog-api-key: Hunter2Value99", "x-goog-api-key: ***"),
+    ("Ocp-Apim-Subscription-Key: Hunter2Value99", "Ocp-Apim-Subscription-Key: ***"),
+    ("run --api-key=Hunter2Value99", "run --api-key=***"),
+])
+def test_a_secret_spelled_otherwise_is_masked(text: str, shown: str) -> None:
+    """Escapes, percent-encoding and header spellings of what the patterns know (attack round 17): each was shown."""
+    assert redact_text(text) == shown
+
+
+def test_escapes_with_nothing_to_mask_are_left_as_written() -> None:
+    for text in ('{"name": "\\u00e9t\\u00e9", "path": "a\\/b", "url": "https:\\/\\/example.com\\/a"}',
+                 "C:\\\\Users\\\\u0070ublic", "GET /search?q=a%3Fpage%3D2&x=1", "primary-key: id",
+                 "back=https%3A%2F%2Fx%2Fcb%3Fstate%3Dabc", "see --api-key in the docs"):
+        assert redact_text(text) == text
+
+
 @pytest.mark.parametrize("text", [
     "commit 1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b at https://github.com/o/r/commit/1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b",
     "request 123e4567-e89b-12d3-a456-426614174000 at https://api.example.com/v1/items/123e4567-e89b-12d3-a456-426614174000",
@@ -103,7 +134,8 @@ def test_every_kind_of_provider_key_is_masked_standing_alone(start: str) -> None
 
 # -- redaction after JSON encoding (the output guard redacts every line written, JSON reports included) ----------
 _FRAGMENTS = ["password=", "PGPASSWORD=", "GITHUB_TOKEN=", "?token=", "&api_key=", "hunter2secret", "RUNE-B1A",
-              '"', "'", "\\", "\\\\", " ", "=", ":", "@", "postgresql://app:", "@db/x", "Bearer ", "***", "\n", "é"]
+              '"', "'", "\\", "\\\\", " ", "=", ":", "@", "postgresql://app:", "@db/x", "Bearer ", "***", "\n", "é",
+              "\\u0070ass", "word", "\\/", "%3Ftoken%3D", "Api-Key: "]
 
 
 def _secretless(text: str) -> bool:

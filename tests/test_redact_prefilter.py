@@ -21,7 +21,8 @@ NEUTRAL = ["2026-01-01T10:00:00Z worker started", "  File \"/app/main.py\", line
            "psycopg2.errors.UndefinedTable: relation \"sessions\" does not exist", "    return fetch(job)"]
 FOLDED = "postgresql://app:Hunter2SecretPasswordLongEnough0123456789@db.internal/app"
 ENV_NAMES = ["PGPASSWORD", "DB_PASSWD", "CLIENT_SECRET", "GITHUB_TOKEN", "OPENAI_API_KEY", "MY_APIKEY",
-             "AWS_ACCESS_KEY", "SSH_PRIVATE_KEY", "AWS_SECRET_KEY", "GOOGLE_CREDENTIALS"]
+             "AWS_ACCESS_KEY", "SSH_PRIVATE_KEY", "AWS_SECRET_KEY", "GOOGLE_CREDENTIALS", "X-Goog-Api-Key",
+             "Ocp-Apim-Subscription-Key", "private-key"]
 
 
 def _formatted(message: str) -> str:

@@ -27,8 +27,9 @@ def junit_xml(report: GoldenReport) -> str:
     ET.SubElement(props, "property", name="pass_rate", value=f"{report.pass_rate:.4f}")
     for r in report.results:
         seconds = sum(a.latency_ms for a in r.attempts) / 1000
-        case = ET.SubElement(suite, "testcase", classname=Path(r.file).stem, name=xml_safe(r.case_id),
-                             file=r.file, line=str(r.line), time=f"{seconds:.3f}")
+        # (a case file's name is a repository's text: a control character in it made the document not XML)
+        case = ET.SubElement(suite, "testcase", classname=xml_safe(Path(r.file).stem), name=xml_safe(r.case_id),
+                             file=xml_safe(r.file), line=str(r.line), time=f"{seconds:.3f}")
         detail = [f"{r.where}: {r.outcome} ({r.passes}/{r.runs} passed, {r.min_pass} required)"]
         detail += [f"  - {msg}" for msg in r.failures]
         if r.explanation:

@@ -79,6 +79,17 @@ def read_capped(chunks: Iterator[bytes], *, limit: int, deadline: float, timeout
     return b"".join(parts)
 
 
+def decode_answer(body: bytes, charset: str | None) -> str:
+    """The answer's text in the charset its Content-Type names (invalid bytes replaced), UTF-8 when that is no
+    encoding text is read in: `charset=rot13`, `hex`, `idna`, `punycode`, `undefined` (codecs Python knows, so httpx
+    keeps them) raise LookupError or UnicodeError, and the app's answer was reported as none (the harness's own error,
+    its status lost)."""
+    try:
+        return body.decode(charset or "utf-8", errors="replace")
+    except (LookupError, UnicodeError):
+        return body.decode("utf-8", errors="replace")
+
+
 @dataclass(frozen=True)
 class Answer:
     status: int
@@ -140,8 +151,7 @@ class UrlTarget(_ClientTarget):
         with self._client.stream(method, path, json=json, headers=dict(headers), params=dict(params),
                                  timeout=timeout) as response:
             body = read_capped(response.iter_bytes(), limit=MAX_ANSWER_BYTES, deadline=deadline, timeout=timeout)
-            text = body.decode(response.encoding or "utf-8", errors="replace")
-            return Answer(response.status_code, text, dict(response.headers))
+            return Answer(response.status_code, decode_answer(body, response.encoding), dict(response.headers))
 
     def probe(self, path: str, timeout: float) -> None:
         """UnreachableError unless something answers HTTP at the base URL (any status will do; its body
@@ -248,8 +258,7 @@ class AppTarget(_ClientTarget):
         --global-timeout still bounds the run."""
         with self._client.stream(method, path, json=json, headers=dict(headers), params=dict(params)) as response:
             body = read_capped(response.iter_bytes(), limit=MAX_ANSWER_BYTES, deadline=math.inf, timeout=timeout)
-            text = body.decode(response.encoding or "utf-8", errors="replace")
-            return Answer(response.status_code, text, dict(response.headers))
+            return Answer(response.status_code, decode_answer(body, response.encoding), dict(response.headers))
 
     def probe(self, path: str, timeout: float) -> None:
         """Start the app (its lifespan); UnreachableError if it fails to start."""

@@ -6,13 +6,16 @@ incident notes and webhook bodies.
 - secrets registered at run time (`register_secret`: the configured webhook URL, which for Slack or
   Teams *is* the credential), wherever they appear;
 - private key blocks; credentials in URLs (`scheme://user:password@host`, a token as the user name),
-  tokens in URL queries (`?token=`, `&api_key=`, `sig=` ...) and in URL paths (chat webhooks, long
-  random path segments);
+  tokens in URL queries (`?token=`, `&api_key=`, `sig=` ..., percent-encoded too: `%3Ftoken%3D`) and in URL
+  paths (chat webhooks, long random path segments);
 - `password=`/`pwd=` pairs, environment-style assignments (`PGPASSWORD=`, `AWS_SECRET_ACCESS_KEY=`,
   `*_TOKEN=`, `*_API_KEY=`), JSON and Python-dict style `"password": "..."`, bearer tokens and
   `x-api-key` headers, JWTs, provider keys (`sk-...`, `sk_live_...`, `rnd_...`, `ghp_...`, `xox...`);
 - then whatever the regex detectors of detect-secrets (a maintained secret-detection library: AWS,
   GitHub, GitLab, Slack, Stripe, OpenAI, SendGrid, npm, PyPI, Twilio, Azure ... keys) still find.
+
+A line that spells ASCII characters with JSON escapes (`"\\u0070assword"`, PHP's `https:\\/\\/`) is redacted as its
+reader reads it, escapes written out, when that masks more than the line as written.
 
 Fast path: text with no hint of a secret (a few substring tests) is returned as is, and in longer text only
 the lines with a hint are scanned; detect-secrets is imported only when a line has a hint.
@@ -52,8 +55,10 @@ _KEYWORD_PASSWORD = LazyPattern(r"(?i)\b(password|passwd|pwd)\s*=\s*(" + _ESCAPE
 _SECRET_WORDS = (r"password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
                  r"client[_-]?secret|auth[_-]?token|access[_-]?token|refresh[_-]?token|authorization|credentials?")
 # PGPASSWORD=..., AWS_SECRET_ACCESS_KEY=..., GITHUB_TOKEN: ..., export STRIPE_API_KEY="..."
-_ENV_SECRET = LazyPattern(r"(?i)(?<![/\\])\b(?P<name>[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|"
-                          r"ACCESS_KEY|PRIVATE_KEY|SECRET_KEY|CREDENTIALS))(?P<sep>\s*[=:]\s*)"
+# (and a header's name, words joined by `-`: `Api-Key: …`, `x-goog-api-key: …`, `Ocp-Apim-Subscription-Key: …`)
+_ENV_SECRET = LazyPattern(r"(?i)(?<![/\\])\b(?P<name>[A-Z0-9_\-]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API[_\-]KEY|APIKEY|"
+                          r"ACCESS[_\-]KEY|PRIVATE[_\-]KEY|SECRET[_\-]KEY|SUBSCRIPTION[_\-]KEY|CREDENTIALS))"
+                          r"(?P<sep>\s*[=:]\s*)"
                           r"(?!\d+:(?:\d+:)?(?:\s|$))"  # a file's `path:LINE:` (`passwd:1: …`), not a value
                           r"(?P<val>" + _ESCAPED_QUOTED + r"|'[^']*'|\"[^\"]*\"|[^\s'\",;&\\]+)")
 # "password": "...", 'api_key': '...', "token":"..."
@@ -62,8 +67,14 @@ _QUOTED_SECRET = LazyPattern(r"(?i)(?P<key>[\"'][A-Za-z0-9_\-]*(?:" + _SECRET_WO
 # the same inside a JSON string (a JSON body quoted in a JSON report): \"password\": \"...\"
 _ESCAPED_SECRET = LazyPattern(r'(?i)(?P<key>\\"[A-Za-z0-9_\-]*(?:' + _SECRET_WORDS + r')\\")(?P<sep>\s*:\s*)'
                               r'(?P<q>\\")(?P<val>.*?)\\"')
-_QUERY_TOKEN = LazyPattern(r"(?i)(?P<pre>[?&;](?:[A-Za-z0-9_\-]*(?:" + _SECRET_WORDS + r")|key|sig|signature|"
-                           r"code|auth|x-amz-signature|x-amz-credential)=)(?P<val>[^&#\s\"'<>\\]+)")
+_QUERY_NAMES = (r"(?:[A-Za-z0-9_\-]*(?:" + _SECRET_WORDS + r")|key|sig|signature|code|auth|pass|x-amz-signature|"
+                r"x-amz-credential)")
+_QUERY_TOKEN = LazyPattern(r"(?i)(?P<pre>[?&;]" + _QUERY_NAMES + r"=)(?P<val>[^&#\s\"'<>\\]+)")
+# the same in a URL that is itself a query's value, percent-encoded (`?next=https%3A%2F%2Fapp%2Fcb%3Ftoken%3D…`, an
+# OAuth `redirect_uri`, a login's return URL): `%3F`/`%26`/`%3B` before the name, `%3D` after it, the value up to
+# an encoded `&` or `#`
+_ENCODED_QUERY_TOKEN = LazyPattern(r"(?i)(?P<pre>(?:[?&;]|%3F|%26|%3B)" + _QUERY_NAMES + r"%3D)"
+                                   r"(?P<val>(?:[^%&#\s\"'<>\\]|%(?!2[36])[0-9A-F]{2})+)")
 # chat webhooks: the path is the credential
 _WEBHOOK_PATH = LazyPattern(r"(?i)(?P<pre>https?://(?:hooks\.slack\.com/(?:services|workflows|triggers)|"
                             r"(?:[a-z0-9-]+\.)?discord(?:app)?\.com/api/webhooks|"
@@ -91,7 +102,7 @@ _API_KEY_STARTS = ("sk-", "rnd_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "githu
 _KEY_PREFIXES = ("sk-", "rnd_", "gh", "github_pat", "glpat-", "xox", "sk_", "rk_", "akia", "asia")
 _SECRET_LITERALS = ("pass", "pwd", "secret", "token", "key", "auth", "credential")  # every _SECRET_WORDS word
 _ENV_LITERALS = ("password", "passwd", "secret", "token", "api_key", "apikey", "access_key", "private_key",
-                 "credentials")
+                 "credentials", "api-key", "access-key", "private-key", "subscription_key", "subscription-key")
 
 # a line with none of these (lower-cased) can match no pattern here nor any detector below: one pass of
 # substring tests instead of a regex search per pattern (on the line folded first: `_folded`)
@@ -100,7 +111,8 @@ _HINTS = (
     "host name", "sk-", "sk_", "rk_", "rnd_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat", "glpat-",
     "gldt-", "glptt-", "glrt-", "glsoat-", "glft-", "glimt-", "glagent-", "gloas-", "glcbt-", "gr1348941", "xox",
     "eyj", "akia", "asia", "abia", "acca", "a3t", "sg.", "npm_", "pypi-", "-us", "hooks.", "webhook", "cloudant",
-    "sq0", "private key", "aws", "accountkey", "ibm", "hmac", "softlayer", "t3blbkfj", "_authtoken",
+    "sq0", "private key", "aws", "accountkey", "ibm", "hmac", "softlayer", "t3blbkfj", "_authtoken", "%3d", "\\u00",
+    "\\/",
 )
 
 
@@ -219,8 +231,8 @@ def _quoted_key(text: str, found: frozenset[str]) -> bool:
 # what every _ENV_SECRET match holds: the end of its name (one of its words), then its separator. Searched in the
 # lower-cased text without the name's `[A-Z0-9_]*`, which the engine retries at every word of a line (most of a JSON
 # report's redaction when it ran on every line with a `token` or a `key` and a colon)
-_ENV_NAME_END = LazyPattern(r"(?:password|passwd|secret|token|api_key|apikey|access_key|private_key|secret_key|"
-                            r"credentials)\s*[=:]")
+_ENV_NAME_END = LazyPattern(r"(?:password|passwd|secret|token|api[_\-]key|apikey|access[_\-]key|private[_\-]key|"
+                            r"secret[_\-]key|subscription[_\-]key|credentials)\s*[=:]")
 
 
 def _env_name_sep(text: str) -> bool:
@@ -366,9 +378,27 @@ def _mask_match(m: re.Match[str]) -> str:
     return (text[:4] if len(text) >= 20 else "") + MASK
 
 
+_ESCAPE_LITERALS = frozenset({"\\u00", "\\/"})
+
+
 def _redact_line(text: str, found: frozenset[str]) -> str:
     """`text` (one line) with its secrets masked; `found`: its hint literals (each pattern runs only when
     a literal it needs is there)."""
+    if not found.isdisjoint(_ESCAPE_LITERALS):
+        # a secret's name or a URL's `://` spelled with escapes (`{"\u0070assword": …}`) matched no pattern, its
+        # value shown: the line is redacted as its reader reads it (the escapes written out), shown so when that masks
+        # more
+        found = found - _ESCAPE_LITERALS
+        plain = _unescaped_ascii(text)
+        if plain != text:
+            plain_found = _found(plain) - _ESCAPE_LITERALS  # (a non-ASCII character's escape stays: not back here)
+            masked = _redact_line(plain, plain_found) if plain_found else plain
+            redacted = _redact_line(text, found) if found else text
+            if masked != _unescaped_ascii(redacted) and masked.count(MASK) >= redacted.count(MASK):
+                return masked
+            return redacted
+        if not found:
+            return text
     if "private key" in found:  # a key written on one line (JSON-escaped newlines)
         text = _PRIVATE_KEY.sub(lambda m: f"-----BEGIN {m.group('kind')}PRIVATE KEY----- {MASK}", text)
     if "://" in found:
@@ -383,6 +413,8 @@ def _redact_line(text: str, found: frozenset[str]) -> str:
         text = _HOST_WITH_AT.sub(lambda m: f"{m.group(1)}{MASK}@", text)
     if "=" in text:
         text = _QUERY_TOKEN.sub(lambda m: m.group("pre") + MASK, text)
+    if "%3D" in text or "%3d" in text:
+        text = _ENCODED_QUERY_TOKEN.sub(lambda m: m.group("pre") + MASK, text)
     if "eyj" in found:
         text = _JWT.sub(lambda m: m.group(0)[:3] + MASK, text)
     if not found.isdisjoint(_KEY_PREFIXES) and any(start in text for start in _API_KEY_STARTS):
@@ -411,6 +443,18 @@ def _redact_line(text: str, found: frozenset[str]) -> str:
             for pattern in _detector_patterns(index):
                 text = pattern.sub(_mask_match, text)
     return text
+
+
+# a JSON (or Python) string's escape of a printable ASCII character other than a quote or a backslash (`\u0070` for
+# `p`, JSON's `\/` for `/`), its backslash doubled by each level of quoting (a JSON log line quoted in a JSON report)
+_ESCAPED_ASCII = LazyPattern(r"\\+(?:u00(?P<hex>2[013-689a-fA-F]|[346][0-9a-fA-F]|5[0-9abd-fABD-F]|7[0-9a-eA-E])|/)")
+
+
+def _unescaped_ascii(text: str) -> str:
+    """`text` with `_ESCAPED_ASCII`'s escapes (their backslashes all) written as their characters: the string a JSON
+    (or Python) reader reads, at every level of quoting, in the form the patterns know (`"\\u0070assword": "…"` is
+    `"password": "…"`; PHP's JSON writes every `/` as `\\/`: `postgres:\\/\\/u:pw@host`). A JSON text stays JSON."""
+    return _ESCAPED_ASCII.sub(lambda m: chr(int(m.group("hex"), 16)) if m.group("hex") else "/", text)
 
 
 def redact_text(text: str) -> str:
