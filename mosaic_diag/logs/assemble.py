@@ -423,6 +423,8 @@ class Assembler:
         op = self.open.get(ln.stream)
         if op is None and ln.stream is None and self.open and not ln.record and not shape and self._join_wrap(ln, last):
             return
+        if op is None and ln.stream is not None and lineno == 2 and None in self.open and not ln.record:
+            op = self._column_cut(ln)
         if op is not None:
             if self._extend(op, ln, last):
                 op.seen = last
@@ -437,6 +439,20 @@ class Assembler:
         self._start(lineno, last, ln)
         if self.open and not lineno & 31:
             self.expire(lineno)
+
+    def _column_cut(self, ln: Line) -> _Open | None:
+        """The input's first line is an error record with no stream's prefix, alone, and its second line (`ln`) is a
+        traceback's header behind a prefix (Docker Compose's `worker_1  | `): a selection that started past the
+        record's column, so the record is that stream's and the traceback its own. The record's event, moved to `ln`'s
+        stream (returned); else None."""
+        op = self.open[None]
+        if len(self.open) != 1 or op.line != 1 or op.end != 1 or op.state != _REC or op.detail or op.blanks \
+                or op.raw is not None or self.taken or traceback_at(ln.text) != 0:
+            return None
+        del self.open[None]
+        op.stream = ln.stream
+        self.open[ln.stream] = op
+        return op
 
     def _join_wrap(self, ln: Line, last: int) -> bool:
         """A line with no stream's prefix that is the rest of a frame line a terminal broke at its width (Heroku's CLI

@@ -1,0 +1,98 @@
+"""The forms layouts round 27 found the reader missing, produced by the real libraries in the test run (the `r27l-`
+entries of tests/realworld/layouts.yml, and round 26's known misses): a record whose Docker Compose column the user's
+selection left out, over its traceback in the service's stream."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+
+from tests.isolation import loggers_kept
+from tests.realworld.test_layouts_corpus import load_layouts
+from tests.test_logs_support import BLOCKS, error_events
+
+
+def _excerpt(entry: str) -> list[tuple[int, int, str | None, str]]:
+    """(line, end line, level, message) of the error events of the layouts corpus' entry `entry`, read whole and in
+    7-byte blocks (the same)."""
+    (ex,) = [e for e in load_layouts() if e.id == entry]
+    got = [[(e.line, e.end_line, e.level, e.message) for e in error_events(ex.text, block)] for block in BLOCKS]
+    assert got[0] == got[1]
+    return got[0]
+
+
+def _connect(dsn: str) -> None:
+    raise ConnectionRefusedError(111, f"Connection refused: {dsn}")
+
+
+def _logged(fmt: str, name: str = "celery.app.trace") -> list[str]:
+    """The lines stdlib logging writes for an error record logged with its traceback (`log.exception`) in `fmt`."""
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.setFormatter(logging.Formatter(fmt))
+    with loggers_kept(name):
+        log = logging.getLogger(name)
+        log.handlers[:] = [handler]
+        log.propagate = False
+        log.setLevel(logging.INFO)
+        try:
+            _connect("db:5432")
+        except OSError:
+            log.exception("Task analyze_async[ace75c29] raised unexpected: OperationalError()")
+    return buf.getvalue().rstrip("\n").split("\n")
+
+
+_CELERY = "[%(asctime)s: %(levelname)s/ForkPoolWorker-3] %(message)s"
+
+
+def _compose(lines: list[str], service: str = "worker_1") -> list[str]:
+    """Docker Compose's prefix (v1: `worker_1  | `, the name padded to the widest service's) in front of each line."""
+    return [f"{service:<10}| {line}" for line in lines]
+
+
+@pytest.mark.parametrize("service", ["worker_1", "worker-1"])
+def test_a_record_whose_compose_column_the_selection_left_out_keeps_its_traceback(service: str) -> None:
+    """A paste whose first line lost its Compose column (the selection started past it), its traceback in the
+    service's stream under it: one event, the record's, lines 1 to the exception line."""
+    lines = _logged(_CELERY)
+    assert lines[1] == "Traceback (most recent call last):"
+    text = "\n".join([lines[0], *_compose(lines[1:], service)]) + "\n"
+    for block in BLOCKS:
+        events = error_events(text, block)
+        assert [(e.line, e.end_line, e.level, e.message[:28]) for e in events] == \
+            [(1, len(lines), "ERROR", "Task analyze_async[ace75c29]")], block
+        assert events[0].traceback is not None and events[0].traceback.endswith(
+            "ConnectionRefusedError: [Errno 111] Connection refused: db:5432")
+
+
+def test_an_unprefixed_record_further_down_keeps_its_own_stream() -> None:
+    """Only the input's first line can have lost its column to a selection: an unprefixed error record after other
+    lines, then another service's traceback, stays two events (guards)."""
+    lines = _logged(_CELERY)
+    text = "\n".join(["web_1     | starting", lines[0], *_compose(lines[1:])]) + "\n"
+    for block in BLOCKS:
+        events = error_events(text, block)
+        assert [(e.line, e.end_line) for e in events] == [(2, 2), (3, len(lines) + 1)], block
+
+
+def test_a_first_record_with_its_own_lines_then_a_prefixed_traceback_stays_apart() -> None:
+    """A first-line record whose message goes on under it (its own unprefixed lines) is no cut column: the
+    traceback in the service's stream is an event of its own (guard)."""
+    lines = _logged(_CELERY)
+    text = "\n".join([lines[0], "detail: the record's own line", *_compose(lines[1:])]) + "\n"
+    for block in BLOCKS:
+        events = error_events(text, block)
+        assert [(e.line, e.end_line) for e in events] == [(1, 2), (3, len(lines) + 1)], block
+
+
+@pytest.mark.parametrize(("entry", "end", "message"), [
+    ("r26l-compose-celery-record-without-column-over-prefixed-traceback-cut", 12, "Task analyze_async[ace75c29"),
+    ("r24l-compose-first-line-unprefixed-worker-exception-cut", 14, "Exception in worker process"),
+])
+def test_the_pasted_records_that_lost_their_compose_column(entry: str, end: int, message: str) -> None:
+    """pubtrends#83's celery record and brick-example-server#5's gunicorn record, their column cut by the selection:
+    one event each, from the record to the traceback's last line."""
+    ((line, last, level, msg),) = _excerpt(entry)
+    assert (line, last, level) == (1, end, "ERROR") and msg.startswith(message)
