@@ -96,3 +96,46 @@ def test_the_pasted_records_that_lost_their_compose_column(entry: str, end: int,
     one event each, from the record to the traceback's last line."""
     ((line, last, level, msg),) = _excerpt(entry)
     assert (line, last, level) == (1, end, "ERROR") and msg.startswith(message)
+
+
+@pytest.mark.parametrize(("fmt", "datefmt"), [
+    ("%(asctime)s--%(levelname)-7s %(name)s: %(message)s", "%b-%d %H:%M:%S"),  # (happypanda: `Mar-03 …--ERROR  …`)
+    ("%(asctime)s: %(name)s %(levelname)s: %(message)s", "%d-%b-%y %H:%M:%S"),  # (quart's: `12-Nov-18 09:33:04: …`)
+    ("%(asctime)s|%(levelname)s %(message)s", "%d-%b-%Y %H:%M:%S"),
+])
+def test_a_datefmt_naming_the_month_and_a_separator_glued_to_the_stamp(fmt: str, datefmt: str) -> None:
+    """Records whose `datefmt` names the month and whose format glues a separator to the time stamp are records: the
+    error one with its traceback is one event from its line, dated when the stamp has a year; the warning one's
+    traceback is its own (no event)."""
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.setFormatter(logging.Formatter(fmt, datefmt))
+    with loggers_kept("happypanda.core.commands.database_cmd"):
+        log = logging.getLogger("happypanda.core.commands.database_cmd")
+        log.handlers[:] = [handler]
+        log.propagate = False
+        log.setLevel(logging.INFO)
+        for level in (logging.WARNING, logging.ERROR):
+            try:
+                _connect("db:5432")
+            except OSError:
+                log.log(level, "Item import failed", exc_info=True)
+    lines = buf.getvalue().rstrip("\n").split("\n")
+    second = next(i for i, line in enumerate(lines) if "ERROR" in line) + 1
+    assert second > 1 and lines[second] == "Traceback (most recent call last):"
+    text = "\n".join(lines) + "\n"
+    for block in BLOCKS:
+        events = error_events(text, block)
+        assert [(e.line, e.end_line, e.level, e.message) for e in events] == \
+            [(second, len(lines), "ERROR", "Item import failed")], block
+        assert (events[0].timestamp is not None) == ("%y" in datefmt or "%Y" in datefmt)
+
+
+@pytest.mark.parametrize(("entry", "events"), [
+    ("r26l-plain-month-day-dash-level-traceback-as-list-repr-cut", [(17, 21, "ERROR")]),
+    ("r24l-hypercorn-quart-markdown-quoted-two-lifespan-tracebacks", [(2, 7, None), (8, 14, "ERROR")]),
+])
+def test_the_pasted_records_with_a_month_named_stamp(entry: str, events: list[tuple[int, int, str | None]]) -> None:
+    """happypanda#260's `Mar-03 23:49:27--ERROR  [command]…: [` record (its traceback a list's lines under it) and
+    quart#34's `12-Nov-18 09:33:04: quart.serving ERROR: …` record over its traceback are records."""
+    assert [(line, end, level) for line, end, level, _ in _excerpt(entry)] == events

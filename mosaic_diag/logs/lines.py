@@ -67,13 +67,19 @@ _BASIC = _kept(rf"{_LV}:([^\s:]*): ?(.*)", re.S)
 # a record in a layout no pattern here names (`_any_record`): a time stamp (a date and time in the common forms, with
 # or without a zone after a space, or a time of day), up to three short words (a pid, a thread, a logger, bracketed
 # or not), a level word (bracketed or not), then the message: stdlib logging's formats with another `datefmt` or
-# field order. Django's "verbose" format starts with the level (`ERROR 2026-12-06 15:27:36,262 views 17 140 msg`)
+# field order. Django's "verbose" format starts with the level (`ERROR 2026-12-06 15:27:36,262 views 17 140 msg`).
+# A `datefmt` that names the month (`%d-%b-%y %H:%M:%S`: quart's `12-Nov-18 09:33:04`; `%b-%d %H:%M:%S`: `Mar-03
+# 23:49:27`), and a separator glued to the stamp (`%(asctime)s: %(name)s %(levelname)s: …`, `%(asctime)s--%(levelname)s
+# …`: `Mar-03 23:49:27--ERROR  [name]: …`) are read too
 _STAMP = (r"(?:\d{4}[-/]\d\d[-/]\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+(?:\.\d+)?)?(?: ?(?:Z|[+-]\d\d:?\d\d|UTC|GMT))?"
           r"|\d\d/[A-Z][a-z]{2}/\d{4}[: ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: [+-]\d{4})?"
           r"|\d\d/\d\d/\d{4} \d\d:\d\d:\d\d(?:[.,]\d+)?(?: [AP]M)?"
+          r"|(?:\d\d-[A-Z][a-z]{2}-\d\d(?:\d\d)?|[A-Z][a-z]{2}-\d\d) \d\d:\d\d:\d\d(?:[.,]\d+)?"
           r"|(?:\d\d-\d\d )?\d\d:\d\d:\d\d(?:[.,]\d+)?)")
 _ANY_RECORD = LazyPattern(
-    rf"\[?({_STAMP})\]?((?:[ \t]+\S{{1,64}}){{0,3}}?)[ \t]+[\[(]?{_LV} *[\])]?:?(?:[ \t]+|$)(.*)", re.S)
+    rf"\[?({_STAMP})\]?(?:-{{1,2}}|:|\|)?(?:((?:[ \t]+\S{{1,64}}){{0,3}}?)[ \t]+|(?<=[-:|]))"
+    rf"[\[(]?{_LV} *[\])]?:?(?:[ \t]+|$)(.*)", re.S)
+_MONTH_FIRST = LazyPattern(r"[A-Z][a-z]{2}-\d\d ")  # (`%b-%d %H:%M:%S`: a record of `_ANY_RECORD`'s)
 _LEVEL_FIRST = LazyPattern(rf"{_LV}[ \t]+\[?({_STAMP})\]?(?:[ \t]+|$)(.*)", re.S)
 _ANY_TAIL = LazyPattern(r"(?:[-:] +)?(?:([A-Za-z_][\w.]*)(?::\s| - ))?\s*(.*)", re.S)  # ("- " / ": " a separator)
 # the logger's column between the level and the message when it is in brackets, or a code location's column: what
@@ -395,6 +401,12 @@ def parse_ts(text: str | None) -> datetime | None:
             return parse_ts(text[:m.start(1)] + text[m.end(1):])
         if text[4:5] == "/":  # (2026/12/06 15:27:36)
             return parse_ts(text.replace("/", "-", 2))
+        if text[2:3] == "-" and text[6:7] == "-" and text[3:6] in _MONTH_NUMBER:  # (`%d-%b-%y`: 12-Nov-18 09:33:04)
+            day, sep, rest = text.partition(" ")
+            year = day[7:]
+            if not sep or len(year) not in (2, 4) or not year.isdigit():
+                return None
+            return parse_ts(f"{'20' + year if len(year) == 2 else year}-{_MONTH_NUMBER[day[3:6]]}-{day[:2]} {rest}")
         if text[2:3] == "/" and text[3:4].isalpha():  # (06/Dec/2026 15:27:36, 06/Dec/2026:15:27:36 +0000)
             try:
                 head = text[:20]
@@ -572,6 +584,10 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
                 logger, msg = _column(None, msg, False)
             return Line(shape or "plain", stream, ts, norm_level(m.group(1).rstrip()), logger, text, msg, True,
                         _record_kind(msg))
+    elif c.isupper() and text[3:4] == "-" and text[:3] in _MONTHS and _MONTH_FIRST.match(text):
+        line = _any_record(text, shape, stream, ts)  # (`%b-%d %H:%M:%S`: "Mar-03 23:49:27--ERROR  [name]: …")
+        if line is not None:
+            return line
     elif c == "[" and text[1:2].isupper():
         m = _APACHE.match(text) if text[4:5] == " " and text[1:4] in _APACHE_DAYS and _depth < MAX_WRAPPERS else None
         if m:
