@@ -139,3 +139,78 @@ def test_the_pasted_records_with_a_month_named_stamp(entry: str, events: list[tu
     """happypanda#260's `Mar-03 23:49:27--ERROR  [command]…: [` record (its traceback a list's lines under it) and
     quart#34's `12-Nov-18 09:33:04: quart.serving ERROR: …` record over its traceback are records."""
     assert [(line, end, level) for line, end, level, _ in _excerpt(entry)] == events
+
+
+_DJANGO_APP = '''
+import sys
+
+import django
+from django.conf import settings
+from django.core import signing
+from django.urls import path
+
+
+def view(request, n):
+    print("Error on Load", flush=True)  # (the app's print, to stdout)
+    return signing.loads("not-a-signed-value")
+
+
+urlpatterns = [path("department/<int:n>/", view)]
+settings.configure(DEBUG=True, ALLOWED_HOSTS=["testserver"], ROOT_URLCONF=__name__, SECRET_KEY="k" * 50)
+django.setup()
+from django.test import Client
+
+Client(raise_request_exception=False).get("/department/19/")
+'''
+
+
+@pytest.fixture(scope="module")
+def django_500(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], list[str]]:
+    """A Django app's stdout (its view's print) and stderr (Django's default console logging of the request's
+    uncaught exception: `Internal Server Error: /department/19/`, then the traceback), run for real."""
+    import subprocess
+    import sys
+
+    app = tmp_path_factory.mktemp("django") / "app.py"
+    app.write_text(_DJANGO_APP, encoding="utf-8")
+    run = subprocess.run([sys.executable, str(app)], capture_output=True, text=True, timeout=120, check=True,
+                         cwd=app.parent)
+    return run.stdout.rstrip("\n").split("\n"), run.stderr.rstrip("\n").split("\n")
+
+
+@pytest.mark.parametrize("between", [0, 1, 3])
+def test_djangos_request_record_starts_its_tracebacks_event(django_500: tuple[list[str], list[str]],
+                                                             between: int) -> None:
+    """Django's `django.request` record of an uncaught exception prints no level (its console handler's
+    `%(message)s`): with its traceback under it, the prints a container's log merged in between them too, it is the
+    event's record, at ERROR, the prints its lines."""
+    out, err = django_500
+    assert out == ["Error on Load"] and err[0] == "Internal Server Error: /department/19/"
+    assert err[1] == "Traceback (most recent call last):" and err[-1].startswith("django.core.signing.BadSignature")
+    merged = [err[0], *(out * between), *err[1:]]
+    text = "\n".join(f"tcf_django  | {line}" for line in merged) + "\n"
+    for block in BLOCKS:
+        events = error_events(text, block)
+        assert [(e.line, e.end_line, e.level, e.logger, e.message) for e in events] == \
+            [(1, len(merged), "ERROR", "django.request", "Internal Server Error: /department/19/")], block
+        assert events[0].traceback is not None and events[0].traceback.startswith("Traceback (most recent")
+        assert events[0].detail == ("\n".join(out * between) or None)
+
+
+def test_a_record_between_djangos_line_and_a_traceback_parts_them(django_500: tuple[list[str], list[str]]) -> None:
+    """A record between Django's line and a traceback (another logger's INFO): the traceback is no longer the request
+    record's, its event starts at its header (guard)."""
+    _, err = django_500
+    info = logging.Formatter(logging.BASIC_FORMAT).format(
+        logging.makeLogRecord({"levelno": logging.INFO, "levelname": "INFO", "name": "app", "msg": "cache miss"}))
+    merged = [err[0], info, *err[1:]]
+    for block in BLOCKS:
+        events = error_events("\n".join(merged) + "\n", block)
+        assert [(e.line, e.end_line, e.level) for e in events] == [(3, len(merged), None)], block
+
+
+def test_djangos_record_in_the_pasted_compose_log() -> None:
+    """theCourseForum2#890: Django's record, a print's line, then the traceback in the `tcf_django` stream: one
+    event from the record's line."""
+    ((line, end, level, msg),) = _excerpt("r26l-compose-django-internal-server-error-print-lines-between")
+    assert (line, end, level, msg) == (2, 13, "ERROR", "Internal Server Error: /department/19/Fall+2024/")

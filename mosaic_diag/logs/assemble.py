@@ -76,6 +76,11 @@ _PY_INTRO = LazyPattern(r"Exception in thread \S.*:|Exception ignored (?:in: .+|
                         r"|(?:Task|Future) exception was never retrieved|Process \S.*:"
                         r"|(?:MainThread|(?:Thread|Dummy)-\d+(?: \([^()\s]+\))?):")
 _INTRO_INITIALS = "EFTPMD"
+# Django's record of a request's uncaught exception (`django.request`, `log_response`): its default console handler
+# prints the message alone, its traceback under it; lines of no record (the app's prints to stdout, which a container's
+# log or a terminal merges in line by line) may come between them, up to `_MAX_DJANGO_BETWEEN`
+_DJANGO_500 = LazyPattern(r"Internal Server Error: /\S*")
+_MAX_DJANGO_BETWEEN = 4
 _ASYNCIO_FUTURE = LazyPattern(r"future: <(?:Task|Future) ")
 # faulthandler's dump (`PYTHONFAULTHANDLER`, a crash in a C extension): `Fatal Python error: Segmentation fault`, a
 # blank, then a thread's frames under `Current thread 0x… (most recent call first):` (`Thread 0x…`: the other threads)
@@ -1060,12 +1065,19 @@ class Assembler:
                     op.line = lineno - len(lead)
                     op.tb[:0] = lead
             op.level = op.logger = None
+            stamp = ln
+            if intro is None and at == 0 and op.line == lineno and (found := self._django_request(ln, lineno)):
+                # Django's request record, its level not printed: the event starts there
+                stamp, between = found
+                op.line = lineno - len(between) - 1
+                op.level, op.logger, op.message = "ERROR", "django.request", stamp.text
+                op.detail = between
             if intro is None and at == 0 and op.line == lineno and self.wrapped_record is not None:
                 rec = self.wrapped_record(ln.stream)
                 if rec is not None:  # the error record before it, wrapped by a terminal: the event starts there
                     op.line = lineno - 2
                     op.level, op.logger, op.message = rec.level, rec.logger, rec.message
-            op.ts = self._when(ln)
+            op.ts = self._when(stamp) if stamp.ts is not None else self._when(ln)
             self.open[ln.stream] = op
         elif t[:1] not in " \t" and (named := ipython_header(t)) is not None:
             # IPython's traceback: its header names the type; the rule of dashes IPython prints above it starts it
@@ -1146,6 +1158,25 @@ class Assembler:
                 return []
             before.append(t)
         return before[::-1] if len(before) == lineno - 1 else []
+
+    def _django_request(self, ln: Line, lineno: int) -> tuple[Line, list[str]] | None:
+        """Django's `django.request` record of an uncaught exception (`Internal Server Error: /path`, at ERROR; its
+        default console handler prints the message alone, the traceback under it) of `ln`'s stream above the traceback's
+        header `ln`, and the lines between them, oldest first (lines of no record another pipe merged in: the app's
+        prints to stdout, at most `_MAX_DJANGO_BETWEEN`); else None."""
+        if self.lookback is None:
+            return None
+        between: list[str] = []
+        for prev in self._back(ln, lineno):
+            t = prev.text
+            if prev.stream != ln.stream or prev.record or t[:1] in ("", " ", "\t"):
+                return None
+            if t[:1] == "I" and _DJANGO_500.fullmatch(t):
+                return prev, between[::-1]
+            if len(between) >= _MAX_DJANGO_BETWEEN or traceback_at(t) >= 0:
+                return None
+            between.append(t)
+        return None
 
     def _python_intro(self, ln: Line, lineno: int, header: bool) -> list[str]:
         """The lines Python printed before a traceback that starts an event (its `header`, else its first frame),
