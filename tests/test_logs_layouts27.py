@@ -214,3 +214,120 @@ def test_djangos_record_in_the_pasted_compose_log() -> None:
     event from the record's line."""
     ((line, end, level, msg),) = _excerpt("r26l-compose-django-internal-server-error-print-lines-between")
     assert (line, end, level, msg) == (2, 13, "ERROR", "Internal Server Error: /department/19/Fall+2024/")
+
+
+_CHILD = '''
+import multiprocessing
+import threading
+
+
+def work():
+    raise RuntimeError("boom")
+
+
+if __name__ == "__main__":
+    p = multiprocessing.Process(target=work)
+    p.start()
+    p.join()
+    t = threading.Thread(target=work, name="Thread-1")
+    t.start()
+    t.join()
+'''
+
+
+@pytest.fixture(scope="module")
+def uncaught(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """What Python prints to stderr for an uncaught exception in a multiprocessing child (`Process Process-1:` and its
+    traceback) and in a thread (`Exception in thread Thread-1 (work):` and its traceback), run for real."""
+    import subprocess
+    import sys
+
+    script = tmp_path_factory.mktemp("uncaught") / "child.py"
+    script.write_text(_CHILD, encoding="utf-8")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True)
+    return run.stderr.rstrip("\n").split("\n")
+
+
+def _error_record(message: str) -> str:
+    """An ERROR record's line as `logging.basicConfig()` writes it."""
+    return logging.Formatter(logging.BASIC_FORMAT).format(
+        logging.makeLogRecord({"levelno": logging.ERROR, "levelname": "ERROR", "name": "app", "msg": message}))
+
+
+def test_pythons_own_line_after_an_error_record_starts_the_uncaught_tracebacks_event(uncaught: list[str]) -> None:
+    """An error record, then Python's own line before an uncaught exception's traceback (multiprocessing's `Process
+    Process-1:`, threading's `Exception in thread …:`): logging prints no such line, so the traceback is no part of
+    the record; each is an event of its own from Python's line (reflex#7196's JSON record then `Process
+    granian-worker:`)."""
+    assert uncaught[0].startswith("Process ") and uncaught[1] == "Traceback (most recent call last):"
+    second = next(i for i, line in enumerate(uncaught) if line.startswith("Exception in thread "))
+    text = "\n".join([_error_record("Unexpected exit from worker-1"), *uncaught[:second],
+                      _error_record("thread died"), *uncaught[second:]]) + "\n"
+    for block in BLOCKS:
+        events = error_events(text, block)
+        assert [(e.line, e.end_line, e.level, e.message) for e in events] == [
+            (1, 1, "ERROR", "Unexpected exit from worker-1"),
+            (2, second + 1, None, "RuntimeError: boom"),
+            (second + 2, second + 2, "ERROR", "thread died"),
+            (second + 3, len(uncaught) + 2, None, "RuntimeError: boom"),
+        ], block
+
+
+def _stamp(i: int) -> str:
+    """The Actions runner's time stamp (seven digits of a second's fraction)."""
+    return f"2026-06-22T03:21:{15 + i // 10:02d}.{i % 10}{i:06d}Z"
+
+
+def test_gh_run_view_log_columns_are_a_stream_per_jobs_step(uncaught: list[str]) -> None:
+    """`gh run view --log`'s `JOB\\tSTEP\\tTIMESTAMP line`: the runner's line read behind the columns, one stream per
+    job's step: a traceback ends at its exception line, the next step's lines are none of it."""
+    tb = uncaught[1:next(i for i, line in enumerate(uncaught) if line.startswith("Exception in thread "))]
+    assert tb[0] == "Traceback (most recent call last):" and tb[-1] == "RuntimeError: boom"
+    lines = [f"crawl\tRun step1\t{_stamp(i)} {line}" for i, line in enumerate(["starting", *tb])]
+    lines += [f"crawl\tUpload log\t{_stamp(len(lines) + i)} {line}" for i, line in enumerate(["uploading", "done"])]
+    for block in BLOCKS:
+        events = error_events("\n".join(lines) + "\n", block)
+        assert [(e.line, e.end_line, e.instance, e.message) for e in events] == \
+            [(2, len(tb) + 1, "crawl/Run step1", "RuntimeError: boom")], block
+        stamp = events[0].timestamp
+        assert stamp is not None and stamp.isoformat().startswith("2026-06-22T03:21:15.1")
+
+
+@pytest.mark.parametrize("columns", [True, False])
+def test_a_level_then_a_tab_is_a_record(columns: bool) -> None:
+    """Lambda's Node.js layout, `TIME\\tREQUEST_ID\\tLEVEL\\tmessage` (here stdlib logging's, a process id the second
+    column), and a copy without its first two columns (`LEVEL\\tmessage`): records; the error one is an event with
+    its lines under it."""
+    fmt = "%(levelname)s\t%(message)s"
+    if columns:
+        fmt = "%(asctime)s.%(msecs)03dZ\t%(process)d\t" + fmt
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.setFormatter(logging.Formatter(fmt, "%Y-%m-%dT%H:%M:%S"))
+    with loggers_kept("lambda"):
+        log = logging.getLogger("lambda")
+        log.handlers[:] = [handler]
+        log.propagate = False
+        log.setLevel(logging.INFO)
+        log.info("START")
+        log.error("Uncaught Exception\t{\n    \"errorType\": \"Runtime.ImportModuleError\"\n}")
+        log.info("END")
+    lines = buf.getvalue().rstrip("\n").split("\n")
+    assert len(lines) == 5
+    for block in BLOCKS:
+        events = error_events("\n".join(lines) + "\n", block)
+        assert [(e.line, e.end_line, e.level, e.message) for e in events] == \
+            [(2, 4, "ERROR", "Uncaught Exception\t{")], block
+        assert (events[0].timestamp is not None) == columns
+
+
+@pytest.mark.parametrize(("entry", "events"), [
+    ("r27l-github-actions-log-failed-job-step-columns-traceback-then-error", [(4, 7, None), (8, 8, "ERROR")]),
+    ("r27l-json-granian-record-elided-then-process-traceback", [(1, 1, "ERROR"), (2, 11, None)]),
+    ("r27l-cloudwatch-lambda-node-tab-columns-uncaught-exception-json-body", [(1, 17, "ERROR")]),
+    ("r23l-netlify-lambda-node-uncaught-exception-cut", [(1, 1, "ERROR")]),
+])
+def test_the_round_27_excerpts(entry: str, events: list[tuple[int, int, str | None]]) -> None:
+    """crawl_cars' `gh run view --log-failed` copy, reflex#7196's record then `Process granian-worker:`, retro-tag#14's
+    and netlify/functions#340's Lambda Node.js records."""
+    assert [(line, end, level) for line, end, level, _ in _excerpt(entry)] == events

@@ -328,6 +328,27 @@ def _give_back(op: _Open, t: str) -> None:
         op.end -= take
 
 
+def _record_gives_back(op: _Open) -> bool:
+    """A record's last lines of its own (`op.detail`, right before a traceback's header) are Python's own line before an
+    uncaught exception's traceback (`_PY_INTRO`: multiprocessing's `Process granian-worker:`, threading's `Exception in
+    thread …:`; asyncio's two): logging prints none, so the traceback is Python's, not the record's. Those lines are
+    taken off the record (its event ends before them, the traceback's starts at them, `_python_intro`); True then."""
+    d = op.detail
+    take = 0
+    if _PY_INTRO.fullmatch(d[-1]):
+        take = 1
+    elif len(d) >= 2 and _PY_INTRO.fullmatch(d[-2]) and (_ASYNCIO_FUTURE.match(d[-1]) or _wrapped_intro(d[-2], d[-1])):
+        take = 2
+    if not take or take > op.cont:
+        return False
+    del d[-take:]
+    if op.raw is not None:
+        del op.more[-take:]
+    op.cont -= take
+    op.end -= take
+    return True
+
+
 def _same_records(op: _Open, ln: Line) -> bool:
     """`ln` is a record of the same shape, level and logger as the one that opened `op` (of its stream)."""
     return ln.level == op.level and ln.logger == op.logger and ln.shape == op.shape and ln.via == op.via
@@ -643,6 +664,8 @@ class Assembler:
                 op.add(t, last)
                 return True
             at = -1 if piece else traceback_at(t)
+            if at == 0 and op.detail and not op.blanks and _record_gives_back(op):
+                return False  # (Python's own line before the traceback: an uncaught exception's, no part of the record)
             if at >= 0 or (not piece and is_frame(t)):
                 op.state = _TB
                 op.blanks = 0

@@ -170,6 +170,14 @@ _PREFECT = LazyPattern(r"- ([\w.-]+) \| ?(.*)", re.S)
 _CELERY = LazyPattern(rf"\[({_TS}): {_LV}/[^\]\s]+\] ?(.*)", re.S)
 # the level first in brackets: "[ERROR] 25/Sep/2017:16:17:34 +0000 - …", AWS Lambda's "[ERROR]\t2019-…Z\t<id>\t…"
 _BRACKET_LEVEL = LazyPattern(rf"\[{_LV}\][ \t]+(.*)", re.S)
+# AWS Lambda's Node.js runtime: "TIME\tREQUEST_ID\tLEVEL\tmessage" (`console.error`; the request id `undefined` before
+# the first invocation), after the time (`_RENDER_TEXT`): the record; a copy that lost the first two columns (Netlify's
+# function log: "ERROR\tUncaught Exception \t{…}") is a level and a tab before the message (`_LEVEL_TAB`)
+_LAMBDA_NODE = LazyPattern(r"\t[\w-]+\t(TRACE|DEBUG|INFO|WARN|ERROR|FATAL)\t(.*)", re.S)
+_LEVEL_TAB = LazyPattern(rf"{_LV}\t(.*)", re.S)
+# `gh run view --log` / `--log-failed`: the job's and the step's names before the runner's line ("build\tRun tests\t
+# 2026-06-22T03:21:15.1520896Z Traceback …"), one stream per job's step
+_GH_RUN_LOG = LazyPattern(r"([^\t\n]{1,256})\t([^\t\n]{0,512})\t(?=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)")
 # (its message may start on the next line: a paste that wrapped it under the request id)
 _LAMBDA_RECORD = LazyPattern(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)\t[\w-]+(?:\t(.*)|$)", re.S)
 # AWS Lambda's own lines around every invocation: records of the platform, none of them an error
@@ -577,6 +585,10 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
             logger, msg = _any_tail(m.group(3))
             return Line(shape or "plain", stream, ts or m.group(2), norm_level(m.group(1)), logger, text, msg,
                         True, _record_kind(msg))
+        m = _LEVEL_TAB.match(text)
+        if m:  # ("%(levelname)s\t%(message)s", Lambda's Node.js record without its time and request id)
+            msg = m.group(2)
+            return Line(shape or "plain", stream, ts, norm_level(m.group(1)), None, text, msg, True, _record_kind(msg))
         m = _LEVEL_LOGGER.match(text)
         if m:
             logger, msg = m.group(2), m.group(3)
@@ -1248,6 +1260,12 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
         if m:
             inner = m.group(2)
             first = inner[:1]
+            if first == "\t":
+                n = _LAMBDA_NODE.match(inner)
+                if n:  # Lambda's Node.js runtime: "TIME\tREQUEST_ID\tLEVEL\tmessage"
+                    msg = n.group(2)
+                    return [Line("plain", None, m.group(1), norm_level(n.group(1)), None, inner[1:], msg, True,
+                                 _record_kind(msg))]
             if first == "{" and _depth < MAX_WRAPPERS:
                 if inner[1:2] == '"':  # a JSON record behind the platform's timestamp (an app that logs JSON)
                     return [_stamped(ln, m.group(1)) for ln in parse_json(inner)]
@@ -1327,6 +1345,11 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
         m = _KUBECTL.match(text)
         if m:  # `kubectl logs --prefix`: "[pod/NAME/CONTAINER] line", one stream per pod's container
             return [_in_stream(ln, m.group(1), "kubectl") for ln in parse_line(m.group(2), _depth + 1)]
+    if text.find("\t", 0, 257) > 0 and _depth < MAX_WRAPPERS:
+        m = _GH_RUN_LOG.match(text)
+        if m:  # `gh run view --log`: "JOB\tSTEP\tTIMESTAMP line", one stream per job's step (a command of its own)
+            return [_in_stream(ln, f"{m.group(1)}/{m.group(2)}", "github-actions")
+                    for ln in parse_line(text[m.end():], _depth + 1)]
     if " |" in text[:80] and _depth < MAX_WRAPPERS:
         m = _COMPOSE.match(text)
         if m and not m.group(1).isdigit():
