@@ -76,6 +76,11 @@ _PY_INTRO = LazyPattern(r"Exception in thread \S.*:|Exception ignored (?:in: .+|
                         r"|(?:Task|Future) exception was never retrieved|Process \S.*:"
                         r"|(?:MainThread|(?:Thread|Dummy)-\d+(?: \([^()\s]+\))?):")
 _INTRO_INITIALS = "EFTPMD"
+# Django's record of a request's uncaught exception (`django.request`, `log_response`): its default console handler
+# prints the message alone, its traceback under it; lines of no record (the app's prints to stdout, which a container's
+# log or a terminal merges in line by line) may come between them, up to `_MAX_DJANGO_BETWEEN`
+_DJANGO_500 = LazyPattern(r"Internal Server Error: /\S*")
+_MAX_DJANGO_BETWEEN = 4
 _ASYNCIO_FUTURE = LazyPattern(r"future: <(?:Task|Future) ")
 # faulthandler's dump (`PYTHONFAULTHANDLER`, a crash in a C extension): `Fatal Python error: Segmentation fault`, a
 # blank, then a thread's frames under `Current thread 0x… (most recent call first):` (`Thread 0x…`: the other threads)
@@ -323,6 +328,27 @@ def _give_back(op: _Open, t: str) -> None:
         op.end -= take
 
 
+def _record_gives_back(op: _Open) -> bool:
+    """A record's last lines of its own (`op.detail`, right before a traceback's header) are Python's own line before an
+    uncaught exception's traceback (`_PY_INTRO`: multiprocessing's `Process granian-worker:`, threading's `Exception in
+    thread …:`; asyncio's two): logging prints none, so the traceback is Python's, not the record's. Those lines are
+    taken off the record (its event ends before them, the traceback's starts at them, `_python_intro`); True then."""
+    d = op.detail
+    take = 0
+    if _PY_INTRO.fullmatch(d[-1]):
+        take = 1
+    elif len(d) >= 2 and _PY_INTRO.fullmatch(d[-2]) and (_ASYNCIO_FUTURE.match(d[-1]) or _wrapped_intro(d[-2], d[-1])):
+        take = 2
+    if not take or take > op.cont:
+        return False
+    del d[-take:]
+    if op.raw is not None:
+        del op.more[-take:]
+    op.cont -= take
+    op.end -= take
+    return True
+
+
 def _same_records(op: _Open, ln: Line) -> bool:
     """`ln` is a record of the same shape, level and logger as the one that opened `op` (of its stream)."""
     return ln.level == op.level and ln.logger == op.logger and ln.shape == op.shape and ln.via == op.via
@@ -423,6 +449,8 @@ class Assembler:
         op = self.open.get(ln.stream)
         if op is None and ln.stream is None and self.open and not ln.record and not shape and self._join_wrap(ln, last):
             return
+        if op is None and ln.stream is not None and lineno == 2 and None in self.open and not ln.record:
+            op = self._column_cut(ln)
         if op is not None:
             if self._extend(op, ln, last):
                 op.seen = last
@@ -437,6 +465,20 @@ class Assembler:
         self._start(lineno, last, ln)
         if self.open and not lineno & 31:
             self.expire(lineno)
+
+    def _column_cut(self, ln: Line) -> _Open | None:
+        """The input's first line is an error record with no stream's prefix, alone, and its second line (`ln`) is a
+        traceback's header behind a prefix (Docker Compose's `worker_1  | `): a selection that started past the
+        record's column, so the record is that stream's and the traceback its own. The record's event, moved to `ln`'s
+        stream (returned); else None."""
+        op = self.open[None]
+        if len(self.open) != 1 or op.line != 1 or op.end != 1 or op.state != _REC or op.detail or op.blanks \
+                or op.raw is not None or self.taken or traceback_at(ln.text) != 0:
+            return None
+        del self.open[None]
+        op.stream = ln.stream
+        self.open[ln.stream] = op
+        return op
 
     def _join_wrap(self, ln: Line, last: int) -> bool:
         """A line with no stream's prefix that is the rest of a frame line a terminal broke at its width (Heroku's CLI
@@ -622,6 +664,8 @@ class Assembler:
                 op.add(t, last)
                 return True
             at = -1 if piece else traceback_at(t)
+            if at == 0 and op.detail and not op.blanks and _record_gives_back(op):
+                return False  # (Python's own line before the traceback: an uncaught exception's, no part of the record)
             if at >= 0 or (not piece and is_frame(t)):
                 op.state = _TB
                 op.blanks = 0
@@ -1044,12 +1088,19 @@ class Assembler:
                     op.line = lineno - len(lead)
                     op.tb[:0] = lead
             op.level = op.logger = None
+            stamp = ln
+            if intro is None and at == 0 and op.line == lineno and (found := self._django_request(ln, lineno)):
+                # Django's request record, its level not printed: the event starts there
+                stamp, between = found
+                op.line = lineno - len(between) - 1
+                op.level, op.logger, op.message = "ERROR", "django.request", stamp.text
+                op.detail = between
             if intro is None and at == 0 and op.line == lineno and self.wrapped_record is not None:
                 rec = self.wrapped_record(ln.stream)
                 if rec is not None:  # the error record before it, wrapped by a terminal: the event starts there
                     op.line = lineno - 2
                     op.level, op.logger, op.message = rec.level, rec.logger, rec.message
-            op.ts = self._when(ln)
+            op.ts = self._when(stamp) if stamp.ts is not None else self._when(ln)
             self.open[ln.stream] = op
         elif t[:1] not in " \t" and (named := ipython_header(t)) is not None:
             # IPython's traceback: its header names the type; the rule of dashes IPython prints above it starts it
@@ -1130,6 +1181,25 @@ class Assembler:
                 return []
             before.append(t)
         return before[::-1] if len(before) == lineno - 1 else []
+
+    def _django_request(self, ln: Line, lineno: int) -> tuple[Line, list[str]] | None:
+        """Django's `django.request` record of an uncaught exception (`Internal Server Error: /path`, at ERROR; its
+        default console handler prints the message alone, the traceback under it) of `ln`'s stream above the traceback's
+        header `ln`, and the lines between them, oldest first (lines of no record another pipe merged in: the app's
+        prints to stdout, at most `_MAX_DJANGO_BETWEEN`); else None."""
+        if self.lookback is None:
+            return None
+        between: list[str] = []
+        for prev in self._back(ln, lineno):
+            t = prev.text
+            if prev.stream != ln.stream or prev.record or t[:1] in ("", " ", "\t"):
+                return None
+            if t[:1] == "I" and _DJANGO_500.fullmatch(t):
+                return prev, between[::-1]
+            if len(between) >= _MAX_DJANGO_BETWEEN or traceback_at(t) >= 0:
+                return None
+            between.append(t)
+        return None
 
     def _python_intro(self, ln: Line, lineno: int, header: bool) -> list[str]:
         """The lines Python printed before a traceback that starts an event (its `header`, else its first frame),

@@ -67,13 +67,19 @@ _BASIC = _kept(rf"{_LV}:([^\s:]*): ?(.*)", re.S)
 # a record in a layout no pattern here names (`_any_record`): a time stamp (a date and time in the common forms, with
 # or without a zone after a space, or a time of day), up to three short words (a pid, a thread, a logger, bracketed
 # or not), a level word (bracketed or not), then the message: stdlib logging's formats with another `datefmt` or
-# field order. Django's "verbose" format starts with the level (`ERROR 2026-12-06 15:27:36,262 views 17 140 msg`)
+# field order. Django's "verbose" format starts with the level (`ERROR 2026-12-06 15:27:36,262 views 17 140 msg`).
+# A `datefmt` that names the month (`%d-%b-%y %H:%M:%S`: quart's `12-Nov-18 09:33:04`; `%b-%d %H:%M:%S`: `Mar-03
+# 23:49:27`), and a separator glued to the stamp (`%(asctime)s: %(name)s %(levelname)s: …`, `%(asctime)s--%(levelname)s
+# …`: `Mar-03 23:49:27--ERROR  [name]: …`) are read too
 _STAMP = (r"(?:\d{4}[-/]\d\d[-/]\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+(?:\.\d+)?)?(?: ?(?:Z|[+-]\d\d:?\d\d|UTC|GMT))?"
           r"|\d\d/[A-Z][a-z]{2}/\d{4}[: ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: [+-]\d{4})?"
           r"|\d\d/\d\d/\d{4} \d\d:\d\d:\d\d(?:[.,]\d+)?(?: [AP]M)?"
+          r"|(?:\d\d-[A-Z][a-z]{2}-\d\d(?:\d\d)?|[A-Z][a-z]{2}-\d\d) \d\d:\d\d:\d\d(?:[.,]\d+)?"
           r"|(?:\d\d-\d\d )?\d\d:\d\d:\d\d(?:[.,]\d+)?)")
 _ANY_RECORD = LazyPattern(
-    rf"\[?({_STAMP})\]?((?:[ \t]+\S{{1,64}}){{0,3}}?)[ \t]+[\[(]?{_LV} *[\])]?:?(?:[ \t]+|$)(.*)", re.S)
+    rf"\[?({_STAMP})\]?(?:-{{1,2}}|:|\|)?(?:((?:[ \t]+\S{{1,64}}){{0,3}}?)[ \t]+|(?<=[-:|]))"
+    rf"[\[(]?{_LV} *[\])]?:?(?:[ \t]+|$)(.*)", re.S)
+_MONTH_FIRST = LazyPattern(r"[A-Z][a-z]{2}-\d\d ")  # (`%b-%d %H:%M:%S`: a record of `_ANY_RECORD`'s)
 _LEVEL_FIRST = LazyPattern(rf"{_LV}[ \t]+\[?({_STAMP})\]?(?:[ \t]+|$)(.*)", re.S)
 _ANY_TAIL = LazyPattern(r"(?:[-:] +)?(?:([A-Za-z_][\w.]*)(?::\s| - ))?\s*(.*)", re.S)  # ("- " / ": " a separator)
 # the logger's column between the level and the message when it is in brackets, or a code location's column: what
@@ -164,6 +170,14 @@ _PREFECT = LazyPattern(r"- ([\w.-]+) \| ?(.*)", re.S)
 _CELERY = LazyPattern(rf"\[({_TS}): {_LV}/[^\]\s]+\] ?(.*)", re.S)
 # the level first in brackets: "[ERROR] 25/Sep/2017:16:17:34 +0000 - …", AWS Lambda's "[ERROR]\t2019-…Z\t<id>\t…"
 _BRACKET_LEVEL = LazyPattern(rf"\[{_LV}\][ \t]+(.*)", re.S)
+# AWS Lambda's Node.js runtime: "TIME\tREQUEST_ID\tLEVEL\tmessage" (`console.error`; the request id `undefined` before
+# the first invocation), after the time (`_RENDER_TEXT`): the record; a copy that lost the first two columns (Netlify's
+# function log: "ERROR\tUncaught Exception \t{…}") is a level and a tab before the message (`_LEVEL_TAB`)
+_LAMBDA_NODE = LazyPattern(r"\t[\w-]+\t(TRACE|DEBUG|INFO|WARN|ERROR|FATAL)\t(.*)", re.S)
+_LEVEL_TAB = LazyPattern(rf"{_LV}\t(.*)", re.S)
+# `gh run view --log` / `--log-failed`: the job's and the step's names before the runner's line ("build\tRun tests\t
+# 2026-06-22T03:21:15.1520896Z Traceback …"), one stream per job's step
+_GH_RUN_LOG = LazyPattern(r"([^\t\n]{1,256})\t([^\t\n]{0,512})\t(?=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)")
 # (its message may start on the next line: a paste that wrapped it under the request id)
 _LAMBDA_RECORD = LazyPattern(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)\t[\w-]+(?:\t(.*)|$)", re.S)
 # AWS Lambda's own lines around every invocation: records of the platform, none of them an error
@@ -395,6 +409,12 @@ def parse_ts(text: str | None) -> datetime | None:
             return parse_ts(text[:m.start(1)] + text[m.end(1):])
         if text[4:5] == "/":  # (2026/12/06 15:27:36)
             return parse_ts(text.replace("/", "-", 2))
+        if text[2:3] == "-" and text[6:7] == "-" and text[3:6] in _MONTH_NUMBER:  # (`%d-%b-%y`: 12-Nov-18 09:33:04)
+            day, sep, rest = text.partition(" ")
+            year = day[7:]
+            if not sep or len(year) not in (2, 4) or not year.isdigit():
+                return None
+            return parse_ts(f"{'20' + year if len(year) == 2 else year}-{_MONTH_NUMBER[day[3:6]]}-{day[:2]} {rest}")
         if text[2:3] == "/" and text[3:4].isalpha():  # (06/Dec/2026 15:27:36, 06/Dec/2026:15:27:36 +0000)
             try:
                 head = text[:20]
@@ -565,6 +585,10 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
             logger, msg = _any_tail(m.group(3))
             return Line(shape or "plain", stream, ts or m.group(2), norm_level(m.group(1)), logger, text, msg,
                         True, _record_kind(msg))
+        m = _LEVEL_TAB.match(text)
+        if m:  # ("%(levelname)s\t%(message)s", Lambda's Node.js record without its time and request id)
+            msg = m.group(2)
+            return Line(shape or "plain", stream, ts, norm_level(m.group(1)), None, text, msg, True, _record_kind(msg))
         m = _LEVEL_LOGGER.match(text)
         if m:
             logger, msg = m.group(2), m.group(3)
@@ -572,6 +596,10 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
                 logger, msg = _column(None, msg, False)
             return Line(shape or "plain", stream, ts, norm_level(m.group(1).rstrip()), logger, text, msg, True,
                         _record_kind(msg))
+    elif c.isupper() and text[3:4] == "-" and text[:3] in _MONTHS and _MONTH_FIRST.match(text):
+        line = _any_record(text, shape, stream, ts)  # (`%b-%d %H:%M:%S`: "Mar-03 23:49:27--ERROR  [name]: …")
+        if line is not None:
+            return line
     elif c == "[" and text[1:2].isupper():
         m = _APACHE.match(text) if text[4:5] == " " and text[1:4] in _APACHE_DAYS and _depth < MAX_WRAPPERS else None
         if m:
@@ -1232,6 +1260,12 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
         if m:
             inner = m.group(2)
             first = inner[:1]
+            if first == "\t":
+                n = _LAMBDA_NODE.match(inner)
+                if n:  # Lambda's Node.js runtime: "TIME\tREQUEST_ID\tLEVEL\tmessage"
+                    msg = n.group(2)
+                    return [Line("plain", None, m.group(1), norm_level(n.group(1)), None, inner[1:], msg, True,
+                                 _record_kind(msg))]
             if first == "{" and _depth < MAX_WRAPPERS:
                 if inner[1:2] == '"':  # a JSON record behind the platform's timestamp (an app that logs JSON)
                     return [_stamped(ln, m.group(1)) for ln in parse_json(inner)]
@@ -1311,6 +1345,11 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
         m = _KUBECTL.match(text)
         if m:  # `kubectl logs --prefix`: "[pod/NAME/CONTAINER] line", one stream per pod's container
             return [_in_stream(ln, m.group(1), "kubectl") for ln in parse_line(m.group(2), _depth + 1)]
+    if text.find("\t", 0, 257) > 0 and _depth < MAX_WRAPPERS:
+        m = _GH_RUN_LOG.match(text)
+        if m:  # `gh run view --log`: "JOB\tSTEP\tTIMESTAMP line", one stream per job's step (a command of its own)
+            return [_in_stream(ln, f"{m.group(1)}/{m.group(2)}", "github-actions")
+                    for ln in parse_line(text[m.end():], _depth + 1)]
     if " |" in text[:80] and _depth < MAX_WRAPPERS:
         m = _COMPOSE.match(text)
         if m and not m.group(1).isdigit():
