@@ -126,6 +126,7 @@ _FIELDS: dict[type, tuple[str, ...]] = {ast.Constant: (), ast.Name: (), ast.Pass
 _BODY_FIELDS: dict[type, tuple[str, ...]] = {}
 _BODIES = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})  # the fields that hold statements
 _CALL_WORDS = ("execute", "mogrify", "sqlalchemy", "suppress")  # calls the rules look at (with connections)
+_CONNECTION_WORDS = ("connect", "getconn", "cursor", "create_engine", "create_async_engine")  # ways to get one
 _LEAF_FIELDS = frozenset({"ctx", "id", "attr", "arg", "kind", "type_comment", "level", "module", "is_async",
                           "conversion", "lineno", "col_offset"})
 
@@ -195,7 +196,7 @@ class FileContext:
         self.lines = python_lines(source)
         lowered = source.lower()
         # nothing to track in a file that never names a way to get a connection
-        self.may_connect = any(w in lowered for w in ("connect", "getconn", "cursor", "_engine(")) or any(
+        self.may_connect = any(w in lowered for w in _CONNECTION_WORDS) or any(
             f.rsplit(".", 1)[-1].lower() in lowered for f in conn_factories)
         self.handlers: list[ast.ExceptHandler] = []  # the `except` clauses, in the order of `nodes`
         # Every node (`nodes`, `calls`, `parents`) is walked only in a file whose calls may matter (a
@@ -527,6 +528,8 @@ class FileContext:
         another database (`runner = DuckDB(...)` with `from redash.query_runner.duckdb import DuckDB`, then
         `runner.con.execute(...)`; `from app.mysql import db`): that database's. Each file is linted alone, so the
         module's name is what is known of the connection it makes."""
+        if not self._names_database_module:
+            return None
         root = expr
         while isinstance(root, ast.Attribute):
             root = root.value
@@ -540,6 +543,11 @@ class FileContext:
             qual = self.qualified(value.func) if isinstance(value, ast.Call) else None
         modules = (qual or "").split(".")[1:-1]  # (the package's own name is no database's: `duckdb.connect`)
         return OTHER if any(m.lower() in _OTHER_DIALECTS for m in modules) else None
+
+    @cached_property
+    def _names_database_module(self) -> bool:
+        """The source names a module after another database (`.duckdb`, `.mysql`): worth following receivers."""
+        return _DATABASE_MODULE.search(self.source) is not None
 
     def _odbc_kind(self, call: ast.Call, at: ast.AST) -> str:
         """pyodbc's connection: PostgreSQL's through ODBC when its connection string (a literal, a constant, an
@@ -1301,6 +1309,7 @@ _DEDENT = frozenset({"textwrap.dedent", "inspect.cleandoc"})
 _OTHER_DIALECTS = frozenset({"mysql", "mariadb", "sqlite", "oracle", "mssql", "sqlserver", "sybase", "firebird", "db2",
                              "snowflake", "duckdb", "clickhouse", "trino", "presto", "bigquery", "hive", "sqlite3"})
 _DIALECT_WORDS = ("dialect", "driver", "engine", "backend", "vendor")
+_DATABASE_MODULE = re.compile(rf"\.(?:{'|'.join(sorted(_OTHER_DIALECTS))})\b", re.IGNORECASE)
 
 
 def _other_driver_type(qual: str) -> str | None:

@@ -126,11 +126,14 @@ def _expected(ctx: FileContext, handler: ast.ExceptHandler, names: frozenset[str
     """The exception is what the code expects: the `try`'s `else:` fails outright (the call was meant to raise), or the
     `try` raises the handled class itself and the handler is not broad (sqlalchemy-utils' `_expect_failing_update`,
     pgsync's and databases' tests, round 5)."""
-    if not owners:  # (once per file with a handler to report: the statements hold every `try`)
-        owners.update((id(h), node) for node in _own_nodes(ctx.tree.body, statements=True)
-                      if isinstance(node, ast.Try | ast.TryStar) for h in node.handlers)
-    owner = owners.get(id(handler))
-    if owner is None:
+    if "parents" in ctx.__dict__:  # (a file walked whole)
+        owner = ctx.parents.get(handler)
+    else:
+        if not owners:  # (once per file with a handler to report: the statements hold every `try`)
+            owners.update((id(h), node) for node in _statements(ctx.tree.body, into_definitions=True)
+                          if isinstance(node, ast.Try | ast.TryStar) for h in node.handlers)
+        owner = owners.get(id(handler))
+    if not isinstance(owner, ast.Try | ast.TryStar):
         return False
     for stmt in owner.orelse:  # (a statement of its own: a raise under an `if` checks what the call gave)
         if isinstance(stmt, ast.Raise) or (isinstance(stmt, ast.Assert) and isinstance(stmt.test, ast.Constant)
@@ -140,7 +143,7 @@ def _expected(ctx: FileContext, handler: ast.ExceptHandler, names: frozenset[str
             return True
     if not names or names & _BROAD:
         return False
-    for node in _own_nodes(owner.body):
+    for node in _statements(owner.body, into_definitions=False):
         if isinstance(node, ast.Raise) and node.exc is not None:
             exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
             if (ctx.qualified(exc) or "").removeprefix("builtins.") in names:
@@ -148,18 +151,24 @@ def _expected(ctx: FileContext, handler: ast.ExceptHandler, names: frozenset[str
     return False
 
 
-def _own_nodes(body: list[ast.stmt], *, statements: bool = False) -> Iterator[ast.AST]:
-    """The nodes of some statements, not entering the functions, lambdas and classes they define (`statements`:
-    every statement of the tree instead, nested ones too, and no expression)."""
+_NESTED = ("body", "orelse", "finalbody", "handlers", "cases")  # the fields that hold statements (and clauses)
+_NESTED_OF: dict[type, tuple[str, ...]] = {}  # by node type, those of its fields
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _statements(body: list[ast.stmt], *, into_definitions: bool) -> Iterator[ast.AST]:
+    """Some statements and those nested in them (a `raise` is one: no expression is walked); the functions and
+    classes they define entered only when asked."""
     stack: list[ast.AST] = list(body)
     while stack:
         node = stack.pop()
         yield node
-        if statements:
-            for field in ("body", "orelse", "finalbody", "handlers", "cases"):
-                stack.extend(getattr(node, field, None) or ())
-        elif not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
-            stack.extend(ast.iter_child_nodes(node))
+        fields = _NESTED_OF.get(type(node))
+        if fields is None:
+            fields = _NESTED_OF[type(node)] = tuple(f for f in _NESTED if f in type(node)._fields)
+        if fields and (into_definitions or not isinstance(node, _DEFINITIONS)):
+            for field in fields:
+                stack.extend(getattr(node, field))
 
 
 def _ends_program(ctx: FileContext, call: ast.Call) -> bool:
