@@ -82,12 +82,12 @@ _CURSOR_OF = {PG: PG_CURSOR, PG3: PG3_CURSOR, SQLITE: SQLITE_CURSOR, OTHER: OTHE
 _OTHER_MODULES = tuple(sorted({f.rsplit(".", 1)[0] + "." for fs in OTHER_DRIVERS.values() for f in fs}))
 # ODBC reaches any database: the connection string says which (`DRIVER={PostgreSQL Unicode}`, `DSN=app-postgres`)
 _ODBC_FACTORIES = frozenset(OTHER_DRIVERS["odbc"])
-_NAMES_POSTGRES = re.compile(r"postgres|pgsql|psqlodbc", re.IGNORECASE)
+_NAMES_POSTGRES = ("postgres", "pgsql", "psqlodbc")  # (in a connection string, lower-cased)
 # SQLAlchemy's engines: the URL's dialect (`sqlite:///app.db`, `duckdb:///:memory:`, `mysql+pymysql://...`) tells
 # the database, when the URL is written in the code (an environment variable's default is not what runs)
 _ENGINE_FACTORIES = frozenset({"sqlalchemy.create_engine", "sqlalchemy.engine.create_engine",
                                "sqlalchemy.ext.asyncio.create_async_engine", "sqlmodel.create_engine"})
-_URL_SCHEME = re.compile(r"\s*([A-Za-z][\w.+-]*)://")
+_URL_SCHEME = r"\s*([A-Za-z][\w.+-]*)://"  # (compiled on first use, by `re`)
 _ENV_READS = frozenset({"os.environ.get", "os.getenv", "os.environ.setdefault"})
 # what an engine, a pool or a connection of a known database gives: a connection to the same database
 _SAME_DATABASE = frozenset({"connect", "begin", "raw_connection"})
@@ -208,8 +208,7 @@ class FileContext:
             import_nodes = self._walk_statements()
         self.imports = self._imports(import_nodes)
         if not self.may_connect and "calls" in self.__dict__:  # an object made by a module named after a database
-            self.may_connect = any(m.lower() in _OTHER_DIALECTS for q in self.imports.values()
-                                   for m in q.split(".")[1:-1])
+            self.may_connect = self._imports_database_module
 
     def __getattr__(self, name: str) -> object:
         """`nodes`, `calls`, `parents` of a file whose statements alone were walked: walked now."""
@@ -258,10 +257,13 @@ class FileContext:
 
     def _walk_statements(self) -> list[ast.Import | ast.ImportFrom]:
         """The same walk through statement bodies only (no expression holds a statement): the
-        `except` clauses in the order `_walk_all` gives them; returns the imports."""
+        `except` clauses in the order `_walk_all` gives them, the `try` of each (`handler_owners`); returns the
+        imports."""
         stack: list[ast.AST] = [self.tree]
         handlers, handler_type = self.handlers, ast.ExceptHandler
         import_nodes: list[ast.Import | ast.ImportFrom] = []
+        owners: dict[int, ast.AST] = {}
+        self.handler_owners = owners  # (a file walked whole has `parents`)
         while stack:
             parent = stack.pop()
             kind = type(parent)
@@ -269,6 +271,9 @@ class FileContext:
                 handlers.append(parent)  # type: ignore[arg-type]
             elif kind is ast.Import or kind is ast.ImportFrom:
                 import_nodes.append(parent)  # type: ignore[arg-type]
+            elif kind is ast.Try or kind is ast.TryStar:
+                for handler in parent.handlers:  # type: ignore[attr-defined]
+                    owners[id(handler)] = parent
             fields = _BODY_FIELDS.get(kind)
             if fields is None:
                 fields = _BODY_FIELDS[kind] = tuple(f for f in kind._fields if f in _BODIES)
@@ -276,6 +281,12 @@ class FileContext:
                 stack.extend(getattr(parent, field, None) or ())
         handlers.reverse()
         return import_nodes
+
+    def try_of(self, handler: ast.ExceptHandler) -> ast.AST | None:
+        """The `try` statement an `except` clause belongs to."""
+        if "parents" in self.__dict__:
+            return self.parents.get(handler)
+        return self.__dict__.get("handler_owners", {}).get(id(handler))
 
     # --- suppression -----------------------------------------------------------------------
     @cached_property
@@ -528,7 +539,7 @@ class FileContext:
         another database (`runner = DuckDB(...)` with `from redash.query_runner.duckdb import DuckDB`, then
         `runner.con.execute(...)`; `from app.mysql import db`): that database's. Each file is linted alone, so the
         module's name is what is known of the connection it makes."""
-        if not self._names_database_module:
+        if not self._imports_database_module:
             return None
         root = expr
         while isinstance(root, ast.Attribute):
@@ -545,9 +556,9 @@ class FileContext:
         return OTHER if any(m.lower() in _OTHER_DIALECTS for m in modules) else None
 
     @cached_property
-    def _names_database_module(self) -> bool:
-        """The source names a module after another database (`.duckdb`, `.mysql`): worth following receivers."""
-        return _DATABASE_MODULE.search(self.source) is not None
+    def _imports_database_module(self) -> bool:
+        """The module imports from a module named after another database (`from app.duckdb import DuckDB`)."""
+        return any(m.lower() in _OTHER_DIALECTS for q in self.imports.values() for m in q.split(".")[1:-1])
 
     def _odbc_kind(self, call: ast.Call, at: ast.AST) -> str:
         """pyodbc's connection: PostgreSQL's through ODBC when its connection string (a literal, a constant, an
@@ -555,7 +566,7 @@ class FileContext:
         else another database's."""
         exprs = [*call.args[:1], *(k.value for k in call.keywords if k.arg and k.arg.lower() in {"driver", "dsn"})]
         texts = [t for e in exprs for t in self._strings(e, at, env=True) or ()]
-        return PG_ODBC if any(_NAMES_POSTGRES.search(t) for t in texts) else OTHER
+        return PG_ODBC if any(w in t.lower() for t in texts for w in _NAMES_POSTGRES) else OTHER
 
     def _engine_kind(self, call: ast.Call, at: ast.AST) -> str | None:
         """A SQLAlchemy engine whose URL is written in the code: SQLite's (`sqlite:///app.db`) or another
@@ -564,7 +575,7 @@ class FileContext:
         texts = self._strings(arg, at, env=False) if arg is not None else None
         dialects = set()
         for text in texts or ():
-            match = _URL_SCHEME.match(text)
+            match = re.match(_URL_SCHEME, text)
             if match is None:
                 return None
             dialects.add(match.group(1).split("+")[0].lower())
@@ -623,7 +634,7 @@ class FileContext:
         if isinstance(expr, ast.Subscript):
             expr = expr.value
         qual = self.qualified(expr) or ""
-        kind = _ANNOTATED.get(qual) or _other_driver_type(qual)
+        kind = _ANNOTATED.get(qual) or (_other_driver_type(qual) if "." in qual else None)
         if not isinstance(expr, ast.Name) or expr.id not in self._module_assigned or depth > 3:
             return kind
         kinds = {self._annotation_kind(v, depth + 1) for v in self._module_assigned[expr.id]}
@@ -1309,7 +1320,6 @@ _DEDENT = frozenset({"textwrap.dedent", "inspect.cleandoc"})
 _OTHER_DIALECTS = frozenset({"mysql", "mariadb", "sqlite", "oracle", "mssql", "sqlserver", "sybase", "firebird", "db2",
                              "snowflake", "duckdb", "clickhouse", "trino", "presto", "bigquery", "hive", "sqlite3"})
 _DIALECT_WORDS = ("dialect", "driver", "engine", "backend", "vendor")
-_DATABASE_MODULE = re.compile(rf"\.(?:{'|'.join(sorted(_OTHER_DIALECTS))})\b", re.IGNORECASE)
 
 
 def _other_driver_type(qual: str) -> str | None:

@@ -65,7 +65,6 @@ class SwallowedException(Rule):
                     caught = shown if len(node.args) == 1 else f"({shown})"
                     yield Hit(node, f"`suppress({shown})` swallows the error (it is `except {caught}: pass`): "
                                     "log it or re-raise")
-        owners: dict[int, ast.Try | ast.TryStar] = {}
         for handler in ctx.handlers:
             names = _caught(ctx, handler.type)
             only_pass = all(isinstance(s, ast.Pass | ast.Continue) or (isinstance(s, ast.Expr)
@@ -73,10 +72,10 @@ class SwallowedException(Rule):
                             for s in handler.body)
             broad = handler.type is None or bool(names & _BROAD)
             if only_pass and not (names and names <= _QUIET_OK):
-                if not _expected(ctx, handler, names, owners):
+                if not _expected(ctx, handler, names):
                     yield Hit(handler, f"`{_shown(handler)}: {_body_word(handler)}` swallows the error: log it or "
                                        "re-raise")
-            elif broad and not _handles(ctx, handler) and not _expected(ctx, handler, names, owners):
+            elif broad and not _handles(ctx, handler) and not _expected(ctx, handler, names):
                 yield Hit(handler, f"`{_shown(handler)}` swallows the error without logging or re-raising")
 
 
@@ -121,18 +120,11 @@ def _body_word(handler: ast.ExceptHandler) -> str:
     return "pass"
 
 
-def _expected(ctx: FileContext, handler: ast.ExceptHandler, names: frozenset[str],
-              owners: dict[int, ast.Try | ast.TryStar]) -> bool:
+def _expected(ctx: FileContext, handler: ast.ExceptHandler, names: frozenset[str]) -> bool:
     """The exception is what the code expects: the `try`'s `else:` fails outright (the call was meant to raise), or the
     `try` raises the handled class itself and the handler is not broad (sqlalchemy-utils' `_expect_failing_update`,
     pgsync's and databases' tests, round 5)."""
-    if "parents" in ctx.__dict__:  # (a file walked whole)
-        owner = ctx.parents.get(handler)
-    else:
-        if not owners:  # (once per file with a handler to report: the statements hold every `try`)
-            owners.update((id(h), node) for node in _statements(ctx.tree.body, into_definitions=True)
-                          if isinstance(node, ast.Try | ast.TryStar) for h in node.handlers)
-        owner = owners.get(id(handler))
+    owner = ctx.try_of(handler)
     if not isinstance(owner, ast.Try | ast.TryStar):
         return False
     for stmt in owner.orelse:  # (a statement of its own: a raise under an `if` checks what the call gave)
@@ -143,7 +135,7 @@ def _expected(ctx: FileContext, handler: ast.ExceptHandler, names: frozenset[str
             return True
     if not names or names & _BROAD:
         return False
-    for node in _statements(owner.body, into_definitions=False):
+    for node in _statements(owner.body):
         if isinstance(node, ast.Raise) and node.exc is not None:
             exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
             if (ctx.qualified(exc) or "").removeprefix("builtins.") in names:
@@ -156,9 +148,9 @@ _NESTED_OF: dict[type, tuple[str, ...]] = {}  # by node type, those of its field
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
-def _statements(body: list[ast.stmt], *, into_definitions: bool) -> Iterator[ast.AST]:
-    """Some statements and those nested in them (a `raise` is one: no expression is walked); the functions and
-    classes they define entered only when asked."""
+def _statements(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """Some statements and those nested in them (a `raise` is one: no expression is walked), not entering the
+    functions and classes they define."""
     stack: list[ast.AST] = list(body)
     while stack:
         node = stack.pop()
@@ -166,7 +158,7 @@ def _statements(body: list[ast.stmt], *, into_definitions: bool) -> Iterator[ast
         fields = _NESTED_OF.get(type(node))
         if fields is None:
             fields = _NESTED_OF[type(node)] = tuple(f for f in _NESTED if f in type(node)._fields)
-        if fields and (into_definitions or not isinstance(node, _DEFINITIONS)):
+        if fields and not isinstance(node, _DEFINITIONS):
             for field in fields:
                 stack.extend(getattr(node, field))
 
