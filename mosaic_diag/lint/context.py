@@ -9,9 +9,14 @@ Names are resolved through the module's imports (`from psycopg2 import pool` mak
 pool's `getconn()` or a configured factory (`lint.conn_factories`, default `get_conn`) give a
 psycopg2 connection; `psycopg.connect()` / a `psycopg_pool` pool a psycopg 3 one; `sqlite3.connect()`
 a SQLite one; another database's driver (`OTHER_DRIVERS`: `mysql.connector.connect()`, `duckdb.connect()`...)
-one whose SQL is not PostgreSQL's; a property or method of the class (`self.connection`, `self.connect()`)
-or a module function what its `return`s give; `x.cursor()` of either a cursor of the same kind. The
-tracking is flow-insensitive and small on purpose.
+one whose SQL is not PostgreSQL's (pyodbc: PostgreSQL's through ODBC when its connection string names it), and so
+does a SQLAlchemy engine whose URL in the code names another database (`create_engine("sqlite:///app.db")`); a
+property or method of the class (`self.connection`, `self.connect()`) or a module function what its `return`s give,
+a test's parameter named after a pytest fixture of the module what the fixture returns or yields; a parameter
+annotated with a driver's type (`pymysql.cursors.Cursor`) that type; an object made by a module of the project named
+after another database (`from app.query_runner.duckdb import DuckDB`) that database's; `x.cursor()` of either a
+cursor of the same kind, `engine.connect()` / `.begin()` of a known engine its connection. The tracking is
+flow-insensitive and small on purpose.
 """
 
 from __future__ import annotations
@@ -41,6 +46,9 @@ EXECUTE_METHODS = frozenset({"execute", "executemany", "mogrify"})
 OTHER, OTHER_CURSOR = "other-db", "other-db-cursor"  # another database's driver (MySQL, Snowflake, ...)
 # the kinds whose SQL is another database's: never judged as PostgreSQL's (MD005 still is)
 NOT_PG_KINDS = frozenset({SQLITE, SQLITE_CURSOR, OTHER, OTHER_CURSOR})
+# PostgreSQL through ODBC (pyodbc with a PostgreSQL driver or DSN): PostgreSQL's SQL, with ODBC's `?` placeholders
+PG_ODBC, PG_ODBC_CURSOR = "pg-odbc", "pg-odbc-cursor"
+QMARK_KINDS = frozenset({PG_ODBC, PG_ODBC_CURSOR})
 # the connection factories of other databases' drivers, by database: what they make runs that database's SQL
 OTHER_DRIVERS: dict[str, tuple[str, ...]] = {
     "mysql": ("mysql.connector.connect", "mysql.connector.MySQLConnection", "mysql.connector.aio.connect",
@@ -68,7 +76,23 @@ _KNOWN_FACTORIES = {
     **{factory: OTHER for factories in OTHER_DRIVERS.values() for factory in factories},
 }
 _FACTORY_NAMES = frozenset(f.rsplit(".", 1)[-1] for f in _KNOWN_FACTORIES)
-_CURSOR_OF = {PG: PG_CURSOR, PG3: PG3_CURSOR, SQLITE: SQLITE_CURSOR, OTHER: OTHER_CURSOR}
+_CURSOR_OF = {PG: PG_CURSOR, PG3: PG3_CURSOR, SQLITE: SQLITE_CURSOR, OTHER: OTHER_CURSOR, PG_ODBC: PG_ODBC_CURSOR}
+# the modules of other databases' drivers (`pymysql`, `pymysql.cursors`, `mysql.connector`...): a type they define
+# named like a cursor or a connection (`pymysql.cursors.Cursor`, `duckdb.DuckDBPyConnection`) annotates theirs
+_OTHER_MODULES = tuple(sorted({f.rsplit(".", 1)[0] + "." for fs in OTHER_DRIVERS.values() for f in fs}))
+# ODBC reaches any database: the connection string says which (`DRIVER={PostgreSQL Unicode}`, `DSN=app-postgres`)
+_ODBC_FACTORIES = frozenset(OTHER_DRIVERS["odbc"])
+_NAMES_POSTGRES = ("postgres", "pgsql", "psqlodbc")  # (in a connection string, lower-cased)
+# SQLAlchemy's engines: the URL's dialect (`sqlite:///app.db`, `duckdb:///:memory:`, `mysql+pymysql://...`) tells
+# the database, when the URL is written in the code (an environment variable's default is not what runs)
+_ENGINE_FACTORIES = frozenset({"sqlalchemy.create_engine", "sqlalchemy.engine.create_engine",
+                               "sqlalchemy.ext.asyncio.create_async_engine", "sqlmodel.create_engine"})
+_URL_SCHEME = r"\s*([A-Za-z][\w.+-]*)://"  # (compiled on first use, by `re`)
+_ENV_READS = frozenset({"os.environ.get", "os.getenv", "os.environ.setdefault"})
+# what an engine, a pool or a connection of a known database gives: a connection to the same database
+_SAME_DATABASE = frozenset({"connect", "begin", "raw_connection"})
+# a pytest fixture's return annotation: the fixture gives what the generator yields
+_YIELDING = frozenset({"Iterator", "Generator", "AsyncIterator", "AsyncGenerator", "Iterable", "AsyncIterable"})
 _ANNOTATED = {
     "sqlite3.Connection": SQLITE, "sqlite3.Cursor": SQLITE_CURSOR,
     "psycopg2.extensions.connection": PG, "psycopg2.extensions.cursor": PG_CURSOR,
@@ -102,6 +126,7 @@ _FIELDS: dict[type, tuple[str, ...]] = {ast.Constant: (), ast.Name: (), ast.Pass
 _BODY_FIELDS: dict[type, tuple[str, ...]] = {}
 _BODIES = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})  # the fields that hold statements
 _CALL_WORDS = ("execute", "mogrify", "sqlalchemy", "suppress")  # calls the rules look at (with connections)
+_CONNECTION_WORDS = ("connect", "getconn", "cursor", "create_engine", "create_async_engine")  # ways to get one
 _LEAF_FIELDS = frozenset({"ctx", "id", "attr", "arg", "kind", "type_comment", "level", "module", "is_async",
                           "conversion", "lineno", "col_offset"})
 
@@ -171,7 +196,7 @@ class FileContext:
         self.lines = python_lines(source)
         lowered = source.lower()
         # nothing to track in a file that never names a way to get a connection
-        self.may_connect = any(w in lowered for w in ("connect", "getconn", "cursor")) or any(
+        self.may_connect = any(w in lowered for w in _CONNECTION_WORDS) or any(
             f.rsplit(".", 1)[-1].lower() in lowered for f in conn_factories)
         self.handlers: list[ast.ExceptHandler] = []  # the `except` clauses, in the order of `nodes`
         # Every node (`nodes`, `calls`, `parents`) is walked only in a file whose calls may matter (a
@@ -182,6 +207,8 @@ class FileContext:
         else:
             import_nodes = self._walk_statements()
         self.imports = self._imports(import_nodes)
+        if not self.may_connect and "calls" in self.__dict__:  # an object made by a module named after a database
+            self.may_connect = self._imports_database_module
 
     def __getattr__(self, name: str) -> object:
         """`nodes`, `calls`, `parents` of a file whose statements alone were walked: walked now."""
@@ -230,10 +257,13 @@ class FileContext:
 
     def _walk_statements(self) -> list[ast.Import | ast.ImportFrom]:
         """The same walk through statement bodies only (no expression holds a statement): the
-        `except` clauses in the order `_walk_all` gives them; returns the imports."""
+        `except` clauses in the order `_walk_all` gives them, the `try` of each (`handler_owners`); returns the
+        imports."""
         stack: list[ast.AST] = [self.tree]
         handlers, handler_type = self.handlers, ast.ExceptHandler
         import_nodes: list[ast.Import | ast.ImportFrom] = []
+        owners: dict[int, ast.AST] = {}
+        self.handler_owners = owners  # (a file walked whole has `parents`)
         while stack:
             parent = stack.pop()
             kind = type(parent)
@@ -241,6 +271,9 @@ class FileContext:
                 handlers.append(parent)  # type: ignore[arg-type]
             elif kind is ast.Import or kind is ast.ImportFrom:
                 import_nodes.append(parent)  # type: ignore[arg-type]
+            elif kind is ast.Try or kind is ast.TryStar:
+                for handler in parent.handlers:  # type: ignore[attr-defined]
+                    owners[id(handler)] = parent
             fields = _BODY_FIELDS.get(kind)
             if fields is None:
                 fields = _BODY_FIELDS[kind] = tuple(f for f in kind._fields if f in _BODIES)
@@ -248,6 +281,12 @@ class FileContext:
                 stack.extend(getattr(parent, field, None) or ())
         handlers.reverse()
         return import_nodes
+
+    def try_of(self, handler: ast.ExceptHandler) -> ast.AST | None:
+        """The `try` statement an `except` clause belongs to."""
+        if "parents" in self.__dict__:
+            return self.parents.get(handler)
+        return self.__dict__.get("handler_owners", {}).get(id(handler))
 
     # --- suppression -----------------------------------------------------------------------
     @cached_property
@@ -362,9 +401,16 @@ class FileContext:
             name = dotted(value)
             if not name:
                 return None
-            return (self.kind_of_name(name, at, bindings) or self._annotated_kind(name, at)
-                    or self._member_kind(value, at, bindings, call=False))
+            kind = self.kind_of_name(name, at, bindings) or self._annotated_kind(name, at)
+            if kind in {None, OTHER, OTHER_CURSOR}:  # a test's fixture (`pyodbc.Cursor` made for PostgreSQL)
+                fixture = self._fixture_kind(name, at, bindings)
+                kind = fixture if fixture is not None and (kind is None or fixture in QMARK_KINDS) else kind
+            return kind or self._member_kind(value, at, bindings, call=False) or self._from_other_module(value, at)
         qual = self.qualified(value.func) or ""
+        if qual in _ODBC_FACTORIES:
+            return self._odbc_kind(value, at)
+        if qual in _ENGINE_FACTORIES:
+            return self._engine_kind(value, at)
         if isinstance(value.func, ast.Name) and value.func.id in self._may_return_connections:
             return self._returns(value.func.id, bindings)
         if isinstance(value.func, ast.Attribute) and (kind := self._member_kind(value.func, at, bindings, call=True)):
@@ -377,6 +423,9 @@ class FileContext:
         if self.is_factory(value):
             return PG
         last = call_name(value)
+        if isinstance(value.func, ast.Attribute) and last in _SAME_DATABASE:  # `engine.connect()` of a known engine
+            base = self.kind_of_value(value.func.value, at, bindings)
+            return base if base in {SQLITE, OTHER, PG_ODBC} else None
         if isinstance(value.func, ast.Attribute) and last in {"getconn", "connection", "cursor"}:
             base = self.kind_of_value(value.func.value, at, bindings)
             if last == "cursor":
@@ -425,31 +474,132 @@ class FileContext:
         return self._returned_kind(self.local_functions[name], bindings)
 
     def _returned_kind(self, func: ast.FunctionDef | ast.AsyncFunctionDef,
-                       bindings: dict[tuple[int, str], str] | None) -> str | None:
-        """The kind a function or method returns: its return annotation, else what its `return`s give. Asked
-        with the bindings still being found (None: all of them, found first), an answer is kept once known."""
+                       bindings: dict[tuple[int, str], str] | None, *, fixture: bool = False) -> str | None:
+        """The kind a function or method returns: its return annotation, else what its `return`s give (a pytest
+        fixture: what it yields too, `Iterator[X]` annotating X). An annotation naming only another database's
+        type (`pyodbc.Cursor`) gives way to PostgreSQL through ODBC when the body makes that. Asked with the
+        bindings still being found (None: all of them, found first), an answer is kept once known."""
         if bindings is None:
             bindings = self.bindings  # (found now, outside the guard below: they ask this too)
         complete = bindings is self.__dict__.get("bindings")
-        cache: dict[int, str | None] = self.__dict__.setdefault("_return_kinds", {})
-        if id(func) in cache:
-            return cache[id(func)]
-        busy: set[int] = self.__dict__.setdefault("_returns_busy", set())
-        if id(func) in busy:  # a function returning what another (or itself) returns, in a loop
+        cache: dict[tuple[int, bool], str | None] = self.__dict__.setdefault("_return_kinds", {})
+        key = (id(func), fixture)
+        if key in cache:
+            return cache[key]
+        busy: set[tuple[int, bool]] = self.__dict__.setdefault("_returns_busy", set())
+        if key in busy:  # a function returning what another (or itself) returns, in a loop
             return None
-        busy.add(id(func))
+        busy.add(key)
         try:
-            kind = self._annotation_kind(func.returns) if func.returns is not None else None
-            for node in ast.walk(func) if kind is None else ():
-                if isinstance(node, ast.Return) and node.value is not None and self.scope_of(node) is func:
-                    kind = self.kind_of_value(node.value, node, bindings)
-                    if kind is not None:
+            annotation = _yielded(func.returns) if fixture and func.returns is not None else func.returns
+            kind = self._annotation_kind(annotation) if annotation is not None else None
+            sent = (ast.Return, ast.Yield) if fixture else ast.Return
+            for node in ast.walk(func) if kind in {None, OTHER, OTHER_CURSOR} else ():
+                if isinstance(node, sent) and node.value is not None and self.scope_of(node) is func:
+                    found = self.kind_of_value(node.value, node, bindings)
+                    if found is not None and (kind is None or found in QMARK_KINDS):
+                        kind = found
                         break
         finally:
-            busy.discard(id(func))
+            busy.discard(key)
         if kind is not None or complete:  # (None from bindings still being found: asked again)
-            cache[id(func)] = kind
+            cache[key] = kind
         return kind
+
+    @cached_property
+    def _fixtures(self) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
+        """The module's pytest fixtures (`@pytest.fixture`, `@pytest_asyncio.fixture(name=...)`) by the name a test
+        asks for them with."""
+        out: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+        for node in self.tree.body:
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for decorator in node.decorator_list:
+                target = decorator.func if isinstance(decorator, ast.Call) else decorator
+                if (self.qualified(target) or "").rsplit(".", 1)[-1] != "fixture":
+                    continue
+                named = next((k.value.value for k in getattr(decorator, "keywords", ()) if k.arg == "name"
+                              and isinstance(k.value, ast.Constant) and isinstance(k.value.value, str)), None)
+                out[named or node.name] = node
+        return out
+
+    def _fixture_kind(self, name: str, at: ast.AST, bindings: dict[tuple[int, str], str] | None) -> str | None:
+        """A parameter named after a pytest fixture of the module (`def test_x(cursor):`): what the fixture returns
+        or yields."""
+        func = self._fixtures.get(name) if "." not in name else None
+        scope = self.scope_of(at) if func is not None else None
+        if func is None or not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef) or scope is func:
+            return None
+        if name not in {a.arg for a in (*scope.args.posonlyargs, *scope.args.args, *scope.args.kwonlyargs)}:
+            return None
+        return self._returned_kind(func, bindings, fixture=True)
+
+    def _from_other_module(self, expr: ast.AST, at: ast.AST) -> str | None:
+        """A receiver reached from an object another module of the project makes, when that module is named after
+        another database (`runner = DuckDB(...)` with `from redash.query_runner.duckdb import DuckDB`, then
+        `runner.con.execute(...)`; `from app.mysql import db`): that database's. Each file is linted alone, so the
+        module's name is what is known of the connection it makes."""
+        if not self._imports_database_module:
+            return None
+        root = expr
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if not isinstance(root, ast.Name):
+            return None
+        qual = self.imports.get(root.id)
+        if qual is None:
+            value = self._bound_value(root, at)
+            if isinstance(value, ast.Await):
+                value = value.value
+            qual = self.qualified(value.func) if isinstance(value, ast.Call) else None
+        modules = (qual or "").split(".")[1:-1]  # (the package's own name is no database's: `duckdb.connect`)
+        return OTHER if any(m.lower() in _OTHER_DIALECTS for m in modules) else None
+
+    @cached_property
+    def _imports_database_module(self) -> bool:
+        """The module imports from a module named after another database (`from app.duckdb import DuckDB`)."""
+        return any(m.lower() in _OTHER_DIALECTS for q in self.imports.values() for m in q.split(".")[1:-1])
+
+    def _odbc_kind(self, call: ast.Call, at: ast.AST) -> str:
+        """pyodbc's connection: PostgreSQL's through ODBC when its connection string (a literal, a constant, an
+        environment variable's name or default) names PostgreSQL (`DRIVER={PostgreSQL Unicode}`, `DSN=pg`);
+        else another database's."""
+        exprs = [*call.args[:1], *(k.value for k in call.keywords if k.arg and k.arg.lower() in {"driver", "dsn"})]
+        texts = [t for e in exprs for t in self._strings(e, at, env=True) or ()]
+        return PG_ODBC if any(w in t.lower() for t in texts for w in _NAMES_POSTGRES) else OTHER
+
+    def _engine_kind(self, call: ast.Call, at: ast.AST) -> str | None:
+        """A SQLAlchemy engine whose URL is written in the code: SQLite's (`sqlite:///app.db`) or another
+        database's (`duckdb:///:memory:`, `mysql+pymysql://...`); None for PostgreSQL's or a URL not known."""
+        arg = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "url"), None)
+        texts = self._strings(arg, at, env=False) if arg is not None else None
+        dialects = set()
+        for text in texts or ():
+            match = re.match(_URL_SCHEME, text)
+            if match is None:
+                return None
+            dialects.add(match.group(1).split("+")[0].lower())
+        if len(dialects) != 1:
+            return None
+        dialect = dialects.pop()
+        return SQLITE if dialect == "sqlite" else OTHER if dialect in _OTHER_DIALECTS else None
+
+    def _strings(self, expr: ast.expr, at: ast.AST, *, env: bool, depth: int = 0) -> list[str] | None:
+        """The texts a string expression may be (`\\x00` for a value not known): literals, f-strings, names bound to
+        them; None when one of them is not known. `env`: also the name and default of an environment variable
+        read (`os.environ.get("PG_DSN", "DSN=pg")`), which say what the deployed value is meant to be."""
+        if env and isinstance(expr, ast.Call) and self.qualified(expr.func) in _ENV_READS:
+            return [t for a in expr.args for t in self._strings(a, at, env=env, depth=depth + 1) or ()]
+        if env and isinstance(expr, ast.Subscript) and self.qualified(expr.value) == "os.environ":
+            return self._strings(expr.slice, at, env=env, depth=depth + 1)
+        sql = self._sql_text(expr, at, depth=0) if depth < 4 else None
+        if sql is None:
+            value = self._bound_value(expr, at) if isinstance(expr, ast.Name) and depth < 4 else None
+            return None if value is None else self._strings(value, value, env=env, depth=depth + 1)
+        options = _options(sql)
+        if None in options and not env:
+            return None
+        return [o.text for o in options if o is not None]
 
     def _member_kind(self, attr: ast.AST, at: ast.AST, bindings: dict[tuple[int, str], str] | None, *,
                      call: bool) -> str | None:
@@ -483,7 +633,8 @@ class FileContext:
         ImportError:`) only when every binding names the same kind."""
         if isinstance(expr, ast.Subscript):
             expr = expr.value
-        kind = _ANNOTATED.get(self.qualified(expr) or "")
+        qual = self.qualified(expr) or ""
+        kind = _ANNOTATED.get(qual) or (_other_driver_type(qual) if "." in qual else None)
         if not isinstance(expr, ast.Name) or expr.id not in self._module_assigned or depth > 3:
             return kind
         kinds = {self._annotation_kind(v, depth + 1) for v in self._module_assigned[expr.id]}
@@ -677,6 +828,9 @@ class FileContext:
         for site in self.sql_sites:
             if site.kind in NOT_PG_KINDS:
                 continue
+            if site.kind is None and self._sent_elsewhere and self.is_text_call(site.call) and {
+                    id(n) for _, n in site.sql.pieces or ((0, site.sql.literal),)} <= self._sent_elsewhere:
+                continue  # `text(...)` given to another database's connection (`sqlite_engine.connect().execute(...)`)
             if site.kind not in _PG_KINDS and self._other_dialect_arm(site.call):
                 continue
             if site.kind in _PG_KINDS or site.sql.named or looks_like_sql(site.sql.text):
@@ -863,8 +1017,13 @@ class FileContext:
         return values
 
     def _bound_literal(self, expr: ast.expr, at: ast.AST) -> ast.Dict | ast.List | ast.Tuple | None:
-        """The dict, list or tuple written out that a name (or `self.X` / `Class.X`) is last bound to, as
-        `_value_of` finds names: the function's own binding before `at`, else the module's (or the class's)."""
+        """The dict, list or tuple written out that a name (or `self.X` / `Class.X`) is last bound to."""
+        value = self._bound_value(expr, at)
+        return value if isinstance(value, ast.Dict | ast.List | ast.Tuple) else None
+
+    def _bound_value(self, expr: ast.expr, at: ast.AST) -> ast.expr | None:
+        """The value a name (or `self.X` / `Class.X`) is last bound to, as `_value_of` finds names: the function's
+        own binding before `at`, else the module's (or the class's)."""
         name = dotted(expr)
         if name is None:
             return None
@@ -882,8 +1041,7 @@ class FileContext:
             events = self._bindings(klass).get(attr, [])
         if not events or isinstance(events[-1], ast.AugAssign):
             return None
-        value = events[-1].value
-        return value if isinstance(value, ast.Dict | ast.List | ast.Tuple) else None
+        return events[-1].value
 
     def _value_of(self, expr: ast.Name | ast.Attribute, at: ast.AST, depth: int) -> SqlText | None:
         """The SQL a name holds at `at`: its last assignment in the same function (then `+=` on it),
@@ -1062,7 +1220,7 @@ class FileContext:
         # psycopg2 puts the values into the text (a tuple after IN, a literal where the grammar wants one);
         # psycopg 3 binds them on the server, where `$1` stands for them
         client = site.kind in {PG, PG_CURSOR} or (site.kind is None and self.default_driver == PG)
-        return analyse(text, dynamic=dynamic, named=named, client_binds=client)
+        return analyse(text, dynamic=dynamic, named=named, client_binds=client, qmark=site.kind in QMARK_KINDS)
 
     def _template(self, text: str, at: ast.AST) -> tuple[str, bool]:
         """(text, whether it is a template): SQL whose `str.format` fields (`FROM {powa}.servers`) name nothing
@@ -1162,6 +1320,23 @@ _DEDENT = frozenset({"textwrap.dedent", "inspect.cleandoc"})
 _OTHER_DIALECTS = frozenset({"mysql", "mariadb", "sqlite", "oracle", "mssql", "sqlserver", "sybase", "firebird", "db2",
                              "snowflake", "duckdb", "clickhouse", "trino", "presto", "bigquery", "hive", "sqlite3"})
 _DIALECT_WORDS = ("dialect", "driver", "engine", "backend", "vendor")
+
+
+def _other_driver_type(qual: str) -> str | None:
+    """A type of another database's driver named like a cursor (`pymysql.cursors.DictCursor`, `pyodbc.Cursor`) or a
+    connection (`duckdb.DuckDBPyConnection`, `pymysql.connections.Connection`): that database's kind."""
+    if not qual.startswith(_OTHER_MODULES):
+        return None
+    last = qual.rsplit(".", 1)[-1].lower()
+    return OTHER_CURSOR if "cursor" in last else OTHER if "connection" in last else None
+
+
+def _yielded(annotation: ast.expr) -> ast.expr:
+    """What a generator's return annotation says it yields (`Iterator[X]`, `Generator[X, None, None]`: X)."""
+    if isinstance(annotation, ast.Subscript) and (dotted(annotation.value) or "").rsplit(".", 1)[-1] in _YIELDING:
+        inner = annotation.slice
+        return inner.elts[0] if isinstance(inner, ast.Tuple) and inner.elts else inner
+    return annotation
 
 
 def _is_property(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:

@@ -175,12 +175,17 @@ def _dialect(tokens: list[tuple[int, int, str]], text: str) -> list[tuple[SqlPro
 
 
 @lru_cache(maxsize=4096)
-def analyse(sql: str, *, dynamic: bool = False, named: bool = False, client_binds: bool = False) -> SqlAnalysis:
+def analyse(sql: str, *, dynamic: bool = False, named: bool = False, client_binds: bool = False,
+            qmark: bool = False) -> SqlAnalysis:
     """The problems PostgreSQL finds in one SQL text (see the module documentation). `client_binds`: the
     driver puts the values into the text itself (psycopg2), so a placeholder may stand where the grammar
-    wants a literal or a list (`NOTIFY chan, %s`, `WHERE id IN %s` with a tuple)."""
+    wants a literal or a list (`NOTIFY chan, %s`, `WHERE id IN %s` with a tuple). `qmark`: `?` is the driver's
+    placeholder (ODBC's, which psqlODBC turns into PostgreSQL's `$n`): every one outside literals is a value."""
     text = neutralize(sql, named=named)
     tokens = _tokens(text)
+    if qmark:
+        for pick in _qmark_offsets(tokens, text):
+            text = _blank(text, pick, pick + 1, "0")
     problems: list[SqlProblem] = []
     for problem, start, end, repl in _dialect(tokens, text):
         if problem.message:

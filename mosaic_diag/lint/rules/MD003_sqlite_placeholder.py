@@ -19,8 +19,9 @@ class SqlitePlaceholder(Rule):
     placeholder when the statement does not parse with it and does with a value in its place, so
     the jsonb operators `?`, `?|`, `?&` stay operators, and `?` inside literals and comments is
     text. Calls on a known `sqlite3` connection or cursor, or another database's (DuckDB, pyodbc,
-    ...), are left alone. `--fix` writes `%s` when the SQL has no `%` of its own and no such
-    connection in the module runs the same string.
+    a SQLAlchemy engine on a `sqlite://` URL, ...), are left alone; through pyodbc to PostgreSQL (a
+    connection string naming it) `?` is ODBC's placeholder, and right. `--fix` writes `%s` when the SQL
+    has no `%` of its own and no such connection in the module runs the same string.
     """
 
     code = "MD003"
