@@ -113,6 +113,25 @@ def _entries_apart(tb: list[str]) -> bool:
     return all(not tb[i - 1] for i in range(1, len(tb)) if is_frame(tb[i]))
 
 
+def _double_spaced(op: _Open) -> bool:
+    """A traceback pasted double-spaced, a blank after each of its lines (a web UI's copy; `"\\n".join` of lines that
+    keep their ends): no two of its lines so far are next to each other, and a blank parts a frame line from its own
+    source line (indented, no frame), which neither Python nor loguru prints. Its exception message's lines are then
+    apart by one blank too (`Assembler._extend_line`). Once found, kept (`op.spaced`)."""
+    if op.spaced:
+        return True
+    tb = op.tb
+    parted = False
+    for i in range(1, len(tb)):
+        if tb[i] and tb[i - 1]:
+            return False
+        if not parted and i >= 2 and not tb[i - 1] and tb[i][:1] in " \t" and is_frame(tb[i - 2]) \
+                and tb[i].strip() and not is_frame(tb[i]):
+            parted = True
+    op.spaced = parted
+    return parted
+
+
 _MAX_CUT_CAUSE = 12  # lines looked back from a chain separator for the exception line of a cause cut off above it
 
 
@@ -238,7 +257,7 @@ def _is_box_side(t: str) -> bool:
 class _Open:
     __slots__ = ("line", "end", "ts", "shape", "stream", "level", "logger", "message", "tb", "detail",
                  "state", "emit", "seen", "blanks", "exc_at", "cont", "headless", "via", "first", "own_tb", "raw",
-                 "more", "fault", "runs", "recs", "src", "lead", "stamp", "wrapped", "ipy")
+                 "more", "fault", "runs", "recs", "src", "lead", "stamp", "wrapped", "ipy", "spaced")
 
     def __init__(self, line: int, end: int, ln: Line, state: int, emit: bool, message: str | None) -> None:
         self.line = line
@@ -273,6 +292,7 @@ class _Open:
         self.stamp: str | None = None  # the shape of a stamp that varies in front of each line (`stamp_shape`)
         self.wrapped = -1  # len(tb) when its last line was joined to the rest a terminal broke off (once a line)
         self.ipy: str | None = None  # an IPython traceback's: the type its last header named ("" none: cut above it)
+        self.spaced = False  # a traceback pasted double-spaced (`_double_spaced`)
 
     def exception(self, text: str, end: int) -> None:
         """`text` is the exception line of the traceback so far (its blanks before it kept)."""
@@ -795,6 +815,16 @@ class Assembler:
             # its last frame was that frame's source line, this is the exception
             op.exception(t, last)
             return True
+        if st == _EXC_BLANK and op.blanks == 1 and op.cont < MAX_DETAIL_LINES and _double_spaced(op):
+            # a double-spaced paste: one blank parts its exception message's lines (pydantic's `2 validation errors
+            # for Settings`, a blank, `API_ID`, a blank, `  Field required …`); what would end the message ends it
+            if traceback_at(t) >= 0 or is_rich_header(t) or ipython_header(t) is not None or (
+                    t[0] in _INTRO_INITIALS and _PY_INTRO.fullmatch(t)):
+                return False
+            op.state = _EXC
+            op.cont += 1
+            op.add(t, last)
+            return True
         if st == _CHAIN and not op.blanks and (so_far := _separator_so_far(op.tb)) and so_far not in SEPARATORS \
                 and _starts_separator(f"{so_far} {t.strip()}"):
             op.add(t, last)  # the rest of a separator wrapped to the terminal's width (RichHandler)
@@ -1171,16 +1201,24 @@ class Assembler:
     def _cut_source(self, ln: Line, lineno: int) -> list[str]:
         """The lines of a frame cut above `ln`, the first frame line of a traceback without its header, when the
         input starts with them (a paste cut inside a traceback, below a frame's `File` line): that frame's source line
-        and the markers under it, indented, of `ln`'s stream; oldest first, [] for none."""
+        and the markers under it, indented, of `ln`'s stream; oldest first, [] for none. In a double-spaced paste
+        (`_double_spaced`) a blank follows each of them: blanks right above `ln` and between them, one each."""
         if self.lookback is None or not 1 < lineno <= _MAX_CUT_SOURCE + 1 or self.taken.get(ln.stream, 0):
             return []
         before: list[str] = []
+        spaced = False
         for prev in self._back(ln, lineno):
             t = prev.text
-            if prev.stream != ln.stream or prev.record or t[:1] not in " \t" or not t.strip() or is_frame(t):
+            if prev.stream != ln.stream or prev.record:
+                return []
+            if not t.strip():
+                if len(before) % 2 or (before and not spaced):
+                    return []
+                spaced = True
+            elif t[:1] not in " \t" or is_frame(t) or (spaced and not len(before) % 2):
                 return []
             before.append(t)
-        return before[::-1] if len(before) == lineno - 1 else []
+        return before[::-1] if len(before) == lineno - 1 and before[-1] else []
 
     def _django_request(self, ln: Line, lineno: int) -> tuple[Line, list[str]] | None:
         """Django's `django.request` record of an uncaught exception (`Internal Server Error: /path`, at ERROR; its
