@@ -133,11 +133,12 @@ def test_a_datefmt_naming_the_month_and_a_separator_glued_to_the_stamp(fmt: str,
 
 @pytest.mark.parametrize(("entry", "events"), [
     ("r26l-plain-month-day-dash-level-traceback-as-list-repr-cut", [(17, 21, "ERROR")]),
-    ("r24l-hypercorn-quart-markdown-quoted-two-lifespan-tracebacks", [(2, 7, None), (8, 14, "ERROR")]),
+    ("r24l-hypercorn-quart-markdown-quoted-two-lifespan-tracebacks", [(1, 7, "ERROR"), (8, 14, "ERROR")]),
 ])
 def test_the_pasted_records_with_a_month_named_stamp(entry: str, events: list[tuple[int, int, str | None]]) -> None:
     """happypanda#260's `Mar-03 23:49:27--ERROR  [command]…: [` record (its traceback a list's lines under it) and
-    quart#34's `12-Nov-18 09:33:04: quart.serving ERROR: …` record over its traceback are records."""
+    quart#34's `12-Nov-18 09:33:04: quart.serving ERROR: …` record over its traceback are records (quart's first,
+    levelless `[asctime] message` record is one since layouts round 28: `test_logs_layouts28.py`)."""
     assert [(line, end, level) for line, end, level, _ in _excerpt(entry)] == events
 
 

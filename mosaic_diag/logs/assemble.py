@@ -81,6 +81,10 @@ _INTRO_INITIALS = "EFTPMD"
 # log or a terminal merges in line by line) may come between them, up to `_MAX_DJANGO_BETWEEN`
 _DJANGO_500 = LazyPattern(r"Internal Server Error: /\S*")
 _MAX_DJANGO_BETWEEN = 4
+# a record in a format with a time stamp and no level (`[%(asctime)s] %(message)s`, quart's; `%(asctime)s %(message)s`,
+# Streamlit's: read as a stamp before a line, `Line.ts`): the bracketed form's stamp and message
+_MAX_BOX_MESSAGE = 12  # the lines of an exception's message above Streamlit's `Traceback:` (`Assembler._error_box`)
+_BRACKET_STAMPED = LazyPattern(r"\[\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?\] +(\S.*)")
 _ASYNCIO_FUTURE = LazyPattern(r"future: <(?:Task|Future) ")
 # faulthandler's dump (`PYTHONFAULTHANDLER`, a crash in a C extension): `Fatal Python error: Segmentation fault`, a
 # blank, then a thread's frames under `Current thread 0x… (most recent call first):` (`Thread 0x…`: the other threads)
@@ -111,6 +115,25 @@ def _entries_apart(tb: list[str]) -> bool:
     if not tb or not is_frame(tb[0]):
         return False
     return all(not tb[i - 1] for i in range(1, len(tb)) if is_frame(tb[i]))
+
+
+def _double_spaced(op: _Open) -> bool:
+    """A traceback pasted double-spaced, a blank after each of its lines (a web UI's copy; `"\\n".join` of lines that
+    keep their ends): no two of its lines so far are next to each other, and a blank parts a frame line from its own
+    source line (indented, no frame), which neither Python nor loguru prints. Its exception message's lines are then
+    apart by one blank too (`Assembler._extend_line`). Once found, kept (`op.spaced`)."""
+    if op.spaced:
+        return True
+    tb = op.tb
+    parted = False
+    for i in range(1, len(tb)):
+        if tb[i] and tb[i - 1]:
+            return False
+        if not parted and i >= 2 and not tb[i - 1] and tb[i][:1] in " \t" and is_frame(tb[i - 2]) \
+                and tb[i].strip() and not is_frame(tb[i]):
+            parted = True
+    op.spaced = parted
+    return parted
 
 
 _MAX_CUT_CAUSE = 12  # lines looked back from a chain separator for the exception line of a cause cut off above it
@@ -238,7 +261,7 @@ def _is_box_side(t: str) -> bool:
 class _Open:
     __slots__ = ("line", "end", "ts", "shape", "stream", "level", "logger", "message", "tb", "detail",
                  "state", "emit", "seen", "blanks", "exc_at", "cont", "headless", "via", "first", "own_tb", "raw",
-                 "more", "fault", "runs", "recs", "src", "lead", "stamp", "wrapped", "ipy")
+                 "more", "fault", "runs", "recs", "src", "lead", "stamp", "wrapped", "ipy", "spaced", "bare")
 
     def __init__(self, line: int, end: int, ln: Line, state: int, emit: bool, message: str | None) -> None:
         self.line = line
@@ -273,6 +296,8 @@ class _Open:
         self.stamp: str | None = None  # the shape of a stamp that varies in front of each line (`stamp_shape`)
         self.wrapped = -1  # len(tb) when its last line was joined to the rest a terminal broke off (once a line)
         self.ipy: str | None = None  # an IPython traceback's: the type its last header named ("" none: cut above it)
+        self.spaced = False  # a traceback pasted double-spaced (`_double_spaced`)
+        self.bare = False  # its exception line had no time stamp (`Line.ts`) of its own
 
     def exception(self, text: str, end: int) -> None:
         """`text` is the exception line of the traceback so far (its blanks before it kept)."""
@@ -744,6 +769,7 @@ class Assembler:
                 op.state = _EXC
                 op.exc_at = len(op.tb) + op.blanks
                 op.cont = 0
+                op.bare = ln.ts is None
             op.add(t, last)
             return True
         if st == _EXC:
@@ -762,6 +788,8 @@ class Assembler:
                 return False  # (IPython's next traceback, its rule first)
             if t[0] in _INTRO_INITIALS and _PY_INTRO.fullmatch(t):
                 return False  # (Python's line before the next uncaught exception's traceback)
+            if op.bare and (ln.ts is not None or (t[0] == "[" and _BRACKET_STAMPED.match(t))):
+                return False  # (a time-stamped line after an exception line that had none: logging's next record)
             if op.cont == 0 and op.exc_at > 0 and op.tb[op.exc_at - 1].startswith('File "'):
                 # after a frame that lost its indentation (`File "…", line 231, in run`) the "exception line"
                 # was that frame's source line (`self.halt(…)`) when a frame or an exception line follows
@@ -794,6 +822,16 @@ class Assembler:
             # a traceback whose lines lost their indentation, a blank between them: the "exception line" after
             # its last frame was that frame's source line, this is the exception
             op.exception(t, last)
+            return True
+        if st == _EXC_BLANK and op.blanks == 1 and op.cont < MAX_DETAIL_LINES and _double_spaced(op):
+            # a double-spaced paste: one blank parts its exception message's lines (pydantic's `2 validation errors
+            # for Settings`, a blank, `API_ID`, a blank, `  Field required …`); what would end the message ends it
+            if traceback_at(t) >= 0 or is_rich_header(t) or ipython_header(t) is not None or (
+                    t[0] in _INTRO_INITIALS and _PY_INTRO.fullmatch(t)):
+                return False
+            op.state = _EXC
+            op.cont += 1
+            op.add(t, last)
             return True
         if st == _CHAIN and not op.blanks and (so_far := _separator_so_far(op.tb)) and so_far not in SEPARATORS \
                 and _starts_separator(f"{so_far} {t.strip()}"):
@@ -1087,6 +1125,11 @@ class Assembler:
                     # a paste cut inside a frame: its source line (and markers) above the first `File` line
                     op.line = lineno - len(lead)
                     op.tb[:0] = lead
+                elif at < 0 and t[:1] == "F" and (lead := self._error_box(ln, lineno)):
+                    # Streamlit's error box: the exception line and `Traceback:` above the frames
+                    op.line = lineno - len(lead)
+                    op.tb[:0] = lead
+                    op.exc_at = 0
             op.level = op.logger = None
             stamp = ln
             if intro is None and at == 0 and op.line == lineno and (found := self._django_request(ln, lineno)):
@@ -1100,6 +1143,12 @@ class Assembler:
                 if rec is not None:  # the error record before it, wrapped by a terminal: the event starts there
                     op.line = lineno - 2
                     op.level, op.logger, op.message = rec.level, rec.logger, rec.message
+            if intro is None and at == 0 and op.line == lineno and ln.ts is None and op.level is None \
+                    and (rec_msg := self._stamped_record(ln, lineno)) is not None:
+                # a record with a time stamp and no level right above the header, which has none: its record
+                stamp, op.message = rec_msg
+                op.line = lineno - 1
+                op.level = "ERROR"
             op.ts = self._when(stamp) if stamp.ts is not None else self._when(ln)
             self.open[ln.stream] = op
         elif t[:1] not in " \t" and (named := ipython_header(t)) is not None:
@@ -1171,16 +1220,24 @@ class Assembler:
     def _cut_source(self, ln: Line, lineno: int) -> list[str]:
         """The lines of a frame cut above `ln`, the first frame line of a traceback without its header, when the
         input starts with them (a paste cut inside a traceback, below a frame's `File` line): that frame's source line
-        and the markers under it, indented, of `ln`'s stream; oldest first, [] for none."""
+        and the markers under it, indented, of `ln`'s stream; oldest first, [] for none. In a double-spaced paste
+        (`_double_spaced`) a blank follows each of them: blanks right above `ln` and between them, one each."""
         if self.lookback is None or not 1 < lineno <= _MAX_CUT_SOURCE + 1 or self.taken.get(ln.stream, 0):
             return []
         before: list[str] = []
+        spaced = False
         for prev in self._back(ln, lineno):
             t = prev.text
-            if prev.stream != ln.stream or prev.record or t[:1] not in " \t" or not t.strip() or is_frame(t):
+            if prev.stream != ln.stream or prev.record:
+                return []
+            if not t.strip():
+                if len(before) % 2 or (before and not spaced):
+                    return []
+                spaced = True
+            elif t[:1] not in " \t" or is_frame(t) or (spaced and not len(before) % 2):
                 return []
             before.append(t)
-        return before[::-1] if len(before) == lineno - 1 else []
+        return before[::-1] if len(before) == lineno - 1 and before[-1] else []
 
     def _django_request(self, ln: Line, lineno: int) -> tuple[Line, list[str]] | None:
         """Django's `django.request` record of an uncaught exception (`Internal Server Error: /path`, at ERROR; its
@@ -1200,6 +1257,43 @@ class Assembler:
                 return None
             between.append(t)
         return None
+
+    def _stamped_record(self, ln: Line, lineno: int) -> tuple[Line, str] | None:
+        """The line of `ln`'s stream right above the traceback's header `ln` (itself with no time stamp) when it is a
+        time stamp and a message with no level (`%(asctime)s %(message)s`, Streamlit's console logging; quart's
+        `[%(asctime)s] %(message)s`): the record logging printed the traceback under (it stamps the record's line, not
+        the traceback's). That line and its message; else None."""
+        for prev in self._back(ln, lineno):
+            t = prev.text
+            if prev.stream != ln.stream or prev.record or prev.kind is not None:
+                return None
+            msg = ""
+            if prev.ts is not None:
+                msg = t if t[:1] not in ("", " ", "\t") else ""
+            elif t[:1] == "[" and (m := _BRACKET_STAMPED.match(t)):
+                msg = m.group(1)
+            if not msg or traceback_at(msg) >= 0 or is_frame(msg):
+                return None
+            return prev, msg
+        return None
+
+    def _error_box(self, ln: Line, lineno: int) -> list[str]:
+        """Streamlit's error box as the browser shows it (`st.exception`, an uncaught exception in a script): the
+        exception line and its message's other lines (at most `_MAX_BOX_MESSAGE`), then `Traceback:` alone, then the
+        frames (their lines unindented) from `ln`, the first frame: the lines above it, oldest first; [] for none."""
+        lines: list[str] = []
+        for prev in self._back(ln, lineno):
+            t = prev.text
+            if prev.stream != ln.stream or prev.record or not t.strip() or len(lines) > _MAX_BOX_MESSAGE:
+                return []
+            if not lines:
+                if t.rstrip() != "Traceback:":
+                    return []
+                t = "Traceback:"
+            elif t[:1] not in " \t" and _RICH_EXC.match(t):
+                return [t, *lines[::-1]]
+            lines.append(t)
+        return []
 
     def _python_intro(self, ln: Line, lineno: int, header: bool) -> list[str]:
         """The lines Python printed before a traceback that starts an event (its `header`, else its first frame),

@@ -175,6 +175,9 @@ _BRACKET_LEVEL = LazyPattern(rf"\[{_LV}\][ \t]+(.*)", re.S)
 # function log: "ERROR\tUncaught Exception \t{…}") is a level and a tab before the message (`_LEVEL_TAB`)
 _LAMBDA_NODE = LazyPattern(r"\t[\w-]+\t(TRACE|DEBUG|INFO|WARN|ERROR|FATAL)\t(.*)", re.S)
 _LEVEL_TAB = LazyPattern(rf"{_LV}\t(.*)", re.S)
+# the level first, then a bar before the logger's column and the message ("%(levelname)s | %(name)s | %(message)s":
+# "ERROR | root | Task exception was never retrieved"; loguru's columns without the time, the level padded)
+_LEVEL_BAR = LazyPattern(rf"{_LV} *\| ([\w.-]+(?::[\w<>.-]+:\d+)?) (?:\||-) (.*)", re.S)
 # `gh run view --log` / `--log-failed`: the job's and the step's names before the runner's line ("build\tRun tests\t
 # 2026-06-22T03:21:15.1520896Z Traceback …"), one stream per job's step
 _GH_RUN_LOG = LazyPattern(r"([^\t\n]{1,256})\t([^\t\n]{0,512})\t(?=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)")
@@ -589,6 +592,11 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
         if m:  # ("%(levelname)s\t%(message)s", Lambda's Node.js record without its time and request id)
             msg = m.group(2)
             return Line(shape or "plain", stream, ts, norm_level(m.group(1)), None, text, msg, True, _record_kind(msg))
+        m = _LEVEL_BAR.match(text) if " | " in text[:16] else None
+        if m:
+            msg = m.group(3)
+            return Line(shape or "plain", stream, ts, norm_level(m.group(1)), m.group(2).split(":", 1)[0], text, msg,
+                        True, _record_kind(msg))
         m = _LEVEL_LOGGER.match(text)
         if m:
             logger, msg = m.group(2), m.group(3)
@@ -1352,7 +1360,8 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
                     for ln in parse_line(text[m.end():], _depth + 1)]
     if " |" in text[:80] and _depth < MAX_WRAPPERS:
         m = _COMPOSE.match(text)
-        if m and not m.group(1).isdigit():
+        if m and not m.group(1).isdigit() and not (m.group(1) in _ALL_LEVELS and _LEVEL_BAR.match(text)):
+            # (a level word before the bar and a logger's column after it is a record's, no Compose service)
             return [_in_stream(ln, m.group(1)) for ln in parse_line(m.group(2), _depth + 1)]
     if (c == '"' or (c in " \t" and text.lstrip(" \t")[:1] == '"')) and _depth < MAX_WRAPPERS:
         m = _DOCUMENT_MESSAGE.match(text)
