@@ -684,3 +684,20 @@ def test_ctrl_c_while_watching_reports_how_far_it_got(project):
     assert report.reason.startswith("interrupted during wait")  # stopped while Render built it
     history = FileDeployStore(work / ".mosaic-diag" / "deploys.jsonl").history()
     assert (history[0].commit, history[0].status) == (eighth, "pending")
+
+
+def test_a_zero_poll_interval_in_the_config_names_its_file_and_line(project):
+    """`deploy.poll_interval = "0s"` in the config file was refused as '--poll-interval must be positive': a flag the
+    operator never gave, the file and line that set it not named. Now the file and line (or the variable)."""
+    work, remote, render, first = project
+    write(work, "pyproject.toml", CONFIG + '[tool.mosaic-diag.deploy]\npoll_interval = "0s"\n')
+    r = run_cli(work, "--dry-run", MOSAIC_DIAG_RENDER_API_URL=render.base_url)
+    assert r.returncode == 2 and r.stdout == "", r.stdout + r.stderr
+    assert r.stderr == (f"mosaic-diag: error: {work / 'pyproject.toml'}:6: deploy.poll_interval must be a positive "
+                        "duration, got '0s'\n")
+    write(work, "pyproject.toml", CONFIG)
+    r = run_cli(work, "--dry-run", MOSAIC_DIAG_RENDER_API_URL=render.base_url, MOSAIC_DIAG_DEPLOY_POLL_INTERVAL="0m")
+    assert r.returncode == 2 and r.stderr == ("mosaic-diag: error: MOSAIC_DIAG_DEPLOY_POLL_INTERVAL "
+                                              "(deploy.poll_interval) must be a positive duration, got '0m'\n")
+    r = run_cli(work, "--dry-run", "--poll-interval", "0s", MOSAIC_DIAG_RENDER_API_URL=render.base_url)
+    assert r.returncode == 2 and r.stderr == "mosaic-diag: error: --poll-interval must be positive\n"

@@ -503,3 +503,20 @@ def test_a_render_answer_not_shaped_as_renders_is_a_refusal_not_a_traceback(repo
         assert "internal error" not in r.stderr and server.api_key not in r.stdout + r.stderr
     finally:
         server.stop()
+
+
+def test_a_remote_url_holding_a_token_is_never_written_in_clear_into_the_lock_file(repo, inproc):
+    """`--remote https://x-access-token:TOKEN@host/r.git` (a CI job's remote, given on the command line: the token is
+    in no git config): the deploy lock's file, which says who holds it, was written with the token in clear into the
+    git directory, where it stayed after the run. The remote is written redacted, as everywhere else."""
+    token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    url = f"https://x-access-token:{token}@git.example.invalid/r.git"
+    git(repo.work, "config", f"url.file://{repo.remote}.insteadOf", url)  # (the real bare remote behind the URL)
+    r = inproc(repo, "rollback", repo.commits["c3"], "--remote", url, "--yes", "--allow-schema-change")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert repo.remote_tree() == repo.tree_of(repo.commits["c3"])
+    lock = repo.work / ".git" / "mosaic-diag-deploy.lock"
+    held = json.loads(lock.read_text())
+    assert held["what"].startswith("rollback of https://x-access-token:***@git.example.invalid/r.git/main to "), held
+    everything = lock.read_text() + r.stdout + r.stderr + (repo.work / ".mosaic-diag" / "audit.log").read_text()
+    assert token not in everything

@@ -170,6 +170,62 @@ def test_a_retry_after_longer_than_the_cap_is_not_waited(llm):
     assert attempts(llm, "openai") == 1
 
 
+def _stop_before_wait(self, retry_state) -> None:  # noqa: ANN001 - tenacity's own signature
+    """tenacity 8.2's order (pyproject takes tenacity>=8.2): its `BaseRetrying.iter` asks `stop` before `wait`; 8.3
+    and later ask `wait` first. The actions of today's `_post_retry_check_actions`, stop first."""
+    if not (self.iter_state.is_explicit_retry or self.iter_state.retry_run_result):
+        self._add_action_func(lambda rs: rs.outcome.result())
+        return
+    if self.after is not None:
+        self._add_action_func(self.after)
+    self._add_action_func(self._run_stop)
+    self._add_action_func(self._run_wait)
+    self._add_action_func(self._post_stop_check_actions)
+
+
+@pytest.mark.parametrize("order", ["wait first (tenacity >= 8.3)", "stop first (tenacity 8.2)"])
+@pytest.mark.parametrize("asked", ["86400", "an HTTP date 3 days ahead"])
+def test_a_first_retry_after_past_the_cap_is_never_slept_whatever_tenacitys_order(llm, monkeypatch, order, asked):
+    """A 429 whose retry-after is a day (or an HTTP date days ahead) ends the retries at once (`cap`), the caller
+    fails over. Under tenacity 8.2, which asks `stop` before `wait`, `stop` judged the previous attempt's wait (none
+    at the first failure): the first retry-after was slept in full, a request thread asleep for a day."""
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    import tenacity
+
+    if order.startswith("stop"):
+        monkeypatch.setattr(tenacity.BaseRetrying, "_post_retry_check_actions", _stop_before_wait)
+    llm.retry_after = asked if asked.isdigit() else format_datetime(datetime.now(UTC) + timedelta(days=3),
+                                                                      usegmt=True)
+    try:
+        llm.set_failure("openai", "rate_limit")
+        sleeps = Sleeps()
+        with pytest.raises(openai.RateLimitError):
+            ask_openai(llm, sleeps)()
+    finally:
+        llm.retry_after = 1
+    assert sleeps == []
+    assert attempts(llm, "openai") == 1
+
+
+def test_under_tenacity_82s_order_the_budget_judges_the_wait_that_follows(llm, monkeypatch):
+    """The budget is judged with the wait about to be slept, not the one before it (stop asked first, tenacity 8.2):
+    a retry-after of 4 s under a budget of 3 s is not waited."""
+    import tenacity
+
+    monkeypatch.setattr(tenacity.BaseRetrying, "_post_retry_check_actions", _stop_before_wait)
+    llm.retry_after = 4
+    try:
+        llm.set_failure("openai", "rate_limit")
+        sleeps = Sleeps()
+        with pytest.raises(openai.RateLimitError):
+            ask_openai(llm, sleeps, RetryPolicy(cap=10.0, budget=3.0))()
+    finally:
+        llm.retry_after = 1
+    assert sleeps == []
+
+
 def test_each_attempt_logs_one_structured_retry_notice(llm, caplog):
     llm.set_failure("openai", "rate_limit", times=2)
     caplog.set_level(logging.WARNING, logger="mosaic.runtime.retry")

@@ -110,8 +110,9 @@ def _options(cfg: Any, remote: str | None, branch: str | None, watch: str | None
     if log is not None and not log.is_file():
         raise no_such(log)
     poll_s = seconds("--poll-interval", poll, "deploy.poll_interval", "10s")
-    if poll_s <= 0:
-        raise UsageError("--poll-interval must be positive")
+    if poll_s <= 0:  # (the setting named where it is set: file and line, or its variable)
+        raise UsageError("--poll-interval must be positive") if poll is not None else \
+            cfg.error("deploy.poll_interval", f"must be a positive duration, got {cfg.get('deploy.poll_interval')!r}")
     config_skip = cfg.get("deploy.skip", [])
     if not isinstance(config_skip, list | tuple) or not all(isinstance(x, str) for x in config_skip):
         raise cfg.error("deploy.skip", f"must be a list of predeploy check ids, got {config_skip!r}")

@@ -37,8 +37,11 @@ def _holder(path: Path, here: str) -> tuple[str, str]:
 @contextmanager
 def operation_lock(repo: Any, what: str) -> Iterator[None]:
     """Hold the clone's deploy lock (LOCK_NAME in its common git directory) for the block; Busy at once if
-    another process holds it. `what` (e.g. 'deploy of 1a2b3c4d5e6f') is written into the file for the next one."""
+    another process holds it. `what` (e.g. 'deploy of 1a2b3c4d5e6f') is written into the file for the next one,
+    redacted (a `--remote` URL holding a token is in no git config: the file would keep it in clear)."""
     import fcntl
+
+    from mosaic_diag.platform.redact import redact_text
 
     root = repo.working_dir
     path = (Path(repo.common_dir) / LOCK_NAME).resolve()
@@ -58,7 +61,7 @@ def operation_lock(repo: Any, what: str) -> Iterator[None]:
             raise Busy(f"another deploy or rollback is running from {where} ({who}): nothing was done; "
                        "wait for it to end") from None
         os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), "what": what, "root": str(root),
+        os.write(fd, json.dumps({"pid": os.getpid(), "what": redact_text(what), "root": str(root),
                                  "since": datetime.now(UTC).isoformat(timespec="seconds")}).encode())
         _HELD[path] = 1
         try:

@@ -112,7 +112,7 @@ def _log(record: Attempt) -> None:
 class _Run:
     """The state of one retried call: its start, the verdict and wait of the last failure."""
 
-    __slots__ = ("attempt", "clock", "delay", "policy", "provider", "rng", "start", "verdict", "wanted")
+    __slots__ = ("attempt", "clock", "delay", "planned", "policy", "provider", "rng", "start", "verdict", "wanted")
 
     def __init__(self, policy: RetryPolicy, provider: str, clock: Callable[[], float],
                  rng: Callable[[], float]) -> None:
@@ -122,6 +122,7 @@ class _Run:
         self.delay = 0.0
         self.wanted: float | None = None
         self.attempt = 1
+        self.planned = 0  # the attempt whose wait `delay` and `wanted` are
 
     def should_retry(self, exc: BaseException) -> bool:
         self.verdict = classify_exception(exc)
@@ -131,16 +132,27 @@ class _Run:
                          "not_retryable"))
         return self.verdict.retryable
 
-    def wait(self, state: Any) -> float:
+    def _plan(self, state: Any) -> None:
+        """The wait after attempt `state.attempt_number` (`delay`, and `wanted`: the provider's), worked out once:
+        tenacity before 8.3 asks `stop` before `wait`, 8.3 and later `wait` first; `stop` judges the wait that
+        would follow this attempt either way (asked first, it judged the previous attempt's: a first retry-after of
+        a day, or an HTTP date days away, was slept in full, past `cap` and `budget`)."""
+        if self.planned == state.attempt_number:
+            return
+        self.planned = state.attempt_number
         exc = state.outcome.exception()
         self.wanted = retry_after(exc) if self.policy.honour_retry_after else None
         if self.wanted is not None:
             self.delay = self.wanted
         else:
             self.delay = self.rng() * self.policy.ceiling(state.attempt_number)
+
+    def wait(self, state: Any) -> float:
+        self._plan(state)
         return self.delay
 
     def stop(self, state: Any) -> bool:
+        self._plan(state)
         policy, number = self.policy, state.attempt_number
         label = self.verdict.label if self.verdict else "UNKNOWN_ERROR"
         reason = "retrying"
