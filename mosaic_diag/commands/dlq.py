@@ -18,7 +18,9 @@ DbOption = Annotated[str | None, typer.Option(
     "--db", help="A PostgreSQL DSN or a SQLite file (default: MOSAIC_DLQ, else DATABASE_URL).")]
 
 
-def _store(db: str | None, *, must_exist: bool = True) -> "DeadLetterStore":
+def _store(db: str | None, *, must_exist: bool = True, read_only: bool = False) -> "DeadLetterStore":
+    """The store named by --db / MOSAIC_DLQ / DATABASE_URL; `read_only` (list, stats, show): nothing made or written
+    in it (the default is the app's own database: a read made the tables in whatever database it named)."""
     from pathlib import Path
 
     from mosaic_diag.errors import UsageError, no_such
@@ -27,7 +29,8 @@ def _store(db: str | None, *, must_exist: bool = True) -> "DeadLetterStore":
     target = db or os.environ.get("MOSAIC_DLQ") or os.environ.get("DATABASE_URL")
     if not target:
         raise UsageError("no dead-letter database: pass --db, or set MOSAIC_DLQ or DATABASE_URL")
-    store = open_dead_letters(target, statement_timeout=None)  # a long purge is the operator's to wait for
+    # (a long purge is the operator's to wait for)
+    store = open_dead_letters(target, statement_timeout=None, read_only=read_only)
     if not store.postgres and must_exist and not Path(target).is_file():
         raise no_such(target, "SQLite dead-letter file")
     return store
@@ -115,18 +118,20 @@ def list_letters(
 ) -> int:
     """List dead letters, the last seen first, with how many times each answer was rejected (payloads not shown:
     see `dlq show`)."""
-    store = _store(db)
+    store = _store(db, read_only=True)
     try:
         rows = [_redacted(r, payload=False, limit=max_chars) for r in store.list(limit=limit, label=label)]
         stats = store.stats()
     finally:
         store.close()
-    _write_rows(rows, fmt, f"{len(rows)} dead letters in {store.shown}: {_stats_text(stats)}")
+    _write_rows(rows, fmt, f"{len(rows)} dead letters in {store.shown}: {_stats_text(stats, store.absent)}")
     return 0
 
 
-def _stats_text(stats: "LetterStats") -> str:
+def _stats_text(stats: "LetterStats", absent: bool = False) -> str:
     """`523 kept (at most 10,000), 12 evicted, the oldest first, last at …` (what `list`'s title and `stats` say)."""
+    if absent:
+        return "no dead-letter table there (none stored yet, or not the app's database)"
     bound = f" (at most {stats.max_letters:,})" if stats.max_letters is not None else ""
     if stats.evicted is None:
         return f"{stats.letters:,} kept{bound}, not bounded: the evictions table cannot be made or written"
@@ -143,19 +148,20 @@ def stats(
 ) -> int:
     """How many dead letters are kept, the bound the writers keep them to (max_letters, MOSAIC_DLQ_MAX_LETTERS), and
     how many the bound evicted, the oldest first, and when last."""
-    store = _store(db)
+    store = _store(db, read_only=True)
     try:
         found = store.stats()
     finally:
         store.close()
     if fmt is OutputFormat.json:
-        sys.stdout.write(json.dumps({"database": store.shown, **found.to_dict()}, indent=2) + "\n")
+        sys.stdout.write(json.dumps({"database": store.shown, "table": not store.absent, **found.to_dict()},
+                                    indent=2) + "\n")
     elif fmt is OutputFormat.markdown:
         from mosaic_diag.platform.mdtext import md_text
 
-        sys.stdout.write(f"Dead letters in {md_text(store.shown)}: {md_text(_stats_text(found))}.\n")
+        sys.stdout.write(f"Dead letters in {md_text(store.shown)}: {md_text(_stats_text(found, store.absent))}.\n")
     else:
-        sys.stdout.write(f"dead letters in {store.shown}: {_stats_text(found)}\n")
+        sys.stdout.write(f"dead letters in {store.shown}: {_stats_text(found, store.absent)}\n")
     return 0
 
 
@@ -170,7 +176,7 @@ def show(
     --max-chars with a note."""
     from mosaic_diag.errors import UsageError
 
-    store = _store(db)
+    store = _store(db, read_only=True)
     try:
         letter = store.get(row_id)
     finally:

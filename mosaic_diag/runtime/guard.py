@@ -293,8 +293,14 @@ class DeadLetterStore:
     """The dead-letter table in PostgreSQL (a DSN) or SQLite (a file path)."""
 
     def __init__(self, target: str, *, retry_after: float = 5.0, statement_timeout: float | None = 2.0,
-                 clock: Callable[[], float] = time.monotonic, max_letters: int | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, max_letters: int | None = None,
+                 read_only: bool = False) -> None:
         self.max_letters = max_letters_of(max_letters)  # (before anything is opened: a bad bound fails at once)
+        # read_only (`dlq list`, `stats`, `show`): nothing is made, upgraded or written (a SQLite file opened read-only,
+        # a PostgreSQL session whose transactions are read-only); a database without the table reads as empty
+        self.read_only = read_only
+        self.absent = False  # (read_only, once connected) the dead-letter table is not there: nothing was stored
+        self._stats_there = True
         self.target = str(target)
         self.retry_after = retry_after  # a PostgreSQL unreachable (or timed out) is not tried again before
         self.statement_timeout = statement_timeout  # seconds a statement may wait (a lock held); None: no limit
@@ -357,6 +363,13 @@ class DeadLetterStore:
                 raise UnreachableError(f"dead-letter database {self.shown} unreachable: {said}") from exc
             self._down_until = None
             conn.autocommit = True
+            if self.read_only:
+                conn.readonly = True  # (the session's default_transaction_read_only)
+        elif self.read_only:
+            from urllib.parse import quote
+
+            conn = sqlite3.connect(f"file:{quote(self.target)}?mode=ro", uri=True, check_same_thread=False,
+                                   isolation_level=None, timeout=self.statement_timeout or 5.0)
         else:
             _create_private(self.target)  # rejected answers hold user data: the owner's alone
             conn = sqlite3.connect(self.target, check_same_thread=False, isolation_level=None,
@@ -368,13 +381,30 @@ class DeadLetterStore:
                 with conn.cursor() as cur:
                     cur.execute("SELECT set_config('statement_timeout', %s, false), "
                                 "set_config('lock_timeout', %s, false)", (limit, limit))
-            self.deduplicates = self._prepare(conn)
-            self.bounded = self._prepare_stats(conn)
+            if self.read_only:
+                self._inspect(conn)
+            else:
+                self.deduplicates = self._prepare(conn)
+                self.bounded = self._prepare_stats(conn)
         except BaseException:
             conn.close()
             raise
         self._conn = conn
         return conn
+
+    def _inspect(self, conn: Any) -> None:
+        """(read_only) What is there, nothing made: the table (`absent`), its format (`deduplicates`), the evictions
+        table (none yet: nothing was evicted)."""
+        if self.postgres:
+            with conn.cursor() as cur:
+                self.absent = not _pg_exists(cur, TABLE)
+                self.deduplicates = not self.absent and _pg_upgraded(cur)
+                self._stats_there = _pg_exists(cur, STATS)
+            return
+        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        self.absent = TABLE not in names
+        self.deduplicates = not self.absent and set(_SQLITE_UPGRADE) <= _sqlite_columns(conn)
+        self._stats_there = STATS in names
 
     def _prepare(self, conn: Any) -> bool:
         """Make the table, or give one of the older format the de-duplication columns and index; whether letters
@@ -660,6 +690,11 @@ class DeadLetterStore:
         last_seen = self._last_seen()
         return int(self._in_transaction(lambda run: self._evict(run, last_seen, keep, None, record=False)))
 
+    def _gone(self) -> bool:
+        """(read_only) Whether the table is not there (connecting first)."""
+        self._seen()
+        return self.absent
+
     def _bounded(self) -> bool:
         self._seen()  # (connected: the tables made or found)
         return self.bounded
@@ -670,9 +705,11 @@ class DeadLetterStore:
         cached = self._stats_cache
         if cached is not None and max_age > 0 and time.monotonic() - cached[0] < max_age:
             return cached[1]
+        if self._gone():
+            return LetterStats(0, self.max_letters, 0)
         letters = int(self._run(f"SELECT count(*) FROM {TABLE}", fetch="one")[0])
         row = self._run(f"SELECT evicted, last_evicted_at, max_letters FROM {STATS} WHERE id = 1",
-                        fetch="one") if self._bounded() else None
+                        fetch="one") if self._bounded() and self._stats_there else None
         if not self.bounded:
             stats = LetterStats(letters, None, None)
         elif row is None:
@@ -686,12 +723,16 @@ class DeadLetterStore:
     def list(self, *, limit: int = 50, label: str | None = None) -> list[DeadLetter]:
         """The rows seen last first."""
         where, params = ("WHERE label = ?", (label,)) if label else ("", ())
+        if self._gone():
+            return []
         seen = self._seen()
         rows = self._run(f"SELECT {_COLUMNS}, {seen} FROM {TABLE} {where} ORDER BY {self._last_seen()} DESC, "
                          "id DESC LIMIT ?", (*params, limit), fetch="all")
         return [_row(r) for r in rows]
 
     def get(self, row_id: int) -> DeadLetter | None:
+        if self._gone():
+            return None
         found = self._run(f"SELECT {_COLUMNS}, {self._seen()} FROM {TABLE} WHERE id = ?", (row_id,), fetch="one")
         return _row(found) if found else None
 
@@ -823,18 +864,19 @@ def _create_private(path: str) -> None:
 
 
 def open_dead_letters(target: str | Path, *, retry_after: float = 5.0, statement_timeout: float | None = 2.0,
-                      clock: Callable[[], float] = time.monotonic, max_letters: int | None = None) -> DeadLetterStore:
+                      clock: Callable[[], float] = time.monotonic, max_letters: int | None = None,
+                      read_only: bool = False) -> DeadLetterStore:
     """The store at a PostgreSQL DSN or a SQLite file path (created on first write). A statement waits at most
     `statement_timeout` seconds (a row or the table locked by a long `dlq purge`, another instance upgrading the
     table: PostgreSQL's statement_timeout and lock_timeout; SQLite's busy timeout), None for no limit (the CLI).
     A PostgreSQL that cannot be reached, or timed out, is tried again `retry_after` seconds of `clock` later, not at
     every rejected answer. The table keeps at most `max_letters` letters (None: MOSAIC_DLQ_MAX_LETTERS, else
     MAX_LETTERS; anything but a whole number from 1 to MAX_LETTERS_CAP is a UsageError at once): a new one past them
-    evicts the oldest, counted (`stats()`)."""
+    evicts the oldest, counted (`stats()`). `read_only`: see DeadLetterStore (the reading commands)."""
     if not str(target).strip():
         raise UsageError("no dead-letter database: give a PostgreSQL DSN or a SQLite file path")
     return DeadLetterStore(str(target), retry_after=retry_after, statement_timeout=statement_timeout, clock=clock,
-                           max_letters=max_letters)
+                           max_letters=max_letters, read_only=read_only)
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
