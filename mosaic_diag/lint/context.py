@@ -881,8 +881,8 @@ class FileContext:
             return _each(left, lambda o: replace(o, dynamic=True, node=expr, how="% formatting"))
         if (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "format"
                 and isinstance(expr.func.value, ast.Constant) and isinstance(expr.func.value.value, str)):
-            constant = all(isinstance(a, ast.Constant) for a in expr.args) and all(
-                isinstance(k.value, ast.Constant) for k in expr.keywords)
+            constant = all(isinstance(a, ast.Constant) or _placeholder_join(a) for a in expr.args) and all(
+                isinstance(k.value, ast.Constant) or _placeholder_join(k.value) for k in expr.keywords)
             return SqlText(expr.func.value.value, not constant, expr, expr.func.value,
                            "" if constant else ".format()", ((0, expr.func.value),))
         if isinstance(expr, ast.IfExp):  # `A if x else B`: either may be sent
@@ -890,6 +890,8 @@ class FileContext:
         if isinstance(expr, ast.BoolOp):  # `given or DEFAULT`: any operand; `x and B`: B (else a falsy x)
             values = expr.values if isinstance(expr.op, ast.Or) else expr.values[-1:]
             return _choose([self._sql_text(v, at, depth) for v in values])
+        if isinstance(expr, ast.Subscript) and isinstance(expr.slice, ast.Slice) and depth < 4:
+            return self._sliced(expr, at, depth)
         if isinstance(expr, ast.Subscript) and depth < 4:  # `QUERIES[kind]`: a constant picked from constants
             chosen = self._picked(expr.value, expr.slice, None, at)
             return None if chosen is None else _choose([self._sql_text(e, e, depth + 1) if e is not None else None
@@ -911,6 +913,9 @@ class FileContext:
                 slots.append((value.value,))
             elif isinstance(value, ast.FormattedValue) and isinstance(value.value, ast.Constant):
                 slots.append((str(value.value.value),))
+            elif (isinstance(value, ast.FormattedValue) and value.conversion == -1 and value.format_spec is None
+                  and (mark := _placeholder_join(value.value)) is not None):  # `IN ({", ".join("?" * n)})`
+                slots.append((mark,))
             elif (isinstance(value, ast.FormattedValue) and depth < 4 and value.conversion == -1
                   and value.format_spec is None and isinstance(value.value, ast.Name | ast.IfExp | ast.BoolOp
                                                                | ast.Subscript)
@@ -969,7 +974,7 @@ class FileContext:
         separator between them (a piece not known statically is an interpolated value)."""
         items = self._sequence(arg, at)
         if items is None:
-            return None
+            return _placeholder_list(sep, arg, expr)
         parts = [self._sql_text(e, e, depth + 1) for e in items]
         if all(p is None for p in parts):
             return None
@@ -978,6 +983,23 @@ class FileContext:
         for part in parts[1:]:
             out = _concat(_concat(out, glue, expr, "str.join()"), part, expr, "str.join()")
         return out
+
+    def _sliced(self, expr: ast.Subscript, at: ast.AST, depth: int) -> SqlText | None:
+        """`query[:-1]` of a known text (a trailing comma cut after a loop of `+=`, buku's refresh): the text cut
+        where a constant end says (from its start only, so the pieces keep their offsets)."""
+        cut = expr.slice
+        assert isinstance(cut, ast.Slice)
+        end = cut.upper
+        if isinstance(end, ast.UnaryOp) and isinstance(end.op, ast.USub) and isinstance(end.operand, ast.Constant) \
+                and isinstance(end.operand.value, int):
+            end = ast.Constant(-end.operand.value)
+        if cut.lower is not None or cut.step is not None or not (
+                isinstance(end, ast.Constant) and isinstance(end.value, int) and not isinstance(end.value, bool)):
+            return None
+        inner = self._sql_text(expr.value, at, depth)
+        stop = end.value
+        return None if inner is None else _each(inner, lambda o: replace(
+            o, text=o.text[:stop], node=expr, pieces=tuple((p, n) for p, n in o.pieces if p < len(o.text[:stop]))))
 
     def _sequence(self, expr: ast.expr, at: ast.AST) -> list[ast.expr] | None:
         """The items of a list or tuple written out, or of the one a name is bound to (no starred item)."""
@@ -1371,6 +1393,51 @@ def _names_other_dialect(test: ast.expr) -> bool:
         if words and len(words) == len(values) and all(w.split("+")[0] in _OTHER_DIALECTS for w in words):
             return True
     return False
+
+
+_PLACEHOLDERS = frozenset({"?", "%s"})
+
+
+def _placeholder_item(expr: ast.expr) -> str | None:
+    """One placeholder written as a constant (`"?"`, `"%s"`) or asyncpg's numbered one built in an f-string
+    (`f"${i}"`, `f"${i + 2}"`): the placeholder it stands for, else None."""
+    if isinstance(expr, ast.Constant) and expr.value in _PLACEHOLDERS:
+        return str(expr.value)
+    if (isinstance(expr, ast.JoinedStr) and len(expr.values) == 2 and isinstance(expr.values[0], ast.Constant)
+            and expr.values[0].value == "$" and isinstance(expr.values[1], ast.FormattedValue)
+            and isinstance(expr.values[1].value, ast.Name | ast.BinOp | ast.Call)):
+        return "$1"
+    return None
+
+
+def _placeholder_join(expr: ast.expr) -> str | None:
+    """`", ".join(["?"] * len(ids))`, `",".join("?" * n)`, `", ".join("%s" for _ in rows)`,
+    `", ".join(f"${i}" for i in range(2, n))`: a list of placeholders, made of no value (the idiom for `IN (...)`
+    with one placeholder per item): the placeholder it repeats, else None."""
+    if not (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "join"
+            and isinstance(expr.func.value, ast.Constant) and isinstance(expr.func.value.value, str)
+            and len(expr.args) == 1 and not expr.keywords):
+        return None
+    arg = expr.args[0]
+    if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Mult):
+        for seq, count in ((arg.left, arg.right), (arg.right, arg.left)):
+            if isinstance(count, ast.Constant) and isinstance(count.value, str):
+                continue
+            if isinstance(seq, ast.List | ast.Tuple) and len(seq.elts) == 1:
+                return _placeholder_item(seq.elts[0])
+            if isinstance(seq, ast.Constant) and seq.value in {"?"}:  # `",".join("?" * n)`: one character each
+                return "?"
+        return None
+    if isinstance(arg, ast.GeneratorExp | ast.ListComp):
+        return _placeholder_item(arg.elt)
+    return None
+
+
+def _placeholder_list(sep: ast.Constant, arg: ast.expr, expr: ast.Call) -> SqlText | None:
+    """A `sep.join(...)` that is a list of placeholders (`_placeholder_join`): one of them stands for it, constant
+    (`IN (?)` is judged as `IN (?, ?)` would be)."""
+    found = _placeholder_join(expr)
+    return None if found is None else SqlText(found, False, expr, expr)
 
 
 def _options(sql: SqlText | None) -> tuple[SqlText | None, ...]:

@@ -198,4 +198,54 @@ def _handles(ctx: FileContext, handler: ast.ExceptHandler) -> bool:
                     return True
                 if ctx.qualified(node.func) in _READS_CURRENT:
                     return True
+                if _reports_through(ctx, node):
+                    return True
     return False
+
+
+_REPORTS_CURRENT = frozenset({"exception", "print_exc", "print_exception"})  # log methods that read the error
+
+
+def _reports_through(ctx: FileContext, call: ast.Call) -> bool:
+    """A call through the module's own reporting: a module-level alias of a log method (`LOGDBG = LOGGER.debug`,
+    buku), or a function of the module or a method of its classes (`log_error(...)`, `self.log_error(...)`) whose
+    body reads the error being handled (`traceback.format_exc()`, `sys.exc_info()`, `logger.exception(...)`:
+    RoboDanny's `log_error` posts the traceback), round 6 of the linter on public code."""
+    func = call.func
+    if isinstance(func, ast.Name):
+        name = func.id
+    elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in {"self", "cls"}:
+        name = "." + func.attr
+    else:
+        return False
+    found = ctx.__dict__.get("_md006_reporters")
+    if found is None:
+        found = ctx.__dict__["_md006_reporters"] = _reporters(ctx)
+    return name in found
+
+
+def _reporters(ctx: FileContext) -> frozenset[str]:
+    """The names `_reports_through` accepts: aliases by name, functions by name, methods as `.name`."""
+    out: set[str] = set()
+    functions: list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]] = []
+    for node in ctx.tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Attribute) and \
+                node.value.attr in _LOG_METHODS:
+            out.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            functions.append((node.name, node))
+        elif isinstance(node, ast.ClassDef):
+            functions.extend(("." + n.name, n) for n in node.body
+                             if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))
+    for name, func in functions:
+        stack: list[ast.AST] = list(func.body)  # (not its own handlers' bodies: there it reads its own errors)
+        while stack:
+            inner = stack.pop()
+            if isinstance(inner, ast.Call) and (call_name(inner) in _REPORTS_CURRENT
+                                                or ctx.qualified(inner.func) in _READS_CURRENT):
+                out.add(name)
+                break
+            if not isinstance(inner, ast.ExceptHandler | ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
+                                  | ast.ClassDef):
+                stack.extend(ast.iter_child_nodes(inner))
+    return frozenset(out)
