@@ -1005,7 +1005,7 @@ def test_past_its_bound_a_new_letter_evicts_the_oldest_counted_and_said(backend,
     r = run("dlq", "stats", "--db", target, "--format", "json")
     assert r.returncode == 0, r.stderr
     assert {k: v for k, v in json.loads(r.stdout).items() if k not in ("database", "last_evicted_at")} == {
-        "letters": 3, "max_letters": 3, "evicted": 2}
+        "table": True, "letters": 3, "max_letters": 3, "evicted": 2}
     for fmt in ("table", "markdown"):
         r = run("dlq", "list", "--db", target, "--format", fmt)
         said = " ".join(r.stdout.split())  # (the table's title folded at the terminal's width)

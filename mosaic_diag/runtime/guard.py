@@ -368,6 +368,8 @@ class DeadLetterStore:
         elif self.read_only:
             from urllib.parse import quote
 
+            if self.target != ":memory:" and not self.target.startswith("file:"):
+                _private(self.target)  # (letters others may have forged are not shown, nor replayed)
             conn = sqlite3.connect(f"file:{quote(self.target)}?mode=ro", uri=True, check_same_thread=False,
                                    isolation_level=None, timeout=self.statement_timeout or 5.0)
         else:
@@ -848,12 +850,18 @@ def _create_private(path: str) -> None:
     """Create the SQLite file mode 0600 if it is not there (SQLite gives its journals the file's mode); one that other
     users may write (another user's file put where the app's goes, in /tmp; one made `chmod 666`) is a UsageError:
     the answers written into it, user data, would be theirs to read and its letters theirs to forge."""
-    import stat
 
     if path == ":memory:" or path.startswith("file:"):
         return
     with contextlib.suppress(OSError):  # mosaic-diag: ignore[MD006] - there already, or sqlite3 says why
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    _private(path)
+
+
+def _private(path: str) -> None:
+    """A UsageError when other users may write the SQLite file at `path` (its letters theirs to forge)."""
+    import stat
+
     try:
         st = os.stat(path)
     except OSError:
