@@ -199,6 +199,9 @@ def _cases() -> Iterator[tuple[str, dict]]:
     yield '{"level" "error"}', {}
     yield "{'level': 'ERROR', 'msg': 'a dict repr, not JSON'}", {}
     yield '{"x": ' + "[" * 5000, {}
+    # (a cut array or object is taken as far as it goes: structlog's exception list cut inside its frames)
+    yield '{"event": "e", "exception": [{"exc_type": "E", "frames": [{"n": 1}, {"n"', \
+        {"event": "e", "exception": [{"exc_type": "E", "frames": [{"n": 1}]}]}
 
 
 @pytest.mark.parametrize(("text", "want"), list(_cases()))

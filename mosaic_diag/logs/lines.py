@@ -910,10 +910,37 @@ def json_exception(obj: dict[str, Any]) -> str | None:
         if isinstance(err, dict):
             v = _first(err, _JSON_ERROR_EXC_KEYS)
     if isinstance(v, list):  # some formatters emit the traceback as a list of lines
-        v = "".join(x if x.endswith("\n") else x + "\n" for x in v if isinstance(x, str))
+        v = _structlog_traceback(v) if v and isinstance(v[0], dict) else \
+            "".join(x if x.endswith("\n") else x + "\n" for x in v if isinstance(x, str))
     if not isinstance(v, str) or not v.strip() or v in ("true", "True"):
         return None
     return v.rstrip("\n")
+
+
+_CAUSE = "\nThe above exception was the direct cause of the following exception:\n\n"
+_CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n\n"
+
+
+def _structlog_traceback(stacks: list[Any]) -> str:
+    """structlog's `dict_tracebacks` (`[{"exc_type", "exc_value", "is_cause", "frames": [{"filename", "lineno",
+    "name", "line"}]}, …]`, the raised exception first, then its cause or context) written as Python prints it."""
+    parts: list[str] = []
+    for i in range(len(stacks) - 1, -1, -1):
+        st = stacks[i]
+        if not isinstance(st, dict) or not isinstance(st.get("exc_type"), str):
+            continue
+        if parts:
+            parts.append(_CAUSE if stacks[i + 1].get("is_cause") else _CONTEXT)
+        parts.append(TRACEBACK_HEADER + "\n")
+        frames = st.get("frames")
+        for fr in frames if isinstance(frames, list) else ():
+            if isinstance(fr, dict) and fr.get("filename") is not None:
+                parts.append(f'  File "{fr["filename"]}", line {fr.get("lineno")}, in {fr.get("name")}\n')
+                if isinstance(fr.get("line"), str) and fr["line"].strip():
+                    parts.append(f"    {fr['line'].strip()}\n")
+        value = st.get("exc_value")
+        parts.append(f"{st['exc_type']}: {value}\n" if isinstance(value, str) and value else f"{st['exc_type']}\n")
+    return "".join(parts)
 
 
 def render_entry(obj: dict[str, Any], default_stream: str | None = None) -> Line:
@@ -1059,10 +1086,53 @@ def _json_line_record(obj: dict[str, Any], exc: str | None) -> Line | None:
 
 def json_prefix(text: str) -> dict[str, Any]:
     """The whole `"key": value` pairs at the start of a `{` line that is not one whole JSON object (cut off by
-    the paste's or a line limit's end, broken over lines inside a string, a user's `...` in it); a string value
-    that the line's end cuts is taken as far as it goes. Stops at the first pair it cannot read."""
+    the paste's or a line limit's end, broken over lines inside a string, a user's `...` in it); a string, array
+    or object value that the line's end cuts is taken as far as it goes (structlog's `exception` list cut inside
+    its frames keeps its `exc_type` and `exc_value`). Stops at the first pair it cannot read."""
+    obj = _cut_pairs(text, 1, 0)[0]
+    return {k: v for k, v in obj.items() if v is not None}
+
+
+_CUT_DEPTH = 8  # (how deep a cut value's arrays and objects are read: a hostile line of brackets stops there)
+
+
+def _cut_value(text: str, pos: int, depth: int) -> tuple[Any, int, bool]:
+    """The JSON value at `pos`: (value, end, whole); a value the line's end cuts as far as it goes, not whole."""
+    try:
+        value, end = _DECODER.raw_decode(text, pos)
+        return value, end, True
+    except (ValueError, RecursionError):
+        pass
+    head = text[pos:pos + 1]
+    if head == '"':
+        return _cut_string(text[pos:]), len(text), False
+    if depth >= _CUT_DEPTH:
+        return None, pos, False
+    if head == "{":
+        obj, end, _ = _cut_pairs(text, pos + 1, depth + 1)
+        return obj or None, end, False  # (a value the cut left empty is none: a line of brackets gives nothing)
+    if head == "[":
+        items: list[Any] = []
+        end = pos + 1
+        while True:
+            end = _skip_ws(text, end)
+            if text[end:end + 1] in ("", "]"):
+                break
+            value, end, whole = _cut_value(text, end, depth + 1)
+            if value is not None or whole:
+                items.append(value)
+            end = _skip_ws(text, end)
+            if not whole or text[end:end + 1] != ",":
+                break
+            end += 1
+        return items or None, end, False
+    return None, pos, False
+
+
+def _cut_pairs(text: str, pos: int, depth: int) -> tuple[dict[str, Any], int, bool]:
+    """The whole `"key": value` pairs from `pos` (inside an object's `{`) and a last value the line's end cuts:
+    (pairs, end, whole)."""
     obj: dict[str, Any] = {}
-    pos = 1
     try:
         while True:
             pos = _skip_ws(text, pos)
@@ -1073,11 +1143,8 @@ def json_prefix(text: str) -> dict[str, Any]:
             if text[pos:pos + 1] != ":":
                 break
             pos = _skip_ws(text, pos + 1)
-            try:
-                obj[key], pos = _DECODER.raw_decode(text, pos)
-            except ValueError:
-                if text[pos:pos + 1] == '"':
-                    obj[key] = _cut_string(text[pos:])
+            obj[key], pos, whole = _cut_value(text, pos, depth)
+            if not whole:
                 break
             pos = _skip_ws(text, pos)
             if text[pos:pos + 1] != ",":
@@ -1085,7 +1152,7 @@ def json_prefix(text: str) -> dict[str, Any]:
             pos += 1
     except (ValueError, RecursionError):  # mosaic-diag: ignore[MD006] -- the pairs read so far are the answer
         pass
-    return {k: v for k, v in obj.items() if v is not None}
+    return obj, pos, False
 
 
 def _skip_ws(text: str, pos: int) -> int:

@@ -69,7 +69,8 @@ WORDING_NEEDLES = (Needle(b" your code"), Needle(b"Port scan timeout reached"), 
                    *(Needle(k.encode()) for k in ANY_LINE_FAILURES),  # (the kernel's OOM kill, Lambda's timeout)
                    Needle(b"\tStatus: timeout"))  # (a newer Lambda runtime's REPORT line of a timeout)
 _WORDING = tuple(k.text for k in WORDING_NEEDLES)
-JSON_NEEDLES = (Needle(b'"error"'), Needle(b'"critical"'))
+# (structlog's `dict_tracebacks`: a record cut before its level is still one with a traceback, `json_exception`)
+JSON_NEEDLES = (Needle(b'"error"'), Needle(b'"critical"'), Needle(b'"exc_type": "'))
 # the same levels of a JSON record written inside another JSON line's string (an app's JSON record in the `log` of
 # Docker's json-file driver, in a CloudWatch event's `message`): searched only in blocks that hold such a string
 ESCAPED_JSON_NEEDLES = (Needle(b'\\"error\\"', 0), Needle(b'\\"critical\\"', 0))
