@@ -92,3 +92,25 @@ def test_authentik_structlog_record_behind_compose_in_the_corpus_layouts(layout:
     text, _ = build_log([entry], layout)
     assert "SESSION_ORPHANED" in triage_labels(text)
     assert set(triage_labels(text)) <= {"SESSION_ORPHANED", "UNKNOWN_ERROR"}
+
+
+def test_lambda_timeout_above_a_bare_runtime_exit_error_in_classify() -> None:
+    """chariot-ui#166 (corpus.yml, round 33): Lambda's `Task timed out after …` above `Runtime.ExitError` on a line of
+    its own. With no traceback, the text's lines above its exception line are evidence too (before, `classify` read
+    the bare type alone: UNKNOWN_ERROR; triage read the timeout's line)."""
+    from tests.realworld import corpus
+
+    (entry,) = [e for e in corpus.load_corpus() if e.id == "r33-timeout-lambda-log-group-prefix-runtime-killed"]
+    assert Classifier.default().classify_text(entry.text).label == "APP_TIMEOUT"
+
+
+def test_a_bare_exception_line_alone_keeps_its_reading() -> None:
+    """Guard: Python's own exception line with nothing above it (`format_exception_only` of a real error) is read as
+    before, by its type."""
+    import traceback
+
+    try:
+        psycopg2.connect("host=127.0.0.1 port=1 connect_timeout=1")
+    except psycopg2.OperationalError as e:
+        text = "".join(traceback.format_exception_only(e)).rstrip("\n")
+    assert Classifier.default().classify_text(text).label == "PG_CONNECTION_FAILED"

@@ -480,6 +480,10 @@ def evidence_from_text(text: str, *, logger: str | None = None, level: str | Non
         else:  # what was printed before a traceback (a pasted log line, a wrapper's message) is evidence too
             at = text.find(_TRACEBACK_HEADER)
             lead = text[:at].strip() if at > 0 else ""
+            if at < 0 and not any(i.frames for i in infos):
+                # no traceback: exception lines under the text's own lines (Lambda's `Runtime.ExitError` under
+                # `Task timed out …`) leave those lines the text's evidence as well
+                lead = text.strip()
             if lead:
                 log_message = lead[-4000:]
     return Evidence(infos, logger, level, log_message, kind)
