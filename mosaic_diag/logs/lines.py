@@ -1101,7 +1101,7 @@ def _cut_value(text: str, pos: int, depth: int) -> tuple[Any, int, bool]:
     try:
         value, end = _DECODER.raw_decode(text, pos)
         return value, end, True
-    except (ValueError, RecursionError):
+    except (ValueError, RecursionError):  # mosaic-diag: ignore[MD006] -- cut: read it as far as it goes, below
         pass
     head = text[pos:pos + 1]
     if head == '"':
