@@ -381,6 +381,20 @@ def test_a_masked_query_value_keeps_the_next_item() -> None:
     assert redact_text("GET /login?password=Hunter2x&page=2 HTTP/1.1") == "GET /login?password=***&page=2 HTTP/1.1"
 
 
+@pytest.mark.parametrize("text", [
+    "GET /cb?code=Hunter2Value99\nworker done", "token=Hunter2Value99\nworker done",
+    "GET /login?next=https%3A%2F%2Fapp%2Fcb%3Ftoken%3DHunter2Value99\nworker done",
+    "deploy key=sk-proj-Abcdefghijklmnopqrstuvwxyz0123\n  retry 2 of 3",
+    "Cookie: sessionid=Hunter2Value99\nAccept: */*", "GET /x?a=1&api_key='Hunter2Value99'+811MIIEowIBAAKCAQEA0Z",
+])
+def test_redacting_again_changes_nothing(text: str) -> None:
+    """The CLI's guard redacts what the core redacted already: a line ending in a mask then a short line was taken for
+    a secret folded at a console's edge (`GET /cb?code=***` / `worker done`: `worker` eaten), and a mask glued to text
+    (`&api_key=***+811…`) read as part of a value to mask again."""
+    once = redact_text(text)
+    assert "Hunter2Value99" not in once and redact_text(once) == once, (once, redact_text(once))
+
+
 def _pem() -> str:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
