@@ -362,6 +362,21 @@ def test_short_and_suffixed_secret_names_are_masked(text: str) -> None:
     assert V18 not in out and "***" in out, out
 
 
+def test_an_authorization_schemes_credential_is_masked_not_its_name() -> None:
+    """A scheme of 8 letters or more (`Negotiate`) was taken for the credential: the scheme was masked, the
+    credential (a Kerberos ticket, an NTLM message) shown. As httpx holds and an app logs a request's headers."""
+    import base64
+
+    import httpx
+
+    ticket = base64.b64encode(bytes(range(40))).decode()
+    for scheme in ("Negotiate", "NTLM", "Basic"):
+        request = httpx.Request("GET", "http://app.example/", headers={"Authorization": f"{scheme} {ticket}"})
+        line = f"Authorization: {request.headers['authorization']}"
+        assert redact_text(line) == f"Authorization: {scheme} ***"
+        assert ticket not in redact_text(repr(request.headers.raw))
+
+
 def test_what_only_looks_like_a_secret_name_stays() -> None:
     """Negative cases: prose, counts and names that merely contain the words."""
     for text in ("all 12 tests passed; pass=12 fail=0 skip=1", "PASS=3 FAIL=0", "bypass=true compass=north",
