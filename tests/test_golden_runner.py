@@ -30,6 +30,10 @@ ESCAPED_LEAK = ('{{"error": "login failed", "\\u0070assword": "{name}", '
                 '"next": "\\/login?next=https%3A%2F%2Fapp.example%2Fcb%3Ftoken%3D{query}%26s%3D1", '
                 '"request": "GET \\/v1\\nx-goog-api-key: {header}"}}'.format(**SPELLED)).encode()
 
+# a generated password with an '@' in it, written into the DSN unescaped: libpq takes what follows the first '@' for
+# the host and quotes it, the password's tail, in its error
+TAILED_PASSWORD = "Pw9" + "b8c7d6e1f0a9" * 2 + "@" + "Tail" + "f0a9b8c7d6e1" * 2
+
 
 class Scripted(BaseHTTPRequestHandler):
     """Answers by path; `server.state` decides (counts per path, a switchable mode)."""
@@ -59,6 +63,13 @@ class Scripted(BaseHTTPRequestHandler):
             body = {"text": "hello"}
         elif self.path == "/leak-spelled":  # the same secrets as a hostile (or PHP) app spells them
             body = ESCAPED_LEAK
+        elif self.path == "/leak-explained":  # libpq's error about a DSN whose password holds an unescaped '@'
+            import psycopg2
+
+            try:
+                psycopg2.connect(f"postgresql://app:{TAILED_PASSWORD}@db.invalid:5432/app", connect_timeout=5)
+            except psycopg2.OperationalError as exc:
+                status, body = 500, {"error": f"psycopg2.OperationalError: {exc}"}
         elif self.path.startswith("/charset/"):  # UTF-8 text said to be in a charset named by the path
             data = "caf\u00e9 ok".encode()
             self.send_response(200)
@@ -682,6 +693,26 @@ def test_a_case_file_named_with_control_characters_leaves_the_junit_file_xml(ser
     case = ET.parse(junit).getroot().find(".//testcase[@name='switch']")
     assert case is not None and case.get("classname") == "a\\x1b[31mb\\x01", case.attrib
     assert case.get("file") == str(cases / "a\\x1b[31mb\\x01.yml")
+
+
+def test_a_classifier_hit_quoting_a_secret_is_redacted_in_the_last_run_kept(server, tmp_path, capsys):
+    """A failed case's classification quotes what its rule matched in the answer (`message matched 'could not
+    translate host name "TAIL@'`: libpq quoting the tail of a password cut at its '@'); the last run kept for
+    --only-failed and bless (a file no output guard sees) showed it."""
+    tail = TAILED_PASSWORD.split("@", 1)[1]
+    cases = tmp_path / "leak.yml"
+    cases.write_text("cases:\n  - {id: leak, path: /leak-explained, expect: {status: 200}}\n")
+    state, junit = tmp_path / "state", tmp_path / "golden.xml"
+    assert main(["golden", "--url", url_of(server), "--cases", str(cases), "--state-dir", str(state), "--retries",
+                 "0", "--junit", str(junit), "--format", "json"]) == 1
+    out = capsys.readouterr().out
+    (case,) = json.loads(out)["cases"]
+    assert case["classification"]["label"] == "PG_URL_MALFORMED", case
+    assert 'host name "***@' in case["classification"]["explanation"], case
+    files = list(state.iterdir())
+    assert files and any("PG_URL_MALFORMED" in f.read_text() for f in files)
+    for where, text in (("json", out), ("junit", junit.read_text()), *((f.name, f.read_text()) for f in files)):
+        assert tail not in text, where
 
 
 def test_an_unwritable_report_or_state_path_is_refused_before_any_case_runs(server, cases_file, tmp_path, capsys):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mosaic_diag.platform.redact import presence, redact_dsn, redact_text
@@ -120,12 +122,17 @@ def test_the_memo_gives_redact_texts_answer_and_sees_a_secret_registered_later()
 
 @pytest.mark.parametrize("start", ["sk-", "sk-proj-", "sk-ant-", "rnd_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_",
                                    "github_pat_", "glpat-", "xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxs-", "xoxr-",
-                                   "rk_live_", "rk_test_", "sk_live_", "sk_test_", "AKIA", "ASIA"])
+                                   "rk_live_", "rk_test_", "sk_live_", "sk_test_", "AKIA", "ASIA",
+                                   # (round 18: Slack's app-level token, Stripe's webhook signing secret, a Google API
+                                   # key and a Google OAuth access token were shown)
+                                   "xapp-1-", "whsec_", "AIza", "ya29."])
 def test_every_kind_of_provider_key_is_masked_standing_alone(start: str) -> None:
     """A key in a line with no other hint of a secret (no "token", no other key kind) is masked too: a
     GitHub fine-grained token (`github_pat_…`) alone once came back unchanged."""
     body = "Q7XK2M9ZP4R8T1VW6YB3NC5D" if start in ("AKIA", "ASIA") else "A1b2C3d4E5f6G7h8I9j0K1l2"
     key = start + body[:16] if start in ("AKIA", "ASIA") else start + body
+    if start == "AIza":  # (35 characters after its prefix)
+        key = start + (body * 2)[:35]
     for text in (key, f"clone failed with {key} at 10:42", f"[{key}]"):
         out = redact_text(text)
         assert body[4:16] not in out, (text, out)
@@ -135,7 +142,10 @@ def test_every_kind_of_provider_key_is_masked_standing_alone(start: str) -> None
 # -- redaction after JSON encoding (the output guard redacts every line written, JSON reports included) ----------
 _FRAGMENTS = ["password=", "PGPASSWORD=", "GITHUB_TOKEN=", "?token=", "&api_key=", "hunter2secret", "RUNE-B1A",
               '"', "'", "\\", "\\\\", " ", "=", ":", "@", "postgresql://app:", "@db/x", "Bearer ", "***", "\n", "é",
-              "\\u0070ass", "word", "\\/", "%3Ftoken%3D", "Api-Key: "]
+              "\\u0070ass", "word", "\\/", "%3Ftoken%3D", "Api-Key: ",
+              # (round 18's forms)
+              "Cookie: ", "sessionid=", "; ", "(b'x-api-key', b'", "')", 'response="', "Digest ", "api%5Fkey=", "pw=",
+              "-----BEGIN RSA PRIVATE KEY-----", "\\n", "MIIEowIBAAKCAQEA0Z", "'+811", "<Cookie a=", " for "]
 
 
 def _secretless(text: str) -> bool:
@@ -332,3 +342,172 @@ def test_a_secret_that_ends_its_line_leaves_the_next_lines_words(text: str, kept
 def test_a_secret_folded_at_a_consoles_edge_is_still_masked_whole(text: str, leak: str) -> None:
     out = redact_text(text)
     assert leak not in out and "***" in out, out
+
+
+# -- attack round 18: key names, cookies, headers, private keys in tracebacks ---------------------------------------
+V18 = "Hk18" + "c4d5e6f7a8b9" * 2
+
+
+@pytest.mark.parametrize("text", [
+    f"connect user=app pw={V18} host=db", f"mysql --pass={V18} app", f"GET /feed?user=radio&pw={V18} 200",
+    json.dumps({"pw": V18}), json.dumps({"pass": V18}), repr({"pw": V18}), json.dumps({"secret_value": V18}),
+    json.dumps({"SecretString": V18, "Name": "prod/db"}), f"secretValue={V18}", f"DB_PASS={V18}", f"SMTP_PW={V18}",
+    f"db-pass: {V18}", f"TOKEN_VALUE={V18}", json.dumps({"log": json.dumps({"pw": V18})}),
+    json.dumps({"Ocp-Apim-Subscription-Key": V18}),
+])
+def test_short_and_suffixed_secret_names_are_masked(text: str) -> None:
+    """`pw`, `pass` as a key's whole name or its last word (`DB_PASS`), and a secret's name followed by a word naming
+    its value (`secret_value`, AWS Secrets Manager's `SecretString`): their values were shown."""
+    out = redact_text(text)
+    assert V18 not in out and "***" in out, out
+
+
+def test_an_authorization_schemes_credential_is_masked_not_its_name() -> None:
+    """A scheme of 8 letters or more (`Negotiate`) was taken for the credential: the scheme was masked, the
+    credential (a Kerberos ticket, an NTLM message) shown. As httpx holds and an app logs a request's headers."""
+    import base64
+
+    import httpx
+
+    ticket = base64.b64encode(bytes(range(40))).decode()
+    for scheme in ("Negotiate", "NTLM", "Basic"):
+        request = httpx.Request("GET", "http://app.example/", headers={"Authorization": f"{scheme} {ticket}"})
+        line = f"Authorization: {request.headers['authorization']}"
+        assert redact_text(line) == f"Authorization: {scheme} ***"
+        assert ticket not in redact_text(repr(request.headers.raw))
+
+
+def test_what_only_looks_like_a_secret_name_stays() -> None:
+    """Negative cases: prose, counts and names that merely contain the words."""
+    for text in ("all 12 tests passed; pass=12 fail=0 skip=1", "PASS=3 FAIL=0", "bypass=true compass=north",
+                 "passing the request on", "the cookie was rejected by the browser", "Invalid cookie: expired",
+                 "set cookie consent banner", "<Cookie consent policy>", "sessionid expired",
+                 '{"token_count": "1200", "password_length": "12"}', "key_count=3 token_count=1200",
+                 "Digest: sha256:0123456789abcdef0123456789abcdef", "response=200 took 12ms",
+                 'WWW-Authenticate: Digest realm="app", nonce="6fa9c1e4b2d3"', "authorization: none provided here",
+                 "Authorization header missing", "(b'content-type', b'application/json')",
+                 "fields = ('password', 'email')", "GET /a%5Bb%5D?x=%40me 200", "GET /caf%C3%A9 200",
+                 "see -----BEGIN RSA PRIVATE KEY----- in the docs", "hf_hub_download failed", "AIza is short"):
+        assert redact_text(text) == text, text
+
+
+def test_a_masked_query_value_keeps_the_next_item() -> None:
+    """`?password=x&page=2`: masked by the query's pattern, then the keyword pattern took `***&page=2` for the value."""
+    assert redact_text("GET /login?password=Hunter2x&page=2 HTTP/1.1") == "GET /login?password=***&page=2 HTTP/1.1"
+
+
+@pytest.mark.parametrize("text", [
+    "GET /cb?code=Hunter2Value99\nworker done", "token=Hunter2Value99\nworker done",
+    "GET /login?next=https%3A%2F%2Fapp%2Fcb%3Ftoken%3DHunter2Value99\nworker done",
+    "deploy key=sk-proj-Abcdefghijklmnopqrstuvwxyz0123\n  retry 2 of 3",
+    "Cookie: sessionid=Hunter2Value99\nAccept: */*", "GET /x?a=1&api_key='Hunter2Value99'+811MIIEowIBAAKCAQEA0Z",
+])
+def test_redacting_again_changes_nothing(text: str) -> None:
+    """The CLI's guard redacts what the core redacted already: a line ending in a mask then a short line was taken for
+    a secret folded at a console's edge (`GET /cb?code=***` / `worker done`: `worker` eaten), and a mask glued to text
+    (`&api_key=***+811…`) read as part of a value to mask again."""
+    once = redact_text(text)
+    assert "Hunter2Value99" not in once and redact_text(once) == once, (once, redact_text(once))
+
+
+def _pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                             serialization.NoEncryption()).decode()
+
+
+def _load(key: str) -> None:
+    raise ValueError("Could not deserialize key data")
+
+
+def _rich(pem: str, width: int) -> str:
+    import io
+
+    from rich.console import Console
+    from rich.traceback import Traceback
+
+    console = Console(file=io.StringIO(), width=width)
+    try:
+        _load(pem)
+    except ValueError:
+        console.print(Traceback(show_locals=True, width=width))
+    return console.file.getvalue()
+
+
+def _loguru(pem: str) -> str:
+    import io
+
+    from loguru import logger
+
+    buf = io.StringIO()
+    sink = logger.add(buf, backtrace=True, diagnose=True, colorize=False)
+    try:
+        try:
+            _load(pem)
+        except ValueError:
+            logger.opt(exception=True).log("ERROR", "loading the signing key failed")
+    finally:
+        logger.remove(sink)
+    return buf.getvalue()
+
+
+def _stdlib(pem: str) -> str:
+    import traceback
+
+    try:
+        _load(pem)
+    except ValueError as exc:
+        return "".join(traceback.TracebackException.from_exception(exc, capture_locals=True).format())
+    raise AssertionError("not raised")
+
+
+def _tracebacks(pem: str) -> dict[str, str]:
+    """A traceback whose frame holds the key as a local, as rich (show_locals, two console widths), loguru
+    (diagnose) and the standard library (capture_locals) print it."""
+    return {"rich-100": _rich(pem, 100), "rich-200": _rich(pem, 200), "loguru": _loguru(pem), "stdlib": _stdlib(pem)}
+
+
+def test_a_private_key_in_a_tracebacks_locals_is_masked_and_the_traceback_kept() -> None:
+    """A key held by a local, shown cut short (rich's `'-----BEGIN RSA PRIVATE KEY-----\\nMIIC…'+811`, loguru's
+    `…`): with no END line the block ran to the end of the text, and the traceback's error line and all after it were
+    masked; at 100 columns rich folds the marker's words over two panel lines, and the key's first line was shown."""
+    pem = _pem()
+    first = pem.splitlines()[1]
+    for name, text in _tracebacks(pem).items():
+        text += "INFO worker restarted\n"
+        assert first[:24] in text.replace("\\n", "\n"), name  # (the local shows the key's start)
+        out = redact_text(text)
+        assert first[4:24] not in out, (name, out)
+        assert "Could not deserialize key data" in out.splitlines()[-2] and out.endswith("INFO worker restarted\n"), \
+            (name, out)
+        assert "PRIVATE KEY----- ***" in out, (name, out)
+
+
+def test_a_pgp_private_key_block_is_masked(tmp_path) -> None:
+    """An armored OpenPGP secret key (`-----BEGIN PGP PRIVATE KEY BLOCK-----`): the block's name did not end in
+    `PRIVATE KEY-----`, and all of it was shown."""
+    import os
+    import subprocess
+
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    env = {**os.environ, "GNUPGHOME": str(home)}
+    gpg = ["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", ""]
+    try:
+        subprocess.run([*gpg, "--quick-gen-key", "Test <test@example.invalid>", "ed25519", "sign", "never"], env=env,
+                       check=True, capture_output=True, timeout=120)
+        armored = subprocess.run([*gpg, "--armor", "--export-secret-keys"], env=env, check=True, capture_output=True,
+                                 text=True, timeout=120).stdout
+    finally:  # (gpg started an agent for the home: stopped with it)
+        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, capture_output=True, timeout=60)
+    body = [line for line in armored.splitlines() if len(line) == 64]
+    assert armored.startswith("-----BEGIN PGP PRIVATE KEY BLOCK-----") and body
+    for text in (f"deploy key:\n{armored}done\n", json.dumps({"key": armored, "next": "done"}),
+                 "\n".join(f"2026-11-27T00:00:0{i % 10}Z {line}" for i, line in enumerate(armored.splitlines()))):
+        out = redact_text(text)
+        assert not [line for line in body if line in out], out
+        assert "-----BEGIN PGP PRIVATE KEY BLOCK----- ***" in out, out
+    assert json.loads(redact_text(json.dumps({"key": armored, "next": "done"})))["next"] == "done"

@@ -41,6 +41,15 @@ def _texts() -> list[str]:
     out += ["KeyError: 'OPENAI_API_KEY'", "max_tokens: 100 and input_tokens=42", "passwd:1: not a value",
             "GITHUB_TOKEN : ghp_A1b2C3d4E5f6G7h8I9j0K1l2", "connect to redis://:Hunter2Value99@cache:6379 failed",
             "a3t AKIA sq0 gr1348941 t3blbkfj", "sq0csp-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghi in a request"]
+    # (round 18's forms: cookies, bytes header tuples, Digest, short and suffixed names, percent-encoded names)
+    out += ["Cookie: sessionid=Hunter2Value99; csrftoken=Hunter2Value98", "< Set-Cookie: sid=Hunter2Value99; Path=/",
+            "[(b'Host', b'api.example'), (b'x-api-key', b'Hunter2Value99'), (b'set-cookie', b'a=Hunter2Value99')]",
+            "<RequestsCookieJar[<Cookie sessionid=Hunter2Value99 for example.com/>]>",
+            'Authorization: Digest username="app", nonce="6fa9", response="6629fae49393a05397450978507c4ef1"',
+            "pw=Hunter2Value99 and DB_PASS=Hunter2Value99", '{"pw": "Hunter2Value99", "secret_value": "x"}',
+            "GET /x?api%5Fkey=Hunter2Value99&pass%77ord=Hunter2Value99 200", "pass=12 fail=0 in a summary",
+            "Authorization: Negotiate YIIGhgYGKwYBBQUCoIIGejCCBnag", "key AIza" + "Q7XK2M9ZP4R8T1VW6YB3NC5DQ7XK2M9ZP4R",
+            "GET /a;jsessionid=Hunter2Value99?x=1"]
     lines = [*NEUTRAL, *out]
     composite = [
         "\n".join(lines),  # hints on some lines only
@@ -50,6 +59,8 @@ def _texts() -> list[str]:
         "ERROR connect to postgresql://app:Hunter2Se\ncretPassword@db.internal/app failed",  # a folded secret
         "\n".join(FOLDED[i:i + 26] for i in range(0, len(FOLDED), 26)),  # over three lines of a narrow console
         "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z\nqq\n-----END RSA PRIVATE KEY-----\n" + out[0],
+        # (a marker's words folded over a panel's lines, its key cut short: no line holds `private key`)
+        "│ key = '-----BEGIN RSA PRIVATE   │\n│       KEY-----\\nMIIEowIBAAKCAQEA0Zqq'+811 │\nValueError: bad key",
         _formatted(out[0]), _formatted("\n".join(out)),
         json.dumps({"events": [{"message": t} for t in out]}, indent=2),
     ]

@@ -9,6 +9,7 @@ from typing import Any
 
 from mosaic_diag.classifier.taxonomy import SEVERITY_RANK, UNKNOWN
 from mosaic_diag.golden.report import Attempt, Explanation, LabelRef
+from mosaic_diag.platform.redact import redact_text
 
 # a line that starts an exception's report: `openai.RateLimitError: ...`, `KeyError: ...`
 _EXCEPTION_LINE = re.compile(r"^(?:(?:[A-Za-z_]\w*\.)+[A-Z]\w*|[A-Z]\w*(?:Error|Exception|Refusal|Timeout))(?=: )",
@@ -122,5 +123,7 @@ def explain(attempt: Attempt, body: str | None = None) -> Explanation | None:
     if not is_error and primary.label == UNKNOWN:
         return None
     refs = tuple(LabelRef(c.label, c.category, c.severity, playbook_for(c.label)) for c in ranked)
-    why = " | ".join(c.explanation for c in ranked)
+    # (a rule's hit quotes the answer, `message matched 'could not translate host name "TAIL@'`: the tail of a
+    # password libpq cut at its '@'; redacted here, for every report and the last run kept, which no output guard sees)
+    why = redact_text(" | ".join(c.explanation for c in ranked))
     return Explanation(primary.label, primary.category, primary.severity, why, refs[0].playbook, refs)

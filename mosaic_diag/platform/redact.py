@@ -5,17 +5,21 @@ incident notes and webhook bodies.
 
 - secrets registered at run time (`register_secret`: the configured webhook URL, which for Slack or
   Teams *is* the credential), wherever they appear;
-- private key blocks; credentials in URLs (`scheme://user:password@host`, a token as the user name),
-  tokens in URL queries (`?token=`, `&api_key=`, `sig=` ..., percent-encoded too: `%3Ftoken%3D`) and in URL
-  paths (chat webhooks, long random path segments);
-- `password=`/`pwd=` pairs, environment-style assignments (`PGPASSWORD=`, `AWS_SECRET_ACCESS_KEY=`,
-  `*_TOKEN=`, `*_API_KEY=`), JSON and Python-dict style `"password": "..."`, bearer tokens and
-  `x-api-key` headers, JWTs, provider keys (`sk-...`, `sk_live_...`, `rnd_...`, `ghp_...`, `xox...`);
+- private key blocks (PEM, OpenPGP; a block cut short, as a traceback's local shows it, is its base64 lines);
+  credentials in URLs (`scheme://user:password@host`, a token as the user name), tokens in URL queries (`?token=`,
+  `&api_key=`, `sig=`, `;jsessionid=` ..., percent-encoded too: `%3Ftoken%3D`) and in URL paths (chat webhooks, long
+  random path segments);
+- `password=`/`pwd=`/`pw=`/`pass=` pairs, environment-style assignments (`PGPASSWORD=`, `AWS_SECRET_ACCESS_KEY=`,
+  `*_TOKEN=`, `*_API_KEY=`, `DB_PASS=`, `SECRET_VALUE=`), JSON and Python-dict style `"password": "..."`, bytes header
+  tuples (`(b'x-api-key', b'...')`, httpcore's debug log), Authorization headers (`Bearer`, `Basic`, `Negotiate` ...,
+  Digest's `response=`), `x-api-key` headers, cookies' values (`Cookie:`, `Set-Cookie:`, cookie jars), JWTs, provider
+  keys (`sk-...`, `sk_live_...`, `whsec_...`, `rnd_...`, `ghp_...`, `xox...`, `xapp-...`, `AIza...`, `ya29.`);
 - then whatever the regex detectors of detect-secrets (a maintained secret-detection library: AWS,
   GitHub, GitLab, Slack, Stripe, OpenAI, SendGrid, npm, PyPI, Twilio, Azure ... keys) still find.
 
-A line that spells ASCII characters with JSON escapes (`"\\u0070assword"`, PHP's `https:\\/\\/`) is redacted as its
-reader reads it, escapes written out, when that masks more than the line as written.
+A line that spells ASCII characters with JSON escapes (`"\\u0070assword"`, PHP's `https:\\/\\/`) or percent-encodes a
+letter, `_` or `-` (`?api%5Fkey=`) is redacted as its reader reads it, escapes written out, when that masks more than
+the line as written.
 
 Fast path: text with no hint of a secret (a few substring tests) is returned as is, and in longer text only
 the lines with a hint are scanned; detect-secrets is imported only when a line has a hint.
@@ -44,30 +48,41 @@ _URL_PASSWORD = LazyPattern(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]{0,39}://[^:/?#@\s
 _DSN_PASSWORD = LazyPattern(r"(?P<pre>\b(?:postgres(?:ql)?|mysql|mariadb|redis|rediss|amqps?|mongodb(?:\+srv)?)"
                             r"(?:\+[A-Za-z0-9]+)?://[^:/?#@\s]*:)(?P<pw>[^\s'\"<>]+)(?=@[^@/?#\s'\"<>]*)")
 _URL_TOKEN_USER = LazyPattern(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]{0,39}://)(?P<tok>[A-Za-z0-9_\-.~]{20,})(?=@)")
-# libpq's error about a DSN with an unescaped '@': `could not translate host name "TAIL@host"`
-_HOST_WITH_AT = LazyPattern(r'(host name ")[^"\s]*@')
+# libpq's error about a DSN with an unescaped '@': `could not translate host name "TAIL@host"` (its quote escaped too:
+# the error in a JSON answer, `host name \"TAIL@host\"`, quoted again in a JSON report)
+_HOST_WITH_AT = LazyPattern(r'(host name \\*")[^"\s\\]*@')
 _USERINFO_PASSWORD = LazyPattern(r":([^:@/\s]+)@")  # `user:pw@host`, with or without a scheme
 # (values in quotes escaped as a JSON string holds them, `password=\"…\"`, are quoted values too; a bare value stops
 # before a backslash, so that a JSON string's escape is never cut in half: the output stays valid JSON)
 _ESCAPED_QUOTED = r'\\"(?:[^"\\]|\\[^"])*\\"'
-_KEYWORD_PASSWORD = LazyPattern(r"(?i)\b(password|passwd|pwd)\s*=\s*(" + _ESCAPED_QUOTED
+# (`pass=` and `pw=` too: `--pass=…`, `user=app pass=…`; a count after `pass=` is a test summary's, `pass=12 fail=0`)
+_KEYWORD_PASSWORD = LazyPattern(r"(?i)\b(password|passwd|pwd|pw|pass)\s*=\s*(" + _ESCAPED_QUOTED
                                 + r"|'[^']*'|\"[^\"]*\"|[^\s'\"\\]+)")
 _SECRET_WORDS = (r"password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
-                 r"client[_-]?secret|auth[_-]?token|access[_-]?token|refresh[_-]?token|authorization|credentials?")
+                 r"client[_-]?secret|auth[_-]?token|access[_-]?token|refresh[_-]?token|authorization|credentials?|"
+                 r"subscription[_-]?key")
+# a word after a secret's name that names its value, not something else about it (`secret_value`, AWS Secrets
+# Manager's `SecretString`; not `token_count`, `password_length`)
+_VALUE_SUFFIX = r"(?:[_\-]?(?:value|string|binary|plain(?:text)?|raw|data|bytes))?"
+# a key's name that holds a secret: one ending in a secret word (and its value's suffix), or `pass` / `pw` alone or
+# as the last word (`db_pass`, `smtp-pw`; not `bypass`, `compass`)
+_SECRET_NAME = (r"(?:[A-Za-z0-9_\-]*(?:" + _SECRET_WORDS + r")" + _VALUE_SUFFIX
+                + r"|(?:[A-Za-z0-9_\-]*[_\-])?(?:pass|pw))")
 # PGPASSWORD=..., AWS_SECRET_ACCESS_KEY=..., GITHUB_TOKEN: ..., export STRIPE_API_KEY="..."
 # (and a header's name, words joined by `-`: `Api-Key: …`, `x-goog-api-key: …`, `Ocp-Apim-Subscription-Key: …`)
 _ENV_SECRET = LazyPattern(r"(?i)(?<![/\\])\b(?P<name>[A-Z0-9_\-]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API[_\-]KEY|APIKEY|"
-                          r"ACCESS[_\-]KEY|PRIVATE[_\-]KEY|SECRET[_\-]KEY|SUBSCRIPTION[_\-]KEY|CREDENTIALS))"
+                          r"ACCESS[_\-]KEY|PRIVATE[_\-]KEY|SECRET[_\-]KEY|SUBSCRIPTION[_\-]KEY|CREDENTIALS)"
+                          + _VALUE_SUFFIX + r"|[A-Z0-9_\-]*[_\-](?:PASS|PW))"
                           r"(?P<sep>\s*[=:]\s*)"
                           r"(?!\d+:(?:\d+:)?(?:\s|$))"  # a file's `path:LINE:` (`passwd:1: …`), not a value
                           r"(?P<val>" + _ESCAPED_QUOTED + r"|'[^']*'|\"[^\"]*\"|[^\s'\",;&\\]+)")
 # "password": "...", 'api_key': '...', "token":"..."
-_QUOTED_SECRET = LazyPattern(r"(?i)(?P<key>[\"'][A-Za-z0-9_\-]*(?:" + _SECRET_WORDS + r")[\"'])(?P<sep>\s*:\s*)"
+_QUOTED_SECRET = LazyPattern(r"(?i)(?P<key>[\"']" + _SECRET_NAME + r"[\"'])(?P<sep>\s*:\s*)"
                              r"(?P<q>[\"'])(?P<val>(?:(?!(?P=q))[^\\]|\\.)*)(?P=q)")
 # the same inside a JSON string (a JSON body quoted in a JSON report): \"password\": \"...\"
-_ESCAPED_SECRET = LazyPattern(r'(?i)(?P<key>\\"[A-Za-z0-9_\-]*(?:' + _SECRET_WORDS + r')\\")(?P<sep>\s*:\s*)'
+_ESCAPED_SECRET = LazyPattern(r'(?i)(?P<key>\\"' + _SECRET_NAME + r'\\")(?P<sep>\s*:\s*)'
                               r'(?P<q>\\")(?P<val>.*?)\\"')
-_QUERY_NAMES = (r"(?:[A-Za-z0-9_\-]*(?:" + _SECRET_WORDS + r")|key|sig|signature|code|auth|pass|x-amz-signature|"
+_QUERY_NAMES = (r"(?:" + _SECRET_NAME + r"|key|sig|signature|code|auth|j?sessionid|phpsessid|x-amz-signature|"
                 r"x-amz-credential)")
 _QUERY_TOKEN = LazyPattern(r"(?i)(?P<pre>[?&;]" + _QUERY_NAMES + r"=)(?P<val>[^&#\s\"'<>\\]+)")
 # the same in a URL that is itself a query's value, percent-encoded (`?next=https%3A%2F%2Fapp%2Fcb%3Ftoken%3D…`, an
@@ -87,22 +102,108 @@ _PATH_TOKEN = LazyPattern(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]{0,39}://[^/\s\"'<>]
 _API_KEYS = LazyPattern(
     r"\b(sk-ant-[A-Za-z0-9_\-]{6,}|sk-(?:proj-)?[A-Za-z0-9_\-]{16,}|rnd_[A-Za-z0-9]{16,}"
     r"|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_\-]{20,}"
-    r"|xox[abposr]-[A-Za-z0-9\-]{10,}|[rs]k_(?:live|test)_[A-Za-z0-9]{10,}|(?:AKIA|ASIA)[0-9A-Z]{16})"
+    r"|xox[abposr]-[A-Za-z0-9\-]{10,}|xapp-\d-[A-Za-z0-9\-]{10,}|[rs]k_(?:live|test)_[A-Za-z0-9]{10,}"
+    r"|whsec_[A-Za-z0-9+/=]{20,}|(?:AKIA|ASIA)[0-9A-Z]{16}|AIza[0-9A-Za-z_\-]{35}|ya29\.[0-9A-Za-z_\-]{20,})"
 )
 _JWT = LazyPattern(r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*")
-_BEARER = LazyPattern(r"(?i)\b(bearer|x-api-key:?|authorization:\s*(?:basic|token)?)\s+([A-Za-z0-9._\-+/=~]{8,})")
+# (an Authorization header's scheme, then its credential: `Basic`, `Negotiate`, `NTLM`, `AWS4-HMAC-SHA256` …; a scheme
+# of 8 letters or more was taken for the credential and masked, the credential shown. Digest's parameters,
+# `username="…"`, are not one credential: its `response` is masked by _DIGEST_RESPONSE)
+_AUTH_SCHEMES = (r"basic|token|negotiate|ntlm|kerberos|apikey|api-key|key|ssws|sso-key|dpop|splunk|aws4-hmac-sha256|"
+                 r"gitlab|vapid|hawk|mac")
+_BEARER = LazyPattern(r"(?i)\b(bearer|x-api-key:?|(?:proxy-)?authorization:\s*(?:(?:" + _AUTH_SCHEMES + r")\b)?)"
+                      r"\s+([A-Za-z0-9._\-+/=~]{8,})(?!\\?\")")
+# HTTP Digest authentication's `response="…"` (a hash of the password, the nonce and the request: cracked offline, it
+# gives the password), in an Authorization or Proxy-Authorization header
+_DIGEST_RESPONSE = LazyPattern(r"(?i)(?P<pre>\bdigest\s[^\n]*?\bresponse\s*=\s*(?:\\*\")?)[0-9a-f]{16,}")
+# a Cookie / Set-Cookie header's value, as a header line (`Cookie: a=1; b=2`, curl's `> Cookie:`), a dict's or JSON's
+# item (`{'Cookie': '…'}`, requests' and httpx's headers), a bytes header tuple (`(b'set-cookie', b'…')`: httpcore's
+# debug log) or curl's `--cookie`: a cookie's value is a credential (a session's). Each cookie's value is masked
+# (`_COOKIE_PAIR`), its name and Set-Cookie's attributes kept; the value runs to a quote, a backslash (a JSON string's
+# escape, http.client's `\r\n`) or the line's end
+_COOKIE_HEADER = LazyPattern(r"(?i)(?P<pre>\b(?:set-)?cookie2?(?:\\?[\"']\s*[:,]\s*b?\\?[\"']|\s*:\s*)"
+                             r"|--cookie(?:=|\s+)[\"']?)(?P<val>[^'\"\\\n]+)")
+_COOKIE_PAIR = LazyPattern(r"(?P<pre>(?:^|[;,])\s*(?P<name>[^\s=;,]+)\s*=\s*)(?P<val>[^;,\s]+)")
+_COOKIE_ATTRIBUTES = frozenset({"path", "domain", "expires", "max-age", "samesite", "secure", "httponly", "priority",
+                                "partitioned", "version", "comment", "commenturl", "discard", "port"})
+# a cookie as Python's cookie jars show it: `<Cookie sessionid=… for example.com/>` (requests' and httpx's jars),
+# `Cookie(version=0, name='sessionid', value='…', …)` (http.cookiejar's repr), `<SimpleCookie: sessionid='…'>`
+_COOKIE_OBJECT = LazyPattern(r"(?P<pre><Cookie [^\s=<>]+=)(?P<val>[^\s<>]+)(?= for )"
+                             r"|(?P<pre2>\bCookie\(version=[^()]*?\bvalue=(?P<q>['\"]))(?P<val2>[^'\"]*)(?P=q)"
+                             r"|(?P<pre3><SimpleCookie: )(?P<val3>[^<>]*)(?=>)")
+_SIMPLE_COOKIE_VALUE = LazyPattern(r"(?P<pre>[^\s=]+=(?P<q>['\"]?))(?P<val>(?:(?!(?P=q))[^\s\\])+)")
+# a header of a bytes tuple, as h11 / httpcore / an ASGI scope hold them (`(b'x-api-key', b'…')`: httpcore's debug
+# log of a response's headers, an app logging `request.headers.raw` or `scope['headers']`): the name a secret's
+_BYTES_HEADER = LazyPattern(r"(?i)(?P<pre>\bb(?P<q>[\"'])" + _SECRET_NAME + r"(?P=q),\s*b(?P<q2>[\"']))"
+                            r"(?P<val>(?:(?!(?P=q2))[^\\]|\\.)*)(?P=q2)")
 # (a block masked already, `-----BEGIN … PRIVATE KEY----- ***`, has no END line: read as a block cut by the end of the
-# text, redacting again masked all after it)
-_PRIVATE_KEY = LazyPattern(r"-----BEGIN (?P<kind>[A-Z0-9 ]*)PRIVATE KEY-----(?! " + re.escape(MASK) + r").*?"
-                           r"(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.DOTALL)
+# text, redacting again masked all after it.) A block with no END (a traceback's local cut short by rich's or
+# loguru's repr: `'-----BEGIN RSA PRIVATE KEY-----\nMIIC…'+811`, a cut log) is its base64 lines only: to the end of the
+# text, it masked the traceback after it. Its marker's words may be split over two lines, between a panel's
+# borders (`│ key = '-----BEGIN RSA PRIVATE   │` / `│       KEY-----\nMIIC…`: rich's locals at a console's width)
+_PEM_SPACE = r"(?:[ \t]+|[ \t│┃║|]*\r?\n[ \t│┃║|]*)"
+_PRIVATE_KEY = LazyPattern(r"-----BEGIN" + _PEM_SPACE + r"(?P<kind>(?:[A-Z0-9]+" + _PEM_SPACE + r")*?)PRIVATE"
+                           + _PEM_SPACE + r"KEY(?P<block>" + _PEM_SPACE + r"BLOCK)?-----(?! " + re.escape(MASK) + r")"
+                           r"(?P<body>.*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
+                           r"|(?:(?:\r?\n|\\+(?:r\\+)?n)(?:[A-Za-z0-9+/=]*(?=\r?\n|\\+[rn]|['\"]|\.\.\.|…|\Z)"
+                           r"|(?:Proc-Type|DEK-Info|Version|Comment|Hash|Charset): [^\n\\]*))*)", re.DOTALL)
+
+
+def _query_masked(m: re.Match[str]) -> str:
+    """A query's secret value masked; one masked before kept as it is (`&api_key=***+811…`: what was glued to the
+    mask is not the value's)."""
+    return m.group(0) if m.group("val").startswith(MASK) else m.group("pre") + MASK
+
+
+def _keyword_masked(m: re.Match[str]) -> str:
+    """`password=…` (`_KEYWORD_PASSWORD`) masked; `pass=12` (a count of passed tests) kept, and a value a pattern
+    before masked (`?password=***&page=2`: the query's next item is not the password's)."""
+    if m.group(2).startswith(MASK) or (m.group(1).lower() == "pass" and m.group(2).isdigit()):
+        return m.group(0)
+    return f"{m.group(1)}={MASK}"
+
+
+def _pem_masked(m: re.Match[str]) -> str:
+    """A private key block masked: its BEGIN line (its words on one line), then the mask; a marker that no key
+    follows (`see -----BEGIN RSA PRIVATE KEY----- in the docs`) as it is."""
+    if not m.group("body"):
+        return m.group(0)
+    kind = "".join(f"{word} " for word in re.findall(r"[A-Z0-9]+", m.group("kind")))
+    return f"-----BEGIN {kind}PRIVATE KEY{' BLOCK' if m.group('block') else ''}----- {MASK}"
+
+
+def _cookie_values(m: re.Match[str]) -> str:
+    """A Cookie / Set-Cookie header's value (`_COOKIE_HEADER`) with each cookie's value masked."""
+    masked = _COOKIE_PAIR.sub(lambda p: p.group(0) if p.group("name").lower() in _COOKIE_ATTRIBUTES
+                              or p.group("val") == MASK else p.group("pre") + MASK, m.group("val"))
+    return m.group("pre") + masked
+
+
+def _cookie_object(m: re.Match[str]) -> str:
+    """A cookie jar's cookie (`_COOKIE_OBJECT`) with its value masked."""
+    if m.group("pre") is not None:
+        return m.group("pre") + MASK
+    if m.group("pre2") is not None:
+        return f"{m.group('pre2')}{MASK}{m.group('q')}"
+    return m.group("pre3") + _SIMPLE_COOKIE_VALUE.sub(lambda p: p.group("pre") + MASK, m.group("val3"))
 
 # how each alternative of _API_KEYS (case-sensitive) starts: text without any of them holds no such key
 _API_KEY_STARTS = ("sk-", "rnd_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xoxa-", "xoxb-",
-                   "xoxp-", "xoxo-", "xoxs-", "xoxr-", "rk_live_", "rk_test_", "sk_live_", "sk_test_", "AKIA", "ASIA")
-_KEY_PREFIXES = ("sk-", "rnd_", "gh", "github_pat", "glpat-", "xox", "sk_", "rk_", "akia", "asia")
-_SECRET_LITERALS = ("pass", "pwd", "secret", "token", "key", "auth", "credential")  # every _SECRET_WORDS word
+                   "xoxp-", "xoxo-", "xoxs-", "xoxr-", "xapp-", "rk_live_", "rk_test_", "sk_live_", "sk_test_",
+                   "whsec_", "AKIA", "ASIA", "AIza", "ya29.")
+_KEY_PREFIXES = ("sk-", "rnd_", "gh", "github_pat", "glpat-", "xox", "xapp-", "sk_", "rk_", "whsec_", "akia", "asia",
+                 "aiza", "ya29.")
+# the starts of _API_KEY_STARTS each hint literal of _KEY_PREFIXES stands for (only those are looked for in a line)
+_KEY_STARTS = {lit: tuple(start for start in _API_KEY_STARTS if start.lower().startswith(lit)) for lit in _KEY_PREFIXES}
+# every _SECRET_WORDS word, and `pw` as a key's name ends (`pw=`, `"pw":`, `\"pw\"`, `db_pw`)
+_PW_LITERALS = ("pw=", "pw\"", "pw'", "pw\\", "_pw", "-pw")
+_SECRET_LITERALS = ("pass", "pwd", "secret", "token", "key", "auth", "credential", *_PW_LITERALS)
 _ENV_LITERALS = ("password", "passwd", "secret", "token", "api_key", "apikey", "access_key", "private_key",
-                 "credentials", "api-key", "access-key", "private-key", "subscription_key", "subscription-key")
+                 "credentials", "api-key", "access-key", "private-key", "subscription_key", "subscription-key",
+                 "_pass", "-pass", "_pw", "-pw")
+# a JSON or Python escape of an ASCII character (`\u0070`, `\/`), a percent-encoded letter, `_` or `-` (`api%5Fkey`,
+# `pass%77ord`): a line holding one is redacted as its reader reads it too (`_unescaped_ascii`)
+_ESCAPE_LITERALS = frozenset({"\\u00", "\\/", "%2d", "%5", "%4", "%6", "%7"})
 
 # a line with none of these (lower-cased) can match no pattern here nor any detector below: one pass of
 # substring tests instead of a regex search per pattern (on the line folded first: `_folded`)
@@ -111,8 +212,9 @@ _HINTS = (
     "host name", "sk-", "sk_", "rk_", "rnd_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat", "glpat-",
     "gldt-", "glptt-", "glrt-", "glsoat-", "glft-", "glimt-", "glagent-", "gloas-", "glcbt-", "gr1348941", "xox",
     "eyj", "akia", "asia", "abia", "acca", "a3t", "sg.", "npm_", "pypi-", "-us", "hooks.", "webhook", "cloudant",
-    "sq0", "private key", "aws", "accountkey", "ibm", "hmac", "softlayer", "t3blbkfj", "_authtoken", "%3d", "\\u00",
-    "\\/",
+    "sq0", "private key", "aws", "accountkey", "ibm", "hmac", "softlayer", "t3blbkfj", "_authtoken", "%3d",
+    *_ESCAPE_LITERALS, *_PW_LITERALS, "cookie", "sessionid", "sessid", "response=", "-----begin", "xapp-", "whsec_",
+    "aiza", "ya29.",
 )
 
 
@@ -205,7 +307,9 @@ def _any_literal() -> re.Pattern[str] | None:
     if not _ANY_LITERAL:
         if not recache.loaded():
             return None
-        shapes = sorted({*_PLAIN_LITERALS, *(h.translate(_DIGITS_BLANKED_STR) for h in _DIGIT_LITERALS)})
+        every = {*_PLAIN_LITERALS, *(h.translate(_DIGITS_BLANKED_STR) for h in _DIGIT_LITERALS)}
+        # (a literal holding another is found wherever that one is: only the others are searched for)
+        shapes = sorted(h for h in every if not any(o != h and o in h for o in every))
         by_first: dict[str, list[str]] = {}
         for literal in shapes:
             by_first.setdefault(literal[0], []).append(re.escape(literal[1:]))
@@ -216,8 +320,12 @@ def _any_literal() -> re.Pattern[str] | None:
 
 # the words a _QUOTED_SECRET / _ESCAPED_SECRET key ends with, by the hint literal each holds: such a key
 # is a quoted name ending in one of them, so one of them stands right before a quote or a backslash
-_KEY_ENDS = {"pass": ("password", "passwd"), "pwd": ("pwd",), "secret": ("secret",), "token": ("token",),
-             "key": ("key",), "auth": ("authorization",), "credential": ("credential", "credentials")}
+_KEY_ENDS = {"pass": ("password", "passwd", "pass"), "pwd": ("pwd",), "secret": ("secret",), "token": ("token",),
+             "key": ("key",), "auth": ("authorization",), "credential": ("credential", "credentials"),
+             "pw\"": ("pw",), "pw'": ("pw",), "pw\\": ("pw",)}
+# what follows a key's end in a quoted key's name: its closing quote, or a word naming the value then the quote
+# (`"secret_value"`, `'SecretString'`: `_VALUE_SUFFIX`)
+_KEY_END_QUOTE = LazyPattern(_VALUE_SUFFIX + r"[\"'\\]")
 
 
 def _quoted_key(text: str, found: frozenset[str]) -> bool:
@@ -226,13 +334,22 @@ def _quoted_key(text: str, found: frozenset[str]) -> bool:
     if not text.isascii():
         return True
     low = text.lower()
-    return any(end + q in low for lit in found.intersection(_KEY_ENDS) for end in _KEY_ENDS[lit] for q in "\"'\\")
+    for lit in found.intersection(_KEY_ENDS):
+        for end in _KEY_ENDS[lit]:
+            at = low.find(end)
+            while at >= 0:
+                at += len(end)
+                if _KEY_END_QUOTE.match(low, at) is not None:
+                    return True
+                at = low.find(end, at)
+    return False
 
 # what every _ENV_SECRET match holds: the end of its name (one of its words), then its separator. Searched in the
 # lower-cased text without the name's `[A-Z0-9_]*`, which the engine retries at every word of a line (most of a JSON
 # report's redaction when it ran on every line with a `token` or a `key` and a colon)
-_ENV_NAME_END = LazyPattern(r"(?:password|passwd|secret|token|api[_\-]key|apikey|access[_\-]key|private[_\-]key|"
-                            r"secret[_\-]key|subscription[_\-]key|credentials)\s*[=:]")
+_ENV_NAME_END = LazyPattern(r"(?:[_\-](?:pass|pw)|(?:password|passwd|secret|token|api[_\-]key|apikey|access[_\-]key|"
+                            r"private[_\-]key|secret[_\-]key|subscription[_\-]key|credentials)" + _VALUE_SUFFIX
+                            + r")\s*[=:]")
 
 
 def _env_name_sep(text: str) -> bool:
@@ -378,8 +495,6 @@ def _mask_match(m: re.Match[str]) -> str:
     return (text[:4] if len(text) >= 20 else "") + MASK
 
 
-_ESCAPE_LITERALS = frozenset({"\\u00", "\\/"})
-
 
 def _redact_line(text: str, found: frozenset[str]) -> str:
     """`text` (one line) with its secrets masked; `found`: its hint literals (each pattern runs only when
@@ -400,7 +515,7 @@ def _redact_line(text: str, found: frozenset[str]) -> str:
         if not found:
             return text
     if "private key" in found:  # a key written on one line (JSON-escaped newlines)
-        text = _PRIVATE_KEY.sub(lambda m: f"-----BEGIN {m.group('kind')}PRIVATE KEY----- {MASK}", text)
+        text = _PRIVATE_KEY.sub(_pem_masked, text)
     if "://" in found:
         if "@" in text:  # (each of these three ends before an `@`)
             text = _DSN_PASSWORD.sub(lambda m: m.group("pre") + MASK, text)
@@ -411,13 +526,18 @@ def _redact_line(text: str, found: frozenset[str]) -> str:
         text = _PATH_TOKEN.sub(lambda m: m.group("pre") + MASK, text)
     if "host name" in found:
         text = _HOST_WITH_AT.sub(lambda m: f"{m.group(1)}{MASK}@", text)
+    if "cookie" in found:
+        text = _COOKIE_OBJECT.sub(_cookie_object, _COOKIE_HEADER.sub(_cookie_values, text))
+    if "response=" in found:
+        text = _DIGEST_RESPONSE.sub(lambda m: m.group("pre") + MASK, text)
     if "=" in text:
-        text = _QUERY_TOKEN.sub(lambda m: m.group("pre") + MASK, text)
+        text = _QUERY_TOKEN.sub(_query_masked, text)
     if "%3D" in text or "%3d" in text:
-        text = _ENCODED_QUERY_TOKEN.sub(lambda m: m.group("pre") + MASK, text)
+        text = _ENCODED_QUERY_TOKEN.sub(_query_masked, text)
     if "eyj" in found:
         text = _JWT.sub(lambda m: m.group(0)[:3] + MASK, text)
-    if not found.isdisjoint(_KEY_PREFIXES) and any(start in text for start in _API_KEY_STARTS):
+    if not found.isdisjoint(_KEY_PREFIXES) and any(start in text for lit in found.intersection(_KEY_PREFIXES)
+                                                   for start in _KEY_STARTS[lit]):
         text = _API_KEYS.sub(lambda m: m.group(1)[:3] + MASK, text)
     if not found.isdisjoint(_SECRET_LITERALS):
         quoted = ":" in text and _quoted_key(text, found)
@@ -427,9 +547,12 @@ def _redact_line(text: str, found: frozenset[str]) -> str:
         if quoted:
             text = _QUOTED_SECRET.sub(lambda m: f"{m.group('key')}{m.group('sep')}{m.group('q')}{MASK}{m.group('q')}"
                                       if m.group("val") and MASK not in m.group("val") else m.group(0), text)
+        if ", b'" in text or ', b"' in text:
+            text = _BYTES_HEADER.sub(lambda m: m.group("pre") + MASK + m.group("q2")
+                                     if m.group("val") and m.group("val") != MASK else m.group(0), text)
         if "=" in text or ":" in text:
-            if "pass" in found or "pwd" in found:
-                text = _KEYWORD_PASSWORD.sub(lambda m: f"{m.group(1)}={MASK}", text)
+            if "pass" in found or "pwd" in found or "pw=" in found:
+                text = _KEYWORD_PASSWORD.sub(_keyword_masked, text)
             if not found.isdisjoint(_ENV_LITERALS) and _env_name_sep(text):
                 text = _ENV_SECRET.sub(lambda m: f"{m.group('name')}{m.group('sep')}{MASK}"
                                        if MASK not in m.group("val") else m.group(0), text)
@@ -447,14 +570,16 @@ def _redact_line(text: str, found: frozenset[str]) -> str:
 
 # a JSON (or Python) string's escape of a printable ASCII character other than a quote or a backslash (`\u0070` for
 # `p`, JSON's `\/` for `/`), its backslash doubled by each level of quoting (a JSON log line quoted in a JSON report)
-_ESCAPED_ASCII = LazyPattern(r"\\+(?:u00(?P<hex>2[013-689a-fA-F]|[346][0-9a-fA-F]|5[0-9abd-fABD-F]|7[0-9a-eA-E])|/)")
+# (and a percent-encoded letter, `_` or `-`: a server reads `?api%5Fkey=` as `?api_key=`, a logged URL shows it encoded)
+_ESCAPED_ASCII = LazyPattern(r"\\+(?:u00(?P<hex>2[013-689a-fA-F]|[346][0-9a-fA-F]|5[0-9abd-fABD-F]|7[0-9a-eA-E])|/)"
+                             r"|%(?P<pct>2[dD]|5[fF]|4[1-9a-fA-F]|5[0-9aA]|6[1-9a-fA-F]|7[0-9aA])")
 
 
 def _unescaped_ascii(text: str) -> str:
     """`text` with `_ESCAPED_ASCII`'s escapes (their backslashes all) written as their characters: the string a JSON
     (or Python) reader reads, at every level of quoting, in the form the patterns know (`"\\u0070assword": "…"` is
     `"password": "…"`; PHP's JSON writes every `/` as `\\/`: `postgres:\\/\\/u:pw@host`). A JSON text stays JSON."""
-    return _ESCAPED_ASCII.sub(lambda m: chr(int(m.group("hex"), 16)) if m.group("hex") else "/", text)
+    return _ESCAPED_ASCII.sub(lambda m: chr(int(m.group("hex") or m.group("pct"), 16)) if m.lastgroup else "/", text)
 
 
 def redact_text(text: str) -> str:
@@ -482,8 +607,8 @@ def redact_text(text: str) -> str:
             return text  # no line holds a hint literal: none changes
         if len(shape) != len(text):  # (positions in the shape are not the text's)
             hinted = None
-    if "PRIVATE KEY-----" in text:
-        text = _PRIVATE_KEY.sub(lambda m: f"-----BEGIN {m.group('kind')}PRIVATE KEY----- {MASK}", text)
+    if "-----BEGIN" in text:  # (a block over lines, its marker's words too)
+        text = _PRIVATE_KEY.sub(_pem_masked, text)
     lines = text.split("\n")
     changed = text is not original
     # only the lines with a hint literal can change (a line the unfolding below cuts keeps a piece of itself:
@@ -598,6 +723,8 @@ def _unfold_secret(lines: list[str], n: int, line: str, masked: str) -> bool:
     if not pieces:
         return False
     rest = "".join(word for _, word in pieces)
+    if not any(c.isalnum() for c in rest):  # (punctuation, curl's `> ` of the next header line: no piece of a secret)
+        return False
     joined = tail + rest
     found = _found(joined)
     whole = _redact_line(joined, found) if found else joined
@@ -605,7 +732,9 @@ def _unfold_secret(lines: list[str], n: int, line: str, masked: str) -> bool:
     tail_masked = _redact_line(tail, alone) if alone else tail
     if whole == joined or whole == tail_masked + rest:
         return False
-    if tail_masked != tail and tail_masked.endswith(MASK) and not _folded_at_edge(lines, n, edge, pieces[0]):
+    # (a tail masked before, by the core's redaction of what the CLI's guard redacts again, is asked the same: taken
+    # for a fold whatever its width, the first word of the next line was eaten, `GET /cb?code=***` / `worker done`)
+    if tail_masked.endswith(MASK) and not _folded_at_edge(lines, n, edge, pieces[0]):
         return False
     cut = len(masked.rstrip())
     start = max(masked.rfind(" ", 0, cut), masked.rfind("\t", 0, cut)) + 1
