@@ -701,3 +701,22 @@ def test_a_zero_poll_interval_in_the_config_names_its_file_and_line(project):
                                               "(deploy.poll_interval) must be a positive duration, got '0m'\n")
     r = run_cli(work, "--dry-run", "--poll-interval", "0s", MOSAIC_DIAG_RENDER_API_URL=render.base_url)
     assert r.returncode == 2 and r.stderr == "mosaic-diag: error: --poll-interval must be positive\n"
+
+
+def test_a_dry_run_refuses_the_settings_of_the_wrong_type_the_real_run_refuses(project):
+    """`deploy --dry-run` passed with `audit_log = 5` or `deploy_store = {a = 1}`, which the real deploy then refused
+    (exit 2): the dry run promised a deploy that stopped. It refuses them alike, naming the file and line; an empty
+    `audit_log` still passes a dry run (it audits nothing)."""
+    work, remote, render, first = project
+    api = {"MOSAIC_DIAG_RENDER_API_URL": render.base_url}
+    kept = 'deploy_store = ".mosaic-diag/deploys.jsonl"\n'
+    for line, said in ((f"{kept}audit_log = 5\n", "audit_log must be a string"),
+                       ("deploy_store = {a = 1}\n", "deploy_store must be a string")):
+        write(work, "pyproject.toml", CONFIG.replace(kept, line, 1))
+        commit_all(work, f"config: {line.strip()}")  # (committed: a dirty tree is not what stops the real run)
+        r = run_cli(work, "--dry-run", **api)
+        assert r.returncode == 2 and r.stdout == "", r.stdout + r.stderr
+        assert r.stderr.startswith(f"mosaic-diag: error: {work / 'pyproject.toml'}:") and said in r.stderr, r.stderr
+        r = run_cli(work, **api)  # (what the dry run now says ahead: the real run stops on it)
+        assert r.returncode == 2 and said in r.stdout + r.stderr, r.stdout + r.stderr
+    assert remote_head(work, remote) == first

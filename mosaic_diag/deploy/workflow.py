@@ -138,6 +138,13 @@ def run_deploy(root: Path, env: Mapping[str, str], opts: DeployOptions, *, confi
         from mosaic_diag.rollback import audit_log_path
 
         audit_log_path(config)
+    else:  # a dry run audits and records nothing (an empty `audit_log` is no error for it), but a setting of the wrong
+        # type is refused as the real run refuses it: a dry run that passed promised a deploy that then stopped
+        from mosaic_diag.manifest.store import DEFAULT_FILE
+        from mosaic_diag.rollback.execute import DEFAULT_AUDIT_LOG
+
+        config.path("audit_log", DEFAULT_AUDIT_LOG)
+        config.path("deploy_store", str(DEFAULT_FILE))
     try:
         sha = repo.head.commit.hexsha
     except ValueError:
