@@ -142,8 +142,9 @@ _FIELDS: dict[type, tuple[str, ...]] = {ast.Constant: (), ast.Name: (), ast.Pass
 _BODY_FIELDS: dict[type, tuple[str, ...]] = {}
 _BODIES = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})  # the fields that hold statements
 _CALL_WORDS = ("execute", "mogrify", "sqlalchemy", "suppress")  # calls the rules look at (with connections)
-# ways to get one
-_CONNECTION_WORDS = ("connect", "getconn", "cursor", "create_engine", "create_async_engine", "asyncpg")
+_CONNECTION_WORDS = ("connect", "getconn", "cursor", "create_engine", "create_async_engine")  # ways to get one
+# a module that imports asyncpg (one that only names it in its text has nothing to track)
+_ASYNCPG_IMPORTS = ("import asyncpg", "from asyncpg")
 _LEAF_FIELDS = frozenset({"ctx", "id", "attr", "arg", "kind", "type_comment", "level", "module", "is_async",
                           "conversion", "lineno", "col_offset"})
 
@@ -214,7 +215,8 @@ class FileContext:
         lowered = source.lower()
         # nothing to track in a file that never names a way to get a connection
         self.may_connect = any(w in lowered for w in _CONNECTION_WORDS) or any(
-            f.rsplit(".", 1)[-1].lower() in lowered for f in conn_factories)
+            f.rsplit(".", 1)[-1].lower() in lowered for f in conn_factories) or any(
+            w in lowered for w in _ASYNCPG_IMPORTS)
         self.handlers: list[ast.ExceptHandler] = []  # the `except` clauses, in the order of `nodes`
         # Every node (`nodes`, `calls`, `parents`) is walked only in a file whose calls may matter (a
         # way to get a connection, execute-like methods, SQLAlchemy, `suppress`); elsewhere the
@@ -782,8 +784,8 @@ class FileContext:
         out: list[SqlSite] = []
         wrappers = self.sql_wrappers
         for node in self.calls:
-            if isinstance(node.func, ast.Attribute) and (node.func.attr in EXECUTE_METHODS
-                                                         or self.is_asyncpg_query(node)):
+            if isinstance(node.func, ast.Attribute) and (node.func.attr in EXECUTE_METHODS or (
+                    node.func.attr in ASYNCPG_METHODS and self.is_asyncpg_query(node))):
                 sql = self.sql_of(node)
                 if sql is not None:
                     kind = self.receiver_kind(node)
@@ -821,8 +823,9 @@ class FileContext:
         if not functions or "calls" not in self.__dict__:
             return {}
         # the execute-like calls given a bare name: the only places a wrapper can start (most files have none)
-        sinks = [c for c in self.calls if isinstance(c.func, ast.Attribute) and isinstance(
-            _argument(c, 0, "query"), ast.Name) and (c.func.attr in EXECUTE_METHODS or self.is_asyncpg_query(c))]
+        sinks = [c for c in self.calls if isinstance(c.func, ast.Attribute) and (c.func.attr in EXECUTE_METHODS or (
+            c.func.attr in ASYNCPG_METHODS and self.is_asyncpg_query(c))) and isinstance(_argument(c, 0, "query"),
+                                                                                         ast.Name)]
         if not sinks:
             return {}
         kinds = {id(f): method for f, method in functions}
