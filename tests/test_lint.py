@@ -197,19 +197,39 @@ def _sql_cases() -> list:
     return out
 
 
-def _judged_sql(rule: str, code: str, path: str = "case.py") -> list[str]:
-    """The SQL texts the linter reported `rule` on, with driver placeholders made NULL (as sent)."""
+def _judged_sql(rule: str, code: str, path: str = "case.py") -> list[tuple[str, bool]]:
+    """The SQL texts the linter reported `rule` on, with driver placeholders made NULL (as sent), each with
+    whether asyncpg sends it (then as written: `$1` is the server's own placeholder)."""
     import ast
 
-    from mosaic_diag.lint.context import FileContext
+    from mosaic_diag.lint.context import ASYNCPG, FileContext
 
     if path.endswith(".sql"):  # a `.sql` file's case: the file is the statement
-        return [code]
+        return [(code, False)]
 
     ctx = FileContext("case.py", code, ast.parse(code))
-    texts = [site.sql.text for site in ctx.postgres_sites()
+    texts = [(site.sql.text, site.kind == ASYNCPG) for site in ctx.postgres_sites()
              if any(p.code == rule for p in ctx.sql_analysis(site).problems)]
-    return list(dict.fromkeys(_DRIVER_PLACEHOLDER.sub("NULL", t) for t in texts))
+    return list(dict.fromkeys((t if dollar else _DRIVER_PLACEHOLDER.sub("NULL", t), dollar) for t, dollar in texts))
+
+
+def _asyncpg_prepare(dsn: str, sql: str) -> BaseException | None:
+    """What real asyncpg raises preparing `sql` on the server (None: it prepares)."""
+    import asyncio
+
+    import asyncpg
+
+    async def prepare() -> BaseException | None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.prepare(sql)
+        except asyncpg.PostgresError as exc:
+            return exc
+        finally:
+            await conn.close()
+        return None
+
+    return asyncio.run(prepare())
 
 
 @pytest.mark.parametrize(("rule", "setup", "case"), _sql_cases())
@@ -227,19 +247,27 @@ def test_every_sql_finding_fails_on_postgresql_and_its_fix_runs(rule: str, setup
         with conn.cursor() as cur:
             cur.execute(setup)
         conn.commit()
-        for sql in bad:
-            with conn.cursor() as cur, pytest.raises(psycopg2.Error) as failed:
-                cur.execute(sql)
-            conn.rollback()
+        for sql, dollar in bad:
+            if dollar:  # sent by asyncpg: prepared on the server as asyncpg does
+                error = _asyncpg_prepare(pg_db, sql)
+                assert error is not None, sql
+                code, text = getattr(error, "sqlstate", ""), str(error)
+            else:
+                with conn.cursor() as cur, pytest.raises(psycopg2.Error) as failed:
+                    cur.execute(sql)
+                conn.rollback()
+                code, text = failed.value.pgcode, str(failed.value)
             # a syntax error, or SQLite's datetime() that PostgreSQL does not have: never a missing table
-            assert failed.value.pgcode in {"42601", "42883"}, (sql, failed.value.pgcode, str(failed.value))
+            assert code in {"42601", "42883"}, (sql, code, text)
             if rule == "MD008":  # the linter's message is the server's
-                assert any(str(failed.value).splitlines()[0] in f.message for f in findings), \
-                    (str(failed.value), [f.message for f in findings])
+                assert any(text.splitlines()[0] in f.message for f in findings), (text, [f.message for f in findings])
         for sql in case["pg_fixed"]:
-            with conn.cursor() as cur:
-                cur.execute(sql)
-            conn.commit()
+            if any(dollar for _, dollar in bad):
+                assert _asyncpg_prepare(pg_db, sql) is None, sql
+            else:
+                with conn.cursor() as cur:
+                    cur.execute(sql)
+                conn.commit()
             fixed_code = f"cursor.execute({sql!r})\n"
             assert lint_sources([Source("fixed.py", fixed_code)], rules=select_rules([rule])).findings == ()
     finally:
@@ -425,6 +453,48 @@ def test_sqlalchemy_in_name_given_a_tuple_parses_on_psycopg2_and_fails_on_psycop
         ids_in(lambda: psycopg.connect(pg_db), "postgresql+psycopg://", [2, 4])
     assert isinstance(failed.value.orig, psycopg.errors.SyntaxError)
     assert str(failed.value.orig).splitlines()[0] in findings[0].message, (str(failed.value.orig), findings)
+
+
+ASYNCPG_APP = """\
+import asyncpg
+
+
+async def run(dsn, email):
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            await conn.execute("CREATE TABLE IF NOT EXISTS users "
+                               "(id serial PRIMARY KEY, email text UNIQUE, data jsonb)")
+            await conn.execute("INSERT INTO users (email, data) VALUES ($1, $2::jsonb) ON CONFLICT (email) DO NOTHING",
+                               email, '{"k": 1}')
+        rows = await pool.fetch("SELECT id FROM users WHERE data ? 'k' AND id = ANY($1::int[])", [1, 2])
+        return await pool.fetchval("SELECT email FROM users WHERE id = ? AND email = ?", rows[0]["id"], email)
+    finally:
+        await pool.close()
+"""
+
+
+def test_asyncpg_queries_are_read_and_a_qmark_fails_on_asyncpg_as_md003_says_and_its_fix_runs(
+        tmp_path: Path, pg_db: str) -> None:
+    """asyncpg's `fetch` / `fetchval` on a pool it made are SQL (round 6: RoboDanny's were never read): `$1`,
+    `ANY($1::int[])` and the jsonb `?` are right; a SQLite `?` is MD003, real asyncpg rejects it, and `--fix` writes
+    `$1`, `$2`, which runs."""
+    import asyncio
+    import runpy
+
+    import asyncpg
+
+    path = tmp_path / "app.py"
+    path.write_text(ASYNCPG_APP)
+    r = run("lint", "app.py", "--no-cache", cwd=tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert [line.split(" SQLite")[0] for line in r.stdout.splitlines() if ": MD" in line] == ["app.py:13:72: MD003"]
+    with pytest.raises(asyncpg.PostgresSyntaxError):
+        asyncio.run(runpy.run_path(str(path))["run"](pg_db, "a@example.org"))
+    r = run("lint", "app.py", "--no-cache", "--fix", cwd=tmp_path)
+    assert "WHERE id = $1 AND email = $2" in path.read_text(), path.read_text()
+    assert run("lint", "app.py", "--no-cache", cwd=tmp_path).returncode == 0
+    assert asyncio.run(runpy.run_path(str(path))["run"](pg_db, "a@example.org")) == "a@example.org"
 
 
 def test_md002_on_an_awaited_connection_names_it(tmp_path: Path) -> None:

@@ -8,10 +8,14 @@ Names are resolved through the module's imports (`from psycopg2 import pool` mak
 `psycopg2.pool.X`), so a connection is known by what made it: `psycopg2.connect()`, a psycopg2
 pool's `getconn()` or a configured factory (`lint.conn_factories`, default `get_conn`) give a
 psycopg2 connection; `psycopg.connect()` / a `psycopg_pool` pool a psycopg 3 one; `sqlite3.connect()`
-a SQLite one; another database's driver (`OTHER_DRIVERS`: `mysql.connector.connect()`, `duckdb.connect()`...)
-one whose SQL is not PostgreSQL's (pyodbc: PostgreSQL's through ODBC when its connection string names it), and so
-does a SQLAlchemy engine whose URL in the code names another database (`create_engine("sqlite:///app.db")`); a
-property or method of the class (`self.connection`, `self.connect()`) or a module function what its `return`s give,
+a SQLite one; `asyncpg.connect()` / `asyncpg.create_pool()`, an asyncpg pool's `acquire()` (`async with
+pool.acquire() as conn`), a parameter or attribute annotated `asyncpg.Connection` / `asyncpg.Pool` (in a string or
+a union too) an asyncpg one, whose `fetch` / `fetchrow` / `fetchval` / ... send SQL with `$1` placeholders (those
+names are read as SQL only on such a receiver); another database's driver (`OTHER_DRIVERS`:
+`mysql.connector.connect()`, `duckdb.connect()`...) one whose SQL is not PostgreSQL's (pyodbc: PostgreSQL's through
+ODBC when its connection string names it), and so does
+a SQLAlchemy engine whose URL in the code names another database (`create_engine("sqlite:///app.db")`); a property
+or method of the class (`self.connection`, `self.connect()`) or a module function what its `return`s give,
 a test's parameter named after a pytest fixture of the module what the fixture returns or yields; a parameter
 annotated with a driver's type (`pymysql.cursors.Cursor`) that type; an object made by a module of the project named
 after another database (`from app.query_runner.duckdb import DuckDB`) that database's; `x.cursor()` of either a
@@ -49,6 +53,14 @@ NOT_PG_KINDS = frozenset({SQLITE, SQLITE_CURSOR, OTHER, OTHER_CURSOR})
 # PostgreSQL through ODBC (pyodbc with a PostgreSQL driver or DSN): PostgreSQL's SQL, with ODBC's `?` placeholders
 PG_ODBC, PG_ODBC_CURSOR = "pg-odbc", "pg-odbc-cursor"
 QMARK_KINDS = frozenset({PG_ODBC, PG_ODBC_CURSOR})
+# an asyncpg connection or pool (a pool runs queries itself and gives connections: the same SQL): PostgreSQL's SQL
+# with the server's own `$1` placeholders
+ASYNCPG = "asyncpg"
+# asyncpg's methods that send their first argument as SQL, beside `execute` / `executemany`: read only on a receiver
+# known as asyncpg's (`fetch` is too common a name to take as SQL on any object)
+ASYNCPG_METHODS = frozenset({"fetch", "fetchrow", "fetchval", "fetchmany", "prepare", "cursor", "copy_from_query"})
+# the kinds whose SQL is judged as PostgreSQL's whatever it looks like
+_POSTGRES_KINDS = frozenset({PG, PG3, PG_CURSOR, PG3_CURSOR, ASYNCPG})
 # the connection factories of other databases' drivers, by database: what they make runs that database's SQL
 OTHER_DRIVERS: dict[str, tuple[str, ...]] = {
     "mysql": ("mysql.connector.connect", "mysql.connector.MySQLConnection", "mysql.connector.aio.connect",
@@ -73,6 +85,8 @@ _KNOWN_FACTORIES = {
     "psycopg2.connect": PG, "psycopg2.extras.connect": PG,
     "psycopg.connect": PG3, "psycopg.Connection.connect": PG3, "psycopg.AsyncConnection.connect": PG3,
     "sqlite3.connect": SQLITE, "sqlite3.dbapi2.connect": SQLITE, "aiosqlite.connect": SQLITE,
+    "asyncpg.connect": ASYNCPG, "asyncpg.connection.connect": ASYNCPG, "asyncpg.create_pool": ASYNCPG,
+    "asyncpg.pool.create_pool": ASYNCPG,
     **{factory: OTHER for factories in OTHER_DRIVERS.values() for factory in factories},
 }
 _FACTORY_NAMES = frozenset(f.rsplit(".", 1)[-1] for f in _KNOWN_FACTORIES)
@@ -97,9 +111,11 @@ _ANNOTATED = {
     "sqlite3.Connection": SQLITE, "sqlite3.Cursor": SQLITE_CURSOR,
     "psycopg2.extensions.connection": PG, "psycopg2.extensions.cursor": PG_CURSOR,
     "psycopg.Connection": PG3, "psycopg.Cursor": PG3_CURSOR,
+    "asyncpg.Connection": ASYNCPG, "asyncpg.connection.Connection": ASYNCPG, "asyncpg.Pool": ASYNCPG,
+    "asyncpg.pool.Pool": ASYNCPG, "asyncpg.pool.PoolConnectionProxy": ASYNCPG,
 }
 # a module of this name imported from another (`from datasette.utils import sqlite3`) is the driver re-exported
-_DRIVER_MODULES = frozenset({"sqlite3", "psycopg2", "psycopg", "psycopg_pool", "aiosqlite"})
+_DRIVER_MODULES = frozenset({"sqlite3", "psycopg2", "psycopg", "psycopg_pool", "aiosqlite", "asyncpg"})
 _POOL_MODULES = (("psycopg2.pool.", PG_POOL), ("psycopg_pool.", PG3_POOL))
 _TEXT_FUNCTIONS = frozenset({"sqlalchemy.text", "sqlalchemy.sql.text", "sqlalchemy.sql.expression.text"})
 # the project's own `mosaic-diag: ignore[MD001,MD003]` comment, and flake8/ruff's noqa (bare, or with codes)
@@ -127,6 +143,8 @@ _BODY_FIELDS: dict[type, tuple[str, ...]] = {}
 _BODIES = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})  # the fields that hold statements
 _CALL_WORDS = ("execute", "mogrify", "sqlalchemy", "suppress")  # calls the rules look at (with connections)
 _CONNECTION_WORDS = ("connect", "getconn", "cursor", "create_engine", "create_async_engine")  # ways to get one
+# a module that imports asyncpg (one that only names it in its text has nothing to track)
+_ASYNCPG_IMPORTS = ("import asyncpg", "from asyncpg")
 _LEAF_FIELDS = frozenset({"ctx", "id", "attr", "arg", "kind", "type_comment", "level", "module", "is_async",
                           "conversion", "lineno", "col_offset"})
 
@@ -197,7 +215,8 @@ class FileContext:
         lowered = source.lower()
         # nothing to track in a file that never names a way to get a connection
         self.may_connect = any(w in lowered for w in _CONNECTION_WORDS) or any(
-            f.rsplit(".", 1)[-1].lower() in lowered for f in conn_factories)
+            f.rsplit(".", 1)[-1].lower() in lowered for f in conn_factories) or any(
+            w in lowered for w in _ASYNCPG_IMPORTS)
         self.handlers: list[ast.ExceptHandler] = []  # the `except` clauses, in the order of `nodes`
         # Every node (`nodes`, `calls`, `parents`) is walked only in a file whose calls may matter (a
         # way to get a connection, execute-like methods, SQLAlchemy, `suppress`); elsewhere the
@@ -423,6 +442,9 @@ class FileContext:
         if self.is_factory(value):
             return PG
         last = call_name(value)
+        if last == "acquire" and isinstance(value.func, ast.Attribute) and self.imports_asyncpg:
+            # `pool.acquire()` (awaited, or `async with pool.acquire() as conn`) of an asyncpg pool: its connection
+            return ASYNCPG if self.kind_of_value(value.func.value, at, bindings) == ASYNCPG else None
         if isinstance(value.func, ast.Attribute) and last in _SAME_DATABASE:  # `engine.connect()` of a known engine
             base = self.kind_of_value(value.func.value, at, bindings)
             return base if base in {SQLITE, OTHER, PG_ODBC} else None
@@ -630,7 +652,22 @@ class FileContext:
     def _annotation_kind(self, expr: ast.expr, depth: int = 0) -> str | None:
         """The kind an annotation names (`psycopg.Connection[DictRow]` too); a name the module also
         assigns (`Connection = psycopg.Connection[...]` in `try:`, imported from psycopg2 in `except
-        ImportError:`) only when every binding names the same kind."""
+        ImportError:`) only when every binding names the same kind. asyncpg's types are read also in a string
+        (`"asyncpg.Connection"`) and in a union of them (`Optional[asyncpg.Connection]`, `asyncpg.Connection |
+        asyncpg.Pool`): its connections and pools are mostly known only so."""
+        if self.imports_asyncpg and depth < 4:
+            if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+                if "asyncpg" not in expr.value and "Connection" not in expr.value and "Pool" not in expr.value:
+                    return None
+                try:
+                    parsed = ast.parse(expr.value.strip(), mode="eval").body
+                except SyntaxError:
+                    return None
+                return ASYNCPG if self._annotation_kind(parsed, depth + 1) == ASYNCPG else None
+            members = _union_members(expr)
+            if members is not None:
+                kinds = {self._annotation_kind(m, depth + 1) for m in members}
+                return ASYNCPG if kinds == {ASYNCPG} else None
         if isinstance(expr, ast.Subscript):
             expr = expr.value
         qual = self.qualified(expr) or ""
@@ -679,6 +716,14 @@ class FileContext:
                              if item.optional_vars is not None)
         # only what can hold a connection, a cursor or a pool: a call, a name, an await
         pairs = [(n, t, v) for n, t, v in pairs if t and isinstance(v, ast.Call | ast.Name | ast.Attribute | ast.Await)]
+        if self.imports_asyncpg:  # `self.pool: asyncpg.Pool = pool`, a class's `pool: asyncpg.Pool`: as annotated
+            for node in self.nodes:
+                if isinstance(node, ast.AnnAssign) and self._annotation_kind(node.annotation) == ASYNCPG:
+                    name = dotted(node.target) or ""
+                    if isinstance(node.target, ast.Name) and isinstance(self.parents.get(node), ast.ClassDef):
+                        name = f"self.{name}"  # (a class attribute: its instances' `self.pool`)
+                    if name:
+                        out[(id(self._binding_scope(name, node)), name)] = ASYNCPG
         # two passes so that `cur = conn.cursor()` sees `conn` bound later in the walk order
         for _ in range(2):
             for node, name, value in pairs:
@@ -713,6 +758,17 @@ class FileContext:
                 yield node
 
     @cached_property
+    def imports_asyncpg(self) -> bool:
+        """The module imports asyncpg (or names from it): only then is a receiver known as asyncpg's."""
+        return any(q == "asyncpg" or q.startswith("asyncpg.") for q in self.imports.values())
+
+    def is_asyncpg_query(self, node: ast.Call) -> bool:
+        """`fetch` / `fetchrow` / `fetchval` / ... (`ASYNCPG_METHODS`) called on a connection or pool known as
+        asyncpg's."""
+        return (isinstance(node.func, ast.Attribute) and node.func.attr in ASYNCPG_METHODS and self.imports_asyncpg
+                and self.receiver_kind(node) == ASYNCPG)
+
+    @cached_property
     def uses_sqlalchemy(self) -> bool:
         return any(q.startswith("sqlalchemy") for q in self.imports.values())
 
@@ -728,7 +784,8 @@ class FileContext:
         out: list[SqlSite] = []
         wrappers = self.sql_wrappers
         for node in self.calls:
-            if isinstance(node.func, ast.Attribute) and node.func.attr in EXECUTE_METHODS:
+            if isinstance(node.func, ast.Attribute) and (node.func.attr in EXECUTE_METHODS or (
+                    node.func.attr in ASYNCPG_METHODS and self.is_asyncpg_query(node))):
                 sql = self.sql_of(node)
                 if sql is not None:
                     kind = self.receiver_kind(node)
@@ -766,8 +823,9 @@ class FileContext:
         if not functions or "calls" not in self.__dict__:
             return {}
         # the execute-like calls given a bare name: the only places a wrapper can start (most files have none)
-        sinks = [c for c in self.calls if isinstance(c.func, ast.Attribute) and c.func.attr in EXECUTE_METHODS
-                 and isinstance(_argument(c, 0, "query"), ast.Name)]
+        sinks = [c for c in self.calls if isinstance(c.func, ast.Attribute) and (c.func.attr in EXECUTE_METHODS or (
+            c.func.attr in ASYNCPG_METHODS and self.is_asyncpg_query(c))) and isinstance(_argument(c, 0, "query"),
+                                                                                         ast.Name)]
         if not sinks:
             return {}
         kinds = {id(f): method for f, method in functions}
@@ -782,7 +840,7 @@ class FileContext:
                 if id(func) not in kinds:
                     continue
                 assert isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef)
-                if func.name in found or func.name in EXECUTE_METHODS:
+                if func.name in found or func.name in EXECUTE_METHODS or func.name in ASYNCPG_METHODS:
                     continue
                 callee = found.get(call_name(call) or "") if id(call) not in sink_ids else None
                 arg, sink = ((_argument(call, 0, "query"), call) if callee is None
@@ -831,9 +889,9 @@ class FileContext:
             if site.kind is None and self._sent_elsewhere and self.is_text_call(site.call) and {
                     id(n) for _, n in site.sql.pieces or ((0, site.sql.literal),)} <= self._sent_elsewhere:
                 continue  # `text(...)` given to another database's connection (`sqlite_engine.connect().execute(...)`)
-            if site.kind not in _PG_KINDS and self._other_dialect_arm(site.call):
+            if site.kind not in _POSTGRES_KINDS and self._other_dialect_arm(site.call):
                 continue
-            if site.kind in _PG_KINDS or site.sql.named or looks_like_sql(site.sql.text):
+            if site.kind in _POSTGRES_KINDS or site.sql.named or looks_like_sql(site.sql.text):
                 yield site
 
     def _other_dialect_arm(self, node: ast.AST) -> bool:
@@ -1235,14 +1293,16 @@ class FileContext:
 
         # `:name` binds are the placeholders of every driver but psycopg's (sqlite3's named style,
         # SQLAlchemy, `databases`): neutral unless the receiver is known to be a psycopg one
-        named = site.sql.named or site.kind not in _PG_KINDS
+        # asyncpg: the server's `$1` only (a `:name` or `%s` is no placeholder there)
+        named = site.sql.named or site.kind not in _POSTGRES_KINDS
         text, dynamic = site.sql.text, site.sql.dynamic or site.sql.partial
         if "{" in text and not dynamic:
             text, dynamic = self._template(text, site.call)
         # psycopg2 puts the values into the text (a tuple after IN, a literal where the grammar wants one);
         # psycopg 3 binds them on the server, where `$1` stands for them
         client = site.kind in {PG, PG_CURSOR} or (site.kind is None and self.default_driver == PG)
-        return analyse(text, dynamic=dynamic, named=named, client_binds=client, qmark=site.kind in QMARK_KINDS)
+        return analyse(text, dynamic=dynamic, named=named, client_binds=client, qmark=site.kind in QMARK_KINDS,
+                       dollar=site.kind == ASYNCPG)
 
     def _template(self, text: str, at: ast.AST) -> tuple[str, bool]:
         """(text, whether it is a template): SQL whose `str.format` fields (`FROM {powa}.servers`) name nothing
@@ -1351,6 +1411,17 @@ def _other_driver_type(qual: str) -> str | None:
         return None
     last = qual.rsplit(".", 1)[-1].lower()
     return OTHER_CURSOR if "cursor" in last else OTHER if "connection" in last else None
+
+
+def _union_members(expr: ast.expr) -> list[ast.expr] | None:
+    """The types of a union annotation but None (`Optional[X]`, `Union[X, Y]`, `X | Y | None`), else None."""
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.BitOr):
+        members = [*(_union_members(expr.left) or [expr.left]), *(_union_members(expr.right) or [expr.right])]
+    elif isinstance(expr, ast.Subscript) and (dotted(expr.value) or "").rsplit(".", 1)[-1] in {"Optional", "Union"}:
+        members = list(expr.slice.elts) if isinstance(expr.slice, ast.Tuple) else [expr.slice]
+    else:
+        return None
+    return [m for m in members if not (isinstance(m, ast.Constant) and m.value is None)]
 
 
 def _yielded(annotation: ast.expr) -> ast.expr:

@@ -64,8 +64,12 @@ class SqlAnalysis:
     parsed: bool
 
 
-def neutralize(sql: str, *, named: bool = False) -> str:
-    """Placeholders and interpolated values made neutral, every offset kept."""
+def neutralize(sql: str, *, named: bool = False, dollar: bool = False) -> str:
+    """Placeholders and interpolated values made neutral, every offset kept. `dollar`: the driver's placeholders
+    are the server's own `$1` (asyncpg), which PostgreSQL parses: a `%s` is no placeholder there."""
+    if dollar:
+        return sql.replace(DYNAMIC, "x")
+
     def pad(m: re.Match[str]) -> str:
         text = m.group(0)
         return "% " if text == "%%" else "$1" + " " * (len(text) - 2)
@@ -176,12 +180,13 @@ def _dialect(tokens: list[tuple[int, int, str]], text: str) -> list[tuple[SqlPro
 
 @lru_cache(maxsize=4096)
 def analyse(sql: str, *, dynamic: bool = False, named: bool = False, client_binds: bool = False,
-            qmark: bool = False) -> SqlAnalysis:
+            qmark: bool = False, dollar: bool = False) -> SqlAnalysis:
     """The problems PostgreSQL finds in one SQL text (see the module documentation). `client_binds`: the
     driver puts the values into the text itself (psycopg2), so a placeholder may stand where the grammar
     wants a literal or a list (`NOTIFY chan, %s`, `WHERE id IN %s` with a tuple). `qmark`: `?` is the driver's
-    placeholder (ODBC's, which psqlODBC turns into PostgreSQL's `$n`): every one outside literals is a value."""
-    text = neutralize(sql, named=named)
+    placeholder (ODBC's, which psqlODBC turns into PostgreSQL's `$n`): every one outside literals is a value.
+    `dollar`: the driver sends the text as it is with `$1`, `$2`... (asyncpg)."""
+    text = neutralize(sql, named=named, dollar=dollar)
     tokens = _tokens(text)
     if qmark:
         for pick in _qmark_offsets(tokens, text):
@@ -218,8 +223,13 @@ def analyse(sql: str, *, dynamic: bool = False, named: bool = False, client_bind
             tree, err, message = _parse(text)
     if tree is None and client_binds and ("%" in sql or (named and ":" in sql)):
         text, tree, err, message = _as_literals(sql, text, err, message, named=named)
+    if dollar:  # `$1`, `$2`... in the order of the `?`s, when the text numbers none itself
+        safe = DYNAMIC not in sql and not _DOLLAR.search(sql)
+        for number, pick in enumerate(sorted(placeholders), 1):
+            problems.append(SqlProblem(pick, "MD003", "SQLite placeholder `?`: PostgreSQL (asyncpg) uses $1, $2, ...",
+                                       (pick, pick + 1, f"${number}") if safe else None))
     safe = "%" not in sql and DYNAMIC not in sql
-    for pick in sorted(placeholders):
+    for pick in sorted(placeholders) if not dollar else ():
         problems.append(SqlProblem(pick, "MD003", "SQLite placeholder `?`: PostgreSQL (psycopg2) uses %s",
                                    (pick, pick + 1, "%s") if safe else None))
     if tree is None and not dynamic:
@@ -228,6 +238,7 @@ def analyse(sql: str, *, dynamic: bool = False, named: bool = False, client_bind
     return SqlAnalysis(tuple(sorted(problems, key=lambda p: (p.offset, p.code))), inserts, tree is not None)
 
 
+_DOLLAR = re.compile(r"\$\d")
 _BEFORE_IN = re.compile(r"(?<![\w$])in(\s+)$", re.IGNORECASE)
 
 

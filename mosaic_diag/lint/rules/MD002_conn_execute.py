@@ -20,8 +20,8 @@ class ConnExecute(Rule):
     A psycopg2 connection is a name bound from a configured factory (`lint.conn_factories`,
     default `get_conn`), `psycopg2.connect()` or a psycopg2 pool's `getconn()`, resolved through
     the imports; `get_conn().execute(...)` is caught too. psycopg 3 connections
-    (`psycopg.connect()`, `psycopg_pool`) do have `execute` and sqlite3 ones too: both are left
-    alone. Correct: `cursor = conn.cursor(); cursor.execute(...)`.
+    (`psycopg.connect()`, `psycopg_pool`) do have `execute`, and so do sqlite3's and asyncpg's
+    connections and pools: all are left alone. Correct: `cursor = conn.cursor(); cursor.execute(...)`.
     """
 
     code = "MD002"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mosaic_diag.lint.context import FileContext
+from mosaic_diag.lint.context import ASYNCPG, FileContext
 from mosaic_diag.lint.model import Hit, Rule
 
 
@@ -20,8 +20,11 @@ class SqlitePlaceholder(Rule):
     the jsonb operators `?`, `?|`, `?&` stay operators, and `?` inside literals and comments is
     text. Calls on a known `sqlite3` connection or cursor, or another database's (DuckDB, pyodbc,
     a SQLAlchemy engine on a `sqlite://` URL, ...), are left alone; through pyodbc to PostgreSQL (a
-    connection string naming it) `?` is ODBC's placeholder, and right. `--fix` writes `%s` when the SQL
-    has no `%` of its own and no such connection in the module runs the same string.
+    connection string naming it) `?` is ODBC's placeholder, and right. On an asyncpg connection or pool (known by
+    `asyncpg.connect()` / `create_pool()`, a pool's `acquire()`, or an `asyncpg.Connection` / `asyncpg.Pool`
+    annotation) the SQL of `fetch` / `fetchrow` / `fetchval` / `execute` ... is read too, and asyncpg's
+    placeholders are `$1`, `$2`. `--fix` writes `%s` (asyncpg: `$1`, `$2` in order, when the SQL numbers none
+    itself) when the SQL has no `%` of its own and no such connection in the module runs the same string.
     """
 
     code = "MD003"
@@ -36,5 +39,6 @@ class SqlitePlaceholder(Rule):
             fixes = tuple(e for p in marks for e in ctx.edit_for(site.sql, p.fix))
             if len(fixes) != len(marks):
                 fixes = ()
-            yield Hit(site.sql.node, f"SQLite placeholder `?` in SQL ({len(marks)}x): PostgreSQL (psycopg2) "
-                                     "uses %s", line, col, fixes)
+            uses = "(asyncpg) uses $1, $2, ..." if site.kind == ASYNCPG else "(psycopg2) uses %s"
+            yield Hit(site.sql.node, f"SQLite placeholder `?` in SQL ({len(marks)}x): PostgreSQL {uses}", line, col,
+                      fixes)

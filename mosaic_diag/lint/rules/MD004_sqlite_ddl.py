@@ -16,7 +16,8 @@ class SqliteOnlySql(Rule):
     PostgreSQL rejects these with a syntax error, or `function datetime(unknown) does not exist`
     (label SQL_DIALECT_ERROR); the framework: "PostgreSQL uses SERIAL not AUTOINCREMENT". They
     are found among the tokens of PostgreSQL's own scanner, so words inside string literals and
-    comments never count, in the same SQL as MD003 reads (and in `.sql` files). Calls on a
+    comments never count, in the same SQL as MD003 reads (asyncpg's `fetch` / `fetchrow` / `execute`... on a
+    known asyncpg connection or pool too; and in `.sql` files). Calls on a
     known `sqlite3` connection or cursor (the SQLite fallback itself), or another database's
     (`mysql.connector`, `pymysql`, a SQLAlchemy engine on a `sqlite://` or `duckdb://` URL written in the
     code, ...), are left alone. `--fix`

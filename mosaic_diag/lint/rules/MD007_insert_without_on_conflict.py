@@ -17,8 +17,9 @@ class InsertWithoutOnConflict(Rule):
     double-click, a replayed job) must not fail with `duplicate key value violates unique
     constraint` (label DUPLICATE_KEY); use `ON CONFLICT (...) DO NOTHING` or `DO UPDATE`.
     The INSERT is read by PostgreSQL's parser (a CTE's INSERT counts, an `INSERT` inside a
-    literal does not). The unique keys come from the parsed DDL of the schema (`lint.schema`,
-    default `schema.sql` or the migrations found from the repository root; the linter says when
+    literal does not), in the SQL of MD003 (asyncpg's `execute` / `fetchrow` ... on a known asyncpg connection or
+    pool too: `INSERT ... RETURNING id` is often fetched). The unique keys come from the parsed DDL of the
+    schema (`lint.schema`, default `schema.sql` or the migrations found from the repository root; the linter says when
     it finds none) and of any `CREATE TABLE` in the linted files (a file's own first: tests and examples each
     make their own `tbl`); a key that the database
     generates (SERIAL, IDENTITY, a `DEFAULT` of `nextval(...)` as pg_dump writes a serial, or of

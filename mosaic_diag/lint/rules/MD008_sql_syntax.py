@@ -16,7 +16,9 @@ class SqlSyntaxError(Rule):
     SQL_DIALECT_ERROR). The position is the parser's, mapped to file:line:col inside the string.
     Driver placeholders (`%s`, `%(name)s`, SQLAlchemy `:name`) are made neutral first (psycopg2's
     client-side values too: `IN %s` with a tuple, `NOTIFY chan, %s`; psycopg 3 binds on the server, where
-    those fail); the
+    those fail). asyncpg sends the text as written, with the server's own `$1` (PostgreSQL's grammar reads
+    them): its queries (`fetch`, `fetchrow`, `fetchval`, `execute`... on a connection or pool known as asyncpg's)
+    are judged as they are, where a `:name` is a syntax error; the
     SQLite/MySQL constructs of MD003/MD004 are reported there, not twice here. An f-string or
     `.format()` skeleton that does not parse is not reported (the interpolated piece may be what
     completes it; MD005 speaks about it). Nor is: a `str.format` template whose fields name nothing in
