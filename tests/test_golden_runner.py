@@ -637,19 +637,26 @@ def test_an_answer_quoting_secrets_is_redacted_in_every_report_and_the_state(ser
     assert "postgresql://mosaic:***@db.internal" in out
 
 
+def _one_failed_case(server, tmp_path: Path, capsys, path: str, expect: str) -> tuple[dict, str, Path, Path]:
+    """One case (`id: leak`) against `path`, expected to fail, run by the CLI with --state-dir and --junit: its JSON
+    case, the JSON report, the state directory and the JUnit file."""
+    cases = tmp_path / "leak.yml"
+    cases.write_text(f"cases:\n  - {{id: leak, path: {path}, expect: {expect}}}\n")
+    state, junit = tmp_path / "state", tmp_path / "golden.xml"
+    assert main(["golden", "--url", url_of(server), "--cases", str(cases), "--state-dir", str(state), "--retries",
+                 "0", "--junit", str(junit), "--format", "json"]) == 1
+    out = capsys.readouterr().out
+    (case,) = json.loads(out)["cases"]
+    return case, out, state, junit
+
+
 def test_secrets_spelled_with_escapes_are_redacted_in_every_report_and_the_state(server, tmp_path, capsys):
     """A hostile app's answer (or a PHP app's: its JSON writes `/` as `\\/`) spelling a secret's name or a DSN's `://`
     with JSON escapes (`"\\u0070assword"`), a token in a percent-encoded return URL (`%3Ftoken%3D…`) and a key in a
     hyphenated header (`x-goog-api-key: …`): none of the patterns matched, and the JSON report, JUnit and the last
     run kept for --only-failed showed them."""
     assert json.loads(ESCAPED_LEAK)["password"] == SPELLED["name"]  # (what the app said, as its reader reads it)
-    cases = tmp_path / "leak.yml"
-    cases.write_text("cases:\n  - {id: leak, path: /leak-spelled, expect: {contains: [welcome]}}\n")
-    state, junit = tmp_path / "state", tmp_path / "golden.xml"
-    assert main(["golden", "--url", url_of(server), "--cases", str(cases), "--state-dir", str(state), "--retries",
-                 "0", "--junit", str(junit), "--format", "json"]) == 1
-    out = capsys.readouterr().out
-    (case,) = json.loads(out)["cases"]
+    case, out, state, junit = _one_failed_case(server, tmp_path, capsys, "/leak-spelled", "{contains: [welcome]}")
     (attempt,) = case["attempts"]
     shown = json.loads(attempt["body_excerpt"])  # (still JSON)
     assert shown["password"] == "***" and shown["db"] == "postgresql://mosaic:***@db.internal/mosaic", shown
@@ -700,13 +707,7 @@ def test_a_classifier_hit_quoting_a_secret_is_redacted_in_the_last_run_kept(serv
     translate host name "TAIL@'`: libpq quoting the tail of a password cut at its '@'); the last run kept for
     --only-failed and bless (a file no output guard sees) showed it."""
     tail = TAILED_PASSWORD.split("@", 1)[1]
-    cases = tmp_path / "leak.yml"
-    cases.write_text("cases:\n  - {id: leak, path: /leak-explained, expect: {status: 200}}\n")
-    state, junit = tmp_path / "state", tmp_path / "golden.xml"
-    assert main(["golden", "--url", url_of(server), "--cases", str(cases), "--state-dir", str(state), "--retries",
-                 "0", "--junit", str(junit), "--format", "json"]) == 1
-    out = capsys.readouterr().out
-    (case,) = json.loads(out)["cases"]
+    case, out, state, junit = _one_failed_case(server, tmp_path, capsys, "/leak-explained", "{status: 200}")
     assert case["classification"]["label"] == "PG_URL_MALFORMED", case
     assert 'host name "***@' in case["classification"]["explanation"], case
     files = list(state.iterdir())
