@@ -10,7 +10,6 @@ put the texts in a log after the ERROR record that reported them.
 from __future__ import annotations
 
 import http.server
-import threading
 from collections.abc import Iterator
 
 import httpx
@@ -19,6 +18,7 @@ import requests
 
 from mosaic_diag.classifier.classify import Classifier
 from tests.realworld.corpus import corpus_text
+from tests.test_classify_evidence import serving
 from tests.test_logs_support import labels_after_error_record
 
 
@@ -38,15 +38,9 @@ class _NotFound(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def not_found_server() -> Iterator[str]:
-    """`http://127.0.0.1:PORT`: a loopback server that answers every POST with a 404."""
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotFound)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_address[1]}"
-    finally:
-        srv.shutdown()
-        srv.server_close()
+    """`http://localhost:PORT`: a loopback server that answers every POST with a 404."""
+    with serving(_NotFound) as url:
+        yield url
 
 
 def _requests_404(url: str) -> str:
