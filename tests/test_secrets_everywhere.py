@@ -177,7 +177,8 @@ def test_playbook_plan_audit_notes_and_webhook_bodies(tmp_path: Path) -> None:
     assert len(notes) == 1 and "## Facts" in notes[0]
     assert f"{hook.url.split('//')[1].split(':')[0]}" in outs[0]  # the webhook's host is shown, not its path
     everything = {"plan/table": outs[0], "plan/json": outs[1], "plan/markdown": outs[2], "execute": outs[3],
-                  "audit": audit, "note": notes[0], "webhook body": _Hook.bodies[0]}
+                  "audit": audit, "note": notes[0], "webhook body": _Hook.bodies[0],
+                  "action state": (state / "actions.json").read_text()}  # (its key named the webhook's URL whole)
     assert {name: leaks(text) for name, text in everything.items()} == {name: [] for name in everything}
 
 
