@@ -290,3 +290,27 @@ def test_generate_out_dash_is_stdout_and_an_unwritable_out_is_refused_before_the
     r = run_cli(["manifest", "generate", "HEAD", "--live-schema", "-o", str(repo.work)])
     assert r.returncode == 2, r.stdout + r.stderr
     assert r.stderr.strip() == f"mosaic-diag: error: {repo.work}: cannot write (Is a directory)", r.stderr
+
+
+def test_a_flag_under_a_secrets_name_is_masked_in_the_manifest_and_the_deploy_record(repo, tmp_path):
+    """A flags file holding a key by its name (`"openai_api_key": "Zq81x…"`, `"db_password": …`): each string was
+    redacted alone, which cannot tell a random word from a key, and `manifest record` wrote it to the deploy history
+    (and `generate --out` to the manifest) as it is."""
+    from tests.cli_inproc import run_cli
+
+    secrets = {"openai_api_key": "Zq81xAbCdEfGhIjKlMnOpQr", "db_password": "hunter2horse", "smtp_pass": 904417}
+    write(repo.work, "feature_flags.json", json.dumps({"new_ui": True, "max_tokens": 800, "password_length": 12,
+                                                       **secrets, "alerts": {"webhook_secret": "WhS3cretValue1"}}))
+    commit_all(repo.work, "flags with keys in them")
+    r = run_cli(["manifest", "record", "--repo", str(repo.work), "--format", "json"])
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "manifest.json"
+    r2 = run_cli(["manifest", "generate", "--repo", str(repo.work), "--out", str(out)])
+    assert r2.returncode in (0, 1), r2.stderr
+    written = {"record": (repo.work / ".mosaic-diag" / "deploys.jsonl").read_text(), "manifest": out.read_text(),
+               "output": r.stdout + r.stderr + r2.stdout + r2.stderr}
+    values = json.loads(out.read_text())["feature_flags"]["values"]
+    assert values == {"new_ui": True, "max_tokens": 800, "password_length": 12, "openai_api_key": "***",
+                      "db_password": "***", "smtp_pass": "***", "alerts": {"webhook_secret": "***"}}
+    shown = [str(v) for v in (*secrets.values(), "WhS3cretValue1")]
+    assert {where: [s for s in shown if s in text] for where, text in written.items()} == dict.fromkeys(written, [])

@@ -1367,3 +1367,33 @@ def test_health_says_a_dead_letter_store_it_cannot_read_and_is_degraded(refused_
     code, body = health_payload(database_check={"ok": True}, dead_letters=store)
     assert (code, body["status"], body["dead_letters"]) == (200, "degraded", {"error": {"type": "UnreachableError"}})
     assert "dead_letters() failed: UnreachableError" in body["reasons"]
+
+
+class _QuotesItsValue(BaseModel):
+    """An app's validator that quotes the value it refuses, after a long explanation."""
+
+    url: str
+
+    @field_validator("url")
+    @classmethod
+    def _refuse(cls, value: str) -> str:
+        from mosaic_diag.runtime.guard import MAX_ERROR_LINE
+
+        raise ValueError("x" * (MAX_ERROR_LINE - 60) + f" cannot use {value}")
+
+
+def test_a_secret_across_the_cut_of_a_stored_validation_error_is_masked_whole(tmp_path: Path) -> None:
+    """Each validation error is kept to MAX_ERROR_LINE characters in the `error` column: cut before the redactor saw
+    it, a DSN the app's validator quoted lost its `@` and the first part of its password was stored (and carried
+    by the SchemaRejected the app logs)."""
+    password = "DlqPw-" + "Zq81xAbCdEfGhIjK" * 3
+    path = tmp_path / "letters.sqlite"
+    guard = schema_guard(_QuotesItsValue, store=open_dead_letters(path), prompt_id="p1")
+    with pytest.raises(SchemaRejected) as info:
+        guard({"url": f"postgresql://mosaic:{password}@db.example.com/mosaic"})
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        error, payload = db.execute("SELECT error, payload FROM mosaic_dead_letters").fetchone()
+    assert "cannot use postgresql://mosaic:***@db." in error and "more characters]" in error, error
+    assert [where for where, text in (("error", error), ("payload", payload), ("exception", str(info.value)))
+            if password[:10] in text] == []
+    assert oct(path.stat().st_mode & 0o777) == "0o600"

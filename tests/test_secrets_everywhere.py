@@ -177,7 +177,8 @@ def test_playbook_plan_audit_notes_and_webhook_bodies(tmp_path: Path) -> None:
     assert len(notes) == 1 and "## Facts" in notes[0]
     assert f"{hook.url.split('//')[1].split(':')[0]}" in outs[0]  # the webhook's host is shown, not its path
     everything = {"plan/table": outs[0], "plan/json": outs[1], "plan/markdown": outs[2], "execute": outs[3],
-                  "audit": audit, "note": notes[0], "webhook body": _Hook.bodies[0]}
+                  "audit": audit, "note": notes[0], "webhook body": _Hook.bodies[0],
+                  "action state": (state / "actions.json").read_text()}  # (its key named the webhook's URL whole)
     assert {name: leaks(text) for name, text in everything.items()} == {name: [] for name in everything}
 
 
@@ -350,3 +351,40 @@ def test_a_key_across_the_cut_of_a_providers_error_line_is_masked_whole(tmp_path
     assert r.returncode == 1, r.stdout + r.stderr
     assert "MD-LLM001" in r.stdout and "xxx invalid key " in r.stdout, r.stdout
     assert key[8:16] not in r.stdout + r.stderr, r.stdout
+
+
+CONDITION_PLAYBOOK = """\
+- id: cut-reason
+  match: {label: UNKNOWN_ERROR}
+  severity: high
+  gather:
+    - log_tail: {}
+  remediate:
+    - action: circuit_breaker
+      when: 'log.last_error contains "refused"'
+      params: {disable_feature: chat}
+    - action: open_incident
+      when: 'log.last_error contains "refused"'
+"""
+
+
+def test_a_secret_across_the_cut_of_a_conditions_reason_is_masked_whole(tmp_path: Path) -> None:
+    """A condition's reason quotes the fact it read, its first 57 characters (`log.last_error 'refused
+    postgresql://mosaic:DsnPw…' contains 'refused'`): cut before the redactor saw them, a DSN lost its `@` and the
+    first part of its password was written to the plan, the audit log, the incident note and, not redacted at all,
+    to the flags file the circuit breaker sets (its `reason`)."""
+    password = "DsnPw-" + "Zq81xAbCdEfGhIjK" * 3
+    (tmp_path / "books").mkdir()
+    (tmp_path / "books" / "cut.yml").write_text(CONDITION_PLAYBOOK)
+    (tmp_path / "incident.json").write_text(json.dumps({"stage": "runtime", "context": {"log": {
+        "last_error": f"refused postgresql://mosaic:{password}@db.example.com:5432/mosaic"}}}))
+    r = cli("playbook", "run", "UNKNOWN_ERROR", "--context", "incident.json", "--playbooks", "books", "--execute",
+            "--yes", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    state = tmp_path / ".mosaic-diag"
+    (note,) = (state / "incidents").glob("*.md")
+    flags = json.loads((state / "flags.json").read_text())
+    assert flags["flags"]["chat"]["reason"].startswith("log.last_error 'refused postgresql://mosaic:***@db.")
+    written = {"plan": r.stdout + r.stderr, "flags": (state / "flags.json").read_text(),
+               "audit": (state / "audit.log").read_text(), "note": note.read_text()}
+    assert {where: password[:10] in text for where, text in written.items()} == dict.fromkeys(written, False)

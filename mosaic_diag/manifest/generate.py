@@ -18,7 +18,7 @@ from mosaic_diag.errors import ConfigError, UnreachableError
 from mosaic_diag.manifest.model import Manifest, SchemaInfo
 from mosaic_diag.manifest.settings import PYTHON_DECLARATIONS, ManifestSettings, glob_match
 from mosaic_diag.platform import gitops
-from mosaic_diag.platform.redact import redact_dsn, redact_text
+from mosaic_diag.platform.redact import MASK, redact_dsn, redact_text, secret_key
 from mosaic_diag.platform.yamlpos import MAX_DEPTH, load_yaml_text
 
 LIVE_SCHEMA_SQL = """
@@ -39,13 +39,18 @@ def _set_hash(files: Mapping[str, str]) -> str | None:
     return sha256("".join(f"{p}\0{h}\n" for p, h in sorted(files.items())).encode())
 
 
-def _redacted(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact_text(value)
+def _redacted(value: Any, key: str | None = None) -> Any:
+    """`value` (flags, model pins) as the manifest keeps it: every string redacted, and a string or a number under
+    a secret's name (`"openai_api_key": "Zq81x…"`, which the redactor cannot tell from any word) masked whole."""
     if isinstance(value, Mapping):
-        return {str(k): _redacted(v) for k, v in value.items()}
+        return {str(k): _redacted(v, str(k)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_redacted(v) for v in value]
+    if key is not None and secret_key(key) and isinstance(value, str | int | float) and not isinstance(value, bool) \
+            and value != "":
+        return MASK
+    if isinstance(value, str):
+        return redact_text(value)
     return value
 
 

@@ -766,6 +766,15 @@ class RedactMemo:
         return done
 
 
+_SECRET_KEY = LazyPattern(r"(?i)" + _SECRET_NAME)
+
+
+def secret_key(name: object) -> bool:
+    """Whether a mapping's key names a secret (`api_key`, `db_password`, `webhook_secret`, `SMTP_PASS`): its value
+    is one whatever it looks like, as `"api_key": "…"` is in a text (not `max_tokens`, `password_length`)."""
+    return isinstance(name, str) and _SECRET_KEY.fullmatch(name) is not None
+
+
 def redact_value(value: Any, redact: Callable[[str], str] = redact_text) -> Any:
     """`value` with every string inside it (mappings, lists, tuples) redacted."""
     if isinstance(value, str):

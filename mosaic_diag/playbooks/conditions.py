@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mosaic_diag.platform.lazyre import LazyPattern
+from mosaic_diag.platform.redact import redact_cut, redact_text
 
 MAX_LENGTH = 1000
 MAX_DEPTH = 32
@@ -426,7 +427,8 @@ def lookup(facts: Mapping[str, Any], name: str) -> Any:
 
 
 def show(value: Any) -> str:
-    """A value as the reason shows it: 3.2, 1, 'startup', ['a', 'b'], true, null."""
+    """A value as the reason shows it: 3.2, 1, 'startup', ['a', 'b'], true, null; a string redacted, then cut (cut
+    first, a DSN lost its `@` and its password showed in every output, the flags file and the incident note)."""
     if value is MISSING:
         return "(not gathered)"
     if isinstance(value, bool):
@@ -436,10 +438,10 @@ def show(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}" if math.isfinite(value) else str(value)
     if isinstance(value, str):
-        return repr(value if len(value) <= 60 else value[:57] + "...")
+        return repr(redact_text(value) if len(value) <= 60 else redact_cut(value, 57) + "...")
     if isinstance(value, tuple | list):
         return "[" + ", ".join(show(v) for v in value) + "]"
-    return repr(value)
+    return redact_text(repr(value))
 
 
 def _value(node: Node, facts: Mapping[str, Any]) -> tuple[Any, str]:

@@ -5,9 +5,9 @@
 - serialises concurrent runs of one repository: an exclusive `fcntl` lock on `.mosaic-diag/actions.lock`
   (and, with PostgreSQL, a session advisory lock, so runs on other machines wait too): two runs never
   read-modify-write the flags file at once;
-- remembers each executed action under `playbook|fingerprint|action|target`, so an action already done
-  within the cool-down (`playbooks.cooldown`, seconds, default 900) is skipped: three identical runs post
-  one alert and write one note.
+- remembers each executed action under `playbook|fingerprint|action|target` (a webhook's URL as its host and a
+  digest), so an action already done within the cool-down (`playbooks.cooldown`, seconds, default 900) is
+  skipped: three identical runs post one alert and write one note.
 
 The state lives in a PostgreSQL table (`mosaic_diag_actions`, created idempotently) when `DATABASE_URL`
 is set and reachable, else in `.mosaic-diag/actions.json` (config `playbooks.state_file`). A database
@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mosaic_diag.platform.atomic import read_state, write_atomic
-from mosaic_diag.platform.redact import redact_with_dsn
+from mosaic_diag.platform.digest import key_hash
+from mosaic_diag.platform.redact import redact_url, redact_with_dsn
 
 TABLE = "mosaic_diag_actions"
 KEEP = timedelta(days=7)  # entries older than this are dropped from the file
@@ -46,6 +47,10 @@ class Ledger(Protocol):
 
 
 def action_key(playbook: str, fingerprint: str, action: str, target: str | None) -> str:
+    """`playbook|fingerprint|action|target`; a URL target (the webhook, whose path is its credential) as its scheme
+    and host and a digest of the whole, never as written: the key is kept in `actions.json` and the table."""
+    if target and "://" in target:
+        target = f"{redact_url(target)}#{key_hash(target.encode('utf-8', 'surrogatepass')).hexdigest()[:16]}"
     return "|".join((playbook, fingerprint, action, target or ""))
 
 

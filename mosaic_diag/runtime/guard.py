@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from mosaic_diag.errors import ConfigError, DiagError, UnreachableError, UsageError
-from mosaic_diag.platform.redact import redact_dsn, redact_text, redact_with_dsn
+from mosaic_diag.platform.redact import redact_cut, redact_dsn, redact_text, redact_with_dsn
 from mosaic_diag.runtime.context import note_label, on_event_loop
 from mosaic_diag.runtime.verdict import classify_exception
 
@@ -950,7 +950,11 @@ def describe_error(exc: Any) -> str:
 
 
 def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else f"{text[:limit]}[… {len(text) - limit:,} more characters]"
+    """At most `limit` characters of `text` and a note of the rest, redacted before the cut (`redact_cut`): cut
+    first, a DSN an app's validator quoted lost its `@` and the first part of its password was stored."""
+    if len(text) <= limit:
+        return text
+    return f"{redact_cut(text, limit)}[… {len(text) - limit:,} more characters]"
 
 
 class SchemaGuard(Generic[M]):
