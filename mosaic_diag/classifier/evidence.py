@@ -43,6 +43,14 @@ _POOL_HOST = LazyPattern(r"\bhost='([A-Za-z0-9.-]+)'")
 # not reach: `Cannot connect to host api.openai.com:443 ssl:default [Connect call failed …]`
 _AIOHTTP_HOST = LazyPattern(r"\bCannot connect to host ([A-Za-z0-9.-]+):\d")
 _URL = LazyPattern(r"\b[a-z][a-z0-9+.-]{0,39}://\S+", re.IGNORECASE)
+# the URL a request went to, as HTTP clients and apps name it: requests' `for url: …`, httpx's `for url '…'`, aiohttp's
+# `url='…'` / `url=URL('…')`, a logged `POST http://…` (httpx's `HTTP Request: POST …`, Go's `Post "http://…"`), Node's
+# `request to … failed`, an app's `connect to …` / `base_url=…`; not a link in a message's prose (a provider's docs,
+# `https://aka.ms/…`) nor a script's URL in a browser's stack frame. (On one line: a URL a terminal wrapped after its
+# method is cut, its host unread.)
+_REQUEST_URL_HOST = LazyPattern(
+    r"(?:\bfor url:? ?|\burl ?[=:] ?(?:URL\()?|\b(?:GET|POST|PUT|PATCH|DELETE)[ \t]+|\brequest to |\bconnect to |"
+    r"\bbase_url ?[=:] ?)['\"]?[a-z][a-z0-9+.-]{0,39}://(?:[^@/\s'\"]*@)?([A-Za-z0-9.-]+)", re.IGNORECASE)
 
 _OPENAI_CODES = frozenset({
     "insufficient_quota", "rate_limit_exceeded", "invalid_api_key", "model_not_found",
@@ -211,6 +219,16 @@ def hosts_in(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(hosts))
 
 
+def request_hosts(text: str) -> tuple[str, ...]:
+    """Hosts `text` names as a request's (`_REQUEST_URL_HOST`, urllib3's `host='…'`, aiohttp's `Cannot connect to
+    host …:443`), lower case, in order."""
+    hosts = [h.lower().rstrip(".") for h in _REQUEST_URL_HOST.findall(text)] if "://" in text else []
+    hosts += [h.lower() for h in _POOL_HOST.findall(text)]
+    if "Cannot connect to host " in text:
+        hosts += [h.lower().rstrip(".") for h in _AIOHTTP_HOST.findall(text)]
+    return tuple(dict.fromkeys(hosts))
+
+
 def provider_of_codes(codes: frozenset[str]) -> str | None:
     if codes & _OPENAI_CODES:
         return "openai"
@@ -246,7 +264,12 @@ def provider_of_context(evidence: Evidence) -> str | None:
             for name, pattern in _PROVIDER_HOSTS:
                 if pattern.search(host):
                     return name
-    relayed: bool | None = None  # (any host left here is not a provider's: the server that answered)
+    # a request's host left here is not a provider's: the server that answered (a self-hosted or OpenAI-compatible
+    # one, a relay). A word (`openai` in an app's message, an OpenAI model's name, `anthropic`) is then no evidence of
+    # who answered (taxonomy rule 6): the host is; the client's type, frames, logger, wrapper or body still are (above)
+    if any(request_hosts(text) for text in texts):
+        return None
+    relayed: bool | None = None
     for text in texts:
         bare = _URL.sub(" ", _without_listing(text))
         model = _CLAUDE_MODEL.search(bare)
