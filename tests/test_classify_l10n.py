@@ -48,16 +48,23 @@ def test_every_translation_reads_back_to_the_label_of_its_msgid(clf: Classifier,
     another msgid the same locale words the same way: Korean says `column %d of relation` and `column number %d of
     relation` alike)."""
     same: dict[tuple[str, str], set[str]] = {}
+    said: dict[tuple[str, str], str] = {}  # (locale, msgid) -> its translation
     for m in data["messages"]:
         for loc, tr in m["translations"].items():
             same.setdefault((loc, tr["text"].strip()), set()).add(m["label"])
+            said[(loc, m["msgid"])] = tr["text"].strip()
     misses = []
     count = 0
     for m in data["messages"]:
         if m["domain"] == "libc" or m["msgid"].rstrip().endswith(":") or m.get("argument"):
             continue  # (a prefix, a glibc text, an argument label only within libpq's message: tested below)
         for loc, tr in m["translations"].items():
-            text = l10n.CONVERSION.sub(lambda c: "%" if c.group(0) == "%%" else "x", tr["text"].strip())
+            # `x` for each argument, or the arguments the rules label the message with (`%s at or near "%s"`: the
+            # parser's `syntax error`, in `loc`'s words as the server composes it, and `?`)
+            quoted = [said.get((loc, a), a) for a in m.get("arguments", [])]
+            fill = iter(quoted[a - 1] if 0 < a <= len(quoted) else "x" for a in tr["args"])
+            text = l10n.CONVERSION.sub(lambda c, fill=fill: "%" if c.group(0) == "%%" else next(fill),
+                                       tr["text"].strip())
             got = clf.classify_text(text).label
             count += 1
             if got not in same[(loc, tr["text"].strip())]:
@@ -209,6 +216,24 @@ def test_a_server_error_in_another_language_gets_the_english_label(session, clf:
     assert clf.classify_text(text).label == label, text
     assert clf.classify_text(f"peewee.ProgrammingError: {text}").label == label, text
     assert clf.classify_exception(exc).label == label
+
+
+@pytest.mark.parametrize("loc", SERVER_LOCALES)
+def test_a_syntax_error_in_another_language_gets_the_label_of_its_token(session, clf: Classifier, loc: str) -> None:
+    """The parser composes its error of two messages, `%s at or near "%s"` filled with `syntax error` (each in the
+    session's language) and the token: SQLite's `AUTOINCREMENT` is another dialect's SQL in any language, as in
+    English (typeorm's French `erreur de syntaxe sur ou près de « AUTOINCREMENT »`)."""
+    statement = "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT)"
+    english = str(_error(session, statement))
+    session.cursor().execute(f"SET lc_messages TO '{loc}.UTF-8'")
+    exc = _error(session, statement)
+    text = str(exc)
+    assert "syntax error" in english and "syntax error" not in text and "AUTOINCREMENT" in text, text
+    assert clf.classify_text(english).label == "SQL_DIALECT_ERROR", english
+    first = text.splitlines()[0]  # (the server's line alone, without libpq's `LINE 1:` quoting the statement)
+    for said in (text, first, f"QueryFailedError: {first}"):
+        assert clf.classify_text(said).label == "SQL_DIALECT_ERROR", said
+    assert clf.classify_exception(exc).label == "SQL_DIALECT_ERROR"
 
 
 def _login_errors(pg: TempPostgres) -> list[str]:

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mosaic_diag.classifier.classify import Classifier  # noqa: E402
-from mosaic_diag.classifier.l10n import CONVERSION, DATA_FILE, SEVERITIES_FILE, translation_regex  # noqa: E402
+from mosaic_diag.classifier.l10n import CONVERSION, DATA_FILE, SEVERITIES_FILE, Catalog, translation_regex  # noqa: E402
 from mosaic_diag.classifier.taxonomy import load_taxonomy  # noqa: E402
 
 # PostgreSQL's severity words (elog.c's error_severity) and the field prefixes of its log lines and of libpq's
@@ -68,20 +68,67 @@ def _rule_id(clf: Classifier, msgid: str) -> str:
 
 
 def _rule_patterns(clf: Classifier) -> list[str]:
-    """Every regex source of the shipped rules, unescaped enough to find a message quoted in it."""
+    """Every regex source of the shipped rules, unescaped enough to find a message quoted in it, lower-cased."""
+    return [source.lower() for source in _rule_sources(clf)]
+
+
+ARGUMENTS_OF: dict[str, list[str]] = {}  # a msgid `choose` labelled with the rules' own words -> those arguments
+FILLED_IN: set[str] = set()  # the msgids among those arguments (the parser's `syntax error`)
+
+
+def _rule_sources(clf: Classifier) -> list[str]:
+    """Every regex source of the shipped rules, unescaped, in its own case."""
     out = []
     for rule in clf.rules:
         for cond in (*rule.match, *rule.unless):
             for value in vars(cond).values():
                 pattern = getattr(value, "pattern", None)
                 if isinstance(pattern, str):
-                    out.append(re.sub(r"\\(.)", r"\1", pattern).lower())
+                    out.append(re.sub(r"\\(.)", r"\1", pattern))
     return out
+
+
+def _quoted_arguments(msgid: str, sources: list[str]) -> list[list[str]]:
+    """The arguments the rules quote `msgid` with (`syntax error at or near "AUTOINCREMENT"` gives `%s at or near
+    "%s"` the arguments `syntax error`, `AUTOINCREMENT`): each rule text the msgid's own words match, its conversions
+    read as the words between them (a conversion at an end: the rule text's word run there)."""
+    convs = list(CONVERSION.finditer(msgid))
+    if not convs or any(c.group(0) == "%%" for c in convs):
+        return []
+    parts, pos = [], 0
+    for i, c in enumerate(convs):
+        parts.append(re.escape(msgid[pos:c.start()]))
+        pos = c.end()
+        if i == 0 and c.start() == 0:
+            parts.append(r"(\w[\w ]*?)")  # (a leading argument: the words right before the message's own)
+        elif i == len(convs) - 1 and c.end() == len(msgid):
+            parts.append(r"(\w+)")
+        else:
+            parts.append(r"([^\n]+?)")
+    parts.append(re.escape(msgid[pos:]))
+    own = re.sub(r"\s+", "", CONVERSION.sub("", msgid))
+    if len(own) < 8:
+        return []
+    rx = re.compile("".join(parts), re.IGNORECASE)
+    found: list[list[str]] = []
+    for source in sources:
+        for m in rx.finditer(source):
+            args = [g.strip() for g in m.groups()]
+            if all(args) and args not in found:
+                found.append(args)
+    return found
+
+
+def _fill_with(msgid: str, args: list[str]) -> str:
+    it = iter(args)
+    return CONVERSION.sub(lambda m: "%" if m.group(0) == "%%" else next(it, "x"), msgid)
 
 
 def choose(english: list[str], libc: list[str], clf: Classifier) -> tuple[dict[str, str], dict[str, str]]:
     """(server/libpq msgid -> the label its English text gets, glibc msgid -> the label it takes part in)."""
     patterns = _rule_patterns(clf)
+    sources = _rule_sources(clf)
+    known = set(english)
     quoted = [m for m in libc if "%" not in m and len(m) >= 10 and " " in m
               and any(m.lower() in p for p in patterns)]
     tails: dict[str, str] = {}
@@ -100,6 +147,23 @@ def choose(english: list[str], libc: list[str], clf: Classifier) -> tuple[dict[s
                 chosen[msgid] = label
                 break
         else:
+            # a message the rules label only by what fills it in (`%s at or near "%s"`, the parser's `syntax error`
+            # and the token: `AUTOINCREMENT`, `?`): filled with the arguments the rules quote it with; an argument
+            # that is itself a msgid the label needs is read back on its own (`syntax error`)
+            for args in _quoted_arguments(msgid, sources):
+                label = _label(clf, _fill_with(msgid, args))
+                if not label:
+                    continue
+                chosen[msgid] = label
+                ARGUMENTS_OF[msgid] = args
+                for i, arg in enumerate(args):
+                    if arg in known and arg not in chosen and not _label(
+                            clf, _fill_with(msgid, [*args[:i], "x", *args[i + 1:]])):
+                        chosen[arg] = label
+                        FILLED_IN.add(arg)
+                break
+            if msgid in chosen:
+                continue
             # a prefix the rules quote, which labels only with the glibc message libpq writes after it
             # (`connection to server at "%s" (%s), port %s failed: ` + `Connection refused`)
             head = msgid[:-2] if msgid.endswith("%s") else msgid
@@ -188,13 +252,34 @@ def build(localedir: Path, version: str) -> tuple[dict[str, Any], dict[str, dict
                     made = translation_regex(text) if text != translations[loc]["text"] else None
                     if made is not None and sum(c.isalpha() for c in text) >= 10:
                         translations[f"{loc}.ascii"] = {"text": text, "regex": made[0], "args": made[1]}
+            if msgid in ARGUMENTS_OF:
+                translations = {loc: tr for loc, tr in translations.items()
+                                if _reads_back(clf, msgid, chosen[msgid], loc, tr, catalogs[domain][loc])}
             if translations:
                 entry = {"domain": domain, "msgid": msgid, "label": chosen.get(msgid) or tails[msgid]}
-                if msgid in ARGUMENTS:
+                if msgid in ARGUMENTS or msgid in FILLED_IN:
                     entry["argument"] = True  # (labels only as another message's argument)
+                if msgid in ARGUMENTS_OF:
+                    entry["arguments"] = ARGUMENTS_OF[msgid]  # (labels only with these arguments, the rules' words)
                 messages.append({**entry, "translations": translations})
     return {"version": 1, "catalogs": {d: sorted(catalogs.get(d, {})) for d in domains.values()},
             "messages": messages}, dict(sorted(words.items()))
+
+
+def _reads_back(clf: Classifier, msgid: str, label: str, loc: str, tr: dict[str, Any], cat: dict[str, str]) -> bool:
+    """Whether a translation of a message the rules label by its arguments, filled with them as the server writes
+    them (an argument that is a msgid in `loc`'s words), reads back into English with that label (not Japanese
+    `"%2$s"またはその近辺で%1$s`: a conversion at the end of a regex reads nothing)."""
+    args = ARGUMENTS_OF[msgid]
+    said = [cat.get(a, a) for a in args]
+    fill = iter(said[a - 1] if 0 < a <= len(said) else "x" for a in tr["args"])
+    text = CONVERSION.sub(lambda c: "%" if c.group(0) == "%%" else next(fill), tr["text"])
+    entries = [{"msgid": msgid, "translations": {loc: tr}}]
+    for a in args:
+        made = translation_regex(cat[a]) if a in cat else None
+        if made is not None:
+            entries.append({"msgid": a, "translations": {loc: {"text": cat[a], "regex": made[0], "args": made[1]}}})
+    return _label(clf, Catalog({"messages": entries}, words={}).to_english(text)[0]) == label
 
 
 def transliterate(texts: list[str]) -> list[str]:
