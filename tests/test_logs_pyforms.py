@@ -16,13 +16,11 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 import anyio
 import openai
 import psycopg2
 import pytest
-import yaml
 
 from examples.pgtemp import DENIED_DB
 from mosaic_diag.classifier.classify import Classifier
@@ -31,6 +29,7 @@ from mosaic_diag.classifier.tracebacks import parse_traceback_text
 from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.triage.events import EventClassifier
 from tests.isolation import loggers_kept
+from tests.realworld.corpus import LAYOUTS_PATH, corpus_text, read_yaml
 from tests.test_logs_support import BLOCKS, error_events
 
 STAMP = "2026-12-06T15:09:52.136214Z"
@@ -349,8 +348,7 @@ def test_ipython_traceback_of_an_openai_quota_error_is_openai_quota_exceeded(llm
 
 # -- the real pasted texts of held-out round 12 ---------------------------------------------------------------------
 
-_LAYOUTS = {e["id"]: e for e in yaml.safe_load(
-    (Path(__file__).parent / "realworld" / "layouts.yml").read_text(encoding="utf-8"))}
+_LAYOUTS = {e["id"]: e for e in read_yaml(LAYOUTS_PATH)}
 
 
 @pytest.mark.parametrize(("entry", "spans"), [
@@ -405,9 +403,7 @@ def test_a_traceback_whose_entries_are_apart_by_a_blank_is_one_event(pg_db: str)
             assert (event.line, event.end_line) == (first, len(body) + 1), block
             assert _classify(event) == ("PG_CONNECTION_FAILED", "psycopg2.InterfaceError"), block
     # the corpus's paste (django-balancer#4): Django's frames apart by blanks, cut before the header
-    (paste,) = [e for e in yaml.safe_load((Path(__file__).parent / "realworld" / "corpus.yml").read_text(
-        encoding="utf-8")) if e["id"] == "pg-closed-django-balancer"]
-    (event,) = error_events(paste["text"] + "\n")
+    (event,) = error_events(corpus_text("pg-closed-django-balancer") + "\n")
     assert (event.line, event.end_line) == (1, 28)
     assert _classify(event) == ("PG_CONNECTION_FAILED", "InterfaceError")
 

@@ -146,12 +146,10 @@ def test_hostile_fluent_bit_lines_are_one_pass() -> None:
 
 def _layout_text(ident: str) -> str:
     """A real excerpt of `tests/realworld/layouts.yml` (its thread in its `source`)."""
-    from pathlib import Path
 
-    import yaml
+    from tests.realworld.corpus import layout_text
 
-    entries = yaml.safe_load((Path(__file__).parent / "realworld" / "layouts.yml").read_text(encoding="utf-8"))
-    return next(e["text"] for e in entries if e["id"] == ident) + "\n"
+    return layout_text(ident) + "\n"
 
 
 @pytest.mark.parametrize("block_size", BLOCKS)

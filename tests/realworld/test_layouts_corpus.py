@@ -25,6 +25,7 @@ import yaml
 from mosaic_diag.classifier.classify import Classifier
 from mosaic_diag.logs.model import RawEvent
 from mosaic_diag.triage.events import EventClassifier
+from tests.realworld.corpus import read_yaml
 from tests.test_logs_support import read
 
 LAYOUTS_PATH = Path(__file__).with_name("layouts.yml")
@@ -86,7 +87,7 @@ def _event(raw: Any, where: str, n_lines: int) -> Expected:
 
 def load_layouts(path: Path = LAYOUTS_PATH) -> list[Excerpt]:
     """The excerpts of `path`, their shape checked."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = read_yaml(path)
     assert isinstance(data, list) and data, "a non-empty list of entries"
     out: list[Excerpt] = []
     for i, raw in enumerate(data):
