@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-import requests
 
 from examples.llm_standin import LLMStandIn
 from mosaic_diag.classifier.classify import Classifier
 from tests.test_classify_evidence import json_error_server, raised, text_of
+from tests.test_classify_round33_shapes import _requests_404
 from tests.test_logs_support import logged_error, triage_labels
 
 openai = pytest.importorskip("openai")
@@ -99,14 +99,6 @@ def test_the_word_beside_openais_own_host_or_none_still_attributes(host: str) ->
     for message in (f"openai request to {host} failed: {exc}", f"openai request failed: {exc}"):
         assert _clf().classify_text(message).label == "OPENAI_MODEL_NOT_FOUND", message
         assert triage_labels(_logged(message)) == ["OPENAI_MODEL_NOT_FOUND"], message
-
-
-def _requests_404(url: str) -> str:
-    session = requests.Session()
-    session.trust_env = False  # (no proxy from the environment)
-    with pytest.raises(requests.exceptions.HTTPError) as info:
-        session.post(url, json={"input": ["hello"], "model": "bge-m3"}, timeout=5).raise_for_status()
-    return str(info.value)
 
 
 @pytest.mark.parametrize("client", ["requests", "openai"])
