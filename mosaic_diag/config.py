@@ -33,6 +33,10 @@ def _shown(value: str, limit: int = 60) -> str:
     return value if end >= len(value) else value[:end] + "…"
 
 
+_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+_FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+
+
 @dataclass(frozen=True)
 class Config:
     """The merged configuration of one target repository."""
@@ -47,8 +51,11 @@ class Config:
         env_name = self._env_name(key)
         if env_name in self.env:
             raw = self.env[env_name]
-            if isinstance(default, bool):
-                return raw.strip().lower() in {"1", "true", "yes", "on"}
+            if isinstance(default, bool):  # (a typo, `treu`, is an error: read as false it turned a switch off unseen)
+                word = raw.strip().lower()
+                if word in _TRUE_WORDS or word in _FALSE_WORDS:
+                    return word in _TRUE_WORDS
+                raise ConfigError(f"{env_name} must be true or false (1/0, yes/no, on/off), got {_shown(raw)!r}")
             if isinstance(default, int) and not isinstance(default, bool):
                 try:
                     return int(raw)

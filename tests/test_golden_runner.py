@@ -497,6 +497,32 @@ def test_response_cache_answers_unchanged_requests(server, cases_file, tmp_path,
     assert server.state["hits"]["/ok"] == 3
 
 
+@pytest.mark.parametrize(("word", "cached"), [("yes", True), (" ON ", True), ("1", True), ("off", False), ("0", False),
+                                            ("", False)])
+def test_the_cache_switch_from_the_environment_reads_its_words(server, cases_file, tmp_path, monkeypatch, word, cached):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MOSAIC_DIAG_GOLDEN_CACHE", word)
+    state = tmp_path / "st"
+    assert main(["golden", "--url", url_of(server), "--cases", str(cases_file), "--state-dir", str(state),
+                 "-k", "ok", "--retries", "0", "--format", "json"]) == 0
+    assert (state / "golden-cache.json").is_file() is cached
+
+
+@pytest.mark.parametrize("word", ["treu", "enabled", "y es"])
+def test_a_misspelt_cache_switch_is_one_line_not_a_cache_silently_off(server, cases_file, tmp_path, capsys,
+                                                                       monkeypatch, word):
+    """A boolean read from the environment that is no boolean word is an error naming its variable (it was read as
+    false: `MOSAIC_DIAG_GOLDEN_CACHE=treu` turned the cache off, unseen)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MOSAIC_DIAG_GOLDEN_CACHE", word)
+    state = tmp_path / "st"
+    assert main(["golden", "--url", url_of(server), "--cases", str(cases_file), "--state-dir", str(state),
+                 "-k", "ok", "--retries", "0", "--format", "json"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"mosaic-diag: error: MOSAIC_DIAG_GOLDEN_CACHE must be true or false (1/0, yes/no, on/off), got {word!r}"]
+    assert server.state["hits"].get("/ok", 0) == 0 and not (state / "golden-cache.json").exists()
+
+
 def test_a_failover_is_visible_with_a_provider_matrix() -> None:
     from mosaic_diag.golden.runner import _provider_failures
     from mosaic_diag.golden.targets import Answer
