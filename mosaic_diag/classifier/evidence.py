@@ -85,9 +85,11 @@ _OPENAI_LEGACY = {"Timeout": "APITimeoutError", "InvalidRequestError": "BadReque
 # the SDK's package in a Node stack frame, a `file://` URL's path too (`at D3.makeRequest (file:///…/node_modules/
 # @anthropic-ai/claude-code/cli.js:683:7813)`): the module in the frames, as site-packages' `anthropic/` is Python's
 _NODE_PACKAGE = LazyPattern(r"\bnode_modules/(?:(?P<anthropic>@anthropic-ai)|(?P<openai>openai))/")
-# (an "OpenAI-compatible" server, provider or API is by its name not OpenAI's: Ollama, vLLM, a proxy)
-_PROVIDER_WORDS = (("openai", LazyPattern(r"\b(openai(?![-_ ]?compatible)|gpt-?[34o]\w*|text-embedding-[\w-]+)\b",
-                                          re.I)),
+# (an "OpenAI-compatible" server, provider or API is by its name not OpenAI's: Ollama, vLLM, a proxy; OpenAI's
+# embedding models by their names, `text-embedding-3-small`, `-3-large`, `-ada-002`: LM Studio names any embedding model
+# it serves `text-embedding-<name>`, `text-embedding-bge-reranker-v2-m3`, `text-embedding-nomic-embed-text-v1.5`)
+_PROVIDER_WORDS = (("openai", LazyPattern(r"\b(openai(?![-_ ]?compatible)|gpt-?[34o]\w*"
+                                          r"|text-embedding-(?:3-small|3-large|ada-\d{3}))\b", re.I)),
                    ("anthropic", LazyPattern(r"\b(anthropic|claude)\b", re.I)))
 # a Claude model's id (`claude-3-5-sonnet-20241022`, litellm's `anthropic/claude-…`, Bedrock's `anthropic.claude-…`):
 # weaker than the provider's name (taxonomy rules 7-8, who raised it): gateways and relays answer for Claude models in
