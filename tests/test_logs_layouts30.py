@@ -10,6 +10,8 @@ import io
 import logging
 import traceback
 
+import pytest
+
 from mosaic_diag.logs.lines import parse_line
 from tests.isolation import loggers_kept
 from tests.test_logs_support import BLOCKS, error_events
@@ -84,3 +86,61 @@ def test_a_level_in_brackets_before_a_stamp_is_no_containers_name() -> None:
     assert ln.stream is None
     (ln,) = parse_line("[web] 2026-04-18T07:24:32.389431243Z ERROR [app.db] worker lost")
     assert (ln.stream, ln.level, ln.logger, ln.message) == ("web", "ERROR", "app.db", "worker lost")
+
+
+# -- k9s's log pane ---------------------------------------------------------------------------------------------------
+
+def _pane(lines: list[str], width: int = 118, left: bool = True) -> list[str]:
+    """`lines` as k9s's log view shows them, copied: `│ ` before each (the first line's left border lost in the
+    copy, its space kept; every line's when `left` is False), padded to the pane's width, then `│`."""
+    return [(" " if i == 0 or not left else "│ ") + line.ljust(width) + "│" for i, line in enumerate(lines)]
+
+
+@pytest.mark.parametrize("left", [True, False])
+def test_a_traceback_copied_from_k9ss_log_pane_is_one_event(left: bool) -> None:
+    """A real uncaught traceback in k9s's pane, its borders on each line (the left one lost on the first line, or on
+    every line): one event from the header to the exception line, its message the exception line (before, no event
+    with both borders; with the right one only, its message kept the lost border's space)."""
+    tb = _import_error()
+    assert _spans("\n".join(_pane(tb, left=left)) + "\n") == [[(1, len(tb), None, tb[-1])]] * 2
+
+
+def test_a_rich_box_cut_above_is_no_pane() -> None:
+    """Guard: a real Rich traceback box whose top edge (and header) a paste cut off starts with a box side; its
+    sides stay the box's (its first side holds neither a traceback's header nor a record), read as before."""
+    from rich.console import Console
+    from rich.traceback import Traceback
+
+    try:
+        importlib.import_module(_MISSING)
+    except ModuleNotFoundError as e:
+        buf = io.StringIO()
+        Console(file=buf, width=100, color_system=None).print(Traceback.from_exception(type(e), e, e.__traceback__))
+    lines = buf.getvalue().rstrip("\n").split("\n")
+    assert lines[0].startswith("╭") and lines[1].startswith("│ ") and lines[-1].startswith("ModuleNotFoundError")
+    cut = lines[1:]
+    assert _spans("\n".join(cut) + "\n") == [[(1, len(cut), None, cut[-1])]] * 2
+
+
+# -- a buildpack's deploy output --------------------------------------------------------------------------------------
+
+_GUNICORN = "[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s"
+
+
+def test_a_containers_output_under_a_buildpacks_steps_is_read_without_the_indent() -> None:
+    """dokku's deploy output (`-----> ` steps, the container's output indented by the arrow's width under them):
+    gunicorn's real ERROR record of a worker's exception is the event's record (before, the indented record was no
+    record and the event started at the traceback's header, without a level)."""
+    rec = _logged(_GUNICORN, "gunicorn.error", "exception", "%Y-%m-%d %H:%M:%S %z")
+    head = ["-----> Deploying app...", "-----> Waiting for 10 seconds ...", "=====> app web container output:"]
+    lines = head + ["       " + t for t in rec]
+    assert rec[0].endswith("[ERROR] Exception in worker process") and rec[1] == "Traceback (most recent call last):"
+    assert _spans("\n".join(lines) + "\n") == [[(4, len(lines), "ERROR", "Exception in worker process")]] * 2
+
+
+def test_indented_lines_without_a_buildpacks_arrow_first_are_read_as_before() -> None:
+    """Guard: the same indented lines with no `-----> ` line first keep their indentation (the traceback alone)."""
+    rec = _logged(_GUNICORN, "gunicorn.error", "exception", "%Y-%m-%d %H:%M:%S %z")
+    lines = ["=====> app web container output:"] + ["       " + t for t in rec]
+    ((line, _, level, _),) = _spans("\n".join(lines) + "\n")[0]
+    assert (line, level) == (3, None)
