@@ -144,3 +144,89 @@ def test_indented_lines_without_a_buildpacks_arrow_first_are_read_as_before() ->
     lines = ["=====> app web container output:"] + ["       " + t for t in rec]
     ((line, _, level, _),) = _spans("\n".join(lines) + "\n")[0]
     assert (line, level) == (3, None)
+
+
+# -- an HTTP server's line after the exception's message --------------------------------------------------------------
+
+_DJANGO_SERVER = '''
+import threading
+import urllib.request
+
+import django
+from django.conf import settings
+from django.urls import path
+
+
+def view(request):
+    raise Exception("!     User wharf does not have permissions to run apps:list\\n !     Access denied")
+
+
+urlpatterns = [path("", view)]
+settings.configure(DEBUG=True, ALLOWED_HOSTS=["*"], ROOT_URLCONF=__name__, SECRET_KEY="k" * 50)
+django.setup()
+from django.core.servers.basehttp import WSGIRequestHandler, WSGIServer
+from django.core.wsgi import get_wsgi_application
+
+httpd = WSGIServer(("127.0.0.1", 0), WSGIRequestHandler)
+httpd.set_app(get_wsgi_application())
+serve = threading.Thread(target=httpd.handle_request)
+serve.start()
+try:
+    urllib.request.urlopen(f"http://127.0.0.1:{httpd.server_port}/", timeout=30)
+except Exception:
+    pass
+serve.join()
+httpd.server_close()
+'''
+
+
+@pytest.fixture(scope="module")
+def django_runserver(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The stderr of Django's development server answering one request whose view raises (run for real): Django's
+    `Internal Server Error: /` record, the traceback (its exception's message on two lines), then the server's
+    `[date] "GET / HTTP/1.1" 500 …` line."""
+    import subprocess
+    import sys
+
+    app = tmp_path_factory.mktemp("django_server") / "app.py"
+    app.write_text(_DJANGO_SERVER, encoding="utf-8")
+    run = subprocess.run([sys.executable, str(app)], capture_output=True, text=True, timeout=120, check=True,
+                         cwd=app.parent)
+    return run.stderr.rstrip("\n").split("\n")
+
+
+@pytest.mark.parametrize("stamped", [True, False])
+def test_the_servers_line_for_the_failed_request_ends_the_exceptions_message(django_runserver: list[str],
+                                                                            stamped: bool) -> None:
+    """The server's line for the request (as Django prints it, `[server_time] "GET / …" 500 N`, and as a
+    `%(message)s` handler prints it) right after the exception's two-line message is no line of the message: the
+    event ends at the message's last line (before, the server's line went on as the message's)."""
+    err = django_runserver
+    (exc_at,) = [i for i, t in enumerate(err) if t.startswith("Exception: !")]
+    assert err[0] == "Internal Server Error: /" and err[exc_at + 1] == " !     Access denied"
+    served = err[exc_at + 2]
+    assert served.startswith("[") and served.endswith('"GET / HTTP/1.1" 500 ' + served.rsplit(" ", 1)[1])
+    lines = err[:exc_at + 2] + [served if stamped else served.split("] ", 1)[1]]
+    assert _spans("\n".join(lines) + "\n") == [[(1, exc_at + 2, "ERROR", "Internal Server Error: /")]] * 2
+
+
+# -- the pasted excerpts ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("entry", "events"), [
+    ("r30l-k9s-log-pane-box-borders-modulenotfound-stream-closed",
+     [(1, 9, None, "ModuleNotFoundError: No module named 'uvicorn'")]),
+    ("r30l-docker-name-brackets-alembic-error-record-then-failed-line",
+     [(1, 2, "ERROR", "Can't locate revision identified by '821203926422'")]),
+    ("r30l-dokku-deploy-container-output-indented-gunicorn-worker-traceback-cut",
+     [(19, 24, "ERROR", "Exception in worker process:")]),
+    ("r30l-plain-django-traceback-exception-message-bang-lines-then-access-lines",
+     [(1, 11, None, "Exception: !     User wharf does not have permissions to run apps:list")]),
+])
+def test_the_pasted_excerpts(entry: str, events: list[tuple[int, int, str | None, str]]) -> None:
+    """NVIDIA/GenerativeAIExamples#102's k9s pane, MediKeep#743's bracketed container, dokku#1266's deploy output and
+    wharf#134's exception before the server's lines (k9s's own `Stream closed EOF …` line after the exception line
+    still reads as its message's: a known miss)."""
+    from tests.realworld.test_layouts_corpus import load_layouts
+
+    (ex,) = [e for e in load_layouts() if e.id == entry]
+    assert _spans(ex.text) == [events] * 2
