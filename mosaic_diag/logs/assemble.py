@@ -96,6 +96,9 @@ _FAULT_THREAD = LazyPattern(r"(?:Current thread|Thread) 0x[0-9a-fA-F]+ \(most re
 _RICH_EXC = LazyPattern(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failure|Warning)(?::|$)")
 # an exception line's start: a (qualified) class name, then ":" or the line's end (`gunicorn.errors.HaltServer: …`)
 _EXC_NAME = LazyPattern(r"(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?::|$)")
+# an HTTP server's line for a request it answered (Django's `runserver`: `"GET / HTTP/1.1" 500 145`, maybe behind its
+# `[07/Aug/2023 10:00:00] ` stamp): the server's next record, no line of an exception's message
+_REQUEST_DONE = LazyPattern(r'(?:\[[^\]\n]{8,40}\] )?"[A-Z]{3,7} \S+ HTTP/\d(?:\.\d)?" \d{3} ')
 
 
 def _wrapped_intro(line: str, rest: str) -> bool:
@@ -790,6 +793,8 @@ class Assembler:
                 return False  # (Python's line before the next uncaught exception's traceback)
             if op.bare and (ln.ts is not None or (t[0] == "[" and _BRACKET_STAMPED.match(t))):
                 return False  # (a time-stamped line after an exception line that had none: logging's next record)
+            if t[0] in '"[' and _REQUEST_DONE.match(t):
+                return False  # (the server's line for the request the exception failed: its next record)
             if op.cont == 0 and op.exc_at > 0 and op.tb[op.exc_at - 1].startswith('File "'):
                 # after a frame that lost its indentation (`File "…", line 231, in run`) the "exception line"
                 # was that frame's source line (`self.halt(…)`) when a frame or an exception line follows

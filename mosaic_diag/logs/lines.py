@@ -220,6 +220,9 @@ CRI_REST = LazyPattern(r"(stdout|stderr) ([PF])(?: (.*)|$)", re.S)
 # `kubectl logs --prefix` (a pod's container) and Grafana Loki's `logcli query` (the stream's label set) in front of
 # each line
 _KUBECTL = LazyPattern(r"\[(pod/[\w.-]+/[\w.-]+)\] ?(.*)", re.S)
+# a container's name in brackets before the runtime's RFC 3339 time stamp (`[medical-records-app]
+# 2026-04-18T07:24:32.389431243Z …`: a log viewer's copy of several containers' `docker logs -t`), one stream per name
+_NAMED_STAMP = LazyPattern(r"\[([A-Za-z0-9][\w.-]{0,127})\] (?=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)")
 # Fluent Bit's `stdout` output: "[0] TAG: [EPOCH, {"log"=>"line", "stream"=>"stderr", …}]" (v2 writes
 # "[[EPOCH, {}], {…}]"); the record is a Ruby-style hash whose strings are not escaped, so a value ends at a quote
 # before the next key or the hash's end (or at the line's end: a multi-line value goes on, unprefixed)
@@ -1416,10 +1419,15 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
         m = _FLUENTBIT.match(text)
         if m:
             return _fluent_bit(m, _depth)
-    if c == "[" and text.startswith("[pod/") and _depth < MAX_WRAPPERS:
-        m = _KUBECTL.match(text)
-        if m:  # `kubectl logs --prefix`: "[pod/NAME/CONTAINER] line", one stream per pod's container
-            return [_in_stream(ln, m.group(1), "kubectl") for ln in parse_line(m.group(2), _depth + 1)]
+    if c == "[" and _depth < MAX_WRAPPERS:
+        if text.startswith("[pod/"):
+            m = _KUBECTL.match(text)
+            if m:  # `kubectl logs --prefix`: "[pod/NAME/CONTAINER] line", one stream per pod's container
+                return [_in_stream(ln, m.group(1), "kubectl") for ln in parse_line(m.group(2), _depth + 1)]
+        m = _NAMED_STAMP.match(text) if text.find("] ", 2, 131) > 0 else None
+        if m and m.group(1).upper() not in _ALL_LEVELS and m.group(1).upper() not in _LEVEL_ALIASES:
+            # (`[ERROR] 2024-…`: a level in brackets is no container's name)
+            return [_in_stream(ln, m.group(1), "kubectl") for ln in parse_line(text[m.end():], _depth + 1)]
     if text.find("\t", 0, 257) > 0 and _depth < MAX_WRAPPERS:
         m = _GH_RUN_LOG.match(text)
         if m:  # `gh run view --log`: "JOB\tSTEP\tTIMESTAMP line", one stream per job's step (a command of its own)

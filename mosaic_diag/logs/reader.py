@@ -41,6 +41,7 @@ from mosaic_diag.logs.lines import (
     fluent_bit_open,
     parse_line,
     parse_ts,
+    traceback_at,
 )
 from mosaic_diag.logs.model import RawEvent, ReadStats
 from mosaic_diag.logs.scan import Needle
@@ -269,6 +270,14 @@ def _json_start(block: bytes) -> int:
 
 
 _QUOTE_MARGIN = _kept(rb"^>(?: |(?=\r?$))", re.M)  # markdown's quote: `> ` before a line, `>` alone on a blank
+# a terminal pane's copy (k9s's log view): `│ ` before each line (or the space that followed a left border the copy
+# lost), the line padded to the pane's width, then `│`; the borders to take off each line, and its first line's form
+_PANE = _kept(rb"^(?:\xe2\x94\x82 | )| *\xe2\x94\x82 *(?=\r?$)", re.M)
+_PANE_LINE = re.compile(r"(│ | (?=\S))(\S.*?) {2,}│ *")
+# a buildpack's build or deploy output (Heroku's, dokku's: `-----> ` before each step): the lines under a step, a
+# command's or a container's output among them, are indented by the arrow's width
+_STEP_ARROW = "-----> "
+_STEP_MARGIN = _kept(rb"^ {7}", re.M)
 
 
 def _margin(first: bytes) -> re.Pattern[bytes] | None:
@@ -279,6 +288,13 @@ def _margin(first: bytes) -> re.Pattern[bytes] | None:
     nl = first.find(b"\n", 0, LINE_CAP)
     line = first[: nl if nl >= 0 else LINE_CAP].decode("utf-8", "replace").rstrip("\r")
     c = line[:1]
+    if c in " │" and line[-1:] in " │" and (m := _PANE_LINE.fullmatch(line)) is not None and (
+            c == " " or traceback_at(m.group(2)) == 0 or any(ln.record for ln in parse_line(m.group(2)))):
+        # a pane's copy: its left border lost, or a traceback's header or a record between its borders (a Rich box's
+        # sides hold neither: its header is in its top edge)
+        return _PANE
+    if c == "-" and line.startswith(_STEP_ARROW):
+        return _STEP_MARGIN
     if c == ">":
         return _QUOTE_MARGIN if line[1:2] == " " and line[2:3].strip() else None
     if c not in (" ", "\t"):

@@ -32,7 +32,8 @@ LAYOUTS_PATH = Path(__file__).with_name("layouts.yml")
 LAYOUTS = ("loguru", "structlog", "rich", "ansi", "heroku", "gunicorn", "uvicorn", "compose", "docker", "kubernetes",
            "celery", "cloudwatch", "plain", "json", "journal", "fly", "azure", "vercel", "pm2", "docker-json", "gcp",
            "supervisord", "github-actions", "python", "cri", "fluent-bit", "datadog", "elasticsearch", "syslog",
-           "render", "apache", "ipython", "pytest", "papertrail", "netlify", "hypercorn")
+           "render", "apache", "ipython", "pytest", "papertrail", "netlify", "hypercorn", "k9s", "docker-desktop",
+           "langsmith", "dokku", "flyte")
 LEVELS = ("ERROR", "CRITICAL")
 MIN_FOUND = 0.9
 MIN_LABELLED = 0.9
