@@ -859,6 +859,29 @@ def test_a_stored_answer_cannot_move_the_cursor_up_and_erase_what_was_printed(tm
         assert move not in r.stdout + r.stderr, repr(r.stdout)
 
 
+@pytest.mark.parametrize("fmt", ["table", "markdown"])
+def test_a_stored_answers_carriage_return_cannot_write_over_its_line(tmp_path: Path, fmt: str) -> None:
+    """A carriage return of its own goes back to the line's start: `dlq show --format markdown` wrote the
+    letter's as it was, so `{"answer": "bad"}\\r{"answer": "ok"}` showed the second answer alone on a
+    terminal. It is an escape outside a renderer's own redraw; a CRLF stays a line end."""
+    from mosaic_diag.platform.terminal import neutralize_controls
+    from mosaic_diag.runtime.guard import open_dead_letters
+
+    db = tmp_path / "d.sqlite"
+    store = open_dead_letters(db)
+    store.add(payload='{"answer": "bad"}\r{"answer": "ok"}      \r\nnext', error="schema: bad\rok        ",
+              label="MODEL_ANSWER_INVALID", model="m", provider="openai")
+    store.close()
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "dlq", "show", "1", "--db", str(db), "--format", fmt],
+                       capture_output=True, cwd=tmp_path, timeout=60)
+    out = r.stdout.decode("utf-8")  # (bytes: text=True would read a CR as a line end)
+    assert r.returncode == 0, r.stderr
+    assert '{"answer": "bad"}' in out and "schema: bad" in out
+    assert "\r" not in out.replace("\r\n", "\n"), repr(out)
+    assert neutralize_controls("a\rb\r\n", moves=False) == "a\\u000db\r\n"
+    assert neutralize_controls("a\rb\r\n", keep_csi=False) == "a\\u000db\r\n"
+
+
 def test_rich_keeps_its_own_moves_and_escapes_the_texts() -> None:
     """A live view's redraw (cursor up, erase line) passes the guard; a control inside the text it lays out
     does not."""
