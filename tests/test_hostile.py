@@ -882,6 +882,23 @@ def test_a_stored_answers_carriage_return_cannot_write_over_its_line(tmp_path: P
     assert neutralize_controls("a\rb\r\n", keep_csi=False) == "a\\u000db\r\n"
 
 
+@pytest.mark.parametrize("args", [["show", "99999999999999999999999"], ["show", "9223372036854775808"],
+                                  ["replay", "99999999999999999999999", "--validator", "pydantic:BaseModel"]])
+def test_a_dead_letter_id_past_64_bits_is_none_not_a_traceback(tmp_path: Path, args: list[str]) -> None:
+    """An id no SQLite integer can hold is no letter there (one line, exit 2): sqlite3 raised OverflowError."""
+    from mosaic_diag.runtime.guard import open_dead_letters
+
+    db = tmp_path / "d.sqlite"
+    store = open_dead_letters(db)
+    store.add(payload="{}", error="bad", label="MODEL_ANSWER_INVALID", model="m", provider="openai")
+    assert store.get(2**63) is None and store.get(-2**63 - 1) is None and store.get(1) is not None
+    store.close()
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "dlq", *args, "--db", str(db)],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr == f"mosaic-diag: error: no dead letter {args[1]} in {db}\n"
+
+
 def test_rich_keeps_its_own_moves_and_escapes_the_texts() -> None:
     """A live view's redraw (cursor up, erase line) passes the guard; a control inside the text it lays out
     does not."""
