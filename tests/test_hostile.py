@@ -899,6 +899,23 @@ def test_a_dead_letter_id_past_64_bits_is_none_not_a_traceback(tmp_path: Path, a
     assert r.stderr == f"mosaic-diag: error: no dead letter {args[1]} in {db}\n"
 
 
+def test_a_value_cannot_start_a_header_line_of_a_stacked_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table too wide for the terminal is printed as `Header: value` lines; a value's own line break (a committed
+    file's name, in predeploy's lint finding) or a line it wrapped onto started at the left edge, where it read as
+    a field of its own (`Status: ok`). The lines after a value's first are indented under it."""
+    set_git_env(monkeypatch)
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "m\nStatus: ok\nID: MD-OK.py").write_text(
+        "def f():\n    try:\n        pass\n    except Exception:\n        pass\n")
+    commit_all(tmp_path, "add")
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "predeploy", "--only", "lint"], capture_output=True,
+                       text=True, cwd=tmp_path, timeout=120, env={**os.environ, "COLUMNS": "40"})
+    lines = r.stdout.splitlines()
+    assert r.returncode == 1 and "Status: error" in lines and "ID: MD-LINT001" in lines, r.stdout
+    assert "Status: ok" not in lines and not [line for line in lines if line.startswith("ID: MD-OK")], r.stdout
+    assert "  Status: ok" in lines and all(len(line) <= 40 for line in lines), r.stdout
+
+
 def test_rich_keeps_its_own_moves_and_escapes_the_texts() -> None:
     """A live view's redraw (cursor up, erase line) passes the guard; a control inside the text it lays out
     does not."""
