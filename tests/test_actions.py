@@ -314,6 +314,27 @@ def test_three_identical_runs_act_once_within_the_cooldown(workspace: Path, webh
     assert len(webhook.requests) == 3
 
 
+def test_an_action_recorded_done_far_ahead_of_now_is_not_held_back_until_then(
+        workspace: Path, webhook: Webhook, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ledger's time of a done action is compared with now both ways, as the watch's state is: one recorded a
+    year ahead (a clock set wrong then, or another machine's sharing the PostgreSQL ledger) kept the alert of
+    that incident skipped for a year and the cool-down; one a few seconds ahead still is within the cool-down."""
+    from datetime import UTC, datetime, timedelta
+
+    monkeypatch.setenv("MOSAIC_DIAG_WEBHOOK_URL", webhook.url)
+    assert run("--execute", "--yes") == 0 and len(webhook.requests) == 1
+    state = workspace / ".mosaic-diag" / "actions.json"
+
+    def done_at(when: datetime) -> None:
+        data = json.loads(state.read_text())
+        state.write_text(json.dumps({"done": {k: when.isoformat() for k in data["done"]}}))
+
+    done_at(datetime.now(UTC) + timedelta(seconds=30))  # (a clock a little ahead: the same incident, skipped)
+    assert run("--execute", "--yes") == 0 and len(webhook.requests) == 1
+    done_at(datetime.now(UTC) + timedelta(days=365))
+    assert run("--execute", "--yes") == 0 and len(webhook.requests) == 2
+
+
 def test_concurrent_runs_wait_for_each_other(workspace: Path, webhook: Webhook) -> None:
     """A run that starts while another holds the ledger waits, then reads the flags file as the other left it:
     no flag update is lost."""

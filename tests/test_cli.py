@@ -219,11 +219,12 @@ def test_tables_at_a_narrow_width_stack_their_rows_whole():
     lines = r.stdout.splitlines()
     assert all(len(line) <= 20 for line in lines), [line for line in lines if len(line) > 20]
     assert "PG_SSL…" not in r.stdout and "│ c… │" not in r.stdout and "\x1b[" not in r.stdout
-    assert "PG_SSL_REQUIRED" in lines and "Severity: critical" in lines and "Count: 4" in lines
+    # (a value's lines after the first, here all of it, indented under its header: never a `Header:` line itself)
+    assert "  PG_SSL_REQUIRED" in lines and "Severity: critical" in lines and "Count: 4" in lines
     assert "Line: 977" in lines
     r = subprocess.run([sys.executable, "-m", "mosaic_diag", "labels"], capture_output=True, text=True,
                        timeout=60, env=env)
-    assert r.returncode == 0 and "PG_AUTH_FAILED" in r.stdout.splitlines() and "Retry: no" in r.stdout
+    assert r.returncode == 0 and "  PG_AUTH_FAILED" in r.stdout.splitlines() and "Retry: no" in r.stdout
     assert all(len(line) <= 20 for line in r.stdout.splitlines())
     wide = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(sample)], capture_output=True,
                           text=True, timeout=120, env={**env, "COLUMNS": "120"})
@@ -264,7 +265,7 @@ def test_a_dumb_terminal_keeps_its_width():
     text = read_until_closed(master).decode()
     assert proc.wait(timeout=60) == 0
     lines = text.replace("\r", "").splitlines()
-    assert "PG_AUTH_FAILED" in lines and all(len(line) <= 20 for line in lines), lines[:5]
+    assert "  PG_AUTH_FAILED" in lines and all(len(line) <= 20 for line in lines), lines[:5]  # (under `Label:`)
     assert "\x1b[" not in text
 
 

@@ -353,6 +353,26 @@ def run_cli(work: Path, *args: str, **env: str) -> subprocess.CompletedProcess[s
     return in_process(["deploy", *args], cwd=work, env=full, replace_env=True)  # (tests/cli_inproc.py)
 
 
+def test_a_committed_submodule_path_cannot_forge_a_line_of_the_deploy(project):
+    """A submodule's path is the repository's text, named in the warning that its content was not filled: its line
+    breaks wrote lines of their own ('mosaic-diag: warning: all clear', '[predeploy] ok: ...'). Each step, warning
+    and verdict is one line, its breaks written `\\n`."""
+    work, remote, render, first = project
+    forged = "sub\nmosaic-diag: warning: all clear\n[predeploy] ok: 40 checks passed"
+    git(work, "update-index", "--add", "--cacheinfo", f"160000,{first},{forged}")
+    (work / forged).mkdir()  # (an uninitialized submodule's empty directory: the tree is clean)
+    write(work, "app/main.py", "VERSION = (\n")  # a syntax error: the predeploy blocks, nothing is pushed
+    commit_all(work, "a submodule and a syntax error")
+    r = run_cli(work, MOSAIC_DIAG_RENDER_API_URL=render.base_url)
+    assert r.returncode == 1 and "verdict: BLOCKED" in r.stdout, r.stdout + r.stderr
+    warnings = [line for line in r.stderr.splitlines() if line.startswith("mosaic-diag: warning: ")]
+    assert warnings == [f"mosaic-diag: warning: submodule {forged.encode('unicode_escape').decode()} (at "
+                        f"{first[:12]}) is not initialized in {work}: the checks ran without its content (git "
+                        "submodule update --init, then deploy again)"], r.stderr
+    assert not [line for line in r.stdout.splitlines() if line.startswith("[predeploy] ok")], r.stdout
+    assert remote_head(work, remote) == first
+
+
 def test_cli_dry_run_touches_nothing_and_api_down_is_exit_3(project):
     work, remote, render, first = project
     write(work, "app/main.py", "VERSION = 4\n")

@@ -859,6 +859,63 @@ def test_a_stored_answer_cannot_move_the_cursor_up_and_erase_what_was_printed(tm
         assert move not in r.stdout + r.stderr, repr(r.stdout)
 
 
+@pytest.mark.parametrize("fmt", ["table", "markdown"])
+def test_a_stored_answers_carriage_return_cannot_write_over_its_line(tmp_path: Path, fmt: str) -> None:
+    """A carriage return of its own goes back to the line's start: `dlq show --format markdown` wrote the
+    letter's as it was, so `{"answer": "bad"}\\r{"answer": "ok"}` showed the second answer alone on a
+    terminal. It is an escape outside a renderer's own redraw; a CRLF stays a line end."""
+    from mosaic_diag.platform.terminal import neutralize_controls
+    from mosaic_diag.runtime.guard import open_dead_letters
+
+    db = tmp_path / "d.sqlite"
+    store = open_dead_letters(db)
+    store.add(payload='{"answer": "bad"}\r{"answer": "ok"}      \r\nnext', error="schema: bad\rok        ",
+              label="MODEL_ANSWER_INVALID", model="m", provider="openai")
+    store.close()
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "dlq", "show", "1", "--db", str(db), "--format", fmt],
+                       capture_output=True, cwd=tmp_path, timeout=60)
+    out = r.stdout.decode("utf-8")  # (bytes: text=True would read a CR as a line end)
+    assert r.returncode == 0, r.stderr
+    assert '{"answer": "bad"}' in out and "schema: bad" in out
+    assert "\r" not in out.replace("\r\n", "\n"), repr(out)
+    assert neutralize_controls("a\rb\r\n", moves=False) == "a\\u000db\r\n"
+    assert neutralize_controls("a\rb\r\n", keep_csi=False) == "a\\u000db\r\n"
+
+
+@pytest.mark.parametrize("args", [["show", "99999999999999999999999"], ["show", "9223372036854775808"],
+                                  ["replay", "99999999999999999999999", "--validator", "pydantic:BaseModel"]])
+def test_a_dead_letter_id_past_64_bits_is_none_not_a_traceback(tmp_path: Path, args: list[str]) -> None:
+    """An id no SQLite integer can hold is no letter there (one line, exit 2): sqlite3 raised OverflowError."""
+    from mosaic_diag.runtime.guard import open_dead_letters
+
+    db = tmp_path / "d.sqlite"
+    store = open_dead_letters(db)
+    store.add(payload="{}", error="bad", label="MODEL_ANSWER_INVALID", model="m", provider="openai")
+    assert store.get(2**63) is None and store.get(-2**63 - 1) is None and store.get(1) is not None
+    store.close()
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "dlq", *args, "--db", str(db)],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr == f"mosaic-diag: error: no dead letter {args[1]} in {db}\n"
+
+
+def test_a_value_cannot_start_a_header_line_of_a_stacked_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table too wide for the terminal is printed as `Header: value` lines; a value's own line break (a committed
+    file's name, in predeploy's lint finding) or a line it wrapped onto started at the left edge, where it read as
+    a field of its own (`Status: ok`). The lines after a value's first are indented under it."""
+    set_git_env(monkeypatch)
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "m\nStatus: ok\nID: MD-OK.py").write_text(
+        "def f():\n    try:\n        pass\n    except Exception:\n        pass\n")
+    commit_all(tmp_path, "add")
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "predeploy", "--only", "lint"], capture_output=True,
+                       text=True, cwd=tmp_path, timeout=120, env={**os.environ, "COLUMNS": "40"})
+    lines = r.stdout.splitlines()
+    assert r.returncode == 1 and "Status: error" in lines and "ID: MD-LINT001" in lines, r.stdout
+    assert "Status: ok" not in lines and not [line for line in lines if line.startswith("ID: MD-OK")], r.stdout
+    assert "  Status: ok" in lines and all(len(line) <= 40 for line in lines), r.stdout
+
+
 def test_rich_keeps_its_own_moves_and_escapes_the_texts() -> None:
     """A live view's redraw (cursor up, erase line) passes the guard; a control inside the text it lays out
     does not."""

@@ -165,6 +165,21 @@ def test_a_note_with_line_breaks_and_controls_stays_on_its_entry_line(repo):
     assert r.returncode == 1 and len(refused) == 1 and shown in refused[0], r.stdout
 
 
+def test_a_commit_subjects_carriage_return_cannot_write_over_the_plans_line(repo):
+    """The plan names each commit it undoes by its subject and author, a repository's text: a carriage return in
+    them went back to the line's start, so the subject after it wrote over the line it stood in (what the
+    confirmation is asked on). It is shown as its escape; the plan keeps one line per commit."""
+    write(repo.work, "app.py", "VERSION = 6\n")
+    commit_all(repo.work, "drop the users table\r    0000000 typo fix in a comment                 ")
+    git(repo.work, "push", "-q", "origin", "HEAD:main")
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "rollback", repo.commits["c5"], "--dry-run"],
+                       cwd=repo.work, capture_output=True, timeout=120, env=cli_env())
+    out = r.stdout.decode("utf-8")  # (bytes: text=True would read a CR as a line end)
+    assert r.returncode == 0, r.stderr
+    assert "\r" not in out.replace("\r\n", "\n") + r.stderr.decode("utf-8"), out
+    assert "drop the users table\\u000d    0000000 typo fix" in out, out
+
+
 def test_rollback_dry_run_then_yes(repo):
     c = repo.commits
     r = run(repo, "rollback", c["c4"], "--dry-run")

@@ -11,6 +11,7 @@ import typer
 
 from mosaic_diag.commands._options import FormatOption, OutputFormat
 from mosaic_diag.platform.mdtext import md_text
+from mosaic_diag.platform.terminal import one_line_escaped
 
 if TYPE_CHECKING:
     from mosaic_diag.deploy import DeployOptions
@@ -133,7 +134,9 @@ def _options(cfg: Any, remote: str | None, branch: str | None, watch: str | None
 
 
 class _Printer:
-    """Each step as it starts and ends (table, markdown), or the whole report as one JSON object."""
+    """Each step as it starts and ends (table, markdown), or the whole report as one JSON object. A step, a warning
+    and the verdict are a line each: a line break in what they say (a committed submodule's path, an app's error)
+    is written `\n` (markdown: a space), so it cannot forge a step's line (`[predeploy] ok: ...`)."""
 
     def __init__(self, fmt: OutputFormat) -> None:
         self.fmt = fmt
@@ -149,7 +152,7 @@ class _Printer:
         """Said before the first step (not before an error found while the options are checked)."""
         what = "dry run of a deploy" if opts.dry_run else "deploy"
         where = f"{what} of {root} to {opts.remote}/{opts.branch}"
-        self.pending = f"## {md_text(where)}" if self.fmt is OutputFormat.markdown else where
+        self.pending = f"## {md_text(where)}" if self.fmt is OutputFormat.markdown else one_line_escaped(where)
 
     def step(self, step: Any, event: str) -> None:
         if self.pending:
@@ -162,14 +165,14 @@ class _Printer:
         elif event == "end":
             mark = _MARKS.get(step.status, step.status)
             self._say(f"- **{step.name}** {mark}: {md_text(step.message)}" if md
-                      else f"[{step.name}] {mark}: {step.message} ({step.seconds:.1f}s)")
+                      else f"[{step.name}] {mark}: {one_line_escaped(step.message)} ({step.seconds:.1f}s)")
         elif not md:
-            self._say(f"[{step.name}]   {event}")
+            self._say(f"[{step.name}]   {one_line_escaped(event)}")
 
     @staticmethod
     def warning(text: str) -> None:
         """A warning that stops nothing, on stderr as it comes (every format; JSON also has `warnings`)."""
-        sys.stderr.write(f"mosaic-diag: warning: {text}\n")
+        sys.stderr.write(f"mosaic-diag: warning: {one_line_escaped(text)}\n")
         sys.stderr.flush()
 
     def done(self, report: Any) -> None:
@@ -179,7 +182,7 @@ class _Printer:
         verdict = (report.verdict or "?").upper()
         md = self.fmt is OutputFormat.markdown
         self._say(("**" if md else "") + f"verdict: {verdict}" + ("**" if md else "")
-                  + f" ({(report.commit or '')[:12]}): {md_text(report.reason) if md else report.reason} "
+                  + f" ({(report.commit or '')[:12]}): {md_text(report.reason) if md else one_line_escaped(report.reason)} "
                   f"[exit {report.exit_code}]")
 
 

@@ -160,7 +160,10 @@ def execute_plan(plan: Plan, settings: PlaybookSettings, *,
             dedup = effect.kind in DEDUP_KINDS and settings.cooldown > 0
             now = clock()
             last = ledger.last_done(key) if dedup else None
-            if last is not None and now - last < timedelta(seconds=settings.cooldown):
+            # within the cool-down before or after now: a time further ahead is none this clock wrote within it (a
+            # clock set a year ahead, or another machine's sharing the PostgreSQL ledger), and must not hold the
+            # action back until then (as the watch's state, watch.state._within)
+            if last is not None and abs(now - last) < timedelta(seconds=settings.cooldown):
                 until = last + timedelta(seconds=settings.cooldown)
                 detail = (f"already done at {last.isoformat()} for this incident; cool-down "
                           f"{settings.cooldown:g}s (until {until.isoformat()})")

@@ -108,8 +108,9 @@ def drop_until_fits(console: Console, table: Any, optional: Sequence[str]) -> No
 def print_table(console: Console, table: Any, *, optional: Sequence[str] = (), **kwargs: Any) -> None:
     """`table` as a table where it fits, without as many of its `optional` columns (headers, the first to go
     first) as it takes; else (a narrow terminal, COLUMNS=20) its title, then each row as `Header: value` lines
-    (every column; empty cells left out) and a blank line between rows, then its caption: every value whole and
-    wrapped at words, where a squeezed table shows `c…` and empty columns."""
+    (every column; empty cells left out; the lines a value wraps or breaks onto indented under it) and a blank line
+    between rows, then its caption: every value whole and wrapped at words, where a squeezed table shows `c…` and
+    empty columns."""
     from rich.text import Text
 
     whole = list(table.columns)
@@ -137,7 +138,9 @@ def print_table(console: Console, table: Any, *, optional: Sequence[str] = (), *
             if not cell.plain.strip():
                 continue
             header = text(column.header).plain.strip()
-            console.print(Text.assemble((f"{header}: " if header else ""), cell))
+            # its lines after the first (wrapped, or a line break of the value's own: a file's name, a log line) are
+            # indented under it: a value cannot start a line as a `Header: value` of its own (`\nStatus: ok`)
+            print_hanging(console, Text.assemble((f"{header}: " if header else ""), cell))
     if table.caption:
         console.print(text(table.caption))
 

@@ -733,7 +733,9 @@ class DeadLetterStore:
         return [_row(r) for r in rows]
 
     def get(self, row_id: int) -> DeadLetter | None:
-        if self._gone():
+        """The letter of that id, None when there is none (an id past a 64-bit integer has none: SQLite raised
+        OverflowError for it, a traceback of `dlq show 99999999999999999999`)."""
+        if self._gone() or not -2**63 <= row_id < 2**63:
             return None
         found = self._run(f"SELECT {_COLUMNS}, {self._seen()} FROM {TABLE} WHERE id = ?", (row_id,), fetch="one")
         return _row(found) if found else None
