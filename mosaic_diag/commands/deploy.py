@@ -181,9 +181,9 @@ class _Printer:
             return
         verdict = (report.verdict or "?").upper()
         md = self.fmt is OutputFormat.markdown
+        reason = md_text(report.reason) if md else one_line_escaped(report.reason)
         self._say(("**" if md else "") + f"verdict: {verdict}" + ("**" if md else "")
-                  + f" ({(report.commit or '')[:12]}): {md_text(report.reason) if md else one_line_escaped(report.reason)} "
-                  f"[exit {report.exit_code}]")
+                  + f" ({(report.commit or '')[:12]}): {reason} [exit {report.exit_code}]")
 
 
 def register(app: typer.Typer) -> None:
