@@ -166,7 +166,7 @@ class SqlText:
     choices: tuple[SqlText | None, ...] = ()
 
 
-_Binding = ast.Assign | ast.AnnAssign | ast.AugAssign
+_Binding = ast.Assign | ast.AnnAssign | ast.AugAssign | ast.For | ast.AsyncFor
 
 
 @dataclass(frozen=True)
@@ -932,10 +932,10 @@ class FileContext:
             left = self._sql_text(expr.left, at, depth)
             if left is None:
                 return None
-            constant = isinstance(expr.right, ast.Constant) or (
-                isinstance(expr.right, ast.Tuple) and all(isinstance(e, ast.Constant) for e in expr.right.elts))
-            if constant:
-                return _each(left, lambda o: replace(o, node=expr))
+            known = self._known_values(expr.right, at, depth)
+            if known is not None:  # constants, or names bound to them: the text sent is known
+                return _choose([None if o is None else _formatted(o, values, expr)
+                                for o in _options(left) for values in known])
             return _each(left, lambda o: replace(o, dynamic=True, node=expr, how="% formatting"))
         if (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "format"
                 and isinstance(expr.func.value, ast.Constant) and isinstance(expr.func.value.value, str)):
@@ -981,6 +981,9 @@ class FileContext:
                                  else self._sql_text(value.value, at, depth + 1))) is not None):
                 # a module constant (a table name), or a choice between constants (`{"DESC" if desc else "ASC"}`)
                 slots.append(tuple(o.text if o is not None and not o.dynamic else None for o in _options(known)))
+            elif (isinstance(value, ast.FormattedValue) and value.conversion == -1 and value.format_spec is None
+                  and isinstance(value.value, ast.Name) and (number := self._number_of(value.value, at)) is not None):
+                slots.append((str(number),))  # `vector({dimensions})` with `dimensions = 128`
             else:
                 slots.append((None,))
         combos = 1
@@ -1119,7 +1122,7 @@ class FileContext:
             if "." in owner or not isinstance(klass, ast.ClassDef):
                 return None
             events = self._bindings(klass).get(attr, [])
-        if not events or isinstance(events[-1], ast.AugAssign):
+        if not events or isinstance(events[-1], ast.AugAssign | ast.For | ast.AsyncFor):
             return None
         return events[-1].value
 
@@ -1147,6 +1150,42 @@ class FileContext:
             return None
         return self._fold_assignments(attr, klass, 10**9, depth)
 
+    def _number_of(self, expr: ast.Name, at: ast.AST) -> int | float | None:
+        """The number a name holds at `at` when its last assignment (as `_value_of` finds it) is a number written
+        out (`dimensions = 128`): formatted into SQL it splices nothing the code does not spell."""
+        value = self._bound_value(expr, at)
+        if isinstance(value, ast.Constant) and isinstance(value.value, int | float) and not isinstance(value.value,
+                                                                                                        bool):
+            return value.value
+        return None
+
+    def _known_values(self, expr: ast.expr, at: ast.AST, depth: int) -> list[tuple[object, ...]] | None:
+        """The right side of `sql % args` when each value is known: a constant, a name bound to a constant text
+        or number (`role = "dts-role"`; `for schema in ("s4", "d4")`: each), a tuple of them. Each tuple of
+        values it may be; None when a value is not known."""
+        def one(e: ast.expr) -> list[object] | None:
+            if isinstance(e, ast.Constant) and type(e.value) in (str, int, float):
+                return [e.value]
+            if isinstance(e, ast.Name) and depth < 4:
+                number = self._number_of(e, at)
+                if number is not None:
+                    return [number]
+                found = self._value_of(e, at, depth + 1)
+                options = _options(found)
+                if found is not None and all(o is not None and not o.dynamic and not o.partial for o in options):
+                    return [o.text for o in options if o is not None]
+            return None
+
+        elts = expr.elts if isinstance(expr, ast.Tuple) else [expr]
+        values: list[list[object]] = []
+        for e in elts:
+            found = one(e)
+            if found is None:
+                return None
+            values.append(found)
+        combos = list(itertools.islice(itertools.product(*values), _MAX_CHOICES + 1))
+        return combos if len(combos) <= _MAX_CHOICES else None
+
     def _local(self, name: str, scope: ast.AST) -> bool:
         """True when `name` is a parameter of the function or bound anywhere in it."""
         if isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
@@ -1173,7 +1212,7 @@ class FileContext:
         events: dict[str, list[_Binding]] = {}
         direct = isinstance(scope, ast.Module | ast.ClassDef)
         for node in (scope.body if direct else ast.walk(scope)):  # type: ignore[attr-defined]
-            if not isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            if not isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.For | ast.AsyncFor):
                 continue
             if not direct and self.scope_of(node) is not scope:
                 continue
@@ -1200,7 +1239,12 @@ class FileContext:
         current: SqlText | None = None
         folded: list[ast.AST] = []  # the events the text is made of
         for _line, node in events:
-            if isinstance(node, ast.AugAssign):
+            if isinstance(node, ast.For | ast.AsyncFor):  # `for schema in ("s4", "d4")`: each constant in turn
+                items = node.iter.elts if isinstance(node.iter, ast.Tuple | ast.List | ast.Set) else None
+                current = _choose([self._sql_text(e, node, depth) if isinstance(e, ast.Constant) else None
+                                   for e in items]) if items and len(items) <= _MAX_CHOICES else None
+                folded = [node]
+            elif isinstance(node, ast.AugAssign):
                 if not isinstance(node.op, ast.Add) or current is None:
                     current = None
                     continue
@@ -1401,6 +1445,7 @@ _DEDENT = frozenset({"textwrap.dedent", "inspect.cleandoc"})
 # the names of databases other than PostgreSQL as SQLAlchemy's dialects and other libraries' settings spell them
 _OTHER_DIALECTS = frozenset({"mysql", "mariadb", "sqlite", "oracle", "mssql", "sqlserver", "sybase", "firebird", "db2",
                              "snowflake", "duckdb", "clickhouse", "trino", "presto", "bigquery", "hive", "sqlite3"})
+OTHER_DIALECTS = _OTHER_DIALECTS
 _DIALECT_WORDS = ("dialect", "driver", "engine", "backend", "vendor")
 
 
@@ -1466,14 +1511,12 @@ def _names_other_dialect(test: ast.expr) -> bool:
     return False
 
 
-_PLACEHOLDERS = frozenset({"?", "%s"})
-
-
 def _placeholder_item(expr: ast.expr) -> str | None:
-    """One placeholder written as a constant (`"?"`, `"%s"`) or asyncpg's numbered one built in an f-string
-    (`f"${i}"`, `f"${i + 2}"`): the placeholder it stands for, else None."""
-    if isinstance(expr, ast.Constant) and expr.value in _PLACEHOLDERS:
-        return str(expr.value)
+    """One placeholder written as a constant (`"?"`, `"%s"`), or any constant text repeated (a row of them,
+    `"(%s, %s)"`; a subquery joined by `UNION ALL`), or asyncpg's numbered one built in an f-string (`f"${i}"`,
+    `f"${i + 2}"`): the text one copy stands for, else None."""
+    if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+        return expr.value
     if (isinstance(expr, ast.JoinedStr) and len(expr.values) == 2 and isinstance(expr.values[0], ast.Constant)
             and expr.values[0].value == "$" and isinstance(expr.values[1], ast.FormattedValue)
             and isinstance(expr.values[1].value, ast.Name | ast.BinOp | ast.Call)):
@@ -1483,8 +1526,9 @@ def _placeholder_item(expr: ast.expr) -> str | None:
 
 def _placeholder_join(expr: ast.expr) -> str | None:
     """`", ".join(["?"] * len(ids))`, `",".join("?" * n)`, `", ".join("%s" for _ in rows)`,
-    `", ".join(f"${i}" for i in range(2, n))`: a list of placeholders, made of no value (the idiom for `IN (...)`
-    with one placeholder per item): the placeholder it repeats, else None."""
+    `", ".join(f"${i}" for i in range(2, n))`, `", ".join(["(%s, %s)" for _ in rows])`: copies of one constant
+    text, made of no value (the idiom for `IN (...)` and multi-row `VALUES` with one placeholder or row per item):
+    the text it repeats, else None."""
     if not (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "join"
             and isinstance(expr.func.value, ast.Constant) and isinstance(expr.func.value.value, str)
             and len(expr.args) == 1 and not expr.keywords):
@@ -1548,6 +1592,18 @@ def _choose(options: list[SqlText | None]) -> SqlText | None:
     if len(known) > _MAX_CHOICES:
         return replace(first, dynamic=dynamic, how=how, partial=True, choices=())
     return replace(first, dynamic=dynamic, how=how, choices=(*known, *((None,) if unknown else ())))
+
+
+def _formatted(sql: SqlText, values: tuple[object, ...], node: ast.expr) -> SqlText:
+    """`sql % values` with every value known: the text sent (positions are the expression's once it changes);
+    the text as written when the formatting would fail (`%s` kept for the driver: `sql % ()` of a template)."""
+    try:
+        text = sql.text % values
+    except (TypeError, ValueError, KeyError):
+        return replace(sql, node=node)
+    if text == sql.text:
+        return replace(sql, node=node)
+    return replace(sql, text=text, node=node, literal=node, pieces=((0, node),))
 
 
 def _stripped(sql: SqlText, how: str, node: ast.expr) -> SqlText:
