@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mosaic_diag.errors import UsageError
-from mosaic_diag.lint.context import FileContext
+from mosaic_diag.lint.context import OTHER_DIALECTS, FileContext
 from mosaic_diag.lint.ddl import Column, Table
 from mosaic_diag.lint.model import Edit, Finding, LintResult, ParseFailure, Rule
 from mosaic_diag.lint.rules import all_rules
@@ -192,6 +192,17 @@ _OTHER_CLIENT = re.compile(r"^[ \t]*(?:go[ \t]*(?:\d+[ \t]*)?;?|delimiter[ \t]+\
                            re.MULTILINE | re.IGNORECASE)
 
 
+def _named_for_other_database(path: str | Path) -> bool:
+    """A `.sql` file whose name or directory (up to two levels) names another database
+    (`migrations/clickhouse/001_events.sql`, `09_add_mysql_change_log.sql`): that database's script, as a module
+    named after one is (round 4); its DDL is not PostgreSQL's to judge."""
+    parts = Path(path).parts[-3:]
+    return any(word in OTHER_DIALECTS for part in parts for word in _WORDS.split(part.lower()))
+
+
+_WORDS = re.compile(r"[^a-z0-9]+")
+
+
 def _lint_sql_file(src: Source, rules: Sequence[Rule]) -> list[Finding]:
     """A `.sql` file through PostgreSQL's parser: the MD004 / MD008 findings, `-- noqa` honoured."""
     from mosaic_diag.lint.pgsql import analyse
@@ -200,8 +211,8 @@ def _lint_sql_file(src: Source, rules: Sequence[Rule]) -> list[Finding]:
     codes = {r.code: r.name for r in rules if r.code in _SQL_FILE_CODES}
     if not codes or not src.text.strip():
         return []
-    if _OTHER_CLIENT.search(src.text):
-        return []  # SQL Server's or MySQL's script (etl-with-airflow's AdventureWorks DDL, round 6)
+    if _OTHER_CLIENT.search(src.text) or _named_for_other_database(src.path):
+        return []  # SQL Server's or MySQL's script (etl-with-airflow's AdventureWorks DDL, round 6; fraiseql's, 7)
     ctx = FileContext(src.path, src.text, ast.Module(body=[], type_ignores=[]))
     out = []
     text, templated = prepare_script(src.text)
