@@ -28,7 +28,7 @@ from __future__ import annotations
 import ast
 import itertools
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -176,6 +176,31 @@ class SqlSite:
     call: ast.Call
     sql: SqlText
     kind: str | None
+
+
+def _module_statements(tree: ast.Module) -> list[ast.stmt]:
+    """A module's statements and those nested in its `for` / `with` / `if` / `try` / `while` / `match` (a script's
+    loop builds its SQL there), not entering the functions and classes it defines."""
+    out: list[ast.stmt] = []
+    stack: list[ast.stmt] = list(reversed(tree.body))
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        inner: list[ast.stmt] = [*getattr(node, "body", ()), *getattr(node, "orelse", ()),
+                                 *getattr(node, "finalbody", ())]
+        for handler in getattr(node, "handlers", ()):
+            inner.extend(handler.body)
+        for case in getattr(node, "cases", ()):
+            inner.extend(case.body)
+        stack.extend(reversed(inner))
+    return out
+
+
+def _instance_name(name: str) -> str:
+    """`cls.pool` (in a classmethod) as `self.pool`: the class's attribute, which its instances read too."""
+    return "self." + name[4:] if name.startswith("cls.") else name
 
 
 def dotted(expr: ast.AST) -> str | None:
@@ -715,7 +740,8 @@ class FileContext:
                 pairs.extend((node, dotted(item.optional_vars) or "", item.context_expr) for item in node.items
                              if item.optional_vars is not None)
         # only what can hold a connection, a cursor or a pool: a call, a name, an await
-        pairs = [(n, t, v) for n, t, v in pairs if t and isinstance(v, ast.Call | ast.Name | ast.Attribute | ast.Await)]
+        pairs = [(n, _instance_name(t), v) for n, t, v in pairs
+                 if t and isinstance(v, ast.Call | ast.Name | ast.Attribute | ast.Await)]
         if self.imports_asyncpg:  # `self.pool: asyncpg.Pool = pool`, a class's `pool: asyncpg.Pool`: as annotated
             for node in self.nodes:
                 if isinstance(node, ast.AnnAssign) and self._annotation_kind(node.annotation) == ASYNCPG:
@@ -739,6 +765,7 @@ class FileContext:
                      bindings: dict[tuple[int, str], str] | None = None) -> str | None:
         """The kind bound to `name` as seen from node `at` (its function, then the module)."""
         bindings = self.bindings if bindings is None else bindings
+        name = _instance_name(name)
         if name.startswith("self."):
             return bindings.get((id(self.scope_of(at, klass=True)), name))
         scope = self.scope_of(at)
@@ -1211,7 +1238,9 @@ class FileContext:
             return found[1]
         events: dict[str, list[_Binding]] = {}
         direct = isinstance(scope, ast.Module | ast.ClassDef)
-        for node in (scope.body if direct else ast.walk(scope)):  # type: ignore[attr-defined]
+        nodes: Iterable[ast.AST] = (_module_statements(scope) if isinstance(scope, ast.Module)
+                                    else scope.body if direct else ast.walk(scope))  # type: ignore[attr-defined]
+        for node in nodes:
             if not isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.For | ast.AsyncFor):
                 continue
             if not direct and self.scope_of(node) is not scope:
@@ -1237,25 +1266,44 @@ class FileContext:
     def _fold_uncached(self, name: str, scope: ast.AST, before: int, depth: int) -> SqlText | None:
         events = [(n.lineno, n) for n in self._bindings(scope).get(name, ()) if n.lineno < before]
         current: SqlText | None = None
+        bound = False  # (current None: not bound yet, or bound to a value not known)
         folded: list[ast.AST] = []  # the events the text is made of
         for _line, node in events:
-            if isinstance(node, ast.For | ast.AsyncFor):  # `for schema in ("s4", "d4")`: each constant in turn
-                items = node.iter.elts if isinstance(node.iter, ast.Tuple | ast.List | ast.Set) else None
-                current = _choose([self._sql_text(e, node, depth) if isinstance(e, ast.Constant) else None
-                                   for e in items]) if items and len(items) <= _MAX_CHOICES else None
-                folded = [node]
-            elif isinstance(node, ast.AugAssign):
+            if isinstance(node, ast.AugAssign):
                 if not isinstance(node.op, ast.Add) or current is None:
                     current = None
                     continue
                 current = _concat(current, self._sql_text(node.value, node, depth), node.value, "+=")
                 folded.append(node)
+                continue
+            if isinstance(node, ast.For | ast.AsyncFor):  # `for schema in ("s4", "d4")`: each constant in turn
+                items = node.iter.elts if isinstance(node.iter, ast.Tuple | ast.List | ast.Set) else None
+                new = _choose([self._sql_text(e, node, depth) if isinstance(e, ast.Constant) else None
+                               for e in items]) if items and len(items) <= _MAX_CHOICES else None
             elif node.value is not None:
-                current = self._sql_text(node.value, node, depth)
-                folded = [node]
+                new = self._sql_text(node.value, node, depth)
+            else:
+                continue
+            if bound and self._conditional(node, scope, before):  # it may not run: the earlier value or this one
+                current = _choose([current, new])
+                folded.append(node)
+            else:
+                current, folded = new, [node]
+            bound = True
         if current is not None and len(folded) > 1 and self._exclusive(folded, scope):
             current = _each(current, lambda o: replace(o, partial=True))
         return current
+
+    def _conditional(self, node: ast.AST, scope: ast.AST, before: int) -> bool:
+        """True when the statement lies in an `if` / `match` arm, a loop's body or a `try` that does not hold line
+        `before` (where the name is read): the run that reaches that line may have skipped it."""
+        cur = self.parents.get(node)
+        while cur is not None and cur is not scope:
+            if isinstance(cur, ast.If | ast.For | ast.AsyncFor | ast.While | ast.Match | ast.Try | ast.TryStar) \
+                    and not cur.lineno <= before <= (cur.end_lineno or cur.lineno):
+                return True
+            cur = self.parents.get(cur)
+        return False
 
     def _exclusive(self, events: list[ast.AST], scope: ast.AST) -> bool:
         """True when two of the statements lie in different arms of one `if` / `match` (so no one run
