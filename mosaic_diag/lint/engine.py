@@ -13,6 +13,7 @@ import json
 import os
 import re
 import struct
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -510,6 +511,27 @@ _MERGES = 4  # pieces that do not parse alone, parsed with the next, before the 
 
 
 def parse_module(text: str, path: str = "<unknown>", piece: int = PARSE_PIECE) -> ast.Module:
+    """`_parse_module`; on a Python older than 3.12, a file that does not parse there but does once its 3.12
+    f-strings are written in this Python's grammar (`lint.pep701`, lines kept) is read so (round 7 of the linter on
+    public code: postgres-mcp and pgai need 3.12); else the file's own error."""
+    try:
+        return _parse_module(text, path, piece)
+    except SyntaxError as exc:
+        if sys.version_info >= (3, 12) or "f" not in text:
+            raise
+        from mosaic_diag.lint.pep701 import downgrade
+
+        written = downgrade(text)
+        if written is None:
+            raise
+        first = exc
+    try:
+        return _parse_module(written, path, piece)
+    except SyntaxError:
+        raise first from None  # (the file's own error, not the rewrite's)
+
+
+def _parse_module(text: str, path: str = "<unknown>", piece: int = PARSE_PIECE) -> ast.Module:
     """`ast.parse(text)`, with a big file parsed in pieces of about `piece` characters cut before top-level
     definitions: the parser's own structures (tokens, memo, its C tree) are about 1.5 times the syntax tree
     it makes, and held for the whole text they made the peak of a run 120 times the source, against 70
