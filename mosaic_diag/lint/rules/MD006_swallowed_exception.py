@@ -44,7 +44,8 @@ class SwallowedException(Rule):
     program asked to stop), `BlockingIOError` and `InterruptedError`, `queue.Empty` / `queue.Full`,
     `asyncio.QueueEmpty` / `asyncio.QueueFull` (nothing happened: try again; names resolved through the imports,
     `from queue import Empty`), and `suppress(TimeoutError)` around
-    a lone wait for an event (`await asyncio.wait_for(stop.wait(), 5)`: a timed sleep a stop cuts short).
+    a lone wait for an event (`await asyncio.wait_for(stop.wait(), 5)`: a timed sleep a stop cuts short), or
+    `except TimeoutError: pass` after a `try` that starts with one and awaits nothing else.
     Nor is an exception the code expects: the `try`'s `else:` fails (`raise AssertionError(...)`, `assert False`,
     `self.fail(...)`: the error was the point), or the handler names the very class its `try` raises itself
     (`try: raise SchemaError("x")` / `except SchemaError: pass`; a broad handler still swallows the rest).
@@ -73,7 +74,7 @@ class SwallowedException(Rule):
                             for s in handler.body)
             broad = handler.type is None or bool(names & _BROAD)
             if only_pass and not (names and names <= _QUIET_OK):
-                if not _expected(ctx, handler, names):
+                if not _expected(ctx, handler, names) and not _timed_wait_handler(ctx, handler, names):
                     yield Hit(handler, f"`{_shown(handler)}: {_body_word(handler)}` swallows the error: log it or "
                                        "re-raise")
             elif broad and not _handles(ctx, handler) and not _expected(ctx, handler, names):
@@ -88,7 +89,23 @@ def _timed_wait(ctx: FileContext, call: ast.Call) -> bool:
     stmt = ctx.parents.get(item) if item is not None else None
     if not isinstance(item, ast.withitem) or not isinstance(stmt, ast.With | ast.AsyncWith) or len(stmt.body) != 1:
         return False
-    body = stmt.body[0]
+    return _waits_for_an_event(ctx, stmt.body[0])
+
+
+def _timed_wait_handler(ctx: FileContext, handler: ast.ExceptHandler, names: frozenset[str]) -> bool:
+    """`try: await asyncio.wait_for(stop.wait(), 5)` / `except asyncio.TimeoutError: pass`: the same timed sleep as
+    `_timed_wait`'s, written as a `try` (pgai's worker, round 7); what follows the wait in the `try` awaits nothing
+    (so no other call's timeout is caught)."""
+    owner = ctx.try_of(handler)
+    if not names or not names <= _TIMEOUTS or not isinstance(owner, ast.Try) or not owner.body:
+        return False
+    rest = owner.body[1:]
+    return _waits_for_an_event(ctx, owner.body[0]) and not any(
+        isinstance(n, ast.Await | ast.AsyncFor | ast.AsyncWith) for s in rest for n in ast.walk(s))
+
+
+def _waits_for_an_event(ctx: FileContext, body: ast.stmt) -> bool:
+    """`await asyncio.wait_for(event.wait(), timeout)` or `event.wait(timeout)` as a statement."""
     value = body.value if isinstance(body, ast.Expr) else None
     if isinstance(value, ast.Await):
         value = value.value
