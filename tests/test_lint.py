@@ -109,6 +109,61 @@ def test_cli_unparsable_file_is_exit_2_named_with_line(tmp_path: Path) -> None:
     assert "bad.py:5:12: MD001" in r.stdout and "Traceback" not in r.stderr
 
 
+PY312 = '''\
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def report(cur, ts, rows, responses):
+    cur.execute(f"SELECT * FROM runs WHERE day = '{ts.strftime("%Y-%m-%d")}'")
+    log.info(
+        f"Rows: {rows}\\n    Response: {
+            list(r["id"] for r in responses) if responses else None
+        }"
+    )
+    try:
+        cur.execute("SELECT 1")
+    except Exception:
+        pass
+'''
+
+
+def test_a_file_in_python_312s_f_string_grammar_is_linted_on_311(tmp_path: Path) -> None:
+    """postgres-mcp and pgai (round 7) write 3.12 f-strings: a quote of the f-string's own inside a field, a field
+    over lines. The linter on 3.11 reads them (written in 3.11's grammar, lines kept) instead of `cannot parse`."""
+    (tmp_path / "py312.py").write_text(PY312)
+    r = run("lint", ".", "--no-cache", cwd=tmp_path)
+    assert r.returncode == 1, r.stderr
+    assert "cannot parse" not in r.stderr
+    assert re.findall(r"py312.py:(\d+):\d+: (MD00\d)", r.stdout) == [("7", "MD005"), ("15", "MD006")]
+
+
+def test_the_312_rewrite_keeps_the_lines_and_reads_as_312_does() -> None:
+    import ast
+
+    from mosaic_diag.lint.pep701 import downgrade
+
+    assert downgrade(PY312) is not None and downgrade(PY312).count("\n") == PY312.count("\n")  # type: ignore[union-attr]
+    written = downgrade('x = f"{a["b"]} {c.strftime("%Y")!r:>{w}}"\n')
+    assert written == 'x = f"{a[\'b\']} {c.strftime(\'%Y\')!r:>{w}}"\n'
+    values = ast.parse(written).body[0].value.values  # type: ignore[attr-defined]
+    assert [ast.unparse(v.value) for v in values if isinstance(v, ast.FormattedValue)] == ["a['b']", "c.strftime('%Y')"]
+    # what 3.11 cannot say stays as written (the file's own error is reported): a backslash or a comment in a
+    # field, a third level of quotes; and a file with nothing of 3.12 in it is not rewritten
+    for source in ('x = f"{"\\\\n".join(a)}"\n', 'x = f"{a # c\n}"\n', 'x = f"{f"{a["b"]}"}"\n', 'x = f"{a}" + "b"\n'):
+        assert downgrade(source) is None, source
+
+
+def test_cli_a_312_f_string_that_311_cannot_say_is_still_unparsable(tmp_path: Path) -> None:
+    (tmp_path / "nested.py").write_text('x = f"{f"{a["b"]}"}"\n')
+    r = run("lint", ".", "--no-cache", cwd=tmp_path)
+    if sys.version_info < (3, 12):
+        assert r.returncode == 2 and "nested.py:1: cannot parse" in r.stderr
+    else:
+        assert r.returncode == 0
+
+
 def test_cli_usage_errors(tmp_path: Path) -> None:
     r = run("lint", "--select", "MD999", cwd=tmp_path)
     assert r.returncode == 2 and "unknown rule 'MD999'" in r.stderr

@@ -28,7 +28,7 @@ from __future__ import annotations
 import ast
 import itertools
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -166,7 +166,7 @@ class SqlText:
     choices: tuple[SqlText | None, ...] = ()
 
 
-_Binding = ast.Assign | ast.AnnAssign | ast.AugAssign
+_Binding = ast.Assign | ast.AnnAssign | ast.AugAssign | ast.For | ast.AsyncFor
 
 
 @dataclass(frozen=True)
@@ -176,6 +176,31 @@ class SqlSite:
     call: ast.Call
     sql: SqlText
     kind: str | None
+
+
+def _module_statements(tree: ast.Module) -> list[ast.stmt]:
+    """A module's statements and those nested in its `for` / `with` / `if` / `try` / `while` / `match` (a script's
+    loop builds its SQL there), not entering the functions and classes it defines."""
+    out: list[ast.stmt] = []
+    stack: list[ast.stmt] = list(reversed(tree.body))
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        inner: list[ast.stmt] = [*getattr(node, "body", ()), *getattr(node, "orelse", ()),
+                                 *getattr(node, "finalbody", ())]
+        for handler in getattr(node, "handlers", ()):
+            inner.extend(handler.body)
+        for case in getattr(node, "cases", ()):
+            inner.extend(case.body)
+        stack.extend(reversed(inner))
+    return out
+
+
+def _instance_name(name: str) -> str:
+    """`cls.pool` (in a classmethod) as `self.pool`: the class's attribute, which its instances read too."""
+    return "self." + name[4:] if name.startswith("cls.") else name
 
 
 def dotted(expr: ast.AST) -> str | None:
@@ -715,7 +740,8 @@ class FileContext:
                 pairs.extend((node, dotted(item.optional_vars) or "", item.context_expr) for item in node.items
                              if item.optional_vars is not None)
         # only what can hold a connection, a cursor or a pool: a call, a name, an await
-        pairs = [(n, t, v) for n, t, v in pairs if t and isinstance(v, ast.Call | ast.Name | ast.Attribute | ast.Await)]
+        pairs = [(n, _instance_name(t), v) for n, t, v in pairs
+                 if t and isinstance(v, ast.Call | ast.Name | ast.Attribute | ast.Await)]
         if self.imports_asyncpg:  # `self.pool: asyncpg.Pool = pool`, a class's `pool: asyncpg.Pool`: as annotated
             for node in self.nodes:
                 if isinstance(node, ast.AnnAssign) and self._annotation_kind(node.annotation) == ASYNCPG:
@@ -739,6 +765,7 @@ class FileContext:
                      bindings: dict[tuple[int, str], str] | None = None) -> str | None:
         """The kind bound to `name` as seen from node `at` (its function, then the module)."""
         bindings = self.bindings if bindings is None else bindings
+        name = _instance_name(name)
         if name.startswith("self."):
             return bindings.get((id(self.scope_of(at, klass=True)), name))
         scope = self.scope_of(at)
@@ -932,10 +959,10 @@ class FileContext:
             left = self._sql_text(expr.left, at, depth)
             if left is None:
                 return None
-            constant = isinstance(expr.right, ast.Constant) or (
-                isinstance(expr.right, ast.Tuple) and all(isinstance(e, ast.Constant) for e in expr.right.elts))
-            if constant:
-                return _each(left, lambda o: replace(o, node=expr))
+            known = self._known_values(expr.right, at, depth)
+            if known is not None:  # constants, or names bound to them: the text sent is known
+                return _choose([None if o is None else _formatted(o, values, expr)
+                                for o in _options(left) for values in known])
             return _each(left, lambda o: replace(o, dynamic=True, node=expr, how="% formatting"))
         if (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "format"
                 and isinstance(expr.func.value, ast.Constant) and isinstance(expr.func.value.value, str)):
@@ -981,6 +1008,9 @@ class FileContext:
                                  else self._sql_text(value.value, at, depth + 1))) is not None):
                 # a module constant (a table name), or a choice between constants (`{"DESC" if desc else "ASC"}`)
                 slots.append(tuple(o.text if o is not None and not o.dynamic else None for o in _options(known)))
+            elif (isinstance(value, ast.FormattedValue) and value.conversion == -1 and value.format_spec is None
+                  and isinstance(value.value, ast.Name) and (number := self._number_of(value.value, at)) is not None):
+                slots.append((str(number),))  # `vector({dimensions})` with `dimensions = 128`
             else:
                 slots.append((None,))
         combos = 1
@@ -1119,7 +1149,7 @@ class FileContext:
             if "." in owner or not isinstance(klass, ast.ClassDef):
                 return None
             events = self._bindings(klass).get(attr, [])
-        if not events or isinstance(events[-1], ast.AugAssign):
+        if not events or isinstance(events[-1], ast.AugAssign | ast.For | ast.AsyncFor):
             return None
         return events[-1].value
 
@@ -1147,6 +1177,42 @@ class FileContext:
             return None
         return self._fold_assignments(attr, klass, 10**9, depth)
 
+    def _number_of(self, expr: ast.Name, at: ast.AST) -> int | float | None:
+        """The number a name holds at `at` when its last assignment (as `_value_of` finds it) is a number written
+        out (`dimensions = 128`): formatted into SQL it splices nothing the code does not spell."""
+        value = self._bound_value(expr, at)
+        if isinstance(value, ast.Constant) and isinstance(value.value, int | float) and not isinstance(value.value,
+                                                                                                        bool):
+            return value.value
+        return None
+
+    def _known_values(self, expr: ast.expr, at: ast.AST, depth: int) -> list[tuple[object, ...]] | None:
+        """The right side of `sql % args` when each value is known: a constant, a name bound to a constant text
+        or number (`role = "dts-role"`; `for schema in ("s4", "d4")`: each), a tuple of them. Each tuple of
+        values it may be; None when a value is not known."""
+        def one(e: ast.expr) -> list[object] | None:
+            if isinstance(e, ast.Constant) and type(e.value) in (str, int, float):
+                return [e.value]
+            if isinstance(e, ast.Name) and depth < 4:
+                number = self._number_of(e, at)
+                if number is not None:
+                    return [number]
+                found = self._value_of(e, at, depth + 1)
+                options = _options(found)
+                if found is not None and all(o is not None and not o.dynamic and not o.partial for o in options):
+                    return [o.text for o in options if o is not None]
+            return None
+
+        elts = expr.elts if isinstance(expr, ast.Tuple) else [expr]
+        values: list[list[object]] = []
+        for e in elts:
+            found = one(e)
+            if found is None:
+                return None
+            values.append(found)
+        combos = list(itertools.islice(itertools.product(*values), _MAX_CHOICES + 1))
+        return combos if len(combos) <= _MAX_CHOICES else None
+
     def _local(self, name: str, scope: ast.AST) -> bool:
         """True when `name` is a parameter of the function or bound anywhere in it."""
         if isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
@@ -1172,8 +1238,10 @@ class FileContext:
             return found[1]
         events: dict[str, list[_Binding]] = {}
         direct = isinstance(scope, ast.Module | ast.ClassDef)
-        for node in (scope.body if direct else ast.walk(scope)):  # type: ignore[attr-defined]
-            if not isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+        nodes: Iterable[ast.AST] = (_module_statements(scope) if isinstance(scope, ast.Module)
+                                    else scope.body if direct else ast.walk(scope))  # type: ignore[attr-defined]
+        for node in nodes:
+            if not isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.For | ast.AsyncFor):
                 continue
             if not direct and self.scope_of(node) is not scope:
                 continue
@@ -1198,6 +1266,7 @@ class FileContext:
     def _fold_uncached(self, name: str, scope: ast.AST, before: int, depth: int) -> SqlText | None:
         events = [(n.lineno, n) for n in self._bindings(scope).get(name, ()) if n.lineno < before]
         current: SqlText | None = None
+        bound = False  # (current None: not bound yet, or bound to a value not known)
         folded: list[ast.AST] = []  # the events the text is made of
         for _line, node in events:
             if isinstance(node, ast.AugAssign):
@@ -1206,12 +1275,35 @@ class FileContext:
                     continue
                 current = _concat(current, self._sql_text(node.value, node, depth), node.value, "+=")
                 folded.append(node)
+                continue
+            if isinstance(node, ast.For | ast.AsyncFor):  # `for schema in ("s4", "d4")`: each constant in turn
+                items = node.iter.elts if isinstance(node.iter, ast.Tuple | ast.List | ast.Set) else None
+                new = _choose([self._sql_text(e, node, depth) if isinstance(e, ast.Constant) else None
+                               for e in items]) if items and len(items) <= _MAX_CHOICES else None
             elif node.value is not None:
-                current = self._sql_text(node.value, node, depth)
-                folded = [node]
+                new = self._sql_text(node.value, node, depth)
+            else:
+                continue
+            if bound and self._conditional(node, scope, before):  # it may not run: the earlier value or this one
+                current = _choose([current, new])
+                folded.append(node)
+            else:
+                current, folded = new, [node]
+            bound = True
         if current is not None and len(folded) > 1 and self._exclusive(folded, scope):
             current = _each(current, lambda o: replace(o, partial=True))
         return current
+
+    def _conditional(self, node: ast.AST, scope: ast.AST, before: int) -> bool:
+        """True when the statement lies in an `if` / `match` arm, a loop's body or a `try` that does not hold line
+        `before` (where the name is read): the run that reaches that line may have skipped it."""
+        cur = self.parents.get(node)
+        while cur is not None and cur is not scope:
+            if isinstance(cur, ast.If | ast.For | ast.AsyncFor | ast.While | ast.Match | ast.Try | ast.TryStar) \
+                    and not cur.lineno <= before <= (cur.end_lineno or cur.lineno):
+                return True
+            cur = self.parents.get(cur)
+        return False
 
     def _exclusive(self, events: list[ast.AST], scope: ast.AST) -> bool:
         """True when two of the statements lie in different arms of one `if` / `match` (so no one run
@@ -1401,6 +1493,7 @@ _DEDENT = frozenset({"textwrap.dedent", "inspect.cleandoc"})
 # the names of databases other than PostgreSQL as SQLAlchemy's dialects and other libraries' settings spell them
 _OTHER_DIALECTS = frozenset({"mysql", "mariadb", "sqlite", "oracle", "mssql", "sqlserver", "sybase", "firebird", "db2",
                              "snowflake", "duckdb", "clickhouse", "trino", "presto", "bigquery", "hive", "sqlite3"})
+OTHER_DIALECTS = _OTHER_DIALECTS
 _DIALECT_WORDS = ("dialect", "driver", "engine", "backend", "vendor")
 
 
@@ -1466,14 +1559,12 @@ def _names_other_dialect(test: ast.expr) -> bool:
     return False
 
 
-_PLACEHOLDERS = frozenset({"?", "%s"})
-
-
 def _placeholder_item(expr: ast.expr) -> str | None:
-    """One placeholder written as a constant (`"?"`, `"%s"`) or asyncpg's numbered one built in an f-string
-    (`f"${i}"`, `f"${i + 2}"`): the placeholder it stands for, else None."""
-    if isinstance(expr, ast.Constant) and expr.value in _PLACEHOLDERS:
-        return str(expr.value)
+    """One placeholder written as a constant (`"?"`, `"%s"`), or any constant text repeated (a row of them,
+    `"(%s, %s)"`; a subquery joined by `UNION ALL`), or asyncpg's numbered one built in an f-string (`f"${i}"`,
+    `f"${i + 2}"`): the text one copy stands for, else None."""
+    if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+        return expr.value
     if (isinstance(expr, ast.JoinedStr) and len(expr.values) == 2 and isinstance(expr.values[0], ast.Constant)
             and expr.values[0].value == "$" and isinstance(expr.values[1], ast.FormattedValue)
             and isinstance(expr.values[1].value, ast.Name | ast.BinOp | ast.Call)):
@@ -1483,8 +1574,9 @@ def _placeholder_item(expr: ast.expr) -> str | None:
 
 def _placeholder_join(expr: ast.expr) -> str | None:
     """`", ".join(["?"] * len(ids))`, `",".join("?" * n)`, `", ".join("%s" for _ in rows)`,
-    `", ".join(f"${i}" for i in range(2, n))`: a list of placeholders, made of no value (the idiom for `IN (...)`
-    with one placeholder per item): the placeholder it repeats, else None."""
+    `", ".join(f"${i}" for i in range(2, n))`, `", ".join(["(%s, %s)" for _ in rows])`: copies of one constant
+    text, made of no value (the idiom for `IN (...)` and multi-row `VALUES` with one placeholder or row per item):
+    the text it repeats, else None."""
     if not (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "join"
             and isinstance(expr.func.value, ast.Constant) and isinstance(expr.func.value.value, str)
             and len(expr.args) == 1 and not expr.keywords):
@@ -1548,6 +1640,18 @@ def _choose(options: list[SqlText | None]) -> SqlText | None:
     if len(known) > _MAX_CHOICES:
         return replace(first, dynamic=dynamic, how=how, partial=True, choices=())
     return replace(first, dynamic=dynamic, how=how, choices=(*known, *((None,) if unknown else ())))
+
+
+def _formatted(sql: SqlText, values: tuple[object, ...], node: ast.expr) -> SqlText:
+    """`sql % values` with every value known: the text sent (positions are the expression's once it changes);
+    the text as written when the formatting would fail (`%s` kept for the driver: `sql % ()` of a template)."""
+    try:
+        text = sql.text % values
+    except (TypeError, ValueError, KeyError):
+        return replace(sql, node=node)
+    if text == sql.text:
+        return replace(sql, node=node)
+    return replace(sql, text=text, node=node, literal=node, pieces=((0, node),))
 
 
 def _stripped(sql: SqlText, how: str, node: ast.expr) -> SqlText:

@@ -31,6 +31,8 @@ from typing import Any
 
 DYNAMIC = "\x00"
 _PYFORMAT = re.compile(r"%\((?P<name>[^)]*)\)[sbt]|%[sbt]|%%")
+_ESCAPED = "\x01\x01"  # a `%%` while placeholders are padded (two characters, as written)
+_ESCAPED_OP = re.compile("\x01\x01([-+*/<>=~!@#%^&|`?]*)")  # it and the operator characters after it
 _NAMED = re.compile(r"(?<![:\w]):(?P<name>[A-Za-z_]\w*)")
 # jsonb (`?`, `?|`, `?&`) and geometric operators spelled with `?`: binary operators PostgreSQL has
 _PG_QMARK_OPS = frozenset({"?", "?|", "?&", "?-", "?-|", "?||", "?#", "@?"})
@@ -72,9 +74,11 @@ def neutralize(sql: str, *, named: bool = False, dollar: bool = False) -> str:
 
     def pad(m: re.Match[str]) -> str:
         text = m.group(0)
-        return "% " if text == "%%" else "$1" + " " * (len(text) - 2)
+        return _ESCAPED if text == "%%" else "$1" + " " * (len(text) - 2)
 
     out = _PYFORMAT.sub(pad, sql)
+    if _ESCAPED in out:  # `%%` is one `%`: inside an operator (pgvector's `<%%>`) the pad goes after the operator
+        out = _ESCAPED_OP.sub(lambda m: "%" + m.group(1) + " ", out)
     if named:
         out = _NAMED.sub(lambda m: "$1" + " " * (len(m.group(0)) - 2), out)
     return out.replace(DYNAMIC, "x")
@@ -201,7 +205,9 @@ def analyse(sql: str, *, dynamic: bool = False, named: bool = False, client_bind
     candidates = _qmark_offsets(tokens, text)
     placeholders: list[int] = []
     while tree is None and candidates:
-        before = [c for c in candidates if c <= err]
+        # (a `?` glued after an operator is inside the token the error points at: `path=? WHERE`)
+        reach = next((end - 1 for start, end, name in tokens if start <= err < end and name == "Op"), err)
+        before = [c for c in candidates if c <= reach]
         if not before:
             break
         pick = before[-1]

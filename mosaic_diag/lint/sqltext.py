@@ -73,7 +73,9 @@ def prepare_script(sql: str, *, templates: bool = True) -> tuple[str, bool]:
     Jinja's `{{ x }}`, `{% ... %}`) become an identifier. PostgreSQL has no `\\` nor `{` outside literals and
     comments, so neither touches SQL. Returns (text, whether it had template fields); `templates=False`
     leaves the fields (a table named by one is no table of the schema)."""
-    if "\\" not in sql and ("{" not in sql or not templates):
+    if "@ext" in sql:  # an extension script: CREATE EXTENSION puts the schema (the owner) in first
+        sql = _EXTENSION_FIELD.sub(lambda m: "x" * len(m.group(0)), sql)
+    if "\\" not in sql and ("{" not in sql or not templates) and ":'" not in sql and ':"' not in sql:
         return sql, False
     if "\\." in sql:
         sql = _blank_copy_data(sql)
@@ -83,9 +85,22 @@ def prepare_script(sql: str, *, templates: bool = True) -> tuple[str, bool]:
     for m in _TEMPLATE_FIELD.finditer(scan) if templates else ():
         templated = True
         out[m.start(): m.end()] = list("x" + re.sub(r"[^\n]", " ", m.group(0)[1:]))
-    for m in _META_COMMAND.finditer(scan):
+    # psql's variables: `:'name'` (a literal) and `:"name"` (an identifier) anywhere, `:name` in a psql script
+    # (one with meta-commands: `\\set`, `\\if`, `\\gset`); psql puts the value in before the server reads it
+    psql = "\\" in sql and _META_COMMAND.search(scan) is not None
+    for m in _PSQL_VARIABLE.finditer(scan) if ":" in scan else ():
+        if sql[m.end(): m.end() + 1] in {"'", '"'}:
+            out[m.start()] = " "
+        elif psql and _NAME_START.match(scan, m.end()):
+            out[m.start()] = "x"
+    for m in _META_COMMAND.finditer(scan):  # (after: a variable inside one goes with it)
         out[m.start(): m.end()] = list(";" + " " * (m.end() - m.start() - 1))
     return "".join(out), templated
+
+
+_EXTENSION_FIELD = re.compile(r"@extschema(?::\w+)?@|@extowner@")
+_PSQL_VARIABLE = re.compile(r"(?<![:\w]):(?!:)")
+_NAME_START = re.compile(r"[A-Za-z_]")
 
 
 _FIELD_NAME = re.compile(r"\{\{?\s*([A-Za-z_]\w*)")

@@ -25,8 +25,11 @@ class SqlStringBuilding(Rule):
     name = "sql-string-building"
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
+        seen: set[tuple[int, int]] = set()
         for site in ctx.sql_sites:
-            if site.sql.dynamic:
+            # (one finding an expression, however many of the texts it may be are built)
+            if site.sql.dynamic and (id(site.call), id(site.sql.node)) not in seen:
+                seen.add((id(site.call), id(site.sql.node)))
                 yield Hit(site.sql.node, f"SQL built with {site.sql.how or 'string building'} from variables "
                                          "(injection risk): pass values as parameters "
                                          f"({'$1' if site.kind == ASYNCPG else '%s'})")

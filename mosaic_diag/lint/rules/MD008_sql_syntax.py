@@ -26,7 +26,12 @@ class SqlSyntaxError(Rule):
     NameError; a field naming a variable in scope is a forgotten `f` prefix and is judged), a
     SQLAlchemy `text()` fragment (`order_by(text("importance"))`), the data rows of `COPY ... FROM stdin`. In a
     `.sql` file of named queries (aiosql / anosql `-- name: get-user^`, PugSQL `-- :name get_user :one`), `:name`
-    binds are that library's placeholders.
+    binds are that library's placeholders; in any `.sql` file psql's meta-commands are blanked and its variables
+    filled in (`:'name'`, `:"name"`, and `:name` in a script with meta-commands), and so are an extension script's
+    `@extschema@` / `@extschema:name@` / `@extowner@`. A `.sql` file whose path names another database
+    (`migrations/clickhouse/`, `09_add_mysql_...sql`), or that is a `sqlcmd` / `mysql` client script, is that
+    database's and not judged. A `%%` in SQL with psycopg's placeholders is one `%`, inside an operator too
+    (`<%%>`); SQL formatted with `%` from values the code spells is judged as formatted.
     """
 
     code = "MD008"
