@@ -273,7 +273,8 @@ _QUOTE_MARGIN = _kept(rb"^>(?: |(?=\r?$))", re.M)  # markdown's quote: `> ` befo
 # a terminal pane's copy (k9s's log view): `│ ` before each line (or the space that followed a left border the copy
 # lost), the line padded to the pane's width, then `│`; the borders to take off each line, and its first line's form
 _PANE = _kept(rb"^(?:\xe2\x94\x82 | )| *\xe2\x94\x82 *(?=\r?$)", re.M)
-_PANE_LINE = re.compile(r"(│ | (?=\S))(\S.*?) {2,}│ *")
+# (tried only on a first line that starts and ends with a border: rare, compiled at first use)
+_PANE_LINE = LazyPattern(r"(│ | (?=\S))(\S.*?) {2,}│ *")
 # a buildpack's build or deploy output (Heroku's, dokku's: `-----> ` before each step): the lines under a step, a
 # command's or a container's output among them, are indented by the arrow's width
 _STEP_ARROW = "-----> "
