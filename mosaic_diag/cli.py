@@ -107,7 +107,28 @@ def _usage_message(exc: UsageError) -> str:
     name = max(param.opts, key=len) if param.param_type_name == "option" else param.metavar or param.name.upper()
     for pattern, replacement in _BAD_VALUE:
         message = re.sub(pattern, replacement, message)
+    if _is_nan(_bad_input(exc)):  # (NaN fails every bound: `takes 3153600000 or less` named the wrong fault)
+        message = "takes a number, got nan"
     return f"{name}: {message}"
+
+
+def _bad_input(exc: UsageError) -> object:
+    """The value a bad parameter was given, as Typer's pydantic coercion recorded it (None when unknown)."""
+    cause = exc.__cause__ or exc.__context__
+    errors = getattr(cause, "errors", None)
+    try:
+        found = errors() if callable(errors) else None
+    except Exception:  # noqa: BLE001 - (only a better message is at stake)
+        return None
+    return found[0].get("input") if found and isinstance(found[0], dict) else None
+
+
+def _is_nan(value: object) -> bool:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return number != number
 
 
 def main(argv: list[str] | None = None) -> int:

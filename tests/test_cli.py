@@ -55,6 +55,9 @@ def test_a_bad_value_is_one_line_naming_its_option():
              ("triage", "x.log", "--top", "x"): "--top: takes a whole number (mosaic-diag triage)",
              ("golden", "--repeat", "0"): "--repeat: takes 1 or more (mosaic-diag golden)",
              ("dlq", "show", "abc"): "ID: takes a whole number (mosaic-diag dlq show)",
+             # NaN fails every bound: it is no number, not a value past the range
+             ("golden", "--timeout", "nan"): "--timeout: takes a number, got nan (mosaic-diag golden)",
+             ("golden", "--timeout", "1e20"): "--timeout: takes 3153600000 or less (mosaic-diag golden)",
              ("classify",): "Missing argument 'TEXT' (mosaic-diag classify)"}
     for args, said in cases.items():
         r = run(*args)
