@@ -115,11 +115,9 @@ def _usage_message(exc: UsageError) -> str:
 def _bad_input(exc: UsageError) -> object:
     """The value a bad parameter was given, as Typer's pydantic coercion recorded it (None when unknown)."""
     cause = exc.__cause__ or exc.__context__
-    errors = getattr(cause, "errors", None)
-    try:
-        found = errors() if callable(errors) else None
-    except Exception:  # noqa: BLE001 - (only a better message is at stake)
+    if type(cause).__name__ != "ValidationError":  # (pydantic's: its errors() list the input)
         return None
+    found = cause.errors()  # type: ignore[union-attr]
     return found[0].get("input") if found and isinstance(found[0], dict) else None
 
 
