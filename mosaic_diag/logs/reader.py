@@ -14,12 +14,14 @@ import dataclasses
 import heapq
 import json
 import re
+from array import array
 from collections import Counter
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import AnyStr
 
+from mosaic_diag.classifier import newest_first
 from mosaic_diag.logs import announce, pieces, scan
 from mosaic_diag.logs.assemble import Assembler
 from mosaic_diag.logs.clock import Clock, file_mtime
@@ -145,6 +147,9 @@ STAMP_LINES = 100  # the log's first and last lines looked at for its first and 
 # text, the blocks read): an entry cut off by a window goes in front of the next one (`_Reader._documents`)
 DOCUMENT_CAP = 32 << 20
 TAIL_BYTES = 8192
+NEWEST_FIRST_HEAD = 64 << 10  # the bytes of a text's head whose lines tell whether it is listed newest first
+NEWEST_FIRST_NOTE = "the log lists its newest line first (a console's copy, `journalctl -r`): read from its end up"
+REORDER_CAP = 16 << 20  # the bytes of a text listed newest first read back in order in memory
 CSV_ROWS = 100_000  # rows of a CSV export held to read it oldest first (as many as Datadog exports at once)
 
 # the payload of a wrapped record in a pretty-printed document (`lines.ENVELOPES`): its message's key
@@ -410,6 +415,8 @@ class _Reader:
         self._seq = 0
         self._head_left = STAMP_LINES  # lines of the log's head still looked at for its first timestamp
         self._last_stamp: tuple[int, datetime] | None = None  # the last timestamp of a block's last lines, its line
+        # a text read newest first put back in order (`_arrange`): the file's line of each line read, or None
+        self.order: Sequence[int] | None = None
         if kept is not None and handover is not None:  # (the lines of the file before: `Handover`)
             self.held, self.prev_tail, self._seq = handover.held, handover.tail, handover.seq
             handover.asm, handover.held, handover.tail = None, [], b""
@@ -443,6 +450,8 @@ class _Reader:
                 return
             blocks = _chain(rest, blocks)
         else:
+            if self.carry is None and self.handover is None:  # (a live stream, files read as one: their order)
+                first, blocks = self._arrange(first, blocks)
             blocks = _chain(first, blocks)
         self._first_ts(first)
         asm = self.asm
@@ -1058,6 +1067,48 @@ class _Reader:
             return joined[0]
         return None
 
+    # -- a text listed newest first ------------------------------------------------------------
+
+    def _arrange(self, first: bytes, blocks: Iterator[bytes]) -> tuple[bytes, Iterator[bytes]]:
+        """`first` and `blocks`, or the text put back in the order it was written when its first lines show it
+        listed newest first (`classifier.newest_first`): a text of one block (a paste, a viewer's copy) is reordered
+        in memory, each line's file line kept in `order`. A longer text is read as it is."""
+        held, size = [first], len(first)
+        while size < NEWEST_FIRST_HEAD:  # (a short text: its last line, without its end, comes as a block of its own)
+            block = next(blocks, None)
+            if block is None:
+                break
+            held.append(block)
+            size += len(block)
+        head = b"".join(held)[:NEWEST_FIRST_HEAD] if len(held) > 1 else first[:NEWEST_FIRST_HEAD]
+        if not newest_first.is_newest_first(head.decode("utf-8", "replace").split("\n")[:newest_first.HEAD_LINES]):
+            return first, _chain_all(held[1:], blocks) if len(held) > 1 else blocks
+        for block in blocks:  # (up to `REORDER_CAP` bytes held; a longer text is read as it is)
+            held.append(block)
+            size += len(block)
+            if size > REORDER_CAP:
+                return first, _chain_all(held[1:], blocks)
+        first = b"".join(held)
+        lines = first.split(b"\n")
+        ended = not lines[-1]
+        if ended:
+            lines.pop()
+        texts, order = newest_first.oldest_first([x.decode("utf-8", "surrogateescape") for x in lines])
+        self.order = array("l", (i + 1 for i in order))
+        self.stats.warnings.append(NEWEST_FIRST_NOTE)
+        return "\n".join(texts).encode("utf-8", "surrogateescape") + (b"\n" if ended else b""), iter(())
+
+    def in_file_order(self) -> Iterator[RawEvent]:
+        """`events`, their lines the file's when the text was read in another order (`_arrange`): an event read
+        upside down spans the file's lines from its newest line's entry to its oldest line."""
+        for ev in self.events():
+            order = self.order
+            if order is None or ev.line < 1 or ev.end_line > len(order):
+                yield ev
+                continue
+            lines = [order[k - 1] for k in range(ev.line, ev.end_line + 1)]
+            yield dataclasses.replace(ev, line=min(lines), end_line=max(lines))
+
     # -- a log tool's CSV export ---------------------------------------------------------------
 
     def _csv(self, blocks: Iterator[bytes], cols: CsvColumns) -> Iterator[RawEvent]:
@@ -1378,6 +1429,11 @@ def _csv_next(reader: Iterator[list[str]]) -> list[str]:
         csv.field_size_limit(old)
 
 
+def _chain_all(held: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield from held
+    yield from rest
+
+
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield first
     yield from rest
@@ -1417,7 +1473,7 @@ def read_events(src: ByteStream, stats: ReadStats, *, name: str = "-", block_siz
     `handover`: `src` is one of several files read as one log, one after another (`Handover`): an event still open
     at the end of the file before goes on in this one's leading lines (its lines 0 and below: the file before's).
     """
-    return _named(_Reader(src, stats, block_size, line_cap, horizon, carry, handover).events(), name)
+    return _named(_Reader(src, stats, block_size, line_cap, horizon, carry, handover).in_file_order(), name)
 
 
 class NotTextLog(UnreadableInput):
