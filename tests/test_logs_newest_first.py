@@ -167,3 +167,17 @@ def test_a_real_traceback_in_pythons_order_is_no_newest_first_text() -> None:
     assert is_newest_first(rec[::-1])  # (upside down, with no stamp at all)
     lines, order = oldest_first(rec[::-1])
     assert lines == rec and order == list(range(len(rec) - 1, -1, -1))
+
+
+@pytest.mark.parametrize("layout", [None, _render, _journal])
+def test_classify_reads_a_pasted_traceback_upside_down_in_order(layout: object) -> None:
+    """`classify` of the record pasted newest first (its lines bare, behind Render's stamps, behind journald's) reads
+    the same exceptions, root cause first, as of the record in Python's order."""
+    from mosaic_diag.classifier.evidence import evidence_from_text
+
+    (rec,) = [r for r in _records() if len(r) > 1]
+    lines = rec if layout is None else layout([rec])  # type: ignore[operator]
+    forward = evidence_from_text("\n".join(lines))
+    assert [i.type for i in forward.exceptions] == ["json.decoder.JSONDecodeError", "KeyError"]
+    upside_down = evidence_from_text("\n".join(reversed(lines)))
+    assert upside_down.exceptions == forward.exceptions
