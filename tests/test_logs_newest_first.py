@@ -181,3 +181,62 @@ def test_classify_reads_a_pasted_traceback_upside_down_in_order(layout: object) 
     assert [i.type for i in forward.exceptions] == ["json.decoder.JSONDecodeError", "KeyError"]
     upside_down = evidence_from_text("\n".join(reversed(lines)))
     assert upside_down.exceptions == forward.exceptions
+
+
+def _entries() -> list[list[str]]:
+    """The records as `%(asctime)s %(levelname)s …` writes them: the stamp on each record's first line only (a
+    console's multi-line entry: its own lines, a traceback among them, in Python's order)."""
+    return [[f"{(_START + i * timedelta(seconds=3)).strftime('%Y-%m-%d %H:%M:%S')},000 {rec[0]}", *rec[1:]]
+            for i, rec in enumerate(_records())]
+
+
+def test_a_console_of_multi_line_entries_newest_first_keeps_each_entry_in_order() -> None:
+    entries = _entries()
+    forward = "\n".join(line for e in entries for line in e) + "\n"
+    ((line, end, level, message),) = _spans(forward)[0]
+    assert (level, message) == ("ERROR", "Missing configuration")
+    newest_first = "\n".join(line for e in reversed(entries) for line in e) + "\n"
+    shown = newest_first.split("\n")
+    spans = _spans(newest_first)
+    assert spans[0] == spans[1] and len(spans[0]) == 1
+    ((first, last, level2, message2),) = spans[0]
+    assert (level2, message2, last - first) == (level, message, end - line)
+    assert shown[first - 1].endswith("ERROR:api.newest:Missing configuration")
+    assert shown[last - 1] == "KeyError: 'settings'"
+
+
+def _read_file(path: str) -> tuple[list[tuple[int, int, str | None, str]], ReadStats]:
+    stats = ReadStats()
+    with open(path, "rb") as f:
+        events = [(e.line, e.end_line, e.level, e.message) for e in read_events(f, stats, block_size=256)
+                  if e.kind == "error"]
+    return sorted(events), stats
+
+
+@pytest.mark.parametrize("layout", ["render", "entries"])
+def test_a_long_file_newest_first_is_read_from_its_end_up(monkeypatch: pytest.MonkeyPatch, tmp_path: object,
+                                                          layout: str) -> None:
+    """A file longer than what is reordered in memory (`REORDER_CAP`, made small here): read from its end up by
+    blocks, the events and their lines those of the text reordered in memory; the same text through a pipe is read
+    as it is (no look-back past the cap)."""
+    import os
+    import threading
+    from pathlib import Path
+
+    from mosaic_diag.logs import reader
+
+    entries = _entries() if layout == "entries" else [[line] for line in _render(_records())]
+    entries = [[e[0].replace("2026-12-07", "2026-12-06"), *e[1:]] for e in entries] + entries  # (a day before)
+    text = "\n".join(line for e in reversed(entries) for line in e) + "\n"
+    in_memory = _spans(text)[0]
+    assert len(in_memory) == 2
+    path = Path(str(tmp_path)) / "newest-first.log"
+    path.write_text(text)
+    monkeypatch.setattr(reader, "REORDER_CAP", 1024)
+    assert _read_file(str(path))[0] == in_memory
+    r, w = os.pipe()
+    threading.Thread(target=lambda: (os.write(w, text.encode()), os.close(w)), daemon=True).start()
+    stats = ReadStats()
+    with os.fdopen(r, "rb") as f:
+        list(read_events(f, stats, block_size=256))
+    assert NEWEST_FIRST_NOTE not in stats.warnings

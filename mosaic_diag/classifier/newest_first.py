@@ -7,9 +7,11 @@ the order it was written, both read in its first lines (`HEAD_LINES`):
 
 - its lines' time stamps go down, line after line (`MIN_DROPS` drops), and never up: an oldest-first log whose clock
   jumps back once (a DST change, a restart, a rotated file's start, two interleaved hosts) has stamps that go up too;
-- tracebacks upside down outnumber tracebacks in Python's order: an exception line with a frame's source line then
-  its `File "…"` line right below it, a header with a frame right above it, against a header with a frame right below it
-  and an exception line with a frame right above it (a stamp that goes up rules it out as well).
+  this alone decides (a console's multi-line entry keeps its own traceback in Python's order);
+- or, with no stamp that goes up (a console's copy gives a traceback's lines one time), tracebacks upside down
+  outnumber tracebacks in Python's order: an exception line with a frame's source line, then its `File "…"` line,
+  right below it, a header with a frame right above it; against a header with a frame right below it and an
+  exception line with a frame right above it.
 
 Reading it in order (`oldest_first`) reverses its entries, not its lines: an entry is a stamped line and the
 unstamped lines under it (a console's multi-line entry keeps its own lines in order; a date on a line of its own
@@ -128,7 +130,7 @@ def is_newest_first(lines: Sequence[str]) -> bool:
     ups, downs, upside, in_order = evidence(lines[:HEAD_LINES])
     if ups:
         return False
-    return (downs >= MIN_DROPS and upside >= in_order) or upside > in_order
+    return downs >= MIN_DROPS or upside > in_order
 
 
 def oldest_first(lines: Sequence[str]) -> tuple[list[str], list[int]]:

@@ -13,16 +13,18 @@ import csv
 import dataclasses
 import heapq
 import json
+import os
 import re
+import stat
 from array import array
 from collections import Counter
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import AnyStr
 
 from mosaic_diag.classifier import newest_first
-from mosaic_diag.logs import announce, pieces, scan
+from mosaic_diag.logs import announce, backward, pieces, scan
 from mosaic_diag.logs.assemble import Assembler
 from mosaic_diag.logs.clock import Clock, file_mtime
 from mosaic_diag.logs.lines import (
@@ -416,7 +418,7 @@ class _Reader:
         self._head_left = STAMP_LINES  # lines of the log's head still looked at for its first timestamp
         self._last_stamp: tuple[int, datetime] | None = None  # the last timestamp of a block's last lines, its line
         # a text read newest first put back in order (`_arrange`): the file's line of each line read, or None
-        self.order: Sequence[int] | None = None
+        self.order: array[int] | backward.Runs | None = None
         if kept is not None and handover is not None:  # (the lines of the file before: `Handover`)
             self.held, self.prev_tail, self._seq = handover.held, handover.tail, handover.seq
             handover.asm, handover.held, handover.tail = None, [], b""
@@ -1071,8 +1073,8 @@ class _Reader:
 
     def _arrange(self, first: bytes, blocks: Iterator[bytes]) -> tuple[bytes, Iterator[bytes]]:
         """`first` and `blocks`, or the text put back in the order it was written when its first lines show it
-        listed newest first (`classifier.newest_first`): a text of one block (a paste, a viewer's copy) is reordered
-        in memory, each line's file line kept in `order`. A longer text is read as it is."""
+        listed newest first (`classifier.newest_first`): a text of up to `REORDER_CAP` bytes (a paste, a viewer's copy)
+        is reordered in memory, each line's file line kept in `order`; a longer one: `_backward`."""
         held, size = [first], len(first)
         while size < NEWEST_FIRST_HEAD:  # (a short text: its last line, without its end, comes as a block of its own)
             block = next(blocks, None)
@@ -1083,11 +1085,14 @@ class _Reader:
         head = b"".join(held)[:NEWEST_FIRST_HEAD] if len(held) > 1 else first[:NEWEST_FIRST_HEAD]
         if not newest_first.is_newest_first(head.decode("utf-8", "replace").split("\n")[:newest_first.HEAD_LINES]):
             return first, _chain_all(held[1:], blocks) if len(held) > 1 else blocks
-        for block in blocks:  # (up to `REORDER_CAP` bytes held; a longer text is read as it is)
+        while size <= REORDER_CAP:  # (up to `REORDER_CAP` bytes held; a longer text: `_backward`)
+            block = next(blocks, None)
+            if block is None:
+                break
             held.append(block)
             size += len(block)
-            if size > REORDER_CAP:
-                return first, _chain_all(held[1:], blocks)
+        if size > REORDER_CAP:
+            return self._backward(held, blocks, head)
         first = b"".join(held)
         lines = first.split(b"\n")
         ended = not lines[-1]
@@ -1097,6 +1102,29 @@ class _Reader:
         self.order = array("l", (i + 1 for i in order))
         self.stats.warnings.append(NEWEST_FIRST_NOTE)
         return "\n".join(texts).encode("utf-8", "surrogateescape") + (b"\n" if ended else b""), iter(())
+
+    def _backward(self, held: list[bytes], blocks: Iterator[bytes], head: bytes) -> tuple[bytes, Iterator[bytes]]:
+        """A text listed newest first longer than `REORDER_CAP`: a regular file whose bytes are the text's (no
+        compression, no margin taken off) is read from its end up (`backward.ReversedFile`, constant memory); any
+        other (a pipe, stdin) is read as it is, from the blocks held on."""
+        fileno = getattr(self.stream, "fileno", None)
+        try:
+            fd = fileno() if fileno is not None else -1
+            st = os.fstat(fd)
+            plain = stat.S_ISREG(st.st_mode) and os.pread(fd, len(held[0][:4096]), 0) == held[0][:4096]
+        except (OSError, ValueError, AttributeError):
+            plain = False
+        if not plain:
+            return held[0], _chain_all(held[1:], blocks)
+        by_entry = any(newest_first.stamp_key(t) is not None
+                       for t in head.decode("utf-8", "replace").split("\n")[:newest_first.HEAD_LINES])
+        rev = backward.ReversedFile(fd, st.st_size, by_entry)
+        self.order = rev.runs
+        self.stats.bytes = 0  # (counted again as the file is read from its end)
+        self.stats.warnings.append(NEWEST_FIRST_NOTE)
+        again = iter_blocks(rev, self.stats, block_size=self.block_size, line_cap=self.line_cap,
+                            lines_read=lambda: self.lineno + self._pending_lines)
+        return next(again, b""), again
 
     def in_file_order(self) -> Iterator[RawEvent]:
         """`events`, their lines the file's when the text was read in another order (`_arrange`): an event read
