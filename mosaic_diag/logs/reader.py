@@ -1076,21 +1076,30 @@ class _Reader:
         listed newest first (`classifier.newest_first`): a text of up to `REORDER_CAP` bytes (a paste, a viewer's copy)
         is reordered in memory, each line's file line kept in `order`; a longer one: `_backward`."""
         held, size = [first], len(first)
+        # (the lines of the blocks held count as read when `iter_blocks` numbers a line it cuts)
+        pending = self._pending_lines
+        counted = pending + first.count(b"\n")
         while size < NEWEST_FIRST_HEAD:  # (a short text: its last line, without its end, comes as a block of its own)
+            self._pending_lines = counted
             block = next(blocks, None)
             if block is None:
                 break
             held.append(block)
             size += len(block)
+            counted += block.count(b"\n")
+        self._pending_lines = pending
         head = b"".join(held)[:NEWEST_FIRST_HEAD] if len(held) > 1 else first[:NEWEST_FIRST_HEAD]
         if not newest_first.is_newest_first(head.decode("utf-8", "replace").split("\n")[:newest_first.HEAD_LINES]):
             return first, _chain_all(held[1:], blocks) if len(held) > 1 else blocks
         while size <= REORDER_CAP:  # (up to `REORDER_CAP` bytes held; a longer text: `_backward`)
+            self._pending_lines = counted
             block = next(blocks, None)
             if block is None:
                 break
             held.append(block)
             size += len(block)
+            counted += block.count(b"\n")
+        self._pending_lines = pending
         if size > REORDER_CAP:
             return self._backward(held, blocks, head)
         first = b"".join(held)
