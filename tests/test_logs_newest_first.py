@@ -240,3 +240,20 @@ def test_a_long_file_newest_first_is_read_from_its_end_up(monkeypatch: pytest.Mo
     with os.fdopen(r, "rb") as f:
         list(read_events(f, stats, block_size=256))
     assert NEWEST_FIRST_NOTE not in stats.warnings
+
+
+def test_ipython_tracebacks_then_a_cut_frame_are_no_newest_first_text() -> None:
+    """IPython's real tracebacks (`%xmode Context`, a chain) pasted one after another, then a thread's real traceback
+    cut to a source line and its frame (`test_fuzz`'s find): the last exception line has a source line and a frame
+    right below it, but each IPython traceback is in Python's order (its `Cell In[1], line 4` under its header, its
+    `---->` arrow above its exception line): read as it is."""
+    from tests.test_fuzz import _pastes
+
+    pastes = _pastes()
+    chain = next(p for p in pastes if any(line.startswith("Cell In[") for line in p) and "KeyError: 'settings'" in p)
+    thread = next(p for p in pastes if any("threading.py" in line for line in p))
+    at = next(k for k, line in enumerate(thread) if line.strip() == "self.run()")
+    lines = [*chain, *chain, *chain, *thread[at:at + 2]]
+    assert lines[-1].startswith('  File "') and lines[-3] == "KeyError: 'settings'"
+    assert not is_newest_first(lines)
+    assert _notes("\n".join(lines) + "\n") == []

@@ -39,7 +39,9 @@ _STAMP = re.compile(
     r"(?P<sf>\.\d{1,9})?"
     r"|(?P<umo>\d{1,2})/(?P<ud>\d{1,2})/(?P<uy>\d{4}),? (?P<uh>\d{1,2}):(?P<umi>\d\d):(?P<us>\d\d)(?: (?P<ap>[AP]M))?)")
 _HEADER = "Traceback (most recent call last):"
-_FRAME = re.compile(r'(?:^|\s)File "')
+# a frame's line: Python's (`File "…", line N, in f`, maybe cut), IPython's (`File /path:N, in f(…)`, `Cell In[1], line
+# 4`, its arrow `----> 4 f()`)
+_FRAME = re.compile(r'(?:^|\s)File ["/]|Cell In\[\d+\], line \d|(?:^|\s)-+> \d+ ')
 # an exception's line: a (dotted) class name that ends as Python's do, then `: ` or the line's end
 _EXCEPTION = re.compile(r"(?:^|[\s\]])(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Timeout|Group)"
                         r"(?::\s|:?\s*$)")
@@ -74,7 +76,7 @@ def _kind(line: str) -> str:
     a bare stamp (passed over), "" anything else (a frame's source line among them)."""
     if _HEADER in line:
         return "H"
-    if 'File "' in line and _FRAME.search(line):
+    if ("File " in line or "Cell In[" in line or "-> " in line) and _FRAME.search(line):
         return "F"
     if any(s in line for s in _SEPARATOR):
         return "S"
