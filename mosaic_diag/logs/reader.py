@@ -1136,8 +1136,8 @@ class _Reader:
         return next(again, b""), again
 
     def in_file_order(self) -> Iterator[RawEvent]:
-        """`events`, their lines the file's when the text was read in another order (`_arrange`): an event read
-        upside down spans the file's lines from its newest line's entry to its oldest line."""
+        """`events`, their lines the file's when the text was read in another order (`_arrange`): an event spans the
+        file's lines from the first to the last of the lines it was read from."""
         for ev in self.events():
             order = self.order
             if order is None or ev.line < 1 or ev.end_line > len(order):
