@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from mosaic_diag.classifier import newest_first
 from mosaic_diag.classifier.tracebacks import ParsedException, parse_traceback_text
 from mosaic_diag.platform.lazyre import LazyPattern
 
@@ -481,6 +482,17 @@ def peel_prefixes(text: str) -> str:
     return text
 
 
+def in_order(text: str) -> str:
+    """`text`, or its lines in the order they were written when it was pasted newest first (`newest_first`: a
+    traceback upside down, its exception line above its frames). Looked at only when a frame comes before the first
+    traceback header (or there is none)."""
+    frame = text.find('File "')
+    if frame < 0 or 0 <= text.find(_TRACEBACK_HEADER) < frame:
+        return text
+    lines = text.splitlines()
+    return "\n".join(newest_first.oldest_first(lines)[0]) if newest_first.is_newest_first(lines) else text
+
+
 def evidence_from_text(text: str, *, logger: str | None = None, level: str | None = None,
                        log_message: str | None = None, kind: str = "error") -> Evidence:
     """Evidence of a traceback, a `module.Type: message` line, or a plain log message (at most `bounded`)."""
@@ -492,7 +504,7 @@ def evidence_from_text(text: str, *, logger: str | None = None, level: str | Non
     if text.startswith("==> "):  # a Render platform line pasted as it is
         text, kind, logger = text[4:], "platform", logger or "render"
     if kind == "error" and "\n" in text:
-        text = peel_prefixes(text)
+        text = peel_prefixes(in_order(text))
     parsed: list[ParsedException] = parse_traceback_text(text)
     infos = with_wrapped(tuple(
         exception_info(p.type, p.message,

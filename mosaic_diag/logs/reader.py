@@ -13,14 +13,18 @@ import csv
 import dataclasses
 import heapq
 import json
+import os
 import re
+import stat
+from array import array
 from collections import Counter
 from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import AnyStr
 
-from mosaic_diag.logs import announce, pieces, scan
+from mosaic_diag.classifier import newest_first
+from mosaic_diag.logs import announce, backward, pieces, scan
 from mosaic_diag.logs.assemble import Assembler
 from mosaic_diag.logs.clock import Clock, file_mtime
 from mosaic_diag.logs.lines import (
@@ -145,6 +149,9 @@ STAMP_LINES = 100  # the log's first and last lines looked at for its first and 
 # text, the blocks read): an entry cut off by a window goes in front of the next one (`_Reader._documents`)
 DOCUMENT_CAP = 32 << 20
 TAIL_BYTES = 8192
+NEWEST_FIRST_HEAD = 64 << 10  # the bytes of a text's head whose lines tell whether it is listed newest first
+NEWEST_FIRST_NOTE = "the log lists its newest line first (a console's copy, `journalctl -r`): read from its end up"
+REORDER_CAP = 16 << 20  # the bytes of a text listed newest first read back in order in memory
 CSV_ROWS = 100_000  # rows of a CSV export held to read it oldest first (as many as Datadog exports at once)
 
 # the payload of a wrapped record in a pretty-printed document (`lines.ENVELOPES`): its message's key
@@ -410,6 +417,8 @@ class _Reader:
         self._seq = 0
         self._head_left = STAMP_LINES  # lines of the log's head still looked at for its first timestamp
         self._last_stamp: tuple[int, datetime] | None = None  # the last timestamp of a block's last lines, its line
+        # a text read newest first put back in order (`_arrange`): the file's line of each line read, or None
+        self.order: array[int] | backward.Runs | None = None
         if kept is not None and handover is not None:  # (the lines of the file before: `Handover`)
             self.held, self.prev_tail, self._seq = handover.held, handover.tail, handover.seq
             handover.asm, handover.held, handover.tail = None, [], b""
@@ -443,6 +452,8 @@ class _Reader:
                 return
             blocks = _chain(rest, blocks)
         else:
+            if self.carry is None and self.handover is None:  # (a live stream, files read as one: their order)
+                first, blocks = self._arrange(first, blocks)
             blocks = _chain(first, blocks)
         self._first_ts(first)
         asm = self.asm
@@ -1058,6 +1069,83 @@ class _Reader:
             return joined[0]
         return None
 
+    # -- a text listed newest first ------------------------------------------------------------
+
+    def _arrange(self, first: bytes, blocks: Iterator[bytes]) -> tuple[bytes, Iterator[bytes]]:
+        """`first` and `blocks`, or the text put back in the order it was written when its first lines show it
+        listed newest first (`classifier.newest_first`): a text of up to `REORDER_CAP` bytes (a paste, a viewer's copy)
+        is reordered in memory, each line's file line kept in `order`; a longer one: `_backward`."""
+        held, size = [first], len(first)
+        # (the lines of the blocks held count as read when `iter_blocks` numbers a line it cuts)
+        pending = self._pending_lines
+        counted = pending + first.count(b"\n")
+        while size < NEWEST_FIRST_HEAD:  # (a short text: its last line, without its end, comes as a block of its own)
+            self._pending_lines = counted
+            block = next(blocks, None)
+            if block is None:
+                break
+            held.append(block)
+            size += len(block)
+            counted += block.count(b"\n")
+        self._pending_lines = pending
+        head = b"".join(held)[:NEWEST_FIRST_HEAD] if len(held) > 1 else first[:NEWEST_FIRST_HEAD]
+        if not newest_first.is_newest_first(head.decode("utf-8", "replace").split("\n")[:newest_first.HEAD_LINES]):
+            return first, _chain_all(held[1:], blocks) if len(held) > 1 else blocks
+        while size <= REORDER_CAP:  # (up to `REORDER_CAP` bytes held; a longer text: `_backward`)
+            self._pending_lines = counted
+            block = next(blocks, None)
+            if block is None:
+                break
+            held.append(block)
+            size += len(block)
+            counted += block.count(b"\n")
+        self._pending_lines = pending
+        if size > REORDER_CAP:
+            return self._backward(held, blocks, head)
+        first = b"".join(held)
+        lines = first.split(b"\n")
+        ended = not lines[-1]
+        if ended:
+            lines.pop()
+        texts, order = newest_first.oldest_first([x.decode("utf-8", "surrogateescape") for x in lines])
+        self.order = array("l", (i + 1 for i in order))
+        self.stats.warnings.append(NEWEST_FIRST_NOTE)
+        return "\n".join(texts).encode("utf-8", "surrogateescape") + (b"\n" if ended else b""), iter(())
+
+    def _backward(self, held: list[bytes], blocks: Iterator[bytes], head: bytes) -> tuple[bytes, Iterator[bytes]]:
+        """A text listed newest first longer than `REORDER_CAP`: a regular file whose bytes are the text's (no
+        compression, no margin taken off) is read from its end up (`backward.ReversedFile`, constant memory); any
+        other (a pipe, stdin) is read as it is, from the blocks held on."""
+        fileno = getattr(self.stream, "fileno", None)
+        try:
+            fd = fileno() if fileno is not None else -1
+            st = os.fstat(fd)
+            plain = stat.S_ISREG(st.st_mode) and os.pread(fd, len(held[0][:4096]), 0) == held[0][:4096]
+        except (OSError, ValueError, AttributeError):
+            plain = False
+        if not plain:
+            return held[0], _chain_all(held[1:], blocks)
+        by_entry = any(newest_first.stamp_key(t) is not None
+                       for t in head.decode("utf-8", "replace").split("\n")[:newest_first.HEAD_LINES])
+        rev = backward.ReversedFile(fd, st.st_size, by_entry)
+        self.order = rev.runs
+        self.stats.bytes = 0  # (counted again as the file is read from its end)
+        self.stats.warnings.append(NEWEST_FIRST_NOTE)
+        again = iter_blocks(rev, self.stats, block_size=self.block_size, line_cap=self.line_cap,
+                            lines_read=lambda: self.lineno + self._pending_lines)
+        return next(again, b""), again
+
+    def in_file_order(self) -> Iterator[RawEvent]:
+        """`events`, their lines the file's when the text was read in another order (`_arrange`): an event spans the
+        file's lines from the first to the last of the lines it was read from."""
+        for ev in self.events():
+            order = self.order
+            if order is None or ev.line < 1 or ev.end_line > len(order):
+                yield ev
+                continue
+            lines = [order[k - 1] for k in range(ev.line, ev.end_line + 1)]
+            yield dataclasses.replace(ev, line=min(lines), end_line=max(lines))
+
     # -- a log tool's CSV export ---------------------------------------------------------------
 
     def _csv(self, blocks: Iterator[bytes], cols: CsvColumns) -> Iterator[RawEvent]:
@@ -1378,6 +1466,11 @@ def _csv_next(reader: Iterator[list[str]]) -> list[str]:
         csv.field_size_limit(old)
 
 
+def _chain_all(held: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield from held
+    yield from rest
+
+
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield first
     yield from rest
@@ -1417,7 +1510,7 @@ def read_events(src: ByteStream, stats: ReadStats, *, name: str = "-", block_siz
     `handover`: `src` is one of several files read as one log, one after another (`Handover`): an event still open
     at the end of the file before goes on in this one's leading lines (its lines 0 and below: the file before's).
     """
-    return _named(_Reader(src, stats, block_size, line_cap, horizon, carry, handover).events(), name)
+    return _named(_Reader(src, stats, block_size, line_cap, horizon, carry, handover).in_file_order(), name)
 
 
 class NotTextLog(UnreadableInput):
