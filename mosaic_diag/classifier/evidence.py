@@ -12,6 +12,8 @@ from mosaic_diag.classifier.tracebacks import ParsedException, parse_traceback_t
 from mosaic_diag.platform.lazyre import LazyPattern
 
 _TRACEBACK_HEADER = "Traceback (most recent call last):"
+# the top edge of a Rich traceback box (`╭──── Traceback (most recent call last) ────╮`): where its traceback starts
+_RICH_TOP = LazyPattern(r"^[ \t]*╭─*[ ]*Traceback", re.M)
 # a terminal's colours and styles in a pasted text (IPython's coloured traceback, a notebook's raw output): CSI and
 # OSC sequences and two-byte escapes, as the log reader drops them (`logs.source`)
 _ANSI = LazyPattern(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b\n]*(?:\x07|\x1b\\)|[@-Z\\-_])")
@@ -516,6 +518,9 @@ def evidence_from_text(text: str, *, logger: str | None = None, level: str | Non
             log_message = text.strip()
         else:  # what was printed before a traceback (a pasted log line, a wrapper's message) is evidence too
             at = text.find(_TRACEBACK_HEADER)
+            rich = _RICH_TOP.search(text) if "╭" in text else None
+            if rich is not None and not 0 <= at < rich.start():
+                at = rich.start()  # a Rich box's header has no colon: the text before its top edge leads
             lead = text[:at].strip() if at > 0 else ""
             if at < 0 and not any(i.frames for i in infos):
                 # no traceback: exception lines under the text's own lines (Lambda's `Runtime.ExitError` under
