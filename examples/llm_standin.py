@@ -16,7 +16,8 @@ admin API `POST /_standin/failure {"provider", "mode", "endpoint", "delay"}`,
 
 A failure can be limited to the next `times` requests (then the provider answers again), and
 `retry_after_ms` adds the `retry-after-ms` header OpenAI sends next to `retry-after`. Mode
-`malformed` answers 200 with text that is not the JSON object the caller asked for.
+`malformed` answers 200 with text that is not the JSON object the caller asked for; mode `obey`
+answers with the user's message as it is (a model following an injected "reply with exactly …").
 
 A request with `"stream": true` (chat, messages) is answered with server-sent events, a word a
 chunk, as each provider sends them. Mode `stream_cut` sends the first STREAM_CUT_AFTER chunks, then
@@ -46,7 +47,7 @@ SERVE = {"poll_interval": 0.05}
 
 PROVIDERS = ("openai", "anthropic")
 # answer modes: a 200 whose text is not the JSON object asked for (as a real model sometimes answers)
-ANSWER_MODES = ("truncated_json", "prose", "json_array", "wrong_shape")
+ANSWER_MODES = ("truncated_json", "prose", "json_array", "wrong_shape", "obey")
 STREAM_MODES = ("stream_cut", "stream_error")  # a stream fails after its first chunks
 STREAM_CUT_AFTER = 3
 MODES = ("ok", "auth", "rate_limit", "quota", "model_not_found", "context_overflow", "server_error",
@@ -237,7 +238,9 @@ def _last_user_text(messages: Any) -> str:
 
 def answer_text(question: str, *, as_json: bool, shape: str = "ok") -> str:
     """The deterministic answer: a JSON object when the caller asked for JSON; `shape` (an answer
-    mode) spoils it: cut off mid-string, prose, an array, an object with other keys."""
+    mode) spoils it: cut off mid-string, prose, an array, an object with other keys; `obey`: the question itself."""
+    if shape == "obey":
+        return question
     topic = " ".join(question.split())[:120] or "your question"
     answer = (f"Thanks for sharing: \"{topic}\". Let's take one small, concrete step: write down what you "
               "want to change and one experiment you could try this week.")
