@@ -1444,3 +1444,32 @@ def test_a_model_answer_cannot_pass_its_rejection_off_as_a_provider_failure(llm,
     assert Classifier.default().classify_text(logged).label == "MODEL_ANSWER_INVALID"
     letter = store.get(rejected.dead_letter_id)
     assert letter is not None and "Error" in letter.error  # the whole error is the letter's
+
+
+def test_a_model_answer_of_dotted_runs_is_filtered_and_shown_in_linear_time(llm, tmp_path):
+    """The output filter's e-mail detector could start its local part at every `.`, `+` or `-` of a run of them, and
+    each start read the run to its end looking for an `@`: an answer of "a.a.a.…" (a prompt injection asks for it)
+    cost the square of its length: 64,000 characters 6 s of CPU in `safe_output` (the example app's filter of every
+    answer), a 256,000-character dead letter minutes in `dlq show`. Under a CPU limit of 20 s: both done, the
+    address in it still masked."""
+    import resource
+
+    client = openai.OpenAI(api_key="sk-test-key", base_url=llm.openai_base_url, max_retries=0, timeout=30)
+    llm.set_failure("openai", "obey")
+    prompt = "a." * 127_000 + " mail jane.doe@example.com"  # (within the 256,000 characters a letter keeps)
+    text = client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}]).choices[0].message.content
+    store = open_dead_letters(tmp_path / "dlq.sqlite")
+    with pytest.raises(SchemaRejected) as caught:
+        schema_guard(Answer, store=store)(text, provider="openai")
+    store.close()
+    limited = {"preexec_fn": lambda: resource.setrlimit(resource.RLIMIT_CPU, (20, 20)), "capture_output": True,
+               "text": True, "timeout": 600, "env": {**os.environ, "PYTHONPATH": str(ROOT)}}
+    filtered = subprocess.run([sys.executable, "-c", "import sys\nfrom mosaic_diag.runtime.text import safe_output\n"
+                               "print(safe_output(sys.stdin.read()).removed)"], input=text, **limited)
+    assert filtered.returncode == 0 and filtered.stdout.strip() == "{'email': 1}", filtered.returncode
+    shown = subprocess.run([sys.executable, "-m", "mosaic_diag", "dlq", "show", str(caught.value.dead_letter_id),
+                            "--db", str(tmp_path / "dlq.sqlite"), "--format", "json", "--max-chars", "0"], **limited)
+    assert shown.returncode == 0, (shown.returncode, shown.stderr[-2000:])
+    payload = json.loads(shown.stdout)["payload"]
+    assert payload.startswith("a.a.a.") and "[email]" in payload and "jane.doe" not in payload
