@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +93,26 @@ def test_safe_output_redacts_with_detectors_and_says_what():
 def test_safe_output_leaves_clean_text_alone():
     out = safe_output("Let's take one small step: write down what you want to change.")
     assert not out.changed and out.removed == {}
+
+
+def test_unclosed_fence_openings_are_read_in_linear_time():
+    """The fenced-block search tried again from every later ``` once an opening found no close, each try reading the
+    rest of the text: a context of "x```\\n" repeated (the caller's documents, a user's paste) cost the square of
+    its length (40,000 characters: 2 s). Under a CPU limit of 20 s, 200,000 characters are cut within the budget, and
+    a fenced JSON block before such openings is still found whole."""
+    root = Path(__file__).resolve().parent.parent
+    code = ("import json, sys\nfrom mosaic_diag.runtime.text import truncate, segments\n"
+            "text = 'x```\\n' * 40000\nr = truncate(text, 200)\n"
+            "blocks = [s.text for s in segments('```json\\n{\"a\": 1}\\n```\\n\\n' + text) if s.json]\n"
+            "print(json.dumps([r.tokens <= 200, r.truncated, blocks]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(root)},
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CPU, (20, 20)))
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert json.loads(done.stdout) == [True, True, ['```json\n{"a": 1}\n```']]
+
+
+def test_a_text_of_blanks_only_past_the_budget_is_cut_to_nothing():
+    """A text of spaces and newlines only, longer than the budget, has no segment: truncate raised IndexError."""
+    result = truncate(" \n" * 40_000, 100)
+    assert (result.text, result.tokens, result.truncated) == ("", 0, True)
