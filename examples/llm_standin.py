@@ -16,7 +16,8 @@ admin API `POST /_standin/failure {"provider", "mode", "endpoint", "delay"}`,
 
 A failure can be limited to the next `times` requests (then the provider answers again), and
 `retry_after_ms` adds the `retry-after-ms` header OpenAI sends next to `retry-after`. Mode
-`malformed` answers 200 with text that is not the JSON object the caller asked for.
+`malformed` answers 200 with text that is not the JSON object the caller asked for; mode `obey`
+answers with the user's message as it is (a model following an injected "reply with exactly …").
 
 A request with `"stream": true` (chat, messages) is answered with server-sent events, a word a
 chunk, as each provider sends them. Mode `stream_cut` sends the first STREAM_CUT_AFTER chunks, then
@@ -47,10 +48,11 @@ SERVE = {"poll_interval": 0.05}
 PROVIDERS = ("openai", "anthropic")
 # answer modes: a 200 whose text is not the JSON object asked for (as a real model sometimes answers)
 ANSWER_MODES = ("truncated_json", "prose", "json_array", "wrong_shape")
+OBEY = "obey"  # the answer is the user's message as it is (a model that follows an injected instruction)
 STREAM_MODES = ("stream_cut", "stream_error")  # a stream fails after its first chunks
 STREAM_CUT_AFTER = 3
 MODES = ("ok", "auth", "rate_limit", "quota", "model_not_found", "context_overflow", "server_error",
-         "overloaded", "slow", "refusal", "permission", "malformed", *ANSWER_MODES, *STREAM_MODES)
+         "overloaded", "slow", "refusal", "permission", "malformed", *ANSWER_MODES, OBEY, *STREAM_MODES)
 ENDPOINTS = ("chat", "embeddings", "messages", "models")
 OPENAI_MODELS = ("gpt-4", "gpt-4o-mini", "text-embedding-3-small", "text-embedding-ada-002")
 ANTHROPIC_MODELS = ("claude-3-5-sonnet-latest", "claude-3-haiku-20240307")
@@ -237,7 +239,9 @@ def _last_user_text(messages: Any) -> str:
 
 def answer_text(question: str, *, as_json: bool, shape: str = "ok") -> str:
     """The deterministic answer: a JSON object when the caller asked for JSON; `shape` (an answer
-    mode) spoils it: cut off mid-string, prose, an array, an object with other keys."""
+    mode) spoils it: cut off mid-string, prose, an array, an object with other keys; `obey`: the question itself."""
+    if shape == "obey":
+        return question
     topic = " ".join(question.split())[:120] or "your question"
     answer = (f"Thanks for sharing: \"{topic}\". Let's take one small, concrete step: write down what you "
               "want to change and one experiment you could try this week.")
@@ -552,10 +556,10 @@ class LLMStandIn:
             mode = "ok"
         # "malformed" (half of the JSON answer) is the same as the answer mode truncated_json
         shape = {"malformed": "truncated_json"}.get(mode, mode)
-        shape = shape if shape in ANSWER_MODES and endpoint in ("chat", "messages") else "ok"
+        shape = shape if shape in (*ANSWER_MODES, OBEY) and endpoint in ("chat", "messages") else "ok"
         streaming = isinstance(body, dict) and body.get("stream") is True and endpoint in ("chat", "messages")
         stream_failure = mode if mode in STREAM_MODES and streaming else None
-        if mode in (*ANSWER_MODES, *STREAM_MODES, "malformed"):
+        if mode in (*ANSWER_MODES, OBEY, *STREAM_MODES, "malformed"):
             mode = "ok"
         if mode not in ("ok", "refusal"):
             return provider, endpoint, error(mode)

@@ -206,6 +206,60 @@ def test_a_state_set_by_hand_to_an_unknown_word_reads_closed_and_the_calls_go_th
     assert _trips_open(b, c, pg_db, "by-hand")[0] == "open"
 
 
+@pytest.mark.parametrize("stamp", ["now() + interval '1 hour'", "'infinity'"])
+def test_an_opened_at_from_the_future_does_not_hold_the_breaker_open(pg_db, llm, caplog, stamp):
+    """An instance whose clock ran an hour ahead opened the shared breaker (or this clock stepped back, or an operator
+    set `opened_at = 'infinity'` by hand to hold it open): every instance refused every call for the hour (with
+    'infinity' each call raised OverflowError, the app's LLM calls all failed). A stamp more than reset_timeout ahead
+    is taken as due: the next call makes the trial, which closes the breaker; said once."""
+    b = breaker("ahead", storage=pg_db, fail_max=2, reset_timeout=60, register=False, clock=lambda: 0.0)
+    c = client(llm)
+    assert "Thanks" in b.call(lambda: c.chat.completions.create(**CHAT).choices[0].message.content)
+    with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+        cur.execute(f"UPDATE mosaic_breakers SET state = 'open', opened_at = {stamp} WHERE name = 'ahead'")
+    conn.close()
+    assert b.shared_state == "open"
+    assert "Thanks" in b.call(lambda: c.chat.completions.create(**CHAT).choices[0].message.content)
+    assert b.shared_state == "closed"
+    assert sum("ahead of this clock" in r.getMessage() for r in caplog.records) == 1
+    llm.set_failure("openai", "server_error")
+    assert _trips_open(b, c, pg_db, "ahead")[0] == "open"  # a sound opening still holds for its reset_timeout
+    with pytest.raises(BreakerOpen):
+        b.call(lambda: c.chat.completions.create(**CHAT))
+
+
+def test_a_state_table_made_by_hand_with_timestamps_without_time_zone_is_read(pg_db, llm):
+    """An operator made `mosaic_breakers` by a migration of their own with `timestamp` columns, not `timestamptz`
+    (CREATE TABLE IF NOT EXISTS keeps it): psycopg2 reads them naive, and once the breaker opened every call through
+    it raised TypeError (a naive and an aware datetime compared): the app's LLM calls all failed. Read as UTC."""
+    with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE mosaic_breakers (name text PRIMARY KEY, state text NOT NULL DEFAULT 'closed', "
+                    "fail_counter integer NOT NULL DEFAULT 0, success_counter integer NOT NULL DEFAULT 0, "
+                    "opened_at timestamp, trial_owner text, trial_at timestamp, updated_at timestamp DEFAULT now())")
+    conn.close()
+    b = breaker("naive", storage=pg_db, fail_max=2, reset_timeout=60, register=False, clock=lambda: 0.0)
+    c = client(llm)
+    llm.set_failure("openai", "server_error")
+    assert _trips_open(b, c, pg_db, "naive")[0] == "open"  # refused while open: BreakerOpen, no TypeError
+    with psycopg2.connect(pg_db) as conn, conn.cursor() as cur:
+        cur.execute("UPDATE mosaic_breakers SET opened_at = opened_at - interval '2 minutes' WHERE name = 'naive'")
+    conn.close()
+    llm.set_failure("openai", None)
+    assert "Thanks" in b.call(lambda: c.chat.completions.create(**CHAT).choices[0].message.content)
+    assert b.shared_state == "closed"
+
+
+def test_a_memory_breaker_opened_before_the_clock_stepped_back_is_due(llm):
+    """The wall clock stepped back a day (an NTP correction, a VM resumed) after the breaker opened: it stayed open the
+    day; the stamp a day ahead is taken as due."""
+    b = breaker("stepped", fail_max=1, reset_timeout=30, register=False)
+    c = client(llm)
+    b._state_storage.backend.set_state("open")
+    b._state_storage.backend.set_opened_at(datetime.now(UTC) + timedelta(days=1))
+    assert "Thanks" in b.call(lambda: c.chat.completions.create(**CHAT).choices[0].message.content)
+    assert b.shared_state == "closed"
+
+
 def test_a_state_row_locked_by_someone_else_does_not_hang_the_calls(pg_db, llm):
     """A migration or a stuck transaction holds the breaker's row: recording a failure gives up after the store's
     statement timeout (the breaker reads closed meanwhile) instead of waiting with every call behind it."""

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +93,49 @@ def test_safe_output_redacts_with_detectors_and_says_what():
 def test_safe_output_leaves_clean_text_alone():
     out = safe_output("Let's take one small step: write down what you want to change.")
     assert not out.changed and out.removed == {}
+
+
+def test_unclosed_fence_openings_are_read_in_linear_time():
+    """The fenced-block search tried again from every later ``` once an opening found no close, each try reading the
+    rest of the text: a context of "x```\\n" repeated (the caller's documents, a user's paste) cost the square of
+    its length (40,000 characters: 2 s). Under a CPU limit of 20 s, 200,000 characters are cut within the budget, and
+    a fenced JSON block before such openings is still found whole."""
+    root = Path(__file__).resolve().parent.parent
+    code = ("import json, sys\nfrom mosaic_diag.runtime.text import truncate, segments\n"
+            "text = 'x```\\n' * 40000\nr = truncate(text, 200)\n"
+            "blocks = [s.text for s in segments('```json\\n{\"a\": 1}\\n```\\n\\n' + text) if s.json]\n"
+            "print(json.dumps([r.tokens <= 200, r.truncated, blocks]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(root)},
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CPU, (20, 20)))
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert json.loads(done.stdout) == [True, True, ['```json\n{"a": 1}\n```']]
+
+
+def test_a_text_of_blanks_only_past_the_budget_is_cut_to_nothing():
+    """A text of spaces and newlines only, longer than the budget, has no segment: truncate raised IndexError."""
+    result = truncate(" \n" * 40_000, 100)
+    assert (result.text, result.tokens, result.truncated) == ("", 0, True)
+
+
+def test_runs_of_url_starts_are_filtered_in_linear_time():
+    """The redactor's database-URL password and path-token patterns started again at every `scheme://` of a run,
+    each reading the run to its end (for an `@`, for a token segment): an answer of "postgres://" repeated (a prompt
+    injection asks for it) cost the square of its length: 33,000 characters 3 s, a dead letter's 256,000 characters
+    minutes of the store's thread. Under a CPU limit of 20 s: done, and a password and a path token after it still
+    masked."""
+    root = Path(__file__).resolve().parent.parent
+    code = ("import json, sys\nfrom mosaic_diag.runtime.text import safe_output\nfrom mosaic_diag.runtime.guard import "
+            "stored_payload\nout = []\n"
+            "for run in ('postgres://' * 23000, 'a://b/' * 42000):\n"
+            "    text = run + ' postgres://app:Xy7pQ2@db.internal:5432/app https://api.example.com/v1/hooks/"
+            "Ab3kd9Qm2Lx8Pz7Rt6Yw5Nv4Hc3Jf2Gb1/x'\n"
+            "    for filtered in (safe_output(text).text, stored_payload(text)):\n"
+            "        out.append(['Xy7pQ2' in filtered, 'Ab3kd9Qm2Lx8Pz7Rt6Yw5Nv4Hc3Jf2Gb1' in filtered, "
+            "filtered.startswith(run[:60])])\n"
+            "print(json.dumps(out))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(root)},
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CPU, (20, 20)))
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert json.loads(done.stdout) == [[False, False, True]] * 4

@@ -44,9 +44,11 @@ MASK = "***"
 # the password runs to the LAST '@' of the authority: an unescaped '@' in it must not leave its tail showing
 _URL_PASSWORD = LazyPattern(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]{0,39}://[^:/?#@\s]*:)(?P<pw>[^/?#\s]+)(?=@[^@/?#\s]*)")
 # a database URL's password may hold '/', '?', '#' and '@' unescaped (a generated password, written as it is): it runs
-# to the last '@' before the host, so that no part of it shows (libpq and urlsplit cut it at the '/')
+# to the last '@' before the host, so that no part of it shows (libpq and urlsplit cut it at the '/'); at most 1,024
+# characters of it (unbounded, each `postgres://` of a run read the run to its end looking for an '@': "postgres://"
+# repeated cost the square of its length, 33,000 characters 1.3 s)
 _DSN_PASSWORD = LazyPattern(r"(?P<pre>\b(?:postgres(?:ql)?|mysql|mariadb|redis|rediss|amqps?|mongodb(?:\+srv)?)"
-                            r"(?:\+[A-Za-z0-9]+)?://[^:/?#@\s]*:)(?P<pw>[^\s'\"<>]+)(?=@[^@/?#\s'\"<>]*)")
+                            r"(?:\+[A-Za-z0-9]+)?://[^:/?#@\s]*:)(?P<pw>[^\s'\"<>]{1,1024})(?=@[^@/?#\s'\"<>]*)")
 _URL_TOKEN_USER = LazyPattern(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]{0,39}://)(?P<tok>[A-Za-z0-9_\-.~]{20,})(?=@)")
 # libpq's error about a DSN with an unescaped '@': `could not translate host name "TAIL@host"` (its quote escaped too:
 # the error in a JSON answer, `host name \"TAIL@host\"`, quoted again in a JSON report)
@@ -95,8 +97,10 @@ _WEBHOOK_PATH = LazyPattern(r"(?i)(?P<pre>https?://(?:hooks\.slack\.com/(?:servi
                             r"(?:[a-z0-9-]+\.)?discord(?:app)?\.com/api/webhooks|"
                             r"[a-z0-9-]+\.webhook\.office\.com|outlook\.office(?:365)?\.com/webhook|"
                             r"api\.telegram\.org/bot))(?P<val>[^\s\"'<>?#]+)")
-# a long random path segment (letters and digits, not a plain hex digest or a word): a token in the path
-_PATH_TOKEN = LazyPattern(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]{0,39}://[^/\s\"'<>]+(?:/[^/\s\"'<>?#]*)*?/)"
+# a long random path segment (letters and digits, not a plain hex digest or a word): a token in the path, within the
+# first 64 segments (unbounded, each `scheme://` of a run read every segment after it: "a://b/" repeated cost the
+# square of its length, 33,000 characters 1.6 s)
+_PATH_TOKEN = LazyPattern(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]{0,39}://[^/\s\"'<>]+(?:/[^/\s\"'<>?#]*){0,63}?/)"
                           r"(?P<val>(?=[A-Za-z0-9_\-]*[0-9])(?=[A-Za-z0-9_\-]*[A-Za-z])(?![0-9a-fA-F\-]+(?:[/?#\s\"'<>]|$))"
                           r"[A-Za-z0-9_\-]{28,})")
 _API_KEYS = LazyPattern(

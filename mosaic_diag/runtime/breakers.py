@@ -146,10 +146,35 @@ class _Memory(_Backend):
 
 
 def _claimable(row: Row, now: datetime, timeout: float) -> bool:
-    limit = now - timedelta(seconds=timeout)
     if row.state == OPEN:
-        return row.opened_at is None or row.opened_at <= limit
-    return row.state == HALF_OPEN and (row.trial_at is None or row.trial_at <= limit)
+        return due(row.opened_at, now, timeout)
+    return row.state == HALF_OPEN and due(row.trial_at, now, timeout)
+
+
+def _shifted(now: datetime, seconds: float) -> datetime:
+    """`now` moved by `seconds`, held to the years datetime can hold (a reset_timeout of ages)."""
+    try:
+        return now + timedelta(seconds=seconds)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC) if seconds > 0 else datetime.min.replace(tzinfo=UTC)
+
+
+def due(stamp: datetime | None, now: datetime, timeout: float) -> bool:
+    """Whether a breaker opened (a trial claimed) at `stamp` is due for a trial at `now`: `timeout` seconds have
+    passed, or `stamp` lies more than `timeout` seconds ahead of `now`: a stamp no clock of a sound instance could
+    have written (an instance whose clock ran ahead, this clock stepped back, an `opened_at = 'infinity'` set by
+    hand) held every instance's breaker open until the wall clock caught up with it (with 'infinity' each call
+    raised OverflowError); it is taken as due, so the next call makes the trial as after any opening."""
+    return stamp is None or _utc(stamp) <= _shifted(now, -timeout) or ahead(stamp, now, timeout)
+
+
+def ahead(stamp: datetime, now: datetime, timeout: float) -> bool:
+    """Whether `stamp` lies more than `timeout` seconds ahead of `now` (see `due`)."""
+    return _utc(stamp) > _shifted(now, timeout)
+
+
+def _utc(stamp: datetime) -> datetime:
+    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp  # ('infinity': the naive datetime.max)
 
 
 class _Postgres(_Backend):
@@ -268,12 +293,12 @@ class _Postgres(_Backend):
         self._execute(f"UPDATE {TABLE} SET opened_at = %s, updated_at = now() WHERE name = %s", (when, self.name))
 
     def claim(self, owner: str, now: datetime, timeout: float) -> bool:
-        limit = now - timedelta(seconds=timeout)
+        limit, ahead = _shifted(now, -timeout), _shifted(now, timeout)  # (see `due`)
         found = self._execute(
             f"UPDATE {TABLE} SET state = %s, success_counter = 0, trial_owner = %s, trial_at = %s, updated_at = now() "
-            "WHERE name = %s AND ((state = %s AND (opened_at IS NULL OR opened_at <= %s)) "
-            "OR (state = %s AND (trial_at IS NULL OR trial_at <= %s))) RETURNING name",
-            (HALF_OPEN, owner, now, self.name, OPEN, limit, HALF_OPEN, limit), fetch=True)
+            "WHERE name = %s AND ((state = %s AND (opened_at IS NULL OR opened_at <= %s OR opened_at > %s)) "
+            "OR (state = %s AND (trial_at IS NULL OR trial_at <= %s OR trial_at > %s))) RETURNING name",
+            (HALF_OPEN, owner, now, self.name, OPEN, limit, ahead, HALF_OPEN, limit, ahead), fetch=True)
         return found is not None
 
     def release(self, owner: str) -> None:
@@ -378,6 +403,7 @@ class Breaker(pybreaker.CircuitBreaker):
         # One state object per state name, made without notifying: the object a call runs in is picked from
         # what its own thread reads in the store, never from the one object pybreaker caches for all threads.
         self._views: dict[str, Any] = {name: self._create_new_state(name) for name in (CLOSED, OPEN, HALF_OPEN)}
+        self._ahead: datetime | None = None  # the stamp from the future last warned of (see `due`)
 
     @property
     def state(self) -> Any:
@@ -459,9 +485,14 @@ class Breaker(pybreaker.CircuitBreaker):
         trial the call claimed."""
         state = self.state
         if state.name == OPEN:
-            opened_at = self._state_storage.opened_at
-            if opened_at and datetime.now(UTC) < opened_at + timedelta(seconds=self.reset_timeout):
+            opened_at, now = self._state_storage.opened_at, datetime.now(UTC)
+            if not due(opened_at, now, self.reset_timeout):
                 raise BreakerOpen(f"breaker {self.name} is open: Timeout not elapsed yet, circuit breaker still open")
+            if opened_at is not None and ahead(opened_at, now, self.reset_timeout) and opened_at != self._ahead:
+                self._ahead = opened_at  # said once per stamp
+                logger.warning("breaker %s: opened at %s, ahead of this clock (%s) by more than reset_timeout (%g s): "
+                               "a clock that ran ahead or stepped back, or a stamp set by hand; taken as due",
+                               self.name, opened_at.isoformat(), now.isoformat(timespec="seconds"), self.reset_timeout)
             self.half_open()
             state = self.state
             if state.name == OPEN:

@@ -211,14 +211,14 @@ class SchemaRejected(Exception):
     """A model answer failed its schema; `dead_letter_id` is its row (None without a store)."""
 
     def __init__(self, model: str, error: str, *, provider: str | None = None, prompt_id: str | None = None,
-                 dead_letter_id: int | None = None) -> None:
+                 dead_letter_id: int | None = None, summary: str | None = None) -> None:
         self.model = model
         self.error = error
         self.provider = provider
         self.prompt_id = prompt_id
         self.dead_letter_id = dead_letter_id
         self.label = "MODEL_ANSWER_INVALID"
-        first = error.strip().splitlines()[0] if error.strip() else "invalid"
+        first = summary or (error.strip().splitlines()[0] if error.strip() else "invalid")
         super().__init__(f"model answer rejected by schema {model} (provider {provider or 'unknown'}): {first}")
 
 
@@ -951,6 +951,36 @@ def describe_error(exc: Any) -> str:
     return redact_text("\n".join(lines) or str(exc).splitlines()[0])
 
 
+# pydantic's errors whose message is a template filled from the schema or the parser alone (never the answer's text
+# nor an app validator's): the one message of an error the summary shows
+_SCHEMA_MESSAGES = frozenset({
+    "missing", "extra_forbidden", "json_invalid", "json_type", "string_type", "string_unicode", "string_too_short",
+    "string_too_long", "string_pattern_mismatch", "int_type", "int_parsing", "int_from_float", "float_type",
+    "float_parsing", "bool_type", "bool_parsing", "list_type", "dict_type", "model_type", "model_attributes_type",
+    "too_short", "too_long", "greater_than", "greater_than_equal", "less_than", "less_than_equal", "literal_error",
+    "enum", "none_required"})
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def summarize_error(exc: Any) -> str:
+    """The first error of a ValidationError for the exception's message (the line the app's log, triage and the
+    classifier read): its type, where (a key of the answer's own that is no plain name shown as `…`) and, for
+    pydantic's own templates (`_SCHEMA_MESSAGES`), its message; no text of the answer. `describe_error` (the
+    letter's) has the rest. A model answer is the prompt's to steer: a key `openai.RateLimitError: Error code: 429`
+    in the message was read as that error, the rejection labelled a rate limit, retried, counted by the breaker."""
+    errors = exc.errors(include_input=False, include_url=False, include_context=False)
+    if not errors:
+        return "invalid"
+    err = errors[0]
+    kind = str(err.get("type", "?"))
+    kind = kind if _NAME.fullmatch(kind) else "…"
+    where = ".".join(str(p) if isinstance(p, int) or _NAME.fullmatch(str(p)) else "…" for p in err.get("loc", ()))
+    text = f"{kind} at {where or '(answer)'}"
+    if kind in _SCHEMA_MESSAGES:
+        text += f": {_cut(str(err.get('msg', '')).replace(chr(10), ' '), 200)}"
+    return text + (f" (and {len(errors) - 1:,} more)" if len(errors) > 1 else "")
+
+
 def _cut(text: str, limit: int) -> str:
     """At most `limit` characters of `text` and a note of the rest, redacted before the cut (`redact_cut`): cut
     first, a DSN an app's validator quoted lost its `@` and the first part of its password was stored."""
@@ -1001,8 +1031,8 @@ class SchemaGuard(Generic[M]):
         try:
             return validate(self.model, answer), None
         except ValidationError as exc:
-            error = describe_error(exc)
-        rejected = SchemaRejected(self.model.__name__, error, provider=provider, prompt_id=prompt_id)
+            error, summary = describe_error(exc), summarize_error(exc)
+        rejected = SchemaRejected(self.model.__name__, error, provider=provider, prompt_id=prompt_id, summary=summary)
         rejected.label = classify_exception(rejected).label  # (the taxonomy's word: MODEL_ANSWER_INVALID)
         note_label(rejected.label)
         return answer, rejected
