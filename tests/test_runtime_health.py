@@ -331,6 +331,7 @@ def test_a_database_check_that_hangs_is_down_and_the_app_keeps_serving(proxied):
         assert httpx.get(f"{url}/ok", timeout=30).status_code == 200
         answers = [p.result() for p in polls]
     assert {a.status_code for a in answers} == {503}
+    assert {a.headers.get("cache-control") for a in answers} == {"no-store"}
     body = answers[0].json()
     assert body["status"] == "down" and body["ok"] is False
     assert body["reasons"] == ["health checks did not finish within 1 s"]
@@ -352,6 +353,7 @@ def test_a_load_balancer_polling_health_does_not_open_a_connection_per_poll(prox
     assert {a.status_code for a in answers} == {200}
     assert all(a.json()["checks"]["database"]["ok"] for a in answers)
     assert proxy.accepted - before < 10
+    assert {a.headers.get("cache-control") for a in answers} == {"no-store"}  # (no cache serves a past verdict)
 
 
 def test_a_dead_letter_stuck_in_an_async_endpoint_does_not_stop_the_app(proxied):

@@ -348,6 +348,11 @@ class _Checks:
                      "metrics": (self._window or DEFAULT_WINDOW).stats().to_dict()}
 
 
+# a health or metrics answer is of its moment: a cache between the prober and the app (a CDN, a proxy) must not serve
+# an old `ok` for a service that is down now, or an old `down` after it recovered
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
 def health_router(*, path: str = "/health", commit: str | Callable[[], str] | None = None,
                   manifest_hash: str | None = None, database: Any = None,
                   breakers: Callable[[], dict[str, str]] | None = None,
@@ -375,7 +380,7 @@ def health_router(*, path: str = "/health", commit: str | Callable[[], str] | No
     @router.get(path, include_in_schema=False)
     async def health() -> JSONResponse:
         code, body = await checks.answer()
-        return JSONResponse(body, status_code=code)
+        return JSONResponse(body, status_code=code, headers=_NO_STORE)
 
     @router.get(path.rstrip("/") + "/metrics", include_in_schema=False)
     async def metrics() -> PlainTextResponse:
@@ -383,8 +388,8 @@ def health_router(*, path: str = "/health", commit: str | Callable[[], str] | No
         text = _prometheus(body) if "breakers" in body else None
         if text is None:
             if "breakers" not in body:
-                return PlainTextResponse(f"{body['reasons'][0]}\n", status_code=code)
+                return PlainTextResponse(f"{body['reasons'][0]}\n", status_code=code, headers=_NO_STORE)
             return PlainTextResponse("prometheus-client is not installed\n", status_code=404)
-        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4", headers=_NO_STORE)
 
     return router
