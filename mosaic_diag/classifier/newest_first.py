@@ -20,8 +20,10 @@ starts the entry of the lines under it); a text with no stamped line is reversed
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
+
+from mosaic_diag.platform import recache
+from mosaic_diag.platform.lazyre import LazyPattern
 
 HEAD_LINES = 400  # the lines looked at for the evidence
 MIN_DROPS = 2  # stamps that go down (and none up) in them, to tell a newest-first text by its stamps alone
@@ -32,21 +34,22 @@ _MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                        "Dec"), start=1)}
 # a stamp at a line's start (maybe in brackets, maybe behind a container's `[name] `): ISO-8601 or `Y/M/D`, syslog's
 # and journald's `Mon DD HH:MM:SS`, a console's US `M/D/YYYY, H:MM:SS AM`
-_STAMP = re.compile(
+_STAMP = recache.compile(
     r"\[?(?:\[[\w.-]{1,64}\] )?(?:"
     r"(?P<y>\d{4})[-/](?P<mo>\d\d)[-/](?P<d>\d\d)[T ](?P<h>\d\d):(?P<mi>\d\d):(?P<s>\d\d)(?P<f>[.,]\d{1,9})?"
     r"|(?P<mon>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (?P<sd>[ \d]\d) (?P<sh>\d\d):(?P<smi>\d\d):(?P<ss>\d\d)"
     r"(?P<sf>\.\d{1,9})?"
-    r"|(?P<umo>\d{1,2})/(?P<ud>\d{1,2})/(?P<uy>\d{4}),? (?P<uh>\d{1,2}):(?P<umi>\d\d):(?P<us>\d\d)(?: (?P<ap>[AP]M))?)")
+    r"|(?P<umo>\d{1,2})/(?P<ud>\d{1,2})/(?P<uy>\d{4}),? (?P<uh>\d{1,2}):(?P<umi>\d\d):(?P<us>\d\d)(?: (?P<ap>[AP]M))?)",
+    group="logs")  # (the log reader's bundle of kept patterns: tried on the head of every log)
 _HEADER = "Traceback (most recent call last):"
 # a frame's line: Python's (`File "…", line N, in f`, maybe cut), IPython's (`File /path:N, in f(…)`, `Cell In[1], line
 # 4`, its arrow `----> 4 f()`)
-_FRAME = re.compile(r'(?:^|\s)File ["/]|Cell In\[\d+\], line \d|(?:^|\s)-+> \d+ ')
+_FRAME = LazyPattern(r'(?:^|\s)File ["/]|Cell In\[\d+\], line \d|(?:^|\s)-+> \d+ ')
 # an exception's line: a (dotted) class name that ends as Python's do, then `: ` or the line's end
-_EXCEPTION = re.compile(r"(?:^|[\s\]])(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Timeout|Group)"
+_EXCEPTION = LazyPattern(r"(?:^|[\s\]])(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Timeout|Group)"
                         r"(?::\s|:?\s*$)")
 # Python 3.11's markers under a source line (behind a column of the viewer's, `unk            ^^^^`)
-_CARETS = re.compile(r"(?:^|\s)[~^]*\^[\s^~]*$")
+_CARETS = LazyPattern(r"(?:^|\s)[~^]*\^[\s^~]*$")
 # a chain's separators; Streamlit's `Traceback:` between its exception line and the frames (in Python's order)
 _SEPARATOR = ("above exception", "direct cause of the", "Traceback:")
 
@@ -129,6 +132,13 @@ def _until_stop(kinds: list[str]) -> list[str]:
 
 def is_newest_first(lines: Sequence[str]) -> bool:
     """Whether the text whose first lines are `lines` lists its newest line first (the module's docstring)."""
+    last: tuple[int, ...] | None = None
+    for line in lines[:HEAD_LINES]:  # (a stamp that goes up decides at once: a log in the order it was written)
+        key = stamp_key(line)
+        if key is not None:
+            if last is not None and key > last:
+                return False
+            last = key
     ups, downs, upside, in_order = evidence(lines[:HEAD_LINES])
     if ups:
         return False
