@@ -18,7 +18,7 @@ import re
 import stat
 from array import array
 from collections import Counter
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import AnyStr
@@ -1075,31 +1075,14 @@ class _Reader:
         """`first` and `blocks`, or the text put back in the order it was written when its first lines show it
         listed newest first (`classifier.newest_first`): a text of up to `REORDER_CAP` bytes (a paste, a viewer's copy)
         is reordered in memory, each line's file line kept in `order`; a longer one: `_backward`."""
-        held, size = [first], len(first)
-        # (the lines of the blocks held count as read when `iter_blocks` numbers a line it cuts)
-        pending = self._pending_lines
-        counted = pending + first.count(b"\n")
-        while size < NEWEST_FIRST_HEAD:  # (a short text: its last line, without its end, comes as a block of its own)
-            self._pending_lines = counted
-            block = next(blocks, None)
-            if block is None:
-                break
-            held.append(block)
-            size += len(block)
-            counted += block.count(b"\n")
-        self._pending_lines = pending
+        held = [first]
+        # (a short text: its last line, without its end, comes as a block of its own)
+        size = self._hold(held, blocks, lambda size: size < NEWEST_FIRST_HEAD)
         head = b"".join(held)[:NEWEST_FIRST_HEAD] if len(held) > 1 else first[:NEWEST_FIRST_HEAD]
         if not newest_first.is_newest_first(head.decode("utf-8", "replace").split("\n")[:newest_first.HEAD_LINES]):
             return first, _chain_all(held[1:], blocks) if len(held) > 1 else blocks
-        while size <= REORDER_CAP:  # (up to `REORDER_CAP` bytes held; a longer text: `_backward`)
-            self._pending_lines = counted
-            block = next(blocks, None)
-            if block is None:
-                break
-            held.append(block)
-            size += len(block)
-            counted += block.count(b"\n")
-        self._pending_lines = pending
+        # (up to `REORDER_CAP` bytes held; a longer text: `_backward`)
+        size = self._hold(held, blocks, lambda size: size <= REORDER_CAP)
         if size > REORDER_CAP:
             return self._backward(held, blocks, head)
         first = b"".join(held)
@@ -1111,6 +1094,23 @@ class _Reader:
         self.order = array("l", (i + 1 for i in order))
         self.stats.warnings.append(NEWEST_FIRST_NOTE)
         return "\n".join(texts).encode("utf-8", "surrogateescape") + (b"\n" if ended else b""), iter(())
+
+    def _hold(self, held: list[bytes], blocks: Iterator[bytes], more: Callable[[int], bool]) -> int:
+        """Append blocks to `held` while `more(bytes held)`; the bytes held. The lines of the blocks held count as
+        read while the next is taken (`iter_blocks` numbers a line it cuts by them)."""
+        pending = self._pending_lines
+        size = sum(len(b) for b in held)
+        counted = pending + sum(b.count(b"\n") for b in held)
+        while more(size):
+            self._pending_lines = counted
+            block = next(blocks, None)
+            if block is None:
+                break
+            held.append(block)
+            size += len(block)
+            counted += block.count(b"\n")
+        self._pending_lines = pending
+        return size
 
     def _backward(self, held: list[bytes], blocks: Iterator[bytes], head: bytes) -> tuple[bytes, Iterator[bytes]]:
         """A text listed newest first longer than `REORDER_CAP`: a regular file whose bytes are the text's (no
