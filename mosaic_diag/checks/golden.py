@@ -60,6 +60,9 @@ def _run(cases_dir: Path, url: str | None, app: object, ctx: CheckContext, captu
     threading.Thread(target=warm_up, daemon=True, name="golden-explain-warm-up").start()
     # (a configuration value that cannot be used is the command's error, exit 2, not a golden finding)
     regex_timeout = ctx.config.seconds("golden.regex_timeout", REGEX_TIMEOUT)
+    # the golden command's own limits, when set, hold here too: the whole run, and one request
+    run_limit = ctx.config.seconds("golden.global_timeout", ctx.timeout)
+    request_limit = ctx.config.seconds("golden.timeout", ctx.timeout)
     try:
         cases = load_cases([cases_dir])
         target = open_target(url=url if url else None, app=None if url else str(app), app_dir=ctx.root,
@@ -77,9 +80,11 @@ def _run(cases_dir: Path, url: str | None, app: object, ctx: CheckContext, captu
     # (the rest, a fifth and at least 2 s: judging and explaining, closing; a tenth and 1 s was overrun on a machine
     # whose two cores ran four busy processes: MD-TIMEOUT, the report lost)
     budget = max(1.0, ctx.timeout - max(2.0, ctx.timeout * 0.2))
+    budget = min(budget, run_limit)
+    request = min(budget, request_limit)
     report = None
     try:
-        report = run_cases(cases, target, RunOptions(timeout=budget, global_timeout=budget, retries=0,
+        report = run_cases(cases, target, RunOptions(timeout=request, global_timeout=budget, retries=0,
                                                      regex_timeout=regex_timeout, spent=time.monotonic() - started))
     finally:
         if report is not None and not report.unfinished:
