@@ -13,10 +13,11 @@ if TYPE_CHECKING:
     from mosaic_diag.classifier import Classifier
 
 _CACHE_LIMIT = 4096
-# Runs that start with a digit (numbers, counts, ids, uuids, hex, times): one cheap pass. An id whose
-# first digit comes late keeps its prefix, which costs a cache miss, never a wrong label.
-_VOLATILE = re.compile(r"[0-9][0-9A-Za-z_.-]*")
-_MESSAGE_KEY_CHARS = 400
+# Long runs that start with a digit (uuids, hex ids, timestamps, addresses), masked in the key: one cheap pass.
+# Shorter numbers stay as written, because rules read them: a status in the text (`HTTP 429` against `HTTP 401`),
+# counts compared by a rule's `numbers` (psycopg's `the query has 12 placeholders but 11 parameters`), a user
+# rule's threshold. A number kept costs a cache miss when it changes, never a wrong label.
+_VOLATILE = re.compile(r"[0-9][0-9A-Za-z_.-]{7,}")
 
 
 @dataclass(frozen=True)
@@ -52,15 +53,17 @@ def _qualname(exc: BaseException) -> str:
 
 
 def cache_key(exc: BaseException) -> tuple[object, ...]:
-    """Type, normalised message and status of the exception and of its causes: the same failure with
-    other ids, counts or numbers has the same key."""
-    parts: list[object] = [status_of(exc)]
+    """Type, status and a digest of the whole message (its long ids masked) of the exception and of its causes:
+    the same failure with other ids, uuids or times has the same key."""
+    import hashlib
+
+    parts: list[object] = []
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen and len(seen) < 4:
         seen.add(id(current))
-        parts.append(_qualname(current))
-        parts.append(_VOLATILE.sub("#", str(current)[:_MESSAGE_KEY_CHARS]))
+        message = _VOLATILE.sub("#", str(current)).encode("utf-8", "surrogatepass")
+        parts += (_qualname(current), status_of(current), hashlib.blake2b(message, digest_size=16).digest())
         current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
     return tuple(parts)
 
