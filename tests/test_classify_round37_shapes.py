@@ -94,3 +94,22 @@ def test_a_read_timeout_from_the_providers_host_stays_its_timeout() -> None:
     text = ("requests.exceptions.ReadTimeout: HTTPSConnectionPool(host='api.openai.com', port=443): "
             "Read timed out. (read timeout=12)")
     assert _clf().classify_text(text).label == "OPENAI_TIMEOUT"
+
+
+# -- litellm's OpenAI route: the timeout with its account of the wait ----------------------------------------------
+
+
+def test_litellms_openai_timeout_with_the_wait_it_took_is_the_timeout() -> None:
+    text = corpus_text("r37-oai-timeout-litellm-openaierror-timeout-value")
+    assert "OpenAIError: Request timed out. - timeout value=50.0, time taken=151.3 seconds" in text
+    assert _clf().classify_text(text).label == "OPENAI_TIMEOUT"
+    assert set(labels_after_error_record(text)) - {"UNKNOWN_ERROR"} == {"OPENAI_TIMEOUT"}
+    # the record's message alone, as an app logs `str(e)` of it
+    line = next(ln for ln in text.splitlines() if ln.startswith("litellm."))
+    assert _clf().classify_text(line).label == "OPENAI_TIMEOUT"
+
+
+def test_another_request_timed_out_sentence_of_litellm_stays_unattributed() -> None:
+    """A guard: litellm's own `Timeout` naming no provider (round 37's smolagents title) is nobody's."""
+    text = corpus_text("r37-neg-litellm-timeout-no-provider-title")
+    assert _clf().classify_text(text).label == "UNKNOWN_ERROR"
