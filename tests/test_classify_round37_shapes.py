@@ -113,3 +113,18 @@ def test_another_request_timed_out_sentence_of_litellm_stays_unattributed() -> N
     """A guard: litellm's own `Timeout` naming no provider (round 37's smolagents title) is nobody's."""
     text = corpus_text("r37-neg-litellm-timeout-no-provider-title")
     assert _clf().classify_text(text).label == "UNKNOWN_ERROR"
+
+
+# -- LinkedIn's login challenge, the Voyager client's exception ----------------------------------------------------
+
+
+def test_the_voyager_clients_login_challenge_is_linkedins_block() -> None:
+    text = corpus_text("r37-linkedin-api-challenge-exception-login")
+    assert _clf().classify_text(text).label == "LINKEDIN_SCRAPE_BLOCKED"
+    assert labels_after_error_record(text) == ["LINKEDIN_SCRAPE_BLOCKED"]
+
+
+def test_another_tools_linkedin_login_message_is_no_block() -> None:
+    """A guard: a login LinkedIn stopped with a message, no challenge, status or host named (round 37's negative)."""
+    text = corpus_text("r37-neg-linkedin2username-message-session-not-established")
+    assert _clf().classify_text(text).label == "UNKNOWN_ERROR"
