@@ -195,7 +195,7 @@ class FileDeployStore:
         import fcntl
 
         _check_status(status)
-        from mosaic_diag.platform.atomic import open_regular
+        from mosaic_diag.platform.atomic import open_regular, synced
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(open_regular(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, what="the deploy history"),
@@ -208,6 +208,7 @@ class FileDeployStore:
                                manifest.to_dict())
             line = json.dumps({**rec.to_dict(), "manifest": dict(rec.manifest)}, sort_keys=True)
             fh.write((line + "\n").encode("utf-8"))
+            synced(fh)
         return rec
 
     def history(self, limit: int | None = None) -> list[DeployRecord]:

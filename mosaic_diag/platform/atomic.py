@@ -7,6 +7,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 
 class ChangedMeanwhile(Exception):
@@ -53,6 +54,7 @@ def write_atomic(path: Path, text: str | bytes, *, mode: int | None = None, unch
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(text.encode("utf-8", "backslashreplace") if isinstance(text, str) else text)
+            synced(fh)  # on the disk before the rename: after a power loss the old file or the new, never empty
             made = os.fstat(fh.fileno())
         if owner is not None and owner != (made.st_uid, made.st_gid):
             try:
@@ -65,12 +67,38 @@ def write_atomic(path: Path, text: str | bytes, *, mode: int | None = None, unch
         if unchanged is not None and _content(path) != unchanged:
             raise ChangedMeanwhile(str(path))
         os.replace(tmp, path)
+        _sync_dir(path.parent)  # the rename itself
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         raise OSError(exc.errno, f"cannot write ({exc.strerror or exc})", str(path)) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def synced(fh: BinaryIO) -> None:
+    """Flush `fh` and have the kernel put its data on the disk (fsync): what was written survives a power loss
+    (a file system that cannot fsync is left at the flush)."""
+    fh.flush()
+    try:
+        os.fsync(fh.fileno())
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):  # a file system without fsync; an I/O error is one
+            raise
+
+
+def _sync_dir(directory: Path) -> None:
+    """fsync a directory (a rename in it made durable); best effort: some file systems refuse it."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _content(path: Path) -> bytes | None:

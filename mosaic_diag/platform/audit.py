@@ -42,7 +42,7 @@ def append_audit(
     line = json.dumps(entry, default=str, sort_keys=False)
     line = redact_text(line)
     path.parent.mkdir(parents=True, exist_ok=True)
-    from mosaic_diag.platform.atomic import open_regular
+    from mosaic_diag.platform.atomic import open_regular, synced
 
     # never through a symlink (a committed `.mosaic-diag/audit.log -> ~/.bashrc` gets lines appended)
     fd = open_regular(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, what="the audit log")
@@ -53,4 +53,5 @@ def append_audit(
             fh.seek(size - 1)
             torn = fh.read(1) != b"\n"
         fh.write((("\n" if torn else "") + line + "\n").encode("utf-8"))
+        synced(fh)  # the record is on the disk before the action it announces runs
     return entry
