@@ -103,6 +103,11 @@ _HEROKU = (b"heroku[", b" heroku/")
 APACHE_NEEDLES = (Needle(b":error] "), Needle(b":crit] "), Needle(b":alert] "), Needle(b":emerg] "),
                   Needle(b"[crit] "), Needle(b"[alert] "), Needle(b"[emerg] "))
 _APACHE = (b"] [pid ", b"] [client ")
+# klog's / glog's error and fatal lines (`E1218 10:39:50.481923       1 mysql.go:62] …`: the level's initial, then the
+# month, 01-12): each needle a search of the whole block, made from the first block that shows (`LAYOUT_KEYS`) a Go
+# source's `file.go:line` (klog's location column) on
+KLOG_NEEDLES = (Needle(b"E0"), Needle(b"E1"), Needle(b"F0"), Needle(b"F1"))
+_KLOG = (b".go:",)
 # logfmt's lower-case error levels (`level=error`, `lvl=crit`, `severity="error"`, `level=ERR`): each needle is a
 # search of the whole block, made from the first block that has a logfmt level key (`LAYOUT_KEYS`) on
 LOGFMT_NEEDLES = (Needle(b"=err"), Needle(b'="err'), Needle(b"=crit"), Needle(b'="crit'), Needle(b"=fatal"),
@@ -137,7 +142,7 @@ _LOGFMT_KEYS = tuple(sorted(f"{k}=".encode() for k in LOGFMT_LEVEL_KEYS))  # the
 # whole of each block through a byte of theirs that is rare in the log, else in a block's head and tail
 # (`announce.Announcer`)
 LAYOUT_KEYS = {"logfmt": _LOGFMT_KEYS, "wording": _WORDING, "supervisord": _SUPERVISORD, "heroku": _HEROKU,
-               "apache": _APACHE, "five_letter": _FIVE_LETTER, "pytest": _PYTEST}
+               "apache": _APACHE, "five_letter": _FIVE_LETTER, "pytest": _PYTEST, "klog": _KLOG}
 _probe = announce.probe
 
 
@@ -210,7 +215,7 @@ class _Finder:
 
     def __init__(self, block: bytes, json_from: int, escaped_from: int, logfmt: bool, wording: bool = False,
                  supervisord: bool = False, heroku: bool = False, five_letter: bool = False,
-                 pytest: bool = False, pg_local: bool = False, apache: bool = False) -> None:
+                 pytest: bool = False, pg_local: bool = False, apache: bool = False, klog: bool = False) -> None:
         """`json_from` / `escaped_from`: the offset from which the JSON levels / the escaped ones are candidates
         (-1: nowhere in the block)."""
         self.block = block
@@ -223,6 +228,7 @@ class _Finder:
         needles = needles + PYTEST_NEEDLES if pytest else needles
         needles = needles + pg_error_needles() if pg_local else needles
         needles = needles + APACHE_NEEDLES if apache else needles
+        needles = needles + KLOG_NEEDLES if klog else needles
         self.needles = needles + HEROKU_NEEDLES if heroku else needles
         self.next = nxt = [-1] * len(self.needles)
         at = len(TEXT_NEEDLES)
@@ -461,7 +467,8 @@ class _Reader:
         # the layouts whose error lines are candidates from the first block that shows them on (`LAYOUT_KEYS`):
         # logfmt's lower-case levels, Render's failure sentences, supervisord's four-letter levels, Heroku's platform
         # error lines, Apache's lower-case levels, "CRITI [" of five-letter levels, pytest's failure sections and
-        # summary lines; PostgreSQL's error severities in another language (`FEHLER:  `) once a block shows `:  `
+        # summary lines, klog's error lines; PostgreSQL's error severities in another language (`FEHLER:  `) once a
+        # block shows `:  `
         shown = announce.Announcer(LAYOUT_KEYS)
         colon = False  # `:  ` seen: PostgreSQL's translated severities are keys from then on (their words loaded then)
         # the JSON levels are candidates from the log's first JSON line on (or its first JSON record behind a line
@@ -501,7 +508,8 @@ class _Reader:
                 shown.show("pytest")  # (a test's node id in the log's first megabyte: a pasted summary)
             offset += n
             finder = _Finder(block, json_from, escaped_from, "logfmt" in on, "wording" in on, "supervisord" in on,
-                             "heroku" in on, "five_letter" in on, "pytest" in on, "pg_local" in on, "apache" in on)
+                             "heroku" in on, "five_letter" in on, "pytest" in on, "pg_local" in on, "apache" in on,
+                             "klog" in on)
             run = runlines = -1     # start of a run of lines passed over while events are open
             while pos < n:
                 opened = asm.open
