@@ -2,8 +2,9 @@
 Kubernetes' components and Go services, behind `kubectl logs` and journald), Django's documented `verbose` format
 (`{levelname} {asctime} {module} {process:d} {thread:d} {message}`: the ids are no part of the message), and a record
 whose message is a formatted traceback logged with exc_info too (rq's `%(asctime)s %(message)s`: logging prints the
-traceback twice under the record's stamp). The klog lines are the pasted excerpts (no Go toolchain here); the others are
-written by stdlib logging in the test run, with real exceptions."""
+traceback twice under the record's stamp), and a JSON record pretty-printed over lines that the paste's end cuts
+(structlog's JSONRenderer with an indent). The klog lines are the pasted excerpts (no Go toolchain here); the others
+are written by stdlib logging and structlog in the test run, with real exceptions."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import logging
 import traceback
 
 import pytest
+import structlog
 
 from mosaic_diag.logs.lines import parse_line
 from tests.isolation import loggers_kept
@@ -92,10 +94,12 @@ def test_the_real_lines_are_what_the_tests_take_them_for() -> None:
                        "/usr/local/lib/python3.5/site-packages/twisted/internet/asyncioreactor.py:287")]),
     ("r31l-rq-time-only-stamp-error-record-traceback-then-its-exc-info",
      [(2, 21, None, "Exception: Whooops! A daisy!")]),
+    ("r31l-json-structlog-dict-tracebacks-pretty-printed-cut", [(1, 11, "ERROR", "Block run completed.")]),
 ])
 def test_the_pasted_excerpts(entry: str, events: list[tuple[int, int, str | None, str]]) -> None:
     """kubeflow#5468's `kubectl logs` of a Go service and bitnami/charts#20222's kubelet under journald (klog's
-    header), daphne#206's Django `verbose` record, rq#1440's traceback logged twice."""
+    header), daphne#206's Django `verbose` record, rq#1440's traceback logged twice, meltano#8737's structlog record
+    pretty-printed and cut."""
     assert _spans(_excerpt(entry)) == [events] * 2
 
 
@@ -147,3 +151,34 @@ def test_a_traceback_printed_after_a_logged_one_is_an_event_of_its_own() -> None
     second = lines.index("Traceback (most recent call last):", 2)
     assert _spans("\n".join(lines)) == [[(1, second, "ERROR", "Handling failed execution of job"),
                                          (second + 1, len(lines) - 1, None, "KeyError: 'job'")]] * 2
+
+
+def _structlog_pretty() -> list[str]:
+    """The lines structlog's JSONRenderer(indent=4) writes for `log.exception` of a real KeyError (dict_tracebacks)."""
+    buf = io.StringIO()
+    log = structlog.wrap_logger(structlog.PrintLogger(buf), processors=[
+        structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer(indent=4)])
+    try:
+        json.loads("{}")["job"]
+    except KeyError:
+        log.exception("Block run completed.")
+    return buf.getvalue().rstrip("\n").split("\n")
+
+
+def test_a_pretty_printed_json_record_cut_by_the_pastes_end_is_its_record() -> None:
+    lines = _structlog_pretty()
+    assert lines[0] == "{" and lines[-1] == "}" and '"exc_type": "KeyError",' in lines[6]
+    cut = lines[:lines.index('            "frames": [') + 3]  # (cut inside its first frame)
+    assert _spans("\n".join(cut)) == [[(1, len(cut), "ERROR", "Block run completed.")]] * 2
+    assert _spans("\n".join(lines)) == [[(1, len(lines), "ERROR", "Block run completed.")]] * 2  # (whole: as before)
+    (event,) = error_events("\n".join(cut))
+    assert event.traceback is not None and "KeyError: 'job'" in event.traceback
+
+
+def test_a_pretty_printed_document_broken_inside_then_lines_is_read_as_lines() -> None:
+    lines = _structlog_pretty()
+    cut = lines[:lines.index('            "frames": [')]
+    record = "2026-12-07 10:00:00,000 ERROR app.worker: Request failed"
+    text = "\n".join([*cut, record])
+    assert _spans(text) == [[(len(cut) + 1, len(cut) + 1, "ERROR", "Request failed")]] * 2

@@ -1173,6 +1173,19 @@ def _cut_pairs(text: str, pos: int, depth: int) -> tuple[dict[str, Any], int, bo
     return obj, pos, False
 
 
+def json_cut_document(text: str) -> dict[str, Any] | None:
+    """The pairs of a JSON object pretty-printed over lines (`{` alone on its first line) that the text's end cuts (a
+    paste cut inside it, before its closing `}`), read as a cut line's are (`json_prefix`), its line breaks as blanks;
+    None when the text goes on past where its pairs can be read (a document broken inside it, then other lines)."""
+    start = len(text) - len(text.lstrip())
+    nl = text.find("\n", start)
+    if text[start:start + 1] != "{" or nl < 0 or text[start + 1:nl].strip():
+        return None
+    flat = text.replace("\r", " ").replace("\n", " ")
+    obj, pos, _ = _cut_pairs(flat, start + 1, 0)
+    return obj if obj and pos >= len(flat.rstrip()) else None
+
+
 def _skip_ws(text: str, pos: int) -> int:
     m = _JSON_WS.match(text, pos)
     return pos if m is None else m.end()

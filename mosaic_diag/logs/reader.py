@@ -43,6 +43,7 @@ from mosaic_diag.logs.lines import (
     entry_lines,
     fluent_bit_more,
     fluent_bit_open,
+    json_cut_document,
     parse_line,
     parse_ts,
     traceback_at,
@@ -1259,6 +1260,8 @@ class _Reader:
             window = b"".join(data)
             del data
             rest = yield from self._document(window)
+            if rest == 0 and not more and (yield from self._cut_document(window)):
+                return None
             if rest == 0:  # no entry decodes there: lines
                 return window
             if rest is None and not more:
@@ -1273,6 +1276,24 @@ class _Reader:
                     self.lineno += 1  # (cut after an entry of its last line: nothing left to count that line)
                 return window[rest:]
             carry = window[rest:]
+
+    def _cut_document(self, data: bytes) -> Generator[RawEvent, None, bool]:
+        """The record of a whole input that is one pretty-printed JSON object cut before its end (a paste cut
+        inside it: `lines.json_cut_document`), on its first line to the input's last; False when it is none."""
+        text = data.decode("utf-8", "replace")
+        obj = json_cut_document(text)
+        if obj is None or not RECORD_KEYS & obj.keys():
+            return False
+        lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+        at = self.lineno + 1 + text.count("\n", 0, len(text) - len(text.lstrip()))
+        for ln in entry_lines(obj, None):
+            self.asm.feed(at, ln, self.lineno + lines)
+            if ln.ts:
+                self.stats.see_ts(parse_ts(ln.ts))
+        self.lineno += lines
+        self.asm.finish()
+        yield from self._release(self.asm.out, final=True)
+        return True
 
     def _document(self, data: bytes) -> Generator[RawEvent, None, int | None]:
         """Events of a whole JSON document: an array of entries, objects that wrap one (`DOCUMENT_ARRAYS`:
