@@ -264,7 +264,7 @@ def _is_box_side(t: str) -> bool:
 class _Open:
     __slots__ = ("line", "end", "ts", "shape", "stream", "level", "logger", "message", "tb", "detail",
                  "state", "emit", "seen", "blanks", "exc_at", "cont", "headless", "via", "first", "own_tb", "raw",
-                 "more", "fault", "runs", "recs", "src", "lead", "stamp", "wrapped", "ipy", "spaced", "bare")
+                 "more", "fault", "runs", "recs", "src", "lead", "stamp", "wrapped", "ipy", "spaced", "bare", "peeled")
 
     def __init__(self, line: int, end: int, ln: Line, state: int, emit: bool, message: str | None) -> None:
         self.line = line
@@ -301,6 +301,7 @@ class _Open:
         self.ipy: str | None = None  # an IPython traceback's: the type its last header named ("" none: cut above it)
         self.spaced = False  # a traceback pasted double-spaced (`_double_spaced`)
         self.bare = False  # its exception line had no time stamp (`Line.ts`) of its own
+        self.peeled = False  # a line after its header carried the header's stamp (`stamp`), taken off to read it
 
     def exception(self, text: str, end: int) -> None:
         """`text` is the exception line of the traceback so far (its blanks before it kept)."""
@@ -642,11 +643,16 @@ class Assembler:
             text = ln.text
             n = len(shape)
             if text[:n].translate(_DIGITS_AS_ZERO) == shape:  # the traceback's stamp in front: read the line without it
+                if not op.peeled and op.state in (_EXC, _EXC_BLANK):
+                    # the header's stamp again after an exception line, none on the lines between: the header was a
+                    # record's (its message a traceback, `%(asctime)s %(message)s`), this line is the next record
+                    return False
                 message = ln.message
                 ln.text = text[n:]
                 if message == text:
                     ln.message = ln.text
                 if self._extend_line(op, ln, last):
+                    op.peeled = True
                     return True
                 ln.text, ln.message = text, message  # (a line that starts something else: read as it was)
                 return False
@@ -782,6 +788,14 @@ class Assembler:
                 return True
             if s in SEPARATORS:
                 op.state = _CHAIN
+                op.add(t, last)
+                return True
+            if op.stamp is not None and op.bare and ln.ts is None and t[:1] == "T" and t.rstrip() == TRACEBACK_HEADER:
+                # a header with no stamp right under the exception line of a traceback whose header was a record's
+                # message, behind its stamp ("15:35:23 Traceback (most recent call last):"): the record's text goes on
+                # (`logger.error(traceback.format_exc(), exc_info=True)`: logging prints the record's message, the
+                # traceback, then the same traceback again from exc_info)
+                op.state = _TB
                 op.add(t, last)
                 return True
             if traceback_at(t) >= 0 or is_rich_header(t) or ipython_header(t) is not None:

@@ -344,6 +344,13 @@ def pytest_key(title: str) -> str:
 # Ruby's Logger (unicorn, Rails on Heroku): "E, [2013-08-27T16:10:56.820747 #2] ERROR -- : message" (`progname: `)
 _RUBY_LOGGER = LazyPattern(r"[DIWEF], \[(\d{4}-\d\d-\d\dT[\d:.]+) #\d+\] +(DEBUG|INFO|WARN|ERROR|FATAL) -- ([^:]*): "
                            r"(.*)", re.S)
+# klog's / glog's header (Kubernetes' components, Go services): the level's initial, the month and day, the time of
+# day, the thread id padded, then `file:line] ` ("E1218 10:39:50.481923       1 mysql.go:62] …")
+_KLOG = LazyPattern(r"([IWEF])\d{4} (\d\d:\d\d:\d\d\.\d{6}) +\d{1,20} ([^\s:\]]{1,256}):\d{1,9}\] ?(.*)", re.S)
+_KLOG_LEVELS = {"I": "INFO", "W": "WARNING", "E": "ERROR", "F": "CRITICAL"}
+# Django's documented `verbose` format after its level and time, `{module} {process:d} {thread:d} {message}`
+# ("ERROR 2018-05-24 05:46:01,284 base_events 22 140015681480448 Exception in callback …"): the ids are no message
+_VERBOSE_IDS = LazyPattern(r"([A-Za-z_]\w{0,255}) \d{1,10} \d{4,20} (?=\S)")
 # the kernel's OOM killer ending a process, anywhere in a line that is no record (after dmesg's uptime or `-T` time,
 # journald's "kernel: ", Fly's "[info]"): the platform killed the app for memory (Fly's VMs, a container host)
 _KERNEL_OOM = LazyPattern(r"[Oo]ut of memory: Kill(?:ed)? process \d+")  # ("Memory cgroup out of memory: …" too)
@@ -588,7 +595,9 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
             return Line(shape or "uvicorn", stream, ts, level, logger, text, msg, True, kind)
         m = _LEVEL_FIRST.match(text)
         if m:
-            logger, msg = _any_tail(m.group(3))
+            rest = m.group(3)
+            v = _VERBOSE_IDS.match(rest) if rest[:1].isalpha() else None
+            logger, msg = (v.group(1), rest[v.end():]) if v else _any_tail(rest)
             return Line(shape or "plain", stream, ts or m.group(2), norm_level(m.group(1)), logger, text, msg,
                         True, _record_kind(msg))
         m = _LEVEL_TAB.match(text)
@@ -700,6 +709,12 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
         if m:
             return Line(shape or "plain", stream, ts, "ERROR", "pytest", text, m.group(3) or text, True,
                         "pytest_summary")
+    if c in "IWEF" and text[5:6] == " " and text[1:5].isdigit():
+        m = _KLOG.match(text)
+        if m:
+            msg = m.group(4)
+            return Line(shape or "plain", stream, ts or m.group(2), _KLOG_LEVELS[m.group(1)], m.group(3), text, msg,
+                        True, _record_kind(msg))
     if text[1:4] == ", [" and c in "DIWEF":
         m = _RUBY_LOGGER.match(text)
         if m:
@@ -1156,6 +1171,19 @@ def _cut_pairs(text: str, pos: int, depth: int) -> tuple[dict[str, Any], int, bo
     except (ValueError, RecursionError):  # mosaic-diag: ignore[MD006] -- the pairs read so far are the answer
         pass
     return obj, pos, False
+
+
+def json_cut_document(text: str) -> dict[str, Any] | None:
+    """The pairs of a JSON object pretty-printed over lines (`{` alone on its first line) that the text's end cuts (a
+    paste cut inside it, before its closing `}`), read as a cut line's are (`json_prefix`), its line breaks as blanks;
+    None when the text goes on past where its pairs can be read (a document broken inside it, then other lines)."""
+    start = len(text) - len(text.lstrip())
+    nl = text.find("\n", start)
+    if text[start:start + 1] != "{" or nl < 0 or text[start + 1:nl].strip():
+        return None
+    flat = text.replace("\r", " ").replace("\n", " ")
+    obj, pos, _ = _cut_pairs(flat, start + 1, 0)
+    return obj if obj and pos >= len(flat.rstrip()) else None
 
 
 def _skip_ws(text: str, pos: int) -> int:

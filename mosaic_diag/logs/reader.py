@@ -43,6 +43,7 @@ from mosaic_diag.logs.lines import (
     entry_lines,
     fluent_bit_more,
     fluent_bit_open,
+    json_cut_document,
     parse_line,
     parse_ts,
     traceback_at,
@@ -103,6 +104,11 @@ _HEROKU = (b"heroku[", b" heroku/")
 APACHE_NEEDLES = (Needle(b":error] "), Needle(b":crit] "), Needle(b":alert] "), Needle(b":emerg] "),
                   Needle(b"[crit] "), Needle(b"[alert] "), Needle(b"[emerg] "))
 _APACHE = (b"] [pid ", b"] [client ")
+# klog's / glog's error and fatal lines (`E1218 10:39:50.481923       1 mysql.go:62] …`: the level's initial, then the
+# month, 01-12): each needle a search of the whole block, made from the first block that shows (`LAYOUT_KEYS`) a Go
+# source's `file.go:line` (klog's location column) on
+KLOG_NEEDLES = (Needle(b"E0"), Needle(b"E1"), Needle(b"F0"), Needle(b"F1"))
+_KLOG = (b".go:",)
 # logfmt's lower-case error levels (`level=error`, `lvl=crit`, `severity="error"`, `level=ERR`): each needle is a
 # search of the whole block, made from the first block that has a logfmt level key (`LAYOUT_KEYS`) on
 LOGFMT_NEEDLES = (Needle(b"=err"), Needle(b'="err'), Needle(b"=crit"), Needle(b'="crit'), Needle(b"=fatal"),
@@ -137,7 +143,7 @@ _LOGFMT_KEYS = tuple(sorted(f"{k}=".encode() for k in LOGFMT_LEVEL_KEYS))  # the
 # whole of each block through a byte of theirs that is rare in the log, else in a block's head and tail
 # (`announce.Announcer`)
 LAYOUT_KEYS = {"logfmt": _LOGFMT_KEYS, "wording": _WORDING, "supervisord": _SUPERVISORD, "heroku": _HEROKU,
-               "apache": _APACHE, "five_letter": _FIVE_LETTER, "pytest": _PYTEST}
+               "apache": _APACHE, "five_letter": _FIVE_LETTER, "pytest": _PYTEST, "klog": _KLOG}
 _probe = announce.probe
 
 
@@ -210,7 +216,7 @@ class _Finder:
 
     def __init__(self, block: bytes, json_from: int, escaped_from: int, logfmt: bool, wording: bool = False,
                  supervisord: bool = False, heroku: bool = False, five_letter: bool = False,
-                 pytest: bool = False, pg_local: bool = False, apache: bool = False) -> None:
+                 pytest: bool = False, pg_local: bool = False, apache: bool = False, klog: bool = False) -> None:
         """`json_from` / `escaped_from`: the offset from which the JSON levels / the escaped ones are candidates
         (-1: nowhere in the block)."""
         self.block = block
@@ -223,6 +229,7 @@ class _Finder:
         needles = needles + PYTEST_NEEDLES if pytest else needles
         needles = needles + pg_error_needles() if pg_local else needles
         needles = needles + APACHE_NEEDLES if apache else needles
+        needles = needles + KLOG_NEEDLES if klog else needles
         self.needles = needles + HEROKU_NEEDLES if heroku else needles
         self.next = nxt = [-1] * len(self.needles)
         at = len(TEXT_NEEDLES)
@@ -461,7 +468,8 @@ class _Reader:
         # the layouts whose error lines are candidates from the first block that shows them on (`LAYOUT_KEYS`):
         # logfmt's lower-case levels, Render's failure sentences, supervisord's four-letter levels, Heroku's platform
         # error lines, Apache's lower-case levels, "CRITI [" of five-letter levels, pytest's failure sections and
-        # summary lines; PostgreSQL's error severities in another language (`FEHLER:  `) once a block shows `:  `
+        # summary lines, klog's error lines; PostgreSQL's error severities in another language (`FEHLER:  `) once a
+        # block shows `:  `
         shown = announce.Announcer(LAYOUT_KEYS)
         colon = False  # `:  ` seen: PostgreSQL's translated severities are keys from then on (their words loaded then)
         # the JSON levels are candidates from the log's first JSON line on (or its first JSON record behind a line
@@ -501,7 +509,8 @@ class _Reader:
                 shown.show("pytest")  # (a test's node id in the log's first megabyte: a pasted summary)
             offset += n
             finder = _Finder(block, json_from, escaped_from, "logfmt" in on, "wording" in on, "supervisord" in on,
-                             "heroku" in on, "five_letter" in on, "pytest" in on, "pg_local" in on, "apache" in on)
+                             "heroku" in on, "five_letter" in on, "pytest" in on, "pg_local" in on, "apache" in on,
+                             "klog" in on)
             run = runlines = -1     # start of a run of lines passed over while events are open
             while pos < n:
                 opened = asm.open
@@ -1251,6 +1260,8 @@ class _Reader:
             window = b"".join(data)
             del data
             rest = yield from self._document(window)
+            if rest == 0 and not more and (yield from self._cut_document(window)):
+                return None
             if rest == 0:  # no entry decodes there: lines
                 return window
             if rest is None and not more:
@@ -1265,6 +1276,24 @@ class _Reader:
                     self.lineno += 1  # (cut after an entry of its last line: nothing left to count that line)
                 return window[rest:]
             carry = window[rest:]
+
+    def _cut_document(self, data: bytes) -> Generator[RawEvent, None, bool]:
+        """The record of a whole input that is one pretty-printed JSON object cut before its end (a paste cut
+        inside it: `lines.json_cut_document`), on its first line to the input's last; False when it is none."""
+        text = data.decode("utf-8", "replace")
+        obj = json_cut_document(text)
+        if obj is None or not RECORD_KEYS & obj.keys():
+            return False
+        lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+        at = self.lineno + 1 + text.count("\n", 0, len(text) - len(text.lstrip()))
+        for ln in entry_lines(obj, None):
+            self.asm.feed(at, ln, self.lineno + lines)
+            if ln.ts:
+                self.stats.see_ts(parse_ts(ln.ts))
+        self.lineno += lines
+        self.asm.finish()
+        yield from self._release(self.asm.out, final=True)
+        return True
 
     def _document(self, data: bytes) -> Generator[RawEvent, None, int | None]:
         """Events of a whole JSON document: an array of entries, objects that wrap one (`DOCUMENT_ARRAYS`:

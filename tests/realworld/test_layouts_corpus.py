@@ -33,7 +33,7 @@ LAYOUTS = ("loguru", "structlog", "rich", "ansi", "heroku", "gunicorn", "uvicorn
            "celery", "cloudwatch", "plain", "json", "journal", "fly", "azure", "vercel", "pm2", "docker-json", "gcp",
            "supervisord", "github-actions", "python", "cri", "fluent-bit", "datadog", "elasticsearch", "syslog",
            "render", "apache", "ipython", "pytest", "papertrail", "netlify", "hypercorn", "k9s", "docker-desktop",
-           "langsmith", "dokku", "flyte")
+           "langsmith", "dokku", "flyte", "loki")
 LEVELS = ("ERROR", "CRITICAL")
 MIN_FOUND = 0.9
 MIN_LABELLED = 0.9
