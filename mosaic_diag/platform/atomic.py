@@ -88,15 +88,16 @@ def synced(fh: BinaryIO) -> None:
 
 
 def _sync_dir(directory: Path) -> None:
-    """fsync a directory (a rename in it made durable); best effort: some file systems refuse it."""
+    """fsync a directory (a rename in it made durable); a file system that cannot is left as it is."""
     try:
         fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError:
         return
     try:
         os.fsync(fd)
-    except OSError:
-        pass
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):  # a file system that cannot sync a directory
+            raise
     finally:
         os.close(fd)
 
