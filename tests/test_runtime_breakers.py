@@ -165,6 +165,8 @@ def test_an_unreachable_state_store_reads_closed(llm, caplog, refused_port):
 
 
 def test_a_state_store_down_costs_the_calls_nothing_and_is_used_again_when_back(pg, llm):
+    """While the store is down the breaker is this process's own: the provider's failures open it (it read closed
+    once, so a provider down beside the store was called by every request); back, the store's state is used."""
     name = f"proxied_{secrets.token_hex(3)}"
     direct = pg.create_database(name)
     proxy = Proxy(pg.port)
@@ -177,13 +179,47 @@ def test_a_state_store_down_costs_the_calls_nothing_and_is_used_again_when_back(
         for _ in range(3):
             assert "Thanks" in b.call(lambda: c.chat.completions.create(**CHAT).choices[0].message.content)
         llm.set_failure("openai", "server_error")
-        for _ in range(3):  # provider failures while the store is down: raised as they are, the breaker reads closed
+        for _ in range(2):  # provider failures while the store is down: raised as they are, counted here
             with pytest.raises(openai.InternalServerError):
                 b.call(c.chat.completions.create, **CHAT)
+        asked = chat_requests(llm)
+        with pytest.raises(BreakerOpen):  # open in this process: the provider is not called
+            b.call(c.chat.completions.create, **CHAT)
+        assert chat_requests(llm) == asked
         assert proxy.accepted <= 2  # one try when the store went down, none per call after it
         proxy.up = True
         now[0] += 31  # the store is tried again: its table and row are made, the failures are shared again
         assert _trips_open(b, c, direct, "proxied") == ("open", 2)
+    finally:
+        proxy.close()
+
+
+def test_a_breaker_open_in_the_store_stays_open_when_the_store_goes_away(pg, llm, caplog):
+    """Opened by the shared state, then the store goes down (the database the app shares it with is failing over):
+    the process goes on from the last state it read, open, and the provider is not called (it read closed: every
+    request went to the provider that had just opened the breaker)."""
+    name = f"proxied_{secrets.token_hex(3)}"
+    direct = pg.create_database(name)
+    proxy = Proxy(pg.port)
+    now = [0.0]
+    try:
+        b = breaker("gone", storage=pg.dsn(name, port=proxy.port), fail_max=2, store_retry=30,
+                    clock=lambda: now[0], register=False)
+        c = client(llm)
+        llm.set_failure("openai", "server_error")
+        assert _trips_open(b, c, direct, "gone") == ("open", 2)
+        proxy.up = False  # no new connection, and the one the breaker holds is ended by the server
+        with psycopg2.connect(direct) as conn, conn.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        conn.close()
+        asked = chat_requests(llm)
+        for _ in range(3):
+            with pytest.raises(BreakerOpen):
+                b.call(c.chat.completions.create, **CHAT)
+        assert chat_requests(llm) == asked
+        assert any("state store unreachable, this process's own state used" in r.getMessage()
+                   for r in caplog.records)
     finally:
         proxy.close()
 
@@ -291,7 +327,8 @@ def test_a_state_row_locked_by_someone_else_does_not_hang_the_calls(pg_db, llm):
 
 def test_a_read_only_state_store_does_not_fail_the_calls(pg_db, llm, caplog):
     """The database turns read-only (a failover to a replica, a full disk): the store's writes fail with a
-    database error that is no connection error; the calls still go through, the breaker reads closed."""
+    database error that is no connection error; the calls never fail with the store's error, and the provider's
+    failures still open the breaker, in this process's own state."""
     b = breaker("read-only", storage=pg_db, fail_max=2, register=False, clock=lambda: 0.0)
     c = client(llm)
     assert "Thanks" in b.call(lambda: c.chat.completions.create(**CHAT).choices[0].message.content)
@@ -303,12 +340,14 @@ def test_a_read_only_state_store_does_not_fail_the_calls(pg_db, llm, caplog):
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()")
     conn.close()
     llm.set_failure("openai", "server_error")
-    for _ in range(3):  # the provider's own error, never the store's
+    for _ in range(2):  # the provider's own error, never the store's
         with pytest.raises(openai.InternalServerError):
             b.call(c.chat.completions.create, **CHAT)
-    llm.set_failure("openai", None)
-    assert "Thanks" in b.call(lambda: c.chat.completions.create(**CHAT).choices[0].message.content)
-    assert any("state store unreachable" in r.getMessage() for r in caplog.records)
+    asked = chat_requests(llm)
+    with pytest.raises(BreakerOpen):
+        b.call(c.chat.completions.create, **CHAT)
+    assert chat_requests(llm) == asked
+    assert any("state store unreachable, this process's own state used" in r.getMessage() for r in caplog.records)
 
 
 def test_a_sqlalchemy_url_is_the_same_store_and_a_bad_storage_is_refused_at_once(pg_db, llm):

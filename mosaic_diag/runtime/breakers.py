@@ -6,16 +6,17 @@ Which failures count is taxonomy data: only labels marked `provider_wide` (rate 
 5xx, timeout, connection, quota, a rejected key) count toward `fail_max`; any other exception (a
 bad request of ours, a context overflow) passes through and counts as the provider answering.
 
-With a PostgreSQL DSN the state lives in one row of `mosaic_breakers` (state, counters, opened_at,
-the half-open trial's owner): counters change with `UPDATE ... SET n = n + 1`, and the move from
-open to half-open is one conditional UPDATE, so after `reset_timeout` exactly one call of all the
-instances makes the trial while the others keep failing fast (a trial whose owner died is taken
-over after another `reset_timeout`). If the database cannot be reached the breaker reads closed
-(it never takes the app down), logs one warning and tries the database again `store_retry` seconds
-later (no call of the app waits for a connection timeout meanwhile). Unlike pybreaker's own `call`, the breaker's
-lock is not held while the guarded call runs, so concurrent requests are not serialised, and each call
-runs in the state it reads from the store as a caller of its own (pybreaker's one cached state object, shared
-by all threads, let a thread take the trial owner's half-open state or the owner see open).
+With a PostgreSQL DSN the state lives in one row of `mosaic_breakers` (state, counters, opened_at, the half-open
+trial's owner): counters change with `UPDATE ... SET n = n + 1`, and the move from open to half-open is one
+conditional UPDATE, so after `reset_timeout` exactly one call of all the instances makes the trial while the others
+keep failing fast (a trial whose owner died is taken over after another `reset_timeout`). If the database cannot be
+reached the breaker goes on with this process's own state, as a memory breaker, from the last state it read (the
+store never takes the app down, and the provider's failures still open the breaker), logs one warning and tries the
+database again `store_retry` seconds later (no call of the app waits for a connection timeout meanwhile); once it is
+back its state is the one used. Unlike pybreaker's own `call`, the breaker's lock is not held while the guarded call
+runs, so concurrent requests are not serialised, and each call runs in the state it reads from the store as a caller
+of its own (pybreaker's one cached state object, shared by all threads, let a thread take the trial owner's
+half-open state or the owner see open).
 
 Async calls (`call_async`, `calling_async`, `llm_call` on an `async def`) go through the same state and the same
 two steps as sync calls (`Breaker._enter`, `Breaker._leave`), so listeners hear the same `before_call`,
@@ -74,6 +75,9 @@ _DDL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
 
 class BreakerOpen(pybreaker.CircuitBreakerError):
     """The breaker is open (or another call makes the half-open trial): the call was not made."""
+
+
+_DOWN: Any = object()  # what a statement the store could not run returns
 
 
 @dataclass(frozen=True)
@@ -182,8 +186,8 @@ class _Postgres(_Backend):
 
     The table and the row are made on each new connection (a store down at start-up works once it is
     back). A store that cannot be reached is not tried again for `retry_after` seconds: meanwhile every
-    operation answers at once as unreachable (the breaker reads closed) instead of each call of the app
-    waiting for connection timeouts, one thread after another. A statement that waits longer than
+    operation goes to `local`, this process's own state (from the last row read), at once, instead of each
+    call of the app waiting for connection timeouts, one thread after another. A statement that waits longer than
     `statement_timeout_ms` (a lock held on the row), and any other database error (a read-only
     database, a missing privilege), is given up the same way. A connection made before a fork is
     left to the parent. An async call runs the statements on the store's own thread (`executor`)."""
@@ -201,7 +205,8 @@ class _Postgres(_Backend):
         self.pid = os.getpid()
         self.down_until: float | None = None
         self.connects = 0
-        self.fallback = Row()
+        self.fallback = Row()  # a row deleted by hand: closed until the next connection makes it again
+        self.local = _Memory()  # the state while the store cannot be used: this process's, from the last row read
         self._unknown: Any = None  # the stored state last warned of as none of the three
         self._executor: StoreThread | None = None
         self._executor_pid = 0
@@ -236,7 +241,7 @@ class _Postgres(_Backend):
 
         with self.lock:
             if self.down_until is not None and self.clock() < self.down_until:
-                return None  # unreachable a moment ago: not tried again yet
+                return _DOWN  # unreachable a moment ago: not tried again yet
             for attempt in (1, 2):
                 try:
                     with self._connection().cursor() as cur:
@@ -246,7 +251,7 @@ class _Postgres(_Backend):
                         logger.warning("breaker %s: state store reachable again", self.name)
                         self.down_until = None
                     return found
-                except psycopg2.Error as exc:  # any failure of the store: read closed, never fail the call
+                except psycopg2.Error as exc:  # any failure of the store: this process's state, never fail the call
                     if self.conn is not None and self.pid == os.getpid():
                         try:
                             self.conn.close()
@@ -256,14 +261,16 @@ class _Postgres(_Backend):
                     lost = isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError)
                     if attempt == 2 or not lost or isinstance(exc, psycopg2.errors.QueryCanceled):
                         self.down_until = self.clock() + self.retry_after
-                        logger.warning("breaker %s: state store unreachable, reading closed for %.0f s: %s",
-                                       self.name, self.retry_after, classify_exception(exc).label)
-                        return None
-        return None
+                        logger.warning("breaker %s: state store unreachable, this process's own state used for "
+                                       "%.0f s: %s", self.name, self.retry_after, classify_exception(exc).label)
+                        return _DOWN
+        return _DOWN
 
     def get(self) -> Row:
         found = self._execute(f"SELECT state, fail_counter, success_counter, opened_at, trial_owner, trial_at "
                               f"FROM {TABLE} WHERE name = %s", (self.name,), fetch=True)
+        if found is _DOWN:
+            return self.local.get()
         if not found:
             return self.fallback
         row = Row(*found)
@@ -277,20 +284,25 @@ class _Postgres(_Backend):
                                row.state[:40] if isinstance(row.state, str) else row.state, CLOSED, OPEN, HALF_OPEN,
                                CLOSED)
             row = Row(CLOSED, row.fail_counter, row.success_counter, row.opened_at)
+        self.local.row = row  # where this process goes on from if the store goes away
         return row
 
     def set_state(self, state: str) -> None:
-        self._execute(f"UPDATE {TABLE} SET state = %s, trial_owner = NULL, trial_at = NULL, updated_at = now() "
-                      "WHERE name = %s", (state, self.name))
+        if self._execute(f"UPDATE {TABLE} SET state = %s, trial_owner = NULL, trial_at = NULL, updated_at = now() "
+                         "WHERE name = %s", (state, self.name)) is _DOWN:
+            self.local.set_state(state)
 
     def add(self, field: str, delta: int | None) -> None:
         assert field in ("fail_counter", "success_counter")
         expr = "0" if delta is None else f"{field} + {int(delta)}"
-        self._execute(f"UPDATE {TABLE} SET {field} = {expr}, updated_at = now() WHERE name = %s",
-                      (self.name,))  # mosaic-diag: ignore[MD005] - one of the two columns (assert), an int
+        sql = f"UPDATE {TABLE} SET {field} = {expr}, updated_at = now() WHERE name = %s"  # one of two columns, an int
+        if self._execute(sql, (self.name,)) is _DOWN:  # mosaic-diag: ignore[MD005] - the assert above, and int()
+            self.local.add(field, delta)
 
     def set_opened_at(self, when: datetime) -> None:
-        self._execute(f"UPDATE {TABLE} SET opened_at = %s, updated_at = now() WHERE name = %s", (when, self.name))
+        if self._execute(f"UPDATE {TABLE} SET opened_at = %s, updated_at = now() WHERE name = %s",
+                         (when, self.name)) is _DOWN:
+            self.local.set_opened_at(when)
 
     def claim(self, owner: str, now: datetime, timeout: float) -> bool:
         limit, ahead = _shifted(now, -timeout), _shifted(now, timeout)  # (see `due`)
@@ -299,11 +311,15 @@ class _Postgres(_Backend):
             "WHERE name = %s AND ((state = %s AND (opened_at IS NULL OR opened_at <= %s OR opened_at > %s)) "
             "OR (state = %s AND (trial_at IS NULL OR trial_at <= %s OR trial_at > %s))) RETURNING name",
             (HALF_OPEN, owner, now, self.name, OPEN, limit, ahead, HALF_OPEN, limit, ahead), fetch=True)
+        if found is _DOWN:
+            return self.local.claim(owner, now, timeout)
         return found is not None
 
     def release(self, owner: str) -> None:
-        self._execute(f"UPDATE {TABLE} SET state = %s, trial_owner = NULL, trial_at = NULL, updated_at = now() "
-                      "WHERE name = %s AND state = %s AND trial_owner = %s", (OPEN, self.name, HALF_OPEN, owner))
+        if self._execute(f"UPDATE {TABLE} SET state = %s, trial_owner = NULL, trial_at = NULL, updated_at = now() "
+                         "WHERE name = %s AND state = %s AND trial_owner = %s",
+                         (OPEN, self.name, HALF_OPEN, owner)) is _DOWN:
+            self.local.release(owner)
 
     def executor(self) -> StoreThread:
         """The one thread that runs this store's statements for async calls (they queue on `lock` anyway);
