@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from mosaic_diag.classifier.classify import Classifier
+from tests.loopback_names import resolve_to_loopback
 from tests.realworld.corpus import corpus_text
 from tests.test_logs_support import labels_after_error_record
 
@@ -37,12 +38,7 @@ def _read_timeout_from(host: str, port: int, monkeypatch: pytest.MonkeyPatch) ->
     """requests' own `str(e)` of a read timeout from `host` (resolved to the loopback server for this test)."""
     import requests
 
-    real = socket.getaddrinfo
-
-    def resolve(name: str, *args: object, **kwargs: object) -> object:
-        return real("127.0.0.1" if name == host else name, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    resolve_to_loopback(monkeypatch, host)
     session = requests.Session()
     session.trust_env = False  # (no proxy from the environment)
     with pytest.raises(requests.exceptions.ReadTimeout) as info:

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from mosaic_diag.classifier.classify import Classifier
+from tests.loopback_names import resolve_to_loopback
 from tests.realworld.corpus import corpus_text
 from tests.test_logs_support import labels_after_error_record
 
@@ -52,12 +53,7 @@ def _connect_timeout_to(host: str, port: int, monkeypatch: pytest.MonkeyPatch) -
     """requests' own `str(e)` of a connect to `host` (resolved to the loopback listener) that timed out."""
     import requests
 
-    real = socket.getaddrinfo
-
-    def resolve(name: str, *args: object, **kwargs: object) -> object:
-        return real("127.0.0.1" if name == host else name, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    resolve_to_loopback(monkeypatch, host)
     session = requests.Session()
     session.trust_env = False  # (no proxy from the environment)
     with pytest.raises(requests.exceptions.ConnectTimeout) as info:
