@@ -54,6 +54,10 @@ _URL = LazyPattern(r"\b[a-z][a-z0-9+.-]{0,39}://\S+", re.IGNORECASE)
 _REQUEST_URL_HOST = LazyPattern(
     r"(?:\bfor url:? ?|\burl ?[=:] ?(?:URL\()?|\b(?:GET|POST|PUT|PATCH|DELETE)[ \t]+|\brequest to |\bconnect to |"
     r"\bbase_url ?[=:] ?)['\"]?[a-z][a-z0-9+.-]{0,39}://(?:[^@/\s'\"]*@)?([A-Za-z0-9.-]+)", re.IGNORECASE)
+# ... and a URL the app's message puts before the error it got (`f"{base_url}: {e}"`, `[local] model at {url}: {e}`):
+# the URL's last character right before `: ` (a link in prose is followed by a space, a quote or a bracket)
+_URL_BEFORE_ERROR = LazyPattern(r"\b[a-z][a-z0-9+.-]{0,39}://(?:[^@/\s'\"]*@)?([A-Za-z0-9.-]+)[^\s'\"<>()\[\]]*?: ",
+                                re.IGNORECASE)
 
 _OPENAI_CODES = frozenset({
     "insufficient_quota", "rate_limit_exceeded", "invalid_api_key", "model_not_found",
@@ -105,6 +109,12 @@ _RELAYED = LazyPattern(
     r"""\bError code: \d{3} - (?!\{\s*\\?['"]type\\?['"]\s*:\s*\\?['"]error\\?['"])"""
     r"""|\\?['"]param\\?['"]\s*:"""
     r"|\b(?:litellm|openrouter|one-api|new-api)\b|\(request id: \w+\)", re.I)
+# a provider's name as a folder of a path that is no module's (rule 6: `POST /openai/v1/chat/completions` to a proxy or
+# Groq, whose paths OpenAI's API does not have; Vertex AI's resource name `projects/…/publishers/anthropic/models/…`):
+# the path names a route or a resource, not who answered. An installed package's folder (`site-packages/openai/`,
+# `node_modules/openai/`) is the SDK's module and stays its evidence
+_PATH_SEGMENT_WORD = LazyPattern(r"(?<!site-packages)(?<!dist-packages)(?<!node_modules)/(?:openai|anthropic)(?=/)",
+                                 re.I)
 # pydantic's listing of a model's refused fields (`1 validation error for Settings` then each field's path and
 # `Input should be 'anthropic', … [type=…, input_value=…]`): what follows the model's name is data the app was given
 _VALIDATION_LISTING = LazyPattern(r"\b\d+ validation errors? for ([\w.\[\]]+)")
@@ -225,9 +235,10 @@ def hosts_in(text: str) -> tuple[str, ...]:
 
 
 def request_hosts(text: str) -> tuple[str, ...]:
-    """Hosts `text` names as a request's (`_REQUEST_URL_HOST`, urllib3's `host='…'`, aiohttp's `Cannot connect to
-    host …:443`), lower case, in order."""
-    hosts = [h.lower().rstrip(".") for h in _REQUEST_URL_HOST.findall(text)] if "://" in text else []
+    """Hosts `text` names as a request's (`_REQUEST_URL_HOST`, `_URL_BEFORE_ERROR`, urllib3's `host='…'`, aiohttp's
+    `Cannot connect to host …:443`), lower case, in order."""
+    hosts = [h.lower().rstrip(".") for pattern in (_REQUEST_URL_HOST, _URL_BEFORE_ERROR)
+             for h in pattern.findall(text)] if "://" in text else []
     hosts += [h.lower() for h in _POOL_HOST.findall(text)]
     if "Cannot connect to host " in text:
         hosts += [h.lower().rstrip(".") for h in _AIOHTTP_HOST.findall(text)]
@@ -280,6 +291,8 @@ def provider_of_context(evidence: Evidence) -> str | None:
         model = _CLAUDE_MODEL.search(bare)
         if model is not None:  # (blanked, not cut: the other words keep their places)
             bare = _CLAUDE_MODEL.sub(lambda m: " " * len(m.group()), bare)
+        if "/" in bare:  # a provider's name as a path's folder is none of its words (rule 6)
+            bare = _PATH_SEGMENT_WORD.sub(lambda m: " " * len(m.group()), bare)
         hits = [(m.start(), name) for name, pat in _PROVIDER_WORDS if (m := pat.search(bare))]
         if model is not None:
             if relayed is None:

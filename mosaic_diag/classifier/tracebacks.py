@@ -9,6 +9,9 @@ from mosaic_diag.platform.lazyre import LazyPattern
 
 _HEADER = "Traceback (most recent call last):"
 _GROUP_HEADER = "Exception Group Traceback (most recent call last):"
+# a tool's header of a traceback it printed after the frames it kept (Flyte's `Filtered traceback (most recent call
+# last):`, right above the exception line): one word before Python's header, lower-cased
+_TOOL_HEADER = LazyPattern(r"[A-Z][a-z]+ traceback \(most recent call last\):")
 # PEP 654's exception group, as Python 3.11+ prints it: each line of a group behind a gutter (its depth's indent,
 # then `+` or `|` and a space), each sub-exception in a box opened by `+-+---- 1 ----` / `+---- 2 ----` (`...`: the
 # sub-exceptions not shown, `and N more exceptions`) and the last one closed by `+------------------------------------`
@@ -659,8 +662,8 @@ def parse_traceback_text(text: str) -> list[ParsedException]:
                     frames[-1].source = stripped
                 i += 1
                 continue
-            if not stripped:
-                i += 1
+            if not stripped or (stripped[-1] == ":" and _TOOL_HEADER.fullmatch(stripped)):
+                i += 1  # (a tool's own header under the frames, Flyte's `Filtered traceback …:`: no exception line)
                 continue
             exc_lines.append(line)
             i += 1

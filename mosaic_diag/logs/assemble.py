@@ -94,6 +94,9 @@ _FAULT_INTRO = LazyPattern(r"(?:Fatal )?Python error: \S")
 _FAULT_THREAD = LazyPattern(r"(?:Current thread|Thread) 0x[0-9a-fA-F]+ \(most recent call first\):")
 # the exception line under a Rich box that came without its top edge: only a type that names itself an error
 _RICH_EXC = LazyPattern(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failure|Warning)(?::|$)")
+# a tool's header of a traceback it printed after the frames it kept (Flyte's `Filtered traceback (most recent call
+# last):`): one word before Python's header, lower-cased
+_TOOL_HEADER = LazyPattern(r"[A-Z][a-z]+ traceback \(most recent call last\):")
 # an exception line's start: a (qualified) class name, then ":" or the line's end (`gunicorn.errors.HaltServer: …`)
 _EXC_NAME = LazyPattern(r"(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?::|$)")
 # an HTTP server's line for a request it answered (Django's `runserver`: `"GET / HTTP/1.1" 500 145`, maybe behind its
@@ -264,7 +267,8 @@ def _is_box_side(t: str) -> bool:
 class _Open:
     __slots__ = ("line", "end", "ts", "shape", "stream", "level", "logger", "message", "tb", "detail",
                  "state", "emit", "seen", "blanks", "exc_at", "cont", "headless", "via", "first", "own_tb", "raw",
-                 "more", "fault", "runs", "recs", "src", "lead", "stamp", "wrapped", "ipy", "spaced", "bare", "peeled")
+                 "more", "fault", "runs", "recs", "src", "lead", "stamp", "wrapped", "ipy", "spaced", "bare", "peeled",
+                 "site")
 
     def __init__(self, line: int, end: int, ln: Line, state: int, emit: bool, message: str | None) -> None:
         self.line = line
@@ -302,6 +306,7 @@ class _Open:
         self.spaced = False  # a traceback pasted double-spaced (`_double_spaced`)
         self.bare = False  # its exception line had no time stamp (`Line.ts`) of its own
         self.peeled = False  # a line after its header carried the header's stamp (`stamp`), taken off to read it
+        self.site = ln.kind == "python_site"  # Python's site.py line: the exception's line under it is its only one
 
     def exception(self, text: str, end: int) -> None:
         """`text` is the exception line of the traceback so far (its blanks before it kept)."""
@@ -686,6 +691,8 @@ class Assembler:
         if st >= _RICH:
             return self._extend_rich(op, t, last)
         if st == _REC:
+            if op.site and op.cont:
+                return False  # (site.py prints its exception's line alone: what follows is another event's)
             if not t.strip():
                 op.blanks += 1
                 return op.blanks <= MAX_BLANKS
@@ -774,6 +781,11 @@ class Assembler:
                     # program's line (a progress bar's `[====   32%   ]`, tqdm's `100%|…`), or Python's line before
                     # another traceback, or IPython's rule above its traceback, cut this one before its exception
                     return False
+                if t[-1:] == ":" and _TOOL_HEADER.fullmatch(t):
+                    # a tool's own header under the frames (Flyte's `Filtered traceback (most recent call last):`, above
+                    # the exception line): a line of the traceback, no exception line
+                    op.add(t, last)
+                    return True
                 # (an exception group's lines stay in its traceback, their indentation stripped too)
                 op.state = _EXC
                 op.exc_at = len(op.tb) + op.blanks

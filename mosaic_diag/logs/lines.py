@@ -223,6 +223,9 @@ _KUBECTL = LazyPattern(r"\[(pod/[\w.-]+/[\w.-]+)\] ?(.*)", re.S)
 # a container's name in brackets before the runtime's RFC 3339 time stamp (`[medical-records-app]
 # 2026-04-18T07:24:32.389431243Z …`: a log viewer's copy of several containers' `docker logs -t`), one stream per name
 _NAMED_STAMP = LazyPattern(r"\[([A-Za-z0-9][\w.-]{0,127})\] (?=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)")
+# Flyte's app log names the container before the first line of its output (`Container [fastapi-single-script]: ERROR:
+# File "…"`), not before the lines under it: no stream of its own (the lines after it are the same output's)
+_CONTAINER_NAMED = LazyPattern(r"Container \[[A-Za-z0-9][\w.-]{0,127}\]: (?=\S)")
 # Fluent Bit's `stdout` output: "[0] TAG: [EPOCH, {"log"=>"line", "stream"=>"stderr", …}]" (v2 writes
 # "[[EPOCH, {}], {…}]"); the record is a Ruby-style hash whose strings are not escaped, so a value ends at a quote
 # before the next key or the hash's end (or at the line's end: a multi-line value goes on, unprefixed)
@@ -313,6 +316,10 @@ _RENDER_BARE_FAILURE = LazyPattern(
 # platform, its message the whole line (the code and its description are the evidence); a syslog drain's copy may
 # keep a space before it
 _HEROKU_ERROR = LazyPattern(r" ?(?:at=error code=|Error [HRL]\d\d \()")
+# Python's site.py when `sitecustomize` / `usercustomize` raised at start-up (no traceback unless PYTHONVERBOSE is set):
+# this line, then the exception's `Type: message` (`SITE_ERROR_KEY`: the reader's candidate key)
+SITE_ERROR_KEY = "customize; set PYTHONVERBOSE for traceback:"
+_SITE_ERROR = LazyPattern(r"Error in (?:site|user)customize; set PYTHONVERBOSE for traceback:\s*")
 # the GitHub Actions runner's annotations in a job log: "##[error]Process completed with exit code 1." (its `##[group]`,
 # `##[endgroup]`, `##[section]`, `##[command]` lines are plain text)
 _GHA_LEVEL = LazyPattern(r"##\[(error|warning)\](.*)", re.S)
@@ -402,7 +409,7 @@ class Line:
         self.text = text            # the process's own line, prefixes stripped
         self.message = message      # the record's message (prefixes and level stripped)
         self.record = record        # this line starts a new log record
-        self.kind = kind            # None | "access" | "platform" | "platform_failure" | "process_start"
+        self.kind = kind            # None | access | platform | platform_failure | process_start | python_site
         self.exc = exc              # traceback text carried in a JSON field
         self.corrupt = corrupt      # why the line could not be read, or None
         self.via = via              # the logger of the tool (Prefect) whose record held this line of a command's output
@@ -700,6 +707,9 @@ def parse_process(text: str, shape: str, stream: str | None, ts: str | None,
     if (c in "aE" or (c == " " and text[1:2] in "aE")) and _HEROKU_ERROR.match(text):
         msg = text.strip()
         return Line(shape or "plain", stream, ts, "ERROR", "heroku", text, msg, True)
+    if c == "E" and text[:9] == "Error in " and _SITE_ERROR.fullmatch(text):
+        # Python's own error record at start-up: the exception's line under it is its only line (`Assembler`)
+        return Line(shape or "plain", stream, ts, "ERROR", None, text, text.rstrip(), True, "python_site")
     if c == "_" and text[-1:] == "_":
         m = _PYTEST_SECTION.fullmatch(text)
         if m:
@@ -1456,6 +1466,10 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
         if m and m.group(1).upper() not in _ALL_LEVELS and m.group(1).upper() not in _LEVEL_ALIASES:
             # (`[ERROR] 2024-…`: a level in brackets is no container's name)
             return [_in_stream(ln, m.group(1), "kubectl") for ln in parse_line(text[m.end():], _depth + 1)]
+    if c == "C" and text.startswith("Container [") and _depth < MAX_WRAPPERS:
+        m = _CONTAINER_NAMED.match(text)
+        if m:  # Flyte's app log: `Container [NAME]: ` before the first line of a container's output (none after it)
+            return [_in_shape(ln, "flyte") for ln in parse_line(text[m.end():], _depth + 1)]
     if text.find("\t", 0, 257) > 0 and _depth < MAX_WRAPPERS:
         m = _GH_RUN_LOG.match(text)
         if m:  # `gh run view --log`: "JOB\tSTEP\tTIMESTAMP line", one stream per job's step (a command of its own)

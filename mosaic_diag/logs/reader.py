@@ -36,6 +36,7 @@ from mosaic_diag.logs.lines import (
     MAX_VALUE_LINES,
     RECORD_INITIALS,
     RECORD_KEYS,
+    SITE_ERROR_KEY,
     CsvColumns,
     Line,
     csv_header,
@@ -73,7 +74,8 @@ TEXT_NEEDLES = (Needle(b"ERROR", 1), Needle(b"CRITICAL", 7), Needle(b"Traceback 
 # (`LAYOUT_KEYS`)
 WORDING_NEEDLES = (Needle(b" your code"), Needle(b"Port scan timeout reached"), Needle(b"Deploy failed for "),
                    *(Needle(k.encode()) for k in ANY_LINE_FAILURES),  # (the kernel's OOM kill, Lambda's timeout)
-                   Needle(b"\tStatus: timeout"))  # (a newer Lambda runtime's REPORT line of a timeout)
+                   Needle(b"\tStatus: timeout"),  # (a newer Lambda runtime's REPORT line of a timeout)
+                   Needle(SITE_ERROR_KEY.encode()))  # (Python's site.py: `Error in sitecustomize; set PYTHONVERBOSE …`)
 _WORDING = tuple(k.text for k in WORDING_NEEDLES)
 # (structlog's `dict_tracebacks`: a record cut before its level is still one with a traceback, `json_exception`)
 JSON_NEEDLES = (Needle(b'"error"'), Needle(b'"critical"'), Needle(b'"exc_type": "'))
