@@ -252,6 +252,18 @@ def test_a_url_with_a_password_is_not_written_to_the_junit_file_or_the_state(ser
     assert json.loads((state / "golden-last-run.json").read_text())["target"] == f"http://ci-bot:***@127.0.0.1:{port}"
 
 
+def test_a_url_with_a_query_sends_it_with_every_case_after_the_cases_path(server, tmp_path, capsys):
+    """`--url 'https://host/?token=…'` (a token the app or its gateway reads from the query): httpx appends a
+    request's path to the base URL's raw path, which holds the query, so every case asked for the app's / with
+    the query `token=abc/ok` (every case the same request, the token spoiled). The case's own query goes too."""
+    cases = tmp_path / "cases.yml"
+    cases.write_text("cases:\n  - {id: plain, path: /ok}\n  - {id: queried, path: /switch, query: {q: x}}\n")
+    port = server.server_address[1]
+    assert main(["golden", "--url", f"http://127.0.0.1:{port}/?token=abc", "--cases", str(cases),
+                 "--state-dir", str(tmp_path / "st"), "--retries", "0"]) == 0, capsys.readouterr().out
+    assert sorted(server.state["hits"]) == ["/health?token=abc", "/ok?token=abc", "/switch?token=abc&q=x"]
+
+
 def test_bless_after_a_run_that_got_no_answers_leaves_those_cases_out(server, cases_file, tmp_path, capsys):
     """A careless bless: the last run timed out (or the app was down), so a case got no answer at all. Blessed
     as a known failure it would hide every later regression of that case; it is left out (its earlier entry

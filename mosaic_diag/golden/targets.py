@@ -142,7 +142,12 @@ class UrlTarget(_ClientTarget):
         # what the reports, the JUnit file and the last run's state name: never the URL's password (`user:pw@`) or
         # a token in its query, which go to the app only
         self.name = redact_text(base_url.rstrip("/"))
-        self._client = httpx.Client(base_url=base_url.rstrip("/"), follow_redirects=False)
+        # a query of the URL's (`?token=…`) goes with every request, the case's path before it: httpx appends a
+        # request's path to the base URL's raw path, which holds the query (`/?token=abc/health`: every case got the
+        # app's / with the token's value spoiled); a case's query of the same name wins
+        url = httpx.URL(base_url)
+        self._client = httpx.Client(base_url=str(url.copy_with(query=None, fragment=None)).rstrip("/"),
+                                    params=url.params, follow_redirects=False)
 
     def send(self, method: str, path: str, *, json: Any, headers: Mapping[str, str],
              params: Mapping[str, str], timeout: float) -> Answer:
