@@ -264,6 +264,28 @@ def test_a_url_with_a_query_sends_it_with_every_case_after_the_cases_path(server
     assert sorted(server.state["hits"]) == ["/health?token=abc", "/ok?token=abc", "/switch?token=abc&q=x"]
 
 
+def test_a_report_is_not_written_over_a_case_file_the_state_or_the_other_report(server, cases_file, tmp_path,
+                                                                               capsys):
+    """`golden -f html -o golden/cases.yml` ran every case, then replaced the case file with the report (the cases
+    lost); `-o` naming the last run's state, or the same file as `--junit`, lost one of the two. Refused before a
+    request is sent, exit 2, the files as they were."""
+    state = tmp_path / "state"
+    before = cases_file.read_text()
+    common = ["golden", "--url", url_of(server), "--cases", str(cases_file), "--state-dir", str(state), "-t", "basic"]
+    assert main([*common, "--format", "html", "-o", str(cases_file)]) == 2
+    assert capsys.readouterr().err.strip() == (f"mosaic-diag: error: {cases_file}: is an input of this run: the report "
+                                               "would replace it; write it elsewhere")
+    assert cases_file.read_text() == before and server.state["hits"] == {}
+    report = tmp_path / "golden.html"
+    assert main([*common, "--format", "html", "-o", str(report), "--junit", str(report)]) == 2
+    assert f"{report}: is named twice ({report} too)" in capsys.readouterr().err
+    assert main(common) == 0 and (state / "golden-last-run.json").is_file()
+    kept = (state / "golden-last-run.json").read_text()
+    assert main([*common, "--format", "html", "-o", str(state / "golden-last-run.json")]) == 2
+    assert "golden-last-run.json: is an input of this run" in capsys.readouterr().err
+    assert (state / "golden-last-run.json").read_text() == kept
+
+
 def test_bless_after_a_run_that_got_no_answers_leaves_those_cases_out(server, cases_file, tmp_path, capsys):
     """A careless bless: the last run timed out (or the app was down), so a case got no answer at all. Blessed
     as a known failure it would hide every later regression of that case; it is left out (its earlier entry

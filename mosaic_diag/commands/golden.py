@@ -131,7 +131,7 @@ def golden(
     import time
 
     started = time.monotonic()  # the global timeout counts loading the cases and starting the app too
-    from mosaic_diag.commands._common import check_output, check_writable, config_here
+    from mosaic_diag.commands._common import check_not_inputs, check_output, check_writable, config_here
     from mosaic_diag.errors import UsageError
     from mosaic_diag.golden import load_cases, open_target, run_cases, select
     from mosaic_diag.golden.assertions import REGEX_TIMEOUT
@@ -158,6 +158,8 @@ def golden(
     if url is None and app is None:
         raise UsageError("give --url http://HOST:PORT or --app module:attr (or golden.url in config)")
     all_cases = load_cases(_case_paths(cases))
+    check_not_inputs((output, junit), [*dict.fromkeys(c.file for c in all_cases), *([baseline] if baseline else []),
+                                       state_dir / LAST_RUN, state_dir / "golden-cache.json"])
     only = failed_ids(load_last_run(state_dir)) if only_failed else None
     chosen = select(all_cases, tags=tag, keyword=keyword, only=only)
     if not chosen:
