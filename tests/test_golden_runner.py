@@ -57,6 +57,8 @@ class Scripted(BaseHTTPRequestHandler):
             delay = 120.0
         elif self.path == "/long":  # a long answer a careless pattern backtracks on for ever
             body = {"a": 1, "text": "a" * 30_000 + "b"}
+        elif self.path == "/brackets":  # prose of unclosed lists: each bracket a start the decoder reads on from
+            body = (("[" + "1," * 2_000) * 400).encode()
         elif self.path == "/leak":  # an answer that quotes the app's secrets (an error page, a debug dump)
             body = {"answer": f"db {LEAKED_DSN} key {LEAKED_KEY}", "env": os.environ.get("GATEWAY_API_KEY", "")}
         elif self.path == "/switch" and state["mode"] == "broken":
@@ -327,6 +329,24 @@ def test_a_catastrophic_regex_fails_its_case_naming_file_and_line_and_the_run_go
         assert gave_up.startswith(what + " gave up after") and gave_up.endswith(f"[{cases}:{line}]")
         assert f" on {chars} chars " in gave_up and "\n" not in gave_up
     assert "contains: missing 'zzz'" in data["body"]["failures"]  # the other assertions are still judged
+
+
+def test_a_search_for_json_in_an_answer_gives_up_at_the_regex_deadline(server, tmp_path, capsys):
+    """contains_json tries the JSON decoder at each bracket, which reads on to the end of the answer in the worst case:
+    an answer of 400 unclosed lists in 1.6 MB was searched for 15 s (one of 16 MiB for hours, past the run's global
+    timeout, its CPU held). The search stops at the case's regex deadline, a failure naming FILE:LINE; a JSON found
+    early passes as before."""
+    cases = tmp_path / "cases.yml"
+    cases.write_text("cases:\n"
+                     "  - {id: brackets, path: /brackets, regex_timeout: 0.2, expect: {contains_json: true}}\n"
+                     "  - {id: found, path: /ok, regex_timeout: 0.2,"
+                     "     expect: {contains_json: {schema: {required: [a]}}}}\n")
+    assert main(["golden", "--url", url_of(server), "--cases", str(cases), "--state-dir", str(tmp_path / "s"),
+                 "--retries", "0", "--format", "json"]) == 1
+    data = {c["id"]: c for c in json.loads(capsys.readouterr().out)["cases"]}
+    assert data["found"]["outcome"] == "pass"
+    assert data["brackets"]["failures"] == [f"contains_json: the search for JSON in the body gave up after 0.2s on "
+                                            f"1,600,400 chars [{cases}:2]"]
 
 
 @pytest.mark.slow

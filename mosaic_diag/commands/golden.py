@@ -87,8 +87,9 @@ def golden(
     global_timeout: Annotated[float | None, typer.Option(min=0.01, max=MAX_SECONDS, help="Seconds for the whole "
                                                          "run (default 600).")] = None,
     regex_timeout: Annotated[float | None, typer.Option(
-        "--regex-timeout", min=0.001, max=MAX_SECONDS, help="Seconds one regex assertion may search one answer "
-        "(default 2; golden.regex_timeout; a case's `regex_timeout` wins).")] = None,
+        "--regex-timeout", min=0.001, max=MAX_SECONDS, help="Seconds one regex assertion (or "
+        "contains_json's search) may search one answer (default 2; golden.regex_timeout; a case's `regex_timeout` "
+        "wins).")] = None,
     retries: Annotated[int, typer.Option(min=0, max=10, help="Retries with backoff of a request "
                                          "answered 429/5xx.")] = 2,
     provider: Annotated[str | None, typer.Option(
