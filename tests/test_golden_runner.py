@@ -266,6 +266,26 @@ def test_a_url_with_a_query_sends_it_with_every_case_after_the_cases_path(server
     assert sorted(server.state["hits"]) == ["/health?token=abc", "/ok?token=abc", "/switch?token=abc&q=x"]
 
 
+def test_a_query_written_in_a_cases_path_is_sent(server, tmp_path, capsys):
+    """`path: /search?q=engineer` is the natural way to write a case, and httpx replaces a URL's query with a request's
+    `params`, empty ones too: every such case asked for /search, over HTTP and in-process alike (the example app's
+    /jobs/search without its `q` answered all ten jobs). The path's query is sent, with the case's `query` after it (a
+    name of both: the case's)."""
+    cases = tmp_path / "cases.yml"
+    cases.write_text("cases:\n  - {id: own, path: '/ok?q=engineer&x=1'}\n"
+                     "  - {id: both, path: '/switch?q=engineer&x=1', query: {x: '2'}}\n")
+    assert main(["golden", "--url", url_of(server), "--cases", str(cases), "--state-dir", str(tmp_path / "st"),
+                 "--retries", "0"]) == 0, capsys.readouterr().out
+    assert sorted(server.state["hits"]) == ["/health", "/ok?q=engineer&x=1", "/switch?q=engineer&x=2"]
+    capsys.readouterr()
+    jobs = tmp_path / "jobs.yml"
+    jobs.write_text("cases:\n  - {id: none, path: '/jobs/search?q=astronaut', expect: {json_path: {$.count: "
+                    "{equals: 0}}}}\n")
+    assert main(["golden", "--app", "examples.mosaic_app.main:app", "--cases", str(jobs), "--state-dir",
+                 str(tmp_path / "st"), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["cases"][0]["outcome"] == "pass"
+
+
 def test_a_report_is_not_written_over_a_case_file_the_state_or_the_other_report(server, cases_file, tmp_path,
                                                                                capsys):
     """`golden -f html -o golden/cases.yml` ran every case, then replaced the case file with the report (the cases
