@@ -106,8 +106,9 @@ class App:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
                 self.server.stopping.wait(delay)  # type: ignore[attr-defined]  # cut short by stop()
+                self.server.paths.append(self.path)  # type: ignore[attr-defined]
                 data = json.dumps(body).encode()
-                self.send_response(status if self.path == "/health" else 404)
+                self.send_response(status if self.path.partition("?")[0] == "/health" else 404)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
                 self.wfile.write(data)
@@ -116,6 +117,7 @@ class App:
                 pass
 
         self.server = QuietServer.start_on_loopback(Handler)  # a hung-up client prints no traceback
+        self.server.paths = []  # type: ignore[attr-defined]  # the paths asked for, with their queries
         self.url = self.server.url
 
     def stop(self) -> None:
@@ -137,6 +139,15 @@ def test_health_reads_the_apps_report(app: App) -> None:
     assert facts["health.ok"] is True and facts["health.status"] == 200
     assert facts["health.fallback_active"] is True and facts["health.database_type"] == "sqlite"
     assert facts["health.anthropic_available"] is False and facts["health.git_commit"] == "abcdef12"
+
+
+def test_a_health_url_with_a_query_asks_for_health_with_that_query(app: App) -> None:
+    """`health: https://app/?token=…` (a gateway's token in the query): /health was appended to the end of the
+    text, the query's, so the app's / was asked with the token spoiled (`/?token=abc/health`: a 404, the app
+    reported unhealthy)."""
+    facts = gather("health", {"url": app.url + "/?token=abc"})
+    assert app.server.paths == ["/health?token=abc"]  # type: ignore[attr-defined]
+    assert facts["health.status"] == 200 and facts["health.ok"] is True
 
 
 def test_health_reads_the_runtime_kits_report(pg: TempPostgres) -> None:

@@ -143,3 +143,55 @@ def test_a_case_path_that_is_no_file_says_what_it_is(tmp_path, capsys):
                        (tmp_path / "gone.yml", "no such file or directory")):
         assert main(["golden", "validate", str(path)]) == 2
         assert capsys.readouterr().err == f"mosaic-diag: error: {path}: {says}\n"
+
+
+# values YAML reads as types of its own (a date, a timestamp, binary), numbers JSON has not, keys that are no strings,
+# headers and paths HTTP does not carry as written: each was valid to `golden validate`, and the run sent (or
+# compared) it, the case then an error of the harness's own (`TypeError: Object of type date is not JSON
+# serializable`, `UnicodeEncodeError`, `InvalidURL`) reported as the app's UNKNOWN_ERROR
+@pytest.mark.parametrize(("body", "line", "needle"), [
+    ("    json: {when: 2024-01-01}\n", 4, "json: a date (2024-01-01) at $.when is no JSON value"),
+    ("    json: {at: 2001-12-14t21:59:43.10-05:00}\n", 4,
+     "json: a timestamp (2001-12-14T21:59:43.100000-05:00) at $.at"),
+    ("    json: !!binary aGVsbG8=\n", 4, "json: binary data (b'hello') at $ is no JSON value"),
+    ("    json: [1, {b: [.nan]}]\n", 4, "json: nan at $[1].b[0] is no JSON number"),
+    ("    json: {1: one}\n", 4, "json: the key 1 at $ is no string"),
+    ("    expect:\n      json_path:\n        $.day: {equals: 2024-01-01}\n", 6, "equals: a date (2024-01-01) at $"),
+    ("    expect:\n      json_path:\n        $.n: {gt: .nan}\n", 6, "gt takes a number, finite"),
+    ("    expect:\n      json_path:\n        $.n: {lt: 1" + "0" * 400 + "}\n", 6, "lt takes a number, finite"),
+    ("    expect:\n      json_schema: {properties: {day: {const: 2024-01-01}}}\n", 5,
+     "json_schema: a date (2024-01-01) at $.properties.day.const"),
+    ("    expect:\n      contains_json: {schema: {enum: [.inf]}}\n", 5, "schema: inf at $.enum[0]"),
+    ("    headers: {X-Note: \"caf\\u00e9\"}\n", 4, "header 'X-Note': its value holds a line break, a control or a "
+                                                  "non-ASCII character"),
+    ("    headers: {X-Note: \"a\\r\\nX-Admin: yes\"}\n", 4, "header 'X-Note': its value holds a line break"),
+    ("    headers: {X Note: a}\n", 4, "header name 'X Note' is no HTTP token"),
+], ids=["date", "timestamp", "binary", "nan", "int-key", "equals-date", "gt-nan", "lt-huge-int", "schema-date",
+        "contains-json-inf", "header-non-ascii", "header-line-break", "header-name"])
+def test_what_http_or_json_cannot_carry_is_a_case_files_error(tmp_path, capsys, body, line, needle):
+    path = write(tmp_path, "cases:\n  - id: a\n    path: /x\n" + body)
+    assert main(["golden", "validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:{line}: {needle}" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("path", "shown"), [
+    ('"/health\\r\\nX-Admin: yes"', "'/health\\r\\nX-Admin: yes'"),
+    ("//evil.example/health", "'//evil.example/health'")])
+def test_a_path_an_http_client_reads_as_a_host_or_cannot_send_is_a_case_files_error(tmp_path, capsys, path, shown):
+    """`//evil.example/health` is a URL's host to httpx (it asked the app for /health), a line break no URL's."""
+    cases = write(tmp_path, f"cases:\n  - id: a\n    path: {path}\n")
+    assert main(["golden", "validate", str(cases)]) == 2
+    assert f"{cases}:3: path {shown} must start with one / and hold no control character" in capsys.readouterr().err
+
+
+def test_a_case_with_a_date_in_its_body_is_refused_before_the_app_is_run(tmp_path):
+    """The run against the example app: before, exit 1 with the case an ERROR of `TypeError: Object of type date is
+    not JSON serializable` labelled UNKNOWN_ERROR, as if the app had failed; now exit 2 naming the file and line."""
+    path = write(tmp_path, "cases:\n  - id: a\n    path: /wimd/ask\n    json: {prompt: hi, asked: 2024-01-01}\n")
+    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "golden", "--app", "examples.mosaic_app.main:app",
+                        "--cases", str(path), "--state-dir", str(tmp_path / "st"), "-q"],
+                       capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.strip() == (f"mosaic-diag: error: {path}:4: json: a date (2024-01-01) at $.asked is no JSON "
+                                "value (quote it to send or compare text)")

@@ -57,6 +57,8 @@ class Scripted(BaseHTTPRequestHandler):
             delay = 120.0
         elif self.path == "/long":  # a long answer a careless pattern backtracks on for ever
             body = {"a": 1, "text": "a" * 30_000 + "b"}
+        elif self.path == "/brackets":  # prose of unclosed lists: each bracket a start the decoder reads on from
+            body = (("[" + "1," * 2_000) * 400).encode()
         elif self.path == "/leak":  # an answer that quotes the app's secrets (an error page, a debug dump)
             body = {"answer": f"db {LEAKED_DSN} key {LEAKED_KEY}", "env": os.environ.get("GATEWAY_API_KEY", "")}
         elif self.path == "/switch" and state["mode"] == "broken":
@@ -252,6 +254,60 @@ def test_a_url_with_a_password_is_not_written_to_the_junit_file_or_the_state(ser
     assert json.loads((state / "golden-last-run.json").read_text())["target"] == f"http://ci-bot:***@127.0.0.1:{port}"
 
 
+def test_a_url_with_a_query_sends_it_with_every_case_after_the_cases_path(server, tmp_path, capsys):
+    """`--url 'https://host/?token=…'` (a token the app or its gateway reads from the query): httpx appends a
+    request's path to the base URL's raw path, which holds the query, so every case asked for the app's / with
+    the query `token=abc/ok` (every case the same request, the token spoiled). The case's own query goes too."""
+    cases = tmp_path / "cases.yml"
+    cases.write_text("cases:\n  - {id: plain, path: /ok}\n  - {id: queried, path: /switch, query: {q: x}}\n")
+    port = server.server_address[1]
+    assert main(["golden", "--url", f"http://127.0.0.1:{port}/?token=abc", "--cases", str(cases),
+                 "--state-dir", str(tmp_path / "st"), "--retries", "0"]) == 0, capsys.readouterr().out
+    assert sorted(server.state["hits"]) == ["/health?token=abc", "/ok?token=abc", "/switch?token=abc&q=x"]
+
+
+def test_a_query_written_in_a_cases_path_is_sent(server, tmp_path, capsys):
+    """`path: /search?q=engineer` is the natural way to write a case, and httpx replaces a URL's query with a request's
+    `params`, empty ones too: every such case asked for /search, over HTTP and in-process alike (the example app's
+    /jobs/search without its `q` answered all ten jobs). The path's query is sent, with the case's `query` after it (a
+    name of both: the case's)."""
+    cases = tmp_path / "cases.yml"
+    cases.write_text("cases:\n  - {id: own, path: '/ok?q=engineer&x=1'}\n"
+                     "  - {id: both, path: '/switch?q=engineer&x=1', query: {x: '2'}}\n")
+    assert main(["golden", "--url", url_of(server), "--cases", str(cases), "--state-dir", str(tmp_path / "st"),
+                 "--retries", "0"]) == 0, capsys.readouterr().out
+    assert sorted(server.state["hits"]) == ["/health", "/ok?q=engineer&x=1", "/switch?q=engineer&x=2"]
+    capsys.readouterr()
+    jobs = tmp_path / "jobs.yml"
+    jobs.write_text("cases:\n  - {id: none, path: '/jobs/search?q=astronaut', expect: {json_path: {$.count: "
+                    "{equals: 0}}}}\n")
+    assert main(["golden", "--app", "examples.mosaic_app.main:app", "--cases", str(jobs), "--state-dir",
+                 str(tmp_path / "st"), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["cases"][0]["outcome"] == "pass"
+
+
+def test_a_report_is_not_written_over_a_case_file_the_state_or_the_other_report(server, cases_file, tmp_path,
+                                                                               capsys):
+    """`golden -f html -o golden/cases.yml` ran every case, then replaced the case file with the report (the cases
+    lost); `-o` naming the last run's state, or the same file as `--junit`, lost one of the two. Refused before a
+    request is sent, exit 2, the files as they were."""
+    state = tmp_path / "state"
+    before = cases_file.read_text()
+    common = ["golden", "--url", url_of(server), "--cases", str(cases_file), "--state-dir", str(state), "-t", "basic"]
+    assert main([*common, "--format", "html", "-o", str(cases_file)]) == 2
+    assert capsys.readouterr().err.strip() == (f"mosaic-diag: error: {cases_file}: is an input of this run: the report "
+                                               "would replace it; write it elsewhere")
+    assert cases_file.read_text() == before and server.state["hits"] == {}
+    report = tmp_path / "golden.html"
+    assert main([*common, "--format", "html", "-o", str(report), "--junit", str(report)]) == 2
+    assert f"{report}: is named twice ({report} too)" in capsys.readouterr().err
+    assert main(common) == 0 and (state / "golden-last-run.json").is_file()
+    kept = (state / "golden-last-run.json").read_text()
+    assert main([*common, "--format", "html", "-o", str(state / "golden-last-run.json")]) == 2
+    assert "golden-last-run.json: is an input of this run" in capsys.readouterr().err
+    assert (state / "golden-last-run.json").read_text() == kept
+
+
 def test_bless_after_a_run_that_got_no_answers_leaves_those_cases_out(server, cases_file, tmp_path, capsys):
     """A careless bless: the last run timed out (or the app was down), so a case got no answer at all. Blessed
     as a known failure it would hide every later regression of that case; it is left out (its earlier entry
@@ -293,6 +349,24 @@ def test_a_catastrophic_regex_fails_its_case_naming_file_and_line_and_the_run_go
         assert gave_up.startswith(what + " gave up after") and gave_up.endswith(f"[{cases}:{line}]")
         assert f" on {chars} chars " in gave_up and "\n" not in gave_up
     assert "contains: missing 'zzz'" in data["body"]["failures"]  # the other assertions are still judged
+
+
+def test_a_search_for_json_in_an_answer_gives_up_at_the_regex_deadline(server, tmp_path, capsys):
+    """contains_json tries the JSON decoder at each bracket, which reads on to the end of the answer in the worst case:
+    an answer of 400 unclosed lists in 1.6 MB was searched for 15 s (one of 16 MiB for hours, past the run's global
+    timeout, its CPU held). The search stops at the case's regex deadline, a failure naming FILE:LINE; a JSON found
+    early passes as before."""
+    cases = tmp_path / "cases.yml"
+    cases.write_text("cases:\n"
+                     "  - {id: brackets, path: /brackets, regex_timeout: 0.2, expect: {contains_json: true}}\n"
+                     "  - {id: found, path: /ok, regex_timeout: 0.2,"
+                     "     expect: {contains_json: {schema: {required: [a]}}}}\n")
+    assert main(["golden", "--url", url_of(server), "--cases", str(cases), "--state-dir", str(tmp_path / "s"),
+                 "--retries", "0", "--format", "json"]) == 1
+    data = {c["id"]: c for c in json.loads(capsys.readouterr().out)["cases"]}
+    assert data["found"]["outcome"] == "pass"
+    assert data["brackets"]["failures"] == [f"contains_json: the search for JSON in the body gave up after 0.2s on "
+                                            f"1,600,400 chars [{cases}:2]"]
 
 
 @pytest.mark.slow

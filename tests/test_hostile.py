@@ -1144,6 +1144,31 @@ def test_a_context_that_is_a_device_is_refused_at_the_limit_and_one_from_a_pipe_
     assert r.returncode == 0 and json.loads(r.stdout)["label"] == "OPENAI_RATE_LIMIT", r.stdout + r.stderr
 
 
+@pytest.mark.parametrize(("context", "says"), [
+    ('"stage": "Deploy"', "stage takes one of startup, deploy, runtime, predeploy, golden; got 'Deploy'"),
+    ('"stage": 5', "stage must be a string, got 5"),
+    ('"severity": "urgent"', "severity takes one of critical, high, medium, low; got 'urgent'"),
+    ('"count_5m": NaN', "invalid JSON: NaN is no JSON number (a number is finite)"),
+    ('"count_5m": 1e400', "count_5m must be a number, got inf"),
+    ('"context": {"log.lines": -Infinity}', "invalid JSON: -Infinity is no JSON number (a number is finite)"),
+    ('"context": {"log.lines": -1e999}', "context fact 'log.lines' must be a finite number, got -inf"),
+], ids=["stage-word", "stage-type", "severity", "nan", "inf", "context-infinity", "context-inf"])
+def test_a_context_whose_facts_a_condition_cannot_read_is_refused(tmp_path: Path, context: str, says: str) -> None:
+    """A context file's `stage` was taken as written, though `--stage` takes only the five words: `"stage": "Deploy"`
+    made `stage == 'deploy'` false, and SQL_DIALECT_ERROR's rollback (and every deploy-stage action) was skipped
+    without a word; NaN and infinities (Python's reader takes them) made a condition and its negation both false.
+    Each is the file's one-line error, exit 2; the words as `--stage` takes them are read."""
+    incident = tmp_path / "incident.json"
+    incident.write_text('{"label": "SQL_DIALECT_ERROR", "count_5m": 9, ' + context + "}")
+    r = cli("playbook", "run", "--context", str(incident), "--dry-run", "--no-gather", cwd=tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert one_error_line(r.stderr) == f"mosaic-diag: error: {incident}: {says}"
+    incident.write_text('{"label": "SQL_DIALECT_ERROR", "count_5m": 9, "stage": "deploy", "severity": "high"}')
+    r = cli("playbook", "run", "--context", str(incident), "--dry-run", "--no-gather", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [a["would_run"] for a in json.loads(r.stdout)["actions"] if a["action"] == "rollback"] == [True]
+
+
 @pytest.mark.parametrize(("depth", "says"), [
     (100_000, "HEAD:feature_flags.json:2: JSON nested deeper than 100 levels"),  # past the decoder
     (900, "HEAD:feature_flags.json:2: JSON nested deeper than 100 levels"),  # within it, past the walks after it

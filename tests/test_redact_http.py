@@ -45,6 +45,13 @@ class Answering(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        if self.path.startswith("/expired"):  # RFC 6750's challenge to a token it no longer takes
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Bearer realm="api", error="invalid_token", '
+                                                 'error_description="The access token expired"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         self.send_response(200)
         self.send_header("Set-Cookie", f"sessionid={SESSION}; Path=/; HttpOnly; SameSite=Lax")
         self.send_header("Set-Cookie", f"csrftoken={CSRF}; Path=/; Max-Age=31449600")
@@ -205,3 +212,30 @@ def test_a_percent_encoded_key_name_in_an_access_log_is_masked(server) -> None:
     assert query == {"api_key": [API_KEY], "password": [PASSWORD], "page": ["2"]}, line  # (what the server read)
     out = redact_text(line)
     assert API_KEY not in out and PASSWORD not in out and "page=2" in out and " 200 " in out + " ", out
+
+
+def test_a_bearer_token_before_a_quote_is_masked_whole_and_a_challenge_is_no_token(server) -> None:
+    """A token that ends a JSON string (loguru's `serialize=True` record of `…Authorization: Bearer <token>`) kept its
+    last character shown (`Bearer ***a"`: the pattern gave a character back to pass its look-ahead for a quote);
+    curl's `< WWW-Authenticate: Bearer … error_description="…"` had the parameter's name masked as a token."""
+    from loguru import logger
+
+    sink = io.StringIO()
+    handler = logger.add(sink, serialize=True)
+    try:
+        logger.error(f"upstream answered 401; sent Authorization: Bearer {BEARER}")
+    finally:
+        logger.remove(handler)
+    raw = sink.getvalue()
+    assert f'Bearer {BEARER}"' in raw, raw
+    out = redact_text(raw)
+    assert '"message": "upstream answered 401; sent Authorization: Bearer ***"' in out, out
+    _masked_all(raw, out)
+    done = subprocess.run(["curl", "-sv", "-o", "/dev/null", "-H", f"Authorization: Bearer {BEARER}",
+                           f"{server.url}/expired"], capture_output=True, text=True, timeout=60)
+    assert "< HTTP/1.0 401" in done.stderr, done.stderr
+    out = redact_text(done.stderr)
+    assert "> Authorization: Bearer ***" in out, out
+    assert ('< WWW-Authenticate: Bearer realm="api", error="invalid_token", error_description="The access token '
+            'expired"') in out, out
+    _masked_all(done.stderr, out)

@@ -174,6 +174,34 @@ def test_a_replay_still_rejected_shows_the_current_validators_error(tmp_path):
         assert "question" not in r.stdout, r.stdout  # the stored error is not shown
 
 
+def test_a_replayed_value_whose_numbers_a_detector_masks_is_still_json(tmp_path):
+    """A fixed model's value holding a number the personal-data filter masks (an order id of ten digits or more reads
+    as a phone number, a card's digits as a card): masked in the dumped text it was no JSON (`"order_id": [phone]`),
+    and replay ended in a JSONDecodeError traceback, the letter already marked replayed. Now the number is shown as
+    its mask, in a string, in every format, and the letter marked replayed only once its replay is reported."""
+    db = str(tmp_path / "d.sqlite")
+    store = open_dead_letters(db)
+    with pytest.raises(SchemaRejected) as info:
+        schema_guard(Answer, store=store)('{"answer": "shipped, mail jane.doe@example.com", "order_id": 5551234567, '
+                                          '"card": 4111111111111111, "ratio": -12.3456789012, "items": 3}')
+    store.close()
+    (tmp_path / "order_models.py").write_text("from pydantic import BaseModel\n\nclass Order(BaseModel):\n"
+                                              "    answer: str\n    order_id: int\n    card: int\n    ratio: float\n"
+                                              "    items: int\n")
+    env = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    letter = str(info.value.dead_letter_id)
+    r = run("dlq", "replay", letter, "--validator", "order_models:Order", "--db", db, "--format", "json", **env)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert json.loads(r.stdout)["value"] == {"answer": "shipped, mail [email]", "order_id": "[phone]", "card": "[card]",
+                                             "ratio": "-12.[phone]", "items": 3}
+    for fmt in ("table", "markdown"):
+        r = run("dlq", "replay", letter, "--validator", "order_models:Order", "--db", db, "--format", fmt, **env)
+        assert r.returncode == 0 and '"order_id": "[phone]"' in r.stdout and "5551234567" not in r.stdout, r.stderr
+    store = open_dead_letters(db)
+    assert store.get(info.value.dead_letter_id).replayed_at is not None
+    store.close()
+
+
 @pytest.mark.parametrize("how", ["password", "tls", "pg_hba"])
 def test_dlq_a_server_that_refuses_the_connection_is_a_setting_to_change_not_the_network(pg, how: str) -> None:
     """A wrong password, a TLS-only database asked in plain TCP, a host/database pg_hba.conf rejects: the server

@@ -414,6 +414,24 @@ def test_filters_that_leave_nothing_say_so_in_every_format_not_all_clear(tmp_pat
     assert "filtered out" not in whole  # (no filter: nothing said)
 
 
+def test_a_report_is_not_written_over_the_log_it_reads(tmp_path) -> None:
+    """`triage app.log -f html -o app.log` (a careless -o) replaced the log with its report, and through a link to it
+    too (`triage current.log -o app.log`); a second run had nothing to read. Refused before anything is read, exit 2,
+    the log as it was; a report over a link (the link is replaced, not followed) or another file is written."""
+    log = tmp_path / "app.log"
+    log.write_bytes(SAMPLE_LOG.read_bytes())
+    (tmp_path / "current.log").symlink_to("app.log")
+    for given, shown in ((log, ""), (tmp_path / "current.log", f" ({tmp_path / 'current.log'})")):
+        r = triage(given, "--format", "html", "-o", str(log))
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.decode().strip() == (f"mosaic-diag: error: {log}: is an input of this run{shown}: the report "
+                                             "would replace it; write it elsewhere")
+        assert log.read_bytes() == SAMPLE_LOG.read_bytes()
+    r = triage(log, "--format", "html", "-o", str(tmp_path / "current.log"))
+    assert r.returncode == 1 and (tmp_path / "current.log").read_text().startswith("<!doctype html>"), r.stderr
+    assert not (tmp_path / "current.log").is_symlink() and log.read_bytes() == SAMPLE_LOG.read_bytes()
+
+
 def test_plan_lines_name_the_action_once() -> None:
     """A step that would run shows `→ action: what it does`, as a skipped one shows `· action skipped`."""
     out = subprocess.run([sys.executable, "-m", "mosaic_diag", "triage", str(SAMPLE_LOG), "--format", "markdown"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
@@ -168,9 +169,11 @@ def parse_time(value: str | None, option: str, *, now: datetime | None = None) -
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def check_output(fmt: object, output: Path | None, junit: Path | None = None) -> None:
+def check_output(fmt: object, output: Path | None, junit: Path | None = None,
+                 inputs: Iterable[Path | str] = ()) -> None:
     """`--output` goes with `--format html` only (the other formats stream to stdout; `-o -` is stdout);
-    `--junit` takes a file, never `-` (which would be a file named `-`: stdout carries the report)."""
+    `--junit` takes a file, never `-` (which would be a file named `-`: stdout carries the report); neither is one of
+    the `inputs` (`check_not_inputs`)."""
     if junit is not None and str(junit) == "-":
         raise UsageError("--junit takes a file name (`-` is not stdout here: stdout carries the report)")
     if output is not None and str(output) != "-" and str(getattr(fmt, "value", fmt)) != "html":
@@ -178,6 +181,31 @@ def check_output(fmt: object, output: Path | None, junit: Path | None = None) ->
     for path in (output, junit):
         if path is not None and str(path) != "-":
             check_writable(path)
+    check_not_inputs((output, junit), inputs)
+
+
+def check_not_inputs(outputs: Iterable[Path | None], inputs: Iterable[Path | str]) -> None:
+    """A UsageError when a file a command writes at its end replaces a file it reads (the file an input name leads
+    to, through whatever links) or another file it writes: `triage app.log -f html -o app.log` replaced the log with
+    its report, `golden -o golden/cases.yml` the cases, `-o report.html --junit report.html` one report with the
+    other. (An output that is a symlink is replaced itself, not followed: its target is no loss.)"""
+    def entry(path: Path) -> Path:  # the directory entry a write replaces
+        return Path(os.path.realpath(path.parent)) / path.name
+
+    read = {Path(os.path.realpath(given)): Path(given) for given in inputs if str(given) != "-"}
+    seen: dict[Path, Path] = {}
+    for path in outputs:
+        if path is None or str(path) == "-":
+            continue
+        where = entry(path)
+        if where in seen:
+            raise UsageError(f"is named twice ({seen[where]} too): one report would replace the other", path=str(path))
+        seen[where] = path
+        if where in read:
+            given = read[where]
+            shown = "" if str(given) == str(path) else f" ({given})"
+            raise UsageError(f"is an input of this run{shown}: the report would replace it; write it elsewhere",
+                             path=str(path))
 
 
 def check_writable(path: Path) -> None:

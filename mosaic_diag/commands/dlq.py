@@ -235,6 +235,32 @@ def _validator(spec: str) -> type[Any]:
     return model
 
 
+def _safe_value(value: Any) -> Any:
+    """A validated value (JSON data) with secrets and personal data redacted, still JSON data. The dumped text is
+    redacted whole (a key names its value a secret: `"password": "…"`), its numbers that a detector masks (an order
+    id of ten digits is a phone number to it, a card's digits a card) written as text first: masked in place, such a
+    number was no JSON (`{"order_id": [phone]}`, a JSONDecodeError traceback after the letter was marked replayed).
+    Should the redacted text still not read as JSON, each string, key and number is redacted on its own."""
+    from mosaic_diag.runtime.text import safe_output
+
+    def walk(item: Any, redact: bool) -> Any:
+        if isinstance(item, dict):
+            return {(safe_output(k).text if redact else k): walk(v, redact) for k, v in item.items()}
+        if isinstance(item, list):
+            return [walk(v, redact) for v in item]
+        if isinstance(item, str):
+            return safe_output(item).text if redact else item
+        if isinstance(item, int | float) and not isinstance(item, bool):
+            shown = safe_output(json.dumps(item))
+            return shown.text if shown.changed else item
+        return item
+
+    try:
+        return json.loads(safe_output(json.dumps(walk(value, False))).text)
+    except ValueError:
+        return walk(value, True)
+
+
 @dlq_app.command("replay")
 def replay(
     row_id: Annotated[int, typer.Argument(metavar="ID", help="The dead letter's id.")],
@@ -259,10 +285,9 @@ def replay(
             value = validate(model, letter.payload)
         except ValidationError as exc:
             result: dict[str, Any] = {"id": row_id, "valid": False, "error": safe_output(describe_error(exc)).text}
-        else:
+        else:  # (the value shown first: a letter is marked replayed only once its replay is reported)
+            result = {"id": row_id, "valid": True, "value": _safe_value(json.loads(value.model_dump_json()))}
             store.mark_replayed(row_id)
-            result = {"id": row_id, "valid": True,
-                      "value": json.loads(safe_output(value.model_dump_json()).text or "null")}
     finally:
         store.close()
     if fmt is OutputFormat.json:

@@ -87,8 +87,9 @@ def golden(
     global_timeout: Annotated[float | None, typer.Option(min=0.01, max=MAX_SECONDS, help="Seconds for the whole "
                                                          "run (default 600).")] = None,
     regex_timeout: Annotated[float | None, typer.Option(
-        "--regex-timeout", min=0.001, max=MAX_SECONDS, help="Seconds one regex assertion may search one answer "
-        "(default 2; golden.regex_timeout; a case's `regex_timeout` wins).")] = None,
+        "--regex-timeout", min=0.001, max=MAX_SECONDS, help="Seconds one regex assertion (or "
+        "contains_json's search) may search one answer (default 2; golden.regex_timeout; a case's `regex_timeout` "
+        "wins).")] = None,
     retries: Annotated[int, typer.Option(min=0, max=10, help="Retries with backoff of a request "
                                          "answered 429/5xx.")] = 2,
     provider: Annotated[str | None, typer.Option(
@@ -131,7 +132,7 @@ def golden(
     import time
 
     started = time.monotonic()  # the global timeout counts loading the cases and starting the app too
-    from mosaic_diag.commands._common import check_output, check_writable, config_here
+    from mosaic_diag.commands._common import check_not_inputs, check_output, check_writable, config_here
     from mosaic_diag.errors import UsageError
     from mosaic_diag.golden import load_cases, open_target, run_cases, select
     from mosaic_diag.golden.assertions import REGEX_TIMEOUT
@@ -158,6 +159,8 @@ def golden(
     if url is None and app is None:
         raise UsageError("give --url http://HOST:PORT or --app module:attr (or golden.url in config)")
     all_cases = load_cases(_case_paths(cases))
+    check_not_inputs((output, junit), [*dict.fromkeys(c.file for c in all_cases), *([baseline] if baseline else []),
+                                       state_dir / LAST_RUN, state_dir / "golden-cache.json"])
     only = failed_ids(load_last_run(state_dir)) if only_failed else None
     chosen = select(all_cases, tags=tag, keyword=keyword, only=only)
     if not chosen:

@@ -42,7 +42,7 @@ def run_triage(args: TriageArgs) -> int:
     from mosaic_diag.triage import open_triage
 
     fmt = args.fmt
-    check_output(fmt, args.output)
+    check_output(fmt, args.output, inputs=args.logfiles)  # (`-o app.log`: the log would be replaced)
     cfg = config_here()
     source, stream = _input(args.logfiles, args.render, args.render_service, args.since, args.until, cfg)
     opts: dict[str, Any] = {

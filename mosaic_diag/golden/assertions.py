@@ -100,9 +100,17 @@ _NUMERIC: dict[str, tuple[str, Callable[[float, float], bool]]] = {
 _STRICT = json.JSONDecoder(parse_constant=refuse_constant)
 
 
-def find_json(text: str) -> Any:
-    """The first JSON object or array inside `text` (prose around it allowed), or _NO_JSON."""
+def find_json(text: str, timeout: float | None = None) -> Any:
+    """The first JSON object or array inside `text` (prose around it allowed), or _NO_JSON; with `timeout`, searched
+    for at most that many seconds (_RegexTimeout past them): each bracket is a start the decoder reads on from, to
+    the end of the text in the worst case (`[1,1,…[1,1,…`: 400 brackets in 1.6 MB took 15 s, an answer of 16 MiB
+    hours, the run's CPU held after its global timeout)."""
+    import time
+
+    deadline = None if timeout is None else time.monotonic() + timeout
     for match in re.finditer(r"[\[{]", text):
+        if deadline is not None and time.monotonic() > deadline:
+            raise _RegexTimeout
         try:
             return _STRICT.raw_decode(text, match.start())[0]
         except ValueError:  # mosaic-diag: ignore[MD006]
@@ -112,7 +120,8 @@ def find_json(text: str) -> Any:
     return _NO_JSON
 
 
-def _contains_json(check: ContainsJson, body: str, data: Any) -> list[str]:
+def _contains_json(check: ContainsJson, body: str, data: Any, timeout: float | None = None,
+                   where_case: str = "") -> list[str]:
     where = "the body"
     text: Any = body
     if check.path is not None:
@@ -122,7 +131,11 @@ def _contains_json(check: ContainsJson, body: str, data: Any) -> list[str]:
             return [f"contains_json: {where}: missing"]
         if not isinstance(text, str):
             text = json.dumps(text)
-    found = find_json(text)
+    try:
+        found = find_json(text, timeout)
+    except _RegexTimeout:
+        return [f"contains_json: the search for JSON in {where} gave up after {timeout:g}s on {len(text):,} chars"
+                + (f" [{where_case}]" if where_case else "")]
     if found is _NO_JSON:
         return [f"contains_json: no JSON object or array in {where}"]
     if check.schema is not None:
@@ -169,7 +182,7 @@ def check_answer(expect: Expect, status: int, body: str, *, regex_timeout: float
     if expect.json_schema is not None and data is not _NO_JSON:
         failures += _schema_errors(expect.json_schema, data)
     if expect.contains_json is not None:
-        failures += _contains_json(expect.contains_json, body, data)
+        failures += _contains_json(expect.contains_json, body, data, regex_timeout, where)
     if expect.max_chars is not None and len(body) > expect.max_chars:
         failures.append(f"max_chars: {len(body)} > {expect.max_chars}")
     return tuple(failures)

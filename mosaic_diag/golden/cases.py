@@ -16,7 +16,9 @@ A case file holds `defaults` (optional) and `cases`:
 from __future__ import annotations
 
 import difflib
+import math
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +39,7 @@ NUMERIC_OPS = ("gt", "gte", "lt", "lte")
 JSON_PATH_OPS = ("exists", "equals", "matches", "not_matches", *NUMERIC_OPS)
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_FLOAT_MAX = sys.float_info.max  # a numeric check's bound is compared (and printed) as a float
 
 
 @dataclass(frozen=True)
@@ -178,8 +181,12 @@ def _json_paths(c: _Collector, expect: Any) -> tuple[JsonPathCheck, ...]:
             continue
         if op in ("matches", "not_matches") and not _regex_ok(c, spec, op, arg):
             continue
-        if op in NUMERIC_OPS and (isinstance(arg, bool) or not isinstance(arg, int | float)):
-            c.add(spec, op, f"{op} takes a number")
+        if op in NUMERIC_OPS and (isinstance(arg, bool) or not isinstance(arg, int | float)
+                                  or not -_FLOAT_MAX <= arg <= _FLOAT_MAX):  # (NaN is within no bound)
+            c.add(spec, op, f"{op} takes a number" + (", finite and within a float's range"
+                                                      if isinstance(arg, int | float) else ""))
+            continue
+        if op == "equals" and not _json_ok(c, spec, op, arg, "equals"):
             continue
         checks.append(JsonPathCheck(str(path), steps, op, _plain(arg)))
     return tuple(checks)
@@ -195,6 +202,48 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+def _not_json(value: Any, where: str = "") -> str | None:
+    """What in loaded YAML is no JSON value, or None: a date, a timestamp, binary, a set (YAML's own types, which
+    a request cannot send and an answer never equals), NaN or an infinity (no JSON number), a key that is no string
+    (an answer's never is). `where` names the place as a JSON path below the value."""
+    if value is None or isinstance(value, bool | str):
+        return None
+    if isinstance(value, int | float):
+        return None if math.isfinite(value) else f"{value!r} at {where or '$'} is no JSON number"
+    if isinstance(value, list):
+        return next((why for i, item in enumerate(value) if (why := _not_json(item, f"{where or '$'}[{i}]"))),
+                    None)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"the key {key!r} at {where or '$'} is no string (JSON's keys are: quote it)"
+            if why := _not_json(item, f"{where or '$'}.{key}"):
+                return why
+        return None
+    kind = {"date": "a date", "datetime": "a timestamp", "bytes": "binary data", "set": "a set"}.get(
+        type(value).__name__, type(value).__name__)
+    return f"{kind} ({_short_repr(value)}) at {where or '$'} is no JSON value (quote it to send or compare text)"
+
+
+def _short_repr(value: Any) -> str:
+    text = value.isoformat() if hasattr(value, "isoformat") else repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _json_ok(c: _Collector, parent: Any, key: Any, value: Any, what: str) -> bool:
+    """True when `value` is JSON; else the first value that is not, named at `parent[key]`'s line."""
+    why = _not_json(value)
+    if why is not None:
+        c.add(parent, key, f"{what}: {why}")
+    return why is None
+
+
+# an HTTP header's name (RFC 9110's token) and value (visible ASCII, spaces and tabs inside: httpx encodes a value as
+# ASCII, and a line break or NUL is refused by the client, or sent on by an in-process one)
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_VALUE = re.compile(r"[\x21-\x7e]([\x20-\x7e\t]*[\x21-\x7e])?|")
 
 
 def _regex_ok(c: _Collector, parent: Any, key: Any, pattern: str) -> bool:
@@ -231,6 +280,8 @@ def _schema(c: _Collector, expect: Any, base: Path, key: str = "json_schema") ->
             return None
     if not isinstance(value, dict):
         c.add(expect, key, f"{key} must be a schema mapping or a path to a JSON file")
+        return None
+    if not _json_ok(c, expect, key, value, key):  # (a `const: 2024-01-01` no answer equals)
         return None
     try:
         schema = _plain(value)
@@ -327,7 +378,15 @@ def _pairs(c: _Collector, parent: Any, key: str) -> tuple[tuple[str, str], ...]:
                                               isinstance(v, bool) for v in value.values()):
         c.add(parent, key, f"{key} must map names to strings")
         return ()
-    return tuple((str(k), str(v)) for k, v in value.items())
+    pairs = tuple((str(k), str(v)) for k, v in value.items())
+    if key == "headers":
+        for name, text in pairs:
+            if not _HEADER_NAME.fullmatch(name):
+                c.add(value, name, f"header name {name!r} is no HTTP token (letters, digits, !#$%&'*+.^_`|~-)")
+            elif not _HEADER_VALUE.fullmatch(text):
+                c.add(value, name, f"header {name!r}: its value holds a line break, a control or a non-ASCII "
+                                   "character, which HTTP does not send as it is")
+    return pairs
 
 
 def _timeout(c: _Collector, parent: Any, key: str = "timeout") -> float | None:
@@ -366,9 +425,15 @@ def _case(c: _Collector, raw: Any, defaults: Mapping[str, Any], base: Path) -> C
     if not isinstance(path, str) or not path.startswith("/"):
         c.add(raw, "path" if "path" in raw else None,
               "case needs a `path` starting with / (here or in defaults)")
+    elif path.startswith("//") or any(ch < " " or ch == "\x7f" for ch in path):
+        # (`//host/x` is a URL's host to an HTTP client, its path /x asked for; a control is no URL's)
+        c.add(raw, "path" if "path" in raw else None, f"path {path!r} must start with one / and hold no control "
+                                                      "character")
     if "json" in raw and "prompt" in raw:
         c.add(raw, "prompt", "give either `json` or `prompt`, not both")
     body = raw.get("json")
+    if "json" in raw:
+        _json_ok(c, raw, "json", body, "json")
     if "prompt" in raw:
         if not isinstance(raw["prompt"], str) or not raw["prompt"]:
             c.add(raw, "prompt", "prompt must be a non-empty string")

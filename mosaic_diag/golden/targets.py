@@ -110,6 +110,18 @@ class Target(Protocol):
     def close(self) -> None: ...
 
 
+def split_query(path: str, params: Mapping[str, str], base: Any = None) -> tuple[str, Any]:
+    """A case's path without its query (nor a fragment), and the query to send (an httpx.QueryParams): `base` (the
+    --url's own, `?token=…`), then the path's (`/search?q=engineer`), then the case's `query`, a name given later
+    replacing an earlier one. httpx replaces a URL's query with the `params` of a request, empty ones too: a case's
+    `path: /search?q=engineer` asked for /search."""
+    import httpx
+
+    path = path.partition("#")[0]
+    path, _, own = path.partition("?")
+    return path, httpx.QueryParams(base or "").merge(httpx.QueryParams(own)).merge(dict(params))
+
+
 class _ClientTarget:
     """Shared by both targets: an httpx.Client (TestClient is one)."""
 
@@ -118,8 +130,9 @@ class _ClientTarget:
 
     def send(self, method: str, path: str, *, json: Any, headers: Mapping[str, str],
              params: Mapping[str, str], timeout: float) -> Answer:
+        path, query = split_query(path, params)
         response = self._client.request(method, path, json=json, headers=dict(headers),
-                                        params=dict(params), timeout=timeout)
+                                        params=query, timeout=timeout)
         return Answer(response.status_code, response.text, dict(response.headers))
 
     def close(self) -> None:
@@ -142,13 +155,20 @@ class UrlTarget(_ClientTarget):
         # what the reports, the JUnit file and the last run's state name: never the URL's password (`user:pw@`) or
         # a token in its query, which go to the app only
         self.name = redact_text(base_url.rstrip("/"))
-        self._client = httpx.Client(base_url=base_url.rstrip("/"), follow_redirects=False)
+        # a query of the URL's (`?token=…`) goes with every request, the case's path before it: httpx appends a
+        # request's path to the base URL's raw path, which holds the query (`/?token=abc/health`: every case got the
+        # app's / with the token's value spoiled); a case's query of the same name wins
+        url = httpx.URL(base_url)
+        self._query = url.params
+        self._client = httpx.Client(base_url=str(url.copy_with(query=None, fragment=None)).rstrip("/"),
+                                    follow_redirects=False)
 
     def send(self, method: str, path: str, *, json: Any, headers: Mapping[str, str],
              params: Mapping[str, str], timeout: float) -> Answer:
         """The answer, its body read as it streams in: at most MAX_ANSWER_BYTES, within `timeout` in all."""
         deadline = time.monotonic() + timeout
-        with self._client.stream(method, path, json=json, headers=dict(headers), params=dict(params),
+        path, query = split_query(path, params, self._query)
+        with self._client.stream(method, path, json=json, headers=dict(headers), params=query,
                                  timeout=timeout) as response:
             body = read_capped(response.iter_bytes(), limit=MAX_ANSWER_BYTES, deadline=deadline, timeout=timeout)
             return Answer(response.status_code, decode_answer(body, response.encoding), dict(response.headers))
@@ -158,8 +178,9 @@ class UrlTarget(_ClientTarget):
         is not read)."""
         import httpx
 
+        path, query = split_query(path, {}, self._query)
         try:
-            with self._client.stream("GET", path, timeout=timeout):
+            with self._client.stream("GET", path, params=query, timeout=timeout):
                 pass
         except httpx.TimeoutException as exc:  # (a sleeping free-tier instance wakes in tens of seconds)
             self._client.close()
@@ -256,7 +277,8 @@ class AppTarget(_ClientTarget):
         """As over HTTP: the body read as the app sends it, at most MAX_ANSWER_BYTES (the app stopped there),
         but without `timeout`: the in-process client cannot enforce one (Starlette deprecates passing it);
         --global-timeout still bounds the run."""
-        with self._client.stream(method, path, json=json, headers=dict(headers), params=dict(params)) as response:
+        path, query = split_query(path, params)
+        with self._client.stream(method, path, json=json, headers=dict(headers), params=query) as response:
             body = read_capped(response.iter_bytes(), limit=MAX_ANSWER_BYTES, deadline=math.inf, timeout=timeout)
             return Answer(response.status_code, decode_answer(body, response.encoding), dict(response.headers))
 

@@ -115,8 +115,10 @@ _JWT = LazyPattern(r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]
 # `username="…"`, are not one credential: its `response` is masked by _DIGEST_RESPONSE)
 _AUTH_SCHEMES = (r"basic|token|negotiate|ntlm|kerberos|apikey|api-key|key|ssws|sso-key|dpop|splunk|aws4-hmac-sha256|"
                  r"gitlab|vapid|hawk|mac")
+# (a challenge's parameter, `Bearer error_description="…"`, is no credential; a credential is masked whole: a quote
+# after it, `curl -H "Authorization: Bearer …"`, once kept its last character shown)
 _BEARER = LazyPattern(r"(?i)\b(bearer|x-api-key:?|(?:proxy-)?authorization:\s*(?:(?:" + _AUTH_SCHEMES + r")\b)?)"
-                      r"\s+([A-Za-z0-9._\-+/=~]{8,})(?!\\?\")")
+                      r"\s+(?![A-Za-z_\-]+=\\?\")([A-Za-z0-9._\-+/=~]{8,})")
 # HTTP Digest authentication's `response="…"` (a hash of the password, the nonce and the request: cracked offline, it
 # gives the password), in an Authorization or Proxy-Authorization header
 _DIGEST_RESPONSE = LazyPattern(r"(?i)(?P<pre>\bdigest\s[^\n]*?\bresponse\s*=\s*(?:\\*\")?)[0-9a-f]{16,}")

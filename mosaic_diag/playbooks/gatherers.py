@@ -217,15 +217,16 @@ def gather_network(params: Mapping[str, Any], ctx: GatherContext) -> dict[str, A
 def gather_health(params: Mapping[str, Any], ctx: GatherContext, timeout: float = 5.0) -> dict[str, Any]:
     import urllib.error
     import urllib.request
-    from urllib.parse import urlsplit
+    from urllib.parse import urlsplit, urlunsplit
 
     url = params.get("url") or ctx.settings.health_url or ctx.env.get("MOSAIC_DIAG_HEALTH_URL")
     if not url:
         raise GatherFailed("no health URL (playbooks.health_url, MOSAIC_DIAG_HEALTH_URL or `health: URL`)")
     if not url.startswith(("http://", "https://")):
         raise GatherFailed(f"health URL must be http(s): {url}")
-    if urlsplit(url).path in ("", "/"):
-        url = url.rstrip("/") + "/health"
+    parts = urlsplit(url)
+    if parts.path in ("", "/"):  # (the path, not the end of the text: `/?token=…` + `/health` was the query's)
+        url = urlunsplit(parts._replace(path="/health"))
     out: dict[str, Any] = {"health.url": redact_dsn(url)}
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - scheme checked above

@@ -12,6 +12,7 @@ or nested. Any other name is an error (a typo would otherwise silently make a co
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,25 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
         out[prefix] = value
 
 
+def _check_base(key: str, value: Any, name: str) -> None:
+    """A base fact's value as its type says (vocabulary.BASE_FACTS): a number (finite), a string; `stage` and
+    `severity` one of their words, as `--stage` takes (`"stage": "Deploy"` made every `stage == 'deploy'` false, the
+    deploy's actions skipped without a word)."""
+    from mosaic_diag.classifier.taxonomy import SEVERITIES
+    from mosaic_diag.playbooks.model import STAGES
+    from mosaic_diag.playbooks.vocabulary import fact
+
+    kind = fact(key).type  # type: ignore[union-attr]  # (a base fact: declared)
+    if kind == "number" and (not isinstance(value, int | float) or isinstance(value, bool)
+                             or not math.isfinite(value)):
+        raise ConfigError(f"{key} must be a number, got {value!r}", path=name)
+    if kind == "string" and not isinstance(value, str):
+        raise ConfigError(f"{key} must be a string, got {value!r}", path=name)
+    words = {"stage": STAGES, "severity": SEVERITIES}.get(key)
+    if words is not None and value not in words:
+        raise ConfigError(f"{key} takes one of {', '.join(words)}; got {value!r}", path=name)
+
+
 def parse_incident(data: Any, name: str) -> tuple[str | None, dict[str, Any]]:
     """(label, flat facts) of a decoded incident object; ConfigError naming the bad key."""
     if not isinstance(data, dict):
@@ -42,20 +62,28 @@ def parse_incident(data: Any, name: str) -> tuple[str | None, dict[str, Any]]:
                 raise ConfigError("`context` must be an object of gathered facts", path=name)
             flat: dict[str, Any] = {}
             _flatten("", value, flat)
-            for fact in flat:
+            for fact, item in flat.items():
                 if not is_name(fact):
                     raise ConfigError(f"unknown context fact {fact!r} (see `mosaic-diag playbook show` for "
                                       "the names each gatherer produces)", path=name)
+                if isinstance(item, float) and not math.isfinite(item):  # (1e400)
+                    raise ConfigError(f"context fact {fact!r} must be a finite number, got {item!r}", path=name)
             facts.update(flat)
         elif key in base:
-            numeric = key.startswith(("rate_", "count")) or key in ("error_rate", "starts")
-            if numeric and (not isinstance(value, int | float) or isinstance(value, bool)):
-                raise ConfigError(f"{key} must be a number, got {value!r}", path=name)
+            _check_base(key, value, name)
             facts[key] = value
         else:
             raise ConfigError(f"unknown key {key!r} (known: {', '.join(sorted(base | {'context'}))})", path=name)
     label = facts.get("label")
     return (str(label) if label else None), facts
+
+
+class _NotFinite(ValueError):
+    """NaN or Infinity in the text: Python's reader takes them, JSON has no such number."""
+
+
+def _no_constant(word: str) -> Any:
+    raise _NotFinite(word)
 
 
 def load_incident(path: Path) -> tuple[str | None, dict[str, Any]]:
@@ -72,9 +100,11 @@ def load_incident(path: Path) -> tuple[str | None, dict[str, Any]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read: {exc}", path=name) from exc
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant)  # (NaN, Infinity: no JSON, no number a condition holds)
     except RecursionError as exc:
         raise ConfigError("JSON nested too deeply", path=name) from exc
+    except _NotFinite as exc:
+        raise ConfigError(f"invalid JSON: {exc} is no JSON number (a number is finite)", path=name) from exc
     except json.JSONDecodeError as exc:
         raise ConfigError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=name, line=exc.lineno) from exc
     return parse_incident(data, name)
