@@ -83,6 +83,16 @@ def test_unparsable_staged_file_refuses_with_its_line(repo: Path) -> None:
     assert r.returncode != 0 and "mosaic-diag: error: broken.py:1: cannot parse" in r.stderr
 
 
+def test_a_staged_file_too_large_to_parse_refuses_with_its_size(repo: Path) -> None:
+    from tests.test_lint_hostile import _over_the_limit
+
+    diag(repo, "hook", "install")
+    _over_the_limit(repo / "generated.py")
+    git(repo, "add", "generated.py")
+    r = commit(repo)
+    assert r.returncode != 0 and "mosaic-diag: error: generated.py:1: cannot parse: 4.0 MiB, over the 4 MiB" in r.stderr
+
+
 def test_install_is_idempotent_and_uninstall_removes(repo: Path) -> None:
     hook = repo / ".git" / "hooks" / "pre-commit"
     diag(repo, "hook", "install")

@@ -349,6 +349,27 @@ def test_an_expression_nested_past_the_recursion_limit_is_that_files_error(tmp_p
                                              for name in ("deep.py", "neg.py", "sql.py")]
 
 
+def _over_the_limit(path: Path) -> None:
+    """A valid module a little over the largest source file read (ordinary lines: parsed, about 0.5 GB)."""
+    from mosaic_diag.lint.engine import MAX_SOURCE_BYTES
+
+    line = "VALUE_%07d = 1\n"
+    path.write_text("".join(line % i for i in range(MAX_SOURCE_BYTES // (len(line % 0)) + 10)))
+
+
+def test_a_source_file_too_large_to_parse_is_that_files_error_and_is_not_read(tmp_path: Path) -> None:
+    """An 18 MB generated module took Python's parser 7.3 GB and a minute: a file over the limit is one error line,
+    the others are linted."""
+    _over_the_limit(tmp_path / "generated.py")
+    (tmp_path / "app.py").write_text(QMARK)
+    r = lint(tmp_path, ".", "--no-cache")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stdout.splitlines()[-1] == "1 finding (2 files checked)", r.stdout
+    assert r.stderr.splitlines() == ["mosaic-diag: error: generated.py:1: cannot parse: 4.0 MiB, over the 4 MiB a "
+                                     "source file may have (Python's parser needs 100 to 400 times a file's size in "
+                                     "memory); not read"]
+
+
 def test_cache_files_that_are_links_to_a_device_are_misses(tmp_path: Path) -> None:
     """`.mosaic-diag/lint-cache/lint-run-1.json -> /dev/zero` committed (force-added past its .gitignore):
     read without end before; now a miss, and the cache is written as a file of its own."""

@@ -78,9 +78,25 @@ def encode_source(path: str, text: str, original: bytes) -> bytes:
     return (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8" if encoding == "utf-8-sig" else encoding)
 
 
+# the largest source file read: Python's parser takes 100 (ordinary code) to 400 (dense literals) bytes of memory per
+# byte of source, so an 18 MB generated module took 7.3 GB and a minute; a larger file is one failure, named
+MAX_SOURCE_BYTES = 4 * 2**20
+
+
+def too_large(path: str, size: int) -> ParseFailure | None:
+    """The failure of a file over MAX_SOURCE_BYTES, else None."""
+    if size <= MAX_SOURCE_BYTES:
+        return None
+    return ParseFailure(path, 1, f"{size / 2**20:.1f} MiB, over the {MAX_SOURCE_BYTES // 2**20} MiB a source file may "
+                                 "have (Python's parser needs 100 to 400 times a file's size in memory); not read")
+
+
 def source_of(path: str, data: bytes) -> Source | ParseFailure:
     """A file's bytes as a Source to lint, or why they cannot be read as text (one failure of that file,
     as a file that does not parse is: the other files are linted)."""
+    large = too_large(path, len(data))
+    if large is not None:
+        return large
     try:
         return Source(path, decode_source(path, data))
     except UnicodeDecodeError as exc:
@@ -97,6 +113,10 @@ def read_sources(files: Sequence[Path]) -> tuple[list[Source], list[ParseFailure
     failures: list[ParseFailure] = []
     for path in files:
         try:
+            large = too_large(str(path), path.stat().st_size)  # (not read at all)
+            if large is not None:
+                failures.append(large)
+                continue
             data = path.read_bytes()
         except OSError as exc:
             failures.append(ParseFailure(str(path), 1, f"cannot read: {exc.strerror or exc}"))
