@@ -455,3 +455,10 @@ def test_a_files_name_is_text_in_the_table_never_rich_markup(tmp_path) -> None:
     assert proc.returncode == 1, proc.stderr
     assert f"line {name}:" in out and f"corrupt line {name}:" in out and f"│ {name}:" in out, out
     assert "ab.log" not in out
+
+
+def test_a_report_the_device_cannot_take_says_why_once() -> None:
+    """`-o /dev/full`: one line saying the disk is full; it said `cannot write: cannot write (…)`."""
+    r = triage(SAMPLE_LOG, "--format", "html", "-o", "/dev/full")
+    assert r.returncode == 2
+    assert r.stderr.decode().strip() == "mosaic-diag: error: /dev/full: cannot write (No space left on device)"

@@ -240,8 +240,10 @@ def write_report(text: str, output: Path | None) -> None:
     os.umask(umask)
     try:
         write_atomic(output, text, mode=0o666 & ~umask, to_device=True)  # a report to share: the usual file mode
-    except OSError as exc:
-        raise UsageError(f"cannot write: {exc.strerror or exc}", path=str(output)) from None
+    except OSError as exc:  # (write_atomic's own errors say `cannot write (why)` already)
+        said = exc.strerror or str(exc)
+        raise UsageError(said if said.startswith("cannot write") else f"cannot write ({said})",
+                         path=str(output)) from None
 
 
 from mosaic_diag.config import MAX_SECONDS as MAX_DURATION_S  # noqa: E402 - past it, a deadline overflows
