@@ -7,17 +7,13 @@ c4 schema.sql change, c5 app change.
 
 from __future__ import annotations
 
-import atexit
 import json
-import os
-import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from examples.pgtemp import ram_dir
 from examples.render_standin import RenderStandIn
+from tests.repo_cache import copied_repos
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author", "GIT_AUTHOR_EMAIL": "author@example.invalid",
@@ -90,25 +86,11 @@ def _build_deploy_repo(root: Path) -> dict[str, str]:
     return commits
 
 
-_built: dict[tuple[tuple[str, str | None], ...], tuple[Path, dict[str, str]]] = {}
-
-
 def deploy_repo(tmp_path: Path) -> DeployRepo:
-    """The two repositories in `tmp_path`: built with git once a process (for each git environment) and copied
-    for each call (a copy is ~10 ms, the nineteen git commands 0.1-0.3 s); the clone's remote is the copy's, its
-    index refreshed for the copied files. Each caller has a private copy to change as it likes."""
-    key = tuple((name, os.environ.get(name)) for name in sorted(GIT_ENV))
-    if key not in _built:
-        root = Path(tempfile.mkdtemp(prefix="mosaic-deploy-repo-", dir=ram_dir()))
-        atexit.register(shutil.rmtree, root, ignore_errors=True)
-        _built[key] = root, _build_deploy_repo(root)
-    root, commits = _built[key]
-    shutil.copytree(root, tmp_path, symlinks=True, dirs_exist_ok=True)
-    remote, work = tmp_path / "remote.git", tmp_path / "work"
-    config = work / ".git" / "config"
-    config.write_text(config.read_text().replace(f"url = {root / 'remote.git'}\n", f"url = {remote}\n"))
-    git(work, "update-index", "-q", "--refresh")
-    return DeployRepo(remote, work, dict(commits))
+    """The two repositories in `tmp_path`: built with git once a process and copied for each call
+    (tests/repo_cache.py); each caller has a private copy to change as it likes."""
+    commits = copied_repos(tmp_path, "deploy_repo", _build_deploy_repo)
+    return DeployRepo(tmp_path / "remote.git", tmp_path / "work", dict(commits))
 
 
 def render_standin(**kw) -> RenderStandIn:
