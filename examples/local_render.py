@@ -524,7 +524,7 @@ class LocalRender:
                     pass
                 if time.monotonic() > deadline:
                     break
-                self._stopping.wait(0.2)
+                self._stopping.wait(0.05)
         return False, ("==> Timed out after waiting for internal health check to return a successful response "
                        f"code at: 127.0.0.1:{self.app_port}{self.health_path}")
 

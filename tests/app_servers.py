@@ -42,7 +42,7 @@ def start_uvicorn(argv: Callable[[int], list[str]], *, env: Mapping[str, str], c
             if time.monotonic() > give_up:
                 proc.terminate()
                 raise RuntimeError(out)
-            time.sleep(0.1)
+            time.sleep(0.02)  # (a read of a small log file: poll often, the start is what is waited for)
     raise RuntimeError("no port could be bound")  # (not reached: the last try raises with the child's output)
 
 

@@ -16,13 +16,18 @@ from pathlib import Path
 
 def _fresh_process_state() -> None:
     """What a new process starts without: Rich reads COLUMNS, TERM, NO_COLOR when a Console is made (one made for
-    this run), and an unknown config key is warned about once a process."""
+    this run), an unknown config key is warned about once a process, and the signing key of a cache directory and
+    whether it lies in a work tree are read once a process (pytest gives a later test the path of a passed test's
+    removed `tmp_path`: a key remembered for it was never written to that test's directory)."""
     from mosaic_diag.commands import _common
+    from mosaic_diag.platform import signed
     from mosaic_diag.render import console
 
     console.out.cache_clear()
     console.err.cache_clear()
     _common._WARNED.clear()
+    signed._user_keys.clear()
+    signed._trees.clear()
 
 
 def _forget_imports(before: set[str], path: list[str]) -> None:

@@ -19,6 +19,7 @@ from mosaic_diag.config import load_config
 from mosaic_diag.deploy import DeployOptions, run_deploy
 from mosaic_diag.manifest.store import FileDeployStore
 from tests.cli_inproc import run_cli as in_process
+from tests.repo_cache import copied_repos
 from tests.test_manifest_support import GIT_ENV, commit_all, git, render_standin, set_git_env, write
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,20 +93,27 @@ def app_log(path: Path, *, fail: bool) -> None:
         handler.close()
 
 
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    set_git_env(monkeypatch)
-    for name in ("DATABASE_URL", "RENDER_API_KEY", "RENDER_SERVICE_ID", "RENDER_OWNER_ID"):
-        monkeypatch.delenv(name, raising=False)
-    remote, work = tmp_path / "remote.git", tmp_path / "work"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
-    git(tmp_path, "init", "-q", "-b", "main", str(work))
+def _build_project(root: Path) -> str:
+    """The bare remote and the work tree of `project`, its one commit pushed; that commit."""
+    remote, work = root / "remote.git", root / "work"
+    git(root, "init", "-q", "--bare", "-b", "main", str(remote))
+    git(root, "init", "-q", "-b", "main", str(work))
     write(work, "pyproject.toml", CONFIG)
     write(work, ".gitignore", ".mosaic-diag/\napp.log\n")
     write(work, "app/main.py", "VERSION = 1\n")
     first = commit_all(work, "first")
     git(work, "remote", "add", "origin", str(remote))
     git(work, "push", "-q", "origin", "main")
+    return first
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    set_git_env(monkeypatch)
+    for name in ("DATABASE_URL", "RENDER_API_KEY", "RENDER_SERVICE_ID", "RENDER_OWNER_ID"):
+        monkeypatch.delenv(name, raising=False)
+    remote, work = tmp_path / "remote.git", tmp_path / "work"
+    first = copied_repos(tmp_path, "test_deploy.project", _build_project)  # (git once a process: repo_cache.py)
     render = render_standin(autodeploy=False, progress=("build_in_progress", "live"))
     render.add_deploy(first, "live")
     monkeypatch.setenv("RENDER_API_KEY", render.api_key)

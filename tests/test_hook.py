@@ -13,6 +13,7 @@ import pytest
 
 from mosaic_diag.lint.hook import script
 from tests.cli_inproc import run_cli
+from tests.repo_cache import copied_repos
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD = "def load(email):\n    conn = get_conn()\n    return conn\n"
@@ -27,9 +28,8 @@ def diag(repo: Path, *args: str, env: dict[str, str] | None = None) -> subproces
     return run_cli(args, cwd=repo, env=env, replace_env=env is not None)  # (in this process: tests/cli_inproc.py)
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    path = tmp_path / "repo"
+def _build_repo(root: Path) -> None:
+    path = root / "repo"
     path.mkdir()
     git(path, "init", "-q", "-b", "main")
     git(path, "config", "user.email", "dev@example.com")
@@ -37,7 +37,13 @@ def repo(tmp_path: Path) -> Path:
     (path / "README.md").write_text("x\n")
     git(path, "add", "README.md")
     git(path, "commit", "-q", "-m", "init")
-    return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A repository with one commit, a private copy of one built once a process (tests/repo_cache.py)."""
+    copied_repos(tmp_path, "test_hook.repo", _build_repo)
+    return tmp_path / "repo"
 
 
 def commit(repo: Path, message: str = "change") -> subprocess.CompletedProcess[str]:

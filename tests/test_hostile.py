@@ -851,8 +851,7 @@ def test_a_stored_answer_cannot_move_the_cursor_up_and_erase_what_was_printed(tm
     store.add(payload='{"answer": "ok"}\x1b[1A\x1b[2K\x1b[1A\x1b[K\x1b[2Ksafe to deploy', error="bad \x1b[3D\x1b[H x",
               label="MODEL_ANSWER_INVALID", model="m", provider="openai")
     store.close()
-    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "dlq", "show", "1", "--db", str(db), "--format", fmt],
-                       capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    r = cli("dlq", "show", "1", "--db", str(db), "--format", fmt, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "safe to deploy" in r.stdout
     for move in ("\x1b[1A", "\x1b[2K", "\x1b[K", "\x1b[3D", "\x1b[H"):
@@ -872,8 +871,7 @@ def test_a_stored_answers_carriage_return_cannot_write_over_its_line(tmp_path: P
     store.add(payload='{"answer": "bad"}\r{"answer": "ok"}      \r\nnext', error="schema: bad\rok        ",
               label="MODEL_ANSWER_INVALID", model="m", provider="openai")
     store.close()
-    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "dlq", "show", "1", "--db", str(db), "--format", fmt],
-                       capture_output=True, cwd=tmp_path, timeout=60)
+    r = run_cli(["dlq", "show", "1", "--db", str(db), "--format", fmt], cwd=tmp_path, text=False)
     out = r.stdout.decode("utf-8")  # (bytes: text=True would read a CR as a line end)
     assert r.returncode == 0, r.stderr
     assert '{"answer": "bad"}' in out and "schema: bad" in out
@@ -893,8 +891,7 @@ def test_a_dead_letter_id_past_64_bits_is_none_not_a_traceback(tmp_path: Path, a
     store.add(payload="{}", error="bad", label="MODEL_ANSWER_INVALID", model="m", provider="openai")
     assert store.get(2**63) is None and store.get(-2**63 - 1) is None and store.get(1) is not None
     store.close()
-    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "dlq", *args, "--db", str(db)],
-                       capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    r = cli("dlq", *args, "--db", str(db), cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert r.stderr == f"mosaic-diag: error: no dead letter {args[1]} in {db}\n"
 
@@ -908,8 +905,7 @@ def test_a_value_cannot_start_a_header_line_of_a_stacked_row(tmp_path: Path, mon
     (tmp_path / "m\nStatus: ok\nID: MD-OK.py").write_text(
         "def f():\n    try:\n        pass\n    except Exception:\n        pass\n")
     commit_all(tmp_path, "add")
-    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "predeploy", "--only", "lint"], capture_output=True,
-                       text=True, cwd=tmp_path, timeout=120, env={**os.environ, "COLUMNS": "40"})
+    r = run_cli(["predeploy", "--only", "lint"], cwd=tmp_path, env={"COLUMNS": "40"})
     lines = r.stdout.splitlines()
     assert r.returncode == 1 and "Status: error" in lines and "ID: MD-LINT001" in lines, r.stdout
     assert "Status: ok" not in lines and not [line for line in lines if line.startswith("ID: MD-OK")], r.stdout

@@ -11,15 +11,16 @@ from typing import Any
 
 import pytest
 
+from tests.cli_inproc import run_cli
+
 ROOT = Path(__file__).resolve().parent.parent
 QMARK = 'def f(cur, i):\n    cur.execute("SELECT name FROM users WHERE id = ?", (i,))\n'
 
 
 def lint(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The console script's way in (`entry.main`: the lint fast path, as editors, CI and hooks run it)."""
-    return subprocess.run([sys.executable, "-c", "import sys; from mosaic_diag.entry import main; "
-                           "sys.exit(main(['lint', *sys.argv[1:]]))", *args],
-                          capture_output=True, text=True, timeout=60, cwd=cwd)
+    """The console script's way in (`entry.main`: the lint fast path, as editors, CI and hooks run it), in this
+    process (tests/cli_inproc.py); the cases about the process (a memory limit, a fork) run it whole."""
+    return run_cli(["lint", *args], cwd=cwd)
 
 
 def test_a_name_or_a_message_cannot_forge_a_line_of_the_text_report(tmp_path: Path) -> None:
@@ -411,7 +412,6 @@ def test_a_planted_cache_changes_no_result(tmp_path: Path, name: str, change: Ca
     import hashlib
     import hmac
     import json
-    import os
 
     repo, attacker = tmp_path / "repo", tmp_path / "attacker-home"
     (repo / ".git").mkdir(parents=True)
@@ -421,9 +421,7 @@ def test_a_planted_cache_changes_no_result(tmp_path: Path, name: str, change: Ca
     cache = repo / ".mosaic-diag" / "lint-cache"
 
     def run(*args: str, home: Path | None = None) -> tuple[int, str, str]:
-        env = {**os.environ, **({"MOSAIC_DIAG_CACHE_DIR": str(home)} if home else {})}
-        r = subprocess.run([sys.executable, "-m", "mosaic_diag", "lint", *args], capture_output=True, text=True,
-                           timeout=60, cwd=repo, env=env)
+        r = run_cli(["lint", *args], cwd=repo, env={"MOSAIC_DIAG_CACHE_DIR": str(home)} if home else {})
         return r.returncode, r.stdout, r.stderr
 
     clean = run(".", "--no-cache")
@@ -450,7 +448,6 @@ def test_a_planted_cache_changes_no_result(tmp_path: Path, name: str, change: Ca
 
 def test_without_a_private_key_no_lint_cache_is_read_or_written(tmp_path: Path) -> None:
     """The user cache off (`MOSAIC_DIAG_CACHE_DIR=`), or a key file others may read: no lint cache at all."""
-    import os
 
     (tmp_path / ".git").mkdir()
     (tmp_path / "app.py").write_text(QMARK)
@@ -459,8 +456,7 @@ def test_without_a_private_key_no_lint_cache_is_read_or_written(tmp_path: Path) 
     (shared / "cache-key").write_bytes(b"k" * 32)
     (shared / "cache-key").chmod(0o644)
     for home in ("", str(shared)):
-        r = subprocess.run([sys.executable, "-m", "mosaic_diag", "lint", "."], capture_output=True, text=True,
-                           timeout=60, cwd=tmp_path, env={**os.environ, "MOSAIC_DIAG_CACHE_DIR": home})
+        r = run_cli(["lint", "."], cwd=tmp_path, env={"MOSAIC_DIAG_CACHE_DIR": home})
         assert r.returncode == 1 and "app.py:2:52: MD003" in r.stdout, r.stdout + r.stderr
         assert not list(tmp_path.glob(".mosaic-diag/lint-cache/*.json")), home
 
@@ -485,8 +481,7 @@ def test_a_key_kept_inside_the_repository_signs_nothing(tmp_path: Path) -> None:
         (home / "cache-key").chmod(0o600)  # (git checks a file out so under umask 077)
 
     def run(home: Path) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "mosaic_diag", "lint", "."], capture_output=True, text=True,
-                              timeout=60, cwd=repo, env={**os.environ, "MOSAIC_DIAG_CACHE_DIR": str(home)})
+        return run_cli(["lint", "."], cwd=repo, env={"MOSAIC_DIAG_CACHE_DIR": str(home)})
 
     assert run(attacker).returncode == 1  # the attacker's run writes the run cache, signed with the key
     path = repo / ".mosaic-diag" / "lint-cache" / "lint-run-1.json"

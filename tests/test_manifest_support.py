@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from examples.render_standin import RenderStandIn
+from tests.repo_cache import copied_repos
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author", "GIT_AUTHOR_EMAIL": "author@example.invalid",
@@ -58,11 +59,12 @@ class DeployRepo:
         return git(self.work, "rev-parse", f"{sha}^{{tree}}")
 
 
-def deploy_repo(tmp_path: Path) -> DeployRepo:
-    remote = tmp_path / "remote.git"
-    work = tmp_path / "work"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
-    git(tmp_path, "init", "-q", "-b", "main", str(work))
+def _build_deploy_repo(root: Path) -> dict[str, str]:
+    """The bare remote and the clone of `deploy_repo` made under `root` with git; the commits by name."""
+    remote = root / "remote.git"
+    work = root / "work"
+    git(root, "init", "-q", "--bare", "-b", "main", str(remote))
+    git(root, "init", "-q", "-b", "main", str(work))
     git(work, "remote", "add", "origin", str(remote))
     commits: dict[str, str] = {}
     write(work, "schema.sql", "CREATE TABLE users (id TEXT PRIMARY KEY);\n")
@@ -81,7 +83,14 @@ def deploy_repo(tmp_path: Path) -> DeployRepo:
     write(work, "app.py", "VERSION = 5\n")
     commits["c5"] = commit_all(work, "c5 app")
     git(work, "push", "-q", "origin", "main")
-    return DeployRepo(remote, work, commits)
+    return commits
+
+
+def deploy_repo(tmp_path: Path) -> DeployRepo:
+    """The two repositories in `tmp_path`: built with git once a process and copied for each call
+    (tests/repo_cache.py); each caller has a private copy to change as it likes."""
+    commits = copied_repos(tmp_path, "deploy_repo", _build_deploy_repo)
+    return DeployRepo(tmp_path / "remote.git", tmp_path / "work", dict(commits))
 
 
 def render_standin(**kw) -> RenderStandIn:

@@ -20,8 +20,7 @@ from mosaic_diag.manifest.store import FileDeployStore
 from mosaic_diag.platform.gitops import PushRejected, RemoteMoved
 from mosaic_diag.rollback import execute_rollback, plan_rollback
 from tests.test_manifest_support import commit_all, deploy_repo, git, set_git_env, write
-from tests.test_rollback_cli import _Health, health_payload, record_deploys
-from tests.test_rollback_cli import run_process as run
+from tests.test_rollback_cli import _Health, health_payload, record_deploys, run, run_process
 
 
 @pytest.fixture
@@ -57,7 +56,7 @@ class Ran:
 @pytest.fixture
 def inproc(monkeypatch, capsys):
     """The CLI run in this process from the repository's work tree (the first case of each loop still
-    runs as a whole process, through `run`): the same entry point and error handler, without a
+    runs as a whole process, through `run_process`): the same entry point and error handler, without a
     second of interpreter and import start-up per case."""
     from mosaic_diag.cli import main
 
@@ -86,7 +85,7 @@ def test_remote_from_config_cannot_run_a_command(repo, tmp_path, inproc):
                    "-oProxyCommand=touch pwned"):
         env = {"MOSAIC_DIAG_ROLLBACK_REMOTE": remote}
         for args in ((c["c4"], "--dry-run"), (c["c4"], "--yes"), ("--previous", "--yes")):
-            r = (run if remote.startswith("--upload") else inproc)(repo, "rollback", *args, **env)
+            r = (run_process if remote.startswith("--upload") else inproc)(repo, "rollback", *args, **env)
             assert r.returncode == 2, (remote, args, r.stdout, r.stderr)
             assert "invalid git remote" in r.stderr and "Traceback" not in r.stderr
         r = inproc(repo, "rollback", c["c4"], "--remote", remote, "--dry-run")
@@ -105,7 +104,8 @@ def test_branch_cannot_be_a_refspec_or_an_option(repo, tmp_path, inproc):
     for branch in ("main:refs/heads/x", "+main:refs/heads/x", "--upload-pack=touch pwned", "-x", "@{-1}",
                    "main..x", "refs/heads/main", "HEAD", "ma in"):
         for args in (("--dry-run",), ("--yes",)):
-            r = (run if branch.startswith("--") else inproc)(repo, "rollback", c["c4"], "--branch", branch, *args)
+            runner = run_process if branch.startswith("--") else inproc
+            r = runner(repo, "rollback", c["c4"], "--branch", branch, *args)
             assert r.returncode == 2, (branch, r.stdout, r.stderr)
             assert "invalid branch name" in r.stderr and "Traceback" not in r.stderr
         r = inproc(repo, "rollback", c["c4"], "--dry-run", MOSAIC_DIAG_ROLLBACK_BRANCH=branch)

@@ -28,6 +28,7 @@ from mosaic_diag.logs.syslog_listener import FrameParser, SyslogListener, split_
 from mosaic_diag.triage.anomaly import AnomalySettings, RateSeries
 from mosaic_diag.watch.live import LiveRates
 from mosaic_diag.watch.state import WatchState
+from tests.cli_inproc import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SYSLOG_SAMPLE = ROOT / "examples" / "logs" / "syslog.log"
@@ -572,8 +573,7 @@ def test_watch_reads_a_fifo_or_a_pipe_until_its_writer_closes_it(tmp_path: Path,
 ])
 def test_bad_watch_usage_is_one_line_exit_2(args: list[str], says: str, tmp_path: Path) -> None:
     (tmp_path / "a.log").write_text("")
-    r = subprocess.run([sys.executable, "-m", "mosaic_diag", "watch", *args], cwd=tmp_path, capture_output=True,
-                       text=True, timeout=60)
+    r = run_cli(["watch", *args], cwd=tmp_path)  # (a usage error, not the process, is the subject: in-process)
     assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
