@@ -342,10 +342,11 @@ class _Open:
         self.wrapped = self.wrapped - gone if self.wrapped > cut else -1
 
 
-def _give_back(op: _Open, t: str) -> None:
+def _give_back(op: _Open, t: str) -> bool:
     """Take off the end of `op` the lines the event `t` starts (a traceback's header) begins with (`_ipython_rule`,
     `_python_intro`: IPython's rule above its header, Python's line before a traceback, asyncio's two) when `op` took
-    them as other text (`op.cont` of them in a row: an exception's message, the lines under IPython's frames)."""
+    them as other text (`op.cont` of them in a row: an exception's message, the lines under IPython's frames); True
+    when the line given back is a record's message (`_message_intro`), which the event `t` starts then starts with."""
     tb, n = op.tb, min(op.cont, len(op.tb))
     take = 0
     if n >= 1 and ipython_header(t) is not None:
@@ -356,10 +357,22 @@ def _give_back(op: _Open, t: str) -> None:
         elif n >= 2 and _PY_INTRO.fullmatch(tb[-2]) and (_ASYNCIO_FUTURE.match(tb[-1])
                                                          or _wrapped_intro(tb[-2], tb[-1])):
             take = 2
+        elif _message_intro(tb[-1]) and op.exc_at < len(tb) - 1:
+            take = -1  # (the line a record's message printed alone above its traceback: `_message_intro`)
     if take:
-        del tb[-take:]
-        op.cont -= take
-        op.end -= take
+        n = abs(take)
+        del tb[-n:]
+        op.cont -= n
+        op.end -= n
+    return take < 0
+
+
+def _message_intro(t: str) -> bool:
+    """Whether `t`, the line right above a traceback's header that took it as the last line of the exception message
+    before it, is rather a record's message printed alone above the traceback logging printed under it
+    (`logger.exception("Exception on /auth/register [POST]")` with no format: Flask's, on Heroku): a line of text at the
+    margin, not a bracket's or parenthesis's (SQLAlchemy's `[SQL: …]`, `(Background on this error at: …)`)."""
+    return t[:1] not in ("", " ", "\t", "[", "(", "{", "}", ")", "]", "^", "~") and traceback_at(t) < 0
 
 
 def _record_gives_back(op: _Open) -> bool:
@@ -469,6 +482,9 @@ class Assembler:
         # per stream: the last line of the last event closed on it (the lines an event starts with, looked back on, are
         # after it: a line is one event's, `_back`)
         self.taken: dict[str | None, int] = {}
+        # the stream and line of a record's message an exception's message gave back to the traceback under it
+        # (`_message_intro`)
+        self.gave: tuple[str | None, int] | None = None
 
     def feed(self, lineno: int, ln: Line, last: int | None = None) -> None:
         last = lineno if last is None else last  # (0 and below: a line of a live stream's pass before)
@@ -811,7 +827,9 @@ class Assembler:
                 op.add(t, last)
                 return True
             if traceback_at(t) >= 0 or is_rich_header(t) or ipython_header(t) is not None:
-                _give_back(op, t)  # a new traceback without a separator (Python's, Rich's, IPython's): a new event
+                # a new traceback without a separator (Python's, Rich's, IPython's): a new event
+                if _give_back(op, t) and traceback_at(t) == 0:
+                    self.gave = (ln.stream, op.end + 1)
                 return False
             if op.ipy is not None and IPY_RULE.fullmatch(t):
                 return False  # (IPython's next traceback, its rule first)
@@ -1150,7 +1168,8 @@ class Assembler:
                     op.line = lineno - len(lead)
                     op.tb[:0] = lead
                     op.fault = at < 0
-                    if len(lead) == 2 and at == 0:  # asyncio's: the message of the record it logged, its first line
+                    if at == 0 and (len(lead) == 2 or not _PY_INTRO.fullmatch(lead[0])):
+                        # asyncio's: the message of the record it logged, its first line; a record's message alone
                         op.message = lead[0]
                 elif at < 0 and (lead := self._cut_source(ln, lineno)):
                     # a paste cut inside a frame: its source line (and markers) above the first `File` line
@@ -1344,6 +1363,11 @@ class Assembler:
                     if k == 1 or _ASYNCIO_FUTURE.match(before[0]) or _wrapped_intro(t, before[0]):
                         return before[::-1]
                     return []
+                if k == 1 and (self.gave == (ln.stream, lineno - 1) or (
+                        t[-1:] == ":" and t not in SEPARATORS and _message_intro(t[:-1]))):
+                    # a record's message above its traceback (`_message_intro`), or a line that introduces it with a
+                    # colon (Vercel's `could not import "app/main.py":`): the event's first line and its message
+                    return [t]
                 if k > 1 or not (_ASYNCIO_FUTURE.match(t) or t[:1] not in " \t"):
                     return []
             else:

@@ -258,6 +258,10 @@ _HEROKU = LazyPattern(r"(?:app|heroku)\[([\w.-]+)\]: ?(.*)", re.S)
 # stream per process (the lines of a traceback come from the process that logged its record); the month as the
 # locale names it ("Dez 28 06:43:00": journalctl under LANG=de_DE; "déc. 28", "Mär 3")
 _JOURNAL = _kept(r"([^\W\d_]{3,4}\.? [ \d]\d \d\d:\d\d:\d\d) (\S+) ([^\s\[:]+)(\[\d+\])?: ?(.*)", re.S)
+# (under a Chinese, Japanese or Korean locale the month is its number and `月` / `월`:
+# "12月 21 22:22:36 host tag[pid]: ")
+_JOURNAL_CJK = LazyPattern(r"(\d\d?[月월] [ \d]\d \d\d:\d\d:\d\d) (\S+) ([^\s\[:]+)(\[\d+\])?: ?(.*)", re.S)
+_CJK_MONTHS = frozenset(("月", "월"))
 # Render's dashboard (a deploy's or a service's log copied out of the web page): "Nov 26 10:43:07 PM  line", the month's
 # English name, a 12-hour time and two blanks before the process's line (no year: the line gets no time stamp)
 _RENDER_DASHBOARD = LazyPattern(r"[A-Z][a-z]{2} {1,2}\d\d? \d\d?:\d\d:\d\d [AP]M  (.*)", re.S)
@@ -1441,6 +1445,11 @@ def parse_line(text: str, _depth: int = 0) -> list[Line]:
                 f = _FLY.match(text, t.end())
                 if f:
                     return [_fly(f, t.group(1))]
+            if (text[1:2] in _CJK_MONTHS or text[2:3] in _CJK_MONTHS) and _depth < MAX_WRAPPERS:
+                m = _JOURNAL_CJK.match(text)
+                if m:  # journald's line under a CJK locale (`_JOURNAL`)
+                    return [_in_stream(ln, m.group(3) + (m.group(4) or ""), "journal")
+                            for ln in parse_line(m.group(5), _depth + 1)]
     elif c == "s" and text[3:8] in ("err: ", "out: ") and text[:3] == "std" and _depth < MAX_WRAPPERS:
         # a runner that tags each line of a child process with its stream ("stderr: Traceback …"): the child's line,
         # its stdout and stderr streams of their own (as Docker's json-file entries)

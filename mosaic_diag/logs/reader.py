@@ -286,6 +286,9 @@ def _json_start(block: bytes) -> int:
 
 
 _QUOTE_MARGIN = _kept(rb"^>(?: |(?=\r?$))", re.M)  # markdown's quote: `> ` before a line, `>` alone on a blank
+# a console that marks a process's output with `>  ` before each of its lines (the Firebase emulator's: its own lines
+# behind `i  `, `⚠  `, `✔  `)
+_OUTPUT_MARGIN = re.compile(rb"^>  (?=\S)", re.M)
 # a terminal pane's copy (k9s's log view): `│ ` before each line (or the space that followed a left border the copy
 # lost), the line padded to the pane's width, then `│`; the borders to take off each line, and its first line's form
 _PANE = _kept(rb"^(?:\xe2\x94\x82 | )| *\xe2\x94\x82 *(?=\r?$)", re.M)
@@ -313,6 +316,8 @@ def _margin(first: bytes) -> re.Pattern[bytes] | None:
     if c == "-" and line.startswith(_STEP_ARROW):
         return _STEP_MARGIN
     if c == ">":
+        if line[1:3] == "  " and line[3:4].strip() and any(ln.record for ln in parse_line(line[3:])):
+            return _OUTPUT_MARGIN  # (the Firebase emulator's console: a function's output behind `>  `)
         return _QUOTE_MARGIN if line[1:2] == " " and line[2:3].strip() else None
     if c not in (" ", "\t"):
         return None
@@ -321,6 +326,14 @@ def _margin(first: bytes) -> re.Pattern[bytes] | None:
         return None
     indent = line[: len(line) - len(inner)].encode()
     return re.compile(rb"^" + re.escape(indent), re.M)
+
+
+def _glued_fence(first: bytes) -> bool:
+    """Whether the log's first line is markdown's opening fence glued to a record (```` ```2021-01-20 08:25:21,186
+    daphne.server ERROR … ````): the line read without the three backticks is a record, with them none."""
+    nl = first.find(b"\n", 0, LINE_CAP)
+    line = first[3: nl if nl >= 0 else LINE_CAP].decode("utf-8", "replace").rstrip("\r")
+    return line[:1] not in ("`", " ", "\t", "") and any(ln.record for ln in parse_line(line))
 
 
 def _check_utf8(block: bytes, step: int = 1 << 18) -> None:
@@ -381,6 +394,7 @@ class Handover:
             op.end -= lines
             op.seen -= lines
         asm.taken = {stream: end - lines for stream, end in asm.taken.items()}
+        asm.gave = None
         self.asm, self.tail, self.seq = asm, tail, seq
         self.held = [(line - lines, n, replace(ev, line=ev.line - lines, end_line=ev.end_line - lines))
                      for line, n, ev in held]  # (the same shift for all: still a heap)
@@ -448,6 +462,8 @@ class _Reader:
         if margin is not None:  # a paste quoted or indented as a whole: its lines without the margin
             first = margin.sub(b"", first)
             blocks = (margin.sub(b"", b) for b in blocks)
+        elif first[:3] == b"```" and _glued_fence(first):  # a paste's opening fence typed on its first line
+            first = first[3:]
         nl = first.find(b"\n", 0, 4096)
         cols = csv_header(first[:nl].decode("utf-8", "replace")) if nl > 0 and first.find(b",", 0, nl) > 0 else None
         if cols is not None:  # a log tool's CSV export: read row by row
