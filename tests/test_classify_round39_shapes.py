@@ -1,0 +1,84 @@
+"""Shapes of round 39 (tests/realworld/README.md, "Held-out round 39"): PostgreSQL ending an idle session itself, the
+openai SDK's finish-reason sentences logged without their types, OpenAI's codes for a parameter its model does not take.
+
+The PostgreSQL errors are a real server's (idle_in_transaction_session_timeout, idle_session_timeout) through psycopg 3
+and psycopg2; the openai errors are the real client's against the LLM stand-in (a completion cut at `max_tokens`, one
+filtered) and against a loopback answering the body a user pasted (corpus entry by id). The triage cases put the texts
+in a log after the ERROR record that reported them.
+"""
+
+from __future__ import annotations
+
+import select
+import time
+
+import pytest
+
+from mosaic_diag.classifier.classify import Classifier
+from tests.realworld.corpus import corpus_text
+from tests.test_classify_evidence import raised
+from tests.test_logs_support import labels_after_error_record
+
+PG = "PG_CONNECTION_FAILED"
+
+
+def _clf() -> Classifier:
+    return Classifier.default()
+
+
+# -- the server ends an idle session ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("setting", "autocommit", "type_name", "message"), [
+    ("idle_in_transaction_session_timeout", False, "IdleInTransactionSessionTimeout",
+     "terminating connection due to idle-in-transaction timeout"),
+    ("idle_session_timeout", True, "IdleSessionTimeout", "terminating connection due to idle-session timeout"),
+])
+def test_a_session_the_server_ended_for_idling_is_a_connection_failure(
+        pg_db: str, setting: str, autocommit: bool, type_name: str, message: str) -> None:
+    psycopg = pytest.importorskip("psycopg")
+    conn = psycopg.connect(pg_db, autocommit=autocommit)
+    try:
+        conn.execute(f"SET {setting} = '100ms'")
+        time.sleep(0.5)
+        err = raised(lambda: conn.execute("SELECT 1"))
+    finally:
+        conn.close()
+    assert type(err).__name__ == type_name and str(err) == message, (type(err), str(err))
+    assert _clf().classify_exception(err).label == PG
+    assert _clf().classify_text(str(err)).label == PG  # (logged without its type)
+    assert _clf().classify_text(f"psycopg2.OperationalError: {err}").label == PG  # (the Nominatim paste's shape)
+    assert labels_after_error_record(f"DB call failed: {err}") == [PG]
+
+
+def test_psycopg2s_notice_of_the_servers_fatal_is_a_connection_failure(pg_db: str) -> None:
+    """psycopg2 keeps the server's last words as a notice once it reads them (`conn.poll()`): an app logs them."""
+    import psycopg2
+
+    conn = psycopg2.connect(pg_db)
+    try:
+        conn.cursor().execute("SET idle_in_transaction_session_timeout = '100ms'")
+        select.select([conn], [], [], 5)
+        conn.poll()
+        notices = list(conn.notices)
+    finally:
+        conn.close()
+    assert notices == ["FATAL:  terminating connection due to idle-in-transaction timeout\n"], notices
+    assert _clf().classify_text(notices[0]).label == PG
+
+
+def test_the_users_paste_of_the_idle_in_transaction_timeout() -> None:
+    assert _clf().classify_text(corpus_text("r39-pg-idle-in-transaction-timeout-alone")).label == PG
+
+
+def test_a_statement_timeout_and_an_aborted_transaction_stay_unknown(pg_db: str) -> None:
+    """The server cancelling a statement or refusing commands in a failed transaction ends no connection (guards)."""
+    psycopg = pytest.importorskip("psycopg")
+    with psycopg.connect(pg_db) as conn:
+        conn.execute("SET statement_timeout = '50ms'")
+        timeout = raised(lambda: conn.execute("SELECT pg_sleep(1)"))
+        aborted = raised(lambda: conn.execute("SELECT 1"))
+    assert str(timeout) == "canceling statement due to statement timeout", str(timeout)
+    assert str(aborted) == "current transaction is aborted, commands ignored until end of transaction block"
+    for err in (timeout, aborted):
+        assert _clf().classify_exception(err).label == "UNKNOWN_ERROR", err
