@@ -13,7 +13,9 @@ import select
 import time
 
 import pytest
+from pydantic import BaseModel
 
+from examples.llm_standin import LLMStandIn
 from mosaic_diag.classifier.classify import Classifier
 from tests.realworld.corpus import corpus_text
 from tests.test_classify_evidence import raised
@@ -82,3 +84,38 @@ def test_a_statement_timeout_and_an_aborted_transaction_stay_unknown(pg_db: str)
     assert str(aborted) == "current transaction is aborted, commands ignored until end of transaction block"
     for err in (timeout, aborted):
         assert _clf().classify_exception(err).label == "UNKNOWN_ERROR", err
+
+
+# -- the openai SDK's finish-reason sentences ------------------------------------------------------------------------
+
+
+class _Answer(BaseModel):
+    answer: str
+    question: str
+
+
+def _parse_error(llm: LLMStandIn, mode: str) -> BaseException:
+    openai = pytest.importorskip("openai")
+    llm.set_failure("openai", mode, endpoint="chat")
+    client = openai.OpenAI(base_url=llm.openai_base_url, api_key="sk-test", max_retries=0)
+    return raised(lambda: client.chat.completions.parse(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "Reply in JSON: what next?"}],
+        response_format=_Answer))
+
+
+def test_a_parse_cut_at_max_tokens_logged_without_its_type_is_openais(llm: LLMStandIn) -> None:
+    err = _parse_error(llm, "truncated_json")
+    assert type(err).__name__ == "LengthFinishReasonError", type(err)
+    assert str(err).startswith("Could not parse response content as the length limit was reached - "), str(err)
+    assert _clf().classify_exception(err).label == "OPENAI_ERROR"
+    for text in (str(err), f"OpenAI Error: {err}"):  # deepeval's wording (corpus entry below)
+        assert _clf().classify_text(text).label == "OPENAI_ERROR", text
+        assert labels_after_error_record(f"Evaluation failed: {text}") == ["OPENAI_ERROR"], text
+    assert _clf().classify_text(corpus_text("r39-openai-length-finish-reason-no-type")).label == "OPENAI_ERROR"
+
+
+def test_a_filtered_parse_logged_without_its_type_is_openais_content_filter(llm: LLMStandIn) -> None:
+    err = _parse_error(llm, "refusal")
+    assert type(err).__name__ == "ContentFilterFinishReasonError", type(err)
+    assert _clf().classify_text(str(err)).label == "OPENAI_CONTENT_FILTERED", str(err)
+    assert labels_after_error_record(f"Scrape failed: {err}") == ["OPENAI_CONTENT_FILTERED"]
