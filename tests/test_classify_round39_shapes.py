@@ -9,6 +9,7 @@ in a log after the ERROR record that reported them.
 
 from __future__ import annotations
 
+import json
 import select
 import time
 
@@ -18,7 +19,7 @@ from pydantic import BaseModel
 from examples.llm_standin import LLMStandIn
 from mosaic_diag.classifier.classify import Classifier
 from tests.realworld.corpus import corpus_text
-from tests.test_classify_evidence import raised
+from tests.test_classify_evidence import answering_server, raised
 from tests.test_logs_support import labels_after_error_record
 
 PG = "PG_CONNECTION_FAILED"
@@ -119,3 +120,44 @@ def test_a_filtered_parse_logged_without_its_type_is_openais_content_filter(llm:
     assert type(err).__name__ == "ContentFilterFinishReasonError", type(err)
     assert _clf().classify_text(str(err)).label == "OPENAI_CONTENT_FILTERED", str(err)
     assert labels_after_error_record(f"Scrape failed: {err}") == ["OPENAI_CONTENT_FILTERED"]
+
+
+# -- OpenAI's code for a parameter its model does not take -------------------------------------------------------------
+
+
+def _unsupported_parameter() -> BaseException:
+    """The real client's error for the body ITSpecialist111/ai_automation_suggester#38 pasted (from a loopback)."""
+    openai = pytest.importorskip("openai")
+    body = json.loads(corpus_text("r39-openai-unsupported-parameter-json-body"))
+    with answering_server(400, json.dumps(body).encode(), "application/json") as url:
+        client = openai.OpenAI(base_url=url + "/v1", api_key="sk-test", max_retries=0)
+        err = raised(lambda: client.chat.completions.create(
+            model="gpt-5.4-mini", max_tokens=16, messages=[{"role": "user", "content": "hi"}]))
+    assert isinstance(err, openai.BadRequestError), err
+    # (openai>=2 prints the message alone: `Error code: 400 - Unsupported parameter: …`, rule 5's current style)
+    assert "Unsupported parameter: 'max_tokens' is not supported with this model." in str(err), str(err)
+    return err
+
+
+def test_openais_unsupported_parameter_code_attributes_a_body_without_host_or_type() -> None:
+    """The body as the app logs the response it got (`response.text`), with no host or type: its code is OpenAI's."""
+    err = _unsupported_parameter()
+    assert _clf().classify_exception(err).label == "OPENAI_ERROR"
+    response = err.response  # type: ignore[attr-defined]
+    for text in (response.text, f"Request failed (HTTP {response.status_code}): {response.text}"):
+        assert _clf().classify_text(text).label == "OPENAI_ERROR", text
+        assert labels_after_error_record(f"Suggestion failed: {text}") == ["OPENAI_ERROR"], text
+
+
+@pytest.mark.parametrize("entry_id", [
+    "r39-openai-unsupported-parameter-json-body",  # the body alone
+    "r39-openai-unsupported-parameter-http-400-prefix",  # a widget's `Request failed (HTTP 400): {…}`
+    "r39-openai-unsupported-parameter-status-line-no-type",  # the client's `Error code: 400 - {…}` without its type
+])
+def test_the_users_pastes_of_the_unsupported_parameter_body(entry_id: str) -> None:
+    assert _clf().classify_text(corpus_text(entry_id)).label == "OPENAI_ERROR"
+
+
+def test_the_same_sentence_from_copilots_api_behind_a_proxy_stays_unknown() -> None:
+    """GitHub Copilot's API echoes OpenAI's sentence with a code of its own (`invalid_request_body`): no attribution."""
+    assert _clf().classify_text(corpus_text("r39-neg-copilot-proxy-unsupported-parameter")).label == "UNKNOWN_ERROR"
