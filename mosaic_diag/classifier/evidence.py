@@ -63,6 +63,7 @@ _OPENAI_CODES = frozenset({
     "insufficient_quota", "rate_limit_exceeded", "invalid_api_key", "model_not_found",
     "context_length_exceeded", "content_filter", "content_policy_violation",
     "unsupported_country_region_territory",  # its geo block (403, type request_forbidden)
+    "unsupported_parameter", "unsupported_value",  # a parameter or value the model does not take (`max_tokens`)
 })
 # Anthropic's own error types; its generic `api_error` (a 500) is no evidence alone: OpenAI-compatible
 # servers (Ollama, vLLM, proxies) use the same word in OpenAI's {'error': {…}} envelope
