@@ -104,6 +104,41 @@ def test_the_english_path_never_loads_the_catalog() -> None:
     assert out.stdout.split() == ["True", "True", "False"]
 
 
+def test_an_english_error_holding_a_word_a_translation_keeps_leaves_the_catalog_unread(pg_db: str) -> None:
+    """psycopg2's real `current transaction is aborted ... transaction block` (unlabelled): Korean's translations
+    keep `transaction` and `session` as written, so their ASCII copies (`idle-in-transaction ?? ??? ...`) were
+    anchored by them, and every English line holding either word loaded the catalog and was read against it (a
+    seventh more instructions for a calm log's triage). Such a copy is found by its `??` now, and read back."""
+    import psycopg2
+
+    conn = psycopg2.connect(pg_db)
+    try:
+        with conn.cursor() as cur:
+            with pytest.raises(psycopg2.Error):
+                cur.execute("SELECT 1/0")
+            with pytest.raises(psycopg2.errors.InFailedSqlTransaction) as failed:
+                cur.execute("SELECT 1")
+    finally:
+        conn.close()
+    english = f"{type(failed.value).__module__}.{type(failed.value).__name__}: {failed.value}".strip()
+    assert "transaction" in english
+    data = yaml.safe_load(l10n.DATA_FILE.read_text(encoding="utf-8"))
+    (lost,) = [tr["text"] for m in data["messages"] if m["msgid"].startswith("terminating connection due to idle-in-tr")
+               for loc, tr in m["translations"].items() if loc == "ko.ascii"]
+    code = textwrap.dedent(f"""
+        from mosaic_diag.classifier import l10n
+        from mosaic_diag.classifier.classify import Classifier
+        clf = Classifier.default()
+        l10n.anchors()
+        l10n._CATALOG = None
+        print(clf.classify_text({english!r}).label, l10n._CATALOG is None)
+        print(clf.classify_text({"psycopg2.OperationalError: FATAL:  " + lost!r}).label, l10n._CATALOG is None)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    assert out.stdout.split() == ["UNKNOWN_ERROR", "True", "PG_CONNECTION_FAILED", "False"], out.stdout
+
+
 def test_the_explanation_names_the_translation(clf: Classifier) -> None:
     got = clf.classify_text("FEHLER:  Relation »users« existiert nicht")
     assert got.label == "MISSING_TABLE"

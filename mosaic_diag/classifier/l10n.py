@@ -123,19 +123,31 @@ class Reading:
 _WORD = LazyPattern(r"\w+")
 
 
-def anchor_of(text: str) -> tuple[str, bool] | None:
+def anchor_of(text: str, english: frozenset[str] = frozenset()) -> tuple[str, bool] | None:
     """A translation's longest word of its own, lower-cased, and whether a text holds it as a word of its own (a
     run of word characters no conversion touches) or only inside one (`列%s.%sは存在しません`: the name glued
-    to it), or None."""
+    to it), or None. A word of `english` (the catalog's English messages' words: `transaction`, `session`, kept as
+    they are by a Korean or French translation) is taken only when the translation has no other: English text
+    holds it, and every English line holding it would be read against the catalog."""
     free: list[str] = []
     glued: list[str] = []
     for piece, glued_left, glued_right in _pieces(text):
         for m in _WORD.finditer(piece):
             touches = (m.start() == 0 and glued_left) or (m.end() == len(piece) and glued_right)
             (glued if touches else free).append(m.group(0).lower())
+    for words, own in ((free, True), (glued, False)):
+        other = [w for w in words if w not in english]
+        if other:
+            return max(other, key=len), own
     if free:
         return max(free, key=len), True
     return (max(glued, key=len), False) if glued else None
+
+
+def english_words(data: dict[str, Any]) -> frozenset[str]:
+    """The words of the catalog's English messages, lower-cased (their conversions' letters left out)."""
+    return frozenset(w.lower() for entry in data.get("messages") or []
+                     for w in _WORD.findall(CONVERSION.sub(" ", str(entry.get("msgid", "")))))
 
 
 def _pieces(text: str) -> list[tuple[str, bool, bool]]:
@@ -158,9 +170,10 @@ class Catalog:
         messages: list[_Message] = []
         glued: list[_Message] = []  # looked for inside the text's words (a CJK word glued to an argument)
         chars: set[str] = set()
+        english = english_words(data)
         for entry in data.get("messages") or []:
             for loc, tr in (entry.get("translations") or {}).items():
-                made = anchor_of(tr["text"])
+                made = anchor_of(tr["text"], english)
                 if made is None:
                     continue
                 msg = _Message(loc, entry["msgid"], tr["text"], made[0], tr["regex"], tuple(tr["args"]))
@@ -231,7 +244,7 @@ def _load(path: Path) -> Any:
     return data
 
 
-ANCHORS_VERSION = "l10n-anchors-1"
+ANCHORS_VERSION = "l10n-anchors-4"
 
 
 @lru_cache(maxsize=1)
@@ -245,15 +258,19 @@ def anchors() -> frozenset[str]:
     found = yamlcache.get_plain(key)
     if isinstance(found, list):
         return frozenset(found)
-    words = frozenset(catalog().by_anchor)
+    # (a translation in an ASCII copy whose letters were lost, `idle-in-transaction ?? ???`, is anchored by a word of
+    # the English messages; such a text is one holding `??`, below, not every English line holding `transaction`)
+    words = frozenset(w for w, msgs in catalog().by_anchor.items() if any("??" not in m.text for m in msgs))
     yamlcache.put_plain(key, sorted(words))
     return words
 
 
 def may_hold_translation(text: str) -> bool:
     """Whether `text` may hold a translation: any text of other characters than ASCII, or an ASCII one holding a
-    catalog word (a transliterated `Passwort-Authentifizierung f?r Benutzer`)."""
-    return bool(text) and (not text.isascii() or not anchors().isdisjoint(_WORD.findall(text.lower())))
+    catalog word (a transliterated `Passwort-Authentifizierung f?r Benutzer`) or letters lost as `??` (a Korean
+    message through an ASCII client: `idle-session ?? ??? ??? ????`)."""
+    return bool(text) and (not text.isascii() or "??" in text
+                           or not anchors().isdisjoint(_WORD.findall(text.lower())))
 
 
 @lru_cache(maxsize=1)
