@@ -8,6 +8,7 @@ Reads information_schema and pg_catalog only (read-only session); the declaratio
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,23 @@ _FOREIGN = ("SELECT t.relname, ARRAY(SELECT a.attname::text FROM unnest(c.conkey
 DEFAULT_SCHEMA = "schema.sql"
 _QUERY = ("SELECT table_name, column_name, data_type FROM information_schema.columns "
           "WHERE table_schema = %s ORDER BY table_name, ordinal_position")
+_PLAIN = re.compile(r"[a-z_][a-z0-9_$]*\Z")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def sql_name(name: str) -> str:
+    """A table or column name (the live database's or the declaration's: anyone's text) as SQL writes it: plain,
+    or in double quotes (`"` doubled) with every character that does not print (a line break, an escape, a bidi
+    override, a zero-width or no-break space) written as an escape, so that a name cannot forge or hide a line of
+    the report, nor pass for a plain look-alike."""
+    if _PLAIN.match(name):
+        return name
+    shown = "".join(ch if ch.isprintable() else _ESCAPES.get(ch, f"\\u{ord(ch):04x}") for ch in name)
+    return '"' + shown.replace('"', '""') + '"'
+
+
+def _names(*names: str) -> str:
+    return ", ".join(sql_name(n) for n in names)
 
 
 def declared(path: Path) -> dict[str, Table]:
@@ -108,28 +126,29 @@ def write_drift(inserts: tuple[Insert, ...], fks: tuple[ForeignKey, ...], live: 
     for ins in inserts:
         if ins.table not in live_tables:
             continue
+        table = sql_name(ins.table)
         if ins.columns is not None:
             for column in sorted(live.not_null.get(ins.table, frozenset()) - set(ins.columns)):
                 if (ins.where, column) not in seen:
                     seen.add((ins.where, column))
-                    yield Message("MD-SCHEMA005", f"INSERT INTO {ins.table} does not name {ins.table}.{column}, "
+                    yield Message("MD-SCHEMA005", f"INSERT INTO {table} does not name {table}.{sql_name(column)}, "
                                                   "which the database has as NOT NULL without a default: it fails "
                                                   "with a not-null violation", location=ins.where, facts=facts)
         if ins.conflict is not None and frozenset(ins.conflict) not in live.unique.get(ins.table, ()):
-            target = ", ".join(ins.conflict)
+            target = _names(*ins.conflict)
             if (ins.where, f"({target})") not in seen:
                 seen.add((ins.where, f"({target})"))
-                yield Message("MD-SCHEMA006", f"INSERT INTO {ins.table} ... ON CONFLICT ({target}): the database "
-                                              f"has no unique index or constraint on {ins.table} ({target}), so it "
+                yield Message("MD-SCHEMA006", f"INSERT INTO {table} ... ON CONFLICT ({target}): the database "
+                                              f"has no unique index or constraint on {table} ({target}), so it "
                                               "fails (no unique or exclusion constraint matching the ON CONFLICT "
                                               "specification)", location=ins.where, facts=facts)
     live_fk = {(t, frozenset(cols), ref) for t, cols, ref in live.foreign}
     for fk in fks:
         if fk.table in live_tables and fk.ref_table in live_tables and \
                 (fk.table, frozenset(fk.columns), fk.ref_table) not in live_fk:
-            yield Message("MD-SCHEMA007", f"foreign key {fk.table} ({', '.join(fk.columns)}) -> {fk.ref_table} is "
-                                          "declared, not in the database", location=f"{shown}:{fk.line}:1",
-                          facts=facts)
+            key = f"{sql_name(fk.table)} ({_names(*fk.columns)}) -> {sql_name(fk.ref_table)}"
+            yield Message("MD-SCHEMA007", f"foreign key {key} is declared, not in the database",
+                          location=f"{shown}:{fk.line}:1", facts=facts)
 
 
 def drift(tables: dict[str, Table], live: dict[str, dict[str, str]], shown: str,
@@ -140,17 +159,18 @@ def drift(tables: dict[str, Table], live: dict[str, dict[str, str]], shown: str,
     for name, table in sorted(tables.items()):
         columns = live.get(name)
         if columns is None:
-            yield Message("MD-SCHEMA001", f"MISSING_TABLE {name}: declared in {shown}, not in the database",
+            yield Message("MD-SCHEMA001", f"MISSING_TABLE {sql_name(name)}: declared in {shown}, not in the database",
                           location=f"{shown}:{table.line}:1", label="MISSING_TABLE", facts=facts)
             continue
         for col in table.columns:
             actual = columns.get(col.name)
+            where = f"{sql_name(name)}.{sql_name(col.name)}"
             if actual is None:
-                yield Message("MD-SCHEMA002", f"MISSING_COLUMN {name}.{col.name} ({col.data_type}): declared, "
+                yield Message("MD-SCHEMA002", f"MISSING_COLUMN {where} ({col.data_type}): declared, "
                                               "not in the database", location=f"{shown}:{col.line}:1",
                               label="MISSING_COLUMN", facts=facts)
             elif actual != "USER-DEFINED" and actual != col.data_type:
-                yield Message("MD-SCHEMA003", f"TYPE_MISMATCH {name}.{col.name}: declared {col.data_type}, "
+                yield Message("MD-SCHEMA003", f"TYPE_MISMATCH {where}: declared {col.data_type}, "
                                               f"database has {actual}", location=f"{shown}:{col.line}:1",
                               label="TYPE_MISMATCH", facts=facts)
 
