@@ -33,6 +33,34 @@ def _apply(dsn: str, sql: str) -> None:
         conn.close()
 
 
+LONG = "order_line_items_with_their_historic_prices_and_discounts_by_region_v2"  # 70 bytes: cut to 63
+
+
+def test_schema_check_reads_declared_names_as_postgresql_does(pg_db: str, tmp_path: Path) -> None:
+    """A name over 63 bytes (the server cuts it), an unquoted non-ASCII capital (the server folds only A-Z: Python's
+    lower() made `CAFÉ` `café`, the server has `cafÉ`) were MISSING_TABLE though the tables are there, a deploy
+    refused for nothing; a quoted name with `""` or a `'` in it (`"o'brien"`: read as the start of a string, every
+    table after it unread) left tables unchecked: `later`, missing, passed the gate."""
+    schema = (f'CREATE TABLE {LONG} (id integer);\n'
+              'CREATE TABLE CAFÉ (id integer);\n'
+              'CREATE TABLE "we""ird" (id integer, "a""b" integer);\n'
+              'CREATE TABLE "o\'brien" ("a--b" integer, ÉTÉ text);\n'
+              'CREATE TABLE later (id integer);\n')
+    (tmp_path / "schema.sql").write_text(schema, encoding="utf-8")
+    _apply(pg_db, schema)
+    _apply(pg_db, "DROP TABLE later")
+    code, out, _ = _predeploy(tmp_path, pg_db, "--format", "json")
+    found = [(r["id"], r["message"]) for r in _schema_results(out)]
+    assert found == [("MD-SCHEMA001", "MISSING_TABLE later: declared in schema.sql, not in the database")], found
+    assert code == 1
+    _apply(pg_db, 'ALTER TABLE "o\'brien" DROP COLUMN "a--b"; ALTER TABLE "we""ird" DROP COLUMN "a""b"')
+    _apply(pg_db, "CREATE TABLE later (id integer)")
+    code, out, _ = _predeploy(tmp_path, pg_db, "--format", "json")
+    found = [(r["id"], r["message"]) for r in _schema_results(out)]
+    assert found == [("MD-SCHEMA002", 'MISSING_COLUMN "o\'brien"."a--b" (integer): declared, not in the database'),
+                     ("MD-SCHEMA002", 'MISSING_COLUMN "we""ird"."a""b" (integer): declared, not in the database')]
+
+
 def test_schema_check_names_of_the_live_database_are_shown_escaped(pg_db: str, tmp_path: Path) -> None:
     """A column name the live database holds (anyone with CREATE there chose it) was printed as it is: its newline
     started a line of the report of the attacker's own (a forged `MD-SCHEMA001 ...` in the JUnit file and the

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from mosaic_diag.lint.sqltext import blank_comments, blank_literals, line_col, normalize_name
+from mosaic_diag.lint.sqltext import IDENT, blank_comments, blank_literals, line_col, normalize_name
 
-_NAME = r"(?:\"[^\"]+\"|[\w$]+)(?:\.(?:\"[^\"]+\"|[\w$]+))?"
+_NAME = rf"{IDENT}(?:\.{IDENT})?"
 _CREATE = re.compile(
     rf"\bCREATE\s+(?:(?:GLOBAL|LOCAL)\s+)?(?:(?:TEMP|TEMPORARY|UNLOGGED)\s+)?TABLE\s+"
     rf"(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{_NAME})\s*\(",
@@ -20,7 +20,7 @@ _CREATE = re.compile(
 )
 _ALTER_ADD = re.compile(
     rf"\bALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(?P<name>{_NAME})\s+ADD\s+(?:COLUMN\s+)?"
-    rf"(?:IF\s+NOT\s+EXISTS\s+)?(?P<col>\"[^\"]+\"|[\w$]+)\s+(?P<rest>[^;]*)",
+    rf"(?:IF\s+NOT\s+EXISTS\s+)?(?P<col>{IDENT})\s+(?P<rest>[^;]*)",
     re.IGNORECASE,
 )
 _CONSTRAINT_START = re.compile(r"^(CONSTRAINT|PRIMARY|UNIQUE|FOREIGN|CHECK|EXCLUDE)\b", re.IGNORECASE)
@@ -124,7 +124,7 @@ def _key_columns(item: str) -> tuple[str, ...]:
 
 def _parse_column(item: str) -> tuple[str, str, bool, bool, bool] | None:
     """(name, type, primary, unique, generated) of a column definition, or None."""
-    m = re.match(r"\s*(\"[^\"]+\"|[\w$]+)\s+(.*)", item, re.DOTALL)
+    m = re.match(rf"\s*({IDENT})\s+(.*)", item, re.DOTALL)
     if not m:
         return None
     name, rest = normalize_name(m.group(1)), m.group(2)
