@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg2
 
+from examples.pgtemp import TempPostgres
 from tests.cli_inproc import run_cli
 
 
@@ -88,3 +90,22 @@ def test_schema_check_names_of_the_live_database_are_shown_escaped(pg_db: str, t
     assert "\nMD-SCHEMA001" not in junit and "notes.&quot;evil\\nMD-SCHEMA001" in junit, junit
     code, out, _ = _predeploy(tmp_path, pg_db)
     assert code == 1 and not any(line.lstrip().startswith("MD-SCHEMA001") for line in out.splitlines()), out
+
+
+def test_schema_check_a_table_of_another_role_is_not_missing(pg: TempPostgres, pg_db: str, tmp_path: Path) -> None:
+    """information_schema shows a role only the columns it holds a privilege on: a table another role made (and a
+    table of no column) was `MISSING_TABLE ...: not in the database`, whose advice, apply the migration, changes
+    nothing (CREATE TABLE IF NOT EXISTS finds it there). The table is there; one this role cannot use is said so."""
+    (tmp_path / "schema.sql").write_text("CREATE TABLE theirs (id integer, v text);\nCREATE TABLE bare (id integer);\n"
+                                         "CREATE TABLE shared (id integer, v text);\n")
+    _apply(pg.superuser_dsn(urlsplit(pg_db).path.lstrip("/")),
+           "CREATE TABLE theirs (id integer, v text); CREATE TABLE shared (id integer, v bigint);"
+           "GRANT SELECT (id) ON shared TO mosaic")
+    _apply(pg_db, "CREATE TABLE bare ()")
+    code, out, _ = _predeploy(tmp_path, pg_db, "--format", "json")
+    found = [(r["id"], r["message"], r["location"]) for r in _schema_results(out)]
+    assert found == [
+        ("MD-SCHEMA002", "MISSING_COLUMN bare.id (integer): declared, not in the database", "schema.sql:2:1"),
+        ("MD-SCHEMA008", "theirs is in the database, owned by postgres, but this role holds no privilege on it: "
+                         "every query of the app on it fails (permission denied)", "schema.sql:1:1")], found
+    assert code == 1
