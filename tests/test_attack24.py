@@ -109,3 +109,19 @@ def test_schema_check_a_table_of_another_role_is_not_missing(pg: TempPostgres, p
         ("MD-SCHEMA008", "theirs is in the database, owned by postgres, but this role holds no privilege on it: "
                          "every query of the app on it fails (permission denied)", "schema.sql:1:1")], found
     assert code == 1
+
+
+def test_schema_check_reads_the_catalog_whatever_the_search_path(pg_db: str, tmp_path: Path) -> None:
+    """The database's own search_path (its owner's `ALTER DATABASE ... SET search_path = public, pg_catalog`) put a
+    view `public.pg_index` before the catalog's: it claimed a unique index on notes (body), and the INSERT ... ON
+    CONFLICT (body) that fails in production passed the gate. The check reads the catalog itself."""
+    (tmp_path / "schema.sql").write_text("CREATE TABLE notes (id serial PRIMARY KEY, body text);\n")
+    (tmp_path / "app.py").write_text('def add(cur, body):\n    cur.execute("INSERT INTO notes (body) VALUES (%s) '
+                                     'ON CONFLICT (body) DO NOTHING", (body,))\n')
+    _apply(pg_db, "CREATE TABLE notes (id serial PRIMARY KEY, body text);"
+                  "CREATE VIEW public.pg_index AS SELECT 'notes'::regclass::oid AS indrelid, true AS indisunique, "
+                  "'2'::int2vector AS indkey, NULL::pg_node_tree AS indpred, NULL::pg_node_tree AS indexprs;"
+                  f"ALTER DATABASE {urlsplit(pg_db).path.lstrip('/')} SET search_path = public, pg_catalog")
+    code, out, _ = _predeploy(tmp_path, pg_db, "--format", "json")
+    assert [(r["id"], r["location"]) for r in _schema_results(out)] == [("MD-SCHEMA006", "app.py:2:1")], out
+    assert code == 1
