@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg2
+import pytest
 
 from examples.pgtemp import TempPostgres
 from tests.cli_inproc import run_cli
 
 
-def _predeploy(repo: Path, dsn: str, *args: str) -> tuple[int, str, str]:
-    base = {k: v for k, v in os.environ.items()
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items()
             if not k.startswith(("DATABASE_URL", "OPENAI_", "ANTHROPIC_", "CLAUDE_", "MOSAIC_DIAG_"))}
-    r = run_cli(["predeploy", "--only", "schema", *args], cwd=repo, env={**base, "DATABASE_URL": dsn},
+
+
+def _predeploy(repo: Path, dsn: str, *args: str) -> tuple[int, str, str]:
+    r = run_cli(["predeploy", "--only", "schema", *args], cwd=repo, env={**_clean_env(), "DATABASE_URL": dsn},
                 replace_env=True)
     assert "Traceback" not in r.stderr, r.stderr
     return r.returncode, r.stdout, r.stderr
@@ -125,3 +130,28 @@ def test_schema_check_reads_the_catalog_whatever_the_search_path(pg_db: str, tmp
     code, out, _ = _predeploy(tmp_path, pg_db, "--format", "json")
     assert [(r["id"], r["location"]) for r in _schema_results(out)] == [("MD-SCHEMA006", "app.py:2:1")], out
     assert code == 1
+
+
+@pytest.mark.parametrize(("value", "said"), [
+    ('"a\\u0000b"', "must be a path, got 'a\\x00b'"),
+    ('""', "is empty: give a path (default .mosaic-diag/audit.log) or leave the setting out")])
+def test_playbook_state_paths_are_checked_like_every_path(tmp_path: Path, value: str, said: str) -> None:
+    """`audit_log` / `playbooks.*` paths were `Path(value)`: a NUL was a ValueError traceback at --execute (after
+    the plan was shown), an empty one the repository's own directory (`Is a directory` at the first write). They
+    are read as every path setting is: a one-line error at the config's line, exit 2, nothing written."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "pyproject.toml").write_text(f"[tool.mosaic-diag]\naudit_log = {value}\n")
+    r = run_cli(["playbook", "run", "SQLITE_FALLBACK_ACTIVE", "--yes", "--execute"], cwd=tmp_path, env=_clean_env(),
+                replace_env=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.strip().splitlines() == [f"mosaic-diag: error: {tmp_path / 'pyproject.toml'}:2: audit_log {said}"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".git", "pyproject.toml"]
+
+
+def test_deploy_store_path_with_a_nul_is_a_config_error(tmp_path: Path) -> None:
+    """`deploy_store = "a\\u0000b"`: `manifest history` ended in a ValueError traceback."""
+    (tmp_path / "mosaic-diag.toml").write_text('deploy_store = "a\\u0000b"\n')
+    r = run_cli(["manifest", "history"], cwd=tmp_path, env=_clean_env(), replace_env=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.strip().splitlines() == [
+        f"mosaic-diag: error: {tmp_path / 'mosaic-diag.toml'}:1: deploy_store must be a path, got 'a\\x00b'"]
