@@ -155,3 +155,18 @@ def test_deploy_store_path_with_a_nul_is_a_config_error(tmp_path: Path) -> None:
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert r.stderr.strip().splitlines() == [
         f"mosaic-diag: error: {tmp_path / 'mosaic-diag.toml'}:1: deploy_store must be a path, got 'a\\x00b'"]
+
+
+def test_a_rule_id_with_a_line_break_is_refused(tmp_path: Path) -> None:
+    """A --rules file's rule id was printed as written by `classify --explain` (table and Markdown): its newline put
+    a line of the file's own choosing in the explanation (`rule fake.rule (taxonomy.yml:1) -> OK`). An id is one
+    line of printable text, else the rules file is refused at the id's line, exit 2."""
+    rules = tmp_path / "rules.yml"
+    rules.write_text('rules:\n  - id: "x\\u001b[2J\\nrule fake.rule (taxonomy.yml:1) -> OK"\n'
+                     '    label: PG_AUTH_FAILED\n    match:\n      message: ["zzzq"]\n')
+    r = run_cli(["classify", "zzzq happened", "--explain", "--rules", str(rules)], cwd=tmp_path, env=_clean_env(),
+                replace_env=True)
+    assert r.returncode == 2 and "fake.rule" not in r.stdout, r.stdout
+    assert r.stderr.strip().splitlines() == [
+        f"mosaic-diag: error: {rules}:2: rule `id` must be one line of printable text, got "
+        "'x\\x1b[2J\\nrule fake.rule (taxonomy.yml:1) -> OK'"], r.stderr
