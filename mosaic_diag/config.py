@@ -60,14 +60,14 @@ class Config:
                 try:
                     return int(raw)
                 except ValueError as exc:
-                    raise ConfigError(f"{env_name} must be an integer, got {raw!r}") from exc
+                    raise ConfigError(f"{env_name} must be an integer, got {_shown(raw)!r}") from exc
             if isinstance(default, float):
                 try:
                     number = float(raw)
                 except ValueError as exc:
-                    raise ConfigError(f"{env_name} must be a number, got {raw!r}") from exc
+                    raise ConfigError(f"{env_name} must be a number, got {_shown(raw)!r}") from exc
                 if not math.isfinite(number):
-                    raise ConfigError(f"{env_name} must be a finite number, got {raw!r}")
+                    raise ConfigError(f"{env_name} must be a finite number, got {_shown(raw)!r}")
                 return number
             if isinstance(default, list | tuple):
                 return [part.strip() for part in raw.split(",") if part.strip()]

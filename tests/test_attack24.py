@@ -170,3 +170,17 @@ def test_a_rule_id_with_a_line_break_is_refused(tmp_path: Path) -> None:
     assert r.stderr.strip().splitlines() == [
         f"mosaic-diag: error: {rules}:2: rule `id` must be one line of printable text, got "
         "'x\\x1b[2J\\nrule fake.rule (taxonomy.yml:1) -> OK'"], r.stderr
+
+
+@pytest.mark.parametrize("name", ["MOSAIC_DIAG_ANOMALY_WINDOW_MINUTES", "MOSAIC_DIAG_ANOMALY_ALPHA"])
+def test_an_environment_number_that_is_none_is_quoted_cut(tmp_path: Path, name: str) -> None:
+    """An integer or number setting from the environment that is not one was quoted whole in its error: 100,000
+    digits (past Python's 4,300-digit limit) or a pasted blob were one line of 100 kB. Quoted cut, as a value of the
+    config file is."""
+    log = tmp_path / "app.log"
+    log.write_text("2026-01-01T00:00:00Z ERROR boom\n")
+    r = run_cli(["triage", str(log)], cwd=tmp_path, env={**_clean_env(), name: "9" * 100_000 + "x"},
+                replace_env=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    [line] = r.stderr.strip().splitlines()
+    assert line.startswith(f"mosaic-diag: error: {name} must be ") and line.endswith("…'") and len(line) < 600, line
