@@ -280,12 +280,19 @@ def load_config(root: Path, env: Mapping[str, str] | None = None) -> Config:
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read: {exc}", path=str(path)) from exc
         if name == "pyproject.toml":
-            data = data.get("tool", {}).get("mosaic-diag")
-            if data is None:
+            tool = data.get("tool", {})
+            if not isinstance(tool, dict):  # (`[[tool]]`, `tool = 5`: an AttributeError traceback, exit 1)
+                raise ConfigError(f"tool must be a table ([tool.mosaic-diag] is read from it), got "
+                                  f"{'an array of tables' if isinstance(tool, list) else type(tool).__name__}",
+                                  path=str(path))
+            mine = tool.get("mosaic-diag")
+            if mine is None:
                 continue
-        if not isinstance(data, dict):
+        else:
+            mine = data
+        if not isinstance(mine, dict):
             raise ConfigError("[tool.mosaic-diag] must be a table", path=str(path))
-        return Config(root=root, values=data, env=env, source=path)
+        return Config(root=root, values=mine, env=env, source=path)
     return Config(root=root, values={}, env=env, source=None)
 
 

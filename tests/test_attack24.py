@@ -205,3 +205,17 @@ def test_a_render_log_page_of_many_entries_at_one_time_is_read_in_linear_time() 
         assert sum(1 for _ in logs.entries()) == count
     finally:
         server.close()
+
+
+@pytest.mark.parametrize(("text", "got"), [("[[tool]]\nname = 'x'\n", "an array of tables"), ("tool = 5\n", "int")])
+def test_a_pyproject_whose_tool_is_no_table_is_a_config_error(tmp_path: Path, text: str, got: str) -> None:
+    """A pyproject.toml whose `tool` is an array of tables or a value (valid TOML) ended every command that reads the
+    config with an AttributeError traceback, exit 1; it is a configuration error naming the file, exit 2."""
+    (tmp_path / "pyproject.toml").write_text(text)
+    log = tmp_path / "app.log"
+    log.write_text("2026-01-01T00:00:00Z INFO fine\n")
+    r = run_cli(["triage", str(log)], cwd=tmp_path, env=_clean_env(), replace_env=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.strip().splitlines() == [
+        f"mosaic-diag: error: {tmp_path / 'pyproject.toml'}: tool must be a table ([tool.mosaic-diag] is read from "
+        f"it), got {got}"]
