@@ -219,3 +219,17 @@ def test_a_pyproject_whose_tool_is_no_table_is_a_config_error(tmp_path: Path, te
     assert r.stderr.strip().splitlines() == [
         f"mosaic-diag: error: {tmp_path / 'pyproject.toml'}: tool must be a table ([tool.mosaic-diag] is read from "
         f"it), got {got}"]
+
+
+def test_a_quoted_key_with_a_dot_is_an_unknown_key_not_silence(tmp_path: Path) -> None:
+    """`"anomaly.window_minutes" = 0` is one TOML key with a dot in its name: no command reads it, and dotted it
+    spelled a known key, so it was neither read nor warned about (0 is out of bounds: the setting was lost without a
+    word). It is an unknown key, shown as written, with the key meant."""
+    (tmp_path / "pyproject.toml").write_text('[tool.mosaic-diag]\n"anomaly.window_minutes" = 0\n')
+    log = tmp_path / "app.log"
+    log.write_text("2026-01-01T00:00:00Z INFO fine\n")
+    r = run_cli(["triage", str(log)], cwd=tmp_path, env=_clean_env(), replace_env=True)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.strip().splitlines() == [
+        f"mosaic-diag: warning: {tmp_path / 'pyproject.toml'}:2: unknown configuration key "
+        "'\"anomaly.window_minutes\"' (did you mean 'anomaly.window_minutes'?): ignored"], r.stderr
