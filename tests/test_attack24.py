@@ -233,3 +233,24 @@ def test_a_quoted_key_with_a_dot_is_an_unknown_key_not_silence(tmp_path: Path) -
     assert r.stderr.strip().splitlines() == [
         f"mosaic-diag: warning: {tmp_path / 'pyproject.toml'}:2: unknown configuration key "
         "'\"anomaly.window_minutes\"' (did you mean 'anomaly.window_minutes'?): ignored"], r.stderr
+
+
+def test_an_action_ledger_table_made_by_someone_else_is_read_not_a_traceback(pg_db: str, tmp_path: Path) -> None:
+    """`mosaic_diag_actions` made beforehand by another hand, `done_at` a `timestamp` without zone: the second
+    `playbook run --execute` ended in a TypeError traceback (a naive time against an aware one) at the cool-down's
+    test, in the middle of handling the incident. The time is read as a time; a value that is none starts afresh,
+    said in the action's detail."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    _apply(pg_db, "CREATE TABLE mosaic_diag_actions (key text PRIMARY KEY, done_at timestamp)")
+    env = {**_clean_env(), "DATABASE_URL": pg_db}
+    argv = ["playbook", "run", "SQLITE_FALLBACK_ACTIVE", "--yes", "--execute"]
+    first = run_cli(argv, cwd=tmp_path, env=env, replace_env=True)
+    assert "circuit_breaker: ok" in first.stdout, first.stdout + first.stderr
+    again = run_cli(argv, cwd=tmp_path, env=env, replace_env=True)
+    assert "Traceback" not in again.stderr and again.returncode == first.returncode, again.stderr
+    assert "circuit_breaker: skipped: already done at" in again.stdout, again.stdout
+    _apply(pg_db, "ALTER TABLE mosaic_diag_actions ALTER COLUMN done_at TYPE text; UPDATE mosaic_diag_actions "
+                  "SET done_at = 'garbage'")
+    third = run_cli(argv, cwd=tmp_path, env=env, replace_env=True)
+    assert "Traceback" not in third.stderr and third.returncode == first.returncode, third.stderr
+    assert "circuit_breaker: ok" in third.stdout and "unreadable action state" in third.stdout, third.stdout
