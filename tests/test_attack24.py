@@ -254,3 +254,17 @@ def test_an_action_ledger_table_made_by_someone_else_is_read_not_a_traceback(pg_
     third = run_cli(argv, cwd=tmp_path, env=env, replace_env=True)
     assert "Traceback" not in third.stderr and third.returncode == first.returncode, third.stderr
     assert "circuit_breaker: ok" in third.stdout and "unreadable action state" in third.stdout, third.stdout
+
+
+def test_a_comma_or_parenthesis_in_a_quoted_name_is_the_name_s(pg_db: str, tmp_path: Path) -> None:
+    """The table body was cut at every comma and matched by parentheses, quoted names or not: `"a,b" int` was read as
+    two columns (`a`, and a `b` of type `" int`: MISSING_COLUMN for a column that is there) and `"c)d"` ended the
+    body, the columns after it unchecked (`e`, missing, passed)."""
+    schema = 'CREATE TABLE t ("a,b" int, "c)d" text, e int, UNIQUE ("a,b", e));\n'
+    (tmp_path / "schema.sql").write_text(schema, encoding="utf-8")
+    _apply(pg_db, schema)
+    _apply(pg_db, "ALTER TABLE t DROP COLUMN e")
+    code, out, _ = _predeploy(tmp_path, pg_db, "--format", "json")
+    found = [(r["id"], r["message"]) for r in _schema_results(out)]
+    assert found == [("MD-SCHEMA002", "MISSING_COLUMN t.e (integer): declared, not in the database")], found
+    assert code == 1
