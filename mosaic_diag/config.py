@@ -60,14 +60,14 @@ class Config:
                 try:
                     return int(raw)
                 except ValueError as exc:
-                    raise ConfigError(f"{env_name} must be an integer, got {raw!r}") from exc
+                    raise ConfigError(f"{env_name} must be an integer, got {_shown(raw)!r}") from exc
             if isinstance(default, float):
                 try:
                     number = float(raw)
                 except ValueError as exc:
-                    raise ConfigError(f"{env_name} must be a number, got {raw!r}") from exc
+                    raise ConfigError(f"{env_name} must be a number, got {_shown(raw)!r}") from exc
                 if not math.isfinite(number):
-                    raise ConfigError(f"{env_name} must be a finite number, got {raw!r}")
+                    raise ConfigError(f"{env_name} must be a finite number, got {_shown(raw)!r}")
                 return number
             if isinstance(default, list | tuple):
                 return [part.strip() for part in raw.split(",") if part.strip()]
@@ -280,12 +280,19 @@ def load_config(root: Path, env: Mapping[str, str] | None = None) -> Config:
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read: {exc}", path=str(path)) from exc
         if name == "pyproject.toml":
-            data = data.get("tool", {}).get("mosaic-diag")
-            if data is None:
+            tool = data.get("tool", {})
+            if not isinstance(tool, dict):  # (`[[tool]]`, `tool = 5`: an AttributeError traceback, exit 1)
+                raise ConfigError(f"tool must be a table ([tool.mosaic-diag] is read from it), got "
+                                  f"{'an array of tables' if isinstance(tool, list) else type(tool).__name__}",
+                                  path=str(path))
+            mine = tool.get("mosaic-diag")
+            if mine is None:
                 continue
-        if not isinstance(data, dict):
+        else:
+            mine = data
+        if not isinstance(mine, dict):
             raise ConfigError("[tool.mosaic-diag] must be a table", path=str(path))
-        return Config(root=root, values=data, env=env, source=path)
+        return Config(root=root, values=mine, env=env, source=path)
     return Config(root=root, values={}, env=env, source=None)
 
 
@@ -333,14 +340,20 @@ class UnknownKey:
     line: int | None = None
 
 
-def _flatten(values: Mapping[str, Any], prefix: str = "") -> list[str]:
-    out: list[str] = []
+def _flatten(values: Mapping[str, Any], prefix: str = "", shown: str = "",
+             *, literal: bool = False) -> list[tuple[str, str, bool]]:
+    """Each key of the file: dotted, as TOML writes it (a part with a dot in its name quoted), and whether a part of
+    it is one TOML key with a dot in its name (`"anomaly.alpha" = 3`: no command reads it, though dotted it spells a
+    known key, and it was ignored without a word)."""
+    out: list[tuple[str, str, bool]] = []
     for name, value in values.items():
-        key = f"{prefix}{name}"
-        if isinstance(value, Mapping) and key not in KNOWN_KEYS and key not in FREE_TABLES:
-            out.extend(_flatten(value, key + "."))
+        part = str(name)
+        dotted = literal or "." in part
+        key, written = f"{prefix}{part}", shown + (f'"{part}"' if "." in part else part)
+        if isinstance(value, Mapping) and (dotted or (key not in KNOWN_KEYS and key not in FREE_TABLES)):
+            out.extend(_flatten(value, key + ".", written + ".", literal=dotted))
         else:
-            out.append(key)
+            out.append((key, written, dotted))
     return out
 
 
@@ -352,8 +365,9 @@ def unknown_keys(config: Config, limit: int | None = UNKNOWN_SHOWN) -> tuple[tup
     (None: all) with their line and nearest known key, and how many more there are (a generated file of millions of
     keys was minutes of work, a nearest-key search and a scan of every line per key, and as many warnings)."""
     tables = {known.rsplit(".", 1)[0] for known in KNOWN_KEYS if "." in known} | FREE_TABLES
-    keys = [key for key in _flatten(config.values)  # (a value where a table is read: its own error, not a typo)
-            if key not in KNOWN_KEYS and key not in tables and not any(key.startswith(t + ".") for t in FREE_TABLES)]
+    keys = [(key, written) for key, written, dotted in _flatten(config.values)  # (a value where a table is read: its
+            if dotted or (key not in KNOWN_KEYS and key not in tables  # own error, not a typo)
+                          and not any(key.startswith(t + ".") for t in FREE_TABLES))]
     if not keys:
         return (), 0
     import difflib
@@ -362,7 +376,7 @@ def unknown_keys(config: Config, limit: int | None = UNKNOWN_SHOWN) -> tuple[tup
     shown, more = (keys, 0) if limit is None else (keys[:limit], max(0, len(keys) - limit))
     lines = config.source.read_text(encoding="utf-8").splitlines() if config.source else []
     where = _key_lines(lines, pyproject=config.source is not None and config.source.name == "pyproject.toml")
-    leaves = {key.rsplit(".", 1)[-1] for key in shown if key not in where}
+    leaves = {key.rsplit(".", 1)[-1] for key, _ in shown if key not in where}
     leaf_lines: dict[str, int] = {}  # the first line assigning each leaf name looked for, in one pass
     if leaves:
         assign = re.compile(r"^\s*[\"']?([^\"'=\s]+)[\"']?\s*=")
@@ -371,9 +385,10 @@ def unknown_keys(config: Config, limit: int | None = UNKNOWN_SHOWN) -> tuple[tup
                 leaf_lines.setdefault(m.group(1), number)
     known = sorted(KNOWN_KEYS)
     out = []
-    for key in shown:
+    for key, written in shown:
         near = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
-        out.append(UnknownKey(key, near[0] if near else None, where.get(key) or leaf_lines.get(key.rsplit(".", 1)[-1])))
+        out.append(UnknownKey(written, near[0] if near else None,
+                              where.get(key) or leaf_lines.get(key.rsplit(".", 1)[-1])))
     return tuple(out), more
 
 

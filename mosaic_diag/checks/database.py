@@ -38,11 +38,19 @@ SSLMODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
 def connect(dsn: str, timeout: float) -> Any:
     """A psycopg2 connection with connect_timeout (libpq's minimum is 2 s), read-only session. The connect
     timeout is half the check's: a server that takes the connection and never answers (a firewall's black hole,
-    another service on the port) is a classified `timeout expired` within the check's time, not MD-TIMEOUT."""
+    another service on the port) is a classified `timeout expired` within the check's time, not MD-TIMEOUT.
+    Its search_path is pg_catalog alone: the database's or the role's own (`public, pg_catalog`) let a view
+    `public.pg_index` or a function or operator of anyone's stand for the catalog's in the checks' queries."""
     import psycopg2
 
     conn = psycopg2.connect(dsn, connect_timeout=max(2, int(timeout / 2)), application_name="mosaic-diag predeploy")
-    conn.set_session(readonly=True, autocommit=True)
+    try:
+        conn.set_session(readonly=True, autocommit=True)
+        with conn.cursor() as cursor:
+            cursor.execute("SET search_path = pg_catalog")
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 

@@ -8,6 +8,7 @@ Reads information_schema and pg_catalog only (read-only session); the declaratio
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,10 @@ IDS = (
             "CONSTRAINT ... UNIQUE USING INDEX), after removing duplicates"),
     CheckId("MD-SCHEMA007", "warning", "A declared foreign key is missing in the database (orphan rows can appear)",
             "add it with ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID, then VALIDATE CONSTRAINT"),
+    CheckId("MD-SCHEMA008", "error", "A declared table is in the database, but DATABASE_URL's role holds no "
+                                     "privilege on it (another role made it)",
+            "as its owner, GRANT SELECT, INSERT, UPDATE, DELETE ON the table TO the app's role (or ALTER TABLE ... "
+            "OWNER TO it)"),
 )
 _NOT_NULL = ("SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s "
              "AND is_nullable = 'NO' AND column_default IS NULL AND is_identity = 'NO' AND is_generated = 'NEVER'")
@@ -46,8 +51,34 @@ _FOREIGN = ("SELECT t.relname, ARRAY(SELECT a.attname::text FROM unnest(c.conkey
             "FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_class r ON r.oid = c.confrelid "
             "JOIN pg_namespace n ON n.oid = t.relnamespace WHERE c.contype = 'f' AND n.nspname = %s")
 DEFAULT_SCHEMA = "schema.sql"
-_QUERY = ("SELECT table_name, column_name, data_type FROM information_schema.columns "
-          "WHERE table_schema = %s ORDER BY table_name, ordinal_position")
+# every table, view and its columns from pg_catalog, which shows them whoever owns them (information_schema shows
+# only what this role holds a privilege on: a table made by another role was "not in the database"; so was a table
+# of no column), with information_schema's type name where it shows one, and whether this role holds any privilege
+_QUERY = ("SELECT c.relname, a.attname, col.data_type, "
+          "pg_catalog.has_any_column_privilege(c.oid, 'SELECT, INSERT, UPDATE, REFERENCES'), "
+          "pg_catalog.pg_get_userbyid(c.relowner) "
+          "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+          "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+          "LEFT JOIN information_schema.columns col ON col.table_schema = n.nspname "
+          "AND col.table_name = c.relname AND col.column_name = a.attname "
+          "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY c.relname, a.attnum")
+_PLAIN = re.compile(r"[a-z_][a-z0-9_$]*\Z")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def sql_name(name: str) -> str:
+    """A table or column name (the live database's or the declaration's: anyone's text) as SQL writes it: plain,
+    or in double quotes (`"` doubled) with every character that does not print (a line break, an escape, a bidi
+    override, a zero-width or no-break space) written as an escape, so that a name cannot forge or hide a line of
+    the report, nor pass for a plain look-alike."""
+    if _PLAIN.match(name):
+        return name
+    shown = "".join(ch if ch.isprintable() else _ESCAPES.get(ch, f"\\u{ord(ch):04x}") for ch in name)
+    return '"' + shown.replace('"', '""') + '"'
+
+
+def _names(*names: str) -> str:
+    return ", ".join(sql_name(n) for n in names)
 
 
 def declared(path: Path) -> dict[str, Table]:
@@ -62,14 +93,28 @@ def declared(path: Path) -> dict[str, Table]:
     return tables
 
 
-def live_columns(conn: object, db_schema: str) -> dict[str, dict[str, str]]:
+@dataclass(frozen=True)
+class LiveTables:
+    """The tables of the live schema: each one's columns with their information_schema type name ("" where this
+    role may not see it), and the tables this role holds no privilege on, with their owner."""
+
+    columns: dict[str, dict[str, str]]
+    denied: dict[str, str]
+
+
+def live_columns(conn: object, db_schema: str) -> LiveTables:
     with conn.cursor() as cursor:  # type: ignore[attr-defined]
         cursor.execute(_QUERY, (db_schema,))
         rows = cursor.fetchall()
     out: dict[str, dict[str, str]] = {}
-    for table, column, data_type in rows:
-        out.setdefault(table, {})[column] = data_type
-    return out
+    denied: dict[str, str] = {}
+    for table, column, data_type, allowed, owner in rows:
+        columns = out.setdefault(table, {})
+        if column is not None:
+            columns[column] = data_type or ""
+        if not allowed:
+            denied[table] = owner
+    return LiveTables(out, denied)
 
 
 @dataclass(frozen=True)
@@ -108,49 +153,56 @@ def write_drift(inserts: tuple[Insert, ...], fks: tuple[ForeignKey, ...], live: 
     for ins in inserts:
         if ins.table not in live_tables:
             continue
+        table = sql_name(ins.table)
         if ins.columns is not None:
             for column in sorted(live.not_null.get(ins.table, frozenset()) - set(ins.columns)):
                 if (ins.where, column) not in seen:
                     seen.add((ins.where, column))
-                    yield Message("MD-SCHEMA005", f"INSERT INTO {ins.table} does not name {ins.table}.{column}, "
+                    yield Message("MD-SCHEMA005", f"INSERT INTO {table} does not name {table}.{sql_name(column)}, "
                                                   "which the database has as NOT NULL without a default: it fails "
                                                   "with a not-null violation", location=ins.where, facts=facts)
         if ins.conflict is not None and frozenset(ins.conflict) not in live.unique.get(ins.table, ()):
-            target = ", ".join(ins.conflict)
+            target = _names(*ins.conflict)
             if (ins.where, f"({target})") not in seen:
                 seen.add((ins.where, f"({target})"))
-                yield Message("MD-SCHEMA006", f"INSERT INTO {ins.table} ... ON CONFLICT ({target}): the database "
-                                              f"has no unique index or constraint on {ins.table} ({target}), so it "
+                yield Message("MD-SCHEMA006", f"INSERT INTO {table} ... ON CONFLICT ({target}): the database "
+                                              f"has no unique index or constraint on {table} ({target}), so it "
                                               "fails (no unique or exclusion constraint matching the ON CONFLICT "
                                               "specification)", location=ins.where, facts=facts)
     live_fk = {(t, frozenset(cols), ref) for t, cols, ref in live.foreign}
     for fk in fks:
         if fk.table in live_tables and fk.ref_table in live_tables and \
                 (fk.table, frozenset(fk.columns), fk.ref_table) not in live_fk:
-            yield Message("MD-SCHEMA007", f"foreign key {fk.table} ({', '.join(fk.columns)}) -> {fk.ref_table} is "
-                                          "declared, not in the database", location=f"{shown}:{fk.line}:1",
-                          facts=facts)
+            key = f"{sql_name(fk.table)} ({_names(*fk.columns)}) -> {sql_name(fk.ref_table)}"
+            yield Message("MD-SCHEMA007", f"foreign key {key} is declared, not in the database",
+                          location=f"{shown}:{fk.line}:1", facts=facts)
 
 
 def drift(tables: dict[str, Table], live: dict[str, dict[str, str]], shown: str,
-          facts: Mapping[str, Any] | None = None) -> Iterator[Message]:
-    """MISSING_TABLE / MISSING_COLUMN / TYPE_MISMATCH between a declaration and live columns
+          facts: Mapping[str, Any] | None = None, denied: Mapping[str, str] | None = None) -> Iterator[Message]:
+    """MISSING_TABLE / MISSING_COLUMN / TYPE_MISMATCH between a declaration and live columns (a type "": not
+    known), and a declared table this role holds no privilege on (`denied`: table -> owner)
     (`facts`: what the playbooks may know about the database, passed on with each message)."""
     facts = dict(facts or {})
     for name, table in sorted(tables.items()):
         columns = live.get(name)
         if columns is None:
-            yield Message("MD-SCHEMA001", f"MISSING_TABLE {name}: declared in {shown}, not in the database",
+            yield Message("MD-SCHEMA001", f"MISSING_TABLE {sql_name(name)}: declared in {shown}, not in the database",
                           location=f"{shown}:{table.line}:1", label="MISSING_TABLE", facts=facts)
             continue
+        if denied and name in denied:
+            yield Message("MD-SCHEMA008", f"{sql_name(name)} is in the database, owned by {sql_name(denied[name])}, "
+                                          "but this role holds no privilege on it: every query of the app on it fails "
+                                          "(permission denied)", location=f"{shown}:{table.line}:1", facts=facts)
         for col in table.columns:
             actual = columns.get(col.name)
+            where = f"{sql_name(name)}.{sql_name(col.name)}"
             if actual is None:
-                yield Message("MD-SCHEMA002", f"MISSING_COLUMN {name}.{col.name} ({col.data_type}): declared, "
+                yield Message("MD-SCHEMA002", f"MISSING_COLUMN {where} ({col.data_type}): declared, "
                                               "not in the database", location=f"{shown}:{col.line}:1",
                               label="MISSING_COLUMN", facts=facts)
-            elif actual != "USER-DEFINED" and actual != col.data_type:
-                yield Message("MD-SCHEMA003", f"TYPE_MISMATCH {name}.{col.name}: declared {col.data_type}, "
+            elif actual not in ("", "USER-DEFINED") and actual != col.data_type:
+                yield Message("MD-SCHEMA003", f"TYPE_MISMATCH {where}: declared {col.data_type}, "
                                               f"database has {actual}", location=f"{shown}:{col.line}:1",
                               label="TYPE_MISMATCH", facts=facts)
 
@@ -194,7 +246,7 @@ def run(ctx: CheckContext) -> Iterator[Message]:
     finally:
         conn.close()
     facts = db_facts(dsn, {"postgres.reachable": True})
-    yield from drift(tables, live, shown, facts)
+    yield from drift(tables, live.columns, shown, facts, live.denied)
     patterns = ctx.config.get("predeploy.app_sql", ["**/*.py"])
     if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
         raise ctx.config.error("predeploy.app_sql", f"must be a list of globs, got {patterns!r}")
@@ -202,7 +254,7 @@ def run(ctx: CheckContext) -> Iterator[Message]:
         fks = declared_foreign_keys(path)
     except (OSError, UnicodeDecodeError, SyntaxError):
         fks = ()
-    yield from write_drift(app_inserts(ctx.root, patterns), fks, writes, set(live), shown, facts)
+    yield from write_drift(app_inserts(ctx.root, patterns), fks, writes, set(live.columns), shown, facts)
 
 
 CHECK = Check("schema", ("schema", "database", "db"), IDS, run,

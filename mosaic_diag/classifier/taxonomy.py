@@ -505,6 +505,8 @@ def _parse_file(path: Path, data: dict[str, Any], labels: dict[str, Label], rule
         rule_id, label = raw["id"], raw["label"]
         if not isinstance(rule_id, str) or not rule_id:
             raise _fail("rule `id` must be a non-empty string", name, raw, "id")
+        if not rule_id.isprintable():  # (`classify --explain` prints it: a newline in it forged a line of its own)
+            raise _fail(f"rule `id` must be one line of printable text, got {rule_id[:80]!r}", name, raw, "id")
         if not isinstance(label, str) or label.upper() not in labels:
             raise _fail(f"rule {rule_id}: unknown label {label!r}", name, raw, "label")
         priority = raw.get("priority", 50)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from mosaic_diag.lint.sqltext import blank_comments, blank_literals, line_col, normalize_name
+from mosaic_diag.lint.sqltext import IDENT, blank_comments, blank_literals, line_col, normalize_name
 
-_NAME = r"(?:\"[^\"]+\"|[\w$]+)(?:\.(?:\"[^\"]+\"|[\w$]+))?"
+_NAME = rf"{IDENT}(?:\.{IDENT})?"
 _CREATE = re.compile(
     rf"\bCREATE\s+(?:(?:GLOBAL|LOCAL)\s+)?(?:(?:TEMP|TEMPORARY|UNLOGGED)\s+)?TABLE\s+"
     rf"(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{_NAME})\s*\(",
@@ -20,7 +20,7 @@ _CREATE = re.compile(
 )
 _ALTER_ADD = re.compile(
     rf"\bALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(?P<name>{_NAME})\s+ADD\s+(?:COLUMN\s+)?"
-    rf"(?:IF\s+NOT\s+EXISTS\s+)?(?P<col>\"[^\"]+\"|[\w$]+)\s+(?P<rest>[^;]*)",
+    rf"(?:IF\s+NOT\s+EXISTS\s+)?(?P<col>{IDENT})\s+(?P<rest>[^;]*)",
     re.IGNORECASE,
 )
 _CONSTRAINT_START = re.compile(r"^(CONSTRAINT|PRIMARY|UNIQUE|FOREIGN|CHECK|EXCLUDE)\b", re.IGNORECASE)
@@ -90,10 +90,21 @@ class Table:
         return bool(self.conflict_keys)
 
 
-def _split_top_level(body: str, start: int) -> list[tuple[int, str]]:
-    """Split a table body on commas outside parentheses: (offset, item) pairs."""
+_QUOTED_NAME = re.compile(r'"(?:[^"]|"")*"?')
+
+
+def _shape(scan: str) -> str:
+    """`scan` with the inside of each quoted name blanked (offsets kept): its commas and parentheses are the name's,
+    not the statement's (`"a,b" int` split a column in two; `"a)b"` ended the table's body there)."""
+    return _QUOTED_NAME.sub(lambda m: '"' + "_" * (len(m.group()) - 2) + m.group()[-1:] if len(m.group()) > 1
+                            else m.group(), scan)
+
+
+def _split_top_level(body: str, start: int, shape: str | None = None) -> list[tuple[int, str]]:
+    """Split a table body on commas outside parentheses (and quoted names, read in `shape`, the body with their
+    inside blanked): (offset, item) pairs."""
     items, depth, begin = [], 0, 0
-    for i, ch in enumerate(body):
+    for i, ch in enumerate(shape if shape is not None else body):
         if ch == "(":
             depth += 1
         elif ch == ")":
@@ -118,13 +129,15 @@ def _matching_paren(text: str, open_at: int) -> int:
 
 
 def _key_columns(item: str) -> tuple[str, ...]:
-    m = re.search(r"\(([^)]*)\)", item)
-    return tuple(normalize_name(p.strip()) for p in m.group(1).split(",")) if m else ()
+    m = re.search(r"\(([^)]*)\)", _shape(item))
+    if not m:
+        return ()
+    return tuple(normalize_name(p.strip()) for _, p in _split_top_level(item[m.start(1):m.end(1)], 0, m.group(1)))
 
 
 def _parse_column(item: str) -> tuple[str, str, bool, bool, bool] | None:
     """(name, type, primary, unique, generated) of a column definition, or None."""
-    m = re.match(r"\s*(\"[^\"]+\"|[\w$]+)\s+(.*)", item, re.DOTALL)
+    m = re.match(rf"\s*({IDENT})\s+(.*)", item, re.DOTALL)
     if not m:
         return None
     name, rest = normalize_name(m.group(1)), m.group(2)
@@ -146,15 +159,16 @@ def parse_ddl(sql: str, *, first_line: int = 1) -> dict[str, Table]:
     text = blank_comments(sql)
     scan = blank_literals(sql)
     tables: dict[str, Table] = {}
+    shape = _shape(scan)
     for m in _CREATE.finditer(scan):
         open_at = m.end() - 1
-        close_at = _matching_paren(scan, open_at)
+        close_at = _matching_paren(shape, open_at)
         if close_at < 0:
             continue
         name = normalize_name(m.group("name"))
         columns: list[Column] = []
         keys: list[tuple[str, ...]] = []
-        for offset, item in _split_top_level(text[open_at + 1: close_at], open_at + 1):
+        for offset, item in _split_top_level(text[open_at + 1: close_at], open_at + 1, shape[open_at + 1: close_at]):
             stripped = item.strip()
             if not stripped:
                 continue

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 
 _QUOTED_OR_COMMENT = re.compile(
-    r"'(?:[^']|'')*'?"          # 'string' ('' escapes; an unterminated one runs to the end)
+    r'"(?:[^"]|"")*"?'          # "identifier": kept as written, its ' or -- neither a string nor a comment
+    r"|'(?:[^']|'')*'?"         # 'string' ('' escapes; an unterminated one runs to the end)
     r"|\$(?P<tag>[A-Za-z_]*)\$.*?(?:\$(?P=tag)\$|\Z)"  # $$dollar quoted$$
     r"|--[^\n]*"                # -- comment
     r"|/\*.*?(?:\*/|\Z)",       # /* comment */
@@ -22,8 +23,8 @@ def _blank(match: re.Match[str]) -> str:
 
 
 def blank_literals(sql: str) -> str:
-    """The SQL with string literals and comments replaced by spaces (offsets kept)."""
-    return _QUOTED_OR_COMMENT.sub(_blank, sql)
+    """The SQL with string literals and comments replaced by spaces (offsets kept; quoted identifiers kept)."""
+    return _QUOTED_OR_COMMENT.sub(lambda m: m.group(0) if m.group(0).startswith('"') else _blank(m), sql)
 
 
 def blank_comments(sql: str) -> str:
@@ -35,8 +36,9 @@ def blank_comments(sql: str) -> str:
     return _QUOTED_OR_COMMENT.sub(repl, sql)
 
 
-_INSERT = re.compile(r"\bINSERT\s+(?:OR\s+\w+\s+)?INTO\s+(?P<table>(?:\"[^\"]+\"|[\w$]+)(?:\.(?:\"[^\"]+\"|[\w$]+))?)",
-                     re.IGNORECASE)
+# one SQL identifier: quoted (`""` is a `"` inside it) or plain
+IDENT = r"(?:\"(?:[^\"]|\"\")+\"|[\w$]+)"
+_INSERT = re.compile(rf"\bINSERT\s+(?:OR\s+\w+\s+)?INTO\s+(?P<table>{IDENT}(?:\.{IDENT})?)", re.IGNORECASE)
 _ON_CONFLICT = re.compile(r"\bON\s+CONFLICT\b", re.IGNORECASE)
 _INSERT_OR = re.compile(r"\bINSERT\s+OR\b", re.IGNORECASE)
 
@@ -54,10 +56,24 @@ def insert_targets(sql: str) -> list[tuple[int, str, bool]]:
     return out
 
 
+NAME_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1: a longer identifier is cut to this many bytes
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def pg_identifier(name: str, *, quoted: bool) -> str:
+    """The name PostgreSQL gives an identifier written `name` (without its quotes): unquoted, only ASCII
+    A-Z fold to lower case (a UTF-8 database keeps `É`, Python's lower() did not); quoted, `""` is one `"`;
+    either way cut to 63 bytes, never inside a character (as the server does, with a NOTICE)."""
+    name = name.replace('""', '"') if quoted else name.translate(_ASCII_LOWER)
+    raw = name.encode("utf-8")
+    return name if len(raw) <= NAME_BYTES else raw[:NAME_BYTES].decode("utf-8", errors="ignore")
+
+
 def normalize_name(name: str) -> str:
-    """`"Public"."Users"` -> `Public.Users`; unquoted names fold to lower case; schema dropped."""
-    parts = re.findall(r"\"([^\"]+)\"|([\w$]+)", name)
-    folded = [quoted if quoted else plain.lower() for quoted, plain in parts]
+    """`"Public"."Users"` -> `Users`: the last part as PostgreSQL names it (`pg_identifier`); schema dropped."""
+    parts = re.findall(r"\"((?:[^\"]|\"\")+)\"|([\w$]+)", name)
+    folded = [pg_identifier(quoted, quoted=True) if quoted else pg_identifier(plain, quoted=False)
+              for quoted, plain in parts]
     return folded[-1] if folded else name
 
 

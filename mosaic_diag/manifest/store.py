@@ -300,7 +300,13 @@ def configured_store(root: Path, env: Mapping[str, str], *, path: Path | None = 
     PostgreSQL when DATABASE_URL is set, else the file of config `deploy_store` (or `path`)."""
     from mosaic_diag.config import load_config
 
-    file = path or Path(load_config(root, env).get("deploy_store", str(DEFAULT_FILE)))
+    if path is None:  # (Config.path: a NUL is a ConfigError at its file:line, not a ValueError at the first read)
+        config = load_config(root, env)
+        path = config.path("deploy_store", str(DEFAULT_FILE))
+        if path is None:
+            raise config.error("deploy_store", f"is empty: give a file (default {DEFAULT_FILE}) or leave the "
+                               "setting out")
+    file = path
     kw = {"clock": clock} if clock is not None else {}
     return open_store(root, database_url=env.get("DATABASE_URL") or None, path=file, timeout=timeout, **kw)
 

@@ -99,10 +99,25 @@ class PgLedger:
             cur.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
 
     def last_done(self, key: str) -> datetime | None:
-        with self.conn.cursor() as cur:
-            cur.execute(f"SELECT done_at FROM {TABLE} WHERE key = %s", (key,))
-            row = cur.fetchone()
-        return row[0] if row else None
+        """When the action of `key` last ran; None when not, or when the table cannot say (a table of that name made
+        by someone else: `done_at` a `timestamp` without zone was a naive time, a TypeError traceback at the
+        cool-down's test; of text, a string; no such column, a psycopg2 error): as a damaged state file, the run
+        goes on afresh and says so, the alert about the incident is not held back."""
+        import psycopg2
+
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(f"SELECT done_at::timestamptz FROM {TABLE} WHERE key = %s", (key,))
+                row = cur.fetchone()
+        except psycopg2.Error as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            self.note = f"{self.where}: unreadable action state ({first}); starting afresh"
+            return None
+        when = row[0] if row else None
+        if when is not None and not isinstance(when, datetime):
+            self.note = f"{self.where}: unreadable action state (done_at is no time); starting afresh"
+            return None
+        return when if when is None or when.tzinfo else when.replace(tzinfo=UTC)
 
     def record(self, key: str, when: datetime) -> None:
         with self.conn.cursor() as cur:

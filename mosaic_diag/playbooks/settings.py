@@ -56,15 +56,25 @@ class PlaybookSettings:
     def from_config(cls, cfg: Any, env: Mapping[str, str], **overrides: Any) -> PlaybookSettings:
         """From a mosaic_diag.config.Config (`cfg.root`, `cfg.get`) and the environment."""
         timeout = cfg.number("playbooks.gather_timeout", 0.0, minimum=0)
+
+        def state_path(key: str, default: Path) -> Path:
+            # (Config.path: relative to the root, `~` expanded, a NUL a ConfigError at its file:line: as `Path(...)`
+            # it was a ValueError traceback at the first write; empty, the root directory, `Is a directory` at
+            # --execute after the plan was shown)
+            path = cfg.path(key, str(default))
+            if path is None:
+                raise cfg.error(key, f"is empty: give a path (default {default}) or leave the setting out")
+            return Path(path)
+
         values: dict[str, Any] = {
             "root": Path(cfg.root),
             "webhook_url": cfg.get("playbooks.webhook_url", None) or env.get("MOSAIC_DIAG_WEBHOOK_URL") or None,
-            "flags_file": Path(cfg.get("playbooks.flags_file", str(DEFAULT_FLAGS_FILE))),
-            "incident_dir": Path(cfg.get("playbooks.incident_dir", str(DEFAULT_INCIDENT_DIR))),
-            "audit_log": Path(cfg.get("audit_log", str(DEFAULT_AUDIT_LOG))),
+            "flags_file": state_path("playbooks.flags_file", DEFAULT_FLAGS_FILE),
+            "incident_dir": state_path("playbooks.incident_dir", DEFAULT_INCIDENT_DIR),
+            "audit_log": state_path("audit_log", DEFAULT_AUDIT_LOG),
             "health_url": cfg.get("playbooks.health_url", None) or None,
             "gather_timeout": float(timeout) if timeout else None,
-            "state_file": Path(cfg.get("playbooks.state_file", str(DEFAULT_STATE_FILE))),
+            "state_file": state_path("playbooks.state_file", DEFAULT_STATE_FILE),
             "cooldown": cfg.number("playbooks.cooldown", DEFAULT_COOLDOWN, minimum=0),
             "webhook_secret": env.get("MOSAIC_DIAG_WEBHOOK_SECRET") or None,
             "webhook_format": str(cfg.get("playbooks.webhook_format", "auto")),
