@@ -14,6 +14,7 @@ import pytest
 
 from examples.pgtemp import TempPostgres
 from tests.cli_inproc import run_cli
+from tests.test_predeploy import _apply
 
 
 def _clean_env() -> dict[str, str]:
@@ -30,15 +31,6 @@ def _predeploy(repo: Path, dsn: str, *args: str) -> tuple[int, str, str]:
 
 def _schema_results(stdout: str) -> list[dict]:
     return next(c for c in json.loads(stdout)["checks"] if c["check"] == "schema")["results"]
-
-
-def _apply(dsn: str, sql: str) -> None:
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn, conn.cursor() as cursor:
-            cursor.execute(sql)
-    finally:
-        conn.close()
 
 
 LONG = "order_line_items_with_their_historic_prices_and_discounts_by_region_v2"  # 70 bytes: cut to 63
