@@ -14,6 +14,16 @@ import pytest
 from mosaic_diag.runtime import estimate_tokens, safe_output, truncate
 from mosaic_diag.runtime.text import segments
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _under_a_cpu_limit(code: str) -> subprocess.CompletedProcess[str]:
+    """`code` run by a Python of its own under a CPU limit of 20 s; it must finish (a quadratic path would not)."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CPU, (20, 20)))
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    return done
 
 def test_token_estimate_is_bytes_over_four():
     assert estimate_tokens("") == 0
@@ -100,15 +110,11 @@ def test_unclosed_fence_openings_are_read_in_linear_time():
     rest of the text: a context of "x```\\n" repeated (the caller's documents, a user's paste) cost the square of
     its length (40,000 characters: 2 s). Under a CPU limit of 20 s, 200,000 characters are cut within the budget, and
     a fenced JSON block before such openings is still found whole."""
-    root = Path(__file__).resolve().parent.parent
     code = ("import json, sys\nfrom mosaic_diag.runtime.text import truncate, segments\n"
             "text = 'x```\\n' * 40000\nr = truncate(text, 200)\n"
             "blocks = [s.text for s in segments('```json\\n{\"a\": 1}\\n```\\n\\n' + text) if s.json]\n"
             "print(json.dumps([r.tokens <= 200, r.truncated, blocks]))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "PYTHONPATH": str(root)},
-                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CPU, (20, 20)))
-    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    done = _under_a_cpu_limit(code)
     assert json.loads(done.stdout) == [True, True, ['```json\n{"a": 1}\n```']]
 
 
@@ -124,7 +130,6 @@ def test_runs_of_url_starts_are_filtered_in_linear_time():
     injection asks for it) cost the square of its length: 33,000 characters 3 s, a dead letter's 256,000 characters
     minutes of the store's thread. Under a CPU limit of 20 s: done, and a password and a path token after it still
     masked."""
-    root = Path(__file__).resolve().parent.parent
     code = ("import json, sys\nfrom mosaic_diag.runtime.text import safe_output\nfrom mosaic_diag.runtime.guard import "
             "stored_payload\nout = []\n"
             "for run in ('postgres://' * 23000, 'a://b/' * 42000):\n"
@@ -134,8 +139,5 @@ def test_runs_of_url_starts_are_filtered_in_linear_time():
             "        out.append(['Xy7pQ2' in filtered, 'Ab3kd9Qm2Lx8Pz7Rt6Yw5Nv4Hc3Jf2Gb1' in filtered, "
             "filtered.startswith(run[:60])])\n"
             "print(json.dumps(out))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "PYTHONPATH": str(root)},
-                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CPU, (20, 20)))
-    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    done = _under_a_cpu_limit(code)
     assert json.loads(done.stdout) == [[False, False, True]] * 4
