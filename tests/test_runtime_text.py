@@ -25,6 +25,7 @@ def _under_a_cpu_limit(code: str) -> subprocess.CompletedProcess[str]:
     assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
     return done
 
+
 def test_token_estimate_is_bytes_over_four():
     assert estimate_tokens("") == 0
     assert estimate_tokens("abcd") == 1
